@@ -1,0 +1,189 @@
+"""Venue-neutral market-data model: markets, order books and ticks.
+
+Both venues are normalised to one picture: a binary market with a YES and a NO side, each side a
+list of bids and asks *best first*, prices in dollars (0–1) and sizes in contracts, all Decimal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from orion_cli.core.errors import DataError
+from orion_cli.core.fees import FeeModel
+from orion_cli.core.money import ONE, ZERO, ceil_to, floor_to, is_multiple
+
+
+class Venue(StrEnum):
+    KALSHI = "kalshi"
+    POLYMARKET = "polymarket"
+
+
+class Side(StrEnum):
+    """Which outcome token: YES or NO."""
+
+    YES = "yes"
+    NO = "no"
+
+    @property
+    def other(self) -> Side:
+        return Side.NO if self is Side.YES else Side.YES
+
+
+class MarketStatus(StrEnum):
+    """Normalised status; venues' own vocabularies are mapped by their clients."""
+
+    OPEN = "open"
+    PAUSED = "paused"
+    UNOPENED = "unopened"
+    CLOSED = "closed"
+    SETTLED = "settled"
+
+
+@dataclass(frozen=True, slots=True)
+class TickRange:
+    start: Decimal
+    end: Decimal
+    step: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TickStructure:
+    """Valid prices: a list of ranges each with its own step (Kalshi's ``price_ranges``)."""
+
+    ranges: tuple[TickRange, ...]
+
+    @classmethod
+    def uniform(cls, step: Decimal) -> TickStructure:
+        return cls((TickRange(ZERO, ONE, step),))
+
+    def step_at(self, price: Decimal) -> Decimal:
+        for r in self.ranges:
+            if r.start <= price <= r.end:
+                return r.step
+        return self.ranges[-1].step if self.ranges else Decimal("0.01")
+
+    @property
+    def min_step(self) -> Decimal:
+        return min(r.step for r in self.ranges)
+
+    def is_valid(self, price: Decimal) -> bool:
+        """On the grid and strictly inside (0, 1)."""
+        if price <= 0 or price >= ONE:
+            return False
+        return any(r.start <= price <= r.end and is_multiple(price - r.start, r.step) for r in self.ranges)
+
+    def round_down(self, price: Decimal) -> Decimal:
+        return floor_to(price, self.step_at(price))
+
+    def round_up(self, price: Decimal) -> Decimal:
+        return ceil_to(price, self.step_at(price))
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """One binary market on one venue.
+
+    ``id`` is the Kalshi ticker or the Polymarket condition id; Polymarket's outcome tokens are in
+    ``yes_token`` / ``no_token``.
+    """
+
+    venue: Venue
+    id: str
+    event_id: str
+    title: str
+    status: MarketStatus
+    close_time: datetime | None
+    fee_model: FeeModel
+    ticks: TickStructure
+    outcome_label: str = ""
+    rules: str = ""
+    category: str = ""
+    open_time: datetime | None = None
+    expected_resolution_time: datetime | None = None
+    min_size: Decimal = Decimal("0.01")
+    size_step: Decimal = Decimal("0.01")
+    market_type: str = "binary"  # or "scalar"
+    neg_risk: bool = False
+    neg_risk_augmented: bool = False
+    is_other: bool = False  # an "Other"/placeholder outcome of a multi-outcome event
+    yes_token: str = ""
+    no_token: str = ""
+    event_title: str = ""
+    url: str = ""
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is MarketStatus.OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class PriceLevel:
+    price: Decimal
+    size: Decimal
+
+
+def _check_levels(levels: tuple[PriceLevel, ...], field_name: str) -> None:
+    for i, lv in enumerate(levels):
+        if not (ZERO < lv.price < ONE):
+            raise DataError(f"{field_name}[{i}].price", f"out of range (0, 1): {lv.price}")
+        if lv.size < 0:
+            raise DataError(f"{field_name}[{i}].size", f"negative value {lv.size}")
+
+
+@dataclass(frozen=True, slots=True)
+class BookSide:
+    """Bids (highest first) and asks (lowest first) for one outcome token."""
+
+    bids: tuple[PriceLevel, ...] = ()
+    asks: tuple[PriceLevel, ...] = ()
+
+    @classmethod
+    def build(cls, bids: list[PriceLevel], asks: list[PriceLevel], field_name: str = "book") -> BookSide:
+        """Sort defensively (venues send worst→best), merge duplicates, drop empty levels."""
+        b = _merge(bids, reverse=True)
+        a = _merge(asks, reverse=False)
+        _check_levels(b, f"{field_name}.bids")
+        _check_levels(a, f"{field_name}.asks")
+        return cls(b, a)
+
+    @property
+    def best_bid(self) -> PriceLevel | None:
+        return self.bids[0] if self.bids else None
+
+    @property
+    def best_ask(self) -> PriceLevel | None:
+        return self.asks[0] if self.asks else None
+
+
+def _merge(levels: list[PriceLevel], *, reverse: bool) -> tuple[PriceLevel, ...]:
+    acc: dict[Decimal, Decimal] = {}
+    for lv in levels:
+        if lv.size > 0:
+            acc[lv.price] = acc.get(lv.price, ZERO) + lv.size
+    return tuple(PriceLevel(p, s) for p, s in sorted(acc.items(), key=lambda kv: kv[0], reverse=reverse))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBook:
+    """Both outcome sides of one market as orion reads it."""
+
+    venue: Venue
+    market_id: str
+    yes: BookSide
+    no: BookSide
+    fetched_at: datetime
+
+    def side(self, side: Side) -> BookSide:
+        return self.yes if side is Side.YES else self.no
+
+    def age_seconds(self, now: datetime | None = None) -> float:
+        now = now or datetime.now(UTC)
+        return max(0.0, (now - self.fetched_at).total_seconds())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

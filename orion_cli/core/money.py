@@ -1,0 +1,108 @@
+"""Exact money: parsing fixed-point strings into Decimal and rounding toward safety.
+
+Every price, size, fee and balance in orion is a :class:`~decimal.Decimal`. Values enter through
+:func:`to_decimal`, which refuses floats (parse JSON with ``parse_float=Decimal``), NaN, infinities,
+negatives and absurd magnitudes, and names the offending field in the error.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, localcontext
+from typing import Any
+
+from orion_cli.core.errors import DataError
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+CENT = Decimal("0.01")
+BASIS = Decimal("0.0001")  # Kalshi's fee and balance granularity
+MICRO = Decimal("0.000001")  # Polymarket's 6-decimal base unit
+
+# Anything above this is a corrupted payload, not a market (keeps exponents sane).
+_MAX_MAGNITUDE = Decimal("1e15")
+
+
+def to_decimal(
+    value: Any,
+    field: str,
+    *,
+    allow_negative: bool = False,
+    allow_none: bool = False,
+    max_places: int | None = None,
+) -> Decimal:
+    """Parse ``value`` (str, int or Decimal) exactly, or raise :class:`DataError` naming ``field``."""
+    if value is None:
+        if allow_none:
+            return ZERO
+        raise DataError(field, "missing")
+    if isinstance(value, bool) or isinstance(value, float):
+        raise DataError(field, f"expected a decimal string, got {type(value).__name__}")
+    if isinstance(value, Decimal):
+        d = value
+    elif isinstance(value, int):
+        d = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise DataError(field, "empty string")
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            raise DataError(field, f"not a number: {text[:40]!r}") from None
+    else:
+        raise DataError(field, f"expected a decimal string, got {type(value).__name__}")
+    if not d.is_finite():
+        raise DataError(field, f"not a finite number: {value!s:.40}")
+    if abs(d) > _MAX_MAGNITUDE:
+        raise DataError(field, "number out of range")
+    if d < 0 and not allow_negative:
+        raise DataError(field, f"negative value {d}")
+    if max_places is not None and d != d.quantize(Decimal(1).scaleb(-max_places), rounding=ROUND_FLOOR):
+        raise DataError(field, f"more than {max_places} decimal places: {d}")
+    return d
+
+
+def to_price(value: Any, field: str) -> Decimal:
+    """A binary-contract price in dollars: 0 ≤ p ≤ 1."""
+    d = to_decimal(value, field)
+    if d > ONE:
+        raise DataError(field, f"price {d} above 1")
+    return d
+
+
+def ceil_to(value: Decimal, step: Decimal) -> Decimal:
+    """Round up to a multiple of ``step`` (fees are rounded up: never under-estimate a cost)."""
+    with localcontext() as ctx:
+        ctx.prec = 40
+        return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
+
+
+def floor_to(value: Decimal, step: Decimal) -> Decimal:
+    """Round down to a multiple of ``step``."""
+    with localcontext() as ctx:
+        ctx.prec = 40
+        return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step
+
+
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    """True when ``value`` lies exactly on the ``step`` grid."""
+    with localcontext() as ctx:
+        ctx.prec = 40
+        return (value / step) == (value / step).to_integral_value()
+
+
+def money_str(value: Decimal, places: int = 4) -> str:
+    """Fixed-point string for output: never scientific notation, never float."""
+    return f"{value.quantize(Decimal(1).scaleb(-places)):f}" if places >= 0 else f"{value:f}"
+
+
+def decimal_str(value: Decimal) -> str:
+    """Exact string for JSON output, without exponent notation."""
+    text = f"{value:f}"
+    return "0" if text in ("-0", "") else text
+
+
+def loads_exact(data: str | bytes) -> Any:
+    """``json.loads`` with every JSON number that has a fraction parsed as Decimal."""
+    return json.loads(data, parse_float=Decimal)
