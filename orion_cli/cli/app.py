@@ -1,0 +1,212 @@
+"""The root Typer app: global options, the single error boundary and command registration.
+
+Only commands that work are registered. Command modules import their heavy dependencies
+(SQLAlchemy, httpx, cryptography) inside the command functions, so ``orion --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from orion_cli import __version__
+from orion_cli.cli.context import AppContext
+from orion_cli.core.errors import ExitCode, OrionError
+
+EXIT_CODES_EPILOG = (
+    "Exit codes: 0 success · 1 internal error · 2 usage error · 3 configuration error · "
+    "4 secrets/auth error · 5 venue unavailable · 6 refused by a safeguard · "
+    "7 reconcile found drift · 130 interrupted."
+)
+
+_FORMAT_FLAGS = ("--json", "--jsonl")
+
+
+def hoist_format_options(args: list[str]) -> list[str]:
+    """Move ``--json``/``--jsonl``/``--format X`` given after the command to the front.
+
+    Users type both ``orion --json balance`` and ``orion balance --json``; the root callback is
+    the one place that parses them.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in _FORMAT_FLAGS or arg.startswith("--format="):
+            front.append(arg)
+        elif arg == "--format" and i + 1 < len(args):
+            front.extend(args[i : i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def _click_exception_types() -> tuple[type[BaseException], ...]:
+    """Typer vendors Click; find its exception bases without importing private modules."""
+    names = {"ClickException", "Exit", "Abort"}
+    found: dict[str, type[BaseException]] = {}
+    for cls in (*typer.BadParameter.__mro__, typer.Exit, typer.Abort):
+        if cls.__name__ in names and isinstance(cls, type) and issubclass(cls, BaseException):
+            found[cls.__name__] = cls
+    return tuple(found.values())
+
+
+class OrionGroup(TyperGroup):
+    """Root group: format-option hoisting and the one error boundary of the CLI."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            args = hoist_format_options(list(args))
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _click_exception_types():
+            raise
+        except OrionError as exc:
+            _report(ctx, int(exc.exit_code), exc.reason, exc.message, exc.hint)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            _report(ctx, int(ExitCode.INTERRUPTED), "interrupted", "interrupted", None)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0) from None
+        except Exception as exc:
+            where = _origin(exc)
+            message = f"unexpected internal error ({type(exc).__name__}{where})"
+            if os.environ.get("ORION_DEBUG") == "1":
+                # Plain traceback: frames and source lines, never local variables.
+                traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+            _report(ctx, int(ExitCode.ERROR), "internal", message, "set ORION_DEBUG=1 for a traceback")
+            raise typer.Exit(int(ExitCode.ERROR)) from None
+        finally:
+            app_ctx = ctx.obj
+            if isinstance(app_ctx, AppContext):
+                app_ctx.close()
+
+
+def _origin(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    if last is None:
+        return ""
+    path = Path(last.tb_frame.f_code.co_filename)
+    parts = path.parts
+    if "orion_cli" in parts:
+        path = Path(*parts[parts.index("orion_cli") :])
+    else:
+        path = Path(path.name)
+    return f" at {path}:{last.tb_lineno}"
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _report(ctx: Any, code: int, reason: str, message: str, hint: str | None) -> None:
+    app_ctx = ctx.obj if isinstance(ctx.obj, AppContext) else AppContext()
+    out = app_ctx.out
+    try:
+        out.error(message, hint)
+        if out.machine:
+            out.error_record(code, reason, message)
+    except BrokenPipeError:
+        pass
+
+
+app = typer.Typer(
+    cls=OrionGroup,
+    name="orion",
+    help=(
+        "Cross-venue arbitrage between Kalshi and Polymarket, with safety rails.\n\n"
+        "Paper trading is the default. stdout carries data (a table on a terminal, JSON lines when "
+        "piped); messages go to stderr.\n\n"
+        "Example:  orion halt --status --json"
+    ),
+    epilog=EXIT_CODES_EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"orion {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Config file (overrides the user config; also $ORION_CONFIG).",
+                                  dir_okay=False)
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL or SQLite path (overrides database.url).")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Output: auto (table on a terminal, JSON lines when piped), table, json, "
+                                           "jsonl.", case_sensitive=False)
+    ] = "auto",
+    json_: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Shorthand for --format jsonl.")] = False,
+    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail on stderr.")] = 0,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only data and errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Cross-venue arbitrage between Kalshi and Polymarket, with safety rails."""
+    fmt = fmt.lower()
+    if fmt not in ("auto", "table", "json", "jsonl"):
+        raise typer.BadParameter(f"{fmt!r} is not one of auto, table, json, jsonl", param_hint="--format")
+    if json_ and jsonl:
+        raise typer.BadParameter("use either --json or --jsonl", param_hint="--json")
+    if json_:
+        fmt = "json"
+    elif jsonl:
+        fmt = "jsonl"
+    ctx.obj = AppContext(config_path=config, db_url=db, fmt=fmt, verbose=verbose, quiet=quiet)
+
+
+def _register() -> None:
+    from orion_cli.cli.commands import audit, config, halt, init
+
+    app.command("init")(init.init_command)
+    app.add_typer(config.app, name="config")
+    app.command("halt")(halt.halt_command)
+    app.command("resume")(halt.resume_command)
+    app.add_typer(audit.app, name="audit")
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="orion")

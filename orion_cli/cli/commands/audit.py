@@ -1,0 +1,115 @@
+"""``orion audit tail`` and ``orion audit verify``."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from orion_cli.cli.context import get_app
+from orion_cli.cli.output import Column
+
+app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
+
+AUDIT_COLUMNS = [
+    Column("seq", "seq", "right"),
+    Column("ts", "ts"),
+    Column("type", "type"),
+    Column("mode", "mode"),
+    Column("actor.user", "user"),
+    Column("actor.command", "command"),
+    Column("venue", "venue"),
+    Column("market", "market"),
+    Column("payload", "payload"),
+]
+
+_RELATIVE = re.compile(r"^(\d+)([smhd])$")
+
+
+def parse_since(text: str) -> str:
+    """``2026-11-21``, ``2026-11-21T10:00:00Z`` or a relative ``30m``/``2h``/``1d`` → audit ts text."""
+    from orion_cli.core.errors import UsageError
+    from orion_cli.store.audit import iso_utc
+
+    raw = text.strip()
+    m = _RELATIVE.match(raw)
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        delta = {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n),
+                 "d": timedelta(days=n)}[unit]
+        return iso_utc(datetime.now(UTC) - delta)
+    try:
+        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since {raw!r}: expected ISO-8601 (2026-11-21T10:00:00Z) or 30m/2h/1d") from None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return iso_utc(ts)
+
+
+@app.command("tail")
+def tail(
+    ctx: typer.Context,
+    n: Annotated[int, typer.Option("-n", "--lines", min=0, max=1_000_000, help="How many recent events.")] = 20,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new events (Ctrl-C stops).")] = False,
+    type_: Annotated[
+        list[str] | None,
+        typer.Option("--type", "-t", help="Only this type (halt.engaged) or family (halt); repeatable."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only events at or after: ISO time or 30m/2h/1d.")
+    ] = None,
+    interval: Annotated[float, typer.Option("--interval", min=0.05, max=60, help="Follow poll interval, s.")] = 0.5,
+) -> None:
+    """Show the most recent audit events; JSON lines with --json or when piped.
+
+    Example:  orion audit tail -n 50 --type halt --json | jq .payload
+    """
+    from orion_cli.store.audit import AuditLog
+
+    app_ctx = get_app(ctx)
+    out = app_ctx.out
+    log = AuditLog(app_ctx.db())
+    types = tuple(type_ or ())
+    since_ts = parse_since(since) if since else None
+    events = log.tail(n, types=types, since=since_ts) if n else []
+    records = [e.to_record() for e in events]
+    if follow or out.format in ("json", "jsonl"):
+        for rec in records:
+            out.stream(rec, AUDIT_COLUMNS)
+    else:
+        out.records(records, AUDIT_COLUMNS, title="audit log", empty="no audit events")
+    if not follow:
+        return
+    last = events[-1].seq if events else log.last_seq()
+    while True:
+        time.sleep(interval)
+        for event in log.after(last, types=types):
+            last = event.seq
+            if since_ts and event.ts < since_ts:
+                continue
+            out.stream(event.to_record(), AUDIT_COLUMNS)
+
+
+@app.command("verify")
+def verify(ctx: typer.Context) -> None:
+    """Recompute the hash chain; exit 7 naming the first bad seq if any row was altered, deleted,
+    inserted or reordered.
+
+    Example:  orion audit verify --json
+    """
+    from orion_cli.core.errors import DriftFound
+    from orion_cli.store.audit import AuditLog
+
+    app_ctx = get_app(ctx)
+    result = AuditLog(app_ctx.db()).verify()
+    app_ctx.out.record(result.to_record(), [Column("ok", "intact"), Column("events", "events verified"),
+                                            Column("first_bad_seq", "first bad seq"), Column("problem", "problem")],
+                       title="audit chain")
+    if not result.ok:
+        raise DriftFound(f"audit chain broken at seq {result.first_bad_seq}: {result.problem}",
+                         reason="audit_chain_broken")
+    app_ctx.out.success(f"audit chain intact ({result.events} events)")

@@ -1,0 +1,38 @@
+"""``orion config show``: the effective configuration and where each value came from."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from orion_cli.cli.context import get_app
+from orion_cli.cli.output import Column
+
+app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    sources: Annotated[bool, typer.Option("--sources", help="Also show where each value came from.")] = False,
+) -> None:
+    """Show the effective configuration (secrets are never shown; they live in the vault).
+
+    Example:  orion config show --sources
+    """
+    from orion_cli.core.config import iter_flat
+
+    app_ctx = get_app(ctx)
+    settings = app_ctx.settings()
+    records = [
+        {"type": "config", "key": key, "value": value, "source": source}
+        for key, value, source in iter_flat(settings)
+    ]
+    columns = [Column("key", "key"), Column("value", "value")]
+    if sources:
+        columns.append(Column("source", "source"))
+    else:
+        for r in records:
+            r.pop("source")
+    app_ctx.out.records(records, columns, title="effective configuration")

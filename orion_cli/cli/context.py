@@ -1,0 +1,74 @@
+"""Per-invocation state built by the root callback and stored on ``ctx.obj``.
+
+Settings and the database are opened lazily: ``orion --help`` and ``orion config show`` never
+touch SQLAlchemy, and a command that needs the ledger pays for it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from orion_cli.cli.output import Output
+
+if TYPE_CHECKING:
+    from orion_cli.core.config import Settings
+    from orion_cli.store.db import Database
+
+
+@dataclass
+class AppContext:
+    config_path: Path | None = None
+    db_url: str | None = None
+    fmt: str = "auto"
+    verbose: int = 0
+    quiet: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _out: Output | None = None
+    _settings: Settings | None = None
+    _db: Database | None = None
+
+    @property
+    def out(self) -> Output:
+        if self._out is None:
+            self._out = Output(self.fmt, quiet=self.quiet, verbose=self.verbose)
+        return self._out
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from orion_cli.core.config import load_settings
+
+            overrides = dict(self.overrides)
+            if self.db_url:
+                overrides["database.url"] = self.db_url
+            self._settings = load_settings(config_file=self.config_path, overrides=overrides)
+        return self._settings
+
+    def db(self) -> Database:
+        if self._db is None:
+            from orion_cli.store.db import open_database
+
+            s = self.settings()
+            self._db = open_database(s.database.url or None, busy_timeout_ms=s.database.busy_timeout_ms)
+        return self._db
+
+    def mode(self) -> str:
+        return self.settings().trading.mode
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
+
+def get_app(ctx: typer.Context) -> AppContext:
+    """The AppContext of the root command, wherever in the command tree we are."""
+    root = ctx.find_root()
+    obj = root.obj
+    if not isinstance(obj, AppContext):
+        obj = AppContext()
+        root.obj = obj
+    return obj

@@ -1,0 +1,200 @@
+"""One output sink: stdout is data, stderr is talk.
+
+``auto`` renders a table on a terminal and JSON lines when piped. ``--json`` writes one JSON
+document (an object, or an array for lists); ``--jsonl`` one object per line, flushed per line.
+Money is a decimal string, times are ISO-8601 UTC with ``Z``, every record has ``"type"``.
+Colour and decoration only on a terminal, and never when ``NO_COLOR`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import IO, Any
+
+FORMATS = ("auto", "table", "json", "jsonl")
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+        return "0" if text == "-0" else text
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def to_json_line(record: Any) -> str:
+    return json.dumps(record, default=json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    header: str
+    justify: str = "left"  # "right" for numbers
+
+    def cell(self, record: dict[str, Any]) -> str:
+        value: Any = record
+        for part in self.key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, Decimal | datetime | Enum):
+            return str(json_default(value))
+        if isinstance(value, dict | list):
+            return to_json_line(value)
+        return str(value)
+
+
+def stream_is_tty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Output:
+    """Renders records and messages. Built once per invocation from the global options."""
+
+    def __init__(
+        self,
+        fmt: str = "auto",
+        *,
+        quiet: bool = False,
+        verbose: int = 0,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+    ) -> None:
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.requested = fmt
+        self.format = ("table" if stream_is_tty(self.stdout) else "jsonl") if fmt == "auto" else fmt
+        self.quiet = quiet
+        self.verbose = verbose
+        self.color = stream_is_tty(self.stderr) and not os.environ.get("NO_COLOR")
+        self.interactive = stream_is_tty(sys.stdin) and stream_is_tty(self.stdout)
+
+    @property
+    def machine(self) -> bool:
+        """True when stdout carries JSON."""
+        return self.format in ("json", "jsonl")
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def record(self, record: dict[str, Any], columns: Sequence[Column] | None = None, *, title: str = "") -> None:
+        """One result object (e.g. halt status)."""
+        if self.format == "json":
+            self._write(json.dumps(record, default=json_default, ensure_ascii=False, indent=2))
+        elif self.format == "jsonl":
+            self._write(to_json_line(record))
+        else:
+            cols = columns or [Column(k, k) for k in record if k != "type"]
+            self._kv_table(record, cols, title)
+
+    def records(self, records: Sequence[dict[str, Any]], columns: Sequence[Column], *, title: str = "",
+                empty: str = "nothing to show") -> None:
+        """A list of results: a table, one JSON array, or JSON lines."""
+        if self.format == "json":
+            self._write(json.dumps(list(records), default=json_default, ensure_ascii=False, indent=2))
+        elif self.format == "jsonl":
+            for rec in records:
+                self._write(to_json_line(rec))
+        elif not records:
+            self.info(empty)
+        else:
+            self._table(records, columns, title)
+
+    def stream(self, record: dict[str, Any], columns: Sequence[Column]) -> None:
+        """One record of an open-ended stream (follow/watch): always a line, flushed."""
+        if self.machine:
+            self._write(to_json_line(record))
+        else:
+            self._write("  ".join(c.cell(record) for c in columns))
+
+    def _write(self, line: str) -> None:
+        self.stdout.write(line + "\n")
+        self.stdout.flush()
+
+    def _table(self, records: Iterable[dict[str, Any]], columns: Sequence[Column], title: str) -> None:
+        from rich.table import Table
+
+        table = Table(title=title or None, show_lines=False, header_style="bold" if self.color else None)
+        for c in columns:
+            table.add_column(c.header, justify=c.justify)  # type: ignore[arg-type]
+        for rec in records:
+            table.add_row(*(c.cell(rec) for c in columns))
+        self._console().print(table)
+        self.stdout.flush()
+
+    def _console(self) -> Any:
+        from rich.console import Console
+
+        if stream_is_tty(self.stdout):
+            return Console(file=self.stdout, no_color=not self.color)
+        # A table asked for on a pipe or file: wide, plain, never truncated to 80 columns.
+        return Console(file=self.stdout, no_color=True, force_terminal=False, width=240)
+
+    def _kv_table(self, record: dict[str, Any], columns: Sequence[Column], title: str) -> None:
+        from rich.table import Table
+
+        table = Table(title=title or None, show_header=False, box=None)
+        table.add_column("key", style="bold" if self.color else None)
+        table.add_column("value")
+        for c in columns:
+            table.add_row(c.header, c.cell(record))
+        self._console().print(table)
+        self.stdout.flush()
+
+    # -- talk ----------------------------------------------------------------------------------
+
+    def _say(self, text: str, style: str = "") -> None:
+        if self.color and style:
+            from rich.console import Console
+
+            Console(file=self.stderr, highlight=False).print(text, style=style, markup=False)
+        else:
+            self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            self._say(text)
+
+    def debug(self, text: str) -> None:
+        if self.verbose and not self.quiet:
+            self._say(text, "dim")
+
+    def success(self, text: str) -> None:
+        if not self.quiet:
+            self._say(text, "green")
+
+    def warn(self, text: str) -> None:
+        self._say(f"warning: {text}", "yellow")
+
+    def banner(self, text: str) -> None:
+        """A notice that must be seen even with -q (demo data, live mode, degraded venue)."""
+        self._say(text, "bold yellow")
+
+    def error(self, text: str, hint: str | None = None) -> None:
+        self._say(f"error: {text}", "bold red")
+        if hint:
+            self._say(f"hint: {hint}", "cyan")
+
+    def error_record(self, exit_code: int, reason: str, message: str) -> None:
+        """With --json/--jsonl, failures also get one machine-readable line on stderr."""
+        self.stderr.write(to_json_line({"type": "error", "exit_code": exit_code, "reason": reason,
+                                        "message": message}) + "\n")
+        self.stderr.flush()

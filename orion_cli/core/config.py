@@ -1,0 +1,575 @@
+"""Typed, validated configuration with provenance.
+
+Precedence, first match wins: command-line flag > environment (``ORION__SECTION__KEY``) >
+``--config FILE`` / ``$ORION_CONFIG`` > the user config file > built-in defaults. Every key is
+declared once below, with its default, unit, allowed range and a one-line doc; the example config
+file, ``orion config show`` and validation errors are all generated from these declarations, so they
+cannot drift apart. Secrets never live here: the config names them, the vault holds them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar, get_type_hints
+
+from orion_cli.core.errors import ConfigError
+from orion_cli.core.paths import user_config_file
+
+ENV_PREFIX = "ORION__"
+
+T = TypeVar("T")
+
+
+def opt(
+    default: Any,
+    doc: str,
+    *,
+    unit: str = "",
+    min: Any = None,
+    max: Any = None,
+    choices: tuple[str, ...] = (),
+) -> Any:
+    """Declare one configuration key."""
+    meta = {"doc": doc, "unit": unit, "min": min, "max": max, "choices": choices}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+D = Decimal
+
+
+@dataclass(frozen=True)
+class TradingConfig:
+    """How orion trades. Live trading needs this *and* an explicit authorization."""
+
+    mode: str = opt("paper", "paper or live; live also needs --live plus an authorization", choices=("paper", "live"))
+    min_edge: Decimal = opt(D("0.01"), "minimum net edge per contract after fees", unit="USD", min=D(0), max=D(1))
+    min_profit: Decimal = opt(D("0.10"), "minimum net profit per opportunity", unit="USD", min=D(0), max=D(100000))
+    quote_max_age_seconds: Decimal = opt(D("5"), "books older than this are re-read before trading (STALE_QUOTE)",
+                                         unit="s", min=D("0.1"), max=D(3600))
+    opportunity_ttl_seconds: int = opt(60, "how long a scanned opportunity stays tradable by id", unit="s",
+                                       min=1, max=86400)
+    time_in_force: str = opt("fill_or_kill", "order type for both legs",
+                             choices=("fill_or_kill", "immediate_or_cancel"))
+    second_leg_retries: int = opt(2, "retries of a short second leg within the remaining edge", min=0, max=10)
+    max_unwind_loss: Decimal = opt(D("5.00"), "largest loss accepted when unwinding an unhedged first leg",
+                                   unit="USD", min=D(0), max=D(100000))
+    trading_windows: list[str] = opt([], 'UTC windows when orders may be sent, e.g. ["13:30-20:00"]; empty = always')
+    max_results: int = opt(50, "opportunities shown by scan", min=1, max=10000)
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Pre-trade limits. Every order passes all of them (DESIGN §4)."""
+
+    order_notional: Decimal = opt(D("100"), "largest cost of one order (ORDER_NOTIONAL)", unit="USD",
+                                  min=D("0.01"), max=D(1000000))
+    order_contracts: Decimal = opt(D("100"), "largest size of one order (ORDER_CONTRACTS)", unit="contracts",
+                                   min=D("0.01"), max=D(1000000))
+    market_exposure: Decimal = opt(D("200"), "largest exposure in one market (MARKET_EXPOSURE)", unit="USD",
+                                   min=D("0.01"), max=D(10000000))
+    category_exposure: Decimal = opt(D("500"), "largest exposure in one category (CATEGORY_EXPOSURE)",
+                                     unit="USD", min=D("0.01"), max=D(10000000))
+    total_exposure: Decimal = opt(D("1000"), "largest exposure across all markets (TOTAL_EXPOSURE)", unit="USD",
+                                  min=D("0.01"), max=D(100000000))
+    open_positions: int = opt(20, "most markets with an open position at once (OPEN_POSITIONS)", min=1, max=10000)
+    price_band_low: Decimal = opt(D("0.05"), "lowest price orion will pay (PRICE_BAND)", unit="USD",
+                                  min=D("0.001"), max=D("0.999"))
+    price_band_high: Decimal = opt(D("0.95"), "highest price orion will pay (PRICE_BAND)", unit="USD",
+                                   min=D("0.001"), max=D("0.999"))
+    balance_buffer_pct: Decimal = opt(D("10"), "cash kept free beyond cost + fees (BALANCE)", unit="%",
+                                      min=D(0), max=D(100))
+    balance_max_age_seconds: int = opt(300, "an older balance is refreshed before trading; unknown refuses",
+                                       unit="s", min=1, max=86400)
+
+
+@dataclass(frozen=True)
+class RateLimitsConfig:
+    """Order rate limits, counted across every process sharing the database (RATE_LIMIT)."""
+
+    orders_per_minute: int = opt(20, "orders sent in any 60 s", min=1, max=10000)
+    orders_per_hour: int = opt(100, "orders sent in any 3600 s", min=1, max=100000)
+
+
+@dataclass(frozen=True)
+class BreakerConfig:
+    """The loss circuit breaker; a trip engages the halt."""
+
+    daily_loss: Decimal = opt(D("50"), "realised + marked loss since the daily reset that trips the breaker",
+                              unit="USD", min=D("0.01"), max=D(10000000))
+    daily_loss_pct: Decimal = opt(D("5"), "the same as a share of start-of-day equity", unit="%",
+                                  min=D("0.1"), max=D(100))
+    drawdown_pct: Decimal = opt(D("10"), "fall from peak equity that trips (needs `orion resume --breaker`)",
+                                unit="%", min=D("0.1"), max=D(100))
+    warn_at_pct: Decimal = opt(D("80"), "share of any breaker limit that raises a warning and an alert",
+                               unit="%", min=D(1), max=D(100))
+    reset_hour_utc: int = opt(0, "hour (UTC) at which the daily part resets", min=0, max=23)
+
+
+@dataclass(frozen=True)
+class MatchingConfig:
+    """Cross-venue matching (DESIGN §6)."""
+
+    auto_accept_confidence: Decimal = opt(D("0.97"), "candidates at or above this confidence are tradable "
+                                          "without curation; 1 = curated pairs only", min=D("0.5"), max=D(1))
+    close_time_tolerance_hours: Decimal = opt(D("48"), "largest gap between the venues' close times",
+                                              unit="h", min=D(0), max=D(8760))
+    pairs_file: str = opt("", "curated pairs file; empty = pairs.toml in the config dir")
+
+
+@dataclass(frozen=True)
+class KalshiConfig:
+    """Kalshi Trade API v2."""
+
+    enabled: bool = opt(True, "fetch and trade Kalshi")
+    environment: str = opt("prod", "which Kalshi exchange", choices=("prod", "demo"))
+    prod_base_url: str = opt("https://external-api.kalshi.com/trade-api/v2", "production REST base URL")
+    demo_base_url: str = opt("https://external-api.demo.kalshi.co/trade-api/v2", "demo REST base URL")
+    read_tokens_per_second: int = opt(200, "read bucket refill (Basic tier: 200)", unit="tokens/s",
+                                      min=1, max=100000)
+    write_tokens_per_second: int = opt(100, "write bucket refill (Basic tier: 100)", unit="tokens/s",
+                                       min=1, max=100000)
+    max_concurrency: int = opt(8, "concurrent requests", min=1, max=64)
+    timeout_seconds: Decimal = opt(D("10"), "per-request timeout", unit="s", min=D("0.5"), max=D(120))
+
+
+@dataclass(frozen=True)
+class PolymarketConfig:
+    """Polymarket Gamma, CLOB (V2) and Data APIs."""
+
+    enabled: bool = opt(True, "fetch and trade Polymarket")
+    gamma_url: str = opt("https://gamma-api.polymarket.com", "Gamma (market discovery) base URL")
+    clob_url: str = opt("https://clob.polymarket.com", "CLOB (books, orders) base URL")
+    data_url: str = opt("https://data-api.polymarket.com", "Data API (positions) base URL")
+    geoblock_url: str = opt("https://polymarket.com/api/geoblock", "geoblock check, queried before live trading")
+    chain_id: int = opt(137, "Polygon chain id", min=1, max=10**9)
+    max_concurrency: int = opt(8, "concurrent requests", min=1, max=64)
+    timeout_seconds: Decimal = opt(D("10"), "per-request timeout", unit="s", min=D("0.5"), max=D(120))
+
+
+@dataclass(frozen=True)
+class PaperConfig:
+    """The paper venue: simulated fills on real books, state in the database."""
+
+    kalshi_balance: Decimal = opt(D("1000"), "starting paper balance on Kalshi", unit="USD",
+                                  min=D(0), max=D(100000000))
+    polymarket_balance: Decimal = opt(D("1000"), "starting paper balance on Polymarket", unit="USD",
+                                      min=D(0), max=D(100000000))
+    latency_ms: int = opt(0, "simulated order latency", unit="ms", min=0, max=60000)
+    slippage_ticks: int = opt(0, "simulated adverse slippage per fill", unit="ticks", min=0, max=100)
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Webhook alerts. The webhook URL (and Telegram token) live in the vault, not here."""
+
+    enabled: bool = opt(False, "send alerts (needs the alert_webhook_url secret)")
+    format: str = opt("generic", "payload format", choices=("generic", "slack", "discord", "telegram"))
+    telegram_chat_id: str = opt("", "chat id for the telegram format")
+    low_balance: Decimal = opt(D("50"), "alert when a venue's available balance falls below this", unit="USD",
+                               min=D(0), max=D(100000000))
+    timeout_seconds: Decimal = opt(D("5"), "per-delivery timeout", unit="s", min=D("0.5"), max=D(60))
+    retries: int = opt(3, "delivery attempts before the failure is audited", min=0, max=20)
+
+
+@dataclass(frozen=True)
+class SecretsConfig:
+    """Where credentials live."""
+
+    backend: str = opt("vault", "vault = encrypted file; keyring = the OS keyring", choices=("vault", "keyring"))
+    vault_path: str = opt("", "vault file; empty = vault.json in the data dir")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """The ledger. SQLite (WAL) by default; PostgreSQL to share one ledger between hosts."""
+
+    url: str = opt("", "SQLAlchemy URL; empty = SQLite orion.db in the data dir; e.g. postgresql+psycopg://u@h/db")
+    busy_timeout_ms: int = opt(10000, "how long a writer waits for the lock", unit="ms", min=100, max=600000)
+
+
+@dataclass(frozen=True)
+class HaltConfig:
+    """The kill switch. State lives in the database; the sentinel file is an extra way in."""
+
+    sentinel_file: str = opt("", "when this file exists, orion behaves as halted (for operators' scripts)")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Diagnostic logging (never contains secret values)."""
+
+    level: str = opt("warning", "log level on stderr", choices=("debug", "info", "warning", "error"))
+    file: str = opt("", "also log to this file; empty = no file")
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "trading": TradingConfig,
+    "limits": LimitsConfig,
+    "rate_limits": RateLimitsConfig,
+    "breaker": BreakerConfig,
+    "matching": MatchingConfig,
+    "kalshi": KalshiConfig,
+    "polymarket": PolymarketConfig,
+    "paper": PaperConfig,
+    "alerts": AlertsConfig,
+    "secrets": SecretsConfig,
+    "database": DatabaseConfig,
+    "halt": HaltConfig,
+    "logging": LoggingConfig,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration, validated once; ``sources`` says where each value came from."""
+
+    trading: TradingConfig
+    limits: LimitsConfig
+    rate_limits: RateLimitsConfig
+    breaker: BreakerConfig
+    matching: MatchingConfig
+    kalshi: KalshiConfig
+    polymarket: PolymarketConfig
+    paper: PaperConfig
+    alerts: AlertsConfig
+    secrets: SecretsConfig
+    database: DatabaseConfig
+    halt: HaltConfig
+    logging: LoggingConfig
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    config_files: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    section: str
+    key: str
+    type: Any
+    default: Any
+    doc: str
+    unit: str
+    min: Any
+    max: Any
+    choices: tuple[str, ...]
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.key}"
+
+    def allowed(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.min is not None and self.max is not None:
+            return f"{self.min}..{self.max}" + (f" {self.unit}" if self.unit else "")
+        return _type_name(self.type)
+
+
+def _type_name(tp: Any) -> str:
+    return {Decimal: "a decimal number", int: "an integer", bool: "true or false", str: "a string"}.get(
+        tp, "a list of strings"
+    )
+
+
+def key_specs() -> list[KeySpec]:
+    """Every configuration key, in declaration order."""
+    specs: list[KeySpec] = []
+    for section, cls in SECTIONS.items():
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
+            m = f.metadata
+            specs.append(
+                KeySpec(section, f.name, hints[f.name], default, m["doc"], m["unit"], m["min"], m["max"],
+                        m["choices"])
+            )
+    return specs
+
+
+_SPECS: dict[str, KeySpec] = {}
+
+
+def _spec_map() -> dict[str, KeySpec]:
+    if not _SPECS:
+        _SPECS.update({s.dotted: s for s in key_specs()})
+    return _SPECS
+
+
+def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
+    """Turn a raw value (TOML-typed, or a string from env/flags) into the key's type, or explain."""
+
+    def bad(problem: str) -> ConfigError:
+        return ConfigError(
+            f"{spec.dotted} = {raw!r} from {source}: {problem}; allowed: {spec.allowed()}",
+            hint=f"fix or remove {spec.dotted} in {source}",
+            reason="config_invalid",
+        )
+
+    tp = spec.type
+    value: Any
+    if tp is bool:
+        if isinstance(raw, bool):
+            value = raw
+        elif isinstance(raw, str) and raw.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            value = raw.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            raise bad("not a boolean")
+    elif tp is int:
+        if isinstance(raw, bool):
+            raise bad("not an integer")
+        if isinstance(raw, int):
+            value = raw
+        elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+            value = int(raw.strip())
+        else:
+            raise bad("not an integer")
+    elif tp is Decimal:
+        if isinstance(raw, bool):
+            raise bad("not a number")
+        try:
+            value = Decimal(str(raw).strip()) if isinstance(raw, str | int | Decimal) else None
+        except InvalidOperation:
+            value = None
+        if value is None or not value.is_finite():
+            raise bad("not a finite number")
+    elif tp is str:
+        if not isinstance(raw, str):
+            raise bad("not a string")
+        value = raw
+    else:  # list[str]
+        if isinstance(raw, str):
+            raw_list: Any = [p.strip() for p in raw.split(",") if p.strip()]
+        else:
+            raw_list = raw
+        if not isinstance(raw_list, list) or not all(isinstance(x, str) for x in raw_list):
+            raise bad("not a list of strings")
+        value = list(raw_list)
+    if spec.choices and value not in spec.choices:
+        raise bad("not an allowed value")
+    if spec.min is not None and value < spec.min:
+        raise bad("below the minimum")
+    if spec.max is not None and value > spec.max:
+        raise bad("above the maximum")
+    return value
+
+
+def _unknown_key(dotted: str, source: str) -> ConfigError:
+    close = difflib.get_close_matches(dotted, list(_spec_map()), n=1)
+    hint = f"did you mean {close[0]}?" if close else "see config.toml.example for every key"
+    return ConfigError(f"unknown configuration key {dotted} in {source}", hint=hint, reason="config_unknown_key")
+
+
+def read_toml(path: Path, source: str) -> dict[str, Any]:
+    """Parse a TOML config file; syntax errors name line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}", reason="config_missing") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from None
+    try:
+        return tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message already ends with "(at line L, column C)".
+        raise ConfigError(f"{source}: TOML syntax error: {exc}", reason="config_syntax") from None
+
+
+def _flatten(doc: Mapping[str, Any], source: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for section, body in doc.items():
+        if section not in SECTIONS:
+            raise _unknown_key(section, source)
+        if not isinstance(body, dict):
+            raise ConfigError(f"{section} in {source} must be a [table]", reason="config_invalid")
+        for key, value in body.items():
+            dotted = f"{section}.{key}"
+            if dotted not in _spec_map():
+                raise _unknown_key(dotted, source)
+            flat[dotted] = value
+    return flat
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    layer: dict[str, tuple[Any, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX):].lower().split("__")
+        source = f"environment {name}"
+        if len(parts) != 2:
+            raise ConfigError(f"{name}: expected ORION__SECTION__KEY", reason="config_unknown_key")
+        dotted = ".".join(parts)
+        if dotted not in _spec_map():
+            raise _unknown_key(dotted, source)
+        layer[dotted] = (value, source)
+    return layer
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge every layer, validate each value once, and freeze the result.
+
+    ``overrides`` are command-line flags as ``{"section.key": value}``; ``config_file`` is ``--config``
+    (falling back to ``$ORION_CONFIG``).
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, tuple[Any, str]] = {}
+    files: list[str] = []
+
+    user_file = user_config_file()
+    if user_file.is_file():
+        files.append(str(user_file))
+        for k, v in _flatten(read_toml(user_file, str(user_file)), str(user_file)).items():
+            values[k] = (v, f"user config {user_file}")
+
+    explicit = config_file
+    explicit_source = "--config"
+    if explicit is None and env.get("ORION_CONFIG", "").strip():
+        explicit = Path(env["ORION_CONFIG"]).expanduser()
+        explicit_source = "$ORION_CONFIG"
+    if explicit is not None:
+        files.append(str(explicit))
+        src = f"{explicit_source} {explicit}"
+        for k, v in _flatten(read_toml(explicit, src), src).items():
+            values[k] = (v, src)
+
+    values.update(_env_layer(env))
+
+    for dotted, v in (overrides or {}).items():
+        if v is not None:
+            if dotted not in _spec_map():
+                raise _unknown_key(dotted, "command line")
+            values[dotted] = (v, "command line")
+
+    sections: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for section, cls in SECTIONS.items():
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            dotted = f"{section}.{f.name}"
+            if dotted in values:
+                raw, source = values[dotted]
+                kwargs[f.name] = _coerce(_spec_map()[dotted], raw, source)
+                sources[dotted] = source
+            else:
+                sources[dotted] = "default"
+        sections[section] = cls(**kwargs)
+    settings = Settings(**sections, sources=sources, config_files=tuple(files))
+    _cross_checks(settings)
+    return settings
+
+
+def _cross_checks(s: Settings) -> None:
+    if s.limits.price_band_low >= s.limits.price_band_high:
+        raise ConfigError(
+            f"limits.price_band_low ({s.limits.price_band_low}, from {s.sources['limits.price_band_low']}) must be "
+            f"below limits.price_band_high ({s.limits.price_band_high}, from {s.sources['limits.price_band_high']})",
+            reason="config_invalid",
+        )
+    if s.rate_limits.orders_per_minute > s.rate_limits.orders_per_hour:
+        raise ConfigError(
+            "rate_limits.orders_per_minute must not exceed rate_limits.orders_per_hour", reason="config_invalid"
+        )
+    for window in s.trading.trading_windows:
+        parse_window(window, s.sources["trading.trading_windows"])
+
+
+def parse_window(text: str, source: str) -> tuple[int, int]:
+    """``"HH:MM-HH:MM"`` (UTC) → minutes since midnight; a window may wrap past midnight."""
+    try:
+        start, end = text.split("-")
+        sh, sm = (int(x) for x in start.strip().split(":"))
+        eh, em = (int(x) for x in end.strip().split(":"))
+        if not (0 <= sh < 24 and 0 <= eh <= 24 and 0 <= sm < 60 and 0 <= em < 60):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"trading.trading_windows entry {text!r} from {source} is not HH:MM-HH:MM (UTC)",
+            reason="config_invalid",
+        ) from None
+    return sh * 60 + sm, eh * 60 + em
+
+
+def redacted_view(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The settings for display. No key holds a secret today; URLs with credentials are masked anyway."""
+    out = settings.as_dict()
+    db = out["database"]
+    if db.get("url"):
+        db["url"] = mask_url_password(str(db["url"]))
+    return out
+
+
+def mask_url_password(url: str) -> str:
+    """``postgresql://u:pw@h/db`` → ``postgresql://u:***@h/db``."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def render_example() -> str:
+    """The commented ``config.toml.example``: every key, its default, unit and allowed range."""
+    lines = [
+        "# orion configuration — every key, with its default, unit and allowed range.",
+        "#",
+        "# Precedence (first wins): command-line flag > environment ORION__SECTION__KEY",
+        "# (e.g. ORION__LIMITS__ORDER_NOTIONAL=50) > --config FILE / $ORION_CONFIG > this user file",
+        "# > built-in defaults. Unknown keys are errors. Secrets never go here: `orion secrets`.",
+        "# Uncomment a line to change it. Money is in US dollars, written as decimal strings.",
+    ]
+    for section, cls in SECTIONS.items():
+        lines.append("")
+        lines.append(f"[{section}]")
+        doc = (cls.__doc__ or "").strip()
+        if doc:
+            lines.append(f"# {doc}")
+        for spec in (s for s in key_specs() if s.section == section):
+            detail = spec.doc
+            extra = []
+            if spec.unit:
+                extra.append(f"unit: {spec.unit}")
+            if spec.choices or (spec.min is not None and spec.max is not None):
+                extra.append(f"allowed: {spec.allowed()}")
+            if extra:
+                detail += f" ({'; '.join(extra)})"
+            lines.append(f"# {detail}")
+            lines.append(f"# {spec.key} = {toml_value(spec.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return f'"{value}"'
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def iter_flat(settings: Settings) -> Iterable[tuple[str, Any, str]]:
+    """(dotted key, value, source) for every key, redacted."""
+    view = redacted_view(settings)
+    for spec in key_specs():
+        yield spec.dotted, view[spec.section][spec.key], settings.sources.get(spec.dotted, "default")

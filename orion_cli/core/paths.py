@@ -1,0 +1,55 @@
+"""Where orion keeps its files.
+
+``ORION_HOME`` relocates config, data and vault together (one directory, easy to back up or to
+point a test at); otherwise the platform's user config and data dirs are used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "orion"
+
+
+def home_override() -> Path | None:
+    value = os.environ.get("ORION_HOME", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def config_dir() -> Path:
+    home = home_override()
+    if home is not None:
+        return home
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def data_dir() -> Path:
+    home = home_override()
+    if home is not None:
+        return home
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def user_config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def default_database_path() -> Path:
+    return data_dir() / "orion.db"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_database_path()}"
+
+
+def default_vault_path() -> Path:
+    return data_dir() / "vault.json"
+
+
+def default_pairs_file() -> Path:
+    return config_dir() / "pairs.toml"

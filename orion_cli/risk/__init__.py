@@ -1,0 +1,1 @@
+"""Safeguards: the kill switch, pre-trade checks, rate limits and the loss breaker."""

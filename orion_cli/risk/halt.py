@@ -1,0 +1,134 @@
+"""The kill switch.
+
+State lives in the database (one row), so every process and every host sharing a PostgreSQL
+ledger sees the same switch. An optional sentinel file lets operators' scripts halt without the
+CLI: when it exists, orion behaves as halted. :func:`assert_not_halted` is the call every order
+path makes *inside* its write transaction, so a halt engaged a millisecond earlier is honoured.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from orion_cli.core.errors import Halted, Refused
+from orion_cli.store.audit import AuditLog, default_actor, iso_utc
+from orion_cli.store.db import Database
+from orion_cli.store.schema import HaltState
+
+
+@dataclass(frozen=True, slots=True)
+class HaltStatus:
+    halted: bool
+    reason: str
+    kind: str
+    since: str | None
+    by: dict[str, Any]
+    sentinel: str | None = None  # the sentinel file path, when it is what halts us
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "halt",
+            "halted": self.halted,
+            "reason": self.reason or None,
+            "kind": self.kind if self.halted else None,
+            "since": self.since,
+            "by": self.by or None,
+            "sentinel_file": self.sentinel,
+        }
+
+
+def _read(conn: Connection) -> Any:
+    row = conn.execute(select(HaltState.__table__).where(HaltState.id == 1)).first()
+    if row is None:  # pragma: no cover - the migration inserts it; guard against manual tampering
+        raise Refused("halt state row missing: refusing to trade", reason="HALTED")
+    return row
+
+
+def _sentinel_status(sentinel_file: str) -> HaltStatus | None:
+    if not sentinel_file:
+        return None
+    path = Path(sentinel_file).expanduser()
+    if not path.exists():
+        return None
+    try:
+        reason = path.read_text(encoding="utf-8", errors="replace").strip()[:500] or "sentinel file present"
+        since = iso_utc(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+    except OSError:
+        reason, since = "sentinel file present", None
+    return HaltStatus(True, reason, "sentinel", since, {}, str(path))
+
+
+def status_in(conn: Connection, sentinel_file: str = "") -> HaltStatus:
+    row = _read(conn)
+    if row.halted:
+        by = json.loads(row.by) if row.by else {}
+        return HaltStatus(True, row.reason, row.kind, row.since, by)
+    return _sentinel_status(sentinel_file) or HaltStatus(False, "", row.kind, None, {})
+
+
+def assert_not_halted(conn: Connection, sentinel_file: str = "") -> None:
+    """Raise :class:`Halted` (exit 6) when the kill switch is engaged. Call inside the order tx."""
+    st = status_in(conn, sentinel_file)
+    if st.halted:
+        where = f" (sentinel file {st.sentinel})" if st.sentinel else ""
+        raise Halted(
+            f"trading is halted{where}: {st.reason or 'no reason given'}",
+            hint="`orion halt --status` shows who halted and when; `orion resume` releases it",
+        )
+
+
+class KillSwitch:
+    def __init__(self, db: Database, *, sentinel_file: str = "", mode: str = "paper") -> None:
+        self.db = db
+        self.sentinel_file = sentinel_file
+        self.mode = mode
+
+    def status(self) -> HaltStatus:
+        with self.db.read() as conn:
+            return status_in(conn, self.sentinel_file)
+
+    def engage(self, reason: str, *, kind: str = "manual", actor: dict[str, Any] | None = None,
+               conn: Connection | None = None) -> HaltStatus:
+        """Halt. Idempotent: halting while halted keeps the first reason and records the attempt."""
+        if conn is None:
+            with self.db.write() as c:
+                return self.engage(reason, kind=kind, actor=actor, conn=c)
+        who = actor or default_actor("halt")
+        row = _read(conn)
+        if row.halted:
+            AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kind, "already_halted": True,
+                                                   "existing_reason": row.reason}, mode=self.mode, actor=who)
+            return status_in(conn, self.sentinel_file)
+        since = iso_utc(datetime.now(UTC))
+        conn.execute(
+            update(HaltState).where(HaltState.id == 1).values(
+                halted=True, reason=reason, kind=kind, since=since, by=json.dumps(who, sort_keys=True)
+            )
+        )
+        AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kind}, mode=self.mode, actor=who)
+        return HaltStatus(True, reason, kind, since, who)
+
+    def release(self, *, actor: dict[str, Any] | None = None, breaker: bool = False) -> HaltStatus:
+        """Release the halt. A drawdown trip needs ``breaker=True`` (``orion resume --breaker``)."""
+        who = actor or default_actor("resume")
+        with self.db.write() as conn:
+            row = _read(conn)
+            if row.halted and row.kind == "drawdown" and not breaker:
+                raise Refused(
+                    "the halt was engaged by the drawdown breaker; releasing it needs `orion resume --breaker`",
+                    reason="BREAKER",
+                )
+            was = {"reason": row.reason, "kind": row.kind, "since": row.since, "was_halted": bool(row.halted)}
+            conn.execute(
+                update(HaltState).where(HaltState.id == 1).values(halted=False, reason="", since=None, by="",
+                                                                  kind="manual")
+            )
+            AuditLog.append(conn, "halt.released", was, mode=self.mode, actor=who)
+            st = status_in(conn, self.sentinel_file)
+        return st

@@ -1,0 +1,244 @@
+"""Opening the ledger: engines, serialised write transactions and automatic migrations.
+
+Every state change in orion happens inside :meth:`Database.write`, a transaction that serialises
+all orion processes sharing the database — ``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped
+advisory lock on PostgreSQL. Checks and the writes they guard run in the same transaction, so eight
+processes at once cannot exceed a limit that one process respects, and the audit chain never forks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+
+from orion_cli.core.errors import StorageError
+from orion_cli.core.paths import default_database_url
+
+# The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
+HEAD_REVISION = "0001"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# Arbitrary constant shared by every orion process: the PostgreSQL advisory lock key for writes.
+PG_WRITE_LOCK = 0x4F52494F4E  # "ORION"
+PG_MIGRATE_LOCK = PG_WRITE_LOCK + 1
+
+
+def _mask(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Database:
+    """One ledger. Create with :func:`open_database`; cheap to keep for a process's lifetime."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._local = threading.local()
+
+    @property
+    def display_url(self) -> str:
+        return _mask(self.url)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A serialised read-write transaction; commits on success, rolls back on any exception."""
+        with self.engine.connect() as conn:
+            conn.info["immediate"] = True
+            try:
+                with conn.begin():
+                    if not self.is_sqlite:
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITE_LOCK})
+                    yield conn
+            except OperationalError as exc:
+                raise _storage_error(exc, self.display_url) from None
+            finally:
+                conn.info.pop("immediate", None)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot transaction (never blocks writers on SQLite WAL)."""
+        with self.engine.connect() as conn:
+            try:
+                with conn.begin():
+                    yield conn
+            except OperationalError as exc:
+                raise _storage_error(exc, self.display_url) from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _storage_error(exc: SQLAlchemyError, display_url: str) -> StorageError:
+    detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+    if "locked" in detail or "busy" in detail:
+        return StorageError(
+            f"database is busy: {detail} ({display_url})",
+            hint="another orion process holds the write lock; raise database.busy_timeout_ms or retry",
+            reason="storage_busy",
+        )
+    return StorageError(f"database error: {detail} ({display_url})", reason="storage")
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a file that is not SQLite: never overwrite someone else's data."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(16)
+    except OSError as exc:
+        raise StorageError(f"cannot read database file {path}: {exc.strerror}") from None
+    if magic != SQLITE_MAGIC:
+        raise StorageError(
+            f"{path} is not a SQLite database; refusing to touch it",
+            hint="point --db / database.url at an orion database or a new path",
+            reason="storage_foreign",
+        )
+
+
+def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so BEGIN IMMEDIATE is ours to issue.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            # FULL: a committed order intent survives power loss, not only a process crash.
+            cur.execute("PRAGMA synchronous = FULL")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+
+
+def resolve_url(url: str | None) -> str:
+    """An explicit URL, or the default SQLite file in the data dir; bare paths are accepted too."""
+    if not url:
+        return default_database_url()
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # psycopg 3 is the driver we ship; plain URLs would ask SQLAlchemy for psycopg2.
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migrate: bool = True) -> Database:
+    """Open (creating and migrating if needed) the ledger at ``url``."""
+    resolved = resolve_url(url)
+    try:
+        parsed = make_url(resolved)
+    except Exception:
+        raise StorageError(f"invalid database URL: {resolved[:80]!r}", reason="storage_url") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        db_path = parsed.database
+        if not db_path or db_path == ":memory:":
+            raise StorageError("in-memory SQLite cannot be shared between processes; use a file path")
+        path = Path(db_path)
+        _check_sqlite_file(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
+        engine = create_engine(resolved, connect_args={"timeout": busy_timeout_ms / 1000})
+        _install_sqlite_pragmas(engine, busy_timeout_ms)
+    elif backend == "postgresql":
+        engine = create_engine(
+            resolved,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 10, "options": f"-c lock_timeout={busy_timeout_ms}"},
+        )
+    else:
+        raise StorageError(f"unsupported database backend {backend!r}; use sqlite or postgresql")
+    db = Database(engine, resolved)
+    if migrate:
+        ensure_schema(db)
+    return db
+
+
+def current_revision(conn: Connection) -> str | None:
+    try:
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+    except (OperationalError, DatabaseError):
+        return None
+    return str(row[0]) if row else None
+
+
+def _table_names(conn: Connection) -> set[str]:
+    from sqlalchemy import inspect
+
+    return set(inspect(conn).get_table_names())
+
+
+def ensure_schema(db: Database) -> None:
+    """Bring the schema to HEAD, once, safely when several processes start together."""
+    try:
+        with db.engine.connect() as conn:
+            with conn.begin():
+                rev = current_revision(conn)
+            if rev == HEAD_REVISION:
+                return
+            with conn.begin():
+                tables = _table_names(conn)
+            if tables and "orion_meta" not in tables:
+                raise StorageError(
+                    f"{db.display_url} holds tables that are not orion's; refusing to touch it",
+                    hint="point --db / database.url at an orion database or a new path",
+                    reason="storage_foreign",
+                )
+        _migrate(db)
+    except StorageError:
+        raise
+    except (OperationalError, DatabaseError) as exc:
+        detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        raise StorageError(
+            f"cannot open database {db.display_url}: {detail}",
+            hint="the file may be corrupt or not a database; it has not been modified",
+            reason="storage_corrupt",
+        ) from None
+
+
+def _migrate(db: Database) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    lock_ctx: contextlib.AbstractContextManager[Any]
+    if db.is_sqlite:
+        from filelock import FileLock
+
+        db_file = make_url(db.url).database or ""
+        lock_ctx = FileLock(db_file + ".migrate.lock", timeout=60)
+    else:
+        lock_ctx = contextlib.nullcontext()
+    with lock_ctx, db.engine.connect() as conn:
+        if not db.is_sqlite:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": PG_MIGRATE_LOCK})
+            conn.commit()
+        try:
+            # Alembic drives its own transaction; on SQLite it must not be IMMEDIATE-wrapped twice.
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+        finally:
+            if not db.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_MIGRATE_LOCK})
+                conn.commit()
+    if db.is_sqlite:
+        db_file = make_url(db.url).database or ""
+        with contextlib.suppress(OSError):
+            Path(db_file).chmod(0o600)

@@ -1,0 +1,1 @@
+"""Alembic migrations, applied automatically and idempotently by ``orion_cli.store.db``."""
