@@ -1,6 +1,6 @@
 """Allow ``python -m orion_cli`` (tab completion only works for the ``orion`` script)."""
 
-from orion_cli.cli.app import main
+from orion_cli.cli.entry import main
 
 if __name__ == "__main__":
     main()

@@ -22,7 +22,7 @@ from orion_cli.core.errors import ExitCode, OrionError
 EXIT_CODES_EPILOG = (
     "Exit codes: 0 success · 1 internal error · 2 usage error · 3 configuration error · "
     "4 secrets/auth error · 5 venue unavailable · 6 refused by a safeguard · "
-    "7 reconcile found drift · 130 interrupted."
+    "7 drift (reconcile disagrees with a venue, or the audit chain is broken) · 130 interrupted."
 )
 
 _FORMAT_FLAGS = ("--json", "--jsonl")

@@ -1,0 +1,35 @@
+"""The ``orion`` console script: answers ``orion``, ``orion --help`` and ``--version`` without
+importing Typer, then hands everything else to the real app.
+
+The cached root help is generated from the live app (``python -m orion_cli.cli.static``) and a test
+fails when it is stale, so the fast path always prints what the app itself would.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_HELP = Path(__file__).resolve().parents[1] / "data" / "root_help.txt"
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    if argv in ([], ["--help"], ["-h"]):
+        try:
+            text = _HELP.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            # `orion` with no command is a usage error (like the app); asking for help is not.
+            raise SystemExit(2 if not argv else 0)
+    if argv == ["--version"]:
+        from orion_cli import __version__
+
+        sys.stdout.write(f"orion {__version__}\n")
+        raise SystemExit(0)
+    from orion_cli.cli.app import main as app_main
+
+    app_main()

@@ -1,0 +1,60 @@
+"""Generated files (completions, cached root help, config.toml.example) must match the code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from orion_cli.cli import static
+
+
+@pytest.mark.parametrize("name", ["orion.bash", "orion.zsh", "orion.fish", "root_help.txt", "config.toml.example"])
+def test_generated_file_is_fresh(name: str) -> None:
+    expected = {path.name: (path, text) for path, text in static.expected_files().items()}
+    path, text = expected[name]
+    assert path.exists(), f"{path} missing: run `python -m orion_cli.cli.static`"
+    assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run `python -m orion_cli.cli.static`"
+
+
+def test_completions_name_every_command() -> None:
+    tree = static.command_tree()
+    bash = static.render_bash(tree)
+    for child in tree.children:
+        assert child.path[-1] in bash
+        for grandchild in child.children:
+            assert f'"/{child.path[-1]}/{grandchild.path[-1]}"' in bash
+
+
+def test_bash_completion_script_is_valid_bash(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    script = tmp_path / "c.bash"
+    script.write_text(static.render_bash(static.command_tree()))
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_bash_completion_completes_subcommands(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    script = tmp_path / "c.bash"
+    script.write_text(static.render_bash(static.command_tree()))
+    probe = (
+        f"source {script}; COMP_WORDS=(orion audit ''); COMP_CWORD=2; _orion_complete; "
+        'printf "%s\\n" "${COMPREPLY[@]}"'
+    )
+    result = subprocess.run(["bash", "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    words = set(result.stdout.split())
+    assert {"tail", "verify"} <= words
+
+
+def test_fast_help_path_matches_app_help() -> None:
+    """`orion --help` is served from the cached file without importing typer."""
+    code = (
+        "import sys, runpy; sys.argv=['orion','--help'];"
+        "from orion_cli.cli import entry\n"
+        "try:\n entry.main()\nexcept SystemExit as e:\n assert e.code == 0\n"
+        "assert 'typer' not in sys.modules, 'fast path imported typer'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == static.HELP_FILE.read_text(encoding="utf-8")
