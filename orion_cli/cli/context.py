@@ -45,6 +45,10 @@ class AppContext:
             if self.db_url:
                 overrides["database.url"] = self.db_url
             self._settings = load_settings(config_file=self.config_path, overrides=overrides)
+            from orion_cli.core.logs import configure_logging
+
+            configure_logging(self._settings.logging.level, self._settings.logging.file, verbose=self.verbose,
+                              quiet=self.quiet)
         return self._settings
 
     def db(self) -> Database:

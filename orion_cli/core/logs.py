@@ -1,0 +1,52 @@
+"""Diagnostic logging to stderr (and optionally a file), configured once from settings.
+
+Log records never carry secret values: code that handles secrets logs names only. The file, when
+configured, is created 0600 because it may hold market and order details.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+_CONFIGURED = False
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 0, quiet: bool = False) -> None:
+    """Idempotent: the first call in a process wins (tests reset via ``reset_logging``)."""
+    global _CONFIGURED
+    if _CONFIGURED:
+        return
+    name = level.upper()
+    if verbose >= 2:
+        name = "DEBUG"
+    elif verbose == 1 and name in ("WARNING", "ERROR"):
+        name = "INFO"
+    if quiet:
+        name = "ERROR"
+    root = logging.getLogger("orion_cli")
+    root.setLevel(getattr(logging, name, logging.WARNING))
+    root.propagate = False
+    stderr_handler = logging.StreamHandler()
+    stderr_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(stderr_handler)
+    if file:
+        path = Path(file).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.close(fd)
+        file_handler = logging.FileHandler(path, encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter(_FORMAT))
+        root.addHandler(file_handler)
+    _CONFIGURED = True
+
+
+def reset_logging() -> None:
+    global _CONFIGURED
+    root = logging.getLogger("orion_cli")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    _CONFIGURED = False

@@ -1,0 +1,52 @@
+"""Logging honours settings and -v/-q, and the log file is private."""
+
+from __future__ import annotations
+
+import logging
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orion_cli.core.logs import configure_logging, reset_logging
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    reset_logging()
+    yield
+    reset_logging()
+
+
+def test_file_is_created_private_and_receives_records(tmp_path: Path) -> None:
+    log_file = tmp_path / "logs" / "orion.log"
+    configure_logging("info", str(log_file))
+    logging.getLogger("orion_cli.test").info("hello %s", "world")
+    for handler in logging.getLogger("orion_cli").handlers:
+        handler.flush()
+    assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
+    assert "hello world" in log_file.read_text()
+
+
+@pytest.mark.parametrize(
+    ("level", "verbose", "quiet", "expected"),
+    [
+        ("warning", 0, False, logging.WARNING),
+        ("warning", 1, False, logging.INFO),
+        ("warning", 2, False, logging.DEBUG),
+        ("debug", 0, True, logging.ERROR),
+        ("error", 0, False, logging.ERROR),
+    ],
+)
+def test_level_resolution(level: str, verbose: int, quiet: bool, expected: int) -> None:
+    configure_logging(level, verbose=verbose, quiet=quiet)
+    assert logging.getLogger("orion_cli").level == expected
+
+
+def test_configuration_is_idempotent() -> None:
+    configure_logging("info")
+    configure_logging("debug")
+    assert logging.getLogger("orion_cli").level == logging.INFO
+    ours = [h for h in logging.getLogger("orion_cli").handlers if type(h) is logging.StreamHandler]
+    assert len(ours) == 1
