@@ -24,8 +24,8 @@ def _tool(name: str) -> str:
 
 
 def test_ruff_clean() -> None:
-    result = subprocess.run([_tool("ruff"), "check", "orion_cli", "tests", "benchmarks"], cwd=ROOT,
-                            capture_output=True, text=True)
+    targets = [d for d in ("orion_cli", "tests", "benchmarks", "scripts") if (ROOT / d).is_dir()]
+    result = subprocess.run([_tool("ruff"), "check", *targets], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
@@ -39,7 +39,7 @@ def test_core_never_imports_the_cli_layer() -> None:
     offenders = []
     for path in (ROOT / "orion_cli").rglob("*.py"):
         rel = path.relative_to(ROOT / "orion_cli")
-        if rel.parts[0] == "cli":
+        if rel.parts[0] == "cli" or rel.name == "__main__.py":
             continue
         text = path.read_text(encoding="utf-8")
         for banned in ("import typer", "from typer", "import rich", "from rich", "import questionary",

@@ -22,7 +22,7 @@ from orion_cli.core.errors import StorageError
 from orion_cli.core.paths import default_database_url
 
 # The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Arbitrary constant shared by every orion process: the PostgreSQL advisory lock key for writes.
 PG_WRITE_LOCK = 0x4F52494F4E  # "ORION"
@@ -77,7 +77,7 @@ class Database:
 
 def _storage_error(exc: SQLAlchemyError, display_url: str) -> StorageError:
     detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
-    if "locked" in detail or "busy" in detail:
+    if "locked" in detail or "busy" in detail or "lock timeout" in detail:
         return StorageError(
             f"database is busy: {detail} ({display_url})",
             hint="another orion process holds the write lock; raise database.busy_timeout_ms or retry",

@@ -7,7 +7,9 @@ round-trips).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -57,3 +59,19 @@ class HaltState(Base):
     kind: Mapped[str] = mapped_column(String(16), default="manual")  # manual | breaker | drawdown | unwind
     since: Mapped[str | None] = mapped_column(String(32), nullable=True)
     by: Mapped[str] = mapped_column(Text, default="")  # JSON actor
+
+
+class StoredOpportunity(Base):
+    """A priced opportunity from a scan: the full JSON record plus the columns we query by."""
+
+    __tablename__ = "opportunities"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    pair_key: Mapped[str] = mapped_column(String(400))
+    observed_at: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[str] = mapped_column(String(32), index=True)
+    net_profit: Mapped[Decimal] = mapped_column(Numeric(20, 6))
+    net_edge: Mapped[Decimal] = mapped_column(Numeric(20, 6))
+    source: Mapped[str] = mapped_column(String(32))
+    record: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,62 @@
+"""Storing scanned opportunities so ``orion trade OP_ID`` can find them until they expire."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, delete, insert, select
+
+from orion_cli.core.errors import NotFound
+from orion_cli.core.money import loads_exact
+from orion_cli.core.opportunity import Opportunity, iso_z
+from orion_cli.store.db import Database
+from orion_cli.store.schema import StoredOpportunity
+
+
+def save(conn: Connection, opportunities: Sequence[Opportunity], *, source: str) -> int:
+    """Upsert by id (the same legs within one time bucket keep their id); returns rows written."""
+    if not opportunities:
+        return 0
+    ids = [o.id for o in opportunities]
+    conn.execute(delete(StoredOpportunity).where(StoredOpportunity.id.in_(ids)))
+    conn.execute(
+        insert(StoredOpportunity),
+        [
+            {
+                "id": o.id,
+                "kind": o.kind,
+                "pair_key": o.pair_key[:400],
+                "observed_at": iso_z(o.observed_at),
+                "expires_at": iso_z(o.expires_at),
+                "net_profit": o.net_profit,
+                "net_edge": o.net_edge,
+                "source": source[:32],
+                "record": json.dumps(o.to_record(), sort_keys=True),
+            }
+            for o in opportunities
+        ],
+    )
+    return len(opportunities)
+
+
+def prune(conn: Connection, *, older_than: datetime) -> int:
+    """Forget opportunities that expired before ``older_than`` (they can never be traded)."""
+    result = conn.execute(delete(StoredOpportunity).where(StoredOpportunity.expires_at < iso_z(older_than)))
+    return int(result.rowcount or 0)
+
+
+def load(db: Database, opportunity_id: str) -> tuple[Opportunity, str]:
+    """The stored opportunity and the source it was scanned from; NotFound names the id."""
+    key = opportunity_id.strip().lower()
+    with db.read() as conn:
+        row = conn.execute(select(StoredOpportunity.__table__).where(StoredOpportunity.id == key)).first()
+    if row is None:
+        raise NotFound(f"no opportunity with id {opportunity_id!r}",
+                       hint="run `orion scan` and use an id from its output")
+    return Opportunity.from_record(loads_exact(row.record)), row.source
+
+
+def is_expired(op: Opportunity, now: datetime | None = None) -> bool:
+    return (now or datetime.now(UTC)) >= op.expires_at
