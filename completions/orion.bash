@@ -12,23 +12,61 @@ _orion_complete() {
             "/audit") path="/audit" ;;
             "/audit/tail") path="/audit/tail" ;;
             "/audit/verify") path="/audit/verify" ;;
+            "/book") path="/book" ;;
             "/config") path="/config" ;;
             "/config/show") path="/config/show" ;;
             "/halt") path="/halt" ;;
             "/init") path="/init" ;;
+            "/markets") path="/markets" ;;
+            "/pairs") path="/pairs" ;;
+            "/pairs/add") path="/pairs/add" ;;
+            "/pairs/list") path="/pairs/list" ;;
+            "/pairs/remove") path="/pairs/remove" ;;
+            "/pairs/suggest") path="/pairs/suggest" ;;
             "/resume") path="/resume" ;;
+            "/scan") path="/scan" ;;
+            "/secrets") path="/secrets" ;;
+            "/secrets/check") path="/secrets/check" ;;
+            "/secrets/encrypt") path="/secrets/encrypt" ;;
+            "/secrets/forget") path="/secrets/forget" ;;
+            "/secrets/list") path="/secrets/list" ;;
+            "/secrets/remember") path="/secrets/remember" ;;
+            "/secrets/remove") path="/secrets/remove" ;;
+            "/secrets/rotate") path="/secrets/rotate" ;;
+            "/snapshot") path="/snapshot" ;;
+            "/snapshot/info") path="/snapshot/info" ;;
+            "/snapshot/record") path="/snapshot/record" ;;
         esac
     done
     case "$path" in
-        "") COMPREPLY=($(compgen -W "audit config halt init resume --config --db --format --json --jsonl -v --verbose -q --quiet --version --help" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "audit book config halt init markets pairs resume scan secrets snapshot --config --db --format --json --jsonl -v --verbose -q --quiet --version --help" -- "$cur")) ;;
         "/audit") COMPREPLY=($(compgen -W "tail verify --help" -- "$cur")) ;;
         "/audit/tail") COMPREPLY=($(compgen -W "-n --lines -f --follow --type -t --since --interval --help" -- "$cur")) ;;
         "/audit/verify") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+        "/book") COMPREPLY=($(compgen -W "--venue --depth -d --snapshot --demo --help" -- "$cur")) ;;
         "/config") COMPREPLY=($(compgen -W "show --help" -- "$cur")) ;;
         "/config/show") COMPREPLY=($(compgen -W "--sources --help" -- "$cur")) ;;
         "/halt") COMPREPLY=($(compgen -W "--reason -r --status --help" -- "$cur")) ;;
         "/init") COMPREPLY=($(compgen -W "--force --help" -- "$cur")) ;;
+        "/markets") COMPREPLY=($(compgen -W "--venue --search -s --category -c --limit -n --snapshot --demo --help" -- "$cur")) ;;
+        "/pairs") COMPREPLY=($(compgen -W "add list remove suggest --help" -- "$cur")) ;;
+        "/pairs/add") COMPREPLY=($(compgen -W "--inverted --note --help" -- "$cur")) ;;
+        "/pairs/list") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+        "/pairs/remove") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+        "/pairs/suggest") COMPREPLY=($(compgen -W "--snapshot --demo --min-confidence --accept --limit -n --help" -- "$cur")) ;;
         "/resume") COMPREPLY=($(compgen -W "--yes -y --breaker --help" -- "$cur")) ;;
+        "/scan") COMPREPLY=($(compgen -W "--snapshot --demo --min-edge --min-profit --max-results --venue --category -c --include-candidates --watch --help" -- "$cur")) ;;
+        "/secrets") COMPREPLY=($(compgen -W "check encrypt forget list remember remove rotate --help" -- "$cur")) ;;
+        "/secrets/check") COMPREPLY=($(compgen -W "--online --help" -- "$cur")) ;;
+        "/secrets/encrypt") COMPREPLY=($(compgen -W "--from-env --from-file --name --value-file --shred-source --yes -y --help" -- "$cur")) ;;
+        "/secrets/forget") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+        "/secrets/list") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+        "/secrets/remember") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+        "/secrets/remove") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+        "/secrets/rotate") COMPREPLY=($(compgen -W "--new-password-file --help" -- "$cur")) ;;
+        "/snapshot") COMPREPLY=($(compgen -W "info record --help" -- "$cur")) ;;
+        "/snapshot/info") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+        "/snapshot/record") COMPREPLY=($(compgen -W "--out -o --venue --limit -n --no-books --notes --help" -- "$cur")) ;;
     esac
 }
 complete -o default -F _orion_complete orion

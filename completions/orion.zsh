@@ -11,23 +11,61 @@ _orion() {
             "/audit") path_key="/audit" ;;
             "/audit/tail") path_key="/audit/tail" ;;
             "/audit/verify") path_key="/audit/verify" ;;
+            "/book") path_key="/book" ;;
             "/config") path_key="/config" ;;
             "/config/show") path_key="/config/show" ;;
             "/halt") path_key="/halt" ;;
             "/init") path_key="/init" ;;
+            "/markets") path_key="/markets" ;;
+            "/pairs") path_key="/pairs" ;;
+            "/pairs/add") path_key="/pairs/add" ;;
+            "/pairs/list") path_key="/pairs/list" ;;
+            "/pairs/remove") path_key="/pairs/remove" ;;
+            "/pairs/suggest") path_key="/pairs/suggest" ;;
             "/resume") path_key="/resume" ;;
+            "/scan") path_key="/scan" ;;
+            "/secrets") path_key="/secrets" ;;
+            "/secrets/check") path_key="/secrets/check" ;;
+            "/secrets/encrypt") path_key="/secrets/encrypt" ;;
+            "/secrets/forget") path_key="/secrets/forget" ;;
+            "/secrets/list") path_key="/secrets/list" ;;
+            "/secrets/remember") path_key="/secrets/remember" ;;
+            "/secrets/remove") path_key="/secrets/remove" ;;
+            "/secrets/rotate") path_key="/secrets/rotate" ;;
+            "/snapshot") path_key="/snapshot" ;;
+            "/snapshot/info") path_key="/snapshot/info" ;;
+            "/snapshot/record") path_key="/snapshot/record" ;;
         esac
     done
     case "$path_key" in
-        "") items=('audit:The append-only, hash-chained audit log.' 'config:Inspect the effective configuration.' 'halt:Engage the kill switch  every order path refuses until `orion resume`.' 'init:Write the commented example config to the user config dir and create/migrate the database.' 'resume:Release the kill switch (typed confirmation on a terminal, --yes otherwise).' '--config:Config file (overrides the user config; also $ORION_CONFIG).' '--db:Database URL or SQLite path (overrides database.url).' '--format:Output  auto (table on a terminal, JSON lines when piped), table, json, jsonl.' '--json:Shorthand for --format json.' '--jsonl:Shorthand for --format jsonl.' '-v:More detail on stderr.' '--verbose:More detail on stderr.' '-q:Only data and errors.' '--quiet:Only data and errors.' '--version:Show the version and exit.' '--help:Show help and exit.') ;;
+        "") items=('audit:The append-only, hash-chained audit log.' 'book:Show one market'\''s order book the way orion reads it  YES and NO, bids and asks, best first.' 'config:Inspect the effective configuration.' 'halt:Engage the kill switch  every order path refuses until `orion resume`.' 'init:Write the commented example config to the user config dir and create/migrate the database.' 'markets:List the markets the venues offer, as orion reads them (a table on a terminal, JSON otherwise).' 'pairs:The curated Kalshi ↔ Polymarket pairs file (only curated or auto-accepted pairs are tradable).' 'resume:Release the kill switch (typed confirmation on a terminal, --yes otherwise).' 'scan:Find arbitrage  match both venues'\'' markets, price each tradable pair against real depth and exact' 'secrets:Venue credentials, encrypted at rest (vault file or OS keyring). Values are never printed.' 'snapshot:Record market data from the live venues into a file that --snapshot replays offline.' '--config:Config file (overrides the user config; also $ORION_CONFIG).' '--db:Database URL or SQLite path (overrides database.url).' '--format:Output  auto (table on a terminal, JSON lines when piped), table, json, jsonl.' '--json:Shorthand for --format json.' '--jsonl:Shorthand for --format jsonl.' '-v:More detail on stderr.' '--verbose:More detail on stderr.' '-q:Only data and errors.' '--quiet:Only data and errors.' '--version:Show the version and exit.' '--help:Show help and exit.') ;;
         "/audit") items=('tail:Show the most recent audit events; JSON lines with --json or when piped.' 'verify:Recompute the hash chain; exit 7 naming the first bad seq if any row was altered, deleted,' '--help:Show help and exit.') ;;
         "/audit/tail") items=('-n:How many recent events.' '--lines:How many recent events.' '-f:Keep printing new events (Ctrl-C stops).' '--follow:Keep printing new events (Ctrl-C stops).' '--type:Only this type (halt.engaged) or family (halt); repeatable.' '-t:Only this type (halt.engaged) or family (halt); repeatable.' '--since:Only events at or after  ISO time or 30m/2h/1d.' '--interval:Follow poll interval, s.' '--help:Show help and exit.') ;;
         "/audit/verify") items=('--help:Show help and exit.') ;;
+        "/book") items=('--venue:kalshi or polymarket (default  both).' '--depth:Levels per side to show.' '-d:Levels per side to show.' '--snapshot:Read a recorded snapshot file instead of the live venues.' '--demo:Read the packaged demo data set (recorded, offline).' '--help:Show help and exit.') ;;
         "/config") items=('show:Show the effective configuration (secrets are never shown; they live in the vault).' '--help:Show help and exit.') ;;
         "/config/show") items=('--sources:Also show where each value came from.' '--help:Show help and exit.') ;;
         "/halt") items=('--reason:Why trading is being halted.' '-r:Why trading is being halted.' '--status:Show the kill switch without changing it.' '--help:Show help and exit.') ;;
         "/init") items=('--force:Overwrite an existing config file.' '--help:Show help and exit.') ;;
+        "/markets") items=('--venue:kalshi or polymarket (default  both).' '--search:Words that must all appear in the title, event, id or slug.' '-s:Words that must all appear in the title, event, id or slug.' '--category:Only this category (e.g. sports, politics).' '-c:Only this category (e.g. sports, politics).' '--limit:Show at most N markets.' '-n:Show at most N markets.' '--snapshot:Read a recorded snapshot file instead of the live venues.' '--demo:Read the packaged demo data set (recorded, offline).' '--help:Show help and exit.') ;;
+        "/pairs") items=('add:Curate a pair  these two markets settle the same way (or inverted, with --inverted).' 'list:List the curated pairs.' 'remove:Remove a curated pair.' 'suggest:Suggest pairs  matched candidates with their confidence and, when held back, the reasons.' '--help:Show help and exit.') ;;
+        "/pairs/add") items=('--inverted:Kalshi YES settles like Polymarket NO.' '--note:Why these settle the same way.' '--help:Show help and exit.') ;;
+        "/pairs/list") items=('--help:Show help and exit.') ;;
+        "/pairs/remove") items=('--help:Show help and exit.') ;;
+        "/pairs/suggest") items=('--snapshot:Read a recorded snapshot file instead of the live venues.' '--demo:Read the packaged demo data set (recorded, offline).' '--min-confidence:Only candidates at or above this confidence.' '--accept:Write the candidate for this Kalshi ticker to the pairs file; repeatable.' '--limit:Show at most N candidates.' '-n:Show at most N candidates.' '--help:Show help and exit.') ;;
         "/resume") items=('--yes:Release without the typed confirmation.' '-y:Release without the typed confirmation.' '--breaker:Also release a halt engaged by the drawdown breaker.' '--help:Show help and exit.') ;;
+        "/scan") items=('--snapshot:Read a recorded snapshot file instead of the live venues.' '--demo:Read the packaged demo data set (recorded, offline).' '--min-edge:Minimum net edge per contract, USD (default trading.min_edge).' '--min-profit:Minimum net profit per opportunity, USD (default trading.min_profit).' '--max-results:Show at most N (default trading.max_results).' '--venue:kalshi or polymarket  only within-venue arbitrage on that venue (default  both).' '--category:Only markets in this category.' '-c:Only markets in this category.' '--include-candidates:Also list matched candidates held back, with the reasons.' '--watch:Rescan every S seconds (a table refreshed in place on a terminal, a JSON-lines stream otherwise).' '--help:Show help and exit.') ;;
+        "/secrets") items=('check:Open the vault and validate every credential'\''s format (exit 4 if any is malformed).' 'encrypt:Put venue credentials into the vault  hidden prompts on a terminal, or import them.' 'forget:Remove the remembered master password from the OS keyring.' 'list:Every credential orion knows  set or not, and when it was last changed. Never values.' 'remember:Keep the master password in the OS keyring so commands (and cron) unlock without a prompt.' 'remove:Delete one credential from the vault (or keyring).' 'rotate:Re-encrypt the vault under a new master password and a new salt (atomic).' '--help:Show help and exit.') ;;
+        "/secrets/check") items=('--online:Also authenticate against each venue (registered venue checks).' '--help:Show help and exit.') ;;
+        "/secrets/encrypt") items=('--from-env:Import the documented variables (KALSHI_API_KEY_ID, KALSHI_PRIVATE_KEY_PATH, POLYMARKET_PRIVATE_KEY, CLOB_API_KEY, ...).' '--from-file:Import the same variables from a .env file.' '--name:Set one credential (with --value-file).' '--value-file:File holding the value for --name.' '--shred-source:After a successful import, overwrite and delete the plaintext source files (asks first).' '--yes:Do not ask before shredding.' '-y:Do not ask before shredding.' '--help:Show help and exit.') ;;
+        "/secrets/forget") items=('--help:Show help and exit.') ;;
+        "/secrets/list") items=('--help:Show help and exit.') ;;
+        "/secrets/remember") items=('--help:Show help and exit.') ;;
+        "/secrets/remove") items=('--help:Show help and exit.') ;;
+        "/secrets/rotate") items=('--new-password-file:Read the new master password from this file (mode 0600) instead of prompting.' '--help:Show help and exit.') ;;
+        "/snapshot") items=('info:Describe a snapshot file  version, recording time, what it holds and what was synthesised.' 'record:Record markets and order books from the live venues into a versioned snapshot file.' '--help:Show help and exit.') ;;
+        "/snapshot/info") items=('--help:Show help and exit.') ;;
+        "/snapshot/record") items=('--out:File to write (.json, or .json.gz to gzip).' '-o:File to write (.json, or .json.gz to gzip).' '--venue:kalshi or polymarket (default  both).' '--limit:At most N markets per venue.' '-n:At most N markets per venue.' '--no-books:Record listings only, without order books.' '--notes:Free text stored in the file.' '--help:Show help and exit.') ;;
     esac
     _describe 'orion' items
 }

@@ -1,4 +1,9 @@
-"""Test isolation: every test gets its own ORION_HOME and no inherited ORION_* variables."""
+"""Test isolation: every test gets its own ORION_HOME and no inherited ORION_* variables.
+
+Also the storage fixtures: ``db_url`` runs a test once on a SQLite file and once on a fresh database
+in a throwaway PostgreSQL cluster (``pg_server``, started once per session; skipped with a reason
+when the server binaries are absent).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import pgserver
 import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -31,3 +37,33 @@ def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
         pytest.skip(f"shared fixtures not found at {FIXTURES}")
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pgserver.PgServer]:
+    """One throwaway PostgreSQL cluster for the whole session (loopback port, socket in its temp dir)."""
+    reason = pgserver.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    server = pgserver.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    ids=["sqlite", "postgres"],
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL for an empty ledger: a SQLite file in tmp_path, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    server: pgserver.PgServer = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(url)

@@ -74,7 +74,13 @@ class OrionGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except _click_exception_types():
+        except _click_exception_types() as exc:
+            # Usage errors keep Click's own message; with --json a machine-readable line follows too.
+            code = getattr(exc, "exit_code", None)
+            if code == ExitCode.USAGE and isinstance(ctx.obj, AppContext) and ctx.obj.out.machine:
+                fmt = getattr(exc, "format_message", None)
+                message = fmt() if callable(fmt) else str(exc)
+                ctx.obj.out.error_record(int(ExitCode.USAGE), "usage", str(message))
             raise
         except OrionError as exc:
             _report(ctx, int(exc.exit_code), exc.reason, exc.message, exc.hint)
@@ -195,10 +201,17 @@ def root(
 
 
 def _register() -> None:
-    from orion_cli.cli.commands import audit, config, halt, init
+    from orion_cli.cli.commands import audit, config, halt, init, market_data, pairs, scan
+    from orion_cli.cli.commands import secrets as secrets_cmd
 
     app.command("init")(init.init_command)
     app.add_typer(config.app, name="config")
+    app.command("scan")(scan.scan_command)
+    app.add_typer(pairs.app, name="pairs")
+    app.command("markets")(market_data.markets_command)
+    app.command("book")(market_data.book_command)
+    app.add_typer(market_data.snapshot_app, name="snapshot")
+    app.add_typer(secrets_cmd.app, name="secrets")
     app.command("halt")(halt.halt_command)
     app.command("resume")(halt.resume_command)
     app.add_typer(audit.app, name="audit")

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select, update
 from orion_cli.core.errors import Halted, Refused
 from orion_cli.store.audit import AuditLog, default_actor, iso_utc
 from orion_cli.store.db import Database
-from orion_cli.store.schema import HaltState
+from orion_cli.store.tables import halt_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class HaltStatus:
 
 
 def _read(conn: Connection) -> Any:
-    row = conn.execute(select(HaltState.__table__).where(HaltState.id == 1)).first()
+    row = conn.execute(select(halt_state).where(halt_state.c.id == 1)).first()
     if row is None:  # pragma: no cover - the migration inserts it; guard against manual tampering
         raise Refused("halt state row missing: refusing to trade", reason="HALTED")
     return row
@@ -107,7 +107,7 @@ class KillSwitch:
             return status_in(conn, self.sentinel_file)
         since = iso_utc(datetime.now(UTC))
         conn.execute(
-            update(HaltState).where(HaltState.id == 1).values(
+            update(halt_state).where(halt_state.c.id == 1).values(
                 halted=True, reason=reason, kind=kind, since=since, by=json.dumps(who, sort_keys=True)
             )
         )
@@ -126,7 +126,7 @@ class KillSwitch:
                 )
             was = {"reason": row.reason, "kind": row.kind, "since": row.since, "was_halted": bool(row.halted)}
             conn.execute(
-                update(HaltState).where(HaltState.id == 1).values(halted=False, reason="", since=None, by="",
+                update(halt_state).where(halt_state.c.id == 1).values(halted=False, reason="", since=None, by="",
                                                                   kind="manual")
             )
             AuditLog.append(conn, "halt.released", was, mode=self.mode, actor=who)

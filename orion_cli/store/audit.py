@@ -23,8 +23,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from orion_cli.store.audit_head import get_head, set_head
 from orion_cli.store.db import Database
-from orion_cli.store.schema import AuditEvent
+from orion_cli.store.tables import audit_events
 
 GENESIS_HASH = "0" * 64
 SCHEMA_VERSION = 1
@@ -138,7 +139,8 @@ class AuditLog:
         now: datetime | None = None,
     ) -> Event:
         """Append inside the caller's :meth:`Database.write` transaction."""
-        last = conn.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+        newest = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+        last = conn.execute(newest).first()
         seq = (last[0] + 1) if last else 1
         prev = last[1] if last else GENESIS_HASH
         ts = iso_utc(now or datetime.now(UTC))
@@ -150,11 +152,12 @@ class AuditLog:
         payload_d = json.loads(payload_text)
         digest = compute_hash(prev, seq, ts, type_, mode, actor_text, venue, market, payload_text)
         conn.execute(
-            insert(AuditEvent).values(
+            insert(audit_events).values(
                 seq=seq, ts=ts, type=type_, mode=mode, actor=actor_text, venue=venue, market=market,
                 payload=payload_text, prev_hash=prev, hash=digest,
             )
         )
+        set_head(conn, seq, digest)
         return Event(seq, ts, type_, mode, json.loads(actor_text), venue, market, payload_d, prev, digest)
 
     def record(self, type_: str, payload: Mapping[str, Any] | None = None, **kwargs: Any) -> Event:
@@ -173,29 +176,29 @@ class AuditLog:
 
     def tail(self, n: int = 20, *, types: tuple[str, ...] = (), since: str | None = None) -> list[Event]:
         """The last ``n`` matching events, oldest first. Cost grows with ``n``, not with the log."""
-        stmt = select(AuditEvent)
+        stmt = select(audit_events)
         if types:
             stmt = stmt.where(_type_filter(types))
         if since:
-            stmt = stmt.where(AuditEvent.ts >= since)
-        stmt = stmt.order_by(AuditEvent.seq.desc()).limit(n)
+            stmt = stmt.where(audit_events.c.ts >= since)
+        stmt = stmt.order_by(audit_events.c.seq.desc()).limit(n)
         with self.db.read() as conn:
             rows = conn.execute(stmt).all()
         return [self._row_to_event(r) for r in reversed(rows)]
 
     def after(self, seq: int, *, types: tuple[str, ...] = (), limit: int = 1000) -> list[Event]:
         """Events with a seq greater than ``seq`` (for ``--follow``)."""
-        stmt = select(AuditEvent).where(AuditEvent.seq > seq)
+        stmt = select(audit_events).where(audit_events.c.seq > seq)
         if types:
             stmt = stmt.where(_type_filter(types))
-        stmt = stmt.order_by(AuditEvent.seq).limit(limit)
+        stmt = stmt.order_by(audit_events.c.seq).limit(limit)
         with self.db.read() as conn:
             rows = conn.execute(stmt).all()
         return [self._row_to_event(r) for r in rows]
 
     def last_seq(self) -> int:
         with self.db.read() as conn:
-            row = conn.execute(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)).first()
+            row = conn.execute(select(audit_events.c.seq).order_by(audit_events.c.seq.desc()).limit(1)).first()
         return int(row[0]) if row else 0
 
     def iter_all(self, batch: int = 5000) -> Iterator[Any]:
@@ -204,7 +207,7 @@ class AuditLog:
         while True:
             with self.db.read() as conn:
                 rows = conn.execute(
-                    select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+                    select(audit_events).where(audit_events.c.seq > last).order_by(audit_events.c.seq).limit(batch)
                 ).all()
             if not rows:
                 return
@@ -235,6 +238,14 @@ class AuditLog:
             prev_hash = row.hash
             expected_seq += 1
             count += 1
+        with self.db.read() as conn:
+            head = get_head(conn)
+        if head is not None and (head[0] != count or head[1] != prev_hash):
+            return VerifyResult(
+                ok=False, events=count, first_bad_seq=min(count + 1, max(head[0], 1)),
+                problem=f"the newest event should be seq {head[0]} (head anchor) but the log ends at seq {count}: "
+                        "events were deleted or the anchor was altered",
+            )
         return VerifyResult(ok=True, events=count, first_bad_seq=None, problem=None)
 
 
@@ -247,10 +258,10 @@ def _type_filter(types: tuple[str, ...]) -> Any:
         if t.endswith(".*"):
             t = t[:-2]
         if "." in t:
-            clauses.append(AuditEvent.type == t)
+            clauses.append(audit_events.c.type == t)
         else:
-            clauses.append(AuditEvent.type.like(f"{t}.%"))
-            clauses.append(AuditEvent.type == t)
+            clauses.append(audit_events.c.type.like(f"{t}.%"))
+            clauses.append(audit_events.c.type == t)
     return or_(*clauses)
 
 

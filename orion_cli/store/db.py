@@ -87,7 +87,11 @@ def _storage_error(exc: SQLAlchemyError, display_url: str) -> StorageError:
 
 
 def _check_sqlite_file(path: Path) -> None:
-    """Refuse a file that is not SQLite: never overwrite someone else's data."""
+    """Refuse a file that is not orion's SQLite database *before* any connection can change it.
+
+    The probe opens the file read-only (no WAL switch, no journal), so a foreign or corrupt file is
+    left byte-for-byte as it was.
+    """
     if not path.exists() or path.stat().st_size == 0:
         return
     try:
@@ -98,6 +102,26 @@ def _check_sqlite_file(path: Path) -> None:
     if magic != SQLITE_MAGIC:
         raise StorageError(
             f"{path} is not a SQLite database; refusing to touch it",
+            hint="point --db / database.url at an orion database or a new path",
+            reason="storage_foreign",
+        )
+    import sqlite3
+
+    try:
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        try:
+            names = {r[0] for r in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(
+            f"cannot open database {path}: {str(exc)[:200]}",
+            hint="the file may be corrupt; it has not been modified",
+            reason="storage_corrupt",
+        ) from None
+    if names and "orion_meta" not in names:
+        raise StorageError(
+            f"{path} holds tables that are not orion's; refusing to touch it",
             hint="point --db / database.url at an orion database or a new path",
             reason="storage_foreign",
         )
@@ -204,6 +228,12 @@ def ensure_schema(db: Database) -> None:
         raise
     except (OperationalError, DatabaseError) as exc:
         detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        if not db.is_sqlite:
+            raise StorageError(
+                f"cannot connect to database {db.display_url}: {detail}",
+                hint="is the PostgreSQL server running and reachable? check --db / database.url",
+                reason="storage_unreachable",
+            ) from None
         raise StorageError(
             f"cannot open database {db.display_url}: {detail}",
             hint="the file may be corrupt or not a database; it has not been modified",

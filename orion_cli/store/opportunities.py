@@ -8,28 +8,40 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
-from orion_cli.core.errors import NotFound
+from orion_cli.core.errors import DataError, NotFound
 from orion_cli.core.money import loads_exact
-from orion_cli.core.opportunity import Opportunity, iso_z
+from orion_cli.core.opportunity import Opportunity
 from orion_cli.store.db import Database
-from orion_cli.store.schema import StoredOpportunity
+from orion_cli.store.tables import opportunities as opp_table
+
+
+def _ts(dt: datetime) -> str:
+    """Fixed-width UTC text (always six fraction digits), so comparing the column's text orders by time.
+
+    ``iso_z`` drops a zero fraction, and as text "12:00:00.5Z" sorts *before* "12:00:00Z".
+    """
+    if dt.tzinfo is None:
+        raise DataError("time", "naive datetime (timezone-aware UTC required)")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def save(conn: Connection, opportunities: Sequence[Opportunity], *, source: str) -> int:
     """Upsert by id (the same legs within one time bucket keep their id); returns rows written."""
     if not opportunities:
         return 0
-    ids = [o.id for o in opportunities]
-    conn.execute(delete(StoredOpportunity).where(StoredOpportunity.id.in_(ids)))
+    latest = {o.id: o for o in opportunities}  # a repeated id within one batch: the last pricing wins
+    opportunities = list(latest.values())
+    ids = list(latest)
+    conn.execute(delete(opp_table).where(opp_table.c.id.in_(ids)))
     conn.execute(
-        insert(StoredOpportunity),
+        insert(opp_table),
         [
             {
                 "id": o.id,
                 "kind": o.kind,
                 "pair_key": o.pair_key[:400],
-                "observed_at": iso_z(o.observed_at),
-                "expires_at": iso_z(o.expires_at),
+                "observed_at": _ts(o.observed_at),
+                "expires_at": _ts(o.expires_at),
                 "net_profit": o.net_profit,
                 "net_edge": o.net_edge,
                 "source": source[:32],
@@ -43,7 +55,7 @@ def save(conn: Connection, opportunities: Sequence[Opportunity], *, source: str)
 
 def prune(conn: Connection, *, older_than: datetime) -> int:
     """Forget opportunities that expired before ``older_than`` (they can never be traded)."""
-    result = conn.execute(delete(StoredOpportunity).where(StoredOpportunity.expires_at < iso_z(older_than)))
+    result = conn.execute(delete(opp_table).where(opp_table.c.expires_at < _ts(older_than)))
     return int(result.rowcount or 0)
 
 
@@ -51,7 +63,7 @@ def load(db: Database, opportunity_id: str) -> tuple[Opportunity, str]:
     """The stored opportunity and the source it was scanned from; NotFound names the id."""
     key = opportunity_id.strip().lower()
     with db.read() as conn:
-        row = conn.execute(select(StoredOpportunity.__table__).where(StoredOpportunity.id == key)).first()
+        row = conn.execute(select(opp_table).where(opp_table.c.id == key)).first()
     if row is None:
         raise NotFound(f"no opportunity with id {opportunity_id!r}",
                        hint="run `orion scan` and use an id from its output")

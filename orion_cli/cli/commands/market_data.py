@@ -1,0 +1,372 @@
+"""``orion markets``, ``orion book`` and ``orion snapshot``: browse what the venues list, as orion reads it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from orion_cli.cli.context import AppContext, get_app
+from orion_cli.cli.output import Column, stream_is_tty
+
+if TYPE_CHECKING:
+    from orion_cli.core.models import BookSide, Market, OrderBook
+    from orion_cli.venues.base import MarketData, MarketSource, ProgressFn
+
+MARKET_COLUMNS = [
+    Column("venue", "venue"),
+    Column("id", "market"),
+    Column("title", "title"),
+    Column("close_time", "closes"),
+    Column("status", "status"),
+    Column("category", "category"),
+    Column("yes_bid", "yes bid", "right"),
+    Column("yes_ask", "yes ask", "right"),
+    Column("no_ask", "no ask", "right"),
+]
+
+LEVEL_COLUMNS = [
+    Column("side", "side"),
+    Column("level", "#", "right"),
+    Column("bid_size", "bid size", "right"),
+    Column("bid", "bid", "right"),
+    Column("ask", "ask", "right"),
+    Column("ask_size", "ask size", "right"),
+]
+
+SNAPSHOT_COLUMNS = [
+    Column("path", "file"),
+    Column("version", "version"),
+    Column("recorded_at", "recorded"),
+    Column("markets", "markets"),
+    Column("books", "books"),
+    Column("degraded", "degraded"),
+    Column("synthesised", "synthesised"),
+    Column("bytes", "bytes"),
+]
+
+VenueOpt = Annotated[str | None, typer.Option("--venue", help="kalshi or polymarket (default: both).")]
+SnapshotOpt = Annotated[
+    Path | None, typer.Option("--snapshot", help="Read a recorded snapshot file instead of the live venues.",
+                              dir_okay=False)
+]
+DemoOpt = Annotated[bool, typer.Option("--demo", help="Read the packaged demo data set (recorded, offline).")]
+
+
+# -- shared plumbing (also for `scan`) ------------------------------------------------------------
+
+
+def open_source(app: AppContext, snapshot: Path | None, demo: bool) -> MarketSource:
+    """The market source a command reads: ``--demo``, ``--snapshot FILE`` or the live venues."""
+    if snapshot is not None and demo:
+        raise typer.BadParameter("use either --snapshot or --demo", param_hint="--demo")
+    if demo:
+        from orion_cli.venues.snapshot import demo_source
+
+        return demo_source()
+    if snapshot is not None:
+        from orion_cli.venues.snapshot import SnapshotSource
+
+        return SnapshotSource(snapshot)
+    from orion_cli.venues.live import LiveSource
+
+    return LiveSource(app.settings())
+
+
+def announce(app: AppContext, source: MarketSource, data: MarketData | None = None) -> None:
+    """Banners that must be seen: demo/recorded data and degraded venues (stderr, even with -q)."""
+    from orion_cli.venues.snapshot import SnapshotSource
+
+    out = app.out
+    if isinstance(source, SnapshotSource):
+        cap = source.capture()
+        when = cap.recorded_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        kind = "DEMO DATA" if source.name == "demo data set" else "SNAPSHOT"
+        out.banner(f"{kind}: recorded {when}; not live prices.")
+        if cap.synthesised:
+            heads = [s.split(". ", 1)[0].rstrip(".") for s in cap.synthesised]
+            out.banner("synthesised: " + "; ".join(heads) + " (details: `orion snapshot info`, -v)")
+            for s in cap.synthesised:
+                out.debug(f"  synthesised: {s}")
+    if data is not None:
+        for venue, reason in data.degraded.items():
+            out.banner(f"DEGRADED: {venue.value} data missing ({reason}); results cover the other venue only.")
+        for venue, reason in data.incomplete.items():
+            out.warn(f"{venue.value} listing incomplete: {reason}")
+        if data.errors:
+            out.warn(f"{len(data.errors)} item(s) could not be read; -v lists them")
+            for e in data.errors[:50]:
+                out.debug(f"  {e.venue} {e.kind} {e.key}: {e.message}")
+
+
+@contextmanager
+def progress_bar(app: AppContext) -> Iterator[ProgressFn | None]:
+    """A rich progress bar on stderr while fetching, only when stderr is a terminal."""
+    if app.quiet or not stream_is_tty(app.out.stderr):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    from orion_cli.venues.base import ProgressEvent
+
+    console = Console(file=app.out.stderr, no_color=not app.out.color)
+    tasks: dict[tuple[str, str], Any] = {}
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console, transient=True) as bar:
+
+        def report(ev: ProgressEvent) -> None:
+            key = (ev.venue, ev.stage)
+            if key not in tasks:
+                tasks[key] = bar.add_task(f"{ev.venue} {ev.stage}", total=ev.total)
+            bar.update(tasks[key], completed=ev.done, total=ev.total)
+
+        yield report
+
+
+def run(coro_fn: Callable[[], Any]) -> Any:
+    import asyncio
+
+    return asyncio.run(coro_fn())
+
+
+def _money(value: Any) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def market_record(market: Market, book: OrderBook | None = None) -> dict[str, Any]:
+    """The ``market`` JSON record (DESIGN §2): minimum fields first, then what helps a reader."""
+    rec: dict[str, Any] = {
+        "type": "market",
+        "venue": market.venue.value,
+        "id": market.id,
+        "event_id": market.event_id,
+        "title": market.title,
+        "close_time": market.close_time,
+        "status": market.status.value,
+        "event_title": market.event_title,
+        "outcome": market.outcome_label,
+        "category": market.category,
+        "fee": market.fee_model.source,
+        "tick": _money(market.ticks.min_step),
+        "min_size": _money(market.min_size),
+    }
+    if market.yes_token:
+        rec["yes_token"] = market.yes_token
+        rec["no_token"] = market.no_token
+    slug = market.extra.get("slug")
+    if slug:
+        rec["slug"] = slug
+    if market.url:
+        rec["url"] = market.url
+    if book is not None:
+        for side_name, side in (("yes", book.yes), ("no", book.no)):
+            rec[f"{side_name}_bid"] = _money(side.best_bid.price) if side.best_bid else None
+            rec[f"{side_name}_ask"] = _money(side.best_ask.price) if side.best_ask else None
+    return rec
+
+
+def _levels(side: BookSide, depth: int | None) -> dict[str, list[list[str]]]:
+    bids = side.bids[:depth] if depth else side.bids
+    asks = side.asks[:depth] if depth else side.asks
+    return {"bids": [[_money(lv.price) or "", _money(lv.size) or ""] for lv in bids],
+            "asks": [[_money(lv.price) or "", _money(lv.size) or ""] for lv in asks]}
+
+
+def book_record(market: Market, book: OrderBook, depth: int | None = None,
+                now: datetime | None = None) -> dict[str, Any]:
+    """The ``book`` JSON record (DESIGN §2): both sides best first, with the fee model orion applies."""
+    return {
+        "type": "book",
+        "venue": book.venue.value,
+        "market": book.market_id,
+        "title": market.title,
+        "yes": _levels(book.yes, depth),
+        "no": _levels(book.no, depth),
+        "fetched_at": book.fetched_at,
+        "age_seconds": round(book.age_seconds(now), 3),
+        "fee": market.fee_model.source,
+        "tick": _money(market.ticks.min_step),
+    }
+
+
+def _book_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for side in ("yes", "no"):
+        bids, asks = rec[side]["bids"], rec[side]["asks"]
+        for i in range(max(len(bids), len(asks), 1)):
+            b = bids[i] if i < len(bids) else ["", ""]
+            a = asks[i] if i < len(asks) else ["", ""]
+            rows.append({"side": side.upper() if i == 0 else "", "level": str(i + 1) if (bids or asks) else "",
+                         "bid": b[0], "bid_size": b[1], "ask": a[0], "ask_size": a[1]})
+    return rows
+
+
+def _matches(m: Market, search: str | None, category: str | None) -> bool:
+    if category and m.category.lower() != category.strip().lower():
+        return False
+    if search:
+        needle = search.strip().lower()
+        hay = " ".join((m.id, m.title, m.event_title, m.outcome_label, m.event_id,
+                        m.extra.get("slug", ""), m.extra.get("event_slug", ""))).lower()
+        return all(word in hay for word in needle.split())
+    return True
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def markets_command(
+    ctx: typer.Context,
+    venue: VenueOpt = None,
+    search: Annotated[str | None, typer.Option("--search", "-s", help="Words that must all appear in the title, "
+                                                                       "event, id or slug.")] = None,
+    category: Annotated[str | None, typer.Option("--category", "-c", help="Only this category (e.g. sports, "
+                                                                           "politics).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N markets.")] = None,
+    snapshot: SnapshotOpt = None,
+    demo: DemoOpt = False,
+) -> None:
+    """List the markets the venues offer, as orion reads them (a table on a terminal, JSON otherwise).
+
+    Both venues are fetched concurrently; a venue that is down is named in a banner and the other
+    venue's markets are still listed.
+
+    Example:  orion markets --demo --search "world cup"   ·   orion markets --venue kalshi --json
+    """
+    from orion_cli.venues.base import parse_venues
+
+    app = get_app(ctx)
+    venues = parse_venues(venue)
+    source = open_source(app, snapshot, demo)
+    live = snapshot is None and not demo
+    with progress_bar(app) as progress:
+        data = run(lambda: source.fetch(venues, with_books=not live, progress=progress))
+    announce(app, source, data)
+    chosen = [m for m in data.markets if _matches(m, search, category)]
+    chosen.sort(key=lambda m: (m.venue.value, m.event_title or m.event_id, m.title, m.id))
+    if limit is not None:
+        chosen = chosen[:limit]
+    records = [market_record(m, data.book_for(m)) for m in chosen]
+    app.out.records(records, MARKET_COLUMNS, title=f"markets ({len(records)})", empty="no markets match")
+
+
+def book_command(
+    ctx: typer.Context,
+    market: Annotated[str, typer.Argument(help="Kalshi ticker, Polymarket condition id, YES/NO token id or slug.")],
+    venue: VenueOpt = None,
+    depth: Annotated[int | None, typer.Option("--depth", "-d", min=1, help="Levels per side to show.")] = None,
+    snapshot: SnapshotOpt = None,
+    demo: DemoOpt = False,
+) -> None:
+    """Show one market's order book the way orion reads it: YES and NO, bids and asks, best first.
+
+    Kalshi sends bids only; its asks are the other side's bids at 1 − p. Polymarket books are the
+    two outcome tokens' own books, never mirrored.
+
+    Example:  orion book KXMENWORLDCUP-26-PT --demo   ·   orion book will-portugal-win-the-2026-fifa-world-cup-912
+    """
+    from orion_cli.venues.base import parse_venues
+
+    app = get_app(ctx)
+    chosen = parse_venues(venue)
+    source = open_source(app, snapshot, demo)
+    announce(app, source)
+    m, book = run(lambda: source.book(market, venue=chosen[0] if len(chosen) == 1 else None))
+    rec = book_record(m, book, depth)
+    if app.out.machine:
+        app.out.record(rec)
+    else:
+        app.out.info(f"{m.venue.value} {m.id}: {m.title}  (fee {m.fee_model.source}; "
+                     f"fetched {rec['fetched_at']:%Y-%m-%d %H:%M:%S}Z, {rec['age_seconds']:.0f}s ago)")
+        app.out.records(_book_rows(rec), LEVEL_COLUMNS, title=f"book {m.id}", empty="empty book")
+
+
+snapshot_app = typer.Typer(
+    name="snapshot",
+    help="Record market data from the live venues into a file that --snapshot replays offline.\n\n"
+         "Example:  orion snapshot record --out markets.json.gz",
+    no_args_is_help=True,
+)
+
+
+@snapshot_app.command("record")
+def snapshot_record_command(
+    ctx: typer.Context,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="File to write (.json, or .json.gz to gzip).",
+                                           dir_okay=False)],
+    venue: VenueOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N markets per venue.")] = None,
+    no_books: Annotated[bool, typer.Option("--no-books", help="Record listings only, without order books.")] = False,
+    notes: Annotated[str, typer.Option("--notes", help="Free text stored in the file.")] = "",
+) -> None:
+    """Record markets and order books from the live venues into a versioned snapshot file.
+
+    The file stores the venues' raw responses; `--snapshot FILE` replays them through the same
+    parsers as live data. A venue that is down is recorded as degraded; the file is written
+    atomically.
+
+    Example:  orion snapshot record --out today.json.gz --venue kalshi --limit 200
+    """
+    from orion_cli.venues.base import parse_venues
+    from orion_cli.venues.live import LiveSource
+    from orion_cli.venues.snapshot import parse_capture, write_capture
+
+    app = get_app(ctx)
+    venues = parse_venues(venue)
+    source = LiveSource(app.settings())
+    with progress_bar(app) as progress:
+        capture = run(lambda: source.capture(venues, with_books=not no_books, limit=limit, progress=progress))
+    capture.notes = notes
+    size = write_capture(capture, out_path)
+    data = parse_capture(capture, capture.venues, source=str(out_path))
+    announce(app, source, data)
+    app.out.success(f"snapshot written to {out_path}")
+    app.out.record(_snapshot_summary(out_path, capture, data, size), SNAPSHOT_COLUMNS, title="snapshot")
+
+
+@snapshot_app.command("info")
+def snapshot_info_command(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Snapshot file.", dir_okay=False)],
+) -> None:
+    """Describe a snapshot file: version, recording time, what it holds and what was synthesised.
+
+    Example:  orion snapshot info today.json.gz --json
+    """
+    from orion_cli.venues.snapshot import SnapshotSource
+
+    app = get_app(ctx)
+    source = SnapshotSource(path)
+    cap = source.capture()
+    data = source.load()
+    rec = _snapshot_summary(path, cap, data, path.stat().st_size)
+    rec["notes"] = cap.notes
+    rec["environment"] = cap.environment
+    app.out.record(rec, [*SNAPSHOT_COLUMNS, Column("notes", "notes")], title="snapshot")
+
+
+def _snapshot_summary(path: Path, capture: Any, data: MarketData, size: int) -> dict[str, Any]:
+    from orion_cli.venues.snapshot import FORMAT, VERSION
+
+    per_venue = {v.value: len(data.for_venue(v)) for v in data.venues}
+    books = {v.value: sum(1 for (bv, _) in data.books if bv is v) for v in data.venues}
+    return {
+        "type": "snapshot",
+        "path": str(path),
+        "format": FORMAT,
+        "version": VERSION,
+        "recorded_at": capture.recorded_at,
+        "markets": per_venue,
+        "books": books,
+        "degraded": {v.value: r for v, r in data.degraded.items()},
+        "errors": len(data.errors),
+        "synthesised": list(capture.synthesised),
+        "bytes": size,
+    }
+
+

@@ -1,0 +1,138 @@
+"""``orion pairs``: the curated cross-venue pair file, and auto-suggested candidates."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, progress_bar, run
+from orion_cli.cli.commands.scan import CANDIDATE_COLUMNS, pairs_path
+from orion_cli.cli.context import get_app
+from orion_cli.cli.output import Column
+
+app = typer.Typer(help="The curated Kalshi ↔ Polymarket pairs file (only curated or auto-accepted pairs "
+                       "are tradable).", no_args_is_help=True)
+
+PAIR_COLUMNS = [
+    Column("kalshi", "kalshi"),
+    Column("polymarket", "polymarket"),
+    Column("inverted", "inverted"),
+    Column("note", "note"),
+    Column("added_at", "added"),
+]
+
+
+@app.command("list")
+def list_command(ctx: typer.Context) -> None:
+    """List the curated pairs.
+
+    Example:  orion pairs list --json
+    """
+    from orion_cli.matching.pairs import list_pairs
+
+    app_ctx = get_app(ctx)
+    path = pairs_path(app_ctx)
+    records = [p.to_record() for p in list_pairs(path)]
+    app_ctx.out.records(records, PAIR_COLUMNS, title=f"curated pairs ({path})", empty=f"no curated pairs in {path}")
+
+
+@app.command("add")
+def add_command(
+    ctx: typer.Context,
+    kalshi: Annotated[str, typer.Argument(help="Kalshi market ticker.")],
+    polymarket: Annotated[str, typer.Argument(help="Polymarket condition id (0x…) or YES token id.")],
+    inverted: Annotated[bool, typer.Option("--inverted", help="Kalshi YES settles like Polymarket NO.")] = False,
+    note: Annotated[str, typer.Option("--note", help="Why these settle the same way.")] = "",
+) -> None:
+    """Curate a pair: these two markets settle the same way (or inverted, with --inverted).
+
+    Example:  orion pairs add KXUPONLY-01-BRIA 0x18682f5c…087d --note "same podcast, same deadline"
+    """
+    from orion_cli.core.errors import UsageError
+    from orion_cli.matching.pairs import CuratedPair, add_pair
+    from orion_cli.store.audit import AuditLog
+
+    app_ctx = get_app(ctx)
+    if not kalshi.strip() or not polymarket.strip():
+        raise UsageError("both KALSHI and POLYMARKET must be non-empty")
+    pair = add_pair(pairs_path(app_ctx), CuratedPair(kalshi.strip(), polymarket.strip(), inverted, note))
+    AuditLog(app_ctx.db()).record("pairs.added", pair.to_record(), mode=app_ctx.mode())
+    app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}{' (inverted)' if inverted else ''}")
+    app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
+
+
+@app.command("remove")
+def remove_command(
+    ctx: typer.Context,
+    kalshi: Annotated[str, typer.Argument(help="Kalshi market ticker of the pair to remove.")],
+    polymarket: Annotated[str | None, typer.Argument(help="Only the pair with this Polymarket id.")] = None,
+) -> None:
+    """Remove a curated pair.
+
+    Example:  orion pairs remove KXUPONLY-01-BRIA
+    """
+    from orion_cli.matching.pairs import remove_pair
+    from orion_cli.store.audit import AuditLog
+
+    app_ctx = get_app(ctx)
+    pair = remove_pair(pairs_path(app_ctx), kalshi.strip(), polymarket.strip() if polymarket else None)
+    AuditLog(app_ctx.db()).record("pairs.removed", pair.to_record(), mode=app_ctx.mode())
+    app_ctx.out.success(f"removed {pair.kalshi} ↔ {pair.polymarket}")
+    app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
+
+
+@app.command("suggest")
+def suggest_command(
+    ctx: typer.Context,
+    snapshot: SnapshotOpt = None,
+    demo: DemoOpt = False,
+    min_confidence: Annotated[float, typer.Option("--min-confidence", min=0, max=1,
+                                                  help="Only candidates at or above this confidence.")] = 0.5,
+    accept: Annotated[list[str] | None, typer.Option("--accept", help="Write the candidate for this Kalshi "
+                                                                      "ticker to the pairs file; repeatable.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N candidates.")] = 50,
+) -> None:
+    """Suggest pairs: matched candidates with their confidence and, when held back, the reasons.
+
+    Example:  orion pairs suggest --demo   ·   orion pairs suggest --demo --accept KXUPONLY-01-BRIA
+    """
+    from orion_cli.core.errors import NotFound, Refused
+    from orion_cli.core.scan import match_settings
+    from orion_cli.matching.pairs import CuratedPair, add_pair
+    from orion_cli.matching.pipeline import match_markets
+    from orion_cli.store.audit import AuditLog
+
+    app_ctx = get_app(ctx)
+    settings = app_ctx.settings()
+    source = open_source(app_ctx, snapshot, demo)
+    with progress_bar(app_ctx) as progress:
+        data = run(lambda: source.fetch(with_books=False, progress=progress))
+    announce(app_ctx, source, data)
+    from orion_cli.core.models import Venue
+
+    result = match_markets(data.for_venue(Venue.KALSHI), data.for_venue(Venue.POLYMARKET),
+                           settings=match_settings(settings))
+    chosen = [c for c in result.candidates if c.confidence >= min_confidence][:limit]
+    records = []
+    for c in chosen:
+        rec = c.to_record()
+        rec["reasons_text"] = ", ".join(rec["reasons"]) or "passes every check"
+        rec["auto_accepted"] = c.passed and c.confidence >= float(settings.matching.auto_accept_confidence)
+        if app_ctx.out.machine:
+            rec.pop("reasons_text")
+        records.append(rec)
+    app_ctx.out.records(records, [*CANDIDATE_COLUMNS, Column("auto_accepted", "auto")],
+                        title="suggested pairs", empty="no candidates")
+    for ticker in accept or []:
+        match = next((c for c in result.candidates if c.kalshi_id == ticker), None)
+        if match is None:
+            raise NotFound(f"no candidate for Kalshi market {ticker!r}")
+        if match.reasons:
+            raise Refused(f"candidate {ticker} ↔ {match.polymarket_id} is held back ({', '.join(match.reasons)}); "
+                          "curate it explicitly with `orion pairs add` if you have checked both rulebooks",
+                          reason="HELD_BACK")
+        pair = add_pair(pairs_path(app_ctx), CuratedPair(match.kalshi_id, match.polymarket_id, match.inverted,
+                                                         f"accepted from suggest (confidence {match.confidence:.2f})"))
+        AuditLog(app_ctx.db()).record("pairs.added", pair.to_record(), mode=app_ctx.mode())
+        app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}")

@@ -1,0 +1,189 @@
+"""``orion scan``: match both venues, price every tradable pair against depth and fees, store and show."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, progress_bar, run
+from orion_cli.cli.context import AppContext, get_app
+from orion_cli.cli.output import Column
+
+if TYPE_CHECKING:
+    from orion_cli.core.opportunity import Opportunity
+    from orion_cli.core.scan import ScanResult
+
+OPPORTUNITY_COLUMNS = [
+    Column("id", "id"),
+    Column("kind", "kind"),
+    Column("legs_text", "legs (buy)"),
+    Column("size", "size", "right"),
+    Column("cost", "cost", "right"),
+    Column("fees", "fees", "right"),
+    Column("net_edge", "net edge/ct", "right"),
+    Column("net_profit", "net profit", "right"),
+    Column("return_on_capital", "return", "right"),
+    Column("annualized_return", "annualised", "right"),
+    Column("quote_age_seconds", "quote age s", "right"),
+    Column("expires_at", "expires"),
+]
+
+CANDIDATE_COLUMNS = [
+    Column("kalshi_id", "kalshi"),
+    Column("polymarket_id", "polymarket"),
+    Column("inverted", "inverted"),
+    Column("confidence", "confidence", "right"),
+    Column("reasons_text", "held back because"),
+]
+
+
+def _decimal_option(value: str | None, name: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        d = Decimal(value)
+    except InvalidOperation:
+        raise typer.BadParameter(f"{value!r} is not a decimal number", param_hint=name) from None
+    if not d.is_finite() or d < 0:
+        raise typer.BadParameter(f"{value!r} must be a finite number ≥ 0", param_hint=name)
+    return d
+
+
+def pairs_path(app: AppContext) -> Path:
+    from orion_cli.core.paths import default_pairs_file
+
+    configured = app.settings().matching.pairs_file
+    return Path(configured).expanduser() if configured else default_pairs_file()
+
+
+def _legs_text(rec: dict[str, Any]) -> str:
+    parts = []
+    for leg in rec["legs"]:
+        market = str(leg["market"])
+        if len(market) > 24:
+            market = market[:10] + "…" + market[-8:]
+        parts.append(f"{leg['venue'][:4]} {market} {leg['side'].upper()} ≤{leg['worst_price']}")
+    return " + ".join(parts)
+
+
+def opportunity_row(op: Opportunity) -> dict[str, Any]:
+    rec = op.to_record()
+    rec["legs_text"] = _legs_text(rec)
+    return rec
+
+
+def _scan_once(app: AppContext, source: Any, options: Any, include_candidates: bool) -> ScanResult:
+    from datetime import UTC, datetime, timedelta
+
+    from orion_cli.core.scan import scan
+    from orion_cli.matching.pairs import load_pairs
+    from orion_cli.store import opportunities as store
+
+    settings = app.settings()
+    curated = load_pairs(pairs_path(app))
+    with progress_bar(app) as progress:
+        data = run(lambda: source.fetch(options.venues, with_books=True, progress=progress))
+    announce(app, source, data)
+    result = scan(data, curated, settings, options)
+    db = app.db()
+    with db.write() as conn:
+        # Prune first: a recorded snapshot's quotes expired long ago, and pruning after the save would
+        # delete the very opportunities this scan is about to print (their ids must stay loadable).
+        store.prune(conn, older_than=datetime.now(UTC) - timedelta(days=7))
+        store.save(conn, result.opportunities, source=source.name)
+    _ = include_candidates
+    return result
+
+
+def _render(app: AppContext, result: ScanResult, include_candidates: bool, *, stream: bool = False) -> None:
+    out = app.out
+    rows = [opportunity_row(op) for op in result.opportunities]
+    for rec in rows:
+        if out.machine:
+            rec.pop("legs_text", None)
+    if stream:
+        for rec in rows:
+            out.stream(rec, OPPORTUNITY_COLUMNS)
+    else:
+        out.records(rows, OPPORTUNITY_COLUMNS, title="opportunities (net of fees, sorted by net profit)",
+                    empty="no opportunity clears min-edge and min-profit")
+    if include_candidates:
+        cands = []
+        for c in result.held_back:
+            rec = c.to_record()
+            rec["reasons_text"] = ", ".join(rec["reasons"])
+            if out.machine:
+                rec.pop("reasons_text")
+            cands.append(rec)
+        if out.machine:
+            for rec in cands:
+                out.stream(rec, CANDIDATE_COLUMNS)
+        else:
+            out.records(cands, CANDIDATE_COLUMNS, title="candidates held back", empty="no held-back candidates")
+    stats = result.match_stats
+    matched = f"{len(result.tradable)} tradable pair(s)" + (
+        f", {stats.held_back} candidate(s) held back of {stats.checked_candidates} checked" if stats else ""
+    )
+    out.info(f"{len(result.opportunities)} opportunit{'y' if len(result.opportunities) == 1 else 'ies'}; "
+             f"{matched}; {result.priced_pairs} pair(s) priced; source: {result.source}")
+
+
+def scan_command(
+    ctx: typer.Context,
+    snapshot: SnapshotOpt = None,
+    demo: DemoOpt = False,
+    min_edge: Annotated[str | None, typer.Option("--min-edge", help="Minimum net edge per contract, USD "
+                                                                    "(default trading.min_edge).")] = None,
+    min_profit: Annotated[str | None, typer.Option("--min-profit", help="Minimum net profit per opportunity, "
+                                                                        "USD (default trading.min_profit).")] = None,
+    max_results: Annotated[int | None, typer.Option("--max-results", min=1, max=100000,
+                                                    help="Show at most N (default trading.max_results).")] = None,
+    venue: Annotated[str | None, typer.Option("--venue", help="kalshi or polymarket: only within-venue "
+                                                              "arbitrage on that venue (default: both).")] = None,
+    category: Annotated[str | None, typer.Option("--category", "-c", help="Only markets in this category.")] = None,
+    include_candidates: Annotated[bool, typer.Option("--include-candidates",
+                                                     help="Also list matched candidates held back, with "
+                                                          "the reasons.")] = False,
+    watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400,
+                                                help="Rescan every S seconds (a table refreshed in place on a "
+                                                     "terminal, a JSON-lines stream otherwise).")] = None,
+) -> None:
+    """Find arbitrage: match both venues' markets, price each tradable pair against real depth and exact
+    fees, store the opportunities (with an id and an expiry for `orion trade`) and print them.
+
+    Example:  orion scan --demo   ·   orion scan --min-edge 0.02 --jsonl | jq .net_profit
+    """
+    from orion_cli.core.scan import ScanOptions
+    from orion_cli.venues.base import parse_venues
+
+    app = get_app(ctx)
+    settings = app.settings()
+    options = ScanOptions.from_settings(
+        settings,
+        min_edge=_decimal_option(min_edge, "--min-edge"),
+        min_profit=_decimal_option(min_profit, "--min-profit"),
+        max_results=max_results,
+        venues=parse_venues(venue),
+        category=category,
+    )
+    source = open_source(app, snapshot, demo)
+    if watch is None:
+        result = _scan_once(app, source, options, include_candidates)
+        _render(app, result, include_candidates)
+        return
+    while True:
+        started = time.monotonic()
+        result = _scan_once(app, source, options, include_candidates)
+        if app.out.machine or not app.out.interactive:
+            _render(app, result, include_candidates, stream=True)
+        else:
+            from rich.console import Console
+
+            Console(file=app.out.stdout).clear()
+            _render(app, result, include_candidates)
+            app.out.info(f"refreshing every {watch:g}s — Ctrl-C to stop")
+        time.sleep(max(0.0, watch - (time.monotonic() - started)))

@@ -1,0 +1,423 @@
+"""``orion secrets``: put venue credentials into the encrypted vault and manage them.
+
+Values never come from argv: they come from hidden prompts, the environment, a ``.env`` file or a
+value file. Nothing here prints a value; every change is audited as ``secrets.changed`` (name only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from orion_cli.cli.context import AppContext, get_app
+from orion_cli.cli.output import Column
+
+if TYPE_CHECKING:
+    from orion_cli.secrets.importer import ImportPlan
+    from orion_cli.secrets.store import SecretStore
+    from orion_cli.secrets.unlock import MasterPassword
+    from orion_cli.secrets.vault import KdfParams
+
+app = typer.Typer(
+    help="Venue credentials, encrypted at rest (vault file or OS keyring). Values are never printed.",
+    no_args_is_help=True,
+)
+
+# Tests set this to the cheap test KDF; nothing else does (it is not reachable from env or config).
+_TEST_KDF: KdfParams | None = None
+
+LIST_COLUMNS = [
+    Column("name", "name"),
+    Column("set", "set"),
+    Column("updated_at", "updated"),
+    Column("venue", "venue"),
+    Column("description", "description"),
+]
+CHECK_COLUMNS = [Column("name", "name"), Column("status", "status"), Column("detail", "detail")]
+STORED_COLUMNS = [Column("name", "name"), Column("source", "from")]
+
+
+# -- wiring -------------------------------------------------------------------------------------
+
+
+def _vault_path(app_ctx: AppContext) -> Path:
+    from orion_cli.secrets.vault import default_vault_path
+
+    configured = app_ctx.settings().secrets.vault_path
+    return Path(configured).expanduser() if configured else default_vault_path()
+
+
+def _prompt_hidden(message: str) -> str:
+    from orion_cli.cli.prompts import ask_secret
+
+    answer = ask_secret(message)
+    if answer is None:
+        raise KeyboardInterrupt
+    return answer
+
+
+def _password_provider(app_ctx: AppContext, path: Path) -> Any:
+    from orion_cli.cli.prompts import interactive
+    from orion_cli.secrets.unlock import resolve_master_password
+
+    def provide(new: bool) -> MasterPassword:
+        return resolve_master_password(
+            path, prompt=_prompt_hidden if interactive() else None, warn=app_ctx.out.warn, new=new
+        )
+
+    return provide
+
+
+def _audit(app_ctx: AppContext, backend: str) -> Any:
+    def on_change(action: str, name: str) -> None:
+        from orion_cli.store.audit import AuditLog
+
+        AuditLog(app_ctx.db()).record(
+            "secrets.changed", {"action": action, "name": name, "backend": backend}, mode=app_ctx.mode()
+        )
+
+    return on_change
+
+
+def _open(app_ctx: AppContext) -> SecretStore:
+    from orion_cli.secrets.store import open_store
+    from orion_cli.secrets.vault import DEFAULT_KDF
+
+    backend = app_ctx.settings().secrets.backend
+    path = _vault_path(app_ctx)
+    return open_store(
+        backend,
+        vault_path=path,
+        password=_password_provider(app_ctx, path),
+        on_change=_audit(app_ctx, backend),
+        kdf=_TEST_KDF or DEFAULT_KDF,
+        allow_weak_kdf=_TEST_KDF is not None,
+    )
+
+
+# -- encrypt ------------------------------------------------------------------------------------
+
+
+def _interactive_plan(app_ctx: AppContext) -> ImportPlan:
+    """Ask for each credential with a hidden prompt (Enter skips); PEM keys are read from a file."""
+    from orion_cli.cli.prompts import ask_text
+    from orion_cli.secrets.importer import ImportPlan, read_value_file
+    from orion_cli.secrets.names import CATALOGUE
+
+    plan = ImportPlan()
+    app_ctx.out.info("Enter each credential (input is hidden); press Enter to skip one.")
+    for spec in CATALOGUE.values():
+        if spec.multiline:
+            answer = ask_text(f"{spec.description}: path to the .pem file (Enter to skip):")
+            if answer is None:
+                raise KeyboardInterrupt
+            if answer.strip():
+                path = Path(answer.strip()).expanduser()
+                plan.values[spec.name] = read_value_file(path)
+                plan.origins[spec.name] = str(path)
+                plan.files.append(path)
+            continue
+        value = _prompt_hidden(f"{spec.description}:")
+        if value.strip():
+            plan.values[spec.name] = value.encode("utf-8")
+            plan.origins[spec.name] = "prompt"
+    return plan
+
+
+@app.command("encrypt")
+def encrypt(
+    ctx: typer.Context,
+    from_env: Annotated[
+        bool, typer.Option("--from-env", help="Import the documented variables (KALSHI_API_KEY_ID, "
+                                              "KALSHI_PRIVATE_KEY_PATH, POLYMARKET_PRIVATE_KEY, CLOB_API_KEY, ...).")
+    ] = False,
+    from_file: Annotated[
+        Path | None, typer.Option("--from-file", help="Import the same variables from a .env file.", dir_okay=False)
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Set one credential (with --value-file).")] = None,
+    value_file: Annotated[
+        Path | None, typer.Option("--value-file", help="File holding the value for --name.", dir_okay=False)
+    ] = None,
+    shred_source: Annotated[
+        bool, typer.Option("--shred-source", help="After a successful import, overwrite and delete the plaintext "
+                                                  "source files (asks first).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before shredding.")] = False,
+) -> None:
+    """Put venue credentials into the vault: hidden prompts on a terminal, or import them.
+
+    Every value is validated before anything is written; one bad value leaves the vault unchanged.
+
+    Example:  orion secrets encrypt --from-file ~/old-bot/.env --shred-source
+    """
+    from orion_cli.cli.prompts import confirm, interactive
+    from orion_cli.core.errors import Refused, UsageError
+    from orion_cli.secrets.importer import ImportPlan, from_dotenv, from_environ, read_value_file, shred
+    from orion_cli.secrets.names import CATALOGUE
+
+    app_ctx = get_app(ctx)
+    out = app_ctx.out
+    sources = sum([from_env, from_file is not None, name is not None or value_file is not None])
+    if sources > 1:
+        raise UsageError("use one of --from-env, --from-file, or --name with --value-file")
+    if (name is None) != (value_file is None):
+        raise UsageError("--name and --value-file go together")
+    if sources == 0 and shred_source:
+        raise UsageError("--shred-source needs a file source (--from-env, --from-file or --value-file)")
+    if shred_source and not yes and not interactive():
+        raise Refused("--shred-source deletes files: confirm with --yes (no terminal to ask on)",
+                      reason="NOT_CONFIRMED", hint="add --yes")
+
+    if from_env:
+        plan = from_environ()
+    elif from_file is not None:
+        plan = from_dotenv(from_file)
+    elif name is not None and value_file is not None:
+        if name not in CATALOGUE:
+            raise UsageError(f"unknown credential {name!r}", hint="names: " + ", ".join(CATALOGUE))
+        plan = ImportPlan(values={name: read_value_file(value_file)}, origins={name: str(value_file)},
+                          files=[value_file])
+    else:
+        if not interactive():
+            raise UsageError(
+                "no terminal to prompt on: use --from-env, --from-file PATH or --name N --value-file F",
+                hint="values are never accepted on the command line",
+            )
+        plan = _interactive_plan(app_ctx)
+    if not plan.values:
+        raise UsageError("no credentials found to store",
+                         hint="documented variables: " + ", ".join(v for s in CATALOGUE.values() for v in s.env[:1]))
+    for var in plan.shadowed:
+        out.info(f"ignored {var} (an earlier alias for the same credential was set)")
+
+    store = _open(app_ctx)
+    try:
+        stored = store.set_many(plan.values)
+    finally:
+        plan.values.clear()
+        store.close()
+    out.success(f"stored {len(stored)} credential(s) in the {store.backend}")
+    out.records([{"type": "secret_stored", "name": n, "source": plan.origins.get(n, "")} for n in stored],
+                STORED_COLUMNS, title="stored")
+
+    if shred_source:
+        files = [f for f in dict.fromkeys(plan.files) if f.exists()]
+        if not files:
+            out.info("no plaintext source files to shred")
+            return
+        if not yes:
+            listing = ", ".join(str(f) for f in files)
+            if not confirm(f"Overwrite and delete {listing}?", default=False):
+                out.info("source files kept")
+                return
+        for f in files:
+            shred(f)
+            out.info(f"shredded {f}")
+
+
+# -- list / remove ------------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """Every credential orion knows: set or not, and when it was last changed. Never values.
+
+    Example:  orion secrets list --json
+    """
+    app_ctx = get_app(ctx)
+    with _open(app_ctx) as store:
+        infos = store.list()
+    app_ctx.out.records([i.as_json() for i in infos], LIST_COLUMNS, title=f"credentials ({store.backend})")
+
+
+@app.command("remove")
+def remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The credential to delete, e.g. polymarket_api_key.")],
+) -> None:
+    """Delete one credential from the vault (or keyring).
+
+    Example:  orion secrets remove telegram_bot_token
+    """
+    app_ctx = get_app(ctx)
+    with _open(app_ctx) as store:
+        store.remove(name)
+    app_ctx.out.success(f"removed {name}")
+    app_ctx.out.record({"type": "secret_removed", "name": name})
+
+
+# -- rotate -------------------------------------------------------------------------------------
+
+
+@app.command("rotate")
+def rotate(
+    ctx: typer.Context,
+    new_password_file: Annotated[
+        Path | None, typer.Option("--new-password-file", help="Read the new master password from this file "
+                                                              "(mode 0600) instead of prompting.", dir_okay=False)
+    ] = None,
+) -> None:
+    """Re-encrypt the vault under a new master password and a new salt (atomic).
+
+    The old password stops working. A password remembered in the OS keyring is updated.
+
+    Example:  orion secrets rotate
+    """
+    import os
+
+    from orion_cli.cli.prompts import interactive
+    from orion_cli.core.errors import UsageError
+    from orion_cli.secrets.store import VaultStore
+    from orion_cli.secrets.unlock import prompt_new_password, read_password_file
+
+    app_ctx = get_app(ctx)
+    store = _open(app_ctx)
+    if not isinstance(store, VaultStore):
+        raise UsageError("rotate applies to the vault backend (secrets.backend = \"vault\")")
+    with store:
+        store.unlock()  # the current password first: a wrong one fails before anything is asked
+        if new_password_file is not None:
+            new = read_password_file(new_password_file, variable="--new-password-file")
+        elif interactive():
+            new = prompt_new_password(_prompt_hidden).value
+        else:
+            raise UsageError("no terminal to prompt for the new password: use --new-password-file F (chmod 600)")
+        store.rotate(new)
+    remembered = _update_remembered(store.path, new)
+    app_ctx.out.success("vault re-encrypted under the new master password; the old one no longer works")
+    if remembered:
+        app_ctx.out.info("updated the password remembered in the OS keyring")
+    if os.environ.get("ORION_MASTER_PASSWORD_FILE") or os.environ.get("ORION_MASTER_PASSWORD"):
+        app_ctx.out.warn("update ORION_MASTER_PASSWORD_FILE / ORION_MASTER_PASSWORD: they hold the old password")
+    app_ctx.out.record({"type": "secrets_rotated", "vault": str(store.path)})
+
+
+def _update_remembered(path: Path, new_password: str) -> bool:
+    from orion_cli.core.errors import SecretsError
+    from orion_cli.secrets.keyring_backend import system_keyring
+    from orion_cli.secrets.unlock import KEYRING_SERVICE, keyring_username
+
+    try:
+        kr = system_keyring()
+        if kr.get_password(KEYRING_SERVICE, keyring_username(path)) is None:
+            return False
+        kr.set_password(KEYRING_SERVICE, keyring_username(path), new_password)
+    except SecretsError:
+        return False
+    return True
+
+
+# -- check --------------------------------------------------------------------------------------
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    online: Annotated[
+        bool, typer.Option("--online", help="Also authenticate against each venue (registered venue checks).")
+    ] = False,
+) -> None:
+    """Open the vault and validate every credential's format (exit 4 if any is malformed).
+
+    Example:  orion secrets check --online
+    """
+    from orion_cli.core.errors import AuthError, SecretsError
+    from orion_cli.secrets.store import online_checks
+
+    app_ctx = get_app(ctx)
+    with _open(app_ctx) as store:
+        results = store.check()
+        if online:
+            _load_online_checks()
+            checks = online_checks()
+            if not checks:
+                app_ctx.out.info("no online checks are available yet (venue clients register them)")
+            for venue, run in sorted(checks.items()):
+                app_ctx.out.debug(f"checking {venue} online")
+                results.extend(run(store))
+    app_ctx.out.records([r.as_json() for r in results], CHECK_COLUMNS, title="credential check")
+    bad = [r for r in results if not r.passed]
+    if any(r.status == "failed" for r in bad):
+        raise AuthError(f"a venue rejected credentials: {', '.join(r.name for r in bad)}")
+    if bad:
+        raise SecretsError(f"malformed credentials: {', '.join(r.name for r in bad)}",
+                           hint="re-enter them with `orion secrets encrypt --name NAME --value-file F`",
+                           reason="invalid_secret")
+    app_ctx.out.success("vault opens; every stored credential is well-formed")
+
+
+# Venue packages register their checks when these modules are imported (a convention, not a plugin system).
+ONLINE_CHECK_MODULES = ("orion_cli.venues.kalshi.online_check", "orion_cli.venues.polymarket.online_check")
+
+
+def _load_online_checks() -> None:
+    import importlib
+
+    for module in ONLINE_CHECK_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise
+
+
+# -- remember / forget --------------------------------------------------------------------------
+
+
+@app.command("remember")
+def remember(ctx: typer.Context) -> None:
+    """Keep the master password in the OS keyring so commands (and cron) unlock without a prompt.
+
+    Example:  orion secrets remember
+    """
+    from orion_cli.cli.prompts import interactive
+    from orion_cli.core.errors import SecretsError, UsageError
+    from orion_cli.secrets.keyring_backend import system_keyring
+    from orion_cli.secrets.unlock import KEYRING_SERVICE, keyring_username, resolve_master_password
+    from orion_cli.secrets.vault import Vault
+
+    app_ctx = get_app(ctx)
+    if app_ctx.settings().secrets.backend != "vault":
+        raise UsageError("remember applies to the vault backend (the keyring backend needs no master password)")
+    path = _vault_path(app_ctx)
+    kr = system_keyring()  # fail early, before asking for anything, when there is no keyring
+    pw = resolve_master_password(path, prompt=_prompt_hidden if interactive() else None, warn=app_ctx.out.warn,
+                                 keyring_get=None)
+    vault = Vault(path, allow_weak_kdf=_TEST_KDF is not None)
+    vault.unlock(pw.value).wipe()  # only a password that opens the vault is remembered
+    try:
+        kr.set_password(KEYRING_SERVICE, keyring_username(path), pw.value)
+    except Exception as exc:
+        raise SecretsError(f"keyring: could not store the master password ({type(exc).__name__})") from None
+    app_ctx.out.success("master password remembered in the OS keyring (`orion secrets forget` removes it)")
+    app_ctx.out.record({"type": "secrets_remembered", "vault": str(path), "keyring": type(kr).__name__})
+
+
+@app.command("forget")
+def forget(ctx: typer.Context) -> None:
+    """Remove the remembered master password from the OS keyring.
+
+    Example:  orion secrets forget
+    """
+    from orion_cli.core.errors import SecretsError
+    from orion_cli.secrets.keyring_backend import system_keyring
+    from orion_cli.secrets.unlock import KEYRING_SERVICE, keyring_username
+
+    app_ctx = get_app(ctx)
+    path = _vault_path(app_ctx)
+    kr = system_keyring()
+    user = keyring_username(path)
+    removed = False
+    if kr.get_password(KEYRING_SERVICE, user) is not None:
+        try:
+            kr.delete_password(KEYRING_SERVICE, user)
+        except Exception as exc:
+            raise SecretsError(f"keyring: could not delete the entry ({type(exc).__name__})") from None
+        removed = True
+    if removed:
+        app_ctx.out.success("remembered master password removed from the OS keyring")
+    else:
+        app_ctx.out.info("no master password was remembered for this vault")
+    app_ctx.out.record({"type": "secrets_forgotten", "vault": str(path), "removed": removed})

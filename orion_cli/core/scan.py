@@ -1,0 +1,175 @@
+"""The scan service: markets and books in, priced opportunities out.
+
+One pass: match the venues' markets (settlement equivalence, polarity), keep only tradable pairs
+(curated, or auto-accepted at the configured confidence), price every tradable pair in both
+directions against real depth and exact fees, add within-venue arbitrage, then filter and rank by
+net profit. Matching and pricing live in their own modules; this module only orchestrates and never
+prints or touches the database (the caller stores the result).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from orion_cli.core.config import Settings
+from orion_cli.core.models import Market, OrderBook, Venue
+from orion_cli.core.opportunity import Opportunity
+from orion_cli.core.pricing import price_neg_risk_event, price_pair, price_within_venue
+from orion_cli.matching.equivalence import MatchCandidate, MatchSettings
+from orion_cli.matching.pairs import CuratedPair, TradablePair, tradable_pairs
+from orion_cli.matching.pipeline import MatchStats, match_markets
+from orion_cli.venues.base import ItemError, MarketData
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    min_edge: Decimal
+    min_profit: Decimal
+    max_results: int
+    venues: tuple[Venue, ...] = (Venue.KALSHI, Venue.POLYMARKET)
+    category: str | None = None
+    within_venue: bool = True
+    now: datetime | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ScanOptions:
+        base: dict[str, Any] = {
+            "min_edge": settings.trading.min_edge,
+            "min_profit": settings.trading.min_profit,
+            "max_results": settings.trading.max_results,
+        }
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    opportunities: list[Opportunity]
+    tradable: list[TradablePair]
+    held_back: list[MatchCandidate]
+    match_stats: MatchStats | None
+    degraded: dict[Venue, str]
+    errors: list[ItemError]
+    source: str
+    priced_pairs: int
+    unprofitable: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def match_settings(settings: Settings) -> MatchSettings:
+    return MatchSettings(
+        auto_accept_confidence=float(settings.matching.auto_accept_confidence),
+        close_time_tolerance=timedelta(hours=float(settings.matching.close_time_tolerance_hours)),
+    )
+
+
+def _category_ok(market: Market, category: str | None) -> bool:
+    return not category or category.lower() in market.category.lower()
+
+
+def _index(markets: Sequence[Market]) -> dict[str, Market]:
+    """Polymarket markets are found by condition id or by YES/NO token id."""
+    out: dict[str, Market] = {}
+    for m in markets:
+        out[m.id] = m
+        if m.yes_token:
+            out.setdefault(m.yes_token, m)
+        if m.no_token:
+            out.setdefault(m.no_token, m)
+    return out
+
+
+def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, options: ScanOptions) -> ScanResult:
+    """Match, price and rank. Pure: same data in, same opportunities out (given ``options.now``)."""
+    now = options.now or datetime.now(UTC)
+    ttl = settings.trading.opportunity_ttl_seconds
+    kalshi = [m for m in data.markets if m.venue is Venue.KALSHI and _category_ok(m, options.category)]
+    poly = [m for m in data.markets if m.venue is Venue.POLYMARKET and _category_ok(m, options.category)]
+    both = Venue.KALSHI in options.venues and Venue.POLYMARKET in options.venues
+
+    opportunities: list[Opportunity] = []
+    tradable: list[TradablePair] = []
+    held_back: list[MatchCandidate] = []
+    stats: MatchStats | None = None
+    priced = 0
+    if both and kalshi and poly:
+        result = match_markets(kalshi, poly, settings=match_settings(settings))
+        stats = result.stats
+        tradable = tradable_pairs(curated, result.candidates, float(settings.matching.auto_accept_confidence))
+        tradable_keys = {(t.kalshi_id, t.polymarket_id) for t in tradable}
+        held_back = [c for c in result.held_back if (c.kalshi_id, c.polymarket_id) not in tradable_keys]
+        k_index = {m.id: m for m in kalshi}
+        p_index = _index(poly)
+        for pair in tradable:
+            km = k_index.get(pair.kalshi_id)
+            pm = p_index.get(pair.polymarket_id)
+            if km is None or pm is None:
+                continue
+            kb, pb = data.book_for(km), data.book_for(pm)
+            if kb is None or pb is None:
+                continue
+            # A pair that names the NO token says "Kalshi YES settles like Polymarket NO": pricing it as
+            # direct would buy one outcome twice and report the sum as arbitrage.
+            inverted = pair.inverted != (bool(pm.no_token) and pair.polymarket_id == pm.no_token)
+            priced += 1
+            opportunities.extend(
+                price_pair(km, kb, pm, pb, inverted=inverted, now=now, min_edge=options.min_edge,
+                           quote_ttl_seconds=ttl)
+            )
+    if options.within_venue:
+        opportunities.extend(_within_venue(data, [*kalshi, *poly], options, now, ttl))
+
+    qualifying = [o for o in opportunities if o.net_profit > 0 and o.net_profit >= options.min_profit
+                  and o.net_edge >= options.min_edge]
+    qualifying.sort(key=lambda o: (-o.net_profit, o.id))
+    return ScanResult(
+        opportunities=qualifying[: options.max_results],
+        tradable=tradable,
+        held_back=held_back,
+        match_stats=stats,
+        degraded=dict(data.degraded),
+        errors=list(data.errors),
+        source=data.source,
+        priced_pairs=priced,
+        unprofitable=len(opportunities) - len(qualifying),
+    )
+
+
+def _within_venue(data: MarketData, markets: Sequence[Market], options: ScanOptions, now: datetime,
+                  ttl: int) -> list[Opportunity]:
+    out: list[Opportunity] = []
+    events: dict[tuple[Venue, str], list[Market]] = defaultdict(list)
+    for m in markets:
+        if m.venue not in options.venues:
+            continue
+        book = data.book_for(m)
+        if book is not None:
+            out.extend(price_within_venue(m, book, now=now, min_edge=options.min_edge, quote_ttl_seconds=ttl))
+        if m.neg_risk and m.event_id:
+            events[(m.venue, m.event_id)].append(m)
+    # Completeness must come from the venue's own event listing (the parser records how many outcome
+    # markets the event has). Counting the markets we happened to fetch would turn a partial basket
+    # into a fake arbitrage, so an event without that figure is never priced as a basket.
+    listed: dict[tuple[Venue, str], int] = {}
+    for key, members in events.items():
+        counts = {m.extra.get("event_market_count", "") for m in members}
+        if len(counts) == 1 and (only := counts.pop()).isdigit():
+            listed[key] = int(only)
+    for key, members in events.items():
+        if key not in listed:
+            continue
+        books: dict[str, OrderBook] = {}
+        for m in members:
+            b = data.book_for(m)
+            if b is not None:
+                books[m.id] = b
+        out.extend(
+            price_neg_risk_event(members, books, event_market_count=listed[key], now=now, min_edge=options.min_edge,
+                                 quote_ttl_seconds=ttl)
+        )
+    return out

@@ -1,0 +1,305 @@
+"""Settlement-equivalence checks on one Kalshi × Polymarket candidate, and its YES/NO polarity.
+
+A candidate is held back by every check it fails, each a named reason code, so the operator sees
+*why* ("THRESHOLD_MISMATCH: 4% vs 4.5%") rather than a bare low score. Polarity is decided from the
+outcome subjects: Kalshi game markets are one market per team, while a Polymarket moneyline is one
+market whose YES token is its *first* outcome, so the Kalshi market of the second team is the inverse
+of the Polymarket market (Kalshi YES = Polymarket NO).
+
+Checks fail closed: when a fact needed to prove equivalence is missing on one side (no subject, no
+date) the check does not invent agreement; the candidate merely earns less confidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from orion_cli.core.models import Market, MarketStatus
+from orion_cli.matching import aliases
+from orion_cli.matching.normalize import (
+    DEADLINE,
+    EDITION,
+    ON,
+    RANGE,
+    DateSpan,
+    MarketFeatures,
+    Threshold,
+)
+
+# Reason codes, in the order they are reported.
+MARKET_NOT_OPEN = "MARKET_NOT_OPEN"
+SCALAR_VS_BINARY = "SCALAR_VS_BINARY"
+ENTITY_MISMATCH = "ENTITY_MISMATCH"
+PROPOSITION_MISMATCH = "PROPOSITION_MISMATCH"
+MARKET_KIND_MISMATCH = "MARKET_KIND_MISMATCH"
+THRESHOLD_MISMATCH = "THRESHOLD_MISMATCH"
+DIRECTION_MISMATCH = "DIRECTION_MISMATCH"
+DATE_MISMATCH = "DATE_MISMATCH"
+CLOSE_TIME_GAP = "CLOSE_TIME_GAP"
+RESOLUTION_TIME_GAP = "RESOLUTION_TIME_GAP"
+OTHER_OUTCOME_ONE_SIDE = "OTHER_OUTCOME_ONE_SIDE"
+OTHER_OUTCOME_BOTH_SIDES = "OTHER_OUTCOME_BOTH_SIDES"
+FIFTY_FIFTY_ONE_SIDE = "FIFTY_FIFTY_ONE_SIDE"
+NEG_RISK_AUGMENTED = "NEG_RISK_AUGMENTED"
+DRAW_POSSIBLE = "DRAW_POSSIBLE"
+AMBIGUOUS_MATCH = "AMBIGUOUS_MATCH"
+LOW_SCORE = "LOW_SCORE"
+
+REASON_CODES: tuple[str, ...] = (
+    MARKET_NOT_OPEN, SCALAR_VS_BINARY, ENTITY_MISMATCH, PROPOSITION_MISMATCH, MARKET_KIND_MISMATCH,
+    THRESHOLD_MISMATCH, DIRECTION_MISMATCH, DATE_MISMATCH, CLOSE_TIME_GAP, RESOLUTION_TIME_GAP,
+    OTHER_OUTCOME_ONE_SIDE, OTHER_OUTCOME_BOTH_SIDES, FIFTY_FIFTY_ONE_SIDE, NEG_RISK_AUGMENTED,
+    DRAW_POSSIBLE, AMBIGUOUS_MATCH, LOW_SCORE,
+)
+
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSettings:
+    """Tunable policy of the matcher (from the ``[matching]`` config section)."""
+
+    auto_accept_confidence: float = 0.9
+    close_time_tolerance: timedelta = timedelta(days=15)
+    resolution_time_tolerance: timedelta = timedelta(hours=36)
+    deadline_tolerance_days: int = 1
+    min_candidate_score: float = 35.0  # rapidfuzz 0–100; below this a blocked pair is dropped silently
+    max_candidates_per_market: int = 6  # best-scoring candidates per Kalshi market that get checked
+    score_window: float = 25.0  # …and only those within this many points of that market's best score
+    blocking_top_k: int = 40  # most key-sharing Polymarket markets per Kalshi market sent to the scorer
+    posting_cap: int = 400  # index keys with more postings than this are too common to block on
+    require_open: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MatchCandidate:
+    """One Kalshi market paired with one Polymarket market, with the verdict of every check."""
+
+    kalshi_id: str
+    polymarket_id: str
+    inverted: bool
+    confidence: float
+    reasons: tuple[str, ...]
+    score: float
+    detail: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-friendly record (``type`` "candidate", snake_case keys)."""
+        return {
+            "type": "candidate",
+            "kalshi_id": self.kalshi_id,
+            "polymarket_id": self.polymarket_id,
+            "inverted": self.inverted,
+            "confidence": round(self.confidence, 4),
+            "score": round(self.score, 2),
+            "reasons": list(self.reasons),
+            "detail": {k: _jsonable(v) for k, v in self.detail.items()},
+        }
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat().replace("+00:00", "Z")
+    if isinstance(v, (list, tuple, set, frozenset)):
+        items = [_jsonable(x) for x in v]
+        return sorted(items, key=str) if isinstance(v, (set, frozenset)) else items
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    return str(v)
+
+
+def _th_str(th: Threshold) -> str:
+    if th.upper is not None:
+        return f"{th.value}-{th.upper}{th.unit}"
+    return f"{th.direction} {th.value}{th.unit}"
+
+
+def _compare_dates(a: tuple[DateSpan, ...], b: tuple[DateSpan, ...], tol_days: int) -> tuple[bool, bool, str]:
+    """(mismatch, positive evidence, detail) comparing the date facts both sides state."""
+    if not a or not b:
+        return False, False, ""
+    ga: dict[str, set[DateSpan]] = {}
+    gb: dict[str, set[DateSpan]] = {}
+    for d in a:
+        ga.setdefault(d.kind, set()).add(d)
+    for d in b:
+        gb.setdefault(d.kind, set()).add(d)
+    agree = False
+    for kind in (ON, DEADLINE, RANGE, EDITION):
+        xa, xb = ga.get(kind), gb.get(kind)
+        if not xa or not xb:
+            continue
+        if kind == DEADLINE:
+            ea, eb = max(d.end for d in xa), max(d.end for d in xb)
+            if abs((ea - eb).days) > tol_days:
+                return True, False, f"deadline {ea} vs {eb}"
+        elif kind == EDITION:
+            if not ({d.end.year for d in xa} & {d.end.year for d in xb}):
+                return True, False, f"year {sorted(d.end.year for d in xa)} vs {sorted(d.end.year for d in xb)}"
+        elif {(d.start, d.end) for d in xa} != {(d.start, d.end) for d in xb}:
+            da = sorted(str(d.end) for d in xa)
+            db = sorted(str(d.end) for d in xb)
+            return True, False, f"{kind} {da} vs {db}"
+        agree = True
+    # "by June 30" on one side against a single day or a period on the other is a different window.
+    da_kinds = ga.keys() - {EDITION}
+    db_kinds = gb.keys() - {EDITION}
+    if da_kinds and db_kinds and not (da_kinds & db_kinds):
+        return True, False, f"{sorted(da_kinds)} vs {sorted(db_kinds)}"
+    return False, agree, ""
+
+
+def _gap(a: datetime | None, b: datetime | None) -> timedelta | None:
+    if a is None or b is None:
+        return None
+    return abs(a - b)
+
+
+def evaluate(
+    kalshi: Market,
+    poly: Market,
+    kf: MarketFeatures,
+    pf: MarketFeatures,
+    score: float,
+    settings: MatchSettings,
+) -> MatchCandidate:
+    """Run every check on one candidate; decide polarity and confidence."""
+    reasons: list[str] = []
+    detail: dict[str, Any] = {}
+    evidence: list[float] = []  # weights of independent agreeing facts
+
+    def hold(code: str, why: str) -> None:
+        if code not in reasons:
+            reasons.append(code)
+        detail.setdefault("why", []).append(f"{code}: {why}")
+
+    if settings.require_open and (kalshi.status is not MarketStatus.OPEN or poly.status is not MarketStatus.OPEN):
+        hold(MARKET_NOT_OPEN, f"kalshi {kalshi.status.value}, polymarket {poly.status.value}")
+    if kalshi.market_type != poly.market_type or "scalar" in (kalshi.market_type, poly.market_type):
+        hold(SCALAR_VS_BINARY, f"{kalshi.market_type} vs {poly.market_type}")
+
+    # --- who: subject, participants, context; and polarity ---------------------------------------
+    inverted = False
+    if kf.subject and pf.subject:
+        if kf.subject & pf.subject:
+            evidence.append(0.6)
+        elif pf.no_subject and kf.subject & pf.no_subject:
+            inverted = True
+            evidence.append(0.6)
+        elif kf.no_subject and pf.subject & kf.no_subject:
+            inverted = True
+            evidence.append(0.6)
+        elif (
+            len(kf.teams) == 2
+            and kf.teams == pf.teams
+            and kf.subject <= kf.teams
+            and pf.subject <= pf.teams
+            and not pf.no_subject
+        ):
+            inverted = True  # "Team A wins" vs "Team B wins" of the same two-team game
+            evidence.append(0.5)
+            if (kf.leagues | pf.leagues) & aliases.DRAW_LEAGUES or not (kf.leagues | pf.leagues):
+                hold(DRAW_POSSIBLE, "a draw/tie makes both 'wins' markets NO; not complements")
+        else:
+            hold(ENTITY_MISMATCH, f"subject {sorted(kf.subject)} vs {sorted(pf.subject | pf.no_subject)}")
+    if len(kf.teams) >= 2 and len(pf.teams) >= 2:
+        if kf.teams != pf.teams:
+            hold(ENTITY_MISMATCH, f"teams {sorted(kf.teams)} vs {sorted(pf.teams)}")
+        else:
+            evidence.append(0.3)
+    empty: frozenset[str] = frozenset()
+    for kind in sorted(kf.context.keys() | pf.context.keys()):
+        ca, cb = kf.context.get(kind, empty), pf.context.get(kind, empty)
+        if ca and cb:
+            if ca != cb:
+                hold(ENTITY_MISMATCH, f"{kind} {sorted(ca)} vs {sorted(cb)}")
+            else:
+                evidence.append(0.3)
+        elif (ca or cb) and kind in ("crypto", "idx", "econ", "cmd"):
+            hold(ENTITY_MISMATCH, f"{kind} {sorted(ca)} vs {sorted(cb)}")
+    if kf.predicate and pf.predicate and kf.predicate != pf.predicate:
+        hold(PROPOSITION_MISMATCH, f"{kf.predicate} vs {pf.predicate}")
+    if kf.family != pf.family and (kf.family or pf.family) and (kf.teams or pf.teams):
+        hold(MARKET_KIND_MISMATCH, f"{kf.family or 'none'} vs {pf.family or 'none'}")
+
+    # --- how much: thresholds and direction --------------------------------------------------------
+    if kf.thresholds or pf.thresholds:
+        if not kf.thresholds or not pf.thresholds:
+            side = "kalshi" if kf.thresholds else "polymarket"
+            hold(THRESHOLD_MISMATCH, f"strike only on {side}")
+        else:
+            ta, tb = kf.thresholds[0], pf.thresholds[0]
+            if ta.unit != tb.unit and ta.unit and tb.unit:
+                hold(THRESHOLD_MISMATCH, f"unit {ta.unit} vs {tb.unit}")
+            elif ta.complement_of(tb):
+                inverted = not inverted
+                evidence.append(0.4)
+            elif ta.value != tb.value or ta.upper != tb.upper:
+                hold(THRESHOLD_MISMATCH, f"{_th_str(ta)} vs {_th_str(tb)}")
+            elif ta.direction == tb.direction:
+                evidence.append(0.4)
+            else:
+                hold(DIRECTION_MISMATCH, f"{_th_str(ta)} vs {_th_str(tb)}")
+
+    # --- when: stated dates/windows, then close and resolution times --------------------------------
+    mismatch, agree, why = _compare_dates(kf.dates, pf.dates, settings.deadline_tolerance_days)
+    if mismatch:
+        hold(DATE_MISMATCH, why)
+    elif agree:
+        evidence.append(0.5)
+    close_gap = _gap(kalshi.close_time, poly.close_time)
+    if close_gap is not None and close_gap > settings.close_time_tolerance:
+        hold(CLOSE_TIME_GAP, f"{close_gap.days} days apart")
+    res_gap = _gap(
+        kalshi.expected_resolution_time or kalshi.close_time, poly.expected_resolution_time or poly.close_time
+    )
+    if res_gap is not None and res_gap > settings.resolution_time_tolerance:
+        hold(RESOLUTION_TIME_GAP, f"{res_gap.total_seconds() / 3600:.0f} h apart")
+    detail["close_gap_hours"] = None if close_gap is None else round(close_gap.total_seconds() / 3600, 1)
+    detail["resolution_gap_hours"] = None if res_gap is None else round(res_gap.total_seconds() / 3600, 1)
+
+    # --- outcome structure: Other, 50-50, augmented neg-risk ----------------------------------------
+    if kf.other and pf.other:
+        hold(OTHER_OUTCOME_BOTH_SIDES, "'Other' buckets hold different outcome sets per venue")
+    elif kf.other or pf.other:
+        hold(OTHER_OUTCOME_ONE_SIDE, "an 'Other'/placeholder outcome on " + ("kalshi" if kf.other else "polymarket"))
+    if kf.fifty_fifty != pf.fifty_fifty:
+        hold(FIFTY_FIFTY_ONE_SIDE, "only " + ("kalshi" if kf.fifty_fifty else "polymarket") + " can settle 50-50")
+    if kalshi.neg_risk_augmented or poly.neg_risk_augmented:
+        hold(NEG_RISK_AUGMENTED, "augmented neg-risk event: placeholders may become outcomes")
+
+    base = max(0.0, min(1.0, score / 100.0))
+    miss = 1.0 - base
+    for w in evidence:
+        miss *= 1.0 - w
+    confidence = 1.0 - miss
+    if reasons:
+        confidence *= 0.5 ** len(reasons)
+    elif confidence < settings.auto_accept_confidence:
+        hold(LOW_SCORE, f"confidence {confidence:.3f} < {settings.auto_accept_confidence}")
+    detail.update(
+        {
+            "kalshi_title": kalshi.title,
+            "polymarket_title": poly.title,
+            "kalshi_subject": sorted(kf.subject),
+            "polymarket_subject": sorted(pf.subject),
+            "yes_token": poly.yes_token,
+            "no_token": poly.no_token,
+        }
+    )
+    return MatchCandidate(
+        kalshi_id=kalshi.id,
+        polymarket_id=poly.id,
+        inverted=inverted,
+        confidence=round(confidence, 6),
+        reasons=tuple(r for r in REASON_CODES if r in reasons),
+        score=score,
+        detail=detail,
+    )
+

@@ -1,0 +1,259 @@
+"""The curated pairs file: the operator's own list of Kalshi ↔ Polymarket pairs, with polarity.
+
+TOML in the config directory (the caller passes the path)::
+
+    [[pair]]
+    kalshi = "KXNBAGAME-26JAN09MILLAL-LAL"
+    polymarket = "0xf05b…"            # condition id, or the YES token id
+    inverted = true                   # Kalshi YES = Polymarket NO
+    note = "Lakers vs Bucks moneyline (first outcome Bucks)"
+    added_at = 2026-01-09T15:57:40Z
+
+Curated pairs are tradable whatever the matcher thinks (the operator has read both rulebooks), but
+they are still run through the equivalence checks so that a failing check is *shown* next to them.
+Writes are atomic (temp file in the same directory, fsync, rename) so a crash never leaves half a
+file; comments in a hand-edited file are not preserved by ``add``/``remove``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from orion_cli.core.errors import ConfigError, NotFound, UsageError
+from orion_cli.matching.equivalence import MatchCandidate
+
+_KEYS = frozenset({"kalshi", "polymarket", "inverted", "note", "added_at"})
+_LINE_COL = re.compile(r"at line (\d+), column (\d+)")
+POLARITY_CONFLICT = "POLARITY_CONFLICT"
+NOT_MATCHED = "NOT_MATCHED"
+
+
+@dataclass(frozen=True, slots=True)
+class CuratedPair:
+    kalshi: str
+    polymarket: str  # condition id (0x…) or YES token id
+    inverted: bool = False
+    note: str = ""
+    added_at: datetime | None = None
+
+    def to_toml(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kalshi": self.kalshi, "polymarket": self.polymarket, "inverted": self.inverted}
+        if self.note:
+            out["note"] = self.note
+        if self.added_at is not None:
+            out["added_at"] = self.added_at.astimezone(UTC).replace(microsecond=0)
+        return out
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "pair",
+            "kalshi": self.kalshi,
+            "polymarket": self.polymarket,
+            "inverted": self.inverted,
+            "note": self.note,
+            "added_at": None if self.added_at is None else self.added_at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TradablePair:
+    """A pair the scanner may price: curated (always) or auto-accepted (confidence ≥ threshold)."""
+
+    kalshi_id: str
+    polymarket_id: str
+    inverted: bool
+    source: str  # "curated" or "auto"
+    confidence: float | None
+    reasons: tuple[str, ...] = ()
+    note: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "pair",
+            "kalshi_id": self.kalshi_id,
+            "polymarket_id": self.polymarket_id,
+            "inverted": self.inverted,
+            "source": self.source,
+            "confidence": self.confidence,
+            "reasons": list(self.reasons),
+            "note": self.note,
+        }
+
+
+def _entry_lines(text: str) -> list[int]:
+    """1-based line numbers of each ``[[pair]]`` header, for error messages."""
+    return [i for i, line in enumerate(text.splitlines(), 1) if line.strip().startswith("[[pair]]")]
+
+
+def _where(path: Path, index: int, lines: list[int]) -> str:
+    at = f" (line {lines[index]})" if index < len(lines) else ""
+    return f"{path}: pair #{index + 1}{at}"
+
+
+def _parse_entry(raw: Any, where: str) -> CuratedPair:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS))}")
+    for key in ("kalshi", "polymarket"):
+        value = raw.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: '{key}' must be a non-empty string")
+    inverted = raw.get("inverted", False)
+    if not isinstance(inverted, bool):
+        raise ConfigError(f"{where}: 'inverted' must be true or false, got {inverted!r}")
+    note = raw.get("note", "")
+    if not isinstance(note, str):
+        raise ConfigError(f"{where}: 'note' must be a string")
+    added = raw.get("added_at")
+    if added is not None:
+        if not isinstance(added, datetime):
+            raise ConfigError(f"{where}: 'added_at' must be a TOML date-time like 2026-01-09T15:57:40Z")
+        added = added.replace(tzinfo=UTC) if added.tzinfo is None else added.astimezone(UTC)
+    return CuratedPair(raw["kalshi"].strip(), raw["polymarket"].strip(), inverted, note, added)
+
+
+def parse_pairs(text: str, path: Path) -> list[CuratedPair]:
+    """Parse the file's text; every problem is a :class:`ConfigError` naming the file and line."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = _LINE_COL.search(str(exc))
+        where = f"line {m[1]}, column {m[2]}" if m else "unknown position"
+        raise ConfigError(f"{path}: invalid TOML at {where}: {exc}", hint="fix or remove the pairs file") from None
+    extra = sorted(set(doc) - {"pair"})
+    if extra:
+        raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(extra)}; expected [[pair]] tables")
+    entries = doc.get("pair", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: 'pair' must be an array of tables ([[pair]])")
+    lines = _entry_lines(text)
+    out: list[CuratedPair] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(entries):
+        pair = _parse_entry(raw, _where(path, i, lines))
+        if pair.kalshi in seen:
+            raise ConfigError(
+                f"{_where(path, i, lines)}: duplicate of {_where(path, seen[pair.kalshi], lines).split(': ', 1)[1]} "
+                f"(Kalshi market {pair.kalshi} is paired twice)"
+            )
+        seen[pair.kalshi] = i
+        out.append(pair)
+    return out
+
+
+def load_pairs(path: Path) -> list[CuratedPair]:
+    """The curated pairs, or an empty list when the file does not exist yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read pairs file: {exc.strerror or exc}") from None
+    return parse_pairs(text, path)
+
+
+def save_pairs(path: Path, pairs: Sequence[CuratedPair]) -> None:
+    """Atomically replace the file: write a temp file beside it, fsync, rename, fsync the directory."""
+    data = tomli_w.dumps({"pair": [p.to_toml() for p in pairs]}) if pairs else ""
+    header = "# Orion curated Kalshi <-> Polymarket pairs (written by `orion pairs`).\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(header + data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise
+    with contextlib.suppress(OSError):  # directory fsync is not supported everywhere
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def list_pairs(path: Path) -> list[CuratedPair]:
+    return load_pairs(path)
+
+
+def add_pair(path: Path, pair: CuratedPair) -> CuratedPair:
+    """Append a pair (stamped with ``added_at`` now if absent); a Kalshi market already paired is refused."""
+    pairs = load_pairs(path)
+    for p in pairs:
+        if p.kalshi == pair.kalshi:
+            raise UsageError(
+                f"Kalshi market {pair.kalshi} is already paired with {p.polymarket}",
+                hint="remove the existing pair first",
+            )
+    if pair.added_at is None:
+        now = datetime.now(UTC).replace(microsecond=0)
+        pair = CuratedPair(pair.kalshi, pair.polymarket, pair.inverted, pair.note, now)
+    save_pairs(path, [*pairs, pair])
+    return pair
+
+
+def remove_pair(path: Path, kalshi: str, polymarket: str | None = None) -> CuratedPair:
+    """Remove the pair of ``kalshi`` (and ``polymarket`` if given); :class:`NotFound` if there is none."""
+    pairs = load_pairs(path)
+    for i, p in enumerate(pairs):
+        if p.kalshi == kalshi and (polymarket is None or p.polymarket == polymarket):
+            save_pairs(path, pairs[:i] + pairs[i + 1 :])
+            return p
+    what = kalshi if polymarket is None else f"{kalshi} <-> {polymarket}"
+    raise NotFound(f"no curated pair {what} in {path}", hint="`orion pairs list` shows the curated pairs")
+
+
+def tradable_pairs(
+    curated: Sequence[CuratedPair],
+    candidates: Sequence[MatchCandidate],
+    auto_accept_confidence: float,
+) -> list[TradablePair]:
+    """Curated pairs (always, with any failing checks as reasons) + passing candidates ≥ the threshold.
+
+    A candidate for the same Kalshi market as a curated pair is superseded by the curated pair. A
+    curated pair the matcher never saw gets ``NOT_MATCHED``; one whose polarity differs from the
+    matcher's gets ``POLARITY_CONFLICT``: both are shown, neither blocks (the operator decided).
+    """
+    by_pair: dict[tuple[str, str], MatchCandidate] = {}
+    for c in candidates:
+        by_pair[(c.kalshi_id, c.polymarket_id)] = c
+        token = c.detail.get("yes_token") if c.detail else None
+        if isinstance(token, str) and token:
+            by_pair.setdefault((c.kalshi_id, token), c)
+    out: list[TradablePair] = []
+    curated_k = set()
+    for p in curated:
+        curated_k.add(p.kalshi)
+        found = by_pair.get((p.kalshi, p.polymarket))
+        if found is None:
+            out.append(TradablePair(p.kalshi, p.polymarket, p.inverted, "curated", None, (NOT_MATCHED,), p.note))
+            continue
+        reasons = found.reasons + ((POLARITY_CONFLICT,) if found.inverted != p.inverted else ())
+        out.append(
+            TradablePair(
+                p.kalshi, found.polymarket_id, p.inverted, "curated", found.confidence, reasons, p.note, found.detail
+            )
+        )
+    for c in candidates:
+        if c.kalshi_id in curated_k or c.reasons or c.confidence < auto_accept_confidence:
+            continue
+        out.append(TradablePair(c.kalshi_id, c.polymarket_id, c.inverted, "auto", c.confidence, (), "", c.detail))
+    return out

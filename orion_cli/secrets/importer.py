@@ -1,0 +1,130 @@
+"""Collecting credentials from the places older bots kept them: the environment, a ``.env`` file,
+PEM files named by ``*_PATH`` variables, or a single value file; and shredding those sources.
+
+Nothing here validates or stores: :meth:`SecretStore.set_many` validates the whole batch first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets as _secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orion_cli.core.errors import SecretsError
+from orion_cli.secrets.dotenv import parse_dotenv
+from orion_cli.secrets.names import CATALOGUE
+
+MAX_VALUE_FILE_BYTES = 1 << 20
+
+
+@dataclass
+class ImportPlan:
+    """Values found (unvalidated), where each came from, and the plaintext files that were read."""
+
+    values: dict[str, bytes] = field(default_factory=dict, repr=False)
+    origins: dict[str, str] = field(default_factory=dict)  # name -> "KALSHI_API_KEY_ID" or "KALSHI_..._PATH=<file>"
+    files: list[Path] = field(default_factory=list)
+    shadowed: list[str] = field(default_factory=list)  # alias variables ignored because an earlier one won
+
+    def __repr__(self) -> str:
+        return f"ImportPlan(names={sorted(self.values)}, files={[str(f) for f in self.files]})"
+
+
+def read_value_file(path: Path) -> bytes:
+    """Read one credential from a file (``--value-file``); ``-`` is not accepted (no argv/stdin mixups)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_VALUE_FILE_BYTES:
+            raise SecretsError(f"{path} is larger than {MAX_VALUE_FILE_BYTES} bytes; not a credential file")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SecretsError(f"cannot read {path}: {exc.strerror}", reason="source_unreadable") from None
+    if data.endswith(b"\n"):  # `echo value > file` adds one; validators strip the rest for known names
+        data = data[:-1]
+        if data.endswith(b"\r"):
+            data = data[:-1]
+    return data
+
+
+def collect(variables: Mapping[str, str], *, base_dir: Path, origin_prefix: str = "") -> ImportPlan:
+    """Map documented variable names (see ``names.CATALOGUE``) to credentials.
+
+    For each credential the first alias present with a non-empty value wins: the value variables
+    first, then the ``*_PATH`` variables (read relative to ``base_dir``).
+    """
+    plan = ImportPlan()
+    for spec in CATALOGUE.values():
+        found: str | None = None
+        for var in spec.env:
+            if variables.get(var, "").strip():
+                if found is None:
+                    found = var
+                    plan.values[spec.name] = variables[var].encode("utf-8")
+                    plan.origins[spec.name] = origin_prefix + var
+                else:
+                    plan.shadowed.append(origin_prefix + var)
+        for var in spec.env_path:
+            raw_path = variables.get(var, "").strip()
+            if not raw_path:
+                continue
+            if found is not None:
+                plan.shadowed.append(origin_prefix + var)
+                continue
+            found = var
+            path = Path(raw_path).expanduser()
+            if not path.is_absolute():
+                path = base_dir / path
+            plan.values[spec.name] = read_value_file(path)
+            plan.origins[spec.name] = f"{origin_prefix}{var}={path}"
+            plan.files.append(path)
+    return plan
+
+
+def from_environ(environ: Mapping[str, str] | None = None, *, base_dir: Path | None = None) -> ImportPlan:
+    env = os.environ if environ is None else environ
+    return collect(env, base_dir=base_dir or Path.cwd(), origin_prefix="$")
+
+
+def from_dotenv(path: Path) -> ImportPlan:
+    data = read_value_file(path) if path.exists() else None
+    if data is None:
+        raise SecretsError(f"cannot read {path}: no such file", reason="source_unreadable")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretsError(f"{path} is not UTF-8 text", reason="bad_dotenv") from None
+    variables = parse_dotenv(text, source=str(path))
+    plan = collect(variables, base_dir=path.parent, origin_prefix=f"{path.name}:")
+    plan.files.insert(0, path)
+    return plan
+
+
+def shred(path: Path) -> None:
+    """Overwrite a plaintext source with random bytes, fsync, then delete it.
+
+    Best effort by nature: copy-on-write and journaling filesystems, SSD wear levelling and backups
+    may keep old blocks. It still removes the obvious copy that a later `cat` or backup would find.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("r+b", buffering=0) as fh:
+            remaining = size
+            while remaining > 0:
+                chunk = min(remaining, 64 * 1024)
+                fh.write(_secrets.token_bytes(chunk))
+                remaining -= chunk
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.seek(0)
+            fh.truncate(0)
+            os.fsync(fh.fileno())
+        path.unlink()
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        if path.exists():
+            raise SecretsError(f"could not shred {path}: {exc.strerror}", hint=f"delete it by hand: rm {path}",
+                               reason="shred_failed") from None

@@ -1,0 +1,427 @@
+"""The one API venue clients and commands use to read and change credentials.
+
+``open_store(backend, ...)`` returns a :class:`SecretStore` over either the encrypted vault file or the
+OS keyring. Reads return :class:`SecretValue`, whose ``repr``/``str``/``format`` are redacted and
+which gives its value only through an explicit ``.reveal()`` / ``.reveal_bytes()``, so a value cannot
+reach a log line or a traceback by accident. Use it as a context manager to wipe its buffer after
+use::
+
+    with store.get("kalshi_private_key") as pem:
+        key = load_pem_private_key(pem.reveal_bytes(), None)
+
+The vault is decrypted per call and only the requested entry is kept; the rest is dropped at once.
+(Python cannot guarantee that copies made by ``bytes``/``str`` are overwritten; the buffers we own are.)
+
+Every change calls ``on_change(action, name)`` after it is durable: action is ``"set"``, ``"remove"``
+or ``"rotate"`` (name ``"*"``). The lead wires it to the ``secrets.changed`` audit event. No value
+is ever passed.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+from orion_cli.core.errors import ConfigError, NotFound, SecretsError, UsageError
+from orion_cli.secrets.names import CATALOGUE, check_name, normalise
+from orion_cli.secrets.unlock import MIN_NEW_PASSWORD_LENGTH, MasterPassword, resolve_master_password
+from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, Vault
+
+OnChange = Callable[[str, str], None]
+PasswordProvider = Callable[[bool], MasterPassword]
+"""Called with ``new=True`` when a vault is being created (ask twice), else ``False``."""
+
+BACKENDS = ("vault", "keyring")
+_List = list  # SecretStore.list shadows the builtin inside the class body
+
+
+class SecretValue:
+    """A secret in memory. Redacted in every textual form; ``reveal()`` is the only way in."""
+
+    __slots__ = ("_buf", "_name")
+
+    def __init__(self, name: str, value: bytes) -> None:
+        self._name = name
+        self._buf = bytearray(value)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def reveal(self) -> str:
+        """The value as text (credentials are UTF-8)."""
+        try:
+            return bytes(self._buf).decode("utf-8")
+        except UnicodeDecodeError:
+            raise SecretsError(f"{self._name} is binary, not text; use reveal_bytes()") from None
+
+    def reveal_bytes(self) -> bytes:
+        return bytes(self._buf)
+
+    def wipe(self) -> None:
+        for i in range(len(self._buf)):
+            self._buf[i] = 0
+        self._buf = bytearray()
+
+    def __enter__(self) -> SecretValue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wipe()
+
+    def __repr__(self) -> str:
+        return f"SecretValue(name={self._name!r}, value=<redacted>)"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("secret values cannot be pickled")
+
+    def __copy__(self) -> NoReturn:
+        raise TypeError("secret values cannot be copied")
+
+    def __deepcopy__(self, memo: object) -> NoReturn:
+        raise TypeError("secret values cannot be copied")
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    """What ``secrets list`` shows: never a value."""
+
+    name: str
+    is_set: bool
+    updated_at: datetime | None
+    venue: str
+    description: str
+    known: bool  # in the catalogue
+
+    def as_json(self) -> dict[str, Any]:
+        ts = self.updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z") if self.updated_at else None
+        return {
+            "type": "secret",
+            "name": self.name,
+            "set": self.is_set,
+            "updated_at": ts,
+            "venue": self.venue,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One credential's verdict from ``secrets check``; ``detail`` never contains the value."""
+
+    name: str
+    status: Literal["ok", "invalid", "unset", "skipped", "failed"]
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("ok", "unset", "skipped")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": "secret_check", "name": self.name, "status": self.status, "passed": self.passed,
+                "detail": self.detail}
+
+
+OnlineCheck = Callable[["SecretStore"], list[CheckResult]]
+_ONLINE_CHECKS: dict[str, OnlineCheck] = {}
+
+
+def register_online_check(venue: str, check: OnlineCheck) -> None:
+    """Venue modules register a function that authenticates against the venue (``check --online``).
+
+    It must raise nothing for a rejected credential: return a ``CheckResult`` with status
+    ``"failed"`` and a detail that names the venue's answer (never the credential).
+    """
+    _ONLINE_CHECKS[venue] = check
+
+
+def online_checks() -> dict[str, OnlineCheck]:
+    return dict(_ONLINE_CHECKS)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _validated(values: Mapping[str, str | bytes]) -> dict[str, bytes]:
+    """Validate everything before anything is written: one bad value refuses the whole batch."""
+    if not values:
+        raise UsageError("no credentials to store")
+    return {check_name(name): normalise(name, _as_bytes(value)) for name, value in values.items()}
+
+
+def _problem(exc: SecretsError) -> str:
+    return exc.message.removesuffix("; nothing was written")
+
+
+class SecretStore(abc.ABC):
+    backend: str
+
+    def __init__(self, on_change: OnChange | None) -> None:
+        self._on_change = on_change
+
+    def _changed(self, action: str, names: list[str]) -> None:
+        if self._on_change is not None:
+            for name in names:
+                self._on_change(action, name)
+
+    @abc.abstractmethod
+    def _read(self, name: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def _stored(self) -> dict[str, datetime]:
+        """Names that are set, with their update times (no values)."""
+
+    @abc.abstractmethod
+    def _write(self, values: dict[str, bytes]) -> None: ...
+
+    @abc.abstractmethod
+    def _delete(self, name: str) -> bool: ...
+
+    def get(self, name: str) -> SecretValue:
+        """The secret, or :class:`SecretsError` (exit 4) if it is not set."""
+        value = self._read(check_name(name))
+        if value is None:
+            raise SecretsError(
+                f"credential {name} is not set",
+                hint=f"store it with `orion secrets encrypt` (backend: {self.backend})",
+                reason="secret_missing",
+            )
+        return SecretValue(name, value)
+
+    def get_optional(self, name: str) -> SecretValue | None:
+        value = self._read(check_name(name))
+        return None if value is None else SecretValue(name, value)
+
+    def set_many(self, values: Mapping[str, str | bytes]) -> list[str]:
+        """Validate all, then store all at once. Returns the names stored, sorted."""
+        clean = _validated(values)
+        self._write(clean)
+        names = sorted(clean)
+        self._changed("set", names)
+        return names
+
+    def set(self, name: str, value: str | bytes) -> None:
+        self.set_many({name: value})
+
+    def remove(self, name: str) -> None:
+        if not self._delete(check_name(name)):
+            raise NotFound(f"credential {name} is not set", hint="see `orion secrets list`", reason="not_found")
+        self._changed("remove", [name])
+
+    def list(self) -> list[SecretInfo]:
+        """Every catalogue credential (set or not) plus any other stored name, catalogue order first."""
+        stored = self._stored()
+        out = [
+            SecretInfo(s.name, s.name in stored, stored.get(s.name), s.venue, s.description, True)
+            for s in CATALOGUE.values()
+        ]
+        out += [SecretInfo(n, True, stored[n], "", "", False) for n in sorted(stored) if n not in CATALOGUE]
+        return out
+
+    def check(self) -> _List[CheckResult]:
+        """Open the store and validate the format of every credential (no network)."""
+        stored = self._stored()
+        results: list[CheckResult] = []
+        for name in [*CATALOGUE, *sorted(n for n in stored if n not in CATALOGUE)]:
+            if name not in stored:
+                results.append(CheckResult(name, "unset", "not set"))
+                continue
+            if name not in CATALOGUE:
+                results.append(CheckResult(name, "skipped", "not in the catalogue; format not checked"))
+                continue
+            value = self._read(name)
+            if value is None:
+                results.append(CheckResult(name, "unset", "not set"))
+                continue
+            try:
+                normalise(name, value)
+            except SecretsError as exc:
+                results.append(CheckResult(name, "invalid", _problem(exc)))
+            else:
+                results.append(CheckResult(name, "ok", "well-formed"))
+            finally:
+                del value
+        return results
+
+    def rotate(self, new_password: str) -> None:
+        raise UsageError(f"rotate applies to the vault backend; this store uses {self.backend}")
+
+    def close(self) -> None:  # noqa: B027 - optional hook; only the vault holds key material
+        """Forget any key material held for this store."""
+
+    def __enter__(self) -> SecretStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class VaultStore(SecretStore):
+    backend = "vault"
+
+    def __init__(self, vault: Vault, password: PasswordProvider, on_change: OnChange | None = None) -> None:
+        super().__init__(on_change)
+        self.vault = vault
+        self._password = password
+        self._key: DerivedKey | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.vault.path
+
+    def unlock(self) -> None:
+        """Obtain the password and derive the key now (a wrong password fails here, exit 4)."""
+        self._key_for_existing()
+
+    def _key_for_existing(self) -> DerivedKey:
+        if self._key is None:
+            pw = self._password(False)
+            self._key = self.vault.unlock(pw.value)
+        return self._key
+
+    def _entries(self) -> dict[str, Entry]:
+        if not self.vault.exists():
+            return {}
+        return self.vault.load(self._key_for_existing())
+
+    def _read(self, name: str) -> bytes | None:
+        if not self.vault.exists():
+            raise SecretsError(f"no vault at {self.vault.path}", hint="create it with `orion secrets encrypt`",
+                               reason="no_vault")
+        entries = self._entries()
+        entry = entries.get(name)
+        entries.clear()
+        return None if entry is None else entry.value
+
+    def _stored(self) -> dict[str, datetime]:
+        return {name: e.updated_at for name, e in self._entries().items()}
+
+    def _write(self, values: dict[str, bytes]) -> None:
+        now = _now()
+        new_entries = {name: Entry(value, now) for name, value in values.items()}
+        if not self.vault.exists():
+            pw = self._password(True)
+            try:
+                self._key = self.vault.create(pw.value, new_entries)
+                return
+            except SecretsError as exc:
+                if exc.reason != "vault_exists":  # lost a race with another creator: update instead
+                    raise
+                self._key = self.vault.unlock(pw.value)
+        self.vault.update(self._key_for_existing(), lambda entries: entries.update(new_entries))
+
+    def _delete(self, name: str) -> bool:
+        if not self.vault.exists():
+            return False
+        removed: list[bool] = []
+
+        def mutate(entries: dict[str, Entry]) -> None:
+            removed.append(entries.pop(name, None) is not None)
+            if not removed[0]:
+                raise _NothingToDo
+
+        try:
+            self.vault.update(self._key_for_existing(), mutate)
+        except _NothingToDo:
+            return False
+        return True
+
+    def check(self) -> _List[CheckResult]:
+        """As for every store, but a missing vault is an error: there is nothing to open."""
+        if not self.vault.exists():
+            raise SecretsError(f"no vault at {self.vault.path}", hint="create it with `orion secrets encrypt`",
+                               reason="no_vault")
+        return super().check()
+
+    def rotate(self, new_password: str) -> None:
+        """New password, new salt, current KDF cost; atomic. The old password stops working."""
+        if len(new_password) < MIN_NEW_PASSWORD_LENGTH:
+            raise SecretsError(
+                f"the new master password is too short (minimum {MIN_NEW_PASSWORD_LENGTH} characters); "
+                "nothing was changed",
+                reason="weak_password",
+            )
+        if not self.vault.exists():
+            raise SecretsError(f"no vault at {self.vault.path}", hint="create it with `orion secrets encrypt`",
+                               reason="no_vault")
+        old = self._key_for_existing()
+        self._key = self.vault.rekey(old, new_password)
+        old.wipe()
+        self._changed("rotate", ["*"])
+
+    def close(self) -> None:
+        if self._key is not None:
+            self._key.wipe()
+            self._key = None
+
+
+class _NothingToDo(Exception):
+    pass
+
+
+class KeyringStore(SecretStore):
+    backend = "keyring"
+
+    def __init__(self, secrets: Any, on_change: OnChange | None = None) -> None:
+        super().__init__(on_change)
+        self._secrets = secrets
+
+    def _read(self, name: str) -> bytes | None:
+        value: bytes | None = self._secrets.get(name)
+        return value
+
+    def _stored(self) -> dict[str, datetime]:
+        index: dict[str, datetime] = self._secrets.index()
+        return index
+
+    def _write(self, values: dict[str, bytes]) -> None:
+        self._secrets.set_many(values, _now())
+
+    def _delete(self, name: str) -> bool:
+        return bool(self._secrets.remove(name))
+
+
+def open_store(
+    backend: str = "vault",
+    *,
+    vault_path: Path | None = None,
+    password: PasswordProvider | None = None,
+    on_change: OnChange | None = None,
+    keyring_backend: Any = None,
+    keyring_service: str = "orion",
+    kdf: KdfParams = DEFAULT_KDF,
+    allow_weak_kdf: bool = False,
+) -> SecretStore:
+    """The single entry point: a vault store or a keyring store, per ``secrets.backend``.
+
+    ``password`` defaults to the non-interactive unlock chain (file, env, keyring; no prompt); the
+    CLI passes one that can prompt on a TTY and warn on stderr. ``keyring_backend`` defaults to the
+    OS keyring (refused with a clear error when unusable). ``allow_weak_kdf`` is for tests only.
+    """
+    from orion_cli.secrets.vault import default_vault_path
+
+    path = Path(vault_path) if vault_path is not None else default_vault_path()
+    if backend == "vault":
+        provider: PasswordProvider = password or (lambda new: resolve_master_password(path, new=new))
+        return VaultStore(Vault(path, kdf=kdf, allow_weak_kdf=allow_weak_kdf), provider, on_change)
+    if backend == "keyring":
+        from orion_cli.secrets.keyring_backend import KeyringSecrets, system_keyring
+
+        kr = keyring_backend if keyring_backend is not None else system_keyring()
+        lock = path.parent / "keyring.lock"
+        return KeyringStore(KeyringSecrets(kr, service=keyring_service, lock_path=lock), on_change)
+    raise ConfigError(f"secrets.backend: unknown backend {backend!r:.40}", hint='use "vault" or "keyring"')

@@ -1,0 +1,182 @@
+"""Where the master password comes from, in a fixed order, without ever hanging a cron job.
+
+1. ``ORION_MASTER_PASSWORD_FILE``: a file that only its owner can read (mode 0600). Recommended for
+   cron and services. A set-but-unusable file is an error, not a silent fall-through.
+2. ``ORION_MASTER_PASSWORD``: works, but environments leak (``/proc/<pid>/environ``, ``ps e``, crash
+   reports), so it warns once per process on stderr (through the caller's ``warn`` callback).
+3. The OS keyring, after ``orion secrets remember``.
+4. A hidden prompt, only when the caller passes a ``prompt`` callable (the CLI does so only when
+   stdin and stdout are terminals). The core never imports questionary.
+
+With none of these: :class:`SecretsError` (exit 4) whose hint lists the options for cron.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from orion_cli.core.errors import SecretsError
+from orion_cli.secrets.vault import check_private_mode
+
+PASSWORD_FILE_ENV = "ORION_MASTER_PASSWORD_FILE"  # noqa: S105 - a variable name
+PASSWORD_ENV = "ORION_MASTER_PASSWORD"  # noqa: S105 - a variable name
+KEYRING_SERVICE = "orion-vault"
+MIN_NEW_PASSWORD_LENGTH = 8
+
+PromptFn = Callable[[str], str]
+"""Ask for one hidden line; return it. Raise KeyboardInterrupt/EOFError to cancel."""
+KeyringGetFn = Callable[[str, str], "str | None"]
+
+NO_SOURCE_HINT = (
+    "for cron/services: put the password in a file only you can read and set "
+    f"{PASSWORD_FILE_ENV}=/path/to/file (chmod 600); or run `orion secrets remember` once to keep it in "
+    f"the OS keyring; or set {PASSWORD_ENV} (discouraged: environments leak); or run on a terminal to be "
+    "prompted"
+)
+
+_env_warned = False
+
+
+@dataclass(frozen=True)
+class MasterPassword:
+    """The password plus where it came from (for messages: "from ORION_MASTER_PASSWORD_FILE")."""
+
+    value: str
+    source: str  # "file", "env", "keyring", "prompt"
+
+    def __repr__(self) -> str:
+        return f"MasterPassword(source={self.source!r}, value=<redacted>)"
+
+    __str__ = __repr__
+
+
+def keyring_username(vault_path: Path) -> str:
+    """One keyring entry per vault file, so two ORION_HOMEs never share a remembered password."""
+    return f"master-password:{Path(vault_path).expanduser().resolve()}"
+
+
+def read_password_file(path: Path, *, variable: str = PASSWORD_FILE_ENV) -> str:
+    """Read a password file: must exist, be private (0600) and hold one non-empty line."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise SecretsError(f"{variable}: cannot read {path}: {exc.strerror}", reason="password_file") from None
+    try:
+        check_private_mode(os.fstat(fd).st_mode, path, what=f"password file ({variable})")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(64 * 1024)
+    finally:
+        os.close(fd)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretsError(f"{variable}: {path} is not UTF-8 text", reason="password_file") from None
+    if text.endswith("\n"):
+        text = text[:-1]
+    if text.endswith("\r"):
+        text = text[:-1]
+    if not text:
+        raise SecretsError(f"{variable}: {path} is empty", reason="password_file")
+    if "\n" in text:
+        raise SecretsError(f"{variable}: {path} must hold the password on a single line", reason="password_file")
+    return text
+
+
+def default_keyring_get(service: str, username: str) -> str | None:
+    """Look the password up in the OS keyring; an unusable keyring simply means "not remembered".
+
+    Uses the same filtered backend as ``remember`` (never a plaintext file or a backend that would
+    prompt on the terminal).
+    """
+    try:
+        from orion_cli.secrets.keyring_backend import system_keyring
+
+        value = system_keyring().get_password(service, username)
+    except Exception:  # no backend, locked collection, D-Bus trouble: fall through to the prompt
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def resolve_master_password(
+    vault_path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    prompt: PromptFn | None = None,
+    keyring_get: KeyringGetFn | None = default_keyring_get,
+    warn: Callable[[str], None] | None = None,
+    new: bool = False,
+) -> MasterPassword:
+    """Return the master password from the first available source (see the module docstring).
+
+    ``new=True`` is for creating a vault: the prompt asks twice, the keyring is skipped (nothing can
+    be remembered yet) and the password must be at least 8 characters.
+    """
+    env = os.environ if environ is None else environ
+    file_var = env.get(PASSWORD_FILE_ENV, "").strip()
+    if file_var:
+        password = read_password_file(Path(file_var).expanduser())
+        return _checked(MasterPassword(password, "file"), new)
+    env_value = env.get(PASSWORD_ENV)
+    if env_value:
+        _warn_env_once(warn)
+        return _checked(MasterPassword(env_value, "env"), new)
+    if not new and keyring_get is not None:
+        remembered = keyring_get(KEYRING_SERVICE, keyring_username(vault_path))
+        if remembered:
+            return MasterPassword(remembered, "keyring")
+    if prompt is not None:
+        if new:
+            return prompt_new_password(prompt)
+        typed = prompt("Master password for the orion vault:")
+        if not typed:
+            raise SecretsError("no master password entered", reason="locked")
+        return MasterPassword(typed, "prompt")
+    raise SecretsError(
+        "the vault is locked and no master password source is available (not a terminal)",
+        hint=NO_SOURCE_HINT,
+        reason="locked",
+    )
+
+
+def prompt_new_password(prompt: PromptFn, *, label: str = "New master password") -> MasterPassword:
+    first = prompt(f"{label} (at least {MIN_NEW_PASSWORD_LENGTH} characters):")
+    _check_new(first)
+    second = prompt(f"Repeat the {label[0].lower() + label[1:]}:")
+    if first != second:
+        raise SecretsError("the two passwords differ; nothing was changed", reason="password_mismatch")
+    return MasterPassword(first, "prompt")
+
+
+def _checked(pw: MasterPassword, new: bool) -> MasterPassword:
+    if new:
+        _check_new(pw.value)
+    return pw
+
+
+def _check_new(password: str) -> None:
+    if len(password) < MIN_NEW_PASSWORD_LENGTH:
+        raise SecretsError(
+            f"the new master password is too short (minimum {MIN_NEW_PASSWORD_LENGTH} characters); "
+            "nothing was changed",
+            reason="weak_password",
+        )
+
+
+def _warn_env_once(warn: Callable[[str], None] | None) -> None:
+    global _env_warned
+    if _env_warned or warn is None:
+        return
+    _env_warned = True
+    warn(
+        f"using {PASSWORD_ENV} from the environment; other processes of this user can read it. "
+        f"Prefer {PASSWORD_FILE_ENV} (chmod 600) or `orion secrets remember`."
+    )
+
+
+def reset_warning_state() -> None:
+    """For tests: make the next ORION_MASTER_PASSWORD use warn again."""
+    global _env_warned
+    _env_warned = False

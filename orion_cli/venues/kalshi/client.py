@@ -1,0 +1,443 @@
+"""Kalshi market-data client (async) on the shared :class:`~orion_cli.venues.http.VenueHttp`.
+
+Why it looks the way it does:
+- Kalshi bills every GET 10 tokens from a per-account *read* bucket (Basic: 200 tokens/s), so the
+  client spends tokens locally before sending and never needs the venue's 429 to slow down.
+- ``/markets`` is cursor-paginated, a garbage or stale cursor silently answers page 1, and the
+  last page carries ``cursor: ""``; the paginator therefore tracks cursors and page fingerprints
+  and has a page cap, so a venue bug can never make it loop forever.
+- Books come from the batch endpoint (100 tickers per request) and are fetched while the market
+  pages are still arriving, so a full-universe scan costs about ``requests ÷ rate`` seconds.
+- One bad market or book never sinks a scan: such items are collected as :class:`ItemError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from orion_cli.core.errors import AuthError, DataError, OrionError, VenueError
+from orion_cli.core.models import Market, OrderBook
+from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp
+from orion_cli.venues.kalshi.parse import (
+    ExchangeStatus,
+    KalshiEvent,
+    KalshiSeries,
+    MarketsPage,
+    describe_error,
+    parse_event,
+    parse_events_page,
+    parse_exchange_status,
+    parse_market,
+    parse_market_response,
+    parse_markets_page,
+    parse_orderbook,
+    parse_orderbooks_batch,
+    parse_series,
+    parse_series_list,
+    series_ticker_of,
+)
+from orion_cli.venues.kalshi.signing import KalshiSigner
+
+__all__ = [
+    "DEMO_BASE_URL",
+    "PROD_BASE_URL",
+    "TIERS",
+    "ItemError",
+    "KalshiClient",
+    "PaginationError",
+    "RateTier",
+    "Universe",
+]
+
+PROD_BASE_URL = "https://external-api.kalshi.com/trade-api/v2"
+DEMO_BASE_URL = "https://external-api.demo.kalshi.co/trade-api/v2"
+
+MARKETS_MAX_LIMIT = 1000
+EVENTS_MAX_LIMIT = 200
+BATCH_BOOKS_MAX = 100
+DEFAULT_REQUEST_COST = 10.0
+DEFAULT_RETRY = RetryPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class RateTier:
+    """Token budgets in tokens per second (docs.kalshi.com/getting_started/rate_limits)."""
+
+    name: str
+    read_rate: float
+    read_capacity: float
+    write_rate: float
+    write_capacity: float
+
+
+TIERS: dict[str, RateTier] = {
+    "basic": RateTier("basic", 200, 200, 100, 100),
+    # Above Basic, write buckets hold two seconds of budget.
+    "advanced": RateTier("advanced", 300, 300, 300, 600),
+    "expert": RateTier("expert", 600, 600, 600, 1200),
+    "premier": RateTier("premier", 1000, 1000, 1000, 2000),
+    "paragon": RateTier("paragon", 2000, 2000, 2000, 4000),
+    "prime": RateTier("prime", 4000, 4000, 4000, 8000),
+    "prestige": RateTier("prestige", 10000, 10000, 8000, 16000),
+}
+
+
+class PaginationError(VenueError):
+    """The venue's cursor walk went wrong (a repeated page or cursor, or too many pages)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """One item (market, book, series, page) that could not be read, and why."""
+
+    kind: str
+    key: str
+    message: str
+    reason: str = "bad_data"
+
+
+@dataclass
+class Universe:
+    """Everything open on Kalshi at ``fetched_at``: markets, their books and what failed."""
+
+    markets: list[Market]
+    books: dict[str, OrderBook]
+    errors: list[ItemError] = field(default_factory=list)
+    series: dict[str, KalshiSeries] = field(default_factory=dict)
+    events: dict[str, KalshiEvent] = field(default_factory=dict)
+    pages: int = 0
+    complete: bool = True
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def _error_item(kind: str, key: str, exc: OrionError) -> ItemError:
+    return ItemError(kind, key, str(exc), exc.reason)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+class KalshiClient:
+    """Reads Kalshi market data. Pass ``signer`` to sign requests (the orderbook needs it)."""
+
+    def __init__(
+        self,
+        base_url: str = PROD_BASE_URL,
+        *,
+        signer: KalshiSigner | None = None,
+        tier: str | RateTier = "basic",
+        request_cost: float = DEFAULT_REQUEST_COST,
+        safety_requests: float = 1.0,
+        max_concurrency: int = 8,
+        timeout: float = 10.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        transport: httpx.AsyncBaseTransport | None = None,
+        page_limit: int = MARKETS_MAX_LIMIT,
+        max_pages: int = 1000,
+        user_agent: str | None = None,
+    ) -> None:
+        if isinstance(tier, str):
+            try:
+                tier = TIERS[tier.lower()]
+            except KeyError:
+                raise ValueError(f"unknown Kalshi rate tier {tier!r}; one of {', '.join(TIERS)}") from None
+        if not 1 <= page_limit <= MARKETS_MAX_LIMIT:
+            raise ValueError(f"page_limit must be 1..{MARKETS_MAX_LIMIT} (Kalshi answers 400 above)")
+        self.tier = tier
+        self.request_cost = request_cost
+        self.page_limit = page_limit
+        self.max_pages = max_pages
+        # Keep ``safety_requests`` requests of headroom below the venue's bucket so that jitter
+        # between our send times and the venue's arrival times cannot produce a 429.
+        headroom = request_cost * safety_requests
+        self.buckets = {
+            "read": AsyncTokenBucket(max(request_cost, tier.read_capacity - headroom), tier.read_rate),
+            "write": AsyncTokenBucket(max(request_cost, tier.write_capacity - headroom), tier.write_rate),
+        }
+        extra: dict[str, Any] = {"user_agent": user_agent} if user_agent else {}
+        self.http = VenueHttp(
+            "kalshi",
+            base_url,
+            buckets=self.buckets,
+            max_concurrency=max_concurrency,
+            timeout=timeout,
+            retry=retry,
+            auth=signer,
+            transport=transport,
+            describe_error=describe_error,
+            **extra,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> KalshiClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _get(self, path: str, params: Any = None) -> Any:
+        return await self.http.get_json(path, params, bucket="read", cost=self.request_cost)
+
+    # -- exchange ---------------------------------------------------------------------------
+
+    async def exchange_status(self) -> ExchangeStatus:
+        return parse_exchange_status(await self._get("/exchange/status"))
+
+    # -- markets ----------------------------------------------------------------------------
+
+    async def iter_market_pages(
+        self,
+        *,
+        status: str | None = "open",
+        mve_filter: str | None = "exclude",
+        series_ticker: str | None = None,
+        event_ticker: str | None = None,
+        tickers: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[MarketsPage]:
+        """Walk ``/markets`` page by page, refusing to loop.
+
+        Raises :class:`PaginationError` when a cursor or a page repeats (a garbage cursor makes
+        Kalshi silently restart at page 1) or when ``max_pages`` is exceeded.
+        """
+        params: dict[str, Any] = {
+            "limit": limit or self.page_limit,
+            "status": status,
+            "mve_filter": mve_filter,
+            "series_ticker": series_ticker,
+            "event_ticker": event_ticker,
+            "tickers": ",".join(tickers) if tickers else None,
+        }
+        seen_cursors: set[str] = set()
+        seen_pages: set[tuple[str, str, int]] = set()
+        cursor: str | None = None
+        pages = 0
+        while True:
+            if pages >= self.max_pages:
+                raise PaginationError(f"kalshi /markets: more than {self.max_pages} pages; stopping")
+            page = parse_markets_page(await self._get("/markets", {**params, "cursor": cursor}))
+            pages += 1
+            if page.markets:
+                first, last = page.markets[0].get("ticker"), page.markets[-1].get("ticker")
+                fingerprint = (str(first), str(last), len(page.markets))
+                if fingerprint in seen_pages:
+                    raise PaginationError(
+                        f"kalshi /markets: page {pages} repeats an earlier page (cursor ignored?)"
+                    )
+                seen_pages.add(fingerprint)
+            yield page
+            if page.cursor is None:
+                return
+            if page.cursor in seen_cursors:
+                raise PaginationError(f"kalshi /markets: cursor repeated at page {pages}")
+            seen_cursors.add(page.cursor)
+            cursor = page.cursor
+
+    async def list_markets_raw(self, **filters: Any) -> list[Mapping[str, Any]]:
+        out: list[Mapping[str, Any]] = []
+        async for page in self.iter_market_pages(**filters):
+            out.extend(page.markets)
+        return out
+
+    async def get_market(
+        self, ticker: str, *, series: KalshiSeries | None = None, event: KalshiEvent | None = None
+    ) -> Market:
+        raw = parse_market_response(await self._get(f"/markets/{ticker}"))
+        return parse_market(raw, series=series, event=event)
+
+    def parse_markets(
+        self,
+        raw: Iterable[Mapping[str, Any]],
+        *,
+        series: Mapping[str, KalshiSeries] | None = None,
+        events: Mapping[str, KalshiEvent] | None = None,
+    ) -> tuple[list[Market], list[ItemError]]:
+        """Parse market objects one by one; a bad one becomes an :class:`ItemError`."""
+        markets: list[Market] = []
+        errors: list[ItemError] = []
+        for i, obj in enumerate(raw):
+            ticker = obj.get("ticker")
+            key = ticker if isinstance(ticker, str) and ticker else f"#{i}"
+            event_ticker = obj.get("event_ticker")
+            event = events.get(event_ticker) if events and isinstance(event_ticker, str) else None
+            s = None
+            if series:
+                st = event.series_ticker if event else (
+                    series_ticker_of(event_ticker) if isinstance(event_ticker, str) else ""
+                )
+                s = series.get(st)
+            try:
+                markets.append(parse_market(obj, series=s, event=event))
+            except DataError as exc:
+                errors.append(_error_item("market", key, exc))
+        return markets, errors
+
+    # -- events and series ------------------------------------------------------------------
+
+    async def get_events(
+        self,
+        *,
+        status: str | None = "open",
+        series_ticker: str | None = None,
+        with_nested_markets: bool = False,
+        limit: int = EVENTS_MAX_LIMIT,
+    ) -> list[KalshiEvent]:
+        params: dict[str, Any] = {
+            "limit": min(limit, EVENTS_MAX_LIMIT),
+            "status": status,
+            "series_ticker": series_ticker,
+            "with_nested_markets": True if with_nested_markets else None,
+        }
+        out: list[KalshiEvent] = []
+        seen: set[str] = set()
+        cursor: str | None = None
+        for page_no in range(1, self.max_pages + 1):
+            events, cursor = parse_events_page(await self._get("/events", {**params, "cursor": cursor}))
+            out.extend(events)
+            if cursor is None:
+                return out
+            if cursor in seen:
+                raise PaginationError(f"kalshi /events: cursor repeated at page {page_no}")
+            seen.add(cursor)
+        raise PaginationError(f"kalshi /events: more than {self.max_pages} pages; stopping")
+
+    async def get_event(self, event_ticker: str) -> KalshiEvent:
+        data = await self._get(f"/events/{event_ticker}", {"with_nested_markets": True})
+        if not isinstance(data, Mapping):
+            raise DataError("response", "expected an object")
+        return parse_event(data.get("event"), "event")
+
+    async def get_series_list(self, *, category: str | None = None) -> dict[str, KalshiSeries]:
+        return {s.ticker: s for s in parse_series_list(await self._get("/series", {"category": category}))}
+
+    async def get_series(self, series_ticker: str) -> KalshiSeries:
+        data = await self._get(f"/series/{series_ticker}")
+        if not isinstance(data, Mapping):
+            raise DataError("response", "expected an object")
+        return parse_series(data.get("series"), "series")
+
+    # -- order books ------------------------------------------------------------------------
+
+    async def get_orderbook(self, ticker: str, *, depth: int = 0) -> OrderBook:
+        data = await self._get(f"/markets/{ticker}/orderbook", {"depth": depth or None})
+        return parse_orderbook(data, ticker)
+
+    async def get_orderbooks(self, tickers: Sequence[str]) -> tuple[dict[str, OrderBook], list[ItemError]]:
+        """Books for any number of tickers, 100 per request, concurrently; failures per ticker."""
+        unique = list(dict.fromkeys(tickers))
+        results = await asyncio.gather(*(self._book_chunk(c) for c in _chunks(unique, BATCH_BOOKS_MAX)))
+        books: dict[str, OrderBook] = {}
+        errors: list[ItemError] = []
+        for b, e in results:
+            books.update(b)
+            errors.extend(e)
+        return books, errors
+
+    async def _book_chunk(self, chunk: list[str]) -> tuple[dict[str, OrderBook], list[ItemError]]:
+        try:
+            data = await self._get("/markets/orderbooks", [("tickers", t) for t in chunk])
+            books, bad = parse_orderbooks_batch(data)
+        except AuthError:
+            raise
+        except OrionError as exc:  # unavailable after retries, 4xx, or an unreadable answer
+            return {}, [_error_item("book", t, exc) for t in chunk]
+        errors = [_error_item("book", t, exc) for t, exc in bad.items()]
+        wanted = set(chunk)
+        for t in chunk:
+            if t not in books and t not in bad:
+                errors.append(ItemError("book", t, f"{t}: missing from the batch orderbooks answer"))
+        return {t: b for t, b in books.items() if t in wanted}, errors
+
+    # -- the whole open universe ------------------------------------------------------------
+
+    async def fetch_universe(
+        self,
+        *,
+        with_books: bool = True,
+        with_fees: bool = True,
+        with_events: bool = True,
+        series_ticker: str | None = None,
+    ) -> Universe:
+        """All open, non-combo markets with their books, fee models and event titles.
+
+        Book requests start as soon as each market page arrives. The listing itself failing
+        (first page unreachable, credentials rejected) raises; anything after that is reported
+        in :attr:`Universe.errors` and ``complete`` is False.
+        """
+        universe = Universe(markets=[], books={})
+        meta_tasks: list[asyncio.Task[Any]] = []
+        if with_fees:
+            meta_tasks.append(asyncio.create_task(self._safe_series(universe)))
+        if with_events:
+            meta_tasks.append(asyncio.create_task(self._safe_events(universe, series_ticker)))
+
+        raw: list[Mapping[str, Any]] = []
+        seen_tickers: set[str] = set()
+        book_tasks: list[asyncio.Task[tuple[dict[str, OrderBook], list[ItemError]]]] = []
+        try:
+            try:
+                async for page in self.iter_market_pages(series_ticker=series_ticker):
+                    universe.pages += 1
+                    fresh: list[str] = []
+                    for obj in page.markets:
+                        t = obj.get("ticker")
+                        if isinstance(t, str) and t:
+                            if t in seen_tickers:
+                                continue
+                            seen_tickers.add(t)
+                            fresh.append(t)
+                        raw.append(obj)
+                    if with_books:
+                        book_tasks.extend(
+                            asyncio.create_task(self._book_chunk(c)) for c in _chunks(fresh, BATCH_BOOKS_MAX)
+                        )
+            except OrionError as exc:
+                if universe.pages == 0 or isinstance(exc, AuthError):
+                    raise
+                universe.complete = False
+                universe.errors.append(_error_item("page", f"page {universe.pages + 1}", exc))
+            for b, e in await asyncio.gather(*book_tasks):
+                universe.books.update(b)
+                universe.errors.extend(e)
+            await asyncio.gather(*meta_tasks)
+        except BaseException:
+            for task in (*book_tasks, *meta_tasks):
+                task.cancel()
+            await asyncio.gather(*book_tasks, *meta_tasks, return_exceptions=True)
+            raise
+        markets, errors = self.parse_markets(raw, series=universe.series, events=universe.events)
+        universe.markets = markets
+        universe.errors.extend(errors)
+        good = {m.id for m in markets}
+        universe.books = {t: b for t, b in universe.books.items() if t in good}
+        if any(e.kind in ("page", "series", "events") for e in universe.errors):
+            universe.complete = False
+        return universe
+
+    async def _safe_series(self, universe: Universe) -> None:
+        try:
+            universe.series.update(await self.get_series_list())
+        except AuthError:
+            raise
+        except OrionError as exc:
+            universe.errors.append(_error_item("series", "/series", exc))
+
+    async def _safe_events(self, universe: Universe, series_ticker: str | None) -> None:
+        try:
+            events = await self.get_events(series_ticker=series_ticker)
+        except AuthError:
+            raise
+        except OrionError as exc:
+            universe.errors.append(_error_item("events", "/events", exc))
+            return
+        universe.events.update({e.event_ticker: e for e in events})

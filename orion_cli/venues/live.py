@@ -1,0 +1,458 @@
+"""The live market source: both venues' HTTP APIs, fetched concurrently, degraded not dead.
+
+Why it records raw responses: ``orion snapshot record`` must store what the venues sent, and a
+snapshot must replay exactly like live data. So the live source fetches the raw venue objects
+(through the venue clients' HTTP layers, with their rate limits and retries) into a
+:class:`~orion_cli.venues.snapshot.Capture` and parses that with the very same function a
+snapshot goes through. Live data and recordings cannot drift apart.
+
+A venue that cannot be reached (:class:`VenueUnavailable` after retries), rejects us, or answers
+with an unusable listing is marked *degraded* and the other venue's data is still returned; only
+when every requested venue fails does the fetch raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from orion_cli.core.errors import AuthError, DataError, NotFound, OrionError, VenueUnavailable
+from orion_cli.core.models import Market, MarketStatus, OrderBook, Venue
+from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressEvent, ProgressFn, guess_venue
+from orion_cli.venues.snapshot import Capture, KalshiRaw, PolymarketRaw, parse_capture
+
+if TYPE_CHECKING:
+    import httpx
+
+    from orion_cli.core.config import Settings
+    from orion_cli.venues.http import AuthCallable, RetryPolicy
+    from orion_cli.venues.kalshi.client import KalshiClient
+    from orion_cli.venues.polymarket.client import PolymarketClient
+
+__all__ = ["LiveSource"]
+
+_KALSHI_BOOKS_PER_REQUEST = 100
+_POLY_BOOK_BATCH_CONCURRENCY = 4
+
+
+def _err(venue: str, kind: str, key: str, exc: OrionError) -> ItemError:
+    return ItemError(venue, kind, key, str(exc), exc.reason)
+
+
+def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+class LiveSource:
+    """Kalshi and Polymarket over HTTP, configured from :class:`Settings`.
+
+    ``kalshi_auth`` signs Kalshi requests (Kalshi's spec lists auth on the order-book endpoints);
+    without it books are requested unsigned and a refusal becomes a per-book error, not a failure
+    of the whole venue. Transports are injectable for the loopback simulators in tests.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        kalshi_auth: AuthCallable | None = None,
+        kalshi_transport: httpx.AsyncBaseTransport | None = None,
+        polymarket_transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.kalshi_auth = kalshi_auth
+        self._k_transport = kalshi_transport
+        self._p_transport = polymarket_transport
+        self._retry = retry
+
+    @property
+    def name(self) -> str:
+        return f"live venues (kalshi {self.settings.kalshi.environment})"
+
+    @property
+    def kalshi_url(self) -> str:
+        k = self.settings.kalshi
+        return k.demo_base_url if k.environment == "demo" else k.prod_base_url
+
+    def enabled(self, venues: Sequence[Venue]) -> tuple[Venue, ...]:
+        out = []
+        for v in venues:
+            if v is Venue.KALSHI and not self.settings.kalshi.enabled:
+                continue
+            if v is Venue.POLYMARKET and not self.settings.polymarket.enabled:
+                continue
+            out.append(v)
+        return tuple(out)
+
+    # -- clients ------------------------------------------------------------------------------
+
+    def kalshi_client(self) -> KalshiClient:
+        from orion_cli.venues.kalshi.client import KalshiClient, RateTier
+
+        k = self.settings.kalshi
+        tier = RateTier("config", float(k.read_tokens_per_second), float(k.read_tokens_per_second),
+                        float(k.write_tokens_per_second), float(k.write_tokens_per_second))
+        extra: dict[str, Any] = {"retry": self._retry} if self._retry is not None else {}
+        return KalshiClient(self.kalshi_url, signer=self.kalshi_auth, tier=tier,  # type: ignore[arg-type]
+                            max_concurrency=k.max_concurrency, timeout=float(k.timeout_seconds),
+                            transport=self._k_transport, **extra)
+
+    def polymarket_client(self, *, max_pages: int | None = None) -> PolymarketClient:
+        from orion_cli.venues.polymarket.client import PolymarketClient
+
+        p = self.settings.polymarket
+        extra: dict[str, Any] = {"retry": self._retry} if self._retry is not None else {}
+        if max_pages is not None:
+            extra["max_pages"] = max_pages
+        return PolymarketClient(gamma_url=p.gamma_url, clob_url=p.clob_url, data_url=p.data_url,
+                                timeout=float(p.timeout_seconds), max_concurrency=p.max_concurrency,
+                                transport=self._p_transport, **extra)
+
+    # -- the MarketSource API -----------------------------------------------------------------
+
+    async def fetch(
+        self,
+        venues: Sequence[Venue] = ALL_VENUES,
+        *,
+        with_books: bool = True,
+        limit: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> MarketData:
+        capture = await self.capture(venues, with_books=with_books, limit=limit, progress=progress)
+        return parse_capture(capture, capture.venues, source=self.name, with_books=with_books, limit=limit)
+
+    async def capture(
+        self,
+        venues: Sequence[Venue] = ALL_VENUES,
+        *,
+        with_books: bool = True,
+        limit: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Capture:
+        """Raw responses of every requested venue, fetched concurrently.
+
+        Raises when every requested venue failed: :class:`VenueUnavailable` if any was
+        unreachable, else the first venue's own error (e.g. :class:`AuthError`, exit 4).
+        """
+        wanted = self.enabled(venues)
+        if not wanted:
+            raise VenueUnavailable(", ".join(v.value for v in venues) or "venues",
+                                   "disabled in the configuration (kalshi.enabled / polymarket.enabled)")
+        capture = Capture(recorded_at=datetime.now(UTC), recorder="orion snapshot record",
+                          environment={"kalshi": self.settings.kalshi.environment, "polymarket": "prod",
+                                       "kalshi_url": self.kalshi_url,
+                                       "polymarket_gamma_url": self.settings.polymarket.gamma_url,
+                                       "polymarket_clob_url": self.settings.polymarket.clob_url})
+        jobs: dict[Venue, Callable[[], Awaitable[Any]]] = {
+            Venue.KALSHI: lambda: self._capture_kalshi(capture, with_books, limit, progress),
+            Venue.POLYMARKET: lambda: self._capture_polymarket(capture, with_books, limit, progress),
+        }
+        results = await asyncio.gather(*(jobs[v]() for v in wanted), return_exceptions=True)
+        failures: list[tuple[Venue, BaseException]] = []
+        for venue, result in zip(wanted, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, OrionError):
+                    raise result
+                failures.append((venue, result))
+                capture.degraded[venue.value] = str(result)
+        if len(failures) == len(wanted):
+            unreachable = [exc for _, exc in failures if isinstance(exc, VenueUnavailable)]
+            if len(failures) == 1:
+                raise failures[0][1]
+            if unreachable:
+                raise VenueUnavailable(
+                    " and ".join(v.value for v, _ in failures),
+                    "; ".join(str(exc) for _, exc in failures),
+                    hint="check the network; `--snapshot FILE` or `--demo` work offline",
+                )
+            raise failures[0][1]
+        return capture
+
+    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
+        venue = venue or guess_venue(ref)
+        if venue is Venue.KALSHI:
+            capture = Capture(kalshi=await self._kalshi_one(ref.strip().upper()))
+        else:
+            capture = Capture(polymarket=await self._polymarket_one(ref.strip()))
+        data = parse_capture(capture, (venue,), source=self.name)
+        if not data.markets:
+            detail = data.errors[0].message if data.errors else "not listed"
+            raise DataError(f"{venue.value} market {ref}", detail)
+        market = data.markets[0]
+        book = data.book_for(market)
+        if book is None:
+            detail = "; ".join(e.message for e in data.errors if e.kind == "book") or "no book returned"
+            raise DataError(f"{venue.value} book {market.id}", detail)
+        return market, book
+
+    # -- Kalshi -------------------------------------------------------------------------------
+
+    async def _capture_kalshi(self, capture: Capture, with_books: bool, limit: int | None,
+                              progress: ProgressFn | None) -> None:
+        from orion_cli.venues.kalshi.client import MARKETS_MAX_LIMIT
+        from orion_cli.venues.kalshi.parse import series_ticker_of
+
+        raw = KalshiRaw(fetched_at=datetime.now(UTC))
+        async with self.kalshi_client() as client:
+            async def get(path: str, params: Any = None) -> Any:
+                return await client.http.get_json(path, params, bucket="read", cost=client.request_cost)
+
+            book_tasks: list[asyncio.Task[None]] = []
+            books_done = [0]
+
+            async def books(chunk: list[str]) -> None:
+                try:
+                    body = await get("/markets/orderbooks", [("tickers", t) for t in chunk])
+                    items = body.get("orderbooks") if isinstance(body, Mapping) else None
+                    if not isinstance(items, list):
+                        raise DataError("orderbooks", "missing or not a list")
+                    wanted = set(chunk)
+                    got = [it for it in items if isinstance(it, dict) and it.get("ticker") in wanted]
+                    raw.orderbooks.extend(got)
+                    found = {it["ticker"] for it in got}
+                    capture.errors.extend(ItemError("kalshi", "book", t, f"{t}: missing from the orderbooks answer",
+                                                    "book_missing") for t in chunk if t not in found)
+                except OrionError as exc:
+                    capture.errors.extend(_err("kalshi", "book", t, exc) for t in chunk)
+                books_done[0] += len(chunk)
+                if progress:
+                    progress(ProgressEvent("kalshi", "books", books_done[0], len(raw.markets)))
+
+            page_size = min(limit, MARKETS_MAX_LIMIT) if limit else None
+            pages = 0
+            seen: set[str] = set()
+            try:
+                try:
+                    async for page in client.iter_market_pages(limit=page_size):
+                        pages += 1
+                        fresh: list[str] = []
+                        for obj in page.markets:
+                            t = obj.get("ticker")
+                            if isinstance(t, str) and t in seen:
+                                continue
+                            if isinstance(t, str):
+                                seen.add(t)
+                                fresh.append(t)
+                            raw.markets.append(dict(obj))
+                            if limit and len(raw.markets) >= limit:
+                                break
+                        if progress:
+                            progress(ProgressEvent("kalshi", "markets", len(raw.markets), None))
+                        if with_books:
+                            book_tasks.extend(asyncio.create_task(books(c))
+                                              for c in _chunks(fresh, _KALSHI_BOOKS_PER_REQUEST))
+                        if limit and len(raw.markets) >= limit:
+                            break
+                except OrionError as exc:
+                    if pages == 0 or isinstance(exc, AuthError):
+                        raise
+                    raw.complete, raw.stop_reason = False, f"page {pages + 1}: {exc}"
+                    capture.errors.append(_err("kalshi", "page", f"page {pages + 1}", exc))
+                if limit and len(raw.markets) >= limit:
+                    raw.complete, raw.stop_reason = False, f"limited to {limit} markets"
+                # Series (fee schedules) and events (titles): the whole lists, or just ours when limited.
+                event_tickers = list(dict.fromkeys(str(m.get("event_ticker")) for m in raw.markets
+                                                   if m.get("event_ticker")))
+                series_tickers = list(dict.fromkeys(series_ticker_of(e) for e in event_tickers))
+                if limit:
+                    await asyncio.gather(
+                        *(self._kalshi_single(get, f"/series/{s}", "series", raw.series, capture, s)
+                          for s in series_tickers),
+                        *(self._kalshi_single(get, f"/events/{e}", "event", raw.events, capture, e)
+                          for e in event_tickers))
+                else:
+                    await asyncio.gather(self._kalshi_series(get, raw, capture),
+                                         self._kalshi_events(get, raw, capture, set(event_tickers)))
+                await asyncio.gather(*book_tasks)
+            except BaseException:
+                for task in book_tasks:
+                    task.cancel()
+                await asyncio.gather(*book_tasks, return_exceptions=True)
+                raise
+        capture.kalshi = raw
+
+    @staticmethod
+    async def _kalshi_single(get: Callable[..., Awaitable[Any]], path: str, kind: str, into: list[dict[str, Any]],
+                             capture: Capture, key: str) -> None:
+        try:
+            body = await get(path)
+            obj = body.get(kind) if isinstance(body, Mapping) else None
+            if not isinstance(obj, dict):
+                raise DataError(kind, "missing or not an object")
+            into.append({k: v for k, v in obj.items() if k != "markets"})
+        except AuthError:
+            raise
+        except OrionError as exc:
+            capture.errors.append(_err("kalshi", kind, key, exc))
+
+    @staticmethod
+    async def _kalshi_series(get: Callable[..., Awaitable[Any]], raw: KalshiRaw, capture: Capture) -> None:
+        try:
+            body = await get("/series")
+            items = body.get("series") if isinstance(body, Mapping) else None
+            if items is None:
+                items = []
+            if not isinstance(items, list):
+                raise DataError("series", "not a list")
+            raw.series.extend(s for s in items if isinstance(s, dict))
+        except AuthError:
+            raise
+        except OrionError as exc:
+            capture.errors.append(_err("kalshi", "series", "/series", exc))
+
+    @staticmethod
+    async def _kalshi_events(get: Callable[..., Awaitable[Any]], raw: KalshiRaw, capture: Capture,
+                             wanted: set[str]) -> None:
+        cursor: str | None = None
+        seen: set[str] = set()
+        try:
+            for _ in range(10000):
+                body = await get("/events", {"limit": 200, "status": "open", "cursor": cursor})
+                items = body.get("events") if isinstance(body, Mapping) else None
+                if not isinstance(items, list):
+                    raise DataError("events", "missing or not a list")
+                raw.events.extend(e for e in items if isinstance(e, dict) and e.get("event_ticker") in wanted)
+                nxt = body.get("cursor")
+                if not nxt or not isinstance(nxt, str) or nxt in seen:
+                    return
+                seen.add(nxt)
+                cursor = nxt
+        except AuthError:
+            raise
+        except OrionError as exc:
+            capture.errors.append(_err("kalshi", "events", "/events", exc))
+
+    async def _kalshi_one(self, ticker: str) -> KalshiRaw:
+        from orion_cli.venues.http import VenueHttpError
+        from orion_cli.venues.kalshi.parse import series_ticker_of
+
+        raw = KalshiRaw(fetched_at=datetime.now(UTC))
+        capture = Capture()
+        async with self.kalshi_client() as client:
+            async def get(path: str, params: Any = None) -> Any:
+                return await client.http.get_json(path, params, bucket="read", cost=client.request_cost)
+
+            try:
+                body = await get(f"/markets/{ticker}")
+            except VenueHttpError as exc:
+                if exc.status == 404:
+                    raise NotFound(f"no Kalshi market {ticker}", reason="market_not_found") from None
+                raise
+            market = body.get("market") if isinstance(body, Mapping) else None
+            if not isinstance(market, dict):
+                raise DataError("market", "missing or not an object")
+            raw.markets.append(market)
+            et = str(market.get("event_ticker") or "")
+            book_body, _, _ = await asyncio.gather(
+                get(f"/markets/{ticker}/orderbook"),
+                self._kalshi_single(get, f"/series/{series_ticker_of(et)}", "series", raw.series, capture, et),
+                self._kalshi_single(get, f"/events/{et}", "event", raw.events, capture, et),
+            )
+            inner = book_body.get("orderbook_fp") if isinstance(book_body, Mapping) else None
+            raw.orderbooks.append({"ticker": ticker, "orderbook_fp": inner})
+        return raw
+
+    # -- Polymarket ---------------------------------------------------------------------------
+
+    async def _capture_polymarket(self, capture: Capture, with_books: bool, limit: int | None,
+                                  progress: ProgressFn | None) -> None:
+        from orion_cli.venues.polymarket.client import KEYSET_MAX_LIMIT
+        from orion_cli.venues.polymarket.parse import parse_gamma_event
+
+        raw = PolymarketRaw(fetched_at=datetime.now(UTC))
+        max_pages = None
+        if limit:
+            # Events hold one or more markets, so ``limit`` events always cover ``limit`` markets.
+            max_pages = max(1, -(-limit // KEYSET_MAX_LIMIT))
+        async with self.polymarket_client(max_pages=max_pages) as client:
+            listing = await client.list_events()
+            open_markets: list[Market] = []
+            count = 0
+            for ev in listing.items:
+                try:
+                    parsed = parse_gamma_event(ev, skipped=[])
+                except DataError:
+                    parsed = []  # reported again, with its reason, when the capture is parsed
+                raw.events.append(ev)
+                count += len(parsed)
+                open_markets.extend(m for m in parsed if m.status is MarketStatus.OPEN)
+                if limit and count >= limit:
+                    break
+            if progress:
+                progress(ProgressEvent("polymarket", "markets", count, count))
+            if limit and (count >= limit or not listing.complete):
+                raw.complete, raw.stop_reason = False, f"limited to {limit} markets"
+            elif not listing.complete:
+                raw.complete, raw.stop_reason = False, listing.stop_reason
+                capture.errors.append(ItemError("polymarket", "listing", "listing",
+                                                f"listing incomplete: {listing.stop_reason}", "incomplete"))
+            if with_books:
+                await self._polymarket_books(client, open_markets[:limit] if limit else open_markets, raw,
+                                             capture, progress)
+        capture.polymarket = raw
+
+    @staticmethod
+    async def _polymarket_books(client: PolymarketClient, markets: Sequence[Market], raw: PolymarketRaw,
+                                capture: Capture, progress: ProgressFn | None) -> None:
+        tokens = list(dict.fromkeys(t for m in markets for t in (m.yes_token, m.no_token)))
+        batches = _chunks(tokens, client.books_batch)
+        sem = asyncio.Semaphore(_POLY_BOOK_BATCH_CONCURRENCY)
+        done = [0]
+
+        async def run(batch: list[str]) -> None:
+            async with sem:
+                try:
+                    # POST /books is a read; the client's retrying helper is not public yet.
+                    body = await client._post_books(batch)
+                    if not isinstance(body, list):
+                        raise DataError("books", f"expected an array, got {type(body).__name__}")
+                    wanted = set(batch)
+                    raw.books.extend(b for b in body if isinstance(b, dict) and str(b.get("asset_id")) in wanted)
+                except OrionError as exc:
+                    capture.errors.append(_err("polymarket", "book", f"{len(batch)} tokens", exc))
+                done[0] += len(batch)
+                if progress:
+                    progress(ProgressEvent("polymarket", "books", done[0], len(tokens)))
+
+        await asyncio.gather(*(run(b) for b in batches))
+
+    async def _polymarket_one(self, ref: str) -> PolymarketRaw:
+        from orion_cli.venues.polymarket.parse import parse_gamma_market
+
+        if ref.startswith("0x"):
+            params: dict[str, Any] = {"condition_ids": ref.lower()}
+        elif ref.isdigit():
+            params = {"clob_token_ids": ref}
+        else:
+            params = {"slug": ref}
+        raw = PolymarketRaw(fetched_at=datetime.now(UTC))
+        async with self.polymarket_client() as client:
+            await client._overall["gamma"].acquire()
+            body = await client.gamma.get_json("/markets", params, bucket="gamma_markets")
+            rows = body.get("markets") if isinstance(body, Mapping) else body
+            if not isinstance(rows, list):
+                raise DataError("markets", f"expected an array, got {type(rows).__name__}")
+            chosen: dict[str, Any] | None = None
+            for row in rows:
+                if not isinstance(row, dict):
+                    continue
+                tokens = row.get("clobTokenIds") or row.get("positionIds") or "[]"
+                token_list = json.loads(tokens) if isinstance(tokens, str) else tokens
+                ids = {str(row.get("conditionId", "")).lower(), str(row.get("slug", "")).lower(),
+                       *(str(t) for t in token_list or [])}
+                if ref.lower() in ids:
+                    chosen = row
+                    break
+            if chosen is None:
+                raise NotFound(f"no Polymarket market {ref!r}", reason="market_not_found",
+                               hint="use a condition id (0x…), an outcome token id or a market slug")
+            raw.markets.append(chosen)
+            market = parse_gamma_market(chosen)
+            body = await client._post_books([market.yes_token, market.no_token])
+            if isinstance(body, list):
+                raw.books.extend(b for b in body if isinstance(b, dict))
+        return raw

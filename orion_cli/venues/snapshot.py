@@ -1,0 +1,604 @@
+"""Snapshot files: recorded venue responses that replay exactly like the live venues.
+
+Why raw responses: a snapshot stores what Kalshi and Polymarket *sent* (Kalshi market, event,
+series and ``orderbook_fp`` objects; Gamma event/market objects and CLOB ``/book`` bodies), not
+orion's parsed model. Reading one runs the same venue parsers as live data, so a snapshot is a
+faithful replay: a parser fix applies to old recordings too, and a recording made by an older
+orion stays readable. The format is documented in ``docs/snapshot-format.md``.
+
+A file that is not a snapshot, is truncated, or has a version this orion does not know raises
+:class:`SnapshotError` (exit 2: the file named on the command line is a bad argument).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import tempfile
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from orion_cli.core.errors import DataError, NotFound, UsageError
+from orion_cli.core.models import Market, MarketStatus, OrderBook, Venue
+from orion_cli.core.money import loads_exact
+from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressFn
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "Capture",
+    "KalshiRaw",
+    "PolymarketRaw",
+    "SnapshotError",
+    "SnapshotSource",
+    "demo_path",
+    "demo_source",
+    "dumps_exact",
+    "parse_capture",
+    "read_capture",
+    "write_capture",
+]
+
+FORMAT = "orion-market-snapshot"
+VERSION = 1
+SUPPORTED_VERSIONS = frozenset({1})
+_GZIP_MAGIC = b"\x1f\x8b"
+_MAX_BYTES = 2 * 1024**3  # refuse to inflate more than 2 GiB: a corrupt or hostile file
+
+
+class SnapshotError(UsageError):
+    """The snapshot file cannot be used: missing, not a snapshot, truncated, unknown version."""
+
+    reason = "bad_snapshot"
+
+
+# -- the raw capture ----------------------------------------------------------------------------
+
+
+@dataclass
+class KalshiRaw:
+    """Kalshi Trade API v2 objects exactly as sent."""
+
+    series: list[dict[str, Any]] = field(default_factory=list)  # GET /series → series[]
+    events: list[dict[str, Any]] = field(default_factory=list)  # GET /events → events[] (no nesting)
+    markets: list[dict[str, Any]] = field(default_factory=list)  # GET /markets → markets[]
+    orderbooks: list[dict[str, Any]] = field(default_factory=list)  # {"ticker", "orderbook_fp"}
+    fetched_at: datetime | None = None
+    complete: bool = True
+    stop_reason: str = ""
+
+
+@dataclass
+class PolymarketRaw:
+    """Gamma and CLOB bodies exactly as sent."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)  # Gamma events with nested markets[]
+    markets: list[dict[str, Any]] = field(default_factory=list)  # Gamma markets (each with events[0])
+    books: list[dict[str, Any]] = field(default_factory=list)  # CLOB /book bodies, one per token
+    fetched_at: datetime | None = None
+    complete: bool = True
+    stop_reason: str = ""
+
+
+@dataclass
+class Capture:
+    """What one recording holds: per-venue raw responses plus the facts about the recording."""
+
+    kalshi: KalshiRaw | None = None
+    polymarket: PolymarketRaw | None = None
+    recorded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    environment: dict[str, str] = field(default_factory=dict)
+    degraded: dict[str, str] = field(default_factory=dict)
+    notes: str = ""
+    synthesised: list[str] = field(default_factory=list)
+    recorder: str = ""
+    errors: list[ItemError] = field(default_factory=list)  # fetch-time errors (not stored)
+
+    @property
+    def venues(self) -> tuple[Venue, ...]:
+        out = [v for v in ALL_VENUES if getattr(self, v.value) is not None or v.value in self.degraded]
+        return tuple(out) or ALL_VENUES
+
+
+# -- exact JSON output --------------------------------------------------------------------------
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def dumps_exact(value: Any, *, indent: int | None = None) -> str:
+    """JSON text where every Decimal is written as the exact number it holds.
+
+    ``json.dumps`` cannot emit a Decimal as a number without passing it through float, which
+    would change recorded prices; this writer keeps them digit for digit.
+    """
+    parts: list[str] = []
+    _emit(value, parts, indent, 0)
+    return "".join(parts)
+
+
+def _emit(value: Any, out: list[str], indent: int | None, level: int) -> None:
+    if value is None or isinstance(value, bool | str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise DataError("snapshot", f"not a finite number: {value}")
+        text = format(value, "f")
+        out.append("0" if text in ("-0", "") else text)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise DataError("snapshot", f"not a finite number: {value}")
+        out.append(repr(value))
+    elif isinstance(value, datetime):
+        out.append(json.dumps(_iso(value)))
+    elif isinstance(value, Mapping):
+        if not value:
+            out.append("{}")
+            return
+        sep, close = _layout(indent, level)
+        out.append("{")
+        for i, (k, v) in enumerate(value.items()):
+            out.append(("," if i else "") + sep)
+            out.append(json.dumps(str(k), ensure_ascii=False) + ":" + (" " if indent is not None else ""))
+            _emit(v, out, indent, level + 1)
+        out.append(close + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        sep, close = _layout(indent, level)
+        out.append("[")
+        for i, v in enumerate(value):
+            out.append(("," if i else "") + sep)
+            _emit(v, out, indent, level + 1)
+        out.append(close + "]")
+    else:
+        raise DataError("snapshot", f"cannot store a {type(value).__name__}")
+
+
+def _layout(indent: int | None, level: int) -> tuple[str, str]:
+    if indent is None:
+        return "", ""
+    return "\n" + " " * (indent * (level + 1)), "\n" + " " * (indent * level)
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def capture_document(capture: Capture) -> dict[str, Any]:
+    """The JSON document of a capture (see docs/snapshot-format.md)."""
+    venues: dict[str, Any] = {}
+    if capture.kalshi is not None:
+        k = capture.kalshi
+        venues["kalshi"] = {
+            "fetched_at": _iso(k.fetched_at or capture.recorded_at),
+            "complete": k.complete,
+            "stop_reason": k.stop_reason,
+            "series": k.series,
+            "events": k.events,
+            "markets": k.markets,
+            "orderbooks": k.orderbooks,
+        }
+    if capture.polymarket is not None:
+        p = capture.polymarket
+        venues["polymarket"] = {
+            "fetched_at": _iso(p.fetched_at or capture.recorded_at),
+            "complete": p.complete,
+            "stop_reason": p.stop_reason,
+            "events": p.events,
+            "markets": p.markets,
+            "books": p.books,
+        }
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "recorded_at": _iso(capture.recorded_at),
+        "recorder": capture.recorder,
+        "environment": capture.environment,
+        "notes": capture.notes,
+        "synthesised": capture.synthesised,
+        "degraded": capture.degraded,
+        "venues": venues,
+    }
+
+
+def write_capture(capture: Capture, path: Path, *, indent: int | None = None) -> int:
+    """Write atomically (temp file + rename in the same directory); gzip when the name ends in .gz.
+
+    Returns the number of bytes written. A crash mid-write leaves the old file (or none), never
+    half a snapshot under the final name.
+    """
+    text = dumps_exact(capture_document(capture), indent=indent) + "\n"
+    data = text.encode("utf-8")
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    directory = path.parent if str(path.parent) else Path()
+    if not directory.is_dir():
+        raise SnapshotError(f"cannot write snapshot: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(data)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _bad(path: Path | str, problem: str) -> SnapshotError:
+    return SnapshotError(f"{path}: {problem}", hint="record a new one with `orion snapshot record --out FILE`")
+
+
+def load_document(path: Path) -> dict[str, Any]:
+    """Read, decompress and decode a snapshot file, checking format and version."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SnapshotError(f"snapshot file not found: {path}") from None
+    except IsADirectoryError:
+        raise SnapshotError(f"snapshot path is a directory: {path}") from None
+    except OSError as exc:
+        raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror or type(exc).__name__}") from None
+    return parse_document(raw, str(path))
+
+
+def parse_document(raw: bytes, label: str = "snapshot") -> dict[str, Any]:
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            d = zlib.decompressobj(wbits=31)
+            data = d.decompress(raw, _MAX_BYTES)
+            if d.unconsumed_tail:
+                raise _bad(label, "decompressed size above 2 GiB; refusing")
+            if not d.eof:
+                raise _bad(label, "truncated gzip data (the file is incomplete)")
+        except zlib.error as exc:
+            raise _bad(label, f"corrupt gzip data ({exc})") from None
+    else:
+        data = raw
+    if not data.strip():
+        raise _bad(label, "empty file")
+    try:
+        doc = loads_exact(data)
+    except UnicodeDecodeError:
+        raise _bad(label, "not UTF-8 JSON (is this a snapshot file?)") from None
+    except ValueError as exc:
+        problem = "truncated JSON (the file is incomplete)" if "Expecting" in str(exc) and _looks_cut(data) \
+            else f"not valid JSON ({str(exc)[:80]})"
+        raise _bad(label, problem) from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise _bad(label, f"not an orion market snapshot (no \"format\": \"{FORMAT}\")")
+    version = doc.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise _bad(label, "snapshot version missing or not an integer")
+    if version not in SUPPORTED_VERSIONS:
+        newer = version > max(SUPPORTED_VERSIONS)
+        raise SnapshotError(
+            f"{label}: snapshot format version {version} is not supported (this orion reads "
+            f"{', '.join(map(str, sorted(SUPPORTED_VERSIONS)))})",
+            hint="upgrade orion to read it" if newer else "re-record it with this orion",
+        )
+    if not isinstance(doc.get("venues"), dict):
+        raise _bad(label, "'venues' missing or not an object")
+    return doc
+
+
+def _looks_cut(data: bytes) -> bool:
+    tail = data.rstrip()[-1:]
+    return tail not in (b"}", b"]")
+
+
+def _list_of_objects(obj: Mapping[str, Any], key: str, label: str) -> list[dict[str, Any]]:
+    value = obj.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+        raise _bad(label, f"{key}: expected a list of objects")
+    return value
+
+
+def _time_field(value: Any, label: str, key: str) -> datetime:
+    if not isinstance(value, str):
+        raise _bad(label, f"{key}: missing or not a time string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(label, f"{key}: not an ISO-8601 time: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise _bad(label, f"{key}: time without a timezone")
+    return parsed.astimezone(UTC)
+
+
+def capture_from_document(doc: Mapping[str, Any], label: str = "snapshot") -> Capture:
+    recorded_at = _time_field(doc.get("recorded_at"), label, "recorded_at")
+    venues = doc["venues"]
+    unknown = set(venues) - {v.value for v in ALL_VENUES}
+    if unknown:
+        raise _bad(label, f"unknown venue(s) {', '.join(sorted(unknown))}")
+    cap = Capture(recorded_at=recorded_at)
+    for key in ("environment", "degraded"):
+        value = doc.get(key) or {}
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise _bad(label, f"{key}: expected an object of strings")
+        setattr(cap, key, dict(value))
+    notes = doc.get("notes") or ""
+    synth = doc.get("synthesised") or []
+    if not isinstance(notes, str):
+        raise _bad(label, "notes: expected a string")
+    if isinstance(synth, str):
+        synth = [synth]
+    if not isinstance(synth, list) or not all(isinstance(s, str) for s in synth):
+        raise _bad(label, "synthesised: expected a list of strings")
+    cap.notes, cap.synthesised = notes, list(synth)
+    cap.recorder = str(doc.get("recorder") or "")
+    if "kalshi" in venues:
+        k = venues["kalshi"]
+        if not isinstance(k, dict):
+            raise _bad(label, "venues.kalshi: expected an object")
+        cap.kalshi = KalshiRaw(
+            series=_list_of_objects(k, "series", f"{label}: venues.kalshi"),
+            events=_list_of_objects(k, "events", f"{label}: venues.kalshi"),
+            markets=_list_of_objects(k, "markets", f"{label}: venues.kalshi"),
+            orderbooks=_list_of_objects(k, "orderbooks", f"{label}: venues.kalshi"),
+            fetched_at=_time_field(k.get("fetched_at", doc.get("recorded_at")), label, "venues.kalshi.fetched_at"),
+            complete=bool(k.get("complete", True)),
+            stop_reason=str(k.get("stop_reason") or ""),
+        )
+    if "polymarket" in venues:
+        p = venues["polymarket"]
+        if not isinstance(p, dict):
+            raise _bad(label, "venues.polymarket: expected an object")
+        cap.polymarket = PolymarketRaw(
+            events=_list_of_objects(p, "events", f"{label}: venues.polymarket"),
+            markets=_list_of_objects(p, "markets", f"{label}: venues.polymarket"),
+            books=_list_of_objects(p, "books", f"{label}: venues.polymarket"),
+            fetched_at=_time_field(p.get("fetched_at", doc.get("recorded_at")), label,
+                                   "venues.polymarket.fetched_at"),
+            complete=bool(p.get("complete", True)),
+            stop_reason=str(p.get("stop_reason") or ""),
+        )
+    return cap
+
+
+def read_capture(path: Path) -> Capture:
+    return capture_from_document(load_document(path), str(path))
+
+
+# -- raw → model (shared with the live source) --------------------------------------------------
+
+
+def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], dict[tuple[Venue, str], OrderBook],
+                                                                 list[ItemError]]:
+    """Kalshi raw objects → markets and books, with the venue parser, one bad item at a time."""
+    from orion_cli.venues.kalshi.parse import (
+        KalshiEvent,
+        KalshiSeries,
+        parse_event,
+        parse_market,
+        parse_orderbooks_batch,
+        parse_series,
+        series_ticker_of,
+    )
+
+    errors: list[ItemError] = []
+    series: dict[str, KalshiSeries] = {}
+    for i, s in enumerate(raw.series):
+        try:
+            parsed = parse_series(s, f"series[{i}]")
+            series[parsed.ticker] = parsed
+        except DataError as exc:
+            errors.append(ItemError("kalshi", "series", str(s.get("ticker") or f"#{i}"), str(exc)))
+    events: dict[str, KalshiEvent] = {}
+    for i, e in enumerate(raw.events):
+        try:
+            ev = parse_event(e, f"events[{i}]")
+            events[ev.event_ticker] = ev
+        except DataError as exc:
+            errors.append(ItemError("kalshi", "event", str(e.get("event_ticker") or f"#{i}"), str(exc)))
+    markets: list[Market] = []
+    seen: set[str] = set()
+    for i, obj in enumerate(raw.markets):
+        ticker = obj.get("ticker")
+        key = ticker if isinstance(ticker, str) and ticker else f"#{i}"
+        if key in seen:
+            continue
+        seen.add(key)
+        et = obj.get("event_ticker")
+        event = events.get(et) if isinstance(et, str) else None
+        st = event.series_ticker if event else (series_ticker_of(et) if isinstance(et, str) else "")
+        try:
+            markets.append(parse_market(obj, series=series.get(st), event=event))
+        except DataError as exc:
+            errors.append(ItemError("kalshi", "market", key, str(exc)))
+    books: dict[tuple[Venue, str], OrderBook] = {}
+    if raw.orderbooks:
+        try:
+            parsed_books, bad = parse_orderbooks_batch({"orderbooks": raw.orderbooks}, fetched_at=fetched_at)
+        except DataError as exc:
+            errors.append(ItemError("kalshi", "book", "orderbooks", str(exc)))
+            parsed_books, bad = {}, {}
+        errors.extend(ItemError("kalshi", "book", t, str(e)) for t, e in bad.items())
+        good = {m.id for m in markets}
+        books = {(Venue.KALSHI, t): b for t, b in parsed_books.items() if t in good}
+    return markets, books, errors
+
+
+def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
+        list[Market], dict[tuple[Venue, str], OrderBook], list[ItemError]]:
+    """Gamma/CLOB raw bodies → markets and books, with the venue parser, one bad item at a time."""
+    from orion_cli.venues.polymarket.parse import (
+        TokenBook,
+        combine_books,
+        parse_book,
+        parse_gamma_event,
+        parse_gamma_market,
+    )
+
+    errors: list[ItemError] = []
+    markets: list[Market] = []
+    seen: set[str] = set()
+
+    def keep(m: Market) -> None:
+        if m.id not in seen:
+            seen.add(m.id)
+            markets.append(m)
+
+    for i, ev in enumerate(raw.events):
+        skipped: list[DataError] = []
+        try:
+            parsed = parse_gamma_event(ev, skipped=skipped)
+        except DataError as exc:
+            errors.append(ItemError("polymarket", "event", str(ev.get("id") or f"#{i}"), str(exc)))
+            continue
+        errors.extend(ItemError("polymarket", "market", e.field.split(".", 1)[0], str(e)) for e in skipped)
+        for m in parsed:
+            keep(m)
+    for i, obj in enumerate(raw.markets):
+        try:
+            keep(parse_gamma_market(obj))
+        except DataError as exc:
+            errors.append(ItemError("polymarket", "market", str(obj.get("conditionId") or f"#{i}"), str(exc)))
+    token_books: dict[str, TokenBook] = {}
+    for i, body in enumerate(raw.books):
+        try:
+            tb = parse_book(body, prefix=f"books[{i}]")
+        except DataError as exc:
+            errors.append(ItemError("polymarket", "book", str(body.get("asset_id") or f"#{i}")[:80], str(exc)))
+            continue
+        token_books[tb.asset_id] = tb
+    books: dict[tuple[Venue, str], OrderBook] = {}
+    if token_books:
+        for m in markets:
+            yes, no = token_books.get(m.yes_token), token_books.get(m.no_token)
+            if yes is None and no is None:
+                continue
+            for tok, side_book in ((m.yes_token, yes), (m.no_token, no)):
+                if side_book is None and m.status is MarketStatus.OPEN:
+                    errors.append(ItemError("polymarket", "book", m.id,
+                                            f"no book recorded for token {tok[:20]}…", "book_missing"))
+            try:
+                books[(Venue.POLYMARKET, m.id)] = combine_books(m, yes, no, fetched_at)
+            except DataError as exc:
+                errors.append(ItemError("polymarket", "book", m.id, str(exc)))
+    return markets, books, errors
+
+
+def parse_capture(
+    capture: Capture,
+    venues: Sequence[Venue] = ALL_VENUES,
+    *,
+    source: str = "snapshot",
+    with_books: bool = True,
+    limit: int | None = None,
+) -> MarketData:
+    """The :class:`MarketData` of a capture, restricted to ``venues``."""
+    data = MarketData(markets=[], books={}, source=source, recorded_at=capture.recorded_at, notes=capture.notes,
+                      synthesised=list(capture.synthesised), venues=tuple(venues))
+    data.errors.extend(e for e in capture.errors if Venue(e.venue) in venues)
+    for venue in venues:
+        if venue.value in capture.degraded:
+            data.degraded[venue] = capture.degraded[venue.value]
+        if venue is Venue.KALSHI and capture.kalshi is not None:
+            k = capture.kalshi
+            ms, bs, errs = parse_kalshi(k, k.fetched_at or capture.recorded_at)
+            if not k.complete:
+                data.incomplete[venue] = k.stop_reason or "listing incomplete"
+        elif venue is Venue.POLYMARKET and capture.polymarket is not None:
+            p = capture.polymarket
+            ms, bs, errs = parse_polymarket(p, p.fetched_at or capture.recorded_at)
+            if not p.complete:
+                data.incomplete[venue] = p.stop_reason or "listing incomplete"
+        else:
+            if venue not in data.degraded:
+                data.degraded[venue] = f"not in {source}"
+            continue
+        if limit is not None:
+            ms = ms[:limit]
+        kept = {m.id for m in ms}
+        data.markets.extend(ms)
+        if with_books:
+            data.books.update({k2: b for k2, b in bs.items() if k2[1] in kept})
+        data.errors.extend(errs)
+    return data
+
+
+# -- the snapshot source ------------------------------------------------------------------------
+
+
+class SnapshotSource:
+    """A :class:`~orion_cli.venues.base.MarketSource` over a snapshot file (read-only)."""
+
+    def __init__(self, path: Path | str, *, label: str | None = None) -> None:
+        self.path = Path(path)
+        self._label = label
+        self._capture: Capture | None = None
+        self._parsed: dict[tuple[tuple[Venue, ...], bool], MarketData] = {}
+
+    @property
+    def name(self) -> str:
+        return self._label or f"snapshot {self.path}"
+
+    def capture(self) -> Capture:
+        if self._capture is None:
+            self._capture = read_capture(self.path)
+        return self._capture
+
+    def load(self, venues: Sequence[Venue] = ALL_VENUES, *, with_books: bool = True,
+             limit: int | None = None) -> MarketData:
+        if limit is not None:
+            return parse_capture(self.capture(), venues, source=self.name, with_books=with_books, limit=limit)
+        key = (tuple(venues), with_books)
+        if key not in self._parsed:
+            self._parsed[key] = parse_capture(self.capture(), venues, source=self.name, with_books=with_books)
+        return self._parsed[key]
+
+    async def fetch(
+        self,
+        venues: Sequence[Venue] = ALL_VENUES,
+        *,
+        with_books: bool = True,
+        limit: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> MarketData:
+        from orion_cli.venues.base import ProgressEvent
+
+        data = self.load(venues, with_books=with_books, limit=limit)
+        if progress is not None:
+            for v in venues:
+                n = len(data.for_venue(v))
+                progress(ProgressEvent(v.value, "markets", n, n))
+        return data
+
+    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
+        data = self.load()
+        market = data.find_market(ref, venue)
+        book = data.book_for(market)
+        if book is None:
+            raise NotFound(f"{self.name} holds no order book for {market.venue.value} market {market.id}",
+                           reason="book_not_found")
+        return market, book
+
+
+def demo_path() -> Path:
+    """The packaged demo snapshot (``orion_cli/data/demo_snapshot.json.gz``)."""
+    return Path(str(resources.files("orion_cli") / "data" / "demo_snapshot.json.gz"))
+
+
+def demo_source() -> SnapshotSource:
+    return SnapshotSource(demo_path(), label="demo data set")

@@ -1,0 +1,447 @@
+"""CliRunner tests for the foundation commands and every exit code they can produce.
+
+init, config show, halt, resume, audit tail, audit verify; global options; the one error boundary.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from orion_cli import __version__
+from orion_cli.cli.app import app, hoist_format_options
+from orion_cli.core.config import render_example
+
+
+def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+    return CliRunner().invoke(app, list(args), env=env, input=input, catch_exceptions=False)
+
+
+def jsonl(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def error_record(result: Result) -> dict[str, Any]:
+    records = [r for r in jsonl_lenient(result.stderr) if r.get("type") == "error"]
+    assert len(records) == 1, result.stderr
+    return records[0]
+
+
+def jsonl_lenient(text: str) -> list[dict[str, Any]]:
+    out = []
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
+@pytest.fixture
+def ledger(isolated_home: Path) -> Path:
+    """An initialised home: config file written and database migrated."""
+    result = run("init")
+    assert result.exit_code == 0, result.output
+    return isolated_home / "orion.db"
+
+
+# -- global options ----------------------------------------------------------------------------
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"orion {__version__}"
+
+
+def test_help_documents_exit_codes() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    flat = " ".join(result.stdout.split())
+    for code in ("130 interrupted", "3 configuration error", "6 refused", "2 usage error"):
+        assert code in flat
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--bogus"],
+        ["halt", "--bogus"],
+        ["--format", "xml", "halt", "--status"],
+        ["--json", "--jsonl", "halt", "--status"],
+        ["audit", "tail", "-n", "-1"],
+        ["audit", "tail", "-n", "many"],
+        ["audit", "nope"],
+        ["nosuchcommand"],
+        ["config", "show", "--bogus"],
+    ],
+)
+def test_bad_flags_exit_2(args: list[str], isolated_home: Path) -> None:
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert not (isolated_home / "orion.db").exists()  # nothing ran
+
+
+@pytest.mark.parametrize("args", [["--json", "halt", "--bogus"], ["audit", "tail", "-n", "-1", "--json"]],
+                         ids=["unknown-option", "out-of-range-value"])
+def test_parser_usage_errors_with_json_write_an_error_object(args: list[str]) -> None:
+    """DESIGN §2: with --json, *a failure* also writes one JSON error object to stderr."""
+    result = run(*args)
+    assert result.exit_code == 2
+    rec = error_record(result)
+    assert rec["exit_code"] == 2 and rec["reason"] and rec["message"]
+
+
+def test_bad_since_is_a_usage_error(ledger: Path) -> None:
+    result = run("audit", "tail", "--since", "last tuesday")
+    assert result.exit_code == 2
+    assert "--since" in result.stderr
+
+
+def test_format_flags_before_and_after_the_command_agree(ledger: Path) -> None:
+    before = run("--json", "halt", "--status")
+    after = run("halt", "--status", "--json")
+    fmt_after = run("halt", "--status", "--format", "json")
+    fmt_eq = run("halt", "--status", "--format=json")
+    assert before.exit_code == after.exit_code == fmt_after.exit_code == fmt_eq.exit_code == 0
+    assert json.loads(before.stdout) == json.loads(after.stdout) == json.loads(fmt_after.stdout)
+    assert json.loads(fmt_eq.stdout)["halted"] is False
+    jl = run("halt", "--status", "--jsonl")
+    assert jl.stdout.count("\n") == 1 and json.loads(jl.stdout)["type"] == "halt"
+
+
+def test_hoisting_stops_at_double_dash() -> None:
+    assert hoist_format_options(["halt", "--json", "--", "--jsonl"]) == ["--json", "halt", "--", "--jsonl"]
+    assert hoist_format_options(["x", "--format", "table"]) == ["--format", "table", "x"]
+
+
+def test_table_format_on_a_pipe(ledger: Path) -> None:
+    result = run("--format", "table", "halt", "--status")
+    assert result.exit_code == 0
+    assert "halted" in result.stdout and "{" not in result.stdout
+
+
+def test_db_option_selects_the_ledger(isolated_home: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    result = run("--db", str(other), "halt", "--reason", "elsewhere")
+    assert result.exit_code == 0, result.output
+    assert other.exists() and not (isolated_home / "orion.db").exists()
+    status = run("--db", str(other), "--json", "halt", "--status")
+    assert json.loads(status.stdout)["reason"] == "elsewhere"
+
+
+def test_quiet_silences_talk_but_not_data(ledger: Path) -> None:
+    result = run("-q", "--jsonl", "resume", "--yes")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["halted"] is False
+
+
+# -- init --------------------------------------------------------------------------------------
+
+
+def test_init_writes_config_and_database_and_refuses_to_overwrite(isolated_home: Path) -> None:
+    result = run("--json", "init")
+    assert result.exit_code == 0, result.output
+    cfg = isolated_home / "config.toml"
+    assert cfg.read_text() == render_example()
+    assert (isolated_home / "orion.db").is_file()
+    rec = json.loads(result.stdout)
+    assert rec["type"] == "init" and rec["config_written"] is True
+
+    cfg.write_text('[limits]\norder_notional = "42"\n')
+    again = run("--json", "init")
+    assert again.exit_code == 0
+    assert json.loads(again.stdout)["config_written"] is False
+    assert "--force" in again.stderr
+    assert cfg.read_text() == '[limits]\norder_notional = "42"\n'
+
+    forced = run("--json", "init", "--force")
+    assert forced.exit_code == 0
+    assert cfg.read_text() == render_example()
+    events = jsonl(run("--jsonl", "audit", "tail", "--type", "config").stdout)
+    assert [e["payload"]["config_written"] for e in events] == [True, False, True]
+
+
+def test_init_on_a_foreign_database_exits_3_and_leaves_it(isolated_home: Path) -> None:
+    db = isolated_home / "orion.db"
+    db.write_text("not a database\n")
+    result = run("--json", "init")
+    assert result.exit_code == 3
+    assert error_record(result)["reason"] == "storage_foreign"
+    assert db.read_text() == "not a database\n"
+
+
+def test_init_refuses_when_the_config_path_is_a_directory(isolated_home: Path) -> None:
+    (isolated_home / "config.toml").mkdir()
+    result = run("init")
+    assert result.exit_code == 6
+    assert "not a file" in result.stderr
+    assert (isolated_home / "config.toml").is_dir()
+
+
+# -- config show -------------------------------------------------------------------------------
+
+
+def test_config_show_sources(isolated_home: Path, tmp_path: Path) -> None:
+    (isolated_home / "config.toml").write_text('[limits]\norder_contracts = "9"\n')
+    flag_file = tmp_path / "f.toml"
+    flag_file.write_text('[trading]\nmin_edge = "0.02"\n')
+    result = run("--config", str(flag_file), "--jsonl", "config", "show", "--sources",
+                 env={"ORION__LIMITS__ORDER_NOTIONAL": "55"})
+    assert result.exit_code == 0, result.output
+    rows = {r["key"]: r for r in jsonl(result.stdout)}
+    assert rows["limits.order_notional"]["value"] == "55"
+    assert rows["limits.order_notional"]["source"] == "environment ORION__LIMITS__ORDER_NOTIONAL"
+    assert rows["limits.order_contracts"]["source"].startswith("user config")
+    assert rows["trading.min_edge"] == {"type": "config", "key": "trading.min_edge", "value": "0.02",
+                                        "source": f"--config {flag_file}"}
+    assert rows["trading.mode"]["source"] == "default"
+
+
+def test_config_show_without_sources_and_db_flag_wins(tmp_path: Path) -> None:
+    result = run("--db", "postgresql://u:pw@h/db", "--jsonl", "config", "show")
+    rows = {r["key"]: r for r in jsonl(result.stdout)}
+    assert "source" not in rows["trading.mode"]
+    assert rows["database.url"]["value"] == "postgresql://u:***@h/db"
+    assert "pw" not in result.stdout
+
+
+def test_config_show_table(isolated_home: Path) -> None:
+    result = run("--format", "table", "config", "show", "--sources")
+    assert result.exit_code == 0
+    assert "limits.order_notional" in result.stdout and "default" in result.stdout
+
+
+def test_unknown_key_exits_3_naming_key_source_and_suggestion(isolated_home: Path) -> None:
+    cfg = isolated_home / "config.toml"
+    cfg.write_text('[limits]\norder_notionl = "5"\n')
+    result = run("--json", "config", "show")
+    assert result.exit_code == 3
+    assert "limits.order_notionl" in result.stderr and str(cfg) in result.stderr
+    assert "did you mean limits.order_notional?" in result.stderr
+    rec = error_record(result)
+    assert rec["exit_code"] == 3 and rec["reason"] == "config_unknown_key"
+    assert result.stdout == ""
+
+
+def test_out_of_range_env_exits_3_with_range(isolated_home: Path) -> None:
+    result = run("halt", "--status", env={"ORION__LIMITS__ORDER_NOTIONAL": "0"})
+    assert result.exit_code == 3
+    assert "limits.order_notional" in result.stderr
+    assert "environment ORION__LIMITS__ORDER_NOTIONAL" in result.stderr
+    assert "0.01..1000000" in result.stderr
+
+
+def test_toml_syntax_error_exits_3_with_line_and_column(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[limits\n")
+    result = run("--config", str(bad), "config", "show")
+    assert result.exit_code == 3
+    assert "line 1" in result.stderr and "column" in result.stderr
+
+
+def test_missing_config_file_exits_3(tmp_path: Path) -> None:
+    result = run("--config", str(tmp_path / "missing.toml"), "config", "show")
+    assert result.exit_code == 3
+    assert "not found" in result.stderr
+
+
+def test_orion_config_env_is_used(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('[limits]\norder_notional = "77"\n')
+    result = run("--jsonl", "config", "show", "--sources", env={"ORION_CONFIG": str(f)})
+    rows = {r["key"]: r for r in jsonl(result.stdout)}
+    assert rows["limits.order_notional"]["value"] == "77"
+    assert rows["limits.order_notional"]["source"] == f"$ORION_CONFIG {f}"
+
+
+# -- halt / resume -----------------------------------------------------------------------------
+
+
+def test_halt_status_resume_cycle(ledger: Path) -> None:
+    engaged = run("--json", "halt", "--reason", "venue outage")
+    assert engaged.exit_code == 0, engaged.output
+    rec = json.loads(engaged.stdout)
+    assert rec["halted"] is True and rec["reason"] == "venue outage"
+    assert {"user", "host", "pid"} <= set(rec["by"])
+    assert "HALTED" in engaged.stderr
+
+    status = run("halt", "--status", "--json")
+    assert json.loads(status.stdout)["halted"] is True
+
+    refused = run("resume", "--json")
+    assert refused.exit_code == 6
+    assert "--yes" in refused.stderr
+    assert error_record(refused)["reason"] == "NOT_CONFIRMED"
+    assert json.loads(run("--json", "halt", "--status").stdout)["halted"] is True
+
+    released = run("resume", "--yes", "--json")
+    assert released.exit_code == 0
+    assert json.loads(released.stdout)["halted"] is False
+    types = [e["type"] for e in jsonl(run("--jsonl", "audit", "tail", "--type", "halt").stdout)]
+    assert types == ["halt.engaged", "halt.released"]
+
+
+def test_halt_default_reason_and_table(ledger: Path) -> None:
+    result = run("--format", "table", "halt")
+    assert result.exit_code == 0
+    assert "halted from the command line" in result.stdout
+
+
+def test_resume_when_not_halted_is_ok(ledger: Path) -> None:
+    result = run("resume")
+    assert result.exit_code == 0
+    assert "nothing to release" in result.stderr
+
+
+def test_resume_refused_while_sentinel_file_exists(ledger: Path, tmp_path: Path) -> None:
+    sentinel = tmp_path / "HALT"
+    sentinel.write_text("ops script")
+    env = {"ORION__HALT__SENTINEL_FILE": str(sentinel)}
+    status = run("--json", "halt", "--status", env=env)
+    assert json.loads(status.stdout)["halted"] is True
+    assert json.loads(status.stdout)["sentinel_file"] == str(sentinel)
+    result = run("resume", "--yes", env=env)
+    assert result.exit_code == 6
+    assert str(sentinel) in result.stderr
+    sentinel.unlink()
+    assert json.loads(run("--json", "halt", "--status", env=env).stdout)["halted"] is False
+
+
+def test_resume_of_a_drawdown_halt_needs_breaker(ledger: Path) -> None:
+    from orion_cli.risk.halt import KillSwitch
+    from orion_cli.store.db import open_database
+
+    db = open_database(str(ledger))
+    KillSwitch(db).engage("drawdown", kind="drawdown")
+    db.dispose()
+    result = run("--json", "resume", "--yes")
+    assert result.exit_code == 6
+    assert error_record(result)["reason"] == "BREAKER"
+    ok = run("--json", "resume", "--yes", "--breaker")
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["halted"] is False
+
+
+# -- audit -------------------------------------------------------------------------------------
+
+
+def test_audit_tail_json_lines_and_filters(ledger: Path) -> None:
+    for i in range(3):
+        assert run("halt", "--reason", f"r{i}").exit_code == 0
+        assert run("resume", "--yes").exit_code == 0
+    events = jsonl(run("audit", "tail", "--json").stdout)  # --json: one object per line, like --jsonl
+    assert [e["seq"] for e in events] == list(range(1, 8))
+    for e in events:
+        assert {"v", "seq", "ts", "type", "mode", "actor", "payload", "prev_hash", "hash"} <= set(e)
+        assert e["v"] == 1 and e["ts"].endswith("Z")
+    last2 = jsonl(run("audit", "tail", "-n", "2", "--jsonl").stdout)
+    assert [e["seq"] for e in last2] == [6, 7]
+    released = jsonl(run("audit", "tail", "--type", "halt.released", "--jsonl").stdout)
+    assert len(released) == 3 and {e["type"] for e in released} == {"halt.released"}
+    assert jsonl(run("audit", "tail", "--since", "1h", "--jsonl").stdout) == events
+    assert jsonl(run("audit", "tail", "--since", "2999-01-01", "--jsonl").stdout) == []
+    assert run("audit", "tail", "-n", "0", "--jsonl").stdout == ""
+
+
+def test_audit_tail_table_and_empty(isolated_home: Path) -> None:
+    empty = run("--format", "table", "audit", "tail")
+    assert empty.exit_code == 0
+    assert "no audit events" in empty.stderr
+    run("halt", "--reason", "x")
+    table = run("--format", "table", "audit", "tail")
+    assert "halt.engaged" in table.stdout and "seq" in table.stdout
+
+
+def test_audit_verify_intact(ledger: Path) -> None:
+    run("halt")
+    result = run("--json", "audit", "verify")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {"type": "audit_verify", "ok": True, "events": 2, "first_bad_seq": None,
+                                         "problem": None}
+
+
+def test_audit_verify_on_a_tampered_chain_exits_7_naming_the_seq(ledger: Path) -> None:
+    for i in range(3):
+        run("halt", "--reason", f"r{i}")
+    conn = sqlite3.connect(ledger)
+    conn.execute("UPDATE audit_events SET payload = '{\"reason\":\"nothing to see\"}' WHERE seq = 3")
+    conn.commit()
+    conn.close()
+    result = run("--json", "audit", "verify")
+    assert result.exit_code == 7
+    assert json.loads(result.stdout)["first_bad_seq"] == 3
+    assert "seq 3" in result.stderr
+    rec = error_record(result)
+    assert rec["exit_code"] == 7 and rec["reason"] == "audit_chain_broken" and "seq 3" in rec["message"]
+
+
+def test_audit_verify_table_on_tamper(ledger: Path) -> None:
+    run("halt")
+    conn = sqlite3.connect(ledger)
+    conn.execute("DELETE FROM audit_events WHERE seq = 1")
+    conn.commit()
+    conn.close()
+    result = run("--format", "table", "audit", "verify")
+    assert result.exit_code == 7
+    assert "error: audit chain broken at seq 2" in result.stderr
+
+
+# -- the error boundary ------------------------------------------------------------------------
+
+
+def _explode_with_a_local(monkeypatch: pytest.MonkeyPatch, exc_type: type[BaseException] = RuntimeError) -> str:
+    # Built at run time so that no source line shown in a traceback contains it.
+    canary = "".join(["can", "ary-", uuid.uuid4().hex])
+
+    def status(self: object) -> object:
+        secret_local = canary  # noqa: F841 - a local variable a careless traceback would print
+        raise exc_type("status failed")
+
+    monkeypatch.setattr("orion_cli.risk.halt.KillSwitch.status", status)
+    return canary
+
+
+def test_unexpected_error_is_one_line_exit_1_without_locals(ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    canary = _explode_with_a_local(monkeypatch)
+    result = run("--format", "table", "halt", "--status")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: unexpected internal error (RuntimeError")
+    assert lines[1:] == ["hint: set ORION_DEBUG=1 for a traceback"]
+    assert "Traceback" not in result.output
+    assert canary not in result.output
+
+
+def test_unexpected_error_with_json_writes_an_error_object(ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    canary = _explode_with_a_local(monkeypatch)
+    result = run("--json", "halt", "--status")
+    assert result.exit_code == 1
+    rec = error_record(result)
+    assert rec["exit_code"] == 1 and rec["reason"] == "internal" and rec["message"].startswith("unexpected")
+    assert result.stdout == ""
+    assert canary not in result.output
+
+
+def test_debug_traceback_never_shows_locals(ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    canary = _explode_with_a_local(monkeypatch)
+    result = run("halt", "--status", env={"ORION_DEBUG": "1"})
+    assert result.exit_code == 1
+    assert "Traceback" in result.stderr and "status failed" in result.stderr
+    assert canary not in result.output
+
+
+def test_keyboard_interrupt_exits_130(ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _explode_with_a_local(monkeypatch, KeyboardInterrupt)
+    result = run("--json", "halt", "--status")
+    assert result.exit_code == 130
+    assert error_record(result)["exit_code"] == 130
+    assert "Traceback" not in result.output

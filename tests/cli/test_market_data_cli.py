@@ -1,0 +1,186 @@
+"""`orion markets`, `orion book`, `orion snapshot` through the CLI: formats, banners, exit codes."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+from sim.kalshi_sim import KalshiSim
+from sim.polymarket_sim import PolymarketSim
+from typer.testing import CliRunner
+
+from orion_cli.cli.app import OrionGroup, root
+from orion_cli.cli.commands import market_data
+
+
+def build_app() -> typer.Typer:
+    """The root app with these commands registered exactly as the lead registers them in app.py."""
+    app = typer.Typer(cls=OrionGroup, name="orion", no_args_is_help=True, add_completion=False,
+                      pretty_exceptions_enable=False)
+    app.callback()(root)
+    app.command("markets")(market_data.markets_command)
+    app.command("book")(market_data.book_command)
+    app.add_typer(market_data.snapshot_app, name="snapshot")
+    return app
+
+
+APP = build_app()
+BRIA_POLY = "will-brian-armstrong-appear-on-the-uponly-podcast-by-december-31-915"
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(APP, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_markets_demo_json_has_the_minimum_fields_and_a_banner() -> None:
+    code, out, err = invoke("markets", "--demo", "--json")
+    assert code == 0, err
+    records = json.loads(out)
+    assert len(records) >= 90
+    for rec in records:
+        assert rec["type"] == "market"
+        assert {"venue", "id", "event_id", "title", "close_time", "status"} <= set(rec)
+    assert {r["venue"] for r in records} == {"kalshi", "polymarket"}
+    assert "DEMO DATA" in err and "2026-05-26" in err and "synthesised" in err
+    assert all(isinstance(r["yes_ask"], str | None) for r in records)  # money as decimal strings
+
+
+def test_markets_filters_and_jsonl() -> None:
+    code, out, err = invoke("markets", "--demo", "--venue", "kalshi", "--search", "world cup", "--limit", "3",
+                            "--jsonl")
+    assert code == 0, err
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert len(lines) == 3 and all(r["venue"] == "kalshi" and "World Cup" in r["title"] for r in lines)
+    code, out, _ = invoke("markets", "--demo", "--category", "politics", "--json")
+    assert code == 0
+    assert {r["category"].lower() for r in json.loads(out)} == {"politics"}
+    code, out, err = invoke("markets", "--demo", "--search", "no such market anywhere", "--format", "table")
+    assert code == 0 and "no markets match" in err
+
+
+def test_markets_table_format() -> None:
+    code, out, _ = invoke("--format", "table", "markets", "--demo", "--search", "uponly")
+    assert code == 0
+    assert "KXUPONLY-01-BRIA" in out and "yes ask" in out
+
+
+def test_book_demo_json_record() -> None:
+    code, out, err = invoke("book", "KXUPONLY-01-BRIA", "--demo", "--json")
+    assert code == 0, err
+    rec = json.loads(out)
+    assert rec["type"] == "book" and rec["venue"] == "kalshi" and rec["market"] == "KXUPONLY-01-BRIA"
+    assert rec["yes"]["asks"][0] == ["0.2400", "110.00"]
+    assert rec["no"]["asks"][0][0] == "0.8000"
+    assert rec["fetched_at"].startswith("2026-05-26") and rec["age_seconds"] > 0
+    assert "DEMO DATA" in err
+
+
+def test_book_by_slug_token_and_depth() -> None:
+    code, out, _ = invoke("book", BRIA_POLY, "--demo", "--depth", "1", "--json")
+    assert code == 0
+    rec = json.loads(out)
+    assert rec["venue"] == "polymarket" and len(rec["yes"]["bids"]) == 1 and len(rec["no"]["asks"]) == 1
+    assert rec["yes"]["asks"][0][0] == "0.15"
+    code, out, _ = invoke("book", BRIA_POLY, "--demo", "--format", "table")
+    assert code == 0 and "YES" in out and "NO" in out
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    code, _, err = invoke("book", "KXNOPE-1", "--demo", "--json")
+    assert code == 2
+    assert json.loads(err.strip().splitlines()[-1])["exit_code"] == 2
+    assert invoke("markets", "--demo", "--snapshot", str(tmp_path / "x.json"))[0] == 2
+    assert invoke("markets", "--demo", "--venue", "kraken")[0] == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "orion-market-snapshot", "version": 99, "venues": {}}')
+    code, _, err = invoke("markets", "--snapshot", str(bad))
+    assert code == 2 and "version 99" in err
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(market_data_demo_bytes()[:500])
+    code, _, err = invoke("markets", "--snapshot", str(cut), "--json")
+    assert code == 2 and "truncated" in err
+    assert invoke("markets", "--snapshot", str(tmp_path / "missing.json"))[0] == 2
+
+
+def market_data_demo_bytes() -> bytes:
+    from orion_cli.venues.snapshot import demo_path
+
+    return demo_path().read_bytes()
+
+
+# -- live, against the loopback simulators ------------------------------------------------------
+
+
+def dead_url() -> str:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def sims() -> Iterator[tuple[KalshiSim, PolymarketSim]]:
+    k = KalshiSim()
+    p = PolymarketSim.universe(4)
+    k.start()
+    p.start()
+    try:
+        yield k, p
+    finally:
+        k.stop()
+        p.stop()
+
+
+def env_for(kalshi: str, gamma: str, clob: str) -> dict[str, str]:
+    return {
+        "ORION__KALSHI__PROD_BASE_URL": kalshi,
+        "ORION__KALSHI__READ_TOKENS_PER_SECOND": "100000",
+        "ORION__POLYMARKET__GAMMA_URL": gamma,
+        "ORION__POLYMARKET__CLOB_URL": clob,
+    }
+
+
+def test_snapshot_record_then_replay(sims: tuple[KalshiSim, PolymarketSim], tmp_path: Path) -> None:
+    k, p = sims
+    env = env_for(k.server.base_url + "/trade-api/v2", p.gamma_url, p.clob_url)
+    path = tmp_path / "rec.json.gz"
+    code, out, err = invoke("snapshot", "record", "--out", str(path), "--json", env=env)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["type"] == "snapshot" and summary["markets"]["kalshi"] > 0 and summary["books"]["polymarket"] > 0
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    code, out, err = invoke("markets", "--snapshot", str(path), "--json")
+    assert code == 0 and "SNAPSHOT" in err
+    replay = json.loads(out)
+    assert len(replay) == summary["markets"]["kalshi"] + summary["markets"]["polymarket"]
+    code, out, _ = invoke("snapshot", "info", str(path), "--json")
+    assert code == 0 and json.loads(out)["version"] == 1
+
+
+def test_live_markets_one_venue_down_is_degraded(sims: tuple[KalshiSim, PolymarketSim]) -> None:
+    k, _ = sims
+    dead = dead_url()
+    env = env_for(k.server.base_url + "/trade-api/v2", dead, dead)
+    code, out, err = invoke("markets", "--json", env=env)
+    assert code == 0, err
+    assert {r["venue"] for r in json.loads(out)} == {"kalshi"}
+    assert "DEGRADED: polymarket" in err
+
+
+def test_live_book_and_both_venues_down_exit_5(sims: tuple[KalshiSim, PolymarketSim]) -> None:
+    k, p = sims
+    env = env_for(k.server.base_url + "/trade-api/v2", p.gamma_url, p.clob_url)
+    ticker = k.recorded_markets()[0]["ticker"]
+    code, out, err = invoke("book", ticker, "--json", env=env)
+    assert code == 0, err
+    assert json.loads(out)["market"] == ticker
+    dead = dead_url()
+    code, _, err = invoke("markets", "--json", env=env_for(dead + "/trade-api/v2", dead, dead))
+    assert code == 5
+    assert json.loads(err.strip().splitlines()[-1])["reason"] == "venue_unavailable"

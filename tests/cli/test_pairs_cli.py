@@ -1,0 +1,206 @@
+"""`orion pairs list|add|remove|suggest` through the CLI: the pairs file, exit codes and the audit trail."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from orion_cli.cli.app import app
+from orion_cli.core.paths import default_pairs_file
+from orion_cli.store.audit import AuditLog, Event
+from orion_cli.store.db import open_database
+
+BRIA_K = "KXUPONLY-01-BRIA"
+BRIA_P = "0x18682f5c3ac9f66132244ac057a2817a1b908702d424680f35de26cad232087d"
+GCR_K = "KXUPONLY-01-GCR"
+GCR_P = "0x27aad6b150842f937852361de3f82b7f8c927a2fa89f8b3c49d955af32e73bd1"
+LAL_K = "KXNBAGAME-26JAN09MILLAL-LAL"
+LAL_P = "0x" + "f0" * 32
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def audit(*types: str) -> list[Event]:
+    db = open_database(None)
+    try:
+        return AuditLog(db).tail(100, types=types)
+    finally:
+        db.dispose()
+
+
+def listed() -> list[dict[str, Any]]:
+    code, out, err = invoke("pairs", "list", "--json")
+    assert code == 0, err
+    records: list[dict[str, Any]] = json.loads(out)
+    return records
+
+
+# -- list / add / remove --------------------------------------------------------------------------
+
+
+def test_list_empty() -> None:
+    assert listed() == []
+    code, out, err = invoke("pairs", "list", "--format", "table")
+    assert code == 0 and out == ""
+    assert "no curated pairs in" in err and str(default_pairs_file()) in err
+    assert not default_pairs_file().exists()  # listing never creates the file
+
+
+def test_add_then_list_and_audit() -> None:
+    code, out, err = invoke("pairs", "add", LAL_K, LAL_P, "--inverted", "--note", "Lakers = 2nd outcome", "--json")
+    assert code == 0, err
+    rec = json.loads(out)
+    assert rec["type"] == "pair" and rec["kalshi"] == LAL_K and rec["polymarket"] == LAL_P
+    assert rec["inverted"] is True and rec["note"] == "Lakers = 2nd outcome" and rec["added_at"].endswith("Z")
+    assert "curated" in err and "(inverted)" in err
+    code, _, _ = invoke("pairs", "add", BRIA_K, BRIA_P)
+    assert code == 0
+    pairs = listed()
+    assert [(p["kalshi"], p["polymarket"], p["inverted"]) for p in pairs] == [(LAL_K, LAL_P, True),
+                                                                              (BRIA_K, BRIA_P, False)]
+    doc = tomllib.loads(default_pairs_file().read_text())
+    assert doc["pair"][0]["inverted"] is True and doc["pair"][1]["inverted"] is False
+    events = audit("pairs.added")
+    assert [(e.payload["kalshi"], e.payload["polymarket"], e.payload["inverted"]) for e in events] == [
+        (LAL_K, LAL_P, True), (BRIA_K, BRIA_P, False)]
+    assert all(e.mode == "paper" for e in events)
+    code, out, _ = invoke("pairs", "list", "--format", "table")
+    assert code == 0 and LAL_K in out and "Lakers = 2nd outcome" in out
+
+
+def test_add_duplicate_kalshi_ticker_exit_2_and_changes_nothing() -> None:
+    assert invoke("pairs", "add", LAL_K, LAL_P)[0] == 0
+    before = default_pairs_file().read_bytes()
+    code, out, err = invoke("pairs", "add", LAL_K, "0x" + "11" * 32)
+    assert code == 2 and out == ""
+    assert "already paired" in err and LAL_P in err
+    assert default_pairs_file().read_bytes() == before
+    assert len(audit("pairs.added")) == 1  # no audit event for a refused change
+
+
+@pytest.mark.parametrize("args", [("  ", LAL_P), (LAL_K, " ")])
+def test_add_blank_ids_exit_2(args: tuple[str, str]) -> None:
+    code, _, _ = invoke("pairs", "add", *args)
+    assert code == 2
+    assert listed() == [] and audit("pairs.added") == []
+
+
+def test_remove_and_audit() -> None:
+    assert invoke("pairs", "add", LAL_K, LAL_P)[0] == 0
+    assert invoke("pairs", "add", BRIA_K, BRIA_P)[0] == 0
+    code, out, err = invoke("pairs", "remove", LAL_K, "--json")
+    assert code == 0, err
+    assert json.loads(out)["kalshi"] == LAL_K
+    assert [p["kalshi"] for p in listed()] == [BRIA_K]
+    [event] = audit("pairs.removed")
+    assert event.payload["kalshi"] == LAL_K and event.payload["polymarket"] == LAL_P
+    # the chain holds: add, add, remove in order
+    assert [e.type for e in audit("pairs.added", "pairs.removed")] == ["pairs.added", "pairs.added", "pairs.removed"]
+
+
+def test_remove_missing_exit_2() -> None:
+    code, out, err = invoke("pairs", "remove", "KXNOPE-1")
+    assert code == 2 and out == "" and "KXNOPE-1" in err
+    assert invoke("pairs", "add", LAL_K, LAL_P)[0] == 0
+    code, _, err = invoke("pairs", "remove", LAL_K, "0x" + "99" * 32)  # right ticker, wrong Polymarket id
+    assert code == 2
+    assert [p["kalshi"] for p in listed()] == [LAL_K]
+    assert audit("pairs.removed") == []
+
+
+# -- a bad pairs file ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("pairs", "list"), ("pairs", "add", BRIA_K, BRIA_P), ("pairs", "remove", LAL_K)])
+def test_bad_toml_exit_3_names_line_and_column(command: tuple[str, ...]) -> None:
+    path = default_pairs_file()
+    path.write_text(f'[[pair]]\nkalshi = "{LAL_K}"\npolymarket = "0xabc\ninverted = false\n')
+    before = path.read_bytes()
+    code, out, err = invoke("--json", *command)
+    assert code == 3, err
+    assert out == ""
+    assert "line 3, column" in err and str(path) in err
+    assert json.loads(err.strip().splitlines()[-1])["exit_code"] == 3
+    assert path.read_bytes() == before  # never "repaired" by overwriting
+    assert audit("pairs.added", "pairs.removed") == []
+
+
+def test_bad_entry_exit_3_names_the_entry() -> None:
+    default_pairs_file().write_text('[[pair]]\nkalshi = "A"\npolymarket = "0x1"\ninverted = "yes"\n')
+    code, _, err = invoke("pairs", "list")
+    assert code == 3 and "pair #1 (line 1)" in err and "inverted" in err
+
+
+# -- suggest --------------------------------------------------------------------------------------
+
+
+def test_suggest_demo_lists_candidates_with_confidence_and_reasons() -> None:
+    code, out, err = invoke("pairs", "suggest", "--demo", "--min-confidence", "0", "--limit", "500", "--jsonl")
+    assert code == 0, err
+    assert "DEMO DATA" in err
+    cands = [json.loads(line) for line in out.splitlines()]
+    assert len(cands) > 50
+    for c in cands:
+        assert c["type"] == "candidate" and 0 <= c["confidence"] <= 1
+        assert isinstance(c["reasons"], list) and isinstance(c["auto_accepted"], bool)
+        assert c["auto_accepted"] == (not c["reasons"] and c["confidence"] >= 0.97)
+    by_pair = {(c["kalshi_id"], c["polymarket_id"]): c for c in cands}
+    assert by_pair[(BRIA_K, BRIA_P)]["reasons"] == [] and by_pair[(BRIA_K, BRIA_P)]["auto_accepted"] is True
+    assert by_pair[(GCR_K, GCR_P)]["reasons"] == ["LOW_SCORE"]
+    assert cands[0]["kalshi_id"] == BRIA_K  # the auto-accepted candidate comes first
+    # --min-confidence and --limit cut the list
+    code, out, _ = invoke("pairs", "suggest", "--demo", "--jsonl")
+    default = [json.loads(line) for line in out.splitlines()]
+    assert default and all(c["confidence"] >= 0.5 for c in default) and len(default) < len(cands)
+    code, out, _ = invoke("pairs", "suggest", "--demo", "--jsonl", "--min-confidence", "0", "-n", "3")
+    assert len(out.splitlines()) == 3
+    assert not default_pairs_file().exists()  # suggesting writes nothing
+
+
+def test_suggest_table_says_why() -> None:
+    code, out, _ = invoke("pairs", "suggest", "--demo", "--format", "table")
+    assert code == 0
+    assert "passes every check" in out and "LOW_SCORE" in out
+
+
+def test_suggest_accept_passing_candidate_writes_it() -> None:
+    code, _, err = invoke("pairs", "suggest", "--demo", "--jsonl", "--accept", BRIA_K)
+    assert code == 0, err
+    [pair] = listed()
+    assert (pair["kalshi"], pair["polymarket"], pair["inverted"]) == (BRIA_K, BRIA_P, False)
+    assert "confidence" in pair["note"]
+    [event] = audit("pairs.added")
+    assert event.payload["kalshi"] == BRIA_K and event.payload["polymarket"] == BRIA_P
+    # accepting it again is a duplicate
+    code, _, err = invoke("pairs", "suggest", "--demo", "--accept", BRIA_K)
+    assert code == 2 and "already paired" in err
+    assert len(audit("pairs.added")) == 1
+
+
+def test_suggest_accept_held_back_candidate_exit_6() -> None:
+    code, _, err = invoke("--json", "pairs", "suggest", "--demo", "--accept", GCR_K)
+    assert code == 6, err
+    assert "held back" in err and "LOW_SCORE" in err and "pairs add" in err
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert (rec["type"], rec["exit_code"], rec["reason"]) == ("error", 6, "HELD_BACK")
+    assert listed() == [] and audit("pairs.added") == []
+
+
+def test_suggest_accept_unknown_ticker_exit_2() -> None:
+    code, _, err = invoke("pairs", "suggest", "--demo", "--accept", "KXNOSUCH-99")
+    assert code == 2 and "KXNOSUCH-99" in err
+    assert listed() == [] and audit("pairs.added") == []
+
+
+def test_suggest_bad_pairs_file_exit_3_on_accept() -> None:
+    default_pairs_file().write_text("[[pair]\n")
+    code, _, err = invoke("pairs", "suggest", "--demo", "--accept", BRIA_K)
+    assert code == 3 and "line 1, column" in err
+    assert audit("pairs.added") == []

@@ -1,0 +1,197 @@
+"""Real processes: a closed pipe, Ctrl-C on a follower, and typed confirmation on a real terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orion_cli.risk.halt import KillSwitch
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import open_database
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes, signals and pseudo-terminals")
+
+
+def orion_cmd() -> list[str]:
+    script = Path(sys.executable).parent / "orion"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("orion")
+    return [found] if found else [sys.executable, "-m", "orion_cli"]
+
+
+def child_env(home: Path) -> dict[str, str]:
+    # No PYTHONUNBUFFERED: the follower must flush each line itself.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORION") and k != "PYTHONUNBUFFERED"}
+    env.update({"ORION_HOME": str(home), "NO_COLOR": "1"})
+    return env
+
+
+@pytest.fixture
+def ledger(isolated_home: Path) -> Iterator[Path]:
+    path = isolated_home / "orion.db"
+    db = open_database(str(path))
+    db.dispose()
+    yield path
+
+
+def _fill(path: Path, n: int) -> None:
+    db = open_database(str(path))
+    try:
+        with db.write() as conn:
+            for i in range(n):
+                AuditLog.append(conn, "test.bulk", {"i": i, "pad": "x" * 200})
+    finally:
+        db.dispose()
+
+
+def test_audit_tail_into_head_is_quiet(ledger: Path, isolated_home: Path) -> None:
+    _fill(ledger, 800)  # ~400 KB of JSON lines: far more than a pipe buffer, so the write really fails
+    producer = subprocess.Popen([*orion_cmd(), "audit", "tail", "-n", "1000", "--json"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=child_env(isolated_home))
+    head = subprocess.Popen(["head", "-1"], stdin=producer.stdout, stdout=subprocess.PIPE)
+    assert producer.stdout is not None and producer.stderr is not None
+    producer.stdout.close()  # only head holds the read end now
+    out, _ = head.communicate(timeout=60)
+    err = producer.stderr.read().decode()
+    code = producer.wait(timeout=60)
+    first = json.loads(out)
+    assert first["seq"] == 1 and first["type"] == "test.bulk"
+    assert err == "", err  # no traceback, no "Exception ignored ... BrokenPipeError"
+    assert code == 0
+
+
+def test_audit_tail_follow_sees_other_processes_and_exits_130_on_sigint(ledger: Path, isolated_home: Path) -> None:
+    _fill(ledger, 3)
+    env = child_env(isolated_home)
+    follower = subprocess.Popen([*orion_cmd(), "audit", "tail", "-f", "--interval", "0.1", "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert follower.stdout is not None
+        for line in follower.stdout:
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+
+    def next_record(timeout: float = 30) -> dict[str, object]:
+        return json.loads(lines.get(timeout=timeout))  # type: ignore[no-any-return]
+
+    try:
+        assert [next_record()["seq"] for _ in range(3)] == [1, 2, 3]
+        # Another process (the CLI itself) writes while we follow.
+        halt = subprocess.run([*orion_cmd(), "halt", "--reason", "seen by follower"], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert halt.returncode == 0, halt.stderr
+        rec = next_record()
+        assert rec["type"] == "halt.engaged" and rec["seq"] == 4
+        assert rec["payload"] == {"kind": "manual", "reason": "seen by follower"}
+        assert rec["actor"]["pid"] != follower.pid  # type: ignore[index]
+        # ... and a plain library writer in this process.
+        AuditLog(open_database(str(ledger))).record("test.after", {"ok": True})
+        assert next_record()["type"] == "test.after"
+        follower.send_signal(signal.SIGINT)
+        code = follower.wait(timeout=30)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert code == 130
+    assert follower.stderr is not None
+    err = follower.stderr.read()
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+# -- typed confirmation on a real pseudo-terminal ----------------------------------------------
+
+
+def _run_on_pty(args: list[str], env: dict[str, str], answer: str, prompt: bytes, timeout: float = 60) -> tuple[
+        int, str]:
+    """Run ``args`` with stdin/stdout/stderr on a pty; type ``answer`` once ``prompt`` appears."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**env, "TERM": "xterm"}
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; terminal so far: {seen[-2000:]!r}")
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    chunk = b""
+                if not chunk:
+                    break
+                seen += chunk
+                if b"\x1b[6n" in chunk:  # prompt_toolkit asks where the cursor is; answer like a terminal
+                    os.write(master, b"\x1b[1;1R")
+                if not answered and prompt in seen:
+                    time.sleep(0.2)
+                    os.write(master, answer.encode())
+                    answered = True
+            elif proc.poll() is not None:
+                break
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert answered, f"never prompted; terminal: {seen[-2000:]!r}"
+    return code, seen.decode(errors="replace")
+
+
+def _halted(path: Path) -> bool:
+    db = open_database(str(path))
+    try:
+        return KillSwitch(db).status().halted
+    finally:
+        db.dispose()
+
+
+def _engage(path: Path) -> None:
+    db = open_database(str(path))
+    try:
+        KillSwitch(db).engage("pty test")
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize(
+    "answer,expected_code,still_halted",
+    [("RESUME\r", 0, False), ("resume please\r", 6, True), ("\x03", 6, True)],
+    ids=["correct-phrase", "wrong-phrase", "ctrl-c"],
+)
+def test_resume_typed_confirmation_on_a_terminal(ledger: Path, isolated_home: Path, answer: str,
+                                                 expected_code: int, still_halted: bool) -> None:
+    _engage(ledger)
+    code, screen = _run_on_pty([*orion_cmd(), "resume"], child_env(isolated_home), answer, b"Type RESUME")
+    assert code == expected_code, screen
+    assert _halted(ledger) is still_halted
+    assert "Traceback" not in screen
+    if still_halted:
+        assert "not confirmed" in screen
+    else:
+        assert "released" in screen

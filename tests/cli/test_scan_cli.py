@@ -1,0 +1,303 @@
+"""`orion scan` through the CLI: formats, stored ids, candidates, usage errors, banners and `--watch`."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from orion_cli.cli.app import app
+from orion_cli.store import opportunities as store
+from orion_cli.store.db import open_database
+
+BRIA_K = "KXUPONLY-01-BRIA"
+BRIA_P = "0x18682f5c3ac9f66132244ac057a2817a1b908702d424680f35de26cad232087d"
+GCR_K = "KXUPONLY-01-GCR"
+GCR_P = "0x27aad6b150842f937852361de3f82b7f8c927a2fa89f8b3c49d955af32e73bd1"
+SUMMARY = re.compile(r"^(\d+) opportunit(?:y|ies); (\d+) tradable pair\(s\)(?:, (\d+) candidate\(s\) held back "
+                     r"of (\d+) checked)?; (\d+) pair\(s\) priced; source: (.+)$", re.M)
+MONEY = ("size", "cost", "fees", "gross_edge", "net_edge", "gross_profit", "net_profit", "return_on_capital")
+LEG_MONEY = ("size", "avg_price", "worst_price", "cost", "fees")
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def check_opportunity_record(rec: dict[str, Any]) -> None:
+    """DESIGN §2 minimum fields, money as decimal strings that add up."""
+    assert rec["type"] == "opportunity" and rec["v"] == 1
+    assert {"id", "kind", "legs", "size", "cost", "fees", "net_edge", "net_profit", "expires_at"} <= set(rec)
+    assert rec["kind"] in ("cross_venue", "within_venue")
+    for key in MONEY:
+        assert isinstance(rec[key], str), key
+        Decimal(rec[key])
+    assert rec["expires_at"].endswith("Z")
+    for leg in rec["legs"]:
+        assert {"venue", "market", "side", "size", "avg_price", "worst_price", "fees"} <= set(leg)
+        assert leg["venue"] in ("kalshi", "polymarket") and leg["side"] in ("yes", "no")
+        for key in LEG_MONEY:
+            assert isinstance(leg[key], str), key
+    assert Decimal(rec["net_profit"]) == Decimal(rec["size"]) - Decimal(rec["cost"]) - Decimal(rec["fees"])
+    assert Decimal(rec["fees"]) == sum(Decimal(leg["fees"]) for leg in rec["legs"])
+
+
+def stored(op_id: str) -> tuple[Any, str]:
+    db = open_database(None)  # the default ledger under the test's ORION_HOME, as the command used
+    try:
+        return store.load(db, op_id)
+    finally:
+        db.dispose()
+
+
+# -- formats -----------------------------------------------------------------------------------
+
+
+def test_scan_demo_jsonl_records_are_stored_and_loadable() -> None:
+    code, out, err = invoke("scan", "--demo", "--jsonl")
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 1
+    rec = records[0]
+    check_opportunity_record(rec)
+    assert {(leg["venue"], leg["market"], leg["side"]) for leg in rec["legs"]} == {
+        ("kalshi", BRIA_K, "no"), ("polymarket", BRIA_P, "yes")}
+    assert rec["net_profit"] == "12.2307" and rec["size"] == "950"
+    op, source = stored(rec["id"])  # the id printed is the id `orion trade` will look up
+    assert source == "demo data set"
+    assert op.to_record() == rec
+
+
+def test_scan_demo_json_is_one_array() -> None:
+    code, out, err = invoke("--json", "scan", "--demo")
+    assert code == 0, err
+    records = json.loads(out)
+    assert isinstance(records, list) and len(records) == 1
+    for rec in records:
+        check_opportunity_record(rec)
+        assert "legs_text" not in rec  # a table-only column never leaks into JSON
+        assert stored(rec["id"])[0].id == rec["id"]
+
+
+def test_scan_demo_table_and_stderr_talk() -> None:
+    code, out, err = invoke("scan", "--demo", "--format", "table")
+    assert code == 0, err
+    assert "opportunities (net of fees, sorted by net profit)" in out
+    assert "KXUPONLY-01-BRIA NO" in out and "12.2307" in out and "net profit" in out
+    # Banner and summary go to stderr, never into the data.
+    assert "DEMO DATA" not in out and "DEMO DATA: recorded 2026-05-26" in err
+    m = SUMMARY.search(err)
+    assert m is not None, err
+    assert (m[1], m[2], m[5], m[6]) == ("1", "1", "1", "demo data set")
+    assert int(m[4]) >= int(m[3]) > 0
+    ids = re.findall(r"^│ ([a-z2-7]{8}) ", out, re.M)
+    assert len(ids) == 1 and stored(ids[0])[0].net_profit == Decimal("12.2307")
+
+
+def test_scan_quiet_keeps_the_demo_banner_but_not_the_summary() -> None:
+    code, out, err = invoke("-q", "scan", "--demo", "--jsonl")
+    assert code == 0
+    assert "DEMO DATA" in err and SUMMARY.search(err) is None
+    assert len(out.splitlines()) == 1
+
+
+def test_include_candidates_adds_candidate_records_with_reasons() -> None:
+    code, out, err = invoke("scan", "--demo", "--jsonl", "--include-candidates")
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    ops = [r for r in records if r["type"] == "opportunity"]
+    cands = [r for r in records if r["type"] == "candidate"]
+    assert len(ops) == 1 and len(ops) + len(cands) == len(records)
+    m = SUMMARY.search(err)
+    assert m is not None and len(cands) == int(m[3])
+    for c in cands:
+        assert c["reasons"] and all(isinstance(r, str) and r.isupper() for r in c["reasons"])
+        assert isinstance(c["confidence"], float | int) and "reasons_text" not in c
+    assert (BRIA_K, BRIA_P) not in {(c["kalshi_id"], c["polymarket_id"]) for c in cands}  # it is tradable
+    assert (GCR_K, GCR_P) in {(c["kalshi_id"], c["polymarket_id"]) for c in cands}
+    # Without the flag: no candidate records at all.
+    code, out, _ = invoke("scan", "--demo", "--jsonl")
+    assert {json.loads(line)["type"] for line in out.splitlines()} == {"opportunity"}
+
+
+def test_include_candidates_table() -> None:
+    code, out, _ = invoke("scan", "--demo", "--format", "table", "--include-candidates")
+    assert code == 0
+    assert "candidates held back" in out and "LOW_SCORE" in out and GCR_K in out
+
+
+def test_curated_pair_changes_what_scan_prices() -> None:
+    assert invoke("pairs", "add", GCR_K, GCR_P)[0] == 0
+    code, out, err = invoke("scan", "--demo", "--jsonl", "--include-candidates")
+    assert code == 0, err
+    m = SUMMARY.search(err)
+    assert m is not None and (m[2], m[5]) == ("2", "2")  # tradable and priced: the curated pair too
+    cands = [json.loads(line) for line in out.splitlines() if json.loads(line)["type"] == "candidate"]
+    assert (GCR_K, GCR_P) not in {(c["kalshi_id"], c["polymarket_id"]) for c in cands}
+
+
+# -- filters -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "count"), [
+    (("--min-profit", "12.2307"), 1),
+    (("--min-profit", "12.2308"), 0),
+    (("--min-edge", "0"), 1),
+    (("--min-edge", "0.05"), 0),
+    (("--venue", "kalshi"), 0),  # within-venue only, and the demo has none
+    (("--category", "nonexistent"), 0),
+])
+def test_filters(args: tuple[str, ...], count: int) -> None:
+    code, out, err = invoke("scan", "--demo", "--jsonl", *args)
+    assert code == 0, err
+    assert len(out.splitlines()) == count
+    if count == 0:
+        m = SUMMARY.search(err)
+        assert m is not None and m[1] == "0"
+
+
+def test_table_says_when_nothing_clears_the_bar() -> None:
+    code, out, err = invoke("scan", "--demo", "--format", "table", "--min-profit", "1000")
+    assert code == 0 and out == ""
+    assert "no opportunity clears min-edge and min-profit" in err
+
+
+# -- usage errors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    ("--min-edge", "abc"),
+    ("--min-edge", "-0.01"),
+    ("--min-edge", "nan"),
+    ("--min-edge", "Infinity"),
+    ("--min-profit", "1,5"),
+    ("--min-profit", "-1"),
+    ("--min-profit", "sNaN"),
+    ("--max-results", "0"),
+    ("--watch", "0.5"),
+    ("--venue", "nyse"),
+])
+def test_bad_values_exit_2(args: tuple[str, ...]) -> None:
+    code, out, err = invoke("--json", "scan", "--demo", *args)
+    assert code == 2, (code, err)
+    assert out == ""
+    assert "Traceback" not in err
+    errors = [json.loads(line) for line in err.splitlines() if line.startswith('{"type":"error"')]
+    assert len(errors) == 1 and errors[0]["exit_code"] == 2
+    assert args[0].lstrip("-") in errors[0]["message"] or args[1] in errors[0]["message"]
+
+
+def test_demo_and_snapshot_together_exit_2(tmp_path: Path) -> None:
+    code, out, err = invoke("scan", "--demo", "--snapshot", str(tmp_path / "x.json"))
+    assert code == 2 and out == ""
+    assert "--snapshot" in err and "--demo" in err
+
+
+def test_missing_snapshot_exit_2_and_names_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json.gz"
+    code, out, err = invoke("--json", "scan", "--snapshot", str(missing))
+    assert code == 2 and out == ""
+    assert "nope.json.gz" in err
+    assert json.loads(err.strip().splitlines()[-1])["exit_code"] == 2
+
+
+def test_snapshot_file_scans_like_the_demo(tmp_path: Path) -> None:
+    from orion_cli.venues.snapshot import demo_path
+
+    copy = tmp_path / "recorded.json.gz"
+    shutil.copyfile(demo_path(), copy)
+    code, out, err = invoke("scan", "--snapshot", str(copy), "--jsonl")
+    assert code == 0, err
+    assert "SNAPSHOT: recorded 2026-05-26" in err and "DEMO DATA" not in err
+    [rec] = [json.loads(line) for line in out.splitlines()]
+    assert rec["net_profit"] == "12.2307"
+    assert stored(rec["id"])[1].startswith("snapshot ")
+
+
+def test_bad_pairs_file_exit_3() -> None:
+    from orion_cli.core.paths import default_pairs_file
+
+    default_pairs_file().write_text('[[pair]]\nkalshi = "A"\npolymarket = 0x\n')
+    code, out, err = invoke("scan", "--demo", "--jsonl")
+    assert code == 3 and out == ""
+    assert "line 3, column" in err and "pairs.toml" in err
+
+
+# -- --watch in a real process --------------------------------------------------------------------
+
+
+def orion_cmd() -> list[str]:
+    script = Path(sys.executable).parent / "orion"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "orion_cli"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_watch_streams_json_lines_and_exits_130_on_sigint(isolated_home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORION")}
+    env.update({"ORION_HOME": str(isolated_home), "NO_COLOR": "1"})
+    proc = subprocess.Popen([*orion_cmd(), "scan", "--demo", "--watch", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    lines: queue.Queue[bytes] = queue.Queue()
+    err_chunks: list[bytes] = []
+
+    def pump_out() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    def pump_err() -> None:
+        assert proc.stderr is not None
+        for chunk in proc.stderr:
+            err_chunks.append(chunk)
+
+    threads = [threading.Thread(target=pump_out, daemon=True), threading.Thread(target=pump_err, daemon=True)]
+    for t in threads:
+        t.start()
+    got: list[bytes] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+            summaries = SUMMARY.findall(b"".join(err_chunks).decode())
+            if len(got) >= 2 and len(summaries) >= 2:
+                break
+        else:
+            pytest.fail("two scans did not arrive within 60 s")
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    for t in threads:
+        t.join(timeout=10)
+    while not lines.empty():
+        got.append(lines.get())
+    err = b"".join(err_chunks).decode()
+    assert code == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.count("DEMO DATA") >= 2  # the banner on every refresh, on stderr
+    assert len(SUMMARY.findall(err)) >= 2
+    # Every line is a whole JSON record (nothing half-written), each scan's opportunity once.
+    assert got and all(line.endswith(b"\n") for line in got)
+    records = [json.loads(line) for line in got]
+    assert len(records) >= 2
+    for rec in records:
+        check_opportunity_record(rec)
+        assert rec["net_profit"] == "12.2307"
+    assert len({r["observed_at"] for r in records}) == len(records)  # separate scans, not one repeated
+    assert stored(records[-1]["id"])[0].id == records[-1]["id"]  # the ledger was left usable

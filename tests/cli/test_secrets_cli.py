@@ -1,0 +1,636 @@
+"""``orion secrets``: every command, every exit code, a canary that must never leak, a real pty."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from keyring.backend import KeyringBackend
+from typer.testing import CliRunner
+
+from orion_cli.cli.app import app
+from orion_cli.cli.commands import secrets as secrets_cmd
+from orion_cli.secrets import store as store_mod
+from orion_cli.secrets import unlock as unlock_mod
+from orion_cli.secrets.store import CheckResult
+from orion_cli.secrets.vault import TEST_KDF
+
+if not any(g.name == "secrets" for g in app.registered_groups):  # until app.py registers it
+    app.add_typer(secrets_cmd.app, name="secrets")
+
+REPO = Path(__file__).resolve().parents[2]
+PASSWORD = "cli test master password"
+WALLET_KEY = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # Hardhat #0, public test key
+WALLET_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+KEY_ID = "8ccdb333-2be7-4fb0-a051-d86e415bfca4"
+# Canary values: long, unique, and valid for their credential so they are really stored.
+CANARY_PASSPHRASE = "CANARYpassphrase7f3e9b1c2d4a"
+CANARY_API_KEY = "CANARYapikey0d9e8f7a6b5c4d3e"
+CANARY_SECRET = "Q0FOQVJZLXNlY3JldC1ieXRlcy0xMjM0NTY3OA=="  # base64 of "CANARY-secret-bytes-12345678"
+CANARY_PASSWORD = "CANARYmasterpassword5e6f7a8b"
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.data.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.data[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.data.pop((service, username))
+
+
+@pytest.fixture(autouse=True)
+def _cheap_kdf_and_no_real_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    import keyring
+    from keyring.backends import fail
+
+    monkeypatch.setattr(secrets_cmd, "_TEST_KDF", TEST_KDF)
+    monkeypatch.setattr(keyring, "get_keyring", lambda: fail.Keyring())
+    unlock_mod.reset_warning_state()
+    yield
+    unlock_mod.reset_warning_state()
+
+
+@pytest.fixture(scope="module")
+def pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+@pytest.fixture
+def home(isolated_home: Path) -> Path:
+    return isolated_home
+
+
+@pytest.fixture
+def pw_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    f = tmp_path / "master-password"
+    f.write_text(PASSWORD + "\n")
+    f.chmod(0o600)
+    monkeypatch.setenv("ORION_MASTER_PASSWORD_FILE", str(f))
+    return f
+
+
+def run(*args: str, env: dict[str, str] | None = None, pre: tuple[str, ...] = ()) -> Any:
+    return CliRunner().invoke(app, [*pre, "secrets", *args], env=env, catch_exceptions=False)
+
+
+def write_env(tmp_path: Path, pem: str, **extra: str) -> Path:
+    (tmp_path / "kalshi.pem").write_text(pem)
+    lines = {
+        "KALSHI_API_KEY_ID": KEY_ID,
+        "KALSHI_PRIVATE_KEY_PATH": "kalshi.pem",
+        "POLYMARKET_PRIVATE_KEY": WALLET_KEY,
+        "POLYMARKET_FUNDER": WALLET_ADDRESS,
+        "POLYMARKET_SIGNATURE_TYPE": "2",
+        **extra,
+    }
+    env = tmp_path / "old-bot.env"
+    env.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+    return env
+
+
+def listed(*, env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    result = run("list", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    return {r["name"]: r for r in json.loads(result.stdout)}
+
+
+def vault_of(home: Path) -> Path:
+    return home / "vault.json"
+
+
+# -- encrypt ------------------------------------------------------------------------------------
+
+
+def test_encrypt_from_file_then_list(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    env = write_env(tmp_path, pem)
+    result = run("encrypt", "--from-file", str(env), "--json")
+    assert result.exit_code == 0, result.output
+    stored = {r["name"]: r["source"] for r in json.loads(result.stdout)}
+    assert stored["kalshi_private_key"].startswith("old-bot.env:KALSHI_PRIVATE_KEY_PATH=")
+    assert (vault_of(home).stat().st_mode & 0o777) == 0o600
+    rows = listed()
+    assert rows["kalshi_private_key"]["set"] and rows["polymarket_funder_address"]["set"]
+    assert not rows["polymarket_api_key"]["set"] and rows["polymarket_api_key"]["updated_at"] is None
+    assert rows["kalshi_private_key"]["updated_at"].endswith("Z")
+    assert env.exists()  # no --shred-source: kept
+
+
+def test_encrypt_from_env(home: Path, pw_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PK", WALLET_KEY)
+    monkeypatch.setenv("CLOB_API_KEY", "abc-key")
+    monkeypatch.setenv("CLOB_PASS_PHRASE", "phrase")
+    result = run("encrypt", "--from-env")
+    assert result.exit_code == 0, result.output
+    rows = listed()
+    assert rows["polymarket_private_key"]["set"] and rows["polymarket_api_passphrase"]["set"]
+
+
+def test_encrypt_one_value_file(tmp_path: Path, home: Path, pw_file: Path) -> None:
+    f = tmp_path / "hook"
+    f.write_text("https://hooks.example.com/services/T000/B000\n")
+    assert run("encrypt", "--name", "alert_webhook_url", "--value-file", str(f)).exit_code == 0
+    assert listed()["alert_webhook_url"]["set"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--name", "alert_webhook_url"],
+        ["--from-env", "--from-file", "x.env"],
+        ["--name", "not_a_credential", "--value-file", "{f}"],
+        ["--name", "Bad Name", "--value-file", "{f}"],
+        ["--shred-source"],
+        [],  # no TTY and no source
+        ["--from-env"],  # nothing documented in the environment
+    ],
+)
+def test_encrypt_usage_errors_exit_2(tmp_path: Path, home: Path, pw_file: Path, args: list[str]) -> None:
+    f = tmp_path / "v"
+    f.write_text("x")
+    result = run("encrypt", *[a.replace("{f}", str(f)) for a in args])
+    assert result.exit_code == 2, result.output
+    assert not vault_of(home).exists()
+
+
+def test_bad_value_refused_vault_unchanged(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    before = vault_of(home).read_bytes()
+    bad = tmp_path / "bad.env"
+    bad.write_text(f"POLYMARKET_API_KEY=fine-key\nPOLYMARKET_FUNDER={WALLET_ADDRESS[:-3]}zzz\n")
+    result = run("encrypt", "--from-file", str(bad))
+    assert result.exit_code == 4
+    assert "polymarket_funder_address" in result.stderr and "zzz" not in result.output
+    assert vault_of(home).read_bytes() == before
+    weak = tmp_path / "weak.pem"
+    weak.write_text(rsa.generate_private_key(65537, 1024).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode())
+    result = run("encrypt", "--name", "kalshi_private_key", "--value-file", str(weak))
+    assert result.exit_code == 4 and "1024-bit" in result.stderr
+    assert vault_of(home).read_bytes() == before
+
+
+def test_shred_source(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    env = write_env(tmp_path, pem)
+    result = run("encrypt", "--from-file", str(env), "--shred-source")
+    assert result.exit_code == 6 and "--yes" in result.stderr  # no terminal to confirm on
+    assert env.exists() and not vault_of(home).exists()
+    result = run("encrypt", "--from-file", str(env), "--shred-source", "--yes")
+    assert result.exit_code == 0, result.output
+    assert not env.exists() and not (tmp_path / "kalshi.pem").exists()
+    assert listed()["kalshi_private_key"]["set"]
+
+
+def test_shred_not_done_when_import_fails(tmp_path: Path, home: Path, pw_file: Path) -> None:
+    bad = tmp_path / "bad.env"
+    bad.write_text("POLYMARKET_PRIVATE_KEY=0x1234\n")
+    assert run("encrypt", "--from-file", str(bad), "--shred-source", "--yes").exit_code == 4
+    assert bad.exists()
+
+
+# -- unlocking ----------------------------------------------------------------------------------
+
+
+def test_wrong_password_exit_4_vault_untouched(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    before = vault_of(home).read_bytes()
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the password")
+    wrong.chmod(0o600)
+    for args in (["list"], ["remove", "polymarket_signature_type"], ["check"]):
+        result = run(*args, env={"ORION_MASTER_PASSWORD_FILE": str(wrong)})
+        assert result.exit_code == 4 and "wrong master password" in result.stderr
+    assert vault_of(home).read_bytes() == before
+
+
+def test_no_password_source_no_tty_exit_4_fast(tmp_path: Path, home: Path, pw_file: Path, pem: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    monkeypatch.delenv("ORION_MASTER_PASSWORD_FILE")
+    started = time.monotonic()
+    result = run("list")
+    assert result.exit_code == 4
+    assert time.monotonic() - started < 10
+    assert "ORION_MASTER_PASSWORD_FILE" in result.stderr and "orion secrets remember" in result.stderr
+
+
+def test_env_password_works_and_warns_once(tmp_path: Path, home: Path, pem: str) -> None:
+    env = {"ORION_MASTER_PASSWORD": PASSWORD}
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem)), env=env).exit_code == 0
+    unlock_mod.reset_warning_state()
+    result = run("list", "--json", env=env)
+    assert result.exit_code == 0
+    assert result.stderr.count("ORION_MASTER_PASSWORD from the environment") == 1
+
+
+def test_loose_permissions_exit_4(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    vault_of(home).chmod(0o644)
+    result = run("list")
+    assert result.exit_code == 4 and f"chmod 600 {vault_of(home)}" in result.stderr
+    vault_of(home).chmod(0o600)
+    pw_file.chmod(0o640)
+    result = run("list")
+    assert result.exit_code == 4 and f"chmod 600 {pw_file}" in result.stderr
+
+
+def test_tampered_vault_exit_4(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    raw = bytearray(vault_of(home).read_bytes())
+    doc = json.loads(raw)
+    doc["ciphertext"] = doc["ciphertext"][:-8] + ("A" * 8 if not doc["ciphertext"].endswith("A" * 8) else "B" * 8)
+    vault_of(home).write_text(json.dumps(doc))
+    result = run("check")
+    assert result.exit_code == 4 and "tampered" in result.stderr
+
+
+# -- list / remove / rotate / check -------------------------------------------------------------
+
+
+def test_list_without_vault_needs_no_password(home: Path) -> None:
+    rows = listed()
+    assert rows and not any(r["set"] for r in rows.values())
+    assert all(r["type"] == "secret" for r in rows.values())
+
+
+def test_list_table_never_shows_values(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    result = run("list", "--format", "table")
+    assert result.exit_code == 0 and "kalshi_private_key" in result.stdout
+    assert WALLET_KEY not in result.stdout and "BEGIN" not in result.stdout
+
+
+def test_remove(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    assert run("remove", "polymarket_signature_type").exit_code == 0
+    assert not listed()["polymarket_signature_type"]["set"]
+    result = run("remove", "polymarket_signature_type")
+    assert result.exit_code == 2 and "not set" in result.stderr
+    assert run("remove", "Not A Name").exit_code == 2
+
+
+def test_rotate(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    assert run("rotate").exit_code == 2  # no terminal, no --new-password-file
+    new = tmp_path / "new-password"
+    new.write_text("short")
+    new.chmod(0o600)
+    assert run("rotate", "--new-password-file", str(new)).exit_code == 4  # too short
+    new.write_text("the new master password\n")
+    new.chmod(0o644)
+    assert run("rotate", "--new-password-file", str(new)).exit_code == 4  # loose file
+    new.chmod(0o600)
+    result = run("rotate", "--new-password-file", str(new))
+    assert result.exit_code == 0, result.output
+    assert "old password" in result.stderr  # reminds to update ORION_MASTER_PASSWORD_FILE
+    assert run("list").exit_code == 4  # the old password (still in pw_file) no longer works
+    rows = listed(env={"ORION_MASTER_PASSWORD_FILE": str(new)})
+    assert rows["kalshi_private_key"]["set"]
+
+
+def test_check(tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("check").exit_code == 4  # no vault yet
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    result = run("check", "--json")
+    assert result.exit_code == 0, result.output
+    statuses = {r["name"]: r["status"] for r in json.loads(result.stdout)}
+    assert statuses["kalshi_private_key"] == "ok" and statuses["polymarket_api_key"] == "unset"
+    result = run("check", "--online")
+    assert result.exit_code == 0 and "no online checks" in result.stderr
+
+    monkeypatch.setattr(store_mod, "_ONLINE_CHECKS", {})
+    store_mod.register_online_check("kalshi", lambda s: [CheckResult("kalshi_auth", "failed", "401 from venue")])
+    result = run("check", "--online")
+    assert result.exit_code == 4 and "kalshi_auth" in result.stderr
+
+    # A value that a laxer release stored is reported as malformed (exit 4).
+    monkeypatch.setattr(store_mod, "_ONLINE_CHECKS", {})
+    from orion_cli.secrets import names
+
+    def now_stricter(name: str, raw: bytes) -> bytes:
+        raise store_mod.SecretsError(f"{name}: no longer accepted")
+
+    monkeypatch.setitem(names.CATALOGUE, "polymarket_signature_type",
+                        dataclasses.replace(names.CATALOGUE["polymarket_signature_type"], validate=now_stricter))
+    result = run("check")
+    assert result.exit_code == 4 and "polymarket_signature_type" in result.stderr
+
+
+# -- keyring: remember / forget, and the keyring backend ----------------------------------------
+
+
+def test_remember_forget(tmp_path: Path, home: Path, pw_file: Path, pem: str,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import keyring
+
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    result = run("remember")
+    assert result.exit_code == 4 and 'secrets.backend = "vault"' in result.stderr  # no usable keyring here
+    kr = MemoryKeyring()
+    monkeypatch.setattr(keyring, "get_keyring", lambda: kr)
+    assert run("remember").exit_code == 0
+    assert PASSWORD in kr.data.values()
+    monkeypatch.delenv("ORION_MASTER_PASSWORD_FILE")
+    assert listed()["kalshi_private_key"]["set"]  # unlocked from the keyring
+    result = run("forget")
+    assert result.exit_code == 0 and kr.data == {}
+    assert run("forget").exit_code == 0  # nothing to forget is fine
+    assert run("list").exit_code == 4
+
+
+def test_remember_refuses_a_wrong_password(tmp_path: Path, home: Path, pw_file: Path, pem: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import keyring
+
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    kr = MemoryKeyring()
+    monkeypatch.setattr(keyring, "get_keyring", lambda: kr)
+    result = run("remember", env={"ORION_MASTER_PASSWORD_FILE": "", "ORION_MASTER_PASSWORD": "wrong-password"})
+    assert result.exit_code == 4 and kr.data == {}
+
+
+def test_keyring_backend_via_config(tmp_path: Path, home: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keyring
+
+    monkeypatch.setenv("ORION__SECRETS__BACKEND", "keyring")
+    result = run("encrypt", "--from-file", str(write_env(tmp_path, pem)))
+    assert result.exit_code == 4 and "no usable OS keyring" in result.stderr
+    kr = MemoryKeyring()
+    monkeypatch.setattr(keyring, "get_keyring", lambda: kr)
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    assert not vault_of(home).exists()
+    assert listed()["polymarket_private_key"]["set"]
+    assert run("rotate").exit_code == 2
+    monkeypatch.setenv("ORION__SECRETS__BACKEND", "plaintext")
+    assert run("list").exit_code == 3
+
+
+def test_audit_events_name_secrets_only(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    from orion_cli.store.audit import AuditLog
+    from orion_cli.store.db import open_database
+
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    assert run("remove", "polymarket_signature_type").exit_code == 0
+    db = open_database(None)
+    try:
+        events = AuditLog(db).tail(50, types=("secrets.changed",))
+    finally:
+        db.dispose()
+    payloads = [e.payload for e in events]
+    assert {"action": "set", "name": "kalshi_private_key", "backend": "vault"} in payloads
+    assert {"action": "remove", "name": "polymarket_signature_type", "backend": "vault"} in payloads
+
+
+def test_prompt_cancelled_exit_130(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orion_cli.cli import prompts
+
+    monkeypatch.setattr(prompts, "interactive", lambda: True)
+    monkeypatch.setattr(prompts, "ask_secret", lambda message: None)
+    monkeypatch.setattr(prompts, "ask_text", lambda message: "")
+    assert run("encrypt").exit_code == 130
+
+
+def test_interactive_encrypt_with_fake_prompts(tmp_path: Path, home: Path, pem: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from orion_cli.cli import prompts
+
+    (tmp_path / "k.pem").write_text(pem)
+    answers = {"Kalshi API key id": KEY_ID, "Polymarket wallet": WALLET_KEY, "New master password": PASSWORD,
+               "Repeat": PASSWORD}
+    asked: list[str] = []
+
+    def ask_secret(message: str) -> str:
+        asked.append(message)
+        return next((v for k, v in answers.items() if message.startswith(k)), "")
+
+    monkeypatch.setattr(prompts, "interactive", lambda: True)
+    monkeypatch.setattr(prompts, "ask_secret", ask_secret)
+    monkeypatch.setattr(prompts, "ask_text", lambda message: str(tmp_path / "k.pem"))
+    result = run("encrypt")
+    assert result.exit_code == 0, result.output
+    assert any(m.startswith("Repeat") for m in asked)
+    rows = listed(env={"ORION_MASTER_PASSWORD": PASSWORD})
+    assert rows["kalshi_private_key"]["set"] and rows["polymarket_private_key"]["set"]
+    assert not rows["polymarket_api_key"]["set"]
+
+
+# -- the canary ---------------------------------------------------------------------------------
+
+
+def test_canary_never_leaks(tmp_path: Path, home: Path, pem: str, monkeypatch: pytest.MonkeyPatch,
+                            capfd: pytest.CaptureFixture[str]) -> None:
+    """After a full run of commands, the canary values appear nowhere: not in stdout, stderr, the
+    log file, audit events, the database, the vault file (raw or base64), nor in ORION_DEBUG tracebacks."""
+    import base64
+
+    import keyring
+
+    log_file = home / "orion.log"
+    monkeypatch.setenv("ORION__LOGGING__FILE", str(log_file))
+    monkeypatch.setenv("ORION__LOGGING__LEVEL", "debug")
+    pwf = tmp_path / "pw"
+    pwf.write_text(CANARY_PASSWORD)
+    pwf.chmod(0o600)
+    monkeypatch.setenv("ORION_MASTER_PASSWORD_FILE", str(pwf))
+    kr = MemoryKeyring()
+    monkeypatch.setattr(keyring, "get_keyring", lambda: kr)
+    env = write_env(tmp_path, pem, POLYMARKET_API_KEY=CANARY_API_KEY, POLYMARKET_API_SECRET=CANARY_SECRET,
+                    POLYMARKET_API_PASSPHRASE=CANARY_PASSPHRASE)
+    outputs: list[str] = []
+
+    def go(*args: str, code: int = 0, **kw: Any) -> None:
+        result = run(*args, **kw)
+        outputs.extend([result.stdout, result.stderr])
+        assert result.exit_code == code, result.output
+
+    go("encrypt", "--from-file", str(env), "--shred-source", "--yes", pre=("-v",))
+    go("list")
+    go("list", "--json")
+    go("list", "--format", "table")
+    go("check", "--json")
+    go("check", "--online", pre=("-vv",))
+    go("remember")
+    go("remove", "polymarket_signature_type")
+    # A refused value that *contains* the canary: the error must not quote it.
+    bad = tmp_path / "bad"
+    bad.write_text("not base64 " + CANARY_PASSPHRASE)
+    go("encrypt", "--name", "polymarket_api_secret", "--value-file", str(bad), code=4)
+    # An unexpected internal error with ORION_DEBUG=1 while a secret is being handled.
+    monkeypatch.setenv("ORION_DEBUG", "1")
+    from orion_cli.secrets import names
+
+    def explode(name: str, raw: bytes) -> bytes:
+        raise RuntimeError("validator crashed")
+
+    original = names.CATALOGUE["polymarket_api_passphrase"]
+    names.CATALOGUE["polymarket_api_passphrase"] = dataclasses.replace(original, validate=explode)
+    try:
+        f = tmp_path / "pp"
+        f.write_text(CANARY_PASSPHRASE)
+        go("encrypt", "--name", "polymarket_api_passphrase", "--value-file", str(f), code=1)
+    finally:
+        names.CATALOGUE["polymarket_api_passphrase"] = original
+    monkeypatch.delenv("ORION_DEBUG")
+    f.unlink()
+    bad.unlink()
+    new = tmp_path / "newpw"
+    new.write_text("CANARYnewmasterpassword9a8b7c")
+    new.chmod(0o600)
+    go("rotate", "--new-password-file", str(new))
+    new.unlink()
+    pwf.unlink()
+    monkeypatch.delenv("ORION_MASTER_PASSWORD_FILE")
+    go("list", "--json")  # unlocked via the (updated) keyring entry
+    go("forget")
+    captured = capfd.readouterr()
+    outputs.extend([captured.out, captured.err])
+    assert any("Traceback" in o for o in outputs), "the ORION_DEBUG traceback path was not exercised"
+
+    canaries = [CANARY_API_KEY, CANARY_PASSPHRASE, CANARY_SECRET, CANARY_PASSWORD, "CANARYnewmasterpassword9a8b7c",
+                WALLET_KEY]
+    forms = [c.encode() for c in canaries] + [base64.b64encode(c.encode()) for c in canaries]
+    for text in outputs:
+        for c in canaries:
+            assert c not in text
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert log_file in files or not log_file.exists()
+    assert vault_of(home) in files and any(p.suffix == ".db" for p in files)
+    for p in files:
+        data = p.read_bytes()
+        for form in forms:
+            assert form not in data, f"a canary leaked into {p}"
+    from orion_cli.store.audit import AuditLog
+    from orion_cli.store.db import open_database
+
+    db = open_database(None)
+    try:
+        dumped = json.dumps([e.to_record() for e in AuditLog(db).tail(1000)])
+    finally:
+        db.dispose()
+    assert "secrets.changed" in dumped
+    for c in canaries:
+        assert c not in dumped
+    # The values really were stored (the test would be vacuous otherwise).
+    from orion_cli.secrets.store import open_store
+    from orion_cli.secrets.unlock import MasterPassword
+
+    st = open_store("vault", vault_path=vault_of(home), kdf=TEST_KDF, allow_weak_kdf=True,
+                    password=lambda new: MasterPassword("CANARYnewmasterpassword9a8b7c", "t"))
+    assert st.get("polymarket_api_passphrase").reveal() == CANARY_PASSPHRASE
+
+
+# -- a real pseudo-terminal ---------------------------------------------------------------------
+
+_PTY_MAIN = """
+import sys
+from orion_cli.cli.app import app
+from orion_cli.cli.commands import secrets as secrets_cmd
+from orion_cli.secrets.vault import TEST_KDF
+secrets_cmd._TEST_KDF = TEST_KDF  # the test-only cheap KDF, set explicitly in this test process
+if not any(g.name == "secrets" for g in app.registered_groups):
+    app.add_typer(secrets_cmd.app, name="secrets")
+sys.argv = ["orion", *sys.argv[1:]]
+app(prog_name="orion")
+"""
+
+
+def _pty_session(args: list[str], answers: list[tuple[str, str]], env: dict[str, str],
+                 timeout: float = 60) -> tuple[int, str]:
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execvpe(sys.executable, [sys.executable, "-c", _PTY_MAIN, *args], env)
+    transcript = b""
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                transcript += chunk
+                if b"\x1b[6n" in chunk:  # prompt_toolkit asks for the cursor position
+                    os.write(fd, b"\x1b[1;1R")
+            text = transcript.decode("utf-8", "replace")
+            if pending and pending[0][0] in text:
+                marker, answer = pending.pop(0)
+                transcript = transcript.replace(marker.encode(), b"<answered>", 1)
+                time.sleep(0.2)
+                os.write(fd, answer.encode() + b"\r")
+    finally:
+        if time.monotonic() >= deadline:
+            os.kill(pid, 9)
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), transcript.decode("utf-8", "replace")
+
+
+@pytest.mark.timeout(180)
+def test_tty_prompts_in_a_real_pty(tmp_path: Path, home: Path, pem: str) -> None:
+    (tmp_path / "k.pem").write_text(pem)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORION_MASTER", "PYTEST"))}
+    env.update({"ORION_HOME": str(home), "TERM": "xterm", "PYTHONPATH": str(REPO), "NO_COLOR": "1",
+                "HOME": str(tmp_path)})
+    answers = [
+        ("Kalshi API key id", KEY_ID),
+        ("path to the .pem", str(tmp_path / "k.pem")),
+        ("wallet private key", WALLET_KEY),
+        ("funder", WALLET_ADDRESS),
+        ("signature type", "1"),
+        ("CLOB API key", ""),
+        ("CLOB API secret", ""),
+        ("CLOB API passphrase", ""),
+        ("webhook", ""),
+        ("Telegram", ""),
+        ("New master password", PASSWORD),
+        ("Repeat", PASSWORD),
+    ]
+    code, transcript = _pty_session(["secrets", "encrypt"], answers, env)
+    assert code == 0, transcript[-3000:]
+    assert WALLET_KEY not in transcript and PASSWORD not in transcript  # hidden input is not echoed
+    # Unlock by typing the password at the prompt (no other source).
+    code, transcript = _pty_session(["secrets", "list", "--json"], [("Master password", PASSWORD)], env)
+    assert code == 0, transcript[-3000:]
+    assert '"name":"kalshi_private_key","set":true' in "".join(transcript.split())
+    # A wrong password typed at the prompt: exit 4.
+    code, transcript = _pty_session(["secrets", "list"], [("Master password", "wrong password!")], env)
+    assert code == 4, transcript[-3000:]
+
+
+def test_non_tty_subprocess_without_password_exits_4_without_hanging(tmp_path: Path, home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORION_MASTER")}
+    env.update({"ORION_HOME": str(home), "PYTHONPATH": str(REPO)})
+    from orion_cli.secrets.vault import Vault
+
+    Vault(home / "vault.json", kdf=TEST_KDF, allow_weak_kdf=True).create(PASSWORD)
+    proc = subprocess.run([sys.executable, "-c", _PTY_MAIN, "secrets", "list"], env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 4, proc.stderr
+    assert "ORION_MASTER_PASSWORD_FILE" in proc.stderr

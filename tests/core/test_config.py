@@ -1,0 +1,267 @@
+"""Configuration: precedence layers, ORION_HOME, validation errors that name key, source and range."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from orion_cli.core import paths
+from orion_cli.core.config import (
+    ConfigError,
+    iter_flat,
+    key_specs,
+    load_settings,
+    mask_url_password,
+    render_example,
+)
+from orion_cli.core.errors import ExitCode
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "limits.order_notional"
+
+
+def _write(path: Path, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def user_file(isolated_home: Path) -> Path:
+    return isolated_home / "config.toml"
+
+
+# -- one test per precedence layer -------------------------------------------------------------
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    s = load_settings(environ={})
+    assert s.limits.order_notional == Decimal("100")
+    assert s.trading.mode == "paper"
+    assert s.sources[KEY] == "default"
+    assert set(s.sources.values()) == {"default"}
+    assert s.config_files == ()
+
+
+def test_user_config_file_beats_defaults(user_file: Path) -> None:
+    _write(user_file, '[limits]\norder_notional = "50"\n')
+    s = load_settings(environ={})
+    assert s.limits.order_notional == Decimal("50")
+    assert s.sources[KEY] == f"user config {user_file}"
+    assert s.sources["limits.order_contracts"] == "default"
+    assert s.config_files == (str(user_file),)
+
+
+def test_orion_config_env_file_beats_user_file(user_file: Path, tmp_path: Path) -> None:
+    _write(user_file, '[limits]\norder_notional = "50"\norder_contracts = "7"\n')
+    other = _write(tmp_path / "other.toml", '[limits]\norder_notional = "40"\n')
+    s = load_settings(environ={"ORION_CONFIG": str(other)})
+    assert s.limits.order_notional == Decimal("40")
+    assert s.sources[KEY] == f"$ORION_CONFIG {other}"
+    assert s.limits.order_contracts == Decimal("7")  # keys it does not set fall through to the user file
+
+
+def test_config_flag_beats_orion_config_env(tmp_path: Path) -> None:
+    env_file = _write(tmp_path / "env.toml", '[limits]\norder_notional = "40"\n')
+    flag_file = _write(tmp_path / "flag.toml", '[limits]\norder_notional = "30"\n')
+    s = load_settings(config_file=flag_file, environ={"ORION_CONFIG": str(env_file)})
+    assert s.limits.order_notional == Decimal("30")
+    assert s.sources[KEY] == f"--config {flag_file}"
+    assert str(env_file) not in s.config_files
+
+
+def test_environment_variable_beats_config_files(tmp_path: Path) -> None:
+    flag_file = _write(tmp_path / "flag.toml", '[limits]\norder_notional = "30"\n')
+    s = load_settings(config_file=flag_file, environ={"ORION__LIMITS__ORDER_NOTIONAL": "20"})
+    assert s.limits.order_notional == Decimal("20")
+    assert s.sources[KEY] == "environment ORION__LIMITS__ORDER_NOTIONAL"
+
+
+def test_command_line_flag_beats_environment() -> None:
+    s = load_settings(environ={"ORION__LIMITS__ORDER_NOTIONAL": "20"}, overrides={KEY: "10"})
+    assert s.limits.order_notional == Decimal("10")
+    assert s.sources[KEY] == "command line"
+
+
+def test_none_override_means_flag_not_given() -> None:
+    s = load_settings(environ={"ORION__LIMITS__ORDER_NOTIONAL": "20"}, overrides={KEY: None})
+    assert s.limits.order_notional == Decimal("20")
+
+
+def test_real_environment_is_read_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORION__TRADING__MIN_EDGE", "0.02")
+    assert load_settings().trading.min_edge == Decimal("0.02")
+
+
+def test_orion_home_relocates_config_data_and_vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "elsewhere"
+    monkeypatch.setenv("ORION_HOME", str(home))
+    assert paths.user_config_file() == home / "config.toml"
+    assert paths.default_database_path() == home / "orion.db"
+    assert paths.default_vault_path() == home / "vault.json"
+    assert paths.default_database_url() == f"sqlite:///{home / 'orion.db'}"
+    _write(home / "config.toml", '[trading]\nmin_edge = "0.03"\n')
+    assert load_settings(environ={}).trading.min_edge == Decimal("0.03")
+
+
+def test_toml_floats_and_types_are_exact() -> None:
+    # A bare TOML float must arrive as the exact decimal written, not a binary float.
+    s = load_settings(environ={"ORION__PAPER__LATENCY_MS": "25", "ORION__KALSHI__ENABLED": "false",
+                               "ORION__TRADING__TRADING_WINDOWS": "13:30-20:00, 21:00-22:00"})
+    assert s.paper.latency_ms == 25 and s.kalshi.enabled is False
+    assert s.trading.trading_windows == ["13:30-20:00", "21:00-22:00"]
+
+
+def test_toml_float_is_parsed_as_decimal(tmp_path: Path) -> None:
+    f = _write(tmp_path / "c.toml", "[trading]\nmin_edge = 0.015\n")
+    assert load_settings(config_file=f, environ={}).trading.min_edge == Decimal("0.015")
+
+
+# -- errors: exit 3, naming key, source and allowed range --------------------------------------
+
+
+def test_unknown_key_in_file_suggests_the_right_one(tmp_path: Path) -> None:
+    f = _write(tmp_path / "c.toml", '[limits]\norder_notionl = "5"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    err = info.value
+    assert err.exit_code == ExitCode.CONFIG == 3
+    assert "limits.order_notionl" in err.message and str(f) in err.message
+    assert err.hint == "did you mean limits.order_notional?"
+
+
+def test_unknown_section_is_an_error(tmp_path: Path) -> None:
+    f = _write(tmp_path / "c.toml", '[limit]\norder_notional = "5"\n')
+    with pytest.raises(ConfigError, match="unknown configuration key limit"):
+        load_settings(config_file=f, environ={})
+
+
+def test_unknown_env_key_is_an_error_naming_the_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION__LIMITS__ORDER_NOTIONL": "5"})
+    assert "ORION__LIMITS__ORDER_NOTIONL" in info.value.message
+    assert "limits.order_notional" in (info.value.hint or "")
+
+
+def test_unrelated_orion_variables_are_ignored() -> None:
+    s = load_settings(environ={"ORION_DEBUG": "1", "ORION_PAPER_TRADING": "1", "ORIONX": "y"})
+    assert s.sources[KEY] == "default"
+
+
+def test_out_of_range_in_file_names_key_source_and_range(tmp_path: Path) -> None:
+    f = _write(tmp_path / "c.toml", '[limits]\norder_notional = "0"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    msg = info.value.message
+    assert info.value.exit_code == 3
+    assert KEY in msg and f"--config {f}" in msg and "0.01..1000000 USD" in msg and "below the minimum" in msg
+
+
+def test_out_of_range_in_env_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION__BREAKER__RESET_HOUR_UTC": "24"})
+    msg = info.value.message
+    assert "breaker.reset_hour_utc" in msg and "environment ORION__BREAKER__RESET_HOUR_UTC" in msg
+    assert "0..23" in msg and "above the maximum" in msg
+
+
+def test_bad_choice_lists_the_choices() -> None:
+    with pytest.raises(ConfigError, match="one of paper, live"):
+        load_settings(environ={"ORION__TRADING__MODE": "yolo"})
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [("paper.latency_ms", "fast"), ("kalshi.enabled", "maybe"), ("trading.min_edge", "NaN"),
+     ("trading.min_edge", "inf"), ("trading.min_edge", "abc")],
+)
+def test_wrong_types_are_config_errors(key: str, value: str) -> None:
+    section, name = key.split(".")
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={f"ORION__{section.upper()}__{name.upper()}": value})
+    assert key in info.value.message
+
+
+def test_wrong_toml_type_is_a_config_error(tmp_path: Path) -> None:
+    f = _write(tmp_path / "c.toml", "[kalshi]\nenabled = 1\n")
+    with pytest.raises(ConfigError, match=r"kalshi\.enabled"):
+        load_settings(config_file=f, environ={})
+
+
+def test_toml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    f = _write(tmp_path / "c.toml", '[limits]\norder_notional = "5"\norder_contracts = = 3\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    msg = info.value.message
+    assert str(f) in msg and "line 3" in msg and "column" in msg
+    assert info.value.exit_code == 3
+
+
+def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(config_file=tmp_path / "nope.toml", environ={})
+
+
+def test_section_that_is_not_a_table(tmp_path: Path) -> None:
+    f = _write(tmp_path / "c.toml", 'limits = "x"\n')
+    with pytest.raises(ConfigError, match="must be a"):
+        load_settings(config_file=f, environ={})
+
+
+def test_cross_check_price_band(tmp_path: Path) -> None:
+    f = _write(tmp_path / "c.toml", '[limits]\nprice_band_low = "0.6"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={"ORION__LIMITS__PRICE_BAND_HIGH": "0.5"})
+    msg = info.value.message
+    assert "price_band_low" in msg and "price_band_high" in msg
+    assert f"--config {f}" in msg and "ORION__LIMITS__PRICE_BAND_HIGH" in msg
+
+
+def test_cross_check_rate_limits() -> None:
+    with pytest.raises(ConfigError, match="orders_per_minute"):
+        load_settings(environ={"ORION__RATE_LIMITS__ORDERS_PER_MINUTE": "200"})
+
+
+@pytest.mark.parametrize("window", ["13:30", "25:00-26:00", "aa:bb-cc:dd", "10:61-11:00"])
+def test_cross_check_trading_windows(window: str) -> None:
+    with pytest.raises(ConfigError, match="trading_windows"):
+        load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": window})
+
+
+def test_valid_trading_window_passes() -> None:
+    assert load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": "22:00-02:00"}).trading.trading_windows
+
+
+# -- example file and display ------------------------------------------------------------------
+
+
+def test_render_example_documents_every_key_and_loads_as_defaults(tmp_path: Path) -> None:
+    text = render_example()
+    for spec in key_specs():
+        assert f"# {spec.key} = " in text, spec.dotted
+    # Uncommenting every key gives back exactly the defaults.
+    keys = {spec.key for spec in key_specs()}
+    uncommented = "\n".join(
+        line[2:] if line.startswith("# ") and line[2:].split(" = ", 1)[0] in keys else line
+        for line in text.splitlines()
+    )
+    f = _write(tmp_path / "all.toml", uncommented)
+    s = load_settings(config_file=f, environ={})
+    assert s.as_dict() == load_settings(environ={}).as_dict()
+    assert all(src.startswith("--config") for src in s.sources.values())
+
+
+def test_repo_config_example_matches_render_example() -> None:
+    example = REPO / "config.toml.example"
+    if not example.exists():
+        pytest.skip(f"{example} not generated yet")
+    assert example.read_text(encoding="utf-8") == render_example()
+
+
+def test_database_url_password_is_masked_in_show() -> None:
+    s = load_settings(overrides={"database.url": "postgresql://orion:s3cret@db.example/orion"}, environ={})
+    shown = {k: v for k, v, _ in iter_flat(s)}
+    assert shown["database.url"] == "postgresql://orion:***@db.example/orion"
+    assert mask_url_password("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"

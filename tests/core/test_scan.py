@@ -1,0 +1,614 @@
+"""The scan service: what gets priced, what gets filtered, and that every number is honest.
+
+Every reported opportunity is re-derived here *independently* of ``orion_cli.core.pricing``: the
+fills are re-walked from the book, fees recomputed from the venues' published formulas (Kalshi
+``ceil_$0.0001(0.07·C·P·(1−P))`` per fill, Polymarket ``floor_$0.00001(C·rate·P·(1−P))``), and the
+legs are checked to pay exactly $1 per share in *every* outcome (no fake arbitrage).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orion_cli.core.config import Settings, load_settings
+from orion_cli.core.fees import FeeModel
+from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
+from orion_cli.core.opportunity import Opportunity
+from orion_cli.core.scan import ScanOptions, ScanResult, scan
+from orion_cli.matching.pairs import NOT_MATCHED, CuratedPair
+from orion_cli.venues.base import ItemError, MarketData
+from orion_cli.venues.snapshot import demo_source
+
+D = Decimal
+NOW = datetime(2026, 6, 11, 12, 0, 0, tzinfo=UTC)
+FETCHED = NOW - timedelta(seconds=3)
+CLOSE = NOW + timedelta(days=30)
+POLY_RATE = D("0.04")
+TTL = 60  # trading.opportunity_ttl_seconds default
+
+BRIA_K = "KXUPONLY-01-BRIA"
+BRIA_P = "0x18682f5c3ac9f66132244ac057a2817a1b908702d424680f35de26cad232087d"
+GCR_K = "KXUPONLY-01-GCR"
+GCR_P = "0x27aad6b150842f937852361de3f82b7f8c927a2fa89f8b3c49d955af32e73bd1"
+
+
+# --------------------------------------------------------------------------------------------------
+# builders
+
+
+def kalshi_market(mid: str = "KXTEST-1", **kw: Any) -> Market:
+    base: dict[str, Any] = {
+        "venue": Venue.KALSHI, "id": mid, "event_id": "KXTEST", "title": "Zebra crossing count above nine",
+        "status": MarketStatus.OPEN, "close_time": CLOSE, "fee_model": FeeModel.kalshi(),
+        "ticks": TickStructure.uniform(D("0.01")), "category": "Science",
+    }
+    base.update(kw)
+    return Market(**base)
+
+
+def poly_market(cid: str = "0x" + "ab" * 32, **kw: Any) -> Market:
+    base: dict[str, Any] = {
+        "venue": Venue.POLYMARKET, "id": cid, "event_id": "ev-1", "title": "Will the orchestra tour Norway?",
+        "status": MarketStatus.OPEN, "close_time": CLOSE, "fee_model": FeeModel.polymarket(POLY_RATE),
+        "ticks": TickStructure.uniform(D("0.01")), "category": "science",
+        "yes_token": "1111" + cid[-6:].replace("a", "1").replace("b", "2"),
+        "no_token": "2222" + cid[-6:].replace("a", "3").replace("b", "4"),
+    }
+    base.update(kw)
+    return Market(**base)
+
+
+def side(asks: Iterable[tuple[str, str]] = (), bids: Iterable[tuple[str, str]] = ()) -> BookSide:
+    return BookSide.build([PriceLevel(D(p), D(s)) for p, s in bids], [PriceLevel(D(p), D(s)) for p, s in asks])
+
+
+def book(market: Market, yes: BookSide, no: BookSide, fetched_at: datetime = FETCHED) -> OrderBook:
+    return OrderBook(market.venue, market.id, yes, no, fetched_at)
+
+
+def data_of(*entries: tuple[Market, OrderBook | None], **kw: Any) -> MarketData:
+    books = {(m.venue, m.id): b for m, b in entries if b is not None}
+    return MarketData([m for m, _ in entries], books, **kw)
+
+
+@pytest.fixture(scope="module")
+def cfg() -> Settings:
+    # Built-in defaults only (no user file, no environment): what a fresh install scans with.
+    return load_settings(environ={})
+
+
+def opts(**kw: Any) -> ScanOptions:
+    base: dict[str, Any] = {"min_edge": D(0), "min_profit": D(0), "max_results": 1000, "now": NOW}
+    base.update(kw)
+    return ScanOptions(**base)
+
+
+# --------------------------------------------------------------------------------------------------
+# the independent re-derivation
+
+
+def kalshi_fee(q: Decimal, p: Decimal) -> Decimal:
+    return (D("0.07") * q * p * (1 - p)).quantize(D("0.0001"), rounding=ROUND_CEILING)
+
+
+def poly_fee(q: Decimal, p: Decimal, rate: Decimal) -> Decimal:
+    return (q * rate * p * (1 - p)).quantize(D("0.00001"), rounding=ROUND_FLOOR)
+
+
+def fee_of(market: Market, q: Decimal, p: Decimal) -> Decimal:
+    fm = market.fee_model
+    if fm.kind == "free":
+        return D(0)
+    if fm.kind == "kalshi":
+        assert fm.multiplier == 1
+        return kalshi_fee(q, p)
+    assert fm.exponent == 1
+    return poly_fee(q, p, fm.taker_rate)
+
+
+def walk(asks: Sequence[PriceLevel], size: Decimal) -> list[tuple[Decimal, Decimal]]:
+    """Buy ``size`` from the cheapest ask up: one fill per level."""
+    out: list[tuple[Decimal, Decimal]] = []
+    left = size
+    for lv in sorted(asks, key=lambda lv: lv.price):
+        if left <= 0:
+            break
+        q = min(lv.size, left)
+        out.append((lv.price, q))
+        left -= q
+    assert left == 0, f"book cannot fill {size}"
+    return out
+
+
+def pays_on(leg_venue: Venue, leg_side: Side, outcome: Side, inverted: bool) -> bool:
+    """Does this leg pay $1 when the *Kalshi* market resolves ``outcome``?"""
+    if leg_venue is Venue.KALSHI or not inverted:
+        return leg_side is outcome
+    return leg_side is not outcome
+
+
+def verify(op: Opportunity, data: MarketData, *, inverted: bool = False, now: datetime = NOW) -> None:
+    """Every figure of ``op`` re-derived from the books it was priced on."""
+    markets = {(m.venue, m.id): m for m in data.markets}
+    cost_total = fees_total = D(0)
+    for leg in op.legs:
+        m = markets[(leg.venue, leg.market_id)]
+        b = data.book_for(m)
+        assert b is not None
+        expected = walk(b.side(leg.side).asks, op.size)
+        assert [(f.price, f.size) for f in leg.fills] == expected
+        for f in leg.fills:
+            assert f.fee == fee_of(m, f.size, f.price), (leg.market_id, f)
+        cost = sum((p * q for p, q in expected), D(0))
+        fees = sum((fee_of(m, q, p) for p, q in expected), D(0))
+        assert leg.size == op.size
+        assert leg.cost == cost and leg.fees == fees
+        assert leg.worst_price == expected[-1][0]
+        assert leg.avg_price == (cost / op.size).quantize(D("0.000001"), rounding=ROUND_CEILING)
+        assert leg.levels_consumed == len(expected)
+        if m.venue is Venue.POLYMARKET:
+            assert leg.token_id == (m.yes_token if leg.side is Side.YES else m.no_token)
+        cost_total += cost
+        fees_total += fees
+    assert op.cost == cost_total and op.fees == fees_total
+    assert op.gross_profit == op.size - cost_total
+    assert op.net_profit == op.size - cost_total - fees_total
+    assert op.net_edge == (op.net_profit / op.size).quantize(D("0.000001"), rounding=ROUND_DOWN)
+    assert op.return_on_capital == (op.net_profit / (cost_total + fees_total)).quantize(D("0.000001"),
+                                                                                         rounding=ROUND_DOWN)
+    oldest = min(data.books[(leg.venue, leg.market_id)].fetched_at for leg in op.legs)
+    assert op.expires_at == oldest + timedelta(seconds=TTL)
+    assert op.observed_at == now
+    # Settlement: in every outcome exactly one share per contract pays $1 — never zero, never two.
+    if op.kind == "cross_venue":
+        for outcome in (Side.YES, Side.NO):
+            assert sum(1 for leg in op.legs if pays_on(leg.venue, leg.side, outcome, inverted)) == 1
+    elif op.strategy == "yes_no":
+        assert {leg.side for leg in op.legs} == {Side.YES, Side.NO}
+        assert len({leg.market_id for leg in op.legs}) == 1
+    else:
+        assert op.strategy == "neg_risk" and all(leg.side is Side.YES for leg in op.legs)
+
+
+def legs_of(op: Opportunity) -> set[tuple[str, str, str]]:
+    return {(leg.venue.value, leg.market_id, leg.side.value) for leg in op.legs}
+
+
+def involving(result: ScanResult, market_id: str) -> list[Opportunity]:
+    return [o for o in result.opportunities if any(leg.market_id == market_id for leg in o.legs)]
+
+
+# --------------------------------------------------------------------------------------------------
+# the demo data set
+
+
+@pytest.fixture(scope="module")
+def demo() -> MarketData:
+    return demo_source().load()
+
+
+def test_demo_reports_the_uponly_pair_with_numbers_recomputed_from_its_legs(demo: MarketData, cfg: Settings) -> None:
+    result = scan(demo, [], cfg, ScanOptions.from_settings(cfg, now=NOW))
+    assert result.source == "demo data set" and result.degraded == {}
+    assert len(result.opportunities) == 1
+    op = result.opportunities[0]
+    assert op.kind == "cross_venue" and op.strategy == "cross_direct"
+    assert legs_of(op) == {("kalshi", BRIA_K, "no"), ("polymarket", BRIA_P, "yes")}
+    verify(op, demo)
+    # Hand-checked: Kalshi NO 140@0.80 + 360@0.81 + 450@0.82, Polymarket YES 320@0.15 + 630@0.16 (culture 5%).
+    assert op.size == D(950)
+    assert op.cost == D("921.4")
+    assert op.fees == D("1.568") + D("3.8783") + D("4.6494") + D("2.04") + D("4.2336")
+    assert op.net_profit == D("12.2307") and op.net_edge == D("0.012874")
+    assert op.net_edge >= cfg.trading.min_edge and op.net_profit >= cfg.trading.min_profit
+    assert [t.kalshi_id for t in result.tradable] == [BRIA_K] and result.tradable[0].source == "auto"
+    assert result.priced_pairs == 1
+    # Held-back candidates stay visible with their reasons, and none of them is priced.
+    assert result.held_back and all(c.reasons for c in result.held_back)
+    assert not any((c.kalshi_id, c.polymarket_id) == (BRIA_K, BRIA_P) for c in result.held_back)
+
+
+def test_demo_scan_is_pure(demo: MarketData, cfg: Settings) -> None:
+    a = scan(demo, [], cfg, ScanOptions.from_settings(cfg, now=NOW))
+    b = scan(demo, [], cfg, ScanOptions.from_settings(cfg, now=NOW))
+    assert a.opportunities == b.opportunities
+
+
+def _with_books(data: MarketData, updates: dict[str, tuple[BookSide, BookSide]]) -> MarketData:
+    books = dict(data.books)
+    for m in data.markets:
+        if m.id in updates:
+            yes, no = updates[m.id]
+            books[(m.venue, m.id)] = book(m, yes, no)
+    return dataclasses.replace(data, books=books)
+
+
+# GCR ↔ GCR is a candidate the matcher holds back (LOW_SCORE); these books would make it a fat "arbitrage".
+GCR_BOOKS = {
+    GCR_K: (side([("0.30", "100")]), side([("0.90", "100")])),
+    GCR_P: (side([("0.90", "100")]), side([("0.40", "100")])),
+}
+
+
+def test_uncurated_held_back_candidate_is_never_priced(demo: MarketData, cfg: Settings) -> None:
+    data = _with_books(demo, GCR_BOOKS)
+    result = scan(data, [], cfg, opts())
+    held = [c for c in result.held_back if (c.kalshi_id, c.polymarket_id) == (GCR_K, GCR_P)]
+    assert len(held) == 1 and held[0].reasons  # the matcher saw it and said why not
+    assert not [o for o in result.opportunities if o.kind == "cross_venue" and legs_of(o) & {
+        ("kalshi", GCR_K, "yes"), ("kalshi", GCR_K, "no")}]
+    assert all(t.kalshi_id != GCR_K for t in result.tradable)
+
+
+def test_curated_pair_is_priced_even_when_the_matcher_holds_it_back(demo: MarketData, cfg: Settings) -> None:
+    data = _with_books(demo, GCR_BOOKS)
+    uncurated = scan(data, [], cfg, opts())
+    reasons = next(c.reasons for c in uncurated.held_back if (c.kalshi_id, c.polymarket_id) == (GCR_K, GCR_P))
+    result = scan(data, [CuratedPair(GCR_K, GCR_P)], cfg, opts())
+    pair = next(t for t in result.tradable if t.kalshi_id == GCR_K)
+    assert pair.source == "curated" and pair.polymarket_id == GCR_P
+    assert pair.reasons == reasons  # shown next to the pair, not blocking it
+    assert all((c.kalshi_id, c.polymarket_id) != (GCR_K, GCR_P) for c in result.held_back)
+    assert result.priced_pairs == uncurated.priced_pairs + 1
+    ops = [o for o in involving(result, GCR_K) if o.kind == "cross_venue"]
+    assert len(ops) == 1
+    assert legs_of(ops[0]) == {("kalshi", GCR_K, "yes"), ("polymarket", GCR_P, "no")}
+    verify(ops[0], data)
+    assert ops[0].size == D(100) and ops[0].cost == D(70)
+
+
+def test_curated_pair_unknown_to_the_matcher_is_priced_with_not_matched(cfg: Settings) -> None:
+    k, p = kalshi_market(), poly_market()
+    data = data_of((k, book(k, side([("0.40", "10")]), side())), (p, book(p, side(), side([("0.50", "10")]))))
+    result = scan(data, [CuratedPair(k.id, p.yes_token)], cfg, opts())  # by YES token id
+    assert [(t.kalshi_id, t.source, t.reasons) for t in result.tradable] == [(k.id, "curated", (NOT_MATCHED,))]
+    assert len(result.opportunities) == 1
+    verify(result.opportunities[0], data)
+
+
+# --------------------------------------------------------------------------------------------------
+# hand-built books, exact figures
+
+
+def _pair_data(**kw: Any) -> tuple[Market, Market, MarketData]:
+    k, p = kalshi_market(), poly_market()
+    kb = book(k, side([("0.40", "100"), ("0.42", "200")]), side([("0.62", "100")]))
+    pb = book(p, side([("0.50", "300")]), side([("0.52", "150"), ("0.54", "100")]))
+    return k, p, data_of((k, kb), (p, pb), **kw)
+
+
+def test_profitable_pair_exact_numbers(cfg: Settings) -> None:
+    k, p, data = _pair_data()
+    result = scan(data, [CuratedPair(k.id, p.id)], cfg, opts())
+    assert len(result.opportunities) == 1  # K-NO 0.62 + P-YES 0.50 > $1: only one direction
+    op = result.opportunities[0]
+    verify(op, data)
+    assert legs_of(op) == {("kalshi", k.id, "yes"), ("polymarket", p.id, "no")}
+    # By hand: Kalshi 100@0.40 (fee 1.68) + 150@0.42 (fee 2.5578); Polymarket 150@0.52 (1.4976) + 100@0.54 (0.9936).
+    assert op.size == D(250)
+    assert op.cost == D(235)
+    assert op.fees == D("6.729")
+    assert op.net_profit == D("8.271")
+    assert op.net_edge == D("0.033084")
+    assert op.expires_at == FETCHED + timedelta(seconds=TTL)
+    assert op.quote_age_seconds == D(3)
+    assert result.unprofitable == 0 and result.priced_pairs == 1
+
+
+def test_inverted_curated_pair_prices_the_right_tokens(cfg: Settings) -> None:
+    """Inverted: Kalshi YES ≡ Polymarket NO, so the hedge is YES+YES or NO+NO, never YES+NO."""
+    k, p = kalshi_market(), poly_market()
+    # Direct legs K-YES + P-NO would look like a 0.30 edge; for an inverted pair that is one bet bought twice.
+    # The real hedges: K-YES + P-YES = 0.95 (profitable), K-NO + P-NO = 1.00 (not).
+    kb = book(k, side([("0.40", "50")]), side([("0.70", "50")]))
+    pb = book(p, side([("0.55", "50")]), side([("0.30", "50")]))
+    data = data_of((k, kb), (p, pb))
+    result = scan(data, [CuratedPair(k.id, p.id, inverted=True)], cfg, opts(within_venue=False))
+    assert [legs_of(o) for o in result.opportunities] == [{("kalshi", k.id, "yes"), ("polymarket", p.id, "yes")}]
+    op = result.opportunities[0]
+    assert op.strategy == "cross_inverted"
+    poly_leg = next(leg for leg in op.legs if leg.venue is Venue.POLYMARKET)
+    assert poly_leg.token_id == p.yes_token
+    verify(op, data, inverted=True)
+    # The same books curated as direct: the "0.30 edge" is priced instead (and is a real hedge for a direct pair).
+    direct = scan(data, [CuratedPair(k.id, p.id)], cfg, opts(within_venue=False))
+    assert {("kalshi", k.id, "yes"), ("polymarket", p.id, "no")} in [legs_of(o) for o in direct.opportunities]
+    for o in direct.opportunities:
+        verify(o, data, inverted=False)
+
+
+def test_curated_by_no_token_never_buys_the_same_outcome_twice(cfg: Settings) -> None:
+    """A pair file entry naming the Polymarket *NO* token (Kalshi YES ≡ that token) must not be priced as if it
+    named the market's YES side: K-YES + P-NO would then be one bet bought twice, a guaranteed-looking loss."""
+    k, p = kalshi_market(), poly_market()
+    kb = book(k, side([("0.40", "50")]), side([("0.50", "50")]))
+    pb = book(p, side([("0.70", "50")]), side([("0.45", "50")]))  # K-YES 0.40 + P-NO 0.45 = 0.85: looks like 15¢
+    data = data_of((k, kb), (p, pb))
+    result = scan(data, [CuratedPair(k.id, p.no_token)], cfg, opts(within_venue=False))
+    assert {("kalshi", k.id, "yes"), ("polymarket", p.id, "no")} not in [legs_of(o) for o in result.opportunities]
+    for op in result.opportunities:
+        # Kalshi YES settles like the named NO token, i.e. like Polymarket NO: the pair is inverted, and the only
+        # real hedge here is K-NO 0.50 + P-NO 0.45 (refusing to price the pair at all would also be safe).
+        verify(op, data, inverted=True)
+        assert legs_of(op) == {("kalshi", k.id, "no"), ("polymarket", p.id, "no")}
+
+
+# --------------------------------------------------------------------------------------------------
+# filters at their boundaries (fee-free books: the edge per contract is the same at every size)
+
+
+def _free_pair(mid: str, cid: str, k_yes: str, p_no: str, size: str, category: str = "Science") -> tuple[
+        Market, Market, list[tuple[Market, OrderBook | None]]]:
+    k = kalshi_market(mid, fee_model=FeeModel.free(), category=category)
+    p = poly_market(cid, fee_model=FeeModel.free(), category=category)
+    return k, p, [(k, book(k, side([(k_yes, size)]), side())), (p, book(p, side(), side([(p_no, size)])))]
+
+
+def _three_pairs(category_b: str = "Science") -> tuple[MarketData, list[CuratedPair]]:
+    entries: list[tuple[Market, OrderBook | None]] = []
+    curated = []
+    # net profits: A 5.00 (edge 0.05 × 100), B 8.00 (0.04 × 200), C 1.50 (0.03 × 50)
+    for mid, cid, ky, pn, size, cat in (("KXA-1", "0x" + "a1" * 32, "0.40", "0.55", "100", "Science"),
+                                        ("KXB-1", "0x" + "b2" * 32, "0.46", "0.50", "200", category_b),
+                                        ("KXC-1", "0x" + "c3" * 32, "0.47", "0.50", "50", "Science")):
+        k, p, e = _free_pair(mid, cid, ky, pn, size, cat)
+        entries += e
+        curated.append(CuratedPair(k.id, p.id))
+    return data_of(*entries), curated
+
+
+def test_results_sorted_by_net_profit_and_cut_at_max_results(cfg: Settings) -> None:
+    data, curated = _three_pairs()
+    result = scan(data, curated, cfg, opts())
+    assert [(o.legs[0].market_id, o.net_profit) for o in result.opportunities] == [
+        ("KXB-1", D(8)), ("KXA-1", D(5)), ("KXC-1", D("1.5"))]
+    for o in result.opportunities:
+        verify(o, data)
+    assert [o.net_profit for o in scan(data, curated, cfg, opts(max_results=2)).opportunities] == [D(8), D(5)]
+    assert len(scan(data, curated, cfg, opts(max_results=3)).opportunities) == 3
+    assert len(scan(data, curated, cfg, opts(max_results=1)).opportunities) == 1
+
+
+@pytest.mark.parametrize(("min_edge", "kept"), [
+    ("0", {"KXA-1", "KXB-1", "KXC-1"}),
+    ("0.03", {"KXA-1", "KXB-1", "KXC-1"}),
+    ("0.030001", {"KXA-1", "KXB-1"}),
+    ("0.04", {"KXA-1", "KXB-1"}),
+    ("0.05", {"KXA-1"}),
+    ("0.050001", set()),
+])
+def test_min_edge_boundary(cfg: Settings, min_edge: str, kept: set[str]) -> None:
+    data, curated = _three_pairs()
+    result = scan(data, curated, cfg, opts(min_edge=D(min_edge)))
+    assert {o.legs[0].market_id for o in result.opportunities} == kept
+    assert all(o.net_edge >= D(min_edge) for o in result.opportunities)
+
+
+@pytest.mark.parametrize(("min_profit", "kept"), [
+    ("0", {"KXA-1", "KXB-1", "KXC-1"}),
+    ("1.5", {"KXA-1", "KXB-1", "KXC-1"}),
+    ("1.500001", {"KXA-1", "KXB-1"}),
+    ("5", {"KXA-1", "KXB-1"}),
+    ("5.0001", {"KXB-1"}),
+    ("8", {"KXB-1"}),
+    ("8.00001", set()),
+])
+def test_min_profit_boundary(cfg: Settings, min_profit: str, kept: set[str]) -> None:
+    data, curated = _three_pairs()
+    result = scan(data, curated, cfg, opts(min_profit=D(min_profit)))
+    assert {o.legs[0].market_id for o in result.opportunities} == kept
+
+
+def test_min_edge_resizes_instead_of_dropping(cfg: Settings) -> None:
+    """The most profitable size (200, edge 0.03) misses min_edge 0.04; the top level alone (100, edge 0.05) clears
+    it, so the scan reports the smaller size rather than nothing."""
+    k = kalshi_market(fee_model=FeeModel.free())
+    p = poly_market(fee_model=FeeModel.free())
+    data = data_of((k, book(k, side([("0.40", "100"), ("0.44", "100")]), side())),
+                   (p, book(p, side(), side([("0.55", "200")]))))
+    cur = [CuratedPair(k.id, p.id)]
+    [best] = scan(data, cur, cfg, opts()).opportunities
+    assert (best.size, best.net_profit, best.net_edge) == (D(200), D(6), D("0.03"))
+    [hurdled] = scan(data, cur, cfg, opts(min_edge=D("0.04"))).opportunities
+    assert (hurdled.size, hurdled.net_profit, hurdled.net_edge) == (D(100), D(5), D("0.05"))
+    verify(hurdled, data)
+
+
+def test_zero_profit_is_never_an_opportunity(cfg: Settings) -> None:
+    k, p, entries = _free_pair("KXZ-1", "0x" + "d4" * 32, "0.45", "0.55", "100")
+    result = scan(data_of(*entries), [CuratedPair(k.id, p.id)], cfg, opts())
+    assert result.opportunities == [] and result.priced_pairs == 1
+
+
+def test_category_filter(cfg: Settings) -> None:
+    data, curated = _three_pairs(category_b="Politics")
+    assert {o.legs[0].market_id for o in scan(data, curated, cfg, opts(category="science")).opportunities} == {
+        "KXA-1", "KXC-1"}
+    assert {o.legs[0].market_id for o in scan(data, curated, cfg, opts(category="POLITICS")).opportunities} == {
+        "KXB-1"}
+    assert scan(data, curated, cfg, opts(category="weather")).opportunities == []
+    assert len(scan(data, curated, cfg, opts(category=None)).opportunities) == 3
+    assert len(scan(data, curated, cfg, opts(category="")).opportunities) == 3
+
+
+def test_category_filter_applies_to_both_legs(cfg: Settings) -> None:
+    k = kalshi_market("KXM-1", fee_model=FeeModel.free(), category="Politics")
+    p = poly_market("0x" + "e5" * 32, fee_model=FeeModel.free(), category="elections")
+    data = data_of((k, book(k, side([("0.40", "10")]), side())), (p, book(p, side(), side([("0.50", "10")]))))
+    cur = [CuratedPair(k.id, p.id)]
+    assert len(scan(data, cur, cfg, opts()).opportunities) == 1
+    assert scan(data, cur, cfg, opts(category="politics")).opportunities == []  # Polymarket leg is out
+    assert scan(data, cur, cfg, opts(category="elections")).opportunities == []  # Kalshi leg is out
+
+
+def test_venues_filter(cfg: Settings) -> None:
+    data, curated = _three_pairs()
+    # within-venue YES+NO on one Kalshi and one Polymarket market
+    kw = kalshi_market("KXW-1", fee_model=FeeModel.free())
+    pw = poly_market("0x" + "f6" * 32, fee_model=FeeModel.free())
+    data.markets += [kw, pw]
+    data.books[(kw.venue, kw.id)] = book(kw, side([("0.40", "10")]), side([("0.50", "10")]))
+    data.books[(pw.venue, pw.id)] = book(pw, side([("0.30", "10")]), side([("0.60", "10")]))
+    both = scan(data, curated, cfg, opts())
+    assert {o.kind for o in both.opportunities} == {"cross_venue", "within_venue"}
+    assert len(both.opportunities) == 5
+    only_k = scan(data, curated, cfg, opts(venues=(Venue.KALSHI,)))
+    assert [(o.kind, o.legs[0].market_id) for o in only_k.opportunities] == [("within_venue", "KXW-1")]
+    assert only_k.tradable == [] and only_k.priced_pairs == 0
+    only_p = scan(data, curated, cfg, opts(venues=(Venue.POLYMARKET,)))
+    assert [(o.kind, o.legs[0].market_id) for o in only_p.opportunities] == [("within_venue", pw.id)]
+    no_within = scan(data, curated, cfg, opts(within_venue=False))
+    assert {o.kind for o in no_within.opportunities} == {"cross_venue"}
+    for o in both.opportunities:
+        verify(o, data)
+
+
+def test_degraded_venue_is_carried_into_the_result(cfg: Settings) -> None:
+    k = kalshi_market("KXW-1")
+    data = data_of((k, book(k, side([("0.40", "10")]), side([("0.50", "10")]))),
+                   degraded={Venue.POLYMARKET: "unreachable: timeout"},
+                   errors=[ItemError("kalshi", "book", "KXOTHER", "bad level")], source="live")
+    result = scan(data, [CuratedPair(k.id, "0x" + "ab" * 32)], cfg, opts())
+    assert result.degraded == {Venue.POLYMARKET: "unreachable: timeout"}
+    assert result.errors == data.errors and result.source == "live"
+    assert result.tradable == [] and result.priced_pairs == 0
+    assert [o.strategy for o in result.opportunities] == ["yes_no"]  # the reachable venue is still scanned
+    verify(result.opportunities[0], data)
+
+
+def test_closed_market_and_missing_book_are_not_priced(cfg: Settings) -> None:
+    k = kalshi_market(status=MarketStatus.CLOSED)
+    p = poly_market()
+    data = data_of((k, book(k, side([("0.40", "10")]), side([("0.50", "10")]))),
+                   (p, book(p, side(), side([("0.50", "10")]))))
+    assert scan(data, [CuratedPair(k.id, p.id)], cfg, opts()).opportunities == []
+    k2 = kalshi_market()
+    result = scan(data_of((k2, None), (p, book(p, side(), side([("0.50", "10")])))), [CuratedPair(k2.id, p.id)],
+                  cfg, opts())
+    assert result.opportunities == [] and result.priced_pairs == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# neg-risk baskets: only complete events, by the venue's own count
+
+
+def _basket(n_listed: int, counts: Sequence[str | None], *, book_missing: int | None = None,
+            flagged: Sequence[bool] | None = None) -> MarketData:
+    entries: list[tuple[Market, OrderBook | None]] = []
+    for i, count in enumerate(counts):
+        extra = {} if count is None else {"event_market_count": count}
+        m = poly_market(f"0x{i:02d}" + "cd" * 31, event_id="ev-basket", title=f"Outcome {i} wins the cup",
+                        neg_risk=True if flagged is None else flagged[i], extra=extra)
+        # three outcomes at 0.30 each: 0.90 + fees < $1 — profitable only if the basket is really complete
+        b = None if i == book_missing else book(m, side([("0.30", "100")]), side([("0.75", "100")]))
+        entries.append((m, b))
+    _ = n_listed
+    return data_of(*entries)
+
+
+def test_complete_neg_risk_event_is_priced(cfg: Settings) -> None:
+    data = _basket(3, ["3", "3", "3"])
+    result = scan(data, [], cfg, opts())
+    assert len(result.opportunities) == 1
+    op = result.opportunities[0]
+    assert op.strategy == "neg_risk" and len(op.legs) == 3 and op.event_id == "ev-basket"
+    verify(op, data)
+    assert op.size == D(100) and op.cost == D(90)
+
+
+@pytest.mark.parametrize("counts", [
+    ["4", "4", "4"],  # one outcome was not fetched: buying the three others can lose on all legs
+    [None, None, None],  # no venue count: completeness unknown, never assumed from what we fetched
+    ["3", "3", None],
+    ["3", "4", "3"],  # members disagree
+    ["2", "2", "2"],  # more members than the listing says: something is off
+    ["x", "x", "x"],
+    ["", "", ""],
+])
+def test_partial_or_unverified_basket_is_never_an_opportunity(cfg: Settings, counts: list[str | None]) -> None:
+    result = scan(_basket(3, counts), [], cfg, opts())
+    assert [o for o in result.opportunities if o.strategy == "neg_risk"] == []
+
+
+def test_basket_missing_a_book_or_a_flag_is_not_priced(cfg: Settings) -> None:
+    assert scan(_basket(3, ["3", "3", "3"], book_missing=1), [], cfg, opts()).opportunities == []
+    assert scan(_basket(3, ["3", "3", "3"], flagged=[True, False, True]), [], cfg, opts()).opportunities == []
+
+
+def test_basket_cut_by_category_filter_is_not_priced(cfg: Settings) -> None:
+    data = _basket(3, ["3", "3", "3"])
+    data.markets[1] = dataclasses.replace(data.markets[1], category="sports")
+    assert len(scan(data, [], cfg, opts()).opportunities) == 1
+    assert scan(data, [], cfg, opts(category="science")).opportunities == []
+
+
+# --------------------------------------------------------------------------------------------------
+# property: whatever the books, nothing reported is below the bar or unhedged
+
+PRICES = st.integers(min_value=1, max_value=99).map(lambda c: D(c) / 100)
+SIZES = st.integers(min_value=1, max_value=400).map(D)
+LADDER = st.lists(st.tuples(PRICES, SIZES), min_size=0, max_size=3)
+
+
+def _side_of(levels: list[tuple[Decimal, Decimal]]) -> BookSide:
+    return BookSide.build([], [PriceLevel(p, s) for p, s in levels])
+
+
+def _top_profit(ma: Market, a: BookSide, mb: Market, b: BookSide) -> tuple[Decimal, Decimal] | None:
+    """(size, net profit) of buying both legs' best asks at the smaller top size, if that size is allowed."""
+    if not a.asks or not b.asks:
+        return None
+    q = min(a.asks[0].size, b.asks[0].size)
+    if q < max(ma.min_size, mb.min_size):
+        return None
+    pa, pb = a.asks[0].price, b.asks[0].price
+    return q, q - q * (pa + pb) - fee_of(ma, q, pa) - fee_of(mb, q, pb)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    k_yes=LADDER, k_no=LADDER, p_yes=LADDER, p_no=LADDER,
+    inverted=st.booleans(),
+    poly_min=st.sampled_from([D("0.01"), D(5)]),
+    poly_rate=st.sampled_from([D("0.03"), D("0.04"), D("0.05")]),
+    min_edge=st.sampled_from([D(0), D("0.005"), D("0.01"), D("0.03")]),
+    min_profit=st.sampled_from([D(0), D("0.10"), D(1), D(5)]),
+)
+def test_property_every_reported_opportunity_clears_the_bar(
+    cfg: Settings, k_yes: list[tuple[Decimal, Decimal]], k_no: list[tuple[Decimal, Decimal]],
+    p_yes: list[tuple[Decimal, Decimal]], p_no: list[tuple[Decimal, Decimal]], inverted: bool, poly_min: Decimal,
+    poly_rate: Decimal, min_edge: Decimal, min_profit: Decimal,
+) -> None:
+    k = kalshi_market()
+    p = poly_market(min_size=poly_min, fee_model=FeeModel.polymarket(poly_rate))
+    kb = book(k, _side_of(k_yes), _side_of(k_no))
+    pb = book(p, _side_of(p_yes), _side_of(p_no))
+    data = data_of((k, kb), (p, pb))
+    result = scan(data, [CuratedPair(k.id, p.id, inverted=inverted)], cfg,
+                  opts(min_edge=min_edge, min_profit=min_profit))
+    for op in result.opportunities:
+        assert op.net_profit > 0
+        assert op.net_profit >= min_profit
+        assert op.net_edge >= min_edge
+        verify(op, data, inverted=inverted)
+    assert [o.net_profit for o in result.opportunities] == sorted((o.net_profit for o in result.opportunities),
+                                                                  reverse=True)
+    # ...and nothing profitable is missed: without an edge hurdle, a direction whose top of book alone clears
+    # min_profit must be reported with at least that profit.
+    if min_edge == 0:
+        for k_side in (Side.YES, Side.NO):
+            p_side = k_side if inverted else k_side.other
+            top = _top_profit(k, kb.side(k_side), p, pb.side(p_side))
+            if top is None or top[1] <= 0 or top[1] < min_profit:
+                continue
+            found = [o for o in result.opportunities if o.kind == "cross_venue"
+                     and legs_of(o) == {("kalshi", k.id, k_side.value), ("polymarket", p.id, p_side.value)}]
+            assert found and found[0].net_profit >= top[1]

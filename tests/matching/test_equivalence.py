@@ -1,0 +1,211 @@
+"""Every hold-back reason code: triggered by a minimal realistic pair, absent from its fixed twin."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from orion_cli.core.models import Market, MarketStatus
+from orion_cli.matching import MatchSettings, evaluate_pair, match_markets
+from orion_cli.matching.equivalence import REASON_CODES, evaluate
+from orion_cli.matching.normalize import extract_features
+
+from .fixture_markets import (
+    all_markets,
+    kalshi_game_markets,
+    kalshi_market,
+    load,
+    poly_market,
+    poly_nba_markets,
+)
+
+SETTINGS = MatchSettings()
+CLOSE = datetime(2026, 6, 30, 23, 59, tzinfo=UTC)
+RULES_K = "If Bitcoin is above $100,000 on June 30, 2026 per the CF Benchmarks index, the market resolves to Yes."
+RULES_P = "This market will resolve to Yes if Bitcoin is above $100,000 on June 30, 2026. Otherwise No."
+
+
+def k_btc(title: str = "Will Bitcoin be above $100,000 on June 30, 2026?", **kw: Any) -> Market:
+    args: dict[str, Any] = {"rules": RULES_K, "close_time": CLOSE, "expected": CLOSE}
+    args.update(kw)
+    return kalshi_market("KXBTCD-26JUN30-T100000", title, "", **args)
+
+
+def p_btc(title: str = "Will Bitcoin be above $100k on June 30, 2026?", **kw: Any) -> Market:
+    args: dict[str, Any] = {"description": RULES_P, "end": CLOSE}
+    args.update(kw)
+    return poly_market("0x" + "ab" * 32, title, ["Yes", "No"], ["1", "2"], **args)
+
+
+def reasons(k: Market, p: Market) -> tuple[str, ...]:
+    return evaluate_pair(k, p, settings=SETTINGS).reasons
+
+
+def test_base_pair_passes_with_high_confidence() -> None:
+    c = evaluate_pair(k_btc(), p_btc(), settings=SETTINGS)
+    assert c.reasons == ()
+    assert c.confidence >= SETTINGS.auto_accept_confidence
+    assert c.inverted is False
+
+
+# (code, broken pair, fixed twin)
+Case = tuple[str, Callable[[], tuple[Market, Market]], Callable[[], tuple[Market, Market]]]
+CASES: list[Case] = [
+    ("ENTITY_MISMATCH",
+     lambda: (k_btc(), p_btc("Will Ethereum be above $100k on June 30, 2026?")),
+     lambda: (k_btc(), p_btc("Will BTC be above $100k on June 30, 2026?"))),
+    ("THRESHOLD_MISMATCH",
+     lambda: (k_btc("Will CPI inflation be above 4% in 2026?"), p_btc("Will CPI inflation be above 4.5% in 2026?")),
+     lambda: (k_btc("Will CPI inflation be above 4% in 2026?"), p_btc("Will CPI inflation be above 4.0% in 2026?"))),
+    ("DIRECTION_MISMATCH",
+     lambda: (k_btc("Will Bitcoin be ≥ $100,000 on June 30, 2026?"), p_btc()),
+     lambda: (k_btc("Will Bitcoin be > $100,000 on June 30, 2026?"), p_btc())),
+    ("DATE_MISMATCH",
+     lambda: (k_btc("Will the Fed cut rates by June 30, 2026?"), p_btc("Will the Fed cut rates by December 31, 2026?")),
+     lambda: (k_btc("Will the Fed cut rates by June 30, 2026?"), p_btc("Fed rate cut by June 30, 2026?"))),
+    ("CLOSE_TIME_GAP",
+     lambda: (k_btc(close_time=CLOSE + timedelta(days=30)), p_btc()),
+     lambda: (k_btc(close_time=CLOSE + timedelta(days=3)), p_btc())),
+    ("RESOLUTION_TIME_GAP",
+     lambda: (k_btc(expected=CLOSE + timedelta(days=3)), p_btc()),
+     lambda: (k_btc(expected=CLOSE + timedelta(hours=6)), p_btc())),
+    ("OTHER_OUTCOME_ONE_SIDE",
+     lambda: (k_btc(), replace(p_btc(), is_other=True)),
+     lambda: (k_btc(), p_btc())),
+    ("OTHER_OUTCOME_BOTH_SIDES",
+     lambda: (replace(k_btc(), is_other=True), replace(p_btc(), is_other=True)),
+     lambda: (k_btc(), p_btc())),
+    ("FIFTY_FIFTY_ONE_SIDE",
+     lambda: (k_btc(), p_btc(description=RULES_P + " If the index is unavailable, this market will resolve 50-50.")),
+     lambda: (k_btc(rules=RULES_K + " If the index is unavailable, the market resolves to a fair price."),
+              p_btc(description=RULES_P + " If the index is unavailable, this market will resolve 50-50."))),
+    ("NEG_RISK_AUGMENTED",
+     lambda: (k_btc(), p_btc(neg_risk=True, augmented=True)),
+     lambda: (k_btc(), p_btc(neg_risk=True))),
+    ("SCALAR_VS_BINARY",
+     lambda: (k_btc(market_type="scalar"), p_btc()),
+     lambda: (k_btc(), p_btc())),
+    ("MARKET_NOT_OPEN",
+     lambda: (k_btc(status=MarketStatus.CLOSED), p_btc()),
+     lambda: (k_btc(), p_btc())),
+    ("PROPOSITION_MISMATCH",
+     lambda: (kalshi_market("KXNBA-26-OKC", "Will the Oklahoma City win the 2026 Pro Basketball Finals?",
+                            "Oklahoma City", close_time=CLOSE),
+              poly_market("0x" + "cd" * 32, "Will Oklahoma City Thunder advance to the 2026 NBA Finals?",
+                          ["Yes", "No"], ["3", "4"], group_item_title="Oklahoma City Thunder", end=CLOSE)),
+     lambda: (kalshi_market("KXNBA-26-OKC", "Will the Oklahoma City win the 2026 Pro Basketball Finals?",
+                            "Oklahoma City", close_time=CLOSE),
+              poly_market("0x" + "cd" * 32, "Will the Oklahoma City Thunder win the 2026 NBA Finals?",
+                          ["Yes", "No"], ["3", "4"], group_item_title="Oklahoma City Thunder", end=CLOSE))),
+]
+
+
+@pytest.mark.parametrize(("code", "broken", "fixed"), CASES, ids=[c[0] for c in CASES])
+def test_reason_code_triggered_and_fixed(
+    code: str, broken: Callable[[], tuple[Market, Market]], fixed: Callable[[], tuple[Market, Market]]
+) -> None:
+    assert code in reasons(*broken())
+    assert code not in reasons(*fixed())
+    assert reasons(*fixed()) == () or code == "OTHER_OUTCOME_BOTH_SIDES"
+
+
+def _game(sub: str = "MIL at LAL (Jan 9)") -> list[Market]:
+    return kalshi_game_markets("KXNBAGAME-26JAN09MILLAL", "Milwaukee at Los Angeles L", sub)
+
+
+def _poly_game(question: str, outcomes: list[str], slug: str, sports_type: str, description: str) -> Market:
+    end = datetime(2026, 1, 10, 3, 30, tzinfo=UTC)
+    return poly_market("0x" + "ef" * 32, question, outcomes, ["5", "6"], description=description, end=end,
+                       slug=slug, event_slug="nba-mil-lal-2026-01-09", sports_type=sports_type)
+
+
+FIFTY = "If the game is canceled entirely, with no make-up game, this market will resolve 50-50."
+
+
+def test_market_kind_mismatch_moneyline_vs_first_half() -> None:
+    mil, _ = _game()
+    first_half = _poly_game("Bucks vs. Lakers: 1H Moneyline", ["Bucks", "Lakers"],
+                            "nba-mil-lal-2026-01-09-1h-moneyline", "first_half_moneyline", FIFTY)
+    full = _poly_game("Bucks vs. Lakers", ["Bucks", "Lakers"], "nba-mil-lal-2026-01-09", "moneyline", FIFTY)
+    assert "MARKET_KIND_MISMATCH" in reasons(mil, first_half)
+    assert reasons(mil, full) == ()
+
+
+def test_draw_possible_only_where_games_can_tie() -> None:
+    nfl = kalshi_game_markets("KXNFLGAME-26JAN10GBCHI", "Green Bay at Chicago", "GB at CHI (Jan 10)", "football")
+    gb = next(m for m in nfl if m.id.endswith("-GB"))
+    bears = poly_market("0x" + "12" * 32, "Will the Bears beat the Packers on January 10?", ["Yes", "No"], ["7", "8"],
+                        description=FIFTY.replace("game is", "game is tied or"), end=datetime(2026, 1, 11, tzinfo=UTC))
+    c = evaluate_pair(gb, bears, settings=SETTINGS)
+    assert c.inverted and "DRAW_POSSIBLE" in c.reasons
+    mil, _ = _game()
+    lakers = poly_market("0x" + "34" * 32, "Will the Lakers beat the Bucks on January 9?", ["Yes", "No"], ["9", "10"],
+                         description=FIFTY, end=datetime(2026, 1, 10, 3, 30, tzinfo=UTC))
+    c2 = evaluate_pair(mil, lakers, settings=SETTINGS)
+    assert c2.inverted and "DRAW_POSSIBLE" not in c2.reasons and c2.reasons == ()
+
+
+def test_low_score() -> None:
+    k = kalshi_market("KXWEIRD-1", "Will it happen?", "", close_time=CLOSE)
+    p = poly_market("0x" + "56" * 32, "Something else entirely", ["Yes", "No"], ["1", "2"], end=CLOSE)
+    c = evaluate(k, p, extract_features(k), extract_features(p), 20.0, SETTINGS)
+    assert c.reasons == ("LOW_SCORE",)
+    c_hi = evaluate(k_btc(), p_btc(), extract_features(k_btc()), extract_features(p_btc()), 90.0, SETTINGS)
+    assert "LOW_SCORE" not in c_hi.reasons
+
+
+def test_ambiguous_match_when_two_markets_both_pass() -> None:
+    twin = replace(p_btc(), id="0x" + "99" * 32)
+    res = match_markets([k_btc()], [p_btc(), twin], settings=SETTINGS)
+    assert not res.accepted
+    assert all("AMBIGUOUS_MATCH" in c.reasons for c in res.held_back) and len(res.held_back) == 2
+    res1 = match_markets([k_btc()], [p_btc()], settings=SETTINGS)
+    assert len(res1.accepted) == 1 and res1.accepted[0].reasons == ()
+
+
+def test_every_reason_code_is_covered_here() -> None:
+    covered = {c[0] for c in CASES} | {"MARKET_KIND_MISMATCH", "DRAW_POSSIBLE", "LOW_SCORE", "AMBIGUOUS_MATCH"}
+    assert covered == set(REASON_CODES)
+
+
+# --- polarity -----------------------------------------------------------------------------------
+
+
+def test_polarity_synthetic_team_a_vs_team_b() -> None:
+    mil, lal = _game()
+    bucks_win = poly_market("0x" + "77" * 32, "Will the Bucks beat the Lakers on January 9?", ["Yes", "No"], ["1", "2"],
+                            description=FIFTY, end=datetime(2026, 1, 10, 3, 30, tzinfo=UTC))
+    assert evaluate_pair(mil, bucks_win, settings=SETTINGS).inverted is False
+    assert evaluate_pair(lal, bucks_win, settings=SETTINGS).inverted is True
+    assert evaluate_pair(lal, bucks_win, settings=SETTINGS).reasons == ()
+
+
+def test_polarity_on_real_nba_moneylines() -> None:
+    """Kalshi per-team markets vs the real Polymarket moneylines, polarity checked against the
+    third-party token map of nba_pairs_config.json (token of team X == YES token ⇔ direct)."""
+    config = [m for m in load("nba_pairs_config.json")["markets"] if m["sport"] == "NBA"]
+    poly = {m.id: m for m in poly_nba_markets()}
+    kalshi = {m.id: m for m in all_markets()[0]}
+    checked = 0
+    for cfg in config:
+        pm = poly[cfg["poly_condition_id"]]
+        for side in ("main", "opponent"):
+            km = kalshi[cfg["kalshi"]["markets"][side]]
+            code = km.id.rsplit("-", 1)[1]
+            c = evaluate_pair(km, pm, settings=SETTINGS)
+            assert c.reasons == (), (km.id, c.detail.get("why"))
+            assert c.inverted is (cfg["poly_token_ids"][code] != pm.yes_token), km.id
+            checked += 1
+    assert checked == 30
+
+
+def test_record_is_json_friendly() -> None:
+    rec = evaluate_pair(k_btc(), p_btc(), settings=SETTINGS).to_record()
+    assert rec["type"] == "candidate"
+    assert set(rec) >= {"kalshi_id", "polymarket_id", "inverted", "confidence", "reasons"}
+    json.dumps(rec)

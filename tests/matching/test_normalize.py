@@ -1,0 +1,161 @@
+"""Normalisation units: aliases, numbers with units, direction, dates and windows."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from orion_cli.matching.normalize import (
+    DEADLINE,
+    EDITION,
+    GE,
+    GT,
+    LE,
+    LT,
+    ON,
+    RANGE,
+    DateSpan,
+    Threshold,
+    canonical_entities,
+    fold,
+    normalize_text,
+    parse_dates,
+    parse_direction,
+    parse_kalshi_game,
+    parse_poly_slug,
+    parse_thresholds,
+)
+
+
+def test_fold_case_accents_apostrophes() -> None:
+    assert fold("Luka Dončić’s") == "luka doncic's"
+    assert normalize_text("Côte d’Ivoire") == normalize_text("Ivory Coast") == "country_ci"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Federal Reserve", "the Fed"),
+        ("FOMC", "Federal Reserve"),
+        ("Bitcoin", "BTC"),
+        ("Ethereum", "ETH"),
+        ("Milwaukee Bucks", "Bucks"),
+        ("Los Angeles L", "Lakers"),
+        ("Los Angeles Lakers", "LAL"),
+        ("Bosnia and Herzegovina", "Bosnia-Herzegovina"),
+        ("United States", "USA"),
+        ("2026 Pro Basketball Finals", "2026 NBA Finals"),
+        ("Western Conference Championship", "Western Conference Finals"),
+    ],
+)
+def test_aliases_meet(a: str, b: str) -> None:
+    assert canonical_entities(a, {"nba"}) == canonical_entities(b, {"nba"})
+    assert canonical_entities(a, {"nba"})
+
+
+def test_aliases_do_not_meet() -> None:
+    assert canonical_entities("Los Angeles C", {"nba"}) != canonical_entities("Los Angeles L", {"nba"})
+    assert canonical_entities("NBA Finals") != canonical_entities("Western Conference Finals")
+    assert canonical_entities("Bitcoin") != canonical_entities("Ethereum")
+
+
+def test_common_words_need_capitals() -> None:
+    assert canonical_entities("a heat wave in the sun") == []
+    assert canonical_entities("Miami Heat") == ["nba:mia"]
+    assert canonical_entities("Heat vs. Bulls") == ["nba:mia", "nba:chi"]
+    assert canonical_entities("Will the Fed cut?") == ["org:fed"]
+    assert canonical_entities("fed up with it") == []
+    assert canonical_entities("eth") == [] and canonical_entities("ETH") == ["crypto:eth"]
+
+
+def test_league_context_resolves_shared_codes() -> None:
+    assert canonical_entities("Chicago", {"nba"}) == ["nba:chi"]
+    assert canonical_entities("Chicago", {"nfl"}) == ["nfl:chi"]
+    assert canonical_entities("Chicago") == []  # ambiguous without a league: dropped, not guessed
+
+
+def test_kalshi_ticker_and_poly_slug() -> None:
+    k = parse_kalshi_game("KXNBAGAME-26JAN09MILLAL-LAL")
+    assert k is not None and k.teams == {"nba:mil", "nba:lal"} and k.subject == "nba:lal"
+    assert k.day == date(2026, 1, 9)
+    nfl = parse_kalshi_game("KXNFLGAME-26JAN10LACAR-CAR")
+    assert nfl is not None and nfl.teams == {"nfl:lar", "nfl:car"}
+    p = parse_poly_slug("nba-mil-lal-2026-01-09-spread-home-3pt5")
+    assert p is not None and p.teams == k.teams and p.day == k.day and p.suffix == "spread-home-3pt5"
+    assert parse_kalshi_game("KXMENWORLDCUP-26-PT") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Will CPI be above 4%?", Threshold(Decimal(4), "pct", GT)),
+        ("above 4.5%", Threshold(Decimal("4.5"), "pct", GT)),
+        ("Bitcoin above $100k?", Threshold(Decimal(100000), "usd", GT)),
+        ("Bitcoin at least $1.5m", Threshold(Decimal(1500000), "usd", GE)),
+        ("$2bn or more", Threshold(Decimal(2) * 10**9, "usd", GE)),
+        ("cut by 25 bps", Threshold(Decimal("0.25"), "pct", Threshold(Decimal(0), "", GT).direction)),
+        ("high temp >85° on Jun 15", Threshold(Decimal(85), "degf", GT)),
+        ("86°F or above", Threshold(Decimal(86), "degf", GE)),
+        ("below 3.5%", Threshold(Decimal("3.5"), "pct", LT)),
+        ("≤ 200", Threshold(Decimal(200), "", LE)),
+        # half-point lines on counts are canonical: over 229.5 == 230+
+        ("Bucks vs. Lakers: O/U 229.5", Threshold(Decimal(230), "", GE)),
+        ("Byron Buxton: 4+ hits?", Threshold(Decimal(4), "", GE)),
+        ("under 231.5 points", Threshold(Decimal(231), "", LE)),
+    ],
+)
+def test_thresholds(text: str, expected: Threshold) -> None:
+    got = parse_thresholds(text)
+    if "bps" in text:
+        assert got[0].value == Decimal("0.25") and got[0].unit == "pct"
+        assert parse_thresholds("0.25%")[0].value == got[0].value
+        return
+    assert got[0] == expected
+
+
+def test_plain_numbers_are_not_strikes() -> None:
+    assert parse_thresholds("Will the Philadelphia 76ers win the 2026 NBA Finals?") == []
+    assert parse_thresholds("Round Of 16 match") == []
+    assert parse_thresholds("before 2027") == []
+
+
+def test_ranges() -> None:
+    (t,) = parse_thresholds("Will the high temp in NYC be 84-85° on Jun 15, 2026?")
+    assert (t.value, t.upper, t.direction, t.unit) == (Decimal(84), Decimal(85), "between", "degf")
+
+
+@pytest.mark.parametrize(
+    ("text", "direction"),
+    [("at least", GE), ("≥", GE), ("above", GT), ("over", GT), (">", GT), ("below", LT), ("under", LT),
+     ("<", LT), ("at most", LE), ("or fewer", LE)],
+)
+def test_direction_words(text: str, direction: str) -> None:
+    assert parse_direction(text) == direction
+
+
+def test_complement() -> None:
+    over = parse_thresholds("O/U 231.5")[0]
+    under = parse_thresholds("Under 231.5 points")[0]
+    assert over.complement_of(under) and under.complement_of(over)
+    assert not parse_thresholds("O/U 230.5")[0].complement_of(under)
+    assert parse_thresholds("above $100")[0].complement_of(parse_thresholds("at most $100")[0])
+    assert not parse_thresholds("above $100")[0].complement_of(parse_thresholds("below $100")[0])
+
+
+def test_dates_and_windows() -> None:
+    ref = date(2026, 6, 1)
+    assert parse_dates("by June 30", ref) == [DateSpan(DEADLINE, None, date(2026, 6, 30))]
+    assert parse_dates("by December 31", date(2027, 1, 1)) == [DateSpan(DEADLINE, None, date(2026, 12, 31))]
+    assert parse_dates("before Jan 1, 2027") == [DateSpan(DEADLINE, None, date(2026, 12, 31))]
+    assert parse_dates("before Jan 2027") == [DateSpan(DEADLINE, None, date(2026, 12, 31))]
+    assert parse_dates("before 2027") == [DateSpan(DEADLINE, None, date(2026, 12, 31))]
+    assert parse_dates("in 2026") == [DateSpan(RANGE, date(2026, 1, 1), date(2026, 12, 31))]
+    assert parse_dates("in June 2026") == [DateSpan(RANGE, date(2026, 6, 1), date(2026, 6, 30))]
+    assert parse_dates("on Jan 9", date(2026, 1, 10)) == [DateSpan(ON, date(2026, 1, 9), date(2026, 1, 9))]
+    assert parse_dates("scheduled 2026-01-09") == [DateSpan(ON, date(2026, 1, 9), date(2026, 1, 9))]
+    assert parse_dates("win the 2026 World Cup") == [DateSpan(EDITION, date(2026, 1, 1), date(2026, 12, 31))]
+    assert parse_dates("the 2025-26 Stanley Cup") == parse_dates("the 2026 Stanley Cup")
+    assert parse_dates("by June 30", ref) != parse_dates("by December 31", ref)
+    assert parse_dates("no dates here") == []

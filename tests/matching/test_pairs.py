@@ -1,0 +1,128 @@
+"""The curated pairs file: round trip, clear errors, atomic writes, and what is tradable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orion_cli.core.errors import ConfigError, NotFound, UsageError
+from orion_cli.matching import CuratedPair, MatchCandidate, add_pair, list_pairs, load_pairs, remove_pair, save_pairs
+from orion_cli.matching.pairs import NOT_MATCHED, POLARITY_CONFLICT, tradable_pairs
+
+LAL = CuratedPair("KXNBAGAME-26JAN09MILLAL-LAL", "0x" + "f0" * 32, True, "Lakers = 2nd outcome",
+                  datetime(2026, 1, 9, 15, 57, 40, tzinfo=UTC))
+MIL = CuratedPair("KXNBAGAME-26JAN09MILLAL-MIL", "1034390102535119817", False, "by YES token")
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.toml"
+    assert load_pairs(path) == []
+    save_pairs(path, [LAL, MIL])
+    assert load_pairs(path) == [LAL, MIL]
+    added = add_pair(path, CuratedPair("KXUPONLY-01-GCR", "0x" + "27" * 32))
+    assert added.added_at is not None and added.added_at.tzinfo is not None
+    assert [p.kalshi for p in list_pairs(path)] == [LAL.kalshi, MIL.kalshi, "KXUPONLY-01-GCR"]
+    assert remove_pair(path, MIL.kalshi) == MIL
+    assert load_pairs(path) == [LAL, added]
+    assert "[[pair]]" in path.read_text()
+
+
+def test_bad_toml_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.toml"
+    path.write_text('[[pair]]\nkalshi = "A"\npolymarket = "0xabc\ninverted = false\n')
+    with pytest.raises(ConfigError) as exc:
+        load_pairs(path)
+    assert "line 3, column" in str(exc.value) and str(path) in str(exc.value)
+
+
+def test_bad_entry_names_entry_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.toml"
+    path.write_text('[[pair]]\nkalshi = "A"\npolymarket = "0x1"\n\n[[pair]]\nkalshi = "B"\npolymarket = "0x2"\n'
+                    'inverted = "yes"\n')
+    with pytest.raises(ConfigError, match=r"pair #2 \(line 5\): 'inverted' must be true or false"):
+        load_pairs(path)
+    path.write_text('[[pair]]\nkalshi = "A"\n')
+    with pytest.raises(ConfigError, match=r"pair #1 \(line 1\): 'polymarket' must be a non-empty string"):
+        load_pairs(path)
+    path.write_text('[[pair]]\nkalshi = "A"\npolymarket = "0x1"\nsided = 1\n')
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_pairs(path)
+
+
+def test_duplicate_entry(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.toml"
+    path.write_text('[[pair]]\nkalshi = "A"\npolymarket = "0x1"\n[[pair]]\nkalshi = "A"\npolymarket = "0x2"\n')
+    with pytest.raises(ConfigError, match=r"pair #2 \(line 4\): duplicate of pair #1 \(line 1\)"):
+        load_pairs(path)
+    save_pairs(path, [LAL])
+    with pytest.raises(UsageError, match="already paired"):
+        add_pair(path, CuratedPair(LAL.kalshi, "0x" + "11" * 32))
+    assert load_pairs(path) == [LAL]
+
+
+def test_remove_missing_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.toml"
+    save_pairs(path, [LAL])
+    with pytest.raises(NotFound, match="no curated pair KXNOPE"):
+        remove_pair(path, "KXNOPE")
+    with pytest.raises(NotFound):
+        remove_pair(path, LAL.kalshi, "0xother")
+    assert load_pairs(path) == [LAL]
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "cfg" / "pairs.toml"
+    save_pairs(path, [LAL])
+    before = path.read_bytes()
+    calls: list[str] = []
+
+    def boom(self: Path, target: Path) -> Path:
+        calls.append(str(target))
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Path, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        add_pair(path, MIL)
+    assert calls == [str(path)]
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["pairs.toml"]  # no temp file left behind
+
+
+def test_atomic_write_fsyncs_before_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, Path.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(Path, "replace", lambda self, t: (events.append("rename"), real_replace(self, t))[1])
+    save_pairs(tmp_path / "pairs.toml", [LAL])
+    assert events[:2] == ["fsync", "rename"]
+
+
+def _cand(k: str, p: str, inverted: bool, conf: float, reasons: tuple[str, ...] = ()) -> MatchCandidate:
+    return MatchCandidate(k, p, inverted, conf, reasons, 90.0, {"yes_token": "tok-" + p})
+
+
+def test_tradable_pairs() -> None:
+    cands = [
+        _cand("K1", "0xP1", False, 0.97),  # auto
+        _cand("K2", "0xP2", False, 0.85, ("LOW_SCORE",)),  # below threshold
+        _cand("K3", "0xP3", True, 0.99, ("DATE_MISMATCH",)),  # failing check: never auto
+        _cand("K4", "0xP4", False, 0.95, ("CLOSE_TIME_GAP",)),  # curated below, shown with reason
+        _cand("K5", "0xP5", False, 0.96),
+    ]
+    curated = [
+        CuratedPair("K4", "0xP4", False),
+        CuratedPair("K5", "tok-0xP5", True),  # by YES token; polarity disagrees with the matcher
+        CuratedPair("K9", "0xP9", False),
+    ]
+    out = {t.kalshi_id: t for t in tradable_pairs(curated, cands, 0.9)}
+    assert set(out) == {"K1", "K4", "K5", "K9"}
+    assert out["K1"].source == "auto" and out["K1"].reasons == ()
+    assert out["K4"].source == "curated" and out["K4"].reasons == ("CLOSE_TIME_GAP",)
+    assert out["K5"].polymarket_id == "0xP5" and out["K5"].inverted is True
+    assert out["K5"].reasons == (POLARITY_CONFLICT,)
+    assert out["K9"].reasons == (NOT_MATCHED,)
+    assert {t.kalshi_id for t in tradable_pairs([], cands, 0.96)} == {"K1", "K5"}

@@ -1,0 +1,171 @@
+"""The kill switch: state in the database, sentinel file, the in-transaction guard, audit events."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from orion_cli.core.errors import ExitCode, Halted, Refused
+from orion_cli.risk.halt import KillSwitch, assert_not_halted, status_in
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import Database, open_database
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = open_database(db_url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def _events(db: Database, type_: str) -> list[dict[str, object]]:
+    return [e.to_record() for e in AuditLog(db).tail(100, types=(type_,))]
+
+
+def test_initially_not_halted(db: Database) -> None:
+    st = KillSwitch(db).status()
+    assert not st.halted
+    assert st.to_record() == {"type": "halt", "halted": False, "reason": None, "kind": None, "since": None,
+                              "by": None, "sentinel_file": None}
+    with db.write() as conn:
+        assert_not_halted(conn)  # does not raise
+
+
+def test_engage_then_release_with_audit_events(db: Database) -> None:
+    switch = KillSwitch(db, mode="paper")
+    st = switch.engage("venue outage")
+    assert st.halted and st.reason == "venue outage" and st.kind == "manual" and st.since
+    assert switch.status() == st
+    assert {"user", "host", "pid"} <= set(st.by)
+    assert st.by["pid"] == os.getpid() and st.by["host"] == socket.gethostname()
+
+    [engaged] = _events(db, "halt.engaged")
+    assert engaged["payload"]["reason"] == "venue outage"  # type: ignore[index]
+    actor = engaged["actor"]
+    assert actor["user"] and actor["host"] == socket.gethostname() and actor["pid"] == os.getpid()  # type: ignore[index]
+
+    released = switch.release()
+    assert not released.halted and switch.status().halted is False
+    [rel] = _events(db, "halt.released")
+    assert rel["payload"]["reason"] == "venue outage" and rel["payload"]["was_halted"] is True  # type: ignore[index]
+    assert {"user", "host", "pid"} <= set(rel["actor"])  # type: ignore[arg-type]
+    assert AuditLog(db).verify().ok
+
+
+def test_engage_is_idempotent_and_keeps_the_first_reason(db: Database) -> None:
+    switch = KillSwitch(db)
+    first = switch.engage("first")
+    second = switch.engage("second")
+    assert second.halted and second.reason == "first" and second.since == first.since
+    events = _events(db, "halt.engaged")
+    assert len(events) == 2
+    assert events[1]["payload"]["already_halted"] is True  # type: ignore[index]
+    switch.release()
+    assert not switch.status().halted  # one release undoes any number of engages
+
+
+def test_release_when_not_halted_is_harmless(db: Database) -> None:
+    st = KillSwitch(db).release()
+    assert not st.halted
+
+
+def test_assert_not_halted_refuses_inside_the_write_transaction(db: Database) -> None:
+    KillSwitch(db).engage("stop")
+    with pytest.raises(Halted) as info, db.write() as conn:
+        AuditLog.append(conn, "order.intent", {"id": "o1"})
+        assert_not_halted(conn)
+        conn.execute(text("INSERT INTO orion_meta (key, value) VALUES ('order', 'o1')"))
+    assert info.value.exit_code == ExitCode.REFUSED == 6
+    assert info.value.reason == "HALTED"
+    assert "stop" in info.value.message
+    # The refused order left nothing behind: its intent event rolled back with it.
+    assert _events(db, "order.intent") == []
+    with db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM orion_meta WHERE key = 'order'")).scalar_one() == 0
+
+
+def test_halt_engaged_by_another_host_is_seen_by_the_next_transaction(db_url: str) -> None:
+    """Two Database objects on one URL stand for two hosts sharing a ledger."""
+    trader, operator = open_database(db_url), open_database(db_url)
+    try:
+        with trader.write() as conn:
+            assert_not_halted(conn)
+        KillSwitch(operator).engage("operator pulled the plug")
+        assert KillSwitch(trader).status().halted
+        with pytest.raises(Halted, match="operator pulled the plug"), trader.write() as conn:
+            assert_not_halted(conn)
+        KillSwitch(trader).release()
+        assert not KillSwitch(operator).status().halted
+        with operator.write() as conn:
+            assert_not_halted(conn)
+    finally:
+        trader.dispose()
+        operator.dispose()
+
+
+def test_sentinel_file_halts_without_the_database(db: Database, tmp_path: Path) -> None:
+    sentinel = tmp_path / "HALT"
+    switch = KillSwitch(db, sentinel_file=str(sentinel))
+    assert not switch.status().halted
+    sentinel.write_text("maintenance window\n")
+    st = switch.status()
+    assert st.halted and st.kind == "sentinel" and st.reason == "maintenance window"
+    assert st.sentinel == str(sentinel) and st.to_record()["sentinel_file"] == str(sentinel)
+    with pytest.raises(Halted) as info, db.write() as conn:
+        assert_not_halted(conn, str(sentinel))
+    assert str(sentinel) in info.value.message
+    # The database row is untouched: only the file halts.
+    with db.read() as conn:
+        assert not status_in(conn).halted
+    sentinel.unlink()
+    assert not switch.status().halted
+    with db.write() as conn:
+        assert_not_halted(conn, str(sentinel))
+
+
+def test_empty_sentinel_file_still_halts(db: Database, tmp_path: Path) -> None:
+    sentinel = tmp_path / "HALT"
+    sentinel.touch()
+    st = KillSwitch(db, sentinel_file=str(sentinel)).status()
+    assert st.halted and st.reason
+
+
+def test_database_halt_wins_over_sentinel_in_status(db: Database, tmp_path: Path) -> None:
+    sentinel = tmp_path / "HALT"
+    sentinel.write_text("file")
+    switch = KillSwitch(db, sentinel_file=str(sentinel))
+    switch.engage("db")
+    st = switch.status()
+    assert st.halted and st.reason == "db" and st.kind == "manual"
+
+
+def test_drawdown_halt_needs_breaker_to_release(db: Database) -> None:
+    switch = KillSwitch(db)
+    switch.engage("drawdown 12% > 10%", kind="drawdown")
+    with pytest.raises(Refused) as info:
+        switch.release()
+    assert info.value.reason == "BREAKER" and info.value.exit_code == 6
+    assert switch.status().halted and switch.status().kind == "drawdown"
+    assert _events(db, "halt.released") == []
+    st = switch.release(breaker=True)
+    assert not st.halted
+    assert len(_events(db, "halt.released")) == 1
+
+
+def test_engage_in_the_callers_transaction_rolls_back_with_it(db: Database) -> None:
+    switch = KillSwitch(db)
+    with pytest.raises(RuntimeError), db.write() as conn:
+        switch.engage("unwind failed", kind="unwind", conn=conn)
+        raise RuntimeError("boom")
+    assert not switch.status().halted
+    assert _events(db, "halt.engaged") == []
+    with db.write() as conn:
+        switch.engage("unwind failed", kind="unwind", conn=conn)
+    assert switch.status().kind == "unwind"

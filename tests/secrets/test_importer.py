@@ -1,0 +1,79 @@
+"""Collecting credentials from the environment / a .env file, and shredding the sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from secrets_testkit import WALLET_KEY
+
+from orion_cli.core.errors import SecretsError
+from orion_cli.secrets.importer import from_dotenv, from_environ, read_value_file, shred
+
+
+def test_from_environ_aliases_and_key_path(tmp_path: Path, kalshi_pem: str) -> None:
+    pem = tmp_path / "kalshi.pem"
+    pem.write_text(kalshi_pem)
+    env = {
+        "KALSHI_API_KEY_ID": "8ccdb333-2be7-4fb0-a051-d86e415bfca4",
+        "KALSHI_KEY_ID": "shadowed",
+        "KALSHI_PRIVATE_KEY_PATH": "kalshi.pem",
+        "PK": WALLET_KEY,
+        "CLOB_PASS_PHRASE": "pass",
+        "UNRELATED": "x",
+    }
+    plan = from_environ(env, base_dir=tmp_path)
+    assert plan.values["kalshi_api_key_id"] == b"8ccdb333-2be7-4fb0-a051-d86e415bfca4"
+    assert plan.values["kalshi_private_key"] == kalshi_pem.encode().rstrip(b"\n")
+    assert plan.values["polymarket_private_key"] == WALLET_KEY.encode()
+    assert plan.values["polymarket_api_passphrase"] == b"pass"
+    assert plan.origins["polymarket_private_key"] == "$PK"
+    assert plan.files == [pem] and "$KALSHI_KEY_ID" in plan.shadowed
+    assert WALLET_KEY not in repr(plan)
+
+
+def test_from_dotenv_relative_key_path(tmp_path: Path, kalshi_pem: str) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "k.pem").write_text(kalshi_pem)
+    env = tmp_path / ".env"
+    env.write_text(f"KALSHI_PRIVATE_KEY_PATH=keys/k.pem\nPOLYMARKET_PRIVATE_KEY=0x{WALLET_KEY}\n")
+    plan = from_dotenv(env)
+    assert set(plan.values) == {"kalshi_private_key", "polymarket_private_key"}
+    assert plan.files == [env, tmp_path / "keys" / "k.pem"]
+
+
+def test_missing_sources(tmp_path: Path) -> None:
+    with pytest.raises(SecretsError, match="cannot read"):
+        from_dotenv(tmp_path / "nope.env")
+    with pytest.raises(SecretsError, match="cannot read"):
+        from_environ({"KALSHI_PRIVATE_KEY_PATH": str(tmp_path / "missing.pem")})
+
+
+def test_value_file_strips_one_newline(tmp_path: Path) -> None:
+    f = tmp_path / "v"
+    f.write_bytes(b"value\n\n")
+    assert read_value_file(f) == b"value\n"
+
+
+def test_shred_overwrites_then_deletes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "plain.env"
+    f.write_text("PK=" + WALLET_KEY)
+    written: list[bytes] = []
+    real_open = Path.open
+
+    def spy_open(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        fh = real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+        orig_write = fh.write
+
+        def write(data: bytes) -> int:
+            written.append(bytes(data))
+            return int(orig_write(data))
+
+        fh.write = write
+        return fh
+
+    monkeypatch.setattr(Path, "open", spy_open)
+    shred(f)
+    assert not f.exists()
+    assert written and sum(len(w) for w in written) == len("PK=" + WALLET_KEY)
+    assert all(WALLET_KEY.encode() not in w for w in written)

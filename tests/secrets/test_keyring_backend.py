@@ -1,0 +1,125 @@
+"""The keyring backend: an in-memory keyring, the real keyrings.alt file backend, and no backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from keyring.backend import KeyringBackend
+from keyrings.alt.file import PlaintextKeyring
+from secrets_testkit import WALLET_KEY
+
+from orion_cli.core.errors import ExitCode, NotFound, SecretsError, UsageError
+from orion_cli.secrets import keyring_backend
+from orion_cli.secrets.store import SecretStore, open_store
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.data.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.data[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.data:
+            from keyring.errors import PasswordDeleteError
+
+            raise PasswordDeleteError(username)
+        del self.data[(service, username)]
+
+
+def kr_store(tmp_path: Path, backend: Any, events: list[tuple[str, str]] | None = None) -> SecretStore:
+    return open_store("keyring", vault_path=tmp_path / "vault.json", keyring_backend=backend,
+                      on_change=(lambda a, n: events.append((a, n))) if events is not None else None)
+
+
+def exercise(store: SecretStore) -> None:
+    store.set_many({"polymarket_private_key": WALLET_KEY, "custom_blob": b"\x00\xff\x10"})
+    assert store.get("polymarket_private_key").reveal() == "0x" + WALLET_KEY
+    assert store.get("custom_blob").reveal_bytes() == b"\x00\xff\x10"
+    listed = {i.name: i for i in store.list()}
+    assert listed["polymarket_private_key"].is_set and listed["polymarket_private_key"].updated_at is not None
+    assert not listed["kalshi_private_key"].is_set
+    assert listed["custom_blob"].is_set and not listed["custom_blob"].known
+    checks = {c.name: c.status for c in store.check()}
+    assert checks["polymarket_private_key"] == "ok" and checks["kalshi_private_key"] == "unset"
+    store.remove("custom_blob")
+    with pytest.raises(NotFound):
+        store.remove("custom_blob")
+    with pytest.raises(SecretsError, match="not set"):
+        store.get("custom_blob")
+    with pytest.raises(SecretsError):
+        store.set_many({"polymarket_private_key": "nope"})
+    assert store.get("polymarket_private_key").reveal() == "0x" + WALLET_KEY
+    with pytest.raises(UsageError):
+        store.rotate("a-new-password")
+
+
+def test_in_memory_keyring(tmp_path: Path) -> None:
+    events: list[tuple[str, str]] = []
+    kr = MemoryKeyring()
+    exercise(kr_store(tmp_path, kr, events))
+    assert events == [("set", "custom_blob"), ("set", "polymarket_private_key"), ("remove", "custom_blob")]
+    assert all(WALLET_KEY not in v for v in kr.data.values())  # base64-wrapped, never the raw text
+    assert ("orion", "__index__") in kr.data
+
+
+def test_real_keyrings_alt_file_backend(tmp_path: Path) -> None:
+    kr = PlaintextKeyring()
+    kr.file_path = str(tmp_path / "keyring_pass.cfg")  # type: ignore[misc]
+    exercise(kr_store(tmp_path, kr))
+    # A second backend instance on the same file sees the same data.
+    kr2 = PlaintextKeyring()
+    kr2.file_path = str(tmp_path / "keyring_pass.cfg")  # type: ignore[misc]
+    assert kr_store(tmp_path, kr2).get("polymarket_private_key").reveal() == "0x" + WALLET_KEY
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=200), blob=st.binary(max_size=200))
+def test_keyring_round_trip(tmp_path: Path, text: str, blob: bytes) -> None:
+    store = kr_store(tmp_path, MemoryKeyring())
+    store.set_many({"custom_text": text, "custom_blob": blob})
+    assert store.get("custom_text").reveal() == text
+    assert store.get("custom_blob").reveal_bytes() == blob
+
+
+def test_no_usable_backend_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import keyring
+    from keyring.backends import chainer, fail
+
+    monkeypatch.setattr(keyring, "get_keyring", lambda: fail.Keyring())
+    with pytest.raises(SecretsError) as err:
+        open_store("keyring", vault_path=tmp_path / "v.json")
+    assert err.value.exit_code == ExitCode.AUTH
+    assert 'secrets.backend = "vault"' in (err.value.hint or "")
+
+    # keyrings.alt auto-detected (plaintext file / terminal prompts) is not accepted either.
+    class OnlyAlt(chainer.ChainerBackend):
+        @property
+        def backends(self) -> list[Any]:  # type: ignore[override]
+            return [PlaintextKeyring()]
+
+    monkeypatch.setattr(keyring, "get_keyring", lambda: OnlyAlt())
+    with pytest.raises(SecretsError, match="PlaintextKeyring"):
+        keyring_backend.system_keyring()
+
+
+def test_backend_errors_never_echo_values(tmp_path: Path) -> None:
+    class Broken(MemoryKeyring):
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise RuntimeError(f"backend exploded with {password}")
+
+    with pytest.raises(SecretsError) as err:
+        kr_store(tmp_path, Broken()).set_many({"polymarket_private_key": WALLET_KEY})
+    assert WALLET_KEY not in str(err.value) and "RuntimeError" in str(err.value)
+    assert err.value.__cause__ is None and err.value.__suppress_context__

@@ -1,0 +1,123 @@
+"""The core API: redacted values, batch validation, audit callbacks, rotate, check."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from secrets_testkit import PASSWORD, WALLET_ADDRESS, WALLET_KEY, fixed
+
+from orion_cli.core.errors import ExitCode, NotFound, SecretsError, UsageError
+from orion_cli.secrets.store import SecretStore, SecretValue, VaultStore, open_store
+from orion_cli.secrets.vault import TEST_KDF, Entry
+
+
+def test_secret_value_is_redacted_everywhere() -> None:
+    v = SecretValue("polymarket_private_key", WALLET_KEY.encode())
+    for text in (repr(v), str(v), f"{v}", f"{v!r}", format(v, ""), repr([v]), repr({"k": v})):
+        assert WALLET_KEY not in text and "redacted" in text
+    with pytest.raises(TypeError):
+        pickle.dumps(v)
+    with pytest.raises(TypeError):
+        copy.deepcopy(v)
+    assert v.reveal() == WALLET_KEY
+    with v as inner:
+        assert inner.reveal_bytes() == WALLET_KEY.encode()
+    assert v.reveal_bytes() == b""  # wiped on exit
+    with pytest.raises(SecretsError):
+        SecretValue("blob", b"\xff").reveal()
+
+
+def test_batch_validation_is_all_or_nothing(vault_path: Path, make_store: Callable[..., SecretStore]) -> None:
+    store = make_store()
+    store.set_many({"polymarket_private_key": WALLET_KEY})
+    before = vault_path.read_bytes()
+    with pytest.raises(SecretsError) as err:
+        store.set_many({"polymarket_funder_address": WALLET_ADDRESS, "polymarket_signature_type": "9"})
+    assert err.value.exit_code == ExitCode.AUTH and "polymarket_signature_type" in str(err.value)
+    assert vault_path.read_bytes() == before
+    with pytest.raises(UsageError):
+        store.set_many({})
+
+
+def test_no_vault_yet(vault_path: Path) -> None:
+    asked: list[bool] = []
+
+    def pw(new: bool):  # type: ignore[no-untyped-def]
+        asked.append(new)
+        return fixed(PASSWORD)(new)
+
+    store = open_store("vault", vault_path=vault_path, password=pw, kdf=TEST_KDF, allow_weak_kdf=True)
+    assert not any(i.is_set for i in store.list()) and asked == []  # listing an absent vault needs no password
+    with pytest.raises(SecretsError) as err:
+        store.get("polymarket_private_key")
+    assert err.value.reason == "no_vault"
+    with pytest.raises(NotFound):
+        store.remove("polymarket_private_key")
+    store.set_many({"polymarket_private_key": WALLET_KEY})
+    assert asked == [True]  # created with a "new" password request
+    assert store.get("polymarket_private_key").reveal() == "0x" + WALLET_KEY
+    assert asked == [True]  # the derived key is reused, not re-asked
+
+
+def test_on_change_names_never_values(make_store: Callable[..., SecretStore]) -> None:
+    events: list[tuple[str, str]] = []
+    store = make_store(on_change=lambda a, n: events.append((a, n)))
+    store.set_many({"polymarket_private_key": WALLET_KEY, "polymarket_signature_type": "1"})
+    store.remove("polymarket_signature_type")
+    store.rotate("another long password")
+    assert events == [("set", "polymarket_private_key"), ("set", "polymarket_signature_type"),
+                      ("remove", "polymarket_signature_type"), ("rotate", "*")]
+
+
+def test_rotate_new_salt_old_password_stops_working(vault_path: Path,
+                                                     make_store: Callable[..., SecretStore]) -> None:
+    import json
+
+    store = make_store()
+    store.set_many({"polymarket_private_key": WALLET_KEY})
+    salt_before = json.loads(vault_path.read_text())["kdf"]["salt"]
+    with pytest.raises(SecretsError, match="too short"):
+        store.rotate("short")
+    store.rotate("a brand new password")
+    assert json.loads(vault_path.read_text())["kdf"]["salt"] != salt_before
+    assert store.get("polymarket_private_key").reveal() == "0x" + WALLET_KEY  # same store keeps working
+    with pytest.raises(SecretsError) as err:
+        make_store(PASSWORD).get("polymarket_private_key")
+    assert err.value.reason == "wrong_password"
+    assert make_store("a brand new password").get("polymarket_private_key").reveal() == "0x" + WALLET_KEY
+
+
+def test_rekeyed_by_another_process_is_detected(make_store: Callable[..., SecretStore]) -> None:
+    first = make_store()
+    first.set_many({"custom": "1"})
+    make_store().rotate("rotated elsewhere")
+    with pytest.raises(SecretsError) as err:
+        first.set_many({"custom": "2"})
+    assert err.value.reason == "vault_rekeyed"
+
+
+def test_check_reports_invalid_stored_values(make_store: Callable[..., SecretStore]) -> None:
+    store = make_store()
+    store.set_many({"polymarket_private_key": WALLET_KEY, "custom_extra": "x"})
+    assert isinstance(store, VaultStore)
+    # Simulate a value stored by an older, laxer release.
+    assert store._key is not None
+    store.vault.update(store._key, lambda e: e.update(
+        {"polymarket_funder_address": Entry(b"0xnot-an-address-" + WALLET_KEY.encode(), datetime.now(UTC))}))
+    results = {r.name: r for r in store.check()}
+    assert results["polymarket_private_key"].status == "ok"
+    assert results["polymarket_funder_address"].status == "invalid"
+    assert not results["polymarket_funder_address"].passed
+    assert WALLET_KEY not in results["polymarket_funder_address"].detail
+    assert results["custom_extra"].status == "skipped" and results["kalshi_private_key"].status == "unset"
+
+
+def test_unknown_backend_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(Exception) as err:
+        open_store("plaintext", vault_path=tmp_path / "v.json")
+    assert getattr(err.value, "exit_code", None) == ExitCode.CONFIG

@@ -1,0 +1,111 @@
+"""The unlock chain: order of sources, file permissions, warnings, no hanging without a TTY."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orion_cli.core.errors import ExitCode, SecretsError
+from orion_cli.secrets import unlock
+from orion_cli.secrets.unlock import (
+    KEYRING_SERVICE,
+    keyring_username,
+    read_password_file,
+    reset_warning_state,
+    resolve_master_password,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warning() -> None:
+    reset_warning_state()
+
+
+def pw_file(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
+    p = tmp_path / "master.txt"
+    p.write_text(text)
+    p.chmod(mode)
+    return p
+
+
+def no_keyring(service: str, user: str) -> None:
+    return None
+
+
+def test_file_wins_over_everything(tmp_path: Path) -> None:
+    f = pw_file(tmp_path, "from-the-file\n")
+    env = {"ORION_MASTER_PASSWORD_FILE": str(f), "ORION_MASTER_PASSWORD": "from-env"}
+    got = resolve_master_password(tmp_path / "v.json", environ=env, prompt=lambda m: "typed",
+                                  keyring_get=lambda s, u: "remembered")
+    assert (got.value, got.source) == ("from-the-file", "file")
+    assert "from-the-file" not in repr(got)
+
+
+def test_loose_password_file_refused(tmp_path: Path) -> None:
+    f = pw_file(tmp_path, "secret-pass", 0o644)
+    with pytest.raises(SecretsError) as err:
+        resolve_master_password(tmp_path / "v.json", environ={"ORION_MASTER_PASSWORD_FILE": str(f)})
+    assert err.value.exit_code == ExitCode.AUTH and err.value.hint == f"chmod 600 {f}"
+
+
+def test_missing_or_empty_password_file(tmp_path: Path) -> None:
+    with pytest.raises(SecretsError, match="cannot read"):
+        read_password_file(tmp_path / "nope")
+    with pytest.raises(SecretsError, match="empty"):
+        read_password_file(pw_file(tmp_path, "\n"))
+    with pytest.raises(SecretsError, match="single line"):
+        read_password_file(pw_file(tmp_path, "a\nb\n"))
+
+
+def test_env_warns_once(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    for _ in range(3):
+        got = resolve_master_password(tmp_path / "v.json", environ={"ORION_MASTER_PASSWORD": "env-pass-1"},
+                                      warn=warnings.append, keyring_get=no_keyring)
+        assert (got.value, got.source) == ("env-pass-1", "env")
+    assert len(warnings) == 1 and "ORION_MASTER_PASSWORD" in warnings[0] and "env-pass-1" not in warnings[0]
+
+
+def test_keyring_then_prompt(tmp_path: Path) -> None:
+    vault = tmp_path / "v.json"
+    asked: list[tuple[str, str]] = []
+
+    def kr(service: str, user: str) -> str:
+        asked.append((service, user))
+        return "remembered-pw"
+
+    got = resolve_master_password(vault, environ={}, keyring_get=kr, prompt=lambda m: "typed")
+    assert (got.value, got.source) == ("remembered-pw", "keyring")
+    assert asked == [(KEYRING_SERVICE, keyring_username(vault))]
+    got = resolve_master_password(vault, environ={}, keyring_get=no_keyring, prompt=lambda m: "typed")
+    assert (got.value, got.source) == ("typed", "prompt")
+
+
+def test_no_source_and_no_tty_fails_fast_with_hint(tmp_path: Path) -> None:
+    with pytest.raises(SecretsError) as err:
+        resolve_master_password(tmp_path / "v.json", environ={}, keyring_get=no_keyring, prompt=None)
+    assert err.value.exit_code == ExitCode.AUTH
+    hint = err.value.hint or ""
+    assert "ORION_MASTER_PASSWORD_FILE" in hint and "orion secrets remember" in hint
+
+
+def test_new_password_asks_twice_and_checks(tmp_path: Path) -> None:
+    answers = iter(["long-enough-1", "long-enough-1"])
+    got = resolve_master_password(tmp_path / "v.json", environ={}, prompt=lambda m: next(answers), new=True,
+                                  keyring_get=lambda s, u: "never-used-for-new")
+    assert got.value == "long-enough-1"
+    answers = iter(["long-enough-1", "long-enough-2"])
+    with pytest.raises(SecretsError, match="differ"):
+        resolve_master_password(tmp_path / "v.json", environ={}, prompt=lambda m: next(answers), new=True)
+    with pytest.raises(SecretsError, match="too short"):
+        resolve_master_password(tmp_path / "v.json", environ={"ORION_MASTER_PASSWORD": "short"}, new=True)
+
+
+def test_default_keyring_getter_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    monkeypatch.setattr(keyring, "get_keyring", lambda: fail.Keyring())
+    monkeypatch.setattr(unlock, "_env_warned", False)
+    assert unlock.default_keyring_get("orion-vault", "x") is None

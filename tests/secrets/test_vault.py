@@ -1,0 +1,244 @@
+"""The vault file: round trip, tamper detection, permissions, atomicity, locking, KDF policy."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from secrets_testkit import PASSWORD, WALLET_KEY
+
+from orion_cli.core.errors import ExitCode, SecretsError
+from orion_cli.secrets.store import SecretStore, open_store
+from orion_cli.secrets.unlock import MasterPassword
+from orion_cli.secrets.vault import DEFAULT_KDF, MIN_SCRYPT_N, TEST_KDF, KdfParams, Vault
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _store(path: Path, password: str = PASSWORD) -> SecretStore:
+    return open_store("vault", vault_path=path, password=lambda new: MasterPassword(password, "test"),
+                      kdf=TEST_KDF, allow_weak_kdf=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(min_size=0, max_size=300), blob=st.binary(min_size=0, max_size=300))
+def test_round_trip_arbitrary_unicode_and_binary(tmp_path: Path, text: str, blob: bytes) -> None:
+    path = tmp_path / "rt" / "vault.json"
+    store = _store(path)
+    store.set_many({"custom_text": text, "custom_blob": blob})
+    again = _store(path)  # a fresh store: nothing cached
+    assert again.get("custom_text").reveal() == text
+    assert again.get("custom_blob").reveal_bytes() == blob
+    raw = path.read_bytes()
+    if len(text.encode()) >= 8:
+        assert text.encode() not in raw
+    if len(blob) >= 8:
+        assert blob not in raw
+
+
+def test_real_kdf_parameters_round_trip(tmp_path: Path) -> None:
+    """The production parameters (no allow_weak_kdf) are what a default store writes."""
+    path = tmp_path / "vault.json"
+    store = open_store("vault", vault_path=path, password=lambda new: MasterPassword(PASSWORD, "t"))
+    store.set_many({"polymarket_private_key": WALLET_KEY})
+    header = json.loads(path.read_text())
+    assert header["kdf"]["name"] == "scrypt" and header["kdf"]["n"] >= 2**17 and header["kdf"]["r"] == 8
+    assert header["cipher"]["name"] == "AES-256-GCM"
+    assert len(base64.b64decode(header["kdf"]["salt"])) == 16
+    fresh = open_store("vault", vault_path=path, password=lambda new: MasterPassword(PASSWORD, "t"))
+    assert fresh.get("polymarket_private_key").reveal() == "0x" + WALLET_KEY
+
+
+def test_weak_kdf_refused_without_test_flag(tmp_path: Path) -> None:
+    with pytest.raises(SecretsError):
+        Vault(tmp_path / "v.json", kdf=TEST_KDF)
+    # A test vault cannot be opened by a production store either (a downgraded header is refused).
+    path = tmp_path / "v.json"
+    _store(path).set_many({"custom": "x"})
+    prod = open_store("vault", vault_path=path, password=lambda new: MasterPassword(PASSWORD, "t"))
+    with pytest.raises(SecretsError, match="weaker than orion allows"):
+        prod.get("custom")
+    assert DEFAULT_KDF.n >= MIN_SCRYPT_N and DEFAULT_KDF.is_production_strength
+
+
+def test_wrong_password_exit_4_and_file_untouched(vault_path: Path, make_store: Callable[..., SecretStore]) -> None:
+    make_store().set_many({"custom": "value-1"})
+    before = vault_path.read_bytes()
+    wrong = make_store("not the password")
+    with pytest.raises(SecretsError) as err:
+        wrong.get("custom")
+    assert err.value.exit_code == ExitCode.AUTH and err.value.reason == "wrong_password"
+    with pytest.raises(SecretsError):
+        wrong.set_many({"custom": "value-2"})
+    assert vault_path.read_bytes() == before
+
+
+def _tamper_cases() -> list[str]:
+    return ["ciphertext_byte", "nonce", "salt", "check", "kdf_n", "truncated", "truncated_json", "empty"]
+
+
+@pytest.mark.parametrize("case", _tamper_cases())
+def test_tampering_detected(vault_path: Path, make_store: Callable[..., SecretStore], case: str) -> None:
+    make_store().set_many({"custom": "s3cr3t-value"})
+    doc = json.loads(vault_path.read_text())
+
+    def flip_b64(text: str, index: int = 0) -> str:
+        data = bytearray(base64.b64decode(text))
+        data[index % len(data)] ^= 0x01
+        return base64.b64encode(bytes(data)).decode()
+
+    if case == "ciphertext_byte":
+        doc["ciphertext"] = flip_b64(doc["ciphertext"], 7)
+    elif case == "nonce":
+        doc["cipher"]["nonce"] = flip_b64(doc["cipher"]["nonce"])
+    elif case == "salt":
+        doc["kdf"]["salt"] = flip_b64(doc["kdf"]["salt"])
+    elif case == "check":
+        doc["check"] = flip_b64(doc["check"])
+    elif case == "kdf_n":
+        doc["kdf"]["n"] = TEST_KDF.n * 2
+    if case == "truncated":
+        raw = vault_path.read_bytes()
+        vault_path.write_bytes(raw[: len(raw) // 2])
+    elif case == "truncated_json":
+        doc["ciphertext"] = doc["ciphertext"][:-24]
+        vault_path.write_text(json.dumps(doc))
+    elif case == "empty":
+        vault_path.write_bytes(b"")
+    else:
+        vault_path.write_text(json.dumps(doc))
+    tampered = vault_path.read_bytes()
+    with pytest.raises(SecretsError) as err:
+        make_store().get("custom")
+    assert err.value.exit_code == ExitCode.AUTH
+    assert "s3cr3t" not in str(err.value)
+    with pytest.raises(SecretsError):
+        make_store().set_many({"custom": "other"})
+    assert vault_path.read_bytes() == tampered
+
+
+def test_flip_every_byte_region_is_detected(vault_path: Path, make_store: Callable[..., SecretStore]) -> None:
+    """Flip one bit at many positions of the raw file: every change is an error, never a silent read."""
+    make_store().set_many({"custom": "s3cr3t-value"})
+    original = vault_path.read_bytes()
+    for pos in range(0, len(original), max(1, len(original) // 80)):
+        data = bytearray(original)
+        data[pos] ^= 0x01
+        vault_path.write_bytes(bytes(data))
+        try:
+            value = make_store().get("custom").reveal()
+        except SecretsError:
+            continue
+        # A flip inside JSON whitespace/indentation can leave the document equivalent.
+        assert json.loads(bytes(data)) == json.loads(original), f"byte {pos} changed silently"
+        assert value == "s3cr3t-value"
+    vault_path.write_bytes(original)
+
+
+def test_swapped_header_detected(tmp_path: Path) -> None:
+    """A header from another vault (same password) on this ciphertext fails authentication."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    _store(a).set_many({"custom": "value-a"})
+    _store(b).set_many({"custom": "value-b"})
+    doc_a, doc_b = json.loads(a.read_text()), json.loads(b.read_text())
+    swapped = {**doc_b, "ciphertext": doc_a["ciphertext"]}
+    b.write_text(json.dumps(swapped))
+    before = b.read_bytes()
+    with pytest.raises(SecretsError) as err:
+        _store(b).get("custom")
+    assert err.value.reason == "vault_damaged"
+    assert b.read_bytes() == before
+
+
+def test_newer_format_version_refused(vault_path: Path, make_store: Callable[..., SecretStore]) -> None:
+    make_store().set_many({"custom": "x"})
+    doc = json.loads(vault_path.read_text())
+    doc["version"] = 2
+    vault_path.write_text(json.dumps(doc))
+    with pytest.raises(SecretsError, match="format version 2"):
+        make_store().get("custom")
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660])
+def test_loose_permissions_refused(vault_path: Path, make_store: Callable[..., SecretStore], mode: int) -> None:
+    make_store().set_many({"custom": "x"})
+    vault_path.chmod(mode)
+    with pytest.raises(SecretsError) as err:
+        make_store().get("custom")
+    assert err.value.exit_code == ExitCode.AUTH
+    assert err.value.hint == f"chmod 600 {vault_path}"
+
+
+def test_written_with_mode_0600_and_no_temp_files_left(vault_path: Path,
+                                                       make_store: Callable[..., SecretStore]) -> None:
+    store = make_store()
+    store.set_many({"custom": "x"})
+    store.set_many({"custom": "y"})
+    assert (vault_path.stat().st_mode & 0o777) == 0o600
+    leftovers = [p.name for p in vault_path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_failed_write_leaves_previous_file(vault_path: Path, make_store: Callable[..., SecretStore],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    store = make_store()
+    store.set_many({"custom": "x"})
+    before = vault_path.read_bytes()
+
+    def boom(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError):
+        store.set_many({"custom": "y"})
+    monkeypatch.undo()
+    assert vault_path.read_bytes() == before
+    assert [p for p in vault_path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_scrypt_bounds_refuse_absurd_headers(tmp_path: Path) -> None:
+    for bad in (KdfParams(n=3), KdfParams(n=2**23), KdfParams(r=0), KdfParams(p=99), KdfParams(name="argon2")):
+        with pytest.raises(SecretsError):
+            Vault(tmp_path / "v.json", kdf=bad, allow_weak_kdf=True)
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from orion_cli.secrets.store import open_store
+    from orion_cli.secrets.unlock import MasterPassword
+    from orion_cli.secrets.vault import TEST_KDF
+    path, prefix, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    store = open_store("vault", vault_path=path, password=lambda new: MasterPassword("pw-for-race", "t"),
+                       kdf=TEST_KDF, allow_weak_kdf=True)
+    for i in range(count):
+        store.set_many({f"{prefix}_{i}": f"value-{prefix}-{i}"})
+    """
+)
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "vault.json"
+    _store(path, "pw-for-race").set_many({"seed": "0"})
+    count = 25
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), prefix, str(count)], cwd=REPO)
+        for prefix in ("alpha", "beta", "gamma")
+    ]
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+    store = _store(path, "pw-for-race")
+    names = {i.name for i in store.list() if i.is_set}
+    expected = {f"{p}_{i}" for p in ("alpha", "beta", "gamma") for i in range(count)} | {"seed"}
+    assert expected <= names
+    assert store.get("beta_7").reveal() == "value-beta-7"

@@ -1,0 +1,340 @@
+"""The hash-chained audit log: append/tail/after, tamper detection, concurrent appenders."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from orion_cli.store import audit as audit_module
+from orion_cli.store.audit import GENESIS_HASH, AuditLog, compute_hash, iso_utc
+from orion_cli.store.db import Database, open_database
+
+ACTOR = {"command": "test", "user": "tester", "host": "h1", "pid": 1}
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = open_database(db_url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def _fill(log: AuditLog, n: int, type_: str = "test.event") -> None:
+    for i in range(n):
+        log.record(type_, {"i": i}, actor=ACTOR)
+
+
+# -- append / tail / after ---------------------------------------------------------------------
+
+
+def test_append_links_each_event_to_the_previous(db: Database) -> None:
+    log = AuditLog(db)
+    first = log.record("halt.engaged", {"reason": "r", "amount": Decimal("1.10")}, actor=ACTOR, venue="kalshi",
+                       market="KX-1", mode="paper")
+    second = log.record("halt.released", {"reason": "r"}, actor=ACTOR)
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.prev_hash == GENESIS_HASH
+    assert second.prev_hash == first.hash
+    assert first.payload == {"reason": "r", "amount": "1.10"}  # money is an exact decimal string
+    assert first.hash == compute_hash(GENESIS_HASH, 1, first.ts, "halt.engaged", "paper", json.dumps(ACTOR),
+                                      "kalshi", "KX-1", json.dumps(first.payload))
+    stored = log.tail(2)
+    assert stored == [first, second]
+    rec = stored[0].to_record()
+    assert rec["v"] == 1 and rec["type"] == "halt.engaged" and rec["venue"] == "kalshi"
+    assert rec["ts"].endswith("Z")
+
+
+def test_default_actor_names_user_host_and_pid(db: Database) -> None:
+    event = AuditLog(db).record("test.actor")
+    assert {"user", "host", "pid", "command"} <= set(event.actor)
+    assert event.actor["pid"] == os.getpid()
+
+
+def test_tail_returns_the_last_n_oldest_first_with_filters(db: Database) -> None:
+    log = AuditLog(db)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.write() as conn:
+        for i in range(10):
+            type_ = ("halt.engaged", "halt.released", "order.intent", "halted.other")[i % 4]
+            AuditLog.append(conn, type_, {"i": i}, actor=ACTOR, now=base + timedelta(minutes=i))
+    assert [e.seq for e in log.tail(3)] == [8, 9, 10]
+    assert [e.seq for e in log.tail(100)] == list(range(1, 11))
+    assert log.tail(0) == []
+    fam = log.tail(100, types=("halt",))
+    assert {e.type for e in fam} == {"halt.engaged", "halt.released"}  # not halted.other
+    assert [e.type for e in log.tail(100, types=("order.intent",))] == ["order.intent"] * 2
+    assert [e.seq for e in log.tail(100, since=iso_utc(base + timedelta(minutes=7)))] == [8, 9, 10]
+    assert [e.seq for e in log.tail(2, types=("halt",), since=iso_utc(base))] == [9, 10]
+    assert [e.seq for e in log.after(7)] == [8, 9, 10]
+    assert [e.seq for e in log.after(0, types=("halt.released",))] == [2, 6, 10]
+    assert [e.seq for e in log.after(0, limit=2)] == [1, 2]
+    assert log.after(10) == []
+    assert log.last_seq() == 10
+
+
+def test_empty_log(db: Database) -> None:
+    log = AuditLog(db)
+    assert log.tail(5) == []
+    assert log.last_seq() == 0
+    result = log.verify()
+    assert result.ok and result.events == 0 and result.first_bad_seq is None
+
+
+def test_an_event_is_part_of_its_transaction(db: Database) -> None:
+    """Rolled back with the change it records: no event without its change, no change without its event."""
+    with pytest.raises(RuntimeError), db.write() as conn:
+        AuditLog.append(conn, "order.intent", {"id": "x"}, actor=ACTOR)
+        raise RuntimeError("the order write failed")
+    assert AuditLog(db).last_seq() == 0
+
+
+def test_no_update_or_delete_path_in_the_audit_module() -> None:
+    source = inspect.getsource(audit_module)
+    tree = ast.parse(source)
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert not imported & {"update", "delete"}
+    assert "UPDATE" not in source and "DELETE" not in source  # no raw SQL either
+    public = {name for name in dir(AuditLog) if not name.startswith("_")}
+    assert not {n for n in public if any(w in n for w in ("update", "delete", "remove", "edit", "truncate"))}
+
+
+# -- verify: tampering is detected and the first bad seq named --------------------------------
+
+
+def _exec(db: Database, sql: str, **params: object) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(text(sql), params)
+
+
+def _row(db: Database, seq: int) -> dict[str, object]:
+    with db.read() as conn:
+        return dict(conn.execute(text("SELECT * FROM audit_events WHERE seq = :s"), {"s": seq}).mappings().one())
+
+
+def test_verify_intact_chain(db: Database) -> None:
+    log = AuditLog(db)
+    _fill(log, 6)
+    result = log.verify()
+    assert result.ok and result.events == 6 and result.first_bad_seq is None and result.problem is None
+
+
+def test_verify_detects_an_altered_row(db: Database) -> None:
+    log = AuditLog(db)
+    _fill(log, 6)
+    _exec(db, "UPDATE audit_events SET payload = :p WHERE seq = 4", p='{"i":999}')
+    result = log.verify()
+    assert not result.ok
+    assert result.first_bad_seq == 4
+    assert "altered" in (result.problem or "")
+    assert result.events == 3
+
+
+@pytest.mark.parametrize("column,value", [("ts", "2020-01-01T00:00:00.000000Z"), ("type", "order.filled"),
+                                          ("mode", "live"), ("venue", "kalshi"), ("actor", '{"user":"mallory"}')])
+def test_verify_detects_any_altered_column(tmp_path: Path, column: str, value: str) -> None:
+    db = open_database(str(tmp_path / "a.db"))
+    try:
+        log = AuditLog(db)
+        _fill(log, 4)
+        _exec(db, f"UPDATE audit_events SET {column} = :v WHERE seq = 2", v=value)
+        assert log.verify().first_bad_seq == 2
+    finally:
+        db.dispose()
+
+
+def test_verify_detects_a_deleted_row(db: Database) -> None:
+    log = AuditLog(db)
+    _fill(log, 6)
+    _exec(db, "DELETE FROM audit_events WHERE seq = 3")
+    result = log.verify()
+    assert not result.ok
+    # The gap is found at the row after the deleted one; the message names the missing seq.
+    assert result.first_bad_seq == 4
+    assert "expected seq 3" in (result.problem or "")
+
+
+def test_verify_detects_a_deleted_first_row(db: Database) -> None:
+    log = AuditLog(db)
+    _fill(log, 3)
+    _exec(db, "DELETE FROM audit_events WHERE seq = 1")
+    result = log.verify()
+    assert not result.ok and result.first_bad_seq == 2
+
+
+def test_verify_detects_an_inserted_row_even_when_correctly_chained(db: Database) -> None:
+    """A forger shifts rows 3.. up by one and inserts a valid-looking event at seq 3."""
+    log = AuditLog(db)
+    _fill(log, 6)
+    for seq in range(6, 2, -1):
+        _exec(db, "UPDATE audit_events SET seq = :n WHERE seq = :o", n=seq + 1, o=seq)
+    prev = _row(db, 2)
+    ts = iso_utc(datetime.now(UTC))
+    actor, payload = json.dumps(ACTOR), '{"forged":true}'
+    digest = compute_hash(str(prev["hash"]), 3, ts, "test.event", "paper", actor, None, None, payload)
+    _exec(db, "INSERT INTO audit_events (seq, ts, type, mode, actor, venue, market, payload, prev_hash, hash) "
+              "VALUES (3, :ts, 'test.event', 'paper', :a, NULL, NULL, :p, :ph, :h)",
+          ts=ts, a=actor, p=payload, ph=prev["hash"], h=digest)
+    result = log.verify()
+    assert not result.ok
+    assert result.first_bad_seq == 4  # the forged row itself chains; the next one no longer does
+    assert result.events == 3
+
+
+def test_verify_detects_a_naively_inserted_row(db: Database) -> None:
+    log = AuditLog(db)
+    _fill(log, 3)
+    row = _row(db, 3)
+    _exec(db, "INSERT INTO audit_events (seq, ts, type, mode, actor, venue, market, payload, prev_hash, hash) "
+              "VALUES (4, :ts, 'order.filled', 'live', :a, NULL, NULL, '{}', :ph, :h)",
+          ts=row["ts"], a=row["actor"], ph=row["hash"], h="f" * 64)
+    result = log.verify()
+    assert not result.ok and result.first_bad_seq == 4
+
+
+def test_verify_detects_a_reordering(db: Database) -> None:
+    log = AuditLog(db)
+    _fill(log, 6)
+    # Swap the events at seq 3 and 4 (each keeps its own content, hashes and prev_hash).
+    _exec(db, "UPDATE audit_events SET seq = -3 WHERE seq = 3")
+    _exec(db, "UPDATE audit_events SET seq = 3 WHERE seq = 4")
+    _exec(db, "UPDATE audit_events SET seq = 4 WHERE seq = -3")
+    result = log.verify()
+    assert not result.ok
+    assert result.first_bad_seq == 3
+    assert result.events == 2
+
+
+def test_verify_detects_a_reordering_with_seqs_rewritten(db: Database) -> None:
+    """Swapping the *contents* of two rows but keeping seq order is caught by the hash."""
+    log = AuditLog(db)
+    _fill(log, 5)
+    r2, r3 = _row(db, 2), _row(db, 3)
+    for seq, src in ((2, r3), (3, r2)):
+        _exec(db, "UPDATE audit_events SET ts = :ts, type = :ty, payload = :p WHERE seq = :s",
+              ts=src["ts"], ty=src["type"], p=src["payload"], s=seq)
+    result = log.verify()
+    assert not result.ok and result.first_bad_seq == 2
+
+
+def test_verify_streams_in_pages(db: Database) -> None:
+    """A chain longer than one keyset page verifies across page boundaries."""
+    with db.write() as conn:
+        for i in range(130):
+            AuditLog.append(conn, "test.bulk", {"i": i}, actor=ACTOR)
+    log = AuditLog(db)
+    rows = list(log.iter_all(batch=50))
+    assert [r.seq for r in rows] == list(range(1, 131))
+    assert log.verify().events == 130
+    _exec(db, "UPDATE audit_events SET payload = :p WHERE seq = 120", p='{"i":0}')
+    assert log.verify().first_bad_seq == 120
+
+
+# -- concurrency: several OS processes appending at once --------------------------------------
+
+_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from orion_cli.store.audit import AuditLog
+    from orion_cli.store.db import open_database
+
+    url, ready, go, n, worker = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    db = open_database(url)
+    log = AuditLog(db)
+    ready.touch()
+    deadline = time.monotonic() + 60
+    while not go.exists():
+        if time.monotonic() > deadline:
+            sys.exit("never told to go")
+        time.sleep(0.005)
+    start = time.time()
+    for i in range(n):
+        log.record("test.concurrent", {"worker": worker, "i": i})
+    print(start, time.time())
+    db.dispose()
+    """
+)
+
+
+def test_concurrent_processes_never_fork_the_chain(db_url: str, tmp_path: Path) -> None:
+    procs, per_proc = 4, 20
+    open_database(db_url).dispose()  # migrate first: this test is about appends, not start-up
+    go = tmp_path / "go"
+    children = []
+    spans: list[tuple[float, float]] = []
+    for w in range(procs):
+        ready = tmp_path / f"ready-{w}"
+        children.append((ready, subprocess.Popen(
+            [sys.executable, "-c", _CHILD, db_url, str(ready), str(go), str(per_proc), f"w{w}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )))
+    try:
+        deadline = time.monotonic() + 60
+        while not all(r.exists() for r, _ in children):
+            failed = [p for _, p in children if p.poll() not in (None, 0)]
+            assert not failed, failed[0].communicate()[1]
+            assert time.monotonic() < deadline, "children did not start"
+            time.sleep(0.02)
+        go.touch()  # all appenders start together
+        for _, p in children:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+            start, end = (float(x) for x in out.split())
+            spans.append((start, end))
+    finally:
+        for _, p in children:
+            if p.poll() is None:
+                p.kill()
+    db = open_database(db_url)
+    try:
+        log = AuditLog(db)
+        result = log.verify()
+        assert result.ok, result
+        assert result.events == procs * per_proc
+        rows = list(log.iter_all())
+        assert [r.seq for r in rows] == list(range(1, procs * per_proc + 1))
+        assert len({r.prev_hash for r in rows}) == len(rows), "two events share a predecessor: the chain forked"
+        by_worker: dict[str, list[int]] = {}
+        pids = set()
+        for r in rows:
+            payload = json.loads(r.payload)
+            by_worker.setdefault(payload["worker"], []).append(payload["i"])
+            pids.add(json.loads(r.actor)["pid"])
+        assert {w: sorted(v) for w, v in by_worker.items()} == {f"w{w}": list(range(per_proc)) for w in range(procs)}
+        assert len(pids) == procs
+        # Every appender was running at the same moment (otherwise this proves nothing about concurrency).
+        assert max(s for s, _ in spans) < min(e for _, e in spans), spans
+    finally:
+        db.dispose()
+
+
+def test_deleting_the_newest_events_is_detected_by_the_head_anchor(db: Database) -> None:
+    """A valid-looking shorter chain is still caught: the anchor remembers where the log ended."""
+    from sqlalchemy import text as sql_text
+
+    log = AuditLog(db)
+    for i in range(5):
+        log.record("test.event", {"i": i}, actor=ACTOR)
+    assert log.verify().ok
+    with db.engine.begin() as conn:
+        conn.execute(sql_text("DELETE FROM audit_events WHERE seq >= 4"))
+    result = log.verify()
+    assert not result.ok
+    assert result.first_bad_seq == 4
+    assert "deleted" in (result.problem or "")

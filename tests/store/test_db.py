@@ -1,0 +1,331 @@
+"""Opening the ledger: migrations, SQLite pragmas, refusing foreign/corrupt files, serialised writes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from orion_cli.core.errors import ExitCode, StorageError
+from orion_cli.store.db import HEAD_REVISION, Database, _migrate, open_database, resolve_url
+
+ORION_TABLES = {"orion_meta", "audit_events", "halt_state", "alembic_version"}
+
+
+def _tables(db: Database) -> set[str]:
+    from sqlalchemy import inspect
+
+    with db.engine.connect() as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def _count(db: Database, table: str) -> int:
+    with db.read() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+# -- migrations --------------------------------------------------------------------------------
+
+
+def test_migrations_create_schema_and_are_idempotent(db_url: str) -> None:
+    db = open_database(db_url)
+    try:
+        assert ORION_TABLES <= _tables(db)
+        with db.read() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD_REVISION
+        # Running Alembic again on a database already at HEAD must change nothing.
+        _migrate(db)
+        _migrate(db)
+    finally:
+        db.dispose()
+    again = open_database(db_url)
+    try:
+        assert _count(again, "alembic_version") == 1
+        assert _count(again, "halt_state") == 1
+        assert _count(again, "orion_meta") == 1
+        with again.read() as conn:
+            assert conn.execute(text("SELECT value FROM orion_meta WHERE key = 'application'")).scalar_one() == "orion"
+    finally:
+        again.dispose()
+
+
+def test_migrate_false_leaves_an_empty_database_untouched(db_url: str) -> None:
+    db = open_database(db_url, migrate=False)
+    try:
+        with db.engine.connect() as conn:  # force the file/database to exist
+            conn.execute(text("SELECT 1"))
+        assert not (_tables(db) & ORION_TABLES)
+    finally:
+        db.dispose()
+
+
+def test_concurrent_first_open_migrates_once(db_url: str) -> None:
+    """Several processes (here: engines in threads) starting together on a new database."""
+    opened: list[Database] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        try:
+            barrier.wait(10)
+            opened.append(open_database(db_url))
+        except BaseException as exc:
+            errors.append(exc)
+
+    pool = [threading.Thread(target=worker) for _ in range(4)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(60)
+    try:
+        assert not errors, errors
+        assert len(opened) == 4
+        assert _count(opened[0], "halt_state") == 1
+        assert _count(opened[0], "alembic_version") == 1
+    finally:
+        for db in opened:
+            db.dispose()
+
+
+# -- SQLite specifics --------------------------------------------------------------------------
+
+
+def test_sqlite_pragmas_wal_foreign_keys_busy_timeout(tmp_path: Path) -> None:
+    db = open_database(str(tmp_path / "p.db"), busy_timeout_ms=4321)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one().lower() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 4321
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2  # FULL
+    finally:
+        db.dispose()
+
+
+def test_default_database_is_a_sqlite_file_in_the_data_dir(isolated_home: Path) -> None:
+    db = open_database(None)
+    try:
+        assert db.is_sqlite
+        assert (isolated_home / "orion.db").is_file()
+    finally:
+        db.dispose()
+
+
+def test_resolve_url_forms(tmp_path: Path) -> None:
+    assert resolve_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
+    assert resolve_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert resolve_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert resolve_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "mysql://u@h/db"])
+def test_unsupported_urls_are_storage_errors(url: str) -> None:
+    with pytest.raises(StorageError):
+        open_database(url)
+
+
+def test_display_url_hides_the_password(tmp_path: Path) -> None:
+    db = open_database("postgresql://orion:hunter2@127.0.0.1:1/x", migrate=False)
+    try:
+        assert "hunter2" not in db.display_url
+        assert "orion" in db.display_url
+    finally:
+        db.dispose()
+
+
+# -- corrupt and foreign databases: clear error, bytes untouched -------------------------------
+
+
+def _assert_refused_untouched(path: Path, *, reason: str | None = None) -> StorageError:
+    before = path.read_bytes()
+    siblings = set(os.listdir(path.parent))
+    with pytest.raises(StorageError) as info:
+        open_database(str(path))
+    err = info.value
+    assert err.exit_code == ExitCode.CONFIG
+    assert str(path) in err.message
+    if reason:
+        assert err.reason == reason
+    assert path.read_bytes() == before, "the file was modified"
+    assert set(os.listdir(path.parent)) == siblings, "new files (-wal/-shm/lock) appeared next to it"
+    return err
+
+
+def test_corrupt_sqlite_file_is_refused_and_never_modified(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 32)
+    err = _assert_refused_untouched(path, reason="storage_corrupt")
+    assert "not a database" in err.message
+    assert "not been modified" in (err.hint or "")
+
+
+def test_non_sqlite_file_is_refused_and_never_modified(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my trading notes, not a database\n" * 50)
+    err = _assert_refused_untouched(path, reason="storage_foreign")
+    assert "not a SQLite database" in err.message
+
+
+def test_foreign_sqlite_database_is_refused_and_never_modified(tmp_path: Path) -> None:
+    path = tmp_path / "someone-else.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO customers (name) VALUES ('alice')")
+    conn.commit()
+    conn.close()
+    _assert_refused_untouched(path, reason="storage_foreign")
+    check = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in check.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        mode = check.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        check.close()
+    assert tables == {"customers"}
+    assert mode == "delete", "the foreign database was switched to WAL mode"
+
+
+@pytest.mark.postgres
+def test_foreign_postgres_database_is_refused_and_untouched(pg_server) -> None:  # type: ignore[no-untyped-def]
+    url = pg_server.create_database("foreign")
+    name = url.rsplit("/", 1)[1]
+    with pg_server.connect(name) as conn:
+        conn.execute("CREATE TABLE customers (id serial PRIMARY KEY, name text)")
+        conn.execute("INSERT INTO customers (name) VALUES ('alice')")
+    try:
+        with pytest.raises(StorageError) as info:
+            open_database(url)
+        assert info.value.reason == "storage_foreign"
+        with pg_server.connect(name) as conn:
+            tables = {r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()}
+        assert tables == {"customers"}
+    finally:
+        pg_server.drop_database(url)
+
+
+def test_unreachable_postgres_is_a_clear_storage_error() -> None:
+    """Nothing listens on the port: the error says so and does not blame a corrupt file."""
+    from pgserver import free_port
+
+    url = f"postgresql+psycopg://orion@127.0.0.1:{free_port()}/orion"
+    with pytest.raises(StorageError) as info:
+        open_database(url)
+    err = info.value
+    assert err.exit_code == ExitCode.CONFIG
+    assert "127.0.0.1" in err.message and "refused" in err.message.lower()
+    assert "corrupt" not in (err.hint or "") and err.reason != "storage_corrupt", (err.reason, err.hint)
+
+
+# -- serialised write transactions -------------------------------------------------------------
+
+
+def test_write_transactions_serialise_read_modify_write(db_url: str) -> None:
+    """Four writers doing read-modify-write on one counter lose no update (no lost-update, no BUSY)."""
+    first = open_database(db_url)
+    with first.write() as conn:
+        conn.execute(text("INSERT INTO orion_meta (key, value) VALUES ('counter', '0')"))
+    first.dispose()
+    per_thread, threads = 10, 4
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        # Each thread is its own "process": its own engine and connection pool.
+        db = open_database(db_url)
+        try:
+            for _ in range(per_thread):
+                with db.write() as conn:
+                    value = int(conn.execute(text("SELECT value FROM orion_meta WHERE key = 'counter'")).scalar_one())
+                    time.sleep(0.002)  # widen the window a non-serialised transaction would lose an update in
+                    conn.execute(text("UPDATE orion_meta SET value = :v WHERE key = 'counter'"), {"v": str(value + 1)})
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            db.dispose()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(60)
+    assert not errors, errors
+    check = open_database(db_url)
+    try:
+        with check.read() as conn:
+            assert conn.execute(text("SELECT value FROM orion_meta WHERE key = 'counter'")).scalar_one() == str(
+                per_thread * threads
+            )
+    finally:
+        check.dispose()
+
+
+def test_second_writer_waits_for_the_first(db_url: str) -> None:
+    a = open_database(db_url)
+    b = open_database(db_url)
+    inside = threading.Event()
+    a_done: list[float] = []
+    b_got: list[float] = []
+
+    def hold() -> None:
+        with a.write() as conn:
+            conn.execute(text("INSERT INTO orion_meta (key, value) VALUES ('a', '1')"))
+            inside.set()
+            time.sleep(0.4)
+            a_done.append(time.monotonic())
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert inside.wait(10)
+        with b.write() as conn:
+            b_got.append(time.monotonic())
+            # B sees A's committed write: it started after A finished, not alongside it.
+            assert conn.execute(text("SELECT value FROM orion_meta WHERE key = 'a'")).scalar_one() == "1"
+    finally:
+        t.join(10)
+        a.dispose()
+        b.dispose()
+    assert b_got[0] >= a_done[0]
+
+
+def test_a_writer_that_cannot_get_the_lock_gets_a_busy_storage_error(db_url: str) -> None:
+    a = open_database(db_url)
+    b = open_database(db_url, busy_timeout_ms=150)
+    inside = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with a.write():
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert inside.wait(10)
+        with pytest.raises(StorageError) as info, b.write():
+            pass
+    finally:
+        release.set()
+        t.join(10)
+        a.dispose()
+        b.dispose()
+    assert info.value.exit_code == ExitCode.CONFIG
+    assert info.value.reason == "storage_busy", info.value.message
+    assert "busy" in info.value.message
+
+
+def test_write_rolls_back_on_exception(db_url: str) -> None:
+    db = open_database(db_url)
+    try:
+        with pytest.raises(RuntimeError), db.write() as conn:
+            conn.execute(text("INSERT INTO orion_meta (key, value) VALUES ('gone', 'x')"))
+            raise RuntimeError("abort")
+        with db.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM orion_meta WHERE key = 'gone'")).scalar_one() == 0
+    finally:
+        db.dispose()

@@ -1,0 +1,278 @@
+"""The Kalshi client over real loopback HTTP against KalshiSim (signatures verified by the sim)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sim.kalshi_sim import API_PREFIX, KalshiSim
+from sim.server import FaultRule, SimResponse, SimServer
+
+from orion_cli.core.errors import AuthError, ExitCode, VenueUnavailable
+from orion_cli.core.models import MarketStatus
+from orion_cli.venues.http import RetryPolicy
+from orion_cli.venues.kalshi.client import KalshiClient, PaginationError, RateTier
+from orion_cli.venues.kalshi.signing import KalshiSigner
+
+FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
+FREE = RateTier("test", 1e6, 1e6, 1e6, 1e6)
+KEY_ID = "0b8e1c52-6a2e-4d59-9a37-6a4d1f6c2f10"
+MARKETS = API_PREFIX + "/markets"
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def sim() -> Iterator[KalshiSim]:
+    s = KalshiSim(KalshiSim.universe(230, seed=1) + KalshiSim.recorded_markets())
+    s.start()
+    yield s
+    s.stop()
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def make(url: str, **kw: Any) -> KalshiClient:
+    args: dict[str, Any] = {"tier": FREE, "retry": FAST, "timeout": 0.5}
+    args.update(kw)
+    return KalshiClient(url, **args)
+
+
+def market_requests(sim: KalshiSim) -> list[Any]:
+    return [r for r in sim.requests if r.path == MARKETS]
+
+
+def test_pagination_walks_every_page_to_the_empty_cursor(sim: KalshiSim) -> None:
+    async def main() -> list[Any]:
+        async with make(sim.server.base_url + API_PREFIX, page_limit=50) as c:
+            return await c.list_markets_raw()
+
+    raw = run(main())
+    expected = [m for m in sim.markets if m["status"] == "active" and "mve_collection_ticker" not in m]
+    assert [m["ticker"] for m in raw] == [m["ticker"] for m in expected]
+    reqs = market_requests(sim)
+    assert len(reqs) == math.ceil(len(expected) / 50)
+    assert all(r.query["status"] == ["open"] and r.query["mve_filter"] == ["exclude"] for r in reqs)
+    assert "cursor" not in reqs[0].query and all("cursor" in r.query for r in reqs[1:])
+
+
+def test_garbage_cursor_restarting_at_page_one_is_detected(sim: KalshiSim) -> None:
+    sim.add_fault(FaultRule("garbage_cursor", path_prefix=MARKETS, times=1))
+
+    async def main() -> None:
+        async with make(sim.start(), page_limit=50) as c:
+            async for _ in c.iter_market_pages():
+                pass
+
+    with pytest.raises(PaginationError, match="repeats an earlier page"):
+        run(main())
+    assert len(market_requests(sim)) == 2
+
+
+def test_repeated_cursor_and_page_cap() -> None:
+    counter = itertools.count()
+    template = KalshiSim.recorded_markets()[0]
+    server = SimServer("loop")
+
+    def same_cursor(req: Any, m: Any) -> SimResponse:
+        i = next(counter)
+        return SimResponse(200, {"cursor": "same", "markets": [{**template, "ticker": f"T-{i}"}]})
+
+    def new_cursor(req: Any, m: Any) -> SimResponse:
+        i = next(counter)
+        return SimResponse(200, {"cursor": f"c{i}", "markets": [{**template, "ticker": f"T-{i}"}]})
+
+    server.route("GET", r"/v2/markets", same_cursor)
+    server.route("GET", r"/w2/markets", new_cursor)
+
+    async def walk(prefix: str, **kw: Any) -> None:
+        async with make(server.base_url + prefix, **kw) as c:
+            await c.list_markets_raw()
+
+    with server:
+        with pytest.raises(PaginationError, match="cursor repeated"):
+            run(walk("/v2"))
+        with pytest.raises(PaginationError, match="more than 7 pages"):
+            run(walk("/w2", max_pages=7))
+        assert len([r for r in server.requests if r.path == "/w2/markets"]) == 7
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        FaultRule("status", status=503, times=2, body={"error": {"code": "service_unavailable"}}),
+        FaultRule("rate_limit", times=2),
+        FaultRule("drop", times=2),
+        FaultRule("timeout", seconds=1.0, times=1),
+    ],
+    ids=["5xx", "429", "drop", "timeout"],
+)
+def test_transient_failures_are_retried(sim: KalshiSim, rule: FaultRule) -> None:
+    rule.path_prefix = MARKETS
+    sim.add_fault(rule)
+
+    async def main() -> int:
+        async with make(sim.start(), timeout=0.3, page_limit=1000) as c:
+            return len(await c.list_markets_raw())
+
+    assert run(main()) > 200
+    assert len(market_requests(sim)) == (rule.times or 0) + 1
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [FaultRule("status", status=502), FaultRule("rate_limit"), FaultRule("drop"), FaultRule("timeout", seconds=1.0)],
+    ids=["5xx", "429", "drop", "timeout"],
+)
+def test_exhausted_retries_are_venue_unavailable(sim: KalshiSim, rule: FaultRule) -> None:
+    sim.add_fault(rule)
+
+    async def main() -> None:
+        async with make(sim.start(), timeout=0.3) as c:
+            await c.fetch_universe()
+
+    with pytest.raises(VenueUnavailable) as info:
+        run(main())
+    assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE and info.value.venue == "kalshi"
+
+
+def test_signed_requests_are_verified_by_the_sim(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    sim.register_key(KEY_ID, key.public_key())
+    sim.require_auth_for_books = True
+
+    async def main() -> int:
+        async with make(sim.start(), signer=KalshiSigner(KEY_ID, key)) as c:
+            u = await c.fetch_universe()
+            return len(u.books)
+
+    assert run(main()) > 200
+    assert sim.auth_failures == 0
+    assert all("kalshi-access-signature" in r.headers for r in sim.requests)
+
+
+@pytest.mark.parametrize(
+    ("case", "needle"),
+    [("wrong_key", "INCORRECT_API_KEY_SIGNATURE"), ("unknown_id", "NOT_FOUND"), ("unsigned", "signature")],
+)
+def test_bad_or_missing_signature_is_an_auth_error(sim: KalshiSim, key: rsa.RSAPrivateKey, case: str,
+                                                   needle: str) -> None:
+    sim.register_key(KEY_ID, key.public_key())
+    sim.require_auth_for_books = True
+    other = rsa.generate_private_key(public_exponent=65537, key_size=1024) if case == "wrong_key" else key
+    signer = None if case == "unsigned" else KalshiSigner(
+        KEY_ID if case == "wrong_key" else "00000000-0000-0000-0000-000000000000", other
+    )
+    ticker = "KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP"
+
+    async def main() -> None:
+        async with make(sim.start(), signer=signer) as c:
+            await c.get_orderbook(ticker)
+
+    with pytest.raises(AuthError) as info:
+        run(main())
+    assert needle in str(info.value) and info.value.exit_code == ExitCode.AUTH
+    assert len(sim.requests) == 1  # never retried
+    assert "PRIVATE" not in str(info.value)
+
+
+def test_universe_collects_bad_items_and_keeps_the_rest(sim: KalshiSim) -> None:
+    good = sim.markets[0]
+    sim.add_market({**good, "ticker": "BAD-NAN", "event_ticker": "BAD-E", "yes_bid_dollars": "NaN"})
+    sim.add_market({**good, "ticker": "BAD-BOOK", "event_ticker": "BAD-E"})
+    sim.set_book("BAD-BOOK", [["0.5000", "-3.00"]], [])
+    sim.set_book(good["ticker"], [["0.4000", "2.00"], ["0.4100", "1.00"]], None)
+
+    async def main() -> Any:
+        async with make(sim.start()) as c:
+            return await c.fetch_universe()
+
+    u = run(main())
+    errors = {(e.kind, e.key) for e in u.errors}
+    assert ("market", "BAD-NAN") in errors and ("book", "BAD-BOOK") in errors
+    assert "BAD-NAN" not in {m.id for m in u.markets} and "BAD-NAN" not in u.books
+    assert len(u.markets) > 200 and len(u.books) >= len(u.markets) - 1
+    assert u.complete
+    book = u.books[good["ticker"]]
+    assert book.yes.best_bid is not None and book.yes.best_bid.price == Decimal("0.4100")
+    assert book.no.asks[0].price == Decimal("0.5900") and book.yes.asks == ()
+
+
+def test_batch_books_are_chunked_by_100(sim: KalshiSim) -> None:
+    tickers = [m["ticker"] for m in sim.markets[:250]]
+
+    async def main() -> Any:
+        async with make(sim.start()) as c:
+            return await c.get_orderbooks([*tickers, "NO-SUCH-TICKER"])
+
+    books, errors = run(main())
+    batch = [r for r in sim.requests if r.path == API_PREFIX + "/markets/orderbooks"]
+    assert sorted(len(r.query["tickers"]) for r in batch) == [51, 100, 100]
+    assert set(books) == set(tickers) and [e.key for e in errors] == ["NO-SUCH-TICKER"]
+
+
+def test_fee_models_come_from_series_and_event_overrides(sim: KalshiSim) -> None:
+    sample = sim.markets[0]
+    series = sample["event_ticker"].split("-", 1)[0]
+    sim.series_fees[series] = ("quadratic_with_maker_fees", 0.5)
+    override_event = sim.markets[1]["event_ticker"]
+    sim.event_fee_overrides[override_event] = ("quadratic", 0)
+
+    async def main() -> Any:
+        async with make(sim.start()) as c:
+            return await c.fetch_universe(with_books=False)
+
+    u = run(main())
+    by_id = {m.id: m for m in u.markets}
+    m0 = by_id[sample["ticker"]]
+    if sample["event_ticker"] != override_event:
+        assert m0.fee_model.multiplier == Decimal("0.5") and m0.fee_model.maker_rate == Decimal("0.0175")
+    m1 = by_id[sim.markets[1]["ticker"]]
+    assert m1.fee_model.multiplier == 0 and "override" in m1.fee_model.source
+    assert m1.event_title
+
+
+def test_client_rate_limit_avoids_venue_429s(sim: KalshiSim) -> None:
+    sim.server.rate_limit = (100.0, 2000.0)  # tokens: 10 requests of burst, 200 requests/s
+    tier = RateTier("sim", 2000, 100, 2000, 100)
+
+    async def main() -> None:
+        async with make(sim.start(), tier=tier, page_limit=20) as c:
+            await c.fetch_universe()
+
+    run(main())
+    assert len(sim.requests) > 20
+    assert sim.server.rate_limited == 0
+
+
+def test_single_endpoints(sim: KalshiSim) -> None:
+    async def main() -> Any:
+        async with make(sim.start()) as c:
+            status = await c.exchange_status()
+            market = await c.get_market("KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP")
+            book = await c.get_orderbook("KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP", depth=5)
+            event = await c.get_event(market.event_id)
+            series = await c.get_series("KXWTACHALLENGERMATCH")
+            events = await c.get_events(limit=7)
+            return status, market, book, event, series, events
+
+    status, market, book, event, series, events = run(main())
+    assert status.can_trade and market.status is MarketStatus.OPEN
+    assert book.yes.best_ask is not None and book.yes.best_ask.price == Decimal("0.5200")
+    assert event.event_ticker == market.event_id and event.markets
+    assert series.fee_type == "quadratic" and len(events) == len({e.event_ticker for e in events}) > 7
+
+
+def test_limit_over_max_is_refused_locally() -> None:
+    with pytest.raises(ValueError, match="page_limit"):
+        KalshiClient("http://127.0.0.1:9", page_limit=1001)

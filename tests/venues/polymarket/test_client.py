@@ -1,0 +1,294 @@
+"""PolymarketClient over real loopback HTTP against PolymarketSim: paging, guards, batches, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+_TESTS = str(Path(__file__).resolve().parents[2])
+if _TESTS not in sys.path:  # importable under any pytest import mode
+    sys.path.insert(0, _TESTS)
+
+from sim.polymarket_sim import PolymarketSim  # noqa: E402
+from sim.server import FaultRule  # noqa: E402
+
+from orion_cli.core.errors import VenueUnavailable  # noqa: E402
+from orion_cli.core.models import MarketStatus  # noqa: E402
+from orion_cli.venues.http import RetryPolicy  # noqa: E402
+from orion_cli.venues.polymarket.client import PolymarketClient  # noqa: E402
+
+T = TypeVar("T")
+FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@pytest.fixture(scope="module")
+def shared_sim() -> Iterator[PolymarketSim]:
+    s = PolymarketSim.universe(250, seed=7, markets_per_event=2)
+    with s:
+        yield s
+
+
+@pytest.fixture
+def sim(shared_sim: PolymarketSim) -> PolymarketSim:
+    shared_sim.reset()  # fresh data, switches, faults and request log on the running server
+    return shared_sim
+
+
+def client(sim: PolymarketSim, **kw: Any) -> PolymarketClient:
+    kw.setdefault("retry", FAST)
+    kw.setdefault("timeout", 2.0)
+    return PolymarketClient(gamma_url=sim.gamma_url, clob_url=sim.clob_url, data_url=sim.data_url, **kw)
+
+
+def reqs(sim: PolymarketSim, method: str, path: str) -> list[Any]:
+    return [r for r in sim.requests if r.method == method and r.path == path]
+
+
+def with_client(sim: PolymarketSim, fn: Callable[[PolymarketClient], Coroutine[Any, Any, T]], **kw: Any) -> T:
+    async def go() -> T:
+        async with client(sim, **kw) as pm:
+            return await fn(pm)
+
+    return run(go())
+
+
+# --------------------------------------------------------------------------- pagination
+
+
+def test_keyset_pagination_reads_every_event_and_sends_closed(sim: PolymarketSim) -> None:
+    listing = with_client(sim, lambda pm: pm.list_events())
+    assert listing.complete and listing.pages == 3 and len(listing.items) == 250
+    assert len({e["id"] for e in listing.items}) == 250
+    calls = reqs(sim, "GET", "/gamma/events/keyset")
+    assert len(calls) == 3
+    for i, r in enumerate(calls):
+        assert r.param("closed") == "false" and r.param("active") == "true" and r.param("limit") == "100"
+        assert "offset" not in r.query
+        assert ("after_cursor" in r.query) == (i > 0)
+
+
+def test_offset_pagination(sim: PolymarketSim) -> None:
+    listing = with_client(sim, lambda pm: pm.list_events(), pagination="offset")
+    assert listing.complete and len(listing.items) == 250
+    calls = reqs(sim, "GET", "/gamma/events")
+    assert [r.param("offset") for r in calls] == ["0", "100", "200"]
+    assert all(r.param("closed") == "false" for r in calls)
+
+
+def test_markets_keyset_listing(sim: PolymarketSim) -> None:
+    listing = with_client(sim, lambda pm: pm.list_markets())
+    assert listing.complete and len(listing.items) == sum(len(e["markets"]) for e in sim.events)
+    assert all(r.param("closed") == "false" for r in reqs(sim, "GET", "/gamma/markets/keyset"))
+
+
+@pytest.mark.parametrize(("fresh", "reason"), [(False, "next_cursor repeated"), (True, "already seen")])
+def test_loop_guard_when_the_venue_ignores_the_cursor(sim: PolymarketSim, fresh: bool, reason: str) -> None:
+    sim.keyset_ignores_cursor = True  # the 2026-04 Gamma bug: page one forever
+    sim.keyset_fresh_cursors = fresh
+    listing = with_client(sim, lambda pm: pm.list_events())
+    assert not listing.complete and reason in listing.stop_reason
+    assert len(listing.items) == 100
+    assert len(reqs(sim, "GET", "/gamma/events/keyset")) == 2
+
+
+def test_page_cap(sim: PolymarketSim) -> None:
+    listing = with_client(sim, lambda pm: pm.list_events(), max_pages=2)
+    assert not listing.complete and "page cap" in listing.stop_reason and len(listing.items) == 200
+
+
+def test_deep_offset_refusal_keeps_what_was_read(sim: PolymarketSim) -> None:
+    sim.offset_max = 150
+    listing = with_client(sim, lambda pm: pm.list_events(), pagination="offset")
+    assert not listing.complete and "422" in listing.stop_reason and len(listing.items) == 200
+
+
+# --------------------------------------------------------------------------- books
+
+
+def test_universe_books_in_batches(sim: PolymarketSim) -> None:
+    u = with_client(sim, lambda pm: pm.fetch_universe(concurrency=3, verify_hash=True), books_batch=40)
+    assert u.complete and u.errors == []
+    open_markets = u.open_markets
+    assert open_markets and len(u.books) == len(open_markets)
+    tokens = [t for m in open_markets for t in (m.yes_token, m.no_token)]
+    posts = reqs(sim, "POST", "/clob/books")
+    assert len(posts) == math.ceil(len(tokens) / 40)
+    sent = [x["token_id"] for r in posts for x in r.json()]
+    assert all(len(r.json()) <= 40 for r in posts)
+    assert sorted(sent) == sorted(tokens)
+    for m in open_markets[:50]:
+        ob = u.books[m.id]
+        yes_raw, no_raw = sim.books[m.yes_token], sim.books[m.no_token]
+        assert ob.yes.best_bid is not None and ob.yes.best_ask is not None
+        assert ob.yes.best_bid.price == Decimal(yes_raw["bids"][-1]["price"])  # best is last on the wire
+        assert ob.yes.best_ask.price == Decimal(yes_raw["asks"][-1]["price"])
+        assert ob.no.best_ask is not None and ob.no.best_ask.price == Decimal(no_raw["asks"][-1]["price"])
+
+
+def test_get_order_book_reads_both_tokens(sim: PolymarketSim) -> None:
+    async def go(pm: PolymarketClient) -> Any:
+        markets, _errors, _listing = await pm.fetch_markets()
+        m = next(x for x in markets if x.status is MarketStatus.OPEN)
+        return m, await pm.get_order_book(m, verify_hash=True), await pm.get_book(m.no_token)
+
+    m, ob, no_book = with_client(sim, go)
+    assert ob.market_id == m.id
+    assert ob.no == no_book.side
+    assert ob.yes.best_bid is not None
+    assert ob.yes.best_bid.price == Decimal(sim.books[m.yes_token]["bids"][-1]["price"])
+
+
+def test_universe_survives_bad_items(sim: PolymarketSim) -> None:
+    bad_market = sim.events[3]["markets"][0]
+    bad_market["outcomePrices"] = '["NaN", "0.5"]'
+    markets = [m for _e, m in sim.all_markets() if m is not bad_market]
+    neg = json.loads(markets[10]["clobTokenIds"])[1]
+    sim.books[neg]["bids"][0]["size"] = "-3"
+    gone = json.loads(markets[20]["clobTokenIds"])[0]
+    del sim.books[gone]
+    u = with_client(sim, lambda pm: pm.fetch_universe(concurrency=2), books_batch=50)
+    by_stage: dict[str, list[Any]] = {}
+    for e in u.errors:
+        by_stage.setdefault(e.stage, []).append(e)
+    assert [e.item for e in by_stage["parse"]] == [bad_market["conditionId"]]
+    assert "outcomePrices[0]" in by_stage["parse"][0].message
+    assert [e.item for e in by_stage["books"]] == [neg] and "size" in by_stage["books"][0].message
+    assert [e.item for e in by_stage["book_missing"]] == [markets[20]["conditionId"]]
+    assert markets[10]["conditionId"] not in u.books  # half-read market is not quoted
+    missing = u.books[markets[20]["conditionId"]]
+    assert missing.yes.bids == () and missing.yes.asks == () and missing.no.asks  # NO side still real
+    assert len(u.books) == len(u.open_markets) - 1
+
+
+def test_universe_survives_a_failed_batch(sim: PolymarketSim) -> None:
+    sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/books", status=500, times=3))
+    u = with_client(sim, lambda pm: pm.fetch_universe(concurrency=1), books_batch=100)
+    failed = [e for e in u.errors if e.stage == "books"]
+    assert len(failed) == 1 and "unavailable" in failed[0].message
+    assert len(u.books) == len(u.open_markets) - 50  # one batch = 100 tokens = 50 markets
+
+
+def test_hash_mismatch_is_reported_per_market(sim: PolymarketSim) -> None:
+    tok = json.loads(sim.events[0]["markets"][0]["clobTokenIds"])[0]
+    sim.books[tok]["asks"][-1]["size"] = "999"  # content changed, hash not recomputed
+    u = with_client(sim, lambda pm: pm.fetch_universe(verify_hash=True))
+    assert [(e.item, e.stage) for e in u.errors] == [(tok, "books")] and "hash" in u.errors[0].message
+
+
+# --------------------------------------------------------------------------- retries and failures
+
+
+def test_5xx_is_retried(sim: PolymarketSim) -> None:
+    sim.server.add_fault(FaultRule("status", path_prefix="/gamma/events", status=503, times=2))
+    listing = with_client(sim, lambda pm: pm.list_events())
+    assert listing.complete and len(reqs(sim, "GET", "/gamma/events/keyset")) == 5
+
+
+def test_429_is_retried(sim: PolymarketSim) -> None:
+    tok = json.loads(sim.events[0]["markets"][0]["clobTokenIds"])[0]
+    sim.server.add_fault(FaultRule("rate_limit", path_prefix="/clob/book", times=2))
+    book = with_client(sim, lambda pm: pm.get_book(tok))
+    assert book.asset_id == tok and len(reqs(sim, "GET", "/clob/book")) == 3
+
+
+def test_timeout_is_retried(sim: PolymarketSim) -> None:
+    tok = json.loads(sim.events[0]["markets"][0]["clobTokenIds"])[0]
+    sim.server.add_fault(FaultRule("timeout", path_prefix="/clob/book", seconds=1.0, times=1))
+    book = with_client(sim, lambda pm: pm.get_book(tok), timeout=0.3)
+    assert book.asset_id == tok
+
+
+def test_post_books_retries_5xx_and_dropped_connections(sim: PolymarketSim) -> None:
+    toks = json.loads(sim.events[0]["markets"][0]["clobTokenIds"])
+    sim.server.add_fault(FaultRule("status", path_prefix="/clob/books", status=502, times=1))
+    sim.server.add_fault(FaultRule("drop", path_prefix="/clob/books", times=1))
+    books, errors = with_client(sim, lambda pm: pm.get_books(toks))
+    assert errors == [] and set(books) == set(toks)
+
+
+@pytest.mark.parametrize(
+    ("rule", "path"),
+    [
+        (FaultRule("status", path_prefix="/gamma/events", status=500), "gamma"),
+        (FaultRule("rate_limit", path_prefix="/gamma/events"), "gamma"),
+        (FaultRule("timeout", path_prefix="/gamma/events", seconds=1.0), "gamma"),
+        (FaultRule("status", path_prefix="/clob/books", status=503), "books"),
+        (FaultRule("drop", path_prefix="/clob/books"), "books"),
+    ],
+)
+def test_exhausted_retries_raise_venue_unavailable(sim: PolymarketSim, rule: FaultRule, path: str) -> None:
+    sim.server.add_fault(rule)
+    toks = json.loads(sim.events[0]["markets"][0]["clobTokenIds"])
+
+    async def go(pm: PolymarketClient) -> Any:
+        return await (pm.list_events() if path == "gamma" else pm.get_books(toks))
+
+    with pytest.raises(VenueUnavailable) as exc:
+        with_client(sim, go, timeout=0.3)
+    assert exc.value.venue == "polymarket"
+    assert rule.fired == FAST.attempts
+
+
+def test_universe_raises_when_listing_is_unavailable(sim: PolymarketSim) -> None:
+    sim.server.add_fault(FaultRule("status", path_prefix="/gamma/", status=502))
+    with pytest.raises(VenueUnavailable):
+        with_client(sim, lambda pm: pm.fetch_universe())
+
+
+def test_malformed_listing_is_a_venue_error_not_a_crash(sim: PolymarketSim) -> None:
+    from orion_cli.core.errors import OrionError
+
+    sim.server.add_fault(FaultRule("malformed", path_prefix="/gamma/events", times=1))
+    with pytest.raises(OrionError):
+        with_client(sim, lambda pm: pm.list_events())
+
+
+# --------------------------------------------------------------------------- other endpoints
+
+
+def test_clob_market_and_positions(sim: PolymarketSim) -> None:
+    raw = next(m for _e, m in sim.all_markets() if m.get("feesEnabled"))
+
+    async def go(pm: PolymarketClient) -> Any:
+        info = await pm.get_clob_market(raw["conditionId"])
+        rows = await pm.get_positions("0x56687bf447db6ffa42ffe2204a05edaa20f55839")
+        return info, rows
+
+    info, rows = with_client(sim, go)
+    assert info.fee_model is not None
+    assert info.fee_model.taker_rate == Decimal(str(raw["feeSchedule"]["rate"]))
+    assert info.tokens == tuple(json.loads(raw["clobTokenIds"]))
+    assert rows and all(r["proxyWallet"] == "0x56687bf447db6ffa42ffe2204a05edaa20f55839" for r in rows)
+
+
+def test_rate_windows_match_the_published_limits(sim: PolymarketSim) -> None:
+    pm = client(sim)
+    try:
+        assert pm.gamma.buckets["gamma_events"].capacity == 500
+        assert pm.gamma.buckets["gamma_events"].refill_per_second == 50
+        assert pm.gamma.buckets["gamma_markets"].capacity == 300
+        assert pm.clob.buckets["clob_book"].capacity == 1500
+        assert pm.clob.buckets["clob_books"].capacity == 500
+        assert pm.data.buckets["data_positions"].capacity == 150
+    finally:
+        run(pm.aclose())
+
+
+def test_recorded_universe_end_to_end() -> None:
+    with PolymarketSim(seed=1) as s:
+        u = with_client(s, lambda pm: pm.fetch_universe(verify_hash=True))
+    assert u.complete and u.errors == []
+    assert len(u.markets) == sum(len(e["markets"]) for e in s.events if not e.get("closed"))
+    assert {m.id for m in u.open_markets} == set(u.books)

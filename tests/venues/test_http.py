@@ -1,0 +1,326 @@
+"""The shared venue HTTP layer over real loopback sockets: buckets, retries, typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from sim.server import FaultRule, SimRequest, SimResponse, SimServer
+
+from orion_cli.core.errors import AuthError, ExitCode, VenueError, VenueUnavailable
+from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
+
+FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01)
+
+
+@pytest.fixture
+def sim() -> Iterator[SimServer]:
+    server = SimServer("test")
+    server.route("GET", r"/api/ok", lambda r, m: SimResponse(200, {"price": "0.5200", "n": 1.25}))
+    server.route("GET", r"/api/unauth", lambda r, m: SimResponse(401, {"error": {"code": "authentication_error"}}))
+    server.route("GET", r"/api/missing", lambda r, m: SimResponse(404, {"error": {"code": "not_found"}}))
+    server.route("GET", r"/api/text", lambda r, m: SimResponse(200, b"<html>maintenance</html>"))
+    server.route("POST", r"/api/order", lambda r, m: SimResponse(201, {"order_id": "x"}))
+    with server:
+        yield server
+
+
+def client(sim: SimServer, **kw: object) -> VenueHttp:
+    args: dict[str, object] = {"retry": FAST, "timeout": 0.5}
+    args.update(kw)
+    return VenueHttp("testvenue", sim.base_url + "/api", **args)  # type: ignore[arg-type]
+
+
+# -- token bucket -------------------------------------------------------------------------------
+
+
+def test_bucket_never_exceeds_rate_with_concurrent_acquirers() -> None:
+    capacity, rate = 5.0, 100.0
+    grants: list[float] = []
+
+    async def main() -> None:
+        bucket = AsyncTokenBucket(capacity, rate)
+
+        async def one() -> None:
+            await bucket.acquire(1)
+            grants.append(time.monotonic())
+
+        await asyncio.gather(*(one() for _ in range(40)))
+
+    asyncio.run(main())
+    assert len(grants) == 40
+    grants.sort()
+    # In any window [t_i, t_j] no more than capacity + rate × (t_j − t_i) grants (+1 for timer slack).
+    for i in range(len(grants)):
+        for j in range(i, len(grants)):
+            allowed = capacity + rate * (grants[j] - grants[i]) + 1
+            assert j - i + 1 <= allowed, (i, j, grants[j] - grants[i])
+    # And it really waited: 35 tokens beyond the burst need ≥ 0.35 s at 100/s.
+    assert grants[-1] - grants[0] >= 0.3
+
+
+def test_bucket_with_fake_clock_is_exact() -> None:
+    now = [0.0]
+
+    async def fake_sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    async def main() -> None:
+        bucket = AsyncTokenBucket(10, 10, clock=lambda: now[0], sleep=fake_sleep)
+        await asyncio.gather(*(bucket.acquire(1) for _ in range(30)))
+
+    asyncio.run(main())
+    assert now[0] == pytest.approx(2.0)  # 10 from the burst, 20 more at 10/s
+
+
+def test_bucket_weighted_costs_and_limits() -> None:
+    now = [0.0]
+
+    async def fake_sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    async def main() -> None:
+        bucket = AsyncTokenBucket(200, 200, clock=lambda: now[0], sleep=fake_sleep)
+        for _ in range(30):  # Kalshi: 10 tokens per request, 200 tokens/s → 20 requests/s
+            await bucket.acquire(10)
+        with pytest.raises(ValueError, match="exceeds bucket capacity"):
+            await bucket.acquire(201)
+
+    asyncio.run(main())
+    assert now[0] == pytest.approx(0.5)
+
+
+def test_bucket_survives_several_event_loops() -> None:
+    bucket = AsyncTokenBucket(2, 1000)
+    asyncio.run(bucket.acquire(1))
+    asyncio.run(bucket.acquire(1))
+
+
+# -- reads: retries and typed errors ------------------------------------------------------------
+
+
+def test_get_json_parses_decimals(sim: SimServer) -> None:
+    async def main() -> object:
+        async with client(sim) as h:
+            return await h.get_json("/ok", {"flag": True, "many": ["a", "b"], "none": None})
+
+    body = asyncio.run(main())
+    assert body == {"price": "0.5200", "n": __import__("decimal").Decimal("1.25")}
+    q = sim.requests[-1].query
+    assert q == {"flag": ["true"], "many": ["a", "b"]}
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        FaultRule("status", status=503, times=2),
+        FaultRule("status", status=500, times=3),
+        FaultRule("rate_limit", times=2),
+        FaultRule("drop", times=2),
+    ],
+    ids=["503", "500", "429", "drop"],
+)
+def test_transient_failures_are_retried(sim: SimServer, rule: FaultRule) -> None:
+    sim.add_fault(rule)
+
+    async def main() -> tuple[object, int]:
+        async with client(sim) as h:
+            return await h.get_json("/ok"), h.retries
+
+    body, retries = asyncio.run(main())
+    assert body is not None
+    assert retries == rule.times
+    assert len(sim.requests) == (rule.times or 0) + 1
+
+
+@pytest.mark.parametrize(
+    ("rule", "cause"),
+    [
+        (FaultRule("status", status=503), "HTTP 503"),
+        (FaultRule("rate_limit"), "HTTP 429"),
+        (FaultRule("drop"), "RemoteProtocolError"),
+        (FaultRule("timeout", seconds=2.0), "Timeout"),
+    ],
+    ids=["503", "429", "drop", "timeout"],
+)
+def test_exhausted_retries_raise_venue_unavailable(sim: SimServer, rule: FaultRule, cause: str) -> None:
+    sim.add_fault(rule)
+    policy = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.005)
+
+    async def main() -> None:
+        async with client(sim, retry=policy, timeout=0.2) as h:
+            await h.get_json("/ok")
+
+    with pytest.raises(VenueUnavailable) as info:
+        asyncio.run(main())
+    assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE
+    assert info.value.venue == "testvenue"
+    assert "testvenue" in str(info.value) and cause in str(info.value)
+    assert len(sim.requests) == 3
+
+
+def test_backoff_is_capped(sim: SimServer) -> None:
+    sim.add_fault(FaultRule("status", status=502))
+    policy = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.08)
+
+    async def main() -> None:
+        async with client(sim, retry=policy) as h:
+            await h.get_json("/ok")
+
+    start = time.monotonic()
+    with pytest.raises(VenueUnavailable):
+        asyncio.run(main())
+    assert time.monotonic() - start < 3 * 0.08 + 1.0
+
+
+def test_auth_error_is_not_retried(sim: SimServer) -> None:
+    async def main() -> None:
+        async with client(sim) as h:
+            await h.get_json("/unauth")
+
+    with pytest.raises(AuthError) as info:
+        asyncio.run(main())
+    assert info.value.exit_code == ExitCode.AUTH
+    assert len(sim.requests) == 1
+
+
+def test_client_error_is_typed_and_not_retried(sim: SimServer) -> None:
+    async def main() -> None:
+        async with client(sim) as h:
+            await h.get_json("/missing")
+
+    with pytest.raises(VenueHttpError) as info:
+        asyncio.run(main())
+    assert info.value.status == 404
+    assert len(sim.requests) == 1
+
+
+@pytest.mark.parametrize("path", ["/text", "/ok"])
+def test_non_json_body_is_venue_error(sim: SimServer, path: str) -> None:
+    if path == "/ok":
+        sim.add_fault(FaultRule("malformed"))
+
+    async def main() -> None:
+        async with client(sim) as h:
+            await h.get_json(path)
+
+    with pytest.raises(VenueError, match="non-JSON") as info:
+        asyncio.run(main())
+    assert not isinstance(info.value, VenueUnavailable)
+
+
+def test_auth_is_called_per_attempt_with_fresh_headers(sim: SimServer) -> None:
+    sim.add_fault(FaultRule("status", status=503, times=2))
+    calls: list[tuple[str, str, bytes]] = []
+
+    def auth(method: str, path: str, body: bytes) -> dict[str, str]:
+        calls.append((method, path, body))
+        return {"X-Sig": f"sig-{len(calls)}"}
+
+    async def main() -> None:
+        async with client(sim, auth=auth) as h:
+            await h.get_json("/ok", {"q": "1"})
+
+    asyncio.run(main())
+    assert calls == [("GET", "/api/ok", b"")] * 3  # the path is signed without its query
+    assert [r.headers["x-sig"] for r in sim.requests] == ["sig-1", "sig-2", "sig-3"]
+
+
+def test_concurrency_is_bounded(sim: SimServer) -> None:
+    sim.latency = 0.05
+    active = [0, 0]
+    lock = __import__("threading").Lock()
+
+    def slow(r: SimRequest, m: object) -> SimResponse:
+        with lock:
+            active[0] += 1
+            active[1] = max(active[1], active[0])
+        time.sleep(0.03)
+        with lock:
+            active[0] -= 1
+        return SimResponse(200, {})
+
+    sim.route("GET", r"/api/slow", slow)
+
+    async def main() -> None:
+        async with client(sim, max_concurrency=3) as h:
+            await asyncio.gather(*(h.get_json("/slow") for _ in range(12)))
+
+    asyncio.run(main())
+    assert active[1] <= 3
+
+
+# -- writes: never retried ----------------------------------------------------------------------
+
+
+def test_send_is_never_retried(sim: SimServer) -> None:
+    sim.add_fault(FaultRule("status", status=503, times=1))
+
+    async def main() -> int:
+        async with client(sim) as h:
+            return (await h.send("POST", "/order", b"{}")).status_code
+
+    assert asyncio.run(main()) == 503
+    assert len(sim.requests) == 1
+
+
+def test_send_dropped_after_acceptance_says_it_may_have_reached(sim: SimServer) -> None:
+    handled: list[bytes] = []
+
+    def order(r: SimRequest, m: object) -> SimResponse:
+        handled.append(r.body)
+        return SimResponse(201, {"order_id": "x"})
+
+    sim.route("POST", r"/api/order2", order)
+    sim.add_fault(FaultRule("drop_after", path_prefix="/api/order2"))
+
+    async def main() -> None:
+        async with client(sim) as h:
+            await h.send("POST", "/order2", b'{"client_order_id":"a"}')
+
+    with pytest.raises(VenueSendFailed) as info:
+        asyncio.run(main())
+    assert info.value.may_have_reached is True
+    assert isinstance(info.value, VenueUnavailable)
+    assert handled == [b'{"client_order_id":"a"}']  # the venue did act on it
+    assert len(sim.requests) == 1
+
+
+def test_send_connection_refused_was_not_sent() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+
+    async def main() -> None:
+        async with VenueHttp("testvenue", f"http://127.0.0.1:{port}/api", retry=FAST) as h:
+            await h.send("POST", "/order", b"{}")
+
+    with pytest.raises(VenueSendFailed) as info:
+        asyncio.run(main())
+    assert info.value.may_have_reached is False
+
+
+def test_send_401_raises_auth_error(sim: SimServer) -> None:
+    sim.route("POST", r"/api/denied", lambda r, m: SimResponse(401, {"error": {"code": "authentication_error"}}))
+
+    async def main() -> None:
+        async with client(sim) as h:
+            await h.send("POST", "/denied", b"{}")
+
+    with pytest.raises(AuthError):
+        asyncio.run(main())
+
+
+def test_buckets_are_spent_per_attempt(sim: SimServer) -> None:
+    sim.add_fault(FaultRule("status", status=503, times=1))
+    bucket = AsyncTokenBucket(100, 1)
+
+    async def main() -> None:
+        async with client(sim, buckets={"read": bucket}) as h:
+            await h.get_json("/ok", cost=10)
+
+    asyncio.run(main())
+    assert bucket.available == pytest.approx(80, abs=1)

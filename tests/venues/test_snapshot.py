@@ -1,0 +1,238 @@
+"""Snapshot files: exact round trip, versioning, gzip, clear errors, and the packaged demo set."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from orion_cli.core.errors import ExitCode
+from orion_cli.core.models import Venue
+from orion_cli.core.money import loads_exact
+from orion_cli.venues.snapshot import (
+    FORMAT,
+    Capture,
+    KalshiRaw,
+    PolymarketRaw,
+    SnapshotError,
+    SnapshotSource,
+    demo_path,
+    demo_source,
+    dumps_exact,
+    parse_capture,
+    read_capture,
+    write_capture,
+)
+
+
+def real_capture(fixtures: Path) -> Capture:
+    """Real recorded responses: Kalshi demo markets + a book, Polymarket Gamma markets + a CLOB book."""
+    k_markets = json.loads((fixtures / "kalshi/markets__status_open.json").read_text())["markets"]
+    k_book = loads_exact((fixtures / "kalshi/orderbook__base.json").read_bytes())
+    k_raw = loads_exact(json.dumps(k_markets))
+    p_markets = loads_exact((fixtures / "polymarket/gamma_market_live.json").read_bytes())
+    p_markets = p_markets if isinstance(p_markets, list) else [p_markets]
+    p_book = loads_exact((fixtures / "paired/poly_book.json").read_bytes())
+    return Capture(
+        kalshi=KalshiRaw(markets=k_raw, orderbooks=[{"ticker": k_raw[0]["ticker"], **k_book}]),
+        polymarket=PolymarketRaw(markets=p_markets, books=[p_book]),
+        environment={"kalshi": "demo", "polymarket": "prod"},
+        notes="test",
+    )
+
+
+@pytest.mark.parametrize("name", ["snap.json", "snap.json.gz"])
+def test_round_trip_gives_equal_markets_and_books(fixtures_dir: Path, tmp_path: Path, name: str) -> None:
+    cap = real_capture(fixtures_dir)
+    before = parse_capture(cap)
+    assert before.for_venue(Venue.KALSHI) and before.for_venue(Venue.POLYMARKET)
+    assert before.books
+    path = tmp_path / name
+    write_capture(cap, path)
+    assert (path.read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")
+    after = parse_capture(read_capture(path))
+    assert after.markets == before.markets
+    assert after.books == before.books
+    assert [m.fee_model for m in after.markets] == [m.fee_model for m in before.markets]
+    assert read_capture(path).environment == {"kalshi": "demo", "polymarket": "prod"}
+    assert not list(tmp_path.glob(".*tmp"))  # the atomic write left no temp file
+
+
+def test_demo_round_trip(tmp_path: Path) -> None:
+    cap = read_capture(demo_path())
+    path = tmp_path / "again.json.gz"
+    write_capture(cap, path)
+    a, b = parse_capture(cap), parse_capture(read_capture(path))
+    assert a.markets == b.markets and a.books == b.books
+    assert read_capture(path).synthesised == cap.synthesised
+
+
+def test_decimals_are_written_digit_for_digit() -> None:
+    value = {"p": Decimal("0.1000000000000000055511151231257827"), "n": [Decimal("1E-7"), 5, True, None]}
+    text = dumps_exact(value)
+    assert text == '{"p":0.1000000000000000055511151231257827,"n":[0.0000001,5,true,null]}'
+    assert loads_exact(text)["p"] == value["p"]
+
+
+def write_doc(path: Path, doc: object) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def good_doc() -> dict[str, object]:
+    return {"format": FORMAT, "version": 1, "recorded_at": "2026-06-01T00:00:00Z", "venues": {}}
+
+
+def test_good_minimal_document_reads(tmp_path: Path) -> None:
+    cap = read_capture(write_doc(tmp_path / "s.json", good_doc()))
+    data = parse_capture(cap)
+    assert data.markets == [] and set(data.degraded) == {Venue.KALSHI, Venue.POLYMARKET}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d.update(version=2), "version 2 is not supported"),
+        (lambda d: d.update(version="1"), "version missing or not an integer"),
+        (lambda d: d.pop("version"), "version missing"),
+        (lambda d: d.update(format="something-else"), "not an orion market snapshot"),
+        (lambda d: d.update(recorded_at="yesterday"), "recorded_at"),
+        (lambda d: d.update(venues={"kraken": {}}), "unknown venue"),
+        (lambda d: d.update(venues={"kalshi": {"markets": "nope"}}), "expected a list of objects"),
+    ],
+)
+def test_bad_documents_are_clear_errors(tmp_path: Path, mutate: object, expected: str) -> None:
+    doc = good_doc()
+    mutate(doc)  # type: ignore[operator]
+    with pytest.raises(SnapshotError) as info:
+        read_capture(write_doc(tmp_path / "s.json", doc))
+    assert expected in info.value.message
+    assert info.value.exit_code == ExitCode.USAGE
+
+
+def test_truncated_json_and_gzip(tmp_path: Path) -> None:
+    full = tmp_path / "full.json"
+    write_capture(read_capture(demo_path()), full)
+    text = full.read_bytes()
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(text[: len(text) // 2])
+    with pytest.raises(SnapshotError, match="truncated JSON"):
+        read_capture(cut)
+    gz = gzip.compress(text)
+    cutgz = tmp_path / "cut.json.gz"
+    cutgz.write_bytes(gz[: len(gz) // 2])
+    with pytest.raises(SnapshotError, match="truncated gzip"):
+        read_capture(cutgz)
+    corrupt = tmp_path / "corrupt.json.gz"
+    corrupt.write_bytes(gz[:10] + b"\x00" * 50 + gz[60:])
+    with pytest.raises(SnapshotError, match="gzip"):
+        read_capture(corrupt)
+
+
+@pytest.mark.parametrize("content", [b"", b"   ", b"\xff\xfe binary", b"[1, 2]", b"not json"])
+def test_not_a_snapshot(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "x.json"
+    path.write_bytes(content)
+    with pytest.raises(SnapshotError):
+        read_capture(path)
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(SnapshotError, match="not found"):
+        read_capture(tmp_path / "nope.json")
+    with pytest.raises(SnapshotError, match="directory"):
+        read_capture(tmp_path)
+
+
+def test_one_bad_market_does_not_sink_the_snapshot(fixtures_dir: Path) -> None:
+    cap = real_capture(fixtures_dir)
+    assert cap.kalshi is not None
+    cap.kalshi.markets[1] = {**cap.kalshi.markets[1], "close_time": "NaN-o-clock"}
+    data = parse_capture(cap)
+    assert any(e.kind == "market" and e.venue == "kalshi" for e in data.errors)
+    assert len(data.for_venue(Venue.KALSHI)) == len(cap.kalshi.markets) - 1
+
+
+# -- the demo set -------------------------------------------------------------------------------
+
+
+def test_demo_states_recording_date_and_synthesis() -> None:
+    cap = demo_source().capture()
+    assert cap.recorded_at.year == 2026
+    assert cap.synthesised and any("depth" in s for s in cap.synthesised)
+    assert "not live" in cap.notes.lower() or "Not live" in cap.notes
+    assert (Path(demo_path()).parent / "DEMO.md").is_file()
+
+
+def test_demo_parses_without_errors_and_lists_both_venues() -> None:
+    data = demo_source().load()
+    assert not data.errors and not data.degraded
+    assert len(data.for_venue(Venue.KALSHI)) >= 20 and len(data.for_venue(Venue.POLYMARKET)) >= 20
+    assert all(data.book_for(m) is not None for m in data.markets)
+
+
+PAIRS = {
+    "KXUPONLY-01-BRIA": "will-brian-armstrong-appear-on-the-uponly-podcast-by-december-31-915",
+    "KXMENWORLDCUP-26-PT": "will-portugal-win-the-2026-fifa-world-cup-912",
+    "KXMENWORLDCUP-26-FR": "will-france-win-the-2026-fifa-world-cup-924",
+    "KXNBA-26-NYK": "will-the-new-york-knicks-win-the-2026-nba-finals",
+    "KXNHL-26-VGK": "will-the-vegas-golden-knights-win-the-2026-nhl-stanley-cup",
+    "KXMAYORLA-26-SPRA": "will-spencer-pratt-win-the-2026-los-angeles-mayoral-election-983",
+    "KXFOMEN-26-SIN": "will-jannik-sinner-win-the-2026-mens-french-open",
+    "KXMENWORLDCUP-26-ES": "will-spain-win-the-2026-fifa-world-cup-963",
+}
+
+
+def best_edge(ticker: str, slug: str) -> Decimal:
+    """Best top-of-book net edge per contract after both venues' exact fees."""
+    data = demo_source().load()
+    km = data.find_market(ticker, Venue.KALSHI)
+    pm = data.find_market(slug, Venue.POLYMARKET)
+    kb, pb = data.book_for(km), data.book_for(pm)
+    assert kb is not None and pb is not None
+    edges = []
+    for a, b, fa, fb in ((kb.yes.best_ask, pb.no.best_ask, km.fee_model, pm.fee_model),
+                         (pb.yes.best_ask, kb.no.best_ask, pm.fee_model, km.fee_model)):
+        assert a is not None and b is not None
+        size = min(a.size, b.size)
+        cost = (a.price + b.price) * size + fa.fill_fee(size, a.price) + fb.fill_fee(size, b.price)
+        edges.append((size - cost) / size)
+    return max(edges)
+
+
+def test_demo_has_profitable_and_unprofitable_pairs_after_fees() -> None:
+    edges = {t: best_edge(t, s) for t, s in PAIRS.items()}
+    assert edges["KXUPONLY-01-BRIA"] > Decimal("0.02")  # real quotes, profitable after fees
+    losing = [t for t, e in edges.items() if e <= 0]
+    assert len(losing) >= 4
+    # Fees matter: the Portugal pair is under $1 before fees and not worth it after.
+    data = demo_source().load()
+    k = data.book_for(data.find_market("KXMENWORLDCUP-26-PT"))
+    p = data.book_for(data.find_market(PAIRS["KXMENWORLDCUP-26-PT"]))
+    assert k is not None and p is not None and k.yes.best_ask and p.no.best_ask
+    assert k.yes.best_ask.price + p.no.best_ask.price < 1
+    assert edges["KXMENWORLDCUP-26-PT"] < Decimal("0.001")
+    assert edges["KXNHL-26-VGK"] < Decimal("0.01")  # under $1 before fees, below the default min_edge after
+
+
+def test_demo_fee_models_are_the_venues() -> None:
+    data = demo_source().load()
+    k = data.find_market("KXNBA-26-NYK")
+    p = data.find_market(PAIRS["KXNBA-26-NYK"])
+    assert k.fee_model.kind == "kalshi" and k.fee_model.taker_rate == Decimal("0.07")
+    assert p.fee_model.kind == "polymarket" and p.fee_model.taker_rate == Decimal("0.03")
+
+
+def test_snapshot_source_book_lookup_by_every_reference() -> None:
+    src = demo_source()
+    data = src.load()
+    pm = data.find_market(PAIRS["KXUPONLY-01-BRIA"])
+    for ref in (pm.id, pm.yes_token, pm.no_token, PAIRS["KXUPONLY-01-BRIA"]):
+        import asyncio
+
+        market, book = asyncio.run(src.book(ref))
+        assert market.id == pm.id and book.market_id == pm.id
+    assert isinstance(SnapshotSource(demo_path()).name, str)
