@@ -1,0 +1,300 @@
+"""The venue-neutral trading interface: balances, positions, and orders that are never doubled.
+
+Every venue (Kalshi, Polymarket, Paper) implements :class:`TradingVenue`. Placing an order is two
+steps so that nothing is lost and nothing is sent twice:
+
+1. :meth:`TradingVenue.prepare` builds the exact request (for Kalshi the JSON body with its
+   ``client_order_id``; for Polymarket the EIP-712-signed order body) without any I/O. The caller
+   commits the :class:`PreparedOrder` (intent) to the database *before* sending it.
+2. :meth:`TradingVenue.submit` sends that prepared payload. A retry re-sends the *same* payload
+   (same client order id / same signed order), never a new one. When the outcome cannot be known
+   (timeout or dropped connection after the request may have reached the venue), ``submit`` raises
+   :class:`OrderOutcomeUnknown` and the caller must look the order up (:meth:`find_order`) before
+   anything else happens.
+
+Prices are always the price of the outcome token being traded (a NO buy at 0.40 is "0.40"),
+whatever the venue's wire convention (Kalshi V2 quotes everything on the YES book).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+from orion_cli.core.errors import OrionError, Refused, VenueUnavailable
+from orion_cli.core.models import Side, Venue
+
+
+class Action(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class TimeInForce(StrEnum):
+    FOK = "fill_or_kill"
+    IOC = "immediate_or_cancel"
+    GTC = "good_till_canceled"
+
+
+class OrderStatus(StrEnum):
+    """Normalised order lifecycle (DESIGN §5)."""
+
+    INTENT = "intent"  # prepared and committed locally, not yet sent
+    SUBMITTED = "submitted"  # sent; no answer yet
+    UNKNOWN = "unknown"  # sent, outcome unknown (timeout/dropped): must be looked up before anything else
+    OPEN = "open"  # resting on the book (GTC), possibly partly filled already
+    FILLED = "filled"  # completely filled
+    PARTIAL = "partial"  # partly filled and done: the remainder was cancelled (IOC) — never resting
+    CANCELLED = "cancelled"  # done with nothing (more) filled: FOK/IOC killed, or cancelled
+    REJECTED = "rejected"  # the venue refused it
+
+    @property
+    def terminal(self) -> bool:
+        return self in (OrderStatus.FILLED, OrderStatus.PARTIAL, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What the caller wants: buy or sell ``size`` of one outcome token at ``limit_price`` or better."""
+
+    venue: Venue
+    market_id: str
+    side: Side
+    action: Action
+    size: Decimal
+    limit_price: Decimal
+    time_in_force: TimeInForce
+    client_order_id: str
+    token_id: str = ""  # Polymarket outcome token (YES or NO token of market_id)
+    tick_size: Decimal = Decimal("0.01")
+    neg_risk: bool = False
+    protocol_v2: bool = False  # Polymarket markets whose Gamma version is "v2" (ExchangeV3)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedOrder:
+    """The exact request that will be sent, persisted before sending so a retry re-sends it verbatim."""
+
+    request: OrderRequest
+    payload: str  # exact body text (JSON) — for Polymarket the signed order body
+    venue_ref: str = ""  # a venue-side id known before sending (Polymarket order hash), else ""
+
+    def to_record(self) -> dict[str, Any]:
+        r = self.request
+        return {
+            "type": "order_intent",
+            "venue": r.venue.value,
+            "market": r.market_id,
+            "token_id": r.token_id,
+            "side": r.side.value,
+            "action": r.action.value,
+            "size": r.size,
+            "limit_price": r.limit_price,
+            "time_in_force": r.time_in_force.value,
+            "client_order_id": r.client_order_id,
+            "venue_ref": self.venue_ref,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution reported by a venue (or simulated by the paper venue)."""
+
+    venue: Venue
+    fill_id: str
+    venue_order_id: str
+    market_id: str
+    side: Side
+    action: Action
+    size: Decimal
+    price: Decimal  # price of the traded outcome token
+    fee: Decimal
+    ts: datetime
+    is_taker: bool = True
+    client_order_id: str = ""
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "fill",
+            "venue": self.venue.value,
+            "fill_id": self.fill_id,
+            "order_id": self.venue_order_id,
+            "client_order_id": self.client_order_id,
+            "market": self.market_id,
+            "side": self.side.value,
+            "action": self.action.value,
+            "size": self.size,
+            "price": self.price,
+            "fee": self.fee,
+            "ts": self.ts,
+            "is_taker": self.is_taker,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """What the venue says about one order."""
+
+    venue: Venue
+    client_order_id: str
+    venue_order_id: str
+    status: OrderStatus
+    market_id: str
+    side: Side
+    action: Action
+    size: Decimal
+    filled_size: Decimal
+    avg_fill_price: Decimal | None
+    fees: Decimal
+    limit_price: Decimal
+    updated_at: datetime
+    fills: tuple[Fill, ...] = ()
+    venue_status: str = ""  # the venue's own word, for the audit log
+    reject_reason: str = ""
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.size - self.filled_size
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "order",
+            "venue": self.venue.value,
+            "client_order_id": self.client_order_id,
+            "order_id": self.venue_order_id,
+            "status": self.status.value,
+            "market": self.market_id,
+            "side": self.side.value,
+            "action": self.action.value,
+            "size": self.size,
+            "filled_size": self.filled_size,
+            "avg_fill_price": self.avg_fill_price,
+            "fees": self.fees,
+            "limit_price": self.limit_price,
+            "updated_at": self.updated_at,
+            "venue_status": self.venue_status,
+            "reject_reason": self.reject_reason or None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Cash on one venue. ``as_of`` is when the venue (or ledger) reported it."""
+
+    venue: Venue
+    mode: str  # paper | live
+    available: Decimal
+    reserved: Decimal
+    total: Decimal
+    as_of: datetime
+    source: str = "venue"  # venue | ledger
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "balance",
+            "venue": self.venue.value,
+            "mode": self.mode,
+            "available": self.available,
+            "reserved": self.reserved,
+            "total": self.total,
+            "as_of": self.as_of,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Contracts held in one outcome of one market. ``exposure`` is the cost at risk (USD)."""
+
+    venue: Venue
+    market_id: str
+    side: Side
+    size: Decimal
+    avg_price: Decimal
+    exposure: Decimal
+    category: str = ""
+    title: str = ""
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "position",
+            "venue": self.venue.value,
+            "market": self.market_id,
+            "side": self.side.value,
+            "size": self.size,
+            "avg_price": self.avg_price,
+            "exposure": self.exposure,
+            "category": self.category,
+            "title": self.title,
+        }
+
+
+class OrderRejected(Refused):
+    """The venue refused the order (insufficient balance, invalid price, FOK not fillable, …)."""
+
+    reason = "ORDER_REJECTED"
+
+    def __init__(self, venue: Venue, code: str, message: str) -> None:
+        super().__init__(f"{venue.value} rejected the order: {code}: {message}", reason="ORDER_REJECTED")
+        self.venue = venue
+        self.code = code
+
+
+class OrderOutcomeUnknown(VenueUnavailable):
+    """The request may have reached the venue but no answer came back: look the order up first."""
+
+    reason = "ORDER_OUTCOME_UNKNOWN"
+
+    def __init__(self, venue: Venue, client_order_id: str, cause: str) -> None:
+        super().__init__(venue.value, f"order {client_order_id} outcome unknown ({cause}); look it up before retrying")
+        self.client_order_id = client_order_id
+
+
+class Geoblocked(Refused):
+    """The venue refuses this location (Polymarket geoblock)."""
+
+    reason = "GEOBLOCKED"
+
+
+class TradingVenue(Protocol):
+    """Implemented by the Kalshi and Polymarket clients and by the paper venue."""
+
+    @property
+    def venue(self) -> Venue: ...
+
+    @property
+    def mode(self) -> str: ...  # "paper" or "live"
+
+    async def balance(self) -> Balance: ...
+
+    async def positions(self) -> list[Position]: ...
+
+    def prepare(self, request: OrderRequest) -> PreparedOrder:
+        """Build the exact request without I/O (validates ticks, sizes, signs Polymarket orders)."""
+        ...
+
+    async def submit(self, prepared: PreparedOrder) -> OrderState:
+        """Send (or re-send, verbatim) a prepared order. Raises OrderRejected / OrderOutcomeUnknown."""
+        ...
+
+    async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+        """Look an order up by the ids persisted before sending; None when the venue never saw it."""
+        ...
+
+    async def cancel(self, venue_order_id: str) -> OrderState | None:
+        """Cancel; an order that is already terminal is not an error (returns its state or None)."""
+        ...
+
+    async def open_orders(self) -> list[OrderState]: ...
+
+    async def fills(self, *, since: datetime | None = None, venue_order_id: str = "") -> list[Fill]: ...
+
+
+class TradingError(OrionError):
+    """Base for trading failures that are neither rejections nor unknown outcomes."""
+
+    reason = "trading_error"
