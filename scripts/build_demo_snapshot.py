@@ -72,7 +72,9 @@ SYNTHESISED = [
     "best bid/ask, end date); event and market ids are the aggregator's ids, not Gamma's numeric ids; "
     "feeSchedule uses Polymarket's published taker rate for the category (sports 0.03, politics 0.04, "
     "culture 0.05, exponent 1, taker only); tick 0.001 when a quote has three decimals, else 0.01; "
-    "orderMinSize 5; negRisk true (all are outcomes of multi-outcome events).",
+    "orderMinSize 5; negRisk true (all are outcomes of multi-outcome events); each event carries "
+    "\"_orion_partial\": true because only some of its outcomes were recorded (orion never prices a "
+    "neg-risk basket over a partial event).",
     "Book sizes and depth beyond the recorded top of book. Order-book sizes and every level beyond the "
     "recorded best bid and best ask are synthesised: the "
     "recorded top of book gets a deterministic size of 40-400 contracts and two deeper levels one and "
@@ -256,6 +258,9 @@ def poly_objects(m: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], lis
         "negRisk": True,
         "title": event_title.strip(),
         "slug": "",
+        # Only some outcomes of each event were recorded: tell the parser the listing is partial, so a
+        # neg-risk basket over the recorded subset is never mistaken for a complete event (fake arb).
+        "_orion_partial": True,
     }
     books = []
     for tok, bid, ask in ((yes_tok, yb, ya), (no_tok, nb, na)):

@@ -279,7 +279,7 @@ def parse_document(raw: bytes, label: str = "snapshot") -> dict[str, Any]:
     except UnicodeDecodeError:
         raise _bad(label, "not UTF-8 JSON (is this a snapshot file?)") from None
     except ValueError as exc:
-        problem = "truncated JSON (the file is incomplete)" if "Expecting" in str(exc) and _looks_cut(data) \
+        problem = "truncated JSON (the file is incomplete)" if _ends_early(exc, data) \
             else f"not valid JSON ({str(exc)[:80]})"
         raise _bad(label, problem) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -299,9 +299,16 @@ def parse_document(raw: bytes, label: str = "snapshot") -> dict[str, Any]:
     return doc
 
 
-def _looks_cut(data: bytes) -> bool:
-    tail = data.rstrip()[-1:]
-    return tail not in (b"}", b"]")
+def _ends_early(exc: ValueError, data: bytes) -> bool:
+    """The parser ran out of input (inside a string, or expecting more) rather than hitting bad syntax."""
+    message = str(exc)
+    if "Unterminated string" in message:
+        return True
+    pos = getattr(exc, "pos", None)
+    end = len(data.rstrip())
+    if isinstance(pos, int) and pos >= end:
+        return True
+    return "Expecting" in message and data.rstrip()[-1:] not in (b"}", b"]")
 
 
 def _list_of_objects(obj: Mapping[str, Any], key: str, label: str) -> list[dict[str, Any]]:

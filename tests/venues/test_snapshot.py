@@ -236,3 +236,13 @@ def test_snapshot_source_book_lookup_by_every_reference() -> None:
         market, book = asyncio.run(src.book(ref))
         assert market.id == pm.id and book.market_id == pm.id
     assert isinstance(SnapshotSource(demo_path()).name, str)
+
+
+@pytest.mark.parametrize("fraction", [i / 20 for i in range(1, 20)])
+def test_a_snapshot_cut_anywhere_is_reported_as_truncated(tmp_path: Path, fraction: float) -> None:
+    """Regression: a cut inside a string used to be reported as generic bad JSON."""
+    raw = gzip.decompress(demo_path().read_bytes())
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(raw[: int(len(raw) * fraction)])
+    with pytest.raises(SnapshotError, match="truncated JSON"):
+        read_capture(cut)

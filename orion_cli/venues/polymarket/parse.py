@@ -34,7 +34,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -516,6 +516,12 @@ def parse_gamma_event(raw: Any, *, skipped: list[DataError] | None = None) -> li
             ident = m.get("conditionId") or m.get("id") if isinstance(m, Mapping) else None
             label = str(ident)[:80] if ident else f"event {str(raw.get('id'))[:40]} market[{i}]"
             skipped.append(DataError(f"{label}.{exc.field}", exc.problem))
+    # A complete event listing tells how many outcomes the event has; a neg-risk basket is only
+    # priced against that count, so a partially fetched event can never look like an arbitrage.
+    # Snapshots built from partial data mark their events with "_orion_partial" (see DEMO.md).
+    if not raw.get("_orion_partial"):
+        count = str(len(markets))
+        out = [replace(m, extra={**m.extra, "event_market_count": count}) for m in out]
     return out
 
 
