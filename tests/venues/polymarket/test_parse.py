@@ -593,3 +593,14 @@ def test_fuzzed_book_fields_never_crash(key: str, value: Any) -> None:
         parse_book(raw)
     except DataError as exc:
         assert exc.field.startswith("book")
+
+
+def test_event_listing_records_its_outcome_count_unless_marked_partial() -> None:
+    """A neg-risk basket is priced only against the venue's complete event listing (scan.py)."""
+    raw = load("polymarket/gamma_event.json")
+    event = raw[0] if isinstance(raw, list) else raw
+    markets = parse_gamma_event(event, skipped=[])
+    assert markets
+    assert {m.extra.get("event_market_count") for m in markets} == {str(len(event["markets"]))}
+    partial = dict(event, _orion_partial=True)
+    assert all("event_market_count" not in m.extra for m in parse_gamma_event(partial, skipped=[]))
