@@ -137,6 +137,8 @@ def generate(rng: random.Random) -> tuple[list[Market], list[Market], set[tuple[
                                         ["1", "2"], description=FIFTY, end=tip, slug=f"{slug}-{stat.lower()}",
                                         event_slug=slug, sports_type=stat.lower()))
 
+    by_content: dict[tuple[str, date, str], str] = {}  # generated truth is by content, not by draw
+
     # --- crypto strikes ---------------------------------------------------------------------------
     base = date(2026, 2, 1)
     n_k = 0
@@ -151,10 +153,12 @@ def generate(rng: random.Random) -> tuple[list[Market], list[Market], set[tuple[
         listed = len(poly) < 36000 + 8000
         if listed:
             poly.append(poly_market(pid, pq, ["Yes", "No"], ["1", "2"], end=close))
-        if n_k < 2000 and rng.random() < (0.25 if listed else 0.0):
+            by_content.setdefault((asset, day, money), pid)
+        if n_k < 2000 and (not listed or rng.random() < 0.25):
             kt = f"Will the {asset} price be above ${money} on {day:%B} {day.day}, {day.year}?"
             kalshi.append(kalshi_market(f"KXCRYPTO-{n_k}", kt, f"above ${money}", close_time=close, expected=close))
-            truth.add((f"KXCRYPTO-{n_k}", pid, False))
+            if (asset, day, money) in by_content:  # the same strike may also have been listed earlier
+                truth.add((f"KXCRYPTO-{n_k}", by_content[(asset, day, money)], False))
             n_k += 1
 
     # --- temperatures -----------------------------------------------------------------------------
@@ -168,10 +172,12 @@ def generate(rng: random.Random) -> tuple[list[Market], list[Market], set[tuple[
         if listed:
             poly.append(poly_market(pid, f"Will the highest temperature in NYC be above {t}°F on {day:%B} {day.day}?",
                                     ["Yes", "No"], ["1", "2"], end=close))
-        if n_k < 1000 and rng.random() < (0.34 if listed else 0.0):
+            by_content.setdefault(("temp", day, str(t)), pid)
+        if n_k < 1000 and (not listed or rng.random() < 0.34):
             kt = f"Will the **high temp in NYC** be >{t}° on {day:%b} {day.day}, {day.year}?"
             kalshi.append(kalshi_market(f"KXHIGHNY-{n_k}", kt, f"{t + 1}° or above", close_time=close, expected=close))
-            truth.add((f"KXHIGHNY-{n_k}", pid, False))
+            if ("temp", day, str(t)) in by_content:
+                truth.add((f"KXHIGHNY-{n_k}", by_content[("temp", day, str(t))], False))
             n_k += 1
 
     # --- outright winners -------------------------------------------------------------------------

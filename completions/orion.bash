@@ -12,6 +12,7 @@ _orion_complete() {
             "/audit") path="/audit" ;;
             "/audit/tail") path="/audit/tail" ;;
             "/audit/verify") path="/audit/verify" ;;
+            "/balance") path="/balance" ;;
             "/book") path="/book" ;;
             "/config") path="/config" ;;
             "/config/show") path="/config/show" ;;
@@ -23,6 +24,7 @@ _orion_complete() {
             "/pairs/list") path="/pairs/list" ;;
             "/pairs/remove") path="/pairs/remove" ;;
             "/pairs/suggest") path="/pairs/suggest" ;;
+            "/positions") path="/positions" ;;
             "/resume") path="/resume" ;;
             "/scan") path="/scan" ;;
             "/secrets") path="/secrets" ;;
@@ -39,10 +41,11 @@ _orion_complete() {
         esac
     done
     case "$path" in
-        "") COMPREPLY=($(compgen -W "audit book config halt init markets pairs resume scan secrets snapshot --config --db --format --json --jsonl -v --verbose -q --quiet --version --help" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "audit balance book config halt init markets pairs positions resume scan secrets snapshot --config --db --format --json --jsonl -v --verbose -q --quiet --version --help" -- "$cur")) ;;
         "/audit") COMPREPLY=($(compgen -W "tail verify --help" -- "$cur")) ;;
         "/audit/tail") COMPREPLY=($(compgen -W "-n --lines -f --follow --type -t --since --interval --help" -- "$cur")) ;;
         "/audit/verify") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+        "/balance") COMPREPLY=($(compgen -W "--refresh --snapshot --demo --help" -- "$cur")) ;;
         "/book") COMPREPLY=($(compgen -W "--venue --depth -d --snapshot --demo --help" -- "$cur")) ;;
         "/config") COMPREPLY=($(compgen -W "show --help" -- "$cur")) ;;
         "/config/show") COMPREPLY=($(compgen -W "--sources --help" -- "$cur")) ;;
@@ -54,6 +57,7 @@ _orion_complete() {
         "/pairs/list") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
         "/pairs/remove") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
         "/pairs/suggest") COMPREPLY=($(compgen -W "--snapshot --demo --min-confidence --accept --limit -n --help" -- "$cur")) ;;
+        "/positions") COMPREPLY=($(compgen -W "--refresh --snapshot --demo --help" -- "$cur")) ;;
         "/resume") COMPREPLY=($(compgen -W "--yes -y --breaker --help" -- "$cur")) ;;
         "/scan") COMPREPLY=($(compgen -W "--snapshot --demo --min-edge --min-profit --max-results --venue --category -c --include-candidates --watch --help" -- "$cur")) ;;
         "/secrets") COMPREPLY=($(compgen -W "check encrypt forget list remember remove rotate --help" -- "$cur")) ;;

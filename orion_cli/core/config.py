@@ -120,8 +120,11 @@ class MatchingConfig:
 
     auto_accept_confidence: Decimal = opt(D("0.97"), "candidates at or above this confidence are tradable "
                                           "without curation; 1 = curated pairs only", min=D("0.5"), max=D(1))
-    close_time_tolerance_hours: Decimal = opt(D("48"), "largest gap between the venues' close times",
-                                              unit="h", min=D(0), max=D(8760))
+    close_time_tolerance_hours: Decimal = opt(D("48"), "largest gap between the venues' close times (a Kalshi "
+                                              "market that can close early may close later: its close is a "
+                                              "backstop)", unit="h", min=D(0), max=D(8760))
+    resolution_time_tolerance_hours: Decimal = opt(D("36"), "largest gap between the venues' expected "
+                                                   "resolution times", unit="h", min=D(0), max=D(8760))
     pairs_file: str = opt("", "curated pairs file; empty = pairs.toml in the config dir")
 
 

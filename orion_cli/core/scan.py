@@ -65,6 +65,7 @@ def match_settings(settings: Settings) -> MatchSettings:
     return MatchSettings(
         auto_accept_confidence=float(settings.matching.auto_accept_confidence),
         close_time_tolerance=timedelta(hours=float(settings.matching.close_time_tolerance_hours)),
+        resolution_time_tolerance=timedelta(hours=float(settings.matching.resolution_time_tolerance_hours)),
     )
 
 

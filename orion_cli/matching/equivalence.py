@@ -254,7 +254,17 @@ def evaluate(
     elif agree:
         evidence.append(0.5)
     close_gap = _gap(kalshi.close_time, poly.close_time)
-    if close_gap is not None and close_gap > settings.close_time_tolerance:
+    # A Kalshi market that can close early closes when its outcome is known; its close_time is only a
+    # backstop (real captures: close_time == latest_expiration_time, often weeks after the event). Such
+    # a market stays open at least as long as the Polymarket one when Polymarket closes first, and the
+    # expected resolution times below are what must agree.
+    backstop = (
+        kalshi.extra.get("can_close_early") == "true"
+        and kalshi.close_time is not None
+        and poly.close_time is not None
+        and poly.close_time <= kalshi.close_time
+    )
+    if close_gap is not None and close_gap > settings.close_time_tolerance and not backstop:
         hold(CLOSE_TIME_GAP, f"{close_gap.days} days apart")
     res_gap = _gap(
         kalshi.expected_resolution_time or kalshi.close_time, poly.expected_resolution_time or poly.close_time

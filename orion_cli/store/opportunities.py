@@ -44,7 +44,7 @@ def save(conn: Connection, opportunities: Sequence[Opportunity], *, source: str)
                 "expires_at": _ts(o.expires_at),
                 "net_profit": o.net_profit,
                 "net_edge": o.net_edge,
-                "source": source[:32],
+                "source": source,
                 "record": json.dumps(o.to_record(), sort_keys=True),
             }
             for o in opportunities

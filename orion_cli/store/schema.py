@@ -70,3 +70,94 @@ class StoredOpportunity(Base):
     net_edge: Mapped[Decimal]
     source: Mapped[str]
     record: Mapped[str]
+
+
+class Order(Base):
+    """One order this ledger sent (or is about to send): intent first, then every state it reached."""
+
+    __table__ = tables.orders
+
+    client_order_id: Mapped[str]
+    execution_id: Mapped[str | None]
+    mode: Mapped[str]
+    venue: Mapped[str]
+    market_id: Mapped[str]
+    token_id: Mapped[str]
+    side: Mapped[str]
+    action: Mapped[str]
+    size: Mapped[Decimal]
+    limit_price: Mapped[Decimal]
+    time_in_force: Mapped[str]
+    status: Mapped[str]
+    venue_order_id: Mapped[str]
+    filled_size: Mapped[Decimal]
+    avg_fill_price: Mapped[Decimal | None]
+    fees: Mapped[Decimal]
+    payload: Mapped[str]
+    category: Mapped[str]
+    created_at: Mapped[str]
+    updated_at: Mapped[str]
+    reject_reason: Mapped[str]
+
+
+class StoredFill(Base):
+    """One execution, unique per (mode, venue, fill_id) so a fill reported twice counts once."""
+
+    __table__ = tables.fills
+
+    mode: Mapped[str]
+    venue: Mapped[str]
+    fill_id: Mapped[str]
+    client_order_id: Mapped[str]
+    venue_order_id: Mapped[str]
+    market_id: Mapped[str]
+    side: Mapped[str]
+    action: Mapped[str]
+    size: Mapped[Decimal]
+    price: Mapped[Decimal]
+    fee: Mapped[Decimal]
+    ts: Mapped[str]
+    is_taker: Mapped[bool]
+    recorded_at: Mapped[str]
+
+
+class StoredPosition(Base):
+    """Contracts held in one outcome of one market, with their cost, fees and realised P&L."""
+
+    __table__ = tables.positions
+
+    mode: Mapped[str]
+    venue: Mapped[str]
+    market_id: Mapped[str]
+    side: Mapped[str]
+    size: Mapped[Decimal]
+    cost: Mapped[Decimal]
+    fees: Mapped[Decimal]
+    realized_pnl: Mapped[Decimal]
+    category: Mapped[str]
+    updated_at: Mapped[str]
+
+
+class StoredBalance(Base):
+    """Cash on one venue in one mode (paper: kept by the ledger; live: the venue's last report)."""
+
+    __table__ = tables.balances
+
+    mode: Mapped[str]
+    venue: Mapped[str]
+    available: Mapped[Decimal]
+    reserved: Mapped[Decimal]
+    total: Mapped[Decimal]
+    as_of: Mapped[str]
+    source: Mapped[str]
+
+
+class EquitySnapshot(Base):
+    """Start-of-day equity per mode: the base of today's P&L and the daily loss breaker."""
+
+    __table__ = tables.equity_snapshots
+
+    mode: Mapped[str]
+    day: Mapped[str]
+    start_equity: Mapped[Decimal]
+    recorded_at: Mapped[str]

@@ -9,7 +9,11 @@ hashed, so the chain verifies byte for byte on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, Numeric, String, Table, Text
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Column, Dialect, Index, Integer, MetaData, Numeric, String, Table, Text
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 metadata = MetaData()
 
@@ -58,7 +62,151 @@ opportunities = Table(
     Column("expires_at", String(32), nullable=False),
     Column("net_profit", Numeric(20, 6), nullable=False),
     Column("net_edge", Numeric(20, 6), nullable=False),
-    Column("source", String(32), nullable=False),
+    Column("source", Text, nullable=False),
     Column("record", Text, nullable=False),
     Index("ix_opportunities_expires", "expires_at"),
+)
+
+
+# -- the trading ledger (migration 0003) ----------------------------------------------------------
+
+
+MONEY_PLACES = 10
+MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
+_SQLITE_MAX_UNITS = 2**63 - 1
+
+
+class Money(TypeDecorator[Decimal]):
+    """An exact ``Numeric(28, 10)``: prices, sizes, fees and balances never pass through a float.
+
+    PostgreSQL stores NUMERIC exactly. SQLite's NUMERIC affinity would turn a decimal into a REAL
+    (15 significant digits), so there the value is stored as an exact integer count of 10⁻¹⁰ —
+    still a NUMERIC column, read back by this type as the same Decimal. A value with more than
+    ten decimal places is refused rather than silently rounded.
+    """
+
+    impl = Numeric(28, 10)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        # SQLite: hand the integer units to the driver untouched (Numeric's own processors use floats).
+        return dialect.type_descriptor(BigInteger() if dialect.name == "sqlite" else Numeric(28, 10))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            raise TypeError(f"money columns take Decimal, not {type(value).__name__}")
+        d = Decimal(value)
+        if not d.is_finite() or d != d.quantize(MONEY_QUANTUM):
+            raise ValueError(f"money value {d} has more than {MONEY_PLACES} decimal places or is not finite")
+        if dialect.name == "sqlite":
+            units = int(d.scaleb(MONEY_PLACES))
+            if abs(units) > _SQLITE_MAX_UNITS:
+                raise ValueError(f"money value {d} out of range for SQLite storage")
+            return units
+        return d
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            if isinstance(value, int):
+                return plain(Decimal(value).scaleb(-MONEY_PLACES))
+            raise ValueError(f"unexpected money value {value!r} in SQLite (not integer units)")
+        return plain(Decimal(value))
+
+
+def plain(value: Decimal) -> Decimal:
+    """Drop trailing zeros without ever producing an exponent (``1000.0000`` → ``1000``)."""
+    if value == 0:
+        return Decimal(0)
+    n = value.normalize()
+    return n.quantize(Decimal(1)) if n.as_tuple().exponent > 0 else n  # type: ignore[operator]
+
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("client_order_id", String(100), primary_key=True),
+    Column("execution_id", String(64), nullable=True),
+    Column("mode", String(8), nullable=False),
+    Column("venue", String(16), nullable=False),
+    Column("market_id", String(200), nullable=False),
+    Column("token_id", String(100), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("action", String(4), nullable=False),
+    Column("size", Money, nullable=False),
+    Column("limit_price", Money, nullable=False),
+    Column("time_in_force", String(24), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("venue_order_id", String(200), nullable=False),
+    Column("filled_size", Money, nullable=False),
+    Column("avg_fill_price", Money, nullable=True),
+    Column("fees", Money, nullable=False),
+    Column("payload", Text, nullable=False),  # the exact prepared body, committed before sending
+    Column("category", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("reject_reason", Text, nullable=False),
+    Index("ix_orders_mode_status", "mode", "status"),
+    Index("ix_orders_execution", "execution_id"),
+    Index("ix_orders_venue_order", "venue", "venue_order_id"),
+)
+
+fills = Table(
+    "fills",
+    metadata,
+    Column("mode", String(8), primary_key=True),
+    Column("venue", String(16), primary_key=True),
+    Column("fill_id", String(200), primary_key=True),
+    Column("client_order_id", String(100), nullable=False),  # "" when the venue reports a fill we never sent
+    Column("venue_order_id", String(200), nullable=False),
+    Column("market_id", String(200), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("action", String(4), nullable=False),
+    Column("size", Money, nullable=False),
+    Column("price", Money, nullable=False),
+    Column("fee", Money, nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("is_taker", Boolean, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Index("ix_fills_order", "client_order_id"),
+    Index("ix_fills_ts", "mode", "ts"),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("mode", String(8), primary_key=True),
+    Column("venue", String(16), primary_key=True),
+    Column("market_id", String(200), primary_key=True),
+    Column("side", String(4), primary_key=True),
+    Column("size", Money, nullable=False),
+    Column("cost", Money, nullable=False),  # what the contracts held cost (fees excluded)
+    Column("fees", Money, nullable=False),  # fees paid on the contracts held
+    Column("realized_pnl", Money, nullable=False),  # cumulative, net of fees
+    Column("category", String(64), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("mode", String(8), primary_key=True),
+    Column("venue", String(16), primary_key=True),
+    Column("available", Money, nullable=False),
+    Column("reserved", Money, nullable=False),
+    Column("total", Money, nullable=False),
+    Column("as_of", String(32), nullable=False),
+    Column("source", String(16), nullable=False),  # ledger (paper) | venue (a live venue's report)
+)
+
+equity_snapshots = Table(
+    "equity_snapshots",
+    metadata,
+    Column("mode", String(8), primary_key=True),
+    Column("day", String(10), primary_key=True),  # the trading day (YYYY-MM-DD of its reset time)
+    Column("start_equity", Money, nullable=False),  # cash + positions at cost before the day's first change
+    Column("recorded_at", String(32), nullable=False),
 )

@@ -134,6 +134,18 @@ def test_include_candidates_adds_candidate_records_with_reasons() -> None:
     assert {json.loads(line)["type"] for line in out.splitlines()} == {"opportunity"}
 
 
+def test_include_candidates_with_json_is_still_one_document() -> None:
+    code, out, err = invoke("--json", "scan", "--demo", "--include-candidates")
+    assert code == 0, err
+    records = json.loads(out)  # one JSON value, not an array followed by stray lines
+    assert isinstance(records, list)
+    assert [r["type"] for r in records].count("opportunity") == 1
+    cands = [r for r in records if r["type"] == "candidate"]
+    m = SUMMARY.search(err)
+    assert m is not None and len(cands) == int(m[3]) > 0
+    assert all(c["reasons"] and "reasons_text" not in c for c in cands)
+
+
 def test_include_candidates_table() -> None:
     code, out, _ = invoke("scan", "--demo", "--format", "table", "--include-candidates")
     assert code == 0
@@ -148,6 +160,7 @@ def test_curated_pair_changes_what_scan_prices() -> None:
     assert m is not None and (m[2], m[5]) == ("2", "2")  # tradable and priced: the curated pair too
     cands = [json.loads(line) for line in out.splitlines() if json.loads(line)["type"] == "candidate"]
     assert (GCR_K, GCR_P) not in {(c["kalshi_id"], c["polymarket_id"]) for c in cands}
+    assert len(cands) == int(m[3])  # the summary counts what is shown, not what the matcher held back
 
 
 # -- filters -----------------------------------------------------------------------------------

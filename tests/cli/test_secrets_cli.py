@@ -316,6 +316,10 @@ def test_check(tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch:
     assert result.exit_code == 0, result.output
     statuses = {r["name"]: r["status"] for r in json.loads(result.stdout)}
     assert statuses["kalshi_private_key"] == "ok" and statuses["polymarket_api_key"] == "unset"
+    from orion_cli.cli.commands import secrets as secrets_cmd
+
+    monkeypatch.setattr(secrets_cmd, "ONLINE_CHECK_MODULES", ())
+    monkeypatch.setattr(store_mod, "_ONLINE_CHECKS", {})
     result = run("check", "--online")
     assert result.exit_code == 0 and "no online checks" in result.stderr
 
@@ -469,7 +473,11 @@ def test_canary_never_leaks(tmp_path: Path, home: Path, pem: str, monkeypatch: p
     go("list", "--json")
     go("list", "--format", "table")
     go("check", "--json")
-    go("check", "--online", pre=("-vv",))
+    # The real venue checks run, against closed loopback ports (no network beyond 127.0.0.1): they fail,
+    # and their messages must not quote any credential.
+    monkeypatch.setenv("ORION__KALSHI__PROD_BASE_URL", "http://127.0.0.1:9/trade-api/v2")
+    monkeypatch.setenv("ORION__POLYMARKET__CLOB_URL", "http://127.0.0.1:9")
+    go("check", "--online", pre=("-vv",), code=4)
     go("remember")
     go("remove", "polymarket_signature_type")
     # A refused value that *contains* the canary: the error must not quote it.

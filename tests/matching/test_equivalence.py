@@ -209,3 +209,17 @@ def test_record_is_json_friendly() -> None:
     assert rec["type"] == "candidate"
     assert set(rec) >= {"kalshi_id", "polymarket_id", "inverted", "confidence", "reasons"}
     json.dumps(rec)
+
+
+def test_early_closing_kalshi_market_close_time_is_a_backstop() -> None:
+    """Kalshi markets that can close early carry close_time = latest expiration (weeks later in real
+    captures); that is no CLOSE_TIME_GAP when Polymarket closes first and the expected times agree."""
+    late = k_btc(close_time=CLOSE + timedelta(days=30), expected=CLOSE)
+    early_closing = replace(late, extra={**late.extra, "can_close_early": "true"})
+    assert "CLOSE_TIME_GAP" in reasons(late, p_btc())
+    assert "CLOSE_TIME_GAP" not in reasons(early_closing, p_btc())
+    assert reasons(early_closing, p_btc()) == ()
+    # The backstop only stretches one way: a Kalshi market closing long *before* Polymarket still differs.
+    early = replace(k_btc(close_time=CLOSE - timedelta(days=30), expected=CLOSE),
+                    extra={"can_close_early": "true"})
+    assert "CLOSE_TIME_GAP" in reasons(early, p_btc())

@@ -16,8 +16,13 @@ import hashlib
 import json
 import random
 import re
+import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,7 @@ from sim.server import FaultRule, SimRequest, SimResponse, SimServer
 
 from orion_cli.venues.kalshi.signing import verify_signature
 
-__all__ = ["API_PREFIX", "FIXTURES", "KalshiSim", "load_fixture"]
+__all__ = ["API_PREFIX", "FIXTURES", "KalshiSim", "SimAccount", "load_fixture"]
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 KALSHI_FIXTURES = FIXTURES / "kalshi"
@@ -60,6 +65,73 @@ def _recorded_401(name: str) -> SimResponse:
 
 def _dollars(p: float | int) -> str:
     return f"{p:.4f}"
+
+
+# -- portfolio helpers (exact Decimal; wire strings in the recorded precisions) -----------------
+
+D0 = Decimal(0)
+D1 = Decimal(1)
+_Q2 = Decimal("0.01")
+_Q4 = Decimal("0.0001")
+_Q6 = Decimal("0.000001")
+DUPLICATE_ORDER = load_fixture("orders__duplicate_client_order_id")
+INSUFFICIENT_BALANCE = load_fixture("orders__insufficient_balance")
+INVALID_PRICE = load_fixture("orders__invalid_price_structure")
+POST_ONLY_CROSS = load_fixture("orders__post_only_cross")
+NUMERIC_FIELD = load_fixture("orders__numeric_field_types")  # the flat shape
+# Third-party recordings (reference §2.4); the exact message text is not recorded.
+FOK_INSUFFICIENT = {
+    "error": {
+        "code": "fill_or_kill_insufficient_resting_volume",
+        "message": "fill or kill insufficient resting volume",
+        "service": "exchange",
+    }
+}
+
+
+def _c2(x: Decimal) -> str:
+    return f"{x.quantize(_Q2):f}"
+
+
+def _d4(x: Decimal) -> str:
+    return f"{x.quantize(_Q4):f}"
+
+
+def _d6(x: Decimal) -> str:
+    return f"{x.quantize(_Q6):f}"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _bad_request(details: str) -> SimResponse:
+    """The flat shape Kalshi uses for request-decoding 400s (orders__numeric_field_types)."""
+    return SimResponse(400, {"code": "bad_request", "message": "bad request", "details": details})
+
+
+def kalshi_fee(count: Decimal, price: Decimal, rate: Decimal) -> Decimal:
+    """Per-fill trade fee, rounded up to $0.0001 (docs.kalshi.com/getting_started/fee_rounding)."""
+    raw = rate * count * price * (D1 - price)
+    return (raw / _Q4).to_integral_value(rounding=ROUND_CEILING) * _Q4
+
+
+@dataclass
+class SimAccount:
+    """One API key's account: cash, positions, orders (live and archived) and fills."""
+
+    user_id: str
+    cash: Decimal = Decimal("1000")
+    positions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # live, insertion = creation order
+    historical_orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    client_ids: dict[str, str] = field(default_factory=dict)  # permanent, also after cancel/archive
+    fills: list[dict[str, Any]] = field(default_factory=list)
+    historical_fills: list[dict[str, Any]] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # order ids actually created, for tests
+
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        return self.orders.get(order_id) or self.historical_orders.get(order_id)
 
 
 class KalshiSim:
@@ -97,6 +169,15 @@ class KalshiSim:
         self.empty_side_as_null = False
         self.auth_failures = 0
         self._cursors: dict[str, int] = {}
+        # Portfolio state (per API key id = per account).
+        self.accounts: dict[str, SimAccount] = {}
+        self.starting_cash = Decimal("1000")
+        self.exchange_state: dict[str, Any] = dict(load_fixture("exchange__status"))
+        self.historical_cutoff = datetime(2026, 1, 1, tzinfo=UTC)
+        self.stale_reads_after_cancel = 0  # GETs that still show "resting" after a cancel (demo race)
+        self._stale: dict[str, list[Any]] = {}
+        self._portfolio_lock = threading.RLock()
+        self._ids = random.Random(seed + 7919)
         self._install_routes()
         self.server.rate_limit_cost = 10.0  # Kalshi bills 10 tokens per request by default
 
@@ -288,12 +369,22 @@ class KalshiSim:
         r("GET", p + r"/events/(?P<event>[^/]+)", self._event)
         r("GET", p + r"/series", self._series_list)
         r("GET", p + r"/series/(?P<series>[^/]+)", self._series)
+        r("GET", p + r"/portfolio/balance", self._balance)
+        r("GET", p + r"/portfolio/positions", self._positions)
+        r("POST", p + r"/portfolio/events/orders", self._create_order)
+        r("DELETE", p + r"/portfolio/events/orders/(?P<order_id>[^/]+)", self._cancel_order)
+        r("GET", p + r"/portfolio/orders", self._list_orders)
+        r("GET", p + r"/portfolio/orders/(?P<order_id>[^/]+)", self._get_order)
+        r("GET", p + r"/portfolio/fills", self._fills)
+        r("GET", p + r"/historical/cutoff", self._cutoff)
+        r("GET", p + r"/historical/fills", self._historical_fills)
+        r("GET", p + r"/historical/orders", self._historical_orders)
 
     def _guard(self, req: SimRequest, *, required: bool = False) -> SimResponse | None:
         return self._check_auth(req, required)
 
     def _exchange_status(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
-        return self._guard(req) or SimResponse(200, load_fixture("exchange__status"))
+        return self._guard(req) or SimResponse(200, dict(self.exchange_state))
 
     def _new_cursor(self, offset: int) -> str:
         raw = hashlib.sha256(f"{self.seed}:{offset}:{len(self._cursors)}".encode()).digest()[:24]
@@ -441,6 +532,407 @@ class KalshiSim:
             return SimResponse(404, NOT_FOUND)
         return SimResponse(200, {"series": self.series_obj(m["series"])})
 
+    # -- portfolio --------------------------------------------------------------------------
+
+    def account(self, key_id: str) -> SimAccount:
+        with self._portfolio_lock:
+            acct = self.accounts.get(key_id)
+            if acct is None:
+                acct = SimAccount(user_id=str(self._new_id()), cash=self.starting_cash)
+                self.accounts[key_id] = acct
+            return acct
+
+    def _new_id(self) -> uuid.UUID:
+        return uuid.UUID(int=self._ids.getrandbits(128), version=4)
+
+    def _authed(self, req: SimRequest) -> SimAccount | SimResponse:
+        denied = self._guard(req, required=True)
+        if denied:
+            return denied
+        return self.account(req.headers["kalshi-access-key"])
+
+    def set_historical_cutoff(self, when: datetime) -> None:
+        """Move fills created, and terminal orders last updated, before ``when`` to historical."""
+        with self._portfolio_lock:
+            self.historical_cutoff = when
+            limit = when.timestamp()
+            for acct in self.accounts.values():
+                old = [f for f in acct.fills if f["ts"] < limit]
+                acct.fills = [f for f in acct.fills if f["ts"] >= limit]
+                acct.historical_fills.extend(old)
+                for oid, o in list(acct.orders.items()):
+                    updated = datetime.fromisoformat(o["last_update_time"]).timestamp()
+                    if o["status"] != "resting" and updated < limit:
+                        acct.historical_orders[oid] = acct.orders.pop(oid)
+
+    def _cutoff(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        denied = self._guard(req)
+        if denied:
+            return denied
+        ts = self.historical_cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return SimResponse(200, {"market_settled_ts": ts, "orders_updated_ts": ts, "trades_created_ts": ts})
+
+    def _balance(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._authed(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        with self._portfolio_lock:
+            cash = acct.cash
+            value = sum((p["exposure"] for p in acct.positions.values()), D0)
+        return SimResponse(200, {
+            "balance": int((cash * 100).to_integral_value(rounding=ROUND_FLOOR)),
+            "balance_breakdown": [{"balance": _d4(cash), "exchange_index": 0}],
+            "balance_dollars": _d4(cash),
+            "portfolio_value": int((value * 100).to_integral_value(rounding=ROUND_FLOOR)),
+            "updated_ts": int(time.time()),
+        })
+
+    def _positions(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._authed(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        limit = self._limit(req, 100, 1000, 1)
+        if isinstance(limit, SimResponse):
+            return limit
+        with self._portfolio_lock:
+            rows = sorted(acct.positions.items())
+            if req.param("count_filter") == "position":
+                rows = [(t, p) for t, p in rows if p["position"] != 0]
+            if req.param("ticker"):
+                rows = [(t, p) for t, p in rows if t == req.param("ticker")]
+            market_positions = [
+                {
+                    "fees_paid_dollars": _d6(p["fees"]),
+                    "last_updated_ts": p["updated"],
+                    "market_exposure_dollars": _d6(p["exposure"]),
+                    "position_fp": _c2(p["position"]),
+                    "realized_pnl_dollars": _d6(p["realized"]),
+                    "resting_orders_count": 0,
+                    "ticker": t,
+                    "total_traded_dollars": _d6(p["traded"]),
+                }
+                for t, p in rows
+            ]
+            events: dict[str, dict[str, Any]] = {}
+            for t, p in rows:
+                et = str(self._index.get(t, {}).get("event_ticker") or t.rsplit("-", 1)[0])
+                e = events.setdefault(et, {"cost": D0, "shares": D0, "fees": D0, "realized": D0})
+                e["cost"] += p["exposure"]
+                e["shares"] += abs(p["position"])
+                e["fees"] += p["fees"]
+                e["realized"] += p["realized"]
+        page, cursor = self._page(market_positions, req, limit)
+        event_positions = [
+            {
+                "event_exposure_dollars": _d6(e["cost"]),
+                "event_ticker": et,
+                "fees_paid_dollars": _d6(e["fees"]),
+                "realized_pnl_dollars": _d6(e["realized"]),
+                "total_cost_dollars": _d6(e["cost"]),
+                "total_cost_shares_fp": _c2(e["shares"]),
+            }
+            for et, e in sorted(events.items())
+        ]
+        return SimResponse(200, {"cursor": cursor, "event_positions": event_positions, "market_positions": page})
+
+    # orders ---------------------------------------------------------------------------------
+
+    def _valid_tick(self, market: Mapping[str, Any], price: Decimal) -> bool:
+        if not (D0 < price < D1):
+            return False
+        ranges = market.get("price_ranges") or [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]
+        for r in ranges:
+            start, end, step = Decimal(r["start"]), Decimal(r["end"]), Decimal(r["step"])
+            if start <= price <= end and ((price - start) / step) == ((price - start) / step).to_integral_value():
+                return True
+        return False
+
+    def _live_book(self, ticker: str) -> dict[str, Any]:
+        """The book orders match against; copied on first trade so fills consume it."""
+        book = self.books.get(ticker)
+        if book is None:
+            book = self.book_for(ticker)
+        book = {k: [list(lv) for lv in (v or [])] for k, v in book.items()}
+        self.books[ticker] = book
+        return book
+
+    def _plan(
+        self, book: Mapping[str, Any], side: str, price: Decimal, count: Decimal
+    ) -> list[tuple[int, Decimal, Decimal]]:
+        """(level index, YES trade price, quantity) against the opposite bids, best first."""
+        levels = book.get("no_dollars" if side == "bid" else "yes_dollars") or []
+        out: list[tuple[int, Decimal, Decimal]] = []
+        left = count
+        for i in sorted(range(len(levels)), key=lambda j: Decimal(levels[j][0]), reverse=True):
+            if left <= 0:
+                break
+            p = Decimal(levels[i][0])
+            yes = D1 - p if side == "bid" else p
+            if (side == "bid" and yes > price) or (side == "ask" and yes < price):
+                break
+            qty = min(Decimal(levels[i][1]), left)
+            if qty > 0:
+                out.append((i, yes, qty))
+                left -= qty
+        return out
+
+    def _fee_rate(self, ticker: str) -> Decimal:
+        series = ticker.split("-", 1)[0]
+        _, multiplier = self.series_fees.get(series, ("quadratic", 1))
+        return Decimal("0.07") * Decimal(str(multiplier))
+
+    def _apply_fill(self, acct: SimAccount, ticker: str, side: str, own_price: Decimal, qty: Decimal,
+                    fee: Decimal, now: float) -> None:
+        """Cash and the netted position (a YES and a NO contract pay $1 together at once)."""
+        pos = acct.positions.setdefault(
+            ticker, {"position": D0, "exposure": D0, "fees": D0, "traded": D0, "realized": D0, "updated": ""})
+        acct.cash -= own_price * qty + fee
+        delta = qty if side == "bid" else -qty
+        held = pos["position"]
+        if held != 0 and (held > 0) != (delta > 0):
+            closed = min(abs(held), qty)
+            avg = pos["exposure"] / abs(held)
+            acct.cash += closed  # the pair pays $1
+            pos["realized"] += closed * (D1 - avg - own_price)
+            pos["exposure"] -= avg * closed
+            opened = qty - closed
+        else:
+            opened = qty
+        pos["exposure"] += own_price * opened
+        pos["position"] = held + delta
+        pos["fees"] += fee
+        pos["traded"] += own_price * qty
+        pos["updated"] = _iso(now)
+
+    def _create_order(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._authed(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        try:
+            body = json.loads(req.body or b"null", parse_float=Decimal)
+        except ValueError as exc:
+            return _bad_request(f"invalid character in request body: {exc.msg}")
+        if not isinstance(body, dict):
+            return _bad_request("json: cannot unmarshal request body into Go value of type CreateOrderV2Request")
+        for key in ("count", "price"):
+            if key in body and not isinstance(body[key], str):
+                details = NUMERIC_FIELD["details"].replace(".count ", f".{key} ")
+                return SimResponse(400, {**NUMERIC_FIELD, "details": details})
+        for key in ("ticker", "side", "count", "price", "time_in_force", "self_trade_prevention_type"):
+            if not body.get(key):
+                return _bad_request(f"Key: 'CreateOrderV2Request.{key}' Error:Field validation for '{key}' "
+                                    "failed on the 'required' tag")
+        side, tif, stp = body["side"], body["time_in_force"], body["self_trade_prevention_type"]
+        if side not in ("bid", "ask") or tif not in ("fill_or_kill", "immediate_or_cancel", "good_till_canceled") \
+                or stp not in ("taker_at_cross", "maker"):
+            return _bad_request("Key: 'CreateOrderV2Request' Error:Field validation failed on the 'oneof' tag")
+        try:
+            count = Decimal(body["count"])
+            price = Decimal(body["price"])
+        except InvalidOperation:
+            return _bad_request("invalid fixed-point string")
+        if count <= 0 or count != count.quantize(_Q2) or price != price.quantize(_Q6):
+            return SimResponse(400, {"error": {"code": "invalid_order", "message": "invalid order",
+                                               "details": "invalid count"}})
+        market = self._index.get(body["ticker"])
+        if market is None:
+            return SimResponse(404, NOT_FOUND)
+        if not self._valid_tick(market, price):
+            return SimResponse(400, INVALID_PRICE)
+        cid = str(body.get("client_order_id") or "")
+        with self._portfolio_lock:
+            if cid and cid in acct.client_ids:
+                return SimResponse(409, DUPLICATE_ORDER)
+            own_limit = price if side == "bid" else D1 - price
+            if acct.cash < own_limit * count:
+                return SimResponse(400, INSUFFICIENT_BALANCE)
+            book = self._live_book(body["ticker"])
+            plan = self._plan(book, side, price, count)
+            filled = sum((q for _, _, q in plan), D0)
+            if plan and body.get("post_only"):
+                return SimResponse(400, POST_ONLY_CROSS)
+            if tif == "fill_or_kill" and filled < count:
+                return SimResponse(409, FOK_INSUFFICIENT)
+            now = time.time()
+            order_id = str(self._new_id())
+            levels = book["no_dollars" if side == "bid" else "yes_dollars"]
+            fee_rate = self._fee_rate(body["ticker"])
+            total_fee = total_cost = yes_notional = D0
+            for i, yes, qty in plan:
+                levels[i][1] = _c2(Decimal(levels[i][1]) - qty)
+                own = yes if side == "bid" else D1 - yes
+                fee = kalshi_fee(qty, yes, fee_rate)
+                total_fee += fee
+                total_cost += own * qty
+                yes_notional += yes * qty
+                self._apply_fill(acct, body["ticker"], side, own, qty, fee, now)
+                fill_id = str(self._new_id())
+                acct.fills.append({
+                    "action": "buy" if side == "bid" else "sell",
+                    "book_side": side,
+                    "count_fp": _c2(qty),
+                    "created_time": _iso(now),
+                    "fee_cost": _d6(fee),
+                    "fill_id": fill_id,
+                    "is_taker": True,
+                    "market_ticker": body["ticker"],
+                    "no_price_dollars": _d4(D1 - yes),
+                    "order_id": order_id,
+                    "outcome_side": "yes" if side == "bid" else "no",
+                    "side": "yes",
+                    "subaccount_number": 0,
+                    "ticker": body["ticker"],
+                    "trade_id": fill_id,
+                    "ts": int(now),
+                    "yes_price_dollars": _d4(yes),
+                })
+            book[("no_dollars" if side == "bid" else "yes_dollars")] = [lv for lv in levels if Decimal(lv[1]) > 0]
+            remaining = count - filled if tif == "good_till_canceled" else D0
+            acct.cash -= own_limit * remaining  # collateral held while resting
+            status = "resting" if remaining > 0 else ("executed" if filled >= count else "canceled")
+            acct.orders[order_id] = {
+                "action": "buy" if side == "bid" else "sell",
+                "book_side": side,
+                "client_order_id": cid,
+                "created_time": _iso(now),
+                "fill_count_fp": _c2(filled),
+                "initial_count_fp": _c2(count),
+                "last_update_time": _iso(now),
+                "maker_fees_dollars": "0.000000",
+                "maker_fill_cost_dollars": "0.000000",
+                "no_price_dollars": _d4(D1 - price),
+                "order_id": order_id,
+                "outcome_side": "yes" if side == "bid" else "no",
+                "remaining_count_fp": _c2(remaining),
+                "self_trade_prevention_type": stp,
+                "side": "yes",
+                "status": status,
+                "subaccount_number": 0,
+                "taker_fees_dollars": _d6(total_fee),
+                "taker_fill_cost_dollars": _d6(total_cost),
+                "ticker": body["ticker"],
+                "type": "limit",
+                "user_id": acct.user_id,
+                "yes_price_dollars": _d4(price),
+            }
+            if cid:
+                acct.client_ids[cid] = order_id
+            acct.created.append(order_id)
+        answer: dict[str, Any] = {}
+        if filled > 0:
+            answer["average_fee_paid"] = f"{(total_fee / filled).quantize(_Q4, rounding=ROUND_HALF_UP):f}"
+            answer["average_fill_price"] = f"{(yes_notional / filled).quantize(_Q4, rounding=ROUND_HALF_UP):f}"
+        if cid:
+            answer["client_order_id"] = cid
+        answer.update({"fill_count": _c2(filled), "order_id": order_id, "remaining_count": _c2(remaining),
+                       "ts_ms": int(now * 1000)})
+        return SimResponse(201, answer)
+
+    def _cancel_order(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._authed(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        with self._portfolio_lock:
+            order = acct.orders.get(m["order_id"])
+            if order is None or order["status"] != "resting":
+                return SimResponse(404, NOT_FOUND)  # recorded: canceled, executed and unknown ids alike
+            if self.stale_reads_after_cancel:
+                self._stale[order["order_id"]] = [self.stale_reads_after_cancel, dict(order)]
+            remaining = Decimal(order["remaining_count_fp"])
+            own_limit = Decimal(order["yes_price_dollars" if order["book_side"] == "bid" else "no_price_dollars"])
+            acct.cash += own_limit * remaining
+            now = time.time()
+            order.update(remaining_count_fp="0.00", status="canceled", last_update_time=_iso(now))
+        return SimResponse(200, {"order_id": order["order_id"], "reduced_by": _c2(remaining),
+                                 "ts_ms": int(now * 1000)})
+
+    def _get_order(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._authed(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        with self._portfolio_lock:
+            stale = self._stale.get(m["order_id"])
+            if stale is not None and stale[0] > 0:
+                stale[0] -= 1
+                return SimResponse(200, {"order": dict(stale[1])})
+            order = acct.orders.get(m["order_id"])  # archived orders are only in /historical/orders
+            return SimResponse(200, {"order": dict(order)}) if order else SimResponse(404, NOT_FOUND)
+
+    def _filter_ts(self, items: list[dict[str, Any]], req: SimRequest, key: str) -> list[dict[str, Any]] | SimResponse:
+        out = items
+        for name, keep in (("min_ts", lambda t, v: t >= v), ("max_ts", lambda t, v: t <= v)):
+            text = req.param(name)
+            if text is None:
+                continue
+            if not text.lstrip("-").isdigit():
+                return SimResponse(400, {"msg": f"Parameter validation failed: invalid {name} {text!r}"})
+            out = [x for x in out if keep(_ts_of(x, key), int(text))]
+        return out
+
+    def _order_list(self, req: SimRequest, orders: list[dict[str, Any]], *, live: bool) -> SimResponse:
+        limit = self._limit(req, 100, 1000, 1)
+        if isinstance(limit, SimResponse):
+            return limit
+        items = list(reversed(orders))  # newest first, as recorded
+        status = req.param("status")
+        if status:
+            if status not in ("resting", "canceled", "executed"):
+                return SimResponse(400, {"msg": f"Parameter validation failed for GetOrders: status {status!r}"})
+            items = [o for o in items if o["status"] == status]
+        if req.param("ticker"):
+            items = [o for o in items if o["ticker"] == req.param("ticker")]
+        if req.param("event_ticker"):
+            wanted = set((req.param("event_ticker") or "").split(","))
+            items = [o for o in items if self._index.get(o["ticker"], {}).get("event_ticker") in wanted]
+        filtered = self._filter_ts(items, req, "created_time")
+        if isinstance(filtered, SimResponse):
+            return filtered
+        page, cursor = self._page([dict(o) for o in filtered], req, limit)
+        return SimResponse(200, {"cursor": cursor, "orders": page})
+
+    def _list_orders(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._authed(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        with self._portfolio_lock:
+            return self._order_list(req, list(acct.orders.values()), live=True)
+
+    def _historical_orders(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._authed(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        with self._portfolio_lock:
+            return self._order_list(req, list(acct.historical_orders.values()), live=False)
+
+    def _fill_list(self, req: SimRequest, fills: list[dict[str, Any]]) -> SimResponse:
+        limit = self._limit(req, 100, 1000, 1)
+        if isinstance(limit, SimResponse):
+            return limit
+        items = list(reversed(fills))
+        if req.param("ticker"):
+            items = [f for f in items if f["ticker"] == req.param("ticker")]
+        if req.param("order_id"):
+            items = [f for f in items if f["order_id"] == req.param("order_id")]
+        filtered = self._filter_ts(items, req, "ts")
+        if isinstance(filtered, SimResponse):
+            return filtered
+        page, cursor = self._page([dict(f) for f in filtered], req, limit)
+        return SimResponse(200, {"cursor": cursor, "fills": page})
+
+    def _fills(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._authed(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        with self._portfolio_lock:
+            return self._fill_list(req, list(acct.fills))
+
+    def _historical_fills(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._authed(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        with self._portfolio_lock:
+            return self._fill_list(req, list(acct.historical_fills))
+
     # -- delegation -------------------------------------------------------------------------
 
     @property
@@ -463,3 +955,10 @@ class KalshiSim:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _ts_of(item: Mapping[str, Any], key: str) -> int:
+    value = item[key]
+    if isinstance(value, int):
+        return value
+    return int(datetime.fromisoformat(str(value)).timestamp())

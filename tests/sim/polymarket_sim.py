@@ -26,6 +26,10 @@ caps ``limit`` at 100, omits ``next_cursor`` on the last page and answers 400 to
 one came back forever (with ``keyset_fresh_cursors`` each answer carries a new cursor).
 ``/clob-markets/{id}`` uses the compact keys of the reference notes (``t``, ``mts``, ``nr``,
 ``fd{r,e}``); no real capture of it exists, so its shape is an assumption.
+
+Authenticated trading (``_AuthenticatedClob``, below): API keys from :meth:`add_account`, L1/L2
+verification independent of orion's signing code, order matching against the books, balances,
+trades, positions, duplicates refused as the venue does, and a geoblock endpoint. See README.md.
 """
 
 from __future__ import annotations
@@ -33,11 +37,16 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import hmac
 import json
 import random
 import re
+import threading
 import time
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +191,661 @@ def _flag(req: SimRequest, name: str) -> bool | None:
     return value.lower() == "true"
 
 
-class PolymarketSim:
+
+# =========================================================================== authenticated CLOB
+#
+# Everything below verifies what the client sends *independently* of orion's signing code:
+# HMAC with stdlib ``hmac``, EIP-712 with eth_account's ``encode_typed_data`` + ``recover_message``.
+#
+# Duplicates: the real CLOB refuses a second copy of an order it already holds with HTTP 400
+# ``{"error": "order {hash} is invalid. Duplicated."}`` (docs.polymarket.com/resources/error-codes;
+# INVALID_ORDER_DUPLICATED in docs.polymarket.com/trading/orders/create). The simulator does the
+# same; clients are expected to read the existing order back (GET /data/order/{hash}).
+# FOK/FAK kills are 400s with the venue's exact wording and the order is not stored.
+# Fees are recorded on trades (``fee_rate_bps``) but not deducted from the simulated balance.
+
+SIM_EXCHANGES: dict[int, dict[str, str]] = {
+    137: {
+        "v2": "0xE111180000d2663C0091e4f400237545B87B996B",
+        "v2_neg_risk": "0xe2222d279d744050d28e00520010520000310F59",
+        "v3": "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa",
+    },
+}
+NEG_RISK_ADAPTER = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296"
+MAX_UINT256 = str(2**256 - 1)
+CLOB_AUTH_TEXT = "This message attests that I control the given wallet"
+INITIAL_CURSOR = "MA=="
+END_CURSOR = "LTE="
+FOK_KILLED = "order couldn't be fully filled. FOK orders are fully filled or killed."
+FAK_KILLED = "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
+_UNITS = Decimal(1_000_000)
+_ORDER_FIELDS = [
+    {"name": "salt", "type": "uint256"},
+    {"name": "maker", "type": "address"},
+    {"name": "signer", "type": "address"},
+    {"name": "tokenId", "type": "uint256"},
+    {"name": "makerAmount", "type": "uint256"},
+    {"name": "takerAmount", "type": "uint256"},
+    {"name": "side", "type": "uint8"},
+    {"name": "signatureType", "type": "uint8"},
+    {"name": "timestamp", "type": "uint256"},
+    {"name": "metadata", "type": "bytes32"},
+    {"name": "builder", "type": "bytes32"},
+]
+
+
+@dataclass
+class SimAccount:
+    """One API key on the simulated CLOB: the EOA owning it, the funder wallet and its money."""
+
+    address: str  # EIP-55 EOA: POLY_ADDRESS and the order signer
+    api_key: str
+    secret: str
+    passphrase: str
+    funder: str  # the order maker (== address for signature type 0)
+    signature_type: int
+    cash: int  # pUSD base units
+    shares: dict[str, int] = field(default_factory=dict)  # token id -> base units
+
+
+def _page_cursor(offset: int) -> str:
+    return base64.b64encode(str(offset).encode()).decode()
+
+
+def _page_offset(cursor: str) -> int | None:
+    try:
+        value = int(base64.b64decode(cursor.encode(), validate=True).decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if value >= 0 else None
+
+
+def _dec_text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text if text not in ("-0", "") else "0"
+
+
+def _err(status: int, message: str) -> SimResponse:
+    return SimResponse(status, {"error": message})
+
+
+class _AuthenticatedClob:
+    """Mixin for :class:`PolymarketSim`: L1/L2-authenticated CLOB endpoints, matching and geoblock."""
+
+    server: SimServer
+    books: dict[str, dict[str, Any]]
+    positions: list[dict[str, Any]]
+
+    def all_markets(self) -> Iterable[tuple[dict[str, Any], dict[str, Any]]]:  # provided by PolymarketSim
+        raise NotImplementedError
+
+    def _init_trading(self, chain_id: int = 137) -> None:
+        self.chain_id = chain_id
+        self.trade_lock = threading.RLock()
+        self.accounts: dict[str, SimAccount] = {}  # by api key
+        self.orders: dict[str, dict[str, Any]] = {}  # by order hash
+        self.clob_trades: list[dict[str, Any]] = []
+        self.geoblock: dict[str, Any] = {"blocked": False, "ip": "127.0.0.1", "country": "IE", "region": "L"}
+        self.hmac_max_skew = 30  # seconds of clock difference accepted on POLY_TIMESTAMP
+        self.page_size = 100  # rows per /data/orders and /data/trades page
+        self.balance_updates = 0
+        self.order_posts_accepted = 0
+        self.clob_version = 2
+
+    def _reset_trading(self) -> None:
+        self._init_trading(self.chain_id)
+
+    @property
+    def geoblock_url(self) -> str:
+        return self.server.base_url + "/api/geoblock"
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def add_account(
+        self,
+        address: str,
+        *,
+        funder: str | None = None,
+        signature_type: int = 0,
+        balance: Decimal = Decimal("1000"),
+        shares: dict[str, Decimal] | None = None,
+    ) -> dict[str, str]:
+        """Register the API key of ``address`` (what L1 derive returns) and fund it; returns the creds."""
+        from eth_utils.address import to_checksum_address
+
+        eoa = to_checksum_address(address)
+        seed = hashlib.sha256(f"sim-api-key:{eoa}".encode()).digest()
+        api_key = str(uuid.UUID(bytes=seed[:16]))
+        secret = base64.urlsafe_b64encode(hashlib.sha256(seed + b"secret").digest()).decode()
+        passphrase = hashlib.sha256(seed + b"passphrase").hexdigest()
+        maker = eoa if signature_type == 0 else to_checksum_address(funder or "")
+        acct = SimAccount(
+            eoa, api_key, secret, passphrase, maker, signature_type, int(balance * _UNITS),
+            {t: int(q * _UNITS) for t, q in (shares or {}).items()},
+        )
+        with self.trade_lock:
+            self.accounts[api_key] = acct
+        return {"apiKey": api_key, "secret": secret, "passphrase": passphrase}
+
+    def account(self, api_key: str) -> SimAccount:
+        return self.accounts[api_key]
+
+    def _account_by_address(self, address: str) -> SimAccount | None:
+        for acct in self.accounts.values():
+            if acct.address.lower() == address.lower():
+                return acct
+        return None
+
+    # -- authentication ----------------------------------------------------------------------
+
+    def _l2(self, req: SimRequest) -> SimAccount | SimResponse:
+        h = req.headers
+        needed = ("poly_address", "poly_signature", "poly_timestamp", "poly_api_key", "poly_passphrase")
+        if any(not h.get(k) for k in needed):
+            return _err(401, "Unauthorized/Invalid api key")
+        acct = self.accounts.get(h["poly_api_key"])
+        if acct is None or not hmac.compare_digest(acct.passphrase, h["poly_passphrase"]):
+            return _err(401, "Unauthorized/Invalid api key")
+        if h["poly_address"].lower() != acct.address.lower():
+            return _err(401, "Unauthorized/Invalid api key")
+        try:
+            ts = int(h["poly_timestamp"])
+        except ValueError:
+            return _err(401, "Unauthorized/Invalid api key")
+        if abs(time.time() - ts) > self.hmac_max_skew:
+            return _err(401, "Unauthorized/Invalid api key")
+        message = f"{ts}{req.method}{req.path}".encode() + req.body
+        digest = hmac.new(base64.urlsafe_b64decode(acct.secret), message, hashlib.sha256).digest()
+        expected = base64.urlsafe_b64encode(digest).decode()
+        if not hmac.compare_digest(expected, h["poly_signature"]):
+            return _err(401, "Unauthorized/Invalid api key")
+        return acct
+
+    def _l1(self, req: SimRequest) -> str | SimResponse:
+        """Recover the ClobAuth signer (eth_account) and compare it with POLY_ADDRESS."""
+        from eth_account import Account
+        from eth_account.messages import encode_typed_data
+
+        h = req.headers
+        if any(not h.get(k) for k in ("poly_address", "poly_signature", "poly_timestamp")):
+            return _err(401, "Invalid L1 Request headers")
+        try:
+            nonce = int(h.get("poly_nonce") or "0")
+            typed = {
+                "types": {
+                    "EIP712Domain": [
+                        {"name": "name", "type": "string"},
+                        {"name": "version", "type": "string"},
+                        {"name": "chainId", "type": "uint256"},
+                    ],
+                    "ClobAuth": [
+                        {"name": "address", "type": "address"},
+                        {"name": "timestamp", "type": "string"},
+                        {"name": "nonce", "type": "uint256"},
+                        {"name": "message", "type": "string"},
+                    ],
+                },
+                "primaryType": "ClobAuth",
+                "domain": {"name": "ClobAuthDomain", "version": "1", "chainId": self.chain_id},
+                "message": {
+                    "address": h["poly_address"],
+                    "timestamp": h["poly_timestamp"],
+                    "nonce": nonce,
+                    "message": CLOB_AUTH_TEXT,
+                },
+            }
+            signer = Account.recover_message(encode_typed_data(full_message=typed), signature=h["poly_signature"])
+        except Exception:
+            return _err(401, "Invalid L1 Request headers")
+        if signer.lower() != h["poly_address"].lower() or nonce != 0:
+            return _err(401, "Invalid L1 Request headers")
+        if abs(time.time() - int(h["poly_timestamp"])) > self.hmac_max_skew:
+            return _err(401, "Invalid L1 Request headers")
+        return str(signer)
+
+    # -- markets -----------------------------------------------------------------------------
+
+    def token_info(self, token: str) -> dict[str, Any] | None:
+        """condition id, outcome label/index, neg-risk and protocol version of a token."""
+        for _ev, m in self.all_markets():
+            tokens = _tokens_of(m)
+            if token in tokens:
+                idx = tokens.index(token)
+                labels = _decode(m.get("outcomes"))
+                sched = m.get("feeSchedule") if m.get("feesEnabled") else None
+                rate = sched.get("rate") if isinstance(sched, dict) else 0
+                return {
+                    "market": m.get("conditionId"),
+                    "outcome": labels[idx] if idx < len(labels) else str(idx),
+                    "index": idx,
+                    "neg_risk": bool(m.get("negRisk")),
+                    "v2": m.get("version") == "v2",
+                    "title": m.get("question", ""),
+                    "fee_bps": str(int(Decimal(str(rate or 0)) * 10000)),
+                }
+        book = self.books.get(token)
+        if book is not None:
+            return {"market": book["market"], "outcome": "Yes", "index": 0, "neg_risk": bool(book["neg_risk"]),
+                    "v2": False, "title": "", "fee_bps": "0"}
+        return None
+
+    def _exchange(self, info: dict[str, Any]) -> tuple[str, str]:
+        table = SIM_EXCHANGES[self.chain_id]
+        if info["v2"]:
+            return table["v3"], "3"
+        return (table["v2_neg_risk"] if info["neg_risk"] else table["v2"]), "2"
+
+    def _order_digest_and_signer(self, order: dict[str, Any], info: dict[str, Any]) -> tuple[str, str]:
+        from eth_account import Account
+        from eth_account.messages import encode_typed_data
+        from eth_utils.crypto import keccak
+
+        contract, version = self._exchange(info)
+        typed = {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                "Order": _ORDER_FIELDS,
+            },
+            "primaryType": "Order",
+            "domain": {
+                "name": "Polymarket CTF Exchange",
+                "version": version,
+                "chainId": self.chain_id,
+                "verifyingContract": contract,
+            },
+            "message": {
+                "salt": int(order["salt"]),
+                "maker": order["maker"],
+                "signer": order["signer"],
+                "tokenId": int(order["tokenId"]),
+                "makerAmount": int(order["makerAmount"]),
+                "takerAmount": int(order["takerAmount"]),
+                "side": 0 if order["side"] == "BUY" else 1,
+                "signatureType": int(order["signatureType"]),
+                "timestamp": int(order["timestamp"]),
+                "metadata": bytes.fromhex(order["metadata"][2:]),
+                "builder": bytes.fromhex(order["builder"][2:]),
+            },
+        }
+        signable = encode_typed_data(full_message=typed)
+        digest = "0x" + keccak(b"\x19" + signable.version + signable.header + signable.body).hex()
+        signer = Account.recover_message(signable, signature=order["signature"])
+        return digest, str(signer)
+
+    # -- routes ------------------------------------------------------------------------------
+
+    def _trading_routes(self) -> None:
+        r = self.server.route
+        r("POST", r"/clob/order", self._post_order)
+        r("DELETE", r"/clob/order", self._cancel_order)
+        r("GET", r"/clob/data/order/(?P<id>[^/]+)", self._get_order)
+        r("GET", r"/clob/data/orders", self._get_orders)
+        r("GET", r"/clob/data/trades", self._get_trades)
+        r("GET", r"/clob/balance-allowance", self._balance_allowance)
+        r("GET", r"/clob/balance-allowance/update", self._balance_update)
+        r("GET", r"/clob/auth/derive-api-key", self._derive)
+        r("GET", r"/clob/version", lambda req, m: SimResponse(200, {"version": self.clob_version}))
+        r("GET", r"/api/geoblock", lambda req, m: SimResponse(200, dict(self.geoblock)))
+
+    def _derive(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        signer = self._l1(req)
+        if isinstance(signer, SimResponse):
+            return signer
+        acct = self._account_by_address(signer)
+        if acct is None:
+            return _err(400, "Could not derive api key!")
+        return SimResponse(200, {"apiKey": acct.api_key, "secret": acct.secret, "passphrase": acct.passphrase})
+
+    # -- orders ------------------------------------------------------------------------------
+
+    def _reserved(self, acct: SimAccount, token: str | None) -> int:
+        total = 0
+        for o in self.orders.values():
+            if o["owner"] != acct.api_key or o["status"] != "LIVE":
+                continue
+            if token is None and o["side"] == "BUY":
+                total += o["_reserved"]
+            elif token is not None and o["side"] == "SELL" and o["asset_id"] == token:
+                total += o["_reserved"]
+        return total
+
+    def _post_order(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._l2(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        try:
+            payload = json.loads(req.body)
+            order = payload["order"]
+            owner, order_type = payload["owner"], payload["orderType"]
+            side = order["side"]
+            maker_amt, taker_amt = int(order["makerAmount"]), int(order["takerAmount"])
+            salt = order["salt"]
+            sig_type = int(order["signatureType"])
+            token = str(order["tokenId"])
+        except (ValueError, KeyError, TypeError):
+            return _err(400, "Invalid order payload")
+        if not isinstance(salt, int) or not 0 <= salt < 2**53:  # a JSON number beyond 2^53 is rounded
+            return _err(400, "Invalid order payload")
+        if order_type not in ("GTC", "GTD", "FOK", "FAK") or side not in ("BUY", "SELL"):
+            return _err(400, "Invalid order payload")
+        if maker_amt <= 0 or taker_amt <= 0:
+            return _err(400, "Invalid order payload")
+        if payload.get("postOnly") and order_type in ("FOK", "FAK"):
+            return _err(400, "invalid post-only order: FOK and FAK orders cannot be post-only")
+        if owner != acct.api_key:
+            return _err(400, "the order owner has to be the owner of the API KEY")
+        if sig_type == 3:
+            return _err(400, "the simulator does not model POLY_1271 deposit wallets")
+        if str(order.get("signer", "")).lower() != acct.address.lower():
+            return _err(400, "the order signer address has to be the address of the API KEY")
+        if str(order.get("maker", "")).lower() != acct.funder.lower() or sig_type != acct.signature_type:
+            return _err(400, "maker address not allowed, please use the deposit wallet flow")
+        info = self.token_info(token)
+        if info is None:
+            return _err(400, "Invalid token id")
+        try:
+            order_hash, recovered = self._order_digest_and_signer(order, info)
+        except Exception:
+            return _err(400, "invalid signature")
+        if recovered.lower() != acct.address.lower():
+            return _err(400, "invalid signature")
+        with self.trade_lock:
+            if order_hash in self.orders:
+                return _err(400, f"order {order_hash} is invalid. Duplicated.")
+            return self._match(acct, payload, order, order_hash, info)
+
+    def _match(
+        self, acct: SimAccount, payload: dict[str, Any], order: dict[str, Any], order_hash: str, info: dict[str, Any]
+    ) -> SimResponse:
+        side, order_type = order["side"], payload["orderType"]
+        token = str(order["tokenId"])
+        maker_amt, taker_amt = int(order["makerAmount"]), int(order["takerAmount"])
+        buy = side == "BUY"
+        if buy and acct.cash - self._reserved(acct, None) < maker_amt:
+            return _err(400, "not enough balance / allowance")
+        if not buy and acct.shares.get(token, 0) - self._reserved(acct, token) < maker_amt:
+            return _err(400, "not enough balance / allowance")
+        market_order = order_type in ("FOK", "FAK")
+        limit = (Decimal(maker_amt) / Decimal(taker_amt)) if buy else (Decimal(taker_amt) / Decimal(maker_amt))
+        book = self.books.get(token)
+        levels = (book["asks"] if buy else book["bids"]) if book else []
+        fills: list[tuple[Decimal, int]] = []  # (price, share units)
+        budget = Decimal(maker_amt)  # BUY market: pUSD units to spend
+        want = taker_amt if buy else maker_amt  # share units wanted (limit BUY / any SELL)
+        for level in reversed(levels):  # best last
+            price = Decimal(str(level["price"]))
+            if (buy and price > limit) or (not buy and price < limit):
+                break
+            avail = int(Decimal(str(level["size"])) * _UNITS)
+            if buy and market_order:
+                take = min(avail, int(budget / price))
+            else:
+                take = min(avail, want)
+            if take <= 0:
+                break
+            fills.append((price, take))
+            if buy and market_order:
+                budget -= price * take
+            else:
+                want -= take
+            if (buy and market_order and budget < 1) or (not (buy and market_order) and want <= 0):
+                break
+        filled_units = sum(q for _p, q in fills)
+        complete = budget < 1 if (buy and market_order) else want <= 0
+        if order_type == "FOK" and not complete:
+            return _err(400, FOK_KILLED)
+        if order_type == "FAK" and not fills:
+            return _err(400, FAK_KILLED)
+        usd_units = sum((p * q for p, q in fills), Decimal(0))
+        trade_ids = self._settle(acct, token, side, fills, info, order_hash)
+        original = Decimal(taker_amt if buy else maker_amt) / _UNITS
+        if market_order or complete:
+            status = "MATCHED"
+            reserved = 0
+        else:
+            status = "LIVE"
+            remaining_units = want
+            reserved = int(remaining_units * limit) + 1 if buy else remaining_units
+        price_text = _dec_text(limit.quantize(Decimal("0.000001")))
+        self.orders[order_hash] = {
+            "id": order_hash,
+            "status": status,
+            "owner": acct.api_key,
+            "maker_address": acct.funder,
+            "market": info["market"],
+            "asset_id": token,
+            "side": side,
+            "original_size": _dec_text(original),
+            "size_matched": _dec_text(Decimal(filled_units) / _UNITS),
+            "price": price_text,
+            "outcome": info["outcome"],
+            "expiration": str(order.get("expiration", "0")),
+            "order_type": payload["orderType"],
+            "associate_trades": trade_ids,
+            "created_at": int(time.time()),
+            "_reserved": reserved,
+            "_body": bytes(json.dumps(payload, separators=(",", ":")).encode()),
+        }
+        self.order_posts_accepted += 1
+        making = usd_units if buy else Decimal(filled_units)
+        taking = Decimal(filled_units) if buy else usd_units
+        return SimResponse(
+            200,
+            {
+                "success": True,
+                "errorMsg": "",
+                "orderID": order_hash,
+                "takingAmount": _dec_text((taking / _UNITS).quantize(Decimal("0.000001"))) if fills else "",
+                "makingAmount": _dec_text((making / _UNITS).quantize(Decimal("0.000001"))) if fills else "",
+                "status": "live" if status == "LIVE" else "matched",
+                "transactionsHashes": [],
+                "tradeIDs": trade_ids,
+            },
+        )
+
+    def _settle(
+        self,
+        acct: SimAccount,
+        token: str,
+        side: str,
+        fills: list[tuple[Decimal, int]],
+        info: dict[str, Any],
+        order_hash: str,
+    ) -> list[str]:
+        buy = side == "BUY"
+        book = self.books.get(token)
+        ids: list[str] = []
+        for price, qty in fills:
+            usd = price * qty
+            if buy:
+                acct.cash -= int(usd.to_integral_value(rounding="ROUND_CEILING"))
+                acct.shares[token] = acct.shares.get(token, 0) + qty
+            else:
+                acct.cash += int(usd.to_integral_value(rounding="ROUND_FLOOR"))
+                acct.shares[token] = acct.shares.get(token, 0) - qty
+            if book is not None:
+                levels = book["asks"] if buy else book["bids"]
+                for level in levels:
+                    if Decimal(str(level["price"])) == price:
+                        left = Decimal(str(level["size"])) - Decimal(qty) / _UNITS
+                        level["size"] = _dec_text(left)
+                levels[:] = [lv for lv in levels if Decimal(str(lv["size"])) > 0]
+            trade_id = f"sim-trade-{len(self.clob_trades) + 1}"
+            ids.append(trade_id)
+            self.clob_trades.append(
+                {
+                    "id": trade_id,
+                    "taker_order_id": order_hash,
+                    "market": info["market"],
+                    "asset_id": token,
+                    "side": side,
+                    "size": _dec_text(Decimal(qty) / _UNITS),
+                    "fee_rate_bps": info["fee_bps"],
+                    "price": _dec_text(price),
+                    "status": "MATCHED",
+                    "match_time": str(int(time.time())),
+                    "last_update": str(int(time.time())),
+                    "outcome": info["outcome"],
+                    "bucket_index": 0,
+                    "owner": acct.api_key,
+                    "maker_address": acct.funder,
+                    "transaction_hash": "0x" + hashlib.sha256(trade_id.encode()).hexdigest(),
+                    "trader_side": "TAKER",
+                    "maker_orders": [],
+                }
+            )
+            self._update_position(acct, token, info, qty if buy else -qty, price)
+        if book is not None:
+            book["hash"] = sim_book_hash(book)
+        return ids
+
+    def _update_position(self, acct: SimAccount, token: str, info: dict[str, Any], qty: int, price: Decimal) -> None:
+        wallet = acct.funder.lower()
+        row = next((p for p in self.positions if p.get("proxyWallet") == wallet and p.get("asset") == token), None)
+        delta = Decimal(qty) / _UNITS
+        if row is None:
+            row = {"proxyWallet": wallet, "asset": token, "conditionId": info["market"], "size": Decimal(0),
+                   "avgPrice": Decimal(0), "initialValue": Decimal(0), "title": info["title"],
+                   "outcome": info["outcome"], "outcomeIndex": info["index"], "negativeRisk": info["neg_risk"]}
+            self.positions.append(row)
+        size, cost = Decimal(str(row["size"])), Decimal(str(row["initialValue"]))
+        if delta > 0:
+            cost += delta * price
+        elif size > 0:
+            cost -= cost * (-delta) / size
+        size += delta
+        row["size"], row["initialValue"] = size, cost
+        row["avgPrice"] = (cost / size).quantize(Decimal("0.000001")) if size > 0 else Decimal(0)
+
+    def _public_order(self, o: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in o.items() if not k.startswith("_")}
+
+    def _get_order(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._l2(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        with self.trade_lock:
+            o = self.orders.get(m.group("id"))
+            if o is None or o["owner"] != acct.api_key:
+                return _err(404, "order not found")
+            return SimResponse(200, self._public_order(o))
+
+    def _cancel_order(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._l2(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        try:
+            order_id = req.json()["orderID"]
+        except (ValueError, KeyError, TypeError):
+            return _err(400, "Invalid order payload")
+        if not isinstance(order_id, str) or not re.fullmatch(r"0x[0-9a-fA-F]{64}", order_id):
+            return _err(400, "Invalid orderID")
+        with self.trade_lock:
+            o = self.orders.get(order_id)
+            if o is None or o["owner"] != acct.api_key:
+                return SimResponse(200, {"canceled": [], "not_canceled": {order_id: "order not found"}})
+            if o["status"] != "LIVE":
+                return SimResponse(200, {"canceled": [], "not_canceled": {order_id: "already canceled or matched"}})
+            o["status"], o["_reserved"] = "CANCELED", 0
+            return SimResponse(200, {"canceled": [order_id], "not_canceled": {}})
+
+    def _paged(self, req: SimRequest, rows: list[dict[str, Any]]) -> SimResponse:
+        offset = _page_offset(req.param("next_cursor", INITIAL_CURSOR) or INITIAL_CURSOR)
+        if offset is None:
+            return _err(400, "invalid next_cursor")
+        page = rows[offset : offset + self.page_size]
+        end = offset + self.page_size >= len(rows)
+        return SimResponse(
+            200,
+            {
+                "limit": self.page_size,
+                "count": len(page),
+                "next_cursor": END_CURSOR if end else _page_cursor(offset + self.page_size),
+                "data": page,
+            },
+        )
+
+    def _get_orders(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._l2(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        with self.trade_lock:
+            rows = [
+                self._public_order(o)
+                for o in self.orders.values()
+                if o["owner"] == acct.api_key and o["status"] == "LIVE"
+                and all(req.param(k) in (None, o[f]) for k, f in (("id", "id"), ("market", "market"),
+                                                                    ("asset_id", "asset_id")))
+            ]
+        return self._paged(req, rows)
+
+    def _get_trades(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._l2(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        after, before = req.param("after"), req.param("before")
+        with self.trade_lock:
+            rows = [
+                dict(t)
+                for t in self.clob_trades
+                if t["owner"] == acct.api_key
+                and all(req.param(k) in (None, t[f]) for k, f in (("id", "id"), ("market", "market"),
+                                                                    ("asset_id", "asset_id")))
+                and (after is None or int(t["match_time"]) >= int(after))
+                and (before is None or int(t["match_time"]) <= int(before))
+            ]
+        return self._paged(req, rows)
+
+    def _balance_params(self, req: SimRequest, acct: SimAccount) -> tuple[str, int] | SimResponse:
+        asset_type = req.param("asset_type") or ""
+        if asset_type not in ("COLLATERAL", "CONDITIONAL"):
+            return _err(400, "Invalid asset type")
+        try:
+            sig = int(req.param("signature_type") or "")
+        except ValueError:
+            return _err(400, "Invalid signature_type")
+        if sig not in (0, 1, 2, 3):
+            return _err(400, "Invalid signature_type")
+        return asset_type, sig
+
+    def _balance_allowance(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._l2(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        parsed = self._balance_params(req, acct)
+        if isinstance(parsed, SimResponse):
+            return parsed
+        asset_type, sig = parsed
+        table = SIM_EXCHANGES[self.chain_id]
+        allowances = {table["v2"]: MAX_UINT256, table["v2_neg_risk"]: MAX_UINT256, NEG_RISK_ADAPTER: MAX_UINT256}
+        with self.trade_lock:
+            if sig != acct.signature_type:  # another address: the pitfall of a wrong signature type
+                return SimResponse(200, {"balance": "0", "allowances": allowances})
+            if asset_type == "COLLATERAL":
+                return SimResponse(200, {"balance": str(acct.cash), "allowances": allowances})
+            token = req.param("token_id")
+            if not token:
+                return _err(400, "Invalid token id")
+            return SimResponse(200, {"balance": str(acct.shares.get(token, 0)), "allowances": allowances})
+
+    def _balance_update(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._l2(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        parsed = self._balance_params(req, acct)
+        if isinstance(parsed, SimResponse):
+            return parsed
+        with self.trade_lock:
+            self.balance_updates += 1
+        return SimResponse(200, b"")
+
+
+class PolymarketSim(_AuthenticatedClob):
     """Gamma + CLOB + Data API on one loopback server (see the module docstring for the layout)."""
 
     def __init__(
@@ -209,7 +872,8 @@ class PolymarketSim:
         self.books.setdefault(real["asset_id"], real)
         if generate_books:
             self.generate_books()
-        self._pristine = copy.deepcopy((self.events, self.books))
+        self._pristine = copy.deepcopy((self.events, self.books, self.positions))
+        self._init_trading()
         self._routes()
 
     def reset(self) -> None:
@@ -217,7 +881,8 @@ class PolymarketSim:
 
         Lets a test module share one running server: starting and stopping one costs ~0.5 s.
         """
-        self.events, self.books = copy.deepcopy(self._pristine)
+        self.events, self.books, self.positions = copy.deepcopy(self._pristine)
+        self._reset_trading()
         self.offset_max = 2000
         self.keyset_max_limit = 100
         self.books_max_batch = 500
@@ -361,6 +1026,7 @@ class PolymarketSim:
         r("GET", r"/clob/ok", lambda req, m: SimResponse(200, b'"OK"'))
         r("GET", r"/data/positions", self._positions)
         r("GET", r"/data/trades", lambda req, m: SimResponse(200, self.trades))
+        self._trading_routes()
 
     # -- Gamma -------------------------------------------------------------------------------
 

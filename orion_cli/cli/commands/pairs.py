@@ -125,7 +125,9 @@ def suggest_command(
     app_ctx.out.records(records, [*CANDIDATE_COLUMNS, Column("auto_accepted", "auto")],
                         title="suggested pairs", empty="no candidates")
     for ticker in accept or []:
-        match = next((c for c in result.candidates if c.kalshi_id == ticker), None)
+        mine = [c for c in result.candidates if c.kalshi_id == ticker]
+        # Prefer a candidate that passes every check; otherwise report why the best one is held back.
+        match = next((c for c in mine if c.passed), mine[0] if mine else None)
         if match is None:
             raise NotFound(f"no candidate for Kalshi market {ticker!r}")
         if match.reasons:

@@ -105,28 +105,34 @@ def _render(app: AppContext, result: ScanResult, include_candidates: bool, *, st
     for rec in rows:
         if out.machine:
             rec.pop("legs_text", None)
-    if stream:
-        for rec in rows:
-            out.stream(rec, OPPORTUNITY_COLUMNS)
-    else:
-        out.records(rows, OPPORTUNITY_COLUMNS, title="opportunities (net of fees, sorted by net profit)",
-                    empty="no opportunity clears min-edge and min-profit")
+    cands: list[dict[str, Any]] = []
     if include_candidates:
-        cands = []
         for c in result.held_back:
             rec = c.to_record()
             rec["reasons_text"] = ", ".join(rec["reasons"])
             if out.machine:
                 rec.pop("reasons_text")
             cands.append(rec)
-        if out.machine:
-            for rec in cands:
-                out.stream(rec, CANDIDATE_COLUMNS)
-        else:
-            out.records(cands, CANDIDATE_COLUMNS, title="candidates held back", empty="no held-back candidates")
+    if stream:
+        for rec in rows:
+            out.stream(rec, OPPORTUNITY_COLUMNS)
+        for rec in cands:
+            out.stream(rec, CANDIDATE_COLUMNS)
+    elif out.format == "json":
+        # --json promises one JSON document: both record types in one array, told apart by "type".
+        out.records([*rows, *cands], OPPORTUNITY_COLUMNS)
+    else:
+        out.records(rows, OPPORTUNITY_COLUMNS, title="opportunities (net of fees, sorted by net profit)",
+                    empty="no opportunity clears min-edge and min-profit")
+        if include_candidates:
+            if out.machine:
+                for rec in cands:
+                    out.stream(rec, CANDIDATE_COLUMNS)
+            else:
+                out.records(cands, CANDIDATE_COLUMNS, title="candidates held back", empty="no held-back candidates")
     stats = result.match_stats
     matched = f"{len(result.tradable)} tradable pair(s)" + (
-        f", {stats.held_back} candidate(s) held back of {stats.checked_candidates} checked" if stats else ""
+        f", {len(result.held_back)} candidate(s) held back of {stats.checked_candidates} checked" if stats else ""
     )
     out.info(f"{len(result.opportunities)} opportunit{'y' if len(result.opportunities) == 1 else 'ies'}; "
              f"{matched}; {result.priced_pairs} pair(s) priced; source: {result.source}")

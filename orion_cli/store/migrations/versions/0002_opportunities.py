@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.String(32), nullable=False),
         sa.Column("net_profit", sa.Numeric(20, 6), nullable=False),
         sa.Column("net_edge", sa.Numeric(20, 6), nullable=False),
-        sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
         sa.Column("record", sa.Text(), nullable=False),
     )
     op.create_index("ix_opportunities_expires", "opportunities", ["expires_at"])

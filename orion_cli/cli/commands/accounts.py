@@ -1,0 +1,153 @@
+"""``orion balance`` and ``orion positions``: cash, exposure and today's P&L per venue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, run
+from orion_cli.cli.context import AppContext, get_app
+from orion_cli.cli.output import Column
+
+if TYPE_CHECKING:
+    from orion_cli.core.accounts import AccountsReport
+
+BALANCE_COLUMNS = [
+    Column("venue", "venue"),
+    Column("mode", "mode"),
+    Column("status", "status"),
+    Column("available", "available", "right"),
+    Column("reserved", "reserved", "right"),
+    Column("total", "total", "right"),
+    Column("age_seconds", "age (s)", "right"),
+    Column("reason", "reason"),
+]
+
+POSITION_COLUMNS = [
+    Column("venue", "venue"),
+    Column("market", "market"),
+    Column("side", "side"),
+    Column("size", "size", "right"),
+    Column("avg_price", "avg price", "right"),
+    Column("exposure", "exposure", "right"),
+    Column("mark", "mark", "right"),
+    Column("unrealised", "unrealised", "right"),
+    Column("category", "category"),
+    Column("title", "title"),
+]
+
+EXPOSURE_COLUMNS = [
+    Column("kind", "by"),
+    Column("key", "market / category"),
+    Column("venue", "venue"),
+    Column("positions", "positions", "right"),
+    Column("exposure", "exposure", "right"),
+]
+
+PNL_COLUMNS = [
+    Column("day", "trading day"),
+    Column("start_equity", "start-of-day equity"),
+    Column("equity", "equity now"),
+    Column("today_pnl", "today's P&L"),
+    Column("daily_loss_limit", "daily loss limit"),
+    Column("used_pct", "limit used (%)"),
+    Column("marked", "marked to books"),
+]
+
+RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Re-read the venues and mark positions to the "
+                                                            "current books of the source.")]
+
+
+def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> AccountsReport:
+    from orion_cli.core.accounts import gather, paper_venues, require_paper
+    from orion_cli.store.ledger import Ledger
+
+    settings = app.settings()
+    require_paper(settings)
+    source = open_source(app, snapshot, demo)
+    if snapshot is not None or demo:
+        announce(app, source)
+    db = app.db()
+    ledger = Ledger(db, "paper", reset_hour_utc=settings.breaker.reset_hour_utc)
+    venues = paper_venues(settings, db, source)
+    app.out.banner("PAPER: balances and positions of the paper ledger (no real money).")
+    report: AccountsReport = run(lambda: gather(venues, ledger, settings, source=source if mark else None))
+    for problem in report.mark_errors:
+        app.out.warn(f"could not mark {problem}")
+    return report
+
+
+def _exposure_records(report: AccountsReport) -> list[dict[str, Any]]:
+    return [x.to_record() for x in (*report.exposure.by_market, *report.exposure.by_category)]
+
+
+def _finish(app: AppContext, report: AccountsReport) -> None:
+    from orion_cli.core.errors import VenueUnavailable
+
+    for acct in report.unavailable:
+        app.out.warn(f"{acct.venue.value} unavailable: {acct.reason}")
+    if report.accounts and not report.answered:
+        raise VenueUnavailable("every venue", "; ".join(f"{a.venue.value}: {a.reason}" for a in report.accounts))
+
+
+def _pnl_line(app: AppContext, report: AccountsReport) -> None:
+    p = report.pnl
+    app.out.info(f"today's P&L {p.pnl} of a {p.limit} daily loss limit ({p.used_pct}% used"
+                 f"{'' if p.marked else '; positions at cost, not marked — use --refresh'})")
+
+
+def balance_command(
+    ctx: typer.Context,
+    refresh: RefreshOpt = False,
+    snapshot: SnapshotOpt = None,
+    demo: DemoOpt = False,
+) -> None:
+    """Per-venue balances (available / reserved / total / age), exposure, and today's P&L vs the loss limit.
+
+    Paper mode reads the paper ledger; live account access is not available yet (exit 6).
+    A venue that cannot be reached is shown as unavailable; exit 5 only when none answered.
+
+    Example:  orion balance   ·   orion balance --refresh --demo --json
+    """
+    app = get_app(ctx)
+    report = _report(app, snapshot, demo, mark=refresh)
+    balances = [a.to_record() for a in report.accounts]
+    pnl = report.pnl.to_record()
+    if app.out.machine:
+        app.out.records([*balances, *_exposure_records(report), pnl], BALANCE_COLUMNS)
+    else:
+        app.out.records(balances, BALANCE_COLUMNS, title="balances", empty="no venue enabled")
+        exposure = _exposure_records(report)
+        app.out.records(exposure, EXPOSURE_COLUMNS, title="exposure", empty="no open positions")
+        app.out.record(pnl, PNL_COLUMNS, title="today's P&L")
+        _pnl_line(app, report)
+    _finish(app, report)
+
+
+def positions_command(
+    ctx: typer.Context,
+    refresh: RefreshOpt = False,
+    snapshot: SnapshotOpt = None,
+    demo: DemoOpt = False,
+) -> None:
+    """Open positions per venue with exposure by market and category; marked when a source is given.
+
+    With --demo or --snapshot (or --refresh on live books) each position is marked to the best bid
+    of its outcome.
+
+    Example:  orion positions --demo   ·   orion positions --json
+    """
+    app = get_app(ctx)
+    report = _report(app, snapshot, demo, mark=refresh or demo or snapshot is not None)
+    positions = [p.to_record() for p in report.positions]
+    if app.out.machine:
+        app.out.records([*positions, *_exposure_records(report), report.pnl.to_record()], POSITION_COLUMNS)
+    else:
+        app.out.records(positions, POSITION_COLUMNS, title="positions", empty="no open positions")
+        exposure = _exposure_records(report)
+        if exposure:
+            app.out.records(exposure, EXPOSURE_COLUMNS, title="exposure")
+        _pnl_line(app, report)
+    _finish(app, report)

@@ -1,0 +1,175 @@
+"""The service behind ``orion balance`` and ``orion positions``.
+
+It asks every trading venue (paper now; live clients plug in through the same
+:class:`~orion_cli.venues.trading.TradingVenue` protocol) for its balance and positions. A venue
+that cannot be answered is reported as *unavailable* with the reason, never silently dropped and
+never allowed to sink the others. Positions are marked to the current best bid of the held outcome
+when a market source is given (what they would fetch if sold now); exposure is grouped by market
+and by category; today's P&L is compared with the daily loss limit.
+
+Live account access does not exist yet: in live mode this service refuses (exit 6) rather than
+show paper figures where live ones are expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from orion_cli.core.config import Settings
+from orion_cli.core.errors import OrionError, Refused
+from orion_cli.core.models import Venue
+from orion_cli.store.db import Database
+from orion_cli.store.ledger import DailyPnl, Exposure, Ledger, MarkKey, exposure_of
+from orion_cli.store.tables import plain
+from orion_cli.venues.base import MarketSource
+from orion_cli.venues.trading import Balance, Position, TradingVenue
+
+LIVE_NOT_AVAILABLE = (
+    "live account access is not available yet: this version of orion cannot read Kalshi or Polymarket "
+    "accounts, and paper figures are never shown as live"
+)
+
+
+def require_paper(settings: Settings) -> None:
+    """Refuse live mode outright (exit 6) until live trading venues exist."""
+    if settings.trading.mode == "live":
+        raise Refused(LIVE_NOT_AVAILABLE, reason="LIVE_NOT_AVAILABLE",
+                      hint='set trading.mode = "paper" (or unset ORION__TRADING__MODE) to see the paper ledger')
+
+
+def enabled_venues(settings: Settings) -> tuple[Venue, ...]:
+    out = []
+    if settings.kalshi.enabled:
+        out.append(Venue.KALSHI)
+    if settings.polymarket.enabled:
+        out.append(Venue.POLYMARKET)
+    return tuple(out)
+
+
+def paper_venues(settings: Settings, db: Database, source: MarketSource) -> dict[Venue, TradingVenue]:
+    from orion_cli.venues.paper import PaperVenue
+
+    return {v: PaperVenue(v, db, source, settings) for v in enabled_venues(settings)}
+
+
+@dataclass(frozen=True, slots=True)
+class VenueAccount:
+    venue: Venue
+    mode: str
+    balance: Balance | None
+    reason: str = ""
+    age_seconds: float | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.balance is not None
+
+    def to_record(self) -> dict[str, Any]:
+        if self.balance is None:
+            return {"type": "balance", "venue": self.venue.value, "mode": self.mode, "available": None,
+                    "reserved": None, "total": None, "as_of": None, "status": "unavailable", "reason": self.reason,
+                    "age_seconds": None}
+        rec = self.balance.to_record()
+        rec.update(status="ok", reason="", age_seconds=self.age_seconds)
+        return rec
+
+
+@dataclass(frozen=True, slots=True)
+class MarkedPosition:
+    position: Position
+    mark: Decimal | None = None
+    title: str = ""
+
+    @property
+    def market_value(self) -> Decimal:
+        return self.position.exposure if self.mark is None else self.position.size * self.mark
+
+    def to_record(self) -> dict[str, Any]:
+        rec = self.position.to_record()
+        p = self.position
+        rec.update(
+            title=self.title or p.title,
+            cost=p.exposure,
+            fees=Decimal(p.extra.get("fees", "0")),
+            realized_pnl=Decimal(p.extra.get("realized_pnl", "0")),
+            mark=None if self.mark is None else plain(self.mark),
+            market_value=plain(self.market_value),
+            unrealised=None if self.mark is None else plain(self.market_value - p.exposure),
+        )
+        return rec
+
+
+@dataclass
+class AccountsReport:
+    mode: str
+    accounts: list[VenueAccount]
+    positions: list[MarkedPosition]
+    exposure: Exposure
+    pnl: DailyPnl
+    as_of: datetime
+    mark_errors: list[str] = field(default_factory=list)
+
+    @property
+    def answered(self) -> bool:
+        return any(a.available for a in self.accounts)
+
+    @property
+    def unavailable(self) -> list[VenueAccount]:
+        return [a for a in self.accounts if not a.available]
+
+
+async def gather(
+    venues: Mapping[Venue, TradingVenue],
+    ledger: Ledger,
+    settings: Settings,
+    *,
+    source: MarketSource | None = None,
+    now: datetime | None = None,
+) -> AccountsReport:
+    """Balances and positions of every venue; marks from ``source`` when given."""
+    now = now or datetime.now(UTC)
+    accounts: list[VenueAccount] = []
+    held: list[Position] = []
+    mode = ledger.mode
+    for venue, tv in venues.items():
+        try:
+            bal = await tv.balance()
+            pos = await tv.positions()
+        except OrionError as exc:
+            accounts.append(VenueAccount(venue, tv.mode, None, reason=str(exc)))
+            continue
+        age = max(0.0, (now - bal.as_of).total_seconds())
+        accounts.append(VenueAccount(venue, bal.mode, bal, age_seconds=round(age, 3)))
+        held.extend(pos)
+    marks: dict[MarkKey, Decimal] = {}
+    titles: dict[tuple[Venue, str], str] = {}
+    errors: list[str] = []
+    if source is not None:
+        for p in held:
+            key = (p.venue, p.market_id)
+            if key in titles:
+                continue
+            try:
+                market, book = await source.book(p.market_id, venue=p.venue)
+            except OrionError as exc:
+                errors.append(f"{p.venue.value} {p.market_id}: {exc}")
+                titles[key] = ""
+                continue
+            titles[key] = market.title
+            for side in (p.side, p.side.other):
+                best = book.side(side).best_bid
+                if best is not None:
+                    marks[(p.venue, p.market_id, side)] = best.price
+                else:
+                    # No bid: nobody would buy it now, so it is worth nothing if sold now.
+                    marks[(p.venue, p.market_id, side)] = Decimal(0)
+    marked = [MarkedPosition(p, marks.get((p.venue, p.market_id, p.side)), titles.get((p.venue, p.market_id), ""))
+              for p in held]
+    pnl = ledger.daily_pnl(daily_loss=settings.breaker.daily_loss, daily_loss_pct=settings.breaker.daily_loss_pct,
+                           marks=marks, now=now)
+    return AccountsReport(mode=mode, accounts=accounts, positions=marked, exposure=exposure_of(held), pnl=pnl,
+                          as_of=now, mark_errors=errors)

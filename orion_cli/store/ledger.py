@@ -1,0 +1,678 @@
+"""The trading ledger: orders, fills, positions, balances and today's P&L, each change audited.
+
+Every venue (paper now, Kalshi and Polymarket later) records through here, so the two-leg
+executor, ``balance``/``positions`` and ``reconcile`` all read one truth:
+
+* an order's *intent* (with the exact prepared payload) is committed before it is sent;
+* every status change and every fill writes its audit event in the *same* transaction
+  (``order.intent``, ``order.submitted``, ``order.acknowledged``, ``order.filled``,
+  ``order.partial``, ``order.cancelled``, ``order.rejected``, ``order.unknown``);
+* a fill is unique per (mode, venue, fill_id): reported twice, it counts once;
+* positions and (paper) balances move by exact Decimal arithmetic. Live balances are the venue's
+  own reports (:meth:`Ledger.record_balance`), never derived from fills, so nothing is counted twice.
+
+Today's P&L is equity now (cash + positions at their marks, or at cost when no mark is known)
+minus the equity before the day's first change, snapshotted at cost in ``equity_snapshots``. A
+position carried over the daily reset therefore contributes all its unrealised P&L, not just
+today's move: conservative for the breaker, and stated in the record (``marked``).
+
+Every method takes an optional ``conn`` so that callers (the executor's checks) can run it inside
+their own :meth:`Database.write` transaction; without one it opens its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from orion_cli.core.errors import DataError, NotFound, Refused
+from orion_cli.core.models import Side, Venue
+from orion_cli.core.money import ZERO
+from orion_cli.store.audit import AuditLog, iso_utc
+from orion_cli.store.db import Database
+from orion_cli.store.tables import MONEY_QUANTUM, balances, equity_snapshots, fills, orders, plain, positions
+from orion_cli.venues.trading import (
+    Action,
+    Balance,
+    Fill,
+    OrderState,
+    OrderStatus,
+    Position,
+    PreparedOrder,
+    TradingError,
+)
+
+STATUS_EVENTS: dict[OrderStatus, str] = {
+    OrderStatus.INTENT: "order.intent",
+    OrderStatus.SUBMITTED: "order.submitted",
+    OrderStatus.OPEN: "order.acknowledged",
+    OrderStatus.FILLED: "order.filled",
+    OrderStatus.PARTIAL: "order.partial",
+    OrderStatus.CANCELLED: "order.cancelled",
+    OrderStatus.REJECTED: "order.rejected",
+    OrderStatus.UNKNOWN: "order.unknown",
+}
+
+UNCATEGORISED = "uncategorised"
+
+MarkKey = tuple[Venue, str, Side]
+
+
+class IllegalTransition(TradingError):
+    """An order cannot leave a terminal state for a live one (a bug or a confused venue report)."""
+
+    reason = "illegal_transition"
+
+
+def q(value: Decimal) -> Decimal:
+    """Round a derived value (an average, a pro-rata cost) to the ledger's 10 decimal places."""
+    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def trading_day(now: datetime, reset_hour_utc: int = 0) -> tuple[str, datetime]:
+    """The trading day ``now`` belongs to (its label and its start), days starting at the reset hour."""
+    now = now.astimezone(UTC)
+    start = now.replace(hour=reset_hour_utc, minute=0, second=0, microsecond=0)
+    if now < start:
+        start -= timedelta(days=1)
+    return start.strftime("%Y-%m-%d"), start
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureLine:
+    """Cost at risk in one market (``key`` = market id) or one category (``key`` = category)."""
+
+    kind: str  # market | category
+    key: str
+    exposure: Decimal
+    venue: str = ""
+    positions: int = 0
+
+    def to_record(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {"type": "exposure", "kind": self.kind, "key": self.key, "exposure": self.exposure,
+                               "positions": self.positions}
+        if self.venue:
+            rec["venue"] = self.venue
+        return rec
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    by_market: tuple[ExposureLine, ...]
+    by_category: tuple[ExposureLine, ...]
+    total: Decimal
+    open_markets: int
+
+    def market(self, venue: Venue, market_id: str) -> Decimal:
+        return sum((x.exposure for x in self.by_market if x.venue == venue.value and x.key == market_id), ZERO)
+
+    def category(self, category: str) -> Decimal:
+        key = normalise_category(category)
+        return sum((x.exposure for x in self.by_category if x.key == key), ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyPnl:
+    """Today's P&L against the daily loss limit (the smaller of ``daily_loss`` and its % form)."""
+
+    mode: str
+    day: str
+    since: datetime
+    start_equity: Decimal
+    equity: Decimal
+    pnl: Decimal
+    unrealised: Decimal
+    marked: bool  # every open position valued at a current mark (else some at cost)
+    limit: Decimal
+    limit_source: str  # breaker.daily_loss | breaker.daily_loss_pct
+    used_share: Decimal  # loss / limit, 0 when in profit (1 = breaker limit reached)
+
+    @property
+    def used_pct(self) -> Decimal:
+        return (self.used_share * 100).quantize(Decimal("0.01"))
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "pnl",
+            "mode": self.mode,
+            "day": self.day,
+            "since": self.since,
+            "start_equity": self.start_equity,
+            "equity": self.equity,
+            "today_pnl": self.pnl,
+            "unrealised": self.unrealised,
+            "marked": self.marked,
+            "daily_loss_limit": self.limit,
+            "limit_source": self.limit_source,
+            "used_pct": self.used_pct,
+        }
+
+
+def normalise_category(category: str) -> str:
+    text = category.strip().lower()
+    return text or UNCATEGORISED
+
+
+def payload_digest(payload: str) -> str:
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Totals:
+    filled: Decimal = ZERO
+    notional: Decimal = ZERO
+    fees: Decimal = ZERO
+    fills: list[Fill] = field(default_factory=list)
+
+
+class Ledger:
+    """The ledger of one mode (``paper`` or ``live``) in one database."""
+
+    def __init__(self, db: Database, mode: str = "paper", *, actor: Mapping[str, Any] | None = None,
+                 reset_hour_utc: int = 0) -> None:
+        if mode not in ("paper", "live"):
+            raise DataError("mode", f"expected paper or live, got {mode!r}")
+        self.db = db
+        self.mode = mode
+        self.actor = dict(actor) if actor is not None else None
+        self.reset_hour_utc = reset_hour_utc
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.db.write() as c:
+                yield c
+
+    @contextlib.contextmanager
+    def _read(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.db.read() as c:
+                yield c
+
+    def _audit(self, conn: Connection, type_: str, payload: Mapping[str, Any], *, venue: str | None,
+               market: str | None, now: datetime) -> None:
+        AuditLog.append(conn, type_, payload, mode=self.mode, actor=self.actor, venue=venue, market=market, now=now)
+
+    # -- orders ------------------------------------------------------------------------------------
+
+    def record_intent(
+        self,
+        prepared: PreparedOrder,
+        *,
+        execution_id: str | None = None,
+        category: str = "",
+        conn: Connection | None = None,
+        now: datetime | None = None,
+    ) -> OrderState:
+        """Commit an order's intent (status ``intent``) and its ``order.intent`` event.
+
+        Idempotent: the same client order id with the same payload returns the stored order; with
+        a different payload it is refused (``DUPLICATE``) — an id is never reused for another order.
+        """
+        r = prepared.request
+        now = now or datetime.now(UTC)
+        with self._write(conn) as c:
+            row = self._order_row(c, r.client_order_id)
+            if row is not None:
+                if row.payload != prepared.payload or row.mode != self.mode:
+                    raise Refused(f"client order id {r.client_order_id} is already used by another order",
+                                  reason="DUPLICATE")
+                return self._state(c, row)
+            ts = iso_utc(now)
+            c.execute(insert(orders).values(
+                client_order_id=r.client_order_id, execution_id=execution_id, mode=self.mode, venue=r.venue.value,
+                market_id=r.market_id, token_id=r.token_id, side=r.side.value, action=r.action.value, size=r.size,
+                limit_price=r.limit_price, time_in_force=r.time_in_force.value, status=OrderStatus.INTENT.value,
+                venue_order_id=prepared.venue_ref, filled_size=ZERO, avg_fill_price=None, fees=ZERO,
+                payload=prepared.payload, category=category[:64], created_at=ts, updated_at=ts, reject_reason="",
+            ))
+            event = {k: v for k, v in prepared.to_record().items() if k != "type"}
+            event.update(execution_id=execution_id, category=category,
+                         payload_sha256=payload_digest(prepared.payload))
+            self._audit(c, "order.intent", event, venue=r.venue.value, market=r.market_id, now=now)
+            row = self._order_row(c, r.client_order_id)
+            assert row is not None
+            return self._state(c, row)
+
+    def transition(
+        self,
+        client_order_id: str,
+        status: OrderStatus | None = None,
+        *,
+        venue_order_id: str | None = None,
+        fills: Sequence[Fill] = (),
+        reject_reason: str = "",
+        venue_status: str = "",
+        category: str = "",
+        conn: Connection | None = None,
+        now: datetime | None = None,
+    ) -> OrderState:
+        """Move an order to ``status`` and record ``fills``, with one audit event, in one transaction.
+
+        ``status=None`` keeps the current status (or makes it ``filled`` once fully filled). Fills
+        already recorded are skipped; a call that changes nothing writes nothing. ``category``
+        fills in the order's market category when the intent did not know it.
+        """
+        now = now or datetime.now(UTC)
+        with self._write(conn) as c:
+            row = self._order_row(c, client_order_id)
+            if row is None:
+                raise NotFound(f"no order with client order id {client_order_id!r} in the {self.mode} ledger",
+                               reason="order_not_found")
+            current = OrderStatus(row.status)
+            category = row.category or category[:64]
+            new_fills = [f for f in fills if self._record_fill(c, f, row, category, now)]
+            totals = self._totals(c, client_order_id)
+            size = Decimal(row.size)
+            if totals.filled > size:
+                raise DataError(f"order {client_order_id}", f"fills total {totals.filled}, more than its size {size}")
+            target = status or current
+            if status is None and totals.filled == size and size > 0:
+                target = OrderStatus.FILLED
+            if current.terminal and not target.terminal:
+                raise IllegalTransition(f"order {client_order_id} is {current.value}; it cannot become {target.value}")
+            new_ref = venue_order_id if venue_order_id and venue_order_id != row.venue_order_id else None
+            if target is current and not new_fills and new_ref is None:
+                return self._state(c, row, totals)
+            avg = q(totals.notional / totals.filled) if totals.filled > 0 else None
+            values: dict[str, Any] = {"status": target.value, "filled_size": totals.filled, "avg_fill_price": avg,
+                                      "fees": totals.fees, "updated_at": iso_utc(now)}
+            if new_ref is not None:
+                values["venue_order_id"] = new_ref
+            if reject_reason:
+                values["reject_reason"] = reject_reason[:2000]
+            if category != row.category:
+                values["category"] = category
+            c.execute(update(orders).where(orders.c.client_order_id == client_order_id).values(**values))
+            if target is not current:
+                event_type = STATUS_EVENTS[target]
+            else:
+                event_type = "order.filled" if totals.filled == size else "order.partial"
+            payload: dict[str, Any] = {
+                "client_order_id": client_order_id,
+                "order_id": new_ref or row.venue_order_id,
+                "execution_id": row.execution_id,
+                "from": current.value,
+                "to": target.value,
+                "side": row.side,
+                "action": row.action,
+                "size": size,
+                "filled_size": totals.filled,
+                "avg_fill_price": avg,
+                "fees": totals.fees,
+                "fills": [{k: v for k, v in f.to_record().items() if k != "type"} for f in new_fills],
+            }
+            if reject_reason:
+                payload["reject_reason"] = reject_reason
+            if venue_status:
+                payload["venue_status"] = venue_status
+            self._audit(c, event_type, payload, venue=row.venue, market=row.market_id, now=now)
+            fresh = self._order_row(c, client_order_id)
+            assert fresh is not None
+            return self._state(c, fresh, totals)
+
+    def mark_submitted(self, client_order_id: str, *, conn: Connection | None = None,
+                       now: datetime | None = None) -> OrderState:
+        """Just before sending: from here on the outcome must be looked up, never assumed."""
+        with self._write(conn) as c:
+            row = self._order_row(c, client_order_id)
+            if row is not None and OrderStatus(row.status) is not OrderStatus.INTENT:
+                return self._state(c, row)
+            return self.transition(client_order_id, OrderStatus.SUBMITTED, conn=c, now=now)
+
+    def mark_acknowledged(self, client_order_id: str, venue_order_id: str, *, venue_status: str = "",
+                          conn: Connection | None = None, now: datetime | None = None) -> OrderState:
+        return self.transition(client_order_id, OrderStatus.OPEN, venue_order_id=venue_order_id,
+                               venue_status=venue_status, conn=conn, now=now)
+
+    def mark_unknown(self, client_order_id: str, cause: str, *, conn: Connection | None = None,
+                     now: datetime | None = None) -> OrderState:
+        return self.transition(client_order_id, OrderStatus.UNKNOWN, reject_reason=cause, conn=conn, now=now)
+
+    def record_fills(self, client_order_id: str, new_fills: Sequence[Fill], *, conn: Connection | None = None,
+                     now: datetime | None = None) -> OrderState:
+        return self.transition(client_order_id, None, fills=new_fills, conn=conn, now=now)
+
+    def cancelled(self, client_order_id: str, *, reason: str = "", conn: Connection | None = None,
+                  now: datetime | None = None) -> OrderState:
+        """Done with nothing (more) filled: a FOK/IOC that found no liquidity, or a cancel."""
+        return self.transition(client_order_id, OrderStatus.CANCELLED, reject_reason=reason, conn=conn, now=now)
+
+    def rejected(self, client_order_id: str, reason: str, *, conn: Connection | None = None,
+                 now: datetime | None = None) -> OrderState:
+        return self.transition(client_order_id, OrderStatus.REJECTED, reject_reason=reason, conn=conn, now=now)
+
+    # -- fills, positions and balances -------------------------------------------------------------
+
+    def _record_fill(self, c: Connection, f: Fill, order_row: Row[Any], category: str, now: datetime) -> bool:
+        if f.venue.value != order_row.venue or f.market_id != order_row.market_id or f.side.value != order_row.side \
+                or f.action.value != order_row.action:
+            raise DataError(f"fill {f.fill_id}", f"does not belong to order {order_row.client_order_id}")
+        exists = c.execute(select(fills.c.fill_id).where(
+            fills.c.mode == self.mode, fills.c.venue == f.venue.value, fills.c.fill_id == f.fill_id)).first()
+        if exists is not None:
+            return False
+        if f.size <= 0 or not (ZERO < f.price < 1) or f.fee < 0:
+            raise DataError(f"fill {f.fill_id}", f"impossible size/price/fee {f.size}/{f.price}/{f.fee}")
+        self._ensure_day_snapshot(c, now)
+        c.execute(insert(fills).values(
+            mode=self.mode, venue=f.venue.value, fill_id=f.fill_id,
+            client_order_id=f.client_order_id or order_row.client_order_id, venue_order_id=f.venue_order_id,
+            market_id=f.market_id, side=f.side.value, action=f.action.value, size=f.size, price=f.price, fee=f.fee,
+            ts=iso_utc(f.ts), is_taker=f.is_taker, recorded_at=iso_utc(now),
+        ))
+        self._apply_to_position(c, f, category, now)
+        if self.mode == "paper":
+            self._apply_to_balance(c, f, now)
+        return True
+
+    def _apply_to_position(self, c: Connection, f: Fill, category: str, now: datetime) -> None:
+        key = (positions.c.mode == self.mode, positions.c.venue == f.venue.value,
+               positions.c.market_id == f.market_id, positions.c.side == f.side.value)
+        row = c.execute(select(positions).where(*key)).first()
+        size = Decimal(row.size) if row else ZERO
+        cost = Decimal(row.cost) if row else ZERO
+        fees = Decimal(row.fees) if row else ZERO
+        realised = Decimal(row.realized_pnl) if row else ZERO
+        if f.action is Action.BUY:
+            size, cost, fees = size + f.size, cost + f.size * f.price, fees + f.fee
+        else:
+            if f.size > size:
+                raise DataError(f"fill {f.fill_id}", f"sells {f.size} of {f.market_id} {f.side.value} but the "
+                                                     f"{self.mode} ledger holds {size}")
+            cost_out = cost if f.size == size else q(cost * f.size / size)
+            fees_out = fees if f.size == size else q(fees * f.size / size)
+            realised += f.size * f.price - f.fee - cost_out - fees_out
+            size, cost, fees = size - f.size, cost - cost_out, fees - fees_out
+        values = {"size": size, "cost": cost, "fees": fees, "realized_pnl": realised, "updated_at": iso_utc(now)}
+        if row is None:
+            c.execute(insert(positions).values(mode=self.mode, venue=f.venue.value, market_id=f.market_id,
+                                               side=f.side.value, category=category[:64], **values))
+        else:
+            if category and not row.category:
+                values["category"] = category[:64]
+            c.execute(update(positions).where(*key).values(**values))
+
+    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime) -> None:
+        key = (balances.c.mode == self.mode, balances.c.venue == f.venue.value)
+        row = c.execute(select(balances).where(*key)).first()
+        if row is None:
+            raise TradingError(f"no {self.mode} balance on {f.venue.value}; initialise it before trading")
+        notional = f.size * f.price
+        delta = -(notional + f.fee) if f.action is Action.BUY else notional - f.fee
+        c.execute(update(balances).where(*key).values(
+            available=Decimal(row.available) + delta, total=Decimal(row.total) + delta, as_of=iso_utc(now)))
+
+    def ensure_balance(self, venue: Venue, starting: Decimal, *, conn: Connection | None = None,
+                       now: datetime | None = None) -> Balance:
+        """The paper balance, created at ``starting`` on first use (audited as ``balance.initialised``).
+
+        The starting cash is a deposit, not a profit: it is added to today's start-of-day equity.
+        """
+        now = now or datetime.now(UTC)
+        with self._write(conn) as c:
+            existing = self._balance(c, venue)
+            if existing is not None:
+                return existing
+            if starting < 0:
+                raise DataError("starting balance", f"negative value {starting}")
+            day = self._ensure_day_snapshot(c, now)
+            c.execute(update(equity_snapshots).where(
+                equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day).values(
+                start_equity=equity_snapshots.c.start_equity + starting))
+            c.execute(insert(balances).values(mode=self.mode, venue=venue.value, available=starting, reserved=ZERO,
+                                              total=starting, as_of=iso_utc(now), source="ledger"))
+            self._audit(c, "balance.initialised", {"venue": venue.value, "starting": starting}, venue=venue.value,
+                        market=None, now=now)
+            bal = self._balance(c, venue)
+            assert bal is not None
+            return bal
+
+    def record_balance(self, balance: Balance, *, conn: Connection | None = None, now: datetime | None = None) -> None:
+        """Store a venue's own balance report (live), audited as ``balance.updated`` when it changed."""
+        now = now or datetime.now(UTC)
+        with self._write(conn) as c:
+            old = self._balance(c, balance.venue)
+            values = {"available": balance.available, "reserved": balance.reserved, "total": balance.total,
+                      "as_of": iso_utc(balance.as_of), "source": balance.source[:16]}
+            if old is None:
+                self._ensure_day_snapshot(c, now)
+                c.execute(insert(balances).values(mode=self.mode, venue=balance.venue.value, **values))
+            else:
+                if (old.available, old.reserved, old.total) == (balance.available, balance.reserved, balance.total):
+                    c.execute(update(balances).where(balances.c.mode == self.mode,
+                                                     balances.c.venue == balance.venue.value).values(**values))
+                    return
+                self._ensure_day_snapshot(c, now)
+                c.execute(update(balances).where(balances.c.mode == self.mode,
+                                                 balances.c.venue == balance.venue.value).values(**values))
+            self._audit(c, "balance.updated", {k: v for k, v in balance.to_record().items() if k != "type"},
+                        venue=balance.venue.value, market=None, now=now)
+
+    # -- start-of-day equity -----------------------------------------------------------------------
+
+    def _cost_equity(self, c: Connection) -> Decimal:
+        cash = sum((Decimal(r.total) for r in c.execute(select(balances.c.total).where(balances.c.mode == self.mode))),
+                   ZERO)
+        held = sum((Decimal(r.cost) for r in c.execute(select(positions.c.cost).where(positions.c.mode == self.mode))),
+                   ZERO)
+        return cash + held
+
+    def _ensure_day_snapshot(self, c: Connection, now: datetime) -> str:
+        """Before the day's first change: remember the equity it started with (positions at cost)."""
+        day, _ = trading_day(now, self.reset_hour_utc)
+        found = c.execute(select(equity_snapshots.c.day).where(
+            equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day)).first()
+        if found is None:
+            c.execute(insert(equity_snapshots).values(mode=self.mode, day=day, start_equity=self._cost_equity(c),
+                                                      recorded_at=iso_utc(now)))
+        return day
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _order_row(c: Connection, client_order_id: str) -> Row[Any] | None:
+        return c.execute(select(orders).where(orders.c.client_order_id == client_order_id)).first()
+
+    def _totals(self, c: Connection, client_order_id: str) -> _Totals:
+        t = _Totals()
+        rows = c.execute(select(fills).where(fills.c.mode == self.mode, fills.c.client_order_id == client_order_id)
+                         .order_by(fills.c.ts, fills.c.fill_id)).all()
+        for r in rows:
+            f = _fill(r)
+            t.fills.append(f)
+            t.filled += f.size
+            t.notional += f.size * f.price
+            t.fees += f.fee
+        return t
+
+    def _state(self, c: Connection, row: Row[Any], totals: _Totals | None = None) -> OrderState:
+        t = totals or self._totals(c, row.client_order_id)
+        return OrderState(
+            venue=Venue(row.venue), client_order_id=row.client_order_id, venue_order_id=row.venue_order_id,
+            status=OrderStatus(row.status), market_id=row.market_id, side=Side(row.side), action=Action(row.action),
+            size=Decimal(row.size), filled_size=Decimal(row.filled_size),
+            avg_fill_price=None if row.avg_fill_price is None else Decimal(row.avg_fill_price),
+            fees=Decimal(row.fees), limit_price=Decimal(row.limit_price), updated_at=_parse_ts(row.updated_at),
+            fills=tuple(t.fills), venue_status=row.status, reject_reason=row.reject_reason,
+        )
+
+    def order(self, client_order_id: str, *, conn: Connection | None = None) -> OrderState | None:
+        with self._read(conn) as c:
+            row = self._order_row(c, client_order_id)
+            if row is None or row.mode != self.mode:
+                return None
+            return self._state(c, row)
+
+    def order_payload(self, client_order_id: str) -> str | None:
+        """The exact prepared body committed before sending (what a retry must re-send)."""
+        with self.db.read() as c:
+            row = c.execute(select(orders.c.payload, orders.c.mode)
+                            .where(orders.c.client_order_id == client_order_id)).first()
+        return row.payload if row is not None and row.mode == self.mode else None
+
+    def find_order(self, venue: Venue, *, client_order_id: str = "", venue_order_id: str = "") -> OrderState | None:
+        with self.db.read() as c:
+            row = None
+            if client_order_id:
+                row = self._order_row(c, client_order_id)
+            if row is None and venue_order_id:
+                row = c.execute(select(orders).where(orders.c.venue == venue.value,
+                                                     orders.c.venue_order_id == venue_order_id)).first()
+            if row is None or row.mode != self.mode or row.venue != venue.value:
+                return None
+            return self._state(c, row)
+
+    def orders(self, *, venue: Venue | None = None, statuses: Iterable[OrderStatus] = (),
+               execution_id: str | None = None) -> list[OrderState]:
+        stmt = select(orders).where(orders.c.mode == self.mode)
+        if venue is not None:
+            stmt = stmt.where(orders.c.venue == venue.value)
+        wanted = [s.value for s in statuses]
+        if wanted:
+            stmt = stmt.where(orders.c.status.in_(wanted))
+        if execution_id is not None:
+            stmt = stmt.where(orders.c.execution_id == execution_id)
+        with self.db.read() as c:
+            return [self._state(c, r) for r in c.execute(stmt.order_by(orders.c.created_at)).all()]
+
+    def fills(self, *, venue: Venue | None = None, since: datetime | None = None, venue_order_id: str = "",
+              client_order_id: str = "") -> list[Fill]:
+        stmt = select(fills).where(fills.c.mode == self.mode)
+        if venue is not None:
+            stmt = stmt.where(fills.c.venue == venue.value)
+        if since is not None:
+            stmt = stmt.where(fills.c.ts >= iso_utc(since))
+        if venue_order_id:
+            stmt = stmt.where(fills.c.venue_order_id == venue_order_id)
+        if client_order_id:
+            stmt = stmt.where(fills.c.client_order_id == client_order_id)
+        with self.db.read() as c:
+            return [_fill(r) for r in c.execute(stmt.order_by(fills.c.ts, fills.c.fill_id)).all()]
+
+    def _balance(self, c: Connection, venue: Venue) -> Balance | None:
+        row = c.execute(select(balances).where(balances.c.mode == self.mode, balances.c.venue == venue.value)).first()
+        return None if row is None else _balance(row, self.mode)
+
+    def balance(self, venue: Venue, *, conn: Connection | None = None) -> Balance | None:
+        with self._read(conn) as c:
+            return self._balance(c, venue)
+
+    def balances(self) -> list[Balance]:
+        with self.db.read() as c:
+            rows = c.execute(select(balances).where(balances.c.mode == self.mode).order_by(balances.c.venue)).all()
+        return [_balance(r, self.mode) for r in rows]
+
+    def positions(self, venue: Venue | None = None, *, include_closed: bool = False,
+                  conn: Connection | None = None) -> list[Position]:
+        """Open positions (``exposure`` = cost of the contracts held); extras carry fees and realised P&L."""
+        stmt = select(positions).where(positions.c.mode == self.mode)
+        if venue is not None:
+            stmt = stmt.where(positions.c.venue == venue.value)
+        with self._read(conn) as c:
+            rows = c.execute(stmt.order_by(positions.c.venue, positions.c.market_id, positions.c.side)).all()
+        out: list[Position] = []
+        for r in rows:
+            size, cost = Decimal(r.size), Decimal(r.cost)
+            if size == 0 and not include_closed:
+                continue
+            out.append(Position(
+                venue=Venue(r.venue), market_id=r.market_id, side=Side(r.side), size=size,
+                avg_price=plain(q(cost / size)) if size > 0 else ZERO, exposure=cost, category=r.category,
+                extra={"cost": str(cost), "fees": str(Decimal(r.fees)), "realized_pnl": str(Decimal(r.realized_pnl)),
+                       "updated_at": r.updated_at},
+            ))
+        return out
+
+    def exposure(self, held: Sequence[Position] | None = None) -> Exposure:
+        """Cost at risk by market and by category (categories compared case-insensitively)."""
+        held = self.positions() if held is None else held
+        return exposure_of(held)
+
+    def daily_pnl(
+        self,
+        *,
+        daily_loss: Decimal,
+        daily_loss_pct: Decimal,
+        marks: Mapping[MarkKey, Decimal] | None = None,
+        now: datetime | None = None,
+    ) -> DailyPnl:
+        """Equity now (positions at ``marks`` where given, else at cost) against the day's start."""
+        now = now or datetime.now(UTC)
+        day, since = trading_day(now, self.reset_hour_utc)
+        marks = marks or {}
+        with self.db.read() as c:
+            snap = c.execute(select(equity_snapshots.c.start_equity).where(
+                equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day)).first()
+            # No snapshot: nothing changed today, so today's start equals the ledger at cost now.
+            start = Decimal(snap.start_equity) if snap is not None else self._cost_equity(c)
+            cash = sum((Decimal(r.total) for r in c.execute(
+                select(balances.c.total).where(balances.c.mode == self.mode))), ZERO)
+        held = self.positions()
+        value = ZERO
+        unrealised = ZERO
+        marked = True
+        for p in held:
+            mark = marks.get((p.venue, p.market_id, p.side))
+            if mark is None:
+                marked = False
+                value += p.exposure
+            else:
+                value += p.size * mark
+                unrealised += p.size * mark - p.exposure
+        equity = cash + value
+        pnl = equity - start
+        limit, source = daily_loss, "breaker.daily_loss"
+        if start > 0:
+            pct_limit = q(start * daily_loss_pct / 100)
+            if pct_limit < limit:
+                limit, source = pct_limit, "breaker.daily_loss_pct"
+        used = ZERO if pnl >= 0 or limit <= 0 else q(-pnl / limit)
+        return DailyPnl(mode=self.mode, day=day, since=since, start_equity=plain(start), equity=plain(equity),
+                        pnl=plain(pnl), unrealised=plain(unrealised), marked=marked, limit=plain(limit),
+                        limit_source=source, used_share=plain(used))
+
+
+def exposure_of(held: Sequence[Position]) -> Exposure:
+    by_market: dict[tuple[str, str], list[Decimal]] = {}
+    by_category: dict[str, list[Decimal]] = {}
+    for p in held:
+        if p.size <= 0:
+            continue
+        by_market.setdefault((p.venue.value, p.market_id), []).append(p.exposure)
+        by_category.setdefault(normalise_category(p.category), []).append(p.exposure)
+    markets = tuple(sorted(
+        (ExposureLine("market", m, sum(v, ZERO), venue=venue, positions=len(v)) for (venue, m), v in by_market.items()),
+        key=lambda x: (-x.exposure, x.venue, x.key)))
+    cats = tuple(sorted((ExposureLine("category", k, sum(v, ZERO), positions=len(v)) for k, v in by_category.items()),
+                        key=lambda x: (-x.exposure, x.key)))
+    return Exposure(by_market=markets, by_category=cats, total=sum((x.exposure for x in markets), ZERO),
+                    open_markets=len(markets))
+
+
+def _fill(r: Row[Any]) -> Fill:
+    return Fill(venue=Venue(r.venue), fill_id=r.fill_id, venue_order_id=r.venue_order_id, market_id=r.market_id,
+                side=Side(r.side), action=Action(r.action), size=Decimal(r.size), price=Decimal(r.price),
+                fee=Decimal(r.fee), ts=_parse_ts(r.ts), is_taker=bool(r.is_taker), client_order_id=r.client_order_id)
+
+
+def _balance(r: Row[Any], mode: str) -> Balance:
+    return Balance(venue=Venue(r.venue), mode=mode, available=Decimal(r.available), reserved=Decimal(r.reserved),
+                   total=Decimal(r.total), as_of=_parse_ts(r.as_of), source=r.source)

@@ -1,0 +1,150 @@
+"""``orion secrets check --online`` for Polymarket: prove the wallet key (L1) and the API key (L2) work.
+
+Two independent questions, two results, so the operator knows which credential to fix:
+
+* ``polymarket_private_key`` — L1: sign a ClobAuth message and ``GET /auth/derive-api-key``. The
+  venue answers with the API key bound to this wallet; if it differs from the stored
+  ``polymarket_api_key`` the stored triple belongs to another wallet (or another nonce).
+* ``polymarket_api_key`` — L2: an HMAC-signed ``GET /balance-allowance`` with the stored key,
+  secret and passphrase, for the stored signature type.
+
+Nothing here raises for a rejected credential and no detail carries a secret value: details name
+the venue's answer (status, message) only, and exceptions are caught and reduced to their class
+and ``OrionError`` message (which by convention never hold secrets either).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from orion_cli.core.errors import AuthError, OrionError
+from orion_cli.secrets.store import CheckResult, SecretStore, register_online_check
+from orion_cli.venues.polymarket.orders import SignatureType
+from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey
+from orion_cli.venues.polymarket.trading import CLOB_URL, DATA_URL, GEOBLOCK_URL, PolymarketTrading
+
+__all__ = ["online_check"]
+
+_KEY = "polymarket_private_key"
+_API = "polymarket_api_key"
+_NAMES = (_KEY, "polymarket_funder_address", "polymarket_signature_type", _API,
+          "polymarket_api_secret", "polymarket_api_passphrase")
+
+
+def _read(store: SecretStore, name: str) -> str | None:
+    value = store.get_optional(name)
+    if value is None:
+        return None
+    with value:
+        return value.reveal().strip()
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OrionError):
+        return exc.message[:300]
+    return type(exc).__name__  # a library's text could quote what it was given
+
+
+def online_check(
+    store: SecretStore,
+    *,
+    clob_url: str = CLOB_URL,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: float = 10.0,
+) -> list[CheckResult]:
+    """Authenticate against the CLOB with the stored Polymarket credentials (sync; runs its own loop)."""
+    try:
+        values = {name: _read(store, name) for name in _NAMES}
+    except OrionError as exc:
+        return [CheckResult(_KEY, "failed", f"could not read the credentials: {_why(exc)}")]
+    if values[_KEY] is None:
+        return [CheckResult(_KEY, "skipped", "not set; Polymarket online check skipped")]
+    try:
+        key = PrivateKey.from_hex(values[_KEY] or "")
+    except OrionError as exc:
+        return [CheckResult(_KEY, "invalid", _why(exc))]
+    creds: ApiCredentials | None = None
+    creds_problem = ""
+    if values[_API] and values["polymarket_api_secret"] and values["polymarket_api_passphrase"]:
+        try:
+            creds = ApiCredentials(
+                values[_API] or "", values["polymarket_api_secret"] or "", values["polymarket_api_passphrase"] or ""
+            )
+        except OrionError as exc:
+            creds_problem = _why(exc)
+    sig_text = values["polymarket_signature_type"] or "0"
+    try:
+        signature_type = SignatureType(int(sig_text))
+    except ValueError:
+        return [CheckResult("polymarket_signature_type", "invalid", "expected 0, 1, 2 or 3")]
+    funder = values["polymarket_funder_address"]
+    return asyncio.run(
+        _run(key, creds, creds_problem, signature_type, funder, clob_url=clob_url, transport=transport,
+             timeout=timeout)
+    )
+
+
+async def _run(
+    key: PrivateKey,
+    creds: ApiCredentials | None,
+    creds_problem: str,
+    signature_type: SignatureType,
+    funder: str | None,
+    **http: Any,
+) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    placeholder = creds or ApiCredentials("unset", "AAAA", "unset")
+    try:
+        client = PolymarketTrading(
+            placeholder, key, clob_url=http["clob_url"], data_url=DATA_URL, geoblock_url=GEOBLOCK_URL,
+            funder=funder if signature_type is not SignatureType.EOA else None, signature_type=signature_type,
+            transport=http["transport"], timeout=http["timeout"],
+        )
+    except OrionError as exc:
+        return [CheckResult("polymarket_funder_address", "invalid", _why(exc))]
+    async with client:
+        # L1: does the venue accept a ClobAuth signature from this wallet?
+        try:
+            derived = await client.derive_api_key()
+        except AuthError as exc:
+            results.append(CheckResult(_KEY, "failed", f"venue refused the wallet signature: {_why(exc)}"))
+            derived = None
+        except OrionError as exc:
+            results.append(CheckResult(_KEY, "failed", f"derive-api-key failed: {_why(exc)}"))
+            derived = None
+        if derived is not None:
+            if creds is not None and derived.api_key != creds.api_key:
+                results.append(CheckResult(
+                    _KEY, "failed", "the venue derives a different API key for this wallet than the stored one"))
+            else:
+                results.append(CheckResult(_KEY, "ok", f"wallet {key.address} authenticated (L1)"))
+        # L2: do the stored API key, secret and passphrase sign requests the venue accepts?
+        if creds is None:
+            detail = creds_problem or "API key, secret or passphrase not set"
+            results.append(CheckResult(_API, "invalid" if creds_problem else "skipped", detail))
+            return results
+        try:
+            await client.balance_allowance("COLLATERAL")
+        except AuthError as exc:
+            hint = ""
+            if derived is not None and derived != creds:
+                hint = "; the wallet derives different API credentials: re-derive and store them"
+            results.append(CheckResult(_API, "failed", f"venue refused the API credentials: {_why(exc)}{hint}"))
+        except OrionError as exc:
+            results.append(CheckResult(_API, "failed", f"authenticated read failed: {_why(exc)}"))
+        else:
+            results.append(CheckResult(_API, "ok", "authenticated read (balance-allowance) accepted (L2)"))
+    return results
+
+
+def configured_online_check(store: SecretStore) -> list[CheckResult]:
+    """The check against the CLOB URL in the effective configuration (``polymarket.clob_url``)."""
+    from orion_cli.core.config import load_settings
+
+    return online_check(store, clob_url=load_settings().polymarket.clob_url)
+
+
+register_online_check("polymarket", configured_online_check)

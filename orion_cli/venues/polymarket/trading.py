@@ -1,0 +1,900 @@
+"""Authenticated Polymarket CLOB V2 trading: orders, balances, positions and the geoblock gate.
+
+Why it is shaped this way (``orion_cli.venues.trading`` has the contract):
+
+* **One signed order, sent as often as needed.** :meth:`PolymarketTrading.prepare` signs the order
+  once (``orders.build_signed_order``) and the :class:`PreparedOrder` carries the exact body text;
+  :meth:`PolymarketTrading.submit` only ever HMAC-signs and sends *those* bytes. A retry, or a
+  re-send after a restart, is therefore the same order (same salt, same signature, same order
+  hash), and the venue refuses a second copy ("order {hash} is invalid. Duplicated."), which
+  :meth:`submit` answers by reading the existing order back instead of failing.
+* **A lost answer is looked up, never guessed.** ``POST /order`` is sent exactly once per call
+  (``VenueHttp.send`` never retries). A timeout or dropped connection after the request left, and
+  any 5xx (the venue documents "could not run the execution" 500s for orders it had accepted),
+  raise :class:`OrderOutcomeUnknown`; the order hash is known before sending, so
+  :meth:`find_order` can always answer.
+* **A FOK that finds no liquidity is not an error.** The venue answers 400 "order couldn't be fully
+  filled. FOK orders are fully filled or killed." (and the FAK equivalent); that is the normal
+  "killed" outcome and becomes a CANCELLED :class:`OrderState`, while every other refusal is an
+  :class:`OrderRejected` carrying the venue's message.
+* **Geoblock first.** Polymarket refuses many countries; :meth:`submit` consults
+  ``GET https://polymarket.com/api/geoblock`` (cached for ``geoblock_ttl`` seconds) and raises
+  :class:`Geoblocked` (exit 6) naming the country and region before anything is sent.
+
+Wire facts (reference notes §2.2-§2.5, py_clob_client_v2 1.2.1 ``client.py``/``endpoints.py``;
+docs.polymarket.com/trading/orders/create, /resources/error-codes, /trading/orders/cancel):
+``POST /order`` answers ``{success, errorMsg, orderID, status (live|matched|delayed|unmatched),
+makingAmount, takingAmount, transactionsHashes, tradeIDs}`` with the amounts as decimal strings
+(BUY: making = pUSD, taking = shares; SELL the reverse); order lookups are ``GET /data/order/{hash}``
+(the newer docs also show ``/order/{hash}``; the official 1.2.1 client uses ``/data/order/``);
+``DELETE /order`` takes ``{"orderID"}`` and answers ``{canceled: [...], not_canceled: {id: reason}}``;
+``/data/orders`` and ``/data/trades`` page with ``next_cursor`` from ``"MA=="`` until ``"LTE="``;
+``/balance-allowance`` gives ``balance`` in pUSD base units (6 decimals).
+
+Fees: the venue sets taker fees at match time (nothing is signed). A trade's fee is computed as
+``size × rate × p × (1 − p)`` with ``rate = fee_rate_bps / 10000``, floored to 5 decimals, which
+is how the recorded on-chain fills come out (reference §4); makers pay nothing. Until a live fill
+confirms how ``fee_rate_bps`` is reported in V2, treat fill fees as an estimate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import ROUND_FLOOR, Decimal, localcontext
+from typing import Any, Final
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from orion_cli.core.errors import DataError, VenueError, VenueUnavailable
+from orion_cli.core.models import Side, Venue, utcnow
+from orion_cli.core.money import loads_exact, to_decimal
+from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
+from orion_cli.venues.polymarket.orders import OrderSide, OrderType, SignatureType, build_signed_order
+from orion_cli.venues.polymarket.signing import (
+    POLYGON_CHAIN_ID,
+    ApiCredentials,
+    PrivateKey,
+    l1_headers,
+    l2_headers,
+    to_checksum_address,
+)
+from orion_cli.venues.trading import (
+    Action,
+    Balance,
+    Fill,
+    Geoblocked,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    Position,
+    PreparedOrder,
+    TimeInForce,
+)
+
+__all__ = [
+    "CLOB_URL",
+    "DATA_URL",
+    "END_CURSOR",
+    "GEOBLOCK_URL",
+    "INITIAL_CURSOR",
+    "GeoblockStatus",
+    "PolymarketTrading",
+    "derive_api_key",
+    "parse_balance_units",
+    "parse_open_order",
+    "parse_position",
+    "parse_trade_fills",
+]
+
+CLOB_URL: Final = "https://clob.polymarket.com"
+DATA_URL: Final = "https://data-api.polymarket.com"
+GEOBLOCK_URL: Final = "https://polymarket.com/api/geoblock"
+INITIAL_CURSOR: Final = "MA=="
+END_CURSOR: Final = "LTE="
+VENUE: Final = "polymarket"
+
+_UNIT = Decimal(1_000_000)
+_FEE_STEP = Decimal("0.00001")
+_TIF_TO_ORDER_TYPE: Final = {
+    TimeInForce.FOK: OrderType.FOK,
+    TimeInForce.IOC: OrderType.FAK,
+    TimeInForce.GTC: OrderType.GTC,
+}
+# (requests, per seconds): docs.polymarket.com/api-reference/rate-limits (reference §6.10).
+_RATE_WINDOWS: Final = {
+    "order": (3500.0, 10.0),
+    "read": (1500.0, 10.0),
+    "balance": (200.0, 10.0),
+    "balance_update": (50.0, 10.0),
+    "auth": (100.0, 10.0),
+    "data_positions": (150.0, 10.0),
+    "geoblock": (10.0, 1.0),
+}
+_KILLED_MARKERS: Final = (
+    "fok orders are fully filled or killed",
+    "fak orders are partially filled or killed",
+    "no orders found to match with fak order",
+)
+_DUPLICATE_MARKER: Final = "duplicated"
+
+
+def _bucket(name: str) -> AsyncTokenBucket:
+    count, seconds = _RATE_WINDOWS[name]
+    return AsyncTokenBucket(count, count / seconds)
+
+
+def _describe_error(status: int, body: bytes) -> tuple[str, str]:
+    """The CLOB's error bodies are ``{"error": "<message>"}`` (sometimes ``errorMsg``)."""
+    try:
+        parsed = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if isinstance(parsed, dict):
+        for key in ("error", "errorMsg", "message"):
+            value = parsed.get(key)
+            if isinstance(value, str) and value:
+                return "", " ".join(value.split())[:300]
+            if isinstance(value, dict):
+                return "", " ".join(json.dumps(value)[:300].split())
+    text = body[:200].decode("utf-8", "replace")
+    return "", " ".join(text.split())
+
+
+def _error_message(body: bytes) -> str:
+    return _describe_error(0, body)[1]
+
+
+def _units_to_decimal(value: Any, field: str) -> Decimal:
+    """pUSD/share base units (integer string) → Decimal; a fractional string is refused, not rescaled."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        units = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        units = int(value.strip())
+    else:
+        raise DataError(field, f"expected integer base units (6 decimals), got {str(value)[:40]!r}")
+    return Decimal(units) / _UNIT
+
+
+def parse_balance_units(payload: Any) -> Decimal:
+    """``GET /balance-allowance`` → the balance in dollars (pUSD has 6 decimals)."""
+    if not isinstance(payload, Mapping):
+        raise DataError("balance_allowance", "expected a JSON object")
+    return _units_to_decimal(payload.get("balance"), "balance_allowance.balance")
+
+
+def _amount(value: Any, field: str) -> Decimal:
+    """``makingAmount``/``takingAmount``: decimal strings, "" when nothing matched."""
+    if value is None or value == "":
+        return Decimal(0)
+    return to_decimal(value, field)
+
+
+def _parse_ts(value: Any) -> datetime:
+    """Trade/order times come as unix seconds (int or digits), milliseconds, or ISO-8601 text."""
+    if isinstance(value, Decimal):
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value / 1000 if value > 10**11 else value
+        return datetime.fromtimestamp(seconds, UTC)
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise DataError("timestamp", f"unreadable time {value[:40]!r}") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return utcnow()
+
+
+def _side_of_outcome(outcome: Any) -> Side:
+    """Polymarket outcome labels: "No" is the NO token; anything else is read as the YES token."""
+    return Side.NO if isinstance(outcome, str) and outcome.strip().lower() == "no" else Side.YES
+
+
+def _action(side: Any, field: str) -> Action:
+    text = str(side or "").upper()
+    if text == "BUY":
+        return Action.BUY
+    if text == "SELL":
+        return Action.SELL
+    raise DataError(field, f"expected BUY or SELL, got {str(side)[:20]!r}")
+
+
+def _fee(size: Decimal, price: Decimal, fee_rate_bps: Any) -> Decimal:
+    if fee_rate_bps in (None, ""):
+        return Decimal(0)
+    rate = to_decimal(fee_rate_bps, "trade.fee_rate_bps") / Decimal(10_000)
+    with localcontext() as ctx:
+        ctx.prec = 50
+        raw = size * rate * price * (1 - price)
+    return (raw / _FEE_STEP).to_integral_value(rounding=ROUND_FLOOR) * _FEE_STEP
+
+
+TokenInfo = tuple[str, Side]  # (market id, outcome side) of a token
+
+
+@dataclass(frozen=True, slots=True)
+class GeoblockStatus:
+    """The venue's verdict on this host's location."""
+
+    blocked: bool
+    country: str
+    region: str
+    checked_at: datetime
+
+
+def parse_open_order(
+    raw: Any,
+    *,
+    tokens: Mapping[str, TokenInfo] | None = None,
+    client_order_id: str = "",
+    fills: tuple[Fill, ...] = (),
+) -> OrderState:
+    """One ``/data/order/{id}`` or ``/data/orders`` row → :class:`OrderState`."""
+    if not isinstance(raw, Mapping):
+        raise DataError("order", "expected a JSON object")
+    order_id = raw.get("id")
+    if not isinstance(order_id, str) or not order_id:
+        raise DataError("order.id", "missing")
+    status_text = str(raw.get("status") or "").upper().removeprefix("ORDER_STATUS_")
+    size = to_decimal(raw.get("original_size"), "order.original_size")
+    matched = to_decimal(raw.get("size_matched", "0"), "order.size_matched", allow_none=True)
+    price = to_decimal(raw.get("price"), "order.price")
+    asset = str(raw.get("asset_id") or "")
+    known = (tokens or {}).get(asset)
+    market_id, side = known if known else (str(raw.get("market") or ""), _side_of_outcome(raw.get("outcome")))
+    if status_text == "LIVE":
+        status = OrderStatus.OPEN
+    elif status_text == "MATCHED":
+        status = OrderStatus.FILLED if matched >= size else OrderStatus.PARTIAL
+    elif status_text.startswith("CANCEL") or status_text in ("INVALID", "EXPIRED", "KILLED"):
+        status = OrderStatus.PARTIAL if matched > 0 else OrderStatus.CANCELLED
+    else:  # DELAYED, UNMATCHED or a word we do not know: not final, look again later
+        status = OrderStatus.SUBMITTED
+    avg: Decimal | None = None
+    fees = Decimal(0)
+    if fills:
+        shares = sum((f.size for f in fills), Decimal(0))
+        if shares > 0:
+            with localcontext() as ctx:
+                ctx.prec = 50
+                avg = sum((f.size * f.price for f in fills), Decimal(0)) / shares
+        fees = sum((f.fee for f in fills), Decimal(0))
+    created = raw.get("created_at")
+    return OrderState(
+        venue=Venue.POLYMARKET,
+        client_order_id=client_order_id,
+        venue_order_id=order_id,
+        status=status,
+        market_id=market_id,
+        side=side,
+        action=_action(raw.get("side"), "order.side"),
+        size=size,
+        filled_size=matched,
+        avg_fill_price=avg,
+        fees=fees,
+        limit_price=price,
+        updated_at=_parse_ts(created) if created is not None else utcnow(),
+        fills=fills,
+        venue_status=status_text.lower(),
+    )
+
+
+def parse_trade_fills(
+    raw: Any, *, api_key: str, funder: str, tokens: Mapping[str, TokenInfo] | None = None
+) -> list[Fill]:
+    """Our side(s) of one ``/data/trades`` row: the taker fill, or each of our maker orders."""
+    if not isinstance(raw, Mapping):
+        raise DataError("trade", "expected a JSON object")
+    trade_id = str(raw.get("id") or "")
+    if not trade_id:
+        raise DataError("trade.id", "missing")
+    ts = _parse_ts(raw.get("match_time") or raw.get("last_update"))
+    funder_l = funder.lower()
+    trader_side = str(raw.get("trader_side") or "").upper()
+    we_take = trader_side == "TAKER" or (not trader_side and raw.get("owner") == api_key)
+    out: list[Fill] = []
+    if we_take:
+        asset = str(raw.get("asset_id") or "")
+        known = (tokens or {}).get(asset)
+        market_id, side = known if known else (str(raw.get("market") or ""), _side_of_outcome(raw.get("outcome")))
+        size = to_decimal(raw.get("size"), "trade.size")
+        price = to_decimal(raw.get("price"), "trade.price")
+        out.append(
+            Fill(
+                venue=Venue.POLYMARKET,
+                fill_id=trade_id,
+                venue_order_id=str(raw.get("taker_order_id") or ""),
+                market_id=market_id,
+                side=side,
+                action=_action(raw.get("side"), "trade.side"),
+                size=size,
+                price=price,
+                fee=_fee(size, price, raw.get("fee_rate_bps")),
+                ts=ts,
+                is_taker=True,
+            )
+        )
+        return out
+    makers = raw.get("maker_orders") or []
+    if not isinstance(makers, list):
+        raise DataError("trade.maker_orders", "expected an array")
+    for i, mo in enumerate(makers):
+        if not isinstance(mo, Mapping):
+            raise DataError(f"trade.maker_orders[{i}]", "expected an object")
+        mine = mo.get("owner") == api_key or str(mo.get("maker_address") or "").lower() == funder_l
+        if not mine:
+            continue
+        asset = str(mo.get("asset_id") or raw.get("asset_id") or "")
+        known = (tokens or {}).get(asset)
+        market_id, side = known if known else (str(raw.get("market") or ""), _side_of_outcome(mo.get("outcome")))
+        order_id = str(mo.get("order_id") or "")
+        out.append(
+            Fill(
+                venue=Venue.POLYMARKET,
+                fill_id=f"{trade_id}:{order_id}",
+                venue_order_id=order_id,
+                market_id=market_id,
+                side=side,
+                action=_action(mo.get("side"), f"trade.maker_orders[{i}].side"),
+                size=to_decimal(mo.get("matched_amount"), f"trade.maker_orders[{i}].matched_amount"),
+                price=to_decimal(mo.get("price"), f"trade.maker_orders[{i}].price"),
+                fee=Decimal(0),
+                ts=ts,
+                is_taker=False,
+            )
+        )
+    return out
+
+
+def parse_position(raw: Any) -> Position | None:
+    """One Data-API ``/positions`` row; ``None`` for a closed-out (size 0) row."""
+    if not isinstance(raw, Mapping):
+        raise DataError("position", "expected a JSON object")
+    size = to_decimal(raw.get("size"), "position.size")
+    if size == 0:
+        return None
+    avg = to_decimal(raw.get("avgPrice"), "position.avgPrice")
+    index = raw.get("outcomeIndex")
+    if isinstance(index, int) and not isinstance(index, bool) and index in (0, 1):
+        side = Side.YES if index == 0 else Side.NO
+    else:
+        side = _side_of_outcome(raw.get("outcome"))
+    market = raw.get("conditionId")
+    if not isinstance(market, str) or not market:
+        raise DataError("position.conditionId", "missing")
+    initial = raw.get("initialValue")
+    exposure = to_decimal(initial, "position.initialValue") if initial is not None else size * avg
+    extra = {k: str(raw[k]) for k in ("asset", "outcome", "slug", "eventSlug", "curPrice") if raw.get(k) is not None}
+    return Position(
+        venue=Venue.POLYMARKET,
+        market_id=market,
+        side=side,
+        size=size,
+        avg_price=avg,
+        exposure=exposure,
+        title=str(raw.get("title") or ""),
+        extra=extra,
+    )
+
+
+def _split_url(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        raise DataError("geoblock_url", f"not an absolute URL: {url[:80]!r}")
+    return f"{parts.scheme}://{parts.netloc}", parts.path or "/"
+
+
+async def derive_api_key(
+    key: PrivateKey,
+    *,
+    clob_url: str = CLOB_URL,
+    chain_id: int = POLYGON_CHAIN_ID,
+    nonce: int = 0,
+    timestamp: int | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: float = 10.0,
+) -> ApiCredentials:
+    """L1 ``GET /auth/derive-api-key``: the API credentials bound to ``key`` (same nonce, same key)."""
+    http = VenueHttp(VENUE, clob_url, timeout=timeout, transport=transport, describe_error=_describe_error)
+    try:
+        return await _derive(http, key, chain_id=chain_id, nonce=nonce, timestamp=timestamp)
+    finally:
+        await http.aclose()
+
+
+async def _derive(
+    http: VenueHttp, key: PrivateKey, *, chain_id: int, nonce: int, timestamp: int | None
+) -> ApiCredentials:
+    headers = l1_headers(key, timestamp=timestamp, nonce=nonce, chain_id=chain_id)
+    response = await http.send("GET", "/auth/derive-api-key", headers=headers, bucket="auth")
+    if response.status_code >= 400:
+        raise VenueHttpError(
+            VENUE, "GET", "/auth/derive-api-key", response.status_code, "", _error_message(response.content)
+        )
+    try:
+        payload = loads_exact(response.content)
+    except (ValueError, UnicodeDecodeError):
+        raise VenueError(f"{VENUE} returned a non-JSON body for GET /auth/derive-api-key") from None
+    return ApiCredentials.from_response(payload)
+
+
+class PolymarketTrading:
+    """Live Polymarket trading over CLOB V2 (implements :class:`~orion_cli.venues.trading.TradingVenue`).
+
+    ``key`` signs orders and owns the API key (``POLY_ADDRESS``); ``funder`` is the wallet that
+    holds the money (the proxy/Safe for signature types 1/2, the deposit wallet for 3, the key's
+    own address for 0) and is the address positions are read for.
+    """
+
+    def __init__(
+        self,
+        creds: ApiCredentials,
+        key: PrivateKey,
+        *,
+        clob_url: str = CLOB_URL,
+        data_url: str = DATA_URL,
+        geoblock_url: str = GEOBLOCK_URL,
+        chain_id: int = POLYGON_CHAIN_ID,
+        funder: str | None = None,
+        signature_type: SignatureType | int = SignatureType.EOA,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass
+        geoblock_ttl: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        max_pages: int = 200,
+    ) -> None:
+        self.creds = creds
+        self.key = key
+        self.chain_id = chain_id
+        self.signature_type = SignatureType(signature_type)
+        if self.signature_type is SignatureType.EOA:
+            if funder is not None and to_checksum_address(funder, "funder") != key.address:
+                raise DataError("funder", "an EOA account's funder is the signing key's own address")
+            self.funder = key.address
+        else:
+            if funder is None:
+                raise DataError("funder", f"signature type {self.signature_type.name} needs the funder address")
+            self.funder = to_checksum_address(funder, "funder")
+        self.geoblock_ttl = geoblock_ttl
+        self.max_pages = max_pages
+        self._clock = clock
+        self._clock_offset = 0.0
+        self._geoblock: GeoblockStatus | None = None
+        self._geoblock_at = 0.0
+        self._tokens: dict[str, TokenInfo] = {}
+        self._hash_by_coid: dict[str, str] = {}
+        self._coid_by_hash: dict[str, str] = {}
+
+        def make(base: str, names: list[str], auth: bool) -> VenueHttp:
+            return VenueHttp(
+                VENUE,
+                base,
+                buckets={n: _bucket(n) for n in names},
+                timeout=timeout,
+                retry=retry,
+                auth=self._l2_auth if auth else None,
+                transport=transport,
+                describe_error=_describe_error,
+            )
+
+        self.clob = make(clob_url, ["order", "read", "balance", "balance_update"], auth=True)
+        self.public = make(clob_url, ["read", "auth"], auth=False)
+        self.data = make(data_url, ["data_positions"], auth=False)
+        geo_base, self._geoblock_path = _split_url(geoblock_url)
+        self.geo = make(geo_base, ["geoblock"], auth=False)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def venue(self) -> Venue:
+        return Venue.POLYMARKET
+
+    @property
+    def mode(self) -> str:
+        return "live"
+
+    def _now(self) -> int:
+        return int(self._clock() + self._clock_offset)
+
+    def _l2_auth(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        return l2_headers(self.key.address, self.creds, method, path, body or None, timestamp=self._now())
+
+    def register_token(self, token_id: str, market_id: str, side: Side) -> None:
+        """Tell the client which market/outcome a token is, for orders and fills it did not place."""
+        self._tokens[token_id] = (market_id, side)
+
+    async def aclose(self) -> None:
+        await asyncio.gather(self.clob.aclose(), self.public.aclose(), self.data.aclose(), self.geo.aclose())
+
+    async def __aenter__(self) -> PolymarketTrading:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- public helpers ---------------------------------------------------------------------
+
+    async def server_time(self) -> int:
+        """``GET /time``: the CLOB's clock in unix seconds."""
+        body = await self.public.get_json("/time", bucket="read")
+        if isinstance(body, Decimal):
+            body = int(body)
+        if not isinstance(body, int) or isinstance(body, bool):
+            raise DataError("time", f"expected unix seconds, got {type(body).__name__}")
+        return body
+
+    async def sync_clock(self) -> float:
+        """Align L2 timestamps with the server (HMAC timestamps that drift are refused)."""
+        server = await self.server_time()
+        self._clock_offset = server - self._clock()
+        return self._clock_offset
+
+    async def version(self) -> int:
+        """``GET /version``: the order version the CLOB expects (2 for CLOB V2)."""
+        body = await self.public.get_json("/version", bucket="read")
+        value = body.get("version") if isinstance(body, Mapping) else None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise DataError("version", "missing or not an integer")
+        return value
+
+    async def derive_api_key(self, key: PrivateKey | None = None, *, nonce: int = 0) -> ApiCredentials:
+        """L1 ``GET /auth/derive-api-key`` for ``key`` (default: this client's key)."""
+        return await _derive(self.public, key or self.key, chain_id=self.chain_id, nonce=nonce, timestamp=self._now())
+
+    async def check_geoblock(self) -> GeoblockStatus:
+        """Ask the venue whether this host may trade; raise :class:`Geoblocked` (exit 6) when not."""
+        body = await self.geo.get_json(self._geoblock_path, bucket="geoblock")
+        if not isinstance(body, Mapping) or not isinstance(body.get("blocked"), bool):
+            raise DataError("geoblock.blocked", "missing or not a boolean")
+        status = GeoblockStatus(
+            blocked=body["blocked"],
+            country=str(body.get("country") or "?"),
+            region=str(body.get("region") or ""),
+            checked_at=utcnow(),
+        )
+        self._geoblock, self._geoblock_at = status, time.monotonic()
+        if status.blocked:
+            raise _blocked(status)
+        return status
+
+    async def _ensure_allowed(self) -> None:
+        cached = self._geoblock
+        if cached is None or time.monotonic() - self._geoblock_at >= self.geoblock_ttl:
+            await self.check_geoblock()
+        elif cached.blocked:
+            raise _blocked(cached)
+
+    # -- balances ---------------------------------------------------------------------------
+
+    async def balance_allowance(self, asset_type: str = "COLLATERAL", token_id: str | None = None) -> dict[str, Any]:
+        """Raw ``GET /balance-allowance`` for this account's signature type."""
+        params: dict[str, Any] = {"asset_type": asset_type, "signature_type": int(self.signature_type)}
+        if token_id:
+            params["token_id"] = token_id
+        body = await self.clob.get_json("/balance-allowance", params, bucket="balance")
+        if not isinstance(body, dict):
+            raise DataError("balance_allowance", "expected a JSON object")
+        return body
+
+    async def update_balance_allowance(self, asset_type: str = "COLLATERAL", token_id: str | None = None) -> None:
+        """``GET /balance-allowance/update``: make the CLOB re-read on-chain balance and approvals."""
+        params: dict[str, Any] = {"asset_type": asset_type, "signature_type": int(self.signature_type)}
+        if token_id:
+            params["token_id"] = token_id
+        path = "/balance-allowance/update?" + urlencode(params)
+        try:
+            response = await self.clob.send("GET", path, bucket="balance_update")
+        except VenueSendFailed as exc:
+            raise VenueUnavailable(VENUE, exc.cause) from None
+        if response.status_code >= 400:
+            raise VenueHttpError(
+                VENUE, "GET", "/balance-allowance/update", response.status_code, "", _error_message(response.content)
+            )
+
+    async def balance(self) -> Balance:
+        """pUSD cash: the venue's balance, less what open BUY orders reserve."""
+        raw = await self.balance_allowance("COLLATERAL")
+        total = parse_balance_units(raw)
+        reserved = Decimal(0)
+        for order in await self.open_orders():
+            if order.action is Action.BUY and order.status is OrderStatus.OPEN:
+                reserved += order.remaining * order.limit_price
+        return Balance(
+            venue=Venue.POLYMARKET,
+            mode="live",
+            available=max(Decimal(0), total - reserved),
+            reserved=reserved,
+            total=total,
+            as_of=utcnow(),
+        )
+
+    async def positions(self) -> list[Position]:
+        """Data-API ``/positions?user=<funder>`` (offset-paged), closed-out rows dropped."""
+        out: list[Position] = []
+        limit = 500
+        for page in range(self.max_pages):
+            body = await self.data.get_json(
+                "/positions",
+                {"user": self.funder.lower(), "limit": limit, "offset": page * limit, "sizeThreshold": 0},
+                bucket="data_positions",
+            )
+            if not isinstance(body, list):
+                raise DataError("positions", f"expected an array, got {type(body).__name__}")
+            for row in body:
+                pos = parse_position(row)
+                if pos is not None:
+                    out.append(pos)
+            if len(body) < limit:
+                return out
+        raise VenueError(f"{VENUE} /positions did not end within {self.max_pages} pages")
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def prepare(self, request: OrderRequest) -> PreparedOrder:
+        """Sign the order once; the payload is the exact ``POST /order`` body (no I/O)."""
+        if request.venue is not Venue.POLYMARKET:
+            raise DataError("venue", f"not a Polymarket order: {request.venue}")
+        if not request.token_id:
+            raise DataError("token_id", "a Polymarket order needs the outcome token id")
+        signed = build_signed_order(
+            self.key,
+            token_id=request.token_id,
+            side=OrderSide.BUY if request.action is Action.BUY else OrderSide.SELL,
+            price=request.limit_price,
+            size=request.size,
+            tick_size=request.tick_size,
+            order_type=_TIF_TO_ORDER_TYPE[request.time_in_force],
+            owner=self.creds.api_key,
+            neg_risk=request.neg_risk,
+            protocol_v2=request.protocol_v2,
+            signature_type=self.signature_type,
+            funder=None if self.signature_type is SignatureType.EOA else self.funder,
+            chain_id=self.chain_id,
+        )
+        self._remember(request, signed.order_hash)
+        return PreparedOrder(request=request, payload=signed.body.decode("utf-8"), venue_ref=signed.order_hash)
+
+    def _remember(self, request: OrderRequest, order_hash: str) -> None:
+        self._tokens.setdefault(request.token_id, (request.market_id, request.side))
+        self._hash_by_coid[request.client_order_id] = order_hash
+        self._coid_by_hash[order_hash] = request.client_order_id
+
+    def _check_payload(self, prepared: PreparedOrder) -> None:
+        try:
+            payload = json.loads(prepared.payload)
+        except ValueError:
+            raise DataError("payload", "not the JSON body of a signed order") from None
+        order = payload.get("order") if isinstance(payload, dict) else None
+        if not isinstance(order, dict) or payload.get("owner") != self.creds.api_key:
+            raise DataError("payload", "not a signed order of this API key")
+        if not prepared.venue_ref:
+            raise DataError("venue_ref", "the order hash is missing; it is needed to look the order up")
+
+    async def submit(self, prepared: PreparedOrder) -> OrderState:
+        """Send the prepared body verbatim (HMAC over exactly those bytes). See the module docstring."""
+        request = prepared.request
+        self._check_payload(prepared)
+        self._remember(request, prepared.venue_ref)
+        await self._ensure_allowed()
+        body = prepared.payload.encode("utf-8")
+        try:
+            response = await self.clob.send("POST", "/order", body, bucket="order")
+        except VenueSendFailed as exc:
+            if exc.may_have_reached:
+                raise OrderOutcomeUnknown(Venue.POLYMARKET, request.client_order_id, exc.cause) from None
+            raise
+        status = response.status_code
+        message = _error_message(response.content)
+        if status in (425, 429) or status == 503:
+            # Documented as "not accepted": matching engine restarting, rate limited, paused.
+            raise VenueUnavailable(VENUE, f"POST /order refused with HTTP {status}: {message}; nothing was placed")
+        if status >= 500:
+            raise OrderOutcomeUnknown(Venue.POLYMARKET, request.client_order_id, f"HTTP {status}: {message}")
+        if status >= 400:
+            return await self._refused(prepared, f"HTTP {status}", message)
+        try:
+            parsed = loads_exact(response.content)
+        except (ValueError, UnicodeDecodeError):
+            raise OrderOutcomeUnknown(
+                Venue.POLYMARKET, request.client_order_id, f"unreadable answer (HTTP {status})"
+            ) from None
+        if not isinstance(parsed, Mapping):
+            raise OrderOutcomeUnknown(Venue.POLYMARKET, request.client_order_id, "answer is not a JSON object")
+        return await self._accepted(prepared, parsed)
+
+    async def _refused(self, prepared: PreparedOrder, code: str, message: str) -> OrderState:
+        lowered = message.lower()
+        request = prepared.request
+        if _DUPLICATE_MARKER in lowered:
+            # The venue already holds this exact signed order (an earlier send did arrive).
+            existing = await self.find_order(request.client_order_id, prepared.venue_ref)
+            if existing is not None:
+                return existing
+        if any(marker in lowered for marker in _KILLED_MARKERS):
+            return self._state(prepared, OrderStatus.CANCELLED, Decimal(0), None, "killed", message)
+        raise OrderRejected(Venue.POLYMARKET, code, message or "no reason given")
+
+    async def _accepted(self, prepared: PreparedOrder, body: Mapping[str, Any]) -> OrderState:
+        request = prepared.request
+        success = body.get("success")
+        error_msg = body.get("errorMsg") or ""
+        if not isinstance(error_msg, str):
+            error_msg = json.dumps(error_msg)[:300]
+        order_id = body.get("orderID") or ""
+        if success is not True or (error_msg and not order_id):
+            code = error_msg if error_msg.isupper() and " " not in error_msg else "ORDER_FAILED"
+            return await self._refused(prepared, code, error_msg or "success=false without a reason")
+        making = _amount(body.get("makingAmount"), "order_response.makingAmount")
+        taking = _amount(body.get("takingAmount"), "order_response.takingAmount")
+        shares, usd = (taking, making) if request.action is Action.BUY else (making, taking)
+        avg: Decimal | None = None
+        if shares > 0:
+            with localcontext() as ctx:
+                ctx.prec = 50
+                avg = usd / shares
+        venue_status = str(body.get("status") or "").lower()
+        if venue_status == "matched":
+            if shares >= request.size:
+                status = OrderStatus.FILLED
+            elif request.time_in_force is TimeInForce.GTC:
+                status = OrderStatus.OPEN
+            else:
+                status = OrderStatus.PARTIAL
+        elif venue_status == "live":
+            status = OrderStatus.OPEN
+        else:  # delayed / unmatched / unknown: accepted, outcome still to come
+            status = OrderStatus.SUBMITTED
+        state = self._state(prepared, status, shares, avg, venue_status, error_msg)
+        if isinstance(order_id, str) and order_id and order_id != prepared.venue_ref:
+            self._coid_by_hash[order_id] = request.client_order_id
+            return _replace_id(state, order_id)
+        return state
+
+    def _state(
+        self,
+        prepared: PreparedOrder,
+        status: OrderStatus,
+        filled: Decimal,
+        avg: Decimal | None,
+        venue_status: str,
+        reason: str,
+    ) -> OrderState:
+        r = prepared.request
+        return OrderState(
+            venue=Venue.POLYMARKET,
+            client_order_id=r.client_order_id,
+            venue_order_id=prepared.venue_ref,
+            status=status,
+            market_id=r.market_id,
+            side=r.side,
+            action=r.action,
+            size=r.size,
+            filled_size=filled,
+            avg_fill_price=avg,
+            fees=Decimal(0),
+            limit_price=r.limit_price,
+            updated_at=utcnow(),
+            venue_status=venue_status,
+            reject_reason=reason,
+        )
+
+    async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+        """``GET /data/order/{hash}``; ``None`` when the venue never saw it. Fills give price and fees."""
+        order_id = venue_order_id or self._hash_by_coid.get(client_order_id, "")
+        if not order_id:
+            raise DataError(
+                "venue_order_id", "Polymarket orders are found by their order hash; persist PreparedOrder.venue_ref"
+            )
+        try:
+            body = await self.clob.get_json(f"/data/order/{order_id}", bucket="read")
+        except VenueHttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if body in (None, "", {}):
+            return None
+        coid = client_order_id or self._coid_by_hash.get(order_id, "")
+        state = parse_open_order(body, tokens=self._tokens, client_order_id=coid)
+        if state.filled_size > 0:
+            asset = str(body.get("asset_id") or "") if isinstance(body, Mapping) else ""
+            fills = await self.fills(venue_order_id=state.venue_order_id, asset_id=asset)
+            state = parse_open_order(body, tokens=self._tokens, client_order_id=coid, fills=tuple(fills))
+        return state
+
+    async def cancel(self, venue_order_id: str) -> OrderState | None:
+        """``DELETE /order``; an order that is already matched or cancelled is not an error."""
+        body = json.dumps({"orderID": venue_order_id}, separators=(",", ":")).encode()
+        try:
+            response = await self.clob.send("DELETE", "/order", body, bucket="order")
+        except VenueSendFailed as exc:
+            raise VenueUnavailable(VENUE, f"cancel {venue_order_id}: {exc.cause}") from None
+        if response.status_code >= 400:
+            raise VenueHttpError(
+                VENUE, "DELETE", "/order", response.status_code, "", _error_message(response.content)
+            )
+        try:
+            parsed = loads_exact(response.content)
+        except (ValueError, UnicodeDecodeError):
+            raise VenueError(f"{VENUE} returned a non-JSON body for DELETE /order") from None
+        if not isinstance(parsed, Mapping) or not isinstance(parsed.get("canceled", []), list):
+            raise DataError("cancel", "expected {canceled: [...], not_canceled: {...}}")
+        return await self.find_order(self._coid_by_hash.get(venue_order_id, ""), venue_order_id)
+
+    async def _paged(self, path: str, params: Mapping[str, Any]) -> list[Any]:
+        rows: list[Any] = []
+        cursor = INITIAL_CURSOR
+        seen: set[str] = set()
+        for _ in range(self.max_pages):
+            body = await self.clob.get_json(path, {**params, "next_cursor": cursor}, bucket="read")
+            if not isinstance(body, Mapping):
+                raise DataError(path, "expected a paged object {data, next_cursor}")
+            data = body.get("data") or []
+            if not isinstance(data, list):
+                raise DataError(f"{path}.data", "expected an array")
+            rows.extend(data)
+            nxt = body.get("next_cursor")
+            if nxt in (None, "", END_CURSOR):
+                return rows
+            if not isinstance(nxt, str) or nxt in seen:
+                raise VenueError(f"{VENUE} {path}: next_cursor repeated or malformed; refusing to loop")
+            seen.add(nxt)
+            cursor = nxt
+        raise VenueError(f"{VENUE} {path} did not end within {self.max_pages} pages")
+
+    async def open_orders(self) -> list[OrderState]:
+        """``GET /data/orders`` (all pages): this API key's resting orders."""
+        rows = await self._paged("/data/orders", {})
+        return [
+            parse_open_order(r, tokens=self._tokens, client_order_id=self._coid_by_hash.get(str(r.get("id")), ""))
+            if isinstance(r, Mapping)
+            else parse_open_order(r)
+            for r in rows
+        ]
+
+    async def fills(
+        self, *, since: datetime | None = None, venue_order_id: str = "", asset_id: str = ""
+    ) -> list[Fill]:
+        """``GET /data/trades`` (all pages), our side of each trade; optionally one order's only."""
+        params: dict[str, Any] = {}
+        if since is not None:
+            params["after"] = int(since.timestamp())
+        if asset_id:
+            params["asset_id"] = asset_id
+        rows = await self._paged("/data/trades", params)
+        out: list[Fill] = []
+        for row in rows:
+            for f in parse_trade_fills(row, api_key=self.creds.api_key, funder=self.funder, tokens=self._tokens):
+                if venue_order_id and f.venue_order_id != venue_order_id:
+                    continue
+                if since is not None and f.ts < since:
+                    continue
+                coid = self._coid_by_hash.get(f.venue_order_id, "")
+                out.append(_with_coid(f, coid) if coid else f)
+        return out
+
+
+def _blocked(status: GeoblockStatus) -> Geoblocked:
+    where = status.country + (f" (region {status.region})" if status.region else "")
+    return Geoblocked(
+        f"Polymarket refuses trading from this location: {where}; no order was sent",
+        hint="Polymarket's geoblock covers the US, GB, FR, DE and others; trade from a permitted location",
+    )
+
+
+def _replace_id(state: OrderState, order_id: str) -> OrderState:
+    return replace(state, venue_order_id=order_id)
+
+
+def _with_coid(fill: Fill, coid: str) -> Fill:
+    return replace(fill, client_order_id=coid)

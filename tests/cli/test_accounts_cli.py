@@ -1,0 +1,138 @@
+"""``orion balance`` / ``orion positions`` after paper fills made through PaperVenue on the demo set.
+
+The commands are mounted on a private copy of the root app (same callback, same error boundary),
+so these tests do not depend on their registration in orion_cli/cli/app.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from orion_cli.cli.app import OrionGroup, root
+from orion_cli.cli.commands import accounts
+from orion_cli.core.accounts import gather
+from orion_cli.core.config import load_settings
+from orion_cli.core.errors import VenueUnavailable
+from orion_cli.core.models import Side, Venue
+from orion_cli.store.db import open_database
+from orion_cli.store.ledger import Ledger
+from orion_cli.venues.paper import PaperVenue
+from orion_cli.venues.snapshot import demo_source
+from orion_cli.venues.trading import Action, OrderRequest, OrderStatus, TimeInForce
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer(cls=OrionGroup)
+    app.callback()(root)
+    app.command("balance")(accounts.balance_command)
+    app.command("positions")(accounts.positions_command)
+    return app
+
+
+APP = _app()
+
+
+@pytest.fixture
+def ledger_url(tmp_path: Path) -> str:
+    """A ledger holding one paper fill: 10 YES of KXNBA-26-NYK at the demo ask 0.30."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    db = open_database(url)
+    pv = PaperVenue(Venue.KALSHI, db, demo_source(), load_settings(environ={}))
+
+    async def buy() -> Any:
+        await pv.market("KXNBA-26-NYK")
+        req = OrderRequest(Venue.KALSHI, "KXNBA-26-NYK", Side.YES, Action.BUY, D("10"), D("0.30"),
+                           TimeInForce.FOK, "cli-1")
+        return await pv.submit(pv.prepare(req))
+
+    assert asyncio.run(buy()).status is OrderStatus.FILLED
+    db.dispose()
+    return url
+
+
+def _invoke(*args: str) -> Any:
+    return CliRunner().invoke(APP, list(args))
+
+
+def test_balance_json_after_a_paper_fill(ledger_url: str) -> None:
+    res = _invoke("--db", ledger_url, "balance", "--refresh", "--demo", "--json")
+    assert res.exit_code == 0, res.output
+    recs = json.loads(res.stdout)
+    bal = {r["venue"]: r for r in recs if r["type"] == "balance"}
+    # 1000 − 10 × 0.30 − fee ceil(0.07 × 10 × 0.30 × 0.70 = 0.147) = 996.853
+    assert bal["kalshi"]["available"] == "996.853" and bal["kalshi"]["total"] == "996.853"
+    assert bal["kalshi"]["mode"] == "paper" and bal["kalshi"]["reserved"] == "0" and bal["kalshi"]["as_of"]
+    assert bal["polymarket"]["available"] == "1000"
+    expo = [r for r in recs if r["type"] == "exposure"]
+    assert {(r["kind"], r["key"], r["exposure"]) for r in expo} == {("market", "KXNBA-26-NYK", "3"),
+                                                                    ("category", "sports", "3")}
+    (pnl,) = [r for r in recs if r["type"] == "pnl"]
+    # marked at the best YES bid 0.29: 1996.853 + 2.9 − 2000 = −0.247
+    assert (pnl["today_pnl"], pnl["daily_loss_limit"], pnl["marked"], pnl["used_pct"]) == ("-0.247", "50", True,
+                                                                                          "0.49")
+    assert "DEMO DATA" in res.stderr and "PAPER" in res.stderr
+
+
+def test_balance_table_without_refresh_is_at_cost(ledger_url: str) -> None:
+    res = _invoke("--db", ledger_url, "balance", "--format", "table")
+    assert res.exit_code == 0, res.output
+    assert "996.853" in res.stdout and "kalshi" in res.stdout and "polymarket" in res.stdout
+    assert "-0.147" in res.stdout  # only the fee is lost while positions are valued at cost
+    assert "not marked" in res.stderr
+
+
+def test_positions_table_and_json(ledger_url: str) -> None:
+    res = _invoke("--db", ledger_url, "positions", "--demo", "--format", "table")
+    assert res.exit_code == 0, res.output
+    assert "KXNBA-26-NYK" in res.stdout and "New York" in res.stdout and "-0.1" in res.stdout
+    res = _invoke("--db", ledger_url, "positions", "--demo", "--jsonl")
+    assert res.exit_code == 0, res.output
+    recs = [json.loads(line) for line in res.stdout.splitlines()]
+    (pos,) = [r for r in recs if r["type"] == "position"]
+    assert {k: pos[k] for k in ("venue", "market", "side", "size", "avg_price", "exposure")} == {
+        "venue": "kalshi", "market": "KXNBA-26-NYK", "side": "yes", "size": "10", "avg_price": "0.3",
+        "exposure": "3"}
+    assert (pos["mark"], pos["unrealised"], pos["fees"]) == ("0.29", "-0.1", "0.147")
+
+
+def test_live_mode_is_refused_clearly(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORION__TRADING__MODE", "live")
+    for cmd in ("balance", "positions"):
+        res = _invoke("--db", ledger_url, cmd, "--json")
+        assert res.exit_code == 6, res.output
+        assert "live account access is not available yet" in res.stderr
+        assert res.stdout == ""
+        err = json.loads(res.stderr.strip().splitlines()[-1])
+        assert err["exit_code"] == 6 and err["reason"] == "LIVE_NOT_AVAILABLE"
+
+
+class _Down:
+    venue = Venue.KALSHI
+    mode = "paper"
+
+    async def balance(self) -> Any:
+        raise VenueUnavailable("kalshi", "connection refused")
+
+    async def positions(self) -> Any:  # pragma: no cover - never reached
+        return []
+
+
+def test_an_unreachable_venue_is_reported_not_fatal(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'l.db'}")
+    settings = load_settings(environ={})
+    ok = PaperVenue(Venue.POLYMARKET, db, demo_source(), settings)
+    report = asyncio.run(gather({Venue.KALSHI: _Down(), Venue.POLYMARKET: ok}, Ledger(db), settings))  # type: ignore[dict-item]
+    assert report.answered
+    (down,) = report.unavailable
+    assert down.to_record()["status"] == "unavailable" and "connection refused" in down.reason
+    alone = asyncio.run(gather({Venue.KALSHI: _Down()}, Ledger(db), settings))  # type: ignore[dict-item]
+    assert not alone.answered
+    db.dispose()

@@ -1,0 +1,180 @@
+"""The ledger on SQLite and PostgreSQL: transitions with their audit events, exact positions and P&L."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+from sqlalchemy import select
+
+from orion_cli.core.errors import DataError, NotFound
+from orion_cli.core.models import Side, Venue
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import Database, open_database
+from orion_cli.store.ledger import IllegalTransition, Ledger, trading_day
+from orion_cli.store.tables import audit_events, fills, orders
+from orion_cli.venues.trading import (
+    Action,
+    Balance,
+    Fill,
+    OrderRequest,
+    OrderStatus,
+    PreparedOrder,
+    TimeInForce,
+)
+
+NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = open_database(db_url)
+    yield database
+    database.dispose()
+
+
+def prepared(coid: str = "c1", *, size: str = "10", price: str = "0.40", side: Side = Side.YES,
+             action: Action = Action.BUY, market: str = "KXA-1", venue: Venue = Venue.KALSHI) -> PreparedOrder:
+    req = OrderRequest(venue, market, side, action, D(size), D(price), TimeInForce.IOC, coid)
+    return PreparedOrder(req, f'{{"client_order_id":"{coid}","size":"{size}"}}')
+
+
+def fill(fid: str, size: str, price: str, fee: str, *, coid: str = "c1", side: Side = Side.YES,
+         action: Action = Action.BUY, market: str = "KXA-1", venue: Venue = Venue.KALSHI) -> Fill:
+    return Fill(venue, fid, "v-" + coid, market, side, action, D(size), D(price), D(fee), NOW, True, coid)
+
+
+def test_intent_and_transitions_write_their_audit_events_in_the_same_transaction(db: Database) -> None:
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    st = led.record_intent(prepared(), execution_id="ex1", category="Sports", now=NOW)
+    assert st.status is OrderStatus.INTENT
+    assert led.order_payload("c1") == '{"client_order_id":"c1","size":"10"}'
+    led.mark_submitted("c1", now=NOW)
+    led.mark_submitted("c1", now=NOW)  # repeated: no second event
+    led.mark_acknowledged("c1", "v-c1", now=NOW)
+    led.record_fills("c1", [fill("f1", "4", "0.39", "0.0666")], now=NOW)
+    led.record_fills("c1", [fill("f1", "4", "0.39", "0.0666")], now=NOW)  # the same fill reported twice
+    st = led.transition("c1", OrderStatus.PARTIAL, fills=[fill("f2", "2", "0.40", "0.0336")], now=NOW)
+    assert (st.status, st.filled_size, st.fees, st.venue_order_id) == (OrderStatus.PARTIAL, D("6"), D("0.1002"),
+                                                                      "v-c1")
+    assert st.avg_fill_price == D("0.3933333333")  # (1.56 + 0.80) / 6, to ten places
+    types = [e.type for e in AuditLog(db).tail(20)]
+    assert types == ["balance.initialised", "order.intent", "order.submitted", "order.acknowledged",
+                     "order.partial", "order.partial"]
+    last = AuditLog(db).tail(1)[0]
+    assert last.payload["to"] == "partial" and last.payload["fills"][0]["fill_id"] == "f2"
+    assert AuditLog(db).verify().ok
+    with pytest.raises(IllegalTransition):
+        led.transition("c1", OrderStatus.OPEN)
+    with pytest.raises(NotFound):
+        led.transition("nope", OrderStatus.CANCELLED)
+    assert [o.client_order_id for o in led.orders(execution_id="ex1")] == ["c1"]
+    assert len(led.fills(client_order_id="c1")) == 2
+
+
+def test_a_failing_change_leaves_neither_row_nor_event(db: Database) -> None:
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    led.record_intent(prepared(), now=NOW)
+    with db.read() as c:
+        before = len(c.execute(select(audit_events.c.seq)).all())
+    with pytest.raises(DataError):  # 11 contracts on a 10-contract order
+        led.record_fills("c1", [fill("f1", "6", "0.40", "0"), fill("f2", "5", "0.40", "0")], now=NOW)
+    with db.read() as c:
+        assert len(c.execute(select(audit_events.c.seq)).all()) == before
+        assert c.execute(select(fills)).all() == []
+        assert c.execute(select(orders.c.status)).scalar_one() == "intent"
+    assert led.balance(Venue.KALSHI) is not None and led.balance(Venue.KALSHI).available == D("100")  # type: ignore[union-attr]
+
+
+def test_positions_balances_and_exposure_are_exact(db: Database) -> None:
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("1000"), now=NOW)
+    led.ensure_balance(Venue.POLYMARKET, D("500.123456"), now=NOW)
+    led.record_intent(prepared("k1", size="100.01", price="0.33"), category="Sports", now=NOW)
+    led.transition("k1", OrderStatus.FILLED, fills=[fill("k1a", "100.01", "0.33", "1.5480", coid="k1")], now=NOW)
+    led.record_intent(prepared("p1", size="33.333333", price="0.571", market="0xabc", venue=Venue.POLYMARKET,
+                               side=Side.NO), category="sports", now=NOW)
+    led.record_fills("p1", [fill("p1a", "33.333333", "0.571", "0.24497", coid="p1", market="0xabc",
+                                 venue=Venue.POLYMARKET, side=Side.NO)], now=NOW)
+    led.record_intent(prepared("k2", size="7", price="0.9", market="KXB-2"), category="Politics", now=NOW)
+    led.record_fills("k2", [fill("k2a", "7", "0.9", "0.0441", coid="k2", market="KXB-2")], now=NOW)
+    assert led.order("p1").status is OrderStatus.FILLED  # type: ignore[union-attr]  # fully filled → filled
+    k = led.balance(Venue.KALSHI)
+    p = led.balance(Venue.POLYMARKET)
+    assert k is not None and p is not None
+    assert k.available == D("1000") - D("33.0033") - D("1.5480") - D("6.3") - D("0.0441")
+    assert p.available == D("500.123456") - D("19.033333143") - D("0.24497")
+    pos = {(x.venue, x.market_id, x.side): x for x in led.positions()}
+    assert pos[(Venue.POLYMARKET, "0xabc", Side.NO)].exposure == D("19.033333143")
+    assert pos[(Venue.KALSHI, "KXA-1", Side.YES)].avg_price == D("0.33")
+    ex = led.exposure()
+    assert ex.total == D("33.0033") + D("19.033333143") + D("6.3")
+    assert ex.category("SPORTS") == D("33.0033") + D("19.033333143")  # Kalshi "Sports" + Polymarket "sports"
+    assert ex.category("politics") == D("6.3")
+    assert ex.market(Venue.KALSHI, "KXA-1") == D("33.0033")
+    assert ex.open_markets == 3
+    # Partial sale at a profit: a third of the cost and fees leave with the contracts.
+    led.record_intent(prepared("k3", size="33.34", price="0.50", action=Action.SELL), now=NOW)
+    led.record_fills("k3", [fill("k3a", "33.34", "0.50", "0.5835", coid="k3", action=Action.SELL)], now=NOW)
+    after = {(x.venue, x.market_id, x.side): x for x in led.positions()}[(Venue.KALSHI, "KXA-1", Side.YES)]
+    cost_out = (D("33.0033") * D("33.34") / D("100.01")).quantize(D("1e-10"))
+    assert after.size == D("66.67") and after.exposure == D("33.0033") - cost_out
+    with pytest.raises(DataError, match="holds"):
+        led.record_intent(prepared("k4", size="100", price="0.5", action=Action.SELL), now=NOW)
+        led.record_fills("k4", [fill("k4a", "100", "0.5", "0", coid="k4", action=Action.SELL)], now=NOW)
+
+
+def test_todays_pnl_against_the_daily_loss_limit(db: Database) -> None:
+    led = Ledger(db, "paper")
+    yesterday = NOW - timedelta(days=1)
+    led.ensure_balance(Venue.KALSHI, D("1000"), now=yesterday)
+    pnl = led.daily_pnl(daily_loss=D("50"), daily_loss_pct=D("5"), now=NOW)
+    assert (pnl.start_equity, pnl.pnl, pnl.used_share, pnl.marked) == (D("1000"), D("0"), D("0"), True)
+    led.record_intent(prepared(size="100", price="0.40"), now=NOW)
+    led.record_fills("c1", [fill("f1", "100", "0.40", "1.68")], now=NOW)
+    # Later the same day a paper deposit on another venue is not profit.
+    led.ensure_balance(Venue.POLYMARKET, D("200"), now=NOW + timedelta(hours=1))
+    at_cost = led.daily_pnl(daily_loss=D("50"), daily_loss_pct=D("5"), now=NOW + timedelta(hours=2))
+    assert (at_cost.start_equity, at_cost.pnl, at_cost.marked) == (D("1200"), D("-1.68"), False)
+    marks = {(Venue.KALSHI, "KXA-1", Side.YES): D("0.10")}
+    marked = led.daily_pnl(daily_loss=D("50"), daily_loss_pct=D("2"), marks=marks, now=NOW + timedelta(hours=2))
+    # equity 1198.32 cash + 100 × 0.10 = 1208.32 … minus start 1200 + 40 cost: loss = 1.68 + 30
+    assert marked.pnl == D("-31.68") and marked.unrealised == D("-30")
+    assert (marked.limit, marked.limit_source) == (D("24"), "breaker.daily_loss_pct")  # 2 % of 1200 < 50
+    assert marked.used_share == D("1.32") and marked.used_pct == D("132.00")
+    rec = marked.to_record()
+    assert rec["type"] == "pnl" and rec["today_pnl"] == D("-31.68") and rec["daily_loss_limit"] == D("24")
+    # The next trading day starts from the equity at cost.
+    tomorrow = led.daily_pnl(daily_loss=D("50"), daily_loss_pct=D("5"), now=NOW + timedelta(days=1))
+    assert tomorrow.start_equity == D("1158.32") + D("40") and tomorrow.pnl == 0
+
+
+def test_trading_day_honours_the_reset_hour() -> None:
+    assert trading_day(datetime(2026, 1, 2, 3, tzinfo=UTC), 5)[0] == "2026-01-01"
+    assert trading_day(datetime(2026, 1, 2, 5, tzinfo=UTC), 5)[0] == "2026-01-02"
+
+
+def test_live_balances_are_venue_reports_not_derived_from_fills(db: Database) -> None:
+    led = Ledger(db, "live")
+    bal = Balance(Venue.KALSHI, "live", D("12.3456"), D("1"), D("13.3456"), NOW, source="venue")
+    led.record_balance(bal, now=NOW)
+    led.record_balance(bal, now=NOW)  # unchanged: no second event
+    led.record_intent(prepared(), now=NOW)
+    led.record_fills("c1", [fill("f1", "10", "0.40", "0.0672")], now=NOW)
+    assert led.balance(Venue.KALSHI) == bal
+    assert [e.type for e in AuditLog(db).tail(5)] == ["balance.updated", "order.intent", "order.filled"]
+    assert all(e.mode == "live" for e in AuditLog(db).tail(5))
+    assert Ledger(db, "paper").positions() == [] and len(led.positions()) == 1
+
+
+def test_money_columns_refuse_more_than_ten_places(db: Database) -> None:
+    led = Ledger(db, "paper")
+    with pytest.raises(Exception, match="decimal places"):
+        led.ensure_balance(Venue.KALSHI, D("1.00000000001"), now=NOW)
+    big = D("123456789.0123456789")  # 19 significant digits survive exactly on both backends
+    led.ensure_balance(Venue.KALSHI, big, now=NOW)
+    assert led.balance(Venue.KALSHI).total == big  # type: ignore[union-attr]

@@ -1,0 +1,522 @@
+"""KalshiTrading end to end over loopback against the simulator (which verifies every signature).
+
+Every endpoint, the YES-book translation for all four buy/sell × yes/no combinations, the
+never-twice guarantee (a dropped or timed-out create is found, and re-submitting the same
+prepared order is answered 409 and looked up, never placed again), every recorded error shape,
+and fills across the historical cutoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sim.kalshi_sim import API_PREFIX, KalshiSim, load_fixture
+from sim.server import FaultRule
+
+from orion_cli.core.errors import AuthError, VenueUnavailable
+from orion_cli.core.models import Side, Venue
+from orion_cli.venues.http import RetryPolicy
+from orion_cli.venues.kalshi import trading as trading_mod
+from orion_cli.venues.kalshi.client import RateTier
+from orion_cli.venues.kalshi.parse import parse_market
+from orion_cli.venues.kalshi.signing import KalshiSigner
+from orion_cli.venues.kalshi.trading import KalshiTrading, OrderInvalid, book_side_for, yes_book_price
+from orion_cli.venues.trading import (
+    Action,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    TimeInForce,
+    TradingVenue,
+)
+
+T = TypeVar("T")
+D = Decimal
+FREE = RateTier("test", 1e6, 1e6, 1e6, 1e6)
+TICKER = "KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP"
+TAPERED = "KXSIMTAPER-26JUN11-T1"
+KEY_ID = "8c35ecb3-328f-4f52-8c7c-0f4b9862f8d1"
+CREATE = API_PREFIX + "/portfolio/events/orders"
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def sim(key: rsa.RSAPrivateKey) -> Iterator[KalshiSim]:
+    s = KalshiSim()
+    s.register_key(KEY_ID, key.public_key())
+    base = dict(s._index[TICKER])
+    base.update(ticker=TAPERED, event_ticker="KXSIMTAPER-26JUN11", price_level_structure="tapered_deci_cent",
+                price_ranges=[{"end": "0.1000", "start": "0.0000", "step": "0.0010"},
+                              {"end": "0.9000", "start": "0.1000", "step": "0.0100"},
+                              {"end": "1.0000", "start": "0.9000", "step": "0.0010"}])
+    s.add_market(base)
+    # YES bids 0.47 (10) and 0.45 (10); NO bids 0.48 (10) and 0.46 (10): YES ask 0.52 / 0.54.
+    s.set_book(TICKER, [["0.4500", "10.00"], ["0.4700", "10.00"]], [["0.4600", "10.00"], ["0.4800", "10.00"]])
+    s.start()
+    yield s
+    s.stop()
+
+
+def make(sim: KalshiSim, key: rsa.RSAPrivateKey, **kw: Any) -> KalshiTrading:
+    kw.setdefault("tier", FREE)
+    kw.setdefault("retry", RetryPolicy(2, 0.001, 0.01))
+    kw.setdefault("cancel_poll_delays", (0.01, 0.02))
+    return KalshiTrading(KalshiSigner(KEY_ID, key), base_url=sim.server.base_url + API_PREFIX, **kw)
+
+
+def run(sim: KalshiSim, key: rsa.RSAPrivateKey, body: Callable[[KalshiTrading], Awaitable[T]], **kw: Any) -> T:
+    async def main() -> T:
+        async with make(sim, key, **kw) as venue:
+            return await body(venue)
+
+    return asyncio.run(main())
+
+
+def req(side: Side, action: Action, size: str, price: str, tif: TimeInForce = TimeInForce.IOC,
+        ticker: str = TICKER, cid: str | None = None) -> OrderRequest:
+    return OrderRequest(Venue.KALSHI, ticker, side, action, D(size), D(price), tif, cid or str(uuid.uuid4()))
+
+
+def creates(sim: KalshiSim) -> int:
+    return sum(1 for r in sim.requests if r.method == "POST" and r.path == CREATE)
+
+
+def test_implements_the_trading_protocol(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    venue: TradingVenue = make(sim, key)
+    assert venue.venue is Venue.KALSHI and venue.mode == "live"
+    asyncio.run(venue.aclose())  # type: ignore[attr-defined]
+
+
+# -- auth ---------------------------------------------------------------------------------------
+
+
+def test_a_wrong_key_is_refused_at_the_sim_with_the_recorded_401(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    async def body(v: KalshiTrading) -> None:
+        await v.balance()
+
+    def wrong() -> KalshiTrading:
+        return KalshiTrading(KalshiSigner(KEY_ID, other), base_url=sim.server.base_url + API_PREFIX, tier=FREE)
+
+    with pytest.raises(AuthError) as bad_sig:
+        asyncio.run(_with(wrong(), body))
+    assert "authentication_error" in str(bad_sig.value) and "INCORRECT_API_KEY_SIGNATURE" in str(bad_sig.value)
+    unknown = KalshiTrading(KalshiSigner(str(uuid.UUID(int=0)), key), base_url=sim.server.base_url + API_PREFIX,
+                            tier=FREE)
+    with pytest.raises(AuthError) as bad_id:
+        asyncio.run(_with(unknown, body))
+    assert "NOT_FOUND" in str(bad_id.value)
+    assert sim.auth_failures == 2
+    # An order with a wrong signature is refused before anything is placed.
+    with pytest.raises(AuthError):
+        asyncio.run(_with(wrong(), lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.60")))))
+    assert not any(a.created for a in sim.accounts.values())
+
+
+async def _with(venue: KalshiTrading, body: Callable[[KalshiTrading], Awaitable[T]]) -> T:
+    async with venue:
+        return await body(venue)
+
+
+# -- balance, positions, exchange status --------------------------------------------------------
+
+
+def test_balance_positions_and_exchange_status(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    sim.starting_cash = D("98.0186")
+
+    async def body(v: KalshiTrading) -> Any:
+        before = await v.balance()
+        await v.submit(v.prepare(req(Side.YES, Action.BUY, "3", "0.60")))  # fills at 0.52
+        await v.submit(v.prepare(req(Side.YES, Action.BUY, "2", "0.10", TimeInForce.GTC)))  # rests: $0.20 held
+        after = await v.balance()
+        positions = await v.positions()
+        status = await v.exchange_status()
+        return before, after, positions, status
+
+    before, after, positions, status = run(sim, key, body)
+    assert before.available == D("98.0186") and before.reserved == 0 and before.total == D("98.0186")
+    assert isinstance(before.available, Decimal)
+    # 3 × 0.52 + fee ceil(0.07 × 3 × 0.52 × 0.48, $0.0001) = 1.56 + 0.0525; 0.20 held for the resting bid.
+    assert after.available == D("98.0186") - D("1.56") - D("0.0525") - D("0.20")
+    assert after.reserved == D("0.20") and after.total == after.available + D("0.20")
+    assert [(p.market_id, p.side, p.size, p.exposure) for p in positions] == [(TICKER, Side.YES, D("3"), D("1.56"))]
+    assert positions[0].avg_price == D("0.52")
+    assert status.can_trade
+    sim.exchange_state = {"exchange_active": True, "trading_active": False}
+    with pytest.raises(VenueUnavailable):
+        run(sim, key, lambda v: v.require_trading())
+
+
+def test_negative_position_fp_is_a_no_position(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    positions = run(sim, key, lambda v: _then(v.submit(v.prepare(req(Side.NO, Action.BUY, "4", "0.60"))),
+                                              v.positions()))
+    acct = sim.account(KEY_ID)
+    assert acct.positions[TICKER]["position"] == D("-4")  # the wire says position_fp "-4.00"
+    assert [(p.side, p.size) for p in positions] == [(Side.NO, D("4"))]
+
+
+async def _then(first: Awaitable[Any], second: Awaitable[T]) -> T:
+    await first
+    return await second
+
+
+# -- the YES-book translation -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("side", "action", "limit", "wire_side", "wire_price", "fill_price"),
+    [
+        (Side.YES, Action.BUY, "0.60", "bid", "0.6000", "0.52"),  # lifts the YES ask 1 − 0.48
+        (Side.NO, Action.BUY, "0.60", "ask", "0.4000", "0.53"),  # NO ask is 1 − best YES bid 0.47
+        (Side.YES, Action.SELL, "0.40", "ask", "0.4000", "0.47"),  # hits the YES bid
+        (Side.NO, Action.SELL, "0.40", "bid", "0.6000", "0.48"),  # hits the NO bid (YES ask 0.52)
+    ],
+)
+def test_yes_book_translation_both_ways(
+    sim: KalshiSim, key: rsa.RSAPrivateKey, side: Side, action: Action, limit: str, wire_side: str,
+    wire_price: str, fill_price: str,
+) -> None:
+    async def body(v: KalshiTrading) -> Any:
+        prepared = v.prepare(req(side, action, "2", limit))
+        state = await v.submit(prepared)
+        fills = await v.fills(venue_order_id=state.venue_order_id)
+        # A fresh instance (after a restart) reads the order back through the same translation.
+        async with make(sim, key) as fresh:
+            fresh.remember(prepared)
+            again = await fresh.find_order(prepared.request.client_order_id)
+        return prepared, state, fills, again
+
+    prepared, state, fills, again = run(sim, key, body)
+    payload = json.loads(prepared.payload)
+    assert (payload["side"], payload["price"], payload["count"]) == (wire_side, wire_price, "2.00")
+    assert book_side_for(side, action) == wire_side and yes_book_price(side, D(limit)) == D(wire_price)
+    assert state.status is OrderStatus.FILLED and state.filled_size == D("2")
+    assert state.avg_fill_price == D(fill_price) and (state.side, state.action) == (side, action)
+    assert [(f.side, f.action, f.price, f.size) for f in fills] == [(side, action, D(fill_price), D("2"))]
+    assert again is not None and again.avg_fill_price == D(fill_price)
+    # The create answer only has a per-contract average fee (4 places); the read-back is exact.
+    assert again.fees == sum(f.fee for f in fills) and abs(again.fees - state.fees) <= D("0.00005") * 2
+    assert (again.side, again.action, again.limit_price) == (side, action, D(limit))
+
+
+def test_unknown_direction_reads_bid_as_buy_yes_and_ask_as_buy_no(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    async def body(v: KalshiTrading) -> Any:
+        s = await v.submit(v.prepare(req(Side.YES, Action.SELL, "1", "0.40")))
+        async with make(sim, key) as fresh:  # knows nothing about the request
+            return await fresh.find_order("", s.venue_order_id)
+
+    found = run(sim, key, body)
+    assert found is not None and (found.side, found.action) == (Side.NO, Action.BUY)
+    assert found.avg_fill_price == D("0.53")  # the economically identical NO buy at 1 − 0.47
+
+
+def test_prices_round_toward_safety_on_the_market_grid(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    v = make(sim, key, markets={m: parse_market(sim._index[m]) for m in (TICKER, TAPERED)})
+    try:
+        def wire(r: OrderRequest) -> tuple[str, str, Decimal]:
+            p = v.prepare(r)
+            body = json.loads(p.payload)
+            return body["side"], body["price"], p.request.limit_price
+
+        assert wire(req(Side.YES, Action.BUY, "1", "0.555")) == ("bid", "0.5500", D("0.55"))
+        assert wire(req(Side.NO, Action.BUY, "1", "0.555")) == ("ask", "0.4500", D("0.55"))
+        assert wire(req(Side.YES, Action.SELL, "1", "0.555")) == ("ask", "0.5600", D("0.56"))
+        assert wire(req(Side.NO, Action.SELL, "1", "0.555")) == ("bid", "0.4400", D("0.56"))
+        # Tapered: deci-cent ticks below 0.10 and above 0.90.
+        assert wire(req(Side.YES, Action.BUY, "1", "0.0555", ticker=TAPERED)) == ("bid", "0.0550", D("0.055"))
+        assert wire(req(Side.NO, Action.BUY, "1", "0.0555", ticker=TAPERED)) == ("ask", "0.9450", D("0.055"))
+        assert wire(req(Side.YES, Action.BUY, "1.25", "0.5", ticker=TAPERED))[1] == "0.5000"
+        for bad in (
+            req(Side.YES, Action.BUY, "1", "0.004"),  # rounds down to 0: no tick on the safe side
+            req(Side.YES, Action.BUY, "1", "1"),
+            req(Side.YES, Action.BUY, "0", "0.5"),
+            req(Side.YES, Action.BUY, "0.005", "0.5"),
+            OrderRequest(Venue.KALSHI, TICKER, Side.YES, Action.BUY, D(1), D("0.5"), TimeInForce.IOC, ""),
+            OrderRequest(Venue.POLYMARKET, TICKER, Side.YES, Action.BUY, D(1), D("0.5"), TimeInForce.IOC, "x"),
+        ):
+            with pytest.raises(OrderInvalid) as exc:
+                v.prepare(bad)
+            assert isinstance(exc.value, OrderRejected)
+    finally:
+        asyncio.run(v.aclose())
+
+
+def test_every_order_carries_its_client_order_id_and_the_sim_accepts_rounded_prices(
+    sim: KalshiSim, key: rsa.RSAPrivateKey
+) -> None:
+    async def body(v: KalshiTrading) -> Any:
+        v.add_market(parse_market(sim._index[TAPERED]))
+        return await v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.0555", TimeInForce.GTC, ticker=TAPERED)))
+
+    state = run(sim, key, body)
+    assert state.status is OrderStatus.OPEN and state.limit_price == D("0.055")
+    sent = json.loads(next(r for r in sim.requests if r.path == CREATE).body)
+    assert sent["client_order_id"] == state.client_order_id and sent["price"] == "0.0550"
+
+
+# -- time in force, cancel, open orders ---------------------------------------------------------
+
+
+def test_fok_ioc_gtc_and_cancel(sim: KalshiSim, key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trading_mod, "LIST_LIMIT", 2)  # exercise cursor pagination
+
+    async def body(v: KalshiTrading) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        out["fok"] = await v.submit(v.prepare(req(Side.YES, Action.BUY, "50", "0.60", TimeInForce.FOK)))
+        out["ioc"] = await v.submit(v.prepare(req(Side.YES, Action.BUY, "25", "0.60", TimeInForce.IOC)))
+        out["ioc_none"] = await v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.10", TimeInForce.IOC)))
+        gtc = [await v.submit(v.prepare(req(Side.YES, Action.BUY, "1", f"0.0{i}", TimeInForce.GTC)))
+               for i in (1, 2, 3)]
+        out["gtc"] = gtc
+        out["open"] = await v.open_orders()
+        out["cancel"] = await v.cancel(gtc[0].venue_order_id)
+        out["cancel_again"] = await v.cancel(gtc[0].venue_order_id)
+        out["cancel_filled"] = await v.cancel(out["ioc"].venue_order_id)
+        out["cancel_unknown"] = await v.cancel(str(uuid.UUID(int=0)))
+        out["open_after"] = await v.open_orders()
+        return out
+
+    out = run(sim, key, body)
+    assert out["fok"].status is OrderStatus.CANCELLED and out["fok"].filled_size == 0
+    assert out["fok"].venue_status == "fill_or_kill_insufficient_resting_volume"
+    assert out["ioc"].status is OrderStatus.PARTIAL and out["ioc"].filled_size == D("20")
+    assert out["ioc"].avg_fill_price == D("0.53")  # 10 @ 0.52 + 10 @ 0.54
+    assert out["ioc_none"].status is OrderStatus.CANCELLED and out["ioc_none"].venue_order_id
+    assert all(s.status is OrderStatus.OPEN for s in out["gtc"])
+    assert sorted(s.limit_price for s in out["open"]) == [D("0.01"), D("0.02"), D("0.03")]
+    assert out["cancel"].status is OrderStatus.CANCELLED and out["cancel"].venue_status == "canceled"
+    assert out["cancel_again"].status is OrderStatus.CANCELLED  # 404: already terminal
+    assert out["cancel_filled"].status is OrderStatus.PARTIAL
+    assert out["cancel_unknown"] is None
+    assert len(out["open_after"]) == 2
+    assert any("cursor" in r.query for r in sim.requests if r.path.endswith("/portfolio/orders"))
+    statuses = [r for r in sim.requests if r.method == "DELETE"]
+    assert len(statuses) == 4
+
+
+def test_cancel_read_back_that_stays_stale_is_reported_terminal(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    sim.stale_reads_after_cancel = 100
+
+    async def body(v: KalshiTrading) -> Any:
+        s = await v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.05", TimeInForce.GTC)))
+        return await v.cancel(s.venue_order_id)
+
+    state = run(sim, key, body)
+    assert state.status is OrderStatus.CANCELLED and "stale" in state.venue_status
+    sim.stale_reads_after_cancel = 1
+    state = run(sim, key, body)
+    assert state.status is OrderStatus.CANCELLED and state.venue_status == "canceled"
+
+
+# -- never twice --------------------------------------------------------------------------------
+
+
+def test_dropped_create_is_found_and_resubmission_never_places_twice(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    sim.add_fault(FaultRule("drop_after", method="POST", path_prefix=CREATE, times=1))
+    prepared_box: list[Any] = []
+
+    async def first(v: KalshiTrading) -> None:
+        p = v.prepare(req(Side.NO, Action.BUY, "3", "0.60"))
+        prepared_box.append(p)
+        await v.submit(p)
+
+    with pytest.raises(OrderOutcomeUnknown) as exc:
+        run(sim, key, first)
+    prepared = prepared_box[0]
+    assert exc.value.client_order_id == prepared.request.client_order_id
+
+    async def recover(v: KalshiTrading) -> Any:  # a restarted process: only the persisted intent
+        v.remember(prepared)
+        found = await v.find_order(prepared.request.client_order_id)
+        again = await v.submit(prepared)
+        return found, again
+
+    found, again = run(sim, key, recover)
+    assert found is not None and found.status is OrderStatus.FILLED and found.filled_size == D("3")
+    assert again.venue_order_id == found.venue_order_id and again.status is OrderStatus.FILLED
+    assert found.avg_fill_price == D("0.53") and found.side is Side.NO
+    assert len(sim.account(KEY_ID).created) == 1
+    assert creates(sim) == 2  # the original and the verbatim re-send, answered 409
+    bodies = {r.body for r in sim.requests if r.path == CREATE}
+    assert bodies == {prepared.payload.encode()}
+
+
+def test_timeout_after_send_is_unknown_then_found(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    sim.add_fault(FaultRule("latency", method="POST", path_prefix=CREATE, times=1, seconds=0.6))
+    box: list[Any] = []
+
+    async def body(v: KalshiTrading) -> Any:
+        p = v.prepare(req(Side.YES, Action.BUY, "1", "0.60", TimeInForce.FOK))
+        box.append(p)
+        try:
+            await v.submit(p)
+        except OrderOutcomeUnknown:
+            await asyncio.sleep(0.8)  # the venue finishes processing it
+            return await v.find_order(p.request.client_order_id)
+        raise AssertionError("expected an unknown outcome")
+
+    found = run(sim, key, body, timeout=0.25)
+    assert found is not None and found.status is OrderStatus.FILLED
+    assert run(sim, key, lambda v: v.submit(box[0])).venue_order_id == found.venue_order_id
+    assert len(sim.account(KEY_ID).created) == 1
+
+
+def test_never_sent_is_not_unknown_and_lookup_finds_nothing(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    sim.add_fault(FaultRule("drop", method="POST", path_prefix=CREATE, times=1))
+    box: list[Any] = []
+
+    async def body(v: KalshiTrading) -> Any:
+        p = v.prepare(req(Side.YES, Action.BUY, "1", "0.60"))
+        box.append(p)
+        with pytest.raises(OrderOutcomeUnknown):  # a drop after sending: may have reached
+            await v.submit(p)
+        assert await v.find_order(p.request.client_order_id) is None  # the venue never saw it
+        return await v.submit(p)  # so the same prepared order is placed now, once
+
+    state = run(sim, key, body)
+    assert state.status is OrderStatus.FILLED and len(sim.account(KEY_ID).created) == 1
+
+
+# -- error bodies -------------------------------------------------------------------------------
+
+
+def _reject(sim: KalshiSim, key: rsa.RSAPrivateKey, r: OrderRequest, **kw: Any) -> OrderRejected:
+    with pytest.raises(OrderRejected) as exc:
+        run(sim, key, lambda v: v.submit(v.prepare(r)), **kw)
+    return exc.value
+
+
+def test_recorded_nested_errors_become_rejections_with_their_code(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    sim.starting_cash = D("5")
+    exc = _reject(sim, key, req(Side.YES, Action.BUY, "100", "0.60"))
+    assert exc.code == "insufficient_balance" and "insufficient balance" in str(exc)
+    # Off-tick prices never leave prepare() when the market is known; with a wrong grid the venue says so.
+    wrong_grid = OrderRequest(Venue.KALSHI, TAPERED, Side.YES, Action.BUY, D("1"), D("0.515"), TimeInForce.GTC,
+                              str(uuid.uuid4()), tick_size=D("0.005"))
+    exc = _reject(sim, key, wrong_grid)
+    assert exc.code == "invalid_price" and "invalid price" in str(exc)
+    assert sim.account(KEY_ID).created == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    [
+        (400, load_fixture("orders__post_only_cross"), "invalid_order"),  # nested, with details
+        (400, load_fixture("orders__numeric_field_types"), "bad_request"),  # flat
+        (400, {"msg": "Parameter validation failed for CreateOrderV2"}, "http_400"),  # bare
+        (400, {"error": {"code": "user_not_found:_3f2a", "message": "user not found"}}, "user_not_found:_3f2a"),
+        (403, None, None),
+    ],
+)
+def test_every_error_shape(sim: KalshiSim, key: rsa.RSAPrivateKey, status: int, body: Any, code: str | None) -> None:
+    sim.add_fault(FaultRule("status", method="POST", path_prefix=CREATE, status=status,
+                            body=body if body is not None else load_fixture("auth__bad_signature")))
+    if code is None:
+        with pytest.raises(AuthError):
+            run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.60"))))
+        return
+    exc = _reject(sim, key, req(Side.YES, Action.BUY, "1", "0.60"))
+    assert exc.code == code
+    if code == "invalid_order":
+        assert "post only cross" in str(exc)
+    if code == "bad_request":
+        assert "cannot unmarshal number" in str(exc)
+    if code == "http_400":
+        assert "Parameter validation failed" in str(exc)
+
+
+def test_codes_match_on_their_prefix(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    sim.add_fault(FaultRule("status", method="POST", path_prefix=CREATE, status=409, times=1, body={
+        "error": {"code": "fill_or_kill_insufficient_resting_volume:_x1", "message": "fok", "service": "exchange"}}))
+    state = run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.60", TimeInForce.FOK))))
+    assert state.status is OrderStatus.CANCELLED and state.filled_size == 0
+
+    async def body(v: KalshiTrading) -> Any:
+        p = v.prepare(req(Side.YES, Action.BUY, "1", "0.60"))
+        placed = await v.submit(p)
+        sim.add_fault(FaultRule("status", method="POST", path_prefix=CREATE, status=409, times=1, body={
+            "error": {"code": "order_already_exists:_abc", "message": "order already exists"}}))
+        return placed, await v.submit(p)
+
+    placed, again = run(sim, key, body)
+    assert again.venue_order_id == placed.venue_order_id and len(sim.account(KEY_ID).created) == 1
+
+
+def test_server_errors_are_unknown_and_rate_limits_are_retryable(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    sim.add_fault(FaultRule("status", method="POST", path_prefix=CREATE, status=500, times=1,
+                            body={"error": {"code": "internal_error", "message": "internal"}}))
+    with pytest.raises(OrderOutcomeUnknown):
+        run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.60"))))
+    sim.add_fault(FaultRule("rate_limit", method="POST", path_prefix=CREATE, times=1))
+    with pytest.raises(VenueUnavailable) as exc:
+        run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.60"))))
+    assert not isinstance(exc.value, OrderOutcomeUnknown)
+    assert sim.account(KEY_ID).created == []
+
+
+def test_409_for_an_order_that_cannot_be_found_stays_unknown(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    sim.add_fault(FaultRule("status", method="POST", path_prefix=CREATE, status=409, times=1,
+                            body=load_fixture("orders__duplicate_client_order_id")))
+    with pytest.raises(OrderOutcomeUnknown):
+        run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.60"))))
+
+
+# -- fills and the historical cutoff ------------------------------------------------------------
+
+
+def test_fills_across_the_historical_cutoff(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    async def body(v: KalshiTrading) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        old = await v.submit(v.prepare(req(Side.YES, Action.BUY, "2", "0.60")))
+        cutoff = datetime.now(UTC) + timedelta(seconds=1)
+        sim.set_historical_cutoff(cutoff)
+        await asyncio.sleep(1.1)
+        new = await v.submit(v.prepare(req(Side.NO, Action.BUY, "1", "0.60")))
+        out["all"] = await v.fills()
+        out["old_only"] = await v.fills(venue_order_id=old.venue_order_id)
+        mark = len(sim.requests)
+        out["recent"] = await v.fills(since=cutoff)
+        out["recent_paths"] = [r.path for r in sim.requests[mark:]]
+        async with make(sim, key) as fresh:
+            out["archived"] = await fresh.find_order(old.client_order_id)
+            out["archived_by_id"] = await fresh.find_order("", old.venue_order_id)
+        out["old"], out["new"] = old, new
+        return out
+
+    out = run(sim, key, body)
+    assert [(f.side, f.size, f.price) for f in out["all"]] == [
+        (Side.YES, D("2"), D("0.52")), (Side.NO, D("1"), D("0.53"))]
+    assert out["all"][0].fee == D("0.0350") and out["all"][1].fee == D("0.0175")
+    assert [f.venue_order_id for f in out["old_only"]] == [out["old"].venue_order_id]
+    assert [f.venue_order_id for f in out["recent"]] == [out["new"].venue_order_id]
+    assert not any(p.endswith("/historical/fills") for p in out["recent_paths"])
+    archived = out["archived"]
+    assert archived is not None and archived.venue_order_id == out["old"].venue_order_id
+    assert archived.status is OrderStatus.FILLED and archived.avg_fill_price == D("0.52")
+    assert out["archived_by_id"] is not None and out["archived_by_id"].client_order_id == out["old"].client_order_id
+    paths = {r.path for r in sim.requests}
+    assert {API_PREFIX + "/historical/fills", API_PREFIX + "/historical/orders",
+            API_PREFIX + "/historical/cutoff"} <= paths
+
+
+def test_fees_are_exact_decimals_rounded_up_per_fill(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    state = run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.99"))))
+    # 1 @ 0.52: 0.07 × 0.52 × 0.48 = 0.017472 → 0.0175 (recorded fills__after_taker).
+    assert state.fees == D("0.0175") and isinstance(state.fees, Decimal)
+    assert load_fixture("fills__after_taker")["fills"][0]["fee_cost"] == "0.017500"
+    fills = run(sim, key, lambda v: v.fills(venue_order_id=state.venue_order_id))
+    assert [f.fee for f in fills] == [D("0.0175")]

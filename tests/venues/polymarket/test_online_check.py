@@ -1,0 +1,135 @@
+"""``secrets check --online`` for Polymarket against the simulator: L1 (wallet) and L2 (API key) separately."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+_TESTS = str(Path(__file__).resolve().parents[2])
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+from eth_account import Account  # noqa: E402
+from sim.polymarket_sim import PolymarketSim  # noqa: E402
+
+from orion_cli.secrets.store import CheckResult, SecretStore, online_checks  # noqa: E402
+from orion_cli.venues.polymarket.online_check import online_check  # noqa: E402
+
+
+class MemoryStore(SecretStore):
+    backend = "memory"
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.values: dict[str, bytes] = {}
+
+    def _read(self, name: str) -> bytes | None:
+        return self.values.get(name)
+
+    def _stored(self) -> dict[str, datetime]:
+        return {n: datetime.now(UTC) for n in self.values}
+
+    def _write(self, values: dict[str, bytes]) -> None:
+        self.values.update(values)
+
+    def _delete(self, name: str) -> bool:
+        return self.values.pop(name, None) is not None
+
+
+@pytest.fixture(scope="module")
+def shared_sim() -> Iterator[PolymarketSim]:
+    s = PolymarketSim.universe(1, seed=5, markets_per_event=1)
+    with s:
+        yield s
+
+
+@pytest.fixture
+def sim(shared_sim: PolymarketSim) -> PolymarketSim:
+    shared_sim.reset()
+    return shared_sim
+
+
+def stored(sim: PolymarketSim, *, register: bool = True) -> tuple[MemoryStore, dict[str, str]]:
+    acct = Account.create()
+    store = MemoryStore()
+    values = {"polymarket_private_key": acct.key.hex(), "polymarket_signature_type": "0"}
+    if register:
+        creds = sim.add_account(acct.address)
+        values |= {"polymarket_api_key": creds["apiKey"], "polymarket_api_secret": creds["secret"],
+                   "polymarket_api_passphrase": creds["passphrase"]}
+    store.set_many(values)
+    return store, values
+
+
+def verdicts(results: list[CheckResult]) -> dict[str, str]:
+    return {r.name: r.status for r in results}
+
+
+def assert_no_secrets(results: list[CheckResult], values: dict[str, str]) -> None:
+    text = " ".join(r.detail for r in results)
+    for name in ("polymarket_private_key", "polymarket_api_secret", "polymarket_api_passphrase"):
+        if name in values:
+            assert values[name] not in text and values[name].removeprefix("0x") not in text
+
+
+def test_registered_for_the_cli() -> None:
+    from orion_cli.venues.polymarket.online_check import configured_online_check
+
+    assert online_checks()["polymarket"] is configured_online_check
+
+
+def test_the_registered_check_uses_the_configured_clob_url(sim: PolymarketSim, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`orion secrets check --online` must talk to polymarket.clob_url, not a hard-coded host."""
+    from orion_cli.venues.polymarket.online_check import configured_online_check
+
+    store, values = stored(sim)
+    monkeypatch.setenv("ORION__POLYMARKET__CLOB_URL", sim.clob_url)
+    results = configured_online_check(store)
+    assert results and all(r.status == "ok" for r in results), results
+    assert_no_secrets(results, values)
+
+
+def test_good_credentials_pass_l1_and_l2(sim: PolymarketSim) -> None:
+    store, values = stored(sim)
+    results = online_check(store, clob_url=sim.clob_url)
+    assert verdicts(results) == {"polymarket_private_key": "ok", "polymarket_api_key": "ok"}
+    assert all(r.passed for r in results)
+    assert_no_secrets(results, values)
+    paths = [r.path for r in sim.requests]
+    assert "/clob/auth/derive-api-key" in paths and "/clob/balance-allowance" in paths
+
+
+def test_wrong_api_secret_fails_l2_only(sim: PolymarketSim) -> None:
+    store, values = stored(sim)
+    store.set("polymarket_api_secret", "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC0xMjM0NQ==")
+    results = online_check(store, clob_url=sim.clob_url)
+    # the wallet still authenticates (L1); the stored secret does not sign acceptable requests (L2)
+    assert verdicts(results) == {"polymarket_private_key": "ok", "polymarket_api_key": "failed"}
+    l2 = next(r for r in results if r.name == "polymarket_api_key")
+    assert "refused the API credentials" in l2.detail and "401" in l2.detail and "re-derive" in l2.detail
+    assert_no_secrets(results, values | {"polymarket_api_secret": "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC0xMjM0NQ=="})
+
+
+def test_unknown_wallet_fails_l1(sim: PolymarketSim) -> None:
+    store, values = stored(sim, register=False)
+    results = online_check(store, clob_url=sim.clob_url)
+    assert verdicts(results) == {"polymarket_private_key": "failed", "polymarket_api_key": "skipped"}
+    assert "Could not derive api key" in results[0].detail
+    assert_no_secrets(results, values)
+
+
+def test_unset_key_is_skipped(sim: PolymarketSim) -> None:
+    results = online_check(MemoryStore(), clob_url=sim.clob_url)
+    assert verdicts(results) == {"polymarket_private_key": "skipped"} and results[0].passed
+    assert sim.requests == []
+
+
+def test_unreachable_venue_is_a_failure_not_a_crash() -> None:
+    store = MemoryStore()
+    store.set_many({"polymarket_private_key": Account.create().key.hex()})
+    results = online_check(store, clob_url="http://127.0.0.1:9", timeout=0.5)
+    assert verdicts(results)["polymarket_private_key"] == "failed"

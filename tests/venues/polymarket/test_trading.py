@@ -1,0 +1,679 @@
+"""PolymarketTrading end to end over loopback HTTP against PolymarketSim, which verifies every
+HMAC (stdlib) and every order signature (eth_account recovery) on its own, so a wrong byte fails."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+_TESTS = str(Path(__file__).resolve().parents[2])
+if _TESTS not in sys.path:  # importable under any pytest import mode
+    sys.path.insert(0, _TESTS)
+
+from eth_account import Account  # noqa: E402
+from sim.polymarket_sim import PolymarketSim, _tokens_of  # noqa: E402
+from sim.server import FaultRule, SimRequest  # noqa: E402
+
+from orion_cli.core.errors import AuthError, DataError, ExitCode, VenueUnavailable  # noqa: E402
+from orion_cli.core.models import Side, Venue  # noqa: E402
+from orion_cli.core.money import loads_exact  # noqa: E402
+from orion_cli.venues.http import RetryPolicy, VenueHttpError  # noqa: E402
+from orion_cli.venues.polymarket.orders import SignatureType, build_signed_order  # noqa: E402
+from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey  # noqa: E402
+from orion_cli.venues.polymarket.trading import (  # noqa: E402
+    PolymarketTrading,
+    derive_api_key,
+    parse_balance_units,
+    parse_position,
+)
+from orion_cli.venues.trading import (  # noqa: E402
+    Action,
+    Geoblocked,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    PreparedOrder,
+    TimeInForce,
+    TradingVenue,
+)
+
+T = TypeVar("T")
+FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02)
+ASKS = [("0.55", "50"), ("0.53", "20"), ("0.52", "100")]  # worst → best (best last, as the CLOB sends)
+BIDS = [("0.45", "50"), ("0.47", "30"), ("0.48", "50")]
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@pytest.fixture(scope="module")
+def shared_sim() -> Iterator[PolymarketSim]:
+    s = PolymarketSim.universe(2, seed=11, markets_per_event=1)
+    with s:
+        yield s
+
+
+class Market:
+    def __init__(self, sim: PolymarketSim) -> None:
+        _ev, m = next((ev, m) for ev, m in sim.all_markets() if len(_tokens_of(m)) == 2)
+        m["orderPriceMinTickSize"] = 0.01
+        m["negRisk"] = False
+        m["feesEnabled"] = True
+        m["feeSchedule"] = {"exponent": 1, "rate": 0.04, "takerOnly": True, "rebateRate": 0}
+        self.raw = m
+        self.id: str = m["conditionId"]
+        self.yes, self.no = _tokens_of(m)
+        for token in (self.yes, self.no):
+            book = sim.books[token]
+            book["asks"] = [{"price": p, "size": s} for p, s in ASKS]
+            book["bids"] = [{"price": p, "size": s} for p, s in BIDS]
+            book["tick_size"], book["neg_risk"] = "0.01", False
+
+
+@pytest.fixture
+def sim(shared_sim: PolymarketSim) -> PolymarketSim:
+    shared_sim.reset()
+    return shared_sim
+
+
+@pytest.fixture
+def market(sim: PolymarketSim) -> Market:
+    return Market(sim)
+
+
+class Wallet:
+    """A throwaway key registered at the simulator, and the API credentials the venue gave it."""
+
+    def __init__(self, sim: PolymarketSim, *, balance: str = "1000", signature_type: int = 0,
+                 shares: dict[str, Decimal] | None = None, register: bool = True) -> None:
+        acct = Account.create()
+        self.key = PrivateKey.from_hex(acct.key.hex())
+        self.funder: str | None = Account.create().address if signature_type else None
+        self.signature_type = signature_type
+        self.creds = (
+            ApiCredentials.from_response(
+                sim.add_account(self.key.address, funder=self.funder, signature_type=signature_type,
+                                balance=Decimal(balance), shares=shares)
+            )
+            if register
+            else ApiCredentials("00000000-0000-0000-0000-000000000000", "c2VjcmV0", "pass")
+        )
+
+    def client(self, sim: PolymarketSim, **kw: Any) -> PolymarketTrading:
+        kw.setdefault("retry", FAST)
+        kw.setdefault("timeout", 2.0)
+        kw.setdefault("creds", self.creds)
+        kw.setdefault("key", self.key)
+        return PolymarketTrading(
+            kw.pop("creds"), kw.pop("key"), clob_url=sim.clob_url, data_url=sim.data_url,
+            geoblock_url=sim.geoblock_url, funder=self.funder, signature_type=self.signature_type, **kw,
+        )
+
+
+@pytest.fixture
+def wallet(sim: PolymarketSim) -> Wallet:
+    return Wallet(sim)
+
+
+def order(market: Market, *, action: Action = Action.BUY, size: str = "10", price: str = "0.52",
+          tif: TimeInForce = TimeInForce.FOK, side: Side = Side.YES, coid: str = "c-1") -> OrderRequest:
+    return OrderRequest(
+        venue=Venue.POLYMARKET, market_id=market.id, side=side, action=action, size=Decimal(size),
+        limit_price=Decimal(price), time_in_force=tif, client_order_id=coid,
+        token_id=market.yes if side is Side.YES else market.no, tick_size=Decimal("0.01"),
+    )
+
+
+def posts(sim: PolymarketSim) -> list[SimRequest]:
+    return [r for r in sim.requests if r.method == "POST" and r.path == "/clob/order"]
+
+
+def with_client(wallet: Wallet, sim: PolymarketSim, fn: Callable[[PolymarketTrading], Coroutine[Any, Any, T]],
+                **kw: Any) -> T:
+    async def go() -> T:
+        async with wallet.client(sim, **kw) as pm:
+            return await fn(pm)
+
+    return run(go())
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def test_is_a_trading_venue(sim: PolymarketSim, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        venue: TradingVenue = pm
+        assert venue.venue is Venue.POLYMARKET and venue.mode == "live"
+
+    with_client(wallet, sim, go)
+
+
+def test_fok_buy_fills_reads_back_with_fills_and_fees(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        prepared = pm.prepare(order(market))
+        state = await pm.submit(prepared)
+        assert state.status is OrderStatus.FILLED
+        assert state.filled_size == Decimal("10") and state.avg_fill_price == Decimal("0.52")
+        assert state.venue_order_id == prepared.venue_ref
+        # the sim received exactly the prepared bytes, and accepted their HMAC and signature
+        assert posts(sim)[-1].body == prepared.payload.encode()
+        found = await pm.find_order("c-1", prepared.venue_ref)
+        assert found is not None and found.status is OrderStatus.FILLED
+        assert found.client_order_id == "c-1" and found.market_id == market.id and found.side is Side.YES
+        assert found.avg_fill_price == Decimal("0.52")
+        assert found.fees == Decimal("0.09984")  # 10 × 0.04 × 0.52 × 0.48
+        fills = await pm.fills(venue_order_id=prepared.venue_ref)
+        assert [(f.size, f.price, f.is_taker, f.client_order_id) for f in fills] == [
+            (Decimal("10"), Decimal("0.52"), True, "c-1")
+        ]
+        bal = await pm.balance()
+        assert bal.total == Decimal("994.8") and bal.available == Decimal("994.8")
+        positions = await pm.positions()
+        assert [(p.market_id, p.side, p.size, p.avg_price) for p in positions] == [
+            (market.id, Side.YES, Decimal("10"), Decimal("0.52"))
+        ]
+
+    with_client(wallet, sim, go)
+
+
+def test_fok_not_fillable_is_killed_not_rejected(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        prepared = pm.prepare(order(market, size="500", price="0.53"))
+        state = await pm.submit(prepared)
+        assert state.status is OrderStatus.CANCELLED and state.filled_size == 0
+        assert "FOK orders are fully filled or killed" in state.reject_reason
+        assert await pm.find_order("c-1", prepared.venue_ref) is None
+        assert (await pm.balance()).total == Decimal("1000")
+
+    with_client(wallet, sim, go)
+    assert sim.orders == {}
+
+
+def test_fak_partial_fill(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        state = await pm.submit(pm.prepare(order(market, size="150", price="0.53", tif=TimeInForce.IOC)))
+        assert state.status is OrderStatus.PARTIAL and state.filled_size == Decimal("120")
+        found = await pm.find_order("c-1")
+        assert found is not None and found.status is OrderStatus.PARTIAL and found.filled_size == Decimal("120")
+
+    with_client(wallet, sim, go)
+
+
+def test_fak_with_nothing_to_match_is_killed(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        state = await pm.submit(pm.prepare(order(market, price="0.40", tif=TimeInForce.IOC)))
+        assert state.status is OrderStatus.CANCELLED and "FAK" in state.reject_reason
+
+    with_client(wallet, sim, go)
+
+
+def test_fok_sell_of_held_shares(sim: PolymarketSim, market: Market) -> None:
+    w = Wallet(sim, shares={market.yes: Decimal("25")})
+
+    async def go(pm: PolymarketTrading) -> None:
+        state = await pm.submit(pm.prepare(order(market, action=Action.SELL, size="20", price="0.48")))
+        assert state.status is OrderStatus.FILLED and state.filled_size == Decimal("20")
+        assert state.avg_fill_price == Decimal("0.48")
+        assert (await pm.balance()).total == Decimal("1009.6")
+        conditional = await pm.balance_allowance("CONDITIONAL", market.yes)
+        assert conditional["balance"] == "5000000"
+
+    with_client(w, sim, go)
+
+
+def test_gtc_rests_is_listed_reserves_cash_and_cancels_idempotently(
+    sim: PolymarketSim, market: Market, wallet: Wallet
+) -> None:
+    sim.page_size = 2  # force /data/orders pagination
+
+    async def go(pm: PolymarketTrading) -> None:
+        refs = []
+        for i in range(5):
+            st = await pm.submit(pm.prepare(order(market, size="10", price=f"0.4{i}", tif=TimeInForce.GTC,
+                                                  coid=f"g-{i}")))
+            assert st.status is OrderStatus.OPEN and st.filled_size == 0
+            refs.append(st.venue_order_id)
+        listed = await pm.open_orders()
+        assert sorted(o.venue_order_id for o in listed) == sorted(refs)
+        assert {o.client_order_id for o in listed} == {f"g-{i}" for i in range(5)}
+        bal = await pm.balance()
+        assert bal.reserved == Decimal("21.0")  # 10 × (0.40 + 0.41 + … + 0.44)
+        assert bal.total == Decimal("1000") and bal.available == Decimal("1000") - bal.reserved
+        cancelled = await pm.cancel(refs[0])
+        assert cancelled is not None and cancelled.status is OrderStatus.CANCELLED
+        again = await pm.cancel(refs[0])  # already terminal: not an error
+        assert again is not None and again.status is OrderStatus.CANCELLED
+        assert len(await pm.open_orders()) == 4
+
+    with_client(wallet, sim, go)
+    cursors = [r.param("next_cursor") for r in sim.requests if r.path == "/clob/data/orders"]
+    assert cursors[:3] == ["MA==", "Mg==", "NA=="]
+
+
+def test_gtc_crossing_partially_fills_then_rests(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        st = await pm.submit(pm.prepare(order(market, size="130", price="0.53", tif=TimeInForce.GTC)))
+        assert st.status is OrderStatus.OPEN and st.filled_size == Decimal("120")
+        found = await pm.find_order("c-1")
+        assert found is not None and found.status is OrderStatus.OPEN and found.remaining == Decimal("10")
+
+    with_client(wallet, sim, go)
+
+
+# --------------------------------------------------------------------------- unknown outcomes
+
+
+def _wait_for(sim: PolymarketSim, order_hash: str) -> None:
+    deadline = time.monotonic() + 5
+    while order_hash not in sim.orders and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_timeout_after_send_is_unknown_then_found_and_never_doubled(
+    sim: PolymarketSim, market: Market, wallet: Wallet
+) -> None:
+    sim.server.add_fault(FaultRule("latency", method="POST", path_prefix="/clob/order", seconds=0.6, times=1))
+
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.check_geoblock()  # so only the order meets the short timeout
+        prepared = pm.prepare(order(market))
+        with pytest.raises(OrderOutcomeUnknown) as info:
+            await pm.submit(prepared)
+        assert info.value.exit_code is ExitCode.VENUE_UNAVAILABLE and info.value.client_order_id == "c-1"
+        _wait_for(sim, prepared.venue_ref)
+        found = await pm.find_order("c-1", prepared.venue_ref)
+        assert found is not None and found.status is OrderStatus.FILLED
+        # a retry re-sends the same signed order: the venue refuses the duplicate, we read it back
+        again = await pm.submit(prepared)
+        assert again.status is OrderStatus.FILLED and again.venue_order_id == prepared.venue_ref
+
+    with_client(wallet, sim, go, timeout=0.25)
+    bodies = {r.body for r in posts(sim)}
+    assert len(posts(sim)) == 2 and len(bodies) == 1  # identical bytes both times
+    assert sim.order_posts_accepted == 1 and len(sim.orders) == 1
+    assert sim.account(wallet.creds.api_key).cash == 1000_000000 - 5_200000  # charged once
+
+
+def test_dropped_connection_after_acceptance(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    sim.server.add_fault(FaultRule("drop_after", method="POST", path_prefix="/clob/order", times=1))
+
+    async def go(pm: PolymarketTrading) -> None:
+        prepared = pm.prepare(order(market))
+        with pytest.raises(OrderOutcomeUnknown):
+            await pm.submit(prepared)
+        found = await pm.find_order("c-1", prepared.venue_ref)
+        assert found is not None and found.status is OrderStatus.FILLED
+
+    with_client(wallet, sim, go)
+    assert sim.order_posts_accepted == 1
+
+
+def _persist(prepared: PreparedOrder) -> str:
+    r = prepared.request
+    return json.dumps({
+        "request": {"market_id": r.market_id, "side": r.side.value, "action": r.action.value, "size": str(r.size),
+                    "limit_price": str(r.limit_price), "tif": r.time_in_force.value, "coid": r.client_order_id,
+                    "token_id": r.token_id, "tick_size": str(r.tick_size), "neg_risk": r.neg_risk},
+        "payload": prepared.payload,
+        "venue_ref": prepared.venue_ref,
+    })
+
+
+def _restore(text: str) -> PreparedOrder:
+    raw = json.loads(text)
+    q = raw["request"]
+    request = OrderRequest(
+        venue=Venue.POLYMARKET, market_id=q["market_id"], side=Side(q["side"]), action=Action(q["action"]),
+        size=Decimal(q["size"]), limit_price=Decimal(q["limit_price"]), time_in_force=TimeInForce(q["tif"]),
+        client_order_id=q["coid"], token_id=q["token_id"], tick_size=Decimal(q["tick_size"]),
+        neg_risk=q["neg_risk"],
+    )
+    return PreparedOrder(request, raw["payload"], raw["venue_ref"])
+
+
+def test_resubmit_after_restart_sends_identical_bytes(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    sim.server.add_fault(FaultRule("drop", method="POST", path_prefix="/clob/order", times=1))
+
+    async def first(pm: PolymarketTrading) -> str:
+        prepared = pm.prepare(order(market))
+        stored = _persist(prepared)  # committed before sending
+        with pytest.raises(OrderOutcomeUnknown):
+            await pm.submit(prepared)
+        return stored
+
+    stored = with_client(wallet, sim, first)
+
+    async def after_restart(pm: PolymarketTrading) -> None:  # a new process: nothing in memory
+        prepared = _restore(stored)
+        assert await pm.find_order(prepared.request.client_order_id, prepared.venue_ref) is None
+        state = await pm.submit(prepared)
+        assert state.status is OrderStatus.FILLED and state.venue_order_id == prepared.venue_ref
+
+    with_client(wallet, sim, after_restart)
+    sent = posts(sim)
+    assert len(sent) == 2 and sent[0].body == sent[1].body == json.loads(stored)["payload"].encode()
+    assert sent[0].headers["poly_timestamp"] and sim.order_posts_accepted == 1
+
+
+def test_connection_refused_is_not_an_unknown_outcome(market: Market, wallet: Wallet) -> None:
+    async def go() -> None:
+        pm = PolymarketTrading(wallet.creds, wallet.key, clob_url="http://127.0.0.1:9", data_url="http://127.0.0.1:9",
+                               geoblock_url="http://127.0.0.1:9/api/geoblock", retry=FAST, timeout=1.0)
+        async with pm:
+            prepared = pm.prepare(order(market))
+            pm._geoblock_at = time.monotonic()  # pretend the geoblock was checked
+            pm._geoblock = await _allowed()
+            with pytest.raises(VenueUnavailable) as info:
+                await pm.submit(prepared)
+            assert not isinstance(info.value, OrderOutcomeUnknown)
+
+    run(go())
+
+
+async def _allowed() -> Any:
+    from orion_cli.core.models import utcnow
+    from orion_cli.venues.polymarket.trading import GeoblockStatus
+
+    return GeoblockStatus(False, "IE", "", utcnow())
+
+
+# --------------------------------------------------------------------------- error shapes
+
+
+def _fixture(fixtures_dir: Path, name: str) -> Any:
+    return loads_exact((fixtures_dir / "polymarket" / name).read_text())  # numbers as the client reads them
+
+
+def test_failed_body_is_rejected_with_the_venue_message(
+    sim: PolymarketSim, market: Market, wallet: Wallet, fixtures_dir: Path
+) -> None:
+    body = _fixture(fixtures_dir, "http_order_response_failed.json")
+    sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/order", status=200, body=body))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderRejected) as info:
+            await pm.submit(pm.prepare(order(market)))
+        assert "Insufficient balance" in str(info.value) and info.value.exit_code is ExitCode.REFUSED
+
+    with_client(wallet, sim, go)
+
+
+def test_500_body_is_an_unknown_outcome_naming_the_error(
+    sim: PolymarketSim, market: Market, wallet: Wallet, fixtures_dir: Path
+) -> None:
+    body = _fixture(fixtures_dir, "http_order_response_error_500.json")
+    sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/order", status=500, body=body))
+
+    async def go(pm: PolymarketTrading) -> None:
+        prepared = pm.prepare(order(market))
+        with pytest.raises(OrderOutcomeUnknown) as info:
+            await pm.submit(prepared)
+        assert "Internal server error" in str(info.value)
+        assert await pm.find_order("c-1", prepared.venue_ref) is None  # never placed: safe to re-send
+
+    with_client(wallet, sim, go)
+
+
+@pytest.mark.parametrize(
+    "name", ["http_order_response_ok.json", "http_order_response_async_exec.json",
+             "http_order_response_trade_ids_only.json"]
+)
+def test_success_shapes_without_status_stay_pending(
+    sim: PolymarketSim, market: Market, wallet: Wallet, fixtures_dir: Path, name: str
+) -> None:
+    body = _fixture(fixtures_dir, name)
+    sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/order", status=200, body=body))
+
+    async def go(pm: PolymarketTrading) -> None:
+        state = await pm.submit(pm.prepare(order(market)))
+        assert state.status is OrderStatus.SUBMITTED and not state.status.terminal
+        assert state.venue_order_id == body["orderID"] and state.filled_size == 0
+
+    with_client(wallet, sim, go)
+
+
+def test_insufficient_balance_from_the_venue(sim: PolymarketSim, market: Market) -> None:
+    poor = Wallet(sim, balance="1")
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderRejected) as info:
+            await pm.submit(pm.prepare(order(market)))
+        assert "not enough balance / allowance" in str(info.value)
+
+    with_client(poor, sim, go)
+
+
+def test_rate_limited_order_is_not_placed(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    sim.server.add_fault(FaultRule("rate_limit", method="POST", path_prefix="/clob/order", times=1))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(VenueUnavailable) as info:
+            await pm.submit(pm.prepare(order(market)))
+        assert not isinstance(info.value, OrderOutcomeUnknown)
+
+    with_client(wallet, sim, go)
+
+
+# --------------------------------------------------------------------------- authentication
+
+
+def test_wrong_hmac_secret_fails_at_the_sim(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    bad = replace(wallet.creds, secret="d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==")
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(AuthError) as info:
+            await pm.balance()
+        assert bad.secret not in str(info.value) and bad.passphrase not in str(info.value)
+        with pytest.raises(AuthError):
+            await pm.submit(pm.prepare(order(market)))
+
+    with_client(wallet, sim, go, creds=bad)
+    assert sim.orders == {} and sim.account(wallet.creds.api_key).cash == 1000_000000
+
+
+def test_wrong_wallet_key_fails_at_the_sim(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    other = PrivateKey.generate()
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(AuthError):  # POLY_ADDRESS is not the API key's owner
+            await pm.submit(pm.prepare(order(market)))
+
+    with_client(wallet, sim, go, key=other)
+    assert sim.orders == {}
+
+
+def test_order_signed_by_another_key_is_refused(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    forged = build_signed_order(
+        PrivateKey.generate(), token_id=market.yes, side="BUY", price=Decimal("0.52"), size=Decimal("10"),
+        tick_size=Decimal("0.01"), order_type="FOK", owner=wallet.creds.api_key, neg_risk=False,
+    )
+    payload = json.loads(forged.body)
+    payload["order"]["signer"] = payload["order"]["maker"] = wallet.key.address  # claims to be our wallet
+    body = json.dumps(payload, separators=(",", ":"))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderRejected) as info:
+            await pm.submit(PreparedOrder(order(market), body, forged.order_hash))
+        assert "invalid signature" in str(info.value)
+
+    with_client(wallet, sim, go)
+    assert sim.orders == {}
+
+
+def test_wrong_exchange_for_a_neg_risk_market_is_refused(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    market.raw["negRisk"] = True
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderRejected, match="invalid signature"):
+            await pm.submit(pm.prepare(order(market)))  # signed for the plain CTF exchange
+        right = replace(order(market, coid="c-2"), neg_risk=True)
+        state = await pm.submit(pm.prepare(right))
+        assert state.status is OrderStatus.FILLED
+
+    with_client(wallet, sim, go)
+
+
+def test_gnosis_safe_account_trades_and_reads_positions_by_funder(sim: PolymarketSim, market: Market) -> None:
+    safe = Wallet(sim, signature_type=int(SignatureType.POLY_GNOSIS_SAFE))
+
+    async def go(pm: PolymarketTrading) -> None:
+        state = await pm.submit(pm.prepare(order(market)))
+        assert state.status is OrderStatus.FILLED
+        body = json.loads(posts(sim)[-1].body)
+        assert body["order"]["maker"] == safe.funder and body["order"]["signer"] == safe.key.address
+        assert body["order"]["signatureType"] == 2
+        assert [p.size for p in await pm.positions()] == [Decimal("10")]
+        q = [r for r in sim.requests if r.path == "/data/positions"][-1]
+        assert q.param("user") == (safe.funder or "").lower()
+
+    with_client(safe, sim, go)
+
+
+def test_derive_api_key_with_l1_signature(sim: PolymarketSim, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        assert await pm.derive_api_key() == wallet.creds
+        stranger = PrivateKey.generate()
+        with pytest.raises(VenueHttpError) as info:
+            await pm.derive_api_key(stranger)
+        assert "Could not derive api key" in str(info.value)
+
+    with_client(wallet, sim, go)
+    assert run(derive_api_key(wallet.key, clob_url=sim.clob_url)) == wallet.creds
+    l1 = next(r for r in sim.requests if r.path == "/clob/auth/derive-api-key")
+    assert l1.headers["poly_address"] == wallet.key.address and l1.headers["poly_nonce"] == "0"
+    assert "poly_api_key" not in l1.headers
+
+
+def test_server_time_version_and_clock_sync(sim: PolymarketSim, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        assert abs(await pm.server_time() - time.time()) < 5
+        assert await pm.version() == 2
+        assert abs(await pm.sync_clock()) < 5
+
+    with_client(wallet, sim, go)
+
+
+def test_skewed_clock_is_refused_until_synced(sim: PolymarketSim, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(AuthError):
+            await pm.balance_allowance()
+        await pm.sync_clock()
+        assert (await pm.balance_allowance())["balance"] == "1000000000"
+
+    with_client(wallet, sim, go, clock=lambda: time.time() - 120)
+
+
+# --------------------------------------------------------------------------- geoblock
+
+
+def test_geoblocked_refuses_before_sending(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    sim.geoblock = {"blocked": True, "ip": "203.0.113.9", "country": "US", "region": "NY"}
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(Geoblocked) as info:
+            await pm.submit(pm.prepare(order(market)))
+        assert info.value.exit_code is ExitCode.REFUSED == 6
+        assert "US" in str(info.value) and "NY" in str(info.value)
+        with pytest.raises(Geoblocked, match="US"):  # the cached verdict refuses too
+            await pm.submit(pm.prepare(order(market, coid="c-2")))
+
+    with_client(wallet, sim, go)
+    assert posts(sim) == []
+
+
+def test_geoblock_answer_is_cached(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        status = await pm.check_geoblock()
+        assert not status.blocked and status.country == "IE"
+        for i in range(2):
+            await pm.submit(pm.prepare(order(market, coid=f"c-{i}", size="5")))
+
+    with_client(wallet, sim, go)
+    assert len([r for r in sim.requests if r.path == "/api/geoblock"]) == 1
+
+
+def test_malformed_geoblock_answer_refuses(sim: PolymarketSim, wallet: Wallet) -> None:
+    sim.geoblock = {"country": "IE"}
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(DataError, match=r"geoblock\.blocked"):
+            await pm.check_geoblock()
+
+    with_client(wallet, sim, go)
+
+
+# --------------------------------------------------------------------------- balances and positions
+
+
+def test_balance_conversion_is_exact(sim: PolymarketSim) -> None:
+    w = Wallet(sim, balance="1234.567891")
+
+    async def go(pm: PolymarketTrading) -> None:
+        bal = await pm.balance()
+        assert bal.total == Decimal("1234.567891") and isinstance(bal.total, Decimal)
+        q = [r for r in sim.requests if r.path == "/clob/balance-allowance"][-1]
+        assert q.param("asset_type") == "COLLATERAL" and q.param("signature_type") == "0"
+
+    with_client(w, sim, go)
+
+
+def test_balance_fixtures(fixtures_dir: Path) -> None:
+    assert parse_balance_units(_fixture(fixtures_dir, "http_balance_allowance_collateral.json")) == Decimal(1000)
+    assert parse_balance_units(_fixture(fixtures_dir, "http_balance_allowance_conditional.json")) == 0
+    with pytest.raises(DataError, match="integer base units"):  # "250.500000": refused, never rescaled
+        parse_balance_units(_fixture(fixtures_dir, "http_balance_allowance_no_allowance.json"))
+
+
+def test_update_balance_allowance(sim: PolymarketSim, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.update_balance_allowance()
+        await pm.update_balance_allowance("CONDITIONAL", "123")
+
+    with_client(wallet, sim, go)
+    assert sim.balance_updates == 2
+    q = [r for r in sim.requests if r.path == "/clob/balance-allowance/update"]
+    assert [(r.param("asset_type"), r.param("token_id"), r.param("signature_type")) for r in q] == [
+        ("COLLATERAL", None, "0"), ("CONDITIONAL", "123", "0")]
+
+
+def test_position_fixture_rows(fixtures_dir: Path) -> None:
+    rows = _fixture(fixtures_dir, "data_api_positions_response.json")
+    first = parse_position(rows[0])
+    assert first is not None and first.side is Side.YES and first.size == Decimal("150.5")
+    assert first.avg_price == Decimal("0.55") and first.exposure == Decimal("82.775")
+    assert parse_position(rows[1]) is None  # closed out
+
+
+def test_fills_since_filters_by_time(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.submit(pm.prepare(order(market)))
+        assert len(await pm.fills(since=datetime.now(UTC) - timedelta(minutes=5))) == 1
+        assert await pm.fills(since=datetime.now(UTC) + timedelta(minutes=5)) == []
+
+    with_client(wallet, sim, go)
+
+
+def test_prepare_refuses_what_it_cannot_sign(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(DataError, match="token_id"):
+            pm.prepare(replace(order(market), token_id=""))
+        with pytest.raises(DataError, match="venue"):
+            pm.prepare(replace(order(market), venue=Venue.KALSHI))
+        with pytest.raises(DataError, match="price"):
+            pm.prepare(order(market, price="0.525"))
+
+    with_client(wallet, sim, go)
+    assert sim.requests == []

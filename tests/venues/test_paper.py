@@ -1,0 +1,306 @@
+"""Paper fills on real recorded books, every figure worked out by hand in the comments.
+
+Kalshi fee per fill: ceil_to_$0.0001(0.07 × C × P × (1 − P)). Polymarket (rate 0.03, exponent 1):
+floor_to_$0.00001(C × 0.03 × P × (1 − P)).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orion_cli.core.config import Settings, load_settings
+from orion_cli.core.errors import ExitCode
+from orion_cli.core.fees import FeeModel
+from orion_cli.core.models import Market, MarketStatus, OrderBook, Side, TickStructure, Venue
+from orion_cli.core.money import loads_exact
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import Database, open_database
+from orion_cli.venues.kalshi.parse import parse_orderbook
+from orion_cli.venues.paper import PaperVenue, slip
+from orion_cli.venues.polymarket.parse import combine_books, parse_book
+from orion_cli.venues.trading import (
+    Action,
+    OrderRejected,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    TimeInForce,
+)
+
+NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+
+
+class FixedSource:
+    """A market source holding one market and a book the test can swap (what submit re-reads)."""
+
+    name = "fixture"
+
+    def __init__(self, market: Market, book: OrderBook) -> None:
+        self.market, self.book_ = market, book
+        self.reads = 0
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - not used by the paper venue
+        raise NotImplementedError
+
+    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
+        self.reads += 1
+        return self.market, self.book_
+
+
+def kalshi_market(ticker: str = "KXTEST-26-A", status: MarketStatus = MarketStatus.OPEN) -> Market:
+    return Market(Venue.KALSHI, ticker, "KXTEST-26", "Test market", status, None, FeeModel.kalshi(),
+                  TickStructure.uniform(D("0.01")), category="Sports")
+
+
+def kalshi_book(fixtures_dir: Path, name: str, ticker: str = "KXTEST-26-A") -> OrderBook:
+    return parse_orderbook(loads_exact((fixtures_dir / name).read_bytes()), ticker, fetched_at=NOW)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = open_database(f"sqlite:///{tmp_path / 'paper.db'}")
+    yield database
+    database.dispose()
+
+
+def settings(**overrides: Any) -> Settings:
+    return load_settings(overrides={f"paper.{k}": v for k, v in overrides.items()}, environ={})
+
+
+def venue_for(db: Database, source: FixedSource, venue: Venue = Venue.KALSHI, **cfg: Any) -> PaperVenue:
+    return PaperVenue(venue, db, source, settings(**cfg), clock=lambda: NOW)
+
+
+def order(size: str, limit: str, tif: TimeInForce = TimeInForce.FOK, *, side: Side = Side.YES,
+          action: Action = Action.BUY, coid: str = "c1", market: str = "KXTEST-26-A",
+          venue: Venue = Venue.KALSHI, token: str = "") -> OrderRequest:
+    return OrderRequest(venue, market, side, action, D(size), D(limit), tif, coid, token_id=token)
+
+
+def place(pv: PaperVenue, req: OrderRequest) -> OrderState:
+    return asyncio.run(pv.submit(pv.prepare(req)))
+
+
+# Paired Kalshi book (kalshi_orderbook_nonempty.json):
+#   yes bids 0.24×100000, 0.23×28.55, 0.22×252   no bids 0.75×40, 0.74×200, 0.73×40.34
+#   → YES asks (1 − NO bids) 0.25×40, 0.26×200, 0.27×40.34;  NO asks 0.76×100000, 0.77×28.55, 0.78×252
+
+
+@pytest.fixture
+def paired(fixtures_dir: Path) -> FixedSource:
+    return FixedSource(kalshi_market(), kalshi_book(fixtures_dir, "paired/kalshi_orderbook_nonempty.json"))
+
+
+def test_fok_walks_levels_up_to_the_limit_with_fees_per_level(db: Database, paired: FixedSource) -> None:
+    pv = venue_for(db, paired)
+    st = place(pv, order("100", "0.26"))
+    # 40 @ 0.25: 0.07 × 40 × 0.25 × 0.75 = 0.525   → 0.5250
+    # 60 @ 0.26: 0.07 × 60 × 0.26 × 0.74 = 0.80808 → 0.8081 (rounded up per fill)
+    assert st.status is OrderStatus.FILLED
+    assert [(f.size, f.price, f.fee) for f in st.fills] == [(D("40"), D("0.25"), D("0.5250")),
+                                                            (D("60"), D("0.26"), D("0.8081"))]
+    assert st.filled_size == D("100") and st.fees == D("1.3331")
+    assert st.avg_fill_price == D("0.256")  # (10 + 15.6) / 100
+    bal = asyncio.run(pv.balance())
+    assert bal.available == bal.total == D("973.0669")  # 1000 − 25.6 − 1.3331
+    (pos,) = asyncio.run(pv.positions())
+    assert (pos.side, pos.size, pos.avg_price, pos.exposure, pos.category) == (Side.YES, D("100"), D("0.256"),
+                                                                                D("25.6"), "Sports")
+    assert paired.reads == 1  # the book was re-read at submit
+
+
+def test_fok_is_all_or_nothing_at_the_boundary(db: Database, paired: FixedSource) -> None:
+    pv = venue_for(db, paired)
+    # Within 0.26 there are exactly 40 + 200 = 240 contracts.
+    killed = place(pv, order("240.01", "0.26", coid="over"))
+    assert killed.status is OrderStatus.CANCELLED and killed.filled_size == 0 and killed.fills == ()
+    assert asyncio.run(pv.balance()).available == D("1000")
+    assert asyncio.run(pv.positions()) == []
+    exact = place(pv, order("240", "0.26", coid="exact"))
+    # 40 @ 0.25 → 0.5250; 200 @ 0.26: 0.07 × 200 × 0.1924 = 2.6936
+    assert exact.status is OrderStatus.FILLED and exact.fees == D("3.2186")
+    assert asyncio.run(pv.balance()).available == D("1000") - D("10") - D("52") - D("3.2186")
+
+
+def test_ioc_fills_what_is_there_and_cancels_the_rest(db: Database, paired: FixedSource) -> None:
+    pv = venue_for(db, paired)
+    st = place(pv, order("300", "0.26", TimeInForce.IOC))
+    assert st.status is OrderStatus.PARTIAL
+    assert st.filled_size == D("240") and st.remaining == D("60") and st.fees == D("3.2186")
+    assert "60.00 unfilled" in st.reject_reason
+    none = place(pv, order("10", "0.24", TimeInForce.IOC, coid="below"))  # best YES ask is 0.25
+    assert none.status is OrderStatus.CANCELLED and none.filled_size == 0
+
+
+def test_no_side_buy_on_the_base_book(db: Database, fixtures_dir: Path) -> None:
+    # orderbook__base.json: yes bid 0.47×3, no bid 0.48×3 → NO ask = 1 − 0.47 = 0.53 × 3
+    src = FixedSource(kalshi_market(), kalshi_book(fixtures_dir, "kalshi/orderbook__base.json"))
+    pv = venue_for(db, src)
+    st = place(pv, order("3", "0.53", TimeInForce.IOC, side=Side.NO))
+    # 0.07 × 3 × 0.53 × 0.47 = 0.052311 → 0.0524
+    assert (st.status, st.filled_size, st.avg_fill_price, st.fees) == (OrderStatus.FILLED, D("3"), D("0.53"),
+                                                                      D("0.0524"))
+    assert asyncio.run(pv.balance()).available == D("998.3576")  # 1000 − 1.59 − 0.0524
+
+
+def test_sell_walks_bids_and_realises_pnl(db: Database, paired: FixedSource) -> None:
+    pv = venue_for(db, paired)
+    place(pv, order("100", "0.26", coid="buy"))  # cost 25.6, fees 1.3331
+    st = place(pv, order("60", "0.24", TimeInForce.IOC, action=Action.SELL, coid="sell"))
+    # YES bids: 60 @ 0.24: 0.07 × 60 × 0.24 × 0.76 = 0.76608 → 0.7661
+    assert (st.status, st.fees, st.avg_fill_price) == (OrderStatus.FILLED, D("0.7661"), D("0.24"))
+    (pos,) = asyncio.run(pv.positions())
+    # 60 of 100 sold: cost out 25.6 × 0.6 = 15.36, fees out 1.3331 × 0.6 = 0.79986
+    assert (pos.size, pos.exposure) == (D("40"), D("10.24"))
+    assert D(pos.extra["realized_pnl"]) == D("14.4") - D("0.7661") - D("15.36") - D("0.79986")
+    assert asyncio.run(pv.balance()).available == D("973.0669") + D("14.4") - D("0.7661")
+    with pytest.raises(OrderRejected) as exc:
+        place(pv, order("41", "0.20", TimeInForce.IOC, action=Action.SELL, coid="oversell"))
+    assert exc.value.code == "INSUFFICIENT_POSITION"
+
+
+def test_insufficient_balance_is_rejected_and_changes_nothing(db: Database, paired: FixedSource) -> None:
+    pv = venue_for(db, paired, kalshi_balance="25")
+    # worst case 100 × 0.26 + fee(100 @ 0.26) = 26 + 1.3468 > 25, though the walk itself would cost 26.9331
+    with pytest.raises(OrderRejected) as exc:
+        place(pv, order("100", "0.26"))
+    assert exc.value.code == "INSUFFICIENT_BALANCE" and exc.value.exit_code == ExitCode.REFUSED
+    st = asyncio.run(pv.find_order("c1"))
+    assert st is not None and st.status is OrderStatus.REJECTED and st.filled_size == 0
+    assert "INSUFFICIENT_BALANCE" in st.reject_reason
+    assert asyncio.run(pv.balance()).available == D("25")
+    assert asyncio.run(pv.fills()) == []
+    types = [e.type for e in AuditLog(db).tail(20)]
+    assert types[-1] == "order.rejected"
+
+
+def test_resubmitting_the_same_order_never_fills_twice(db: Database, paired: FixedSource) -> None:
+    pv = venue_for(db, paired)
+    prepared = pv.prepare(order("100", "0.26"))
+    first = asyncio.run(pv.submit(prepared))
+    second = asyncio.run(pv.submit(prepared))
+    assert second == first
+    assert len(asyncio.run(pv.fills())) == 2  # the two levels of the first submission, nothing more
+    assert asyncio.run(pv.balance()).available == D("973.0669")
+    assert paired.reads == 1  # the retry did not even look at the book
+    # A different order under the same client order id is refused, not merged.
+    from orion_cli.core.errors import Refused
+
+    with pytest.raises(Refused) as exc:
+        pv.ledger.record_intent(pv.prepare(order("5", "0.26")))
+    assert exc.value.reason == "DUPLICATE"
+
+
+def test_slippage_moves_every_level_against_the_trader(db: Database, paired: FixedSource) -> None:
+    pv = venue_for(db, paired, slippage_ticks=1)
+    # YES asks become 0.26×40, 0.27×200, 0.28×40.34
+    killed = place(pv, order("100", "0.26", coid="fok"))
+    assert killed.status is OrderStatus.CANCELLED
+    st = place(pv, order("100", "0.27", TimeInForce.IOC, coid="ioc"))
+    # 40 @ 0.26: 0.07 × 40 × 0.1924 = 0.53872 → 0.5388; 60 @ 0.27: 0.07 × 60 × 0.1971 = 0.82782 → 0.8279
+    assert [(f.price, f.fee) for f in st.fills] == [(D("0.26"), D("0.5388")), (D("0.27"), D("0.8279"))]
+    assert slip(D("0.25"), TickStructure.uniform(D("0.01")), 2, Action.SELL) == D("0.23")
+    assert slip(D("0.99"), TickStructure.uniform(D("0.01")), 1, Action.BUY) is None
+
+
+def test_prepare_validates_ticks_sizes_and_prices(db: Database, paired: FixedSource) -> None:
+    pv = venue_for(db, paired)
+    for req, words in (
+        (order("10", "0.255"), "tick"),
+        (order("10", "1"), "outside (0, 1)"),
+        (order("0", "0.25"), "positive"),
+        (order("10", "0.25", TimeInForce.GTC), "fill_or_kill"),
+        (order("10", "0.25", venue=Venue.POLYMARKET), "kalshi"),
+    ):
+        with pytest.raises(OrderRejected) as exc:
+            pv.prepare(req)
+        assert exc.value.code == "INVALID_ORDER" and words in str(exc.value), (req, str(exc.value))
+    asyncio.run(pv.market("KXTEST-26-A"))  # now the market's own size step is known
+    with pytest.raises(OrderRejected, match=r"multiple of 0\.01"):
+        pv.prepare(order("1.005", "0.25"))
+    payload = pv.prepare(order("10", "0.25")).payload
+    assert loads_exact(payload) == {"action": "buy", "client_order_id": "c1", "limit_price": "0.25",
+                                    "market_id": "KXTEST-26-A", "side": "yes", "size": "10",
+                                    "time_in_force": "fill_or_kill", "token_id": "", "venue": "kalshi"}
+
+
+def test_closed_market_is_rejected(db: Database, fixtures_dir: Path) -> None:
+    src = FixedSource(kalshi_market(status=MarketStatus.CLOSED),
+                      kalshi_book(fixtures_dir, "paired/kalshi_orderbook_nonempty.json"))
+    pv = venue_for(db, src)
+    with pytest.raises(OrderRejected) as exc:
+        place(pv, order("1", "0.25"))
+    assert exc.value.code == "MARKET_CLOSED"
+
+
+# Polymarket poly_book.json (one token, used as YES): asks best first 0.21×15, 0.23×25.08, 0.24×41.91, 0.29×7.51…
+#   bids best first 0.17×5, 0.16×50, 0.15×91.15…
+
+
+@pytest.fixture
+def poly(fixtures_dir: Path) -> FixedSource:
+    raw = loads_exact((fixtures_dir / "paired/poly_book.json").read_bytes())
+    tb = parse_book(raw)
+    market = Market(Venue.POLYMARKET, tb.market, "ev", "Poly test", MarketStatus.OPEN, None,
+                    FeeModel.polymarket(D("0.03")), TickStructure.uniform(D("0.01")), category="sports",
+                    min_size=D("5"), yes_token=tb.asset_id, no_token="1234567890")
+    return FixedSource(market, combine_books(market, tb, None, NOW))
+
+
+def test_polymarket_fills_and_fees_to_the_hundred_thousandth(db: Database, poly: FixedSource) -> None:
+    pv = venue_for(db, poly, Venue.POLYMARKET, polymarket_balance="100")
+    m = poly.market
+    st = place(pv, order("50", "0.24", TimeInForce.IOC, venue=Venue.POLYMARKET, market=m.id, token=m.yes_token))
+    # 15 @ 0.21:    15 × 0.03 × 0.1659 = 0.074655   → 0.07465 (floored)
+    # 25.08 @ 0.23: 25.08 × 0.03 × 0.1771 = 0.13325004 → 0.13325
+    # 9.92 @ 0.24:  9.92 × 0.03 × 0.1824 = 0.05428224 → 0.05428
+    assert [(f.size, f.price, f.fee) for f in st.fills] == [
+        (D("15"), D("0.21"), D("0.07465")), (D("25.08"), D("0.23"), D("0.13325")), (D("9.92"), D("0.24"), D("0.05428"))]
+    assert st.status is OrderStatus.FILLED and st.fees == D("0.26218")
+    # cost 3.15 + 5.7684 + 2.3808 = 11.2992
+    assert asyncio.run(pv.balance()).available == D("100") - D("11.2992") - D("0.26218")
+    sold = place(pv, order("20", "0.16", TimeInForce.IOC, action=Action.SELL, venue=Venue.POLYMARKET,
+                           market=m.id, coid="s1"))
+    # 5 @ 0.17: 5 × 0.03 × 0.1411 = 0.021165 → 0.02116;  15 @ 0.16: 15 × 0.03 × 0.1344 = 0.06048
+    assert [(f.size, f.price, f.fee) for f in sold.fills] == [(D("5"), D("0.17"), D("0.02116")),
+                                                              (D("15"), D("0.16"), D("0.06048"))]
+    with pytest.raises(OrderRejected, match="minimum 5"):
+        place(pv, order("4", "0.24", venue=Venue.POLYMARKET, market=m.id, coid="small"))
+    with pytest.raises(OrderRejected, match="not the yes token"):
+        pv.prepare(order("5", "0.24", venue=Venue.POLYMARKET, market=m.id, coid="tok", token="999999999"))
+
+
+def test_find_cancel_open_orders_and_audit_chain(db: Database, paired: FixedSource) -> None:
+    pv = venue_for(db, paired)
+    st = place(pv, order("10", "0.25"))
+    assert asyncio.run(pv.find_order("", st.venue_order_id)) == st
+    assert asyncio.run(pv.find_order("nope")) is None
+    assert asyncio.run(pv.cancel(st.venue_order_id)) == st  # terminal: returned as is
+    assert asyncio.run(pv.open_orders()) == []
+    assert len(asyncio.run(pv.fills(since=NOW))) == 1
+    # An intent that was never processed can be cancelled.
+    prepared = pv.prepare(order("5", "0.25", coid="never"))
+    pv.ledger.record_intent(prepared)
+    cancelled = asyncio.run(pv.cancel("paper-never"))
+    assert cancelled is not None and cancelled.status is OrderStatus.CANCELLED
+    log = AuditLog(db)
+    assert log.verify().ok
+    types = [e.type for e in log.tail(50)]
+    assert types[:4] == ["order.intent", "order.submitted", "balance.initialised", "order.filled"]
+    assert types[-2:] == ["order.intent", "order.cancelled"]
+
+
+def test_latency_is_applied(db: Database, paired: FixedSource) -> None:
+    import time
+
+    pv = venue_for(db, paired, latency_ms=50)
+    t0 = time.monotonic()
+    place(pv, order("1", "0.25"))
+    assert time.monotonic() - t0 >= 0.05
