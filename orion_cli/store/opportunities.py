@@ -42,8 +42,8 @@ def save(conn: Connection, opportunities: Sequence[Opportunity], *, source: str)
                 "pair_key": o.pair_key[:400],
                 "observed_at": _ts(o.observed_at),
                 "expires_at": _ts(o.expires_at),
-                "net_profit": o.net_profit,
-                "net_edge": o.net_edge,
+                "net_profit": format(o.net_profit, "f"),
+                "net_edge": format(o.net_edge, "f"),
                 "source": source,
                 "record": json.dumps(o.to_record(), sort_keys=True),
             }

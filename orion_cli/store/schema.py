@@ -66,8 +66,8 @@ class StoredOpportunity(Base):
     pair_key: Mapped[str]
     observed_at: Mapped[str]
     expires_at: Mapped[str]
-    net_profit: Mapped[Decimal]
-    net_edge: Mapped[Decimal]
+    net_profit: Mapped[str]
+    net_edge: Mapped[str]
     source: Mapped[str]
     record: Mapped[str]
 
@@ -161,3 +161,33 @@ class EquitySnapshot(Base):
     day: Mapped[str]
     start_equity: Mapped[Decimal]
     recorded_at: Mapped[str]
+
+
+class Execution(Base):
+    """One two-leg execution, keyed by its idempotency key (one execution per key, ever)."""
+
+    __table__ = tables.executions
+
+    key: Mapped[str]
+    opportunity_id: Mapped[str]
+    mode: Mapped[str]
+    status: Mapped[str]
+    size: Mapped[Decimal]
+    plan: Mapped[str]
+    result: Mapped[str]
+    created_at: Mapped[str]
+    updated_at: Mapped[str]
+
+
+class BreakerState(Base):
+    """The loss breaker's persisted state per mode: peak equity, warnings, trips."""
+
+    __table__ = tables.breaker_state
+
+    mode: Mapped[str]
+    peak_equity: Mapped[Decimal | None]
+    warned_day: Mapped[str | None]
+    tripped_kind: Mapped[str | None]
+    tripped_at: Mapped[str | None]
+    detail: Mapped[str]
+    updated_at: Mapped[str]

@@ -60,8 +60,8 @@ opportunities = Table(
     Column("pair_key", String(400), nullable=False),
     Column("observed_at", String(32), nullable=False),
     Column("expires_at", String(32), nullable=False),
-    Column("net_profit", Numeric(20, 6), nullable=False),
-    Column("net_edge", Numeric(20, 6), nullable=False),
+    Column("net_profit", Text, nullable=False),  # exact decimal text (display/sort key; the record is canonical)
+    Column("net_edge", Text, nullable=False),
     Column("source", Text, nullable=False),
     Column("record", Text, nullable=False),
     Index("ix_opportunities_expires", "expires_at"),
@@ -209,4 +209,34 @@ equity_snapshots = Table(
     Column("day", String(10), primary_key=True),  # the trading day (YYYY-MM-DD of its reset time)
     Column("start_equity", Money, nullable=False),  # cash + positions at cost before the day's first change
     Column("recorded_at", String(32), nullable=False),
+)
+
+
+# -- executions and the loss breaker (migration 0004) ----------------------------------------------
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("key", String(64), primary_key=True),  # the idempotency key: one execution per key, ever
+    Column("opportunity_id", String(16), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("size", Money, nullable=False),
+    Column("plan", Text, nullable=False),  # JSON: legs, prices, fees, edge at decision time
+    Column("result", Text, nullable=False),  # JSON: what happened (fills, unwind, reasons)
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_executions_status", "mode", "status"),
+)
+
+breaker_state = Table(
+    "breaker_state",
+    metadata,
+    Column("mode", String(8), primary_key=True),
+    Column("peak_equity", Money, nullable=True),
+    Column("warned_day", String(10), nullable=True),  # trading day a warning was last raised
+    Column("tripped_kind", String(16), nullable=True),  # daily_loss | drawdown
+    Column("tripped_at", String(32), nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("updated_at", String(32), nullable=False),
 )

@@ -24,8 +24,8 @@ def upgrade() -> None:
         sa.Column("pair_key", sa.String(400), nullable=False),
         sa.Column("observed_at", sa.String(32), nullable=False),
         sa.Column("expires_at", sa.String(32), nullable=False),
-        sa.Column("net_profit", sa.Numeric(20, 6), nullable=False),
-        sa.Column("net_edge", sa.Numeric(20, 6), nullable=False),
+        sa.Column("net_profit", sa.Text(), nullable=False),
+        sa.Column("net_edge", sa.Text(), nullable=False),
         sa.Column("source", sa.Text(), nullable=False),
         sa.Column("record", sa.Text(), nullable=False),
     )

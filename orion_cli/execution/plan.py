@@ -1,0 +1,137 @@
+"""What an execution intends to do, and every check's verdict on it.
+
+A :class:`TradePlan` is built from an opportunity and *fresh* books just before sending; the
+pre-trade pipeline (:mod:`orion_cli.risk.checks`) judges it, and the two-leg executor
+(:mod:`orion_cli.execution.executor`) carries it out. Both legs are judged before the first is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from orion_cli.core.models import Market, OrderBook, Side, Venue
+
+# The reason codes of DESIGN §4, in pipeline order.
+CHECK_ORDER: tuple[str, ...] = (
+    "HALTED",
+    "BREAKER",
+    "NOT_AUTHORIZED",
+    "TRADING_WINDOW",
+    "INVALID_ORDER",
+    "PRICE_BAND",
+    "STALE_QUOTE",
+    "EDGE_GONE",
+    "ORDER_NOTIONAL",
+    "ORDER_CONTRACTS",
+    "MARKET_EXPOSURE",
+    "CATEGORY_EXPOSURE",
+    "TOTAL_EXPOSURE",
+    "OPEN_POSITIONS",
+    "BALANCE",
+    "RATE_LIMIT",
+    "DUPLICATE",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LegPlan:
+    """Buy ``size`` of ``side`` on ``market`` paying at most ``limit_price`` per contract."""
+
+    venue: Venue
+    market: Market
+    side: Side
+    size: Decimal
+    limit_price: Decimal  # worst price walked on the fresh book (the order's limit)
+    expected_avg_price: Decimal
+    expected_cost: Decimal  # size × prices walked, excluding fees
+    expected_fees: Decimal
+    book: OrderBook  # the fresh book the leg was priced on
+    token_id: str = ""  # Polymarket outcome token
+
+    @property
+    def notional(self) -> Decimal:
+        """Cash the leg can take at worst: size × limit price plus fees."""
+        return self.size * self.limit_price + self.expected_fees
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "venue": self.venue.value,
+            "market": self.market.id,
+            "token_id": self.token_id,
+            "side": self.side.value,
+            "size": self.size,
+            "limit_price": self.limit_price,
+            "avg_price": self.expected_avg_price,
+            "cost": self.expected_cost,
+            "fees": self.expected_fees,
+            "category": self.market.category,
+            "book_fetched_at": self.book.fetched_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TradePlan:
+    """Both legs, equal shares, priced on fresh books; ``key`` is the execution's idempotency key."""
+
+    key: str
+    opportunity_id: str
+    legs: tuple[LegPlan, ...]
+    size: Decimal
+    net_edge: Decimal  # per contract, after fees, on the fresh books
+    net_profit: Decimal
+    quoted_net_edge: Decimal  # what the scan promised
+    planned_at: datetime
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((leg.expected_cost for leg in self.legs), Decimal(0))
+
+    @property
+    def fees(self) -> Decimal:
+        return sum((leg.expected_fees for leg in self.legs), Decimal(0))
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "plan",
+            "key": self.key,
+            "opportunity_id": self.opportunity_id,
+            "size": self.size,
+            "cost": self.cost,
+            "fees": self.fees,
+            "net_edge": self.net_edge,
+            "net_profit": self.net_profit,
+            "quoted_net_edge": self.quoted_net_edge,
+            "planned_at": self.planned_at,
+            "legs": [leg.to_record() for leg in self.legs],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check's verdict. ``name`` is the reason code; ``leg`` is None for plan-wide checks."""
+
+    name: str
+    passed: bool
+    detail: str
+    leg: int | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {"type": "check", "name": self.name, "passed": self.passed, "detail": self.detail, "leg": self.leg}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """All checks, in pipeline order; the plan may proceed only when every one passed."""
+
+    checks: tuple[CheckResult, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def first_failure(self) -> CheckResult | None:
+        return next((c for c in self.checks if not c.passed), None)
