@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from orion_cli.core.config import Settings
+from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Market, OrderBook, Venue
 from orion_cli.core.opportunity import Opportunity
 from orion_cli.core.pricing import price_neg_risk_event, price_pair, price_within_venue
@@ -59,6 +60,9 @@ class ScanResult:
     priced_pairs: int
     unprofitable: int = 0
     notes: list[str] = field(default_factory=list)
+    # For each held-back candidate with both books: its best net edge *if it were curated* (None = no
+    # size makes money after fees). Informational only — a held-back candidate is never traded.
+    if_curated: dict[tuple[str, str], Decimal | None] = field(default_factory=dict)
 
 
 def match_settings(settings: Settings) -> MatchSettings:
@@ -122,6 +126,9 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
                 price_pair(km, kb, pm, pb, inverted=inverted, now=now, min_edge=options.min_edge,
                            quote_ttl_seconds=ttl)
             )
+        if_curated = _price_held_back(data, held_back, k_index, p_index, now, ttl)
+    else:
+        if_curated = {}
     if options.within_venue:
         opportunities.extend(_within_venue(data, [*kalshi, *poly], options, now, ttl))
 
@@ -138,7 +145,37 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         source=data.source,
         priced_pairs=priced,
         unprofitable=len(opportunities) - len(qualifying),
+        if_curated=if_curated,
     )
+
+
+_TIMING_OR_SCORE = frozenset({"CLOSE_TIME_GAP", "RESOLUTION_TIME_GAP", "LOW_SCORE"})
+
+
+def _price_held_back(data: MarketData, held_back: Sequence[MatchCandidate], k_index: dict[str, Market],
+                     p_index: dict[str, Market], now: datetime, ttl: int) -> dict[tuple[str, str], Decimal | None]:
+    """Best net edge per contract a held-back candidate would have if an operator curated it.
+
+    Only for candidates held back on timing or score alone (same entity, proposition, strike and
+    window): pricing a pair that is a *different bet* would show the spread between two unrelated
+    outcomes as an "edge" and invite a fatal curation.
+    """
+    out: dict[tuple[str, str], Decimal | None] = {}
+    for c in held_back:
+        if not c.reasons or not set(c.reasons) <= _TIMING_OR_SCORE:
+            continue
+        km, pm = k_index.get(c.kalshi_id), p_index.get(c.polymarket_id)
+        if km is None or pm is None:
+            continue
+        kb, pb = data.book_for(km), data.book_for(pm)
+        if kb is None or pb is None:
+            continue
+        try:
+            ops = price_pair(km, kb, pm, pb, inverted=c.inverted, now=now, quote_ttl_seconds=ttl)
+        except OrionError:
+            continue
+        out[(c.kalshi_id, c.polymarket_id)] = max((o.net_edge for o in ops), default=None)
+    return out
 
 
 def _within_venue(data: MarketData, markets: Sequence[Market], options: ScanOptions, now: datetime,

@@ -38,6 +38,7 @@ CANDIDATE_COLUMNS = [
     Column("inverted", "inverted"),
     Column("confidence", "confidence", "right"),
     Column("reasons_text", "held back because"),
+    Column("if_curated_text", "net edge if curated"),
 ]
 
 
@@ -109,9 +110,15 @@ def _render(app: AppContext, result: ScanResult, include_candidates: bool, *, st
     if include_candidates:
         for c in result.held_back:
             rec = c.to_record()
+            key = (c.kalshi_id, c.polymarket_id)
+            if key in result.if_curated:
+                edge = result.if_curated[key]
+                rec["net_edge_if_curated"] = edge
+                rec["if_curated_text"] = "no profitable size" if edge is None else f"{edge:f}/ct"
             rec["reasons_text"] = ", ".join(rec["reasons"])
             if out.machine:
                 rec.pop("reasons_text")
+                rec.pop("if_curated_text", None)
             cands.append(rec)
     if stream:
         for rec in rows:
