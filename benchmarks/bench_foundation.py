@@ -121,7 +121,11 @@ def bench_startup(work: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
     halt["ratio_to_python_c_pass"] = round(halt["median_s"] / base["median_s"], 1)
     halt["target_median_s"] = 0.5
     halt["meets_target"] = halt["median_s"] <= 0.5
-    return {"python_c_pass": base, "halt": halt}
+    help_ = timed_runs([*orion_cmd(), "--help"], env, runs)
+    help_["ratio_to_python_c_pass"] = round(help_["median_s"] / base["median_s"], 2)
+    help_["target_ratio"] = 3.0
+    help_["meets_target"] = help_["ratio_to_python_c_pass"] <= 3.0
+    return {"python_c_pass": base, "halt": halt, "help": help_}
 
 
 def bench_tail_and_verify(work: Path, env: dict[str, str], small: int, large: int, runs: int) -> dict[str, Any]:
@@ -197,7 +201,7 @@ def main() -> None:
     env.update({"ORION_HOME": str(work / "home"), "NO_COLOR": "1"})
     started = time.perf_counter()
     try:
-        log("timing start-up (python -c pass, orion halt)")
+        log("timing start-up (python -c pass, orion halt, orion --help)")
         result: dict[str, Any] = {
             "benchmark": "foundation",
             "quick": args.quick,
