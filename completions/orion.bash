@@ -38,10 +38,11 @@ _orion_complete() {
             "/snapshot") path="/snapshot" ;;
             "/snapshot/info") path="/snapshot/info" ;;
             "/snapshot/record") path="/snapshot/record" ;;
+            "/trade") path="/trade" ;;
         esac
     done
     case "$path" in
-        "") COMPREPLY=($(compgen -W "audit balance book config halt init markets pairs positions resume scan secrets snapshot --config --db --format --json --jsonl -v --verbose -q --quiet --version --help" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "audit balance book config halt init markets pairs positions resume scan secrets snapshot trade --config --db --format --json --jsonl -v --verbose -q --quiet --version --help" -- "$cur")) ;;
         "/audit") COMPREPLY=($(compgen -W "tail verify --help" -- "$cur")) ;;
         "/audit/tail") COMPREPLY=($(compgen -W "-n --lines -f --follow --type -t --since --interval --help" -- "$cur")) ;;
         "/audit/verify") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
@@ -71,6 +72,7 @@ _orion_complete() {
         "/snapshot") COMPREPLY=($(compgen -W "info record --help" -- "$cur")) ;;
         "/snapshot/info") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
         "/snapshot/record") COMPREPLY=($(compgen -W "--out -o --venue --limit -n --no-books --notes --help" -- "$cur")) ;;
+        "/trade") COMPREPLY=($(compgen -W "--size --confirm --live --authorize-live --idempotency-key --snapshot --demo --watch --max-trades --help" -- "$cur")) ;;
     esac
 }
 complete -o default -F _orion_complete orion

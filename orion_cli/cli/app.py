@@ -69,6 +69,14 @@ class OrionGroup(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if ctx.parent is None:
             args = hoist_format_options(list(args))
+            # Typer re-parses the leftovers when resolving an unknown command: keep the first answer.
+            ctx.meta[_MACHINE_KEY] = ctx.meta.get(_MACHINE_KEY, False) or _machine_requested(args)
+            try:
+                return super().parse_args(ctx, args)
+            except _click_exception_types() as exc:
+                # A bad global option fails here, before invoke() and before ctx.obj exists.
+                _usage_record(ctx, exc)
+                raise
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
@@ -76,11 +84,7 @@ class OrionGroup(TyperGroup):
             return super().invoke(ctx)
         except _click_exception_types() as exc:
             # Usage errors keep Click's own message; with --json a machine-readable line follows too.
-            code = getattr(exc, "exit_code", None)
-            if code == ExitCode.USAGE and isinstance(ctx.obj, AppContext) and ctx.obj.out.machine:
-                fmt = getattr(exc, "format_message", None)
-                message = fmt() if callable(fmt) else str(exc)
-                ctx.obj.out.error_record(int(ExitCode.USAGE), "usage", str(message))
+            _usage_record(ctx, exc)
             raise
         except OrionError as exc:
             _report(ctx, int(exc.exit_code), exc.reason, exc.message, exc.hint)
@@ -103,6 +107,41 @@ class OrionGroup(TyperGroup):
             app_ctx = ctx.obj
             if isinstance(app_ctx, AppContext):
                 app_ctx.close()
+
+
+_MACHINE_KEY = "orion.machine_output"
+
+
+def _machine_requested(args: list[str]) -> bool:
+    """Whether the (hoisted) arguments ask for JSON, even if they fail to parse."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        value = arg.split("=", 1)[1] if arg.startswith("--format=") else (
+            args[i + 1] if arg == "--format" and i + 1 < len(args) else None)
+        if arg in _FORMAT_FLAGS or (value is not None and value.lower() in ("json", "jsonl")):
+            return True
+    return False
+
+
+def _usage_record(ctx: Any, exc: BaseException) -> None:
+    """With --json/--jsonl, a usage error also gets its one JSON error object on stderr."""
+    if getattr(exc, "exit_code", None) != ExitCode.USAGE:
+        return
+    if isinstance(ctx.obj, AppContext):
+        out = ctx.obj.out if ctx.obj.out.machine else None
+    else:  # the root callback itself refused (e.g. --json with --jsonl): no AppContext yet
+        from orion_cli.cli.output import Output
+
+        out = Output("json") if ctx.meta.get(_MACHINE_KEY) else None
+    if out is None:
+        return
+    fmt = getattr(exc, "format_message", None)
+    message = str(fmt() if callable(fmt) else exc) or "missing command (see --help)"
+    try:
+        out.error_record(int(ExitCode.USAGE), "usage", message)
+    except BrokenPipeError:
+        pass
 
 
 def _origin(exc: BaseException) -> str:
@@ -201,12 +240,13 @@ def root(
 
 
 def _register() -> None:
-    from orion_cli.cli.commands import accounts, audit, config, halt, init, market_data, pairs, scan
+    from orion_cli.cli.commands import accounts, audit, config, halt, init, market_data, pairs, scan, trade
     from orion_cli.cli.commands import secrets as secrets_cmd
 
     app.command("init")(init.init_command)
     app.add_typer(config.app, name="config")
     app.command("scan")(scan.scan_command)
+    app.command("trade")(trade.trade_command)
     app.add_typer(pairs.app, name="pairs")
     app.command("markets")(market_data.markets_command)
     app.command("book")(market_data.book_command)
