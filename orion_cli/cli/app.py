@@ -240,7 +240,7 @@ def root(
 
 
 def _register() -> None:
-    from orion_cli.cli.commands import accounts, audit, config, halt, init, market_data, pairs, scan, trade
+    from orion_cli.cli.commands import accounts, audit, config, halt, init, market_data, pairs, report, scan, trade
     from orion_cli.cli.commands import secrets as secrets_cmd
 
     app.command("init")(init.init_command)
@@ -253,6 +253,7 @@ def _register() -> None:
     app.add_typer(market_data.snapshot_app, name="snapshot")
     app.command("balance")(accounts.balance_command)
     app.command("positions")(accounts.positions_command)
+    app.command("report")(report.report_command)
     app.add_typer(secrets_cmd.app, name="secrets")
     app.command("halt")(halt.halt_command)
     app.command("resume")(halt.resume_command)
