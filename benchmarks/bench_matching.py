@@ -4,6 +4,13 @@ Run from the repo root::
 
     .venv/bin/python benchmarks/bench_matching.py            # full run (prints one JSON object)
     .venv/bin/python benchmarks/bench_matching.py --baseline-n 500   # quicker baseline subset
+    .venv/bin/python benchmarks/bench_matching.py --skip-baseline    # the matcher only (well under a minute)
+
+``match_wall_seconds`` / ``match_cpu_seconds`` time one cold ``match_markets`` call (its memo caches start
+empty: the benchmark never runs the matcher before it). Compare wall with CPU: on a busy 2-core machine
+wall time mostly measures the other processes. ``results_digest`` is :func:`results_digest` of that run;
+``results_unchanged`` says whether it still equals the digest of the matcher before its speed-up
+(``EXPECTED_RESULTS_DIGEST``), i.e. whether every candidate, reason and confidence is as it was.
 
 Generator (deterministic, ``random.Random(20260109)``), built from the title patterns of the real
 fixtures in ``../shared/fixtures``:
@@ -34,7 +41,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import gc
+import hashlib
 import json
+import os
 import random
 import resource
 import sys
@@ -54,6 +63,9 @@ from orion_cli.matching import MatchSettings, match_markets  # noqa: E402
 from orion_cli.matching.aliases import NBA_TEAMS  # noqa: E402
 
 SEED = 20260109
+# results_digest() of the full 10,000 × 50,000 run with the matcher as of commit c86294d (before the
+# speed-up); tests/matching/test_match_results_unchanged.py freezes a smaller universe the same way.
+EXPECTED_RESULTS_DIGEST = "f31a61c548b52dea8fd59b6805a706aae40f41b18be24e9ad109ec0e1219ba48"
 MONTH_ABBR = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
 
 # (code, Kalshi city name, Polymarket nickname) — Kalshi spells the two LA teams "Los Angeles L/C".
@@ -82,7 +94,16 @@ def _players() -> list[str]:
     return sorted(names)
 
 
-def generate(rng: random.Random) -> tuple[list[Market], list[Market], set[tuple[str, str, bool]]]:
+def generate(
+    rng: random.Random, n_games: int = 3000
+) -> tuple[list[Market], list[Market], set[tuple[str, str, bool]]]:
+    """The universe described in the module docstring; ``n_games`` scales every category (3000: 10k × 50k)."""
+    p_nba = 12 * n_games
+    k_crypto, p_crypto = n_games * 2 // 3, n_games * 8 // 3
+    k_temp, p_temp = n_games // 3, n_games
+    k_out, p_out = n_games // 3, n_games
+    n_kalshi = 2 * n_games + k_crypto + k_temp + k_out
+    n_poly = p_nba + p_crypto + p_temp + p_out
     kalshi: list[Market] = []
     poly: list[Market] = []
     truth: set[tuple[str, str, bool]] = set()
@@ -96,13 +117,13 @@ def generate(rng: random.Random) -> tuple[list[Market], list[Market], set[tuple[
     start = date(2025, 10, 21)
     games = 0
     day_i = 0
-    while games < 3000:
+    while games < n_games:
         day = start + timedelta(days=day_i)
         day_i += 1
         order = TEAMS[:]
         rng.shuffle(order)
         for g in range(12):
-            if games >= 3000:
+            if games >= n_games:
                 break
             (ac, acity, anick), (hc, hcity, hnick) = order[2 * g], order[2 * g + 1]
             games += 1
@@ -142,7 +163,7 @@ def generate(rng: random.Random) -> tuple[list[Market], list[Market], set[tuple[
     # --- crypto strikes ---------------------------------------------------------------------------
     base = date(2026, 2, 1)
     n_k = 0
-    while n_k < 2000 or len(poly) < 36000 + 8000:
+    while n_k < k_crypto or len(poly) < p_nba + p_crypto:
         asset, lo, step = rng.choice(ASSETS)
         day = base + timedelta(days=rng.randrange(200))
         strike = round(lo + step * rng.randrange(200), 4)
@@ -150,11 +171,11 @@ def generate(rng: random.Random) -> tuple[list[Market], list[Market], set[tuple[
         money = f"{strike:,.0f}" if strike >= 100 else f"{strike:g}"
         pq = f"Will {asset} be above ${money} on {day:%B} {day.day}?"
         pid = new_cid()
-        listed = len(poly) < 36000 + 8000
+        listed = len(poly) < p_nba + p_crypto
         if listed:
             poly.append(poly_market(pid, pq, ["Yes", "No"], ["1", "2"], end=close))
             by_content.setdefault((asset, day, money), pid)
-        if n_k < 2000 and (not listed or rng.random() < 0.25):
+        if n_k < k_crypto and (not listed or rng.random() < 0.25):
             kt = f"Will the {asset} price be above ${money} on {day:%B} {day.day}, {day.year}?"
             kalshi.append(kalshi_market(f"KXCRYPTO-{n_k}", kt, f"above ${money}", close_time=close, expected=close))
             if (asset, day, money) in by_content:  # the same strike may also have been listed earlier
@@ -163,17 +184,17 @@ def generate(rng: random.Random) -> tuple[list[Market], list[Market], set[tuple[
 
     # --- temperatures -----------------------------------------------------------------------------
     n_k = 0
-    while n_k < 1000 or len(poly) < 47000:
+    while n_k < k_temp or len(poly) < p_nba + p_crypto + p_temp:
         day = date(2026, 5, 1) + timedelta(days=rng.randrange(150))
         t = rng.randint(60, 100)
         close = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1, hours=4, minutes=59)
         pid = new_cid()
-        listed = len(poly) < 47000
+        listed = len(poly) < p_nba + p_crypto + p_temp
         if listed:
             poly.append(poly_market(pid, f"Will the highest temperature in NYC be above {t}°F on {day:%B} {day.day}?",
                                     ["Yes", "No"], ["1", "2"], end=close))
             by_content.setdefault(("temp", day, str(t)), pid)
-        if n_k < 1000 and (not listed or rng.random() < 0.34):
+        if n_k < k_temp and (not listed or rng.random() < 0.34):
             kt = f"Will the **high temp in NYC** be >{t}° on {day:%b} {day.day}, {day.year}?"
             kalshi.append(kalshi_market(f"KXHIGHNY-{n_k}", kt, f"{t + 1}° or above", close_time=close, expected=close))
             if ("temp", day, str(t)) in by_content:
@@ -182,19 +203,35 @@ def generate(rng: random.Random) -> tuple[list[Market], list[Market], set[tuple[
 
     # --- outright winners -------------------------------------------------------------------------
     n_k = 0
-    while len(poly) < 50000 or n_k < 1000:
+    while len(poly) < n_poly or n_k < k_out:
         year = rng.choice([2026, 2030, 2034, 2038, 2042])
         country = rng.choice(COUNTRIES)
         close = datetime(year, 7, 20, tzinfo=UTC)
         pid = new_cid()
-        if len(poly) < 50000:
+        if len(poly) < n_poly:
             poly.append(poly_market(pid, f"Will {country} win the {year} FIFA World Cup?", ["Yes", "No"], ["1", "2"],
                                     group_item_title=country, end=close))
-        if n_k < 1000:
+        if n_k < k_out:
             kalshi.append(kalshi_market(f"KXMENWORLDCUP-{n_k}", f"Will the {country} win the {year} Men's World Cup?",
                                         country, close_time=close))
             n_k += 1
-    return kalshi[:10000], poly[:50000], truth
+    return kalshi[:n_kalshi], poly[:n_poly], truth
+
+
+def results_digest(res: Any) -> str:
+    """SHA-256 over every accepted and held-back candidate (ids, polarity, exact confidence and score,
+    reasons, detail) in result order, and the blocking statistics but the time."""
+    h = hashlib.sha256()
+    for tag, cands in (("A", res.accepted), ("H", res.held_back)):
+        for c in cands:
+            rec = [tag, c.kalshi_id, c.polymarket_id, c.inverted, repr(c.confidence), list(c.reasons), repr(c.score),
+                   c.to_record()["detail"]]
+            h.update(json.dumps(rec, sort_keys=True, default=str).encode())
+            h.update(b"\n")
+    stats = res.stats.to_record()
+    stats.pop("seconds")
+    h.update(json.dumps(stats, sort_keys=True).encode())
+    return h.hexdigest()
 
 
 def baseline(kalshi: list[Market], poly: list[Market], n: int) -> dict[str, Any]:
@@ -230,6 +267,7 @@ def labelled_quality() -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline-n", type=int, default=2000)
+    ap.add_argument("--skip-baseline", action="store_true", help="skip the naive difflib baseline")
     args = ap.parse_args()
     rng = random.Random(SEED)
     t0 = time.perf_counter()
@@ -237,15 +275,19 @@ def main() -> None:
     gen_s = time.perf_counter() - t0
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     gc.collect()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     res = match_markets(kalshi, poly, settings=MatchSettings())
-    wall = time.perf_counter() - t1
+    wall, cpu = time.perf_counter() - t1, time.process_time() - c1
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     acc = {(c.kalshi_id, c.polymarket_id, c.inverted) for c in res.accepted}
     tp = len(acc & truth)
-    base = baseline(kalshi, poly, args.baseline_n)
+    digest = results_digest(res)
     full_pairs = len(kalshi) * len(poly)
-    naive_full_s = base["us_per_comparison"] * full_pairs / 1e6
+    base: dict[str, Any] | None = None
+    naive_full_s: float | None = None
+    if not args.skip_baseline:
+        base = baseline(kalshi, poly, args.baseline_n)
+        naive_full_s = base["us_per_comparison"] * full_pairs / 1e6
     out = {
         "type": "benchmark",
         "name": "matching",
@@ -253,6 +295,10 @@ def main() -> None:
         "polymarket_markets": len(poly),
         "generate_seconds": round(gen_s, 3),
         "match_wall_seconds": round(wall, 3),
+        "match_cpu_seconds": round(cpu, 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "results_digest": digest,
+        "results_unchanged": digest == EXPECTED_RESULTS_DIGEST,
         "peak_rss_mib": round(rss_peak / 1024, 1),
         "rss_before_match_mib": round(rss_before / 1024, 1),
         "stats": res.stats.to_record(),
@@ -261,9 +307,9 @@ def main() -> None:
                             "precision": round(tp / len(acc), 4) if acc else None,
                             "recall": round(tp / len(truth), 4)},
         "baseline_difflib": base,
-        "baseline_extrapolated_full_seconds": round(naive_full_s, 1),
-        "speedup_vs_naive_extrapolated": round(naive_full_s / wall, 1),
-        "per_pair_speedup": round(base["us_per_comparison"] / (wall * 1e6 / full_pairs), 1),
+        "baseline_extrapolated_full_seconds": None if naive_full_s is None else round(naive_full_s, 1),
+        "speedup_vs_naive_extrapolated": None if naive_full_s is None else round(naive_full_s / wall, 1),
+        "per_pair_speedup": None if base is None else round(base["us_per_comparison"] / (wall * 1e6 / full_pairs), 1),
         "labelled_set": labelled_quality(),
         "python": sys.version.split()[0],
     }

@@ -25,6 +25,7 @@ _orion_complete() {
             "/pairs/remove") path="/pairs/remove" ;;
             "/pairs/suggest") path="/pairs/suggest" ;;
             "/positions") path="/positions" ;;
+            "/reconcile") path="/reconcile" ;;
             "/report") path="/report" ;;
             "/resume") path="/resume" ;;
             "/scan") path="/scan" ;;
@@ -43,7 +44,7 @@ _orion_complete() {
         esac
     done
     case "$path" in
-        "") COMPREPLY=($(compgen -W "audit balance book config halt init markets pairs positions report resume scan secrets snapshot trade --config --db --format --json --jsonl -v --verbose -q --quiet --version --help" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "audit balance book config halt init markets pairs positions reconcile report resume scan secrets snapshot trade --config --db --format --json --jsonl -v --verbose -q --quiet --version --help" -- "$cur")) ;;
         "/audit") COMPREPLY=($(compgen -W "tail verify --help" -- "$cur")) ;;
         "/audit/tail") COMPREPLY=($(compgen -W "-n --lines -f --follow --type -t --since --interval --help" -- "$cur")) ;;
         "/audit/verify") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
@@ -60,6 +61,7 @@ _orion_complete() {
         "/pairs/remove") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
         "/pairs/suggest") COMPREPLY=($(compgen -W "--snapshot --demo --min-confidence --accept --limit -n --help" -- "$cur")) ;;
         "/positions") COMPREPLY=($(compgen -W "--refresh --snapshot --demo --help" -- "$cur")) ;;
+        "/reconcile") COMPREPLY=($(compgen -W "--venue --fix --halt-on-drift --metrics-file --lookback-hours --snapshot --demo --help" -- "$cur")) ;;
         "/report") COMPREPLY=($(compgen -W "--since --venue --help" -- "$cur")) ;;
         "/resume") COMPREPLY=($(compgen -W "--yes -y --breaker --help" -- "$cur")) ;;
         "/scan") COMPREPLY=($(compgen -W "--snapshot --demo --min-edge --min-profit --max-results --venue --category -c --include-candidates --watch --help" -- "$cur")) ;;

@@ -241,6 +241,7 @@ def root(
 
 def _register() -> None:
     from orion_cli.cli.commands import accounts, audit, config, halt, init, market_data, pairs, report, scan, trade
+    from orion_cli.cli.commands import reconcile as reconcile_cmd
     from orion_cli.cli.commands import secrets as secrets_cmd
 
     app.command("init")(init.init_command)
@@ -254,6 +255,7 @@ def _register() -> None:
     app.command("balance")(accounts.balance_command)
     app.command("positions")(accounts.positions_command)
     app.command("report")(report.report_command)
+    app.command("reconcile")(reconcile_cmd.reconcile_command)
     app.add_typer(secrets_cmd.app, name="secrets")
     app.command("halt")(halt.halt_command)
     app.command("resume")(halt.resume_command)

@@ -376,16 +376,28 @@ def _unknown_key(dotted: str, source: str) -> ConfigError:
 def read_toml(path: Path, source: str) -> dict[str, Any]:
     """Parse a TOML config file; syntax errors name line and column."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}", reason="config_missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"{source}: not UTF-8 text (at line {line}, column {column})",
+                          reason="config_syntax") from None
     try:
         return tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
-        # tomllib's message already ends with "(at line L, column C)".
-        raise ConfigError(f"{source}: TOML syntax error: {exc}", reason="config_syntax") from None
+        # tomllib's message ends with "(at line L, column C)", except at the very end of the text.
+        message = str(exc)
+        if message.endswith("(at end of document)"):
+            last = text.split("\n")[-1]
+            message = message[: -len("(at end of document)")] + (
+                f"(at end of document: line {text.count(chr(10)) + 1}, column {len(last) + 1})")
+        raise ConfigError(f"{source}: TOML syntax error: {message}", reason="config_syntax") from None
 
 
 def _flatten(doc: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -486,7 +498,10 @@ def _cross_checks(s: Settings) -> None:
         )
     if s.rate_limits.orders_per_minute > s.rate_limits.orders_per_hour:
         raise ConfigError(
-            "rate_limits.orders_per_minute must not exceed rate_limits.orders_per_hour", reason="config_invalid"
+            f"rate_limits.orders_per_minute ({s.rate_limits.orders_per_minute}, from "
+            f"{s.sources['rate_limits.orders_per_minute']}) must not exceed rate_limits.orders_per_hour "
+            f"({s.rate_limits.orders_per_hour}, from {s.sources['rate_limits.orders_per_hour']})",
+            reason="config_invalid",
         )
     for window in s.trading.trading_windows:
         parse_window(window, s.sources["trading.trading_windows"])

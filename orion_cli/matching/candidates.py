@@ -11,7 +11,7 @@ and the best-scoring few go on to the equivalence checks.
 from __future__ import annotations
 
 import heapq
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -44,10 +44,10 @@ class CandidateIndex:
     """Inverted index over one venue's market features."""
 
     def __init__(self, features: Sequence[MarketFeatures], posting_cap: int) -> None:
-        postings: dict[str, list[int]] = {}
+        postings: defaultdict[str, list[int]] = defaultdict(list)
         for i, f in enumerate(features):
             for key in f.block_keys:
-                postings.setdefault(key, []).append(i)
+                postings[key].append(i)
         self.total_keys = len(postings)
         self.postings = {k: v for k, v in postings.items() if len(v) <= posting_cap}
         self.dropped_keys = self.total_keys - len(self.postings)
@@ -90,17 +90,38 @@ def generate_candidates(
     index = CandidateIndex(right, posting_cap)
     out: list[tuple[int, int, float]] = []
     blocked = 0
+    # The lookup depends only on a market's block keys and the scores only on its key text, so markets
+    # that agree on both (the two team markets of a Kalshi game) share one result. Scorers are pure.
+    seen: dict[tuple[frozenset[str], str], tuple[int, list[tuple[float, int]]]] = {}
     for i, lf in enumerate(left):
-        hits = index.lookup(lf, top_k)
-        blocked += len(hits)
-        scored = []
-        for j in hits:
-            s = score_fn(lf.key_text, right[j].key_text)
-            if s >= min_score:
-                scored.append((s, j))
-        if not scored:
-            continue
-        scored.sort(key=lambda sj: (-sj[0], sj[1]))
-        floor = scored[0][0] - window
-        out.extend((i, j, s) for s, j in scored[:per_market] if s >= floor)
+        memo_key = (lf.block_keys, lf.key_text)
+        memo = seen.get(memo_key)
+        if memo is None:
+            memo = _best(index.lookup(lf, top_k), lf.key_text, right, score_fn, min_score, per_market, window)
+            seen[memo_key] = memo
+        n_hits, best = memo
+        blocked += n_hits
+        out.extend((i, j, s) for s, j in best)
     return out, BlockingStats(index.total_keys, index.dropped_keys, blocked, len(out))
+
+
+def _best(
+    hits: list[int],
+    text: str,
+    right: Sequence[MarketFeatures],
+    score_fn: Scorer,
+    min_score: float,
+    per_market: int,
+    window: float,
+) -> tuple[int, list[tuple[float, int]]]:
+    """(number of hits scored, the kept (score, index) pairs best first) for one market's hits."""
+    scored = []
+    for j in hits:
+        s = score_fn(text, right[j].key_text)
+        if s >= min_score:
+            scored.append((s, j))
+    if not scored:
+        return len(hits), []
+    scored.sort(key=lambda sj: (-sj[0], sj[1]))
+    floor = scored[0][0] - window
+    return len(hits), [(s, j) for s, j in scored[:per_market] if s >= floor]

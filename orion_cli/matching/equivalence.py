@@ -124,6 +124,8 @@ def _compare_dates(a: tuple[DateSpan, ...], b: tuple[DateSpan, ...], tol_days: i
     """(mismatch, positive evidence, detail) comparing the date facts both sides state."""
     if not a or not b:
         return False, False, ""
+    if len(a) == 1 and len(b) == 1:
+        return _compare_one_date(a[0], b[0], tol_days)
     ga: dict[str, set[DateSpan]] = {}
     gb: dict[str, set[DateSpan]] = {}
     for d in a:
@@ -153,6 +155,24 @@ def _compare_dates(a: tuple[DateSpan, ...], b: tuple[DateSpan, ...], tol_days: i
     if da_kinds and db_kinds and not (da_kinds & db_kinds):
         return True, False, f"{sorted(da_kinds)} vs {sorted(db_kinds)}"
     return False, agree, ""
+
+
+def _compare_one_date(x: DateSpan, y: DateSpan, tol_days: int) -> tuple[bool, bool, str]:
+    """:func:`_compare_dates` when each side states one date fact (the usual case), without the grouping."""
+    kind = x.kind
+    if kind != y.kind:
+        if kind != EDITION and y.kind != EDITION:
+            return True, False, f"{[kind]} vs {[y.kind]}"
+        return False, False, ""
+    if kind == DEADLINE:
+        if abs((x.end - y.end).days) > tol_days:
+            return True, False, f"deadline {x.end} vs {y.end}"
+    elif kind == EDITION:
+        if x.end.year != y.end.year:
+            return True, False, f"year {[x.end.year]} vs {[y.end.year]}"
+    elif x.start != y.start or x.end != y.end:
+        return True, False, f"{kind} {[str(x.end)]} vs {[str(y.end)]}"
+    return False, True, ""
 
 
 def _gap(a: datetime | None, b: datetime | None) -> timedelta | None:
@@ -214,7 +234,7 @@ def evaluate(
         else:
             evidence.append(0.3)
     empty: frozenset[str] = frozenset()
-    for kind in sorted(kf.context.keys() | pf.context.keys()):
+    for kind in sorted(kf.context.keys() | pf.context.keys()) if kf.context or pf.context else ():
         ca, cb = kf.context.get(kind, empty), pf.context.get(kind, empty)
         if ca and cb:
             if ca != cb:
@@ -308,7 +328,7 @@ def evaluate(
         polymarket_id=poly.id,
         inverted=inverted,
         confidence=round(confidence, 6),
-        reasons=tuple(r for r in REASON_CODES if r in reasons),
+        reasons=tuple(reasons) if len(reasons) < 2 else tuple(r for r in REASON_CODES if r in reasons),
         score=score,
         detail=detail,
     )

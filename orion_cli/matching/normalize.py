@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import cast
 
 from orion_cli.core.models import Market, Venue
 from orion_cli.matching import aliases
@@ -133,7 +134,7 @@ def find_mentions(text: str) -> tuple[list[str], list[Mention]]:
     table, _, first = _alias_table()
     if text.isascii():
         raw = _TOKEN.findall(text)
-        folded = [w.casefold() for w in raw]
+        folded = _TOKEN.findall(text.casefold()) if not text.islower() else raw  # ASCII: the same tokens
     else:
         raw = _TOKEN.findall(text.translate(_APOSTROPHES))
         folded = [fold(w) for w in raw]
@@ -162,7 +163,17 @@ _LEAGUE_RX = re.compile(
 
 def league_hints(text: str) -> set[str]:
     """Leagues named in ``text`` ("NBA", "Pro Basketball", "FIFA" …)."""
-    return {aliases.LEAGUE_HINTS[w] for w in _LEAGUE_RX.findall(" ".join(tokens(text)))}
+    return _league_hints_of(tokens(text))
+
+
+def _league_hints_of(folded_tokens: list[str]) -> set[str]:
+    # A hint matches whole tokens, so its first word is one of the tokens: without any, no regex pass.
+    if _LEAGUE_FIRST_WORDS.isdisjoint(folded_tokens):
+        return set()
+    return {aliases.LEAGUE_HINTS[w] for w in _LEAGUE_RX.findall(" ".join(folded_tokens))}
+
+
+_LEAGUE_FIRST_WORDS = frozenset(w.split()[0] for w in aliases.LEAGUE_HINTS)
 
 
 def resolve(mention_ids: tuple[str, ...], leagues: set[str]) -> str | None:
@@ -243,6 +254,15 @@ _POST = (
     r"or under))?"
 )
 _THRESHOLD = re.compile(r"(?<![\w.])" + _PRE + r"\s*" + _NUM + _MULT + _UNIT + _POST)
+# Literal text of every alternative of _PRE, _UNIT and _POST, and the currency sign: one of them is in
+# any match _THRESHOLD's caller keeps (a bare number is not a strike), so without any there is none.
+_THRESHOLD_HINTS = (
+    "$", "%", "°", "=", "<", ">", "≥", "≤", "+", "o/u", "over", "under", "more than", "greater than", "higher than",
+    "at least", "no less than", "less than", "lower than", "fewer than", "at most", "no more than", "exceed",
+    "above", "below", "exactly", "percent", "bps", "basis point", "degree", "point", "pts", "or more", "or higher",
+    "or greater", "or less", "or lower", "or fewer",
+)
+_THRESHOLD_HINT = re.compile("|".join(re.escape(w) for w in _THRESHOLD_HINTS))
 _RANGE = re.compile(
     r"(?:between\s+)?(?P<cur>\$)?(?P<lo>\d+(?:\.\d+)?)\s*(?P<u1>°|%)?\s*(?:-|to|and)\s*\$?(?P<hi>\d+(?:\.\d+)?)\s*"
     r"(?P<unit>°\s*f?|%)"
@@ -294,12 +314,20 @@ def parse_thresholds(text: str) -> list[Threshold]:
 
     Bare numbers (years, counts in names such as "76ers", "Round of 16") are not strikes.
     """
+    return list(_thresholds(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _thresholds(text: str) -> tuple[Threshold, ...]:
+    """:func:`parse_thresholds`, memoised: market titles repeat across events (one template per line)."""
     if not _HAS_DIGIT.search(text):
-        return []
+        return ()
     low = fold(text)
+    if not _THRESHOLD_HINT.search(low):
+        return ()  # a kept match needs a comparison word, a unit or a currency sign
     out: list[Threshold] = []
     taken: list[tuple[int, int]] = []
-    for m in _RANGE.finditer(low):
+    for m in _RANGE.finditer(low) if ("°" in low or "%" in low) else ():  # a range always ends in ° or %
         lo, hi = _decimal(m["lo"]), _decimal(m["hi"])
         if lo is None or hi is None or hi <= lo:
             continue
@@ -307,22 +335,32 @@ def parse_thresholds(text: str) -> list[Threshold]:
         out.append(Threshold(lo * scale, unit, BETWEEN, hi * scale))
         taken.append(m.span())
     for m in _THRESHOLD.finditer(low):
-        if any(a <= m.start() < b for a, b in taken):
+        if taken and any(a <= m.start() < b for a, b in taken):
             continue
-        pre, post, unit_raw, cur = m["pre"], m["post"], m["unit"], m["cur"]
+        pre, post, unit_raw, cur, num, mult = m.group("pre", "post", "unit", "cur", "num", "mult")
         if not (pre or post or unit_raw or cur):
             continue
-        value = _decimal(m["num"])
-        if value is None:
-            continue
-        if not (cur or unit_raw or m["mult"]) and 1900 <= value <= 2100 and value % 1 == 0 and not post:
-            continue  # a year after "before"/"by" is a date, not a strike
-        unit, scale = _unit_of(unit_raw, bool(cur))
-        if m["mult"]:
-            value *= _MULTIPLIERS[m["mult"]]
-        direction = _DIR_WORDS.get(post or "", "") or _DIR_WORDS.get(pre or "", "") or EQ
-        out.append(_canonical(Threshold(value * scale, unit, direction)))
-    return out
+        th = _strike(pre, post, unit_raw, cur, num, mult)
+        if th is not None:
+            out.append(th)
+    return tuple(out)
+
+
+@lru_cache(maxsize=1 << 14)
+def _strike(
+    pre: str | None, post: str | None, unit_raw: str | None, cur: str | None, num: str, mult: str | None
+) -> Threshold | None:
+    """One matched strike, from the groups of its match; memoised ("over 30.5" recurs in many titles)."""
+    value = _decimal(num)
+    if value is None:
+        return None
+    if not (cur or unit_raw or mult) and 1900 <= value <= 2100 and value % 1 == 0 and not post:
+        return None  # a year after "before"/"by" is a date, not a strike
+    unit, scale = _unit_of(unit_raw, bool(cur))
+    if mult:
+        value *= _MULTIPLIERS[mult]
+    direction = _DIR_WORDS.get(post or "", "") or _DIR_WORDS.get(pre or "", "") or EQ
+    return _canonical(Threshold(value * scale, unit, direction))
 
 
 def parse_direction(text: str) -> str | None:
@@ -371,7 +409,23 @@ _MONTH_YEAR = re.compile(_PREP + _MON + r"\.?,?\s+(?P<year>(?:19|20)\d{2})\b")
 _ISO = re.compile(r"(?<!\d)(?P<y>20\d{2})-(?P<m>\d{2})-(?P<d>\d{2})(?!\d)")
 _SEASON = re.compile(r"(?<!\d)(?P<y1>20\d{2})\s*[-/]\s*(?P<y2>\d{2}|20\d{2})(?!\d)")
 _YEAR = re.compile(_PREP + r"(?<![\d$.,])(?P<year>(?:19|20)\d{2})(?![\d%°,.]\d?|\s*(?:bps|k\b|m\b|bn\b))")
+_MONTH_STEM = re.compile("jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec")  # every _MON alternative starts so
+_YEARISH = re.compile(r"(?:19|20)\d{2}")  # in every date pattern but _DAY_DATE
 _TICKER_DATE = re.compile(r"-(?P<yy>\d{2})(?P<mon>JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)(?P<dd>\d{2})")
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each (non-overlapping, ordered) span replaced by as many spaces: ``rx.sub`` of a pass."""
+    if not spans:
+        return text
+    parts: list[str] = []
+    i = 0
+    for a, b in spans:
+        parts.append(text[i:a])
+        parts.append(" " * (b - a))
+        i = b
+    parts.append(text[i:])
+    return "".join(parts)
 
 
 def _safe_date(y: int, m: int, d: int) -> date | None:
@@ -414,37 +468,85 @@ def _span(prep: str | None, start: date, end: date) -> DateSpan:
 
 def parse_dates(text: str, ref: date | None = None) -> list[DateSpan]:
     """Date facts in ``text``; a missing year is inferred from ``ref`` (typically the close date)."""
+    plan, needs_ref = _date_plan(text)
+    if not needs_ref:
+        return cast("list[DateSpan]", list(plan))  # no _YearlessDay in a plan that needs no ref
     out: list[DateSpan] = []
+    for item in plan:
+        if isinstance(item, DateSpan):
+            out.append(item)
+            continue
+        year = _infer_year(item.month, item.day, ref)
+        d = _safe_date(year, item.month, item.day) if year else None
+        if d is not None:
+            out.append(_span(item.prep, d, d))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _YearlessDay:
+    """A "June 30" whose year comes from the reference date, kept in the plan until that is known."""
+
+    prep: str | None
+    month: int
+    day: int
+
+
+@lru_cache(maxsize=1 << 16)
+def _date_plan(text: str) -> tuple[tuple[DateSpan | _YearlessDay, ...], bool]:
+    """The reference-independent part of :func:`parse_dates`, memoised (titles repeat; close dates don't).
+
+    Returns the facts in order, with a :class:`_YearlessDay` where the year is still to be inferred,
+    and whether there is any.
+    """
+    out: list[DateSpan | _YearlessDay] = []
     if not _HAS_DIGIT.search(text):
-        return out
+        return (), False
     low = fold(text)
 
-    def blank(m: re.Match[str]) -> str:
-        return " " * (m.end() - m.start())
-
-    for m in _ISO.finditer(low):
-        d = _safe_date(int(m["y"]), int(m["m"]), int(m["d"]))
-        if d is not None:
-            out.append(DateSpan(ON, d, d))
-    low = _ISO.sub(blank, low)
-    for m in _DAY_DATE.finditer(low):
+    # Each pass blanks what it matched so that later passes do not read it again. Every pattern but
+    # the day-of-month one contains a year, so without one they are skipped.
+    has_year = _YEARISH.search(low) is not None
+    needs_ref = False
+    if has_year:
+        spans: list[tuple[int, int]] = []
+        for m in _ISO.finditer(low):
+            spans.append(m.span())
+            d = _safe_date(int(m["y"]), int(m["m"]), int(m["d"]))
+            if d is not None:
+                out.append(DateSpan(ON, d, d))
+        low = _blank(low, spans)
+    spans = []
+    for m in _DAY_DATE.finditer(low) if _MONTH_STEM.search(low) else ():
+        spans.append(m.span())
         month, day = _MONTHS[m["mon"]], int(m["day"])
-        year = int(m["year"]) if m["year"] else _infer_year(month, day, ref)
-        d = _safe_date(year, month, day) if year else None
-        if d is None or m["prep"] == "after":
+        if m["prep"] == "after":
+            continue
+        if not m["year"]:
+            out.append(_YearlessDay(m["prep"], month, day))
+            needs_ref = True
+            continue
+        d = _safe_date(int(m["year"]), month, day)
+        if d is None:
             continue
         out.append(_span(m["prep"], d, d))
-    low = _DAY_DATE.sub(blank, low)
+    if not has_year:
+        return tuple(out), needs_ref
+    low = _blank(low, spans)
+    spans = []
     for m in _MONTH_YEAR.finditer(low):
+        spans.append(m.span())
         y, mo = int(m["year"]), _MONTHS[m["mon"]]
         if m["prep"] != "after":
             out.append(_span(m["prep"], date(y, mo, 1), _month_end(y, mo)))
-    low = _MONTH_YEAR.sub(blank, low)
+    low = _blank(low, spans)
+    spans = []
     for m in _SEASON.finditer(low):
+        spans.append(m.span())
         y1, y2 = int(m["y1"]), int(m["y2"]) % 100
         if (y1 + 1) % 100 == y2:
             out.append(DateSpan(EDITION, date(y1 + 1, 1, 1), date(y1 + 1, 12, 31)))
-    low = _SEASON.sub(blank, low)
+    low = _blank(low, spans)
     for m in _YEAR.finditer(low):
         y, prep = int(m["year"]), (m["prep"] or "").strip()
         if prep == "after":
@@ -457,7 +559,7 @@ def parse_dates(text: str, ref: date | None = None) -> list[DateSpan]:
             out.append(DateSpan(RANGE, date(y, 1, 1), date(y, 12, 31)))
         else:
             out.append(DateSpan(EDITION, date(y, 1, 1), date(y, 12, 31)))
-    return out
+    return tuple(out), needs_ref
 
 
 def ticker_date(ticker: str) -> date | None:
@@ -507,14 +609,24 @@ def parse_kalshi_game(ticker: str) -> GameRef | None:
     m = _KALSHI_GAME.match(ticker.upper())
     if not m or m["series"] not in _KALSHI_LEAGUE:
         return None
-    league = _KALSHI_LEAGUE[m["series"]]
+    game = _kalshi_game_core(m["series"], m["yy"], m["mon"], m["dd"], m["codes"])
+    if game is None:
+        return None
+    league, teams, day = game
+    subject = _alias_table()[1].get(league, {}).get((m["outcome"] or "").lower()) if m["kind"] == "GAME" else None
+    return GameRef(league, teams, day, subject, m["kind"].lower())
+
+
+@lru_cache(maxsize=1 << 14)
+def _kalshi_game_core(series: str, yy: str, mon: str, dd: str, codes: str) -> tuple[str, frozenset[str], date] | None:
+    """League, teams and day of a Kalshi game event, memoised: every game has one market per team."""
+    league = _KALSHI_LEAGUE[series]
     table = _alias_table()[1].get(league, {})
-    pair = _split_codes(m["codes"], table)
-    day = _safe_date(2000 + int(m["yy"]), _MONTHS.get(m["mon"].lower(), 0), int(m["dd"]))
+    pair = _split_codes(codes, table)
+    day = _safe_date(2000 + int(yy), _MONTHS.get(mon.lower(), 0), int(dd))
     if pair is None or day is None:
         return None
-    subject = table.get((m["outcome"] or "").lower()) if m["kind"] == "GAME" else None
-    return GameRef(league, frozenset(pair), day, subject, m["kind"].lower())
+    return league, frozenset(pair), day
 
 
 def parse_poly_slug(slug: str) -> GameRef | None:
@@ -522,14 +634,26 @@ def parse_poly_slug(slug: str) -> GameRef | None:
     m = _POLY_GAME.match(slug.lower())
     if not m:
         return None
-    league = {"cfp": "cfb", "ncaaf": "cfb"}.get(m["league"], m["league"])
+    game = _poly_game_core(m["league"], m["a"], m["b"], m["date"])
+    if game is None:
+        return None
+    league, teams, day = game
+    return GameRef(league, teams, day, None, m["rest"] or "")
+
+
+@lru_cache(maxsize=1 << 14)
+def _poly_game_core(
+    slug_league: str, a_code: str, b_code: str, iso_day: str
+) -> tuple[str, frozenset[str], date] | None:
+    """League, teams and day of a Polymarket game slug, memoised: a game event has a dozen market slugs."""
+    league = {"cfp": "cfb", "ncaaf": "cfb"}.get(slug_league, slug_league)
     table = _alias_table()[1].get(league, {})
-    a, b = table.get(m["a"]), table.get(m["b"])
-    y, mo, d = (int(x) for x in m["date"].split("-"))
+    a, b = table.get(a_code), table.get(b_code)
+    y, mo, d = (int(x) for x in iso_day.split("-"))
     day = _safe_date(y, mo, d)
     if a is None or b is None or day is None:
         return None
-    return GameRef(league, frozenset((a, b)), day, None, m["rest"] or "")
+    return league, frozenset((a, b)), day
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -556,18 +680,27 @@ _FAMILY_SUFFIX = (
 )
 _STATS = r"(?:points|rebounds|assists|hits|home runs|strikeouts|total bases)"
 _PROP = re.compile(r":\s*" + _STATS + r"|\d\+\s*" + _STATS)
+_HALF_RX = re.compile(r"\b1h\b|first half|1st half")
+_SPREAD_RX = re.compile(r"\bspread\b|wins? by (?:over|more than)|\(\s*[-+]\d")
+_TOTAL_RX = re.compile(r"o/u|over/under|total points|points scored|\btotal\b")
+_WINNER_RX = re.compile(r"\bmoneyline\b|\bwinner\?$|\bwinner\b")
 _KALSHI_SERIES_LEAGUE = (("KXNBA", "nba"), ("KXNFL", "nfl"), ("KXNCAAF", "cfb"))
 _SPORTS_TYPES = {
     "moneyline": "winner", "spreads": "spread", "totals": "total", "first_half_moneyline": "1h_winner",
     "first_half_spreads": "1h_spread", "first_half_totals": "1h_total", "points": "prop", "rebounds": "prop",
     "assists": "prop", "threes": "prop",
 }
+# (name, a literal of every alternative: a cheap necessary condition, the pattern)
 _PREDICATES = (
-    ("nominate", re.compile(r"\bnominee\b|\bnomination\b|\bnominated\b")),
-    ("advance", re.compile(r"\badvances?\b|\breach(?:es)?\b|\bqualif(?:y|ies)\b|\bmake the (?:playoffs|finals)\b")),
-    ("appear", re.compile(r"\bappear|\bbe on\b|\bfeatured?\b|\bguest")),
-    ("inaugurate", re.compile(r"\binaugurated\b")),
-    ("win", re.compile(r"\bwins?\b|\bwinner\b|\bchampion\b|\bbeat\b|\bdefeat")),
+    ("nominate", ("nomin",), re.compile(r"\bnominee\b|\bnomination\b|\bnominated\b")),
+    (
+        "advance",
+        ("advance", "reach", "qualif", "make the "),
+        re.compile(r"\badvances?\b|\breach(?:es)?\b|\bqualif(?:y|ies)\b|\bmake the (?:playoffs|finals)\b"),
+    ),
+    ("appear", ("appear", "be on", "feature", "guest"), re.compile(r"\bappear|\bbe on\b|\bfeatured?\b|\bguest")),
+    ("inaugurate", ("inaugurated",), re.compile(r"\binaugurated\b")),
+    ("win", ("win", "champion", "beat", "defeat"), re.compile(r"\bwins?\b|\bwinner\b|\bchampion\b|\bbeat\b|\bdefeat")),
 )
 
 
@@ -591,12 +724,9 @@ class MarketFeatures:
     context: Mapping[str, frozenset[str]] = field(default_factory=dict)  # entity kind → ids ("comp", "org" …)
 
 
+@lru_cache(maxsize=1 << 14)
 def _is_other(label: str) -> bool:
     return bool(label) and bool(_OTHER_LABEL.match(" ".join(tokens(label))))
-
-
-def _label_subject(label: str, leagues: set[str]) -> frozenset[str]:
-    return _label_subject_cached(label, frozenset(leagues))
 
 
 @lru_cache(maxsize=1 << 14)
@@ -613,34 +743,35 @@ def _label_subject_cached(label: str, leagues: frozenset[str]) -> frozenset[str]
     return frozenset()
 
 
-def _family(text: str, game: GameRef | None, sports_type: str) -> str:
-    if sports_type in _SPORTS_TYPES:
-        return _SPORTS_TYPES[sports_type]
-    if game is not None and game.suffix:
-        if game.suffix == "spread":
+@lru_cache(maxsize=1 << 16)
+def _family_of(text: str, has_game: bool, suffix: str) -> str:
+    """The line family when the sports type has not decided it; memoised (a title template per line)."""
+    if has_game and suffix:
+        if suffix == "spread":
             return "spread"
-        if game.suffix == "total":
+        if suffix == "total":
             return "total"
         for key, fam in _FAMILY_SUFFIX:
-            if game.suffix.startswith(key):
+            if suffix.startswith(key):
                 return fam
     low = fold(text)
-    half = "1h_" if re.search(r"\b1h\b|first half|1st half", low) else ""
-    if re.search(r"\bspread\b|wins? by (?:over|more than)|\(\s*[-+]\d", low):
+    half = "1h_" if _HALF_RX.search(low) else ""
+    if _SPREAD_RX.search(low):
         return half + "spread"
-    if re.search(r"o/u|over/under|total points|points scored|\btotal\b", low):
+    if _TOTAL_RX.search(low):
         return half + "total"
     if _PROP.search(low):
         return "prop"
-    if game is not None or re.search(r"\bmoneyline\b|\bwinner\?$|\bwinner\b", low):
-        return half + "winner" if (game is not None or half or "moneyline" in low) else ""
+    if has_game or _WINNER_RX.search(low):
+        return half + "winner" if (has_game or half or "moneyline" in low) else ""
     return ""
 
 
+@lru_cache(maxsize=1 << 16)
 def _predicate(text: str) -> str:
     low = fold(text)
-    for name, rx in _PREDICATES:
-        if rx.search(low):
+    for name, stems, rx in _PREDICATES:
+        if any(w in low for w in stems) and rx.search(low):
             return name
     return ""
 
@@ -662,12 +793,93 @@ def _ref_date(market: Market) -> date | None:
     return t.date() if t is not None else None
 
 
+_LEAGUE_IDS = frozenset({"nba", "nfl", "cfb"})
+_SUBJECTLESS_KINDS = ("comp:", "org:nws", "place:")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _HeadFacts:
+    """What a market's head text (event title + title) says, given the leagues known from its ids.
+
+    Compared by identity: it comes out of a cache and is itself a cache key (:func:`_static_facts`).
+    """
+
+    leagues: frozenset[str]
+    ents: frozenset[str]  # resolved entities of the text
+    lead: str | None  # the first of them that can be a YES subject
+    teams: frozenset[str]
+    key_text: str
+    words: frozenset[str]  # the key-text words that are block keys
+
+
+@lru_cache(maxsize=1 << 16)
+def _head_facts(head: str, id_leagues: frozenset[str]) -> _HeadFacts:
+    """Memoised: titles follow a few templates per venue and event titles repeat across their markets."""
+    folded, mentions = find_mentions(head)
+    # For ASCII text find_mentions' folded tokens are exactly tokens(head); otherwise fold the whole text.
+    leagues = (_league_hints_of(folded) if head.isascii() else league_hints(head)) | id_leagues
+    ents: list[str] = []
+    parts: list[str] = []  # the key text, as _key_text builds it
+    i = 0
+    for m in mentions:
+        e = resolve(m.ids, leagues)
+        if e is not None and e not in ents:
+            ents.append(e)
+        parts.extend(w for w in folded[i : m.start] if w not in STOPWORDS)
+        parts.append(e.replace(":", "_") if e else " ".join(folded[m.start : m.end]))
+        i = m.end
+    parts.extend(w for w in folded[i:] if w not in STOPWORDS)
+    key_text = " ".join(parts)
+    lead = next((e for e in ents if not e.startswith(_SUBJECTLESS_KINDS)), None)
+    return _HeadFacts(
+        leagues=frozenset(leagues),
+        ents=frozenset(ents),
+        lead=lead,
+        teams=frozenset(e for e in ents if e.split(":", 1)[0] in _LEAGUE_IDS),
+        key_text=key_text,
+        words=frozenset(w for w in key_text.split() if len(w) > 2 and w not in STOPWORDS),
+    )
+
+
+@lru_cache(maxsize=1 << 12)
+def _rules_facts(rules: str) -> tuple[tuple[int, int, int | None] | None, bool]:
+    """(month, day, year) of a "scheduled for" date in a rules text, and its 50-50 clause; memoised."""
+    rules_low = rules.casefold()  # long text: no accent folding needed
+    if not rules_low:
+        return None, False
+    sched: tuple[int, int, int | None] | None = None
+    sm = _SCHEDULED.search(rules_low)
+    if sm:
+        sched = (_MONTHS[sm["mon"]], int(sm["day"]), int(sm["year"]) if sm["year"] else None)
+    return sched, bool(_FIFTY.search(rules_low))
+
+
+@lru_cache(maxsize=1 << 14)
+def _spread_line(title: str) -> Threshold | None:
+    """"Spread: Lakers (-3.5)": YES = Lakers win by more than 3.5."""
+    line = _SPREAD_LINE.search(title)
+    if not line:
+        return None
+    sign = -1 if line["sign"] == "+" else 1
+    return _canonical(Threshold(Decimal(line["num"]) * sign, "", GT))
+
+
+@lru_cache(maxsize=1 << 12)
+def _game_day(day: date) -> tuple[DateSpan, str]:
+    return DateSpan(ON, day, day), day.isoformat()
+
+
 def extract_features(market: Market) -> MarketFeatures:
-    """Structured features of one market (title, outcome labels, ids, rules)."""
+    """Structured features of one market (title, outcome labels, ids, rules).
+
+    The text-derived parts are memoised by their inputs (the title templates repeat), so a universe
+    of tens of thousands of markets costs little more than its distinct titles.
+    """
     extra = market.extra
     slug = extra.get("slug", "") or extra.get("event_slug", "")
     game: GameRef | None = None
-    if market.venue is Venue.KALSHI:
+    kalshi = market.venue is Venue.KALSHI
+    if kalshi:
         game = parse_kalshi_game(market.id)
     elif slug:
         game = parse_poly_slug(slug)
@@ -675,92 +887,137 @@ def extract_features(market: Market) -> MarketFeatures:
             game = parse_poly_slug(extra["event_slug"])
     title = market.title
     head = title if not market.event_title or market.event_title in title else f"{market.event_title} {title}"
-    leagues = league_hints(head) | ({game.league} if game else set())
-    if market.venue is Venue.KALSHI:
-        leagues |= {lg for key, lg in _KALSHI_SERIES_LEAGUE if market.id.startswith(key)}
-    folded, mentions = find_mentions(head)
-    ents: list[str] = []
-    for m in mentions:
-        e = resolve(m.ids, leagues)
-        if e is not None and e not in ents:
-            ents.append(e)
+    id_leagues: set[str] = {game.league} if game else set()
+    if kalshi:
+        id_leagues |= {lg for key, lg in _KALSHI_SERIES_LEAGUE if market.id.startswith(key)}
+    hf = _head_facts(head, frozenset(id_leagues))
 
-    yes_label = market.outcome_label
-    no_label = extra.get("no_label", "")
-    subject = _label_subject(yes_label, leagues)
-    no_subject = _label_subject(no_label, leagues)
-    if game is not None and game.subject is not None:
-        subject = frozenset({game.subject})
-    if not subject and not no_label:
-        lead = [e for e in ents if not e.startswith(("comp:", "org:nws", "place:"))]
-        if lead and fold(title).lstrip().startswith("will"):
-            subject = frozenset({lead[0]})
-
-    league_ids = {"nba", "nfl", "cfb"}
-    teams = frozenset(e for e in ents if e.split(":", 1)[0] in league_ids)
-    if game is not None:
-        teams = game.teams
+    st = _static_facts(
+        hf,
+        title,
+        market.outcome_label,
+        extra.get("no_label", ""),
+        extra.get("sportsMarketType", ""),
+        game.subject if game is not None else None,
+        game.teams if game is not None else None,
+        game.suffix if game is not None else None,
+        kalshi,
+        market.is_other,
+    )
     ref = _ref_date(market)
     dates = parse_dates(head, ref)
+    day_keys = {d.end.isoformat() for d in dates if d.kind == ON}
     if game is not None:
-        dates.append(DateSpan(ON, game.day, game.day))
-    rules_low = market.rules.casefold() if market.rules else ""  # long text: no accent folding needed
-    if rules_low:
-        sm = _SCHEDULED.search(rules_low)
-        if sm:
-            mo, dd = _MONTHS[sm["mon"]], int(sm["day"])
-            yr = int(sm["year"]) if sm["year"] else _infer_year(mo, dd, ref)
+        span, iso = _game_day(game.day)
+        dates.append(span)
+        day_keys.add(iso)
+    fifty = False
+    if market.rules:
+        sched, fifty = _rules_facts(market.rules)
+        if sched is not None:
+            mo, dd, yr = sched
+            yr = yr if yr else _infer_year(mo, dd, ref)
             d = _safe_date(yr, mo, dd) if yr else None
             if d is not None:
                 dates.append(DateSpan(ON, d, d))
-    sports_type = extra.get("sportsMarketType", "")
-    family = _family(title, game, sports_type)
-    if market.venue is Venue.KALSHI and game is not None and game.suffix == "game":
+                day_keys.add(d.isoformat())
+    block_keys = st.base_keys
+    if day_keys and st.entities:
+        block_keys = block_keys.union([f"e:{e}@{dk}" for e in st.entities for dk in day_keys])
+    return MarketFeatures(
+        context=st.context,
+        key_text=hf.key_text,
+        block_keys=block_keys,
+        entities=st.entities,
+        subject=st.subject,
+        no_subject=st.no_subject,
+        teams=st.teams,
+        leagues=hf.leagues,
+        family=st.family,
+        predicate=st.predicate,
+        thresholds=st.thresholds,
+        dates=tuple(dates) if len(dates) < 2 else tuple(dict.fromkeys(dates)),
+        fifty_fifty=fifty,
+        other=st.other,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _StaticFacts:
+    """The features that do not depend on a market's dates or rules (see :func:`_static_facts`)."""
+
+    subject: frozenset[str]
+    no_subject: frozenset[str]
+    teams: frozenset[str]
+    entities: frozenset[str]
+    family: str
+    predicate: str
+    thresholds: tuple[Threshold, ...]
+    base_keys: frozenset[str]  # the block keys but the entity@day ones
+    context: Mapping[str, frozenset[str]]  # shared by the markets with these facts: read-only
+    other: bool
+
+
+@lru_cache(maxsize=1 << 16)
+def _static_facts(
+    hf: _HeadFacts,
+    title: str,
+    yes_label: str,
+    no_label: str,
+    sports_type: str,
+    game_subject: str | None,
+    game_teams: frozenset[str] | None,
+    game_suffix: str | None,
+    kalshi: bool,
+    is_other: bool,
+) -> _StaticFacts:
+    """Who, what kind of line, which strike: memoised, since the markets of one template share them."""
+    subject = _label_subject_cached(yes_label, hf.leagues)
+    no_subject = _label_subject_cached(no_label, hf.leagues)
+    if game_subject is not None:
+        subject = frozenset({game_subject})
+    if not subject and not no_label and hf.lead is not None and fold(title).lstrip().startswith("will"):
+        subject = frozenset({hf.lead})
+
+    teams = hf.teams if game_teams is None else game_teams
+    has_game = game_suffix is not None
+    family = _SPORTS_TYPES.get(sports_type) or _family_of(title, has_game, game_suffix or "")
+    if kalshi and game_suffix == "game":
         family = "winner"
     predicate = _predicate(title)
     if not family and len(teams) == 2 and predicate == "win":
         family = "winner"  # "Will the Bucks beat the Lakers?"
-    thresholds = tuple(parse_thresholds(title))
+    thresholds = _thresholds(title)
     if family in ("spread", "1h_spread"):
-        line = _SPREAD_LINE.search(title)
-        if line:  # "Spread: Lakers (-3.5)": YES = Lakers win by more than 3.5
-            sign = -1 if line["sign"] == "+" else 1
-            thresholds = (_canonical(Threshold(Decimal(line["num"]) * sign, "", GT)),)
+        line = _spread_line(title)
+        if line is not None:
+            thresholds = (line,)
         elif not thresholds:
-            thresholds = tuple(parse_thresholds(yes_label))
+            thresholds = _thresholds(yes_label)
     if family == "prop" and not thresholds:
-        thresholds = tuple(parse_thresholds(yes_label))
+        thresholds = _thresholds(yes_label)
 
-    entities = frozenset(ents) | subject | no_subject | teams
-    key_text = _key_text(folded, mentions, leagues)
+    entities = hf.ents | subject | no_subject | teams
     keys: set[str] = {"e:" + e for e in entities}
-    day_keys = {d.end.isoformat() for d in dates if d.kind == ON}
-    for e in entities:
-        for dk in day_keys:
-            keys.add(f"e:{e}@{dk}")
     for th in thresholds:
         keys.add(f"n:{th.value.normalize()}{th.unit}")
-    keys.update(w for w in key_text.split() if len(w) > 2 and w not in STOPWORDS)
+    keys |= hf.words
     context: dict[str, set[str]] = {}
     for e in entities:
         kind = e.split(":", 1)[0]
         if kind in CONTEXT_KINDS:
             context.setdefault(kind, set()).add(e)
-    return MarketFeatures(
-        context={k: frozenset(v) for k, v in context.items()},
-        key_text=key_text,
-        block_keys=frozenset(keys),
-        entities=entities,
+    return _StaticFacts(
         subject=subject,
         no_subject=no_subject,
         teams=teams,
-        leagues=frozenset(leagues),
+        entities=entities,
         family=family,
         predicate=predicate,
         thresholds=thresholds,
-        dates=tuple(dict.fromkeys(dates)),
-        fifty_fifty=bool(_FIFTY.search(rules_low)) if rules_low else False,
-        other=market.is_other or _is_other(yes_label),
+        base_keys=frozenset(keys),
+        context={k: frozenset(v) for k, v in context.items()},
+        other=is_other or _is_other(yes_label),
     )
 
 

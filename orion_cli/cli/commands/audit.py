@@ -38,16 +38,22 @@ def parse_since(text: str) -> str:
     m = _RELATIVE.match(raw)
     if m:
         n, unit = int(m.group(1)), m.group(2)
-        delta = {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n),
-                 "d": timedelta(days=n)}[unit]
-        return iso_utc(datetime.now(UTC) - delta)
+        try:
+            delta = {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n),
+                     "d": timedelta(days=n)}[unit]
+            return iso_utc(datetime.now(UTC) - delta)
+        except OverflowError:  # 99999999999d: further back than datetime can go
+            raise UsageError(f"--since {raw!r}: too far in the past") from None
     try:
         ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(f"--since {raw!r}: expected ISO-8601 (2026-11-21T10:00:00Z) or 30m/2h/1d") from None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return iso_utc(ts)
+    try:
+        return iso_utc(ts)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before the first representable UTC instant
+        raise UsageError(f"--since {raw!r}: out of range") from None
 
 
 @app.command("tail")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,25 +28,57 @@ def init_command(
     out = app.out
     path = user_config_file()
     wrote = False
+    previous: bytes | None = None
+    if path.exists() and not path.is_file():
+        raise Refused(f"{path} exists and is not a file")
     if path.exists() and not force:
-        if not path.is_file():
-            raise Refused(f"{path} exists and is not a file")
         out.info(f"config file already exists: {path} (use --force to overwrite)")
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(render_example())
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
+        previous = path.read_bytes() if path.exists() else None
+        _atomic_write(path, render_example().encode("utf-8"))
         wrote = True
+    try:
+        settings = app.settings()
+        db = app.db()
+        AuditLog(db).record("config.initialized", {"config_file": str(path), "config_written": wrote,
+                                                   "database": db.display_url}, mode=settings.trading.mode)
+    except BaseException:
+        # All or nothing: a failing init leaves the previous config file exactly as it was.
+        if wrote:
+            if previous is None:
+                path.unlink(missing_ok=True)
+            else:
+                _atomic_write(path, previous)
+        raise
+    if wrote:
         out.success(f"wrote {path}")
-    settings = app.settings()
-    db = app.db()
-    AuditLog(db).record("config.initialized", {"config_file": str(path), "config_written": wrote,
-                                               "database": db.display_url}, mode=settings.trading.mode)
     out.success(f"database ready: {db.display_url}")
     out.record(
         {"type": "init", "config_file": str(path), "config_written": wrote, "database": db.display_url},
     )
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Temp file beside the target, fsync, rename; the temp file never outlives a failure."""
+    import tempfile
+
+    from orion_cli.core.errors import ConfigError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the config file {path}: {exc.strerror or exc}",
+                          reason="config_unwritable") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ConfigError(f"cannot write the config file {path}: {exc.strerror or exc}",
+                              reason="config_unwritable") from None
+        raise

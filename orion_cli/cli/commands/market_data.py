@@ -322,7 +322,12 @@ def snapshot_record_command(
     with progress_bar(app) as progress:
         capture = run(lambda: source.capture(venues, with_books=not no_books, limit=limit, progress=progress))
     capture.notes = notes
-    size = write_capture(capture, out_path)
+    try:
+        size = write_capture(capture, out_path)
+    except OSError as exc:  # e.g. a file name too long: write_capture only checks the directory exists
+        from orion_cli.venues.snapshot import SnapshotError
+
+        raise SnapshotError(f"cannot write snapshot {out_path}: {exc.strerror or exc}") from None
     data = parse_capture(capture, capture.venues, source=str(out_path))
     announce(app, source, data)
     app.out.success(f"snapshot written to {out_path}")

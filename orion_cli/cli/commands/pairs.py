@@ -56,8 +56,10 @@ def add_command(
     app_ctx = get_app(ctx)
     if not kalshi.strip() or not polymarket.strip():
         raise UsageError("both KALSHI and POLYMARKET must be non-empty")
+    # Open the ledger first: a failing database must not leave a pair added without its audit event.
+    audit = AuditLog(app_ctx.db())
     pair = add_pair(pairs_path(app_ctx), CuratedPair(kalshi.strip(), polymarket.strip(), inverted, note))
-    AuditLog(app_ctx.db()).record("pairs.added", pair.to_record(), mode=app_ctx.mode())
+    audit.record("pairs.added", pair.to_record(), mode=app_ctx.mode())
     app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}{' (inverted)' if inverted else ''}")
     app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
 
@@ -76,8 +78,9 @@ def remove_command(
     from orion_cli.store.audit import AuditLog
 
     app_ctx = get_app(ctx)
+    audit = AuditLog(app_ctx.db())  # before the write, as in `pairs add`
     pair = remove_pair(pairs_path(app_ctx), kalshi.strip(), polymarket.strip() if polymarket else None)
-    AuditLog(app_ctx.db()).record("pairs.removed", pair.to_record(), mode=app_ctx.mode())
+    audit.record("pairs.removed", pair.to_record(), mode=app_ctx.mode())
     app_ctx.out.success(f"removed {pair.kalshi} ↔ {pair.polymarket}")
     app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
 
@@ -124,6 +127,7 @@ def suggest_command(
         records.append(rec)
     app_ctx.out.records(records, [*CANDIDATE_COLUMNS, Column("auto_accepted", "auto")],
                         title="suggested pairs", empty="no candidates")
+    audit = AuditLog(app_ctx.db()) if accept else None  # the ledger before any write to the pairs file
     for ticker in accept or []:
         mine = [c for c in result.candidates if c.kalshi_id == ticker]
         # Prefer a candidate that passes every check; otherwise report why the best one is held back.
@@ -136,5 +140,6 @@ def suggest_command(
                           reason="HELD_BACK")
         pair = add_pair(pairs_path(app_ctx), CuratedPair(match.kalshi_id, match.polymarket_id, match.inverted,
                                                          f"accepted from suggest (confidence {match.confidence:.2f})"))
-        AuditLog(app_ctx.db()).record("pairs.added", pair.to_record(), mode=app_ctx.mode())
+        assert audit is not None
+        audit.record("pairs.added", pair.to_record(), mode=app_ctx.mode())
         app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}")

@@ -192,6 +192,7 @@ def encrypt(
     for var in plan.shadowed:
         out.info(f"ignored {var} (an earlier alias for the same credential was set)")
 
+    app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
     store = _open(app_ctx)
     try:
         stored = store.set_many(plan.values)

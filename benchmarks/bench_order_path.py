@@ -1,0 +1,160 @@
+"""Order-path overhead: the pre-trade pipeline + intent commit + audit, against a bare durable insert.
+
+Run:  .venv/bin/python benchmarks/bench_order_path.py [--n 200]
+
+Prints one JSON object on stdout (progress on stderr). For each backend (SQLite WAL with
+``synchronous=FULL`` in a temp dir on the working disk; PostgreSQL in a throwaway cluster started
+like ``tests/pgserver.py`` does, or skipped with the reason printed) it times, in the same run:
+
+* ``bare``: one ``Database.write()`` transaction inserting one row (the durable floor);
+* ``order_path``: one ``Database.write()`` running :func:`evaluate` on a two-leg plan, and when it
+  passes ``Ledger.record_intent`` for both legs (each with its ``order.intent`` audit event) and the
+  ``executions`` row — what the executor commits before sending anything.
+
+The throwaway PostgreSQL cluster runs with fsync off (it is the test cluster), so its ratio compares
+two non-durable commits; the SQLite figures are the durable ones. Target: order_path p50 <= 3x bare p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+
+from orion_cli.core.config import load_settings
+from orion_cli.core.fees import FeeModel
+from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
+from orion_cli.execution.plan import LegPlan, TradePlan
+from orion_cli.risk.checks import PipelineContext, evaluate
+from orion_cli.store.audit import iso_utc
+from orion_cli.store.db import Database, open_database
+from orion_cli.store.ledger import Ledger
+from orion_cli.store.tables import executions
+from orion_cli.venues.trading import Action, Balance, OrderRequest, PreparedOrder, TimeInForce
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+bare_table = Table("bench_bare", MetaData(), Column("id", Integer, primary_key=True), Column("v", String(64)))
+
+
+def plan(i: int, now: datetime, prefix: str) -> TradePlan:
+    legs = []
+    for venue, mid, side in ((Venue.KALSHI, f"KX-{i % 5}", Side.YES), (Venue.POLYMARKET, f"0x{i % 5}", Side.NO)):
+        m = Market(venue=venue, id=mid, event_id="E", title=mid, status=MarketStatus.OPEN, close_time=None,
+                   fee_model=FeeModel.free(), ticks=TickStructure.uniform(D("0.01")), category="bench",
+                   yes_token=f"{mid}-yes", no_token=f"{mid}-no")
+        book = OrderBook(venue, mid, BookSide((), (PriceLevel(D("0.45"), D(1000)),)),
+                         BookSide((), (PriceLevel(D("0.45"), D(1000)),)), now)
+        legs.append(LegPlan(venue=venue, market=m, side=side, size=D(1), limit_price=D("0.45"),
+                            expected_avg_price=D("0.45"), expected_cost=D("0.45"), expected_fees=D("0.01"), book=book,
+                            token_id=f"{mid}-{side.value}" if venue is Venue.POLYMARKET else ""))
+    return TradePlan(key=f"{prefix}-{i}", opportunity_id="bench", legs=tuple(legs), size=D(1), net_edge=D("0.08"),
+                     net_profit=D("0.08"), quoted_net_edge=D("0.08"), planned_at=now)
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def summary(xs: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(pct(xs, 50) * 1000, 3), "p99_ms": round(pct(xs, 99) * 1000, 3),
+            "mean_ms": round(statistics.fmean(xs) * 1000, 3)}
+
+
+def bench(db: Database, n: int, prefix: str = "run") -> dict[str, Any]:
+    settings = load_settings(overrides={"rate_limits.orders_per_minute": 10000, "rate_limits.orders_per_hour": 100000,
+                                        "limits.market_exposure": "10000000", "limits.category_exposure": "10000000",
+                                        "limits.total_exposure": "100000000"})
+    bare_table.create(db.engine, checkfirst=True)
+    ledger = Ledger(db, "paper")
+    bare: list[float] = []
+    path: list[float] = []
+    refused = 0
+    for i in range(n):  # interleaved, so both see the same machine at the same moment
+        t0 = time.perf_counter()
+        with db.write() as conn:
+            conn.execute(insert(bare_table).values(v=f"row-{i}"))
+        bare.append(time.perf_counter() - t0)
+
+        now = datetime.now(UTC)
+        p = plan(i, now, prefix)
+        bal = {v: Balance(v, "paper", D(1_000_000), D(0), D(1_000_000), now) for v in Venue}
+        ctx = PipelineContext(settings=settings, mode="paper", authorized=True, authorization="paper", balances=bal,
+                              now=now)
+        t0 = time.perf_counter()
+        with db.write() as conn:
+            verdict = evaluate(conn, p, ctx)
+            if verdict.passed:
+                for j, leg in enumerate(p.legs):
+                    req = OrderRequest(leg.venue, leg.market.id, leg.side, Action.BUY, leg.size, leg.limit_price,
+                                       TimeInForce.FOK, f"{p.key}-{j}", token_id=leg.token_id)
+                    ledger.record_intent(PreparedOrder(req, json.dumps({"coid": f"{p.key}-{j}"})), execution_id=p.key,
+                                         category="bench", conn=conn, now=now)
+                conn.execute(insert(executions).values(key=p.key, opportunity_id="bench", mode="paper", status="intent",
+                                                       size=p.size, plan="{}", result="{}", created_at=iso_utc(now),
+                                                       updated_at=iso_utc(now)))
+            else:
+                refused += 1
+        path.append(time.perf_counter() - t0)
+    b, o = summary(bare), summary(path)
+    return {"n": n, "refused": refused, "bare_insert": b, "order_path": o,
+            "ratio_p50": round(o["p50_ms"] / b["p50_ms"], 2), "ratio_p99": round(o["p99_ms"] / b["p99_ms"], 2),
+            "target_ratio_p50": 3, "meets_target": o["p50_ms"] <= 3 * b["p50_ms"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=200)
+    args = ap.parse_args()
+    out: dict[str, Any] = {"benchmark": "order_path", "unit": "ms per transaction"}
+    with tempfile.TemporaryDirectory(prefix="orion-bench-", dir=Path.cwd()) as tmp:
+        log("sqlite ...")
+        db = open_database(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        try:
+            bench(db, min(20, args.n), "warm")  # imports, caches, WAL creation
+            out["sqlite"] = bench(db, args.n)
+        finally:
+            db.dispose()
+    try:
+        import pgserver  # tests/pgserver.py
+
+        reason = pgserver.missing_reason()
+    except ImportError as exc:
+        reason = f"tests/pgserver.py not importable: {exc}"
+    if reason:
+        out["postgresql"] = {"skipped": reason}
+        log(f"postgresql skipped: {reason}")
+    else:
+        log("postgresql: starting a throwaway cluster ...")
+        server = pgserver.start()
+        try:
+            url = server.create_database("bench")
+            db = open_database(url)
+            try:
+                bench(db, min(20, args.n), "warm")
+                out["postgresql"] = bench(db, args.n)
+                out["postgresql"]["note"] = "throwaway test cluster with fsync=off: commits are not durable"
+            finally:
+                db.dispose()
+        finally:
+            server.stop()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

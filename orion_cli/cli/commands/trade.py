@@ -1,0 +1,958 @@
+"""``orion trade``: show a stored opportunity's plan and every check's verdict, or execute it.
+
+Shape (one command, two uses):
+
+* ``orion trade OP_ID [--size N] [--idempotency-key K] [--demo | --snapshot F]`` — re-reads both
+  books, builds the plan and runs every pre-trade check inside a transaction that is rolled back:
+  nothing is placed, nothing is written, exit 0. On a terminal it then offers "Place these orders?".
+* ``orion trade OP_ID --confirm [--live --authorize-live]`` — executes both legs (paper unless the
+  live gate of :mod:`orion_cli.core.gate` authorizes live trading). Exit 0 done (or already done
+  under this idempotency key), 6 refused by a safeguard (the failing check is named), 5 a venue
+  unreachable.
+* ``orion trade --watch SECONDS [--max-trades N]`` — the auto-execute loop: scan, trade the best
+  opportunities within the limits, repeat. Off unless asked; stops on a halt or breaker trip (exit 6)
+  and on Ctrl-C (exit 130) after finishing the execution in flight.
+
+The default idempotency key is ``op-<OP_ID>``: one stored opportunity is executed at most once unless
+another ``--idempotency-key`` is given. A recorded source (``--demo``/``--snapshot``) is paper only;
+its books are replayed as the current books (re-stamped now), since they *are* that world's market.
+
+Test hook: ``ORION_TRADE_STOP_AFTER_GATE=1`` stops right after the live gate and its
+``live.authorized`` audit event, before any book is read or any venue contacted (rehearse the gate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import signal
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source
+from orion_cli.cli.context import AppContext, get_app
+from orion_cli.cli.output import Column
+
+if TYPE_CHECKING:
+    from orion_cli.core.alert_sink import AlertSink
+    from orion_cli.core.config import Settings
+    from orion_cli.core.gate import Authorization
+    from orion_cli.core.models import Market, OrderBook, Venue
+    from orion_cli.core.opportunity import Opportunity
+    from orion_cli.execution.executor import ExecutionResult
+    from orion_cli.execution.plan import TradePlan, Verdict
+    from orion_cli.risk.breaker import Breaker
+    from orion_cli.risk.checks import PipelineContext
+    from orion_cli.venues.base import MarketData, MarketSource
+    from orion_cli.venues.trading import Balance, TradingVenue
+
+STOP_AFTER_GATE_ENV = "ORION_TRADE_STOP_AFTER_GATE"
+LIVE_SECRETS = {
+    "kalshi": ("kalshi_api_key_id", "kalshi_private_key"),
+    "polymarket": ("polymarket_private_key", "polymarket_api_key", "polymarket_api_secret",
+                   "polymarket_api_passphrase"),
+}
+
+LEG_COLUMNS = [
+    Column("venue", "venue"),
+    Column("market", "market"),
+    Column("side", "side"),
+    Column("size", "size", "right"),
+    Column("limit_price", "limit", "right"),
+    Column("avg_price", "avg price", "right"),
+    Column("cost", "cost", "right"),
+    Column("fees", "fees", "right"),
+]
+PLAN_COLUMNS = [
+    Column("opportunity_id", "opportunity"),
+    Column("key", "idempotency key"),
+    Column("mode", "mode"),
+    Column("size", "size (each leg)", "right"),
+    Column("cost", "cost", "right"),
+    Column("fees", "fees", "right"),
+    Column("net_edge", "net edge/ct", "right"),
+    Column("quoted_net_edge", "quoted edge/ct", "right"),
+    Column("net_profit", "net profit", "right"),
+]
+CHECK_COLUMNS = [
+    Column("verdict", "verdict"),
+    Column("name", "check"),
+    Column("leg", "leg", "right"),
+    Column("detail", "detail"),
+]
+EXECUTION_COLUMNS = [
+    Column("key", "key"),
+    Column("status", "status"),
+    Column("message", "message"),
+]
+ORDER_COLUMNS = [
+    Column("venue", "venue"),
+    Column("market", "market"),
+    Column("side", "side"),
+    Column("status", "status"),
+    Column("size", "size", "right"),
+    Column("filled_size", "filled", "right"),
+    Column("avg_fill_price", "avg fill", "right"),
+    Column("fees", "fees", "right"),
+]
+WATCH_COLUMNS = [
+    Column("ts", "time"),
+    Column("event", "event"),
+    Column("text", "detail"),
+]
+
+ZERO = Decimal(0)
+FEE_CUSHION = Decimal("0.05")
+
+
+# -- small helpers ---------------------------------------------------------------------------------
+
+
+def _size_option(value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        d = Decimal(value.strip())
+    except InvalidOperation:
+        raise typer.BadParameter(f"{value!r} is not a decimal number", param_hint="--size") from None
+    if not d.is_finite() or d <= 0:
+        raise typer.BadParameter(f"{value!r} must be a finite number > 0", param_hint="--size")
+    return d
+
+
+def default_key(opportunity_id: str) -> str:
+    """One execution per stored opportunity unless the operator names another key."""
+    return f"op-{opportunity_id.strip().lower()}"
+
+
+def size_within_limits(op: Opportunity, settings: Settings) -> Decimal | None:
+    """The largest whole-contract size of ``op`` that fits ORDER_CONTRACTS and ORDER_NOTIONAL on every leg.
+
+    Per leg the worst case per contract is its limit (worst) price plus its fee per contract; the
+    result is rounded down to whole contracts. ``None`` when not even one contract fits.
+    """
+    limits = settings.limits
+    cap = min(op.size, limits.order_contracts)
+    budget = limits.order_notional - FEE_CUSHION  # a smaller fill rounds its fee up relatively more
+    for leg in op.legs:
+        per_contract = leg.worst_price + (leg.fees / leg.size if leg.size > 0 else ZERO)
+        if per_contract > 0:
+            cap = min(cap, max(budget, ZERO) / per_contract)
+    whole = cap.to_integral_value(rounding=ROUND_DOWN)
+    return whole if whole >= 1 else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReplaySource:
+    """A recorded source whose books are served as the current books of that (recorded) world.
+
+    Paper trading on ``--demo``/``--snapshot`` fills against these very books, so their age is the
+    recording's, not the market's; without re-stamping every check on quote age would refuse.
+    """
+
+    def __init__(self, inner: MarketSource) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def fetch(self, venues: Sequence[Venue] | None = None, *, with_books: bool = True,
+                    limit: int | None = None, progress: Any = None) -> MarketData:
+        from orion_cli.venues.base import ALL_VENUES
+
+        data = await self.inner.fetch(venues or ALL_VENUES, with_books=with_books, limit=limit, progress=progress)
+        now = _now()
+        data.books = {k: dataclasses.replace(b, fetched_at=now) for k, b in data.books.items()}
+        return data
+
+    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
+        market, book = await self.inner.book(ref, venue=venue)
+        return market, dataclasses.replace(book, fetched_at=_now())
+
+
+def _recorded(snapshot: Path | None, demo: bool) -> bool:
+    return snapshot is not None or demo
+
+
+# -- venues ------------------------------------------------------------------------------------------
+
+
+class LiveCredentials:
+    """Venue credentials read once from the vault; clients are built per event loop from them."""
+
+    def __init__(self, app: AppContext) -> None:
+        self.app = app
+        self._cache: dict[str, dict[str, str | None]] = {}
+
+    def values(self, venue: str) -> dict[str, str | None]:
+        if venue not in self._cache:
+            from orion_cli.cli.commands.secrets import _open as open_secret_store
+
+            store = open_secret_store(self.app)
+            try:
+                out: dict[str, str | None] = {}
+                for name in (*LIVE_SECRETS[venue], "polymarket_funder_address", "polymarket_signature_type"):
+                    if venue != "polymarket" and name.startswith("polymarket_"):
+                        continue
+                    value = store.get_optional(name)
+                    if value is None:
+                        out[name] = None
+                    else:
+                        with value:
+                            out[name] = value.reveal().strip()
+            finally:
+                store.close()
+            self._cache[venue] = out
+        return self._cache[venue]
+
+    def require(self, venue: str) -> dict[str, str | None]:
+        from orion_cli.core.errors import SecretsError
+
+        values = self.values(venue)
+        missing = [n for n in LIVE_SECRETS[venue] if not values.get(n)]
+        if missing:
+            raise SecretsError(f"live {venue} trading needs {', '.join(missing)} in the vault",
+                               hint="store them with `orion secrets encrypt`", reason="secret_missing")
+        return values
+
+
+def build_live_venue(app: AppContext, creds: LiveCredentials, venue: Venue) -> TradingVenue:
+    from orion_cli.core.models import Venue as V
+
+    settings = app.settings()
+    if venue is V.KALSHI:
+        from orion_cli.venues.kalshi.signing import KalshiSigner
+        from orion_cli.venues.kalshi.trading import KalshiTrading
+
+        k = creds.require("kalshi")
+        signer = KalshiSigner.from_pem(k["kalshi_api_key_id"] or "", (k["kalshi_private_key"] or "").encode())
+        kc = settings.kalshi
+        base = kc.demo_base_url if kc.environment == "demo" else kc.prod_base_url
+        return KalshiTrading(signer, base_url=base, timeout=float(kc.timeout_seconds),
+                             max_concurrency=kc.max_concurrency)
+    from orion_cli.venues.polymarket.orders import SignatureType
+    from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey
+    from orion_cli.venues.polymarket.trading import PolymarketTrading
+
+    p = creds.require("polymarket")
+    pc = settings.polymarket
+    try:
+        signature_type = SignatureType(int(p.get("polymarket_signature_type") or "0"))
+    except ValueError:
+        from orion_cli.core.errors import SecretsError
+
+        raise SecretsError("polymarket_signature_type must be 0, 1, 2 or 3", reason="secret_invalid") from None
+    return PolymarketTrading(
+        ApiCredentials(p["polymarket_api_key"] or "", p["polymarket_api_secret"] or "",
+                       p["polymarket_api_passphrase"] or ""),
+        PrivateKey.from_hex(p["polymarket_private_key"] or ""),
+        clob_url=pc.clob_url, data_url=pc.data_url, geoblock_url=pc.geoblock_url, chain_id=pc.chain_id,
+        funder=p.get("polymarket_funder_address") or None, signature_type=signature_type,
+        timeout=float(pc.timeout_seconds),
+    )
+
+
+class VenueSet:
+    """The trading venues of one run, paper or live; live clients are closed when the run ends."""
+
+    def __init__(self, app: AppContext, mode: str, source: MarketSource, venues: Sequence[Venue],
+                 creds: LiveCredentials | None) -> None:
+        self.app = app
+        self.mode = mode
+        self.source = source
+        self.wanted = tuple(dict.fromkeys(venues))
+        self.creds = creds
+        self.venues: dict[Venue, TradingVenue] = {}
+
+    def build(self) -> dict[Venue, TradingVenue]:
+        if not self.venues:
+            if self.mode == "paper":
+                from orion_cli.venues.paper import PaperVenue
+
+                self.venues = {v: PaperVenue(v, self.app.db(), self.source, self.app.settings()) for v in self.wanted}
+            else:
+                assert self.creds is not None
+                self.venues = {v: build_live_venue(self.app, self.creds, v) for v in self.wanted}
+        return self.venues
+
+    async def aclose(self) -> None:
+        for tv in self.venues.values():
+            closer = getattr(tv, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+        self.venues = {}
+
+    async def balances(self, *, write: bool) -> dict[Venue, Balance | None]:
+        """Per venue; ``None`` when unknown (the BALANCE check then refuses). Paper previews write nothing."""
+        from orion_cli.core.errors import OrionError
+        from orion_cli.venues.trading import Balance as Bal
+
+        out: dict[Venue, Balance | None] = {}
+        if self.mode == "paper" and not write:
+            from orion_cli.store.ledger import Ledger
+
+            ledger = Ledger(self.app.db(), "paper")
+            p = self.app.settings().paper
+            for v in self.wanted:
+                bal = ledger.balance(v)
+                if bal is None:
+                    start = p.kalshi_balance if v.value == "kalshi" else p.polymarket_balance
+                    bal = Bal(v, "paper", start, ZERO, start, _now(), source="ledger")
+                out[v] = bal
+            return out
+        for v, tv in self.build().items():
+            try:
+                out[v] = await tv.balance()
+            except OrionError as exc:
+                self.app.out.warn(f"{v.value} balance unknown: {exc.message}")
+                out[v] = None
+        return out
+
+
+# -- the plan ------------------------------------------------------------------------------------------
+
+
+async def fresh_books(source: MarketSource, op: Opportunity) -> dict[tuple[Venue, str], tuple[Market, OrderBook]]:
+    """Re-read every leg's market and book (concurrently) just before planning."""
+    keys = list(dict.fromkeys((leg.venue, leg.market_id) for leg in op.legs))
+    results = await asyncio.gather(*(source.book(m, venue=v) for v, m in keys))
+    return dict(zip(keys, results, strict=True))
+
+
+def _register_markets(venues: Mapping[Venue, TradingVenue], plan: TradePlan) -> None:
+    """Live clients validate orders against the market they trade (ticks, tokens)."""
+    for leg in plan.legs:
+        tv = venues.get(leg.venue)
+        markets = getattr(tv, "markets", None)
+        if isinstance(markets, dict):
+            markets[leg.market.id] = leg.market
+        register = getattr(tv, "register_token", None)
+        if register is not None and leg.token_id:
+            register(leg.token_id, leg.market.id, leg.side)
+
+
+def _pipeline_context(settings: Settings, mode: str, authorized: bool, authorization: str,
+                      balances: Mapping[Venue, Balance | None], breaker: Breaker | None = None) -> PipelineContext:
+    from orion_cli.risk.checks import PipelineContext as Ctx
+
+    return Ctx(settings=settings, mode=mode, authorized=authorized, authorization=authorization,
+               balances=dict(balances), now=_now(), breaker=breaker)
+
+
+class _Rollback(Exception):
+    """Raised inside the preview transaction so that nothing the checks touched is committed."""
+
+
+def preview_verdict(app: AppContext, plan: TradePlan, ctx: PipelineContext) -> Verdict:
+    """Every check's verdict, evaluated in a write transaction that is always rolled back."""
+    from orion_cli.risk.checks import evaluate
+
+    box: list[Verdict] = []
+    try:
+        with app.db().write() as conn:
+            box.append(evaluate(conn, plan, ctx))
+            raise _Rollback
+    except _Rollback:
+        pass
+    return box[0]
+
+
+def _plan_record(plan: TradePlan, mode: str) -> dict[str, Any]:
+    rec = plan.to_record()
+    rec["mode"] = mode
+    return rec
+
+
+def _render_plan(app: AppContext, plan: TradePlan, mode: str, verdict: Verdict | None) -> None:
+    out = app.out
+    rec = _plan_record(plan, mode)
+    checks = [c.to_record() for c in verdict.checks] if verdict is not None else []
+    if out.format == "json":
+        out.records([rec, *checks], PLAN_COLUMNS)
+        return
+    if out.machine:
+        out.stream(rec, PLAN_COLUMNS)
+        for c in checks:
+            out.stream(c, CHECK_COLUMNS)
+        return
+    out.record(rec, PLAN_COLUMNS, title=f"plan ({mode})")
+    out.records(rec["legs"], LEG_COLUMNS, title="legs (buy, equal shares)")
+    if verdict is not None:
+        rows = [{**c, "verdict": "pass" if c["passed"] else "FAIL", "leg": "" if c["leg"] is None else c["leg"]}
+                for c in checks]
+        out.records(rows, CHECK_COLUMNS, title="pre-trade checks")
+        failed = verdict.first_failure
+        if failed is None:
+            out.info("every check passes; nothing was placed (add --confirm to execute)")
+        else:
+            out.info(f"would be refused by {failed.name}: {failed.detail}; nothing was placed")
+
+
+def _render_execution(app: AppContext, result: ExecutionResult) -> None:
+    out = app.out
+    rec = result.to_record()
+    if out.machine:
+        out.record(rec)
+        return
+    out.record(rec, EXECUTION_COLUMNS, title="execution")
+    orders = [o.to_record() for o in result.orders]
+    if orders:
+        out.records(orders, ORDER_COLUMNS, title="orders")
+
+
+def raise_for_result(result: ExecutionResult) -> None:
+    """Exit codes: done/already done 0; refused, halted, unwound 6; a venue unreachable 5."""
+    from orion_cli.core.errors import Halted, Refused, VenueError
+    from orion_cli.venues.trading import OrderStatus
+
+    status = result.status
+    if status in ("done", "already_done"):
+        return
+    if status == "refused":
+        failed = result.verdict.first_failure
+        name = failed.name if failed is not None else "REFUSED"
+        detail = failed.detail if failed is not None else result.message
+        raise Refused(f"refused by {name}: {detail}", reason=name)
+    if status == "halted":
+        raise Halted(f"halted: {result.message}",
+                     hint="`orion halt --status` shows why; `orion reconcile` checks what reached the venues")
+    if status == "unwound":
+        raise Refused(f"second leg short; the first leg was unwound: {result.message}", reason="UNWOUND",
+                      hint="`orion positions` shows what is held")
+    unknown = any(o.status is OrderStatus.UNKNOWN for o in result.orders)
+    text = result.message.lower()
+    if unknown or "unavailable" in text or "unreachable" in text:
+        raise VenueError(f"execution failed: {result.message}", reason="venue_unavailable",
+                         hint="`orion reconcile` resolves orders whose outcome is unknown")
+    raise Refused(f"execution failed: {result.message}", reason="NOT_FILLED")
+
+
+def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
+    from sqlalchemy import select
+
+    from orion_cli.store.tables import executions
+
+    with app.db().read() as conn:
+        row = conn.execute(select(executions.c.key, executions.c.opportunity_id, executions.c.mode,
+                                  executions.c.status).where(executions.c.key == key)).first()
+    return None if row is None else dict(row._mapping)
+
+
+# -- alerts ---------------------------------------------------------------------------------------------
+
+
+def _alerts(app: AppContext) -> AlertSink:
+    from orion_cli.core.alert_sink import NullAlertSink
+
+    settings = app.settings()
+    if not settings.alerts.enabled:
+        return NullAlertSink()
+    from orion_cli.core.alerts import webhook_sink
+    from orion_cli.core.errors import OrionError
+
+    def getter(name: str) -> str | None:
+        from orion_cli.cli.commands.secrets import _open as open_secret_store
+
+        try:
+            store = open_secret_store(app)
+            try:
+                value = store.get_optional(name)
+                if value is None:
+                    return None
+                with value:
+                    return value.reveal()
+            finally:
+                store.close()
+        except OrionError:
+            return None
+
+    return webhook_sink(settings, getter, app.db())
+
+
+# -- the gate ----------------------------------------------------------------------------------------------
+
+
+def _banner(app: AppContext, venues: VenueSet, op: Opportunity | None) -> None:
+    """What the operator must see before authorizing real money: venues, limits, balances."""
+    from orion_cli.core.errors import OrionError
+
+    out = app.out
+    s = app.settings()
+    out.banner("LIVE TRADING — real money on " + ", ".join(v.value for v in venues.wanted))
+    if op is not None:
+        legs = "; ".join(f"{leg.venue.value} {leg.market_id} {leg.side.value.upper()} ≤{leg.worst_price}"
+                         for leg in op.legs)
+        out.banner(f"  opportunity {op.id}: buy {legs}")
+    lim = s.limits
+    out.banner(f"  limits: order ${lim.order_notional} / {lim.order_contracts} contracts, market ${lim.market_exposure}"
+               f", category ${lim.category_exposure}, total ${lim.total_exposure}; daily loss ${s.breaker.daily_loss}"
+               f" ({s.breaker.daily_loss_pct}%), drawdown {s.breaker.drawdown_pct}%; "
+               f"{s.rate_limits.orders_per_minute}/min, {s.rate_limits.orders_per_hour}/h")
+    try:
+        balances = asyncio.run(_banner_balances(venues))
+    except OrionError as exc:
+        out.banner(f"  balances: unavailable ({exc.message})")
+        return
+    for v, bal in balances.items():
+        text = "unknown" if bal is None else f"available ${bal.available}, total ${bal.total}"
+        out.banner(f"  {v.value} balance: {text}")
+
+
+async def _banner_balances(venues: VenueSet) -> dict[Venue, Balance | None]:
+    try:
+        return await venues.balances(write=False)
+    finally:
+        await venues.aclose()
+
+
+def run_gate(app: AppContext, *, live: bool, authorize_live: bool, venues: VenueSet | None,
+             op: Opportunity | None) -> Authorization:
+    """Apply the gate (prompting on a terminal only for ``--live`` alone); audit ``live.authorized``."""
+    from orion_cli.cli.prompts import ask_text, interactive
+    from orion_cli.core import gate
+
+    def ask(prompt: str) -> str | None:
+        if venues is not None:
+            _banner(app, venues, op)
+        return ask_text(prompt)
+
+    decision = gate.decide(live=live, authorize_live=authorize_live, environ=os.environ, tty=interactive(),
+                           ask=ask, config_mode=app.settings().trading.mode)
+    for note in decision.notes:
+        app.out.warn(note)
+    if isinstance(decision, gate.Refused):
+        raise decision.error()
+    if decision.live:
+        if decision.how != "typed" and venues is not None:
+            _banner(app, venues, op)
+        from orion_cli.store.audit import AuditLog
+
+        AuditLog(app.db()).record("live.authorized", {
+            "how": decision.how,
+            "venues": [v.value for v in venues.wanted] if venues is not None else [],
+            "opportunity_id": op.id if op is not None else None,
+            "notes": list(decision.notes),
+        }, mode="live")
+        app.out.banner(f"LIVE trading authorized ({decision.how})")
+    else:
+        app.out.banner("PAPER: simulated fills on real books; no real money moves.")
+    return decision
+
+
+def _stop_after_gate(app: AppContext, auth: Authorization) -> bool:
+    if os.environ.get(STOP_AFTER_GATE_ENV) != "1":
+        return False
+    app.out.record(auth.to_record())
+    app.out.info(f"{STOP_AFTER_GATE_ENV}=1: stopped after the gate; no book read, nothing placed")
+    return True
+
+
+def _pre_mode(live: bool, authorize_live: bool) -> tuple[str, bool, str]:
+    """(mode, authorized, how-or-why) without prompting: for previews and the recorded-source check."""
+    from orion_cli.core import gate
+
+    d = gate.decide(live=live, authorize_live=authorize_live, environ=os.environ, tty=False)
+    if isinstance(d, gate.Authorization):
+        return d.mode, True, d.how
+    return ("live" if live else "paper"), False, d.message
+
+
+# -- one trade --------------------------------------------------------------------------------------------
+
+
+async def _plan_and_balances(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity,
+                             size: Decimal | None, key: str, *, write: bool,
+                             ) -> tuple[TradePlan, dict[Venue, Balance | None]]:
+    from orion_cli.execution.executor import build_plan
+
+    fresh = await fresh_books(source, op)
+    plan = build_plan(op, fresh, size=size, key=key, settings=app.settings(), now=_now())
+    balances = await venues.balances(write=write)
+    return plan, balances
+
+
+async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal | None,
+                   key: str, auth: Authorization, alerts: AlertSink, *, resume: bool = False,
+                   ) -> tuple[TradePlan | None, ExecutionResult]:
+    from orion_cli.execution.executor import Executor
+    from orion_cli.risk.breaker import Breaker
+    from orion_cli.store.ledger import Ledger
+
+    settings = app.settings()
+    mode = auth.mode
+    db = app.db()
+    ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
+    try:
+        built = venues.build()
+        breaker = Breaker(db, settings, mode=mode, ledger=ledger, alerts=alerts)
+
+        async def read_book(venue: Venue, market_id: str) -> tuple[Market, OrderBook]:
+            return await source.book(market_id, venue=venue)
+
+        executor = Executor(db, ledger, built, settings, mode=mode, alerts=alerts, breaker=breaker,
+                            books=read_book)
+        if resume:
+            return None, await executor.resume(key)
+        plan, balances = await _plan_and_balances(app, venues, source, op, size, key, write=True)
+        _register_markets(built, plan)
+        if mode == "live":
+            from orion_cli.core.models import Venue as V
+
+            poly = built.get(V.POLYMARKET)
+            check = getattr(poly, "check_geoblock", None)
+            if check is not None:
+                await check()  # raises Geoblocked (exit 6) before anything is sent
+        ctx = _pipeline_context(settings, mode, True, auth.how, balances, breaker)
+        return plan, await executor.execute(plan, ctx)
+    finally:
+        await venues.aclose()
+
+
+def _trade_once(app: AppContext, op_id: str, size: Decimal | None, confirm: bool, live: bool, authorize_live: bool,
+                key: str | None, snapshot: Path | None, demo: bool) -> None:
+    from orion_cli.cli.commands.market_data import run
+    from orion_cli.cli.prompts import confirm as ask_confirm
+    from orion_cli.cli.prompts import interactive
+    from orion_cli.core.errors import Refused
+    from orion_cli.store import opportunities as store
+
+    settings = app.settings()
+    out = app.out
+    pre_mode, pre_authorized, pre_how = _pre_mode(live, authorize_live)
+    if pre_mode == "live" and _recorded(snapshot, demo):
+        raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
+                                 param_hint="--demo/--snapshot")
+    op, _scanned_from = store.load(app.db(), op_id)
+    if store.is_expired(op):
+        out.info(f"opportunity {op.id} expired at {op.expires_at:%Y-%m-%d %H:%M:%S}Z; re-reading the books "
+                 "(STALE_QUOTE / EDGE_GONE decide)")
+    if size is None:
+        size = size_within_limits(op, settings)
+        if size is None:
+            raise Refused(f"not one contract of {op.id} fits the order limits (limits.order_notional "
+                          f"${settings.limits.order_notional})", reason="ORDER_NOTIONAL")
+        if size < op.size:
+            out.info(f"size {size} (scanned {op.size}, capped by limits.order_contracts/order_notional; "
+                     "--size to choose)")
+    key = key or default_key(op.id)
+    source = open_source(app, snapshot, demo)
+    if _recorded(snapshot, demo):
+        announce(app, source)
+        source = ReplaySource(source)
+    leg_venues = [leg.venue for leg in op.legs]
+    creds = LiveCredentials(app)
+
+    if not confirm:
+        venues = VenueSet(app, pre_mode, source, leg_venues, creds)
+
+        async def preview() -> tuple[TradePlan, dict[Venue, Balance | None]]:
+            try:
+                return await _plan_and_balances(app, venues, source, op, size, key, write=False)
+            finally:
+                await venues.aclose()
+
+        plan, balances = run(preview)
+        ctx = _pipeline_context(settings, pre_mode, pre_authorized, pre_how, balances)
+        verdict = preview_verdict(app, plan, ctx)
+        _render_plan(app, plan, pre_mode, verdict)
+        if not (interactive() and not out.machine):
+            return
+        if not ask_confirm("Place these orders?", default=False):
+            out.info("nothing placed")
+            return
+
+    venues = VenueSet(app, pre_mode, source, leg_venues, creds)
+    auth = run_gate(app, live=live, authorize_live=authorize_live, venues=venues if pre_mode == "live" or live
+                    else None, op=op)
+    if _stop_after_gate(app, auth):
+        return
+    venues = VenueSet(app, auth.mode, source, leg_venues, creds)
+    alerts = _alerts(app)
+    try:
+        prior = existing_execution(app, key)
+        if prior is not None:
+            if prior["opportunity_id"] != op.id or prior["mode"] != auth.mode:
+                raise Refused(f"idempotency key {key} is already used by a {prior['mode']} execution of "
+                              f"opportunity {prior['opportunity_id']}", reason="DUPLICATE",
+                              hint="choose another --idempotency-key")
+            out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
+            _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True))
+        else:
+            plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts))
+            if plan is not None:
+                _render_plan(app, plan, auth.mode, result.verdict if result.status == "refused" else None)
+        _render_execution(app, result)
+    finally:
+        alerts.flush(5.0)
+    raise_for_result(result)
+
+
+# -- watch ----------------------------------------------------------------------------------------------------
+
+
+class StopFlag:
+    """Ctrl-C outside an execution stops at once; inside one it is deferred until the execution is recorded."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.requested = False
+        self.critical = False
+        self._previous: Any = None
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        if self.critical:
+            with contextlib.suppress(Exception):
+                self.out.info("stopping after the execution in flight is recorded…")
+            return
+        raise KeyboardInterrupt
+
+    def is_requested(self) -> bool:
+        return self.requested
+
+    def install(self) -> None:
+        self._previous = signal.signal(signal.SIGINT, self._handler)
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    @contextlib.contextmanager
+    def section(self) -> Iterator[None]:
+        self.critical = True
+        try:
+            yield
+        finally:
+            self.critical = False
+
+
+def _event(app: AppContext, event: str, text: str = "", **fields: Any) -> None:
+    rec: dict[str, Any] = {"type": "watch", "v": 1, "event": event, "ts": _now(), **fields}
+    if app.out.machine:
+        app.out.stream(rec, WATCH_COLUMNS)
+    else:
+        app.out.stream({**rec, "text": text}, WATCH_COLUMNS)
+
+
+def _watch(app: AppContext, seconds: float, max_trades: int | None, live: bool, authorize_live: bool,
+           snapshot: Path | None, demo: bool) -> None:
+    from orion_cli.cli.commands.market_data import run
+    from orion_cli.cli.commands.scan import pairs_path
+    from orion_cli.core.errors import ExitCode, OrionError
+    from orion_cli.core.scan import ScanOptions, scan
+    from orion_cli.matching.pairs import load_pairs
+    from orion_cli.risk.halt import KillSwitch
+    from orion_cli.store import opportunities as store
+
+    settings = app.settings()
+    pre_mode, _, _ = _pre_mode(live, authorize_live)
+    if pre_mode == "live" and _recorded(snapshot, demo):
+        raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
+                                 param_hint="--demo/--snapshot")
+    source = open_source(app, snapshot, demo)
+    if _recorded(snapshot, demo):
+        announce(app, source)
+        source = ReplaySource(source)
+    creds = LiveCredentials(app)
+    from orion_cli.core.accounts import enabled_venues
+
+    banner_venues = VenueSet(app, "live", source, enabled_venues(settings), creds) if pre_mode == "live" else None
+    auth = run_gate(app, live=live, authorize_live=authorize_live, venues=banner_venues, op=None)
+    if _stop_after_gate(app, auth):
+        return
+    options = ScanOptions.from_settings(settings)
+    curated = load_pairs(pairs_path(app))
+    alerts = _alerts(app)
+    switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=auth.mode)
+    stop = StopFlag(app.out)
+    stop.install()
+    trades = 0
+    rounds = 0
+    reason = "interrupted"
+    code = int(ExitCode.INTERRUPTED)
+    app.out.info(f"watching every {seconds:g}s ({auth.mode}); Ctrl-C stops after the execution in flight")
+    try:
+        while True:
+            rounds += 1
+            started = time.monotonic()
+            halt = switch.status()
+            if halt.halted:
+                reason, code = f"halted: {halt.reason}", int(ExitCode.REFUSED)
+                break
+            try:
+                data = run(lambda: source.fetch(options.venues, with_books=True))
+            except OrionError as exc:
+                _event(app, "scan_failed", exc.message, round=rounds, reason=exc.reason, message=exc.message)
+                data = None
+            ops: list[Opportunity] = []
+            if data is not None:
+                result = scan(data, curated, settings, options)
+                with app.db().write() as conn:
+                    store.save(conn, result.opportunities, source=source.name)
+                ops = list(result.opportunities)
+                _event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
+                       round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
+            outcome = _trade_round(app, ops, auth, source, alerts, stop, trades, max_trades)
+            trades = outcome[0]
+            if outcome[1] is not None:
+                reason, code = outcome[1], outcome[2]
+                break
+            if stop.is_requested():
+                break
+            _sleep(max(0.0, seconds - (time.monotonic() - started)), stop)
+            if stop.is_requested():
+                break
+    except KeyboardInterrupt:
+        reason, code = "interrupted", int(ExitCode.INTERRUPTED)
+    finally:
+        stop.restore()
+        alerts.flush(5.0)
+    _event(app, "stopped", f"{reason}; {trades} trade(s) in {rounds} round(s)", reason=reason, trades=trades,
+           rounds=rounds, exit_code=code)
+    if code == int(ExitCode.REFUSED):
+        from orion_cli.core.errors import Halted
+
+        raise Halted(f"watch stopped: {reason}", hint="`orion halt --status` shows why")
+    if code:
+        raise typer.Exit(code)
+
+
+def _sleep(seconds: float, stop: StopFlag) -> None:
+    end = time.monotonic() + seconds
+    while not stop.is_requested():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.1))
+
+
+def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
+                  key: str, auth: Authorization, alerts: AlertSink) -> Any:
+    def factory() -> Any:
+        return _execute(app, venues, source, op, size, key, auth, alerts)
+
+    return factory
+
+
+def _trade_round(app: AppContext, ops: Sequence[Opportunity], auth: Authorization, source: MarketSource,
+                 alerts: AlertSink, stop: StopFlag, trades: int, max_trades: int | None,
+                 ) -> tuple[int, str | None, int]:
+    """Trade the round's opportunities best first; returns (trades, stop reason or None, exit code)."""
+    from orion_cli.cli.commands.market_data import run
+    from orion_cli.core.errors import ExitCode, OrionError
+
+    settings = app.settings()
+    for op in ops:
+        if max_trades is not None and trades >= max_trades:
+            return trades, f"max trades ({max_trades}) reached", 0
+        if stop.is_requested():
+            return trades, None, 0
+        key = default_key(op.id)
+        if existing_execution(app, key) is not None:
+            _event(app, "skipped", f"{op.id}: already executed", opportunity_id=op.id, key=key,
+                   reason="already_executed")
+            continue
+        size = size_within_limits(op, settings)
+        if size is None:
+            _event(app, "skipped", f"{op.id}: not one contract fits the order limits", opportunity_id=op.id,
+                   key=key, reason="ORDER_NOTIONAL")
+            continue
+        venues = VenueSet(app, auth.mode, source, [leg.venue for leg in op.legs], LiveCredentials(app))
+        try:
+            with stop.section():
+                _, result = run(_bind_execute(app, venues, source, op, size, key, auth, alerts))
+        except OrionError as exc:
+            _event(app, "error", f"{op.id}: {exc.message}", opportunity_id=op.id, key=key, reason=exc.reason,
+                   message=exc.message)
+            if exc.exit_code == ExitCode.REFUSED and exc.reason in ("HALTED", "GEOBLOCKED"):
+                return trades, exc.message, int(ExitCode.REFUSED)
+            continue
+        rec = {**result.to_record(), "v": 1, "opportunity_id": op.id}
+        if app.out.machine:
+            app.out.stream(rec, WATCH_COLUMNS)
+        else:
+            _event(app, "execution", f"{op.id} {key}: {result.status} — {result.message}", key=key,
+                   status=result.status)
+        if result.status == "done":
+            trades += 1
+            if max_trades is not None and trades >= max_trades:
+                return trades, f"max trades ({max_trades}) reached", 0
+        if result.status == "halted":
+            return trades, f"halted: {result.message}", int(ExitCode.REFUSED)
+        if result.status == "refused":
+            failed = result.verdict.first_failure
+            if failed is not None and failed.name in ("HALTED", "BREAKER"):
+                return trades, f"{failed.name}: {failed.detail}", int(ExitCode.REFUSED)
+    return trades, None, 0
+
+
+# -- the command ------------------------------------------------------------------------------------------------
+
+
+def trade_command(
+    ctx: typer.Context,
+    op_id: Annotated[str | None, typer.Argument(metavar="[OP_ID]", help="Opportunity id from `orion scan` "
+                                                                          "(omit with --watch).")] = None,
+    size: Annotated[str | None, typer.Option("--size", help="Contracts per leg (default: the scanned size, "
+                                                            "capped by the order limits).")] = None,
+    confirm: Annotated[bool, typer.Option("--confirm", help="Execute (without it: show the plan and every "
+                                                            "check, place nothing).")] = False,
+    live: Annotated[bool, typer.Option("--live", help="Trade real money; needs --authorize-live, or the typed "
+                                                      "phrase on a terminal.")] = False,
+    authorize_live: Annotated[bool, typer.Option("--authorize-live", help="The second half of the live "
+                                                                         "authorization (with --live).")] = False,
+    idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Execution key (default "
+                                                        "op-OP_ID): a re-run with the same key reports, never "
+                                                        "re-sends.")] = None,
+    snapshot: SnapshotOpt = None,
+    demo: DemoOpt = False,
+    watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400, metavar="SECONDS",
+                                                help="Auto-execute loop: scan every SECONDS and trade the best "
+                                                     "opportunities within the limits.")] = None,
+    max_trades: Annotated[int | None, typer.Option("--max-trades", min=1, help="With --watch: stop after N "
+                                                                               "executions.")] = None,
+) -> None:
+    """Show the plan and every pre-trade check for a scanned opportunity, or execute both legs.
+
+    Without --confirm nothing is placed: both books are re-read, the plan (legs, sizes, prices, fees, net
+    edge) and every check's verdict are printed, exit 0. With --confirm both legs are executed — paper
+    unless live trading is authorized by both halves: --live --authorize-live, --live plus the typed
+    phrase CONFIRM LIVE TRADING on a terminal, or ORION_PAPER_TRADING=0 with
+    ORION_LIVE_TRADING_AUTHORIZED=true. One half alone is refused (exit 6).
+
+    Example:  orion trade 3kq7zx2a --demo   ·   orion trade 3kq7zx2a --confirm --size 10   ·
+    orion trade --watch 30 --jsonl
+    """
+    app = get_app(ctx)
+    if watch is not None:
+        if op_id is not None:
+            raise typer.BadParameter("--watch picks opportunities itself; omit OP_ID", param_hint="--watch")
+        if idempotency_key is not None or size is not None:
+            raise typer.BadParameter("--size and --idempotency-key apply to one opportunity, not --watch",
+                                     param_hint="--watch")
+        _watch(app, watch, max_trades, live, authorize_live, snapshot, demo)
+        return
+    if max_trades is not None:
+        raise typer.BadParameter("--max-trades needs --watch", param_hint="--max-trades")
+    if op_id is None:
+        raise typer.BadParameter("give an opportunity id (from `orion scan`) or --watch SECONDS",
+                                 param_hint="OP_ID")
+    if idempotency_key is not None and not idempotency_key.strip():
+        raise typer.BadParameter("must not be empty", param_hint="--idempotency-key")
+    _trade_once(app, op_id, _size_option(size), confirm, live, authorize_live,
+                idempotency_key.strip() if idempotency_key else None, snapshot, demo)
+

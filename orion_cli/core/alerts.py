@@ -1,0 +1,458 @@
+"""Webhook alerts delivered in the background: a trade never waits for, or fails because of, an alert.
+
+:func:`webhook_sink` builds the :class:`~orion_cli.core.alert_sink.AlertSink` the services emit to.
+``emit`` only renders the body and puts it on a bounded queue; one daemon thread delivers it with
+``alerts.retries`` attempts (exponential backoff, ``alerts.timeout_seconds`` each), then audits the
+outcome as ``alert.sent`` or ``alert.failed`` (kind, attempts, HTTP status or error class). The
+database is touched only by that thread, never from ``emit``, so an alert raised inside a
+:meth:`Database.write` transaction cannot deadlock on the write lock. A short-lived command calls
+``flush(timeout)`` before exiting; the thread is a daemon, so an unreachable webhook never keeps a
+process alive beyond that bound.
+
+The webhook URL and the Telegram bot token come from the vault. They are secrets (a Slack or
+Discord webhook URL is a credential in itself), so they never appear in an audit event, a log
+record or an error: failures are described by HTTP status or exception class only, and httpx's
+own request log line is redacted.
+
+Formats: ``generic`` posts ``{"type": "alert", "kind", "message", "payload", "ts", "host"}``;
+``slack`` posts ``{"text": ...}``; ``discord`` posts ``{"content": ...}``; ``telegram`` posts
+``{"chat_id", "text"}`` to ``<api>/bot<token>/sendMessage``.
+
+Alerts disabled (``alerts.enabled = false``), or enabled without the secret (or, for Telegram,
+without ``alerts.telegram_chat_id``), or a vault that cannot be opened: a
+:class:`~orion_cli.core.alert_sink.NullAlertSink` is returned (with a warning in the log for the
+enabled-but-unusable cases), so callers never need to check.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from orion_cli.core.alert_sink import AlertSink, NullAlertSink
+from orion_cli.core.errors import OrionError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from orion_cli.core.config import Settings
+    from orion_cli.core.models import Venue
+    from orion_cli.store.db import Database
+    from orion_cli.venues.trading import Balance
+
+log = logging.getLogger(__name__)
+
+TELEGRAM_API = "https://api.telegram.org"
+FORMATS = ("generic", "slack", "discord", "telegram")
+KINDS = ("halt", "breaker.warning", "breaker.tripped", "unwind.failed", "reconcile.drift", "balance.low")
+QUEUE_SIZE = 256
+DEFAULT_BACKOFF = 0.5  # seconds before the 2nd attempt; doubles per attempt
+MAX_BACKOFF = 30.0
+# Chat services cap message length; a longer text is refused, not truncated, by the service.
+TEXT_LIMITS = {"slack": 3900, "discord": 2000, "telegram": 4096}
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    """Payload values as JSON: Decimal as exact strings, times as ISO UTC, anything odd as text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, Enum):
+        return _jsonable(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def alert_text(kind: str, message: str, payload: Mapping[str, Any], host: str) -> str:
+    """The human line chat formats show: kind, host, message, then the payload as compact JSON."""
+    text = f"[orion] {kind} on {host}: {message}"
+    if payload:
+        text += "\n" + json.dumps(_jsonable(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text
+
+
+def render(fmt: str, kind: str, message: str, payload: Mapping[str, Any] | None, *, ts: datetime, host: str,
+           chat_id: str = "") -> dict[str, Any]:
+    """The JSON body posted for ``fmt``."""
+    data = dict(payload or {})
+    if fmt == "generic":
+        return {"type": "alert", "kind": kind, "message": message, "payload": _jsonable(data),
+                "ts": _jsonable(ts), "host": host}
+    text = alert_text(kind, message, data, host)
+    if fmt == "slack":
+        return {"text": _clip(text, TEXT_LIMITS["slack"])}
+    if fmt == "discord":
+        return {"content": _clip(text, TEXT_LIMITS["discord"])}
+    if fmt == "telegram":
+        return {"chat_id": chat_id, "text": _clip(text, TEXT_LIMITS["telegram"]), "disable_web_page_preview": True}
+    raise ValueError(f"unknown alert format {fmt!r}")
+
+
+def telegram_url(token: str, api_base: str = TELEGRAM_API) -> str:
+    return f"{api_base.rstrip('/')}/bot{token}/sendMessage"
+
+
+# -- keeping the secrets out of log records ------------------------------------------------------------
+
+
+class _RedactSecrets(logging.Filter):
+    """httpx logs every request's full URL at INFO; for a webhook that URL is the credential."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, values: Iterable[str]) -> None:
+        with self._lock:
+            self._secrets.update(v for v in values if len(v) >= 8)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        if not secrets:
+            return True
+        try:
+            text = record.getMessage()
+        except Exception:
+            return True
+        redacted = text
+        for s in secrets:
+            redacted = redacted.replace(s, "<redacted>")
+        if redacted != text:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_REDACTOR = _RedactSecrets()
+_REDACTOR_INSTALLED = False
+_REDACTOR_LOCK = threading.Lock()
+
+
+def _protect(url: str, extra: Iterable[str]) -> None:
+    """Register the URL (in every spelling httpx may log it) and its secret parts for redaction."""
+    global _REDACTOR_INSTALLED
+    import httpx
+
+    values = {url, *extra}
+    try:
+        parsed = httpx.URL(url)
+        values.add(str(parsed))
+        values.add(parsed.raw_path.decode("ascii", "replace"))
+    except Exception as exc:  # an invalid URL fails at delivery time, as an error class
+        log.debug("alert webhook URL does not parse (%s)", type(exc).__name__)
+    values.discard("/")
+    _REDACTOR.add(values)
+    with _REDACTOR_LOCK:
+        if not _REDACTOR_INSTALLED:
+            for name in ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2"):
+                logging.getLogger(name).addFilter(_REDACTOR)
+            _REDACTOR_INSTALLED = True
+
+
+# -- the sink ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Alert:
+    kind: str
+    message: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one delivery ended (what is audited)."""
+
+    kind: str
+    delivered: bool
+    attempts: int
+    status: int | None  # last HTTP status, when an answer came
+    error: str | None  # exception class or "http_<status>", never the URL
+
+    def audit_payload(self, fmt: str, message: str) -> dict[str, Any]:
+        return {"kind": self.kind, "format": fmt, "attempts": self.attempts, "status": self.status,
+                "error": self.error, "message": _clip(message, 500)}
+
+
+def _retryable(status: int) -> bool:
+    return status >= 500 or status in (408, 425, 429)
+
+
+class WebhookAlertSink:
+    """Posts alerts to one webhook from a background daemon thread (see the module docstring)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        fmt: str,
+        db: Database | None,
+        mode: str = "paper",
+        chat_id: str = "",
+        retries: int = 3,
+        timeout: float = 5.0,
+        backoff: float = DEFAULT_BACKOFF,
+        max_backoff: float = MAX_BACKOFF,
+        queue_size: int = QUEUE_SIZE,
+        host: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        redact: Iterable[str] = (),
+    ) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown alert format {fmt!r}")
+        self._url = url
+        self.format = fmt
+        self._db = db
+        self.mode = mode
+        self._chat_id = chat_id
+        self.attempts = max(1, retries)  # alerts.retries = attempts; 0 still means "try once"
+        self._timeout = timeout
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._host = host or socket.gethostname()
+        self._transport = transport
+        self._queue: queue.Queue[_Alert | None] = queue.Queue(maxsize=max(1, queue_size))
+        self._cond = threading.Condition()
+        self._pending = 0
+        self._dropped: dict[str, int] = {}
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.outcomes: list[Outcome] = []  # the newest few, for diagnostics
+        _protect(url, redact)
+
+    def __repr__(self) -> str:
+        return f"WebhookAlertSink(format={self.format!r}, url=<redacted>)"
+
+    # -- the caller's side (never blocks, never raises) ---------------------------------------------
+
+    def emit(self, kind: str, message: str, payload: Mapping[str, Any] | None = None) -> None:
+        try:
+            body = render(self.format, kind, message, payload, ts=datetime.now(UTC), host=self._host,
+                          chat_id=self._chat_id)
+            item = _Alert(kind, message, body)
+            with self._cond:
+                if self._stop.is_set():
+                    return
+                try:
+                    self._queue.put_nowait(item)
+                except queue.Full:
+                    self._dropped[kind] = self._dropped.get(kind, 0) + 1
+                    log.warning("alert queue full: %s alert dropped", kind)
+                    return
+                self._pending += 1
+                self._ensure_worker()
+        except Exception as exc:  # an alert must never fail the trade that raised it
+            log.warning("alert %s not queued (%s)", kind, type(exc).__name__)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait up to ``timeout`` seconds for queued alerts to be delivered (or given up) and audited."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._cond:
+            while self._pending > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning("%d alert(s) still undelivered after waiting %.1fs", self._pending, timeout)
+                    return
+                self._cond.wait(left)
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return self._pending
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush, then stop the worker (further emits are ignored)."""
+        self.flush(timeout)
+        self._stop.set()
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout=0.5)
+
+    def _ensure_worker(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="orion-alerts", daemon=True)
+            self._thread.start()
+
+    # -- the worker's side ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        import httpx
+
+        with httpx.Client(timeout=self._timeout, transport=self._transport, follow_redirects=False) as client:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                try:
+                    outcome = self._deliver(client, item)
+                    self._record(outcome, item.message)
+                    self._audit_dropped()
+                except Exception as exc:
+                    log.warning("alert worker error (%s)", type(exc).__name__)
+                finally:
+                    with self._cond:
+                        self._pending -= 1
+                        self._cond.notify_all()
+
+    def _deliver(self, client: httpx.Client, item: _Alert) -> Outcome:
+        import httpx
+
+        status: int | None = None
+        error: str | None = None
+        attempt = 0
+        while attempt < self.attempts:
+            attempt += 1
+            try:
+                response = client.post(self._url, json=item.body)
+                status = response.status_code
+                if 200 <= status < 300:
+                    return Outcome(item.kind, True, attempt, status, None)
+                error = f"http_{status}"
+                if not _retryable(status):
+                    break
+            except httpx.HTTPError as exc:
+                status, error = None, type(exc).__name__
+            except Exception as exc:  # e.g. an invalid URL: not worth retrying
+                status, error = None, type(exc).__name__
+                break
+            if attempt < self.attempts:
+                delay = min(self._max_backoff, self._backoff * (2 ** (attempt - 1)))
+                if self._stop.wait(delay):
+                    break
+        return Outcome(item.kind, False, attempt, status, error)
+
+    def _record(self, outcome: Outcome, message: str) -> None:
+        self.outcomes = [*self.outcomes[-49:], outcome]
+        if outcome.delivered:
+            log.info("alert %s delivered (attempt %d)", outcome.kind, outcome.attempts)
+        else:
+            log.warning("alert %s not delivered after %d attempt(s): %s", outcome.kind, outcome.attempts,
+                        outcome.error)
+        self._audit("alert.sent" if outcome.delivered else "alert.failed", outcome.audit_payload(self.format, message))
+
+    def _audit_dropped(self) -> None:
+        with self._cond:
+            dropped, self._dropped = self._dropped, {}
+        for kind, count in dropped.items():
+            self._audit("alert.failed", {"kind": kind, "format": self.format, "attempts": 0, "status": None,
+                                         "error": "queue_full", "dropped": count})
+
+    def _audit(self, type_: str, payload: dict[str, Any]) -> None:
+        if self._db is None:
+            return
+        from orion_cli.store.audit import AuditLog
+
+        try:
+            AuditLog(self._db).record(type_, payload, mode=self.mode)
+        except Exception as exc:
+            log.warning("could not audit %s (%s)", type_, type(exc).__name__)
+
+
+# -- construction from settings ----------------------------------------------------------------------
+
+
+SecretGetter = Callable[[str], str | None]
+
+
+def webhook_sink(
+    settings: Settings,
+    secret_getter: SecretGetter,
+    db: Database | None,
+    *,
+    telegram_api: str = TELEGRAM_API,
+    transport: httpx.BaseTransport | None = None,
+    backoff: float = DEFAULT_BACKOFF,
+) -> AlertSink:
+    """The configured sink, or a :class:`NullAlertSink` when alerts are off or cannot be sent.
+
+    ``secret_getter(name)`` returns the vault's value or None (it may raise an ``OrionError`` when
+    the vault is locked: alerts are then off for this process, with a warning). ``telegram_api``
+    replaces ``https://api.telegram.org`` (tests point it at a loopback server).
+    """
+    cfg = settings.alerts
+    if not cfg.enabled:
+        return NullAlertSink()
+    fmt = cfg.format
+    redact: list[str] = []
+    chat_id = ""
+    try:
+        if fmt == "telegram":
+            token = secret_getter("telegram_bot_token")
+            chat_id = cfg.telegram_chat_id.strip()
+            if not token:
+                log.warning("alerts enabled with format telegram but telegram_bot_token is not set; alerts are off")
+                return NullAlertSink()
+            if not chat_id:
+                log.warning("alerts enabled with format telegram but alerts.telegram_chat_id is empty; alerts are off")
+                return NullAlertSink()
+            url = telegram_url(token, telegram_api)
+            redact.append(token)
+        else:
+            found = secret_getter("alert_webhook_url")
+            if not found:
+                log.warning("alerts enabled but alert_webhook_url is not set; alerts are off")
+                return NullAlertSink()
+            url = found
+    except OrionError as exc:
+        log.warning("alerts are off: the alert credentials could not be read (%s)", exc.reason)
+        return NullAlertSink()
+    return WebhookAlertSink(
+        url, fmt=fmt, db=db, mode=settings.trading.mode, chat_id=chat_id, retries=cfg.retries,
+        timeout=float(cfg.timeout_seconds), backoff=backoff, transport=transport, redact=redact,
+    )
+
+
+def low_balance_alerts(
+    balances: Mapping[Venue, Balance | None] | Iterable[Balance | None],
+    settings: Settings,
+    sink: AlertSink,
+) -> list[Balance]:
+    """Emit ``balance.low`` for each known balance whose available cash is under ``alerts.low_balance``.
+
+    Unknown balances (None) are skipped: the BALANCE check already refuses on them. Returns the low
+    balances. Callers that run often (a cron reconcile) should remember what they already alerted.
+    """
+    threshold = settings.alerts.low_balance
+    values = balances.values() if isinstance(balances, Mapping) else balances
+    low: list[Balance] = []
+    for bal in values:
+        if bal is None or bal.available >= threshold:
+            continue
+        low.append(bal)
+        sink.emit(
+            "balance.low",
+            f"{bal.venue.value} {bal.mode} available balance {format(bal.available, 'f')} is below "
+            f"{format(threshold, 'f')}",
+            {"venue": bal.venue.value, "mode": bal.mode, "available": bal.available, "total": bal.total,
+             "threshold": threshold, "as_of": bal.as_of},
+        )
+    return low

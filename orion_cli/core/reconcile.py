@@ -1,0 +1,749 @@
+"""``orion reconcile``: the ledger against each venue's own account, and orders whose outcome is unknown.
+
+Why it runs the way it does (DESIGN §2, §5 point 6, §7):
+
+* **Unknown outcomes first, by persisted ids.** Every ledger order that is not terminal (``intent``,
+  ``submitted``, ``unknown``, ``open``) is looked up with ``find_order(client_order_id,
+  venue_order_id)`` before anything else is compared. Found: its fills and state are recorded
+  through the :class:`~orion_cli.store.ledger.Ledger` (audited ``order.*``, plus
+  ``reconcile.resolved``). Provably absent at the venue (the venue answers "no such order"): it is
+  marked ``cancelled`` with "never reached the venue". Orders younger than ``grace`` are left alone
+  and reported as pending, because an executor may be sending them this very moment.
+* **Detection reads, one transaction writes.** All venue I/O (fills since the oldest open activity
+  or ``lookback``, positions, resting orders, balance) happens first; then one
+  :meth:`Database.write` transaction compares, applies ``--fix`` adoptions (each in a savepoint, so
+  one impossible adoption cannot lose the others), refreshes the live balance snapshot and appends
+  ``reconcile.clean`` / ``reconcile.drift`` — the summary and the fixes it reports commit together.
+* **Never silently.** A drift is reported whether or not it is fixed; ``--fix`` adopts the venue's
+  truth through ordinary ledger orders and fills (an ``ext-…`` order for a fill or resting order
+  orion never placed, a ``reconcile-adj-…`` fill for a position difference no fill explains),
+  each with its ``reconcile.fixed`` event. Nothing is ever sent to a venue.
+* **One venue down is not every venue down.** A venue that cannot be reached is ``unavailable``
+  (audited ``reconcile.unavailable``) and the others are still reconciled.
+* **Kalshi nets.** Holding YES and NO of one Kalshi market nets out at the venue, while the ledger
+  keeps both sides; for netting venues positions are compared as net YES − NO per market.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Row, select
+
+from orion_cli.core.alert_sink import AlertSink
+from orion_cli.core.config import Settings
+from orion_cli.core.errors import DataError, OrionError, SecretsError, VenueError, VenueUnavailable
+from orion_cli.core.models import Side, Venue
+from orion_cli.core.money import ONE, ZERO
+from orion_cli.store.audit import AuditLog, canonical_json, default_actor
+from orion_cli.store.db import Database
+from orion_cli.store.ledger import Ledger
+from orion_cli.store.tables import MONEY_QUANTUM, fills, orders, plain
+from orion_cli.venues.trading import (
+    Action,
+    Balance,
+    Fill,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    Position,
+    PreparedOrder,
+    TimeInForce,
+    TradingVenue,
+)
+
+__all__ = [
+    "DEFAULT_GRACE",
+    "DEFAULT_LOOKBACK",
+    "Drift",
+    "Resolved",
+    "VenueReconcile",
+    "reconcile",
+    "reconcile_async",
+]
+
+T = TypeVar("T")
+
+DEFAULT_LOOKBACK = timedelta(hours=24)
+DEFAULT_GRACE = timedelta(seconds=120)
+NETTING_VENUES = frozenset({Venue.KALSHI})
+OPEN_STATUSES = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN, OrderStatus.OPEN)
+NOT_FINAL = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
+QTY_TOLERANCE = Decimal("0.000001")  # Polymarket's 6-decimal share unit
+EXTERNAL_PREFIX = "ext-"
+ADJUST_PREFIX = "reconcile-adj-"
+MAX_AUDITED_DRIFTS = 200
+NEVER_REACHED = "never reached the venue (reconcile: the venue does not know the order)"
+
+
+# -- records ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One disagreement between the ledger and a venue.
+
+    ``value`` is the size of the disagreement in dollars: |venue − ledger| × price, the price being
+    the mark when one is given, else the venue's average price, else the ledger's.
+    """
+
+    venue: Venue
+    kind: str  # position | order | fill | balance
+    market: str
+    side: Side | None
+    ledger_qty: Decimal
+    venue_qty: Decimal
+    value: Decimal
+    detail: str
+    ref: str = ""  # fill id / venue order id / client order id
+    fixed: bool = False
+    fix: str = ""  # what --fix did, or why it could not
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "drift",
+            "venue": self.venue.value,
+            "kind": self.kind,
+            "market": self.market,
+            "side": self.side.value if self.side is not None else None,
+            "ledger_qty": plain(self.ledger_qty),
+            "venue_qty": plain(self.venue_qty),
+            "value": plain(self.value),
+            "detail": self.detail,
+            "ref": self.ref,
+            "fixed": self.fixed,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A ledger order whose outcome was looked up at the venue and recorded."""
+
+    venue: Venue
+    client_order_id: str
+    venue_order_id: str
+    market: str
+    side: Side
+    before: str
+    after: str
+    filled_size: Decimal
+    new_fills: int
+    detail: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "resolved",
+            "venue": self.venue.value,
+            "client_order_id": self.client_order_id,
+            "order_id": self.venue_order_id,
+            "market": self.market,
+            "side": self.side.value,
+            "from": self.before,
+            "to": self.after,
+            "filled_size": plain(self.filled_size),
+            "new_fills": self.new_fills,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class VenueReconcile:
+    """The outcome for one venue: ``clean``, ``drift`` or ``unavailable`` (with ``reason``)."""
+
+    venue: Venue
+    mode: str
+    status: str = "clean"
+    drifts: list[Drift] = field(default_factory=list)
+    resolved: list[Resolved] = field(default_factory=list)
+    reason: str = ""
+    pending: list[str] = field(default_factory=list)  # not judged yet: too recent to call
+    balance: Balance | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def fixed(self) -> int:
+        return sum(1 for d in self.drifts if d.fixed)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "reconcile",
+            "venue": self.venue.value,
+            "mode": self.mode,
+            "status": self.status,
+            "drifts": [d.to_record() for d in self.drifts],
+            "resolved": [r.to_record() for r in self.resolved],
+            "pending": list(self.pending),
+            "fixed": self.fixed,
+            "reason": self.reason or None,
+            "balance": None if self.balance is None else self.balance.to_record(),
+            "counts": dict(self.counts),
+        }
+
+
+class _Unreachable(Exception):
+    """A venue call failed: the venue is reported unavailable, the others carry on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def _call(aw: Awaitable[T]) -> T:
+    try:
+        return await aw
+    except OrionError as exc:
+        raise _Unreachable(exc.message) from exc
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _q(value: Decimal) -> Decimal:
+    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def _valid_price(price: Decimal | None) -> Decimal | None:
+    if price is None or not price.is_finite():
+        return None
+    p = _q(price)
+    return p if ZERO < p < ONE else None
+
+
+def _ledger_coid(prefix: str, venue: Venue, ref: str) -> str:
+    """A deterministic client order id for an adopted order (≤ 100 chars, the column's width)."""
+    coid = f"{prefix}{venue.value}-{ref}"
+    if len(coid) <= 100:
+        return coid
+    return f"{prefix}{venue.value}-{hashlib.sha256(ref.encode()).hexdigest()[:64]}"
+
+
+def _request_of(row: Row[Any]) -> OrderRequest | None:
+    try:
+        tif = TimeInForce(row.time_in_force)
+        return OrderRequest(Venue(row.venue), row.market_id, Side(row.side), Action(row.action), Decimal(row.size),
+                            Decimal(row.limit_price), tif, row.client_order_id, token_id=row.token_id)
+    except ValueError:
+        return None
+
+
+def _teach(tv: TradingVenue, rows: Sequence[Row[Any]]) -> None:
+    """Tell a live client what our persisted orders meant, as a restarted process must.
+
+    Kalshi reports an ``ask`` identically for "sell YES" and "buy NO" (``remember`` disambiguates);
+    Polymarket needs token → (market, side) to name markets as the ledger does (``register_token``).
+    """
+    remember = getattr(tv, "remember", None)
+    register = getattr(tv, "register_token", None)
+    for row in rows:
+        request = _request_of(row)
+        if request is None:
+            continue
+        if callable(remember):
+            remember(request, row.venue_order_id)
+        if callable(register) and row.token_id:
+            register(row.token_id, row.market_id, request.side)
+
+
+def _order_rows(conn: Connection, mode: str, venue: Venue, *, statuses: Sequence[OrderStatus] = (),
+                since: datetime | None = None) -> list[Row[Any]]:
+    stmt = select(orders).where(orders.c.mode == mode, orders.c.venue == venue.value)
+    if statuses:
+        stmt = stmt.where(orders.c.status.in_([s.value for s in statuses]))
+    if since is not None:
+        from orion_cli.store.audit import iso_utc
+
+        stmt = stmt.where(orders.c.created_at >= iso_utc(since))
+    return list(conn.execute(stmt.order_by(orders.c.created_at, orders.c.client_order_id)).all())
+
+
+def _find_row(conn: Connection, mode: str, venue: Venue, *, client_order_id: str = "",
+              venue_order_id: str = "") -> Row[Any] | None:
+    if client_order_id:
+        row = conn.execute(select(orders).where(orders.c.client_order_id == client_order_id)).first()
+        if row is not None and row.mode == mode and row.venue == venue.value:
+            return row
+    if venue_order_id:
+        return conn.execute(select(orders).where(
+            orders.c.mode == mode, orders.c.venue == venue.value, orders.c.venue_order_id == venue_order_id)
+            .order_by(orders.c.created_at)).first()
+    return None
+
+
+def _external_payload(**fields: Any) -> str:
+    return canonical_json({"external": True, "adopted_by": "reconcile", **fields})
+
+
+# -- the service ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    db: Database
+    ledger: Ledger
+    settings: Settings
+    mode: str
+    fix: bool
+    alerts: AlertSink
+    now: datetime
+    halt_on_drift: bool
+    lookback: timedelta
+    grace: timedelta
+    marks: Mapping[tuple[Venue, str, Side], Decimal]
+    actor: dict[str, Any]
+
+    def audit(self, conn: Connection, type_: str, payload: Mapping[str, Any], *, venue: Venue,
+              market: str | None = None) -> None:
+        AuditLog.append(conn, type_, payload, mode=self.mode, actor=self.actor, venue=venue.value, market=market,
+                        now=self.now)
+
+
+def reconcile(
+    db: Database,
+    ledger: Ledger,
+    venues: Mapping[Venue, TradingVenue],
+    settings: Settings,
+    *,
+    mode: str,
+    fix: bool,
+    alerts: AlertSink,
+    now: datetime | None = None,
+    halt_on_drift: bool = False,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    grace: timedelta = DEFAULT_GRACE,
+    marks: Mapping[tuple[Venue, str, Side], Decimal] | None = None,
+    actor: Mapping[str, Any] | None = None,
+) -> list[VenueReconcile]:
+    """Synchronous wrapper of :func:`reconcile_async` (runs its own event loop)."""
+    return asyncio.run(reconcile_async(db, ledger, venues, settings, mode=mode, fix=fix, alerts=alerts, now=now,
+                                       halt_on_drift=halt_on_drift, lookback=lookback, grace=grace, marks=marks,
+                                       actor=actor))
+
+
+async def reconcile_async(
+    db: Database,
+    ledger: Ledger,
+    venues: Mapping[Venue, TradingVenue],
+    settings: Settings,
+    *,
+    mode: str,
+    fix: bool,
+    alerts: AlertSink,
+    now: datetime | None = None,
+    halt_on_drift: bool = False,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    grace: timedelta = DEFAULT_GRACE,
+    marks: Mapping[tuple[Venue, str, Side], Decimal] | None = None,
+    actor: Mapping[str, Any] | None = None,
+) -> list[VenueReconcile]:
+    """Reconcile every venue in ``venues`` (in order) against the ``mode`` ledger; see the module doc."""
+    if ledger.mode != mode:
+        raise DataError("mode", f"the ledger is {ledger.mode!r} but reconcile was asked for {mode!r}")
+    ctx = _Context(db=db, ledger=ledger, settings=settings, mode=mode, fix=fix, alerts=alerts,
+                   now=now or datetime.now(UTC), halt_on_drift=halt_on_drift, lookback=lookback, grace=grace,
+                   marks=dict(marks or {}), actor=dict(actor) if actor is not None else default_actor("reconcile"))
+    results: list[VenueReconcile] = []
+    for venue, tv in venues.items():
+        result = VenueReconcile(venue=venue, mode=mode)
+        try:
+            await _reconcile_venue(ctx, venue, tv, result)
+        except _Unreachable as exc:
+            result.status = "unavailable"
+            result.reason = exc.reason
+            with db.write() as conn:
+                ctx.audit(conn, "reconcile.unavailable", {"venue": venue.value, "mode": mode, "reason": exc.reason,
+                                                          "resolved": [r.to_record() for r in result.resolved]},
+                          venue=venue)
+        results.append(result)
+    return results
+
+
+async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result: VenueReconcile) -> None:
+    with ctx.db.read() as conn:
+        open_rows = _order_rows(conn, ctx.mode, venue, statuses=OPEN_STATUSES)
+    since = ctx.now - ctx.lookback
+    for row in open_rows:
+        since = min(since, _parse_ts(row.created_at))
+    with ctx.db.read() as conn:
+        _teach(tv, _order_rows(conn, ctx.mode, venue, since=since - timedelta(days=1)))
+    _teach(tv, open_rows)
+
+    # (1) orders whose outcome is not final, by their persisted ids
+    for row in open_rows:
+        await _resolve(ctx, venue, tv, row, result)
+
+    # venue reads for (2)-(5), before the one write transaction
+    venue_fills = await _call(tv.fills(since=since))
+    venue_positions = await _call(tv.positions())
+    venue_open = await _call(tv.open_orders())
+    balance = await _call(tv.balance())
+    result.balance = balance
+    result.counts.update(orders_checked=len(open_rows), fills_checked=len(venue_fills),
+                         positions_venue=len(venue_positions), open_orders_venue=len(venue_open))
+
+    with ctx.db.write() as conn:
+        _unknown_open_orders(ctx, conn, venue, venue_open, result)
+        _missing_fills(ctx, conn, venue, venue_fills, result)
+        _positions(ctx, conn, venue, venue_positions, result)
+        if tv.mode == "live":
+            ctx.ledger.record_balance(balance, conn=conn, now=ctx.now)
+        result.status = "drift" if result.drifts else "clean"
+        result.counts.update(resolved=len(result.resolved), drifts=len(result.drifts), fixed=result.fixed,
+                             pending=len(result.pending))
+        payload = {
+            "venue": venue.value,
+            "mode": ctx.mode,
+            "status": result.status,
+            "counts": dict(result.counts),
+            "drifts": [d.to_record() for d in result.drifts[:MAX_AUDITED_DRIFTS]],
+            "drifts_not_listed": max(0, len(result.drifts) - MAX_AUDITED_DRIFTS),
+            "resolved": [r.to_record() for r in result.resolved],
+            "pending": result.pending,
+            "fix": ctx.fix,
+        }
+        ctx.audit(conn, f"reconcile.{result.status}", payload, venue=venue)
+        if result.drifts and ctx.halt_on_drift:
+            from orion_cli.risk.halt import KillSwitch
+
+            KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).engage(
+                f"reconcile found {len(result.drifts)} drift(s) on {venue.value} (--halt-on-drift)",
+                kind="reconcile", actor=ctx.actor, conn=conn)
+    if result.drifts:
+        unfixed = len(result.drifts) - result.fixed
+        ctx.alerts.emit(
+            "reconcile.drift",
+            f"{venue.value} ({ctx.mode}): {len(result.drifts)} drift(s) between the ledger and the venue"
+            + (f", {result.fixed} adopted with --fix" if result.fixed else "")
+            + (f", {unfixed} left" if unfixed and ctx.fix else ""),
+            {"venue": venue.value, "mode": ctx.mode, "counts": dict(result.counts),
+             "drifts": [d.to_record() for d in result.drifts[:20]]},
+        )
+
+
+# -- (1) unknown outcomes ---------------------------------------------------------------------
+
+
+async def _resolve(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any], result: VenueReconcile) -> None:
+    coid = row.client_order_id
+    before = OrderStatus(row.status)
+    young = ctx.now - _parse_ts(row.updated_at) < ctx.grace
+    try:
+        state = await tv.find_order(coid, row.venue_order_id)
+    except (VenueUnavailable, VenueError, SecretsError) as exc:
+        raise _Unreachable(exc.message) from exc
+    except OrionError as exc:
+        result.drifts.append(_order_drift(venue, row, f"outcome {before.value}; the venue lookup failed: {exc}"))
+        return
+    if state is not None and state.status in NOT_FINAL and tv.mode == "paper" and not young:
+        # The paper venue decides and records an outcome in one transaction: a paper order still
+        # not final after the grace period was never settled (a crash between submit and settle).
+        state = None
+    if state is None:
+        if young:
+            result.pending.append(f"order {coid} ({before.value}) is younger than {int(ctx.grace.total_seconds())} s")
+            return
+        if before is OrderStatus.OPEN:
+            result.drifts.append(_order_drift(venue, row, "the ledger holds it open (acknowledged) but the venue "
+                                                          "does not know it"))
+            return
+        with ctx.db.write() as conn:
+            after = ctx.ledger.cancelled(coid, reason=NEVER_REACHED, conn=conn, now=ctx.now)
+            res = Resolved(venue, coid, row.venue_order_id, row.market_id, Side(row.side), before.value,
+                           after.status.value, after.filled_size, 0, NEVER_REACHED)
+            ctx.audit(conn, "reconcile.resolved", {k: v for k, v in res.to_record().items() if k != "type"},
+                      venue=venue, market=row.market_id)
+        result.resolved.append(res)
+        return
+    await _apply_found(ctx, venue, tv, row, state, result)
+
+
+async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any], state: OrderState,
+                       result: VenueReconcile) -> None:
+    coid = row.client_order_id
+    before = OrderStatus(row.status)
+    found = list(state.fills)
+    if sum((f.size for f in found), ZERO) < state.filled_size and state.venue_order_id:
+        found = await _call(tv.fills(venue_order_id=state.venue_order_id))
+    covered = sum((f.size for f in found), ZERO) >= state.filled_size
+    target: OrderStatus | None = state.status if state.status not in NOT_FINAL else None
+    if target is not None and target.terminal and not covered:
+        target = None  # never call an order done while its fills cannot be read
+    own = [replace(f, client_order_id=coid) for f in found]
+    detail = f"venue says {state.venue_status or state.status.value}"
+    try:
+        with ctx.db.write() as conn:
+            known = _known_fill_ids(conn, ctx.mode, venue, [f.fill_id for f in own])
+            after = ctx.ledger.transition(coid, target, venue_order_id=state.venue_order_id or None, fills=own,
+                                          venue_status=state.venue_status, reject_reason=state.reject_reason,
+                                          conn=conn, now=ctx.now)
+            new_fills = sum(1 for f in own if f.fill_id not in known)
+            changed = after.status is not before or new_fills > 0
+            res = Resolved(venue, coid, after.venue_order_id, row.market_id, Side(row.side), before.value,
+                           after.status.value, after.filled_size, new_fills, detail)
+            if changed:
+                ctx.audit(conn, "reconcile.resolved", {k: v for k, v in res.to_record().items() if k != "type"},
+                          venue=venue, market=row.market_id)
+    except OrionError as exc:
+        result.drifts.append(_order_drift(venue, row, f"{detail}, but it cannot be recorded: {exc}",
+                                          venue_qty=state.filled_size))
+        return
+    if changed:
+        result.resolved.append(res)
+    if not covered:
+        listed = sum((f.size for f in found), ZERO)
+        result.drifts.append(_order_drift(
+            venue, row, f"{detail}: filled {state.filled_size} but the venue lists fills for only {listed}",
+            venue_qty=state.filled_size, ledger_qty=after.filled_size))
+    elif after.status in NOT_FINAL:
+        result.pending.append(f"order {coid}: {detail} (not final at the venue yet)")
+
+
+def _known_fill_ids(conn: Connection, mode: str, venue: Venue, ids: Sequence[str] | None = None) -> set[str]:
+    stmt = select(fills.c.fill_id).where(fills.c.mode == mode, fills.c.venue == venue.value)
+    if ids is not None:
+        if not ids:
+            return set()
+        stmt = stmt.where(fills.c.fill_id.in_(list(ids)))
+    return {r[0] for r in conn.execute(stmt)}
+
+
+def _order_drift(venue: Venue, row: Row[Any], detail: str, *, venue_qty: Decimal | None = None,
+                 ledger_qty: Decimal | None = None) -> Drift:
+    """An order the reconcile could not settle; ``value`` = the quantity in doubt × its limit price."""
+    filled = Decimal(row.filled_size) if ledger_qty is None else ledger_qty
+    vq = filled if venue_qty is None else venue_qty
+    at_stake = abs(vq - filled) if vq != filled else Decimal(row.size) - filled
+    return Drift(venue, "order", row.market_id, Side(row.side), filled, vq, plain(at_stake * Decimal(row.limit_price)),
+                 f"order {row.client_order_id}: {detail}", ref=row.client_order_id)
+
+
+# -- (4) resting orders orion did not place -----------------------------------------------------
+
+
+def _savepoint_fix(ctx: _Context, conn: Connection, drift: Drift, apply: Any) -> Drift:
+    """Run one adoption in a savepoint; a failure leaves the drift reported and unfixed."""
+    if not ctx.fix:
+        return drift
+    try:
+        with conn.begin_nested():
+            how = apply()
+            fixed = replace(drift, fixed=True, fix=how)
+            ctx.audit(conn, "reconcile.fixed", {k: v for k, v in fixed.to_record().items() if k != "type"},
+                      venue=drift.venue, market=drift.market)
+    except OrionError as exc:
+        return replace(drift, fix=f"not adopted: {exc}")
+    return fixed
+
+
+def _unknown_open_orders(ctx: _Context, conn: Connection, venue: Venue, venue_open: Sequence[OrderState],
+                         result: VenueReconcile) -> None:
+    for st in venue_open:
+        if _find_row(conn, ctx.mode, venue, client_order_id=st.client_order_id,
+                     venue_order_id=st.venue_order_id) is not None:
+            continue
+        drift = Drift(venue, "order", st.market_id, st.side, ZERO, st.remaining,
+                      plain(st.remaining * st.limit_price),
+                      f"resting {st.action.value} {st.side.value} order {st.venue_order_id} ({st.remaining} at "
+                      f"{st.limit_price}) is not in the ledger: placed outside orion?", ref=st.venue_order_id)
+
+        def adopt(st: OrderState = st) -> str:
+            coid = _ledger_coid(EXTERNAL_PREFIX, venue, st.venue_order_id)
+            request = OrderRequest(venue, st.market_id, st.side, st.action, st.size, st.limit_price,
+                                   TimeInForce.GTC, coid)
+            payload = _external_payload(venue_order_id=st.venue_order_id, client_order_id=st.client_order_id)
+            ctx.ledger.record_intent(PreparedOrder(request, payload, venue_ref=st.venue_order_id), conn=conn,
+                                     now=ctx.now)
+            ctx.ledger.transition(coid, OrderStatus.OPEN, venue_order_id=st.venue_order_id,
+                                  venue_status=f"external: {st.venue_status}", conn=conn, now=ctx.now)
+            return f"recorded as ledger order {coid} (open)"
+
+        result.drifts.append(_savepoint_fix(ctx, conn, drift, adopt))
+
+
+# -- (2) fills the ledger does not have ----------------------------------------------------------
+
+
+def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: Sequence[Fill],
+                   result: VenueReconcile) -> None:
+    known = _known_fill_ids(conn, ctx.mode, venue)
+    for f in venue_fills:
+        if f.fill_id in known:
+            continue
+        row = _find_row(conn, ctx.mode, venue, client_order_id=f.client_order_id, venue_order_id=f.venue_order_id)
+        if row is not None and ctx.now - f.ts < ctx.grace and OrderStatus(row.status) in OPEN_STATUSES:
+            result.pending.append(f"fill {f.fill_id} of order {row.client_order_id} is younger than "
+                                  f"{int(ctx.grace.total_seconds())} s")
+            continue
+        whose = f"of ledger order {row.client_order_id} ({row.status})" if row is not None else \
+            f"of venue order {f.venue_order_id or '?'}, which is not in the ledger (a trade placed outside orion?)"
+        drift = Drift(venue, "fill", f.market_id, f.side, ZERO, f.size, plain(f.size * f.price),
+                      f"{f.action.value} {f.size} {f.side.value} at {f.price} (fee {f.fee}) {whose} is missing "
+                      f"from the ledger", ref=f.fill_id)
+
+        def adopt(f: Fill = f, row: Row[Any] | None = row) -> str:
+            if row is not None:
+                ctx.ledger.record_fills(row.client_order_id, [replace(f, client_order_id=row.client_order_id)],
+                                        conn=conn, now=ctx.now)
+                return f"recorded on ledger order {row.client_order_id}"
+            coid = _ledger_coid(EXTERNAL_PREFIX, venue, f.fill_id)
+            price = _valid_price(f.price)
+            if price is None:
+                raise DataError(f"fill {f.fill_id}", f"price {f.price} is outside (0, 1)")
+            request = OrderRequest(venue, f.market_id, f.side, f.action, f.size, price, TimeInForce.IOC, coid)
+            payload = _external_payload(venue_order_id=f.venue_order_id, fill_id=f.fill_id)
+            ctx.ledger.record_intent(PreparedOrder(request, payload, venue_ref=f.venue_order_id), conn=conn,
+                                     now=ctx.now)
+            ctx.ledger.transition(coid, OrderStatus.FILLED, fills=[replace(f, client_order_id=coid)],
+                                  venue_status="external", conn=conn, now=ctx.now)
+            return f"recorded as ledger order {coid} (filled)"
+
+        result.drifts.append(_savepoint_fix(ctx, conn, drift, adopt))
+
+
+# -- (3) positions ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Holding:
+    size: Decimal = ZERO
+    avg: Decimal | None = None
+
+
+def _holdings(held: Sequence[Position]) -> dict[tuple[str, Side], _Holding]:
+    out: dict[tuple[str, Side], _Holding] = {}
+    for p in held:
+        h = out.setdefault((p.market_id, p.side), _Holding())
+        h.size += p.size
+        h.avg = p.avg_price if p.size > 0 else h.avg
+    return out
+
+
+def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: Sequence[Position],
+               result: VenueReconcile) -> None:
+    ledger_pos = ctx.ledger.positions(venue, conn=conn)
+    result.counts["positions_ledger"] = len(ledger_pos)
+    mine = _holdings(ledger_pos)
+    theirs = _holdings(venue_positions)
+    recent = {(p.market_id, p.side) for p in ledger_pos
+              if p.extra.get("updated_at") and ctx.now - _parse_ts(p.extra["updated_at"]) < ctx.grace}
+    markets = sorted({m for m, _ in (*mine, *theirs)})
+    for market in markets:
+        lines = _compare_market(market, mine, theirs, netting=venue in NETTING_VENUES)
+        for side, ledger_qty, venue_qty in lines:
+            if (market, side) in recent or (market, side.other) in recent:
+                result.pending.append(f"position {market} {side.value}: ledger {ledger_qty}, venue {venue_qty}; "
+                                      f"changed in the last {int(ctx.grace.total_seconds())} s")
+                continue
+            price = _value_price(ctx, venue, market, side, mine, theirs)
+            value = plain(abs(venue_qty - ledger_qty) * price) if price is not None else ZERO
+            gone = " (closed or settled at the venue?)" if venue_qty == 0 else ""
+            drift = Drift(venue, "position", market, side, ledger_qty, venue_qty, value,
+                          f"ledger holds {ledger_qty} {side.value}, the venue {venue_qty}{gone}")
+
+            def adopt(market: str = market, side: Side = side, ledger_qty: Decimal = ledger_qty,
+                      venue_qty: Decimal = venue_qty) -> str:
+                return _adjust(ctx, conn, venue, market, side, venue_qty - ledger_qty, mine, theirs)
+
+            result.drifts.append(_savepoint_fix(ctx, conn, drift, adopt))
+
+
+Book = Mapping[tuple[str, Side], _Holding]
+
+
+def _compare_market(market: str, mine: Book, theirs: Book, *, netting: bool) -> list[tuple[Side, Decimal, Decimal]]:
+    """(side, ledger qty, venue qty) for every disagreement in one market."""
+    def size(book: Mapping[tuple[str, Side], _Holding], side: Side) -> Decimal:
+        h = book.get((market, side))
+        return h.size if h is not None else ZERO
+
+    if not netting:
+        out = []
+        for side in (Side.YES, Side.NO):
+            a, b = size(mine, side), size(theirs, side)
+            if abs(a - b) > QTY_TOLERANCE:
+                out.append((side, a, b))
+        return out
+    ledger_net = size(mine, Side.YES) - size(mine, Side.NO)
+    venue_net = size(theirs, Side.YES) - size(theirs, Side.NO)
+    if abs(ledger_net - venue_net) <= QTY_TOLERANCE:
+        return []
+    if ledger_net * venue_net >= 0:  # same side (or one flat): one line on that side
+        side = Side.YES if (ledger_net > 0 or venue_net > 0) else Side.NO
+        return [(side, abs(ledger_net), abs(venue_net))]
+    ledger_side = Side.YES if ledger_net > 0 else Side.NO
+    return [(ledger_side, abs(ledger_net), ZERO), (ledger_side.other, ZERO, abs(venue_net))]
+
+
+def _value_price(ctx: _Context, venue: Venue, market: str, side: Side, mine: Mapping[tuple[str, Side], _Holding],
+                 theirs: Mapping[tuple[str, Side], _Holding]) -> Decimal | None:
+    mark = ctx.marks.get((venue, market, side))
+    if mark is not None:
+        return mark
+    for book in (theirs, mine):
+        h = book.get((market, side))
+        if h is not None and h.avg is not None and h.avg > 0:
+            return h.avg
+    return None
+
+
+def _adjust(ctx: _Context, conn: Connection, venue: Venue, market: str, side: Side, delta: Decimal,
+            mine: Mapping[tuple[str, Side], _Holding], theirs: Mapping[tuple[str, Side], _Holding]) -> str:
+    """Move the ledger by ``delta`` contracts of ``side`` with adjustment fills (no venue order)."""
+    held = dict.fromkeys((Side.YES, Side.NO), ZERO)
+    for p in ctx.ledger.positions(venue, conn=conn):  # as of now, after earlier adjustments
+        if p.market_id == market:
+            held[p.side] += p.size
+    netting = venue in NETTING_VENUES
+    done: list[str] = []
+    if delta < 0:
+        # Less of `side`: sell what the ledger holds; on a netting venue the rest is more of the other side.
+        sell = min(held[side], -delta) if netting else -delta
+        if sell > 0:
+            done.append(_adjust_fill(ctx, conn, venue, market, side, Action.SELL, sell, mine, theirs))
+        if -delta - sell > 0:
+            done.append(_adjust_fill(ctx, conn, venue, market, side.other, Action.BUY, -delta - sell, mine, theirs))
+    else:
+        # More of `side`: on a netting venue first less of the other side, then buy the rest.
+        sell = min(held[side.other], delta) if netting else ZERO
+        if sell > 0:
+            done.append(_adjust_fill(ctx, conn, venue, market, side.other, Action.SELL, sell, mine, theirs))
+        if delta - sell > 0:
+            done.append(_adjust_fill(ctx, conn, venue, market, side, Action.BUY, delta - sell, mine, theirs))
+    return "; ".join(done)
+
+
+def _adjust_fill(ctx: _Context, conn: Connection, venue: Venue, market: str, side: Side, action: Action,
+                 qty: Decimal, mine: Mapping[tuple[str, Side], _Holding],
+                 theirs: Mapping[tuple[str, Side], _Holding]) -> str:
+    # A sell leaves at the ledger's own average (no invented P&L); a buy enters at the venue's average.
+    sources = (mine, theirs) if action is Action.SELL else (theirs, mine)
+    price: Decimal | None = None
+    for book in sources:
+        h = book.get((market, side))
+        price = _valid_price(h.avg if h is not None else None)
+        if price is not None:
+            break
+    if price is None:
+        price = _valid_price(ctx.marks.get((venue, market, side)))
+    if price is None:
+        raise DataError(f"{market} {side.value}", "no average price or mark in (0, 1) to adjust the position at")
+    coid = f"{ADJUST_PREFIX}{uuid.uuid4().hex}"
+    request = OrderRequest(venue, market, side, action, qty, price, TimeInForce.IOC, coid)
+    payload = _external_payload(adjustment=True, market=market, side=side.value, action=action.value, size=qty)
+    ctx.ledger.record_intent(PreparedOrder(request, payload), conn=conn, now=ctx.now)
+    fill = Fill(venue=venue, fill_id=coid, venue_order_id="", market_id=market, side=side, action=action, size=qty,
+                price=price, fee=ZERO, ts=ctx.now, is_taker=False, client_order_id=coid)
+    ctx.ledger.transition(coid, OrderStatus.FILLED, fills=[fill], venue_status="reconcile adjustment", conn=conn,
+                          now=ctx.now)
+    return f"{action.value} {qty} {side.value} at {price} (adjustment {coid})"

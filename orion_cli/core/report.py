@@ -1,0 +1,543 @@
+"""Execution quality from what the ledger and the audit log recorded (``orion report``).
+
+Every figure is derived from recorded facts of one mode (paper or live) since an optional time;
+nothing is estimated. A figure with no recorded input is ``None`` (null in JSON) and a note says
+why, rather than a zero that looks like a measurement.
+
+* **Fill rate** (per venue): fully filled orders / orders sent. "Sent" is every order that left
+  the ``intent`` state; partial, cancelled, rejected and still-unanswered orders are counted
+  separately. ``contract_fill_rate`` = contracts filled / contracts sent.
+* **Slippage against quote** (per venue, dollars per contract, positive = worse for us): each
+  filled *buy* order of an execution against the planned average price of its leg in
+  ``executions.plan`` (``legs[].avg_price``: the fresh book walked just before sending). ``mean``
+  is contract-weighted (total slippage / contracts); ``p50``/``p95`` are over orders. Orders that
+  belong to no execution plan, and unwinding sells, have no quote to compare with.
+* **Latency** (per venue, milliseconds, send → the venue's answer): the executor's own
+  ``latency_ms`` for an order in ``executions.result`` when it recorded one; otherwise
+  the audit log's ``order.submitted`` timestamp to the order's first answer event
+  (``order.acknowledged``/``filled``/``partial``/``cancelled``/``rejected``).
+* **Rejections by check**: ``risk.rejected`` audit events, counted once per event for each check
+  that failed in it (a check failing on both legs counts once).
+* **Realised vs quoted edge** (per execution, per contract): the plan's legs (two or more) form a
+  complete set paying $1 at settlement, so realised profit = hedged contracts × $1 − everything paid for the
+  execution's orders (buys + fees − sale proceeds), where contracts bought beyond the hedged sets
+  (a Polymarket overfill, a short unwind) are still held and so carried at their cost; realised edge
+  = profit / hedged. An execution with nothing hedged but contracts still held has no realised edge
+  until it settles (null, with a note).
+
+Percentiles use the nearest-rank method on exact Decimals (no interpolation, no floats).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+
+from orion_cli.core.models import Venue
+from orion_cli.core.money import ZERO
+from orion_cli.execution.plan import CHECK_ORDER
+from orion_cli.store.audit import iso_utc
+from orion_cli.store.db import Database
+from orion_cli.store.tables import MONEY_QUANTUM, audit_events, executions, fills, orders, plain
+
+ONE = Decimal(1)
+MS_QUANTUM = Decimal("0.001")
+ANSWER_EVENTS = ("order.acknowledged", "order.filled", "order.partial", "order.cancelled", "order.rejected")
+SENT_STATUSES = ("submitted", "unknown", "open", "filled", "partial", "cancelled", "rejected")
+UNSPECIFIED_CHECK = "UNSPECIFIED"
+
+
+def _q(value: Decimal, quantum: Decimal = MONEY_QUANTUM) -> Decimal:
+    return plain(value.quantize(quantum, rounding=ROUND_HALF_EVEN))
+
+
+def percentile(values: Sequence[Decimal], pct: int) -> Decimal | None:
+    """Nearest-rank percentile: the smallest value with at least ``pct``% of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct * len(ordered) / 100))
+    return ordered[rank - 1]
+
+
+def _dec(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool | float):
+        return None
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return d if d.is_finite() else None
+
+
+def _parse_ts(text: str) -> datetime | None:
+    try:
+        ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def _loads(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+# -- records -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SlippageStats:
+    orders: int
+    contracts: Decimal
+    mean: Decimal | None
+    p50: Decimal | None
+    p95: Decimal | None
+    total: Decimal | None
+
+    def to_record(self) -> dict[str, Any]:
+        return {"orders": self.orders, "contracts": self.contracts, "mean": self.mean, "p50": self.p50,
+                "p95": self.p95, "total": self.total}
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    samples: int
+    p50: Decimal | None
+    p95: Decimal | None
+    p99: Decimal | None
+    source: str | None  # executor | audit | mixed; None when nothing was recorded
+
+    def to_record(self) -> dict[str, Any]:
+        return {"samples": self.samples, "p50": self.p50, "p95": self.p95, "p99": self.p99, "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class VenueQuality:
+    venue: str
+    sent: int
+    filled: int
+    partial: int
+    cancelled: int
+    rejected: int
+    unanswered: int  # submitted / unknown / open: no final answer recorded yet
+    contracts_sent: Decimal
+    contracts_filled: Decimal
+    slippage: SlippageStats
+    latency_ms: LatencyStats
+
+    @property
+    def fill_rate(self) -> Decimal | None:
+        return _q(Decimal(self.filled) / self.sent, Decimal("0.0001")) if self.sent else None
+
+    @property
+    def contract_fill_rate(self) -> Decimal | None:
+        if not self.contracts_sent:
+            return None
+        return _q(self.contracts_filled / self.contracts_sent, Decimal("0.0001"))
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "report_venue",
+            "venue": self.venue,
+            "orders_sent": self.sent,
+            "filled": self.filled,
+            "partial": self.partial,
+            "cancelled": self.cancelled,
+            "rejected": self.rejected,
+            "unanswered": self.unanswered,
+            "fill_rate": self.fill_rate,
+            "contracts_sent": self.contracts_sent,
+            "contracts_filled": self.contracts_filled,
+            "contract_fill_rate": self.contract_fill_rate,
+            "slippage": self.slippage.to_record(),
+            "latency_ms": self.latency_ms.to_record(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionCount:
+    check: str
+    count: int
+    last_at: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {"type": "report_rejection", "check": self.check, "count": self.count, "last_at": self.last_at}
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionQuality:
+    key: str
+    opportunity_id: str
+    status: str
+    created_at: str
+    planned_size: Decimal | None
+    hedged: Decimal
+    quoted_edge: Decimal | None  # what the scan promised, per contract
+    planned_edge: Decimal | None  # on the fresh books just before sending
+    realised_edge: Decimal | None
+    realised_profit: Decimal | None
+    paid: Decimal  # buys + fees − sale proceeds
+    note: str = ""
+
+    @property
+    def edge_vs_quote(self) -> Decimal | None:
+        if self.realised_edge is None or self.quoted_edge is None:
+            return None
+        return self.realised_edge - self.quoted_edge
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "report_execution",
+            "key": self.key,
+            "opportunity_id": self.opportunity_id,
+            "status": self.status,
+            "created_at": self.created_at,
+            "planned_size": self.planned_size,
+            "hedged": self.hedged,
+            "paid": self.paid,
+            "quoted_edge": self.quoted_edge,
+            "planned_edge": self.planned_edge,
+            "realised_edge": self.realised_edge,
+            "edge_vs_quote": self.edge_vs_quote,
+            "realised_profit": self.realised_profit,
+            "note": self.note or None,
+        }
+
+
+@dataclass
+class Report:
+    mode: str
+    since: str | None
+    venue: str | None
+    generated_at: datetime
+    venues: list[VenueQuality]
+    rejections: list[RejectionCount]
+    executions: list[ExecutionQuality]
+    rejection_events: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not any(v.sent for v in self.venues) and not self.executions and not self.rejection_events
+
+    def summary(self) -> dict[str, Any]:
+        sent = sum(v.sent for v in self.venues)
+        filled = sum(v.filled for v in self.venues)
+        with_edge = [e for e in self.executions if e.realised_edge is not None]
+        hedged = sum((e.hedged for e in with_edge), ZERO)
+        profit = sum((e.realised_profit or ZERO for e in with_edge), ZERO)
+        quoted = [e for e in with_edge if e.quoted_edge is not None]
+        quoted_hedged = sum((e.hedged for e in quoted), ZERO)
+        return {
+            "type": "report_summary",
+            "mode": self.mode,
+            "since": self.since,
+            "venue": self.venue,
+            "generated_at": self.generated_at,
+            "empty": self.empty,
+            "orders_sent": sent,
+            "orders_filled": filled,
+            "fill_rate": _q(Decimal(filled) / sent, Decimal("0.0001")) if sent else None,
+            "executions": len(self.executions),
+            "executions_with_realised_edge": len(with_edge),
+            "hedged_contracts": hedged,
+            "realised_profit": profit if with_edge else None,
+            "realised_edge": _q(profit / hedged) if hedged else None,
+            "quoted_edge": _q(sum((e.quoted_edge * e.hedged for e in quoted if e.quoted_edge is not None), ZERO)
+                              / quoted_hedged) if quoted_hedged else None,
+            "rejection_events": self.rejection_events,
+            "notes": list(self.notes),
+        }
+
+    def records(self) -> list[dict[str, Any]]:
+        """Summary first, then venues, rejections by check, executions (all with ``"type": "report_*"``)."""
+        return [self.summary(), *(v.to_record() for v in self.venues), *(r.to_record() for r in self.rejections),
+                *(e.to_record() for e in self.executions)]
+
+
+# -- building ----------------------------------------------------------------------------------------
+
+
+def _plan_legs(plan: Any) -> list[dict[str, Any]]:
+    legs = plan.get("legs") if isinstance(plan, dict) else None
+    return [leg for leg in legs if isinstance(leg, dict)] if isinstance(legs, list) else []
+
+
+def _leg_key(venue: Any, market: Any, side: Any) -> tuple[str, str, str]:
+    return str(venue), str(market), str(side)
+
+
+def _executor_latencies(result: Any) -> dict[str, Decimal]:
+    """The executor's ``latency_ms`` by client order id, where it recorded one.
+
+    Read from ``result["legs"][tag]`` (entries carrying ``coid``) and ``result["orders"][i]``
+    (entries carrying ``client_order_id``).
+    """
+    out: dict[str, Decimal] = {}
+    if not isinstance(result, dict):
+        return out
+    entries: list[Any] = []
+    legs, listed = result.get("legs"), result.get("orders")
+    if isinstance(legs, dict):
+        entries += list(legs.values())
+    if isinstance(listed, list):
+        entries += listed
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        cid, ms = entry.get("coid") or entry.get("client_order_id"), _dec(entry.get("latency_ms"))
+        if isinstance(cid, str) and cid and ms is not None and ms >= 0:
+            out[cid] = ms
+    return out
+
+
+def failed_checks(payload: Mapping[str, Any]) -> list[str]:
+    """The failing check names a ``risk.rejected`` event records, however the executor spelled them.
+
+    Accepted: ``checks`` (check records with ``name``/``passed``), ``failed``/``failed_checks``/
+    ``failing`` (names or check records), or one ``check``/``reason``/``name``.
+    """
+    names: list[str] = []
+    checks = payload.get("checks")
+    if isinstance(checks, list):
+        names += [str(c["name"]) for c in checks
+                  if isinstance(c, dict) and c.get("name") and c.get("passed") is False]
+    for key in ("failed", "failed_checks", "failing"):
+        listed = payload.get(key)
+        if isinstance(listed, list):
+            for c in listed:
+                if isinstance(c, str) and c:
+                    names.append(c)
+                elif isinstance(c, dict) and c.get("name"):
+                    names.append(str(c["name"]))
+    if not names:
+        for key in ("check", "reason", "name"):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                names.append(value)
+                break
+    return list(dict.fromkeys(names))  # once per event, first-seen order
+
+
+def _check_sort_key(name: str) -> tuple[int, str]:
+    return (CHECK_ORDER.index(name), "") if name in CHECK_ORDER else (len(CHECK_ORDER), name)
+
+
+def build_report(db: Database, *, mode: str, since: datetime | None = None, venue: Venue | None = None,
+                 now: datetime | None = None) -> Report:
+    """The report for ``mode`` over everything recorded at or after ``since`` (all of it when None)."""
+    since_text = iso_utc(since) if since is not None else None
+    wanted = [venue.value] if venue is not None else [v.value for v in Venue]
+    order_where = [orders.c.mode == mode, orders.c.venue.in_(wanted)]
+    exec_where = [executions.c.mode == mode]
+    event_where = [audit_events.c.mode == mode,
+                   audit_events.c.type.in_(("order.submitted", *ANSWER_EVENTS, "risk.rejected"))]
+    if since_text is not None:
+        order_where.append(orders.c.created_at >= since_text)
+        exec_where.append(executions.c.created_at >= since_text)
+        event_where.append(audit_events.c.ts >= since_text)
+    # Sub-selects and joins rather than lists of ids: no bound-parameter limit on a long history.
+    window_keys = select(executions.c.key).where(*exec_where)
+    with db.read() as conn:
+        order_rows = conn.execute(select(orders).where(*order_where)
+                                  .order_by(orders.c.created_at, orders.c.client_order_id)).all()
+        exec_rows = conn.execute(select(executions).where(*exec_where)
+                                 .order_by(executions.c.created_at, executions.c.key)).all()
+        event_rows = conn.execute(select(audit_events.c.seq, audit_events.c.ts, audit_events.c.type,
+                                         audit_events.c.venue, audit_events.c.payload)
+                                  .where(*event_where).order_by(audit_events.c.seq)).all()
+        # Plans of executions started before the window whose orders fall inside it (for slippage).
+        extra_execs = conn.execute(select(executions.c.key, executions.c.plan, executions.c.result).where(
+            executions.c.key.in_(select(orders.c.execution_id).where(*order_where)),
+            executions.c.key.not_in(window_keys))).all()
+        exec_orders = conn.execute(select(orders).where(
+            orders.c.mode == mode, orders.c.execution_id.in_(window_keys))).all()
+        fill_rows = conn.execute(select(fills).join(orders, fills.c.client_order_id == orders.c.client_order_id)
+                                 .where(fills.c.mode == mode, orders.c.mode == mode,
+                                        orders.c.execution_id.in_(window_keys))).all()
+
+    plans: dict[str, Any] = {}
+    executor_latency: dict[str, Decimal] = {}
+    for row in [*exec_rows, *extra_execs]:
+        plans[row.key] = _loads(row.plan)
+        executor_latency.update(_executor_latencies(_loads(row.result)))
+
+    notes: list[str] = []
+    venues = _venue_quality(wanted, order_rows, plans, executor_latency, event_rows, notes)
+    rejections, rejection_events = _rejections(event_rows, venue)
+    execs = [_execution_quality(row, exec_orders, fill_rows) for row in exec_rows
+             if venue is None or any(leg.get("venue") == venue.value for leg in _plan_legs(plans.get(row.key)))]
+    if execs and all(e.realised_edge is None for e in execs):
+        notes.append("realised edge: no execution is fully hedged yet (see each execution's note)")
+    report = Report(mode=mode, since=since_text, venue=venue.value if venue else None,
+                    generated_at=now or datetime.now(UTC), venues=venues, rejections=rejections, executions=execs,
+                    rejection_events=rejection_events, notes=notes)
+    if report.empty:
+        window = f" since {since_text}" if since_text else ""
+        where = f" on {venue.value}" if venue else ""
+        report.notes.insert(0, f"nothing to report: no orders, executions or risk rejections in the {mode} "
+                               f"ledger{where}{window}")
+    return report
+
+
+def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapping[str, Any],
+                   executor_latency: Mapping[str, Decimal], event_rows: Sequence[Any],
+                   notes: list[str]) -> list[VenueQuality]:
+    submitted: dict[str, tuple[int, datetime]] = {}
+    answered: dict[str, datetime] = {}
+    for ev in event_rows:
+        if ev.type == "risk.rejected":
+            continue
+        payload = _loads(ev.payload)
+        cid = payload.get("client_order_id") if isinstance(payload, dict) else None
+        ts = _parse_ts(ev.ts)
+        if not isinstance(cid, str) or ts is None:
+            continue
+        if ev.type == "order.submitted":
+            submitted.setdefault(cid, (ev.seq, ts))
+        elif cid in submitted and cid not in answered and ev.seq > submitted[cid][0]:
+            answered[cid] = ts
+
+    out: list[VenueQuality] = []
+    unquoted = 0
+    for name in wanted:
+        rows = [r for r in order_rows if r.venue == name and r.status in SENT_STATUSES]
+        count = {s: sum(1 for r in rows if r.status == s) for s in SENT_STATUSES}
+        slips: list[tuple[Decimal, Decimal]] = []  # (per-contract slippage, contracts)
+        latencies: list[Decimal] = []
+        sources: set[str] = set()
+        for r in rows:
+            filled = Decimal(r.filled_size)
+            if r.action == "buy" and filled > 0 and r.avg_fill_price is not None:
+                planned = _planned_price(plans.get(r.execution_id or ""), r.venue, r.market_id, r.side)
+                if planned is None:
+                    unquoted += 1
+                else:
+                    slips.append((plain(Decimal(r.avg_fill_price) - planned), filled))
+            cid = r.client_order_id
+            if cid in executor_latency:
+                latencies.append(_q(executor_latency[cid], MS_QUANTUM))
+                sources.add("executor")
+            elif cid in submitted and cid in answered:
+                delta = answered[cid] - submitted[cid][1]
+                ms = (Decimal(delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds)
+                      / 1000)
+                latencies.append(_q(ms, MS_QUANTUM))
+                sources.add("audit")
+        contracts = sum((c for _, c in slips), ZERO)
+        total = sum((s * c for s, c in slips), ZERO)
+        per_order = [s for s, _ in slips]
+        slippage = SlippageStats(
+            orders=len(slips), contracts=contracts, mean=_q(total / contracts) if contracts else None,
+            p50=percentile(per_order, 50), p95=percentile(per_order, 95), total=_q(total) if slips else None)
+        latency = LatencyStats(
+            samples=len(latencies), p50=percentile(latencies, 50), p95=percentile(latencies, 95),
+            p99=percentile(latencies, 99),
+            source=None if not sources else ("mixed" if len(sources) > 1 else next(iter(sources))))
+        if rows and not latencies:
+            notes.append(f"latency on {name}: not recorded (no executor latency and no order.submitted → "
+                         "answer pair in the audit log)")
+        out.append(VenueQuality(
+            venue=name, sent=len(rows), filled=count["filled"], partial=count["partial"],
+            cancelled=count["cancelled"], rejected=count["rejected"],
+            unanswered=count["submitted"] + count["unknown"] + count["open"],
+            contracts_sent=sum((Decimal(r.size) for r in rows), ZERO),
+            contracts_filled=sum((Decimal(r.filled_size) for r in rows), ZERO),
+            slippage=slippage, latency_ms=latency))
+    if unquoted:
+        notes.append(f"slippage: {unquoted} filled buy order(s) have no planned price (not part of an "
+                     "execution plan) and are left out")
+    return out
+
+
+def _planned_price(plan: Any, venue: str, market: str, side: str) -> Decimal | None:
+    for leg in _plan_legs(plan):
+        if _leg_key(leg.get("venue"), leg.get("market"), leg.get("side")) == (venue, market, side):
+            return _dec(leg.get("avg_price"))
+    return None
+
+
+def _rejections(event_rows: Iterable[Any], venue: Venue | None) -> tuple[list[RejectionCount], int]:
+    counts: dict[str, int] = {}
+    last: dict[str, str] = {}
+    events = 0
+    for ev in event_rows:
+        if ev.type != "risk.rejected":
+            continue
+        if venue is not None and ev.venue is not None and ev.venue != venue.value:
+            continue
+        payload = _loads(ev.payload)
+        names = failed_checks(payload) if isinstance(payload, dict) else []
+        events += 1
+        for name in names or [UNSPECIFIED_CHECK]:
+            counts[name] = counts.get(name, 0) + 1
+            last[name] = ev.ts
+    lines = [RejectionCount(n, counts[n], last[n]) for n in sorted(counts, key=_check_sort_key)]
+    return lines, events
+
+
+def _execution_quality(row: Any, exec_orders: Sequence[Any], fill_rows: Sequence[Any]) -> ExecutionQuality:
+    plan = _loads(row.plan)
+    plan_d = plan if isinstance(plan, dict) else {}
+    legs = [_leg_key(leg.get("venue"), leg.get("market"), leg.get("side")) for leg in _plan_legs(plan)]
+    mine = {o.client_order_id for o in exec_orders if o.execution_id == row.key}
+    held: dict[tuple[str, str, str], Decimal] = {}
+    bought: dict[tuple[str, str, str], tuple[Decimal, Decimal]] = {}  # contracts, notional
+    paid = ZERO
+    filled_any = False
+    for f in fill_rows:
+        if f.client_order_id not in mine:
+            continue
+        filled_any = True
+        size, price, fee = Decimal(f.size), Decimal(f.price), Decimal(f.fee)
+        key = _leg_key(f.venue, f.market_id, f.side)
+        if f.action == "buy":
+            held[key] = held.get(key, ZERO) + size
+            n, cost = bought.get(key, (ZERO, ZERO))
+            bought[key] = (n + size, cost + size * price)
+            paid += size * price + fee
+        else:
+            held[key] = held.get(key, ZERO) - size
+            paid += fee - size * price
+    hedged = max(min((held.get(k, ZERO) for k in legs), default=ZERO), ZERO)
+    excess = {k: held.get(k, ZERO) - (hedged if k in legs else ZERO) for k in sorted({*held, *legs})}
+    excess = {k: v for k, v in excess.items() if v != 0}
+    described = ", ".join(f"{plain(v)} on {k[0]}:{k[1]}:{k[2]}" for k, v in excess.items())
+    carried = sum((_q(v * bought[k][1] / bought[k][0]) for k, v in excess.items() if v > 0 and k in bought), ZERO)
+    note = ""
+    realised: Decimal | None = None
+    profit: Decimal | None = None
+    if len(set(legs)) < 2:
+        note = "the plan records fewer than two legs, so no complete set to value"
+    elif not filled_any:
+        note = "nothing filled"
+    elif any(v < 0 for v in excess.values()):
+        note = f"more sold than bought ({described}); not valued"
+    elif hedged == 0 and excess:
+        note = f"unhedged {described}; realised edge unknown until settled"
+    elif hedged == 0:
+        note = "nothing hedged (fully unwound): the realised profit is the unwind's cost"
+        profit = plain(-paid)
+    else:
+        # Contracts beyond the hedged sets are still held: carried at their cost, not realised.
+        profit = plain(hedged * ONE - (paid - carried))
+        realised = _q(profit / hedged)
+        if excess:
+            note = f"unhedged {described} carried at cost {plain(carried)}, left out of the realised figures"
+    return ExecutionQuality(
+        key=row.key, opportunity_id=row.opportunity_id, status=row.status, created_at=row.created_at,
+        planned_size=_dec(plan_d.get("size")), hedged=plain(hedged), quoted_edge=_dec(plan_d.get("quoted_net_edge")),
+        planned_edge=_dec(plan_d.get("net_edge")), realised_edge=realised, realised_profit=profit,
+        paid=plain(paid), note=note)

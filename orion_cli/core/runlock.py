@@ -1,0 +1,194 @@
+"""One run at a time: the overlap lock for scheduled commands (``orion reconcile`` under cron/systemd).
+
+Two reconciles at once would look up the same unknown orders and adopt the same drifts twice, and
+a slow run overlapping the next cron tick is ordinary, so the second run must notice, say who holds
+the lock, and exit at once (exit 6, reason ``LOCKED``) rather than queue behind it:
+
+* **SQLite** — a non-blocking ``flock`` (``filelock``) on ``<database>.<name>.lock`` next to the
+  database file (the default database lives in the data dir). The kernel drops the lock when the
+  holder dies, so a crashed run never leaves a stale lock behind. Who holds it is written to a
+  sibling ``….lock.json`` (pid, host, user, command, since) for the refusal message.
+* **PostgreSQL** — a *session* advisory lock (``pg_try_advisory_lock``) on a connection held for the
+  whole run, so runs on *different hosts* sharing the ledger also never overlap; the server drops
+  it when the session ends (crash, network loss). The holder is named through
+  ``pg_stat_activity.application_name``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
+
+from orion_cli.core.errors import Refused
+from orion_cli.store.audit import default_actor, iso_utc
+from orion_cli.store.db import PG_WRITE_LOCK, Database
+
+__all__ = ["RunLock", "RunLocked", "advisory_key"]
+
+
+class RunLocked(Refused):
+    """Another run of the same command holds the lock (exit 6)."""
+
+    reason = "LOCKED"
+
+
+def advisory_key(name: str) -> int:
+    """A stable 63-bit PostgreSQL advisory key per lock name, distinct from the write lock's."""
+    key = (PG_WRITE_LOCK << 24) | (zlib.crc32(name.encode("utf-8")) & 0xFFFFFF)
+    return key if key != PG_WRITE_LOCK else key + 1
+
+
+def _describe(holder: Mapping[str, Any] | None) -> str:
+    if not holder:
+        return "another process (holder unknown)"
+    parts = [f"pid {holder.get('pid', '?')}"]
+    if holder.get("host"):
+        parts.append(f"on {holder['host']}")
+    if holder.get("user"):
+        parts.append(f"user {holder['user']}")
+    if holder.get("since"):
+        parts.append(f"since {holder['since']}")
+    return ", ".join(str(p) for p in parts)
+
+
+class RunLock:
+    """``with RunLock(db, "reconcile"):`` — raises :class:`RunLocked` at once when already held."""
+
+    def __init__(self, db: Database, name: str, *, actor: Mapping[str, Any] | None = None) -> None:
+        self.db = db
+        self.name = name
+        self.holder: dict[str, Any] = {**(dict(actor) if actor else default_actor(name)),
+                                       "since": iso_utc(datetime.now(UTC))}
+        self._file_lock: Any = None
+        self._conn: Connection | None = None
+        self.path: Path | None = None
+        if db.is_sqlite:
+            db_file = make_url(db.url).database or ""
+            self.path = Path(f"{db_file}.{name}.lock")
+
+    @property
+    def holder_path(self) -> Path | None:
+        return None if self.path is None else self.path.with_name(self.path.name + ".json")
+
+    # -- acquire / release ------------------------------------------------------------------
+
+    def acquire(self) -> None:
+        if self.db.is_sqlite:
+            self._acquire_file()
+        else:
+            self._acquire_advisory()
+
+    def release(self) -> None:
+        if self._file_lock is not None:
+            holder = self.holder_path
+            if holder is not None:
+                with contextlib.suppress(OSError):
+                    holder.unlink()
+            self._file_lock.release()
+            self._file_lock = None
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                with contextlib.suppress(Exception):  # closing the session releases the lock anyway
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(self.name)})
+                    conn.commit()
+            finally:
+                conn.close()
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+    # -- SQLite: a file lock next to the database -------------------------------------------
+
+    def _acquire_file(self) -> None:
+        from filelock import FileLock, Timeout
+
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path), timeout=0)
+        try:
+            lock.acquire(blocking=False)
+        except Timeout:
+            raise RunLocked(
+                f"another orion {self.name} is running ({_describe(self._read_holder())}); this run did nothing",
+                hint=f"runs never overlap; the lock ({self.path}) is released when that run ends or dies",
+            ) from None
+        self._file_lock = lock
+        self._write_holder()
+
+    def _read_holder(self) -> dict[str, Any] | None:
+        path = self.holder_path
+        if path is None:
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _write_holder(self) -> None:
+        path = self.holder_path
+        if path is None:
+            return
+        with contextlib.suppress(OSError):
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(self.holder, fh, sort_keys=True)
+                Path(tmp).replace(path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    Path(tmp).unlink()
+                raise
+
+    # -- PostgreSQL: a session advisory lock ------------------------------------------------
+
+    def _label(self) -> str:
+        h = self.holder
+        return f"orion {self.name} pid {h.get('pid')} on {h.get('host')} user {h.get('user')}"[:63]
+
+    def _acquire_advisory(self) -> None:
+        key = advisory_key(self.name)
+        conn = self.db.engine.connect()
+        try:
+            conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": self._label()})
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            if not got:
+                who = conn.execute(text(
+                    "SELECT a.application_name, a.client_addr::text, a.backend_start FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                    "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1 LIMIT 1"),
+                    {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF}).first()
+                conn.commit()
+                if who is not None:
+                    since = who[2].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if who[2] else "?"
+                    where = f" from {who[1]}" if who[1] else ""
+                    desc = f"{who[0] or 'a session'}{where}, since {since}"
+                else:
+                    desc = "another session (holder unknown)"
+                raise RunLocked(
+                    f"another orion {self.name} is running ({desc}); this run did nothing",
+                    hint="runs never overlap, also across hosts sharing the PostgreSQL ledger; the lock is "
+                         "released when that run's database session ends",
+                )
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn

@@ -1,0 +1,1086 @@
+"""Two-leg execution (DESIGN §5): checked, committed before sending, never placed twice.
+
+How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
+
+1. **Check and commit.** One :meth:`Database.write` transaction runs every pre-trade check
+   (``evaluate``); a refusal audits ``risk.rejected`` with every failing check and stores nothing,
+   so the same key may be tried again once the reason is gone. Otherwise the ``executions`` row
+   (status ``intents``), ``execution.requested`` and both legs' order intents (the exact prepared
+   payloads) are committed together. Client order ids are derived from the idempotency key and a
+   tag (``l1``, ``l2``, ``l2a1``…, ``u1``…), so a re-run after a crash finds every order it may
+   have sent.
+2. **The thinner leg first.** The leg whose planned size is the larger share of the visible ask
+   depth within its limit is the one least likely to fill, so it goes first (ties: Kalshi first,
+   because a marketable Polymarket BUY is dollar-denominated and may deliver a few more shares than
+   asked, which the second leg then ignores as dust rather than chasing). Both legs use
+   ``trading.time_in_force`` (FOK by default, IOC allowed); nothing ever rests.
+3. **Equal shares.** The second leg buys exactly what the first filled (floored to the second
+   market's size step, never more than planned). Short: up to ``trading.second_leg_retries`` IOC
+   retries, each re-reading the book when a reader is available, at a limit that keeps the pair's
+   net ≥ 0 after fees given every fill so far. Still short: the first leg's excess is sold back
+   (IOC) at a limit that keeps the loss ≤ ``trading.max_unwind_loss``. If that fails or is short,
+   the kill switch is engaged (kind ``unwind``), ``unwind.failed`` is alerted and the execution is
+   left ``halted`` with a precise record (``executions.result``) for ``reconcile``.
+4. **Read back.** Every order that reached the venue is looked up (``find_order``) and audited as
+   ``order.verified``; fills come from the read-back (venues' create answers lack them). Slippage
+   (average fill vs planned average, in dollars) and latency (send → answer) go into the result.
+5. **Unknown outcomes.** ``OrderOutcomeUnknown`` → ``Ledger.mark_unknown`` → ``find_order`` with
+   the persisted ids. Only when the venue says it never saw the order is the *same* prepared
+   payload re-sent (every venue also refuses a duplicate of it). An outcome that stays unknown
+   halts (fail closed).
+6. **Resume** (:meth:`Executor.resume`) looks every order of the key up, then finishes what is
+   safe: it hedges or unwinds a filled first leg, but it never sends a first leg that had not
+   been sent before the interruption (its prices are stale; the execution becomes ``failed``), and
+   it never prepares a new order for a tag whose intent exists.
+
+The halt is checked inside the transaction that marks each order submitted. A halt engaged
+mid-execution stops every further *buy* (second leg and its retries); the unwind of naked first-leg
+exposure is still sent, because it only reduces risk and a halt should not leave an unhedged
+position behind. The choice is recorded in the result (``halted_mid_execution``).
+
+Money is Decimal throughout. A marketable Polymarket BUY may report more shares than the order's
+size; the ledger refuses fills above an order's size, so the extra is trimmed from the last fill
+recorded and kept in ``result.overfill`` (``reconcile`` sees the position drift and the record).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select
+
+from orion_cli.core.config import Settings
+from orion_cli.core.errors import DataError, Halted, NotFound, OrionError, Refused, VenueUnavailable
+from orion_cli.core.fees import FeeModel
+from orion_cli.core.models import Market, OrderBook, Side, TickRange, TickStructure, Venue
+from orion_cli.core.money import ONE, ZERO, ceil_to, floor_to
+from orion_cli.core.opportunity import Opportunity, ratio_down
+from orion_cli.core.pricing import size_grid
+from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict
+from orion_cli.execution.state import ExecStatus, advance, allowed, load_result, save_result
+from orion_cli.risk.halt import KillSwitch, assert_not_halted
+from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
+from orion_cli.store.db import Database
+from orion_cli.store.ledger import Ledger
+from orion_cli.store.tables import executions, plain
+from orion_cli.venues.trading import (
+    Action,
+    Fill,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    PreparedOrder,
+    TimeInForce,
+    TradingVenue,
+)
+
+if TYPE_CHECKING:
+    from orion_cli.core.alert_sink import AlertSink
+    from orion_cli.risk.breaker import Breaker
+    from orion_cli.risk.checks import PipelineContext
+
+__all__ = ["CRASH_STEPS", "ExecutionResult", "Executor", "LegSpec", "build_plan", "client_order_id", "leg_order"]
+
+# -- test hook ------------------------------------------------------------------------------------
+# Crash tests (tests/execution/test_crash.py) SIGKILL a real process at a named step. The variable
+# is read once, at import, and only when ORION_TEST_CRASH_AT is set; otherwise the hook is inert.
+_CRASH_AT: str | None = os.environ["ORION_TEST_CRASH_AT"] if "ORION_TEST_CRASH_AT" in os.environ else None
+
+CRASH_STEPS: tuple[str, ...] = (
+    "intents_committed",  # execution + both intents committed, nothing sent
+    "l1_marked",  # first leg marked submitted, not sent
+    "l1_sent",  # first leg answered by the venue, answer not yet read back/recorded by the executor
+    "l1_recorded",  # first leg recorded and verified
+    "l2_marked",
+    "l2_sent",
+    "l2_recorded",
+    "before_final",  # everything recorded, final status not yet written
+)
+
+
+def _crash_point(step: str) -> None:
+    if _CRASH_AT is not None and _CRASH_AT == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+EvaluateFn = Callable[[Connection, TradePlan, Any], Verdict]
+BookReader = Callable[[Venue, str], Awaitable[tuple[Market, OrderBook]]]
+
+_PRICE_Q = Decimal("0.000001")
+_RESULT_STATUS = {
+    ExecStatus.DONE: "done",
+    ExecStatus.UNWOUND: "unwound",
+    ExecStatus.HALTED: "halted",
+    ExecStatus.FAILED: "failed",
+    ExecStatus.REFUSED: "refused",
+}
+
+
+def client_order_id(key: str, tag: str) -> str:
+    """Deterministic per (key, tag): a re-run after a crash finds the order it may have sent."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+    return f"orion-{digest}-{tag}"
+
+
+def _d(value: Decimal) -> str:
+    """For the result record: exact, without trailing zeros."""
+    return format(plain(value), "f")
+
+
+def _x(value: Decimal) -> str:
+    """Exactly as given ("10.00" stays "10.00"): a re-built request must equal the persisted one."""
+    return format(value, "f")
+
+
+# -- planning -------------------------------------------------------------------------------------
+
+
+def build_plan(opportunity: Opportunity, fresh: Mapping[tuple[Venue, str], tuple[Market, OrderBook]], *,
+               size: Decimal | None, key: str, settings: Settings, now: datetime) -> TradePlan:
+    """Re-price the opportunity's legs on fresh books at ``size`` (default: the scanned size).
+
+    The size is capped by every leg's fresh ask depth (floored to the legs' common size grid), so
+    a thinned book shrinks the trade instead of planning fills that cannot happen; a size of 0
+    then fails ``INVALID_ORDER`` in the checks. The edge is recomputed with per-fill fees.
+    """
+    del settings  # the checks judge the plan against the settings; pricing needs none of them
+    specs: list[tuple[Market, OrderBook, Side, str]] = []
+    for leg in opportunity.legs:
+        try:
+            market, book = fresh[(leg.venue, leg.market_id)]
+        except KeyError:
+            raise DataError("fresh", f"no fresh book for {leg.venue.value}:{leg.market_id}") from None
+        token = leg.token_id
+        if not token and market.venue is Venue.POLYMARKET:
+            token = market.yes_token if leg.side is Side.YES else market.no_token
+        specs.append((market, book, leg.side, token))
+    wanted = opportunity.size if size is None else size
+    grid = size_grid([m.size_step for m, _, _, _ in specs])
+    depth = min(sum((lv.size for lv in b.side(s).asks if ZERO < lv.price < ONE), ZERO) for _, b, s, _ in specs)
+    chosen = floor_to(max(min(wanted, depth), ZERO), grid)
+    legs: list[LegPlan] = []
+    for market, book, side, token in specs:
+        cost = fees = ZERO
+        worst: Decimal | None = None
+        left = chosen
+        for lv in book.side(side).asks:
+            if left <= 0:
+                break
+            if not (ZERO < lv.price < ONE) or lv.size <= 0:
+                continue
+            take = min(left, lv.size)
+            cost += take * lv.price
+            fees += market.fee_model.fill_fee(take, lv.price)
+            worst = lv.price
+            left -= take
+        best = book.side(side).best_ask
+        limit = worst if worst is not None else (best.price if best is not None else ONE)
+        avg = ceil_to(cost / chosen, _PRICE_Q) if chosen > 0 else limit
+        legs.append(LegPlan(venue=market.venue, market=market, side=side, size=chosen, limit_price=limit,
+                            expected_avg_price=avg, expected_cost=cost, expected_fees=fees, book=book,
+                            token_id=token))
+    net = chosen - sum((leg.expected_cost + leg.expected_fees for leg in legs), ZERO)
+    return TradePlan(key=key, opportunity_id=opportunity.id, legs=tuple(legs), size=chosen,
+                     net_edge=ratio_down(net, chosen) if chosen > 0 else ZERO, net_profit=net if chosen > 0 else ZERO,
+                     quoted_net_edge=opportunity.net_edge, planned_at=now)
+
+
+@dataclass(frozen=True, slots=True)
+class LegSpec:
+    """What the executor needs of one planned leg, persisted in the plan so ``resume`` has it too."""
+
+    index: int
+    venue: Venue
+    market_id: str
+    token_id: str
+    side: Side
+    category: str
+    fee_model: FeeModel
+    ticks: TickStructure
+    size_step: Decimal
+    min_size: Decimal
+    neg_risk: bool
+    protocol_v2: bool
+    limit_price: Decimal
+    planned_avg: Decimal
+    planned_size: Decimal
+    depth_ratio: Decimal  # planned size / visible ask depth within the limit (higher = less likely to fill)
+
+    @classmethod
+    def from_plan(cls, index: int, leg: LegPlan) -> LegSpec:
+        m = leg.market
+        depth = sum((lv.size for lv in leg.book.side(leg.side).asks if ZERO < lv.price <= leg.limit_price), ZERO)
+        ratio = Decimal("Infinity") if depth <= 0 else leg.size / depth
+        return cls(index=index, venue=leg.venue, market_id=m.id, token_id=leg.token_id, side=leg.side,
+                   category=m.category, fee_model=m.fee_model, ticks=m.ticks, size_step=m.size_step,
+                   min_size=m.min_size, neg_risk=m.neg_risk, protocol_v2=m.extra.get("protocol") == "v2",
+                   limit_price=leg.limit_price, planned_avg=leg.expected_avg_price, planned_size=leg.size,
+                   depth_ratio=ratio)
+
+    def to_record(self) -> dict[str, Any]:
+        fm = self.fee_model
+        return {
+            "index": self.index, "venue": self.venue.value, "market": self.market_id, "token_id": self.token_id,
+            "side": self.side.value, "category": self.category,
+            "fee_model": {"kind": fm.kind, "taker_rate": _d(fm.taker_rate), "maker_rate": _d(fm.maker_rate),
+                          "multiplier": _d(fm.multiplier), "exponent": fm.exponent, "source": fm.source},
+            "ticks": [[_d(r.start), _d(r.end), _d(r.step)] for r in self.ticks.ranges],
+            "size_step": _d(self.size_step), "min_size": _d(self.min_size), "neg_risk": self.neg_risk,
+            "protocol_v2": self.protocol_v2, "limit_price": _d(self.limit_price),
+            "planned_avg": _d(self.planned_avg), "planned_size": _d(self.planned_size),
+            "depth_ratio": "inf" if self.depth_ratio.is_infinite() else _d(self.depth_ratio),
+        }
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> LegSpec:
+        fm = rec["fee_model"]
+        return cls(
+            index=int(rec["index"]), venue=Venue(rec["venue"]), market_id=str(rec["market"]),
+            token_id=str(rec["token_id"]), side=Side(rec["side"]), category=str(rec["category"]),
+            fee_model=FeeModel(fm["kind"], Decimal(fm["taker_rate"]), Decimal(fm["maker_rate"]),
+                               Decimal(fm["multiplier"]), int(fm["exponent"]), str(fm["source"])),
+            ticks=TickStructure(tuple(TickRange(Decimal(a), Decimal(b), Decimal(c)) for a, b, c in rec["ticks"])),
+            size_step=Decimal(rec["size_step"]), min_size=Decimal(rec["min_size"]), neg_risk=bool(rec["neg_risk"]),
+            protocol_v2=bool(rec["protocol_v2"]), limit_price=Decimal(rec["limit_price"]),
+            planned_avg=Decimal(rec["planned_avg"]), planned_size=Decimal(rec["planned_size"]),
+            depth_ratio=Decimal("Infinity") if rec["depth_ratio"] == "inf" else Decimal(rec["depth_ratio"]),
+        )
+
+    def request(self, *, coid: str, action: Action, size: Decimal, limit: Decimal, tif: TimeInForce) -> OrderRequest:
+        return OrderRequest(venue=self.venue, market_id=self.market_id, side=self.side, action=action, size=size,
+                            limit_price=limit, time_in_force=tif, client_order_id=coid, token_id=self.token_id,
+                            tick_size=self.ticks.step_at(limit), neg_risk=self.neg_risk, protocol_v2=self.protocol_v2)
+
+
+def leg_order(specs: Sequence[LegSpec]) -> tuple[LegSpec, LegSpec]:
+    """(first, second): the larger share of visible depth first; ties → Kalshi first (module doc)."""
+    if len(specs) != 2:
+        raise DataError("plan.legs", f"a two-leg execution needs exactly two legs, got {len(specs)}")
+    a, b = specs
+    key_a = (a.depth_ratio, a.venue is Venue.KALSHI)
+    key_b = (b.depth_ratio, b.venue is Venue.KALSHI)
+    return (a, b) if key_a >= key_b else (b, a)
+
+
+def _request_record(r: OrderRequest) -> dict[str, Any]:
+    return {"venue": r.venue.value, "market_id": r.market_id, "side": r.side.value, "action": r.action.value,
+            "size": _x(r.size), "limit_price": _x(r.limit_price), "time_in_force": r.time_in_force.value,
+            "client_order_id": r.client_order_id, "token_id": r.token_id, "tick_size": _x(r.tick_size),
+            "neg_risk": r.neg_risk, "protocol_v2": r.protocol_v2}
+
+
+def _request_from(rec: Mapping[str, Any]) -> OrderRequest:
+    return OrderRequest(venue=Venue(rec["venue"]), market_id=rec["market_id"], side=Side(rec["side"]),
+                        action=Action(rec["action"]), size=Decimal(rec["size"]),
+                        limit_price=Decimal(rec["limit_price"]), time_in_force=TimeInForce(rec["time_in_force"]),
+                        client_order_id=rec["client_order_id"], token_id=rec["token_id"],
+                        tick_size=Decimal(rec["tick_size"]), neg_risk=bool(rec["neg_risk"]),
+                        protocol_v2=bool(rec["protocol_v2"]))
+
+
+# -- results --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ExecutionResult:
+    key: str
+    status: str  # "done" | "refused" | "unwound" | "halted" | "already_done" | "failed"
+    verdict: Verdict
+    orders: list[OrderState]
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)  # executions.result: fills, slippage, latency, unwind
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "execution",
+            "key": self.key,
+            "status": self.status,
+            "message": self.message,
+            "passed": self.verdict.passed,
+            "checks": [c.to_record() for c in self.verdict.checks],
+            "orders": [o.to_record() for o in self.orders],
+            "execution_status": self.detail.get("status"),
+            "legs": self.detail.get("legs", {}),
+            "unwind": self.detail.get("unwind"),
+            "overfill": self.detail.get("overfill", {}),
+        }
+
+
+class _Unresolved(OrionError):
+    """An order's outcome could not be established (lookups failed): fail closed."""
+
+    reason = "order_outcome_unknown"
+
+
+@dataclass
+class _Run:
+    key: str
+    status: ExecStatus
+    first: LegSpec
+    second: LegSpec
+    result: dict[str, Any]
+
+    def coid(self, tag: str) -> str:
+        return client_order_id(self.key, tag)
+
+    def prepared(self, tag: str) -> PreparedOrder:
+        rec = self.result["intents"][tag]
+        return PreparedOrder(_request_from(rec["request"]), rec["payload"], rec["venue_ref"])
+
+    def tags(self, prefix: str) -> list[str]:
+        return sorted((t for t in self.result["intents"] if t == prefix or t.startswith(prefix + "a")
+                       or (prefix == "u" and t.startswith("u"))), key=_tag_order)
+
+    def spec_of(self, tag: str) -> LegSpec:
+        if tag == "l1":
+            return self.first
+        if tag.startswith("l2"):
+            return self.second
+        return self.first if self.result["intents"][tag]["leg"] == "first" else self.second
+
+
+def _tag_order(tag: str) -> tuple[int, int]:
+    if tag.startswith("l2a"):
+        return (1, int(tag[3:] or 0))
+    if tag.startswith("u"):
+        return (2, int(tag[1:] or 0))
+    return (0, 0)
+
+
+NEVER_SENT = "never sent: "
+
+
+def _was_sent(order: OrderState) -> bool:
+    return order.status is not OrderStatus.INTENT and not order.reject_reason.startswith(NEVER_SENT)
+
+
+# -- the executor ---------------------------------------------------------------------------------
+
+
+class Executor:
+    """Carries out checked two-leg plans; ``resume`` finishes or reports an interrupted one."""
+
+    def __init__(self, db: Database, ledger: Ledger, venues: Mapping[Venue, TradingVenue], settings: Settings, *,
+                 mode: str, alerts: AlertSink, breaker: Breaker | None = None, evaluate: EvaluateFn | None = None,
+                 books: BookReader | None = None, verify_delays: Sequence[float] = (0.0, 0.05, 0.2),
+                 resend_limit: int = 2, actor: Mapping[str, Any] | None = None) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.venues = dict(venues)
+        self.settings = settings
+        self.mode = mode
+        self.alerts = alerts
+        self.breaker = breaker
+        self._evaluate = evaluate
+        self._books = books
+        self.verify_delays = tuple(verify_delays) or (0.0,)
+        self.resend_limit = resend_limit
+        self.actor = dict(actor) if actor is not None else None
+        self.kill_switch = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode)
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def _key_lock(self, key: str) -> Any:
+        """One process at a time per execution key (file lock on SQLite, advisory lock on PostgreSQL).
+
+        Without it a second process given the same key would find the committed intents and "resume"
+        an execution the first process is still driving, and both would move its state.
+        """
+        from orion_cli.core.runlock import RunLock
+
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+        return RunLock(self.db, f"locks/exec-{digest}", actor=self.actor)
+
+    def _in_progress(self, key: str, exc: OrionError) -> ExecutionResult:
+        check = CheckResult("DUPLICATE", False, f"execution {key} is in progress in another process: {exc.message}")
+        return ExecutionResult(key, "refused", Verdict((check,)), [], f"refused by DUPLICATE: {check.detail}")
+
+    async def execute(self, plan: TradePlan, ctx: PipelineContext) -> ExecutionResult:
+        """Check, commit, send both legs. A key that already exists is resumed, never re-sent."""
+        from orion_cli.core.runlock import RunLocked
+
+        lock = self._key_lock(plan.key)
+        try:
+            lock.acquire()
+        except RunLocked as exc:
+            return self._in_progress(plan.key, exc)
+        try:
+            return await self._execute_locked(plan, ctx)
+        finally:
+            lock.release()
+
+    async def _execute_locked(self, plan: TradePlan, ctx: PipelineContext) -> ExecutionResult:
+        specs = [LegSpec.from_plan(i, leg) for i, leg in enumerate(plan.legs)]
+        first, second = leg_order(specs)
+        tif = TimeInForce(self.settings.trading.time_in_force)
+        try:
+            prepared = {
+                "l1": self._venue(first.venue).prepare(first.request(
+                    coid=client_order_id(plan.key, "l1"), action=Action.BUY, size=plan.size,
+                    limit=first.limit_price, tif=tif)),
+                "l2": self._venue(second.venue).prepare(second.request(
+                    coid=client_order_id(plan.key, "l2"), action=Action.BUY, size=plan.size,
+                    limit=second.limit_price, tif=tif)),
+            } if plan.size > 0 else {}
+            prepare_problem = ""
+        except (OrderRejected, DataError) as exc:
+            prepared, prepare_problem = {}, str(exc)
+        evaluate = self._evaluate or _default_evaluate()
+        now = datetime.now(UTC)
+        exists = False
+        verdict = Verdict()
+        result: dict[str, Any] = {}
+        with self.db.write() as conn:
+            if conn.execute(select(executions.c.key).where(executions.c.key == plan.key)).first() is not None:
+                exists = True
+            else:
+                verdict = evaluate(conn, plan, ctx)
+                if prepare_problem or not prepared:
+                    verdict = Verdict((*verdict.checks, CheckResult(
+                        "INVALID_ORDER", False, prepare_problem or "size is zero on the fresh books")))
+                if not verdict.passed:
+                    failing = [c.to_record() for c in verdict.checks if not c.passed]
+                    AuditLog.append(conn, "risk.rejected", {
+                        "key": plan.key, "opportunity_id": plan.opportunity_id, "failed": failing,
+                        "checks": [c.to_record() for c in verdict.checks]}, mode=self.mode, actor=self.actor, now=now)
+                else:
+                    result = self._initial_result(plan, first, second)
+                    conn.execute(insert(executions).values(
+                        key=plan.key, opportunity_id=plan.opportunity_id[:16], mode=self.mode,
+                        status=ExecStatus.INTENTS.value, size=plan.size,
+                        plan=canonical_json({**plan.to_record(), "specs": [s.to_record() for s in specs],
+                                             "first": first.index, "second": second.index}),
+                        result=canonical_json(result), created_at=iso_utc(now), updated_at=iso_utc(now)))
+                    AuditLog.append(conn, "execution.requested", {
+                        **{k: v for k, v in plan.to_record().items() if k != "type"},
+                        "first_leg": first.venue.value, "second_leg": second.venue.value,
+                        "order_rule": "larger share of visible depth first; ties Kalshi first",
+                        "checks": [c.to_record() for c in verdict.checks]}, mode=self.mode, actor=self.actor, now=now)
+                    for tag, spec, leg_name in (("l1", first, "first"), ("l2", second, "second")):
+                        self._commit_intent(conn, plan.key, result, tag, prepared[tag], spec, leg_name, now)
+                    save_result(conn, plan.key, result, now=now)
+        if exists:
+            return await self._resume_locked(plan.key)
+        if not verdict.passed:
+            failure = verdict.first_failure
+            msg = f"refused by {failure.name}: {failure.detail}" if failure else "refused"
+            return ExecutionResult(plan.key, "refused", verdict, [], msg)
+        _crash_point("intents_committed")
+        run = _Run(plan.key, ExecStatus.INTENTS, first, second, result)
+        return await self._drive(run, verdict, fresh=True)
+
+    async def resume(self, key: str) -> ExecutionResult:
+        """Look every order of ``key`` up by its persisted ids; finish what is safe, or report."""
+        from orion_cli.core.runlock import RunLocked
+
+        lock = self._key_lock(key)
+        try:
+            lock.acquire()
+        except RunLocked as exc:
+            return self._in_progress(key, exc)
+        try:
+            return await self._resume_locked(key)
+        finally:
+            lock.release()
+
+    async def _resume_locked(self, key: str) -> ExecutionResult:
+        with self.db.read() as conn:
+            row = conn.execute(select(executions).where(executions.c.key == key)).first()
+        if row is None:
+            raise NotFound(f"no execution with key {key!r}", reason="execution_not_found")
+        if row.mode != self.mode:
+            raise NotFound(f"execution {key!r} belongs to the {row.mode} ledger, not {self.mode}",
+                           reason="execution_not_found")
+        status = ExecStatus(row.status)
+        result = load_result(row.result)
+        plan_rec = load_result(row.plan)
+        specs = {int(s["index"]): LegSpec.from_record(s) for s in plan_rec["specs"]}
+        run = _Run(key, status, specs[int(plan_rec["first"])], specs[int(plan_rec["second"])], result)
+        if status.final:
+            return ExecutionResult(key, "already_done", Verdict(), self.ledger.orders(execution_id=key),
+                                   f"execution already {status.value}; nothing sent", result)
+        for tag in result.get("intents", {}):
+            self._teach(run, tag)
+        return await self._drive(run, Verdict(), fresh=False)
+
+    # -- the flow -------------------------------------------------------------------------------
+
+    async def _drive(self, run: _Run, verdict: Verdict, *, fresh: bool) -> ExecutionResult:
+        try:
+            # leg 1 -----------------------------------------------------------------------------
+            o1 = self._order("l1", run)
+            if o1.status is OrderStatus.INTENT:
+                if not fresh:
+                    return self._abandon(run, verdict, "the first leg was never sent before the interruption; "
+                                                       "its prices are stale, so it is not sent now")
+                self._move(run, ExecStatus.LEG1_SENT, {"tag": "l1"})
+                try:
+                    o1 = await self._send(run, "l1")
+                except Halted as exc:
+                    return self._abandon(run, verdict, f"halted before the first leg was sent: {exc.message}")
+            elif not o1.status.terminal:
+                o1 = await self._resolve(run, "l1", resend=False)
+                if o1.status is OrderStatus.INTENT:  # provably never placed
+                    return self._abandon(run, verdict, "the first leg was not found at the venue: never placed")
+            if not o1.status.terminal:
+                raise _Unresolved(f"{run.coid('l1')} is {o1.status.value} after read-back")
+            filled1 = self._filled(run, "l1")
+            if filled1 <= 0:
+                return self._abandon(run, verdict, f"first leg {o1.status.value} with nothing filled "
+                                                   f"({o1.reject_reason or o1.venue_status or 'no reason'})")
+            self._move(run, ExecStatus.LEG1_DONE, {"filled": filled1})
+            # leg 2 and retries ------------------------------------------------------------------
+            await self._hedge(run, fresh=fresh)
+            # leftovers -----------------------------------------------------------------------
+            ok = await self._unwind(run)
+        except _Unresolved as exc:
+            return self._fail_halt(run, verdict, f"order outcome unknown and not resolvable: {exc.message}",
+                                   alert_kind="halt")
+        if not ok:
+            return self._fail_halt(run, verdict, run.result.get("unwind", {}).get("message", "unwind failed"),
+                                   alert_kind="unwind.failed")
+        _crash_point("before_final")
+        sold = Decimal(run.result.get("unwind", {}).get("sold", "0"))
+        final = ExecStatus.UNWOUND if sold > 0 or run.status is ExecStatus.UNWINDING else ExecStatus.DONE
+        msg = "both legs filled in equal shares" if final is ExecStatus.DONE else \
+            "second leg short; the excess was sold back within max_unwind_loss"
+        if run.result.get("halted_mid_execution"):
+            msg += " (halted mid-execution: no further buys were sent)"
+        if final is ExecStatus.DONE:
+            self._move(run, ExecStatus.HEDGED, {})
+        run.result["message"] = msg
+        self._move(run, final, {"message": msg})
+        self._update_breaker()
+        return self._result(run, verdict, msg)
+
+    async def _hedge(self, run: _Run, *, fresh: bool) -> None:
+        spec = run.second
+        filled1 = self._filled(run, "l1")
+        target = plain(min(floor_to(filled1, spec.size_step), spec.planned_size))
+        run.result["hedge_target"] = _d(target)
+        budget = 1 + self.settings.trading.second_leg_retries
+        # settle what may already be at the venue (resume), never re-preparing an existing tag
+        for earlier in run.tags("l2"):
+            o = self._order(earlier, run)
+            if o.status is not OrderStatus.INTENT and not o.status.terminal:
+                await self._resolve(run, earlier, resend=not self._halted())
+        while True:
+            hedged = self._filled_leg(run, "l2")
+            remaining = plain(floor_to(target - hedged, spec.size_step))
+            if remaining <= 0 or remaining < spec.min_size:
+                break
+            if self._halted():
+                run.result["halted_mid_execution"] = True
+                break
+            orders = {t: self._order(t, run) for t in run.tags("l2")}
+            sent = [t for t, o in orders.items() if _was_sent(o)]
+            pending = [t for t, o in orders.items() if o.status is OrderStatus.INTENT]
+            if len(sent) >= budget:
+                break
+            tag = next((t for t in pending if orders[t].size == remaining), None)
+            for stale in pending:  # a committed intent of the wrong size is superseded, never sent
+                if stale != tag:
+                    self.ledger.cancelled(run.coid(stale), reason=f"{NEVER_SENT}superseded: the hedge needs "
+                                                                  f"{_d(remaining)}")
+            if tag is None:
+                tag = await self._new_hedge_intent(run, remaining, first_send=not sent)
+                if tag is None:
+                    break
+            self._move(run, ExecStatus.LEG2_SENT, {"tag": tag, "size": remaining})
+            try:
+                done = await self._send(run, tag)
+            except Halted:
+                run.result["halted_mid_execution"] = True
+                self.ledger.cancelled(run.coid(tag), reason=f"{NEVER_SENT}halted before it was sent")
+                break
+            if not done.status.terminal:
+                raise _Unresolved(f"{run.coid(tag)} is {done.status.value} after read-back")
+        if floor_to(target - self._filled_leg(run, "l2"), spec.size_step) <= 0:
+            self._move(run, ExecStatus.HEDGED, {"hedged": self._filled_leg(run, "l2")})
+        del fresh
+
+    async def _new_hedge_intent(self, run: _Run, size: Decimal, *, first_send: bool) -> str | None:
+        spec = run.second
+        n = 1 + sum(1 for t in run.result["intents"] if t.startswith("l2a"))
+        tag = f"l2a{n}"
+        limit = spec.limit_price if first_send else self._breakeven_price(run, size)
+        if limit is None:
+            run.result.setdefault("retries", []).append({"tag": tag, "skipped": "no price keeps the pair's net >= 0"})
+            return None
+        if self._books is not None:
+            try:
+                _, book = await self._books(spec.venue, spec.market_id)
+            except OrionError as exc:
+                run.result.setdefault("retries", []).append({"tag": tag, "skipped": f"book unavailable: {exc}"})
+                return None
+            best = book.side(spec.side).best_ask
+            if best is None or best.price > limit:
+                run.result.setdefault("retries", []).append(
+                    {"tag": tag, "skipped": f"best ask {best.price if best else 'none'} above {limit}"})
+                return None
+        request = spec.request(coid=run.coid(tag), action=Action.BUY, size=size, limit=limit,
+                               tif=TimeInForce.IOC)
+        prepared = self._venue(spec.venue).prepare(request)
+        with self.db.write() as conn:
+            self._commit_intent(conn, run.key, run.result, tag, prepared, spec, "second", datetime.now(UTC))
+            save_result(conn, run.key, run.result)
+        run.result.setdefault("retries", []).append({"tag": tag, "size": _d(size), "limit": _d(limit)})
+        return tag
+
+    async def _unwind(self, run: _Run) -> bool:
+        """Sell back whatever one leg holds beyond the other; False when that cannot be done in bounds."""
+        filled1 = self._filled(run, "l1")
+        hedged = self._filled_leg(run, "l2")
+        if hedged >= filled1:
+            spec, excess, leg_name = run.second, hedged - filled1, "second"
+        else:
+            spec, excess, leg_name = run.first, filled1 - hedged, "first"
+        qty = floor_to(excess, spec.size_step)
+        if excess > 0:
+            run.result["excess"] = {"leg": leg_name, "shares": _d(excess), "sellable": _d(qty)}
+        if qty <= 0 or qty < spec.min_size:
+            if excess > 0:
+                run.result["dust"] = {"leg": leg_name, "venue": spec.venue.value, "market": spec.market_id,
+                                      "side": spec.side.value, "shares": _d(excess)}
+            return True
+        info: dict[str, Any] = run.result.setdefault("unwind", {})
+        loss_cap = self.settings.trading.max_unwind_loss
+        for tag in run.tags("u"):
+            o = self._order(tag, run)
+            if o.status is not OrderStatus.INTENT and not o.status.terminal:
+                await self._resolve(run, tag, resend=True)
+        sold_before = self._sold(run)
+        qty = plain(floor_to(excess - sold_before, spec.size_step))
+        if qty <= 0 or qty < spec.min_size:
+            info["sold"] = _d(sold_before)
+            return True
+        budget = 1 + self.settings.trading.second_leg_retries
+        orders = {t: self._order(t, run) for t in run.tags("u")}
+        if sum(1 for o in orders.values() if _was_sent(o)) >= budget:
+            info["message"] = f"unwind attempts exhausted with {_d(qty)} shares still unhedged"
+            return False
+        cost_basis = self._unit_cost(run, leg_name)
+        limit = _min_sell_price(spec, qty, cost_basis, loss_cap)
+        reuse = next((t for t, o in orders.items() if o.status is OrderStatus.INTENT and o.size == qty), None)
+        for t, o in orders.items():
+            if o.status is OrderStatus.INTENT and t != reuse:
+                self.ledger.cancelled(run.coid(t), reason=f"{NEVER_SENT}superseded by a later unwind")
+        tag = reuse or f"u{len(orders) + 1}"
+        self._move(run, ExecStatus.UNWINDING, {"tag": tag})
+        with self.db.write() as conn:
+            AuditLog.append(conn, "unwind.started", {
+                "key": run.key, "tag": tag, "leg": leg_name, "venue": spec.venue.value, "market": spec.market_id,
+                "side": spec.side.value, "shares": qty, "limit_price": limit, "unit_cost": cost_basis,
+                "max_unwind_loss": loss_cap}, mode=self.mode, actor=self.actor, venue=spec.venue.value,
+                market=spec.market_id)
+        if limit is None:
+            info.update(message=f"no sell price keeps the loss on {_d(qty)} shares within {_d(loss_cap)}",
+                        shares=_d(qty))
+            self._audit_unwind_done(run, tag, spec, qty, ZERO, ok=False)
+            return False
+        if reuse is None:
+            request = spec.request(coid=run.coid(tag), action=Action.SELL, size=qty, limit=limit,
+                                   tif=TimeInForce.IOC)
+            try:
+                prepared = self._venue(spec.venue).prepare(request)
+            except (OrderRejected, DataError) as exc:
+                info.update(message=f"unwind order invalid: {exc}", shares=_d(qty))
+                self._audit_unwind_done(run, tag, spec, qty, ZERO, ok=False)
+                return False
+            with self.db.write() as conn:
+                self._commit_intent(conn, run.key, run.result, tag, prepared, spec, leg_name, datetime.now(UTC))
+                save_result(conn, run.key, run.result)
+        done = await self._send(run, tag, allow_halted=True)
+        if not done.status.terminal:
+            raise _Unresolved(f"{run.coid(tag)} is {done.status.value} after read-back")
+        sold = self._sold(run)
+        left = floor_to(excess - sold, spec.size_step)
+        info.update(sold=_d(sold), shares=_d(excess), limit_price=_d(limit), unit_cost=_d(cost_basis))
+        ok = left <= 0 or left < spec.min_size
+        if not ok:
+            info["message"] = f"unwind sold {_d(sold)} of {_d(excess)} shares; {_d(left)} remain unhedged"
+        self._audit_unwind_done(run, tag, spec, excess, sold, ok=ok)
+        return ok
+
+    # -- sending --------------------------------------------------------------------------------
+
+    async def _send(self, run: _Run, tag: str, *, allow_halted: bool = False) -> OrderState:
+        """Send (or re-send verbatim) the committed intent ``tag``; unknown outcomes are looked up."""
+        prepared = run.prepared(tag)
+        venue = self._venue(prepared.request.venue)
+        coid = prepared.request.client_order_id
+        step = tag if tag in ("l1", "l2") else ("l2" if tag.startswith("l2") else "u")
+        for _attempt in range(self.resend_limit + 1):
+            with self.db.write() as conn:
+                if not allow_halted:
+                    assert_not_halted(conn, self.settings.halt.sentinel_file)
+                self.ledger.mark_submitted(coid, conn=conn)
+            _crash_point(f"{step}_marked")
+            started = time.monotonic()
+            try:
+                state: OrderState | None = await venue.submit(prepared)
+            except OrderOutcomeUnknown as exc:
+                if not self._order(tag, run).status.terminal:
+                    self.ledger.mark_unknown(coid, str(exc)[:500])
+                state = await self._lookup(venue, coid, prepared.venue_ref)
+                if state is None:
+                    continue  # the venue never saw it: the same payload may go again
+            except Refused as exc:  # OrderRejected, Geoblocked: the venue refused it, nothing placed
+                reason = f"{getattr(exc, 'code', exc.reason)}: {exc.message}"[:500]
+                if not self._order(tag, run).status.terminal:
+                    self.ledger.rejected(coid, reason)
+                self._note(run, tag, {"status": "rejected", "reason": reason[:300]})
+                return self._order(tag, run)
+            except VenueUnavailable as exc:
+                # Certainly not placed (rate limited / never left this host): same payload again.
+                self._note(run, tag, {"last_error": str(exc)[:300]})
+                await asyncio.sleep(0.05)
+                continue
+            except OrionError as exc:
+                # Anything else: assume it may have landed, and look before going on.
+                if not self._order(tag, run).status.terminal:
+                    self.ledger.mark_unknown(coid, str(exc)[:500])
+                state = await self._lookup(venue, coid, prepared.venue_ref)
+                if state is None:
+                    continue
+            latency_ms = int((time.monotonic() - started) * 1000)
+            assert state is not None
+            _crash_point(f"{step}_sent")
+            recorded = await self._verify(run, tag, state, latency_ms)
+            _crash_point(f"{step}_recorded")
+            return recorded
+        raise _Unresolved(f"{coid}: not placed after {self.resend_limit + 1} attempts")
+
+    async def _resolve(self, run: _Run, tag: str, *, resend: bool) -> OrderState:
+        """An order that may be at the venue (submitted/unknown/open): look it up, record, maybe re-send.
+
+        Found and decided → recorded. Not found → the venue never saw it: the same payload is re-sent
+        when ``resend`` (a hedge or an unwind), else the intent is closed as never sent. Found but
+        undecided (the venue has not processed it) → re-sent verbatim when ``resend`` (every venue
+        answers a duplicate with the existing order), else cancelled at the venue so a stale first
+        leg cannot fill late.
+        """
+        prepared = run.prepared(tag)
+        venue = self._venue(prepared.request.venue)
+        coid = prepared.request.client_order_id
+        stored = self._order(tag, run)
+        found = await self._lookup(venue, coid, stored.venue_order_id or prepared.venue_ref)
+        if found is not None and (found.status.terminal or found.status is OrderStatus.OPEN):
+            return await self._verify(run, tag, found, None)
+        if resend:
+            return await self._send(run, tag, allow_halted=tag.startswith("u"))
+        if found is None:
+            self.ledger.cancelled(coid, reason=f"{NEVER_SENT}not found at the venue by its persisted ids")
+            self._note(run, tag, {"status": "cancelled", "reason": "not found at the venue"})
+            # A cancelled intent that was never placed reads as INTENT for the flow's decisions.
+            return replace(self._order(tag, run), status=OrderStatus.INTENT)
+        try:
+            cancelled = await venue.cancel(found.venue_order_id or coid)
+        except OrionError as exc:
+            raise _Unresolved(f"{coid}: undecided at the venue and the cancel failed: {exc}") from None
+        if cancelled is None or not cancelled.status.terminal:
+            raise _Unresolved(f"{coid}: undecided at the venue after a cancel")
+        return await self._verify(run, tag, cancelled, None)
+
+    async def _lookup(self, venue: TradingVenue, coid: str, ref: str) -> OrderState | None:
+        last: Exception | None = None
+        for delay in self.verify_delays:
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                return await venue.find_order(coid, ref)
+            except (VenueUnavailable, OrionError) as exc:
+                last = exc
+        raise _Unresolved(f"{coid}: lookup failed: {last}")
+
+    async def _verify(self, run: _Run, tag: str, answer: OrderState, latency_ms: int | None) -> OrderState:
+        """Read the order back (fills and fees come from there), record it, audit ``order.verified``."""
+        prepared = run.prepared(tag)
+        venue = self._venue(prepared.request.venue)
+        coid = prepared.request.client_order_id
+        ref = answer.venue_order_id or prepared.venue_ref
+        read: OrderState | None = None
+        for delay in self.verify_delays:
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                read = await venue.find_order(coid, ref)
+            except OrionError:
+                continue
+            if read is not None and read.status.terminal and \
+                    sum((f.size for f in read.fills), ZERO) >= read.filled_size:
+                break
+        final = read if read is not None else answer
+        if final.status is OrderStatus.OPEN and final.venue_order_id:
+            # FOK/IOC never rest; if one does (a venue quirk), take it off the book before going on.
+            cancelled = await venue.cancel(final.venue_order_id)
+            final = cancelled or final
+        fills = final.fills or answer.fills
+        state = self._record(run, tag, final, fills)
+        spec = run.spec_of(tag)
+        filled = max(final.filled_size, sum((f.size for f in fills), ZERO))
+        avg = final.avg_fill_price or answer.avg_fill_price
+        planned = spec.planned_avg if tag.startswith("l2") or tag == "l1" else None
+        entry: dict[str, Any] = {
+            "coid": coid, "venue": spec.venue.value, "order_id": final.venue_order_id or ref,
+            "status": final.status.value, "size": _d(prepared.request.size), "filled": _d(filled),
+            "avg_price": None if avg is None else _d(avg), "fees": _d(sum((f.fee for f in fills), ZERO)),
+            "limit_price": _d(prepared.request.limit_price), "action": prepared.request.action.value,
+            "verified": read is not None,
+        }
+        if latency_ms is not None:
+            entry["latency_ms"] = latency_ms
+        if planned is not None and avg is not None and filled > 0:
+            entry["planned_avg"] = _d(planned)
+            entry["slippage"] = _d((avg - planned).quantize(_PRICE_Q) * filled)
+        self._note(run, tag, entry)
+        with self.db.write() as conn:
+            AuditLog.append(conn, "order.verified", {
+                "key": run.key, "tag": tag, "client_order_id": coid, "order_id": final.venue_order_id or ref,
+                "found": read is not None, "answer_status": answer.status.value,
+                "venue_status": final.status.value, "answer_filled": answer.filled_size,
+                "venue_filled": final.filled_size, "agrees": read is not None and read.status is answer.status
+                and read.filled_size == answer.filled_size}, mode=self.mode, actor=self.actor,
+                venue=spec.venue.value, market=spec.market_id)
+            save_result(conn, run.key, run.result)
+        return state
+
+    def _record(self, run: _Run, tag: str, state: OrderState, fills: Sequence[Fill]) -> OrderState:
+        coid = run.coid(tag)
+        current = self._order(tag, run)
+        fitted, over = _fit_fills(fills, current.size, coid)
+        if over > 0:
+            run.result.setdefault("overfill", {})[tag] = _d(over)
+        status: OrderStatus | None = state.status
+        if status in (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN) or \
+                (current.status.terminal and status is not None and not status.terminal):
+            status = None
+        return self.ledger.transition(coid, status, venue_order_id=state.venue_order_id or None, fills=fitted,
+                                      reject_reason=state.reject_reason, venue_status=state.venue_status,
+                                      category=run.spec_of(tag).category)
+
+    # -- endings --------------------------------------------------------------------------------
+
+    def _abandon(self, run: _Run, verdict: Verdict, message: str) -> ExecutionResult:
+        """No exposure: the unsent intents are cancelled and the execution ends ``failed``."""
+        for tag in run.result.get("intents", {}):
+            o = self._order(tag, run)
+            if o.status is OrderStatus.INTENT:
+                self.ledger.cancelled(run.coid(tag), reason=NEVER_SENT + message[:200])
+        run.result["message"] = message
+        self._move(run, ExecStatus.FAILED, {"message": message})
+        return self._result(run, verdict, message)
+
+    def _fail_halt(self, run: _Run, verdict: Verdict, message: str, *, alert_kind: str) -> ExecutionResult:
+        """Engage the kill switch, alert, and leave the execution ``halted`` with the facts for reconcile."""
+        run.result["message"] = message
+        run.result["naked"] = self._exposure(run)
+        with self.db.write() as conn:
+            self.kill_switch.engage(f"execution {run.key}: {message}"[:500], kind="unwind",
+                                    actor=self.actor, conn=conn)
+            AuditLog.append(conn, "order.failed", {"key": run.key, "message": message, "naked": run.result["naked"]},
+                            mode=self.mode, actor=self.actor)
+            if allowed(run.status, ExecStatus.HALTED) or run.status is ExecStatus.HALTED:
+                run.status = advance(conn, run.key, ExecStatus.HALTED, mode=self.mode, result=run.result,
+                                     detail={"message": message}, actor=self.actor)
+        self.alerts.emit(alert_kind, f"execution {run.key} halted: {message}",
+                         {"key": run.key, "naked": run.result["naked"]})
+        self._update_breaker()
+        return self._result(run, verdict, message)
+
+    def _result(self, run: _Run, verdict: Verdict, message: str) -> ExecutionResult:
+        detail = dict(run.result)
+        detail["status"] = run.status.value
+        return ExecutionResult(run.key, _RESULT_STATUS.get(run.status, run.status.value), verdict,
+                               self.ledger.orders(execution_id=run.key), message, detail)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _venue(self, venue: Venue) -> TradingVenue:
+        try:
+            return self.venues[venue]
+        except KeyError:
+            raise DataError("venues", f"no trading venue configured for {venue.value}") from None
+
+    def _teach(self, run: _Run, tag: str) -> None:
+        """After a restart, tell a venue client what a persisted order meant (for look-ups)."""
+        prepared = run.prepared(tag)
+        venue = self._venue(prepared.request.venue)
+        remember = getattr(venue, "remember", None)
+        if callable(remember):
+            remember(prepared)
+        register = getattr(venue, "register_token", None)
+        r = prepared.request
+        if callable(register) and r.token_id:
+            register(r.token_id, r.market_id, r.side)
+
+    def _commit_intent(self, conn: Connection, key: str, result: dict[str, Any], tag: str, prepared: PreparedOrder,
+                       spec: LegSpec, leg_name: str, now: datetime) -> None:
+        self.ledger.record_intent(prepared, execution_id=key, category=spec.category, conn=conn, now=now)
+        result["intents"][tag] = {"leg": leg_name, "request": _request_record(prepared.request),
+                                  "payload": prepared.payload, "venue_ref": prepared.venue_ref}
+
+    def _initial_result(self, plan: TradePlan, first: LegSpec, second: LegSpec) -> dict[str, Any]:
+        return {"key": plan.key, "first_leg": first.venue.value, "second_leg": second.venue.value,
+                "planned_size": _d(plan.size), "intents": {}, "legs": {}}
+
+    def _order(self, tag: str, run: _Run) -> OrderState:
+        state = self.ledger.order(run.coid(tag))
+        if state is None:
+            raise NotFound(f"order {run.coid(tag)} of execution {run.key} is missing from the ledger",
+                           reason="order_not_found")
+        return state
+
+    def _note(self, run: _Run, tag: str, values: Mapping[str, Any]) -> None:
+        run.result.setdefault("legs", {}).setdefault(tag, {}).update(values)
+
+    def _filled(self, run: _Run, tag: str) -> Decimal:
+        """The venue's word on what ``tag`` filled (it can exceed the ledger's when a buy overfilled)."""
+        entry = run.result.get("legs", {}).get(tag)
+        if entry and "filled" in entry:
+            return Decimal(entry["filled"])
+        o = self.ledger.order(run.coid(tag))
+        return o.filled_size if o is not None else ZERO
+
+    def _filled_leg(self, run: _Run, prefix: str) -> Decimal:
+        return sum((self._filled(run, t) for t in run.tags(prefix)), ZERO)
+
+    def _sold(self, run: _Run) -> Decimal:
+        return sum((self._filled(run, t) for t in run.tags("u")), ZERO)
+
+    def _unit_cost(self, run: _Run, leg_name: str) -> Decimal:
+        """All-in cost per share (price + fees) of one leg's buys, from the ledger's fills."""
+        tags = ["l1"] if leg_name == "first" else run.tags("l2")
+        notional = fees = shares = ZERO
+        for t in tags:
+            for f in self.ledger.fills(client_order_id=run.coid(t)):
+                notional += f.size * f.price
+                fees += f.fee
+                shares += f.size
+        if shares <= 0:
+            spec = run.first if leg_name == "first" else run.second
+            return spec.limit_price
+        return (notional + fees) / shares
+
+    def _breakeven_price(self, run: _Run, size: Decimal) -> Decimal | None:
+        """Highest price for ``size`` more second-leg shares keeping the pair's net ≥ 0 after fees."""
+        spec = run.second
+        target = Decimal(run.result["hedge_target"])
+        spent = ZERO
+        for t in run.tags("l2"):
+            for f in self.ledger.fills(client_order_id=run.coid(t)):
+                spent += f.size * f.price + f.fee
+        room = target - self._unit_cost(run, "first") * target - spent
+        if room <= 0:
+            return None
+        price = spec.ticks.round_down(min(room / size, ONE - spec.ticks.min_step))
+        while price > 0 and spec.ticks.is_valid(price):
+            if size * price + spec.fee_model.fill_fee(size, price) <= room:
+                return price
+            price = spec.ticks.round_down(price - spec.ticks.step_at(price))
+        return None
+
+    def _exposure(self, run: _Run) -> dict[str, Any]:
+        filled1, hedged, sold = self._filled(run, "l1"), self._filled_leg(run, "l2"), self._sold(run)
+        return {"first": {"venue": run.first.venue.value, "market": run.first.market_id,
+                          "side": run.first.side.value, "bought": _d(filled1)},
+                "second": {"venue": run.second.venue.value, "market": run.second.market_id,
+                           "side": run.second.side.value, "bought": _d(hedged)},
+                "sold_back": _d(sold),
+                "unhedged_shares": _d(abs(filled1 - hedged) - sold)}
+
+    def _audit_unwind_done(self, run: _Run, tag: str, spec: LegSpec, qty: Decimal, sold: Decimal, *,
+                           ok: bool) -> None:
+        with self.db.write() as conn:
+            AuditLog.append(conn, "unwind.done", {
+                "key": run.key, "tag": tag, "ok": ok, "shares": qty, "sold": sold,
+                "message": run.result.get("unwind", {}).get("message", "")}, mode=self.mode, actor=self.actor,
+                venue=spec.venue.value, market=spec.market_id)
+            save_result(conn, run.key, run.result)
+
+    def _halted(self) -> bool:
+        with self.db.read() as conn:
+            try:
+                assert_not_halted(conn, self.settings.halt.sentinel_file)
+            except Halted:
+                return True
+        return False
+
+    def _move(self, run: _Run, to: ExecStatus, detail: Mapping[str, Any]) -> None:
+        """Advance the status (with its audit event); moving back to an earlier phase is skipped."""
+        with self.db.write() as conn:
+            if run.status is to and to is not ExecStatus.LEG2_SENT:
+                save_result(conn, run.key, run.result)
+                return
+            if not allowed(run.status, to) and _RANK[to] <= _RANK[run.status]:
+                save_result(conn, run.key, run.result)
+                return
+            run.status = advance(conn, run.key, to, mode=self.mode, result=run.result, detail=dict(detail),
+                                 actor=self.actor)
+
+    def _update_breaker(self) -> None:
+        if self.breaker is None:
+            return
+        try:
+            self.breaker.update()
+        except OrionError:
+            pass  # the breaker re-evaluates before the next trade; an execution's outcome stands
+
+
+_RANK: Mapping[ExecStatus, int] = {
+    ExecStatus.INTENTS: 0, ExecStatus.LEG1_SENT: 1, ExecStatus.LEG1_DONE: 2, ExecStatus.LEG2_SENT: 3,
+    ExecStatus.HEDGED: 4, ExecStatus.UNWINDING: 5, ExecStatus.HALTED: 6, ExecStatus.DONE: 7,
+    ExecStatus.UNWOUND: 7, ExecStatus.FAILED: 7, ExecStatus.REFUSED: 7,
+}
+
+
+def _fit_fills(fills: Sequence[Fill], size: Decimal, coid: str) -> tuple[list[Fill], Decimal]:
+    """Fills up to the order's size (the ledger refuses more); the rest is returned as overfill."""
+    out: list[Fill] = []
+    total = ZERO
+    over = ZERO
+    for f in sorted(fills, key=lambda x: (x.ts, x.fill_id)):
+        f = f if f.client_order_id else replace(f, client_order_id=coid)
+        room = size - total
+        if room <= 0:
+            over += f.size
+            continue
+        if f.size > room:
+            over += f.size - room
+            f = replace(f, size=room)
+        out.append(f)
+        total += f.size
+    return out, over
+
+
+def _min_sell_price(spec: LegSpec, qty: Decimal, unit_cost: Decimal, max_loss: Decimal) -> Decimal | None:
+    """Lowest tick price at which selling ``qty`` loses at most ``max_loss`` against ``unit_cost``."""
+    floor_price = unit_cost - max_loss / qty
+    lowest = spec.ticks.min_step
+    price = spec.ticks.round_up(max(floor_price, lowest)) if floor_price > lowest else lowest
+    top = ONE - spec.ticks.min_step
+    while price <= top:
+        if spec.ticks.is_valid(price):
+            loss = qty * unit_cost - (qty * price - spec.fee_model.fill_fee(qty, price))
+            if loss <= max_loss:
+                return price
+        price = spec.ticks.round_up(price + spec.ticks.step_at(price))
+    return None
+
+
+def _default_evaluate() -> EvaluateFn:
+    from orion_cli.risk.checks import evaluate
+
+    return evaluate
+

@@ -1,0 +1,120 @@
+"""The execution status machine: where a two-leg execution stands, persisted with its audit event.
+
+One row of ``executions`` per idempotency key. Its ``status`` says how far the execution got, so a
+re-run after a crash (``Executor.resume``) knows which orders may exist at the venues:
+
+```
+intents ─▶ leg1_sent ─▶ leg1_done ─▶ leg2_sent ─▶ hedged ─▶ done
+   │            │            │    ▲      │ (retry)     │
+   │            │            │    └──────┘             │
+   │            ▼            ▼           ▼             │
+   └──────▶ failed       unwinding ◀─────┘◀────────────┘ (leftover first leg)
+                             │
+                             ▼
+                          unwound
+
+any non-final status ─▶ halted (kill switch engaged mid-way, or an unwind that failed)
+halted ─▶ leg2_sent / hedged / done / unwinding / unwound / failed (a later resume)
+```
+
+``refused`` is never persisted: a plan the checks refuse leaves no row, so the same key may be
+tried again once the reason is gone (nothing was sent). ``failed`` means no exposure was taken
+(the first leg filled nothing, or was never sent before a crash). Final statuses are never left.
+
+:func:`advance` moves the row and appends ``execution.transition`` in the caller's transaction,
+so the status and its audit event can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from orion_cli.core.errors import NotFound
+from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
+from orion_cli.store.tables import executions
+from orion_cli.venues.trading import TradingError
+
+
+class ExecStatus(StrEnum):
+    INTENTS = "intents"  # plan checked, execution and both intents committed; nothing sent
+    LEG1_SENT = "leg1_sent"  # the first leg may be at the venue
+    LEG1_DONE = "leg1_done"  # the first leg is terminal and filled something
+    LEG2_SENT = "leg2_sent"  # a second-leg order (or a retry) may be at the venue
+    HEDGED = "hedged"  # equal shares on both venues (dust aside)
+    DONE = "done"  # hedged and every order read back
+    UNWINDING = "unwinding"  # selling back an unhedged excess
+    UNWOUND = "unwound"  # the excess was sold back within the loss bound
+    HALTED = "halted"  # stopped with a precise record for reconcile; the kill switch is engaged
+    FAILED = "failed"  # ended without taking exposure
+    REFUSED = "refused"  # result-only: the checks refused the plan (never persisted)
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL
+
+
+FINAL = frozenset({ExecStatus.DONE, ExecStatus.UNWOUND, ExecStatus.FAILED, ExecStatus.REFUSED})
+
+TRANSITIONS: Mapping[ExecStatus, frozenset[ExecStatus]] = {
+    ExecStatus.INTENTS: frozenset({ExecStatus.LEG1_SENT, ExecStatus.FAILED, ExecStatus.HALTED}),
+    ExecStatus.LEG1_SENT: frozenset({ExecStatus.LEG1_DONE, ExecStatus.FAILED, ExecStatus.HALTED}),
+    ExecStatus.LEG1_DONE: frozenset({ExecStatus.LEG2_SENT, ExecStatus.HEDGED, ExecStatus.UNWINDING,
+                                     ExecStatus.HALTED}),
+    ExecStatus.LEG2_SENT: frozenset({ExecStatus.LEG2_SENT, ExecStatus.HEDGED, ExecStatus.UNWINDING,
+                                     ExecStatus.HALTED}),
+    ExecStatus.HEDGED: frozenset({ExecStatus.DONE, ExecStatus.UNWINDING, ExecStatus.HALTED}),
+    ExecStatus.UNWINDING: frozenset({ExecStatus.UNWINDING, ExecStatus.UNWOUND, ExecStatus.HALTED}),
+    ExecStatus.HALTED: frozenset({ExecStatus.HALTED, ExecStatus.LEG2_SENT, ExecStatus.HEDGED, ExecStatus.DONE,
+                                  ExecStatus.UNWINDING, ExecStatus.UNWOUND, ExecStatus.FAILED}),
+}
+
+
+class IllegalExecutionTransition(TradingError):
+    """A bug: the executor tried to move an execution along an edge the machine does not have."""
+
+    reason = "illegal_execution_transition"
+
+
+def allowed(src: ExecStatus, dst: ExecStatus) -> bool:
+    return dst in TRANSITIONS.get(src, frozenset())
+
+
+def current(conn: Connection, key: str) -> ExecStatus | None:
+    row = conn.execute(select(executions.c.status).where(executions.c.key == key)).first()
+    return None if row is None else ExecStatus(row.status)
+
+
+def advance(conn: Connection, key: str, to: ExecStatus, *, mode: str, result: Mapping[str, Any],
+            detail: Mapping[str, Any] | None = None, actor: Mapping[str, Any] | None = None,
+            now: datetime | None = None) -> ExecStatus:
+    """Persist ``to`` (and the whole ``result`` record) plus ``execution.transition``, in ``conn``."""
+    now = now or datetime.now(UTC)
+    src = current(conn, key)
+    if src is None:
+        raise NotFound(f"no execution with key {key!r}", reason="execution_not_found")
+    if (src is to and src.final) or (src is not to and not allowed(src, to)):
+        raise IllegalExecutionTransition(f"execution {key}: {src.value} → {to.value} is not allowed")
+    conn.execute(update(executions).where(executions.c.key == key).values(
+        status=to.value, result=canonical_json(dict(result)), updated_at=iso_utc(now)))
+    payload: dict[str, Any] = {"key": key, "from": src.value, "to": to.value}
+    if detail:
+        payload.update(detail)
+    AuditLog.append(conn, "execution.transition", payload, mode=mode, actor=actor, now=now)
+    return to
+
+
+def save_result(conn: Connection, key: str, result: Mapping[str, Any], *, now: datetime | None = None) -> None:
+    """Refresh the ``result`` record without a status change (its facts are audited by the ledger)."""
+    conn.execute(update(executions).where(executions.c.key == key).values(
+        result=canonical_json(dict(result)), updated_at=iso_utc(now or datetime.now(UTC))))
+
+
+def load_result(text: str) -> dict[str, Any]:
+    value = json.loads(text) if text else {}
+    return value if isinstance(value, dict) else {}

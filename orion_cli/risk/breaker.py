@@ -1,0 +1,353 @@
+"""The loss circuit breaker: daily loss ($ and % of start-of-day equity) and drawdown from peak.
+
+Figures come from the ledger (:meth:`Ledger.daily_pnl`: cash plus positions at their marks, or at
+cost when no mark is known), so the breaker, ``orion balance`` and the executor all read one truth.
+Peak equity is persisted in ``breaker_state`` so that every process sharing the database, and the
+next run, measure drawdown from the same peak.
+
+A limit is *reached* when the loss equals it (``loss >= limit`` trips). A warning (audit event and
+alert) is raised at ``breaker.warn_at_pct`` of a limit, once per trading day per kind. A trip
+engages the kill switch: kind ``breaker`` for the daily loss, ``drawdown`` for the drawdown (whose
+release needs ``orion resume --breaker``). The daily part resets at ``breaker.reset_hour_utc``: a
+new trading day measures from its own start-of-day equity. A daily trip's halt is *not* released
+automatically at the reset (fail closed: a person resumes); the BREAKER check, though, passes again
+on the new day. After a drawdown halt has been released with ``--breaker`` the peak is rebased to
+the equity at that moment, otherwise the very next check would trip again on the old peak.
+
+``check`` never writes: it can run inside any transaction, including a read-only one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from orion_cli.core.alert_sink import AlertSink, NullAlertSink
+from orion_cli.core.config import Settings
+from orion_cli.core.models import Side, Venue
+from orion_cli.core.money import ZERO
+from orion_cli.execution.plan import CheckResult
+from orion_cli.risk.halt import KillSwitch
+from orion_cli.store.audit import AuditLog, default_actor, iso_utc
+from orion_cli.store.db import Database
+from orion_cli.store.ledger import DailyPnl, Ledger, q, trading_day
+from orion_cli.store.tables import breaker_state, halt_state, plain
+
+DAILY = "daily_loss"
+DRAWDOWN = "drawdown"
+HALT_KIND = {DAILY: "breaker", DRAWDOWN: "drawdown"}
+
+Marks = Mapping[tuple[Venue, str, Side], Decimal]
+
+
+def _fmt(value: Decimal) -> str:
+    """Money/percent for a detail line: at least two places, never rounded away."""
+    v = plain(value)
+    return f"{v:.2f}" if v == v.quantize(Decimal("0.01")) else f"{v:f}"
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerStatus:
+    """The breaker's figures at one moment and what ``update`` did about them."""
+
+    mode: str
+    day: str
+    as_of: datetime
+    equity: Decimal
+    start_equity: Decimal
+    peak_equity: Decimal
+    daily_pnl: Decimal
+    daily_loss: Decimal  # max(0, −daily_pnl)
+    daily_limit: Decimal
+    daily_limit_source: str  # breaker.daily_loss | breaker.daily_loss_pct
+    drawdown: Decimal  # peak − equity (≥ 0)
+    drawdown_pct: Decimal
+    drawdown_limit_pct: Decimal
+    warn_at_pct: Decimal
+    marked: bool
+    tripped: str | None = None  # the trip in force: daily_loss | drawdown | None
+    tripped_at: str | None = None
+    warnings: tuple[str, ...] = ()  # warnings raised by this update
+    trips: tuple[str, ...] = ()  # trips made by this update
+    problems: tuple[str, ...] = field(default_factory=tuple)  # why the BREAKER check fails now
+
+    @property
+    def daily_used_pct(self) -> Decimal:
+        if self.daily_limit <= 0:
+            return ZERO
+        return (self.daily_loss * 100 / self.daily_limit).quantize(Decimal("0.01"))
+
+    @property
+    def drawdown_used_pct(self) -> Decimal:
+        return (self.drawdown_pct * 100 / self.drawdown_limit_pct).quantize(Decimal("0.01"))
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "breaker",
+            "mode": self.mode,
+            "day": self.day,
+            "as_of": self.as_of,
+            "equity": self.equity,
+            "start_equity": self.start_equity,
+            "peak_equity": self.peak_equity,
+            "daily_pnl": self.daily_pnl,
+            "daily_loss": self.daily_loss,
+            "daily_loss_limit": self.daily_limit,
+            "limit_source": self.daily_limit_source,
+            "daily_used_pct": self.daily_used_pct,
+            "drawdown": self.drawdown,
+            "drawdown_pct": self.drawdown_pct,
+            "drawdown_limit_pct": self.drawdown_limit_pct,
+            "drawdown_used_pct": self.drawdown_used_pct,
+            "warn_at_pct": self.warn_at_pct,
+            "marked": self.marked,
+            "tripped": self.tripped,
+            "tripped_at": self.tripped_at,
+            "warnings": list(self.warnings),
+            "trips": list(self.trips),
+            "problems": list(self.problems),
+        }
+
+
+@dataclass
+class _State:
+    """One ``breaker_state`` row; ``extra`` is its JSON ``detail`` (per-kind warning/trip days)."""
+
+    exists: bool
+    peak: Decimal | None
+    tripped_kind: str | None
+    tripped_at: str | None
+    extra: dict[str, Any]
+
+    @property
+    def warned(self) -> dict[str, str]:
+        w = self.extra.setdefault("warned", {})
+        assert isinstance(w, dict)
+        return w
+
+
+def _load(conn: Connection, mode: str) -> _State:
+    row = conn.execute(select(breaker_state).where(breaker_state.c.mode == mode)).first()
+    if row is None:
+        return _State(False, None, None, None, {})
+    try:
+        extra = json.loads(row.detail) if row.detail else {}
+    except ValueError:
+        extra = {}
+    if not isinstance(extra, dict):
+        extra = {}
+    peak = None if row.peak_equity is None else Decimal(row.peak_equity)
+    return _State(True, peak, row.tripped_kind, row.tripped_at, extra)
+
+
+def _halt_row(conn: Connection) -> Any:
+    return conn.execute(select(halt_state.c.halted, halt_state.c.kind).where(halt_state.c.id == 1)).first()
+
+
+def _drawdown_released(state: _State, halt: Any) -> bool:
+    """A drawdown trip whose halt is no longer engaged was released with ``--breaker``.
+
+    The trip forces the halt's kind to ``drawdown``, and :meth:`KillSwitch.release` refuses that
+    kind without ``breaker=True``; so a drawdown trip with no drawdown halt was deliberately released.
+    """
+    if state.tripped_kind != DRAWDOWN:
+        return False
+    return halt is None or not (halt.halted and halt.kind == DRAWDOWN)
+
+
+class Breaker:
+    """The loss breaker of one mode. ``update`` after fills/marks change; ``check`` before orders."""
+
+    def __init__(self, db: Database, settings: Settings, *, mode: str, ledger: Ledger, alerts: AlertSink) -> None:
+        self.db = db
+        self.settings = settings
+        self.mode = mode
+        self.ledger = ledger
+        self.alerts = alerts
+        self._marks: dict[tuple[Venue, str, Side], Decimal] = {}
+
+    @classmethod
+    def for_connection(cls, conn: Connection, settings: Settings, *, mode: str) -> Breaker:
+        """A read-only breaker for a caller that has only a connection (the pipeline's fallback)."""
+        engine = conn.engine
+        db = Database(engine, engine.url.render_as_string(hide_password=False))
+        ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
+        return cls(db, settings, mode=mode, ledger=ledger, alerts=NullAlertSink())
+
+    # -- figures -----------------------------------------------------------------------------------
+
+    def _pnl(self, now: datetime) -> DailyPnl:
+        b = self.settings.breaker
+        return self.ledger.daily_pnl(daily_loss=b.daily_loss, daily_loss_pct=b.daily_loss_pct, marks=self._marks,
+                                     now=now)
+
+    def _status(self, pnl: DailyPnl, state: _State, halt: Any, now: datetime, *, peak: Decimal | None = None,
+                warnings: tuple[str, ...] = (), trips: tuple[str, ...] = ()) -> BreakerStatus:
+        b = self.settings.breaker
+        if peak is None:
+            if state.peak is None or _drawdown_released(state, halt):
+                peak = max(pnl.equity, pnl.start_equity) if state.peak is None else pnl.equity
+            else:
+                peak = max(state.peak, pnl.equity)
+        loss = max(ZERO, -pnl.pnl)
+        dd = max(ZERO, peak - pnl.equity)
+        dd_pct = q(dd * 100 / peak) if peak > 0 else ZERO
+        problems: list[str] = []
+        if pnl.limit > 0 and loss >= pnl.limit:
+            problems.append(f"daily loss {_fmt(loss)} >= limit {_fmt(pnl.limit)} ({pnl.limit_source})")
+        if peak > 0 and dd_pct >= b.drawdown_pct:
+            problems.append(f"drawdown {_fmt(dd_pct)}% from peak {_fmt(peak)} >= breaker.drawdown_pct "
+                            f"{_fmt(b.drawdown_pct)}%")
+        tripped, tripped_at = state.tripped_kind, state.tripped_at
+        if state.extra.get("daily_tripped_day") == pnl.day and not any(p.startswith("daily") for p in problems):
+            problems.append(f"daily loss breaker tripped today ({pnl.day}); it resets at "
+                            f"{b.reset_hour_utc:02d}:00 UTC")
+        if tripped == DRAWDOWN:
+            if _drawdown_released(state, halt):
+                tripped, tripped_at = None, None
+            elif not any(p.startswith("drawdown") for p in problems):
+                problems.append(f"drawdown breaker tripped at {state.tripped_at}; release needs "
+                                "`orion resume --breaker`")
+        elif tripped == DAILY and state.extra.get("daily_tripped_day") != pnl.day:
+            tripped, tripped_at = None, None
+        return BreakerStatus(
+            mode=self.mode, day=pnl.day, as_of=now, equity=pnl.equity, start_equity=pnl.start_equity,
+            peak_equity=plain(peak), daily_pnl=pnl.pnl, daily_loss=plain(loss), daily_limit=pnl.limit,
+            daily_limit_source=pnl.limit_source, drawdown=plain(dd), drawdown_pct=plain(dd_pct),
+            drawdown_limit_pct=b.drawdown_pct, warn_at_pct=b.warn_at_pct, marked=pnl.marked, tripped=tripped,
+            tripped_at=tripped_at, warnings=warnings, trips=trips, problems=tuple(problems),
+        )
+
+    def status(self, now: datetime | None = None) -> BreakerStatus:
+        """The figures right now, without writing anything."""
+        now = now or datetime.now(UTC)
+        with self.db.read() as conn:
+            state = _load(conn, self.mode)
+            halt = _halt_row(conn)
+        return self._status(self._pnl(now), state, halt, now)
+
+    # -- the pipeline check ------------------------------------------------------------------------
+
+    def check(self, conn: Connection, now: datetime) -> CheckResult:
+        """BREAKER: fails when a breaker limit is reached right now, or a trip is still in force."""
+        try:
+            state = _load(conn, self.mode)
+            halt = _halt_row(conn)
+            st = self._status(self._pnl(now), state, halt, now)
+        except Exception as exc:  # fail closed: a breaker that cannot be computed refuses
+            return CheckResult("BREAKER", False, f"cannot compute the breaker: {type(exc).__name__}: {exc}"[:500])
+        if st.problems:
+            return CheckResult("BREAKER", False, "; ".join(st.problems))
+        marked = "" if st.marked else " (positions at cost: no marks)"
+        return CheckResult(
+            "BREAKER", True,
+            f"daily loss {_fmt(st.daily_loss)} < limit {_fmt(st.daily_limit)}; drawdown {_fmt(st.drawdown_pct)}% "
+            f"< {_fmt(st.drawdown_limit_pct)}% (peak {_fmt(st.peak_equity)}){marked}",
+        )
+
+    # -- update: persist the peak, warn, trip ------------------------------------------------------
+
+    def update(self, marks: Marks | None = None, now: datetime | None = None) -> BreakerStatus:
+        """Recompute from the ledger; persist the peak; warn at ``warn_at_pct``; trip at a limit."""
+        now = now or datetime.now(UTC)
+        if marks is not None:
+            self._marks = dict(marks)
+        b = self.settings.breaker
+        actor = self.ledger.actor or default_actor("breaker")
+        alerts: list[tuple[str, str, dict[str, Any]]] = []
+        with self.db.write() as conn:
+            state = _load(conn, self.mode)
+            halt = _halt_row(conn)
+            # Read inside the write lock: no other process can commit a fill between this and our writes.
+            pnl = self._pnl(now)
+            day, _ = trading_day(now, b.reset_hour_utc)
+            if _drawdown_released(state, halt):
+                AuditLog.append(conn, "breaker.reset", {"kind": DRAWDOWN, "old_peak": state.peak,
+                                                        "new_peak": pnl.equity, "tripped_at": state.tripped_at},
+                                mode=self.mode, actor=actor, now=now)
+                state.peak, state.tripped_kind, state.tripped_at = pnl.equity, None, None
+            elif state.tripped_kind == DAILY and state.extra.get("daily_tripped_day") != pnl.day:
+                state.tripped_kind, state.tripped_at = None, None
+            peak = max(state.peak, pnl.equity) if state.peak is not None else max(pnl.equity, pnl.start_equity)
+            st = self._status(pnl, state, halt, now, peak=peak)
+            warn_share = b.warn_at_pct / 100
+            warnings: list[str] = []
+            trips: list[str] = []
+            figures = {k: v for k, v in st.to_record().items() if k not in ("type", "warnings", "trips", "problems")}
+
+            daily_hit = st.daily_limit > 0 and st.daily_loss >= st.daily_limit
+            dd_hit = st.peak_equity > 0 and st.drawdown_pct >= b.drawdown_pct
+            if daily_hit and state.extra.get("daily_tripped_day") != pnl.day:
+                trips.append(DAILY)
+            elif not daily_hit and st.daily_limit > 0 and st.daily_loss > 0 \
+                    and st.daily_loss >= st.daily_limit * warn_share and state.warned.get(DAILY) != day:
+                warnings.append(DAILY)
+            if dd_hit and state.tripped_kind != DRAWDOWN:
+                trips.append(DRAWDOWN)
+            elif not dd_hit and st.drawdown_pct > 0 and st.drawdown_pct >= b.drawdown_pct * warn_share \
+                    and state.warned.get(DRAWDOWN) != day:
+                warnings.append(DRAWDOWN)
+
+            for kind in warnings:
+                state.warned[kind] = day
+                message = self._describe(kind, st, warning=True)
+                AuditLog.append(conn, "breaker.warning", {"kind": kind, "message": message, **figures},
+                                mode=self.mode, actor=actor, now=now)
+                alerts.append(("breaker.warning", message, {"kind": kind, **figures}))
+            for kind in trips:
+                message = self._describe(kind, st, warning=False)
+                self._trip(conn, kind, message, actor)
+                if kind == DAILY:
+                    state.extra["daily_tripped_day"] = pnl.day
+                if kind == DAILY and state.tripped_kind == DRAWDOWN:
+                    pass  # a drawdown trip in force outranks the daily one
+                else:
+                    state.tripped_kind, state.tripped_at = kind, iso_utc(now)
+                AuditLog.append(conn, "breaker.tripped", {"kind": kind, "halt_kind": HALT_KIND[kind],
+                                                          "message": message, **figures},
+                                mode=self.mode, actor=actor, now=now)
+                alerts.append(("breaker.tripped", message, {"kind": kind, "halt_kind": HALT_KIND[kind], **figures}))
+
+            values = {
+                "peak_equity": q(peak),
+                "warned_day": max(state.warned.values()) if state.warned else None,
+                "tripped_kind": state.tripped_kind,
+                "tripped_at": state.tripped_at,
+                "detail": json.dumps(state.extra, sort_keys=True),
+                "updated_at": iso_utc(now),
+            }
+            if state.exists:
+                conn.execute(update(breaker_state).where(breaker_state.c.mode == self.mode).values(**values))
+            else:
+                conn.execute(insert(breaker_state).values(mode=self.mode, **values))
+            halt = _halt_row(conn)
+            result = self._status(pnl, state, halt, now, peak=peak, warnings=tuple(warnings), trips=tuple(trips))
+        # Alerts after the commit: never announce a change that was rolled back.
+        for kind, message, payload in alerts:
+            self.alerts.emit(kind, message, payload)
+        return result
+
+    def _describe(self, kind: str, st: BreakerStatus, *, warning: bool) -> str:
+        what = "warning" if warning else "tripped"
+        if kind == DAILY:
+            return (f"{self.mode} loss breaker {what}: daily loss {_fmt(st.daily_loss)} of limit "
+                    f"{_fmt(st.daily_limit)} ({st.daily_used_pct}% used, {st.daily_limit_source})")
+        return (f"{self.mode} drawdown breaker {what}: equity {_fmt(st.equity)} is {_fmt(st.drawdown_pct)}% below "
+                f"peak {_fmt(st.peak_equity)} (limit {_fmt(st.drawdown_limit_pct)}%)")
+
+    def _trip(self, conn: Connection, kind: str, message: str, actor: dict[str, Any]) -> None:
+        switch = KillSwitch(self.db, sentinel_file=self.settings.halt.sentinel_file, mode=self.mode)
+        halt = switch.engage(message, kind=HALT_KIND[kind], actor=actor, conn=conn)
+        if kind == DRAWDOWN and halt.kind != DRAWDOWN:
+            # Already halted for another reason: the drawdown must still need `resume --breaker`.
+            conn.execute(update(halt_state).where(halt_state.c.id == 1).values(kind=DRAWDOWN))

@@ -1,0 +1,484 @@
+"""The pre-trade pipeline (DESIGN §4): every check, for both legs, before the first leg is sent.
+
+:func:`evaluate` runs inside the caller's :meth:`Database.write` transaction, which serialises every
+orion process sharing the database; the caller records the order intents in that same transaction,
+so eight processes at once can never exceed a limit that one process respects. It never stops at
+the first failure: ``trade`` without ``--confirm`` shows every verdict.
+
+Fail closed: a check that cannot be evaluated (unknown balance, a query that fails, a value of the
+wrong type) fails, and its ``detail`` says why. Limits are inclusive: a value *equal* to its limit
+passes; one cent more fails.
+
+What counts as exposure: open positions of this mode at cost (from the ledger), plus buy orders
+still in flight (intent / submitted / unknown / open) at their limit price for the unfilled part,
+plus this plan's legs at worst cost including fees (``LegPlan.notional``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, case, func, select, type_coerce
+
+from orion_cli.core.config import Settings, parse_window
+from orion_cli.core.errors import OrionError
+from orion_cli.core.models import Market, MarketStatus, OrderBook, Side, Venue
+from orion_cli.core.money import ZERO
+from orion_cli.execution.plan import CHECK_ORDER, CheckResult, LegPlan, TradePlan, Verdict
+from orion_cli.risk.halt import status_in
+from orion_cli.store.audit import iso_utc
+from orion_cli.store.ledger import normalise_category
+from orion_cli.store.tables import Money, executions, orders, plain, positions
+from orion_cli.venues.trading import Balance, OrderStatus
+
+if TYPE_CHECKING:
+    from orion_cli.risk.breaker import Breaker
+
+# Orders whose unfilled part may still fill: they count toward exposure (and, before the venue has
+# acknowledged them, against the cash a venue reports as available).
+IN_FLIGHT = (OrderStatus.INTENT.value, OrderStatus.SUBMITTED.value, OrderStatus.UNKNOWN.value,
+             OrderStatus.OPEN.value)
+UNACKNOWLEDGED = (OrderStatus.INTENT.value, OrderStatus.SUBMITTED.value, OrderStatus.UNKNOWN.value)
+
+
+@dataclass(frozen=True)
+class PipelineContext:
+    settings: Settings
+    mode: str  # "paper" | "live"
+    authorized: bool  # live trading authorized (always True in paper)
+    authorization: str  # how: "paper" | "flag" | "typed" | "env"; or why not
+    balances: Mapping[Venue, Balance | None]  # None = unknown → BALANCE fails closed
+    now: datetime
+    # Optional: the process's breaker (keeps the marks of its last update); without one, the
+    # BREAKER check values open positions at cost.
+    breaker: Breaker | None = None
+
+
+def fmt(value: Decimal) -> str:
+    """A number for a detail line: at least two places, never rounded away (100.001 stays 100.001)."""
+    v = plain(value)
+    return f"{v:.2f}" if v == v.quantize(Decimal("0.01")) else f"{v:f}"
+
+
+# -- the ledger as the checks see it ------------------------------------------------------------
+
+
+@dataclass
+class _Book:
+    """Existing exposure of this mode: positions at cost plus in-flight buys at their limit."""
+
+    by_market: dict[tuple[str, str], Decimal]
+    by_category: dict[str, Decimal]
+    total: Decimal
+    open_markets: set[tuple[str, str]]
+    unacknowledged: dict[str, Decimal]  # venue → cash committed to orders the venue has not confirmed
+
+
+def _load_book(conn: Connection, mode: str) -> _Book:
+    book = _Book({}, {}, ZERO, set(), {})
+
+    def add(venue: str, market: str, category: str, amount: Decimal) -> None:
+        key = (venue, market)
+        book.by_market[key] = book.by_market.get(key, ZERO) + amount
+        cat = normalise_category(category)
+        book.by_category[cat] = book.by_category.get(cat, ZERO) + amount
+        book.total += amount
+        book.open_markets.add(key)
+
+    rows = conn.execute(select(positions.c.venue, positions.c.market_id, positions.c.category, positions.c.size,
+                               positions.c.cost).where(positions.c.mode == mode, positions.c.size > 0)).all()
+    for r in rows:
+        add(r.venue, r.market_id, r.category, Decimal(r.cost))
+    # Aggregated in SQL (exact: sums and differences of Money stay Money), so a thousand resting
+    # orders cost one row per market and price, not a thousand Decimal conversions.
+    unfilled = type_coerce(func.sum(orders.c.size - orders.c.filled_size), Money).label("unfilled")
+    pending = conn.execute(
+        select(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price, unfilled)
+        .where(orders.c.mode == mode, orders.c.action == "buy", orders.c.status.in_(IN_FLIGHT))
+        .group_by(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price)).all()
+    for p in pending:
+        amount = max(ZERO, Decimal(p.unfilled)) * Decimal(p.limit_price)
+        add(p.venue, p.market_id, p.category, amount)
+        if p.status in UNACKNOWLEDGED:
+            book.unacknowledged[p.venue] = book.unacknowledged.get(p.venue, ZERO) + amount
+    return book
+
+
+class _Lazy:
+    """The plan, and the ledger reads several checks share (done once, only if a check needs them)."""
+
+    def __init__(self, conn: Connection, mode: str, plan: TradePlan) -> None:
+        self.conn = conn
+        self.mode = mode
+        self.plan = plan
+        self._book: _Book | None = None
+
+    @property
+    def book(self) -> _Book:
+        if self._book is None:
+            self._book = _load_book(self.conn, self.mode)
+        return self._book
+
+
+# -- plan-wide checks -------------------------------------------------------------------------------
+
+Result = CheckResult | list[CheckResult]
+
+
+def check_halted(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
+    st = status_in(conn, ctx.settings.halt.sentinel_file)
+    if st.halted:
+        where = f"sentinel file {st.sentinel}" if st.sentinel else f"kind {st.kind}"
+        return CheckResult("HALTED", False, f"trading is halted ({where}) since {st.since}: "
+                                            f"{st.reason or 'no reason given'}")
+    return CheckResult("HALTED", True, "kill switch released")
+
+
+def check_breaker(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
+    from orion_cli.risk.breaker import Breaker
+
+    breaker = ctx.breaker
+    if breaker is None:
+        breaker = Breaker.for_connection(conn, ctx.settings, mode=ctx.mode)
+    elif breaker.mode != ctx.mode:
+        return CheckResult("BREAKER", False, f"breaker is for {breaker.mode} but the plan trades {ctx.mode}")
+    return breaker.check(conn, ctx.now)
+
+
+def check_authorized(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
+    if ctx.mode not in ("paper", "live"):
+        return CheckResult("NOT_AUTHORIZED", False, f"unknown trading mode {ctx.mode!r}")
+    if not ctx.authorized:
+        return CheckResult("NOT_AUTHORIZED", False,
+                           f"{ctx.mode} trading not authorized: {ctx.authorization or 'no authorization given'}")
+    return CheckResult("NOT_AUTHORIZED", True, f"{ctx.mode} trading authorized ({ctx.authorization})")
+
+
+def in_window(now: datetime, start: int, end: int) -> bool:
+    """``start`` inclusive, ``end`` exclusive, minutes since midnight UTC; wraps past midnight.
+
+    ``start == end`` is a whole day (a window that wraps all the way round).
+    """
+    t = now.astimezone(UTC)
+    minute = Decimal(t.hour * 60 + t.minute) + Decimal(t.second * 1_000_000 + t.microsecond) / Decimal(60_000_000)
+    if start == end:
+        return True
+    if start < end:
+        return start <= minute < end
+    return minute >= start or minute < end
+
+
+def check_window(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
+    windows = ctx.settings.trading.trading_windows
+    if not windows:
+        return CheckResult("TRADING_WINDOW", True, "no trading windows configured: always open")
+    source = ctx.settings.sources.get("trading.trading_windows", "settings")
+    parsed = [(w, *parse_window(w, source)) for w in windows]
+    now_text = ctx.now.astimezone(UTC).strftime("%H:%M:%S")
+    for text, start, end in parsed:
+        if in_window(ctx.now, start, end):
+            return CheckResult("TRADING_WINDOW", True, f"{now_text} UTC inside window {text}")
+    return CheckResult("TRADING_WINDOW", False,
+                       f"{now_text} UTC outside every trading window ({', '.join(windows)} UTC)")
+
+
+def check_edge(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
+    min_edge = ctx.settings.trading.min_edge
+    for name, value in (("net_edge", plan.net_edge), ("net_profit", plan.net_profit)):
+        if not _finite(value):
+            return CheckResult("EDGE_GONE", False, f"{name} is not a finite decimal: {value!r}")
+    if plan.net_edge < min_edge:
+        return CheckResult("EDGE_GONE", False, f"net edge {fmt(plan.net_edge)} < min_edge {fmt(min_edge)} "
+                                               f"(quoted {fmt(plan.quoted_net_edge)})")
+    if plan.net_profit <= 0:
+        return CheckResult("EDGE_GONE", False, f"net profit {fmt(plan.net_profit)} <= 0")
+    return CheckResult("EDGE_GONE", True, f"net edge {fmt(plan.net_edge)} >= min_edge {fmt(min_edge)}; "
+                                          f"net profit {fmt(plan.net_profit)}")
+
+
+def check_total(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
+    limit = ctx.settings.limits.total_exposure
+    existing = lazy.book.total
+    new = sum((leg.notional for leg in plan.legs), ZERO)
+    total = existing + new
+    op = "<=" if total <= limit else ">"
+    return CheckResult("TOTAL_EXPOSURE", total <= limit,
+                       f"existing {fmt(existing)} + plan {fmt(new)} = {fmt(total)} {op} total_exposure {fmt(limit)}")
+
+
+def check_open_positions(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
+    limit = ctx.settings.limits.open_positions
+    held = lazy.book.open_markets
+    new = {(leg.venue.value, leg.market.id) for leg in plan.legs} - held
+    count = len(held) + len(new)
+    op = "<=" if count <= limit else ">"
+    return CheckResult("OPEN_POSITIONS", count <= limit,
+                       f"{len(held)} markets held + {len(new)} new = {count} {op} open_positions {limit}")
+
+
+def check_rate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
+    rl = ctx.settings.rate_limits
+    minute_cut = iso_utc(ctx.now - timedelta(seconds=60))
+    hour_cut = iso_utc(ctx.now - timedelta(seconds=3600))
+    row = conn.execute(select(func.count(), func.coalesce(func.sum(case((orders.c.created_at > minute_cut, 1),
+                                                                        else_=0)), 0))
+                       .where(orders.c.mode == ctx.mode, orders.c.created_at > hour_cut)).one()
+    last_hour, last_minute = int(row[0]), int(row[1])
+    n = len(plan.legs)
+    per_min, per_hour = last_minute + n, last_hour + n
+    ok = per_min <= rl.orders_per_minute and per_hour <= rl.orders_per_hour
+    return CheckResult(
+        "RATE_LIMIT", ok,
+        f"{last_minute} orders in the last 60 s + {n} = {per_min} {'<=' if per_min <= rl.orders_per_minute else '>'}"
+        f" orders_per_minute {rl.orders_per_minute}; {last_hour} in the last 3600 s + {n} = {per_hour} "
+        f"{'<=' if per_hour <= rl.orders_per_hour else '>'} orders_per_hour {rl.orders_per_hour}",
+    )
+
+
+def check_duplicate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
+    if not isinstance(plan.key, str) or not plan.key:
+        return CheckResult("DUPLICATE", False, "the plan has no idempotency key")
+    row = conn.execute(select(executions.c.status, executions.c.created_at).where(executions.c.key == plan.key)).first()
+    if row is not None:
+        return CheckResult("DUPLICATE", False, f"idempotency key {plan.key} already used "
+                                               f"(execution {row.status}, created {row.created_at})")
+    return CheckResult("DUPLICATE", True, f"idempotency key {plan.key} unused")
+
+
+# -- per-leg checks ----------------------------------------------------------------------------------
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, Decimal) and value.is_finite()
+
+
+def _leg_problems(leg: LegPlan, plan: TradePlan, now: datetime) -> list[str]:
+    """Everything that makes a leg unsendable, named."""
+    problems: list[str] = []
+    venue: object = leg.venue  # typed, but a plan may come from anywhere: check anyway
+    side: object = leg.side
+    if not isinstance(venue, Venue) or not isinstance(side, Side):
+        return [f"venue/side of the wrong type: {venue!r}/{side!r}"]
+    for name in ("size", "limit_price", "expected_avg_price", "expected_cost", "expected_fees"):
+        value = getattr(leg, name)
+        if not _finite(value):
+            problems.append(f"{name} is not a finite decimal: {value!r}")
+    if problems:
+        return problems
+    if leg.size <= 0:
+        problems.append(f"size {leg.size} <= 0")
+    if leg.expected_fees < 0 or leg.expected_cost < 0:
+        problems.append(f"negative cost/fees {leg.expected_cost}/{leg.expected_fees}")
+    if _finite(plan.size) and leg.size != plan.size:
+        problems.append(f"size {leg.size} differs from the plan's {plan.size} (legs must be equal shares)")
+    market_obj: object = leg.market
+    if not isinstance(market_obj, Market) or not market_obj.id:
+        return [*problems, "unknown market"]
+    market = market_obj
+    if market.venue is not leg.venue:
+        problems.append(f"market {market.id} is a {market.venue.value} market, the leg is for {leg.venue.value}")
+    book = leg.book
+    if not isinstance(book, OrderBook) or book.market_id != market.id or book.venue is not leg.venue:
+        problems.append(f"the book is not market {market.id}'s")
+    elif book.fetched_at.tzinfo is None:
+        problems.append("the book's fetched_at is a naive datetime")
+    if leg.venue is Venue.POLYMARKET:
+        token = market.yes_token if leg.side is Side.YES else market.no_token
+        if not leg.token_id or (token and leg.token_id != token):
+            problems.append(f"token {leg.token_id or '(none)'} is not market {market.id}'s {leg.side.value} token")
+    if market.status is not MarketStatus.OPEN:
+        problems.append(f"market {market.id} is {market.status.value}, not open")
+    elif market.close_time is not None and market.close_time <= now:
+        problems.append(f"market {market.id} closed at {iso_utc(market.close_time)}")
+    if leg.size > 0:
+        if leg.size < market.min_size:
+            problems.append(f"size {leg.size} below the market minimum {market.min_size}")
+        if market.size_step > 0 and leg.size % market.size_step != 0:
+            problems.append(f"size {leg.size} not a multiple of {market.size_step}")
+    if not market.ticks.is_valid(leg.limit_price):
+        problems.append(f"limit price {leg.limit_price} not on the market's tick grid")
+    if leg.expected_avg_price > leg.limit_price:
+        problems.append(f"average price {leg.expected_avg_price} above the limit {leg.limit_price}")
+    return problems
+
+
+def check_invalid(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
+    out: list[CheckResult] = []
+    for i, leg in enumerate(plan.legs):
+        problems = _leg_problems(leg, plan, ctx.now)
+        if problems:
+            out.append(CheckResult("INVALID_ORDER", False, "; ".join(problems), leg=i))
+        else:
+            out.append(CheckResult("INVALID_ORDER", True,
+                                   f"{leg.venue.value} {leg.market.id} {leg.side.value}: buy {leg.size} "
+                                   f"at <= {leg.limit_price}, market open", leg=i))
+    return out
+
+
+def check_price_band(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
+    lo, hi = ctx.settings.limits.price_band_low, ctx.settings.limits.price_band_high
+    for name, price in (("limit", leg.limit_price), ("average", leg.expected_avg_price)):
+        if price < lo:
+            return CheckResult("PRICE_BAND", False, f"{name} price {price} < price_band_low {lo}", leg=i)
+        if price > hi:
+            return CheckResult("PRICE_BAND", False, f"{name} price {price} > price_band_high {hi}", leg=i)
+    return CheckResult("PRICE_BAND", True, f"prices {leg.expected_avg_price}..{leg.limit_price} within [{lo}, {hi}]",
+                       leg=i)
+
+
+def check_stale(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
+    limit = ctx.settings.trading.quote_max_age_seconds
+    delta = ctx.now - leg.book.fetched_at
+    age = max(ZERO, (Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds) / 1_000_000))
+    if age > limit:
+        return CheckResult("STALE_QUOTE", False, f"book age {fmt(age)} s > quote_max_age_seconds {fmt(limit)}", leg=i)
+    return CheckResult("STALE_QUOTE", True, f"book age {fmt(age)} s <= quote_max_age_seconds {fmt(limit)}", leg=i)
+
+
+def check_notional(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
+    limit = ctx.settings.limits.order_notional
+    n = leg.notional
+    op = "<=" if n <= limit else ">"
+    return CheckResult("ORDER_NOTIONAL", n <= limit,
+                       f"cost+fees {fmt(n)} {op} order_notional {fmt(limit)} "
+                       f"({plain(leg.size)} x {leg.limit_price} + fees {fmt(leg.expected_fees)})", leg=i)
+
+
+def check_contracts(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
+    limit = ctx.settings.limits.order_contracts
+    op = "<=" if leg.size <= limit else ">"
+    return CheckResult("ORDER_CONTRACTS", leg.size <= limit,
+                       f"size {plain(leg.size)} {op} order_contracts {plain(limit)}", leg=i)
+
+
+def _plan_markets(plan: TradePlan) -> dict[tuple[str, str], Decimal]:
+    out: dict[tuple[str, str], Decimal] = {}
+    for leg in plan.legs:
+        key = (leg.venue.value, leg.market.id)
+        out[key] = out.get(key, ZERO) + leg.notional
+    return out
+
+
+def check_market_exposure(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
+    limit = ctx.settings.limits.market_exposure
+    key = (leg.venue.value, leg.market.id)
+    existing = lazy.book.by_market.get(key, ZERO)
+    new = _plan_markets(lazy.plan)[key]
+    total = existing + new
+    op = "<=" if total <= limit else ">"
+    return CheckResult("MARKET_EXPOSURE", total <= limit,
+                       f"{leg.venue.value} {leg.market.id}: existing {fmt(existing)} + plan {fmt(new)} = {fmt(total)} "
+                       f"{op} market_exposure {fmt(limit)}", leg=i)
+
+
+def check_category_exposure(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
+    limit = ctx.settings.limits.category_exposure
+    cat = normalise_category(leg.market.category)
+    existing = lazy.book.by_category.get(cat, ZERO)
+    new = sum((x.notional for x in lazy.plan.legs if normalise_category(x.market.category) == cat), ZERO)
+    total = existing + new
+    op = "<=" if total <= limit else ">"
+    return CheckResult("CATEGORY_EXPOSURE", total <= limit,
+                       f"category {cat}: existing {fmt(existing)} + plan {fmt(new)} = {fmt(total)} {op} "
+                       f"category_exposure {fmt(limit)}", leg=i)
+
+
+def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
+    limits = ctx.settings.limits
+    venue = leg.venue
+    bal = ctx.balances.get(venue)
+    if bal is None:
+        return CheckResult("BALANCE", False, f"{venue.value} balance unknown: refusing", leg=i)
+    if not _finite(bal.available):
+        return CheckResult("BALANCE", False, f"{venue.value} available balance is not a decimal: {bal.available!r}",
+                           leg=i)
+    if bal.mode != ctx.mode:
+        return CheckResult("BALANCE", False, f"{venue.value} balance is a {bal.mode} balance; the plan trades "
+                                             f"{ctx.mode}", leg=i)
+    if bal.as_of.tzinfo is None:
+        return CheckResult("BALANCE", False, f"{venue.value} balance time is naive: treated as unknown", leg=i)
+    age = (ctx.now - bal.as_of).total_seconds()
+    if age > limits.balance_max_age_seconds:
+        return CheckResult("BALANCE", False, f"{venue.value} balance is {int(age)} s old > balance_max_age_seconds "
+                                             f"{limits.balance_max_age_seconds}: treated as unknown", leg=i)
+    needed = sum((x.notional for x in lazy.plan.legs if x.venue is venue), ZERO)
+    required = needed * (1 + limits.balance_buffer_pct / 100)
+    in_flight = lazy.book.unacknowledged.get(venue.value, ZERO)
+    usable = bal.available - in_flight
+    op = ">=" if usable >= required else "<"
+    flight = f" - in flight {fmt(in_flight)} = {fmt(usable)}" if in_flight else ""
+    return CheckResult("BALANCE", usable >= required,
+                       f"{venue.value} available {fmt(bal.available)}{flight} {op} required {fmt(required)} "
+                       f"(cost+fees {fmt(needed)} + {fmt(limits.balance_buffer_pct)}% buffer)", leg=i)
+
+
+LegCheck = Callable[[LegPlan, int, PipelineContext, _Lazy], CheckResult]
+PlanCheck = Callable[[Connection, TradePlan, PipelineContext, _Lazy], Result]
+
+PLAN_CHECKS: dict[str, PlanCheck] = {
+    "HALTED": check_halted,
+    "BREAKER": check_breaker,
+    "NOT_AUTHORIZED": check_authorized,
+    "TRADING_WINDOW": check_window,
+    "INVALID_ORDER": check_invalid,
+    "EDGE_GONE": check_edge,
+    "TOTAL_EXPOSURE": check_total,
+    "OPEN_POSITIONS": check_open_positions,
+    "RATE_LIMIT": check_rate,
+    "DUPLICATE": check_duplicate,
+}
+LEG_CHECKS: dict[str, LegCheck] = {
+    "PRICE_BAND": check_price_band,
+    "STALE_QUOTE": check_stale,
+    "ORDER_NOTIONAL": check_notional,
+    "ORDER_CONTRACTS": check_contracts,
+    "MARKET_EXPOSURE": check_market_exposure,
+    "CATEGORY_EXPOSURE": check_category_exposure,
+    "BALANCE": check_balance,
+}
+# Checks that read the legs' numbers: meaningless (and failed) when a leg is malformed.
+_NEEDS_VALID_LEGS = {"TOTAL_EXPOSURE", "OPEN_POSITIONS", *LEG_CHECKS}
+assert set(PLAN_CHECKS) | set(LEG_CHECKS) == set(CHECK_ORDER)
+
+
+def _failed(name: str, exc: BaseException, leg: int | None = None) -> CheckResult:
+    what = exc.message if isinstance(exc, OrionError) else f"{type(exc).__name__}: {exc}"
+    return CheckResult(name, False, f"could not be evaluated: {what}"[:500], leg=leg)
+
+
+def evaluate(conn: Connection, plan: TradePlan, ctx: PipelineContext) -> Verdict:
+    """Every check of :data:`CHECK_ORDER`, for every leg, in order; never stops at the first failure."""
+    lazy = _Lazy(conn, ctx.mode, plan)
+    results: list[CheckResult] = []
+    legs: Sequence[LegPlan] = plan.legs if isinstance(plan.legs, tuple | list) else ()
+    malformed = [i for i, leg in enumerate(legs) if _leg_problems(leg, plan, ctx.now)]
+    for name in CHECK_ORDER:
+        if name in _NEEDS_VALID_LEGS and (malformed or not legs):
+            why = "the plan has no legs" if not legs else f"leg(s) {', '.join(map(str, malformed))} invalid"
+            if name in LEG_CHECKS and legs:
+                results.extend(CheckResult(name, False, f"not evaluated: {why}", leg=i) for i in range(len(legs)))
+            else:
+                results.append(CheckResult(name, False, f"not evaluated: {why}"))
+            continue
+        if name in LEG_CHECKS:
+            for i, leg in enumerate(legs):
+                try:
+                    results.append(LEG_CHECKS[name](leg, i, ctx, lazy))
+                except Exception as exc:  # fail closed
+                    results.append(_failed(name, exc, i))
+            continue
+        try:
+            out = PLAN_CHECKS[name](conn, plan, ctx, lazy)
+        except Exception as exc:  # fail closed
+            out = _failed(name, exc)
+        if isinstance(out, list):
+            if not out:
+                out = [CheckResult(name, False, "the plan has no legs")]
+            results.extend(out)
+        else:
+            results.append(out)
+    return Verdict(tuple(results))

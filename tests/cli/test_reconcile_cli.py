@@ -1,0 +1,313 @@
+"""``orion reconcile``: exit codes 0/7/5/6, JSON, the metrics file, cron conditions and the overlap lock.
+
+The command is mounted on a private copy of the root app (same callback, same error boundary), so these
+tests do not depend on its registration in orion_cli/cli/app.py. Drift and outages are injected by
+replacing the paper venue the command builds with a subclass that reports something else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from orion_cli.cli.app import OrionGroup, root
+from orion_cli.cli.commands import reconcile as reconcile_cmd
+from orion_cli.core.errors import VenueUnavailable
+from orion_cli.core.metrics import write_atomic
+from orion_cli.core.models import Side, Venue
+from orion_cli.core.runlock import RunLock
+from orion_cli.risk.halt import KillSwitch
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import open_database
+from orion_cli.venues import paper as paper_mod
+from orion_cli.venues.trading import Fill, Position
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer(cls=OrionGroup)
+    app.callback()(root)
+    app.command("reconcile")(reconcile_cmd.reconcile_command)
+    app.command("noop", hidden=True)(lambda: None)  # a group of one command would swallow the command name
+    return app
+
+
+APP = _app()
+
+
+def _invoke(*args: str) -> Any:
+    return CliRunner().invoke(APP, list(args))
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture
+def drifting(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Make the paper venues report an extra position (drift) or fail (outage), per venue."""
+    script: dict[str, Any] = {"extra": {}, "down": set()}
+
+    class Scripted(paper_mod.PaperVenue):
+        async def positions(self) -> list[Position]:
+            if self.venue in script["down"]:
+                raise VenueUnavailable(self.venue.value, "HTTP 503 after 3 attempts")
+            return [*await super().positions(), *script["extra"].get(self.venue, [])]
+
+        async def fills(self, **kw: Any) -> list[Fill]:
+            if self.venue in script["down"]:
+                raise VenueUnavailable(self.venue.value, "HTTP 503 after 3 attempts")
+            return await super().fills(**kw)
+
+    monkeypatch.setattr(paper_mod, "PaperVenue", Scripted)
+    return script
+
+
+def _extra(venue: Venue = Venue.KALSHI) -> Position:
+    return Position(venue, "KXNBA-26-NYK", Side.YES, D("3"), D("0.30"), D("0.9"))
+
+
+# -- exit codes -------------------------------------------------------------------------------
+
+
+def test_clean_is_exit_0_with_one_reconcile_record_per_venue(db_file: str) -> None:
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert res.exit_code == 0, res.output
+    recs = json.loads(res.stdout)
+    assert [(r["type"], r["venue"], r["status"], r["drifts"]) for r in recs] == [
+        ("reconcile", "kalshi", "clean", []), ("reconcile", "polymarket", "clean", [])]
+    assert recs[0]["mode"] == "paper" and recs[0]["balance"]["available"] == "1000"
+    db = open_database(db_file)
+    assert [e.type for e in AuditLog(db).tail(10, types=("reconcile",))] == ["reconcile.clean"] * 2
+    db.dispose()
+
+
+def test_drift_is_exit_7_with_the_drift_in_the_record(db_file: str, drifting: dict[str, Any]) -> None:
+    drifting["extra"][Venue.KALSHI] = [_extra()]
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert res.exit_code == 7, res.output
+    recs = {r["venue"]: r for r in json.loads(res.stdout)}
+    assert recs["polymarket"]["status"] == "clean"
+    (drift,) = recs["kalshi"]["drifts"]
+    assert drift == {**drift, "type": "drift", "kind": "position", "market": "KXNBA-26-NYK", "side": "yes",
+                     "ledger_qty": "0", "venue_qty": "3", "value": "0.9", "fixed": False}
+    err = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    assert err == [{"type": "error", "exit_code": 7, "reason": "drift", "message": err[0]["message"]}]
+    assert "kalshi" in err[0]["message"]
+
+
+def test_drift_table_on_stdout_names_market_quantities_and_value(db_file: str, drifting: dict[str, Any]) -> None:
+    drifting["extra"][Venue.KALSHI] = [_extra()]
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--format", "table")
+    assert res.exit_code == 7
+    assert "KXNBA-26-NYK" in res.stdout and "ledger qty" in res.stdout and "0.9" in res.stdout
+    assert "\x1b[" not in res.stdout + res.stderr
+
+
+def test_unreachable_venue_is_exit_5_and_drift_elsewhere_wins(db_file: str, drifting: dict[str, Any]) -> None:
+    drifting["down"].add(Venue.POLYMARKET)
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert res.exit_code == 5, res.output
+    recs = {r["venue"]: r for r in json.loads(res.stdout)}
+    assert recs["polymarket"]["status"] == "unavailable" and "503" in recs["polymarket"]["reason"]
+    assert recs["kalshi"]["status"] == "clean"
+    drifting["extra"][Venue.KALSHI] = [_extra()]
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 7
+
+
+def test_venue_option_limits_the_run_and_rejects_unknown_names(db_file: str) -> None:
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--venue", "kalshi", "--json")
+    assert res.exit_code == 0 and [r["venue"] for r in json.loads(res.stdout)] == ["kalshi"]
+    assert _invoke("--db", db_file, "reconcile", "--venue", "nyse").exit_code == 2
+
+
+def test_halt_on_drift_engages_the_kill_switch(db_file: str, drifting: dict[str, Any]) -> None:
+    drifting["extra"][Venue.KALSHI] = [_extra()]
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--halt-on-drift", "--json")
+    assert res.exit_code == 7 and "HALTED" in res.stderr
+    db = open_database(db_file)
+    assert KillSwitch(db).status().halted
+    db.dispose()
+
+
+def test_a_held_lock_is_exit_6_locked_naming_the_holder(db_file: str) -> None:
+    db = open_database(db_file)
+    with RunLock(db, "reconcile", actor={"pid": 4242, "host": "cron-host", "user": "ops"}):
+        started = time.monotonic()
+        res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+        assert time.monotonic() - started < 10
+    assert res.exit_code == 6, res.output
+    err = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    assert err[0]["reason"] == "LOCKED" and "pid 4242" in err[0]["message"] and "cron-host" in err[0]["message"]
+    assert res.stdout == ""
+    # Released: the next run goes ahead.
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 0
+    db.dispose()
+
+
+def test_the_lock_is_held_across_hosts_on_postgresql(pg_server: Any) -> None:
+    url = pg_server.create_database()
+    try:
+        a, b = open_database(url), open_database(url)
+        with RunLock(a, "reconcile", actor={"pid": 1, "host": "host-a", "user": "ops"}):
+            with pytest.raises(Exception, match="another orion reconcile is running") as exc:
+                RunLock(b, "reconcile").acquire()
+            assert "host-a" in str(exc.value)
+            RunLock(b, "other-job").acquire()  # a different name is a different lock
+        with RunLock(b, "reconcile"):
+            pass
+        a.dispose()
+        b.dispose()
+    finally:
+        pg_server.drop_database(url)
+
+
+def test_live_mode_without_credentials_is_exit_4_and_never_prompts(db_file: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORION__TRADING__MODE", "live")
+    res = _invoke("--db", db_file, "reconcile", "--venue", "kalshi", "--json")
+    assert res.exit_code == 4, res.output
+    err = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    assert err[0]["exit_code"] == 4 and "vault" in err[0]["message"]
+    assert _invoke("--db", db_file, "reconcile", "--demo").exit_code == 2  # recorded data is for paper only
+
+
+# -- metrics --------------------------------------------------------------------------------
+
+
+def test_metrics_file_is_prometheus_text(db_file: str, tmp_path: Path, drifting: dict[str, Any]) -> None:
+    drifting["extra"][Venue.KALSHI] = [_extra()]
+    drifting["down"].add(Venue.POLYMARKET)
+    prom = tmp_path / "textfile" / "orion.prom"
+    prom.parent.mkdir()
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", "--metrics-file", str(prom))
+    assert res.exit_code == 7
+    text = prom.read_text()
+    samples = {line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1] for line in text.splitlines()
+               if line and not line.startswith("#")}
+    assert samples['orion_reconcile_drifts{venue="kalshi",mode="paper"}'] == "1"
+    assert samples['orion_reconcile_drifts{venue="polymarket",mode="paper"}'] == "0"
+    assert samples['orion_reconcile_status{venue="kalshi",status="drift",mode="paper"}'] == "1"
+    assert samples['orion_reconcile_status{venue="kalshi",status="clean",mode="paper"}'] == "0"
+    assert samples['orion_reconcile_status{venue="polymarket",status="unavailable",mode="paper"}'] == "1"
+    assert samples["orion_halted"] == "0" and samples["orion_reconcile_exit_code"] == "7"
+    assert abs(float(samples["orion_reconcile_last_run_timestamp_seconds"]) - time.time()) < 60
+    assert 0 <= float(samples["orion_reconcile_duration_seconds"]) < 60
+    for family in ("orion_reconcile_last_run_timestamp_seconds", "orion_reconcile_drifts", "orion_reconcile_status",
+                   "orion_reconcile_duration_seconds", "orion_halted"):
+        assert f"# TYPE {family} gauge" in text
+    assert text.endswith("\n")
+    assert sorted(p.name for p in prom.parent.iterdir()) == ["orion.prom"]  # no temp file left behind
+
+
+def test_metrics_are_replaced_atomically_never_written_in_place(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "textfile").mkdir()
+    target = tmp_path / "textfile" / "orion.prom"
+    write_atomic(target, "old 1\n")
+    inode = target.stat().st_ino
+    write_atomic(target, "new 1\n")
+    assert target.read_text() == "new 1\n" and target.stat().st_ino != inode  # a new file renamed over it
+
+    def boom(fd: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(target, "half")
+    assert target.read_text() == "new 1\n"  # a failed write leaves the previous metrics whole
+    assert sorted(p.name for p in target.parent.iterdir()) == ["orion.prom"]
+
+
+# -- cron conditions: env -i, no TTY, and two overlapping runs ------------------------------------
+
+
+RUNNER = textwrap.dedent('''
+    import sys, time
+    sys.path[:0] = {paths!r}
+    import typer
+    from orion_cli.cli.app import OrionGroup, root
+    from orion_cli.cli.commands import reconcile as cmd
+    if sys.argv[1:2] == ["--slow"]:
+        sys.argv.pop(1)
+        import orion_cli.core.reconcile as core
+        real = core.reconcile_async
+        async def slow(*a, **k):
+            time.sleep(8)
+            return await real(*a, **k)
+        core.reconcile_async = slow
+    app = typer.Typer(cls=OrionGroup)
+    app.callback()(root)
+    app.command("reconcile")(cmd.reconcile_command)
+    app.command("noop", hidden=True)(lambda: None)
+    app(prog_name="orion")
+''')
+
+
+@pytest.fixture
+def runner_script(tmp_path: Path) -> Path:
+    script = tmp_path / "run_orion.py"
+    script.write_text(RUNNER.format(paths=[str(ROOT)]))
+    return script
+
+
+def _cron_env(home: Path) -> dict[str, str]:
+    """What `env -i ORION_HOME=… orion reconcile` gives a process: only ORION_* variables."""
+    return {"ORION_HOME": str(home), "ORION__LOGGING__LEVEL": "warning"}
+
+
+def _start(script: Path, home: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in _cron_env(home).items()),
+                             sys.executable, str(script), *args],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.skipif(sys.platform == "win32" or not Path("/usr/bin/env").exists(), reason="POSIX env -i")
+def test_under_env_i_without_a_tty_it_finishes_without_prompting(runner_script: Path, tmp_path: Path) -> None:
+    home = tmp_path / "cron-home"
+    home.mkdir()
+    proc = _start(runner_script, home, "reconcile")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]  # piped: JSON lines, no table
+    assert {(r["venue"], r["status"]) for r in lines} == {("kalshi", "clean"), ("polymarket", "clean")}
+    assert "\x1b[" not in out + err and "?" not in err  # no colour, no question asked
+    assert (home / "orion.db").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32" or not Path("/usr/bin/env").exists(), reason="POSIX env -i")
+def test_two_overlapping_runs_the_second_exits_promptly_with_the_lock_message(runner_script: Path,
+                                                                              tmp_path: Path) -> None:
+    home = tmp_path / "cron-home"
+    home.mkdir()
+    first = _start(runner_script, home, "--slow", "reconcile")
+    holder = home / "orion.db.reconcile.lock.json"
+    deadline = time.monotonic() + 30
+    while not holder.exists() and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.05)
+    assert holder.exists(), first.communicate()[1] if first.poll() is not None else "lock never taken"
+    started = time.monotonic()
+    second = _start(runner_script, home, "reconcile")
+    out2, err2 = second.communicate(timeout=30)
+    took = time.monotonic() - started
+    assert second.returncode == 6, err2
+    assert "another orion reconcile is running" in err2 and f"pid {first.pid}" in err2
+    assert out2 == ""
+    assert first.poll() is None, "the first run should still be running when the second gives up"
+    assert took < 8  # promptly: it did not wait for the first run to finish
+    _out1, err1 = first.communicate(timeout=60)
+    assert first.returncode == 0, err1
+    assert not holder.exists()

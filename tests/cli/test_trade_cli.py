@@ -1,0 +1,273 @@
+"""`orion trade` through the CLI on the demo data: plan and checks, paper execution, keys, exit codes."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from orion_cli.cli.app import OrionGroup, root
+from orion_cli.cli.app import app as orion_app
+from orion_cli.cli.commands.halt import halt_command
+from orion_cli.cli.commands.scan import scan_command
+from orion_cli.cli.commands.trade import default_key, size_within_limits, trade_command
+from orion_cli.core.config import load_settings
+from orion_cli.core.models import Venue
+from orion_cli.core.opportunity import Opportunity
+from orion_cli.execution.plan import CHECK_ORDER
+from orion_cli.store import opportunities as store
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import open_database
+from orion_cli.store.ledger import Ledger
+
+
+def trade_app() -> typer.Typer:
+    """The real app once the lead registers `trade`; until then the same root and commands, assembled here."""
+    if any(c.name == "trade" for c in orion_app.registered_commands):
+        return orion_app
+    test_app = typer.Typer(cls=OrionGroup, add_completion=False, pretty_exceptions_enable=False)
+    test_app.callback()(root)
+    test_app.command("scan")(scan_command)
+    test_app.command("halt")(halt_command)
+    test_app.command("trade")(trade_command)
+    return test_app
+
+
+APP = trade_app()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(APP, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def op_id() -> str:
+    code, out, err = invoke("scan", "--demo", "--jsonl")
+    assert code == 0, err
+    return str(lines(out)[0]["id"])
+
+
+def ledger_orders() -> list[Any]:
+    db = open_database(None)
+    try:
+        return Ledger(db, "paper").orders()
+    finally:
+        db.dispose()
+
+
+def audit_count() -> int:
+    db = open_database(None)
+    try:
+        return AuditLog(db).last_seq()
+    finally:
+        db.dispose()
+
+
+def audit_ok() -> bool:
+    db = open_database(None)
+    try:
+        return AuditLog(db).verify().ok
+    finally:
+        db.dispose()
+
+
+# -- without --confirm: the plan and every verdict, nothing placed ------------------------------------
+
+
+def test_preview_prints_plan_and_every_check_and_places_nothing(op_id: str) -> None:
+    before = audit_count()
+    code, out, err = invoke("trade", op_id, "--demo", "--jsonl")
+    assert code == 0, err
+    records = lines(out)
+    plan = records[0]
+    assert plan["type"] == "plan" and plan["opportunity_id"] == op_id and plan["mode"] == "paper"
+    assert plan["key"] == default_key(op_id)
+    assert len(plan["legs"]) == 2
+    assert {leg["venue"] for leg in plan["legs"]} == {"kalshi", "polymarket"}
+    assert len({leg["size"] for leg in plan["legs"]}) == 1  # equal shares
+    for key in ("size", "cost", "fees", "net_edge", "net_profit"):
+        Decimal(plan[key])
+    checks = records[1:]
+    assert all(c["type"] == "check" and {"name", "passed", "detail"} <= set(c) for c in checks)
+    assert {c["name"] for c in checks} == set(CHECK_ORDER)
+    assert all(c["passed"] for c in checks), [c for c in checks if not c["passed"]]
+    assert ledger_orders() == []
+    assert audit_count() == before  # the checks ran in a rolled-back transaction
+
+
+def test_preview_table_on_request(op_id: str) -> None:
+    code, out, err = invoke("trade", op_id, "--demo", "--format", "table")
+    assert code == 0, err
+    assert "pre-trade checks" in out and "DUPLICATE" in out and "HALTED" in out
+    assert "nothing was placed" in err
+
+
+def test_preview_shows_failing_checks_and_still_exits_0(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "1")
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "10", "--jsonl")
+    assert code == 0, err
+    failed = {c["name"] for c in lines(out)[1:] if not c["passed"]}
+    assert failed == {"ORDER_NOTIONAL"}
+    assert ledger_orders() == []
+
+
+def test_size_option_sets_the_plan_size(op_id: str) -> None:
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "7", "--jsonl")
+    assert code == 0, err
+    plan = lines(out)[0]
+    assert plan["size"] == "7" and all(leg["size"] == "7" for leg in plan["legs"])
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "abc", "NaN", "inf"])
+def test_bad_size_is_a_usage_error(op_id: str, bad: str) -> None:
+    code, _, err = invoke("trade", op_id, "--demo", "--size", bad)
+    assert code == 2, err
+
+
+def test_default_size_is_capped_by_the_order_limits(op_id: str) -> None:
+    db = open_database(None)
+    try:
+        op, _ = store.load(db, op_id)
+    finally:
+        db.dispose()
+    settings = load_settings()
+    size = size_within_limits(op, settings)
+    assert size is not None and size <= settings.limits.order_contracts
+    for leg in op.legs:
+        assert size * (leg.worst_price + leg.fees / leg.size) <= settings.limits.order_notional
+    assert size_within_limits(_with_size(op, Decimal("3")), settings) == Decimal("3")
+
+
+def _with_size(op: Opportunity, size: Decimal) -> Opportunity:
+    import dataclasses
+
+    return dataclasses.replace(op, size=size)
+
+
+# -- with --confirm: paper execution --------------------------------------------------------------------------
+
+
+def test_confirm_executes_both_legs_in_equal_shares(op_id: str) -> None:
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "10", "--jsonl")
+    assert code == 0, err
+    records = lines(out)
+    execution = records[-1]
+    assert execution["type"] == "execution" and execution["status"] == "done", execution
+    orders = ledger_orders()
+    assert len(orders) == 2
+    assert {o.venue for o in orders} == {Venue.KALSHI, Venue.POLYMARKET}
+    assert [o.filled_size for o in orders] == [Decimal("10"), Decimal("10")]
+    assert "PAPER" in err
+    assert audit_ok()
+
+
+def test_same_idempotency_key_reports_and_never_sends_twice(op_id: str) -> None:
+    args = ("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "k-1", "--jsonl")
+    code, out, err = invoke(*args)
+    assert code == 0, err
+    assert lines(out)[-1]["status"] == "done"
+    code, out, err = invoke(*args)
+    assert code == 0, err
+    again = lines(out)[-1]
+    assert again["type"] == "execution" and again["status"] == "already_done" and again["key"] == "k-1"
+    assert len(ledger_orders()) == 2
+    # Without a key, the default key op-<id> is another execution of the same opportunity.
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")
+    assert code == 0, err
+    assert len(ledger_orders()) == 4
+
+
+def test_key_of_another_opportunity_is_refused(op_id: str) -> None:
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "shared")
+    assert code == 0, err
+    db = open_database(None)
+    try:
+        with db.write() as conn:
+            op, source = store.load(db, op_id)
+            import dataclasses
+
+            store.save(conn, [dataclasses.replace(op, id="zzzzzzzz")], source=source)
+    finally:
+        db.dispose()
+    code, _, err = invoke("trade", "zzzzzzzz", "--demo", "--confirm", "--size", "5", "--idempotency-key", "shared")
+    assert code == 6 and "already used" in err
+    assert len(ledger_orders()) == 2
+
+
+# -- exit codes -------------------------------------------------------------------------------------------------
+
+
+def test_unknown_opportunity_is_exit_2() -> None:
+    code, _, err = invoke("trade", "nosuchid", "--demo", "--confirm")
+    assert code == 2 and "nosuchid" in err
+
+
+def test_a_failing_limit_refuses_with_exit_6_naming_the_check(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "1")
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "10", "--json")
+    assert code == 6, err
+    assert "ORDER_NOTIONAL" in err
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["type"] == "error" and error["exit_code"] == 6 and error["reason"] == "ORDER_NOTIONAL"
+    assert ledger_orders() == []
+
+
+def test_halted_refuses_with_exit_6(op_id: str) -> None:
+    code, _, err = invoke("halt", "--reason", "test halt")
+    assert code == 0, err
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "3")
+    assert code == 6 and "HALTED" in err
+    assert ledger_orders() == []
+
+
+def test_live_alone_without_a_terminal_is_refused_naming_the_other_half(op_id: str) -> None:
+    code, _, err = invoke("trade", op_id, "--live", "--confirm")
+    assert code == 6 and "--authorize-live" in err
+
+
+def test_authorize_alone_is_refused_naming_live(op_id: str) -> None:
+    code, _, err = invoke("trade", op_id, "--authorize-live", "--confirm", "--demo")
+    assert code == 6 and "--live" in err
+    assert ledger_orders() == []
+
+
+@pytest.mark.parametrize(("name", "value", "missing"), [
+    ("ORION_PAPER_TRADING", "0", "ORION_LIVE_TRADING_AUTHORIZED=true"),
+    ("ORION_LIVE_TRADING_AUTHORIZED", "true", "ORION_PAPER_TRADING=0"),
+])
+def test_one_environment_half_is_refused(op_id: str, monkeypatch: pytest.MonkeyPatch, name: str, value: str,
+                                         missing: str) -> None:
+    monkeypatch.setenv(name, value)
+    code, _, err = invoke("trade", op_id, "--confirm", "--demo", "--size", "5")
+    assert code == 6 and missing in err
+    assert ledger_orders() == []
+
+
+def test_misspelled_variable_stays_paper(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORION_LIVE_TRADING_AUTHORISED", "true")
+    code, out, err = invoke("trade", op_id, "--confirm", "--demo", "--size", "5", "--jsonl")
+    assert code == 0, err
+    assert "PAPER" in err and "ORION_LIVE_TRADING_AUTHORISED" in err
+    assert lines(out)[-1]["status"] == "done"
+    assert all(o.venue in (Venue.KALSHI, Venue.POLYMARKET) for o in ledger_orders())
+
+
+def test_live_with_recorded_data_is_a_usage_error(op_id: str) -> None:
+    code, _, err = invoke("trade", op_id, "--live", "--authorize-live", "--confirm", "--demo")
+    assert code == 2 and "paper only" in err
+
+
+def test_command_shape_usage_errors(op_id: str) -> None:
+    assert invoke("trade")[0] == 2
+    assert invoke("trade", op_id, "--watch", "5", "--demo")[0] == 2
+    assert invoke("trade", op_id, "--max-trades", "2", "--demo")[0] == 2
+    assert invoke("trade", "--watch", "5", "--size", "3", "--demo")[0] == 2

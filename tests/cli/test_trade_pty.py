@@ -1,0 +1,165 @@
+"""The live gate through a real pseudo-terminal: the typed phrase, a wrong phrase, and no terminal at all.
+
+The child is the real `orion` process on a pty (stdin and stdout are terminals, so the gate may prompt).
+`ORION_TRADE_STOP_AFTER_GATE=1` (documented in `orion_cli.cli.commands.trade`) stops it right after the
+gate and its `live.authorized` audit event, before any book is read or any venue contacted: these
+tests prove the gate, never a live order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from orion_cli.cli.app import app as orion_app
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import open_database
+
+ROOT = Path(__file__).resolve().parents[2]
+ORION = ROOT / ".venv" / "bin" / "orion"
+PROMPT_TAIL = "to trade with real money:"
+
+SHIM = """
+import typer
+from orion_cli.cli.app import OrionGroup, root
+from orion_cli.cli.commands.trade import trade_command
+app = typer.Typer(cls=OrionGroup, add_completion=False, pretty_exceptions_enable=False)
+app.callback()(root)
+app.command("trade")(trade_command)
+app(prog_name="orion")
+"""
+
+
+def orion_argv(tmp_path: Path) -> list[str]:
+    """`.venv/bin/orion` once `trade` is registered in the app; until then the same root, assembled."""
+    if any(c.name == "trade" for c in orion_app.registered_commands) and ORION.exists():
+        return [str(ORION)]
+    shim = tmp_path / "orion_trade_shim.py"
+    shim.write_text(SHIM)
+    return [sys.executable, str(shim)]
+
+
+@pytest.fixture
+def op_id() -> str:
+    result = CliRunner().invoke(orion_app, ["scan", "--demo", "--jsonl"])
+    assert result.exit_code == 0, result.stderr
+    return str(json.loads(result.stdout.splitlines()[0])["id"])
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1", NO_COLOR="1", COLUMNS="200", LINES="50",
+               ORION_TRADE_STOP_AFTER_GATE="1", **extra)
+    return env
+
+
+def run_on_pty(argv: list[str], answer: str | None, *, timeout: float = 30.0) -> tuple[int, str, str]:
+    """Run ``argv`` on a new pty; type ``answer`` when the phrase prompt appears. (exit code, before, all)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        try:
+            os.execve(argv[0], argv, child_env())
+        finally:
+            os._exit(127)
+    buf = b""
+    before_prompt = ""
+    answered = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+            text = buf.decode("utf-8", "replace")
+            if not answered and PROMPT_TAIL in text:
+                before_prompt = text
+                answered = True
+                time.sleep(0.2)
+                os.write(fd, ((answer or "") + "\r").encode())
+        else:
+            os.kill(pid, signal.SIGKILL)
+            pytest.fail(f"the child did not finish within {timeout}s; output so far:\n{buf.decode(errors='replace')}")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), before_prompt, buf.decode("utf-8", "replace")
+
+
+def audit_events(type_: str) -> list[Any]:
+    db = open_database(None)
+    try:
+        return AuditLog(db).tail(100, types=(type_,))
+    finally:
+        db.dispose()
+
+
+def test_correct_phrase_authorizes_live_and_audits_how(op_id: str, tmp_path: Path) -> None:
+    argv = [*orion_argv(tmp_path), "trade", op_id, "--live", "--confirm"]
+    code, before, output = run_on_pty(argv, "CONFIRM LIVE TRADING")
+    assert before, f"no phrase prompt appeared:\n{output}"
+    # The banner comes first: venues, limits and balances.
+    assert "LIVE TRADING" in before and "kalshi" in before and "polymarket" in before
+    assert "limits:" in before and "balance" in before
+    assert code == 0, output
+    assert "authorized (typed)" in output
+    events = audit_events("live.authorized")
+    assert len(events) == 1
+    assert events[0].mode == "live" and events[0].payload["how"] == "typed"
+    assert events[0].payload["opportunity_id"] == op_id
+    assert audit_chain_ok()
+
+
+def audit_chain_ok() -> bool:
+    db = open_database(None)
+    try:
+        return AuditLog(db).verify().ok
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize("answer", ["confirm live trading", "CONFIRM LIVE", ""])
+def test_wrong_phrase_is_refused_with_exit_6(op_id: str, tmp_path: Path, answer: str) -> None:
+    argv = [*orion_argv(tmp_path), "trade", op_id, "--live", "--confirm"]
+    code, before, output = run_on_pty(argv, answer)
+    assert before, f"no phrase prompt appeared:\n{output}"
+    assert code == 6, output
+    assert "CONFIRM LIVE TRADING" in output.split(PROMPT_TAIL, 1)[1]
+    assert audit_events("live.authorized") == []
+
+
+def test_no_terminal_refuses_at_once_naming_the_other_half(op_id: str, tmp_path: Path) -> None:
+    argv = [*orion_argv(tmp_path), "trade", op_id, "--live", "--confirm"]
+    started = time.monotonic()
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+                          env=child_env())
+    assert proc.returncode == 6, proc.stderr
+    assert "--authorize-live" in proc.stderr
+    assert PROMPT_TAIL not in proc.stdout + proc.stderr
+    assert time.monotonic() - started < 30
+    assert audit_events("live.authorized") == []
+
+
+def test_flag_pair_on_a_terminal_never_prompts_and_audits_flag(op_id: str, tmp_path: Path) -> None:
+    argv = [*orion_argv(tmp_path), "trade", op_id, "--live", "--authorize-live", "--confirm"]
+    code, before, output = run_on_pty(argv, None)
+    assert before == "" and code == 0, output
+    assert "LIVE TRADING" in output and "limits:" in output
+    events = audit_events("live.authorized")
+    assert [e.payload["how"] for e in events] == ["flag"]

@@ -1,0 +1,156 @@
+"""The live-trading gate over its whole input space: flags × environment × TTY, phrases, misspellings."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from orion_cli.core import errors
+from orion_cli.core.gate import (
+    ENV_AUTHORIZED,
+    ENV_PAPER,
+    PHRASE,
+    Authorization,
+    Refused,
+    decide,
+)
+
+ENVS: dict[str, dict[str, str]] = {
+    "none": {},
+    "pair": {ENV_PAPER: "0", ENV_AUTHORIZED: "true"},
+    "paper_off_only": {ENV_PAPER: "0"},
+    "authorized_only": {ENV_AUTHORIZED: "true"},
+}
+
+
+class Asker:
+    """Records every prompt; answers with ``answer``."""
+
+    def __init__(self, answer: str | None = PHRASE) -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+
+    def __call__(self, prompt: str) -> str | None:
+        self.asked.append(prompt)
+        return self.answer
+
+
+def expected(live: bool, auth: bool, env: str, tty: bool) -> tuple[str, str]:
+    """The matrix of the module docstring, written out independently: ("live"|"paper"|"refused", detail)."""
+    if live and auth:
+        return "live", "flag"
+    if env == "pair":
+        return "live", "env"
+    if env == "paper_off_only":
+        return "refused", f"{ENV_AUTHORIZED}=true"
+    if env == "authorized_only":
+        return "refused", f"{ENV_PAPER}=0"
+    if auth:
+        return "refused", "--live"
+    if live:
+        return ("live", "typed") if tty else ("refused", "--authorize-live")
+    return "paper", "paper"
+
+
+@pytest.mark.parametrize(("live", "auth", "env", "tty"),
+                         list(itertools.product([False, True], [False, True], list(ENVS), [False, True])))
+def test_matrix(live: bool, auth: bool, env: str, tty: bool) -> None:
+    asker = Asker()
+    result = decide(live=live, authorize_live=auth, environ=ENVS[env], tty=tty, ask=asker)
+    kind, detail = expected(live, auth, env, tty)
+    if kind == "refused":
+        assert isinstance(result, Refused)
+        assert result.missing == detail
+        assert detail in result.message
+        assert result.exit_code == 6
+        err = result.error()
+        assert isinstance(err, errors.Refused) and err.exit_code == 6 and err.reason == "NOT_AUTHORIZED"
+    else:
+        assert isinstance(result, Authorization)
+        assert (result.mode, result.how) == (kind, detail)
+    # The phrase is asked for in exactly one situation: --live alone, on a terminal, environment unset.
+    assert bool(asker.asked) == (live and not auth and tty and env == "none")
+
+
+def test_no_tty_never_calls_the_prompt_even_when_one_is_given() -> None:
+    def boom(prompt: str) -> str:
+        raise AssertionError("prompted without a terminal")
+
+    result = decide(live=True, authorize_live=False, environ={}, tty=False, ask=boom)
+    assert isinstance(result, Refused) and result.missing == "--authorize-live"
+
+
+def test_tty_without_a_prompt_callable_refuses() -> None:
+    result = decide(live=True, authorize_live=False, environ={}, tty=True, ask=None)
+    assert isinstance(result, Refused) and result.missing == "--authorize-live"
+
+
+@pytest.mark.parametrize("answer", ["confirm live trading", "CONFIRM LIVE", "CONFIRM  LIVE TRADING", "yes", "",
+                                    None, "CONFIRM LIVE TRADING!"])
+def test_wrong_phrase_refuses(answer: str | None) -> None:
+    result = decide(live=True, authorize_live=False, environ={}, tty=True, ask=Asker(answer))
+    assert isinstance(result, Refused)
+    assert result.missing == "the phrase" and result.exit_code == 6
+    assert PHRASE in result.message
+
+
+def test_phrase_with_surrounding_whitespace_is_accepted() -> None:
+    result = decide(live=True, authorize_live=False, environ={}, tty=True, ask=Asker(f"  {PHRASE}\n"))
+    assert result == Authorization("live", "typed")
+
+
+@pytest.mark.parametrize("misspelled", [
+    {"ORION_LIVE_TRADING_AUTHORISED": "true"},
+    {"ORION_PAPER_TRADE": "0"},
+    {"ORION_PAPERTRADING": "0", "ORION_LIVE_TRADING_AUTHORISED": "true"},
+    {"orion_paper_trading": "0", "orion_live_trading_authorized": "true"},
+])
+def test_misspelled_variables_change_nothing(misspelled: dict[str, str]) -> None:
+    result = decide(live=False, authorize_live=False, environ=misspelled, tty=True, ask=Asker())
+    assert isinstance(result, Authorization) and result.mode == "paper" and result.how == "paper"
+
+
+def test_misspelled_variable_is_named_in_a_note() -> None:
+    result = decide(live=False, authorize_live=False, environ={"ORION_LIVE_TRADING_AUTHORISED": "true"}, tty=False)
+    assert isinstance(result, Authorization) and result.mode == "paper"
+    assert any("ORION_LIVE_TRADING_AUTHORISED" in n and ENV_AUTHORIZED in n for n in result.notes)
+
+
+def test_misspelled_half_next_to_a_correct_half_is_still_one_half() -> None:
+    result = decide(live=False, authorize_live=False, tty=False,
+                    environ={ENV_PAPER: "0", "ORION_LIVE_TRADING_AUTHORISED": "true"})
+    assert isinstance(result, Refused) and result.missing == f"{ENV_AUTHORIZED}=true"
+
+
+@pytest.mark.parametrize(("paper", "authorized"), [("1", "true"), ("false", "true"), ("0", "1"), ("0", "yes"),
+                                                   ("", "true"), ("0", "")])
+def test_only_the_documented_values_are_halves(paper: str, authorized: str) -> None:
+    result = decide(live=False, authorize_live=False, tty=False,
+                    environ={ENV_PAPER: paper, ENV_AUTHORIZED: authorized})
+    assert not (isinstance(result, Authorization) and result.live)
+
+
+def test_values_are_case_and_space_tolerant_for_true() -> None:
+    result = decide(live=False, authorize_live=False, tty=False, environ={ENV_PAPER: " 0 ", ENV_AUTHORIZED: "TRUE"})
+    assert result == Authorization("live", "env")
+
+
+def test_config_mode_live_is_not_an_authorization() -> None:
+    result = decide(live=False, authorize_live=False, environ={}, tty=True, ask=Asker(), config_mode="live")
+    assert isinstance(result, Authorization) and result.mode == "paper"
+    assert any("trading.mode" in n for n in result.notes)
+    refused = decide(live=True, authorize_live=False, environ={}, tty=False, config_mode="live")
+    assert isinstance(refused, Refused)
+
+
+def test_half_set_environment_refuses_before_asking_for_the_phrase() -> None:
+    asker = Asker()
+    result = decide(live=True, authorize_live=False, environ={ENV_AUTHORIZED: "true"}, tty=True, ask=asker)
+    assert isinstance(result, Refused) and result.missing == f"{ENV_PAPER}=0"
+    assert asker.asked == []
+
+
+def test_records() -> None:
+    rec = Authorization("live", "typed").to_record()
+    assert rec == {"type": "authorization", "mode": "live", "how": "typed", "notes": []}

@@ -1,0 +1,455 @@
+"""reconcile: the ledger against a scripted fake venue, the Kalshi simulator and the paper venue.
+
+Each case states what the venue says, what the ledger says, and what reconcile must conclude; the
+audit chain is verified after every run that writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sim.kalshi_sim import API_PREFIX, KalshiSim
+from sim.server import FaultRule
+
+from orion_cli.core.alert_sink import NullAlertSink
+from orion_cli.core.config import Settings, load_settings
+from orion_cli.core.errors import VenueUnavailable
+from orion_cli.core.models import Side, Venue
+from orion_cli.core.reconcile import NEVER_REACHED, VenueReconcile, reconcile
+from orion_cli.risk.halt import KillSwitch
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import Database, open_database
+from orion_cli.store.ledger import Ledger
+from orion_cli.venues.http import RetryPolicy
+from orion_cli.venues.kalshi.client import RateTier
+from orion_cli.venues.kalshi.signing import KalshiSigner
+from orion_cli.venues.kalshi.trading import KalshiTrading
+from orion_cli.venues.paper import PaperVenue
+from orion_cli.venues.trading import (
+    Action,
+    Balance,
+    Fill,
+    OrderOutcomeUnknown,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    Position,
+    PreparedOrder,
+    TimeInForce,
+    TradingVenue,
+)
+
+NOW = datetime.now(UTC)
+EARLIER = NOW - timedelta(minutes=10)
+MKT = "KXTEST-26-A"
+PM = "0xcondition"
+
+
+# -- a scripted venue -------------------------------------------------------------------------
+
+
+@dataclass
+class FakeVenue:
+    """Says exactly what the test scripts; ``down`` makes every call fail as an outage would."""
+
+    venue_: Venue = Venue.KALSHI
+    orders: dict[str, OrderState] = field(default_factory=dict)  # by client order id
+    fills_: list[Fill] = field(default_factory=list)
+    positions_: list[Position] = field(default_factory=list)
+    open_: list[OrderState] = field(default_factory=list)
+    cash: D = D("500")
+    down: bool = False
+    lookups: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def venue(self) -> Venue:
+        return self.venue_
+
+    @property
+    def mode(self) -> str:
+        return "live"
+
+    def _check(self) -> None:
+        if self.down:
+            raise VenueUnavailable(self.venue_.value, "connection refused")
+
+    async def balance(self) -> Balance:
+        self._check()
+        return Balance(self.venue_, "live", self.cash, D(0), self.cash, NOW)
+
+    async def positions(self) -> list[Position]:
+        self._check()
+        return list(self.positions_)
+
+    def prepare(self, request: OrderRequest) -> PreparedOrder:  # pragma: no cover - reconcile never places
+        raise AssertionError("reconcile must never prepare an order")
+
+    async def submit(self, prepared: PreparedOrder) -> OrderState:  # pragma: no cover
+        raise AssertionError("reconcile must never submit an order")
+
+    async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+        self._check()
+        self.lookups.append((client_order_id, venue_order_id))
+        return self.orders.get(client_order_id)
+
+    async def cancel(self, venue_order_id: str) -> OrderState | None:  # pragma: no cover
+        raise AssertionError("reconcile must never cancel")
+
+    async def open_orders(self) -> list[OrderState]:
+        self._check()
+        return list(self.open_)
+
+    async def fills(self, *, since: datetime | None = None, venue_order_id: str = "") -> list[Fill]:
+        self._check()
+        return [f for f in self.fills_ if (since is None or f.ts >= since)
+                and (not venue_order_id or f.venue_order_id == venue_order_id)]
+
+
+def _fill(fid: str, oid: str, size: str, price: str, *, side: Side = Side.YES, action: Action = Action.BUY,
+          market: str = MKT, venue: Venue = Venue.KALSHI, fee: str = "0.01", ts: datetime = EARLIER) -> Fill:
+    return Fill(venue, fid, oid, market, side, action, D(size), D(price), D(fee), ts)
+
+
+def _state(cid: str, oid: str, status: OrderStatus, size: str, filled: str, fills: tuple[Fill, ...] = (),
+           *, side: Side = Side.YES, market: str = MKT, price: str = "0.40") -> OrderState:
+    return OrderState(Venue.KALSHI, cid, oid, status, market, side, Action.BUY, D(size), D(filled),
+                      D(price) if fills else None, sum((f.fee for f in fills), D(0)), D(price), NOW, fills,
+                      venue_status=status.value)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    d = open_database(db_url)
+    yield d
+    d.dispose()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings(environ={})
+
+
+def _intent(ledger: Ledger, cid: str, *, size: str = "10", price: str = "0.40", side: Side = Side.YES,
+            market: str = MKT, venue: Venue = Venue.KALSHI, at: datetime = EARLIER, status: str = "unknown",
+            ref: str = "") -> None:
+    req = OrderRequest(venue, market, side, Action.BUY, D(size), D(price), TimeInForce.FOK, cid)
+    ledger.record_intent(PreparedOrder(req, f'{{"cid":"{cid}"}}', venue_ref=ref), now=at)
+    if status in ("submitted", "unknown"):
+        ledger.mark_submitted(cid, now=at)
+    if status == "unknown":
+        ledger.mark_unknown(cid, "timeout", now=at)
+
+
+def _run(db: Database, settings: Settings, venues: dict[Venue, Any], *, fix: bool = False, mode: str = "live",
+         alerts: NullAlertSink | None = None, **kw: Any) -> list[VenueReconcile]:
+    ledger = Ledger(db, mode)
+    kw.setdefault("grace", timedelta(seconds=60))
+    return reconcile(db, ledger, venues, settings, mode=mode, fix=fix, alerts=alerts or NullAlertSink(), now=NOW,
+                     **kw)
+
+
+def _verify(db: Database) -> None:
+    result = AuditLog(db).verify()
+    assert result.ok, result
+
+
+def _types(db: Database) -> list[str]:
+    return [e.type for e in AuditLog(db).tail(500)]
+
+
+# -- (1) unknown outcomes ---------------------------------------------------------------------
+
+
+def test_unknown_order_found_filled_records_the_fills_and_the_position_is_clean(db: Database,
+                                                                                settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-1")
+    f1, f2 = _fill("f1", "o-1", "6", "0.40"), _fill("f2", "o-1", "4", "0.40")
+    venue = FakeVenue(orders={"c-1": _state("c-1", "o-1", OrderStatus.FILLED, "10", "10", (f1, f2))},
+                      fills_=[f1, f2], positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10"), D("0.40"), D("4"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert res.status == "clean" and res.drifts == []
+    assert [(r.client_order_id, r.before, r.after, r.new_fills) for r in res.resolved] == [
+        ("c-1", "unknown", "filled", 2)]
+    order = ledger.order("c-1")
+    assert order is not None and order.status is OrderStatus.FILLED and order.venue_order_id == "o-1"
+    assert order.filled_size == D("10") and order.fees == D("0.02")
+    assert [(p.market_id, p.size) for p in ledger.positions(Venue.KALSHI)] == [(MKT, D("10"))]
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.available == D("500")  # the balance snapshot the breaker reads
+    types = _types(db)
+    assert "order.filled" in types and "reconcile.resolved" in types and types[-1] == "reconcile.clean"
+    assert venue.lookups == [("c-1", "")]
+    _verify(db)
+    # A second run finds nothing to resolve and stays clean.
+    (again,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert again.status == "clean" and again.resolved == []
+
+
+def test_unknown_order_absent_at_the_venue_is_marked_never_reached(db: Database, settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-absent")
+    _intent(ledger, "c-intent", status="intent")
+    (res,) = _run(db, settings, {Venue.KALSHI: FakeVenue()})
+    assert res.status == "clean"
+    assert sorted((r.client_order_id, r.before, r.after) for r in res.resolved) == [
+        ("c-absent", "unknown", "cancelled"), ("c-intent", "intent", "cancelled")]
+    order = ledger.order("c-absent")
+    assert order is not None and order.status is OrderStatus.CANCELLED and order.reject_reason == NEVER_REACHED
+    _verify(db)
+
+
+def test_a_young_unknown_order_is_left_pending_not_cancelled(db: Database, settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-young", at=NOW - timedelta(seconds=5))
+    (res,) = _run(db, settings, {Venue.KALSHI: FakeVenue()})
+    assert res.status == "clean" and res.resolved == [] and any("c-young" in p for p in res.pending)
+    order = ledger.order("c-young")
+    assert order is not None and order.status is OrderStatus.UNKNOWN
+
+
+# -- (2) fills, (3) positions, (4) resting orders ----------------------------------------------
+
+
+def _filled_order(ledger: Ledger, cid: str, oid: str, fills: list[Fill], size: str = "10") -> None:
+    _intent(ledger, cid, size=size, status="submitted", market=fills[0].market_id, side=fills[0].side)
+    ledger.transition(cid, OrderStatus.PARTIAL if sum(f.size for f in fills) < D(size) else OrderStatus.FILLED,
+                      venue_order_id=oid, fills=fills, now=EARLIER)
+
+
+def test_missing_fill_is_drift_and_fix_adopts_it_with_audit(db: Database, settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    f1, f2 = _fill("f1", "o-1", "6", "0.40"), _fill("f2", "o-1", "4", "0.42")
+    _filled_order(ledger, "c-1", "o-1", [f1])
+    venue = FakeVenue(fills_=[f1, f2],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10"), D("0.408"), D("4.08"))])
+    alerts = NullAlertSink()
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, alerts=alerts)
+    assert res.status == "drift"
+    kinds = {d.kind: d for d in res.drifts}
+    fill = kinds["fill"]
+    assert (fill.market, fill.ledger_qty, fill.venue_qty, fill.value, fill.ref, fill.fixed) == (
+        MKT, D(0), D("4"), D("1.68"), "f2", False)
+    pos = kinds["position"]
+    assert (pos.side, pos.ledger_qty, pos.venue_qty, pos.value) == (Side.YES, D("6"), D("10"), D("1.632"))
+    assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift"]
+    assert _types(db)[-1] == "reconcile.drift" and len(ledger.fills()) == 1  # nothing adopted without --fix
+
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert fixed.status == "drift" and [d.kind for d in fixed.drifts] == ["fill"] and fixed.drifts[0].fixed
+    assert {f.fill_id for f in ledger.fills()} == {"f1", "f2"}
+    order = ledger.order("c-1")
+    assert order is not None and order.filled_size == D("10")
+    types = _types(db)
+    assert types.count("reconcile.fixed") == 1 and types[-1] == "reconcile.drift"
+    (clean,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert clean.status == "clean"
+    _verify(db)
+
+
+def test_a_manual_trade_at_the_venue_is_drift_and_fix_adopts_it(db: Database, settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    manual_fill = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO, market="KXOTHER-26-B")
+    resting = OrderState(Venue.KALSHI, "", "manual-rest", OrderStatus.OPEN, "KXOTHER-26-B", Side.NO, Action.BUY,
+                         D("8"), D(0), None, D(0), D("0.25"), NOW, venue_status="resting")
+    venue = FakeVenue(fills_=[manual_fill], open_=[resting],
+                      positions_=[Position(Venue.KALSHI, "KXOTHER-26-B", Side.NO, D("5"), D("0.30"), D("1.5"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert res.status == "drift"
+    by_kind = {d.kind: d for d in res.drifts}
+    assert set(by_kind) == {"order", "fill", "position"}
+    assert by_kind["order"].venue_qty == D("8") and by_kind["order"].value == D("2")
+    assert "not in the ledger" in by_kind["order"].detail
+    assert "not in the ledger" in by_kind["fill"].detail
+
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert all(d.fixed for d in fixed.drifts) and {d.kind for d in fixed.drifts} == {"order", "fill"}
+    adopted = {o.client_order_id: o for o in ledger.orders()}
+    assert adopted["ext-kalshi-manual-rest"].status is OrderStatus.OPEN
+    assert adopted["ext-kalshi-mf-1"].status is OrderStatus.FILLED
+    # The adopted resting order is now looked up like any open ledger order; still resting, still clean.
+    venue.orders["ext-kalshi-manual-rest"] = resting
+    (clean,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert clean.status == "clean", clean.drifts
+    _verify(db)
+
+
+def test_position_mismatch_is_drift_with_quantities_and_value_and_fix_adjusts(db: Database,
+                                                                              settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
+    _filled_order(ledger, "c-2", "o-2", [_fill("f2", "o-2", "3", "0.55", market="KXGONE-26")], size="3")
+    # The venue holds 7 of MKT (3 went elsewhere) and nothing of KXGONE-26 (settled).
+    venue = FakeVenue(fills_=[], positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("7"), D("0.40"), D("2.8"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, marks={(Venue.KALSHI, MKT, Side.YES): D("0.50")})
+    drifts = {d.market: d for d in res.drifts}
+    assert (drifts[MKT].ledger_qty, drifts[MKT].venue_qty, drifts[MKT].value) == (D("10"), D("7"), D("1.5"))
+    gone = drifts["KXGONE-26"]
+    assert (gone.ledger_qty, gone.venue_qty, gone.value) == (D("3"), D("0"), D("1.65"))
+    assert "settled" in gone.detail
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert len(fixed.drifts) == 2 and all(d.fixed for d in fixed.drifts)
+    held = {p.market_id: p.size for p in ledger.positions(Venue.KALSHI)}
+    assert held == {MKT: D("7")}
+    (clean,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert clean.status == "clean"
+    _verify(db)
+
+
+def test_kalshi_positions_are_compared_net_of_yes_and_no(db: Database, settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])
+    _filled_order(ledger, "c-n", "o-n", [_fill("fn", "o-n", "4", "0.55", side=Side.NO)], size="4")
+    net = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("6"), D("0.40"), D("2.4"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: net})
+    assert res.status == "clean", res.drifts
+    # The same holdings on a venue that does not net are two separate positions.
+    pm = Ledger(db, "live")
+    for cid, side, n in (("p-y", Side.YES, "10"), ("p-n", Side.NO, "4")):
+        req = OrderRequest(Venue.POLYMARKET, PM, side, Action.BUY, D(n), D("0.40"), TimeInForce.FOK, cid)
+        pm.record_intent(PreparedOrder(req, "{}", venue_ref=f"0x{cid}"), now=EARLIER)
+        pm.transition(cid, OrderStatus.FILLED, fills=[_fill(f"t-{cid}", f"0x{cid}", n, "0.40", side=side,
+                                                            market=PM, venue=Venue.POLYMARKET)], now=EARLIER)
+    poly = FakeVenue(venue_=Venue.POLYMARKET,
+                     positions_=[Position(Venue.POLYMARKET, PM, Side.YES, D("10"), D("0.40"), D("4"))])
+    (res_pm,) = _run(db, settings, {Venue.POLYMARKET: poly})
+    assert [(d.side, d.ledger_qty, d.venue_qty) for d in res_pm.drifts] == [(Side.NO, D("4"), D("0"))]
+
+
+def test_an_unreachable_venue_is_unavailable_while_the_other_reconciles(db: Database, settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-1")
+    down = FakeVenue(venue_=Venue.POLYMARKET, down=True)
+    up = FakeVenue(orders={"c-1": _state("c-1", "o-1", OrderStatus.CANCELLED, "10", "0")})
+    results = _run(db, settings, {Venue.POLYMARKET: down, Venue.KALSHI: up})
+    by = {r.venue: r for r in results}
+    assert by[Venue.POLYMARKET].status == "unavailable" and "connection refused" in by[Venue.POLYMARKET].reason
+    assert by[Venue.KALSHI].status == "clean" and by[Venue.KALSHI].resolved[0].after == "cancelled"
+    assert {"reconcile.unavailable", "reconcile.clean"} <= set(_types(db))
+    _verify(db)
+
+
+def test_halt_on_drift_engages_the_kill_switch_in_the_same_run(db: Database, settings: Settings) -> None:
+    venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("1"), D("0.40"), D("0.4"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, halt_on_drift=True)
+    assert res.status == "drift"
+    st = KillSwitch(db).status()
+    assert st.halted and st.kind == "reconcile" and "drift" in st.reason
+    _verify(db)
+
+
+def test_the_ledger_mode_must_match(db: Database, settings: Settings) -> None:
+    with pytest.raises(Exception, match="mode"):
+        reconcile(db, Ledger(db, "paper"), {}, settings, mode="live", fix=False, alerts=NullAlertSink())
+
+
+# -- against the Kalshi simulator ---------------------------------------------------------------
+
+KEY_ID = "8c35ecb3-328f-4f52-8c7c-0f4b9862f8d1"
+TICKER = "KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP"
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def sim(key: rsa.RSAPrivateKey) -> Iterator[KalshiSim]:
+    s = KalshiSim()
+    s.register_key(KEY_ID, key.public_key())
+    s.set_book(TICKER, [["0.4500", "10.00"], ["0.4700", "10.00"]], [["0.4600", "10.00"], ["0.4800", "10.00"]])
+    s.start()
+    yield s
+    s.stop()
+
+
+def _kalshi(sim: KalshiSim, key: rsa.RSAPrivateKey) -> KalshiTrading:
+    return KalshiTrading(KalshiSigner(KEY_ID, key), base_url=sim.server.base_url + API_PREFIX,
+                         tier=RateTier("test", 1e6, 1e6, 1e6, 1e6), retry=RetryPolicy(2, 0.001, 0.01))
+
+
+def test_against_the_simulator_a_dropped_create_is_found_filled_and_positions_agree(
+        tmp_path: Path, sim: KalshiSim, key: rsa.RSAPrivateKey, settings: Settings) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'l.db'}")
+    ledger = Ledger(db, "live")
+    sim.add_fault(FaultRule("drop_after", method="POST", path_prefix=API_PREFIX + "/portfolio/events/orders",
+                            times=1))
+    cid = str(uuid.uuid4())
+    # Buy 5 YES at up to 0.55 against NO bids 0.48/0.46 → YES asks 0.52/0.54.
+    req = OrderRequest(Venue.KALSHI, TICKER, Side.YES, Action.BUY, D("5"), D("0.55"), TimeInForce.IOC, cid)
+
+    async def place() -> None:
+        async with _kalshi(sim, key) as venue:
+            prepared = venue.prepare(req)
+            ledger.record_intent(prepared)
+            ledger.mark_submitted(cid)
+            with pytest.raises(OrderOutcomeUnknown):
+                await venue.submit(prepared)
+            ledger.mark_unknown(cid, "dropped")
+
+    asyncio.run(place())
+    assert len(sim.account(KEY_ID).created) == 1  # the venue did accept it
+
+    async def check(fix: bool = False) -> list[VenueReconcile]:
+        async with _kalshi(sim, key) as venue:  # a fresh process: nothing remembered in memory
+            from orion_cli.core.reconcile import reconcile_async
+
+            tv: TradingVenue = venue
+            return await reconcile_async(db, ledger, {Venue.KALSHI: tv}, settings, mode="live", fix=fix,
+                                         alerts=NullAlertSink(), grace=timedelta(0))
+
+    (res,) = asyncio.run(check())
+    assert res.status == "clean", res.drifts
+    assert [(r.before, r.after) for r in res.resolved] == [("unknown", "filled")]
+    order = ledger.order(cid)
+    assert order is not None and order.status is OrderStatus.FILLED and order.filled_size == D("5")
+    assert order.avg_fill_price == D("0.52")
+    assert [(p.market_id, p.side, p.size) for p in ledger.positions(Venue.KALSHI)] == [(TICKER, Side.YES, D("5"))]
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.source == "venue" and bal.available < D("1000")
+    assert len(sim.account(KEY_ID).created) == 1  # looked up, never placed again
+    (again,) = asyncio.run(check())
+    assert again.status == "clean" and again.resolved == []
+    _verify(db)
+    db.dispose()
+
+
+# -- the paper venue --------------------------------------------------------------------------
+
+
+def test_paper_reconciles_against_itself_and_settles_a_crashed_submission(tmp_path: Path,
+                                                                          settings: Settings) -> None:
+    from orion_cli.venues.snapshot import demo_source
+
+    db = open_database(f"sqlite:///{tmp_path / 'p.db'}")
+    paper = PaperVenue(Venue.KALSHI, db, demo_source(), settings)
+
+    async def buy() -> OrderState:
+        await paper.market("KXNBA-26-NYK")
+        r = OrderRequest(Venue.KALSHI, "KXNBA-26-NYK", Side.YES, Action.BUY, D("10"), D("0.30"), TimeInForce.FOK,
+                         "paper-ok")
+        return await paper.submit(paper.prepare(r))
+
+    assert asyncio.run(buy()).status is OrderStatus.FILLED
+    ledger = Ledger(db, "paper")
+    # A crash between "submitted" and the paper venue's settle leaves an order that never filled.
+    r = OrderRequest(Venue.KALSHI, "KXNBA-26-NYK", Side.YES, Action.BUY, D("1"), D("0.30"), TimeInForce.FOK,
+                     "paper-crashed")
+    ledger.record_intent(paper.prepare(r), now=EARLIER)
+    ledger.mark_submitted("paper-crashed", now=EARLIER)
+    (res,) = _run(db, settings, {Venue.KALSHI: paper}, mode="paper")
+    assert res.status == "clean", res.drifts
+    assert [(x.client_order_id, x.after) for x in res.resolved] == [("paper-crashed", "cancelled")]
+    assert res.balance is not None and res.balance.source == "ledger"
+    _verify(db)
+    db.dispose()

@@ -1,0 +1,82 @@
+"""SIGKILL at every execution step (real processes), then ``Executor.resume``: nothing doubled or lost.
+
+``crash_driver.py`` runs a paper trade in a child process; ``ORION_TEST_CRASH_AT`` makes the
+executor's documented test hook SIGKILL that process at the named step. A fresh executor (in
+the test process) then resumes the key. Afterwards no client order id was used twice, every
+filled order's fills are in the ledger and in the positions, the execution is final, and the
+audit chain verifies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from execution import crash_driver
+from sqlalchemy import func, select
+
+from orion_cli.execution.executor import CRASH_STEPS
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import open_database
+from orion_cli.store.ledger import Ledger
+from orion_cli.store.tables import executions, orders
+from orion_cli.venues.trading import OrderStatus
+
+DRIVER = Path(__file__).with_name("crash_driver.py")
+KEY = "crash-key-1"
+NOT_SENT = {"intents_committed", "l1_marked"}  # the first leg never left: resume must not send it
+
+
+def drive(db_path: Path, action: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORION_TEST_CRASH_AT")}
+    if crash_at:
+        env["ORION_TEST_CRASH_AT"] = crash_at
+    return subprocess.run([sys.executable, str(DRIVER), str(db_path), KEY, action], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_without_the_variable_the_hook_is_inert(tmp_path: Path) -> None:
+    done = drive(tmp_path / "ledger.db", "execute")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "done"
+
+
+@pytest.mark.parametrize("step", CRASH_STEPS)
+def test_sigkill_at_each_step_then_resume(tmp_path: Path, step: str) -> None:
+    db_path = tmp_path / "ledger.db"
+    killed = drive(db_path, "execute", step)
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    record = asyncio.run(crash_driver.main(str(db_path), KEY, "resume"))  # a fresh executor, as after a restart
+    assert record["status"] == ("failed" if step in NOT_SENT else "done"), record["message"]
+    again = asyncio.run(crash_driver.main(str(db_path), KEY, "resume"))
+    assert again["status"] == "already_done"
+
+    db = open_database(f"sqlite:///{db_path}")
+    try:
+        ledger = Ledger(db, "paper")
+        with db.read() as c:
+            dup = c.execute(select(orders.c.client_order_id, func.count()).group_by(orders.c.client_order_id)
+                            .having(func.count() > 1)).all()
+            status = c.execute(select(executions.c.status).where(executions.c.key == KEY)).scalar_one()
+        assert dup == []
+        assert status in ("done", "failed")
+        sent = [o for o in ledger.orders(execution_id=KEY) if o.status is not OrderStatus.CANCELLED]
+        for o in sent:
+            fills = ledger.fills(client_order_id=o.client_order_id)
+            assert sum((f.size for f in fills), D(0)) == o.filled_size  # no lost or doubled fill
+        held = {(p.venue, p.side): p.size for p in ledger.positions()}
+        if status == "done":
+            assert sorted(held.values()) == [D("10"), D("10")]
+            assert len(sent) == 2 and all(o.status is OrderStatus.FILLED for o in sent)
+        else:
+            assert held == {} and sent == []
+        assert AuditLog(db).verify().ok
+    finally:
+        db.dispose()

@@ -1,0 +1,443 @@
+"""The two-leg executor on paper books (real checks) and on a scripted venue (exact fault timing)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+from execution.execution_kit import (
+    K_TICKER,
+    P_COND,
+    Crash,
+    Exchange,
+    FakeVenue,
+    all_pass,
+    fake_venues,
+    kalshi_book,
+    kalshi_market,
+    make_plan,
+    poly_book,
+    poly_market,
+    refuse,
+    settings,
+    tag_of,
+)
+from sqlalchemy import select
+
+from orion_cli.core.alert_sink import NullAlertSink
+from orion_cli.core.errors import NotFound
+from orion_cli.core.models import Market, OrderBook, Side, Venue
+from orion_cli.execution import executor as executor_mod
+from orion_cli.execution.executor import CRASH_STEPS, Executor, client_order_id, leg_order
+from orion_cli.execution.plan import TradePlan
+from orion_cli.execution.state import ExecStatus
+from orion_cli.risk.checks import PipelineContext
+from orion_cli.risk.halt import KillSwitch
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import Database, open_database
+from orion_cli.store.ledger import Ledger
+from orion_cli.store.tables import executions
+from orion_cli.venues.paper import PaperVenue
+from orion_cli.venues.trading import Action, Balance, OrderStatus, TimeInForce
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = open_database(f"sqlite:///{tmp_path / 'exec.db'}")
+    yield database
+    database.dispose()
+
+
+def ctx_for(s: Any, now: datetime | None = None) -> PipelineContext:
+    now = now or datetime.now(UTC)
+    bal = {v: Balance(v, "paper", D("1000"), D(0), D("1000"), now) for v in Venue}
+    return PipelineContext(settings=s, mode="paper", authorized=True, authorization="paper", balances=bal, now=now)
+
+
+def executor(db: Database, venues: Any, alerts: NullAlertSink | None = None, **kw: Any) -> Executor:
+    s = kw.pop("s", None) or settings()
+    kw.setdefault("evaluate", all_pass)
+    kw.setdefault("verify_delays", (0.0,))
+    for v in Venue:  # the scripted venue's fills move the paper ledger's cash
+        Ledger(db, "paper").ensure_balance(v, D("1000"))
+    return Executor(db, Ledger(db, "paper"), venues, s, mode="paper", alerts=alerts or NullAlertSink(), **kw)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def events(db: Database) -> list[tuple[str, dict[str, Any]]]:
+    return [(e.type, json.loads(e.payload) if isinstance(e.payload, str) else e.payload)
+            for e in AuditLog(db).iter_all()]
+
+
+def types(db: Database) -> list[str]:
+    return [t for t, _ in events(db)]
+
+
+def exec_row(db: Database, key: str) -> Any:
+    with db.read() as c:
+        return c.execute(select(executions).where(executions.c.key == key)).first()
+
+
+# -- paper venues on fixed books -----------------------------------------------------------------
+
+
+class FixedSource:
+    name = "fixture"
+
+    def __init__(self, market: Market, book: OrderBook) -> None:
+        self.market, self.book_ = market, book
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - unused by PaperVenue
+        raise NotImplementedError
+
+    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
+        return self.market, self.book_
+
+
+def paper_venues(db: Database, s: Any, kbook: OrderBook | None = None,
+                 pbook: OrderBook | None = None) -> dict[Venue, PaperVenue]:
+    now = datetime.now(UTC)
+    out = {
+        Venue.KALSHI: PaperVenue(Venue.KALSHI, db, FixedSource(kalshi_market(), kbook or kalshi_book(now)), s),
+        Venue.POLYMARKET: PaperVenue(Venue.POLYMARKET, db, FixedSource(poly_market(), pbook or poly_book(now)), s),
+    }
+    for pv in out.values():
+        run(pv.market(K_TICKER if pv.venue is Venue.KALSHI else P_COND))  # prepare validates against it
+    return out
+
+
+def test_thinner_leg_goes_first() -> None:
+    plan = make_plan()
+    from orion_cli.execution.executor import LegSpec
+
+    first, second = leg_order([LegSpec.from_plan(i, leg) for i, leg in enumerate(plan.legs)])
+    assert (first.venue, second.venue) == (Venue.POLYMARKET, Venue.KALSHI)  # 10/30 of depth vs 10/50
+    assert plan.size == D("10") and plan.net_profit > 0
+
+
+def test_build_plan_caps_the_size_at_fresh_depth() -> None:
+    now = datetime.now(UTC)
+    plan = make_plan(size="500", pbook=poly_book(now, no_asks=(("0.50", "12"),)), now=now)
+    assert plan.size == D("12")  # Polymarket NO has 12 on the fresh book
+    assert all(leg.size == D("12") for leg in plan.legs)
+    assert {leg.limit_price for leg in plan.legs} == {D("0.40"), D("0.50")}
+
+
+def test_happy_path_on_paper_with_the_real_checks(db: Database) -> None:
+    s = settings()
+    venues = paper_venues(db, s)
+    ex = Executor(db, Ledger(db, "paper"), venues, s, mode="paper", alerts=NullAlertSink(), verify_delays=(0.0,))
+    plan = make_plan()
+    res = run(ex.execute(plan, ctx_for(s)))
+    assert res.status == "done", res.message
+    assert res.verdict.passed and len(res.verdict.checks) >= 17
+    held = {(p.venue, p.market_id, p.side): p.size for p in Ledger(db, "paper").positions()}
+    assert held == {(Venue.KALSHI, K_TICKER, Side.YES): D("10"), (Venue.POLYMARKET, P_COND, Side.NO): D("10")}
+    assert [o.status for o in res.orders] == [OrderStatus.FILLED, OrderStatus.FILLED]
+    seq = types(db)
+    # intents before anything is sent; the thinner (Polymarket) leg first; every order read back
+    first_send = seq.index("order.submitted")
+    assert seq.index("execution.requested") < seq.index("order.intent") < first_send
+    assert seq.count("order.intent") == 2 and seq.count("order.verified") == 2
+    submitted = [p for t, p in events(db) if t == "order.submitted"]
+    assert submitted[0]["client_order_id"] == client_order_id(plan.key, "l1")
+    intents = [p for t, p in events(db) if t == "order.intent"]
+    assert intents[0]["venue"] == "polymarket" and intents[1]["venue"] == "kalshi"
+    assert AuditLog(db).verify().ok
+    row = exec_row(db, plan.key)
+    assert row.status == "done"
+    result = json.loads(row.result)
+    for tag in ("l1", "l2"):
+        leg = result["legs"][tag]
+        assert leg["filled"] == "10" and leg["verified"] is True
+        assert "latency_ms" in leg and D(leg["slippage"]) == D(0)  # the paper book filled at plan
+    assert res.to_record()["type"] == "execution"
+
+
+def test_refused_by_a_check_sends_nothing(db: Database) -> None:
+    s = settings(**{"limits.order_contracts": "5"})
+    venues = paper_venues(db, s)
+    ex = Executor(db, Ledger(db, "paper"), venues, s, mode="paper", alerts=NullAlertSink())
+    plan = make_plan()
+    res = run(ex.execute(plan, ctx_for(s)))
+    assert res.status == "refused" and "ORDER_CONTRACTS" in res.message
+    assert Ledger(db, "paper").orders() == []
+    assert exec_row(db, plan.key) is None  # nothing stored: the key may be tried again
+    rejected = [p for t, p in events(db) if t == "risk.rejected"]
+    assert len(rejected) == 1 and {c["name"] for c in rejected[0]["failed"]} == {"ORDER_CONTRACTS"}
+    assert "order.submitted" not in types(db)
+
+
+def test_refusal_lists_every_failing_check(db: Database) -> None:
+    x = Exchange()
+    res = run(executor(db, fake_venues(x), evaluate=refuse).execute(make_plan(), None))
+    assert res.status == "refused" and x.payloads == {}
+    rejected = next(p for t, p in events(db) if t == "risk.rejected")
+    assert [c["name"] for c in rejected["failed"]] == ["ORDER_CONTRACTS", "BALANCE"]
+
+
+# -- scripted venue: first leg ---------------------------------------------------------------------
+
+
+def test_first_leg_killed_sends_nothing_else(db: Database) -> None:
+    x = Exchange(script={"l1": ["kill"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "failed"
+    assert list(x.payloads) == [client_order_id(plan.key, "l1")]
+    l2 = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    assert l2 is not None and l2.status is OrderStatus.CANCELLED and l2.reject_reason.startswith("never sent")
+    assert exec_row(db, plan.key).status == "failed"
+
+
+def test_first_leg_rejected_is_a_failed_execution(db: Database) -> None:
+    x = Exchange(script={"l1": ["reject"]})
+    res = run(executor(db, fake_venues(x)).execute(make_plan(), None))
+    assert res.status == "failed" and len(x.payloads) == 1
+    assert "INSUFFICIENT_BALANCE" in res.message
+
+
+# -- scripted venue: second leg short → retry → unwind ---------------------------------------------
+
+
+def test_second_leg_rejected_then_a_retry_fills(db: Database) -> None:
+    x = Exchange(script={"l2": ["reject"], "l2a1": ["fill"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "done", res.message
+    retry = Ledger(db, "paper").order(client_order_id(plan.key, "l2a1"))
+    assert retry is not None and retry.status is OrderStatus.FILLED and retry.size == D("10")
+    payload = json.loads(x.payloads[client_order_id(plan.key, "l2a1")][0])
+    assert payload["time_in_force"] == TimeInForce.IOC.value
+    # the retry limit keeps the pair's net ≥ 0: 10 × 1 − (10 × 0.50 + 0.01) − (10 × p + 0.01) ≥ 0
+    limit = D(payload["limit_price"])
+    assert limit > D("0.40") and D(10) - (D(5) + D("0.01")) - (10 * limit + D("0.01")) >= 0
+
+
+def test_second_leg_partial_retries_then_unwinds_the_excess(db: Database) -> None:
+    x = Exchange(script={"l2": [("partial", "6")], "l2a1": ["kill"], "l2a2": ["kill"], "u1": [("fill", "0.48")]})
+    alerts = NullAlertSink()
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
+    assert res.status == "unwound", res.message
+    coids = [client_order_id(plan.key, t) for t in ("l1", "l2", "l2a1", "l2a2", "u1")]
+    assert list(x.payloads) == coids
+    unwind = json.loads(x.payloads[coids[-1]][0])
+    assert unwind["action"] == "sell" and unwind["size"] == "4" and unwind["time_in_force"] == "immediate_or_cancel"
+    held = {(p.venue, p.side): p.size for p in Ledger(db, "paper").positions()}
+    assert held == {(Venue.POLYMARKET, Side.NO): D("6"), (Venue.KALSHI, Side.YES): D("6")}
+    seq = types(db)
+    assert seq.index("unwind.started") < seq.index("unwind.done")
+    assert alerts.emitted == [] and not KillSwitch(db).status().halted
+    assert AuditLog(db).verify().ok
+
+
+def test_unwind_limit_bounds_the_loss(db: Database) -> None:
+    s = settings(**{"trading.max_unwind_loss": "0.30"})
+    x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["fill"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), s=s).execute(plan, None))
+    assert res.status == "unwound"
+    unwind = json.loads(x.payloads[client_order_id(plan.key, "u1")][0])
+    # 10 bought at 0.50 + 0.01 fee → 0.501 a share; sell ≥ 0.501 − 0.30/10 (+ fee) → 0.48 on the grid
+    limit = D(unwind["limit_price"])
+    assert limit == D("0.48")
+    assert D(10) * D("0.501") - (10 * limit - 0) <= D("0.30")
+
+
+def test_unwind_failure_halts_and_alerts(db: Database) -> None:
+    x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"]})
+    alerts = NullAlertSink()
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
+    assert res.status == "halted"
+    st = KillSwitch(db).status()
+    assert st.halted and st.kind == "unwind"
+    assert [k for k, _, _ in alerts.emitted] == ["unwind.failed"]
+    seq = types(db)
+    for t in ("unwind.started", "unwind.done", "order.failed", "halt.engaged"):
+        assert t in seq
+    row = exec_row(db, plan.key)
+    assert row.status == "halted"
+    naked = json.loads(row.result)["naked"]
+    assert naked["first"]["bought"] == "10" and naked["second"]["bought"] == "0" and naked["unhedged_shares"] == "10"
+    assert AuditLog(db).verify().ok
+
+
+def test_no_retry_price_keeps_the_pair_positive(db: Database) -> None:
+    # second leg killed; first leg cost 0.991 a share all-in, so no Kalshi price keeps net ≥ 0
+    x = Exchange(script={"l1": [("fill", "0.99")], "l2": ["kill"], "u1": ["fill"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status in ("unwound", "halted")
+    assert client_order_id(plan.key, "l2a1") not in x.payloads
+    assert any("no price keeps" in r.get("skipped", "") for r in res.detail["retries"])
+
+
+# -- unknown outcomes --------------------------------------------------------------------------------
+
+
+def test_second_leg_timeout_found_filled_is_not_resent(db: Database) -> None:
+    x = Exchange(script={"l2": ["unknown_filled"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "done"
+    coid = client_order_id(plan.key, "l2")
+    assert len(x.payloads[coid]) == 1 and x.accepted[coid] == 1
+    assert "order.unknown" in types(db)
+
+
+def test_second_leg_timeout_never_seen_resends_the_same_payload(db: Database) -> None:
+    x = Exchange(script={"l2": ["unknown_absent", "fill"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "done"
+    sent = x.payloads[client_order_id(plan.key, "l2")]
+    assert len(sent) == 2 and sent[0] == sent[1]  # verbatim, never a new order
+    assert x.accepted[client_order_id(plan.key, "l2")] == 1
+
+
+def test_unresolvable_unknown_outcome_halts(db: Database) -> None:
+    x = Exchange(script={"l2": ["unknown_filled"]})
+    x.failing_lookups = 100
+    alerts = NullAlertSink()
+    res = run(executor(db, fake_venues(x), alerts).execute(make_plan(), None))
+    assert res.status == "halted" and KillSwitch(db).status().halted
+    assert alerts.emitted and alerts.emitted[0][0] == "halt"
+
+
+# -- halts --------------------------------------------------------------------------------------------
+
+
+def test_halt_mid_execution_stops_buys_but_unwinds(db: Database) -> None:
+    x = Exchange()
+
+    def halt_after_first(tag: str) -> None:
+        if tag == "l1":
+            KillSwitch(db).engage("operator", kind="manual")
+
+    x.on_submit = halt_after_first
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "unwound" and "halted mid-execution" in res.message
+    sent = [tag_of(c) for c in x.payloads]
+    assert sent == ["l1", "u1"]
+
+
+def test_halted_before_the_first_send_sends_nothing(db: Database) -> None:
+    # the stand-in checks pass; the halt is caught by the check inside the send transaction
+    x = Exchange()
+    KillSwitch(db).engage("pre", kind="manual")
+    res = run(executor(db, fake_venues(x)).execute(make_plan(), None))
+    assert res.status == "failed" and x.payloads == {}
+    assert "halted before the first leg" in res.message
+
+
+# -- idempotency and resume -----------------------------------------------------------------------------
+
+
+def test_the_same_key_twice_never_sends_twice(db: Database) -> None:
+    x = Exchange()
+    plan = make_plan()
+    first = run(executor(db, fake_venues(x)).execute(plan, None))
+    again = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert first.status == "done" and again.status == "already_done"
+    assert all(len(p) == 1 for p in x.payloads.values()) and len(x.payloads) == 2
+    assert run(executor(db, fake_venues(x)).resume(plan.key)).status == "already_done"
+
+
+def test_resume_of_an_unknown_key_is_not_found(db: Database) -> None:
+    with pytest.raises(NotFound):
+        run(executor(db, fake_venues(Exchange())).resume("nope"))
+
+
+EXPECTED_AFTER = {"intents_committed": "failed", "l1_marked": "failed"}
+
+
+@pytest.mark.parametrize("step", CRASH_STEPS)
+def test_resume_after_an_interruption_at_each_step(db: Database, step: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    x = Exchange()
+    plan = make_plan()
+
+    def crash_at(name: str) -> None:
+        if name == step:
+            raise Crash(name)
+
+    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    with pytest.raises(Crash):
+        run(executor(db, fake_venues(x)).execute(plan, None))
+    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == EXPECTED_AFTER.get(step, "done"), res.message
+    _assert_consistent(db, x, plan)
+    # resuming again changes nothing and sends nothing
+    before = {k: list(v) for k, v in x.payloads.items()}
+    assert run(executor(db, fake_venues(x)).resume(plan.key)).status == "already_done"
+    assert x.payloads == before
+
+
+@pytest.mark.parametrize("tag", ["l1", "l2", "u1"])
+def test_resume_after_the_venue_accepted_and_the_process_died(db: Database, tag: str) -> None:
+    script: dict[str, list[Any]] = {tag: ["crash_after_accept"]}
+    if tag == "u1":
+        script.update({"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"]})
+    x = Exchange(script=script)
+    plan = make_plan()
+    with pytest.raises(Crash):
+        run(executor(db, fake_venues(x)).execute(plan, None))
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == ("unwound" if tag == "u1" else "done"), res.message
+    _assert_consistent(db, x, plan)
+
+
+def _assert_consistent(db: Database, x: Exchange, plan: TradePlan) -> None:
+    """No order placed twice; every fill the venue made is in the ledger; the chain verifies."""
+    assert all(n == 1 for n in x.accepted.values()), x.accepted
+    ledger = Ledger(db, "paper")
+    venue_fills = {f.fill_id: f for st in x.orders.values() for f in st.fills}
+    ledger_fills = {f.fill_id: f for f in ledger.fills()}
+    assert set(venue_fills) == set(ledger_fills)
+    assert all(venue_fills[k].size == ledger_fills[k].size for k in venue_fills)
+    bought = {v: sum((f.size if f.action is Action.BUY else -f.size for f in venue_fills.values() if f.venue is v),
+                     D(0)) for v in Venue}
+    held = {v: sum((p.size for p in ledger.positions(v)), D(0)) for v in Venue}
+    assert bought == held
+    assert AuditLog(db).verify().ok
+    assert exec_row(db, plan.key).status in {s.value for s in ExecStatus}
+
+
+def test_fake_venue_satisfies_the_protocol() -> None:
+    from orion_cli.venues.trading import TradingVenue
+
+    v: TradingVenue = FakeVenue(Venue.KALSHI, Exchange())
+    assert v.venue is Venue.KALSHI
+
+
+def test_a_key_being_driven_by_another_process_is_refused_not_resumed(db: Database) -> None:
+    """Regression (found by the concurrency suite on PostgreSQL): a second process with the same key
+    used to "resume" an execution the first was still driving, and both moved its state (exit 1)."""
+    x = Exchange()
+    plan = make_plan()
+    ex = executor(db, fake_venues(x))
+    holder = ex._key_lock(plan.key)  # what the first process holds while it drives the execution
+    holder.acquire()
+    try:
+        res = run(ex.execute(plan, None))
+        again = run(ex.resume(plan.key))
+    finally:
+        holder.release()
+    assert res.status == "refused" and "DUPLICATE" in res.message and "in progress" in res.message
+    assert again.status == "refused" and x.payloads == {}
+    assert exec_row(db, plan.key) is None
+    # Once the first process is done (lock released), the key works normally.
+    done = run(ex.execute(plan, None))
+    assert done.status == "done"

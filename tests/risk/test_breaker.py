@@ -1,0 +1,242 @@
+"""The loss breaker: daily loss ($ and %), drawdown, warnings once a day, trips, reset hour, persistence."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orion_cli.core.alert_sink import NullAlertSink
+from orion_cli.core.config import Settings, load_settings
+from orion_cli.core.errors import Refused
+from orion_cli.core.models import Side, Venue
+from orion_cli.risk.breaker import Breaker
+from orion_cli.risk.halt import KillSwitch
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import Database, open_database
+from orion_cli.store.ledger import Ledger
+from orion_cli.venues.trading import Action, Fill, OrderRequest, PreparedOrder, TimeInForce
+
+DAY1 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+_IDS = count()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "ledger.db"
+    open_database(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture
+def lite(tmp_path: Path, template: Path) -> Iterator[Database]:
+    shutil.copyfile(template, tmp_path / "b.db")
+    database = open_database(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def settings(**overrides: Any) -> Settings:
+    return load_settings(overrides=overrides)
+
+
+def trade(led: Ledger, action: Action, size: str, price: str, *, fee: str = "0", market: str = "KXM",
+          now: datetime = DAY1) -> None:
+    coid = f"c{next(_IDS)}"
+    req = OrderRequest(Venue.KALSHI, market, Side.YES, action, D(size), D(price), TimeInForce.IOC, coid)
+    led.record_intent(PreparedOrder(req, f'{{"id":"{coid}"}}'), now=now)
+    led.record_fills(coid, [Fill(Venue.KALSHI, f"f-{coid}", f"v-{coid}", market, Side.YES, action, D(size), D(price),
+                                 D(fee), now)], now=now)
+
+
+def lose(led: Ledger, amount: str, *, now: datetime = DAY1) -> None:
+    """Realise a loss of exactly ``amount``: buy 100 at 0.50, sell them at 0.50 paying ``amount`` in fees."""
+    trade(led, Action.BUY, "100", "0.50", now=now)
+    trade(led, Action.SELL, "100", "0.50", fee=amount, now=now)
+
+
+def make(db: Database, s: Settings, *, cash: str = "10000", now: datetime = DAY1) -> tuple[Breaker, Ledger,
+                                                                                             NullAlertSink]:
+    led = Ledger(db, "paper", reset_hour_utc=s.breaker.reset_hour_utc)
+    led.ensure_balance(Venue.KALSHI, D(cash), now=now - timedelta(minutes=1))
+    sink = NullAlertSink()
+    return Breaker(db, s, mode="paper", ledger=led, alerts=sink), led, sink
+
+
+def events(db: Database, type_: str) -> list[dict[str, Any]]:
+    return [e.payload for e in AuditLog(db).tail(100, types=(type_,))]
+
+
+def check(db: Database, b: Breaker, now: datetime) -> Any:
+    with db.write() as conn:
+        return b.check(conn, now)
+
+
+def test_daily_loss_in_dollars_warns_at_80_percent_once_then_trips(lite: Database) -> None:
+    s = settings()  # daily_loss 50, 5% of 10000 = 500: the dollar limit binds
+    b, led, sink = make(lite, s)
+    lose(led, "39.99")
+    st = b.update(now=DAY1)
+    assert st.warnings == () and st.daily_loss == D("39.99") and check(lite, b, DAY1).passed
+    lose(led, "0.01")  # 40.00 = 80% of 50
+    st = b.update(now=DAY1)
+    assert st.warnings == ("daily_loss",) and st.trips == ()
+    assert st.daily_limit == 50 and st.daily_limit_source == "breaker.daily_loss" and st.daily_used_pct == 80
+    assert b.update(now=DAY1 + timedelta(minutes=1)).warnings == ()  # once per trading day
+    [warning] = events(lite, "breaker.warning")
+    assert warning["kind"] == "daily_loss" and warning["daily_loss"] == "40"
+    assert [k for k, _, _ in sink.emitted] == ["breaker.warning"]
+    assert check(lite, b, DAY1).passed and not KillSwitch(lite).status().halted
+
+    lose(led, "9.99")  # 49.99: still below
+    assert b.update(now=DAY1).trips == () and check(lite, b, DAY1).passed
+    lose(led, "0.01")  # 50.00: the limit is reached
+    st = b.update(now=DAY1)
+    assert st.trips == ("daily_loss",) and st.tripped == "daily_loss" and not st.ok
+    halt = KillSwitch(lite).status()
+    assert halt.halted and halt.kind == "breaker" and "daily loss 50.00" in halt.reason
+    [tripped] = events(lite, "breaker.tripped")
+    assert tripped["kind"] == "daily_loss" and tripped["halt_kind"] == "breaker"
+    assert [k for k, _, _ in sink.emitted] == ["breaker.warning", "breaker.tripped"]
+    r = check(lite, b, DAY1)
+    assert not r.passed and r.name == "BREAKER" and "daily loss 50.00 >= limit 50.00" in r.detail
+    assert b.update(now=DAY1).trips == ()  # tripped once, not on every update
+    assert len(events(lite, "breaker.tripped")) == 1
+    # A daily trip is released by a plain resume; the BREAKER check still refuses until the reset.
+    KillSwitch(lite).release()
+    assert not check(lite, b, DAY1 + timedelta(hours=1)).passed
+
+
+def test_daily_loss_as_a_share_of_start_of_day_equity(lite: Database) -> None:
+    s = settings()
+    b, led, _ = make(lite, s, cash="500")  # 5% of 500 = 25 < 50
+    lose(led, "24.99")
+    st = b.update(now=DAY1)
+    assert st.daily_limit == 25 and st.daily_limit_source == "breaker.daily_loss_pct"
+    assert st.trips == () and st.warnings == ("daily_loss",)
+    lose(led, "0.01")
+    st = b.update(now=DAY1)
+    assert st.trips == ("daily_loss",)
+    assert "breaker.daily_loss_pct" in check(lite, b, DAY1).detail
+
+
+def _drawdown_settings(**more: Any) -> Settings:
+    return settings(**{"breaker.daily_loss": "10000000", "breaker.daily_loss_pct": "100", **more})
+
+
+def test_drawdown_from_peak_trips_and_needs_resume_breaker(lite: Database) -> None:
+    s = _drawdown_settings()
+    b, led, sink = make(lite, s, cash="1000")
+    trade(led, Action.BUY, "1000", "0.50")  # cash 500 + 1000 contracts at cost 500: equity 1000
+    key = (Venue.KALSHI, "KXM", Side.YES)
+    assert b.update({key: D("0.60")}, now=DAY1).peak_equity == 1100  # a new peak, persisted
+    st = b.update({key: D("0.5121")}, now=DAY1)  # 1012.1: 7.99% below 1100
+    assert st.warnings == () and st.drawdown_pct < 8
+    st = b.update({key: D("0.512")}, now=DAY1)  # 1012: exactly 8% = 80% of 10%
+    assert st.warnings == ("drawdown",) and st.drawdown_used_pct == 80
+    st = b.update({key: D("0.4901")}, now=DAY1)  # 990.1: 9.99%
+    assert st.trips == () and check(lite, b, DAY1).passed
+    st = b.update({key: D("0.49")}, now=DAY1)  # 990: exactly 10%
+    assert st.trips == ("drawdown",) and st.tripped == "drawdown"
+    halt = KillSwitch(lite).status()
+    assert halt.halted and halt.kind == "drawdown"
+    assert [k for k, _, _ in sink.emitted] == ["breaker.warning", "breaker.tripped"]
+    r = check(lite, b, DAY1)
+    assert not r.passed and "drawdown 10.00% from peak 1100.00" in r.detail
+
+    with pytest.raises(Refused, match="resume --breaker"):
+        KillSwitch(lite).release()
+    assert not check(lite, b, DAY1).passed
+    KillSwitch(lite).release(breaker=True)
+    # Released deliberately: the peak is rebased to the equity at that moment, trading may resume.
+    assert check(lite, b, DAY1).passed
+    st = b.update(now=DAY1)
+    assert st.peak_equity == 990 and st.tripped is None and st.ok
+    assert events(lite, "breaker.reset")[0]["new_peak"] == "990"
+
+
+def test_a_drawdown_trip_while_already_halted_still_needs_resume_breaker(lite: Database) -> None:
+    s = _drawdown_settings()
+    b, led, _ = make(lite, s, cash="1000")
+    trade(led, Action.BUY, "1000", "0.50")
+    KillSwitch(lite).engage("manual stop")
+    b.update({(Venue.KALSHI, "KXM", Side.YES): D("0.40")}, now=DAY1)  # 900: 10% below 1000
+    assert KillSwitch(lite).status().kind == "drawdown"
+    with pytest.raises(Refused):
+        KillSwitch(lite).release()
+
+
+def test_the_daily_part_resets_at_the_configured_hour(lite: Database) -> None:
+    s = settings(**{"breaker.reset_hour_utc": 6})
+    b, led, _ = make(lite, s)
+    lose(led, "50")
+    assert b.update(now=DAY1).trips == ("daily_loss",)
+    next_day_0559 = datetime(2026, 11, 22, 5, 59, 59, tzinfo=UTC)
+    next_day_0600 = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+    r = check(lite, b, next_day_0559)  # still the trading day of the trip
+    assert not r.passed and "daily loss 50.00 >= limit 50.00" in r.detail
+    assert check(lite, b, next_day_0600).passed  # a new trading day measures from its own start
+    st = b.update(now=next_day_0600)
+    assert st.day == "2026-11-22" and st.tripped is None and st.daily_loss == 0
+    # The halt the trip engaged is not released by the clock: a person resumes.
+    assert KillSwitch(lite).status().halted
+    # A new day may warn (and trip) again.
+    lose(led, "40", now=next_day_0600 + timedelta(hours=1))
+    assert b.update(now=next_day_0600 + timedelta(hours=1)).warnings == ("daily_loss",)
+
+
+def test_state_persists_across_breaker_instances(db_url: str) -> None:
+    db = open_database(db_url)
+    try:
+        s = _drawdown_settings()
+        b, led, _ = make(db, s, cash="1000")
+        trade(led, Action.BUY, "1000", "0.50")
+        assert b.update({(Venue.KALSHI, "KXM", Side.YES): D("0.60")}, now=DAY1).peak_equity == 1100
+        # Another process, no marks: positions at cost, equity 1000, 9.09% below the persisted peak.
+        again = Breaker(db, s, mode="paper", ledger=Ledger(db, "paper"), alerts=NullAlertSink())
+        assert again.status(now=DAY1).peak_equity == 1100
+        st = again.update(now=DAY1)
+        assert st.warnings == ("drawdown",) and st.drawdown_pct == D("9.0909090909")
+        third = Breaker(db, s, mode="paper", ledger=Ledger(db, "paper"), alerts=NullAlertSink())
+        assert third.update(now=DAY1).warnings == ()  # warned_day persisted too
+        # The pipeline's fallback (a connection only) reads the same persisted peak.
+        with db.write() as conn:
+            r = Breaker.for_connection(conn, s, mode="paper").check(conn, DAY1)
+        assert r.passed and "peak 1100.00" in r.detail
+    finally:
+        db.dispose()
+
+
+def test_check_fails_closed_when_the_figures_cannot_be_computed(lite: Database,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    b, _, _ = make(lite, settings())
+
+    def boom(**_k: Any) -> Any:
+        raise RuntimeError("ledger unreadable")
+
+    monkeypatch.setattr(b.ledger, "daily_pnl", boom)
+    r = check(lite, b, DAY1)
+    assert not r.passed and "cannot compute the breaker: RuntimeError: ledger unreadable" in r.detail
+
+
+def test_alerts_go_out_only_after_the_commit(lite: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    b, led, sink = make(lite, settings())
+    lose(led, "50")
+
+    def fail(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("disk full")
+
+    import orion_cli.risk.breaker as breaker_mod
+
+    monkeypatch.setattr(breaker_mod.AuditLog, "append", fail)
+    with pytest.raises(RuntimeError):
+        b.update(now=DAY1)
+    assert sink.emitted == [] and not KillSwitch(lite).status().halted

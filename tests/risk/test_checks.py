@@ -1,0 +1,563 @@
+"""The pre-trade pipeline: every check at its accept and reject boundary, fail-closed cases, order."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert
+
+from orion_cli.core.config import Settings, load_settings
+from orion_cli.core.fees import FeeModel
+from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
+from orion_cli.execution.plan import CHECK_ORDER, CheckResult, LegPlan, TradePlan, Verdict
+from orion_cli.risk.checks import PipelineContext, evaluate, in_window
+from orion_cli.risk.halt import KillSwitch
+from orion_cli.store.audit import iso_utc
+from orion_cli.store.db import Database, open_database
+from orion_cli.store.tables import executions, orders, positions
+from orion_cli.venues.trading import Balance
+
+NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+
+
+# -- builders --------------------------------------------------------------------------------------
+
+
+def market(venue: Venue = Venue.KALSHI, mid: str = "KXA-1", *, category: str = "Politics",
+           status: MarketStatus = MarketStatus.OPEN, close: datetime | None = None,
+           tick: str = "0.0001") -> Market:
+    return Market(venue=venue, id=mid, event_id="E", title=mid, status=status, close_time=close,
+                  fee_model=FeeModel.free(), ticks=TickStructure.uniform(D(tick)), category=category,
+                  yes_token=f"{mid}-yes" if venue is Venue.POLYMARKET else "",
+                  no_token=f"{mid}-no" if venue is Venue.POLYMARKET else "")
+
+
+def leg(venue: Venue = Venue.KALSHI, mid: str = "KXA-1", side: Side = Side.YES, *, size: str = "10",
+        price: str = "0.40", fees: str = "0", avg: str | None = None, category: str = "Politics",
+        fetched: datetime = NOW, mkt: Market | None = None) -> LegPlan:
+    m = mkt or market(venue, mid, category=category)
+    book = OrderBook(venue, m.id, BookSide((), (PriceLevel(D(price), D(1000)),)),
+                     BookSide((), (PriceLevel(D(price), D(1000)),)), fetched)
+    token = (m.yes_token if side is Side.YES else m.no_token) if venue is Venue.POLYMARKET else ""
+    return LegPlan(venue=venue, market=m, side=side, size=D(size), limit_price=D(price),
+                   expected_avg_price=D(avg or price), expected_cost=D(size) * D(avg or price),
+                   expected_fees=D(fees), book=book, token_id=token)
+
+
+def plan(*legs: LegPlan, key: str = "key-1", edge: str = "0.10", profit: str = "1.00",
+         size: D | None = None) -> TradePlan:
+    if not legs:
+        legs = (leg(), leg(Venue.POLYMARKET, "0xabc", Side.NO, price="0.50"))
+    return TradePlan(key=key, opportunity_id="op1", legs=tuple(legs), size=size or legs[0].size, net_edge=D(edge),
+                     net_profit=D(profit), quoted_net_edge=D(edge), planned_at=NOW)
+
+
+def settings(**overrides: Any) -> Settings:
+    return load_settings(overrides=overrides)
+
+
+def balances(kalshi: str | None = "1000", poly: str | None = "1000", *, as_of: datetime = NOW,
+             mode: str = "paper") -> dict[Venue, Balance | None]:
+    def bal(v: Venue, amount: str | None) -> Balance | None:
+        return None if amount is None else Balance(v, mode, D(amount), D(0), D(amount), as_of)
+
+    return {Venue.KALSHI: bal(Venue.KALSHI, kalshi), Venue.POLYMARKET: bal(Venue.POLYMARKET, poly)}
+
+
+def ctx(s: Settings | None = None, *, mode: str = "paper", authorized: bool = True, now: datetime = NOW,
+        bals: dict[Venue, Balance | None] | None = None) -> PipelineContext:
+    return PipelineContext(settings=s or settings(), mode=mode, authorized=authorized,
+                           authorization="paper" if authorized else "live needs --authorize-live",
+                           balances=balances(mode=mode) if bals is None else bals, now=now)
+
+
+def run(db: Database, p: TradePlan | None = None, c: PipelineContext | None = None) -> Verdict:
+    with db.write() as conn:
+        return evaluate(conn, p or plan(), c or ctx())
+
+
+def results(v: Verdict, name: str) -> list[CheckResult]:
+    return [c for c in v.checks if c.name == name]
+
+
+def passed(v: Verdict, name: str, leg: int | None = 0) -> bool:
+    """The verdict of one check (of one leg for per-leg checks)."""
+    found = [c for c in v.checks if c.name == name and (c.leg == leg or c.leg is None)]
+    assert found, (name, v.checks)
+    return found[0].passed
+
+
+@pytest.fixture(scope="module")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite ledger per module; each test gets a copy (migrating costs seconds)."""
+    path = tmp_path_factory.mktemp("template") / "ledger.db"
+    open_database(f"sqlite:///{path}").dispose()
+    return path
+
+
+def _fresh(url: str, template: Path) -> Database:
+    if url.startswith("sqlite:///"):
+        shutil.copyfile(template, url.removeprefix("sqlite:///"))
+    return open_database(url)
+
+
+@pytest.fixture
+def db(db_url: str, sqlite_template: Path) -> Iterator[Database]:
+    database = _fresh(db_url, sqlite_template)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+@pytest.fixture
+def lite(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    """SQLite only, for checks that read nothing from the ledger."""
+    database = _fresh(f"sqlite:///{tmp_path / 'lite.db'}", sqlite_template)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def add_position(db: Database, venue: Venue, mid: str, cost: str, *, category: str = "Politics",
+                 size: str = "10", mode: str = "paper") -> None:
+    with db.write() as conn:
+        conn.execute(insert(positions).values(mode=mode, venue=venue.value, market_id=mid, side="yes", size=D(size),
+                                              cost=D(cost), fees=D(0), realized_pnl=D(0), category=category,
+                                              updated_at=iso_utc(NOW)))
+
+
+_COUNTER = iter(range(10**9))
+
+
+def add_order(db: Database, *, venue: Venue = Venue.KALSHI, mid: str = "KXA-1", size: str = "1",
+              price: str = "0.50", status: str = "intent", created: datetime = NOW, mode: str = "paper",
+              category: str = "Politics", filled: str = "0", action: str = "buy", n: int = 1,
+              step: timedelta = timedelta(0)) -> None:
+    """``n`` orders, the i-th created at ``created + i × step``, in one transaction."""
+    with db.write() as conn:
+        for i in range(n):
+            _insert_order(conn, venue=venue, mid=mid, size=size, price=price, status=status,
+                          created=created + i * step, mode=mode, category=category, filled=filled, action=action)
+
+
+def _insert_order(conn: Any, *, venue: Venue, mid: str, size: str, price: str, status: str, created: datetime,
+                  mode: str, category: str, filled: str, action: str) -> None:
+    conn.execute(insert(orders).values(
+        client_order_id=f"o{next(_COUNTER)}", execution_id=None, mode=mode, venue=venue.value, market_id=mid,
+        token_id="", side="yes", action=action, size=D(size), limit_price=D(price), time_in_force="fill_or_kill",
+        status=status, venue_order_id="", filled_size=D(filled), avg_fill_price=None, fees=D(0), payload="{}",
+        category=category, created_at=iso_utc(created), updated_at=iso_utc(created), reject_reason=""))
+
+
+# -- the pipeline as a whole -----------------------------------------------------------------------
+
+
+def test_a_good_plan_passes_every_check_in_pipeline_order(db: Database) -> None:
+    v = run(db)
+    assert v.passed, [c for c in v.checks if not c.passed]
+    names = [c.name for c in v.checks]
+    assert list(dict.fromkeys(names)) == list(CHECK_ORDER)
+    # Per-leg checks judge both legs before anything is sent.
+    for name in ("INVALID_ORDER", "PRICE_BAND", "STALE_QUOTE", "ORDER_NOTIONAL", "ORDER_CONTRACTS",
+                 "MARKET_EXPOSURE", "CATEGORY_EXPOSURE", "BALANCE"):
+        assert [c.leg for c in results(v, name)] == [0, 1], name
+    for name in ("HALTED", "BREAKER", "NOT_AUTHORIZED", "TRADING_WINDOW", "EDGE_GONE", "TOTAL_EXPOSURE",
+                 "OPEN_POSITIONS", "RATE_LIMIT", "DUPLICATE"):
+        assert [c.leg for c in results(v, name)] == [None], name
+
+
+def test_every_failure_is_reported_not_just_the_first(lite: Database) -> None:
+    KillSwitch(lite).engage("ops")
+    p = plan(leg(price="0.97", size="200"), leg(Venue.POLYMARKET, "0xabc", Side.NO, price="0.02"), edge="0")
+    v = run(lite, p, ctx(authorized=False, mode="live", bals=balances(None, None, mode="live")))
+    failed = {c.name for c in v.checks if not c.passed}
+    assert {"HALTED", "NOT_AUTHORIZED", "PRICE_BAND", "EDGE_GONE", "ORDER_NOTIONAL", "ORDER_CONTRACTS",
+            "BALANCE"} <= failed
+    assert v.first_failure is not None and v.first_failure.name == "HALTED"
+
+
+# -- HALTED, BREAKER, NOT_AUTHORIZED ---------------------------------------------------------------
+
+
+def test_halted_fails_while_engaged_and_passes_once_released(db: Database) -> None:
+    switch = KillSwitch(db)
+    switch.engage("venue outage")
+    v = run(db)
+    assert not passed(v, "HALTED") and "venue outage" in results(v, "HALTED")[0].detail
+    switch.release()
+    assert passed(run(db), "HALTED")
+
+
+def test_halted_by_the_sentinel_file(lite: Database, tmp_path: Path) -> None:
+    sentinel = tmp_path / "STOP"
+    s = settings(**{"halt.sentinel_file": str(sentinel)})
+    assert passed(run(lite, c=ctx(s)), "HALTED")
+    sentinel.write_text("maintenance")
+    v = run(lite, c=ctx(s))
+    assert not passed(v, "HALTED") and "maintenance" in results(v, "HALTED")[0].detail
+
+
+def test_breaker_check_fails_on_the_numbers_even_without_an_update(db: Database) -> None:
+    from orion_cli.store.ledger import Ledger
+    from orion_cli.venues.trading import Action, Fill, OrderRequest, PreparedOrder, TimeInForce
+
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("1000"), now=NOW - timedelta(hours=1))
+    assert passed(run(db), "BREAKER")
+    # Lose exactly the daily limit (50): buy 100 at 0.50, sell at 0.01 paying a 1.00 fee.
+    req = OrderRequest(Venue.KALSHI, "KXL", Side.YES, Action.BUY, D(100), D("0.50"), TimeInForce.IOC, "b1")
+    led.record_intent(PreparedOrder(req, "{}"), now=NOW)
+    led.record_fills("b1", [Fill(Venue.KALSHI, "f1", "v1", "KXL", Side.YES, Action.BUY, D(100), D("0.50"), D(0),
+                                 NOW)], now=NOW)
+    sell = OrderRequest(Venue.KALSHI, "KXL", Side.YES, Action.SELL, D(100), D("0.01"), TimeInForce.IOC, "s1")
+    led.record_intent(PreparedOrder(sell, '{"s":1}'), now=NOW)
+    led.record_fills("s1", [Fill(Venue.KALSHI, "f2", "v2", "KXL", Side.YES, Action.SELL, D(100), D("0.01"),
+                                 D("1.00"), NOW)], now=NOW)
+    v = run(db)
+    assert not passed(v, "BREAKER")
+    assert "daily loss 50.00 >= limit 50.00" in results(v, "BREAKER")[0].detail
+    assert passed(v, "HALTED")  # nobody tripped the halt: BREAKER and HALTED are distinct
+
+
+@pytest.mark.parametrize(("mode", "authorized", "ok"), [("paper", True, True), ("live", True, True),
+                                                        ("live", False, False), ("paper", False, False),
+                                                        ("demo", True, False)])
+def test_not_authorized(lite: Database, mode: str, authorized: bool, ok: bool) -> None:
+    c = ctx(mode=mode if mode != "demo" else "paper", authorized=authorized, bals=balances(mode=mode))
+    c = dataclasses.replace(c, mode=mode)
+    v = run(lite, c=c)
+    assert passed(v, "NOT_AUTHORIZED") is ok
+    if not authorized:
+        assert "--authorize-live" in results(v, "NOT_AUTHORIZED")[0].detail
+
+
+# -- TRADING_WINDOW --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("window", "at", "ok"), [
+    ("13:30-20:00", "13:29:59.999999", False),
+    ("13:30-20:00", "13:30:00", True),
+    ("13:30-20:00", "19:59:59.999999", True),
+    ("13:30-20:00", "20:00:00", False),
+    ("22:00-02:00", "21:59:59", False),  # wraps midnight
+    ("22:00-02:00", "22:00:00", True),
+    ("22:00-02:00", "00:00:00", True),
+    ("22:00-02:00", "01:59:59", True),
+    ("22:00-02:00", "02:00:00", False),
+    ("00:00-24:00", "23:59:59", True),
+])
+def test_trading_window_edges(lite: Database, window: str, at: str, ok: bool) -> None:
+    t = datetime.fromisoformat(f"2026-11-21T{at}+00:00")
+    s = settings(**{"trading.trading_windows": [window]})
+    p = plan(leg(fetched=t), leg(Venue.POLYMARKET, "0xabc", Side.NO, price="0.50", fetched=t))
+    v = run(lite, p, ctx(s, now=t, bals=balances(as_of=t)))
+    assert passed(v, "TRADING_WINDOW") is ok, results(v, "TRADING_WINDOW")
+
+
+def test_trading_windows_any_of_several_and_none_means_always(lite: Database) -> None:
+    s = settings(**{"trading.trading_windows": ["08:00-09:00", "14:00-16:00"]})
+    assert passed(run(lite, c=ctx(s)), "TRADING_WINDOW")
+    assert passed(run(lite, c=ctx()), "TRADING_WINDOW")
+    assert in_window(NOW, 900, 900)  # HH:MM-HH:MM with equal ends: the whole day
+
+
+# -- INVALID_ORDER ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("bad", "needle"), [
+    (lambda: leg(size="0"), "size 0 <= 0"),
+    (lambda: dataclasses.replace(leg(), size=D("-1")), "<= 0"),
+    (lambda: dataclasses.replace(leg(), limit_price=D("NaN")), "not a finite decimal"),
+    (lambda: dataclasses.replace(leg(), expected_fees=D("Infinity")), "not a finite decimal"),
+    (lambda: dataclasses.replace(leg(), limit_price=0.4), "not a finite decimal"),  # a float
+    (lambda: leg(price="0.405", mkt=market(tick="0.01")), "tick grid"),
+    (lambda: leg(mkt=market(status=MarketStatus.CLOSED)), "closed, not open"),
+    (lambda: leg(mkt=market(status=MarketStatus.PAUSED)), "paused, not open"),
+    (lambda: leg(mkt=market(close=NOW)), "closed at"),
+    (lambda: dataclasses.replace(leg(), market=market(mid="")), "unknown market"),
+    (lambda: dataclasses.replace(leg(), market=market(mid="OTHER")), "the book is not market OTHER's"),
+    (lambda: dataclasses.replace(leg(), market=market(Venue.POLYMARKET)), "is a polymarket market"),
+    (lambda: dataclasses.replace(leg(Venue.POLYMARKET, "0xabc"), token_id="0xother"), "token"),
+    (lambda: leg(price="0.40", avg="0.41"), "above the limit"),
+])
+def test_invalid_order_rejects(lite: Database, bad: Any, needle: str) -> None:
+    bad_leg = bad()
+    p = plan(bad_leg, leg(Venue.POLYMARKET, "0xdef", Side.NO, price="0.50", size="10"), size=D(10))
+    v = run(lite, p)
+    inv = results(v, "INVALID_ORDER")
+    assert not inv[0].passed and needle in inv[0].detail, inv
+    assert inv[1].passed
+    assert not v.passed
+    # Checks that read the legs' numbers fail closed rather than judge garbage.
+    assert not passed(v, "ORDER_NOTIONAL") and "not evaluated" in results(v, "ORDER_NOTIONAL")[0].detail
+
+
+def test_invalid_order_accepts_an_open_market_closing_later_and_unequal_legs_fail(lite: Database) -> None:
+    ok = plan(leg(mkt=market(close=NOW + timedelta(seconds=1))), leg(Venue.POLYMARKET, "0xabc", Side.NO))
+    assert passed(run(lite, ok), "INVALID_ORDER")
+    unequal = plan(leg(size="10"), leg(Venue.POLYMARKET, "0xabc", Side.NO, size="9"))
+    v = run(lite, unequal)
+    assert "equal shares" in results(v, "INVALID_ORDER")[1].detail
+
+
+def test_a_plan_without_legs_fails(lite: Database) -> None:
+    p = dataclasses.replace(plan(), legs=())
+    v = run(lite, p)
+    assert not v.passed
+    assert not passed(v, "INVALID_ORDER", None) and not passed(v, "BALANCE", None)
+
+
+# -- PRICE_BAND ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("price", "ok"), [("0.05", True), ("0.0499", False), ("0.95", True), ("0.9501", False),
+                                           ("0.50", True)])
+def test_price_band_edges(lite: Database, price: str, ok: bool) -> None:
+    v = run(lite, plan(leg(price=price), leg(Venue.POLYMARKET, "0xabc", Side.NO, price="0.05")))
+    assert passed(v, "PRICE_BAND") is ok, results(v, "PRICE_BAND")
+    assert passed(v, "INVALID_ORDER")  # 0.0001 ticks: only the band judges these prices
+
+
+def test_price_band_follows_the_configuration(lite: Database) -> None:
+    s = settings(**{"limits.price_band_low": "0.10", "limits.price_band_high": "0.90"})
+    v = run(lite, plan(leg(price="0.0999"), leg(Venue.POLYMARKET, "0xabc", Side.NO, price="0.9001")), ctx(s))
+    band = results(v, "PRICE_BAND")
+    assert "< price_band_low 0.10" in band[0].detail and "> price_band_high 0.90" in band[1].detail
+
+
+# -- STALE_QUOTE / EDGE_GONE -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("age_ms", "ok"), [(0, True), (5000, True), (5001, False), (-2000, True)])
+def test_stale_quote_at_exactly_the_max_age(lite: Database, age_ms: int, ok: bool) -> None:
+    fetched = NOW - timedelta(milliseconds=age_ms)
+    v = run(lite, plan(leg(fetched=fetched), leg(Venue.POLYMARKET, "0xabc", Side.NO)))
+    assert passed(v, "STALE_QUOTE") is ok, results(v, "STALE_QUOTE")
+    assert passed(v, "STALE_QUOTE", 1)
+
+
+@pytest.mark.parametrize(("edge", "profit", "ok"), [("0.01", "0.01", True), ("0.0099", "1", False),
+                                                    ("0.05", "0", False), ("0.05", "-0.01", False)])
+def test_edge_gone_edges(lite: Database, edge: str, profit: str, ok: bool) -> None:
+    v = run(lite, plan(edge=edge, profit=profit))
+    assert passed(v, "EDGE_GONE") is ok, results(v, "EDGE_GONE")
+
+
+# -- ORDER_NOTIONAL / ORDER_CONTRACTS --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fees", "ok"), [("5.00", True), ("5.01", False)])
+def test_order_notional_exactly_100_passes(lite: Database, fees: str, ok: bool) -> None:
+    big = leg(size="100", price="0.95", fees=fees)  # 95.00 + fees
+    v = run(lite, plan(big, leg(Venue.POLYMARKET, "0xabc", Side.NO, size="100", price="0.05")))
+    r = results(v, "ORDER_NOTIONAL")[0]
+    assert r.passed is ok
+    assert r.detail.startswith("cost+fees 100.00 " if ok else "cost+fees 100.01 > order_notional 100.00")
+
+
+@pytest.mark.parametrize(("size", "ok"), [("100", True), ("100.01", False)])
+def test_order_contracts_edges(lite: Database, size: str, ok: bool) -> None:
+    s = settings(**{"limits.order_notional": "1000", "limits.market_exposure": "1000"})
+    v = run(lite, plan(leg(size=size, price="0.10"), leg(Venue.POLYMARKET, "0xabc", Side.NO, size=size,
+                                                          price="0.10")), ctx(s))
+    assert passed(v, "ORDER_CONTRACTS") is ok and passed(v, "ORDER_CONTRACTS", 1) is ok
+    assert passed(v, "INVALID_ORDER")
+
+
+# -- exposure (existing positions and in-flight orders count) --------------------------------------
+
+
+def _one_leg_plan(notional: str, *, mid: str = "KXA-1", category: str = "Politics", venue: Venue = Venue.KALSHI,
+                  key: str = "key-1") -> TradePlan:
+    """A plan whose leg on ``mid`` costs exactly ``notional`` (10 contracts, fees make up the rest)."""
+    base = D("10") * D("0.40")
+    return plan(leg(venue, mid, size="10", price="0.40", fees=str(D(notional) - base), category=category),
+                leg(Venue.POLYMARKET, "0xzzz", Side.NO, size="10", price="0.05", category="other"), key=key)
+
+
+@pytest.mark.parametrize(("existing", "ok"), [("190", True), ("190.01", False)])
+def test_market_exposure_counts_existing_positions(db: Database, existing: str, ok: bool) -> None:
+    add_position(db, Venue.KALSHI, "KXA-1", existing)
+    add_position(db, Venue.POLYMARKET, "KXA-1", "500")  # the same id on another venue is another market
+    v = run(db, _one_leg_plan("10"))
+    r = results(v, "MARKET_EXPOSURE")[0]
+    assert r.passed is ok, r
+    assert f"existing {D(existing):.2f} + plan 10.00" in r.detail
+
+
+def test_market_exposure_counts_in_flight_orders_but_not_finished_ones(db: Database) -> None:
+    add_order(db, size="100", price="0.90", status="intent")  # 90
+    add_order(db, size="100", price="0.50", status="open", filled="40")  # 60 × 0.50 = 30 still in flight
+    add_order(db, size="100", price="0.70", status="submitted")  # 70
+    add_order(db, size="100", price="0.90", status="cancelled")  # done: nothing
+    add_order(db, size="100", price="0.90", status="rejected")
+    add_order(db, size="100", price="0.90", status="intent", action="sell")  # a sell adds no exposure
+    add_order(db, size="100", price="0.90", status="intent", mode="live")  # another mode's ledger
+    assert passed(run(db, _one_leg_plan("10")), "MARKET_EXPOSURE")  # 190 + 10 = 200
+    add_order(db, size="1", price="0.01", status="unknown")  # + 0.01
+    r = results(run(db, _one_leg_plan("10")), "MARKET_EXPOSURE")[0]
+    assert not r.passed and "200.01 > market_exposure 200.00" in r.detail
+
+
+def test_market_exposure_sums_legs_in_the_same_market(lite: Database) -> None:
+    both = plan(leg(size="100", price="0.50", fees="0"), leg(side=Side.NO, size="100", price="0.50", fees="0.01"))
+    s = settings(**{"limits.market_exposure": "100"})
+    v = run(lite, both, ctx(s))
+    assert [r.passed for r in results(v, "MARKET_EXPOSURE")] == [False, False]
+    assert "plan 100.01" in results(v, "MARKET_EXPOSURE")[0].detail
+
+
+@pytest.mark.parametrize(("existing", "ok"), [("490", True), ("490.01", False)])
+def test_category_exposure_across_markets_and_case(db: Database, existing: str, ok: bool) -> None:
+    add_position(db, Venue.KALSHI, "KXB-1", "190", category="politics")
+    add_position(db, Venue.POLYMARKET, "0xb", str(D(existing) - 190), category=" POLITICS ")
+    add_position(db, Venue.KALSHI, "KXC-1", "400", category="Sports")
+    v = run(db, _one_leg_plan("10", category="Politics"))
+    r = results(v, "CATEGORY_EXPOSURE")[0]
+    assert r.passed is ok and "category politics" in r.detail, r
+    assert results(v, "CATEGORY_EXPOSURE")[1].passed
+
+
+def test_uncategorised_markets_share_one_bucket(db: Database) -> None:
+    add_position(db, Venue.KALSHI, "KXB-1", "495", category="")
+    v = run(db, _one_leg_plan("10", category=""))
+    r = results(v, "CATEGORY_EXPOSURE")[0]
+    assert not r.passed and "uncategorised" in r.detail
+
+
+@pytest.mark.parametrize(("existing", "ok"), [("985", True), ("985.01", False)])
+def test_total_exposure(db: Database, existing: str, ok: bool) -> None:
+    # Spread over markets so only the total binds; the plan costs 10 + 0.50 + fees 4.50 = 15.
+    for i, amount in enumerate(["190", "190", "190", "190", str(D(existing) - 760)]):
+        add_position(db, Venue.KALSHI, f"KXT-{i}", amount, category=f"c{i}")
+    p = plan(leg(size="10", price="0.40", fees="6", category="x"),
+             leg(Venue.POLYMARKET, "0xabc", Side.NO, size="10", price="0.05", fees="4.50", category="y"))
+    r = results(run(db, p), "TOTAL_EXPOSURE")[0]
+    assert r.passed is ok and f"+ plan 15.00 = {D(existing) + 15:.2f}" in r.detail, r
+
+
+@pytest.mark.parametrize(("held", "ok"), [(18, True), (19, False)])
+def test_open_positions_counts_new_markets(db: Database, held: int, ok: bool) -> None:
+    for i in range(held):
+        add_position(db, Venue.KALSHI, f"KXP-{i}", "1", category=f"c{i}")
+    add_position(db, Venue.KALSHI, "KXZ", "0", size="0")  # closed: not an open position
+    r = results(run(db), "OPEN_POSITIONS")[0]
+    assert r.passed is ok and f"{held} markets held + 2 new = {held + 2}" in r.detail, r
+
+
+def test_open_positions_a_market_already_held_is_not_new(db: Database) -> None:
+    for i in range(18):
+        add_position(db, Venue.KALSHI, f"KXP-{i}", "1", category=f"c{i}")
+    add_position(db, Venue.KALSHI, "KXA-1", "1")
+    r = results(run(db), "OPEN_POSITIONS")[0]
+    assert r.passed and "19 markets held + 1 new = 20 <=" in r.detail, r
+    add_order(db, mid="KXQ", status="intent")  # an in-flight order opens a market too
+    assert not results(run(db), "OPEN_POSITIONS")[0].passed
+
+
+# -- BALANCE ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("available", "ok"), [("4.40", True), ("4.39", False)])
+def test_balance_needs_cost_fees_and_the_buffer(lite: Database, available: str, ok: bool) -> None:
+    # Kalshi leg: 10 × 0.40 = 4.00 → with the 10% buffer 4.40.
+    v = run(lite, c=ctx(bals=balances(available)))
+    r = results(v, "BALANCE")[0]
+    assert r.passed is ok and "required 4.40" in r.detail, r
+    assert results(v, "BALANCE")[1].passed
+
+
+def test_balance_unknown_stale_or_wrong_mode_refuses(lite: Database) -> None:
+    v = run(lite, c=ctx(bals=balances(None)))
+    assert "unknown" in results(v, "BALANCE")[0].detail and not results(v, "BALANCE")[0].passed
+    assert results(v, "BALANCE")[1].passed
+    missing = run(lite, c=ctx(bals={Venue.KALSHI: balances()[Venue.KALSHI]}))
+    assert not results(missing, "BALANCE")[1].passed
+    at_max = run(lite, c=ctx(bals=balances(as_of=NOW - timedelta(seconds=300))))
+    assert all(r.passed for r in results(at_max, "BALANCE"))
+    stale = run(lite, c=ctx(bals=balances(as_of=NOW - timedelta(seconds=300, microseconds=1))))
+    assert not any(r.passed for r in results(stale, "BALANCE"))
+    assert "treated as unknown" in results(stale, "BALANCE")[0].detail
+    live_bal = run(lite, c=ctx(bals=balances(mode="live")))
+    assert not results(live_bal, "BALANCE")[0].passed
+
+
+def test_balance_counts_both_legs_on_one_venue_and_unacknowledged_orders(db: Database) -> None:
+    both = plan(leg(size="10", price="0.40"), leg(mid="KXB-1", side=Side.NO, size="10", price="0.50"))
+    assert results(run(db, both, ctx(bals=balances("9.90"))), "BALANCE")[0].passed  # (4 + 5) × 1.1
+    assert not results(run(db, both, ctx(bals=balances("9.89"))), "BALANCE")[1].passed
+    add_order(db, size="1", price="0.01", status="intent")  # cash the venue has not seen leave yet
+    r = results(run(db, both, ctx(bals=balances("9.90"))), "BALANCE")[0]
+    assert not r.passed and "in flight 0.01" in r.detail
+    assert results(run(db, both, ctx(bals=balances("9.91"))), "BALANCE")[0].passed
+
+
+# -- RATE_LIMIT / DUPLICATE ------------------------------------------------------------------------
+
+
+def test_rate_limit_20th_order_passes_21st_fails(db: Database) -> None:
+    add_order(db, created=NOW - timedelta(seconds=59, microseconds=999_000), step=timedelta(milliseconds=1),
+              status="filled", n=18)
+    add_order(db, created=NOW - timedelta(seconds=60), status="filled")  # exactly 60 s ago: outside the minute
+    add_order(db, created=NOW - timedelta(seconds=10), mode="live")  # another mode
+    r = results(run(db), "RATE_LIMIT")[0]
+    assert r.passed and "18 orders in the last 60 s + 2 = 20 <= orders_per_minute 20" in r.detail, r
+    add_order(db, created=NOW, status="cancelled")
+    r = results(run(db), "RATE_LIMIT")[0]
+    assert not r.passed and "19 orders in the last 60 s + 2 = 21 > orders_per_minute 20" in r.detail
+
+
+def test_rate_limit_per_hour(db: Database) -> None:
+    s = settings(**{"rate_limits.orders_per_minute": 1000, "rate_limits.orders_per_hour": 1000})
+    s = dataclasses.replace(s, rate_limits=dataclasses.replace(s.rate_limits, orders_per_hour=100))
+    add_order(db, created=NOW - timedelta(seconds=3599), step=timedelta(seconds=1), status="filled", n=98)
+    add_order(db, created=NOW - timedelta(seconds=3600), status="filled")
+    assert results(run(db, c=ctx(s)), "RATE_LIMIT")[0].passed
+    add_order(db, created=NOW - timedelta(seconds=3000), status="filled")
+    r = results(run(db, c=ctx(s)), "RATE_LIMIT")[0]
+    assert not r.passed and "99 in the last 3600 s + 2 = 101 > orders_per_hour 100" in r.detail
+
+
+def test_duplicate_key(db: Database) -> None:
+    assert results(run(db), "DUPLICATE")[0].passed
+    with db.write() as conn:
+        conn.execute(insert(executions).values(key="key-1", opportunity_id="op1", mode="paper", status="done",
+                                               size=D(10), plan="{}", result="{}", created_at=iso_utc(NOW),
+                                               updated_at=iso_utc(NOW)))
+    r = results(run(db), "DUPLICATE")[0]
+    assert not r.passed and "key-1 already used" in r.detail
+    assert results(run(db, plan(key="key-2")), "DUPLICATE")[0].passed
+    assert not results(run(db, plan(key="")), "DUPLICATE")[0].passed
+
+
+# -- fail closed -----------------------------------------------------------------------------------
+
+
+def test_a_check_that_cannot_be_evaluated_fails(lite: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    import orion_cli.risk.checks as checks
+
+    def boom(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("ledger unreadable")
+
+    monkeypatch.setattr(checks, "_load_book", boom)
+    v = run(lite)
+    for name in ("MARKET_EXPOSURE", "CATEGORY_EXPOSURE", "TOTAL_EXPOSURE", "OPEN_POSITIONS", "BALANCE"):
+        r = results(v, name)[0]
+        assert not r.passed and "could not be evaluated: RuntimeError: ledger unreadable" in r.detail, name
+    assert passed(v, "PRICE_BAND")
+
+
+def test_an_invalid_trading_window_fails_closed(lite: Database) -> None:
+    s = settings()
+    s = dataclasses.replace(s, trading=dataclasses.replace(s.trading, trading_windows=["9-5"]))
+    r = results(run(lite, c=ctx(s)), "TRADING_WINDOW")[0]
+    assert not r.passed and "could not be evaluated" in r.detail
