@@ -103,15 +103,69 @@ def test_positions_table_and_json(ledger_url: str) -> None:
     assert (pos["mark"], pos["unrealised"], pos["fees"]) == ("0.29", "-0.1", "0.147")
 
 
-def test_live_mode_is_refused_clearly(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_mode_without_a_vault_is_a_secrets_error(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live mode reads the venues with the vault's credentials; without them: exit 4, nothing on stdout."""
     monkeypatch.setenv("ORION__TRADING__MODE", "live")
     for cmd in ("balance", "positions"):
         res = _invoke("--db", ledger_url, cmd, "--json")
-        assert res.exit_code == 6, res.output
-        assert "live account access is not available yet" in res.stderr
+        assert res.exit_code == 4, res.output
         assert res.stdout == ""
         err = json.loads(res.stderr.strip().splitlines()[-1])
-        assert err["exit_code"] == 6 and err["reason"] == "LIVE_NOT_AVAILABLE"
+        assert err["exit_code"] == 4
+    res = _invoke("--db", ledger_url, "balance", "--demo", "--json")
+    assert res.exit_code == 2  # --demo is paper only
+
+
+def test_live_balance_reads_the_venue_with_vault_credentials(tmp_path: Path, ledger_url: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end: vault → signed Kalshi balance call → the simulator's figure, recorded in the ledger."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from sim.kalshi_sim import API_PREFIX, KalshiSim
+
+    from orion_cli.secrets.store import open_store
+    from orion_cli.store.db import open_database
+    from orion_cli.store.ledger import Ledger
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_id = "0b0f6c1e-2f1a-4c55-9a57-1c6b1e0d9a11"
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    pw = tmp_path / "master"
+    pw.write_text("a throwaway master password for this test")
+    pw.chmod(0o600)
+    monkeypatch.setenv("ORION_MASTER_PASSWORD_FILE", str(pw))
+    from orion_cli.secrets.unlock import resolve_master_password
+
+    vault = tmp_path / "vault.json"
+    store = open_store("vault", vault_path=vault,
+                       password=lambda new: resolve_master_password(vault, prompt=None, new=new))
+    store.set_many({"kalshi_api_key_id": key_id, "kalshi_private_key": pem})
+    store.close()
+    sim = KalshiSim()
+    sim.register_key(key_id, key.public_key())
+    sim.account(key_id).cash = D("123.4567")
+    sim.start()
+    try:
+        monkeypatch.setenv("ORION__TRADING__MODE", "live")
+        monkeypatch.setenv("ORION__POLYMARKET__ENABLED", "false")
+        monkeypatch.setenv("ORION__SECRETS__VAULT_PATH", str(vault))
+        monkeypatch.setenv("ORION__KALSHI__PROD_BASE_URL", sim.server.base_url + API_PREFIX)
+        res = _invoke("--db", ledger_url, "balance", "--json")
+        assert res.exit_code == 0, res.output
+        records = json.loads(res.stdout)
+        bal = next(r for r in records if r["type"] == "balance")
+        assert (bal["venue"], bal["mode"], bal["available"]) == ("kalshi", "live", "123.4567")
+        assert "LIVE" in res.stderr
+        db = open_database(ledger_url)
+        try:
+            recorded = Ledger(db, "live").balance(Venue.KALSHI)
+        finally:
+            db.dispose()
+        assert recorded is not None and recorded.available == D("123.4567")
+        assert key_id not in res.stdout + res.stderr
+    finally:
+        sim.stop()
 
 
 class _Down:

@@ -65,6 +65,8 @@ def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> A
     from orion_cli.store.ledger import Ledger
 
     settings = app.settings()
+    if settings.trading.mode == "live":
+        return _live_report(app, snapshot, demo)
     require_paper(settings)
     source = open_source(app, snapshot, demo)
     if snapshot is not None or demo:
@@ -76,6 +78,31 @@ def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> A
     report: AccountsReport = run(lambda: gather(venues, ledger, settings, source=source if mark else None))
     for problem in report.mark_errors:
         app.out.warn(f"could not mark {problem}")
+    return report
+
+
+def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> AccountsReport:
+    """Live mode: each venue's own balances and positions, read with the vault's credentials.
+
+    Read-only (nothing is sent), so no live-trading authorization is needed; the figures are also
+    recorded as the ledger's balance snapshot the breaker and the BALANCE check use.
+    """
+    from orion_cli.cli.commands.reconcile import _live_venues, _open_store, _venues_wanted
+    from orion_cli.core.accounts import gather
+    from orion_cli.store.ledger import Ledger
+
+    if snapshot is not None or demo:
+        raise typer.BadParameter("--snapshot/--demo are for paper mode; live mode reads the venues",
+                                 param_hint="--demo")
+    settings = app.settings()
+    db = app.db()
+    ledger = Ledger(db, "live", reset_hour_utc=settings.breaker.reset_hour_utc)
+    venues = _live_venues(settings, _open_store(app), _venues_wanted(settings, None))
+    app.out.banner(f"LIVE: balances and positions as {', '.join(v.value for v in venues)} report them.")
+    report: AccountsReport = run(lambda: gather(venues, ledger, settings))
+    for acct in report.accounts:
+        if acct.balance is not None:
+            ledger.record_balance(acct.balance)
     return report
 
 
