@@ -87,7 +87,7 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     Read-only (nothing is sent), so no live-trading authorization is needed; the figures are also
     recorded as the ledger's balance snapshot the breaker and the BALANCE check use.
     """
-    from orion_cli.cli.commands.reconcile import _live_venues, _open_store, _venues_wanted
+    from orion_cli.cli.live_venues import live_venues, open_store, venues_wanted
     from orion_cli.core.accounts import gather
     from orion_cli.store.ledger import Ledger
 
@@ -97,7 +97,7 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     settings = app.settings()
     db = app.db()
     ledger = Ledger(db, "live", reset_hour_utc=settings.breaker.reset_hour_utc)
-    venues = _live_venues(settings, _open_store(app), _venues_wanted(settings, None))
+    venues = live_venues(settings, open_store(app), venues_wanted(settings, None))
     app.out.banner(f"LIVE: balances and positions as {', '.join(v.value for v in venues)} report them.")
     report: AccountsReport = run(lambda: gather(venues, ledger, settings))
     for acct in report.accounts:
