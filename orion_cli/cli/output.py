@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,6 +66,19 @@ def stream_is_tty(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class _interrupt_between_lines:  # noqa: N801 - used as a `with` block
+    """Hold SIGINT while one line is written; a pending interrupt is raised right after it."""
+
+    def __enter__(self) -> None:
+        self._blocked = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
+        if self._blocked:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def __exit__(self, *exc: object) -> None:
+        if self._blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 class Output:
@@ -125,8 +140,11 @@ class Output:
             self._write("  ".join(c.cell(record) for c in columns))
 
     def _write(self, line: str) -> None:
-        self.stdout.write(line + "\n")
-        self.stdout.flush()
+        # Ctrl-C must land between lines, never inside one: an interrupted write to a full pipe leaves
+        # half a JSON line for the reader (seen when `audit tail -f` was stopped while its reader lagged).
+        with _interrupt_between_lines():
+            self.stdout.write(line + "\n")
+            self.stdout.flush()
 
     def _table(self, records: Iterable[dict[str, Any]], columns: Sequence[Column], title: str) -> None:
         from rich.table import Table
