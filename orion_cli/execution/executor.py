@@ -56,7 +56,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, select
 
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, Halted, NotFound, OrionError, Refused, VenueUnavailable
@@ -69,6 +69,7 @@ from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.execution.state import ExecStatus, advance, allowed, load_result, save_result
 from orion_cli.risk.halt import KillSwitch, assert_not_halted
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
+from orion_cli.store.audit import batched as audit_batch
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger
 from orion_cli.store.tables import executions, plain
@@ -292,6 +293,24 @@ def _request_from(rec: Mapping[str, Any]) -> OrderRequest:
 # -- results --------------------------------------------------------------------------------------
 
 
+def _intent_record(prepared: PreparedOrder, leg_name: str) -> dict[str, Any]:
+    return {"leg": leg_name, "request": _request_record(prepared.request), "payload": prepared.payload,
+            "venue_ref": prepared.venue_ref}
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What :meth:`Executor.commit_intents` decided: the key existed (resume it), refused, or ready to send."""
+
+    exists: bool
+    verdict: Verdict
+    run: _Run | None
+
+
+_EXECUTION_EXISTS = select(executions.c.key).where(executions.c.key == bindparam("key"))
+_INSERT_EXECUTION = executions.insert()
+
+
 @dataclass
 class ExecutionResult:
     key: str
@@ -421,6 +440,25 @@ class Executor:
             lock.release()
 
     async def _execute_locked(self, plan: TradePlan, ctx: PipelineContext) -> ExecutionResult:
+        committed = self.commit_intents(plan, ctx)
+        if committed.exists:
+            return await self._resume_locked(plan.key)
+        verdict = committed.verdict
+        if not verdict.passed:
+            failure = verdict.first_failure
+            msg = f"refused by {failure.name}: {failure.detail}" if failure else "refused"
+            return ExecutionResult(plan.key, "refused", verdict, [], msg)
+        _crash_point("intents_committed")
+        assert committed.run is not None
+        return await self._drive(committed.run, verdict, fresh=True)
+
+    def commit_intents(self, plan: TradePlan, ctx: PipelineContext) -> Committed:
+        """Prepare both legs, run every check, and commit the execution and both intents — or the refusal.
+
+        One serialised write transaction: no other orion process can place an order between the
+        checks and the intents they allowed. This is the order path's fixed cost (benchmarked by
+        ``benchmarks/bench_order_path.py``), so its events go out as one batch.
+        """
         specs = [LegSpec.from_plan(i, leg) for i, leg in enumerate(plan.legs)]
         first, second = leg_order(specs)
         tif = TimeInForce(self.settings.trading.time_in_force)
@@ -438,47 +476,38 @@ class Executor:
             prepared, prepare_problem = {}, str(exc)
         evaluate = self._evaluate or _default_evaluate()
         now = datetime.now(UTC)
-        exists = False
-        verdict = Verdict()
-        result: dict[str, Any] = {}
         with self.db.write() as conn:
-            if conn.execute(select(executions.c.key).where(executions.c.key == plan.key)).first() is not None:
-                exists = True
-            else:
-                verdict = evaluate(conn, plan, ctx)
-                if prepare_problem or not prepared:
-                    verdict = Verdict((*verdict.checks, CheckResult(
-                        "INVALID_ORDER", False, prepare_problem or "size is zero on the fresh books")))
-                if not verdict.passed:
-                    failing = [c.to_record() for c in verdict.checks if not c.passed]
-                    AuditLog.append(conn, "risk.rejected", {
-                        "key": plan.key, "opportunity_id": plan.opportunity_id, "failed": failing,
-                        "checks": [c.to_record() for c in verdict.checks]}, mode=self.mode, actor=self.actor, now=now)
-                else:
-                    result = self._initial_result(plan, first, second)
-                    conn.execute(insert(executions).values(
-                        key=plan.key, opportunity_id=plan.opportunity_id[:16], mode=self.mode,
-                        status=ExecStatus.INTENTS.value, size=plan.size,
-                        plan=canonical_json({**plan.to_record(), "specs": [s.to_record() for s in specs],
-                                             "first": first.index, "second": second.index}),
-                        result=canonical_json(result), created_at=iso_utc(now), updated_at=iso_utc(now)))
-                    AuditLog.append(conn, "execution.requested", {
-                        **{k: v for k, v in plan.to_record().items() if k != "type"},
-                        "first_leg": first.venue.value, "second_leg": second.venue.value,
-                        "order_rule": "larger share of visible depth first; ties Kalshi first",
-                        "checks": [c.to_record() for c in verdict.checks]}, mode=self.mode, actor=self.actor, now=now)
-                    for tag, spec, leg_name in (("l1", first, "first"), ("l2", second, "second")):
-                        self._commit_intent(conn, plan.key, result, tag, prepared[tag], spec, leg_name, now)
-                    save_result(conn, plan.key, result, now=now)
-        if exists:
-            return await self._resume_locked(plan.key)
-        if not verdict.passed:
-            failure = verdict.first_failure
-            msg = f"refused by {failure.name}: {failure.detail}" if failure else "refused"
-            return ExecutionResult(plan.key, "refused", verdict, [], msg)
-        _crash_point("intents_committed")
-        run = _Run(plan.key, ExecStatus.INTENTS, first, second, result)
-        return await self._drive(run, verdict, fresh=True)
+            if conn.execute(_EXECUTION_EXISTS, {"key": plan.key}).first() is not None:
+                return Committed(True, Verdict(), None)
+            verdict = evaluate(conn, plan, ctx)
+            if prepare_problem or not prepared:
+                verdict = Verdict((*verdict.checks, CheckResult(
+                    "INVALID_ORDER", False, prepare_problem or "size is zero on the fresh books")))
+            if not verdict.passed:
+                failing = [c.to_record() for c in verdict.checks if not c.passed]
+                AuditLog.append(conn, "risk.rejected", {
+                    "key": plan.key, "opportunity_id": plan.opportunity_id, "failed": failing,
+                    "checks": [c.to_record() for c in verdict.checks]}, mode=self.mode, actor=self.actor, now=now)
+                return Committed(False, verdict, None)
+            result = self._initial_result(plan, first, second)
+            legs = (("l1", first, "first"), ("l2", second, "second"))
+            for tag, _spec, leg_name in legs:
+                result["intents"][tag] = _intent_record(prepared[tag], leg_name)
+            conn.execute(_INSERT_EXECUTION, {
+                "key": plan.key, "opportunity_id": plan.opportunity_id[:16], "mode": self.mode,
+                "status": ExecStatus.INTENTS.value, "size": plan.size,
+                "plan": canonical_json({**plan.to_record(), "specs": [s.to_record() for s in specs],
+                                        "first": first.index, "second": second.index}),
+                "result": canonical_json(result), "created_at": iso_utc(now), "updated_at": iso_utc(now)})
+            with audit_batch(conn):
+                AuditLog.append(conn, "execution.requested", {
+                    **{k: v for k, v in plan.to_record().items() if k != "type"},
+                    "first_leg": first.venue.value, "second_leg": second.venue.value,
+                    "order_rule": "larger share of visible depth first; ties Kalshi first",
+                    "checks": [c.to_record() for c in verdict.checks]}, mode=self.mode, actor=self.actor, now=now)
+                self.ledger.record_intents([(prepared[tag], spec.category) for tag, spec, _ in legs],
+                                           execution_id=plan.key, conn=conn, now=now)
+        return Committed(False, verdict, _Run(plan.key, ExecStatus.INTENTS, first, second, result))
 
     async def resume(self, key: str) -> ExecutionResult:
         """Look every order of ``key`` up by its persisted ids; finish what is safe, or report."""
@@ -927,9 +956,9 @@ class Executor:
 
     def _commit_intent(self, conn: Connection, key: str, result: dict[str, Any], tag: str, prepared: PreparedOrder,
                        spec: LegSpec, leg_name: str, now: datetime) -> None:
+        """One later intent (a retry of the second leg, an unwind) and its record in the result."""
         self.ledger.record_intent(prepared, execution_id=key, category=spec.category, conn=conn, now=now)
-        result["intents"][tag] = {"leg": leg_name, "request": _request_record(prepared.request),
-                                  "payload": prepared.payload, "venue_ref": prepared.venue_ref}
+        result["intents"][tag] = _intent_record(prepared, leg_name)
 
     def _initial_result(self, plan: TradePlan, first: LegSpec, second: LegSpec) -> dict[str, Any]:
         return {"key": plan.key, "first_leg": first.venue.value, "second_leg": second.venue.value,

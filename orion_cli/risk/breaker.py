@@ -20,13 +20,13 @@ the equity at that moment, otherwise the very next check would trip again on the
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from orion_cli.core.alert_sink import AlertSink, NullAlertSink
 from orion_cli.core.config import Settings
@@ -38,6 +38,7 @@ from orion_cli.store.audit import AuditLog, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import DailyPnl, Ledger, q, trading_day
 from orion_cli.store.tables import breaker_state, halt_state, plain
+from orion_cli.venues.trading import Position
 
 DAILY = "daily_loss"
 DRAWDOWN = "drawdown"
@@ -136,8 +137,12 @@ class _State:
         return w
 
 
+_STATE = select(breaker_state).where(breaker_state.c.mode == bindparam("mode"))
+_HALT = select(halt_state.c.halted, halt_state.c.kind).where(halt_state.c.id == 1)
+
+
 def _load(conn: Connection, mode: str) -> _State:
-    row = conn.execute(select(breaker_state).where(breaker_state.c.mode == mode)).first()
+    row = conn.execute(_STATE, {"mode": mode}).first()
     if row is None:
         return _State(False, None, None, None, {})
     try:
@@ -151,7 +156,7 @@ def _load(conn: Connection, mode: str) -> _State:
 
 
 def _halt_row(conn: Connection) -> Any:
-    return conn.execute(select(halt_state.c.halted, halt_state.c.kind).where(halt_state.c.id == 1)).first()
+    return conn.execute(_HALT).first()
 
 
 def _drawdown_released(state: _State, halt: Any) -> bool:
@@ -186,10 +191,11 @@ class Breaker:
 
     # -- figures -----------------------------------------------------------------------------------
 
-    def _pnl(self, now: datetime) -> DailyPnl:
+    def _pnl(self, now: datetime, conn: Connection | None = None,
+             every_position: Sequence[Position] | None = None) -> DailyPnl:
         b = self.settings.breaker
         return self.ledger.daily_pnl(daily_loss=b.daily_loss, daily_loss_pct=b.daily_loss_pct, marks=self._marks,
-                                     now=now)
+                                     now=now, conn=conn, every_position=every_position)
 
     def _status(self, pnl: DailyPnl, state: _State, halt: Any, now: datetime, *, peak: Decimal | None = None,
                 warnings: tuple[str, ...] = (), trips: tuple[str, ...] = ()) -> BreakerStatus:
@@ -234,16 +240,22 @@ class Breaker:
         with self.db.read() as conn:
             state = _load(conn, self.mode)
             halt = _halt_row(conn)
-        return self._status(self._pnl(now), state, halt, now)
+            pnl = self._pnl(now, conn)
+        return self._status(pnl, state, halt, now)
 
     # -- the pipeline check ------------------------------------------------------------------------
 
-    def check(self, conn: Connection, now: datetime) -> CheckResult:
-        """BREAKER: fails when a breaker limit is reached right now, or a trip is still in force."""
+    def check(self, conn: Connection, now: datetime, *, halt_row: Any = None,
+              every_position: Sequence[Position] | None = None) -> CheckResult:
+        """BREAKER: fails when a breaker limit is reached right now, or a trip is still in force.
+
+        ``halt_row`` and ``every_position`` are what the pipeline already read on ``conn``.
+        """
         try:
             state = _load(conn, self.mode)
-            halt = _halt_row(conn)
-            st = self._status(self._pnl(now), state, halt, now)
+            halt = halt_row if halt_row is not None else _halt_row(conn)
+            # On the checks' own connection: one consistent view, and no second connection per trade.
+            st = self._status(self._pnl(now, conn, every_position), state, halt, now)
         except Exception as exc:  # fail closed: a breaker that cannot be computed refuses
             return CheckResult("BREAKER", False, f"cannot compute the breaker: {type(exc).__name__}: {exc}"[:500])
         if st.problems:
@@ -269,7 +281,7 @@ class Breaker:
             state = _load(conn, self.mode)
             halt = _halt_row(conn)
             # Read inside the write lock: no other process can commit a fill between this and our writes.
-            pnl = self._pnl(now)
+            pnl = self._pnl(now, conn)
             day, _ = trading_day(now, b.reset_hour_utc)
             if _drawdown_released(state, halt):
                 AuditLog.append(conn, "breaker.reset", {"kind": DRAWDOWN, "old_peak": state.peak,

@@ -20,20 +20,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, case, func, select, type_coerce
+from sqlalchemy import Connection, bindparam, case, func, select, type_coerce
 
 from orion_cli.core.config import Settings, parse_window
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Market, MarketStatus, OrderBook, Side, Venue
 from orion_cli.core.money import ZERO
 from orion_cli.execution.plan import CHECK_ORDER, CheckResult, LegPlan, TradePlan, Verdict
-from orion_cli.risk.halt import status_in
+from orion_cli.risk.halt import read_halt_row, status_of
 from orion_cli.store.audit import iso_utc
-from orion_cli.store.ledger import normalise_category
-from orion_cli.store.tables import Money, executions, orders, plain, positions
-from orion_cli.venues.trading import Balance, OrderStatus
+from orion_cli.store.ledger import normalise_category, positions_in
+from orion_cli.store.tables import Money, executions, orders, plain
+from orion_cli.venues.trading import Balance, OrderStatus, Position
 
 if TYPE_CHECKING:
     from orion_cli.risk.breaker import Breaker
@@ -78,7 +78,23 @@ class _Book:
     unacknowledged: dict[str, Decimal]  # venue → cash committed to orders the venue has not confirmed
 
 
-def _load_book(conn: Connection, mode: str) -> _Book:
+# Built once (the order path runs them on every trade). Positions at cost; in-flight buys aggregated in
+# SQL (exact: sums and differences of Money stay Money), so a thousand resting orders cost one row per
+# market and price, not a thousand Decimal conversions.
+_PENDING = (
+    select(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price,
+           type_coerce(func.sum(orders.c.size - orders.c.filled_size), Money).label("unfilled"))
+    .where(orders.c.mode == bindparam("mode"), orders.c.action == "buy", orders.c.status.in_(IN_FLIGHT))
+    .group_by(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price)
+)
+_RECENT_ORDERS = (
+    select(func.count(), func.coalesce(func.sum(case((orders.c.created_at > bindparam("minute_cut"), 1), else_=0)), 0))
+    .where(orders.c.mode == bindparam("mode"), orders.c.created_at > bindparam("hour_cut"))
+)
+_EXECUTION = select(executions.c.status, executions.c.created_at).where(executions.c.key == bindparam("key"))
+
+
+def _load_book(conn: Connection, mode: str, held: Sequence[Position]) -> _Book:
     book = _Book({}, {}, ZERO, set(), {})
 
     def add(venue: str, market: str, category: str, amount: Decimal) -> None:
@@ -89,18 +105,10 @@ def _load_book(conn: Connection, mode: str) -> _Book:
         book.total += amount
         book.open_markets.add(key)
 
-    rows = conn.execute(select(positions.c.venue, positions.c.market_id, positions.c.category, positions.c.size,
-                               positions.c.cost).where(positions.c.mode == mode, positions.c.size > 0)).all()
-    for r in rows:
-        add(r.venue, r.market_id, r.category, Decimal(r.cost))
-    # Aggregated in SQL (exact: sums and differences of Money stay Money), so a thousand resting
-    # orders cost one row per market and price, not a thousand Decimal conversions.
-    unfilled = type_coerce(func.sum(orders.c.size - orders.c.filled_size), Money).label("unfilled")
-    pending = conn.execute(
-        select(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price, unfilled)
-        .where(orders.c.mode == mode, orders.c.action == "buy", orders.c.status.in_(IN_FLIGHT))
-        .group_by(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price)).all()
-    for p in pending:
+    for pos in held:
+        if pos.size > 0:
+            add(pos.venue.value, pos.market_id, pos.category, pos.exposure)
+    for p in conn.execute(_PENDING, {"mode": mode}).all():
         amount = max(ZERO, Decimal(p.unfilled)) * Decimal(p.limit_price)
         add(p.venue, p.market_id, p.category, amount)
         if p.status in UNACKNOWLEDGED:
@@ -116,11 +124,26 @@ class _Lazy:
         self.mode = mode
         self.plan = plan
         self._book: _Book | None = None
+        self._positions: list[Position] | None = None
+        self._halt_row: Any = None
+
+    @property
+    def positions(self) -> list[Position]:
+        """Every position of the mode, closed ones included (the breaker's start equity counts them)."""
+        if self._positions is None:
+            self._positions = positions_in(self.conn, self.mode, include_closed=True)
+        return self._positions
+
+    @property
+    def halt_row(self) -> Any:
+        if self._halt_row is None:
+            self._halt_row = read_halt_row(self.conn)
+        return self._halt_row
 
     @property
     def book(self) -> _Book:
         if self._book is None:
-            self._book = _load_book(self.conn, self.mode)
+            self._book = _load_book(self.conn, self.mode, self.positions)
         return self._book
 
 
@@ -130,7 +153,7 @@ Result = CheckResult | list[CheckResult]
 
 
 def check_halted(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
-    st = status_in(conn, ctx.settings.halt.sentinel_file)
+    st = status_of(lazy.halt_row, ctx.settings.halt.sentinel_file)
     if st.halted:
         where = f"sentinel file {st.sentinel}" if st.sentinel else f"kind {st.kind}"
         return CheckResult("HALTED", False, f"trading is halted ({where}) since {st.since}: "
@@ -146,7 +169,7 @@ def check_breaker(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy:
         breaker = Breaker.for_connection(conn, ctx.settings, mode=ctx.mode)
     elif breaker.mode != ctx.mode:
         return CheckResult("BREAKER", False, f"breaker is for {breaker.mode} but the plan trades {ctx.mode}")
-    return breaker.check(conn, ctx.now)
+    return breaker.check(conn, ctx.now, halt_row=lazy.halt_row, every_position=lazy.positions)
 
 
 def check_authorized(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
@@ -224,9 +247,7 @@ def check_rate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _L
     rl = ctx.settings.rate_limits
     minute_cut = iso_utc(ctx.now - timedelta(seconds=60))
     hour_cut = iso_utc(ctx.now - timedelta(seconds=3600))
-    row = conn.execute(select(func.count(), func.coalesce(func.sum(case((orders.c.created_at > minute_cut, 1),
-                                                                        else_=0)), 0))
-                       .where(orders.c.mode == ctx.mode, orders.c.created_at > hour_cut)).one()
+    row = conn.execute(_RECENT_ORDERS, {"mode": ctx.mode, "minute_cut": minute_cut, "hour_cut": hour_cut}).one()
     last_hour, last_minute = int(row[0]), int(row[1])
     n = len(plan.legs)
     per_min, per_hour = last_minute + n, last_hour + n
@@ -242,7 +263,7 @@ def check_rate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _L
 def check_duplicate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
     if not isinstance(plan.key, str) or not plan.key:
         return CheckResult("DUPLICATE", False, "the plan has no idempotency key")
-    row = conn.execute(select(executions.c.status, executions.c.created_at).where(executions.c.key == plan.key)).first()
+    row = conn.execute(_EXECUTION, {"key": plan.key}).first()
     if row is not None:
         return CheckResult("DUPLICATE", False, f"idempotency key {plan.key} already used "
                                                f"(execution {row.status}, created {row.created_at})")

@@ -43,8 +43,11 @@ class HaltStatus:
         }
 
 
+_HALT_ROW = select(halt_state).where(halt_state.c.id == 1)
+
+
 def _read(conn: Connection) -> Any:
-    row = conn.execute(select(halt_state).where(halt_state.c.id == 1)).first()
+    row = conn.execute(_HALT_ROW).first()
     if row is None:  # pragma: no cover - the migration inserts it; guard against manual tampering
         raise Refused("halt state row missing: refusing to trade", reason="HALTED")
     return row
@@ -65,7 +68,15 @@ def _sentinel_status(sentinel_file: str) -> HaltStatus | None:
 
 
 def status_in(conn: Connection, sentinel_file: str = "") -> HaltStatus:
-    row = _read(conn)
+    return status_of(_read(conn), sentinel_file)
+
+
+def read_halt_row(conn: Connection) -> Any:
+    """The ``halt_state`` row itself (the pre-trade checks read it once for HALTED and BREAKER)."""
+    return _read(conn)
+
+
+def status_of(row: Any, sentinel_file: str = "") -> HaltStatus:
     if row.halted:
         by = json.loads(row.by) if row.by else {}
         return HaltStatus(True, row.reason, row.kind, row.since, by)

@@ -8,6 +8,8 @@ serialises writers, so the chain never forks). ``hash = SHA-256(prev_hash ‖ ca
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import getpass
 import hashlib
 import json
@@ -21,7 +23,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from orion_cli.store.audit_head import get_head, set_head
 from orion_cli.store.db import Database
@@ -54,16 +56,18 @@ def iso_utc(ts: datetime) -> str:
 
 
 def default_actor(command: str = "") -> dict[str, Any]:
+    user, host = _user_and_host()
+    return {"command": command or _command_from_argv(), "user": user, "host": host, "pid": os.getpid()}
+
+
+@functools.cache
+def _user_and_host() -> tuple[str, str]:
+    """Looked up once per process (a passwd lookup per audit event showed up in the order path)."""
     try:
         user = getpass.getuser()
     except Exception:
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return {
-        "command": command or _command_from_argv(),
-        "user": user,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-    }
+    return user, socket.gethostname()
 
 
 def _command_from_argv() -> str:
@@ -103,19 +107,86 @@ class Event:
 def compute_hash(prev_hash: str, seq: int, ts: str, type_: str, mode: str, actor: str, venue: str | None,
                  market: str | None, payload: str) -> str:
     """The chain link. ``actor`` and ``payload`` are the stored canonical JSON texts."""
-    body = canonical_json(
-        {
-            "seq": seq,
-            "ts": ts,
-            "type": type_,
-            "mode": mode,
-            "actor": json.loads(actor),
-            "venue": venue,
-            "market": market,
-            "payload": json.loads(payload),
-        }
-    )
+    return _link(prev_hash, seq, ts, type_, mode, json.loads(actor), venue, market, json.loads(payload))
+
+
+def _link(prev_hash: str, seq: int, ts: str, type_: str, mode: str, actor: Any, venue: str | None,
+          market: str | None, payload: Any) -> str:
+    """The chain link from the *parsed* stored texts (what a verifier reads back)."""
+    body = canonical_json({"seq": seq, "ts": ts, "type": type_, "mode": mode, "actor": actor, "venue": venue,
+                           "market": market, "payload": payload})
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def _link_from_texts(prev_hash: str, seq: int, ts: str, type_: str, mode: str, actor_text: str, venue: str | None,
+                     market: str | None, payload_text: str) -> str:
+    """:func:`compute_hash` without parsing and re-encoding the two stored texts.
+
+    Canonical JSON re-encodes its own output unchanged, so the body is spliced from the texts in
+    sorted-key order (actor, market, mode, payload, seq, ts, type, venue). The execution request's
+    payload carries every check's verdict; encoding it once instead of twice is a visible share of
+    the order path. ``tests/store/test_audit.py`` holds the two functions equal.
+    """
+    body = "".join((
+        '{"actor":', actor_text, ',"market":', canonical_json(market), ',"mode":', canonical_json(mode),
+        ',"payload":', payload_text, ',"seq":', canonical_json(seq), ',"ts":', canonical_json(ts),
+        ',"type":', canonical_json(type_), ',"venue":', canonical_json(venue), "}",
+    ))
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+_NEWEST = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+_INSERT = audit_events.insert()
+_TAIL_KEY = "orion.audit_tail"
+
+
+def _chain_tail(conn: Connection) -> tuple[int, str]:
+    """The newest (seq, hash) as this transaction sees it.
+
+    Remembered per transaction (the innermost one, so a rolled-back savepoint never leaves a stale
+    tail): an execution appends several events in one transaction, and the writer lock means no
+    other process can append in between.
+    """
+    txn = conn.get_nested_transaction() or conn.get_transaction()
+    cached = conn.info.get(_TAIL_KEY)
+    if cached is not None and cached[0] is txn:
+        return cached[1], cached[2]
+    last = conn.execute(_NEWEST).first()
+    return (last[0], last[1]) if last else (0, GENESIS_HASH)
+
+
+def _remember_tail(conn: Connection, seq: int, digest: str) -> None:
+    conn.info[_TAIL_KEY] = (conn.get_nested_transaction() or conn.get_transaction(), seq, digest)
+
+
+_BATCH_KEY = "orion.audit_batch"
+
+
+@contextlib.contextmanager
+def batched(conn: Connection) -> Iterator[None]:
+    """Hold the events appended inside the block and write them as one insert and one anchor update.
+
+    Why: an execution commits several events (the request, both intents) in one transaction; one
+    statement instead of two per event is a large share of the order path. The events get their
+    seq and hash as they are appended, exactly as unbatched; only the writing is deferred to the end
+    of the block. If the block raises, nothing is written and the remembered chain tail is dropped,
+    so a caller that catches the error and appends again re-reads the true tail.
+    """
+    if _BATCH_KEY in conn.info:  # already inside a batch: the outer block writes
+        yield
+        return
+    rows: list[dict[str, Any]] = []
+    conn.info[_BATCH_KEY] = rows
+    try:
+        yield
+    except BaseException:
+        conn.info.pop(_TAIL_KEY, None)
+        raise
+    finally:
+        conn.info.pop(_BATCH_KEY, None)
+    if rows:
+        conn.execute(_INSERT, rows)
+        set_head(conn, rows[-1]["seq"], rows[-1]["hash"])
 
 
 class AuditLog:
@@ -139,26 +210,24 @@ class AuditLog:
         now: datetime | None = None,
     ) -> Event:
         """Append inside the caller's :meth:`Database.write` transaction."""
-        newest = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
-        last = conn.execute(newest).first()
-        seq = (last[0] + 1) if last else 1
-        prev = last[1] if last else GENESIS_HASH
+        last_seq, prev = _chain_tail(conn)
+        seq = last_seq + 1
         ts = iso_utc(now or datetime.now(UTC))
-        actor_d = dict(actor) if actor is not None else default_actor()
-        actor_text = canonical_json(actor_d)
-        payload_d = dict(payload or {})
-        payload_text = canonical_json(payload_d)
+        actor_text = canonical_json(dict(actor) if actor is not None else default_actor())
+        payload_text = canonical_json(dict(payload or {}))
         # Re-parse so the in-memory event equals what a reader will see (Decimals become strings).
-        payload_d = json.loads(payload_text)
-        digest = compute_hash(prev, seq, ts, type_, mode, actor_text, venue, market, payload_text)
-        conn.execute(
-            insert(audit_events).values(
-                seq=seq, ts=ts, type=type_, mode=mode, actor=actor_text, venue=venue, market=market,
-                payload=payload_text, prev_hash=prev, hash=digest,
-            )
-        )
-        set_head(conn, seq, digest)
-        return Event(seq, ts, type_, mode, json.loads(actor_text), venue, market, payload_d, prev, digest)
+        actor_d, payload_d = json.loads(actor_text), json.loads(payload_text)
+        digest = _link_from_texts(prev, seq, ts, type_, mode, actor_text, venue, market, payload_text)
+        row = {"seq": seq, "ts": ts, "type": type_, "mode": mode, "actor": actor_text, "venue": venue,
+               "market": market, "payload": payload_text, "prev_hash": prev, "hash": digest}
+        batch = conn.info.get(_BATCH_KEY)
+        if batch is not None:
+            batch.append(row)
+        else:
+            conn.execute(_INSERT, row)
+            set_head(conn, seq, digest)
+        _remember_tail(conn, seq, digest)
+        return Event(seq, ts, type_, mode, actor_d, venue, market, payload_d, prev, digest)
 
     def record(self, type_: str, payload: Mapping[str, Any] | None = None, **kwargs: Any) -> Event:
         """Append in a transaction of its own (for events that accompany no other change)."""

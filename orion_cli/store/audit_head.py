@@ -7,16 +7,19 @@ checks that the chain ends exactly at the anchor.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from orion_cli.store.tables import orion_meta
 
 HEAD_KEY = "audit_head"
 
 
+_UPDATE_HEAD = update(orion_meta).where(orion_meta.c.key == HEAD_KEY).values(value=bindparam("head"))
+
+
 def set_head(conn: Connection, seq: int, digest: str) -> None:
     value = f"{seq}:{digest}"
-    changed = conn.execute(update(orion_meta).where(orion_meta.c.key == HEAD_KEY).values(value=value))
+    changed = conn.execute(_UPDATE_HEAD, {"head": value})
     if not changed.rowcount:
         conn.execute(insert(orion_meta).values(key=HEAD_KEY, value=value))
 

@@ -30,12 +30,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from orion_cli.core.errors import DataError, NotFound, Refused
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ZERO
 from orion_cli.store.audit import AuditLog, iso_utc
+from orion_cli.store.audit import batched as audit_batch
 from orion_cli.store.db import Database
 from orion_cli.store.tables import MONEY_QUANTUM, balances, equity_snapshots, fills, orders, plain, positions
 from orion_cli.venues.trading import (
@@ -63,6 +64,19 @@ STATUS_EVENTS: dict[OrderStatus, str] = {
 UNCATEGORISED = "uncategorised"
 
 MarkKey = tuple[Venue, str, Side]
+
+# Built once: the order path runs these on every trade, and building a statement costs more than running it.
+_ORDER_BY_COID = select(orders).where(orders.c.client_order_id == bindparam("coid"))
+_ORDERS_BY_COIDS = select(orders).where(orders.c.client_order_id.in_(bindparam("coids", expanding=True)))
+_INSERT_ORDER = orders.insert()
+_DAY_START = select(equity_snapshots.c.start_equity).where(equity_snapshots.c.mode == bindparam("mode"),
+                                                           equity_snapshots.c.day == bindparam("day"))
+_CASH = select(balances.c.total).where(balances.c.mode == bindparam("mode"))
+_POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"))
+              .order_by(positions.c.venue, positions.c.market_id, positions.c.side))
+_VENUE_POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"),
+                                            positions.c.venue == bindparam("venue"))
+                    .order_by(positions.c.venue, positions.c.market_id, positions.c.side))
 
 
 class IllegalTransition(TradingError):
@@ -226,30 +240,68 @@ class Ledger:
         Idempotent: the same client order id with the same payload returns the stored order; with
         a different payload it is refused (``DUPLICATE``) — an id is never reused for another order.
         """
-        r = prepared.request
+        return self.record_intents([(prepared, category)], execution_id=execution_id, conn=conn, now=now)[0]
+
+    def record_intents(
+        self,
+        intents: Sequence[tuple[PreparedOrder, str]],
+        *,
+        execution_id: str | None = None,
+        conn: Connection | None = None,
+        now: datetime | None = None,
+    ) -> list[OrderState]:
+        """:meth:`record_intent` for several ``(prepared, category)`` orders of one execution at once.
+
+        One look-up and one insert for all of them (the order path commits both legs together).
+        """
         now = now or datetime.now(UTC)
+        ts = iso_utc(now)
+        coids = [p.request.client_order_id for p, _ in intents]
+        if len(set(coids)) != len(coids):
+            raise Refused("the same client order id twice in one batch of intents", reason="DUPLICATE")
         with self._write(conn) as c:
-            row = self._order_row(c, r.client_order_id)
-            if row is not None:
-                if row.payload != prepared.payload or row.mode != self.mode:
-                    raise Refused(f"client order id {r.client_order_id} is already used by another order",
-                                  reason="DUPLICATE")
-                return self._state(c, row)
-            ts = iso_utc(now)
-            c.execute(insert(orders).values(
-                client_order_id=r.client_order_id, execution_id=execution_id, mode=self.mode, venue=r.venue.value,
-                market_id=r.market_id, token_id=r.token_id, side=r.side.value, action=r.action.value, size=r.size,
-                limit_price=r.limit_price, time_in_force=r.time_in_force.value, status=OrderStatus.INTENT.value,
-                venue_order_id=prepared.venue_ref, filled_size=ZERO, avg_fill_price=None, fees=ZERO,
-                payload=prepared.payload, category=category[:64], created_at=ts, updated_at=ts, reject_reason="",
-            ))
-            event = {k: v for k, v in prepared.to_record().items() if k != "type"}
-            event.update(execution_id=execution_id, category=category,
-                         payload_sha256=payload_digest(prepared.payload))
-            self._audit(c, "order.intent", event, venue=r.venue.value, market=r.market_id, now=now)
-            row = self._order_row(c, r.client_order_id)
-            assert row is not None
-            return self._state(c, row)
+            stored = {row.client_order_id: row for row in c.execute(_ORDERS_BY_COIDS, {"coids": coids})}
+            out: list[OrderState] = []
+            rows: list[dict[str, Any]] = []
+            for prepared, category in intents:
+                r = prepared.request
+                row = stored.get(r.client_order_id)
+                if row is not None:
+                    if row.payload != prepared.payload or row.mode != self.mode:
+                        raise Refused(f"client order id {r.client_order_id} is already used by another order",
+                                      reason="DUPLICATE")
+                    out.append(self._state(c, row))
+                    continue
+                rows.append({
+                    "client_order_id": r.client_order_id, "execution_id": execution_id, "mode": self.mode,
+                    "venue": r.venue.value, "market_id": r.market_id, "token_id": r.token_id, "side": r.side.value,
+                    "action": r.action.value, "size": r.size, "limit_price": r.limit_price,
+                    "time_in_force": r.time_in_force.value, "status": OrderStatus.INTENT.value,
+                    "venue_order_id": prepared.venue_ref, "filled_size": ZERO, "avg_fill_price": None, "fees": ZERO,
+                    "payload": prepared.payload, "category": category[:64], "created_at": ts, "updated_at": ts,
+                    "reject_reason": "",
+                })
+                # What a read-back would return (a new intent has no fills), without the two queries.
+                out.append(OrderState(
+                    venue=r.venue, client_order_id=r.client_order_id, venue_order_id=prepared.venue_ref,
+                    status=OrderStatus.INTENT, market_id=r.market_id, side=r.side, action=r.action,
+                    size=plain(r.size), filled_size=Decimal(0), avg_fill_price=None, fees=Decimal(0),
+                    limit_price=plain(r.limit_price), updated_at=_parse_ts(ts), fills=(),
+                    venue_status=OrderStatus.INTENT.value, reject_reason="",
+                ))
+            if not rows:
+                return out
+            c.execute(_INSERT_ORDER, rows)
+            with audit_batch(c):
+                for prepared, category in intents:
+                    r = prepared.request
+                    if r.client_order_id in stored:
+                        continue
+                    event = {k: v for k, v in prepared.to_record().items() if k != "type"}
+                    event.update(execution_id=execution_id, category=category,
+                                 payload_sha256=payload_digest(prepared.payload))
+                    self._audit(c, "order.intent", event, venue=r.venue.value, market=r.market_id, now=now)
+            return out
 
     def transition(
         self,
@@ -489,7 +541,7 @@ class Ledger:
 
     @staticmethod
     def _order_row(c: Connection, client_order_id: str) -> Row[Any] | None:
-        return c.execute(select(orders).where(orders.c.client_order_id == client_order_id)).first()
+        return c.execute(_ORDER_BY_COID, {"coid": client_order_id}).first()
 
     def _totals(self, c: Connection, client_order_id: str) -> _Totals:
         t = _Totals()
@@ -583,23 +635,8 @@ class Ledger:
     def positions(self, venue: Venue | None = None, *, include_closed: bool = False,
                   conn: Connection | None = None) -> list[Position]:
         """Open positions (``exposure`` = cost of the contracts held); extras carry fees and realised P&L."""
-        stmt = select(positions).where(positions.c.mode == self.mode)
-        if venue is not None:
-            stmt = stmt.where(positions.c.venue == venue.value)
         with self._read(conn) as c:
-            rows = c.execute(stmt.order_by(positions.c.venue, positions.c.market_id, positions.c.side)).all()
-        out: list[Position] = []
-        for r in rows:
-            size, cost = Decimal(r.size), Decimal(r.cost)
-            if size == 0 and not include_closed:
-                continue
-            out.append(Position(
-                venue=Venue(r.venue), market_id=r.market_id, side=Side(r.side), size=size,
-                avg_price=plain(q(cost / size)) if size > 0 else ZERO, exposure=cost, category=r.category,
-                extra={"cost": str(cost), "fees": str(Decimal(r.fees)), "realized_pnl": str(Decimal(r.realized_pnl)),
-                       "updated_at": r.updated_at},
-            ))
-        return out
+            return positions_in(c, self.mode, venue=venue, include_closed=include_closed)
 
     def exposure(self, held: Sequence[Position] | None = None) -> Exposure:
         """Cost at risk by market and by category (categories compared case-insensitively)."""
@@ -613,19 +650,25 @@ class Ledger:
         daily_loss_pct: Decimal,
         marks: Mapping[MarkKey, Decimal] | None = None,
         now: datetime | None = None,
+        conn: Connection | None = None,
+        every_position: Sequence[Position] | None = None,
     ) -> DailyPnl:
-        """Equity now (positions at ``marks`` where given, else at cost) against the day's start."""
+        """Equity now (positions at ``marks`` where given, else at cost) against the day's start.
+
+        With ``conn`` (the pre-trade checks' transaction) every figure comes from that one view;
+        ``every_position`` (closed ones included) when the caller has already read them on it.
+        """
         now = now or datetime.now(UTC)
         day, since = trading_day(now, self.reset_hour_utc)
         marks = marks or {}
-        with self.db.read() as c:
-            snap = c.execute(select(equity_snapshots.c.start_equity).where(
-                equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day)).first()
-            # No snapshot: nothing changed today, so today's start equals the ledger at cost now.
-            start = Decimal(snap.start_equity) if snap is not None else self._cost_equity(c)
-            cash = sum((Decimal(r.total) for r in c.execute(
-                select(balances.c.total).where(balances.c.mode == self.mode))), ZERO)
-        held = self.positions()
+        with self._read(conn) as c:
+            snap = c.execute(_DAY_START, {"mode": self.mode, "day": day}).first()
+            cash = sum((Decimal(r.total) for r in c.execute(_CASH, {"mode": self.mode})), ZERO)
+            every = list(every_position) if every_position is not None else positions_in(c, self.mode,
+                                                                                         include_closed=True)
+        # No snapshot: nothing changed today, so today's start equals the ledger at cost now.
+        start = Decimal(snap.start_equity) if snap is not None else cash + sum((p.exposure for p in every), ZERO)
+        held = [p for p in every if p.size != 0]
         value = ZERO
         unrealised = ZERO
         marked = True
@@ -648,6 +691,27 @@ class Ledger:
         return DailyPnl(mode=self.mode, day=day, since=since, start_equity=plain(start), equity=plain(equity),
                         pnl=plain(pnl), unrealised=plain(unrealised), marked=marked, limit=plain(limit),
                         limit_source=source, used_share=plain(used))
+
+
+def positions_in(conn: Connection, mode: str, *, venue: Venue | None = None,
+                 include_closed: bool = False) -> list[Position]:
+    """:meth:`Ledger.positions` on a caller's connection."""
+    if venue is None:
+        rows = conn.execute(_POSITIONS, {"mode": mode}).all()
+    else:
+        rows = conn.execute(_VENUE_POSITIONS, {"mode": mode, "venue": venue.value}).all()
+    out: list[Position] = []
+    for r in rows:
+        size, cost = Decimal(r.size), Decimal(r.cost)
+        if size == 0 and not include_closed:
+            continue
+        out.append(Position(
+            venue=Venue(r.venue), market_id=r.market_id, side=Side(r.side), size=size,
+            avg_price=plain(q(cost / size)) if size > 0 else ZERO, exposure=cost, category=r.category,
+            extra={"cost": str(cost), "fees": str(Decimal(r.fees)), "realized_pnl": str(Decimal(r.realized_pnl)),
+                   "updated_at": r.updated_at},
+        ))
+    return out
 
 
 def exposure_of(held: Sequence[Position]) -> Exposure:

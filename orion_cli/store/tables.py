@@ -150,6 +150,7 @@ orders = Table(
     Column("updated_at", String(32), nullable=False),
     Column("reject_reason", Text, nullable=False),
     Index("ix_orders_mode_status", "mode", "status"),
+    Index("ix_orders_mode_created", "mode", "created_at"),
     Index("ix_orders_execution", "execution_id"),
     Index("ix_orders_venue_order", "venue", "venue_order_id"),
 )

@@ -16,6 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from orion_cli.store import audit as audit_module
@@ -338,3 +340,70 @@ def test_deleting_the_newest_events_is_detected_by_the_head_anchor(db: Database)
     assert not result.ok
     assert result.first_bad_seq == 4
     assert "deleted" in (result.problem or "")
+
+
+# -- the order path's shortcuts: spliced link, batched writes, remembered tail --------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text() | st.decimals(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.dictionaries(st.text(max_size=10), _json_values, max_size=5),
+       actor=st.dictionaries(st.text(max_size=10), st.text() | st.integers(), max_size=4),
+       venue=st.none() | st.text(max_size=12), market=st.none() | st.text(max_size=12),
+       type_=st.text(min_size=1, max_size=20), seq=st.integers(min_value=1, max_value=2**62))
+def test_the_spliced_link_equals_the_verifiers_hash(payload: dict[str, object], actor: dict[str, object],
+                                                    venue: str | None, market: str | None, type_: str,
+                                                    seq: int) -> None:
+    """append() hashes the stored texts spliced; verify() re-parses them. They must never differ."""
+    try:
+        actor_text, payload_text = audit_module.canonical_json(actor), audit_module.canonical_json(payload)
+        expected = compute_hash("ab" * 32, seq, "2026-11-21T00:00:00.000000Z", type_, "paper", actor_text, venue,
+                                market, payload_text)
+    except UnicodeEncodeError:  # lone surrogates: refused either way
+        return
+    assert audit_module._link_from_texts("ab" * 32, seq, "2026-11-21T00:00:00.000000Z", type_, "paper", actor_text,
+                                         venue, market, payload_text) == expected
+
+
+def test_a_batch_writes_its_events_at_the_end_with_the_chain_intact(db: Database) -> None:
+    _fill(AuditLog(db), 2)
+    with db.write() as conn:
+        with audit_module.batched(conn):
+            first = AuditLog.append(conn, "batch.one", {"n": Decimal("1.50")}, actor=ACTOR)
+            second = AuditLog.append(conn, "batch.two", {"n": 2}, actor=ACTOR)
+            assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == 2  # not yet written
+        third = AuditLog.append(conn, "after.batch", {}, actor=ACTOR)
+    assert (first.seq, second.seq, third.seq) == (3, 4, 5)
+    assert second.prev_hash == first.hash and third.prev_hash == second.hash
+    assert [e.type for e in AuditLog(db).tail(3)] == ["batch.one", "batch.two", "after.batch"]
+    assert AuditLog(db).verify().ok
+
+
+def test_a_batch_that_raises_writes_nothing_and_the_next_append_rereads_the_tail(db: Database) -> None:
+    _fill(AuditLog(db), 1)
+    with db.write() as conn:
+        with pytest.raises(RuntimeError), audit_module.batched(conn):
+            AuditLog.append(conn, "lost", {}, actor=ACTOR)
+            raise RuntimeError("boom")
+        kept = AuditLog.append(conn, "kept", {}, actor=ACTOR)
+    assert kept.seq == 2
+    assert AuditLog(db).verify().ok
+
+
+def test_a_rolled_back_savepoint_never_leaves_a_stale_tail(db: Database) -> None:
+    """The tail is remembered per (innermost) transaction: reconcile's --fix adopts in savepoints."""
+    _fill(AuditLog(db), 1)
+    with db.write() as conn:
+        AuditLog.append(conn, "outer.before", {}, actor=ACTOR)
+        nested = conn.begin_nested()
+        AuditLog.append(conn, "inside.savepoint", {}, actor=ACTOR)
+        nested.rollback()
+        after = AuditLog.append(conn, "outer.after", {}, actor=ACTOR)
+    assert after.seq == 3
+    assert [e.type for e in AuditLog(db).tail(2)] == ["outer.before", "outer.after"]
+    assert AuditLog(db).verify().ok

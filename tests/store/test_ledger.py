@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select
 
-from orion_cli.core.errors import DataError, NotFound
+from orion_cli.core.errors import DataError, NotFound, Refused
 from orion_cli.core.models import Side, Venue
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import Database, open_database
@@ -178,3 +178,27 @@ def test_money_columns_refuse_more_than_ten_places(db: Database) -> None:
     big = D("123456789.0123456789")  # 19 significant digits survive exactly on both backends
     led.ensure_balance(Venue.KALSHI, big, now=NOW)
     assert led.balance(Venue.KALSHI).total == big  # type: ignore[union-attr]
+
+
+def test_intents_recorded_together_equal_what_a_read_back_returns(db: Database) -> None:
+    led = Ledger(db, "paper")
+    states = led.record_intents([(prepared("b1", size="10.50"), "sports"), (prepared("b2", price="0.4100"), "")],
+                                execution_id="ex-1", now=NOW)
+    assert states == [led.order("b1"), led.order("b2")]
+    events = AuditLog(db).tail(5)
+    assert [e.type for e in events] == ["order.intent", "order.intent"]
+    assert [e.payload["client_order_id"] for e in events] == ["b1", "b2"]
+    assert AuditLog(db).verify().ok
+
+
+def test_intents_recorded_together_stay_idempotent_and_refuse_a_reused_id(db: Database) -> None:
+    led = Ledger(db, "paper")
+    led.record_intent(prepared("b1"), execution_id="ex-1", now=NOW)
+    again = led.record_intents([(prepared("b1"), ""), (prepared("b2"), "")], execution_id="ex-1", now=NOW)
+    assert [s.client_order_id for s in again] == ["b1", "b2"]
+    assert [e.type for e in AuditLog(db).tail(5)] == ["order.intent", "order.intent"]  # b1 not recorded twice
+    with pytest.raises(Refused):
+        led.record_intents([(prepared("b3"), ""), (prepared("b1", size="11"), "")], execution_id="ex-1", now=NOW)
+    assert led.order("b3") is None  # refused as a whole: nothing of the batch was written
+    with pytest.raises(Refused):
+        led.record_intents([(prepared("b4"), ""), (prepared("b4"), "")], execution_id="ex-1", now=NOW)
