@@ -68,7 +68,7 @@ def stream_is_tty(stream: IO[str]) -> bool:
         return False
 
 
-class _interrupt_between_lines:  # noqa: N801 - used as a `with` block
+class _interrupt_between_lines:
     """Hold SIGINT while one line is written; a pending interrupt is raised right after it."""
 
     def __enter__(self) -> None:
