@@ -20,7 +20,9 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
    net ≥ 0 after fees given every fill so far. Still short: the first leg's excess is sold back
    (IOC) at a limit that keeps the loss ≤ ``trading.max_unwind_loss``. If that fails or is short,
    the kill switch is engaged (kind ``unwind``), ``unwind.failed`` is alerted and the execution is
-   left ``halted`` with a precise record (``executions.result``) for ``reconcile``.
+   left ``halted`` with a precise record (``executions.result``) for ``reconcile``. A remainder too
+   small to sell (below the venue's size step or minimum order: ``result.dust``) is naked exposure
+   all the same and halts the same way.
 4. **Read back.** Every order that reached the venue is looked up (``find_order``) and audited as
    ``order.verified``; fills come from the read-back (venues' create answers lack them). Slippage
    (average fill vs planned average, in dollars) and latency (send → answer) go into the result.
@@ -668,7 +670,29 @@ class Executor:
         return tag
 
     async def _unwind(self, run: _Run) -> bool:
-        """Sell back whatever one leg holds beyond the other; False when that cannot be done in bounds."""
+        """Sell back whatever one leg holds beyond the other; False when anything is left unhedged.
+
+        A remainder below the venue's size step or minimum order ("dust") cannot be sold back, but
+        it is still naked exposure: it halts and alerts like a failed unwind, naming the shares.
+        """
+        if not await self._sell_back_excess(run):
+            return False
+        filled1, hedged = self._filled(run, "l1"), self._filled_leg(run, "l2")
+        spec, leg_name = (run.second, "second") if hedged > filled1 else (run.first, "first")
+        rest = plain(abs(filled1 - hedged) - self._sold(run))
+        if rest <= 0:
+            run.result.pop("dust", None)
+            return True
+        run.result["dust"] = {"leg": leg_name, "venue": spec.venue.value, "market": spec.market_id,
+                              "side": spec.side.value, "shares": _d(rest)}
+        run.result.setdefault("unwind", {})["message"] = (
+            f"{_d(rest)} {spec.side.value.upper()} shares of {spec.market_id} on {spec.venue.value} left unhedged: "
+            f"below the venue's size step {_d(spec.size_step)} or minimum order {_d(spec.min_size)}, so they cannot "
+            "be sold back; close them by hand, then `orion resume`")
+        return False
+
+    async def _sell_back_excess(self, run: _Run) -> bool:
+        """The unwind proper: False when an excess the venue would take cannot be sold within bounds."""
         filled1 = self._filled(run, "l1")
         hedged = self._filled_leg(run, "l2")
         if hedged >= filled1:

@@ -273,6 +273,28 @@ def test_unwind_failure_halts_and_alerts(db: Database) -> None:
     assert AuditLog(db).verify().ok
 
 
+def test_unsellable_dust_halts_and_alerts_naming_the_shares(db: Database) -> None:
+    """First leg (Polymarket, step 0.01) fills 6.5; Kalshi hedges whole contracts: 6. The 0.5 left is
+    below Polymarket's minimum order, so it cannot be sold back — still naked: halt and alert."""
+    x = Exchange(script={"l1": [("partial", "6.5")]})
+    alerts = NullAlertSink()
+    plan = make_plan()
+    first = client_order_id(plan.key, "l1")
+    res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
+    assert json.loads(x.payloads[first][0])["token_id"], "the first leg must be the Polymarket one"
+    assert res.status == "halted", res.message
+    assert res.detail["dust"] == {"leg": "first", "venue": "polymarket", "market": plan.legs[1].market.id,
+                                  "side": "no", "shares": "0.5"}
+    assert "0.5 NO shares" in res.message and "orion resume" in res.message
+    st = KillSwitch(db).status()
+    assert st.halted and st.kind == "unwind"
+    assert [k for k, _, _ in alerts.emitted] == ["unwind.failed"]
+    held = {(p.venue, p.side): p.size for p in Ledger(db, "paper").positions()}
+    assert held == {(Venue.POLYMARKET, Side.NO): D("6.5"), (Venue.KALSHI, Side.YES): D("6")}
+    assert client_order_id(plan.key, "u1") not in x.payloads  # nothing the venue would refuse was sent
+    assert AuditLog(db).verify().ok
+
+
 def test_no_retry_price_keeps_the_pair_positive(db: Database) -> None:
     # second leg killed; first leg cost 0.991 a share all-in, so no Kalshi price keeps net ≥ 0
     x = Exchange(script={"l1": [("fill", "0.99")], "l2": ["kill"], "u1": ["fill"]})
