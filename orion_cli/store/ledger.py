@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, type_coerce, update
 
 from orion_cli.core.errors import DataError, NotFound, Refused
 from orion_cli.core.models import Side, Venue
@@ -38,7 +38,7 @@ from orion_cli.core.money import ZERO
 from orion_cli.store.audit import AuditLog, iso_utc
 from orion_cli.store.audit import batched as audit_batch
 from orion_cli.store.db import Database
-from orion_cli.store.tables import MONEY_QUANTUM, balances, equity_snapshots, fills, orders, plain, positions
+from orion_cli.store.tables import MONEY_QUANTUM, Money, balances, equity_snapshots, fills, orders, plain, positions
 from orion_cli.venues.trading import (
     Action,
     Balance,
@@ -69,9 +69,14 @@ MarkKey = tuple[Venue, str, Side]
 _ORDER_BY_COID = select(orders).where(orders.c.client_order_id == bindparam("coid"))
 _ORDERS_BY_COIDS = select(orders).where(orders.c.client_order_id.in_(bindparam("coids", expanding=True)))
 _INSERT_ORDER = orders.insert()
-_DAY_START = select(equity_snapshots.c.start_equity).where(equity_snapshots.c.mode == bindparam("mode"),
-                                                           equity_snapshots.c.day == bindparam("day"))
-_CASH = select(balances.c.total).where(balances.c.mode == bindparam("mode"))
+# The day's start equity and the cash now, in one round trip (sums of Money stay exact Money).
+_DAY_FIGURES = select(
+    select(equity_snapshots.c.start_equity).where(equity_snapshots.c.mode == bindparam("mode"),
+                                                  equity_snapshots.c.day == bindparam("day"))
+    .scalar_subquery().label("start_equity"),
+    select(type_coerce(func.sum(balances.c.total), Money)).where(balances.c.mode == bindparam("mode"))
+    .scalar_subquery().label("cash"),
+)
 _POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"))
               .order_by(positions.c.venue, positions.c.market_id, positions.c.side))
 _VENUE_POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"),
@@ -662,12 +667,13 @@ class Ledger:
         day, since = trading_day(now, self.reset_hour_utc)
         marks = marks or {}
         with self._read(conn) as c:
-            snap = c.execute(_DAY_START, {"mode": self.mode, "day": day}).first()
-            cash = sum((Decimal(r.total) for r in c.execute(_CASH, {"mode": self.mode})), ZERO)
+            figures = c.execute(_DAY_FIGURES, {"mode": self.mode, "day": day}).one()
             every = list(every_position) if every_position is not None else positions_in(c, self.mode,
                                                                                          include_closed=True)
+        cash = ZERO if figures.cash is None else Decimal(figures.cash)
         # No snapshot: nothing changed today, so today's start equals the ledger at cost now.
-        start = Decimal(snap.start_equity) if snap is not None else cash + sum((p.exposure for p in every), ZERO)
+        start = Decimal(figures.start_equity) if figures.start_equity is not None else \
+            cash + sum((p.exposure for p in every), ZERO)
         held = [p for p in every if p.size != 0]
         value = ZERO
         unrealised = ZERO

@@ -75,6 +75,7 @@ def _worker_main(url: str, go: str, worker: int, out: str) -> None:
     db = open_database(url)
     ledger = Ledger(db, "paper")
     deadline = time.monotonic() + 60
+    Path(out + ".ready").touch()
     while not Path(go).exists():
         if time.monotonic() > deadline:
             sys.exit("never told to go")
@@ -126,8 +127,10 @@ def _run_workers(url: str, tmp_path: Path) -> list[dict[str, Any]]:
         p.start()
         procs.append(p)
     try:
-        time.sleep(0.2)
-        go.touch()  # the children wait for this, so they all race from (nearly) the same moment
+        deadline = time.monotonic() + 120
+        while not all(Path(f"{o}.ready").exists() for o in outs) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        go.touch()  # every child has imported and opened the database: they race from one moment
         for p in procs:
             p.join(timeout=120)
             assert p.exitcode == 0, f"worker exited with {p.exitcode}"
