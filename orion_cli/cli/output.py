@@ -69,16 +69,29 @@ def stream_is_tty(stream: IO[str]) -> bool:
 
 
 class _interrupt_between_lines:
-    """Hold SIGINT while one line is written; a pending interrupt is raised right after it."""
+    """Defer Ctrl-C while one line is written; a pending interrupt is delivered right after it.
+
+    A Python-level handler, not a signal mask: a mask is per thread, and in a process with other
+    threads (alert delivery, HTTP clients) the kernel hands SIGINT to one of them, which would still
+    interrupt the main thread mid-write.
+    """
 
     def __enter__(self) -> None:
-        self._blocked = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
-        if self._blocked:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        self._pending: list[int] = []
+        self._previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, lambda signum, frame: self._pending.append(signum))
 
     def __exit__(self, *exc: object) -> None:
-        if self._blocked:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        if self._previous is None:
+            return
+        signal.signal(signal.SIGINT, self._previous)
+        if not self._pending or self._previous is signal.SIG_IGN:
+            return
+        if callable(self._previous):
+            self._previous(signal.SIGINT, None)  # default_int_handler raises KeyboardInterrupt here
+        else:
+            raise KeyboardInterrupt
 
 
 class Output:

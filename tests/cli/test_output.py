@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import time
 
 import pytest
 
@@ -18,8 +19,7 @@ class InterruptedMidWrite(io.StringIO):
         half = len(text) // 2
         super().write(text[:half])
         os.kill(os.getpid(), signal.SIGINT)
-        for _ in range(1000):  # give the interpreter its chance to raise KeyboardInterrupt here
-            pass
+        time.sleep(0.02)  # time for any thread to take the signal and the interpreter to act on it, here
         return super().write(text[half:]) + half
 
 
@@ -30,6 +30,38 @@ def test_ctrl_c_during_a_streamed_line_lands_after_the_whole_line() -> None:
         out.stream({"type": "audit_event", "seq": 47, "payload": {"detail": "trading is halted " * 20}}, [])
     assert sink.getvalue().endswith("}\n")
     assert sink.getvalue().count("\n") == 1
+
+
+def test_ctrl_c_mid_line_is_deferred_even_with_other_threads_running() -> None:
+    """A signal mask is per thread: with another thread alive the kernel may hand it SIGINT."""
+    import threading
+
+    stop = threading.Event()
+    others = [threading.Thread(target=stop.wait) for _ in range(4)]
+    for t in others:
+        t.start()
+    try:
+        for _ in range(5):
+            sink = InterruptedMidWrite()
+            out = Output("jsonl", stdout=sink, stderr=io.StringIO())
+            with pytest.raises(KeyboardInterrupt):
+                out.stream({"type": "x", "detail": "y" * 500}, [])
+            assert sink.getvalue().endswith("}\n")
+    finally:
+        stop.set()
+        for t in others:
+            t.join()
+
+
+def test_a_custom_sigint_handler_still_runs_after_the_line() -> None:
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        sink = InterruptedMidWrite()
+        Output("jsonl", stdout=sink, stderr=io.StringIO()).stream({"type": "x"}, [])
+        assert seen == [signal.SIGINT] and sink.getvalue() == '{"type":"x"}\n'
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_lines_from_a_worker_thread_are_written_without_touching_the_signal_mask() -> None:
