@@ -1,7 +1,8 @@
-"""Live trading venues built from the vault, shared by the commands that read the venues for real.
+"""Live trading venues built from the vault: the one way every command builds a live client.
 
-`reconcile` and `balance`/`positions` (live mode) use these; credentials are revealed only while a
-client is being built, never kept in plain form afterwards.
+`trade`, `reconcile` and `balance`/`positions` (live mode) use these; credentials are revealed only
+while a client is being built, never kept in plain form afterwards, and every client gets the
+configured Kalshi rate tier and the Polymarket signature type's own maker.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from orion_cli.cli.context import AppContext
 if TYPE_CHECKING:
     from orion_cli.core.config import Settings
     from orion_cli.core.models import Venue
-    from orion_cli.secrets.store import SecretStore
+    from orion_cli.secrets.store import SecretStore, SecretValue
     from orion_cli.venues.trading import TradingVenue
 
 
@@ -62,58 +63,119 @@ def reveal_secret(store: SecretStore, name: str) -> str | None:
         return value.reveal().strip()
 
 
-def live_venues(settings: Settings, store: SecretStore, wanted: list[Venue]) -> dict[Venue, TradingVenue]:
-    """Live clients built from the vault; a venue without its credentials is refused (exit 4), never skipped."""
+# What each venue's live client cannot do without (the funder and signature type are optional).
+REQUIRED_SECRETS: dict[str, tuple[str, ...]] = {
+    "kalshi": ("kalshi_api_key_id", "kalshi_private_key"),
+    "polymarket": ("polymarket_private_key", "polymarket_api_key", "polymarket_api_secret",
+                   "polymarket_api_passphrase"),
+}
+OPTIONAL_SECRETS: dict[str, tuple[str, ...]] = {
+    "kalshi": (),
+    "polymarket": ("polymarket_funder_address", "polymarket_signature_type"),
+}
+RECONCILE_HINT = "`orion secrets encrypt`, or reconcile the other venue with --venue"
+
+
+class LazyStore:
+    """The secret store of one command: opened (unlocked) on first use only, closed when the command ends.
+
+    Paper runs never touch the vault; a live run derives the vault key once, however many times its
+    clients are rebuilt (one set per event loop).
+    """
+
+    def __init__(self, app: AppContext) -> None:
+        self.app = app
+        self._store: SecretStore | None = None
+
+    def get(self) -> SecretStore:
+        if self._store is None:
+            self._store = open_store(self.app)
+        return self._store
+
+    def close(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+    def __enter__(self) -> LazyStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def live_venues(settings: Settings, store: SecretStore, wanted: list[Venue], *,
+                missing_hint: str = RECONCILE_HINT) -> dict[Venue, TradingVenue]:
+    """Live clients built from the vault; a venue without its credentials is refused (exit 4), never skipped.
+
+    Every wanted venue's credentials are read (and found complete) before any client is built, and
+    wiped as soon as the clients hold them in their own form (signer, key).
+    """
     from orion_cli.core.errors import SecretsError
+
+    read: dict[Venue, dict[str, SecretValue]] = {}
+    try:
+        for venue in wanted:
+            got: dict[str, SecretValue] = {}
+            read[venue] = got
+            for name in (*REQUIRED_SECRETS[venue.value], *OPTIONAL_SECRETS[venue.value]):
+                value = store.get_optional(name)
+                if value is not None:
+                    got[name] = value
+            missing = [n for n in REQUIRED_SECRETS[venue.value] if n not in got]
+            if missing:
+                raise SecretsError(f"{venue.value} credentials are not in the vault ({', '.join(missing)})",
+                                   hint=missing_hint, reason="secret_missing")
+        return {venue: _build(settings, venue, read[venue]) for venue in wanted}
+    finally:
+        for got in read.values():
+            for value in got.values():
+                value.wipe()
+
+
+def _build(settings: Settings, venue: Venue, values: dict[str, SecretValue]) -> TradingVenue:
+    from orion_cli.core.errors import DataError, SecretsError
     from orion_cli.core.models import Venue
 
-    out: dict[Venue, TradingVenue] = {}
-    for venue in wanted:
-        if venue is Venue.KALSHI:
-            from orion_cli.venues.kalshi.client import RateTier
-            from orion_cli.venues.kalshi.signing import KalshiSigner
-            from orion_cli.venues.kalshi.trading import KalshiTrading
+    if venue is Venue.KALSHI:
+        from orion_cli.venues.kalshi.client import RateTier
+        from orion_cli.venues.kalshi.signing import KalshiSigner
+        from orion_cli.venues.kalshi.trading import KalshiTrading
 
-            k = settings.kalshi
-            key_id = store.get_optional("kalshi_api_key_id")
-            pem = store.get_optional("kalshi_private_key")
-            if key_id is None or pem is None:
-                for v in (key_id, pem):
-                    if v is not None:
-                        v.wipe()
-                raise SecretsError("kalshi credentials are not in the vault (kalshi_api_key_id, kalshi_private_key)",
-                                   hint="`orion secrets encrypt`, or reconcile the other venue with --venue")
-            with key_id, pem:
-                signer = KalshiSigner.from_pem(key_id.reveal(), pem.reveal_bytes())
-            tier = RateTier("configured", k.read_tokens_per_second, k.read_tokens_per_second,
-                            k.write_tokens_per_second, k.write_tokens_per_second)
-            out[venue] = KalshiTrading(signer, base_url=k.demo_base_url if k.environment == "demo" else
-                                       k.prod_base_url, tier=tier, timeout=float(k.timeout_seconds),
-                                       max_concurrency=k.max_concurrency)
-        else:
-            from orion_cli.venues.polymarket.orders import SignatureType
-            from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey
-            from orion_cli.venues.polymarket.trading import PolymarketTrading
+        k = settings.kalshi
+        signer = KalshiSigner.from_pem(values["kalshi_api_key_id"].reveal().strip(),
+                                       values["kalshi_private_key"].reveal_bytes())
+        tier = RateTier("configured", k.read_tokens_per_second, k.read_tokens_per_second,
+                        k.write_tokens_per_second, k.write_tokens_per_second)
+        return KalshiTrading(signer, base_url=k.demo_base_url if k.environment == "demo" else k.prod_base_url,
+                             tier=tier, timeout=float(k.timeout_seconds), max_concurrency=k.max_concurrency)
 
-            p = settings.polymarket
-            names = ("polymarket_private_key", "polymarket_api_key", "polymarket_api_secret",
-                     "polymarket_api_passphrase")
-            values = {n: reveal_secret(store, n) for n in (*names, "polymarket_funder_address",
-                                                     "polymarket_signature_type")}
-            missing = [n for n in names if not values[n]]
-            if missing:
-                raise SecretsError(f"polymarket credentials are not in the vault ({', '.join(missing)})",
-                                   hint="`orion secrets encrypt`, or reconcile the other venue with --venue")
-            try:
-                signature_type = SignatureType(int(values["polymarket_signature_type"] or "0"))
-            except ValueError:
-                raise SecretsError("polymarket_signature_type: expected 0, 1, 2 or 3") from None
-            out[venue] = PolymarketTrading(
-                ApiCredentials(values["polymarket_api_key"] or "", values["polymarket_api_secret"] or "",
-                               values["polymarket_api_passphrase"] or ""),
-                PrivateKey.from_hex(values["polymarket_private_key"] or ""),
-                clob_url=p.clob_url, data_url=p.data_url, geoblock_url=p.geoblock_url, chain_id=p.chain_id,
-                funder=values["polymarket_funder_address"] if signature_type is not SignatureType.EOA else None,
-                signature_type=signature_type, timeout=float(p.timeout_seconds),
-            )
-    return out
+    from orion_cli.venues.polymarket.orders import SignatureType
+    from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey
+    from orion_cli.venues.polymarket.trading import PolymarketTrading
+
+    def text(name: str) -> str:
+        value = values.get(name)
+        return "" if value is None else value.reveal().strip()
+
+    p = settings.polymarket
+    try:
+        signature_type = SignatureType(int(text("polymarket_signature_type") or "0"))
+    except ValueError:
+        raise SecretsError("polymarket_signature_type: expected 0, 1, 2 or 3", reason="secret_invalid") from None
+    # An EOA signs and makes its own orders: a funder address left in the vault must not become the maker.
+    funder = (text("polymarket_funder_address") or None) if signature_type is not SignatureType.EOA else None
+    try:
+        return PolymarketTrading(
+            ApiCredentials(text("polymarket_api_key"), text("polymarket_api_secret"),
+                           text("polymarket_api_passphrase")),
+            PrivateKey.from_hex(text("polymarket_private_key")),
+            clob_url=p.clob_url, data_url=p.data_url, geoblock_url=p.geoblock_url, chain_id=p.chain_id,
+            funder=funder, signature_type=signature_type, timeout=float(p.timeout_seconds),
+        )
+    except DataError as exc:
+        if exc.field != "funder":
+            raise
+        # A credential problem (exit 4), not a bad payload (exit 1).
+        raise SecretsError(f"polymarket_funder_address: {exc.problem}", reason="secret_invalid",
+                           hint="`orion secrets encrypt` the proxy/Safe address, or signature type 0") from None

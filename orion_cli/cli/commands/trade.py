@@ -43,6 +43,7 @@ from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
 
 if TYPE_CHECKING:
+    from orion_cli.cli.live_venues import LazyStore
     from orion_cli.core.alert_sink import AlertSink
     from orion_cli.core.config import Settings
     from orion_cli.core.gate import Authorization
@@ -56,11 +57,7 @@ if TYPE_CHECKING:
     from orion_cli.venues.trading import Balance, TradingVenue
 
 STOP_AFTER_GATE_ENV = "ORION_TRADE_STOP_AFTER_GATE"
-LIVE_SECRETS = {
-    "kalshi": ("kalshi_api_key_id", "kalshi_private_key"),
-    "polymarket": ("polymarket_private_key", "polymarket_api_key", "polymarket_api_secret",
-                   "polymarket_api_passphrase"),
-}
+MISSING_CREDENTIALS_HINT = "store them with `orion secrets encrypt`"
 
 LEG_COLUMNS = [
     Column("venue", "venue"),
@@ -190,91 +187,20 @@ def _recorded(snapshot: Path | None, demo: bool) -> bool:
 # -- venues ------------------------------------------------------------------------------------------
 
 
-class LiveCredentials:
-    """Venue credentials read once from the vault; clients are built per event loop from them."""
-
-    def __init__(self, app: AppContext) -> None:
-        self.app = app
-        self._cache: dict[str, dict[str, str | None]] = {}
-
-    def values(self, venue: str) -> dict[str, str | None]:
-        if venue not in self._cache:
-            from orion_cli.cli.commands.secrets import _open as open_secret_store
-
-            store = open_secret_store(self.app)
-            try:
-                out: dict[str, str | None] = {}
-                for name in (*LIVE_SECRETS[venue], "polymarket_funder_address", "polymarket_signature_type"):
-                    if venue != "polymarket" and name.startswith("polymarket_"):
-                        continue
-                    value = store.get_optional(name)
-                    if value is None:
-                        out[name] = None
-                    else:
-                        with value:
-                            out[name] = value.reveal().strip()
-            finally:
-                store.close()
-            self._cache[venue] = out
-        return self._cache[venue]
-
-    def require(self, venue: str) -> dict[str, str | None]:
-        from orion_cli.core.errors import SecretsError
-
-        values = self.values(venue)
-        missing = [n for n in LIVE_SECRETS[venue] if not values.get(n)]
-        if missing:
-            raise SecretsError(f"live {venue} trading needs {', '.join(missing)} in the vault",
-                               hint="store them with `orion secrets encrypt`", reason="secret_missing")
-        return values
-
-
-def build_live_venue(app: AppContext, creds: LiveCredentials, venue: Venue) -> TradingVenue:
-    from orion_cli.core.models import Venue as V
-
-    settings = app.settings()
-    if venue is V.KALSHI:
-        from orion_cli.venues.kalshi.signing import KalshiSigner
-        from orion_cli.venues.kalshi.trading import KalshiTrading
-
-        k = creds.require("kalshi")
-        signer = KalshiSigner.from_pem(k["kalshi_api_key_id"] or "", (k["kalshi_private_key"] or "").encode())
-        kc = settings.kalshi
-        base = kc.demo_base_url if kc.environment == "demo" else kc.prod_base_url
-        return KalshiTrading(signer, base_url=base, timeout=float(kc.timeout_seconds),
-                             max_concurrency=kc.max_concurrency)
-    from orion_cli.venues.polymarket.orders import SignatureType
-    from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey
-    from orion_cli.venues.polymarket.trading import PolymarketTrading
-
-    p = creds.require("polymarket")
-    pc = settings.polymarket
-    try:
-        signature_type = SignatureType(int(p.get("polymarket_signature_type") or "0"))
-    except ValueError:
-        from orion_cli.core.errors import SecretsError
-
-        raise SecretsError("polymarket_signature_type must be 0, 1, 2 or 3", reason="secret_invalid") from None
-    return PolymarketTrading(
-        ApiCredentials(p["polymarket_api_key"] or "", p["polymarket_api_secret"] or "",
-                       p["polymarket_api_passphrase"] or ""),
-        PrivateKey.from_hex(p["polymarket_private_key"] or ""),
-        clob_url=pc.clob_url, data_url=pc.data_url, geoblock_url=pc.geoblock_url, chain_id=pc.chain_id,
-        funder=p.get("polymarket_funder_address") or None, signature_type=signature_type,
-        timeout=float(pc.timeout_seconds),
-    )
-
-
 class VenueSet:
-    """The trading venues of one run, paper or live; live clients are closed when the run ends."""
+    """The trading venues of one run, paper or live; live clients are closed when the run ends.
+
+    Live clients are built by :func:`orion_cli.cli.live_venues.live_venues` from the command's one
+    secret store (``secrets``), afresh for each event loop: nothing revealed is kept in between.
+    """
 
     def __init__(self, app: AppContext, mode: str, source: MarketSource, venues: Sequence[Venue],
-                 creds: LiveCredentials | None) -> None:
+                 secrets: LazyStore | None) -> None:
         self.app = app
         self.mode = mode
         self.source = source
         self.wanted = tuple(dict.fromkeys(venues))
-        self.creds = creds
+        self.secrets = secrets
         self.venues: dict[Venue, TradingVenue] = {}
 
     def build(self) -> dict[Venue, TradingVenue]:
@@ -284,8 +210,11 @@ class VenueSet:
 
                 self.venues = {v: PaperVenue(v, self.app.db(), self.source, self.app.settings()) for v in self.wanted}
             else:
-                assert self.creds is not None
-                self.venues = {v: build_live_venue(self.app, self.creds, v) for v in self.wanted}
+                from orion_cli.cli.live_venues import live_venues
+
+                assert self.secrets is not None
+                self.venues = live_venues(self.app.settings(), self.secrets.get(), list(self.wanted),
+                                          missing_hint=MISSING_CREDENTIALS_HINT)
         return self.venues
 
     async def aclose(self) -> None:
@@ -455,28 +384,19 @@ def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
 # -- alerts ---------------------------------------------------------------------------------------------
 
 
-def _alerts(app: AppContext) -> AlertSink:
+def _alerts(app: AppContext, secrets: LazyStore) -> AlertSink:
     from orion_cli.core.alert_sink import NullAlertSink
 
     settings = app.settings()
     if not settings.alerts.enabled:
         return NullAlertSink()
+    from orion_cli.cli.live_venues import reveal_secret
     from orion_cli.core.alerts import webhook_sink
     from orion_cli.core.errors import OrionError
 
     def getter(name: str) -> str | None:
-        from orion_cli.cli.commands.secrets import _open as open_secret_store
-
         try:
-            store = open_secret_store(app)
-            try:
-                value = store.get_optional(name)
-                if value is None:
-                    return None
-                with value:
-                    return value.reveal()
-            finally:
-                store.close()
+            return reveal_secret(secrets.get(), name)
         except OrionError:
             return None
 
@@ -622,8 +542,8 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         await venues.aclose()
 
 
-def _trade_once(app: AppContext, op_id: str, size: Decimal | None, confirm: bool, live: bool, authorize_live: bool,
-                key: str | None, snapshot: Path | None, demo: bool) -> None:
+def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal | None, confirm: bool, live: bool,
+                authorize_live: bool, key: str | None, snapshot: Path | None, demo: bool) -> None:
     from orion_cli.cli.commands.market_data import run
     from orion_cli.cli.prompts import confirm as ask_confirm
     from orion_cli.cli.prompts import interactive
@@ -654,10 +574,9 @@ def _trade_once(app: AppContext, op_id: str, size: Decimal | None, confirm: bool
         announce(app, source)
         source = ReplaySource(source)
     leg_venues = [leg.venue for leg in op.legs]
-    creds = LiveCredentials(app)
 
     if not confirm:
-        venues = VenueSet(app, pre_mode, source, leg_venues, creds)
+        venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
 
         async def preview() -> tuple[TradePlan, dict[Venue, Balance | None]]:
             try:
@@ -675,13 +594,13 @@ def _trade_once(app: AppContext, op_id: str, size: Decimal | None, confirm: bool
             out.info("nothing placed")
             return
 
-    venues = VenueSet(app, pre_mode, source, leg_venues, creds)
+    venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
     auth = run_gate(app, live=live, authorize_live=authorize_live, venues=venues if pre_mode == "live" or live
                     else None, op=op)
     if _stop_after_gate(app, auth):
         return
-    venues = VenueSet(app, auth.mode, source, leg_venues, creds)
-    alerts = _alerts(app)
+    venues = VenueSet(app, auth.mode, source, leg_venues, secrets)
+    alerts = _alerts(app, secrets)
     try:
         prior = existing_execution(app, key)
         if prior is not None:
@@ -748,8 +667,8 @@ def _event(app: AppContext, event: str, text: str = "", **fields: Any) -> None:
         app.out.stream({**rec, "text": text}, WATCH_COLUMNS)
 
 
-def _watch(app: AppContext, seconds: float, max_trades: int | None, live: bool, authorize_live: bool,
-           snapshot: Path | None, demo: bool) -> None:
+def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int | None, live: bool,
+           authorize_live: bool, snapshot: Path | None, demo: bool) -> None:
     from orion_cli.cli.commands.market_data import run
     from orion_cli.cli.commands.scan import pairs_path
     from orion_cli.core.errors import ExitCode, OrionError
@@ -767,16 +686,15 @@ def _watch(app: AppContext, seconds: float, max_trades: int | None, live: bool, 
     if _recorded(snapshot, demo):
         announce(app, source)
         source = ReplaySource(source)
-    creds = LiveCredentials(app)
     from orion_cli.core.accounts import enabled_venues
 
-    banner_venues = VenueSet(app, "live", source, enabled_venues(settings), creds) if pre_mode == "live" else None
+    banner_venues = VenueSet(app, "live", source, enabled_venues(settings), secrets) if pre_mode == "live" else None
     auth = run_gate(app, live=live, authorize_live=authorize_live, venues=banner_venues, op=None)
     if _stop_after_gate(app, auth):
         return
     options = ScanOptions.from_settings(settings)
     curated = load_pairs(pairs_path(app))
-    alerts = _alerts(app)
+    alerts = _alerts(app, secrets)
     switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=auth.mode)
     stop = StopFlag(app.out)
     stop.install()
@@ -806,7 +724,7 @@ def _watch(app: AppContext, seconds: float, max_trades: int | None, live: bool, 
                 ops = list(result.opportunities)
                 _event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
                        round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
-            outcome = _trade_round(app, ops, auth, source, alerts, stop, trades, max_trades)
+            outcome = _trade_round(app, secrets, ops, auth, source, alerts, stop, trades, max_trades)
             trades = outcome[0]
             if outcome[1] is not None:
                 reason, code = outcome[1], outcome[2]
@@ -848,8 +766,8 @@ def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: O
     return factory
 
 
-def _trade_round(app: AppContext, ops: Sequence[Opportunity], auth: Authorization, source: MarketSource,
-                 alerts: AlertSink, stop: StopFlag, trades: int, max_trades: int | None,
+def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity], auth: Authorization,
+                 source: MarketSource, alerts: AlertSink, stop: StopFlag, trades: int, max_trades: int | None,
                  ) -> tuple[int, str | None, int]:
     """Trade the round's opportunities best first; returns (trades, stop reason or None, exit code)."""
     from orion_cli.cli.commands.market_data import run
@@ -871,7 +789,7 @@ def _trade_round(app: AppContext, ops: Sequence[Opportunity], auth: Authorizatio
             _event(app, "skipped", f"{op.id}: not one contract fits the order limits", opportunity_id=op.id,
                    key=key, reason="ORDER_NOTIONAL")
             continue
-        venues = VenueSet(app, auth.mode, source, [leg.venue for leg in op.legs], LiveCredentials(app))
+        venues = VenueSet(app, auth.mode, source, [leg.venue for leg in op.legs], secrets)
         try:
             with stop.section():
                 _, result = run(_bind_execute(app, venues, source, op, size, key, auth, alerts))
@@ -937,6 +855,8 @@ def trade_command(
     Example:  orion trade 3kq7zx2a --demo   ·   orion trade 3kq7zx2a --confirm --size 10   ·
     orion trade --watch 30 --jsonl
     """
+    from orion_cli.cli.live_venues import LazyStore
+
     app = get_app(ctx)
     if watch is not None:
         if op_id is not None:
@@ -944,7 +864,8 @@ def trade_command(
         if idempotency_key is not None or size is not None:
             raise typer.BadParameter("--size and --idempotency-key apply to one opportunity, not --watch",
                                      param_hint="--watch")
-        _watch(app, watch, max_trades, live, authorize_live, snapshot, demo)
+        with LazyStore(app) as secrets:  # opened on first need (live clients, alerts), closed however this ends
+            _watch(app, secrets, watch, max_trades, live, authorize_live, snapshot, demo)
         return
     if max_trades is not None:
         raise typer.BadParameter("--max-trades needs --watch", param_hint="--max-trades")
@@ -953,6 +874,7 @@ def trade_command(
                                  param_hint="OP_ID")
     if idempotency_key is not None and not idempotency_key.strip():
         raise typer.BadParameter("must not be empty", param_hint="--idempotency-key")
-    _trade_once(app, op_id, _size_option(size), confirm, live, authorize_live,
-                idempotency_key.strip() if idempotency_key else None, snapshot, demo)
+    with LazyStore(app) as secrets:
+        _trade_once(app, secrets, op_id, _size_option(size), confirm, live, authorize_live,
+                    idempotency_key.strip() if idempotency_key else None, snapshot, demo)
 

@@ -1,0 +1,390 @@
+"""``orion trade --live`` end to end: the real CLI in a subprocess, the vault, both loopback venue simulators.
+
+Nothing is stubbed between the command line and the venues: the subprocess unlocks a throwaway vault
+(production KDF) with ``ORION_MASTER_PASSWORD_FILE``, builds the live clients, re-reads both books
+from the simulators, runs the pre-trade pipeline against balances read from them, and sends RSA-PSS
+signed Kalshi and EIP-712 signed Polymarket orders over 127.0.0.1. Orders are then counted where they
+landed (the simulators), and the live ledger is held against the venues' own positions, by
+``orion reconcile`` and by ``orion audit verify``.
+
+The pair (as in tests/execution/test_executor_sim.py): Kalshi YES asks 0.40 × 50, Polymarket NO asks
+0.50 × 30; 10 contracts a leg.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from eth_account import Account
+from sim.kalshi_sim import API_PREFIX, KalshiSim
+from sim.polymarket_sim import PolymarketSim, _tokens_of
+
+from orion_cli.core.models import Side, Venue
+from orion_cli.core.opportunity import Leg, Opportunity
+from orion_cli.store import opportunities as op_store
+from orion_cli.store.db import open_database
+from orion_cli.store.ledger import Ledger
+
+TICKER = "KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP"
+KEY_ID = "5d1c3e0a-7b2f-4c8e-9a61-2f4b8d0e6c17"
+OP_ID = "simlive01"
+# A Safe address left in the vault while the signature type is 0 (EOA): the EOA signs and makes the
+# order, so this must be ignored (the Polymarket client refuses it as an EOA's funder, the venue as maker).
+STRAY_FUNDER = "0x1111111111111111111111111111111111111111"
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@dataclass
+class World:
+    ksim: KalshiSim
+    psim: PolymarketSim
+    db_url: str
+    env: dict[str, str]
+    cond: str
+    no_token: str
+    wallet: str
+    secrets: dict[str, str] = field(repr=False)
+
+    def run(self, *args: str, extra_env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """The real CLI in its own process, stdin closed (no terminal, no prompt can wait)."""
+        proc = subprocess.run([sys.executable, "-m", "orion_cli", "--db", self.db_url, *args],
+                              env={**self.env, **(extra_env or {})}, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=TIMEOUT)
+        self.assert_no_secret(proc.stdout + proc.stderr)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def assert_no_secret(self, text: str) -> None:
+        low = text.lower()
+        for name, value in self.secrets.items():
+            if value.lower() in low:  # not a bare assert: its report would print the value
+                pytest.fail(f"{name} leaked into the output", pytrace=False)
+
+    def kalshi_created(self) -> list[dict[str, Any]]:
+        acct = self.ksim.account(KEY_ID)
+        return [acct.order(oid) or {} for oid in acct.created]
+
+    def poly_created(self) -> list[dict[str, Any]]:
+        return list(self.psim.orders.values())
+
+    def venue_positions(self) -> dict[tuple[Venue, Side], D]:
+        out: dict[tuple[Venue, Side], D] = {}
+        for ticker, pos in self.ksim.account(KEY_ID).positions.items():
+            assert ticker == TICKER
+            if pos["position"]:
+                out[(Venue.KALSHI, Side.YES if pos["position"] > 0 else Side.NO)] = abs(D(pos["position"]))
+        for row in self.psim.positions:
+            if row.get("proxyWallet") == self.wallet and D(str(row["size"])):
+                assert row["asset"] == self.no_token
+                out[(Venue.POLYMARKET, Side.NO)] = D(str(row["size"]))
+        return out
+
+    def ledger_positions(self) -> dict[tuple[Venue, Side], D]:
+        db = open_database(self.db_url)
+        try:
+            return {(p.venue, p.side): p.size for p in Ledger(db, "live").positions() if p.size}
+        finally:
+            db.dispose()
+
+
+def _documents(text: str) -> list[Any]:
+    """Every JSON document on stdout (a plan array, then the execution object)."""
+    decoder, out, i = json.JSONDecoder(), [], 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return out
+        doc, i = decoder.raw_decode(text, i)
+        out.append(doc)
+
+
+def _pem_lines(pem: bytes) -> list[str]:
+    return [ln for ln in pem.decode().splitlines() if not ln.startswith("-----")]
+
+
+def _pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _vault(tmp_path: Path, values: dict[str, str | bytes]) -> tuple[Path, Path]:
+    """A throwaway vault (production KDF: the CLI refuses a weak one) and its master password file."""
+    from orion_cli.secrets.store import open_store
+    from orion_cli.secrets.unlock import resolve_master_password
+
+    pw = tmp_path / "master"
+    pw.write_text("a throwaway master password for this test only")
+    pw.chmod(0o600)
+    vault = tmp_path / "vault.json"
+    saved = os.environ.get("ORION_MASTER_PASSWORD_FILE")
+    os.environ["ORION_MASTER_PASSWORD_FILE"] = str(pw)  # the unlock chain reads it from the environment
+    try:
+        store = open_store("vault", vault_path=vault,
+                           password=lambda new: resolve_master_password(vault, prompt=None, new=new))
+        store.set_many(values)
+        store.close()
+    finally:
+        if saved is None:
+            del os.environ["ORION_MASTER_PASSWORD_FILE"]
+        else:
+            os.environ["ORION_MASTER_PASSWORD_FILE"] = saved
+    return pw, vault
+
+
+@pytest.fixture
+def world(db_url: str, tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> Iterator[World]:
+    ksim = KalshiSim()
+    ksim.register_key(KEY_ID, rsa_key.public_key())
+    later = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    km = next(m for m in ksim.markets if m["ticker"] == TICKER)  # the recorded market, still open
+    km["close_time"] = km["expiration_time"] = km["latest_expiration_time"] = later
+    # YES bids 0.38 × 50; NO bids 0.60 × 50 → YES asks 0.40 × 50
+    ksim.set_book(TICKER, [["0.3800", "50.00"]], [["0.6000", "50.00"]])
+    psim = PolymarketSim.universe(2, seed=11, markets_per_event=1)
+    ev, m = next((ev, m) for ev, m in psim.all_markets() if len(_tokens_of(m)) == 2)
+    m["orderPriceMinTickSize"], m["negRisk"], m["feesEnabled"] = 0.01, False, True
+    ev["negRisk"] = ev["enableNegRisk"] = False  # orion reads neg-risk from the event too; the venue signs for it
+    m["feeSchedule"] = {"exponent": 1, "rate": 0.04, "takerOnly": True, "rebateRate": 0}
+    m["active"], m["closed"], m["acceptingOrders"] = True, False, True
+    m["endDate"] = later
+    cond: str = m["conditionId"]
+    yes, no = _tokens_of(m)
+    for token, asks in ((yes, [("0.55", "100")]), (no, [("0.52", "100"), ("0.50", "30")])):
+        book = psim.books[token]
+        book["asks"] = [{"price": p, "size": s} for p, s in asks]
+        book["bids"] = [{"price": "0.47", "size": "100"}]
+        book["tick_size"], book["neg_risk"] = "0.01", False
+    acct = Account.create()
+    pkey_hex = acct.key.hex().removeprefix("0x")
+    creds = psim.add_account(acct.address, balance=D("1000"))
+
+    pem = _pem(rsa_key)
+    pw, vault = _vault(tmp_path, {
+        "kalshi_api_key_id": KEY_ID, "kalshi_private_key": pem,
+        "polymarket_private_key": pkey_hex, "polymarket_api_key": creds["apiKey"],
+        "polymarket_api_secret": creds["secret"], "polymarket_api_passphrase": creds["passphrase"],
+        "polymarket_funder_address": STRAY_FUNDER, "polymarket_signature_type": "0",
+    })
+
+    # The opportunity as `orion scan` would have stored it (legs naming the simulators' markets).
+    now = datetime.now(UTC)
+    legs = (Leg(Venue.KALSHI, TICKER, Side.YES, D(10), D("0.4"), D("0.4"), D(0), 1, D(50), D(4)),
+            Leg(Venue.POLYMARKET, cond, Side.NO, D(10), D("0.5"), D("0.5"), D(0), 1, D(30), D(5), token_id=no))
+    opp = Opportunity(OP_ID, "cross_venue", legs, D(10), D(9), D(0), D("0.1"), D("0.1"), D(1), D(1),
+                      D("0.1"), None, None, D(0), D("0.3"), now, now + timedelta(minutes=10), f"{TICKER}~{cond}")
+    db = open_database(db_url)
+    try:
+        with db.write() as conn:
+            op_store.save(conn, [opp], source="live")
+    finally:
+        db.dispose()
+
+    ksim.start()
+    psim.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORION", "KALSHI_", "POLYMARKET_"))}
+    env.update({
+        "ORION_HOME": os.environ["ORION_HOME"],
+        "NO_COLOR": "1",
+        "ORION_MASTER_PASSWORD_FILE": str(pw),
+        "ORION__SECRETS__VAULT_PATH": str(vault),
+        "ORION__KALSHI__PROD_BASE_URL": ksim.server.base_url + API_PREFIX,
+        "ORION__POLYMARKET__GAMMA_URL": psim.gamma_url,
+        "ORION__POLYMARKET__CLOB_URL": psim.clob_url,
+        "ORION__POLYMARKET__DATA_URL": psim.data_url,
+        "ORION__POLYMARKET__GEOBLOCK_URL": psim.geoblock_url,
+        "ORION__TRADING__MODE": "live",  # reconcile reads the live ledger; trade still needs both flags
+    })
+    secrets = {"master password": pw.read_text(), "kalshi_api_key_id": KEY_ID, "polymarket_private_key": pkey_hex,
+               "polymarket_api_key": creds["apiKey"], "polymarket_api_secret": creds["secret"],
+               "polymarket_api_passphrase": creds["passphrase"]}
+    secrets.update({f"kalshi_private_key line {i}": ln for i, ln in enumerate(_pem_lines(pem)) if len(ln) >= 16})
+    try:
+        yield World(ksim, psim, db_url, env, cond, no, acct.address.lower(), secrets)
+    finally:
+        psim.stop()
+        ksim.stop()
+
+
+LIVE = ("trade", OP_ID, "--live", "--authorize-live", "--confirm", "--json")
+
+
+def test_live_trade_fills_both_legs_once_and_the_ledger_matches_the_venues(world: World) -> None:
+    started = time.monotonic()
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-1")
+    assert code == 0, err
+    assert "LIVE trading authorized" in err
+    execution = next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+    assert execution["status"] == "done", execution["message"]
+    orders = execution["orders"]
+    assert sorted(o["venue"] for o in orders) == ["kalshi", "polymarket"]
+    assert all(o["status"] == "filled" for o in orders), orders
+    assert {D(o["filled_size"]) for o in orders} == {D(10)}  # equal shares on both legs
+
+    # Counted at the venues: one order per leg, each the size of the plan.
+    kalshi, poly = world.kalshi_created(), world.poly_created()
+    assert len(kalshi) == 1 and len(poly) == 1, (kalshi, poly)
+    assert (kalshi[0]["ticker"], D(kalshi[0]["initial_count_fp"])) == (TICKER, D(10))
+    assert (poly[0]["market"], poly[0]["asset_id"]) == (world.cond, world.no_token)
+    # The EOA signs and makes the order: the stray funder in the vault is ignored for signature type 0.
+    assert poly[0]["maker_address"].lower() == world.wallet
+
+    expected = {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert world.venue_positions() == expected
+    assert world.ledger_positions() == expected
+
+    # The same command and key again: reported from the ledger, nothing new at either venue.
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-1")
+    assert code == 0, err
+    again = next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+    assert again["status"] == "already_done", again["message"]
+    assert "nothing re-sent" in err
+    assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+    assert world.venue_positions() == expected
+
+    code, out, err = world.run("reconcile", "--json")
+    assert code == 0, err + out
+    code, out, err = world.run("audit", "verify")
+    assert code == 0, err + out
+    print(json.dumps({"suite": "trade live sim", "db": world.db_url.split(":", 1)[0],
+                      "seconds": round(time.monotonic() - started, 2)}))
+
+
+def test_a_limit_refuses_live_and_nothing_reaches_the_venues(world: World) -> None:
+    code, out, err = world.run(*LIVE, "--size", "10", extra_env={"ORION__LIMITS__ORDER_NOTIONAL": "3"})
+    assert code == 6, err
+    assert json.loads(err.strip().splitlines()[-1])["reason"] == "ORDER_NOTIONAL", err
+    assert world.kalshi_created() == [] and world.poly_created() == []
+    assert world.ledger_positions() == {}
+    db = open_database(world.db_url)
+    try:
+        assert [o for o in Ledger(db, "live").orders() if o.venue_order_id] == []
+    finally:
+        db.dispose()
+    code, out, err = world.run("audit", "verify")
+    assert code == 0, err + out
+
+
+# -- how trade builds its live clients (in process: what the subprocess cannot show) -------------------
+
+
+class _Spy:
+    """Counts vault opens by the live-venue builder and whether each opened store was closed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import orion_cli.cli.live_venues as lv
+
+        self.opened: list[Any] = []
+        self.closed: list[Any] = []
+        real = lv.open_store
+
+        def spy(app: Any) -> Any:
+            store = real(app)
+            self.opened.append(store)
+            inner = store.close
+
+            def close() -> None:
+                self.closed.append(store)
+                inner()
+
+            monkeypatch.setattr(store, "close", close)
+            return store
+
+        monkeypatch.setattr(lv, "open_store", spy)
+
+
+def _live_env(monkeypatch: pytest.MonkeyPatch, pw: Path, vault: Path) -> None:
+    dead = "http://127.0.0.1:9"  # nothing listens: these tests must not need a venue
+    for name, value in {"ORION_MASTER_PASSWORD_FILE": str(pw), "ORION__SECRETS__VAULT_PATH": str(vault),
+                        "ORION__KALSHI__PROD_BASE_URL": dead + API_PREFIX, "ORION__POLYMARKET__GAMMA_URL": dead,
+                        "ORION__POLYMARKET__CLOB_URL": dead, "ORION__POLYMARKET__DATA_URL": dead,
+                        "ORION__POLYMARKET__GEOBLOCK_URL": dead + "/api/geoblock"}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_trade_clients_get_the_configured_tier_the_eoa_maker_and_one_vault_unlock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsa_key: rsa.RSAPrivateKey) -> None:
+    import asyncio
+
+    from orion_cli.cli.commands.trade import VenueSet
+    from orion_cli.cli.context import AppContext
+    from orion_cli.cli.live_venues import LazyStore
+
+    acct = Account.create()
+    pw, vault = _vault(tmp_path, {
+        "kalshi_api_key_id": KEY_ID, "kalshi_private_key": _pem(rsa_key),
+        "polymarket_private_key": acct.key.hex().removeprefix("0x"), "polymarket_api_key": KEY_ID,
+        "polymarket_api_secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA==",
+        "polymarket_api_passphrase": "a" * 64, "polymarket_funder_address": STRAY_FUNDER,
+        "polymarket_signature_type": "0",
+    })
+    _live_env(monkeypatch, pw, vault)
+    monkeypatch.setenv("ORION__KALSHI__READ_TOKENS_PER_SECOND", "70")
+    monkeypatch.setenv("ORION__KALSHI__WRITE_TOKENS_PER_SECOND", "30")
+    spy = _Spy(monkeypatch)
+    app = AppContext(db_url=f"sqlite:///{tmp_path / 'l.db'}")
+    with LazyStore(app) as secrets:
+        assert spy.opened == []  # nothing is unlocked until a live client is needed
+        venues = VenueSet(app, "live", None, [Venue.KALSHI, Venue.POLYMARKET], secrets)  # type: ignore[arg-type]
+        for _ in range(2):  # one client set per event loop, as a trade run builds them
+            built = venues.build()
+            kalshi, poly = built[Venue.KALSHI], built[Venue.POLYMARKET]
+            tier = kalshi.tier  # type: ignore[attr-defined]
+            assert (tier.read_rate, tier.read_capacity, tier.write_rate, tier.write_capacity) == (70, 70, 30, 30)
+            assert poly.funder.lower() == acct.address.lower()  # type: ignore[attr-defined]
+            asyncio.run(venues.aclose())
+        assert len(spy.opened) == 1 and spy.closed == []
+    assert spy.closed == spy.opened
+
+
+def test_live_trade_without_polymarket_credentials_exits_4_and_closes_the_vault(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsa_key: rsa.RSAPrivateKey) -> None:
+    from typer.testing import CliRunner
+
+    from orion_cli.cli.app import app as orion_app
+
+    pw, vault = _vault(tmp_path, {"kalshi_api_key_id": KEY_ID, "kalshi_private_key": _pem(rsa_key)})
+    _live_env(monkeypatch, pw, vault)
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    now = datetime.now(UTC)
+    cond = "0x" + "ab" * 32
+    legs = (Leg(Venue.KALSHI, TICKER, Side.YES, D(10), D("0.4"), D("0.4"), D(0), 1, D(50), D(4)),
+            Leg(Venue.POLYMARKET, cond, Side.NO, D(10), D("0.5"), D("0.5"), D(0), 1, D(30), D(5), token_id="7"))
+    opp = Opportunity(OP_ID, "cross_venue", legs, D(10), D(9), D(0), D("0.1"), D("0.1"), D(1), D(1),
+                      D("0.1"), None, None, D(0), D("0.3"), now, now + timedelta(minutes=10), "k~p")
+    db = open_database(url)
+    try:
+        with db.write() as conn:
+            op_store.save(conn, [opp], source="live")
+    finally:
+        db.dispose()
+    spy = _Spy(monkeypatch)
+    res = CliRunner().invoke(orion_app, ["--db", url, *LIVE])
+    assert res.exit_code == 4, res.output
+    err = json.loads(res.stderr.strip().splitlines()[-1])
+    assert err["reason"] == "secret_missing"
+    assert "polymarket_private_key" in err["message"] and "polymarket_api_secret" in err["message"]
+    assert len(spy.opened) == 1 and spy.closed == spy.opened  # one unlock, closed on the error path too
+    assert KEY_ID not in res.output
+    db = open_database(url)
+    try:
+        assert Ledger(db, "live").orders() == []
+    finally:
+        db.dispose()
