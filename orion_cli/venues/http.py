@@ -9,6 +9,9 @@ with the venue's name in it so the CLI can map it to an exit code.
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -196,6 +199,28 @@ def _cause(exc: httpx.TransportError) -> str:
     return f"{name}: {text}" if text else name
 
 
+_TLS_LOCK = threading.Lock()
+_TLS_CONTEXTS: dict[tuple[str, str], ssl.SSLContext] = {}
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The verifying TLS context httpx would build for ``verify=True``, built once per trust store.
+
+    httpx re-reads the whole CA bundle (``load_verify_locations``, ~40 ms) for every client it creates,
+    and a command creates several (Kalshi, Polymarket CLOB, data and geoblock). The context is the same
+    each time (same bundle, same ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` choice, which is the cache key), and
+    an :class:`ssl.SSLContext` may be shared across connections, clients, event loops and threads. The
+    only thing set on it after creation is httpcore's ALPN list on each connect, always ``http/1.1``
+    here (no client enables HTTP/2), so sharing it changes nothing on the wire.
+    """
+    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    with _TLS_LOCK:
+        ctx = _TLS_CONTEXTS.get(key)
+        if ctx is None:
+            ctx = _TLS_CONTEXTS[key] = httpx.create_ssl_context(verify=True, trust_env=True)
+        return ctx
+
+
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
@@ -229,6 +254,8 @@ class VenueHttp:
             base_url=self.base_url + "/",
             timeout=timeout,
             transport=transport,
+            # A supplied transport carries its own TLS settings; only the default one needs a context.
+            verify=_tls_context() if transport is None else True,
             headers={"User-Agent": user_agent, "Accept": "application/json"},
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
             follow_redirects=False,

@@ -10,7 +10,10 @@ throws a seeded mix of them at ``Executor.execute`` many times over, on both pat
 * **paper** — ``PaperVenue`` on both venues, wrapped so that an answer can be lost after the paper
   venue settled (``drop_after``) or a look-up can fail, with thin books and empty bids.
 
-After every batch ``reconcile(fix=False)`` runs and must be clean. The invariants:
+The executions are split into shards of about :data:`SHARD_SIZE` (four tests at the default 500), each
+with its own seed, ledger and simulators, so ``pytest -n`` spreads them over the workers; every invariant
+is checked on every execution of every shard. After every batch ``reconcile(fix=False)`` runs and must
+be clean. The invariants:
 
 1. zero duplicate orders at the simulators (orders created per client order id / order hash);
 2. zero exposure unaccounted for: after reconcile resolves unknown outcomes, every venue is
@@ -18,7 +21,8 @@ After every batch ``reconcile(fix=False)`` runs and must be clean. The invariant
 3. every execution that ended with an unhedged remainder is ``halted``, with an ``unwind.failed``
    or ``halt`` alert and a ``halt.engaged`` audit event (the halt is released so the run goes on).
 
-The figures are printed at the end (run with ``-s`` to see them).
+The figures are printed per shard, and summed when several shards ran in one process (run with ``-s``
+and ``-p no:xdist`` to see them).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -76,12 +81,14 @@ from orion_cli.venues.polymarket.trading import PolymarketTrading
 from orion_cli.venues.trading import Action, OrderOutcomeUnknown, OrderState, OrderStatus, PreparedOrder
 
 SEED = 20260611
-# CI runs 180 randomised executions (about 2 minutes on 2 cores); the issue asks for at least 500, which
-# takes several minutes more: ORION_CHAOS_EXECUTIONS=500 runs that (a test-only knob, read nowhere else).
-_TOTAL = int(os.environ.get("ORION_CHAOS_EXECUTIONS", "180"))
-LIVE_RUNS = max(1, _TOTAL // 6)
-PAPER_RUNS = _TOTAL - LIVE_RUNS
-BATCH = 60
+# The issue asks for at least 500 randomised executions; that is the default (about 50 s of one core in
+# all). ORION_CHAOS_EXECUTIONS changes it (a test-only knob, read nowhere else).
+DEFAULT_EXECUTIONS = 500
+_TOTAL = int(os.environ.get("ORION_CHAOS_EXECUTIONS", str(DEFAULT_EXECUTIONS)))
+LIVE_RUNS = max(1, _TOTAL // 6)  # one in six is simulated-live, the rest paper
+SHARD_SIZE = 125  # executions per test, so xdist can spread the run over its workers
+SHARDS = max(1, -(-_TOTAL // SHARD_SIZE))
+BATCH = 60  # reconcile after every BATCH executions of a shard, and at its end
 VERIFY = (0.0, 0.01)
 TOLERANCE = D("0.01")  # Polymarket's size step: a marketable BUY may deliver dust the hedge ignores
 PAPER_OVERRIDES = {"paper.kalshi_balance": "1000000", "paper.polymarket_balance": "1000000"}
@@ -89,6 +96,13 @@ PAPER_OVERRIDES = {"paper.kalshi_balance": "1000000", "paper.polymarket_balance"
 
 def make_settings(tif: str) -> Settings:
     return load_settings(overrides={"trading.time_in_force": tif, **PAPER_OVERRIDES}, environ={})
+
+
+def shard_runs(shard: int) -> tuple[int, int]:
+    """(live, paper) executions of one shard: the totals spread as evenly as they go."""
+    size = _TOTAL // SHARDS + (shard < _TOTAL % SHARDS)
+    live = min(size, LIVE_RUNS // SHARDS + (shard < LIVE_RUNS % SHARDS))
+    return live, size - live
 
 
 # -- figures ------------------------------------------------------------------------------------
@@ -169,8 +183,9 @@ def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def sims(rsa_key: rsa.RSAPrivateKey) -> Iterator[tuple[KalshiSim, PolymarketSim]]:
+    """Fresh simulators per shard: its duplicate count and reconcile see only the orders it sent."""
     k = KalshiSim()
     k.register_key(KEY_ID, rsa_key.public_key())
     p = PolymarketSim.universe(2, seed=11, markets_per_event=1)
@@ -385,10 +400,61 @@ def inject_paper(venues: Mapping[Venue, FaultyPaper], books: Books, rng: random.
 # -- the run --------------------------------------------------------------------------------------
 
 
+def figures_record(fig: Figures, shard: int, executions: int, started: float, rig: LiveRig,
+                   paper: Mapping[Venue, FaultyPaper]) -> dict[str, Any]:
+    acct = rig.ksim.account(KEY_ID)
+    paper_submits = sum(sum(v.sent.values()) for v in paper.values())
+    fig.orders_sent = len(acct.created) + rig.psim.order_posts_accepted + paper_submits
+    return {
+        "suite": "chaos", "seed": SEED, "shard": shard, "shards": SHARDS, "executions": executions,
+        "by_outcome": dict(sorted(fig.outcomes.items())), "faults_injected": dict(sorted(fig.faults.items())),
+        "orders_sent": fig.orders_sent, "kalshi_orders_created": len(acct.created),
+        "polymarket_orders_accepted": rig.psim.order_posts_accepted, "paper_submits": paper_submits,
+        "duplicates": fig.duplicates, "drifts": fig.drifts, "halts": fig.halts, "dust_remainders": fig.dust,
+        "seconds_by_path": {k: round(v, 1) for k, v in fig.seconds.items()},
+        "reconciles": fig.reconciles, "resolved_by_reconcile": fig.resolved_by_reconcile,
+        "seconds": round(time.monotonic() - started, 1)}
+
+
+def summed(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The shards' figures added up (counts and seconds; ``seconds`` is the sum of the shards' times)."""
+    out: dict[str, Any] = {"suite": "chaos", "seed": SEED, "shards": sorted(r["shard"] for r in records)}
+    for r in records:
+        for k, v in r.items():
+            if k in ("suite", "seed", "shard", "shards"):
+                continue
+            if isinstance(v, dict):
+                acc = out.setdefault(k, Counter())
+                acc.update(v)
+            else:
+                out[k] = round(out.get(k, 0) + v, 1)
+    return {k: dict(sorted(v.items())) if isinstance(v, Counter) else v for k, v in out.items()}
+
+
+@pytest.fixture(scope="module")
+def shard_figures() -> Iterator[list[dict[str, Any]]]:
+    records: list[dict[str, Any]] = []
+    yield records
+    if len(records) > 1:
+        print(json.dumps({"total": summed(records)}, indent=1))
+
+
+def test_the_default_run_is_at_least_500_executions() -> None:
+    """The issue's floor, and every execution of the total belongs to exactly one shard."""
+    assert DEFAULT_EXECUTIONS >= 500
+    runs = [shard_runs(i) for i in range(SHARDS)]
+    assert sum(live + paper for live, paper in runs) == _TOTAL
+    assert sum(live for live, _ in runs) == min(_TOTAL, LIVE_RUNS)
+    assert all(live >= 1 and paper >= 1 for live, paper in runs) or _TOTAL < 2 * SHARDS
+
+
+@pytest.mark.parametrize("shard", range(SHARDS), ids=lambda i: f"shard{i}of{SHARDS}")
 def test_chaos_executions_never_duplicate_never_leave_unaccounted_exposure(
-        tmp_path: Path, sims: tuple[KalshiSim, PolymarketSim], rsa_key: rsa.RSAPrivateKey) -> None:
+        shard: int, tmp_path: Path, sims: tuple[KalshiSim, PolymarketSim], rsa_key: rsa.RSAPrivateKey,
+        shard_figures: list[dict[str, Any]]) -> None:
     started = time.monotonic()
-    rng = random.Random(SEED)
+    live_runs, paper_runs = shard_runs(shard)
+    rng = random.Random(f"{SEED}/{shard}")
     fig = Figures()
     # The ledger lives on tmpfs when there is one: this suite is about duplicates and unaccounted exposure,
     # not disk durability (covered by the crash suite), and fsync on every commit would triple its time.
@@ -406,11 +472,11 @@ def test_chaos_executions_never_duplicate_never_leave_unaccounted_exposure(
             await paper[v].market(ref)
 
     asyncio.run(prime())
-    schedule = ["live"] * LIVE_RUNS + ["paper"] * PAPER_RUNS
+    schedule = ["live"] * live_runs + ["paper"] * paper_runs
     rng.shuffle(schedule)
     try:
         for i, path in enumerate(schedule):
-            key = f"chaos-{path}-{i:04d}"
+            key = f"chaos-{shard}-{path}-{i:04d}"
             t0 = time.monotonic()
             halts_before, alerts_before = audit_count(db, "halt.engaged"), len(alerts.emitted)
             if path == "live":
@@ -426,7 +492,8 @@ def test_chaos_executions_never_duplicate_never_leave_unaccounted_exposure(
                 res = asyncio.run(ex.execute(plan, None))  # type: ignore[arg-type]
                 ledger = paper_ledger
             fig.record(path, res)
-            fig.seconds[path] += time.monotonic() - t0
+            t1 = time.monotonic()
+            fig.seconds[path] += t1 - t0
             check_outcome(db, ledger, res, alerts, halts_before, alerts_before, fig)
             if (i + 1) % BATCH == 0 or i + 1 == len(schedule):
                 check_reconcile(reconcile_live(db, rig, live_ledger), live_ledger, fig)
@@ -439,22 +506,15 @@ def test_chaos_executions_never_duplicate_never_leave_unaccounted_exposure(
                 fig.duplicates += dupes
                 assert dupes == 0, f"duplicate orders at the venues after execution {i}"
                 assert not KillSwitch(db, mode="live").status().halted
+            fig.seconds["checks"] += time.monotonic() - t1
         verified = AuditLog(db).verify()
         assert verified.ok, verified
     finally:
-        acct = rig.ksim.account(KEY_ID)
-        fig.orders_sent = len(acct.created) + rig.psim.order_posts_accepted + sum(
-            sum(v.sent.values()) for v in paper.values())
-        print(json.dumps({
-            "suite": "chaos", "seed": SEED, "executions": len(schedule),
-            "by_outcome": dict(sorted(fig.outcomes.items())), "faults_injected": dict(sorted(fig.faults.items())),
-            "orders_sent": fig.orders_sent, "kalshi_orders_created": len(acct.created),
-            "polymarket_orders_accepted": rig.psim.order_posts_accepted,
-            "paper_submits": sum(sum(v.sent.values()) for v in paper.values()),
-            "duplicates": fig.duplicates, "drifts": fig.drifts, "halts": fig.halts, "dust_remainders": fig.dust,
-            "seconds_by_path": {k: round(v, 1) for k, v in fig.seconds.items()},
-            "reconciles": fig.reconciles, "resolved_by_reconcile": fig.resolved_by_reconcile,
-            "seconds": round(time.monotonic() - started, 1)}, indent=1))
+        record = figures_record(fig, shard, len(schedule), started, rig, paper)
+        shard_figures.append(record)
+        print(json.dumps(record, indent=1))
         db.dispose()
-    assert sum(fig.outcomes.values()) >= LIVE_RUNS + PAPER_RUNS
+        if base != tmp_path:
+            shutil.rmtree(base, ignore_errors=True)
+    assert sum(fig.outcomes.values()) == live_runs + paper_runs
     assert fig.halts > 0 and fig.outcomes["live:done"] > 0 and fig.outcomes["paper:done"] > 0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 
+import certifi
 import pytest
 from sim.server import FaultRule, SimRequest, SimResponse, SimServer
 
@@ -324,3 +326,46 @@ def test_buckets_are_spent_per_attempt(sim: SimServer) -> None:
 
     asyncio.run(main())
     assert bucket.available == pytest.approx(80, abs=1)
+
+
+# -- cost per client and per answer --------------------------------------------------------------
+
+
+def test_every_client_shares_one_verifying_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CA bundle is read once per trust store, not once per client; verification stays on."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    a = VenueHttp("a", "https://venue-a.invalid")
+    b = VenueHttp("b", "https://venue-b.invalid")
+    try:
+        ctx = a._client._transport._pool._ssl_context  # type: ignore[attr-defined]
+        assert ctx is b._client._transport._pool._ssl_context  # type: ignore[attr-defined]
+        assert ctx.verify_mode is ssl.CERT_REQUIRED and ctx.check_hostname
+        assert ctx.cert_store_stats()["x509_ca"] > 0
+        # Another trust store (SSL_CERT_FILE, as httpx honours it) gets its own context.
+        monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+        c = VenueHttp("c", "https://venue-c.invalid")
+        other = c._client._transport._pool._ssl_context  # type: ignore[attr-defined]
+        assert other is not ctx and other.verify_mode is ssl.CERT_REQUIRED and other.check_hostname
+        asyncio.run(c.aclose())
+    finally:
+        asyncio.run(a.aclose())
+        asyncio.run(b.aclose())
+
+
+def test_simulator_answers_are_not_held_back_by_nagle(sim: SimServer) -> None:
+    """Headers and body leave the simulator as two writes: with Nagle on, every answer on a kept-alive
+    connection waits for the client's delayed ACK (≥ 40 ms on Linux). The fastest of a series of reads
+    must be well below that (the minimum is robust to a loaded machine)."""
+
+    async def main() -> list[float]:
+        took: list[float] = []
+        async with client(sim) as h:
+            await h.get_json("/ok")  # connect once
+            for _ in range(15):
+                t0 = time.perf_counter()
+                await h.get_json("/ok")
+                took.append(time.perf_counter() - t0)
+        return took
+
+    assert min(asyncio.run(main())) < 0.03
