@@ -90,7 +90,6 @@ SHARD_SIZE = 125  # executions per test, so xdist can spread the run over its wo
 SHARDS = max(1, -(-_TOTAL // SHARD_SIZE))
 BATCH = 60  # reconcile after every BATCH executions of a shard, and at its end
 VERIFY = (0.0, 0.01)
-TOLERANCE = D("0.01")  # Polymarket's size step: a marketable BUY may deliver dust the hedge ignores
 PAPER_OVERRIDES = {"paper.kalshi_balance": "1000000", "paper.polymarket_balance": "1000000"}
 
 
@@ -144,6 +143,8 @@ def check_outcome(db: Database, ledger: Ledger, res: ExecutionResult, alerts: Nu
     """Invariant 3, per execution; releases the halt so the next execution can run."""
     if res.status == "halted":
         fig.halts += 1
+        if res.detail.get("dust"):
+            fig.dust += 1  # a remainder too small to sell back: halted like any other
         kinds = [k for k, _, _ in alerts.emitted[alerts_before:]]
         assert kinds and set(kinds) <= {"unwind.failed", "halt"}, (res.key, kinds)
         assert audit_count(db, "halt.engaged") > halts_before, res.key
@@ -153,14 +154,9 @@ def check_outcome(db: Database, ledger: Ledger, res: ExecutionResult, alerts: Nu
         return
     assert res.status in {"done", "unwound", "failed"}, (res.key, res.status, res.message)
     assert len(alerts.emitted) == alerts_before, (res.key, alerts.emitted[alerts_before:])
-    left = unhedged(ledger, res.key)
-    # A remainder below the venue's minimum order size cannot be sold back: the executor records it as
-    # ``dust`` in the result (accounted for, not halted). Anything beyond that recorded dust is a failure.
-    dust = D(str(res.detail.get("dust", {}).get("shares", "0")))
-    if dust > 0:
-        fig.dust += 1
-        assert dust < 1, (res.key, dust)
-    assert left <= dust + TOLERANCE, (res.key, res.status, left, res.message)
+    # Not halted: nothing may be left unhedged — not even a remainder too small to sell back.
+    assert "dust" not in res.detail, (res.key, res.detail.get("dust"))
+    assert unhedged(ledger, res.key) == 0, (res.key, res.status, unhedged(ledger, res.key), res.message)
 
 
 def check_reconcile(results: list[VenueReconcile], ledger: Ledger, fig: Figures) -> None:
