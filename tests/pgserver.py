@@ -123,8 +123,12 @@ class PgServer:
             shutil.rmtree(self.base, ignore_errors=True)
 
 
-def start(attempts: int = 3) -> PgServer:
-    """initdb a new cluster in a temp dir and start it on a free loopback port (socket in the same dir)."""
+def start(attempts: int = 3, *, durable: bool = False) -> PgServer:
+    """initdb a new cluster in a temp dir and start it on a free loopback port (socket in the same dir).
+
+    ``durable=True`` keeps PostgreSQL's own fsync / synchronous_commit defaults (the benchmarks compare
+    against a durable commit); tests use the fast, non-durable settings.
+    """
     reason = missing_reason()
     if reason:
         raise RuntimeError(reason)
@@ -145,10 +149,8 @@ def start(attempts: int = 3) -> PgServer:
         last_error = ""
         for _ in range(attempts):
             server.port = free_port()
-            opts = (
-                f"-c listen_addresses=127.0.0.1 -p {server.port} -k {base} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-            )
+            speed = "" if durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            opts = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {base} {speed}-c max_connections=200"
             started = server._run(
                 "pg_ctl", "-D", str(server.data_dir), "-o", opts, "-l", str(base / "server.log"), "-w", "-t", "60",
                 "start", check=False, timeout=90,

@@ -479,9 +479,13 @@ class Executor:
         evaluate = self._evaluate or _default_evaluate()
         now = datetime.now(UTC)
         with self.db.write() as conn:
-            if conn.execute(_EXECUTION_EXISTS, {"key": plan.key}).first() is not None:
-                return Committed(True, Verdict(), None)
             verdict = evaluate(conn, plan, ctx)
+            # A passed DUPLICATE check already proved the key unused in this transaction; otherwise (it
+            # failed, or a custom evaluate has none) look: an existing key is resumed, not refused.
+            duplicate = next((c for c in verdict.checks if c.name == "DUPLICATE" and c.leg is None), None)
+            if (duplicate is None or not duplicate.passed) and \
+                    conn.execute(_EXECUTION_EXISTS, {"key": plan.key}).first() is not None:
+                return Committed(True, Verdict(), None)
             if prepare_problem or not prepared:
                 verdict = Verdict((*verdict.checks, CheckResult(
                     "INVALID_ORDER", False, prepare_problem or "size is zero on the fresh books")))

@@ -141,9 +141,19 @@ _STATE = select(breaker_state).where(breaker_state.c.mode == bindparam("mode"))
 _HALT = select(halt_state.c.halted, halt_state.c.kind).where(halt_state.c.id == 1)
 
 
+# The kill switch and this mode's breaker state in one round trip (the pre-trade checks need both).
+HALT_AND_STATE = (select(halt_state, breaker_state)
+                  .select_from(halt_state.outerjoin(breaker_state, breaker_state.c.mode == bindparam("mode")))
+                  .where(halt_state.c.id == 1))
+
+
 def _load(conn: Connection, mode: str) -> _State:
-    row = conn.execute(_STATE, {"mode": mode}).first()
-    if row is None:
+    return state_of(conn.execute(_STATE, {"mode": mode}).first())
+
+
+def state_of(row: Any) -> _State:
+    """A ``breaker_state`` row (or the breaker half of :data:`HALT_AND_STATE`; no row: never written)."""
+    if row is None or row.mode is None:
         return _State(False, None, None, None, {})
     try:
         extra = json.loads(row.detail) if row.detail else {}
@@ -245,15 +255,18 @@ class Breaker:
 
     # -- the pipeline check ------------------------------------------------------------------------
 
-    def check(self, conn: Connection, now: datetime, *, halt_row: Any = None,
+    def check(self, conn: Connection, now: datetime, *, halt_and_state: Any = None,
               every_position: Sequence[Position] | None = None) -> CheckResult:
         """BREAKER: fails when a breaker limit is reached right now, or a trip is still in force.
 
-        ``halt_row`` and ``every_position`` are what the pipeline already read on ``conn``.
+        ``halt_and_state`` (a :data:`HALT_AND_STATE` row for this mode) and ``every_position`` are what
+        the pipeline already read on ``conn``.
         """
         try:
-            state = _load(conn, self.mode)
-            halt = halt_row if halt_row is not None else _halt_row(conn)
+            if halt_and_state is not None:
+                state, halt = state_of(halt_and_state), halt_and_state
+            else:
+                state, halt = _load(conn, self.mode), _halt_row(conn)
             # On the checks' own connection: one consistent view, and no second connection per trade.
             st = self._status(self._pnl(now, conn, every_position), state, halt, now)
         except Exception as exc:  # fail closed: a breaker that cannot be computed refuses

@@ -136,8 +136,13 @@ class _Lazy:
 
     @property
     def halt_row(self) -> Any:
+        """The kill switch's row joined with this mode's breaker state (HALTED and BREAKER read both)."""
         if self._halt_row is None:
-            self._halt_row = read_halt_row(self.conn)
+            from orion_cli.risk.breaker import HALT_AND_STATE
+
+            self._halt_row = self.conn.execute(HALT_AND_STATE, {"mode": self.mode}).first()
+            if self._halt_row is None:  # the migration inserts it; guard against manual tampering
+                read_halt_row(self.conn)  # raises the kill switch's own refusal
         return self._halt_row
 
     @property
@@ -169,7 +174,7 @@ def check_breaker(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy:
         breaker = Breaker.for_connection(conn, ctx.settings, mode=ctx.mode)
     elif breaker.mode != ctx.mode:
         return CheckResult("BREAKER", False, f"breaker is for {breaker.mode} but the plan trades {ctx.mode}")
-    return breaker.check(conn, ctx.now, halt_row=lazy.halt_row, every_position=lazy.positions)
+    return breaker.check(conn, ctx.now, halt_and_state=lazy.halt_row, every_position=lazy.positions)
 
 
 def check_authorized(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
