@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
+from json.encoder import encode_basestring as _encode_str  # what json.dumps uses (ensure_ascii=False)
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -128,11 +129,16 @@ def _link_from_texts(prev_hash: str, seq: int, ts: str, type_: str, mode: str, a
     the order path. ``tests/store/test_audit.py`` holds the two functions equal.
     """
     body = "".join((
-        '{"actor":', actor_text, ',"market":', canonical_json(market), ',"mode":', canonical_json(mode),
-        ',"payload":', payload_text, ',"seq":', canonical_json(seq), ',"ts":', canonical_json(ts),
-        ',"type":', canonical_json(type_), ',"venue":', canonical_json(venue), "}",
+        '{"actor":', actor_text, ',"market":', _json_text(market), ',"mode":', _json_text(mode),
+        ',"payload":', payload_text, ',"seq":', str(int(seq)), ',"ts":', _json_text(ts),
+        ',"type":', _json_text(type_), ',"venue":', _json_text(venue), "}",
     ))
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def _json_text(value: str | None) -> str:
+    """``canonical_json`` of a string or None, without a whole ``json.dumps`` per field."""
+    return "null" if value is None else _encode_str(value)
 
 
 _NEWEST = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
