@@ -12,9 +12,10 @@ date) the check does not invent agreement; the candidate merely earns less confi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from orion_cli.core.models import Market, MarketStatus
@@ -181,6 +182,39 @@ def _gap(a: datetime | None, b: datetime | None) -> timedelta | None:
     return abs(a - b)
 
 
+@lru_cache(maxsize=1 << 14)
+def _time_checks(
+    k_close: datetime | None,
+    p_close: datetime | None,
+    k_resolution: datetime | None,
+    p_resolution: datetime | None,
+    backstop_ok: bool,
+    close_tolerance: timedelta,
+    resolution_tolerance: timedelta,
+) -> tuple[str | None, str | None, float | None, float | None]:
+    """(close-time why, resolution-time why, both gaps in hours) for one pair of close and resolution
+    times; memoised, since a game's markets on both venues share them (a few dozen pairs per game)."""
+    close_gap = _gap(k_close, p_close)
+    # A Kalshi market that can close early closes when its outcome is known; its close_time is only a
+    # backstop (real captures: close_time == latest_expiration_time, often weeks after the event). Such
+    # a market stays open at least as long as the Polymarket one when Polymarket closes first, and the
+    # expected resolution times below are what must agree.
+    backstop = backstop_ok and k_close is not None and p_close is not None and p_close <= k_close
+    close_why = None
+    if close_gap is not None and close_gap > close_tolerance and not backstop:
+        close_why = f"{close_gap.days} days apart"
+    res_gap = _gap(k_resolution, p_resolution)
+    res_why = None
+    if res_gap is not None and res_gap > resolution_tolerance:
+        res_why = f"{res_gap.total_seconds() / 3600:.0f} h apart"
+    return (
+        close_why,
+        res_why,
+        None if close_gap is None else round(close_gap.total_seconds() / 3600, 1),
+        None if res_gap is None else round(res_gap.total_seconds() / 3600, 1),
+    )
+
+
 def evaluate(
     kalshi: Market,
     poly: Market,
@@ -191,13 +225,13 @@ def evaluate(
 ) -> MatchCandidate:
     """Run every check on one candidate; decide polarity and confidence."""
     reasons: list[str] = []
-    detail: dict[str, Any] = {}
+    whys: list[str] = []  # detail["why"], in check order
     evidence: list[float] = []  # weights of independent agreeing facts
 
     def hold(code: str, why: str) -> None:
         if code not in reasons:
             reasons.append(code)
-        detail.setdefault("why", []).append(f"{code}: {why}")
+        whys.append(f"{code}: {why}")
 
     if settings.require_open and (kalshi.status is not MarketStatus.OPEN or poly.status is not MarketStatus.OPEN):
         hold(MARKET_NOT_OPEN, f"kalshi {kalshi.status.value}, polymarket {poly.status.value}")
@@ -206,20 +240,21 @@ def evaluate(
 
     # --- who: subject, participants, context; and polarity ---------------------------------------
     inverted = False
-    if kf.subject and pf.subject:
-        if kf.subject & pf.subject:
+    k_subject, p_subject, k_teams, p_teams = kf.subject, pf.subject, kf.teams, pf.teams
+    if k_subject and p_subject:
+        if k_subject & p_subject:
             evidence.append(0.6)
-        elif pf.no_subject and kf.subject & pf.no_subject:
+        elif pf.no_subject and k_subject & pf.no_subject:
             inverted = True
             evidence.append(0.6)
-        elif kf.no_subject and pf.subject & kf.no_subject:
+        elif kf.no_subject and p_subject & kf.no_subject:
             inverted = True
             evidence.append(0.6)
         elif (
-            len(kf.teams) == 2
-            and kf.teams == pf.teams
-            and kf.subject <= kf.teams
-            and pf.subject <= pf.teams
+            len(k_teams) == 2
+            and k_teams == p_teams
+            and k_subject <= k_teams
+            and p_subject <= p_teams
             and not pf.no_subject
         ):
             inverted = True  # "Team A wins" vs "Team B wins" of the same two-team game
@@ -227,26 +262,19 @@ def evaluate(
             if (kf.leagues | pf.leagues) & aliases.DRAW_LEAGUES or not (kf.leagues | pf.leagues):
                 hold(DRAW_POSSIBLE, "a draw/tie makes both 'wins' markets NO; not complements")
         else:
-            hold(ENTITY_MISMATCH, f"subject {sorted(kf.subject)} vs {sorted(pf.subject | pf.no_subject)}")
-    if len(kf.teams) >= 2 and len(pf.teams) >= 2:
-        if kf.teams != pf.teams:
-            hold(ENTITY_MISMATCH, f"teams {sorted(kf.teams)} vs {sorted(pf.teams)}")
+            hold(ENTITY_MISMATCH, f"subject {sorted(k_subject)} vs {sorted(p_subject | pf.no_subject)}")
+    if len(k_teams) >= 2 and len(p_teams) >= 2:
+        if k_teams != p_teams:
+            hold(ENTITY_MISMATCH, f"teams {sorted(k_teams)} vs {sorted(p_teams)}")
         else:
             evidence.append(0.3)
-    empty: frozenset[str] = frozenset()
-    for kind in sorted(kf.context.keys() | pf.context.keys()) if kf.context or pf.context else ():
-        ca, cb = kf.context.get(kind, empty), pf.context.get(kind, empty)
-        if ca and cb:
-            if ca != cb:
-                hold(ENTITY_MISMATCH, f"{kind} {sorted(ca)} vs {sorted(cb)}")
-            else:
-                evidence.append(0.3)
-        elif (ca or cb) and kind in ("crypto", "idx", "econ", "cmd"):
-            hold(ENTITY_MISMATCH, f"{kind} {sorted(ca)} vs {sorted(cb)}")
+    if kf.context or pf.context:
+        _check_context(kf.context, pf.context, hold, evidence)
+    k_family, p_family = kf.family, pf.family
     if kf.predicate and pf.predicate and kf.predicate != pf.predicate:
         hold(PROPOSITION_MISMATCH, f"{kf.predicate} vs {pf.predicate}")
-    if kf.family != pf.family and (kf.family or pf.family) and (kf.teams or pf.teams):
-        hold(MARKET_KIND_MISMATCH, f"{kf.family or 'none'} vs {pf.family or 'none'}")
+    if k_family != p_family and (k_family or p_family) and (k_teams or p_teams):
+        hold(MARKET_KIND_MISMATCH, f"{k_family or 'none'} vs {p_family or 'none'}")
 
     # --- how much: thresholds and direction --------------------------------------------------------
     if kf.thresholds or pf.thresholds:
@@ -273,26 +301,20 @@ def evaluate(
         hold(DATE_MISMATCH, why)
     elif agree:
         evidence.append(0.5)
-    close_gap = _gap(kalshi.close_time, poly.close_time)
-    # A Kalshi market that can close early closes when its outcome is known; its close_time is only a
-    # backstop (real captures: close_time == latest_expiration_time, often weeks after the event). Such
-    # a market stays open at least as long as the Polymarket one when Polymarket closes first, and the
-    # expected resolution times below are what must agree.
-    backstop = (
-        kalshi.extra.get("can_close_early") == "true"
-        and kalshi.close_time is not None
-        and poly.close_time is not None
-        and poly.close_time <= kalshi.close_time
+    close_why, res_why, close_hours, res_hours = _time_checks(
+        kalshi.close_time,
+        poly.close_time,
+        kalshi.expected_resolution_time or kalshi.close_time,
+        poly.expected_resolution_time or poly.close_time,
+        kalshi.extra.get("can_close_early") == "true",
+        settings.close_time_tolerance,
+        settings.resolution_time_tolerance,
     )
-    if close_gap is not None and close_gap > settings.close_time_tolerance and not backstop:
-        hold(CLOSE_TIME_GAP, f"{close_gap.days} days apart")
-    res_gap = _gap(
-        kalshi.expected_resolution_time or kalshi.close_time, poly.expected_resolution_time or poly.close_time
-    )
-    if res_gap is not None and res_gap > settings.resolution_time_tolerance:
-        hold(RESOLUTION_TIME_GAP, f"{res_gap.total_seconds() / 3600:.0f} h apart")
-    detail["close_gap_hours"] = None if close_gap is None else round(close_gap.total_seconds() / 3600, 1)
-    detail["resolution_gap_hours"] = None if res_gap is None else round(res_gap.total_seconds() / 3600, 1)
+    if close_why is not None:
+        hold(CLOSE_TIME_GAP, close_why)
+    if res_why is not None:
+        hold(RESOLUTION_TIME_GAP, res_why)
+    why_first = bool(whys)  # detail["why"] comes before the gaps when a check above held the pair
 
     # --- outcome structure: Other, 50-50, augmented neg-risk ----------------------------------------
     if kf.other and pf.other:
@@ -313,23 +335,44 @@ def evaluate(
         confidence *= 0.5 ** len(reasons)
     elif confidence < settings.auto_accept_confidence:
         hold(LOW_SCORE, f"confidence {confidence:.3f} < {settings.auto_accept_confidence}")
-    detail.update(
-        {
-            "kalshi_title": kalshi.title,
-            "polymarket_title": poly.title,
-            "kalshi_subject": sorted(kf.subject),
-            "polymarket_subject": sorted(pf.subject),
-            "yes_token": poly.yes_token,
-            "no_token": poly.no_token,
-        }
-    )
+    detail: dict[str, Any] = {"why": whys} if why_first else {}
+    detail["close_gap_hours"] = close_hours
+    detail["resolution_gap_hours"] = res_hours
+    if whys and not why_first:
+        detail["why"] = whys
+    detail["kalshi_title"] = kalshi.title
+    detail["polymarket_title"] = poly.title
+    detail["kalshi_subject"] = sorted(k_subject)
+    detail["polymarket_subject"] = sorted(p_subject)
+    detail["yes_token"] = poly.yes_token
+    detail["no_token"] = poly.no_token
     return MatchCandidate(
-        kalshi_id=kalshi.id,
-        polymarket_id=poly.id,
-        inverted=inverted,
-        confidence=round(confidence, 6),
-        reasons=tuple(reasons) if len(reasons) < 2 else tuple(r for r in REASON_CODES if r in reasons),
-        score=score,
-        detail=detail,
+        kalshi.id,
+        poly.id,
+        inverted,
+        round(confidence, 6),
+        tuple(reasons) if len(reasons) < 2 else tuple(r for r in REASON_CODES if r in reasons),
+        score,
+        detail,
     )
 
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _check_context(
+    ka: Mapping[str, frozenset[str]],
+    pa: Mapping[str, frozenset[str]],
+    hold: Callable[[str, str], None],
+    evidence: list[float],
+) -> None:
+    """What is at stake (competition, organisation, asset) must agree on both sides."""
+    for kind in sorted(ka.keys() | pa.keys()):
+        ca, cb = ka.get(kind, _EMPTY), pa.get(kind, _EMPTY)
+        if ca and cb:
+            if ca != cb:
+                hold(ENTITY_MISMATCH, f"{kind} {sorted(ca)} vs {sorted(cb)}")
+            else:
+                evidence.append(0.3)
+        elif (ca or cb) and kind in ("crypto", "idx", "econ", "cmd"):
+            hold(ENTITY_MISMATCH, f"{kind} {sorted(ca)} vs {sorted(cb)}")

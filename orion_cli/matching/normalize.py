@@ -7,6 +7,11 @@ are extracted as structured features; the fuzzy text score only ranks candidates
 Everything here is pure and deterministic. :func:`extract_features` is the one entry point for a
 :class:`~orion_cli.core.models.Market`; the smaller helpers are public because the equivalence checks
 and the tests use them directly.
+
+Speed: a scan extracts features for tens of thousands of markets whose titles come in ladders that
+differ only in a number ("O/U 229.5", "above $61,000 on March 5"). Parsing is memoised per
+:func:`number_shape` (numbers blanked) and the numbers are read back per title, which gives exactly the
+features of parsing each title on its own (``tests/matching/test_number_shapes.py``).
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import cast
+from types import MappingProxyType
+from typing import NamedTuple, cast
 
 from orion_cli.core.models import Market, Venue
 from orion_cli.matching import aliases
@@ -51,6 +57,56 @@ def fold(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """Folded word tokens; apostrophes split words ("men's" → "men", "s") as punctuation does."""
     return _TOKEN.findall(fold(text))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Number shapes: a ladder of titles parsed once
+# ---------------------------------------------------------------------------------------------------
+
+# A word token of ASCII digits only: "229" and "5" in "O/U 229.5", not "76ers" nor "1h".
+_NUMBER_TOKEN = re.compile(r"(?<![^\W_])[0-9]+(?![^\W_])")
+# Outside ASCII, a text is shaped only if each other character is one that folding keeps as it is and
+# out of tokens (°), or first turns into ASCII punctuation (the apostrophes and dashes).
+_SHAPE_UNSAFE = re.compile("[^\\x00-\\x7f°" + re.escape("".join(chr(c) for c in _APOSTROPHES)) + "]")
+_ASCII_DIGIT = re.compile(r"[0-9]")
+_ZEROS = frozenset("0")
+
+
+def number_shape(text: str) -> tuple[str, tuple[str, ...]]:
+    """``text`` with its numbers written as zeros, and the numbers so replaced, in order.
+
+    Titles come in ladders that differ only in their numbers ("above $61,000 on March 5", "above
+    $62,500 on March 6", "O/U 229.5"), so what does not depend on the numbers' values (aliases and
+    leagues, line family, predicate, and *where* the strikes and dates are) is worked out once per
+    shape, and the numbers are read back from the text, or put back into the key text. A number is a
+    token of ASCII digits, and it is kept as it is when it holds "19" or "20" (it may be a year) or
+    is part of an alias ("s p 500"). That is exact because
+
+    * a zeroed number is still a token of digits of the same length, and the threshold and date
+      patterns read a digit only through ``\\d`` or in a literal "19"/"20", which neither the zeros
+      nor the number they replace hold: every match has the same span and groups;
+    * no alias, league hint, stop word, line-family or predicate pattern reads a number token ("1h"
+      and "1st" are other tokens), and none is a run of zeros;
+    * folding leaves ASCII digits and token boundaries alone, so the folded shape is the shape of the
+      folded text. Text with other non-ASCII characters is returned as it is (no numbers replaced):
+      folding may decompose those into letters or digits.
+    """
+    if not _ASCII_DIGIT.search(text):
+        return text, ()
+    keep = _kept_numbers()
+    if keep is None or (not text.isascii() and _SHAPE_UNSAFE.search(text)):
+        return text, ()
+    numbers: list[str] = []
+
+    def zero(m: re.Match[str]) -> str:
+        number = m[0]
+        if "19" in number or "20" in number or number in keep:
+            return number
+        numbers.append(number)
+        return "0" * len(number)
+
+    shape = _NUMBER_TOKEN.sub(zero, text)
+    return shape, tuple(numbers)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -110,6 +166,16 @@ def _alias_table() -> tuple[dict[tuple[str, ...], _Alias], dict[str, dict[str, s
     for k in table:
         first[k[0]] = max(first.get(k[0], 0), len(k))
     return table, codes, first
+
+
+@lru_cache(maxsize=1)
+def _kept_numbers() -> frozenset[str] | None:
+    """Number tokens that are part of an alias or a league hint ("s p 500", "nasdaq 100"), which
+    :func:`number_shape` keeps; ``None`` if a run of zeros were one (then no number can be replaced)."""
+    table = _alias_table()[0]
+    words = {w for key in table for w in key} | {w for hint in aliases.LEAGUE_HINTS for w in tokens(hint)}
+    numbers = frozenset(w for w in words if w.isdigit())
+    return None if any(set(w) <= _ZEROS for w in numbers) else numbers
 
 
 def _caps_ok(original: list[str], caps: int) -> bool:
@@ -322,25 +388,59 @@ def _thresholds(text: str) -> tuple[Threshold, ...]:
     """:func:`parse_thresholds`, memoised: market titles repeat across events (one template per line)."""
     if not _HAS_DIGIT.search(text):
         return ()
-    low = fold(text)
-    if not _THRESHOLD_HINT.search(low):
-        return ()  # a kept match needs a comparison word, a unit or a currency sign
+    return _strikes_in(text, fold(number_shape(text)[0]))
+
+
+def _strikes_in(text: str, low_shape: str) -> tuple[Threshold, ...]:
+    """The strikes of ``text``, given its folded :func:`number_shape` (the patterns run on that)."""
+    matches = _threshold_matches(low_shape)
+    return _read_thresholds(matches, fold(text)) if matches[0] or matches[1] else ()
+
+
+# A range match: its span, the spans of its low and high numbers, its unit text and currency sign.
+_RangeMatch = tuple[tuple[int, int], tuple[int, int], tuple[int, int], str | None, bool]
+# A strike match: its start, the span of its number, and its pre, post, unit, currency and multiplier texts.
+_StrikeMatch = tuple[int, tuple[int, int], str | None, str | None, str | None, str | None, str | None]
+_ThresholdMatches = tuple[tuple[_RangeMatch, ...], tuple[_StrikeMatch, ...]]
+_NO_STRIKES: _ThresholdMatches = ((), ())
+
+
+@lru_cache(maxsize=1 << 14)
+def _threshold_matches(shape: str) -> _ThresholdMatches:
+    """Where the strikes of a folded :func:`number_shape` are: the regex half of :func:`_thresholds`.
+
+    The spans are those of the text itself, and the titles of one ladder share one entry.
+    """
+    if not _THRESHOLD_HINT.search(shape):
+        return _NO_STRIKES  # a kept match needs a comparison word, a unit or a currency sign
+    ranges: list[_RangeMatch] = []
+    if "°" in shape or "%" in shape:  # a range always ends in ° or %
+        for m in _RANGE.finditer(shape):
+            ranges.append((m.span(), m.span("lo"), m.span("hi"), m["unit"], bool(m["cur"])))
+    strikes: list[_StrikeMatch] = []
+    for m in _THRESHOLD.finditer(shape):
+        pre, post, unit_raw, cur, mult = m.group("pre", "post", "unit", "cur", "mult")
+        if pre or post or unit_raw or cur:  # a bare number is not a strike
+            strikes.append((m.start(), m.span("num"), pre, post, unit_raw, cur, mult))
+    return tuple(ranges), tuple(strikes)
+
+
+def _read_thresholds(matches: _ThresholdMatches, low: str) -> tuple[Threshold, ...]:
+    """The thresholds of ``low`` at the places :func:`_threshold_matches` found, with its own numbers."""
+    ranges, strikes = matches
     out: list[Threshold] = []
     taken: list[tuple[int, int]] = []
-    for m in _RANGE.finditer(low) if ("°" in low or "%" in low) else ():  # a range always ends in ° or %
-        lo, hi = _decimal(m["lo"]), _decimal(m["hi"])
+    for span, (la, lb), (ha, hb), range_unit, currency in ranges:
+        lo, hi = _decimal(low[la:lb]), _decimal(low[ha:hb])
         if lo is None or hi is None or hi <= lo:
             continue
-        unit, scale = _unit_of(m["unit"], bool(m["cur"]))
+        unit, scale = _unit_of(range_unit, currency)
         out.append(Threshold(lo * scale, unit, BETWEEN, hi * scale))
-        taken.append(m.span())
-    for m in _THRESHOLD.finditer(low):
-        if taken and any(a <= m.start() < b for a, b in taken):
+        taken.append(span)
+    for start, (na, nb), pre, post, unit_raw, cur, mult in strikes:
+        if taken and any(a <= start < b for a, b in taken):
             continue
-        pre, post, unit_raw, cur, num, mult = m.group("pre", "post", "unit", "cur", "num", "mult")
-        if not (pre or post or unit_raw or cur):
-            continue
-        th = _strike(pre, post, unit_raw, cur, num, mult)
+        th = _strike(pre, post, unit_raw, cur, low[na:nb], mult)
         if th is not None:
             out.append(th)
     return tuple(out)
@@ -435,8 +535,9 @@ def _safe_date(y: int, m: int, d: int) -> date | None:
         return None
 
 
+@lru_cache(maxsize=1 << 14)
 def _infer_year(month: int, day: int, ref: date | None) -> int | None:
-    """A year for "June 30": the one that puts the date nearest to the reference (close) date."""
+    """A year for "June 30": the one that puts the date nearest to the reference (close) date; memoised."""
     if ref is None:
         return None
     best: tuple[int, int] | None = None
@@ -473,13 +574,9 @@ def parse_dates(text: str, ref: date | None = None) -> list[DateSpan]:
         return cast("list[DateSpan]", list(plan))  # no _YearlessDay in a plan that needs no ref
     out: list[DateSpan] = []
     for item in plan:
-        if isinstance(item, DateSpan):
-            out.append(item)
-            continue
-        year = _infer_year(item.month, item.day, ref)
-        d = _safe_date(year, item.month, item.day) if year else None
+        d = item if isinstance(item, DateSpan) else _resolve_day(item, ref)
         if d is not None:
-            out.append(_span(item.prep, d, d))
+            out.append(d)
     return out
 
 
@@ -499,67 +596,106 @@ def _date_plan(text: str) -> tuple[tuple[DateSpan | _YearlessDay, ...], bool]:
     Returns the facts in order, with a :class:`_YearlessDay` where the year is still to be inferred,
     and whether there is any.
     """
-    out: list[DateSpan | _YearlessDay] = []
     if not _HAS_DIGIT.search(text):
         return (), False
-    low = fold(text)
+    return _dates_in(text, fold(number_shape(text)[0]))
 
-    # Each pass blanks what it matched so that later passes do not read it again. Every pattern but
-    # the day-of-month one contains a year, so without one they are skipped.
-    has_year = _YEARISH.search(low) is not None
-    needs_ref = False
+
+def _dates_in(text: str, low_shape: str) -> tuple[tuple[DateSpan | _YearlessDay, ...], bool]:
+    """The date plan of ``text``, given its folded :func:`number_shape` (the patterns run on that)."""
+    matches = _date_matches(low_shape)
+    return _read_dates(matches, fold(text)) if matches else ((), False)
+
+
+# One date match: its pattern, its preposition and month texts, and the spans of its numbers.
+_DateMatch = tuple[str, str | None, str | None, tuple[tuple[int, int], ...]]  # an absent number: (-1, -1)
+
+
+@lru_cache(maxsize=1 << 14)
+def _date_matches(shape: str) -> tuple[_DateMatch, ...]:
+    """Where the date facts of a folded :func:`number_shape` are: the regex half of :func:`_date_plan`.
+
+    Each pass blanks what it matched so that later passes do not read it again; the spans are the
+    text's own, so its numbers are read at them by :func:`_read_dates`. Every pattern but the
+    day-of-month one contains a year, so without one they are skipped. A match after "after" is
+    blanked but not kept (it states no window).
+    """
+    out: list[_DateMatch] = []
+    has_year = _YEARISH.search(shape) is not None
+    low = shape
     if has_year:
         spans: list[tuple[int, int]] = []
         for m in _ISO.finditer(low):
             spans.append(m.span())
-            d = _safe_date(int(m["y"]), int(m["m"]), int(m["d"]))
-            if d is not None:
-                out.append(DateSpan(ON, d, d))
+            out.append(("iso", None, None, (m.span("y"), m.span("m"), m.span("d"))))
         low = _blank(low, spans)
     spans = []
     for m in _DAY_DATE.finditer(low) if _MONTH_STEM.search(low) else ():
         spans.append(m.span())
-        month, day = _MONTHS[m["mon"]], int(m["day"])
-        if m["prep"] == "after":
-            continue
-        if not m["year"]:
-            out.append(_YearlessDay(m["prep"], month, day))
-            needs_ref = True
-            continue
-        d = _safe_date(int(m["year"]), month, day)
-        if d is None:
-            continue
-        out.append(_span(m["prep"], d, d))
+        if m["prep"] != "after":
+            out.append(("day", m["prep"], m["mon"], (m.span("day"), m.span("year"))))
     if not has_year:
-        return tuple(out), needs_ref
+        return tuple(out)
     low = _blank(low, spans)
     spans = []
     for m in _MONTH_YEAR.finditer(low):
         spans.append(m.span())
-        y, mo = int(m["year"]), _MONTHS[m["mon"]]
         if m["prep"] != "after":
-            out.append(_span(m["prep"], date(y, mo, 1), _month_end(y, mo)))
+            out.append(("month", m["prep"], m["mon"], (m.span("year"),)))
     low = _blank(low, spans)
     spans = []
     for m in _SEASON.finditer(low):
         spans.append(m.span())
-        y1, y2 = int(m["y1"]), int(m["y2"]) % 100
-        if (y1 + 1) % 100 == y2:
-            out.append(DateSpan(EDITION, date(y1 + 1, 1, 1), date(y1 + 1, 12, 31)))
+        out.append(("season", None, None, (m.span("y1"), m.span("y2"))))
     low = _blank(low, spans)
     for m in _YEAR.finditer(low):
-        y, prep = int(m["year"]), (m["prep"] or "").strip()
-        if prep == "after":
-            continue
-        if prep in ("before", "by"):
-            out.append(DateSpan(DEADLINE, None, date(y - 1, 12, 31)))
-        elif prep in ("end of", "by the end of", "by end of", "through", "until", "till"):
-            out.append(DateSpan(DEADLINE, None, date(y, 12, 31)))
-        elif prep == "in":
-            out.append(DateSpan(RANGE, date(y, 1, 1), date(y, 12, 31)))
+        prep = (m["prep"] or "").strip()
+        if prep != "after":
+            out.append(("year", prep, None, (m.span("year"),)))
+    return tuple(out)
+
+
+def _read_dates(matches: tuple[_DateMatch, ...], low: str) -> tuple[tuple[DateSpan | _YearlessDay, ...], bool]:
+    """The date facts of ``low`` at the places :func:`_date_matches` found, with its own numbers."""
+    out: list[DateSpan | _YearlessDay] = []
+    needs_ref = False
+    for pattern, prep, mon, nums in matches:
+        n = [int(low[a:b]) if a >= 0 else None for a, b in nums]
+        if pattern == "iso":
+            y, mo, dd = cast("list[int]", n)
+            d = _safe_date(y, mo, dd)
+            if d is not None:
+                out.append(DateSpan(ON, d, d))
+        elif pattern == "day":
+            month, (day, year) = _MONTHS[cast("str", mon)], n
+            if year is None:
+                out.append(_YearlessDay(prep, month, cast("int", day)))
+                needs_ref = True
+                continue
+            d = _safe_date(year, month, cast("int", day))
+            if d is not None:
+                out.append(_span(prep, d, d))
+        elif pattern == "month":
+            y, mo = cast("int", n[0]), _MONTHS[cast("str", mon)]
+            out.append(_span(prep, date(y, mo, 1), _month_end(y, mo)))
+        elif pattern == "season":
+            y1, y2 = cast("int", n[0]), cast("int", n[1]) % 100
+            if (y1 + 1) % 100 == y2:
+                out.append(DateSpan(EDITION, date(y1 + 1, 1, 1), date(y1 + 1, 12, 31)))
         else:
-            out.append(DateSpan(EDITION, date(y, 1, 1), date(y, 12, 31)))
+            out.append(_year_fact(prep or "", cast("int", n[0])))
     return tuple(out), needs_ref
+
+
+def _year_fact(prep: str, y: int) -> DateSpan:
+    """A bare year: "before 2027" ends 2026, "by end of 2026" ends 2026, "in 2026" is the year, else an edition."""
+    if prep in ("before", "by"):
+        return DateSpan(DEADLINE, None, date(y - 1, 12, 31))
+    if prep in ("end of", "by the end of", "by end of", "through", "until", "till"):
+        return DateSpan(DEADLINE, None, date(y, 12, 31))
+    if prep == "in":
+        return DateSpan(RANGE, date(y, 1, 1), date(y, 12, 31))
+    return DateSpan(EDITION, date(y, 1, 1), date(y, 12, 31))
 
 
 def ticker_date(ticker: str) -> date | None:
@@ -606,6 +742,12 @@ def _split_codes(codes: str, table: dict[str, str]) -> tuple[str, str] | None:
 
 def parse_kalshi_game(ticker: str) -> GameRef | None:
     """``KXNBAGAME-26JAN09MILLAL-MIL`` → nba, {mil, lal}, 2026-01-09, subject nba:mil."""
+    found = _kalshi_game(ticker)
+    return None if found is None else found[0].ref(found[1])
+
+
+def _kalshi_game(ticker: str) -> tuple[_Game, str] | None:
+    """:func:`parse_kalshi_game` as the shared game object and the ticker's kind (its suffix)."""
     m = _KALSHI_GAME.match(ticker.upper())
     if not m or m["series"] not in _KALSHI_LEAGUE:
         return None
@@ -614,7 +756,7 @@ def parse_kalshi_game(ticker: str) -> GameRef | None:
         return None
     league, teams, day = game
     subject = _alias_table()[1].get(league, {}).get((m["outcome"] or "").lower()) if m["kind"] == "GAME" else None
-    return GameRef(league, teams, day, subject, m["kind"].lower())
+    return _game(league, teams, day, subject), m["kind"].lower()
 
 
 @lru_cache(maxsize=1 << 14)
@@ -631,20 +773,44 @@ def _kalshi_game_core(series: str, yy: str, mon: str, dd: str, codes: str) -> tu
 
 def parse_poly_slug(slug: str) -> GameRef | None:
     """``nba-mil-lal-2026-01-09[-spread-home-3pt5]`` → nba, {mil, lal}, 2026-01-09, suffix."""
+    found = _poly_game(slug)
+    return None if found is None else found[0].ref(found[1])
+
+
+def _poly_game(slug: str) -> tuple[_Game, str] | None:
+    """:func:`parse_poly_slug` as the shared game object and the slug's suffix."""
     m = _POLY_GAME.match(slug.lower())
     if not m:
         return None
     game = _poly_game_core(m["league"], m["a"], m["b"], m["date"])
-    if game is None:
-        return None
-    league, teams, day = game
-    return GameRef(league, teams, day, None, m["rest"] or "")
+    return None if game is None else (game, m["rest"] or "")
+
+
+@dataclass(slots=True, eq=False)
+class _Game:
+    """A game as the matcher keeps it: one object per game and YES team, shared by the markets that
+    name it (a dozen per game), with its day as a date fact and a day key; read-only."""
+
+    league: str
+    teams: frozenset[str]
+    day: date
+    subject: str | None
+    span: DateSpan
+    iso: str
+    keys: frozenset[str]  # {iso}
+
+    def ref(self, suffix: str) -> GameRef:
+        return GameRef(self.league, self.teams, self.day, self.subject, suffix)
 
 
 @lru_cache(maxsize=1 << 14)
-def _poly_game_core(
-    slug_league: str, a_code: str, b_code: str, iso_day: str
-) -> tuple[str, frozenset[str], date] | None:
+def _game(league: str, teams: frozenset[str], day: date, subject: str | None) -> _Game:
+    iso = day.isoformat()
+    return _Game(league, teams, day, subject, DateSpan(ON, day, day), iso, frozenset([iso]))
+
+
+@lru_cache(maxsize=1 << 14)
+def _poly_game_core(slug_league: str, a_code: str, b_code: str, iso_day: str) -> _Game | None:
     """League, teams and day of a Polymarket game slug, memoised: a game event has a dozen market slugs."""
     league = {"cfp": "cfb", "ncaaf": "cfb"}.get(slug_league, slug_league)
     table = _alias_table()[1].get(league, {})
@@ -653,7 +819,7 @@ def _poly_game_core(
     day = _safe_date(y, mo, d)
     if a is None or b is None or day is None:
         return None
-    return league, frozenset((a, b)), day
+    return _game(league, frozenset((a, b)), day, None)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -704,9 +870,12 @@ _PREDICATES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class MarketFeatures:
-    """What a market is about, in comparable form. Produced once per market and cached by the caller."""
+class MarketFeatures(NamedTuple):
+    """What a market is about, in comparable form. Produced once per market and cached by the caller.
+
+    A named tuple (immutable, like the frozen dataclass it was) because one is built per market, tens
+    of thousands per scan, and a tuple is several times cheaper to build.
+    """
 
     key_text: str  # title with entity aliases replaced by ids; what the fuzzy scorer sees
     block_keys: frozenset[str]  # rare tokens, entities, entity@date: the inverted-index keys
@@ -721,7 +890,7 @@ class MarketFeatures:
     dates: tuple[DateSpan, ...]
     fifty_fifty: bool
     other: bool
-    context: Mapping[str, frozenset[str]] = field(default_factory=dict)  # entity kind → ids ("comp", "org" …)
+    context: Mapping[str, frozenset[str]] = MappingProxyType({})  # entity kind → ids ("comp", "org" …)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -743,18 +912,26 @@ def _label_subject_cached(label: str, leagues: frozenset[str]) -> frozenset[str]
     return frozenset()
 
 
-@lru_cache(maxsize=1 << 16)
-def _family_of(text: str, has_game: bool, suffix: str) -> str:
-    """The line family when the sports type has not decided it; memoised (a title template per line)."""
-    if has_game and suffix:
-        if suffix == "spread":
-            return "spread"
-        if suffix == "total":
-            return "total"
+def _id_family(sports_type: str, game_suffix: str | None, kalshi: bool) -> str | None:
+    """The line family a market's ids decide (Polymarket's sports type, a game slug's suffix, a Kalshi
+    game ticker), or ``None`` when only its title can (:func:`_family_of`)."""
+    if kalshi and game_suffix == "game":
+        return "winner"
+    family = _SPORTS_TYPES.get(sports_type)
+    if family:
+        return family
+    if game_suffix:
+        if game_suffix in ("spread", "total"):
+            return game_suffix
         for key, fam in _FAMILY_SUFFIX:
-            if suffix.startswith(key):
+            if game_suffix.startswith(key):
                 return fam
-    low = fold(text)
+    return None
+
+
+@lru_cache(maxsize=1 << 14)
+def _family_of(low: str, has_game: bool) -> str:
+    """The line family a folded title (or its :func:`number_shape`) states, when its ids have not."""
     half = "1h_" if _HALF_RX.search(low) else ""
     if _SPREAD_RX.search(low):
         return half + "spread"
@@ -767,9 +944,9 @@ def _family_of(text: str, has_game: bool, suffix: str) -> str:
     return ""
 
 
-@lru_cache(maxsize=1 << 16)
-def _predicate(text: str) -> str:
-    low = fold(text)
+@lru_cache(maxsize=1 << 14)
+def _predicate(low: str) -> str:
+    """The verb of the proposition in a folded title (or its :func:`number_shape`)."""
     for name, stems, rx in _PREDICATES:
         if any(w in low for w in stems) and rx.search(low):
             return name
@@ -788,18 +965,14 @@ def _key_text(folded: list[str], mentions: list[Mention], leagues: set[str]) -> 
     return " ".join(parts)
 
 
-def _ref_date(market: Market) -> date | None:
-    t: datetime | None = market.expected_resolution_time or market.close_time
-    return t.date() if t is not None else None
-
-
 _LEAGUE_IDS = frozenset({"nba", "nfl", "cfb"})
 _SUBJECTLESS_KINDS = ("comp:", "org:nws", "place:")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _HeadFacts:
-    """What a market's head text (event title + title) says, given the leagues known from its ids.
+    """What a market's head text (event title + title) says, given the leagues known from its ids: one
+    per :func:`number_shape` of the head, so the heads of a ladder share it.
 
     Compared by identity: it comes out of a cache and is itself a cache key (:func:`_static_facts`).
     """
@@ -808,16 +981,28 @@ class _HeadFacts:
     ents: frozenset[str]  # resolved entities of the text
     lead: str | None  # the first of them that can be a YES subject
     teams: frozenset[str]
-    key_text: str
-    words: frozenset[str]  # the key-text words that are block keys
+    key_format: str  # the key text, with "{}" for each replaced number (str.format puts them back)
+    words: frozenset[str]  # the key-text words that are block keys, but the replaced numbers
+
+    def key_text(self, numbers: tuple[str, ...]) -> tuple[str, frozenset[str]]:
+        """The key text and block-key words of the head these ``numbers`` were replaced in."""
+        if not numbers:
+            return self.key_format, self.words
+        long = [n for n in numbers if len(n) > 2]
+        return self.key_format.format(*numbers), self.words.union(long) if long else self.words
 
 
 @lru_cache(maxsize=1 << 16)
-def _head_facts(head: str, id_leagues: frozenset[str]) -> _HeadFacts:
-    """Memoised: titles follow a few templates per venue and event titles repeat across their markets."""
-    folded, mentions = find_mentions(head)
+def _head_facts(head_shape: str, id_leagues: frozenset[str], replaced: bool) -> _HeadFacts:
+    """Memoised: titles follow a few templates per venue and event titles repeat across their markets.
+
+    ``replaced`` says whether :func:`number_shape` replaced numbers in the head. A replaced number is a
+    key-text word of its own (never a stop word nor part of an alias), so then the words of zeros in
+    the shape's key text are the numbers, in order (it replaces every number of zeros).
+    """
+    folded, mentions = find_mentions(head_shape)
     # For ASCII text find_mentions' folded tokens are exactly tokens(head); otherwise fold the whole text.
-    leagues = (_league_hints_of(folded) if head.isascii() else league_hints(head)) | id_leagues
+    leagues = (_league_hints_of(folded) if head_shape.isascii() else league_hints(head_shape)) | id_leagues
     ents: list[str] = []
     parts: list[str] = []  # the key text, as _key_text builds it
     i = 0
@@ -829,15 +1014,17 @@ def _head_facts(head: str, id_leagues: frozenset[str]) -> _HeadFacts:
         parts.append(e.replace(":", "_") if e else " ".join(folded[m.start : m.end]))
         i = m.end
     parts.extend(w for w in folded[i:] if w not in STOPWORDS)
-    key_text = " ".join(parts)
+    words = " ".join(parts).split()  # the words of the key text (an unresolved alias may be several)
+    if replaced:  # a word of zeros is a replaced number: a "{}" to put it back (no word holds braces)
+        words = ["{}" if not w.strip("0") else w for w in words]
     lead = next((e for e in ents if not e.startswith(_SUBJECTLESS_KINDS)), None)
     return _HeadFacts(
         leagues=frozenset(leagues),
         ents=frozenset(ents),
         lead=lead,
         teams=frozenset(e for e in ents if e.split(":", 1)[0] in _LEAGUE_IDS),
-        key_text=key_text,
-        words=frozenset(w for w in key_text.split() if len(w) > 2 and w not in STOPWORDS),
+        key_format=" ".join(words),
+        words=frozenset(w for w in words if len(w) > 2 and w != "{}" and w not in STOPWORDS),
     )
 
 
@@ -854,63 +1041,39 @@ def _rules_facts(rules: str) -> tuple[tuple[int, int, int | None] | None, bool]:
     return sched, bool(_FIFTY.search(rules_low))
 
 
-@lru_cache(maxsize=1 << 14)
-def _spread_line(title: str) -> Threshold | None:
-    """"Spread: Lakers (-3.5)": YES = Lakers win by more than 3.5."""
-    line = _SPREAD_LINE.search(title)
-    if not line:
-        return None
-    sign = -1 if line["sign"] == "+" else 1
-    return _canonical(Threshold(Decimal(line["num"]) * sign, "", GT))
-
-
-@lru_cache(maxsize=1 << 12)
-def _game_day(day: date) -> tuple[DateSpan, str]:
-    return DateSpan(ON, day, day), day.isoformat()
-
-
 def extract_features(market: Market) -> MarketFeatures:
     """Structured features of one market (title, outcome labels, ids, rules).
 
-    The text-derived parts are memoised by their inputs (the title templates repeat), so a universe
-    of tens of thousands of markets costs little more than its distinct titles.
+    What the texts say is memoised by the texts (:func:`_text_facts`) and parsed once per ladder of
+    texts that differ only in their numbers (:func:`_shape_facts`); a game's facts are shared by its
+    markets (:func:`_game`). Per market there remain look-ups, its dates and its block keys.
     """
     extra = market.extra
-    slug = extra.get("slug", "") or extra.get("event_slug", "")
-    game: GameRef | None = None
     kalshi = market.venue is Venue.KALSHI
-    if kalshi:
-        game = parse_kalshi_game(market.id)
-    elif slug:
-        game = parse_poly_slug(slug)
-        if game is None and extra.get("event_slug"):
-            game = parse_poly_slug(extra["event_slug"])
+    found = _kalshi_game(market.id) if kalshi else _poly_game_of(extra)
+    game, suffix = found if found is not None else (None, None)
     title = market.title
     head = title if not market.event_title or market.event_title in title else f"{market.event_title} {title}"
-    id_leagues: set[str] = {game.league} if game else set()
-    if kalshi:
-        id_leagues |= {lg for key, lg in _KALSHI_SERIES_LEAGUE if market.id.startswith(key)}
-    hf = _head_facts(head, frozenset(id_leagues))
-
-    st = _static_facts(
-        hf,
+    tf = _text_facts(
+        head,
         title,
+        _id_leagues(game.league if game is not None else None, market.id[:7] if kalshi else ""),
         market.outcome_label,
         extra.get("no_label", ""),
-        extra.get("sportsMarketType", ""),
-        game.subject if game is not None else None,
-        game.teams if game is not None else None,
-        game.suffix if game is not None else None,
-        kalshi,
+        _id_family(extra.get("sportsMarketType", ""), suffix, kalshi),
+        game is not None,
         market.is_other,
     )
-    ref = _ref_date(market)
-    dates = parse_dates(head, ref)
-    day_keys = {d.end.isoformat() for d in dates if d.kind == ON}
-    if game is not None:
-        span, iso = _game_day(game.day)
-        dates.append(span)
-        day_keys.add(iso)
+    when = market.expected_resolution_time or market.close_time
+    ref = when.date() if when is not None else None  # the reference day of a yearless date
+    # A plan that needs no ref holds no _YearlessDay.
+    dates, day_keys = _resolve_dates(tf, ref) if tf.needs_ref else (list(cast("_Dates", tf.dates)), tf.day_keys)
+    if game is None:
+        st = tf.shape.static
+    else:  # who a game's markets are about comes from its id
+        st = _game_static(tf.shape, game.subject, game.teams)
+        dates.append(game.span)
+        day_keys = (day_keys | game.keys) if day_keys else game.keys
     fifty = False
     if market.rules:
         sched, fifty = _rules_facts(market.rules)
@@ -920,31 +1083,230 @@ def extract_features(market: Market) -> MarketFeatures:
             d = _safe_date(yr, mo, dd) if yr else None
             if d is not None:
                 dates.append(DateSpan(ON, d, d))
-                day_keys.add(d.isoformat())
-    block_keys = st.base_keys
-    if day_keys and st.entities:
-        block_keys = block_keys.union([f"e:{e}@{dk}" for e in st.entities for dk in day_keys])
+                day_keys = day_keys.union([d.isoformat()])
+    day_entity_keys = _entity_day_keys(st.entities, day_keys) if day_keys and st.entities else _NO_KEYS
+    if game is None:
+        block_keys = tf.base_keys | day_entity_keys if day_entity_keys else tf.base_keys
+    else:
+        block_keys = st.entity_keys.union(tf.text_keys, day_entity_keys)
     return MarketFeatures(
-        context=st.context,
-        key_text=hf.key_text,
+        key_text=tf.key_text,
         block_keys=block_keys,
         entities=st.entities,
         subject=st.subject,
         no_subject=st.no_subject,
         teams=st.teams,
-        leagues=hf.leagues,
+        leagues=tf.shape.head.leagues,
         family=st.family,
         predicate=st.predicate,
-        thresholds=st.thresholds,
+        thresholds=tf.thresholds,
         dates=tuple(dates) if len(dates) < 2 else tuple(dict.fromkeys(dates)),
         fifty_fifty=fifty,
         other=st.other,
+        context=st.context,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _StaticFacts:
-    """The features that do not depend on a market's dates or rules (see :func:`_static_facts`)."""
+def _poly_game_of(extra: Mapping[str, str]) -> tuple[_Game, str] | None:
+    """The game a Polymarket market's slug names (its event's slug, when its own names none)."""
+    slug = extra.get("slug", "") or extra.get("event_slug", "")
+    if not slug:
+        return None
+    found = _poly_game(slug)
+    if found is None and extra.get("event_slug"):
+        found = _poly_game(extra["event_slug"])
+    return found
+
+
+@lru_cache(maxsize=1 << 16)
+def _game_static(sf: _ShapeFacts, subject: str | None, teams: frozenset[str]) -> _StaticFacts:
+    """The static facts of a game's market: its texts' shape, with the game's YES team and teams."""
+    return _static_facts(
+        sf.head, sf.low_title_shape, sf.yes_shape, sf.no_shape, sf.id_family, True, subject, teams, sf.is_other
+    )
+
+
+@lru_cache(maxsize=1 << 16)
+def _entity_day_keys(entities: frozenset[str], days: frozenset[str]) -> frozenset[str]:
+    """The entity@day block keys; memoised, since a game's markets share both."""
+    return frozenset([f"e:{e}@{d}" for e in entities for d in days])
+
+
+@lru_cache(maxsize=1 << 8)
+def _id_leagues(game_league: str | None, ticker_start: str) -> frozenset[str]:
+    """Leagues a market's ids state: its game's, and a Kalshi series prefix's (``ticker_start`` is the
+    ticker's first seven characters, enough for every prefix; "" for Polymarket)."""
+    leagues = {game_league} if game_league else set()
+    leagues.update(lg for key, lg in _KALSHI_SERIES_LEAGUE if ticker_start.startswith(key))
+    return frozenset(leagues)
+
+
+def _resolve_dates(tf: _TextFacts, ref: date | None) -> tuple[list[DateSpan], frozenset[str]]:
+    """A head's date facts with the missing years taken from ``ref``, and their day keys."""
+    dates: list[DateSpan] = []
+    for item in tf.dates:
+        if isinstance(item, DateSpan):
+            dates.append(item)
+        else:
+            d = _resolve_day(item, ref)
+            if d is not None:
+                dates.append(d)
+    return dates, frozenset([d.end.isoformat() for d in dates if d.kind == ON])
+
+
+@lru_cache(maxsize=1 << 14)
+def _resolve_day(day: _YearlessDay, ref: date | None) -> DateSpan | None:
+    """A "June 30" in the year nearest ``ref``; memoised (a daily ladder shares a few close dates)."""
+    year = _infer_year(day.month, day.day, ref)
+    d = _safe_date(year, day.month, day.day) if year else None
+    return _span(day.prep, d, d) if d is not None else None
+
+
+_Dates = tuple[DateSpan, ...]
+_SPREADS = ("spread", "1h_spread")
+_NO_KEYS: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True, eq=False)
+class _ShapeFacts:
+    """What the texts of one ladder share (see :func:`_shape_facts`); read-only.
+
+    Compared by identity, and not frozen: one is built per distinct shape, and it is a cache key.
+    """
+
+    head: _HeadFacts
+    low_title_shape: str  # the folded title's number shape
+    yes_shape: str  # the outcome labels' number shapes
+    no_shape: str
+    id_family: str | None
+    is_other: bool
+    static: _StaticFacts  # the static facts of a market without a game id
+    line: tuple[int, int, int] | None  # a spread's "(-3.5)": the sign and the span of its number
+    strikes: _ThresholdMatches  # where the title's strikes are
+    label_fallback: bool  # a strikeless title falls back to the YES label's strikes (spreads, props)
+    dates: tuple[_DateMatch, ...]  # where the head's date facts are
+
+
+@lru_cache(maxsize=1 << 16)
+def _shape_facts(
+    head_shape: str,
+    replaced: bool,
+    title_shape: str,
+    id_leagues: frozenset[str],
+    yes_shape: str,
+    no_shape: str,
+    id_family: str | None,
+    has_game: bool,
+    is_other: bool,
+) -> _ShapeFacts:
+    """Everything that does not depend on the values of the numbers in a market's texts, memoised:
+    the ladder "Bucks vs. Lakers: O/U 229.5", "…: O/U 231.5" is parsed once (see :func:`number_shape`;
+    ``replaced`` says whether it replaced any number in the head). The outcome labels come as shapes
+    too ("above $61,000"): what is read of them here (entities, names, "Other") reads no number."""
+    hf = _head_facts(head_shape, id_leagues, replaced)
+    low_title_shape = fold(title_shape)
+    st = _static_facts(hf, low_title_shape, yes_shape, no_shape, id_family, has_game, None, None, is_other)
+    line = None
+    if st.family in _SPREADS and (m := _SPREAD_LINE.search(title_shape)) is not None:
+        line = (-1 if m["sign"] == "+" else 1, *m.span("num"))
+    return _ShapeFacts(
+        head=hf,
+        low_title_shape=low_title_shape,
+        yes_shape=yes_shape,
+        no_shape=no_shape,
+        id_family=id_family,
+        is_other=is_other,
+        static=st,
+        line=line,
+        strikes=_threshold_matches(low_title_shape) if _HAS_DIGIT.search(title_shape) else _NO_STRIKES,
+        label_fallback=line is None and st.family in (*_SPREADS, "prop"),
+        dates=_date_matches(fold(head_shape)) if _HAS_DIGIT.search(head_shape) else (),
+    )
+
+
+@dataclass(slots=True, eq=False)
+class _TextFacts:
+    """Everything a market's texts say before its game id and reference date are known; read-only."""
+
+    shape: _ShapeFacts
+    key_text: str
+    thresholds: tuple[Threshold, ...]
+    text_keys: frozenset[str]  # the strike and word block keys
+    base_keys: frozenset[str]  # ... and the entity keys, for a market without a game id
+    dates: tuple[DateSpan | _YearlessDay, ...]  # the head's date plan (parse_dates before ref)
+    needs_ref: bool  # some date in it lacks a year
+    day_keys: frozenset[str]  # the days of its "on" dates, when it needs no ref
+
+
+@lru_cache(maxsize=1 << 16)
+def _text_facts(
+    head: str,
+    title: str,
+    id_leagues: frozenset[str],
+    yes_label: str,
+    no_label: str,
+    id_family: str | None,
+    has_game: bool,
+    is_other: bool,
+) -> _TextFacts:
+    """What a market's texts say, memoised: the shared part comes from :func:`_shape_facts`, and only
+    the numbers are read here: put back into the key text, and read at the strikes and dates."""
+    head_shape, numbers = number_shape(head)
+    title_shape = head_shape if title == head else number_shape(title)[0]
+    sf = _shape_facts(
+        head_shape,
+        bool(numbers),
+        title_shape,
+        id_leagues,
+        number_shape(yes_label)[0],
+        number_shape(no_label)[0],
+        id_family,
+        has_game,
+        is_other,
+    )
+    key_text, text_keys = sf.head.key_text(numbers)
+    thresholds = _read_strikes(sf, title, yes_label)
+    if thresholds:
+        text_keys = text_keys.union([f"n:{th.value.normalize()}{th.unit}" for th in thresholds])
+    plan, needs_ref = _read_dates(sf.dates, _numbers_text(head)) if sf.dates else ((), False)
+    days = () if needs_ref else cast("_Dates", plan)
+    return _TextFacts(
+        shape=sf,
+        key_text=key_text,
+        thresholds=thresholds,
+        text_keys=text_keys,
+        base_keys=_NO_KEYS if has_game else text_keys | sf.static.entity_keys,  # a game's entities: per market
+        dates=plan,
+        needs_ref=needs_ref,
+        day_keys=frozenset([d.end.isoformat() for d in days if d.kind == ON]) if days else _NO_KEYS,
+    )
+
+
+def _numbers_text(text: str) -> str:
+    """A text to read the numbers of its folded shape's matches from: folding a text that
+    :func:`number_shape` would shape (ASCII, or but for ° and apostrophes) changes neither the
+    positions nor the digits, so the text itself will do."""
+    return text if text.isascii() or not _SHAPE_UNSAFE.search(text) else fold(text)
+
+
+def _read_strikes(sf: _ShapeFacts, title: str, yes_label: str) -> tuple[Threshold, ...]:
+    """The strike of a market: a spread's line, else the title's, else (spread, prop) the YES label's."""
+    if sf.line is not None:
+        sign, a, b = sf.line
+        return (_spread_threshold(title[a:b], sign),)
+    ranges, strikes = sf.strikes
+    found = _read_thresholds(sf.strikes, _numbers_text(title)) if ranges or strikes else ()
+    return _thresholds(yes_label) if not found and sf.label_fallback else found
+
+
+@lru_cache(maxsize=1 << 12)
+def _spread_threshold(number: str, sign: int) -> Threshold:
+    """"Spread: Lakers (-3.5)": YES = Lakers win by more than 3.5."""
+    return _canonical(Threshold(Decimal(number) * sign, "", GT))
+
+
+class _StaticFacts(NamedTuple):
+    """The features that depend on neither a market's numbers nor its dates (see :func:`_static_facts`)."""
 
     subject: frozenset[str]
     no_subject: frozenset[str]
@@ -952,8 +1314,7 @@ class _StaticFacts:
     entities: frozenset[str]
     family: str
     predicate: str
-    thresholds: tuple[Threshold, ...]
-    base_keys: frozenset[str]  # the block keys but the entity@day ones
+    entity_keys: frozenset[str]  # the "e:" block keys
     context: Mapping[str, frozenset[str]]  # shared by the markets with these facts: read-only
     other: bool
 
@@ -961,47 +1322,34 @@ class _StaticFacts:
 @lru_cache(maxsize=1 << 16)
 def _static_facts(
     hf: _HeadFacts,
-    title: str,
-    yes_label: str,
-    no_label: str,
-    sports_type: str,
+    low_title_shape: str,
+    yes_shape: str,
+    no_shape: str,
+    id_family: str | None,
+    has_game: bool,
     game_subject: str | None,
     game_teams: frozenset[str] | None,
-    game_suffix: str | None,
-    kalshi: bool,
     is_other: bool,
 ) -> _StaticFacts:
-    """Who, what kind of line, which strike: memoised, since the markets of one template share them."""
-    subject = _label_subject_cached(yes_label, hf.leagues)
-    no_subject = _label_subject_cached(no_label, hf.leagues)
+    """Who and what kind of line: memoised by template, since the markets of a ladder share them.
+
+    ``low_title_shape`` is the folded title's :func:`number_shape`, and the labels come as their number
+    shapes: nothing here reads the numbers themselves (the strike is :func:`_read_strikes`).
+    """
+    subject = _label_subject_cached(yes_shape, hf.leagues)
+    no_subject = _label_subject_cached(no_shape, hf.leagues)
     if game_subject is not None:
         subject = frozenset({game_subject})
-    if not subject and not no_label and hf.lead is not None and fold(title).lstrip().startswith("will"):
+    if not subject and not no_shape and hf.lead is not None and low_title_shape.lstrip().startswith("will"):
         subject = frozenset({hf.lead})
 
     teams = hf.teams if game_teams is None else game_teams
-    has_game = game_suffix is not None
-    family = _SPORTS_TYPES.get(sports_type) or _family_of(title, has_game, game_suffix or "")
-    if kalshi and game_suffix == "game":
-        family = "winner"
-    predicate = _predicate(title)
+    family = _family_of(low_title_shape, has_game) if id_family is None else id_family
+    predicate = _predicate(low_title_shape)
     if not family and len(teams) == 2 and predicate == "win":
         family = "winner"  # "Will the Bucks beat the Lakers?"
-    thresholds = _thresholds(title)
-    if family in ("spread", "1h_spread"):
-        line = _spread_line(title)
-        if line is not None:
-            thresholds = (line,)
-        elif not thresholds:
-            thresholds = _thresholds(yes_label)
-    if family == "prop" and not thresholds:
-        thresholds = _thresholds(yes_label)
 
     entities = hf.ents | subject | no_subject | teams
-    keys: set[str] = {"e:" + e for e in entities}
-    for th in thresholds:
-        keys.add(f"n:{th.value.normalize()}{th.unit}")
-    keys |= hf.words
     context: dict[str, set[str]] = {}
     for e in entities:
         kind = e.split(":", 1)[0]
@@ -1014,10 +1362,9 @@ def _static_facts(
         entities=entities,
         family=family,
         predicate=predicate,
-        thresholds=thresholds,
-        base_keys=frozenset(keys),
+        entity_keys=frozenset("e:" + e for e in entities),
         context={k: frozenset(v) for k, v in context.items()},
-        other=is_other or _is_other(yes_label),
+        other=is_other or _is_other(yes_shape),
     )
 
 
