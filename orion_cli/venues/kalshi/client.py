@@ -125,6 +125,20 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
         yield list(items[i : i + size])
 
 
+def below_venue_bucket(capacity: float, rate: float, request_cost: float, safety_requests: float = 1.0,
+                       safety_seconds: float = 0.05) -> AsyncTokenBucket:
+    """Our token bucket for one of the venue's, with headroom so that we never cause its 429.
+
+    Requests whose tokens we take over a window reach the venue spread over that window plus the
+    jitter between taking tokens and the venue counting the request (queueing for a connection, the
+    network), so the headroom must cover ``rate × jitter`` tokens (``safety_seconds``), and never less
+    than ``safety_requests`` requests. At the Basic tier both come to one request; at high rates a
+    fixed one-request margin was too small once the venue answered quickly.
+    """
+    headroom = max(request_cost * safety_requests, rate * safety_seconds)
+    return AsyncTokenBucket(max(request_cost, capacity - headroom), rate)
+
+
 class KalshiClient:
     """Reads Kalshi market data. Pass ``signer`` to sign requests (the orderbook needs it)."""
 
@@ -136,6 +150,7 @@ class KalshiClient:
         tier: str | RateTier = "basic",
         request_cost: float = DEFAULT_REQUEST_COST,
         safety_requests: float = 1.0,
+        safety_seconds: float = 0.05,
         max_concurrency: int = 8,
         timeout: float = 10.0,
         retry: RetryPolicy = DEFAULT_RETRY,
@@ -155,12 +170,11 @@ class KalshiClient:
         self.request_cost = request_cost
         self.page_limit = page_limit
         self.max_pages = max_pages
-        # Keep ``safety_requests`` requests of headroom below the venue's bucket so that jitter
-        # between our send times and the venue's arrival times cannot produce a 429.
-        headroom = request_cost * safety_requests
         self.buckets = {
-            "read": AsyncTokenBucket(max(request_cost, tier.read_capacity - headroom), tier.read_rate),
-            "write": AsyncTokenBucket(max(request_cost, tier.write_capacity - headroom), tier.write_rate),
+            "read": below_venue_bucket(tier.read_capacity, tier.read_rate, request_cost, safety_requests,
+                                       safety_seconds),
+            "write": below_venue_bucket(tier.write_capacity, tier.write_rate, request_cost, safety_requests,
+                                        safety_seconds),
         }
         extra: dict[str, Any] = {"user_agent": user_agent} if user_agent else {}
         self.http = VenueHttp(

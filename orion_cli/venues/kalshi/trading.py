@@ -38,8 +38,8 @@ import httpx
 from orion_cli.core.errors import DataError, VenueError, VenueUnavailable
 from orion_cli.core.models import Market, Side, TickStructure, Venue
 from orion_cli.core.money import ONE, ZERO, is_multiple, loads_exact, to_decimal, to_price
-from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
-from orion_cli.venues.kalshi.client import PROD_BASE_URL, TIERS, RateTier
+from orion_cli.venues.http import RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
+from orion_cli.venues.kalshi.client import PROD_BASE_URL, TIERS, RateTier, below_venue_bucket
 from orion_cli.venues.kalshi.parse import (
     ExchangeStatus,
     KalshiErrorBody,
@@ -240,9 +240,9 @@ class KalshiTrading:
         self.max_pages = max_pages
         self.cancel_poll_delays = cancel_poll_delays
         self.markets: dict[str, Market] = dict(markets or {})
-        self.buckets = {
-            "read": AsyncTokenBucket(max(default_cost, tier.read_capacity), tier.read_rate),
-            "write": AsyncTokenBucket(max(default_cost, tier.write_capacity), tier.write_rate),
+        self.buckets = {  # with headroom below the venue's own buckets, as the market-data client
+            "read": below_venue_bucket(tier.read_capacity, tier.read_rate, default_cost),
+            "write": below_venue_bucket(tier.write_capacity, tier.write_rate, default_cost),
         }
         self.http = VenueHttp(
             "kalshi",
