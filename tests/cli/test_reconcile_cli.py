@@ -232,6 +232,29 @@ def test_metrics_are_replaced_atomically_never_written_in_place(tmp_path: Path,
     assert sorted(p.name for p in target.parent.iterdir()) == ["orion.prom"]
 
 
+@pytest.mark.parametrize("bad", ["", ".", "missing-dir/orion.prom", "DIR"])
+def test_an_unusable_metrics_path_is_a_usage_error_before_any_work(db_file: str, tmp_path: Path, bad: str) -> None:
+    """Found by the bad-input suite: `--metrics-file=` used to end in an internal error (exit 1)."""
+    path = str(tmp_path) if bad == "DIR" else (str(tmp_path / bad) if bad not in ("", ".") else bad)
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", "--metrics-file", path)
+    assert res.exit_code == 2, res.output
+    assert "--metrics-file" in res.stderr and "reconciling" not in res.stderr
+
+
+def test_a_metrics_file_that_cannot_be_written_is_exit_3_naming_it(db_file: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import orion_cli.core.metrics as metrics
+
+    def refuse(path: Path, content: str, *, mode: int = 0o644) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(metrics, "write_atomic", refuse)
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", "--metrics-file", str(tmp_path / "o.prom"))
+    assert res.exit_code == 3, res.output
+    assert "cannot write --metrics-file" in res.stderr and "Permission denied" in res.stderr
+    assert "Traceback" not in res.output
+
+
 # -- cron conditions: env -i, no TTY, and two overlapping runs ------------------------------------
 
 

@@ -92,6 +92,21 @@ def _alert_sink(app: AppContext, store_factory: Callable[[], SecretStore | None]
     return sink
 
 
+def _check_metrics_path(path: Path) -> None:
+    """Refuse, before any work, a --metrics-file that can never be written (exit 2)."""
+    text = str(path)
+    if not text.strip() or not path.name or path.name in (".", ".."):
+        raise typer.BadParameter("needs a file name, e.g. /var/lib/node_exporter/orion.prom",
+                                 param_hint="--metrics-file")
+    if "\x00" in text:
+        raise typer.BadParameter("contains a NUL byte", param_hint="--metrics-file")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise typer.BadParameter(f"directory {parent} does not exist", param_hint="--metrics-file")
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a directory", param_hint="--metrics-file")
+
+
 def reconcile_command(
     ctx: typer.Context,
     venue: Annotated[str | None, typer.Option("--venue", help="kalshi or polymarket (default: every enabled "
@@ -129,6 +144,8 @@ def reconcile_command(
 
     started = time.monotonic()
     app = get_app(ctx)
+    if metrics_file is not None:
+        _check_metrics_path(metrics_file)
     settings = app.settings()
     mode = settings.trading.mode
     wanted = _venues_wanted(settings, venue)
@@ -181,9 +198,16 @@ def reconcile_command(
         if metrics_file is not None:
             from orion_cli.core.metrics import render_reconcile, write_atomic
 
-            write_atomic(metrics_file, render_reconcile(
-                results, finished_at=datetime.now(UTC), duration_seconds=time.monotonic() - started, halted=halted,
-                mode=mode, exit_code=exit_code))
+            try:
+                write_atomic(metrics_file, render_reconcile(
+                    results, finished_at=datetime.now(UTC), duration_seconds=time.monotonic() - started,
+                    halted=halted, mode=mode, exit_code=exit_code))
+            except OSError as exc:
+                from orion_cli.core.errors import ConfigError
+
+                raise ConfigError(f"cannot write --metrics-file {metrics_file}: {exc.strerror or exc}",
+                                  hint="the reconcile itself ran; check the directory and its permissions",
+                                  reason="metrics_file") from None
     _render(app, results)
     for r in unavailable:
         app.out.warn(f"{r.venue.value} unavailable: {r.reason}")
