@@ -100,7 +100,7 @@ def _check_metrics_path(path: Path) -> None:
                                  param_hint="--metrics-file")
     if "\x00" in text:
         raise typer.BadParameter("contains a NUL byte", param_hint="--metrics-file")
-    parent = path.parent if str(path.parent) else Path(".")
+    parent = path.parent if str(path.parent) else Path()
     if not parent.is_dir():
         raise typer.BadParameter(f"directory {parent} does not exist", param_hint="--metrics-file")
     if path.is_dir():
