@@ -241,6 +241,18 @@ def test_an_unusable_metrics_path_is_a_usage_error_before_any_work(db_file: str,
     assert "--metrics-file" in res.stderr and "reconciling" not in res.stderr
 
 
+def test_a_metrics_path_naming_a_file_that_is_not_orion_metrics_is_refused(db_file: str, tmp_path: Path) -> None:
+    """Replaced on every run: a typo must not overwrite a key or a data file (it once hit the demo snapshot)."""
+    precious = tmp_path / "id_ed25519"
+    precious.write_bytes(b"-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--metrics-file", str(precious))
+    assert res.exit_code == 2 and "not an orion metrics file" in res.stderr, res.output
+    assert precious.read_bytes() == b"-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    ours = tmp_path / "orion.prom"
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--metrics-file", str(ours)).exit_code == 0
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--metrics-file", str(ours)).exit_code == 0  # replaced
+
+
 def test_a_metrics_file_that_cannot_be_written_is_exit_3_naming_it(db_file: str, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     import orion_cli.core.metrics as metrics

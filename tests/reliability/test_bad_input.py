@@ -200,7 +200,10 @@ def world() -> Iterator[World]:
         (root / "empty.txt").write_bytes(b"")
         (root / "garbage.bin").write_bytes(bytes(range(256)) * 3)
         (root / "afile").write_text("not a directory\n")
-        demo = demo_path()
+        # A copy: a fuzzed command given a path may write there, and the packaged file must stay intact
+        # (a `reconcile --metrics-file @@demo@@` once replaced the bundled demo snapshot mid-suite).
+        demo = root / "demo_snapshot.json.gz"
+        shutil.copyfile(demo_path(), demo)
         (root / "truncated.json.gz").write_bytes(demo.read_bytes()[: max(1, demo.stat().st_size // 3)])
         pw = root / "master-password"
         pw.write_text(MASTER_PASSWORD + "\n")

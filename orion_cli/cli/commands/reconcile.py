@@ -105,6 +105,17 @@ def _check_metrics_path(path: Path) -> None:
         raise typer.BadParameter(f"directory {parent} does not exist", param_hint="--metrics-file")
     if path.is_dir():
         raise typer.BadParameter(f"{path} is a directory", param_hint="--metrics-file")
+    # Replaced on every run, so a typo must not name a file that is not ours (a key, a data file).
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--metrics-file") from None
+    if head and not head.startswith((b"# HELP orion_", b"# TYPE orion_")):
+        raise typer.BadParameter(f"refusing to replace {path}: it is not an orion metrics file",
+                                 param_hint="--metrics-file")
 
 
 def reconcile_command(
