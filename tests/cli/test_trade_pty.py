@@ -30,24 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ORION = ROOT / ".venv" / "bin" / "orion"
 PROMPT_TAIL = "to trade with real money:"
 
-SHIM = """
-import typer
-from orion_cli.cli.app import OrionGroup, root
-from orion_cli.cli.commands.trade import trade_command
-app = typer.Typer(cls=OrionGroup, add_completion=False, pretty_exceptions_enable=False)
-app.callback()(root)
-app.command("trade")(trade_command)
-app(prog_name="orion")
-"""
-
-
-def orion_argv(tmp_path: Path) -> list[str]:
-    """`.venv/bin/orion` once `trade` is registered in the app; until then the same root, assembled."""
-    if any(c.name == "trade" for c in orion_app.registered_commands) and ORION.exists():
-        return [str(ORION)]
-    shim = tmp_path / "orion_trade_shim.py"
-    shim.write_text(SHIM)
-    return [sys.executable, str(shim)]
+# The installed script when the README's venv is there, else the same entry point through this interpreter.
+ORION_ARGV = [str(ORION)] if ORION.exists() else [sys.executable, "-m", "orion_cli"]
 
 
 @pytest.fixture
@@ -111,7 +95,7 @@ def audit_events(type_: str) -> list[Any]:
 
 
 def test_correct_phrase_authorizes_live_and_audits_how(op_id: str, tmp_path: Path) -> None:
-    argv = [*orion_argv(tmp_path), "trade", op_id, "--live", "--confirm"]
+    argv = [*ORION_ARGV, "trade", op_id, "--live", "--confirm"]
     code, before, output = run_on_pty(argv, "CONFIRM LIVE TRADING")
     assert before, f"no phrase prompt appeared:\n{output}"
     # The banner comes first: venues, limits and balances.
@@ -136,7 +120,7 @@ def audit_chain_ok() -> bool:
 
 @pytest.mark.parametrize("answer", ["confirm live trading", "CONFIRM LIVE", ""])
 def test_wrong_phrase_is_refused_with_exit_6(op_id: str, tmp_path: Path, answer: str) -> None:
-    argv = [*orion_argv(tmp_path), "trade", op_id, "--live", "--confirm"]
+    argv = [*ORION_ARGV, "trade", op_id, "--live", "--confirm"]
     code, before, output = run_on_pty(argv, answer)
     assert before, f"no phrase prompt appeared:\n{output}"
     assert code == 6, output
@@ -145,7 +129,7 @@ def test_wrong_phrase_is_refused_with_exit_6(op_id: str, tmp_path: Path, answer:
 
 
 def test_no_terminal_refuses_at_once_naming_the_other_half(op_id: str, tmp_path: Path) -> None:
-    argv = [*orion_argv(tmp_path), "trade", op_id, "--live", "--confirm"]
+    argv = [*ORION_ARGV, "trade", op_id, "--live", "--confirm"]
     started = time.monotonic()
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
                           env=child_env())
@@ -157,7 +141,7 @@ def test_no_terminal_refuses_at_once_naming_the_other_half(op_id: str, tmp_path:
 
 
 def test_flag_pair_on_a_terminal_never_prompts_and_audits_flag(op_id: str, tmp_path: Path) -> None:
-    argv = [*orion_argv(tmp_path), "trade", op_id, "--live", "--authorize-live", "--confirm"]
+    argv = [*ORION_ARGV, "trade", op_id, "--live", "--authorize-live", "--confirm"]
     code, before, output = run_on_pty(argv, None)
     assert before == "" and code == 0, output
     assert "LIVE TRADING" in output and "limits:" in output

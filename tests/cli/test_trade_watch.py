@@ -15,7 +15,6 @@ from typing import IO, Any
 
 from sqlalchemy import select
 
-from orion_cli.cli.app import app as orion_app
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import open_database
 from orion_cli.store.ledger import STATUS_EVENTS
@@ -24,24 +23,8 @@ from orion_cli.store.tables import orders
 ROOT = Path(__file__).resolve().parents[2]
 ORION = ROOT / ".venv" / "bin" / "orion"
 
-SHIM = """
-import typer
-from orion_cli.cli.app import OrionGroup, root
-from orion_cli.cli.commands.trade import trade_command
-app = typer.Typer(cls=OrionGroup, add_completion=False, pretty_exceptions_enable=False)
-app.callback()(root)
-app.command("trade")(trade_command)
-app(prog_name="orion")
-"""
-
-
-def orion_argv(tmp_path: Path) -> list[str]:
-    """`.venv/bin/orion` once `trade` is registered in the app; until then the same root, assembled."""
-    if any(c.name == "trade" for c in orion_app.registered_commands) and ORION.exists():
-        return [str(ORION)]
-    shim = tmp_path / "orion_trade_shim.py"
-    shim.write_text(SHIM)
-    return [sys.executable, str(shim)]
+# The installed script when the README's venv is there, else the same entry point through this interpreter.
+ORION_ARGV = [str(ORION)] if ORION.exists() else [sys.executable, "-m", "orion_cli"]
 
 
 class Watch:
@@ -122,7 +105,7 @@ def check_ledger_and_audit() -> None:
 
 
 def test_watch_streams_events_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
-    w = Watch([*orion_argv(tmp_path), "trade", "--watch", "1", "--demo", "--jsonl"], env())
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], env())
     first = w.until(lambda r: r.get("type") == "watch" and r.get("event") == "scan")
     assert first["v"] == 1 and first["round"] == 1 and first["opportunities"] >= 1
     done = w.until(lambda r: r.get("type") == "execution")
@@ -144,7 +127,7 @@ def test_watch_streams_events_and_stops_cleanly_on_sigint(tmp_path: Path) -> Non
 
 def test_sigint_during_an_execution_finishes_and_records_it_first(tmp_path: Path) -> None:
     # Each simulated order takes 1.5 s, so the interrupt lands while both legs are in flight.
-    w = Watch([*orion_argv(tmp_path), "trade", "--watch", "1", "--demo", "--jsonl"],
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"],
               env(ORION__PAPER__LATENCY_MS="1500"))
     w.until(lambda r: r.get("event") == "scan")
     time.sleep(0.7)
@@ -162,7 +145,7 @@ def test_sigint_during_an_execution_finishes_and_records_it_first(tmp_path: Path
 
 
 def test_max_trades_stops_with_exit_0(tmp_path: Path) -> None:
-    w = Watch([*orion_argv(tmp_path), "trade", "--watch", "1", "--max-trades", "1", "--demo", "--jsonl"], env())
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--max-trades", "1", "--demo", "--jsonl"], env())
     assert w.finish() == 0
     assert next(e for e in w.events if e["type"] == "execution")["status"] == "done"
     stopped = w.events[-1]
@@ -177,7 +160,7 @@ def test_watch_stops_on_a_halt_with_exit_6(tmp_path: Path) -> None:
         KillSwitch(db).engage("test: halted before the watch")
     finally:
         db.dispose()
-    w = Watch([*orion_argv(tmp_path), "trade", "--watch", "1", "--demo", "--jsonl"], env())
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], env())
     assert w.finish() == 6
     assert w.events[-1]["event"] == "stopped" and "halted" in w.events[-1]["reason"]
     assert not [e for e in w.events if e["type"] == "execution"]
