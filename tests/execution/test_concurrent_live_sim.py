@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
-import runpy
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -36,6 +33,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from eth_account import Account
+from racing import WORKER, race, wait_for_start
 from sim.kalshi_sim import API_PREFIX, KalshiSim
 from sim.polymarket_sim import PolymarketSim, _tokens_of
 
@@ -121,9 +119,7 @@ async def _worker(w: dict[str, Any]) -> dict[str, Any]:
         ex = Executor(db, Ledger(db, "live"), venues, settings, mode="live", alerts=NullAlertSink(),
                       verify_delays=(0.0, 0.05))
         ready = time.monotonic()
-        Path(w["out"] + ".ready").touch()
-        while not Path(w["go"]).exists():
-            await asyncio.sleep(0.005)
+        wait_for_start(w, timeout=180)
         went = time.monotonic()
         for j in range(ATTEMPTS):
             oversized = j == ATTEMPTS - 1
@@ -146,8 +142,7 @@ async def _worker(w: dict[str, Any]) -> dict[str, Any]:
             "trading_s": round(time.monotonic() - went, 2)}
 
 
-if __name__ == "__orion_worker__":
-    sys.path[:0] = WORKER_ARGS["sys_path"]  # type: ignore[name-defined]  # noqa: F821
+if __name__ == WORKER:
     _out = asyncio.run(_worker(WORKER_ARGS))  # type: ignore[name-defined]  # noqa: F821
     Path(WORKER_ARGS["out"]).write_text(json.dumps(_out))  # type: ignore[name-defined]  # noqa: F821
 
@@ -201,33 +196,6 @@ def venues_up(rsa_key: rsa.RSAPrivateKey) -> Iterator[tuple[KalshiSim, Polymarke
         ksim.stop()
 
 
-def _run_workers(common: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
-    ctx = multiprocessing.get_context("spawn")
-    go = tmp_path / "go"
-    outs = [tmp_path / f"out-{w}.json" for w in range(PROCS)]
-    procs = []
-    tests_dir = str(Path(__file__).resolve().parents[1])
-    for w in range(PROCS):
-        args = {**common, "go": str(go), "worker": w, "out": str(outs[w]), "sys_path": [tests_dir]}
-        p = ctx.Process(target=runpy.run_path, args=(__file__,),
-                        kwargs={"init_globals": {"WORKER_ARGS": args}, "run_name": "__orion_worker__"})
-        p.start()
-        procs.append(p)
-    try:
-        deadline = time.monotonic() + 180
-        while not all(Path(f"{o}.ready").exists() for o in outs) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        go.touch()  # every worker has its clients built and waits for this: they race from one moment
-        for p in procs:
-            p.join(timeout=180)
-            assert p.exitcode == 0, f"worker exited with {p.exitcode}"
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-    return [json.loads(o.read_text()) for o in outs]
-
-
 def test_eight_live_processes_never_exceed_a_limit_counted_at_the_venues(
         db_url: str, tmp_path: Path, venues_up: tuple[KalshiSim, PolymarketSim, dict[str, Any]]) -> None:
     from orion_cli.store.audit import AuditLog
@@ -236,7 +204,7 @@ def test_eight_live_processes_never_exceed_a_limit_counted_at_the_venues(
 
     ksim, psim, common = venues_up
     open_database(db_url).dispose()  # migrate once, before the race
-    results = _run_workers({**common, "url": db_url}, tmp_path)
+    results = race(__file__, {**common, "url": db_url}, tmp_path, PROCS, timeout=180)
     assert [e for r in results for e in r["errors"]] == []
 
     # -- counted at the venues --

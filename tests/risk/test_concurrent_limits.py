@@ -12,9 +12,6 @@ lives with the executor; this one proves the serialisation of check + intent.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import runpy
-import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -22,6 +19,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
+from racing import WORKER, race, wait_for_start
 from sqlalchemy import insert, select
 
 PROCS = 8
@@ -74,12 +72,7 @@ def _worker_main(url: str, go: str, worker: int, out: str) -> None:
     settings = load_settings(overrides=OVERRIDES)
     db = open_database(url)
     ledger = Ledger(db, "paper")
-    deadline = time.monotonic() + 60
-    Path(out + ".ready").touch()
-    while not Path(go).exists():
-        if time.monotonic() > deadline:
-            sys.exit("never told to go")
-        time.sleep(0.005)
+    wait_for_start({"out": out, "go": go})
     start = time.time()
     refused: Counter[str] = Counter()
     accepted, errors = 0, []
@@ -115,38 +108,12 @@ def _worker_main(url: str, go: str, worker: int, out: str) -> None:
     db.dispose()
 
 
-def _run_workers(url: str, tmp_path: Path) -> list[dict[str, Any]]:
-    ctx = multiprocessing.get_context("spawn")
-    go = tmp_path / "go"
-    outs = [tmp_path / f"out-{w}.json" for w in range(PROCS)]
-    procs = []
-    for w in range(PROCS):
-        args = {"url": url, "go": str(go), "worker": w, "out": str(outs[w])}
-        p = ctx.Process(target=runpy.run_path, args=(__file__,),
-                        kwargs={"init_globals": {"WORKER_ARGS": args}, "run_name": "__orion_worker__"})
-        p.start()
-        procs.append(p)
-    try:
-        deadline = time.monotonic() + 120
-        while not all(Path(f"{o}.ready").exists() for o in outs) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        go.touch()  # every child has imported and opened the database: they race from one moment
-        for p in procs:
-            p.join(timeout=120)
-            assert p.exitcode == 0, f"worker exited with {p.exitcode}"
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-    return [json.loads(o.read_text()) for o in outs]
-
-
 def test_eight_processes_never_exceed_rate_exposure_or_reuse_a_key(db_url: str, tmp_path: Path) -> None:
     from orion_cli.store.db import open_database
     from orion_cli.store.tables import executions, orders
 
     open_database(db_url).dispose()  # migrate first: this test is about the order path
-    results = _run_workers(db_url, tmp_path)
+    results = race(__file__, {"url": db_url}, tmp_path, PROCS, timeout=120)
     assert [e for r in results for e in r["errors"]] == []
 
     db = open_database(db_url)
@@ -183,5 +150,5 @@ def test_eight_processes_never_exceed_rate_exposure_or_reuse_a_key(db_url: str, 
     assert max(r["start"] for r in results) < min(r["end"] for r in results), "workers never overlapped"
 
 
-if __name__ == "__orion_worker__":
+if __name__ == WORKER:
     _worker_main(**globals()["WORKER_ARGS"])
