@@ -87,7 +87,7 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     Read-only (nothing is sent), so no live-trading authorization is needed; the figures are also
     recorded as the ledger's balance snapshot the breaker and the BALANCE check use.
     """
-    from orion_cli.cli.live_venues import live_venues, open_store, venues_wanted
+    from orion_cli.cli.live_venues import LazyStore, live_venues, venues_wanted
     from orion_cli.core.accounts import gather
     from orion_cli.store.ledger import Ledger
 
@@ -97,9 +97,20 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     settings = app.settings()
     db = app.db()
     ledger = Ledger(db, "live", reset_hour_utc=settings.breaker.reset_hour_utc)
-    venues = live_venues(settings, open_store(app), venues_wanted(settings, None))
+    with LazyStore(app) as secrets:  # closed as soon as the clients hold their keys
+        venues = live_venues(settings, secrets.get(), venues_wanted(settings, None))
     app.out.banner(f"LIVE: balances and positions as {', '.join(v.value for v in venues)} report them.")
-    report: AccountsReport = run(lambda: gather(venues, ledger, settings))
+
+    async def read() -> AccountsReport:
+        try:
+            return await gather(venues, ledger, settings)
+        finally:
+            for tv in venues.values():
+                closer = getattr(tv, "aclose", None)
+                if callable(closer):
+                    await closer()
+
+    report: AccountsReport = run(read)
     for acct in report.accounts:
         if acct.balance is not None:
             ledger.record_balance(acct.balance)

@@ -12,8 +12,8 @@ import typer
 
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, run
 from orion_cli.cli.context import AppContext, get_app
+from orion_cli.cli.live_venues import LazyStore
 from orion_cli.cli.live_venues import live_venues as _live_venues
-from orion_cli.cli.live_venues import open_store as _open_store
 from orion_cli.cli.live_venues import reveal_secret as _secret
 from orion_cli.cli.live_venues import venues_wanted as _venues_wanted
 from orion_cli.cli.output import Column
@@ -164,16 +164,9 @@ def reconcile_command(
         raise typer.BadParameter("--snapshot/--demo are for paper mode; live mode reads the venues",
                                  param_hint="--demo")
     db = app.db()
-    store_box: list[SecretStore] = []
-
-    def store() -> SecretStore:
-        if not store_box:
-            store_box.append(_open_store(app))
-        return store_box[0]
-
-    with RunLock(db, "reconcile"):
+    with RunLock(db, "reconcile"), LazyStore(app) as secrets:  # the vault, opened on first need, always closed
         if mode == "live":
-            venues = _live_venues(settings, store(), wanted)
+            venues = _live_venues(settings, secrets.get(), wanted)
             app.out.banner(f"LIVE: reconciling the live ledger with {', '.join(v.value for v in venues)}.")
         else:
             from orion_cli.venues.paper import PaperVenue
@@ -183,7 +176,7 @@ def reconcile_command(
                 announce(app, source)
             venues = {v: PaperVenue(v, db, source, settings) for v in wanted}
             app.out.info("paper: reconciling the paper ledger with the paper venues")
-        alerts = _alert_sink(app, store)
+        alerts = _alert_sink(app, secrets.get)
         ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
 
         async def main() -> list[VenueReconcile]:
@@ -200,8 +193,6 @@ def reconcile_command(
             results: list[VenueReconcile] = run(main)
         finally:
             alerts.flush(5.0)
-            for s in store_box:
-                s.close()
         drifted = [r for r in results if r.status == "drift"]
         unavailable = [r for r in results if r.status == "unavailable"]
         exit_code = 7 if drifted else 5 if unavailable else 0
