@@ -28,29 +28,67 @@ EXIT_CODES_EPILOG = (
 _FORMAT_FLAGS = ("--json", "--jsonl")
 
 
-def hoist_format_options(args: list[str]) -> list[str]:
+def hoist_format_options(args: list[str], value_options: frozenset[str] = frozenset()) -> list[str]:
     """Move ``--json``/``--jsonl``/``--format X`` given after the command to the front.
 
     Users type both ``orion --json balance`` and ``orion balance --json``; the root callback is
-    the one place that parses them.
+    the one place that parses them. ``value_options`` names the options that take a value, so a
+    ``--`` given as such a value (``--config --``) is not mistaken for the end of options: Click
+    reads it as the value and keeps parsing options after it.
     """
+    end = options_end(args, value_options)
     front: list[str] = []
     rest: list[str] = []
     i = 0
-    while i < len(args):
+    while i < end:
         arg = args[i]
-        if arg == "--":
-            rest.extend(args[i:])
-            break
         if arg in _FORMAT_FLAGS or arg.startswith("--format="):
             front.append(arg)
-        elif arg == "--format" and i + 1 < len(args):
+        elif arg == "--format" and i + 1 < end:
             front.extend(args[i : i + 2])
             i += 1
         else:
             rest.append(arg)
         i += 1
-    return front + rest
+    return front + rest + args[end:]
+
+
+def options_end(args: list[str], value_options: frozenset[str] = frozenset()) -> int:
+    """Index of the ``--`` that ends the options (Click's rule), or ``len(args)``."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return i
+        i += 2 if _takes_next(arg, value_options) else 1
+    return len(args)
+
+
+def _takes_next(arg: str, value_options: frozenset[str]) -> bool:
+    """Whether Click reads the token after ``arg`` as ``arg``'s value."""
+    if arg in value_options:
+        return True
+    if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
+        # Combined short flags (-qn): a value-taking letter takes the rest of the token, or the
+        # next token when it is the last letter.
+        for pos, letter in enumerate(arg[1:], start=1):
+            if f"-{letter}" in value_options:
+                return pos == len(arg) - 1
+    return False
+
+
+def value_option_names(command: Any) -> frozenset[str]:
+    """Every option name in the command tree that takes a value (none of them is a flag elsewhere)."""
+    names: set[str] = set()
+    stack = [command]
+    while stack:
+        cmd = stack.pop()
+        for param in getattr(cmd, "params", ()):
+            if param.param_type_name == "option" and not (param.is_flag or param.count):
+                names.update(param.opts)
+                names.update(param.secondary_opts)
+        stack.extend(getattr(cmd, "commands", {}).values())
+    return frozenset(names)
 
 
 def _click_exception_types() -> tuple[type[BaseException], ...]:
@@ -68,9 +106,10 @@ class OrionGroup(TyperGroup):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if ctx.parent is None:
-            args = hoist_format_options(list(args))
+            value_options = value_option_names(self)
+            args = hoist_format_options(list(args), value_options)
             # Typer re-parses the leftovers when resolving an unknown command: keep the first answer.
-            ctx.meta[_MACHINE_KEY] = ctx.meta.get(_MACHINE_KEY, False) or _machine_requested(args)
+            ctx.meta[_MACHINE_KEY] = ctx.meta.get(_MACHINE_KEY, False) or _machine_requested(args, value_options)
             try:
                 return super().parse_args(ctx, args)
             except _click_exception_types() as exc:
@@ -112,11 +151,9 @@ class OrionGroup(TyperGroup):
 _MACHINE_KEY = "orion.machine_output"
 
 
-def _machine_requested(args: list[str]) -> bool:
+def _machine_requested(args: list[str], value_options: frozenset[str]) -> bool:
     """Whether the (hoisted) arguments ask for JSON, even if they fail to parse."""
-    for i, arg in enumerate(args):
-        if arg == "--":
-            break
+    for i, arg in enumerate(args[: options_end(args, value_options)]):
         value = arg.split("=", 1)[1] if arg.startswith("--format=") else (
             args[i + 1] if arg == "--format" and i + 1 < len(args) else None)
         if arg in _FORMAT_FLAGS or (value is not None and value.lower() in ("json", "jsonl")):

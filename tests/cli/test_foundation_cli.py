@@ -123,6 +123,22 @@ def test_hoisting_stops_at_double_dash() -> None:
     assert hoist_format_options(["x", "--format", "table"]) == ["--format", "table", "x"]
 
 
+def test_double_dash_as_an_option_value_does_not_end_options() -> None:
+    values = frozenset({"--config", "-n"})
+    assert hoist_format_options(["--config", "--", "halt", "--json"], values) == ["--json", "--config", "--", "halt"]
+    assert hoist_format_options(["x", "-qn", "--", "--json"], values) == ["--json", "x", "-qn", "--"]
+    # -nq: n takes "q" as its value, so the "--" that follows does end the options
+    assert hoist_format_options(["x", "-nq", "--", "--json"], values) == ["x", "-nq", "--", "--json"]
+
+
+def test_version_after_a_consumed_double_dash_still_exits_cleanly(isolated_home: Path) -> None:
+    result = run("--config", "--", "--version")
+    assert result.exit_code == 0 and result.stdout.startswith("orion ")
+    refused = run("--config", "--", "halt", "--status", "--json")
+    assert refused.exit_code == 3
+    assert json.loads(refused.stderr.strip().splitlines()[-1])["reason"] == "config_missing"
+
+
 def test_table_format_on_a_pipe(ledger: Path) -> None:
     result = run("--format", "table", "halt", "--status")
     assert result.exit_code == 0
