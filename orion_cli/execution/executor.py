@@ -483,8 +483,8 @@ class Executor:
             # A passed DUPLICATE check already proved the key unused in this transaction; otherwise (it
             # failed, or a custom evaluate has none) look: an existing key is resumed, not refused.
             duplicate = next((c for c in verdict.checks if c.name == "DUPLICATE" and c.leg is None), None)
-            if (duplicate is None or not duplicate.passed) and \
-                    conn.execute(_EXECUTION_EXISTS, {"key": plan.key}).first() is not None:
+            key_unused = duplicate is not None and duplicate.passed
+            if not key_unused and conn.execute(_EXECUTION_EXISTS, {"key": plan.key}).first() is not None:
                 return Committed(True, Verdict(), None)
             if prepare_problem or not prepared:
                 verdict = Verdict((*verdict.checks, CheckResult(
@@ -511,8 +511,9 @@ class Executor:
                     "first_leg": first.venue.value, "second_leg": second.venue.value,
                     "order_rule": "larger share of visible depth first; ties Kalshi first",
                     "checks": [c.to_record() for c in verdict.checks]}, mode=self.mode, actor=self.actor, now=now)
+                # The order ids derive from the key: an unused key means unused ids.
                 self.ledger.record_intents([(prepared[tag], spec.category) for tag, spec, _ in legs],
-                                           execution_id=plan.key, conn=conn, now=now)
+                                           execution_id=plan.key, conn=conn, now=now, unused_ids=key_unused)
         return Committed(False, verdict, _Run(plan.key, ExecStatus.INTENTS, first, second, result))
 
     async def resume(self, key: str) -> ExecutionResult:

@@ -36,7 +36,7 @@ from orion_cli.execution.plan import CheckResult
 from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import AuditLog, default_actor, iso_utc
 from orion_cli.store.db import Database
-from orion_cli.store.ledger import DailyPnl, Ledger, q, trading_day
+from orion_cli.store.ledger import DailyPnl, DayFigures, Ledger, q, trading_day
 from orion_cli.store.tables import breaker_state, halt_state, plain
 from orion_cli.venues.trading import Position
 
@@ -141,7 +141,8 @@ _STATE = select(breaker_state).where(breaker_state.c.mode == bindparam("mode"))
 _HALT = select(halt_state.c.halted, halt_state.c.kind).where(halt_state.c.id == 1)
 
 
-# The kill switch and this mode's breaker state in one round trip (the pre-trade checks need both).
+# The kill switch and this mode's breaker state in one round trip (the pre-trade checks need both and
+# add their other single-value reads to it).
 HALT_AND_STATE = (select(halt_state, breaker_state)
                   .select_from(halt_state.outerjoin(breaker_state, breaker_state.c.mode == bindparam("mode")))
                   .where(halt_state.c.id == 1))
@@ -202,10 +203,10 @@ class Breaker:
     # -- figures -----------------------------------------------------------------------------------
 
     def _pnl(self, now: datetime, conn: Connection | None = None,
-             every_position: Sequence[Position] | None = None) -> DailyPnl:
+             every_position: Sequence[Position] | None = None, day_figures: DayFigures | None = None) -> DailyPnl:
         b = self.settings.breaker
         return self.ledger.daily_pnl(daily_loss=b.daily_loss, daily_loss_pct=b.daily_loss_pct, marks=self._marks,
-                                     now=now, conn=conn, every_position=every_position)
+                                     now=now, conn=conn, every_position=every_position, day_figures=day_figures)
 
     def _status(self, pnl: DailyPnl, state: _State, halt: Any, now: datetime, *, peak: Decimal | None = None,
                 warnings: tuple[str, ...] = (), trips: tuple[str, ...] = ()) -> BreakerStatus:
@@ -256,11 +257,12 @@ class Breaker:
     # -- the pipeline check ------------------------------------------------------------------------
 
     def check(self, conn: Connection, now: datetime, *, halt_and_state: Any = None,
-              every_position: Sequence[Position] | None = None) -> CheckResult:
+              every_position: Sequence[Position] | None = None,
+              day_figures: DayFigures | None = None) -> CheckResult:
         """BREAKER: fails when a breaker limit is reached right now, or a trip is still in force.
 
-        ``halt_and_state`` (a :data:`HALT_AND_STATE` row for this mode) and ``every_position`` are what
-        the pipeline already read on ``conn``.
+        ``halt_and_state`` (a :data:`HALT_AND_STATE` row for this mode), ``every_position`` and
+        ``day_figures`` are what the pipeline already read on ``conn``.
         """
         try:
             if halt_and_state is not None:
@@ -268,7 +270,7 @@ class Breaker:
             else:
                 state, halt = _load(conn, self.mode), _halt_row(conn)
             # On the checks' own connection: one consistent view, and no second connection per trade.
-            st = self._status(self._pnl(now, conn, every_position), state, halt, now)
+            st = self._status(self._pnl(now, conn, every_position, day_figures), state, halt, now)
         except Exception as exc:  # fail closed: a breaker that cannot be computed refuses
             return CheckResult("BREAKER", False, f"cannot compute the breaker: {type(exc).__name__}: {exc}"[:500])
         if st.problems:

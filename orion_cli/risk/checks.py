@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, case, func, select, type_coerce
+from sqlalchemy import Connection, bindparam, func, select, type_coerce
 
 from orion_cli.core.config import Settings, parse_window
 from orion_cli.core.errors import OrionError
@@ -30,8 +30,9 @@ from orion_cli.core.models import Market, MarketStatus, OrderBook, Side, Venue
 from orion_cli.core.money import ZERO
 from orion_cli.execution.plan import CHECK_ORDER, CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.risk.halt import read_halt_row, status_of
-from orion_cli.store.audit import iso_utc
-from orion_cli.store.ledger import normalise_category, positions_in
+from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
+from orion_cli.store.db import Database
+from orion_cli.store.ledger import DAY_FIGURE_COLUMNS, DayFigures, normalise_category, positions_in, trading_day
 from orion_cli.store.tables import Money, executions, orders, plain
 from orion_cli.venues.trading import Balance, OrderStatus, Position
 
@@ -58,10 +59,13 @@ class PipelineContext:
     breaker: Breaker | None = None
 
 
+_CENT = Decimal("0.01")
+
+
 def fmt(value: Decimal) -> str:
     """A number for a detail line: at least two places, never rounded away (100.001 stays 100.001)."""
     v = plain(value)
-    return f"{v:.2f}" if v == v.quantize(Decimal("0.01")) else f"{v:f}"
+    return f"{v:.2f}" if v == v.quantize(_CENT) else f"{v:f}"
 
 
 # -- the ledger as the checks see it ------------------------------------------------------------
@@ -87,11 +91,33 @@ _PENDING = (
     .where(orders.c.mode == bindparam("mode"), orders.c.action == "buy", orders.c.status.in_(IN_FLIGHT))
     .group_by(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price)
 )
-_RECENT_ORDERS = (
-    select(func.count(), func.coalesce(func.sum(case((orders.c.created_at > bindparam("minute_cut"), 1), else_=0)), 0))
-    .where(orders.c.mode == bindparam("mode"), orders.c.created_at > bindparam("hour_cut"))
-)
 _EXECUTION = select(executions.c.status, executions.c.created_at).where(executions.c.key == bindparam("key"))
+
+
+def _orders_since(cut: str) -> Any:
+    return select(func.count()).where(orders.c.mode == bindparam("mode"), orders.c.created_at > bindparam(cut))
+
+
+def _state_statement() -> Any:
+    """Every single-value read of the pipeline in one statement (each is a round trip on PostgreSQL).
+
+    The kill switch joined with the breaker state, the day's figures, the recent-order counts, the
+    idempotency key's execution, and the audit chain's tail (which the order path's own events
+    continue). Built on first use: the breaker module imports this one.
+    """
+    from orion_cli.risk.breaker import HALT_AND_STATE
+
+    return HALT_AND_STATE.add_columns(
+        *DAY_FIGURE_COLUMNS,
+        _orders_since("hour_cut").scalar_subquery().label("orders_last_hour"),
+        _orders_since("minute_cut").scalar_subquery().label("orders_last_minute"),
+        _EXECUTION.with_only_columns(executions.c.status).scalar_subquery().label("key_status"),
+        _EXECUTION.with_only_columns(executions.c.created_at).scalar_subquery().label("key_created_at"),
+        *TAIL_COLUMNS,
+    )
+
+
+_STATE_STATEMENT: Any = None
 
 
 def _load_book(conn: Connection, mode: str, held: Sequence[Position]) -> _Book:
@@ -119,13 +145,14 @@ def _load_book(conn: Connection, mode: str, held: Sequence[Position]) -> _Book:
 class _Lazy:
     """The plan, and the ledger reads several checks share (done once, only if a check needs them)."""
 
-    def __init__(self, conn: Connection, mode: str, plan: TradePlan) -> None:
+    def __init__(self, conn: Connection, ctx: PipelineContext, plan: TradePlan) -> None:
         self.conn = conn
-        self.mode = mode
+        self.ctx = ctx
+        self.mode = ctx.mode
         self.plan = plan
         self._book: _Book | None = None
         self._positions: list[Position] | None = None
-        self._halt_row: Any = None
+        self._state: Any = None
 
     @property
     def positions(self) -> list[Position]:
@@ -135,15 +162,31 @@ class _Lazy:
         return self._positions
 
     @property
-    def halt_row(self) -> Any:
-        """The kill switch's row joined with this mode's breaker state (HALTED and BREAKER read both)."""
-        if self._halt_row is None:
-            from orion_cli.risk.breaker import HALT_AND_STATE
-
-            self._halt_row = self.conn.execute(HALT_AND_STATE, {"mode": self.mode}).first()
-            if self._halt_row is None:  # the migration inserts it; guard against manual tampering
+    def state(self) -> Any:
+        """The one row of :func:`_state_statement`: halt + breaker state (HALTED, BREAKER), the day's
+        figures (BREAKER), recent orders (RATE_LIMIT), the key's execution (DUPLICATE), audit tail."""
+        if self._state is None:
+            global _STATE_STATEMENT
+            if _STATE_STATEMENT is None:
+                _STATE_STATEMENT = _state_statement()
+            now = self.ctx.now
+            self.day = trading_day(now, self.ctx.settings.breaker.reset_hour_utc)[0]
+            key = self.plan.key if isinstance(self.plan.key, str) else ""
+            self._state = self.conn.execute(_STATE_STATEMENT, {
+                "mode": self.mode, "day": self.day, "key": key,
+                "minute_cut": iso_utc(now - timedelta(seconds=60)), "hour_cut": iso_utc(now - timedelta(seconds=3600)),
+            }).first()
+            if self._state is None:  # the migration inserts it; guard against manual tampering
                 read_halt_row(self.conn)  # raises the kill switch's own refusal
-        return self._halt_row
+            if Database.in_write(self.conn):
+                prime_tail(self.conn, self._state.audit_tail_seq, self._state.audit_tail_hash)
+        return self._state
+
+    @property
+    def day_figures(self) -> DayFigures:
+        st = self.state
+        return DayFigures(self.day, None if st.start_equity is None else Decimal(st.start_equity),
+                          None if st.cash is None else Decimal(st.cash))
 
     @property
     def book(self) -> _Book:
@@ -158,7 +201,7 @@ Result = CheckResult | list[CheckResult]
 
 
 def check_halted(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
-    st = status_of(lazy.halt_row, ctx.settings.halt.sentinel_file)
+    st = status_of(lazy.state, ctx.settings.halt.sentinel_file)
     if st.halted:
         where = f"sentinel file {st.sentinel}" if st.sentinel else f"kind {st.kind}"
         return CheckResult("HALTED", False, f"trading is halted ({where}) since {st.since}: "
@@ -174,7 +217,8 @@ def check_breaker(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy:
         breaker = Breaker.for_connection(conn, ctx.settings, mode=ctx.mode)
     elif breaker.mode != ctx.mode:
         return CheckResult("BREAKER", False, f"breaker is for {breaker.mode} but the plan trades {ctx.mode}")
-    return breaker.check(conn, ctx.now, halt_and_state=lazy.halt_row, every_position=lazy.positions)
+    return breaker.check(conn, ctx.now, halt_and_state=lazy.state, every_position=lazy.positions,
+                         day_figures=lazy.day_figures)
 
 
 def check_authorized(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
@@ -250,10 +294,7 @@ def check_open_positions(conn: Connection, plan: TradePlan, ctx: PipelineContext
 
 def check_rate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
     rl = ctx.settings.rate_limits
-    minute_cut = iso_utc(ctx.now - timedelta(seconds=60))
-    hour_cut = iso_utc(ctx.now - timedelta(seconds=3600))
-    row = conn.execute(_RECENT_ORDERS, {"mode": ctx.mode, "minute_cut": minute_cut, "hour_cut": hour_cut}).one()
-    last_hour, last_minute = int(row[0]), int(row[1])
+    last_hour, last_minute = int(lazy.state.orders_last_hour), int(lazy.state.orders_last_minute)
     n = len(plan.legs)
     per_min, per_hour = last_minute + n, last_hour + n
     ok = per_min <= rl.orders_per_minute and per_hour <= rl.orders_per_hour
@@ -268,10 +309,10 @@ def check_rate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _L
 def check_duplicate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
     if not isinstance(plan.key, str) or not plan.key:
         return CheckResult("DUPLICATE", False, "the plan has no idempotency key")
-    row = conn.execute(_EXECUTION, {"key": plan.key}).first()
-    if row is not None:
+    st = lazy.state
+    if st.key_status is not None:
         return CheckResult("DUPLICATE", False, f"idempotency key {plan.key} already used "
-                                               f"(execution {row.status}, created {row.created_at})")
+                                               f"(execution {st.key_status}, created {st.key_created_at})")
     return CheckResult("DUPLICATE", True, f"idempotency key {plan.key} unused")
 
 
@@ -478,7 +519,7 @@ def _failed(name: str, exc: BaseException, leg: int | None = None) -> CheckResul
 
 def evaluate(conn: Connection, plan: TradePlan, ctx: PipelineContext) -> Verdict:
     """Every check of :data:`CHECK_ORDER`, for every leg, in order; never stops at the first failure."""
-    lazy = _Lazy(conn, ctx.mode, plan)
+    lazy = _Lazy(conn, ctx, plan)
     results: list[CheckResult] = []
     legs: Sequence[LegPlan] = plan.legs if isinstance(plan.legs, tuple | list) else ()
     malformed = [i for i, leg in enumerate(legs) if _leg_problems(leg, plan, ctx.now)]

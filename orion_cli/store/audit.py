@@ -51,8 +51,12 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
 
 
+@functools.lru_cache(maxsize=64)
 def iso_utc(ts: datetime) -> str:
-    """ISO-8601 UTC with microseconds and ``Z`` — fixed width, so text order is time order."""
+    """ISO-8601 UTC with microseconds and ``Z`` — fixed width, so text order is time order.
+
+    Cached: one order path stamps a dozen columns and events with the same instant.
+    """
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -141,6 +145,19 @@ def _json_text(value: str | None) -> str:
     return "null" if value is None else _encode_str(value)
 
 
+def _actor_text(actor: Mapping[str, Any]) -> str:
+    """``canonical_json(actor)``; a process appends with the same few actors over and over."""
+    try:
+        return _actor_text_cached(tuple(sorted(actor.items())))
+    except TypeError:  # an unhashable value: encode it every time
+        return canonical_json(dict(actor))
+
+
+@functools.lru_cache(maxsize=32)
+def _actor_text_cached(items: tuple[tuple[str, Any], ...]) -> str:
+    return canonical_json(dict(items))
+
+
 _NEWEST = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
 _INSERT = audit_events.insert()
 _TAIL_KEY = "orion.audit_tail"
@@ -163,6 +180,25 @@ def _chain_tail(conn: Connection) -> tuple[int, str]:
 
 def _remember_tail(conn: Connection, seq: int, digest: str) -> None:
     conn.info[_TAIL_KEY] = (conn.get_nested_transaction() or conn.get_transaction(), seq, digest)
+
+
+# The chain tail as columns, for a caller that reads other things in the same statement first.
+TAIL_COLUMNS = (
+    _NEWEST.with_only_columns(audit_events.c.seq).scalar_subquery().label("audit_tail_seq"),
+    _NEWEST.with_only_columns(audit_events.c.hash).scalar_subquery().label("audit_tail_hash"),
+)
+
+
+def prime_tail(conn: Connection, seq: int | None, digest: str | None) -> None:
+    """Hand :func:`AuditLog.append` the tail that :data:`TAIL_COLUMNS` read in this transaction.
+
+    Only inside a :meth:`Database.write` transaction: its lock keeps every other writer out, so the
+    tail cannot move before this transaction's own appends.
+    """
+    if seq is None or digest is None:
+        _remember_tail(conn, 0, GENESIS_HASH)
+    else:
+        _remember_tail(conn, int(seq), str(digest))
 
 
 _BATCH_KEY = "orion.audit_batch"
@@ -219,7 +255,7 @@ class AuditLog:
         last_seq, prev = _chain_tail(conn)
         seq = last_seq + 1
         ts = iso_utc(now or datetime.now(UTC))
-        actor_text = canonical_json(dict(actor) if actor is not None else default_actor())
+        actor_text = _actor_text(actor if actor is not None else default_actor())
         payload_text = canonical_json(dict(payload or {}))
         # Re-parse so the in-memory event equals what a reader will see (Decimals become strings).
         actor_d, payload_d = json.loads(actor_text), json.loads(payload_text)

@@ -61,6 +61,11 @@ class Database:
             finally:
                 conn.info.pop("immediate", None)
 
+    @staticmethod
+    def in_write(conn: Connection) -> bool:
+        """Whether ``conn`` is inside :meth:`write` (holding the lock that keeps other writers out)."""
+        return bool(conn.info.get("immediate"))
+
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only snapshot transaction (never blocks writers on SQLite WAL)."""

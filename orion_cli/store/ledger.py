@@ -31,6 +31,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, type_coerce, update
+from sqlalchemy.exc import IntegrityError
 
 from orion_cli.core.errors import DataError, NotFound, Refused
 from orion_cli.core.models import Side, Venue
@@ -69,14 +70,26 @@ MarkKey = tuple[Venue, str, Side]
 _ORDER_BY_COID = select(orders).where(orders.c.client_order_id == bindparam("coid"))
 _ORDERS_BY_COIDS = select(orders).where(orders.c.client_order_id.in_(bindparam("coids", expanding=True)))
 _INSERT_ORDER = orders.insert()
-# The day's start equity and the cash now, in one round trip (sums of Money stay exact Money).
-_DAY_FIGURES = select(
+# The day's start equity and the cash now, in one round trip (sums of Money stay exact Money). The
+# pre-trade checks select the same two columns alongside their other single-value reads.
+DAY_FIGURE_COLUMNS = (
     select(equity_snapshots.c.start_equity).where(equity_snapshots.c.mode == bindparam("mode"),
                                                   equity_snapshots.c.day == bindparam("day"))
     .scalar_subquery().label("start_equity"),
     select(type_coerce(func.sum(balances.c.total), Money)).where(balances.c.mode == bindparam("mode"))
     .scalar_subquery().label("cash"),
 )
+_DAY_FIGURES = select(*DAY_FIGURE_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    """What :data:`DAY_FIGURE_COLUMNS` read for trading day ``day``: its start equity (None = no
+    snapshot yet) and the cash now (None = no balances)."""
+
+    day: str
+    start_equity: Decimal | None
+    cash: Decimal | None
 _POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"))
               .order_by(positions.c.venue, positions.c.market_id, positions.c.side))
 _VENUE_POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"),
@@ -254,10 +267,14 @@ class Ledger:
         execution_id: str | None = None,
         conn: Connection | None = None,
         now: datetime | None = None,
+        unused_ids: bool = False,
     ) -> list[OrderState]:
         """:meth:`record_intent` for several ``(prepared, category)`` orders of one execution at once.
 
         One look-up and one insert for all of them (the order path commits both legs together).
+        ``unused_ids``: the caller has proved in this transaction that the ids are new (the order path
+        derives them from an idempotency key its DUPLICATE check found unused), so the look-up is
+        skipped; should one exist after all, the primary key refuses the insert (``DUPLICATE``).
         """
         now = now or datetime.now(UTC)
         ts = iso_utc(now)
@@ -265,7 +282,8 @@ class Ledger:
         if len(set(coids)) != len(coids):
             raise Refused("the same client order id twice in one batch of intents", reason="DUPLICATE")
         with self._write(conn) as c:
-            stored = {row.client_order_id: row for row in c.execute(_ORDERS_BY_COIDS, {"coids": coids})}
+            stored = {} if unused_ids else {
+                row.client_order_id: row for row in c.execute(_ORDERS_BY_COIDS, {"coids": coids})}
             out: list[OrderState] = []
             rows: list[dict[str, Any]] = []
             for prepared, category in intents:
@@ -296,7 +314,13 @@ class Ledger:
                 ))
             if not rows:
                 return out
-            c.execute(_INSERT_ORDER, rows)
+            try:
+                c.execute(_INSERT_ORDER, rows)
+            except IntegrityError:
+                if not unused_ids:
+                    raise
+                raise Refused(f"client order id(s) {', '.join(coids)} already used by another order",
+                              reason="DUPLICATE") from None
             with audit_batch(c):
                 for prepared, category in intents:
                     r = prepared.request
@@ -657,22 +681,27 @@ class Ledger:
         now: datetime | None = None,
         conn: Connection | None = None,
         every_position: Sequence[Position] | None = None,
+        day_figures: DayFigures | None = None,
     ) -> DailyPnl:
         """Equity now (positions at ``marks`` where given, else at cost) against the day's start.
 
         With ``conn`` (the pre-trade checks' transaction) every figure comes from that one view;
-        ``every_position`` (closed ones included) when the caller has already read them on it.
+        ``every_position`` (closed ones included) and ``day_figures`` when the caller has already
+        read them on it (figures for another trading day are ignored and read again).
         """
         now = now or datetime.now(UTC)
         day, since = trading_day(now, self.reset_hour_utc)
         marks = marks or {}
         with self._read(conn) as c:
-            figures = c.execute(_DAY_FIGURES, {"mode": self.mode, "day": day}).one()
+            if day_figures is None or day_figures.day != day:
+                row = c.execute(_DAY_FIGURES, {"mode": self.mode, "day": day}).one()
+                day_figures = DayFigures(day, None if row.start_equity is None else Decimal(row.start_equity),
+                                         None if row.cash is None else Decimal(row.cash))
             every = list(every_position) if every_position is not None else positions_in(c, self.mode,
                                                                                          include_closed=True)
-        cash = ZERO if figures.cash is None else Decimal(figures.cash)
+        cash = ZERO if day_figures.cash is None else day_figures.cash
         # No snapshot: nothing changed today, so today's start equals the ledger at cost now.
-        start = Decimal(figures.start_equity) if figures.start_equity is not None else \
+        start = day_figures.start_equity if day_figures.start_equity is not None else \
             cash + sum((p.exposure for p in every), ZERO)
         held = [p for p in every if p.size != 0]
         value = ZERO

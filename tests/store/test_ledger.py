@@ -202,3 +202,18 @@ def test_intents_recorded_together_stay_idempotent_and_refuse_a_reused_id(db: Da
     assert led.order("b3") is None  # refused as a whole: nothing of the batch was written
     with pytest.raises(Refused):
         led.record_intents([(prepared("b4"), ""), (prepared("b4"), "")], execution_id="ex-1", now=NOW)
+
+
+def test_intents_with_ids_declared_unused_are_still_refused_by_the_primary_key(db: Database) -> None:
+    """The order path skips the look-up when its key was unused; a clash must still refuse, not crash."""
+    led = Ledger(db, "paper")
+    led.record_intent(prepared("c1"), execution_id="ex-1", now=NOW)
+    with pytest.raises(Refused) as refused, db.write() as conn:
+        led.record_intents([(prepared("c2"), ""), (prepared("c1"), "")], execution_id="ex-2", conn=conn, now=NOW,
+                           unused_ids=True)
+    assert refused.value.reason == "DUPLICATE"
+    assert led.order("c2") is None and led.order("c1") is not None
+    assert [e.type for e in AuditLog(db).tail(5)] == ["order.intent"]
+    assert AuditLog(db).verify().ok
+    fresh = led.record_intents([(prepared("c3"), "")], execution_id="ex-3", now=NOW, unused_ids=True)
+    assert fresh == [led.order("c3")]
