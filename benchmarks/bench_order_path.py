@@ -14,6 +14,10 @@ like ``tests/pgserver.py`` does, or skipped with the reason printed) it times, i
   two intents are cancelled, so the ledger grows a history as in use rather than a pile of
   in-flight orders that every exposure check would have to sum.
 
+Untimed, on one extra transaction of each kind, it also reports ``statements_per_transaction`` and,
+on SQLite, ``wal_pages_per_commit``: the pages a commit appends to the WAL, which is what the flush
+has to write (the order path touches the executions, orders and audit tables and their indexes).
+
 The throwaway PostgreSQL cluster runs with PostgreSQL's durable defaults (fsync, synchronous_commit;
 the test suite's clusters turn them off), so both backends compare durable commits. Both figures
 depend on what a flush costs on the machine: where fsync is nearly free (a VM with a write-back
@@ -33,7 +37,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.config import load_settings
@@ -122,9 +126,56 @@ def bench(db: Database, n: int, prefix: str = "run") -> dict[str, Any]:
         for tag in ("l1", "l2"):
             ledger.cancelled(client_order_id(p.key, tag), reason="benchmark: never sent")
     b, o = summary(bare), summary(path)
-    return {"n": n, "refused": refused, "bare_insert": b, "order_path": o,
+    shape = _shape(db, executor, settings, prefix)
+    return {"n": n, "refused": refused, "bare_insert": b, "order_path": o, **shape,
             "ratio_p50": round(o["p50_ms"] / b["p50_ms"], 2), "ratio_p99": round(o["p99_ms"] / b["p99_ms"], 2),
             "target_ratio_p50": 3, "meets_target": o["p50_ms"] <= 3 * b["p50_ms"]}
+
+
+def _shape(db: Database, executor: Executor, settings: Any, prefix: str) -> dict[str, Any]:
+    """Untimed: statements per transaction and, on SQLite, WAL pages each commit writes (what a flush costs).
+
+    Counted on one more iteration of each, with a statement listener attached only for it.
+    """
+    counts = {"bare": 0, "order_path": 0}
+    current: list[str] = []
+
+    def count(*_: Any) -> None:
+        if current:
+            counts[current[0]] += 1
+
+    wal = Path(str(db.engine.url.database) + "-wal") if db.is_sqlite else None
+
+    def frames() -> int:
+        return (wal.stat().st_size - 32) // (4096 + 24) if wal is not None and wal.exists() else 0
+
+    pages: dict[str, int] = {}
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        now = datetime.now(UTC)
+        for label in ("bare", "order_path"):
+            with db.engine.connect() as conn:  # an empty WAL, so growth = pages this commit wrote
+                if db.is_sqlite:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            current[:] = [label]
+            if label == "bare":
+                with db.write() as conn:
+                    conn.execute(insert(bare_table).values(v="shape"))
+            else:
+                bal = {v: Balance(v, "paper", D(1_000_000), D(0), D(1_000_000), now) for v in Venue}
+                ctx = PipelineContext(settings=settings, mode="paper", authorized=True, authorization="paper",
+                                      balances=bal, now=now)
+                executor.commit_intents(plan(0, now, f"{prefix}-shape"), ctx)
+            current.clear()
+            pages[label] = frames()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    # What the driver was asked to run: SQLite's BEGIN IMMEDIATE and PostgreSQL's advisory lock count;
+    # the driver's own BEGIN/COMMIT do not.
+    out: dict[str, Any] = {"statements_per_transaction": counts}
+    if db.is_sqlite:
+        out["wal_pages_per_commit"] = pages
+    return out
 
 
 def main() -> None:
