@@ -32,9 +32,9 @@ def hoist_format_options(args: list[str], value_options: frozenset[str] = frozen
     """Move ``--json``/``--jsonl``/``--format X`` given after the command to the front.
 
     Users type both ``orion --json balance`` and ``orion balance --json``; the root callback is
-    the one place that parses them. ``value_options`` names the options that take a value, so a
-    ``--`` given as such a value (``--config --``) is not mistaken for the end of options: Click
-    reads it as the value and keeps parsing options after it.
+    the one place that parses them. ``value_options`` names the options that take a value: what
+    follows one is its value, as Click reads it, so ``halt -r --json`` keeps ``--json`` as the
+    reason and ``--config --`` does not end the options.
     """
     end = options_end(args, value_options)
     front: list[str] = []
@@ -46,6 +46,9 @@ def hoist_format_options(args: list[str], value_options: frozenset[str] = frozen
             front.append(arg)
         elif arg == "--format" and i + 1 < end:
             front.extend(args[i : i + 2])
+            i += 1
+        elif _takes_next(arg, value_options) and i + 1 < end:
+            rest.extend(args[i : i + 2])
             i += 1
         else:
             rest.append(arg)
@@ -153,11 +156,15 @@ _MACHINE_KEY = "orion.machine_output"
 
 def _machine_requested(args: list[str], value_options: frozenset[str]) -> bool:
     """Whether the (hoisted) arguments ask for JSON, even if they fail to parse."""
-    for i, arg in enumerate(args[: options_end(args, value_options)]):
+    end = options_end(args, value_options)
+    i = 0
+    while i < end:
+        arg = args[i]
         value = arg.split("=", 1)[1] if arg.startswith("--format=") else (
-            args[i + 1] if arg == "--format" and i + 1 < len(args) else None)
+            args[i + 1] if arg == "--format" and i + 1 < end else None)
         if arg in _FORMAT_FLAGS or (value is not None and value.lower() in ("json", "jsonl")):
             return True
+        i += 2 if _takes_next(arg, value_options) else 1
     return False
 
 

@@ -131,6 +131,16 @@ def test_double_dash_as_an_option_value_does_not_end_options() -> None:
     assert hoist_format_options(["x", "-nq", "--", "--json"], values) == ["x", "-nq", "--", "--json"]
 
 
+def test_an_option_value_that_looks_like_a_format_flag_stays_a_value(ledger: Path) -> None:
+    values = frozenset({"-r", "--reason", "--format"})
+    assert hoist_format_options(["halt", "-r", "--json", "--status"], values) == ["halt", "-r", "--json", "--status"]
+    assert hoist_format_options(["halt", "--reason=x", "--json"], values) == ["--json", "halt", "--reason=x"]
+    # Click reads `-r --json --status` as reason "--json" plus --status: a status query, not a halt
+    result = run("halt", "-r", "--json", "--status")
+    assert result.exit_code == 0, result.output
+    assert not json.loads(run("--json", "halt", "--status").stdout)["halted"]
+
+
 def test_version_after_a_consumed_double_dash_still_exits_cleanly(isolated_home: Path) -> None:
     result = run("--config", "--", "--version")
     assert result.exit_code == 0 and result.stdout.startswith("orion ")

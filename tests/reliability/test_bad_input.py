@@ -364,20 +364,27 @@ VALUE_OPTIONS = frozenset(n for c in COMMANDS for p in c.params
 
 
 def _pre_dash(argv: Sequence[str]) -> list[str]:
-    """The tokens before the ``--`` that really ends the options."""
+    """The tokens before the ``--`` that really ends the options, without option values.
+
+    What follows a value-taking option is its value whatever it looks like (Click's rule): in
+    ``halt -r --json`` the ``--json`` is a reason, not a format flag. ``--format X`` is kept as
+    ``--format=X``.
+    """
     toks: list[str] = []
     it = iter(argv)
     for tok in it:
         if tok == "--":
             break
-        toks.append(tok)
         short_tail = tok[-1:] if tok.startswith("-") and not tok.startswith("--") and len(tok) > 2 else ""
         takes_value = tok in VALUE_OPTIONS or (
             # -qn: the last letter takes the next token only if no earlier letter took the rest
             bool(short_tail) and f"-{short_tail}" in VALUE_OPTIONS
             and not any(f"-{c}" in VALUE_OPTIONS for c in tok[1:-1]))
-        if takes_value:
-            toks.append(next(it, ""))
+        if not takes_value:
+            toks.append(tok)
+            continue
+        value = next(it, None)
+        toks.append(f"--format={value}" if tok == "--format" and value is not None else tok)
     return toks
 
 
@@ -391,9 +398,8 @@ def _format_requested(argv: Sequence[str]) -> str | None:
         return "jsonl"
     if "--json" in toks:
         return "json"
-    for i, tok in enumerate(toks):
-        value = tok.split("=", 1)[1] if tok.startswith("--format=") else (
-            toks[i + 1] if tok == "--format" and i + 1 < len(toks) else None)
+    for tok in toks:
+        value = tok.split("=", 1)[1] if tok.startswith("--format=") else None
         if value is not None and value.lower() in ("json", "jsonl"):
             return value.lower()
     return None
@@ -512,6 +518,8 @@ REGRESSIONS = [  # argument vectors the fuzzer found failing once; each is named
     ["--json", "--config=@@missing@@", "--config", "--", "-q", "--version"],
     ["--format", "JSONL", "--config", "--bogus", "--", "-q", "--version"],
     ["--config", "--", "halt", "--status", "--json"],  # --json after the command must still be hoisted
+    ["halt", "-r", "--json", "--status"],  # --json is the reason here, as Click reads it: not hoisted
+    ["--config", "--json", "halt", "--status"],
 ]
 
 
