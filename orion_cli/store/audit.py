@@ -51,13 +51,19 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
 
 
-@functools.lru_cache(maxsize=64)
 def iso_utc(ts: datetime) -> str:
-    """ISO-8601 UTC with microseconds and ``Z`` — fixed width, so text order is time order.
-
-    Cached: one order path stamps a dozen columns and events with the same instant.
-    """
+    """ISO-8601 UTC with microseconds and ``Z`` — fixed width, so text order is time order."""
+    if ts.tzinfo is UTC:
+        return _iso_utc_cached(ts)
+    # Local and zoned times are not cached: equal-hashing times that differ only in ``fold``
+    # (the repeated hour at a DST change) are different instants.
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@functools.lru_cache(maxsize=64)
+def _iso_utc_cached(ts: datetime) -> str:
+    """One order path stamps a dozen columns and events with the same instant."""
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def default_actor(command: str = "") -> dict[str, Any]:
@@ -148,14 +154,15 @@ def _json_text(value: str | None) -> str:
 def _actor_text(actor: Mapping[str, Any]) -> str:
     """``canonical_json(actor)``; a process appends with the same few actors over and over."""
     try:
-        return _actor_text_cached(tuple(sorted(actor.items())))
-    except TypeError:  # an unhashable value: encode it every time
+        # The value's type is part of the key: 1, 1.0 and True hash alike but encode differently.
+        return _actor_text_cached(tuple(sorted((k, type(v), v) for k, v in actor.items())))
+    except TypeError:  # an unhashable value (or unsortable keys): encode it every time
         return canonical_json(dict(actor))
 
 
 @functools.lru_cache(maxsize=32)
-def _actor_text_cached(items: tuple[tuple[str, Any], ...]) -> str:
-    return canonical_json(dict(items))
+def _actor_text_cached(items: tuple[tuple[str, type, Any], ...]) -> str:
+    return canonical_json({k: v for k, _, v in items})
 
 
 _NEWEST = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
@@ -195,6 +202,9 @@ def prime_tail(conn: Connection, seq: int | None, digest: str | None) -> None:
     Only inside a :meth:`Database.write` transaction: its lock keeps every other writer out, so the
     tail cannot move before this transaction's own appends.
     """
+    cached = conn.info.get(_TAIL_KEY)
+    if cached is not None and cached[0] is (conn.get_nested_transaction() or conn.get_transaction()):
+        return  # this transaction has appended since: its own tail is newer than the one read
     if seq is None or digest is None:
         _remember_tail(conn, 0, GENESIS_HASH)
     else:

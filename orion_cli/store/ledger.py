@@ -319,8 +319,8 @@ class Ledger:
             except IntegrityError:
                 if not unused_ids:
                     raise
-                raise Refused(f"client order id(s) {', '.join(coids)} already used by another order",
-                              reason="DUPLICATE") from None
+                raise Refused(f"the ledger refused the intents for {', '.join(coids)} (an order id already "
+                              "used, or a constraint violated)", reason="DUPLICATE") from None
             with audit_batch(c):
                 for prepared, category in intents:
                     r = prepared.request

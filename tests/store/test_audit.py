@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from orion_cli.store import audit as audit_module
 from orion_cli.store.audit import GENESIS_HASH, AuditLog, compute_hash, iso_utc
@@ -407,3 +407,41 @@ def test_a_rolled_back_savepoint_never_leaves_a_stale_tail(db: Database) -> None
     assert after.seq == 3
     assert [e.type for e in AuditLog(db).tail(2)] == ["outer.before", "outer.after"]
     assert AuditLog(db).verify().ok
+
+
+def test_a_primed_tail_continues_the_chain_and_never_overrides_a_newer_one(db: Database) -> None:
+    """The pre-trade checks read the tail with their other reads and hand it to the appends."""
+    _fill(AuditLog(db), 2)
+    with db.write() as conn:
+        seq, digest = conn.execute(select(*audit_module.TAIL_COLUMNS)).one()
+        assert seq == 2
+        audit_module.prime_tail(conn, seq, digest)
+        first = AuditLog.append(conn, "after.prime", {}, actor=ACTOR)
+        with audit_module.batched(conn):
+            second = AuditLog.append(conn, "batched", {}, actor=ACTOR)
+            audit_module.prime_tail(conn, seq, digest)  # read before `second`: must not win
+            third = AuditLog.append(conn, "after.stale.prime", {}, actor=ACTOR)
+    assert (first.seq, second.seq, third.seq) == (3, 4, 5)
+    assert AuditLog(db).verify().ok
+    with db.write() as conn:  # an empty log primes the genesis link
+        conn.execute(text("DELETE FROM audit_events"))
+        audit_module.prime_tail(conn, None, None)
+        fresh = AuditLog.append(conn, "fresh", {}, actor=ACTOR)
+        conn.rollback()
+    assert (fresh.seq, fresh.prev_hash) == (1, GENESIS_HASH)
+
+
+def test_iso_utc_keeps_the_two_instants_of_a_repeated_local_hour_apart() -> None:
+    from zoneinfo import ZoneInfo
+
+    ny = ZoneInfo("America/New_York")
+    first = datetime(2024, 11, 3, 1, 30, tzinfo=ny)  # EDT
+    second = first.replace(fold=1)  # EST, an hour later; equal and equal-hashing to `first`
+    assert (iso_utc(first), iso_utc(second)) == ("2024-11-03T05:30:00.000000Z", "2024-11-03T06:30:00.000000Z")
+    assert iso_utc(datetime(2024, 11, 3, 5, 30, tzinfo=UTC)) == "2024-11-03T05:30:00.000000Z"
+
+
+def test_actors_that_hash_alike_are_still_encoded_apart() -> None:
+    texts = [audit_module._actor_text({"command": "x", "pid": v}) for v in (1, True, 1.0)]
+    assert texts == ['{"command":"x","pid":1}', '{"command":"x","pid":true}', '{"command":"x","pid":1.0}']
+    assert audit_module._actor_text({"command": "x", "tags": ["a"]}) == '{"command":"x","tags":["a"]}'
