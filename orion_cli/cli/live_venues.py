@@ -15,6 +15,7 @@ import typer
 from orion_cli.cli.context import AppContext
 
 if TYPE_CHECKING:
+    from orion_cli.core.alert_sink import AlertSink
     from orion_cli.core.config import Settings
     from orion_cli.core.models import Venue
     from orion_cli.secrets.store import SecretStore, SecretValue
@@ -179,3 +180,19 @@ def _build(settings: Settings, venue: Venue, values: dict[str, SecretValue]) -> 
         # A credential problem (exit 4), not a bad payload (exit 1).
         raise SecretsError(f"polymarket_funder_address: {exc.problem}", reason="secret_invalid",
                            hint="`orion secrets encrypt` the proxy/Safe address, or signature type 0") from None
+
+
+def alert_sink(app: AppContext, secrets: LazyStore) -> AlertSink:
+    """The configured webhook sink, reading its URL/token from the vault only when alerts are enabled.
+
+    A vault that cannot be opened does not stop the command: the sink logs why and alerts are off
+    for this run (a failed alert must never block a trade or a reconcile).
+    """
+    from orion_cli.core.alert_sink import NullAlertSink
+
+    settings = app.settings()
+    if not settings.alerts.enabled:
+        return NullAlertSink()
+    from orion_cli.core.alerts import webhook_sink
+
+    return webhook_sink(settings, lambda name: reveal_secret(secrets.get(), name), app.db())

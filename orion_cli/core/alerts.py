@@ -18,10 +18,14 @@ Formats: ``generic`` posts ``{"type": "alert", "kind", "message", "payload", "ts
 ``slack`` posts ``{"text": ...}``; ``discord`` posts ``{"content": ...}``; ``telegram`` posts
 ``{"chat_id", "text"}`` to ``<api>/bot<token>/sendMessage``.
 
-Alerts disabled (``alerts.enabled = false``), or enabled without the secret (or, for Telegram,
-without ``alerts.telegram_chat_id``), or a vault that cannot be opened: a
-:class:`~orion_cli.core.alert_sink.NullAlertSink` is returned (with a warning in the log for the
-enabled-but-unusable cases), so callers never need to check.
+Alerts disabled (``alerts.enabled = false``): a :class:`~orion_cli.core.alert_sink.NullAlertSink`.
+Enabled but unusable (no secret; for Telegram no ``alerts.telegram_chat_id``; a vault that cannot be
+opened): an :class:`UnavailableAlertSink`, which warns once and audits every alert it could not send
+as ``alert.failed``. Either way callers never need to check.
+
+``balance.low`` fires when a venue's available balance *falls* below ``alerts.low_balance``:
+:class:`LowBalanceWatch` alerts a venue once and again only after it has recovered, so a trade loop
+or a reconcile run from cron does not repeat it on every pass.
 """
 
 from __future__ import annotations
@@ -377,6 +381,47 @@ class WebhookAlertSink:
             log.warning("could not audit %s (%s)", type_, type(exc).__name__)
 
 
+class UnavailableAlertSink:
+    """Alerts are enabled but cannot be sent (no webhook secret, no chat id, a vault that cannot be read).
+
+    Warns once when built, and records every alert emitted; ``flush`` audits each as ``alert.failed``
+    (``error: "unavailable"``, the reason code, no attempt made). A cron job run with ``-q`` sees no
+    warning, so the audit log is where it learns that its alerts went nowhere. Like the webhook
+    sink, ``emit`` never touches the database (it may be called inside a write transaction).
+    """
+
+    def __init__(self, db: Database | None, *, fmt: str, mode: str, reason: str, why: str) -> None:
+        self._db = db
+        self.format = fmt
+        self.mode = mode
+        self.reason = reason
+        self._pending: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        log.warning("alerts are enabled but off for this run: %s", why)
+
+    def emit(self, kind: str, message: str, payload: Mapping[str, Any] | None = None) -> None:
+        with self._lock:
+            self._pending.append((kind, message))
+
+    def flush(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending or self._db is None:
+            return
+        from orion_cli.store.audit import AuditLog
+
+        for kind, message in pending:
+            try:
+                AuditLog(self._db).record("alert.failed", {
+                    "kind": kind, "format": self.format, "attempts": 0, "status": None, "error": "unavailable",
+                    "reason": self.reason, "message": _clip(message, 500)}, mode=self.mode)
+            except Exception as exc:
+                log.warning("could not audit alert.failed (%s)", type(exc).__name__)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.flush(timeout)
+
+
 # -- construction from settings ----------------------------------------------------------------------
 
 
@@ -409,26 +454,51 @@ def webhook_sink(
             token = secret_getter("telegram_bot_token")
             chat_id = cfg.telegram_chat_id.strip()
             if not token:
-                log.warning("alerts enabled with format telegram but telegram_bot_token is not set; alerts are off")
-                return NullAlertSink()
+                return UnavailableAlertSink(db, fmt=fmt, mode=settings.trading.mode, reason="secret_missing",
+                                            why="format telegram but telegram_bot_token is not in the vault")
             if not chat_id:
-                log.warning("alerts enabled with format telegram but alerts.telegram_chat_id is empty; alerts are off")
-                return NullAlertSink()
+                return UnavailableAlertSink(db, fmt=fmt, mode=settings.trading.mode, reason="config",
+                                            why="format telegram but alerts.telegram_chat_id is empty")
             url = telegram_url(token, telegram_api)
             redact.append(token)
         else:
             found = secret_getter("alert_webhook_url")
             if not found:
-                log.warning("alerts enabled but alert_webhook_url is not set; alerts are off")
-                return NullAlertSink()
+                return UnavailableAlertSink(db, fmt=fmt, mode=settings.trading.mode, reason="secret_missing",
+                                            why="alert_webhook_url is not in the vault")
             url = found
     except OrionError as exc:
-        log.warning("alerts are off: the alert credentials could not be read (%s)", exc.reason)
-        return NullAlertSink()
+        return UnavailableAlertSink(db, fmt=fmt, mode=settings.trading.mode, reason=exc.reason,
+                                    why=f"the alert credentials could not be read: {exc.message}"
+                                        + (f" ({exc.hint})" if exc.hint else ""))
     return WebhookAlertSink(
         url, fmt=fmt, db=db, mode=settings.trading.mode, chat_id=chat_id, retries=cfg.retries,
         timeout=float(cfg.timeout_seconds), backoff=backoff, transport=transport, redact=redact,
     )
+
+
+class LowBalanceWatch:
+    """``balance.low`` on the way down only: a venue is alerted once, and again after it recovered.
+
+    ``already_low`` seeds the venues known to be low before this watch started (reconcile passes
+    what the ledger held before this run, so a cron job alerts on the run that saw the fall).
+    """
+
+    def __init__(self, settings: Settings, sink: AlertSink, already_low: Iterable[Venue] = ()) -> None:
+        self.settings = settings
+        self.sink = sink
+        self._low: set[Venue] = set(already_low)
+
+    def check(self, balances: Mapping[Venue, Balance | None] | Iterable[Balance | None]) -> list[Balance]:
+        """Alert the venues that fell below the threshold since the last check; return them."""
+        threshold = self.settings.alerts.low_balance
+        values = list(balances.values() if isinstance(balances, Mapping) else balances)
+        for bal in values:
+            if bal is not None and bal.available >= threshold:
+                self._low.discard(bal.venue)
+        fell = [b for b in values if b is not None and b.available < threshold and b.venue not in self._low]
+        self._low.update(b.venue for b in fell)
+        return low_balance_alerts(fell, self.settings, self.sink)
 
 
 def low_balance_alerts(
@@ -439,7 +509,7 @@ def low_balance_alerts(
     """Emit ``balance.low`` for each known balance whose available cash is under ``alerts.low_balance``.
 
     Unknown balances (None) are skipped: the BALANCE check already refuses on them. Returns the low
-    balances. Callers that run often (a cron reconcile) should remember what they already alerted.
+    balances. Callers that run often use :class:`LowBalanceWatch`, which alerts only on the way down.
     """
     threshold = settings.alerts.low_balance
     values = balances.values() if isinstance(balances, Mapping) else balances

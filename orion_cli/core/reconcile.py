@@ -392,11 +392,14 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
     result.counts.update(orders_checked=len(open_rows), fills_checked=len(venue_fills),
                          positions_venue=len(venue_positions), open_orders_venue=len(venue_open))
 
+    halted_alert: tuple[str, str, dict[str, Any]] | None = None  # sent after the drift alert it follows
+    before: Balance | None = None  # the ledger's balance before this run (live): did it just fall low?
     with ctx.db.write() as conn:
         _unknown_open_orders(ctx, conn, venue, venue_open, result)
         _missing_fills(ctx, conn, venue, venue_fills, result)
         _positions(ctx, conn, venue, venue_positions, result)
         if tv.mode == "live":
+            before = ctx.ledger.balance(venue, conn=conn)
             ctx.ledger.record_balance(balance, conn=conn, now=ctx.now)
         result.status = "drift" if result.drifts else "clean"
         result.counts.update(resolved=len(result.resolved), drifts=len(result.drifts), fixed=result.fixed,
@@ -414,11 +417,15 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
         }
         ctx.audit(conn, f"reconcile.{result.status}", payload, venue=venue)
         if result.drifts and ctx.halt_on_drift:
-            from orion_cli.risk.halt import KillSwitch
+            from orion_cli.risk.halt import KillSwitch, read_halt_row
 
+            was_halted = bool(read_halt_row(conn).halted)
+            reason = f"reconcile found {len(result.drifts)} drift(s) on {venue.value} (--halt-on-drift)"
             KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).engage(
-                f"reconcile found {len(result.drifts)} drift(s) on {venue.value} (--halt-on-drift)",
-                kind="reconcile", actor=ctx.actor, conn=conn)
+                reason, kind="reconcile", actor=ctx.actor, conn=conn)
+            if not was_halted:  # already halted: the halt that came first was the one alerted
+                halted_alert = ("halt", f"trading halted: {reason}",
+                                {"kind": "reconcile", "venue": venue.value, "mode": ctx.mode, "reason": reason})
     if result.drifts:
         unfixed = len(result.drifts) - result.fixed
         ctx.alerts.emit(
@@ -429,6 +436,15 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
             {"venue": venue.value, "mode": ctx.mode, "counts": dict(result.counts),
              "drifts": [d.to_record() for d in result.drifts[:20]]},
         )
+    if halted_alert is not None:
+        ctx.alerts.emit(*halted_alert)
+    if tv.mode == "live":
+        # Alerted on the run that sees the balance fall below the threshold, not on every cron run after.
+        from orion_cli.core.alerts import LowBalanceWatch
+
+        threshold = ctx.settings.alerts.low_balance
+        was_low = [venue] if before is not None and before.available < threshold else []
+        LowBalanceWatch(ctx.settings, ctx.alerts, already_low=was_low).check([balance])
 
 
 # -- (1) unknown outcomes ---------------------------------------------------------------------

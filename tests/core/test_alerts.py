@@ -18,7 +18,14 @@ import pytest
 from sqlalchemy import select
 
 from orion_cli.core.alert_sink import NullAlertSink
-from orion_cli.core.alerts import WebhookAlertSink, low_balance_alerts, render, webhook_sink
+from orion_cli.core.alerts import (
+    LowBalanceWatch,
+    UnavailableAlertSink,
+    WebhookAlertSink,
+    low_balance_alerts,
+    render,
+    webhook_sink,
+)
 from orion_cli.core.config import Settings, load_settings
 from orion_cli.core.errors import SecretsError, StorageError
 from orion_cli.core.models import Venue
@@ -340,17 +347,56 @@ def test_url_and_token_never_reach_audit_or_logs(hook: Hook, db: Database, captu
 # -- construction ------------------------------------------------------------------------------------
 
 
-def test_disabled_or_unconfigured_alerts_are_a_null_sink(db: Database) -> None:
+def test_disabled_alerts_are_a_null_sink(db: Database) -> None:
     off = load_settings(environ={})
     assert isinstance(webhook_sink(off, vault(alert_webhook_url="https://hooks.example/x"), db), NullAlertSink)
-    assert isinstance(webhook_sink(alert_settings(), vault(), db), NullAlertSink)
-    assert isinstance(webhook_sink(alert_settings(format="telegram"), vault(telegram_bot_token=CANARY_TOKEN), db),
-                      NullAlertSink)  # no chat id
 
-    def locked(name: str) -> str | None:
-        raise SecretsError("vault is locked")
 
-    assert isinstance(webhook_sink(alert_settings(), locked, db), NullAlertSink)
+def _locked(name: str) -> str | None:
+    raise SecretsError("vault is locked", reason="locked")
+
+
+@pytest.mark.parametrize(("settings", "getter", "reason"), [
+    (alert_settings(), vault(), "secret_missing"),
+    (alert_settings(format="telegram"), vault(telegram_bot_token=CANARY_TOKEN), "config"),  # no chat id
+    (alert_settings(format="telegram", telegram_chat_id="42"), vault(), "secret_missing"),
+    (alert_settings(), _locked, "locked"),
+], ids=["no-url", "telegram-no-chat-id", "telegram-no-token", "vault-locked"])
+def test_enabled_but_unusable_alerts_warn_once_and_audit_what_they_could_not_send(
+        db: Database, settings: Settings, getter: Any, reason: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="orion_cli.core.alerts"):
+        sink = webhook_sink(settings, getter, db)
+    assert isinstance(sink, UnavailableAlertSink)
+    assert [r.getMessage() for r in caplog.records if "off for this run" in r.getMessage()] != []
+    before = len(AuditLog(db).tail(100))
+    sink.emit("halt", "trading halted: test", {"x": 1})
+    sink.emit("balance.low", "kalshi low", {})
+    assert len(AuditLog(db).tail(100)) == before  # emit never writes (it may run inside a transaction)
+    sink.flush()
+    failed = [e for e in AuditLog(db).tail(100) if e.type == "alert.failed"]
+    assert [(e.payload["kind"], e.payload["error"], e.payload["reason"], e.payload["attempts"]) for e in failed] == [
+        ("halt", "unavailable", reason, 0), ("balance.low", "unavailable", reason, 0)]
+    sink.flush()  # each alert is audited once
+    assert len([e for e in AuditLog(db).tail(100) if e.type == "alert.failed"]) == 2
+    assert CANARY_TOKEN not in json.dumps([e.payload for e in failed])
+
+
+def test_low_balance_watch_alerts_on_the_way_down_only() -> None:
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    sink = NullAlertSink()
+    settings = alert_settings(low_balance="50")
+
+    def bal(venue: Venue, available: str) -> Balance:
+        return Balance(venue, "live", D(available), D("0"), D(available), now)
+
+    watch = LowBalanceWatch(settings, sink)
+    assert watch.check([bal(Venue.KALSHI, "49"), bal(Venue.POLYMARKET, "80")]) == [bal(Venue.KALSHI, "49")]
+    assert watch.check([bal(Venue.KALSHI, "10"), None]) == []  # still low: not again
+    assert watch.check([bal(Venue.KALSHI, "50")]) == []  # recovered (the threshold itself is not low)
+    assert watch.check([bal(Venue.KALSHI, "49.99")]) == [bal(Venue.KALSHI, "49.99")]  # fell again
+    assert [(k, p["venue"]) for k, _, p in sink.emitted] == [("balance.low", "kalshi"), ("balance.low", "kalshi")]
+    seeded = LowBalanceWatch(settings, sink, already_low=[Venue.POLYMARKET])
+    assert seeded.check([bal(Venue.POLYMARKET, "1")]) == []  # was low before this run started
 
 
 def test_low_balance_alerts_only_for_known_balances_under_the_threshold() -> None:

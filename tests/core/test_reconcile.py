@@ -347,6 +347,43 @@ def test_halt_on_drift_engages_the_kill_switch_in_the_same_run(db: Database, set
     _verify(db)
 
 
+def test_halt_on_drift_alerts_the_halt_after_the_drift_and_only_when_it_engaged_it(
+        db: Database, settings: Settings) -> None:
+    venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("1"), D("0.40"), D("0.4"))])
+    alerts = NullAlertSink()
+    _run(db, settings, {Venue.KALSHI: venue}, halt_on_drift=True, alerts=alerts)
+    assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift", "halt"]
+    assert alerts.emitted[1][2]["kind"] == "reconcile" and alerts.emitted[1][2]["venue"] == "kalshi"
+    _run(db, settings, {Venue.KALSHI: venue}, halt_on_drift=True, alerts=alerts)  # already halted
+    assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift", "halt", "reconcile.drift"]
+
+
+def test_a_live_balance_is_alerted_on_the_run_that_sees_it_fall_below_the_threshold(
+        db: Database, settings: Settings) -> None:
+    """Reconcile runs from cron: a balance that stays low must not be alerted on every run."""
+    threshold = settings.alerts.low_balance
+    venue = FakeVenue(cash=threshold + 100)
+    alerts = NullAlertSink()
+
+    def lows() -> int:
+        return sum(1 for k, _, _ in alerts.emitted if k == "balance.low")
+
+    _run(db, settings, {Venue.KALSHI: venue}, alerts=alerts)
+    assert lows() == 0
+    venue.cash = threshold - D("0.01")
+    _run(db, settings, {Venue.KALSHI: venue}, alerts=alerts)
+    assert lows() == 1 and alerts.emitted[-1][2]["available"] == threshold - D("0.01")
+    venue.cash = D("1")
+    _run(db, settings, {Venue.KALSHI: venue}, alerts=alerts)  # still low, lower: not again
+    assert lows() == 1
+    venue.cash = threshold
+    _run(db, settings, {Venue.KALSHI: venue}, alerts=alerts)  # recovered (the threshold is not low)
+    venue.cash = D("2")
+    _run(db, settings, {Venue.KALSHI: venue}, alerts=alerts)  # fell again
+    assert lows() == 2
+    _verify(db)
+
+
 def test_the_ledger_mode_must_match(db: Database, settings: Settings) -> None:
     with pytest.raises(Exception, match="mode"):
         reconcile(db, Ledger(db, "paper"), {}, settings, mode="live", fix=False, alerts=NullAlertSink())

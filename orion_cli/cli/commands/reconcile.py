@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,16 +11,13 @@ import typer
 
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, run
 from orion_cli.cli.context import AppContext, get_app
-from orion_cli.cli.live_venues import LazyStore
+from orion_cli.cli.live_venues import LazyStore, alert_sink
 from orion_cli.cli.live_venues import live_venues as _live_venues
-from orion_cli.cli.live_venues import reveal_secret as _secret
 from orion_cli.cli.live_venues import venues_wanted as _venues_wanted
 from orion_cli.cli.output import Column
 
 if TYPE_CHECKING:
-    from orion_cli.core.alert_sink import AlertSink
     from orion_cli.core.reconcile import VenueReconcile
-    from orion_cli.secrets.store import SecretStore
 
 RECONCILE_COLUMNS = [
     Column("venue", "venue"),
@@ -55,41 +51,6 @@ RESOLVED_COLUMNS = [
     Column("filled_size", "filled", "right"),
     Column("detail", "detail"),
 ]
-
-
-def _alert_sink(app: AppContext, store_factory: Callable[[], SecretStore | None]) -> AlertSink:
-    """The configured webhook sink when alerts are enabled and available; otherwise alerts are dropped."""
-    from orion_cli.core.alert_sink import NullAlertSink
-
-    settings = app.settings()
-    if not settings.alerts.enabled:
-        return NullAlertSink()
-    try:
-        from orion_cli.core import alerts as alerts_mod
-
-        factory = getattr(alerts_mod, "webhook_sink", None)
-    except ImportError:
-        factory = None
-    if factory is None:
-        app.out.warn("alerts are enabled but this build has no webhook sink; drift is audited only")
-        return NullAlertSink()
-    from orion_cli.core.errors import OrionError
-
-    try:
-        store = store_factory()
-    except OrionError as exc:
-        app.out.warn(f"alerts disabled for this run: {exc.message}")
-        return NullAlertSink()
-
-    def getter(name: str) -> str | None:
-        return _secret(store, name) if store is not None else None
-
-    try:
-        sink: AlertSink = factory(settings, getter, app.db())
-    except OrionError as exc:
-        app.out.warn(f"alerts disabled for this run: {exc.message}")
-        return NullAlertSink()
-    return sink
 
 
 def _check_metrics_path(path: Path) -> None:
@@ -176,7 +137,7 @@ def reconcile_command(
                 announce(app, source)
             venues = {v: PaperVenue(v, db, source, settings) for v in wanted}
             app.out.info("paper: reconciling the paper ledger with the paper venues")
-        alerts = _alert_sink(app, secrets.get)
+        alerts = alert_sink(app, secrets)
         ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
 
         async def main() -> list[VenueReconcile]:

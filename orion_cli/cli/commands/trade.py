@@ -45,6 +45,7 @@ from orion_cli.cli.output import Column
 if TYPE_CHECKING:
     from orion_cli.cli.live_venues import LazyStore
     from orion_cli.core.alert_sink import AlertSink
+    from orion_cli.core.alerts import LowBalanceWatch
     from orion_cli.core.config import Settings
     from orion_cli.core.gate import Authorization
     from orion_cli.core.models import Market, OrderBook, Venue
@@ -384,25 +385,6 @@ def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
 # -- alerts ---------------------------------------------------------------------------------------------
 
 
-def _alerts(app: AppContext, secrets: LazyStore) -> AlertSink:
-    from orion_cli.core.alert_sink import NullAlertSink
-
-    settings = app.settings()
-    if not settings.alerts.enabled:
-        return NullAlertSink()
-    from orion_cli.cli.live_venues import reveal_secret
-    from orion_cli.core.alerts import webhook_sink
-    from orion_cli.core.errors import OrionError
-
-    def getter(name: str) -> str | None:
-        try:
-            return reveal_secret(secrets.get(), name)
-        except OrionError:
-            return None
-
-    return webhook_sink(settings, getter, app.db())
-
-
 # -- the gate ----------------------------------------------------------------------------------------------
 
 
@@ -507,7 +489,7 @@ async def _plan_and_balances(app: AppContext, venues: VenueSet, source: MarketSo
 
 async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal | None,
                    key: str, auth: Authorization, alerts: AlertSink, *, resume: bool = False,
-                   ) -> tuple[TradePlan | None, ExecutionResult]:
+                   low_balance: LowBalanceWatch | None = None) -> tuple[TradePlan | None, ExecutionResult]:
     from orion_cli.execution.executor import Executor
     from orion_cli.risk.breaker import Breaker
     from orion_cli.store.ledger import Ledger
@@ -528,6 +510,8 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         if resume:
             return None, await executor.resume(key)
         plan, balances = await _plan_and_balances(app, venues, source, op, size, key, write=True)
+        if low_balance is not None:
+            low_balance.check(balances)  # alerted on the way down, before the BALANCE check may refuse
         _register_markets(built, plan)
         if mode == "live":
             from orion_cli.core.models import Venue as V
@@ -600,7 +584,11 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     if _stop_after_gate(app, auth):
         return
     venues = VenueSet(app, auth.mode, source, leg_venues, secrets)
-    alerts = _alerts(app, secrets)
+    from orion_cli.cli.live_venues import alert_sink
+    from orion_cli.core.alerts import LowBalanceWatch
+
+    alerts = alert_sink(app, secrets)
+    low_balance = LowBalanceWatch(app.settings(), alerts)
     try:
         prior = existing_execution(app, key)
         if prior is not None:
@@ -611,7 +599,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
             out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
             _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True))
         else:
-            plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts))
+            plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts,
+                                                low_balance=low_balance))
             if plan is not None:
                 _render_plan(app, plan, auth.mode, result.verdict if result.status == "refused" else None)
         _render_execution(app, result)
@@ -694,7 +683,11 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
         return
     options = ScanOptions.from_settings(settings)
     curated = load_pairs(pairs_path(app))
-    alerts = _alerts(app, secrets)
+    from orion_cli.cli.live_venues import alert_sink
+    from orion_cli.core.alerts import LowBalanceWatch
+
+    alerts = alert_sink(app, secrets)
+    low_balance = LowBalanceWatch(settings, alerts)  # one per loop: a low venue is alerted once, not every round
     switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=auth.mode)
     stop = StopFlag(app.out)
     stop.install()
@@ -724,7 +717,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 ops = list(result.opportunities)
                 _event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
                        round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
-            outcome = _trade_round(app, secrets, ops, auth, source, alerts, stop, trades, max_trades)
+            outcome = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades, max_trades)
             trades = outcome[0]
             if outcome[1] is not None:
                 reason, code = outcome[1], outcome[2]
@@ -759,16 +752,16 @@ def _sleep(seconds: float, stop: StopFlag) -> None:
 
 
 def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
-                  key: str, auth: Authorization, alerts: AlertSink) -> Any:
+                  key: str, auth: Authorization, alerts: AlertSink, low_balance: LowBalanceWatch) -> Any:
     def factory() -> Any:
-        return _execute(app, venues, source, op, size, key, auth, alerts)
+        return _execute(app, venues, source, op, size, key, auth, alerts, low_balance=low_balance)
 
     return factory
 
 
 def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity], auth: Authorization,
-                 source: MarketSource, alerts: AlertSink, stop: StopFlag, trades: int, max_trades: int | None,
-                 ) -> tuple[int, str | None, int]:
+                 source: MarketSource, alerts: AlertSink, low_balance: LowBalanceWatch, stop: StopFlag, trades: int,
+                 max_trades: int | None) -> tuple[int, str | None, int]:
     """Trade the round's opportunities best first; returns (trades, stop reason or None, exit code)."""
     from orion_cli.cli.commands.market_data import run
     from orion_cli.core.errors import ExitCode, OrionError
@@ -792,7 +785,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         venues = VenueSet(app, auth.mode, source, [leg.venue for leg in op.legs], secrets)
         try:
             with stop.section():
-                _, result = run(_bind_execute(app, venues, source, op, size, key, auth, alerts))
+                _, result = run(_bind_execute(app, venues, source, op, size, key, auth, alerts, low_balance))
         except OrionError as exc:
             _event(app, "error", f"{op.id}: {exc.message}", opportunity_id=op.id, key=key, reason=exc.reason,
                    message=exc.message)

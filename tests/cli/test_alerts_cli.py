@@ -1,0 +1,392 @@
+"""Alerts through the CLI: `orion reconcile` and `orion trade` build their sink with `live_venues.alert_sink`.
+
+tests/core/test_alerts.py covers the sink itself; nothing else checks the wiring a command gets: the
+vault read lazily for the webhook URL, a vault that cannot be opened turning alerts off with a
+warning (never failing the command), and alerts disabled never touching the vault. These tests run
+the real app in-process (CliRunner, so no terminal and no prompt) against a throwaway production-KDF
+vault (the CLI refuses a weak one) and a loopback HTTPS receiver. The vault accepts only an https://
+webhook URL, so the receiver serves a certificate from a throwaway CA that httpx trusts through
+``SSL_CERT_FILE``. Drift is injected as tests/cli/test_reconcile_cli.py does it: the paper venue the
+command builds is replaced by a subclass that reports one extra position.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import secrets
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal as D
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from typer.testing import CliRunner
+
+from orion_cli.cli.app import app
+from orion_cli.core import logs
+from orion_cli.core.models import Side, Venue
+from orion_cli.secrets import unlock as unlock_mod
+from orion_cli.secrets.store import open_store
+from orion_cli.secrets.unlock import PASSWORD_FILE_ENV, resolve_master_password
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import open_database
+from orion_cli.venues import paper as paper_mod
+from orion_cli.venues.trading import Position
+
+ALERTS_OFF_WARNING = "alerts are enabled but off for this run"
+ENV_PASSWORD_WARNING = "ORION_MASTER_PASSWORD from the environment"
+COMMAND_TIMEOUT = 30.0  # seconds; the command's own alert flush waits at most 5
+
+
+# -- a loopback HTTPS webhook -----------------------------------------------------------------------
+
+
+def _tls_files(where: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a 127.0.0.1 server certificate it signed: (ca.pem, server.pem, server.key)."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orion alerts test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    files = (where / "ca.pem", where / "server.pem", where / "server.key")
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return files
+
+
+class Receiver:
+    """An HTTPS webhook on 127.0.0.1 that records every JSON body it is sent and answers 200."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with receiver.lock:
+                    receiver.bodies.append(body)
+                    receiver.paths.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def kinds(self) -> list[str]:
+        with self.lock:
+            return [str(b.get("kind")) for b in self.bodies]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.bodies.clear()
+            self.paths.clear()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class World:
+    """Everything a test shares: the receiver, the vault holding its URL, the right and a wrong password file."""
+
+    receiver: Receiver
+    ca: Path
+    vault: Path
+    password_file: Path
+    wrong_password_file: Path
+    secret_values: dict[str, str] = field(repr=False)
+
+    def assert_no_secret(self, text: str) -> None:
+        for name, value in self.secret_values.items():
+            if value in text:  # not a bare assert: its report would print the value
+                pytest.fail(f"{name} leaked into the output", pytrace=False)
+
+
+def _private_file(path: Path, text: str) -> Path:
+    path.write_text(text + "\n")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One receiver and one vault per module (a production-KDF vault costs ~1 s to create)."""
+    where = tmp_path_factory.mktemp("alerts-cli")
+    ca, cert, key = _tls_files(where)
+    receiver = Receiver(cert, key)
+    token = secrets.token_urlsafe(24)
+    url = f"https://127.0.0.1:{receiver.port}/hook/{token}"
+    password, wrong = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+    password_file = _private_file(where / "master-password", password)
+    vault = where / "vault.json"
+    store = open_store("vault", vault_path=vault, password=lambda new: resolve_master_password(
+        vault, environ={PASSWORD_FILE_ENV: str(password_file)}, prompt=None, keyring_get=None, new=new))
+    store.set_many({"alert_webhook_url": url})
+    store.close()
+    try:
+        yield World(receiver, ca, vault, password_file, _private_file(where / "wrong-password", wrong),
+                    {"the webhook URL's token": token, "the master password": password,
+                     "the wrong master password": wrong})
+    finally:
+        receiver.close()
+
+
+@pytest.fixture(autouse=True)
+def _environment(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Alerts enabled (generic JSON) on this vault; no OS keyring, no proxy, no password source."""
+    import keyring
+    from keyring.backends import fail
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(keyring, "get_keyring", fail.Keyring)  # a keyring that holds nothing
+    monkeypatch.setenv("SSL_CERT_FILE", str(world.ca))  # httpx trusts the throwaway CA (and only it)
+    monkeypatch.setenv("ORION__SECRETS__VAULT_PATH", str(world.vault))
+    monkeypatch.setenv("ORION__ALERTS__ENABLED", "true")
+    monkeypatch.setenv("ORION__ALERTS__FORMAT", "generic")
+    monkeypatch.setenv("ORION__ALERTS__TIMEOUT_SECONDS", "5")
+    world.receiver.clear()
+    unlock_mod.reset_warning_state()
+    yield
+    logs.reset_logging()  # leave no handler on a closed CliRunner stream to the next test
+    unlock_mod.reset_warning_state()
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture
+def drifting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The paper venue reports one Kalshi position the ledger does not hold (as test_reconcile_cli does)."""
+    extra = Position(Venue.KALSHI, "KXNBA-26-NYK", Side.YES, D("3"), D("0.30"), D("0.9"))
+
+    class Drifting(paper_mod.PaperVenue):
+        async def positions(self) -> list[Position]:
+            found = await super().positions()
+            return [*found, extra] if self.venue is Venue.KALSHI else found
+
+    monkeypatch.setattr(paper_mod, "PaperVenue", Drifting)
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+    exception: BaseException | None
+
+
+def _invoke(world: World, *args: str) -> Run:
+    # The stderr log handler is made once per process, on the stderr of the moment: remake it on this
+    # invocation's (CliRunner closes the previous one), or the alerts warning would be lost.
+    logs.reset_logging()
+    started = time.monotonic()
+    res = CliRunner().invoke(app, list(args))
+    run = Run(res.exit_code, res.stdout, res.stderr, time.monotonic() - started, res.exception)
+    world.assert_no_secret(run.stdout + run.stderr)
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.exception is None or isinstance(run.exception, SystemExit), repr(run.exception)
+    assert run.seconds < COMMAND_TIMEOUT
+    return run
+
+
+def _reconcile(world: World, db_file: str) -> Run:
+    run = _invoke(world, "--db", db_file, "reconcile", "--demo", "--halt-on-drift", "--json")
+    assert run.code == 7, run.stderr
+    records = {r["venue"]: r for r in json.loads(run.stdout)}
+    assert (records["kalshi"]["status"], records["polymarket"]["status"]) == ("drift", "clean")
+    assert "HALTED" in run.stderr
+    return run
+
+
+def _alert_events(db_file: str) -> list[tuple[str, dict[str, Any]]]:
+    db = open_database(db_file)
+    try:
+        return [(e.type, e.payload) for e in AuditLog(db).tail(100, types=("alert",))]
+    finally:
+        db.dispose()
+
+
+def _halted(db_file: str) -> bool:
+    from orion_cli.risk.halt import KillSwitch
+
+    db = open_database(db_file)
+    try:
+        return KillSwitch(db).status().halted
+    finally:
+        db.dispose()
+
+
+# -- reconcile ------------------------------------------------------------------------------------------
+
+
+def test_reconcile_drift_is_delivered_to_the_webhook_and_audited_as_sent(
+        world: World, db_file: str, drifting: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.password_file))
+    run = _reconcile(world, db_file)
+    assert ALERTS_OFF_WARNING not in run.stderr
+    # The command flushes its alerts before it returns, so they are checked at once, not waited for.
+    kinds = world.receiver.kinds()
+    assert sorted(kinds) == ["halt", "reconcile.drift"], kinds
+    body = next(b for b in world.receiver.bodies if b["kind"] == "reconcile.drift")
+    assert body["type"] == "alert" and body["host"] and body["ts"].endswith("Z")
+    assert body["payload"]["venue"] == "kalshi" and body["payload"]["mode"] == "paper"
+    assert [(d["market"], d["venue_qty"]) for d in body["payload"]["drifts"]] == [("KXNBA-26-NYK", "3")]
+    assert set(world.receiver.paths) == {"/hook/" + world.secret_values["the webhook URL's token"]}
+    events = _alert_events(db_file)
+    assert [t for t, _ in events] == ["alert.sent"] * len(kinds)  # each delivery audited, none as failed
+    sent = next(p for _, p in events if p["kind"] == "reconcile.drift")
+    assert sent == {**sent, "format": "generic", "status": 200, "error": None}
+    world.assert_no_secret(json.dumps(events))  # the URL is never audited
+    assert _halted(db_file)
+
+
+def test_reconcile_halt_on_drift_also_sends_a_halt_alert_once(
+        world: World, db_file: str, drifting: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A halt engaged by reconcile is alerted like one engaged by an execution; an existing halt is not re-alerted."""
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.password_file))
+    _reconcile(world, db_file)
+    assert _halted(db_file)
+    halt = next(b for b in world.receiver.bodies if b["kind"] == "halt")
+    assert halt["payload"]["kind"] == "reconcile" and halt["payload"]["venue"] == "kalshi"
+    assert "drift" in halt["message"]
+    _reconcile(world, db_file)  # still halted: the drift is alerted again, the halt is not
+    assert world.receiver.kinds().count("halt") == 1
+    assert world.receiver.kinds().count("reconcile.drift") == 2
+
+
+def _alerts_off_warning(stderr: str) -> str:
+    """The one warning that alerts are off, which must say the vault could not be read (not "URL not set")."""
+    warnings = [line for line in stderr.splitlines() if ALERTS_OFF_WARNING in line]
+    assert len(warnings) == 1, stderr
+    assert warnings[0].startswith("WARNING ") and "could not be read" in warnings[0], warnings[0]
+    return warnings[0]
+
+
+def _unsent(db_file: str) -> list[tuple[str, str]]:
+    """(kind, reason) of each alert audited as failed because alerts were unavailable."""
+    return [(p["kind"], p["reason"]) for t, p in _alert_events(db_file)
+            if t == "alert.failed" and p["error"] == "unavailable" and p["attempts"] == 0]
+
+
+@pytest.mark.parametrize(("unlock", "reason", "says"), [
+    ("wrong-password-file", "wrong_password", "wrong master password"),
+    ("no-password-source", "locked", "ORION_MASTER_PASSWORD_FILE"),
+])
+def test_reconcile_with_a_vault_that_cannot_be_opened_still_reports_drift_with_alerts_off(
+        world: World, db_file: str, drifting: None, monkeypatch: pytest.MonkeyPatch, unlock: str,
+        reason: str, says: str) -> None:
+    if unlock == "wrong-password-file":
+        monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.wrong_password_file))
+    run = _reconcile(world, db_file)
+    assert says in _alerts_off_warning(run.stderr)  # the reason in words, not a bare code
+    assert world.receiver.kinds() == []
+    # Nothing was sent, and the audit log says so: a cron job run with -q sees no warning.
+    assert sorted(_unsent(db_file)) == [("halt", reason), ("reconcile.drift", reason)]
+    assert _halted(db_file)  # the halt the run was asked for still happened
+
+
+def test_reconcile_with_alerts_disabled_never_opens_the_vault(
+        world: World, db_file: str, drifting: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The right password, but from the environment: opening the vault would print a warning about it.
+    monkeypatch.setenv("ORION__ALERTS__ENABLED", "false")
+    monkeypatch.setenv("ORION_MASTER_PASSWORD", world.password_file.read_text().strip())
+    run = _reconcile(world, db_file)
+    assert ENV_PASSWORD_WARNING not in run.stderr
+    assert ALERTS_OFF_WARNING not in run.stderr and "alert" not in run.stderr.lower()
+    assert world.receiver.kinds() == []
+    assert _alert_events(db_file) == []
+
+
+def test_the_environment_password_warning_shows_when_alerts_do_open_the_vault(
+        world: World, db_file: str, drifting: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control for the test above: the same set-up with alerts enabled opens the vault, and says so."""
+    monkeypatch.setenv("ORION_MASTER_PASSWORD", world.password_file.read_text().strip())
+    run = _reconcile(world, db_file)
+    assert run.stderr.count(ENV_PASSWORD_WARNING) == 1, run.stderr
+    assert "reconcile.drift" in world.receiver.kinds()
+
+
+# -- trade ----------------------------------------------------------------------------------------------
+
+
+def test_paper_trade_succeeds_when_alerts_are_enabled_but_the_vault_cannot_be_opened(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.wrong_password_file))
+    scan = _invoke(world, "scan", "--demo", "--jsonl")
+    assert scan.code == 0, scan.stderr
+    op_id = json.loads(scan.stdout.splitlines()[0])["id"]
+    run = _invoke(world, "trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")
+    assert run.code == 0, run.stderr
+    execution = json.loads(run.stdout.splitlines()[-1])
+    assert execution["type"] == "execution" and execution["status"] == "done", execution
+    assert "wrong master password" in _alerts_off_warning(run.stderr)
+    assert world.receiver.kinds() == []
+
+
+def test_a_trade_alerts_a_low_balance_once_per_venue_on_the_way_down(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paper balances (10,000 each by default) below a raised threshold: one balance.low per venue."""
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.password_file))
+    monkeypatch.setenv("ORION__ALERTS__LOW_BALANCE", "1000000")
+    scan = _invoke(world, "scan", "--demo", "--jsonl")
+    assert scan.code == 0, scan.stderr
+    op_id = json.loads(scan.stdout.splitlines()[0])["id"]
+    run = _invoke(world, "trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")
+    assert run.code == 0, run.stderr
+    low = sorted(b["payload"]["venue"] for b in world.receiver.bodies if b["kind"] == "balance.low")
+    assert low == ["kalshi", "polymarket"]
+    assert all(b["payload"]["threshold"] == "1000000" for b in world.receiver.bodies if b["kind"] == "balance.low")
