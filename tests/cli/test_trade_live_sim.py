@@ -282,6 +282,20 @@ def test_a_limit_refuses_live_and_nothing_reaches_the_venues(world: World) -> No
     assert code == 0, err + out
 
 
+def test_an_exchange_in_maintenance_refuses_before_either_leg_is_sent(world: World) -> None:
+    world.ksim.exchange_state = {"exchange_active": True, "trading_active": False}
+    code, out, err = world.run(*LIVE)
+    assert code == 5, err
+    assert "exchange is not trading" in err
+    assert world.kalshi_created() == [] and world.poly_created() == []  # not even the Polymarket leg
+    world.ksim.exchange_state = {"exchange_active": True, "trading_active": True}
+    code, out, err = world.run(*LIVE)  # back from maintenance: the same command trades
+    assert code == 0, err
+    execution = next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+    assert execution["status"] == "done", execution["message"]
+    assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+
+
 # -- how trade builds its live clients (in process: what the subprocess cannot show) -------------------
 
 

@@ -520,6 +520,11 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
             check = getattr(poly, "check_geoblock", None)
             if check is not None:
                 await check()  # raises Geoblocked (exit 6) before anything is sent
+            # An exchange in maintenance rejects the Kalshi leg: found out before the first leg is
+            # sent (VenueUnavailable, exit 5), not after the other leg has filled and must be unwound.
+            require_trading = getattr(built.get(V.KALSHI), "require_trading", None)
+            if require_trading is not None:
+                await require_trading()
         ctx = _pipeline_context(settings, mode, True, auth.how, balances, breaker)
         return plan, await executor.execute(plan, ctx)
     finally:
