@@ -240,7 +240,10 @@ class VenueHttp:
         transport: httpx.AsyncBaseTransport | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         describe_error: ErrorDescriber | None = None,
+        before_first: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``before_first`` is awaited once, before this client's first request (e.g. to align the
+        clock that signs them); concurrent first requests wait for it together."""
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.venue = venue
@@ -250,6 +253,8 @@ class VenueHttp:
         self.retry = retry
         self._auth = auth
         self._describe = describe_error or _default_describe
+        self._before_first = before_first
+        self._first_lock = asyncio.Lock()
         self._client = httpx.AsyncClient(
             base_url=self.base_url + "/",
             timeout=timeout,
@@ -280,6 +285,17 @@ class VenueHttp:
         b = self.buckets.get(bucket)
         if b is not None:
             await b.acquire(cost)
+
+    async def _run_before_first(self) -> None:
+        if self._before_first is None:
+            return
+        async with self._first_lock:  # a concurrent first request waits until the hook has finished
+            hook = self._before_first
+            if hook is not None:
+                try:
+                    await hook()
+                finally:
+                    self._before_first = None
 
     def _build(
         self,
@@ -324,6 +340,7 @@ class VenueHttp:
         Network errors, timeouts, 5xx and 429 are retried per :attr:`retry`; when attempts run
         out the result is :class:`VenueUnavailable`.
         """
+        await self._run_before_first()
         query = _normalise_params(params)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(max(1, self.retry.attempts)),
@@ -397,6 +414,7 @@ class VenueHttp:
         :class:`AuthError` (a rejected signature never acts); transport failures raise
         :class:`VenueSendFailed` with ``may_have_reached``.
         """
+        await self._run_before_first()
         await self._spend(bucket, cost)
         merged = dict(headers or {})
         if body is not None and not any(k.lower() == "content-type" for k in merged):

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -100,6 +101,8 @@ GEOBLOCK_URL: Final = "https://polymarket.com/api/geoblock"
 INITIAL_CURSOR: Final = "MA=="
 END_CURSOR: Final = "LTE="
 VENUE: Final = "polymarket"
+
+log = logging.getLogger(__name__)
 
 _UNIT = Decimal(1_000_000)
 _FEE_STEP = Decimal("0.00001")
@@ -453,6 +456,7 @@ class PolymarketTrading:
         geoblock_ttl: float = 300.0,
         clock: Callable[[], float] = time.time,
         max_pages: int = 200,
+        auto_sync_clock: bool = True,
     ) -> None:
         self.creds = creds
         self.key = key
@@ -486,6 +490,7 @@ class PolymarketTrading:
                 auth=self._l2_auth if auth else None,
                 transport=transport,
                 describe_error=_describe_error,
+                before_first=self._sync_clock_once if auth and auto_sync_clock else None,
             )
 
         self.clob = make(clob_url, ["order", "read", "balance", "balance_update"], auth=True)
@@ -539,6 +544,19 @@ class PolymarketTrading:
         server = await self.server_time()
         self._clock_offset = server - self._clock()
         return self._clock_offset
+
+    async def _sync_clock_once(self) -> None:
+        """Before the first signed request: a host clock off by more than the venue's tolerance
+        would otherwise see every signed request refused as bad credentials. Best effort: if the
+        server's clock cannot be read, the local one signs."""
+        try:
+            offset = await self.sync_clock()
+        except (VenueUnavailable, DataError) as exc:
+            log.warning("polymarket: could not read the CLOB's clock (%s); signing with the local clock", exc.message)
+            return
+        if abs(offset) >= 5:
+            log.warning("polymarket: this host's clock is %+.0f s off the CLOB's; signing with the CLOB's time",
+                        offset)
 
     async def version(self) -> int:
         """``GET /version``: the order version the CLOB expects (2 for CLOB V2)."""

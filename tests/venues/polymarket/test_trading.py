@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -571,7 +572,39 @@ def test_skewed_clock_is_refused_until_synced(sim: PolymarketSim, wallet: Wallet
         await pm.sync_clock()
         assert (await pm.balance_allowance())["balance"] == "1000000000"
 
-    with_client(wallet, sim, go, clock=lambda: time.time() - 120)
+    with_client(wallet, sim, go, clock=lambda: time.time() - 120, auto_sync_clock=False)
+
+
+def _time_requests(sim: PolymarketSim) -> int:
+    return sum(1 for r in sim.requests if r.path == "/clob/time")
+
+
+def test_the_first_signed_request_aligns_a_skewed_clock_once(sim: PolymarketSim, wallet: Wallet,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """Reference pitfall "HMAC drift": a host clock 2 minutes off would see every signed request refused."""
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.server_time()  # unsigned: does not sync
+        before = _time_requests(sim)
+        first = await asyncio.gather(pm.balance_allowance(), pm.balance_allowance())  # concurrent first requests
+        assert [b["balance"] for b in first] == ["1000000000"] * 2
+        await pm.balance_allowance()
+        assert _time_requests(sim) == before + 1  # synced once, before the first signed request
+
+    with caplog.at_level(logging.WARNING, logger="orion_cli.venues.polymarket.trading"):
+        with_client(wallet, sim, go, clock=lambda: time.time() - 120)
+    assert any("clock is +1" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unreadable_server_clock_leaves_the_local_one_signing(sim: PolymarketSim, wallet: Wallet,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob/time", status=503))
+
+    async def go(pm: PolymarketTrading) -> None:
+        assert (await pm.balance_allowance())["balance"] == "1000000000"
+
+    with caplog.at_level(logging.WARNING, logger="orion_cli.venues.polymarket.trading"):
+        with_client(wallet, sim, go, retry=RetryPolicy(attempts=1))
+    assert any("could not read the CLOB's clock" in r.getMessage() for r in caplog.records)
 
 
 # --------------------------------------------------------------------------- geoblock
