@@ -185,8 +185,8 @@ def _build(settings: Settings, venue: Venue, values: dict[str, SecretValue]) -> 
 def alert_sink(app: AppContext, secrets: LazyStore) -> AlertSink:
     """The configured webhook sink, reading its URL/token from the vault only when alerts are enabled.
 
-    A vault that cannot be opened does not stop the command: the sink logs why and alerts are off
-    for this run (a failed alert must never block a trade or a reconcile).
+    A vault that cannot be opened does not stop the command (an alert problem must never block a
+    trade or a reconcile): the sink warns why, and audits each alert it could not send.
     """
     from orion_cli.core.alert_sink import NullAlertSink
 

@@ -153,6 +153,7 @@ class _Lazy:
         self._book: _Book | None = None
         self._positions: list[Position] | None = None
         self._state: Any = None
+        self.day = ""  # the trading day the state row's figures are for (set with it)
 
     @property
     def positions(self) -> list[Position]:

@@ -382,9 +382,6 @@ def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
 
-# -- alerts ---------------------------------------------------------------------------------------------
-
-
 # -- the gate ----------------------------------------------------------------------------------------------
 
 
