@@ -9,6 +9,7 @@ processes at once cannot exceed a limit that one process respects, and the audit
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,7 +171,9 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
     try:
         parsed = make_url(resolved)
     except Exception:
-        raise StorageError(f"invalid database URL: {resolved[:80]!r}", reason="storage_url") from None
+        # Unparseable, so _mask cannot help: blank out anything between "://user:" and "@" by hand.
+        shown = re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", resolved)
+        raise StorageError(f"invalid database URL: {shown[:80]!r}", reason="storage_url") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         db_path = parsed.database

@@ -534,8 +534,19 @@ class Ledger:
             values = {"available": balance.available, "reserved": balance.reserved, "total": balance.total,
                       "as_of": iso_utc(balance.as_of), "source": balance.source[:16]}
             if old is None:
-                self._ensure_day_snapshot(c, now)
+                # A venue seen for the first time brings capital, not profit: today's start equity
+                # includes it, whether today's snapshot is taken now (after the insert) or was taken
+                # before this venue was known (then the snapshot is raised by the new balance).
+                day, _ = trading_day(now, self.reset_hour_utc)
+                had_snapshot = c.execute(select(equity_snapshots.c.day).where(
+                    equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day)).first() is not None
                 c.execute(insert(balances).values(mode=self.mode, venue=balance.venue.value, **values))
+                if had_snapshot:
+                    c.execute(update(equity_snapshots).where(
+                        equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day).values(
+                        start_equity=equity_snapshots.c.start_equity + balance.total))
+                else:
+                    self._ensure_day_snapshot(c, now)
             else:
                 if (old.available, old.reserved, old.total) == (balance.available, balance.reserved, balance.total):
                     c.execute(update(balances).where(balances.c.mode == self.mode,

@@ -129,6 +129,12 @@ def test_unsupported_urls_are_storage_errors(url: str) -> None:
         open_database(url)
 
 
+def test_an_unparseable_url_is_refused_without_its_password() -> None:
+    with pytest.raises(StorageError) as refused:
+        open_database("postgresql://u:CANARYPW@h:notaport/db")
+    assert "CANARYPW" not in refused.value.message and "u:***@h" in refused.value.message
+
+
 def test_display_url_hides_the_password(tmp_path: Path) -> None:
     db = open_database("postgresql://orion:hunter2@127.0.0.1:1/x", migrate=False)
     try:

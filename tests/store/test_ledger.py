@@ -158,6 +158,23 @@ def test_trading_day_honours_the_reset_hour() -> None:
     assert trading_day(datetime(2026, 1, 2, 5, tzinfo=UTC), 5)[0] == "2026-01-02"
 
 
+def test_a_venue_balance_seen_for_the_first_time_is_capital_not_profit(db: Database) -> None:
+    """`orion balance` twice on a quiet day showed today's P&L = the whole balance (breaker input)."""
+    led = Ledger(db, "live")
+
+    def pnl(now: datetime) -> tuple[D, D]:
+        p = led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("10"), now=now)
+        return p.start_equity, p.pnl
+
+    led.record_balance(Balance(Venue.KALSHI, "live", D("1000"), D("0"), D("1000"), NOW), now=NOW)
+    assert pnl(NOW) == (D("1000"), D("0"))
+    later = NOW + timedelta(hours=1)  # a second venue first seen later the same day
+    led.record_balance(Balance(Venue.POLYMARKET, "live", D("500.25"), D("0"), D("500.25"), later), now=later)
+    assert pnl(later) == (D("1500.25"), D("0"))
+    led.record_balance(Balance(Venue.KALSHI, "live", D("900"), D("0"), D("900"), later), now=later)
+    assert pnl(later) == (D("1500.25"), D("-100"))  # a real change still counts
+
+
 def test_live_balances_are_venue_reports_not_derived_from_fills(db: Database) -> None:
     led = Ledger(db, "live")
     bal = Balance(Venue.KALSHI, "live", D("12.3456"), D("1"), D("13.3456"), NOW, source="venue")
