@@ -33,15 +33,31 @@ class ImportPlan:
         return f"ImportPlan(names={sorted(self.values)}, files={[str(f) for f in self.files]})"
 
 
+def _shown_path(path: Path) -> str:
+    """The path for an error message, unless it is key material pasted where a path belongs.
+
+    A PEM key in ``KALSHI_PRIVATE_KEY_PATH`` (or typed at the path prompt) is a likely mistake, and
+    the message would otherwise print the whole key to stderr, which cron keeps in its logs.
+    """
+    text = str(path)
+    if "\n" in text or "-----BEGIN" in text or "PRIVATE KEY" in text or len(text) > 512:
+        return "the given path (it looks like a key, not a file path; not shown)"
+    return text
+
+
 def read_value_file(path: Path) -> bytes:
     """Read one credential from a file (``--value-file``); ``-`` is not accepted (no argv/stdin mixups)."""
     try:
         size = path.stat().st_size
         if size > MAX_VALUE_FILE_BYTES:
-            raise SecretsError(f"{path} is larger than {MAX_VALUE_FILE_BYTES} bytes; not a credential file")
+            raise SecretsError(f"{_shown_path(path)} is larger than {MAX_VALUE_FILE_BYTES} bytes; "
+                               "not a credential file")
         data = path.read_bytes()
     except OSError as exc:
-        raise SecretsError(f"cannot read {path}: {exc.strerror}", reason="source_unreadable") from None
+        shown = _shown_path(path)
+        raise SecretsError(f"cannot read {shown}: {exc.strerror}", reason="source_unreadable",
+                           hint=None if shown == str(path) else "a *_PATH variable names a file; the key "
+                                "itself goes in the variable without _PATH") from None
     if data.endswith(b"\n"):  # `echo value > file` adds one; validators strip the rest for known names
         data = data[:-1]
         if data.endswith(b"\r"):

@@ -119,7 +119,8 @@ class CheckResult:
     """One credential's verdict from ``secrets check``; ``detail`` never contains the value."""
 
     name: str
-    status: Literal["ok", "invalid", "unset", "skipped", "failed"]
+    # "unreachable": the venue could not be asked (no verdict on the credential; exit 5, not 4)
+    status: Literal["ok", "invalid", "unset", "skipped", "failed", "unreachable"]
     detail: str = ""
 
     @property

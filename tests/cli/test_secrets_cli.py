@@ -290,6 +290,23 @@ def test_remove(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
     assert run("remove", "Not A Name").exit_code == 2
 
 
+def test_remove_and_rotate_refuse_before_the_vault_changes_when_the_ledger_is_unusable(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    """Every vault change is audited: with a ledger that cannot be opened, nothing may change."""
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    before = vault_of(home).read_bytes()
+    foreign = tmp_path / "foreign.db"
+    foreign.write_text("not a database")
+    new = tmp_path / "new-password"
+    new.write_text("the new master password\n")
+    new.chmod(0o600)
+    for args in (("remove", "polymarket_signature_type"), ("rotate", "--new-password-file", str(new))):
+        result = run(*args, pre=("--db", str(foreign)))
+        assert result.exit_code == 3, result.output
+        assert vault_of(home).read_bytes() == before, args
+    assert listed()["polymarket_signature_type"]["set"]  # and the old password still opens it
+
+
 def test_rotate(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
     assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
     assert run("rotate").exit_code == 2  # no terminal, no --new-password-file
@@ -477,7 +494,7 @@ def test_canary_never_leaks(tmp_path: Path, home: Path, pem: str, monkeypatch: p
     # and their messages must not quote any credential.
     monkeypatch.setenv("ORION__KALSHI__PROD_BASE_URL", "http://127.0.0.1:9/trade-api/v2")
     monkeypatch.setenv("ORION__POLYMARKET__CLOB_URL", "http://127.0.0.1:9")
-    go("check", "--online", pre=("-vv",), code=4)
+    go("check", "--online", pre=("-vv",), code=5)  # unreachable: no verdict on the credentials (exit 5, not 4)
     go("remember")
     go("remove", "polymarket_signature_type")
     # A refused value that *contains* the canary: the error must not quote it.

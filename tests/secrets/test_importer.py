@@ -49,6 +49,19 @@ def test_missing_sources(tmp_path: Path) -> None:
         from_environ({"KALSHI_PRIVATE_KEY_PATH": str(tmp_path / "missing.pem")})
 
 
+def test_a_key_pasted_where_its_path_belongs_is_never_echoed(tmp_path: Path, kalshi_pem: str) -> None:
+    """`KALSHI_PRIVATE_KEY_PATH="$(cat k.pem)"` printed the whole key in the error (and cron keeps stderr)."""
+    with pytest.raises(SecretsError) as refused:
+        from_environ({"KALSHI_PRIVATE_KEY_PATH": kalshi_pem}, base_dir=tmp_path)
+    said = f"{refused.value.message} {refused.value.hint}"
+    body = [ln for ln in kalshi_pem.splitlines() if ln and not ln.startswith("-----")]
+    assert not any(ln in said for ln in body) and "BEGIN" not in said
+    assert "not shown" in said and "without _PATH" in said
+    with pytest.raises(SecretsError) as typo:  # an ordinary missing file is still named, without the hint
+        read_value_file(tmp_path / "k.pem")
+    assert str(tmp_path / "k.pem") in typo.value.message and typo.value.hint is None
+
+
 def test_value_file_strips_one_newline(tmp_path: Path) -> None:
     f = tmp_path / "v"
     f.write_bytes(b"value\n\n")

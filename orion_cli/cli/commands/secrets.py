@@ -243,6 +243,7 @@ def remove(
     Example:  orion secrets remove telegram_bot_token
     """
     app_ctx = get_app(ctx)
+    app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
     with _open(app_ctx) as store:
         store.remove(name)
     app_ctx.out.success(f"removed {name}")
@@ -274,6 +275,7 @@ def rotate(
     from orion_cli.secrets.unlock import prompt_new_password, read_password_file
 
     app_ctx = get_app(ctx)
+    app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
     store = _open(app_ctx)
     if not isinstance(store, VaultStore):
         raise UsageError("rotate applies to the vault backend (secrets.backend = \"vault\")")
@@ -341,7 +343,13 @@ def check(
     app_ctx.out.records([r.as_json() for r in results], CHECK_COLUMNS, title="credential check")
     bad = [r for r in results if not r.passed]
     if any(r.status == "failed" for r in bad):
-        raise AuthError(f"a venue rejected credentials: {', '.join(r.name for r in bad)}")
+        raise AuthError(f"a venue rejected credentials: {', '.join(r.name for r in bad if r.status == 'failed')}")
+    if any(r.status == "unreachable" for r in bad) and not any(r.status == "invalid" for r in bad):
+        from orion_cli.core.errors import VenueUnavailable
+
+        down = sorted({r.name.split("_", 1)[0] for r in bad if r.status == "unreachable"})  # kalshi_api_key_id
+        raise VenueUnavailable(", ".join(down), "could not be reached to check the credentials (nothing was "
+                                                "learned about them)")
     if bad:
         raise SecretsError(f"malformed credentials: {', '.join(r.name for r in bad)}",
                            hint="re-enter them with `orion secrets encrypt --name NAME --value-file F`",

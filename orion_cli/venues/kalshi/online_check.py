@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from orion_cli.core.errors import AuthError, OrionError, SecretsError
+from orion_cli.core.errors import AuthError, OrionError, SecretsError, VenueUnavailable
 from orion_cli.secrets.store import CheckResult, register_online_check
 
 if TYPE_CHECKING:
@@ -104,7 +104,9 @@ def check_kalshi(
         return [CheckResult(KEY_ID, "failed", exc.message)]
     except SecretsError as exc:  # the PEM does not load; the message never quotes it
         return [CheckResult(PRIVATE_KEY, "invalid", exc.message)]
-    except OrionError as exc:  # unreachable, unexpected answer: not a verdict on the credential
+    except VenueUnavailable as exc:  # unreachable: not a verdict on the credential
+        return [CheckResult(KEY_ID, "unreachable", f"kalshi could not be checked: {exc.message}")]
+    except OrionError as exc:  # an unexpected answer: not a verdict either, but not an outage
         return [CheckResult(KEY_ID, "failed", f"kalshi could not be checked: {exc.message}")]
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from orion_cli.core.errors import AuthError, OrionError
+from orion_cli.core.errors import AuthError, OrionError, VenueUnavailable
 from orion_cli.secrets.store import CheckResult, SecretStore, register_online_check
 from orion_cli.venues.polymarket.orders import SignatureType
 from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey
@@ -113,7 +113,8 @@ async def _run(
             results.append(CheckResult(_KEY, "failed", f"venue refused the wallet signature: {_why(exc)}"))
             derived = None
         except OrionError as exc:
-            results.append(CheckResult(_KEY, "failed", f"derive-api-key failed: {_why(exc)}"))
+            results.append(CheckResult(_KEY, "unreachable" if isinstance(exc, VenueUnavailable) else "failed",
+                                       f"derive-api-key failed: {_why(exc)}"))
             derived = None
         if derived is not None:
             if creds is not None and derived.api_key != creds.api_key:
@@ -134,7 +135,8 @@ async def _run(
                 hint = "; the wallet derives different API credentials: re-derive and store them"
             results.append(CheckResult(_API, "failed", f"venue refused the API credentials: {_why(exc)}{hint}"))
         except OrionError as exc:
-            results.append(CheckResult(_API, "failed", f"authenticated read failed: {_why(exc)}"))
+            results.append(CheckResult(_API, "unreachable" if isinstance(exc, VenueUnavailable) else "failed",
+                                       f"authenticated read failed: {_why(exc)}"))
         else:
             results.append(CheckResult(_API, "ok", "authenticated read (balance-allowance) accepted (L2)"))
     return results

@@ -118,10 +118,12 @@ def test_a_malformed_pem_is_invalid_and_not_echoed(sim: KalshiSim) -> None:
     assert "c2VjcmV0" not in results[0].detail and sim.requests == []
 
 
-def test_unreachable_venue_is_a_failed_check_not_an_exception(key: rsa.RSAPrivateKey) -> None:
+def test_unreachable_venue_is_an_unreachable_check_not_an_exception(key: rsa.RSAPrivateKey) -> None:
+    """Not a verdict on the credential: `secrets check --online` exits 5 for it, not 4."""
     store = MemoryStore({KEY_ID: KID.encode(), PRIVATE_KEY: _pem(key)})
     results = check_kalshi(store, base_url="http://127.0.0.1:9/trade-api/v2", timeout=0.5)
-    assert results[0].status == "failed" and "could not be checked" in results[0].detail
+    assert results[0].status == "unreachable" and "could not be checked" in results[0].detail
+    assert not results[0].passed
 
 
 def test_runs_inside_a_running_event_loop(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:

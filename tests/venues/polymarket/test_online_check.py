@@ -132,4 +132,4 @@ def test_unreachable_venue_is_a_failure_not_a_crash() -> None:
     store = MemoryStore()
     store.set_many({"polymarket_private_key": Account.create().key.hex()})
     results = online_check(store, clob_url="http://127.0.0.1:9", timeout=0.5)
-    assert verdicts(results)["polymarket_private_key"] == "failed"
+    assert verdicts(results)["polymarket_private_key"] == "unreachable"  # exit 5, not a rejected credential
