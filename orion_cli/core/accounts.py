@@ -20,25 +20,13 @@ from decimal import Decimal
 from typing import Any
 
 from orion_cli.core.config import Settings
-from orion_cli.core.errors import OrionError, Refused
+from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Venue
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import DailyPnl, Exposure, Ledger, MarkKey, exposure_of
 from orion_cli.store.tables import plain
 from orion_cli.venues.base import MarketSource
 from orion_cli.venues.trading import Balance, Position, TradingVenue
-
-LIVE_NOT_AVAILABLE = (
-    "live account access is not available yet: this version of orion cannot read Kalshi or Polymarket "
-    "accounts, and paper figures are never shown as live"
-)
-
-
-def require_paper(settings: Settings) -> None:
-    """Refuse live mode outright (exit 6) until live trading venues exist."""
-    if settings.trading.mode == "live":
-        raise Refused(LIVE_NOT_AVAILABLE, reason="LIVE_NOT_AVAILABLE",
-                      hint='set trading.mode = "paper" (or unset ORION__TRADING__MODE) to see the paper ledger')
 
 
 def enabled_venues(settings: Settings) -> tuple[Venue, ...]:

@@ -164,6 +164,16 @@ def test_live_balance_reads_the_venue_with_vault_credentials(tmp_path: Path, led
             db.dispose()
         assert recorded is not None and recorded.available == D("123.4567")
         assert key_id not in res.stdout + res.stderr
+
+        # Polymarket enabled but not in the vault: shown as unavailable, Kalshi's figures still shown.
+        monkeypatch.setenv("ORION__POLYMARKET__ENABLED", "true")
+        res = _invoke("--db", ledger_url, "balance", "--json")
+        assert res.exit_code == 0, res.output
+        by_venue = {r["venue"]: r for r in json.loads(res.stdout) if r["type"] == "balance"}
+        assert by_venue["kalshi"]["available"] == "123.4567"
+        assert by_venue["polymarket"]["status"] == "unavailable"
+        assert "polymarket credentials are not in the vault" in by_venue["polymarket"]["reason"]
+        assert "orion secrets encrypt" in res.stderr
     finally:
         sim.stop()
 

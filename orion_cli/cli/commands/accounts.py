@@ -13,6 +13,8 @@ from orion_cli.cli.output import Column
 
 if TYPE_CHECKING:
     from orion_cli.core.accounts import AccountsReport
+    from orion_cli.core.models import Venue
+    from orion_cli.venues.trading import TradingVenue
 
 BALANCE_COLUMNS = [
     Column("venue", "venue"),
@@ -56,18 +58,19 @@ PNL_COLUMNS = [
     Column("marked", "marked to books"),
 ]
 
+CREDENTIALS_HINT = "store them with `orion secrets encrypt`, or disable the venue (kalshi.enabled / polymarket.enabled)"
+
 RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Re-read the venues and mark positions to the "
                                                             "current books of the source.")]
 
 
 def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> AccountsReport:
-    from orion_cli.core.accounts import gather, paper_venues, require_paper
+    from orion_cli.core.accounts import gather, paper_venues
     from orion_cli.store.ledger import Ledger
 
     settings = app.settings()
     if settings.trading.mode == "live":
         return _live_report(app, snapshot, demo)
-    require_paper(settings)
     source = open_source(app, snapshot, demo)
     if snapshot is not None or demo:
         announce(app, source)
@@ -87,8 +90,11 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     Read-only (nothing is sent), so no live-trading authorization is needed; the figures are also
     recorded as the ledger's balance snapshot the breaker and the BALANCE check use.
     """
+    import dataclasses
+
     from orion_cli.cli.live_venues import LazyStore, live_venues, venues_wanted
-    from orion_cli.core.accounts import gather
+    from orion_cli.core.accounts import VenueAccount, gather
+    from orion_cli.core.errors import SecretsError
     from orion_cli.store.ledger import Ledger
 
     if snapshot is not None or demo:
@@ -97,9 +103,22 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     settings = app.settings()
     db = app.db()
     ledger = Ledger(db, "live", reset_hour_utc=settings.breaker.reset_hour_utc)
+    venues: dict[Venue, TradingVenue] = {}
+    missing: dict[Venue, SecretsError] = {}
     with LazyStore(app) as secrets:  # closed as soon as the clients hold their keys
-        venues = live_venues(settings, secrets.get(), venues_wanted(settings, None))
+        for wanted in venues_wanted(settings, None):
+            # A venue without credentials is shown as unavailable; it must not hide the other's figures.
+            try:
+                venues.update(live_venues(settings, secrets.get(), [wanted], missing_hint=CREDENTIALS_HINT))
+            except SecretsError as exc:
+                if exc.reason != "secret_missing":
+                    raise
+                missing[wanted] = exc
+    if not venues:
+        raise next(iter(missing.values()))  # no venue has credentials: exit 4 naming what is missing
     app.out.banner(f"LIVE: balances and positions as {', '.join(v.value for v in venues)} report them.")
+    for problem in missing.values():
+        app.out.warn(f"{problem.message}; {CREDENTIALS_HINT}")
 
     async def read() -> AccountsReport:
         try:
@@ -114,6 +133,9 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     for acct in report.accounts:
         if acct.balance is not None:
             ledger.record_balance(acct.balance)
+    if missing:
+        absent = [VenueAccount(v, "live", None, reason=problem.message) for v, problem in missing.items()]
+        report = dataclasses.replace(report, accounts=[*report.accounts, *absent])
     return report
 
 
@@ -144,8 +166,9 @@ def balance_command(
 ) -> None:
     """Per-venue balances (available / reserved / total / age), exposure, and today's P&L vs the loss limit.
 
-    Paper mode reads the paper ledger; live account access is not available yet (exit 6).
-    A venue that cannot be reached is shown as unavailable; exit 5 only when none answered.
+    Paper mode reads the paper ledger; live mode (trading.mode = "live") reads each venue with the
+    vault's credentials. A venue that cannot be reached, or has no credentials, is shown as
+    unavailable; exit 5 only when none answered (exit 4 when no venue has credentials).
 
     Example:  orion balance   ·   orion balance --refresh --demo --json
     """
