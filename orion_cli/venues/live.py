@@ -441,7 +441,12 @@ class LiveSource:
                 if not isinstance(row, dict):
                     continue
                 tokens = row.get("clobTokenIds") or row.get("positionIds") or "[]"
-                token_list = json.loads(tokens) if isinstance(tokens, str) else tokens
+                try:
+                    token_list = json.loads(tokens) if isinstance(tokens, str) else tokens
+                except (ValueError, RecursionError):
+                    token_list = []  # still found by condition id or slug; parsing it then names the bad field
+                if not isinstance(token_list, list):
+                    token_list = []
                 ids = {str(row.get("conditionId", "")).lower(), str(row.get("slug", "")).lower(),
                        *(str(t) for t in token_list or [])}
                 if ref.lower() in ids:

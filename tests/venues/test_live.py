@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sim.kalshi_sim import KalshiSim
 from sim.polymarket_sim import PolymarketSim
 
 from orion_cli.core.config import Settings, load_settings
-from orion_cli.core.errors import ExitCode, VenueUnavailable
+from orion_cli.core.errors import DataError, ExitCode, VenueUnavailable
 from orion_cli.core.models import Venue
 from orion_cli.venues.base import ProgressEvent
 from orion_cli.venues.http import RetryPolicy
@@ -72,11 +73,32 @@ def test_capture_replays_exactly(sims: tuple[KalshiSim, PolymarketSim]) -> None:
     k, p = sims
     src = LiveSource(settings(k.server.base_url + "/trade-api/v2", p.gamma_url, p.clob_url), retry=FAST)
     capture = asyncio.run(src.capture())
-    live = parse_capture(capture)
-    again = parse_capture(capture)
-    assert live.markets == again.markets and live.books == again.books
+    fetched = asyncio.run(src.fetch())  # the simulators answer the same way twice
+    replayed = parse_capture(capture)
+    assert replayed.markets == fetched.markets
+
+    def levels(books: Any) -> dict[Any, Any]:  # everything but when each book was fetched
+        return {key: (b.venue, b.market_id, b.yes, b.no) for key, b in books.items()}
+
+    assert levels(replayed.books) == levels(fetched.books) and replayed.books
     assert capture.kalshi is not None and capture.kalshi.markets and capture.kalshi.orderbooks
     assert capture.polymarket is not None and capture.polymarket.events and capture.polymarket.books
+
+
+def test_a_malformed_gamma_row_does_not_break_looking_up_another_market(
+        sims: tuple[KalshiSim, PolymarketSim]) -> None:
+    """A bad `clobTokenIds` string in one row was an unexpected internal error (exit 1) for every lookup."""
+    k, p = sims
+    src = LiveSource(settings(k.server.base_url + "/trade-api/v2", p.gamma_url, p.clob_url), retry=FAST)
+    data = asyncio.run(src.fetch())
+    good = next(m for m in data.for_venue(Venue.POLYMARKET) if data.book_for(m) is not None)
+    broken = next(m for _ev, m in p.all_markets() if str(m.get("conditionId", "")).lower() != good.id.lower()
+                  and "clobTokenIds" in m)
+    broken["clobTokenIds"] = '["12", 34'
+    market, _ = asyncio.run(src.book(good.id))
+    assert market.id == good.id
+    with pytest.raises(DataError):  # the broken market itself: a typed data error naming the field
+        asyncio.run(src.book(broken["conditionId"]))
 
 
 def test_limit_caps_markets_per_venue(sims: tuple[KalshiSim, PolymarketSim]) -> None:
