@@ -7,6 +7,7 @@ Only commands that work are registered. Command modules import their heavy depen
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -26,15 +27,20 @@ EXIT_CODES_EPILOG = (
 )
 
 _FORMAT_FLAGS = ("--json", "--jsonl")
+_GLOBAL_FLAGS = frozenset({*_FORMAT_FLAGS, "-v", "--verbose", "-q", "--quiet", "--version"})
+_GLOBAL_VALUE_OPTIONS = frozenset({"--format", "--config", "--db"})
+_VERBOSE_RUN = re.compile(r"-v{2,}")  # -vv, -vvv: the count option, combined
 
 
-def hoist_format_options(args: list[str], value_options: frozenset[str] = frozenset()) -> list[str]:
-    """Move ``--json``/``--jsonl``/``--format X`` given after the command to the front.
+def hoist_global_options(args: list[str], value_options: frozenset[str] = frozenset()) -> list[str]:
+    """Move the global options given after the command to the front.
 
-    Users type both ``orion --json balance`` and ``orion balance --json``; the root callback is
-    the one place that parses them. ``value_options`` names the options that take a value: what
-    follows one is its value, as Click reads it, so ``halt -r --json`` keeps ``--json`` as the
-    reason and ``--config --`` does not end the options.
+    Users type both ``orion --json balance`` and ``orion balance --json`` (or ``scan --demo -v``); the
+    root callback is the one place that parses them. ``value_options`` names the options that take
+    a value: what follows one is its value, as Click reads it, so ``halt -r --json`` keeps
+    ``--json`` as the reason and ``--config --`` does not end the options. No command has an option
+    of the same name as a global one (``tests/cli/test_foundation_cli.py`` checks), so nothing is
+    taken from a command.
     """
     end = options_end(args, value_options)
     front: list[str] = []
@@ -42,11 +48,12 @@ def hoist_format_options(args: list[str], value_options: frozenset[str] = frozen
     i = 0
     while i < end:
         arg = args[i]
-        if arg in _FORMAT_FLAGS or arg.startswith("--format="):
-            front.append(arg)
-        elif arg == "--format" and i + 1 < end:
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        if name in _GLOBAL_VALUE_OPTIONS and "=" not in arg and i + 1 < end:
             front.extend(args[i : i + 2])
             i += 1
+        elif name in _GLOBAL_FLAGS or name in _GLOBAL_VALUE_OPTIONS or _VERBOSE_RUN.fullmatch(arg):
+            front.append(arg)
         elif _takes_next(arg, value_options) and i + 1 < end:
             rest.extend(args[i : i + 2])
             i += 1
@@ -110,7 +117,7 @@ class OrionGroup(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if ctx.parent is None:
             value_options = value_option_names(self)
-            args = hoist_format_options(list(args), value_options)
+            args = hoist_global_options(list(args), value_options)
             # Typer re-parses the leftovers when resolving an unknown command: keep the first answer.
             ctx.meta[_MACHINE_KEY] = ctx.meta.get(_MACHINE_KEY, False) or _machine_requested(args, value_options)
             try:

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from orion_cli import __version__
-from orion_cli.cli.app import app, hoist_format_options
+from orion_cli.cli.app import app, hoist_global_options
 from orion_cli.core.config import render_example
 
 
@@ -119,22 +119,50 @@ def test_format_flags_before_and_after_the_command_agree(ledger: Path) -> None:
 
 
 def test_hoisting_stops_at_double_dash() -> None:
-    assert hoist_format_options(["halt", "--json", "--", "--jsonl"]) == ["--json", "halt", "--", "--jsonl"]
-    assert hoist_format_options(["x", "--format", "table"]) == ["--format", "table", "x"]
+    assert hoist_global_options(["halt", "--json", "--", "--jsonl"]) == ["--json", "halt", "--", "--jsonl"]
+    assert hoist_global_options(["x", "--format", "table"]) == ["--format", "table", "x"]
 
 
 def test_double_dash_as_an_option_value_does_not_end_options() -> None:
     values = frozenset({"--config", "-n"})
-    assert hoist_format_options(["--config", "--", "halt", "--json"], values) == ["--json", "--config", "--", "halt"]
-    assert hoist_format_options(["x", "-qn", "--", "--json"], values) == ["--json", "x", "-qn", "--"]
+    assert hoist_global_options(["--config", "--", "halt", "--json"], values) == ["--config", "--", "--json", "halt"]
+    assert hoist_global_options(["x", "-qn", "--", "--json"], values) == ["--json", "x", "-qn", "--"]
     # -nq: n takes "q" as its value, so the "--" that follows does end the options
-    assert hoist_format_options(["x", "-nq", "--", "--json"], values) == ["x", "-nq", "--", "--json"]
+    assert hoist_global_options(["x", "-nq", "--", "--json"], values) == ["x", "-nq", "--", "--json"]
+
+
+def test_every_global_option_is_accepted_after_the_command(ledger: Path, tmp_path: Path) -> None:
+    """README: global options are accepted before or after the command (`scan --demo -v` was exit 2)."""
+    assert hoist_global_options(["halt", "--status", "-vv", "-q", "--db", "x", "--config=c"]) == [
+        "-vv", "-q", "--db", "x", "--config=c", "halt", "--status"]
+    other = tmp_path / "other.db"
+    assert run("halt", "--reason", "after", "--db", str(other), "-q").exit_code == 0
+    status = run("halt", "--status", "--json", "--db", str(other), "-v")
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.stdout)["reason"] == "after"
+    version = run("halt", "--version")
+    assert version.exit_code == 0 and version.stdout.startswith("orion ")
+
+
+def test_no_command_option_shares_a_name_with_a_global_option() -> None:
+    """Hoisting global options from after the command relies on it."""
+    import typer
+
+    root = typer.main.get_command(app)
+    globals_ = {n for p in root.params for n in (*p.opts, *p.secondary_opts)} - {"--help", "-h"}
+    clashes = []
+    stack = [((name,), cmd) for name, cmd in getattr(root, "commands", {}).items()]
+    while stack:
+        path, cmd = stack.pop()
+        clashes += [(" ".join(path), n) for p in cmd.params for n in (*p.opts, *p.secondary_opts) if n in globals_]
+        stack += [((*path, name), sub) for name, sub in getattr(cmd, "commands", {}).items()]
+    assert clashes == []
 
 
 def test_an_option_value_that_looks_like_a_format_flag_stays_a_value(ledger: Path) -> None:
     values = frozenset({"-r", "--reason", "--format"})
-    assert hoist_format_options(["halt", "-r", "--json", "--status"], values) == ["halt", "-r", "--json", "--status"]
-    assert hoist_format_options(["halt", "--reason=x", "--json"], values) == ["--json", "halt", "--reason=x"]
+    assert hoist_global_options(["halt", "-r", "--json", "--status"], values) == ["halt", "-r", "--json", "--status"]
+    assert hoist_global_options(["halt", "--reason=x", "--json"], values) == ["--json", "halt", "--reason=x"]
     # Click reads `-r --json --status` as reason "--json" plus --status: a status query, not a halt
     result = run("halt", "-r", "--json", "--status")
     assert result.exit_code == 0, result.output
