@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,6 +95,30 @@ class _interrupt_between_lines:
             raise KeyboardInterrupt
 
 
+def _write_whole(stream: IO[str], text: str) -> None:
+    """Write all of ``text`` and flush, whatever the stream's buffering.
+
+    With ``PYTHONUNBUFFERED`` (or ``-u``) the text layer writes straight to the raw file, and a
+    write to a pipe that a signal interrupts returns short: the text layer drops the rest (it never
+    looks at the count). So the bytes go to the binary layer here, until every one is written.
+    """
+    binary = getattr(stream, "buffer", None)
+    if binary is None:  # a plain text stream (tests, StringIO): it takes the whole string
+        stream.write(text)
+        stream.flush()
+        return
+    stream.flush()  # whatever the text layer still holds goes first
+    view = memoryview(text.encode(getattr(stream, "encoding", None) or "utf-8",
+                                  getattr(stream, "errors", None) or "strict"))
+    while view:
+        written = binary.write(view)
+        if written is None:  # non-blocking and full: nothing taken; wait a moment and go on
+            time.sleep(0.001)
+            continue
+        view = view[written:]
+    binary.flush()
+
+
 class Output:
     """Renders records and messages. Built once per invocation from the global options."""
 
@@ -156,8 +181,7 @@ class Output:
         # Ctrl-C must land between lines, never inside one: an interrupted write to a full pipe leaves
         # half a JSON line for the reader (seen when `audit tail -f` was stopped while its reader lagged).
         with _interrupt_between_lines():
-            self.stdout.write(line + "\n")
-            self.stdout.flush()
+            _write_whole(self.stdout, line + "\n")
 
     def _table(self, records: Iterable[dict[str, Any]], columns: Sequence[Column], title: str) -> None:
         from rich.table import Table

@@ -73,3 +73,49 @@ def test_lines_from_a_worker_thread_are_written_without_touching_the_signal_mask
     t.start()
     t.join()
     assert sink.getvalue() == '{"type":"x","n":1}\n'
+
+
+_CHILD = r"""
+import sys
+from orion_cli.cli.output import Output
+out = Output("jsonl")
+try:
+    out.stream({"type": "big", "text": "é" * 6000}, [])  # 12 KB: three times the pipe below
+finally:
+    sys.stderr.write("wrote\n")
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_SETPIPE_SZ"), reason="needs Linux pipe resizing")
+def test_a_line_cut_short_by_a_signal_is_still_written_whole_when_unbuffered() -> None:
+    """`PYTHONUNBUFFERED=1`: the text layer writes straight to the pipe and ignores a short write.
+
+    A write blocked on a full pipe and interrupted by Ctrl-C returns short; Python's text layer
+    drops the rest, so `audit tail -f` stopped with Ctrl-C left the reader half a JSON line (found
+    once in CI, reproduced at the first try with lines over 4 KiB). The pipe is shrunk to one page so
+    the child is surely blocked mid-line when the signal arrives.
+    """
+    import fcntl
+    import json
+    import select
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    child = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=write_end, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    os.close(write_end)
+    try:
+        assert select.select([read_end], [], [], 30)[0], "the child never wrote"
+        time.sleep(0.3)  # the first page is in the pipe; the child is blocked writing the rest
+        child.send_signal(signal.SIGINT)
+        data = b""
+        while chunk := os.read(read_end, 65536):
+            data += chunk
+    finally:
+        os.close(read_end)
+        child.wait(timeout=30)
+    assert data.endswith(b"\n"), f"cut short after {len(data)} bytes"
+    assert json.loads(data)["text"] == "é" * 6000
+    assert child.returncode != 0  # the interrupt was delivered, after the line
