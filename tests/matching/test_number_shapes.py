@@ -55,6 +55,9 @@ TRICKY = [
     "Will Dončić score 30+ points on May 5?",
     "Will ½ of 10 voters say yes by 2030?",
     "Will x² exceed 4 on April 1?",
+    "Will the Warriors win Game 7 of the 2026 NBA Finals in Week 12?",
+    "GDP above 2% in Q3 2026 (H1: 1.5%), 3rd quarter, game 1.5, Round 16 and Round of 16",
+    "Will Hunter Biden or Donald Trump Jr. get 10 inches of snow at or above 5,000 ft?",
 ]
 
 
@@ -105,6 +108,7 @@ def test_strikes_and_dates_read_through_shapes_are_the_texts_own(text: str) -> N
     assert normalize._thresholds.__wrapped__(text) == strikes
     plan = normalize._read_dates(normalize._date_matches(low), low) if digits else ((), False)
     assert normalize._date_plan.__wrapped__(text) == plan
+    assert normalize.parse_periods(text) == normalize._read_periods(normalize._period_matches(low), low)
 
 
 @pytest.mark.parametrize("text", TRICKY)
