@@ -42,7 +42,7 @@ from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, OrionError, SecretsError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ONE, ZERO
-from orion_cli.store.audit import AuditLog, canonical_json, default_actor
+from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger
 from orion_cli.store.tables import MONEY_QUANTUM, fills, orders, plain
@@ -366,7 +366,83 @@ async def reconcile_async(
                                                           "resolved": [r.to_record() for r in result.resolved]},
                           venue=venue)
         results.append(result)
+    _stuck_executions(ctx, results)
     return results
+
+
+# An execution left in one of these states longer than the grace period was interrupted (a crash, a
+# kill) between its legs: one leg may be filled with nothing on the other venue. HALTED ones already
+# carry their record and alert; final ones are finished.
+_STUCK = ("intents", "leg1_sent", "leg1_done", "leg2_sent", "unwinding")
+
+
+def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
+    """Report every interrupted execution as drift (exit 7, alert, ``--halt-on-drift``).
+
+    Reconcile never trades, so it does not finish them: it names the command that resumes one (the
+    execution's own key, so nothing already sent is sent again).
+    """
+    from orion_cli.store.tables import executions
+
+    if not results:
+        return
+    cut = iso_utc(ctx.now - ctx.grace)
+    with ctx.db.read() as conn:
+        rows = conn.execute(select(executions.c.key, executions.c.opportunity_id, executions.c.status,
+                                   executions.c.updated_at)
+                            .where(executions.c.mode == ctx.mode, executions.c.status.in_(_STUCK),
+                                   executions.c.updated_at < cut)
+                            .order_by(executions.c.updated_at)).all()
+        legs = {row.key: conn.execute(select(orders.c.venue, orders.c.market_id, orders.c.side, orders.c.action,
+                                             orders.c.filled_size, orders.c.avg_fill_price)
+                                      .where(orders.c.execution_id == row.key)).all() for row in rows}
+    by_venue = {r.venue: r for r in results}
+    for row in rows:
+        held: dict[str, Decimal] = {}
+        price: dict[str, Decimal] = {}
+        for o in legs[row.key]:
+            signed = Decimal(o.filled_size) * (1 if o.action == "buy" else -1)
+            held[o.venue] = held.get(o.venue, ZERO) + signed
+            if o.avg_fill_price is not None and o.action == "buy":
+                price[o.venue] = Decimal(o.avg_fill_price)
+        venues_held = sorted(held, key=lambda v: -abs(held[v]))
+        first = venues_held[0] if venues_held else None
+        a = held.get(first, ZERO) if first else ZERO
+        b = sum((q for v, q in held.items() if v != first), ZERO)
+        unhedged = abs(a - b)
+        if unhedged == 0:
+            continue  # nothing filled, or equal shares: interrupted, but nothing is at risk
+        market = next((o.market_id for o in legs[row.key] if o.venue == first), "")
+        side = next((Side(o.side) for o in legs[row.key] if o.venue == first), None)
+        drift = Drift(
+            venue=Venue(first) if first else next(iter(by_venue)), kind="execution", market=market, side=side,
+            ledger_qty=plain(a), venue_qty=plain(b), value=_q(unhedged * price.get(first or "", ZERO)),
+            detail=(f"execution {row.key} was interrupted at {row.status} (last change {row.updated_at}): "
+                    f"{plain(a)} held on {first or 'no venue'}, {plain(b)} on the other; resume it with "
+                    f"`orion trade {row.opportunity_id} --confirm --idempotency-key {row.key}`"),
+            ref=row.key, fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
+        target = by_venue.get(drift.venue) or results[0]
+        target.drifts.append(drift)
+        if target.status == "clean":
+            target.status = "drift"
+    stuck = [d for r in results for d in r.drifts if d.kind == "execution"]
+    if not stuck:
+        return
+    was_halted, reason = True, f"reconcile found {len(stuck)} interrupted execution(s) (--halt-on-drift)"
+    with ctx.db.write() as conn:
+        for d in stuck:
+            ctx.audit(conn, "reconcile.execution_interrupted", d.to_record(), venue=d.venue, market=d.market)
+        if ctx.halt_on_drift:
+            from orion_cli.risk.halt import KillSwitch, read_halt_row
+
+            was_halted = bool(read_halt_row(conn).halted)
+            KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).engage(
+                reason, kind="reconcile", actor=ctx.actor, conn=conn)
+    ctx.alerts.emit("reconcile.drift", f"{ctx.mode}: {len(stuck)} interrupted execution(s) may leave a leg "
+                                       "unhedged", {"mode": ctx.mode, "drifts": [d.to_record() for d in stuck]})
+    if not was_halted:
+        ctx.alerts.emit("halt", f"trading halted: {reason}", {"kind": "reconcile", "mode": ctx.mode,
+                                                              "reason": reason})
 
 
 async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result: VenueReconcile) -> None:

@@ -80,3 +80,57 @@ def test_sigkill_at_each_step_then_resume(tmp_path: Path, step: str) -> None:
         assert AuditLog(db).verify().ok
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("step", ["l1_recorded", "l2_marked"])
+def test_sigkill_between_the_legs_then_reconcile_reports_the_unhedged_leg_and_halts(tmp_path: Path,
+                                                                                    step: str) -> None:
+    """Reconcile run from cron after a crash between the legs: it must not call the ledger clean.
+
+    It never trades, so it does not finish the execution; it reports the drift (exit 7 at the CLI),
+    alerts, halts with --halt-on-drift, and names the command that resumes the execution.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from execution.crash_driver import FixedSource, kalshi_book, kalshi_market, poly_book, poly_market, settings
+
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.core.models import Venue
+    from orion_cli.core.reconcile import reconcile
+    from orion_cli.risk.halt import KillSwitch
+    from orion_cli.venues.paper import PaperVenue
+
+    db_path = tmp_path / "ledger.db"
+    killed = drive(db_path, "execute", step)
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    db = open_database(f"sqlite:///{db_path}")
+    try:
+        s = settings()
+        later = datetime.now(UTC) + timedelta(minutes=10)  # past the grace period
+        venues = {Venue.KALSHI: PaperVenue(Venue.KALSHI, db, FixedSource(kalshi_market(), kalshi_book(later)), s),
+                  Venue.POLYMARKET: PaperVenue(Venue.POLYMARKET, db, FixedSource(poly_market(), poly_book(later)),
+                                               s)}
+        alerts = NullAlertSink()
+        results = reconcile(db, Ledger(db, "paper"), venues, s, mode="paper", fix=True, alerts=alerts, now=later,
+                            halt_on_drift=True)
+        stuck = [d for r in results for d in r.drifts if d.kind == "execution"]
+        assert len(stuck) == 1 and stuck[0].ref == KEY and not stuck[0].fixed, [r.to_record() for r in results]
+        assert stuck[0].ledger_qty == D("10") and stuck[0].venue_qty == D("0")
+        assert f"--idempotency-key {KEY}" in stuck[0].detail
+        assert any(r.status == "drift" for r in results)
+        assert KillSwitch(db).status().halted
+        assert [k for k, _, _ in alerts.emitted if k in ("reconcile.drift", "halt")] == ["reconcile.drift", "halt"]
+        assert AuditLog(db).verify().ok
+    finally:
+        db.dispose()
+    # Resuming with the execution's own key finishes it: halted, it buys nothing more and sells the
+    # unhedged leg back. Reconcile then has nothing left to report.
+    record = asyncio.run(crash_driver.main(str(db_path), KEY, "resume"))
+    assert record["status"] == "unwound", record["message"]
+    db = open_database(f"sqlite:///{db_path}")
+    try:
+        results = reconcile(db, Ledger(db, "paper"), venues, s, mode="paper", fix=False, alerts=NullAlertSink(),
+                            now=later + timedelta(minutes=10))
+        assert not [d for r in results for d in r.drifts if d.kind == "execution"]
+    finally:
+        db.dispose()

@@ -598,7 +598,11 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
                 raise Refused(f"idempotency key {key} is already used by a {prior['mode']} execution of "
                               f"opportunity {prior['opportunity_id']}", reason="DUPLICATE",
                               hint="choose another --idempotency-key")
-            out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
+            if prior["status"] in ("done", "unwound", "failed"):
+                out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
+            else:  # interrupted: finish it by its persisted ids (a sent order is looked up, never sent twice)
+                out.info(f"idempotency key {key} was used before and stopped at {prior['status']}; resuming it: "
+                         "orders already sent are looked up, never sent twice")
             _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True))
         else:
             plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts,
