@@ -13,7 +13,7 @@ show paper figures where live ones are expected.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,7 +21,7 @@ from typing import Any
 
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import OrionError
-from orion_cli.core.models import Venue
+from orion_cli.core.models import OrderBook, Venue
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import DailyPnl, Exposure, Ledger, MarkKey, exposure_of
 from orion_cli.store.tables import plain
@@ -108,6 +108,22 @@ class AccountsReport:
     @property
     def unavailable(self) -> list[VenueAccount]:
         return [a for a in self.accounts if not a.available]
+
+
+def marks_from_books(held: Sequence[Position],
+                     book_of: Callable[[Venue, str], OrderBook | None]) -> dict[MarkKey, Decimal]:
+    """What each held position would fetch if sold now: the best bid of its side; no bid is 0.
+
+    Positions whose market has no book in ``book_of`` are left out (the breaker values them at cost).
+    """
+    marks: dict[MarkKey, Decimal] = {}
+    for p in held:
+        book = book_of(p.venue, p.market_id)
+        if book is None or p.size == 0:
+            continue
+        best = book.side(p.side).best_bid
+        marks[(p.venue, p.market_id, p.side)] = best.price if best is not None else Decimal(0)
+    return marks
 
 
 async def gather(

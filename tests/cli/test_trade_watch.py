@@ -164,3 +164,28 @@ def test_watch_stops_on_a_halt_with_exit_6(tmp_path: Path) -> None:
     assert w.finish() == 6
     assert w.events[-1]["event"] == "stopped" and "halted" in w.events[-1]["reason"]
     assert not [e for e in w.events if e["type"] == "execution"]
+
+
+def test_watch_marks_held_positions_and_stops_when_the_breaker_trips(tmp_path: Path) -> None:
+    """The loss breaker sees marks, not only cost: positions marked at the round's best bids.
+
+    One trade first (held at cost, nothing lost), then a watch with a one-cent daily loss limit:
+    marked at the bids, the held legs are worth less than they cost, the breaker trips in the
+    first round, and the loop stops with exit 6 before trading again.
+    """
+    first = Watch([*ORION_ARGV, "trade", "--watch", "1", "--max-trades", "1", "--demo", "--jsonl"], env())
+    assert first.finish() == 0
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"],
+              env(ORION__BREAKER__DAILY_LOSS="0.01", ORION__BREAKER__DAILY_LOSS_PCT="100"))
+    assert w.finish() == 6, w.stderr()
+    stopped = w.events[-1]
+    assert stopped["event"] == "stopped" and "breaker" in stopped["reason"], w.events
+    assert not [e for e in w.events if e["type"] == "execution"]
+    db = open_database(None)
+    try:
+        from orion_cli.risk.halt import KillSwitch
+
+        assert KillSwitch(db).status().halted
+        assert [e.type for e in AuditLog(db).tail(50, types=("breaker.tripped",))]
+    finally:
+        db.dispose()

@@ -716,6 +716,9 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 _event(app, "scan_failed", exc.message, round=rounds, reason=exc.reason, message=exc.message)
                 data = None
             ops: list[Opportunity] = []
+            if data is not None and _breaker_tripped_by_marks(app, auth.mode, data, alerts):
+                reason, code = "the loss breaker tripped on marked positions", int(ExitCode.REFUSED)
+                break
             if data is not None:
                 result = scan(data, curated, settings, options)
                 with app.db().write() as conn:
@@ -755,6 +758,24 @@ def _sleep(seconds: float, stop: StopFlag) -> None:
         if left <= 0:
             return
         time.sleep(min(left, 0.1))
+
+
+def _breaker_tripped_by_marks(app: AppContext, mode: str, data: Any, alerts: AlertSink) -> bool:
+    """Value held positions at the round's books (best bid of the held side) and update the breaker.
+
+    The breaker otherwise sees positions at cost, so a market that collapses, or a leg left
+    unhedged, would never reach the daily-loss or drawdown limit. True when it has tripped.
+    """
+    from orion_cli.core.accounts import marks_from_books
+    from orion_cli.risk.breaker import Breaker
+    from orion_cli.store.ledger import Ledger
+
+    settings = app.settings()
+    db = app.db()
+    ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
+    marks = marks_from_books(ledger.positions(), lambda venue, market: data.books.get((venue, market)))
+    status = Breaker(db, settings, mode=mode, ledger=ledger, alerts=alerts).update(marks)
+    return bool(status.trips) or status.tripped is not None
 
 
 def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
