@@ -72,7 +72,15 @@ class AppContext:
         return self._db
 
     def mode(self) -> str:
-        return self.settings().trading.mode
+        """The ledger this command works on: live when configured, or when the environment pair
+        authorizes live trading (a service trading live through it must reconcile its live ledger)."""
+        if self.settings().trading.mode == "live":
+            return "live"
+        import os
+
+        from orion_cli.core.gate import env_authorizes_live
+
+        return "live" if env_authorizes_live(os.environ) else "paper"
 
     def close(self) -> None:
         if self._db is not None:

@@ -100,6 +100,15 @@ class Refused:
 Decision = Authorization | Refused
 
 
+
+def env_authorizes_live(environ: Mapping[str, str]) -> bool:
+    """Both halves of the environment pair are set: a service trading live through it.
+
+    Commands that only read or reconcile a ledger (``reconcile``, ``report``, ``balance``) then use
+    the live ledger, as ``trading.mode = "live"`` would make them.
+    """
+    return _is_set(environ, ENV_PAPER, "0") and _is_set(environ, ENV_AUTHORIZED, "true")
+
 def _is_set(environ: Mapping[str, str], name: str, wanted: str) -> bool:
     value = environ.get(name)
     return value is not None and value.strip().lower() == wanted

@@ -185,6 +185,23 @@ def test_live_mode_without_credentials_is_exit_4_and_never_prompts(db_file: str,
     assert _invoke("--db", db_file, "reconcile", "--demo").exit_code == 2  # recorded data is for paper only
 
 
+@pytest.mark.parametrize("pair", [{"ORION_PAPER_TRADING": "0", "ORION_LIVE_TRADING_AUTHORIZED": "true"},
+                                  {"ORION_PAPER_TRADING": "0"}])
+def test_the_live_environment_pair_reconciles_the_live_ledger(db_file: str, monkeypatch: pytest.MonkeyPatch,
+                                                              pair: dict[str, str]) -> None:
+    """A service trading live through the environment pair (trading.mode left at paper) must have its
+    live ledger reconciled; one half of the pair changes nothing."""
+    for name, value in pair.items():
+        monkeypatch.setenv(name, value)
+    res = _invoke("--db", db_file, "reconcile", "--venue", "kalshi", "--json")
+    if len(pair) == 2:
+        assert res.exit_code == 4, res.output  # live: the venue's credentials are needed (none here)
+        assert "vault" in res.stderr
+    else:
+        assert res.exit_code == 0, res.output  # still paper
+        assert json.loads(res.stdout)[0]["mode"] == "paper"
+
+
 # -- metrics --------------------------------------------------------------------------------
 
 

@@ -69,7 +69,7 @@ def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> A
     from orion_cli.store.ledger import Ledger
 
     settings = app.settings()
-    if settings.trading.mode == "live":
+    if app.mode() == "live":
         return _live_report(app, snapshot, demo)
     source = open_source(app, snapshot, demo)
     if snapshot is not None or demo:
@@ -166,8 +166,8 @@ def balance_command(
 ) -> None:
     """Per-venue balances (available / reserved / total / age), exposure, and today's P&L vs the loss limit.
 
-    Paper mode reads the paper ledger; live mode (trading.mode = "live") reads each venue with the
-    vault's credentials. A venue that cannot be reached, or has no credentials, is shown as
+    Paper mode reads the paper ledger; live mode (trading.mode = "live", or the live environment pair)
+    reads each venue with the vault's credentials. A venue that cannot be reached, or has no credentials, is shown as
     unavailable; exit 5 only when none answered (exit 4 when no venue has credentials).
 
     Example:  orion balance   ·   orion balance --refresh --demo --json

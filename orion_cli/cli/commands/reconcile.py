@@ -119,7 +119,7 @@ def reconcile_command(
     if metrics_file is not None:
         _check_metrics_path(metrics_file)
     settings = app.settings()
-    mode = settings.trading.mode
+    mode = app.mode()
     wanted = _venues_wanted(settings, venue)
     if mode == "live" and (snapshot is not None or demo):
         raise typer.BadParameter("--snapshot/--demo are for paper mode; live mode reads the venues",
