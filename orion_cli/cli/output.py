@@ -37,8 +37,20 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
+# Valid inside a JSON string, but a line break to Python's str.splitlines(), JavaScript and many
+# JSON-lines readers: escaped, so one record is always one line whatever text a value carries.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def to_json(value: Any, *, indent: int | None = None) -> str:
+    """JSON text of ``value`` (UTF-8 kept, money as strings), never containing a line-break character."""
+    text = json.dumps(value, default=json_default, ensure_ascii=False, indent=indent,
+                      separators=(",", ":") if indent is None else None)
+    return text.translate(_LINE_BREAKS)
+
+
 def to_json_line(record: Any) -> str:
-    return json.dumps(record, default=json_default, ensure_ascii=False, separators=(",", ":"))
+    return to_json(record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +162,7 @@ class Output:
     def record(self, record: dict[str, Any], columns: Sequence[Column] | None = None, *, title: str = "") -> None:
         """One result object (e.g. halt status)."""
         if self.format == "json":
-            self._write(json.dumps(record, default=json_default, ensure_ascii=False, indent=2))
+            self._write(to_json(record, indent=2))
         elif self.format == "jsonl":
             self._write(to_json_line(record))
         else:
@@ -161,7 +173,7 @@ class Output:
                 empty: str = "nothing to show") -> None:
         """A list of results: a table, one JSON array, or JSON lines."""
         if self.format == "json":
-            self._write(json.dumps(list(records), default=json_default, ensure_ascii=False, indent=2))
+            self._write(to_json(list(records), indent=2))
         elif self.format == "jsonl":
             for rec in records:
                 self._write(to_json_line(rec))

@@ -119,3 +119,19 @@ def test_a_line_cut_short_by_a_signal_is_still_written_whole_when_unbuffered() -
     assert data.endswith(b"\n"), f"cut short after {len(data)} bytes"
     assert json.loads(data)["text"] == "é" * 6000
     assert child.returncode != 0  # the interrupt was delivered, after the line
+
+
+def test_a_value_with_unicode_line_breaks_stays_on_one_line() -> None:
+    """U+0085, U+2028 and U+2029 are legal in JSON strings but break lines for str.splitlines() and
+    JavaScript readers; found by the argument fuzzer (`pairs add - $'0\\x850' --jsonl`)."""
+    import json
+
+    text = "0\x850\u2028x\u2029y"
+    for fmt in ("jsonl", "json"):
+        buf = io.StringIO()
+        Output(fmt, stdout=buf).record({"type": "t", "v": text})
+        out = buf.getvalue()
+        if fmt == "jsonl":
+            assert len(out.splitlines()) == 1
+        assert not {"\x85", "\u2028", "\u2029"} & set(out)
+        assert json.loads(out)["v"] == text

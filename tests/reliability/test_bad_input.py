@@ -520,6 +520,7 @@ REGRESSIONS = [  # argument vectors the fuzzer found failing once; each is named
     ["--config", "--", "halt", "--status", "--json"],  # --json after the command must still be hoisted
     ["halt", "-r", "--json", "--status"],  # --json is the reason here, as Click reads it: not hoisted
     ["--config", "--json", "halt", "--status"],
+    ["pairs", "add", "-", "0\x850", "--format", "JSONL"],  # U+0085 in a value split the JSON line
 ]
 
 
