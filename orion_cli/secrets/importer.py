@@ -40,9 +40,9 @@ def _shown_path(path: Path) -> str:
     the message would otherwise print the whole key to stderr, which cron keeps in its logs.
     """
     text = str(path)
-    if "\n" in text or "-----BEGIN" in text or "PRIVATE KEY" in text or len(text) > 512:
+    if "\n" in text or "-----BEGIN" in text or "PRIVATE KEY" in text:
         return "the given path (it looks like a key, not a file path; not shown)"
-    return text
+    return text if len(text) <= 512 else text[:80] + "…"
 
 
 def read_value_file(path: Path) -> bytes:
@@ -56,7 +56,7 @@ def read_value_file(path: Path) -> bytes:
     except OSError as exc:
         shown = _shown_path(path)
         raise SecretsError(f"cannot read {shown}: {exc.strerror}", reason="source_unreadable",
-                           hint=None if shown == str(path) else "a *_PATH variable names a file; the key "
+                           hint=None if "not shown" not in shown else "a *_PATH variable names a file; the key "
                                 "itself goes in the variable without _PATH") from None
     if data.endswith(b"\n"):  # `echo value > file` adds one; validators strip the rest for known names
         data = data[:-1]
@@ -105,9 +105,7 @@ def from_environ(environ: Mapping[str, str] | None = None, *, base_dir: Path | N
 
 
 def from_dotenv(path: Path) -> ImportPlan:
-    data = read_value_file(path) if path.exists() else None
-    if data is None:
-        raise SecretsError(f"cannot read {path}: no such file", reason="source_unreadable")
+    data = read_value_file(path)  # a missing, unreadable or impossible path (too long) is a typed refusal
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
