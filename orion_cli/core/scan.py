@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from orion_cli.core.categories import canonical_category
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Market, OrderBook, Venue
@@ -74,7 +75,11 @@ def match_settings(settings: Settings) -> MatchSettings:
 
 
 def _category_ok(market: Market, category: str | None) -> bool:
-    return not category or category.lower() in market.category.lower()
+    """``--category culture`` finds Kalshi's "Entertainment" too; a part of a name still matches."""
+    if not category:
+        return True
+    return (canonical_category(category) == canonical_category(market.category)
+            or category.lower() in market.category.lower())
 
 
 def _index(markets: Sequence[Market]) -> dict[str, Market]:

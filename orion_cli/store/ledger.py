@@ -192,8 +192,10 @@ class DailyPnl:
 
 
 def normalise_category(category: str) -> str:
-    text = category.strip().lower()
-    return text or UNCATEGORISED
+    """The category exposure is counted under: one name across venues ("Entertainment" = "culture")."""
+    from orion_cli.core.categories import canonical_category
+
+    return canonical_category(category) or UNCATEGORISED
 
 
 def payload_digest(payload: str) -> str:

@@ -314,3 +314,11 @@ def test_watch_streams_json_lines_and_exits_130_on_sigint(isolated_home: Path) -
         assert rec["net_profit"] == "12.2307"
     assert len({r["observed_at"] for r in records}) == len(records)  # separate scans, not one repeated
     assert stored(records[-1]["id"])[0].id == records[-1]["id"]  # the ledger was left usable
+
+
+@pytest.mark.parametrize("category", ["culture", "Entertainment", "pop culture"])
+def test_category_filter_finds_a_pair_named_differently_on_each_venue(category: str) -> None:
+    """The demo's pair is "Entertainment" on Kalshi and "culture" on Polymarket: any of the names finds it."""
+    result = CliRunner().invoke(app, ["scan", "--demo", "--category", category, "--json"])
+    assert result.exit_code == 0, result.output
+    assert [o["strategy"] for o in json.loads(result.stdout)] == ["cross_direct"]

@@ -427,6 +427,18 @@ def test_category_exposure_across_markets_and_case(db: Database, existing: str, 
     assert results(v, "CATEGORY_EXPOSURE")[1].passed
 
 
+def test_one_category_across_venues_names(db: Database) -> None:
+    """Kalshi's "Entertainment" and Polymarket's "culture" are one category: a pair's two legs used to
+    count under two names, so each cap bound at twice its value."""
+    add_position(db, Venue.KALSHI, "KXE-1", "250", category="Entertainment")
+    add_position(db, Venue.POLYMARKET, "0xe", "245.01", category="culture")
+    r = results(run(db, _one_leg_plan("10", category="Pop Culture")), "CATEGORY_EXPOSURE")[0]
+    assert not r.passed and "category culture" in r.detail, r
+    add_position(db, Venue.KALSHI, "KXW-1", "400", category="Climate and Weather")
+    w = results(run(db, _one_leg_plan("10", category="weather")), "CATEGORY_EXPOSURE")[0]
+    assert w.passed and "category weather" in w.detail and "400" in w.detail, w
+
+
 def test_uncategorised_markets_share_one_bucket(db: Database) -> None:
     add_position(db, Venue.KALSHI, "KXB-1", "495", category="")
     v = run(db, _one_leg_plan("10", category=""))
