@@ -56,14 +56,6 @@ def open_store(app: AppContext) -> SecretStore:
     return open_store(settings.secrets.backend, vault_path=path, password=provide)
 
 
-def reveal_secret(store: SecretStore, name: str) -> str | None:
-    value = store.get_optional(name)
-    if value is None:
-        return None
-    with value:
-        return value.reveal().strip()
-
-
 # What each venue's live client cannot do without (the funder and signature type are optional).
 REQUIRED_SECRETS: dict[str, tuple[str, ...]] = {
     "kalshi": ("kalshi_api_key_id", "kalshi_private_key"),
@@ -195,4 +187,4 @@ def alert_sink(app: AppContext, secrets: LazyStore) -> AlertSink:
         return NullAlertSink()
     from orion_cli.core.alerts import webhook_sink
 
-    return webhook_sink(settings, lambda name: reveal_secret(secrets.get(), name), app.db())
+    return webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db())

@@ -207,6 +207,14 @@ class SecretStore(abc.ABC):
         value = self._read(check_name(name))
         return None if value is None else SecretValue(name, value)
 
+    def reveal_optional(self, name: str) -> str | None:
+        """The secret as stripped text for a client that keeps it in its own form; wiped here after."""
+        value = self.get_optional(name)
+        if value is None:
+            return None
+        with value:
+            return value.reveal().strip()
+
     def set_many(self, values: Mapping[str, str | bytes]) -> list[str]:
         """Validate all, then store all at once. Returns the names stored, sorted."""
         clean = _validated(values)

@@ -34,14 +34,6 @@ _NAMES = (_KEY, "polymarket_funder_address", "polymarket_signature_type", _API,
           "polymarket_api_secret", "polymarket_api_passphrase")
 
 
-def _read(store: SecretStore, name: str) -> str | None:
-    value = store.get_optional(name)
-    if value is None:
-        return None
-    with value:
-        return value.reveal().strip()
-
-
 def _why(exc: BaseException) -> str:
     if isinstance(exc, OrionError):
         return exc.message[:300]
@@ -57,7 +49,7 @@ def online_check(
 ) -> list[CheckResult]:
     """Authenticate against the CLOB with the stored Polymarket credentials (sync; runs its own loop)."""
     try:
-        values = {name: _read(store, name) for name in _NAMES}
+        values = {name: store.reveal_optional(name) for name in _NAMES}
     except OrionError as exc:
         return [CheckResult(_KEY, "failed", f"could not read the credentials: {_why(exc)}")]
     if values[_KEY] is None:
