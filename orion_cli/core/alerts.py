@@ -371,14 +371,19 @@ class WebhookAlertSink:
                                          "error": "queue_full", "dropped": count})
 
     def _audit(self, type_: str, payload: dict[str, Any]) -> None:
-        if self._db is None:
-            return
-        from orion_cli.store.audit import AuditLog
+        _audit(self._db, self.mode, type_, payload)
 
-        try:
-            AuditLog(self._db).record(type_, payload, mode=self.mode)
-        except Exception as exc:
-            log.warning("could not audit %s (%s)", type_, type(exc).__name__)
+
+def _audit(db: Database | None, mode: str, type_: str, payload: dict[str, Any]) -> None:
+    """An alert's outcome in its own transaction; a failure to audit is logged, never raised."""
+    if db is None:
+        return
+    from orion_cli.store.audit import AuditLog
+
+    try:
+        AuditLog(db).record(type_, payload, mode=mode)
+    except Exception as exc:
+        log.warning("could not audit %s (%s)", type_, type(exc).__name__)
 
 
 class UnavailableAlertSink:
@@ -406,17 +411,9 @@ class UnavailableAlertSink:
     def flush(self, timeout: float = 5.0) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
-        if not pending or self._db is None:
-            return
-        from orion_cli.store.audit import AuditLog
-
         for kind, message in pending:
-            try:
-                AuditLog(self._db).record("alert.failed", {
-                    "kind": kind, "format": self.format, "attempts": 0, "status": None, "error": "unavailable",
-                    "reason": self.reason, "message": _clip(message, 500)}, mode=self.mode)
-            except Exception as exc:
-                log.warning("could not audit alert.failed (%s)", type(exc).__name__)
+            payload = Outcome(kind, False, 0, None, "unavailable").audit_payload(self.format, message)
+            _audit(self._db, self.mode, "alert.failed", {**payload, "reason": self.reason})
 
     def close(self, timeout: float = 5.0) -> None:
         self.flush(timeout)
