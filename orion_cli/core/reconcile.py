@@ -428,21 +428,34 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
     stuck = [d for r in results for d in r.drifts if d.kind == "execution"]
     if not stuck:
         return
-    was_halted, reason = True, f"reconcile found {len(stuck)} interrupted execution(s) (--halt-on-drift)"
+    halted_alert = None
     with ctx.db.write() as conn:
         for d in stuck:
             ctx.audit(conn, "reconcile.execution_interrupted", d.to_record(), venue=d.venue, market=d.market)
         if ctx.halt_on_drift:
-            from orion_cli.risk.halt import KillSwitch, read_halt_row
-
-            was_halted = bool(read_halt_row(conn).halted)
-            KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).engage(
-                reason, kind="reconcile", actor=ctx.actor, conn=conn)
+            halted_alert = _halt_for_drift(ctx, conn, f"reconcile found {len(stuck)} interrupted execution(s) "
+                                                      "(--halt-on-drift)", {})
     ctx.alerts.emit("reconcile.drift", f"{ctx.mode}: {len(stuck)} interrupted execution(s) may leave a leg "
                                        "unhedged", {"mode": ctx.mode, "drifts": [d.to_record() for d in stuck]})
-    if not was_halted:
-        ctx.alerts.emit("halt", f"trading halted: {reason}", {"kind": "reconcile", "mode": ctx.mode,
-                                                              "reason": reason})
+    if halted_alert is not None:
+        ctx.alerts.emit(*halted_alert)
+
+
+def _halt_for_drift(ctx: _Context, conn: Connection, reason: str,
+                    detail: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+    """Engage the kill switch for ``--halt-on-drift`` in the caller's transaction.
+
+    Returns the ``halt`` alert to send once the transaction is over (after the drift alert it
+    follows), or None when trading was already halted: the halt that came first was the one alerted.
+    """
+    from orion_cli.risk.halt import KillSwitch, read_halt_row
+
+    was_halted = bool(read_halt_row(conn).halted)
+    KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).engage(
+        reason, kind="reconcile", actor=ctx.actor, conn=conn)
+    if was_halted:
+        return None
+    return "halt", f"trading halted: {reason}", {"kind": "reconcile", **detail, "mode": ctx.mode, "reason": reason}
 
 
 async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result: VenueReconcile) -> None:
@@ -493,15 +506,9 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
         }
         ctx.audit(conn, f"reconcile.{result.status}", payload, venue=venue)
         if result.drifts and ctx.halt_on_drift:
-            from orion_cli.risk.halt import KillSwitch, read_halt_row
-
-            was_halted = bool(read_halt_row(conn).halted)
-            reason = f"reconcile found {len(result.drifts)} drift(s) on {venue.value} (--halt-on-drift)"
-            KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).engage(
-                reason, kind="reconcile", actor=ctx.actor, conn=conn)
-            if not was_halted:  # already halted: the halt that came first was the one alerted
-                halted_alert = ("halt", f"trading halted: {reason}",
-                                {"kind": "reconcile", "venue": venue.value, "mode": ctx.mode, "reason": reason})
+            halted_alert = _halt_for_drift(
+                ctx, conn, f"reconcile found {len(result.drifts)} drift(s) on {venue.value} (--halt-on-drift)",
+                {"venue": venue.value})
     if result.drifts:
         unfixed = len(result.drifts) - result.fixed
         ctx.alerts.emit(
