@@ -116,6 +116,22 @@ def _documents(text: str) -> list[Any]:
         out.append(doc)
 
 
+def _store_opportunity(db_url: str, cond: str, no_token: str) -> None:
+    """OP_ID: buy YES on Kalshi's TICKER and NO on Polymarket's ``cond``, 10 contracts."""
+    now = datetime.now(UTC)
+    legs = (Leg(Venue.KALSHI, TICKER, Side.YES, D(10), D("0.4"), D("0.4"), D(0), 1, D(50), D(4)),
+            Leg(Venue.POLYMARKET, cond, Side.NO, D(10), D("0.5"), D("0.5"), D(0), 1, D(30), D(5),
+                token_id=no_token))
+    opp = Opportunity(OP_ID, "cross_venue", legs, D(10), D(9), D(0), D("0.1"), D("0.1"), D(1), D(1),
+                      D("0.1"), None, None, D(0), D("0.3"), now, now + timedelta(minutes=10), f"{TICKER}~{cond}")
+    db = open_database(db_url)
+    try:
+        with db.write() as conn:
+            op_store.save(conn, [opp], source="live")
+    finally:
+        db.dispose()
+
+
 def _pem_lines(pem: bytes) -> list[str]:
     return [ln for ln in pem.decode().splitlines() if not ln.startswith("-----")]
 
@@ -184,18 +200,7 @@ def world(db_url: str, tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> Iterator[W
         "polymarket_funder_address": STRAY_FUNDER, "polymarket_signature_type": "0",
     })
 
-    # The opportunity as `orion scan` would have stored it (legs naming the simulators' markets).
-    now = datetime.now(UTC)
-    legs = (Leg(Venue.KALSHI, TICKER, Side.YES, D(10), D("0.4"), D("0.4"), D(0), 1, D(50), D(4)),
-            Leg(Venue.POLYMARKET, cond, Side.NO, D(10), D("0.5"), D("0.5"), D(0), 1, D(30), D(5), token_id=no))
-    opp = Opportunity(OP_ID, "cross_venue", legs, D(10), D(9), D(0), D("0.1"), D("0.1"), D(1), D(1),
-                      D("0.1"), None, None, D(0), D("0.3"), now, now + timedelta(minutes=10), f"{TICKER}~{cond}")
-    db = open_database(db_url)
-    try:
-        with db.write() as conn:
-            op_store.save(conn, [opp], source="live")
-    finally:
-        db.dispose()
+    _store_opportunity(db_url, cond, no)  # as `orion scan` would have stored it, naming the simulators' markets
 
     ksim.start()
     psim.start()
@@ -377,18 +382,7 @@ def test_live_trade_without_polymarket_credentials_exits_4_and_closes_the_vault(
     pw, vault = _vault(tmp_path, {"kalshi_api_key_id": KEY_ID, "kalshi_private_key": _pem(rsa_key)})
     _live_env(monkeypatch, pw, vault)
     url = f"sqlite:///{tmp_path / 'l.db'}"
-    now = datetime.now(UTC)
-    cond = "0x" + "ab" * 32
-    legs = (Leg(Venue.KALSHI, TICKER, Side.YES, D(10), D("0.4"), D("0.4"), D(0), 1, D(50), D(4)),
-            Leg(Venue.POLYMARKET, cond, Side.NO, D(10), D("0.5"), D("0.5"), D(0), 1, D(30), D(5), token_id="7"))
-    opp = Opportunity(OP_ID, "cross_venue", legs, D(10), D(9), D(0), D("0.1"), D("0.1"), D(1), D(1),
-                      D("0.1"), None, None, D(0), D("0.3"), now, now + timedelta(minutes=10), "k~p")
-    db = open_database(url)
-    try:
-        with db.write() as conn:
-            op_store.save(conn, [opp], source="live")
-    finally:
-        db.dispose()
+    _store_opportunity(url, "0x" + "ab" * 32, "7")
     spy = _Spy(monkeypatch)
     res = CliRunner().invoke(orion_app, ["--db", url, *LIVE])
     assert res.exit_code == 4, res.output
