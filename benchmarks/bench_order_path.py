@@ -37,7 +37,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.config import load_settings
@@ -45,6 +45,7 @@ from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
 from orion_cli.execution.executor import Executor, client_order_id
 from orion_cli.execution.plan import LegPlan, TradePlan
+from orion_cli.risk.breaker import Breaker
 from orion_cli.risk.checks import PipelineContext
 from orion_cli.store.db import Database, open_database
 from orion_cli.store.ledger import Ledger
@@ -100,7 +101,9 @@ def bench(db: Database, n: int, prefix: str = "run") -> dict[str, Any]:
     bare_table.create(db.engine, checkfirst=True)
     ledger = Ledger(db, "paper")
     venues = {v: PaperVenue(v, db, _NoMarketSource(), settings) for v in Venue}  # type: ignore[arg-type]
-    executor = Executor(db, ledger, venues, settings, mode="paper", alerts=NullAlertSink())
+    # As `orion trade --confirm` builds them: the executor and the process's breaker, passed to the checks.
+    breaker = Breaker(db, settings, mode="paper", ledger=ledger, alerts=NullAlertSink())
+    executor = Executor(db, ledger, venues, settings, mode="paper", alerts=NullAlertSink(), breaker=breaker)
     bare: list[float] = []
     path: list[float] = []
     refused = 0
@@ -114,7 +117,7 @@ def bench(db: Database, n: int, prefix: str = "run") -> dict[str, Any]:
         p = plan(i, now, prefix)
         bal = {v: Balance(v, "paper", D(1_000_000), D(0), D(1_000_000), now) for v in Venue}
         ctx = PipelineContext(settings=settings, mode="paper", authorized=True, authorization="paper", balances=bal,
-                              now=now)
+                              now=now, breaker=breaker)
         t0 = time.perf_counter()
         committed = executor.commit_intents(p, ctx)
         path.append(time.perf_counter() - t0)
@@ -126,56 +129,73 @@ def bench(db: Database, n: int, prefix: str = "run") -> dict[str, Any]:
         for tag in ("l1", "l2"):
             ledger.cancelled(client_order_id(p.key, tag), reason="benchmark: never sent")
     b, o = summary(bare), summary(path)
-    shape = _shape(db, executor, settings, prefix)
+    shape = _shape(db, executor, settings, prefix, breaker)
     return {"n": n, "refused": refused, "bare_insert": b, "order_path": o, **shape,
             "ratio_p50": round(o["p50_ms"] / b["p50_ms"], 2), "ratio_p99": round(o["p99_ms"] / b["p99_ms"], 2),
             "target_ratio_p50": 3, "meets_target": o["p50_ms"] <= 3 * b["p50_ms"]}
 
 
-def _shape(db: Database, executor: Executor, settings: Any, prefix: str) -> dict[str, Any]:
-    """Untimed: statements per transaction and, on SQLite, WAL pages each commit writes (what a flush costs).
+def _shape(db: Database, executor: Executor, settings: Any, prefix: str, breaker: Breaker) -> dict[str, Any]:
+    """Untimed: what one more transaction of each kind asks of the database, counted at the driver.
 
-    Counted on one more iteration of each, with a statement listener attached only for it.
+    SQLite: the statements its engine ran (``set_trace_callback``, so BEGIN and COMMIT count too)
+    and the WAL pages the commit appended (what the flush has to write). PostgreSQL: the round trips
+    (libpq's protocol trace: each simple ``Query`` and each extended-protocol ``Sync`` is one wait for
+    the server; the pool's liveness ping counts too).
     """
-    counts = {"bare": 0, "order_path": 0}
-    current: list[str] = []
-
-    def count(*_: Any) -> None:
-        if current:
-            counts[current[0]] += 1
-
     wal = Path(str(db.engine.url.database) + "-wal") if db.is_sqlite else None
 
     def frames() -> int:
         return (wal.stat().st_size - 32) // (4096 + 24) if wal is not None and wal.exists() else 0
 
+    def one(label: str) -> None:
+        if label == "bare":
+            with db.write() as conn:
+                conn.execute(insert(bare_table).values(v="shape"))
+        else:
+            now = datetime.now(UTC)
+            bal = {v: Balance(v, "paper", D(1_000_000), D(0), D(1_000_000), now) for v in Venue}
+            ctx = PipelineContext(settings=settings, mode="paper", authorized=True, authorization="paper",
+                                  balances=bal, now=now, breaker=breaker)
+            executor.commit_intents(plan(0, now, f"{prefix}-shape"), ctx)
+
+    counts: dict[str, int] = {}
     pages: dict[str, int] = {}
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        now = datetime.now(UTC)
-        for label in ("bare", "order_path"):
-            with db.engine.connect() as conn:  # an empty WAL, so growth = pages this commit wrote
-                if db.is_sqlite:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            current[:] = [label]
-            if label == "bare":
-                with db.write() as conn:
-                    conn.execute(insert(bare_table).values(v="shape"))
-            else:
-                bal = {v: Balance(v, "paper", D(1_000_000), D(0), D(1_000_000), now) for v in Venue}
-                ctx = PipelineContext(settings=settings, mode="paper", authorized=True, authorization="paper",
-                                      balances=bal, now=now)
-                executor.commit_intents(plan(0, now, f"{prefix}-shape"), ctx)
-            current.clear()
+    for label in ("bare", "order_path"):
+        driver: Any = None
+        with db.engine.connect() as conn:  # the pool's one connection: the one the next transaction uses
+            driver = conn.connection.driver_connection
+            if db.is_sqlite:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # an empty WAL: growth = this commit
+        if db.is_sqlite:
+            seen: list[str] = []
+            driver.set_trace_callback(seen.append)
+            try:
+                one(label)
+            finally:
+                driver.set_trace_callback(None)
+            counts[label] = len(seen)
             pages[label] = frames()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    # What the driver was asked to run: SQLite's BEGIN IMMEDIATE and PostgreSQL's advisory lock count;
-    # the driver's own BEGIN/COMMIT do not.
-    out: dict[str, Any] = {"statements_per_transaction": counts}
+        else:
+            counts[label] = _pg_round_trips(driver, lambda lbl=label: one(lbl))
     if db.is_sqlite:
-        out["wal_pages_per_commit"] = pages
-    return out
+        return {"statements_per_transaction": counts, "wal_pages_per_commit": pages}
+    return {"round_trips_per_transaction": counts}
+
+
+def _pg_round_trips(driver: Any, fn: Any) -> int:
+    from psycopg import pq
+
+    with tempfile.TemporaryFile("w+") as trace:
+        driver.pgconn.trace(trace.fileno())
+        driver.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            fn()
+        finally:
+            driver.pgconn.untrace()
+        trace.seek(0)
+        fields = (line.split("\t") for line in trace)
+        return sum(1 for f in fields if f[0] == "F" and len(f) > 2 and f[2] in ("Query", "Sync"))
 
 
 def main() -> None:

@@ -59,6 +59,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.exc import IntegrityError
 
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, Halted, NotFound, OrionError, Refused, VenueUnavailable
@@ -73,7 +74,8 @@ from orion_cli.risk.halt import KillSwitch, assert_not_halted
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
 from orion_cli.store.audit import batched as audit_batch
 from orion_cli.store.db import Database
-from orion_cli.store.ledger import Ledger
+from orion_cli.store.ledger import Ledger, intents_refused
+from orion_cli.store.prepared import Prepared, defer, deferred
 from orion_cli.store.tables import executions, plain
 from orion_cli.venues.trading import (
     Action,
@@ -310,7 +312,7 @@ class Committed:
 
 
 _EXECUTION_EXISTS = select(executions.c.key).where(executions.c.key == bindparam("key"))
-_INSERT_EXECUTION = executions.insert()
+_INSERT_EXECUTION = Prepared.insert(executions, name="insert_execution")
 
 
 @dataclass
@@ -499,21 +501,29 @@ class Executor:
             legs = (("l1", first, "first"), ("l2", second, "second"))
             for tag, _spec, leg_name in legs:
                 result["intents"][tag] = _intent_record(prepared[tag], leg_name)
-            conn.execute(_INSERT_EXECUTION, {
-                "key": plan.key, "opportunity_id": plan.opportunity_id[:16], "mode": self.mode,
-                "status": ExecStatus.INTENTS.value, "size": plan.size,
-                "plan": canonical_json({**plan.to_record(), "specs": [s.to_record() for s in specs],
-                                        "first": first.index, "second": second.index}),
-                "result": canonical_json(result), "created_at": iso_utc(now), "updated_at": iso_utc(now)})
-            with audit_batch(conn):
-                AuditLog.append(conn, "execution.requested", {
-                    **{k: v for k, v in plan.to_record().items() if k != "type"},
-                    "first_leg": first.venue.value, "second_leg": second.venue.value,
-                    "order_rule": "larger share of visible depth first; ties Kalshi first",
-                    "checks": [c.to_record() for c in verdict.checks]}, mode=self.mode, actor=self.actor, now=now)
-                # The order ids derive from the key: an unused key means unused ids.
-                self.ledger.record_intents([(prepared[tag], spec.category) for tag, spec, _ in legs],
-                                           execution_id=plan.key, conn=conn, now=now, unused_ids=key_unused)
+            try:
+                # The execution, both intents, their events and the audit anchor: sent together at the
+                # end of the block (one round trip on PostgreSQL), still inside the write transaction.
+                with deferred(conn):
+                    defer(conn, _INSERT_EXECUTION, {
+                        "key": plan.key, "opportunity_id": plan.opportunity_id[:16], "mode": self.mode,
+                        "status": ExecStatus.INTENTS.value, "size": plan.size,
+                        "plan": canonical_json({**plan.to_record(), "specs": [s.to_record() for s in specs],
+                                                "first": first.index, "second": second.index}),
+                        "result": canonical_json(result), "created_at": iso_utc(now), "updated_at": iso_utc(now)})
+                    with audit_batch(conn):
+                        AuditLog.append(conn, "execution.requested", {
+                            **{k: v for k, v in plan.to_record().items() if k != "type"},
+                            "first_leg": first.venue.value, "second_leg": second.venue.value,
+                            "order_rule": "larger share of visible depth first; ties Kalshi first",
+                            "checks": [c.to_record() for c in verdict.checks]},
+                            mode=self.mode, actor=self.actor, now=now)
+                        # The order ids derive from the key: an unused key means unused ids.
+                        self.ledger.record_intents([(prepared[tag], spec.category) for tag, spec, _ in legs],
+                                                   execution_id=plan.key, conn=conn, now=now, unused_ids=key_unused)
+            except IntegrityError:
+                # A key (and so its order ids) that the checks found unused, taken after all.
+                raise intents_refused([client_order_id(plan.key, tag) for tag, _, _ in legs]) from None
         return Committed(False, verdict, _Run(plan.key, ExecStatus.INTENTS, first, second, result))
 
     async def resume(self, key: str) -> ExecutionResult:

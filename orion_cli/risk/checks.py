@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, select, type_coerce
+from sqlalchemy import Connection, bindparam, func, literal, select, type_coerce
 
 from orion_cli.core.config import Settings, parse_window
 from orion_cli.core.errors import OrionError
@@ -32,7 +32,16 @@ from orion_cli.execution.plan import CHECK_ORDER, CheckResult, LegPlan, TradePla
 from orion_cli.risk.halt import read_halt_row, status_of
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
 from orion_cli.store.db import Database
-from orion_cli.store.ledger import DAY_FIGURE_COLUMNS, DayFigures, normalise_category, positions_in, trading_day
+from orion_cli.store.ledger import (
+    DAY_FIGURE_COLUMNS,
+    POSITIONS_OF_MODE,
+    DayFigures,
+    normalise_category,
+    positions_from_rows,
+    positions_in,
+    trading_day,
+)
+from orion_cli.store.prepared import Batch, Prepared
 from orion_cli.store.tables import Money, executions, orders, plain
 from orion_cli.venues.trading import Balance, OrderStatus, Position
 
@@ -88,9 +97,12 @@ class _Book:
 _PENDING = (
     select(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price,
            type_coerce(func.sum(orders.c.size - orders.c.filled_size), Money).label("unfilled"))
-    .where(orders.c.mode == bindparam("mode"), orders.c.action == "buy", orders.c.status.in_(IN_FLIGHT))
+    # The statuses as literals, not an expanding list: the statement is prepared once (store/prepared.py).
+    .where(orders.c.mode == bindparam("mode"), orders.c.action == "buy",
+           orders.c.status.in_([literal(s) for s in IN_FLIGHT]))
     .group_by(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price)
 )
+_PENDING_BY_MARKET = Prepared(_PENDING, name="pending_by_market")
 _EXECUTION = select(executions.c.status, executions.c.created_at).where(executions.c.key == bindparam("key"))
 
 
@@ -117,10 +129,18 @@ def _state_statement() -> Any:
     )
 
 
-_STATE_STATEMENT: Any = None
+_STATE_STATEMENT: Prepared | None = None
 
 
-def _load_book(conn: Connection, mode: str, held: Sequence[Position]) -> _Book:
+def _state_prepared() -> Prepared:
+    global _STATE_STATEMENT
+    if _STATE_STATEMENT is None:
+        _STATE_STATEMENT = Prepared(_state_statement(), name="pipeline_state")
+    return _STATE_STATEMENT
+
+
+def _load_book(conn: Connection, mode: str, held: Sequence[Position],
+               pending: Sequence[Any] | None = None) -> _Book:
     book = _Book({}, {}, ZERO, set(), {})
 
     def add(venue: str, market: str, category: str, amount: Decimal) -> None:
@@ -134,7 +154,7 @@ def _load_book(conn: Connection, mode: str, held: Sequence[Position]) -> _Book:
     for pos in held:
         if pos.size > 0:
             add(pos.venue.value, pos.market_id, pos.category, pos.exposure)
-    for p in conn.execute(_PENDING, {"mode": mode}).all():
+    for p in _PENDING_BY_MARKET.rows(conn, {"mode": mode}) if pending is None else pending:
         amount = max(ZERO, Decimal(p.unfilled)) * Decimal(p.limit_price)
         add(p.venue, p.market_id, p.category, amount)
         if p.status in UNACKNOWLEDGED:
@@ -152,8 +172,43 @@ class _Lazy:
         self.plan = plan
         self._book: _Book | None = None
         self._positions: list[Position] | None = None
+        self._pending: list[Any] | None = None
         self._state: Any = None
         self.day = ""  # the trading day the state row's figures are for (set with it)
+
+    def prefetch(self) -> None:
+        """The three reads every full evaluation needs, sent together (one round trip on PostgreSQL).
+
+        Best effort: if the batch fails, each property reads on its own when a check asks, and the
+        checks that cannot get their data fail closed with the reason.
+        """
+        if self._state is not None or self._positions is not None:
+            return
+        try:
+            batch = Batch(self.conn)
+            state = batch.add(_state_prepared(), self._state_values())
+            held = batch.add(POSITIONS_OF_MODE, {"mode": self.mode})
+            pending = batch.add(_PENDING_BY_MARKET, {"mode": self.mode})
+            batch.run()
+        except Exception:
+            return
+        self._positions = positions_from_rows(held.rows, include_closed=True)
+        self._pending = pending.rows
+        self._set_state(state.rows[0] if state.rows else None)
+
+    def _state_values(self) -> dict[str, Any]:
+        now = self.ctx.now
+        self.day = trading_day(now, self.ctx.settings.breaker.reset_hour_utc)[0]
+        key = self.plan.key if isinstance(self.plan.key, str) else ""
+        return {"mode": self.mode, "day": self.day, "key": key,
+                "minute_cut": iso_utc(now - timedelta(seconds=60)), "hour_cut": iso_utc(now - timedelta(seconds=3600))}
+
+    def _set_state(self, row: Any) -> None:
+        if row is None:  # the migration inserts it; guard against manual tampering
+            read_halt_row(self.conn)  # raises the kill switch's own refusal
+        self._state = row
+        if Database.in_write(self.conn):
+            prime_tail(self.conn, row.audit_tail_seq, row.audit_tail_hash)
 
     @property
     def positions(self) -> list[Position]:
@@ -167,20 +222,7 @@ class _Lazy:
         """The one row of :func:`_state_statement`: halt + breaker state (HALTED, BREAKER), the day's
         figures (BREAKER), recent orders (RATE_LIMIT), the key's execution (DUPLICATE), audit tail."""
         if self._state is None:
-            global _STATE_STATEMENT
-            if _STATE_STATEMENT is None:
-                _STATE_STATEMENT = _state_statement()
-            now = self.ctx.now
-            self.day = trading_day(now, self.ctx.settings.breaker.reset_hour_utc)[0]
-            key = self.plan.key if isinstance(self.plan.key, str) else ""
-            self._state = self.conn.execute(_STATE_STATEMENT, {
-                "mode": self.mode, "day": self.day, "key": key,
-                "minute_cut": iso_utc(now - timedelta(seconds=60)), "hour_cut": iso_utc(now - timedelta(seconds=3600)),
-            }).first()
-            if self._state is None:  # the migration inserts it; guard against manual tampering
-                read_halt_row(self.conn)  # raises the kill switch's own refusal
-            if Database.in_write(self.conn):
-                prime_tail(self.conn, self._state.audit_tail_seq, self._state.audit_tail_hash)
+            self._set_state(_state_prepared().first(self.conn, self._state_values()))
         return self._state
 
     @property
@@ -192,7 +234,7 @@ class _Lazy:
     @property
     def book(self) -> _Book:
         if self._book is None:
-            self._book = _load_book(self.conn, self.mode, self.positions)
+            self._book = _load_book(self.conn, self.mode, self.positions, self._pending)
         return self._book
 
 
@@ -521,6 +563,7 @@ def _failed(name: str, exc: BaseException, leg: int | None = None) -> CheckResul
 def evaluate(conn: Connection, plan: TradePlan, ctx: PipelineContext) -> Verdict:
     """Every check of :data:`CHECK_ORDER`, for every leg, in order; never stops at the first failure."""
     lazy = _Lazy(conn, ctx, plan)
+    lazy.prefetch()
     results: list[CheckResult] = []
     legs: Sequence[LegPlan] = plan.legs if isinstance(plan.legs, tuple | list) else ()
     malformed = [i for i, leg in enumerate(legs) if _leg_problems(leg, plan, ctx.now)]

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, select
 
 from orion_cli.store.audit_head import get_head, set_head
 from orion_cli.store.db import Database
+from orion_cli.store.prepared import Prepared, defer_many
 from orion_cli.store.tables import audit_events
 
 GENESIS_HASH = "0" * 64
@@ -167,6 +168,7 @@ def _actor_text_cached(items: tuple[tuple[str, type, Any], ...]) -> str:
 
 _NEWEST = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
 _INSERT = audit_events.insert()
+_INSERT_PREPARED = Prepared.insert(audit_events, name="insert_audit_events")
 _TAIL_KEY = "orion.audit_tail"
 
 
@@ -237,7 +239,7 @@ def batched(conn: Connection) -> Iterator[None]:
     finally:
         conn.info.pop(_BATCH_KEY, None)
     if rows:
-        conn.execute(_INSERT, rows)
+        defer_many(conn, _INSERT_PREPARED, rows)
         set_head(conn, rows[-1]["seq"], rows[-1]["hash"])
 
 

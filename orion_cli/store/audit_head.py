@@ -7,21 +7,31 @@ checks that the chain ends exactly at the anchor.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql import Executable
 
+from orion_cli.store.prepared import Prepared, defer
 from orion_cli.store.tables import orion_meta
 
 HEAD_KEY = "audit_head"
 
 
-_UPDATE_HEAD = update(orion_meta).where(orion_meta.c.key == HEAD_KEY).values(value=bindparam("head"))
+def _upsert_head(dialect: str) -> Executable:
+    # One statement whether or not the anchor exists yet (a log from before anchors has none), so it
+    # needs no result and can go out with the other writes of a batch.
+    make = sqlite_insert if dialect == "sqlite" else pg_insert
+    stmt = make(orion_meta).values(key=HEAD_KEY, value=bindparam("head", type_=orion_meta.c.value.type))
+    return stmt.on_conflict_do_update(index_elements=[orion_meta.c.key], set_={"value": stmt.excluded.value})
+
+
+_SET_HEAD = Prepared(_upsert_head, name="set_audit_head")
 
 
 def set_head(conn: Connection, seq: int, digest: str) -> None:
-    value = f"{seq}:{digest}"
-    changed = conn.execute(_UPDATE_HEAD, {"head": value})
-    if not changed.rowcount:
-        conn.execute(insert(orion_meta).values(key=HEAD_KEY, value=value))
+    """Anchor the newest link; inside :func:`~orion_cli.store.prepared.deferred`, with its other writes."""
+    defer(conn, _SET_HEAD, {"head": f"{seq}:{digest}"})
 
 
 def get_head(conn: Connection) -> tuple[int, str] | None:

@@ -28,6 +28,9 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 # Arbitrary constant shared by every orion process: the PostgreSQL advisory lock key for writes.
 PG_WRITE_LOCK = 0x4F52494F4E  # "ORION"
 PG_MIGRATE_LOCK = PG_WRITE_LOCK + 1
+PG_WRITE_LOCK_SQL = f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})"
+# Set on a connection between the start of a PostgreSQL write transaction and its first statement.
+PG_LOCK_PENDING = "orion.pg_write_lock_pending"
 
 
 def _mask(url: str) -> str:
@@ -52,15 +55,18 @@ class Database:
         """A serialised read-write transaction; commits on success, rolls back on any exception."""
         with self.engine.connect() as conn:
             conn.info["immediate"] = True
+            if not self.is_sqlite:
+                # Taken with the transaction's first statement (see _install_pg_write_lock), so the
+                # lock costs no round trip of its own; a transaction that runs nothing needs none.
+                conn.info[PG_LOCK_PENDING] = True
             try:
                 with conn.begin():
-                    if not self.is_sqlite:
-                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITE_LOCK})
                     yield conn
             except OperationalError as exc:
                 raise _storage_error(exc, self.display_url) from None
             finally:
                 conn.info.pop("immediate", None)
+                conn.info.pop(PG_LOCK_PENDING, None)
 
     @staticmethod
     def in_write(conn: Connection) -> bool:
@@ -153,6 +159,21 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
 
 
+def _install_pg_write_lock(engine: Engine) -> None:
+    """Before the first statement of a :meth:`Database.write` transaction, take the writers' lock.
+
+    On the same cursor, just ahead of that statement: every read of the transaction comes after
+    the lock, so it sees everything the previous writer committed. (A prepared batch sends the
+    lock at the head of its own text instead: ``store/prepared.py``.)
+    """
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take_lock(conn: Connection, cursor: Any, _statement: str, _parameters: Any, _context: Any,
+                   _executemany: bool) -> None:
+        if conn.info.pop(PG_LOCK_PENDING, False):
+            cursor.execute(PG_WRITE_LOCK_SQL)
+
+
 def resolve_url(url: str | None) -> str:
     """An explicit URL, or the default SQLite file in the data dir; bare paths are accepted too."""
     if not url:
@@ -191,8 +212,13 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         engine = create_engine(
             resolved,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": 10, "options": f"-c lock_timeout={busy_timeout_ms}"},
+            # prepare_threshold=None: psycopg's own automatic statement preparing stays off. Its
+            # rollback() answers a rollback with DEALLOCATE ALL once it has prepared anything, which
+            # also drops the statements the order path prepares itself (store/prepared.py).
+            connect_args={"connect_timeout": 10, "options": f"-c lock_timeout={busy_timeout_ms}",
+                          "prepare_threshold": None},
         )
+        _install_pg_write_lock(engine)
     else:
         raise StorageError(f"unsupported database backend {backend!r}; use sqlite or postgresql")
     db = Database(engine, resolved)

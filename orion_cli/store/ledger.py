@@ -39,6 +39,7 @@ from orion_cli.core.money import ZERO
 from orion_cli.store.audit import AuditLog, iso_utc
 from orion_cli.store.audit import batched as audit_batch
 from orion_cli.store.db import Database
+from orion_cli.store.prepared import Prepared, defer_many
 from orion_cli.store.tables import MONEY_QUANTUM, Money, balances, equity_snapshots, fills, orders, plain, positions
 from orion_cli.venues.trading import (
     Action,
@@ -69,7 +70,7 @@ MarkKey = tuple[Venue, str, Side]
 # Built once: the order path runs these on every trade, and building a statement costs more than running it.
 _ORDER_BY_COID = select(orders).where(orders.c.client_order_id == bindparam("coid"))
 _ORDERS_BY_COIDS = select(orders).where(orders.c.client_order_id.in_(bindparam("coids", expanding=True)))
-_INSERT_ORDER = orders.insert()
+INSERT_ORDER = Prepared.insert(orders, name="insert_orders")
 # The day's start equity and the cash now, in one round trip (sums of Money stay exact Money). The
 # pre-trade checks select the same two columns alongside their other single-value reads.
 DAY_FIGURE_COLUMNS = (
@@ -92,6 +93,8 @@ class DayFigures:
     cash: Decimal | None
 _POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"))
               .order_by(positions.c.venue, positions.c.market_id, positions.c.side))
+# The pre-trade checks read every position of the mode in a batch with their other reads.
+POSITIONS_OF_MODE = Prepared(_POSITIONS, name="positions_of_mode")
 _VENUE_POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"),
                                             positions.c.venue == bindparam("venue"))
                     .order_by(positions.c.venue, positions.c.market_id, positions.c.side))
@@ -317,12 +320,13 @@ class Ledger:
             if not rows:
                 return out
             try:
-                c.execute(_INSERT_ORDER, rows)
+                # Inside the order path's deferred block this goes out with its other writes, and a
+                # refusal surfaces there (Executor.commit_intents turns it into the same DUPLICATE).
+                defer_many(c, INSERT_ORDER, rows)
             except IntegrityError:
                 if not unused_ids:
                     raise
-                raise Refused(f"the ledger refused the intents for {', '.join(coids)} (an order id already "
-                              "used, or a constraint violated)", reason="DUPLICATE") from None
+                raise intents_refused(coids) from None
             with audit_batch(c):
                 for prepared, category in intents:
                     r = prepared.request
@@ -741,13 +745,24 @@ class Ledger:
                         limit_source=source, used_share=plain(used))
 
 
+def intents_refused(coids: Sequence[str]) -> Refused:
+    """The refusal when the ledger rejects intents whose ids were proved unused (a race or tampering)."""
+    return Refused(f"the ledger refused the intents for {', '.join(coids)} (an order id already used, or a "
+                   "constraint violated)", reason="DUPLICATE")
+
+
 def positions_in(conn: Connection, mode: str, *, venue: Venue | None = None,
                  include_closed: bool = False) -> list[Position]:
     """:meth:`Ledger.positions` on a caller's connection."""
     if venue is None:
-        rows = conn.execute(_POSITIONS, {"mode": mode}).all()
+        rows: Sequence[Any] = conn.execute(_POSITIONS, {"mode": mode}).all()
     else:
         rows = conn.execute(_VENUE_POSITIONS, {"mode": mode, "venue": venue.value}).all()
+    return positions_from_rows(rows, include_closed=include_closed)
+
+
+def positions_from_rows(rows: Sequence[Any], *, include_closed: bool = False) -> list[Position]:
+    """``positions`` rows (as :data:`POSITIONS_OF_MODE` or :func:`positions_in` read them) as positions."""
     out: list[Position] = []
     for r in rows:
         size, cost = Decimal(r.size), Decimal(r.cost)

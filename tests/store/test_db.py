@@ -288,9 +288,10 @@ def test_second_writer_waits_for_the_first(db_url: str) -> None:
     try:
         assert inside.wait(10)
         with b.write() as conn:
-            b_got.append(time.monotonic())
-            # B sees A's committed write: it started after A finished, not alongside it.
+            # B's first statement waits for A (SQLite: from BEGIN IMMEDIATE; PostgreSQL: the writers'
+            # lock goes out with the first statement) and sees A's committed write.
             assert conn.execute(text("SELECT value FROM orion_meta WHERE key = 'a'")).scalar_one() == "1"
+            b_got.append(time.monotonic())
     finally:
         t.join(10)
         a.dispose()
@@ -305,7 +306,8 @@ def test_a_writer_that_cannot_get_the_lock_gets_a_busy_storage_error(db_url: str
     release = threading.Event()
 
     def hold() -> None:
-        with a.write():
+        with a.write() as conn:
+            conn.execute(text("SELECT 1"))  # on PostgreSQL the lock comes with the first statement
             inside.set()
             release.wait(10)
 
@@ -313,8 +315,8 @@ def test_a_writer_that_cannot_get_the_lock_gets_a_busy_storage_error(db_url: str
     t.start()
     try:
         assert inside.wait(10)
-        with pytest.raises(StorageError) as info, b.write():
-            pass
+        with pytest.raises(StorageError) as info, b.write() as conn:
+            conn.execute(text("SELECT 1"))
     finally:
         release.set()
         t.join(10)
