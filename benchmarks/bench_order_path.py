@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -37,7 +38,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.config import load_settings
@@ -141,12 +142,11 @@ def _shape(db: Database, executor: Executor, settings: Any, prefix: str, breaker
     SQLite: the statements its engine ran (``set_trace_callback``, so BEGIN and COMMIT count too)
     and the WAL pages the commit appended (what the flush has to write). PostgreSQL: the round trips
     (libpq's protocol trace: each simple ``Query`` and each extended-protocol ``Sync`` is one wait for
-    the server; the pool's liveness ping counts too).
+    the server; the pool's liveness ping counts too). Every connection the pool opens is traced, and
+    each kind runs twice, the second counted (a fresh connection skips the ping).
     """
     wal = Path(str(db.engine.url.database) + "-wal") if db.is_sqlite else None
-
-    def frames() -> int:
-        return (wal.stat().st_size - 32) // (4096 + 24) if wal is not None and wal.exists() else 0
+    shapes = iter(range(1_000_000))
 
     def one(label: str) -> None:
         if label == "bare":
@@ -157,45 +157,50 @@ def _shape(db: Database, executor: Executor, settings: Any, prefix: str, breaker
             bal = {v: Balance(v, "paper", D(1_000_000), D(0), D(1_000_000), now) for v in Venue}
             ctx = PipelineContext(settings=settings, mode="paper", authorized=True, authorization="paper",
                                   balances=bal, now=now, breaker=breaker)
-            executor.commit_intents(plan(0, now, f"{prefix}-shape"), ctx)
+            executor.commit_intents(plan(0, now, f"{prefix}-shape-{next(shapes)}"), ctx)
 
-    counts: dict[str, int] = {}
-    pages: dict[str, int] = {}
-    for label in ("bare", "order_path"):
-        driver: Any = None
-        with db.engine.connect() as conn:  # the pool's one connection: the one the next transaction uses
-            driver = conn.connection.driver_connection
+    seen: list[str] = []
+    counting = [False]
+
+    with tempfile.TemporaryFile("w+") as trace:
+        def traced(dbapi_conn: Any, _record: Any) -> None:
             if db.is_sqlite:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # an empty WAL: growth = this commit
-        if db.is_sqlite:
-            seen: list[str] = []
-            driver.set_trace_callback(seen.append)
-            try:
+                dbapi_conn.set_trace_callback(lambda sql: seen.append(sql) if counting[0] else None)
+            else:
+                from psycopg import pq
+
+                dbapi_conn.pgconn.trace(trace.fileno())
+                dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+        event.listen(db.engine, "connect", traced)
+        db.engine.dispose()  # from here on every connection is traced
+        counts: dict[str, int] = {}
+        pages: dict[str, int] = {}
+        try:
+            for label in ("bare", "order_path"):
                 one(label)
-            finally:
-                driver.set_trace_callback(None)
-            counts[label] = len(seen)
-            pages[label] = frames()
-        else:
-            counts[label] = _pg_round_trips(driver, lambda lbl=label: one(lbl))
+                if wal is not None:
+                    with db.engine.connect() as conn:  # an empty WAL: its growth is what this commit wrote
+                        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                start = os.fstat(trace.fileno()).st_size
+                seen.clear()
+                counting[0] = True
+                one(label)
+                counting[0] = False
+                if wal is not None:
+                    counts[label] = len(seen)
+                    pages[label] = (wal.stat().st_size - 32) // (4096 + 24) if wal.exists() else 0
+                else:
+                    trace.seek(start)
+                    fields = (line.split("\t") for line in trace.read().splitlines())
+                    counts[label] = sum(1 for f in fields if f[0] == "F" and len(f) > 2 and f[2] in ("Query", "Sync"))
+                    trace.seek(0, os.SEEK_END)
+        finally:
+            event.remove(db.engine, "connect", traced)
+            db.engine.dispose()  # no traced connection outlives the trace file
     if db.is_sqlite:
         return {"statements_per_transaction": counts, "wal_pages_per_commit": pages}
     return {"round_trips_per_transaction": counts}
-
-
-def _pg_round_trips(driver: Any, fn: Any) -> int:
-    from psycopg import pq
-
-    with tempfile.TemporaryFile("w+") as trace:
-        driver.pgconn.trace(trace.fileno())
-        driver.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
-        try:
-            fn()
-        finally:
-            driver.pgconn.untrace()
-        trace.seek(0)
-        fields = (line.split("\t") for line in trace)
-        return sum(1 for f in fields if f[0] == "F" and len(f) > 2 and f[2] in ("Query", "Sync"))
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, select
 
 from orion_cli.store.audit_head import get_head, set_head
 from orion_cli.store.db import Database
-from orion_cli.store.prepared import Prepared, defer_many
+from orion_cli.store.prepared import Prepared, defer, defer_many
 from orion_cli.store.tables import audit_events
 
 GENESIS_HASH = "0" * 64
@@ -89,16 +89,33 @@ def _command_from_argv() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """One event as stored: ``actor`` and ``payload`` are parsed from their canonical JSON on access.
+
+    Why lazily: the order path appends three events per trade and reads none of them back; parsing
+    them to build the returned events was a visible share of its CPU.
+    """
+
     seq: int
     ts: str
     type: str
     mode: str
-    actor: dict[str, Any]
+    actor_json: str
     venue: str | None
     market: str | None
-    payload: dict[str, Any]
+    payload_json: str
     prev_hash: str
     hash: str
+
+    @property
+    def actor(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.actor_json)
+        return value
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """What a reader sees: Decimals as exact strings, tuples as lists (a fresh dict each time)."""
+        value: dict[str, Any] = json.loads(self.payload_json)
+        return value
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -167,7 +184,6 @@ def _actor_text_cached(items: tuple[tuple[str, type, Any], ...]) -> str:
 
 
 _NEWEST = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
-_INSERT = audit_events.insert()
 _INSERT_PREPARED = Prepared.insert(audit_events, name="insert_audit_events")
 _TAIL_KEY = "orion.audit_tail"
 
@@ -269,8 +285,6 @@ class AuditLog:
         ts = iso_utc(now or datetime.now(UTC))
         actor_text = _actor_text(actor if actor is not None else default_actor())
         payload_text = canonical_json(dict(payload or {}))
-        # Re-parse so the in-memory event equals what a reader will see (Decimals become strings).
-        actor_d, payload_d = json.loads(actor_text), json.loads(payload_text)
         digest = _link_from_texts(prev, seq, ts, type_, mode, actor_text, venue, market, payload_text)
         row = {"seq": seq, "ts": ts, "type": type_, "mode": mode, "actor": actor_text, "venue": venue,
                "market": market, "payload": payload_text, "prev_hash": prev, "hash": digest}
@@ -278,10 +292,10 @@ class AuditLog:
         if batch is not None:
             batch.append(row)
         else:
-            conn.execute(_INSERT, row)
+            defer(conn, _INSERT_PREPARED, row)
             set_head(conn, seq, digest)
         _remember_tail(conn, seq, digest)
-        return Event(seq, ts, type_, mode, actor_d, venue, market, payload_d, prev, digest)
+        return Event(seq, ts, type_, mode, actor_text, venue, market, payload_text, prev, digest)
 
     def record(self, type_: str, payload: Mapping[str, Any] | None = None, **kwargs: Any) -> Event:
         """Append in a transaction of its own (for events that accompany no other change)."""
@@ -293,8 +307,8 @@ class AuditLog:
     @staticmethod
     def _row_to_event(row: Any) -> Event:
         return Event(
-            seq=row.seq, ts=row.ts, type=row.type, mode=row.mode, actor=json.loads(row.actor), venue=row.venue,
-            market=row.market, payload=json.loads(row.payload), prev_hash=row.prev_hash, hash=row.hash,
+            seq=row.seq, ts=row.ts, type=row.type, mode=row.mode, actor_json=row.actor, venue=row.venue,
+            market=row.market, payload_json=row.payload, prev_hash=row.prev_hash, hash=row.hash,
         )
 
     def tail(self, n: int = 20, *, types: tuple[str, ...] = (), since: str | None = None) -> list[Event]:
