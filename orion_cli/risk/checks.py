@@ -16,6 +16,7 @@ plus this plan's legs at worst cost including fees (``LegPlan.notional``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -73,8 +74,19 @@ _CENT = Decimal("0.01")
 
 def fmt(value: Decimal) -> str:
     """A number for a detail line: at least two places, never rounded away (100.001 stays 100.001)."""
+    try:
+        return _fmt_cached(value)
+    except TypeError:  # a signalling NaN cannot be hashed
+        return _fmt(value)
+
+
+def _fmt(value: Decimal) -> str:
     v = plain(value)
     return f"{v:.2f}" if v == v.quantize(_CENT) else f"{v:f}"
+
+
+# Like plain(), a function of the number alone; every trade formats the same limits again.
+_fmt_cached = functools.lru_cache(maxsize=4096)(_fmt)
 
 
 # -- the ledger as the checks see it ------------------------------------------------------------

@@ -178,6 +178,12 @@ def _actor_text(actor: Mapping[str, Any]) -> str:
         return canonical_json(dict(actor))
 
 
+@functools.lru_cache(maxsize=8)
+def _default_actor_text(pid: int, argv: tuple[str, ...]) -> str:
+    """``canonical_json(default_actor())``: constant for a process (and its arguments; tests vary them)."""
+    return canonical_json(default_actor())
+
+
 @functools.lru_cache(maxsize=32)
 def _actor_text_cached(items: tuple[tuple[str, type, Any], ...]) -> str:
     return canonical_json({k: v for k, _, v in items})
@@ -283,7 +289,7 @@ class AuditLog:
         last_seq, prev = _chain_tail(conn)
         seq = last_seq + 1
         ts = iso_utc(now or datetime.now(UTC))
-        actor_text = _actor_text(actor if actor is not None else default_actor())
+        actor_text = _actor_text(actor) if actor is not None else _default_actor_text(os.getpid(), tuple(sys.argv[1:3]))
         payload_text = canonical_json(dict(payload or {}))
         digest = _link_from_texts(prev, seq, ts, type_, mode, actor_text, venue, market, payload_text)
         row = {"seq": seq, "ts": ts, "type": type_, "mode": mode, "actor": actor_text, "venue": venue,

@@ -80,6 +80,7 @@ class Prepared:
         self._statement = statement
         self.name = name
         self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._last: tuple[Dialect, _Compiled] | None = None
 
     @classmethod
     def insert(cls, table: Table, *, name: str) -> Prepared:
@@ -88,10 +89,14 @@ class Prepared:
                    name=name)
 
     def compiled(self, dialect: Dialect) -> _Compiled:
+        last = self._last
+        if last is not None and last[0] is dialect:  # a process talks to one database: the usual case
+            return last[1]
         key = (dialect.name, dialect.paramstyle)
         found = self._compiled.get(key)
         if found is None:
             found = self._compiled[key] = self._compile(dialect)
+        self._last = (dialect, found)
         return found
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -121,16 +126,11 @@ class Prepared:
 
     def parameters(self, dialect: Dialect, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         c = self.compiled(dialect)
-        out: list[Any] = []
-        for b in c.binds:
-            if b.key is None:
-                v = b.constant
-            else:
-                try:
-                    v = values[b.key]
-                except KeyError:
-                    raise ValueError(f"{self.name}: a value is required for {b.key!r}") from None
-            out.append(v if b.process is None else b.process(v))
+        try:
+            out = [b.constant if b.key is None else values[b.key] if b.process is None else b.process(values[b.key])
+                   for b in c.binds]
+        except KeyError as exc:
+            raise ValueError(f"{self.name}: a value is required for {exc.args[0]!r}") from None
         if c.positional:
             return tuple(out)
         return {b.name: v for b, v in zip(c.binds, out, strict=True)}

@@ -9,6 +9,7 @@ hashed, so the chain verifies byte for byte on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -119,10 +120,22 @@ class Money(TypeDecorator[Decimal]):
 
 def plain(value: Decimal) -> Decimal:
     """Drop trailing zeros without ever producing an exponent (``1000.0000`` → ``1000``)."""
+    try:
+        return _plain_cached(value)
+    except TypeError:  # a signalling NaN cannot be hashed
+        return _plain(value)
+
+
+def _plain(value: Decimal) -> Decimal:
     if value == 0:
         return Decimal(0)
     n = value.normalize()
     return n.quantize(Decimal(1)) if n.as_tuple().exponent > 0 else n  # type: ignore[operator]
+
+
+# The result depends only on the number (equal Decimals, 1.0 and 1, give the same plain form), and the
+# order path formats the same few prices and sizes dozens of times per trade.
+_plain_cached = functools.lru_cache(maxsize=4096)(_plain)
 
 
 orders = Table(

@@ -573,3 +573,25 @@ def test_an_invalid_trading_window_fails_closed(lite: Database) -> None:
     s = dataclasses.replace(s, trading=dataclasses.replace(s.trading, trading_windows=["9-5"]))
     r = results(run(lite, c=ctx(s)), "TRADING_WINDOW")[0]
     assert not r.passed and "could not be evaluated" in r.detail
+
+
+def test_cached_number_forms_depend_on_the_number_alone() -> None:
+    """plain() and fmt() are memoised by value (equal Decimals share an entry): every spelling of a
+    number must still come out the same, and a signalling NaN (unhashable) must not break them."""
+    from decimal import Decimal as Dec
+    from decimal import InvalidOperation
+
+    from orion_cli.risk.checks import fmt
+    from orion_cli.store.tables import plain
+
+    for spellings, as_plain, as_fmt in (
+        (("1", "1.0", "1.000", "1E0", "0.1E1"), "1", "1.00"),
+        (("100.001", "100.0010", "1.00001E2"), "100.001", "100.001"),
+        (("1000", "1E3", "1000.0000"), "1000", "1000.00"),
+        (("0", "-0", "0.000", "0E-8"), "0", "0.00"),
+    ):
+        for text in spellings:
+            assert str(plain(Dec(text))) == as_plain, text
+            assert fmt(Dec(text)) == as_fmt, text
+    with pytest.raises(InvalidOperation):
+        plain(Dec("sNaN"))
