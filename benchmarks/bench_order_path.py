@@ -6,17 +6,20 @@ Prints one JSON object on stdout (progress on stderr). For each backend (SQLite 
 ``synchronous=FULL`` in a temp dir on the working disk; PostgreSQL in a throwaway cluster started
 like ``tests/pgserver.py`` does, or skipped with the reason printed) it times, in the same run:
 
-* ``bare``: one ``Database.write()`` transaction inserting one row (the durable floor);
+* ``bare``: one ``Database.write()`` transaction inserting one row with a prebuilt statement (the
+  durable floor: the same connection, lock and commit path as every orion write);
 * ``order_path``: :meth:`Executor.commit_intents` on a two-leg plan — the executor's own code path
-  before anything is sent: both legs prepared (paper venues), every pre-trade check, the
-  ``executions`` row, both order intents and their audit events (``execution.requested``,
-  ``order.intent`` ×2), in the one serialised write transaction. Between iterations (untimed) the
-  two intents are cancelled, so the ledger grows a history as in use rather than a pile of
-  in-flight orders that every exposure check would have to sum.
+  before anything is sent: both legs prepared (paper venues), every pre-trade check (with the
+  process's breaker, as ``trade --confirm`` passes it), the ``executions`` row, both order intents
+  and their audit events (``execution.requested``, ``order.intent`` ×2), in the one serialised write
+  transaction. Between iterations (untimed) the two intents are cancelled, so the ledger grows a
+  history as in use rather than a pile of in-flight orders that every exposure check would have to
+  sum; every order stays in the rate check's last-hour window, so that check counts all of them.
 
-Untimed, on one extra transaction of each kind, it also reports ``statements_per_transaction`` and,
-on SQLite, ``wal_pages_per_commit``: the pages a commit appends to the WAL, which is what the flush
-has to write (the order path touches the executions, orders and audit tables and their indexes).
+Untimed, it also reports what one more transaction of each kind asks of the database, counted at
+the driver: on SQLite ``statements_per_transaction`` and ``wal_pages_per_commit`` (the pages the
+commit appends to the WAL: what the flush has to write); on PostgreSQL
+``round_trips_per_transaction`` (libpq's protocol trace).
 
 The throwaway PostgreSQL cluster runs with PostgreSQL's durable defaults (fsync, synchronous_commit;
 the test suite's clusters turn them off), so both backends compare durable commits. Both figures
