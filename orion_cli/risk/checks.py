@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, literal, select, type_coerce
+from sqlalchemy.exc import DBAPIError
 
 from orion_cli.core.config import Settings, parse_window
 from orion_cli.core.errors import OrionError
@@ -202,11 +203,16 @@ class _Lazy:
             held = batch.add(POSITIONS_OF_MODE, {"mode": self.mode})
             pending = batch.add(_PENDING_BY_MARKET, {"mode": self.mode})
             batch.run()
-        except Exception:
+        except DBAPIError:
+            # The database said no (busy: the writers' lock timed out; or gone). On PostgreSQL the
+            # transaction is now aborted, so no check could read anything: the caller reports it.
+            raise
+        except Exception:  # see above: the checks report it, one by one
             return
         self._positions = positions_from_rows(held.rows, include_closed=True)
         self._pending = pending.rows
-        self._set_state(state.rows[0] if state.rows else None)
+        if state.rows:  # no kill-switch row: HALTED reads it again and fails closed with the reason
+            self._set_state(state.rows[0])
 
     def _state_values(self) -> dict[str, Any]:
         now = self.ctx.now

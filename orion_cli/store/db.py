@@ -70,7 +70,8 @@ class Database:
 
     @staticmethod
     def in_write(conn: Connection) -> bool:
-        """Whether ``conn`` is inside :meth:`write` (holding the lock that keeps other writers out)."""
+        """Whether ``conn`` is inside :meth:`write`: its statements run under the lock that keeps other
+        writers out (on PostgreSQL taken with the first of them)."""
         return bool(conn.info.get("immediate"))
 
     @contextlib.contextmanager
@@ -168,10 +169,17 @@ def _install_pg_write_lock(engine: Engine) -> None:
     """
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _take_lock(conn: Connection, cursor: Any, _statement: str, _parameters: Any, _context: Any,
+    def _take_lock(conn: Connection, _cursor: Any, _statement: str, _parameters: Any, _context: Any,
                    _executemany: bool) -> None:
         if conn.info.pop(PG_LOCK_PENDING, False):
-            cursor.execute(PG_WRITE_LOCK_SQL)
+            try:
+                # A plain cursor of its own: the statement's cursor may be a server-side one, which
+                # would only DECLARE the lock query, never run it.
+                driver: Any = conn.connection.driver_connection
+                driver.execute(PG_WRITE_LOCK_SQL)
+            except BaseException:
+                conn.info[PG_LOCK_PENDING] = True
+                raise
 
 
 def resolve_url(url: str | None) -> str:

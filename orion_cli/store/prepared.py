@@ -271,27 +271,33 @@ class Batch:
         cur = psycopg.ClientCursor(driver)
         try:
             texts: list[str] = []
+            new: dict[str, str] = {}
+            shown = "batch of prepared statements: " + ", ".join(p.name for p, _, _ in items)
+            try:
+                for prepared, params, _ in items:
+                    c = prepared.compiled(self.dialect)
+                    server = known.get(prepared.name) or new.get(prepared.name)
+                    if server is None:
+                        server = new[prepared.name] = f"orion_{prepared.name}_{generation}"
+                        texts.append(f"PREPARE {server} AS {c.dollar_sql}")
+                    args = [params[name] for name in c.dollar_names]
+                    texts.append(cur.mogrify(f"EXECUTE {server}({', '.join(['%s'] * len(args))})", args)
+                                 if args else f"EXECUTE {server}")
+            except self.dialect.loaded_dbapi.Error as exc:  # a value psycopg cannot quote: nothing was sent
+                raise _wrapped(shown, exc, self.dialect) from None
+            # Taken off only now, with the text about to go: a failure before this leaves it pending.
             lock = bool(info.pop(PG_LOCK_PENDING, False))
             if lock:  # the first statement of a Database.write transaction: the writers' lock first
-                texts.append(PG_WRITE_LOCK_SQL)
-            new: dict[str, str] = {}
-            for prepared, params, _ in items:
-                c = prepared.compiled(self.dialect)
-                server = known.get(prepared.name) or new.get(prepared.name)
-                if server is None:
-                    server = new[prepared.name] = f"orion_{prepared.name}_{generation}"
-                    texts.append(f"PREPARE {server} AS {c.dollar_sql}")
-                args = [params[name] for name in c.dollar_names]
-                texts.append(cur.mogrify(f"EXECUTE {server}({', '.join(['%s'] * len(args))})", args)
-                             if args else f"EXECUTE {server}")
+                texts.insert(0, PG_WRITE_LOCK_SQL)
             try:
-                self._call(cur.execute, ";\n".join(texts), None,
-                           shown="batch of prepared statements: " + ", ".join(p.name for p, _, _ in items))
+                self._call(cur.execute, ";\n".join(texts), None, shown=shown)
             except BaseException:
                 if lock:  # not known to be held: whatever runs next in this transaction takes it first
                     info[PG_LOCK_PENDING] = True
-                if new:  # which of them exist now is unknown: the next batch prepares under new names
-                    info[_PG_GENERATION_KEY] = generation + 1
+                # Which statements the session holds is now unknown (a failure mid-text, or the
+                # session lost them): the next batch prepares every statement afresh under new names.
+                known.clear()
+                info[_PG_GENERATION_KEY] = generation + 1
                 raise
             known.update(new)
             skip = int(lock)
@@ -319,8 +325,30 @@ class Batch:
         try:
             fn(sql, params) if params is not None else fn(sql)
         except dbapi.Error as exc:
-            raise DBAPIError.instance(shown if shown is not None else sql, None, exc, dbapi.Error,
-                                      hide_parameters=True, dialect=self.dialect) from exc
+            if shown is None:
+                raise DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True,
+                                          dialect=self.dialect) from exc
+            raise _wrapped(shown, exc, self.dialect) from None
+
+
+def _wrapped(shown: str, exc: Exception, dialect: Dialect) -> DBAPIError:
+    """SQLAlchemy's class for a driver error whose text may quote the bound values.
+
+    PostgreSQL quotes the failing line of a client-bound query (``LINE 3: EXECUTE ...('value', ...)``),
+    so only the primary message and SQLSTATE are kept; the exception keeps its class (IntegrityError,
+    OperationalError...), so callers handle it as before.
+    """
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) or type(exc).__name__
+    state = getattr(diag, "sqlstate", None) or getattr(exc, "sqlstate", None)
+    try:
+        clean = type(exc)(f"{primary} (SQLSTATE {state})" if state else primary)
+    except Exception:  # a driver class that cannot be rebuilt from a message
+        clean = dialect.loaded_dbapi.Error(primary)
+    wrapped = DBAPIError.instance(shown, None, clean, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                  dialect=dialect)
+    assert isinstance(wrapped, DBAPIError)  # a driver error always maps to one
+    return wrapped
 
 
 # -- writes deferred to the end of a block -----------------------------------------------------------

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from decimal import Decimal as D
 from typing import Any
 
 import pytest
 from sqlalchemy import Boolean, Column, Integer, MetaData, Numeric, String, Table, bindparam, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.audit_head import HEAD_KEY, get_head, set_head
@@ -196,3 +197,72 @@ def test_prepared_statements_survive_a_rollback_on_the_connection(db: Database) 
         raise RuntimeError("roll back")
     with db.write() as conn:
         assert COUNT.rows(conn, {"name": "after"}) == []
+
+
+def _postgres_only(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite takes its lock at BEGIN IMMEDIATE and prepares nothing per session")
+
+
+def test_a_writer_that_cannot_get_the_lock_in_the_checks_gets_a_busy_storage_error(db_url: str) -> None:
+    """The pipeline's first read carries the writers' lock on PostgreSQL. A lock timeout there used
+    to be swallowed by the prefetch, and the next statement failed as "transaction aborted"."""
+    from types import SimpleNamespace
+
+    from orion_cli.core.config import load_settings
+    from orion_cli.core.errors import StorageError
+    from orion_cli.risk.checks import _Lazy
+
+    a, b = open_database(db_url), open_database(db_url, busy_timeout_ms=150)
+    meta.create_all(a.engine)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with a.write() as conn:
+            COUNT.rows(conn, {"name": "hold"})
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    ctx: Any = SimpleNamespace(now=datetime.now(UTC), settings=load_settings(), mode="paper")
+    try:
+        assert inside.wait(10)
+        with pytest.raises(StorageError) as info, b.write() as conn:
+            _Lazy(conn, ctx, SimpleNamespace(key="k")).prefetch()  # type: ignore[arg-type]
+    finally:
+        release.set()
+        t.join(10)
+        a.dispose()
+        b.dispose()
+    assert info.value.reason == "storage_busy", info.value.message
+
+
+def test_a_batch_refused_before_it_is_sent_leaves_the_lock_to_the_next_statement(db: Database) -> None:
+    _postgres_only(db)
+    with db.write() as conn:
+        with pytest.raises(DBAPIError):
+            COUNT.rows(conn, {"name": "nul\x00byte"})  # psycopg refuses to quote it: nothing is sent
+        held = conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                 "AND pid = pg_backend_pid()")).scalar_one()
+    assert held == 1
+
+
+def test_a_session_that_lost_its_statements_recovers_in_the_next_transaction(db: Database) -> None:
+    _postgres_only(db)
+    with db.write() as conn:
+        assert COUNT.rows(conn, {"name": "a"}) == []
+        conn.execute(text("DEALLOCATE ALL"))  # a pooler's reset, an administrator, another tool...
+    with pytest.raises(DBAPIError), db.write() as conn:
+        COUNT.rows(conn, {"name": "a"})
+    with db.write() as conn:
+        assert COUNT.rows(conn, {"name": "a"}) == []
+
+
+def test_values_stay_out_of_a_batch_error_even_where_the_server_quotes_the_line(db: Database) -> None:
+    _postgres_only(db)
+    canary = "canary-secret-9b1e"
+    with pytest.raises(DBAPIError) as info, db.write() as conn:
+        INSERT.run(conn, {**_row(canary), "n": "12a"})  # not an integer: the server quotes the line
+    assert canary not in str(info.value) and canary not in repr(info.value.orig)
+    assert "invalid input syntax" in str(info.value)
