@@ -192,8 +192,10 @@ class _Lazy:
     def prefetch(self) -> None:
         """The three reads every full evaluation needs, sent together (one round trip on PostgreSQL).
 
-        Best effort: if the batch fails, each property reads on its own when a check asks, and the
-        checks that cannot get their data fail closed with the reason.
+        A database error (the writers' lock timed out, the connection died) is raised: on PostgreSQL
+        it aborts the transaction, so no check could read anything. Any other failure (a value that
+        cannot be bound) leaves each property to read on its own when a check asks, and the checks
+        that cannot get their data fail closed with the reason.
         """
         if self._state is not None or self._positions is not None:
             return
