@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from store.writers import another_writer
 
 from orion_cli.core.errors import ExitCode, StorageError
 from orion_cli.store.db import HEAD_REVISION, Database, _migrate, open_database, resolve_url
@@ -270,57 +271,29 @@ def test_write_transactions_serialise_read_modify_write(db_url: str) -> None:
 
 
 def test_second_writer_waits_for_the_first(db_url: str) -> None:
-    a = open_database(db_url)
     b = open_database(db_url)
-    inside = threading.Event()
-    a_done: list[float] = []
     b_got: list[float] = []
-
-    def hold() -> None:
-        with a.write() as conn:
-            conn.execute(text("INSERT INTO orion_meta (key, value) VALUES ('a', '1')"))
-            inside.set()
-            time.sleep(0.4)
-            a_done.append(time.monotonic())
-
-    t = threading.Thread(target=hold)
-    t.start()
+    insert_a = text("INSERT INTO orion_meta (key, value) VALUES ('a', '1')")
     try:
-        assert inside.wait(10)
-        with b.write() as conn:
+        with another_writer(db_url, lambda conn: conn.execute(insert_a), hold_for=0.4) as a_done, \
+                b.write() as conn:
             # B's first statement waits for A (SQLite: from BEGIN IMMEDIATE; PostgreSQL: the writers'
             # lock goes out with the first statement) and sees A's committed write.
             assert conn.execute(text("SELECT value FROM orion_meta WHERE key = 'a'")).scalar_one() == "1"
             b_got.append(time.monotonic())
     finally:
-        t.join(10)
-        a.dispose()
         b.dispose()
     assert b_got[0] >= a_done[0]
 
 
 def test_a_writer_that_cannot_get_the_lock_gets_a_busy_storage_error(db_url: str) -> None:
-    a = open_database(db_url)
     b = open_database(db_url, busy_timeout_ms=150)
-    inside = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        with a.write() as conn:
-            conn.execute(text("SELECT 1"))  # on PostgreSQL the lock comes with the first statement
-            inside.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold)
-    t.start()
     try:
-        assert inside.wait(10)
-        with pytest.raises(StorageError) as info, b.write() as conn:
+        # On PostgreSQL the lock comes with the first statement, so each writer runs one.
+        with another_writer(db_url, lambda conn: conn.execute(text("SELECT 1"))), \
+                pytest.raises(StorageError) as info, b.write() as conn:
             conn.execute(text("SELECT 1"))
     finally:
-        release.set()
-        t.join(10)
-        a.dispose()
         b.dispose()
     assert info.value.exit_code == ExitCode.CONFIG
     assert info.value.reason == "storage_busy", info.value.message

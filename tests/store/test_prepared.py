@@ -5,7 +5,6 @@ Each test runs on a SQLite file and on a throwaway PostgreSQL database (``db_url
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Boolean, Column, Integer, MetaData, Numeric, String, Table, bindparam, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from store.writers import another_writer
 
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.audit_head import HEAD_KEY, get_head, set_head
@@ -128,29 +128,15 @@ def test_the_audit_anchor_is_written_with_or_without_a_previous_one(db: Database
 
 def test_a_batch_as_the_first_statement_still_waits_for_the_other_writer(db_url: str) -> None:
     """PostgreSQL: the writers' lock goes out at the head of the batch; SQLite: BEGIN IMMEDIATE."""
-    a, b = open_database(db_url), open_database(db_url)
-    meta.create_all(a.engine)
-    inside = threading.Event()
-    a_done: list[float] = []
+    b = open_database(db_url)
+    meta.create_all(b.engine)
     b_read: list[float] = []
-
-    def hold() -> None:
-        with a.write() as conn:
-            INSERT.run(conn, _row("held", n=41))
-            inside.set()
-            time.sleep(0.4)
-            a_done.append(time.monotonic())
-
-    t = threading.Thread(target=hold)
-    t.start()
     try:
-        assert inside.wait(10)
-        with b.write() as conn:
+        with another_writer(db_url, lambda conn: INSERT.run(conn, _row("held", n=41)), hold_for=0.4) as a_done, \
+                b.write() as conn:
             got = COUNT.first(conn, {"name": "held"})
             b_read.append(time.monotonic())
     finally:
-        t.join(10)
-        a.dispose()
         b.dispose()
     assert got is not None and got.n == 41  # it saw A's commit, so it ran after it
     assert b_read[0] >= a_done[0]
@@ -213,27 +199,14 @@ def test_a_writer_that_cannot_get_the_lock_in_the_checks_gets_a_busy_storage_err
     from orion_cli.core.errors import StorageError
     from orion_cli.risk.checks import _Lazy
 
-    a, b = open_database(db_url), open_database(db_url, busy_timeout_ms=150)
-    meta.create_all(a.engine)
-    inside, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with a.write() as conn:
-            COUNT.rows(conn, {"name": "hold"})
-            inside.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold)
-    t.start()
+    b = open_database(db_url, busy_timeout_ms=150)
+    meta.create_all(b.engine)
     ctx: Any = SimpleNamespace(now=datetime.now(UTC), settings=load_settings(), mode="paper")
     try:
-        assert inside.wait(10)
-        with pytest.raises(StorageError) as info, b.write() as conn:
+        with another_writer(db_url, lambda conn: COUNT.rows(conn, {"name": "hold"})), \
+                pytest.raises(StorageError) as info, b.write() as conn:
             _Lazy(conn, ctx, SimpleNamespace(key="k")).prefetch()  # type: ignore[arg-type]
     finally:
-        release.set()
-        t.join(10)
-        a.dispose()
         b.dispose()
     assert info.value.reason == "storage_busy", info.value.message
 
