@@ -31,6 +31,7 @@ from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 Processor = Callable[[Any], Any] | None
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 def _processors(type_: TypeEngine[Any], dialect: Dialect) -> tuple[Processor, Processor]:
@@ -76,7 +77,12 @@ class Prepared:
     """One statement, compiled on first use for each dialect it meets."""
 
     def __init__(self, statement: Executable | Callable[[str], Executable], *, name: str) -> None:
-        """``statement``, or a function of the dialect's name for one that differs between dialects."""
+        """``statement``, or a function of the dialect's name for one that differs between dialects.
+
+        ``name`` becomes part of the server-side statement name on PostgreSQL, so it is an identifier.
+        """
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"a prepared statement's name is lower-case letters, digits and _ (≤ 40): {name!r}")
         self._statement = statement
         self.name = name
         self._compiled: dict[tuple[str, str], _Compiled] = {}
@@ -109,8 +115,12 @@ class Prepared:
         for bp, compiled_name in c.bind_names.items():  # type: ignore[attr-defined]
             bind, _ = _processors(bp.type, dialect)
             required = bp.value is None and bp.callable is None
-            by_name[compiled_name] = _Bind(compiled_name, bp.key if required else None,
-                                           bp.effective_value if not required else None, bind)
+            # A constant of the statement is converted once, here, as a caller's value is on each run
+            # (a Money constant on SQLite is stored as integer units).
+            constant = None if required else bp.effective_value
+            if constant is not None and bind is not None:
+                constant = bind(constant)
+            by_name[compiled_name] = _Bind(compiled_name, bp.key if required else None, constant, bind)
         positiontup = getattr(c, "positiontup", None)
         order = list(positiontup) if dialect.positional and positiontup is not None else list(by_name)
         binds = tuple(by_name[n] for n in order)

@@ -239,3 +239,16 @@ def test_values_stay_out_of_a_batch_error_even_where_the_server_quotes_the_line(
         INSERT.run(conn, {**_row(canary), "n": "12a"})  # not an integer: the server quotes the line
     assert canary not in str(info.value) and canary not in repr(info.value.orig)
     assert "invalid input syntax" in str(info.value)
+
+
+def test_a_constant_of_the_statement_is_converted_like_a_value(db: Database) -> None:
+    """A Money constant (``price >= 0.45``) must be bound as SQLite's integer units, not as 0.45."""
+    with db.write() as conn:
+        INSERT.run_many(conn, [_row("cheap", D("0.40")), _row("dear", D("0.50"))])
+        dear = Prepared(select(things.c.name).where(things.c.price >= D("0.45")), name="test_dear_things")
+        assert [r.name for r in dear.rows(conn, {})] == ["dear"]
+
+
+def test_a_name_that_is_not_an_identifier_is_refused() -> None:
+    with pytest.raises(ValueError, match="name"):
+        Prepared(select(things), name="x; DROP TABLE orders")
