@@ -498,6 +498,7 @@ class Executor:
                     "checks": [c.to_record() for c in verdict.checks]}, mode=self.mode, actor=self.actor, now=now)
                 return Committed(False, verdict, None)
             result = self._initial_result(plan, first, second)
+            plan_record = plan.to_record()
             legs = (("l1", first, "first"), ("l2", second, "second"))
             for tag, _spec, leg_name in legs:
                 result["intents"][tag] = _intent_record(prepared[tag], leg_name)
@@ -508,12 +509,12 @@ class Executor:
                     defer(conn, _INSERT_EXECUTION, {
                         "key": plan.key, "opportunity_id": plan.opportunity_id[:16], "mode": self.mode,
                         "status": ExecStatus.INTENTS.value, "size": plan.size,
-                        "plan": canonical_json({**plan.to_record(), "specs": [s.to_record() for s in specs],
+                        "plan": canonical_json({**plan_record, "specs": [s.to_record() for s in specs],
                                                 "first": first.index, "second": second.index}),
                         "result": canonical_json(result), "created_at": iso_utc(now), "updated_at": iso_utc(now)})
                     with audit_batch(conn):
                         AuditLog.append(conn, "execution.requested", {
-                            **{k: v for k, v in plan.to_record().items() if k != "type"},
+                            **{k: v for k, v in plan_record.items() if k != "type"},
                             "first_leg": first.venue.value, "second_leg": second.venue.value,
                             "order_rule": "larger share of visible depth first; ties Kalshi first",
                             "checks": [c.to_record() for c in verdict.checks]},

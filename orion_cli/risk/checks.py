@@ -188,6 +188,15 @@ class _Lazy:
         self._pending: list[Any] | None = None
         self._state: Any = None
         self.day = ""  # the trading day the state row's figures are for (set with it)
+        self._problems: list[list[str]] | None = None
+
+    @property
+    def leg_problems(self) -> list[list[str]]:
+        """:func:`_leg_problems` of each leg (the pipeline and INVALID_ORDER both ask)."""
+        if self._problems is None:
+            legs = self.plan.legs if isinstance(self.plan.legs, tuple | list) else ()
+            self._problems = [_leg_problems(leg, self.plan, self.ctx.now) for leg in legs]
+        return self._problems
 
     def prefetch(self) -> None:
         """The three reads every full evaluation needs, sent together (one round trip on PostgreSQL).
@@ -439,7 +448,7 @@ def _leg_problems(leg: LegPlan, plan: TradePlan, now: datetime) -> list[str]:
 def check_invalid(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
     out: list[CheckResult] = []
     for i, leg in enumerate(plan.legs):
-        problems = _leg_problems(leg, plan, ctx.now)
+        problems = lazy.leg_problems[i]
         if problems:
             out.append(CheckResult("INVALID_ORDER", False, "; ".join(problems), leg=i))
         else:
@@ -586,7 +595,7 @@ def evaluate(conn: Connection, plan: TradePlan, ctx: PipelineContext) -> Verdict
     lazy.prefetch()
     results: list[CheckResult] = []
     legs: Sequence[LegPlan] = plan.legs if isinstance(plan.legs, tuple | list) else ()
-    malformed = [i for i, leg in enumerate(legs) if _leg_problems(leg, plan, ctx.now)]
+    malformed = [i for i, problems in enumerate(lazy.leg_problems) if problems]
     for name in CHECK_ORDER:
         if name in _NEEDS_VALID_LEGS and (malformed or not legs):
             why = "the plan has no legs" if not legs else f"leg(s) {', '.join(map(str, malformed))} invalid"

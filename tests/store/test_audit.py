@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 
 import pytest
@@ -368,6 +369,61 @@ def test_the_spliced_link_equals_the_verifiers_hash(payload: dict[str, object], 
         return
     assert audit_module._link_from_texts("ab" * 32, seq, "2026-11-21T00:00:00.000000Z", type_, "paper", actor_text,
                                          venue, market, payload_text) == expected
+
+
+class _Colour(Enum):
+    RED = "red"
+    PRICE = Decimal("0.45")
+
+
+_any_floats = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [1e-5, -1e-7, 9.999e-05, 0.0001, 1e16, 1.5e-300, 5e-324, -0.0, 1e22])
+_leaves = (st.none() | st.booleans() | st.integers() | st.integers(min_value=2**63, max_value=2**70) | st.text()
+           | st.decimals(allow_nan=False, allow_infinity=False) | st.datetimes(timezones=st.just(UTC))
+           | st.sampled_from(list(_Colour)))
+_encodable = st.recursive(
+    _leaves | _any_floats,
+    lambda inner: (st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                   | st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+def _has_nan_or_infinity(value: object) -> bool:
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    if isinstance(value, dict):
+        return any(_has_nan_or_infinity(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nan_or_infinity(v) for v in value)
+    return False
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=_encodable)
+def test_the_fast_encoder_writes_the_reference_text_and_a_fixed_point_of_it(value: object) -> None:
+    """canonical_json (orjson where it agrees) against reference_json, the chain's definition.
+
+    Equal text for everything but float NaN/infinity (written null by design); and always a text
+    that the verifier's parse-and-re-encode gives back unchanged, or the chain would report tampering.
+    """
+    try:
+        fast = audit_module.canonical_json(value)
+    except UnicodeEncodeError:  # pragma: no cover - the reference refuses lone surrogates only when encoding
+        return
+    if not _has_nan_or_infinity(value):
+        assert fast == audit_module.reference_json(value)
+    assert audit_module.reference_json(json.loads(fast)) == fast
+
+
+def test_the_fast_encoder_refuses_what_the_reference_refuses_and_keeps_its_odd_cases() -> None:
+    for bad in ({"x": object()}, {"d": datetime(2026, 1, 1).date()}, {"b": b"bytes"}):
+        with pytest.raises(TypeError, match="not JSON-serialisable"):
+            audit_module.canonical_json(bad)
+    # Cases orjson refuses or spells differently, handed to the reference: identical text.
+    for odd in ({1: "int key"}, {"n": 2**80}, {"f": 1e-7}, {"s": {3}}, {"tiny": 0.00001}, [1e-05, "x:1e-5"]):
+        assert audit_module.canonical_json(odd) == audit_module.reference_json(odd)
+    assert audit_module.canonical_json({"nan": float("nan")}) == '{"nan":null}'
 
 
 def test_a_batch_writes_its_events_at_the_end_with_the_chain_intact(db: Database) -> None:
