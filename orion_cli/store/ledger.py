@@ -23,6 +23,7 @@ their own :meth:`Database.write` transaction; without one it opens its own.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -117,7 +118,16 @@ def _parse_ts(text: str) -> datetime:
 
 def trading_day(now: datetime, reset_hour_utc: int = 0) -> tuple[str, datetime]:
     """The trading day ``now`` belongs to (its label and its start), days starting at the reset hour."""
-    now = now.astimezone(UTC)
+    return _trading_day_utc(now if now.tzinfo is UTC else now.astimezone(UTC), reset_hour_utc)
+
+
+@functools.lru_cache(maxsize=64)
+def _trading_day_utc(now: datetime, reset_hour_utc: int) -> tuple[str, datetime]:
+    """Cached: one trade asks for the day of the same instant several times (checks, breaker, ledger).
+
+    Only UTC instants come here: a zoned time that differs only in ``fold`` hashes alike but is
+    another instant.
+    """
     start = now.replace(hour=reset_hour_utc, minute=0, second=0, microsecond=0)
     if now < start:
         start -= timedelta(days=1)
@@ -194,8 +204,12 @@ class DailyPnl:
         }
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise_category(category: str) -> str:
-    """The category exposure is counted under: one name across venues ("Entertainment" = "culture")."""
+    """The category exposure is counted under: one name across venues ("Entertainment" = "culture").
+
+    Cached: the exposure checks ask for the same few names several times per trade.
+    """
     from orion_cli.core.categories import canonical_category
 
     return canonical_category(category) or UNCATEGORISED

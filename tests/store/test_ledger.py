@@ -153,6 +153,18 @@ def test_todays_pnl_against_the_daily_loss_limit(db: Database) -> None:
     assert tomorrow.start_equity == D("1158.32") + D("40") and tomorrow.pnl == 0
 
 
+def test_trading_day_tells_apart_the_two_instants_of_a_repeated_hour() -> None:
+    """01:30 on the night New York leaves daylight time happens twice: 05:30 and 06:30 UTC."""
+    from zoneinfo import ZoneInfo
+
+    ny = ZoneInfo("America/New_York")
+    first, second = (datetime(2026, 11, 1, 1, 30, tzinfo=ny, fold=f) for f in (0, 1))
+    assert first == second  # equal (and equal-hashing) as Python compares them...
+    for _ in range(2):  # ...asked in turn, repeatedly: neither answer may stand in for the other
+        assert trading_day(first, 6)[0] == "2026-10-31"
+        assert trading_day(second, 6)[0] == "2026-11-01"
+
+
 def test_trading_day_honours_the_reset_hour() -> None:
     assert trading_day(datetime(2026, 1, 2, 3, tzinfo=UTC), 5)[0] == "2026-01-01"
     assert trading_day(datetime(2026, 1, 2, 5, tzinfo=UTC), 5)[0] == "2026-01-02"
