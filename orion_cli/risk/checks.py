@@ -447,8 +447,9 @@ def _leg_problems(leg: LegPlan, plan: TradePlan, now: datetime) -> list[str]:
 
 def check_invalid(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
     out: list[CheckResult] = []
+    known = lazy.leg_problems  # empty when the legs are not a tuple or list: judged here instead
     for i, leg in enumerate(plan.legs):
-        problems = lazy.leg_problems[i]
+        problems = known[i] if i < len(known) else _leg_problems(leg, plan, ctx.now)
         if problems:
             out.append(CheckResult("INVALID_ORDER", False, "; ".join(problems), leg=i))
         else:

@@ -23,6 +23,7 @@ from decimal import Decimal
 from enum import Enum
 from json.encoder import encode_basestring as _encode_str  # what json.dumps uses (ensure_ascii=False)
 from typing import Any
+from uuid import UUID
 
 import orjson
 from sqlalchemy import Connection, select
@@ -45,6 +46,8 @@ def _default(value: Any) -> Any:
         return value.value
     if isinstance(value, set | frozenset | tuple):
         return list(value)
+    if isinstance(value, UUID):  # as orjson writes one itself: both encoders must accept the same values
+        return str(value)
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
@@ -93,10 +96,24 @@ def canonical_json(value: Any) -> str:
     try:
         out = orjson.dumps(value, default=_default, option=_FAST_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is one
-        return reference_json(value)
+        return reference_json(_nan_as_null(value))
     if _float_spelled_differently(out):
-        return reference_json(value)
+        return reference_json(_nan_as_null(value))
     return out.decode("utf-8")
+
+
+def _nan_as_null(value: Any) -> Any:
+    """NaN and infinities as None, as orjson writes them: one spelling whichever encoder runs."""
+    if isinstance(value, float):
+        return None if value != value or value in (_INF, -_INF) else value
+    if isinstance(value, dict):
+        return {k: _nan_as_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_as_null(v) for v in value]
+    return value
+
+
+_INF = float("inf")
 
 
 def iso_utc(ts: datetime) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import shutil
 from collections.abc import Iterator
@@ -307,6 +308,25 @@ def test_invalid_order_accepts_an_open_market_closing_later_and_unequal_legs_fai
     unequal = plan(leg(size="10"), leg(Venue.POLYMARKET, "0xabc", Side.NO, size="9"))
     v = run(lite, unequal)
     assert "equal shares" in results(v, "INVALID_ORDER")[1].detail
+
+
+def test_legs_in_another_sequence_type_are_still_judged_one_by_one(lite: Database) -> None:
+    """A plan from elsewhere may hold its legs in any sequence: refused as a whole, yet each leg judged."""
+
+    class Legs(collections.abc.Sequence[LegPlan]):
+        def __init__(self, items: tuple[LegPlan, ...]) -> None:
+            self.items = items
+
+        def __getitem__(self, i: Any) -> Any:
+            return self.items[i]
+
+        def __len__(self) -> int:
+            return len(self.items)
+
+    p = plan()
+    v = run(lite, dataclasses.replace(p, legs=Legs(p.legs)))  # type: ignore[arg-type]
+    assert [(c.leg, c.passed) for c in results(v, "INVALID_ORDER")] == [(0, True), (1, True)]
+    assert not v.passed and "no legs" in results(v, "TOTAL_EXPOSURE")[0].detail
 
 
 def test_a_plan_without_legs_fails(lite: Database) -> None:
