@@ -119,8 +119,10 @@ _PENDING_BY_MARKET = Prepared(_PENDING, name="pending_by_market")
 _EXECUTION = select(executions.c.status, executions.c.created_at).where(executions.c.key == bindparam("key"))
 
 
-def _orders_since(cut: str) -> Any:
-    return select(func.count()).where(orders.c.mode == bindparam("mode"), orders.c.created_at > bindparam(cut))
+def _orders_created(after: str, up_to: str | None = None) -> Any:
+    """How many orders of the mode were created after ``after`` (and at or before ``up_to``)."""
+    since = select(func.count()).where(orders.c.mode == bindparam("mode"), orders.c.created_at > bindparam(after))
+    return since if up_to is None else since.where(orders.c.created_at <= bindparam(up_to))
 
 
 def _state_statement() -> Any:
@@ -134,8 +136,10 @@ def _state_statement() -> Any:
 
     return HALT_AND_STATE.add_columns(
         *DAY_FIGURE_COLUMNS,
-        _orders_since("hour_cut").scalar_subquery().label("orders_last_hour"),
-        _orders_since("minute_cut").scalar_subquery().label("orders_last_minute"),
+        # The hour as the minute plus the 59 minutes before it, so the count steps through each
+        # order once (it visits every entry of its range; in a burst the whole hour is in the minute).
+        _orders_created("hour_cut", "minute_cut").scalar_subquery().label("orders_hour_before_minute"),
+        _orders_created("minute_cut").scalar_subquery().label("orders_last_minute"),
         _EXECUTION.with_only_columns(executions.c.status).scalar_subquery().label("key_status"),
         _EXECUTION.with_only_columns(executions.c.created_at).scalar_subquery().label("key_created_at"),
         *TAIL_COLUMNS,
@@ -366,7 +370,8 @@ def check_open_positions(conn: Connection, plan: TradePlan, ctx: PipelineContext
 
 def check_rate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
     rl = ctx.settings.rate_limits
-    last_hour, last_minute = int(lazy.state.orders_last_hour), int(lazy.state.orders_last_minute)
+    last_minute = int(lazy.state.orders_last_minute)
+    last_hour = int(lazy.state.orders_hour_before_minute) + last_minute
     n = len(plan.legs)
     per_min, per_hour = last_minute + n, last_hour + n
     ok = per_min <= rl.orders_per_minute and per_hour <= rl.orders_per_hour

@@ -559,6 +559,20 @@ def test_rate_limit_per_hour(db: Database) -> None:
     assert not r.passed and "99 in the last 3600 s + 2 = 101 > orders_per_hour 100" in r.detail
 
 
+def test_rate_limit_hour_counts_each_order_once_either_side_of_the_minute(db: Database) -> None:
+    # The hour is read as the minute plus the 59 minutes before it: an order exactly 60 s old is in
+    # the second part only, one 1 s old in the first only.
+    s = settings(**{"rate_limits.orders_per_minute": 1000, "rate_limits.orders_per_hour": 1000})
+    s = dataclasses.replace(s, rate_limits=dataclasses.replace(s.rate_limits, orders_per_hour=100))
+    add_order(db, created=NOW - timedelta(seconds=3599), step=timedelta(seconds=1), status="filled", n=97)
+    add_order(db, created=NOW - timedelta(seconds=60), status="filled")
+    r = results(run(db, c=ctx(s)), "RATE_LIMIT")[0]
+    assert r.passed and "0 orders in the last 60 s" in r.detail and "98 in the last 3600 s + 2 = 100 <=" in r.detail
+    add_order(db, created=NOW - timedelta(seconds=1), status="filled")
+    r = results(run(db, c=ctx(s)), "RATE_LIMIT")[0]
+    assert not r.passed and "1 orders in the last 60 s" in r.detail and "99 in the last 3600 s + 2 = 101 >" in r.detail
+
+
 def test_duplicate_key(db: Database) -> None:
     assert results(run(db), "DUPLICATE")[0].passed
     with db.write() as conn:
