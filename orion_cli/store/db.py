@@ -9,7 +9,6 @@ processes at once cannot exceed a limit that one process respects, and the audit
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +34,22 @@ PG_LOCK_PENDING = "orion.pg_write_lock_pending"
 
 def _mask(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _mask_unparsed(url: str) -> str:
+    """``url`` with its password hidden, for a URL SQLAlchemy cannot parse (so :func:`_mask` cannot).
+
+    A password may itself hold "/", ":" or "@": everything between the user name and the last "@"
+    is hidden.
+    """
+    head, at, host = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, userinfo = head.partition("://")
+    if not sep:
+        scheme, userinfo = "", head
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}{sep}{user + ':' if colon else ''}***@{host}"
 
 
 class Database:
@@ -200,9 +215,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
     try:
         parsed = make_url(resolved)
     except Exception:
-        # Unparseable, so _mask cannot help: blank out anything between "://user:" and "@" by hand.
-        shown = re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", resolved)
-        raise StorageError(f"invalid database URL: {shown[:80]!r}", reason="storage_url") from None
+        raise StorageError(f"invalid database URL: {_mask_unparsed(resolved)[:80]!r}", reason="storage_url") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         db_path = parsed.database

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -134,6 +135,16 @@ def test_an_unparseable_url_is_refused_without_its_password() -> None:
     with pytest.raises(StorageError) as refused:
         open_database("postgresql://u:CANARYPW@h:notaport/db")
     assert "CANARYPW" not in refused.value.message and "u:***@h" in refused.value.message
+
+
+@pytest.mark.parametrize("password", ["s3cr/et", "p@ss", "a:b"])
+def test_an_unparseable_url_hides_a_password_holding_url_punctuation(password: str) -> None:
+    # The regular expression this replaced stopped at the first "/" or "@": part or all of the password showed.
+    with pytest.raises(StorageError) as refused:
+        open_database(f"postgresql://bob:{password}@h:notaport/db")
+    message = refused.value.message
+    assert "bob:***@h:notaport/db" in message
+    assert not any(piece in message for piece in re.split(r"[/@:]", password) if len(piece) > 1), message
 
 
 def test_display_url_hides_the_password(tmp_path: Path) -> None:
