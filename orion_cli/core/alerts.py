@@ -434,10 +434,11 @@ def webhook_sink(
     transport: httpx.BaseTransport | None = None,
     backoff: float = DEFAULT_BACKOFF,
 ) -> AlertSink:
-    """The configured sink, or a :class:`NullAlertSink` when alerts are off or cannot be sent.
+    """The configured sink; a :class:`NullAlertSink` when alerts are off; an :class:`UnavailableAlertSink`
+    when they are on but cannot be sent (secret missing, vault locked, bad configuration).
 
     ``secret_getter(name)`` returns the vault's value or None (it may raise an ``OrionError`` when
-    the vault is locked: alerts are then off for this process, with a warning). ``telegram_api``
+    the vault is locked: alerts are then unavailable for this process, as above). ``telegram_api``
     replaces ``https://api.telegram.org`` (tests point it at a loopback server).
     """
     cfg = settings.alerts

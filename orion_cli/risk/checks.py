@@ -146,14 +146,8 @@ def _state_statement() -> Any:
     )
 
 
-_STATE_STATEMENT: Prepared | None = None
-
-
-def _state_prepared() -> Prepared:
-    global _STATE_STATEMENT
-    if _STATE_STATEMENT is None:
-        _STATE_STATEMENT = Prepared(_state_statement(), name="pipeline_state")
-    return _STATE_STATEMENT
+# Built when first compiled (Prepared takes a function of the dialect): the breaker imports this module.
+_PIPELINE_STATE = Prepared(lambda _dialect: _state_statement(), name="pipeline_state")
 
 
 def _load_book(conn: Connection, mode: str, held: Sequence[Position],
@@ -191,7 +185,7 @@ class _Lazy:
         self._positions: list[Position] | None = None
         self._pending: list[Any] | None = None
         self._state: Any = None
-        self.day = ""  # the trading day the state row's figures are for (set with it)
+        self.day = trading_day(ctx.now, ctx.settings.breaker.reset_hour_utc)[0]  # what the state row's figures are for
         self._problems: list[list[str]] | None = None
 
     @property
@@ -214,7 +208,7 @@ class _Lazy:
             return
         try:
             batch = Batch(self.conn)
-            state = batch.add(_state_prepared(), self._state_values())
+            state = batch.add(_PIPELINE_STATE, self._state_values())
             held = batch.add(POSITIONS_OF_MODE, {"mode": self.mode})
             pending = batch.add(_PENDING_BY_MARKET, {"mode": self.mode})
             batch.run()
@@ -231,7 +225,6 @@ class _Lazy:
 
     def _state_values(self) -> dict[str, Any]:
         now = self.ctx.now
-        self.day = trading_day(now, self.ctx.settings.breaker.reset_hour_utc)[0]
         key = self.plan.key if isinstance(self.plan.key, str) else ""
         return {"mode": self.mode, "day": self.day, "key": key,
                 "minute_cut": iso_utc(now - timedelta(seconds=60)), "hour_cut": iso_utc(now - timedelta(seconds=3600))}
@@ -255,14 +248,12 @@ class _Lazy:
         """The one row of :func:`_state_statement`: halt + breaker state (HALTED, BREAKER), the day's
         figures (BREAKER), recent orders (RATE_LIMIT), the key's execution (DUPLICATE), audit tail."""
         if self._state is None:
-            self._set_state(_state_prepared().first(self.conn, self._state_values()))
+            self._set_state(_PIPELINE_STATE.first(self.conn, self._state_values()))
         return self._state
 
     @property
     def day_figures(self) -> DayFigures:
-        st = self.state
-        return DayFigures(self.day, None if st.start_equity is None else Decimal(st.start_equity),
-                          None if st.cash is None else Decimal(st.cash))
+        return DayFigures.of_row(self.day, self.state)
 
     @property
     def book(self) -> _Book:

@@ -92,6 +92,11 @@ class DayFigures:
     day: str
     start_equity: Decimal | None
     cash: Decimal | None
+
+    @classmethod
+    def of_row(cls, day: str, row: Any) -> DayFigures:
+        """From a row holding the :data:`DAY_FIGURE_COLUMNS` (the Money type reads them as Decimal)."""
+        return cls(day, row.start_equity, row.cash)
 _POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"))
               .order_by(positions.c.venue, positions.c.market_id, positions.c.side))
 # The pre-trade checks read every position of the mode in a batch with their other reads.
@@ -534,10 +539,7 @@ class Ledger:
                 return existing
             if starting < 0:
                 raise DataError("starting balance", f"negative value {starting}")
-            day = self._ensure_day_snapshot(c, now)
-            c.execute(update(equity_snapshots).where(
-                equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day).values(
-                start_equity=equity_snapshots.c.start_equity + starting))
+            self._add_capital(c, now, starting)
             c.execute(insert(balances).values(mode=self.mode, venue=venue.value, available=starting, reserved=ZERO,
                                               total=starting, as_of=iso_utc(now), source="ledger"))
             self._audit(c, "balance.initialised", {"venue": venue.value, "starting": starting}, venue=venue.value,
@@ -555,18 +557,9 @@ class Ledger:
                       "as_of": iso_utc(balance.as_of), "source": balance.source[:16]}
             if old is None:
                 # A venue seen for the first time brings capital, not profit: today's start equity
-                # includes it, whether today's snapshot is taken now (after the insert) or was taken
-                # before this venue was known (then the snapshot is raised by the new balance).
-                day, _ = trading_day(now, self.reset_hour_utc)
-                had_snapshot = c.execute(select(equity_snapshots.c.day).where(
-                    equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day)).first() is not None
+                # includes it, whether or not today's snapshot was taken before this venue was known.
+                self._add_capital(c, now, balance.total)
                 c.execute(insert(balances).values(mode=self.mode, venue=balance.venue.value, **values))
-                if had_snapshot:
-                    c.execute(update(equity_snapshots).where(
-                        equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day).values(
-                        start_equity=equity_snapshots.c.start_equity + balance.total))
-                else:
-                    self._ensure_day_snapshot(c, now)
             else:
                 if (old.available, old.reserved, old.total) == (balance.available, balance.reserved, balance.total):
                     c.execute(update(balances).where(balances.c.mode == self.mode,
@@ -586,6 +579,14 @@ class Ledger:
         held = sum((Decimal(r.cost) for r in c.execute(select(positions.c.cost).where(positions.c.mode == self.mode))),
                    ZERO)
         return cash + held
+
+    def _add_capital(self, c: Connection, now: datetime, amount: Decimal) -> None:
+        """Cash a new balance brings (a deposit, not a profit): added to today's start equity, which
+        is snapshotted first (before the balance exists) if the day has none yet."""
+        day = self._ensure_day_snapshot(c, now)
+        c.execute(update(equity_snapshots).where(
+            equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day).values(
+            start_equity=equity_snapshots.c.start_equity + amount))
 
     def _ensure_day_snapshot(self, c: Connection, now: datetime) -> str:
         """Before the day's first change: remember the equity it started with (positions at cost)."""
@@ -726,8 +727,7 @@ class Ledger:
         with self._read(conn) as c:
             if day_figures is None or day_figures.day != day:
                 row = c.execute(_DAY_FIGURES, {"mode": self.mode, "day": day}).one()
-                day_figures = DayFigures(day, None if row.start_equity is None else Decimal(row.start_equity),
-                                         None if row.cash is None else Decimal(row.cash))
+                day_figures = DayFigures.of_row(day, row)
             every = list(every_position) if every_position is not None else positions_in(c, self.mode,
                                                                                          include_closed=True)
         cash = ZERO if day_figures.cash is None else day_figures.cash
