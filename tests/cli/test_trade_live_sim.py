@@ -301,6 +301,31 @@ def test_an_exchange_in_maintenance_refuses_before_either_leg_is_sent(world: Wor
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
 
 
+def test_resuming_into_a_maintenance_window_sends_nothing_and_resumes_after_it(world: World) -> None:
+    # Polymarket is the thinner leg, so it goes first; the process dies once it is recorded.
+    key = ("--idempotency-key", "live-sim-resume")
+    code, _out, err = world.run(*LIVE, *key, extra_env={"ORION_TEST_CRASH_AT": "l1_recorded"})
+    assert code == -9, err
+    assert len(world.poly_created()) == 1 and world.kalshi_created() == []
+
+    world.ksim.exchange_state = {"exchange_active": True, "trading_active": False}
+    code, out, err = world.run(*LIVE, *key)
+    # Not hedged into a paused exchange, nor unwound at a loss: nothing sent, the execution waits.
+    assert code == 5, err
+    assert "exchange is not trading" in err and "run the same command again" in err
+    assert len(world.poly_created()) == 1 and world.kalshi_created() == []
+
+    world.ksim.exchange_state = {"exchange_active": True, "trading_active": True}
+    code, out, err = world.run(*LIVE, *key)
+    assert code == 0, err
+    assert "resuming it" in err
+    execution = next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+    assert execution["status"] == "done", execution["message"]
+    assert len(world.poly_created()) == 1 and len(world.kalshi_created()) == 1
+    expected = {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert world.venue_positions() == expected == world.ledger_positions()
+
+
 # -- how trade builds its live clients (in process: what the subprocess cannot show) -------------------
 
 

@@ -484,9 +484,33 @@ async def _plan_and_balances(app: AppContext, venues: VenueSet, source: MarketSo
     return plan, balances
 
 
+async def _require_exchange_trading(built: Mapping[Venue, TradingVenue], key: str | None = None) -> None:
+    """An exchange in maintenance rejects a Kalshi order: found out before anything is sent.
+
+    For a fresh trade that is before the first leg, not after the other leg has filled and must be
+    unwound. For a resumed one (``key``) it keeps a temporary pause from turning the hedge into an
+    unwind at a loss: the execution stays where it stopped, to be resumed once the exchange trades.
+    """
+    from orion_cli.core.errors import VenueUnavailable
+    from orion_cli.core.models import Venue
+
+    require_trading = getattr(built.get(Venue.KALSHI), "require_trading", None)
+    if require_trading is None:
+        return
+    try:
+        await require_trading()
+    except VenueUnavailable as exc:
+        if key is not None:
+            exc.hint = (f"nothing was sent; execution {key} stays where it stopped: run the same command again "
+                        "once the exchange trades")
+        raise
+
+
 async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal | None,
                    key: str, auth: Authorization, alerts: AlertSink, *, resume: bool = False,
+                   resume_sends: bool = False,
                    low_balance: LowBalanceWatch | None = None) -> tuple[TradePlan | None, ExecutionResult]:
+    """Plan and execute ``op``, or with ``resume`` finish (``resume_sends``) or report execution ``key``."""
     from orion_cli.execution.executor import Executor
     from orion_cli.risk.breaker import Breaker
     from orion_cli.store.ledger import Ledger
@@ -505,6 +529,10 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         executor = Executor(db, ledger, built, settings, mode=mode, alerts=alerts, breaker=breaker,
                             books=read_book)
         if resume:
+            # Geoblock is not asked here: Polymarket's submit asks it before every order, and a
+            # blocked host must still be able to hedge or unwind on Kalshi.
+            if mode == "live" and resume_sends:
+                await _require_exchange_trading(built, key)
             return None, await executor.resume(key)
         plan, balances = await _plan_and_balances(app, venues, source, op, size, key, write=True)
         if low_balance is not None:
@@ -513,15 +541,10 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         if mode == "live":
             from orion_cli.core.models import Venue as V
 
-            poly = built.get(V.POLYMARKET)
-            check = getattr(poly, "check_geoblock", None)
+            check = getattr(built.get(V.POLYMARKET), "check_geoblock", None)
             if check is not None:
                 await check()  # raises Geoblocked (exit 6) before anything is sent
-            # An exchange in maintenance rejects the Kalshi leg: found out before the first leg is
-            # sent (VenueUnavailable, exit 5), not after the other leg has filled and must be unwound.
-            require_trading = getattr(built.get(V.KALSHI), "require_trading", None)
-            if require_trading is not None:
-                await require_trading()
+            await _require_exchange_trading(built)
         ctx = _pipeline_context(settings, mode, True, auth.how, balances, breaker)
         return plan, await executor.execute(plan, ctx)
     finally:
@@ -598,12 +621,16 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
                 raise Refused(f"idempotency key {key} is already used by a {prior['mode']} execution of "
                               f"opportunity {prior['opportunity_id']}", reason="DUPLICATE",
                               hint="choose another --idempotency-key")
-            if prior["status"] in ("done", "unwound", "failed"):
+            from orion_cli.execution.state import ExecStatus
+
+            interrupted = not ExecStatus(prior["status"]).final
+            if not interrupted:
                 out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
             else:  # interrupted: finish it by its persisted ids (a sent order is looked up, never sent twice)
                 out.info(f"idempotency key {key} was used before and stopped at {prior['status']}; resuming it: "
                          "orders already sent are looked up, never sent twice")
-            _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True))
+            _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True,
+                                             resume_sends=interrupted))
         else:
             plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts,
                                                 low_balance=low_balance))
