@@ -174,8 +174,9 @@ def _build(settings: Settings, venue: Venue, values: dict[str, SecretValue]) -> 
                            hint="`orion secrets encrypt` the proxy/Safe address, or signature type 0") from None
 
 
-def alert_sink(app: AppContext, secrets: LazyStore) -> AlertSink:
-    """The configured webhook sink, reading its URL/token from the vault only when alerts are enabled.
+def alert_sink(app: AppContext, secrets: LazyStore, mode: str) -> AlertSink:
+    """The configured webhook sink for a command on the ``mode`` ledger, reading its URL/token from the
+    vault only when alerts are enabled.
 
     A vault that cannot be opened does not stop the command (an alert problem must never block a
     trade or a reconcile): the sink warns why, and audits each alert it could not send.
@@ -187,4 +188,4 @@ def alert_sink(app: AppContext, secrets: LazyStore) -> AlertSink:
         return NullAlertSink()
     from orion_cli.core.alerts import webhook_sink
 
-    return webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db())
+    return webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db(), mode=mode)

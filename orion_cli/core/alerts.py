@@ -24,8 +24,9 @@ opened): an :class:`UnavailableAlertSink`, which warns once and audits every ale
 as ``alert.failed``. Either way callers never need to check.
 
 ``balance.low`` fires when a venue's available balance *falls* below ``alerts.low_balance``:
-:class:`LowBalanceWatch` alerts a venue once and again only after it has recovered, so a trade loop
-or a reconcile run from cron does not repeat it on every pass.
+:class:`LowBalanceWatch` alerts a venue once and again only after it has recovered, remembering
+which venues are low in the database, so a trade loop, a trade or a reconcile run from cron, or
+several processes sharing the database do not repeat it on every pass.
 """
 
 from __future__ import annotations
@@ -430,6 +431,7 @@ def webhook_sink(
     secret_getter: SecretGetter,
     db: Database | None,
     *,
+    mode: str,
     telegram_api: str = TELEGRAM_API,
     transport: httpx.BaseTransport | None = None,
     backoff: float = DEFAULT_BACKOFF,
@@ -438,7 +440,9 @@ def webhook_sink(
     when they are on but cannot be sent (secret missing, vault locked, bad configuration).
 
     ``secret_getter(name)`` returns the vault's value or None (it may raise an ``OrionError`` when
-    the vault is locked: alerts are then unavailable for this process, as above). ``telegram_api``
+    the vault is locked: alerts are then unavailable for this process, as above). ``mode`` is the
+    ledger the command works on, which the audit events of deliveries carry: a command trading live
+    through the flag or environment pair is live whatever ``trading.mode`` says. ``telegram_api``
     replaces ``https://api.telegram.org`` (tests point it at a loopback server).
     """
     cfg = settings.alerts
@@ -452,25 +456,25 @@ def webhook_sink(
             token = secret_getter("telegram_bot_token")
             chat_id = cfg.telegram_chat_id.strip()
             if not token:
-                return UnavailableAlertSink(db, fmt=fmt, mode=settings.trading.mode, reason="secret_missing",
+                return UnavailableAlertSink(db, fmt=fmt, mode=mode, reason="secret_missing",
                                             why="format telegram but telegram_bot_token is not in the vault")
             if not chat_id:
-                return UnavailableAlertSink(db, fmt=fmt, mode=settings.trading.mode, reason="config",
+                return UnavailableAlertSink(db, fmt=fmt, mode=mode, reason="config",
                                             why="format telegram but alerts.telegram_chat_id is empty")
             url = telegram_url(token, telegram_api)
             redact.append(token)
         else:
             found = secret_getter("alert_webhook_url")
             if not found:
-                return UnavailableAlertSink(db, fmt=fmt, mode=settings.trading.mode, reason="secret_missing",
+                return UnavailableAlertSink(db, fmt=fmt, mode=mode, reason="secret_missing",
                                             why="alert_webhook_url is not in the vault")
             url = found
     except OrionError as exc:
-        return UnavailableAlertSink(db, fmt=fmt, mode=settings.trading.mode, reason=exc.reason,
+        return UnavailableAlertSink(db, fmt=fmt, mode=mode, reason=exc.reason,
                                     why=f"the alert credentials could not be read: {exc.message}"
                                         + (f" ({exc.hint})" if exc.hint else ""))
     return WebhookAlertSink(
-        url, fmt=fmt, db=db, mode=settings.trading.mode, chat_id=chat_id, retries=cfg.retries,
+        url, fmt=fmt, db=db, mode=mode, chat_id=chat_id, retries=cfg.retries,
         timeout=float(cfg.timeout_seconds), backoff=backoff, transport=transport, redact=redact,
     )
 
@@ -478,25 +482,38 @@ def webhook_sink(
 class LowBalanceWatch:
     """``balance.low`` on the way down only: a venue is alerted once, and again after it recovered.
 
-    ``already_low`` seeds the venues known to be low before this watch started (reconcile passes
-    what the ledger held before this run, so a cron job alerts on the run that saw the fall).
+    "Before" is kept in the database (:mod:`orion_cli.store.low_balance`), per ledger, so it holds
+    across processes: a trade or reconcile run from cron alerts on the run that saw the fall, not on
+    every run after it, and of several processes sharing the database only one alerts.
     """
 
-    def __init__(self, settings: Settings, sink: AlertSink, already_low: Iterable[Venue] = ()) -> None:
+    def __init__(self, settings: Settings, sink: AlertSink, db: Database, mode: str) -> None:
         self.settings = settings
         self.sink = sink
-        self._low: set[Venue] = set(already_low)
+        self.db = db
+        self.mode = mode
 
     def check(self, balances: Mapping[Venue, Balance | None] | Iterable[Balance | None]) -> list[Balance]:
-        """Alert the venues that fell below the threshold since the last check; return them."""
+        """Alert the venues that fell below the threshold since the last check; return them.
+
+        Never raises for its own state: if the database cannot be written, every low venue is
+        alerted (an alert too many rather than none), and the trade goes on.
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from orion_cli.store.low_balance import record_low
+
         threshold = self.settings.alerts.low_balance
-        values = list(balances.values() if isinstance(balances, Mapping) else balances)
-        for bal in values:
-            if bal is not None and bal.available >= threshold:
-                self._low.discard(bal.venue)
-        fell = [b for b in values if b is not None and b.available < threshold and b.venue not in self._low]
-        self._low.update(b.venue for b in fell)
-        return low_balance_alerts(fell, self.settings, self.sink)
+        values = [b for b in (balances.values() if isinstance(balances, Mapping) else balances) if b is not None]
+        low = [b for b in values if b.available < threshold]
+        try:
+            fell = record_low(self.db, self.mode, [b.venue for b in low],
+                              [b.venue for b in values if b.available >= threshold], datetime.now(UTC))
+        except (OrionError, SQLAlchemyError) as exc:
+            log.warning("could not read or keep which venues are low (%s); alerting each low venue",
+                        getattr(exc, "message", type(exc).__name__))
+            fell = {b.venue for b in low}
+        return low_balance_alerts([b for b in low if b.venue in fell], self.settings, self.sink)
 
 
 def low_balance_alerts(

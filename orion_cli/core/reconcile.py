@@ -482,13 +482,11 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
                          positions_venue=len(venue_positions), open_orders_venue=len(venue_open))
 
     halted_alert: tuple[str, str, dict[str, Any]] | None = None  # sent after the drift alert it follows
-    before: Balance | None = None  # the ledger's balance before this run (live): did it just fall low?
     with ctx.db.write() as conn:
         _unknown_open_orders(ctx, conn, venue, venue_open, result)
         _missing_fills(ctx, conn, venue, venue_fills, result)
         _positions(ctx, conn, venue, venue_positions, result)
         if tv.mode == "live":
-            before = ctx.ledger.balance(venue, conn=conn)
             ctx.ledger.record_balance(balance, conn=conn, now=ctx.now)
         result.status = "drift" if result.drifts else "clean"
         result.counts.update(resolved=len(result.resolved), drifts=len(result.drifts), fixed=result.fixed,
@@ -525,9 +523,7 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
         # Alerted on the run that sees the balance fall below the threshold, not on every cron run after.
         from orion_cli.core.alerts import LowBalanceWatch
 
-        threshold = ctx.settings.alerts.low_balance
-        was_low = [venue] if before is not None and before.available < threshold else []
-        LowBalanceWatch(ctx.settings, ctx.alerts, already_low=was_low).check([balance])
+        LowBalanceWatch(ctx.settings, ctx.alerts, ctx.db, ctx.mode).check([balance])
 
 
 # -- (1) unknown outcomes ---------------------------------------------------------------------

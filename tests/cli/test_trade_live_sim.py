@@ -326,6 +326,34 @@ def test_resuming_into_a_maintenance_window_sends_nothing_and_resumes_after_it(w
     assert world.venue_positions() == expected == world.ledger_positions()
 
 
+def test_alerts_of_a_live_trade_are_the_live_ledgers_and_a_low_balance_is_alerted_once(world: World) -> None:
+    """trading.mode says paper; the flag pair makes the trade live, so its alerts are audited as live.
+
+    Alerts are on without a webhook URL in the vault, so each alert is audited as ``alert.failed``
+    (unavailable): what the audit log shows is what a webhook would have been sent.
+    """
+    env = {"ORION__TRADING__MODE": "paper", "ORION__ALERTS__ENABLED": "true",
+           "ORION__ALERTS__LOW_BALANCE": "100000"}  # above both simulated accounts
+
+    def low_alerts() -> list[Any]:
+        from orion_cli.store.audit import AuditLog
+
+        db = open_database(world.db_url)
+        try:
+            return [e for e in AuditLog(db).tail(500, types=("alert.failed",)) if e.payload["kind"] == "balance.low"]
+        finally:
+            db.dispose()
+
+    code, _out, err = world.run(*LIVE, "--size", "5", "--idempotency-key", "live-low-1", extra_env=env)
+    assert code == 0, err
+    first = low_alerts()
+    assert len(first) == 2 and {e.mode for e in first} == {"live"}, [(e.mode, e.payload) for e in first]
+    # Another process, a minute later (as from cron): still low, so not alerted again.
+    code, _out, err = world.run(*LIVE, "--size", "5", "--idempotency-key", "live-low-2", extra_env=env)
+    assert code == 0, err
+    assert len(low_alerts()) == 2
+
+
 # -- how trade builds its live clients (in process: what the subprocess cannot show) -------------------
 
 

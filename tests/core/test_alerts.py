@@ -128,10 +128,11 @@ def all_audit_text(db: Database) -> str:
 
 @pytest.mark.parametrize("fmt", ["generic", "slack", "discord"])
 def test_each_webhook_format_reaches_the_server(fmt: str, hook: Hook, db: Database) -> None:
-    sink = webhook_sink(alert_settings(format=fmt), vault(alert_webhook_url=hook.url), db)
+    sink = webhook_sink(alert_settings(format=fmt), vault(alert_webhook_url=hook.url), db, mode="live")
     assert isinstance(sink, WebhookAlertSink)
     sink.emit("halt", "trading halted: venue outage", {"reason": "venue outage", "loss": D("12.50")})
     sink.flush(10)
+    assert [e.mode for e in AuditLog(db).tail(10) if e.type == "alert.sent"] == ["live"]  # not trading.mode
     assert len(hook.requests) == 1
     path, body = hook.requests[0]
     assert path == "/" + CANARY_PATH
@@ -155,7 +156,7 @@ def test_each_webhook_format_reaches_the_server(fmt: str, hook: Hook, db: Databa
 
 def test_telegram_posts_to_the_bot_url_with_the_chat_id(hook: Hook, db: Database) -> None:
     sink = webhook_sink(alert_settings(format="telegram", telegram_chat_id="-100123"),
-                        vault(telegram_bot_token=CANARY_TOKEN), db, telegram_api=hook.base + "/")
+                        vault(telegram_bot_token=CANARY_TOKEN), db, telegram_api=hook.base + "/", mode="paper")
     sink.emit("breaker.tripped", "daily loss limit reached", {"loss": D("101")})
     sink.flush(10)
     [(path, body)] = hook.requests
@@ -176,7 +177,7 @@ def test_chat_text_is_clipped_to_the_service_limit() -> None:
 
 def test_retries_after_5xx_then_succeeds(hook: Hook, db: Database) -> None:
     hook.statuses = [503, 500, 200]
-    sink = webhook_sink(alert_settings(retries=3), vault(alert_webhook_url=hook.url), db, backoff=0.01)
+    sink = webhook_sink(alert_settings(retries=3), vault(alert_webhook_url=hook.url), db, backoff=0.01, mode="paper")
     sink.emit("unwind.failed", "unwind of KX-A failed", {})
     sink.flush(10)
     assert len(hook.requests) == 3
@@ -187,7 +188,7 @@ def test_retries_after_5xx_then_succeeds(hook: Hook, db: Database) -> None:
 
 def test_every_attempt_failing_is_audited_and_never_raises(hook: Hook, db: Database) -> None:
     hook.statuses = [500]
-    sink = webhook_sink(alert_settings(retries=2), vault(alert_webhook_url=hook.url), db, backoff=0.01)
+    sink = webhook_sink(alert_settings(retries=2), vault(alert_webhook_url=hook.url), db, backoff=0.01, mode="paper")
     sink.emit("reconcile.drift", "ledger and kalshi disagree", {"venue": "kalshi"})
     sink.flush(10)
     assert len(hook.requests) == 2
@@ -199,7 +200,7 @@ def test_every_attempt_failing_is_audited_and_never_raises(hook: Hook, db: Datab
 
 def test_a_4xx_answer_is_not_retried(hook: Hook, db: Database) -> None:
     hook.statuses = [404]
-    sink = webhook_sink(alert_settings(retries=5), vault(alert_webhook_url=hook.url), db, backoff=0.01)
+    sink = webhook_sink(alert_settings(retries=5), vault(alert_webhook_url=hook.url), db, backoff=0.01, mode="paper")
     sink.emit("halt", "halted", {})
     sink.flush(10)
     assert len(hook.requests) == 1
@@ -213,7 +214,7 @@ def test_unreachable_webhook_is_audited_by_error_class(db: Database) -> None:
     port = probe.server_address[1]
     probe.server_close()
     sink = webhook_sink(alert_settings(retries=2), vault(alert_webhook_url=f"http://127.0.0.1:{port}/x/y/z"), db,
-                        backoff=0.01)
+                        backoff=0.01, mode="paper")
     sink.emit("halt", "halted", {})
     sink.flush(10)
     [failed] = events(db, "alert.failed")
@@ -324,9 +325,9 @@ def captured_logs() -> Iterator[Capture]:
 
 def test_url_and_token_never_reach_audit_or_logs(hook: Hook, db: Database, captured_logs: Capture) -> None:
     hook.statuses = [500, 200, 500]
-    generic = webhook_sink(alert_settings(retries=2), vault(alert_webhook_url=hook.url), db, backoff=0.01)
+    generic = webhook_sink(alert_settings(retries=2), vault(alert_webhook_url=hook.url), db, backoff=0.01, mode="paper")
     telegram = webhook_sink(alert_settings(format="telegram", telegram_chat_id="42", retries=1),
-                            vault(telegram_bot_token=CANARY_TOKEN), db, telegram_api=hook.base)
+                            vault(telegram_bot_token=CANARY_TOKEN), db, telegram_api=hook.base, mode="paper")
     generic.emit("halt", "halted", {})
     generic.flush(10)
     telegram.emit("halt", "halted again", {})
@@ -349,7 +350,8 @@ def test_url_and_token_never_reach_audit_or_logs(hook: Hook, db: Database, captu
 
 def test_disabled_alerts_are_a_null_sink(db: Database) -> None:
     off = load_settings(environ={})
-    assert isinstance(webhook_sink(off, vault(alert_webhook_url="https://hooks.example/x"), db), NullAlertSink)
+    sink = webhook_sink(off, vault(alert_webhook_url="https://hooks.example/x"), db, mode="paper")
+    assert isinstance(sink, NullAlertSink)
 
 
 def _locked(name: str) -> str | None:
@@ -364,8 +366,11 @@ def _locked(name: str) -> str | None:
 ], ids=["no-url", "telegram-no-chat-id", "telegram-no-token", "vault-locked"])
 def test_enabled_but_unusable_alerts_warn_once_and_audit_what_they_could_not_send(
         db: Database, settings: Settings, getter: Any, reason: str, caplog: pytest.LogCaptureFixture) -> None:
+    # trading.mode says paper (the default) but the command trades live (the flag or environment pair):
+    # the audit events are the live ledger's.
+    assert settings.trading.mode == "paper"
     with caplog.at_level(logging.WARNING, logger="orion_cli.core.alerts"):
-        sink = webhook_sink(settings, getter, db)
+        sink = webhook_sink(settings, getter, db, mode="live")
     assert isinstance(sink, UnavailableAlertSink)
     assert [r.getMessage() for r in caplog.records if "off for this run" in r.getMessage()] != []
     before = len(AuditLog(db).tail(100))
@@ -376,12 +381,13 @@ def test_enabled_but_unusable_alerts_warn_once_and_audit_what_they_could_not_sen
     failed = [e for e in AuditLog(db).tail(100) if e.type == "alert.failed"]
     assert [(e.payload["kind"], e.payload["error"], e.payload["reason"], e.payload["attempts"]) for e in failed] == [
         ("halt", "unavailable", reason, 0), ("balance.low", "unavailable", reason, 0)]
+    assert {e.mode for e in failed} == {"live"}
     sink.flush()  # each alert is audited once
     assert len([e for e in AuditLog(db).tail(100) if e.type == "alert.failed"]) == 2
     assert CANARY_TOKEN not in json.dumps([e.payload for e in failed])
 
 
-def test_low_balance_watch_alerts_on_the_way_down_only() -> None:
+def test_low_balance_watch_alerts_on_the_way_down_only(db: Database) -> None:
     now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     sink = NullAlertSink()
     settings = alert_settings(low_balance="50")
@@ -389,14 +395,34 @@ def test_low_balance_watch_alerts_on_the_way_down_only() -> None:
     def bal(venue: Venue, available: str) -> Balance:
         return Balance(venue, "live", D(available), D("0"), D(available), now)
 
-    watch = LowBalanceWatch(settings, sink)
+    watch = LowBalanceWatch(settings, sink, db, "live")
     assert watch.check([bal(Venue.KALSHI, "49"), bal(Venue.POLYMARKET, "80")]) == [bal(Venue.KALSHI, "49")]
     assert watch.check([bal(Venue.KALSHI, "10"), None]) == []  # still low: not again
     assert watch.check([bal(Venue.KALSHI, "50")]) == []  # recovered (the threshold itself is not low)
     assert watch.check([bal(Venue.KALSHI, "49.99")]) == [bal(Venue.KALSHI, "49.99")]  # fell again
     assert [(k, p["venue"]) for k, _, p in sink.emitted] == [("balance.low", "kalshi"), ("balance.low", "kalshi")]
-    seeded = LowBalanceWatch(settings, sink, already_low=[Venue.POLYMARKET])
-    assert seeded.check([bal(Venue.POLYMARKET, "1")]) == []  # was low before this run started
+    # The next process (a cron run of trade or reconcile) knows what this one saw.
+    later = LowBalanceWatch(settings, sink, db, "live")
+    assert later.check([bal(Venue.KALSHI, "1"), bal(Venue.POLYMARKET, "49")]) == [bal(Venue.POLYMARKET, "49")]
+    assert LowBalanceWatch(settings, sink, db, "paper").check([bal(Venue.KALSHI, "1")]) != []  # its own ledger
+
+
+def test_low_balance_watch_that_cannot_keep_its_state_alerts_rather_than_fails(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An alert must never stop a trade: a database that cannot be written means an alert too many."""
+    path = tmp_path / "gone.db"
+    database = open_database(f"sqlite:///{path}")
+    database.dispose()
+    path.unlink()  # SQLite opens an empty file in its place, without orion's tables: every statement fails
+    try:
+        sink = NullAlertSink()
+        low = Balance(Venue.KALSHI, "live", D("1"), D("0"), D("1"), datetime(2026, 11, 21, tzinfo=UTC))
+        with caplog.at_level(logging.WARNING, logger="orion_cli.core.alerts"):
+            assert LowBalanceWatch(alert_settings(low_balance="50"), sink, database, "live").check([low]) == [low]
+        assert [k for k, _, _ in sink.emitted] == ["balance.low"]
+        assert any("alerting each low venue" in r.getMessage() for r in caplog.records), caplog.text
+    finally:
+        database.dispose()
 
 
 def test_low_balance_alerts_only_for_known_balances_under_the_threshold() -> None:

@@ -137,7 +137,7 @@ def reconcile_command(
                 announce(app, source)
             venues = {v: PaperVenue(v, db, source, settings) for v in wanted}
             app.out.info("paper: reconciling the paper ledger with the paper venues")
-        alerts = alert_sink(app, secrets)
+        alerts = alert_sink(app, secrets, mode)
         ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
 
         async def main() -> list[VenueReconcile]:

@@ -612,8 +612,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     from orion_cli.cli.live_venues import alert_sink
     from orion_cli.core.alerts import LowBalanceWatch
 
-    alerts = alert_sink(app, secrets)
-    low_balance = LowBalanceWatch(app.settings(), alerts)
+    alerts = alert_sink(app, secrets, auth.mode)
+    low_balance = LowBalanceWatch(app.settings(), alerts, app.db(), auth.mode)
     try:
         prior = existing_execution(app, key)
         if prior is not None:
@@ -719,8 +719,8 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     from orion_cli.cli.live_venues import alert_sink
     from orion_cli.core.alerts import LowBalanceWatch
 
-    alerts = alert_sink(app, secrets)
-    low_balance = LowBalanceWatch(settings, alerts)  # one per loop: a low venue is alerted once, not every round
+    alerts = alert_sink(app, secrets, auth.mode)
+    low_balance = LowBalanceWatch(settings, alerts, app.db(), auth.mode)
     switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=auth.mode)
     stop = StopFlag(app.out)
     stop.install()
