@@ -356,6 +356,13 @@ def test_check(tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch:
                         dataclasses.replace(names.CATALOGUE["polymarket_signature_type"], validate=now_stricter))
     result = run("check")
     assert result.exit_code == 4 and "polymarket_signature_type" in result.stderr
+    # Malformed beside unreachable: exit 4 naming only the malformed one (the other was not judged).
+    store_mod.register_online_check("kalshi", lambda s: [
+        CheckResult("kalshi_api_key_id", "unreachable", "kalshi could not be checked: connection refused")])
+    result = run("check", "--online", "--json")
+    assert result.exit_code == 4, result.output
+    error = json.loads(result.stderr.strip().splitlines()[-1])
+    assert error["message"] == "malformed credentials: polymarket_signature_type", error
 
 
 # -- keyring: remember / forget, and the keyring backend ----------------------------------------

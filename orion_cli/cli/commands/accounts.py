@@ -117,8 +117,6 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     if not venues:
         raise next(iter(missing.values()))  # no venue has credentials: exit 4 naming what is missing
     app.out.banner(f"LIVE: balances and positions as {', '.join(v.value for v in venues)} report them.")
-    for problem in missing.values():
-        app.out.warn(f"{problem.message}; {CREDENTIALS_HINT}")
 
     async def read() -> AccountsReport:
         try:
@@ -134,7 +132,9 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
         if acct.balance is not None:
             ledger.record_balance(acct.balance)
     if missing:
-        absent = [VenueAccount(v, "live", None, reason=problem.message) for v, problem in missing.items()]
+        # Warned once, with the other unavailable venues (_finish), the hint in its reason.
+        absent = [VenueAccount(v, "live", None, reason=f"{problem.message}; {CREDENTIALS_HINT}")
+                  for v, problem in missing.items()]
         report = dataclasses.replace(report, accounts=[*report.accounts, *absent])
     return report
 

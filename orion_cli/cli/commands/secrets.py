@@ -350,8 +350,8 @@ def check(
         down = sorted({r.name.split("_", 1)[0] for r in bad if r.status == "unreachable"})  # kalshi_api_key_id
         raise VenueUnavailable(", ".join(down), "could not be reached to check the credentials (nothing was "
                                                 "learned about them)")
-    if bad:
-        raise SecretsError(f"malformed credentials: {', '.join(r.name for r in bad)}",
+    if bad:  # malformed ones, perhaps beside unreachable ones (the table shows those)
+        raise SecretsError(f"malformed credentials: {', '.join(r.name for r in bad if r.status == 'invalid')}",
                            hint="re-enter them with `orion secrets encrypt --name NAME --value-file F`",
                            reason="invalid_secret")
     app_ctx.out.success("vault opens; every stored credential is well-formed")
