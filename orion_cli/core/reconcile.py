@@ -42,6 +42,7 @@ from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, OrionError, SecretsError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ONE, ZERO
+from orion_cli.execution.state import ExecStatus
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger
@@ -370,10 +371,10 @@ async def reconcile_async(
     return results
 
 
-# An execution left in one of these states longer than the grace period was interrupted (a crash, a
+# An execution left in a non-final state longer than the grace period was interrupted (a crash, a
 # kill) between its legs: one leg may be filled with nothing on the other venue. HALTED ones already
-# carry their record and alert; final ones are finished.
-_STUCK = ("intents", "leg1_sent", "leg1_done", "leg2_sent", "unwinding")
+# carry their record and alert. Derived from the machine, so a status added to it is not missed.
+_STUCK = tuple(s.value for s in ExecStatus if not s.final and s is not ExecStatus.HALTED)
 
 
 def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
@@ -393,9 +394,13 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
                             .where(executions.c.mode == ctx.mode, executions.c.status.in_(_STUCK),
                                    executions.c.updated_at < cut)
                             .order_by(executions.c.updated_at)).all()
-        legs = {row.key: conn.execute(select(orders.c.venue, orders.c.market_id, orders.c.side, orders.c.action,
-                                             orders.c.filled_size, orders.c.avg_fill_price)
-                                      .where(orders.c.execution_id == row.key)).all() for row in rows}
+        legs: dict[str, list[Any]] = {row.key: [] for row in rows}
+        if rows:
+            for leg in conn.execute(select(orders.c.execution_id, orders.c.venue, orders.c.market_id, orders.c.side,
+                                         orders.c.action, orders.c.filled_size, orders.c.avg_fill_price)
+                                  .where(orders.c.execution_id.in_(list(legs)))
+                                  .order_by(orders.c.created_at, orders.c.client_order_id)):
+                legs[leg.execution_id].append(leg)
     by_venue = {r.venue: r for r in results}
     for row in rows:
         held: dict[str, Decimal] = {}
@@ -405,20 +410,21 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
             held[o.venue] = held.get(o.venue, ZERO) + signed
             if o.avg_fill_price is not None and o.action == "buy":
                 price[o.venue] = Decimal(o.avg_fill_price)
-        venues_held = sorted(held, key=lambda v: -abs(held[v]))
-        first = venues_held[0] if venues_held else None
-        a = held.get(first, ZERO) if first else ZERO
+        if not held:
+            continue  # nothing was sent
+        first = max(held, key=lambda v: abs(held[v]))  # the venue holding the most
+        a = held[first]
         b = sum((q for v, q in held.items() if v != first), ZERO)
         unhedged = abs(a - b)
         if unhedged == 0:
             continue  # nothing filled, or equal shares: interrupted, but nothing is at risk
-        market = next((o.market_id for o in legs[row.key] if o.venue == first), "")
-        side = next((Side(o.side) for o in legs[row.key] if o.venue == first), None)
+        market = next(o.market_id for o in legs[row.key] if o.venue == first)
+        side = next(Side(o.side) for o in legs[row.key] if o.venue == first)
         drift = Drift(
-            venue=Venue(first) if first else next(iter(by_venue)), kind="execution", market=market, side=side,
-            ledger_qty=plain(a), venue_qty=plain(b), value=_q(unhedged * price.get(first or "", ZERO)),
+            venue=Venue(first), kind="execution", market=market, side=side,
+            ledger_qty=plain(a), venue_qty=plain(b), value=_q(unhedged * price.get(first, ZERO)),
             detail=(f"execution {row.key} was interrupted at {row.status} (last change {row.updated_at}): "
-                    f"{plain(a)} held on {first or 'no venue'}, {plain(b)} on the other; resume it with "
+                    f"{plain(a)} held on {first}, {plain(b)} on the other; resume it with "
                     f"`orion trade {row.opportunity_id} --confirm --idempotency-key {row.key}`"),
             ref=row.key, fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
         target = by_venue.get(drift.venue) or results[0]
