@@ -354,6 +354,90 @@ def test_alerts_of_a_live_trade_are_the_live_ledgers_and_a_low_balance_is_alerte
     assert len(low_alerts()) == 2
 
 
+# -- halt --cancel-open ---------------------------------------------------------------------------------
+
+
+def _place_resting_orders(world: World) -> dict[Venue, str]:
+    """One GTC bid far below the book on each venue, placed by the live clients built from the vault (the
+    account's own resting orders, as a trader's other activity leaves them); their venue order ids."""
+    import asyncio
+
+    from orion_cli.cli.live_venues import live_venues
+    from orion_cli.core.config import load_settings
+    from orion_cli.secrets.store import open_store
+    from orion_cli.secrets.unlock import resolve_master_password
+    from orion_cli.venues.trading import Action, OrderRequest, TimeInForce
+
+    settings = load_settings(environ=world.env)
+    vault = Path(world.env["ORION__SECRETS__VAULT_PATH"])
+    store = open_store("vault", vault_path=vault, password=lambda new: resolve_master_password(
+        vault, environ=world.env, prompt=None, keyring_get=None, new=new))
+    try:
+        venues = live_venues(settings, store, [Venue.KALSHI, Venue.POLYMARKET])
+    finally:
+        store.close()
+    requests = {
+        Venue.KALSHI: OrderRequest(Venue.KALSHI, TICKER, Side.YES, Action.BUY, D(3), D("0.05"), TimeInForce.GTC,
+                                   "manual-k-1"),
+        Venue.POLYMARKET: OrderRequest(Venue.POLYMARKET, world.cond, Side.NO, Action.BUY, D(10), D("0.05"),
+                                       TimeInForce.GTC, "manual-p-1", token_id=world.no_token),
+    }
+
+    async def place() -> dict[Venue, str]:
+        ids = {}
+        try:
+            for venue, request in requests.items():
+                state = await venues[venue].submit(venues[venue].prepare(request))
+                assert state.status.value == "open", state
+                ids[venue] = state.venue_order_id
+            return ids
+        finally:
+            for tv in venues.values():
+                await tv.aclose()  # type: ignore[attr-defined]
+
+    return asyncio.run(place())
+
+
+def test_halt_cancel_open_halts_first_then_cancels_every_resting_order(world: World) -> None:
+    ids = _place_resting_orders(world)
+    code, out, err = world.run("halt", "--reason", "drill", "--cancel-open", "--jsonl")
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records[0]["type"] == "halt" and records[0]["halted"] is True, records[0]
+    cancels = {r["venue"]: r for r in records if r.get("type") == "cancel"}
+    assert {v: r["order_id"] for v, r in cancels.items()} == {v.value: i for v, i in ids.items()}
+    assert {r["status"] for r in cancels.values()} == {"cancelled"} and {r["error"] for r in cancels.values()} == {None}
+    # Cancelled where it counts: at the venues.
+    assert world.ksim.account(KEY_ID).order(ids[Venue.KALSHI])["status"] == "canceled"
+    assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "CANCELED"
+
+    from orion_cli.store.audit import AuditLog
+
+    db = open_database(world.db_url)
+    try:
+        audited = {e.venue: e.payload for e in AuditLog(db).tail(50, types=("halt.cancel_open",))}
+    finally:
+        db.dispose()
+    assert {v: [c["order_id"] for c in p["cancelled"]] for v, p in audited.items()} == {
+        v.value: [i] for v, i in ids.items()}
+    code, out, err = world.run("halt", "--cancel-open", "--json")  # again: nothing rests, still halted
+    assert code == 0, err
+    assert [d["type"] if isinstance(d, dict) else d for d in _documents(out)] == ["halt", []]
+
+
+def test_halt_cancel_open_with_a_venue_down_still_halts_and_cancels_the_other(world: World) -> None:
+    ids = _place_resting_orders(world)
+    code, out, err = world.run("halt", "--cancel-open", "--json",
+                               extra_env={"ORION__POLYMARKET__CLOB_URL": "http://127.0.0.1:9"})
+    assert code == 5, err
+    error = json.loads(err.strip().splitlines()[-1])
+    assert "halted, but not every resting order was cancelled" in error["message"] and "polymarket" in error["message"]
+    assert world.ksim.account(KEY_ID).order(ids[Venue.KALSHI])["status"] == "canceled"
+    assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "LIVE"  # could not be reached: still resting
+    code, out, err = world.run("halt", "--status", "--json")
+    assert code == 0 and json.loads(out)["halted"] is True
+
+
 # -- how trade builds its live clients (in process: what the subprocess cannot show) -------------------
 
 

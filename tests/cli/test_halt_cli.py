@@ -1,0 +1,69 @@
+"""``orion halt --cancel-open`` in paper mode (live, against both simulators: test_trade_live_sim.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from orion_cli.cli.app import app
+from orion_cli.core.models import Side, Venue
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import open_database
+from orion_cli.store.ledger import Ledger
+from orion_cli.venues.paper import request_payload
+from orion_cli.venues.trading import Action, OrderRequest, OrderStatus, PreparedOrder, TimeInForce
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def _open_paper_order(db_file: Path, coid: str) -> None:
+    """A paper order left open (acknowledged, nothing filled), as a crash mid-order could leave one."""
+    request = OrderRequest(Venue.KALSHI, "KXNBA-26-NYK", Side.YES, Action.BUY, D(4), D("0.31"), TimeInForce.GTC, coid)
+    db = open_database(f"sqlite:///{db_file}")
+    try:
+        ledger = Ledger(db, "paper")
+        now = datetime.now(UTC)
+        ledger.record_intent(PreparedOrder(request, request_payload(request)), now=now)
+        ledger.mark_acknowledged(coid, f"paper-{coid}", now=now)
+    finally:
+        db.dispose()
+
+
+def test_cancel_open_cancels_an_open_paper_order_after_halting(isolated_home: Path) -> None:
+    assert run("init").exit_code == 0
+    db_file = isolated_home / "orion.db"
+    _open_paper_order(db_file, "left-open-1")
+
+    result = run("halt", "--cancel-open", "--reason", "drill", "--jsonl")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["type"] for r in records] == ["halt", "cancel"]
+    cancel = records[1]
+    assert (cancel["venue"], cancel["client_order_id"], cancel["status"], cancel["size"]) == (
+        "kalshi", "left-open-1", "cancelled", "4")
+    assert "1 resting order(s) cancelled" in result.stderr
+
+    db = open_database(f"sqlite:///{db_file}")
+    try:
+        order = Ledger(db, "paper").order("left-open-1")
+        types = [e.type for e in AuditLog(db).tail(20)]
+    finally:
+        db.dispose()
+    assert order is not None and order.status is OrderStatus.CANCELLED
+    assert types.index("halt.engaged") < types.index("halt.cancel_open")  # halted before anything else
+    assert types.count("halt.cancel_open") == 2  # one per enabled venue, also when nothing rested there
+
+    status = run("halt", "--status", "--json")
+    assert status.exit_code == 0 and json.loads(status.stdout)["halted"] is True
+
+
+def test_status_with_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
+    result = run("halt", "--status", "--cancel-open")
+    assert result.exit_code == 2
+    assert not (isolated_home / "orion.db").exists()  # refused before anything was opened
