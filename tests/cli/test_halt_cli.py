@@ -67,3 +67,19 @@ def test_status_with_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
     result = run("halt", "--status", "--cancel-open")
     assert result.exit_code == 2
     assert not (isolated_home / "orion.db").exists()  # refused before anything was opened
+
+
+def test_a_halt_by_a_service_trading_live_through_the_environment_pair_is_audited_as_live(
+        isolated_home: Path) -> None:
+    assert run("init").exit_code == 0
+    pair = {"ORION_PAPER_TRADING": "0", "ORION_LIVE_TRADING_AUTHORIZED": "true"}
+    result = CliRunner().invoke(app, ["halt", "--reason", "drill"], env=pair, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["resume", "--yes"], env=pair, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    db = open_database(f"sqlite:///{isolated_home / 'orion.db'}")
+    try:
+        events = AuditLog(db).tail(10, types=("halt",))
+    finally:
+        db.dispose()
+    assert [(e.type, e.mode) for e in events] == [("halt.engaged", "live"), ("halt.released", "live")]
