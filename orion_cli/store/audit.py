@@ -236,8 +236,9 @@ def _json_text(value: str | None) -> str:
 def _actor_text(actor: Mapping[str, Any]) -> str:
     """``canonical_json(actor)``; a process appends with the same few actors over and over."""
     try:
-        # The value's type is part of the key: 1, 1.0 and True hash alike but encode differently.
-        return _actor_text_cached(tuple(sorted((k, type(v), v) for k, v in actor.items())))
+        # The value's type and spelling are part of the key: 1, 1.0 and True hash alike, as do
+        # Decimal("1.0") and Decimal("1.00") or 0.0 and -0.0, but each encodes differently.
+        return _actor_text_cached(tuple(sorted((k, type(v), repr(v), v) for k, v in actor.items())))
     except TypeError:  # an unhashable value (or unsortable keys): encode it every time
         return canonical_json(dict(actor))
 
@@ -249,8 +250,8 @@ def _default_actor_text(pid: int, argv: tuple[str, ...]) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _actor_text_cached(items: tuple[tuple[str, type, Any], ...]) -> str:
-    return canonical_json({k: v for k, _, v in items})
+def _actor_text_cached(items: tuple[tuple[str, type, str, Any], ...]) -> str:
+    return canonical_json({k: v for k, _, _, v in items})
 
 
 _NEWEST = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)

@@ -503,5 +503,9 @@ def test_iso_utc_keeps_the_two_instants_of_a_repeated_local_hour_apart() -> None
 
 def test_actors_that_hash_alike_are_still_encoded_apart() -> None:
     texts = [audit_module._actor_text({"command": "x", "pid": v}) for v in (1, True, 1.0)]
+    # Equal values of one type, spelled apart: each is kept as written.
+    assert [audit_module._actor_text({"stake": v}) for v in (Decimal("1.0"), Decimal("1.00"))] == [
+        '{"stake":"1.0"}', '{"stake":"1.00"}']
+    assert [audit_module._actor_text({"x": v}) for v in (0.0, -0.0)] == ['{"x":0.0}', '{"x":-0.0}']
     assert texts == ['{"command":"x","pid":1}', '{"command":"x","pid":true}', '{"command":"x","pid":1.0}']
     assert audit_module._actor_text({"command": "x", "tags": ["a"]}) == '{"command":"x","tags":["a"]}'
