@@ -52,7 +52,7 @@ _orion_complete() {
         "/book") COMPREPLY=($(compgen -W "--venue --depth -d --snapshot --demo --help" -- "$cur")) ;;
         "/config") COMPREPLY=($(compgen -W "show --help" -- "$cur")) ;;
         "/config/show") COMPREPLY=($(compgen -W "--sources --help" -- "$cur")) ;;
-        "/halt") COMPREPLY=($(compgen -W "--reason -r --status --cancel-open --help" -- "$cur")) ;;
+        "/halt") COMPREPLY=($(compgen -W "--reason -r --status --cancel-open --live --help" -- "$cur")) ;;
         "/init") COMPREPLY=($(compgen -W "--force --help" -- "$cur")) ;;
         "/markets") COMPREPLY=($(compgen -W "--venue --search -s --category -c --limit -n --snapshot --demo --help" -- "$cur")) ;;
         "/pairs") COMPREPLY=($(compgen -W "add list remove suggest --help" -- "$cur")) ;;

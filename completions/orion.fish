@@ -59,6 +59,7 @@ complete -c orion -n '__fish_seen_subcommand_from halt' -l 'reason' -d 'Why trad
 complete -c orion -n '__fish_seen_subcommand_from halt' -s 'r' -d 'Why trading is being halted.'
 complete -c orion -n '__fish_seen_subcommand_from halt' -l 'status' -d 'Show the kill switch without changing it.'
 complete -c orion -n '__fish_seen_subcommand_from halt' -l 'cancel-open' -d 'After halting, cancel every resting order on the enabled venues (orion'\''s and any other the same accounts placed).'
+complete -c orion -n '__fish_seen_subcommand_from halt' -l 'live' -d 'With --cancel-open: cancel at the live venues (the vault'\''s credentials) even where trading.mode is paper. Cancelling needs no live authorization.'
 complete -c orion -n '__fish_seen_subcommand_from halt' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from init' -l 'force' -d 'Overwrite an existing config file.'
 complete -c orion -n '__fish_seen_subcommand_from init' -l 'help' -d 'Show help and exit.'

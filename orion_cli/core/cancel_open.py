@@ -5,23 +5,28 @@ Orion's own orders are fill-or-kill / immediate-or-cancel and rest only in a fai
 yet known), so what rests is mostly what else the account placed: a kill switch cancels it all,
 which is why this is asked for explicitly.
 
-Each venue is asked for its resting orders and each is cancelled on its own; one that cannot be
-cancelled (or a venue that cannot be reached) does not stop the others, and is reported. Every
-venue's outcome is audited as ``halt.cancel_open``. The ledger is not changed here: orion's own
-orders get their final state and fills from ``orion reconcile``, which looks them up by their ids.
+The venues are worked on at once; on each, every resting order is cancelled on its own, so one that
+cannot be cancelled does not stop the others. A cancel counts only when the venue's answer shows the
+order cancelled; one that filled first is reported as such, and one still open (or not found) after
+the cancel is a failure. Every venue's outcome is audited as ``halt.cancel_open``. Orion's own orders
+(found in the ledger) are named as such; a live one's final state and fills are then recorded by
+``orion reconcile``, which looks them up by their ids (a paper venue's cancel is its ledger's).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Venue
+from orion_cli.core.reconcile import OPEN_STATUSES, order_rows, teach
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import Database
-from orion_cli.venues.trading import OrderState, TradingVenue
+from orion_cli.store.ledger import Ledger
+from orion_cli.venues.trading import OrderState, OrderStatus, TradingVenue
 
 
 @dataclass
@@ -30,12 +35,17 @@ class CancelOutcome:
 
     venue: Venue
     order: OrderState  # as the venue listed it
-    after: OrderState | None = None  # as the venue answered the cancel (None: not known)
+    orion: bool = False  # one of orion's own orders (in the ledger)
+    after: OrderState | None = None  # as the venue showed it after the cancel
     error: str = ""
 
     @property
+    def failed(self) -> bool:
+        return bool(self.error)
+
+    @property
     def cancelled(self) -> bool:
-        return not self.error
+        return not self.error and self.after is not None and self.after.status is OrderStatus.CANCELLED
 
     def to_record(self) -> dict[str, Any]:
         after = self.after or self.order
@@ -44,6 +54,7 @@ class CancelOutcome:
             "venue": self.venue.value,
             "order_id": self.order.venue_order_id,
             "client_order_id": self.order.client_order_id or None,
+            "orion": self.orion,
             "market": self.order.market_id,
             "side": self.order.side.value,
             "action": self.order.action.value,
@@ -63,29 +74,39 @@ class VenueCancels:
 
     @property
     def complete(self) -> bool:
-        return not self.unreachable and all(o.cancelled for o in self.outcomes)
+        return not self.unreachable and not any(o.failed for o in self.outcomes)
 
 
 async def cancel_open_orders(db: Database, venues: Mapping[Venue, TradingVenue], mode: str) -> list[VenueCancels]:
-    """Cancel every order each venue lists as resting; audit each venue's outcome."""
-    results: list[VenueCancels] = []
-    for venue, tv in venues.items():
-        result = VenueCancels(venue)
+    """Cancel every order each venue lists as resting (the venues at once); audit each venue's outcome."""
+    ledger = Ledger(db, mode)
+    return list(await asyncio.gather(*(_cancel_venue(db, ledger, venue, tv, mode) for venue, tv in venues.items())))
+
+
+async def _cancel_venue(db: Database, ledger: Ledger, venue: Venue, tv: TradingVenue, mode: str) -> VenueCancels:
+    result = VenueCancels(venue)
+    with db.read() as conn:  # a restarted process must be told what its own open orders meant
+        teach(tv, order_rows(conn, mode, venue, statuses=OPEN_STATUSES))
+    try:
+        resting = await tv.open_orders()
+    except OrionError as exc:
+        result.unreachable = exc.message
+        resting = []
+    for order in resting:
+        own = ledger.find_order(venue, client_order_id=order.client_order_id, venue_order_id=order.venue_order_id)
+        outcome = CancelOutcome(venue, order, orion=own is not None)
         try:
-            resting = await tv.open_orders()
+            outcome.after = await tv.cancel(order.venue_order_id)
         except OrionError as exc:
-            result.unreachable = exc.message
-            resting = []
-        for order in resting:
-            outcome = CancelOutcome(venue, order)
-            try:
-                outcome.after = await tv.cancel(order.venue_order_id)
-            except OrionError as exc:
-                outcome.error = exc.message
-            result.outcomes.append(outcome)
-        _audit(db, mode, result)
-        results.append(result)
-    return results
+            outcome.error = exc.message
+        else:
+            if outcome.after is None:
+                outcome.error = "not found at the venue after the cancel: look it up before trusting it is gone"
+            elif not outcome.after.status.terminal:
+                outcome.error = f"the venue still shows it {outcome.after.status.value} after the cancel"
+        result.outcomes.append(outcome)
+    _audit(db, mode, result)
+    return result
 
 
 def _audit(db: Database, mode: str, result: VenueCancels) -> None:
@@ -93,7 +114,8 @@ def _audit(db: Database, mode: str, result: VenueCancels) -> None:
         "venue": result.venue.value,
         "mode": mode,
         "cancelled": [_brief(o) for o in result.outcomes if o.cancelled],
-        "failed": [{**_brief(o), "error": o.error} for o in result.outcomes if not o.cancelled],
+        "finished_first": [_brief(o) for o in result.outcomes if not o.cancelled and not o.failed],
+        "failed": [{**_brief(o), "error": o.error} for o in result.outcomes if o.failed],
     }
     if result.unreachable:
         payload["unreachable"] = result.unreachable
@@ -103,4 +125,5 @@ def _audit(db: Database, mode: str, result: VenueCancels) -> None:
 def _brief(o: CancelOutcome) -> dict[str, Any]:
     after = o.after or o.order
     return {"order_id": o.order.venue_order_id, "client_order_id": o.order.client_order_id or None,
-            "market": o.order.market_id, "status": after.status.value, "filled_size": after.filled_size}
+            "orion": o.orion, "market": o.order.market_id, "status": after.status.value,
+            "filled_size": after.filled_size}

@@ -66,8 +66,10 @@ __all__ = [
     "Drift",
     "Resolved",
     "VenueReconcile",
+    "order_rows",
     "reconcile",
     "reconcile_async",
+    "teach",
 ]
 
 T = TypeVar("T")
@@ -239,7 +241,7 @@ def _request_of(row: Row[Any]) -> OrderRequest | None:
         return None
 
 
-def _teach(tv: TradingVenue, rows: Sequence[Row[Any]]) -> None:
+def teach(tv: TradingVenue, rows: Sequence[Row[Any]]) -> None:
     """Tell a live client what our persisted orders meant, as a restarted process must.
 
     Kalshi reports an ``ask`` identically for "sell YES" and "buy NO" (``remember`` disambiguates);
@@ -257,7 +259,7 @@ def _teach(tv: TradingVenue, rows: Sequence[Row[Any]]) -> None:
             register(row.token_id, row.market_id, request.side)
 
 
-def _order_rows(conn: Connection, mode: str, venue: Venue, *, statuses: Sequence[OrderStatus] = (),
+def order_rows(conn: Connection, mode: str, venue: Venue, *, statuses: Sequence[OrderStatus] = (),
                 since: datetime | None = None) -> list[Row[Any]]:
     stmt = select(orders).where(orders.c.mode == mode, orders.c.venue == venue.value)
     if statuses:
@@ -373,8 +375,9 @@ async def reconcile_async(
 
 # An execution left in a non-final state longer than the grace period was interrupted (a crash, a
 # kill) between its legs: one leg may be filled with nothing on the other venue. HALTED ones already
-# carry their record and alert. Derived from the machine, so a status added to it is not missed.
-_STUCK = tuple(s.value for s in ExecStatus if not s.final and s is not ExecStatus.HALTED)
+# carry their record and alert; HEDGED ones hold equal shares (up to the dust the hedge accepted).
+# Derived from the machine, so a status added to it is not missed.
+_STUCK = tuple(s.value for s in ExecStatus if not s.final and s not in (ExecStatus.HALTED, ExecStatus.HEDGED))
 
 
 def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
@@ -466,13 +469,13 @@ def _halt_for_drift(ctx: _Context, conn: Connection, reason: str,
 
 async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result: VenueReconcile) -> None:
     with ctx.db.read() as conn:
-        open_rows = _order_rows(conn, ctx.mode, venue, statuses=OPEN_STATUSES)
+        open_rows = order_rows(conn, ctx.mode, venue, statuses=OPEN_STATUSES)
     since = ctx.now - ctx.lookback
     for row in open_rows:
         since = min(since, _parse_ts(row.created_at))
     with ctx.db.read() as conn:
-        _teach(tv, _order_rows(conn, ctx.mode, venue, since=since - timedelta(days=1)))
-    _teach(tv, open_rows)
+        teach(tv, order_rows(conn, ctx.mode, venue, since=since - timedelta(days=1)))
+    teach(tv, open_rows)
 
     # (1) orders whose outcome is not final, by their persisted ids
     for row in open_rows:

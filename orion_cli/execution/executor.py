@@ -95,7 +95,8 @@ if TYPE_CHECKING:
     from orion_cli.risk.breaker import Breaker
     from orion_cli.risk.checks import PipelineContext
 
-__all__ = ["CRASH_STEPS", "ExecutionResult", "Executor", "LegSpec", "build_plan", "client_order_id", "leg_order"]
+__all__ = ["CRASH_STEPS", "ExecutionResult", "Executor", "LegSpec", "build_plan", "client_order_id", "leg_order",
+           "venues_resume_may_send_to"]
 
 # -- test hook ------------------------------------------------------------------------------------
 # Crash tests (tests/execution/test_crash.py) SIGKILL a real process at a named step. The variable
@@ -130,6 +131,28 @@ _RESULT_STATUS = {
     ExecStatus.FAILED: "failed",
     ExecStatus.REFUSED: "refused",
 }
+
+
+def venues_resume_may_send_to(status: ExecStatus, plan_json: str) -> frozenset[Venue]:
+    """Where resuming an execution stopped at ``status`` may send (or cancel) an order next.
+
+    A first leg is never re-sent: one never sent is abandoned (nothing goes anywhere); one that may be
+    at the venue is looked up there (and cancelled if undecided), and if it filled the hedge follows,
+    so both venues. From a first leg known filled the hedge goes to the second leg's venue (an unwind
+    of a short hedge would follow on the first's, as without a resume); once hedged, or unwinding,
+    only the first leg's venue may get an order (the unwind). A halted execution may be anywhere, so
+    both. Final ones send nothing.
+    """
+    plan = load_result(plan_json)
+    specs = {int(s["index"]): Venue(s["venue"]) for s in plan["specs"]}
+    first, second = specs[int(plan["first"])], specs[int(plan["second"])]
+    if status in (ExecStatus.LEG1_SENT, ExecStatus.HALTED):
+        return frozenset({first, second})
+    if status in (ExecStatus.LEG1_DONE, ExecStatus.LEG2_SENT):
+        return frozenset({second})
+    if status in (ExecStatus.HEDGED, ExecStatus.UNWINDING):
+        return frozenset({first})
+    return frozenset()
 
 
 def client_order_id(key: str, tag: str) -> str:

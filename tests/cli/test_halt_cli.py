@@ -45,8 +45,9 @@ def test_cancel_open_cancels_an_open_paper_order_after_halting(isolated_home: Pa
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["type"] for r in records] == ["halt", "cancel"]
     cancel = records[1]
-    assert (cancel["venue"], cancel["client_order_id"], cancel["status"], cancel["size"]) == (
-        "kalshi", "left-open-1", "cancelled", "4")
+    assert (cancel["venue"], cancel["client_order_id"], cancel["orion"], cancel["status"], cancel["size"]) == (
+        "kalshi", "left-open-1", True, "cancelled", "4")
+    assert "paper: cancelling the paper ledger's resting orders" in result.stderr
     assert "1 resting order(s) cancelled" in result.stderr
 
     db = open_database(f"sqlite:///{db_file}")
@@ -63,9 +64,10 @@ def test_cancel_open_cancels_an_open_paper_order_after_halting(isolated_home: Pa
     assert status.exit_code == 0 and json.loads(status.stdout)["halted"] is True
 
 
-def test_status_with_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
-    result = run("halt", "--status", "--cancel-open")
-    assert result.exit_code == 2
+def test_status_or_live_without_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
+    for args in (("--status", "--cancel-open"), ("--live",)):
+        result = run("halt", *args)
+        assert result.exit_code == 2, result.output
     assert not (isolated_home / "orion.db").exists()  # refused before anything was opened
 
 

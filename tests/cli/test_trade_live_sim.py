@@ -326,6 +326,26 @@ def test_resuming_into_a_maintenance_window_sends_nothing_and_resumes_after_it(w
     assert world.venue_positions() == expected == world.ledger_positions()
 
 
+def test_resuming_a_polymarket_hedge_is_not_held_up_by_kalshi_maintenance(world: World) -> None:
+    """Kalshi's leg first (Polymarket made the deeper book); killed with the hedge marked but not sent.
+    During Kalshi's maintenance the resume still sends the hedge, to Polymarket: nothing goes to Kalshi."""
+    book = world.psim.books[world.no_token]
+    book["asks"] = [{"price": "0.50", "size": "100"}]
+    key = ("--idempotency-key", "live-sim-resume-k")
+    code, _out, err = world.run(*LIVE, *key, extra_env={"ORION_TEST_CRASH_AT": "l2_marked"})
+    assert code == -9, err
+    assert len(world.kalshi_created()) == 1 and world.poly_created() == []
+
+    world.ksim.exchange_state = {"exchange_active": True, "trading_active": False}
+    code, out, err = world.run(*LIVE, *key)
+    assert code == 0, err
+    execution = next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+    assert execution["status"] == "done", execution["message"]
+    assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+    expected = {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert world.venue_positions() == expected == world.ledger_positions()
+
+
 def test_alerts_of_a_live_trade_are_the_live_ledgers_and_a_low_balance_is_alerted_once(world: World) -> None:
     """trading.mode says paper; the flag pair makes the trade live, so its alerts are audited as live.
 
@@ -407,6 +427,8 @@ def test_halt_cancel_open_halts_first_then_cancels_every_resting_order(world: Wo
     cancels = {r["venue"]: r for r in records if r.get("type") == "cancel"}
     assert {v: r["order_id"] for v, r in cancels.items()} == {v.value: i for v, i in ids.items()}
     assert {r["status"] for r in cancels.values()} == {"cancelled"} and {r["error"] for r in cancels.values()} == {None}
+    assert {r["orion"] for r in cancels.values()} == {False}  # not in the ledger: the account's other orders
+    assert "2 resting order(s) cancelled" in err
     # Cancelled where it counts: at the venues.
     assert world.ksim.account(KEY_ID).order(ids[Venue.KALSHI])["status"] == "canceled"
     assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "CANCELED"
@@ -422,7 +444,8 @@ def test_halt_cancel_open_halts_first_then_cancels_every_resting_order(world: Wo
         v.value: [i] for v, i in ids.items()}
     code, out, err = world.run("halt", "--cancel-open", "--json")  # again: nothing rests, still halted
     assert code == 0, err
-    assert [d["type"] if isinstance(d, dict) else d for d in _documents(out)] == ["halt", []]
+    (document,) = _documents(out)  # --json: one document, the halt with what it cancelled
+    assert (document["type"], document["halted"], document["cancels"]) == ("halt", True, [])
 
 
 def test_halt_cancel_open_with_a_venue_down_still_halts_and_cancels_the_other(world: World) -> None:
@@ -436,6 +459,42 @@ def test_halt_cancel_open_with_a_venue_down_still_halts_and_cancels_the_other(wo
     assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "LIVE"  # could not be reached: still resting
     code, out, err = world.run("halt", "--status", "--json")
     assert code == 0 and json.loads(out)["halted"] is True
+
+
+def test_halt_cancel_open_counts_only_a_cancel_the_venue_confirms(world: World) -> None:
+    """Polymarket answers 200 but lists the order under not_canceled: still resting, so exit 5, not success."""
+    from sim.server import FaultRule
+
+    ids = _place_resting_orders(world)
+    poly_id = ids[Venue.POLYMARKET]
+    world.psim.server.add_fault(FaultRule("status", method="DELETE", path_prefix="/clob/order", status=200,
+                                          body={"canceled": [], "not_canceled": {poly_id: "order can't be canceled"}}))
+    code, out, err = world.run("halt", "--cancel-open", "--jsonl")
+    assert code == 5, err
+    cancels = {r["venue"]: r for r in map(json.loads, out.splitlines()) if r["type"] == "cancel"}
+    assert cancels["kalshi"]["status"] == "cancelled"
+    assert cancels["polymarket"]["status"] == "failed" and "still shows it open" in cancels["polymarket"]["error"]
+    assert "1 resting order(s) cancelled" in err and world.psim.orders[poly_id]["status"] == "LIVE"
+
+
+def test_halt_cancel_open_live_spares_no_venue_for_the_others_missing_credentials(
+        world: World, tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
+    """--live where trading.mode is paper; the vault holds Kalshi's credentials only: Kalshi's orders are
+    still cancelled, and the run exits 4 naming Polymarket's missing credentials."""
+    ids = _place_resting_orders(world)
+    where = tmp_path / "kalshi-only"
+    where.mkdir()
+    pw, vault = _vault(where, {"kalshi_api_key_id": KEY_ID, "kalshi_private_key": _pem(rsa_key)})
+    code, out, err = world.run("halt", "--cancel-open", "--live", "--jsonl", extra_env={
+        "ORION__TRADING__MODE": "paper", "ORION_MASTER_PASSWORD_FILE": str(pw),
+        "ORION__SECRETS__VAULT_PATH": str(vault)})
+    assert code == 4, err
+    error = json.loads(err.strip().splitlines()[-1])
+    assert "polymarket: polymarket credentials are not in the vault" in error["message"], error
+    cancels = [r for r in map(json.loads, out.splitlines()) if r["type"] == "cancel"]
+    assert [(r["venue"], r["status"]) for r in cancels] == [("kalshi", "cancelled")]
+    assert world.ksim.account(KEY_ID).order(ids[Venue.KALSHI])["status"] == "canceled"
+    assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "LIVE"
 
 
 # -- how trade builds its live clients (in process: what the subprocess cannot show) -------------------

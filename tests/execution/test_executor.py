@@ -34,7 +34,7 @@ from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.errors import NotFound
 from orion_cli.core.models import Market, OrderBook, Side, Venue
 from orion_cli.execution import executor as executor_mod
-from orion_cli.execution.executor import CRASH_STEPS, Executor, client_order_id, leg_order
+from orion_cli.execution.executor import CRASH_STEPS, Executor, client_order_id, leg_order, venues_resume_may_send_to
 from orion_cli.execution.plan import TradePlan
 from orion_cli.execution.state import ExecStatus
 from orion_cli.risk.checks import PipelineContext
@@ -463,3 +463,20 @@ def test_a_key_being_driven_by_another_process_is_refused_not_resumed(db: Databa
     # Once the first process is done (lock released), the key works normally.
     done = run(ex.execute(plan, None))
     assert done.status == "done"
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    ("intents", set()),  # abandoned: nothing is sent anywhere
+    ("leg1_sent", {"polymarket", "kalshi"}),  # looked up where it went; if it filled, the hedge follows
+    ("leg1_done", {"kalshi"}),  # the hedge
+    ("leg2_sent", {"kalshi"}),
+    ("hedged", {"polymarket"}),  # only an unwind of the first leg
+    ("unwinding", {"polymarket"}),
+    ("halted", {"polymarket", "kalshi"}),
+    ("done", set()), ("unwound", set()), ("failed", set()),
+])
+def test_a_resume_asks_only_the_venues_it_may_send_to(status: str, expected: set[str]) -> None:
+    """The live trade command asks Kalshi whether it trades only when a resume may send there."""
+    plan = json.dumps({"specs": [{"index": 0, "venue": "kalshi"}, {"index": 1, "venue": "polymarket"}],
+                       "first": 1, "second": 0})
+    assert {v.value for v in venues_resume_may_send_to(ExecStatus(status), plan)} == expected

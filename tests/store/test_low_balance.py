@@ -6,10 +6,13 @@ Each test runs on a SQLite file and on a throwaway PostgreSQL database (``db_url
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
+from store.writers import another_writer
 
 from orion_cli.core.models import Venue
 from orion_cli.store.db import Database, open_database
@@ -35,6 +38,25 @@ def test_a_venue_falls_once_until_it_recovers(db: Database) -> None:
     assert record_low(db, "live", [P], [K], NOW) == set()  # Kalshi recovered; Polymarket still low
     assert record_low(db, "live", [K], [], NOW) == {K}  # fell again
     assert record_low(db, "live", [], [], NOW) == set()
+
+
+def test_a_venue_still_low_a_day_later_is_reminded_once_a_day(db: Database) -> None:
+    """A fall alerted while the webhook was down would otherwise never be alerted again."""
+    assert record_low(db, "live", [K], [], NOW) == {K}
+    assert record_low(db, "live", [K], [], NOW + timedelta(hours=23, minutes=59)) == set()
+    assert record_low(db, "live", [K], [], NOW + timedelta(hours=24)) == {K}  # the reminder renews the mark
+    assert record_low(db, "live", [K], [], NOW + timedelta(hours=30)) == set()
+    assert record_low(db, "live", [K], [], NOW + timedelta(hours=48)) == {K}
+
+
+def test_a_look_that_changes_nothing_takes_no_write_lock(db: Database, db_url: str) -> None:
+    """Every trade looks: with nothing low and nothing marked it must not queue behind the writers' lock."""
+    assert record_low(db, "live", [K], [], NOW) == {K}
+    with another_writer(db_url, lambda conn: conn.execute(text("SELECT 1"))):  # holds the lock throughout
+        started = time.monotonic()
+        assert record_low(db, "live", [], [P], NOW) == set()  # Polymarket fine, and was not marked
+        assert record_low(db, "live", [K], [], NOW) == set()  # Kalshi still low, marked
+        assert time.monotonic() - started < 1.0  # the busy timeout is 10 s: nothing waited for the lock
 
 
 def test_each_ledger_keeps_its_own(db: Database) -> None:

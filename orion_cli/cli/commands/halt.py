@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
+
+if TYPE_CHECKING:
+    from orion_cli.core.cancel_open import VenueCancels
+    from orion_cli.core.models import Venue
 
 HALT_COLUMNS = [
     Column("halted", "halted"),
@@ -24,6 +28,7 @@ HALT_COLUMNS = [
 CANCEL_COLUMNS = [
     Column("venue", "venue"),
     Column("order_id", "order id"),
+    Column("orion", "orion's"),
     Column("market", "market"),
     Column("side", "side"),
     Column("action", "action"),
@@ -35,6 +40,9 @@ CANCEL_COLUMNS = [
 ]
 
 
+CANCEL_HINT = "`orion secrets encrypt` the venue's credentials, or disable it (kalshi.enabled / polymarket.enabled)"
+
+
 def halt_command(
     ctx: typer.Context,
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why trading is being halted.")] = "",
@@ -42,15 +50,19 @@ def halt_command(
     cancel_open: Annotated[bool, typer.Option(
         "--cancel-open", help="After halting, cancel every resting order on the enabled venues (orion's and any "
                               "other the same accounts placed).")] = False,
+    live: Annotated[bool, typer.Option(
+        "--live", help="With --cancel-open: cancel at the live venues (the vault's credentials) even where "
+                       "trading.mode is paper. Cancelling needs no live authorization.")] = False,
 ) -> None:
     """Engage the kill switch: every order path refuses until `orion resume`.
 
     The state lives in the database, so every process and host sharing it is halted at once. The
-    halt is engaged first, whatever --cancel-open then meets. --cancel-open reads the live venues
-    with the vault's credentials in live mode (the paper ledger's venues otherwise); a venue that
-    cannot be reached or an order that cannot be cancelled is reported and exits 5 (still halted).
+    halt is engaged first, whatever --cancel-open then meets. --cancel-open works on the ledger of
+    this command (live when trading.mode is live, with the live environment pair, or with --live; the
+    paper ledger otherwise). It exits 5, still halted, when a venue cannot be reached or an order
+    cannot be cancelled (4 when only credentials were missing); running it again is safe.
 
-    Example:  orion halt --reason "venue outage" --cancel-open   ·   orion halt --status --json
+    Example:  orion halt --reason "venue outage" --cancel-open --live   ·   orion halt --status --json
     """
     from orion_cli.risk.halt import KillSwitch
 
@@ -58,41 +70,71 @@ def halt_command(
     settings = app.settings()
     if status and cancel_open:
         raise typer.BadParameter("--status shows the kill switch; it cancels nothing", param_hint="--cancel-open")
-    switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=app.mode())
+    if live and not cancel_open:
+        raise typer.BadParameter("--live chooses where --cancel-open cancels; a halt stops every mode",
+                                 param_hint="--live")
+    mode = "live" if live else app.mode()
+    switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=mode)
     if status:
         st = switch.status()
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
         return
     st = switch.engage(reason or "halted from the command line")
     app.out.banner(f"HALTED: {st.reason}")
-    app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
-    if cancel_open:
-        _cancel_open(app)
+    if not cancel_open:
+        app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
+        return
+    cancels, problems, credentials = _cancel_open(app, mode)
+    records = [o.to_record() for r in cancels for o in r.outcomes]
+    if app.out.format == "json":  # one document: the halt, with what was cancelled
+        app.out.record({**st.to_record(), "cancels": records}, HALT_COLUMNS)
+    else:
+        app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
+        app.out.records(records, CANCEL_COLUMNS, title=f"resting orders ({mode})", empty="no resting orders")
+    outcomes = [o for r in cancels for o in r.outcomes]
+    done, finished = sum(o.cancelled for o in outcomes), sum(not o.cancelled and not o.failed for o in outcomes)
+    if done or finished:
+        app.out.success(f"{done} resting order(s) cancelled" + (f"; {finished} finished before the cancel "
+                                                                 "(see status)" if finished else ""))
+    if mode == "live" and any(o.orion for o in outcomes):
+        app.out.info("orion's own orders among them get their final state and fills from `orion reconcile`")
+    if problems:
+        from orion_cli.core.errors import SecretsError, VenueUnavailable
+
+        message = f"halted, but not every resting order was cancelled: {'; '.join(problems)}"
+        hint = "running `orion halt --cancel-open` again is safe"
+        if credentials is not None:  # nothing but credentials stood in the way
+            raise SecretsError(message, hint=CANCEL_HINT, reason=credentials)
+        raise VenueUnavailable(", ".join(sorted({p.split(":", 1)[0] for p in problems})), message, hint=hint)
 
 
-def _cancel_open(app: AppContext) -> None:
+def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[str], str | None]:
+    """Cancel on each enabled venue of ``mode``: (per-venue results, problems, and when credentials were the
+    only problem, the reason of the first)."""
     from orion_cli.cli.commands.market_data import run
     from orion_cli.cli.live_venues import LazyStore, live_venues, venues_wanted
-    from orion_cli.core.cancel_open import VenueCancels, cancel_open_orders
-    from orion_cli.core.errors import OrionError, VenueUnavailable
+    from orion_cli.core.cancel_open import cancel_open_orders
+    from orion_cli.core.errors import SecretsError
+    from orion_cli.venues.trading import TradingVenue
 
     settings = app.settings()
-    mode = app.mode()
     db = app.db()
-    wanted = venues_wanted(settings, None)
+    venues: dict[Venue, TradingVenue] = {}
+    missing: list[tuple[str, str]] = []  # (what, reason) of each venue whose credentials could not be read
     with LazyStore(app) as secrets:
         if mode == "live":
-            try:
-                venues = live_venues(settings, secrets.get(), wanted)
-            except OrionError:
-                app.out.warn("halted, but no resting order was cancelled: the venues could not be opened")
-                raise
+            for venue in venues_wanted(settings, None):  # one venue's missing credentials must not spare the other's
+                try:
+                    venues.update(live_venues(settings, secrets.get(), [venue], missing_hint=CANCEL_HINT))
+                except SecretsError as exc:
+                    missing.append((f"{venue.value}: {exc.message}", exc.reason))
         else:
             from orion_cli.cli.commands.market_data import open_source
             from orion_cli.venues.paper import PaperVenue
 
+            app.out.info("paper: cancelling the paper ledger's resting orders (--live for the venues)")
             source = open_source(app, None, False)  # not read: cancelling needs no quotes
-            venues = {v: PaperVenue(v, db, source, settings) for v in wanted}
+            venues = {v: PaperVenue(v, db, source, settings) for v in venues_wanted(settings, None)}
 
         async def main() -> list[VenueCancels]:
             try:
@@ -103,21 +145,12 @@ def _cancel_open(app: AppContext) -> None:
                     if callable(closer):
                         await closer()
 
-        results: list[VenueCancels] = run(main)
-    records = [o.to_record() for r in results for o in r.outcomes]
-    app.out.records(records, CANCEL_COLUMNS, title=f"resting orders ({mode})", empty="no resting orders")
-    done = sum(1 for r in results for o in r.outcomes if o.cancelled)
-    if any(o.order.client_order_id for r in results for o in r.outcomes):
-        app.out.info("orion's own orders among them get their final state and fills from `orion reconcile`")
+        results: list[VenueCancels] = run(main) if venues else []
     problems = [f"{r.venue.value}: resting orders not listed ({r.unreachable})" for r in results if r.unreachable]
-    problems += [f"{o.venue.value} {o.order.venue_order_id}: {o.error}" for r in results for o in r.outcomes
-                 if not o.cancelled]
-    if problems:
-        raise VenueUnavailable(", ".join(sorted({r.venue.value for r in results if not r.complete})),
-                               f"halted, but not every resting order was cancelled: {'; '.join(problems)}",
-                               hint="run `orion halt --cancel-open` again; cancelling twice is safe")
-    if done:
-        app.out.success(f"{done} resting order(s) cancelled")
+    problems += [f"{o.venue.value}: order {o.order.venue_order_id}: {o.error}" for r in results for o in r.outcomes
+                 if o.failed]
+    credentials = missing[0][1] if missing and not problems else None
+    return results, [what for what, _ in missing] + problems, credentials
 
 
 def resume_command(

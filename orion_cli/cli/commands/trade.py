@@ -378,7 +378,7 @@ def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
 
     with app.db().read() as conn:
         row = conn.execute(select(executions.c.key, executions.c.opportunity_id, executions.c.mode,
-                                  executions.c.status).where(executions.c.key == key)).first()
+                                  executions.c.status, executions.c.plan).where(executions.c.key == key)).first()
     return None if row is None else dict(row._mapping)
 
 
@@ -508,9 +508,10 @@ async def _require_exchange_trading(built: Mapping[Venue, TradingVenue], key: st
 
 async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal | None,
                    key: str, auth: Authorization, alerts: AlertSink, *, resume: bool = False,
-                   resume_sends: bool = False,
+                   resume_to: frozenset[Venue] = frozenset(),
                    low_balance: LowBalanceWatch | None = None) -> tuple[TradePlan | None, ExecutionResult]:
-    """Plan and execute ``op``, or with ``resume`` finish (``resume_sends``) or report execution ``key``."""
+    """Plan and execute ``op``, or with ``resume`` finish or report execution ``key`` (``resume_to``: the
+    venues the resume may send to next)."""
     from orion_cli.execution.executor import Executor
     from orion_cli.risk.breaker import Breaker
     from orion_cli.store.ledger import Ledger
@@ -529,9 +530,12 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         executor = Executor(db, ledger, built, settings, mode=mode, alerts=alerts, breaker=breaker,
                             books=read_book)
         if resume:
-            # Geoblock is not asked here: Polymarket's submit asks it before every order, and a
+            # Only when Kalshi gets the next order: a paused Kalshi must not hold up a Polymarket
+            # hedge. Geoblock is not asked: Polymarket's submit asks it before every order, and a
             # blocked host must still be able to hedge or unwind on Kalshi.
-            if mode == "live" and resume_sends:
+            from orion_cli.core.models import Venue as V
+
+            if mode == "live" and V.KALSHI in resume_to:
                 await _require_exchange_trading(built, key)
             return None, await executor.resume(key)
         plan, balances = await _plan_and_balances(app, venues, source, op, size, key, write=True)
@@ -621,16 +625,18 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
                 raise Refused(f"idempotency key {key} is already used by a {prior['mode']} execution of "
                               f"opportunity {prior['opportunity_id']}", reason="DUPLICATE",
                               hint="choose another --idempotency-key")
+            from orion_cli.execution.executor import venues_resume_may_send_to
             from orion_cli.execution.state import ExecStatus
 
-            interrupted = not ExecStatus(prior["status"]).final
-            if not interrupted:
+            status = ExecStatus(prior["status"])
+            if status.final:
                 out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
             else:  # interrupted: finish it by its persisted ids (a sent order is looked up, never sent twice)
                 out.info(f"idempotency key {key} was used before and stopped at {prior['status']}; resuming it: "
                          "orders already sent are looked up, never sent twice")
+            resume_to = venues_resume_may_send_to(status, prior["plan"])
             _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True,
-                                             resume_sends=interrupted))
+                                             resume_to=resume_to))
         else:
             plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts,
                                                 low_balance=low_balance))
