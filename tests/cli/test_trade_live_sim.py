@@ -428,6 +428,7 @@ def test_halt_cancel_open_halts_first_then_cancels_every_resting_order(world: Wo
     assert {v: r["order_id"] for v, r in cancels.items()} == {v.value: i for v, i in ids.items()}
     assert {r["status"] for r in cancels.values()} == {"cancelled"} and {r["error"] for r in cancels.values()} == {None}
     assert {r["orion"] for r in cancels.values()} == {False}  # not in the ledger: the account's other orders
+    assert "LIVE: cancelling the resting orders on kalshi, polymarket" in err
     assert "2 resting order(s) cancelled" in err
     # Cancelled where it counts: at the venues.
     assert world.ksim.account(KEY_ID).order(ids[Venue.KALSHI])["status"] == "canceled"

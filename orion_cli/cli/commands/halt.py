@@ -128,6 +128,8 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
                     venues.update(live_venues(settings, secrets.get(), [venue], missing_hint=CANCEL_HINT))
                 except SecretsError as exc:
                     missing.append((f"{venue.value}: {exc.message}", exc.reason))
+            if venues:
+                app.out.banner(f"LIVE: cancelling the resting orders on {', '.join(v.value for v in venues)}.")
         else:
             from orion_cli.cli.commands.market_data import open_source
             from orion_cli.venues.paper import PaperVenue
