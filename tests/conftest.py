@@ -14,6 +14,8 @@ from pathlib import Path
 import pgserver
 import pytest
 
+from orion_cli.store.db import Database, open_database
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures"
 
@@ -67,3 +69,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         server.drop_database(url)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """An open :class:`Database` on ``db_url`` (migrated on open), disposed after the test."""
+    database = open_database(db_url)
+    try:
+        yield database
+    finally:
+        database.dispose()

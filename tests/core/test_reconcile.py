@@ -127,13 +127,6 @@ def _state(cid: str, oid: str, status: OrderStatus, size: str, filled: str, fill
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    d = open_database(db_url)
-    yield d
-    d.dispose()
-
-
-@pytest.fixture
 def settings() -> Settings:
     return load_settings(environ={})
 

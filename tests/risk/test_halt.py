@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,6 @@ from orion_cli.core.errors import ExitCode, Halted, Refused
 from orion_cli.risk.halt import KillSwitch, assert_not_halted, status_in
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import Database, open_database
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_database(db_url)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def _events(db: Database, type_: str) -> list[dict[str, object]]:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -27,15 +26,6 @@ from orion_cli.store.audit import GENESIS_HASH, AuditLog, compute_hash, iso_utc
 from orion_cli.store.db import Database, open_database
 
 ACTOR = {"command": "test", "user": "tester", "host": "h1", "pid": 1}
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_database(db_url)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def _fill(log: AuditLog, n: int, type_: str = "test.event") -> None:

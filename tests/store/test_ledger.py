@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
@@ -12,7 +11,7 @@ from sqlalchemy import select
 from orion_cli.core.errors import DataError, NotFound, Refused
 from orion_cli.core.models import Side, Venue
 from orion_cli.store.audit import AuditLog
-from orion_cli.store.db import Database, open_database
+from orion_cli.store.db import Database
 from orion_cli.store.ledger import IllegalTransition, Ledger, trading_day
 from orion_cli.store.tables import audit_events, fills, orders
 from orion_cli.venues.trading import (
@@ -26,13 +25,6 @@ from orion_cli.venues.trading import (
 )
 
 NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_database(db_url)
-    yield database
-    database.dispose()
 
 
 def prepared(coid: str = "c1", *, size: str = "10", price: str = "0.40", side: Side = Side.YES,

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import text
 from store.writers import another_writer
 
@@ -20,15 +18,6 @@ from orion_cli.store.low_balance import record_low
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 K, P = Venue.KALSHI, Venue.POLYMARKET
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_database(db_url)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def test_a_venue_falls_once_until_it_recovers(db: Database) -> None:

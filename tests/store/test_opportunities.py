@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -16,20 +15,11 @@ from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, Pri
 from orion_cli.core.opportunity import Opportunity
 from orion_cli.core.pricing import price_pair, price_within_venue
 from orion_cli.store import opportunities as store
-from orion_cli.store.db import Database, open_database
+from orion_cli.store.db import Database
 from orion_cli.store.schema import StoredOpportunity
 
 D = Decimal
 NOW = datetime(2026, 6, 11, 12, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_database(db_url)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def _side(*asks: tuple[str, str]) -> BookSide:
