@@ -116,6 +116,17 @@ def _documents(text: str) -> list[Any]:
         out.append(doc)
 
 
+def _execution(out: str) -> dict[str, Any]:
+    """The execution record among a trade's stdout documents."""
+    return next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+
+
+def _crash_at(world: World, step: str, *key: str) -> None:
+    """The live trade under ``key``, SIGKILLed at execution step ``step`` (ORION_TEST_CRASH_AT)."""
+    code, _out, err = world.run(*LIVE, *key, extra_env={"ORION_TEST_CRASH_AT": step})
+    assert code == -9, err
+
+
 def _store_opportunity(db_url: str, cond: str, no_token: str) -> None:
     """OP_ID: buy YES on Kalshi's TICKER and NO on Polymarket's ``cond``, 10 contracts."""
     now = datetime.now(UTC)
@@ -236,7 +247,7 @@ def test_live_trade_fills_both_legs_once_and_the_ledger_matches_the_venues(world
     code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-1")
     assert code == 0, err
     assert "LIVE trading authorized" in err
-    execution = next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+    execution = _execution(out)
     assert execution["status"] == "done", execution["message"]
     orders = execution["orders"]
     assert sorted(o["venue"] for o in orders) == ["kalshi", "polymarket"]
@@ -258,7 +269,7 @@ def test_live_trade_fills_both_legs_once_and_the_ledger_matches_the_venues(world
     # The same command and key again: reported from the ledger, nothing new at either venue.
     code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-1")
     assert code == 0, err
-    again = next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+    again = _execution(out)
     assert again["status"] == "already_done", again["message"]
     assert "nothing re-sent" in err
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
@@ -296,7 +307,7 @@ def test_an_exchange_in_maintenance_refuses_before_either_leg_is_sent(world: Wor
     world.ksim.exchange_state = {"exchange_active": True, "trading_active": True}
     code, out, err = world.run(*LIVE)  # back from maintenance: the same command trades
     assert code == 0, err
-    execution = next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+    execution = _execution(out)
     assert execution["status"] == "done", execution["message"]
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
 
@@ -304,8 +315,7 @@ def test_an_exchange_in_maintenance_refuses_before_either_leg_is_sent(world: Wor
 def test_resuming_into_a_maintenance_window_sends_nothing_and_resumes_after_it(world: World) -> None:
     # Polymarket is the thinner leg, so it goes first; the process dies once it is recorded.
     key = ("--idempotency-key", "live-sim-resume")
-    code, _out, err = world.run(*LIVE, *key, extra_env={"ORION_TEST_CRASH_AT": "l1_recorded"})
-    assert code == -9, err
+    _crash_at(world, "l1_recorded", *key)
     assert len(world.poly_created()) == 1 and world.kalshi_created() == []
 
     world.ksim.exchange_state = {"exchange_active": True, "trading_active": False}
@@ -319,7 +329,7 @@ def test_resuming_into_a_maintenance_window_sends_nothing_and_resumes_after_it(w
     code, out, err = world.run(*LIVE, *key)
     assert code == 0, err
     assert "resuming it" in err
-    execution = next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+    execution = _execution(out)
     assert execution["status"] == "done", execution["message"]
     assert len(world.poly_created()) == 1 and len(world.kalshi_created()) == 1
     expected = {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
@@ -332,14 +342,13 @@ def test_resuming_a_polymarket_hedge_is_not_held_up_by_kalshi_maintenance(world:
     book = world.psim.books[world.no_token]
     book["asks"] = [{"price": "0.50", "size": "100"}]
     key = ("--idempotency-key", "live-sim-resume-k")
-    code, _out, err = world.run(*LIVE, *key, extra_env={"ORION_TEST_CRASH_AT": "l2_marked"})
-    assert code == -9, err
+    _crash_at(world, "l2_marked", *key)
     assert len(world.kalshi_created()) == 1 and world.poly_created() == []
 
     world.ksim.exchange_state = {"exchange_active": True, "trading_active": False}
     code, out, err = world.run(*LIVE, *key)
     assert code == 0, err
-    execution = next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+    execution = _execution(out)
     assert execution["status"] == "done", execution["message"]
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
     expected = {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
