@@ -7,6 +7,7 @@ configured Kalshi rate tier and the Polymarket signature type's own maker.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,14 @@ if TYPE_CHECKING:
     from orion_cli.core.models import Venue
     from orion_cli.secrets.store import SecretStore, SecretValue
     from orion_cli.venues.trading import TradingVenue
+
+
+async def aclose_venues(venues: Iterable[TradingVenue]) -> None:
+    """Close each client that holds connections (live clients do; paper venues have nothing to close)."""
+    for tv in venues:
+        closer = getattr(tv, "aclose", None)
+        if callable(closer):
+            await closer()
 
 
 def venues_wanted(settings: Settings, venue: str | None) -> list[Venue]:

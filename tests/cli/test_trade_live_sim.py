@@ -391,7 +391,7 @@ def _place_resting_orders(world: World) -> dict[Venue, str]:
     account's own resting orders, as a trader's other activity leaves them); their venue order ids."""
     import asyncio
 
-    from orion_cli.cli.live_venues import live_venues
+    from orion_cli.cli.live_venues import aclose_venues, live_venues
     from orion_cli.core.config import load_settings
     from orion_cli.secrets.store import open_store
     from orion_cli.secrets.unlock import resolve_master_password
@@ -421,8 +421,7 @@ def _place_resting_orders(world: World) -> dict[Venue, str]:
                 ids[venue] = state.venue_order_id
             return ids
         finally:
-            for tv in venues.values():
-                await tv.aclose()  # type: ignore[attr-defined]
+            await aclose_venues(venues.values())
 
     return asyncio.run(place())
 

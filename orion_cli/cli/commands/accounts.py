@@ -92,7 +92,7 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     """
     import dataclasses
 
-    from orion_cli.cli.live_venues import LazyStore, live_venues, venues_wanted
+    from orion_cli.cli.live_venues import LazyStore, aclose_venues, live_venues, venues_wanted
     from orion_cli.core.accounts import VenueAccount, gather
     from orion_cli.core.errors import SecretsError
     from orion_cli.store.ledger import Ledger
@@ -122,10 +122,7 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
         try:
             return await gather(venues, ledger, settings)
         finally:
-            for tv in venues.values():
-                closer = getattr(tv, "aclose", None)
-                if callable(closer):
-                    await closer()
+            await aclose_venues(venues.values())
 
     report: AccountsReport = run(read)
     for acct in report.accounts:

@@ -112,7 +112,7 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
     """Cancel on each enabled venue of ``mode``: (per-venue results, problems, and when credentials were the
     only problem, the reason of the first)."""
     from orion_cli.cli.commands.market_data import run
-    from orion_cli.cli.live_venues import LazyStore, live_venues, venues_wanted
+    from orion_cli.cli.live_venues import LazyStore, aclose_venues, live_venues, venues_wanted
     from orion_cli.core.cancel_open import cancel_open_orders
     from orion_cli.core.errors import SecretsError
     from orion_cli.venues.trading import TradingVenue
@@ -142,10 +142,7 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
             try:
                 return await cancel_open_orders(db, venues, mode)
             finally:
-                for tv in venues.values():
-                    closer = getattr(tv, "aclose", None)
-                    if callable(closer):
-                        await closer()
+                await aclose_venues(venues.values())
 
         results: list[VenueCancels] = run(main) if venues else []
     problems = [f"{r.venue.value}: resting orders not listed ({r.unreachable})" for r in results if r.unreachable]

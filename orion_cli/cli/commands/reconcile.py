@@ -11,7 +11,7 @@ import typer
 
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, run
 from orion_cli.cli.context import AppContext, get_app
-from orion_cli.cli.live_venues import LazyStore, alert_sink
+from orion_cli.cli.live_venues import LazyStore, aclose_venues, alert_sink
 from orion_cli.cli.live_venues import live_venues as _live_venues
 from orion_cli.cli.live_venues import venues_wanted as _venues_wanted
 from orion_cli.cli.output import Column
@@ -145,10 +145,7 @@ def reconcile_command(
                 return await reconcile_async(db, ledger, venues, settings, mode=mode, fix=fix, alerts=alerts,
                                              halt_on_drift=halt_on_drift, lookback=timedelta(hours=lookback_hours))
             finally:
-                for tv in venues.values():
-                    closer = getattr(tv, "aclose", None)
-                    if callable(closer):
-                        await closer()
+                await aclose_venues(venues.values())
 
         try:
             results: list[VenueReconcile] = run(main)
