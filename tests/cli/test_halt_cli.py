@@ -85,3 +85,15 @@ def test_a_halt_by_a_service_trading_live_through_the_environment_pair_is_audite
     finally:
         db.dispose()
     assert [(e.type, e.mode) for e in events] == [("halt.engaged", "live"), ("halt.released", "live")]
+
+
+def test_cancel_open_live_without_a_vault_still_halts_and_exits_4_naming_it_once(
+        isolated_home: Path, tmp_path: Path) -> None:
+    assert run("init").exit_code == 0
+    env = {"ORION__TRADING__MODE": "live", "ORION__SECRETS__VAULT_PATH": str(tmp_path / "no-vault.json")}
+    result = CliRunner().invoke(app, ["halt", "--cancel-open", "--json"], env=env, catch_exceptions=False)
+    assert result.exit_code == 4, result.output
+    error = json.loads(result.stderr.strip().splitlines()[-1])
+    assert error["message"].count("kalshi, polymarket:") == 1, error  # the vault is opened once, not per venue
+    status = run("halt", "--status", "--json")
+    assert json.loads(status.stdout)["halted"] is True

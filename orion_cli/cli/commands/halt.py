@@ -40,6 +40,10 @@ CANCEL_COLUMNS = [
 ]
 
 
+# Secrets errors of the store itself (every venue's the same). Anything else is taken as one venue's
+# credentials, so the other venues are still tried: a misreading costs an unlock, never a spared order.
+VAULT_PROBLEMS = frozenset({"no_vault", "locked", "wrong_password", "password_file", "weak_password",
+                            "vault_damaged", "vault_version", "vault_busy", "no_keyring", "keyring_error"})
 CANCEL_HINT = "`orion secrets encrypt` the venue's credentials, or disable it (kalshi.enabled / polymarket.enabled)"
 
 
@@ -123,11 +127,18 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
     missing: list[tuple[str, str]] = []  # (what, reason) of each venue whose credentials could not be read
     with LazyStore(app) as secrets:
         if mode == "live":
-            for venue in venues_wanted(settings, None):  # one venue's missing credentials must not spare the other's
+            wanted = venues_wanted(settings, None)
+            for i, venue in enumerate(wanted):  # one venue's missing credentials spare no other's
                 try:
                     venues.update(live_venues(settings, secrets.get(), [venue], missing_hint=CANCEL_HINT))
                 except SecretsError as exc:
-                    missing.append((f"{venue.value}: {exc.message}", exc.reason))
+                    if exc.reason not in VAULT_PROBLEMS:
+                        missing.append((f"{venue.value}: {exc.message}", exc.reason))
+                        continue
+                    # The vault itself: the same for every venue left, so it is said once and not
+                    # unlocked (or asked for) again.
+                    missing.append((f"{', '.join(v.value for v in wanted[i:])}: {exc.message}", exc.reason))
+                    break
             if venues:
                 app.out.banner(f"LIVE: cancelling the resting orders on {', '.join(v.value for v in venues)}.")
         else:
