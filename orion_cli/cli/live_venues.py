@@ -53,14 +53,8 @@ def open_store(app: AppContext) -> SecretStore:
     settings = app.settings()
     path = Path(settings.secrets.vault_path).expanduser() if settings.secrets.vault_path else default_vault_path()
 
-    def prompt(message: str) -> str:
-        answer = ask_secret(message)
-        if answer is None:
-            raise KeyboardInterrupt
-        return answer
-
     def provide(new: bool) -> Any:
-        return resolve_master_password(path, prompt=prompt if interactive() else None, warn=app.out.warn, new=new)
+        return resolve_master_password(path, prompt=ask_secret if interactive() else None, warn=app.out.warn, new=new)
 
     return open_store(settings.secrets.backend, vault_path=path, password=provide)
 

@@ -1,8 +1,15 @@
-"""Interactive prompts that refuse, rather than hang, when nobody is at a terminal."""
+"""Interactive prompts that refuse, rather than hang, when nobody is at a terminal.
+
+A prompt cancelled with Ctrl-C or Ctrl-D raises :class:`KeyboardInterrupt`, which the app turns into
+exit 130 ("interrupted", DESIGN's exit codes) before anything is changed. Questionary's own ``ask()``
+would instead return ``None``, which each caller then had to tell apart from an answer; one that did
+not read a cancelled live-trading phrase or resume confirmation as a wrong answer (exit 6).
+"""
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from orion_cli.cli.output import stream_is_tty
 
@@ -12,24 +19,32 @@ def interactive() -> bool:
     return stream_is_tty(sys.stdin) and stream_is_tty(sys.stdout)
 
 
-def ask_text(message: str) -> str | None:
-    """A plain text answer; ``None`` when cancelled (Ctrl-C/Ctrl-D)."""
+def _ask(question: Any) -> Any:
+    try:
+        answer = question.unsafe_ask()
+    except EOFError:  # Ctrl-D
+        raise KeyboardInterrupt from None
+    if answer is None:  # questionary's own "cancelled"
+        raise KeyboardInterrupt
+    return answer
+
+
+def ask_text(message: str) -> str:
+    """A plain text answer (Ctrl-C/Ctrl-D raise KeyboardInterrupt)."""
     import questionary
 
-    answer = questionary.text(message).ask()
-    return None if answer is None else str(answer)
+    return str(_ask(questionary.text(message)))
 
 
-def ask_secret(message: str) -> str | None:
-    """A hidden answer; ``None`` when cancelled."""
+def ask_secret(message: str) -> str:
+    """A hidden answer (Ctrl-C/Ctrl-D raise KeyboardInterrupt)."""
     import questionary
 
-    answer = questionary.password(message).ask()
-    return None if answer is None else str(answer)
+    return str(_ask(questionary.password(message)))
 
 
 def confirm(message: str, default: bool = False) -> bool:
+    """Yes or no (Ctrl-C/Ctrl-D raise KeyboardInterrupt: "interrupted", not "no")."""
     import questionary
 
-    answer = questionary.confirm(message, default=default).ask()
-    return bool(answer)
+    return bool(_ask(questionary.confirm(message, default=default)))

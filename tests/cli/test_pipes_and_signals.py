@@ -181,8 +181,8 @@ def _engage(path: Path) -> None:
 
 @pytest.mark.parametrize(
     "answer,expected_code,still_halted",
-    [("RESUME\r", 0, False), ("resume please\r", 6, True), ("\x03", 6, True)],
-    ids=["correct-phrase", "wrong-phrase", "ctrl-c"],
+    [("RESUME\r", 0, False), ("resume please\r", 6, True), ("\x03", 130, True), ("\x04", 130, True)],
+    ids=["correct-phrase", "wrong-phrase", "ctrl-c", "ctrl-d"],
 )
 def test_resume_typed_confirmation_on_a_terminal(ledger: Path, isolated_home: Path, answer: str,
                                                  expected_code: int, still_halted: bool) -> None:
@@ -191,7 +191,7 @@ def test_resume_typed_confirmation_on_a_terminal(ledger: Path, isolated_home: Pa
     assert code == expected_code, screen
     assert _halted(ledger) is still_halted
     assert "Traceback" not in screen
-    if still_halted:
-        assert "not confirmed" in screen
+    if still_halted:  # a cancelled prompt is an interruption (DESIGN: 130), a wrong phrase a refusal
+        assert ("interrupted" if expected_code == 130 else "not confirmed") in screen
     else:
         assert "released" in screen

@@ -433,8 +433,11 @@ def test_audit_events_name_secrets_only(tmp_path: Path, home: Path, pw_file: Pat
 def test_prompt_cancelled_exit_130(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from orion_cli.cli import prompts
 
+    def cancelled(message: str) -> str:  # what prompts.ask_secret does on Ctrl-C / Ctrl-D
+        raise KeyboardInterrupt
+
     monkeypatch.setattr(prompts, "interactive", lambda: True)
-    monkeypatch.setattr(prompts, "ask_secret", lambda message: None)
+    monkeypatch.setattr(prompts, "ask_secret", cancelled)
     monkeypatch.setattr(prompts, "ask_text", lambda message: "")
     assert run("encrypt").exit_code == 130
 

@@ -48,8 +48,10 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_on_pty(argv: list[str], answer: str | None, *, timeout: float = 30.0) -> tuple[int, str, str]:
-    """Run ``argv`` on a new pty; type ``answer`` when the phrase prompt appears. (exit code, before, all)."""
+def run_on_pty(argv: list[str], answer: str | None, *, timeout: float = 30.0,
+               enter: bool = True) -> tuple[int, str, str]:
+    """Run ``argv`` on a new pty; type ``answer`` (and Enter, unless ``enter`` is false) when the phrase
+    prompt appears. (exit code, before, all)."""
     pid, fd = pty.fork()
     if pid == 0:  # child
         try:
@@ -76,7 +78,7 @@ def run_on_pty(argv: list[str], answer: str | None, *, timeout: float = 30.0) ->
                 before_prompt = text
                 answered = True
                 time.sleep(0.2)
-                os.write(fd, ((answer or "") + "\r").encode())
+                os.write(fd, ((answer or "") + ("\r" if enter else "")).encode())
         else:
             os.kill(pid, signal.SIGKILL)
             pytest.fail(f"the child did not finish within {timeout}s; output so far:\n{buf.decode(errors='replace')}")
@@ -125,6 +127,18 @@ def test_wrong_phrase_is_refused_with_exit_6(op_id: str, tmp_path: Path, answer:
     assert before, f"no phrase prompt appeared:\n{output}"
     assert code == 6, output
     assert "CONFIRM LIVE TRADING" in output.split(PROMPT_TAIL, 1)[1]
+    assert audit_events("live.authorized") == []
+
+
+@pytest.mark.parametrize("keys", ["\x03", "\x04"], ids=["ctrl-c", "ctrl-d"])
+def test_cancelling_the_phrase_prompt_is_an_interruption_exit_130(op_id: str, keys: str) -> None:
+    """Ctrl-C or Ctrl-D at the phrase is "interrupted" (DESIGN: 130), not a wrong phrase; nothing authorized."""
+    argv = [*ORION_ARGV, "trade", op_id, "--live", "--confirm"]
+    code, before, output = run_on_pty(argv, keys, enter=False)
+    assert before, f"no phrase prompt appeared:\n{output}"
+    assert code == 130, output
+    assert "interrupted" in output.split(PROMPT_TAIL, 1)[1]
+    assert "Traceback" not in output
     assert audit_events("live.authorized") == []
 
 

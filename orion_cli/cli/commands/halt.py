@@ -195,7 +195,7 @@ def resume_command(
                           hint="orion resume --yes")
         app.out.banner(f"Trading is halted: {current.reason} (since {current.since})")
         answer = ask_text("Type RESUME to release the kill switch:")
-        if (answer or "").strip() != "RESUME":
+        if answer.strip() != "RESUME":
             raise Refused("resume not confirmed; the kill switch stays engaged", reason="NOT_CONFIRMED")
     st = switch.release(breaker=breaker)
     if st.halted:

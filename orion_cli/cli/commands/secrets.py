@@ -52,10 +52,7 @@ def _vault_path(app_ctx: AppContext) -> Path:
 def _prompt_hidden(message: str) -> str:
     from orion_cli.cli.prompts import ask_secret
 
-    answer = ask_secret(message)
-    if answer is None:
-        raise KeyboardInterrupt
-    return answer
+    return ask_secret(message)
 
 
 def _password_provider(app_ctx: AppContext, path: Path) -> Any:
@@ -111,8 +108,6 @@ def _interactive_plan(app_ctx: AppContext) -> ImportPlan:
     for spec in CATALOGUE.values():
         if spec.multiline:
             answer = ask_text(f"{spec.description}: path to the .pem file (Enter to skip):")
-            if answer is None:
-                raise KeyboardInterrupt
             if answer.strip():
                 path = Path(answer.strip()).expanduser()
                 plan.values[spec.name] = read_value_file(path)
