@@ -7,7 +7,8 @@ Why it is shaped this way (``orion_cli.venues.trading`` has the contract):
   :meth:`PolymarketTrading.submit` only ever HMAC-signs and sends *those* bytes. A retry, or a
   re-send after a restart, is therefore the same order (same salt, same signature, same order
   hash), and the venue refuses a second copy ("order {hash} is invalid. Duplicated."), which
-  :meth:`submit` answers by reading the existing order back instead of failing.
+  :meth:`submit` answers by reading the existing order back instead of failing (and, while it
+  cannot be read yet, with :class:`OrderOutcomeUnknown`: the venue holds it, so it is not rejected).
 * **A lost answer is looked up, never guessed.** ``POST /order`` is sent exactly once per call
   (``VenueHttp.send`` never retries). A timeout or dropped connection after the request left, and
   any 5xx (the venue documents "could not run the execution" 500s for orders it had accepted),
@@ -295,9 +296,16 @@ def parse_open_order(
 def parse_trade_fills(
     raw: Any, *, api_key: str, funder: str, tokens: Mapping[str, TokenInfo] | None = None
 ) -> list[Fill]:
-    """Our side(s) of one ``/data/trades`` row: the taker fill, or each of our maker orders."""
+    """Our side(s) of one ``/data/trades`` row: the taker fill, or each of our maker orders.
+
+    A trade whose settlement FAILED on chain moved no shares and no cash: it gives no fill. One still
+    MATCHED, MINED or RETRYING counts (the hedge cannot wait for CONFIRMED); if it fails later,
+    ``orion reconcile`` sees the venue's positions disagree with the ledger and reports the drift.
+    """
     if not isinstance(raw, Mapping):
         raise DataError("trade", "expected a JSON object")
+    if str(raw.get("status") or "").upper() == "FAILED":
+        return []
     trade_id = str(raw.get("id") or "")
     if not trade_id:
         raise DataError("trade.id", "missing")
@@ -739,6 +747,9 @@ class PolymarketTrading:
             existing = await self.find_order(request.client_order_id, prepared.venue_ref)
             if existing is not None:
                 return existing
+            # Not readable yet, but held by the venue: it may be live or filled, never "rejected".
+            raise OrderOutcomeUnknown(Venue.POLYMARKET, request.client_order_id,
+                                      "the venue says it already holds this order, which cannot be read yet")
         if any(marker in lowered for marker in _KILLED_MARKERS):
             return self._state(prepared, OrderStatus.CANCELLED, Decimal(0), None, "killed", message)
         raise OrderRejected(Venue.POLYMARKET, code, message or "no reason given")
@@ -762,7 +773,11 @@ class PolymarketTrading:
                 ctx.prec = 50
                 avg = usd / shares
         venue_status = str(body.get("status") or "").lower()
-        if venue_status == "matched":
+        if venue_status == "matched" and shares <= 0:
+            # Matched, but the answer leaves out the amounts (they are optional in the venue's
+            # answer): not a final state with nothing filled. The read-back tells what filled.
+            status = OrderStatus.SUBMITTED
+        elif venue_status == "matched":
             if shares >= request.size:
                 status = OrderStatus.FILLED
             elif request.time_in_force is TimeInForce.GTC:

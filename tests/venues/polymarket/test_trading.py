@@ -188,6 +188,18 @@ def test_fok_buy_fills_reads_back_with_fills_and_fees(sim: PolymarketSim, market
     with_client(wallet, sim, go)
 
 
+def test_a_trade_whose_settlement_failed_gives_no_fill(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    """Reference notes pitfall 12: matched is provisional; a FAILED trade moved nothing."""
+    async def go(pm: PolymarketTrading) -> None:
+        prepared = pm.prepare(order(market))
+        await pm.submit(prepared)
+        assert len(await pm.fills(venue_order_id=prepared.venue_ref)) == 1  # MATCHED: counted
+        sim.clob_trades[-1]["status"] = "FAILED"
+        assert await pm.fills(venue_order_id=prepared.venue_ref) == []
+
+    with_client(wallet, sim, go)
+
+
 def test_fok_not_fillable_is_killed_not_rejected(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
     async def go(pm: PolymarketTrading) -> None:
         prepared = pm.prepare(order(market, size="500", price="0.53"))
@@ -440,6 +452,38 @@ def test_success_shapes_without_status_stay_pending(
         state = await pm.submit(pm.prepare(order(market)))
         assert state.status is OrderStatus.SUBMITTED and not state.status.terminal
         assert state.venue_order_id == body["orderID"] and state.filled_size == 0
+
+    with_client(wallet, sim, go)
+
+
+def test_a_duplicate_that_cannot_be_read_yet_is_an_unknown_outcome_not_a_rejection(
+    sim: PolymarketSim, market: Market, wallet: Wallet
+) -> None:
+    """The venue already holds this signed order (an earlier send arrived), but the look-up finds
+    nothing yet: the leg may be live or filled, so it must be looked up again, not recorded rejected."""
+    async def go(pm: PolymarketTrading) -> None:
+        prepared = pm.prepare(order(market))
+        sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/order", status=400,
+                                       body={"error": f"order {prepared.venue_ref} is invalid. Duplicated."}))
+        with pytest.raises(OrderOutcomeUnknown) as info:
+            await pm.submit(prepared)
+        assert "already holds" in str(info.value)
+
+    with_client(wallet, sim, go)
+
+
+def test_matched_without_amounts_is_read_back_not_final_with_nothing_filled(
+    sim: PolymarketSim, market: Market, wallet: Wallet
+) -> None:
+    """The amounts are optional in the answer: a "matched" FOK without them has filled, so it must not
+    become a final PARTIAL with 0 filled; it stays pending for the read-back."""
+    body = {"success": True, "errorMsg": "", "orderID": "0x" + "ab" * 32, "status": "matched"}
+    sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/order", status=200, body=body))
+
+    async def go(pm: PolymarketTrading) -> None:
+        state = await pm.submit(pm.prepare(order(market)))
+        assert state.status is OrderStatus.SUBMITTED and not state.status.terminal
+        assert state.venue_order_id == body["orderID"]
 
     with_client(wallet, sim, go)
 
