@@ -42,7 +42,7 @@ from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, OrionError, SecretsError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ONE, ZERO
-from orion_cli.execution.state import ExecStatus
+from orion_cli.execution.state import NEVER_SENT, ExecStatus
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger
@@ -83,7 +83,8 @@ QTY_TOLERANCE = Decimal("0.000001")  # Polymarket's 6-decimal share unit
 EXTERNAL_PREFIX = "ext-"
 ADJUST_PREFIX = "reconcile-adj-"
 MAX_AUDITED_DRIFTS = 200
-NEVER_REACHED = "never reached the venue (reconcile: the venue does not know the order)"
+# NEVER_SENT first: a resumed execution must not count this order as a hedge attempt that was sent.
+NEVER_REACHED = f"{NEVER_SENT}never reached the venue (reconcile: the venue does not know the order)"
 
 
 # -- records ----------------------------------------------------------------------------------

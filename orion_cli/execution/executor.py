@@ -69,7 +69,7 @@ from orion_cli.core.money import ONE, ZERO, ceil_to, floor_to
 from orion_cli.core.opportunity import Opportunity, ratio_down
 from orion_cli.core.pricing import size_grid
 from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict
-from orion_cli.execution.state import ExecStatus, advance, allowed, load_result, save_result
+from orion_cli.execution.state import NEVER_SENT, ExecStatus, advance, allowed, load_result, save_result
 from orion_cli.risk.halt import KillSwitch, assert_not_halted
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
 from orion_cli.store.audit import batched as audit_batch
@@ -402,9 +402,6 @@ def _tag_order(tag: str) -> tuple[int, int]:
     if tag.startswith("u"):
         return (2, int(tag[1:] or 0))
     return (0, 0)
-
-
-NEVER_SENT = "never sent: "
 
 
 def _was_sent(order: OrderState) -> bool:

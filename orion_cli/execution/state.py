@@ -40,6 +40,11 @@ from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
 from orion_cli.store.tables import executions
 from orion_cli.venues.trading import TradingError
 
+# The reject reason of an order cancelled without ever reaching its venue (an intent abandoned or
+# superseded, or a submitted order the venue does not know). The executor counts such orders as not
+# sent: they use no hedge retry and do not turn the next attempt into a retry. Reconcile uses it too.
+NEVER_SENT = "never sent: "
+
 
 class ExecStatus(StrEnum):
     INTENTS = "intents"  # plan checked, execution and both intents committed; nothing sent

@@ -134,3 +134,57 @@ def test_sigkill_between_the_legs_then_reconcile_reports_the_unhedged_leg_and_ha
         assert not [d for r in results for d in r.drifts if d.kind == "execution"]
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("step", ["l1_recorded", "l2_marked"])
+def test_cron_reconcile_between_crash_and_resume_still_lets_the_resume_hedge(tmp_path: Path, step: str) -> None:
+    """Reconcile (cron, no halt) cancels the hedge intent the venue never saw; the resume must still
+    send the hedge as a first attempt. Found in review: the cancel's reason did not mark it never sent,
+    so with no retries configured the resume sold the filled first leg back instead of hedging it."""
+    from datetime import UTC, datetime, timedelta
+
+    from execution.crash_driver import (
+        K_TICKER,
+        P_COND,
+        FixedSource,
+        kalshi_book,
+        kalshi_market,
+        poly_book,
+        poly_market,
+        settings,
+    )
+
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.core.models import Venue
+    from orion_cli.core.reconcile import reconcile
+    from orion_cli.execution.executor import Executor
+    from orion_cli.venues.paper import PaperVenue
+
+    db_path = tmp_path / "ledger.db"
+    killed = drive(db_path, "execute", step)
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    db = open_database(f"sqlite:///{db_path}")
+    s = settings(**{"trading.second_leg_retries": 0})
+
+    def venues(now: datetime) -> dict[Venue, PaperVenue]:
+        return {Venue.KALSHI: PaperVenue(Venue.KALSHI, db, FixedSource(kalshi_market(), kalshi_book(now)), s),
+                Venue.POLYMARKET: PaperVenue(Venue.POLYMARKET, db, FixedSource(poly_market(), poly_book(now)), s)}
+
+    async def resume() -> str:
+        v = venues(datetime.now(UTC))
+        await v[Venue.KALSHI].market(K_TICKER)
+        await v[Venue.POLYMARKET].market(P_COND)
+        ex = Executor(db, Ledger(db, "paper"), v, s, mode="paper", alerts=NullAlertSink(), verify_delays=(0.0,))
+        return (await ex.resume(KEY)).status
+
+    try:
+        later = datetime.now(UTC) + timedelta(minutes=10)  # past the grace period
+        results = reconcile(db, Ledger(db, "paper"), venues(later), s, mode="paper", fix=False,
+                            alerts=NullAlertSink(), now=later)
+        assert [r.after for res in results for r in res.resolved] == ["cancelled"]  # the hedge intent
+        assert asyncio.run(resume()) == "done"
+        held = {(p.venue, p.side): p.size for p in Ledger(db, "paper").positions()}
+        assert sorted(held.values()) == [D("10"), D("10")]  # hedged, nothing sold back
+        assert AuditLog(db).verify().ok
+    finally:
+        db.dispose()
