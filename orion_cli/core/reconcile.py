@@ -36,6 +36,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Row, select
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from orion_cli.core.alert_sink import AlertSink
 from orion_cli.core.config import Settings
@@ -648,6 +649,14 @@ def _savepoint_fix(ctx: _Context, conn: Connection, drift: Drift, apply: Any) ->
                       venue=drift.venue, market=drift.market)
     except OrionError as exc:
         return replace(drift, fix=f"not adopted: {exc}")
+    except (StatementError, ValueError, ArithmeticError) as exc:
+        # A value the ledger cannot store (the savepoint is rolled back): this drift stays reported and
+        # unfixed; the venue's other fixes and its summary are kept. The database itself failing is
+        # not this drift's problem: that still ends the run.
+        if isinstance(exc, DBAPIError):
+            raise
+        what = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+        return replace(drift, fix=f"not adopted: {type(what).__name__}: {str(what)[:200]}")
     return fixed
 
 

@@ -497,15 +497,18 @@ class Ledger:
         cost = Decimal(row.cost) if row else ZERO
         fees = Decimal(row.fees) if row else ZERO
         realised = Decimal(row.realized_pnl) if row else ZERO
+        # q(): a fill priced at a ledger average (10 places, e.g. a reconcile adjustment) times a
+        # fractional size has more places than the ledger stores; Money would refuse the row.
+        notional = q(f.size * f.price)
         if f.action is Action.BUY:
-            size, cost, fees = size + f.size, cost + f.size * f.price, fees + f.fee
+            size, cost, fees = size + f.size, cost + notional, fees + f.fee
         else:
             if f.size > size:
                 raise DataError(f"fill {f.fill_id}", f"sells {f.size} of {f.market_id} {f.side.value} but the "
                                                      f"{self.mode} ledger holds {size}")
             cost_out = cost if f.size == size else q(cost * f.size / size)
             fees_out = fees if f.size == size else q(fees * f.size / size)
-            realised += f.size * f.price - f.fee - cost_out - fees_out
+            realised += notional - f.fee - cost_out - fees_out
             size, cost, fees = size - f.size, cost - cost_out, fees - fees_out
         values = {"size": size, "cost": cost, "fees": fees, "realized_pnl": realised, "updated_at": iso_utc(now)}
         if row is None:
@@ -521,7 +524,7 @@ class Ledger:
         row = c.execute(select(balances).where(*key)).first()
         if row is None:
             raise TradingError(f"no {self.mode} balance on {f.venue.value}; initialise it before trading")
-        notional = f.size * f.price
+        notional = q(f.size * f.price)  # as _apply_to_position
         delta = -(notional + f.fee) if f.action is Action.BUY else notional - f.fee
         c.execute(update(balances).where(*key).values(
             available=Decimal(row.available) + delta, total=Decimal(row.total) + delta, as_of=iso_utc(now)))

@@ -298,6 +298,46 @@ def test_position_mismatch_is_drift_with_quantities_and_value_and_fix_adjusts(db
     _verify(db)
 
 
+def test_fix_adjusts_a_position_whose_average_has_ten_places_by_a_fractional_quantity(
+        db: Database, settings: Settings) -> None:
+    """Found in review: the adjustment sells at the ledger's average (1.00 / 3 = 0.3333333333), and
+    1.5 of that has 11 places; the position row refused it and the whole reconcile crashed (exit 1 on
+    every cron run, every venue's fixes and summary lost)."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "2", "0.33"), _fill("f2", "o-1", "1", "0.34")], size="3")
+    assert ledger.positions()[0].avg_price == D("0.3333333333")
+    venue = FakeVenue(fills_=[_fill("f1", "o-1", "2", "0.33"), _fill("f2", "o-1", "1", "0.34")],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("1.5"), D("0.3333"), D("0.5"))])
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert [(d.kind, d.fixed) for d in fixed.drifts] == [("position", True)], fixed.drifts
+    (pos,) = ledger.positions(Venue.KALSHI)
+    assert pos.size == D("1.5") and pos.exposure == D("0.5")  # half the cost left with half the contracts
+    (clean,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert clean.status == "clean"
+    _verify(db)
+
+
+def test_a_fix_the_ledger_cannot_store_is_reported_unfixed_and_the_run_goes_on(
+        db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import orion_cli.core.reconcile as rec
+
+    def unstorable(*args: Any, **kwargs: Any) -> str:
+        raise ValueError("money value has more than 10 decimal places")
+
+    monkeypatch.setattr(rec, "_adjust_fill", unstorable)
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
+    venue = FakeVenue(fills_=[_fill("f1", "o-1", "10", "0.40")],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("7"), D("0.40"), D("2.8"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert res.status == "drift"
+    (drift,) = res.drifts
+    assert not drift.fixed and drift.fix == "not adopted: ValueError: money value has more than 10 decimal places"
+    assert ledger.positions(Venue.KALSHI)[0].size == D("10")  # the savepoint rolled back
+    assert AuditLog(db).tail(1)[0].type == "reconcile.drift"  # the run's summary was still written
+    _verify(db)
+
+
 def test_kalshi_positions_are_compared_net_of_yes_and_no(db: Database, settings: Settings) -> None:
     ledger = Ledger(db, "live")
     _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])
