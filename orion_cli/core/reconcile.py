@@ -749,7 +749,9 @@ def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: S
     result.counts["positions_ledger"] = len(ledger_pos)
     mine = _holdings(ledger_pos)
     theirs = _holdings(venue_positions)
-    recent = {(p.market_id, p.side) for p in ledger_pos
+    # Closed ones too: a position the ledger closed seconds ago (an unwind) may still show at a venue
+    # whose positions lag; calling that drift would have --fix buy it back.
+    recent = {(p.market_id, p.side) for p in ctx.ledger.positions(venue, conn=conn, include_closed=True)
               if p.extra.get("updated_at") and ctx.now - _parse_ts(p.extra["updated_at"]) < ctx.grace}
     markets = sorted({m for m, _ in (*mine, *theirs)})
     for market in markets:

@@ -284,6 +284,39 @@ def test_a_metrics_file_that_cannot_be_written_is_exit_3_naming_it(db_file: str,
     assert "Traceback" not in res.output
 
 
+def test_a_metrics_file_that_cannot_be_written_does_not_hide_drift(db_file: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    drifting: dict[str, Any]) -> None:
+    """Found in review: the metrics failure was raised before the drift was shown (nothing on stdout,
+    exit 3). Drift is what cron must see: exit 7, the drift rendered, the metrics failure warned."""
+    import orion_cli.core.metrics as metrics
+
+    def refuse(path: Path, content: str, *, mode: int = 0o644) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(metrics, "write_atomic", refuse)
+    drifting["extra"][Venue.KALSHI] = [_extra()]
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", "--metrics-file", str(tmp_path / "o.prom"))
+    assert res.exit_code == 7, res.output
+    assert [r["status"] for r in json.loads(res.stdout) if r["venue"] == "kalshi"] == ["drift"]
+    assert "cannot write --metrics-file" in res.stderr
+
+
+def test_drift_on_a_venue_that_was_then_unreachable_still_exits_7() -> None:
+    """Found in review: an interrupted execution is reported on the venue holding the most; when that
+    venue was unreachable its result stayed "unavailable" and the run exited 5, hiding the drift."""
+    from orion_cli.cli.commands.reconcile import outcome
+    from orion_cli.core.reconcile import Drift, VenueReconcile
+
+    stuck = Drift(Venue.POLYMARKET, "execution", "0xm", Side.YES, D("10"), D("0"), D("4"), "interrupted", ref="K1")
+    down = VenueReconcile(Venue.POLYMARKET, "live", status="unavailable", reason="HTTP 503", drifts=[stuck])
+    clean = VenueReconcile(Venue.KALSHI, "live")
+    drifted, unavailable, code = outcome([clean, down])
+    assert code == 7 and drifted == [down] and unavailable == [down]
+    assert outcome([clean, VenueReconcile(Venue.POLYMARKET, "live", status="unavailable")])[2] == 5
+    assert outcome([clean])[2] == 0
+
+
 # -- cron conditions: env -i, no TTY, and two overlapping runs ------------------------------------
 
 

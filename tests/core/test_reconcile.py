@@ -338,6 +338,31 @@ def test_a_fix_the_ledger_cannot_store_is_reported_unfixed_and_the_run_goes_on(
     _verify(db)
 
 
+def test_a_position_the_ledger_closed_within_the_grace_period_is_pending_not_drift(
+        db: Database, settings: Settings) -> None:
+    """Found in review: an unwind sold the position 5 s ago and the venue's positions still lag at 10.
+    Only open positions were exempt while young, so this was drift, and --fix bought the 10 back."""
+    ledger = Ledger(db, "live")
+    bought = _fill("fb", "ob", "10", "0.40")
+    _filled_order(ledger, "buy", "ob", [bought])
+    just = NOW - timedelta(seconds=5)
+    req = OrderRequest(Venue.KALSHI, MKT, Side.YES, Action.SELL, D("10"), D("0.35"), TimeInForce.IOC, "sell")
+    ledger.record_intent(PreparedOrder(req, "{}"), now=just)
+    ledger.mark_submitted("sell", now=just)
+    sold = _fill("fs", "os", "10", "0.35", action=Action.SELL, ts=just)
+    ledger.transition("sell", OrderStatus.FILLED, venue_order_id="os", fills=[sold], now=just)
+    lagging = FakeVenue(fills_=[bought, sold], positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10"), D("0.40"),
+                                                                    D("4"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: lagging}, fix=True)
+    assert res.status == "clean" and res.drifts == [], res.drifts
+    assert any(MKT in p for p in res.pending)
+    assert ledger.positions(Venue.KALSHI) == []  # nothing bought back
+    # Past the grace period the same disagreement is drift.
+    (later,) = reconcile(db, ledger, {Venue.KALSHI: lagging}, settings, mode="live", fix=False,
+                         alerts=NullAlertSink(), now=NOW + timedelta(minutes=5), grace=timedelta(seconds=60))
+    assert [d.kind for d in later.drifts] == ["position"]
+
+
 def test_kalshi_positions_are_compared_net_of_yes_and_no(db: Database, settings: Settings) -> None:
     ledger = Ledger(db, "live")
     _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])

@@ -151,10 +151,9 @@ def reconcile_command(
             results: list[VenueReconcile] = run(main)
         finally:
             alerts.flush(5.0)
-        drifted = [r for r in results if r.status == "drift"]
-        unavailable = [r for r in results if r.status == "unavailable"]
-        exit_code = 7 if drifted else 5 if unavailable else 0
+        drifted, unavailable, exit_code = outcome(results)
         halted = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode).status().halted
+        metrics_error = None
         if metrics_file is not None:
             from orion_cli.core.metrics import render_reconcile, write_atomic
 
@@ -163,12 +162,15 @@ def reconcile_command(
                     results, finished_at=datetime.now(UTC), duration_seconds=time.monotonic() - started,
                     halted=halted, mode=mode, exit_code=exit_code))
             except OSError as exc:
-                from orion_cli.core.errors import ConfigError
+                metrics_error = f"cannot write --metrics-file {metrics_file}: {exc.strerror or exc}"
+    _render(app, results)  # the drift is shown (and decides the exit code) even if the metrics failed
+    if metrics_error is not None:
+        if not drifted:
+            from orion_cli.core.errors import ConfigError
 
-                raise ConfigError(f"cannot write --metrics-file {metrics_file}: {exc.strerror or exc}",
-                                  hint="the reconcile itself ran; check the directory and its permissions",
-                                  reason="metrics_file") from None
-    _render(app, results)
+            raise ConfigError(metrics_error, hint="the reconcile itself ran; check the directory and its "
+                                                  "permissions", reason="metrics_file")
+        app.out.warn(metrics_error)
     for r in unavailable:
         app.out.warn(f"{r.venue.value} unavailable: {r.reason}")
     if halt_on_drift and drifted:
@@ -185,6 +187,14 @@ def reconcile_command(
         raise VenueUnavailable(", ".join(r.venue.value for r in unavailable),
                                "; ".join(r.reason for r in unavailable))
     app.out.success("clean: the ledger and the venues agree")
+
+
+def outcome(results: list[VenueReconcile]) -> tuple[list[VenueReconcile], list[VenueReconcile], int]:
+    """(drifted, unavailable, exit code): 7 for any drift, even one found on a venue that was then
+    unreachable (an interrupted execution is reported on the venue holding the most); else 5; else 0."""
+    drifted = [r for r in results if r.status == "drift" or r.drifts]
+    unavailable = [r for r in results if r.status == "unavailable"]
+    return drifted, unavailable, 7 if drifted else 5 if unavailable else 0
 
 
 def _render(app: AppContext, results: list[VenueReconcile]) -> None:
