@@ -164,5 +164,5 @@ complete -c orion -n '__fish_seen_subcommand_from trade' -l 'idempotency-key' -d
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'snapshot' -d 'Read a recorded snapshot file instead of the live venues.'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'demo' -d 'Read the packaged demo data set (recorded, offline).'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'watch' -d 'Auto-execute loop: scan every SECONDS and trade the best opportunities within the limits.'
-complete -c orion -n '__fish_seen_subcommand_from trade' -l 'max-trades' -d 'With --watch: stop after N executions.'
+complete -c orion -n '__fish_seen_subcommand_from trade' -l 'max-trades' -d 'With --watch: stop after N executions that sent orders (done, unwound or failed).'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'help' -d 'Show help and exit.'

@@ -16,7 +16,11 @@ class AlertSink(Protocol):
     def emit(self, kind: str, message: str, payload: Mapping[str, Any] | None = None) -> None: ...
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Wait (bounded) for queued deliveries, e.g. before a short-lived command exits."""
+        """Wait (bounded) for queued deliveries, e.g. before a short-lived command exits.
+
+        ``flush(0)`` never waits: a long-running loop calls it between rounds so that whatever is
+        already decided (an alert that cannot be sent at all) is audited now, not at exit.
+        """
         ...
 
 

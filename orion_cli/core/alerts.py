@@ -276,8 +276,13 @@ class WebhookAlertSink:
             log.warning("alert %s not queued (%s)", kind, type(exc).__name__)
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Wait up to ``timeout`` seconds for queued alerts to be delivered (or given up) and audited."""
-        deadline = time.monotonic() + max(0.0, timeout)
+        """Wait up to ``timeout`` seconds for queued alerts to be delivered (or given up) and audited.
+
+        A zero timeout does not wait (deliveries go on in the background, and audit themselves).
+        """
+        if timeout <= 0:
+            return
+        deadline = time.monotonic() + timeout
         with self._cond:
             while self._pending > 0:
                 left = deadline - time.monotonic()

@@ -43,6 +43,7 @@ from sqlalchemy import select
 from orion_cli.core.models import Venue
 from orion_cli.core.money import ZERO
 from orion_cli.execution.plan import CHECK_ORDER
+from orion_cli.execution.state import NEVER_SENT
 from orion_cli.store.audit import iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.tables import MONEY_QUANTUM, audit_events, executions, fills, orders, plain
@@ -413,7 +414,9 @@ def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapp
     out: list[VenueQuality] = []
     unquoted = 0
     for name in wanted:
-        rows = [r for r in order_rows if r.venue == name and r.status in SENT_STATUSES]
+        # An intent cancelled before it was sent (abandoned, superseded, halted) reached no venue.
+        rows = [r for r in order_rows if r.venue == name and r.status in SENT_STATUSES
+                and not str(r.reject_reason or "").startswith(NEVER_SENT)]
         count = {s: sum(1 for r in rows if r.status == s) for s in SENT_STATUSES}
         slips: list[tuple[Decimal, Decimal]] = []  # (per-contract slippage, contracts)
         latencies: list[Decimal] = []

@@ -347,6 +347,11 @@ class ExecutionResult:
     message: str
     detail: dict[str, Any] = field(default_factory=dict)  # executions.result: fills, slippage, latency, unwind
 
+    @property
+    def sent_orders(self) -> bool:
+        """Whether any of its orders reached a venue (done, unwound, a killed FOK...): a trade made."""
+        return any(_was_sent(o) for o in self.orders)
+
     def to_record(self) -> dict[str, Any]:
         return {
             "type": "execution",

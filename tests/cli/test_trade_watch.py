@@ -144,6 +144,24 @@ def test_sigint_during_an_execution_finishes_and_records_it_first(tmp_path: Path
     check_ledger_and_audit()
 
 
+def test_an_alert_that_cannot_be_sent_is_audited_while_the_watch_runs(tmp_path: Path) -> None:
+    """Found in review: with alerts enabled but unusable (no vault here), `alert.failed` was written
+    only when the loop exited; a watch running for days recorded none, and a SIGTERM lost them all.
+    Every paper balance is below the threshold, so round 1's first trade alerts `balance.low`."""
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"],
+              env(ORION__ALERTS__ENABLED="true", ORION__ALERTS__LOW_BALANCE="100000000"))
+    w.until(lambda r: r.get("event") == "scan" and r.get("round") == 2)
+    db = open_database(None)
+    try:
+        failed = AuditLog(db).tail(100, types=("alert.failed",))
+    finally:
+        db.dispose()
+    assert w.proc.poll() is None  # still watching
+    assert failed and failed[0].payload["kind"] == "balance.low", failed
+    w.proc.send_signal(signal.SIGINT)
+    assert w.finish() == 130
+
+
 def test_max_trades_stops_with_exit_0(tmp_path: Path) -> None:
     w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--max-trades", "1", "--demo", "--jsonl"], env())
     assert w.finish() == 0
@@ -189,3 +207,49 @@ def test_watch_marks_held_positions_and_stops_when_the_breaker_trips(tmp_path: P
         assert [e.type for e in AuditLog(db).tail(50, types=("breaker.tripped",))]
     finally:
         db.dispose()
+
+
+def test_max_trades_counts_every_execution_that_sent_orders(tmp_path: Path, monkeypatch: Any) -> None:
+    """Found in review: only "done" counted, so `--max-trades 1` kept trading while each round unwound
+    at a loss. In-process: the round's executions are scripted (unwound, refused, done)."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.context import AppContext
+    from orion_cli.core.models import Side, Venue
+    from orion_cli.execution.executor import ExecutionResult
+    from orion_cli.execution.plan import Verdict
+    from orion_cli.venues.trading import Action, OrderState, OrderStatus
+
+    def order(status: OrderStatus, reason: str = "") -> OrderState:
+        return OrderState(Venue.KALSHI, "c", "v", status, "M", Side.YES, Action.BUY, Decimal(1), Decimal(0), None,
+                          Decimal(0), Decimal("0.5"), datetime.now(UTC), reject_reason=reason)
+
+    scripted = iter([
+        ExecutionResult("k1", "unwound", Verdict(), [order(OrderStatus.FILLED), order(OrderStatus.CANCELLED)], "u"),
+        ExecutionResult("k2", "failed", Verdict(), [order(OrderStatus.CANCELLED, "never sent: abandoned")], "f"),
+        ExecutionResult("k3", "done", Verdict(), [order(OrderStatus.FILLED)], "d"),
+    ])
+    executed: list[str] = []
+
+    def bind(app: Any, venues: Any, source: Any, op: Any, *args: Any) -> Any:
+        async def factory() -> Any:
+            executed.append(op.id)
+            return None, next(scripted)
+        return factory
+
+    monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
+    monkeypatch.setattr(trade_cmd, "existing_execution", lambda app, key: None)
+    monkeypatch.setattr(trade_cmd, "size_within_limits", lambda op, settings: Decimal(1))
+    legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
+    ops = [SimpleNamespace(id=f"op{i}", legs=legs) for i in range(4)]
+    app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}")
+    stop = trade_cmd.StopFlag(app.out)
+    auth = SimpleNamespace(mode="paper")
+    trades, reason, code = trade_cmd._trade_round(app, None, ops, auth, None, None, None, stop,  # type: ignore[arg-type]
+                                                  0, 2)
+    # op0 unwound (counts), op1 never sent anything (does not), op2 done (counts): stop at 2.
+    assert (trades, reason, code) == (2, "max trades (2) reached", 0)
+    assert executed == ["op0", "op1", "op2"]

@@ -251,6 +251,21 @@ def test_flush_is_bounded(hook: Hook, db: Database) -> None:
     assert sink.pending == 0
 
 
+def test_flush_zero_never_waits_nor_warns(hook: Hook, db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """`trade --watch` calls flush(0) between rounds: a slow webhook must not hold the loop up or
+    fill the log with "still undelivered" warnings."""
+    hook.delay = 1.0
+    sink = WebhookAlertSink(hook.url, fmt="generic", db=db, retries=1, timeout=5, backoff=0.01)
+    sink.emit("halt", "halted", {})
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        sink.flush(0)
+    assert time.monotonic() - started < 0.5 and sink.pending == 1
+    assert "undelivered" not in caplog.text
+    sink.flush(10)
+    assert sink.pending == 0
+
+
 def test_a_full_queue_drops_and_audits_instead_of_blocking(db: Database) -> None:
     gate = threading.Event()
 

@@ -26,7 +26,7 @@ from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
 from orion_cli.store.db import Database, open_database
 from orion_cli.store.tables import executions
 from orion_cli.venues.paper import PaperVenue
-from orion_cli.venues.trading import Action, OrderRejected, OrderRequest, OrderState, TimeInForce
+from orion_cli.venues.trading import Action, OrderRejected, OrderRequest, OrderState, PreparedOrder, TimeInForce
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
@@ -205,6 +205,21 @@ def test_fill_rate_slippage_and_latency_per_venue(world: World) -> None:
     # e1-p: the executor's own 42.5 ms wins over the audit's 300 ms; e2-p from the audit log: 250 ms.
     assert (poly.latency_ms.p50, poly.latency_ms.p95, poly.latency_ms.source) == (D("42.5"), D("250"), "mixed")
     assert any("1 filled buy order(s) have no planned price" in n for n in report.notes)
+
+
+def test_an_intent_cancelled_before_it_was_sent_is_not_counted_as_sent(world: World) -> None:
+    """Found in review: a hedge intent superseded or cancelled at a halt counted as sent and cancelled,
+    halving the fill rate of a venue that filled everything it was sent."""
+    from orion_cli.execution.state import NEVER_SENT
+    from orion_cli.store.ledger import Ledger
+
+    ledger = Ledger(world.db, "paper")
+    request = OrderRequest(Venue.KALSHI, "KX-A", Side.YES, Action.BUY, D("10"), D("0.40"), TimeInForce.FOK, "e3-k")
+    ledger.record_intent(PreparedOrder(request, "{}"), now=T0 + timedelta(minutes=30))
+    ledger.cancelled("e3-k", reason=f"{NEVER_SENT}halted before it was sent", now=T0 + timedelta(minutes=30))
+    kalshi = build_report(world.db, mode="paper", now=T0 + timedelta(hours=2)).venues[0]
+    assert (kalshi.sent, kalshi.filled, kalshi.cancelled) == (5, 4, 0)  # as without it
+    assert kalshi.contracts_sent == D("32")
 
 
 def test_rejections_by_check_in_pipeline_order(world: World) -> None:

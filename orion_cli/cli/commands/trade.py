@@ -760,6 +760,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 _event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
                        round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
             outcome = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades, max_trades)
+            alerts.flush(0)  # audits, without waiting, the round's alerts that cannot be sent at all
             trades = outcome[0]
             if outcome[1] is not None:
                 reason, code = outcome[1], outcome[2]
@@ -858,7 +859,8 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         else:
             _event(app, "execution", f"{op.id} {key}: {result.status} — {result.message}", key=key,
                    status=result.status)
-        if result.status == "done":
+        # Every execution that sent an order counts (an unwound one risked money too), not only "done".
+        if result.status != "already_done" and result.sent_orders:
             trades += 1
             if max_trades is not None and trades >= max_trades:
                 return trades, f"max trades ({max_trades}) reached", 0
@@ -895,7 +897,8 @@ def trade_command(
                                                 help="Auto-execute loop: scan every SECONDS and trade the best "
                                                      "opportunities within the limits.")] = None,
     max_trades: Annotated[int | None, typer.Option("--max-trades", min=1, help="With --watch: stop after N "
-                                                                               "executions.")] = None,
+                                                                               "executions that sent orders "
+                                                                               "(done, unwound or failed).")] = None,
 ) -> None:
     """Show the plan and every pre-trade check for a scanned opportunity, or execute both legs.
 
