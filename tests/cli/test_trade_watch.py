@@ -144,6 +144,49 @@ def test_sigint_during_an_execution_finishes_and_records_it_first(tmp_path: Path
     check_ledger_and_audit()
 
 
+def test_sigterm_during_an_execution_finishes_and_records_it_first(tmp_path: Path) -> None:
+    """Found in review: only SIGINT was deferred; SIGTERM (systemd, Docker, kill) killed the loop
+    between the legs, leaving the execution at leg1_sent with the hedge never sent."""
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"],
+              env(ORION__PAPER__LATENCY_MS="1500"))
+    w.until(lambda r: r.get("event") == "scan")
+    time.sleep(0.7)
+    w.proc.send_signal(signal.SIGTERM)
+    code = w.finish()
+    assert code == 130, w.stderr()
+    execution = next(e for e in w.events if e["type"] == "execution")
+    assert execution["status"] == "done"
+    assert w.events[-1]["event"] == "stopped" and w.events[-1]["reason"] == "terminated (SIGTERM)"
+    check_ledger_and_audit()
+
+
+def test_an_interrupted_execution_stops_the_watch_naming_the_resume(tmp_path: Path, monkeypatch: Any) -> None:
+    """Found in review: a restarted watch skipped an opportunity whose execution a kill had left
+    half done ("already executed"), every round, so the unhedged leg went unnoticed."""
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.context import AppContext
+    from orion_cli.core.models import Venue
+
+    def bind(*args: Any) -> Any:
+        raise AssertionError("nothing may be executed")
+
+    rows = {"op-op0": {"status": "done"}, "op-op1": {"status": "leg1_sent"}}
+    monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
+    monkeypatch.setattr(trade_cmd, "existing_execution", lambda app, key: rows.get(key))
+    monkeypatch.setattr(trade_cmd, "size_within_limits", lambda op, settings: Decimal(1))
+    legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
+    ops = [SimpleNamespace(id=f"op{i}", legs=legs) for i in range(3)]
+    app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}")
+    trades, reason, code = trade_cmd._trade_round(app, None, ops, SimpleNamespace(mode="paper"),  # type: ignore[arg-type]
+                                                  None, None, None, trade_cmd.StopFlag(app.out), 0, None)
+    assert (trades, code) == (0, 6)
+    assert reason is not None and "interrupted at leg1_sent" in reason
+    assert "orion trade op1 --confirm --idempotency-key op-op1" in reason
+
+
 def test_an_alert_that_cannot_be_sent_is_audited_while_the_watch_runs(tmp_path: Path) -> None:
     """Found in review: with alerts enabled but unusable (no vault here), `alert.failed` was written
     only when the loop exited; a watch running for days recorded none, and a SIGTERM lost them all.

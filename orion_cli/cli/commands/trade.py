@@ -652,16 +652,29 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
 
 
 class StopFlag:
-    """Ctrl-C outside an execution stops at once; inside one it is deferred until the execution is recorded."""
+    """Ctrl-C outside an execution stops at once; inside one it is deferred until the execution is recorded.
+
+    SIGTERM (how systemd, Docker and `kill` stop a service) and SIGHUP (the terminal went away) are
+    treated the same way: without them a stopped service died between its two legs.
+    """
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self, out: Any) -> None:
         self.out = out
         self.requested = False
         self.critical = False
-        self._previous: Any = None
+        self.signal_name = ""
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def reason(self) -> str:
+        """"interrupted" (Ctrl-C), or "terminated (SIGTERM)" and the like."""
+        return "interrupted" if self.signal_name in ("", "SIGINT") else f"terminated ({self.signal_name})"
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         self.requested = True
+        self.signal_name = signal.Signals(signum).name
         if self.critical:
             with contextlib.suppress(Exception):
                 self.out.info("stopping after the execution in flight is recorded…")
@@ -672,11 +685,14 @@ class StopFlag:
         return self.requested
 
     def install(self) -> None:
-        self._previous = signal.signal(signal.SIGINT, self._handler)
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handler)
 
     def restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            if previous is not None:
+                signal.signal(signum, previous)
+        self._previous.clear()
 
     @contextlib.contextmanager
     def section(self) -> Iterator[None]:
@@ -766,20 +782,26 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 reason, code = outcome[1], outcome[2]
                 break
             if stop.is_requested():
+                reason = stop.reason
                 break
             _sleep(max(0.0, seconds - (time.monotonic() - started)), stop)
             if stop.is_requested():
+                reason = stop.reason
                 break
     except KeyboardInterrupt:
-        reason, code = "interrupted", int(ExitCode.INTERRUPTED)
+        reason, code = stop.reason, int(ExitCode.INTERRUPTED)
     finally:
         stop.restore()
         alerts.flush(5.0)
     _event(app, "stopped", f"{reason}; {trades} trade(s) in {rounds} round(s)", reason=reason, trades=trades,
            rounds=rounds, exit_code=code)
     if code == int(ExitCode.REFUSED):
-        from orion_cli.core.errors import Halted
+        from orion_cli.core.errors import Halted, Refused
 
+        if reason.startswith("execution "):  # an interrupted execution found (see _trade_round)
+            raise Refused(f"watch stopped: {reason}", reason="EXECUTION_INTERRUPTED",
+                          hint="resume it, then start the watch again; `orion reconcile` lists every "
+                               "interrupted execution")
         raise Halted(f"watch stopped: {reason}", hint="`orion halt --status` shows why")
     if code:
         raise typer.Exit(code)
@@ -834,7 +856,19 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         if stop.is_requested():
             return trades, None, 0
         key = default_key(op.id)
-        if existing_execution(app, key) is not None:
+        prior = existing_execution(app, key)
+        if prior is not None:
+            from orion_cli.execution.state import ExecStatus
+
+            if not ExecStatus(prior["status"]).final:
+                # Interrupted (a crash, a kill): a leg may be unhedged. Skipping it every round would
+                # hide that; the operator resumes it by its key, which never sends an order twice.
+                resume = f"orion trade {op.id} --confirm --idempotency-key {key}"
+                _event(app, "interrupted_execution", f"{op.id}: execution {key} stopped at {prior['status']}; "
+                       f"resume it with `{resume}`", opportunity_id=op.id, key=key, status=prior["status"],
+                       resume=resume)
+                return trades, f"execution {key} was interrupted at {prior['status']}: resume it with " \
+                               f"`{resume}`", int(ExitCode.REFUSED)
             _event(app, "skipped", f"{op.id}: already executed", opportunity_id=op.id, key=key,
                    reason="already_executed")
             continue
