@@ -423,7 +423,14 @@ class AuditLog:
             last = rows[-1].seq
 
     def verify(self) -> VerifyResult:
-        """Recompute the whole chain; report the first broken seq and why."""
+        """Recompute the whole chain; report the first broken seq and why.
+
+        The head anchor is read before the walk and again after it. Events and anchor commit
+        together, so an event another process appends while the walk runs lies beyond the first
+        anchor: it is no sign of tampering (it was once reported as "events were deleted").
+        """
+        with self.db.read() as conn:
+            head_before = get_head(conn)
         prev_hash = GENESIS_HASH
         expected_seq = 1
         count = 0
@@ -441,6 +448,8 @@ class AuditLog:
                     digest = ""
                 if digest != row.hash:
                     problem = "hash mismatch (the event was altered)"
+                elif head_before is not None and row.seq == head_before[0] and row.hash != head_before[1]:
+                    problem = "the event does not match the head anchor (the anchor or the chain was altered)"
             if problem:
                 return VerifyResult(ok=False, events=count, first_bad_seq=int(row.seq), problem=problem)
             prev_hash = row.hash
@@ -448,7 +457,11 @@ class AuditLog:
             count += 1
         with self.db.read() as conn:
             head = get_head(conn)
-        if head is not None and (head[0] != count or head[1] != prev_hash):
+        # The log must end exactly at the anchor, or (events appended after the walk read its last
+        # batch) at least reach the anchor read before the walk, whose event was checked above.
+        appended_meanwhile = head is not None and count < head[0] and (
+            head_before is not None and head_before[0] <= count)
+        if head is not None and not appended_meanwhile and (head[0] != count or head[1] != prev_hash):
             return VerifyResult(
                 ok=False, events=count, first_bad_seq=min(count + 1, max(head[0], 1)),
                 problem=f"the newest event should be seq {head[0]} (head anchor) but the log ends at seq {count}: "

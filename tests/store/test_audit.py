@@ -10,10 +10,12 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -332,6 +334,34 @@ def test_deleting_the_newest_events_is_detected_by_the_head_anchor(db: Database)
     assert not result.ok
     assert result.first_bad_seq == 4
     assert "deleted" in (result.problem or "")
+
+
+@pytest.mark.parametrize("when", ["between_pages", "after_the_walk"])
+def test_an_event_appended_while_verify_walks_is_not_tampering(db: Database, when: str) -> None:
+    """Found in review: the anchor was read only after the walk, so an event another process committed
+    meanwhile (cron reconcile, a trade) was reported as "events were deleted"."""
+    log = AuditLog(db)
+    for i in range(5):
+        log.record("test.event", {"i": i}, actor=ACTOR)
+
+    class Racing(AuditLog):
+        def iter_all(self, batch: int = 5000) -> Iterator[Any]:
+            for n, row in enumerate(super().iter_all(batch=2), start=1):
+                yield row
+                if when == "between_pages" and n == 2:
+                    AuditLog(db).record("test.event", {"i": "meanwhile"}, actor=ACTOR)
+            if when == "after_the_walk":
+                AuditLog(db).record("test.event", {"i": "meanwhile"}, actor=ACTOR)
+
+    result = Racing(db).verify()
+    assert result.ok, result
+    assert log.verify().ok and log.verify().events == 6
+    # A deletion is still caught while events are being appended.
+    from sqlalchemy import text as sql_text
+
+    with db.engine.begin() as conn:
+        conn.execute(sql_text("DELETE FROM audit_events WHERE seq = 6"))
+    assert not Racing(db).verify().ok
 
 
 # -- the order path's shortcuts: spliced link, batched writes, remembered tail --------------------
