@@ -2,8 +2,8 @@
 
 A prompt cancelled with Ctrl-C or Ctrl-D raises :class:`KeyboardInterrupt`, which the app turns into
 exit 130 ("interrupted", DESIGN's exit codes) before anything is changed. Questionary's own ``ask()``
-would instead return ``None``, which each caller then had to tell apart from an answer; one that did
-not read a cancelled live-trading phrase or resume confirmation as a wrong answer (exit 6).
+returns ``None`` instead, which every caller had to tell apart from an answer; two did not, and read
+a cancelled live-trading phrase or ``RESUME`` as a wrong answer (exit 6).
 """
 
 from __future__ import annotations
