@@ -745,13 +745,14 @@ def _holdings(held: Sequence[Position]) -> dict[tuple[str, Side], _Holding]:
 
 def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: Sequence[Position],
                result: VenueReconcile) -> None:
-    ledger_pos = ctx.ledger.positions(venue, conn=conn)
+    every = ctx.ledger.positions(venue, conn=conn, include_closed=True)
+    ledger_pos = [p for p in every if p.size != 0]  # what positions() without closed ones returns
     result.counts["positions_ledger"] = len(ledger_pos)
     mine = _holdings(ledger_pos)
     theirs = _holdings(venue_positions)
     # Closed ones too: a position the ledger closed seconds ago (an unwind) may still show at a venue
     # whose positions lag; calling that drift would have --fix buy it back.
-    recent = {(p.market_id, p.side) for p in ctx.ledger.positions(venue, conn=conn, include_closed=True)
+    recent = {(p.market_id, p.side) for p in every
               if p.extra.get("updated_at") and ctx.now - _parse_ts(p.extra["updated_at"]) < ctx.grace}
     markets = sorted({m for m, _ in (*mine, *theirs)})
     for market in markets:

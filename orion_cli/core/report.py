@@ -416,7 +416,7 @@ def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapp
     for name in wanted:
         # An intent cancelled before it was sent (abandoned, superseded, halted) reached no venue.
         rows = [r for r in order_rows if r.venue == name and r.status in SENT_STATUSES
-                and not str(r.reject_reason or "").startswith(NEVER_SENT)]
+                and not r.reject_reason.startswith(NEVER_SENT)]
         count = {s: sum(1 for r in rows if r.status == s) for s in SENT_STATUSES}
         slips: list[tuple[Decimal, Decimal]] = []  # (per-contract slippage, contracts)
         latencies: list[Decimal] = []
