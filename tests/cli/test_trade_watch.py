@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+import pytest
 from sqlalchemy import select
 
 from orion_cli.store.audit import AuditLog
@@ -125,13 +126,18 @@ def test_watch_streams_events_and_stops_cleanly_on_sigint(tmp_path: Path) -> Non
     check_ledger_and_audit()
 
 
-def test_sigint_during_an_execution_finishes_and_records_it_first(tmp_path: Path) -> None:
-    # Each simulated order takes 1.5 s, so the interrupt lands while both legs are in flight.
+@pytest.mark.parametrize("signum,reason", [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated (SIGTERM)")],
+                         ids=["sigint", "sigterm"])
+def test_a_signal_during_an_execution_finishes_and_records_it_first(tmp_path: Path, signum: int,
+                                                                     reason: str) -> None:
+    """SIGTERM (systemd, Docker, kill) is deferred like Ctrl-C. Found in review: only SIGINT was, and
+    SIGTERM killed the loop between the legs, leaving the execution at leg1_sent, the hedge never sent."""
+    # Each simulated order takes 1.5 s, so the signal lands while both legs are in flight.
     w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"],
               env(ORION__PAPER__LATENCY_MS="1500"))
     w.until(lambda r: r.get("event") == "scan")
     time.sleep(0.7)
-    w.proc.send_signal(signal.SIGINT)
+    w.proc.send_signal(signum)
     code = w.finish()
     err = w.stderr()
     assert code == 130, err
@@ -140,23 +146,8 @@ def test_sigint_during_an_execution_finishes_and_records_it_first(tmp_path: Path
     execution = next(e for e in w.events if e["type"] == "execution")
     assert execution["status"] == "done"
     assert kinds[-1] == ("watch", "stopped")
+    assert w.events[-1]["reason"] == reason
     assert "stopping after the execution in flight" in err
-    check_ledger_and_audit()
-
-
-def test_sigterm_during_an_execution_finishes_and_records_it_first(tmp_path: Path) -> None:
-    """Found in review: only SIGINT was deferred; SIGTERM (systemd, Docker, kill) killed the loop
-    between the legs, leaving the execution at leg1_sent with the hedge never sent."""
-    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"],
-              env(ORION__PAPER__LATENCY_MS="1500"))
-    w.until(lambda r: r.get("event") == "scan")
-    time.sleep(0.7)
-    w.proc.send_signal(signal.SIGTERM)
-    code = w.finish()
-    assert code == 130, w.stderr()
-    execution = next(e for e in w.events if e["type"] == "execution")
-    assert execution["status"] == "done"
-    assert w.events[-1]["event"] == "stopped" and w.events[-1]["reason"] == "terminated (SIGTERM)"
     check_ledger_and_audit()
 
 
