@@ -8,8 +8,12 @@ executor, ``balance``/``positions`` and ``reconcile`` all read one truth:
   (``order.intent``, ``order.submitted``, ``order.acknowledged``, ``order.filled``,
   ``order.partial``, ``order.cancelled``, ``order.rejected``, ``order.unknown``);
 * a fill is unique per (mode, venue, fill_id): reported twice, it counts once;
-* positions and (paper) balances move by exact Decimal arithmetic. Live balances are the venue's
-  own reports (:meth:`Ledger.record_balance`), never derived from fills, so nothing is counted twice.
+* positions and balances move by exact Decimal arithmetic. A live balance is the venue's last
+  report (:meth:`Ledger.record_balance`) plus the fills recorded since: a fill moves cash the
+  moment it is recorded, as it moves the position, so equity (cash + positions) neither counts a
+  buy's cost twice (stale cash *and* the new position) nor hides a realised loss until the next
+  report. The next report replaces the figure, fills included, so nothing is counted twice. Before
+  the first report a live venue has no balance row and fills move no cash.
 
 Today's P&L is equity now (cash + positions at their marks, or at cost when no mark is known)
 minus the equity before the day's first change, snapshotted at cost in ``equity_snapshots``. A
@@ -485,8 +489,7 @@ class Ledger:
             ts=iso_utc(f.ts), is_taker=f.is_taker, recorded_at=iso_utc(now),
         ))
         self._apply_to_position(c, f, category, now)
-        if self.mode == "paper":
-            self._apply_to_balance(c, f, now)
+        self._apply_to_balance(c, f, now)
         return True
 
     def _apply_to_position(self, c: Connection, f: Fill, category: str, now: datetime) -> None:
@@ -520,14 +523,24 @@ class Ledger:
             c.execute(update(positions).where(*key).values(**values))
 
     def _apply_to_balance(self, c: Connection, f: Fill, now: datetime) -> None:
+        """Move the venue's cash by what the fill paid or brought in.
+
+        Paper cash is the ledger's own. Live cash is the venue's last report moved by the fills
+        recorded since; its ``as_of`` stays the report's time (what the venue last said). Without a
+        report yet (no row) a live fill moves no cash: the first report brings the cash it finds.
+        """
         key = (balances.c.mode == self.mode, balances.c.venue == f.venue.value)
         row = c.execute(select(balances).where(*key)).first()
         if row is None:
+            if self.mode != "paper":
+                return
             raise TradingError(f"no {self.mode} balance on {f.venue.value}; initialise it before trading")
         notional = q(f.size * f.price)  # as _apply_to_position
         delta = -(notional + f.fee) if f.action is Action.BUY else notional - f.fee
-        c.execute(update(balances).where(*key).values(
-            available=Decimal(row.available) + delta, total=Decimal(row.total) + delta, as_of=iso_utc(now)))
+        values: dict[str, Any] = {"available": Decimal(row.available) + delta, "total": Decimal(row.total) + delta}
+        if self.mode == "paper":
+            values["as_of"] = iso_utc(now)
+        c.execute(update(balances).where(*key).values(**values))
 
     def ensure_balance(self, venue: Venue, starting: Decimal, *, conn: Connection | None = None,
                        now: datetime | None = None) -> Balance:
@@ -552,7 +565,12 @@ class Ledger:
             return bal
 
     def record_balance(self, balance: Balance, *, conn: Connection | None = None, now: datetime | None = None) -> None:
-        """Store a venue's own balance report (live), audited as ``balance.updated`` when it changed."""
+        """Store a venue's own balance report (live), audited as ``balance.updated`` when it changed.
+
+        The report replaces the ledger's figure (the last report plus the fills recorded since); the
+        event's ``previous_total`` is that figure, so a difference the fills do not explain (a
+        deposit, a withdrawal, a settlement payout, a fee the ledger did not know) is visible.
+        """
         now = now or datetime.now(UTC)
         with self._write(conn) as c:
             old = self._balance(c, balance.venue)
@@ -571,7 +589,10 @@ class Ledger:
                 self._ensure_day_snapshot(c, now)
                 c.execute(update(balances).where(balances.c.mode == self.mode,
                                                  balances.c.venue == balance.venue.value).values(**values))
-            self._audit(c, "balance.updated", {k: v for k, v in balance.to_record().items() if k != "type"},
+            payload = {k: v for k, v in balance.to_record().items() if k != "type"}
+            if old is not None:
+                payload["previous_total"] = old.total
+            self._audit(c, "balance.updated", payload,
                         venue=balance.venue.value, market=None, now=now)
 
     # -- start-of-day equity -----------------------------------------------------------------------

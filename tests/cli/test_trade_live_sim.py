@@ -96,6 +96,15 @@ class World:
                 out[(Venue.POLYMARKET, Side.NO)] = D(str(row["size"]))
         return out
 
+    def ledger_cash(self) -> dict[Venue, tuple[D, D]]:
+        """The live ledger's cash per venue, with the fees of the fills it holds there."""
+        db = open_database(self.db_url)
+        try:
+            led = Ledger(db, "live")
+            return {b.venue: (b.total, sum((f.fee for f in led.fills(venue=b.venue)), D(0))) for b in led.balances()}
+        finally:
+            db.dispose()
+
     def ledger_positions(self) -> dict[tuple[Venue, Side], D]:
         db = open_database(self.db_url)
         try:
@@ -265,6 +274,12 @@ def test_live_trade_fills_both_legs_once_and_the_ledger_matches_the_venues(world
     expected = {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
     assert world.venue_positions() == expected
     assert world.ledger_positions() == expected
+    # The live cash the breaker values: the balances read before the trade, moved by its fills, is
+    # what the venues now hold (the Polymarket simulator records fees on trades but does not charge them).
+    cash = world.ledger_cash()
+    assert cash[Venue.KALSHI][0] == world.ksim.account(KEY_ID).cash, cash
+    poly_cash = D(world.psim.account(world.secrets["polymarket_api_key"]).cash) / 1_000_000
+    assert cash[Venue.POLYMARKET][0] == poly_cash - cash[Venue.POLYMARKET][1], (cash, poly_cash)
 
     # The same command and key again: reported from the ledger, nothing new at either venue.
     code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-1")

@@ -21,7 +21,7 @@ from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import Database, open_database
 from orion_cli.store.ledger import Ledger
-from orion_cli.venues.trading import Action, Fill, OrderRequest, PreparedOrder, TimeInForce
+from orion_cli.venues.trading import Action, Balance, Fill, OrderRequest, PreparedOrder, TimeInForce
 
 DAY1 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 _IDS = count()
@@ -240,3 +240,32 @@ def test_alerts_go_out_only_after_the_commit(lite: Database, monkeypatch: pytest
     with pytest.raises(RuntimeError):
         b.update(now=DAY1)
     assert sink.emitted == [] and not KillSwitch(lite).status().halted
+
+
+def test_live_buys_between_venue_reports_do_not_raise_the_peak_into_a_false_drawdown(lite: Database) -> None:
+    """Live cash used to stay at the last report while fills grew the positions: each buy's cost was
+    counted twice, the peak rose by it, and the next report (cash down by what was spent) read as a
+    drawdown from that peak, tripping a halt that needs `orion resume --breaker` on no loss at all."""
+    s = settings(**{"breaker.drawdown_pct": "10", "breaker.daily_loss": "1000"})
+    led = Ledger(lite, "live", reset_hour_utc=s.breaker.reset_hour_utc)
+    b = Breaker(lite, s, mode="live", ledger=led, alerts=NullAlertSink())
+    report = Balance(Venue.KALSHI, "live", D("100"), D("0"), D("100"), DAY1, source="venue")
+    led.record_balance(report, now=DAY1)
+    trade(led, Action.BUY, "30", "0.45", now=DAY1)  # 13.50 spent, held at cost
+    assert b.update(now=DAY1).peak_equity == D("100")
+    later = DAY1 + timedelta(minutes=5)
+    led.record_balance(Balance(Venue.KALSHI, "live", D("86.5"), D("0"), D("86.5"), later, source="venue"), now=later)
+    st = b.update(now=later)
+    assert (st.equity, st.peak_equity, st.drawdown, st.trips, st.tripped) == (D("100"), D("100"), D("0"), (), None)
+
+
+def test_a_live_unwind_loss_trips_the_daily_breaker_without_waiting_for_a_venue_report(lite: Database) -> None:
+    s = settings(**{"breaker.daily_loss": "1.5", "breaker.daily_loss_pct": "50"})
+    led = Ledger(lite, "live", reset_hour_utc=s.breaker.reset_hour_utc)
+    b = Breaker(lite, s, mode="live", ledger=led, alerts=NullAlertSink())
+    led.record_balance(Balance(Venue.KALSHI, "live", D("100"), D("0"), D("100"), DAY1, source="venue"), now=DAY1)
+    trade(led, Action.BUY, "20", "0.50", now=DAY1)
+    trade(led, Action.SELL, "20", "0.42", now=DAY1)  # sold back 0.08 a share lower: 1.60 lost
+    st = b.update(now=DAY1)
+    assert (st.daily_loss, st.trips) == (D("1.6"), ("daily_loss",))
+    assert KillSwitch(lite, mode="live").status().halted

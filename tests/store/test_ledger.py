@@ -179,17 +179,60 @@ def test_a_venue_balance_seen_for_the_first_time_is_capital_not_profit(db: Datab
     assert pnl(later) == (D("1500.25"), D("-100"))  # a real change still counts
 
 
-def test_live_balances_are_venue_reports_not_derived_from_fills(db: Database) -> None:
+def test_live_cash_is_the_last_venue_report_moved_by_the_fills_recorded_since(db: Database) -> None:
     led = Ledger(db, "live")
     bal = Balance(Venue.KALSHI, "live", D("12.3456"), D("1"), D("13.3456"), NOW, source="venue")
     led.record_balance(bal, now=NOW)
     led.record_balance(bal, now=NOW)  # unchanged: no second event
     led.record_intent(prepared(), now=NOW)
-    led.record_fills("c1", [fill("f1", "10", "0.40", "0.0672")], now=NOW)
-    assert led.balance(Venue.KALSHI) == bal
+    led.record_fills("c1", [fill("f1", "10", "0.40", "0.0672")], now=NOW + timedelta(seconds=1))
+    moved = led.balance(Venue.KALSHI)
+    assert moved is not None
+    # 10 × 0.40 + 0.0672 paid; reserved and the report's time stay as the venue said them.
+    assert (moved.available, moved.reserved, moved.total, moved.as_of) == (D("8.2784"), D("1"), D("9.2784"), NOW)
     assert [e.type for e in AuditLog(db).tail(5)] == ["balance.updated", "order.intent", "order.filled"]
     assert all(e.mode == "live" for e in AuditLog(db).tail(5))
     assert Ledger(db, "paper").positions() == [] and len(led.positions()) == 1
+
+    # The venue's next report already holds the fill: it replaces the figure, nothing counted twice.
+    later = NOW + timedelta(minutes=1)
+    led.record_balance(Balance(Venue.KALSHI, "live", D("8.2784"), D("1"), D("9.2784"), later, source="venue"),
+                       now=later)
+    assert led.balance(Venue.KALSHI) == Balance(Venue.KALSHI, "live", D("8.2784"), D("1"), D("9.2784"), later,
+                                                source="venue")
+    assert [e.type for e in AuditLog(db).tail(1)] == ["order.filled"]  # the fills explained the whole change
+    # A change the fills do not explain (here a $5 deposit) is audited with the figure it replaced.
+    led.record_balance(Balance(Venue.KALSHI, "live", D("13.2784"), D("1"), D("14.2784"), later, source="venue"),
+                       now=later)
+    event = AuditLog(db).tail(1)[0]
+    assert (event.type, event.payload["total"], event.payload["previous_total"]) == (
+        "balance.updated", "14.2784", "9.2784")
+
+
+def test_a_live_fill_before_any_venue_report_moves_no_cash(db: Database) -> None:
+    led = Ledger(db, "live")
+    led.record_intent(prepared(), now=NOW)
+    led.record_fills("c1", [fill("f1", "10", "0.40", "0.0672")], now=NOW)
+    assert led.balance(Venue.KALSHI) is None and led.positions()[0].size == D(10)
+
+
+def test_a_live_loss_counts_in_todays_pnl_before_the_venue_reports_cash_again(db: Database) -> None:
+    """Live cash used to stay at the last report: a bought-and-sold-back leg showed P&L 0 (the loss was
+    invisible to the breaker until the next `balance`/`reconcile`), and a held buy showed its cost as profit."""
+    led = Ledger(db, "live")
+    led.record_balance(Balance(Venue.KALSHI, "live", D("100"), D("0"), D("100"), NOW, source="venue"), now=NOW)
+
+    def pnl() -> D:
+        return led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("50"), now=NOW).pnl
+
+    led.record_intent(prepared(), now=NOW)
+    led.record_fills("c1", [fill("f1", "10", "0.40", "0.07")], now=NOW)
+    assert pnl() == D("-0.07")  # cash 95.93 + the position at its cost 4.00: the fee is spent
+    led.record_intent(prepared("c2", price="0.30", action=Action.SELL), now=NOW)
+    led.record_fills("c2", [fill("f2", "10", "0.30", "0.05", coid="c2", action=Action.SELL)], now=NOW)
+    assert pnl() == D("-1.12")  # bought for 4.00 + 0.07, sold for 3.00 − 0.05
+    bal = led.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D("98.88")
 
 
 def test_money_columns_refuse_more_than_ten_places(db: Database) -> None:

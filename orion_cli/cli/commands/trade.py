@@ -539,6 +539,12 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                 await _require_exchange_trading(built, key)
             return None, await executor.resume(key)
         plan, balances = await _plan_and_balances(app, venues, source, op, size, key, write=True)
+        if mode == "live":
+            # The venues' reports anchor the live cash that this trade's fills then move, so the
+            # breaker values equity from current cash rather than the last `balance`/`reconcile` run.
+            for bal in balances.values():
+                if bal is not None:
+                    ledger.record_balance(bal)
         if low_balance is not None:
             low_balance.check(balances)  # alerted on the way down, before the BALANCE check may refuse
         _register_markets(built, plan)
