@@ -59,6 +59,7 @@ from orion_cli.venues.trading import (
     PreparedOrder,
     TimeInForce,
     TradingVenue,
+    fit_fills,
 )
 
 __all__ = [
@@ -585,7 +586,9 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
     target: OrderStatus | None = state.status if state.status not in NOT_FINAL else None
     if target is not None and target.terminal and not covered:
         target = None  # never call an order done while its fills cannot be read
-    own = [replace(f, client_order_id=coid) for f in found]
+    # Never more than the order's size (the ledger refuses more): the excess is drift, and the
+    # position check then finds the venue holding it.
+    own, over = fit_fills([replace(f, client_order_id=coid) for f in found], Decimal(row.size), coid)
     detail = f"venue says {state.venue_status or state.status.value}"
     try:
         with ctx.db.write() as conn:
@@ -606,6 +609,11 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
         return
     if changed:
         result.resolved.append(res)
+    if over > 0:
+        result.drifts.append(_order_drift(
+            venue, row, f"{detail}: its fills total {plain(after.filled_size + over)}, {plain(over)} more than the "
+                        f"order's size {plain(Decimal(row.size))}; the ledger holds the order's size",
+            venue_qty=after.filled_size + over, ledger_qty=after.filled_size))
     if not covered:
         listed = sum((f.size for f in found), ZERO)
         result.drifts.append(_order_drift(
@@ -699,6 +707,11 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
             result.pending.append(f"fill {f.fill_id} of order {row.client_order_id} is younger than "
                                   f"{int(ctx.grace.total_seconds())} s")
             continue
+        if row is not None and row.client_order_id.startswith(EXTERNAL_PREFIX) \
+                and OrderStatus(row.status) is OrderStatus.FILLED:
+            # Another fill of an outside order whose earlier fill was adopted as a filled order of its
+            # own size: this one is adopted the same way (that order cannot take more than its size).
+            row = None
         whose = f"of ledger order {row.client_order_id} ({row.status})" if row is not None else \
             f"of venue order {f.venue_order_id or '?'}, which is not in the ledger (a trade placed outside orion?)"
         drift = Drift(venue, "fill", f.market_id, f.side, ZERO, f.size, plain(f.size * f.price),

@@ -88,6 +88,7 @@ from orion_cli.venues.trading import (
     PreparedOrder,
     TimeInForce,
     TradingVenue,
+    fit_fills,
 )
 
 if TYPE_CHECKING:
@@ -953,7 +954,7 @@ class Executor:
     def _record(self, run: _Run, tag: str, state: OrderState, fills: Sequence[Fill]) -> OrderState:
         coid = run.coid(tag)
         current = self._order(tag, run)
-        fitted, over = _fit_fills(fills, current.size, coid)
+        fitted, over = fit_fills(fills, current.size, coid)
         if over > 0:
             run.result.setdefault("overfill", {})[tag] = _d(over)
         status: OrderStatus | None = state.status
@@ -1137,25 +1138,6 @@ _RANK: Mapping[ExecStatus, int] = {
     ExecStatus.HEDGED: 4, ExecStatus.UNWINDING: 5, ExecStatus.HALTED: 6, ExecStatus.DONE: 7,
     ExecStatus.UNWOUND: 7, ExecStatus.FAILED: 7, ExecStatus.REFUSED: 7,
 }
-
-
-def _fit_fills(fills: Sequence[Fill], size: Decimal, coid: str) -> tuple[list[Fill], Decimal]:
-    """Fills up to the order's size (the ledger refuses more); the rest is returned as overfill."""
-    out: list[Fill] = []
-    total = ZERO
-    over = ZERO
-    for f in sorted(fills, key=lambda x: (x.ts, x.fill_id)):
-        f = f if f.client_order_id else replace(f, client_order_id=coid)
-        room = size - total
-        if room <= 0:
-            over += f.size
-            continue
-        if f.size > room:
-            over += f.size - room
-            f = replace(f, size=room)
-        out.append(f)
-        total += f.size
-    return out, over
 
 
 def _min_sell_price(spec: LegSpec, qty: Decimal, unit_cost: Decimal, max_loss: Decimal) -> Decimal | None:

@@ -18,7 +18,8 @@ whatever the venue's wire convention (Kalshi V2 quotes everything on the YES boo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 
 from orion_cli.core.errors import OrionError, Refused, VenueUnavailable
 from orion_cli.core.models import Side, Venue
+from orion_cli.core.money import ZERO
 
 
 class Action(StrEnum):
@@ -132,6 +134,27 @@ class Fill:
             "ts": self.ts,
             "is_taker": self.is_taker,
         }
+
+
+def fit_fills(fills: Sequence[Fill], size: Decimal, coid: str) -> tuple[list[Fill], Decimal]:
+    """Fills up to an order's ``size`` (the ledger refuses more), oldest first; the rest is returned
+    as the overfill. A venue can fill more than asked (a Polymarket buy given its amount in dollars
+    at a better price); the excess shows as a position the ledger does not hold."""
+    out: list[Fill] = []
+    total = ZERO
+    over = ZERO
+    for f in sorted(fills, key=lambda x: (x.ts, x.fill_id)):
+        f = f if f.client_order_id else replace(f, client_order_id=coid)
+        room = size - total
+        if room <= 0:
+            over += f.size
+            continue
+        if f.size > room:
+            over += f.size - room
+            f = replace(f, size=room)
+        out.append(f)
+        total += f.size
+    return out, over
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,8 +146,8 @@ def _run(db: Database, settings: Settings, venues: dict[Venue, Any], *, fix: boo
          alerts: NullAlertSink | None = None, **kw: Any) -> list[VenueReconcile]:
     ledger = Ledger(db, mode)
     kw.setdefault("grace", timedelta(seconds=60))
-    return reconcile(db, ledger, venues, settings, mode=mode, fix=fix, alerts=alerts or NullAlertSink(), now=NOW,
-                     **kw)
+    kw.setdefault("now", NOW)
+    return reconcile(db, ledger, venues, settings, mode=mode, fix=fix, alerts=alerts or NullAlertSink(), **kw)
 
 
 def _verify(db: Database) -> None:
@@ -186,6 +186,35 @@ def test_unknown_order_found_filled_records_the_fills_and_the_position_is_clean(
     # A second run finds nothing to resolve and stays clean.
     (again,) = _run(db, settings, {Venue.KALSHI: venue})
     assert again.status == "clean" and again.resolved == []
+
+
+def test_an_unknown_order_the_venue_overfilled_is_recorded_to_its_size_and_the_excess_is_drift(
+        db: Database, settings: Settings) -> None:
+    """The venue filled 10.5 of a 10 order (a Polymarket buy is sent as dollars; a better price buys
+    more shares). The ledger refused the fills, so the order stayed unknown on every run."""
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-over")
+    f1, f2 = _fill("f1", "o-over", "6", "0.40"), _fill("f2", "o-over", "4.5", "0.40", ts=EARLIER + timedelta(1))
+    venue = FakeVenue(orders={"c-over": _state("c-over", "o-over", OrderStatus.FILLED, "10", "10.5", (f1, f2))},
+                      fills_=[f1, f2],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10.5"), D("0.40"), D("4.2"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert [(r.client_order_id, r.after, r.new_fills) for r in res.resolved] == [("c-over", "filled", 2)]
+    order = ledger.order("c-over")
+    assert order is not None and (order.status, order.filled_size) == (OrderStatus.FILLED, D(10))
+    (drift,) = res.drifts
+    assert (drift.kind, drift.ledger_qty, drift.venue_qty) == ("order", D(10), D("10.5"))
+    assert "0.5 more than the order's size 10" in drift.detail
+    assert res.pending == [f"position {MKT} yes: ledger 10, venue 10.5; changed in the last 60 s"]
+    # After the grace period the venue's extra 0.5 is a position drift, which --fix brings into the ledger.
+    later = NOW + timedelta(minutes=5)
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=later)
+    assert [(d.kind, d.ledger_qty, d.venue_qty, d.fixed) for d in res.drifts] == [
+        ("position", D(10), D("10.5"), True)], res.drifts
+    assert [(p.market_id, p.size) for p in ledger.positions(Venue.KALSHI)] == [(MKT, D("10.5"))]
+    (again,) = _run(db, settings, {Venue.KALSHI: venue}, now=later + timedelta(minutes=5))
+    assert again.status == "clean", again.drifts
+    _verify(db)
 
 
 def test_unknown_order_absent_at_the_venue_is_marked_never_reached(db: Database, settings: Settings) -> None:
@@ -271,6 +300,25 @@ def test_a_manual_trade_at_the_venue_is_drift_and_fix_adopts_it(db: Database, se
     assert adopted["ext-kalshi-mf-1"].status is OrderStatus.FILLED
     # The adopted resting order is now looked up like any open ledger order; still resting, still clean.
     venue.orders["ext-kalshi-manual-rest"] = resting
+    (clean,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert clean.status == "clean", clean.drifts
+    _verify(db)
+
+
+def test_a_manual_order_filled_in_several_fills_is_adopted_whole_and_then_clean(db: Database,
+                                                                             settings: Settings) -> None:
+    """The second fill of an order placed outside orion was recorded on the first fill's adopted (filled,
+    full) order, which refused it: the drift could never be fixed and came back on every run."""
+    ledger = Ledger(db, "live")
+    fills = [_fill("mf-1", "manual-o", "3", "0.30", side=Side.NO, market="KXOTHER-26-B"),
+             _fill("mf-2", "manual-o", "2", "0.31", side=Side.NO, market="KXOTHER-26-B")]
+    venue = FakeVenue(fills_=fills,
+                      positions_=[Position(Venue.KALSHI, "KXOTHER-26-B", Side.NO, D("5"), D("0.304"), D("1.52"))])
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert [(d.kind, d.ref, d.fixed) for d in fixed.drifts] == [("fill", "mf-1", True), ("fill", "mf-2", True)], \
+        fixed.drifts
+    held = ledger.positions(Venue.KALSHI)
+    assert [(p.market_id, p.side, p.size, p.exposure) for p in held] == [("KXOTHER-26-B", Side.NO, D(5), D("1.52"))]
     (clean,) = _run(db, settings, {Venue.KALSHI: venue})
     assert clean.status == "clean", clean.drifts
     _verify(db)
