@@ -23,7 +23,9 @@ why, rather than a zero that looks like a measurement.
   execution's orders (buys + fees − sale proceeds), where contracts bought beyond the hedged sets
   (a Polymarket overfill, a short unwind) are still held and so carried at their cost; realised edge
   = profit / hedged. An execution with nothing hedged but contracts still held has no realised edge
-  until it settles (null, with a note).
+  until it settles (null, with a note). A fully unwound execution's profit is what the unwind cost:
+  the summary's ``realised_profit`` includes it (and ``unwind_cost`` states it), while its
+  ``realised_edge`` is over the hedged executions only, to compare with their quoted edge.
 
 Percentiles use the nearest-rank method on exact Decimals (no interpolation, no floats).
 """
@@ -239,6 +241,10 @@ class Report:
         with_edge = [e for e in self.executions if e.realised_edge is not None]
         hedged = sum((e.hedged for e in with_edge), ZERO)
         profit = sum((e.realised_profit or ZERO for e in with_edge), ZERO)
+        # Fully unwound executions have a profit (the unwind's cost) but no edge: left out of the
+        # edge, which compares with the quote per hedged contract, but never out of the profit.
+        unwound = [e for e in self.executions if e.realised_edge is None and e.realised_profit is not None]
+        unwind_cost = -sum((e.realised_profit or ZERO for e in unwound), ZERO)
         quoted = [e for e in with_edge if e.quoted_edge is not None]
         quoted_hedged = sum((e.hedged for e in quoted), ZERO)
         return {
@@ -254,7 +260,8 @@ class Report:
             "executions": len(self.executions),
             "executions_with_realised_edge": len(with_edge),
             "hedged_contracts": hedged,
-            "realised_profit": profit if with_edge else None,
+            "realised_profit": plain(profit - unwind_cost) if with_edge or unwound else None,
+            "unwind_cost": plain(unwind_cost) if unwound else None,
             "realised_edge": _q(profit / hedged) if hedged else None,
             "quoted_edge": _q(sum((e.quoted_edge * e.hedged for e in quoted if e.quoted_edge is not None), ZERO)
                               / quoted_hedged) if quoted_hedged else None,

@@ -22,6 +22,7 @@ SUMMARY_COLUMNS = [
     Column("quoted_edge", "quoted edge / contract"),
     Column("realised_edge", "realised edge / contract"),
     Column("realised_profit", "realised profit"),
+    Column("unwind_cost", "of which unwinds cost"),
     Column("rejection_events", "risk rejections"),
 ]
 
@@ -82,6 +83,7 @@ def report_command(
     Figures come from the ledger and the audit log of the current mode (paper unless live); a figure
     nothing recorded yet is shown as n/a (null in JSON), never estimated. Slippage is in dollars per
     contract against the planned price (positive = worse); latency is send → the venue's answer.
+    The summary's realised profit includes what fully unwound executions cost (unwind cost).
 
     Example:  orion report --since 1d   ·   orion report --venue kalshi --json
     """
