@@ -287,3 +287,51 @@ def test_max_trades_counts_every_execution_that_sent_orders(tmp_path: Path, monk
     # op0 unwound (counts), op1 never sent anything (does not), op2 done (counts): stop at 2.
     assert (trades, reason, code) == (2, "max trades (2) reached", 0)
     assert executed == ["op0", "op1", "op2"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_signal_during_a_single_trade_finishes_and_records_the_execution_first(signum: int) -> None:
+    """Found in review: only `--watch` deferred a signal. Ctrl-C or SIGTERM during a single
+    `trade --confirm` stopped it between the legs, the first one left unhedged until someone resumed."""
+    from orion_cli.store.tables import executions
+
+    scan = subprocess.run([*ORION_ARGV, "scan", "--demo", "--jsonl"], capture_output=True, text=True, env=env(),
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert scan.returncode == 0, scan.stderr
+    op_id = json.loads(scan.stdout.splitlines()[0])["id"]
+    # Each simulated order takes 1.5 s: the signal lands while the legs are in flight.
+    proc = subprocess.Popen([*ORION_ARGV, "trade", op_id, "--confirm", "--demo", "--json"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env(ORION__PAPER__LATENCY_MS="1500"))
+    db = open_database(None)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the execution row is written with the intents, before any send
+            with db.read() as conn:
+                if conn.execute(select(executions.c.key)).first() is not None:
+                    break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        result = next(d for d in _json_documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+        assert result["status"] == "done", result
+        assert "the execution was finished and recorded first" in err
+        with db.read() as conn:
+            assert [tuple(r) for r in conn.execute(select(executions.c.status))] == [("done",)]
+    finally:
+        db.dispose()
+    check_ledger_and_audit()
+
+
+def _json_documents(text: str) -> list[Any]:
+    decoder, docs, i = json.JSONDecoder(), [], 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return docs
+        doc, i = decoder.raw_decode(text, i)
+        docs.append(doc)

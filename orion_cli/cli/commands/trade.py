@@ -624,34 +624,55 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
 
     alerts = alert_sink(app, secrets, auth.mode)
     low_balance = LowBalanceWatch(app.settings(), alerts, app.db(), auth.mode)
+    # Ctrl-C, SIGTERM or SIGHUP from here on waits until the execution is recorded: stopping between
+    # the legs would leave the first one unhedged until someone resumes the key.
+    stop = StopFlag(out)
+    stop.install()
     try:
-        prior = existing_execution(app, key)
-        if prior is not None:
-            if prior["opportunity_id"] != op.id or prior["mode"] != auth.mode:
-                raise Refused(f"idempotency key {key} is already used by a {prior['mode']} execution of "
-                              f"opportunity {prior['opportunity_id']}", reason="DUPLICATE",
-                              hint="choose another --idempotency-key")
-            from orion_cli.execution.executor import venues_resume_may_send_to
-            from orion_cli.execution.state import ExecStatus
-
-            status = ExecStatus(prior["status"])
-            if status.final:
-                out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
-            else:  # interrupted: finish it by its persisted ids (a sent order is looked up, never sent twice)
-                out.info(f"idempotency key {key} was used before and stopped at {prior['status']}; resuming it: "
-                         "orders already sent are looked up, never sent twice")
-            resume_to = venues_resume_may_send_to(status, prior["plan"])
-            _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True,
-                                             resume_to=resume_to))
-        else:
-            plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts,
-                                                low_balance=low_balance))
-            if plan is not None:
-                _render_plan(app, plan, auth.mode, result.verdict if result.status == "refused" else None)
-        _render_execution(app, result)
+        with stop.section():
+            result = _run_execution(app, venues, source, op, size, key, auth, alerts, low_balance)
     finally:
+        stop.restore()
         alerts.flush(5.0)
     raise_for_result(result)
+    if stop.requested:
+        out.info(f"{stop.reason}: the execution was finished and recorded first")
+        raise KeyboardInterrupt
+
+
+def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
+                   key: str, auth: Authorization, alerts: AlertSink, low_balance: LowBalanceWatch) -> ExecutionResult:
+    """Execute (or resume, or report) the trade under ``key`` and render it."""
+    from orion_cli.cli.commands.market_data import run
+    from orion_cli.core.errors import Refused
+
+    out = app.out
+    result: ExecutionResult
+    prior = existing_execution(app, key)
+    if prior is not None:
+        if prior["opportunity_id"] != op.id or prior["mode"] != auth.mode:
+            raise Refused(f"idempotency key {key} is already used by a {prior['mode']} execution of "
+                          f"opportunity {prior['opportunity_id']}", reason="DUPLICATE",
+                          hint="choose another --idempotency-key")
+        from orion_cli.execution.executor import venues_resume_may_send_to
+        from orion_cli.execution.state import ExecStatus
+
+        status = ExecStatus(prior["status"])
+        if status.final:
+            out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
+        else:  # interrupted: finish it by its persisted ids (a sent order is looked up, never sent twice)
+            out.info(f"idempotency key {key} was used before and stopped at {prior['status']}; resuming it: "
+                     "orders already sent are looked up, never sent twice")
+        resume_to = venues_resume_may_send_to(status, prior["plan"])
+        _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True,
+                                         resume_to=resume_to))
+    else:
+        plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts,
+                                            low_balance=low_balance))
+        if plan is not None:
+            _render_plan(app, plan, auth.mode, result.verdict if result.status == "refused" else None)
+    _render_execution(app, result)
+    return result
 
 
 # -- watch ----------------------------------------------------------------------------------------------------
