@@ -707,13 +707,17 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
             result.pending.append(f"fill {f.fill_id} of order {row.client_order_id} is younger than "
                                   f"{int(ctx.grace.total_seconds())} s")
             continue
-        if row is not None and row.client_order_id.startswith(EXTERNAL_PREFIX) \
-                and OrderStatus(row.status) is OrderStatus.FILLED:
-            # Another fill of an outside order whose earlier fill was adopted as a filled order of its
-            # own size: this one is adopted the same way (that order cannot take more than its size).
+        beyond = ""
+        if row is not None and OrderStatus(row.status) is OrderStatus.FILLED \
+                and Decimal(row.filled_size) + f.size > Decimal(row.size):
+            # The order is full: another fill of an outside order whose first fill was adopted at its
+            # own size, or a fill the venue made beyond an order's size (an overfill). No order takes
+            # more than its size, so this fill is adopted as a filled order of its own.
+            beyond = f" (beyond the size {plain(Decimal(row.size))} of ledger order {row.client_order_id})"
             row = None
         whose = f"of ledger order {row.client_order_id} ({row.status})" if row is not None else \
-            f"of venue order {f.venue_order_id or '?'}, which is not in the ledger (a trade placed outside orion?)"
+            f"of venue order {f.venue_order_id or '?'}{beyond}, which is not in the ledger" + (
+                "" if beyond else " (a trade placed outside orion?)")
         drift = Drift(venue, "fill", f.market_id, f.side, ZERO, f.size, plain(f.size * f.price),
                       f"{f.action.value} {f.size} {f.side.value} at {f.price} (fee {f.fee}) {whose} is missing "
                       f"from the ledger", ref=f.fill_id)

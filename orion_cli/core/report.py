@@ -261,7 +261,7 @@ class Report:
             "executions_with_realised_edge": len(with_edge),
             "hedged_contracts": hedged,
             "realised_profit": plain(profit - unwind_cost) if with_edge or unwound else None,
-            "unwind_cost": plain(unwind_cost) if unwound else None,
+            "unwind_cost": plain(unwind_cost),
             "realised_edge": _q(profit / hedged) if hedged else None,
             "quoted_edge": _q(sum((e.quoted_edge * e.hedged for e in quoted if e.quoted_edge is not None), ZERO)
                               / quoted_hedged) if quoted_hedged else None,

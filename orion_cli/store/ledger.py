@@ -489,7 +489,7 @@ class Ledger:
             ts=iso_utc(f.ts), is_taker=f.is_taker, recorded_at=iso_utc(now),
         ))
         self._apply_to_position(c, f, category, now)
-        self._apply_to_balance(c, f, now)
+        self._apply_to_balance(c, f, now, order_created_at=order_row.created_at)
         return True
 
     def _apply_to_position(self, c: Connection, f: Fill, category: str, now: datetime) -> None:
@@ -522,12 +522,18 @@ class Ledger:
                 values["category"] = category[:64]
             c.execute(update(positions).where(*key).values(**values))
 
-    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime) -> None:
+    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime, *, order_created_at: str = "") -> None:
         """Move the venue's cash by what the fill paid or brought in.
 
         Paper cash is the ledger's own. Live cash is the venue's last report moved by the fills
         recorded since; its ``as_of`` stays the report's time (what the venue last said). Without a
         report yet (no row) a live fill moves no cash: the first report brings the cash it finds.
+
+        A fill recorded after the report may already be in it: its order was out before the report
+        (an unknown outcome resolved later, a reconcile that left it pending, another process) and
+        it happened before the report. Both must hold for the move to be skipped: the order's time
+        is the ledger's clock, the fill's is the venue's, so one skewed clock alone cannot skip the
+        fills of an order sent after the report.
         """
         key = (balances.c.mode == self.mode, balances.c.venue == f.venue.value)
         row = c.execute(select(balances).where(*key)).first()
@@ -535,6 +541,10 @@ class Ledger:
             if self.mode != "paper":
                 return
             raise TradingError(f"no {self.mode} balance on {f.venue.value}; initialise it before trading")
+        if self.mode != "paper" and order_created_at:
+            reported = _parse_ts(row.as_of)
+            if _parse_ts(order_created_at) < reported and f.ts <= reported:
+                return  # the venue's report already holds it
         notional = q(f.size * f.price)  # as _apply_to_position
         delta = -(notional + f.fee) if f.action is Action.BUY else notional - f.fee
         values: dict[str, Any] = {"available": Decimal(row.available) + delta, "total": Decimal(row.total) + delta}

@@ -170,6 +170,29 @@ def test_confirm_executes_both_legs_in_equal_shares(op_id: str) -> None:
     assert audit_ok()
 
 
+def test_a_stop_requested_before_anything_is_sent_places_nothing_and_exits_130(
+        op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: deferring Ctrl-C/SIGTERM for the whole trade also deferred one that came while
+    the books were still being read, and the orders went out after it. A stop asked for before the
+    executor starts now sends nothing (the signal itself is deferred as before: see test_trade_watch)."""
+    from orion_cli.cli.commands.trade import StopFlag
+
+    monkeypatch.setattr(StopFlag, "is_requested", lambda self: True)
+    code, _out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")
+    assert code == 130, err
+    assert "before anything was sent: nothing placed" in err
+    assert ledger_orders() == [] and audit_ok()
+    db = open_database(None)
+    try:
+        with db.read() as conn:
+            from sqlalchemy import select
+
+            from orion_cli.store.tables import executions
+            assert conn.execute(select(executions.c.key)).first() is None
+    finally:
+        db.dispose()
+
+
 def test_same_idempotency_key_reports_and_never_sends_twice(op_id: str) -> None:
     args = ("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "k-1", "--jsonl")
     code, out, err = invoke(*args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
@@ -207,6 +208,31 @@ def test_live_cash_is_the_last_venue_report_moved_by_the_fills_recorded_since(db
     event = AuditLog(db).tail(1)[0]
     assert (event.type, event.payload["total"], event.payload["previous_total"]) == (
         "balance.updated", "14.2784", "9.2784")
+
+
+def test_a_fill_the_venue_report_already_holds_does_not_move_live_cash_again(db: Database) -> None:
+    """Found in review: an order out before a report (an unknown outcome, a reconcile that left it
+    pending) whose fill the report already held was charged again when the fill was recorded."""
+    led = Ledger(db, "live")
+    t0 = NOW - timedelta(minutes=2)
+    led.record_balance(Balance(Venue.KALSHI, "live", D("500"), D("0"), D("500"), t0, source="venue"), now=t0)
+    led.record_intent(prepared("c1"), now=t0)  # sent; its outcome unknown to the ledger
+    led.record_intent(prepared("c2"), now=t0)
+    filled_at = NOW - timedelta(minutes=1)
+    # The venue filled c1 at filled_at; its report at NOW holds that: 500 − 4.00 − 0.0672.
+    led.record_balance(Balance(Venue.KALSHI, "live", D("495.9328"), D("0"), D("495.9328"), NOW, source="venue"),
+                       now=NOW)
+    early = Fill(Venue.KALSHI, "f1", "v-c1", "KXA-1", Side.YES, Action.BUY, D(10), D("0.40"), D("0.0672"),
+                 filled_at, True, "c1")
+    led.record_fills("c1", [early], now=NOW + timedelta(seconds=5))
+    bal = led.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D("495.9328")  # not 491.8656
+    # c2, also out before the report, filled after it: the report cannot hold that one.
+    late = replace(early, fill_id="f2", venue_order_id="v-c2", client_order_id="c2", ts=NOW + timedelta(seconds=1))
+    led.record_fills("c2", [late], now=NOW + timedelta(seconds=5))
+    bal = led.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D("491.8656")
+    assert led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("50"), now=NOW).pnl == D("-0.1344")  # two fees
 
 
 def test_a_live_fill_before_any_venue_report_moves_no_cash(db: Database) -> None:

@@ -8,10 +8,11 @@ Shape (one command, two uses):
 * ``orion trade OP_ID --confirm [--live --authorize-live]`` — executes both legs (paper unless the
   live gate of :mod:`orion_cli.core.gate` authorizes live trading). Exit 0 done (or already done
   under this idempotency key), 6 refused by a safeguard (the failing check is named), 5 a venue
-  unreachable.
+  unreachable. Ctrl-C, SIGTERM or SIGHUP before anything is sent stops with nothing placed (exit
+  130); once the executor has started, it waits until the execution is finished and recorded.
 * ``orion trade --watch SECONDS [--max-trades N]`` — the auto-execute loop: scan, trade the best
   opportunities within the limits, repeat. Off unless asked; stops on a halt or breaker trip (exit 6)
-  and on Ctrl-C (exit 130) after finishing the execution in flight.
+  and on Ctrl-C, SIGTERM or SIGHUP (exit 130) after finishing the execution in flight.
 
 The default idempotency key is ``op-<OP_ID>``: one stored opportunity is executed at most once unless
 another ``--idempotency-key`` is given. A recorded source (``--demo``/``--snapshot``) is paper only;
@@ -29,7 +30,7 @@ import dataclasses
 import os
 import signal
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
@@ -506,12 +507,18 @@ async def _require_exchange_trading(built: Mapping[Venue, TradingVenue], key: st
         raise
 
 
+class StoppedBeforeSending(Exception):
+    """A stop (Ctrl-C, SIGTERM, SIGHUP) came while the trade was still being prepared: nothing is sent."""
+
+
 async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal | None,
                    key: str, auth: Authorization, alerts: AlertSink, *, resume: bool = False,
                    resume_to: frozenset[Venue] = frozenset(),
-                   low_balance: LowBalanceWatch | None = None) -> tuple[TradePlan | None, ExecutionResult]:
+                   low_balance: LowBalanceWatch | None = None,
+                   stopped: Callable[[], bool] = lambda: False) -> tuple[TradePlan | None, ExecutionResult]:
     """Plan and execute ``op``, or with ``resume`` finish or report execution ``key`` (``resume_to``: the
-    venues the resume may send to next)."""
+    venues the resume may send to next). ``stopped``: asked just before the executor starts; a stop
+    requested while books were read and checks prepared raises :class:`StoppedBeforeSending`."""
     from orion_cli.execution.executor import Executor
     from orion_cli.risk.breaker import Breaker
     from orion_cli.store.ledger import Ledger
@@ -537,6 +544,8 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
 
             if mode == "live" and V.KALSHI in resume_to:
                 await _require_exchange_trading(built, key)
+            if stopped():
+                raise StoppedBeforeSending
             return None, await executor.resume(key)
         plan, balances = await _plan_and_balances(app, venues, source, op, size, key, write=True)
         if mode == "live":
@@ -556,6 +565,8 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                 await check()  # raises Geoblocked (exit 6) before anything is sent
             await _require_exchange_trading(built)
         ctx = _pipeline_context(settings, mode, True, auth.how, balances, breaker)
+        if stopped():
+            raise StoppedBeforeSending
         return plan, await executor.execute(plan, ctx)
     finally:
         await venues.aclose()
@@ -630,7 +641,10 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     stop.install()
     try:
         with stop.section():
-            result = _run_execution(app, venues, source, op, size, key, auth, alerts, low_balance)
+            result = _run_execution(app, venues, source, op, size, key, auth, alerts, low_balance, stop.is_requested)
+    except StoppedBeforeSending:
+        out.info(f"{stop.reason} before anything was sent: nothing placed")
+        raise KeyboardInterrupt from None
     finally:
         stop.restore()
         alerts.flush(5.0)
@@ -641,7 +655,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
 
 
 def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
-                   key: str, auth: Authorization, alerts: AlertSink, low_balance: LowBalanceWatch) -> ExecutionResult:
+                   key: str, auth: Authorization, alerts: AlertSink, low_balance: LowBalanceWatch,
+                   stopped: Callable[[], bool]) -> ExecutionResult:
     """Execute (or resume, or report) the trade under ``key`` and render it."""
     from orion_cli.cli.commands.market_data import run
     from orion_cli.core.errors import Refused
@@ -665,10 +680,10 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                      "orders already sent are looked up, never sent twice")
         resume_to = venues_resume_may_send_to(status, prior["plan"])
         _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True,
-                                         resume_to=resume_to))
+                                         resume_to=resume_to, stopped=stopped))
     else:
         plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts,
-                                            low_balance=low_balance))
+                                            low_balance=low_balance, stopped=stopped))
         if plan is not None:
             _render_plan(app, plan, auth.mode, result.verdict if result.status == "refused" else None)
     _render_execution(app, result)
@@ -862,9 +877,10 @@ def _breaker_tripped_by_marks(app: AppContext, mode: str, data: Any, alerts: Ale
 
 
 def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
-                  key: str, auth: Authorization, alerts: AlertSink, low_balance: LowBalanceWatch) -> Any:
+                  key: str, auth: Authorization, alerts: AlertSink, low_balance: LowBalanceWatch,
+                  stopped: Callable[[], bool] = lambda: False) -> Any:
     def factory() -> Any:
-        return _execute(app, venues, source, op, size, key, auth, alerts, low_balance=low_balance)
+        return _execute(app, venues, source, op, size, key, auth, alerts, low_balance=low_balance, stopped=stopped)
 
     return factory
 
@@ -907,7 +923,10 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         venues = VenueSet(app, auth.mode, source, [leg.venue for leg in op.legs], secrets)
         try:
             with stop.section():
-                _, result = run(_bind_execute(app, venues, source, op, size, key, auth, alerts, low_balance))
+                _, result = run(_bind_execute(app, venues, source, op, size, key, auth, alerts, low_balance,
+                                              stop.is_requested))
+        except StoppedBeforeSending:
+            return trades, None, 0  # nothing of this trade was sent; the loop stops on the request
         except OrionError as exc:
             _event(app, "error", f"{op.id}: {exc.message}", opportunity_id=op.id, key=key, reason=exc.reason,
                    message=exc.message)
@@ -967,7 +986,9 @@ def trade_command(
     edge) and every check's verdict are printed, exit 0. With --confirm both legs are executed — paper
     unless live trading is authorized by both halves: --live --authorize-live, --live plus the typed
     phrase CONFIRM LIVE TRADING on a terminal, or ORION_PAPER_TRADING=0 with
-    ORION_LIVE_TRADING_AUTHORIZED=true. One half alone is refused (exit 6).
+    ORION_LIVE_TRADING_AUTHORIZED=true. One half alone is refused (exit 6). Ctrl-C or SIGTERM before
+    anything is sent places nothing (exit 130); once orders are going out, the execution is finished
+    and recorded first.
 
     Example:  orion trade 3kq7zx2a --demo   ·   orion trade 3kq7zx2a --confirm --size 10   ·
     orion trade --watch 30 --jsonl
