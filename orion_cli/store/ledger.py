@@ -522,7 +522,7 @@ class Ledger:
                 values["category"] = category[:64]
             c.execute(update(positions).where(*key).values(**values))
 
-    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime, *, order_created_at: str = "") -> None:
+    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime, *, order_created_at: str) -> None:
         """Move the venue's cash by what the fill paid or brought in.
 
         Paper cash is the ledger's own. Live cash is the venue's last report moved by the fills
@@ -541,7 +541,7 @@ class Ledger:
             if self.mode != "paper":
                 return
             raise TradingError(f"no {self.mode} balance on {f.venue.value}; initialise it before trading")
-        if self.mode != "paper" and order_created_at:
+        if self.mode != "paper":
             reported = _parse_ts(row.as_of)
             if _parse_ts(order_created_at) < reported and f.ts <= reported:
                 return  # the venue's report already holds it

@@ -29,6 +29,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from eth_account import Account
+from json_documents import json_documents
 from sim.kalshi_sim import API_PREFIX, KalshiSim
 from sim.polymarket_sim import PolymarketSim, _tokens_of
 
@@ -113,21 +114,9 @@ class World:
             db.dispose()
 
 
-def _documents(text: str) -> list[Any]:
-    """Every JSON document on stdout (a plan array, then the execution object)."""
-    decoder, out, i = json.JSONDecoder(), [], 0
-    while True:
-        while i < len(text) and text[i].isspace():
-            i += 1
-        if i >= len(text):
-            return out
-        doc, i = decoder.raw_decode(text, i)
-        out.append(doc)
-
-
 def _execution(out: str) -> dict[str, Any]:
     """The execution record among a trade's stdout documents."""
-    return next(d for d in _documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+    return next(d for d in json_documents(out) if isinstance(d, dict) and d.get("type") == "execution")
 
 
 def _crash_at(world: World, step: str, *key: str) -> None:
@@ -468,7 +457,7 @@ def test_halt_cancel_open_halts_first_then_cancels_every_resting_order(world: Wo
         v.value: [i] for v, i in ids.items()}
     code, out, err = world.run("halt", "--cancel-open", "--json")  # again: nothing rests, still halted
     assert code == 0, err
-    (document,) = _documents(out)  # --json: one document, the halt with what it cancelled
+    (document,) = json_documents(out)  # --json: one document, the halt with what it cancelled
     assert (document["type"], document["halted"], document["cancels"]) == ("halt", True, [])
 
 

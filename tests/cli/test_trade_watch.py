@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from json_documents import json_documents
 from sqlalchemy import select
 
 from orion_cli.store.audit import AuditLog
@@ -316,7 +317,7 @@ def test_a_signal_during_a_single_trade_finishes_and_records_the_execution_first
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
-        result = next(d for d in _json_documents(out) if isinstance(d, dict) and d.get("type") == "execution")
+        result = next(d for d in json_documents(out) if isinstance(d, dict) and d.get("type") == "execution")
         assert result["status"] == "done", result
         assert "the execution was finished and recorded first" in err
         with db.read() as conn:
@@ -325,13 +326,3 @@ def test_a_signal_during_a_single_trade_finishes_and_records_the_execution_first
         db.dispose()
     check_ledger_and_audit()
 
-
-def _json_documents(text: str) -> list[Any]:
-    decoder, docs, i = json.JSONDecoder(), [], 0
-    while True:
-        while i < len(text) and text[i].isspace():
-            i += 1
-        if i >= len(text):
-            return docs
-        doc, i = decoder.raw_decode(text, i)
-        docs.append(doc)

@@ -515,7 +515,7 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                    key: str, auth: Authorization, alerts: AlertSink, *, resume: bool = False,
                    resume_to: frozenset[Venue] = frozenset(),
                    low_balance: LowBalanceWatch | None = None,
-                   stopped: Callable[[], bool] = lambda: False) -> tuple[TradePlan | None, ExecutionResult]:
+                   stopped: Callable[[], bool]) -> tuple[TradePlan | None, ExecutionResult]:
     """Plan and execute ``op``, or with ``resume`` finish or report execution ``key`` (``resume_to``: the
     venues the resume may send to next). ``stopped``: asked just before the executor starts; a stop
     requested while books were read and checks prepared raises :class:`StoppedBeforeSending`."""
@@ -878,7 +878,7 @@ def _breaker_tripped_by_marks(app: AppContext, mode: str, data: Any, alerts: Ale
 
 def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
                   key: str, auth: Authorization, alerts: AlertSink, low_balance: LowBalanceWatch,
-                  stopped: Callable[[], bool] = lambda: False) -> Any:
+                  stopped: Callable[[], bool]) -> Any:
     def factory() -> Any:
         return _execute(app, venues, source, op, size, key, auth, alerts, low_balance=low_balance, stopped=stopped)
 
