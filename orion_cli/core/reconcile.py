@@ -46,7 +46,7 @@ from orion_cli.core.money import ONE, ZERO
 from orion_cli.execution.state import NEVER_SENT, ExecStatus
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
-from orion_cli.store.ledger import Ledger
+from orion_cli.store.ledger import Ledger, SettledMarket
 from orion_cli.store.tables import MONEY_QUANTUM, fills, orders, plain
 from orion_cli.venues.trading import (
     Action,
@@ -57,6 +57,7 @@ from orion_cli.venues.trading import (
     OrderStatus,
     Position,
     PreparedOrder,
+    Settlement,
     TimeInForce,
     TradingVenue,
     fit_fills,
@@ -169,6 +170,7 @@ class VenueReconcile:
     status: str = "clean"
     drifts: list[Drift] = field(default_factory=list)
     resolved: list[Resolved] = field(default_factory=list)
+    settled: list[SettledMarket] = field(default_factory=list)
     reason: str = ""
     pending: list[str] = field(default_factory=list)  # not judged yet: too recent to call
     balance: Balance | None = None
@@ -186,6 +188,7 @@ class VenueReconcile:
             "status": self.status,
             "drifts": [d.to_record() for d in self.drifts],
             "resolved": [r.to_record() for r in self.resolved],
+            "settled": [x.to_record() for x in self.settled],
             "pending": list(self.pending),
             "fixed": self.fixed,
             "reason": self.reason or None,
@@ -485,6 +488,9 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
         await _resolve(ctx, venue, tv, row, result)
 
     # venue reads for (2)-(5), before the one write transaction
+    with ctx.db.read() as conn:
+        held_markets = sorted({p.market_id for p in ctx.ledger.positions(venue, conn=conn)})
+    venue_settlements = await _call(tv.settlements(held_markets)) if held_markets else []
     venue_fills = await _call(tv.fills(since=since))
     venue_positions = await _call(tv.positions())
     venue_open = await _call(tv.open_orders())
@@ -497,12 +503,13 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
     with ctx.db.write() as conn:
         _unknown_open_orders(ctx, conn, venue, venue_open, result)
         _missing_fills(ctx, conn, venue, venue_fills, result)
+        _settle(ctx, conn, venue, venue_settlements, result)
         _positions(ctx, conn, venue, venue_positions, result)
         if tv.mode == "live":
             ctx.ledger.record_balance(balance, conn=conn, now=ctx.now)
         result.status = "drift" if result.drifts else "clean"
-        result.counts.update(resolved=len(result.resolved), drifts=len(result.drifts), fixed=result.fixed,
-                             pending=len(result.pending))
+        result.counts.update(resolved=len(result.resolved), settled=len(result.settled), drifts=len(result.drifts),
+                             fixed=result.fixed, pending=len(result.pending))
         payload = {
             "venue": venue.value,
             "mode": ctx.mode,
@@ -511,6 +518,8 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
             "drifts": [d.to_record() for d in result.drifts[:MAX_AUDITED_DRIFTS]],
             "drifts_not_listed": max(0, len(result.drifts) - MAX_AUDITED_DRIFTS),
             "resolved": [r.to_record() for r in result.resolved],
+            "settled": [{"market": x.settlement.market_id, "payout": x.payout, "realized_pnl": x.realized_pnl}
+                        for x in result.settled],
             "pending": result.pending,
             "fix": ctx.fix,
         }
@@ -751,6 +760,54 @@ class _Holding:
     avg: Decimal | None = None
 
 
+# -- (3b) settled markets -----------------------------------------------------------------------
+
+
+def _settle(ctx: _Context, conn: Connection, venue: Venue, found: Sequence[Settlement],
+            result: VenueReconcile) -> None:
+    """Close what the ledger holds in each market the venue settled, at the payout (with or
+    without ``--fix``: a settlement is the venue's record of how a held market ended, not a
+    disagreement to adopt). Each in a savepoint, so one the ledger cannot take is reported as drift
+    and the others are kept.
+
+    Where the venue says how many contracts it settled, a number other than the ledger's is drift:
+    the ledger settles what it held, and the venue's cash holds what the venue paid.
+    """
+    netting = venue in NETTING_VENUES
+    for s in found:
+        try:
+            with conn.begin_nested():
+                settled = ctx.ledger.record_settlement(s, conn=conn, now=ctx.now)
+        except (OrionError, StatementError, ValueError, ArithmeticError) as exc:
+            if isinstance(exc, DBAPIError):
+                raise
+            what = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+            result.drifts.append(Drift(venue, "settlement", s.market_id, None, ZERO, ZERO, ZERO,
+                                       f"settled at the venue ({s.result or 'payout ' + str(s.yes_payout)}) but the "
+                                       f"ledger could not record it: {str(what)[:200]}",
+                                       fix="not fixed: see the error"))
+            continue
+        if settled is None:
+            continue
+        result.settled.append(settled)
+        if not s.counts:
+            continue
+        theirs = dict(s.counts)
+        lines = ([(Side.YES, settled.held(Side.YES) - settled.held(Side.NO),
+                   theirs.get(Side.YES, ZERO) - theirs.get(Side.NO, ZERO))] if netting else
+                 [(side, settled.held(side), theirs.get(side, ZERO)) for side in (Side.YES, Side.NO)])
+        for side, mine, venue_qty in lines:
+            if abs(mine - venue_qty) <= QTY_TOLERANCE:
+                continue
+            # A net difference is YES contracts when positive, NO contracts when negative.
+            unit = s.payout(side if not netting or mine - venue_qty > 0 else Side.NO)
+            result.drifts.append(Drift(
+                venue, "settlement", s.market_id, side, mine, venue_qty, plain(abs(mine - venue_qty) * unit),
+                f"the venue settled {venue_qty} {side.value}{' (net of NO)' if netting else ''}, the ledger held "
+                f"{mine}; the ledger settled its own, the venue's cash holds what it paid",
+                fix="not fixable: the market is settled"))
+
+
 def _holdings(held: Sequence[Position]) -> dict[tuple[str, Side], _Holding]:
     out: dict[tuple[str, Side], _Holding] = {}
     for p in held:
@@ -766,7 +823,10 @@ def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: S
     ledger_pos = [p for p in every if p.size != 0]  # what positions() without closed ones returns
     result.counts["positions_ledger"] = len(ledger_pos)
     mine = _holdings(ledger_pos)
-    theirs = _holdings(venue_positions)
+    # A market the ledger has settled is over: a venue that still lists its tokens (Polymarket, until
+    # they are redeemed) holds a payout, which its balance counts, not a position.
+    settled = ctx.ledger.settled_markets(venue, conn=conn)
+    theirs = _holdings([p for p in venue_positions if p.market_id not in settled])
     # Closed ones too: a position the ledger closed seconds ago (an unwind) may still show at a venue
     # whose positions lag; calling that drift would have --fix buy it back.
     recent = {(p.market_id, p.side) for p in every

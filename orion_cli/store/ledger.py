@@ -45,7 +45,17 @@ from orion_cli.store.audit import AuditLog, iso_utc
 from orion_cli.store.audit import batched as audit_batch
 from orion_cli.store.db import Database
 from orion_cli.store.prepared import Prepared, defer_many
-from orion_cli.store.tables import MONEY_QUANTUM, Money, balances, equity_snapshots, fills, orders, plain, positions
+from orion_cli.store.tables import (
+    MONEY_QUANTUM,
+    Money,
+    balances,
+    equity_snapshots,
+    fills,
+    orders,
+    plain,
+    positions,
+    settlements,
+)
 from orion_cli.venues.trading import (
     Action,
     Balance,
@@ -54,6 +64,7 @@ from orion_cli.venues.trading import (
     OrderStatus,
     Position,
     PreparedOrder,
+    Settlement,
     TradingError,
 )
 
@@ -234,6 +245,46 @@ class _Totals:
     notional: Decimal = ZERO
     fees: Decimal = ZERO
     fills: list[Fill] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SettledSide:
+    """One side of a settled market as the ledger closed it."""
+
+    side: Side
+    size: Decimal
+    pays: Decimal  # per contract
+    cost: Decimal  # what the contracts cost, fees included
+    payout: Decimal
+    realized_pnl: Decimal
+
+    def to_record(self) -> dict[str, Any]:
+        return {"side": self.side.value, "size": self.size, "pays": self.pays, "cost": self.cost,
+                "payout": self.payout, "realized_pnl": self.realized_pnl}
+
+
+@dataclass(frozen=True, slots=True)
+class SettledMarket:
+    """What :meth:`Ledger.record_settlement` did with one settled market."""
+
+    settlement: Settlement
+    sides: tuple[SettledSide, ...]
+    cash_moved: bool  # False: the venue's last balance report already held the payout
+
+    @property
+    def payout(self) -> Decimal:
+        return sum((x.payout for x in self.sides), ZERO)
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        return sum((x.realized_pnl for x in self.sides), ZERO)
+
+    def held(self, side: Side) -> Decimal:
+        return sum((x.size for x in self.sides if x.side is side), ZERO)
+
+    def to_record(self) -> dict[str, Any]:
+        return {**self.settlement.to_record(), "type": "settled", "positions": [x.to_record() for x in self.sides],
+                "payout": self.payout, "realized_pnl": self.realized_pnl, "cash_moved": self.cash_moved}
 
 
 class Ledger:
@@ -551,6 +602,86 @@ class Ledger:
         if self.mode == "paper":
             values["as_of"] = iso_utc(now)
         c.execute(update(balances).where(*key).values(**values))
+
+    # -- settlement -------------------------------------------------------------------------------
+
+    def record_settlement(self, s: Settlement, *, conn: Connection | None = None,
+                          now: datetime | None = None) -> SettledMarket | None:
+        """Close what the ledger holds in a settled market at the payout; once per market.
+
+        Each side held is closed at what it pays (``s.payout``): its realised P&L gains the payout
+        less the contracts' cost and fees, and the cash it brings moves the venue's balance as a
+        fill's would (paper: always; live: unless the venue's last report, taken at or after
+        ``s.paid_at``, already holds it). Audited as ``position.settled``. None when the market's
+        settlement is already recorded or the ledger holds nothing in it.
+        """
+        now = now or datetime.now(UTC)
+        key = (settlements.c.mode == self.mode, settlements.c.venue == s.venue.value,
+               settlements.c.market_id == s.market_id)
+        with self._write(conn) as c:
+            if c.execute(select(settlements.c.market_id).where(*key)).first() is not None:
+                return None
+            held = c.execute(select(positions).where(
+                positions.c.mode == self.mode, positions.c.venue == s.venue.value,
+                positions.c.market_id == s.market_id, positions.c.size > ZERO).order_by(positions.c.side)).all()
+            if not held:
+                return None
+            self._ensure_day_snapshot(c, now)
+            lines: list[SettledSide] = []
+            for row in held:
+                side = Side(row.side)
+                size, cost, fees = Decimal(row.size), Decimal(row.cost), Decimal(row.fees)
+                pays = q(size * s.payout(side))
+                pnl = pays - cost - fees
+                c.execute(update(positions).where(
+                    positions.c.mode == self.mode, positions.c.venue == s.venue.value,
+                    positions.c.market_id == s.market_id, positions.c.side == side.value).values(
+                    size=ZERO, cost=ZERO, fees=ZERO, realized_pnl=Decimal(row.realized_pnl) + pnl,
+                    updated_at=iso_utc(now)))
+                lines.append(SettledSide(side, plain(size), plain(s.payout(side)), plain(cost + fees), plain(pays),
+                                         plain(pnl)))
+            payout = sum((x.payout for x in lines), ZERO)
+            cash_moved = self._settle_cash(c, s, payout, now)
+            settled = SettledMarket(s, tuple(lines), cash_moved)
+            c.execute(insert(settlements).values(
+                mode=self.mode, venue=s.venue.value, market_id=s.market_id, result=s.result[:16],
+                yes_payout=s.yes_payout, paid_at=iso_utc(s.paid_at), contracts=sum((x.size for x in lines), ZERO),
+                payout=payout, realized_pnl=settled.realized_pnl, cash_moved=cash_moved, source=s.source[:16],
+                recorded_at=iso_utc(now)))
+            record = {k: v for k, v in settled.to_record().items() if k != "type"}
+            self._audit(c, "position.settled", record, venue=s.venue.value, market=s.market_id, now=now)
+            return settled
+
+    def _settle_cash(self, c: Connection, s: Settlement, payout: Decimal, now: datetime) -> bool:
+        """Add a settlement's payout to the venue's cash, unless the last venue report holds it."""
+        key = (balances.c.mode == self.mode, balances.c.venue == s.venue.value)
+        row = c.execute(select(balances).where(*key)).first()
+        if row is None:
+            return False  # live without a report yet: the first report brings the cash it finds
+        values: dict[str, Any] = {"available": Decimal(row.available) + payout, "total": Decimal(row.total) + payout}
+        if self.mode == "paper":
+            values["as_of"] = iso_utc(now)
+        elif _parse_ts(row.as_of) >= s.paid_at:
+            return False
+        c.execute(update(balances).where(*key).values(**values))
+        return True
+
+    def settled_markets(self, venue: Venue, *, conn: Connection | None = None) -> set[str]:
+        with self._read(conn) as c:
+            return set(c.execute(select(settlements.c.market_id).where(
+                settlements.c.mode == self.mode, settlements.c.venue == venue.value)).scalars())
+
+    def settlements(self, venue: Venue | None = None) -> list[dict[str, Any]]:
+        """The settlements recorded in this ledger, oldest first (for reports and ``orion positions``)."""
+        stmt = select(settlements).where(settlements.c.mode == self.mode)
+        if venue is not None:
+            stmt = stmt.where(settlements.c.venue == venue.value)
+        with self.db.read() as c:
+            rows = c.execute(stmt.order_by(settlements.c.recorded_at, settlements.c.market_id)).all()
+        return [{"venue": r.venue, "market": r.market_id, "result": r.result, "yes_payout": Decimal(r.yes_payout),
+                 "paid_at": r.paid_at, "contracts": Decimal(r.contracts), "payout": Decimal(r.payout),
+                 "realized_pnl": Decimal(r.realized_pnl), "cash_moved": bool(r.cash_moved), "source": r.source,
+                 "recorded_at": r.recorded_at} for r in rows]
 
     def ensure_balance(self, venue: Venue, starting: Decimal, *, conn: Connection | None = None,
                        now: datetime | None = None) -> Balance:

@@ -254,3 +254,23 @@ breaker_state = Table(
     Column("detail", Text, nullable=False),
     Column("updated_at", String(32), nullable=False),
 )
+
+
+# -- settlements (migration 0006) ------------------------------------------------------------------
+
+settlements = Table(
+    "settlements",
+    metadata,
+    Column("mode", String(8), primary_key=True),
+    Column("venue", String(16), primary_key=True),
+    Column("market_id", String(200), primary_key=True),  # one settlement per market: recorded once
+    Column("result", String(16), nullable=False),
+    Column("yes_payout", Money, nullable=False),  # per YES contract; a NO contract pays 1 - this
+    Column("paid_at", String(32), nullable=False),
+    Column("contracts", Money, nullable=False),  # what the ledger held and settled, both sides
+    Column("payout", Money, nullable=False),  # the cash those contracts brought
+    Column("realized_pnl", Money, nullable=False),  # payout - their cost - their fees
+    Column("cash_moved", Boolean, nullable=False),  # False: the venue's report already held the payout
+    Column("source", String(16), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,7 +24,7 @@ from decimal import Decimal
 from sqlalchemy import Connection
 
 from orion_cli.core.config import Settings
-from orion_cli.core.errors import OrionError
+from orion_cli.core.errors import NotFound, OrionError
 from orion_cli.core.models import Market, MarketStatus, OrderBook, PriceLevel, TickStructure, Venue
 from orion_cli.core.money import ONE, ZERO, is_multiple
 from orion_cli.store.db import Database
@@ -40,6 +40,7 @@ from orion_cli.venues.trading import (
     OrderStatus,
     Position,
     PreparedOrder,
+    Settlement,
     TimeInForce,
 )
 
@@ -300,3 +301,50 @@ class PaperVenue:
 
     async def fills(self, *, since: datetime | None = None, venue_order_id: str = "") -> list[Fill]:
         return self.ledger.fills(venue=self._venue, since=since, venue_order_id=venue_order_id)
+
+    async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+        """Paper positions settle as the real market does: read from the market data source.
+
+        A market the source no longer knows cannot be settled here; it stays held (and listed by
+        ``orion positions``) until it can.
+        """
+        out: list[Settlement] = []
+        for ref in dict.fromkeys(markets):
+            try:
+                market, _ = await self.source.book(ref, venue=self._venue)
+            except NotFound:
+                continue
+            s = market_settlement(market, self._clock())
+            if s is not None:
+                out.append(s)
+        return out
+
+
+_FINAL_PRICES = (ZERO, Decimal("0.5"), ONE)
+
+
+def market_settlement(market: Market, at: datetime) -> Settlement | None:
+    """A settled market's payout, from its market data; None while it is not settled or the payout
+    is not known exactly.
+
+    Kalshi states it (``settlement_value_dollars``, else ``result``). Polymarket's resolved market
+    shows its final outcome prices, which are exact (1/0, or 0.5 each for a 50-50 resolution); any
+    other figure is a display price and is not taken for a payout.
+    """
+    if market.status is not MarketStatus.SETTLED:
+        return None
+    extra = market.extra
+    yes: Decimal | None = None
+    if market.venue is Venue.KALSHI:
+        if extra.get("settlement_value_dollars"):
+            yes = Decimal(extra["settlement_value_dollars"])
+        elif extra.get("result") in ("yes", "no"):
+            yes = ONE if extra["result"] == "yes" else ZERO
+        result = extra.get("result", "")
+    else:
+        shown = extra.get("display_yes_price")
+        yes = Decimal(shown) if shown else None
+        result = "" if yes is None else ("yes" if yes == ONE else "no" if yes == ZERO else "50-50")
+    if yes is None or (yes not in _FINAL_PRICES and market.venue is Venue.POLYMARKET) or not (ZERO <= yes <= ONE):
+        return None
+    return Settlement(market.venue, market.id, yes, at, result=result, source="market data")

@@ -204,6 +204,46 @@ class OrderState:
 
 
 @dataclass(frozen=True, slots=True)
+class Settlement:
+    """A market the venue has settled: what one contract of each side pays, and when it was paid.
+
+    Why a record of its own: an arbitrage is held to settlement, so every execution ends here. The
+    ledger closes the position at the payout (not at cost), and the cash it brings counts once,
+    whether the venue's next balance report already holds it or not (``paid_at``).
+    """
+
+    venue: Venue
+    market_id: str
+    yes_payout: Decimal  # what one YES contract pays, in [0, 1]; a NO contract pays 1 - this
+    paid_at: datetime  # when the payout reached (or counts in) the venue's cash
+    result: str = ""  # the venue's word for the outcome: yes | no | scalar | ...
+    counts: tuple[tuple[Side, Decimal], ...] = ()  # contracts the venue settled, where it says
+    revenue: Decimal | None = None  # what the venue says it paid, where it says
+    source: str = "venue"
+
+    def __post_init__(self) -> None:
+        if not (ZERO <= self.yes_payout <= 1):
+            raise ValueError(f"a settlement pays between 0 and 1 per contract, not {self.yes_payout}")
+
+    def payout(self, side: Side) -> Decimal:
+        return self.yes_payout if side is Side.YES else 1 - self.yes_payout
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "type": "settlement",
+            "venue": self.venue.value,
+            "market": self.market_id,
+            "result": self.result,
+            "yes_payout": self.yes_payout,
+            "no_payout": 1 - self.yes_payout,
+            "paid_at": self.paid_at,
+            "venue_counts": {side.value: count for side, count in self.counts},
+            "revenue": self.revenue,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Balance:
     """Cash on one venue. ``as_of`` is when the venue (or ledger) reported it."""
 
@@ -315,6 +355,11 @@ class TradingVenue(Protocol):
     async def open_orders(self) -> list[OrderState]: ...
 
     async def fills(self, *, since: datetime | None = None, venue_order_id: str = "") -> list[Fill]: ...
+
+    async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+        """The settlements of these markets (the ones the ledger holds) that the venue reports; a
+        market not settled yet is simply absent."""
+        ...
 
 
 class TradingError(OrionError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -44,6 +44,7 @@ from orion_cli.venues.trading import (
     OrderStatus,
     Position,
     PreparedOrder,
+    Settlement,
     TimeInForce,
     TradingVenue,
 )
@@ -69,6 +70,8 @@ class FakeVenue:
     cash: D = D("500")
     down: bool = False
     lookups: list[tuple[str, str]] = field(default_factory=list)
+    settlements_: list[Settlement] = field(default_factory=list)
+    asked_to_settle: list[list[str]] = field(default_factory=list)
 
     @property
     def venue(self) -> Venue:
@@ -112,6 +115,11 @@ class FakeVenue:
         self._check()
         return [f for f in self.fills_ if (since is None or f.ts >= since)
                 and (not venue_order_id or f.venue_order_id == venue_order_id)]
+
+    async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+        self._check()
+        self.asked_to_settle.append(list(markets))
+        return [s for s in self.settlements_ if s.market_id in markets]
 
 
 def _fill(fid: str, oid: str, size: str, price: str, *, side: Side = Side.YES, action: Action = Action.BUY,
@@ -569,6 +577,22 @@ def test_against_the_simulator_a_dropped_create_is_found_filled_and_positions_ag
     assert len(sim.account(KEY_ID).created) == 1  # looked up, never placed again
     (again,) = asyncio.run(check())
     assert again.status == "clean" and again.resolved == []
+
+    # The market settles YES: the venue pays $5 and drops the position. Read from
+    # /portfolio/settlements, it is a settlement, not a vanished position.
+    cash_before = sim.account(KEY_ID).cash
+    sim.settle_market(TICKER, "yes")
+    (settled,) = asyncio.run(check())
+    assert settled.status == "clean", settled.drifts
+    (s,) = settled.settled
+    assert (s.settlement.market_id, s.settlement.yes_payout, s.settlement.revenue) == (TICKER, D(1), D(5))
+    assert s.settlement.counts == ((Side.YES, D(5)),)
+    assert s.payout == D(5) and s.realized_pnl == D(5) - D("2.60") - order.fees
+    assert ledger.positions(Venue.KALSHI) == []
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.available == sim.account(KEY_ID).cash == cash_before + 5
+    (last,) = asyncio.run(check())
+    assert last.status == "clean" and last.settled == []
     _verify(db)
     db.dispose()
 
@@ -602,3 +626,64 @@ def test_paper_reconciles_against_itself_and_settles_a_crashed_submission(tmp_pa
     assert res.balance is not None and res.balance.source == "ledger"
     _verify(db)
     db.dispose()
+
+
+# -- settled markets ------------------------------------------------------------------------------
+
+
+def test_a_market_the_venue_settled_is_closed_at_its_payout_not_reported_as_drift(db: Database,
+                                                                                  settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])
+    _filled_order(ledger, "c-n", "o-n", [_fill("fn", "o-n", "4", "0.55", side=Side.NO)], size="4")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
+    paid = NOW - timedelta(minutes=5)
+    # Settled YES; Kalshi nets, so it settled 6 YES. Its positions no longer list the market.
+    venue = FakeVenue(cash=D("506"), settlements_=[
+        Settlement(Venue.KALSHI, MKT, D(1), paid, result="yes", counts=((Side.YES, D(6)),), revenue=D(6))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert res.status == "clean", res.drifts
+    assert venue.asked_to_settle == [[MKT]]
+    (s,) = res.settled
+    assert (s.payout, s.realized_pnl) == (D(10), D("10") - D("4.01") - D("2.21"))
+    assert ledger.positions() == []
+    assert res.to_record()["settled"][0]["market"] == MKT and res.counts["settled"] == 1
+    # The report taken after the payout holds it: the ledger's cash is the venue's, not 10 more.
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D("506")
+    types = _types(db)
+    assert types.index("position.settled") < types.index("reconcile.clean")
+    # Every later run: nothing held, nothing asked, nothing settled twice.
+    (again,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert again.status == "clean" and again.settled == [] and venue.asked_to_settle == [[MKT]]
+    assert _types(db).count("position.settled") == 1
+    _verify(db)
+
+
+def test_a_settlement_of_another_count_than_the_ledger_held_is_drift(db: Database, settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])
+    venue = FakeVenue(settlements_=[Settlement(Venue.KALSHI, MKT, D(1), NOW - timedelta(minutes=5), result="yes",
+                                               counts=((Side.YES, D(8)),))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    (d,) = res.drifts
+    assert (d.kind, d.ledger_qty, d.venue_qty, d.value, d.fixed) == ("settlement", D(10), D(8), D(2), False)
+    assert res.status == "drift" and len(res.settled) == 1 and ledger.positions() == []
+
+
+def test_a_resolved_polymarket_position_listed_until_redeemed_is_settled_not_drift(
+        db: Database, settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    req = OrderRequest(Venue.POLYMARKET, PM, Side.NO, Action.BUY, D(5), D("0.30"), TimeInForce.FOK, "p-n")
+    ledger.record_intent(PreparedOrder(req, "{}", venue_ref="0xp-n"), now=EARLIER)
+    ledger.transition("p-n", OrderStatus.FILLED, fills=[_fill("t-p-n", "0xp-n", "5", "0.30", side=Side.NO, market=PM,
+                                                             venue=Venue.POLYMARKET, fee="0")], now=EARLIER)
+    redeemable = Position(Venue.POLYMARKET, PM, Side.NO, D(5), D("0.30"), D("1.5"),
+                          extra={"redeemable": "true", "curPrice": "1"})
+    venue = FakeVenue(venue_=Venue.POLYMARKET, positions_=[redeemable], cash=D("505"), settlements_=[
+        Settlement(Venue.POLYMARKET, PM, D(0), NOW - timedelta(seconds=1), result="no")])
+    (res,) = _run(db, settings, {Venue.POLYMARKET: venue})
+    assert res.status == "clean", res.drifts
+    assert [(s.payout, s.realized_pnl) for s in res.settled] == [(D(5), D("3.5"))]
+    (again,) = _run(db, settings, {Venue.POLYMARKET: venue})  # still listed, still not drift
+    assert again.status == "clean" and again.settled == []

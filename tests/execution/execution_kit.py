@@ -8,7 +8,7 @@ The pair: Kalshi ``KXEXEC-26-A`` YES asks 0.40 × 50 (and 0.42 × 100), Polymark
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -31,6 +31,7 @@ from orion_cli.venues.trading import (
     OrderStatus,
     Position,
     PreparedOrder,
+    Settlement,
 )
 
 K_TICKER = "KXEXEC-26-A"
@@ -214,6 +215,9 @@ class FakeVenue:
 
     async def fills(self, *, since: datetime | None = None, venue_order_id: str = "") -> list[Fill]:
         return [f for st in self.x.orders.values() for f in st.fills]
+
+    async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+        return []
 
 
 def fake_venues(x: Exchange) -> Mapping[Venue, FakeVenue]:

@@ -129,6 +129,7 @@ class SimAccount:
     fills: list[dict[str, Any]] = field(default_factory=list)
     historical_fills: list[dict[str, Any]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)  # order ids actually created, for tests
+    settlements: list[dict[str, Any]] = field(default_factory=list)  # spec ``Settlement`` objects, oldest first
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         return self.orders.get(order_id) or self.historical_orders.get(order_id)
@@ -376,6 +377,7 @@ class KalshiSim:
         r("GET", p + r"/portfolio/orders", self._list_orders)
         r("GET", p + r"/portfolio/orders/(?P<order_id>[^/]+)", self._get_order)
         r("GET", p + r"/portfolio/fills", self._fills)
+        r("GET", p + r"/portfolio/settlements", self._settlements)
         r("GET", p + r"/historical/cutoff", self._cutoff)
         r("GET", p + r"/historical/fills", self._historical_fills)
         r("GET", p + r"/historical/orders", self._historical_orders)
@@ -703,6 +705,58 @@ class KalshiSim:
         pos["fees"] += fee
         pos["traded"] += own_price * qty
         pos["updated"] = _iso(now)
+
+    def settle_market(self, ticker: str, result: str, *, value_cents: int | None = None,
+                      at: float | None = None) -> None:
+        """Settle ``ticker`` as the exchange does: the market turns ``finalized`` with its result, every
+        account holding it is paid (YES pays ``value`` cents, NO the rest) and its position is gone,
+        with a spec ``Settlement`` record (``revenue`` in cents, counts as fixed-point strings)."""
+        value = value_cents if value_cents is not None else (100 if result == "yes" else 0)
+        yes_pays = Decimal(value) / 100
+        now = time.time() if at is None else at
+        with self._portfolio_lock:
+            market = self._index.get(ticker)
+            if market is not None:
+                market.update(status="finalized", result=result,
+                              settlement_value_dollars=_d4(yes_pays))
+            for acct in self.accounts.values():
+                pos = acct.positions.pop(ticker, None)
+                if pos is None or pos["position"] == 0:
+                    continue
+                held = pos["position"]
+                paid = held * yes_pays if held > 0 else -held * (D1 - yes_pays)
+                acct.cash += paid
+                acct.settlements.append({
+                    "ticker": ticker,
+                    "event_ticker": str((market or {}).get("event_ticker") or ticker.rsplit("-", 1)[0]),
+                    "market_result": result,
+                    "yes_count_fp": _c2(held if held > 0 else D0),
+                    "yes_total_cost_dollars": _d4(pos["exposure"] if held > 0 else D0),
+                    "no_count_fp": _c2(-held if held < 0 else D0),
+                    "no_total_cost_dollars": _d4(pos["exposure"] if held < 0 else D0),
+                    "revenue": int((paid * 100).to_integral_value(rounding=ROUND_FLOOR)),
+                    "settled_time": _iso(now),
+                    "fee_cost": _d4(pos["fees"]),
+                    "value": value,
+                    "ts": int(now),
+                })
+
+    def _settlements(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._authed(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        limit = self._limit(req, 100, 200, 1)
+        if isinstance(limit, SimResponse):
+            return limit
+        with self._portfolio_lock:
+            items = list(reversed(acct.settlements))  # newest first
+        if req.param("ticker"):
+            items = [x for x in items if x["ticker"] == req.param("ticker")]
+        filtered = self._filter_ts(items, req, "ts")
+        if isinstance(filtered, SimResponse):
+            return filtered
+        page, cursor = self._page([{k: v for k, v in x.items() if k != "ts"} for x in filtered], req, limit)
+        return SimResponse(200, {"cursor": cursor, "settlements": page})
 
     def _create_order(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
         acct = self._authed(req)

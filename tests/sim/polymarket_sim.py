@@ -325,6 +325,12 @@ class _AuthenticatedClob:
         )
         with self.trade_lock:
             self.accounts[api_key] = acct
+            # Shares held from the start show in the Data API's positions too, as at the venue
+            # (bought at an unknown earlier price: the position's average starts at 0).
+            for token, units in acct.shares.items():
+                info = self.token_info(token)
+                if info is not None and units > 0:
+                    self._update_position(acct, token, info, units, Decimal(0))
         return {"apiKey": api_key, "secret": secret, "passphrase": passphrase}
 
     def account(self, api_key: str) -> SimAccount:
@@ -703,6 +709,30 @@ class _AuthenticatedClob:
         if book is not None:
             book["hash"] = sim_book_hash(book)
         return ids
+
+    def resolve_market(self, condition_id: str, winning_index: int | None) -> None:
+        """UMA resolution: every holder's tokens of ``condition_id`` turn ``redeemable`` at their final
+        price (1 for the winning outcome, 0 for the other; 0.5 each for a 50-50, ``None``). Cash moves
+        only when they are redeemed (:meth:`redeem`)."""
+        with self.trade_lock:
+            for row in self.positions:
+                if row.get("conditionId") == condition_id:
+                    row["redeemable"] = True
+                    row["curPrice"] = Decimal("0.5") if winning_index is None else \
+                        Decimal(1 if row.get("outcomeIndex") == winning_index else 0)
+
+    def redeem(self, funder: str, condition_id: str) -> Decimal:
+        """The holder redeems a resolved market: its tokens are burned, their payout becomes pUSD."""
+        with self.trade_lock:
+            acct = next(a for a in self.accounts.values() if a.funder.lower() == funder.lower())
+            mine = [r for r in self.positions if r.get("proxyWallet") == funder.lower()
+                    and r.get("conditionId") == condition_id and r.get("redeemable")]
+            paid = sum((Decimal(str(r["size"])) * Decimal(str(r["curPrice"])) for r in mine), Decimal(0))
+            acct.cash += int(paid * _UNITS)
+            for r in mine:
+                self.positions.remove(r)
+                acct.shares.pop(str(r.get("asset")), None)
+            return paid
 
     def _update_position(self, acct: SimAccount, token: str, info: dict[str, Any], qty: int, price: Decimal) -> None:
         wallet = acct.funder.lower()

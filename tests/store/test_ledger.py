@@ -22,6 +22,7 @@ from orion_cli.venues.trading import (
     OrderRequest,
     OrderStatus,
     PreparedOrder,
+    Settlement,
     TimeInForce,
 )
 
@@ -307,3 +308,94 @@ def test_intents_with_ids_declared_unused_are_still_refused_by_the_primary_key(d
     assert AuditLog(db).verify().ok
     fresh = led.record_intents([(prepared("c3"), "")], execution_id="ex-3", now=NOW, unused_ids=True)
     assert fresh == [led.order("c3")]
+
+
+# -- settlement ----------------------------------------------------------------------------------
+
+
+def _hold_both_sides(led: Ledger) -> None:
+    """10 YES at 0.40 (fee 0.0672) and 4 NO at 0.55 (fee 0.0693) of KXA-1, both filled."""
+    led.record_intent(prepared("y1"), now=NOW)
+    led.transition("y1", OrderStatus.FILLED, fills=[fill("fy", "10", "0.40", "0.0672", coid="y1")], now=NOW)
+    led.record_intent(prepared("n1", size="4", price="0.55", side=Side.NO), now=NOW)
+    led.transition("n1", OrderStatus.FILLED, fills=[fill("fn", "4", "0.55", "0.0693", coid="n1", side=Side.NO)],
+                   now=NOW)
+
+
+def test_a_settlement_closes_each_side_at_its_payout_and_pays_the_paper_cash_once(db: Database) -> None:
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    _hold_both_sides(led)
+    cash_before = led.balance(Venue.KALSHI)
+    assert cash_before is not None and cash_before.total == D("100") - D("4.0672") - D("2.2693")
+    later = NOW + timedelta(hours=2)
+    s = Settlement(Venue.KALSHI, "KXA-1", D(1), later, result="yes", source="venue")
+
+    settled = led.record_settlement(s, now=later)
+
+    assert settled is not None and settled.cash_moved
+    assert [(x.side, x.size, x.pays, x.payout, x.realized_pnl) for x in settled.sides] == [
+        (Side.NO, D(4), D(0), D(0), D("-2.2693")), (Side.YES, D(10), D(1), D(10), D("5.9328"))]
+    assert (settled.payout, settled.realized_pnl) == (D(10), D("3.6635"))
+    assert led.positions() == []
+    closed = {p.side: p for p in led.positions(include_closed=True)}
+    assert (closed[Side.YES].extra["realized_pnl"], closed[Side.NO].extra["realized_pnl"]) == ("5.9328", "-2.2693")
+    cash = led.balance(Venue.KALSHI)
+    assert cash is not None and cash.total == cash_before.total + 10 and cash.available == cash_before.available + 10
+    event = AuditLog(db).tail(1)[0]
+    assert (event.type, event.market, event.payload["payout"], event.payload["realized_pnl"]) == (
+        "position.settled", "KXA-1", "10", "3.6635")
+    # Equity moved by exactly the realised P&L net of the fees already paid: cash + cost before,
+    # cash alone after.
+    pnl = led.daily_pnl(daily_loss=D(1000), daily_loss_pct=D(100), now=later)
+    assert pnl.equity == D(100) + D("3.6635")
+
+    # The same settlement seen again (every reconcile run sees it): nothing changes.
+    assert led.record_settlement(s, now=later + timedelta(minutes=5)) is None
+    assert led.balance(Venue.KALSHI) == cash
+    assert AuditLog(db).tail(1)[0].seq == event.seq
+    assert [r["market"] for r in led.settlements()] == ["KXA-1"]
+    assert AuditLog(db).verify().ok
+
+
+def test_a_live_settlement_the_venue_report_already_holds_moves_no_cash(db: Database) -> None:
+    paid = NOW + timedelta(hours=1)
+    for market, report_at, moved in (("KXA-1", NOW, True), ("KXB-1", paid + timedelta(seconds=1), False)):
+        led = Ledger(db, "live")
+        led.record_balance(Balance(Venue.KALSHI, "live", D("50"), D("0"), D("50"), report_at, source="venue"),
+                           now=report_at)
+        led.record_intent(prepared(f"c-{market}", market=market), now=NOW)
+        led.transition(f"c-{market}", OrderStatus.FILLED,
+                       fills=[fill(f"f-{market}", "10", "0.40", "0", coid=f"c-{market}", market=market)],
+                       now=paid + timedelta(seconds=2))
+        before = led.balance(Venue.KALSHI)
+        assert before is not None
+        settled = led.record_settlement(Settlement(Venue.KALSHI, market, D(0), paid, result="no"),
+                                        now=paid + timedelta(minutes=1))
+        assert settled is not None and settled.cash_moved is moved
+        after = led.balance(Venue.KALSHI)
+        assert after is not None and after.total == before.total  # a losing side pays nothing either way
+        assert settled.realized_pnl == D("-4")
+
+
+def test_a_winning_live_settlement_after_the_last_report_adds_its_payout(db: Database) -> None:
+    led = Ledger(db, "live")
+    led.record_balance(Balance(Venue.KALSHI, "live", D("50"), D("0"), D("50"), NOW, source="venue"), now=NOW)
+    led.record_intent(prepared(), now=NOW)
+    led.transition("c1", OrderStatus.FILLED, fills=[fill("f1", "10", "0.40", "0")], now=NOW)
+    paid = NOW + timedelta(hours=1)
+    settled = led.record_settlement(Settlement(Venue.KALSHI, "KXA-1", D("0.5"), paid, result="scalar"),
+                                    now=paid + timedelta(minutes=1))
+    assert settled is not None and settled.cash_moved and settled.payout == D(5)
+    bal = led.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D(51) and bal.as_of == NOW  # 50 − 4 + 5; the report's time kept
+
+
+def test_a_settlement_of_a_market_the_ledger_does_not_hold_records_nothing(db: Database) -> None:
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    seq = AuditLog(db).last_seq()
+    assert led.record_settlement(Settlement(Venue.KALSHI, "KXZ-9", D(1), NOW), now=NOW) is None
+    assert AuditLog(db).last_seq() == seq and led.settlements() == []
+    with pytest.raises(ValueError):
+        Settlement(Venue.KALSHI, "KXZ-9", D("1.5"), NOW)

@@ -304,3 +304,54 @@ def test_latency_is_applied(db: Database, paired: FixedSource) -> None:
     t0 = time.monotonic()
     place(pv, order("1", "0.25"))
     assert time.monotonic() - t0 >= 0.05
+
+
+# -- settlement -------------------------------------------------------------------------------------
+
+
+def test_a_paper_position_settles_as_its_market_does_and_pays_the_paper_cash(db: Database,
+                                                                            paired: FixedSource) -> None:
+    from dataclasses import replace
+
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.core.reconcile import reconcile
+
+    pv = venue_for(db, paired)
+    place(pv, order("40", "0.25"))  # 40 YES at 0.25, fee 0.5250
+    cash = pv.ledger.balance(Venue.KALSHI)
+    assert cash is not None and cash.total == D("1000") - D("10") - D("0.5250")
+
+    def run() -> Any:
+        (res,) = reconcile(db, pv.ledger, {Venue.KALSHI: pv}, pv.settings, mode="paper", fix=False,
+                           alerts=NullAlertSink(), now=NOW)
+        return res
+
+    assert run().settled == []  # still open: nothing settles
+    paired.market = replace(kalshi_market(status=MarketStatus.SETTLED), extra={"result": "yes"})
+    res = run()
+    assert res.status == "clean", res.drifts
+    (s,) = res.settled
+    assert (s.settlement.source, s.payout, s.realized_pnl) == ("market data", D(40), D("29.4750"))
+    assert pv.ledger.positions() == []
+    after = pv.ledger.balance(Venue.KALSHI)
+    assert after is not None and after.total == cash.total + 40
+    assert run().settled == []  # once
+
+
+def test_a_settlement_payout_is_read_only_where_the_market_states_it_exactly() -> None:
+    from dataclasses import replace
+
+    from orion_cli.venues.paper import market_settlement
+
+    settled = kalshi_market(status=MarketStatus.SETTLED)
+    assert market_settlement(kalshi_market(), NOW) is None  # open
+    assert market_settlement(settled, NOW) is None  # settled, but the payout is not stated
+    for extra, pays in (({"result": "no"}, 0), ({"result": "yes", "settlement_value_dollars": "0.3700"},
+                                                D("0.37"))):
+        s = market_settlement(replace(settled, extra=extra), NOW)
+        assert s is not None and s.yes_payout == pays
+    pm = Market(Venue.POLYMARKET, "0xc", "e", "q", MarketStatus.SETTLED, None, FeeModel.free(),
+                TickStructure.uniform(D("0.01")))
+    for shown, pays in (("1", D(1)), ("0", D(0)), ("0.5", D("0.5")), ("0.2325", None), ("", None)):
+        s = market_settlement(replace(pm, extra={"display_yes_price": shown}), NOW)
+        assert (s.yes_payout if s else None) == pays

@@ -26,6 +26,7 @@ RECONCILE_COLUMNS = [
     Column("counts.drifts", "drifts", "right"),
     Column("fixed", "fixed", "right"),
     Column("counts.resolved", "resolved", "right"),
+    Column("counts.settled", "settled", "right"),
     Column("counts.pending", "pending", "right"),
     Column("reason", "reason"),
 ]
@@ -50,6 +51,17 @@ RESOLVED_COLUMNS = [
     Column("to", "to"),
     Column("filled_size", "filled", "right"),
     Column("detail", "detail"),
+]
+
+
+SETTLED_COLUMNS = [
+    Column("venue", "venue"),
+    Column("market", "market"),
+    Column("result", "result"),
+    Column("yes_payout", "YES pays", "right"),
+    Column("payout", "payout", "right"),
+    Column("realized_pnl", "realised P&L", "right"),
+    Column("source", "source"),
 ]
 
 
@@ -97,8 +109,10 @@ def reconcile_command(
     """Compare the ledger with each venue's positions, resting orders and fills; resolve unknown orders.
 
     Orders whose outcome is unknown (intent, submitted, unknown, open) are looked up by their persisted
-    ids first. Each drift is reported with market, ledger and venue quantity and value; --fix adopts
-    the venue's truth with audit events. Paper mode reconciles the paper ledger against the paper
+    ids first. A held market the venue has settled is closed at its payout (realised P&L, cash),
+    audited as position.settled, with or without --fix: the end of a trade, not drift. Each drift is
+    reported with market, ledger and venue quantity and value; --fix adopts the venue's truth with
+    audit events. Paper mode reconciles the paper ledger against the paper
     venue (--demo/--snapshot choose its data); live mode reads the venues with the vault's credentials
     (ORION_MASTER_PASSWORD_FILE for cron). Never prompts without a terminal. Overlapping runs: the
     second exits at once with exit 6 (LOCKED).
@@ -209,6 +223,9 @@ def _render(app: AppContext, results: list[VenueReconcile]) -> None:
     resolved = [x.to_record() for r in results for x in r.resolved]
     if resolved:
         app.out.records(resolved, RESOLVED_COLUMNS, title="resolved orders")
+    settled = [x.to_record() for r in results for x in r.settled]
+    if settled:
+        app.out.records(settled, SETTLED_COLUMNS, title="settled markets")
     for r in results:
         for p in r.pending:
             app.out.info(f"pending ({r.venue.value}): {p}")

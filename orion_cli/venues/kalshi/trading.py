@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -59,6 +59,7 @@ from orion_cli.venues.trading import (
     OrderStatus,
     Position,
     PreparedOrder,
+    Settlement,
 )
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "OrderInvalid",
     "book_side_for",
     "outcome_price",
+    "parse_settlement",
     "yes_book_price",
 ]
 
@@ -175,6 +177,32 @@ def _epoch(value: Any, name: str, *, millis: bool = False) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise DataError(name, f"expected an integer timestamp, got {type(value).__name__}")
     return datetime.fromtimestamp(value / 1000 if millis else value, UTC)
+
+
+def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
+    """One spec ``Settlement``: ``value`` is one YES contract's payout in cents (absent: from the
+    result), ``revenue`` the cents paid, the counts fixed-point strings."""
+    ticker = _str(obj, "ticker", name)
+    result = _str(obj, "market_result", name)
+    value = obj.get("value")
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            raise DataError(f"{name}.value", f"expected whole cents 0-100, got {str(value)[:20]!r}")
+        yes_payout = Decimal(value) / 100
+    elif result in ("yes", "no"):
+        yes_payout = ONE if result == "yes" else ZERO
+    else:
+        raise DataError(f"{name}.value", f"a {result or 'blank'} result without the payout value")
+    revenue = obj.get("revenue")
+    if isinstance(revenue, bool) or not isinstance(revenue, int) or revenue < 0:
+        raise DataError(f"{name}.revenue", f"expected whole cents, got {str(revenue)[:20]!r}")
+    settled = _iso(obj.get("settled_time"), f"{name}.settled_time")
+    if settled is None:
+        raise DataError(f"{name}.settled_time", "missing")
+    counts = tuple((side, _dec(obj, f"{side.value}_count_fp", name)) for side in (Side.YES, Side.NO))
+    return Settlement(Venue.KALSHI, ticker, yes_payout, settled, result=result,
+                      counts=tuple((side, n) for side, n in counts if n > 0), revenue=Decimal(revenue) / 100,
+                      source="kalshi settlements")
 
 
 def _cursor(obj: Mapping[str, Any], name: str) -> str | None:
@@ -606,6 +634,20 @@ class KalshiTrading:
         if since is not None:
             out = [f for f in out if f.ts >= since]
         out.sort(key=lambda f: (f.ts, f.fill_id))
+        return out
+
+    async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+        """``/portfolio/settlements`` for each market (``ticker`` filter, cursor-paged).
+
+        Kalshi settles and pays at ``settled_time``: the payout is in ``balance_dollars`` from then on.
+        """
+        out: list[Settlement] = []
+        for ticker in dict.fromkeys(markets):
+            async for page in self._pages("/portfolio/settlements", {"ticker": ticker}, "settlements"):
+                for i, raw in enumerate(page):
+                    s = parse_settlement(_obj(raw, f"settlements[{i}]"), f"settlements[{i}]")
+                    if s.market_id == ticker:
+                        out.append(s)
         return out
 
     # -- pagination -------------------------------------------------------------------------

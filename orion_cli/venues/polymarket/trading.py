@@ -44,7 +44,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal, localcontext
@@ -78,6 +78,7 @@ from orion_cli.venues.trading import (
     OrderStatus,
     Position,
     PreparedOrder,
+    Settlement,
     TimeInForce,
 )
 
@@ -386,6 +387,8 @@ def parse_position(raw: Any) -> Position | None:
     initial = raw.get("initialValue")
     exposure = to_decimal(initial, "position.initialValue") if initial is not None else size * avg
     extra = {k: str(raw[k]) for k in ("asset", "outcome", "slug", "eventSlug", "curPrice") if raw.get(k) is not None}
+    if raw.get("redeemable") is True:
+        extra["redeemable"] = "true"
     return Position(
         venue=Venue.POLYMARKET,
         market_id=market,
@@ -396,6 +399,22 @@ def parse_position(raw: Any) -> Position | None:
         title=str(raw.get("title") or ""),
         extra=extra,
     )
+
+
+_FINAL_PRICES = (Decimal(0), Decimal("0.5"), Decimal(1))
+_MICRO = Decimal("0.000001")
+
+
+def redeemable_price(p: Position) -> Decimal | None:
+    """What one token of a resolved (``redeemable``) position pays; None when the position is not
+    redeemable or its price is not a final one (a display price is never taken for a payout)."""
+    if p.extra.get("redeemable") != "true":
+        return None
+    try:
+        price = Decimal(p.extra.get("curPrice", ""))
+    except ArithmeticError:
+        return None
+    return price if price in _FINAL_PRICES else None
 
 
 def _split_url(url: str) -> tuple[str, str]:
@@ -629,21 +648,47 @@ class PolymarketTrading:
             )
 
     async def balance(self) -> Balance:
-        """pUSD cash: the venue's balance, less what open BUY orders reserve."""
+        """pUSD cash: the venue's balance, less what open BUY orders reserve; ``total`` also holds
+        the payout of resolved positions not yet redeemed.
+
+        Why: a resolved market pays only when its tokens are redeemed on chain, so the CLOB's cash
+        lacks the payout until then. The ledger settles the position at resolution (reconcile), so
+        the cash it owes is counted here, in ``total`` (equity), never in ``available`` (spendable).
+        Redeeming moves it from one to the other and leaves ``total`` unchanged.
+        """
         raw = await self.balance_allowance("COLLATERAL")
-        total = parse_balance_units(raw)
+        cash = parse_balance_units(raw)
         reserved = Decimal(0)
         for order in await self.open_orders():
             if order.action is Action.BUY and order.status is OrderStatus.OPEN:
                 reserved += order.remaining * order.limit_price
+        unredeemed = sum((p.size * price for p in await self.positions()
+                          if (price := redeemable_price(p)) is not None), Decimal(0))
         return Balance(
             venue=Venue.POLYMARKET,
             mode="live",
-            available=max(Decimal(0), total - reserved),
+            available=max(Decimal(0), cash - reserved),
             reserved=reserved,
-            total=total,
+            total=cash + unredeemed.quantize(_MICRO, ROUND_FLOOR),  # pUSD has 6 decimals
             as_of=utcnow(),
         )
+
+    async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+        """Resolved markets among ``markets``: the Data API flags their positions ``redeemable``, at
+        the final price (1 or 0, 0.5 for a 50-50). The payout counts in :meth:`balance`'s ``total``
+        from then on, so it is paid as of now."""
+        wanted = set(markets)
+        now = utcnow()
+        out: dict[str, Settlement] = {}
+        for p in await self.positions():
+            price = redeemable_price(p)
+            if p.market_id not in wanted or price is None or p.market_id in out:
+                continue
+            yes = price if p.side is Side.YES else 1 - price
+            result = "yes" if yes == 1 else "no" if yes == 0 else "50-50"
+            out[p.market_id] = Settlement(Venue.POLYMARKET, p.market_id, yes, now, result=result,
+                                          source="polymarket redeemable")
+        return list(out.values())
 
     async def positions(self) -> list[Position]:
         """Data-API ``/positions?user=<funder>`` (offset-paged), closed-out rows dropped."""

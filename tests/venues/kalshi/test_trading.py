@@ -520,3 +520,55 @@ def test_fees_are_exact_decimals_rounded_up_per_fill(sim: KalshiSim, key: rsa.RS
     assert load_fixture("fills__after_taker")["fills"][0]["fee_cost"] == "0.017500"
     fills = run(sim, key, lambda v: v.fills(venue_order_id=state.venue_order_id))
     assert [f.fee for f in fills] == [D("0.0175")]
+
+
+# -- settlements ------------------------------------------------------------------------------------
+
+
+def _settlement(**over: Any) -> dict[str, Any]:
+    """A spec ``Settlement`` (required fields, the spec's units)."""
+    body: dict[str, Any] = {"ticker": TICKER, "event_ticker": "KXWTA", "market_result": "no", "yes_count_fp": "0.00",
+                            "yes_total_cost_dollars": "0.0000", "no_count_fp": "7.00",
+                            "no_total_cost_dollars": "3.2200", "revenue": 700, "settled_time": "2026-06-11T18:00:00Z",
+                            "fee_cost": "0.3400"}
+    body.update(over)
+    return body
+
+
+def test_a_settlement_reads_its_payout_counts_and_cents() -> None:
+    s = trading_mod.parse_settlement(_settlement(), "s")
+    assert (s.market_id, s.result, s.yes_payout, s.payout(Side.NO), s.revenue) == (TICKER, "no", D(0), D(1), D(7))
+    assert s.counts == ((Side.NO, D(7)),) and s.paid_at == datetime(2026, 6, 11, 18, tzinfo=UTC)
+    scalar = trading_mod.parse_settlement(_settlement(market_result="scalar", value=37), "s")
+    assert (scalar.yes_payout, scalar.payout(Side.NO)) == (D("0.37"), D("0.63"))
+    yes = trading_mod.parse_settlement(_settlement(market_result="yes", value=None), "s")
+    assert yes.yes_payout == D(1)
+
+
+@pytest.mark.parametrize("over", [
+    {"market_result": "scalar"},  # a scalar result needs its value
+    {"value": 101}, {"value": "37"}, {"value": 37.5},
+    {"revenue": 7.0}, {"revenue": -1}, {"revenue": None},
+    {"settled_time": None}, {"settled_time": "2026-06-11 18:00"},
+    {"no_count_fp": "seven"},
+])
+def test_a_settlement_in_other_units_is_refused_not_guessed(over: dict[str, Any]) -> None:
+    from orion_cli.core.errors import DataError
+
+    with pytest.raises(DataError):
+        trading_mod.parse_settlement(_settlement(**over), "s")
+
+
+def test_settlements_are_read_per_held_market_from_the_simulator(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    async def body(v: KalshiTrading) -> Any:
+        await v.submit(v.prepare(req(Side.NO, Action.BUY, "3", "0.60")))  # NO asks 0.53/0.55
+        before = await v.settlements([TICKER, TAPERED])
+        sim.settle_market(TICKER, "no")
+        return before, await v.settlements([TICKER, TAPERED, TICKER])
+
+    before, after = run(sim, key, body)
+    assert before == []
+    (s,) = after
+    assert (s.market_id, s.result, s.yes_payout, s.counts, s.revenue) == (TICKER, "no", D(0), ((Side.NO, D(3)),), D(3))
+    asked = [r.query.get("ticker") for r in sim.requests if r.path.endswith("/portfolio/settlements")]
+    assert asked == [[TICKER], [TAPERED], [TICKER], [TAPERED]]  # each market once per call

@@ -169,6 +169,7 @@ def test_every_trading_request_matches_the_spec(spec: dict[str, Any], key: rsa.R
                 await v.cancel(resting.venue_order_id)
                 await v.cancel(resting.venue_order_id)  # 404
                 await v.positions()
+                await v.settlements([TICKER])
                 await v.fills()
                 await v.fills(since=datetime.now(UTC) - timedelta(minutes=5), venue_order_id=resting.venue_order_id)
                 await v.historical_cutoff()
@@ -181,7 +182,7 @@ def test_every_trading_request_matches_the_spec(spec: dict[str, Any], key: rsa.R
         "GET /exchange/status", "GET /portfolio/balance", "GET /portfolio/positions",
         "POST /portfolio/events/orders", "DELETE /portfolio/events/orders/{order_id}",
         "GET /portfolio/orders", "GET /portfolio/orders/{order_id}", "GET /portfolio/fills",
-        "GET /historical/cutoff", "GET /historical/fills", "GET /historical/orders",
+        "GET /historical/cutoff", "GET /historical/fills", "GET /historical/orders", "GET /portfolio/settlements",
     }
     assert sim.auth_failures == 0
 
@@ -229,6 +230,7 @@ def test_recorded_requests_and_responses_match_the_spec(spec: dict[str, Any]) ->
         ("fills__after_taker", "GET", "/portfolio/fills", "200"),
         ("portfolio__positions", "GET", "/portfolio/positions", "200"),
         ("auth__balance_ok", "GET", "/portfolio/balance", "200"),
+        ("settlements__page", "GET", "/portfolio/settlements", "200"),
     ):
         _, op = _operation(spec, method, API_PREFIX + path)
         schema = op["responses"][status]["content"]["application/json"]["schema"]
@@ -297,6 +299,17 @@ def test_simulator_portfolio_bodies_match_the_spec(spec: dict[str, Any], key: rs
             fok = call("POST", "/portfolio/events/orders", {**order("0.9900", "fill_or_kill"), "count": "500.00"})
             assert fok.status_code == 409
             assert fok.json()["error"]["code"] == "fill_or_kill_insufficient_resting_volume"
+            # Settled last (the market is over): the settlement the held contracts got, in the spec's shape.
+            bought = call("POST", "/portfolio/events/orders", order("0.9900", "immediate_or_cancel"))
+            assert bought.status_code == 201, bought.text[:200]
+            sim.settle_market(TICKER, "yes")
+            settled = call("GET", "/portfolio/settlements", params={"ticker": TICKER, "limit": 10})
+            _, op = _operation(spec, "GET", API_PREFIX + "/portfolio/settlements")
+            schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+            body = loads_exact(settled.content)
+            errors = list(_schema_validator(spec, schema).iter_errors(body))
+            assert settled.status_code == 200 and not errors, [e.message for e in errors[:3]]
+            assert len(body["settlements"]) == 1 and isinstance(body["settlements"][0]["revenue"], int)
             unsigned = h.get(API_PREFIX + "/portfolio/balance")
             assert unsigned.status_code == 401
             assert unsigned.json() == load_fixture("auth__missing_signature_header")

@@ -754,3 +754,39 @@ def test_prepare_refuses_what_it_cannot_sign(sim: PolymarketSim, market: Market,
 
     with_client(wallet, sim, go)
     assert sim.requests == []
+
+
+# --------------------------------------------------------------------------- resolution and redemption
+
+
+def test_a_resolved_position_is_a_settlement_and_its_payout_counts_in_total_until_redeemed(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.submit(pm.prepare(order(market)))  # 10 YES at 0.52
+        assert await pm.settlements([market.id]) == []  # open: nothing settled
+        open_bal = await pm.balance()
+        sim.resolve_market(market.id, 0)  # YES wins
+        (s,) = await pm.settlements([market.id, "0xother"])
+        assert (s.market_id, s.result, s.yes_payout, s.payout(Side.YES)) == (market.id, "yes", 1, 1)
+        resolved = await pm.balance()
+        # Owed, not spendable: the CLOB's cash has not moved, equity has.
+        assert resolved.available == open_bal.available and resolved.total == open_bal.total + 10
+        sim.redeem(pm.funder, market.id)
+        redeemed = await pm.balance()
+        assert redeemed.available == open_bal.available + 10 and redeemed.total == resolved.total
+        assert await pm.settlements([market.id]) == [] and await pm.positions() == []
+
+    with_client(wallet, sim, go)
+
+
+def test_only_a_final_price_makes_a_redeemable_position_a_payout(fixtures_dir: Path) -> None:
+    from orion_cli.venues.polymarket.trading import redeemable_price
+
+    rows = _fixture(fixtures_dir, "data_api_positions_response.json")
+    held, _, odd, _ = (parse_position(r) for r in rows)
+    assert held is not None and odd is not None
+    assert redeemable_price(held) is None  # not redeemable
+    assert odd.extra["redeemable"] == "true" and redeemable_price(odd) is None  # redeemable at 0.4: not final
+    for price, pays in (("1", 1), ("0", 0), ("0.5", Decimal("0.5")), ("1.0", 1)):
+        assert redeemable_price(replace(odd, extra={**odd.extra, "curPrice": price})) == pays
+    assert redeemable_price(replace(odd, extra={**odd.extra, "curPrice": "nan?"})) is None
