@@ -78,6 +78,7 @@ __all__ = [
 T = TypeVar("T")
 
 DEFAULT_LOOKBACK = timedelta(hours=24)
+CENT = Decimal("0.01")  # revenue is whole cents, rounded down
 DEFAULT_GRACE = timedelta(seconds=120)
 NETTING_VENUES = frozenset({Venue.KALSHI})
 OPEN_STATUSES = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN, OrderStatus.OPEN)
@@ -488,13 +489,12 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
         await _resolve(ctx, venue, tv, row, result)
 
     # venue reads for (2)-(5), before the one write transaction
-    with ctx.db.read() as conn:
-        held_markets = sorted({p.market_id for p in ctx.ledger.positions(venue, conn=conn)})
-    venue_settlements = await _call(tv.settlements(held_markets)) if held_markets else []
     venue_fills = await _call(tv.fills(since=since))
     venue_positions = await _call(tv.positions())
     venue_open = await _call(tv.open_orders())
     balance = await _call(tv.balance())
+    # After the balance: a market settled in between is then paid after that report, and counted.
+    venue_settlements = await _read_settlements(ctx, venue, tv, result)
     result.balance = balance
     result.counts.update(orders_checked=len(open_rows), fills_checked=len(venue_fills),
                          positions_venue=len(venue_positions), open_orders_venue=len(venue_open))
@@ -503,7 +503,9 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
     with ctx.db.write() as conn:
         _unknown_open_orders(ctx, conn, venue, venue_open, result)
         _missing_fills(ctx, conn, venue, venue_fills, result)
-        _settle(ctx, conn, venue, venue_settlements, result)
+        # Each settlement's cash is judged against the report read above, which then replaces the
+        # ledger's figure (after any --fix adjustment, whose cash that report already holds).
+        _settle(ctx, conn, venue, venue_settlements, result, report=balance if tv.mode == "live" else None)
         _positions(ctx, conn, venue, venue_positions, result)
         if tv.mode == "live":
             ctx.ledger.record_balance(balance, conn=conn, now=ctx.now)
@@ -763,8 +765,26 @@ class _Holding:
 # -- (3b) settled markets -----------------------------------------------------------------------
 
 
+async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
+                            result: VenueReconcile) -> list[Settlement]:
+    """The venue's settlements of the markets the ledger holds there. A venue that cannot say (one
+    record it cannot read, an outage) is settlement drift, not an unreachable venue: the fills,
+    positions and orders are still compared."""
+    with ctx.db.read() as conn:
+        held = sorted({p.market_id for p in ctx.ledger.positions(venue, conn=conn)})
+    if not held:
+        return []
+    try:
+        return await tv.settlements(held)
+    except OrionError as exc:
+        result.drifts.append(Drift(venue, "settlement", ", ".join(held)[:200], None, ZERO, ZERO, ZERO,
+                                   f"could not read the venue's settlements of the markets held: {exc}"[:400],
+                                   fix="not fixed: settled markets stay held until they can be read"))
+        return []
+
+
 def _settle(ctx: _Context, conn: Connection, venue: Venue, found: Sequence[Settlement],
-            result: VenueReconcile) -> None:
+            result: VenueReconcile, *, report: Balance | None) -> None:
     """Close what the ledger holds in each market the venue settled, at the payout (with or
     without ``--fix``: a settlement is the venue's record of how a held market ended, not a
     disagreement to adopt). Each in a savepoint, so one the ledger cannot take is reported as drift
@@ -777,7 +797,7 @@ def _settle(ctx: _Context, conn: Connection, venue: Venue, found: Sequence[Settl
     for s in found:
         try:
             with conn.begin_nested():
-                settled = ctx.ledger.record_settlement(s, conn=conn, now=ctx.now)
+                settled = ctx.ledger.record_settlement(s, conn=conn, now=ctx.now, report=report)
         except (OrionError, StatementError, ValueError, ArithmeticError) as exc:
             if isinstance(exc, DBAPIError):
                 raise
@@ -792,6 +812,16 @@ def _settle(ctx: _Context, conn: Connection, venue: Venue, found: Sequence[Settl
         result.settled.append(settled)
         if not s.counts:
             continue
+        if s.revenue is not None:
+            stated = sum((n * s.payout(side) for side, n in s.counts), ZERO)
+            if netting:  # a netting venue pays the net holding only
+                net = dict(s.counts)
+                diff = net.get(Side.YES, ZERO) - net.get(Side.NO, ZERO)
+                stated = abs(diff) * s.payout(Side.YES if diff >= 0 else Side.NO)
+            if abs(stated - s.revenue) >= CENT:
+                result.drifts.append(Drift(
+                    venue, "settlement", s.market_id, None, stated, s.revenue, plain(abs(stated - s.revenue)),
+                    f"the venue paid {s.revenue} for contracts that pay {stated}", fix="not fixable: reported"))
         theirs = dict(s.counts)
         lines = ([(Side.YES, settled.held(Side.YES) - settled.held(Side.NO),
                    theirs.get(Side.YES, ZERO) - theirs.get(Side.NO, ZERO))] if netting else

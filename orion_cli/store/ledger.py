@@ -605,15 +605,16 @@ class Ledger:
 
     # -- settlement -------------------------------------------------------------------------------
 
-    def record_settlement(self, s: Settlement, *, conn: Connection | None = None,
-                          now: datetime | None = None) -> SettledMarket | None:
+    def record_settlement(self, s: Settlement, *, conn: Connection | None = None, now: datetime | None = None,
+                          report: Balance | None = None) -> SettledMarket | None:
         """Close what the ledger holds in a settled market at the payout; once per market.
 
         Each side held is closed at what it pays (``s.payout``): its realised P&L gains the payout
         less the contracts' cost and fees, and the cash it brings moves the venue's balance as a
         fill's would (paper: always; live: unless the venue's last report, taken at or after
-        ``s.paid_at``, already holds it). Audited as ``position.settled``. None when the market's
-        settlement is already recorded or the ledger holds nothing in it.
+        ``s.paid_at``, already holds it). ``report``: a venue report the caller records next in
+        this transaction, judged instead of the stored one. Audited as ``position.settled``. None
+        when the market's settlement is already recorded or the ledger holds nothing in it.
         """
         now = now or datetime.now(UTC)
         key = (settlements.c.mode == self.mode, settlements.c.venue == s.venue.value,
@@ -641,7 +642,7 @@ class Ledger:
                 lines.append(SettledSide(side, plain(size), plain(s.payout(side)), plain(cost + fees), plain(pays),
                                          plain(pnl)))
             payout = sum((x.payout for x in lines), ZERO)
-            cash_moved = self._settle_cash(c, s, payout, now)
+            cash_moved = self._settle_cash(c, s, payout, now, report)
             settled = SettledMarket(s, tuple(lines), cash_moved)
             c.execute(insert(settlements).values(
                 mode=self.mode, venue=s.venue.value, market_id=s.market_id, result=s.result[:16],
@@ -652,8 +653,9 @@ class Ledger:
             self._audit(c, "position.settled", record, venue=s.venue.value, market=s.market_id, now=now)
             return settled
 
-    def _settle_cash(self, c: Connection, s: Settlement, payout: Decimal, now: datetime) -> bool:
-        """Add a settlement's payout to the venue's cash, unless the last venue report holds it."""
+    def _settle_cash(self, c: Connection, s: Settlement, payout: Decimal, now: datetime,
+                     report: Balance | None) -> bool:
+        """Add a settlement's payout to the venue's cash, unless the venue report holds it."""
         key = (balances.c.mode == self.mode, balances.c.venue == s.venue.value)
         row = c.execute(select(balances).where(*key)).first()
         if row is None:
@@ -661,7 +663,7 @@ class Ledger:
         values: dict[str, Any] = {"available": Decimal(row.available) + payout, "total": Decimal(row.total) + payout}
         if self.mode == "paper":
             values["as_of"] = iso_utc(now)
-        elif _parse_ts(row.as_of) >= s.paid_at:
+        elif (report.as_of if report is not None else _parse_ts(row.as_of)) >= s.paid_at:
             return False
         c.execute(update(balances).where(*key).values(**values))
         return True

@@ -22,7 +22,7 @@ from sim.server import FaultRule
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.config import Settings, load_settings
-from orion_cli.core.errors import VenueUnavailable
+from orion_cli.core.errors import DataError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.reconcile import NEVER_REACHED, VenueReconcile, reconcile
 from orion_cli.risk.halt import KillSwitch
@@ -72,6 +72,7 @@ class FakeVenue:
     lookups: list[tuple[str, str]] = field(default_factory=list)
     settlements_: list[Settlement] = field(default_factory=list)
     asked_to_settle: list[list[str]] = field(default_factory=list)
+    settlements_fail: bool = False
 
     @property
     def venue(self) -> Venue:
@@ -119,6 +120,8 @@ class FakeVenue:
     async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
         self._check()
         self.asked_to_settle.append(list(markets))
+        if self.settlements_fail:
+            raise DataError("settlements[0].value", "a scalar result without the payout value")
         return [s for s in self.settlements_ if s.market_id in markets]
 
 
@@ -586,7 +589,7 @@ def test_against_the_simulator_a_dropped_create_is_found_filled_and_positions_ag
     assert settled.status == "clean", settled.drifts
     (s,) = settled.settled
     assert (s.settlement.market_id, s.settlement.yes_payout, s.settlement.revenue) == (TICKER, D(1), D(5))
-    assert s.settlement.counts == ((Side.YES, D(5)),)
+    assert s.settlement.counts == ((Side.YES, D(5)), (Side.NO, D(0)))
     assert s.payout == D(5) and s.realized_pnl == D(5) - D("2.60") - order.fees
     assert ledger.positions(Venue.KALSHI) == []
     bal = ledger.balance(Venue.KALSHI)
@@ -687,3 +690,38 @@ def test_a_resolved_polymarket_position_listed_until_redeemed_is_settled_not_dri
     assert [(s.payout, s.realized_pnl) for s in res.settled] == [(D(5), D("3.5"))]
     (again,) = _run(db, settings, {Venue.POLYMARKET: venue})  # still listed, still not drift
     assert again.status == "clean" and again.settled == []
+
+
+def test_settlements_the_venue_cannot_state_are_drift_and_the_rest_is_still_reconciled(
+        db: Database, settings: Settings) -> None:
+    """Found in review: one unreadable settlement record made the whole venue unavailable, every run."""
+    ledger = Ledger(db, "live")
+    f1, f2 = _fill("f1", "o-1", "6", "0.40"), _fill("f2", "o-1", "4", "0.42")
+    _filled_order(ledger, "c-1", "o-1", [f1])
+    venue = FakeVenue(fills_=[f1, f2], settlements_fail=True,
+                      positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.408"), D("4.08"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert res.status == "drift"
+    kinds = sorted(d.kind for d in res.drifts)
+    assert kinds == ["fill", "position", "settlement"]  # fills and positions are still compared
+    assert "scalar result" in next(d.detail for d in res.drifts if d.kind == "settlement")
+
+
+def test_a_venue_that_settled_none_of_what_the_ledger_held_or_paid_another_sum_is_drift(
+        db: Database, settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])
+    _filled_order(ledger, "c-z", "o-z", [_fill("fz", "o-z", "5", "0.40", market="KXOTHER-26")], size="5")
+    paid = NOW - timedelta(minutes=5)
+    venue = FakeVenue(settlements_=[
+        # The venue says it held none of MKT: the ledger's 10 settle, as drift.
+        Settlement(Venue.KALSHI, MKT, D(1), paid, result="yes", counts=((Side.YES, D(0)), (Side.NO, D(0))),
+                   revenue=D(0)),
+        # 5 YES at $1 pay $5; the venue says it paid $4.
+        Settlement(Venue.KALSHI, "KXOTHER-26", D(1), paid, result="yes", counts=((Side.YES, D(5)), (Side.NO, D(0))),
+                   revenue=D(4)),
+    ])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    found = sorted((d.market, d.ledger_qty, d.venue_qty) for d in res.drifts)
+    assert found == [("KXOTHER-26", D(5), D(4)), (MKT, D(10), D(0))]
+    assert len(res.settled) == 2 and ledger.positions() == []

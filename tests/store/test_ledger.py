@@ -370,12 +370,13 @@ def test_a_live_settlement_the_venue_report_already_holds_moves_no_cash(db: Data
                        now=paid + timedelta(seconds=2))
         before = led.balance(Venue.KALSHI)
         assert before is not None
-        settled = led.record_settlement(Settlement(Venue.KALSHI, market, D(0), paid, result="no"),
+        settled = led.record_settlement(Settlement(Venue.KALSHI, market, D(1), paid, result="yes"),
                                         now=paid + timedelta(minutes=1))
         assert settled is not None and settled.cash_moved is moved
         after = led.balance(Venue.KALSHI)
-        assert after is not None and after.total == before.total  # a losing side pays nothing either way
-        assert settled.realized_pnl == D("-4")
+        # 10 YES pay $10: added to a report older than the payout, never to one that holds it.
+        assert after is not None and after.total == before.total + (10 if moved else 0)
+        assert settled.realized_pnl == D("6")
 
 
 def test_a_winning_live_settlement_after_the_last_report_adds_its_payout(db: Database) -> None:

@@ -119,15 +119,17 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     app.out.banner(f"LIVE: balances and positions as {', '.join(v.value for v in venues)} report them.")
 
     async def read() -> AccountsReport:
+        from orion_cli.core.settlement import record_reports
+
         try:
-            return await gather(venues, ledger, settings)
+            got = await gather(venues, ledger, settings)
+            # Recorded with the held markets the venues have settled since (their payout is in the report).
+            await record_reports(ledger, venues, {a.venue: a.balance for a in got.accounts})
+            return got
         finally:
             await aclose_venues(venues.values())
 
     report: AccountsReport = run(read)
-    for acct in report.accounts:
-        if acct.balance is not None:
-            ledger.record_balance(acct.balance)
     if missing:
         # Warned once, with the other unavailable venues (_finish), the hint in its reason.
         absent = [VenueAccount(v, "live", None, reason=f"{problem.message}; {CREDENTIALS_HINT}")
@@ -164,8 +166,10 @@ def balance_command(
     """Per-venue balances (available / reserved / total / age), exposure, and today's P&L vs the loss limit.
 
     Paper mode reads the paper ledger; live mode (trading.mode = "live", or the live environment pair)
-    reads each venue with the vault's credentials. A venue that cannot be reached, or has no credentials, is shown as
-    unavailable; exit 5 only when none answered (exit 4 when no venue has credentials).
+    reads each venue with the vault's credentials and records its report, with the held markets it has
+    settled since (position.settled). Polymarket's total includes resolved payouts not yet redeemed.
+    A venue that cannot be reached, or has no credentials, is shown as unavailable; exit 5 only when
+    none answered (exit 4 when no venue has credentials).
 
     Example:  orion balance   ·   orion balance --refresh --demo --json
     """

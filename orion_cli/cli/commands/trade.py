@@ -551,9 +551,10 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         if mode == "live":
             # The venues' reports anchor the live cash that this trade's fills then move, so the
             # breaker values equity from current cash rather than the last `balance`/`reconcile` run.
-            for bal in balances.values():
-                if bal is not None:
-                    ledger.record_balance(bal)
+            # With them, the held markets the venues have settled since (whose payout they hold).
+            from orion_cli.core.settlement import record_reports
+
+            await record_reports(ledger, built, balances)
         if low_balance is not None:
             low_balance.check(balances)  # alerted on the way down, before the BALANCE check may refuse
         _register_markets(built, plan)

@@ -201,7 +201,7 @@ def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
         raise DataError(f"{name}.settled_time", "missing")
     counts = tuple((side, _dec(obj, f"{side.value}_count_fp", name)) for side in (Side.YES, Side.NO))
     return Settlement(Venue.KALSHI, ticker, yes_payout, settled, result=result,
-                      counts=tuple((side, n) for side, n in counts if n > 0), revenue=Decimal(revenue) / 100,
+                      counts=counts, revenue=Decimal(revenue) / 100,
                       source="kalshi settlements")
 
 

@@ -525,6 +525,8 @@ class PolymarketTrading:
         self.data = make(data_url, ["data_positions"], auth=False)
         geo_base, self._geoblock_path = _split_url(geoblock_url)
         self.geo = make(geo_base, ["geoblock"], auth=False)
+        # Resolved markets whose payout a balance report of this process already counted, and when.
+        self._payout_reported: dict[str, datetime] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -656,39 +658,55 @@ class PolymarketTrading:
         the cash it owes is counted here, in ``total`` (equity), never in ``available`` (spendable).
         Redeeming moves it from one to the other and leaves ``total`` unchanged.
         """
-        raw = await self.balance_allowance("COLLATERAL")
+        as_of = utcnow()
+        raw, orders, held = await asyncio.gather(self.balance_allowance("COLLATERAL"), self.open_orders(),
+                                                 self.positions())
         cash = parse_balance_units(raw)
         reserved = Decimal(0)
-        for order in await self.open_orders():
+        for order in orders:
             if order.action is Action.BUY and order.status is OrderStatus.OPEN:
                 reserved += order.remaining * order.limit_price
-        unredeemed = sum((p.size * price for p in await self.positions()
-                          if (price := redeemable_price(p)) is not None), Decimal(0))
+        unredeemed = Decimal(0)
+        for p in held:
+            price = redeemable_price(p)
+            if price is not None:
+                unredeemed += p.size * price
+                # This report holds the payout: a settlement of the market is paid as of it.
+                self._payout_reported.setdefault(p.market_id, as_of)
         return Balance(
             venue=Venue.POLYMARKET,
             mode="live",
             available=max(Decimal(0), cash - reserved),
             reserved=reserved,
             total=cash + unredeemed.quantize(_MICRO, ROUND_FLOOR),  # pUSD has 6 decimals
-            as_of=utcnow(),
+            as_of=as_of,
         )
 
     async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
         """Resolved markets among ``markets``: the Data API flags their positions ``redeemable``, at
-        the final price (1 or 0, 0.5 for a 50-50). The payout counts in :meth:`balance`'s ``total``
-        from then on, so it is paid as of now."""
+        the final price (1 or 0, 0.5 for a 50-50), with the tokens held of each side.
+
+        The payout counts in :meth:`balance`'s ``total`` from the first report that saw it: that
+        report's time is when it was paid (``paid_at``); one not seen by a report yet is paid now.
+        """
         wanted = set(markets)
         now = utcnow()
-        out: dict[str, Settlement] = {}
+        yes_of: dict[str, Decimal] = {}
+        counts: dict[str, dict[Side, Decimal]] = {}
         for p in await self.positions():
             price = redeemable_price(p)
-            if p.market_id not in wanted or price is None or p.market_id in out:
+            if p.market_id not in wanted or price is None:
                 continue
-            yes = price if p.side is Side.YES else 1 - price
+            yes_of.setdefault(p.market_id, price if p.side is Side.YES else 1 - price)
+            held = counts.setdefault(p.market_id, {Side.YES: Decimal(0), Side.NO: Decimal(0)})
+            held[p.side] += p.size
+        out = []
+        for market, yes in yes_of.items():
             result = "yes" if yes == 1 else "no" if yes == 0 else "50-50"
-            out[p.market_id] = Settlement(Venue.POLYMARKET, p.market_id, yes, now, result=result,
-                                          source="polymarket redeemable")
-        return list(out.values())
+            out.append(Settlement(Venue.POLYMARKET, market, yes, self._payout_reported.get(market, now),
+                                  result=result, counts=tuple(counts[market].items()),
+                                  source="polymarket redeemable"))
+        return out
 
     async def positions(self) -> list[Position]:
         """Data-API ``/positions?user=<funder>`` (offset-paged), closed-out rows dropped."""

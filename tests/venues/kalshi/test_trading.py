@@ -538,7 +538,7 @@ def _settlement(**over: Any) -> dict[str, Any]:
 def test_a_settlement_reads_its_payout_counts_and_cents() -> None:
     s = trading_mod.parse_settlement(_settlement(), "s")
     assert (s.market_id, s.result, s.yes_payout, s.payout(Side.NO), s.revenue) == (TICKER, "no", D(0), D(1), D(7))
-    assert s.counts == ((Side.NO, D(7)),) and s.paid_at == datetime(2026, 6, 11, 18, tzinfo=UTC)
+    assert s.counts == ((Side.YES, D(0)), (Side.NO, D(7))) and s.paid_at == datetime(2026, 6, 11, 18, tzinfo=UTC)
     scalar = trading_mod.parse_settlement(_settlement(market_result="scalar", value=37), "s")
     assert (scalar.yes_payout, scalar.payout(Side.NO)) == (D("0.37"), D("0.63"))
     yes = trading_mod.parse_settlement(_settlement(market_result="yes", value=None), "s")
@@ -569,6 +569,7 @@ def test_settlements_are_read_per_held_market_from_the_simulator(sim: KalshiSim,
     before, after = run(sim, key, body)
     assert before == []
     (s,) = after
-    assert (s.market_id, s.result, s.yes_payout, s.counts, s.revenue) == (TICKER, "no", D(0), ((Side.NO, D(3)),), D(3))
+    assert (s.market_id, s.result, s.yes_payout, s.revenue) == (TICKER, "no", D(0), D(3))
+    assert s.counts == ((Side.YES, D(0)), (Side.NO, D(3)))
     asked = [r.query.get("ticker") for r in sim.requests if r.path.endswith("/portfolio/settlements")]
     assert asked == [[TICKER], [TAPERED], [TICKER], [TAPERED]]  # each market once per call

@@ -771,6 +771,9 @@ def test_a_resolved_position_is_a_settlement_and_its_payout_counts_in_total_unti
         resolved = await pm.balance()
         # Owed, not spendable: the CLOB's cash has not moved, equity has.
         assert resolved.available == open_bal.available and resolved.total == open_bal.total + 10
+        # Paid as of the first report that counted it (so that report is never credited it again).
+        (again,) = await pm.settlements([market.id])
+        assert again.paid_at == resolved.as_of and again.counts == ((Side.YES, 10), (Side.NO, 0))
         sim.redeem(pm.funder, market.id)
         redeemed = await pm.balance()
         assert redeemed.available == open_bal.available + 10 and redeemed.total == resolved.total

@@ -1,0 +1,54 @@
+"""Record a live venue's balance report together with the settlements it may already hold.
+
+Why: a venue's cash holds a settled market's payout (Kalshi from ``settled_time``; Polymarket's
+balance counts a resolved, unredeemed payout in ``total``). Recorded alone, such a report would sit
+beside the ledger's position still held at cost: equity counted twice, an inflated breaker peak
+and, once reconcile settled the market, a false loss. So every place that records a live report
+(``orion trade``, ``orion balance``; reconcile has its own transaction) first asks the venue, after
+reading the report, which held markets have settled, and records both in one transaction, each
+settlement's cash judged against that report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from orion_cli.core.errors import OrionError
+from orion_cli.core.models import Venue
+from orion_cli.store.ledger import Ledger, SettledMarket
+from orion_cli.venues.trading import Balance, Settlement, TradingVenue
+
+log = logging.getLogger(__name__)
+
+
+async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
+                         reports: Mapping[Venue, Balance | None], *,
+                         now: datetime | None = None) -> list[SettledMarket]:
+    """Record each venue's report (read before this call) with the settlements of the markets the
+    ledger holds there. A venue whose settlements cannot be read keeps its last recorded figure
+    (moved by the fills since): recording the report without them could count a payout twice."""
+    now = now or datetime.now(UTC)
+    found: dict[Venue, tuple[Balance, list[Settlement]]] = {}
+    for venue, report in reports.items():
+        tv = venues.get(venue)
+        if report is None or tv is None:
+            continue
+        held = sorted({p.market_id for p in ledger.positions(venue)})
+        try:
+            found[venue] = (report, await tv.settlements(held) if held else [])
+        except OrionError as exc:
+            log.warning("%s: settlements not readable (%s); its balance report is not recorded this time",
+                        venue.value, exc)
+    settled: list[SettledMarket] = []
+    if not found:
+        return settled
+    with ledger.db.write() as conn:
+        for report, settlements in found.values():
+            ledger.record_balance(report, conn=conn, now=now)
+            for s in settlements:
+                done = ledger.record_settlement(s, conn=conn, now=now, report=report)
+                if done is not None:
+                    settled.append(done)
+    return settled

@@ -1,0 +1,98 @@
+"""A live report recorded by `orion trade` / `orion balance` comes with the settlements it may hold."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+from orion_cli.core.errors import VenueUnavailable
+from orion_cli.core.models import Side, Venue
+from orion_cli.core.settlement import record_reports
+from orion_cli.store.db import Database
+from orion_cli.store.ledger import Ledger, SettledMarket
+from orion_cli.venues.trading import (
+    Action,
+    Balance,
+    Fill,
+    OrderRequest,
+    OrderStatus,
+    PreparedOrder,
+    Settlement,
+    TimeInForce,
+)
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+MKT = "KXSETTLE-26-A"
+
+
+class FakeVenue:
+    """Only what record_reports asks: the settlements of the markets held (or an outage)."""
+
+    def __init__(self, found: list[Settlement], *, down: bool = False) -> None:
+        self.found = found
+        self.down = down
+        self.asked: list[list[str]] = []
+
+    async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+        self.asked.append(list(markets))
+        if self.down:
+            raise VenueUnavailable("kalshi", "connection refused")
+        return [s for s in self.found if s.market_id in markets]
+
+
+def _reports(ledger: Ledger, venue: FakeVenue, report: Balance) -> list[SettledMarket]:
+    return asyncio.run(record_reports(ledger, {Venue.KALSHI: venue}, {Venue.KALSHI: report},  # type: ignore[dict-item]
+                                      now=NOW))
+
+
+def _hold(ledger: Ledger) -> None:
+    """1000 YES at 0.40 bought after a $1000 report: $600 cash, $400 at cost."""
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D(1000), D(0), D(1000), NOW - timedelta(days=1)),
+                          now=NOW - timedelta(days=1))
+    req = OrderRequest(Venue.KALSHI, MKT, Side.YES, Action.BUY, D(1000), D("0.40"), TimeInForce.IOC, "c1")
+    ledger.record_intent(PreparedOrder(req, "{}"), now=NOW - timedelta(hours=5))
+    ledger.transition("c1", OrderStatus.FILLED, fills=[Fill(Venue.KALSHI, "f1", "o1", MKT, Side.YES, Action.BUY,
+                                                            D(1000), D("0.40"), D(0), NOW - timedelta(hours=5))],
+                      now=NOW - timedelta(hours=5))
+
+
+def test_a_report_that_holds_a_payout_is_recorded_with_its_settlement_never_beside_the_position(
+        db: Database) -> None:
+    """Found in review: `orion trade` recorded a report holding the payout while the ledger still held
+    the position at cost (equity 2000 for a true 1600; the next day's settlement read as a 400 loss)."""
+    ledger = Ledger(db, "live")
+    _hold(ledger)
+    paid = NOW - timedelta(hours=1)
+    venue = FakeVenue([Settlement(Venue.KALSHI, MKT, D(1), paid, result="yes")])
+    report = Balance(Venue.KALSHI, "live", D(1600), D(0), D(1600), NOW)  # the venue's cash after the payout
+
+    (settled,) = _reports(ledger, venue, report)
+
+    assert venue.asked == [[MKT]] and settled.payout == D(1000) and not settled.cash_moved
+    assert ledger.positions() == []
+    pnl = ledger.daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100), now=NOW)
+    assert pnl.equity == D(1600)  # not 2000
+
+
+def test_a_payout_made_after_the_report_is_added_to_it(db: Database) -> None:
+    ledger = Ledger(db, "live")
+    _hold(ledger)
+    report = Balance(Venue.KALSHI, "live", D(600), D(0), D(600), NOW - timedelta(minutes=1))
+    venue = FakeVenue([Settlement(Venue.KALSHI, MKT, D(1), NOW, result="yes")])  # paid after the report was read
+    (settled,) = _reports(ledger, venue, report)
+    assert settled.cash_moved
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D(1600)
+
+
+def test_a_report_whose_settlements_cannot_be_read_is_not_recorded(db: Database) -> None:
+    ledger = Ledger(db, "live")
+    _hold(ledger)
+    report = Balance(Venue.KALSHI, "live", D(1600), D(0), D(1600), NOW)
+    got = _reports(ledger, FakeVenue([], down=True), report)
+    assert got == []
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D(600)  # the last report moved by the fill: nothing counted twice
+    assert len(ledger.positions()) == 1
