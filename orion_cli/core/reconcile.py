@@ -812,17 +812,17 @@ def _settle(ctx: _Context, conn: Connection, venue: Venue, found: Sequence[Settl
         result.settled.append(settled)
         if not s.counts:
             continue
+        theirs = dict(s.counts)
         if s.revenue is not None:
-            stated = sum((n * s.payout(side) for side, n in s.counts), ZERO)
             if netting:  # a netting venue pays the net holding only
-                net = dict(s.counts)
-                diff = net.get(Side.YES, ZERO) - net.get(Side.NO, ZERO)
-                stated = abs(diff) * s.payout(Side.YES if diff >= 0 else Side.NO)
+                net = theirs.get(Side.YES, ZERO) - theirs.get(Side.NO, ZERO)
+                stated = abs(net) * s.payout(Side.YES if net >= 0 else Side.NO)
+            else:
+                stated = sum((n * s.payout(side) for side, n in s.counts), ZERO)
             if abs(stated - s.revenue) >= CENT:
                 result.drifts.append(Drift(
                     venue, "settlement", s.market_id, None, stated, s.revenue, plain(abs(stated - s.revenue)),
                     f"the venue paid {s.revenue} for contracts that pay {stated}", fix="not fixable: reported"))
-        theirs = dict(s.counts)
         lines = ([(Side.YES, settled.held(Side.YES) - settled.held(Side.NO),
                    theirs.get(Side.YES, ZERO) - theirs.get(Side.NO, ZERO))] if netting else
                  [(side, settled.held(side), theirs.get(side, ZERO)) for side in (Side.YES, Side.NO)])

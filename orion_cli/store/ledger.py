@@ -674,7 +674,7 @@ class Ledger:
                 settlements.c.mode == self.mode, settlements.c.venue == venue.value)).scalars())
 
     def settlements(self, venue: Venue | None = None) -> list[dict[str, Any]]:
-        """The settlements recorded in this ledger, oldest first (for reports and ``orion positions``)."""
+        """The settlements recorded in this ledger, oldest first (the table's rows as plain values)."""
         stmt = select(settlements).where(settlements.c.mode == self.mode)
         if venue is not None:
             stmt = stmt.where(settlements.c.venue == venue.value)
