@@ -219,11 +219,13 @@ class Settlement:
     result: str = ""  # the venue's word for the outcome: yes | no | scalar | ...
     counts: tuple[tuple[Side, Decimal], ...] = ()  # contracts the venue settled, where it says
     revenue: Decimal | None = None  # what the venue says it paid, where it says
-    source: str = "venue"
+    source: str = "venue"  # where the venue said it: at most 16 characters (the ledger's column)
 
     def __post_init__(self) -> None:
         if not (ZERO <= self.yes_payout <= 1):
             raise ValueError(f"a settlement pays between 0 and 1 per contract, not {self.yes_payout}")
+        if len(self.source) > 16:
+            raise ValueError(f"a settlement's source is at most 16 characters, not {self.source!r}")
 
     def payout(self, side: Side) -> Decimal:
         return self.yes_payout if side is Side.YES else 1 - self.yes_payout

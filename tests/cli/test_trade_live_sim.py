@@ -287,6 +287,51 @@ def test_live_trade_fills_both_legs_once_and_the_ledger_matches_the_venues(world
                       "seconds": round(time.monotonic() - started, 2)}))
 
 
+def test_both_markets_settled_one_already_redeemed_reconcile_clean_at_their_payouts(world: World) -> None:
+    """The end of every arbitrage: Kalshi settles YES's market NO, Polymarket resolves NO's market NO and
+    the holder claims the winnings in the venue's app before orion looks. Reconcile closes both at
+    their payouts, with no drift (a vanished position was drift before), and the ledger's cash is
+    what the venues hold."""
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-settle")
+    assert code == 0 and _execution(out)["status"] == "done", err
+    world.ksim.settle_market(TICKER, "no")  # the YES leg pays 0
+    world.psim.resolve_market(world.cond, 1)  # the NO leg pays 1 a share
+    assert world.psim.redeem(world.wallet, world.cond) == D(10)
+    assert world.venue_positions() == {}
+
+    code, out, err = world.run("reconcile", "--json")
+    assert code == 0, err + out
+    (runs,) = json_documents(out)  # one array: a record per venue
+    # Nothing left to wait for either: the vanished positions are settled ones, not changes to recheck.
+    assert {d["venue"]: (d["status"], d["pending"]) for d in runs} == {"kalshi": ("clean", []),
+                                                                       "polymarket": ("clean", [])}, out
+    db = open_database(world.db_url)
+    try:
+        led = Ledger(db, "live")
+        settled = {(r["venue"], r["market"]): r for r in led.settlements()}
+        spent = {v: sum((f.price * f.size + f.fee for f in led.fills(venue=v)), D(0)) for v in Venue}
+    finally:
+        db.dispose()
+    assert set(settled) == {("kalshi", TICKER), ("polymarket", world.cond)}
+    k, p = settled[("kalshi", TICKER)], settled[("polymarket", world.cond)]
+    assert (k["result"], k["contracts"], k["payout"], k["source"]) == ("no", D(10), D(0), "settlements")
+    assert (p["result"], p["contracts"], p["payout"], p["source"]) == ("no", D(10), D(10), "market outcome")
+    # Both already in the cash the venues reported: none moved twice.
+    assert not k["cash_moved"] and not p["cash_moved"]
+    assert world.ledger_positions() == {}
+    # Each leg's profit is what it paid less what its fills cost, fees included.
+    assert k["realized_pnl"] == -spent[Venue.KALSHI] and p["realized_pnl"] == D(10) - spent[Venue.POLYMARKET]
+    assert k["realized_pnl"] + p["realized_pnl"] > 0  # the arbitrage's edge, banked
+    cash = world.ledger_cash()  # reconcile recorded each venue's report
+    assert cash[Venue.KALSHI][0] == world.ksim.account(KEY_ID).cash, cash
+    assert cash[Venue.POLYMARKET][0] == D(world.psim.account(world.secrets["polymarket_api_key"]).cash) / 1_000_000
+
+    code, out, err = world.run("reconcile", "--json")  # settled once: the next run has nothing to do
+    assert code == 0, err + out
+    code, out, err = world.run("audit", "verify")
+    assert code == 0, err + out
+
+
 def test_a_limit_refuses_live_and_nothing_reaches_the_venues(world: World) -> None:
     code, out, err = world.run(*LIVE, "--size", "10", extra_env={"ORION__LIMITS__ORDER_NOTIONAL": "3"})
     assert code == 6, err

@@ -25,7 +25,8 @@ caps ``limit`` at 100, omits ``next_cursor`` on the last page and answers 400 to
 ``keyset_ignores_cursor = True`` reproduces the 2026-04 bug where the cursor was ignored and page
 one came back forever (with ``keyset_fresh_cursors`` each answer carries a new cursor).
 ``/clob-markets/{id}`` uses the compact keys of the reference notes (``t``, ``mts``, ``nr``,
-``fd{r,e}``); no real capture of it exists, so its shape is an assumption.
+``fd{r,e}``); no real capture of it exists, so its shape is an assumption. ``/markets/{id}`` (the
+CLOB's full market record) follows the recorded ``clob_market_*.json`` captures.
 
 Authenticated trading (``_AuthenticatedClob``, below): API keys from :meth:`add_account`, L1/L2
 verification independent of orion's signing code, order matching against the books, balances,
@@ -713,13 +714,21 @@ class _AuthenticatedClob:
     def resolve_market(self, condition_id: str, winning_index: int | None) -> None:
         """UMA resolution: every holder's tokens of ``condition_id`` turn ``redeemable`` at their final
         price (1 for the winning outcome, 0 for the other; 0.5 each for a 50-50, ``None``). Cash moves
-        only when they are redeemed (:meth:`redeem`)."""
+        only when they are redeemed (:meth:`redeem`). The market closes with those final prices, and
+        the CLOB's ``/markets/{condition_id}`` flags the winner."""
         with self.trade_lock:
             for row in self.positions:
                 if row.get("conditionId") == condition_id:
                     row["redeemable"] = True
                     row["curPrice"] = Decimal("0.5") if winning_index is None else \
                         Decimal(1 if row.get("outcomeIndex") == winning_index else 0)
+            try:
+                mk = self.market(condition_id)  # type: ignore[attr-defined]
+            except KeyError:
+                return
+            final = ["0.5", "0.5"] if winning_index is None else ["1" if i == winning_index else "0" for i in (0, 1)]
+            mk.update(closed=True, acceptingOrders=False, umaResolutionStatus="resolved",
+                      outcomePrices=json.dumps(final))
 
     def redeem(self, funder: str, condition_id: str) -> Decimal:
         """The holder redeems a resolved market: its tokens are burned, their payout becomes pUSD."""
@@ -1052,6 +1061,7 @@ class PolymarketSim(_AuthenticatedClob):
         r("GET", r"/clob/book", self._book)
         r("POST", r"/clob/books", self._books)
         r("GET", r"/clob/clob-markets/(?P<cid>[^/]+)", self._clob_market)
+        r("GET", r"/clob/markets/(?P<cid>0x[0-9a-fA-F]+)", self._clob_full_market)
         r("GET", r"/clob/time", lambda req, m: SimResponse(200, int(time.time())))
         r("GET", r"/clob/ok", lambda req, m: SimResponse(200, b'"OK"'))
         r("GET", r"/data/positions", self._positions)
@@ -1183,6 +1193,27 @@ class PolymarketSim(_AuthenticatedClob):
         if mk.get("feesEnabled") and isinstance(sched, dict):
             body["fd"] = {"r": sched.get("rate"), "e": sched.get("exponent", 1)}
         return SimResponse(200, body)
+
+    def _clob_full_market(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        """``GET /markets/{condition_id}`` in the recorded shape (``clob_market_*.json``): the market's
+        flags and each token with its price and ``winner`` (true only once resolved, at price 1)."""
+        try:
+            mk = self.market(m.group("cid"))
+        except KeyError:
+            return SimResponse(404, {"error": "market not found"})
+        labels = _decode(mk.get("outcomes"))
+        prices = [Decimal(str(p)) for p in _decode(mk.get("outcomePrices"))] or [Decimal("0.5")] * 2
+        resolved = mk.get("umaResolutionStatus") == "resolved"
+        return SimResponse(200, {
+            "enable_order_book": bool(mk.get("enableOrderBook", True)), "active": bool(mk.get("active")),
+            "closed": bool(mk.get("closed")), "archived": bool(mk.get("archived", False)),
+            "accepting_orders": bool(mk.get("acceptingOrders")), "minimum_order_size": mk.get("orderMinSize", 5),
+            "minimum_tick_size": mk.get("orderPriceMinTickSize"), "condition_id": mk["conditionId"],
+            "question_id": mk.get("questionID", ""), "question": mk.get("question", ""),
+            "market_slug": mk.get("slug", ""), "neg_risk": bool(mk.get("negRisk")), "is_50_50_outcome": False,
+            "tokens": [{"token_id": t, "outcome": o, "price": p, "winner": resolved and p == 1}
+                       for t, o, p in zip(_tokens_of(mk), labels, prices, strict=False)],
+        })
 
     # -- Data API ----------------------------------------------------------------------------
 

@@ -202,7 +202,7 @@ def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
     counts = tuple((side, _dec(obj, f"{side.value}_count_fp", name)) for side in (Side.YES, Side.NO))
     return Settlement(Venue.KALSHI, ticker, yes_payout, settled, result=result,
                       counts=counts, revenue=Decimal(revenue) / 100,
-                      source="kalshi settlements")
+                      source="settlements")
 
 
 def _cursor(obj: Mapping[str, Any], name: str) -> str | None:

@@ -276,6 +276,59 @@ def parse_clob_market_info(raw: Any, condition_id: str) -> ClobMarketInfo:
     return ClobMarketInfo(condition_id, tuple(tokens), tick, neg_risk, fee)
 
 
+@dataclass(frozen=True, slots=True)
+class MarketOutcome:
+    """How a market ended, from ``GET /markets/{condition_id}`` (the CLOB's full market record).
+
+    Why this endpoint: once a holder redeems, the Data API lists no position and Gamma's id lookups
+    drop closed markets, but the CLOB keeps the market with each token's ``winner`` flag and final
+    ``price``. ``yes_payout`` is None while the outcome is not final (open, or closed and awaiting
+    resolution).
+    """
+
+    condition_id: str
+    closed: bool
+    yes_payout: Decimal | None
+
+    @property
+    def result(self) -> str:
+        y = self.yes_payout
+        return "" if y is None else "yes" if y == ONE else "no" if y == ZERO else "50-50"
+
+
+_HALF = Decimal("0.5")
+
+
+def parse_market_outcome(raw: Any, condition_id: str) -> MarketOutcome:
+    """Strict: a binary market's two tokens, each with a boolean ``winner`` and a numeric ``price``.
+
+    Final only when the flags and prices agree: one winner at price 1 and the other at 0, or no
+    winner and both at 0.5 (a 50-50 resolution). Anything else (a closed market whose prices are
+    still the last trades) is not final: a display price is never taken for a payout. YES is the
+    token labelled "Yes", else the first, as :func:`parse_gamma_market` maps them.
+    """
+    if not isinstance(raw, Mapping):
+        raise DataError("market", f"expected an object, got {type(raw).__name__}")
+    cid = _str(raw, "condition_id", required=True)
+    if cid.lower() != condition_id.lower():
+        raise DataError("condition_id", f"asked for {condition_id[:20]}…, the venue answered {cid[:20]}…")
+    closed = _bool(raw, "closed")
+    tokens = raw.get("tokens")
+    if not isinstance(tokens, list) or len(tokens) != 2 or not all(isinstance(t, Mapping) for t in tokens):
+        raise DataError("tokens", "expected the two tokens of a binary market")
+    winners = [_bool(t, "winner", f"tokens[{i}]") for i, t in enumerate(tokens)]
+    prices = [to_decimal(_req(t, "price", f"tokens[{i}]"), f"tokens[{i}].price") for i, t in enumerate(tokens)]
+    labels = [_str(t, "outcome", f"tokens[{i}]").strip().lower() for i, t in enumerate(tokens)]
+    yes_i = labels.index("yes") if sorted(labels) == ["no", "yes"] else 0
+    payout: Decimal | None = None
+    if closed:
+        if winners.count(True) == 1 and sorted(prices) == [ZERO, ONE] and prices[winners.index(True)] == ONE:
+            payout = ONE if winners[yes_i] else ZERO
+        elif not any(winners) and prices == [_HALF, _HALF]:
+            payout = _HALF
+    return MarketOutcome(cid, closed, payout)
+
+
 # --------------------------------------------------------------------------- markets
 
 

@@ -58,6 +58,7 @@ from orion_cli.core.models import Side, Venue, utcnow
 from orion_cli.core.money import loads_exact, to_decimal
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
 from orion_cli.venues.polymarket.orders import OrderSide, OrderType, SignatureType, build_signed_order
+from orion_cli.venues.polymarket.parse import MarketOutcome, parse_market_outcome
 from orion_cli.venues.polymarket.signing import (
     POLYGON_CHAIN_ID,
     ApiCredentials,
@@ -527,6 +528,8 @@ class PolymarketTrading:
         self.geo = make(geo_base, ["geoblock"], auth=False)
         # Resolved markets whose payout a balance report of this process already counted, and when.
         self._payout_reported: dict[str, datetime] = {}
+        # The last balance report: when, and the markets whose tokens it listed.
+        self._listed: tuple[datetime, frozenset[str]] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -673,6 +676,8 @@ class PolymarketTrading:
                 unredeemed += p.size * price
                 # This report holds the payout: a settlement of the market is paid as of it.
                 self._payout_reported.setdefault(p.market_id, as_of)
+        # A market this report lists nothing of was already redeemed (or sold) when its cash was read.
+        self._listed = (as_of, frozenset(p.market_id for p in held))
         return Balance(
             venue=Venue.POLYMARKET,
             mode="live",
@@ -683,17 +688,29 @@ class PolymarketTrading:
         )
 
     async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
-        """Resolved markets among ``markets``: the Data API flags their positions ``redeemable``, at
-        the final price (1 or 0, 0.5 for a 50-50), with the tokens held of each side.
+        """Resolved markets among ``markets``.
 
-        The payout counts in :meth:`balance`'s ``total`` from the first report that saw it: that
-        report's time is when it was paid (``paid_at``); one not seen by a report yet is paid now.
+        Not yet redeemed: the Data API flags their positions ``redeemable``, at the final price (1
+        or 0, 0.5 for a 50-50), with the tokens held of each side. The payout counts in
+        :meth:`balance`'s ``total`` from the first report that saw it: that report's time is when it
+        was paid (``paid_at``); one not seen by a report yet is paid now.
+
+        Already redeemed (the holder claimed it before orion looked): the Data API lists nothing of
+        the market, so the CLOB's market record says how it ended (:meth:`market_outcome`; one
+        request per such market, none while every market is listed). The payout is in the CLOB's
+        cash: paid as of the first report that counted it unredeemed, else of the last
+        :meth:`balance` report if that report listed nothing of the market either, else now.
+
+        A market listed by no one and not resolved (sold, closed awaiting resolution, or unknown to
+        the venue) is no settlement: reconcile reports it as a position the venue no longer holds.
         """
         wanted = set(markets)
         now = utcnow()
         yes_of: dict[str, Decimal] = {}
         counts: dict[str, dict[Side, Decimal]] = {}
+        listed: set[str] = set()
         for p in await self.positions():
+            listed.add(p.market_id)
             price = redeemable_price(p)
             if p.market_id not in wanted or price is None:
                 continue
@@ -705,8 +722,34 @@ class PolymarketTrading:
             result = "yes" if yes == 1 else "no" if yes == 0 else "50-50"
             out.append(Settlement(Venue.POLYMARKET, market, yes, self._payout_reported.get(market, now),
                                   result=result, counts=tuple(counts[market].items()),
-                                  source="polymarket redeemable"))
+                                  source="redeemable"))
+        gone = sorted(wanted - listed)
+        limit = asyncio.Semaphore(4)
+
+        async def outcome(market: str) -> MarketOutcome:
+            async with limit:
+                try:
+                    return await self.market_outcome(market)
+                except VenueHttpError as exc:
+                    if exc.status != 404:
+                        raise
+                    # A market the venue does not know settles nothing; the others still do.
+                    return MarketOutcome(market, False, None)
+
+        for market, o in zip(gone, await asyncio.gather(*(outcome(m) for m in gone)), strict=True):
+            if o.yes_payout is None:
+                continue
+            last = self._listed
+            paid_at = self._payout_reported.get(market) or (
+                last[0] if last is not None and market not in last[1] else now)
+            out.append(Settlement(Venue.POLYMARKET, market, o.yes_payout, paid_at, result=o.result,
+                                  source="market outcome"))
         return out
+
+    async def market_outcome(self, condition_id: str) -> MarketOutcome:
+        """``GET /markets/{condition_id}`` (public CLOB): closed, and the winner if resolved."""
+        body = await self.public.get_json(f"/markets/{condition_id}", bucket="read")
+        return parse_market_outcome(body, condition_id)
 
     async def positions(self) -> list[Position]:
         """Data-API ``/positions?user=<funder>`` (offset-paged), closed-out rows dropped."""

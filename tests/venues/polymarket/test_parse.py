@@ -28,6 +28,7 @@ from orion_cli.venues.polymarket.parse import (
     parse_gamma_event,
     parse_gamma_events,
     parse_gamma_market,
+    parse_market_outcome,
 )
 
 FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures"
@@ -604,3 +605,66 @@ def test_event_listing_records_its_outcome_count_unless_marked_partial() -> None
     assert {m.extra.get("event_market_count") for m in markets} == {str(len(event["markets"]))}
     partial = dict(event, _orion_partial=True)
     assert all("event_market_count" not in m.extra for m in parse_gamma_event(partial, skipped=[]))
+
+
+# --------------------------------------------------------------------------- market outcomes (CLOB /markets/{id})
+
+
+@pytest.mark.parametrize(("accepting", "yes_payout", "result"), [("true", 1, "yes"), ("false", 0, "no")])
+def test_a_resolved_clob_market_pays_its_winner_as_gamma_maps_yes(accepting: str, yes_payout: int,
+                                                                  result: str) -> None:
+    raw = load(f"polymarket/clob_market_closed_binary_accepting_{accepting}.json")
+    gamma = parse_gamma_market(load(f"polymarket/gamma_market_closed_binary_accepting_{accepting}.json"))
+    assert gamma.id == raw["condition_id"]  # the same market, recorded from both APIs
+    out = parse_market_outcome(raw, gamma.id.upper().replace("0X", "0x"))  # ids compare case-blind
+    assert (out.closed, out.yes_payout, out.result) == (True, yes_payout, result)
+    winner = next(t["token_id"] for t in raw["tokens"] if t["winner"])
+    assert winner == (gamma.yes_token if yes_payout == 1 else gamma.no_token)
+
+
+def test_an_open_clob_market_has_no_outcome_and_a_display_price_is_never_a_payout() -> None:
+    live = load("polymarket/clob_market_response.json")
+    out = parse_market_outcome(live, live["condition_id"])
+    assert (out.closed, out.yes_payout, out.result) == (False, None, "")
+    closed = load("polymarket/clob_market_closed_binary_accepting_true.json")
+    cid = closed["condition_id"]
+
+    def variant(*tokens: tuple[Any, bool], **flags: Any) -> Any:
+        raw = copy.deepcopy(closed)
+        raw.update(flags)
+        for tok, (price, winner) in zip(raw["tokens"], tokens, strict=True):
+            tok["price"], tok["winner"] = Decimal(str(price)), winner
+        return raw
+
+    # Closed, awaiting resolution: last-trade prices and no winner.
+    assert parse_market_outcome(variant((0.97, False), (0.03, False)), cid).yes_payout is None
+    # Flags and prices disagree: not final.
+    assert parse_market_outcome(variant((1, False), (0, True)), cid).yes_payout is None
+    assert parse_market_outcome(variant((1, True), (1, False)), cid).yes_payout is None
+    # Resolved but the market not flagged closed: not final either.
+    assert parse_market_outcome(variant((1, True), (0, False), closed=False), cid).yes_payout is None
+    fifty = parse_market_outcome(variant((0.5, False), (0.5, False)), cid)
+    assert (fifty.yes_payout, fifty.result) == (Decimal("0.5"), "50-50")
+    # YES by its label, wherever it stands.
+    swapped = variant((0, False), (1, True))
+    swapped["tokens"][0]["outcome"], swapped["tokens"][1]["outcome"] = "No", "Yes"
+    assert parse_market_outcome(swapped, cid).yes_payout == 1
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda r: r.update(condition_id="0x" + "ab" * 32), "condition_id"),
+    (lambda r: r.update(tokens=r["tokens"] * 2), "tokens"),
+    (lambda r: r.pop("closed"), "closed"),
+    (lambda r: r["tokens"][0].update(winner="true"), "tokens[0].winner"),
+    (lambda r: r["tokens"][1].pop("price"), "tokens[1].price"),
+    (lambda r: r["tokens"][1].update(price=0.5), "tokens[1].price"),  # a float: never a Decimal guess
+])
+def test_a_malformed_clob_market_is_refused_naming_the_field(change: Any, field: str) -> None:
+    raw = copy.deepcopy(load("polymarket/clob_market_closed_binary_accepting_true.json"))
+    cid = raw["condition_id"]
+    change(raw)
+    with pytest.raises(DataError) as err:
+        parse_market_outcome(raw, cid)
+    assert err.value.field == field
+    with pytest.raises(DataError):
+        parse_market_outcome([raw], cid)

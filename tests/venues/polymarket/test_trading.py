@@ -777,7 +777,63 @@ def test_a_resolved_position_is_a_settlement_and_its_payout_counts_in_total_unti
         sim.redeem(pm.funder, market.id)
         redeemed = await pm.balance()
         assert redeemed.available == open_bal.available + 10 and redeemed.total == resolved.total
-        assert await pm.settlements([market.id]) == [] and await pm.positions() == []
+        assert await pm.positions() == []
+        # Redeemed: nothing listed, so the CLOB's market record says how it ended; still paid as of
+        # the first report that counted it.
+        (gone,) = await pm.settlements([market.id])
+        assert (gone.yes_payout, gone.result, gone.counts, gone.source) == (1, "yes", (), "market outcome")
+        assert gone.paid_at == resolved.as_of
+
+    with_client(wallet, sim, go)
+
+
+def _outcome_requests(sim: PolymarketSim) -> list[str]:
+    return [r.path for r in sim.requests if r.path.startswith("/clob/markets/")]
+
+
+def test_a_market_redeemed_before_orion_saw_it_resolved_is_settled_from_the_clob_market(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    """Found in review: a holder who claimed the winnings in the venue's app left orion a vanished
+    position, which reconcile called drift (and --fix closed at cost, losing the trade's profit)."""
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.submit(pm.prepare(order(market, side=Side.NO)))  # 10 NO
+        sim.resolve_market(market.id, 1)  # NO wins
+        sim.redeem(pm.funder, market.id)  # before orion looked
+        report = await pm.balance()  # its cash holds the payout: it lists nothing of the market
+        (s,) = await pm.settlements([market.id])
+        assert (s.market_id, s.yes_payout, s.payout(Side.NO), s.result) == (market.id, 0, 1, "no")
+        assert s.counts == () and s.revenue is None  # the venue no longer says what it held
+        assert s.paid_at == report.as_of  # so reconcile moves no cash for it
+
+    with_client(wallet, sim, go)
+    assert _outcome_requests(sim) == [f"/clob/markets/{market.id}"]
+
+
+def test_a_redeemed_market_no_report_has_seen_is_paid_now(sim: PolymarketSim, market: Market,
+                                                          wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.submit(pm.prepare(order(market)))
+        before = await pm.balance()  # lists the open position: its cash lacks the payout
+        sim.resolve_market(market.id, 0)
+        sim.redeem(pm.funder, market.id)
+        (s,) = await pm.settlements([market.id])
+        assert s.paid_at > before.as_of and s.yes_payout == 1
+
+    with_client(wallet, sim, go)
+
+
+def test_a_market_sold_or_closed_unresolved_is_no_settlement_and_a_listed_one_costs_no_request(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.submit(pm.prepare(order(market)))
+        assert await pm.settlements([market.id]) == []  # listed and open: no market lookup
+        assert _outcome_requests(sim) == []
+        await pm.submit(pm.prepare(order(market, action=Action.SELL, price="0.01", coid="c-2")))
+        assert await pm.positions() == []  # sold out, market open
+        assert await pm.settlements([market.id]) == []
+        sim.market(market.id).update(closed=True, acceptingOrders=False)  # closed, awaiting resolution
+        assert await pm.settlements([market.id]) == []
+        assert len(_outcome_requests(sim)) == 2
 
     with_client(wallet, sim, go)
 
