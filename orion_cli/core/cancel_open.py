@@ -5,8 +5,9 @@ Orion's own orders are fill-or-kill / immediate-or-cancel and rest only in a fai
 yet known), so what rests is mostly what else the account placed: a kill switch cancels it all,
 which is why this is asked for explicitly.
 
-The venues are worked on at once; on each, every resting order is cancelled on its own, so one that
-cannot be cancelled does not stop the others. A cancel counts only when the venue's answer shows the
+The venues are worked on at once; on each, every resting order is cancelled on its own (a few at a
+time, paced by the venue client's rate limits), so one that cannot be cancelled does not stop the
+others. A cancel counts only when the venue's answer shows the
 order cancelled; one that filled first is reported as such, and one still open (or not found) after
 the cancel is a failure. Every venue's outcome is audited as ``halt.cancel_open``. Orion's own orders
 (found in the ledger) are named as such; a live one's final state and fills are then recorded by
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orion_cli.core.aio import gather_limited
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Venue
 from orion_cli.core.reconcile import OPEN_STATUSES, order_rows, teach
@@ -27,6 +29,9 @@ from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger
 from orion_cli.venues.trading import OrderState, OrderStatus, TradingVenue
+
+# Cancels in flight at once on one venue.
+CANCEL_CONCURRENCY = 8
 
 
 @dataclass
@@ -92,7 +97,8 @@ async def _cancel_venue(db: Database, ledger: Ledger, venue: Venue, tv: TradingV
     except OrionError as exc:
         result.unreachable = exc.message
         resting = []
-    for order in resting:
+
+    async def cancel(order: OrderState) -> CancelOutcome:
         own = ledger.find_order(venue, client_order_id=order.client_order_id, venue_order_id=order.venue_order_id)
         outcome = CancelOutcome(venue, order, orion=own is not None)
         try:
@@ -104,7 +110,10 @@ async def _cancel_venue(db: Database, ledger: Ledger, venue: Venue, tv: TradingV
                 outcome.error = "not found at the venue after the cancel: look it up before trusting it is gone"
             elif not outcome.after.status.terminal:
                 outcome.error = f"the venue still shows it {outcome.after.status.value} after the cancel"
-        result.outcomes.append(outcome)
+        return outcome
+
+    # Several at once: a halt is when waiting on each cancel in turn costs the most.
+    result.outcomes.extend(await gather_limited(cancel, resting, limit=CANCEL_CONCURRENCY))
     _audit(db, mode, result)
     return result
 

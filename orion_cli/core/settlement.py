@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from orion_cli.core.aio import gather_limited
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Venue
 from orion_cli.store.ledger import Ledger, SettledMarket
@@ -30,22 +31,26 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
     ledger holds there. A venue whose settlements cannot be read keeps its last recorded figure
     (moved by the fills since): recording the report without them could count a payout twice."""
     now = now or datetime.now(UTC)
-    found: dict[Venue, tuple[Balance, list[Settlement]]] = {}
-    for venue, report in reports.items():
-        tv = venues.get(venue)
-        if report is None or tv is None:
-            continue
+
+    async def read(venue: Venue) -> tuple[Balance, list[Settlement]] | None:
+        report, tv = reports[venue], venues[venue]
+        assert report is not None
         held = sorted({p.market_id for p in ledger.positions(venue)})
         try:
-            found[venue] = (report, await tv.settlements(held) if held else [])
+            return report, await tv.settlements(held) if held else []
         except OrionError as exc:
             log.warning("%s: settlements not readable (%s); its balance report is not recorded this time",
                         venue.value, exc)
+            return None
+
+    # The venues at once: a live trade waits on this before its checks.
+    asked = [v for v, report in reports.items() if report is not None and v in venues]
+    found = [x for x in await gather_limited(read, asked, limit=max(1, len(asked))) if x is not None]
     settled: list[SettledMarket] = []
     if not found:
         return settled
     with ledger.db.write() as conn:
-        for report, settlements in found.values():
+        for report, settlements in found:
             ledger.record_balance(report, conn=conn, now=now)
             for s in settlements:
                 done = ledger.record_settlement(s, conn=conn, now=now, report=report)

@@ -96,3 +96,40 @@ def test_a_report_whose_settlements_cannot_be_read_is_not_recorded(db: Database)
     bal = ledger.balance(Venue.KALSHI)
     assert bal is not None and bal.total == D(600)  # the last report moved by the fill: nothing counted twice
     assert len(ledger.positions()) == 1
+
+
+class WaitsForTheOther(FakeVenue):
+    """Answers only once the other venue has been asked too: asked one after the other, it times out."""
+
+    def __init__(self, started: asyncio.Event, other: asyncio.Event) -> None:
+        super().__init__([])
+        self.started, self.other = started, other
+
+    async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+        self.started.set()
+        await asyncio.wait_for(self.other.wait(), timeout=5)
+        return await super().settlements(markets)
+
+
+def test_the_venues_settlements_are_read_at_once(db: Database) -> None:
+    """A live trade waits on these before its checks: one venue after the other doubled the wait."""
+    ledger = Ledger(db, "live")
+    _hold(ledger)
+    poly = "0x" + "ab" * 32
+    req = OrderRequest(Venue.POLYMARKET, poly, Side.NO, Action.BUY, D(5), D("0.5"), TimeInForce.FOK, "c2")
+    ledger.record_intent(PreparedOrder(req, "{}"), now=NOW - timedelta(hours=5))
+    ledger.transition("c2", OrderStatus.FILLED, fills=[Fill(Venue.POLYMARKET, "f2", "o2", poly, Side.NO, Action.BUY,
+                                                            D(5), D("0.5"), D(0), NOW - timedelta(hours=5))],
+                      now=NOW - timedelta(hours=5))
+
+    async def go() -> tuple[WaitsForTheOther, WaitsForTheOther]:
+        k_started, p_started = asyncio.Event(), asyncio.Event()
+        kalshi, polymarket = WaitsForTheOther(k_started, p_started), WaitsForTheOther(p_started, k_started)
+        reports = {v: Balance(v, "live", D(600), D(0), D(600), NOW) for v in (Venue.KALSHI, Venue.POLYMARKET)}
+        await record_reports(ledger, {Venue.KALSHI: kalshi, Venue.POLYMARKET: polymarket},  # type: ignore[dict-item]
+                             reports, now=NOW)
+        return kalshi, polymarket
+
+    kalshi, polymarket = asyncio.run(go())
+    assert (kalshi.asked, polymarket.asked) == ([[MKT]], [[poly]])
+    assert {b.venue: b.total for b in ledger.balances()} == {Venue.KALSHI: D(600), Venue.POLYMARKET: D(600)}

@@ -231,6 +231,8 @@ class SimServer:
         self.rate_limit_cost: float = 1.0
         self.rate_limit_body: Any = {"error": "too many requests"}
         self.rate_limited = 0  # 429s answered because of ``rate_limit`` (not injected faults)
+        self.in_flight = 0  # requests being answered now
+        self.max_in_flight = 0  # the most answered at once (clear_requests resets it)
         self.rng = random.Random(seed)
         self._lock = threading.Lock()
         self._bucket: _ServerBucket | None = None
@@ -257,6 +259,7 @@ class SimServer:
     def clear_requests(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.max_in_flight = self.in_flight
 
     # -- request handling (server threads) --------------------------------------------------
 
@@ -299,6 +302,15 @@ class SimServer:
     def dispatch(self, request: SimRequest) -> tuple[int, bytes, dict[str, str]]:
         with self._lock:
             self.requests.append(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self._dispatch(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _dispatch(self, request: SimRequest) -> tuple[int, bytes, dict[str, str]]:
         self._wait(self.latency)
         faults = self._take_faults(request.method, request.path)
         for rule in faults:

@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from orion_cli.core.aio import gather_limited
 from orion_cli.core.errors import DataError, VenueError, VenueUnavailable
 from orion_cli.core.models import Market, Side, TickStructure, Venue
 from orion_cli.core.money import ONE, ZERO, is_multiple, loads_exact, to_decimal, to_price
@@ -84,6 +85,8 @@ ENDPOINT_COSTS: dict[str, float] = {
 }
 SIZE_STEP = Decimal("0.01")  # fractional trading is always on: counts in hundredths
 LIST_LIMIT = 200
+# Markets whose settlements are read at once (each its own paged request; the read bucket still paces them).
+SETTLEMENT_CONCURRENCY = 4
 MAX_PAGES = 200
 SELF_TRADE_PREVENTION = ("taker_at_cross", "maker")
 _PRICE_Q = Decimal("0.0001")
@@ -637,18 +640,22 @@ class KalshiTrading:
         return out
 
     async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
-        """``/portfolio/settlements`` for each market (``ticker`` filter, cursor-paged).
+        """``/portfolio/settlements`` for each market (``ticker`` filter, cursor-paged), a few
+        markets at a time: a live trade waits on this before it checks its balances.
 
         Kalshi settles and pays at ``settled_time``: the payout is in ``balance_dollars`` from then on.
         """
-        out: list[Settlement] = []
-        for ticker in dict.fromkeys(markets):
+        async def of(ticker: str) -> list[Settlement]:
+            found: list[Settlement] = []
             async for page in self._pages("/portfolio/settlements", {"ticker": ticker}, "settlements"):
                 for i, raw in enumerate(page):
                     s = parse_settlement(_obj(raw, f"settlements[{i}]"), f"settlements[{i}]")
                     if s.market_id == ticker:
-                        out.append(s)
-        return out
+                        found.append(s)
+            return found
+
+        per_market = await gather_limited(of, dict.fromkeys(markets), limit=SETTLEMENT_CONCURRENCY)
+        return [s for found in per_market for s in found]
 
     # -- pagination -------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from orion_cli.core.aio import gather_limited
 from orion_cli.core.errors import DataError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue, utcnow
 from orion_cli.core.money import loads_exact, to_decimal
@@ -724,19 +725,17 @@ class PolymarketTrading:
                                   result=result, counts=tuple(counts[market].items()),
                                   source="redeemable"))
         gone = sorted(wanted - listed)
-        limit = asyncio.Semaphore(4)
 
         async def outcome(market: str) -> MarketOutcome:
-            async with limit:
-                try:
-                    return await self.market_outcome(market)
-                except VenueHttpError as exc:
-                    if exc.status != 404:
-                        raise
-                    # A market the venue does not know settles nothing; the others still do.
-                    return MarketOutcome(market, False, None)
+            try:
+                return await self.market_outcome(market)
+            except VenueHttpError as exc:
+                if exc.status != 404:
+                    raise
+                # A market the venue does not know settles nothing; the others still do.
+                return MarketOutcome(market, False, None)
 
-        for market, o in zip(gone, await asyncio.gather(*(outcome(m) for m in gone)), strict=True):
+        for market, o in zip(gone, await gather_limited(outcome, gone, limit=4), strict=True):
             if o.yes_payout is None:
                 continue
             last = self._listed

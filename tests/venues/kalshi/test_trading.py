@@ -572,4 +572,14 @@ def test_settlements_are_read_per_held_market_from_the_simulator(sim: KalshiSim,
     assert (s.market_id, s.result, s.yes_payout, s.revenue) == (TICKER, "no", D(0), D(3))
     assert s.counts == ((Side.YES, D(0)), (Side.NO, D(3)))
     asked = [r.query.get("ticker") for r in sim.requests if r.path.endswith("/portfolio/settlements")]
-    assert asked == [[TICKER], [TAPERED], [TICKER], [TAPERED]]  # each market once per call
+    assert sorted(asked[:2]) == sorted(asked[2:]) == [[TAPERED], [TICKER]]  # each market once per call
+
+
+def test_the_settlements_of_many_markets_are_read_a_few_at_a_time(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """A live trade waits on these before its checks: one market after another cost a round trip each."""
+    sim.server.latency = 0.2  # long enough that requests sent together are answered together
+    tickers = [f"KXNONE-26JUN11-{i}" for i in range(9)]
+    assert run(sim, key, lambda v: v.settlements(tickers)) == []
+    asked = sorted(r.query.get("ticker") for r in sim.requests if r.path.endswith("/portfolio/settlements"))
+    assert asked == sorted([t] for t in tickers)
+    assert 2 <= sim.server.max_in_flight <= trading_mod.SETTLEMENT_CONCURRENCY

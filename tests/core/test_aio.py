@@ -1,0 +1,55 @@
+"""gather_limited: bounded, ordered, and a failure stops the rest without being wrapped."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from orion_cli.core.aio import gather_limited
+from orion_cli.core.errors import VenueUnavailable
+
+
+class Probe:
+    """Counts the calls running at once; each waits a few loop turns so that calls can overlap."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.started: list[int] = []
+        self.finished: list[int] = []
+
+    async def __call__(self, item: int) -> int:
+        self.started.append(item)
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            for _ in range(3 + item % 3):  # uneven lengths: finishing order differs from item order
+                await asyncio.sleep(0)
+            if item == 13:
+                raise VenueUnavailable("kalshi", "connection refused")
+            return item * 10
+        finally:
+            self.running -= 1
+            self.finished.append(item)
+
+
+def test_results_come_in_the_items_order_with_at_most_limit_running() -> None:
+    probe = Probe()
+    assert asyncio.run(gather_limited(probe, range(10), limit=3)) == [i * 10 for i in range(10)]
+    assert probe.most == 3
+    assert probe.finished != sorted(probe.finished)  # they did overlap and finish out of order
+    assert asyncio.run(gather_limited(probe, [], limit=3)) == []
+
+
+def test_the_first_failure_is_raised_as_is_and_the_rest_are_cancelled_or_never_started() -> None:
+    probe = Probe()
+    with pytest.raises(VenueUnavailable, match="connection refused"):  # not an ExceptionGroup
+        asyncio.run(gather_limited(probe, range(10, 40), limit=4))
+    assert probe.running == 0  # nothing left running behind the caller's back
+    assert 13 in probe.started and len(probe.started) < 30  # later items were never started
+
+
+def test_a_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        asyncio.run(gather_limited(Probe(), range(3), limit=0))

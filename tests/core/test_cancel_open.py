@@ -1,0 +1,68 @@
+"""cancel_open_orders against a scripted venue: several cancels at once, each judged on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal as D
+
+from orion_cli.core import cancel_open
+from orion_cli.core.errors import VenueUnavailable
+from orion_cli.core.models import Side, Venue
+from orion_cli.store.audit import AuditLog
+from orion_cli.store.db import Database
+from orion_cli.venues.trading import Action, OrderState, OrderStatus
+
+NOW = datetime.now(UTC)
+
+
+def _resting(i: int) -> OrderState:
+    return OrderState(Venue.KALSHI, f"manual-{i}", f"o-{i}", OrderStatus.OPEN, "KXTEST-26-A", Side.YES, Action.BUY,
+                      D(3), D(0), None, D(0), D("0.05"), NOW)
+
+
+class SlowCancels:
+    """Lists ``n`` resting orders; each cancel takes a few loop turns (a round trip), counted while in flight.
+    Order ``o-5`` cannot be cancelled (the venue is unreachable for it)."""
+
+    def __init__(self, n: int) -> None:
+        self.resting = [_resting(i) for i in range(n)]
+        self.running = 0
+        self.most = 0
+
+    @property
+    def venue(self) -> Venue:
+        return Venue.KALSHI
+
+    @property
+    def mode(self) -> str:
+        return "live"
+
+    async def open_orders(self) -> list[OrderState]:
+        return list(self.resting)
+
+    async def cancel(self, venue_order_id: str) -> OrderState | None:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            for _ in range(3):
+                await asyncio.sleep(0)
+            if venue_order_id == "o-5":
+                raise VenueUnavailable("kalshi", "connection reset")
+            order = next(o for o in self.resting if o.venue_order_id == venue_order_id)
+            return replace(order, status=OrderStatus.CANCELLED)
+        finally:
+            self.running -= 1
+
+
+def test_resting_orders_are_cancelled_several_at_once_and_one_failure_stops_none(db: Database) -> None:
+    venue = SlowCancels(20)
+    (result,) = asyncio.run(cancel_open.cancel_open_orders(db, {Venue.KALSHI: venue}, "live"))  # type: ignore[dict-item]
+    assert 2 <= venue.most <= cancel_open.CANCEL_CONCURRENCY
+    # Reported in the order the venue listed them; every one but o-5 cancelled.
+    assert [o.order.venue_order_id for o in result.outcomes] == [f"o-{i}" for i in range(20)]
+    assert [o.order.venue_order_id for o in result.outcomes if o.failed] == ["o-5"]
+    assert sum(1 for o in result.outcomes if o.cancelled) == 19 and not result.complete
+    (event,) = AuditLog(db).tail(5, types=("halt.cancel_open",))
+    assert len(event.payload["cancelled"]) == 19 and event.payload["failed"][0]["order_id"] == "o-5"
