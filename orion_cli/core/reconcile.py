@@ -504,11 +504,16 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
         _unknown_open_orders(ctx, conn, venue, venue_open, result)
         _missing_fills(ctx, conn, venue, venue_fills, result)
         # Each settlement's cash is judged against the report read above, which then replaces the
-        # ledger's figure (after any --fix adjustment, whose cash that report already holds).
+        # ledger's figure (after any --fix adjustment, whose cash that report already holds), plus
+        # the payouts made after it.
         _settle(ctx, conn, venue, venue_settlements, result, report=balance if tv.mode == "live" else None)
         _positions(ctx, conn, venue, venue_positions, result)
         if tv.mode == "live":
-            ctx.ledger.record_balance(balance, conn=conn, now=ctx.now)
+            # A payout made after the report is not in it: the ledger's figure is the report plus it.
+            paid_since = sum((x.payout for x in result.settled if x.cash_moved), ZERO)
+            ctx.ledger.record_balance(balance if not paid_since else replace(
+                balance, available=balance.available + paid_since, total=balance.total + paid_since),
+                conn=conn, now=ctx.now)
         result.status = "drift" if result.drifts else "clean"
         result.counts.update(resolved=len(result.resolved), settled=len(result.settled), drifts=len(result.drifts),
                              fixed=result.fixed, pending=len(result.pending))

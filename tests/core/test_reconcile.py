@@ -663,6 +663,21 @@ def test_a_market_the_venue_settled_is_closed_at_its_payout_not_reported_as_drif
     _verify(db)
 
 
+def test_a_payout_made_after_the_venue_report_stays_in_the_ledgers_cash(db: Database, settings: Settings) -> None:
+    """Found in review: the payout was added, then the older report replaced the figure without it
+    (equity short by the payout until the next report: a false loss for the breaker)."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
+    venue = FakeVenue(cash=D("500"), settlements_=[  # its report (as of NOW) predates the payment
+        Settlement(Venue.KALSHI, MKT, D(1), NOW + timedelta(seconds=1), result="yes")])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    (s,) = res.settled
+    assert res.status == "clean" and s.cash_moved and s.payout == D(10)
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and (bal.available, bal.total) == (D(510), D(510))
+
+
 def test_a_settlement_of_another_count_than_the_ledger_held_is_drift(db: Database, settings: Settings) -> None:
     ledger = Ledger(db, "live")
     _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])

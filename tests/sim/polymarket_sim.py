@@ -1210,7 +1210,8 @@ class PolymarketSim(_AuthenticatedClob):
             "accepting_orders": bool(mk.get("acceptingOrders")), "minimum_order_size": mk.get("orderMinSize", 5),
             "minimum_tick_size": mk.get("orderPriceMinTickSize"), "condition_id": mk["conditionId"],
             "question_id": mk.get("questionID", ""), "question": mk.get("question", ""),
-            "market_slug": mk.get("slug", ""), "neg_risk": bool(mk.get("negRisk")), "is_50_50_outcome": False,
+            "market_slug": mk.get("slug", ""), "neg_risk": bool(mk.get("negRisk")),
+            "is_50_50_outcome": resolved and all(p == Decimal("0.5") for p in prices),
             "tokens": [{"token_id": t, "outcome": o, "price": p, "winner": resolved and p == 1}
                        for t, o, p in zip(_tokens_of(mk), labels, prices, strict=False)],
         })

@@ -203,6 +203,9 @@ def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
     if settled is None:
         raise DataError(f"{name}.settled_time", "missing")
     counts = tuple((side, _dec(obj, f"{side.value}_count_fp", name)) for side in (Side.YES, Side.NO))
+    # Paid as of its second: the balance that holds it says when in whole seconds (``updated_ts``), so
+    # a payout within the balance's own second counts as held (never added on top of it twice).
+    settled = settled.replace(microsecond=0)
     return Settlement(Venue.KALSHI, ticker, yes_payout, settled, result=result,
                       counts=counts, revenue=Decimal(revenue) / 100,
                       source="settlements")

@@ -289,6 +289,8 @@ class MarketOutcome:
     condition_id: str
     closed: bool
     yes_payout: Decimal | None
+    yes_token: str = ""
+    no_token: str = ""
 
     @property
     def result(self) -> str:
@@ -300,12 +302,13 @@ _HALF = Decimal("0.5")
 
 
 def parse_market_outcome(raw: Any, condition_id: str) -> MarketOutcome:
-    """Strict: a binary market's two tokens, each with a boolean ``winner`` and a numeric ``price``.
+    """Strict: a binary market's two tokens, each with an id, a boolean ``winner`` and a numeric ``price``.
 
-    Final only when the flags and prices agree: one winner at price 1 and the other at 0, or no
-    winner and both at 0.5 (a 50-50 resolution). Anything else (a closed market whose prices are
-    still the last trades) is not final: a display price is never taken for a payout. YES is the
-    token labelled "Yes", else the first, as :func:`parse_gamma_market` maps them.
+    Final only when the market is closed and its flags and prices agree: one winner at price 1 and
+    the other at 0, or (``is_50_50_outcome`` set) no winner and both at 0.5. Anything else (a closed
+    market awaiting resolution, whose prices are the last trades, 0.5 each included) is not final: a
+    display price is never taken for a payout. YES is the token labelled "Yes", else the first, as
+    :func:`parse_gamma_market` maps them.
     """
     if not isinstance(raw, Mapping):
         raise DataError("market", f"expected an object, got {type(raw).__name__}")
@@ -313,9 +316,11 @@ def parse_market_outcome(raw: Any, condition_id: str) -> MarketOutcome:
     if cid.lower() != condition_id.lower():
         raise DataError("condition_id", f"asked for {condition_id[:20]}…, the venue answered {cid[:20]}…")
     closed = _bool(raw, "closed")
+    fifty_fifty = _bool(raw, "is_50_50_outcome", default=False)
     tokens = raw.get("tokens")
     if not isinstance(tokens, list) or len(tokens) != 2 or not all(isinstance(t, Mapping) for t in tokens):
         raise DataError("tokens", "expected the two tokens of a binary market")
+    ids = [_token_id(t.get("token_id"), f"tokens[{i}].token_id") for i, t in enumerate(tokens)]
     winners = [_bool(t, "winner", f"tokens[{i}]") for i, t in enumerate(tokens)]
     prices = [to_decimal(_req(t, "price", f"tokens[{i}]"), f"tokens[{i}].price") for i, t in enumerate(tokens)]
     labels = [_str(t, "outcome", f"tokens[{i}]").strip().lower() for i, t in enumerate(tokens)]
@@ -324,9 +329,9 @@ def parse_market_outcome(raw: Any, condition_id: str) -> MarketOutcome:
     if closed:
         if winners.count(True) == 1 and sorted(prices) == [ZERO, ONE] and prices[winners.index(True)] == ONE:
             payout = ONE if winners[yes_i] else ZERO
-        elif not any(winners) and prices == [_HALF, _HALF]:
+        elif fifty_fifty and not any(winners) and prices == [_HALF, _HALF]:
             payout = _HALF
-    return MarketOutcome(cid, closed, payout)
+    return MarketOutcome(cid, closed, payout, ids[yes_i], ids[1 - yes_i])
 
 
 # --------------------------------------------------------------------------- markets

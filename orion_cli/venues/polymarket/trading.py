@@ -54,7 +54,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from orion_cli.core.aio import gather_limited
-from orion_cli.core.errors import DataError, VenueError, VenueUnavailable
+from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue, utcnow
 from orion_cli.core.money import loads_exact, to_decimal
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
@@ -697,13 +697,17 @@ class PolymarketTrading:
         was paid (``paid_at``); one not seen by a report yet is paid now.
 
         Already redeemed (the holder claimed it before orion looked): the Data API lists nothing of
-        the market, so the CLOB's market record says how it ended (:meth:`market_outcome`; one
-        request per such market, none while every market is listed). The payout is in the CLOB's
-        cash: paid as of the first report that counted it unredeemed, else of the last
-        :meth:`balance` report if that report listed nothing of the market either, else now.
+        the market, so the CLOB's market record says how it ended (:meth:`market_outcome`), and the
+        account's own trades in its two tokens say what it held (:meth:`_redeemed`; requests only for
+        markets no longer listed). The payout is in the CLOB's cash: paid as of the first report that
+        counted it unredeemed, else of the last :meth:`balance` report if that report listed nothing
+        of the market either, else now. (The cash and the positions of one report come from two
+        systems read at once; a redemption seen by one and not yet by the other skews that report
+        until the next.)
 
-        A market listed by no one and not resolved (sold, closed awaiting resolution, or unknown to
-        the venue) is no settlement: reconcile reports it as a position the venue no longer holds.
+        A market listed by no one and not resolved (closed awaiting resolution, unknown to the
+        venue), or sold (its trades hold nothing), is no settlement: reconcile reports it as a
+        position the venue no longer holds.
         """
         wanted = set(markets)
         now = utcnow()
@@ -725,25 +729,52 @@ class PolymarketTrading:
                                   result=result, counts=tuple(counts[market].items()),
                                   source="redeemable"))
         gone = sorted(wanted - listed)
-
-        async def outcome(market: str) -> MarketOutcome:
-            try:
-                return await self.market_outcome(market)
-            except VenueHttpError as exc:
-                if exc.status != 404:
-                    raise
-                # A market the venue does not know settles nothing; the others still do.
-                return MarketOutcome(market, False, None)
-
-        for market, o in zip(gone, await gather_limited(outcome, gone, limit=4), strict=True):
-            if o.yes_payout is None:
+        for market, found in zip(gone, await gather_limited(self._redeemed, gone, limit=4), strict=True):
+            if found is None:
                 continue
+            o, held = found
             last = self._listed
             paid_at = self._payout_reported.get(market) or (
                 last[0] if last is not None and market not in last[1] else now)
+            assert o.yes_payout is not None
             out.append(Settlement(Venue.POLYMARKET, market, o.yes_payout, paid_at, result=o.result,
-                                  source="market outcome"))
+                                  counts=tuple(held.items()), source="market outcome"))
         return out
+
+    async def _redeemed(self, market: str) -> tuple[MarketOutcome, dict[Side, Decimal]] | None:
+        """A market no longer listed: its outcome, and what the account's own trades say it held of
+        each side (bought less sold), if it resolved and the account held something; else None.
+
+        Why the trades: a position that vanished was redeemed, or sold. Sold, it is no settlement
+        (reconcile reports the position the venue no longer holds); partly sold, the counts differ
+        from the ledger's and reconcile reports that. A failure for one market (venue down, a record
+        orion cannot read) settles that market nothing and leaves the others alone.
+        """
+        try:
+            o = await self.market_outcome(market)
+            if o.yes_payout is None:
+                return None
+            sides = {o.yes_token: Side.YES, o.no_token: Side.NO}
+            for token, side in sides.items():
+                known = self._tokens.get(token)
+                if known is not None and known != (market, side):
+                    raise DataError("tokens", f"token {token[:16]}… is {known[1].value} of {known[0][:20]}… "
+                                              f"to orion, {side.value} of {market[:20]}… to the CLOB")
+                self._tokens[token] = (market, side)
+            held = {Side.YES: Decimal(0), Side.NO: Decimal(0)}
+            for token, side in sides.items():
+                for f in await self.fills(asset_id=token):
+                    if f.market_id == market and f.side is side:
+                        held[side] += f.size if f.action is Action.BUY else -f.size
+        except VenueHttpError as exc:
+            if exc.status != 404:
+                log.warning("polymarket: %s not checked for a redemption: %s", market[:20], exc)
+            return None  # 404: a market the venue does not know settles nothing
+        except OrionError as exc:
+            log.warning("polymarket: %s not checked for a redemption: %s", market[:20], exc)
+            return None
+        held = {side: max(Decimal(0), n) for side, n in held.items()}
+        return (o, held) if any(held.values()) else None
 
     async def market_outcome(self, condition_id: str) -> MarketOutcome:
         """``GET /markets/{condition_id}`` (public CLOB): closed, and the winner if resolved."""

@@ -543,6 +543,9 @@ def test_a_settlement_reads_its_payout_counts_and_cents() -> None:
     assert (scalar.yes_payout, scalar.payout(Side.NO)) == (D("0.37"), D("0.63"))
     yes = trading_mod.parse_settlement(_settlement(market_result="yes", value=None), "s")
     assert yes.yes_payout == D(1)
+    # Paid as of its second, the precision of the balance (updated_ts) that holds it.
+    late = trading_mod.parse_settlement(_settlement(settled_time="2026-06-11T18:00:00.350531Z"), "s")
+    assert late.paid_at == datetime(2026, 6, 11, 18, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("over", [

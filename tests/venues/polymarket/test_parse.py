@@ -620,6 +620,7 @@ def test_a_resolved_clob_market_pays_its_winner_as_gamma_maps_yes(accepting: str
     assert (out.closed, out.yes_payout, out.result) == (True, yes_payout, result)
     winner = next(t["token_id"] for t in raw["tokens"] if t["winner"])
     assert winner == (gamma.yes_token if yes_payout == 1 else gamma.no_token)
+    assert (out.yes_token, out.no_token) == (gamma.yes_token, gamma.no_token)
 
 
 def test_an_open_clob_market_has_no_outcome_and_a_display_price_is_never_a_payout() -> None:
@@ -636,14 +637,15 @@ def test_an_open_clob_market_has_no_outcome_and_a_display_price_is_never_a_payou
             tok["price"], tok["winner"] = Decimal(str(price)), winner
         return raw
 
-    # Closed, awaiting resolution: last-trade prices and no winner.
+    # Closed, awaiting resolution: last-trade prices and no winner (0.5 each included).
     assert parse_market_outcome(variant((0.97, False), (0.03, False)), cid).yes_payout is None
+    assert parse_market_outcome(variant((0.5, False), (0.5, False)), cid).yes_payout is None
     # Flags and prices disagree: not final.
     assert parse_market_outcome(variant((1, False), (0, True)), cid).yes_payout is None
     assert parse_market_outcome(variant((1, True), (1, False)), cid).yes_payout is None
     # Resolved but the market not flagged closed: not final either.
     assert parse_market_outcome(variant((1, True), (0, False), closed=False), cid).yes_payout is None
-    fifty = parse_market_outcome(variant((0.5, False), (0.5, False)), cid)
+    fifty = parse_market_outcome(variant((0.5, False), (0.5, False), is_50_50_outcome=True), cid)
     assert (fifty.yes_payout, fifty.result) == (Decimal("0.5"), "50-50")
     # YES by its label, wherever it stands.
     swapped = variant((0, False), (1, True))
@@ -658,6 +660,8 @@ def test_an_open_clob_market_has_no_outcome_and_a_display_price_is_never_a_payou
     (lambda r: r["tokens"][0].update(winner="true"), "tokens[0].winner"),
     (lambda r: r["tokens"][1].pop("price"), "tokens[1].price"),
     (lambda r: r["tokens"][1].update(price=0.5), "tokens[1].price"),  # a float: never a Decimal guess
+    (lambda r: r["tokens"][0].pop("token_id"), "tokens[0].token_id"),
+    (lambda r: r.update(is_50_50_outcome="no"), "is_50_50_outcome"),
 ])
 def test_a_malformed_clob_market_is_refused_naming_the_field(change: Any, field: str) -> None:
     raw = copy.deepcopy(load("polymarket/clob_market_closed_binary_accepting_true.json"))

@@ -781,7 +781,8 @@ def test_a_resolved_position_is_a_settlement_and_its_payout_counts_in_total_unti
         # Redeemed: nothing listed, so the CLOB's market record says how it ended; still paid as of
         # the first report that counted it.
         (gone,) = await pm.settlements([market.id])
-        assert (gone.yes_payout, gone.result, gone.counts, gone.source) == (1, "yes", (), "market outcome")
+        assert (gone.yes_payout, gone.result, gone.source) == (1, "yes", "market outcome")
+        assert gone.counts == ((Side.YES, 10), (Side.NO, 0))  # what the account's trades held
         assert gone.paid_at == resolved.as_of
 
     with_client(wallet, sim, go)
@@ -802,11 +803,47 @@ def test_a_market_redeemed_before_orion_saw_it_resolved_is_settled_from_the_clob
         report = await pm.balance()  # its cash holds the payout: it lists nothing of the market
         (s,) = await pm.settlements([market.id])
         assert (s.market_id, s.yes_payout, s.payout(Side.NO), s.result) == (market.id, 0, 1, "no")
-        assert s.counts == () and s.revenue is None  # the venue no longer says what it held
+        assert s.counts == ((Side.YES, 0), (Side.NO, 10)) and s.revenue is None  # from its own trades
         assert s.paid_at == report.as_of  # so reconcile moves no cash for it
 
     with_client(wallet, sim, go)
     assert _outcome_requests(sim) == [f"/clob/markets/{market.id}"]
+
+
+def test_a_position_sold_before_its_market_resolved_is_no_settlement(sim: PolymarketSim, market: Market,
+                                                                     wallet: Wallet) -> None:
+    """Found in review: a vanished position was taken for a redeemed one, so a sale the ledger did not
+    know was booked as a payout (a false profit) instead of drift."""
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.submit(pm.prepare(order(market)))  # 10 YES
+        await pm.submit(pm.prepare(order(market, action=Action.SELL, price="0.01", coid="c-2")))  # sold in full
+        sim.resolve_market(market.id, 0)  # YES wins, after the sale
+        assert await pm.settlements([market.id]) == []
+        await pm.submit(pm.prepare(order(market, coid="c-3")))  # 10 YES again, then partly sold
+        await pm.submit(pm.prepare(order(market, action=Action.SELL, size="4", price="0.01", coid="c-4")))
+        assert [(p.side, p.size) for p in await pm.positions()] == [(Side.YES, 6)]
+        sim.resolve_market(market.id, 0)
+        sim.redeem(pm.funder, market.id)
+        (s,) = await pm.settlements([market.id])
+        assert s.counts == ((Side.YES, 6), (Side.NO, 0))  # what it held at the end: reconcile compares
+
+    with_client(wallet, sim, go)
+
+
+def test_one_market_that_cannot_be_checked_settles_nothing_and_spares_the_others(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    """Found in review: one failing lookup failed the whole call, so no market settled, every run."""
+    broken = "0x" + "ab" * 32
+
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.submit(pm.prepare(order(market)))
+        sim.resolve_market(market.id, 0)  # listed, redeemable
+        sim.server.add_fault(FaultRule("status", method="GET", path_prefix=f"/clob/markets/{broken}", status=500))
+        (s,) = await pm.settlements([market.id, broken])
+        assert (s.market_id, s.source) == (market.id, "redeemable")
+
+    with_client(wallet, sim, go)
+    assert len(_outcome_requests(sim)) >= 2  # asked, and retried, before giving that market up
 
 
 def test_a_redeemed_market_no_report_has_seen_is_paid_now(sim: PolymarketSim, market: Market,
