@@ -761,11 +761,16 @@ class PolymarketTrading:
                     raise DataError("tokens", f"token {token[:16]}… is {known[1].value} of {known[0][:20]}… "
                                               f"to orion, {side.value} of {market[:20]}… to the CLOB")
                 self._tokens[token] = (market, side)
-            held = {Side.YES: Decimal(0), Side.NO: Decimal(0)}
-            for token, side in sides.items():
+            # A trade is listed under its taker's token; the account's side of it may be a maker order
+            # on the other token (a mint or a merge). Both lists, each fill once, under its own side.
+            seen: dict[tuple[str, str, Side], Fill] = {}
+            for token in sides:
                 for f in await self.fills(asset_id=token):
-                    if f.market_id == market and f.side is side:
-                        held[side] += f.size if f.action is Action.BUY else -f.size
+                    if f.market_id == market:
+                        seen.setdefault((f.fill_id, f.venue_order_id, f.side), f)
+            held = {Side.YES: Decimal(0), Side.NO: Decimal(0)}
+            for f in seen.values():
+                held[f.side] += f.size if f.action is Action.BUY else -f.size
         except VenueHttpError as exc:
             if exc.status != 404:
                 log.warning("polymarket: %s not checked for a redemption: %s", market[:20], exc)

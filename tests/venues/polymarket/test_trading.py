@@ -830,6 +830,27 @@ def test_a_position_sold_before_its_market_resolved_is_no_settlement(sim: Polyma
     with_client(wallet, sim, go)
 
 
+def test_a_redeemed_holding_bought_as_a_maker_against_the_other_token_counts(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    """Found in review: a trade is listed under its taker's token, so the account's resting NO buy
+    matched against a YES buy (a mint) was missed, and a redeemed holding read as sold."""
+    async def go(pm: PolymarketTrading) -> None:
+        creds = wallet.creds
+        sim.clob_trades.append({  # the account's maker order on NO, inside a trade listed under YES
+            "id": "mint-1", "taker_order_id": "0xtaker", "market": market.id, "asset_id": market.yes,
+            "side": "BUY", "size": "10", "fee_rate_bps": "0", "price": "0.40", "status": "CONFIRMED",
+            "match_time": str(int(time.time())), "last_update": str(int(time.time())), "outcome": "Yes",
+            "owner": creds.api_key, "trader_side": "MAKER", "maker_address": pm.funder.lower(),
+            "maker_orders": [{"order_id": "0xmine", "owner": creds.api_key, "maker_address": pm.funder.lower(),
+                              "asset_id": market.no, "matched_amount": "10", "price": "0.60",
+                              "side": "BUY", "outcome": "No"}]})
+        sim.resolve_market(market.id, 1)  # NO wins; redeemed already: nothing listed
+        (s,) = await pm.settlements([market.id])
+        assert (s.result, s.counts) == ("no", ((Side.YES, 0), (Side.NO, 10)))
+
+    with_client(wallet, sim, go)
+
+
 def test_one_market_that_cannot_be_checked_settles_nothing_and_spares_the_others(
         sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
     """Found in review: one failing lookup failed the whole call, so no market settled, every run."""
