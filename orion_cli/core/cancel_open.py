@@ -7,11 +7,11 @@ which is why this is asked for explicitly.
 
 The venues are worked on at once; on each, every resting order is cancelled on its own (a few at a
 time, paced by the venue client's rate limits), so one that cannot be cancelled does not stop the
-others. A cancel counts only when the venue's answer shows the
-order cancelled; one that filled first is reported as such, and one still open (or not found) after
-the cancel is a failure. Every venue's outcome is audited as ``halt.cancel_open``. Orion's own orders
-(found in the ledger) are named as such; a live one's final state and fills are then recorded by
-``orion reconcile``, which looks them up by their ids (a paper venue's cancel is its ledger's).
+others. A cancel counts only when the venue's answer shows the order cancelled; one that filled
+first is reported as such, and one still open (or not found) after the cancel is a failure. Every
+venue's outcome is audited as ``halt.cancel_open``. Orion's own orders (found in the ledger) are
+named as such; a live one's final state and fills are then recorded by ``orion reconcile``, which
+looks them up by their ids (a paper venue's cancel is its ledger's).
 """
 
 from __future__ import annotations

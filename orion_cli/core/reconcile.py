@@ -677,9 +677,7 @@ def _savepoint_fix(ctx: _Context, conn: Connection, drift: Drift, apply: Any) ->
         # A value the ledger cannot store (the savepoint is rolled back): this drift stays reported and
         # unfixed; the venue's other fixes and its summary are kept. The database itself failing is
         # not this drift's problem: that still ends the run.
-        if isinstance(exc, DBAPIError):
-            raise
-        what = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+        what = _unstorable(exc)
         return replace(drift, fix=f"not adopted: {type(what).__name__}: {str(what)[:200]}")
     return fixed
 
@@ -788,6 +786,14 @@ async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
         return []
 
 
+def _unstorable(exc: BaseException) -> BaseException:
+    """What the ledger could not store, for the drift's message. The database itself failing is not
+    one drift's problem: that is raised again and ends the run."""
+    if isinstance(exc, DBAPIError):
+        raise exc
+    return exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+
+
 def _settle(ctx: _Context, conn: Connection, venue: Venue, found: Sequence[Settlement],
             result: VenueReconcile, *, report: Balance | None) -> None:
     """Close what the ledger holds in each market the venue settled, at the payout (with or
@@ -804,9 +810,7 @@ def _settle(ctx: _Context, conn: Connection, venue: Venue, found: Sequence[Settl
             with conn.begin_nested():
                 settled = ctx.ledger.record_settlement(s, conn=conn, now=ctx.now, report=report)
         except (OrionError, StatementError, ValueError, ArithmeticError) as exc:
-            if isinstance(exc, DBAPIError):
-                raise
-            what = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+            what = _unstorable(exc)
             result.drifts.append(Drift(venue, "settlement", s.market_id, None, ZERO, ZERO, ZERO,
                                        f"settled at the venue ({s.result or 'payout ' + str(s.yes_payout)}) but the "
                                        f"ledger could not record it: {str(what)[:200]}",

@@ -32,19 +32,18 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
     (moved by the fills since): recording the report without them could count a payout twice."""
     now = now or datetime.now(UTC)
 
-    async def read(venue: Venue) -> tuple[Balance, list[Settlement]] | None:
-        report, tv = reports[venue], venues[venue]
-        assert report is not None
+    async def read(asked: tuple[Venue, Balance]) -> tuple[Balance, list[Settlement]] | None:
+        venue, report = asked
         held = sorted({p.market_id for p in ledger.positions(venue)})
         try:
-            return report, await tv.settlements(held) if held else []
+            return report, await venues[venue].settlements(held) if held else []
         except OrionError as exc:
             log.warning("%s: settlements not readable (%s); its balance report is not recorded this time",
                         venue.value, exc)
             return None
 
     # The venues at once: a live trade waits on this before its checks.
-    asked = [v for v, report in reports.items() if report is not None and v in venues]
+    asked = [(v, report) for v, report in reports.items() if report is not None and v in venues]
     found = [x for x in await gather_limited(read, asked, limit=max(1, len(asked))) if x is not None]
     settled: list[SettledMarket] = []
     if not found:

@@ -31,6 +31,7 @@ from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger
 from orion_cli.venues.base import MarketSource
 from orion_cli.venues.trading import (
+    FINAL_PAYOUTS,
     Action,
     Balance,
     Fill,
@@ -42,6 +43,7 @@ from orion_cli.venues.trading import (
     PreparedOrder,
     Settlement,
     TimeInForce,
+    payout_result,
 )
 
 MODE = "paper"
@@ -320,9 +322,6 @@ class PaperVenue:
         return out
 
 
-_FINAL_PRICES = (ZERO, Decimal("0.5"), ONE)
-
-
 def market_settlement(market: Market, at: datetime) -> Settlement | None:
     """A settled market's payout, from its market data; None while it is not settled or the payout
     is not known exactly.
@@ -344,7 +343,7 @@ def market_settlement(market: Market, at: datetime) -> Settlement | None:
     else:
         shown = extra.get("display_yes_price")
         yes = Decimal(shown) if shown else None
-        result = "" if yes is None else ("yes" if yes == ONE else "no" if yes == ZERO else "50-50")
-    if yes is None or (yes not in _FINAL_PRICES and market.venue is Venue.POLYMARKET) or not (ZERO <= yes <= ONE):
+        result = "" if yes is None else payout_result(yes)
+    if yes is None or (yes not in FINAL_PAYOUTS and market.venue is Venue.POLYMARKET) or not (ZERO <= yes <= ONE):
         return None
     return Settlement(market.venue, market.id, yes, at, result=result, source="market data")

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from orion_cli.core.errors import OrionError, Refused, VenueUnavailable
 from orion_cli.core.models import Side, Venue
-from orion_cli.core.money import ZERO
+from orion_cli.core.money import ONE, ZERO
 
 
 class Action(StrEnum):
@@ -201,6 +201,16 @@ class OrderState:
             "venue_status": self.venue_status,
             "reject_reason": self.reject_reason or None,
         }
+
+
+# What a binary market pays a YES contract once resolved where the venue states no value: 1, 0, or
+# 0.5 each for a 50-50. Any other figure is a display price, never taken for a payout.
+FINAL_PAYOUTS = (ZERO, Decimal("0.5"), ONE)
+
+
+def payout_result(yes_payout: Decimal) -> str:
+    """The outcome word for a final YES payout: yes, no, or 50-50."""
+    return "yes" if yes_payout == ONE else "no" if yes_payout == ZERO else "50-50"
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from orion_cli.core.errors import DataError
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, TickStructure, Venue
 from orion_cli.core.money import ONE, ZERO, is_multiple, to_decimal, to_price
+from orion_cli.venues.trading import payout_result
 
 # The highest taker rate Polymarket publishes (crypto, 0.07 with exponent 1): an upper bound for
 # every published schedule, used when fees are on but the schedule is missing.
@@ -294,8 +295,7 @@ class MarketOutcome:
 
     @property
     def result(self) -> str:
-        y = self.yes_payout
-        return "" if y is None else "yes" if y == ONE else "no" if y == ZERO else "50-50"
+        return "" if self.yes_payout is None else payout_result(self.yes_payout)
 
 
 _HALF = Decimal("0.5")

@@ -69,6 +69,7 @@ from orion_cli.venues.polymarket.signing import (
     to_checksum_address,
 )
 from orion_cli.venues.trading import (
+    FINAL_PAYOUTS,
     Action,
     Balance,
     Fill,
@@ -82,6 +83,7 @@ from orion_cli.venues.trading import (
     PreparedOrder,
     Settlement,
     TimeInForce,
+    payout_result,
 )
 
 __all__ = [
@@ -403,8 +405,9 @@ def parse_position(raw: Any) -> Position | None:
     )
 
 
-_FINAL_PRICES = (Decimal(0), Decimal("0.5"), Decimal(1))
 _MICRO = Decimal("0.000001")
+# Markets no longer listed whose outcome and trades are read at once.
+OUTCOME_CONCURRENCY = 4
 
 
 def redeemable_price(p: Position) -> Decimal | None:
@@ -416,7 +419,7 @@ def redeemable_price(p: Position) -> Decimal | None:
         price = Decimal(p.extra.get("curPrice", ""))
     except ArithmeticError:
         return None
-    return price if price in _FINAL_PRICES else None
+    return price if price in FINAL_PAYOUTS else None
 
 
 def _split_url(url: str) -> tuple[str, str]:
@@ -724,12 +727,12 @@ class PolymarketTrading:
             held[p.side] += p.size
         out = []
         for market, yes in yes_of.items():
-            result = "yes" if yes == 1 else "no" if yes == 0 else "50-50"
             out.append(Settlement(Venue.POLYMARKET, market, yes, self._payout_reported.get(market, now),
-                                  result=result, counts=tuple(counts[market].items()),
+                                  result=payout_result(yes), counts=tuple(counts[market].items()),
                                   source="redeemable"))
         gone = sorted(wanted - listed)
-        for market, found in zip(gone, await gather_limited(self._redeemed, gone, limit=4), strict=True):
+        redeemed = await gather_limited(self._redeemed, gone, limit=OUTCOME_CONCURRENCY)
+        for market, found in zip(gone, redeemed, strict=True):
             if found is None:
                 continue
             o, held = found
