@@ -38,3 +38,17 @@ async def gather_limited(fn: Callable[[A], Awaitable[T]], items: Iterable[A], *,
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+async def both(first: Awaitable[A], second: Awaitable[T]) -> tuple[A, T]:
+    """Two different calls at once, as :func:`gather_limited` runs one call over many items: the
+    first failure cancels the other, waits for it, and is raised as it was."""
+    tasks = (asyncio.ensure_future(first), asyncio.ensure_future(second))
+    try:
+        a, b = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return a, b

@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Row, select
 from sqlalchemy.exc import DBAPIError, StatementError
 
+from orion_cli.core.aio import both
 from orion_cli.core.alert_sink import AlertSink
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, OrionError, SecretsError, VenueError, VenueUnavailable
@@ -46,7 +47,7 @@ from orion_cli.core.money import ONE, ZERO
 from orion_cli.execution.state import NEVER_SENT, ExecStatus
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
-from orion_cli.store.ledger import Ledger, SettledMarket
+from orion_cli.store.ledger import CountedTransfer, Ledger, SettledMarket
 from orion_cli.store.tables import MONEY_QUANTUM, fills, orders, plain
 from orion_cli.venues.trading import (
     Action,
@@ -172,6 +173,7 @@ class VenueReconcile:
     drifts: list[Drift] = field(default_factory=list)
     resolved: list[Resolved] = field(default_factory=list)
     settled: list[SettledMarket] = field(default_factory=list)
+    transfers: list[CountedTransfer] = field(default_factory=list)  # deposits/withdrawals counted as capital
     reason: str = ""
     pending: list[str] = field(default_factory=list)  # not judged yet: too recent to call
     balance: Balance | None = None
@@ -190,6 +192,7 @@ class VenueReconcile:
             "drifts": [d.to_record() for d in self.drifts],
             "resolved": [r.to_record() for r in self.resolved],
             "settled": [x.to_record() for x in self.settled],
+            "transfers": [x.to_record() for x in self.transfers],
             "pending": list(self.pending),
             "fixed": self.fixed,
             "reason": self.reason or None,
@@ -493,8 +496,9 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
     venue_positions = await _call(tv.positions())
     venue_open = await _call(tv.open_orders())
     balance = await _call(tv.balance())
-    # After the balance: a market settled in between is then paid after that report, and counted.
-    venue_settlements = await _read_settlements(ctx, venue, tv, result)
+    # After the balance: a market settled (or a transfer finalized) in between is then paid after
+    # that report, and counted. Transfers are part of reading the cash: unreadable, like the balance.
+    venue_settlements, moved = await both(_read_settlements(ctx, venue, tv, result), _call(tv.transfers()))
     result.balance = balance
     result.counts.update(orders_checked=len(open_rows), fills_checked=len(venue_fills),
                          positions_venue=len(venue_positions), open_orders_venue=len(venue_open))
@@ -509,14 +513,16 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
         _settle(ctx, conn, venue, venue_settlements, result, report=balance if tv.mode == "live" else None)
         _positions(ctx, conn, venue, venue_positions, result)
         if tv.mode == "live":
+            result.transfers = ctx.ledger.record_transfers(moved or [], balance, conn=conn, now=ctx.now)
             # A payout made after the report is not in it: the ledger's figure is the report plus it.
             paid_since = sum((x.payout for x in result.settled if x.cash_moved), ZERO)
             ctx.ledger.record_balance(balance if not paid_since else replace(
                 balance, available=balance.available + paid_since, total=balance.total + paid_since),
                 conn=conn, now=ctx.now)
         result.status = "drift" if result.drifts else "clean"
-        result.counts.update(resolved=len(result.resolved), settled=len(result.settled), drifts=len(result.drifts),
-                             fixed=result.fixed, pending=len(result.pending))
+        result.counts.update(resolved=len(result.resolved), settled=len(result.settled),
+                             transfers=len(result.transfers), drifts=len(result.drifts), fixed=result.fixed,
+                             pending=len(result.pending))
         payload = {
             "venue": venue.value,
             "mode": ctx.mode,

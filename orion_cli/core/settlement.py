@@ -6,7 +6,8 @@ beside the ledger's position still held at cost: equity counted twice, an inflat
 and, once reconcile settled the market, a false loss. So every place that records a live report
 (``orion trade``, ``orion balance``; reconcile has its own transaction) first asks the venue, after
 reading the report, which held markets have settled, and records both in one transaction, each
-settlement's cash judged against that report.
+settlement's cash judged against that report. The venue's deposits and withdrawals are read and
+recorded the same way, for the same reason: that report holds them, and they are capital, not profit.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from orion_cli.core.aio import gather_limited
+from orion_cli.core.aio import both, gather_limited
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Venue
 from orion_cli.store.ledger import Ledger, SettledMarket
-from orion_cli.venues.trading import Balance, Settlement, TradingVenue
+from orion_cli.venues.trading import Balance, Settlement, TradingVenue, Transfer
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +33,21 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
     (moved by the fills since): recording the report without them could count a payout twice."""
     now = now or datetime.now(UTC)
 
-    async def read(asked: tuple[Venue, Balance]) -> tuple[Balance, list[Settlement]] | None:
+    async def read(asked: tuple[Venue, Balance]) -> tuple[Balance, list[Settlement], list[Transfer]] | None:
         venue, report = asked
+        tv = venues[venue]
         held = sorted({p.market_id for p in ledger.positions(venue)})
+
+        async def settled() -> list[Settlement]:
+            return await tv.settlements(held) if held else []
+
         try:
-            return report, await venues[venue].settlements(held) if held else []
+            found, moved = await both(settled(), tv.transfers())
         except OrionError as exc:
-            log.warning("%s: settlements not readable (%s); its balance report is not recorded this time",
-                        venue.value, exc)
+            log.warning("%s: settlements or transfers not readable (%s); its balance report is not recorded "
+                        "this time", venue.value, exc)
             return None
+        return report, found, moved or []
 
     # The venues at once: a live trade waits on this before its checks.
     asked = [(v, report) for v, report in reports.items() if report is not None and v in venues]
@@ -49,7 +56,8 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
     if not found:
         return settled
     with ledger.db.write() as conn:
-        for report, settlements in found:
+        for report, settlements, moved in found:
+            ledger.record_transfers(moved, report, conn=conn, now=now)
             ledger.record_balance(report, conn=conn, now=now)
             for s in settlements:
                 done = ledger.record_settlement(s, conn=conn, now=now, report=report)

@@ -49,12 +49,14 @@ from orion_cli.store.tables import (
     MONEY_QUANTUM,
     Money,
     balances,
+    breaker_state,
     equity_snapshots,
     fills,
     orders,
     plain,
     positions,
     settlements,
+    transfers,
 )
 from orion_cli.venues.trading import (
     Action,
@@ -66,6 +68,7 @@ from orion_cli.venues.trading import (
     PreparedOrder,
     Settlement,
     TradingError,
+    Transfer,
 )
 
 STATUS_EVENTS: dict[OrderStatus, str] = {
@@ -285,6 +288,18 @@ class SettledMarket:
     def to_record(self) -> dict[str, Any]:
         return {**self.settlement.to_record(), "type": "settled", "positions": [x.to_record() for x in self.sides],
                 "payout": self.payout, "realized_pnl": self.realized_pnl, "cash_moved": self.cash_moved}
+
+
+@dataclass(frozen=True, slots=True)
+class CountedTransfer:
+    """A deposit or withdrawal :meth:`Ledger.record_transfers` counted as capital (signed: what it
+    moved today's start equity and the breaker's peak by)."""
+
+    transfer: Transfer
+    capital: Decimal
+
+    def to_record(self) -> dict[str, Any]:
+        return {**self.transfer.to_record(), "capital": self.capital}
 
 
 class Ledger:
@@ -668,6 +683,53 @@ class Ledger:
         c.execute(update(balances).where(*key).values(**values))
         return True
 
+    # -- transfers --------------------------------------------------------------------------------
+
+    def record_transfers(self, found: Sequence[Transfer], report: Balance, *, conn: Connection | None = None,
+                         now: datetime | None = None) -> list[CountedTransfer]:
+        """Count as capital the deposits and withdrawals that ``report`` holds and the stored figure
+        does not; call it before recording ``report``, in the same transaction.
+
+        Why against the report: a transfer moves the venue's cash the moment it is finalized, and
+        the ledger's cash is the venue's report, so it reaches the ledger's equity with the first
+        report taken at or after it. Counting it then, and only then, keeps the day's P&L and the
+        drawdown unchanged. One finalized after ``report`` waits for a later report; one the stored
+        figure already held (taken after it, or the venue's first report, which is capital as a
+        whole) is remembered without counting. A returned transfer undoes what it counted. Each
+        count is audited as ``capital.transfer``.
+        """
+        now = now or datetime.now(UTC)
+        counted: list[CountedTransfer] = []
+        with self._write(conn) as c:
+            stored = self._balance(c, report.venue)
+            for t in sorted(found, key=lambda t: (t.at, t.kind, t.transfer_id)):
+                if t.venue is not report.venue:
+                    raise DataError("transfer", f"a {t.venue.value} transfer with a {report.venue.value} report")
+                if t.at > report.as_of:
+                    continue
+                key = (transfers.c.mode == self.mode, transfers.c.venue == t.venue.value,
+                       transfers.c.kind == t.kind, transfers.c.transfer_id == t.transfer_id)
+                row = c.execute(select(transfers).where(*key)).first()
+                held_before = stored is None or t.at <= stored.as_of
+                if row is None:
+                    capital = ZERO if held_before or t.status != "applied" else t.amount
+                    c.execute(insert(transfers).values(
+                        mode=self.mode, venue=t.venue.value, kind=t.kind, transfer_id=t.transfer_id,
+                        status=t.status, amount=t.amount, capital=capital, at=iso_utc(t.at), recorded_at=iso_utc(now)))
+                elif row.status == "applied" and t.status == "returned":
+                    capital = ZERO if held_before else -Decimal(row.capital)
+                    c.execute(update(transfers).where(*key).values(
+                        status=t.status, capital=Decimal(row.capital) + capital, at=iso_utc(t.at)))
+                else:
+                    continue
+                if capital:
+                    self._add_capital(c, now, capital)
+                    move = CountedTransfer(t, capital)
+                    self._audit(c, "capital.transfer", {k: v for k, v in move.to_record().items() if k != "type"},
+                                venue=t.venue.value, market=None, now=now)
+                    counted.append(move)
+        return counted
+
     def settled_markets(self, venue: Venue, *, conn: Connection | None = None) -> set[str]:
         with self._read(conn) as c:
             return set(c.execute(select(settlements.c.market_id).where(
@@ -748,12 +810,18 @@ class Ledger:
         return cash + held
 
     def _add_capital(self, c: Connection, now: datetime, amount: Decimal) -> None:
-        """Cash a new balance brings (a deposit, not a profit): added to today's start equity, which
-        is snapshotted first (before the balance exists) if the day has none yet."""
+        """Cash brought in (a new balance, a deposit) or taken out (a withdrawal): not a profit or a
+        loss, so every figure the breaker measures equity against moves with it. Today's start
+        equity (snapshotted first, before the cash moves, if the day has none yet) and the
+        persisted peak: left behind, a deposit would hide a drawdown, a withdrawal trip one."""
         day = self._ensure_day_snapshot(c, now)
         c.execute(update(equity_snapshots).where(
             equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day).values(
             start_equity=equity_snapshots.c.start_equity + amount))
+        peak = c.execute(select(breaker_state.c.peak_equity).where(breaker_state.c.mode == self.mode)).scalar()
+        if peak is not None:
+            c.execute(update(breaker_state).where(breaker_state.c.mode == self.mode).values(
+                peak_equity=max(ZERO, Decimal(peak) + amount), updated_at=iso_utc(now)))
 
     def _ensure_day_snapshot(self, c: Connection, now: datetime) -> str:
         """Before the day's first change: remember the equity it started with (positions at cost)."""

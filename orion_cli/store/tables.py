@@ -274,3 +274,20 @@ settlements = Table(
     Column("source", String(16), nullable=False),
     Column("recorded_at", String(32), nullable=False),
 )
+
+
+# -- transfers (migration 0007) --------------------------------------------------------------------
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("mode", String(8), primary_key=True),
+    Column("venue", String(16), primary_key=True),
+    Column("kind", String(12), primary_key=True),  # deposit | withdrawal
+    Column("transfer_id", String(100), primary_key=True),
+    Column("status", String(16), nullable=False),  # applied | returned: the last one seen
+    Column("amount", Money, nullable=False),  # signed: + into the account, - out of it
+    Column("capital", Money, nullable=False),  # what moved the equity references: amount, or 0 if a report held it
+    Column("at", String(32), nullable=False),  # when the venue finalized it
+    Column("recorded_at", String(32), nullable=False),
+)

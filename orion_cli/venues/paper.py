@@ -304,6 +304,10 @@ class PaperVenue:
     async def fills(self, *, since: datetime | None = None, venue_order_id: str = "") -> list[Fill]:
         return self.ledger.fills(venue=self._venue, since=since, venue_order_id=venue_order_id)
 
+    async def transfers(self) -> None:
+        """Paper money only moves by trading (its starting cash is the capital)."""
+        return None
+
     async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
         """Paper positions settle as the real market does: read from the market data source.
 

@@ -255,6 +255,44 @@ class Settlement:
         }
 
 
+# The transfer statuses that moved the venue's cash: ``applied`` (it arrived or left), ``returned``
+# (an applied transfer sent back, which undoes it).
+TRANSFER_STATUSES = ("applied", "returned")
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A deposit to or withdrawal from a venue account, as the venue lists it.
+
+    Why a record of its own: money the trader moves is capital, not profit or loss. Without it a
+    deposit would hide the day's losses from the breaker and a withdrawal would trip it. ``amount``
+    is signed (in > 0, out < 0) and excludes the venue's fee, so a fee taken from the balance
+    still counts as the loss it is.
+    """
+
+    venue: Venue
+    transfer_id: str
+    kind: str  # deposit | withdrawal
+    status: str  # one of TRANSFER_STATUSES
+    amount: Decimal  # signed: what it moved into the account when applied
+    at: datetime  # when it was finalized: the venue's cash holds it from then on
+    method: str = ""  # the venue's word for how: ach, wire, crypto, ...
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.transfer_id) <= 100:
+            raise ValueError(f"a transfer id is 1 to 100 characters, not {len(self.transfer_id)}")
+        if self.kind not in ("deposit", "withdrawal"):
+            raise ValueError(f"a transfer is a deposit or a withdrawal, not {self.kind!r}")
+        if self.status not in TRANSFER_STATUSES:
+            raise ValueError(f"a transfer's status is one of {TRANSFER_STATUSES}, not {self.status!r}")
+        if (self.amount < 0) != (self.kind == "withdrawal") and self.amount != 0:
+            raise ValueError(f"a {self.kind} of {self.amount}: deposits are positive, withdrawals negative")
+
+    def to_record(self) -> dict[str, Any]:
+        return {"type": "transfer", "venue": self.venue.value, "id": self.transfer_id, "kind": self.kind,
+                "status": self.status, "amount": self.amount, "at": self.at, "method": self.method}
+
+
 @dataclass(frozen=True, slots=True)
 class Balance:
     """Cash on one venue. ``as_of`` is when the venue (or ledger) reported it."""
@@ -371,6 +409,11 @@ class TradingVenue(Protocol):
     async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
         """The settlements of these markets (the ones the ledger holds) that the venue reports; a
         market not settled yet is simply absent."""
+        ...
+
+    async def transfers(self) -> list[Transfer] | None:
+        """The account's finalized deposits and withdrawals (every status in TRANSFER_STATUSES);
+        None when the venue does not list them (its transfers then count as profit or loss)."""
         ...
 
 

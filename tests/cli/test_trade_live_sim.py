@@ -36,6 +36,7 @@ from sim.polymarket_sim import PolymarketSim, _tokens_of
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.opportunity import Leg, Opportunity
 from orion_cli.store import opportunities as op_store
+from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import open_database
 from orion_cli.store.ledger import Ledger
 
@@ -328,6 +329,33 @@ def test_both_markets_settled_one_already_redeemed_reconcile_clean_at_their_payo
 
     code, out, err = world.run("reconcile", "--json")  # settled once: the next run has nothing to do
     assert code == 0, err + out
+    code, out, err = world.run("audit", "verify")
+    assert code == 0, err + out
+
+
+def test_a_kalshi_withdrawal_is_capital_for_balance_and_reconcile_not_a_loss(world: World) -> None:
+    """A trader who took $600 out of Kalshi used to show a $600 loss for the day: a daily-loss trip,
+    a halt, and `orion resume --breaker` to trade again."""
+    code, out, err = world.run("balance", "--json")  # the venues' first reports: capital as a whole
+    assert code == 0, err
+    time.sleep(1.02 - time.time() % 1)  # the venue states times in whole seconds: the next one
+    out_id = world.ksim.transfer(KEY_ID, "withdrawal", 60_000, method="wire")
+    world.ksim.transfer(KEY_ID, "deposit", 25_000, status="pending")  # not in the cash yet: not counted
+    code, out, err = world.run("balance", "--json")
+    assert code == 0, err
+    assert world.ledger_cash()[Venue.KALSHI][0] == D(400)
+    db = open_database(world.db_url)
+    try:
+        pnl = Ledger(db, "live").daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100))
+        (event,) = [e.payload for e in AuditLog(db).tail(20, types=("capital.transfer",))]
+    finally:
+        db.dispose()
+    assert pnl.pnl == 0, pnl
+    assert (event["id"], event["kind"], event["capital"]) == (out_id, "withdrawal", "-600")
+
+    code, out, err = world.run("reconcile", "--json")  # listed again: counted once
+    assert code == 0, err + out
+    assert {d["venue"]: d["counts"]["transfers"] for d in json_documents(out)[0]} == {"kalshi": 0, "polymarket": 0}
     code, out, err = world.run("audit", "verify")
     assert code == 0, err + out
 

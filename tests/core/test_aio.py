@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from orion_cli.core.aio import gather_limited
+from orion_cli.core.aio import both, gather_limited
 from orion_cli.core.errors import VenueUnavailable
 
 
@@ -53,3 +53,41 @@ def test_the_first_failure_is_raised_as_is_and_the_rest_are_cancelled_or_never_s
 def test_a_limit_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         asyncio.run(gather_limited(Probe(), range(3), limit=0))
+
+
+def test_both_runs_two_calls_at_once_and_returns_their_results_in_order() -> None:
+    async def main() -> tuple[str, int]:
+        gate = asyncio.Event()
+
+        async def first() -> str:
+            await asyncio.wait_for(gate.wait(), timeout=5)  # only the second can open it: run together
+            return "a"
+
+        async def second() -> int:
+            gate.set()
+            return 2
+
+        return await both(first(), second())
+
+    assert asyncio.run(main()) == ("a", 2)
+
+
+def test_both_raises_the_first_failure_as_is_and_cancels_the_other() -> None:
+    cancelled = []
+
+    async def main() -> None:
+        async def slow() -> None:
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
+
+        async def fails() -> None:
+            raise VenueUnavailable("kalshi", "down")
+
+        await both(slow(), fails())
+
+    with pytest.raises(VenueUnavailable):
+        asyncio.run(main())
+    assert cancelled == [True]

@@ -47,6 +47,7 @@ from orion_cli.venues.trading import (
     Settlement,
     TimeInForce,
     TradingVenue,
+    Transfer,
 )
 
 NOW = datetime.now(UTC)
@@ -73,6 +74,7 @@ class FakeVenue:
     settlements_: list[Settlement] = field(default_factory=list)
     asked_to_settle: list[list[str]] = field(default_factory=list)
     settlements_fail: bool = False
+    transfers_: list[Transfer] = field(default_factory=list)
 
     @property
     def venue(self) -> Venue:
@@ -123,6 +125,10 @@ class FakeVenue:
         if self.settlements_fail:
             raise DataError("settlements[0].value", "a scalar result without the payout value")
         return [s for s in self.settlements_ if s.market_id in markets]
+
+    async def transfers(self) -> list[Transfer]:
+        self._check()
+        return list(self.transfers_)
 
 
 def _fill(fid: str, oid: str, size: str, price: str, *, side: Side = Side.YES, action: Action = Action.BUY,
@@ -661,6 +667,41 @@ def test_a_market_the_venue_settled_is_closed_at_its_payout_not_reported_as_drif
     assert again.status == "clean" and again.settled == [] and venue.asked_to_settle == [[MKT]]
     assert _types(db).count("position.settled") == 1
     _verify(db)
+
+
+def test_a_withdrawal_the_venue_report_holds_is_capital_listed_and_audited(db: Database,
+                                                                          settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("900"), D(0), D("900"), EARLIER), now=EARLIER)
+    out = Transfer(Venue.KALSHI, "w1", "withdrawal", "applied", D(-400), NOW - timedelta(minutes=1))
+    venue = FakeVenue(cash=D("500"), transfers_=[out])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert res.status == "clean", res.drifts
+    ((t, capital),) = [(x.transfer, x.capital) for x in res.transfers]
+    assert (t.transfer_id, capital) == ("w1", D(-400)) and res.counts["transfers"] == 1
+    assert res.to_record()["transfers"][0]["capital"] == D(-400)
+    pnl = ledger.daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100), now=NOW)
+    assert (pnl.equity, pnl.pnl) == (D(500), D(0))
+    types = _types(db)
+    assert types.index("capital.transfer") < types.index("reconcile.clean")
+    (again,) = _run(db, settings, {Venue.KALSHI: venue})  # counted once
+    assert again.transfers == [] and _types(db).count("capital.transfer") == 1
+    _verify(db)
+
+
+def test_a_venue_whose_transfers_cannot_be_read_is_unavailable_and_its_cash_kept(db: Database,
+                                                                                settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("900"), D(0), D("900"), EARLIER), now=EARLIER)
+
+    class NoTransfers(FakeVenue):
+        async def transfers(self) -> list[Transfer]:
+            raise VenueUnavailable("kalshi", "deposits: 503")
+
+    (res,) = _run(db, settings, {Venue.KALSHI: NoTransfers(cash=D("500"))})
+    assert res.status == "unavailable" and "deposits: 503" in res.reason
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D("900")
 
 
 def test_a_payout_made_after_the_venue_report_stays_in_the_ledgers_cash(db: Database, settings: Settings) -> None:

@@ -21,6 +21,7 @@ from orion_cli.venues.trading import (
     PreparedOrder,
     Settlement,
     TimeInForce,
+    Transfer,
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -30,9 +31,12 @@ MKT = "KXSETTLE-26-A"
 class FakeVenue:
     """Only what record_reports asks: the settlements of the markets held (or an outage)."""
 
-    def __init__(self, found: list[Settlement], *, down: bool = False) -> None:
+    def __init__(self, found: list[Settlement], *, down: bool = False, moved: list[Transfer] | None = None,
+                 transfers_down: bool = False) -> None:
         self.found = found
         self.down = down
+        self.moved = moved
+        self.transfers_down = transfers_down
         self.asked: list[list[str]] = []
 
     async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
@@ -40,6 +44,11 @@ class FakeVenue:
         if self.down:
             raise VenueUnavailable("kalshi", "connection refused")
         return [s for s in self.found if s.market_id in markets]
+
+    async def transfers(self) -> list[Transfer] | None:
+        if self.transfers_down:
+            raise VenueUnavailable("kalshi", "connection refused")
+        return self.moved
 
 
 def _reports(ledger: Ledger, venue: FakeVenue, report: Balance) -> list[SettledMarket]:
@@ -133,3 +142,24 @@ def test_the_venues_settlements_are_read_at_once(db: Database) -> None:
     kalshi, polymarket = asyncio.run(go())
     assert (kalshi.asked, polymarket.asked) == ([[MKT]], [[poly]])
     assert {b.venue: b.total for b in ledger.balances()} == {Venue.KALSHI: D(600), Venue.POLYMARKET: D(600)}
+
+
+def test_the_deposits_a_report_holds_are_recorded_with_it_as_capital(db: Database) -> None:
+    """`orion balance` after a 500 deposit used to record it as a 500 profit (and a withdrawal as a loss
+    that tripped the breaker)."""
+    ledger = Ledger(db, "live")
+    _hold(ledger)
+    moved = [Transfer(Venue.KALSHI, "d1", "deposit", "applied", D(500), NOW - timedelta(minutes=3))]
+    report = Balance(Venue.KALSHI, "live", D(1100), D(0), D(1100), NOW)
+    assert _reports(ledger, FakeVenue([], moved=moved), report) == []
+    pnl = ledger.daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100), now=NOW)
+    assert (pnl.equity, pnl.pnl) == (D(1500), D(0))
+
+
+def test_a_report_whose_transfers_cannot_be_read_is_not_recorded(db: Database) -> None:
+    ledger = Ledger(db, "live")
+    _hold(ledger)
+    report = Balance(Venue.KALSHI, "live", D(1100), D(0), D(1100), NOW)
+    assert _reports(ledger, FakeVenue([], transfers_down=True), report) == []
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D(600)  # not a 500 profit from a deposit it could not see

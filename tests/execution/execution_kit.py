@@ -219,6 +219,9 @@ class FakeVenue:
     async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
         return []
 
+    async def transfers(self) -> None:
+        return None
+
 
 def fake_venues(x: Exchange) -> Mapping[Venue, FakeVenue]:
     return {Venue.KALSHI: FakeVenue(Venue.KALSHI, x), Venue.POLYMARKET: FakeVenue(Venue.POLYMARKET, x)}

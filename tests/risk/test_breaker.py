@@ -21,7 +21,7 @@ from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import Database, open_database
 from orion_cli.store.ledger import Ledger
-from orion_cli.venues.trading import Action, Balance, Fill, OrderRequest, PreparedOrder, TimeInForce
+from orion_cli.venues.trading import Action, Balance, Fill, OrderRequest, PreparedOrder, TimeInForce, Transfer
 
 DAY1 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 _IDS = count()
@@ -269,3 +269,65 @@ def test_a_live_unwind_loss_trips_the_daily_breaker_without_waiting_for_a_venue_
     st = b.update(now=DAY1)
     assert (st.daily_loss, st.trips) == (D("1.6"), ("daily_loss",))
     assert KillSwitch(lite, mode="live").status().halted
+
+
+# -- capital moved in or out is not profit or loss -------------------------------------------------
+
+
+def _live(lite: Database, s: Settings) -> tuple[Breaker, Ledger]:
+    led = Ledger(lite, "live", reset_hour_utc=s.breaker.reset_hour_utc)
+    return Breaker(lite, s, mode="live", ledger=led, alerts=NullAlertSink()), led
+
+
+def _report(led: Ledger, total: str, at: datetime, moved: tuple[Transfer, ...] = (),
+            venue: Venue = Venue.KALSHI) -> None:
+    """As `orion balance` records one: the transfers it holds, then the report, in one transaction."""
+    rep = Balance(venue, "live", D(total), D(0), D(total), at, source="venue")
+    with led.db.write() as conn:
+        led.record_transfers(moved, rep, conn=conn, now=at)
+        led.record_balance(rep, conn=conn, now=at)
+
+
+def test_a_withdrawal_trips_neither_the_daily_loss_nor_the_drawdown(lite: Database) -> None:
+    """A trader who took 600 of 1000 out used to read as a 60% loss: a halt that needed
+    `orion resume --breaker`, with nothing lost."""
+    s = settings(**{"breaker.daily_loss": "100", "breaker.drawdown_pct": "10"})
+    b, led = _live(lite, s)
+    _report(led, "1000", DAY1)
+    assert b.update(now=DAY1).peak_equity == D(1000)
+    at = DAY1 + timedelta(hours=1)
+    _report(led, "400", at, (Transfer(Venue.KALSHI, "w1", "withdrawal", "applied", D(-600), at),))
+    st = b.update(now=at)
+    assert (st.equity, st.start_equity, st.daily_pnl, st.peak_equity, st.drawdown) == (D(400), D(400), D(0),
+                                                                                      D(400), D(0))
+    assert st.trips == () and st.tripped is None and not KillSwitch(lite).status().halted
+
+
+def test_a_deposit_does_not_hide_the_days_loss_or_the_drawdown(lite: Database) -> None:
+    """A 300 loss then a 500 deposit used to read as a 200 profit: the breaker let trading go on."""
+    s = settings(**{"breaker.daily_loss": "250", "breaker.drawdown_pct": "25"})
+    b, led = _live(lite, s)
+    _report(led, "1000", DAY1)
+    assert b.update(now=DAY1).peak_equity == D(1000)
+    lost = DAY1 + timedelta(hours=1)
+    _report(led, "700", lost)  # the venue's cash after a 300 loss the ledger did not see coming
+    at = lost + timedelta(minutes=5)
+    _report(led, "1200", at, (Transfer(Venue.KALSHI, "d1", "deposit", "applied", D(500), at),))
+    st = b.update(now=at)
+    assert (st.daily_pnl, st.peak_equity, st.drawdown) == (D(-300), D(1500), D(300))
+    assert st.tripped == "daily_loss" and KillSwitch(lite).status().halted
+
+
+def test_a_venue_seen_for_the_first_time_does_not_hide_a_drawdown(lite: Database) -> None:
+    """Its cash is capital: it moved today's start equity but not the persisted peak, so a 10% drawdown
+    vanished under the new venue's balance."""
+    s = settings(**{"breaker.daily_loss": "10000", "breaker.drawdown_pct": "15"})
+    b, led = _live(lite, s)
+    _report(led, "1000", DAY1)
+    assert b.update(now=DAY1).peak_equity == D(1000)
+    _report(led, "900", DAY1 + timedelta(hours=1))
+    assert b.update(now=DAY1 + timedelta(hours=1)).drawdown == D(100)
+    at = DAY1 + timedelta(hours=2)
+    _report(led, "500", at, venue=Venue.POLYMARKET)
+    st = b.update(now=at)
+    assert (st.equity, st.peak_equity, st.drawdown) == (D(1400), D(1500), D(100))

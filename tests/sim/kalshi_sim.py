@@ -130,6 +130,8 @@ class SimAccount:
     historical_fills: list[dict[str, Any]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)  # order ids actually created, for tests
     settlements: list[dict[str, Any]] = field(default_factory=list)  # spec ``Settlement`` objects, oldest first
+    # Spec ``Deposit`` / ``Withdrawal`` objects by kind, oldest first.
+    transfers: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"deposit": [], "withdrawal": []})
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         return self.orders.get(order_id) or self.historical_orders.get(order_id)
@@ -378,6 +380,8 @@ class KalshiSim:
         r("GET", p + r"/portfolio/orders/(?P<order_id>[^/]+)", self._get_order)
         r("GET", p + r"/portfolio/fills", self._fills)
         r("GET", p + r"/portfolio/settlements", self._settlements)
+        r("GET", p + r"/portfolio/deposits", self._transfer_list)
+        r("GET", p + r"/portfolio/withdrawals", self._transfer_list)
         r("GET", p + r"/historical/cutoff", self._cutoff)
         r("GET", p + r"/historical/fills", self._historical_fills)
         r("GET", p + r"/historical/orders", self._historical_orders)
@@ -757,6 +761,52 @@ class KalshiSim:
             return filtered
         page, cursor = self._page([{k: v for k, v in x.items() if k != "ts"} for x in filtered], req, limit)
         return SimResponse(200, {"cursor": cursor, "settlements": page})
+
+    def transfer(self, key_id: str, kind: str, amount_cents: int, *, status: str = "applied", fee_cents: int = 0,
+                 method: str = "ach", at: float | None = None) -> str:
+        """A deposit or withdrawal on one account, as the spec lists it. Applied, it moves the cash at
+        once: a deposit brings its amount less the fee, a withdrawal takes its amount (fee included)."""
+        now = time.time() if at is None else at
+        with self._portfolio_lock:
+            acct = self.account(key_id)
+            tid = str(self._new_id())
+            acct.transfers[kind].append({"id": tid, "status": status, "type": method, "amount_cents": amount_cents,
+                                         "fee_cents": fee_cents, "created_ts": int(now),
+                                         "finalized_ts": None if status == "pending" else int(now)})
+            if status == "applied":
+                acct.cash += self._transfer_cash(kind, amount_cents, fee_cents)
+            return tid
+
+    def return_transfer(self, key_id: str, transfer_id: str, *, at: float | None = None) -> None:
+        """An applied transfer sent back (an ACH return): its cash is undone, its status ``returned``."""
+        now = time.time() if at is None else at
+        with self._portfolio_lock:
+            acct = self.account(key_id)
+            for kind, items in acct.transfers.items():
+                for t in items:
+                    if t["id"] == transfer_id:
+                        assert t["status"] == "applied", t
+                        acct.cash -= self._transfer_cash(kind, t["amount_cents"], t["fee_cents"])
+                        t.update(status="returned", finalized_ts=int(now))
+                        return
+        raise KeyError(transfer_id)
+
+    @staticmethod
+    def _transfer_cash(kind: str, amount_cents: int, fee_cents: int) -> Decimal:
+        return Decimal(amount_cents - fee_cents) / 100 if kind == "deposit" else -Decimal(amount_cents) / 100
+
+    def _transfer_list(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
+        acct = self._authed(req)
+        if isinstance(acct, SimResponse):
+            return acct
+        limit = self._limit(req, 100, 500, 1)
+        if isinstance(limit, SimResponse):
+            return limit
+        key = "deposits" if req.path.endswith("/deposits") else "withdrawals"
+        with self._portfolio_lock:
+            items = [dict(t) for t in reversed(acct.transfers[key[:-1]])]  # newest first
+        page, cursor = self._page(items, req, limit)
+        return SimResponse(200, {key: page, "cursor": cursor})
 
     def _create_order(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
         acct = self._authed(req)

@@ -167,7 +167,8 @@ def balance_command(
 
     Paper mode reads the paper ledger; live mode (trading.mode = "live", or the live environment pair)
     reads each venue with the vault's credentials and records its report, with the held markets it has
-    settled since (position.settled). Polymarket's total includes resolved payouts not yet redeemed.
+    settled since (position.settled) and the Kalshi deposits and withdrawals it holds (capital, not
+    profit or loss: capital.transfer). Polymarket's total includes resolved payouts not yet redeemed.
     A venue that cannot be reached, or has no credentials, is shown as unavailable; exit 5 only when
     none answered (exit 4 when no venue has credentials).
 

@@ -54,6 +54,16 @@ RESOLVED_COLUMNS = [
 ]
 
 
+# A deposit or withdrawal counted as capital (moving the breaker's start equity and peak, not P&L).
+TRANSFER_COLUMNS = [
+    Column("venue", "venue"),
+    Column("kind", "kind"),
+    Column("id", "id"),
+    Column("status", "status"),
+    Column("capital", "capital", "right"),
+    Column("at", "finalized"),
+]
+
 SETTLED_COLUMNS = [
     Column("venue", "venue"),
     Column("market", "market"),
@@ -110,9 +120,10 @@ def reconcile_command(
 
     Orders whose outcome is unknown (intent, submitted, unknown, open) are looked up by their persisted
     ids first. A held market the venue has settled is closed at its payout (realised P&L, cash),
-    audited as position.settled, with or without --fix: the end of a trade, not drift. Each drift is
-    reported with market, ledger and venue quantity and value; --fix adopts the venue's truth with
-    audit events. Paper mode reconciles the paper ledger against the paper
+    audited as position.settled, with or without --fix: the end of a trade, not drift. A Kalshi
+    deposit or withdrawal the balance now holds counts as capital, not profit or loss
+    (capital.transfer). Each drift is reported with market, ledger and venue quantity and value;
+    --fix adopts the venue's truth with audit events. Paper mode reconciles the paper ledger against the paper
     venue (--demo/--snapshot choose its data); live mode reads the venues with the vault's credentials
     (ORION_MASTER_PASSWORD_FILE for cron). Never prompts without a terminal. Overlapping runs: the
     second exits at once with exit 6 (LOCKED).
@@ -226,6 +237,9 @@ def _render(app: AppContext, results: list[VenueReconcile]) -> None:
     settled = [x.to_record() for r in results for x in r.settled]
     if settled:
         app.out.records(settled, SETTLED_COLUMNS, title="settled markets")
+    moved = [x.to_record() for r in results for x in r.transfers]
+    if moved:
+        app.out.records(moved, TRANSFER_COLUMNS, title="deposits and withdrawals counted as capital")
     for r in results:
         for p in r.pending:
             app.out.info(f"pending ({r.venue.value}): {p}")

@@ -50,6 +50,7 @@ from orion_cli.venues.kalshi.parse import (
 )
 from orion_cli.venues.kalshi.signing import KalshiSigner
 from orion_cli.venues.trading import (
+    TRANSFER_STATUSES,
     Action,
     Balance,
     Fill,
@@ -61,6 +62,7 @@ from orion_cli.venues.trading import (
     Position,
     PreparedOrder,
     Settlement,
+    Transfer,
 )
 
 __all__ = [
@@ -72,6 +74,7 @@ __all__ = [
     "book_side_for",
     "outcome_price",
     "parse_settlement",
+    "parse_transfer",
     "yes_book_price",
 ]
 
@@ -84,7 +87,7 @@ ENDPOINT_COSTS: dict[str, float] = {
     "GET /portfolio/orders/:order_id": 2.0,
 }
 SIZE_STEP = Decimal("0.01")  # fractional trading is always on: counts in hundredths
-LIST_LIMIT = 200
+LIST_LIMIT = 200  # every list read allows it (deposits and withdrawals: at most 500)
 # Markets whose settlements are read at once (each its own paged request; the read bucket still paces them).
 SETTLEMENT_CONCURRENCY = 4
 MAX_PAGES = 200
@@ -209,6 +212,33 @@ def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
     return Settlement(Venue.KALSHI, ticker, yes_payout, settled, result=result,
                       counts=counts, revenue=Decimal(revenue) / 100,
                       source="settlements")
+
+
+def parse_transfer(obj: Mapping[str, Any], kind: str, name: str) -> Transfer | None:
+    """One spec ``Deposit`` / ``Withdrawal``: ``amount_cents`` and ``fee_cents`` whole cents,
+    ``finalized_ts`` epoch seconds. None for one that never moved the cash (pending, failed).
+
+    The amount excludes the fee, whichever way the venue charges it: a fee taken from the balance
+    then counts as a loss, never as a gain.
+    """
+    transfer_id = _str(obj, "id", name)
+    if not 0 < len(transfer_id) <= 100:
+        raise DataError(f"{name}.id", f"an id of {len(transfer_id)} characters (1 to 100 are stored)")
+    status = _str(obj, "status", name)
+    if status not in ("pending", "applied", "failed", "returned"):
+        raise DataError(f"{name}.status", f"not a transfer status: {status[:20]!r}")
+    cents = obj.get("amount_cents")
+    if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
+        raise DataError(f"{name}.amount_cents", f"expected whole cents, got {str(cents)[:20]!r}")
+    if status not in TRANSFER_STATUSES:
+        return None
+    at = _epoch(obj.get("finalized_ts"), f"{name}.finalized_ts")
+    if at is None:
+        raise DataError(f"{name}.finalized_ts", f"missing for an {status} {kind}")
+    amount = Decimal(cents) / 100
+    method = obj.get("type")
+    return Transfer(Venue.KALSHI, transfer_id, kind, status, amount if kind == "deposit" else -amount, at,
+                    method=method[:16] if isinstance(method, str) else "")
 
 
 def _cursor(obj: Mapping[str, Any], name: str) -> str | None:
@@ -659,6 +689,23 @@ class KalshiTrading:
 
         per_market = await gather_limited(of, dict.fromkeys(markets), limit=SETTLEMENT_CONCURRENCY)
         return [s for found in per_market for s in found]
+
+    async def transfers(self) -> list[Transfer]:
+        """``/portfolio/deposits`` and ``/portfolio/withdrawals`` (cursor-paged, both at once): the
+        applied and returned ones. The lists have no time filter, so each read walks the account's
+        whole history (a page or two for most accounts)."""
+        async def listed(kind: str) -> list[Transfer]:
+            found: list[Transfer] = []
+            key = f"{kind}s"
+            async for page in self._pages(f"/portfolio/{key}", {}, key):
+                for i, raw in enumerate(page):
+                    t = parse_transfer(_obj(raw, f"{key}[{i}]"), kind, f"{key}[{i}]")
+                    if t is not None:
+                        found.append(t)
+            return found
+
+        per_kind = await gather_limited(listed, ("deposit", "withdrawal"), limit=2)
+        return [t for found in per_kind for t in found]
 
     # -- pagination -------------------------------------------------------------------------
 

@@ -691,6 +691,11 @@ class PolymarketTrading:
             as_of=as_of,
         )
 
+    async def transfers(self) -> None:
+        """Polymarket's APIs list no deposits or withdrawals (they are on-chain pUSD transfers to the
+        funder), so a transfer counts as profit or loss on its day."""
+        return None
+
     async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
         """Resolved markets among ``markets``.
 

@@ -586,3 +586,52 @@ def test_the_settlements_of_many_markets_are_read_a_few_at_a_time(sim: KalshiSim
     asked = sorted(r.query.get("ticker") for r in sim.requests if r.path.endswith("/portfolio/settlements"))
     assert asked == sorted([t] for t in tickers)
     assert 2 <= sim.server.max_in_flight <= trading_mod.SETTLEMENT_CONCURRENCY
+
+
+# -- deposits and withdrawals ----------------------------------------------------------------------
+
+
+def _transfer(**over: Any) -> dict[str, Any]:
+    """A spec ``Deposit`` (required fields, whole cents, epoch seconds)."""
+    body: dict[str, Any] = {"id": "dep-1", "status": "applied", "type": "ach", "amount_cents": 25_000,
+                            "fee_cents": 0, "created_ts": 1781150000, "finalized_ts": 1781159348}
+    body.update(over)
+    return body
+
+
+def test_a_transfer_reads_its_cents_sign_and_time() -> None:
+    dep = trading_mod.parse_transfer(_transfer(), "deposit", "d")
+    assert dep is not None
+    assert (dep.transfer_id, dep.kind, dep.status, dep.amount, dep.method) == ("dep-1", "deposit", "applied",
+                                                                                 D(250), "ach")
+    assert dep.at == datetime.fromtimestamp(1781159348, UTC)
+    out = trading_mod.parse_transfer(_transfer(amount_cents=1_234, fee_cents=200, status="returned"), "withdrawal", "w")
+    assert out is not None and (out.amount, out.status) == (D("-12.34"), "returned")  # the fee is never capital
+    # Not (yet) in the cash: nothing to count.
+    assert trading_mod.parse_transfer(_transfer(status="pending", finalized_ts=None), "deposit", "d") is None
+    assert trading_mod.parse_transfer(_transfer(status="failed"), "deposit", "d") is None
+
+
+@pytest.mark.parametrize("over", [
+    {"amount_cents": "25000"}, {"amount_cents": 250.0}, {"amount_cents": -5}, {"amount_cents": True},
+    {"status": "settled"}, {"finalized_ts": None}, {"finalized_ts": "1781159348"}, {"id": None}, {"id": ""},
+    {"id": "x" * 101},
+])
+def test_a_transfer_in_other_units_is_refused_not_guessed(over: dict[str, Any]) -> None:
+    from orion_cli.core.errors import DataError
+
+    with pytest.raises(DataError):
+        trading_mod.parse_transfer(_transfer(**over), "deposit", "d")
+
+
+def test_transfers_are_read_from_both_lists_across_pages(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    made = [sim.transfer(KEY_ID, "deposit", 100 * (i + 1)) for i in range(trading_mod.LIST_LIMIT + 3)]
+    out = sim.transfer(KEY_ID, "withdrawal", 4_000, fee_cents=100)
+    sim.transfer(KEY_ID, "deposit", 999, status="pending")
+    got = run(sim, key, lambda v: v.transfers())
+    deposits = {t.transfer_id: t.amount for t in got if t.kind == "deposit"}
+    assert deposits == {tid: D(i + 1) for i, tid in enumerate(made)}  # two pages, the pending one not listed
+    (w,) = [t for t in got if t.kind == "withdrawal"]
+    assert (w.transfer_id, w.amount, w.status) == (out, D(-40), "applied")
+    pages = [r for r in sim.requests if r.path.endswith("/portfolio/deposits")]
+    assert len(pages) == 2 and all(r.query.get("limit") == [str(trading_mod.LIST_LIMIT)] for r in pages)

@@ -170,6 +170,7 @@ def test_every_trading_request_matches_the_spec(spec: dict[str, Any], key: rsa.R
                 await v.cancel(resting.venue_order_id)  # 404
                 await v.positions()
                 await v.settlements([TICKER])
+                await v.transfers()
                 await v.fills()
                 await v.fills(since=datetime.now(UTC) - timedelta(minutes=5), venue_order_id=resting.venue_order_id)
                 await v.historical_cutoff()
@@ -183,6 +184,7 @@ def test_every_trading_request_matches_the_spec(spec: dict[str, Any], key: rsa.R
         "POST /portfolio/events/orders", "DELETE /portfolio/events/orders/{order_id}",
         "GET /portfolio/orders", "GET /portfolio/orders/{order_id}", "GET /portfolio/fills",
         "GET /historical/cutoff", "GET /historical/fills", "GET /historical/orders", "GET /portfolio/settlements",
+        "GET /portfolio/deposits", "GET /portfolio/withdrawals",
     }
     assert sim.auth_failures == 0
 
@@ -266,7 +268,13 @@ def test_simulator_portfolio_bodies_match_the_spec(spec: dict[str, Any], key: rs
             checks.append(("GET", "/portfolio/orders", call("GET", "/portfolio/orders", params={"limit": 2}), "200"))
             checks.append(("DELETE", f"/portfolio/events/orders/{oid}",
                            call("DELETE", f"/portfolio/events/orders/{oid}"), "200"))
-            for path in ("/portfolio/balance", "/portfolio/positions", "/portfolio/fills", "/historical/cutoff"):
+            # Every kind of transfer the simulator lists: applied, pending (no finalized_ts yet), returned.
+            sim.transfer(KEY_ID, "deposit", 50_000, fee_cents=150, method="debit")
+            sim.transfer(KEY_ID, "deposit", 20_000, status="pending")
+            sim.return_transfer(KEY_ID, sim.transfer(KEY_ID, "deposit", 10_000))
+            sim.transfer(KEY_ID, "withdrawal", 7_500, method="wire")
+            for path in ("/portfolio/balance", "/portfolio/positions", "/portfolio/fills", "/historical/cutoff",
+                         "/portfolio/deposits", "/portfolio/withdrawals"):
                 checks.append(("GET", path, call("GET", path), "200"))
             sim.set_historical_cutoff(datetime.now(UTC) + timedelta(seconds=5))
             for path in ("/historical/fills", "/historical/orders"):
