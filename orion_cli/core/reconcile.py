@@ -59,6 +59,7 @@ from orion_cli.venues.trading import (
     Position,
     PreparedOrder,
     Settlement,
+    SettlementsIncomplete,
     TimeInForce,
     TradingVenue,
     fit_fills,
@@ -498,7 +499,8 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
     balance = await _call(tv.balance())
     # After the balance: a market settled (or a transfer finalized) in between is then paid after
     # that report, and counted. Transfers are part of reading the cash: unreadable, like the balance.
-    venue_settlements, moved = await both(_read_settlements(ctx, venue, tv, result), _call(tv.transfers()))
+    (venue_settlements, unchecked), moved = await both(_read_settlements(ctx, venue, tv, result),
+                                                       _call(tv.transfers()))
     result.balance = balance
     result.counts.update(orders_checked=len(open_rows), fills_checked=len(venue_fills),
                          positions_venue=len(venue_positions), open_orders_venue=len(venue_open))
@@ -511,7 +513,7 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
         # ledger's figure (after any --fix adjustment, whose cash that report already holds), plus
         # the payouts made after it.
         _settle(ctx, conn, venue, venue_settlements, result, report=balance if tv.mode == "live" else None)
-        _positions(ctx, conn, venue, venue_positions, result)
+        _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked)
         if tv.mode == "live":
             result.transfers = ctx.ledger.record_transfers(moved or [], balance, conn=conn, now=ctx.now)
             # A payout made after the report is not in it: the ledger's figure is the report plus it.
@@ -774,22 +776,29 @@ class _Holding:
 # -- (3b) settled markets -----------------------------------------------------------------------
 
 
+UNCHECKED_FIX = "not fixed: whether the market settled is unknown; checked again on the next run"
+
+
 async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
-                            result: VenueReconcile) -> list[Settlement]:
-    """The venue's settlements of the markets the ledger holds there. A venue that cannot say (one
-    record it cannot read, an outage) is settlement drift, not an unreachable venue: the fills,
-    positions and orders are still compared."""
+                            result: VenueReconcile) -> tuple[list[Settlement], set[str]]:
+    """The venue's settlements of the markets the ledger holds there, and the held markets it could
+    not say about. A venue that cannot say (one record it cannot read, an outage) is settlement
+    drift, not an unreachable venue: the fills, positions and orders are still compared, but a
+    position in a market not checked is never adopted (a vanished one may be a settled one)."""
     with ctx.db.read() as conn:
         held = sorted({p.market_id for p in ctx.ledger.positions(venue, conn=conn)})
     if not held:
-        return []
+        return [], set()
     try:
-        return await tv.settlements(held)
+        return await tv.settlements(held), set()
+    except SettlementsIncomplete as exc:
+        found, unchecked, cause = exc.found, set(exc.unchecked), exc.message
     except OrionError as exc:
-        result.drifts.append(Drift(venue, "settlement", ", ".join(held)[:200], None, ZERO, ZERO, ZERO,
-                                   f"could not read the venue's settlements of the markets held: {exc}"[:400],
-                                   fix="not fixed: settled markets stay held until they can be read"))
-        return []
+        found, unchecked, cause = [], set(held), exc.message
+    result.drifts.append(Drift(venue, "settlement", ", ".join(sorted(unchecked))[:200], None, ZERO, ZERO, ZERO,
+                               f"could not read the venue's settlements of the markets held: {cause}"[:400],
+                               fix=UNCHECKED_FIX))
+    return found, unchecked
 
 
 def _unstorable(exc: BaseException) -> BaseException:
@@ -863,7 +872,7 @@ def _holdings(held: Sequence[Position]) -> dict[tuple[str, Side], _Holding]:
 
 
 def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: Sequence[Position],
-               result: VenueReconcile) -> None:
+               result: VenueReconcile, *, unchecked: set[str]) -> None:
     every = ctx.ledger.positions(venue, conn=conn, include_closed=True)
     ledger_pos = [p for p in every if p.size != 0]  # what positions() without closed ones returns
     result.counts["positions_ledger"] = len(ledger_pos)
@@ -889,6 +898,10 @@ def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: S
             gone = " (closed or settled at the venue?)" if venue_qty == 0 else ""
             drift = Drift(venue, "position", market, side, ledger_qty, venue_qty, value,
                           f"ledger holds {ledger_qty} {side.value}, the venue {venue_qty}{gone}")
+
+            if market in unchecked:  # settled, perhaps: adopting would close it at cost, not at its payout
+                result.drifts.append(replace(drift, fix=UNCHECKED_FIX))
+                continue
 
             def adopt(market: str = market, side: Side = side, ledger_qty: Decimal = ledger_qty,
                       venue_qty: Decimal = venue_qty) -> str:

@@ -18,14 +18,14 @@ whatever the venue's wire convention (Kalshi V2 quotes everything on the YES boo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from orion_cli.core.errors import OrionError, Refused, VenueUnavailable
+from orion_cli.core.errors import OrionError, Refused, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ONE, ZERO
 
@@ -415,6 +415,24 @@ class TradingVenue(Protocol):
         """The account's finalized deposits and withdrawals (every status in TRANSFER_STATUSES);
         None when the venue does not list them (its transfers then count as profit or loss)."""
         ...
+
+
+class SettlementsIncomplete(VenueError):
+    """Some held markets could not be checked for a settlement (``unchecked``: market → why); the
+    ones that could are in ``found``.
+
+    Why an error and not a shorter list: a market that may have settled must not be taken for one
+    that has not. Its payout may already be in the venue's cash (so recording that report would count
+    it beside the position still held at cost), and its position may have vanished at the venue (so
+    reconcile's --fix would close it at cost, losing the trade's profit).
+    """
+
+    def __init__(self, venue: Venue, found: list[Settlement], unchecked: Mapping[str, str]) -> None:
+        names = ", ".join(m[:24] for m in sorted(unchecked)[:5]) + (" ..." if len(unchecked) > 5 else "")
+        super().__init__(f"{venue.value}: {len(unchecked)} held market(s) not checked for a settlement: {names}")
+        self.venue = venue
+        self.found = found
+        self.unchecked = dict(unchecked)
 
 
 class TradingError(OrionError):

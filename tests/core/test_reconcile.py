@@ -45,6 +45,7 @@ from orion_cli.venues.trading import (
     Position,
     PreparedOrder,
     Settlement,
+    SettlementsIncomplete,
     TimeInForce,
     TradingVenue,
     Transfer,
@@ -761,6 +762,39 @@ def test_settlements_the_venue_cannot_state_are_drift_and_the_rest_is_still_reco
     kinds = sorted(d.kind for d in res.drifts)
     assert kinds == ["fill", "position", "settlement"]  # fills and positions are still compared
     assert "scalar result" in next(d.detail for d in res.drifts if d.kind == "settlement")
+
+
+@pytest.mark.parametrize("how", ["outage", "one market"])
+def test_fix_never_closes_at_cost_a_vanished_position_whose_market_may_have_settled(
+        db: Database, settings: Settings, how: str) -> None:
+    """Found in review: a redeemed market whose outcome could not be read was only logged, so its
+    vanished position was plain position drift and --fix closed it at cost: the trade's profit lost."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
+    _filled_order(ledger, "c-2", "o-2", [_fill("f2", "o-2", "5", "0.40", market="KXOTHER-26")], size="5")
+    paid = NOW - timedelta(minutes=5)
+    other = Settlement(Venue.KALSHI, "KXOTHER-26", D(1), paid, result="yes", counts=((Side.YES, D(5)),),
+                       revenue=D(5))
+
+    class CannotSay(FakeVenue):
+        async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+            if how == "outage":
+                raise VenueUnavailable("kalshi", "settlements: 503")
+            raise SettlementsIncomplete(Venue.KALSHI, [other], {MKT: "HTTP 500"})
+
+    (res,) = _run(db, settings, {Venue.KALSHI: CannotSay()}, fix=True)  # the venue lists neither market now
+    assert res.status == "drift"
+    settlement = next(d for d in res.drifts if d.kind == "settlement")
+    assert MKT in settlement.market and not settlement.fixed
+    gone = [d for d in res.drifts if d.kind == "position" and d.market == MKT]
+    assert gone and not any(d.fixed for d in gone) and "unknown" in gone[0].fix
+    held = {p.market_id: p.size for p in ledger.positions()}
+    assert held.get(MKT) == D(10)  # still held at cost, waiting for its settlement
+    if how == "one market":  # what could be read was settled
+        assert [x.settlement.market_id for x in res.settled] == ["KXOTHER-26"] and "KXOTHER-26" not in held
+    else:  # nothing could be read: the other market is not adopted either
+        assert held.get("KXOTHER-26") == D(5)
+    assert _types(db).count("reconcile.fixed") == 0
 
 
 def test_a_venue_that_settled_none_of_what_the_ledger_held_or_paid_another_sum_is_drift(

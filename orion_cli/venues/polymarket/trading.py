@@ -82,6 +82,7 @@ from orion_cli.venues.trading import (
     Position,
     PreparedOrder,
     Settlement,
+    SettlementsIncomplete,
     TimeInForce,
     payout_result,
 )
@@ -736,7 +737,16 @@ class PolymarketTrading:
                                   result=payout_result(yes), counts=tuple(counts[market].items()),
                                   source="redeemable"))
         gone = sorted(wanted - listed)
-        redeemed = await gather_limited(self._redeemed, gone, limit=OUTCOME_CONCURRENCY)
+        unchecked: dict[str, str] = {}
+
+        async def checked(market: str) -> tuple[MarketOutcome, dict[Side, Decimal]] | None:
+            try:
+                return await self._redeemed(market)
+            except OrionError as exc:  # this market only: the others are still checked
+                unchecked[market] = str(exc)[:200]
+                return None
+
+        redeemed = await gather_limited(checked, gone, limit=OUTCOME_CONCURRENCY)
         for market, found in zip(gone, redeemed, strict=True):
             if found is None:
                 continue
@@ -747,6 +757,8 @@ class PolymarketTrading:
             assert o.yes_payout is not None
             out.append(Settlement(Venue.POLYMARKET, market, o.yes_payout, paid_at, result=o.result,
                                   counts=tuple(held.items()), source="market outcome"))
+        if unchecked:
+            raise SettlementsIncomplete(Venue.POLYMARKET, out, unchecked)
         return out
 
     async def _redeemed(self, market: str) -> tuple[MarketOutcome, dict[Side, Decimal]] | None:
@@ -755,8 +767,9 @@ class PolymarketTrading:
 
         Why the trades: a position that vanished was redeemed, or sold. Sold, it is no settlement
         (reconcile reports the position the venue no longer holds); partly sold, the counts differ
-        from the ledger's and reconcile reports that. A failure for one market (venue down, a record
-        orion cannot read) settles that market nothing and leaves the others alone.
+        from the ledger's and reconcile reports that. A market the venue does not know (404) settles
+        nothing; any other failure (venue down, a record orion cannot read) is raised, and
+        :meth:`settlements` names the market as not checked.
         """
         try:
             o = await self.market_outcome(market)
@@ -781,11 +794,8 @@ class PolymarketTrading:
                 held[f.side] += f.size if f.action is Action.BUY else -f.size
         except VenueHttpError as exc:
             if exc.status != 404:
-                log.warning("polymarket: %s not checked for a redemption: %s", market[:20], exc)
-            return None  # 404: a market the venue does not know settles nothing
-        except OrionError as exc:
-            log.warning("polymarket: %s not checked for a redemption: %s", market[:20], exc)
-            return None
+                raise
+            return None  # a market the venue does not know settles nothing
         held = {side: max(Decimal(0), n) for side, n in held.items()}
         return (o, held) if any(held.values()) else None
 

@@ -44,6 +44,7 @@ from orion_cli.venues.trading import (  # noqa: E402
     OrderRequest,
     OrderStatus,
     PreparedOrder,
+    SettlementsIncomplete,
     TimeInForce,
     TradingVenue,
 )
@@ -851,17 +852,22 @@ def test_a_redeemed_holding_bought_as_a_maker_against_the_other_token_counts(
     with_client(wallet, sim, go)
 
 
-def test_one_market_that_cannot_be_checked_settles_nothing_and_spares_the_others(
+def test_one_market_that_cannot_be_checked_is_named_and_spares_the_others(
         sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
-    """Found in review: one failing lookup failed the whole call, so no market settled, every run."""
+    """Found in review: one failing lookup failed the whole call, so no market settled, every run. And
+    one only logged read as not settled: reconcile's --fix then closed the vanished position at cost."""
     broken = "0x" + "ab" * 32
+    gone = "0x" + "cd" * 32  # a market the venue does not know (404): settles nothing, not an error
 
     async def go(pm: PolymarketTrading) -> None:
         await pm.submit(pm.prepare(order(market)))
         sim.resolve_market(market.id, 0)  # listed, redeemable
         sim.server.add_fault(FaultRule("status", method="GET", path_prefix=f"/clob/markets/{broken}", status=500))
-        (s,) = await pm.settlements([market.id, broken])
+        with pytest.raises(SettlementsIncomplete) as caught:
+            await pm.settlements([market.id, broken, gone])
+        (s,) = caught.value.found
         assert (s.market_id, s.source) == (market.id, "redeemable")
+        assert list(caught.value.unchecked) == [broken] and "500" in caught.value.unchecked[broken]
 
     with_client(wallet, sim, go)
     assert len(_outcome_requests(sim)) >= 2  # asked, and retried, before giving that market up
