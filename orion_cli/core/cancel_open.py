@@ -9,7 +9,9 @@ The venues are worked on at once; on each, every resting order is cancelled on i
 time, paced by the venue client's rate limits), so one that cannot be cancelled does not stop the
 others. A cancel counts only when the venue's answer shows the order cancelled; one that filled
 first is reported as such, and one still open (or not found) after the cancel is a failure. Every
-venue's outcome is audited as ``halt.cancel_open``. Orion's own orders (found in the ledger) are
+venue's outcome is audited as ``halt.cancel_open``, also when the run is stopped part way (Ctrl-C,
+SIGTERM): the cancels the venue already answered are recorded, and the orders still waiting for an
+answer are named as ``not_finished``. Orion's own orders (found in the ledger) are
 named as such; a live one's final state and fills are then recorded by ``orion reconcile``, which
 looks them up by their ids (a paper venue's cancel is its ledger's).
 """
@@ -76,10 +78,11 @@ class VenueCancels:
     venue: Venue
     outcomes: list[CancelOutcome] = field(default_factory=list)
     unreachable: str = ""  # the resting orders could not be listed
+    not_finished: list[OrderState] = field(default_factory=list)  # stopped before the venue answered
 
     @property
     def complete(self) -> bool:
-        return not self.unreachable and not any(o.failed for o in self.outcomes)
+        return not self.unreachable and not self.not_finished and not any(o.failed for o in self.outcomes)
 
 
 async def cancel_open_orders(db: Database, venues: Mapping[Venue, TradingVenue], mode: str) -> list[VenueCancels]:
@@ -98,7 +101,12 @@ async def _cancel_venue(db: Database, ledger: Ledger, venue: Venue, tv: TradingV
         result.unreachable = exc.message
         resting = []
 
-    async def cancel(order: OrderState) -> CancelOutcome:
+    answered: dict[int, CancelOutcome] = {}  # by listing position, kept as each answer comes
+
+    async def cancel(item: tuple[int, OrderState]) -> None:
+        answered[item[0]] = await cancel_one(item[1])
+
+    async def cancel_one(order: OrderState) -> CancelOutcome:
         own = ledger.find_order(venue, client_order_id=order.client_order_id, venue_order_id=order.venue_order_id)
         outcome = CancelOutcome(venue, order, orion=own is not None)
         try:
@@ -113,8 +121,12 @@ async def _cancel_venue(db: Database, ledger: Ledger, venue: Venue, tv: TradingV
         return outcome
 
     # Several at once: a halt is when waiting on each cancel in turn costs the most.
-    result.outcomes.extend(await gather_limited(cancel, resting, limit=CANCEL_CONCURRENCY))
-    _audit(db, mode, result)
+    try:
+        await gather_limited(cancel, list(enumerate(resting)), limit=CANCEL_CONCURRENCY)
+    finally:  # stopped part way too: what the venue already answered is in the audit log
+        result.outcomes = [answered[i] for i in sorted(answered)]
+        result.not_finished = [o for i, o in enumerate(resting) if i not in answered]
+        _audit(db, mode, result)
     return result
 
 
@@ -128,6 +140,9 @@ def _audit(db: Database, mode: str, result: VenueCancels) -> None:
     }
     if result.unreachable:
         payload["unreachable"] = result.unreachable
+    if result.not_finished:
+        payload["not_finished"] = [{"order_id": o.venue_order_id, "client_order_id": o.client_order_id or None,
+                                    "market": o.market_id} for o in result.not_finished]
     AuditLog(db).record("halt.cancel_open", payload, mode=mode, venue=result.venue.value)
 
 

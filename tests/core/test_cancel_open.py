@@ -66,3 +66,34 @@ def test_resting_orders_are_cancelled_several_at_once_and_one_failure_stops_none
     assert sum(1 for o in result.outcomes if o.cancelled) == 19 and not result.complete
     (event,) = AuditLog(db).tail(5, types=("halt.cancel_open",))
     assert len(event.payload["cancelled"]) == 19 and event.payload["failed"][0]["order_id"] == "o-5"
+
+
+class OneNeverAnswers(SlowCancels):
+    """``o-3``'s cancel never answers (a hung connection); the others do."""
+
+    async def cancel(self, venue_order_id: str) -> OrderState | None:
+        if venue_order_id == "o-3":
+            await asyncio.Event().wait()
+        return await super().cancel(venue_order_id)
+
+
+def test_a_run_stopped_part_way_still_audits_what_the_venue_answered(db: Database) -> None:
+    """Found in review: the audit was written after every cancel answered, so Ctrl-C during a halt's
+    cancels left orders cancelled at the venue with no record of it."""
+    venue = OneNeverAnswers(6)
+
+    async def stopped() -> None:
+        task = asyncio.ensure_future(cancel_open.cancel_open_orders(db, {Venue.KALSHI: venue}, "live"))  # type: ignore[dict-item]
+        for _ in range(50):  # every other cancel answered
+            await asyncio.sleep(0)
+        task.cancel()  # as Ctrl-C does to asyncio.run's task
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(stopped())
+    (event,) = AuditLog(db).tail(5, types=("halt.cancel_open",))
+    assert [c["order_id"] for c in event.payload["cancelled"]] == ["o-0", "o-1", "o-2", "o-4"]
+    assert [f["order_id"] for f in event.payload["failed"]] == ["o-5"]
+    assert [n["order_id"] for n in event.payload["not_finished"]] == ["o-3"]
