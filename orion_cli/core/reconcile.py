@@ -62,6 +62,7 @@ from orion_cli.venues.trading import (
     SettlementsIncomplete,
     TimeInForce,
     TradingVenue,
+    Transfer,
     fit_fills,
 )
 
@@ -105,7 +106,7 @@ class Drift:
     """
 
     venue: Venue
-    kind: str  # position | order | fill | balance
+    kind: str  # position | order | fill | balance | settlement | transfers
     market: str
     side: Side | None
     ledger_qty: Decimal
@@ -498,9 +499,11 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
     venue_open = await _call(tv.open_orders())
     balance = await _call(tv.balance())
     # After the balance: a market settled (or a transfer finalized) in between is then paid after
-    # that report, and counted. Transfers are part of reading the cash: unreadable, like the balance.
+    # that report, and counted.
     (venue_settlements, unchecked), moved = await both(_read_settlements(ctx, venue, tv, result),
-                                                       _call(tv.transfers()))
+                                                       _read_transfers(venue, tv, result))
+    # Without its transfers the report is not recorded (a deposit in it would count as profit).
+    report = balance if tv.mode == "live" and moved is not None else None
     result.balance = balance
     result.counts.update(orders_checked=len(open_rows), fills_checked=len(venue_fills),
                          positions_venue=len(venue_positions), open_orders_venue=len(venue_open))
@@ -512,9 +515,9 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
         # Each settlement's cash is judged against the report read above, which then replaces the
         # ledger's figure (after any --fix adjustment, whose cash that report already holds), plus
         # the payouts made after it.
-        _settle(ctx, conn, venue, venue_settlements, result, report=balance if tv.mode == "live" else None)
+        _settle(ctx, conn, venue, venue_settlements, result, report=report)
         _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked)
-        if tv.mode == "live":
+        if report is not None:
             result.transfers = ctx.ledger.record_transfers(moved or [], balance, conn=conn, now=ctx.now)
             # A payout made after the report is not in it: the ledger's figure is the report plus it.
             paid_since = sum((x.payout for x in result.settled if x.cash_moved), ZERO)
@@ -799,6 +802,18 @@ async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
                                f"could not read the venue's settlements of the markets held: {cause}"[:400],
                                fix=UNCHECKED_FIX))
     return found, unchecked
+
+
+async def _read_transfers(venue: Venue, tv: TradingVenue, result: VenueReconcile) -> list[Transfer] | None:
+    """The venue's deposits and withdrawals ([] when it lists none). Unreadable, they are drift (the
+    rest of the venue is still compared) and None: the balance report is then not recorded."""
+    try:
+        return await tv.transfers() or []
+    except OrionError as exc:
+        result.drifts.append(Drift(venue, "transfers", "", None, ZERO, ZERO, ZERO,
+                                   f"could not read the venue's deposits and withdrawals: {exc.message}"[:400],
+                                   fix="not fixed: the balance report is recorded once they can be read"))
+        return None
 
 
 def _unstorable(exc: BaseException) -> BaseException:

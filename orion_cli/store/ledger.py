@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -70,6 +71,8 @@ from orion_cli.venues.trading import (
     TradingError,
     Transfer,
 )
+
+log = logging.getLogger(__name__)
 
 STATUS_EVENTS: dict[OrderStatus, str] = {
     OrderStatus.INTENT: "order.intent",
@@ -678,8 +681,8 @@ class Ledger:
         values: dict[str, Any] = {"available": Decimal(row.available) + payout, "total": Decimal(row.total) + payout}
         if self.mode == "paper":
             values["as_of"] = iso_utc(now)
-        elif (report.as_of if report is not None else _parse_ts(row.as_of)) >= s.paid_at:
-            return False
+        elif max(_parse_ts(row.as_of), report.as_of if report is not None else _parse_ts(row.as_of)) >= s.paid_at:
+            return False  # the report recorded next, or the stored one if newer (it is then kept), holds it
         c.execute(update(balances).where(*key).values(**values))
         return True
 
@@ -692,24 +695,28 @@ class Ledger:
 
         Why against the report: a transfer moves the venue's cash the moment it is finalized, and
         the ledger's cash is the venue's report, so it reaches the ledger's equity with the first
-        report taken at or after it. Counting it then, and only then, keeps the day's P&L and the
-        drawdown unchanged. One finalized after ``report`` waits for a later report; one the stored
-        figure already held (taken after it, or the venue's first report, which is capital as a
-        whole) is remembered without counting. A returned transfer undoes what it counted. Each
-        count is audited as ``capital.transfer``.
+        report taken at or after it. Counting it then, and only then, keeps the day's P&L (in
+        dollars) and the drawdown from the peak (in dollars) unchanged. One finalized after
+        ``report`` waits for a later report; one the stored figure already held (taken after it, or
+        the venue's first report, which is capital as a whole) is remembered without counting. A
+        return newly held takes the amount back out. A report older than the stored one counts
+        nothing (:meth:`record_balance` does not record it either). Each count is audited as
+        ``capital.transfer``.
         """
         now = now or datetime.now(UTC)
         counted: list[CountedTransfer] = []
         with self._write(conn) as c:
             stored = self._balance(c, report.venue)
+            if stored is not None and report.as_of < stored.as_of:
+                return counted
+            known = {(r.kind, r.transfer_id): r for r in c.execute(select(transfers).where(
+                transfers.c.mode == self.mode, transfers.c.venue == report.venue.value))}
             for t in sorted(found, key=lambda t: (t.at, t.kind, t.transfer_id)):
                 if t.venue is not report.venue:
                     raise DataError("transfer", f"a {t.venue.value} transfer with a {report.venue.value} report")
                 if t.at > report.as_of:
                     continue
-                key = (transfers.c.mode == self.mode, transfers.c.venue == t.venue.value,
-                       transfers.c.kind == t.kind, transfers.c.transfer_id == t.transfer_id)
-                row = c.execute(select(transfers).where(*key)).first()
+                row = known.get((t.kind, t.transfer_id))
                 held_before = stored is None or t.at <= stored.as_of
                 if row is None:
                     capital = ZERO if held_before or t.status != "applied" else t.amount
@@ -717,8 +724,12 @@ class Ledger:
                         mode=self.mode, venue=t.venue.value, kind=t.kind, transfer_id=t.transfer_id,
                         status=t.status, amount=t.amount, capital=capital, at=iso_utc(t.at), recorded_at=iso_utc(now)))
                 elif row.status == "applied" and t.status == "returned":
-                    capital = ZERO if held_before else -Decimal(row.capital)
-                    c.execute(update(transfers).where(*key).values(
+                    # Whether orion counted it or a report already held it (the first one), the money
+                    # was capital in the cash; its return takes it out again.
+                    capital = ZERO if held_before else -Decimal(row.amount)
+                    c.execute(update(transfers).where(
+                        transfers.c.mode == self.mode, transfers.c.venue == t.venue.value, transfers.c.kind == t.kind,
+                        transfers.c.transfer_id == t.transfer_id).values(
                         status=t.status, capital=Decimal(row.capital) + capital, at=iso_utc(t.at)))
                 else:
                     continue
@@ -779,6 +790,11 @@ class Ledger:
         now = now or datetime.now(UTC)
         with self._write(conn) as c:
             old = self._balance(c, balance.venue)
+            if old is not None and balance.as_of < old.as_of:
+                # Read before the stored one (a trade and a cron reconcile overlapping): recording it
+                # would undo what the newer report held (its fills, transfers, payouts).
+                log.info("%s: a balance report older than the stored one is not recorded", balance.venue.value)
+                return
             values = {"available": balance.available, "reserved": balance.reserved, "total": balance.total,
                       "as_of": iso_utc(balance.as_of), "source": balance.source[:16]}
             if old is None:

@@ -334,8 +334,8 @@ def test_both_markets_settled_one_already_redeemed_reconcile_clean_at_their_payo
 
 
 def test_a_kalshi_withdrawal_is_capital_for_balance_and_reconcile_not_a_loss(world: World) -> None:
-    """A trader who took $600 out of Kalshi used to show a $600 loss for the day: a daily-loss trip,
-    a halt, and `orion resume --breaker` to trade again."""
+    """A trader who took $600 out of Kalshi used to show a $600 loss for the day: a daily-loss trip
+    and a halt for the rest of the trading day."""
     code, out, err = world.run("balance", "--json")  # the venues' first reports: capital as a whole
     assert code == 0, err
     time.sleep(1.02 - time.time() % 1)  # the venue states times in whole seconds: the next one

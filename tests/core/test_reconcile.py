@@ -690,19 +690,27 @@ def test_a_withdrawal_the_venue_report_holds_is_capital_listed_and_audited(db: D
     _verify(db)
 
 
-def test_a_venue_whose_transfers_cannot_be_read_is_unavailable_and_its_cash_kept(db: Database,
+def test_transfers_that_cannot_be_read_are_drift_and_the_report_is_not_recorded(db: Database,
                                                                                 settings: Settings) -> None:
+    """Found in review: unreadable transfers made the whole venue unavailable (exit 5, nothing else
+    compared, no market settled), every run while one record could not be read."""
     ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])
     ledger.record_balance(Balance(Venue.KALSHI, "live", D("900"), D(0), D("900"), EARLIER), now=EARLIER)
 
     class NoTransfers(FakeVenue):
         async def transfers(self) -> list[Transfer]:
-            raise VenueUnavailable("kalshi", "deposits: 503")
+            raise DataError("deposits[0].status", "not a transfer status: 'reversed'")
 
-    (res,) = _run(db, settings, {Venue.KALSHI: NoTransfers(cash=D("500"))})
-    assert res.status == "unavailable" and "deposits: 503" in res.reason
+    paid = EARLIER + timedelta(minutes=1)  # after the stored report: the ledger's cash gains it
+    venue = NoTransfers(cash=D("510"), settlements_=[Settlement(Venue.KALSHI, MKT, D(1), paid, result="yes")])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert res.status == "drift" and [d.kind for d in res.drifts] == ["transfers"]
+    assert "reversed" in res.drifts[0].detail
+    (settled,) = res.settled  # the rest of the venue is still reconciled
+    assert settled.cash_moved
     bal = ledger.balance(Venue.KALSHI)
-    assert bal is not None and bal.total == D("900")
+    assert bal is not None and bal.total == D("910")  # the stored figure and the payout after it: no report
 
 
 def test_a_payout_made_after_the_venue_report_stays_in_the_ledgers_cash(db: Database, settings: Settings) -> None:

@@ -93,10 +93,10 @@ def test_a_transfer_the_stored_figure_already_held_is_remembered_not_counted(db:
     at = T0 + timedelta(hours=1)
     assert record(ledger, [first], report("1000", at)) == []
     assert pnl(ledger, at) == (D(1000), D(1000), D(0))
-    # A return of it later is not undone either: it was never counted.
+    # Its return later takes that capital back out (found in review: it read as a 1000 loss).
     back = T0 + timedelta(hours=2)
-    assert record(ledger, [deposit("d0", "1000", back, status="returned")], report("0", back)) == []
-    assert pnl(ledger, back)[2] == D(-1000)
+    assert record(ledger, [deposit("d0", "1000", back, status="returned")], report("0", back)) == [D(-1000)]
+    assert pnl(ledger, back) == (D(0), D(0), D(0))
 
 
 def test_a_returned_transfer_undoes_what_it_counted(led: Ledger, db: Database) -> None:
@@ -137,3 +137,22 @@ def test_a_transfer_must_say_which_way_it_moved() -> None:
         Transfer(Venue.KALSHI, "w", "withdrawal", "applied", D(5), T0)
     with pytest.raises(ValueError):
         Transfer(Venue.KALSHI, "d", "deposit", "pending", D(5), T0)
+
+
+def test_the_boundaries_are_the_reports_seconds(led: Ledger) -> None:
+    """Kalshi states both times in whole seconds: finalized at the report's own second is held by it;
+    at the stored report's second, by the stored one."""
+    at = T0 + timedelta(hours=1)
+    assert record(led, [deposit("d1", "500", at), deposit("d0", "7", T0)], report("1500", at)) == [D(500)]
+    assert pnl(led, at) == (D(1500), D(1500), D(0))
+
+
+def test_a_report_older_than_the_stored_one_is_not_recorded(led: Ledger) -> None:
+    """Found in review: a trade recorded the newer report with its deposit; a reconcile that had read
+    the venue earlier then recorded its older report, without the deposit: a 500 false loss."""
+    newer, older = T0 + timedelta(hours=2), T0 + timedelta(hours=1)
+    assert record(led, [deposit("d1", "500", newer)], report("1500", newer)) == [D(500)]
+    assert record(led, [deposit("d1", "500", newer)], report("1000", older)) == []
+    bal = led.balance(Venue.KALSHI)
+    assert bal is not None and (bal.total, bal.as_of) == (D(1500), newer)
+    assert pnl(led, newer) == (D(1500), D(1500), D(0))

@@ -87,7 +87,8 @@ ENDPOINT_COSTS: dict[str, float] = {
     "GET /portfolio/orders/:order_id": 2.0,
 }
 SIZE_STEP = Decimal("0.01")  # fractional trading is always on: counts in hundredths
-LIST_LIMIT = 200  # every list read allows it (deposits and withdrawals: at most 500)
+LIST_LIMIT = 200
+TRANSFER_LIMIT = 500  # the most the deposit and withdrawal lists allow: read whole on every report
 # Markets whose settlements are read at once (each its own paged request; the read bucket still paces them).
 SETTLEMENT_CONCURRENCY = 4
 MAX_PAGES = 200
@@ -182,7 +183,10 @@ def _epoch(value: Any, name: str, *, millis: bool = False) -> datetime | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise DataError(name, f"expected an integer timestamp, got {type(value).__name__}")
-    return datetime.fromtimestamp(value / 1000 if millis else value, UTC)
+    try:
+        return datetime.fromtimestamp(value / 1000 if millis else value, UTC)
+    except (ValueError, OverflowError, OSError):  # milliseconds where seconds were meant, or worse
+        raise DataError(name, f"not a time: {str(value)[:20]}") from None
 
 
 def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
@@ -228,7 +232,7 @@ def parse_transfer(obj: Mapping[str, Any], kind: str, name: str) -> Transfer | N
     if status not in ("pending", "applied", "failed", "returned"):
         raise DataError(f"{name}.status", f"not a transfer status: {status[:20]!r}")
     cents = obj.get("amount_cents")
-    if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
+    if isinstance(cents, bool) or not isinstance(cents, int) or not 0 <= cents < 10**15:
         raise DataError(f"{name}.amount_cents", f"expected whole cents, got {str(cents)[:20]!r}")
     if status not in TRANSFER_STATUSES:
         return None
@@ -697,7 +701,7 @@ class KalshiTrading:
         async def listed(kind: str) -> list[Transfer]:
             found: list[Transfer] = []
             key = f"{kind}s"
-            async for page in self._pages(f"/portfolio/{key}", {}, key):
+            async for page in self._pages(f"/portfolio/{key}", {}, key, limit=TRANSFER_LIMIT):
                 for i, raw in enumerate(page):
                     t = parse_transfer(_obj(raw, f"{key}[{i}]"), kind, f"{key}[{i}]")
                     if t is not None:
@@ -709,13 +713,14 @@ class KalshiTrading:
 
     # -- pagination -------------------------------------------------------------------------
 
-    async def _pages(self, path: str, params: Mapping[str, Any], key: str) -> AsyncIterator[list[Any]]:
+    async def _pages(self, path: str, params: Mapping[str, Any], key: str, *,
+                     limit: int | None = None) -> AsyncIterator[list[Any]]:
         """Walk a cursor-paginated list; a repeated cursor (garbage cursors restart at page 1)
         or too many pages stops with :class:`VenueError` rather than looping."""
         seen: set[str] = set()
         cursor: str | None = None
         for _ in range(self.max_pages):
-            query = {"limit": LIST_LIMIT, **{k: v for k, v in params.items() if v is not None}}
+            query = {"limit": limit or LIST_LIMIT, **{k: v for k, v in params.items() if v is not None}}
             if cursor:
                 query["cursor"] = cursor
             obj = _obj(await self._get(path, query), path)

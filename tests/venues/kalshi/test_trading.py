@@ -615,7 +615,7 @@ def test_a_transfer_reads_its_cents_sign_and_time() -> None:
 @pytest.mark.parametrize("over", [
     {"amount_cents": "25000"}, {"amount_cents": 250.0}, {"amount_cents": -5}, {"amount_cents": True},
     {"status": "settled"}, {"finalized_ts": None}, {"finalized_ts": "1781159348"}, {"id": None}, {"id": ""},
-    {"id": "x" * 101},
+    {"id": "x" * 101}, {"amount_cents": 10**15}, {"finalized_ts": 1781159348000 * 1000},
 ])
 def test_a_transfer_in_other_units_is_refused_not_guessed(over: dict[str, Any]) -> None:
     from orion_cli.core.errors import DataError
@@ -625,7 +625,7 @@ def test_a_transfer_in_other_units_is_refused_not_guessed(over: dict[str, Any]) 
 
 
 def test_transfers_are_read_from_both_lists_across_pages(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
-    made = [sim.transfer(KEY_ID, "deposit", 100 * (i + 1)) for i in range(trading_mod.LIST_LIMIT + 3)]
+    made = [sim.transfer(KEY_ID, "deposit", 100 * (i + 1)) for i in range(trading_mod.TRANSFER_LIMIT + 3)]
     out = sim.transfer(KEY_ID, "withdrawal", 4_000, fee_cents=100)
     sim.transfer(KEY_ID, "deposit", 999, status="pending")
     got = run(sim, key, lambda v: v.transfers())
@@ -634,4 +634,4 @@ def test_transfers_are_read_from_both_lists_across_pages(sim: KalshiSim, key: rs
     (w,) = [t for t in got if t.kind == "withdrawal"]
     assert (w.transfer_id, w.amount, w.status) == (out, D(-40), "applied")
     pages = [r for r in sim.requests if r.path.endswith("/portfolio/deposits")]
-    assert len(pages) == 2 and all(r.query.get("limit") == [str(trading_mod.LIST_LIMIT)] for r in pages)
+    assert len(pages) == 2 and all(r.query.get("limit") == [str(trading_mod.TRANSFER_LIMIT)] for r in pages)
