@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 A = TypeVar("A")
 T = TypeVar("T")
@@ -30,7 +30,20 @@ async def gather_limited(fn: Callable[[A], Awaitable[T]], items: Iterable[A], *,
         async with slots:
             return await fn(item)
 
-    tasks = [asyncio.ensure_future(one(item)) for item in items]
+    return await _all_or_none([asyncio.ensure_future(one(item)) for item in items])
+
+
+async def both(first: Awaitable[A], second: Awaitable[T]) -> tuple[A, T]:
+    """Two different calls at once, as :func:`gather_limited` runs one call over many items: the
+    first failure cancels the other, waits for it, and is raised as it was."""
+    task_a, task_b = asyncio.ensure_future(first), asyncio.ensure_future(second)
+    await _all_or_none([task_a, task_b])
+    return task_a.result(), task_b.result()
+
+
+async def _all_or_none(tasks: list[asyncio.Future[Any]]) -> list[Any]:
+    """The tasks' results in order; on the first failure the others are cancelled and waited for,
+    and the failure is raised unwrapped (so nothing keeps running behind the caller's back)."""
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:
@@ -38,17 +51,3 @@ async def gather_limited(fn: Callable[[A], Awaitable[T]], items: Iterable[A], *,
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-async def both(first: Awaitable[A], second: Awaitable[T]) -> tuple[A, T]:
-    """Two different calls at once, as :func:`gather_limited` runs one call over many items: the
-    first failure cancels the other, waits for it, and is raised as it was."""
-    tasks = (asyncio.ensure_future(first), asyncio.ensure_future(second))
-    try:
-        a, b = await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-    return a, b

@@ -54,8 +54,17 @@ class CancelOutcome:
     def cancelled(self) -> bool:
         return not self.error and self.after is not None and self.after.status is OrderStatus.CANCELLED
 
+    @property
+    def finished_first(self) -> bool:
+        """Filled (or otherwise ended) before the cancel reached it: not a failure."""
+        return not self.cancelled and not self.failed
+
+    @property
+    def final_state(self) -> OrderState:
+        return self.after or self.order
+
     def to_record(self) -> dict[str, Any]:
-        after = self.after or self.order
+        after = self.final_state
         return {
             "type": "cancel",
             "venue": self.venue.value,
@@ -135,7 +144,7 @@ def _audit(db: Database, mode: str, result: VenueCancels) -> None:
         "venue": result.venue.value,
         "mode": mode,
         "cancelled": [_brief(o) for o in result.outcomes if o.cancelled],
-        "finished_first": [_brief(o) for o in result.outcomes if not o.cancelled and not o.failed],
+        "finished_first": [_brief(o) for o in result.outcomes if o.finished_first],
         "failed": [{**_brief(o), "error": o.error} for o in result.outcomes if o.failed],
     }
     if result.unreachable:
@@ -147,7 +156,7 @@ def _audit(db: Database, mode: str, result: VenueCancels) -> None:
 
 
 def _brief(o: CancelOutcome) -> dict[str, Any]:
-    after = o.after or o.order
+    after = o.final_state
     return {"order_id": o.order.venue_order_id, "client_order_id": o.order.client_order_id or None,
             "orion": o.orion, "market": o.order.market_id, "status": after.status.value,
             "filled_size": after.filled_size}

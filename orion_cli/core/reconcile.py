@@ -43,7 +43,7 @@ from orion_cli.core.alert_sink import AlertSink
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, OrionError, SecretsError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
-from orion_cli.core.money import ONE, ZERO
+from orion_cli.core.money import CENT, MICRO, ONE, ZERO
 from orion_cli.execution.state import NEVER_SENT, ExecStatus
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
@@ -81,12 +81,11 @@ __all__ = [
 T = TypeVar("T")
 
 DEFAULT_LOOKBACK = timedelta(hours=24)
-CENT = Decimal("0.01")  # revenue is whole cents, rounded down
 DEFAULT_GRACE = timedelta(seconds=120)
 NETTING_VENUES = frozenset({Venue.KALSHI})
 OPEN_STATUSES = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN, OrderStatus.OPEN)
 NOT_FINAL = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
-QTY_TOLERANCE = Decimal("0.000001")  # Polymarket's 6-decimal share unit
+QTY_TOLERANCE = MICRO  # Polymarket's 6-decimal share unit
 EXTERNAL_PREFIX = "ext-"
 ADJUST_PREFIX = "reconcile-adj-"
 MAX_AUDITED_DRIFTS = 200

@@ -147,13 +147,13 @@ def venues_resume_may_send_to(status: ExecStatus, plan_json: str) -> frozenset[V
     plan = load_result(plan_json)
     specs = {int(s["index"]): Venue(s["venue"]) for s in plan["specs"]}
     first, second = specs[int(plan["first"])], specs[int(plan["second"])]
-    if status in (ExecStatus.LEG1_SENT, ExecStatus.HALTED):
-        return frozenset({first, second})
+    if status.final or status is ExecStatus.INTENTS:
+        return frozenset()
     if status in (ExecStatus.LEG1_DONE, ExecStatus.LEG2_SENT):
         return frozenset({second})
     if status in (ExecStatus.HEDGED, ExecStatus.UNWINDING):
         return frozenset({first})
-    return frozenset()
+    return frozenset({first, second})  # LEG1_SENT, HALTED, and any status not named here: either venue
 
 
 def client_order_id(key: str, tag: str) -> str:

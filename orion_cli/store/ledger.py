@@ -615,11 +615,15 @@ class Ledger:
             if _parse_ts(order_created_at) < reported and f.ts <= reported:
                 return  # the venue's report already holds it
         notional = q(f.size * f.price)  # as _apply_to_position
-        delta = -(notional + f.fee) if f.action is Action.BUY else notional - f.fee
+        self._move_cash(c, row, -(notional + f.fee) if f.action is Action.BUY else notional - f.fee, now)
+
+    def _move_cash(self, c: Connection, row: Row[Any], delta: Decimal, now: datetime) -> None:
+        """Move a venue's stored cash (``row``) by ``delta``; a paper figure is as of now, a live one
+        stays as of the venue's report it was moved from."""
         values: dict[str, Any] = {"available": Decimal(row.available) + delta, "total": Decimal(row.total) + delta}
         if self.mode == "paper":
             values["as_of"] = iso_utc(now)
-        c.execute(update(balances).where(*key).values(**values))
+        c.execute(update(balances).where(balances.c.mode == self.mode, balances.c.venue == row.venue).values(**values))
 
     # -- settlement -------------------------------------------------------------------------------
 
@@ -678,12 +682,13 @@ class Ledger:
         row = c.execute(select(balances).where(*key)).first()
         if row is None:
             return False  # live without a report yet: the first report brings the cash it finds
-        values: dict[str, Any] = {"available": Decimal(row.available) + payout, "total": Decimal(row.total) + payout}
-        if self.mode == "paper":
-            values["as_of"] = iso_utc(now)
-        elif max(_parse_ts(row.as_of), report.as_of if report is not None else _parse_ts(row.as_of)) >= s.paid_at:
-            return False  # the report recorded next, or the stored one if newer (it is then kept), holds it
-        c.execute(update(balances).where(*key).values(**values))
+        if self.mode != "paper":
+            reported = _parse_ts(row.as_of)
+            if report is not None:
+                reported = max(reported, report.as_of)  # the newer one is what is kept
+            if reported >= s.paid_at:
+                return False  # that report holds it
+        self._move_cash(c, row, payout, now)
         return True
 
     # -- transfers --------------------------------------------------------------------------------

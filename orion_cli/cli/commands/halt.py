@@ -89,14 +89,14 @@ def halt_command(
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
         return
     cancels, problems, credentials = _cancel_open(app, mode)
-    records = [o.to_record() for r in cancels for o in r.outcomes]
+    outcomes = [o for r in cancels for o in r.outcomes]
+    records = [o.to_record() for o in outcomes]
     if app.out.format == "json":  # one document: the halt, with what was cancelled
         app.out.record({**st.to_record(), "cancels": records}, HALT_COLUMNS)
     else:
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
         app.out.records(records, CANCEL_COLUMNS, title=f"resting orders ({mode})", empty="no resting orders")
-    outcomes = [o for r in cancels for o in r.outcomes]
-    done, finished = sum(o.cancelled for o in outcomes), sum(not o.cancelled and not o.failed for o in outcomes)
+    done, finished = sum(o.cancelled for o in outcomes), sum(o.finished_first for o in outcomes)
     if done or finished:
         app.out.success(f"{done} resting order(s) cancelled" + (f"; {finished} finished before the cancel "
                                                                  "(see status)" if finished else ""))

@@ -217,7 +217,7 @@ def reconcile_command(
 def outcome(results: list[VenueReconcile]) -> tuple[list[VenueReconcile], list[VenueReconcile], int]:
     """(drifted, unavailable, exit code): 7 for any drift, even one found on a venue that was then
     unreachable (an interrupted execution is reported on the venue holding the most); else 5; else 0."""
-    drifted = [r for r in results if r.status == "drift" or r.drifts]
+    drifted = [r for r in results if r.drifts]  # status "drift" is set only with drifts
     unavailable = [r for r in results if r.status == "unavailable"]
     return drifted, unavailable, 7 if drifted else 5 if unavailable else 0
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from orion_cli.core.aio import gather_limited
+from orion_cli.core.aio import both, gather_limited
 from orion_cli.core.errors import DataError, VenueError, VenueUnavailable
 from orion_cli.core.models import Market, Side, TickStructure, Venue
 from orion_cli.core.money import ONE, ZERO, is_multiple, loads_exact, to_decimal, to_price
@@ -708,8 +708,8 @@ class KalshiTrading:
                         found.append(t)
             return found
 
-        per_kind = await gather_limited(listed, ("deposit", "withdrawal"), limit=2)
-        return [t for found in per_kind for t in found]
+        deposits, withdrawals = await both(listed("deposit"), listed("withdrawal"))
+        return deposits + withdrawals
 
     # -- pagination -------------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ import httpx
 from orion_cli.core.aio import gather_limited
 from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue, utcnow
-from orion_cli.core.money import loads_exact, to_decimal
+from orion_cli.core.money import MICRO, loads_exact, to_decimal
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
 from orion_cli.venues.polymarket.orders import OrderSide, OrderType, SignatureType, build_signed_order
 from orion_cli.venues.polymarket.parse import MarketOutcome, parse_market_outcome
@@ -406,7 +406,6 @@ def parse_position(raw: Any) -> Position | None:
     )
 
 
-_MICRO = Decimal("0.000001")
 # Markets no longer listed whose outcome and trades are read at once.
 OUTCOME_CONCURRENCY = 4
 
@@ -688,7 +687,7 @@ class PolymarketTrading:
             mode="live",
             available=max(Decimal(0), cash - reserved),
             reserved=reserved,
-            total=cash + unredeemed.quantize(_MICRO, ROUND_FLOOR),  # pUSD has 6 decimals
+            total=cash + unredeemed.quantize(MICRO, ROUND_FLOOR),  # pUSD has 6 decimals
             as_of=as_of,
         )
 
