@@ -501,8 +501,9 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
     # that report, and counted.
     (venue_settlements, unchecked), moved = await both(_read_settlements(ctx, venue, tv, result),
                                                        _read_transfers(venue, tv, result))
-    # Without its transfers the report is not recorded (a deposit in it would count as profit).
-    report = balance if tv.mode == "live" and moved is not None else None
+    # Without its transfers the report is not recorded (a deposit in it would count as profit); nor
+    # beside a held market not checked for settlement (its payout, in the report, would count twice).
+    report = balance if tv.mode == "live" and moved is not None and not unchecked else None
     result.balance = balance
     result.counts.update(orders_checked=len(open_rows), fills_checked=len(venue_fills),
                          positions_venue=len(venue_positions), open_orders_venue=len(venue_open))

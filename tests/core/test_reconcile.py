@@ -805,6 +805,26 @@ def test_fix_never_closes_at_cost_a_vanished_position_whose_market_may_have_sett
     assert _types(db).count("reconcile.fixed") == 0
 
 
+def test_a_report_beside_a_market_not_checked_for_settlement_is_not_recorded(db: Database,
+                                                                            settings: Settings) -> None:
+    """Found in review: reconcile recorded the venue's report while a held market could not be
+    checked for settlement. Its payout, in that report, then sat beside the position still held at
+    cost: the market counted twice (a false peak, then a false drawdown once it settled)."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
+
+    class CannotSay(FakeVenue):
+        async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+            raise SettlementsIncomplete(Venue.KALSHI, [], {MKT: "HTTP 500"})
+
+    (res,) = _run(db, settings, {Venue.KALSHI: CannotSay(cash=D("510"))})  # the payout is in the report
+    assert res.status == "drift" and "settlement" in {d.kind for d in res.drifts}
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D("500")  # the stored figure, not the report
+    assert {p.market_id: p.size for p in ledger.positions()} == {MKT: D(10)}
+
+
 def test_a_venue_that_settled_none_of_what_the_ledger_held_or_paid_another_sum_is_drift(
         db: Database, settings: Settings) -> None:
     ledger = Ledger(db, "live")
