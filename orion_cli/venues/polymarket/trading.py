@@ -766,35 +766,36 @@ class PolymarketTrading:
 
         Why the trades: a position that vanished was redeemed, or sold. Sold, it is no settlement
         (reconcile reports the position the venue no longer holds); partly sold, the counts differ
-        from the ledger's and reconcile reports that. A market the venue does not know (404) settles
-        nothing; any other failure (venue down, a record orion cannot read) is raised, and
-        :meth:`settlements` names the market as not checked.
+        from the ledger's and reconcile reports that. A market the venue does not know (its market
+        lookup answers 404) settles nothing; any other failure (venue down, a record orion cannot
+        read, a 404 from the trades reads) is raised, and :meth:`settlements` names the market as
+        not checked.
         """
         try:
             o = await self.market_outcome(market)
-            if o.yes_payout is None:
-                return None
-            sides = {o.yes_token: Side.YES, o.no_token: Side.NO}
-            for token, side in sides.items():
-                known = self._tokens.get(token)
-                if known is not None and known != (market, side):
-                    raise DataError("tokens", f"token {token[:16]}… is {known[1].value} of {known[0][:20]}… "
-                                              f"to orion, {side.value} of {market[:20]}… to the CLOB")
-                self._tokens[token] = (market, side)
-            # A trade is listed under its taker's token; the account's side of it may be a maker order
-            # on the other token (a mint or a merge). Both lists, each fill once, under its own side.
-            seen: dict[tuple[str, str, Side], Fill] = {}
-            for token in sides:
-                for f in await self.fills(asset_id=token):
-                    if f.market_id == market:
-                        seen.setdefault((f.fill_id, f.venue_order_id, f.side), f)
-            held = {Side.YES: Decimal(0), Side.NO: Decimal(0)}
-            for f in seen.values():
-                held[f.side] += f.size if f.action is Action.BUY else -f.size
         except VenueHttpError as exc:
             if exc.status != 404:
                 raise
-            return None  # a market the venue does not know settles nothing
+            return None  # a market the venue does not know settles nothing (only this lookup says so)
+        if o.yes_payout is None:
+            return None
+        sides = {o.yes_token: Side.YES, o.no_token: Side.NO}
+        for token, side in sides.items():
+            known = self._tokens.get(token)
+            if known is not None and known != (market, side):
+                raise DataError("tokens", f"token {token[:16]}… is {known[1].value} of {known[0][:20]}… "
+                                          f"to orion, {side.value} of {market[:20]}… to the CLOB")
+            self._tokens[token] = (market, side)
+        # A trade is listed under its taker's token; the account's side of it may be a maker order
+        # on the other token (a mint or a merge). Both lists, each fill once, under its own side.
+        seen: dict[tuple[str, str, Side], Fill] = {}
+        for token in sides:
+            for f in await self.fills(asset_id=token):
+                if f.market_id == market:
+                    seen.setdefault((f.fill_id, f.venue_order_id, f.side), f)
+        held = {Side.YES: Decimal(0), Side.NO: Decimal(0)}
+        for f in seen.values():
+            held[f.side] += f.size if f.action is Action.BUY else -f.size
         held = {side: max(Decimal(0), n) for side, n in held.items()}
         return (o, held) if any(held.values()) else None
 

@@ -873,6 +873,24 @@ def test_one_market_that_cannot_be_checked_is_named_and_spares_the_others(
     assert len(_outcome_requests(sim)) >= 2  # asked, and retried, before giving that market up
 
 
+def test_a_trades_read_that_answers_404_leaves_the_market_unchecked_not_unsettled(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    """Found in review: only the market lookup's 404 means "the venue does not know this market", but
+    the handler also caught the trades reads', so a redeemed market read as settling nothing and
+    reconcile's --fix could close its vanished position at cost."""
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.submit(pm.prepare(order(market)))
+        sim.resolve_market(market.id, 0)
+        sim.redeem(pm.funder, market.id)  # listed by no one now: its own trades say what it held
+        sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob/data/trades", status=404))
+        with pytest.raises(SettlementsIncomplete) as caught:
+            await pm.settlements([market.id])
+        assert caught.value.found == [] and list(caught.value.unchecked) == [market.id]
+        assert "404" in caught.value.unchecked[market.id]
+
+    with_client(wallet, sim, go)
+
+
 def test_a_redeemed_market_no_report_has_seen_is_paid_now(sim: PolymarketSim, market: Market,
                                                           wallet: Wallet) -> None:
     async def go(pm: PolymarketTrading) -> None:
