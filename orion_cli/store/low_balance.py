@@ -39,7 +39,7 @@ def _marks(conn: Connection, keys: Mapping[str, Venue]) -> dict[Venue, str]:
 def _due(marked_at: str, now: datetime, remind_after: timedelta) -> bool:
     try:
         return datetime.fromisoformat(marked_at) <= now - remind_after
-    except ValueError:  # not a time this module wrote: remind, and write a good one
+    except (ValueError, TypeError):  # not a time this module wrote (or one without a zone): remind, rewrite
         return True
 
 

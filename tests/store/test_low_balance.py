@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 from store.writers import another_writer
 
@@ -36,6 +37,17 @@ def test_a_venue_still_low_a_day_later_is_reminded_once_a_day(db: Database) -> N
     assert record_low(db, "live", [K], [], NOW + timedelta(hours=24)) == {K}  # the reminder renews the mark
     assert record_low(db, "live", [K], [], NOW + timedelta(hours=30)) == set()
     assert record_low(db, "live", [K], [], NOW + timedelta(hours=48)) == {K}
+
+
+@pytest.mark.parametrize("mark", ["2026-11-20T09:30:00", "not a time"])
+def test_a_mark_this_module_did_not_write_reminds_and_is_rewritten(db: Database, mark: str) -> None:
+    """Found in review: a stored time without a zone (written by hand, or by another tool) raised
+    TypeError comparing it with an aware one, so every look failed instead of reminding."""
+    assert record_low(db, "live", [K], [], NOW) == {K}
+    with db.write() as conn:
+        conn.execute(text("UPDATE orion_meta SET value = :v WHERE key = 'balance_low:live:kalshi'"), {"v": mark})
+    assert record_low(db, "live", [K], [], NOW) == {K}  # reminded, and a good mark written
+    assert record_low(db, "live", [K], [], NOW + timedelta(hours=1)) == set()
 
 
 def test_a_look_that_changes_nothing_takes_no_write_lock(db: Database, db_url: str) -> None:
