@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from orion_cli.cli.app import app
@@ -87,13 +88,21 @@ def test_a_halt_by_a_service_trading_live_through_the_environment_pair_is_audite
     assert [(e.type, e.mode) for e in events] == [("halt.engaged", "live"), ("halt.released", "live")]
 
 
-def test_cancel_open_live_without_a_vault_still_halts_and_exits_4_naming_it_once(
-        isolated_home: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("vault", ["missing", "readable by others"])
+def test_cancel_open_live_without_a_usable_vault_still_halts_and_exits_4_naming_it_once(
+        isolated_home: Path, tmp_path: Path, vault: str) -> None:
+    """Found in review: a vault readable by others was reported once per venue (and opened again)."""
     assert run("init").exit_code == 0
-    env = {"ORION__TRADING__MODE": "live", "ORION__SECRETS__VAULT_PATH": str(tmp_path / "no-vault.json")}
+    path = tmp_path / "vault.json"
+    env = {"ORION__TRADING__MODE": "live", "ORION__SECRETS__VAULT_PATH": str(path)}
+    if vault != "missing":
+        path.write_text("{}")
+        path.chmod(0o644)
+        env["ORION_MASTER_PASSWORD"] = "a throwaway test password"
     result = CliRunner().invoke(app, ["halt", "--cancel-open", "--json"], env=env, catch_exceptions=False)
     assert result.exit_code == 4, result.output
     error = json.loads(result.stderr.strip().splitlines()[-1])
     assert error["message"].count("kalshi, polymarket:") == 1, error  # the vault is opened once, not per venue
+    assert error["message"].count(str(path)) == 1, error  # said once
     status = run("halt", "--status", "--json")
     assert json.loads(status.stdout)["halted"] is True
