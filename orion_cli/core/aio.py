@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
 T = TypeVar("T")
 
 
@@ -30,20 +32,24 @@ async def gather_limited(fn: Callable[[A], Awaitable[T]], items: Iterable[A], *,
         async with slots:
             return await fn(item)
 
-    return await _all_or_none([asyncio.ensure_future(one(item)) for item in items])
+    return await all_or_none(one(item) for item in items)
 
 
-async def both(first: Awaitable[A], second: Awaitable[T]) -> tuple[A, T]:
-    """Two different calls at once, as :func:`gather_limited` runs one call over many items: the
-    first failure cancels the other, waits for it, and is raised as it was."""
-    task_a, task_b = asyncio.ensure_future(first), asyncio.ensure_future(second)
-    await _all_or_none([task_a, task_b])
-    return task_a.result(), task_b.result()
+@overload
+async def all_of(first: Awaitable[A], second: Awaitable[B], /) -> tuple[A, B]: ...
+@overload
+async def all_of(first: Awaitable[A], second: Awaitable[B], third: Awaitable[C], /) -> tuple[A, B, C]: ...
+async def all_of(*calls: Awaitable[Any]) -> tuple[Any, ...]:
+    """A few different calls at once, as :func:`gather_limited` runs one call over many items: the
+    first failure cancels the others, waits for them, and is raised as it was."""
+    return tuple(await all_or_none(calls))
 
 
-async def _all_or_none(tasks: list[asyncio.Future[Any]]) -> list[Any]:
-    """The tasks' results in order; on the first failure the others are cancelled and waited for,
-    and the failure is raised unwrapped (so nothing keeps running behind the caller's back)."""
+async def all_or_none(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Every call at once, the results in order; on the first failure the others are cancelled and
+    waited for, and the failure is raised unwrapped (so nothing keeps running behind the caller's
+    back, as it would under a plain ``asyncio.gather``)."""
+    tasks = [asyncio.ensure_future(c) for c in calls]
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:

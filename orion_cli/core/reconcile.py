@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Row, select
 from sqlalchemy.exc import DBAPIError, StatementError
 
-from orion_cli.core.aio import both
+from orion_cli.core.aio import all_of
 from orion_cli.core.alert_sink import AlertSink
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, OrionError, SecretsError, VenueError, VenueUnavailable
@@ -499,7 +499,7 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
     balance = await _call(tv.balance())
     # After the balance: a market settled (or a transfer finalized) in between is then paid after
     # that report, and counted.
-    (venue_settlements, unchecked), moved = await both(_read_settlements(ctx, venue, tv, result),
+    (venue_settlements, unchecked), moved = await all_of(_read_settlements(ctx, venue, tv, result),
                                                        _read_transfers(venue, tv, result))
     # Without its transfers the report is not recorded (a deposit in it would count as profit); nor
     # beside a held market not checked for settlement (its payout, in the report, would count twice).

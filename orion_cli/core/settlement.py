@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from orion_cli.core.aio import both, gather_limited
+from orion_cli.core.aio import all_of, gather_limited
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Venue
 from orion_cli.store.ledger import Ledger, SettledMarket
@@ -42,7 +42,7 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
             return await tv.settlements(held) if held else []
 
         try:
-            found, moved = await both(settled(), tv.transfers())
+            found, moved = await all_of(settled(), tv.transfers())
         except OrionError as exc:
             log.warning("%s: settlements or transfers not readable (%s); its balance report is not recorded "
                         "this time", venue.value, exc)

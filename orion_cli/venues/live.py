@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from orion_cli.core.aio import all_of
 from orion_cli.core.errors import AuthError, DataError, NotFound, OrionError, VenueUnavailable
 from orion_cli.core.models import Market, MarketStatus, OrderBook, Venue
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressEvent, ProgressFn, guess_venue
@@ -347,7 +348,7 @@ class LiveSource:
                 raise DataError("market", "missing or not an object")
             raw.markets.append(market)
             et = str(market.get("event_ticker") or "")
-            book_body, _, _ = await asyncio.gather(
+            book_body, _, _ = await all_of(
                 get(f"/markets/{ticker}/orderbook"),
                 self._kalshi_single(get, f"/series/{series_ticker_of(et)}", "series", raw.series, capture, et),
                 self._kalshi_single(get, f"/events/{et}", "event", raw.events, capture, et),

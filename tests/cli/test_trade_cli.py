@@ -294,3 +294,35 @@ def test_command_shape_usage_errors(op_id: str) -> None:
     assert invoke("trade", op_id, "--watch", "5", "--demo")[0] == 2
     assert invoke("trade", op_id, "--max-trades", "2", "--demo")[0] == 2
     assert invoke("trade", "--watch", "5", "--size", "3", "--demo")[0] == 2
+
+
+def test_a_fresh_book_that_cannot_be_read_leaves_no_other_read_running() -> None:
+    """Found in review: the legs' books were read under a plain gather, so one failing left the
+    other running behind the trade, which then closed the venue clients under it."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from orion_cli.cli.commands.trade import fresh_books
+    from orion_cli.core.errors import VenueUnavailable
+
+    cancelled: list[str] = []
+
+    class Source:
+        async def book(self, market_id: str, *, venue: Venue) -> Any:
+            if venue is Venue.KALSHI:
+                raise VenueUnavailable("kalshi", "down")
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                cancelled.append(market_id)
+                raise
+
+    op = SimpleNamespace(legs=[SimpleNamespace(venue=Venue.POLYMARKET, market_id="0xpm"),
+                               SimpleNamespace(venue=Venue.KALSHI, market_id="KX")])
+
+    async def main() -> list[str]:
+        with pytest.raises(VenueUnavailable):
+            await fresh_books(Source(), op)  # type: ignore[arg-type]
+        return list(cancelled)  # before the event loop's own clean-up could cancel it
+
+    assert asyncio.run(main()) == ["0xpm"]

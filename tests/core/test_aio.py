@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from orion_cli.core.aio import both, gather_limited
+from orion_cli.core.aio import all_of, all_or_none, gather_limited
 from orion_cli.core.errors import VenueUnavailable
 
 
@@ -55,7 +55,7 @@ def test_a_limit_below_one_is_refused() -> None:
         asyncio.run(gather_limited(Probe(), range(3), limit=0))
 
 
-def test_both_runs_two_calls_at_once_and_returns_their_results_in_order() -> None:
+def test_all_of_runs_two_calls_at_once_and_returns_their_results_in_order() -> None:
     async def main() -> tuple[str, int]:
         gate = asyncio.Event()
 
@@ -67,12 +67,12 @@ def test_both_runs_two_calls_at_once_and_returns_their_results_in_order() -> Non
             gate.set()
             return 2
 
-        return await both(first(), second())
+        return await all_of(first(), second())
 
     assert asyncio.run(main()) == ("a", 2)
 
 
-def test_both_raises_the_first_failure_as_is_and_cancels_the_other() -> None:
+def test_all_of_raises_the_first_failure_as_is_and_cancels_the_other() -> None:
     cancelled = []
 
     async def main() -> None:
@@ -86,8 +86,34 @@ def test_both_raises_the_first_failure_as_is_and_cancels_the_other() -> None:
         async def fails() -> None:
             raise VenueUnavailable("kalshi", "down")
 
-        await both(slow(), fails())
+        await all_of(slow(), fails())
 
     with pytest.raises(VenueUnavailable):
         asyncio.run(main())
     assert cancelled == [True]
+
+
+def test_all_or_none_cancels_every_other_call_on_the_first_failure_and_keeps_the_order() -> None:
+    cancelled: list[int] = []
+
+    async def slow(i: int) -> int:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.append(i)
+            raise
+        return i  # pragma: no cover - always cancelled
+
+    async def fails() -> int:
+        raise VenueUnavailable("kalshi", "down")
+
+    async def instant(i: int) -> int:
+        return i
+
+    async def main() -> list[int]:
+        with pytest.raises(VenueUnavailable):
+            await all_or_none([slow(1), fails(), slow(2)])
+        return sorted(cancelled)  # before the event loop's own clean-up could cancel them
+
+    assert asyncio.run(all_or_none(instant(i) for i in (3, 1, 2))) == [3, 1, 2]
+    assert asyncio.run(main()) == [1, 2]

@@ -42,6 +42,7 @@ import typer
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
+from orion_cli.core.aio import all_or_none
 
 if TYPE_CHECKING:
     from orion_cli.cli.live_venues import LazyStore
@@ -260,7 +261,7 @@ class VenueSet:
 async def fresh_books(source: MarketSource, op: Opportunity) -> dict[tuple[Venue, str], tuple[Market, OrderBook]]:
     """Re-read every leg's market and book (concurrently) just before planning."""
     keys = list(dict.fromkeys((leg.venue, leg.market_id) for leg in op.legs))
-    results = await asyncio.gather(*(source.book(m, venue=v) for v, m in keys))
+    results = await all_or_none(source.book(m, venue=v) for v, m in keys)
     return dict(zip(keys, results, strict=True))
 
 

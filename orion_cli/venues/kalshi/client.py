@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from orion_cli.core.aio import all_or_none
 from orion_cli.core.errors import AuthError, DataError, OrionError, VenueError
 from orion_cli.core.models import Market, OrderBook
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp
@@ -349,7 +350,7 @@ class KalshiClient:
     async def get_orderbooks(self, tickers: Sequence[str]) -> tuple[dict[str, OrderBook], list[ItemError]]:
         """Books for any number of tickers, 100 per request, concurrently; failures per ticker."""
         unique = list(dict.fromkeys(tickers))
-        results = await asyncio.gather(*(self._book_chunk(c) for c in _chunks(unique, BATCH_BOOKS_MAX)))
+        results = await all_or_none(self._book_chunk(c) for c in _chunks(unique, BATCH_BOOKS_MAX))
         books: dict[str, OrderBook] = {}
         errors: list[ItemError] = []
         for b, e in results:

@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from orion_cli.core.aio import both, gather_limited
+from orion_cli.core.aio import all_of, gather_limited
 from orion_cli.core.errors import DataError, VenueError, VenueUnavailable
 from orion_cli.core.models import Market, Side, TickStructure, Venue
 from orion_cli.core.money import ONE, ZERO, is_multiple, loads_exact, to_decimal, to_price
@@ -708,7 +708,7 @@ class KalshiTrading:
                         found.append(t)
             return found
 
-        deposits, withdrawals = await both(listed("deposit"), listed("withdrawal"))
+        deposits, withdrawals = await all_of(listed("deposit"), listed("withdrawal"))
         return deposits + withdrawals
 
     # -- pagination -------------------------------------------------------------------------

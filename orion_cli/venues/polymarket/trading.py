@@ -53,7 +53,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from orion_cli.core.aio import gather_limited
+from orion_cli.core.aio import all_of, gather_limited
 from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue, utcnow
 from orion_cli.core.money import MICRO, loads_exact, to_decimal
@@ -666,8 +666,7 @@ class PolymarketTrading:
         Redeeming moves it from one to the other and leaves ``total`` unchanged.
         """
         as_of = utcnow()
-        raw, orders, held = await asyncio.gather(self.balance_allowance("COLLATERAL"), self.open_orders(),
-                                                 self.positions())
+        raw, orders, held = await all_of(self.balance_allowance("COLLATERAL"), self.open_orders(), self.positions())
         cash = parse_balance_units(raw)
         reserved = Decimal(0)
         for order in orders:

@@ -706,6 +706,21 @@ def test_balance_conversion_is_exact(sim: PolymarketSim) -> None:
     with_client(w, sim, go)
 
 
+def test_a_balance_read_that_fails_leaves_none_of_its_other_requests_running(sim: PolymarketSim,
+                                                                             wallet: Wallet) -> None:
+    """Found in review: the three reads ran under a plain gather, so the cash read's failure left the
+    positions read running behind the caller, which then closed the client under it."""
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob/balance-allowance", status=400))
+    sim.server.add_fault(FaultRule("latency", method="GET", path_prefix="/data/positions", seconds=2))
+
+    async def go(pm: PolymarketTrading) -> list[asyncio.Task[Any]]:
+        with pytest.raises(VenueHttpError):
+            await pm.balance()
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert with_client(wallet, sim, go) == []
+
+
 def test_balance_fixtures(fixtures_dir: Path) -> None:
     assert parse_balance_units(_fixture(fixtures_dir, "http_balance_allowance_collateral.json")) == Decimal(1000)
     assert parse_balance_units(_fixture(fixtures_dir, "http_balance_allowance_conditional.json")) == 0
