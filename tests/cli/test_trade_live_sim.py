@@ -17,7 +17,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +34,7 @@ from eth_account import Account
 from json_documents import json_documents
 from sim.kalshi_sim import API_PREFIX, KalshiSim
 from sim.polymarket_sim import PolymarketSim, _tokens_of
+from sim.server import FaultRule
 
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.opportunity import Leg, Opportunity
@@ -387,6 +390,36 @@ def test_an_exchange_in_maintenance_refuses_before_either_leg_is_sent(world: Wor
     execution = _execution(out)
     assert execution["status"] == "done", execution["message"]
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+
+
+def test_the_live_gates_are_asked_while_the_reports_are_read_not_after(world: World) -> None:
+    """Between the fresh books and the first order every read ages the quotes: the exchange-status
+    and geoblock checks run alongside the reports' settlement and transfer reads, not after them."""
+    seen: dict[str, set[str]] = {}  # each path: the paths in flight when it arrived
+    in_flight: Counter[str] = Counter()
+    lock = threading.Lock()  # both simulators answer on their own threads
+    for sim in (world.ksim, world.psim):
+        dispatch = sim.server.dispatch
+
+        def spy(request: Any, dispatch: Any = dispatch) -> Any:
+            path = request.path.removeprefix(API_PREFIX)
+            with lock:
+                seen.setdefault(path, set()).update(+in_flight)
+                in_flight[path] += 1
+            try:
+                return dispatch(request)
+            finally:
+                with lock:
+                    in_flight[path] -= 1
+
+        sim.server.dispatch = spy  # type: ignore[method-assign]
+    world.ksim.server.add_fault(FaultRule("latency", method="GET", path_prefix=API_PREFIX + "/exchange/status",
+                                          seconds=1.5))
+    world.psim.server.add_fault(FaultRule("latency", method="GET", path_prefix="/api/geoblock", seconds=1.5))
+    code, out, err = world.run(*LIVE)
+    assert code == 0 and _execution(out)["status"] == "done", err
+    for gate in ("/exchange/status", "/api/geoblock"):  # either arrived while the other was in flight
+        assert gate in seen["/portfolio/deposits"] or "/portfolio/deposits" in seen[gate], (gate, seen)
 
 
 def test_resuming_into_a_maintenance_window_sends_nothing_and_resumes_after_it(world: World) -> None:

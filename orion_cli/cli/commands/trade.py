@@ -549,23 +549,21 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                 raise StoppedBeforeSending
             return None, await executor.resume(key)
         plan, balances = await _plan_and_balances(app, venues, source, op, size, key, write=True)
-        if mode == "live":
-            # The venues' reports anchor the live cash that this trade's fills then move, so the
-            # breaker values equity from current cash rather than the last `balance`/`reconcile` run.
-            # With them, the held markets the venues have settled since (whose payout they hold).
-            from orion_cli.core.settlement import record_reports
-
-            await record_reports(ledger, built, balances)
         if low_balance is not None:
             low_balance.check(balances)  # alerted on the way down, before the BALANCE check may refuse
         _register_markets(built, plan)
         if mode == "live":
             from orion_cli.core.models import Venue as V
+            from orion_cli.core.settlement import record_reports
 
-            check = getattr(built.get(V.POLYMARKET), "check_geoblock", None)
-            if check is not None:
-                await check()  # raises Geoblocked (exit 6) before anything is sent
-            await _require_exchange_trading(built)
+            # The venues' reports anchor the live cash that this trade's fills then move, so the
+            # breaker values equity from current cash rather than the last `balance`/`reconcile` run;
+            # with them, the held markets the venues have settled since (whose payout they hold). The
+            # venue gates refuse before anything is sent: Geoblocked (exit 6), an exchange not trading.
+            # All at once: every read between the fresh books and the first order ages the quotes.
+            check_geoblock = getattr(built.get(V.POLYMARKET), "check_geoblock", None)
+            await all_or_none([record_reports(ledger, built, balances), _require_exchange_trading(built),
+                               *([check_geoblock()] if check_geoblock is not None else [])])
         ctx = _pipeline_context(settings, mode, True, auth.how, balances, breaker)
         if stopped():
             raise StoppedBeforeSending
