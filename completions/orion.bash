@@ -44,39 +44,39 @@ _orion_complete() {
         esac
     done
     case "$path" in
-        "") COMPREPLY=($(compgen -W "audit balance book config halt init markets pairs positions reconcile report resume scan secrets snapshot trade --config --db --format --json --jsonl -v --verbose -q --quiet --version --help" -- "$cur")) ;;
-        "/audit") COMPREPLY=($(compgen -W "tail verify --help" -- "$cur")) ;;
-        "/audit/tail") COMPREPLY=($(compgen -W "-n --lines -f --follow --type -t --since --interval --help" -- "$cur")) ;;
-        "/audit/verify") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
-        "/balance") COMPREPLY=($(compgen -W "--refresh --snapshot --demo --help" -- "$cur")) ;;
-        "/book") COMPREPLY=($(compgen -W "--venue --depth -d --snapshot --demo --help" -- "$cur")) ;;
-        "/config") COMPREPLY=($(compgen -W "show --help" -- "$cur")) ;;
-        "/config/show") COMPREPLY=($(compgen -W "--sources --help" -- "$cur")) ;;
-        "/halt") COMPREPLY=($(compgen -W "--reason -r --status --cancel-open --live --help" -- "$cur")) ;;
-        "/init") COMPREPLY=($(compgen -W "--force --help" -- "$cur")) ;;
-        "/markets") COMPREPLY=($(compgen -W "--venue --search -s --category -c --limit -n --snapshot --demo --help" -- "$cur")) ;;
-        "/pairs") COMPREPLY=($(compgen -W "add list remove suggest --help" -- "$cur")) ;;
-        "/pairs/add") COMPREPLY=($(compgen -W "--inverted --note --help" -- "$cur")) ;;
-        "/pairs/list") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
-        "/pairs/remove") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
-        "/pairs/suggest") COMPREPLY=($(compgen -W "--snapshot --demo --min-confidence --accept --limit -n --help" -- "$cur")) ;;
-        "/positions") COMPREPLY=($(compgen -W "--refresh --snapshot --demo --help" -- "$cur")) ;;
-        "/reconcile") COMPREPLY=($(compgen -W "--venue --fix --halt-on-drift --metrics-file --lookback-hours --snapshot --demo --help" -- "$cur")) ;;
-        "/report") COMPREPLY=($(compgen -W "--since --venue --help" -- "$cur")) ;;
-        "/resume") COMPREPLY=($(compgen -W "--yes -y --breaker --help" -- "$cur")) ;;
-        "/scan") COMPREPLY=($(compgen -W "--snapshot --demo --min-edge --min-profit --max-results --venue --category -c --include-candidates --watch --help" -- "$cur")) ;;
-        "/secrets") COMPREPLY=($(compgen -W "check encrypt forget list remember remove rotate --help" -- "$cur")) ;;
-        "/secrets/check") COMPREPLY=($(compgen -W "--online --help" -- "$cur")) ;;
-        "/secrets/encrypt") COMPREPLY=($(compgen -W "--from-env --from-file --name --value-file --shred-source --yes -y --help" -- "$cur")) ;;
-        "/secrets/forget") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
-        "/secrets/list") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
-        "/secrets/remember") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
-        "/secrets/remove") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
-        "/secrets/rotate") COMPREPLY=($(compgen -W "--new-password-file --help" -- "$cur")) ;;
-        "/snapshot") COMPREPLY=($(compgen -W "info record --help" -- "$cur")) ;;
-        "/snapshot/info") COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
-        "/snapshot/record") COMPREPLY=($(compgen -W "--out -o --venue --limit -n --no-books --notes --help" -- "$cur")) ;;
-        "/trade") COMPREPLY=($(compgen -W "--size --confirm --live --authorize-live --idempotency-key --snapshot --demo --watch --max-trades --help" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "audit balance book config halt init markets pairs positions reconcile report resume scan secrets snapshot trade --config --db --format --json --jsonl -v --verbose -q --quiet --version -h --help" -- "$cur")) ;;
+        "/audit") COMPREPLY=($(compgen -W "tail verify -h --help" -- "$cur")) ;;
+        "/audit/tail") COMPREPLY=($(compgen -W "-n --lines -f --follow --type -t --since --interval -h --help" -- "$cur")) ;;
+        "/audit/verify") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+        "/balance") COMPREPLY=($(compgen -W "--refresh --snapshot --demo -h --help" -- "$cur")) ;;
+        "/book") COMPREPLY=($(compgen -W "--venue --depth -d --snapshot --demo -h --help" -- "$cur")) ;;
+        "/config") COMPREPLY=($(compgen -W "show -h --help" -- "$cur")) ;;
+        "/config/show") COMPREPLY=($(compgen -W "--sources -h --help" -- "$cur")) ;;
+        "/halt") COMPREPLY=($(compgen -W "--reason -r --status --cancel-open --live -h --help" -- "$cur")) ;;
+        "/init") COMPREPLY=($(compgen -W "--force -h --help" -- "$cur")) ;;
+        "/markets") COMPREPLY=($(compgen -W "--venue --search -s --category -c --limit -n --snapshot --demo -h --help" -- "$cur")) ;;
+        "/pairs") COMPREPLY=($(compgen -W "add list remove suggest -h --help" -- "$cur")) ;;
+        "/pairs/add") COMPREPLY=($(compgen -W "--inverted --note -h --help" -- "$cur")) ;;
+        "/pairs/list") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+        "/pairs/remove") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+        "/pairs/suggest") COMPREPLY=($(compgen -W "--snapshot --demo --min-confidence --accept --limit -n -h --help" -- "$cur")) ;;
+        "/positions") COMPREPLY=($(compgen -W "--refresh --snapshot --demo -h --help" -- "$cur")) ;;
+        "/reconcile") COMPREPLY=($(compgen -W "--venue --fix --halt-on-drift --metrics-file --lookback-hours --snapshot --demo -h --help" -- "$cur")) ;;
+        "/report") COMPREPLY=($(compgen -W "--since --venue -h --help" -- "$cur")) ;;
+        "/resume") COMPREPLY=($(compgen -W "--yes -y --breaker -h --help" -- "$cur")) ;;
+        "/scan") COMPREPLY=($(compgen -W "--snapshot --demo --min-edge --min-profit --max-results --venue --category -c --include-candidates --watch -h --help" -- "$cur")) ;;
+        "/secrets") COMPREPLY=($(compgen -W "check encrypt forget list remember remove rotate -h --help" -- "$cur")) ;;
+        "/secrets/check") COMPREPLY=($(compgen -W "--online -h --help" -- "$cur")) ;;
+        "/secrets/encrypt") COMPREPLY=($(compgen -W "--from-env --from-file --name --value-file --shred-source --yes -y -h --help" -- "$cur")) ;;
+        "/secrets/forget") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+        "/secrets/list") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+        "/secrets/remember") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+        "/secrets/remove") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+        "/secrets/rotate") COMPREPLY=($(compgen -W "--new-password-file -h --help" -- "$cur")) ;;
+        "/snapshot") COMPREPLY=($(compgen -W "info record -h --help" -- "$cur")) ;;
+        "/snapshot/info") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+        "/snapshot/record") COMPREPLY=($(compgen -W "--out -o --venue --limit -n --no-books --notes -h --help" -- "$cur")) ;;
+        "/trade") COMPREPLY=($(compgen -W "--size --confirm --live --authorize-live --idempotency-key --snapshot --demo --watch --max-trades -h --help" -- "$cur")) ;;
     esac
 }
 complete -o default -F _orion_complete orion

@@ -48,7 +48,7 @@ def _walk(cmd: Any, path: tuple[str, ...]) -> Node:
             continue
         for flag in [*param.opts, *param.secondary_opts]:
             node.options.append((flag, _first_line(getattr(param, "help", ""))))
-    node.options.append(("--help", "Show help and exit."))
+    node.options += [("-h", "Show help and exit."), ("--help", "Show help and exit.")]
     subs: dict[str, Any] = getattr(cmd, "commands", {}) or {}
     for name in sorted(subs):
         node.children.append(_walk(subs[name], (*path, name)))

@@ -48,14 +48,16 @@ D = Decimal
 
 @dataclass(frozen=True)
 class TradingConfig:
-    """How orion trades. Live trading needs this *and* an explicit authorization."""
+    """How orion trades. `orion trade` goes live only through the live gate, whatever mode says."""
 
-    mode: str = opt("paper", "paper or live; live also needs --live plus an authorization", choices=("paper", "live"))
+    mode: str = opt("paper", "paper or live: the ledger balance, reconcile, report and halt use; "
+                             "trade goes live only through the live gate", choices=("paper", "live"))
     min_edge: Decimal = opt(D("0.01"), "minimum net edge per contract after fees", unit="USD", min=D(0), max=D(1))
     min_profit: Decimal = opt(D("0.10"), "minimum net profit per opportunity", unit="USD", min=D(0), max=D(100000))
     quote_max_age_seconds: Decimal = opt(D("5"), "books older than this are re-read before trading (STALE_QUOTE)",
                                          unit="s", min=D("0.1"), max=D(3600))
-    opportunity_ttl_seconds: int = opt(60, "how long a scanned opportunity stays tradable by id", unit="s",
+    opportunity_ttl_seconds: int = opt(60, "how long a scanned opportunity's quotes count as current; trading it later "
+                                       "re-reads the books first (its id stays loadable for 7 days)", unit="s",
                                        min=1, max=86400)
     time_in_force: str = opt("fill_or_kill", "order type for both legs",
                              choices=("fill_or_kill", "immediate_or_cancel"))

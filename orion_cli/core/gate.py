@@ -26,7 +26,8 @@ are tried top to bottom and the first that applies decides):
   4   AT without P0           any     refused (exit 6): names ``ORION_PAPER_TRADING=0``
   5   A without L             any     refused (exit 6): names ``--live``
   6   L without A             yes     prompt for ``CONFIRM LIVE TRADING``: exact → live, how = typed;
-                                      anything else, an empty answer or Ctrl-C → refused (exit 6)
+                                      anything else or an empty answer → refused (exit 6); Ctrl-C or
+                                      Ctrl-D → interrupted (exit 130), nothing placed
   7   L without A             no      refused (exit 6): names ``--authorize-live`` (never prompts)
   8   nothing                 any     paper, how = paper
 ====  =====================  ======  ===============================================================

@@ -346,6 +346,8 @@ def evaluate(
     confidence = 1.0 - miss
     if reasons:
         confidence *= 0.5 ** len(reasons)
+    elif settings.auto_accept_confidence >= 1:  # the off switch: a perfect score is 1.0, not above it
+        hold(LOW_SCORE, "auto-accept is off (matching.auto_accept_confidence = 1): curated pairs only")
     elif confidence < settings.auto_accept_confidence:
         hold(LOW_SCORE, f"confidence {confidence:.3f} < {settings.auto_accept_confidence}")
     detail: dict[str, Any] = {"why": whys} if why_first else {}

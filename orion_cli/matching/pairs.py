@@ -92,6 +92,21 @@ class TradablePair:
         }
 
 
+_KALSHI_TICKER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_POLYMARKET_ID = re.compile(r"0x[0-9a-fA-F]{64}|[0-9]{1,80}")  # condition id, or YES token id
+
+
+def id_problem(kalshi: str, polymarket: str) -> str | None:
+    """Why a pair's ids cannot name venue markets (None when they can): a pasted "…" or a title would
+    otherwise be stored, match nothing, and be found only when the trade it was for is missed."""
+    if not _KALSHI_TICKER.fullmatch(kalshi):
+        return f"kalshi {kalshi[:40]!r} is not a Kalshi market ticker (letters, digits, '-', '.', '_')"
+    if not _POLYMARKET_ID.fullmatch(polymarket):
+        return (f"polymarket {polymarket[:40]!r} is neither a condition id (0x and 64 hex digits) "
+                "nor a YES token id (decimal digits)")
+    return None
+
+
 def _entry_lines(text: str) -> list[int]:
     """1-based line numbers of each ``[[pair]]`` header, for error messages."""
     return [i for i, line in enumerate(text.splitlines(), 1) if line.strip().startswith("[[pair]]")]
@@ -112,6 +127,9 @@ def _parse_entry(raw: Any, where: str) -> CuratedPair:
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{where}: '{key}' must be a non-empty string")
+    problem = id_problem(raw["kalshi"].strip(), raw["polymarket"].strip())
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
     inverted = raw.get("inverted", False)
     if not isinstance(inverted, bool):
         raise ConfigError(f"{where}: 'inverted' must be true or false, got {inverted!r}")
@@ -195,7 +213,11 @@ def list_pairs(path: Path) -> list[CuratedPair]:
 
 
 def add_pair(path: Path, pair: CuratedPair) -> CuratedPair:
-    """Append a pair (stamped with ``added_at`` now if absent); a Kalshi market already paired is refused."""
+    """Append a pair (stamped with ``added_at`` now if absent); a Kalshi market already paired, or an id
+    that cannot name a market, is refused."""
+    problem = id_problem(pair.kalshi, pair.polymarket)
+    if problem:
+        raise UsageError(problem, hint="copy the ids from `orion markets` or `orion pairs suggest`")
     pairs = load_pairs(path)
     for p in pairs:
         if p.kalshi == pair.kalshi:

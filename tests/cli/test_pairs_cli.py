@@ -133,7 +133,7 @@ def test_bad_toml_exit_3_names_line_and_column(command: tuple[str, ...]) -> None
 
 
 def test_bad_entry_exit_3_names_the_entry() -> None:
-    default_pairs_file().write_text('[[pair]]\nkalshi = "A"\npolymarket = "0x1"\ninverted = "yes"\n')
+    default_pairs_file().write_text(f'[[pair]]\nkalshi = "A"\npolymarket = "0x{"1" * 64}"\ninverted = "yes"\n')
     code, _, err = invoke("pairs", "list")
     assert code == 3 and "pair #1 (line 1)" in err and "inverted" in err
 

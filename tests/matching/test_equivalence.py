@@ -162,6 +162,18 @@ def test_low_score() -> None:
     assert "LOW_SCORE" not in c_hi.reasons
 
 
+def test_an_auto_accept_confidence_of_1_trades_curated_pairs_only() -> None:
+    """Found in review: the documented off switch did not hold: a title score of 100 gives a
+    confidence of exactly 1.0, so at 1 such a candidate was still accepted without curation."""
+    k, p = k_btc(), p_btc()
+    perfect = evaluate(k, p, extract_features(k), extract_features(p), 100.0, SETTINGS)
+    assert perfect.reasons == () and perfect.confidence == 1.0  # accepted at any threshold below 1
+    off = replace(SETTINGS, auto_accept_confidence=1.0)
+    held = evaluate(k, p, extract_features(k), extract_features(p), 100.0, off)
+    assert held.reasons == ("LOW_SCORE",) and "curated pairs only" in held.detail["why"][0]
+    assert not match_markets([k], [p], settings=off).accepted
+
+
 def test_ambiguous_match_when_two_markets_both_pass() -> None:
     twin = replace(p_btc(), id="0x" + "99" * 32)
     res = match_markets([k_btc()], [p_btc(), twin], settings=SETTINGS)

@@ -37,29 +37,50 @@ def test_bad_toml_names_line_and_column(tmp_path: Path) -> None:
     assert "line 3, column" in str(exc.value) and str(path) in str(exc.value)
 
 
+C1, C2 = "0x" + "01" * 32, "0x" + "02" * 32  # condition ids
+
+
 def test_bad_entry_names_entry_and_line(tmp_path: Path) -> None:
     path = tmp_path / "pairs.toml"
-    path.write_text('[[pair]]\nkalshi = "A"\npolymarket = "0x1"\n\n[[pair]]\nkalshi = "B"\npolymarket = "0x2"\n'
+    path.write_text(f'[[pair]]\nkalshi = "A"\npolymarket = "{C1}"\n\n[[pair]]\nkalshi = "B"\npolymarket = "{C2}"\n'
                     'inverted = "yes"\n')
     with pytest.raises(ConfigError, match=r"pair #2 \(line 5\): 'inverted' must be true or false"):
         load_pairs(path)
     path.write_text('[[pair]]\nkalshi = "A"\n')
     with pytest.raises(ConfigError, match=r"pair #1 \(line 1\): 'polymarket' must be a non-empty string"):
         load_pairs(path)
-    path.write_text('[[pair]]\nkalshi = "A"\npolymarket = "0x1"\nsided = 1\n')
+    path.write_text(f'[[pair]]\nkalshi = "A"\npolymarket = "{C1}"\nsided = 1\n')
     with pytest.raises(ConfigError, match="unknown key"):
         load_pairs(path)
 
 
 def test_duplicate_entry(tmp_path: Path) -> None:
     path = tmp_path / "pairs.toml"
-    path.write_text('[[pair]]\nkalshi = "A"\npolymarket = "0x1"\n[[pair]]\nkalshi = "A"\npolymarket = "0x2"\n')
+    path.write_text(f'[[pair]]\nkalshi = "A"\npolymarket = "{C1}"\n[[pair]]\nkalshi = "A"\npolymarket = "{C2}"\n')
     with pytest.raises(ConfigError, match=r"pair #2 \(line 4\): duplicate of pair #1 \(line 1\)"):
         load_pairs(path)
     save_pairs(path, [LAL])
     with pytest.raises(UsageError, match="already paired"):
         add_pair(path, CuratedPair(LAL.kalshi, "0x" + "11" * 32))
     assert load_pairs(path) == [LAL]
+
+
+@pytest.mark.parametrize(("kalshi", "polymarket", "named"), [
+    ("KXUPONLY-01-BRIA", "0x18682f5c…087d", "polymarket"),  # an id shortened for display, pasted
+    ("KXUPONLY-01-BRIA", "0x" + "ab" * 31, "polymarket"),
+    ("Will Bria win?", "0x" + "ab" * 32, "kalshi"),
+])
+def test_ids_that_cannot_name_a_market_are_refused_on_add_and_load(tmp_path: Path, kalshi: str, polymarket: str,
+                                                                    named: str) -> None:
+    """Found in review: the help's own example (an id with a literal "…") was stored, and matched nothing."""
+    path = tmp_path / "pairs.toml"
+    with pytest.raises(UsageError, match=f"^{named} "):
+        add_pair(path, CuratedPair(kalshi, polymarket))
+    assert not path.exists()
+    path.write_text(f'[[pair]]\nkalshi = "{kalshi}"\npolymarket = "{polymarket}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"pair #1 \(line 1\): {named} "):
+        load_pairs(path)
+    add_pair(tmp_path / "ok.toml", CuratedPair("KXUPONLY-01-BRIA", "1234567890"))  # a YES token id is fine
 
 
 def test_remove_missing_is_a_clear_error(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ import typer
 from orion_cli.cli.context import get_app
 from orion_cli.cli.output import Column
 
-app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
+app = typer.Typer(help="The append-only, hash-chained audit log.\n\n"
+                       "Example:  orion audit tail -n 20 --type halt.engaged", no_args_is_help=True)
 
 AUDIT_COLUMNS = [
     Column("seq", "seq", "right"),

@@ -9,7 +9,8 @@ import typer
 from orion_cli.cli.context import get_app
 from orion_cli.cli.output import Column
 
-app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app = typer.Typer(help="Inspect the effective configuration.\n\nExample:  orion config show --sources",
+                  no_args_is_help=True)
 
 
 @app.command("show")

@@ -12,6 +12,7 @@ import typer
 
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column, stream_is_tty
+from orion_cli.core.categories import canonical_category
 
 if TYPE_CHECKING:
     from orion_cli.core.models import BookSide, Market, OrderBook
@@ -207,8 +208,8 @@ def _book_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _matches(m: Market, search: str | None, category: str | None) -> bool:
-    if category and m.category.lower() != category.strip().lower():
-        return False
+    if category and canonical_category(m.category) != canonical_category(category):
+        return False  # one name across venues, as scan --category and the category caps compare
     if search:
         needle = search.strip().lower()
         hay = " ".join((m.id, m.title, m.event_title, m.outcome_label, m.event_id,

@@ -12,7 +12,7 @@ from orion_cli.cli.context import get_app
 from orion_cli.cli.output import Column
 
 app = typer.Typer(help="The curated Kalshi ↔ Polymarket pairs file (only curated or auto-accepted pairs "
-                       "are tradable).", no_args_is_help=True)
+                       "are tradable).\n\nExample:  orion pairs suggest --demo --limit 10", no_args_is_help=True)
 
 PAIR_COLUMNS = [
     Column("kalshi", "kalshi"),
@@ -47,7 +47,8 @@ def add_command(
 ) -> None:
     """Curate a pair: these two markets settle the same way (or inverted, with --inverted).
 
-    Example:  orion pairs add KXUPONLY-01-BRIA 0x18682f5c…087d --note "same podcast, same deadline"
+    Example:  orion pairs add KXUPONLY-01-BRIA 0x18682f5c3ac9f66132244ac057a2817a1b908702d424680f35de26cad232087d
+    --note "same podcast, same deadline"
     """
     from orion_cli.core.errors import UsageError
     from orion_cli.matching.pairs import CuratedPair, add_pair

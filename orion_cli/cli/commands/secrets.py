@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from orion_cli.secrets.vault import KdfParams
 
 app = typer.Typer(
-    help="Venue credentials, encrypted at rest (vault file or OS keyring). Values are never printed.",
+    help="Venue credentials, encrypted at rest (vault file or OS keyring). Values are never printed.\n\n"
+         "Example:  orion secrets list",
     no_args_is_help=True,
 )
 
