@@ -416,6 +416,8 @@ def test_the_live_gates_are_asked_while_the_reports_are_read_not_after(world: Wo
     world.ksim.server.add_fault(FaultRule("latency", method="GET", path_prefix=API_PREFIX + "/exchange/status",
                                           seconds=1.5))
     world.psim.server.add_fault(FaultRule("latency", method="GET", path_prefix="/api/geoblock", seconds=1.5))
+    world.ksim.server.add_fault(FaultRule("latency", method="GET", path_prefix=API_PREFIX + "/portfolio/deposits",
+                                          seconds=1.5))  # all three slow: any order of arrival overlaps
     code, out, err = world.run(*LIVE)
     assert code == 0 and _execution(out)["status"] == "done", err
     for gate in ("/exchange/status", "/api/geoblock"):  # either arrived while the other was in flight
