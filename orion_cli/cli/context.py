@@ -60,12 +60,12 @@ class AppContext:
                 self._db = open_database(s.database.url or None, busy_timeout_ms=s.database.busy_timeout_ms)
             except OSError as exc:
                 # e.g. a path component longer than NAME_MAX: the store lets the OSError through.
-                from orion_cli.core.config import mask_url_password
+                from orion_cli.core.config import mask_url
                 from orion_cli.core.errors import ConfigError
 
                 where = s.sources.get("database.url", "default")
                 raise ConfigError(
-                    f"database.url = {mask_url_password(s.database.url or 'default')!r} from {where}: cannot open "
+                    f"database.url = {mask_url(s.database.url or 'default')!r} from {where}: cannot open "
                     f"the database ({exc.strerror or type(exc).__name__})",
                     reason="config_invalid",
                 ) from None

@@ -530,20 +530,32 @@ def redacted_view(settings: Settings) -> dict[str, dict[str, Any]]:
     out = settings.as_dict()
     db = out["database"]
     if db.get("url"):
-        db["url"] = mask_url_password(str(db["url"]))
+        db["url"] = mask_url(str(db["url"]))
     return out
 
 
-def mask_url_password(url: str) -> str:
-    """``postgresql://u:pw@h/db`` → ``postgresql://u:***@h/db``."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    if ":" in creds:
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+_SECRET_PARAMS = ("password", "secret", "token")  # libpq's password= and sslpassword=, and the like
+
+
+def mask_url(url: str) -> str:
+    """``url`` for display: ``postgresql://u:pw@h/db?password=pw`` → ``postgresql://u:***@h/db?password=***``.
+
+    Text, not a parsed URL, so a URL the database driver cannot parse is masked too. A password may
+    itself hold "/", ":" or "@": everything between the user name and the last "@" is hidden.
+    """
+    head, question, query = url.partition("?")
+    scheme, sep, rest = head.partition("://")
+    creds, at, host = (rest if sep else head).rpartition("@")
+    if at:
+        user, colon, _password = creds.partition(":")
+        head = f"{scheme}{sep}{user}{':***' if colon else ''}@{host}"
+    if query:
+        params = []
+        for param in query.split("&"):
+            name, eq, _value = param.partition("=")
+            params.append(f"{name}=***" if eq and any(s in name.lower() for s in _SECRET_PARAMS) else param)
+        query = "&".join(params)
+    return f"{head}{question}{query}"
 
 
 def render_example() -> str:

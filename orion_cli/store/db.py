@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
+from orion_cli.core.config import mask_url
 from orion_cli.core.errors import StorageError
 from orion_cli.core.paths import default_database_url
 
@@ -32,26 +33,6 @@ PG_WRITE_LOCK_SQL = f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})"
 PG_LOCK_PENDING = "orion.pg_write_lock_pending"
 
 
-def _mask(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _mask_unparsed(url: str) -> str:
-    """``url`` with its password hidden, for a URL SQLAlchemy cannot parse (so :func:`_mask` cannot).
-
-    A password may itself hold "/", ":" or "@": everything between the user name and the last "@"
-    is hidden.
-    """
-    head, at, host = url.rpartition("@")
-    if not at:
-        return url
-    scheme, sep, userinfo = head.partition("://")
-    if not sep:
-        scheme, userinfo = "", head
-    user, colon, _password = userinfo.partition(":")
-    return f"{scheme}{sep}{user + ':' if colon else ''}***@{host}"
-
-
 class Database:
     """One ledger. Create with :func:`open_database`; cheap to keep for a process's lifetime."""
 
@@ -63,7 +44,7 @@ class Database:
 
     @property
     def display_url(self) -> str:
-        return _mask(self.url)
+        return mask_url(self.url)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -215,7 +196,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
     try:
         parsed = make_url(resolved)
     except Exception:
-        raise StorageError(f"invalid database URL: {_mask_unparsed(resolved)[:80]!r}", reason="storage_url") from None
+        raise StorageError(f"invalid database URL: {mask_url(resolved)[:80]!r}", reason="storage_url") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         db_path = parsed.database

@@ -499,3 +499,15 @@ def test_keyboard_interrupt_exits_130(ledger: Path, monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 130
     assert error_record(result)["exit_code"] == 130
     assert "Traceback" not in result.output
+
+
+def test_a_database_password_in_the_url_query_is_never_printed() -> None:
+    """Found by black-box testing: ``?password=`` was printed by the exit-3 error and `config show`."""
+    url = "postgresql://orion@127.0.0.1:1/orion?password=S3CRETQ&connect_timeout=1"
+    failed = run("--db", url, "halt", "--status", "--json")
+    assert failed.exit_code == 3, failed.output
+    shown = run("--db", url, "config", "show", "--json")
+    assert shown.exit_code == 0, shown.output
+    for result in (failed, shown):
+        assert "S3CRETQ" not in result.stdout + result.stderr
+    assert "password=***" in failed.stderr and "password=***" in shown.stdout

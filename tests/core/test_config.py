@@ -13,7 +13,7 @@ from orion_cli.core.config import (
     iter_flat,
     key_specs,
     load_settings,
-    mask_url_password,
+    mask_url,
     render_example,
 )
 from orion_cli.core.errors import ExitCode
@@ -264,4 +264,15 @@ def test_database_url_password_is_masked_in_show() -> None:
     s = load_settings(overrides={"database.url": "postgresql://orion:s3cret@db.example/orion"}, environ={})
     shown = {k: v for k, v, _ in iter_flat(s)}
     assert shown["database.url"] == "postgresql://orion:***@db.example/orion"
-    assert mask_url_password("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert mask_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    # Found in review: a password in the query string (libpq's password=) was printed as it was.
+    ("postgresql://u@h:5432/db?password=S3CRET&sslmode=require", "postgresql://u@h:5432/db?password=***&sslmode=require"),
+    ("postgresql://u:p@ss:w@h/db?sslpassword=S3CRET", "postgresql://u:***@h/db?sslpassword=***"),
+    ("postgresql://u@h/db?application_name=orion", "postgresql://u@h/db?application_name=orion"),
+    ("postgresql://h/db", "postgresql://h/db"),
+])
+def test_mask_url_hides_every_password_it_holds(url: str, shown: str) -> None:
+    assert mask_url(url) == shown
