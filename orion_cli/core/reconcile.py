@@ -44,7 +44,7 @@ from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, OrionError, SecretsError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import CENT, MICRO, ONE, ZERO
-from orion_cli.execution.state import NEVER_SENT, ExecStatus
+from orion_cli.execution.state import NEVER_SENT, ExecStatus, resume_command
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import CountedTransfer, Ledger, SettledMarket
@@ -439,7 +439,7 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
             ledger_qty=plain(a), venue_qty=plain(b), value=_q(unhedged * price.get(first, ZERO)),
             detail=(f"execution {row.key} was interrupted at {row.status} (last change {row.updated_at}): "
                     f"{plain(a)} held on {first}, {plain(b)} on the other; resume it with "
-                    f"`orion trade {row.opportunity_id} --confirm --idempotency-key {row.key}`"),
+                    f"`{resume_command(row.opportunity_id, row.key, mode=ctx.mode)}`"),
             ref=row.key, fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
         target = by_venue.get(drift.venue) or results[0]
         target.drifts.append(drift)

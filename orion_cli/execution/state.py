@@ -46,6 +46,16 @@ from orion_cli.venues.trading import TradingError
 NEVER_SENT = "never sent: "
 
 
+def resume_command(opportunity_id: str, key: str, *, mode: str, source_flags: str = "") -> str:
+    """The command that finishes an interrupted execution by its key (nothing sent is sent again).
+
+    A live one needs ``--live`` (the gate then asks for its authorization as usual); a paper one the
+    data it was priced from (``source_flags``: ``--demo`` or ``--snapshot FILE``), or it would read the
+    live books."""
+    live = " --live" if mode == "live" else ""
+    return f"orion trade {opportunity_id} --confirm --idempotency-key {key}{live}{source_flags}"
+
+
 class ExecStatus(StrEnum):
     INTENTS = "intents"  # plan checked, execution and both intents committed; nothing sent
     LEG1_SENT = "leg1_sent"  # the first leg may be at the venue

@@ -152,31 +152,48 @@ def test_a_signal_during_an_execution_finishes_and_records_it_first(tmp_path: Pa
     check_ledger_and_audit()
 
 
-def test_an_interrupted_execution_stops_the_watch_naming_the_resume(tmp_path: Path, monkeypatch: Any) -> None:
+@pytest.mark.parametrize(("key", "mode", "flags", "resume"), [
+    ("op-op1", "paper", " --demo", "orion trade op1 --confirm --idempotency-key op-op1 --demo"),
+    # Found by black-box testing: under a key of the trader's own the watch traded the opportunity
+    # again (beside the unhedged leg), and the hint without --demo sent the resume to live books.
+    ("my-key", "paper", " --snapshot 'a b.json'",
+     "orion trade op1 --confirm --idempotency-key my-key --snapshot 'a b.json'"),
+    ("my-key", "live", "", "orion trade op1 --confirm --idempotency-key my-key --live"),
+])
+def test_an_interrupted_execution_stops_the_watch_naming_the_resume(tmp_path: Path, monkeypatch: Any, key: str,
+                                                                    mode: str, flags: str, resume: str) -> None:
     """Found in review: a restarted watch skipped an opportunity whose execution a kill had left
     half done ("already executed"), every round, so the unhedged leg went unnoticed."""
     from decimal import Decimal
     from types import SimpleNamespace
 
+    from sqlalchemy import insert
+
     import orion_cli.cli.commands.trade as trade_cmd
     from orion_cli.cli.context import AppContext
     from orion_cli.core.models import Venue
+    from orion_cli.store.tables import executions
 
     def bind(*args: Any) -> Any:
         raise AssertionError("nothing may be executed")
 
-    rows = {"op-op0": {"status": "done"}, "op-op1": {"status": "leg1_sent"}}
+    app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}")
+    at = "2026-11-22T09:00:00Z"
+    with app.db().write() as conn:
+        conn.execute(insert(executions), [
+            {"key": k, "opportunity_id": op, "mode": mode, "status": status, "size": Decimal(1), "plan": "{}",
+             "result": "{}", "created_at": at, "updated_at": at}
+            for k, op, status in (("op-op0", "op0", "done"), (key, "op1", "leg1_sent"))])
     monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
-    monkeypatch.setattr(trade_cmd, "existing_execution", lambda app, key: rows.get(key))
     monkeypatch.setattr(trade_cmd, "size_within_limits", lambda op, settings: Decimal(1))
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id=f"op{i}", legs=legs) for i in range(3)]
-    app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}")
-    trades, reason, code = trade_cmd._trade_round(app, None, ops, SimpleNamespace(mode="paper"),  # type: ignore[arg-type]
-                                                  None, None, None, trade_cmd.StopFlag(app.out), 0, None)
+    trades, reason, code = trade_cmd._trade_round(app, None, ops, SimpleNamespace(mode=mode),  # type: ignore[arg-type]
+                                                  None, None, None, trade_cmd.StopFlag(app.out), 0, None,
+                                                  source_flags=flags)
     assert (trades, code) == (0, 6)
     assert reason is not None and "interrupted at leg1_sent" in reason
-    assert "orion trade op1 --confirm --idempotency-key op-op1" in reason
+    assert f"`{resume}`" in reason
 
 
 def test_an_alert_that_cannot_be_sent_is_audited_while_the_watch_runs(tmp_path: Path) -> None:
@@ -326,3 +343,11 @@ def test_a_signal_during_a_single_trade_finishes_and_records_the_execution_first
         db.dispose()
     check_ledger_and_audit()
 
+
+
+def test_the_resume_hint_carries_the_data_flags_the_watch_ran_with() -> None:
+    from orion_cli.cli.commands.trade import _source_flags
+
+    assert _source_flags(None, True) == " --demo"
+    assert _source_flags(Path("my snaps/a.json.gz"), False) == " --snapshot 'my snaps/a.json.gz'"
+    assert _source_flags(None, False) == ""  # the live books: the watch read them too

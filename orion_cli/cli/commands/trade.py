@@ -373,6 +373,19 @@ def raise_for_result(result: ExecutionResult) -> None:
     raise Refused(f"execution failed: {result.message}", reason="NOT_FILLED")
 
 
+def executions_of(app: AppContext, opportunity_id: str) -> list[Mapping[str, Any]]:
+    """Every execution of one opportunity, under any key (the default one or ``--idempotency-key``)."""
+    from sqlalchemy import select
+
+    from orion_cli.store.tables import executions
+
+    with app.db().read() as conn:
+        rows = conn.execute(select(executions.c.key, executions.c.mode, executions.c.status)
+                            .where(executions.c.opportunity_id == opportunity_id)
+                            .order_by(executions.c.created_at)).all()
+    return [dict(row._mapping) for row in rows]
+
+
 def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
     from sqlalchemy import select
 
@@ -817,7 +830,8 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 ops = list(result.opportunities)
                 _event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
                        round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
-            outcome = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades, max_trades)
+            outcome = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades, max_trades,
+                                   source_flags=_source_flags(snapshot, demo))
             alerts.flush(0)  # audits, without waiting, the round's alerts that cannot be sent at all
             trades = outcome[0]
             if outcome[1] is not None:
@@ -885,10 +899,20 @@ def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: O
     return factory
 
 
+def _source_flags(snapshot: Path | None, demo: bool) -> str:
+    """The data flags a command printed for the operator to run must carry (else it reads live books)."""
+    import shlex
+
+    return " --demo" if demo else f" --snapshot {shlex.quote(str(snapshot))}" if snapshot is not None else ""
+
+
 def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity], auth: Authorization,
                  source: MarketSource, alerts: AlertSink, low_balance: LowBalanceWatch, stop: StopFlag, trades: int,
-                 max_trades: int | None) -> tuple[int, str | None, int]:
-    """Trade the round's opportunities best first; returns (trades, stop reason or None, exit code)."""
+                 max_trades: int | None, *, source_flags: str = "") -> tuple[int, str | None, int]:
+    """Trade the round's opportunities best first; returns (trades, stop reason or None, exit code).
+
+    An opportunity already executed under any key is not traded again; one whose execution was
+    interrupted (a leg may be unhedged) stops the loop, naming the command that resumes it."""
     from orion_cli.cli.commands.market_data import run
     from orion_cli.core.errors import ExitCode, OrionError
 
@@ -899,20 +923,23 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         if stop.is_requested():
             return trades, None, 0
         key = default_key(op.id)
-        prior = existing_execution(app, key)
-        if prior is not None:
-            from orion_cli.execution.state import ExecStatus
+        prior = executions_of(app, op.id)
+        if prior:
+            from orion_cli.execution.state import ExecStatus, resume_command
 
-            if not ExecStatus(prior["status"]).final:
+            unfinished = [p for p in prior if not ExecStatus(p["status"]).final]
+            if unfinished:
                 # Interrupted (a crash, a kill): a leg may be unhedged. Skipping it every round would
-                # hide that; the operator resumes it by its key, which never sends an order twice.
-                resume = f"orion trade {op.id} --confirm --idempotency-key {key}"
-                _event(app, "interrupted_execution", f"{op.id}: execution {key} stopped at {prior['status']}; "
-                       f"resume it with `{resume}`", opportunity_id=op.id, key=key, status=prior["status"],
+                # hide that, and trading the opportunity again under another key would add to it; the
+                # operator resumes it by its key, which never sends an order twice.
+                p = unfinished[0]
+                resume = resume_command(op.id, p["key"], mode=p["mode"], source_flags=source_flags)
+                _event(app, "interrupted_execution", f"{op.id}: execution {p['key']} stopped at {p['status']}; "
+                       f"resume it with `{resume}`", opportunity_id=op.id, key=p["key"], status=p["status"],
                        resume=resume)
-                return trades, f"execution {key} was interrupted at {prior['status']}: resume it with " \
+                return trades, f"execution {p['key']} was interrupted at {p['status']}: resume it with " \
                                f"`{resume}`", int(ExitCode.REFUSED)
-            _event(app, "skipped", f"{op.id}: already executed", opportunity_id=op.id, key=key,
+            _event(app, "skipped", f"{op.id}: already executed", opportunity_id=op.id, key=prior[0]["key"],
                    reason="already_executed")
             continue
         size = size_within_limits(op, settings)
