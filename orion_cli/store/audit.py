@@ -172,14 +172,17 @@ class Event:
 
     @property
     def actor(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.actor_json)
-        return value
+        return _readable(self.actor_json)
 
     @property
     def payload(self) -> dict[str, Any]:
         """What a reader sees: Decimals as exact strings, tuples as lists (a fresh dict each time)."""
-        value: dict[str, Any] = json.loads(self.payload_json)
-        return value
+        return _readable(self.payload_json)
+
+    @property
+    def readable(self) -> bool:
+        """False for a row whose stored JSON was altered into something else (``audit verify`` says where)."""
+        return UNREADABLE not in self.actor and UNREADABLE not in self.payload
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -195,6 +198,19 @@ class Event:
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
+
+
+UNREADABLE = "unreadable"
+
+
+def _readable(text: str) -> dict[str, Any]:
+    """A stored JSON object, or, for text altered into something else, that text marked unreadable: a
+    reader of a tampered log sees the row, not a crash."""
+    try:
+        value = json.loads(text)
+    except (ValueError, TypeError):
+        value = None
+    return value if isinstance(value, dict) else {UNREADABLE: True, "stored": str(text)[:1000]}
 
 
 def compute_hash(prev_hash: str, seq: int, ts: str, type_: str, mode: str, actor: str, venue: str | None,

@@ -438,6 +438,24 @@ def test_audit_verify_on_a_tampered_chain_exits_7_naming_the_seq(ledger: Path) -
     assert rec["exit_code"] == 7 and rec["reason"] == "audit_chain_broken" and "seq 3" in rec["message"]
 
 
+def test_audit_tail_shows_a_row_altered_into_unreadable_json_and_warns(ledger: Path) -> None:
+    """Found by black-box testing: one row altered into text that is not JSON made `audit tail` an
+    internal error (exit 1), so the log could not be read at all."""
+    for i in range(2):
+        run("halt", "--reason", f"r{i}")
+    conn = sqlite3.connect(ledger)
+    conn.execute("UPDATE audit_events SET payload = '{not json' WHERE seq = 2")
+    conn.commit()
+    conn.close()
+    result = run("--json", "audit", "tail")
+    assert result.exit_code == 0, result.output
+    rows = {r["seq"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert rows[2]["payload"] == {"unreadable": True, "stored": "{not json"}
+    assert rows[3]["payload"]["reason"] == "r1"  # the rest of the log is still shown
+    assert "audit event(s) 2 are not readable" in result.stderr and "orion audit verify" in result.stderr
+    assert run("audit", "verify").exit_code == 7
+
+
 def test_audit_verify_table_on_tamper(ledger: Path) -> None:
     run("halt")
     conn = sqlite3.connect(ledger)

@@ -84,6 +84,10 @@ def tail(
     since_ts = parse_since(since) if since else None
     events = log.tail(n, types=types, since=since_ts) if n else []
     records = [e.to_record() for e in events]
+    altered = [e.seq for e in events if not e.readable]
+    if altered:
+        out.warn(f"audit event(s) {', '.join(map(str, altered[:10]))} are not readable JSON: the log was altered; "
+                 "`orion audit verify` names the first bad event")
     if follow or out.format in ("json", "jsonl"):
         for rec in records:
             out.stream(rec, AUDIT_COLUMNS)
