@@ -170,6 +170,17 @@ def test_confirm_executes_both_legs_in_equal_shares(op_id: str) -> None:
     assert audit_ok()
 
 
+def test_confirm_with_json_prints_one_document_holding_the_plan(op_id: str) -> None:
+    """Found by black-box testing: `--json` printed the plan (an array) and then the execution (an
+    object), which no JSON parser reads as one document."""
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--json")
+    assert code == 0, err
+    execution = json.loads(out)  # one document, or this raises
+    assert execution["type"] == "execution" and execution["status"] == "done", execution
+    assert execution["plan"]["type"] == "plan" and execution["plan"]["mode"] == "paper"
+    assert Decimal(execution["plan"]["size"]) == 5 and execution["checks"]
+
+
 def test_a_stop_requested_before_anything_is_sent_places_nothing_and_exits_130(
         op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: deferring Ctrl-C/SIGTERM for the whole trade also deferred one that came while

@@ -334,9 +334,12 @@ def _render_plan(app: AppContext, plan: TradePlan, mode: str, verdict: Verdict |
             out.info(f"would be refused by {failed.name}: {failed.detail}; nothing was placed")
 
 
-def _render_execution(app: AppContext, result: ExecutionResult) -> None:
+def _render_execution(app: AppContext, result: ExecutionResult, plan: dict[str, Any] | None = None) -> None:
+    """``plan``: the plan record, which ``--json`` carries inside the execution's one document."""
     out = app.out
     rec = result.to_record()
+    if plan is not None:
+        rec["plan"] = plan
     if out.machine:
         out.record(rec)
         return
@@ -697,6 +700,9 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
     else:
         plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts,
                                             low_balance=low_balance, stopped=stopped))
+        if plan is not None and out.format == "json":  # one document: the plan inside the execution
+            _render_execution(app, result, _plan_record(plan, auth.mode))
+            return result
         if plan is not None:
             _render_plan(app, plan, auth.mode, result.verdict if result.status == "refused" else None)
     _render_execution(app, result)
