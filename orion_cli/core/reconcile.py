@@ -316,6 +316,7 @@ class _Context:
     grace: timedelta
     marks: Mapping[tuple[Venue, str, Side], Decimal]
     actor: dict[str, Any]
+    source_flags: str = ""  # paper: the --demo / --snapshot FILE a printed resume command needs
 
     def audit(self, conn: Connection, type_: str, payload: Mapping[str, Any], *, venue: Venue,
               market: str | None = None) -> None:
@@ -338,11 +339,12 @@ def reconcile(
     grace: timedelta = DEFAULT_GRACE,
     marks: Mapping[tuple[Venue, str, Side], Decimal] | None = None,
     actor: Mapping[str, Any] | None = None,
+    source_flags: str = "",
 ) -> list[VenueReconcile]:
     """Synchronous wrapper of :func:`reconcile_async` (runs its own event loop)."""
     return asyncio.run(reconcile_async(db, ledger, venues, settings, mode=mode, fix=fix, alerts=alerts, now=now,
                                        halt_on_drift=halt_on_drift, lookback=lookback, grace=grace, marks=marks,
-                                       actor=actor))
+                                       actor=actor, source_flags=source_flags))
 
 
 async def reconcile_async(
@@ -360,13 +362,15 @@ async def reconcile_async(
     grace: timedelta = DEFAULT_GRACE,
     marks: Mapping[tuple[Venue, str, Side], Decimal] | None = None,
     actor: Mapping[str, Any] | None = None,
+    source_flags: str = "",
 ) -> list[VenueReconcile]:
     """Reconcile every venue in ``venues`` (in order) against the ``mode`` ledger; see the module doc."""
     if ledger.mode != mode:
         raise DataError("mode", f"the ledger is {ledger.mode!r} but reconcile was asked for {mode!r}")
     ctx = _Context(db=db, ledger=ledger, settings=settings, mode=mode, fix=fix, alerts=alerts,
                    now=now or datetime.now(UTC), halt_on_drift=halt_on_drift, lookback=lookback, grace=grace,
-                   marks=dict(marks or {}), actor=dict(actor) if actor is not None else default_actor("reconcile"))
+                   marks=dict(marks or {}), actor=dict(actor) if actor is not None else default_actor("reconcile"),
+                   source_flags=source_flags)
     results: list[VenueReconcile] = []
     for venue, tv in venues.items():
         result = VenueReconcile(venue=venue, mode=mode)
@@ -439,7 +443,7 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
             ledger_qty=plain(a), venue_qty=plain(b), value=_q(unhedged * price.get(first, ZERO)),
             detail=(f"execution {row.key} was interrupted at {row.status} (last change {row.updated_at}): "
                     f"{plain(a)} held on {first}, {plain(b)} on the other; resume it with "
-                    f"`{resume_command(row.opportunity_id, row.key, mode=ctx.mode)}`"),
+                    f"`{resume_command(row.opportunity_id, row.key, mode=ctx.mode, source_flags=ctx.source_flags)}`"),
             ref=row.key, fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
         target = by_venue.get(drift.venue) or results[0]
         target.drifts.append(drift)

@@ -417,6 +417,19 @@ def _was_sent(order: OrderState) -> bool:
 # -- the executor ---------------------------------------------------------------------------------
 
 
+def execution_lock(db: Database, key: str, *, actor: Mapping[str, Any] | None = None) -> Any:
+    """One process at a time per execution key (file lock on SQLite, advisory lock on PostgreSQL).
+
+    Without it a second process given the same key would find the committed intents and "resume" an
+    execution the first process is still driving, and both would move its state. Free, it also says
+    that an unfinished execution is not being driven by anyone: it was interrupted.
+    """
+    from orion_cli.core.runlock import RunLock
+
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+    return RunLock(db, f"locks/exec-{digest}", actor=actor)
+
+
 class Executor:
     """Carries out checked two-leg plans; ``resume`` finishes or reports an interrupted one."""
 
@@ -441,15 +454,7 @@ class Executor:
     # -- public ---------------------------------------------------------------------------------
 
     def _key_lock(self, key: str) -> Any:
-        """One process at a time per execution key (file lock on SQLite, advisory lock on PostgreSQL).
-
-        Without it a second process given the same key would find the committed intents and "resume"
-        an execution the first process is still driving, and both would move its state.
-        """
-        from orion_cli.core.runlock import RunLock
-
-        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-        return RunLock(self.db, f"locks/exec-{digest}", actor=self.actor)
+        return execution_lock(self.db, key, actor=self.actor)
 
     def _in_progress(self, key: str, exc: OrionError) -> ExecutionResult:
         check = CheckResult("DUPLICATE", False, f"execution {key} is in progress in another process: {exc.message}")

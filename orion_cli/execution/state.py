@@ -52,8 +52,11 @@ def resume_command(opportunity_id: str, key: str, *, mode: str, source_flags: st
     A live one needs ``--live`` (the gate then asks for its authorization as usual); a paper one the
     data it was priced from (``source_flags``: ``--demo`` or ``--snapshot FILE``), or it would read the
     live books."""
+    import shlex
+
     live = " --live" if mode == "live" else ""
-    return f"orion trade {opportunity_id} --confirm --idempotency-key {key}{live}{source_flags}"
+    return (f"orion trade {shlex.quote(opportunity_id)} --confirm --idempotency-key {shlex.quote(key)}"
+            f"{live}{source_flags}")
 
 
 class ExecStatus(StrEnum):

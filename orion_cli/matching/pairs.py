@@ -127,9 +127,6 @@ def _parse_entry(raw: Any, where: str) -> CuratedPair:
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{where}: '{key}' must be a non-empty string")
-    problem = id_problem(raw["kalshi"].strip(), raw["polymarket"].strip())
-    if problem:
-        raise ConfigError(f"{where}: {problem}")
     inverted = raw.get("inverted", False)
     if not isinstance(inverted, bool):
         raise ConfigError(f"{where}: 'inverted' must be true or false, got {inverted!r}")

@@ -424,6 +424,18 @@ def test_the_live_gates_are_asked_while_the_reports_are_read_not_after(world: Wo
         assert gate in seen["/portfolio/deposits"] or "/portfolio/deposits" in seen[gate], (gate, seen)
 
 
+def test_a_geoblocked_host_during_maintenance_is_refused_as_geoblocked_whichever_answer_comes_first(
+        world: World) -> None:
+    """Found in review: with the two gates asked at once, the refusal shown (exit 6 geoblock, which
+    stops a watch, or exit 5 maintenance) depended on which answer arrived first."""
+    world.ksim.exchange_state = {"exchange_active": True, "trading_active": False}
+    world.psim.geoblock = {**world.psim.geoblock, "blocked": True, "country": "US"}
+    world.psim.server.add_fault(FaultRule("latency", method="GET", path_prefix="/api/geoblock", seconds=0.5))
+    code, _out, err = world.run(*LIVE)  # the geoblock answers last
+    assert code == 6, err
+    assert "geoblock" in err.lower() and world.kalshi_created() == [] and world.poly_created() == []
+
+
 def test_resuming_into_a_maintenance_window_sends_nothing_and_resumes_after_it(world: World) -> None:
     # Polymarket is the thinner leg, so it goes first; the process dies once it is recorded.
     key = ("--idempotency-key", "live-sim-resume")

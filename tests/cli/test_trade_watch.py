@@ -159,6 +159,7 @@ def test_a_signal_during_an_execution_finishes_and_records_it_first(tmp_path: Pa
     ("my-key", "paper", " --snapshot 'a b.json'",
      "orion trade op1 --confirm --idempotency-key my-key --snapshot 'a b.json'"),
     ("my-key", "live", "", "orion trade op1 --confirm --idempotency-key my-key --live"),
+    ("my key; x", "paper", "", "orion trade op1 --confirm --idempotency-key 'my key; x'"),  # as a shell reads it
 ])
 def test_an_interrupted_execution_stops_the_watch_naming_the_resume(tmp_path: Path, monkeypatch: Any, key: str,
                                                                     mode: str, flags: str, resume: str) -> None:
@@ -345,9 +346,56 @@ def test_a_signal_during_a_single_trade_finishes_and_records_the_execution_first
 
 
 
-def test_the_resume_hint_carries_the_data_flags_the_watch_ran_with() -> None:
-    from orion_cli.cli.commands.trade import _source_flags
+def test_an_interrupted_execution_of_a_rescanned_opportunity_stops_the_watch_unless_it_is_running(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Found in review: opportunity ids are bucketed by time, so a watch restarted a minute after a
+    kill saw the same legs under a new id, found no execution of it, and traded them again beside the
+    unhedged leg. Any interrupted execution of the mode stops the round; one that another process is
+    driving now (its key lock held) does not."""
+    from decimal import Decimal
+    from types import SimpleNamespace
 
-    assert _source_flags(None, True) == " --demo"
-    assert _source_flags(Path("my snaps/a.json.gz"), False) == " --snapshot 'my snaps/a.json.gz'"
-    assert _source_flags(None, False) == ""  # the live books: the watch read them too
+    from sqlalchemy import insert
+
+    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.context import AppContext
+    from orion_cli.core.models import Venue
+    from orion_cli.execution.executor import execution_lock
+    from orion_cli.store.tables import executions
+
+    executed: list[str] = []
+
+    def bind(app: Any, venues: Any, source: Any, op: Any, *args: Any) -> Any:
+        executed.append(op.id)
+        raise AssertionError("stop here")  # only whether it was reached matters
+
+    app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}")
+    at = "2026-11-22T09:00:00Z"
+    with app.db().write() as conn:
+        conn.execute(insert(executions), [{"key": "op-before", "opportunity_id": "before", "mode": "paper",
+                                           "status": "leg1_done", "size": Decimal(1), "plan": "{}", "result": "{}",
+                                           "created_at": at, "updated_at": at}])
+    monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
+    monkeypatch.setattr(trade_cmd, "size_within_limits", lambda op, settings: Decimal(1))
+    legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
+    ops = [SimpleNamespace(id="after", legs=legs)]  # the same legs, scanned again: a new id
+
+    def round_() -> tuple[int, str | None, int]:
+        return trade_cmd._trade_round(app, None, ops, SimpleNamespace(mode="paper"),  # type: ignore[arg-type]
+                                      None, None, None, trade_cmd.StopFlag(app.out), 0, None, source_flags=" --demo")
+
+    _, reason, code = round_()
+    assert code == 6 and reason is not None and "op-before" in reason and executed == []
+    assert "`orion trade before --confirm --idempotency-key op-before --demo`" in reason
+    with execution_lock(app.db(), "op-before"):  # another process is driving it: not interrupted
+        with pytest.raises(AssertionError, match="stop here"):
+            round_()
+    assert executed == ["after"]
+
+
+def test_the_resume_hint_carries_the_data_flags_the_watch_ran_with() -> None:
+    from orion_cli.cli.commands.market_data import source_flags
+
+    assert source_flags(None, True) == " --demo"
+    assert source_flags(Path("my snaps/a.json.gz"), False) == " --snapshot 'my snaps/a.json.gz'"
+    assert source_flags(None, False) == ""  # the live books: the watch read them too

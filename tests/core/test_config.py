@@ -273,6 +273,11 @@ def test_database_url_password_is_masked_in_show() -> None:
     ("postgresql://u:p@ss:w@h/db?sslpassword=S3CRET", "postgresql://u:***@h/db?sslpassword=***"),
     ("postgresql://u@h/db?application_name=orion", "postgresql://u@h/db?application_name=orion"),
     ("postgresql://h/db", "postgresql://h/db"),
+    # Found in review of the first version: a "?" in the password, an encoded parameter name, and a
+    # value without a scheme (a file path), which it printed twice.
+    ("postgresql://u:S3C?RET@h/db", "postgresql://u:***@h/db"),
+    ("postgresql://u@h/db?pass%77ord=S3CRET", "postgresql://u@h/db?password=***"),
+    ("/home/me@corp/orion.db", "/home/me@corp/orion.db"),
 ])
 def test_mask_url_hides_every_password_it_holds(url: str, shown: str) -> None:
     assert mask_url(url) == shown

@@ -112,11 +112,13 @@ def test_sigkill_between_the_legs_then_reconcile_reports_the_unhedged_leg_and_ha
                                                s)}
         alerts = NullAlertSink()
         results = reconcile(db, Ledger(db, "paper"), venues, s, mode="paper", fix=True, alerts=alerts, now=later,
-                            halt_on_drift=True)
+                            halt_on_drift=True, source_flags=" --demo")
         stuck = [d for r in results for d in r.drifts if d.kind == "execution"]
         assert len(stuck) == 1 and stuck[0].ref == KEY and not stuck[0].fixed, [r.to_record() for r in results]
         assert stuck[0].ledger_qty == D("10") and stuck[0].venue_qty == D("0")
-        assert f"--idempotency-key {KEY}" in stuck[0].detail
+        # The paper data it was priced from goes with it (found in review: without --demo the printed
+        # command read the live books).
+        assert f"--idempotency-key {KEY} --demo`" in stuck[0].detail
         assert any(r.status == "drift" for r in results)
         assert KillSwitch(db).status().halted
         assert [k for k, _, _ in alerts.emitted if k in ("reconcile.drift", "halt")] == ["reconcile.drift", "halt"]

@@ -207,6 +207,13 @@ def _book_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def source_flags(snapshot: Path | None, demo: bool) -> str:
+    """The data flags a command printed for the operator to run must carry (else it reads live books)."""
+    import shlex
+
+    return " --demo" if demo else f" --snapshot {shlex.quote(str(snapshot))}" if snapshot is not None else ""
+
+
 def _matches(m: Market, search: str | None, category: str | None) -> bool:
     if category and canonical_category(m.category) != canonical_category(category):
         return False  # one name across venues, as scan --category and the category caps compare

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, run
+from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, run, source_flags
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.live_venues import LazyStore, aclose_venues, alert_sink
 from orion_cli.cli.live_venues import live_venues as _live_venues
@@ -168,7 +168,8 @@ def reconcile_command(
         async def main() -> list[VenueReconcile]:
             try:
                 return await reconcile_async(db, ledger, venues, settings, mode=mode, fix=fix, alerts=alerts,
-                                             halt_on_drift=halt_on_drift, lookback=timedelta(hours=lookback_hours))
+                                             halt_on_drift=halt_on_drift, lookback=timedelta(hours=lookback_hours),
+                                             source_flags=source_flags(snapshot, demo))
             finally:
                 await aclose_venues(venues.values())
 

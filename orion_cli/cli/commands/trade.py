@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source
+from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, source_flags
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
 from orion_cli.core.aio import all_or_none
@@ -389,6 +389,36 @@ def executions_of(app: AppContext, opportunity_id: str) -> list[Mapping[str, Any
     return [dict(row._mapping) for row in rows]
 
 
+def interrupted_executions(app: AppContext, mode: str) -> list[Mapping[str, Any]]:
+    """The executions of ``mode`` not finished and driven by no process now (their key lock is free):
+    a crash or a kill left them, perhaps with a leg unhedged. Found by key lock, not by opportunity id:
+    a restarted scan gives the same legs a new id."""
+    from sqlalchemy import select
+
+    from orion_cli.core.runlock import RunLocked
+    from orion_cli.execution.executor import execution_lock
+    from orion_cli.execution.state import ExecStatus
+    from orion_cli.store.tables import executions
+
+    db = app.db()
+    with db.read() as conn:
+        rows = conn.execute(select(executions.c.key, executions.c.opportunity_id, executions.c.mode,
+                                   executions.c.status)
+                            .where(executions.c.mode == mode,
+                                   executions.c.status.in_([s.value for s in ExecStatus if not s.final]))
+                            .order_by(executions.c.created_at)).all()
+    found: list[Mapping[str, Any]] = []
+    for row in rows:
+        lock = execution_lock(db, row.key)
+        try:
+            lock.acquire()
+        except RunLocked:
+            continue  # another process is driving it now
+        lock.release()
+        found.append(dict(row._mapping))
+    return found
+
+
 def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
     from sqlalchemy import select
 
@@ -577,9 +607,15 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
             # with them, the held markets the venues have settled since (whose payout they hold). The
             # venue gates refuse before anything is sent: Geoblocked (exit 6), an exchange not trading.
             # All at once: every read between the fresh books and the first order ages the quotes.
+            # Each is waited for, so which refusal is shown never depends on which answer came first:
+            # a geoblock (exit 6, it stops a watch) before an exchange not trading (exit 5).
             check_geoblock = getattr(built.get(V.POLYMARKET), "check_geoblock", None)
-            await all_or_none([record_reports(ledger, built, balances), _require_exchange_trading(built),
-                               *([check_geoblock()] if check_geoblock is not None else [])])
+            outcomes = await asyncio.gather(
+                *([check_geoblock()] if check_geoblock is not None else []), _require_exchange_trading(built),
+                record_reports(ledger, built, balances), return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
         ctx = _pipeline_context(settings, mode, True, auth.how, balances, breaker)
         if stopped():
             raise StoppedBeforeSending
@@ -837,7 +873,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 _event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
                        round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
             outcome = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades, max_trades,
-                                   source_flags=_source_flags(snapshot, demo))
+                                   source_flags=source_flags(snapshot, demo))
             alerts.flush(0)  # audits, without waiting, the round's alerts that cannot be sent at all
             trades = outcome[0]
             if outcome[1] is not None:
@@ -905,24 +941,30 @@ def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: O
     return factory
 
 
-def _source_flags(snapshot: Path | None, demo: bool) -> str:
-    """The data flags a command printed for the operator to run must carry (else it reads live books)."""
-    import shlex
-
-    return " --demo" if demo else f" --snapshot {shlex.quote(str(snapshot))}" if snapshot is not None else ""
-
-
 def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity], auth: Authorization,
                  source: MarketSource, alerts: AlertSink, low_balance: LowBalanceWatch, stop: StopFlag, trades: int,
                  max_trades: int | None, *, source_flags: str = "") -> tuple[int, str | None, int]:
     """Trade the round's opportunities best first; returns (trades, stop reason or None, exit code).
 
-    An opportunity already executed under any key is not traded again; one whose execution was
-    interrupted (a leg may be unhedged) stops the loop, naming the command that resumes it."""
+    An execution of this mode left interrupted (a leg may be unhedged) stops the loop before anything
+    is traded, naming the command that resumes it; an opportunity already executed under any key is
+    not traded again."""
     from orion_cli.cli.commands.market_data import run
     from orion_cli.core.errors import ExitCode, OrionError
+    from orion_cli.execution.state import resume_command
 
     settings = app.settings()
+    stuck = interrupted_executions(app, auth.mode)
+    if stuck:
+        # Skipping it every round would hide it, and trading its legs again (under a new opportunity
+        # id after a restart, or another key) would add to it; its key resumes it, never sending twice.
+        p = stuck[0]
+        resume = resume_command(p["opportunity_id"], p["key"], mode=p["mode"], source_flags=source_flags)
+        _event(app, "interrupted_execution", f"{p['opportunity_id']}: execution {p['key']} stopped at "
+               f"{p['status']}; resume it with `{resume}`", opportunity_id=p["opportunity_id"], key=p["key"],
+               status=p["status"], resume=resume)
+        return trades, f"execution {p['key']} was interrupted at {p['status']}: resume it with `{resume}`", \
+            int(ExitCode.REFUSED)
     for op in ops:
         if max_trades is not None and trades >= max_trades:
             return trades, f"max trades ({max_trades}) reached", 0
@@ -930,21 +972,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             return trades, None, 0
         key = default_key(op.id)
         prior = executions_of(app, op.id)
-        if prior:
-            from orion_cli.execution.state import ExecStatus, resume_command
-
-            unfinished = [p for p in prior if not ExecStatus(p["status"]).final]
-            if unfinished:
-                # Interrupted (a crash, a kill): a leg may be unhedged. Skipping it every round would
-                # hide that, and trading the opportunity again under another key would add to it; the
-                # operator resumes it by its key, which never sends an order twice.
-                p = unfinished[0]
-                resume = resume_command(op.id, p["key"], mode=p["mode"], source_flags=source_flags)
-                _event(app, "interrupted_execution", f"{op.id}: execution {p['key']} stopped at {p['status']}; "
-                       f"resume it with `{resume}`", opportunity_id=op.id, key=p["key"], status=p["status"],
-                       resume=resume)
-                return trades, f"execution {p['key']} was interrupted at {p['status']}: resume it with " \
-                               f"`{resume}`", int(ExitCode.REFUSED)
+        if prior:  # finished, or being driven by another process now
             _event(app, "skipped", f"{op.id}: already executed", opportunity_id=op.id, key=prior[0]["key"],
                    reason="already_executed")
             continue
