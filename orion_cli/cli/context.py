@@ -60,8 +60,8 @@ class AppContext:
                 self._db = open_database(s.database.url or None, busy_timeout_ms=s.database.busy_timeout_ms)
             except OSError as exc:
                 # e.g. a path component longer than NAME_MAX: the store lets the OSError through.
-                from orion_cli.core.config import mask_url
                 from orion_cli.core.errors import ConfigError
+                from orion_cli.core.redact import mask_url
 
                 where = s.sources.get("database.url", "default")
                 raise ConfigError(

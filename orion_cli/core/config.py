@@ -21,6 +21,7 @@ from typing import Any, TypeVar, get_type_hints
 
 from orion_cli.core.errors import ConfigError
 from orion_cli.core.paths import user_config_file
+from orion_cli.core.redact import mask_url
 
 ENV_PREFIX = "ORION__"
 
@@ -532,47 +533,6 @@ def redacted_view(settings: Settings) -> dict[str, dict[str, Any]]:
     if db.get("url"):
         db["url"] = mask_url(str(db["url"]))
     return out
-
-
-_SECRET_PARAMS = ("password", "secret", "token")  # libpq's password= and sslpassword=, and the like
-
-
-def mask_url(url: str) -> str:
-    """``url`` for display: ``postgresql://u:pw@h/db?password=pw`` → ``postgresql://u:***@h/db?password=***``.
-
-    Parsed as the database driver parses it (so a password holding "?" or "@", or a parameter name
-    percent-encoded, is found); a URL it cannot parse is masked as text: everything between the user
-    name and the last "@", and every secret-named parameter. A value without a scheme is a file path.
-    """
-    if "://" not in url:
-        return url
-    from sqlalchemy.engine import make_url
-
-    try:
-        parsed = make_url(url)
-    except Exception:  # any parse failure: mask as text
-        return _mask_url_text(url)
-    placeholder = "ORIONMASKED"  # rendered as is (a literal "***" would be percent-encoded), then replaced
-    secret = {k: placeholder for k in parsed.query if any(s in k.lower() for s in _SECRET_PARAMS)}
-    if secret:
-        parsed = parsed.update_query_dict(secret)
-    return parsed.render_as_string(hide_password=True).replace(placeholder, "***")
-
-
-def _mask_url_text(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if at:
-        user, colon, _password = creds.partition(":")
-        rest = f"{user}{':***' if colon else ''}@{host}"
-    head, question, query = rest.partition("?")
-    if query:
-        params = []
-        for param in query.split("&"):
-            name, eq, _value = param.partition("=")
-            params.append(f"{name}=***" if eq and any(s in name.lower() for s in _SECRET_PARAMS) else param)
-        query = "&".join(params)
-    return f"{scheme}{sep}{head}{question}{query}"
 
 
 def render_example() -> str:

@@ -18,9 +18,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
-from orion_cli.core.config import mask_url
 from orion_cli.core.errors import StorageError
 from orion_cli.core.paths import default_database_url
+from orion_cli.core.redact import mask_url
 
 # The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
 HEAD_REVISION = "0007"

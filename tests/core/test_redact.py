@@ -1,0 +1,23 @@
+"""Database URLs for display (core/redact.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from orion_cli.core.redact import mask_url
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    # Found in review: a password in the query string (libpq's password=) was printed as it was.
+    ("postgresql://u@h:5432/db?password=S3CRET&sslmode=require", "postgresql://u@h:5432/db?password=***&sslmode=require"),
+    ("postgresql://u:p@ss:w@h/db?sslpassword=S3CRET", "postgresql://u:***@h/db?sslpassword=***"),
+    ("postgresql://u@h/db?application_name=orion", "postgresql://u@h/db?application_name=orion"),
+    ("postgresql://h/db", "postgresql://h/db"),
+    # Found in review of the first version: a "?" in the password, an encoded parameter name, and a
+    # value without a scheme (a file path), which it printed twice.
+    ("postgresql://u:S3C?RET@h/db", "postgresql://u:***@h/db"),
+    ("postgresql://u@h/db?pass%77ord=S3CRET", "postgresql://u@h/db?password=***"),
+    ("/home/me@corp/orion.db", "/home/me@corp/orion.db"),
+])
+def test_mask_url_hides_every_password_it_holds(url: str, shown: str) -> None:
+    assert mask_url(url) == shown
