@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from orion_cli.core.aio import all_of, gather_limited
+from orion_cli.core.aio import all_of, all_or_none
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Venue
 from orion_cli.store.ledger import Ledger, SettledMarket
@@ -51,7 +51,7 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
 
     # The venues at once: a live trade waits on this before its checks.
     asked = [(v, report) for v, report in reports.items() if report is not None and v in venues]
-    found = [x for x in await gather_limited(read, asked, limit=max(1, len(asked))) if x is not None]
+    found = [x for x in await all_or_none(read(a) for a in asked) if x is not None]
     settled: list[SettledMarket] = []
     if not found:
         return settled

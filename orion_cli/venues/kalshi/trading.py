@@ -189,23 +189,27 @@ def _epoch(value: Any, name: str, *, millis: bool = False) -> datetime | None:
         raise DataError(name, f"not a time: {str(value)[:20]}") from None
 
 
+def _cents(obj: Mapping[str, Any], key: str, name: str, *, below: int | None = None,
+           label: str = "whole cents") -> Decimal:
+    """A whole number of cents, 0 <= n (< ``below``), in dollars (the spec's integer cents fields)."""
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (below is not None and value >= below):
+        raise DataError(f"{name}.{key}", f"expected {label}, got {str(value)[:20]!r}")
+    return Decimal(value) / 100
+
+
 def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
     """One spec ``Settlement``: ``value`` is one YES contract's payout in cents (absent: from the
     result), ``revenue`` the cents paid, the counts fixed-point strings."""
     ticker = _str(obj, "ticker", name)
     result = _str(obj, "market_result", name)
-    value = obj.get("value")
-    if value is not None:
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-            raise DataError(f"{name}.value", f"expected whole cents 0-100, got {str(value)[:20]!r}")
-        yes_payout = Decimal(value) / 100
+    if obj.get("value") is not None:
+        yes_payout = _cents(obj, "value", name, below=101, label="whole cents 0-100")
     elif result in ("yes", "no"):
         yes_payout = ONE if result == "yes" else ZERO
     else:
         raise DataError(f"{name}.value", f"a {result or 'blank'} result without the payout value")
-    revenue = obj.get("revenue")
-    if isinstance(revenue, bool) or not isinstance(revenue, int) or revenue < 0:
-        raise DataError(f"{name}.revenue", f"expected whole cents, got {str(revenue)[:20]!r}")
+    revenue = _cents(obj, "revenue", name)
     settled = _iso(obj.get("settled_time"), f"{name}.settled_time")
     if settled is None:
         raise DataError(f"{name}.settled_time", "missing")
@@ -214,7 +218,7 @@ def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
     # a payout within the balance's own second counts as held (never added on top of it twice).
     settled = settled.replace(microsecond=0)
     return Settlement(Venue.KALSHI, ticker, yes_payout, settled, result=result,
-                      counts=counts, revenue=Decimal(revenue) / 100,
+                      counts=counts, revenue=revenue,
                       source="settlements")
 
 
@@ -231,15 +235,12 @@ def parse_transfer(obj: Mapping[str, Any], kind: str, name: str) -> Transfer | N
     status = _str(obj, "status", name)
     if status not in ("pending", "applied", "failed", "returned"):
         raise DataError(f"{name}.status", f"not a transfer status: {status[:20]!r}")
-    cents = obj.get("amount_cents")
-    if isinstance(cents, bool) or not isinstance(cents, int) or not 0 <= cents < 10**15:
-        raise DataError(f"{name}.amount_cents", f"expected whole cents, got {str(cents)[:20]!r}")
+    amount = _cents(obj, "amount_cents", name, below=10**15)
     if status not in TRANSFER_STATUSES:
         return None
     at = _epoch(obj.get("finalized_ts"), f"{name}.finalized_ts")
     if at is None:
         raise DataError(f"{name}.finalized_ts", f"missing for an {status} {kind}")
-    amount = Decimal(cents) / 100
     method = obj.get("type")
     return Transfer(Venue.KALSHI, transfer_id, kind, status, amount if kind == "deposit" else -amount, at,
                     method=method[:16] if isinstance(method, str) else "")

@@ -784,7 +784,7 @@ class PolymarketTrading:
             if known is not None and known != (market, side):
                 raise DataError("tokens", f"token {token[:16]}… is {known[1].value} of {known[0][:20]}… "
                                           f"to orion, {side.value} of {market[:20]}… to the CLOB")
-            self._tokens[token] = (market, side)
+            self.register_token(token, market, side)
         # A trade is listed under its taker's token; the account's side of it may be a maker order
         # on the other token (a mint or a merge). Both lists, each fill once, under its own side.
         seen: dict[tuple[str, str, Side], Fill] = {}
