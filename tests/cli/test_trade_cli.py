@@ -237,6 +237,51 @@ def test_key_of_another_opportunity_is_refused(op_id: str) -> None:
     assert len(ledger_orders()) == 2
 
 
+def _interrupt(key: str, opportunity_id: str) -> None:
+    """An execution a kill left at leg1_sent (its first leg may be unhedged; no process drives it)."""
+    from sqlalchemy import insert
+
+    from orion_cli.store.tables import executions
+
+    at = "2026-11-22T09:00:00Z"
+    db = open_database(None)
+    try:
+        with db.write() as conn:
+            conn.execute(insert(executions), {"key": key, "opportunity_id": opportunity_id, "mode": "paper",
+                                              "status": "leg1_sent", "size": Decimal(5), "plan": "{}",
+                                              "result": "{}", "created_at": at, "updated_at": at})
+    finally:
+        db.dispose()
+
+
+def test_a_new_key_beside_an_interrupted_execution_of_the_opportunity_is_refused(op_id: str) -> None:
+    """Found in review: under a key of its own, `trade --confirm` traded the opportunity again beside an
+    execution a kill had left half done, adding a second position instead of finishing the first."""
+    _interrupt(default_key(op_id), op_id)
+    resume = f"orion trade {op_id} --confirm --idempotency-key {default_key(op_id)} --demo"
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "k-2",
+                            "--json")
+    assert code == 6, err
+    assert "interrupted at leg1_sent" in err and f"`{resume}`" in err
+    assert ledger_orders() == []
+    # The preview still shows the plan, and says why confirming would be refused.
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "5", "--idempotency-key", "k-2", "--json")
+    assert code == 0, err
+    assert json.loads(out)[0]["type"] == "plan" and "--confirm is refused until it is resumed" in err
+    # A live trade is not held back by a paper execution.
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "k-2", "--live")
+    assert code == 2 and "interrupted" not in err  # the usage error about recorded data, not this refusal
+
+
+def test_an_interrupted_execution_of_another_opportunity_is_named_not_refused(op_id: str) -> None:
+    _interrupt("op-elsewhere", "elsewhere")
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")
+    assert code == 0, err
+    assert lines(out)[-1]["status"] == "done"
+    assert "execution op-elsewhere of elsewhere was interrupted at leg1_sent" in err
+    assert "`orion trade elsewhere --confirm --idempotency-key op-elsewhere --demo`" in err
+
+
 # -- exit codes -------------------------------------------------------------------------------------------------
 
 

@@ -651,6 +651,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
             out.info(f"size {size} (scanned {op.size}, capped by limits.order_contracts/order_notional; "
                      "--size to choose)")
     key = key or default_key(op.id)
+    blocking = _interrupted_beside(app, op, key, pre_mode, source_flags(snapshot, demo), confirm=confirm)
     source = open_source(app, snapshot, demo)
     if _recorded(snapshot, demo):
         announce(app, source)
@@ -670,7 +671,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         ctx = _pipeline_context(settings, pre_mode, pre_authorized, pre_how, balances)
         verdict = preview_verdict(app, plan, ctx)
         _render_plan(app, plan, pre_mode, verdict)
-        if not (interactive() and not out.machine):
+        if blocking or not (interactive() and not out.machine):
             return
         if not ask_confirm("Place these orders?", default=False):
             out.info("nothing placed")
@@ -704,6 +705,34 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     if stop.requested:
         out.info(f"{stop.reason}: the execution was finished and recorded first")
         raise KeyboardInterrupt
+
+
+def _interrupted_beside(app: AppContext, op: Opportunity, key: str, mode: str, flags: str, *, confirm: bool) -> bool:
+    """Name the executions of ``mode`` a crash or kill left unfinished under keys other than ``key``.
+
+    One of this opportunity may hold an unhedged leg: executing the opportunity again under a new key
+    would add a second position beside it instead of finishing it, so ``--confirm`` is refused until
+    it is resumed (a preview says so and returns True). One of another opportunity is only named: this
+    trade is deliberate, and the trader should know a leg elsewhere may be unhedged."""
+    from orion_cli.core.errors import Refused
+    from orion_cli.execution.state import resume_command
+
+    stuck = [e for e in interrupted_executions(app, mode) if e["key"] != key]
+    for e in stuck:
+        if e["opportunity_id"] != op.id:
+            resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags)
+            app.out.warn(f"execution {e['key']} of {e['opportunity_id']} was interrupted at {e['status']} "
+                         f"(a leg may be unhedged); resume it with `{resume}`")
+    mine = next((e for e in stuck if e["opportunity_id"] == op.id), None)
+    if mine is None:
+        return False
+    resume = resume_command(op.id, mine["key"], mode=mine["mode"], source_flags=flags)
+    message = (f"execution {mine['key']} of {op.id} was interrupted at {mine['status']} (a leg may be "
+               "unhedged); a new key would trade the opportunity again beside it")
+    if confirm:
+        raise Refused(message, reason="INTERRUPTED", hint=f"resume it first: `{resume}`")
+    app.out.warn(f"{message}: --confirm is refused until it is resumed with `{resume}`")
+    return True
 
 
 def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
