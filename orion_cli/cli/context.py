@@ -37,14 +37,16 @@ class AppContext:
             self._out = Output(self.fmt, quiet=self.quiet, verbose=self.verbose)
         return self._out
 
-    def settings(self) -> Settings:
+    def settings(self, *, lenient: bool = False) -> Settings:
+        """``lenient`` only for the kill switch (see ``load_settings``); call it before anything else
+        reads the settings, as the first call's result is kept for the whole command."""
         if self._settings is None:
             from orion_cli.core.config import load_settings
 
             overrides = dict(self.overrides)
             if self.db_url:
                 overrides["database.url"] = self.db_url
-            self._settings = load_settings(config_file=self.config_path, overrides=overrides)
+            self._settings = load_settings(config_file=self.config_path, overrides=overrides, lenient=lenient)
             from orion_cli.core.logs import configure_logging
 
             configure_logging(self._settings.logging.level, self._settings.logging.file, verbose=self.verbose,

@@ -253,6 +253,8 @@ class Settings:
     logging: LoggingConfig
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     config_files: tuple[str, ...] = ()
+    # Only from ``load_settings(lenient=True)``: what was wrong, each such key left at its default.
+    problems: tuple[str, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
@@ -403,33 +405,58 @@ def read_toml(path: Path, source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}: TOML syntax error: {message}", reason="config_syntax") from None
 
 
-def _flatten(doc: Mapping[str, Any], source: str) -> dict[str, Any]:
+# What the kill switch needs to be right about: which database to halt, and the sentinel file.
+KILL_SWITCH_SECTIONS = frozenset({"database", "halt"})
+
+
+class _Problems:
+    """Strict loading raises the first problem; lenient loading (the kill switch's) notes each one
+    and leaves its key at the default, unless it touches the kill switch's own sections, or a
+    section name orion does not know (perhaps a misspelt [database])."""
+
+    def __init__(self, lenient: bool) -> None:
+        self.lenient = lenient
+        self.found: list[str] = []
+
+    def __call__(self, exc: ConfigError, dotted: str) -> None:
+        section = dotted.split(".")[0]
+        if not self.lenient or section in KILL_SWITCH_SECTIONS or section not in SECTIONS:
+            raise exc
+        self.found.append(exc.message)
+
+
+def _flatten(doc: Mapping[str, Any], source: str, problem: _Problems) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for section, body in doc.items():
         if section not in SECTIONS:
-            raise _unknown_key(section, source)
+            problem(_unknown_key(section, source), section)
+            continue
         if not isinstance(body, dict):
-            raise ConfigError(f"{section} in {source} must be a [table]", reason="config_invalid")
+            problem(ConfigError(f"{section} in {source} must be a [table]", reason="config_invalid"), section)
+            continue
         for key, value in body.items():
             dotted = f"{section}.{key}"
             if dotted not in _spec_map():
-                raise _unknown_key(dotted, source)
+                problem(_unknown_key(dotted, source), dotted)
+                continue
             flat[dotted] = value
     return flat
 
 
-def _env_layer(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+def _env_layer(environ: Mapping[str, str], problem: _Problems) -> dict[str, tuple[Any, str]]:
     layer: dict[str, tuple[Any, str]] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
         parts = name[len(ENV_PREFIX):].lower().split("__")
         source = f"environment {name}"
-        if len(parts) != 2:
-            raise ConfigError(f"{name}: expected ORION__SECTION__KEY", reason="config_unknown_key")
         dotted = ".".join(parts)
+        if len(parts) != 2:
+            problem(ConfigError(f"{name}: expected ORION__SECTION__KEY", reason="config_unknown_key"), dotted)
+            continue
         if dotted not in _spec_map():
-            raise _unknown_key(dotted, source)
+            problem(_unknown_key(dotted, source), dotted)
+            continue
         layer[dotted] = (value, source)
     return layer
 
@@ -439,21 +466,39 @@ def load_settings(
     config_file: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    lenient: bool = False,
 ) -> Settings:
     """Merge every layer, validate each value once, and freeze the result.
 
     ``overrides`` are command-line flags as ``{"section.key": value}``; ``config_file`` is ``--config``
     (falling back to ``$ORION_CONFIG``).
+
+    ``lenient`` is for the kill switch, which must engage even when a bad edit broke the file: a
+    wrong key outside [database] and [halt] is left at its default and listed in ``problems``. A file
+    that cannot be parsed at all is skipped only when the database comes from the environment or the
+    command line; otherwise nothing says which database to halt, and its error is raised.
     """
     env = os.environ if environ is None else environ
+    problem = _Problems(lenient)
     values: dict[str, tuple[Any, str]] = {}
     files: list[str] = []
+    unread: list[ConfigError] = []
+
+    def layer(path: Path, source: str, label: str) -> None:
+        files.append(str(path))
+        try:
+            doc = read_toml(path, source)
+        except ConfigError as exc:
+            if not lenient:
+                raise
+            unread.append(exc)
+            return
+        for k, v in _flatten(doc, source, problem).items():
+            values[k] = (v, label)
 
     user_file = user_config_file()
     if user_file.is_file():
-        files.append(str(user_file))
-        for k, v in _flatten(read_toml(user_file, str(user_file)), str(user_file)).items():
-            values[k] = (v, f"user config {user_file}")
+        layer(user_file, str(user_file), f"user config {user_file}")
 
     explicit = config_file
     explicit_source = "--config"
@@ -461,12 +506,10 @@ def load_settings(
         explicit = Path(env["ORION_CONFIG"]).expanduser()
         explicit_source = "$ORION_CONFIG"
     if explicit is not None:
-        files.append(str(explicit))
         src = f"{explicit_source} {explicit}"
-        for k, v in _flatten(read_toml(explicit, src), src).items():
-            values[k] = (v, src)
+        layer(explicit, src, src)
 
-    values.update(_env_layer(env))
+    values.update(_env_layer(env, problem))
 
     for dotted, v in (overrides or {}).items():
         if v is not None:
@@ -474,22 +517,34 @@ def load_settings(
                 raise _unknown_key(dotted, "command line")
             values[dotted] = (v, "command line")
 
+    if unread:
+        if "database.url" not in values:  # the unreadable file may name the database
+            unread[0].hint = "`orion --db URL halt` engages the kill switch on URL without the file"
+            raise unread[0]
+        problem.found.extend(f"{exc.message} (the file was skipped)" for exc in unread)
+
     sections: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for section, cls in SECTIONS.items():
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             dotted = f"{section}.{f.name}"
+            sources[dotted] = "default"
             if dotted in values:
                 raw, source = values[dotted]
-                kwargs[f.name] = _coerce(_spec_map()[dotted], raw, source)
+                try:
+                    kwargs[f.name] = _coerce(_spec_map()[dotted], raw, source)
+                except ConfigError as exc:
+                    problem(exc, dotted)
+                    continue
                 sources[dotted] = source
-            else:
-                sources[dotted] = "default"
         sections[section] = cls(**kwargs)
     settings = Settings(**sections, sources=sources, config_files=tuple(files))
-    _cross_checks(settings)
-    return settings
+    try:
+        _cross_checks(settings)
+    except ConfigError as exc:
+        problem(exc, "limits")  # the cross checks are about limits, rates and trading windows
+    return dataclasses.replace(settings, problems=tuple(problem.found)) if problem.found else settings
 
 
 def _cross_checks(s: Settings) -> None:

@@ -72,6 +72,42 @@ def test_status_or_live_without_cancel_open_is_a_usage_error(isolated_home: Path
     assert not (isolated_home / "orion.db").exists()  # refused before anything was opened
 
 
+def test_the_kill_switch_engages_through_a_broken_config_file(isolated_home: Path) -> None:
+    """Found by black-box testing: a typo in config.toml made `orion halt` exit 3 with nothing halted,
+    the moment an operator most needs it. Only the database and the sentinel file must be right."""
+    assert run("init").exit_code == 0
+    config = isolated_home / "config.toml"
+    config.write_text('[limits]\norder_notional = "abc"\n', encoding="utf-8")
+    assert run("scan", "--demo").exit_code == 3  # everything else still refuses the file
+    result = run("halt", "--reason", "drill", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["halted"] is True
+    assert "limits.order_notional" in result.stderr and "fix it before trading" in result.stderr
+    status = run("halt", "--status", "--json")
+    assert status.exit_code == 0 and json.loads(status.stdout)["reason"] == "drill"
+    # --cancel-open reads the venues' settings: it halts, then refuses (exit 3), cancelling nothing.
+    result = run("halt", "--cancel-open", "--reason", "again", "--jsonl")
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.stdout.splitlines()[0])["halted"] is True
+    assert "needs a valid configuration" in result.stderr
+    # A file that cannot be parsed may name another database: refused, unless --db names it.
+    config.write_text("[limits\n", encoding="utf-8")
+    result = run("halt", "--reason", "drill")
+    assert result.exit_code == 3 and "orion --db URL halt" in result.stderr
+    result = run("--db", f"sqlite:///{isolated_home / 'orion.db'}", "halt", "--status", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["halted"] is True and "TOML syntax error" in result.stderr
+
+
+def test_halting_while_halted_keeps_the_first_reason_and_says_so(isolated_home: Path) -> None:
+    assert run("init").exit_code == 0
+    assert run("halt", "--reason", "first").exit_code == 0
+    result = run("halt", "--reason", "second", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["reason"] == "first"
+    assert "already halted since" in result.stderr and "'second'" in result.stderr
+
+
 def test_a_halt_by_a_service_trading_live_through_the_environment_pair_is_audited_as_live(
         isolated_home: Path) -> None:
     assert run("init").exit_code == 0

@@ -265,3 +265,45 @@ def test_database_url_password_is_masked_in_show() -> None:
     shown = {k: v for k, v, _ in iter_flat(s)}
     assert shown["database.url"] == "postgresql://orion:***@db.example/orion"
     assert mask_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+# -- lenient loading: the kill switch engages through a broken file ----------------------------------
+
+
+def test_lenient_loading_lists_what_is_wrong_and_keeps_the_defaults_for_it(tmp_path: Path) -> None:
+    f = _write(tmp_path / "c.toml", '[limits]\norder_notional = "abc"\norder_contractz = 3\n'
+                                     'price_band_low = "0.9"\nprice_band_high = "0.5"\n'
+                                     '[database]\nbusy_timeout_ms = 2000\n[halt]\nsentinel_file = "/tmp/stop"\n')
+    with pytest.raises(ConfigError):
+        load_settings(config_file=f, environ={})
+    s = load_settings(config_file=f, environ={"ORION__RATE_LIMITS__ORDERS_PER_MINUTE": "x"}, lenient=True)
+    assert s.limits.order_notional == Decimal("100") and s.sources[KEY] == "default"
+    assert s.rate_limits.orders_per_minute == load_settings(environ={}).rate_limits.orders_per_minute
+    assert (s.database.busy_timeout_ms, s.halt.sentinel_file) == (2000, "/tmp/stop")  # what the halt needs
+    text = " | ".join(s.problems)
+    assert len(s.problems) == 4, s.problems
+    for needle in (KEY, "limits.order_contractz", "price_band_low", "ORION__RATE_LIMITS__ORDERS_PER_MINUTE"):
+        assert needle in text
+    assert load_settings(environ={}, lenient=True).problems == ()
+
+
+@pytest.mark.parametrize("body", [
+    "[database]\nbusy_timeout_ms = 1\n",  # the kill switch's own section must be right
+    '[database]\nurll = "sqlite:///x.db"\n',  # a misspelt database key would halt another database
+    '[databse]\nurl = "sqlite:///x.db"\n',  # so would a misspelt section
+    '[halt]\nsentinel_file = 3\n',
+])
+def test_lenient_loading_still_refuses_a_wrong_database_or_halt_setting(tmp_path: Path, body: str) -> None:
+    f = _write(tmp_path / "c.toml", body)
+    with pytest.raises(ConfigError):
+        load_settings(config_file=f, environ={}, lenient=True)
+
+
+def test_an_unparseable_file_is_skipped_only_when_the_database_is_named_elsewhere(tmp_path: Path) -> None:
+    f = _write(tmp_path / "c.toml", '[database]\nurl = "postgresql+psycopg://u@h/db"\n[limits\n')
+    with pytest.raises(ConfigError) as info:  # it may name the database: halting the default one would mislead
+        load_settings(config_file=f, environ={}, lenient=True)
+    assert info.value.hint is not None and "orion --db URL halt" in info.value.hint
+    s = load_settings(config_file=f, environ={}, overrides={"database.url": "sqlite:///elsewhere.db"}, lenient=True)
+    assert s.database.url == "sqlite:///elsewhere.db"
+    assert len(s.problems) == 1 and "TOML syntax error" in s.problems[0] and "skipped" in s.problems[0]

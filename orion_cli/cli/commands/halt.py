@@ -65,30 +65,47 @@ def halt_command(
     halt is engaged first, whatever --cancel-open then meets. --cancel-open works on the ledger of
     this command (live when trading.mode is live, with the live environment pair, or with --live; the
     paper ledger otherwise). It exits 5, still halted, when a venue cannot be reached or an order
-    cannot be cancelled (4 when only credentials were missing); running it again is safe.
+    cannot be cancelled (4 when only credentials were missing); running it again is safe. A broken
+    config.toml only warns, as long as [database] and [halt] are valid (--cancel-open then exits 3).
 
     Example:  orion halt --reason "venue outage" --cancel-open --live   ·   orion halt --status --json
     """
     from orion_cli.risk.halt import KillSwitch
 
     app = get_app(ctx)
-    settings = app.settings()
     if status and cancel_open:
         raise typer.BadParameter("--status shows the kill switch; it cancels nothing", param_hint="--cancel-open")
     if live and not cancel_open:
         raise typer.BadParameter("--live chooses where --cancel-open cancels; a halt stops every mode",
                                  param_hint="--live")
+    # A bad edit to config.toml must not stand between the operator and the kill switch: only the
+    # database and the sentinel file have to be right (see load_settings).
+    settings = app.settings(lenient=True)
+    if settings.problems:
+        app.out.warn(f"the configuration is invalid: {'; '.join(settings.problems)}. The kill switch does not "
+                     "depend on what is wrong; fix it before trading (`orion config show` names each problem)")
     mode = "live" if live else app.mode()
     switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=mode)
     if status:
         st = switch.status()
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
         return
-    st = switch.engage(reason or "halted from the command line")
+    asked = reason or "halted from the command line"
+    st = switch.engage(asked)
     app.out.banner(f"HALTED: {st.reason}")
+    if st.reason != asked:  # halting while halted keeps the first reason (a breaker's kind among it)
+        app.out.info(f"already halted since {st.since}; that halt's reason is kept, and this one "
+                     f"({asked!r}) is in the audit log")
     if not cancel_open:
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
         return
+    if settings.problems:  # which venues, at which addresses, in which mode: not from a broken file
+        from orion_cli.core.errors import ConfigError
+
+        app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
+        raise ConfigError(f"halted, but --cancel-open needs a valid configuration: {settings.problems[0]}",
+                          hint="fix the configuration, then run `orion halt --cancel-open` again",
+                          reason="config_invalid")
     cancels, problems, credentials = _cancel_open(app, mode)
     outcomes = [o for r in cancels for o in r.outcomes]
     records = [o.to_record() for o in outcomes]
