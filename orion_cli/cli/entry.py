@@ -30,6 +30,12 @@ def main() -> None:
 
         sys.stdout.write(f"orion {__version__}\n")
         raise SystemExit(0)
-    from orion_cli.cli.app import main as app_main
+    try:
+        # Importing the app takes a moment: Ctrl-C then (or around the app's own error boundary)
+        # must end as every other interruption does, not with a traceback.
+        from orion_cli.cli.app import main as app_main
 
-    app_main()
+        app_main()
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        raise SystemExit(130) from None

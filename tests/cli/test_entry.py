@@ -1,0 +1,38 @@
+"""The console script's own window: before the app (and its error boundary) is imported."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+# As the console script runs it (the entry module imported, then main()), with an import hook that
+# holds the import of the app at its first `import typer` until the signal has arrived there.
+CHILD = """
+import sys, time
+class HoldTyper:
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer":
+            sys.stdout.write("ready")
+            sys.stdout.flush()
+            time.sleep(30)
+        return None
+from orion_cli.cli.entry import main
+sys.meta_path.insert(0, HoldTyper())
+sys.argv = ["orion", "scan", "--demo"]
+main()
+"""
+
+
+def test_ctrl_c_while_the_app_is_imported_exits_130_without_a_traceback(isolated_home: Path) -> None:
+    """Found by black-box testing: Ctrl-C in the first ~100 ms printed a KeyboardInterrupt traceback
+    (the app's error boundary did not exist yet). The signal arrives while the app is imported."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None
+    assert child.stdout.read(5) == b"ready"
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err.decode()
+    assert b"Traceback" not in err and b"error: interrupted" in err
+
