@@ -503,8 +503,8 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
     balance = await _call(tv.balance())
     # After the balance: a market settled (or a transfer finalized) in between is then paid after
     # that report, and counted.
-    (venue_settlements, unchecked), moved = await all_of(_read_settlements(ctx, venue, tv, result),
-                                                       _read_transfers(venue, tv, result))
+    (venue_settlements, unchecked, unread), moved = await all_of(_read_settlements(ctx, venue, tv, result),
+                                                               _read_transfers(venue, tv, result))
     # Without its transfers the report is not recorded (a deposit in it would count as profit); nor
     # beside a held market not checked for settlement (its payout, in the report, would count twice).
     report = balance if tv.mode == "live" and moved is not None and not unchecked else None
@@ -528,7 +528,8 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
             ctx.ledger.record_balance(balance if not paid_since else replace(
                 balance, available=balance.available + paid_since, total=balance.total + paid_since),
                 conn=conn, now=ctx.now)
-        result.status = "drift" if result.drifts else "clean"
+        result.status = "drift" if result.drifts else "unavailable" if unread else "clean"
+        result.reason = unread or ""
         result.counts.update(resolved=len(result.resolved), settled=len(result.settled),
                              transfers=len(result.transfers), drifts=len(result.drifts), fixed=result.fixed,
                              pending=len(result.pending))
@@ -536,6 +537,7 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
             "venue": venue.value,
             "mode": ctx.mode,
             "status": result.status,
+            "reason": result.reason or None,
             "counts": dict(result.counts),
             "drifts": [d.to_record() for d in result.drifts[:MAX_AUDITED_DRIFTS]],
             "drifts_not_listed": max(0, len(result.drifts) - MAX_AUDITED_DRIFTS),
@@ -787,25 +789,34 @@ UNCHECKED_FIX = "not fixed: whether the market settled is unknown; checked again
 
 
 async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
-                            result: VenueReconcile) -> tuple[list[Settlement], set[str]]:
-    """The venue's settlements of the markets the ledger holds there, and the held markets it could
-    not say about. A venue that cannot say (one record it cannot read, an outage) is settlement
-    drift, not an unreachable venue: the fills, positions and orders are still compared, but a
-    position in a market not checked is never adopted (a vanished one may be a settled one)."""
+                            result: VenueReconcile) -> tuple[list[Settlement], set[str], str | None]:
+    """The venue's settlements of the markets the ledger holds there, the held markets it could not
+    say about, and why not when it could not be asked (an outage; else None).
+
+    Either way the fills, positions and orders are still compared, and a position in a market not
+    checked is never adopted (a vanished one may be a settled one). An answer orion cannot read is
+    settlement drift; no answer at all makes the venue unavailable (exit 5, as any outage), not
+    drift: nothing the venue said disagrees, and --fix could not mend it."""
     with ctx.db.read() as conn:
         held = sorted({p.market_id for p in ctx.ledger.positions(venue, conn=conn)})
     if not held:
-        return [], set()
+        return [], set(), None
     try:
-        return await tv.settlements(held), set()
+        return await tv.settlements(held), set(), None
     except SettlementsIncomplete as exc:
-        found, unchecked, cause = exc.found, set(exc.unchecked), exc.message
+        why = exc.unchecked[min(exc.unchecked)] if exc.unchecked else ""
+        found, unchecked, outage = exc.found, set(exc.unchecked), exc.unreachable
+        cause = f"{exc.message} ({why})" if why else exc.message
+    except VenueUnavailable as exc:
+        found, unchecked, cause, outage = [], set(held), exc.message, True
     except OrionError as exc:
-        found, unchecked, cause = [], set(held), exc.message
+        found, unchecked, cause, outage = [], set(held), exc.message, False
+    if outage:
+        return found, unchecked, f"could not read the settlements of the markets held: {cause}"[:400]
     result.drifts.append(Drift(venue, "settlement", ", ".join(sorted(unchecked))[:200], None, ZERO, ZERO, ZERO,
                                f"could not read the venue's settlements of the markets held: {cause}"[:400],
                                fix=UNCHECKED_FIX))
-    return found, unchecked
+    return found, unchecked, None
 
 
 async def _read_transfers(venue: Venue, tv: TradingVenue, result: VenueReconcile) -> list[Transfer] | None:

@@ -427,12 +427,16 @@ class SettlementsIncomplete(VenueError):
     reconcile's --fix would close it at cost, losing the trade's profit).
     """
 
-    def __init__(self, venue: Venue, found: list[Settlement], unchecked: Mapping[str, str]) -> None:
+    def __init__(self, venue: Venue, found: list[Settlement], unchecked: Mapping[str, str], *,
+                 unreachable: bool = False) -> None:
         names = ", ".join(m[:24] for m in sorted(unchecked)[:5]) + (" ..." if len(unchecked) > 5 else "")
         super().__init__(f"{venue.value}: {len(unchecked)} held market(s) not checked for a settlement: {names}")
         self.venue = venue
         self.found = found
         self.unchecked = dict(unchecked)
+        # Every unchecked market failed for want of an answer (an outage), none on an answer orion
+        # could not use: reconcile then reports the venue unavailable, not drift.
+        self.unreachable = unreachable
 
 
 class TradingError(OrionError):

@@ -128,6 +128,36 @@ def test_unreachable_venue_is_exit_5_and_drift_elsewhere_wins(db_file: str, drif
     assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 7
 
 
+def test_paper_reconcile_with_its_market_data_unreachable_is_exit_5_not_drift(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: holding a paper position, `orion reconcile` with the live market
+    data unreachable exited 7 (settlement drift, hinting --fix) though the ledger and the paper venue
+    agreed; from cron that read as a ledger gone wrong. The data is read here from a closed port."""
+    import socket
+
+    from orion_cli.cli.app import app as orion_app
+
+    db_file = f"sqlite:///{tmp_path / 'ledger.db'}"
+    runner = CliRunner()
+    scan = runner.invoke(orion_app, ["--db", db_file, "scan", "--demo", "--jsonl"])
+    op = json.loads(scan.stdout.splitlines()[0])["id"]
+    trade = runner.invoke(orion_app, ["--db", db_file, "trade", op, "--demo", "--confirm", "--jsonl"])
+    assert trade.exit_code == 0, trade.output
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    for key in ("KALSHI__PROD_BASE_URL", "KALSHI__DEMO_BASE_URL", "POLYMARKET__GAMMA_URL", "POLYMARKET__CLOB_URL",
+                "POLYMARKET__DATA_URL"):
+        monkeypatch.setenv(f"ORION__{key}", closed)
+    res = _invoke("--db", db_file, "reconcile", "--json")
+    assert res.exit_code == 5, res.output
+    recs = json.loads(res.stdout)
+    assert {(r["venue"], r["status"]) for r in recs} == {("kalshi", "unavailable"), ("polymarket", "unavailable")}
+    assert all(r["drifts"] == [] and "could not read the settlements" in r["reason"] for r in recs)
+    assert "--fix" not in res.stderr
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 0  # with its data: clean
+
+
 def test_venue_option_limits_the_run_and_rejects_unknown_names(db_file: str) -> None:
     res = _invoke("--db", db_file, "reconcile", "--demo", "--venue", "kalshi", "--json")
     assert res.exit_code == 0 and [r["venue"] for r in json.loads(res.stdout)] == ["kalshi"]

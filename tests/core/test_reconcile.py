@@ -792,8 +792,11 @@ def test_fix_never_closes_at_cost_a_vanished_position_whose_market_may_have_sett
 
     (res,) = _run(db, settings, {Venue.KALSHI: CannotSay()}, fix=True)  # the venue lists neither market now
     assert res.status == "drift"
-    settlement = next(d for d in res.drifts if d.kind == "settlement")
-    assert MKT in settlement.market and not settlement.fixed
+    if how == "outage":  # no answer: said as the reason, not as drift (see the test below)
+        assert "settlements: 503" in res.reason and "settlement" not in {d.kind for d in res.drifts}
+    else:
+        settlement = next(d for d in res.drifts if d.kind == "settlement")
+        assert MKT in settlement.market and not settlement.fixed
     gone = [d for d in res.drifts if d.kind == "position" and d.market == MKT]
     assert gone and not any(d.fixed for d in gone) and "unknown" in gone[0].fix
     held = {p.market_id: p.size for p in ledger.positions()}
@@ -803,6 +806,33 @@ def test_fix_never_closes_at_cost_a_vanished_position_whose_market_may_have_sett
     else:  # nothing could be read: the other market is not adopted either
         assert held.get("KXOTHER-26") == D(5)
     assert _types(db).count("reconcile.fixed") == 0
+
+
+@pytest.mark.parametrize("outage", [VenueUnavailable("kalshi", "settlements: 503"),
+                                    SettlementsIncomplete(Venue.KALSHI, [], {MKT: "HTTP 503"}, unreachable=True)])
+def test_settlements_that_cannot_be_read_for_an_outage_make_the_venue_unavailable_not_drift(
+        db: Database, settings: Settings, outage: Exception) -> None:
+    """Found by black-box testing: paper reconcile with the market data unreachable exited 7, drift,
+    hinting --fix, though the ledger and the venue agreed on everything they compared; from cron that
+    read as the ledger being wrong. No answer is an outage (exit 5); the position is still held."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
+
+    class Down(FakeVenue):
+        async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+            raise outage
+
+    venue = Down(cash=D("510"), positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])
+    alerts = NullAlertSink()
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, alerts=alerts)
+    assert (res.status, res.drifts) == ("unavailable", [])
+    assert "could not read the settlements" in res.reason and "503" in res.reason
+    assert [k for k, _, _ in alerts.emitted] == []
+    assert _types(db)[-1] == "reconcile.unavailable"
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D("500")  # the report, perhaps holding a payout, not recorded
+    assert {p.market_id: p.size for p in ledger.positions()} == {MKT: D(10)}
 
 
 def test_a_report_beside_a_market_not_checked_for_settlement_is_not_recorded(db: Database,

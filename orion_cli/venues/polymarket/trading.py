@@ -736,12 +736,15 @@ class PolymarketTrading:
                                   source="redeemable"))
         gone = sorted(wanted - listed)
         unchecked: dict[str, str] = {}
+        answered: set[str] = set()  # unchecked, though the venue answered (a record orion cannot use)
 
         async def checked(market: str) -> tuple[MarketOutcome, dict[Side, Decimal]] | None:
             try:
                 return await self._redeemed(market)
             except OrionError as exc:  # this market only: the others are still checked
                 unchecked[market] = str(exc)[:200]
+                if not isinstance(exc, VenueUnavailable):
+                    answered.add(market)
                 return None
 
         redeemed = await gather_limited(checked, gone, limit=OUTCOME_CONCURRENCY)
@@ -756,7 +759,7 @@ class PolymarketTrading:
             out.append(Settlement(Venue.POLYMARKET, market, o.yes_payout, paid_at, result=o.result,
                                   counts=tuple(held.items()), source="market outcome"))
         if unchecked:
-            raise SettlementsIncomplete(Venue.POLYMARKET, out, unchecked)
+            raise SettlementsIncomplete(Venue.POLYMARKET, out, unchecked, unreachable=not answered)
         return out
 
     async def _redeemed(self, market: str) -> tuple[MarketOutcome, dict[Side, Decimal]] | None:

@@ -883,6 +883,7 @@ def test_one_market_that_cannot_be_checked_is_named_and_spares_the_others(
         (s,) = caught.value.found
         assert (s.market_id, s.source) == (market.id, "redeemable")
         assert list(caught.value.unchecked) == [broken] and "500" in caught.value.unchecked[broken]
+        assert caught.value.unreachable  # no answer, only 500s: an outage (reconcile: unavailable, not drift)
 
     with_client(wallet, sim, go)
     assert len(_outcome_requests(sim)) >= 2  # asked, and retried, before giving that market up
@@ -902,6 +903,7 @@ def test_a_trades_read_that_answers_404_leaves_the_market_unchecked_not_unsettle
             await pm.settlements([market.id])
         assert caught.value.found == [] and list(caught.value.unchecked) == [market.id]
         assert "404" in caught.value.unchecked[market.id]
+        assert not caught.value.unreachable  # an answer orion cannot use: drift
 
     with_client(wallet, sim, go)
 
