@@ -237,21 +237,32 @@ def test_key_of_another_opportunity_is_refused(op_id: str) -> None:
     assert len(ledger_orders()) == 2
 
 
-def _interrupt(key: str, opportunity_id: str) -> None:
-    """An execution a kill left at leg1_sent (its first leg may be unhedged; no process drives it)."""
+def _interrupt(key: str, opportunity_id: str, markets: tuple[tuple[str, str], ...] = (),
+               status: str = "leg1_sent") -> None:
+    """An execution a kill left unfinished (no process drives it), trading ``markets`` (venue, id)."""
     from sqlalchemy import insert
 
     from orion_cli.store.tables import executions
 
     at = "2026-11-22T09:00:00Z"
+    plan = json.dumps({"legs": [{"venue": v, "market": m} for v, m in markets]})
     db = open_database(None)
     try:
         with db.write() as conn:
             conn.execute(insert(executions), {"key": key, "opportunity_id": opportunity_id, "mode": "paper",
-                                              "status": "leg1_sent", "size": Decimal(5), "plan": "{}",
+                                              "status": status, "size": Decimal(5), "plan": plan,
                                               "result": "{}", "created_at": at, "updated_at": at})
     finally:
         db.dispose()
+
+
+def _markets(op_id: str) -> tuple[tuple[str, str], ...]:
+    db = open_database(None)
+    try:
+        op, _ = store.load(db, op_id)
+    finally:
+        db.dispose()
+    return tuple((leg.venue.value, leg.market_id) for leg in op.legs)
 
 
 def test_a_new_key_beside_an_interrupted_execution_of_the_opportunity_is_refused(op_id: str) -> None:
@@ -263,18 +274,68 @@ def test_a_new_key_beside_an_interrupted_execution_of_the_opportunity_is_refused
                             "--json")
     assert code == 6, err
     assert "interrupted at leg1_sent" in err and f"`{resume}`" in err
+    assert json.loads(err.splitlines()[-1])["reason"] == "EXECUTION_INTERRUPTED"
     assert ledger_orders() == []
-    # The preview still shows the plan, and says why confirming would be refused.
-    code, out, err = invoke("trade", op_id, "--demo", "--size", "5", "--idempotency-key", "k-2", "--json")
+    # The preview still shows the plan, and says last that confirming would be refused.
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "5", "--idempotency-key", "k-2", "--format", "table")
     assert code == 0, err
-    assert json.loads(out)[0]["type"] == "plan" and "--confirm is refused until it is resumed" in err
+    assert "legs" in out and err.strip().splitlines()[-1].startswith("warning: --confirm would be refused")
+    assert "every check passes" not in err
     # A live trade is not held back by a paper execution.
     code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "k-2", "--live")
     assert code == 2 and "interrupted" not in err  # the usage error about recorded data, not this refusal
 
 
-def test_an_interrupted_execution_of_another_opportunity_is_named_not_refused(op_id: str) -> None:
-    _interrupt("op-elsewhere", "elsewhere")
+def test_the_same_markets_under_a_rescanned_id_are_refused_too(op_id: str) -> None:
+    """Found in review: opportunity ids are bucketed by the minute, so after a crash a rescan gave the
+    same legs a new id, and `trade NEW --confirm` (its own default key) traded them again."""
+    _interrupt("op-before", "before", _markets(op_id))
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+    assert code == 6 and "execution op-before of before was interrupted" in err, err
+    assert ledger_orders() == []
+
+
+def test_an_execution_running_in_another_process_on_the_same_markets_is_refused(op_id: str) -> None:
+    from orion_cli.execution.executor import execution_lock
+
+    _interrupt("op-running", "running", _markets(op_id), status="leg2_sent")
+    db = open_database(None)
+    try:
+        with execution_lock(db, "op-running"):  # another process drives it
+            code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+    finally:
+        db.dispose()
+    assert code == 6 and "running in another process" in err, err
+    assert ledger_orders() == []
+
+
+def test_two_interrupted_keys_of_one_opportunity_can_each_be_resumed(op_id: str) -> None:
+    """Found in review: each resume was refused pointing at the other, so neither could be finished.
+    Two real executions, then both set back to leg2_sent as a kill between the legs leaves them."""
+    from sqlalchemy import update
+
+    from orion_cli.store.tables import executions
+
+    keys = (default_key(op_id), "k-2")
+    for key in keys:
+        code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", key)
+        assert code == 0, err
+    db = open_database(None)
+    try:
+        with db.write() as conn:
+            conn.execute(update(executions).values(status="leg2_sent"))
+    finally:
+        db.dispose()
+    for key in keys:
+        code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", key,
+                                "--jsonl")
+        assert code == 0 and "resuming it" in err, err
+        assert lines(out)[-1]["status"] == "done"
+    assert len(ledger_orders()) == 4  # nothing sent twice
+
+
+def test_an_interrupted_execution_of_other_markets_is_named_not_refused(op_id: str) -> None:
+    _interrupt("op-elsewhere", "elsewhere", (("kalshi", "KX-ELSEWHERE"),))
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")
     assert code == 0, err
     assert lines(out)[-1]["status"] == "done"

@@ -49,9 +49,9 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def run_on_pty(argv: list[str], answer: str | None, *, timeout: float = 30.0,
-               enter: bool = True) -> tuple[int, str, str]:
-    """Run ``argv`` on a new pty; type ``answer`` (and Enter, unless ``enter`` is false) when the phrase
-    prompt appears. (exit code, before, all)."""
+               enter: bool = True, prompt: str = PROMPT_TAIL) -> tuple[int, str, str]:
+    """Run ``argv`` on a new pty; type ``answer`` (and Enter, unless ``enter`` is false) when ``prompt``
+    (the phrase prompt's tail by default) appears. (exit code, before, all)."""
     pid, fd = pty.fork()
     if pid == 0:  # child
         try:
@@ -74,7 +74,7 @@ def run_on_pty(argv: list[str], answer: str | None, *, timeout: float = 30.0,
                     break
                 buf += chunk
             text = buf.decode("utf-8", "replace")
-            if not answered and PROMPT_TAIL in text:
+            if not answered and prompt in text:
                 before_prompt = text
                 answered = True
                 time.sleep(0.2)
@@ -161,3 +161,37 @@ def test_flag_pair_on_a_terminal_never_prompts_and_audits_flag(op_id: str, tmp_p
     assert "LIVE TRADING" in output and "limits:" in output
     events = audit_events("live.authorized")
     assert [e.payload["how"] for e in events] == ["flag"]
+
+
+def test_a_preview_on_a_terminal_asks_before_placing_and_no_places_nothing(op_id: str) -> None:
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "n", enter=False,
+                                      prompt="Place these orders?")
+    assert before, f"no confirmation prompt appeared:\n{output}"
+    assert code == 0, output
+    assert "nothing placed" in output and audit_events("order.intent") == []
+
+
+def test_a_preview_that_confirming_would_refuse_does_not_offer_to_place(op_id: str) -> None:
+    """Found in review: beside an interrupted execution of the same opportunity the preview still
+    ended "every check passes"; it ends saying why --confirm would be refused, and does not ask."""
+    from decimal import Decimal
+
+    from sqlalchemy import insert
+
+    from orion_cli.store.tables import executions
+
+    at = "2026-11-22T09:00:00Z"
+    db = open_database(None)
+    try:
+        with db.write() as conn:
+            conn.execute(insert(executions), {"key": "op-before", "opportunity_id": op_id, "mode": "paper",
+                                              "status": "leg1_sent", "size": Decimal(5), "plan": "{}",
+                                              "result": "{}", "created_at": at, "updated_at": at})
+    finally:
+        db.dispose()
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo", "--idempotency-key", "k-2"], "y",
+                                      enter=False, prompt="Place these orders?")
+    assert code == 0, output
+    assert not before and "Place these orders?" not in output
+    assert "--confirm would be refused" in output and "every check passes" not in output
+    assert audit_events("order.intent") == []

@@ -309,7 +309,10 @@ def _plan_record(plan: TradePlan, mode: str) -> dict[str, Any]:
     return rec
 
 
-def _render_plan(app: AppContext, plan: TradePlan, mode: str, verdict: Verdict | None) -> None:
+def _render_plan(app: AppContext, plan: TradePlan, mode: str, verdict: Verdict | None, *,
+                 blocking: str | None = None) -> None:
+    """``blocking``: why --confirm would be refused though the checks pass (an unfinished execution
+    of the same markets), said last, where the verdict is read."""
     out = app.out
     rec = _plan_record(plan, mode)
     checks = [c.to_record() for c in verdict.checks] if verdict is not None else []
@@ -328,10 +331,12 @@ def _render_plan(app: AppContext, plan: TradePlan, mode: str, verdict: Verdict |
                 for c in checks]
         out.records(rows, CHECK_COLUMNS, title="pre-trade checks")
         failed = verdict.first_failure
-        if failed is None:
-            out.info("every check passes; nothing was placed (add --confirm to execute)")
-        else:
+        if failed is not None:
             out.info(f"would be refused by {failed.name}: {failed.detail}; nothing was placed")
+        elif blocking is None:
+            out.info("every check passes; nothing was placed (add --confirm to execute)")
+    if blocking is not None:
+        out.warn(f"--confirm would be refused: {blocking}; nothing was placed")
 
 
 def _render_execution(app: AppContext, result: ExecutionResult, plan: dict[str, Any] | None = None) -> None:
@@ -389,10 +394,10 @@ def executions_of(app: AppContext, opportunity_id: str) -> list[Mapping[str, Any
     return [dict(row._mapping) for row in rows]
 
 
-def interrupted_executions(app: AppContext, mode: str) -> list[Mapping[str, Any]]:
-    """The executions of ``mode`` not finished and driven by no process now (their key lock is free):
-    a crash or a kill left them, perhaps with a leg unhedged. Found by key lock, not by opportunity id:
-    a restarted scan gives the same legs a new id."""
+def unfinished_executions(app: AppContext, mode: str) -> list[dict[str, Any]]:
+    """The executions of ``mode`` not finished, oldest first, each with ``running``: whether a process
+    drives it now (its key lock is held). One that none drives was interrupted by a crash or a kill,
+    perhaps with a leg unhedged."""
     from sqlalchemy import select
 
     from orion_cli.core.runlock import RunLocked
@@ -403,20 +408,38 @@ def interrupted_executions(app: AppContext, mode: str) -> list[Mapping[str, Any]
     db = app.db()
     with db.read() as conn:
         rows = conn.execute(select(executions.c.key, executions.c.opportunity_id, executions.c.mode,
-                                   executions.c.status)
+                                   executions.c.status, executions.c.plan)
                             .where(executions.c.mode == mode,
                                    executions.c.status.in_([s.value for s in ExecStatus if not s.final]))
                             .order_by(executions.c.created_at)).all()
-    found: list[Mapping[str, Any]] = []
+    found: list[dict[str, Any]] = []
     for row in rows:
         lock = execution_lock(db, row.key)
         try:
             lock.acquire()
         except RunLocked:
-            continue  # another process is driving it now
+            found.append({**row._mapping, "running": True})
+            continue
         lock.release()
-        found.append(dict(row._mapping))
+        found.append({**row._mapping, "running": False})
     return found
+
+
+def interrupted_executions(app: AppContext, mode: str) -> list[dict[str, Any]]:
+    """The unfinished executions of ``mode`` no process drives now. Found by key lock, not by
+    opportunity id: a restarted scan gives the same legs a new id."""
+    return [e for e in unfinished_executions(app, mode) if not e["running"]]
+
+
+def _markets_of(execution: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The (venue, market) pairs of an execution's stored plan (empty if it cannot be read)."""
+    import json
+
+    try:
+        legs = json.loads(execution["plan"] or "{}").get("legs") or []
+        return {(str(leg["venue"]), str(leg["market"])) for leg in legs}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return set()
 
 
 def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
@@ -651,7 +674,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
             out.info(f"size {size} (scanned {op.size}, capped by limits.order_contracts/order_notional; "
                      "--size to choose)")
     key = key or default_key(op.id)
-    blocking = _interrupted_beside(app, op, key, pre_mode, source_flags(snapshot, demo), confirm=confirm)
+    blocking = _unfinished_beside(app, op, key, pre_mode, source_flags(snapshot, demo), confirm=confirm)
     source = open_source(app, snapshot, demo)
     if _recorded(snapshot, demo):
         announce(app, source)
@@ -670,7 +693,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         plan, balances = run(preview)
         ctx = _pipeline_context(settings, pre_mode, pre_authorized, pre_how, balances)
         verdict = preview_verdict(app, plan, ctx)
-        _render_plan(app, plan, pre_mode, verdict)
+        _render_plan(app, plan, pre_mode, verdict, blocking=blocking)
         if blocking or not (interactive() and not out.machine):
             return
         if not ask_confirm("Place these orders?", default=False):
@@ -707,32 +730,43 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         raise KeyboardInterrupt
 
 
-def _interrupted_beside(app: AppContext, op: Opportunity, key: str, mode: str, flags: str, *, confirm: bool) -> bool:
-    """Name the executions of ``mode`` a crash or kill left unfinished under keys other than ``key``.
+def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, flags: str, *,
+                       confirm: bool) -> str | None:
+    """Why ``--confirm`` must not start a new execution of ``op`` under ``key`` (None if it may).
 
-    One of this opportunity may hold an unhedged leg: executing the opportunity again under a new key
-    would add a second position beside it instead of finishing it, so ``--confirm`` is refused until
-    it is resumed (a preview says so and returns True). One of another opportunity is only named: this
-    trade is deliberate, and the trader should know a leg elsewhere may be unhedged."""
+    An unfinished execution of ``mode`` under another key that trades any of the same markets (or
+    the same opportunity) stands in the way: one interrupted may hold an unhedged leg, and one
+    running is still sending; a second position beside it would add to it instead of finishing it.
+    Matched by market, not only by id: a scan after a restart gives the same legs a new id.
+    Unrelated interrupted executions are named in a warning; resuming a key is never held back (it
+    is how an interrupted execution is finished). With ``confirm`` the first obstacle is raised."""
     from orion_cli.core.errors import Refused
-    from orion_cli.execution.state import resume_command
+    from orion_cli.execution.state import ExecStatus, resume_command
 
-    stuck = [e for e in interrupted_executions(app, mode) if e["key"] != key]
-    for e in stuck:
-        if e["opportunity_id"] != op.id:
-            resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags)
-            app.out.warn(f"execution {e['key']} of {e['opportunity_id']} was interrupted at {e['status']} "
-                         f"(a leg may be unhedged); resume it with `{resume}`")
-    mine = next((e for e in stuck if e["opportunity_id"] == op.id), None)
-    if mine is None:
-        return False
-    resume = resume_command(op.id, mine["key"], mode=mine["mode"], source_flags=flags)
-    message = (f"execution {mine['key']} of {op.id} was interrupted at {mine['status']} (a leg may be "
-               "unhedged); a new key would trade the opportunity again beside it")
-    if confirm:
-        raise Refused(message, reason="INTERRUPTED", hint=f"resume it first: `{resume}`")
-    app.out.warn(f"{message}: --confirm is refused until it is resumed with `{resume}`")
-    return True
+    if existing_execution(app, key) is not None:
+        return None  # reports or resumes that key: never a second position
+    mine = {(leg.venue.value, leg.market_id) for leg in op.legs}
+    blocking: str | None = None
+    for e in unfinished_executions(app, mode):
+        if e["key"] == key:
+            continue
+        resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags)
+        sent = "nothing sent yet" if e["status"] == ExecStatus.INTENTS else "a leg may be unhedged"
+        same = e["opportunity_id"] == op.id or bool(_markets_of(e) & mine)
+        if e["running"]:
+            if same and blocking is None:
+                blocking = (f"execution {e['key']} of {e['opportunity_id']} trades the same markets and is "
+                            "running in another process; wait for it to finish")
+            continue
+        what = f"execution {e['key']} of {e['opportunity_id']} was interrupted at {e['status']} ({sent})"
+        if same and blocking is None:
+            blocking = f"{what}; resume it first with `{resume}`"
+        elif not same:
+            app.out.warn(f"{what}; resume it with `{resume}`")
+    if blocking is not None and confirm:
+        raise Refused(f"not executed: {blocking}", reason="EXECUTION_INTERRUPTED",
+                      hint="a new key would trade these markets again beside it")
+    return blocking
 
 
 def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
