@@ -46,11 +46,24 @@ class AppContext:
             overrides = dict(self.overrides)
             if self.db_url:
                 overrides["database.url"] = self.db_url
-            self._settings = load_settings(config_file=self.config_path, overrides=overrides, lenient=lenient)
+            settings = load_settings(config_file=self.config_path, overrides=overrides, lenient=lenient)
             from orion_cli.core.logs import configure_logging
 
-            configure_logging(self._settings.logging.level, self._settings.logging.file, verbose=self.verbose,
-                              quiet=self.quiet)
+            log = settings.logging
+            try:
+                configure_logging(log.level, log.file, verbose=self.verbose, quiet=self.quiet)
+            except OSError as exc:
+                import dataclasses
+
+                from orion_cli.core.errors import ConfigError
+
+                problem = (f"logging.file = {log.file!r} from {settings.sources['logging.file']}: cannot open it "
+                           f"({exc.strerror or type(exc).__name__})")
+                if not lenient:
+                    raise ConfigError(problem, hint="fix or remove logging.file", reason="config_invalid") from None
+                configure_logging(log.level, "", verbose=self.verbose, quiet=self.quiet)  # stderr only
+                settings = dataclasses.replace(settings, problems=(*settings.problems, problem))
+            self._settings = settings
         return self._settings
 
     def db(self) -> Database:

@@ -406,21 +406,27 @@ def read_toml(path: Path, source: str) -> dict[str, Any]:
 
 
 # What the kill switch needs to be right about: which database to halt, and the sentinel file.
-KILL_SWITCH_SECTIONS = frozenset({"database", "halt"})
+KILL_SWITCH_SECTIONS = ("database", "halt")
 
 
 class _Problems:
     """Strict loading raises the first problem; lenient loading (the kill switch's) notes each one
-    and leaves its key at the default, unless it touches the kill switch's own sections, or a
-    section name orion does not know (perhaps a misspelt [database])."""
+    and leaves its key at the default, unless it may concern the kill switch's own keys: in their
+    sections, under a section name orion does not know (a misspelt [database]), or a key of theirs
+    under another section (its header line deleted). With the database named on the command line or
+    in the environment, only the [halt] keys are guarded so."""
 
-    def __init__(self, lenient: bool) -> None:
+    def __init__(self, lenient: bool, *, database_named: bool) -> None:
         self.lenient = lenient
+        self.guarded = ("halt",) if database_named else KILL_SWITCH_SECTIONS
+        self.keys = frozenset(f.name for section in self.guarded for f in dataclasses.fields(SECTIONS[section]))
+        self.unknown_sections = not database_named
         self.found: list[str] = []
 
     def __call__(self, exc: ConfigError, dotted: str) -> None:
-        section = dotted.split(".")[0]
-        if not self.lenient or section in KILL_SWITCH_SECTIONS or section not in SECTIONS:
+        section, _, key = dotted.partition(".")
+        if (not self.lenient or section in self.guarded or key in self.keys
+                or (section not in SECTIONS and self.unknown_sections)):
             raise exc
         self.found.append(exc.message)
 
@@ -474,12 +480,16 @@ def load_settings(
     (falling back to ``$ORION_CONFIG``).
 
     ``lenient`` is for the kill switch, which must engage even when a bad edit broke the file: a
-    wrong key outside [database] and [halt] is left at its default and listed in ``problems``. A file
-    that cannot be parsed at all is skipped only when the database comes from the environment or the
-    command line; otherwise nothing says which database to halt, and its error is raised.
+    wrong key that cannot concern [database] or [halt] (see ``_Problems``) is left at its default and
+    listed in ``problems``. A file that cannot be read or parsed at all is skipped only when the
+    database is named (non-empty) on the command line or in the environment; otherwise nothing says
+    which database to halt, and its error is raised.
     """
     env = os.environ if environ is None else environ
-    problem = _Problems(lenient)
+    # Named on the command line or in the environment: the files cannot point the kill switch elsewhere.
+    database_named = bool(str((overrides or {}).get("database.url") or env.get(f"{ENV_PREFIX}DATABASE__URL", ""))
+                          .strip())
+    problem = _Problems(lenient, database_named=database_named)
     values: dict[str, tuple[Any, str]] = {}
     files: list[str] = []
     unread: list[ConfigError] = []
@@ -518,10 +528,11 @@ def load_settings(
             values[dotted] = (v, "command line")
 
     if unread:
-        if "database.url" not in values:  # the unreadable file may name the database
+        if not database_named:  # the unreadable file may name the database (or override another's)
             unread[0].hint = "`orion --db URL halt` engages the kill switch on URL without the file"
             raise unread[0]
-        problem.found.extend(f"{exc.message} (the file was skipped)" for exc in unread)
+        problem.found.extend(f"{exc.message} (the file was skipped: halt.sentinel_file and every other key "
+                             "it sets are not applied)" for exc in unread)
 
     sections: dict[str, Any] = {}
     sources: dict[str, str] = {}

@@ -26,19 +26,21 @@ def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 
         name = "INFO"
     if quiet:
         name = "ERROR"
-    root = logging.getLogger("orion_cli")
-    root.setLevel(getattr(logging, name, logging.WARNING))
-    root.propagate = False
-    stderr_handler = logging.StreamHandler()
-    stderr_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root.addHandler(stderr_handler)
-    if file:
+    file_handler = None
+    if file:  # opened first: a file that cannot be opened (OSError) leaves logging as it was
         path = Path(file).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.close(fd)
         file_handler = logging.FileHandler(path, encoding="utf-8")
         file_handler.setFormatter(logging.Formatter(_FORMAT))
+    root = logging.getLogger("orion_cli")
+    root.setLevel(getattr(logging, name, logging.WARNING))
+    root.propagate = False
+    stderr_handler = logging.StreamHandler()
+    stderr_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(stderr_handler)
+    if file_handler is not None:
         root.addHandler(file_handler)
     _CONFIGURED = True
 

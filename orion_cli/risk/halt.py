@@ -9,7 +9,7 @@ path makes *inside* its write transaction, so a halt engaged a millisecond earli
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ class HaltStatus:
     since: str | None
     by: dict[str, Any]
     sentinel: str | None = None  # the sentinel file path, when it is what halts us
+    already_halted: bool = False  # from engage(): it found a halt and kept it (not in the record)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -115,7 +116,7 @@ class KillSwitch:
         if row.halted:
             AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kind, "already_halted": True,
                                                    "existing_reason": row.reason}, mode=self.mode, actor=who)
-            return status_in(conn, self.sentinel_file)
+            return replace(status_in(conn, self.sentinel_file), already_halted=True)
         since = iso_utc(datetime.now(UTC))
         conn.execute(
             update(halt_state).where(halt_state.c.id == 1).values(

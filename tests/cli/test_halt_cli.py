@@ -82,7 +82,8 @@ def test_the_kill_switch_engages_through_a_broken_config_file(isolated_home: Pat
     result = run("halt", "--reason", "drill", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["halted"] is True
-    assert "limits.order_notional" in result.stderr and "fix it before trading" in result.stderr
+    assert "limits.order_notional" in result.stderr and "Fix it before trading" in result.stderr
+    assert f"database sqlite:///{isolated_home / 'orion.db'} (from default)" in result.stderr  # which one halted
     status = run("halt", "--status", "--json")
     assert status.exit_code == 0 and json.loads(status.stdout)["reason"] == "drill"
     # --cancel-open reads the venues' settings: it halts, then refuses (exit 3), cancelling nothing.
@@ -101,11 +102,36 @@ def test_the_kill_switch_engages_through_a_broken_config_file(isolated_home: Pat
 
 def test_halting_while_halted_keeps_the_first_reason_and_says_so(isolated_home: Path) -> None:
     assert run("init").exit_code == 0
-    assert run("halt", "--reason", "first").exit_code == 0
+    first = run("halt", "--reason", "first")
+    assert first.exit_code == 0 and "already halted" not in first.stderr
     result = run("halt", "--reason", "second", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["reason"] == "first"
     assert "already halted since" in result.stderr and "'second'" in result.stderr
+    assert run("resume", "--yes").exit_code == 0
+    assert run("halt").exit_code == 0
+    again = run("halt")  # the same (default) reason twice: still said
+    assert "already halted since" in again.stderr
+
+
+def test_a_log_file_that_cannot_be_opened_does_not_stop_the_kill_switch(isolated_home: Path,
+                                                                        tmp_path: Path) -> None:
+    """Found in review: an unwritable logging.file was an internal error (exit 1) before anything was
+    halted. The halt logs to stderr only and says why; every other command names it (exit 3)."""
+    from orion_cli.core import logs
+
+    assert run("init").exit_code == 0
+    logs.reset_logging()  # configured once per process: as a fresh process would
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    env = {"ORION__LOGGING__FILE": str(blocker / "orion.log")}
+    result = CliRunner().invoke(app, ["halt", "--reason", "drill", "--json"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["halted"] is True and "logging.file" in result.stderr
+    logs.reset_logging()
+    other = CliRunner().invoke(app, ["audit", "tail"], env=env, catch_exceptions=False)
+    logs.reset_logging()
+    assert other.exit_code == 3 and "logging.file" in other.stderr and "internal" not in other.stderr
 
 
 def test_a_halt_by_a_service_trading_live_through_the_environment_pair_is_audited_as_live(

@@ -291,12 +291,31 @@ def test_lenient_loading_lists_what_is_wrong_and_keeps_the_defaults_for_it(tmp_p
     "[database]\nbusy_timeout_ms = 1\n",  # the kill switch's own section must be right
     '[database]\nurll = "sqlite:///x.db"\n',  # a misspelt database key would halt another database
     '[databse]\nurl = "sqlite:///x.db"\n',  # so would a misspelt section
+    '[logging]\nlevel = "info"\nurl = "sqlite:///x.db"\n',  # or a deleted [database] header line
     '[halt]\nsentinel_file = 3\n',
+    '[limits]\nsentinel_file = "/tmp/stop"\n',  # a deleted [halt] header line
 ])
 def test_lenient_loading_still_refuses_a_wrong_database_or_halt_setting(tmp_path: Path, body: str) -> None:
     f = _write(tmp_path / "c.toml", body)
     with pytest.raises(ConfigError):
         load_settings(config_file=f, environ={}, lenient=True)
+
+
+@pytest.mark.parametrize("body", [
+    "[database]\nbusy_timeout_ms = 1\n", '[databse]\nurl = "sqlite:///x.db"\n', '[newer_section]\nx = 1\n',
+    '[logging]\nurl = "sqlite:///x.db"\n'])
+def test_with_the_database_named_on_the_command_line_only_the_halt_keys_must_be_right(tmp_path: Path,
+                                                                                       body: str) -> None:
+    """Found in review: `orion --db URL halt`, the way out the errors name, still failed on a misspelt
+    [database] section or value, which the named database makes irrelevant."""
+    f = _write(tmp_path / "c.toml", body)
+    for named in ({"overrides": {"database.url": "sqlite:///named.db"}, "environ": {}},
+                  {"environ": {"ORION__DATABASE__URL": "sqlite:///named.db"}}):
+        s = load_settings(config_file=f, lenient=True, **named)  # type: ignore[arg-type]
+        assert s.database.url == "sqlite:///named.db" and len(s.problems) == 1
+    with pytest.raises(ConfigError):
+        load_settings(config_file=_write(tmp_path / "h.toml", '[limits]\nsentinel_file = "/tmp/s"\n'),
+                      overrides={"database.url": "sqlite:///named.db"}, environ={}, lenient=True)
 
 
 def test_an_unparseable_file_is_skipped_only_when_the_database_is_named_elsewhere(tmp_path: Path) -> None:
@@ -307,3 +326,19 @@ def test_an_unparseable_file_is_skipped_only_when_the_database_is_named_elsewher
     s = load_settings(config_file=f, environ={}, overrides={"database.url": "sqlite:///elsewhere.db"}, lenient=True)
     assert s.database.url == "sqlite:///elsewhere.db"
     assert len(s.problems) == 1 and "TOML syntax error" in s.problems[0] and "skipped" in s.problems[0]
+
+
+@pytest.mark.parametrize("second", ["unparseable", "missing"])
+def test_a_skipped_file_never_leaves_another_files_database_in_its_place(isolated_home: Path, tmp_path: Path,
+                                                                         second: str) -> None:
+    """Found in review: the user config's database.url counted as "named elsewhere", so a broken (or
+    mistyped, missing) --config file naming the production database was skipped, and the halt
+    engaged on the user config's database with exit 0."""
+    _write(isolated_home / "config.toml", '[database]\nurl = "sqlite:///user.db"\n')
+    prod = tmp_path / "prod.toml"
+    if second == "unparseable":
+        _write(prod, '[database]\nurl = "sqlite:///prod.db"\n[limits\n')
+    with pytest.raises(ConfigError):
+        load_settings(config_file=prod, environ={}, lenient=True)
+    with pytest.raises(ConfigError):  # an empty variable names nothing
+        load_settings(config_file=prod, environ={"ORION__DATABASE__URL": " "}, lenient=True)

@@ -66,7 +66,8 @@ def halt_command(
     this command (live when trading.mode is live, with the live environment pair, or with --live; the
     paper ledger otherwise). It exits 5, still halted, when a venue cannot be reached or an order
     cannot be cancelled (4 when only credentials were missing); running it again is safe. A broken
-    config.toml only warns, as long as [database] and [halt] are valid (--cancel-open then exits 3).
+    config.toml only warns, as long as [database] and [halt] are valid (--cancel-open then exits 3);
+    one that cannot be parsed needs the database named: `orion --db URL halt`.
 
     Example:  orion halt --reason "venue outage" --cancel-open --live   ·   orion halt --status --json
     """
@@ -82,8 +83,13 @@ def halt_command(
     # database and the sentinel file have to be right (see load_settings).
     settings = app.settings(lenient=True)
     if settings.problems:
+        from orion_cli.core.redact import mask_url
+
+        db = app.db()
+        where = settings.sources.get("database.url", "default")
         app.out.warn(f"the configuration is invalid: {'; '.join(settings.problems)}. The kill switch does not "
-                     "depend on what is wrong; fix it before trading (`orion config show` names each problem)")
+                     f"depend on what is wrong: database {mask_url(str(db.engine.url))} (from {where}). Fix "
+                     "it before trading (`orion config show` names each problem)")
     mode = "live" if live else app.mode()
     switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=mode)
     if status:
@@ -93,7 +99,7 @@ def halt_command(
     asked = reason or "halted from the command line"
     st = switch.engage(asked)
     app.out.banner(f"HALTED: {st.reason}")
-    if st.reason != asked:  # halting while halted keeps the first reason (a breaker's kind among it)
+    if st.already_halted:  # the first halt is kept (a breaker's kind among it)
         app.out.info(f"already halted since {st.since}; that halt's reason is kept, and this one "
                      f"({asked!r}) is in the audit log")
     if not cancel_open:
