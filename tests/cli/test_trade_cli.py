@@ -133,6 +133,16 @@ def test_bad_size_is_a_usage_error(op_id: str, bad: str) -> None:
     assert code == 2, err
 
 
+def test_a_size_beyond_the_books_depth_is_cut_and_said(op_id: str) -> None:
+    """Found by black-box testing: --size 100000 planned the books' 950 without a word."""
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "100000", "--jsonl")
+    assert code == 0, err
+    planned = Decimal(lines(out)[0]["size"])
+    assert planned < 100000 and f"size 100000 wanted; the thinnest leg's fresh asks allow {int(planned)}:" in err
+    code, _, err = invoke("trade", op_id, "--demo", "--size", "1e1", "--jsonl")
+    assert code == 0 and "wanted" not in err  # within the depth: nothing to say
+
+
 def test_default_size_is_capped_by_the_order_limits(op_id: str) -> None:
     db = open_database(None)
     try:

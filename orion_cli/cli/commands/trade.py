@@ -548,9 +548,13 @@ async def _plan_and_balances(app: AppContext, venues: VenueSet, source: MarketSo
                              size: Decimal | None, key: str, *, write: bool,
                              ) -> tuple[TradePlan, dict[Venue, Balance | None]]:
     from orion_cli.execution.executor import build_plan
+    from orion_cli.store.tables import plain
 
     fresh = await fresh_books(source, op)
     plan = build_plan(op, fresh, size=size, key=key, settings=app.settings(), now=_now())
+    if size is not None and plan.size < size:  # said, not left to be noticed in the plan
+        app.out.info(f"size {plain(size)} wanted; the thinnest leg's fresh asks allow {plain(plan.size)}: "
+                     f"planning {plain(plan.size)}")
     balances = await venues.balances(write=write)
     return plan, balances
 
