@@ -318,8 +318,10 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
     """Turn a raw value (TOML-typed, or a string from env/flags) into the key's type, or explain."""
 
     def bad(problem: str) -> ConfigError:
+        # As written: a TOML number (read as Decimal) bare, a boolean in TOML's spelling, text quoted.
+        shown = str(raw) if isinstance(raw, Decimal) else str(raw).lower() if isinstance(raw, bool) else repr(raw)
         return ConfigError(
-            f"{spec.dotted} = {raw!r} from {source}: {problem}; allowed: {spec.allowed()}",
+            f"{spec.dotted} = {shown} from {source}: {problem}; allowed: {spec.allowed()}",
             hint=f"fix or remove {spec.dotted} in {source}",
             reason="config_invalid",
         )

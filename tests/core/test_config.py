@@ -342,3 +342,16 @@ def test_a_skipped_file_never_leaves_another_files_database_in_its_place(isolate
         load_settings(config_file=prod, environ={}, lenient=True)
     with pytest.raises(ConfigError):  # an empty variable names nothing
         load_settings(config_file=prod, environ={"ORION__DATABASE__URL": " "}, lenient=True)
+
+
+@pytest.mark.parametrize(("body", "shown"), [
+    ("order_notional = 0.001", "limits.order_notional = 0.001 from"),  # a TOML number, not Decimal('0.001')
+    ('order_notional = "abc"', "limits.order_notional = 'abc' from"),
+    ("order_notional = true", "limits.order_notional = true from"),
+])
+def test_a_bad_value_is_shown_as_it_was_written(tmp_path: Path, body: str, shown: str) -> None:
+    """Found by black-box testing: the message showed Python's repr, Decimal('0.001')."""
+    f = _write(tmp_path / "c.toml", f"[limits]\n{body}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    assert shown in info.value.message and "Decimal(" not in info.value.message
