@@ -53,6 +53,10 @@ def to_json_line(record: Any) -> str:
     return to_json(record)
 
 
+# Text columns of a table wrap on a narrow terminal, but not narrower than this (an id stays whole).
+TEXT_MIN_WIDTH = 10
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
@@ -199,18 +203,31 @@ class Output:
         from rich.table import Table
 
         table = Table(title=title or None, show_lines=False, header_style="bold" if self.color else None)
-        for c in columns:
-            table.add_column(c.header, justify=c.justify)  # type: ignore[arg-type]
-        for rec in records:
-            table.add_row(*(c.cell(rec) for c in columns))
-        self._console().print(table)
+        rows = [[c.cell(rec) for c in columns] for rec in records]
+        need = 1  # the narrowest the table can be: each column's own minimum plus its borders
+        for i, c in enumerate(columns):
+            # On a narrow terminal a number is never shortened ("921…" reads as another amount) and
+            # text folds within a readable width (an id is folded, never cut); a table that cannot
+            # fit even so is printed at that width (the terminal wraps its lines), never cropped.
+            widest = max((len(row[i]) for row in rows), default=0)
+            number = c.justify == "right"
+            least = max(widest, len(c.header)) if number else min(widest, TEXT_MIN_WIDTH)
+            table.add_column(c.header, justify=c.justify, no_wrap=number,  # type: ignore[arg-type]
+                             overflow="ellipsis" if number else "fold", min_width=least)
+            need += least + 3
+        for row in rows:
+            table.add_row(*row)
+        console = self._console()
+        if need > console.width:
+            console = self._console(width=need)
+        console.print(table)
         self.stdout.flush()
 
-    def _console(self) -> Any:
+    def _console(self, width: int | None = None) -> Any:
         from rich.console import Console
 
         if stream_is_tty(self.stdout):
-            return Console(file=self.stdout, no_color=not self.color)
+            return Console(file=self.stdout, no_color=not self.color, width=width)
         # A table asked for on a pipe or file: wide, plain, never truncated to 80 columns.
         return Console(file=self.stdout, no_color=True, force_terminal=False, width=240)
 

@@ -135,3 +135,32 @@ def test_a_value_with_unicode_line_breaks_stays_on_one_line() -> None:
             assert len(out.splitlines()) == 1
         assert not {"\x85", "\u2028", "\u2029"} & set(out)
         assert json.loads(out)["v"] == text
+
+
+class NarrowTerminal(io.StringIO):
+    """A terminal 80 columns wide (Rich reads the width from COLUMNS)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_table_wider_than_the_terminal_never_shortens_a_number_or_an_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: at 80 columns Rich cut amounts to "921…" and market ids to
+    "0x18682f5…", which read as other values. Numbers stay whole; text folds; nothing is cropped."""
+    from orion_cli.cli.output import Column
+
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("NO_COLOR", "1")
+    market = "0x18682f5c3ac9f66132244ac057a2817a1b908702d424680f35de26cad232087d"
+    columns = [Column("market", "market"), Column("title", "title"),
+               *(Column(f"n{i}", f"amount {i}", justify="right") for i in range(8))]
+    record = {"market": market, "title": "Will the thing happen before the other thing?",
+              **{f"n{i}": f"1234567.{i}89" for i in range(8)}}
+    screen = NarrowTerminal()
+    Output("table", stdout=screen, stderr=io.StringIO()).records([record], columns, title="wide")
+    text = screen.getvalue()
+    assert "…" not in text
+    for i in range(8):
+        assert f"1234567.{i}89" in text and f"amount {i}" in text
+    cells = "".join(line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│"))
+    assert market in cells  # folded over lines, every character kept
