@@ -52,13 +52,13 @@ class AppContext:
             log = settings.logging
             try:
                 configure_logging(log.level, log.file, verbose=self.verbose, quiet=self.quiet)
-            except OSError as exc:
+            except (OSError, RuntimeError, ValueError) as exc:  # e.g. ~nosuchuser/… (RuntimeError), a NUL
                 import dataclasses
 
                 from orion_cli.core.errors import ConfigError
 
-                problem = (f"logging.file = {log.file!r} from {settings.sources['logging.file']}: cannot open it "
-                           f"({exc.strerror or type(exc).__name__})")
+                why = getattr(exc, "strerror", None) or type(exc).__name__
+                problem = f"logging.file = {log.file!r} from {settings.sources['logging.file']}: cannot open it ({why})"
                 if not lenient:
                     raise ConfigError(problem, hint="fix or remove logging.file", reason="config_invalid") from None
                 configure_logging(log.level, "", verbose=self.verbose, quiet=self.quiet)  # stderr only

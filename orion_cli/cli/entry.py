@@ -31,8 +31,8 @@ def main() -> None:
         sys.stdout.write(f"orion {__version__}\n")
         raise SystemExit(0)
     try:
-        # Importing the app takes a moment: Ctrl-C then (or around the app's own error boundary)
-        # must end as every other interruption does, not with a traceback.
+        # Importing the app takes a moment: Ctrl-C then must end as an interruption, not with a
+        # traceback (once the app runs, its error boundary and Click's handle it).
         from orion_cli.cli.app import main as app_main
 
         app_main()

@@ -427,7 +427,7 @@ class _Problems:
 
     def __call__(self, exc: ConfigError, dotted: str) -> None:
         section, _, key = dotted.partition(".")
-        if (not self.lenient or section in self.guarded or key in self.keys
+        if (not self.lenient or section in self.guarded or (key or section) in self.keys  # a top-level key too
                 or (section not in SECTIONS and self.unknown_sections)):
             raise exc
         self.found.append(exc.message)

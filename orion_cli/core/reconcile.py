@@ -447,8 +447,8 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
             ref=row.key, fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
         target = by_venue.get(drift.venue) or results[0]
         target.drifts.append(drift)
-        if target.status == "clean":
-            target.status = "drift"
+        target.counts["drifts"] = len(target.drifts)
+        target.status = "drift"  # also over "unavailable" (its reason stays): a leg may be unhedged
     stuck = [d for r in results for d in r.drifts if d.kind == "execution"]
     if not stuck:
         return

@@ -114,17 +114,19 @@ def test_halting_while_halted_keeps_the_first_reason_and_says_so(isolated_home: 
     assert "already halted since" in again.stderr
 
 
+@pytest.mark.parametrize("where", ["under a file", "~nosuchuser_zz/orion.log"])
 def test_a_log_file_that_cannot_be_opened_does_not_stop_the_kill_switch(isolated_home: Path,
-                                                                        tmp_path: Path) -> None:
-    """Found in review: an unwritable logging.file was an internal error (exit 1) before anything was
-    halted. The halt logs to stderr only and says why; every other command names it (exit 3)."""
+                                                                        tmp_path: Path, where: str) -> None:
+    """Found in review: an unwritable logging.file (or ~user that does not exist: a RuntimeError) was
+    an internal error (exit 1) before anything was halted. The halt logs to stderr only and says
+    why; every other command names it (exit 3)."""
     from orion_cli.core import logs
 
     assert run("init").exit_code == 0
     logs.reset_logging()  # configured once per process: as a fresh process would
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    env = {"ORION__LOGGING__FILE": str(blocker / "orion.log")}
+    env = {"ORION__LOGGING__FILE": str(blocker / "orion.log") if where == "under a file" else where}
     result = CliRunner().invoke(app, ["halt", "--reason", "drill", "--json"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["halted"] is True and "logging.file" in result.stderr

@@ -313,9 +313,10 @@ def test_with_the_database_named_on_the_command_line_only_the_halt_keys_must_be_
                   {"environ": {"ORION__DATABASE__URL": "sqlite:///named.db"}}):
         s = load_settings(config_file=f, lenient=True, **named)  # type: ignore[arg-type]
         assert s.database.url == "sqlite:///named.db" and len(s.problems) == 1
-    with pytest.raises(ConfigError):
-        load_settings(config_file=_write(tmp_path / "h.toml", '[limits]\nsentinel_file = "/tmp/s"\n'),
-                      overrides={"database.url": "sqlite:///named.db"}, environ={}, lenient=True)
+    for halt_keys in ('[limits]\nsentinel_file = "/tmp/s"\n', 'sentinel_file = "/tmp/s"\n'):  # header deleted
+        with pytest.raises(ConfigError):
+            load_settings(config_file=_write(tmp_path / "h.toml", halt_keys),
+                          overrides={"database.url": "sqlite:///named.db"}, environ={}, lenient=True)
 
 
 def test_an_unparseable_file_is_skipped_only_when_the_database_is_named_elsewhere(tmp_path: Path) -> None:

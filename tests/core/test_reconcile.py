@@ -835,6 +835,33 @@ def test_settlements_that_cannot_be_read_for_an_outage_make_the_venue_unavailabl
     assert {p.market_id: p.size for p in ledger.positions()} == {MKT: D(10)}
 
 
+def test_an_interrupted_execution_on_a_venue_whose_settlements_are_down_shows_it_as_drift(
+        db: Database, settings: Settings) -> None:
+    """Found in review: the settlements outage made the venue "unavailable", and the unhedged leg of an
+    interrupted execution found after it was listed under that status (and a drift count of 0): a
+    monitor watching the status, or the metrics' status gauge, missed it."""
+    from sqlalchemy import insert, update
+
+    from orion_cli.store.tables import executions, orders
+
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
+    with db.write() as conn:
+        conn.execute(update(orders).where(orders.c.client_order_id == "c-1").values(execution_id="K1"))
+        conn.execute(insert(executions), {"key": "K1", "opportunity_id": "op1", "mode": "live", "status": "leg1_done",
+                                          "size": D(10), "plan": "{}", "result": "{}",
+                                          "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"})
+
+    class Down(FakeVenue):
+        async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+            raise VenueUnavailable("kalshi", "settlements: 503")
+
+    (res,) = _run(db, settings, {Venue.KALSHI: Down(
+        positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])})
+    assert [d.kind for d in res.drifts] == ["execution"]
+    assert res.status == "drift" and res.counts["drifts"] == 1 and "503" in res.reason
+
+
 def test_a_report_beside_a_market_not_checked_for_settlement_is_not_recorded(db: Database,
                                                                             settings: Settings) -> None:
     """Found in review: reconcile recorded the venue's report while a held market could not be

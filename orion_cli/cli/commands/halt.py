@@ -89,7 +89,7 @@ def halt_command(
         where = settings.sources.get("database.url", "default")
         app.out.warn(f"the configuration is invalid: {'; '.join(settings.problems)}. The kill switch does not "
                      f"depend on what is wrong: database {mask_url(str(db.engine.url))} (from {where}). Fix "
-                     "it before trading (`orion config show` names each problem)")
+                     "it before trading (`orion config show` checks it)")
     mode = "live" if live else app.mode()
     switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=mode)
     if status:

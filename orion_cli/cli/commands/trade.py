@@ -755,7 +755,8 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
         if e["key"] == key:
             continue
         resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags)
-        sent = "nothing sent yet" if e["status"] == ExecStatus.INTENTS else "a leg may be unhedged"
+        sent = {ExecStatus.INTENTS: "nothing sent yet", ExecStatus.HEDGED: "hedged, not yet read back"}.get(
+            ExecStatus(e["status"]), "a leg may be unhedged")
         same = e["opportunity_id"] == op.id or bool(_markets_of(e) & mine)
         if e["running"]:
             if same and blocking is None:
