@@ -229,7 +229,7 @@ class Output:
         if stream_is_tty(self.stdout):
             return Console(file=self.stdout, no_color=not self.color, width=width)
         # A table asked for on a pipe or file: wide, plain, never truncated to 80 columns.
-        return Console(file=self.stdout, no_color=True, force_terminal=False, width=240)
+        return Console(file=self.stdout, no_color=True, force_terminal=False, width=max(240, width or 0))
 
     def _kv_table(self, record: dict[str, Any], columns: Sequence[Column], title: str) -> None:
         from rich.table import Table

@@ -164,3 +164,14 @@ def test_a_table_wider_than_the_terminal_never_shortens_a_number_or_an_id(monkey
         assert f"1234567.{i}89" in text and f"amount {i}" in text
     cells = "".join(line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│"))
     assert market in cells  # folded over lines, every character kept
+
+
+def test_a_table_wider_than_a_pipe_s_240_columns_is_not_cropped() -> None:
+    from orion_cli.cli.output import Column
+
+    columns = [Column(f"n{i}", f"amount {i}", justify="right") for i in range(20)]
+    sink = io.StringIO()  # not a terminal: the table is asked for with --format table
+    Output("table", stdout=sink, stderr=io.StringIO()).records([{f"n{i}": f"9876543.{i:02d}1" for i in range(20)}],
+                                                              columns)
+    text = sink.getvalue()
+    assert all(f"9876543.{i:02d}1" in text for i in range(20)) and "…" not in text
