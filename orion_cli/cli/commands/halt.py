@@ -83,12 +83,9 @@ def halt_command(
     # database and the sentinel file have to be right (see load_settings).
     settings = app.settings(lenient=True)
     if settings.problems:
-        from orion_cli.core.redact import mask_url
-
-        db = app.db()
         where = settings.sources.get("database.url", "default")
         app.out.warn(f"the configuration is invalid: {'; '.join(settings.problems)}. The kill switch does not "
-                     f"depend on what is wrong: database {mask_url(str(db.engine.url))} (from {where}). Fix "
+                     f"depend on what is wrong: database {app.db().display_url} (from {where}). Fix "
                      "it before trading (`orion config show` checks it)")
     mode = "live" if live else app.mode()
     switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=mode)
