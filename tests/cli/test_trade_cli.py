@@ -305,6 +305,27 @@ def test_the_same_markets_under_a_rescanned_id_are_refused_too(op_id: str) -> No
     assert ledger_orders() == []
 
 
+@pytest.mark.parametrize("plan", ["{}", "not json", '{"legs": [{"venue": "kalshi"}]}'])
+def test_an_interrupted_execution_whose_plan_cannot_be_read_is_taken_to_trade_these_markets(
+        op_id: str, plan: str) -> None:
+    """Found in review: an unreadable stored plan read as "no markets", so a new position was opened
+    beside an execution that may hold an unhedged leg in them. Unknown markets stand in the way."""
+    from sqlalchemy import update
+
+    from orion_cli.store.tables import executions
+
+    _interrupt("op-unknown", "unknown")
+    db = open_database(None)
+    try:
+        with db.write() as conn:
+            conn.execute(update(executions).values(plan=plan))
+    finally:
+        db.dispose()
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+    assert code == 6 and "execution op-unknown of unknown was interrupted" in err, err
+    assert ledger_orders() == []
+
+
 def test_an_execution_running_in_another_process_on_the_same_markets_is_refused(op_id: str) -> None:
     from orion_cli.execution.executor import execution_lock
 

@@ -431,15 +431,16 @@ def interrupted_executions(app: AppContext, mode: str) -> list[dict[str, Any]]:
     return [e for e in unfinished_executions(app, mode) if not e["running"]]
 
 
-def _markets_of(execution: Mapping[str, Any]) -> set[tuple[str, str]]:
-    """The (venue, market) pairs of an execution's stored plan (empty if it cannot be read)."""
-    import json
+def _markets_of(execution: Mapping[str, Any]) -> set[tuple[str, str]] | None:
+    """The (venue, market) pairs of an execution's stored plan; None when the plan cannot say (its
+    markets are then unknown, and taken to be any)."""
+    from orion_cli.execution.state import load_result
 
     try:
-        legs = json.loads(execution["plan"] or "{}").get("legs") or []
-        return {(str(leg["venue"]), str(leg["market"])) for leg in legs}
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return set()
+        legs = load_result(execution["plan"]).get("legs")
+        return {(str(leg["venue"]), str(leg["market"])) for leg in legs} if isinstance(legs, list) else None
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
@@ -757,7 +758,8 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
         resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags)
         sent = {ExecStatus.INTENTS: "nothing sent yet", ExecStatus.HEDGED: "hedged, not yet read back"}.get(
             ExecStatus(e["status"]), "a leg may be unhedged")
-        same = e["opportunity_id"] == op.id or bool(_markets_of(e) & mine)
+        markets = _markets_of(e)  # unknown: it may hold a leg in these markets, so it stands in the way
+        same = e["opportunity_id"] == op.id or markets is None or bool(markets & mine)
         if e["running"]:
             if same and blocking is None:
                 blocking = (f"execution {e['key']} of {e['opportunity_id']} trades the same markets and is "
