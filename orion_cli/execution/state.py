@@ -78,6 +78,8 @@ class ExecStatus(StrEnum):
 
 
 FINAL = frozenset({ExecStatus.DONE, ExecStatus.UNWOUND, ExecStatus.FAILED, ExecStatus.REFUSED})
+# As stored: what a crash or a kill can leave behind, for a resume (or reconcile) to finish.
+UNFINISHED: tuple[str, ...] = tuple(s.value for s in ExecStatus if s not in FINAL)
 
 TRANSITIONS: Mapping[ExecStatus, frozenset[ExecStatus]] = {
     ExecStatus.INTENTS: frozenset({ExecStatus.LEG1_SENT, ExecStatus.FAILED, ExecStatus.HALTED}),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, insert, select
@@ -12,6 +12,7 @@ from orion_cli.core.errors import DataError, NotFound
 from orion_cli.core.money import loads_exact
 from orion_cli.core.opportunity import Opportunity
 from orion_cli.store.db import Database
+from orion_cli.store.tables import executions
 from orion_cli.store.tables import opportunities as opp_table
 
 
@@ -53,9 +54,16 @@ def save(conn: Connection, opportunities: Sequence[Opportunity], *, source: str)
     return len(opportunities)
 
 
-def prune(conn: Connection, *, older_than: datetime) -> int:
-    """Forget opportunities that expired before ``older_than`` (they can never be traded)."""
-    result = conn.execute(delete(opp_table).where(opp_table.c.expires_at < _ts(older_than)))
+def prune(conn: Connection, *, older_than: datetime, unfinished: Collection[str]) -> int:
+    """Forget opportunities that expired before ``older_than`` (they can never be traded again), but
+    not one an execution whose status is in ``unfinished`` was planned from.
+
+    That execution's resume command names the opportunity, and finishing a crashed execution may
+    come days later (or, on recorded data whose quotes expired long ago, after the next scan).
+    """
+    planned = select(executions.c.opportunity_id).where(executions.c.status.in_(list(unfinished)))
+    result = conn.execute(delete(opp_table).where(opp_table.c.expires_at < _ts(older_than),
+                                                  opp_table.c.id.not_in(planned)))
     return int(result.rowcount or 0)
 
 

@@ -365,6 +365,40 @@ def test_two_interrupted_keys_of_one_opportunity_can_each_be_resumed(op_id: str)
     assert len(ledger_orders()) == 4  # nothing sent twice
 
 
+def test_an_execution_killed_between_its_legs_can_be_resumed_after_a_later_scan(op_id: str) -> None:
+    """Found in review: the next scan pruned an interrupted execution's expired opportunity (on the demo
+    data at once: its quotes expired long ago), and the resume command printed for it then failed with
+    "no opportunity", leaving the first leg unhedged. A real process, SIGKILLed after its first leg."""
+    import dataclasses
+    import os
+    import signal
+    import subprocess
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    db = open_database(None)
+    try:
+        op, source = store.load(db, op_id)
+        with db.write() as conn:  # expired over a week ago, and an id no rescan gives back
+            store.save(conn, [dataclasses.replace(op, id="zzzzzzzz",
+                                                  expires_at=datetime.now(UTC) - timedelta(days=8))], source=source)
+    finally:
+        db.dispose()
+    killed = subprocess.run([sys.executable, "-m", "orion_cli", "trade", "zzzzzzzz", "--demo", "--confirm",
+                             "--size", "5"], env={**os.environ, "ORION_TEST_CRASH_AT": "l1_recorded"},
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert [o.status.value for o in ledger_orders()] == ["filled", "intent"]  # the first leg alone, unhedged
+    code, _, err = invoke("scan", "--demo", "--jsonl")
+    assert code == 0, err
+    code, out, err = invoke("trade", "zzzzzzzz", "--demo", "--confirm", "--idempotency-key", "op-zzzzzzzz",
+                            "--jsonl")
+    assert code == 0 and "resuming it" in err, err
+    assert lines(out)[-1]["status"] == "done"
+    assert sorted(o.status.value for o in ledger_orders()) == ["filled", "filled"]  # nothing sent twice
+    assert audit_ok()
+
+
 def test_an_interrupted_execution_of_other_markets_is_named_not_refused(op_id: str) -> None:
     _interrupt("op-elsewhere", "elsewhere", (("kalshi", "KX-ELSEWHERE"),))
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")

@@ -14,6 +14,7 @@ from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, TickStructure, Venue
 from orion_cli.core.opportunity import Opportunity
 from orion_cli.core.pricing import price_pair, price_within_venue
+from orion_cli.execution.state import UNFINISHED
 from orion_cli.store import opportunities as store
 from orion_cli.store.db import Database
 from orion_cli.store.schema import StoredOpportunity
@@ -117,14 +118,43 @@ def test_prune_forgets_only_what_expired_before_the_cutoff(db: Database) -> None
     with db.write() as conn:
         store.save(conn, ops, source="live")
     with db.write() as conn:
-        assert store.prune(conn, older_than=t) == 2
+        assert store.prune(conn, older_than=t, unfinished=UNFINISHED) == 2
     for i in ("aaaaaaa1", "aaaaaaa2"):
         with pytest.raises(NotFound):
             store.load(db, i)
     for i in ("aaaaaaa3", "aaaaaaa4", "aaaaaaa5"):
         assert store.load(db, i)[0].expires_at == expiries[i]
     with db.write() as conn:
-        assert store.prune(conn, older_than=t) == 0
+        assert store.prune(conn, older_than=t, unfinished=UNFINISHED) == 0
+
+
+def test_prune_keeps_what_an_unfinished_execution_was_planned_from(db: Database) -> None:
+    """Found in review: a scan pruned the opportunity of an interrupted execution (a week later, or at
+    once on the demo data, whose quotes expired long ago), and the printed resume command then
+    failed with "no opportunity", leaving a leg unhedged until someone finished it by hand."""
+    from sqlalchemy import insert, update
+
+    from orion_cli.store.tables import executions
+
+    t = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
+    base = cross_opportunity()
+    ops = [dataclasses.replace(base, id=i, expires_at=t - timedelta(days=1)) for i in ("ccccccc1", "ccccccc2")]
+    at = "2026-05-31T12:00:00Z"
+    with db.write() as conn:
+        store.save(conn, ops, source="live")
+        conn.execute(insert(executions), [
+            {"key": f"op-{i}", "opportunity_id": i, "mode": "paper", "status": status, "size": D(1), "plan": "{}",
+             "result": "{}", "created_at": at, "updated_at": at}
+            for i, status in (("ccccccc1", "leg1_done"), ("ccccccc2", "done"))])
+    with db.write() as conn:
+        assert store.prune(conn, older_than=t, unfinished=UNFINISHED) == 1
+    assert store.load(db, "ccccccc1")[0].id == "ccccccc1"  # its resume command still finds it
+    with pytest.raises(NotFound):
+        store.load(db, "ccccccc2")  # finished: nothing left to resume
+    with db.write() as conn:  # once finished, it goes the way of every expired opportunity
+        conn.execute(update(executions).where(executions.c.key == "op-ccccccc1").values(status="done"))
+        assert store.prune(conn, older_than=t, unfinished=UNFINISHED) == 1
+    assert _count(db) == 0
 
 
 @pytest.mark.parametrize(("expires", "cutoff", "pruned"), [
@@ -138,7 +168,7 @@ def test_prune_compares_times_not_strings(db: Database, expires: datetime, cutof
     with db.write() as conn:
         store.save(conn, [op], source="live")
     with db.write() as conn:
-        assert store.prune(conn, older_than=cutoff) == int(pruned)
+        assert store.prune(conn, older_than=cutoff, unfinished=UNFINISHED) == int(pruned)
     assert _count(db) == (0 if pruned else 1)
 
 

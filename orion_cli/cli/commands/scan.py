@@ -81,6 +81,7 @@ def _scan_once(app: AppContext, source: Any, options: Any, include_candidates: b
     from datetime import UTC, datetime, timedelta
 
     from orion_cli.core.scan import scan
+    from orion_cli.execution.state import UNFINISHED
     from orion_cli.matching.pairs import load_pairs
     from orion_cli.store import opportunities as store
 
@@ -94,7 +95,8 @@ def _scan_once(app: AppContext, source: Any, options: Any, include_candidates: b
     with db.write() as conn:
         # Prune first: a recorded snapshot's quotes expired long ago, and pruning after the save would
         # delete the very opportunities this scan is about to print (their ids must stay loadable).
-        store.prune(conn, older_than=datetime.now(UTC) - timedelta(days=7))
+        store.prune(conn, older_than=datetime.now(UTC) - timedelta(days=7),
+                    unfinished=UNFINISHED)
         store.save(conn, result.opportunities, source=source.name)
     _ = include_candidates
     return result

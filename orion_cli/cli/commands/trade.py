@@ -402,15 +402,14 @@ def unfinished_executions(app: AppContext, mode: str) -> list[dict[str, Any]]:
 
     from orion_cli.core.runlock import RunLocked
     from orion_cli.execution.executor import execution_lock
-    from orion_cli.execution.state import ExecStatus
+    from orion_cli.execution.state import UNFINISHED
     from orion_cli.store.tables import executions
 
     db = app.db()
     with db.read() as conn:
         rows = conn.execute(select(executions.c.key, executions.c.opportunity_id, executions.c.mode,
                                    executions.c.status, executions.c.plan)
-                            .where(executions.c.mode == mode,
-                                   executions.c.status.in_([s.value for s in ExecStatus if not s.final]))
+                            .where(executions.c.mode == mode, executions.c.status.in_(UNFINISHED))
                             .order_by(executions.c.created_at)).all()
     found: list[dict[str, Any]] = []
     for row in rows:
