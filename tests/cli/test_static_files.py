@@ -75,6 +75,31 @@ def test_every_command_and_group_help_has_an_example() -> None:
     assert walk(typer.main.get_command(app), ("orion",)) == []
 
 
+def test_every_command_is_summed_up_on_one_line_in_its_groups_list() -> None:
+    """Found in review: the rich help keeps a docstring's line break in a group's command list, so
+    `orion --help` printed scan's summary broken mid-sentence ("... and exact" / "fees, ...")."""
+    import inspect
+
+    import typer
+
+    from orion_cli.cli.app import app
+
+    def walk(cmd: object, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        broken = []
+        for name, sub in sorted((getattr(cmd, "commands", None) or {}).items()):
+            summary = inspect.cleandoc(sub.short_help or sub.help or "").split("\n\n")[0]
+            broken += ([(*path, name)] if "\n" in summary else []) + walk(sub, (*path, name))
+        return broken
+
+    assert walk(typer.main.get_command(app), ("orion",)) == []
+
+
+def test_verbose_is_shown_as_the_repeatable_flag_it_is() -> None:
+    """Found in review: `-v` (a count) was listed as taking a value, `--verbose <int> [default: 0]`."""
+    [line] = [ln for ln in static.HELP_FILE.read_text(encoding="utf-8").splitlines() if "--verbose" in ln]
+    assert "<int>" not in line and "default" not in line and "-vv" in line
+
+
 def test_completions_offer_the_short_help_option() -> None:
     """-h is a help option everywhere (context_settings); found in review missing from completions."""
     tree = static.command_tree()

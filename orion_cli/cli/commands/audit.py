@@ -107,8 +107,7 @@ def tail(
 
 @app.command("verify")
 def verify(ctx: typer.Context) -> None:
-    """Recompute the hash chain; exit 7 naming the first bad seq if any row was altered, deleted,
-    inserted or reordered.
+    """Recompute the hash chain; exit 7 naming the first bad seq (a row altered, deleted, inserted, reordered).
 
     Example:  orion audit verify --json
     """

@@ -167,8 +167,9 @@ def scan_command(
                                                 help="Rescan every S seconds (a table refreshed in place on a "
                                                      "terminal, a JSON-lines stream otherwise).")] = None,
 ) -> None:
-    """Find arbitrage: match both venues' markets, price each tradable pair against real depth and exact
-    fees, store the opportunities (with an id and an expiry for `orion trade`) and print them.
+    """Find arbitrage: match both venues' markets and price each pair against real depth and exact fees.
+
+    The opportunities found are stored (with an id and an expiry for `orion trade`) and printed.
 
     Example:  orion scan --demo   ·   orion scan --min-edge 0.02 --jsonl | jq .net_profit
     """
