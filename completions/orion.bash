@@ -74,7 +74,7 @@ _orion_complete() {
         "/secrets/remove") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
         "/secrets/rotate") COMPREPLY=($(compgen -W "--new-password-file -h --help" -- "$cur")) ;;
         "/snapshot") COMPREPLY=($(compgen -W "info record -h --help" -- "$cur")) ;;
-        "/snapshot/info") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+        "/snapshot/info") COMPREPLY=($(compgen -W "--demo -h --help" -- "$cur")) ;;
         "/snapshot/record") COMPREPLY=($(compgen -W "--out -o --venue --limit -n --no-books --notes -h --help" -- "$cur")) ;;
         "/trade") COMPREPLY=($(compgen -W "--size --confirm --live --authorize-live --idempotency-key --snapshot --demo --watch --max-trades -h --help" -- "$cur")) ;;
     esac

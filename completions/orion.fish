@@ -177,6 +177,7 @@ complete -c orion -n '__fish_seen_subcommand_from snapshot' -a 'info' -d 'Descri
 complete -c orion -n '__fish_seen_subcommand_from snapshot' -a 'record' -d 'Record markets and order books from the live venues into a versioned snapshot file.'
 complete -c orion -n '__fish_seen_subcommand_from snapshot' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from snapshot' -l 'help' -d 'Show help and exit.'
+complete -c orion -n '__fish_seen_subcommand_from snapshot; and __fish_seen_subcommand_from info' -l 'demo' -d 'Describe the packaged demo data set.'
 complete -c orion -n '__fish_seen_subcommand_from snapshot; and __fish_seen_subcommand_from info' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from snapshot; and __fish_seen_subcommand_from info' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from snapshot; and __fish_seen_subcommand_from record' -l 'out' -d 'File to write (.json, or .json.gz to gzip).'

@@ -50,6 +50,32 @@ def test_markets_demo_json_has_the_minimum_fields_and_a_banner() -> None:
     assert all(isinstance(r["yes_ask"], str | None) for r in records)  # money as decimal strings
 
 
+@pytest.mark.parametrize("which", ["demo", "snapshot"])
+def test_the_synthesised_banner_names_a_command_that_runs(which: str, tmp_path: Path) -> None:
+    """Found in review: the banner pointed at `orion snapshot info` with no file, a usage error (the
+    demo data's file is inside the package, where no user would look)."""
+    import re
+    import shlex
+    import shutil
+
+    from orion_cli.venues.snapshot import demo_path
+
+    copy = tmp_path / "my snapshot.json.gz"  # a space: the command must quote it
+    shutil.copyfile(demo_path(), copy)
+    code, _, err = invoke("markets", *(["--demo"] if which == "demo" else ["--snapshot", str(copy)]), "--json")
+    assert code == 0, err
+    [command] = re.findall(r"details: `orion ([^`]+)`", err)
+    code, out, err = invoke(*shlex.split(command), "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["path"] == str(demo_path() if which == "demo" else copy) and info["synthesised"]
+
+
+def test_snapshot_info_wants_one_file_or_demo() -> None:
+    assert invoke("snapshot", "info")[0] == 2
+    assert invoke("snapshot", "info", "x.json.gz", "--demo")[0] == 2
+
+
 def test_markets_filters_and_jsonl() -> None:
     code, out, err = invoke("markets", "--demo", "--venue", "kalshi", "--search", "world cup", "--limit", "3",
                             "--jsonl")

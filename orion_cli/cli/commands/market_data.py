@@ -90,7 +90,10 @@ def announce(app: AppContext, source: MarketSource, data: MarketData | None = No
         out.banner(f"{kind}: recorded {when}; not live prices.")
         if cap.synthesised:
             heads = [s.split(". ", 1)[0].rstrip(".") for s in cap.synthesised]
-            out.banner("synthesised: " + "; ".join(heads) + " (details: `orion snapshot info`, -v)")
+            import shlex
+
+            which = "--demo" if kind == "DEMO DATA" else shlex.quote(str(source.path))
+            out.banner("synthesised: " + "; ".join(heads) + f" (details: `orion snapshot info {which}`, or -v)")
             for s in cap.synthesised:
                 out.debug(f"  synthesised: {s}")
     if data is not None:
@@ -345,16 +348,23 @@ def snapshot_record_command(
 @snapshot_app.command("info")
 def snapshot_info_command(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="Snapshot file.", dir_okay=False)],
+    path: Annotated[Path | None, typer.Argument(help="Snapshot file (or --demo).", dir_okay=False)] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Describe the packaged demo data set.")] = False,
 ) -> None:
     """Describe a snapshot file: version, recording time, what it holds and what was synthesised.
 
-    Example:  orion snapshot info today.json.gz --json
+    Example:  orion snapshot info today.json.gz --json   ·   orion snapshot info --demo
     """
-    from orion_cli.venues.snapshot import SnapshotSource
+    from orion_cli.venues.snapshot import SnapshotSource, demo_source
 
+    if path is not None and demo:
+        raise typer.BadParameter("name a snapshot file or --demo, not both", param_hint="--demo")
+    if path is None and not demo:
+        raise typer.BadParameter("name a snapshot file, or --demo for the packaged demo data set",
+                                 param_hint="PATH")
     app = get_app(ctx)
-    source = SnapshotSource(path)
+    source = SnapshotSource(path) if path is not None else demo_source()
+    path = source.path
     cap = source.capture()
     data = source.load()
     rec = _snapshot_summary(path, cap, data, path.stat().st_size)
