@@ -9,6 +9,7 @@ processes at once cannot exceed a limit that one process respects, and the audit
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,11 +179,22 @@ def _install_pg_write_lock(engine: Engine) -> None:
                 raise
 
 
+# The opening of a libpq conninfo string ("host=db dbname=orion ..."): a keyword libpq knows, then "=".
+_LIBPQ_CONNINFO = re.compile(r"\s*(host|hostaddr|port|dbname|user|password|passfile|service|sslmode|"
+                             r"connect_timeout|options|application_name)\s*=", re.IGNORECASE)
+
+
 def resolve_url(url: str | None) -> str:
     """An explicit URL, or the default SQLite file in the data dir; bare paths are accepted too."""
     if not url:
         return default_database_url()
     if "://" not in url:
+        if _LIBPQ_CONNINFO.match(url):
+            # Taken for a file name, it would have opened a new, empty SQLite ledger in the working
+            # directory: trades and the kill switch in a database nobody else reads.
+            raise StorageError("a libpq key=value connection string is not accepted here; give a URL",
+                               hint="for PostgreSQL: --db postgresql://USER@HOST:PORT/DBNAME (a file path: ./NAME)",
+                               reason="storage_url")
         return f"sqlite:///{Path(url).expanduser().resolve()}"
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the driver we ship; plain URLs would ask SQLAlchemy for psycopg2.

@@ -125,6 +125,24 @@ def test_resolve_url_forms(tmp_path: Path) -> None:
     assert resolve_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
 
 
+@pytest.mark.parametrize("conninfo", ["host=db.internal dbname=orion user=trader password=hunter2",
+                                      "dbname=orion", "  Service = orion"])
+def test_a_libpq_conninfo_is_refused_not_taken_for_a_file(conninfo: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: `--db "host=... dbname=..."` created an empty SQLite ledger of that name in the
+    working directory, so trades and the kill switch went to a database nothing else reads."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    with pytest.raises(StorageError) as refused:
+        open_database(conninfo)
+    assert refused.value.reason == "storage_url" and "postgresql://" in (refused.value.hint or "")
+    assert "hunter2" not in refused.value.message + (refused.value.hint or "")
+    assert list(cwd.iterdir()) == []
+    # A file whose name happens to hold "=" is still a file, written as a path.
+    assert resolve_url("./host=x.db") == f"sqlite:///{cwd / 'host=x.db'}"
+
+
 @pytest.mark.parametrize("url", ["sqlite:///:memory:", "mysql://u@h/db"])
 def test_unsupported_urls_are_storage_errors(url: str) -> None:
     with pytest.raises(StorageError):
