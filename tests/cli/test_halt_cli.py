@@ -65,11 +65,20 @@ def test_cancel_open_cancels_an_open_paper_order_after_halting(isolated_home: Pa
     assert status.exit_code == 0 and json.loads(status.stdout)["halted"] is True
 
 
-def test_status_or_live_without_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
-    for args in (("--status", "--cancel-open"), ("--live",)):
-        result = run("halt", *args)
-        assert result.exit_code == 2, result.output
+def test_status_with_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
+    result = run("halt", "--status", "--cancel-open")
+    assert result.exit_code == 2, result.output
     assert not (isolated_home / "orion.db").exists()  # refused before anything was opened
+
+
+def test_live_without_cancel_open_still_halts(isolated_home: Path) -> None:
+    """Found by black-box testing: `orion halt --live` was a usage error (exit 2) with nothing halted.
+    A flag that changes nothing must not keep the kill switch off."""
+    result = run("halt", "--live", "--reason", "drill", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["halted"] is True
+    assert "--live only chooses where --cancel-open cancels" in result.stderr
+    assert json.loads(run("halt", "--status", "--json").stdout)["halted"] is True
 
 
 def test_the_kill_switch_engages_through_a_broken_config_file(isolated_home: Path) -> None:

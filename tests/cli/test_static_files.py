@@ -94,6 +94,28 @@ def test_every_command_is_summed_up_on_one_line_in_its_groups_list() -> None:
     assert walk(typer.main.get_command(app), ("orion",)) == []
 
 
+def test_no_help_text_holds_what_rich_takes_for_markup() -> None:
+    """Found by black-box testing: `orion halt --help` read "as long as  and  are valid"; the help is
+    rendered as rich markup, which swallowed "[database]" and "[halt]" as style tags."""
+    import re
+
+    import typer
+
+    from orion_cli.cli.app import app
+
+    tag = re.compile(r"(?<!\\)\[/?[a-z#@][^\]\[]*\]")
+
+    def walk(cmd: object, path: tuple[str, ...]) -> list[tuple[str, str]]:
+        params = getattr(cmd, "params", [])
+        texts = [getattr(cmd, "help", None) or "", *(getattr(p, "help", None) or "" for p in params)]
+        found = [(" ".join(path), m) for text in texts for m in tag.findall(text)]
+        for name, sub in sorted((getattr(cmd, "commands", None) or {}).items()):
+            found += walk(sub, (*path, name))
+        return found
+
+    assert walk(typer.main.get_command(app), ("orion",)) == []
+
+
 def test_verbose_is_shown_as_the_repeatable_flag_it_is() -> None:
     """Found in review: `-v` (a count) was listed as taking a value, `--verbose <int> [default: 0]`."""
     [line] = [ln for ln in static.HELP_FILE.read_text(encoding="utf-8").splitlines() if "--verbose" in ln]

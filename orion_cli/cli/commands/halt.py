@@ -66,7 +66,7 @@ def halt_command(
     this command (live when trading.mode is live, with the live environment pair, or with --live; the
     paper ledger otherwise). It exits 5, still halted, when a venue cannot be reached or an order
     cannot be cancelled (4 when only credentials were missing); running it again is safe. A broken
-    config.toml only warns, as long as [database] and [halt] are valid (--cancel-open then exits 3);
+    config.toml only warns, as long as its database and halt sections are valid (--cancel-open then exits 3);
     one that cannot be parsed needs the database named: `orion --db URL halt`.
 
     Example:  orion halt --reason "venue outage" --cancel-open --live   ·   orion halt --status --json
@@ -76,9 +76,6 @@ def halt_command(
     app = get_app(ctx)
     if status and cancel_open:
         raise typer.BadParameter("--status shows the kill switch; it cancels nothing", param_hint="--cancel-open")
-    if live and not cancel_open:
-        raise typer.BadParameter("--live chooses where --cancel-open cancels; a halt stops every mode",
-                                 param_hint="--live")
     # A bad edit to config.toml must not stand between the operator and the kill switch: only the
     # database and the sentinel file have to be right (see load_settings).
     settings = app.settings(lenient=True)
@@ -94,12 +91,14 @@ def halt_command(
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
         return
     asked = reason or "halted from the command line"
-    st = switch.engage(asked)
+    st = switch.engage(asked)  # first: a flag given wrongly must not keep the kill switch off
     app.out.banner(f"HALTED: {st.reason}")
     if st.already_halted:  # the first halt is kept (a breaker's kind among it)
         app.out.info(f"already halted since {st.since}; that halt's reason is kept, and this one "
                      f"({asked!r}) is in the audit log")
     if not cancel_open:
+        if live:
+            app.out.warn("--live only chooses where --cancel-open cancels; the halt stops every mode")
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
         return
     if settings.problems:  # which venues, at which addresses, in which mode: not from a broken file
