@@ -202,8 +202,14 @@ def resolve_url(url: str | None) -> str:
     return url
 
 
-def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migrate: bool = True) -> Database:
-    """Open (creating and migrating if needed) the ledger at ``url``."""
+def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migrate: bool = True,
+                  create: bool = True) -> Database:
+    """Open (creating and migrating if needed) the ledger at ``url``.
+
+    ``create=False`` refuses a ledger that does not exist yet (a missing or empty SQLite file, a
+    PostgreSQL database without orion's tables): for the kill switch, a mistyped URL must not halt a
+    new, empty ledger that nothing trades against and report success.
+    """
     resolved = resolve_url(url)
     try:
         parsed = make_url(resolved)
@@ -215,6 +221,8 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         if not db_path or db_path == ":memory:":
             raise StorageError("in-memory SQLite cannot be shared between processes; use a file path")
         path = Path(db_path)
+        if not create and (not path.exists() or path.stat().st_size == 0):
+            raise _missing(mask_url(resolved))
         _check_sqlite_file(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -237,8 +245,14 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         raise StorageError(f"unsupported database backend {backend!r}; use sqlite or postgresql")
     db = Database(engine, resolved)
     if migrate:
-        ensure_schema(db)
+        ensure_schema(db, create=create)
     return db
+
+
+def _missing(display_url: str) -> StorageError:
+    return StorageError(f"no orion ledger at {display_url}: nothing trades against it",
+                        hint="check --db / database.url / ORION__DATABASE__URL (`orion init` creates a new ledger)",
+                        reason="storage_missing")
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -255,8 +269,9 @@ def _table_names(conn: Connection) -> set[str]:
     return set(inspect(conn).get_table_names())
 
 
-def ensure_schema(db: Database) -> None:
-    """Bring the schema to HEAD, once, safely when several processes start together."""
+def ensure_schema(db: Database, *, create: bool = True) -> None:
+    """Bring the schema to HEAD, once, safely when several processes start together (``create``: also
+    into a database that holds no orion ledger yet)."""
     try:
         with db.engine.connect() as conn:
             with conn.begin():
@@ -271,6 +286,8 @@ def ensure_schema(db: Database) -> None:
                     hint="point --db / database.url at an orion database or a new path",
                     reason="storage_foreign",
                 )
+            if not create and not tables:
+                raise _missing(db.display_url)
         _migrate(db)
     except StorageError:
         raise

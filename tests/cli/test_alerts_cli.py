@@ -204,7 +204,10 @@ def _environment(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
 
 @pytest.fixture
 def db_file(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'ledger.db'}"
+    """A ledger that exists, as `orion init` leaves it (reconcile refuses one named but missing)."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    open_database(url).dispose()
+    return url
 
 
 @pytest.fixture

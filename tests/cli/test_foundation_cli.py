@@ -136,6 +136,7 @@ def test_every_global_option_is_accepted_after_the_command(ledger: Path, tmp_pat
     assert hoist_global_options(["halt", "--status", "-vv", "-q", "--db", "x", "--config=c"]) == [
         "-vv", "-q", "--db", "x", "--config=c", "halt", "--status"]
     other = tmp_path / "other.db"
+    assert run("init", "--db", str(other), "-q").exit_code == 0  # the kill switch wants a ledger that exists
     assert run("halt", "--reason", "after", "--db", str(other), "-q").exit_code == 0
     status = run("halt", "--status", "--json", "--db", str(other), "-v")
     assert status.exit_code == 0, status.output
@@ -185,9 +186,10 @@ def test_table_format_on_a_pipe(ledger: Path) -> None:
 
 def test_db_option_selects_the_ledger(isolated_home: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.db"
+    assert run("--db", str(other), "init").exit_code == 0
+    assert other.exists() and not (isolated_home / "orion.db").exists()
     result = run("--db", str(other), "halt", "--reason", "elsewhere")
     assert result.exit_code == 0, result.output
-    assert other.exists() and not (isolated_home / "orion.db").exists()
     status = run("--db", str(other), "--json", "halt", "--status")
     assert json.loads(status.stdout)["reason"] == "elsewhere"
 

@@ -71,6 +71,26 @@ def test_status_with_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
     assert not (isolated_home / "orion.db").exists()  # refused before anything was opened
 
 
+@pytest.mark.parametrize("command", [("halt", "--reason", "outage"), ("halt", "--status"), ("resume", "--yes"),
+                                     ("reconcile", "--demo"), ("audit", "verify")])
+def test_a_ledger_named_but_missing_is_refused_not_created(command: tuple[str, ...], isolated_home: Path,
+                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: `orion --db TYPO halt` created a new, empty ledger (directories too),
+    halted it and said HALTED with exit 0, while the real ledger went on trading. Reconcile and audit
+    verify (run from cron) likewise reported a new, empty ledger clean."""
+    typo = tmp_path / "typo" / "orion.bd"
+    for how in ("--db", "env"):
+        if how == "env":
+            monkeypatch.setenv("ORION__DATABASE__URL", f"sqlite:///{typo}")
+        result = run(*(["--db", str(typo)] if how == "--db" else []), *command, "--json")
+        assert result.exit_code == 3, result.output
+        assert json.loads(result.stderr.strip().splitlines()[-1])["reason"] == "storage_missing"
+        assert "HALTED" not in result.stderr and not (tmp_path / "typo").exists()
+    monkeypatch.delenv("ORION__DATABASE__URL")
+    # The default ledger (nothing named) is created: halting a fresh install before anything runs.
+    assert run("halt", "--reason", "before the first run").exit_code == 0
+
+
 def test_live_without_cancel_open_still_halts(isolated_home: Path) -> None:
     """Found by black-box testing: `orion halt --live` was a usage error (exit 2) with nothing halted.
     A flag that changes nothing must not keep the kill switch off."""

@@ -53,7 +53,10 @@ def _invoke(*args: str) -> Any:
 
 @pytest.fixture
 def db_file(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'ledger.db'}"
+    """A ledger that exists, as `orion init` leaves it (reconcile refuses one named but missing)."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    open_database(url).dispose()
+    return url
 
 
 @pytest.fixture

@@ -125,6 +125,28 @@ def test_resolve_url_forms(tmp_path: Path) -> None:
     assert resolve_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
 
 
+def test_create_false_refuses_a_ledger_that_does_not_exist_and_makes_none(db_url: str, tmp_path: Path) -> None:
+    """The kill switch's commands open with create=False: found by black-box testing, a mistyped
+    `--db` made `orion halt` create an empty ledger (parent directories too), halt it and exit 0
+    while the real ledger kept trading."""
+    url = f"sqlite:///{tmp_path / 'typo' / 'ledger.db'}" if db_url.startswith("sqlite") else db_url
+    with pytest.raises(StorageError) as refused:
+        open_database(url, create=False)
+    assert refused.value.reason == "storage_missing" and "no orion ledger" in refused.value.message
+    assert not (tmp_path / "typo").exists()
+    if not db_url.startswith("sqlite"):  # the empty PostgreSQL database was left without tables
+        from sqlalchemy import create_engine, inspect
+
+        engine = create_engine(resolve_url(db_url))
+        try:
+            with engine.connect() as conn:
+                assert inspect(conn).get_table_names() == []
+        finally:
+            engine.dispose()
+    open_database(db_url).dispose()  # once created, it opens either way
+    open_database(db_url, create=False).dispose()
+
+
 @pytest.mark.parametrize("conninfo", ["host=db.internal dbname=orion user=trader password=hunter2",
                                       "dbname=orion", "  Service = orion"])
 def test_a_libpq_conninfo_is_refused_not_taken_for_a_file(conninfo: str, tmp_path: Path,

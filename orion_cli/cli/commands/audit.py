@@ -115,7 +115,7 @@ def verify(ctx: typer.Context) -> None:
     from orion_cli.store.audit import AuditLog
 
     app_ctx = get_app(ctx)
-    result = AuditLog(app_ctx.db()).verify()
+    result = AuditLog(app_ctx.db(existing=True)).verify()  # a mistyped URL: refused, not an empty chain
     app_ctx.out.record(result.to_record(), [Column("ok", "intact"), Column("events", "events verified"),
                                             Column("first_bad_seq", "first bad seq"), Column("problem", "problem")],
                        title="audit chain")

@@ -67,7 +67,8 @@ def halt_command(
     paper ledger otherwise). It exits 5, still halted, when a venue cannot be reached or an order
     cannot be cancelled (4 when only credentials were missing); running it again is safe. A broken
     config.toml only warns, as long as its database and halt sections are valid (--cancel-open then exits 3);
-    one that cannot be parsed needs the database named: `orion --db URL halt`.
+    one that cannot be parsed needs the database named: `orion --db URL halt`. A database named by
+    --db or database.url must exist already (exit 3): a mistyped one is not created and halted.
 
     Example:  orion halt --reason "venue outage" --cancel-open --live   ·   orion halt --status --json
     """
@@ -79,13 +80,14 @@ def halt_command(
     # A bad edit to config.toml must not stand between the operator and the kill switch: only the
     # database and the sentinel file have to be right (see load_settings).
     settings = app.settings(lenient=True)
+    db = app.db(existing=True)  # a mistyped --db must not halt a new, empty ledger and report success
     if settings.problems:
         where = settings.sources.get("database.url", "default")
         app.out.warn(f"the configuration is invalid: {'; '.join(settings.problems)}. The kill switch does not "
-                     f"depend on what is wrong: database {app.db().display_url} (from {where}). Fix "
+                     f"depend on what is wrong: database {db.display_url} (from {where}). Fix "
                      "it before trading (`orion config show` checks it)")
     mode = "live" if live else app.mode()
-    switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=mode)
+    switch = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode)
     if status:
         st = switch.status()
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
@@ -200,7 +202,7 @@ def resume_command(
 
     app = get_app(ctx)
     settings = app.settings()
-    switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=app.mode())
+    switch = KillSwitch(app.db(existing=True), sentinel_file=settings.halt.sentinel_file, mode=app.mode())
     current = switch.status()
     if not current.halted:
         app.out.info("not halted; nothing to release")

@@ -129,7 +129,8 @@ def reconcile_command(
     second exits at once with exit 6 (LOCKED).
 
     Exit codes: 0 clean · 7 drift (wins over 5) · 5 a venue could not be reached · 6 another run holds
-    the lock · 4 credentials missing or vault locked.
+    the lock · 4 credentials missing or vault locked · 3 a ledger named by --db or database.url that
+    does not exist (a mistyped one is never created and reported clean).
 
     Example:  orion reconcile --json   ·   orion reconcile --venue kalshi --fix --metrics-file orion.prom
     """
@@ -149,7 +150,7 @@ def reconcile_command(
     if mode == "live" and (snapshot is not None or demo):
         raise typer.BadParameter("--snapshot/--demo are for paper mode; live mode reads the venues",
                                  param_hint="--demo")
-    db = app.db()
+    db = app.db(existing=True)  # from cron: a mistyped URL must not reconcile a new, empty ledger as clean
     with RunLock(db, "reconcile"), LazyStore(app) as secrets:  # the vault, opened on first need, always closed
         if mode == "live":
             venues = _live_venues(settings, secrets.get(), wanted)
