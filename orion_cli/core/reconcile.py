@@ -388,11 +388,26 @@ async def reconcile_async(
     return results
 
 
-# An execution left in a non-final state longer than the grace period was interrupted (a crash, a
-# kill) between its legs: one leg may be filled with nothing on the other venue. HALTED ones already
-# carry their record and alert; HEDGED ones hold equal shares (up to the dust the hedge accepted).
-# Derived from the machine, so a status added to it is not missed.
+# An execution left in a non-final state that no process drives (its key lock is free), or that has
+# not moved for longer than the grace period, was interrupted (a crash, a kill) between its legs: one
+# leg may be filled with nothing on the other venue. HALTED ones already carry their record and
+# alert; HEDGED ones hold equal shares (up to the dust the hedge accepted). Derived from the
+# machine, so a status added to it is not missed.
 _STUCK = tuple(s.value for s in ExecStatus if not s.final and s not in (ExecStatus.HALTED, ExecStatus.HEDGED))
+
+
+def _driven(db: Database, key: str) -> bool:
+    """Whether a process holds execution ``key``'s lock now (it is being driven, not interrupted)."""
+    from orion_cli.core.runlock import RunLocked
+    from orion_cli.execution.executor import execution_lock
+
+    lock = execution_lock(db, key)
+    try:
+        lock.acquire()
+    except RunLocked:
+        return True
+    lock.release()
+    return False
 
 
 def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
@@ -409,9 +424,10 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
     with ctx.db.read() as conn:
         rows = conn.execute(select(executions.c.key, executions.c.opportunity_id, executions.c.status,
                                    executions.c.updated_at)
-                            .where(executions.c.mode == ctx.mode, executions.c.status.in_(_STUCK),
-                                   executions.c.updated_at < cut)
+                            .where(executions.c.mode == ctx.mode, executions.c.status.in_(_STUCK))
                             .order_by(executions.c.updated_at)).all()
+        # A recent one may still be running (a trade beside this run): interrupted only if no one drives it.
+        rows = [row for row in rows if row.updated_at < cut or not _driven(ctx.db, row.key)]
         legs: dict[str, list[Any]] = {row.key: [] for row in rows}
         if rows:
             for leg in conn.execute(select(orders.c.execution_id, orders.c.venue, orders.c.market_id, orders.c.side,

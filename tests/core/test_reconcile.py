@@ -26,7 +26,7 @@ from orion_cli.core.errors import DataError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.reconcile import NEVER_REACHED, VenueReconcile, reconcile
 from orion_cli.risk.halt import KillSwitch
-from orion_cli.store.audit import AuditLog
+from orion_cli.store.audit import AuditLog, iso_utc
 from orion_cli.store.db import Database, open_database
 from orion_cli.store.ledger import Ledger
 from orion_cli.venues.http import RetryPolicy
@@ -860,6 +860,37 @@ def test_an_interrupted_execution_on_a_venue_whose_settlements_are_down_shows_it
         positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])})
     assert [d.kind for d in res.drifts] == ["execution"]
     assert res.status == "drift" and res.counts["drifts"] == 1 and "503" in res.reason
+
+
+@pytest.mark.parametrize("running", [False, True])
+def test_an_execution_killed_a_moment_ago_is_drift_unless_a_process_drives_it(db: Database, settings: Settings,
+                                                                                running: bool) -> None:
+    """Found by black-box testing: reconcile run just after a trade was killed between its legs said
+    "clean" (exit 0): an execution was taken for interrupted only after the grace period, though its
+    free key lock already says no process drives it. One whose lock is held is still running."""
+    import contextlib
+
+    from sqlalchemy import insert, update
+
+    from orion_cli.execution.executor import execution_lock
+    from orion_cli.store.tables import executions, orders
+
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
+    just_now = iso_utc(NOW - timedelta(seconds=1))
+    with db.write() as conn:
+        conn.execute(update(orders).where(orders.c.client_order_id == "c-1").values(execution_id="K1"))
+        conn.execute(insert(executions), {"key": "K1", "opportunity_id": "op1", "mode": "live",
+                                          "status": "leg2_sent", "size": D(10), "plan": "{}", "result": "{}",
+                                          "created_at": just_now, "updated_at": just_now})
+    venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])
+    with execution_lock(db, "K1") if running else contextlib.nullcontext():
+        (res,) = _run(db, settings, {Venue.KALSHI: venue}, grace=timedelta(seconds=120))
+    if running:
+        assert (res.status, res.drifts) == ("clean", [])
+    else:
+        assert res.status == "drift" and [d.kind for d in res.drifts] == ["execution"]
+        assert "execution K1 was interrupted at leg2_sent" in res.drifts[0].detail
 
 
 def test_a_report_beside_a_market_not_checked_for_settlement_is_not_recorded(db: Database,
