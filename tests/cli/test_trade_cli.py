@@ -408,6 +408,28 @@ def test_an_interrupted_execution_of_other_markets_is_named_not_refused(op_id: s
     assert "`orion trade elsewhere --confirm --idempotency-key op-elsewhere --demo`" in err
 
 
+def test_the_preview_judges_the_paper_balance_as_confirm_does(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: a few idle minutes after a paper trade, the preview failed BALANCE
+    ("balance is N s old") on the ledger row's time, while --confirm, reading the paper venue, passed
+    and traded. The paper venue's balance is the ledger's, current as of now, in both."""
+    from sqlalchemy import update
+
+    from orion_cli.store.tables import balances
+
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "first")
+    assert code == 0, err
+    db = open_database(None)
+    try:
+        with db.write() as conn:
+            assert conn.execute(update(balances).values(as_of="2026-01-01T00:00:00Z")).rowcount == 2
+    finally:
+        db.dispose()
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "5", "--idempotency-key", "second", "--json")
+    assert code == 0, err
+    balance = [r for r in json.loads(out) if r["type"] == "check" and r["name"] == "BALANCE"]
+    assert len(balance) == 2 and all(c["passed"] for c in balance), balance
+
+
 # -- exit codes -------------------------------------------------------------------------------------------------
 
 

@@ -171,6 +171,16 @@ def test_a_preview_on_a_terminal_asks_before_placing_and_no_places_nothing(op_id
     assert "nothing placed" in output and audit_events("order.intent") == []
 
 
+def test_a_preview_a_check_refuses_does_not_offer_to_place(op_id: str) -> None:
+    """Found by black-box testing: right after "would be refused by ORDER_CONTRACTS" the preview asked
+    "Place these orders?"; answering yes then failed with exit 6."""
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo", "--size", "101"], "y",
+                                      enter=False, prompt="Place these orders?")
+    assert code == 0, output
+    assert not before and "Place these orders?" not in output
+    assert "would be refused by ORDER_CONTRACTS" in output and audit_events("order.intent") == []
+
+
 def test_a_preview_that_confirming_would_refuse_does_not_offer_to_place(op_id: str) -> None:
     """Found in review: beside an interrupted execution of the same opportunity the preview still
     ended "every check passes"; it ends saying why --confirm would be refused, and does not ask."""

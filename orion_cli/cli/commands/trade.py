@@ -4,7 +4,8 @@ Shape (one command, two uses):
 
 * ``orion trade OP_ID [--size N] [--idempotency-key K] [--demo | --snapshot F]`` — re-reads both
   books, builds the plan and runs every pre-trade check inside a transaction that is rolled back:
-  nothing is placed, nothing is written, exit 0. On a terminal it then offers "Place these orders?".
+  nothing is placed, nothing is written, exit 0. On a terminal, when no check refuses the plan, it
+  then offers "Place these orders?".
 * ``orion trade OP_ID --confirm [--live --authorize-live]`` — executes both legs (paper unless the
   live gate of :mod:`orion_cli.core.gate` authorizes live trading). Exit 0 done (or already done
   under this idempotency key), 6 refused by a safeguard (the failing check is named), 5 a venue
@@ -229,7 +230,8 @@ class VenueSet:
         self.venues = {}
 
     async def balances(self, *, write: bool) -> dict[Venue, Balance | None]:
-        """Per venue; ``None`` when unknown (the BALANCE check then refuses). Paper previews write nothing."""
+        """Per venue; ``None`` when unknown (the BALANCE check then refuses). Paper previews write nothing,
+        and read the figure ``--confirm`` would use: the paper ledger's, current as of now."""
         from orion_cli.core.errors import OrionError
         from orion_cli.venues.trading import Balance as Bal
 
@@ -243,8 +245,9 @@ class VenueSet:
                 bal = ledger.balance(v)
                 if bal is None:
                     start = p.kalshi_balance if v.value == "kalshi" else p.polymarket_balance
-                    bal = Bal(v, "paper", start, ZERO, start, _now(), source="ledger")
-                out[v] = bal
+                    out[v] = Bal(v, "paper", start, ZERO, start, _now(), source="ledger")
+                else:  # as PaperVenue.balance(): the paper venue's figure is the ledger's, never stale
+                    out[v] = Bal(v, "paper", bal.available, bal.reserved, bal.total, _now(), source="ledger")
             return out
         for v, tv in self.build().items():
             try:
@@ -698,7 +701,9 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         ctx = _pipeline_context(settings, pre_mode, pre_authorized, pre_how, balances)
         verdict = preview_verdict(app, plan, ctx)
         _render_plan(app, plan, pre_mode, verdict, blocking=blocking)
-        if blocking or not (interactive() and not out.machine):
+        # Offered only for a plan --confirm would place: NOT_AUTHORIZED is what the gate, next, decides.
+        refused = any(not c.passed and c.name != "NOT_AUTHORIZED" for c in verdict.checks)
+        if blocking or refused or not (interactive() and not out.machine):
             return
         if not ask_confirm("Place these orders?", default=False):
             out.info("nothing placed")
