@@ -143,6 +143,16 @@ def test_a_size_beyond_the_books_depth_is_cut_and_said(op_id: str) -> None:
     assert code == 0 and "wanted" not in err  # within the depth: nothing to say
 
 
+def test_a_size_off_the_legs_step_is_rounded_down_and_said_so_not_blamed_on_depth(op_id: str) -> None:
+    """Found by black-box testing: --size 5.123456789 said "the thinnest leg's fresh asks allow 5.12",
+    though the books held far more: the legs' size step had rounded it."""
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "5.123456789", "--jsonl")
+    assert code == 0, err
+    assert lines(out)[0]["size"] == "5.12"
+    assert "size 5.123456789 wanted; the legs trade in steps of 0.01: planning 5.12" in err
+    assert "fresh asks" not in err
+
+
 def test_default_size_is_capped_by_the_order_limits(op_id: str) -> None:
     db = open_database(None)
     try:
@@ -397,6 +407,30 @@ def test_an_execution_killed_between_its_legs_can_be_resumed_after_a_later_scan(
     assert lines(out)[-1]["status"] == "done"
     assert sorted(o.status.value for o in ledger_orders()) == ["filled", "filled"]  # nothing sent twice
     assert audit_ok()
+
+
+def test_a_resume_is_sized_by_its_stored_plan_not_by_todays_limits(op_id: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: resuming a key printed "size 100 (scanned 950, capped by limits…)",
+    a size it never used; and with the limits lowered since, "not one contract fits" refused the
+    resume (exit 6), leaving the first leg unhedged. The stored plan sizes a resume."""
+    from sqlalchemy import update
+
+    from orion_cli.store.tables import executions
+
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+    assert code == 0, err
+    db = open_database(None)
+    try:
+        with db.write() as conn:
+            conn.execute(update(executions).values(status="leg2_sent"))
+    finally:
+        db.dispose()
+    monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "0.5")  # not one contract fits any more
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
+    assert code == 0 and "resuming it" in err, err
+    assert "capped" not in err and "re-reading the books" not in err and lines(out)[-1]["status"] == "done"
+    assert len(ledger_orders()) == 2
 
 
 def test_an_interrupted_execution_of_other_markets_is_named_not_refused(op_id: str) -> None:

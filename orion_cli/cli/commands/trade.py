@@ -556,8 +556,13 @@ async def _plan_and_balances(app: AppContext, venues: VenueSet, source: MarketSo
     fresh = await fresh_books(source, op)
     plan = build_plan(op, fresh, size=size, key=key, settings=app.settings(), now=_now())
     if size is not None and plan.size < size:  # said, not left to be noticed in the plan
-        app.out.info(f"size {plain(size)} wanted; the thinnest leg's fresh asks allow {plain(plan.size)}: "
-                     f"planning {plain(plan.size)}")
+        from orion_cli.core.money import floor_to
+        from orion_cli.core.pricing import size_grid
+
+        grid = size_grid([leg.market.size_step for leg in plan.legs])
+        why = (f"the legs trade in steps of {plain(grid)}" if floor_to(size, grid) == plan.size
+               else f"the thinnest leg's fresh asks allow {plain(plan.size)}")
+        app.out.info(f"size {plain(size)} wanted; {why}: planning {plain(plan.size)}")
     balances = await venues.balances(write=write)
     return plan, balances
 
@@ -669,10 +674,14 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
                                  param_hint="--demo/--snapshot")
     op, _scanned_from = store.load(app.db(), op_id)
-    if store.is_expired(op):
+    key = key or default_key(op.id)
+    # A used key is reported or resumed from its stored plan: neither today's books nor today's
+    # limits size or judge it then.
+    resuming = existing_execution(app, key) is not None
+    if store.is_expired(op) and not (resuming and confirm):
         out.info(f"opportunity {op.id} expired at {op.expires_at:%Y-%m-%d %H:%M:%S}Z; re-reading the books "
                  "(STALE_QUOTE / EDGE_GONE decide)")
-    if size is None:
+    if size is None and not (resuming and confirm):
         size = size_within_limits(op, settings)
         if size is None:
             raise Refused(f"not one contract of {op.id} fits the order limits (limits.order_notional "
@@ -680,8 +689,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         if size < op.size:
             out.info(f"size {size} (scanned {op.size}, capped by limits.order_contracts/order_notional; "
                      "--size to choose)")
-    key = key or default_key(op.id)
-    blocking = _unfinished_beside(app, op, key, pre_mode, source_flags(snapshot, demo), confirm=confirm)
+    blocking = None if resuming else _unfinished_beside(app, op, key, pre_mode, source_flags(snapshot, demo),
+                                                        confirm=confirm)
     source = open_source(app, snapshot, demo)
     if _recorded(snapshot, demo):
         announce(app, source)
@@ -747,13 +756,12 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
     the same opportunity) stands in the way: one interrupted may hold an unhedged leg, and one
     running is still sending; a second position beside it would add to it instead of finishing it.
     Matched by market, not only by id: a scan after a restart gives the same legs a new id.
-    Unrelated interrupted executions are named in a warning; resuming a key is never held back (it
-    is how an interrupted execution is finished). With ``confirm`` the first obstacle is raised."""
+    Unrelated interrupted executions are named in a warning. Not asked for a used key: resuming one
+    is never held back (it is how an interrupted execution is finished). With ``confirm`` the first
+    obstacle is raised."""
     from orion_cli.core.errors import Refused
     from orion_cli.execution.state import ExecStatus, resume_command
 
-    if existing_execution(app, key) is not None:
-        return None  # reports or resumes that key: never a second position
     mine = {(leg.venue.value, leg.market_id) for leg in op.legs}
     blocking: str | None = None
     for e in unfinished_executions(app, mode):
@@ -780,7 +788,7 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
     return blocking
 
 
-def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
+def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal | None,
                    key: str, auth: Authorization, alerts: AlertSink, low_balance: LowBalanceWatch,
                    stopped: Callable[[], bool]) -> ExecutionResult:
     """Execute (or resume, or report) the trade under ``key`` and render it."""
