@@ -96,6 +96,20 @@ def _storage_error(exc: SQLAlchemyError, display_url: str) -> StorageError:
     return StorageError(f"database error: {detail} ({display_url})", reason="storage")
 
 
+def _unopenable(where: str, detail: str) -> StorageError:
+    """SQLite would not open the ledger: a permission problem (a read-only mount, a directory where
+    the -wal/-shm files cannot be made) said as such, not as corruption, which might lead a trader
+    to restore or delete a healthy ledger."""
+    if any(word in detail for word in ("readonly", "read-only", "unable to open", "permission")):
+        return StorageError(f"cannot open database {where} for writing: {detail}",
+                            hint="check the permissions of the file and its directory (a read-only mount?); "
+                                 "it has not been modified",
+                            reason="storage_readonly")
+    return StorageError(f"cannot open database {where}: {detail}",
+                        hint="the file may be corrupt or not a database; it has not been modified",
+                        reason="storage_corrupt")
+
+
 def _check_sqlite_file(path: Path) -> None:
     """Refuse a file that is not orion's SQLite database *before* any connection can change it.
 
@@ -124,11 +138,7 @@ def _check_sqlite_file(path: Path) -> None:
         finally:
             probe.close()
     except sqlite3.DatabaseError as exc:
-        raise StorageError(
-            f"cannot open database {path}: {str(exc)[:200]}",
-            hint="the file may be corrupt; it has not been modified",
-            reason="storage_corrupt",
-        ) from None
+        raise _unopenable(str(path), str(exc)[:200]) from None
     if names and "orion_meta" not in names:
         raise StorageError(
             f"{path} holds tables that are not orion's; refusing to touch it",
@@ -299,11 +309,7 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
                 hint="is the PostgreSQL server running and reachable? check --db / database.url",
                 reason="storage_unreachable",
             ) from None
-        raise StorageError(
-            f"cannot open database {db.display_url}: {detail}",
-            hint="the file may be corrupt or not a database; it has not been modified",
-            reason="storage_corrupt",
-        ) from None
+        raise _unopenable(db.display_url, detail) from None
 
 
 def _migrate(db: Database) -> None:

@@ -147,6 +147,39 @@ def test_create_false_refuses_a_ledger_that_does_not_exist_and_makes_none(db_url
     open_database(db_url, create=False).dispose()
 
 
+@pytest.mark.parametrize("existing", [True, False])
+def test_a_ledger_on_a_read_only_mount_is_said_to_be_read_only_not_corrupt(tmp_path: Path, existing: bool) -> None:
+    """Found by black-box testing: on a read-only ORION_HOME every command said "the file may be
+    corrupt", which could lead a trader to restore or delete a healthy ledger. A real read-only bind
+    mount, in a mount namespace of the child's own (root only)."""
+    import hashlib
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to mount a directory read-only")
+    home = tmp_path / "home"
+    home.mkdir()
+    if existing:
+        open_database(f"sqlite:///{home / 'orion.db'}").dispose()
+    before = hashlib.sha256((home / "orion.db").read_bytes()).hexdigest() if existing else None
+    listed = sorted(p.name for p in home.iterdir())
+    script = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" || exit 99; exec "$@"'
+    env = {**os.environ, "ORION_HOME": str(home)}
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script, str(home), sys.executable, "-m", "orion_cli",
+                           "halt", "--status", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    if done.returncode == 99:
+        pytest.skip(f"cannot make a read-only bind mount here: {done.stderr.strip()[:200]}")
+    assert done.returncode == 3, done.stderr
+    error = json.loads(done.stderr.strip().splitlines()[-1])
+    assert error["reason"] == "storage_readonly" and "corrupt" not in done.stderr, done.stderr
+    assert sorted(p.name for p in home.iterdir()) == listed
+    if existing:
+        assert hashlib.sha256((home / "orion.db").read_bytes()).hexdigest() == before
+
+
 @pytest.mark.parametrize("conninfo", ["host=db.internal dbname=orion user=trader password=hunter2",
                                       "dbname=orion", "  Service = orion"])
 def test_a_libpq_conninfo_is_refused_not_taken_for_a_file(conninfo: str, tmp_path: Path,
