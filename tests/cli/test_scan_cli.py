@@ -259,10 +259,11 @@ def orion_cmd() -> list[str]:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_watch_streams_json_lines_and_exits_130_on_sigint(isolated_home: Path) -> None:
+@pytest.mark.parametrize("fmt", [[], ["--json"]])  # a stream has no end to close one document: lines
+def test_watch_streams_json_lines_and_exits_130_on_sigint(isolated_home: Path, fmt: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORION")}
     env.update({"ORION_HOME": str(isolated_home), "NO_COLOR": "1"})
-    proc = subprocess.Popen([*orion_cmd(), "scan", "--demo", "--watch", "1"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*orion_cmd(), "scan", "--demo", "--watch", "1", *fmt], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
     lines: queue.Queue[bytes] = queue.Queue()
     err_chunks: list[bytes] = []

@@ -165,7 +165,8 @@ def scan_command(
                                                           "the reasons.")] = False,
     watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400,
                                                 help="Rescan every S seconds (a table refreshed in place on a "
-                                                     "terminal, a JSON-lines stream otherwise).")] = None,
+                                                     "terminal, a JSON-lines stream otherwise: with --json "
+                                                     "too, as a stream has no end to close a document).")] = None,
 ) -> None:
     """Find arbitrage: match both venues' markets and price each pair against real depth and exact fees.
 
