@@ -121,7 +121,7 @@ complete -c orion -n '__fish_seen_subcommand_from reconcile' -l 'demo' -d 'Read 
 complete -c orion -n '__fish_seen_subcommand_from reconcile' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from reconcile' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from report' -l 'since' -d 'Only what happened at or after: ISO time or 30m/2h/1d.'
-complete -c orion -n '__fish_seen_subcommand_from report' -l 'venue' -d 'Only this venue: kalshi or polymarket.'
+complete -c orion -n '__fish_seen_subcommand_from report' -l 'venue' -d 'Only this venue (kalshi or polymarket): its orders'\'' fill rate, slippage and latency, and the executions and rejections with a leg there, counted whole (a two-leg trade is in both venues'\'' reports).'
 complete -c orion -n '__fish_seen_subcommand_from report' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from report' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from resume' -l 'yes' -d 'Release without the typed confirmation.'

@@ -75,7 +75,10 @@ def report_command(
         str | None, typer.Option("--since", help="Only what happened at or after: ISO time or 30m/2h/1d.")
     ] = None,
     venue: Annotated[
-        str | None, typer.Option("--venue", help="Only this venue: kalshi or polymarket.")
+        str | None, typer.Option("--venue", help="Only this venue (kalshi or polymarket): its orders' fill rate, "
+                                                "slippage and latency, and the executions and rejections with a "
+                                                "leg there, counted whole (a two-leg trade is in both venues' "
+                                                "reports).")
     ] = None,
 ) -> None:
     """Execution quality: fill rate, slippage against quote, latency, rejections by check, realised edge.
