@@ -67,17 +67,16 @@ class AppContext:
         return self._settings
 
     def db(self, *, existing: bool = False) -> Database:
-        """``existing`` (the kill switch, reconcile, audit verify): a ledger named by --db, the
-        environment or the config file must exist already; a mistyped name is refused, not created
-        and then reported halted or clean. The default ledger is still created (halting a fresh
-        install before anything runs is legitimate). The first call's answer is kept."""
+        """``existing`` (the kill switch, reconcile, audit verify): the ledger must exist already; a
+        mistyped --db, ORION__DATABASE__URL or ORION_HOME (or cron running as another user) is
+        refused, not created and then reported halted or clean. The first call's answer is kept."""
         if self._db is None:
             from orion_cli.store.db import open_database
 
             s = self.settings()
             try:
                 self._db = open_database(s.database.url or None, busy_timeout_ms=s.database.busy_timeout_ms,
-                                         create=not existing or not s.database.url)
+                                         create=not existing)
             except OSError as exc:
                 # e.g. a path component longer than NAME_MAX: the store lets the OSError through.
                 from orion_cli.core.errors import ConfigError

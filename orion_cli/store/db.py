@@ -110,14 +110,15 @@ def _unopenable(where: str, detail: str) -> StorageError:
                         reason="storage_corrupt")
 
 
-def _check_sqlite_file(path: Path) -> None:
-    """Refuse a file that is not orion's SQLite database *before* any connection can change it.
+def _check_sqlite_file(path: Path) -> set[str]:
+    """Refuse a file that is not orion's SQLite database *before* any connection can change it; the
+    names of its tables (none for a missing or empty file).
 
     The probe opens the file read-only (no WAL switch, no journal), so a foreign or corrupt file is
     left byte-for-byte as it was.
     """
     if not path.exists() or path.stat().st_size == 0:
-        return
+        return set()
     try:
         with path.open("rb") as fh:
             magic = fh.read(16)
@@ -145,6 +146,7 @@ def _check_sqlite_file(path: Path) -> None:
             hint="point --db / database.url at an orion database or a new path",
             reason="storage_foreign",
         )
+    return names
 
 
 def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
@@ -231,9 +233,9 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         if not db_path or db_path == ":memory:":
             raise StorageError("in-memory SQLite cannot be shared between processes; use a file path")
         path = Path(db_path)
-        if not create and (not path.exists() or path.stat().st_size == 0):
+        # Asked before any connection: one would switch even an empty SQLite file to WAL.
+        if not _check_sqlite_file(path) and not create:
             raise _missing(mask_url(resolved))
-        _check_sqlite_file(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

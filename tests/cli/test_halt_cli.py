@@ -73,27 +73,31 @@ def test_status_with_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
 
 @pytest.mark.parametrize("command", [("halt", "--reason", "outage"), ("halt", "--status"), ("resume", "--yes"),
                                      ("reconcile", "--demo"), ("audit", "verify")])
-def test_a_ledger_named_but_missing_is_refused_not_created(command: tuple[str, ...], isolated_home: Path,
-                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_ledger_that_does_not_exist_is_refused_not_created(command: tuple[str, ...], isolated_home: Path,
+                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by black-box testing: `orion --db TYPO halt` created a new, empty ledger (directories too),
     halted it and said HALTED with exit 0, while the real ledger went on trading. Reconcile and audit
-    verify (run from cron) likewise reported a new, empty ledger clean."""
+    verify (run from cron) likewise reported a new, empty ledger clean. Found in review: the same
+    through the default ledger's path (a mistyped ORION_HOME, cron running as another user)."""
     typo = tmp_path / "typo" / "orion.bd"
-    for how in ("--db", "env"):
+    for how in ("--db", "env", "default"):
         if how == "env":
             monkeypatch.setenv("ORION__DATABASE__URL", f"sqlite:///{typo}")
+        if how == "default":
+            monkeypatch.delenv("ORION__DATABASE__URL")
+            monkeypatch.setenv("ORION_HOME", str(tmp_path / "typo"))
         result = run(*(["--db", str(typo)] if how == "--db" else []), *command, "--json")
         assert result.exit_code == 3, result.output
         assert json.loads(result.stderr.strip().splitlines()[-1])["reason"] == "storage_missing"
         assert "HALTED" not in result.stderr and not (tmp_path / "typo").exists()
-    monkeypatch.delenv("ORION__DATABASE__URL")
-    # The default ledger (nothing named) is created: halting a fresh install before anything runs.
-    assert run("halt", "--reason", "before the first run").exit_code == 0
+    # `orion init` creates the ledger; then the command works on it.
+    assert run("init").exit_code == 0 and run(*command).exit_code == 0
 
 
 def test_live_without_cancel_open_still_halts(isolated_home: Path) -> None:
     """Found by black-box testing: `orion halt --live` was a usage error (exit 2) with nothing halted.
     A flag that changes nothing must not keep the kill switch off."""
+    assert run("init").exit_code == 0
     result = run("halt", "--live", "--reason", "drill", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["halted"] is True

@@ -397,6 +397,7 @@ def _start(script: Path, home: Path, *args: str) -> subprocess.Popen[str]:
 def test_under_env_i_without_a_tty_it_finishes_without_prompting(runner_script: Path, tmp_path: Path) -> None:
     home = tmp_path / "cron-home"
     home.mkdir()
+    open_database(f"sqlite:///{home / 'orion.db'}").dispose()  # the ledger cron reconciles exists
     proc = _start(runner_script, home, "reconcile")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -411,6 +412,7 @@ def test_two_overlapping_runs_the_second_exits_promptly_with_the_lock_message(ru
                                                                               tmp_path: Path) -> None:
     home = tmp_path / "cron-home"
     home.mkdir()
+    open_database(f"sqlite:///{home / 'orion.db'}").dispose()
     first = _start(runner_script, home, "--slow", "reconcile")
     holder = home / "orion.db.reconcile.lock.json"
     deadline = time.monotonic() + 30

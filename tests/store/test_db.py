@@ -147,6 +147,20 @@ def test_create_false_refuses_a_ledger_that_does_not_exist_and_makes_none(db_url
     open_database(db_url, create=False).dispose()
 
 
+def test_create_false_leaves_an_empty_sqlite_database_byte_for_byte(tmp_path: Path) -> None:
+    """Found in review: a valid SQLite file without tables was refused, but only after a connection
+    had switched it to WAL (its header changed)."""
+    path = tmp_path / "dir" / "empty.db"
+    path.parent.mkdir()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 7")
+    before = path.read_bytes()
+    with pytest.raises(StorageError) as refused:
+        open_database(f"sqlite:///{path}", create=False)
+    assert refused.value.reason == "storage_missing"
+    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ["empty.db"]
+
+
 @pytest.mark.parametrize("existing", [True, False])
 def test_a_ledger_on_a_read_only_mount_is_said_to_be_read_only_not_corrupt(tmp_path: Path, existing: bool) -> None:
     """Found by black-box testing: on a read-only ORION_HOME every command said "the file may be
@@ -169,7 +183,7 @@ def test_a_ledger_on_a_read_only_mount_is_said_to_be_read_only_not_corrupt(tmp_p
     script = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" || exit 99; exec "$@"'
     env = {**os.environ, "ORION_HOME": str(home)}
     done = subprocess.run(["unshare", "-m", "sh", "-c", script, str(home), sys.executable, "-m", "orion_cli",
-                           "halt", "--status", "--json"], env=env, capture_output=True, text=True, timeout=120)
+                           "positions", "--json"], env=env, capture_output=True, text=True, timeout=120)
     if done.returncode == 99:
         pytest.skip(f"cannot make a read-only bind mount here: {done.stderr.strip()[:200]}")
     assert done.returncode == 3, done.stderr

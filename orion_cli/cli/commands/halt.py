@@ -67,8 +67,9 @@ def halt_command(
     paper ledger otherwise). It exits 5, still halted, when a venue cannot be reached or an order
     cannot be cancelled (4 when only credentials were missing); running it again is safe. A broken
     config.toml only warns, as long as its database and halt sections are valid (--cancel-open then exits 3);
-    one that cannot be parsed needs the database named: `orion --db URL halt`. A database named by
-    --db or database.url must exist already (exit 3): a mistyped one is not created and halted.
+    one that cannot be parsed needs the database named: `orion --db URL halt`. The ledger must exist
+    already (exit 3 otherwise; `orion init` creates one): a mistyped --db, ORION__DATABASE__URL or
+    ORION_HOME is not created and halted.
 
     Example:  orion halt --reason "venue outage" --cancel-open --live   ·   orion halt --status --json
     """
@@ -193,6 +194,8 @@ def resume_command(
     ] = False,
 ) -> None:
     """Release the kill switch (typed confirmation on a terminal, --yes otherwise).
+
+    Exit 3 when no ledger exists there (a mistyped --db or ORION_HOME is not created).
 
     Example:  orion resume --yes
     """

@@ -129,8 +129,8 @@ def reconcile_command(
     second exits at once with exit 6 (LOCKED).
 
     Exit codes: 0 clean · 7 drift (wins over 5) · 5 a venue could not be reached · 6 another run holds
-    the lock · 4 credentials missing or vault locked · 3 a ledger named by --db or database.url that
-    does not exist (a mistyped one is never created and reported clean).
+    the lock · 4 credentials missing or vault locked · 3 no ledger exists there (a mistyped --db,
+    ORION__DATABASE__URL or ORION_HOME is never created and reported clean; `orion init` creates one).
 
     Example:  orion reconcile --json   ·   orion reconcile --venue kalshi --fix --metrics-file orion.prom
     """
