@@ -6,7 +6,12 @@ CLI all show URLs, and none of them should import another's machinery to do it.
 
 from __future__ import annotations
 
+import re
+
 _SECRET_PARAMS = ("password", "secret", "token")  # libpq's password= and sslpassword=, and the like
+# A secret-named key of a libpq conninfo string and its value, bare or single-quoted (\' escapes).
+_CONNINFO_SECRET = re.compile(r"(\b\w*(?:password|secret|token)\w*\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*)",
+                              re.IGNORECASE)
 
 
 def _secret_param(name: str) -> bool:
@@ -18,10 +23,11 @@ def mask_url(url: str) -> str:
 
     Parsed as the database driver parses it (so a password holding "?" or "@", or a parameter name
     percent-encoded, is found); a URL it cannot parse is masked as text: everything between the user
-    name and the last "@", and every secret-named parameter. A value without a scheme is a file path.
+    name and the last "@", and every secret-named parameter. A value without a scheme is a file path,
+    or a libpq ``key=value`` string (refused when opened, but still shown): its secret values masked.
     """
     if "://" not in url:
-        return url
+        return _CONNINFO_SECRET.sub(r"\1***", url) if "=" in url else url
     from sqlalchemy.engine import make_url
 
     try:

@@ -191,9 +191,9 @@ def _install_pg_write_lock(engine: Engine) -> None:
                 raise
 
 
-# The opening of a libpq conninfo string ("host=db dbname=orion ..."): a keyword libpq knows, then "=".
-_LIBPQ_CONNINFO = re.compile(r"\s*(host|hostaddr|port|dbname|user|password|passfile|service|sslmode|"
-                             r"connect_timeout|options|application_name)\s*=", re.IGNORECASE)
+# The opening of a libpq conninfo string ("host=db dbname=orion ..."): a keyword, then "=". Any keyword:
+# libpq has dozens (target_session_attrs, sslrootcert, ...); a file so named can be written ./NAME.
+_LIBPQ_CONNINFO = re.compile(r"\s*[A-Za-z_]+\s*=")
 
 
 def resolve_url(url: str | None) -> str:

@@ -18,6 +18,12 @@ from orion_cli.core.redact import mask_url
     ("postgresql://u:S3C?RET@h/db", "postgresql://u:***@h/db"),
     ("postgresql://u@h/db?pass%77ord=S3CRET", "postgresql://u@h/db?password=***"),
     ("/home/me@corp/orion.db", "/home/me@corp/orion.db"),
+    # Found in review: a libpq key=value string (refused when opened, shown by `config show`) was
+    # printed with its password; quoted values and spaces around "=" are libpq's too.
+    ("host=db dbname=orion password=S3CRET", "host=db dbname=orion password=***"),
+    ("host=db password='S3 \\'CRET' user=u", "host=db password=*** user=u"),
+    ("sslpassword = S3CRET host=h", "sslpassword = *** host=h"),
+    ("./a=b.db", "./a=b.db"),
 ])
 def test_mask_url_hides_every_password_it_holds(url: str, shown: str) -> None:
     assert mask_url(url) == shown
