@@ -421,13 +421,19 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
     if not results:
         return
     cut = iso_utc(ctx.now - ctx.grace)
+    unfinished = select(executions.c.key, executions.c.opportunity_id, executions.c.status,
+                        executions.c.updated_at).where(executions.c.mode == ctx.mode,
+                                                       executions.c.status.in_(_STUCK))
     with ctx.db.read() as conn:
-        rows = conn.execute(select(executions.c.key, executions.c.opportunity_id, executions.c.status,
-                                   executions.c.updated_at)
-                            .where(executions.c.mode == ctx.mode, executions.c.status.in_(_STUCK))
-                            .order_by(executions.c.updated_at)).all()
-        # A recent one may still be running (a trade beside this run): interrupted only if no one drives it.
-        rows = [row for row in rows if row.updated_at < cut or not _driven(ctx.db, row.key)]
+        seen = conn.execute(unfinished).all()
+    # A recent one may still be running (a trade beside this run): interrupted only if no one drives it.
+    # Probed before the read below, which keeps only what did not move meanwhile: one that finished
+    # (or went on) between the first read and the probe is not taken for interrupted.
+    still = {row.key: row.updated_at for row in seen if row.updated_at < cut or not _driven(ctx.db, row.key)}
+    with ctx.db.read() as conn:
+        rows = [row for row in conn.execute(unfinished.where(executions.c.key.in_(list(still)))
+                                            .order_by(executions.c.updated_at))
+                if row.updated_at == still[row.key]] if still else []
         legs: dict[str, list[Any]] = {row.key: [] for row in rows}
         if rows:
             for leg in conn.execute(select(orders.c.execution_id, orders.c.venue, orders.c.market_id, orders.c.side,

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -83,11 +84,22 @@ class RunLock:
 
     # -- acquire / release ------------------------------------------------------------------
 
-    def acquire(self) -> None:
-        if self.db.is_sqlite:
-            self._acquire_file()
-        else:
-            self._acquire_advisory()
+    def acquire(self, *, patience: float = 0.0) -> None:
+        """Take the lock, or raise :class:`RunLocked`. ``patience``: seconds to keep trying, for a
+        lock that others probe (an execution key: reconcile and trade take it for a moment to learn
+        whether anyone drives that execution); a probe must not pass for a run in progress."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                if self.db.is_sqlite:
+                    self._acquire_file()
+                else:
+                    self._acquire_advisory()
+                return
+            except RunLocked:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
 
     def release(self) -> None:
         if self._file_lock is not None:

@@ -417,6 +417,11 @@ def _was_sent(order: OrderState) -> bool:
 # -- the executor ---------------------------------------------------------------------------------
 
 
+# How long execute/resume keep trying a key lock that is held: longer than a probe holds it (reconcile
+# and trade take it for a moment), far shorter than any execution in progress.
+KEY_LOCK_PATIENCE = 0.5
+
+
 def execution_lock(db: Database, key: str, *, actor: Mapping[str, Any] | None = None) -> Any:
     """One process at a time per execution key (file lock on SQLite, advisory lock on PostgreSQL).
 
@@ -466,7 +471,7 @@ class Executor:
 
         lock = self._key_lock(plan.key)
         try:
-            lock.acquire()
+            lock.acquire(patience=KEY_LOCK_PATIENCE)
         except RunLocked as exc:
             return self._in_progress(plan.key, exc)
         try:
@@ -564,7 +569,7 @@ class Executor:
 
         lock = self._key_lock(key)
         try:
-            lock.acquire()
+            lock.acquire(patience=KEY_LOCK_PATIENCE)
         except RunLocked as exc:
             return self._in_progress(key, exc)
         try:

@@ -893,6 +893,39 @@ def test_an_execution_killed_a_moment_ago_is_drift_unless_a_process_drives_it(db
         assert "execution K1 was interrupted at leg2_sent" in res.drifts[0].detail
 
 
+def test_an_execution_that_finishes_while_reconcile_looks_is_not_taken_for_interrupted(
+        db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the executions were read, then their key locks probed. One that finished in
+    between (its process recorded the second leg, marked it done and let go of the lock) was
+    reported interrupted from the stale read, and --halt-on-drift halted trading."""
+    from sqlalchemy import insert, update
+
+    from orion_cli.core import reconcile as rec
+    from orion_cli.store.tables import executions, orders
+
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
+    just_now = iso_utc(NOW - timedelta(seconds=1))
+    with db.write() as conn:
+        conn.execute(update(orders).where(orders.c.client_order_id == "c-1").values(execution_id="K1"))
+        conn.execute(insert(executions), {"key": "K1", "opportunity_id": "op1", "mode": "live",
+                                          "status": "leg2_sent", "size": D(10), "plan": "{}", "result": "{}",
+                                          "created_at": just_now, "updated_at": just_now})
+    probe = rec._driven
+
+    def finishing_as_probed(database: Database, key: str) -> bool:
+        with db.write() as conn:  # the driving process ends the execution just before the probe
+            conn.execute(update(executions).where(executions.c.key == key)
+                         .values(status="done", updated_at=iso_utc(NOW)))
+        return probe(database, key)
+
+    monkeypatch.setattr(rec, "_driven", finishing_as_probed)
+    venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, grace=timedelta(seconds=120), halt_on_drift=True)
+    assert (res.status, res.drifts) == ("clean", [])
+    assert not KillSwitch(db).status().halted
+
+
 def test_a_report_beside_a_market_not_checked_for_settlement_is_not_recorded(db: Database,
                                                                             settings: Settings) -> None:
     """Found in review: reconcile recorded the venue's report while a held market could not be

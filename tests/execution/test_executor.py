@@ -437,6 +437,29 @@ def _assert_consistent(db: Database, x: Exchange, plan: TradePlan) -> None:
     assert exec_row(db, plan.key).status in {s.value for s in ExecStatus}
 
 
+def test_a_resume_is_not_refused_by_a_probe_of_its_key_lock(db: Database) -> None:
+    """Found in review: reconcile (and trade) take an execution's key lock for a moment to learn
+    whether anyone drives it. A resume started in that moment was refused "in progress in another
+    process", naming the prober, just when reconcile's message tells the operator to resume."""
+    import threading
+
+    x = Exchange(script={"l2": ["crash_after_accept"]})
+    plan = make_plan()
+    with pytest.raises(Crash):
+        run(executor(db, fake_venues(x)).execute(plan, None))
+    ex = executor(db, fake_venues(x))
+    probe = ex._key_lock(plan.key)
+    probe.acquire()
+    releaser = threading.Timer(0.15, probe.release)  # the prober lets go, as _driven does at once
+    releaser.start()
+    try:
+        res = run(ex.resume(plan.key))
+    finally:
+        releaser.join()
+    assert res.status == "done", res.message
+    _assert_consistent(db, x, plan)
+
+
 def test_fake_venue_satisfies_the_protocol() -> None:
     from orion_cli.venues.trading import TradingVenue
 
