@@ -433,6 +433,43 @@ def test_a_resume_is_sized_by_its_stored_plan_not_by_todays_limits(op_id: str,
     assert len(ledger_orders()) == 2
 
 
+def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str) -> None:
+    """Found in review: previewing an interrupted key planned afresh at today's limits ("size 100 …
+    capped"), then said DUPLICATE would refuse it, though --confirm resumes its stored plan of 5."""
+    from sqlalchemy import update
+
+    from orion_cli.store.tables import executions
+
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+    assert code == 0, err
+    code, out, err = invoke("trade", op_id, "--demo", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"type": "execution", "key": default_key(op_id), "opportunity_id": op_id,
+                               "mode": "paper", "status": "done", "size": "5", "next": "reports it; nothing is sent"}
+    db = open_database(None)
+    try:
+        with db.write() as conn:
+            conn.execute(update(executions).values(status="leg2_sent"))
+    finally:
+        db.dispose()
+    code, out, err = invoke("trade", op_id, "--demo", "--json")
+    assert code == 0, err
+    assert json.loads(out)["next"] == "resumes it by its stored plan" and json.loads(out)["size"] == "5"
+    assert "capped" not in err and "DUPLICATE" not in out + err and "Nothing was planned or placed" in err
+    import dataclasses
+
+    db = open_database(None)
+    try:
+        op, source = store.load(db, op_id)
+        with db.write() as conn:
+            store.save(conn, [dataclasses.replace(op, id="zzzzzzzz")], source=source)
+    finally:
+        db.dispose()
+    code, out, err = invoke("trade", "zzzzzzzz", "--demo", "--json", "--idempotency-key", default_key(op_id))
+    assert code == 0 and json.loads(out)["next"].startswith("refuses it (DUPLICATE)"), err  # another's key
+    assert len(ledger_orders()) == 2
+
+
 def test_an_interrupted_execution_of_other_markets_is_named_not_refused(op_id: str) -> None:
     _interrupt("op-elsewhere", "elsewhere", (("kalshi", "KX-ELSEWHERE"),))
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")

@@ -43,19 +43,19 @@ def op_id() -> str:
 
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1", NO_COLOR="1", COLUMNS="200", LINES="50",
-               ORION_TRADE_STOP_AFTER_GATE="1", **extra)
+    env.update({"TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "NO_COLOR": "1", "COLUMNS": "200", "LINES": "50",
+                "ORION_TRADE_STOP_AFTER_GATE": "1", **extra})
     return env
 
 
 def run_on_pty(argv: list[str], answer: str | None, *, timeout: float = 30.0,
-               enter: bool = True, prompt: str = PROMPT_TAIL) -> tuple[int, str, str]:
+               enter: bool = True, prompt: str = PROMPT_TAIL, **env: str) -> tuple[int, str, str]:
     """Run ``argv`` on a new pty; type ``answer`` (and Enter, unless ``enter`` is false) when ``prompt``
     (the phrase prompt's tail by default) appears. (exit code, before, all)."""
     pid, fd = pty.fork()
     if pid == 0:  # child
         try:
-            os.execve(argv[0], argv, child_env())
+            os.execve(argv[0], argv, child_env(**env))
         finally:
             os._exit(127)
     buf = b""
@@ -169,6 +169,28 @@ def test_a_preview_on_a_terminal_asks_before_placing_and_no_places_nothing(op_id
     assert before, f"no confirmation prompt appeared:\n{output}"
     assert code == 0, output
     assert "nothing placed" in output and audit_events("order.intent") == []
+
+
+def test_a_preview_of_an_interrupted_key_offers_to_resume_it(op_id: str) -> None:
+    """Found in review: the preview of an interrupted key planned afresh and, DUPLICATE failing,
+    offered nothing; it shows the execution and offers to resume it by its stored plan."""
+    from sqlalchemy import update
+
+    from orion_cli.store.tables import executions
+
+    done = CliRunner().invoke(orion_app, ["trade", op_id, "--demo", "--confirm", "--size", "5"])
+    assert done.exit_code == 0, done.output
+    db = open_database(None)
+    try:
+        with db.write() as conn:
+            conn.execute(update(executions).values(status="leg2_sent"))
+    finally:
+        db.dispose()
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y", enter=False,
+                                      prompt="Resume it?", ORION_TRADE_STOP_AFTER_GATE="0")
+    assert before, f"no resume prompt appeared:\n{output}"
+    assert code == 0 and "resuming it" in output, output
+    assert len(audit_events("order.intent")) == 2  # nothing sent twice
 
 
 def test_a_preview_a_check_refuses_does_not_offer_to_place(op_id: str) -> None:

@@ -5,7 +5,9 @@ Shape (one command, two uses):
 * ``orion trade OP_ID [--size N] [--idempotency-key K] [--demo | --snapshot F]`` — re-reads both
   books, builds the plan and runs every pre-trade check inside a transaction that is rolled back:
   nothing is placed, nothing is written, exit 0. On a terminal, when no check refuses the plan, it
-  then offers "Place these orders?".
+  then offers "Place these orders?". A used key is not planned afresh: the preview shows its
+  execution and what --confirm will do (report it, resume it by its stored plan, or refuse it), and
+  on a terminal offers "Resume it?" for an unfinished one.
 * ``orion trade OP_ID --confirm [--live --authorize-live]`` — executes both legs (paper unless the
   live gate of :mod:`orion_cli.core.gate` authorizes live trading). Exit 0 done (or already done
   under this idempotency key), 6 refused by a safeguard (the failing check is named), 5 a venue
@@ -677,11 +679,12 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     key = key or default_key(op.id)
     # A used key is reported or resumed from its stored plan: neither today's books nor today's
     # limits size or judge it then.
-    resuming = existing_execution(app, key) is not None
-    if store.is_expired(op) and not (resuming and confirm):
+    prior = existing_execution(app, key)
+    resuming = prior is not None
+    if store.is_expired(op) and not resuming:
         out.info(f"opportunity {op.id} expired at {op.expires_at:%Y-%m-%d %H:%M:%S}Z; re-reading the books "
                  "(STALE_QUOTE / EDGE_GONE decide)")
-    if size is None and not (resuming and confirm):
+    if size is None and not resuming:
         size = size_within_limits(op, settings)
         if size is None:
             raise Refused(f"not one contract of {op.id} fits the order limits (limits.order_notional "
@@ -697,7 +700,10 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         source = ReplaySource(source)
     leg_venues = [leg.venue for leg in op.legs]
 
-    if not confirm:
+    if not confirm and prior is not None:
+        if not _preview_used_key(app, prior, op, pre_mode):
+            return
+    elif not confirm:
         venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
 
         async def preview() -> tuple[TradePlan, dict[Venue, Balance | None]]:
@@ -746,6 +752,44 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     if stop.requested:
         out.info(f"{stop.reason}: the execution was finished and recorded first")
         raise KeyboardInterrupt
+
+
+USED_KEY_COLUMNS = [Column("key", "key"), Column("opportunity_id", "opportunity"), Column("mode", "mode"),
+                    Column("status", "status"), Column("size", "size", "right"), Column("next", "--confirm")]
+
+
+def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity, mode: str) -> bool:
+    """The preview of a used key: not a fresh plan (today's books and limits do not decide it) but
+    what --confirm will do with it: report it, resume it by its stored plan, or refuse it (the key
+    is another opportunity's or mode's). On a terminal it offers to resume an unfinished one; True
+    when the operator accepts."""
+    from orion_cli.cli.prompts import confirm as ask_confirm
+    from orion_cli.cli.prompts import interactive
+    from orion_cli.execution.state import ExecStatus, load_result
+
+    out = app.out
+    status = ExecStatus(prior["status"])
+    try:
+        size = load_result(prior["plan"]).get("size")
+    except (ValueError, TypeError):
+        size = None
+    if prior["opportunity_id"] != op.id or prior["mode"] != mode:
+        then = "refuses it (DUPLICATE): the key is another execution's"
+    else:
+        then = "reports it; nothing is sent" if status.final else \
+            "resumes it by its stored plan: orders already sent are looked up, never sent twice"
+    out.record({"type": "execution", "key": prior["key"], "opportunity_id": prior["opportunity_id"],
+                "mode": prior["mode"], "status": status.value, "size": size, "next": then.split(":")[0]},
+               USED_KEY_COLUMNS, title="execution under this key")
+    afresh = " (another --idempotency-key plans afresh)" if status.final else ""
+    out.info(f"idempotency key {prior['key']} is used by a {prior['mode']} execution of {prior['opportunity_id']} "
+             f"({status.value}); --confirm {then}. Nothing was planned or placed{afresh}")
+    if not (then.startswith("resumes") and interactive() and not out.machine):
+        return False
+    if ask_confirm("Resume it?", default=False):
+        return True
+    out.info("nothing sent")
+    return False
 
 
 def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, flags: str, *,
