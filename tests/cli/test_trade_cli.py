@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -557,6 +558,23 @@ def test_misspelled_variable_stays_paper(op_id: str, monkeypatch: pytest.MonkeyP
     assert "PAPER" in err and "ORION_LIVE_TRADING_AUTHORISED" in err
     assert lines(out)[-1]["status"] == "done"
     assert all(o.venue in (Venue.KALSHI, Venue.POLYMARKET) for o in ledger_orders())
+
+
+@pytest.mark.parametrize("how", ["flags", "environment"])
+@pytest.mark.parametrize("what", [("X1234567", "--confirm"), ("--watch", "5")])
+def test_live_trading_refuses_a_ledger_that_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             how: str, what: tuple[str, ...]) -> None:
+    """Found in review: a live trade (or watch) with a mistyped --db created a new, empty ledger and
+    traded on it, without the real ledger's kill switch, breaker, limits or positions."""
+    typo = tmp_path / "typo" / "orion.bd"
+    flags = ["--live", "--authorize-live"] if how == "flags" else []
+    if how == "environment":
+        monkeypatch.setenv("ORION_PAPER_TRADING", "0")
+        monkeypatch.setenv("ORION_LIVE_TRADING_AUTHORIZED", "true")
+    code, _, err = invoke("--db", str(typo), "--json", "trade", *what, *flags)
+    assert code == 3, err
+    assert json.loads(err.strip().splitlines()[-1])["reason"] == "storage_missing"
+    assert not (tmp_path / "typo").exists()
 
 
 def test_live_with_recorded_data_is_a_usage_error(op_id: str) -> None:

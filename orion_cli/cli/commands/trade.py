@@ -1183,6 +1183,10 @@ def trade_command(
     from orion_cli.cli.live_venues import LazyStore
 
     app = get_app(ctx)
+    if live or app.mode() == "live":
+        # Live orders must meet the real ledger's kill switch, breaker, limits and positions: a mistyped
+        # --db, ORION__DATABASE__URL or ORION_HOME must not start trading on a new, empty ledger.
+        app.db(existing=True)
     if watch is not None:
         if op_id is not None:
             raise typer.BadParameter("--watch picks opportunities itself; omit OP_ID", param_hint="--watch")
