@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 _SECRET_PARAMS = ("password", "secret", "token")  # libpq's password= and sslpassword=, and the like
-# A secret-named key of a libpq conninfo string and its value, bare or single-quoted (\' escapes).
-_CONNINFO_SECRET = re.compile(r"(\b\w*(?:password|secret|token)\w*\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*)",
+# A secret-named key of a libpq conninfo string and its value, bare or single-quoted (a backslash
+# escapes the next character in both, a space included).
+_CONNINFO_SECRET = re.compile(r"(\b\w*(?:password|secret|token)\w*\s*=\s*)('(?:[^'\\]|\\.)*'|(?:\\.|[^\s\\'])+)",
                               re.IGNORECASE)
 
 

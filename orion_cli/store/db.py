@@ -194,6 +194,7 @@ def _install_pg_write_lock(engine: Engine) -> None:
 # The opening of a libpq conninfo string ("host=db dbname=orion ..."): a keyword, then "=". Any keyword:
 # libpq has dozens (target_session_attrs, sslrootcert, ...); a file so named can be written ./NAME.
 _LIBPQ_CONNINFO = re.compile(r"\s*[A-Za-z_]+\s*=")
+_SCHEME_TYPO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def resolve_url(url: str | None) -> str:
@@ -201,6 +202,10 @@ def resolve_url(url: str | None) -> str:
     if not url:
         return default_database_url()
     if "://" not in url:
+        if _SCHEME_TYPO.match(url):  # "postgresql:/u@h/db": a URL with a slash missing, not a file
+            raise StorageError("the database URL's scheme is not followed by '//'; give a URL or a file path",
+                               hint="postgresql://USER@HOST:PORT/DBNAME, or a path (./NAME for one with ':')",
+                               reason="storage_url")
         if _LIBPQ_CONNINFO.match(url):
             # Taken for a file name, it would have opened a new, empty SQLite ledger in the working
             # directory: trades and the kill switch in a database nobody else reads.
@@ -263,7 +268,8 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
 
 def _missing(display_url: str) -> StorageError:
     return StorageError(f"no orion ledger at {display_url}: nothing trades against it",
-                        hint="check --db / database.url / ORION__DATABASE__URL (`orion init` creates a new ledger)",
+                        hint="check --db, ORION__DATABASE__URL, database.url or ORION_HOME "
+                             "(`orion init` creates a new ledger)",
                         reason="storage_missing")
 
 

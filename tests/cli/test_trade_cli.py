@@ -575,6 +575,12 @@ def test_live_trading_refuses_a_ledger_that_does_not_exist(tmp_path: Path, monke
     assert code == 3, err
     assert json.loads(err.strip().splitlines()[-1])["reason"] == "storage_missing"
     assert not (tmp_path / "typo").exists()
+    # Found in review: the check came before the usage errors, and trading.mode = "live" (no
+    # authorization) set it off too.
+    assert invoke("--db", str(typo), "trade", *what, *flags, "--demo")[0] == 2
+    monkeypatch.delenv("ORION_PAPER_TRADING", raising=False)
+    monkeypatch.setenv("ORION__TRADING__MODE", "live")
+    assert invoke("--db", str(typo), "trade", "X1234567", "--demo")[0] == 2  # paper: no such opportunity
 
 
 def test_live_with_recorded_data_is_a_usage_error(op_id: str) -> None:

@@ -23,6 +23,7 @@ from orion_cli.core.redact import mask_url
     ("host=db dbname=orion password=S3CRET", "host=db dbname=orion password=***"),
     ("host=db password='S3 \\'CRET' user=u", "host=db password=*** user=u"),
     ("sslpassword = S3CRET host=h", "sslpassword = *** host=h"),
+    ("host=db password=S3\\ CRET user=u", "host=db password=*** user=u"),  # libpq: "\ " is in the value
     ("./a=b.db", "./a=b.db"),
 ])
 def test_mask_url_hides_every_password_it_holds(url: str, shown: str) -> None:

@@ -198,7 +198,9 @@ def test_a_ledger_on_a_read_only_mount_is_said_to_be_read_only_not_corrupt(tmp_p
                                       "dbname=orion", "  Service = orion",
                                       # found in review: keywords beyond the first dozen got through
                                       "target_session_attrs=read-write host=db dbname=orion",
-                                      "sslrootcert=/etc/ca.pem host=db"])
+                                      "sslrootcert=/etc/ca.pem host=db",
+                                      # and a URL with a slash missing, once a file of that path
+                                      "postgresql:/trader@db.internal/orion"])
 def test_a_libpq_conninfo_is_refused_not_taken_for_a_file(conninfo: str, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: `--db "host=... dbname=..."` created an empty SQLite ledger of that name in the

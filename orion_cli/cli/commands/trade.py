@@ -536,6 +536,14 @@ def _stop_after_gate(app: AppContext, auth: Authorization) -> bool:
     return True
 
 
+def _require_ledger_for_live(app: AppContext, pre_mode: str) -> None:
+    """Live orders (--live, or the environment pair) must meet the real ledger's kill switch, breaker,
+    limits and positions: a mistyped --db, ORION__DATABASE__URL or ORION_HOME must not start trading
+    on a new, empty ledger (exit 3). Asked before anything else opens the ledger."""
+    if pre_mode == "live":
+        app.db(existing=True)
+
+
 def _pre_mode(live: bool, authorize_live: bool) -> tuple[str, bool, str]:
     """(mode, authorized, how-or-why) without prompting: for previews and the recorded-source check."""
     from orion_cli.core import gate
@@ -675,6 +683,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     if pre_mode == "live" and _recorded(snapshot, demo):
         raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
                                  param_hint="--demo/--snapshot")
+    _require_ledger_for_live(app, pre_mode)
     op, _scanned_from = store.load(app.db(), op_id)
     key = key or default_key(op.id)
     # A used key is reported or resumed from its stored plan: neither today's books nor today's
@@ -949,6 +958,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     if pre_mode == "live" and _recorded(snapshot, demo):
         raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
                                  param_hint="--demo/--snapshot")
+    _require_ledger_for_live(app, pre_mode)
     source = open_source(app, snapshot, demo)
     if _recorded(snapshot, demo):
         announce(app, source)
@@ -1183,10 +1193,6 @@ def trade_command(
     from orion_cli.cli.live_venues import LazyStore
 
     app = get_app(ctx)
-    if live or app.mode() == "live":
-        # Live orders must meet the real ledger's kill switch, breaker, limits and positions: a mistyped
-        # --db, ORION__DATABASE__URL or ORION_HOME must not start trading on a new, empty ledger.
-        app.db(existing=True)
     if watch is not None:
         if op_id is not None:
             raise typer.BadParameter("--watch picks opportunities itself; omit OP_ID", param_hint="--watch")
