@@ -396,45 +396,21 @@ async def reconcile_async(
 _STUCK = tuple(s.value for s in ExecStatus if not s.final and s not in (ExecStatus.HALTED, ExecStatus.HEDGED))
 
 
-def _driven(db: Database, key: str) -> bool:
-    """Whether a process holds execution ``key``'s lock now (it is being driven, not interrupted)."""
-    from orion_cli.core.runlock import RunLocked
-    from orion_cli.execution.executor import execution_lock
-
-    lock = execution_lock(db, key)
-    try:
-        lock.acquire()
-    except RunLocked:
-        return True
-    lock.release()
-    return False
-
-
 def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
     """Report every interrupted execution as drift (exit 7, alert, ``--halt-on-drift``).
 
     Reconcile never trades, so it does not finish them: it names the command that resumes one (the
     execution's own key, so nothing already sent is sent again).
     """
-    from orion_cli.store.tables import executions
+    from orion_cli.execution.executor import unfinished_executions
 
     if not results:
         return
     cut = iso_utc(ctx.now - ctx.grace)
-    unfinished = select(executions.c.key, executions.c.opportunity_id, executions.c.status,
-                        executions.c.updated_at).where(executions.c.mode == ctx.mode,
-                                                       executions.c.status.in_(_STUCK))
-    with ctx.db.read() as conn:
-        seen = conn.execute(unfinished).all()
     # A recent one may still be running (a trade beside this run): interrupted only if no one drives it.
-    # Probed before the read below, which keeps only what did not move meanwhile: one that finished
-    # (or went on) between the first read and the probe is not taken for interrupted.
-    still = {row.key: row.updated_at for row in seen if row.updated_at < cut or not _driven(ctx.db, row.key)}
+    rows = [e for e in unfinished_executions(ctx.db, ctx.mode, _STUCK) if not e["running"] or e["updated_at"] < cut]
     with ctx.db.read() as conn:
-        rows = [row for row in conn.execute(unfinished.where(executions.c.key.in_(list(still)))
-                                            .order_by(executions.c.updated_at))
-                if row.updated_at == still[row.key]] if still else []
-        legs: dict[str, list[Any]] = {row.key: [] for row in rows}
+        legs: dict[str, list[Any]] = {row["key"]: [] for row in rows}
         if rows:
             for leg in conn.execute(select(orders.c.execution_id, orders.c.venue, orders.c.market_id, orders.c.side,
                                          orders.c.action, orders.c.filled_size, orders.c.avg_fill_price)
@@ -445,7 +421,7 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
     for row in rows:
         held: dict[str, Decimal] = {}
         price: dict[str, Decimal] = {}
-        for o in legs[row.key]:
+        for o in legs[row["key"]]:
             signed = Decimal(o.filled_size) * (1 if o.action == "buy" else -1)
             held[o.venue] = held.get(o.venue, ZERO) + signed
             if o.avg_fill_price is not None and o.action == "buy":
@@ -458,15 +434,15 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
         unhedged = abs(a - b)
         if unhedged == 0:
             continue  # nothing filled, or equal shares: interrupted, but nothing is at risk
-        market = next(o.market_id for o in legs[row.key] if o.venue == first)
-        side = next(Side(o.side) for o in legs[row.key] if o.venue == first)
+        market = next(o.market_id for o in legs[row["key"]] if o.venue == first)
+        side = next(Side(o.side) for o in legs[row["key"]] if o.venue == first)
+        resume = resume_command(row["opportunity_id"], row["key"], mode=ctx.mode, source_flags=ctx.source_flags)
         drift = Drift(
             venue=Venue(first), kind="execution", market=market, side=side,
             ledger_qty=plain(a), venue_qty=plain(b), value=_q(unhedged * price.get(first, ZERO)),
-            detail=(f"execution {row.key} was interrupted at {row.status} (last change {row.updated_at}): "
-                    f"{plain(a)} held on {first}, {plain(b)} on the other; resume it with "
-                    f"`{resume_command(row.opportunity_id, row.key, mode=ctx.mode, source_flags=ctx.source_flags)}`"),
-            ref=row.key, fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
+            detail=(f"execution {row['key']} was interrupted at {row['status']} (last change {row['updated_at']}): "
+                    f"{plain(a)} held on {first}, {plain(b)} on the other; resume it with `{resume}`"),
+            ref=row["key"], fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
         target = by_venue.get(drift.venue) or results[0]
         target.drifts.append(drift)
         target.counts["drifts"] = len(target.drifts)

@@ -445,8 +445,9 @@ def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str)
     assert code == 0, err
     code, out, err = invoke("trade", op_id, "--demo", "--json")
     assert code == 0, err
-    assert json.loads(out) == {"type": "execution", "key": default_key(op_id), "opportunity_id": op_id,
-                               "mode": "paper", "status": "done", "size": "5", "next": "reports it; nothing is sent"}
+    assert json.loads(out) == {"type": "used_key", "key": default_key(op_id), "opportunity_id": op_id,
+                               "mode": "paper", "execution_status": "done", "size": "5", "next": "report",
+                               "detail": "reports it; nothing is sent"}
     db = open_database(None)
     try:
         with db.write() as conn:
@@ -455,8 +456,17 @@ def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str)
         db.dispose()
     code, out, err = invoke("trade", op_id, "--demo", "--json")
     assert code == 0, err
-    assert json.loads(out)["next"] == "resumes it by its stored plan" and json.loads(out)["size"] == "5"
+    assert json.loads(out)["next"] == "resume" and json.loads(out)["size"] == "5"
     assert "capped" not in err and "DUPLICATE" not in out + err and "Nothing was planned or placed" in err
+    from orion_cli.execution.executor import execution_lock
+
+    db = open_database(None)
+    try:
+        with execution_lock(db, default_key(op_id)):  # found in review: promised a resume --confirm refuses
+            code, out, err = invoke("trade", op_id, "--demo", "--json")
+    finally:
+        db.dispose()
+    assert code == 0 and json.loads(out)["next"] == "refuse" and "another process" in err, err
     import dataclasses
 
     db = open_database(None)
@@ -467,7 +477,7 @@ def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str)
     finally:
         db.dispose()
     code, out, err = invoke("trade", "zzzzzzzz", "--demo", "--json", "--idempotency-key", default_key(op_id))
-    assert code == 0 and json.loads(out)["next"].startswith("refuses it (DUPLICATE)"), err  # another's key
+    assert code == 0 and json.loads(out)["next"] == "refuse", err  # another opportunity's key
     assert len(ledger_orders()) == 2
 
 

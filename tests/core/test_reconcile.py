@@ -900,7 +900,7 @@ def test_an_execution_that_finishes_while_reconcile_looks_is_not_taken_for_inter
     reported interrupted from the stale read, and --halt-on-drift halted trading."""
     from sqlalchemy import insert, update
 
-    from orion_cli.core import reconcile as rec
+    from orion_cli.execution import executor as ex
     from orion_cli.store.tables import executions, orders
 
     ledger = Ledger(db, "live")
@@ -911,7 +911,7 @@ def test_an_execution_that_finishes_while_reconcile_looks_is_not_taken_for_inter
         conn.execute(insert(executions), {"key": "K1", "opportunity_id": "op1", "mode": "live",
                                           "status": "leg2_sent", "size": D(10), "plan": "{}", "result": "{}",
                                           "created_at": just_now, "updated_at": just_now})
-    probe = rec._driven
+    probe = ex.driven
 
     def finishing_as_probed(database: Database, key: str) -> bool:
         with db.write() as conn:  # the driving process ends the execution just before the probe
@@ -919,7 +919,7 @@ def test_an_execution_that_finishes_while_reconcile_looks_is_not_taken_for_inter
                          .values(status="done", updated_at=iso_utc(NOW)))
         return probe(database, key)
 
-    monkeypatch.setattr(rec, "_driven", finishing_as_probed)
+    monkeypatch.setattr(ex, "driven", finishing_as_probed)
     venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])
     (res,) = _run(db, settings, {Venue.KALSHI: venue}, grace=timedelta(seconds=120), halt_on_drift=True)
     assert (res.status, res.drifts) == ("clean", [])

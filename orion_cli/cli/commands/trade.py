@@ -401,32 +401,11 @@ def executions_of(app: AppContext, opportunity_id: str) -> list[Mapping[str, Any
 
 def unfinished_executions(app: AppContext, mode: str) -> list[dict[str, Any]]:
     """The executions of ``mode`` not finished, oldest first, each with ``running``: whether a process
-    drives it now (its key lock is held). One that none drives was interrupted by a crash or a kill,
-    perhaps with a leg unhedged."""
-    from sqlalchemy import select
+    drives it now. One that none drives was interrupted by a crash or a kill, perhaps with a leg
+    unhedged (:func:`orion_cli.execution.executor.unfinished_executions`)."""
+    from orion_cli.execution.executor import unfinished_executions as unfinished
 
-    from orion_cli.core.runlock import RunLocked
-    from orion_cli.execution.executor import execution_lock
-    from orion_cli.execution.state import UNFINISHED
-    from orion_cli.store.tables import executions
-
-    db = app.db()
-    with db.read() as conn:
-        rows = conn.execute(select(executions.c.key, executions.c.opportunity_id, executions.c.mode,
-                                   executions.c.status, executions.c.plan)
-                            .where(executions.c.mode == mode, executions.c.status.in_(UNFINISHED))
-                            .order_by(executions.c.created_at)).all()
-    found: list[dict[str, Any]] = []
-    for row in rows:
-        lock = execution_lock(db, row.key)
-        try:
-            lock.acquire()
-        except RunLocked:
-            found.append({**row._mapping, "running": True})
-            continue
-        lock.release()
-        found.append({**row._mapping, "running": False})
-    return found
+    return unfinished(app.db(), mode)
 
 
 def interrupted_executions(app: AppContext, mode: str) -> list[dict[str, Any]]:
@@ -764,16 +743,18 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
 
 
 USED_KEY_COLUMNS = [Column("key", "key"), Column("opportunity_id", "opportunity"), Column("mode", "mode"),
-                    Column("status", "status"), Column("size", "size", "right"), Column("next", "--confirm")]
+                    Column("execution_status", "status"), Column("size", "size", "right"),
+                    Column("next", "--confirm"), Column("detail", "detail")]
 
 
 def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity, mode: str) -> bool:
     """The preview of a used key: not a fresh plan (today's books and limits do not decide it) but
-    what --confirm will do with it: report it, resume it by its stored plan, or refuse it (the key
-    is another opportunity's or mode's). On a terminal it offers to resume an unfinished one; True
-    when the operator accepts."""
+    what --confirm will do with it (``next``): ``report`` it, ``resume`` it by its stored plan, or
+    ``refuse`` (the key is another opportunity's or mode's, or another process drives it). On a
+    terminal it offers to resume an unfinished one; True when the operator accepts."""
     from orion_cli.cli.prompts import confirm as ask_confirm
     from orion_cli.cli.prompts import interactive
+    from orion_cli.execution.executor import driven
     from orion_cli.execution.state import ExecStatus, load_result
 
     out = app.out
@@ -783,17 +764,20 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
     except (ValueError, TypeError):
         size = None
     if prior["opportunity_id"] != op.id or prior["mode"] != mode:
-        then = "refuses it (DUPLICATE): the key is another execution's"
+        after, detail = "refuse", "the key is another execution's (DUPLICATE)"
+    elif status.final:
+        after, detail = "report", "reports it; nothing is sent"
+    elif driven(app.db(), prior["key"]):
+        after, detail = "refuse", "another process is driving it (DUPLICATE: in progress)"
     else:
-        then = "reports it; nothing is sent" if status.final else \
-            "resumes it by its stored plan: orders already sent are looked up, never sent twice"
-    out.record({"type": "execution", "key": prior["key"], "opportunity_id": prior["opportunity_id"],
-                "mode": prior["mode"], "status": status.value, "size": size, "next": then.split(":")[0]},
-               USED_KEY_COLUMNS, title="execution under this key")
+        after, detail = "resume", "resumes it by its stored plan: orders already sent are looked up, never sent twice"
+    out.record({"type": "used_key", "key": prior["key"], "opportunity_id": prior["opportunity_id"],
+                "mode": prior["mode"], "execution_status": status.value, "size": size, "next": after,
+                "detail": detail}, USED_KEY_COLUMNS, title="execution under this key")
     afresh = " (another --idempotency-key plans afresh)" if status.final else ""
     out.info(f"idempotency key {prior['key']} is used by a {prior['mode']} execution of {prior['opportunity_id']} "
-             f"({status.value}); --confirm {then}. Nothing was planned or placed{afresh}")
-    if not (then.startswith("resumes") and interactive() and not out.machine):
+             f"({status.value}); --confirm {detail}. Nothing was planned or placed{afresh}")
+    if not (after == "resume" and interactive() and not out.machine):
         return False
     if ask_confirm("Resume it?", default=False):
         return True
