@@ -764,11 +764,11 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
     except (ValueError, TypeError):
         size = None
     if prior["opportunity_id"] != op.id or prior["mode"] != mode:
-        after, detail = "refuse", "the key is another execution's (DUPLICATE)"
+        after, detail = "refuse", "refuses it: the key is another opportunity's or mode's (DUPLICATE)"
     elif status.final:
         after, detail = "report", "reports it; nothing is sent"
     elif driven(app.db(), prior["key"]):
-        after, detail = "refuse", "another process is driving it (DUPLICATE: in progress)"
+        after, detail = "refuse", "refuses it: another process is driving it (DUPLICATE: in progress)"
     else:
         after, detail = "resume", "resumes it by its stored plan: orders already sent are looked up, never sent twice"
     out.record({"type": "used_key", "key": prior["key"], "opportunity_id": prior["opportunity_id"],
