@@ -5,6 +5,7 @@ init, config show, halt, resume, audit tail, audit verify; global options; the o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import uuid
@@ -425,13 +426,17 @@ def test_audit_verify_intact(ledger: Path) -> None:
                                          "problem": None}
 
 
+def _alter_payload(ledger: Path, seq: int, text: str) -> None:
+    """Tamper with the stored audit log behind orion's back."""
+    with contextlib.closing(sqlite3.connect(ledger)) as conn:
+        conn.execute("UPDATE audit_events SET payload = ? WHERE seq = ?", (text, seq))
+        conn.commit()
+
+
 def test_audit_verify_on_a_tampered_chain_exits_7_naming_the_seq(ledger: Path) -> None:
     for i in range(3):
         run("halt", "--reason", f"r{i}")
-    conn = sqlite3.connect(ledger)
-    conn.execute("UPDATE audit_events SET payload = '{\"reason\":\"nothing to see\"}' WHERE seq = 3")
-    conn.commit()
-    conn.close()
+    _alter_payload(ledger, 3, '{"reason":"nothing to see"}')
     result = run("--json", "audit", "verify")
     assert result.exit_code == 7
     assert json.loads(result.stdout)["first_bad_seq"] == 3
@@ -445,10 +450,7 @@ def test_audit_tail_shows_a_row_altered_into_unreadable_json_and_warns(ledger: P
     internal error (exit 1), so the log could not be read at all."""
     for i in range(2):
         run("halt", "--reason", f"r{i}")
-    conn = sqlite3.connect(ledger)
-    conn.execute("UPDATE audit_events SET payload = '{not json' WHERE seq = 2")
-    conn.commit()
-    conn.close()
+    _alter_payload(ledger, 2, "{not json")
     result = run("--json", "audit", "tail")
     assert result.exit_code == 0, result.output
     rows = {r["seq"]: r for r in map(json.loads, result.stdout.splitlines())}

@@ -277,6 +277,20 @@ def _interrupt(key: str, opportunity_id: str, markets: tuple[tuple[str, str], ..
         db.dispose()
 
 
+def killed_between_the_legs() -> None:
+    """Every execution set back to leg2_sent, as a kill between the legs leaves it."""
+    from sqlalchemy import update
+
+    from orion_cli.store.tables import executions
+
+    db = open_database(None)
+    try:
+        with db.write() as conn:
+            conn.execute(update(executions).values(status="leg2_sent"))
+    finally:
+        db.dispose()
+
+
 def _markets(op_id: str) -> tuple[tuple[str, str], ...]:
     db = open_database(None)
     try:
@@ -354,20 +368,11 @@ def test_an_execution_running_in_another_process_on_the_same_markets_is_refused(
 def test_two_interrupted_keys_of_one_opportunity_can_each_be_resumed(op_id: str) -> None:
     """Found in review: each resume was refused pointing at the other, so neither could be finished.
     Two real executions, then both set back to leg2_sent as a kill between the legs leaves them."""
-    from sqlalchemy import update
-
-    from orion_cli.store.tables import executions
-
     keys = (default_key(op_id), "k-2")
     for key in keys:
         code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", key)
         assert code == 0, err
-    db = open_database(None)
-    try:
-        with db.write() as conn:
-            conn.execute(update(executions).values(status="leg2_sent"))
-    finally:
-        db.dispose()
+    killed_between_the_legs()
     for key in keys:
         code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", key,
                                 "--jsonl")
@@ -415,18 +420,9 @@ def test_a_resume_is_sized_by_its_stored_plan_not_by_todays_limits(op_id: str,
     """Found by black-box testing: resuming a key printed "size 100 (scanned 950, capped by limits…)",
     a size it never used; and with the limits lowered since, "not one contract fits" refused the
     resume (exit 6), leaving the first leg unhedged. The stored plan sizes a resume."""
-    from sqlalchemy import update
-
-    from orion_cli.store.tables import executions
-
     code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
     assert code == 0, err
-    db = open_database(None)
-    try:
-        with db.write() as conn:
-            conn.execute(update(executions).values(status="leg2_sent"))
-    finally:
-        db.dispose()
+    killed_between_the_legs()
     monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "0.5")  # not one contract fits any more
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
     assert code == 0 and "resuming it" in err, err
@@ -437,10 +433,6 @@ def test_a_resume_is_sized_by_its_stored_plan_not_by_todays_limits(op_id: str,
 def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str) -> None:
     """Found in review: previewing an interrupted key planned afresh at today's limits ("size 100 …
     capped"), then said DUPLICATE would refuse it, though --confirm resumes its stored plan of 5."""
-    from sqlalchemy import update
-
-    from orion_cli.store.tables import executions
-
     code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
     assert code == 0, err
     code, out, err = invoke("trade", op_id, "--demo", "--json")
@@ -448,12 +440,7 @@ def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str)
     assert json.loads(out) == {"type": "used_key", "key": default_key(op_id), "opportunity_id": op_id,
                                "mode": "paper", "execution_status": "done", "size": "5", "next": "report",
                                "detail": "reports it; nothing is sent"}
-    db = open_database(None)
-    try:
-        with db.write() as conn:
-            conn.execute(update(executions).values(status="leg2_sent"))
-    finally:
-        db.dispose()
+    killed_between_the_legs()
     code, out, err = invoke("trade", op_id, "--demo", "--json")
     assert code == 0, err
     assert json.loads(out)["next"] == "resume" and json.loads(out)["size"] == "5"

@@ -835,22 +835,28 @@ def test_settlements_that_cannot_be_read_for_an_outage_make_the_venue_unavailabl
     assert {p.market_id: p.size for p in ledger.positions()} == {MKT: D(10)}
 
 
+def _killed_after_its_first_leg(db: Database, *, status: str = "leg2_sent", at: str | None = None) -> None:
+    """Live execution K1, its first leg (10 Kalshi YES at 0.40) filled, left at ``status`` by a kill at
+    ``at`` (a second before NOW unless given)."""
+    from sqlalchemy import insert, update
+
+    from orion_cli.store.tables import executions, orders
+
+    _filled_order(Ledger(db, "live"), "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
+    when = at or iso_utc(NOW - timedelta(seconds=1))
+    with db.write() as conn:
+        conn.execute(update(orders).where(orders.c.client_order_id == "c-1").values(execution_id="K1"))
+        conn.execute(insert(executions), {"key": "K1", "opportunity_id": "op1", "mode": "live", "status": status,
+                                          "size": D(10), "plan": "{}", "result": "{}", "created_at": when,
+                                          "updated_at": when})
+
+
 def test_an_interrupted_execution_on_a_venue_whose_settlements_are_down_shows_it_as_drift(
         db: Database, settings: Settings) -> None:
     """Found in review: the settlements outage made the venue "unavailable", and the unhedged leg of an
     interrupted execution found after it was listed under that status (and a drift count of 0): a
     monitor watching the status, or the metrics' status gauge, missed it."""
-    from sqlalchemy import insert, update
-
-    from orion_cli.store.tables import executions, orders
-
-    ledger = Ledger(db, "live")
-    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
-    with db.write() as conn:
-        conn.execute(update(orders).where(orders.c.client_order_id == "c-1").values(execution_id="K1"))
-        conn.execute(insert(executions), {"key": "K1", "opportunity_id": "op1", "mode": "live", "status": "leg1_done",
-                                          "size": D(10), "plan": "{}", "result": "{}",
-                                          "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"})
+    _killed_after_its_first_leg(db, status="leg1_done", at="2026-01-01T00:00:00Z")
 
     class Down(FakeVenue):
         async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
@@ -870,19 +876,9 @@ def test_an_execution_killed_a_moment_ago_is_drift_unless_a_process_drives_it(db
     free key lock already says no process drives it. One whose lock is held is still running."""
     import contextlib
 
-    from sqlalchemy import insert, update
-
     from orion_cli.execution.executor import execution_lock
-    from orion_cli.store.tables import executions, orders
 
-    ledger = Ledger(db, "live")
-    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
-    just_now = iso_utc(NOW - timedelta(seconds=1))
-    with db.write() as conn:
-        conn.execute(update(orders).where(orders.c.client_order_id == "c-1").values(execution_id="K1"))
-        conn.execute(insert(executions), {"key": "K1", "opportunity_id": "op1", "mode": "live",
-                                          "status": "leg2_sent", "size": D(10), "plan": "{}", "result": "{}",
-                                          "created_at": just_now, "updated_at": just_now})
+    _killed_after_its_first_leg(db)
     venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])
     with execution_lock(db, "K1") if running else contextlib.nullcontext():
         (res,) = _run(db, settings, {Venue.KALSHI: venue}, grace=timedelta(seconds=120))
@@ -898,19 +894,12 @@ def test_an_execution_that_finishes_while_reconcile_looks_is_not_taken_for_inter
     """Found in review: the executions were read, then their key locks probed. One that finished in
     between (its process recorded the second leg, marked it done and let go of the lock) was
     reported interrupted from the stale read, and --halt-on-drift halted trading."""
-    from sqlalchemy import insert, update
+    from sqlalchemy import update
 
     from orion_cli.execution import executor as ex
-    from orion_cli.store.tables import executions, orders
+    from orion_cli.store.tables import executions
 
-    ledger = Ledger(db, "live")
-    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
-    just_now = iso_utc(NOW - timedelta(seconds=1))
-    with db.write() as conn:
-        conn.execute(update(orders).where(orders.c.client_order_id == "c-1").values(execution_id="K1"))
-        conn.execute(insert(executions), {"key": "K1", "opportunity_id": "op1", "mode": "live",
-                                          "status": "leg2_sent", "size": D(10), "plan": "{}", "result": "{}",
-                                          "created_at": just_now, "updated_at": just_now})
+    _killed_after_its_first_leg(db)
     probe = ex.driven
 
     def finishing_as_probed(database: Database, key: str) -> bool:
