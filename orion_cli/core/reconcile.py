@@ -402,7 +402,7 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
     Reconcile never trades, so it does not finish them: it names the command that resumes one (the
     execution's own key, so nothing already sent is sent again).
     """
-    from orion_cli.execution.executor import unfinished_executions
+    from orion_cli.execution.keylock import unfinished_executions
 
     if not results:
         return

@@ -352,7 +352,7 @@ def test_an_interrupted_execution_whose_plan_cannot_be_read_is_taken_to_trade_th
 
 
 def test_an_execution_running_in_another_process_on_the_same_markets_is_refused(op_id: str) -> None:
-    from orion_cli.execution.executor import execution_lock
+    from orion_cli.execution.keylock import execution_lock
 
     _interrupt("op-running", "running", _markets(op_id), status="leg2_sent")
     db = open_database(None)
@@ -445,7 +445,7 @@ def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str)
     assert code == 0, err
     assert json.loads(out)["next"] == "resume" and json.loads(out)["size"] == "5"
     assert "capped" not in err and "DUPLICATE" not in out + err and "Nothing was planned or placed" in err
-    from orion_cli.execution.executor import execution_lock
+    from orion_cli.execution.keylock import execution_lock
 
     db = open_database(None)
     try:

@@ -360,7 +360,7 @@ def test_an_interrupted_execution_of_a_rescanned_opportunity_stops_the_watch_unl
     import orion_cli.cli.commands.trade as trade_cmd
     from orion_cli.cli.context import AppContext
     from orion_cli.core.models import Venue
-    from orion_cli.execution.executor import execution_lock
+    from orion_cli.execution.keylock import execution_lock
     from orion_cli.store.tables import executions
 
     executed: list[str] = []

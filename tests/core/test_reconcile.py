@@ -876,7 +876,7 @@ def test_an_execution_killed_a_moment_ago_is_drift_unless_a_process_drives_it(db
     free key lock already says no process drives it. One whose lock is held is still running."""
     import contextlib
 
-    from orion_cli.execution.executor import execution_lock
+    from orion_cli.execution.keylock import execution_lock
 
     _killed_after_its_first_leg(db)
     venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])
@@ -896,7 +896,7 @@ def test_an_execution_that_finishes_while_reconcile_looks_is_not_taken_for_inter
     reported interrupted from the stale read, and --halt-on-drift halted trading."""
     from sqlalchemy import update
 
-    from orion_cli.execution import executor as ex
+    from orion_cli.execution import keylock as ex
     from orion_cli.store.tables import executions
 
     _killed_after_its_first_leg(db)

@@ -402,8 +402,8 @@ def executions_of(app: AppContext, opportunity_id: str) -> list[Mapping[str, Any
 def unfinished_executions(app: AppContext, mode: str) -> list[dict[str, Any]]:
     """The executions of ``mode`` not finished, oldest first, each with ``running``: whether a process
     drives it now. One that none drives was interrupted by a crash or a kill, perhaps with a leg
-    unhedged (:func:`orion_cli.execution.executor.unfinished_executions`)."""
-    from orion_cli.execution.executor import unfinished_executions as unfinished
+    unhedged (:func:`orion_cli.execution.keylock.unfinished_executions`)."""
+    from orion_cli.execution.keylock import unfinished_executions as unfinished
 
     return unfinished(app.db(), mode)
 
@@ -754,7 +754,7 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
     terminal it offers to resume an unfinished one; True when the operator accepts."""
     from orion_cli.cli.prompts import confirm as ask_confirm
     from orion_cli.cli.prompts import interactive
-    from orion_cli.execution.executor import driven
+    from orion_cli.execution.keylock import driven
     from orion_cli.execution.state import ExecStatus, load_result
 
     out = app.out

@@ -1,0 +1,75 @@
+"""Who drives an execution: its key lock, and the unfinished executions with whether anyone holds it.
+
+Apart from the executor, so that `orion reconcile` and `orion trade` can ask without importing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from orion_cli.execution.state import UNFINISHED
+from orion_cli.store.tables import executions
+
+if TYPE_CHECKING:
+    from orion_cli.store.db import Database
+
+
+# How long execute/resume keep trying a key lock that is held: longer than a probe holds it (reconcile
+# and trade take it for a moment), far shorter than any execution in progress.
+KEY_LOCK_PATIENCE = 0.5
+
+
+def execution_lock(db: Database, key: str, *, actor: Mapping[str, Any] | None = None) -> Any:
+    """One process at a time per execution key (file lock on SQLite, advisory lock on PostgreSQL).
+
+    Without it a second process given the same key would find the committed intents and "resume" an
+    execution the first process is still driving, and both would move its state. Free, it also says
+    that an unfinished execution is not being driven by anyone: it was interrupted.
+    """
+    from orion_cli.core.runlock import RunLock
+
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+    return RunLock(db, f"locks/exec-{digest}", actor=actor)
+
+
+# How long a probe waits for a key lock that another probe holds for a moment (two reconciles, a trade).
+PROBE_PATIENCE = 0.1
+
+
+def driven(db: Database, key: str) -> bool:
+    """Whether a process holds execution ``key``'s lock now: it is being driven, not interrupted."""
+    from orion_cli.core.runlock import RunLocked
+
+    lock = execution_lock(db, key)
+    try:
+        lock.acquire(patience=PROBE_PATIENCE)
+    except RunLocked:
+        return True
+    lock.release()
+    return False
+
+
+def unfinished_executions(db: Database, mode: str, statuses: Sequence[str] = UNFINISHED) -> list[dict[str, Any]]:
+    """The executions of ``mode`` whose status is in ``statuses``, oldest first, each with ``running``.
+
+    Read, then every key lock probed, then read again: ``running`` when a process held the lock, or
+    when the execution moved between the reads (someone drove it meanwhile); one that finished
+    meanwhile is left out. Read only once, an execution finished between the read and the probe was
+    taken for interrupted at its old status (reconcile reported it, a watch stopped on it).
+    """
+    query = (select(executions.c.key, executions.c.opportunity_id, executions.c.mode, executions.c.status,
+                    executions.c.plan, executions.c.updated_at)
+             .where(executions.c.mode == mode, executions.c.status.in_(list(statuses)))
+             .order_by(executions.c.created_at))
+    with db.read() as conn:
+        first = {row.key: row.updated_at for row in conn.execute(query)}
+    if not first:
+        return []
+    held = {key for key in first if driven(db, key)}
+    with db.read() as conn:
+        rows = conn.execute(query.where(executions.c.key.in_(list(first)))).all()
+    return [{**row._mapping, "running": row.key in held or row.updated_at != first[row.key]} for row in rows]

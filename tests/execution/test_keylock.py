@@ -1,0 +1,42 @@
+"""Who drives an execution (execution/keylock.py): the key lock, probes of it, unfinished executions."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from orion_cli.store.db import Database
+
+
+@pytest.mark.parametrize("meanwhile", ["finished", "moved"])
+def test_unfinished_executions_reads_again_after_probing_the_locks(db: Database, meanwhile: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the executions were read, then their locks probed. One that finished in
+    between came back as interrupted at its old status: `trade --watch` stopped on it and `trade
+    --confirm` refused beside it. One that moved (driven meanwhile) is running, not interrupted."""
+    from sqlalchemy import insert, update
+
+    from orion_cli.execution import keylock as ex_mod
+    from orion_cli.store.tables import executions
+
+    at = "2026-11-22T09:00:00.000000Z"
+    with db.write() as conn:
+        conn.execute(insert(executions), {"key": "K1", "opportunity_id": "op1", "mode": "paper",
+                                          "status": "leg2_sent", "size": D(5), "plan": "{}", "result": "{}",
+                                          "created_at": at, "updated_at": at})
+    probe = ex_mod.driven
+
+    def as_probed(database: Database, key: str) -> bool:
+        values = {"status": "done"} if meanwhile == "finished" else {"status": "hedged"}
+        with db.write() as conn:  # the process driving it moves it on, then lets go of the lock
+            conn.execute(update(executions).where(executions.c.key == key)
+                         .values(updated_at="2026-11-22T09:00:01.000000Z", **values))
+        return probe(database, key)
+
+    monkeypatch.setattr(ex_mod, "driven", as_probed)
+    found = ex_mod.unfinished_executions(db, "paper")
+    if meanwhile == "finished":
+        assert found == []
+    else:
+        assert [(e["key"], e["status"], e["running"]) for e in found] == [("K1", "hedged", True)]
