@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from orion_cli.core.categories import canonical_category
+from orion_cli.core.categories import category_matches
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Market, OrderBook, Venue
@@ -74,14 +74,6 @@ def match_settings(settings: Settings) -> MatchSettings:
     )
 
 
-def _category_ok(market: Market, category: str | None) -> bool:
-    """``--category culture`` finds Kalshi's "Entertainment" too; a part of a name still matches."""
-    if not category:
-        return True
-    return (canonical_category(category) == canonical_category(market.category)
-            or category.lower() in market.category.lower())
-
-
 def _index(markets: Sequence[Market]) -> dict[str, Market]:
     """Polymarket markets are found by condition id or by YES/NO token id."""
     out: dict[str, Market] = {}
@@ -98,8 +90,8 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
     """Match, price and rank. Pure: same data in, same opportunities out (given ``options.now``)."""
     now = options.now or datetime.now(UTC)
     ttl = settings.trading.opportunity_ttl_seconds
-    kalshi = [m for m in data.markets if m.venue is Venue.KALSHI and _category_ok(m, options.category)]
-    poly = [m for m in data.markets if m.venue is Venue.POLYMARKET and _category_ok(m, options.category)]
+    kalshi = [m for m in data.markets if m.venue is Venue.KALSHI and category_matches(m.category, options.category)]
+    poly = [m for m in data.markets if m.venue is Venue.POLYMARKET and category_matches(m.category, options.category)]
     both = Venue.KALSHI in options.venues and Venue.POLYMARKET in options.venues
 
     opportunities: list[Opportunity] = []

@@ -12,7 +12,7 @@ import typer
 
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column, stream_is_tty
-from orion_cli.core.categories import canonical_category
+from orion_cli.core.categories import CATEGORY_HELP, category_matches
 
 if TYPE_CHECKING:
     from orion_cli.core.models import BookSide, Market, OrderBook
@@ -218,8 +218,8 @@ def source_flags(snapshot: Path | None, demo: bool) -> str:
 
 
 def _matches(m: Market, search: str | None, category: str | None) -> bool:
-    if category and canonical_category(m.category) != canonical_category(category):
-        return False  # one name across venues, as scan --category and the category caps compare
+    if not category_matches(m.category, category):
+        return False  # scan --category's rule: one name across venues, or a part of the venue's name
     if search:
         needle = search.strip().lower()
         hay = " ".join((m.id, m.title, m.event_title, m.outcome_label, m.event_id,
@@ -236,8 +236,7 @@ def markets_command(
     venue: VenueOpt = None,
     search: Annotated[str | None, typer.Option("--search", "-s", help="Words that must all appear in the title, "
                                                                        "event, id or slug.")] = None,
-    category: Annotated[str | None, typer.Option("--category", "-c", help="Only this category (e.g. sports, "
-                                                                           "politics).")] = None,
+    category: Annotated[str | None, typer.Option("--category", "-c", help=CATEGORY_HELP)] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N markets.")] = None,
     snapshot: SnapshotOpt = None,
     demo: DemoOpt = False,

@@ -12,6 +12,7 @@ import typer
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, progress_bar, run
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
+from orion_cli.core.categories import CATEGORY_HELP
 
 if TYPE_CHECKING:
     from orion_cli.core.opportunity import Opportunity
@@ -159,7 +160,7 @@ def scan_command(
                                                     help="Show at most N (default trading.max_results).")] = None,
     venue: Annotated[str | None, typer.Option("--venue", help="kalshi or polymarket: only within-venue "
                                                               "arbitrage on that venue (default: both).")] = None,
-    category: Annotated[str | None, typer.Option("--category", "-c", help="Only markets in this category.")] = None,
+    category: Annotated[str | None, typer.Option("--category", "-c", help=CATEGORY_HELP)] = None,
     include_candidates: Annotated[bool, typer.Option("--include-candidates",
                                                      help="Also list matched candidates held back, with "
                                                           "the reasons.")] = False,
