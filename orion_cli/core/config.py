@@ -63,7 +63,7 @@ class TradingConfig:
     time_in_force: str = opt("fill_or_kill", "order type for both legs",
                              choices=("fill_or_kill", "immediate_or_cancel"))
     second_leg_retries: int = opt(2, "retries of a short second leg within the remaining edge", min=0, max=10)
-    max_unwind_loss: Decimal = opt(D("5.00"), "largest loss accepted when unwinding an unhedged first leg",
+    max_unwind_loss: Decimal = opt(D("5.00"), "largest loss accepted over all the sells unwinding one execution",
                                    unit="USD", min=D(0), max=D(100000))
     trading_windows: list[str] = opt([], 'UTC windows when orders may be sent, e.g. ["13:30-20:00"]; empty = always')
     max_results: int = opt(50, "opportunities shown by scan", min=1, max=10000)

@@ -759,7 +759,10 @@ class Executor:
             info["message"] = f"unwind attempts exhausted with {_d(qty)} shares still unhedged"
             return False
         cost_basis = self._unit_cost(run, leg_name)
-        limit = _min_sell_price(spec, qty, cost_basis, loss_cap)
+        # The bound is on the whole unwind: a resumed or repeated one has only what earlier sells left.
+        lost = self._unwind_loss(run, cost_basis)
+        allowance = max(ZERO, loss_cap - max(lost, ZERO))
+        limit = _min_sell_price(spec, qty, cost_basis, allowance)
         reuse = next((t for t, o in orders.items() if o.status is OrderStatus.INTENT and o.size == qty), None)
         for t, o in orders.items():
             if o.status is OrderStatus.INTENT and t != reuse:
@@ -770,10 +773,15 @@ class Executor:
             AuditLog.append(conn, "unwind.started", {
                 "key": run.key, "tag": tag, "leg": leg_name, "venue": spec.venue.value, "market": spec.market_id,
                 "side": spec.side.value, "shares": qty, "limit_price": limit, "unit_cost": cost_basis,
-                "max_unwind_loss": loss_cap}, mode=self.mode, actor=self.actor, venue=spec.venue.value,
+                "max_unwind_loss": loss_cap, "lost_so_far": plain(lost.quantize(_PRICE_Q)),
+                "loss_allowed": plain(allowance.quantize(_PRICE_Q))},
+                mode=self.mode, actor=self.actor, venue=spec.venue.value,
                 market=spec.market_id)
         if limit is None:
-            info.update(message=f"no sell price keeps the loss on {_d(qty)} shares within {_d(loss_cap)}",
+            within = _d(loss_cap) if lost <= 0 else \
+                f"the {_d(allowance.quantize(_PRICE_Q))} left of max_unwind_loss {_d(loss_cap)} " \
+                f"({_d(lost.quantize(_PRICE_Q))} already lost unwinding)"
+            info.update(message=f"no sell price keeps the loss on {_d(qty)} shares within {within}",
                         shares=_d(qty))
             self._audit_unwind_done(run, tag, spec, qty, ZERO, ok=False)
             return False
@@ -1060,6 +1068,14 @@ class Executor:
             spec = run.first if leg_name == "first" else run.second
             return spec.limit_price
         return (notional + fees) / shares
+
+    def _unwind_loss(self, run: _Run, unit_cost: Decimal) -> Decimal:
+        """What the unwind's sells so far lost against ``unit_cost`` a share, after their fees (< 0: a gain)."""
+        lost = ZERO
+        for t in run.tags("u"):
+            for f in self.ledger.fills(client_order_id=run.coid(t)):
+                lost += f.size * unit_cost - (f.size * f.price - f.fee)
+        return lost
 
     def _breakeven_price(self, run: _Run, size: Decimal) -> Decimal | None:
         """Highest price for ``size`` more second-leg shares keeping the pair's net ≥ 0 after fees."""

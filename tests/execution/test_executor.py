@@ -255,6 +255,30 @@ def test_unwind_limit_bounds_the_loss(db: Database) -> None:
     assert D(10) * D("0.501") - (10 * limit - 0) <= D("0.30")
 
 
+def test_unwind_loss_bound_covers_every_unwind_sell_of_the_execution(db: Database) -> None:
+    """The first unwind sells half at its floor and halts; the resume's sell has only what is left of
+    max_unwind_loss (found in review: each sell had the whole allowance, 6.53 lost against 5.00)."""
+    s = settings(**{"trading.max_unwind_loss": "5.00"})
+    x = Exchange(script={"l1": [("fill", "0.50")], "l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"],
+                         "u1": [("partial", "50")], "u2": ["fill"]})
+    plan = make_plan(size="100")
+    first = run(executor(db, fake_venues(x), s=s).execute(plan, None))
+    assert first.status == "halted" and "50 remain unhedged" in first.message
+    res = run(executor(db, fake_venues(x), s=s).resume(plan.key))
+    assert res.status == "unwound", res.message
+    ledger = Ledger(db, "paper")
+    bought = ledger.fills(client_order_id=client_order_id(plan.key, "l1"))
+    unit_cost = sum((f.size * f.price + f.fee for f in bought), D(0)) / sum((f.size for f in bought), D(0))
+    sells = [f for t in ("u1", "u2") for f in ledger.fills(client_order_id=client_order_id(plan.key, t))]
+    assert sum((f.size for f in sells), D(0)) == 100
+    lost = sum((f.size * unit_cost - (f.size * f.price - f.fee) for f in sells), D(0))
+    assert D("4") < lost <= D("5.00"), lost  # the second sell used what the first left, no more
+    started = [p for t, p in events(db) if t == "unwind.started"]
+    assert D(started[-1]["lost_so_far"]) > 0
+    assert D(started[-1]["loss_allowed"]) == D("5.00") - D(started[-1]["lost_so_far"])
+    assert AuditLog(db).verify().ok
+
+
 def test_unwind_failure_halts_and_alerts(db: Database) -> None:
     x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"]})
     alerts = NullAlertSink()
