@@ -424,7 +424,8 @@ class Executor:
     def __init__(self, db: Database, ledger: Ledger, venues: Mapping[Venue, TradingVenue], settings: Settings, *,
                  mode: str, alerts: AlertSink, breaker: Breaker | None = None, evaluate: EvaluateFn | None = None,
                  books: BookReader | None = None, verify_delays: Sequence[float] = (0.0, 0.05, 0.2),
-                 resend_limit: int = 2, actor: Mapping[str, Any] | None = None) -> None:
+                 fill_delays: Sequence[float] = (0.5, 1.0, 2.0), resend_limit: int = 2,
+                 actor: Mapping[str, Any] | None = None) -> None:
         self.db = db
         self.ledger = ledger
         self.venues = dict(venues)
@@ -435,6 +436,7 @@ class Executor:
         self._evaluate = evaluate
         self._books = books
         self.verify_delays = tuple(verify_delays) or (0.0,)
+        self.fill_delays = tuple(fill_delays)  # waits for fills a venue lists after calling the order done
         self.resend_limit = resend_limit
         self.actor = dict(actor) if actor is not None else None
         self.kill_switch = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode)
@@ -610,6 +612,7 @@ class Executor:
             await self._hedge(run, fresh=fresh)
             # leftovers -----------------------------------------------------------------------
             ok = await self._unwind(run)
+            await self._read_pending_fills(run)
         except _Unresolved as exc:
             return self._fail_halt(run, verdict, f"order outcome unknown and not resolvable: {exc.message}",
                                    alert_kind="halt")
@@ -623,6 +626,9 @@ class Executor:
             "second leg short; the excess was sold back within max_unwind_loss"
         if run.result.get("halted_mid_execution"):
             msg += " (halted mid-execution: no further buys were sent)"
+        if run.result.get("fills_pending"):
+            msg += (f"; the venue has not listed the fills of {len(run.result['fills_pending'])} order(s) yet: they "
+                    "count as in flight at their limit until `orion reconcile` records them")
         if final is ExecStatus.DONE:
             self._move(run, ExecStatus.HEDGED, {})
         run.result["message"] = msg
@@ -675,6 +681,28 @@ class Executor:
         if floor_to(target - self._filled_leg(run, "l2"), spec.size_step) <= 0:
             self._move(run, ExecStatus.HEDGED, {"hedged": self._filled_leg(run, "l2")})
         del fresh
+
+    async def _read_pending_fills(self, run: _Run) -> None:
+        """Read again, a little later, the orders a venue called done before listing their fills.
+
+        Both legs are settled by now (the flow went by the venue's word), so only the ledger waits:
+        what stays unlisted is named in the message and left in flight for ``orion reconcile``.
+        """
+        for delay in self.fill_delays:
+            pending = run.result.get("fills_pending")
+            if not pending:
+                return
+            await asyncio.sleep(delay)
+            for tag in list(pending):
+                prepared = run.prepared(tag)
+                ref = self._order(tag, run).venue_order_id or prepared.venue_ref
+                try:
+                    found = await self._venue(prepared.request.venue).find_order(prepared.request.client_order_id,
+                                                                                ref)
+                except OrionError:
+                    continue  # asked again after the next delay; reconcile after that
+                if found is not None and found.status.terminal:
+                    await self._verify(run, tag, found, None)
 
     async def _new_hedge_intent(self, run: _Run, size: Decimal, *, first_send: bool) -> str | None:
         spec = run.second
@@ -924,8 +952,20 @@ class Executor:
             final = cancelled or final
         fills = final.fills or answer.fills
         state = self._record(run, tag, final, fills)
+        listed = sum((f.size for f in fills), ZERO)
+        pending = run.result.setdefault("fills_pending", {})
+        if final.status.terminal and listed < final.filled_size:
+            # The venue says it filled but does not list those fills yet (its fills feed lags its
+            # orders). The ledger keeps the order in flight, so the checks count it at its limit,
+            # until the fills are read (below, or by reconcile); the flow goes by the venue's word.
+            pending[tag] = {"venue_filled": _d(final.filled_size), "listed": _d(listed)}
+            state = replace(state, status=final.status)
+        else:
+            pending.pop(tag, None)
+        if not pending:
+            run.result.pop("fills_pending")
         spec = run.spec_of(tag)
-        filled = max(final.filled_size, sum((f.size for f in fills), ZERO))
+        filled = max(final.filled_size, listed)
         avg = final.avg_fill_price or answer.avg_fill_price
         planned = spec.planned_avg if tag.startswith("l2") or tag == "l1" else None
         entry: dict[str, Any] = {
@@ -946,7 +986,8 @@ class Executor:
                 "key": run.key, "tag": tag, "client_order_id": coid, "order_id": final.venue_order_id or ref,
                 "found": read is not None, "answer_status": answer.status.value,
                 "venue_status": final.status.value, "answer_filled": answer.filled_size,
-                "venue_filled": final.filled_size, "agrees": read is not None and read.status is answer.status
+                "venue_filled": final.filled_size, "fills_listed": listed,
+                "agrees": read is not None and read.status is answer.status
                 and read.filled_size == answer.filled_size}, mode=self.mode, actor=self.actor,
                 venue=spec.venue.value, market=spec.market_id)
             save_result(conn, run.key, run.result)
@@ -962,6 +1003,8 @@ class Executor:
         if status in (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN) or \
                 (current.status.terminal and status is not None and not status.terminal):
             status = None
+        elif status is not None and status.terminal and sum((f.size for f in fills), ZERO) < state.filled_size:
+            status = None  # never done while its fills cannot be read (reconcile's rule too)
         return self.ledger.transition(coid, status, venue_order_id=state.venue_order_id or None, fills=fitted,
                                       reject_reason=state.reject_reason, venue_status=state.venue_status,
                                       category=run.spec_of(tag).category)

@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -277,6 +277,76 @@ def test_unwind_loss_bound_covers_every_unwind_sell_of_the_execution(db: Databas
     assert D(started[-1]["lost_so_far"]) > 0
     assert D(started[-1]["loss_allowed"]) == D("5.00") - D(started[-1]["lost_so_far"])
     assert AuditLog(db).verify().ok
+
+
+class _UnlistedFills(FakeVenue):
+    """Says an order filled before its fills feed lists the fills: none for the first ``lag`` lookups."""
+
+    def __init__(self, venue: Venue, exchange: Exchange, lag: int) -> None:
+        super().__init__(venue, exchange)
+        self.lag = lag
+        self.looked: dict[str, int] = {}
+
+    async def submit(self, prepared: Any) -> Any:
+        from dataclasses import replace
+
+        return replace(await super().submit(prepared), fills=())  # a create answer carries no fills
+
+    async def find_order(self, client_order_id: str, venue_order_id: str = "") -> Any:
+        from dataclasses import replace
+
+        found = await super().find_order(client_order_id, venue_order_id)
+        self.looked[client_order_id] = self.looked.get(client_order_id, 0) + 1
+        if found is None or self.looked[client_order_id] > self.lag:
+            return found
+        return replace(found, fills=())
+
+
+def test_an_order_filled_before_its_fills_are_listed_stays_in_flight_until_they_are(db: Database) -> None:
+    """Found in review: a FILLED read-back without its fills was recorded filled with 0 contracts, so
+    the position vanished from every exposure check until a reconcile."""
+    from orion_cli.core.reconcile import reconcile
+    from orion_cli.risk.checks import _load_book, positions_in
+
+    x = Exchange()
+    venues = {v: _UnlistedFills(v, x, lag=10**6) for v in Venue}
+    plan = make_plan()
+    res = run(executor(db, venues, fill_delays=(0.0, 0.0)).execute(plan, None))
+    # The flow went by the venue's word: both legs filled, hedged, nothing unwound or halted.
+    assert res.status == "done", res.message
+    assert "not listed the fills of 2 order(s)" in res.message and "orion reconcile" in res.message
+    assert set(res.detail["fills_pending"]) == {"l1", "l2"}
+    ledger = Ledger(db, "paper")
+    orders = {o.client_order_id: o for o in ledger.orders(execution_id=plan.key)}
+    assert {o.status for o in orders.values()} == {OrderStatus.SUBMITTED}  # in flight, not "filled 0"
+    with db.read() as conn:
+        book = _load_book(conn, "paper", positions_in(conn, "paper", include_closed=True))
+    assert book.total == sum((o.size * o.limit_price for o in orders.values()), D(0)) > 0
+    verified = [p for t, p in events(db) if t == "order.verified"]
+    assert verified and all(D(p["fills_listed"]) == 0 and D(p["venue_filled"]) == 10 for p in verified)
+    assert not KillSwitch(db).status().halted
+    # Once the venue lists them, reconcile records them.
+    for v in venues.values():
+        v.lag = 0
+    reconcile(db, ledger, venues, settings(), mode="paper", fix=False, alerts=NullAlertSink(),
+              now=datetime.now(UTC) + timedelta(minutes=5))
+    assert {o.status for o in ledger.orders(execution_id=plan.key)} == {OrderStatus.FILLED}
+    assert {(p.venue, p.side): p.size for p in ledger.positions()} == {
+        (Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert AuditLog(db).verify().ok
+
+
+def test_fills_listed_a_little_late_are_read_before_the_execution_ends(db: Database) -> None:
+    x = Exchange()
+    venues = {v: _UnlistedFills(v, x, lag=1) for v in Venue}
+    plan = make_plan()
+    res = run(executor(db, venues, fill_delays=(0.0,)).execute(plan, None))
+    assert res.status == "done" and res.message == "both legs filled in equal shares", res.message
+    assert "fills_pending" not in res.detail
+    ledger = Ledger(db, "paper")
+    assert {o.status for o in ledger.orders(execution_id=plan.key)} == {OrderStatus.FILLED}
+    assert {(p.venue, p.side): p.size for p in ledger.positions()} == {
+        (Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
 
 
 def test_unwind_failure_halts_and_alerts(db: Database) -> None:
