@@ -104,6 +104,56 @@ DAY_FIGURE_COLUMNS = (
 )
 _DAY_FIGURES = select(*DAY_FIGURE_COLUMNS)
 
+# A held leg's pair partner, in two reads with an index each: the executions that bought into the
+# held markets (ix_orders_mode_market), then those executions' buys whose market has settled
+# (ix_orders_execution). A hedged pair pays 1 on exactly one leg, so once one leg has settled the
+# other's payout is known (1 - what the settled side paid) before its own venue settles it.
+_BUYS_IN_MARKETS = (
+    select(orders.c.execution_id, orders.c.venue, orders.c.market_id, orders.c.side)
+    .where(orders.c.mode == bindparam("mode"), orders.c.market_id.in_(bindparam("markets", expanding=True)),
+           orders.c.action == "buy", orders.c.filled_size > ZERO, orders.c.execution_id.is_not(None))
+    .distinct()
+)
+_SETTLED_BUYS_OF_EXECUTIONS = (
+    select(orders.c.execution_id, orders.c.venue, orders.c.market_id, orders.c.side, settlements.c.yes_payout)
+    # The mode on the settlement only (an execution id is one mode's): a mode term that reached the
+    # orders would steer SQLite's planner off the execution index, onto every order of the mode.
+    .join(settlements, (settlements.c.venue == orders.c.venue) & (settlements.c.market_id == orders.c.market_id))
+    .where(settlements.c.mode == bindparam("mode"),
+           orders.c.execution_id.in_(bindparam("executions", expanding=True)),
+           orders.c.action == "buy", orders.c.filled_size > ZERO)
+    .distinct()
+)
+
+
+def settled_pair_values(conn: Connection, mode: str, held: Iterable[MarkKey]) -> dict[MarkKey, Decimal]:
+    """What each of the ``held`` legs pays per share, where its pair's other leg has settled.
+
+    Without it, the settled leg's loss is booked while the other leg, now worth its payout, still
+    counts at cost: a hedged, profitable pair reads as a loss (and a win as a peak) until the second
+    venue settles too. Where two executions imply different values, the lower one counts.
+    """
+    wanted = set(held)
+    if not wanted:
+        return {}
+    legs: dict[str, set[MarkKey]] = {}  # execution → the held legs it bought
+    for row in conn.execute(_BUYS_IN_MARKETS, {"mode": mode, "markets": sorted({m for _, m, _ in wanted})}):
+        key = (Venue(row.venue), row.market_id, Side(row.side))
+        if key in wanted:
+            legs.setdefault(row.execution_id, set()).add(key)
+    values: dict[MarkKey, Decimal] = {}
+    if not legs:
+        return values
+    for leg in conn.execute(_SETTLED_BUYS_OF_EXECUTIONS, {"mode": mode, "executions": sorted(legs)}):
+        settled = (leg.venue, leg.market_id)
+        yes_payout = Decimal(leg.yes_payout)
+        paid = yes_payout if leg.side == Side.YES.value else 1 - yes_payout
+        value = max(ZERO, 1 - paid)
+        for key in legs[leg.execution_id]:
+            if (key[0].value, key[1]) != settled:  # the pair's other leg, not the held one itself
+                values[key] = min(value, values.get(key, value))
+    return values
+
 
 @dataclass(frozen=True, slots=True)
 class DayFigures:
@@ -971,7 +1021,8 @@ class Ledger:
         every_position: Sequence[Position] | None = None,
         day_figures: DayFigures | None = None,
     ) -> DailyPnl:
-        """Equity now (positions at ``marks`` where given, else at cost) against the day's start.
+        """Equity now (positions at ``marks`` where given, else at what a settled pair partner says they
+        pay, else at cost) against the day's start.
 
         With ``conn`` (the pre-trade checks' transaction) every figure comes from that one view;
         ``every_position`` (closed ones included) and ``day_figures`` when the caller has already
@@ -986,16 +1037,19 @@ class Ledger:
                 day_figures = DayFigures.of_row(day, row)
             every = list(every_position) if every_position is not None else positions_in(c, self.mode,
                                                                                          include_closed=True)
+            held = [p for p in every if p.size != 0]
+            # A settled leg leaves its position closed: without one, no held leg can have a settled partner.
+            implied = settled_pair_values(c, self.mode, [k for k in ((p.venue, p.market_id, p.side) for p in held)
+                                                         if k not in marks]) if len(held) < len(every) else {}
         cash = ZERO if day_figures.cash is None else day_figures.cash
         # No snapshot: nothing changed today, so today's start equals the ledger at cost now.
         start = day_figures.start_equity if day_figures.start_equity is not None else \
             cash + sum((p.exposure for p in every), ZERO)
-        held = [p for p in every if p.size != 0]
         value = ZERO
         unrealised = ZERO
         marked = True
         for p in held:
-            mark = marks.get((p.venue, p.market_id, p.side))
+            mark = marks.get((p.venue, p.market_id, p.side), implied.get((p.venue, p.market_id, p.side)))
             if mark is None:
                 marked = False
                 value += p.exposure

@@ -166,6 +166,7 @@ orders = Table(
     Index("ix_orders_mode_created", "mode", "created_at"),
     Index("ix_orders_execution", "execution_id"),
     Index("ix_orders_venue_order", "venue", "venue_order_id"),
+    Index("ix_orders_mode_market", "mode", "market_id"),  # migration 0008: a held leg's pair partner
 )
 
 fills = Table(

@@ -331,3 +331,57 @@ def test_a_venue_seen_for_the_first_time_does_not_hide_a_drawdown(lite: Database
     _report(led, "500", at, venue=Venue.POLYMARKET)
     st = b.update(now=at)
     assert (st.equity, st.peak_equity, st.drawdown) == (D(1400), D(1500), D(100))
+
+
+def _pair_leg(led: Ledger, execution: str, venue: Venue, market: str, side: Side, size: str, price: str) -> None:
+    coid = f"c{next(_IDS)}"
+    req = OrderRequest(venue, market, side, Action.BUY, D(size), D(price), TimeInForce.IOC, coid)
+    led.record_intent(PreparedOrder(req, f'{{"id":"{coid}"}}'), execution_id=execution, now=DAY1)
+    led.record_fills(coid, [Fill(venue, f"f-{coid}", f"v-{coid}", market, side, Action.BUY, D(size), D(price), D(0),
+                                 DAY1)], now=DAY1)
+
+
+@pytest.mark.parametrize(("settled_first", "yes_payout"), [("kalshi", "0"), ("kalshi", "1"), ("polymarket", "1"),
+                                                           ("polymarket", "0")])
+def test_a_hedged_pair_settling_one_venue_first_is_neither_a_loss_nor_a_peak(
+        lite: Database, settled_first: str, yes_payout: str) -> None:
+    """Found in review: the settled leg's payout was booked while its partner, now worth its own payout,
+    still counted at cost, so a locked 7.50 profit read as a 60 loss (a false daily-loss trip), or the
+    other way round as a 90 gain (a false peak, so a false drawdown once the second leg settled)."""
+    from orion_cli.venues.trading import Settlement
+
+    s = settings(**{"breaker.daily_loss": "50"})
+    b, led, sink = make(lite, s)
+    led.ensure_balance(Venue.POLYMARKET, D("500"), now=DAY1 - timedelta(minutes=1))
+    # 150 YES on Kalshi at 0.40 + 150 NO of the same event on Polymarket at 0.55: one leg pays 150.
+    _pair_leg(led, "exec-1", Venue.KALSHI, "KXM", Side.YES, "150", "0.40")
+    _pair_leg(led, "exec-1", Venue.POLYMARKET, "0xM", Side.NO, "150", "0.55")
+    start = b.update(now=DAY1 + timedelta(minutes=1))
+    assert start.daily_pnl == 0
+    venue, market = (Venue.KALSHI, "KXM") if settled_first == "kalshi" else (Venue.POLYMARKET, "0xM")
+    led.record_settlement(Settlement(venue, market, D(yes_payout), DAY1 + timedelta(minutes=2)),
+                          now=DAY1 + timedelta(minutes=2))
+    st = b.update(now=DAY1 + timedelta(minutes=3))
+    assert st.daily_pnl == D("7.50"), st  # the locked profit, whichever leg won and settled first
+    assert st.trips == () and st.problems == () and not KillSwitch(lite).status().halted
+    assert st.peak_equity == st.equity
+    assert check(lite, b, DAY1 + timedelta(minutes=3)).passed
+    # The other venue settles the same way: the figures do not move.
+    other, other_market = (Venue.POLYMARKET, "0xM") if settled_first == "kalshi" else (Venue.KALSHI, "KXM")
+    led.record_settlement(Settlement(other, other_market, D(yes_payout), DAY1 + timedelta(minutes=4)),
+                          now=DAY1 + timedelta(minutes=4))
+    final = b.update(now=DAY1 + timedelta(minutes=5))
+    assert final.daily_pnl == D("7.50") and final.drawdown == 0 and final.trips == ()
+
+
+def test_an_unpaired_position_is_not_valued_by_another_markets_settlement(lite: Database) -> None:
+    from orion_cli.venues.trading import Settlement
+
+    s = settings(**{"breaker.daily_loss": "50"})
+    b, led, _ = make(lite, s)
+    _pair_leg(led, "exec-1", Venue.KALSHI, "KXM", Side.YES, "150", "0.40")
+    _pair_leg(led, "exec-2", Venue.KALSHI, "KXN", Side.YES, "100", "0.50")  # another execution: no pair
+    led.record_settlement(Settlement(Venue.KALSHI, "KXM", D(0), DAY1 + timedelta(minutes=2)),
+                          now=DAY1 + timedelta(minutes=2))
+    st = b.update(now=DAY1 + timedelta(minutes=3))
+    assert st.daily_pnl == D("-60") and "daily_loss" in st.trips  # a real loss is still a loss
