@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -205,6 +205,33 @@ def save_pairs(path: Path, pairs: Sequence[CuratedPair]) -> None:
             os.close(dfd)
 
 
+PAIRS_LOCK_TIMEOUT = 30.0
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Hold ``<pairs file>.lock`` across a read-modify-write of the file.
+
+    Without it, two `orion pairs` processes each read the file, change their copy and rename it into
+    place: the second rename drops the first one's change, so a pair removed can come back as tradable.
+    """
+    from filelock import FileLock, Timeout
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path) + ".lock", timeout=PAIRS_LOCK_TIMEOUT)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ConfigError(f"{path} is being changed by another orion process",
+                          hint=f"wait and retry; if no orion process is running, remove {path}.lock") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}.lock: cannot lock the pairs file: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def list_pairs(path: Path) -> list[CuratedPair]:
     return load_pairs(path)
 
@@ -215,27 +242,29 @@ def add_pair(path: Path, pair: CuratedPair) -> CuratedPair:
     problem = id_problem(pair.kalshi, pair.polymarket)
     if problem:
         raise UsageError(problem, hint="copy the ids from `orion markets` or `orion pairs suggest`")
-    pairs = load_pairs(path)
-    for p in pairs:
-        if p.kalshi == pair.kalshi:
-            raise UsageError(
-                f"Kalshi market {pair.kalshi} is already paired with {p.polymarket}",
-                hint="remove the existing pair first",
-            )
-    if pair.added_at is None:
-        now = datetime.now(UTC).replace(microsecond=0)
-        pair = CuratedPair(pair.kalshi, pair.polymarket, pair.inverted, pair.note, now)
-    save_pairs(path, [*pairs, pair])
+    with _writing(path):
+        pairs = load_pairs(path)
+        for p in pairs:
+            if p.kalshi == pair.kalshi:
+                raise UsageError(
+                    f"Kalshi market {pair.kalshi} is already paired with {p.polymarket}",
+                    hint="remove the existing pair first",
+                )
+        if pair.added_at is None:
+            now = datetime.now(UTC).replace(microsecond=0)
+            pair = CuratedPair(pair.kalshi, pair.polymarket, pair.inverted, pair.note, now)
+        save_pairs(path, [*pairs, pair])
     return pair
 
 
 def remove_pair(path: Path, kalshi: str, polymarket: str | None = None) -> CuratedPair:
     """Remove the pair of ``kalshi`` (and ``polymarket`` if given); :class:`NotFound` if there is none."""
-    pairs = load_pairs(path)
-    for i, p in enumerate(pairs):
-        if p.kalshi == kalshi and (polymarket is None or p.polymarket == polymarket):
-            save_pairs(path, pairs[:i] + pairs[i + 1 :])
-            return p
+    with _writing(path):
+        pairs = load_pairs(path)
+        for i, p in enumerate(pairs):
+            if p.kalshi == kalshi and (polymarket is None or p.polymarket == polymarket):
+                save_pairs(path, pairs[:i] + pairs[i + 1 :])
+                return p
     what = kalshi if polymarket is None else f"{kalshi} <-> {polymarket}"
     raise NotFound(f"no curated pair {what} in {path}", hint="`orion pairs list` shows the curated pairs")
 

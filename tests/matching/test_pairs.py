@@ -111,7 +111,8 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pyt
         add_pair(path, MIL)
     assert calls == [str(path)]
     assert path.read_bytes() == before
-    assert sorted(p.name for p in path.parent.iterdir()) == ["pairs.toml"]  # no temp file left behind
+    # no temp file left behind (the writers' lock file stays, as filelock leaves it)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["pairs.toml", "pairs.toml.lock"]
 
 
 def test_atomic_write_fsyncs_before_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,3 +151,31 @@ def test_tradable_pairs() -> None:
     assert out["K5"].reasons == (POLARITY_CONFLICT,)
     assert out["K9"].reasons == (NOT_MATCHED,)
     assert {t.kalshi_id for t in tradable_pairs([], cands, 0.96)} == {"K1", "K5"}
+
+
+def _change_pairs(path: str, start: object, job: tuple[str, str]) -> None:
+    start.wait()  # type: ignore[attr-defined]
+    kalshi, polymarket = job
+    if polymarket == "remove":
+        remove_pair(Path(path), kalshi)
+    else:
+        add_pair(Path(path), CuratedPair(kalshi, polymarket))
+
+
+def test_concurrent_adds_and_a_remove_are_all_kept(tmp_path: Path) -> None:
+    """Found in review: parallel `orion pairs add`/`remove` each read, changed and renamed the file, so
+    the last rename dropped the others' changes: pairs vanished and a removed pair came back."""
+    import multiprocessing
+
+    path = tmp_path / "pairs.toml"
+    add_pair(path, CuratedPair("KXBAD-1", "424242"))
+    jobs = [(f"KXR-{i}", f"300{i}") for i in range(10)] + [("KXBAD-1", "remove")]
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Barrier(len(jobs))
+    procs = [ctx.Process(target=_change_pairs, args=(str(path), start, job)) for job in jobs]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * len(jobs)
+    assert sorted(p.kalshi for p in load_pairs(path)) == sorted(k for k, _ in jobs[:-1])

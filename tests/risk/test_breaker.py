@@ -351,7 +351,7 @@ def test_a_hedged_pair_settling_one_venue_first_is_neither_a_loss_nor_a_peak(
     from orion_cli.venues.trading import Settlement
 
     s = settings(**{"breaker.daily_loss": "50"})
-    b, led, sink = make(lite, s)
+    b, led, _ = make(lite, s)
     led.ensure_balance(Venue.POLYMARKET, D("500"), now=DAY1 - timedelta(minutes=1))
     # 150 YES on Kalshi at 0.40 + 150 NO of the same event on Polymarket at 0.55: one leg pays 150.
     _pair_leg(led, "exec-1", Venue.KALSHI, "KXM", Side.YES, "150", "0.40")
