@@ -410,6 +410,9 @@ def test_audit_tail_json_lines_and_filters(ledger: Path) -> None:
 
 
 def test_audit_tail_table_and_empty(isolated_home: Path) -> None:
+    from orion_cli.store.db import open_database
+
+    open_database(f"sqlite:///{isolated_home / 'orion.db'}").dispose()
     empty = run("--format", "table", "audit", "tail")
     assert empty.exit_code == 0
     assert "no audit events" in empty.stderr

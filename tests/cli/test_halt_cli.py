@@ -72,13 +72,16 @@ def test_status_with_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [("halt", "--reason", "outage"), ("halt", "--status"), ("resume", "--yes"),
-                                     ("reconcile", "--demo"), ("audit", "verify")])
+                                     ("reconcile", "--demo"), ("audit", "verify"), ("audit", "tail"),
+                                     ("balance",), ("positions",), ("report",)])
 def test_a_ledger_that_does_not_exist_is_refused_not_created(command: tuple[str, ...], isolated_home: Path,
                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by black-box testing: `orion --db TYPO halt` created a new, empty ledger (directories too),
     halted it and said HALTED with exit 0, while the real ledger went on trading. Reconcile and audit
     verify (run from cron) likewise reported a new, empty ledger clean. Found in review: the same
-    through the default ledger's path (a mistyped ORION_HOME, cron running as another user)."""
+    through the default ledger's path (a mistyped ORION_HOME, cron running as another user). Found by
+    black-box testing again: balance, positions, report and audit tail created the ledger, showing a
+    fresh account, after which the kill switch and reconcile took the typo for a ledger."""
     typo = tmp_path / "typo" / "orion.bd"
     for how in ("--db", "env", "default"):
         if how == "env":

@@ -127,6 +127,7 @@ def test_table_report(ledger_url: str) -> None:
 
 def test_empty_ledger_is_a_clear_empty_report(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
+    open_database(url).dispose()
     result = run("--db", url, "--format", "table", "report")
     assert result.exit_code == 0, result.output
     assert "nothing to report: no orders, executions or risk rejections in the paper ledger" in result.stderr

@@ -74,7 +74,7 @@ def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> A
     source = open_source(app, snapshot, demo)
     if snapshot is not None or demo:
         announce(app, source)
-    db = app.db()
+    db = app.db(existing=True)  # a mistyped --db or ORION_HOME: refused, not shown as a fresh paper account
     ledger = Ledger(db, "paper", reset_hour_utc=settings.breaker.reset_hour_utc)
     venues = paper_venues(settings, db, source)
     app.out.banner("PAPER: balances and positions of the paper ledger (no real money).")
@@ -101,7 +101,7 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
         raise typer.BadParameter("--snapshot/--demo are for paper mode; live mode reads the venues",
                                  param_hint="--demo")
     settings = app.settings()
-    db = app.db()
+    db = app.db(existing=True)  # a ledger created here at a mistyped path would pass live trading's own check
     ledger = Ledger(db, "live", reset_hour_utc=settings.breaker.reset_hour_utc)
     venues: dict[Venue, TradingVenue] = {}
     missing: dict[Venue, SecretsError] = {}

@@ -79,7 +79,7 @@ def tail(
 
     app_ctx = get_app(ctx)
     out = app_ctx.out
-    log = AuditLog(app_ctx.db())
+    log = AuditLog(app_ctx.db(existing=True))  # a mistyped URL: refused, not an empty log
     types = tuple(type_ or ())
     since_ts = parse_since(since) if since else None
     events = log.tail(n, types=types, since=since_ts) if n else []
