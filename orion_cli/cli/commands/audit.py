@@ -11,6 +11,7 @@ import typer
 
 from orion_cli.cli.context import get_app
 from orion_cli.cli.output import Column
+from orion_cli.cli.params import finite
 
 app = typer.Typer(help="The append-only, hash-chained audit log.\n\n"
                        "Example:  orion audit tail -n 20 --type halt.engaged", no_args_is_help=True)
@@ -69,7 +70,8 @@ def tail(
     since: Annotated[
         str | None, typer.Option("--since", help="Only events at or after: ISO time or 30m/2h/1d.")
     ] = None,
-    interval: Annotated[float, typer.Option("--interval", min=0.05, max=60, help="Follow poll interval, s.")] = 0.5,
+    interval: Annotated[float, typer.Option("--interval", min=0.05, max=60, callback=finite,
+                                            help="Follow poll interval, s.")] = 0.5,
 ) -> None:
     """Show the most recent audit events; JSON lines with --json or when piped.
 

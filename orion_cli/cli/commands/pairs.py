@@ -10,6 +10,7 @@ from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, o
 from orion_cli.cli.commands.scan import CANDIDATE_COLUMNS, pairs_path
 from orion_cli.cli.context import get_app
 from orion_cli.cli.output import Column
+from orion_cli.cli.params import finite
 
 app = typer.Typer(help="The curated Kalshi ↔ Polymarket pairs file (only curated or auto-accepted pairs "
                        "are tradable).\n\nExample:  orion pairs suggest --demo --limit 10", no_args_is_help=True)
@@ -91,7 +92,7 @@ def suggest_command(
     ctx: typer.Context,
     snapshot: SnapshotOpt = None,
     demo: DemoOpt = False,
-    min_confidence: Annotated[float, typer.Option("--min-confidence", min=0, max=1,
+    min_confidence: Annotated[float, typer.Option("--min-confidence", min=0, max=1, callback=finite,
                                                   help="Only candidates at or above this confidence.")] = 0.5,
     accept: Annotated[list[str] | None, typer.Option("--accept", help="Write the candidate for this Kalshi "
                                                                       "ticker to the pairs file; repeatable.")] = None,

@@ -12,6 +12,7 @@ import typer
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, progress_bar, run
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
+from orion_cli.cli.params import finite
 from orion_cli.core.categories import CATEGORY_HELP
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ def scan_command(
     include_candidates: Annotated[bool, typer.Option("--include-candidates",
                                                      help="Also list matched candidates held back, with "
                                                           "the reasons.")] = False,
-    watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400,
+    watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400, callback=finite,
                                                 help="Rescan every S seconds (a table refreshed in place on a "
                                                      "terminal, a JSON-lines stream otherwise: with --json "
                                                      "too, as a stream has no end to close a document).")] = None,

@@ -45,6 +45,7 @@ import typer
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, source_flags
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
+from orion_cli.cli.params import finite
 from orion_cli.core.aio import all_or_none
 
 if TYPE_CHECKING:
@@ -1154,7 +1155,7 @@ def trade_command(
                                                         "re-sends.")] = None,
     snapshot: SnapshotOpt = None,
     demo: DemoOpt = False,
-    watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400, metavar="SECONDS",
+    watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400, metavar="SECONDS", callback=finite,
                                                 help="Auto-execute loop: scan every SECONDS and trade the best "
                                                      "opportunities within the limits.")] = None,
     max_trades: Annotated[int | None, typer.Option("--max-trades", min=1, help="With --watch: stop after N "
