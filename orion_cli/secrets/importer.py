@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets as _secrets
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,10 @@ def _shown_path(path: Path) -> str:
 def read_value_file(path: Path) -> bytes:
     """Read one credential from a file (``--value-file``); ``-`` is not accepted (no argv/stdin mixups)."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):  # its size says nothing about it being a credential
+            raise SecretsError(f"{_shown_path(path)} is a directory, not a credential file", reason="source_unreadable")
+        size = info.st_size
         if size > MAX_VALUE_FILE_BYTES:
             raise SecretsError(f"{_shown_path(path)} is larger than {MAX_VALUE_FILE_BYTES} bytes; "
                                "not a credential file")

@@ -14,6 +14,7 @@ With none of these: :class:`SecretsError` (exit 4) whose hint lists the options 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,10 @@ def read_password_file(path: Path, *, variable: str = PASSWORD_FILE_ENV) -> str:
     except OSError as exc:
         raise SecretsError(f"{variable}: cannot read {path}: {exc.strerror}", reason="password_file") from None
     try:
-        check_private_mode(os.fstat(fd).st_mode, path, what=f"password file ({variable})")
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):  # before the mode check, whose hint would say `chmod 600` the directory
+            raise SecretsError(f"{variable}: {path} is a directory, not a password file", reason="password_file")
+        check_private_mode(mode, path, what=f"password file ({variable})")
         with os.fdopen(fd, "rb", closefd=False) as fh:
             data = fh.read(64 * 1024)
     finally:

@@ -60,6 +60,8 @@ def test_a_key_pasted_where_its_path_belongs_is_never_echoed(tmp_path: Path, kal
     with pytest.raises(SecretsError) as typo:  # an ordinary missing file is still named, without the hint
         read_value_file(tmp_path / "k.pem")
     assert str(tmp_path / "k.pem") in typo.value.message and typo.value.hint is None
+    with pytest.raises(SecretsError, match="is a directory, not a credential file"):  # not "larger than"
+        read_value_file(tmp_path)
 
 
 def test_value_file_strips_one_newline(tmp_path: Path) -> None:

@@ -58,6 +58,18 @@ def test_missing_or_empty_password_file(tmp_path: Path) -> None:
         read_password_file(pw_file(tmp_path, "a\nb\n"))
 
 
+@pytest.mark.parametrize("mode", [0o700, 0o755])
+def test_a_directory_is_not_a_password_file(tmp_path: Path, mode: int) -> None:
+    """Found by black-box testing: a private directory was an internal error (IsADirectoryError), and
+    a shared one (ORION_MASTER_PASSWORD_FILE=/tmp) got the hint `chmod 600 /tmp`."""
+    folder = tmp_path / "secrets"
+    folder.mkdir(mode=mode)
+    folder.chmod(mode)
+    with pytest.raises(SecretsError, match="is a directory, not a password file") as err:
+        resolve_master_password(tmp_path / "v.json", environ={"ORION_MASTER_PASSWORD_FILE": str(folder)})
+    assert err.value.exit_code == ExitCode.AUTH and err.value.hint is None and err.value.reason == "password_file"
+
+
 def test_env_warns_once(tmp_path: Path) -> None:
     warnings: list[str] = []
     for _ in range(3):
