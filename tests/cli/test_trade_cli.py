@@ -128,10 +128,12 @@ def test_size_option_sets_the_plan_size(op_id: str) -> None:
     assert plan["size"] == "7" and all(leg["size"] == "7" for leg in plan["legs"])
 
 
-@pytest.mark.parametrize("bad", ["0", "-3", "abc", "NaN", "inf"])
+@pytest.mark.parametrize("bad", ["0", "-3", "abc", "NaN", "inf",
+                                 "1e400", "1000000001"])  # found by black-box testing: 1e400 was exit 1
 def test_bad_size_is_a_usage_error(op_id: str, bad: str) -> None:
     code, _, err = invoke("trade", op_id, "--demo", "--size", bad)
     assert code == 2, err
+    assert "internal error" not in err
 
 
 def test_a_size_beyond_the_books_depth_is_cut_and_said(op_id: str) -> None:

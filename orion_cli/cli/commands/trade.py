@@ -121,6 +121,9 @@ FEE_CUSHION = Decimal("0.05")
 # -- small helpers ---------------------------------------------------------------------------------
 
 
+MAX_SIZE_OPTION = Decimal(10) ** 9
+
+
 def _size_option(value: str | None) -> Decimal | None:
     if value is None:
         return None
@@ -130,6 +133,8 @@ def _size_option(value: str | None) -> Decimal | None:
         raise typer.BadParameter(f"{value!r} is not a decimal number", param_hint="--size") from None
     if not d.is_finite() or d <= 0:
         raise typer.BadParameter(f"{value!r} must be a finite number > 0", param_hint="--size")
+    if d > MAX_SIZE_OPTION:  # beyond any book; and 1e400 is beyond what a Decimal rounds (an internal error)
+        raise typer.BadParameter(f"{value!r} is more than {MAX_SIZE_OPTION:,} contracts", param_hint="--size")
     return d
 
 
