@@ -44,7 +44,7 @@ from sqlalchemy import select
 
 from orion_cli.core.models import Venue
 from orion_cli.core.money import ZERO
-from orion_cli.execution.plan import CHECK_ORDER
+from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED
 from orion_cli.execution.state import NEVER_SENT
 from orion_cli.store.audit import iso_utc
 from orion_cli.store.db import Database
@@ -321,14 +321,14 @@ def failed_checks(payload: Mapping[str, Any]) -> list[str]:
     checks = payload.get("checks")
     if isinstance(checks, list):
         names += [str(c["name"]) for c in checks
-                  if isinstance(c, dict) and c.get("name") and c.get("passed") is False]
+                  if isinstance(c, dict) and c.get("name") and c.get("passed") is False and not _skipped(c)]
     for key in ("failed", "failed_checks", "failing"):
         listed = payload.get(key)
         if isinstance(listed, list):
             for c in listed:
                 if isinstance(c, str) and c:
                     names.append(c)
-                elif isinstance(c, dict) and c.get("name"):
+                elif isinstance(c, dict) and c.get("name") and not _skipped(c):
                     names.append(str(c["name"]))
     if not names:
         for key in ("check", "reason", "name"):
@@ -337,6 +337,12 @@ def failed_checks(payload: Mapping[str, Any]) -> list[str]:
                 names.append(value)
                 break
     return list(dict.fromkeys(names))  # once per event, first-seen order
+
+
+def _skipped(check: Mapping[str, Any]) -> bool:
+    """A check not evaluated (another finding made its inputs invalid): it fails closed, but it is not a
+    rejection by that check (a size below a venue's minimum is INVALID_ORDER's, not BALANCE's)."""
+    return str(check.get("detail", "")).startswith(NOT_EVALUATED)
 
 
 def _check_sort_key(name: str) -> tuple[int, str]:

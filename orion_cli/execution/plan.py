@@ -109,6 +109,11 @@ class TradePlan:
         }
 
 
+# How a check's detail starts when the check was skipped (its inputs were invalid) and so fails
+# closed: a refusal, but not that check's finding (`orion report` does not count it as one).
+NOT_EVALUATED = "not evaluated: "
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """One check's verdict. ``name`` is the reason code; ``leg`` is None for plan-wide checks."""

@@ -30,7 +30,7 @@ from orion_cli.core.config import Settings, parse_window
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Market, MarketStatus, OrderBook, Side, Venue
 from orion_cli.core.money import ZERO
-from orion_cli.execution.plan import CHECK_ORDER, CheckResult, LegPlan, TradePlan, Verdict
+from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.risk.halt import read_halt_row, status_of
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
 from orion_cli.store.db import Database
@@ -597,9 +597,9 @@ def evaluate(conn: Connection, plan: TradePlan, ctx: PipelineContext) -> Verdict
         if name in _NEEDS_VALID_LEGS and (malformed or not legs):
             why = "the plan has no legs" if not legs else f"leg(s) {', '.join(map(str, malformed))} invalid"
             if name in LEG_CHECKS and legs:
-                results.extend(CheckResult(name, False, f"not evaluated: {why}", leg=i) for i in range(len(legs)))
+                results.extend(CheckResult(name, False, f"{NOT_EVALUATED}{why}", leg=i) for i in range(len(legs)))
             else:
-                results.append(CheckResult(name, False, f"not evaluated: {why}"))
+                results.append(CheckResult(name, False, f"{NOT_EVALUATED}{why}"))
             continue
         if name in LEG_CHECKS:
             for i, leg in enumerate(legs):

@@ -519,6 +519,19 @@ def test_a_failing_limit_refuses_with_exit_6_naming_the_check(op_id: str, monkey
     assert ledger_orders() == []
 
 
+def test_a_refusal_by_an_invalid_order_is_reported_as_that_checks_alone(op_id: str) -> None:
+    """Found by black-box testing: a size below Polymarket's minimum failed only INVALID_ORDER, but the
+    checks it left "not evaluated" (failing closed) were each counted as a rejection by `orion report`."""
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "1", "--json")
+    assert code == 6, err
+    assert json.loads(err.strip().splitlines()[-1])["reason"] == "INVALID_ORDER"
+    code, out, err = invoke("report", "--json")
+    assert code == 0, err
+    found = json.loads(out)
+    rejections = [r for r in (found if isinstance(found, list) else [found]) if r["type"] == "report_rejection"]
+    assert [(r["check"], r["count"]) for r in rejections] == [("INVALID_ORDER", 1)]
+
+
 def test_halted_refuses_with_exit_6(op_id: str) -> None:
     code, _, err = invoke("halt", "--reason", "test halt")
     assert code == 0, err
