@@ -497,7 +497,8 @@ def _type_filter(types: tuple[str, ...]) -> Any:
         if "." in t:
             clauses.append(audit_events.c.type == t)
         else:
-            clauses.append(audit_events.c.type.like(f"{t}.%"))
+            # autoescape: the name is text, not a LIKE pattern (`-t %` matched every event)
+            clauses.append(audit_events.c.type.startswith(f"{t}.", autoescape=True))
             clauses.append(audit_events.c.type == t)
     return or_(*clauses)
 

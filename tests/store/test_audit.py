@@ -74,6 +74,9 @@ def test_tail_returns_the_last_n_oldest_first_with_filters(db: Database) -> None
     assert log.tail(0) == []
     fam = log.tail(100, types=("halt",))
     assert {e.type for e in fam} == {"halt.engaged", "halt.released"}  # not halted.other
+    # A name, not a LIKE pattern (found by black-box testing: `-t %` listed every event, `-t h%` halt's)
+    assert log.tail(100, types=("%",)) == [] and log.tail(100, types=("h%",)) == []
+    assert log.tail(100, types=("hal_",)) == [] and log.after(0, types=("%",)) == []
     assert [e.type for e in log.tail(100, types=("order.intent",))] == ["order.intent"] * 2
     assert [e.seq for e in log.tail(100, since=iso_utc(base + timedelta(minutes=7)))] == [8, 9, 10]
     assert [e.seq for e in log.tail(2, types=("halt",), since=iso_utc(base))] == [9, 10]
