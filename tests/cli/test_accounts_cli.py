@@ -89,6 +89,19 @@ def test_balance_table_without_refresh_is_at_cost(ledger_url: str) -> None:
     assert "not marked" in res.stderr
 
 
+def test_balance_and_positions_show_one_pnl_for_one_source(ledger_url: str) -> None:
+    """Found by black-box testing: `positions --demo` marked to the demo books, `balance --demo` (no
+    --refresh) silently did not, so the two commands showed different P&L for one ledger."""
+    def pnl(*args: str) -> dict[str, Any]:
+        res = _invoke("--db", ledger_url, *args, "--demo", "--json")
+        assert res.exit_code == 0, res.output
+        (found,) = [r for r in json.loads(res.stdout) if r["type"] == "pnl"]
+        return dict(found)
+
+    assert pnl("balance") == pnl("positions") == pnl("balance", "--refresh")
+    assert pnl("balance")["marked"] is True and pnl("balance")["today_pnl"] == "-0.247"
+
+
 def test_positions_table_and_json(ledger_url: str) -> None:
     res = _invoke("--db", ledger_url, "positions", "--demo", "--format", "table")
     assert res.exit_code == 0, res.output

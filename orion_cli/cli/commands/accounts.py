@@ -170,12 +170,14 @@ def balance_command(
     settled since (position.settled) and the Kalshi deposits and withdrawals it holds (capital, not
     profit or loss: capital.transfer). Polymarket's total includes resolved payouts not yet redeemed.
     A venue that cannot be reached, or has no credentials, is shown as unavailable; exit 5 only when
-    none answered (exit 4 when no venue has credentials).
+    none answered (exit 4 when no venue has credentials). Today's P&L marks positions to the best bids
+    with --demo or --snapshot (or --refresh on live books), as `orion positions` does; else at cost.
 
-    Example:  orion balance   ·   orion balance --refresh --demo --json
+    Example:  orion balance   ·   orion balance --demo --json
     """
     app = get_app(ctx)
-    report = _report(app, snapshot, demo, mark=refresh)
+    # Marked whenever positions would be: one ledger, one P&L, whichever command shows it.
+    report = _report(app, snapshot, demo, mark=refresh or demo or snapshot is not None)
     balances = [a.to_record() for a in report.accounts]
     pnl = report.pnl.to_record()
     if app.out.machine:
