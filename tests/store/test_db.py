@@ -182,8 +182,10 @@ def test_a_ledger_on_a_read_only_mount_is_said_to_be_read_only_not_corrupt(tmp_p
     listed = sorted(p.name for p in home.iterdir())
     script = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" || exit 99; exec "$@"'
     env = {**os.environ, "ORION_HOME": str(home)}
+    # Without a ledger, a command that creates one (positions refuses a missing ledger before opening it).
+    command = ["positions", "--json"] if existing else ["scan", "--demo", "--json"]
     done = subprocess.run(["unshare", "-m", "sh", "-c", script, str(home), sys.executable, "-m", "orion_cli",
-                           "positions", "--json"], env=env, capture_output=True, text=True, timeout=120)
+                           *command], env=env, capture_output=True, text=True, timeout=120)
     if done.returncode == 99:
         pytest.skip(f"cannot make a read-only bind mount here: {done.stderr.strip()[:200]}")
     assert done.returncode == 3, done.stderr
