@@ -617,16 +617,21 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
     target: OrderStatus | None = state.status if state.status not in NOT_FINAL else None
     if target is not None and target.terminal and not covered:
         target = None  # never call an order done while its fills cannot be read
-    # Never more than the order's size (the ledger refuses more): the excess is drift, and the
-    # position check then finds the venue holding it.
-    own, over = fit_fills([replace(f, client_order_id=coid) for f in found], Decimal(row.size), coid)
+    # A buy's fills are held in full (a dollar-amount buy at better prices gets more shares than its
+    # size, as the executor records it); a sell never takes more than its size (the ledger refuses
+    # more): that excess is drift, and the position check then finds the venue holding it.
+    buy = row.action == Action.BUY.value
+    if buy:
+        own, over = [replace(f, client_order_id=coid) for f in found], ZERO
+    else:
+        own, over = fit_fills([replace(f, client_order_id=coid) for f in found], Decimal(row.size), coid)
     detail = f"venue says {state.venue_status or state.status.value}"
     try:
         with ctx.db.write() as conn:
             known = _known_fill_ids(conn, ctx.mode, venue, [f.fill_id for f in own])
             after = ctx.ledger.transition(coid, target, venue_order_id=state.venue_order_id or None, fills=own,
                                           venue_status=state.venue_status, reject_reason=state.reject_reason,
-                                          conn=conn, now=ctx.now)
+                                          conn=conn, now=ctx.now, overfill_ok=buy)
             new_fills = sum(1 for f in own if f.fill_id not in known)
             changed = after.status is not before or new_fills > 0
             res = Resolved(venue, coid, after.venue_order_id, row.market_id, Side(row.side), before.value,

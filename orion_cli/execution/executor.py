@@ -40,9 +40,9 @@ mid-execution stops every further *buy* (second leg and its retries); the unwind
 exposure is still sent, because it only reduces risk and a halt should not leave an unhedged
 position behind. The choice is recorded in the result (``halted_mid_execution``).
 
-Money is Decimal throughout. A marketable Polymarket BUY may report more shares than the order's
-size; the ledger refuses fills above an order's size, so the extra is trimmed from the last fill
-recorded and kept in ``result.overfill`` (``reconcile`` sees the position drift and the record).
+Money is Decimal throughout. A marketable Polymarket BUY spends a dollar amount, so at better prices
+it gets more shares than the order's size: the ledger holds them (``result.overfill`` says how many),
+and the legs' balance counts each order up to its size, so they are neither hedged nor unwound.
 """
 
 from __future__ import annotations
@@ -626,6 +626,10 @@ class Executor:
             "second leg short; the excess was sold back within max_unwind_loss"
         if run.result.get("halted_mid_execution"):
             msg += " (halted mid-execution: no further buys were sent)"
+        if run.result.get("overfill"):
+            extra = sum((Decimal(v) for v in run.result["overfill"].values()), ZERO)
+            msg += (f"; the venue filled {_d(extra)} share(s) more than asked (a dollar-amount buy at better "
+                    "prices): held, not hedged")
         if run.result.get("fills_pending"):
             msg += (f"; the venue has not listed the fills of {len(run.result['fills_pending'])} order(s) yet: they "
                     "count as in flight at their limit until `orion reconcile` records them")
@@ -996,7 +1000,12 @@ class Executor:
     def _record(self, run: _Run, tag: str, state: OrderState, fills: Sequence[Fill]) -> OrderState:
         coid = run.coid(tag)
         current = self._order(tag, run)
-        fitted, over = fit_fills(fills, current.size, coid)
+        buy = current.action is Action.BUY
+        if buy:  # held in full: the ledger holds what the venue filled (see _filled)
+            fitted = [f if f.client_order_id else replace(f, client_order_id=coid) for f in fills]
+            over = max(ZERO, sum((f.size for f in fitted), ZERO) - current.size)
+        else:
+            fitted, over = fit_fills(fills, current.size, coid)
         if over > 0:
             run.result.setdefault("overfill", {})[tag] = _d(over)
         status: OrderStatus | None = state.status
@@ -1007,7 +1016,7 @@ class Executor:
             status = None  # never done while its fills cannot be read (reconcile's rule too)
         return self.ledger.transition(coid, status, venue_order_id=state.venue_order_id or None, fills=fitted,
                                       reject_reason=state.reject_reason, venue_status=state.venue_status,
-                                      category=run.spec_of(tag).category)
+                                      category=run.spec_of(tag).category, overfill_ok=buy)
 
     # -- endings --------------------------------------------------------------------------------
 
@@ -1085,12 +1094,19 @@ class Executor:
         run.result.setdefault("legs", {}).setdefault(tag, {}).update(values)
 
     def _filled(self, run: _Run, tag: str) -> Decimal:
-        """The venue's word on what ``tag`` filled (it can exceed the ledger's when a buy overfilled)."""
+        """What ``tag`` filled as the legs' balance counts it: the venue's word, up to the order's size.
+
+        A marketable Polymarket buy spends a dollar amount, so at better prices it gets more shares
+        than asked (an overfill). Those are held and recorded (``result.overfill``), but they cost no
+        more than the amount the checks approved, so they are neither hedged nor sold back: unwinding
+        them would sell at a loss (or, below the venue's minimum order, halt) over a price improvement.
+        """
         entry = run.result.get("legs", {}).get(tag)
-        if entry and "filled" in entry:
-            return Decimal(entry["filled"])
         o = self.ledger.order(run.coid(tag))
-        return o.filled_size if o is not None else ZERO
+        if entry and "filled" in entry:
+            filled = Decimal(entry["filled"])
+            return min(filled, o.size) if o is not None else filled
+        return min(o.filled_size, o.size) if o is not None else ZERO
 
     def _filled_leg(self, run: _Run, prefix: str) -> Decimal:
         return sum((self._filled(run, t) for t in run.tags(prefix)), ZERO)

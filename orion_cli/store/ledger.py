@@ -492,12 +492,15 @@ class Ledger:
         category: str = "",
         conn: Connection | None = None,
         now: datetime | None = None,
+        overfill_ok: bool = False,
     ) -> OrderState:
         """Move an order to ``status`` and record ``fills``, with one audit event, in one transaction.
 
         ``status=None`` keeps the current status (or makes it ``filled`` once fully filled). Fills
         already recorded are skipped; a call that changes nothing writes nothing. ``category``
-        fills in the order's market category when the intent did not know it.
+        fills in the order's market category when the intent did not know it. Fills beyond the
+        order's size are refused, unless ``overfill_ok`` and it is a buy: a dollar-amount buy at
+        better prices gets more shares than asked, and the ledger holds what the venue filled.
         """
         now = now or datetime.now(UTC)
         with self._write(conn) as c:
@@ -510,10 +513,10 @@ class Ledger:
             new_fills = [f for f in fills if self._record_fill(c, f, row, category, now)]
             totals = self._totals(c, client_order_id)
             size = Decimal(row.size)
-            if totals.filled > size:
+            if totals.filled > size and not (overfill_ok and row.action == Action.BUY.value):
                 raise DataError(f"order {client_order_id}", f"fills total {totals.filled}, more than its size {size}")
             target = status or current
-            if status is None and totals.filled == size and size > 0:
+            if status is None and totals.filled >= size and size > 0:
                 target = OrderStatus.FILLED
             if current.terminal and not target.terminal:
                 raise IllegalTransition(f"order {client_order_id} is {current.value}; it cannot become {target.value}")
@@ -533,7 +536,7 @@ class Ledger:
             if target is not current:
                 event_type = STATUS_EVENTS[target]
             else:
-                event_type = "order.filled" if totals.filled == size else "order.partial"
+                event_type = "order.filled" if totals.filled >= size else "order.partial"
             payload: dict[str, Any] = {
                 "client_order_id": client_order_id,
                 "order_id": new_ref or row.venue_order_id,

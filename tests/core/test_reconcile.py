@@ -206,11 +206,12 @@ def test_unknown_order_found_filled_records_the_fills_and_the_position_is_clean(
     assert again.status == "clean" and again.resolved == []
 
 
-def test_an_unknown_order_the_venue_overfilled_is_recorded_to_its_size_and_the_excess_is_drift(
-        db: Database, settings: Settings) -> None:
+def test_an_unknown_buy_the_venue_overfilled_is_recorded_in_full(db: Database, settings: Settings) -> None:
     """The venue filled 11 of a 10 order (a Polymarket buy is sent as dollars; a better price buys more
-    shares). The ledger refused the fills, so the order stayed unknown on every run. Found in review of
-    the first fix: a fill wholly beyond the size (f3) was dropped, so it came back as drift on every run."""
+    shares). The ledger refused the fills, so the order stayed unknown on every run; then it was cut to
+    its size, and the excess came back as drift until a second --fix run. Found in review: the executor
+    then sold such shares back out of the ledger's position. The ledger now holds what the venue
+    filled: one run, clean, the position as the venue has it."""
     ledger = Ledger(db, "live")
     _intent(ledger, "c-over")
     f1 = _fill("f1", "o-over", "6", "0.40")
@@ -219,25 +220,14 @@ def test_an_unknown_order_the_venue_overfilled_is_recorded_to_its_size_and_the_e
     venue = FakeVenue(orders={"c-over": _state("c-over", "o-over", OrderStatus.FILLED, "10", "11", (f1, f2, f3))},
                       fills_=[f1, f2, f3],
                       positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("11"), D("0.40"), D("4.4"))])
-    (res,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
-    assert [(r.client_order_id, r.after, r.new_fills) for r in res.resolved] == [("c-over", "filled", 2)]
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert [(r.client_order_id, r.after, r.new_fills) for r in res.resolved] == [("c-over", "filled", 3)]
     order = ledger.order("c-over")
-    assert order is not None and (order.status, order.filled_size) == (OrderStatus.FILLED, D(10))
-    order_drift, fill_drift = res.drifts
-    assert (order_drift.kind, order_drift.ledger_qty, order_drift.venue_qty) == ("order", D(10), D(11))
-    assert "1 more than the order's size 10" in order_drift.detail
-    # f3 lies wholly beyond the size: adopted as a filled order of its own.
-    assert (fill_drift.kind, fill_drift.ref, fill_drift.fixed) == ("fill", "f3", True), fill_drift
-    assert "beyond the size 10 of ledger order c-over" in fill_drift.detail
-    # f2's cut-off 0.5 is in no order: the position (just moved) shows it once the grace period is over.
-    assert res.pending == [f"position {MKT} yes: ledger 10.5, venue 11; changed in the last 60 s"]
-    later = NOW + timedelta(minutes=5)
-    (res,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=later)
-    assert [(d.kind, d.ledger_qty, d.venue_qty, d.fixed) for d in res.drifts] == [
-        ("position", D("10.5"), D(11), True)], res.drifts
+    assert order is not None and (order.status, order.size, order.filled_size) == (OrderStatus.FILLED, D(10), D(11))
+    assert res.status == "clean" and res.drifts == [], res.drifts
     assert [(p.market_id, p.size) for p in ledger.positions(Venue.KALSHI)] == [(MKT, D(11))]
-    (again,) = _run(db, settings, {Venue.KALSHI: venue}, now=later + timedelta(minutes=5))
-    assert again.status == "clean", again.drifts
+    (again,) = _run(db, settings, {Venue.KALSHI: venue}, now=NOW + timedelta(minutes=5))
+    assert again.status == "clean" and again.resolved == [], again.drifts
     _verify(db)
 
 

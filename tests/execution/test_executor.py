@@ -349,6 +349,30 @@ def test_fills_listed_a_little_late_are_read_before_the_execution_ends(db: Datab
         (Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
 
 
+@pytest.mark.parametrize(("tag", "filled"), [("l1", "12"), ("l2", "12"), ("l1", "10.009"), ("l2", "10.009")])
+def test_a_buy_overfill_is_held_not_hedged_unwound_or_halted_for(db: Database, tag: str, filled: str) -> None:
+    """A marketable Polymarket buy spends a dollar amount, so a better price gets more shares than asked.
+    Found in review: the ledger cut the order to its size, the unwind then sold the excess back out of
+    the ledger's position (ledger 8, venue 10), and an excess below the venue's minimum order halted."""
+    x = Exchange(script={tag: [("partial", filled)]})
+    alerts = NullAlertSink()
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
+    assert res.status == "done", res.message
+    extra = D(filled) - 10
+    assert res.detail["overfill"] == {tag: format(extra, "f")}
+    assert f"filled {format(extra, 'f')} share(s) more than asked" in res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2"]  # nothing sold back
+    assert alerts.emitted == [] and not KillSwitch(db).status().halted
+    ledger = Ledger(db, "paper")
+    order = ledger.order(client_order_id(plan.key, tag))
+    assert order is not None and (order.size, order.filled_size) == (D(10), D(filled))
+    held = {(p.venue, p.side): p.size for p in ledger.positions()}
+    assert held[(order.venue, order.side)] == D(filled)  # as the venue holds it
+    assert sorted(held.values()) == sorted([D(10), D(filled)])
+    assert AuditLog(db).verify().ok
+
+
 def test_unwind_failure_halts_and_alerts(db: Database) -> None:
     x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"]})
     alerts = NullAlertSink()
