@@ -208,6 +208,14 @@ def save_pairs(path: Path, pairs: Sequence[CuratedPair]) -> None:
 PAIRS_LOCK_TIMEOUT = 30.0
 
 
+class AlreadyCurated(UsageError):
+    """The very pair (ids and polarity) is in the file already: nothing to add, and nothing wrong."""
+
+    def __init__(self, pair: CuratedPair) -> None:
+        super().__init__(f"{pair.kalshi} ↔ {pair.polymarket} is already curated")
+        self.pair = pair
+
+
 @contextlib.contextmanager
 def _writing(path: Path) -> Iterator[None]:
     """Hold ``<pairs file>.lock`` across a read-modify-write of the file.
@@ -238,13 +246,15 @@ def list_pairs(path: Path) -> list[CuratedPair]:
 
 def add_pair(path: Path, pair: CuratedPair) -> CuratedPair:
     """Append a pair (stamped with ``added_at`` now if absent); a Kalshi market already paired, or an id
-    that cannot name a market, is refused."""
+    that cannot name a market, is refused. The very same pair raises :class:`AlreadyCurated`."""
     problem = id_problem(pair.kalshi, pair.polymarket)
     if problem:
         raise UsageError(problem, hint="copy the ids from `orion markets` or `orion pairs suggest`")
     with _writing(path):
         pairs = load_pairs(path)
         for p in pairs:
+            if (p.kalshi, p.polymarket, p.inverted) == (pair.kalshi, pair.polymarket, pair.inverted):
+                raise AlreadyCurated(p)
             if p.kalshi == pair.kalshi:
                 raise UsageError(
                     f"Kalshi market {pair.kalshi} is already paired with {p.polymarket}",

@@ -83,6 +83,13 @@ def test_add_duplicate_kalshi_ticker_exit_2_and_changes_nothing() -> None:
     assert "already paired" in err and LAL_P in err
     assert default_pairs_file().read_bytes() == before
     assert len(audit("pairs.added")) == 1  # no audit event for a refused change
+    # The very same pair again (a provisioning script run twice): nothing changes, and no error.
+    code, out, err = invoke("pairs", "add", LAL_K, LAL_P, "--json")
+    assert code == 0 and "already curated; nothing changed" in err, err
+    assert json.loads(out)["kalshi"] == LAL_K
+    assert default_pairs_file().read_bytes() == before and len(audit("pairs.added")) == 1
+    # The same ids with the other polarity are a different pair: refused like any other.
+    assert invoke("pairs", "add", LAL_K, LAL_P, "--inverted")[0] == 2
 
 
 @pytest.mark.parametrize("args", [("  ", LAL_P), (LAL_K, " ")])
@@ -178,10 +185,11 @@ def test_suggest_accept_passing_candidate_writes_it() -> None:
     assert "confidence" in pair["note"]
     [event] = audit("pairs.added")
     assert event.payload["kalshi"] == BRIA_K and event.payload["polymarket"] == BRIA_P
-    # accepting it again is a duplicate
+    # Accepting it again changes nothing and is no error (found by black-box testing: exit 2)
+    before = default_pairs_file().read_bytes()
     code, _, err = invoke("pairs", "suggest", "--demo", "--accept", BRIA_K)
-    assert code == 2 and "already paired" in err
-    assert len(audit("pairs.added")) == 1
+    assert code == 0 and "already curated; nothing changed" in err, err
+    assert len(audit("pairs.added")) == 1 and default_pairs_file().read_bytes() == before
 
 
 def test_suggest_accept_held_back_candidate_exit_6() -> None:

@@ -52,7 +52,7 @@ def add_command(
     --note "same podcast, same deadline"
     """
     from orion_cli.core.errors import UsageError
-    from orion_cli.matching.pairs import CuratedPair, add_pair
+    from orion_cli.matching.pairs import AlreadyCurated, CuratedPair, add_pair
     from orion_cli.store.audit import AuditLog
 
     app_ctx = get_app(ctx)
@@ -60,7 +60,12 @@ def add_command(
         raise UsageError("both KALSHI and POLYMARKET must be non-empty")
     # Open the ledger first: a failing database must not leave a pair added without its audit event.
     audit = AuditLog(app_ctx.db())
-    pair = add_pair(pairs_path(app_ctx), CuratedPair(kalshi.strip(), polymarket.strip(), inverted, note))
+    try:
+        pair = add_pair(pairs_path(app_ctx), CuratedPair(kalshi.strip(), polymarket.strip(), inverted, note))
+    except AlreadyCurated as same:  # a provisioning script run twice: nothing to do, nothing wrong
+        app_ctx.out.info(f"{same.message}; nothing changed")
+        app_ctx.out.record(same.pair.to_record(), PAIR_COLUMNS)
+        return
     audit.record("pairs.added", pair.to_record(), mode=app_ctx.mode())
     app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}{' (inverted)' if inverted else ''}")
     app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
@@ -104,7 +109,7 @@ def suggest_command(
     """
     from orion_cli.core.errors import NotFound, Refused
     from orion_cli.core.scan import match_settings
-    from orion_cli.matching.pairs import CuratedPair, add_pair
+    from orion_cli.matching.pairs import AlreadyCurated, CuratedPair, add_pair
     from orion_cli.matching.pipeline import match_markets
     from orion_cli.store.audit import AuditLog
 
@@ -140,8 +145,13 @@ def suggest_command(
             raise Refused(f"candidate {ticker} ↔ {match.polymarket_id} is held back ({', '.join(match.reasons)}); "
                           "curate it explicitly with `orion pairs add` if you have checked both rulebooks",
                           reason="HELD_BACK")
-        pair = add_pair(pairs_path(app_ctx), CuratedPair(match.kalshi_id, match.polymarket_id, match.inverted,
-                                                         f"accepted from suggest (confidence {match.confidence:.2f})"))
+        try:
+            pair = add_pair(pairs_path(app_ctx), CuratedPair(
+                match.kalshi_id, match.polymarket_id, match.inverted,
+                f"accepted from suggest (confidence {match.confidence:.2f})"))
+        except AlreadyCurated as same:
+            app_ctx.out.info(f"{same.message}; nothing changed")
+            continue
         assert audit is not None
         audit.record("pairs.added", pair.to_record(), mode=app_ctx.mode())
         app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}")
