@@ -387,7 +387,7 @@ def read_toml(path: Path, source: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}", reason="config_missing") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from None
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc.__class__.__name__}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -204,6 +204,12 @@ def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
         load_settings(config_file=tmp_path / "nope.toml", environ={})
 
 
+def test_a_config_path_that_is_a_directory_says_so(tmp_path: Path) -> None:
+    """Found by black-box testing: `--config ""` (the current directory) said "IsADirectoryError"."""
+    with pytest.raises(ConfigError, match="cannot read config file .*: Is a directory$"):
+        load_settings(config_file=tmp_path, environ={})
+
+
 def test_section_that_is_not_a_table(tmp_path: Path) -> None:
     f = _write(tmp_path / "c.toml", 'limits = "x"\n')
     with pytest.raises(ConfigError, match="must be a"):
