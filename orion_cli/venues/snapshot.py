@@ -274,6 +274,8 @@ def parse_document(raw: bytes, label: str = "snapshot") -> dict[str, Any]:
         data = raw
     if not data.strip():
         raise _bad(label, "empty file")
+    if data.lstrip()[:1] != b"{":  # an HTML page or a text file: not a cut-off snapshot
+        raise _bad(label, "not a JSON object (is this a snapshot file?)")
     try:
         doc = loads_exact(data)
     except UnicodeDecodeError:

@@ -238,6 +238,18 @@ def test_snapshot_source_book_lookup_by_every_reference() -> None:
     assert isinstance(SnapshotSource(demo_path()).name, str)
 
 
+@pytest.mark.parametrize("text", [b"<!DOCTYPE html>\n<html><body>Sign in</body></html>\n", b"market,price\nK,0.4\n",
+                                  b"[1, 2"])
+def test_a_file_that_is_not_a_json_object_is_not_called_truncated(tmp_path: Path, text: bytes) -> None:
+    """Found by black-box testing: an HTML page (a download that saved a login page) or a text file
+    was reported as "truncated JSON (the file is incomplete)"."""
+    path = tmp_path / "page.json"
+    path.write_bytes(text)
+    with pytest.raises(SnapshotError, match="not a JSON object") as info:
+        read_capture(path)
+    assert "truncated" not in info.value.message
+
+
 @pytest.mark.parametrize("fraction", [i / 20 for i in range(1, 20)])
 def test_a_snapshot_cut_anywhere_is_reported_as_truncated(tmp_path: Path, fraction: float) -> None:
     """Regression: a cut inside a string used to be reported as generic bad JSON."""
