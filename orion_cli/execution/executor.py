@@ -626,7 +626,7 @@ class Executor:
             "second leg short; the excess was sold back within max_unwind_loss"
         if run.result.get("halted_mid_execution"):
             msg += " (halted mid-execution: no further buys were sent)"
-        if run.result.get("overfill"):
+        if run.result.get("overfill") and final is ExecStatus.DONE:  # an unwind sold it back with the rest
             extra = sum((Decimal(v) for v in run.result["overfill"].values()), ZERO)
             msg += (f"; the venue filled {_d(extra)} share(s) more than asked (a dollar-amount buy at better "
                     "prices): held, not hedged")
@@ -744,9 +744,8 @@ class Executor:
         """
         if not await self._sell_back_excess(run):
             return False
-        filled1, hedged = self._filled(run, "l1"), self._filled_leg(run, "l2")
-        spec, leg_name = (run.second, "second") if hedged > filled1 else (run.first, "first")
-        rest = plain(abs(filled1 - hedged) - self._sold(run))
+        spec, leg_name, excess = self._imbalance(run)
+        rest = plain(excess - self._sold(run))
         if rest <= 0:
             run.result.pop("dust", None)
             return True
@@ -760,12 +759,7 @@ class Executor:
 
     async def _sell_back_excess(self, run: _Run) -> bool:
         """The unwind proper: False when an excess the venue would take cannot be sold within bounds."""
-        filled1 = self._filled(run, "l1")
-        hedged = self._filled_leg(run, "l2")
-        if hedged >= filled1:
-            spec, excess, leg_name = run.second, hedged - filled1, "second"
-        else:
-            spec, excess, leg_name = run.first, filled1 - hedged, "first"
+        spec, leg_name, excess = self._imbalance(run)
         qty = floor_to(excess, spec.size_step)
         if excess > 0:
             run.result["excess"] = {"leg": leg_name, "shares": _d(excess), "sellable": _d(qty)}
@@ -792,10 +786,12 @@ class Executor:
             return False
         cost_basis = self._unit_cost(run, leg_name)
         # The bound is on the whole unwind: a resumed or repeated one has only what earlier sells left.
-        lost = self._unwind_loss(run, cost_basis)
+        lost = self._unwind_loss(run, cost_basis, spec)
         allowance = max(ZERO, loss_cap - max(lost, ZERO))
         limit = _min_sell_price(spec, qty, cost_basis, allowance)
-        reuse = next((t for t, o in orders.items() if o.status is OrderStatus.INTENT and o.size == qty), None)
+        # An intent committed earlier is sent as it is only if its limit still keeps within the allowance.
+        reuse = next((t for t, o in orders.items() if o.status is OrderStatus.INTENT and o.size == qty
+                      and limit is not None and o.limit_price >= limit), None)
         for t, o in orders.items():
             if o.status is OrderStatus.INTENT and t != reuse:
                 self.ledger.cancelled(run.coid(t), reason=f"{NEVER_SENT}superseded by a later unwind")
@@ -1093,58 +1089,95 @@ class Executor:
     def _note(self, run: _Run, tag: str, values: Mapping[str, Any]) -> None:
         run.result.setdefault("legs", {}).setdefault(tag, {}).update(values)
 
-    def _filled(self, run: _Run, tag: str) -> Decimal:
+    def _filled(self, run: _Run, tag: str, *, raw: bool = False) -> Decimal:
         """What ``tag`` filled as the legs' balance counts it: the venue's word, up to the order's size.
 
         A marketable Polymarket buy spends a dollar amount, so at better prices it gets more shares
         than asked (an overfill). Those are held and recorded (``result.overfill``), but they cost no
-        more than the amount the checks approved, so they are neither hedged nor sold back: unwinding
-        them would sell at a loss (or, below the venue's minimum order, halt) over a price improvement.
+        more than the amount the checks approved, so beside a hedged pair they are neither hedged nor
+        sold back: unwinding them would sell at a loss (or, below the venue's minimum order, halt) over
+        a price improvement. ``raw``: the venue's word, overfill included.
         """
         entry = run.result.get("legs", {}).get(tag)
         o = self.ledger.order(run.coid(tag))
         if entry and "filled" in entry:
             filled = Decimal(entry["filled"])
-            return min(filled, o.size) if o is not None else filled
-        return min(o.filled_size, o.size) if o is not None else ZERO
+        else:
+            filled = o.filled_size if o is not None else ZERO
+        return filled if raw or o is None else min(filled, o.size)
 
-    def _filled_leg(self, run: _Run, prefix: str) -> Decimal:
-        return sum((self._filled(run, t) for t in run.tags(prefix)), ZERO)
+    def _filled_leg(self, run: _Run, prefix: str, *, raw: bool = False) -> Decimal:
+        return sum((self._filled(run, t, raw=raw) for t in run.tags(prefix)), ZERO)
+
+    def _imbalance(self, run: _Run) -> tuple[LegSpec, str, Decimal]:
+        """The leg holding more than the other, and by how many shares (0 when the pair is balanced).
+
+        Balanced is judged by what each order was for (:meth:`_filled`), so an overfill beside a
+        hedged pair is no imbalance. Once the legs differ, the excess counts every share the venue
+        filled: an unwound or short pair keeps no overfill, because nothing hedges it.
+        """
+        filled1, hedged = self._filled(run, "l1"), self._filled_leg(run, "l2")
+        raw1, raw2 = self._filled(run, "l1", raw=True), self._filled_leg(run, "l2", raw=True)
+        if hedged > filled1:
+            return run.second, "second", max(ZERO, raw2 - raw1)
+        if filled1 > hedged:
+            return run.first, "first", max(ZERO, raw1 - raw2)
+        return run.first, "first", ZERO
+
+    def _spend(self, run: _Run, tags: Sequence[str], spec: LegSpec) -> tuple[Decimal, Decimal]:
+        """(shares, cash) of the orders ``tags`` as the venue filled them: what a buy paid with its fees,
+        or what a sell brought in after them.
+
+        From the recorded fills; shares the venue filled but has not listed yet count at the worst
+        their limit allows, with the fee there. Counting them as nothing would price a hedge retry past
+        breakeven (room that is spent already) or let an unwind lose more than its bound.
+        """
+        shares = cash = ZERO
+        for t in tags:
+            request = run.prepared(t).request
+            sign = 1 if request.action is Action.BUY else -1
+            listed = ZERO
+            for f in self.ledger.fills(client_order_id=run.coid(t)):
+                listed += f.size
+                cash += f.size * f.price + sign * f.fee
+            unlisted = self._filled(run, t, raw=True) - listed
+            if unlisted > 0:
+                cash += unlisted * request.limit_price + sign * spec.fee_model.fill_fee(unlisted, request.limit_price)
+                listed += unlisted
+            shares += listed
+        return shares, cash
 
     def _sold(self, run: _Run) -> Decimal:
         return sum((self._filled(run, t) for t in run.tags("u")), ZERO)
 
     def _unit_cost(self, run: _Run, leg_name: str) -> Decimal:
-        """All-in cost per share (price + fees) of one leg's buys, from the ledger's fills."""
-        tags = ["l1"] if leg_name == "first" else run.tags("l2")
-        notional = fees = shares = ZERO
-        for t in tags:
-            for f in self.ledger.fills(client_order_id=run.coid(t)):
-                notional += f.size * f.price
-                fees += f.fee
-                shares += f.size
-        if shares <= 0:
-            spec = run.first if leg_name == "first" else run.second
-            return spec.limit_price
-        return (notional + fees) / shares
+        """All-in cost per share (price + fees) of one leg's buys (see :meth:`_spend`)."""
+        spec = run.first if leg_name == "first" else run.second
+        shares, spent = self._spend(run, ["l1"] if leg_name == "first" else run.tags("l2"), spec)
+        if shares <= 0:  # nothing bought: the plan's price with its fee
+            size = spec.planned_size if spec.planned_size > 0 else ONE
+            return spec.limit_price + spec.fee_model.fill_fee(size, spec.limit_price) / size
+        return spent / shares
 
-    def _unwind_loss(self, run: _Run, unit_cost: Decimal) -> Decimal:
+    def _unwind_loss(self, run: _Run, unit_cost: Decimal, spec: LegSpec) -> Decimal:
         """What the unwind's sells so far lost against ``unit_cost`` a share, after their fees (< 0: a gain)."""
-        lost = ZERO
-        for t in run.tags("u"):
-            for f in self.ledger.fills(client_order_id=run.coid(t)):
-                lost += f.size * unit_cost - (f.size * f.price - f.fee)
-        return lost
+        shares, proceeds = self._spend(run, run.tags("u"), spec)
+        return shares * unit_cost - proceeds
 
     def _breakeven_price(self, run: _Run, size: Decimal) -> Decimal | None:
         """Highest price for ``size`` more second-leg shares keeping the pair's net ≥ 0 after fees."""
         spec = run.second
         target = Decimal(run.result["hedge_target"])
-        spent = ZERO
-        for t in run.tags("l2"):
-            for f in self.ledger.fills(client_order_id=run.coid(t)):
-                spent += f.size * f.price + f.fee
-        room = target - self._unit_cost(run, "first") * target - spent
+        _, spent = self._spend(run, run.tags("l2"), spec)
+        # The first leg's whole cost, overfill included (it came out of the same dollars); only shares
+        # its order was for beyond the target (sold back later) take their share of it away.
+        bought, first_cost = self._spend(run, ["l1"], run.first)
+        ordered = self._filled(run, "l1")
+        if bought <= 0:
+            first_cost = self._unit_cost(run, "first") * target
+        elif ordered > target > 0:
+            first_cost = first_cost * target / ordered
+        room = target - first_cost - spent
         if room <= 0:
             return None
         price = spec.ticks.round_down(min(room / size, ONE - spec.ticks.min_step))
@@ -1155,7 +1188,8 @@ class Executor:
         return None
 
     def _exposure(self, run: _Run) -> dict[str, Any]:
-        filled1, hedged, sold = self._filled(run, "l1"), self._filled_leg(run, "l2"), self._sold(run)
+        filled1, hedged = self._filled(run, "l1", raw=True), self._filled_leg(run, "l2", raw=True)
+        sold = self._sold(run)
         return {"first": {"venue": run.first.venue.value, "market": run.first.market_id,
                           "side": run.first.side.value, "bought": _d(filled1)},
                 "second": {"venue": run.second.venue.value, "market": run.second.market_id,

@@ -280,24 +280,30 @@ def test_unwind_loss_bound_covers_every_unwind_sell_of_the_execution(db: Databas
 
 
 class _UnlistedFills(FakeVenue):
-    """Says an order filled before its fills feed lists the fills: none for the first ``lag`` lookups."""
+    """Says an order filled before its fills feed lists the fills: none for the first ``lag`` lookups
+    (of every order, or of the tags in ``only``)."""
 
-    def __init__(self, venue: Venue, exchange: Exchange, lag: int) -> None:
+    def __init__(self, venue: Venue, exchange: Exchange, lag: int, only: set[str] | None = None) -> None:
         super().__init__(venue, exchange)
         self.lag = lag
+        self.only = only
         self.looked: dict[str, int] = {}
+
+    def _hides(self, client_order_id: str) -> bool:
+        return self.only is None or tag_of(client_order_id) in self.only
 
     async def submit(self, prepared: Any) -> Any:
         from dataclasses import replace
 
-        return replace(await super().submit(prepared), fills=())  # a create answer carries no fills
+        answer = await super().submit(prepared)  # a create answer carries no fills
+        return replace(answer, fills=()) if self._hides(prepared.request.client_order_id) else answer
 
     async def find_order(self, client_order_id: str, venue_order_id: str = "") -> Any:
         from dataclasses import replace
 
         found = await super().find_order(client_order_id, venue_order_id)
         self.looked[client_order_id] = self.looked.get(client_order_id, 0) + 1
-        if found is None or self.looked[client_order_id] > self.lag:
+        if found is None or self.looked[client_order_id] > self.lag or not self._hides(client_order_id):
             return found
         return replace(found, fills=())
 
@@ -371,6 +377,56 @@ def test_a_buy_overfill_is_held_not_hedged_unwound_or_halted_for(db: Database, t
     assert held[(order.venue, order.side)] == D(filled)  # as the venue holds it
     assert sorted(held.values()) == sorted([D(10), D(filled)])
     assert AuditLog(db).verify().ok
+
+
+def test_unlisted_unwind_fills_count_against_the_loss_bound(db: Database) -> None:
+    """Found in review: the loss so far came from the ledger's fills only, so a first unwind sell whose
+    fills the venue had not listed counted as no loss, and the resumed sell had the whole allowance
+    again (6.53 lost against 5.00)."""
+    s = settings(**{"trading.max_unwind_loss": "5.00"})
+    x = Exchange(script={"l1": [("fill", "0.50")], "l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"],
+                         "u1": [("partial", "50")], "u2": ["fill"]})
+    venues = {v: _UnlistedFills(v, x, lag=10**6, only={"u1"}) for v in Venue}
+    plan = make_plan(size="100")
+    assert run(executor(db, venues, s=s, fill_delays=(0.0,)).execute(plan, None)).status == "halted"
+    res = run(executor(db, venues, s=s, fill_delays=(0.0,)).resume(plan.key))
+    assert res.status == "unwound", res.message
+    started = [p for t, p in events(db) if t == "unwind.started"]
+    assert D(started[-1]["lost_so_far"]) > 0  # u1's 50 shares, at their limit, though not listed
+    # What the venue's sells really lost, from the venue's own orders.
+    unit_cost = (D("0.50") * 100 + D("0.01")) / 100
+    sells = [st for coid, st in x.orders.items() if tag_of(coid).startswith("u")]
+    assert sum((st.filled_size for st in sells), D(0)) == 100
+    lost = sum((st.filled_size * unit_cost - (st.filled_size * st.avg_fill_price - st.fees) for st in sells), D(0))
+    assert lost <= D("5.00"), lost
+
+
+def test_a_hedge_retry_counts_unlisted_second_leg_fills_as_spent(db: Database) -> None:
+    """Found in review: the retry's breakeven price counted only listed second-leg fills as spent, so
+    with the first partial fill unlisted it priced the retry at 0.99: 11.98 paid for 10 pairs."""
+    x = Exchange(script={"l1": [("fill", "0.50")], "l2": [("partial", "5")], "l2a1": ["fill"]})
+    venues = {v: _UnlistedFills(v, x, lag=10**6, only={"l2"}) for v in Venue}
+    plan = make_plan(size="10")
+    res = run(executor(db, venues, fill_delays=(0.0,)).execute(plan, None))
+    assert res.status == "done", res.message
+    paid = sum((st.filled_size * st.avg_fill_price + st.fees for st in x.orders.values()), D(0))
+    assert paid <= 10, paid  # 10 pairs pay 10
+    retry = res.detail["retries"][0]
+    assert D(retry["limit"]) <= D("0.58"), retry
+
+
+def test_an_overfill_is_sold_back_with_the_rest_when_the_pair_is_unwound(db: Database) -> None:
+    """Found in review: with the second leg killed, the unwind sold the first leg's ordered 10 and left
+    its 2 overfill shares naked, with no halt, alert or record."""
+    x = Exchange(script={"l1": [("partial", "12")], "l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"]})
+    alerts = NullAlertSink()
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
+    assert res.status == "unwound", res.message
+    assert json.loads(x.payloads[client_order_id(plan.key, "u1")][0])["size"] == "12"
+    assert Ledger(db, "paper").positions() == []
+    assert "more than asked" not in res.message  # nothing of it is held
+    assert alerts.emitted == [] and not KillSwitch(db).status().halted
 
 
 def test_unwind_failure_halts_and_alerts(db: Database) -> None:
