@@ -126,6 +126,10 @@ _SETTLED_BUYS_OF_EXECUTIONS = (
 )
 
 
+def _start_value(size: Decimal, cost: Decimal, implied: Decimal | None) -> Decimal:
+    return cost if implied is None else q(size * implied)
+
+
 def settled_pair_values(conn: Connection, mode: str, held: Iterable[MarkKey]) -> dict[MarkKey, Decimal]:
     """What each of the ``held`` legs pays per share, where its pair's other leg has settled.
 
@@ -876,12 +880,19 @@ class Ledger:
 
     # -- start-of-day equity -----------------------------------------------------------------------
 
-    def _cost_equity(self, c: Connection) -> Decimal:
+    def _start_equity(self, c: Connection) -> Decimal:
+        """Cash plus the positions as :meth:`daily_pnl` values them without marks: at cost, or a leg
+        whose pair partner has settled at what that implies. At cost only, the day after one venue
+        settled a pair would open with the other leg's implied gain or loss as its own P&L."""
         cash = sum((Decimal(r.total) for r in c.execute(select(balances.c.total).where(balances.c.mode == self.mode))),
                    ZERO)
-        held = sum((Decimal(r.cost) for r in c.execute(select(positions.c.cost).where(positions.c.mode == self.mode))),
-                   ZERO)
-        return cash + held
+        rows = c.execute(select(positions.c.venue, positions.c.market_id, positions.c.side, positions.c.size,
+                                positions.c.cost).where(positions.c.mode == self.mode)).all()
+        held = [r for r in rows if Decimal(r.size) != 0]
+        keys = [(Venue(r.venue), r.market_id, Side(r.side)) for r in held]
+        implied = settled_pair_values(c, self.mode, keys) if held and len(held) < len(rows) else {}
+        return cash + sum((_start_value(Decimal(r.size), Decimal(r.cost), implied.get(k))
+                           for r, k in zip(held, keys, strict=True)), ZERO)
 
     def _add_capital(self, c: Connection, now: datetime, amount: Decimal) -> None:
         """Cash brought in (a new balance, a deposit) or taken out (a withdrawal): not a profit or a
@@ -898,12 +909,12 @@ class Ledger:
                 peak_equity=max(ZERO, Decimal(peak) + amount), updated_at=iso_utc(now)))
 
     def _ensure_day_snapshot(self, c: Connection, now: datetime) -> str:
-        """Before the day's first change: remember the equity it started with (positions at cost)."""
+        """Before the day's first change: remember the equity it started with (:meth:`_start_equity`)."""
         day, _ = trading_day(now, self.reset_hour_utc)
         found = c.execute(select(equity_snapshots.c.day).where(
             equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day)).first()
         if found is None:
-            c.execute(insert(equity_snapshots).values(mode=self.mode, day=day, start_equity=self._cost_equity(c),
+            c.execute(insert(equity_snapshots).values(mode=self.mode, day=day, start_equity=self._start_equity(c),
                                                       recorded_at=iso_utc(now)))
         return day
 
@@ -1041,13 +1052,16 @@ class Ledger:
             every = list(every_position) if every_position is not None else positions_in(c, self.mode,
                                                                                          include_closed=True)
             held = [p for p in every if p.size != 0]
+            keys = [(p.venue, p.market_id, p.side) for p in held]
             # A settled leg leaves its position closed: without one, no held leg can have a settled partner.
-            implied = settled_pair_values(c, self.mode, [k for k in ((p.venue, p.market_id, p.side) for p in held)
-                                                         if k not in marks]) if len(held) < len(every) else {}
+            wanted = keys if day_figures.start_equity is None else [k for k in keys if k not in marks]
+            implied = settled_pair_values(c, self.mode, wanted) if wanted and len(held) < len(every) else {}
         cash = ZERO if day_figures.cash is None else day_figures.cash
-        # No snapshot: nothing changed today, so today's start equals the ledger at cost now.
+        # No snapshot: nothing changed today, so today's start equals the ledger now, valued as a
+        # snapshot would value it (at cost, or at what a settled pair partner implies).
         start = day_figures.start_equity if day_figures.start_equity is not None else \
-            cash + sum((p.exposure for p in every), ZERO)
+            cash + sum((_start_value(p.size, p.exposure, implied.get(k)) for p, k in zip(held, keys, strict=True)),
+                       ZERO)
         value = ZERO
         unrealised = ZERO
         marked = True

@@ -366,12 +366,20 @@ def test_a_hedged_pair_settling_one_venue_first_is_neither_a_loss_nor_a_peak(
     assert st.trips == () and st.problems == () and not KillSwitch(lite).status().halted
     assert st.peak_equity == st.equity
     assert check(lite, b, DAY1 + timedelta(minutes=3)).passed
+    # The next trading days open where the last one closed (found in review: the start of day was
+    # taken at cost, so each new day showed the other leg's implied value as its P&L, and tripped).
+    day2 = DAY1 + timedelta(days=1)
+    quiet = b.update(now=day2)  # nothing changed yet: no snapshot
+    assert quiet.daily_pnl == 0 and quiet.trips == (), quiet
+    trade(led, Action.BUY, "1", "0.50", market="KXOTHER", now=day2 + timedelta(minutes=1))  # the day's snapshot
+    busy = b.update(now=day2 + timedelta(minutes=2))
+    assert busy.daily_pnl == 0 and busy.trips == () and not KillSwitch(lite).status().halted, busy
     # The other venue settles the same way: the figures do not move.
     other, other_market = (Venue.POLYMARKET, "0xM") if settled_first == "kalshi" else (Venue.KALSHI, "KXM")
-    led.record_settlement(Settlement(other, other_market, D(yes_payout), DAY1 + timedelta(minutes=4)),
-                          now=DAY1 + timedelta(minutes=4))
-    final = b.update(now=DAY1 + timedelta(minutes=5))
-    assert final.daily_pnl == D("7.50") and final.drawdown == 0 and final.trips == ()
+    led.record_settlement(Settlement(other, other_market, D(yes_payout), day2 + timedelta(minutes=4)),
+                          now=day2 + timedelta(minutes=4))
+    final = b.update(now=day2 + timedelta(minutes=5))
+    assert final.daily_pnl == 0 and final.drawdown == 0 and final.trips == ()
 
 
 def test_an_unpaired_position_is_not_valued_by_another_markets_settlement(lite: Database) -> None:
