@@ -307,6 +307,21 @@ class _UnlistedFills(FakeVenue):
             return found
         return replace(found, fills=())
 
+    async def positions(self) -> list[Any]:
+        """What this venue holds: every order's venue count, listed or not (reconcile compares it)."""
+        from orion_cli.venues.trading import Position
+
+        held: dict[tuple[str, Side], D] = {}
+        for st in self.x.orders.values():
+            if st.venue is self.venue and st.filled_size > 0:
+                sign = 1 if st.action.value == "buy" else -1
+                held[(st.market_id, st.side)] = held.get((st.market_id, st.side), D(0)) + sign * st.filled_size
+        return [Position(self.venue, m, side, q, D("0.5"), q * D("0.5")) for (m, side), q in held.items() if q]
+
+    async def fills(self, *, since: datetime | None = None, venue_order_id: str = "") -> list[Any]:
+        return [f for coid, st in self.x.orders.items() if st.venue is self.venue
+                and (self.looked.get(coid, 0) > self.lag or not self._hides(coid)) for f in st.fills]
+
 
 def test_an_order_filled_before_its_fills_are_listed_stays_in_flight_until_they_are(db: Database) -> None:
     """Found in review: a FILLED read-back without its fills was recorded filled with 0 contracts, so
@@ -331,11 +346,17 @@ def test_an_order_filled_before_its_fills_are_listed_stays_in_flight_until_they_
     verified = [p for t, p in events(db) if t == "order.verified"]
     assert verified and all(D(p["fills_listed"]) == 0 and D(p["venue_filled"]) == 10 for p in verified)
     assert not KillSwitch(db).status().halted
+    # Reconcile --fix before the venue lists them must not adopt the venue's positions: the fills
+    # would count those contracts again once recorded (found in review: the ledger went 0 → 10 → 20).
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    early = reconcile(db, ledger, venues, settings(), mode="paper", fix=True, alerts=NullAlertSink(), now=later)
+    assert len(early) == 2 and all(any("not final in the ledger yet" in p for p in r.pending) for r in early)
+    assert ledger.positions() == [] and not any(d.kind == "position" for r in early for d in r.drifts)
     # Once the venue lists them, reconcile records them.
     for v in venues.values():
         v.lag = 0
     reconcile(db, ledger, venues, settings(), mode="paper", fix=False, alerts=NullAlertSink(),
-              now=datetime.now(UTC) + timedelta(minutes=5))
+              now=later + timedelta(minutes=5))
     assert {o.status for o in ledger.orders(execution_id=plan.key)} == {OrderStatus.FILLED}
     assert {(p.venue, p.side): p.size for p in ledger.positions()} == {
         (Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
