@@ -1009,7 +1009,9 @@ class Executor:
                 (current.status.terminal and status is not None and not status.terminal):
             status = None
         elif status is not None and status.terminal and sum((f.size for f in fills), ZERO) < state.filled_size:
-            status = None  # never done while its fills cannot be read (reconcile's rule too)
+            # Never done while its fills cannot be read (reconcile's rule too): it keeps its status, even
+            # when the fills listed reach its size already (an overfill whose rest is still unlisted).
+            status = None if current.status.terminal else current.status
         return self.ledger.transition(coid, status, venue_order_id=state.venue_order_id or None, fills=fitted,
                                       reject_reason=state.reject_reason, venue_status=state.venue_status,
                                       category=run.spec_of(tag).category, overfill_ok=buy)

@@ -363,6 +363,30 @@ def test_an_order_filled_before_its_fills_are_listed_stays_in_flight_until_they_
     assert AuditLog(db).verify().ok
 
 
+def test_an_overfill_whose_rest_is_unlisted_is_not_called_filled(db: Database) -> None:
+    """Found in review: 10 of a 12-share overfill listed reached the order's size, so the ledger called it
+    filled; the other 2 then reached reconcile as fills "placed outside orion"."""
+    from dataclasses import replace as dc_replace
+
+    class PartlyListed(FakeVenue):
+        async def submit(self, prepared: Any) -> Any:
+            return dc_replace(await super().submit(prepared), fills=())
+
+        async def find_order(self, client_order_id: str, venue_order_id: str = "") -> Any:
+            found = await super().find_order(client_order_id, venue_order_id)
+            if found is None or tag_of(client_order_id) != "l1":
+                return found
+            return dc_replace(found, fills=(dc_replace(found.fills[0], size=D(10)),))  # 10 of 12 listed
+
+    x = Exchange(script={"l1": [("partial", "12")]})
+    venues = {v: PartlyListed(v, x) for v in Venue}
+    plan = make_plan()
+    res = run(executor(db, venues, fill_delays=(0.0,)).execute(plan, None))
+    assert res.status == "done" and res.detail["fills_pending"] == {"l1": {"venue_filled": "12", "listed": "10"}}
+    order = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert order is not None and order.status is OrderStatus.SUBMITTED and order.filled_size == 10
+
+
 def test_fills_listed_a_little_late_are_read_before_the_execution_ends(db: Database) -> None:
     x = Exchange()
     venues = {v: _UnlistedFills(v, x, lag=1) for v in Venue}
