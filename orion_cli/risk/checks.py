@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, literal, select, type_coerce
+from sqlalchemy import Connection, bindparam, case, func, literal, select, type_coerce
 from sqlalchemy.exc import DBAPIError
 
 from orion_cli.core.config import Settings, parse_window
@@ -109,7 +109,9 @@ class _Book:
 # market and price, not a thousand Decimal conversions.
 _PENDING = (
     select(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price,
-           type_coerce(func.sum(orders.c.size - orders.c.filled_size), Money).label("unfilled"))
+           # Per order, never below 0: an in-flight overfilled buy must not cancel another's unfilled part.
+           type_coerce(func.sum(case((orders.c.size > orders.c.filled_size, orders.c.size - orders.c.filled_size),
+                                     else_=literal(0))), Money).label("unfilled"))
     # The statuses as literals, not an expanding list: the statement is prepared once (store/prepared.py).
     .where(orders.c.mode == bindparam("mode"), orders.c.action == "buy",
            orders.c.status.in_([literal(s) for s in IN_FLIGHT]))

@@ -629,3 +629,29 @@ def test_cached_number_forms_depend_on_the_number_alone() -> None:
             assert fmt(Dec(text)) == as_fmt, text
     with pytest.raises(InvalidOperation):
         plain(Dec("sNaN"))
+
+
+def test_an_in_flight_overfilled_buy_does_not_cancel_anothers_unfilled_part(tmp_path: Path) -> None:
+    """Found in review: the in-flight sum was per group of (market, status, limit), so an overfilled buy
+    still in flight (12 of 10, its fills partly unlisted) took 2 off another order's unfilled 10."""
+    from orion_cli.risk.checks import _load_book, positions_in
+    from orion_cli.store.ledger import Ledger
+    from orion_cli.venues.trading import Action, Fill, OrderRequest, OrderStatus, PreparedOrder, TimeInForce
+
+    db = open_database(f"sqlite:///{tmp_path / 'book.db'}")
+    try:
+        ledger = Ledger(db, "paper")
+        now = datetime.now(UTC)
+        ledger.ensure_balance(Venue.KALSHI, D(1000), now=now)
+        for coid in ("over", "other"):
+            req = OrderRequest(Venue.KALSHI, "KXM", Side.YES, Action.BUY, D(10), D("0.50"), TimeInForce.IOC, coid)
+            ledger.record_intent(PreparedOrder(req, "{}"), now=now)
+            ledger.mark_submitted(coid, now=now)
+        fill = Fill(Venue.KALSHI, "f-over", "v-over", "KXM", Side.YES, Action.BUY, D(12), D("0.50"), D(0), now)
+        ledger.transition("over", OrderStatus.SUBMITTED, fills=[fill], overfill_ok=True, now=now)
+        with db.read() as conn:
+            book = _load_book(conn, "paper", positions_in(conn, "paper", include_closed=True))
+        # 12 held at 0.50 (6.00) + the other order's 10 in flight at its limit (5.00)
+        assert book.by_market[("kalshi", "KXM")] == D("11.00")
+    finally:
+        db.dispose()
