@@ -595,6 +595,10 @@ async def _resolve(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any],
             result.drifts.append(_order_drift(venue, row, "the ledger holds it open (acknowledged) but the venue "
                                                           "does not know it"))
             return
+        if row.venue_order_id:  # the venue answered for it once (e.g. filled, fills not listed): it reached it
+            result.drifts.append(_order_drift(venue, row, f"the venue answered for it as order {row.venue_order_id} "
+                                                          "but does not find it now"))
+            return
         with ctx.db.write() as conn:
             after = ctx.ledger.cancelled(coid, reason=NEVER_REACHED, conn=conn, now=ctx.now)
             res = Resolved(venue, coid, row.venue_order_id, row.market_id, Side(row.side), before.value,
@@ -789,6 +793,7 @@ class _Holding:
 
 
 UNCHECKED_FIX = "not fixed: whether the market settled is unknown; checked again on the next run"
+UNDECIDED_FIX = "not fixed: an order in this market is not final in the ledger; checked again on the next run"
 
 
 async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
@@ -921,9 +926,11 @@ def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: S
     # Orders still not final after step (1): young ones, or ones the venue called filled without listing
     # their fills yet. Their fills may explain the difference once recorded; adopting it now would
     # count those contracts twice.
-    undecided = {r.market_id for r in conn.execute(select(orders.c.market_id).where(
-        orders.c.mode == ctx.mode, orders.c.venue == venue.value,
-        orders.c.status.in_([s.value for s in NOT_FINAL])))}
+    undecided: dict[str, Decimal] = {}  # market → the contracts those orders could still bring
+    for r in conn.execute(select(orders.c.market_id, orders.c.size, orders.c.filled_size).where(
+            orders.c.mode == ctx.mode, orders.c.venue == venue.value,
+            orders.c.status.in_([s.value for s in NOT_FINAL]))):
+        undecided[r.market_id] = undecided.get(r.market_id, ZERO) + max(ZERO, Decimal(r.size) - Decimal(r.filled_size))
     markets = sorted({m for m, _ in (*mine, *theirs)})
     for market in markets:
         lines = _compare_market(market, mine, theirs, netting=venue in NETTING_VENUES)
@@ -932,7 +939,8 @@ def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: S
                 result.pending.append(f"position {market} {side.value}: ledger {ledger_qty}, venue {venue_qty}; "
                                       f"changed in the last {int(ctx.grace.total_seconds())} s")
                 continue
-            if market in undecided:
+            explained = undecided.get(market)
+            if explained is not None and abs(venue_qty - ledger_qty) <= explained + QTY_TOLERANCE:
                 result.pending.append(f"position {market} {side.value}: ledger {ledger_qty}, venue {venue_qty}; "
                                       "an order in it is not final in the ledger yet (its fills may not be listed)")
                 continue
@@ -944,6 +952,9 @@ def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: S
 
             if market in unchecked:  # settled, perhaps: adopting would close it at cost, not at its payout
                 result.drifts.append(replace(drift, fix=UNCHECKED_FIX))
+                continue
+            if explained is not None:  # more than those orders explain: drift, but part of it may be theirs
+                result.drifts.append(replace(drift, fix=UNDECIDED_FIX))
                 continue
 
             def adopt(market: str = market, side: Side = side, ledger_qty: Decimal = ledger_qty,

@@ -611,10 +611,16 @@ class Executor:
             # leg 2 and retries ------------------------------------------------------------------
             await self._hedge(run, fresh=fresh)
             # leftovers -----------------------------------------------------------------------
+            _, heavy, excess = self._imbalance(run)
+            if excess > 0:  # an unwind sells out of the ledger's position: what it sells must be recorded first
+                await self._read_pending_fills(run, ["l1"] if heavy == "first" else run.tags("l2"))
             ok = await self._unwind(run)
             await self._read_pending_fills(run)
         except _Unresolved as exc:
             return self._fail_halt(run, verdict, f"order outcome unknown and not resolvable: {exc.message}",
+                                   alert_kind="halt")
+        except DataError as exc:  # the ledger refused what the venue did (a sell of fills not listed yet)
+            return self._fail_halt(run, verdict, f"the ledger could not record an order's outcome: {exc.message}",
                                    alert_kind="halt")
         if not ok:
             return self._fail_halt(run, verdict, run.result.get("unwind", {}).get("message", "unwind failed"),
@@ -686,18 +692,19 @@ class Executor:
             self._move(run, ExecStatus.HEDGED, {"hedged": self._filled_leg(run, "l2")})
         del fresh
 
-    async def _read_pending_fills(self, run: _Run) -> None:
-        """Read again, a little later, the orders a venue called done before listing their fills.
+    async def _read_pending_fills(self, run: _Run, tags: Sequence[str] | None = None) -> None:
+        """Read again, a little later, the orders (of ``tags``, or all) a venue called done before
+        listing their fills.
 
-        Both legs are settled by now (the flow went by the venue's word), so only the ledger waits:
+        After the flow, both legs are settled (it went by the venue's word), so only the ledger waits:
         what stays unlisted is named in the message and left in flight for ``orion reconcile``.
         """
         for delay in self.fill_delays:
-            pending = run.result.get("fills_pending")
+            pending = [t for t in run.result.get("fills_pending", {}) if tags is None or t in tags]
             if not pending:
                 return
             await asyncio.sleep(delay)
-            for tag in list(pending):
+            for tag in pending:
                 prepared = run.prepared(tag)
                 ref = self._order(tag, run).venue_order_id or prepared.venue_ref
                 try:
@@ -905,6 +912,10 @@ class Executor:
         if resend:
             return await self._send(run, tag, allow_halted=tag.startswith("u"))
         if found is None:
+            answered = self._filled(run, tag, raw=True)
+            if stored.venue_order_id or answered > 0:  # the venue knew it: not "never placed"
+                raise _Unresolved(f"{coid}: the venue answered for it before (order {stored.venue_order_id or '?'}, "
+                                  f"filled {_d(answered)}) but does not find it now")
             self.ledger.cancelled(coid, reason=f"{NEVER_SENT}not found at the venue by its persisted ids")
             self._note(run, tag, {"status": "cancelled", "reason": "not found at the venue"})
             # A cancelled intent that was never placed reads as INTENT for the flow's decisions.

@@ -387,6 +387,47 @@ def test_an_overfill_whose_rest_is_unlisted_is_not_called_filled(db: Database) -
     assert order is not None and order.status is OrderStatus.SUBMITTED and order.filled_size == 10
 
 
+@pytest.mark.parametrize("lag", [1, 10**6])
+def test_an_unwind_of_a_first_leg_whose_fills_are_unlisted(db: Database, lag: int) -> None:
+    """Found in review: the unwind sold out of a first leg whose fills the ledger had not recorded yet;
+    the ledger refused the sell, and the error escaped the executor: no halt, no alert, the execution
+    left `unwinding`. Now the fills are read again before the unwind; if still unlisted, it halts."""
+    x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"]})
+    venues = {v: _UnlistedFills(v, x, lag=lag, only={"l1"}) for v in Venue}
+    alerts = NullAlertSink()
+    plan = make_plan()
+    res = run(executor(db, venues, alerts, fill_delays=(0.0,)).execute(plan, None))
+    if lag == 1:  # listed by the time the unwind sells: unwound, nothing left
+        assert res.status == "unwound", res.message
+        assert Ledger(db, "paper").positions() == [] and alerts.emitted == []
+    else:
+        assert res.status == "halted" and "could not record" in res.message, res.message
+        assert KillSwitch(db).status().halted and [k for k, _, _ in alerts.emitted] == ["halt"]
+        assert exec_row(db, plan.key).status == "halted"
+    assert AuditLog(db).verify().ok
+
+
+def test_a_resume_does_not_cancel_a_first_leg_the_venue_reported_filled(db: Database) -> None:
+    """Found in review: a first leg kept in flight (the venue said filled, its fills unlisted) that a
+    later lookup did not find was cancelled as "never placed" and the execution marked failed, while
+    the venue held its 10 shares unhedged."""
+    x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"]})
+    plan = make_plan()
+    venues = {v: _UnlistedFills(v, x, lag=10**6, only={"l1"}) for v in Venue}
+    assert run(executor(db, venues, fill_delays=(0.0,)).execute(plan, None)).status == "halted"
+
+    class Forgetful(_UnlistedFills):
+        async def find_order(self, client_order_id: str, venue_order_id: str = "") -> Any:
+            if tag_of(client_order_id) == "l1":
+                return None
+            return await super().find_order(client_order_id, venue_order_id)
+
+    res = run(executor(db, {v: Forgetful(v, x, lag=10**6, only={"l1"}) for v in Venue}).resume(plan.key))
+    assert res.status == "halted" and "answered for it before" in res.message, res.message
+    order = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert order is not None and order.status is OrderStatus.SUBMITTED  # not cancelled as never placed
+
+
 def test_fills_listed_a_little_late_are_read_before_the_execution_ends(db: Database) -> None:
     x = Exchange()
     venues = {v: _UnlistedFills(v, x, lag=1) for v in Venue}
