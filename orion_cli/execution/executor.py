@@ -41,8 +41,8 @@ exposure is still sent, because it only reduces risk and a halt should not leave
 position behind. The choice is recorded in the result (``halted_mid_execution``).
 
 Money is Decimal throughout. A marketable Polymarket BUY spends a dollar amount, so at better prices
-it gets more shares than the order's size: the ledger holds them (``result.overfill`` says how many),
-and the legs' balance counts each order up to its size, so they are neither hedged nor unwound.
+it gets more shares than the order's size: the ledger holds them (``result.overfill`` says how many).
+Beside a hedged pair they are neither hedged nor unwound; an unwound pair sells them with the rest.
 """
 
 from __future__ import annotations
@@ -1105,11 +1105,11 @@ class Executor:
     def _filled(self, run: _Run, tag: str, *, raw: bool = False) -> Decimal:
         """What ``tag`` filled as the legs' balance counts it: the venue's word, up to the order's size.
 
-        A marketable Polymarket buy spends a dollar amount, so at better prices it gets more shares
-        than asked (an overfill). Those are held and recorded (``result.overfill``), but they cost no
-        more than the amount the checks approved, so beside a hedged pair they are neither hedged nor
-        sold back: unwinding them would sell at a loss (or, below the venue's minimum order, halt) over
-        a price improvement. ``raw``: the venue's word, overfill included.
+        A marketable Polymarket buy spends a dollar amount (its size × limit, rounded up to the cent:
+        venues/polymarket/orders.py), so at better prices it gets more shares than asked (an
+        overfill). Those are held and recorded (``result.overfill``); beside a hedged pair they are
+        neither hedged nor sold back, since unwinding them would sell at a loss (or, below the venue's
+        minimum order, halt) over a price improvement. ``raw``: the venue's word, overfill included.
         """
         entry = run.result.get("legs", {}).get(tag)
         o = self.ledger.order(run.coid(tag))
