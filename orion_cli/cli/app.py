@@ -273,7 +273,8 @@ def root(
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Shorthand for --format jsonl.")] = False,
     verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, metavar="", show_default=False,
                                          help="More detail on stderr: -v info, -vv debug.")] = 0,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only data and errors.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "-q", "--quiet", help="Only data, errors, warnings and banners (live, paper, demo data).")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")
     ] = False,

@@ -200,6 +200,11 @@ def test_quiet_silences_talk_but_not_data(ledger: Path) -> None:
     assert result.exit_code == 0
     assert result.stderr == ""
     assert json.loads(result.stdout)["halted"] is False
+    # ... but not the banners its help names (found by black-box testing: the help said "only data and
+    # errors" while the demo data banner still showed)
+    scanned = run("-q", "--jsonl", "scan", "--demo")
+    assert scanned.exit_code == 0 and "DEMO" in scanned.stderr
+    assert "banners" in run("--help").stdout
 
 
 # -- init --------------------------------------------------------------------------------------
