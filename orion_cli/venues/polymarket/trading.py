@@ -16,8 +16,10 @@ Why it is shaped this way (``orion_cli.venues.trading`` has the contract):
   :meth:`find_order` can always answer.
 * **A FOK that finds no liquidity is not an error.** The venue answers 400 "order couldn't be fully
   filled. FOK orders are fully filled or killed." (and the FAK equivalent); that is the normal
-  "killed" outcome and becomes a CANCELLED :class:`OrderState`, while every other refusal is an
-  :class:`OrderRejected` carrying the venue's message.
+  "killed" outcome and becomes a CANCELLED :class:`OrderState`. An answer that may still mean
+  "placed" (a delayed match, an execution the venue could not finish, a cancelled request context,
+  or an order id with a placed status but no ``success``) is an :class:`OrderOutcomeUnknown`, looked
+  up by the order's hash; every other refusal is an :class:`OrderRejected` with the venue's message.
 * **Geoblock first.** Polymarket refuses many countries; :meth:`submit` consults
   ``GET https://polymarket.com/api/geoblock`` (cached for ``geoblock_ttl`` seconds) and raises
   :class:`Geoblocked` (exit 6) naming the country and region before anything is sent.
@@ -134,6 +136,12 @@ _KILLED_MARKERS: Final = (
     "no orders found to match with fak order",
 )
 _DUPLICATE_MARKER: Final = "duplicated"
+# Refusal-shaped answers that may still mean "placed": a match delayed by market conditions (the docs
+# mark ORDER_DELAYED as no failure), an execution the venue could not finish for an order it had
+# accepted, a request context cancelled mid-way. Looked up, never taken as rejected: a rejection
+# lets the executor send another, differently signed order beside one that may fill.
+_MAYBE_PLACED_MARKERS: Final = ("delayed", "could not run the execution", "context canceled")
+_PLACED_STATUSES: Final = frozenset({"live", "matched", "delayed"})
 
 
 def _bucket(name: str) -> AsyncTokenBucket:
@@ -913,6 +921,8 @@ class PolymarketTrading:
                                       "the venue says it already holds this order, which cannot be read yet")
         if any(marker in lowered for marker in _KILLED_MARKERS):
             return self._state(prepared, OrderStatus.CANCELLED, Decimal(0), None, "killed", message)
+        if any(marker in lowered for marker in _MAYBE_PLACED_MARKERS):
+            raise OrderOutcomeUnknown(Venue.POLYMARKET, request.client_order_id, f"{code}: {message}"[:300])
         raise OrderRejected(Venue.POLYMARKET, code, message or "no reason given")
 
     async def _accepted(self, prepared: PreparedOrder, body: Mapping[str, Any]) -> OrderState:
@@ -922,6 +932,10 @@ class PolymarketTrading:
         if not isinstance(error_msg, str):
             error_msg = json.dumps(error_msg)[:300]
         order_id = body.get("orderID") or ""
+        if success is not True and order_id and str(body.get("status") or "").lower() in _PLACED_STATUSES:
+            # Not called a success, yet an order id and a placed status: what happened is looked up.
+            said = f"success={success!r} with order {order_id} {body.get('status')}: {error_msg}"
+            raise OrderOutcomeUnknown(Venue.POLYMARKET, request.client_order_id, said[:300])
         if success is not True or (error_msg and not order_id):
             code = error_msg if error_msg.isupper() and " " not in error_msg else "ORDER_FAILED"
             return await self._refused(prepared, code, error_msg or "success=false without a reason")

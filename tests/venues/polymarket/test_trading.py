@@ -489,6 +489,28 @@ def test_matched_without_amounts_is_read_back_not_final_with_nothing_filled(
     with_client(wallet, sim, go)
 
 
+@pytest.mark.parametrize(("status", "body"), [
+    (400, {"error": "order match delayed due to market conditions"}),
+    (200, {"success": False, "errorMsg": "order match delayed due to market conditions", "orderID": ""}),
+    (200, {"success": False, "errorMsg": "could not run the execution", "orderID": ""}),
+    (400, {"error": "context canceled"}),
+    (200, {"success": False, "errorMsg": "", "orderID": "0x" + "cd" * 32, "status": "matched"}),
+])
+def test_an_answer_that_may_mean_placed_is_an_unknown_outcome_not_a_rejection(
+    sim: PolymarketSim, market: Market, wallet: Wallet, status: int, body: dict[str, Any]
+) -> None:
+    """Found in review: these were OrderRejected, so the executor abandoned a first leg that may still
+    fill, or sent another, differently signed hedge beside one that may fill. The docs mark a delayed
+    match as no failure; an unknown outcome is looked up by the order's hash."""
+    sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/order", status=status, body=body))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderOutcomeUnknown):
+            await pm.submit(pm.prepare(order(market)))
+
+    with_client(wallet, sim, go)
+
+
 def test_insufficient_balance_from_the_venue(sim: PolymarketSim, market: Market) -> None:
     poor = Wallet(sim, balance="1")
 
