@@ -178,6 +178,8 @@ class KalshiSim:
         self.exchange_state: dict[str, Any] = dict(load_fixture("exchange__status"))
         self.historical_cutoff = datetime(2026, 1, 1, tzinfo=UTC)
         self.stale_reads_after_cancel = 0  # GETs that still show "resting" after a cancel (demo race)
+        # order id → what those stale GETs show (default: the order as the cancel found it)
+        self.stale_snapshots: dict[str, dict[str, Any]] = {}
         self._stale: dict[str, list[Any]] = {}
         self._portfolio_lock = threading.RLock()
         self._ids = random.Random(seed + 7919)
@@ -941,7 +943,8 @@ class KalshiSim:
             if order is None or order["status"] != "resting":
                 return SimResponse(404, NOT_FOUND)  # recorded: canceled, executed and unknown ids alike
             if self.stale_reads_after_cancel:
-                self._stale[order["order_id"]] = [self.stale_reads_after_cancel, dict(order)]
+                snapshot = self.stale_snapshots.pop(order["order_id"], None) or dict(order)
+                self._stale[order["order_id"]] = [self.stale_reads_after_cancel, snapshot]
             remaining = Decimal(order["remaining_count_fp"])
             own_limit = Decimal(order["yes_price_dollars" if order["book_side"] == "bid" else "no_price_dollars"])
             acct.cash += own_limit * remaining

@@ -160,6 +160,15 @@ def _dec(obj: Mapping[str, Any], key: str, name: str, *, default: Decimal | None
     return to_decimal(value, f"{name}.{key}")
 
 
+def _reduced_by(content: bytes) -> Decimal | None:
+    """``reduced_by`` of a V2 cancel answer (the count cancelled), or None when it cannot be read."""
+    try:
+        body = loads_exact(content)
+        return to_decimal(body.get("reduced_by"), "cancel.reduced_by") if isinstance(body, Mapping) else None
+    except (ValueError, UnicodeDecodeError, DataError):
+        return None
+
+
 def _price(obj: Mapping[str, Any], key: str, name: str) -> Decimal:
     return to_price(obj.get(key), f"{name}.{key}")
 
@@ -625,6 +634,7 @@ class KalshiTrading:
                 raise VenueUnavailable("kalshi", f"cancel of {venue_order_id}: HTTP {status} {err.code}".strip(),
                                        hint="cancelling again is safe")
             raise VenueError(f"kalshi refused to cancel {venue_order_id}: HTTP {status} {_err_text(err, status)}")
+        reduced_by = _reduced_by(response.content)
         state: OrderState | None = None
         for delay in (0.0, *self.cancel_poll_delays):
             if delay:
@@ -634,9 +644,15 @@ class KalshiTrading:
                 return state
         if state is None:  # pragma: no cover - loop always runs once
             return None
+        # The cancel's own answer says how many it took off (the remaining count then): the rest had
+        # filled, whatever the stale read says. Its fills are read later (the read-back lists none).
+        filled = state.filled_size
+        if reduced_by is not None and ZERO <= reduced_by <= state.size:
+            filled = max(filled, state.size - reduced_by)
         return replace(
             state,
-            status=OrderStatus.PARTIAL if state.filled_size > 0 else OrderStatus.CANCELLED,
+            status=OrderStatus.PARTIAL if filled > 0 else OrderStatus.CANCELLED,
+            filled_size=filled,
             venue_status=f"{state.venue_status} (cancel acknowledged; read-back stale)",
         )
 

@@ -322,6 +322,24 @@ def test_cancel_read_back_that_stays_stale_is_reported_terminal(sim: KalshiSim, 
     assert state.status is OrderStatus.CANCELLED and state.venue_status == "canceled"
 
 
+def test_a_stale_read_after_a_cancel_does_not_hide_what_filled(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """Found in review: 4 of 10 had filled before the cancel (the cancel's answer: reduced_by 6), but the
+    stale read still showed none filled, so the order came back CANCELLED with nothing filled, and a
+    first leg could be abandoned while its contracts were held."""
+    sim.stale_reads_after_cancel = 100
+
+    async def body(v: KalshiTrading) -> Any:
+        s = await v.submit(v.prepare(req(Side.YES, Action.BUY, "10", "0.05", TimeInForce.GTC)))
+        order = sim.account(KEY_ID).order(s.venue_order_id)
+        assert order is not None
+        sim.stale_snapshots[s.venue_order_id] = dict(order)  # the read from before the fills
+        order.update(fill_count_fp="4.00", remaining_count_fp="6.00")  # 4 fill before the cancel
+        return await v.cancel(s.venue_order_id)
+
+    state = run(sim, key, body)
+    assert state.status is OrderStatus.PARTIAL and state.filled_size == D("4") and "stale" in state.venue_status
+
+
 # -- never twice --------------------------------------------------------------------------------
 
 
