@@ -126,6 +126,7 @@ def test_size_option_sets_the_plan_size(op_id: str) -> None:
     assert code == 0, err
     plan = lines(out)[0]
     assert plan["size"] == "7" and all(leg["size"] == "7" for leg in plan["legs"])
+    assert plan["confirm_refused"] is None  # nothing stands in the way of --confirm
 
 
 @pytest.mark.parametrize("bad", ["0", "-3", "abc", "NaN", "inf",
@@ -318,6 +319,13 @@ def test_a_new_key_beside_an_interrupted_execution_of_the_opportunity_is_refused
     assert code == 0, err
     assert "legs" in out and err.strip().splitlines()[-1].startswith("warning: --confirm would be refused")
     assert "every check passes" not in err
+    # ... and so does a piped or JSON preview (found by black-box testing: only the table said so)
+    for fmt in ("--json", "--jsonl"):
+        code, out, err = invoke("trade", op_id, "--demo", "--size", "5", "--idempotency-key", "k-2", fmt)
+        assert code == 0 and "warning: --confirm would be refused" in err, err
+        records = json.loads(out) if fmt == "--json" else lines(out)
+        plan = next(r for r in records if r["type"] == "plan")
+        assert "interrupted at leg1_sent" in plan["confirm_refused"]
     # A live trade is not held back by a paper execution.
     code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "k-2", "--live")
     assert code == 2 and "interrupted" not in err  # the usage error about recorded data, not this refusal

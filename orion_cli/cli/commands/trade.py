@@ -326,14 +326,18 @@ def _render_plan(app: AppContext, plan: TradePlan, mode: str, verdict: Verdict |
     of the same markets), said last, where the verdict is read."""
     out = app.out
     rec = _plan_record(plan, mode)
+    # In the record too: a script reading only stdout must learn that every check passing is not enough.
+    rec["confirm_refused"] = blocking
     checks = [c.to_record() for c in verdict.checks] if verdict is not None else []
-    if out.format == "json":
-        out.records([rec, *checks], PLAN_COLUMNS)
-        return
     if out.machine:
-        out.stream(rec, PLAN_COLUMNS)
-        for c in checks:
-            out.stream(c, CHECK_COLUMNS)
+        if out.format == "json":
+            out.records([rec, *checks], PLAN_COLUMNS)
+        else:
+            out.stream(rec, PLAN_COLUMNS)
+            for c in checks:
+                out.stream(c, CHECK_COLUMNS)
+        if blocking is not None:
+            out.warn(f"--confirm would be refused: {blocking}; nothing was placed")
         return
     out.record(rec, PLAN_COLUMNS, title=f"plan ({mode})")
     out.records(rec["legs"], LEG_COLUMNS, title="legs (buy, equal shares)")
