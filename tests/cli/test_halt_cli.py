@@ -97,6 +97,19 @@ def test_a_ledger_that_does_not_exist_is_refused_not_created(command: tuple[str,
     assert run("init").exit_code == 0 and run(*command).exit_code == 0
 
 
+@pytest.mark.parametrize("confirm", [(), ("--confirm",)])
+def test_a_trade_at_a_ledger_that_does_not_exist_is_refused_not_created(
+        confirm: tuple[str, ...], isolated_home: Path, tmp_path: Path) -> None:
+    """Found by black-box testing: `orion --db TYPO trade OP` (refused: no such opportunity) created
+    TYPO, after which `orion --db TYPO halt` said HALTED while the real ledger went on trading."""
+    typo = tmp_path / "typo.db"
+    result = run("--db", str(typo), "trade", "abcdefgh", "--demo", *confirm, "--json")
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.stderr.strip().splitlines()[-1])["reason"] == "storage_missing"
+    assert not typo.exists()
+    assert run("--db", str(typo), "halt", "--reason", "x").exit_code == 3  # still refused: nothing was created
+
+
 def test_live_without_cancel_open_still_halts(isolated_home: Path) -> None:
     """Found by black-box testing: `orion halt --live` was a usage error (exit 2) with nothing halted.
     A flag that changes nothing must not keep the kill switch off."""

@@ -672,8 +672,9 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     if pre_mode == "live" and _recorded(snapshot, demo):
         raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
                                  param_hint="--demo/--snapshot")
-    _require_ledger_for_live(app, pre_mode)
-    op, _scanned_from = store.load(app.db(), op_id)
+    # An opportunity id names a row of a ledger that exists: a missing one is a mistyped --db or
+    # ORION_HOME (exit 3), never created here (a `halt` there would then "succeed" and stop nothing).
+    op, _scanned_from = store.load(app.db(existing=True), op_id)
     key = key or default_key(op.id)
     # A used key is reported or resumed from its stored plan: neither today's books nor today's
     # limits size or judge it then.
