@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,39 @@ def test_drift_is_exit_7_with_the_drift_in_the_record(db_file: str, drifting: di
     err = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
     assert err == [{"type": "error", "exit_code": 7, "reason": "drift", "message": err[0]["message"]}]
     assert "kalshi" in err[0]["message"]
+    assert "`orion reconcile --demo --fix` adopts" in res.stderr  # the hint runs as given
+
+
+def test_an_interrupted_execution_is_drift_whose_hint_is_to_resume_it(db_file: str) -> None:
+    """Found by black-box testing: the hint said `reconcile --fix` adopts the venue's truth, while the
+    drift itself says reconcile does not fix it (a resume finishes an execution)."""
+    from sqlalchemy import insert
+
+    from orion_cli.store.ledger import Ledger
+    from orion_cli.store.tables import executions
+    from orion_cli.venues.trading import Action, OrderRequest, OrderStatus, PreparedOrder, TimeInForce
+
+    db = open_database(db_file)
+    try:
+        at = "2026-11-22T09:00:00Z"
+        with db.write() as conn:
+            conn.execute(insert(executions), {"key": "k-stuck", "opportunity_id": "op123456", "mode": "paper",
+                                              "status": "leg2_sent", "size": D(3), "plan": "{}", "result": "{}",
+                                              "created_at": at, "updated_at": at})
+        ledger = Ledger(db, "paper")
+        ledger.ensure_balance(Venue.KALSHI, D(1000))
+        req = OrderRequest(Venue.KALSHI, "KXNBA-26-NYK", Side.YES, Action.BUY, D(3), D("0.30"), TimeInForce.FOK, "c-1")
+        ledger.record_intent(PreparedOrder(req, "{}"), execution_id="k-stuck")
+        fill = Fill(Venue.KALSHI, "f-1", "v-1", "KXNBA-26-NYK", Side.YES, Action.BUY, D(3), D("0.30"), D(0),
+                    datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+        ledger.transition("c-1", OrderStatus.FILLED, venue_order_id="v-1", fills=[fill])
+    finally:
+        db.dispose()
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert res.exit_code == 7, res.output
+    drifts = [d for r in json.loads(res.stdout) for d in r["drifts"]]
+    assert [(d["kind"], d["ledger_qty"], d["venue_qty"]) for d in drifts] == [("execution", "3", "0")]
+    assert "resume each interrupted execution" in res.stderr and "--fix` adopts" not in res.stderr
 
 
 def test_drift_table_on_stdout_names_market_quantities_and_value(db_file: str, drifting: dict[str, Any]) -> None:

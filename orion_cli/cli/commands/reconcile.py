@@ -205,10 +205,17 @@ def reconcile_command(
     if drifted:
         total = sum(len(r.drifts) for r in drifted)
         fixed = sum(r.fixed for r in drifted)
+        kinds = {d.kind for r in drifted for d in r.drifts}
+        hints = []
+        if kinds - {"execution"} and not fix:
+            hints.append(f"inspect the drifts; `orion reconcile{source_flags(snapshot, demo)} --fix` adopts the "
+                         "venue's truth (audited)")
+        if "execution" in kinds:  # not reconcile's to fix: only a resume finishes an execution
+            hints.append("resume each interrupted execution with the command its drift names")
         raise DriftFound(
             f"drift between the {mode} ledger and {', '.join(r.venue.value for r in drifted)}: {total} drift(s)"
             + (f", {fixed} adopted with --fix" if fixed else ""),
-            hint=None if fix else "inspect the drifts; `orion reconcile --fix` adopts the venue's truth (audited)",
+            hint="; ".join(hints) or None,
         )
     if unavailable:
         raise VenueUnavailable(", ".join(r.venue.value for r in unavailable),
