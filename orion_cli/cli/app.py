@@ -274,7 +274,7 @@ def root(
     verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, metavar="", show_default=False,
                                          help="More detail on stderr: -v info, -vv debug.")] = 0,
     quiet: Annotated[bool, typer.Option(
-        "-q", "--quiet", help="Only data, errors, warnings and banners (live, paper, demo data).")] = False,
+        "-q", "--quiet", help="Only data, errors, warnings and banners (live, paper, halted, recorded data).")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")
     ] = False,

@@ -44,11 +44,11 @@ from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, OrionError, SecretsError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import CENT, MICRO, ONE, ZERO
-from orion_cli.execution.state import NEVER_SENT, ExecStatus, resume_command
+from orion_cli.execution.state import NEVER_SENT, ExecStatus, load_result, resume_command
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import CountedTransfer, Ledger, SettledMarket
-from orion_cli.store.tables import MONEY_QUANTUM, fills, orders, plain
+from orion_cli.store.tables import MONEY_QUANTUM, executions, fills, orders, plain
 from orion_cli.venues.trading import (
     Action,
     Balance,
@@ -595,9 +595,10 @@ async def _resolve(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any],
             result.drifts.append(_order_drift(venue, row, "the ledger holds it open (acknowledged) but the venue "
                                                           "does not know it"))
             return
-        if row.venue_order_id:  # the venue answered for it once (e.g. filled, fills not listed): it reached it
-            result.drifts.append(_order_drift(venue, row, f"the venue answered for it as order {row.venue_order_id} "
-                                                          "but does not find it now"))
+        reported = _reported_filled(ctx, row)
+        if reported:  # the venue said it filled (its fills not listed yet): it reached the venue
+            result.drifts.append(_order_drift(venue, row, f"the venue reported it filled {plain(reported)} but does "
+                                                          "not find it now", venue_qty=reported))
             return
         with ctx.db.write() as conn:
             after = ctx.ledger.cancelled(coid, reason=NEVER_REACHED, conn=conn, now=ctx.now)
@@ -608,6 +609,22 @@ async def _resolve(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any],
         result.resolved.append(res)
         return
     await _apply_found(ctx, venue, tv, row, state, result)
+
+
+def _reported_filled(ctx: _Context, row: Row[Any]) -> Decimal:
+    """What the venue reported this order filled when its execution read it back (0 when nothing, or no
+    execution). An order id alone proves nothing: a Polymarket order's hash is known before sending."""
+    if not row.execution_id:
+        return ZERO
+    with ctx.db.read() as conn:
+        text = conn.execute(select(executions.c.result).where(executions.c.key == row.execution_id)).scalar()
+    if not text:
+        return ZERO
+    try:
+        entry = load_result(text).get("legs", {}).get(row.client_order_id.rsplit("-", 1)[-1], {})
+        return max(ZERO, Decimal(str(entry.get("filled", "0"))))
+    except (ValueError, ArithmeticError, AttributeError):
+        return ZERO
 
 
 async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any], state: OrderState,

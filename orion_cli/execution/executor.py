@@ -912,10 +912,12 @@ class Executor:
         if resend:
             return await self._send(run, tag, allow_halted=tag.startswith("u"))
         if found is None:
+            # The venue said it filled (the read-back recorded its count): not "never placed". (An order
+            # id alone proves nothing: a Polymarket order's hash is known before it is sent.)
             answered = self._filled(run, tag, raw=True)
-            if stored.venue_order_id or answered > 0:  # the venue knew it: not "never placed"
-                raise _Unresolved(f"{coid}: the venue answered for it before (order {stored.venue_order_id or '?'}, "
-                                  f"filled {_d(answered)}) but does not find it now")
+            if answered > 0:
+                raise _Unresolved(f"{coid}: the venue reported it filled {_d(answered)} before "
+                                  f"(order {stored.venue_order_id or '?'}) but does not find it now")
             self.ledger.cancelled(coid, reason=f"{NEVER_SENT}not found at the venue by its persisted ids")
             self._note(run, tag, {"status": "cancelled", "reason": "not found at the venue"})
             # A cancelled intent that was never placed reads as INTENT for the flow's decisions.

@@ -7,6 +7,7 @@ audit chain is verified after every run that writes.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -244,16 +245,29 @@ def test_unknown_order_absent_at_the_venue_is_marked_never_reached(db: Database,
     _verify(db)
 
 
-def test_an_order_the_venue_answered_for_is_not_called_never_reached(db: Database, settings: Settings) -> None:
+def test_an_order_the_venue_reported_filled_is_not_called_never_reached(db: Database, settings: Settings) -> None:
     """Found in review: an order kept in flight after the venue said it filled (its fills unlisted) that
-    a later lookup did not find was cancelled as "never reached the venue"."""
+    a later lookup did not find was cancelled as "never reached the venue". Found in review of that
+    fix: an order id alone is no proof (a Polymarket order's hash is known before it is sent), so an
+    order that never landed must still be closed as never reached."""
+    from sqlalchemy import insert
+
+    from orion_cli.store.tables import executions
+
     ledger = Ledger(db, "live")
-    _intent(ledger, "c-known", status="submitted")
-    ledger.transition("c-known", None, venue_order_id="o-known", now=EARLIER)  # the venue's id, no fills yet
+    with db.write() as conn:
+        conn.execute(insert(executions), {"key": "k-1", "opportunity_id": "op123456", "mode": "live",
+                                          "status": "halted", "size": D(10), "plan": "{}",
+                                          "result": json.dumps({"legs": {"l1": {"filled": "10"}}}),
+                                          "created_at": iso_utc(EARLIER), "updated_at": iso_utc(EARLIER)})
+    for cid in ("orion-aaa-l1", "orion-aaa-l2"):  # l1 reported filled; l2 never landed
+        req = OrderRequest(Venue.KALSHI, MKT, Side.YES, Action.BUY, D(10), D("0.40"), TimeInForce.FOK, cid)
+        ledger.record_intent(PreparedOrder(req, "{}", venue_ref=f"0xhash-{cid}"), execution_id="k-1", now=EARLIER)
+        ledger.mark_submitted(cid, now=EARLIER)
     (res,) = _run(db, settings, {Venue.KALSHI: FakeVenue()})
-    assert res.status == "drift" and res.resolved == []
-    assert [d.ref for d in res.drifts] == ["c-known"] and "answered for it as order o-known" in res.drifts[0].detail
-    order = ledger.order("c-known")
+    assert [d.ref for d in res.drifts] == ["orion-aaa-l1"] and "reported it filled 10" in res.drifts[0].detail
+    assert [(r.client_order_id, r.after) for r in res.resolved] == [("orion-aaa-l2", "cancelled")]
+    order = ledger.order("orion-aaa-l1")
     assert order is not None and order.status is OrderStatus.SUBMITTED
 
 

@@ -423,7 +423,7 @@ def test_a_resume_does_not_cancel_a_first_leg_the_venue_reported_filled(db: Data
             return await super().find_order(client_order_id, venue_order_id)
 
     res = run(executor(db, {v: Forgetful(v, x, lag=10**6, only={"l1"}) for v in Venue}).resume(plan.key))
-    assert res.status == "halted" and "answered for it before" in res.message, res.message
+    assert res.status == "halted" and "reported it filled 10 before" in res.message, res.message
     order = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
     assert order is not None and order.status is OrderStatus.SUBMITTED  # not cancelled as never placed
 
@@ -666,6 +666,37 @@ def test_resume_after_an_interruption_at_each_step(db: Database, step: str, monk
     before = {k: list(v) for k, v in x.payloads.items()}
     assert run(executor(db, fake_venues(x)).resume(plan.key)).status == "already_done"
     assert x.payloads == before
+
+
+def test_a_first_leg_that_never_landed_is_closed_on_resume_though_its_id_was_known(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a Polymarket order's hash is its id before it is sent, so "it has a venue order
+    id" was taken as "the venue answered for it": a first leg killed before it was sent re-halted on
+    every resume instead of being closed as never placed."""
+    from orion_cli.venues.paper import request_payload
+    from orion_cli.venues.trading import PreparedOrder
+
+    class Hashed(FakeVenue):
+        def prepare(self, request: Any) -> PreparedOrder:
+            return PreparedOrder(request, request_payload(request), venue_ref=f"0xhash-{request.client_order_id}")
+
+    x = Exchange()
+    plan = make_plan()
+    venues = {v: Hashed(v, x) for v in Venue}
+
+    def crash_at(name: str) -> None:
+        if name == "l1_marked":
+            raise Crash(name)
+
+    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    with pytest.raises(Crash):
+        run(executor(db, venues).execute(plan, None))
+    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert first is not None and first.venue_order_id.startswith("0xhash-")
+    res = run(executor(db, venues).resume(plan.key))
+    assert res.status == "failed" and "never placed" in res.message, res.message
+    assert not KillSwitch(db).status().halted and x.payloads == {}
 
 
 @pytest.mark.parametrize("tag", ["l1", "l2", "u1"])

@@ -314,9 +314,10 @@ def preview_verdict(app: AppContext, plan: TradePlan, ctx: PipelineContext) -> V
     return box[0]
 
 
-def _plan_record(plan: TradePlan, mode: str) -> dict[str, Any]:
+def _plan_record(plan: TradePlan, mode: str, *, confirm_refused: str | None = None) -> dict[str, Any]:
     rec = plan.to_record()
     rec["mode"] = mode
+    rec["confirm_refused"] = confirm_refused
     return rec
 
 
@@ -325,9 +326,8 @@ def _render_plan(app: AppContext, plan: TradePlan, mode: str, verdict: Verdict |
     """``blocking``: why --confirm would be refused though the checks pass (an unfinished execution
     of the same markets), said last, where the verdict is read."""
     out = app.out
-    rec = _plan_record(plan, mode)
     # In the record too: a script reading only stdout must learn that every check passing is not enough.
-    rec["confirm_refused"] = blocking
+    rec = _plan_record(plan, mode, confirm_refused=blocking)
     checks = [c.to_record() for c in verdict.checks] if verdict is not None else []
     if out.machine:
         if out.format == "json":

@@ -17,9 +17,9 @@ Why it is shaped this way (``orion_cli.venues.trading`` has the contract):
 * **A FOK that finds no liquidity is not an error.** The venue answers 400 "order couldn't be fully
   filled. FOK orders are fully filled or killed." (and the FAK equivalent); that is the normal
   "killed" outcome and becomes a CANCELLED :class:`OrderState`. An answer that may still mean
-  "placed" (a delayed match, an execution the venue could not finish, a cancelled request context,
-  or an order id with a placed status but no ``success``) is an :class:`OrderOutcomeUnknown`, looked
-  up by the order's hash; every other refusal is an :class:`OrderRejected` with the venue's message.
+  "placed" (a delayed match, a cancelled request context, or an order id with a placed status but no
+  ``success``) is an :class:`OrderOutcomeUnknown`, looked up by the order's hash; every other refusal
+  is an :class:`OrderRejected` with the venue's message.
 * **Geoblock first.** Polymarket refuses many countries; :meth:`submit` consults
   ``GET https://polymarket.com/api/geoblock`` (cached for ``geoblock_ttl`` seconds) and raises
   :class:`Geoblocked` (exit 6) naming the country and region before anything is sent.
@@ -137,11 +137,12 @@ _KILLED_MARKERS: Final = (
 )
 _DUPLICATE_MARKER: Final = "duplicated"
 # Refusal-shaped answers that may still mean "placed": a match delayed by market conditions (the docs
-# mark ORDER_DELAYED as no failure), an execution the venue could not finish for an order it had
-# accepted, a request context cancelled mid-way. Looked up, never taken as rejected: a rejection
-# lets the executor send another, differently signed order beside one that may fill.
-_MAYBE_PLACED_MARKERS: Final = ("delayed", "could not run the execution", "context canceled")
-_PLACED_STATUSES: Final = frozenset({"live", "matched", "delayed"})
+# mark ORDER_DELAYED as no failure) and a request context cancelled mid-way. Looked up, never taken as
+# rejected: a rejection lets the executor send another, differently signed order beside one that may
+# fill. ("could not run the execution" as a 4xx is the documented EXECUTION_ERROR failure: rejected;
+# as a 5xx it is an unknown outcome like every 5xx.)
+_MAYBE_PLACED_MARKERS: Final = ("order match delayed", "context canceled")
+_PLACED_STATUSES: Final = frozenset({"live", "matched", "delayed", "unmatched"})
 
 
 def _bucket(name: str) -> AsyncTokenBucket:

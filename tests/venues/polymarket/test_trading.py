@@ -492,9 +492,9 @@ def test_matched_without_amounts_is_read_back_not_final_with_nothing_filled(
 @pytest.mark.parametrize(("status", "body"), [
     (400, {"error": "order match delayed due to market conditions"}),
     (200, {"success": False, "errorMsg": "order match delayed due to market conditions", "orderID": ""}),
-    (200, {"success": False, "errorMsg": "could not run the execution", "orderID": ""}),
     (400, {"error": "context canceled"}),
     (200, {"success": False, "errorMsg": "", "orderID": "0x" + "cd" * 32, "status": "matched"}),
+    (200, {"success": False, "errorMsg": "", "orderID": "0x" + "cd" * 32, "status": "unmatched"}),
 ])
 def test_an_answer_that_may_mean_placed_is_an_unknown_outcome_not_a_rejection(
     sim: PolymarketSim, market: Market, wallet: Wallet, status: int, body: dict[str, Any]
@@ -506,6 +506,23 @@ def test_an_answer_that_may_mean_placed_is_an_unknown_outcome_not_a_rejection(
 
     async def go(pm: PolymarketTrading) -> None:
         with pytest.raises(OrderOutcomeUnknown):
+            await pm.submit(pm.prepare(order(market)))
+
+    with_client(wallet, sim, go)
+
+
+@pytest.mark.parametrize("message", ["could not run the execution", "order expiration delayed beyond the limit"])
+def test_a_documented_failure_stays_a_rejection(
+    sim: PolymarketSim, market: Market, wallet: Wallet, message: str
+) -> None:
+    """Found in review: "could not run the execution" (EXECUTION_ERROR, a failure per the docs) had
+    become an unknown outcome, so a hedge was looked up, re-sent and halted instead of refused and
+    unwound. Only the phrases that may mean placed are looked up, not any message with "delayed"."""
+    sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/order", status=400,
+                                   body={"error": message}))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderRejected):
             await pm.submit(pm.prepare(order(market)))
 
     with_client(wallet, sim, go)
