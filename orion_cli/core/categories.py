@@ -27,6 +27,7 @@ def canonical_category(name: str) -> str:
     key = "-".join(name.strip().lower().split())
     return _CANONICAL.get(key, key)
 
+
 # The --category option's help, the same wherever the filter is (it is the same rule).
 CATEGORY_HELP = ("Only this category, by either venue's name (culture also finds Kalshi's Entertainment) "
                  "or a part of one (elect).")

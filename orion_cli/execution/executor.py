@@ -964,13 +964,14 @@ class Executor:
             cancelled = await venue.cancel(final.venue_order_id)
             final = cancelled or final
         fills = final.fills or answer.fills
-        state = self._record(run, tag, final, fills)
         listed = sum((f.size for f in fills), ZERO)
+        # The venue says it filled but does not list those fills yet (its fills feed lags its orders).
+        # The ledger keeps the order in flight, so the checks count it at its limit, until the fills
+        # are read (below, or by reconcile); the flow goes by the venue's word.
+        unlisted = final.status.terminal and listed < final.filled_size
+        state = self._record(run, tag, final, fills, unlisted=unlisted)
         pending = run.result.setdefault("fills_pending", {})
-        if final.status.terminal and listed < final.filled_size:
-            # The venue says it filled but does not list those fills yet (its fills feed lags its
-            # orders). The ledger keeps the order in flight, so the checks count it at its limit,
-            # until the fills are read (below, or by reconcile); the flow goes by the venue's word.
+        if unlisted:
             pending[tag] = {"venue_filled": _d(final.filled_size), "listed": _d(listed)}
             state = replace(state, status=final.status)
         else:
@@ -1006,7 +1007,10 @@ class Executor:
             save_result(conn, run.key, run.result)
         return state
 
-    def _record(self, run: _Run, tag: str, state: OrderState, fills: Sequence[Fill]) -> OrderState:
+    def _record(self, run: _Run, tag: str, state: OrderState, fills: Sequence[Fill], *,
+                unlisted: bool = False) -> OrderState:
+        """Record the venue's ``state`` of ``tag`` with ``fills``; ``unlisted``: it is terminal at the
+        venue, but not all its fills are listed yet."""
         coid = run.coid(tag)
         current = self._order(tag, run)
         buy = current.action is Action.BUY
@@ -1021,7 +1025,7 @@ class Executor:
         if status in (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN) or \
                 (current.status.terminal and status is not None and not status.terminal):
             status = None
-        elif status is not None and status.terminal and sum((f.size for f in fills), ZERO) < state.filled_size:
+        elif unlisted:
             # Never done while its fills cannot be read (reconcile's rule too): it keeps its status, even
             # when the fills listed reach its size already (an overfill whose rest is still unlisted).
             status = None if current.status.terminal else current.status

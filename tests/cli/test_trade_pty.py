@@ -174,18 +174,11 @@ def test_a_preview_on_a_terminal_asks_before_placing_and_no_places_nothing(op_id
 def test_a_preview_of_an_interrupted_key_offers_to_resume_it(op_id: str) -> None:
     """Found in review: the preview of an interrupted key planned afresh and, DUPLICATE failing,
     offered nothing; it shows the execution and offers to resume it by its stored plan."""
-    from sqlalchemy import update
-
-    from orion_cli.store.tables import executions
+    from cli.test_trade_cli import killed_between_the_legs
 
     done = CliRunner().invoke(orion_app, ["trade", op_id, "--demo", "--confirm", "--size", "5"])
     assert done.exit_code == 0, done.output
-    db = open_database(None)
-    try:
-        with db.write() as conn:
-            conn.execute(update(executions).values(status="leg2_sent"))
-    finally:
-        db.dispose()
+    killed_between_the_legs()
     code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y", enter=False,
                                       prompt="Resume it?", ORION_TRADE_STOP_AFTER_GATE="0")
     assert before, f"no resume prompt appeared:\n{output}"

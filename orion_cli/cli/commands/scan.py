@@ -97,8 +97,7 @@ def _scan_once(app: AppContext, source: Any, options: Any, include_candidates: b
     with db.write() as conn:
         # Prune first: a recorded snapshot's quotes expired long ago, and pruning after the save would
         # delete the very opportunities this scan is about to print (their ids must stay loadable).
-        store.prune(conn, older_than=datetime.now(UTC) - timedelta(days=7),
-                    unfinished=UNFINISHED)
+        store.prune(conn, older_than=datetime.now(UTC) - timedelta(days=7), unfinished=UNFINISHED)
         store.save(conn, result.opportunities, source=source.name)
     _ = include_candidates
     return result
