@@ -596,6 +596,10 @@ async def _resolve(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any],
                                                           "does not know it"))
             return
         reported = _reported_filled(ctx, row)
+        if reported is None:  # what its execution recorded cannot be read: not proof it never landed
+            result.drifts.append(_order_drift(venue, row, "the venue does not find it, and its execution's record "
+                                                          "of what the venue reported cannot be read"))
+            return
         if reported:  # the venue said it filled (its fills not listed yet): it reached the venue
             result.drifts.append(_order_drift(venue, row, f"the venue reported it filled {plain(reported)} but does "
                                                           "not find it now", venue_qty=reported))
@@ -611,9 +615,10 @@ async def _resolve(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any],
     await _apply_found(ctx, venue, tv, row, state, result)
 
 
-def _reported_filled(ctx: _Context, row: Row[Any]) -> Decimal:
+def _reported_filled(ctx: _Context, row: Row[Any]) -> Decimal | None:
     """What the venue reported this order filled when its execution read it back (0 when nothing, or no
-    execution). An order id alone proves nothing: a Polymarket order's hash is known before sending."""
+    execution; None when the execution's record cannot be read, so nothing is known). An order id alone
+    proves nothing: a Polymarket order's hash is known before sending."""
     if not row.execution_id:
         return ZERO
     with ctx.db.read() as conn:
@@ -624,7 +629,7 @@ def _reported_filled(ctx: _Context, row: Row[Any]) -> Decimal:
         entry = load_result(text).get("legs", {}).get(row.client_order_id.rsplit("-", 1)[-1], {})
         return max(ZERO, Decimal(str(entry.get("filled", "0"))))
     except (ValueError, ArithmeticError, AttributeError):
-        return ZERO
+        return None
 
 
 async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any], state: OrderState,

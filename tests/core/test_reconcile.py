@@ -250,9 +250,9 @@ def test_an_order_the_venue_reported_filled_is_not_called_never_reached(db: Data
     a later lookup did not find was cancelled as "never reached the venue". Found in review of that
     fix: an order id alone is no proof (a Polymarket order's hash is known before it is sent), so an
     order that never landed must still be closed as never reached."""
-    from sqlalchemy import insert
+    from sqlalchemy import insert, update
 
-    from orion_cli.store.tables import executions
+    from orion_cli.store.tables import executions, orders
 
     ledger = Ledger(db, "live")
     with db.write() as conn:
@@ -269,6 +269,15 @@ def test_an_order_the_venue_reported_filled_is_not_called_never_reached(db: Data
     assert [(r.client_order_id, r.after) for r in res.resolved] == [("orion-aaa-l2", "cancelled")]
     order = ledger.order("orion-aaa-l1")
     assert order is not None and order.status is OrderStatus.SUBMITTED
+    # A record that cannot be read proves nothing either way: drift, never "never reached" (found in
+    # the final read of the change: it failed open, cancelling an order that may have filled).
+    _intent(ledger, "orion-aaa-l3", status="submitted")
+    with db.write() as conn:
+        conn.execute(update(orders).where(orders.c.client_order_id == "orion-aaa-l3").values(execution_id="k-1"))
+        conn.execute(update(executions).where(executions.c.key == "k-1").values(result="{not json"))
+    (again,) = _run(db, settings, {Venue.KALSHI: FakeVenue()})
+    assert "orion-aaa-l3" in [d.ref for d in again.drifts] and not any(
+        r.client_order_id == "orion-aaa-l3" for r in again.resolved)
 
 
 @pytest.mark.parametrize(("venue_holds", "status"), [("20", "clean"), ("25", "drift")])
