@@ -20,6 +20,7 @@ is ever passed.
 from __future__ import annotations
 
 import abc
+import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from typing import Any, Literal, NoReturn
 from orion_cli.core.errors import ConfigError, NotFound, SecretsError, UsageError
 from orion_cli.secrets.names import CATALOGUE, check_name, normalise
 from orion_cli.secrets.unlock import MIN_NEW_PASSWORD_LENGTH, MasterPassword, resolve_master_password
-from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, Vault
+from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, Vault, derive_key
 
 OnChange = Callable[[str, str], None]
 PasswordProvider = Callable[[bool], MasterPassword]
@@ -266,7 +267,7 @@ class SecretStore(abc.ABC):
                 del value
         return results
 
-    def rotate(self, new_password: str) -> None:
+    def rotate(self, new_password: str) -> bool:
         raise UsageError(f"rotate applies to the vault backend; this store uses {self.backend}")
 
     def close(self) -> None:  # noqa: B027 - optional hook; only the vault holds key material
@@ -356,8 +357,10 @@ class VaultStore(SecretStore):
                                reason="no_vault")
         return super().check()
 
-    def rotate(self, new_password: str) -> None:
-        """New password, new salt, current KDF cost; atomic. The old password stops working."""
+    def rotate(self, new_password: str) -> bool:
+        """New password, new salt, current KDF cost; atomic. Whether the password changed: the same
+        one again still re-encrypts (a fresh salt, today's KDF cost), but the old password keeps
+        working, which the caller must not claim otherwise."""
         if len(new_password) < MIN_NEW_PASSWORD_LENGTH:
             raise SecretsError(
                 f"the new master password is too short (minimum {MIN_NEW_PASSWORD_LENGTH} characters); "
@@ -368,9 +371,13 @@ class VaultStore(SecretStore):
             raise SecretsError(f"no vault at {self.vault.path}", hint="create it with `orion secrets encrypt`",
                                reason="no_vault")
         old = self._key_for_existing()
+        same = derive_key(new_password, old.kdf, old.salt)
+        changed = not hmac.compare_digest(same.check_value(), old.check_value())
+        same.wipe()
         self._key = self.vault.rekey(old, new_password)
         old.wipe()
         self._changed("rotate", ["*"])
+        return changed
 
     def close(self) -> None:
         if self._key is not None:

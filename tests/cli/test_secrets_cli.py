@@ -326,6 +326,17 @@ def test_rotate(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
     assert rows["kalshi_private_key"]["set"]
 
 
+def test_rotate_to_the_same_password_does_not_claim_the_old_one_stopped_working(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    result = run("rotate", "--new-password-file", str(pw_file), "--json")
+    assert result.exit_code == 0, result.output
+    assert "no longer works" not in result.stderr and "same as the old one" in result.stderr
+    assert "ORION_MASTER_PASSWORD" not in result.stderr  # nothing to update
+    assert json.loads(result.stdout)["password_changed"] is False
+    assert listed()["kalshi_private_key"]["set"]  # the password file in use still opens it
+
+
 def test_check(tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("check").exit_code == 4  # no vault yet
     assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0

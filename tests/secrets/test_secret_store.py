@@ -83,13 +83,25 @@ def test_rotate_new_salt_old_password_stops_working(vault_path: Path,
     salt_before = json.loads(vault_path.read_text())["kdf"]["salt"]
     with pytest.raises(SecretsError, match="too short"):
         store.rotate("short")
-    store.rotate("a brand new password")
+    assert store.rotate("a brand new password") is True
     assert json.loads(vault_path.read_text())["kdf"]["salt"] != salt_before
     assert store.get("polymarket_private_key").reveal() == "0x" + WALLET_KEY  # same store keeps working
     with pytest.raises(SecretsError) as err:
         make_store(PASSWORD).get("polymarket_private_key")
     assert err.value.reason == "wrong_password"
     assert make_store("a brand new password").get("polymarket_private_key").reveal() == "0x" + WALLET_KEY
+
+
+def test_rotate_to_the_same_password_says_so_and_it_keeps_working(
+        vault_path: Path, make_store: Callable[..., SecretStore]) -> None:
+    import json
+
+    store = make_store()
+    store.set_many({"polymarket_private_key": WALLET_KEY})
+    salt_before = json.loads(vault_path.read_text())["kdf"]["salt"]
+    assert store.rotate(PASSWORD) is False
+    assert json.loads(vault_path.read_text())["kdf"]["salt"] != salt_before  # re-encrypted all the same
+    assert make_store(PASSWORD).get("polymarket_private_key").reveal() == "0x" + WALLET_KEY
 
 
 def test_rekeyed_by_another_process_is_detected(make_store: Callable[..., SecretStore]) -> None:

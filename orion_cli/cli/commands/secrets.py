@@ -259,7 +259,8 @@ def rotate(
 ) -> None:
     """Re-encrypt the vault under a new master password and a new salt (atomic).
 
-    The old password stops working. A password remembered in the OS keyring is updated.
+    The old password stops working (the same password again only renews the salt and the KDF cost).
+    A password remembered in the OS keyring is updated.
 
     Example:  orion secrets rotate
     """
@@ -283,14 +284,18 @@ def rotate(
             new = prompt_new_password(_prompt_hidden).value
         else:
             raise UsageError("no terminal to prompt for the new password: use --new-password-file F (chmod 600)")
-        store.rotate(new)
+        changed = store.rotate(new)
     remembered = _update_remembered(store.path, new)
-    app_ctx.out.success("vault re-encrypted under the new master password; the old one no longer works")
+    if changed:
+        app_ctx.out.success("vault re-encrypted under the new master password; the old one no longer works")
+    else:
+        app_ctx.out.success("vault re-encrypted under a new salt; the new password is the same as the old one, "
+                            "which still works")
     if remembered:
         app_ctx.out.info("updated the password remembered in the OS keyring")
-    if os.environ.get("ORION_MASTER_PASSWORD_FILE") or os.environ.get("ORION_MASTER_PASSWORD"):
+    if changed and (os.environ.get("ORION_MASTER_PASSWORD_FILE") or os.environ.get("ORION_MASTER_PASSWORD")):
         app_ctx.out.warn("update ORION_MASTER_PASSWORD_FILE / ORION_MASTER_PASSWORD: they hold the old password")
-    app_ctx.out.record({"type": "secrets_rotated", "vault": str(store.path)})
+    app_ctx.out.record({"type": "secrets_rotated", "vault": str(store.path), "password_changed": changed})
 
 
 def _update_remembered(path: Path, new_password: str) -> bool:
