@@ -12,7 +12,9 @@ TOML in the config directory (the caller passes the path)::
 Curated pairs are tradable whatever the matcher thinks (the operator has read both rulebooks), but
 they are still run through the equivalence checks so that a failing check is *shown* next to them.
 Writes are atomic (temp file in the same directory, fsync, rename) so a crash never leaves half a
-file; comments in a hand-edited file are not preserved by ``add``/``remove``.
+file. ``add`` appends its entry to the file's text and ``remove`` cuts only its entry's lines (with
+the comment lines directly above it), so the operator's comments and layout survive; the edit is
+re-parsed and must give exactly the intended pairs, else the file is rewritten whole.
 """
 
 from __future__ import annotations
@@ -170,26 +172,76 @@ def parse_pairs(text: str, path: Path) -> list[CuratedPair]:
     return out
 
 
-def load_pairs(path: Path) -> list[CuratedPair]:
-    """The curated pairs, or an empty list when the file does not exist yet."""
+def _read_text(path: Path) -> str:
+    """The file's text; "" when it does not exist yet."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return []
+        return ""
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read pairs file: {exc.strerror or exc}") from None
-    return parse_pairs(text, path)
+
+
+def load_pairs(path: Path) -> list[CuratedPair]:
+    """The curated pairs, or an empty list when the file does not exist yet."""
+    return parse_pairs(_read_text(path), path)
+
+
+FILE_HEADER = "# Orion curated Kalshi <-> Polymarket pairs (written by `orion pairs`).\n"
+
+
+def _entries_text(pairs: Sequence[CuratedPair]) -> str:
+    return tomli_w.dumps({"pair": [p.to_toml() for p in pairs]}) if pairs else ""
 
 
 def save_pairs(path: Path, pairs: Sequence[CuratedPair]) -> None:
+    """Atomically replace the file with exactly ``pairs`` (comments are not kept: see :func:`add_pair`)."""
+    _write_text(path, FILE_HEADER + "\n" + _entries_text(pairs))
+
+
+def _appended(text: str, pair: CuratedPair) -> str:
+    """``text`` with ``pair``'s entry added at the end, everything before it left as it was."""
+    if not text.strip():
+        return FILE_HEADER + "\n" + _entries_text([pair])
+    gap = "" if text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
+    return text + gap + _entries_text([pair])
+
+
+def _cut(text: str, index: int) -> str:
+    """``text`` without the lines of entry ``index``: from its ``[[pair]]`` header (and the comment lines
+    directly above it, which describe it) to the comment lines directly above the next header (which
+    describe that one). The file's own header line stays."""
+    lines = text.splitlines(keepends=True)
+    heads = _entry_lines(text)
+    start = heads[index] - 1
+    end = heads[index + 1] - 1 if index + 1 < len(heads) else len(lines)
+    while end - 1 > start and index + 1 < len(heads) and lines[end - 1].lstrip().startswith("#"):
+        end -= 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#") and lines[start - 1] != FILE_HEADER:
+        start -= 1
+    return "".join(lines[:start] + lines[end:])
+
+
+def _save_edit(path: Path, edited: str, intended: Sequence[CuratedPair]) -> None:
+    """Write ``edited`` if it parses to exactly ``intended``; otherwise (a layout the line edit cannot
+    follow: inline tables, a header inside a multi-line string) rewrite the file whole."""
+    try:
+        ok = parse_pairs(edited, path) == list(intended)
+    except ConfigError:
+        ok = False
+    if ok:
+        _write_text(path, edited)
+    else:
+        save_pairs(path, intended)
+
+
+def _write_text(path: Path, text: str) -> None:
     """Atomically replace the file: write a temp file beside it, fsync, rename, fsync the directory."""
-    data = tomli_w.dumps({"pair": [p.to_toml() for p in pairs]}) if pairs else ""
-    header = "# Orion curated Kalshi <-> Polymarket pairs (written by `orion pairs`).\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(header + data)
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         Path(tmp).replace(path)
@@ -251,7 +303,8 @@ def add_pair(path: Path, pair: CuratedPair) -> CuratedPair:
     if problem:
         raise UsageError(problem, hint="copy the ids from `orion markets` or `orion pairs suggest`")
     with _writing(path):
-        pairs = load_pairs(path)
+        text = _read_text(path)
+        pairs = parse_pairs(text, path)
         for p in pairs:
             if (p.kalshi, p.polymarket, p.inverted) == (pair.kalshi, pair.polymarket, pair.inverted):
                 raise AlreadyCurated(p)
@@ -263,17 +316,22 @@ def add_pair(path: Path, pair: CuratedPair) -> CuratedPair:
         if pair.added_at is None:
             now = datetime.now(UTC).replace(microsecond=0)
             pair = CuratedPair(pair.kalshi, pair.polymarket, pair.inverted, pair.note, now)
-        save_pairs(path, [*pairs, pair])
+        _save_edit(path, _appended(text, pair), [*pairs, pair])
     return pair
 
 
 def remove_pair(path: Path, kalshi: str, polymarket: str | None = None) -> CuratedPair:
     """Remove the pair of ``kalshi`` (and ``polymarket`` if given); :class:`NotFound` if there is none."""
     with _writing(path):
-        pairs = load_pairs(path)
+        text = _read_text(path)
+        pairs = parse_pairs(text, path)
         for i, p in enumerate(pairs):
             if p.kalshi == kalshi and (polymarket is None or p.polymarket == polymarket):
-                save_pairs(path, pairs[:i] + pairs[i + 1 :])
+                rest = pairs[:i] + pairs[i + 1 :]
+                if len(_entry_lines(text)) == len(pairs):
+                    _save_edit(path, _cut(text, i), rest)
+                else:
+                    save_pairs(path, rest)
                 return p
     what = kalshi if polymarket is None else f"{kalshi} <-> {polymarket}"
     raise NotFound(f"no curated pair {what} in {path}", hint="`orion pairs list` shows the curated pairs")

@@ -179,3 +179,53 @@ def test_concurrent_adds_and_a_remove_are_all_kept(tmp_path: Path) -> None:
         p.join(60)
     assert [p.exitcode for p in procs] == [0] * len(jobs)
     assert sorted(p.kalshi for p in load_pairs(path)) == sorted(k for k, _ in jobs[:-1])
+
+
+HAND_EDITED = '''# My pairs. Checked against both rulebooks on 2026-01-09.
+
+# Lakers game: Kalshi YES = Polymarket NO
+[[pair]]
+kalshi = "KXNBA-LAL"   # moneyline
+polymarket = "0x''' + "a" * 64 + '''"
+inverted = true
+
+# Fed decision
+[[pair]]
+kalshi = "KXFED-26JAN"
+polymarket = "12345"
+'''
+
+
+def test_add_and_remove_keep_the_operators_comments(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.toml"
+    path.write_text(HAND_EDITED)
+    add_pair(path, CuratedPair("KXCPI-26JAN", "67890", note="cpi"))
+    text = path.read_text()
+    assert text.startswith(HAND_EDITED)  # everything before the new entry, byte for byte
+    assert [p.kalshi for p in load_pairs(path)] == ["KXNBA-LAL", "KXFED-26JAN", "KXCPI-26JAN"]
+
+    remove_pair(path, "KXNBA-LAL")  # its comment above and its inline comment go with it
+    text = path.read_text()
+    assert "Lakers" not in text and "moneyline" not in text
+    assert "# My pairs. Checked against both rulebooks" in text and "# Fed decision\n[[pair]]" in text
+    assert [p.kalshi for p in load_pairs(path)] == ["KXFED-26JAN", "KXCPI-26JAN"]
+
+    remove_pair(path, "KXCPI-26JAN")  # the last entry
+    assert [p.kalshi for p in load_pairs(path)] == ["KXFED-26JAN"]
+    assert "# Fed decision" in path.read_text()
+
+
+def test_a_layout_the_line_edit_cannot_follow_is_rewritten_whole(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.toml"
+    path.write_text('# inline\npair = [{kalshi = "KXA", polymarket = "1"}, {kalshi = "KXB", polymarket = "2"}]\n')
+    remove_pair(path, "KXA")
+    assert [p.kalshi for p in load_pairs(path)] == ["KXB"]
+    add_pair(path, CuratedPair("KXC", "3"))
+    assert [p.kalshi for p in load_pairs(path)] == ["KXB", "KXC"]
+
+
+def test_a_file_without_a_final_newline_gets_a_well_formed_entry(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.toml"
+    path.write_text('[[pair]]\nkalshi = "KXA"\npolymarket = "1"')
+    add_pair(path, CuratedPair("KXB", "2"))
+    assert [p.kalshi for p in load_pairs(path)] == ["KXA", "KXB"]
