@@ -424,8 +424,8 @@ class Executor:
     def __init__(self, db: Database, ledger: Ledger, venues: Mapping[Venue, TradingVenue], settings: Settings, *,
                  mode: str, alerts: AlertSink, breaker: Breaker | None = None, evaluate: EvaluateFn | None = None,
                  books: BookReader | None = None, verify_delays: Sequence[float] = (0.0, 0.05, 0.2),
-                 fill_delays: Sequence[float] = (0.5, 1.0, 2.0), resend_limit: int = 2,
-                 actor: Mapping[str, Any] | None = None) -> None:
+                 fill_delays: Sequence[float] = (0.5, 1.0, 2.0), decide_delays: Sequence[float] = (0.5, 1.0, 1.5, 2.0),
+                 resend_limit: int = 2, actor: Mapping[str, Any] | None = None) -> None:
         self.db = db
         self.ledger = ledger
         self.venues = dict(venues)
@@ -437,6 +437,7 @@ class Executor:
         self._books = books
         self.verify_delays = tuple(verify_delays) or (0.0,)
         self.fill_delays = tuple(fill_delays)  # waits for fills a venue lists after calling the order done
+        self.decide_delays = tuple(decide_delays)  # waits for an order the venue accepted but has not matched yet
         self.resend_limit = resend_limit
         self.actor = dict(actor) if actor is not None else None
         self.kill_switch = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode)
@@ -889,9 +890,47 @@ class Executor:
             assert state is not None
             _crash_point(f"{step}_sent")
             recorded = await self._verify(run, tag, state, latency_ms)
+            if recorded.status in (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN):
+                recorded = await self._await_decision(run, tag, recorded)
             _crash_point(f"{step}_recorded")
             return recorded
         raise _Unresolved(f"{coid}: not placed after {self.resend_limit + 1} attempts")
+
+    async def _await_decision(self, run: _Run, tag: str, state: OrderState) -> OrderState:
+        """An order the venue accepted but had not matched by the read-back: look again for a bounded
+        time, then cancel it, so that only an order whose fate stays unknown halts trading.
+
+        Polymarket answers a marketable order ``delayed`` (or ``unmatched``) when its matching is put
+        off; the order may still fill, so it is neither a rejection nor "never placed". Cancelled, it
+        is final with whatever it filled, and the flow goes on from there (a first leg with nothing
+        filled is abandoned, a short hedge is retried or unwound).
+        """
+        prepared = run.prepared(tag)
+        venue = self._venue(prepared.request.venue)
+        coid = prepared.request.client_order_id
+        ref = state.venue_order_id or prepared.venue_ref
+        waited = 0.0
+        for delay in self.decide_delays:
+            await asyncio.sleep(delay)
+            waited += delay
+            try:
+                found = await venue.find_order(coid, ref)
+            except OrionError:
+                continue
+            if found is not None and (found.status.terminal or found.status is OrderStatus.OPEN):
+                self._note(run, tag, {"decided_after_s": waited})
+                return await self._verify(run, tag, found, None)
+        if not ref:
+            return state
+        try:
+            cancelled = await venue.cancel(ref)
+        except OrionError as exc:
+            self._note(run, tag, {"undecided_cancel_failed": str(exc)[:300]})
+            return state
+        if cancelled is None or not cancelled.status.terminal:
+            return state
+        self._note(run, tag, {"cancelled_undecided_after_s": waited})
+        return await self._verify(run, tag, cancelled, None)
 
     async def _resolve(self, run: _Run, tag: str, *, resend: bool) -> OrderState:
         """An order that may be at the venue (submitted/unknown/open): look it up, record, maybe re-send.

@@ -110,6 +110,8 @@ class Exchange:
     accepted: dict[str, int] = field(default_factory=dict)  # coid → orders actually placed (must stay ≤ 1)
     lookups: int = 0
     failing_lookups: int = 0
+    delayed: dict[str, tuple[int | None, OrderState]] = field(default_factory=dict)  # coid → (lookups left, outcome)
+    failing_cancels: bool = False
     on_submit: Callable[[str], None] | None = None
 
     def behaviour(self, tag: str) -> Any:
@@ -124,7 +126,9 @@ class FakeVenue:
 
     ``"fill"`` / ``("fill", price)`` · ``("partial", qty)`` · ``"kill"`` · ``"reject"`` ·
     ``"unknown_filled"`` (placed and filled, answer lost) · ``"unknown_absent"`` (answer lost, never
-    placed) · ``"crash_after_accept"`` (placed and filled, then the process dies).
+    placed) · ``"crash_after_accept"`` (placed and filled, then the process dies) ·
+    ``("delayed", n)`` (accepted unmatched, as Polymarket's ``delayed``; fills in full at the n-th
+    lookup, or never with ``None``: only a cancel ends it).
     """
 
     def __init__(self, venue: Venue, exchange: Exchange, *, fee: str = "0.01") -> None:
@@ -187,6 +191,11 @@ class FakeVenue:
             raise OrderOutcomeUnknown(self._venue, coid, "scripted timeout")
         if kind == "unknown_absent":
             raise OrderOutcomeUnknown(self._venue, coid, "scripted timeout before the venue saw it")
+        if kind == "delayed":
+            self.x.delayed[coid] = (b[1], self._fill(r, r.size))
+            return self._place(OrderState(self._venue, coid, f"V-{coid}", OrderStatus.SUBMITTED, r.market_id, r.side,
+                                          r.action, r.size, D(0), None, D(0), r.limit_price, datetime.now(UTC), (),
+                                          venue_status="delayed"))
         if kind == "crash_after_accept":
             self._place(self._fill(r, r.size))
             raise Crash(coid)
@@ -200,12 +209,24 @@ class FakeVenue:
 
             raise VenueUnavailable(self._venue.value, "scripted lookup failure")
         await asyncio.sleep(0)
+        if client_order_id in self.x.delayed:
+            left, outcome = self.x.delayed[client_order_id]
+            if left is not None and left <= 1:
+                del self.x.delayed[client_order_id]
+                self.x.orders[client_order_id] = outcome
+            else:
+                self.x.delayed[client_order_id] = (None if left is None else left - 1, outcome)
         return self.x.orders.get(client_order_id)
 
     async def cancel(self, venue_order_id: str) -> OrderState | None:
+        if self.x.failing_cancels:
+            from orion_cli.core.errors import VenueUnavailable
+
+            raise VenueUnavailable(self._venue.value, "scripted cancel failure")
         for coid, st in self.x.orders.items():
             if st.venue_order_id == venue_order_id:
-                if st.status is OrderStatus.OPEN:
+                self.x.delayed.pop(coid, None)
+                if st.status in (OrderStatus.OPEN, OrderStatus.SUBMITTED):
                     self.x.orders[coid] = replace(st, status=OrderStatus.CANCELLED)
                 return self.x.orders[coid]
         return None

@@ -598,6 +598,49 @@ def test_unresolvable_unknown_outcome_halts(db: Database) -> None:
     assert alerts.emitted and alerts.emitted[0][0] == "halt"
 
 
+DECIDE = {"decide_delays": (0.0, 0.0, 0.0)}
+
+
+def test_a_first_leg_the_venue_matches_late_is_waited_for_not_halted_on(db: Database) -> None:
+    """Polymarket answers ``delayed`` when it puts a marketable order's matching off. The read-back
+    window passes with it undecided; it fills on a later look, and the pair is hedged as usual."""
+    x = Exchange(script={"l1": [("delayed", 3)]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), **DECIDE).execute(plan, None))
+    assert res.status == "done", res.message
+    assert not KillSwitch(db).status().halted
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2"] and x.accepted[client_order_id(plan.key, "l1")] == 1
+    assert json.loads(exec_row(db, plan.key).result)["legs"]["l1"]["decided_after_s"] == 0.0
+
+
+def test_a_first_leg_that_stays_undecided_is_cancelled_and_abandoned_not_halted_on(db: Database) -> None:
+    x = Exchange(script={"l1": [("delayed", None)]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), **DECIDE).execute(plan, None))
+    assert res.status == "failed" and "nothing filled" in res.message, res.message
+    assert not KillSwitch(db).status().halted
+    assert [tag_of(c) for c in x.payloads] == ["l1"]  # no hedge for a leg that never filled
+    assert x.orders[client_order_id(plan.key, "l1")].status is OrderStatus.CANCELLED
+    assert Ledger(db, "paper").order(client_order_id(plan.key, "l1")).status is OrderStatus.CANCELLED
+
+
+def test_an_undecided_hedge_is_cancelled_and_retried(db: Database) -> None:
+    x = Exchange(script={"l2": [("delayed", None)]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), **DECIDE).execute(plan, None))
+    assert res.status == "done", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "l2a1"]
+    assert x.orders[client_order_id(plan.key, "l2")].status is OrderStatus.CANCELLED
+
+
+def test_an_undecided_order_that_cannot_be_cancelled_still_halts(db: Database) -> None:
+    x = Exchange(script={"l1": [("delayed", None)]}, failing_cancels=True)
+    alerts = NullAlertSink()
+    res = run(executor(db, fake_venues(x), alerts, **DECIDE).execute(make_plan(), None))
+    assert res.status == "halted" and KillSwitch(db).status().halted
+    assert alerts.emitted and alerts.emitted[0][0] == "halt"
+
+
 # -- halts --------------------------------------------------------------------------------------------
 
 
