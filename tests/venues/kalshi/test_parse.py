@@ -156,6 +156,17 @@ def test_fee_model_from_series_and_event_override() -> None:
         FeeModel.kalshi(item["fee_type"], Decimal(item["fee_multiplier"]))
 
 
+def test_a_multiplier_override_without_a_type_override_never_lowers_the_fee() -> None:
+    series = parse_series(loads_exact(b'{"ticker":"KXS","title":"S","category":"Sports",'
+                                      b'"fee_type":"quadratic","fee_multiplier":1}'))
+    raised = fee_model_for(series, KalshiEvent("KXS-1", "KXS", "t", "", True, fee_multiplier_override=Decimal(2)))
+    assert raised.multiplier == Decimal(2)
+    assert raised.fill_fee(Decimal(100), Decimal("0.5")) == Decimal("3.5")  # 0.07 x 2 x 100 x 0.25
+    assert "fee_multiplier_override" in raised.source
+    lowered = fee_model_for(series, KalshiEvent("KXS-1", "KXS", "t", "", True, fee_multiplier_override=Decimal(0)))
+    assert lowered.multiplier == Decimal(1)  # not documented to apply alone: the series' higher fee
+
+
 def test_series_with_bad_fee_fields_fails_by_name() -> None:
     with pytest.raises(DataError) as info:
         parse_series({"ticker": "X", "fee_type": "quadratic", "fee_multiplier": "NaN"})
