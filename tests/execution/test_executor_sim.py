@@ -152,7 +152,7 @@ def execute(db: Database, env: Setup, key: str, alerts: NullAlertSink | None = N
         venues = env.venues()
         try:
             ex = Executor(db, Ledger(db, "live"), venues, settings(), mode="live", alerts=alerts or NullAlertSink(),
-                          evaluate=all_pass, verify_delays=(0.0, 0.05))
+                          evaluate=all_pass, verify_delays=(0.0, 0.05), decide_delays=(0.05, 0.05, 0.05))
             return await ex.execute(env.plan(key, size), None)
         finally:
             await asyncio.gather(*(v.aclose() for v in venues.values()))
@@ -192,6 +192,26 @@ def test_a_polymarket_buy_across_two_levels_spends_the_planned_walk_not_size_tim
     poly = [f for f in Ledger(db, "live").fills() if f.venue is Venue.POLYMARKET]
     assert sum((f.size * f.price for f in poly), D(0)) == D("20.20")
     assert_no_duplicates(env, db, "sim-walk")
+
+
+def test_a_polymarket_first_leg_matched_late_is_waited_for_then_hedged(db: Database, env: Setup) -> None:
+    env.psim.delay_matching, env.psim.delayed_lookups = True, 3  # still "delayed" through the read-back
+    res = execute(db, env, "sim-delayed")
+    assert res.status == "done", res.message
+    assert not KillSwitch(db, mode="live").status().halted
+    held = {(p.venue, p.side): p.size for p in Ledger(db, "live").positions()}
+    assert held == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert_no_duplicates(env, db, "sim-delayed")
+
+
+def test_a_polymarket_first_leg_never_matched_is_cancelled_and_nothing_is_hedged(db: Database, env: Setup) -> None:
+    env.psim.delay_matching, env.psim.delayed_lookups = True, None
+    res = execute(db, env, "sim-undecided")
+    assert res.status == "failed" and "nothing filled" in res.message, res.message
+    assert not KillSwitch(db, mode="live").status().halted
+    assert env.kalshi_created() == {} and [o["status"] for o in env.psim.orders.values()] == ["CANCELED"]
+    assert Ledger(db, "live").positions() == []
+    assert_no_duplicates(env, db, "sim-undecided")
 
 
 def test_kalshi_5xx_on_the_second_leg_is_looked_up_then_resent_verbatim(db: Database, env: Setup) -> None:

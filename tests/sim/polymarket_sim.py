@@ -292,6 +292,11 @@ class _AuthenticatedClob:
         self.balance_updates = 0
         self.order_posts_accepted = 0
         self.clob_version = 2
+        # Matching put off, as the venue answers "delayed": a FOK/FAK order is held unmatched and
+        # matched against the book as it then is at its n-th GET /data/order (None: never; only a
+        # cancel ends it).
+        self.delay_matching = False
+        self.delayed_lookups: int | None = 2
 
     def _reset_trading(self) -> None:
         self._init_trading(self.chain_id)
@@ -564,7 +569,45 @@ class _AuthenticatedClob:
         with self.trade_lock:
             if order_hash in self.orders:
                 return _err(400, f"order {order_hash} is invalid. Duplicated.")
+            if self.delay_matching and payload["orderType"] in ("FOK", "FAK"):
+                return self._hold(acct, payload, order, order_hash, info)
             return self._match(acct, payload, order, order_hash, info)
+
+    def _hold(
+        self, acct: SimAccount, payload: dict[str, Any], order: dict[str, Any], order_hash: str, info: dict[str, Any]
+    ) -> SimResponse:
+        """Accept a marketable order unmatched (``delayed``); :meth:`_decide` matches it later."""
+        buy = order["side"] == "BUY"
+        maker_amt, taker_amt = int(order["makerAmount"]), int(order["takerAmount"])
+        limit = (Decimal(maker_amt) / Decimal(taker_amt)) if buy else (Decimal(taker_amt) / Decimal(maker_amt))
+        self.orders[order_hash] = {
+            "id": order_hash, "status": "DELAYED", "owner": acct.api_key, "maker_address": acct.funder,
+            "market": info["market"], "asset_id": str(order["tokenId"]), "side": order["side"],
+            "original_size": _dec_text(Decimal(taker_amt if buy else maker_amt) / _UNITS), "size_matched": "0",
+            "price": _dec_text(limit.quantize(Decimal("0.000001"))), "outcome": info["outcome"],
+            "expiration": str(order.get("expiration", "0")), "order_type": payload["orderType"],
+            "associate_trades": [], "created_at": int(time.time()), "_reserved": 0,
+            "_body": bytes(json.dumps(payload, separators=(",", ":")).encode()),
+            "_held": (acct, payload, order, info, self.delayed_lookups),
+        }
+        self.order_posts_accepted += 1
+        return SimResponse(200, {"success": True, "errorMsg": "", "orderID": order_hash, "takingAmount": "",
+                                 "makingAmount": "", "status": "delayed", "transactionsHashes": [], "tradeIDs": []})
+
+    def _decide(self, order_hash: str) -> None:
+        """One more look at a held order: at its n-th, match it against the book as it is now."""
+        o = self.orders[order_hash]
+        acct, payload, order, info, left = o["_held"]
+        if left is None or left > 1:
+            o["_held"] = (acct, payload, order, info, None if left is None else left - 1)
+            return
+        del self.orders[order_hash]
+        self.order_posts_accepted -= 1  # counted once, when it was held
+        answer = self._match(acct, payload, order, order_hash, info)
+        if answer.status >= 400:  # killed: nothing (enough) to match by now
+            o.update(status="CANCELED", _held=None)
+            self.orders[order_hash] = o
+            self.order_posts_accepted += 1
 
     def _match(
         self, acct: SimAccount, payload: dict[str, Any], order: dict[str, Any], order_hash: str, info: dict[str, Any]
@@ -772,6 +815,9 @@ class _AuthenticatedClob:
             o = self.orders.get(m.group("id"))
             if o is None or o["owner"] != acct.api_key:
                 return _err(404, "order not found")
+            if o["status"] == "DELAYED":
+                self._decide(o["id"])
+                o = self.orders[o["id"]]
             return SimResponse(200, self._public_order(o))
 
     def _cancel_order(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
@@ -788,9 +834,9 @@ class _AuthenticatedClob:
             o = self.orders.get(order_id)
             if o is None or o["owner"] != acct.api_key:
                 return SimResponse(200, {"canceled": [], "not_canceled": {order_id: "order not found"}})
-            if o["status"] != "LIVE":
+            if o["status"] not in ("LIVE", "DELAYED"):
                 return SimResponse(200, {"canceled": [], "not_canceled": {order_id: "already canceled or matched"}})
-            o["status"], o["_reserved"] = "CANCELED", 0
+            o["status"], o["_reserved"], o["_held"] = "CANCELED", 0, None
             return SimResponse(200, {"canceled": [order_id], "not_canceled": {}})
 
     def _paged(self, req: SimRequest, rows: list[dict[str, Any]]) -> SimResponse:
