@@ -95,6 +95,7 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
     both = Venue.KALSHI in options.venues and Venue.POLYMARKET in options.venues
 
     opportunities: list[Opportunity] = []
+    notes: list[str] = []
     tradable: list[TradablePair] = []
     held_back: list[MatchCandidate] = []
     stats: MatchStats | None = None
@@ -115,12 +116,18 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
             kb, pb = data.book_for(km), data.book_for(pm)
             if kb is None or pb is None:
                 continue
-            # A pair that names the NO token says "Kalshi YES settles like Polymarket NO": pricing it as
-            # direct would buy one outcome twice and report the sum as arbitrage.
-            inverted = pair.inverted != (bool(pm.no_token) and pair.polymarket_id == pm.no_token)
+            if pm.no_token and pair.polymarket_id == pm.no_token:
+                # Not priced at all: read as "Kalshi YES settles like this NO token" it is an inverted
+                # pair, read as "this market" (an id copied from the wrong column) a direct one, and
+                # pricing it the wrong way round buys one outcome twice as a "hedge". The pairs file
+                # names the condition id or the YES token; --inverted says the polarity.
+                notes.append(f"curated pair {pair.kalshi_id} names Polymarket's NO token {pair.polymarket_id[:12]}…: "
+                             f"not priced; curate the condition id {pm.id} instead (with --inverted if Kalshi YES "
+                             "settles like Polymarket NO)")
+                continue
             priced += 1
             opportunities.extend(
-                price_pair(km, kb, pm, pb, inverted=inverted, now=now, min_edge=options.min_edge,
+                price_pair(km, kb, pm, pb, inverted=pair.inverted, now=now, min_edge=options.min_edge,
                            quote_ttl_seconds=ttl)
             )
         if_curated = _price_held_back(data, held_back, k_index, p_index, now, ttl)
@@ -142,6 +149,7 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         source=data.source,
         priced_pairs=priced,
         unprofitable=len(opportunities) - len(qualifying),
+        notes=notes,
         if_curated=if_curated,
     )
 

@@ -334,11 +334,12 @@ def test_curated_by_no_token_never_buys_the_same_outcome_twice(cfg: Settings) ->
     data = data_of((k, kb), (p, pb))
     result = scan(data, [CuratedPair(k.id, p.no_token)], cfg, opts(within_venue=False))
     assert {("kalshi", k.id, "yes"), ("polymarket", p.id, "no")} not in [legs_of(o) for o in result.opportunities]
-    for op in result.opportunities:
-        # Kalshi YES settles like the named NO token, i.e. like Polymarket NO: the pair is inverted, and the only
-        # real hedge here is K-NO 0.50 + P-NO 0.45 (refusing to price the pair at all would also be safe).
-        verify(op, data, inverted=True)
-        assert legs_of(op) == {("kalshi", k.id, "no"), ("polymarket", p.id, "no")}
+    # Nor the other way round: a NO token copied for "this market" (the pair is direct) priced as
+    # inverted buys K-YES + P-YES, one outcome twice. The pair is not priced at all, and said so.
+    assert result.opportunities == [] and result.priced_pairs == 0
+    assert len(result.notes) == 1 and "NO token" in result.notes[0] and p.id in result.notes[0]
+    inverted = scan(data, [CuratedPair(k.id, p.id, inverted=True)], cfg, opts(within_venue=False))
+    assert inverted.notes == [] and inverted.priced_pairs == 1  # the way to say it
 
 
 # --------------------------------------------------------------------------------------------------

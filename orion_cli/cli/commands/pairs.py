@@ -42,7 +42,8 @@ def list_command(ctx: typer.Context) -> None:
 def add_command(
     ctx: typer.Context,
     kalshi: Annotated[str, typer.Argument(help="Kalshi market ticker.")],
-    polymarket: Annotated[str, typer.Argument(help="Polymarket condition id (0x…) or YES token id.")],
+    polymarket: Annotated[str, typer.Argument(help="Polymarket condition id (0x…) or YES token id (a NO token "
+                                                   "is not priced: use --inverted for the polarity).")],
     inverted: Annotated[bool, typer.Option("--inverted", help="Kalshi YES settles like Polymarket NO.")] = False,
     note: Annotated[str, typer.Option("--note", help="Why these settle the same way.")] = "",
 ) -> None:

@@ -140,6 +140,8 @@ def _render(app: AppContext, result: ScanResult, include_candidates: bool, *, st
                     out.stream(rec, CANDIDATE_COLUMNS)
             else:
                 out.records(cands, CANDIDATE_COLUMNS, title="candidates held back", empty="no held-back candidates")
+    for note in result.notes:
+        out.warn(note)
     stats = result.match_stats
     matched = f"{len(result.tradable)} tradable pair(s)" + (
         f", {len(result.held_back)} candidate(s) held back of {stats.checked_candidates} checked" if stats else ""
