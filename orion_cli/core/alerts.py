@@ -183,11 +183,13 @@ def _protect(url: str, extra: Iterable[str]) -> None:
 # -- the sink ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class _Alert:
     kind: str
     message: str
     body: dict[str, Any]
+    venue: str = ""  # balance.low: whose low mark to clear when the alert is not delivered
+    venue_mode: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,9 @@ class WebhookAlertSink:
         self._cond = threading.Condition()
         self._pending = 0
         self._dropped: dict[str, int] = {}
+        self._outstanding: list[_Alert] = []  # queued or being delivered
+        self._dropped_items: list[_Alert] = []
+        self._given_up: list[_Alert] = []  # audited as undelivered when a flush stopped waiting
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.outcomes: list[Outcome] = []  # the newest few, for diagnostics
@@ -260,7 +265,8 @@ class WebhookAlertSink:
         try:
             body = render(self.format, kind, message, payload, ts=datetime.now(UTC), host=self._host,
                           chat_id=self._chat_id)
-            item = _Alert(kind, message, body)
+            item = _Alert(kind, message, body, str((payload or {}).get("venue") or ""),
+                          str((payload or {}).get("mode") or ""))
             with self._cond:
                 if self._stop.is_set():
                     return
@@ -269,8 +275,10 @@ class WebhookAlertSink:
                 except queue.Full:
                     self._dropped[kind] = self._dropped.get(kind, 0) + 1
                     log.warning("alert queue full: %s alert dropped", kind)
+                    self._dropped_items.append(item)  # the worker clears a dropped low mark (no I/O here)
                     return
                 self._pending += 1
+                self._outstanding.append(item)
                 self._ensure_worker()
         except Exception as exc:  # an alert must never fail the trade that raised it
             log.warning("alert %s not queued (%s)", kind, type(exc).__name__)
@@ -279,6 +287,9 @@ class WebhookAlertSink:
         """Wait up to ``timeout`` seconds for queued alerts to be delivered (or given up) and audited.
 
         A zero timeout does not wait (deliveries go on in the background, and audit themselves).
+        Alerts still undelivered when the wait ends (a command about to exit: the worker is a daemon
+        thread and dies with it) are audited as ``alert.failed`` (``error: "undelivered_at_exit"``)
+        now, since no later record may come; a later outcome, if the process lives on, is audited too.
         """
         if timeout <= 0:
             return
@@ -288,8 +299,16 @@ class WebhookAlertSink:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     log.warning("%d alert(s) still undelivered after waiting %.1fs", self._pending, timeout)
-                    return
+                    left_over = [a for a in self._outstanding if a not in self._given_up]
+                    self._given_up.extend(left_over)
+                    break
                 self._cond.wait(left)
+            else:
+                return
+        for item in left_over:  # outside the lock: auditing writes to the database
+            self._audit("alert.failed", {**Outcome(item.kind, False, 0, None, "undelivered_at_exit")
+                                         .audit_payload(self.format, item.message), "waited_s": timeout})
+            self._forget_low(item)
 
     @property
     def pending(self) -> int:
@@ -325,12 +344,15 @@ class WebhookAlertSink:
                 try:
                     outcome = self._deliver(client, item)
                     self._record(outcome, item.message)
+                    if not outcome.delivered:
+                        self._forget_low(item)
                     self._audit_dropped()
                 except Exception as exc:
                     log.warning("alert worker error (%s)", type(exc).__name__)
                 finally:
                     with self._cond:
                         self._pending -= 1
+                        self._outstanding = [a for a in self._outstanding if a is not item]
                         self._cond.notify_all()
 
     def _deliver(self, client: httpx.Client, item: _Alert) -> Outcome:
@@ -369,9 +391,24 @@ class WebhookAlertSink:
                         outcome.error)
         self._audit("alert.sent" if outcome.delivered else "alert.failed", outcome.audit_payload(self.format, message))
 
+    def _forget_low(self, item: _Alert) -> None:
+        """A ``balance.low`` alert that was not delivered: clear the venue's low mark, so the next look
+        alerts the fall again instead of taking it as already told (until the daily reminder)."""
+        if item.kind != "balance.low" or not item.venue or self._db is None:
+            return
+        from orion_cli.store.low_balance import clear_low
+
+        try:
+            clear_low(self._db, item.venue_mode or self.mode, item.venue)
+        except Exception as exc:
+            log.warning("could not clear the low-balance mark of %s (%s)", item.venue, type(exc).__name__)
+
     def _audit_dropped(self) -> None:
         with self._cond:
             dropped, self._dropped = self._dropped, {}
+            items, self._dropped_items = self._dropped_items, []
+        for item in items:
+            self._forget_low(item)
         for kind, count in dropped.items():
             self._audit("alert.failed", {"kind": kind, "format": self.format, "attempts": 0, "status": None,
                                          "error": "queue_full", "dropped": count})

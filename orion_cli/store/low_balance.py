@@ -76,3 +76,10 @@ def record_low(db: Database, mode: str, low: Iterable[Venue], recovered: Iterabl
         if cleared:
             conn.execute(delete(orion_meta).where(orion_meta.c.key.in_([_key(mode, v) for v in cleared])))
     return fell | due
+
+
+def clear_low(db: Database, mode: str, venue: str) -> None:
+    """Forget that ``venue`` was seen low: its ``balance.low`` alert was not delivered, so the next look
+    that finds it low alerts again rather than taking the fall as already told."""
+    with db.write() as conn:
+        conn.execute(delete(orion_meta).where(orion_meta.c.key == f"{KEY_PREFIX}{mode}:{venue}"))

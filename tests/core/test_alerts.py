@@ -251,6 +251,36 @@ def test_flush_is_bounded(hook: Hook, db: Database) -> None:
     assert sink.pending == 0
 
 
+def test_alerts_still_undelivered_when_the_wait_ends_are_audited_as_failed(hook: Hook, db: Database) -> None:
+    """The worker is a daemon thread: a command exiting after flush() kills it mid-retry, so an alert
+    it was still trying must be on the record as failed, not missing from it."""
+    hook.delay = 2.0
+    sink = WebhookAlertSink(hook.url, fmt="generic", db=db, retries=1, timeout=5, backoff=0.01)
+    sink.emit("halt", "halted by the breaker", {})
+    sink.flush(0.2)
+    [failed] = events(db, "alert.failed")
+    assert failed["kind"] == "halt" and failed["error"] == "undelivered_at_exit"
+    assert failed["message"] == "halted by the breaker" and failed["waited_s"] == 0.2
+    sink.flush(0.2)  # audited once, however often the wait ends
+    assert len(events(db, "alert.failed")) == 1
+
+
+def test_a_low_balance_alert_not_delivered_is_alerted_again_on_the_next_look(hook: Hook, db: Database) -> None:
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    low = Balance(Venue.KALSHI, "live", D("10"), D("0"), D("10"), now)
+    hook.statuses = [500]
+    sink = WebhookAlertSink(hook.url, fmt="generic", db=db, mode="live", retries=1, timeout=2, backoff=0.01)
+    watch = LowBalanceWatch(alert_settings(low_balance="50"), sink, db, "live")
+    assert watch.check([low]) == [low]
+    sink.flush(10)
+    assert [e["error"] for e in events(db, "alert.failed")] == ["http_500"]
+    hook.statuses = [200]
+    assert watch.check([low]) == [low]  # not taken as already told
+    sink.flush(10)
+    assert [e["kind"] for e in events(db, "alert.sent")] == ["balance.low"]
+    assert watch.check([low]) == []  # delivered: once is enough
+
+
 def test_flush_zero_never_waits_nor_warns(hook: Hook, db: Database, caplog: pytest.LogCaptureFixture) -> None:
     """`trade --watch` calls flush(0) between rounds: a slow webhook must not hold the loop up or
     fill the log with "still undelivered" warnings."""
