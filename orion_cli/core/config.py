@@ -65,7 +65,8 @@ class TradingConfig:
     second_leg_retries: int = opt(2, "retries of a short second leg within the remaining edge", min=0, max=10)
     max_unwind_loss: Decimal = opt(D("5.00"), "largest loss accepted over all the sells unwinding one execution",
                                    unit="USD", min=D(0), max=D(100000))
-    trading_windows: list[str] = opt([], 'UTC windows when orders may be sent, e.g. ["13:30-20:00"]; empty = always')
+    trading_windows: list[str] = opt([], 'UTC windows when orders may be sent, e.g. ["13:30-20:00"] '
+                                         '(may wrap midnight; the whole day is "00:00-24:00"); empty = always')
     max_results: int = opt(50, "opportunities shown by scan", min=1, max=10000)
 
 
@@ -584,14 +585,21 @@ def parse_window(text: str, source: str) -> tuple[int, int]:
         start, end = text.split("-")
         sh, sm = (int(x) for x in start.strip().split(":"))
         eh, em = (int(x) for x in end.strip().split(":"))
-        if not (0 <= sh < 24 and 0 <= eh <= 24 and 0 <= sm < 60 and 0 <= em < 60):
+        if not (0 <= sh < 24 and 0 <= eh <= 24 and 0 <= sm < 60 and 0 <= em < 60) or (eh == 24 and em > 0):
             raise ValueError
     except ValueError:
         raise ConfigError(
             f"trading.trading_windows entry {text!r} from {source} is not HH:MM-HH:MM (UTC)",
             reason="config_invalid",
         ) from None
-    return sh * 60 + sm, eh * 60 + em
+    start_min, end_min = sh * 60 + sm, eh * 60 + em
+    if start_min == end_min:  # a typo, not a choice: read as "always" it would lift the window altogether
+        raise ConfigError(
+            f"trading.trading_windows entry {text!r} from {source} starts where it ends",
+            hint="the whole day is 00:00-24:00; an empty list means always open",
+            reason="config_invalid",
+        )
+    return start_min, end_min
 
 
 def redacted_view(settings: Settings) -> dict[str, dict[str, Any]]:

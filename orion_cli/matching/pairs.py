@@ -178,6 +178,8 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return ""
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})", hint="fix or remove the pairs file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read pairs file: {exc.strerror or exc}") from None
 

@@ -200,6 +200,11 @@ def test_table_says_when_nothing_clears_the_bar() -> None:
     ("--min-profit", "1,5"),
     ("--min-profit", "-1"),
     ("--min-profit", "sNaN"),
+    ("--min-edge", "1e999999"),  # was an internal error (exit 1): an overflow in the pricing
+    ("--min-edge", "1.01"),
+    ("--min-edge", "1_0"),
+    ("--min-edge", "０.０１"),
+    ("--min-profit", "1e13"),
     ("--max-results", "0"),
     ("--watch", "0.5"),
     ("--venue", "nyse"),

@@ -230,7 +230,8 @@ def test_cross_check_rate_limits() -> None:
         load_settings(environ={"ORION__RATE_LIMITS__ORDERS_PER_MINUTE": "200"})
 
 
-@pytest.mark.parametrize("window", ["13:30", "25:00-26:00", "aa:bb-cc:dd", "10:61-11:00"])
+@pytest.mark.parametrize("window", ["13:30", "25:00-26:00", "aa:bb-cc:dd", "10:61-11:00", "24:30-01:00",
+                                    "13:30-13:30", "00:00-00:00"])  # equal ends: a typo that read as "always"
 def test_cross_check_trading_windows(window: str) -> None:
     with pytest.raises(ConfigError, match="trading_windows"):
         load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": window})

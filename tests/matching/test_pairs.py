@@ -229,3 +229,10 @@ def test_a_file_without_a_final_newline_gets_a_well_formed_entry(tmp_path: Path)
     path.write_text('[[pair]]\nkalshi = "KXA"\npolymarket = "1"')
     add_pair(path, CuratedPair("KXB", "2"))
     assert [p.kalshi for p in load_pairs(path)] == ["KXA", "KXB"]
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.toml"
+    path.write_bytes(b"\xff\xfe[[pair]]")
+    with pytest.raises(ConfigError, match="not UTF-8"):  # was an internal error (exit 1)
+        load_pairs(path)

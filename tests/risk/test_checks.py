@@ -268,7 +268,7 @@ def test_trading_windows_any_of_several_and_none_means_always(lite: Database) ->
     s = settings(**{"trading.trading_windows": ["08:00-09:00", "14:00-16:00"]})
     assert passed(run(lite, c=ctx(s)), "TRADING_WINDOW")
     assert passed(run(lite, c=ctx()), "TRADING_WINDOW")
-    assert in_window(NOW, 900, 900)  # HH:MM-HH:MM with equal ends: the whole day
+    assert in_window(NOW, 0, 1440)  # 00:00-24:00: the whole day (equal ends are refused by the config)
 
 
 # -- INVALID_ORDER ---------------------------------------------------------------------------------

@@ -44,15 +44,19 @@ CANDIDATE_COLUMNS = [
 ]
 
 
-def _decimal_option(value: str | None, name: str) -> Decimal | None:
+def _decimal_option(value: str | None, name: str, upper: Decimal) -> Decimal | None:
+    """A plain ASCII decimal in [0, ``upper``]. Python's Decimal also takes "1_0" and full-width digits,
+    and an exponent like 1e999999 overflows the pricing arithmetic later: all refused here."""
     if value is None:
         return None
     try:
+        if not value.strip().isascii() or "_" in value:
+            raise InvalidOperation
         d = Decimal(value)
     except InvalidOperation:
         raise typer.BadParameter(f"{value!r} is not a decimal number", param_hint=name) from None
-    if not d.is_finite() or d < 0:
-        raise typer.BadParameter(f"{value!r} must be a finite number ≥ 0", param_hint=name)
+    if not d.is_finite() or not 0 <= d <= upper:
+        raise typer.BadParameter(f"{value!r} must be a number from 0 to {upper}", param_hint=name)
     return d
 
 
@@ -184,8 +188,8 @@ def scan_command(
     settings = app.settings()
     options = ScanOptions.from_settings(
         settings,
-        min_edge=_decimal_option(min_edge, "--min-edge"),
-        min_profit=_decimal_option(min_profit, "--min-profit"),
+        min_edge=_decimal_option(min_edge, "--min-edge", Decimal(1)),  # per contract: a contract pays at most 1
+        min_profit=_decimal_option(min_profit, "--min-profit", Decimal(10) ** 12),
         max_results=max_results,
         venues=parse_venues(venue),
         category=category,
