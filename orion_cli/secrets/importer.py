@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets as _secrets
 import stat
 from collections.abc import Mapping
@@ -34,6 +35,12 @@ class ImportPlan:
         return f"ImportPlan(names={sorted(self.values)}, files={[str(f) for f in self.files]})"
 
 
+# A wallet key (0x + 64 hex), a bare hex secret, or a base64 DER/secret pasted as a path: 32+ characters of
+# the key alphabets as the file's name, with no extension. (A relative path is joined to a base
+# directory first, so the name is what was pasted.)
+_KEYLIKE = re.compile(r"(0x)?[0-9a-fA-F]{32,}|[A-Za-z0-9+_=-]{32,}")
+
+
 def _shown_path(path: Path) -> str:
     """The path for an error message, unless it is key material pasted where a path belongs.
 
@@ -41,7 +48,7 @@ def _shown_path(path: Path) -> str:
     the message would otherwise print the whole key to stderr, which cron keeps in its logs.
     """
     text = str(path)
-    if "\n" in text or "-----BEGIN" in text or "PRIVATE KEY" in text:
+    if "\n" in text or "-----BEGIN" in text or "PRIVATE KEY" in text or _KEYLIKE.fullmatch(path.name.strip()):
         return "the given path (it looks like a key, not a file path; not shown)"
     return text if len(text) <= 512 else text[:80] + "…"
 

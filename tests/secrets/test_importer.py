@@ -57,6 +57,11 @@ def test_a_key_pasted_where_its_path_belongs_is_never_echoed(tmp_path: Path, kal
     body = [ln for ln in kalshi_pem.splitlines() if ln and not ln.startswith("-----")]
     assert not any(ln in said for ln in body) and "BEGIN" not in said
     assert "not shown" in said and "without _PATH" in said
+    wallet = "0x" + "4c0883a6" * 8
+    for pasted in (wallet, wallet[2:], "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg"):  # hex, bare hex, DER base64
+        with pytest.raises(SecretsError) as refused:
+            from_environ({"KALSHI_PRIVATE_KEY_PATH": pasted}, base_dir=tmp_path)
+        assert pasted not in f"{refused.value.message} {refused.value.hint}" and "not shown" in refused.value.message
     with pytest.raises(SecretsError) as typo:  # an ordinary missing file is still named, without the hint
         read_value_file(tmp_path / "k.pem")
     assert str(tmp_path / "k.pem") in typo.value.message and typo.value.hint is None
