@@ -10,6 +10,8 @@ import logging
 import os
 from pathlib import Path
 
+from orion_cli.core.paths import make_private_dirs
+
 _CONFIGURED = False
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -29,7 +31,7 @@ def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 
     file_handler = None
     if file:  # opened first: a file that cannot be opened (OSError) leaves logging as it was
         path = Path(file).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.close(fd)
         file_handler = logging.FileHandler(path, encoding="utf-8")

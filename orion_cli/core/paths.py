@@ -53,3 +53,23 @@ def default_vault_path() -> Path:
 
 def default_pairs_file() -> Path:
     return config_dir() / "pairs.toml"
+
+
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and any missing parents as 0700 (an existing directory is left as it is).
+
+    ``Path.mkdir(mode=..., parents=True)`` gives only the last directory that mode; the parents get
+    the umask's default, so under ``umask 000`` another local user could replace the ledger, the
+    pairs file or the vault inside a world-writable parent."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another process
+            continue

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from orion_cli.core.errors import Refused
+from orion_cli.core.paths import make_private_dirs
 from orion_cli.store.audit import default_actor, iso_utc
 from orion_cli.store.db import PG_WRITE_LOCK, Database
 
@@ -132,7 +133,7 @@ class RunLock:
         from filelock import FileLock, Timeout
 
         assert self.path is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.path.parent)
         lock = FileLock(str(self.path), timeout=0)
         try:
             lock.acquire(blocking=False)

@@ -33,6 +33,7 @@ from typing import Any
 import tomli_w
 
 from orion_cli.core.errors import ConfigError, NotFound, UsageError
+from orion_cli.core.paths import make_private_dirs
 from orion_cli.matching.equivalence import MatchCandidate
 
 _KEYS = frozenset({"kalshi", "polymarket", "inverted", "note", "added_at"})
@@ -239,7 +240,7 @@ def _save_edit(path: Path, edited: str, intended: Sequence[CuratedPair]) -> None
 
 def _write_text(path: Path, text: str) -> None:
     """Atomically replace the file: write a temp file beside it, fsync, rename, fsync the directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -279,7 +280,7 @@ def _writing(path: Path) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     lock = FileLock(str(path) + ".lock", timeout=PAIRS_LOCK_TIMEOUT)
     try:
         lock.acquire()

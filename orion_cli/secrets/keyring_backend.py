@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from orion_cli.core.errors import SecretsError
+from orion_cli.core.paths import make_private_dirs
 
 DEFAULT_SERVICE = "orion"
 INDEX_USERNAME = "__index__"
@@ -128,7 +129,7 @@ class KeyringSecrets:
             return
         from filelock import FileLock, Timeout
 
-        self.lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(self.lock_path.parent)
         lock = FileLock(str(self.lock_path), timeout=60, mode=0o600)
         try:
             lock.acquire()

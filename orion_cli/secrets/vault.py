@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from orion_cli.core.errors import SecretsError
+from orion_cli.core.paths import make_private_dirs
 
 FORMAT_NAME = "orion-vault"
 FORMAT_VERSION = 1
@@ -362,7 +363,7 @@ class Vault:
         """Hold the writer lock. Every read-modify-write of the vault happens inside this."""
         from filelock import FileLock, Timeout
 
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(self.path.parent)
         lock = FileLock(str(self.path) + ".lock", timeout=self.lock_timeout, mode=0o600)
         try:
             lock.acquire()
@@ -450,7 +451,7 @@ def check_private_mode(mode: int, path: Path, *, what: str) -> None:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a 0600 temp file, fsync and rename; the old file survives any crash."""
     directory = path.parent
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dirs(directory)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     tmp = Path(tmp_name)
     try:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 from orion_cli.core.errors import StorageError
-from orion_cli.core.paths import default_database_url
+from orion_cli.core.paths import default_database_url, make_private_dirs
 from orion_cli.core.redact import mask_url
 
 # The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
@@ -242,7 +242,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         if not _check_sqlite_file(path) and not create:
             raise _missing(mask_url(resolved))
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(path.parent)
         except OSError as exc:
             raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
         engine = create_engine(resolved, connect_args={"timeout": busy_timeout_ms / 1000})

@@ -63,9 +63,10 @@ def _atomic_write(path: Path, data: bytes) -> None:
     import tempfile
 
     from orion_cli.core.errors import ConfigError
+    from orion_cli.core.paths import make_private_dirs
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise ConfigError(f"cannot write the config file {path}: {exc.strerror or exc}",

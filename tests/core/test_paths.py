@@ -1,0 +1,29 @@
+"""Where orion keeps its files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def test_private_dirs_are_0700_at_every_level_whatever_the_umask(tmp_path: Path) -> None:
+    """Under ``umask 000`` the parents were made 0777: another local user could swap the ledger or
+    the pairs file inside them."""
+    import stat
+
+    from orion_cli.core.paths import make_private_dirs
+    from orion_cli.store.db import open_database
+
+    existing = tmp_path / "shared"
+    existing.mkdir(mode=0o755)
+    old = os.umask(0)
+    try:
+        make_private_dirs(existing / "a" / "b")
+        db = open_database(f"sqlite:///{existing / 'x' / 'y' / 'orion.db'}")
+        db.dispose()
+    finally:
+        os.umask(old)
+    for d in (existing / "a", existing / "a" / "b", existing / "x", existing / "x" / "y"):
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o755  # what was there is left alone
+    make_private_dirs(existing / "a" / "b")  # already there: nothing to do
