@@ -288,13 +288,9 @@ class LegSpec:
         )
 
     def request(self, *, coid: str, action: Action, size: Decimal, limit: Decimal, tif: TimeInForce) -> OrderRequest:
-        # A buy at the planned limit spends what the planned walk costs (size x the planned average,
-        # which covers the cheapest ``size`` shares of the planned book), not size x the worst level.
-        spend = size * self.planned_avg if action is Action.BUY and limit == self.limit_price else None
         return OrderRequest(venue=self.venue, market_id=self.market_id, side=self.side, action=action, size=size,
                             limit_price=limit, time_in_force=tif, client_order_id=coid, token_id=self.token_id,
-                            tick_size=self.ticks.step_at(limit), neg_risk=self.neg_risk, protocol_v2=self.protocol_v2,
-                            spend=spend)
+                            tick_size=self.ticks.step_at(limit), neg_risk=self.neg_risk, protocol_v2=self.protocol_v2)
 
 
 def leg_order(specs: Sequence[LegSpec]) -> tuple[LegSpec, LegSpec]:

@@ -74,9 +74,6 @@ class OrderRequest:
     tick_size: Decimal = Decimal("0.01")
     neg_risk: bool = False
     protocol_v2: bool = False  # Polymarket markets whose Gamma version is "v2" (ExchangeV3)
-    # The most an immediate BUY may spend (the planned walk's cost); None: size x limit. A Polymarket
-    # FOK/FAK buy is dollar-denominated, so without it every planned level is paid at the worst one.
-    spend: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,21 +125,6 @@ def test_thinner_leg_goes_first() -> None:
     assert plan.size == D("10") and plan.net_profit > 0
 
 
-def test_a_buy_at_the_planned_limit_spends_at_most_the_planned_walk() -> None:
-    from orion_cli.execution.executor import LegSpec
-    from orion_cli.venues.trading import Action, TimeInForce
-
-    now = datetime.now(UTC)
-    plan = make_plan(size="40", pbook=poly_book(now, no_asks=(("0.50", "30"), ("0.52", "100"))), now=now)
-    leg = next(lg for lg in plan.legs if lg.venue is Venue.POLYMARKET)
-    assert leg.limit_price == D("0.52") and leg.expected_cost == D("20.20")
-    spec = LegSpec.from_plan(1, leg)
-    ask = {"coid": "c", "size": D(40), "tif": TimeInForce.FOK}
-    assert spec.request(action=Action.BUY, limit=D("0.52"), **ask).spend == D("20.20")
-    assert spec.request(action=Action.BUY, limit=D("0.53"), **ask).spend is None  # a re-priced retry
-    assert spec.request(action=Action.SELL, limit=D("0.52"), **ask).spend is None
-
-
 def test_build_plan_caps_the_size_at_fresh_depth() -> None:
     now = datetime.now(UTC)
     plan = make_plan(size="500", pbook=poly_book(now, no_asks=(("0.50", "12"),)), now=now)

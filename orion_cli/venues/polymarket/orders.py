@@ -54,10 +54,6 @@ Amounts — what the server accepts (reference §2.4 "Server precision errors"):
     next tick. The venue spends the whole pUSD amount, so the fill is *at least* N shares (N plus
     under one cent's worth at p, more with price improvement) for at most N × p + $0.01. FOK needs
     book depth for the pUSD amount, i.e. for :attr:`OrderAmounts.taker` shares at ≤ p.
-  - With ``spend`` (what walking the planned levels costs, below N × p when the plan takes cheaper
-    levels before p): pUSD = ``ceil_cents(min(N × p, spend))``. On the planned book that buys the N
-    shares, not N × p worth; spending N × p would buy more shares than the other leg hedges, for
-    dollars the plan's edge never counted. The worst price p still bounds every share.
     There is no way to buy *exactly* N shares immediately-or-cancel: a FOK/FAK BUY is
     dollar-denominated on the venue (clob-client #134). Some reports also give a $1 minimum for
     marketable BUYs; that and ``min_order_size`` are for the caller to check.
@@ -326,20 +322,15 @@ def limit_amounts(side: OrderSide, price: Decimal, size: Decimal, tick_size: Dec
     return OrderAmounts(side, _units(size), _units(usd))
 
 
-def marketable_amounts(side: OrderSide, price: Decimal, size: Decimal, tick_size: Decimal,
-                       spend: Decimal | None = None) -> OrderAmounts:
-    """FOK/FAK amounts for "buy/sell ``size`` shares at worst ``price``" (see the module docstring);
-    a BUY spends at most ``spend`` (rounded up to the cent) when given."""
+def marketable_amounts(side: OrderSide, price: Decimal, size: Decimal, tick_size: Decimal) -> OrderAmounts:
+    """FOK/FAK amounts for "buy/sell ``size`` shares at worst ``price``" (see the module docstring)."""
     _round_config(tick_size)
     _check_price(price, tick_size)
     _check_size(size)
-    if spend is not None and not (spend.is_finite() and spend > 0):
-        raise DataError("spend", f"must be a positive amount, got {spend}")
     with localcontext() as ctx:
         ctx.prec = 60
         if side is OrderSide.BUY:
-            wanted = size * price if spend is None else min(size * price, spend)
-            usd = _quantize(wanted, _MARKET_USD_STEP, ROUND_CEILING)
+            usd = _quantize(size * price, _MARKET_USD_STEP, ROUND_CEILING)
             shares = _quantize(usd / price, _MARKET_SHARES_STEP, ROUND_FLOOR)
             implied = usd / shares
             if not (price <= implied < price + tick_size):
@@ -352,12 +343,11 @@ def marketable_amounts(side: OrderSide, price: Decimal, size: Decimal, tick_size
 
 
 def order_amounts(
-    side: OrderSide, price: Decimal, size: Decimal, tick_size: Decimal, order_type: OrderType,
-    spend: Decimal | None = None,
+    side: OrderSide, price: Decimal, size: Decimal, tick_size: Decimal, order_type: OrderType
 ) -> OrderAmounts:
-    """The amounts the server accepts for this order type (``spend``: see :func:`marketable_amounts`)."""
+    """The amounts the server accepts for this order type."""
     if order_type.is_marketable:
-        return marketable_amounts(side, price, size, tick_size, spend)
+        return marketable_amounts(side, price, size, tick_size)
     return limit_amounts(side, price, size, tick_size)
 
 
@@ -719,14 +709,12 @@ def build_signed_order(
     salt: int | None = None,
     timestamp_ms: int | None = None,
     chain_id: int = POLYGON_CHAIN_ID,
-    spend: Decimal | None = None,
 ) -> SignedOrder:
     """Build, sign and serialise one order for ``token_id`` (a position id on Protocol-V2 markets).
 
     ``size`` shares at limit ``price``: GTC/GTD rest at exactly that price; FOK/FAK use
-    :func:`marketable_amounts` ("at least ``size`` shares for at most ``price`` each" for BUY, or
-    at most ``spend`` dollars when given; "exactly ``size`` shares for at least ``price`` each" for
-    SELL). ``owner`` is the API key.
+    :func:`marketable_amounts` ("at least ``size`` shares for at most ``price`` each" for BUY,
+    "exactly ``size`` shares for at least ``price`` each" for SELL). ``owner`` is the API key.
     """
     side = OrderSide(side)
     order_type = OrderType(order_type)
@@ -761,7 +749,7 @@ def build_signed_order(
     metadata = _bytes32_arg(metadata, "metadata")
     builder = _bytes32_arg(builder, "builder")
 
-    amounts = order_amounts(side, price, size, tick_size, order_type, spend)
+    amounts = order_amounts(side, price, size, tick_size, order_type)
     exchange = exchange_for(neg_risk=neg_risk, protocol_v2=protocol_v2, chain_id=chain_id)
     struct_hash = order_struct_hash(
         salt=salt,

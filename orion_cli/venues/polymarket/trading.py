@@ -857,7 +857,6 @@ class PolymarketTrading:
             signature_type=self.signature_type,
             funder=None if self.signature_type is SignatureType.EOA else self.funder,
             chain_id=self.chain_id,
-            spend=request.spend if request.action is Action.BUY else None,
         )
         self._remember(request, signed.order_hash)
         return PreparedOrder(request=request, payload=signed.body.decode("utf-8"), venue_ref=signed.order_hash)

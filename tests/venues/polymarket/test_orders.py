@@ -469,21 +469,6 @@ def test_marketable_buy_example() -> None:
     assert (sell.maker, sell.taker) == (9_990_000, 9_840_100)
 
 
-def test_a_marketable_buy_with_a_spend_cap_pays_the_planned_walk() -> None:
-    # 40 planned as 30 @ 0.50 + 10 @ 0.52 = 20.20 (worst 0.52): not 40 x 0.52 = 20.80.
-    capped = marketable_amounts(OrderSide.BUY, D("0.52"), D("40"), D("0.01"), spend=D("20.2"))
-    assert capped.maker == 20_200_000 and capped.taker == 38_846_100  # ≥ 38.8461 shares, each at ≤ 0.52
-    assert D("0.52") <= capped.implied_price < D("0.53")
-    assert marketable_amounts(OrderSide.BUY, D("0.52"), D("40"), D("0.01"), spend=D("99")) == \
-        marketable_amounts(OrderSide.BUY, D("0.52"), D("40"), D("0.01"))  # never above size x price
-    assert marketable_amounts(OrderSide.BUY, D("0.52"), D("40"), D("0.01"), spend=D("20.201")).maker == 20_210_000
-    sell = marketable_amounts(OrderSide.SELL, D("0.52"), D("40"), D("0.01"), spend=D("1"))
-    assert sell == marketable_amounts(OrderSide.SELL, D("0.52"), D("40"), D("0.01"))  # a SELL sells shares
-    for bad in (D(0), D(-1), D("NaN")):
-        with pytest.raises(DataError):
-            marketable_amounts(OrderSide.BUY, D("0.52"), D("40"), D("0.01"), spend=bad)
-
-
 def test_marketable_refuses_sub_share_orders_that_would_cross_a_tick() -> None:
     with pytest.raises(DataError):
         marketable_amounts(OrderSide.BUY, D("0.9999"), D("0.01"), D("0.0001"))
