@@ -13,8 +13,8 @@ Curated pairs are tradable whatever the matcher thinks (the operator has read bo
 they are still run through the equivalence checks so that a failing check is *shown* next to them.
 Writes are atomic (temp file in the same directory, fsync, rename) so a crash never leaves half a
 file. ``add`` appends its entry to the file's text and ``remove`` cuts only its entry's lines (with
-the comment lines directly above it), so the operator's comments and layout survive; the edit is
-re-parsed and must give exactly the intended pairs, else the file is rewritten whole.
+the comment lines directly above it), so the operator's other comments and layout survive; the edit
+is re-parsed and must give exactly the intended pairs, else the file is rewritten whole.
 """
 
 from __future__ import annotations
@@ -211,17 +211,23 @@ def _appended(text: str, pair: CuratedPair) -> str:
 
 
 def _cut(text: str, index: int) -> str:
-    """``text`` without the lines of entry ``index``: from its ``[[pair]]`` header (and the comment lines
-    directly above it, which describe it) to the comment lines directly above the next header (which
-    describe that one). The file's own header line stays."""
+    """``text`` without the lines of entry ``index``: its ``[[pair]]`` header, its keys up to the last one,
+    and the comment lines directly above the header (they describe it), unless those open the file.
+    Comments and blank lines after its last key (a note, a commented-out entry, the file's end) stay."""
     lines = text.splitlines(keepends=True)
     heads = _entry_lines(text)
     start = heads[index] - 1
-    end = heads[index + 1] - 1 if index + 1 < len(heads) else len(lines)
-    while end - 1 > start and index + 1 < len(heads) and lines[end - 1].lstrip().startswith("#"):
-        end -= 1
-    while start > 0 and lines[start - 1].lstrip().startswith("#") and lines[start - 1] != FILE_HEADER:
-        start -= 1
+    stop = heads[index + 1] - 1 if index + 1 < len(heads) else len(lines)
+    end = start + 1
+    for i in range(start + 1, stop):
+        stripped = lines[i].strip()
+        if stripped and not stripped.startswith("#"):
+            end = i + 1
+    above = start
+    while above > 0 and lines[above - 1].lstrip().startswith("#"):
+        above -= 1
+    if above > 0:  # a comment block that opens the file is the file's, not the entry's
+        start = above
     return "".join(lines[:start] + lines[end:])
 
 

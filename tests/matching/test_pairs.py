@@ -215,6 +215,22 @@ def test_add_and_remove_keep_the_operators_comments(tmp_path: Path) -> None:
     assert "# Fed decision" in path.read_text()
 
 
+def test_remove_keeps_notes_after_an_entry_and_a_comment_that_opens_the_file(tmp_path: Path) -> None:
+    """Found in review: a note or a commented-out entry after an entry's keys, trailing comments, and
+    the operator's own comment directly above the first entry went with the removed pair."""
+    path = tmp_path / "pairs.toml"
+    path.write_text('# my pairs, read both rulebooks\n[[pair]]\nkalshi = "KXA"\npolymarket = "1"\n'
+                    '# note: KXA resolves at noon\n\n# [[pair]]\n# kalshi = "KXOLD"\n\n'
+                    '[[pair]]\nkalshi = "KXB"\npolymarket = "2"\n# trailing thought\n')
+    remove_pair(path, "KXA")
+    text = path.read_text()
+    for kept in ("# my pairs, read both rulebooks", "# note: KXA resolves at noon", '# kalshi = "KXOLD"'):
+        assert kept in text
+    assert [p.kalshi for p in load_pairs(path)] == ["KXB"]
+    remove_pair(path, "KXB")
+    assert "# trailing thought" in path.read_text() and load_pairs(path) == []
+
+
 def test_a_layout_the_line_edit_cannot_follow_is_rewritten_whole(tmp_path: Path) -> None:
     path = tmp_path / "pairs.toml"
     path.write_text('# inline\npair = [{kalshi = "KXA", polymarket = "1"}, {kalshi = "KXB", polymarket = "2"}]\n')
