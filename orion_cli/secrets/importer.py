@@ -36,9 +36,16 @@ class ImportPlan:
 
 
 # A wallet key (0x + 64 hex), a bare hex secret, or a base64 DER/secret pasted as a path: 32+ characters of
-# the key alphabets as the file's name, with no extension. (A relative path is joined to a base
-# directory first, so the name is what was pasted.)
-_KEYLIKE = re.compile(r"(0x)?[0-9a-fA-F]{32,}|[A-Za-z0-9+_=-]{32,}")
+# the key alphabets (base64's "/" included), nothing else. Real credential paths have an extension.
+_KEYLIKE = re.compile(r"(0x)?[0-9a-fA-F]{32,}|[A-Za-z0-9+/=_-]{32,}")
+
+
+def looks_like_key(text: str) -> bool:
+    """Whether ``text``, given where a path belongs, is more likely key material than a path."""
+    text = text.strip()
+    if "\n" in text or "-----BEGIN" in text or "PRIVATE KEY" in text:
+        return True
+    return bool(_KEYLIKE.fullmatch(text)) and "." not in text
 
 
 def _shown_path(path: Path) -> str:
@@ -48,7 +55,7 @@ def _shown_path(path: Path) -> str:
     the message would otherwise print the whole key to stderr, which cron keeps in its logs.
     """
     text = str(path)
-    if "\n" in text or "-----BEGIN" in text or "PRIVATE KEY" in text or _KEYLIKE.fullmatch(path.name.strip()):
+    if looks_like_key(text) or looks_like_key(path.name):
         return "the given path (it looks like a key, not a file path; not shown)"
     return text if len(text) <= 512 else text[:80] + "…"
 
@@ -101,6 +108,12 @@ def collect(variables: Mapping[str, str], *, base_dir: Path, origin_prefix: str 
                 plan.shadowed.append(origin_prefix + var)
                 continue
             found = var
+            if looks_like_key(raw_path) and not (base_dir / raw_path).exists():
+                # Before the path is joined to base_dir: a base64 key's "/" would split it into parts.
+                raise SecretsError(f"{origin_prefix}{var}: cannot read the given path (it looks like a key, not a "
+                                   "file path; not shown)", reason="source_unreadable",
+                                   hint="a *_PATH variable names a file; the key itself goes in the variable "
+                                        "without _PATH")
             path = Path(raw_path).expanduser()
             if not path.is_absolute():
                 path = base_dir / path
