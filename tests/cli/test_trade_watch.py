@@ -399,3 +399,17 @@ def test_the_resume_hint_carries_the_data_flags_the_watch_ran_with() -> None:
     assert source_flags(None, True) == " --demo"
     assert source_flags(Path("my snaps/a.json.gz"), False) == " --snapshot 'my snaps/a.json.gz'"
     assert source_flags(None, False) == ""  # the live books: the watch read them too
+
+
+def test_a_curated_pair_the_watch_never_prices_is_said_once(tmp_path: Path) -> None:
+    """A pair naming Polymarket's NO token is not priced (scan warns); the watch said nothing, so the
+    pair silently never traded."""
+    pairs = tmp_path / "pairs.toml"
+    pairs.write_text('[[pair]]\nkalshi = "KXUPONLY-01-GCR"\n'
+                     'polymarket = "52443310884595080519080959369261795528721087515059406444814946948396908345148"\n')
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], env(ORION__MATCHING__PAIRS_FILE=str(pairs)))
+    w.until(lambda e: e.get("event") == "scan" and e.get("round") == 2)
+    w.proc.send_signal(signal.SIGINT)
+    w.finish()
+    said = w.stderr()
+    assert said.count("names Polymarket's NO token") == 1, said
