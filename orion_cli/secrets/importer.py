@@ -48,6 +48,14 @@ def looks_like_key(text: str) -> bool:
     return bool(_KEYLIKE.fullmatch(text)) and "." not in text
 
 
+def _exists(path: Path) -> bool:
+    """``Path.exists`` for text that may be anything pasted (a 2 KB key: a name too long, an error)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _shown_path(path: Path) -> str:
     """The path for an error message, unless it is key material pasted where a path belongs.
 
@@ -108,7 +116,7 @@ def collect(variables: Mapping[str, str], *, base_dir: Path, origin_prefix: str 
                 plan.shadowed.append(origin_prefix + var)
                 continue
             found = var
-            if looks_like_key(raw_path) and not (base_dir / raw_path).exists():
+            if looks_like_key(raw_path) and not _exists(base_dir / raw_path):
                 # Before the path is joined to base_dir: a base64 key's "/" would split it into parts.
                 raise SecretsError(f"{origin_prefix}{var}: cannot read the given path (it looks like a key, not a "
                                    "file path; not shown)", reason="source_unreadable",

@@ -60,7 +60,7 @@ def test_a_key_pasted_where_its_path_belongs_is_never_echoed(tmp_path: Path, kal
     wallet = "0x" + "4c0883a6" * 8
     # hex, bare hex, DER base64, and base64 with "/" (split into path parts, whose last one is short)
     for pasted in (wallet, wallet[2:], "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg",
-                   "MIGHAgEAMBMGByqGSM49AgEGCCqG/SM49AwEHBG0w/awIBAQQg+5EA6Auw=="):
+                   "MIGHAgEAMBMGByqGSM49AgEGCCqG/SM49AwEHBG0w/awIBAQQg+5EA6Auw==", "QUJD" * 200):  # a name too long
         with pytest.raises(SecretsError) as refused:
             from_environ({"KALSHI_PRIVATE_KEY_PATH": pasted}, base_dir=tmp_path)
         assert pasted not in f"{refused.value.message} {refused.value.hint}" and "not shown" in refused.value.message
