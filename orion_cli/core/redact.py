@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 
 _SECRET_PARAMS = ("password", "secret", "token")  # libpq's password= and sslpassword=, and the like
-# A secret-named key of a libpq conninfo string and its value, bare or single-quoted (a backslash
-# escapes the next character in both, a space included).
-_CONNINFO_SECRET = re.compile(r"(\b\w*(?:password|secret|token)\w*\s*=\s*)('(?:[^'\\]|\\.)*'|(?:\\.|[^\s\\'])+)",
-                              re.IGNORECASE)
+# A secret-named key of a libpq conninfo string and its value, bare or quoted (a backslash escapes the
+# next character, a space included). A quote never closed runs to the end, and a bare value takes any
+# quote it holds: a string libpq would refuse is still shown, so it is masked as far as it may reach.
+_CONNINFO_SECRET = re.compile(
+    r"(\b\w*(?:" + "|".join(_SECRET_PARAMS) + r")\w*\s*=\s*)"
+    r"('(?:[^'\\]|\\.)*(?:'|$)|\"(?:[^\"\\]|\\.)*(?:\"|$)|(?:\\.|[^\s\\])+)",
+    re.IGNORECASE)
 
 
 def _secret_param(name: str) -> bool:

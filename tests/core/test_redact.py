@@ -25,6 +25,10 @@ from orion_cli.core.redact import mask_url
     ("sslpassword = S3CRET host=h", "sslpassword = *** host=h"),
     ("host=db password=S3\\ CRET user=u", "host=db password=*** user=u"),  # libpq: "\ " is in the value
     ("./a=b.db", "./a=b.db"),
+    # Found in the final read: a quote the pattern did not expect left the rest of the value shown.
+    ("host=x password='abc def", "host=x password=***"),
+    ("host=x password=ab'cd user=u", "host=x password=*** user=u"),
+    ('host=x password="abc def" user=u', "host=x password=*** user=u"),
 ])
 def test_mask_url_hides_every_password_it_holds(url: str, shown: str) -> None:
     assert mask_url(url) == shown
