@@ -309,6 +309,7 @@ class WebhookAlertSink:
             self._audit("alert.failed", {**Outcome(item.kind, False, 0, None, "undelivered_at_exit")
                                          .audit_payload(self.format, item.message), "waited_s": timeout})
             self._forget_low(item)
+        self._audit_dropped()  # otherwise only the worker does, after its next delivery
 
     @property
     def pending(self) -> int:

@@ -265,6 +265,36 @@ def test_alerts_still_undelivered_when_the_wait_ends_are_audited_as_failed(hook:
     assert len(events(db, "alert.failed")) == 1
 
 
+def test_an_alert_dropped_from_a_full_queue_is_audited_when_the_wait_ends(db: Database) -> None:
+    """Found in the final read: dropped alerts were audited (and their low mark cleared) only by the
+    worker after its next delivery, which a command exiting mid-delivery never reaches."""
+    gate = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        gate.wait(10)
+        return httpx.Response(200)
+
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    sink = WebhookAlertSink("http://127.0.0.1:9/hook/secret-path", fmt="generic", db=db, mode="live", retries=1,
+                            queue_size=1, transport=httpx.MockTransport(handler))
+    watch = LowBalanceWatch(alert_settings(low_balance="50"), sink, db, "live")
+    sink.emit("halt", "first", {})  # taken by the worker, blocked in the transport
+    deadline = time.monotonic() + 5
+    while sink._queue.qsize() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sink.emit("halt", "second", {})  # fills the queue
+    low = Balance(Venue.KALSHI, "live", D("10"), D("0"), D("10"), now)
+    assert watch.check([low]) == [low]  # its alert is dropped
+    sink.flush(0.2)
+    try:
+        assert [(e["kind"], e["error"]) for e in events(db, "alert.failed") if e["error"] == "queue_full"] == \
+            [("balance.low", "queue_full")]
+        assert watch.check([low]) == [low]  # not taken as told
+    finally:
+        gate.set()
+        sink.flush(10)
+
+
 def test_a_low_balance_alert_not_delivered_is_alerted_again_on_the_next_look(hook: Hook, db: Database) -> None:
     now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     low = Balance(Venue.KALSHI, "live", D("10"), D("0"), D("10"), now)
