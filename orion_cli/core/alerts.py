@@ -183,7 +183,7 @@ def _protect(url: str, extra: Iterable[str]) -> None:
 # -- the sink ----------------------------------------------------------------------------------------
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(frozen=True, slots=True)
 class _Alert:
     kind: str
     message: str
@@ -248,9 +248,8 @@ class WebhookAlertSink:
         self._cond = threading.Condition()
         self._pending = 0
         self._dropped: dict[str, int] = {}
-        self._outstanding: list[_Alert] = []  # queued or being delivered
+        self._outstanding: list[_Alert] = []  # queued or being delivered, not yet audited as undelivered
         self._dropped_items: list[_Alert] = []
-        self._given_up: list[_Alert] = []  # audited as undelivered when a flush stopped waiting
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.outcomes: list[Outcome] = []  # the newest few, for diagnostics
@@ -299,8 +298,7 @@ class WebhookAlertSink:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     log.warning("%d alert(s) still undelivered after waiting %.1fs", self._pending, timeout)
-                    left_over = [a for a in self._outstanding if a not in self._given_up]
-                    self._given_up.extend(left_over)
+                    left_over, self._outstanding = self._outstanding, []  # each audited once
                     break
                 self._cond.wait(left)
             else:

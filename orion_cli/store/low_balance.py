@@ -82,4 +82,4 @@ def clear_low(db: Database, mode: str, venue: str) -> None:
     """Forget that ``venue`` was seen low: its ``balance.low`` alert was not delivered, so the next look
     that finds it low alerts again rather than taking the fall as already told."""
     with db.write() as conn:
-        conn.execute(delete(orion_meta).where(orion_meta.c.key == f"{KEY_PREFIX}{mode}:{venue}"))
+        conn.execute(delete(orion_meta).where(orion_meta.c.key == _key(mode, Venue(venue))))
