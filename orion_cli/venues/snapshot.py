@@ -12,6 +12,7 @@ A file that is not a snapshot, is truncated, or has a version this orion does no
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import math
@@ -274,13 +275,13 @@ def parse_document(raw: bytes, label: str = "snapshot") -> dict[str, Any]:
         data = raw
     if not data.strip():
         raise _bad(label, "empty file")
-    if data.lstrip()[:1] != b"{":  # an HTML page or a text file: not a cut-off snapshot
-        raise _bad(label, "not a JSON object (is this a snapshot file?)")
     try:
         doc = loads_exact(data)
     except UnicodeDecodeError:
         raise _bad(label, "not UTF-8 JSON (is this a snapshot file?)") from None
     except ValueError as exc:
+        if data.removeprefix(codecs.BOM_UTF8).lstrip()[:1] != b"{":  # an HTML page or a text file
+            raise _bad(label, "not a JSON object (is this a snapshot file?)") from None
         problem = "truncated JSON (the file is incomplete)" if _ends_early(exc, data) \
             else f"not valid JSON ({str(exc)[:80]})"
         raise _bad(label, problem) from None

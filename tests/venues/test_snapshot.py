@@ -250,6 +250,14 @@ def test_a_file_that_is_not_a_json_object_is_not_called_truncated(tmp_path: Path
     assert "truncated" not in info.value.message
 
 
+def test_a_snapshot_saved_with_a_utf8_bom_still_loads(tmp_path: Path) -> None:
+    """Found in the final read: the "is it a JSON object" look before parsing refused a BOM, which the
+    JSON parser reads (it used to load)."""
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + gzip.decompress(demo_path().read_bytes()))
+    assert read_capture(path).recorded_at == read_capture(demo_path()).recorded_at
+
+
 @pytest.mark.parametrize("fraction", [i / 20 for i in range(1, 20)])
 def test_a_snapshot_cut_anywhere_is_reported_as_truncated(tmp_path: Path, fraction: float) -> None:
     """Regression: a cut inside a string used to be reported as generic bad JSON."""
