@@ -976,6 +976,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     stop.install()
     trades = 0
     rounds = 0
+    said: set[str] = set()
     reason = "interrupted"
     code = int(ExitCode.INTERRUPTED)
     app.out.info(f"watching every {seconds:g}s ({auth.mode}); Ctrl-C stops after the execution in flight")
@@ -1001,8 +1002,10 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 with app.db().write() as conn:
                     store.save(conn, result.opportunities, source=source.name)
                 ops = list(result.opportunities)
-                for note in result.notes if rounds == 1 else ():  # a pair never priced: said once, not each round
-                    app.out.warn(note)
+                for note in result.notes:  # a pair never priced: said once, the first round it shows
+                    if note not in said:
+                        said.add(note)
+                        app.out.warn(note)
                 _event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
                        round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
             outcome = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades, max_trades,
