@@ -1157,12 +1157,13 @@ class Executor:
         minimum order, halt) over a price improvement. ``raw``: the venue's word, overfill included.
         """
         entry = run.result.get("legs", {}).get(tag)
-        o = self.ledger.order(run.coid(tag))
-        if entry and "filled" in entry:
-            filled = Decimal(entry["filled"])
-        else:
-            filled = o.filled_size if o is not None else ZERO
-        return filled if raw or o is None else min(filled, o.size)
+        size: Decimal | None
+        if entry and "filled" in entry:  # the read-back's count, and the size of the intent it answered
+            filled, size = Decimal(entry["filled"]), run.prepared(tag).request.size
+        else:  # not read back yet: the ledger (two reads) is all there is
+            o = self.ledger.order(run.coid(tag))
+            filled, size = (o.filled_size, o.size) if o is not None else (ZERO, None)
+        return filled if raw or size is None else min(filled, size)
 
     def _filled_leg(self, run: _Run, prefix: str, *, raw: bool = False) -> Decimal:
         return sum((self._filled(run, t, raw=raw) for t in run.tags(prefix)), ZERO)

@@ -359,19 +359,19 @@ def fee_model_for(series: KalshiSeries | None, event: KalshiEvent | None = None)
             multiplier,
             source=f"event {event.event_ticker} fee_type_override={event.fee_type_override} x{multiplier}",
         )
-    lone = event.fee_multiplier_override if event is not None else None
-    if lone is not None:
+    if event is not None and event.fee_multiplier_override is not None:
         # A multiplier override without its type (the spec pairs them; each field is nullable on its
         # own): the series' type with whichever multiplier charges more, since which one the venue
         # applies is not documented, and understating a fee overstates the edge.
+        lone = event.fee_multiplier_override
         fee_type = series.fee_type if series is not None else "quadratic"
         base = series.fee_multiplier if series is not None else ONE
-        assert event is not None
+        charged = max(lone, base)
         return FeeModel.kalshi(
             fee_type,
-            max(lone, base),
+            charged,
             source=f"event {event.event_ticker} fee_multiplier_override=x{lone} without a type override; "
-            f"{fee_type} x{max(lone, base)} (the larger of it and the series' x{base})",
+            f"{fee_type} x{charged} (the larger of it and the series' x{base})",
         )
     if series is not None:
         return FeeModel.kalshi(
