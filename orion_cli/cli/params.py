@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal, InvalidOperation
 
 import typer
 
@@ -13,3 +14,17 @@ def finite(value: float | None) -> float | None:
     if value is not None and not math.isfinite(value):
         raise typer.BadParameter(f"{value} is not a number")
     return value
+
+
+def decimal_value(value: str, name: str) -> Decimal:
+    """A plain ASCII decimal, finite. Python's Decimal also takes "1_0", full-width digits, NaN and
+    Infinity; an option that means a number of contracts or dollars takes none of them."""
+    try:
+        if not value.strip().isascii() or "_" in value:
+            raise InvalidOperation
+        d = Decimal(value.strip())
+    except InvalidOperation:
+        raise typer.BadParameter(f"{value!r} is not a decimal number", param_hint=name) from None
+    if not d.is_finite():
+        raise typer.BadParameter(f"{value!r} must be a finite number", param_hint=name)
+    return d

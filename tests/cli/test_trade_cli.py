@@ -130,7 +130,8 @@ def test_size_option_sets_the_plan_size(op_id: str) -> None:
 
 
 @pytest.mark.parametrize("bad", ["0", "-3", "abc", "NaN", "inf",
-                                 "1e400", "1000000001"])  # found by black-box testing: 1e400 was exit 1
+                                 "1e400", "1000000001",  # found by black-box testing: 1e400 was exit 1
+                                 "1_0", "１０"])  # as --min-edge refuses them (one parser: cli/params.py)
 def test_bad_size_is_a_usage_error(op_id: str, bad: str) -> None:
     code, _, err = invoke("trade", op_id, "--demo", "--size", bad)
     assert code == 2, err

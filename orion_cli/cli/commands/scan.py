@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,7 +12,7 @@ import typer
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, progress_bar, run
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
-from orion_cli.cli.params import finite
+from orion_cli.cli.params import decimal_value, finite
 from orion_cli.core.categories import CATEGORY_HELP
 
 if TYPE_CHECKING:
@@ -45,17 +45,11 @@ CANDIDATE_COLUMNS = [
 
 
 def _decimal_option(value: str | None, name: str, upper: Decimal) -> Decimal | None:
-    """A plain ASCII decimal in [0, ``upper``]. Python's Decimal also takes "1_0" and full-width digits,
-    and an exponent like 1e999999 overflows the pricing arithmetic later: all refused here."""
+    """A plain decimal in [0, ``upper``]: an exponent like 1e999999 overflows the pricing arithmetic."""
     if value is None:
         return None
-    try:
-        if not value.strip().isascii() or "_" in value:
-            raise InvalidOperation
-        d = Decimal(value)
-    except InvalidOperation:
-        raise typer.BadParameter(f"{value!r} is not a decimal number", param_hint=name) from None
-    if not d.is_finite() or not 0 <= d <= upper:
+    d = decimal_value(value, name)
+    if not 0 <= d <= upper:
         raise typer.BadParameter(f"{value!r} must be a number from 0 to {upper}", param_hint=name)
     return d
 

@@ -35,7 +35,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -45,7 +45,7 @@ import typer
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, source_flags
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
-from orion_cli.cli.params import finite
+from orion_cli.cli.params import decimal_value, finite
 from orion_cli.core.aio import all_or_none
 
 if TYPE_CHECKING:
@@ -127,11 +127,8 @@ MAX_SIZE_OPTION = Decimal(10) ** 9
 def _size_option(value: str | None) -> Decimal | None:
     if value is None:
         return None
-    try:
-        d = Decimal(value.strip())
-    except InvalidOperation:
-        raise typer.BadParameter(f"{value!r} is not a decimal number", param_hint="--size") from None
-    if not d.is_finite() or d <= 0:
+    d = decimal_value(value, "--size")
+    if d <= 0:
         raise typer.BadParameter(f"{value!r} must be a finite number > 0", param_hint="--size")
     if d > MAX_SIZE_OPTION:  # beyond any book; and 1e400 is beyond what a Decimal rounds (an internal error)
         raise typer.BadParameter(f"{value!r} is more than {MAX_SIZE_OPTION:,} contracts", param_hint="--size")
