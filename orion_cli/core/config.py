@@ -21,7 +21,7 @@ from typing import Any, TypeVar, get_type_hints
 
 from orion_cli.core.errors import ConfigError
 from orion_cli.core.paths import user_config_file
-from orion_cli.core.redact import mask_url
+from orion_cli.core.redact import mask_url, mask_web_url
 
 ENV_PREFIX = "ORION__"
 
@@ -603,8 +603,13 @@ def parse_window(text: str, source: str) -> tuple[int, int]:
 
 
 def redacted_view(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The settings for display. No key holds a secret today; URLs with credentials are masked anyway."""
+    """The settings for display. No key is meant to hold a secret, but a URL can carry one (a proxy's
+    ``user:password@``, an ``?api_key=``): every URL is shown masked."""
     out = settings.as_dict()
+    for section, values in out.items():
+        for key, value in values.items():
+            if section != "database" and isinstance(value, str) and "://" in value:
+                values[key] = mask_web_url(value)
     db = out["database"]
     if db.get("url"):
         db["url"] = mask_url(str(db["url"]))

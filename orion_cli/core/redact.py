@@ -1,4 +1,4 @@
-"""Database URLs for display: every password they hold hidden.
+"""URLs for display: every password they hold hidden.
 
 Its own small module because the store (errors naming its database), the configuration view and the
 CLI all show URLs, and none of them should import another's machinery to do it.
@@ -43,6 +43,35 @@ def mask_url(url: str) -> str:
     if secret:
         parsed = parsed.update_query_dict(secret)
     return parsed.render_as_string(hide_password=True).replace(placeholder, "***")
+
+
+# Query parameters of a web URL whose values are credentials: api_key=, sig=, auth= as well.
+_WEB_SECRET_PARAMS = (*_SECRET_PARAMS, "key", "sig", "auth", "credential")
+
+
+def mask_web_url(url: str) -> str:
+    """A venue URL for display: ``https://u:pw@h/p?api_key=k`` → ``https://***@h/p?api_key=***``.
+
+    The whole user part goes, not only a password: a proxy or gateway token is often the user name.
+    The rest is kept as written (no re-encoding), so the URL still reads as the one configured.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    tail, hash_, fragment = tail.partition("#")
+    path, question, query = tail.partition("?")
+    if question:
+        params = []
+        for param in query.split("&"):
+            name, eq, _value = param.partition("=")
+            secret = eq and any(s in name.lower() for s in _WEB_SECRET_PARAMS)
+            params.append(f"{name}=***" if secret else param)
+        query = "&".join(params)
+    return f"{scheme}{sep}{authority}{path}{question}{query}{hash_}{fragment}"
 
 
 def _mask_url_text(url: str) -> str:

@@ -277,6 +277,20 @@ def test_config_show_without_sources_and_db_flag_wins(tmp_path: Path) -> None:
     assert "pw" not in result.stdout
 
 
+def test_config_show_masks_credentials_in_venue_urls(isolated_home: Path) -> None:
+    """Found by a black-box run: a proxy password or an api_key in a venue URL was shown whole."""
+    env = {"ORION__POLYMARKET__CLOB_URL": "https://u:S3CRET-PW@proxy.example/clob?api_key=S3CRET-KEY",
+           "ORION__KALSHI__PROD_BASE_URL": "https://TOKEN-S3CRET@gw.example/trade-api/v2"}
+    for fmt in ("--jsonl", "--format=table"):
+        result = run(fmt, "config", "show", "--sources", env=env)
+        assert result.exit_code == 0, result.output
+        assert "S3CRET" not in result.stdout + result.stderr
+    rows = {r["key"]: r for r in jsonl(run("--jsonl", "config", "show", env=env).stdout)}
+    assert rows["polymarket.clob_url"]["value"] == "https://***@proxy.example/clob?api_key=***"
+    assert rows["kalshi.prod_base_url"]["value"] == "https://***@gw.example/trade-api/v2"
+    assert rows["polymarket.gamma_url"]["value"] == "https://gamma-api.polymarket.com"
+
+
 def test_config_show_table(isolated_home: Path) -> None:
     result = run("--format", "table", "config", "show", "--sources")
     assert result.exit_code == 0

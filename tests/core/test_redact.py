@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orion_cli.core.redact import mask_url
+from orion_cli.core.redact import mask_url, mask_web_url
 
 
 @pytest.mark.parametrize(("url", "shown"), [
@@ -32,3 +32,19 @@ from orion_cli.core.redact import mask_url
 ])
 def test_mask_url_hides_every_password_it_holds(url: str, shown: str) -> None:
     assert mask_url(url) == shown
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://clob.polymarket.com", "https://clob.polymarket.com"),
+    ("https://u:S3CRET@proxy.example:8443/trade-api/v2", "https://***@proxy.example:8443/trade-api/v2"),
+    ("https://TOKEN123@gw.example/x", "https://***@gw.example/x"),  # a token as the user name
+    ("https://u:p@ss@h/x", "https://***@h/x"),  # an "@" in the password: the last one ends it
+    ("https://h/x?api_key=S3CRET&limit=5", "https://h/x?api_key=***&limit=5"),
+    ("https://h/x?Token=S3CRET#top", "https://h/x?Token=***#top"),
+    ("https://h/x?sig=S3CRET&auth=S3CRET", "https://h/x?sig=***&auth=***"),
+    ("https://h/a@b", "https://h/a@b"),  # an "@" in the path is not a user part
+    ("https://h/x#frag?token=t", "https://h/x#frag?token=t"),  # a fragment is not a query
+    ("not a url", "not a url"),
+])
+def test_mask_web_url_hides_the_user_part_and_secret_parameters(url: str, shown: str) -> None:
+    assert mask_web_url(url) == shown

@@ -65,6 +65,7 @@ def _run(coro_factory: Callable[[], Coroutine[Any, Any, CheckResult]]) -> CheckR
 async def _balance_call(
     key_id: str, pem: bytes, base_url: str, transport: httpx.AsyncBaseTransport | None, timeout: float
 ) -> CheckResult:
+    from orion_cli.core.redact import mask_web_url
     from orion_cli.venues.http import RetryPolicy
     from orion_cli.venues.kalshi.signing import KalshiSigner
     from orion_cli.venues.kalshi.trading import KalshiTrading
@@ -74,7 +75,7 @@ async def _balance_call(
         signer, base_url=base_url, transport=transport, timeout=timeout, retry=RetryPolicy(2, 0.2, 1.0)
     ) as venue:
         balance = await venue.balance(with_reserved=False)
-    return CheckResult(KEY_ID, "ok", f"kalshi accepted the signed balance request ({base_url}); "
+    return CheckResult(KEY_ID, "ok", f"kalshi accepted the signed balance request ({mask_web_url(base_url)}); "
                                      f"balance ${balance.available}")
 
 

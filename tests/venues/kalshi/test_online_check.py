@@ -89,6 +89,16 @@ def test_good_credentials_pass_with_one_signed_balance_call(sim: KalshiSim, key:
     _assert_no_secret(results, _pem(key))
 
 
+def test_a_password_in_the_base_url_is_not_echoed(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """Found in review: the "ok" detail showed the configured URL whole, a proxy's password included."""
+    store = MemoryStore({KEY_ID: KID.encode(), PRIVATE_KEY: _pem(key)})
+    url = _url(sim).replace("http://", "http://proxyuser:proxy-S3CRET@")
+    results = check_kalshi(store, base_url=url)
+    assert results[0].status == "ok", results[0].detail
+    assert "proxy-S3CRET" not in results[0].detail and "proxyuser" not in results[0].detail
+    assert "http://***@127.0.0.1" in results[0].detail
+
+
 def test_wrong_key_fails_naming_the_recorded_code(sim: KalshiSim) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     store = MemoryStore({KEY_ID: KID.encode(), PRIVATE_KEY: _pem(other)})
