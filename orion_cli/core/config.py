@@ -9,6 +9,7 @@ cannot drift apart. Secrets never live here: the config names them, the vault ho
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import difflib
 import os
@@ -389,6 +390,7 @@ def read_toml(path: Path, source: str) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}", reason="config_missing") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc.__class__.__name__}") from None
+    raw = raw.removeprefix(codecs.BOM_UTF8)  # Windows editors write one; tomllib refuses it
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -25,7 +25,7 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,17 @@ def id_problem(kalshi: str, polymarket: str) -> str | None:
     return None
 
 
+# Ids as the venues write them. Kalshi tickers are upper case and a condition id's hex has no case, so
+# ``kxfoo`` or ``0xABC…`` names the same market; kept as typed, the pair never matched one.
+def canonical_kalshi(ticker: str) -> str:
+    return ticker.strip().upper()
+
+
+def canonical_polymarket(market_id: str) -> str:
+    market_id = market_id.strip()
+    return market_id.lower() if market_id[:2].lower() == "0x" else market_id
+
+
 def _entry_lines(text: str) -> list[int]:
     """1-based line numbers of each ``[[pair]]`` header, for error messages."""
     return [i for i, line in enumerate(text.splitlines(), 1) if line.strip().startswith("[[pair]]")]
@@ -141,7 +152,7 @@ def _parse_entry(raw: Any, where: str) -> CuratedPair:
         if not isinstance(added, datetime):
             raise ConfigError(f"{where}: 'added_at' must be a TOML date-time like 2026-01-09T15:57:40Z")
         added = added.replace(tzinfo=UTC) if added.tzinfo is None else added.astimezone(UTC)
-    return CuratedPair(raw["kalshi"].strip(), raw["polymarket"].strip(), inverted, note, added)
+    return CuratedPair(canonical_kalshi(raw["kalshi"]), canonical_polymarket(raw["polymarket"]), inverted, note, added)
 
 
 def parse_pairs(text: str, path: Path) -> list[CuratedPair]:
@@ -174,9 +185,10 @@ def parse_pairs(text: str, path: Path) -> list[CuratedPair]:
 
 
 def _read_text(path: Path) -> str:
-    """The file's text; "" when it does not exist yet."""
+    """The file's text; "" when it does not exist yet. A byte-order mark (Windows editors write one) is
+    dropped: TOML is UTF-8 either way, and ``tomllib`` refuses the mark."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return ""
     except UnicodeDecodeError as exc:
@@ -308,6 +320,7 @@ def list_pairs(path: Path) -> list[CuratedPair]:
 def add_pair(path: Path, pair: CuratedPair) -> CuratedPair:
     """Append a pair (stamped with ``added_at`` now if absent); a Kalshi market already paired, or an id
     that cannot name a market, is refused. The very same pair raises :class:`AlreadyCurated`."""
+    pair = replace(pair, kalshi=canonical_kalshi(pair.kalshi), polymarket=canonical_polymarket(pair.polymarket))
     problem = id_problem(pair.kalshi, pair.polymarket)
     if problem:
         raise UsageError(problem, hint="copy the ids from `orion markets` or `orion pairs suggest`")
@@ -331,6 +344,8 @@ def add_pair(path: Path, pair: CuratedPair) -> CuratedPair:
 
 def remove_pair(path: Path, kalshi: str, polymarket: str | None = None) -> CuratedPair:
     """Remove the pair of ``kalshi`` (and ``polymarket`` if given); :class:`NotFound` if there is none."""
+    kalshi = canonical_kalshi(kalshi)
+    polymarket = canonical_polymarket(polymarket) if polymarket is not None else None
     with _writing(path):
         text = _read_text(path)
         pairs = parse_pairs(text, path)

@@ -325,6 +325,18 @@ def test_toml_syntax_error_exits_3_with_line_and_column(tmp_path: Path) -> None:
     assert "line 1" in result.stderr and "column" in result.stderr
 
 
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Found by a black-box run: a config saved by a Windows editor (UTF-8 with a BOM) failed with exit 3."""
+    f = tmp_path / "c.toml"
+    f.write_bytes(b"\xef\xbb\xbf[limits]\norder_notional = \"77\"\n")
+    result = run("--config", str(f), "--jsonl", "config", "show")
+    assert result.exit_code == 0, result.output
+    assert {r["key"]: r["value"] for r in jsonl(result.stdout)}["limits.order_notional"] == "77"
+    f.write_bytes(b"\xef\xbb\xbf# \xff\n")  # an error's column counts from the text, not the mark
+    result = run("--config", str(f), "config", "show")
+    assert result.exit_code == 3 and "line 1, column 3" in result.stderr
+
+
 def test_missing_config_file_exits_3(tmp_path: Path) -> None:
     result = run("--config", str(tmp_path / "missing.toml"), "config", "show")
     assert result.exit_code == 3

@@ -80,7 +80,7 @@ def test_ids_that_cannot_name_a_market_are_refused_on_add(tmp_path: Path, kalshi
         add_pair(path, CuratedPair(kalshi, polymarket))
     assert not path.exists()
     path.write_text(f'[[pair]]\nkalshi = "{kalshi}"\npolymarket = "{polymarket}"\n', encoding="utf-8")
-    assert [p.kalshi for p in load_pairs(path)] == [kalshi]
+    assert [p.kalshi for p in load_pairs(path)] == [kalshi.upper()]
     remove_pair(path, kalshi)
     assert load_pairs(path) == []
     add_pair(tmp_path / "ok.toml", CuratedPair("KXUPONLY-01-BRIA", "1234567890"))  # a YES token id is fine
@@ -252,3 +252,29 @@ def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe[[pair]]")
     with pytest.raises(ConfigError, match="not UTF-8"):  # was an internal error (exit 1)
         load_pairs(path)
+
+
+def test_ids_typed_in_another_case_are_stored_as_the_venues_write_them(tmp_path: Path) -> None:
+    """Found by a black-box run: `pairs add kxfoo 0xAB…` was stored as typed and never matched a market."""
+    path = tmp_path / "pairs.toml"
+    added = add_pair(path, CuratedPair(" kxnbagame-26jan09millal-lal", "0X" + "F0" * 32))
+    assert (added.kalshi, added.polymarket) == (LAL.kalshi, LAL.polymarket)
+    assert [(p.kalshi, p.polymarket) for p in load_pairs(path)] == [(LAL.kalshi, LAL.polymarket)]
+    with pytest.raises(UsageError, match="already paired"):  # the same market in another case
+        add_pair(path, CuratedPair(LAL.kalshi.lower(), "1034390102535119817"))
+    assert remove_pair(path, "KXNBAGAME-26jan09MILLAL-LAL", "0x" + "F0" * 32).kalshi == LAL.kalshi
+    assert load_pairs(path) == []
+    # A hand-written file is read the same way.
+    path.write_text(f'[[pair]]\nkalshi = "{MIL.kalshi.lower()}"\npolymarket = "0x{"AB" * 32}"\n')
+    assert [(p.kalshi, p.polymarket) for p in load_pairs(path)] == [(MIL.kalshi, "0x" + "ab" * 32)]
+
+
+def test_a_byte_order_mark_is_read_past_and_an_edit_keeps_the_file_well_formed(tmp_path: Path) -> None:
+    """Found by a black-box run: a pairs file saved by a Windows editor (UTF-8 with a BOM) was invalid TOML."""
+    path = tmp_path / "pairs.toml"
+    entry = f'[[pair]]\nkalshi = "{MIL.kalshi}"\npolymarket = "{MIL.polymarket}"\n'
+    path.write_bytes(b"\xef\xbb\xbf# my pairs\n" + entry.encode())
+    assert [p.kalshi for p in load_pairs(path)] == [MIL.kalshi]
+    add_pair(path, CuratedPair(LAL.kalshi, LAL.polymarket))
+    assert [p.kalshi for p in load_pairs(path)] == [MIL.kalshi, LAL.kalshi]
+    assert "# my pairs" in path.read_text(encoding="utf-8-sig")
