@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
+from urllib.parse import urlsplit
 
 from orion_cli.core.errors import ConfigError
 from orion_cli.core.paths import user_config_file
@@ -278,7 +279,15 @@ class KeySpec:
     def dotted(self) -> str:
         return f"{self.section}.{self.key}"
 
+    @property
+    def is_url(self) -> bool:
+        """A venue endpoint (``*_url``): checked when read, so a typo is a configuration error (exit 3)
+        rather than every request failing as if the venue were down (exit 5)."""
+        return self.type is str and self.key.endswith("_url")
+
     def allowed(self) -> str:
+        if self.is_url:
+            return "an http:// or https:// URL with a host"
         if self.choices:
             return "one of " + ", ".join(self.choices)
         if self.min is not None and self.max is not None:
@@ -316,12 +325,22 @@ def _spec_map() -> dict[str, KeySpec]:
     return _SPECS
 
 
+def _web_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises on a port that is not a number or out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and value == value.strip()
+
+
 def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
     """Turn a raw value (TOML-typed, or a string from env/flags) into the key's type, or explain."""
 
     def bad(problem: str) -> ConfigError:
         # As written: a TOML number (read as Decimal) bare, a boolean in TOML's spelling, text quoted.
-        shown = str(raw) if isinstance(raw, Decimal) else str(raw).lower() if isinstance(raw, bool) else repr(raw)
+        shown = str(raw) if isinstance(raw, Decimal) else str(raw).lower() if isinstance(raw, bool) else repr(
+            mask_web_url(raw) if spec.is_url and isinstance(raw, str) else raw)
         return ConfigError(
             f"{spec.dotted} = {shown} from {source}: {problem}; allowed: {spec.allowed()}",
             hint=f"fix or remove {spec.dotted} in {source}",
@@ -367,6 +386,8 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
         if not isinstance(raw_list, list) or not all(isinstance(x, str) for x in raw_list):
             raise bad("not a list of strings")
         value = list(raw_list)
+    if spec.is_url and not _web_url(value):
+        raise bad("not a URL orion can send requests to")
     if spec.choices and value not in spec.choices:
         raise bad("not an allowed value")
     if spec.min is not None and value < spec.min:

@@ -184,6 +184,28 @@ def test_wrong_types_are_config_errors(key: str, value: str) -> None:
     assert key in info.value.message
 
 
+@pytest.mark.parametrize("value", ["notaurl", "clob.polymarket.com", "ftp://h/x", "https://", "https://h:99999/x",
+                                   "https://h:port/x", " https://h/x"])
+def test_a_venue_url_requests_cannot_go_to_is_a_config_error(value: str) -> None:
+    """Found by a black-box run: a mistyped venue URL failed every request and read as an outage (exit 5)."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION__POLYMARKET__CLOB_URL": value})
+    assert info.value.exit_code == ExitCode.CONFIG and "polymarket.clob_url" in info.value.message
+    assert "http:// or https:// URL" in info.value.message
+
+
+def test_a_refused_venue_url_is_shown_masked() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION__KALSHI__PROD_BASE_URL": "https://u:S3CRET@h:port/x"})
+    assert "S3CRET" not in info.value.message and "https://***@h:port/x" in info.value.message
+
+
+@pytest.mark.parametrize("value", ["http://127.0.0.1:8080/trade-api/v2", "https://u:pw@proxy.example/x?y=1",
+                                   "http://[::1]:9/x"])
+def test_venue_urls_that_name_a_host_are_accepted(value: str) -> None:
+    assert load_settings(environ={"ORION__KALSHI__PROD_BASE_URL": value}).kalshi.prod_base_url == value
+
+
 def test_wrong_toml_type_is_a_config_error(tmp_path: Path) -> None:
     f = _write(tmp_path / "c.toml", "[kalshi]\nenabled = 1\n")
     with pytest.raises(ConfigError, match=r"kalshi\.enabled"):
