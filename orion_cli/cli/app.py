@@ -6,6 +6,7 @@ Only commands that work are registered. Command modules import their heavy depen
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import sys
@@ -111,8 +112,32 @@ def _click_exception_types() -> tuple[type[BaseException], ...]:
     return tuple(found.values())
 
 
+def reflow_help(text: str | None) -> str | None:
+    """Each paragraph of a help text as one line, for the terminal to wrap at its own width.
+
+    Typer keeps a docstring's line breaks inside a paragraph, so help written at 100 columns came out
+    ragged on an 80-column terminal (a break mid-sentence on every line). A paragraph starting with
+    Click's ``\b`` keeps its lines.
+    """
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(line.strip() for line in p.splitlines())
+                       for p in paragraphs)
+
+
+def _reflow_tree(command: Any) -> None:
+    command.help = reflow_help(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        _reflow_tree(sub)
+
+
 class OrionGroup(TyperGroup):
     """Root group: format-option hoisting and the one error boundary of the CLI."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _reflow_tree(self)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if ctx.parent is None:

@@ -7,15 +7,19 @@ fails when it is stale, so the fast path always prints what the app itself would
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
 _HELP = Path(__file__).resolve().parents[1] / "data" / "root_help.txt"
+HELP_WIDTH = 100  # the width the cached root help is rendered at (cli/static.py)
 
 
 def main() -> None:
     argv = sys.argv[1:]
-    if argv in ([], ["--help"], ["-h"]):
+    # The cache only where it fits: on a narrower terminal its 100-column boxes would break on every
+    # line, so the app renders the help at the terminal's width (piped output has no width: the cache).
+    if argv in ([], ["--help"], ["-h"]) and shutil.get_terminal_size((HELP_WIDTH, 24)).columns >= HELP_WIDTH:
         try:
             text = _HELP.read_text(encoding="utf-8")
         except OSError:

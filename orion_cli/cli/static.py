@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orion_cli.cli.entry import HELP_WIDTH as ENTRY_HELP_WIDTH
+
 ROOT = Path(__file__).resolve().parents[2]
 HELP_FILE = Path(__file__).resolve().parents[1] / "data" / "root_help.txt"
-HELP_WIDTH = 100
+HELP_WIDTH = ENTRY_HELP_WIDTH
 
 
 @dataclass

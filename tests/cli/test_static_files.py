@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -55,9 +56,42 @@ def test_fast_help_path_matches_app_help() -> None:
         "try:\n entry.main()\nexcept SystemExit as e:\n assert e.code == 0\n"
         "assert 'typer' not in sys.modules, 'fast path imported typer'"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}  # piped: no width, the cache
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == static.HELP_FILE.read_text(encoding="utf-8")
+
+
+def test_root_help_on_a_narrow_terminal_is_rendered_at_its_width() -> None:
+    """Found in review: the cached root help (100 columns) was printed on an 80-column terminal too,
+    so every box line and paragraph broke in the terminal."""
+    env = {**os.environ, "COLUMNS": "80"}
+    result = subprocess.run([sys.executable, "-m", "orion_cli", "--help"], capture_output=True, text=True, env=env)
+    fast = subprocess.run([sys.executable, "-c", "from orion_cli.cli.entry import main; import sys; "
+                           "sys.argv = ['orion', '--help']; main()"], capture_output=True, text=True, env=env)
+    for out in (result, fast):
+        assert out.returncode == 0, out.stderr
+        assert max(len(line) for line in out.stdout.splitlines()) <= 80
+        assert "Cross-venue arbitrage" in out.stdout and "Exit codes" in out.stdout
+
+
+def test_help_paragraphs_are_left_for_the_terminal_to_wrap() -> None:
+    """Found in review: Typer keeps a docstring's line breaks inside a paragraph, so `orion trade --help`
+    on an 80-column terminal broke mid-sentence on every line ("... fees, net" / "edge) and ...")."""
+    import inspect
+
+    import typer
+
+    from orion_cli.cli.app import app
+
+    def walk(cmd: object, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        text = inspect.cleandoc(getattr(cmd, "help", None) or "")
+        ragged = [path] if any("\n" in p for p in text.split("\n\n") if not p.startswith("\b")) else []
+        for name, sub in sorted((getattr(cmd, "commands", None) or {}).items()):
+            ragged += walk(sub, (*path, name))
+        return ragged
+
+    assert walk(typer.main.get_command(app), ("orion",)) == []
 
 
 def test_every_command_and_group_help_has_an_example() -> None:
