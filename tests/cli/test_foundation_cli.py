@@ -233,6 +233,28 @@ def test_init_writes_config_and_database_and_refuses_to_overwrite(isolated_home:
     assert [e["payload"]["config_written"] for e in events] == [True, False, True]
 
 
+def test_init_force_keeps_the_operators_config_beside_the_new_one(isolated_home: Path) -> None:
+    """Found by a black-box run: `init --force` overwrote a hand-edited config with nothing kept."""
+    cfg = isolated_home / "config.toml"
+    assert run("init").exit_code == 0
+    assert run("--json", "init", "--force").exit_code == 0  # the example over the example: nothing to keep
+    assert sorted(p.name for p in isolated_home.glob("config.toml.*.bak")) == []
+    edits = ['[limits]\norder_notional = "42"\n', '[limits]\norder_notional = "43"\n']
+    backups = []
+    for text in edits:
+        cfg.write_text(text)
+        forced = run("--json", "init", "--force")
+        assert forced.exit_code == 0, forced.output
+        backups.append(Path(json.loads(forced.stdout)["backup"]))
+        assert "kept the previous config as" in forced.stderr
+        assert cfg.read_text() == render_example()
+    assert [b.read_text() for b in backups] == edits  # a second --force does not overwrite the first copy
+    assert all(b.parent == isolated_home and b.name.startswith("config.toml.") for b in backups)
+    assert (backups[0].stat().st_mode & 0o777) == 0o600
+    events = jsonl(run("--jsonl", "audit", "tail", "--type", "config").stdout)
+    assert [e["payload"]["backup"] for e in events] == [None, None, str(backups[0]), str(backups[1])]
+
+
 def test_init_on_a_foreign_database_exits_3_and_leaves_it(isolated_home: Path) -> None:
     db = isolated_home / "orion.db"
     db.write_text("not a database\n")

@@ -13,7 +13,8 @@ from orion_cli.cli.context import get_app
 
 def init_command(
     ctx: typer.Context,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config file.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config file (a copy of it is kept "
+                                                         "beside it as config.toml.<UTC time>.bak).")] = False,
 ) -> None:
     """Write the commented example config to the user config dir and create/migrate the database.
 
@@ -29,18 +30,25 @@ def init_command(
     path = user_config_file()
     wrote = False
     previous: bytes | None = None
+    backup: Path | None = None
     if path.exists() and not path.is_file():
         raise Refused(f"{path} exists and is not a file")
     if path.exists() and not force:
         out.info(f"config file already exists: {path} (use --force to overwrite)")
     else:
-        previous = path.read_bytes() if path.exists() else None
-        _atomic_write(path, render_example().encode("utf-8"))
+        previous = _read_existing(path)
+        example = render_example().encode("utf-8")
+        if previous is not None and previous != example:
+            # The operator's edits are not ours to lose: --force overwrites, it does not destroy.
+            backup = _backup_path(path)
+            _atomic_write(backup, previous)
+        _atomic_write(path, example)
         wrote = True
     try:
         settings = app.settings()
         db = app.db()
         AuditLog(db).record("config.initialized", {"config_file": str(path), "config_written": wrote,
+                                                   "backup": str(backup) if backup else None,
                                                    "database": db.display_url}, mode=settings.trading.mode)
     except BaseException:
         # All or nothing: a failing init leaves the previous config file exactly as it was.
@@ -49,13 +57,43 @@ def init_command(
                 path.unlink(missing_ok=True)
             else:
                 _atomic_write(path, previous)
+            if backup is not None:
+                backup.unlink(missing_ok=True)
         raise
+    if backup is not None:
+        out.success(f"kept the previous config as {backup}")
     if wrote:
         out.success(f"wrote {path}")
     out.success(f"database ready: {db.display_url}")
     out.record(
-        {"type": "init", "config_file": str(path), "config_written": wrote, "database": db.display_url},
+        {"type": "init", "config_file": str(path), "config_written": wrote,
+         "backup": str(backup) if backup else None, "database": db.display_url},
     )
+
+
+def _read_existing(path: Path) -> bytes | None:
+    from orion_cli.core.errors import ConfigError
+
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # unreadable: overwriting it would lose what could not even be kept
+        raise ConfigError(f"cannot read the existing config file {path}: {exc.strerror or exc}",
+                          hint="fix its permissions, or move it away", reason="config_unreadable") from None
+
+
+def _backup_path(path: Path) -> Path:
+    """``config.toml.20261122T120000Z.bak``, a new name for each backup (a second --force keeps the first)."""
+    from datetime import UTC, datetime
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = path.with_name(f"{path.name}.{stamp}.bak")
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}.{stamp}-{n}.bak")
+    return candidate
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
