@@ -31,13 +31,11 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import signal
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -46,6 +44,7 @@ from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, o
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
 from orion_cli.cli.params import decimal_value, finite
+from orion_cli.cli.stopping import StopFlag
 from orion_cli.core.aio import all_or_none
 
 if TYPE_CHECKING:
@@ -873,58 +872,6 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
 
 
 # -- watch ----------------------------------------------------------------------------------------------------
-
-
-class StopFlag:
-    """Ctrl-C outside an execution stops at once; inside one it is deferred until the execution is recorded.
-
-    SIGTERM (how systemd, Docker and `kill` stop a service) and SIGHUP (the terminal went away) are
-    treated the same way: without them a stopped service died between its two legs.
-    """
-
-    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-    def __init__(self, out: Any) -> None:
-        self.out = out
-        self.requested = False
-        self.critical = False
-        self.signal_name = ""
-        self._previous: dict[int, Any] = {}
-
-    @property
-    def reason(self) -> str:
-        """"interrupted" (Ctrl-C), or "terminated (SIGTERM)" and the like."""
-        return "interrupted" if self.signal_name in ("", "SIGINT") else f"terminated ({self.signal_name})"
-
-    def _handler(self, signum: int, frame: FrameType | None) -> None:
-        self.requested = True
-        self.signal_name = signal.Signals(signum).name
-        if self.critical:
-            with contextlib.suppress(Exception):
-                self.out.info("stopping after the execution in flight is recorded…")
-            return
-        raise KeyboardInterrupt
-
-    def is_requested(self) -> bool:
-        return self.requested
-
-    def install(self) -> None:
-        for signum in self.SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._handler)
-
-    def restore(self) -> None:
-        for signum, previous in self._previous.items():
-            if previous is not None:
-                signal.signal(signum, previous)
-        self._previous.clear()
-
-    @contextlib.contextmanager
-    def section(self) -> Iterator[None]:
-        self.critical = True
-        try:
-            yield
-        finally:
-            self.critical = False
 
 
 def _event(app: AppContext, event: str, text: str = "", **fields: Any) -> None:
