@@ -138,7 +138,7 @@ complete -c orion -n '__fish_seen_subcommand_from scan' -l 'venue' -d 'kalshi or
 complete -c orion -n '__fish_seen_subcommand_from scan' -l 'category' -d 'Only this category, by either venue'\''s name (culture also finds Kalshi'\''s Entertainment) or a part of one (elect).'
 complete -c orion -n '__fish_seen_subcommand_from scan' -s 'c' -d 'Only this category, by either venue'\''s name (culture also finds Kalshi'\''s Entertainment) or a part of one (elect).'
 complete -c orion -n '__fish_seen_subcommand_from scan' -l 'include-candidates' -d 'Also list matched candidates held back, with the reasons.'
-complete -c orion -n '__fish_seen_subcommand_from scan' -l 'watch' -d 'Rescan every S seconds (a table refreshed in place on a terminal, a JSON-lines stream otherwise: with --json too, as a stream has no end to close a document).'
+complete -c orion -n '__fish_seen_subcommand_from scan' -l 'watch' -d 'Rescan every S seconds (a table refreshed in place on a terminal, a JSON-lines stream otherwise: with --json too, as a stream has no end to close a document). Ctrl-C, SIGTERM or SIGHUP stops it (exit 130).'
 complete -c orion -n '__fish_seen_subcommand_from scan' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from scan' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from secrets' -a 'check' -d 'Open the vault and validate every credential'\''s format (exit 4 if any is malformed).'

@@ -264,8 +264,12 @@ def orion_cmd() -> list[str]:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize("fmt", [[], ["--json"]])  # a stream has no end to close one document: lines
-def test_watch_streams_json_lines_and_exits_130_on_sigint(isolated_home: Path, fmt: list[str]) -> None:
+# A stream has no end to close one document: lines. SIGTERM (systemd, `kill`) and SIGHUP stop the watch as
+# Ctrl-C does; found by a black-box run: they killed it (exit 143), possibly mid-line.
+@pytest.mark.parametrize(("fmt", "sig"), [([], signal.SIGINT), (["--json"], signal.SIGINT),
+                                          (["--json"], signal.SIGTERM), ([], signal.SIGHUP)])
+def test_watch_streams_json_lines_and_exits_130_on_a_stop_signal(isolated_home: Path, fmt: list[str],
+                                                                   sig: signal.Signals) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORION")}
     env.update({"ORION_HOME": str(isolated_home), "NO_COLOR": "1"})
     proc = subprocess.Popen([*orion_cmd(), "scan", "--demo", "--watch", "1", *fmt], stdout=subprocess.PIPE,
@@ -296,7 +300,7 @@ def test_watch_streams_json_lines_and_exits_130_on_sigint(isolated_home: Path, f
                 break
         else:
             pytest.fail("two scans did not arrive within 60 s")
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         code = proc.wait(timeout=30)
     finally:
         if proc.poll() is None:

@@ -167,7 +167,8 @@ def scan_command(
     watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400, callback=finite,
                                                 help="Rescan every S seconds (a table refreshed in place on a "
                                                      "terminal, a JSON-lines stream otherwise: with --json "
-                                                     "too, as a stream has no end to close a document).")] = None,
+                                                     "too, as a stream has no end to close a document). "
+                                                     "Ctrl-C, SIGTERM or SIGHUP stops it (exit 130).")] = None,
 ) -> None:
     """Find arbitrage: match both venues' markets and price each pair against real depth and exact fees.
 
@@ -193,15 +194,24 @@ def scan_command(
         result = _scan_once(app, source, options, include_candidates)
         _render(app, result, include_candidates)
         return
-    while True:
-        started = time.monotonic()
-        result = _scan_once(app, source, options, include_candidates)
-        if app.out.machine or not app.out.interactive:
-            _render(app, result, include_candidates, stream=True)
-        else:
-            from rich.console import Console
+    from orion_cli.cli.stopping import StopFlag
 
-            Console(file=app.out.stdout).clear()
-            _render(app, result, include_candidates)
-            app.out.info(f"refreshing every {watch:g}s — Ctrl-C to stop")
-        time.sleep(max(0.0, watch - (time.monotonic() - started)))
+    # SIGTERM (systemd, Docker, `kill`) and SIGHUP end the watch as Ctrl-C does (exit 130, said on
+    # stderr and, when machine-readable, as an error record), not as a process killed mid-line (143).
+    stop = StopFlag(app.out)
+    stop.install()
+    try:
+        while True:
+            started = time.monotonic()
+            result = _scan_once(app, source, options, include_candidates)
+            if app.out.machine or not app.out.interactive:
+                _render(app, result, include_candidates, stream=True)
+            else:
+                from rich.console import Console
+
+                Console(file=app.out.stdout).clear()
+                _render(app, result, include_candidates)
+                app.out.info(f"refreshing every {watch:g}s — Ctrl-C to stop")
+            time.sleep(max(0.0, watch - (time.monotonic() - started)))
+    finally:
+        stop.restore()
