@@ -333,6 +333,10 @@ class Breaker:
                 alerts.append(("breaker.warning", message, {"kind": kind, **figures}))
             for kind in trips:
                 message = self._describe(kind, st, warning=False)
+                # The cause before its effect in the audit log: the trip, then the halt it engages.
+                AuditLog.append(conn, "breaker.tripped", {"kind": kind, "halt_kind": HALT_KIND[kind],
+                                                          "message": message, **figures},
+                                mode=self.mode, actor=actor, now=now)
                 self._trip(conn, kind, message, actor)
                 if kind == DAILY:
                     state.extra["daily_tripped_day"] = pnl.day
@@ -340,9 +344,6 @@ class Breaker:
                     pass  # a drawdown trip in force outranks the daily one
                 else:
                     state.tripped_kind, state.tripped_at = kind, iso_utc(now)
-                AuditLog.append(conn, "breaker.tripped", {"kind": kind, "halt_kind": HALT_KIND[kind],
-                                                          "message": message, **figures},
-                                mode=self.mode, actor=actor, now=now)
                 alerts.append(("breaker.tripped", message, {"kind": kind, "halt_kind": HALT_KIND[kind], **figures}))
 
             values = {

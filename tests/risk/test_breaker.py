@@ -106,6 +106,9 @@ def test_daily_loss_in_dollars_warns_at_80_percent_once_then_trips(lite: Databas
     [tripped] = events(lite, "breaker.tripped")
     assert tripped["kind"] == "daily_loss" and tripped["halt_kind"] == "breaker"
     assert [k for k, _, _ in sink.emitted] == ["breaker.warning", "breaker.tripped"]
+    # Found by a black-box run: the halt it engaged came first in the audit log, the cause after it.
+    trail = sorted(AuditLog(lite).tail(100, types=("breaker.tripped", "halt.engaged")), key=lambda e: e.seq)
+    assert [e.type for e in trail] == ["breaker.tripped", "halt.engaged"]
     r = check(lite, b, DAY1)
     assert not r.passed and r.name == "BREAKER" and "daily loss 50.00 >= limit 50.00" in r.detail
     assert b.update(now=DAY1).trips == ()  # tripped once, not on every update
