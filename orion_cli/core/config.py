@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
-from urllib.parse import urlsplit
 
 from orion_cli.core.errors import ConfigError
 from orion_cli.core.paths import user_config_file
-from orion_cli.core.redact import mask_url, mask_web_url
+from orion_cli.core.redact import mask_url, mask_web_url, web_url_ok
 
 ENV_PREFIX = "ORION__"
 
@@ -325,15 +324,6 @@ def _spec_map() -> dict[str, KeySpec]:
     return _SPECS
 
 
-def _web_url(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 -- raises on a port that is not a number or out of range
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and value == value.strip()
-
-
 def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
     """Turn a raw value (TOML-typed, or a string from env/flags) into the key's type, or explain."""
 
@@ -386,7 +376,7 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
         if not isinstance(raw_list, list) or not all(isinstance(x, str) for x in raw_list):
             raise bad("not a list of strings")
         value = list(raw_list)
-    if spec.is_url and not _web_url(value):
+    if spec.is_url and not web_url_ok(value):
         raise bad("not a URL orion can send requests to")
     if spec.choices and value not in spec.choices:
         raise bad("not an allowed value")
@@ -660,7 +650,7 @@ def render_example() -> str:
             extra = []
             if spec.unit:
                 extra.append(f"unit: {spec.unit}")
-            if spec.choices or (spec.min is not None and spec.max is not None):
+            if spec.choices or spec.is_url or (spec.min is not None and spec.max is not None):
                 extra.append(f"allowed: {spec.allowed()}")
             if extra:
                 detail += f" ({'; '.join(extra)})"

@@ -6,7 +6,9 @@ CLI all show URLs, and none of them should import another's machinery to do it.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from urllib.parse import unquote
 
 _SECRET_PARAMS = ("password", "secret", "token")  # libpq's password= and sslpassword=, and the like
 # A secret-named key of a libpq conninfo string and its value, bare or quoted (a backslash escapes the
@@ -45,33 +47,78 @@ def mask_url(url: str) -> str:
     return parsed.render_as_string(hide_password=True).replace(placeholder, "***")
 
 
-# Query parameters of a web URL whose values are credentials: api_key=, sig=, auth= as well.
-_WEB_SECRET_PARAMS = (*_SECRET_PARAMS, "key", "sig", "auth", "credential")
+# Query (and fragment) parameters of a web URL whose values are credentials, matched in the decoded,
+# lower-cased name: api_key=, passwd=, sig=, session=, access_token=, hmac= and the like.
+_WEB_SECRET_PARAMS = (*_SECRET_PARAMS, "pass", "pwd", "key", "sig", "auth", "credential", "session", "hmac")
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?")
+
+
+def _split_web_url(url: str) -> tuple[str, str, str, str] | None:
+    """``(scheme, user part, host[:port], rest)`` of a well-formed ``http``/``https`` URL, else None.
+
+    Well-formed is what the HTTP client will send to without guessing: ASCII without spaces, the
+    authority ending at the first "/", "?" or "#", a host name (or an IP literal) and a numeric port.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not url.isascii() or not url.isprintable() \
+            or " " in url:
+        return None
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    user, _at, hostport = authority.rpartition("@")
+    if hostport.startswith("["):
+        host, bracket, port = hostport[1:].partition("]")
+        if not bracket or (port and not port.startswith(":")):
+            return None
+        port = port[1:]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+    else:
+        host, _colon, port = hostport.partition(":")
+        if not _HOST_NAME.fullmatch(host):
+            return None
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return None
+    return scheme, user if _at else "", hostport, tail
+
+
+def web_url_ok(url: str) -> bool:
+    """Whether ``url`` is an ``http``/``https`` URL with a host that requests can go to as written."""
+    return _split_web_url(url) is not None
+
+
+def _mask_params(text: str) -> str:
+    out = []
+    for param in re.split(r"([&;])", text):
+        name, eq, _value = param.partition("=")
+        secret = eq and any(s in unquote(name).lower() for s in _WEB_SECRET_PARAMS)
+        out.append(f"{name}=***" if secret else param)
+    return "".join(out)
 
 
 def mask_web_url(url: str) -> str:
     """A venue URL for display: ``https://u:pw@h/p?api_key=k`` → ``https://***@h/p?api_key=***``.
 
     The whole user part goes, not only a password: a proxy or gateway token is often the user name.
-    The rest is kept as written (no re-encoding), so the URL still reads as the one configured.
+    A well-formed URL keeps the rest as written (no re-encoding), so it still reads as configured;
+    any other text (a refused value, shown in its error) is masked up to its last "@", wherever the
+    user part might be taken to end.
     """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-    authority, tail = rest[:end], rest[end:]
-    if "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    tail, hash_, fragment = tail.partition("#")
-    path, question, query = tail.partition("?")
-    if question:
-        params = []
-        for param in query.split("&"):
-            name, eq, _value = param.partition("=")
-            secret = eq and any(s in name.lower() for s in _WEB_SECRET_PARAMS)
-            params.append(f"{name}=***" if secret else param)
-        query = "&".join(params)
-    return f"{scheme}{sep}{authority}{path}{question}{query}{hash_}{fragment}"
+    parts = _split_web_url(url)
+    if parts is None:
+        head, at, tail = url.rpartition("@")
+        scheme = head.partition("://")[0] + "://" if "://" in head else ""
+        prefix = f"{scheme}***@" if at else ""
+        rest = tail if at else url
+    else:
+        scheme, user, hostport, rest = parts
+        prefix = f"{scheme}://{'***@' if user else ''}{hostport}"
+    rest, hash_, fragment = rest.partition("#")
+    path, question, query = rest.partition("?")
+    return f"{prefix}{path}{question}{_mask_params(query)}{hash_}{_mask_params(fragment)}"
 
 
 def _mask_url_text(url: str) -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from orion_cli.core.aio import all_of
 from orion_cli.core.errors import AuthError, DataError, NotFound, OrionError, VenueUnavailable
 from orion_cli.core.models import Market, MarketStatus, OrderBook, Venue
+from orion_cli.core.redact import mask_web_url
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressEvent, ProgressFn, guess_venue
 from orion_cli.venues.snapshot import Capture, KalshiRaw, PolymarketRaw, parse_capture
 
@@ -144,10 +145,11 @@ class LiveSource:
             raise VenueUnavailable(", ".join(v.value for v in venues) or "venues",
                                    "disabled in the configuration (kalshi.enabled / polymarket.enabled)")
         capture = Capture(recorded_at=datetime.now(UTC), recorder="orion snapshot record",
+                          # Masked: a snapshot is a file to share, and a proxy's password has no place in it.
                           environment={"kalshi": self.settings.kalshi.environment, "polymarket": "prod",
-                                       "kalshi_url": self.kalshi_url,
-                                       "polymarket_gamma_url": self.settings.polymarket.gamma_url,
-                                       "polymarket_clob_url": self.settings.polymarket.clob_url})
+                                       "kalshi_url": mask_web_url(self.kalshi_url),
+                                       "polymarket_gamma_url": mask_web_url(self.settings.polymarket.gamma_url),
+                                       "polymarket_clob_url": mask_web_url(self.settings.polymarket.clob_url)})
         jobs: dict[Venue, Callable[[], Awaitable[Any]]] = {
             Venue.KALSHI: lambda: self._capture_kalshi(capture, with_books, limit, progress),
             Venue.POLYMARKET: lambda: self._capture_polymarket(capture, with_books, limit, progress),

@@ -195,6 +195,31 @@ def test_snapshot_record_then_replay(sims: tuple[KalshiSim, PolymarketSim], tmp_
     assert code == 0 and json.loads(out)["version"] == 1
 
 
+def test_a_snapshot_keeps_no_credential_of_the_venue_urls(sims: tuple[KalshiSim, PolymarketSim],
+                                                         tmp_path: Path) -> None:
+    """Found in review: `snapshot record` wrote the configured URLs into the file whole, a proxy's
+    password included, and `snapshot info` printed them."""
+    import gzip
+
+    k, p = sims
+    userinfo = "http://proxyuser:S3CRET@"
+    env = env_for(k.server.base_url.replace("http://", userinfo) + "/trade-api/v2",
+                  p.gamma_url.replace("http://", userinfo), p.clob_url.replace("http://", userinfo))
+    path = tmp_path / "rec.json.gz"
+    code, _, err = invoke("snapshot", "record", "--out", str(path), "--json", env=env)
+    assert code == 0, err
+    assert b"S3CRET" not in gzip.decompress(path.read_bytes())
+    code, out, _ = invoke("snapshot", "info", str(path), "--json")
+    assert code == 0 and "S3CRET" not in out
+    assert json.loads(out)["environment"]["kalshi_url"].startswith("http://***@127.0.0.1")
+    # A file recorded before the mask (or written by hand) is shown masked too.
+    doc = json.loads(gzip.decompress(path.read_bytes()))
+    doc["environment"]["polymarket_clob_url"] = "https://u:S3CRET@proxy.example/?api_key=S3CRET"
+    path.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    code, out, _ = invoke("snapshot", "info", str(path), "--json")
+    assert code == 0 and "S3CRET" not in out
+
+
 def test_live_markets_one_venue_down_is_degraded(sims: tuple[KalshiSim, PolymarketSim]) -> None:
     k, _ = sims
     dead = dead_url()

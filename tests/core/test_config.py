@@ -185,7 +185,8 @@ def test_wrong_types_are_config_errors(key: str, value: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["notaurl", "clob.polymarket.com", "ftp://h/x", "https://", "https://h:99999/x",
-                                   "https://h:port/x", " https://h/x"])
+                                   "https://h:port/x", " https://h/x", "https://gamma-api polymarket.com",
+                                   "https://gamma\u2010api.polymarket.com"])
 def test_a_venue_url_requests_cannot_go_to_is_a_config_error(value: str) -> None:
     """Found by a black-box run: a mistyped venue URL failed every request and read as an outage (exit 5)."""
     with pytest.raises(ConfigError) as info:
@@ -194,10 +195,12 @@ def test_a_venue_url_requests_cannot_go_to_is_a_config_error(value: str) -> None
     assert "http:// or https:// URL" in info.value.message
 
 
-def test_a_refused_venue_url_is_shown_masked() -> None:
+@pytest.mark.parametrize("value", ["https://u:S3CRET@h:port/x", "https:/u:S3CRET@h/x", "https://u:pa?S3CRET@h/x",
+                                   "https://u:S3/CRET@h/x"])
+def test_a_refused_venue_url_is_shown_masked(value: str) -> None:
     with pytest.raises(ConfigError) as info:
-        load_settings(environ={"ORION__KALSHI__PROD_BASE_URL": "https://u:S3CRET@h:port/x"})
-    assert "S3CRET" not in info.value.message and "https://***@h:port/x" in info.value.message
+        load_settings(environ={"ORION__KALSHI__PROD_BASE_URL": value})
+    assert "S3CRET" not in info.value.message + (info.value.hint or "") and "***@h" in info.value.message
 
 
 @pytest.mark.parametrize("value", ["http://127.0.0.1:8080/trade-api/v2", "https://u:pw@proxy.example/x?y=1",

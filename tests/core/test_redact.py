@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orion_cli.core.redact import mask_url, mask_web_url
+from orion_cli.core.redact import mask_url, mask_web_url, web_url_ok
 
 
 @pytest.mark.parametrize(("url", "shown"), [
@@ -43,8 +43,35 @@ def test_mask_url_hides_every_password_it_holds(url: str, shown: str) -> None:
     ("https://h/x?Token=S3CRET#top", "https://h/x?Token=***#top"),
     ("https://h/x?sig=S3CRET&auth=S3CRET", "https://h/x?sig=***&auth=***"),
     ("https://h/a@b", "https://h/a@b"),  # an "@" in the path is not a user part
-    ("https://h/x#frag?token=t", "https://h/x#frag?token=t"),  # a fragment is not a query
+    ("https://h/x#access_token=S3CRET", "https://h/x#access_token=***"),  # nor is a fragment's token shown
     ("not a url", "not a url"),
+    # Found in review: more names that hold credentials, ";" between parameters, an encoded name.
+    ("https://h/x?passwd=S3CRET&a=1;token=S3CRET", "https://h/x?passwd=***&a=1;token=***"),
+    ("https://h/x?pwd=S3CRET&session=S3CRET&hmac=S3CRET", "https://h/x?pwd=***&session=***&hmac=***"),
+    ("https://h/x?to%6Ben=S3CRET", "https://h/x?to%6Ben=***"),
+    ("http://[::1]:9/x?q=1", "http://[::1]:9/x?q=1"),
+    ("HTTPS://u:S3CRET@H/x", "HTTPS://***@H/x"),
+    # Found in review: a value that is not a well-formed URL (refused, and shown in the refusal) kept
+    # the password where the user part was taken to end early.
+    ("https:/u:S3CRET@h/x", "***@h/x"),
+    ("https//u:S3CRET@h/x", "***@h/x"),
+    ("https://u:pa?S3CRET@h/x", "https://***@h/x"),
+    ("https://u:pa#S3CRET@h/x", "https://***@h/x"),
+    ("https://u:S3/CRET@h/x", "https://***@h/x"),
+    ("https://u:S3CRET@h:port/x", "https://***@h:port/x"),
 ])
 def test_mask_web_url_hides_the_user_part_and_secret_parameters(url: str, shown: str) -> None:
     assert mask_web_url(url) == shown
+
+
+@pytest.mark.parametrize(("url", "ok"), [
+    ("https://clob.polymarket.com", True), ("http://127.0.0.1:8080/x", True), ("http://[::1]:9/x", True),
+    ("https://u:p@proxy.example/x?y=1", True), ("HTTPS://h/x", True),
+    ("notaurl", False), ("ftp://h/x", False), ("https://", False), ("https://h:99999/x", False),
+    ("https://h:0/x", False), ("https://h:port/x", False), (" https://h/x", False),
+    # Found in review: these passed and then crashed the HTTP client (exit 1) or read as an outage (exit 5).
+    ("https://gamma\u2010api.polymarket.com", False), ("https://h\u200b/x", False), ("https://[v1.fe]/", False),
+    ("https://xn--/", False), ("https://gamma-api polymarket.com", False), ("https://-h.example/", False),
+])
+def test_web_url_ok_takes_only_urls_requests_can_go_to_as_written(url: str, ok: bool) -> None:
+    assert web_url_ok(url) is ok

@@ -354,6 +354,7 @@ def snapshot_info_command(
 
     Example:  orion snapshot info today.json.gz --json   ·   orion snapshot info --demo
     """
+    from orion_cli.core.redact import mask_web_url
     from orion_cli.venues.snapshot import SnapshotSource, demo_source
 
     if path is not None and demo:
@@ -368,7 +369,9 @@ def snapshot_info_command(
     data = source.load()
     rec = _snapshot_summary(path, cap, data, path.stat().st_size)
     rec["notes"] = cap.notes
-    rec["environment"] = cap.environment
+    # A file recorded before URLs were masked on the way in may still hold a proxy's password.
+    rec["environment"] = {k: mask_web_url(v) if isinstance(v, str) and "://" in v else v
+                          for k, v in cap.environment.items()}
     app.out.record(rec, [*SNAPSHOT_COLUMNS, Column("notes", "notes")], title="snapshot")
 
 
