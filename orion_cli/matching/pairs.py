@@ -19,6 +19,7 @@ is re-parsed and must give exactly the intended pairs, else the file is rewritte
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
@@ -177,7 +178,8 @@ def parse_pairs(text: str, path: Path) -> list[CuratedPair]:
         if pair.kalshi in seen:
             raise ConfigError(
                 f"{_where(path, i, lines)}: duplicate of {_where(path, seen[pair.kalshi], lines).split(': ', 1)[1]} "
-                f"(Kalshi market {pair.kalshi} is paired twice)"
+                f"(Kalshi market {pair.kalshi} is paired twice)",
+                hint="edit the file to keep one of the two entries (tickers are compared in upper case)",
             )
         seen[pair.kalshi] = i
         out.append(pair)
@@ -188,13 +190,17 @@ def _read_text(path: Path) -> str:
     """The file's text; "" when it does not exist yet. A byte-order mark (Windows editors write one) is
     dropped: TOML is UTF-8 either way, and ``tomllib`` refuses the mark."""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return ""
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})", hint="fix or remove the pairs file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read pairs file: {exc.strerror or exc}") from None
+    body = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:  # the offset in the file, the mark counted
+        where = exc.start + len(raw) - len(body)
+        raise ConfigError(f"{path}: not UTF-8 text (byte {where})", hint="fix or remove the pairs file") from None
 
 
 def load_pairs(path: Path) -> list[CuratedPair]:

@@ -192,6 +192,13 @@ def test_suggest_accept_passing_candidate_writes_it() -> None:
     assert len(audit("pairs.added")) == 1 and default_pairs_file().read_bytes() == before
 
 
+def test_suggest_accept_takes_the_ticker_in_any_case_as_pairs_add_does() -> None:
+    """Found in review: `pairs add` took kxfoo for KXFOO, `suggest --accept` said there was no candidate."""
+    code, _, err = invoke("pairs", "suggest", "--demo", "--jsonl", "--accept", BRIA_K.lower())
+    assert code == 0, err
+    assert [(p["kalshi"], p["polymarket"]) for p in listed()] == [(BRIA_K, BRIA_P)]
+
+
 def test_suggest_accept_held_back_candidate_exit_6() -> None:
     code, _, err = invoke("--json", "pairs", "suggest", "--demo", "--accept", GCR_K)
     assert code == 6, err

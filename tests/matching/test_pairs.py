@@ -278,3 +278,16 @@ def test_a_byte_order_mark_is_read_past_and_an_edit_keeps_the_file_well_formed(t
     add_pair(path, CuratedPair(LAL.kalshi, LAL.polymarket))
     assert [p.kalshi for p in load_pairs(path)] == [MIL.kalshi, LAL.kalshi]
     assert "# my pairs" in path.read_text(encoding="utf-8-sig")
+    path.write_bytes(b"\xef\xbb\xbf# \xff\n")  # found in review: the offset counted from after the mark
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 5\)"):
+        load_pairs(path)
+
+
+def test_entries_that_differ_only_in_case_are_one_pair_twice_and_the_error_says_what_to_do(tmp_path: Path) -> None:
+    """A file that loaded before ids were compared in upper case: now a duplicate, with the way out."""
+    path = tmp_path / "pairs.toml"
+    path.write_text(f'[[pair]]\nkalshi = "{MIL.kalshi.lower()}"\npolymarket = "{MIL.polymarket}"\n'
+                    f'[[pair]]\nkalshi = "{MIL.kalshi}"\npolymarket = "{MIL.polymarket}"\n')
+    with pytest.raises(ConfigError, match="paired twice") as info:
+        load_pairs(path)
+    assert "keep one of the two entries" in (info.value.hint or "")

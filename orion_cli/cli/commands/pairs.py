@@ -110,7 +110,7 @@ def suggest_command(
     """
     from orion_cli.core.errors import NotFound, Refused
     from orion_cli.core.scan import match_settings
-    from orion_cli.matching.pairs import AlreadyCurated, CuratedPair, add_pair
+    from orion_cli.matching.pairs import AlreadyCurated, CuratedPair, add_pair, canonical_kalshi
     from orion_cli.matching.pipeline import match_markets
     from orion_cli.store.audit import AuditLog
 
@@ -136,7 +136,8 @@ def suggest_command(
     app_ctx.out.records(records, [*CANDIDATE_COLUMNS, Column("auto_accepted", "auto")],
                         title="suggested pairs", empty="no candidates")
     audit = AuditLog(app_ctx.db()) if accept else None  # the ledger before any write to the pairs file
-    for ticker in accept or []:
+    for typed in accept or []:
+        ticker = canonical_kalshi(typed)  # as `pairs add` takes it: kxfoo names KXFOO
         mine = [c for c in result.candidates if c.kalshi_id == ticker]
         # Prefer a candidate that passes every check; otherwise report why the best one is held back.
         match = next((c for c in mine if c.passed), mine[0] if mine else None)
