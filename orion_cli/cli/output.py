@@ -85,30 +85,35 @@ def stream_is_tty(stream: IO[str]) -> bool:
         return False
 
 
-class _interrupt_between_lines:
-    """Defer Ctrl-C while one line is written; a pending interrupt is delivered right after it.
+_DEFERRED_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
-    A Python-level handler, not a signal mask: a mask is per thread, and in a process with other
-    threads (alert delivery, HTTP clients) the kernel hands SIGINT to one of them, which would still
-    interrupt the main thread mid-write.
+
+class _interrupt_between_lines:
+    """Defer a stop (Ctrl-C, or SIGTERM/SIGHUP where a watch loop handles them) while one line is
+    written; a pending one is delivered right after it.
+
+    Only signals with a Python handler are deferred: one left to the system's default ends the
+    process as the operator asked, and one ignored stays ignored. A Python-level handler, not a
+    signal mask: a mask is per thread, and in a process with other threads (alert delivery, HTTP
+    clients) the kernel hands the signal to one of them, which would still interrupt the main
+    thread mid-write.
     """
 
     def __enter__(self) -> None:
         self._pending: list[int] = []
-        self._previous: Any = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, lambda signum, frame: self._pending.append(signum))
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in _DEFERRED_SIGNALS:
+            if callable(signal.getsignal(signum)):
+                self._previous[signum] = signal.signal(signum, lambda n, frame: self._pending.append(n))
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is None:
-            return
-        signal.signal(signal.SIGINT, self._previous)
-        if not self._pending or self._previous is signal.SIG_IGN:
-            return
-        if callable(self._previous):
-            self._previous(signal.SIGINT, None)  # default_int_handler raises KeyboardInterrupt here
-        else:
-            raise KeyboardInterrupt
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        if self._pending:
+            signum = self._pending[0]
+            self._previous[signum](signum, None)  # default_int_handler raises KeyboardInterrupt here
 
 
 def _write_whole(stream: IO[str], text: str) -> None:

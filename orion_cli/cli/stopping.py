@@ -44,7 +44,10 @@ class StopFlag:
 
     def install(self) -> None:
         for signum in self.SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._handler)
+            # A signal the caller chose to ignore stays ignored: under `nohup` (SIGHUP) or as a
+            # background job of a script (SIGINT) the command is meant to outlive it.
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                self._previous[signum] = signal.signal(signum, self._handler)
 
     def restore(self) -> None:
         for signum, previous in self._previous.items():

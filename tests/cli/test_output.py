@@ -15,10 +15,12 @@ from orion_cli.cli.output import Output
 class InterruptedMidWrite(io.StringIO):
     """A stdout whose write is hit by SIGINT halfway through, like a write blocked on a full pipe."""
 
+    signum = signal.SIGINT
+
     def write(self, text: str) -> int:
         half = len(text) // 2
         super().write(text[:half])
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), self.signum)
         time.sleep(0.02)  # time for any thread to take the signal and the interpreter to act on it, here
         return super().write(text[half:]) + half
 
@@ -51,6 +53,28 @@ def test_ctrl_c_mid_line_is_deferred_even_with_other_threads_running() -> None:
         stop.set()
         for t in others:
             t.join()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_watch_loops_sigterm_or_sighup_mid_line_lands_after_the_whole_line(signum: signal.Signals) -> None:
+    """Found in review: the watch loops stop on SIGTERM and SIGHUP as on Ctrl-C (cli/stopping.py), but
+    only Ctrl-C waited for the line being written."""
+    from orion_cli.cli.stopping import StopFlag
+
+    class Hit(InterruptedMidWrite):
+        pass
+
+    Hit.signum = signum
+    stop = StopFlag(Output("jsonl", stdout=io.StringIO(), stderr=io.StringIO()))
+    stop.install()
+    try:
+        sink = Hit()
+        with pytest.raises(KeyboardInterrupt):
+            Output("jsonl", stdout=sink, stderr=io.StringIO()).stream({"type": "x", "detail": "y" * 500}, [])
+        assert sink.getvalue().endswith("}\n") and sink.getvalue().count("\n") == 1
+        assert stop.signal_name == signum.name
+    finally:
+        stop.restore()
 
 
 def test_a_custom_sigint_handler_still_runs_after_the_line() -> None:

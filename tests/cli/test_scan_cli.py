@@ -326,6 +326,37 @@ def test_watch_streams_json_lines_and_exits_130_on_a_stop_signal(isolated_home: 
     assert stored(records[-1]["id"])[0].id == records[-1]["id"]  # the ledger was left usable
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_watch_under_nohup_outlives_sighup(isolated_home: Path) -> None:
+    """Found in review: the stop handler took over a SIGHUP that `nohup` had set to be ignored, so a
+    watch started with `nohup` died when its terminal closed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORION")}
+    env.update({"ORION_HOME": str(isolated_home), "NO_COLOR": "1"})
+    proc = subprocess.Popen([*orion_cmd(), "scan", "--demo", "--watch", "1", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # as nohup does
+    lines: queue.Queue[bytes] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        lines.get(timeout=60)
+        proc.send_signal(signal.SIGHUP)
+        lines.get(timeout=60)  # a later round: still watching
+        lines.get(timeout=60)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.mark.parametrize("category", ["culture", "Entertainment", "pop culture"])
 def test_category_filter_finds_a_pair_named_differently_on_each_venue(category: str) -> None:
     """The demo's pair is "Entertainment" on Kalshi and "culture" on Polymarket: any of the names finds it."""
