@@ -337,6 +337,27 @@ def test_a_metrics_path_naming_a_file_that_is_not_orion_metrics_is_refused(db_fi
     assert _invoke("--db", db_file, "reconcile", "--demo", "--metrics-file", str(ours)).exit_code == 0  # replaced
 
 
+def test_a_metrics_path_that_is_not_a_regular_file_is_refused_and_left_as_it_was(db_file: str, tmp_path: Path) -> None:
+    """Found by a black-box run: `--metrics-file /dev/null` as root replaced /dev/null with a regular file,
+    a symbolic link was replaced by a file, and a FIFO hung the run until something wrote to it."""
+    import os
+    import stat
+
+    ours = tmp_path / "orion.prom"
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--metrics-file", str(ours)).exit_code == 0
+    link = tmp_path / "link.prom"
+    link.symlink_to(ours)
+    fifo = tmp_path / "fifo.prom"
+    os.mkfifo(fifo)
+    for path, said in ((link, "symbolic link"), (fifo, "not a regular file")):
+        res = _invoke("--db", db_file, "reconcile", "--demo", "--metrics-file", str(path))
+        assert res.exit_code == 2 and said in res.stderr, res.output
+    assert link.is_symlink() and stat.S_ISFIFO(fifo.lstat().st_mode)
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--metrics-file", os.devnull)
+    assert res.exit_code == 2 and "not a regular file" in res.stderr, res.output
+    assert stat.S_ISCHR(os.lstat(os.devnull).st_mode)
+
+
 def test_a_metrics_file_that_cannot_be_written_is_exit_3_naming_it(db_file: str, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     import orion_cli.core.metrics as metrics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,7 +89,20 @@ def _check_metrics_path(path: Path) -> None:
         raise typer.BadParameter(f"directory {parent} does not exist", param_hint="--metrics-file")
     if path.is_dir():
         raise typer.BadParameter(f"{path} is a directory", param_hint="--metrics-file")
-    # Replaced on every run, so a typo must not name a file that is not ours (a key, a data file).
+    # Replaced on every run (a rename over it), so a typo must not name a file that is not ours: a
+    # key, a data file, or no file at all (as root, /dev/null became a regular file; a FIFO hung).
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--metrics-file") from None
+    if stat.S_ISLNK(mode):
+        raise typer.BadParameter(f"refusing to replace {path}: it is a symbolic link (name the file itself)",
+                                 param_hint="--metrics-file")
+    if not stat.S_ISREG(mode):
+        raise typer.BadParameter(f"refusing to replace {path}: it is not a regular file (a device, FIFO or socket)",
+                                 param_hint="--metrics-file")
     try:
         with path.open("rb") as fh:
             head = fh.read(64)
