@@ -236,7 +236,7 @@ class _Lazy:
             read_halt_row(self.conn)  # raises the kill switch's own refusal
         self._state = row
         if Database.in_write(self.conn):
-            prime_tail(self.conn, row.audit_tail_seq, row.audit_tail_hash)
+            prime_tail(self.conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)
 
     @property
     def positions(self) -> list[Position]:

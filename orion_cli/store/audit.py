@@ -28,10 +28,10 @@ from uuid import UUID
 import orjson
 from sqlalchemy import Connection, select
 
-from orion_cli.store.audit_head import get_head, set_head
+from orion_cli.store.audit_head import HEAD_KEY, get_head, set_head
 from orion_cli.store.db import Database
 from orion_cli.store.prepared import Prepared, defer, defer_many
-from orion_cli.store.tables import audit_events
+from orion_cli.store.tables import audit_events, orion_meta
 
 GENESIS_HASH = "0" * 64
 SCHEMA_VERSION = 1
@@ -276,7 +276,7 @@ _TAIL_KEY = "orion.audit_tail"
 
 
 def _chain_tail(conn: Connection) -> tuple[int, str]:
-    """The newest (seq, hash) as this transaction sees it.
+    """The (seq, hash) the next event links to, as this transaction sees it.
 
     Remembered per transaction (the innermost one, so a rolled-back savepoint never leaves a stale
     tail): an execution appends several events in one transaction, and the writer lock means no
@@ -286,22 +286,42 @@ def _chain_tail(conn: Connection) -> tuple[int, str]:
     cached = conn.info.get(_TAIL_KEY)
     if cached is not None and cached[0] is txn:
         return cached[1], cached[2]
-    last = conn.execute(_NEWEST).first()
-    return (last[0], last[1]) if last else (0, GENESIS_HASH)
+    row = conn.execute(_TAIL_SELECT).one()
+    return _link_after(row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)
+
+
+def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tuple[int, str]:
+    """Where the chain goes on: after the newest row, or after the head anchor when the anchor is ahead
+    of it or names another hash (newest events deleted or replaced).
+
+    Going on from the anchor leaves the hole where the events were, so ``audit verify`` keeps
+    reporting it; going on from the newest row re-used their seq and anchored the shortened chain,
+    and the next write hid the deletion for good (found by a black-box run).
+    """
+    tail = (int(seq), str(digest)) if seq is not None and digest is not None else (0, GENESIS_HASH)
+    if anchor:
+        anchor_seq, _, anchor_hash = str(anchor).partition(":")
+        if anchor_seq.isdigit() and anchor_hash and int(anchor_seq) >= tail[0] \
+                and (int(anchor_seq), anchor_hash) != tail:
+            return int(anchor_seq), anchor_hash
+    return tail
 
 
 def _remember_tail(conn: Connection, seq: int, digest: str) -> None:
     conn.info[_TAIL_KEY] = (conn.get_nested_transaction() or conn.get_transaction(), seq, digest)
 
 
-# The chain tail as columns, for a caller that reads other things in the same statement first.
+# The chain tail and the head anchor as columns, for a caller that reads other things in the same
+# statement first.
 TAIL_COLUMNS = (
     _NEWEST.with_only_columns(audit_events.c.seq).scalar_subquery().label("audit_tail_seq"),
     _NEWEST.with_only_columns(audit_events.c.hash).scalar_subquery().label("audit_tail_hash"),
+    select(orion_meta.c.value).where(orion_meta.c.key == HEAD_KEY).scalar_subquery().label("audit_anchor"),
 )
+_TAIL_SELECT = select(*TAIL_COLUMNS)
 
 
-def prime_tail(conn: Connection, seq: int | None, digest: str | None) -> None:
+def prime_tail(conn: Connection, seq: int | None, digest: str | None, anchor: str | None) -> None:
     """Hand :func:`AuditLog.append` the tail that :data:`TAIL_COLUMNS` read in this transaction.
 
     Only inside a :meth:`Database.write` transaction: its lock keeps every other writer out, so the
@@ -310,10 +330,7 @@ def prime_tail(conn: Connection, seq: int | None, digest: str | None) -> None:
     cached = conn.info.get(_TAIL_KEY)
     if cached is not None and cached[0] is (conn.get_nested_transaction() or conn.get_transaction()):
         return  # this transaction has appended since: its own tail is newer than the one read
-    if seq is None or digest is None:
-        _remember_tail(conn, 0, GENESIS_HASH)
-    else:
-        _remember_tail(conn, int(seq), str(digest))
+    _remember_tail(conn, *_link_after(seq, digest, anchor))
 
 
 _BATCH_KEY = "orion.audit_batch"

@@ -339,6 +339,36 @@ def test_deleting_the_newest_events_is_detected_by_the_head_anchor(db: Database)
     assert "deleted" in (result.problem or "")
 
 
+@pytest.mark.parametrize("deleted", ["DELETE FROM audit_events WHERE seq >= 4", "DELETE FROM audit_events"])
+@pytest.mark.parametrize("next_write", ["record", "order_path_prefetch"])
+def test_a_deletion_stays_detected_after_the_next_write(db: Database, deleted: str, next_write: str) -> None:
+    """Found by a black-box run: the next event re-used the deleted seq, moved the anchor to it, and
+    `audit verify` said "intact" again; deleting every row and writing started a fresh valid chain.
+    The chain now goes on after the anchor, leaving the hole for verify to report."""
+    from sqlalchemy import text as sql_text
+
+    from orion_cli.store.audit import TAIL_COLUMNS, prime_tail
+
+    log = AuditLog(db)
+    for i in range(5):
+        log.record("test.event", {"i": i}, actor=ACTOR)
+    with db.engine.begin() as conn:
+        conn.execute(sql_text(deleted))
+    assert not log.verify().ok
+    if next_write == "record":
+        log.record("test.event", {"i": "after"}, actor=ACTOR)
+    else:  # as the pre-trade checks do: the tail read in their own statement, then appends
+        with db.write() as conn:
+            row = conn.execute(select(*TAIL_COLUMNS)).one()
+            prime_tail(conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)
+            AuditLog.append(conn, "test.event", {"i": "after"}, actor=ACTOR)
+    with db.read() as conn:
+        newest = conn.execute(sql_text("SELECT max(seq) FROM audit_events")).scalar()
+    assert newest == 6  # after the anchored head (5), not in the hole
+    result = log.verify()
+    assert not result.ok and result.first_bad_seq is not None and result.first_bad_seq <= 6
+
+
 @pytest.mark.parametrize("when", ["between_pages", "after_the_walk"])
 def test_an_event_appended_while_verify_walks_is_not_tampering(db: Database, when: str) -> None:
     """Found in review: the anchor was read only after the walk, so an event another process committed
@@ -496,19 +526,19 @@ def test_a_primed_tail_continues_the_chain_and_never_overrides_a_newer_one(db: D
     """The pre-trade checks read the tail with their other reads and hand it to the appends."""
     _fill(AuditLog(db), 2)
     with db.write() as conn:
-        seq, digest = conn.execute(select(*audit_module.TAIL_COLUMNS)).one()
-        assert seq == 2
-        audit_module.prime_tail(conn, seq, digest)
+        seq, digest, anchor = conn.execute(select(*audit_module.TAIL_COLUMNS)).one()
+        assert seq == 2 and anchor == f"2:{digest}"
+        audit_module.prime_tail(conn, seq, digest, anchor)
         first = AuditLog.append(conn, "after.prime", {}, actor=ACTOR)
         with audit_module.batched(conn):
             second = AuditLog.append(conn, "batched", {}, actor=ACTOR)
-            audit_module.prime_tail(conn, seq, digest)  # read before `second`: must not win
+            audit_module.prime_tail(conn, seq, digest, anchor)  # read before `second`: must not win
             third = AuditLog.append(conn, "after.stale.prime", {}, actor=ACTOR)
     assert (first.seq, second.seq, third.seq) == (3, 4, 5)
     assert AuditLog(db).verify().ok
-    with db.write() as conn:  # an empty log primes the genesis link
+    with db.write() as conn:  # an empty log (never anchored) primes the genesis link
         conn.execute(text("DELETE FROM audit_events"))
-        audit_module.prime_tail(conn, None, None)
+        audit_module.prime_tail(conn, None, None, None)
         fresh = AuditLog.append(conn, "fresh", {}, actor=ACTOR)
         conn.rollback()
     assert (fresh.seq, fresh.prev_hash) == (1, GENESIS_HASH)
