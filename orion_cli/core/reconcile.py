@@ -616,15 +616,15 @@ async def _resolve(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any],
 
 
 def _reported_filled(ctx: _Context, row: Row[Any]) -> Decimal | None:
-    """What the venue reported this order filled when its execution read it back (0 when nothing, or no
-    execution; None when the execution's record cannot be read, so nothing is known). An order id alone
-    proves nothing: a Polymarket order's hash is known before sending."""
+    """What the venue reported this order filled when its execution read it back (0 when nothing, or the
+    order belongs to no execution; None when its execution's record is missing or cannot be read, so
+    nothing is known). An order id alone proves nothing: a Polymarket order's hash is known before sending."""
     if not row.execution_id:
         return ZERO
     with ctx.db.read() as conn:
         text = conn.execute(select(executions.c.result).where(executions.c.key == row.execution_id)).scalar()
-    if not text:
-        return ZERO
+    if not text:  # the order names an execution the ledger does not hold: unknown, not "nothing filled"
+        return None
     try:
         entry = load_result(text).get("legs", {}).get(row.client_order_id.rsplit("-", 1)[-1], {})
         return max(ZERO, Decimal(str(entry.get("filled", "0"))))

@@ -278,6 +278,16 @@ def test_an_order_the_venue_reported_filled_is_not_called_never_reached(db: Data
     (again,) = _run(db, settings, {Venue.KALSHI: FakeVenue()})
     assert "orion-aaa-l3" in [d.ref for d in again.drifts] and not any(
         r.client_order_id == "orion-aaa-l3" for r in again.resolved)
+    # Nor does a record that is missing (found in the final read of the next change: an order naming
+    # an execution the ledger does not hold was read as "nothing filled" and cancelled).
+    _intent(ledger, "orion-bbb-l1", status="submitted")
+    with db.write() as conn:
+        conn.execute(update(orders).where(orders.c.client_order_id == "orion-bbb-l1").values(execution_id="k-gone"))
+    (third,) = _run(db, settings, {Venue.KALSHI: FakeVenue()})
+    assert "orion-bbb-l1" in [d.ref for d in third.drifts] and not any(
+        r.client_order_id == "orion-bbb-l1" for r in third.resolved)
+    order = ledger.order("orion-bbb-l1")
+    assert order is not None and order.status is OrderStatus.SUBMITTED
 
 
 @pytest.mark.parametrize(("venue_holds", "status"), [("20", "clean"), ("25", "drift")])
