@@ -7,7 +7,7 @@ fails when it is stale, so the fast path always prints what the app itself would
 
 from __future__ import annotations
 
-import shutil
+import os
 import sys
 from pathlib import Path
 
@@ -15,11 +15,23 @@ _HELP = Path(__file__).resolve().parents[1] / "data" / "root_help.txt"
 HELP_WIDTH = 100  # the width the cached root help is rendered at (cli/static.py)
 
 
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` reads it ($COLUMNS, then the terminal), the
+    cache's width without one; ``os`` only, as importing shutil would cost this path a tenth."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or HELP_WIDTH  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return HELP_WIDTH
+
+
 def main() -> None:
     argv = sys.argv[1:]
     # The cache only where it fits: on a narrower terminal its 100-column boxes would break on every
     # line, so the app renders the help at the terminal's width (piped output has no width: the cache).
-    if argv in ([], ["--help"], ["-h"]) and shutil.get_terminal_size((HELP_WIDTH, 24)).columns >= HELP_WIDTH:
+    if argv in ([], ["--help"], ["-h"]) and _columns() >= HELP_WIDTH:
         try:
             text = _HELP.read_text(encoding="utf-8")
         except OSError:

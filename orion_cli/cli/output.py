@@ -21,6 +21,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import IO, Any
 
+from orion_cli.cli.stopping import StopFlag
+
 FORMATS = ("auto", "table", "json", "jsonl")
 
 
@@ -85,9 +87,6 @@ def stream_is_tty(stream: IO[str]) -> bool:
         return False
 
 
-_DEFERRED_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
-
-
 class _interrupt_between_lines:
     """Defer a stop (Ctrl-C, or SIGTERM/SIGHUP where a watch loop handles them) while one line is
     written; a pending one is delivered right after it.
@@ -104,7 +103,7 @@ class _interrupt_between_lines:
         self._previous: dict[int, Any] = {}
         if threading.current_thread() is not threading.main_thread():
             return
-        for signum in _DEFERRED_SIGNALS:
+        for signum in StopFlag.SIGNALS:
             if callable(signal.getsignal(signum)):
                 self._previous[signum] = signal.signal(signum, lambda n, frame: self._pending.append(n))
 

@@ -6,7 +6,6 @@ CLI all show URLs, and none of them should import another's machinery to do it.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import unquote
 
@@ -68,6 +67,8 @@ def _split_web_url(url: str) -> tuple[str, str, str, str] | None:
     authority, tail = rest[:end], rest[end:]
     user, _at, hostport = authority.rpartition("@")
     if hostport.startswith("["):
+        import ipaddress  # only for an IP literal: not on every command's start-up
+
         host, bracket, port = hostport[1:].partition("]")
         if not bracket or (port and not port.startswith(":")):
             return None
@@ -90,11 +91,11 @@ def web_url_ok(url: str) -> bool:
     return _split_web_url(url) is not None
 
 
-def _mask_params(text: str) -> str:
+def _mask_params(text: str, secret_names: tuple[str, ...] = _WEB_SECRET_PARAMS) -> str:
     out = []
     for param in re.split(r"([&;])", text):
         name, eq, _value = param.partition("=")
-        secret = eq and any(s in unquote(name).lower() for s in _WEB_SECRET_PARAMS)
+        secret = eq and any(s in unquote(name).lower() for s in secret_names)
         out.append(f"{name}=***" if secret else param)
     return "".join(out)
 
@@ -128,10 +129,4 @@ def _mask_url_text(url: str) -> str:
         user, colon, _password = creds.partition(":")
         rest = f"{user}{':***' if colon else ''}@{host}"
     head, question, query = rest.partition("?")
-    if query:
-        params = []
-        for param in query.split("&"):
-            name, eq, _value = param.partition("=")
-            params.append(f"{name}=***" if eq and _secret_param(name) else param)
-        query = "&".join(params)
-    return f"{scheme}{sep}{head}{question}{query}"
+    return f"{scheme}{sep}{head}{question}{_mask_params(query, _SECRET_PARAMS)}"

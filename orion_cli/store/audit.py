@@ -28,7 +28,7 @@ from uuid import UUID
 import orjson
 from sqlalchemy import Connection, select
 
-from orion_cli.store.audit_head import HEAD_KEY, get_head, set_head
+from orion_cli.store.audit_head import HEAD_KEY, get_head, parse_head, set_head
 from orion_cli.store.db import Database
 from orion_cli.store.prepared import Prepared, defer, defer_many
 from orion_cli.store.tables import audit_events, orion_meta
@@ -300,10 +300,9 @@ def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tupl
     """
     tail = (int(seq), str(digest)) if seq is not None and digest is not None else (0, GENESIS_HASH)
     if anchor:
-        anchor_seq, _, anchor_hash = str(anchor).partition(":")
-        if anchor_seq.isdigit() and anchor_hash and int(anchor_seq) >= tail[0] \
-                and (int(anchor_seq), anchor_hash) != tail:
-            return int(anchor_seq), anchor_hash
+        head = parse_head(anchor)
+        if head[0] >= tail[0] and head[1] and head != tail:  # (a tampered seq parses as -1: not ahead)
+            return head
     return tail
 
 

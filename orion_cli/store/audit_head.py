@@ -37,7 +37,10 @@ def set_head(conn: Connection, seq: int, digest: str) -> None:
 def get_head(conn: Connection) -> tuple[int, str] | None:
     """The anchored (seq, hash), or None for a log written before anchors (or by bulk tools)."""
     row = conn.execute(select(orion_meta.c.value).where(orion_meta.c.key == HEAD_KEY)).first()
-    if row is None:
-        return None
-    seq_text, _, digest = str(row[0]).partition(":")
+    return None if row is None else parse_head(row[0])
+
+
+def parse_head(value: object) -> tuple[int, str]:
+    """The anchor's ``"seq:hash"`` text as (seq, hash); seq -1 when it is not a number (tampered)."""
+    seq_text, _, digest = str(value).partition(":")
     return (int(seq_text), digest) if seq_text.isdigit() else (-1, digest)
