@@ -1074,4 +1074,12 @@ def _adjust_fill(ctx: _Context, conn: Connection, venue: Venue, market: str, sid
                 price=price, fee=ZERO, ts=ctx.now, is_taker=False, client_order_id=coid)
     ctx.ledger.transition(coid, OrderStatus.FILLED, fills=[fill], venue_status="reconcile adjustment", conn=conn,
                           now=ctx.now)
-    return f"{action.value} {qty} {side.value} at {price} (adjustment {coid})"
+    done = f"{action.value} {qty} {side.value} at {price} (adjustment {coid})"
+    if action is Action.BUY and ctx.mode != "paper":
+        # No fill says when these were bought, so not whether today's cash paid for them: as capital,
+        # the adjustment cannot raise today's P&L (if today's cash did pay, the day shows that loss).
+        cost = _q(qty * price)
+        ctx.ledger.count_capital(conn, venue, market, side, qty, cost, now=ctx.now,
+                                 why=f"reconcile adjustment {coid}: contracts the venue holds that no fill explains")
+        done += f"; their cost {plain(cost)} counted as capital, not profit"
+    return done

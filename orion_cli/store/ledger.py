@@ -616,6 +616,14 @@ class Ledger:
         ))
         self._apply_to_position(c, f, category, now)
         self._apply_to_balance(c, f, now, order_created_at=order_row.created_at)
+        if f.action is Action.BUY and self.mode != "paper" and \
+                trading_day(f.ts, self.reset_hour_utc)[1] < trading_day(now, self.reset_hour_utc)[1]:
+            # Bought on an earlier trading day, recorded only now (an order resolved late, a fill or a
+            # trade reconcile adopts): its cash had left before today's start equity was taken, which
+            # therefore lacked its contracts. Booked today, they would be today's profit.
+            self.count_capital(c, f.venue, f.market_id, f.side, f.size, q(f.size * f.price), now=now,
+                               why=f"bought on {trading_day(f.ts, self.reset_hour_utc)[0]}, an earlier trading day "
+                                   f"(fill {f.fill_id})")
         return True
 
     def _apply_to_position(self, c: Connection, f: Fill, category: str, now: datetime) -> None:
@@ -907,6 +915,21 @@ class Ledger:
         if peak is not None:
             c.execute(update(breaker_state).where(breaker_state.c.mode == self.mode).values(
                 peak_equity=max(ZERO, Decimal(peak) + amount), updated_at=iso_utc(now)))
+
+    def count_capital(self, c: Connection, venue: Venue, market: str, side: Side, size: Decimal, cost: Decimal, *,
+                      now: datetime, why: str) -> None:
+        """Count contracts the ledger takes on without today's cash paying for them as capital at
+        ``cost``, audited as ``capital.adopted``.
+
+        Live cash is the venue's report: contracts whose purchase that report already held before
+        today's start equity was taken (bought by hand, or on an earlier day and recorded late) would
+        otherwise raise today's equity by their cost, and a gain that is not one hides a real loss
+        from the daily breaker. Only ever for contracts gained: where it is not known whether today's
+        cash paid for them, this errs towards a loss (the breaker trips early), never a profit.
+        """
+        self._add_capital(c, now, cost)
+        self._audit(c, "capital.adopted", {"venue": venue.value, "market": market, "side": side.value, "size": size,
+                                           "capital": cost, "why": why}, venue=venue.value, market=market, now=now)
 
     def _ensure_day_snapshot(self, c: Connection, now: datetime) -> str:
         """Before the day's first change: remember the equity it started with (:meth:`_start_equity`)."""

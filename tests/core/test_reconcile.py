@@ -447,6 +447,79 @@ def test_fix_adjusts_a_position_whose_average_has_ten_places_by_a_fractional_qua
     _verify(db)
 
 
+# -- --fix and the daily breaker ----------------------------------------------------------------
+
+DAY_START = NOW.replace(hour=0, minute=0, second=0, microsecond=0)  # the ledger's default reset hour
+YESTERDAY = DAY_START - timedelta(hours=3)
+
+
+def _pnl(db: Database) -> tuple[D, D, D]:
+    p = Ledger(db, "live").daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100), now=NOW)
+    return p.start_equity, p.equity, p.pnl
+
+
+def test_fix_counts_an_adopted_position_as_capital_not_as_todays_profit(db: Database, settings: Settings) -> None:
+    """Found in a black-box run: contracts bought by hand before today (their cash already gone from
+    the report today's start equity was taken from) were adopted as today's profit (equity 500 →
+    503, P&L +3); an adoption that size hides as large a real loss from the daily breaker."""
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), YESTERDAY), now=YESTERDAY)
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
+    venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10"), D("0.30"), D("3"))])
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert _pnl(db) == (D("503"), D("503"), D(0))
+    (drift,) = fixed.drifts
+    assert drift.fixed and "their cost 3 counted as capital" in drift.fix, drift
+    (event,) = [e for e in AuditLog(db).tail(500) if e.type == "capital.adopted"]
+    assert (event.payload["capital"], event.payload["size"], event.payload["side"]) == ("3.0000000000", "10", "yes")
+    (clean,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert clean.status == "clean" and _pnl(db)[2] == 0
+    _verify(db)
+
+
+def test_fix_books_no_capital_for_contracts_it_removes(db: Database, settings: Settings) -> None:
+    """Less held than the ledger says: sold at the ledger's own average, no capital. Whether today's
+    cash got the proceeds is unknown; if it did not, the day shows a loss (never a hidden one)."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40", fee="0")])
+    venue = FakeVenue(cash=D("500"), fills_=[_fill("f1", "o-1", "10", "0.40", fee="0")],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("7"), D("0.40"), D("2.8"))])
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert [d.fixed for d in fixed.drifts] == [True] and "capital" not in fixed.drifts[0].fix
+    assert "capital.adopted" not in _types(db)
+    _verify(db)
+
+
+def test_fix_counts_a_manual_fill_from_an_earlier_trading_day_as_capital(db: Database, settings: Settings) -> None:
+    ledger = Ledger(db, "live")
+    manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO, ts=YESTERDAY - timedelta(minutes=5))
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("498.49"), D(0), D("498.49"), YESTERDAY), now=YESTERDAY)
+    venue = FakeVenue(cash=D("498.49"), fills_=[manual],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.NO, D("5"), D("0.30"), D("1.5"))])
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, lookback=timedelta(hours=48))
+    assert [(d.kind, d.fixed) for d in fixed.drifts] == [("fill", True)], fixed.drifts
+    assert _pnl(db) == (D("499.99"), D("499.99"), D(0))
+    (event,) = [e for e in AuditLog(db).tail(500) if e.type == "capital.adopted"]
+    assert "fill mf-1" in event.payload["why"] and event.payload["capital"] == "1.5000000000"
+    _verify(db)
+
+
+def test_a_manual_fill_from_today_is_todays_cash_and_no_capital(db: Database, settings: Settings) -> None:
+    """Today's report paid for it: adopting it nets the cash it took (only its fee is today's loss)."""
+    if EARLIER < DAY_START:
+        pytest.skip("the suite started in the first ten minutes of a UTC day: 'today' has no earlier fill")
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), YESTERDAY), now=YESTERDAY)
+    manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO)  # EARLIER: today
+    venue = FakeVenue(cash=D("498.49"), fills_=[manual],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.NO, D("5"), D("0.30"), D("1.5"))])
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert [(d.kind, d.fixed) for d in fixed.drifts] == [("fill", True)], fixed.drifts
+    assert _pnl(db) == (D("500"), D("499.99"), D("-0.01"))
+    assert "capital.adopted" not in _types(db)
+    _verify(db)
+
+
 def test_a_fix_the_ledger_cannot_store_is_reported_unfixed_and_the_run_goes_on(
         db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     import orion_cli.core.reconcile as rec

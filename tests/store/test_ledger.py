@@ -181,6 +181,27 @@ def test_a_venue_balance_seen_for_the_first_time_is_capital_not_profit(db: Datab
     assert pnl(later) == (D("1500.25"), D("-100"))  # a real change still counts
 
 
+def test_a_buy_from_an_earlier_trading_day_recorded_today_is_capital_not_todays_profit(db: Database) -> None:
+    """An order sent yesterday whose outcome is only resolved today (a crash, a timeout): yesterday's
+    report already paid for its contracts, so today's start equity lacked them; booked today they
+    were today's profit (+4 here), enough to hide a real loss from the daily breaker."""
+    led = Ledger(db, "live")
+    yesterday = NOW - timedelta(days=1)
+    led.record_intent(prepared(), now=yesterday - timedelta(minutes=2))
+    led.record_balance(Balance(Venue.KALSHI, "live", D("96"), D("0"), D("96"), yesterday), now=yesterday)
+    late = replace(fill("f1", "10", "0.40", "0"), ts=yesterday - timedelta(minutes=1))
+    led.record_fills("c1", [late], now=NOW)
+    p = led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("10"), now=NOW)
+    assert (p.start_equity, p.equity, p.pnl) == (D("100"), D("100"), D("0"))
+    (event,) = [e for e in AuditLog(db).tail(20) if e.type == "capital.adopted"]
+    assert event.payload["capital"] == "4.0000000000" and "2026-11-20" in event.payload["why"]
+    # A sell recorded a day late is not: it only ever errs towards a loss, never a profit.
+    led.record_intent(prepared("c2", action=Action.SELL), now=NOW)
+    led.record_fills("c2", [fill("f2", "10", "0.45", "0", coid="c2", action=Action.SELL)],
+                     now=NOW + timedelta(days=1))
+    assert [e.type for e in AuditLog(db).tail(50)].count("capital.adopted") == 1
+
+
 def test_live_cash_is_the_last_venue_report_moved_by_the_fills_recorded_since(db: Database) -> None:
     led = Ledger(db, "live")
     bal = Balance(Venue.KALSHI, "live", D("12.3456"), D("1"), D("13.3456"), NOW, source="venue")

@@ -133,12 +133,13 @@ def reconcile_command(
     """Compare the ledger with each venue's positions, resting orders and fills; resolve unknown orders.
 
     Orders whose outcome is unknown (intent, submitted, unknown, open) are looked up by their persisted
-    ids first. A held market the venue has settled is closed at its payout (realised P&L, cash),
-    audited as position.settled, with or without --fix: the end of a trade, not drift. A Kalshi
-    deposit or withdrawal the balance now holds counts as capital, not profit or loss
-    (capital.transfer). Each drift is reported with market, ledger and venue quantity and value;
-    --fix adopts the venue's truth with audit events. Paper mode reconciles the paper ledger against the paper
-    venue (--demo/--snapshot choose its data); live mode reads the venues with the vault's credentials
+    ids first. A held market the venue has settled is closed at its payout (realised P&L, cash), audited
+    as position.settled, with or without --fix: the end of a trade, not drift. A Kalshi deposit or
+    withdrawal the balance now holds counts as capital, not profit or loss (capital.transfer). Each
+    drift is reported with market, ledger and venue quantity and value; --fix adopts the venue's truth
+    with audit events; contracts it adds that today's cash did not pay for count as capital, not as
+    today's profit (capital.adopted). Paper mode reconciles the paper ledger against the paper venue
+    (--demo/--snapshot choose its data); live mode reads the venues with the vault's credentials
     (ORION_MASTER_PASSWORD_FILE for cron). Never prompts without a terminal. Overlapping runs: the
     second exits at once with exit 6 (LOCKED).
 
