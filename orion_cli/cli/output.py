@@ -22,6 +22,7 @@ from enum import Enum
 from typing import IO, Any
 
 from orion_cli.cli.stopping import StopFlag
+from orion_cli.core.terminal import terminal_safe
 
 FORMATS = ("auto", "table", "json", "jsonl")
 
@@ -40,8 +41,11 @@ def json_default(value: Any) -> Any:
 
 
 # Valid inside a JSON string, but a line break to Python's str.splitlines(), JavaScript and many
-# JSON-lines readers: escaped, so one record is always one line whatever text a value carries.
-_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+# JSON-lines readers: escaped, so one record is always one line whatever text a value carries. The
+# C1 controls (0x9b is a terminal's one-byte escape) and the bidirectional overrides are escaped
+# too, for a reader who pages the JSON on a terminal. Raw, they can only be inside a JSON string.
+_LINE_BREAKS = str.maketrans({chr(c): f"\\u{c:04x}" for c in (*range(0x80, 0xA0), 0x2028, 0x2029,
+                                                               *range(0x202A, 0x202F), *range(0x2066, 0x206A))})
 
 
 def to_json(value: Any, *, indent: int | None = None) -> str:
@@ -53,6 +57,8 @@ def to_json(value: Any, *, indent: int | None = None) -> str:
 
 def to_json_line(record: Any) -> str:
     return to_json(record)
+
+
 
 
 # Text columns of a table wrap on a narrow terminal, but not narrower than this (an id stays whole).
@@ -76,8 +82,8 @@ class Column:
         if isinstance(value, Decimal | datetime | Enum):
             return str(json_default(value))
         if isinstance(value, dict | list):
-            return to_json_line(value)
-        return str(value)
+            return terminal_safe(to_json_line(value))
+        return terminal_safe(str(value))
 
 
 def stream_is_tty(stream: IO[str]) -> bool:
@@ -249,6 +255,7 @@ class Output:
     # -- talk ----------------------------------------------------------------------------------
 
     def _say(self, text: str, style: str = "") -> None:
+        text = terminal_safe(text)
         if self.color and style:
             from rich.console import Console
 

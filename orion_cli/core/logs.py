@@ -11,9 +11,18 @@ import os
 from pathlib import Path
 
 from orion_cli.core.paths import make_private_dirs
+from orion_cli.core.terminal import terminal_safe
 
 _CONFIGURED = False
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _SafeFormatter(logging.Formatter):
+    """A record may quote a venue's text (an error body, a market title): its control characters are
+    escaped, so a log line can neither drive the terminal nor forge another line (in the file too)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record))
 
 
 def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 0, quiet: bool = False) -> None:
@@ -35,12 +44,12 @@ def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.close(fd)
         file_handler = logging.FileHandler(path, encoding="utf-8")
-        file_handler.setFormatter(logging.Formatter(_FORMAT))
+        file_handler.setFormatter(_SafeFormatter(_FORMAT))
     root = logging.getLogger("orion_cli")
     root.setLevel(getattr(logging, name, logging.WARNING))
     root.propagate = False
     stderr_handler = logging.StreamHandler()
-    stderr_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    stderr_handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(stderr_handler)
     if file_handler is not None:
         root.addHandler(file_handler)

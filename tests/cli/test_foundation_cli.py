@@ -165,9 +165,10 @@ def test_an_option_value_that_looks_like_a_format_flag_stays_a_value(ledger: Pat
     values = frozenset({"-r", "--reason", "--format"})
     assert hoist_global_options(["halt", "-r", "--json", "--status"], values) == ["halt", "-r", "--json", "--status"]
     assert hoist_global_options(["halt", "--reason=x", "--json"], values) == ["--json", "halt", "--reason=x"]
-    # Click reads `-r --json --status` as reason "--json" plus --status: a status query, not a halt
+    # Click reads `-r --json --status` as reason "--json" plus --status: never a halt (a status query
+    # given a reason is a usage error)
     result = run("halt", "-r", "--json", "--status")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 2 and "--reason" in result.output, result.output
     assert not json.loads(run("--json", "halt", "--status").stdout)["halted"]
 
 

@@ -71,6 +71,20 @@ def test_status_with_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
     assert not (isolated_home / "orion.db").exists()  # refused before anything was opened
 
 
+def test_status_with_a_reason_is_a_usage_error_and_a_reason_has_a_length_cap(isolated_home: Path) -> None:
+    """Found in a black-box run: `halt --status --reason x` dropped the reason silently, and a reason
+    of any length was stored and then printed with every refused order."""
+    assert run("init").exit_code == 0
+    result = run("halt", "--status", "--reason", "outage")
+    assert result.exit_code == 2 and "--reason" in result.output, result.output
+    result = run("halt", "--reason", "x" * 501)
+    assert result.exit_code == 2 and "at most 500 characters (501 given)" in result.output, result.output
+    result = run("halt", "--reason", "outage\nFAKE: resumed by admin")
+    assert result.exit_code == 2 and "one line of printable characters" in result.output, result.output
+    assert json.loads(run("halt", "--status", "--json").stdout)["halted"] is False  # none halted
+    assert run("halt", "--reason", "x" * 500).exit_code == 0
+
+
 @pytest.mark.parametrize("command", [("halt", "--reason", "outage"), ("halt", "--status"), ("resume", "--yes"),
                                      ("reconcile", "--demo"), ("audit", "verify"), ("audit", "tail"),
                                      ("balance",), ("positions",), ("report",)])

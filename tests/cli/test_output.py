@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from orion_cli.cli.output import Output
+from orion_cli.cli.output import Column, Output
 
 
 class InterruptedMidWrite(io.StringIO):
@@ -101,7 +101,7 @@ def test_lines_from_a_worker_thread_are_written_without_touching_the_signal_mask
 
 _CHILD = r"""
 import sys
-from orion_cli.cli.output import Output
+from orion_cli.cli.output import Column, Output
 out = Output("jsonl")
 try:
     out.stream({"type": "big", "text": "é" * 6000}, [])  # 12 KB: three times the pipe below
@@ -199,3 +199,35 @@ def test_a_table_wider_than_a_pipe_s_240_columns_is_not_cropped() -> None:
                                                               columns)
     text = sink.getvalue()
     assert all(f"9876543.{i:02d}1" in text for i in range(20)) and "…" not in text
+
+
+HOSTILE = "drill\x1b]0;pwned\x07\x1b[2J\rfake line\x9b31m\u202egnp.exe"
+CONTROLS = {"\x1b", "\x07", "\r", "\x9b", "\u202e"}
+
+
+@pytest.mark.parametrize("fmt", ["table", "jsonl", "json"])
+def test_terminal_control_characters_never_reach_the_terminal(fmt: str) -> None:
+    """Found in a black-box run: a halt reason's escape codes reached the terminal through `halt
+    --status` and the HALTED banner (retitling it, clearing it, rewriting a line)."""
+    import json
+
+    out, err = io.StringIO(), io.StringIO()
+    o = Output(fmt, stdout=out, stderr=err)
+    o.record({"type": "halt", "reason": HOSTILE})
+    o.records([{"type": "halt", "reason": HOSTILE}], [Column("reason", "reason")])
+    o.stream({"type": "halt", "reason": HOSTILE}, [Column("reason", "reason")])
+    o.banner(f"HALTED: {HOSTILE}")
+    o.warn(HOSTILE)
+    o.error(HOSTILE, hint=HOSTILE)
+    for text in (out.getvalue(), err.getvalue()):
+        assert not CONTROLS & set(text), repr(text)
+    assert "\\x1b]0;pwned\\x07" in err.getvalue()  # shown, as escapes: the operator still sees what was there
+    if fmt != "table":  # JSON carries the text unchanged
+        first, _ = json.JSONDecoder().raw_decode(out.getvalue())
+        assert first["reason"] == HOSTILE
+
+
+def test_newlines_and_tabs_in_messages_are_kept() -> None:
+    err = io.StringIO()
+    Output("table", stderr=err).info("one\ttab\ntwo")
+    assert err.getvalue() == "one\ttab\ntwo\n"

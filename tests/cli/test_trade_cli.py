@@ -229,6 +229,16 @@ def test_a_stop_requested_before_anything_is_sent_places_nothing_and_exits_130(
         db.dispose()
 
 
+@pytest.mark.parametrize("key", ["k" * 65, "two\nlines", "tab\there", "esc\x1b[2J"])
+def test_an_idempotency_key_is_one_line_of_at_most_64_printable_characters(op_id: str, key: str) -> None:
+    """Found in black-box runs: a key with a line break printed as two lines (a forged line in the
+    report table), and a key over 64 characters was stored by SQLite but is refused by PostgreSQL's
+    key column."""
+    code, _out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", key)
+    assert code == 2 and "--idempotency-key" in err and "at most 64 printable" in err, err
+    assert ledger_orders() == []
+
+
 def test_same_idempotency_key_reports_and_never_sends_twice(op_id: str) -> None:
     args = ("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "k-1", "--jsonl")
     code, out, err = invoke(*args)

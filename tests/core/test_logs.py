@@ -50,3 +50,14 @@ def test_configuration_is_idempotent() -> None:
     assert logging.getLogger("orion_cli").level == logging.INFO
     ours = [h for h in logging.getLogger("orion_cli").handlers if type(h) is logging.StreamHandler]
     assert len(ours) == 1
+
+
+def test_a_logged_venue_text_cannot_drive_the_terminal_or_forge_a_line(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    log_file = tmp_path / "orion.log"
+    configure_logging("info", str(log_file))
+    logging.getLogger("orion_cli.test").warning("venue said %s", "bad\x1b[2J\rINFO orion_cli: forged\u202e")
+    for handler in logging.getLogger("orion_cli").handlers:
+        handler.flush()
+    for text in (capsys.readouterr().err, log_file.read_text()):
+        assert "venue said bad\\x1b[2J\\x0dINFO orion_cli: forged\\u202e" in text, repr(text)

@@ -45,12 +45,14 @@ CANCEL_COLUMNS = [
 VAULT_PROBLEMS = frozenset({"no_vault", "locked", "wrong_password", "password_file", "weak_password",
                             "vault_damaged", "vault_version", "vault_busy", "vault_rekeyed", "loose_permissions",
                             "no_keyring", "keyring_error"})
+MAX_REASON = 500
 CANCEL_HINT = "`orion secrets encrypt` the venue's credentials, or disable it (kalshi.enabled / polymarket.enabled)"
 
 
 def halt_command(
     ctx: typer.Context,
-    reason: Annotated[str, typer.Option("--reason", "-r", help="Why trading is being halted.")] = "",
+    reason: Annotated[str, typer.Option(
+        "--reason", "-r", help="Why trading is being halted: one line, at most 500 characters.")] = "",
     status: Annotated[bool, typer.Option("--status", help="Show the kill switch without changing it.")] = False,
     cancel_open: Annotated[bool, typer.Option(
         "--cancel-open", help="After halting, cancel every resting order on the enabled venues (orion's and any "
@@ -78,6 +80,15 @@ def halt_command(
     app = get_app(ctx)
     if status and cancel_open:
         raise typer.BadParameter("--status shows the kill switch; it cancels nothing", param_hint="--cancel-open")
+    if status and reason:
+        raise typer.BadParameter("--status shows the kill switch; it halts nothing, so it takes no reason",
+                                 param_hint="--reason")
+    if len(reason) > MAX_REASON:
+        raise typer.BadParameter(f"at most {MAX_REASON} characters ({len(reason)} given): it is shown on every "
+                                 "refused order and status line", param_hint="--reason")
+    if not reason.isprintable():
+        raise typer.BadParameter("one line of printable characters (no line breaks or control characters)",
+                                 param_hint="--reason")
     # A bad edit to config.toml must not stand between the operator and the kill switch: only the
     # database and the sentinel file have to be right (see load_settings).
     settings = app.settings(lenient=True)

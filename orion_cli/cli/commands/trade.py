@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
 STOP_AFTER_GATE_ENV = "ORION_TRADE_STOP_AFTER_GATE"
 MISSING_CREDENTIALS_HINT = "store them with `orion secrets encrypt`"
+MAX_KEY = 64  # the executions table's key column
 
 LEG_COLUMNS = [
     Column("venue", "venue"),
@@ -1110,8 +1111,8 @@ def trade_command(
     authorize_live: Annotated[bool, typer.Option("--authorize-live", help="The second half of the live "
                                                                          "authorization (with --live).")] = False,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Execution key (default "
-                                                        "op-OP_ID): a re-run with the same key reports, never "
-                                                        "re-sends.")] = None,
+                                                        "op-OP_ID; up to 64 printable characters): a re-run with "
+                                                        "the same key reports, never re-sends.")] = None,
     snapshot: SnapshotOpt = None,
     demo: DemoOpt = False,
     watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400, metavar="SECONDS", callback=finite,
@@ -1153,6 +1154,9 @@ def trade_command(
                                  param_hint="OP_ID")
     if idempotency_key is not None and not idempotency_key.strip():
         raise typer.BadParameter("must not be empty", param_hint="--idempotency-key")
+    if idempotency_key is not None and (len(idempotency_key.strip()) > MAX_KEY or not idempotency_key.isprintable()):
+        # The ledger's key column holds 64 (PostgreSQL refuses more); a line break would forge lines.
+        raise typer.BadParameter(f"one line of at most {MAX_KEY} printable characters", param_hint="--idempotency-key")
     with LazyStore(app) as secrets:
         _trade_once(app, secrets, op_id, _size_option(size), confirm, live, authorize_live,
                     idempotency_key.strip() if idempotency_key else None, snapshot, demo)
