@@ -614,19 +614,52 @@ class Ledger:
             market_id=f.market_id, side=f.side.value, action=f.action.value, size=f.size, price=f.price, fee=f.fee,
             ts=iso_utc(f.ts), is_taker=f.is_taker, recorded_at=iso_utc(now),
         ))
-        self._apply_to_position(c, f, category, now)
-        self._apply_to_balance(c, f, now, order_created_at=order_row.created_at)
-        if f.action is Action.BUY and self.mode != "paper" and \
-                trading_day(f.ts, self.reset_hour_utc)[1] < trading_day(now, self.reset_hour_utc)[1]:
-            # Bought on an earlier trading day, recorded only now (an order resolved late, a fill or a
-            # trade reconcile adopts): its cash had left before today's start equity was taken, which
-            # therefore lacked its contracts. Booked today, they would be today's profit.
-            self.count_capital(c, f.venue, f.market_id, f.side, f.size, q(f.size * f.price), now=now,
-                               why=f"bought on {trading_day(f.ts, self.reset_hour_utc)[0]}, an earlier trading day "
-                                   f"(fill {f.fill_id})")
+        held = self._apply_to_position(c, f, category, now)
+        report = self._apply_to_balance(c, f, now, order_created_at=order_row.created_at)
+        if self.mode != "paper":
+            self._count_earlier_fill(c, f, held, report, now)
         return True
 
-    def _apply_to_position(self, c: Connection, f: Fill, category: str, now: datetime) -> None:
+    def _count_earlier_fill(self, c: Connection, f: Fill, held: Decimal, report: Row[Any] | None,
+                            now: datetime) -> None:
+        """A live fill that belongs before today's start equity, recorded only now (an order resolved
+        late, a trade reconcile adopts), moves that start by what it would have held: booked today,
+        it would be today's profit or loss. ``held``: what the fill changed the position's cost by.
+
+        * Before the venue's first report: the contracts (the report, counted as capital whole,
+          brings the cash).
+        * From an earlier trading day, in the stored report: its cash is in the day's start already,
+          its contracts are not.
+        * From an earlier trading day, not in the stored report: neither is; its whole effect
+          (a buy's fee, a sell's realised P&L) belongs to the day it was made.
+
+        Where the stored report is today's, the day may have started from an older one: a buy is
+        taken as in it and a sell as not, the choice that errs towards a loss, never a profit.
+        A fill made today, or before the reset hour but not in the report (recorded just after it),
+        is today's: nothing moves.
+        """
+        if report is None:
+            capital = held
+            why = "recorded before the venue's first balance report (capital as a whole)"
+        else:
+            day, start = trading_day(now, self.reset_hour_utc)
+            if f.ts >= start:
+                return
+            reported = _parse_ts(report.as_of)
+            paid = f.ts <= reported and (f.action is Action.BUY or reported < start)
+            notional = q(f.size * f.price)
+            cash = -(notional + f.fee) if f.action is Action.BUY else notional - f.fee
+            capital = held if paid else held + cash
+            made = trading_day(f.ts, self.reset_hour_utc)[0]
+            why = (f"made on trading day {made}, recorded on {day}; " + (
+                f"its cash is in the venue's report of {report.as_of}" if paid else
+                f"not in the venue's report of {report.as_of}: its whole effect belongs to {made}"))
+        if capital:
+            self.count_capital(c, f.venue, f.market_id, f.side, f.size if f.action is Action.BUY else -f.size,
+                               capital, now=now, why=f"fill {f.fill_id} ({f.action.value}) {why}")
+
+    def _apply_to_position(self, c: Connection, f: Fill, category: str, now: datetime) -> Decimal:
+        """Move the position by the fill; returns what that changed its cost by."""
         key = (positions.c.mode == self.mode, positions.c.venue == f.venue.value,
                positions.c.market_id == f.market_id, positions.c.side == f.side.value)
         row = c.execute(select(positions).where(*key)).first()
@@ -655,13 +688,15 @@ class Ledger:
             if category and not row.category:
                 values["category"] = category[:64]
             c.execute(update(positions).where(*key).values(**values))
+        return notional if f.action is Action.BUY else -cost_out
 
-    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime, *, order_created_at: str) -> None:
+    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime, *, order_created_at: str) -> Row[Any] | None:
         """Move the venue's cash by what the fill paid or brought in.
 
         Paper cash is the ledger's own. Live cash is the venue's last report moved by the fills
         recorded since; its ``as_of`` stays the report's time (what the venue last said). Without a
         report yet (no row) a live fill moves no cash: the first report brings the cash it finds.
+        Returns the venue's balance row as it was (None: no report yet).
 
         A fill recorded after the report may already be in it: its order was out before the report
         (an unknown outcome resolved later, a reconcile that left it pending, another process) and
@@ -673,14 +708,15 @@ class Ledger:
         row = c.execute(select(balances).where(*key)).first()
         if row is None:
             if self.mode != "paper":
-                return
+                return None
             raise TradingError(f"no {self.mode} balance on {f.venue.value}; initialise it before trading")
         if self.mode != "paper":
             reported = _parse_ts(row.as_of)
             if _parse_ts(order_created_at) < reported and f.ts <= reported:
-                return  # the venue's report already holds it
+                return row  # the venue's report already holds it
         notional = q(f.size * f.price)  # as _apply_to_position
         self._move_cash(c, row, -(notional + f.fee) if f.action is Action.BUY else notional - f.fee, now)
+        return row
 
     def _move_cash(self, c: Connection, row: Row[Any], delta: Decimal, now: datetime) -> None:
         """Move a venue's stored cash (``row``) by ``delta``; a paper figure is as of now, a live one
@@ -902,34 +938,41 @@ class Ledger:
         return cash + sum((_start_value(Decimal(r.size), Decimal(r.cost), implied.get(k))
                            for r, k in zip(held, keys, strict=True)), ZERO)
 
-    def _add_capital(self, c: Connection, now: datetime, amount: Decimal) -> None:
+    def _add_capital(self, c: Connection, now: datetime, amount: Decimal, *, peak_too: bool = True) -> None:
         """Cash brought in (a new balance, a deposit) or taken out (a withdrawal): not a profit or a
         loss, so every figure the breaker measures equity against moves with it. Today's start
         equity (snapshotted first, before the cash moves, if the day has none yet) and the
-        persisted peak: left behind, a deposit would hide a drawdown, a withdrawal trip one."""
+        persisted peak: left behind, a deposit would hide a drawdown, a withdrawal trip one.
+        ``peak_too=False``: today's start only (see :meth:`count_capital`)."""
         day = self._ensure_day_snapshot(c, now)
         c.execute(update(equity_snapshots).where(
             equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day).values(
             start_equity=equity_snapshots.c.start_equity + amount))
+        if not peak_too:
+            return
         peak = c.execute(select(breaker_state.c.peak_equity).where(breaker_state.c.mode == self.mode)).scalar()
         if peak is not None:
             c.execute(update(breaker_state).where(breaker_state.c.mode == self.mode).values(
                 peak_equity=max(ZERO, Decimal(peak) + amount), updated_at=iso_utc(now)))
 
-    def count_capital(self, c: Connection, venue: Venue, market: str, side: Side, size: Decimal, cost: Decimal, *,
+    def count_capital(self, c: Connection, venue: Venue, market: str, side: Side, size: Decimal, amount: Decimal, *,
                       now: datetime, why: str) -> None:
-        """Count contracts the ledger takes on without today's cash paying for them as capital at
-        ``cost``, audited as ``capital.adopted``.
+        """Move today's start equity by ``amount`` for contracts (``size``, negative: sold) whose change
+        the day's start should already have held, audited as ``capital.adopted``.
 
         Live cash is the venue's report: contracts whose purchase that report already held before
         today's start equity was taken (bought by hand, or on an earlier day and recorded late) would
         otherwise raise today's equity by their cost, and a gain that is not one hides a real loss
-        from the daily breaker. Only ever for contracts gained: where it is not known whether today's
-        cash paid for them, this errs towards a loss (the breaker trips early), never a profit.
+        from the daily breaker. Where it is not known whether today's cash paid for them, the callers
+        err towards a loss (the breaker trips early), never a profit.
+
+        The peak stays: it is the highest equity seen, and if it was seen before the purchase it
+        already held the cash these contracts cost (moved, it would be a drawdown that only
+        `resume --breaker` clears). Once they count in equity, the peak follows them by itself.
         """
-        self._add_capital(c, now, cost)
+        self._add_capital(c, now, amount, peak_too=False)
         self._audit(c, "capital.adopted", {"venue": venue.value, "market": market, "side": side.value, "size": size,
-                                           "capital": cost, "why": why}, venue=venue.value, market=market, now=now)
+                                           "capital": amount, "why": why}, venue=venue.value, market=market, now=now)
 
     def _ensure_day_snapshot(self, c: Connection, now: datetime) -> str:
         """Before the day's first change: remember the equity it started with (:meth:`_start_equity`)."""

@@ -481,6 +481,7 @@ def test_fix_books_no_capital_for_contracts_it_removes(db: Database, settings: S
     """Less held than the ledger says: sold at the ledger's own average, no capital. Whether today's
     cash got the proceeds is unknown; if it did not, the day shows a loss (never a hidden one)."""
     ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("504"), D(0), D("504"), YESTERDAY), now=YESTERDAY)
     _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40", fee="0")])
     venue = FakeVenue(cash=D("500"), fills_=[_fill("f1", "o-1", "10", "0.40", fee="0")],
                       positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("7"), D("0.40"), D("2.8"))])
@@ -517,6 +518,20 @@ def test_a_manual_fill_from_today_is_todays_cash_and_no_capital(db: Database, se
     assert [(d.kind, d.fixed) for d in fixed.drifts] == [("fill", True)], fixed.drifts
     assert _pnl(db) == (D("500"), D("499.99"), D("-0.01"))
     assert "capital.adopted" not in _types(db)
+    _verify(db)
+
+
+def test_a_manual_fill_adopted_before_the_venues_first_report_is_capital(db: Database, settings: Settings) -> None:
+    """Found in review: with no report yet a fill moves no cash and the first report is capital
+    whole, so contracts bought by hand today and adopted first showed as today's profit (+1.50)."""
+    ledger = Ledger(db, "live")
+    manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO)
+    venue = FakeVenue(cash=D("498.49"), fills_=[manual],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.NO, D("5"), D("0.30"), D("1.5"))])
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert [(d.kind, d.fixed) for d in fixed.drifts] == [("fill", True)], fixed.drifts
+    assert _pnl(db) == (D("499.99"), D("499.99"), D(0))
+    assert ledger.balance(Venue.KALSHI) is not None
     _verify(db)
 
 

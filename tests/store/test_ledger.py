@@ -195,11 +195,61 @@ def test_a_buy_from_an_earlier_trading_day_recorded_today_is_capital_not_todays_
     assert (p.start_equity, p.equity, p.pnl) == (D("100"), D("100"), D("0"))
     (event,) = [e for e in AuditLog(db).tail(20) if e.type == "capital.adopted"]
     assert event.payload["capital"] == "4.0000000000" and "2026-11-20" in event.payload["why"]
-    # A sell recorded a day late is not: it only ever errs towards a loss, never a profit.
+    # Sold today at 0.45, recorded only tomorrow, no report since: tomorrow's start lacks both the
+    # cash and the sale, so the sale's whole effect (+0.50 realised) belongs to today, not tomorrow.
     led.record_intent(prepared("c2", action=Action.SELL), now=NOW)
     led.record_fills("c2", [fill("f2", "10", "0.45", "0", coid="c2", action=Action.SELL)],
                      now=NOW + timedelta(days=1))
-    assert [e.type for e in AuditLog(db).tail(50)].count("capital.adopted") == 1
+    p = led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("10"), now=NOW + timedelta(days=1))
+    assert (p.start_equity, p.equity, p.pnl) == (D("100.5"), D("100.5"), D("0"))
+    sold = [e for e in AuditLog(db).tail(50) if e.type == "capital.adopted"][-1]
+    assert (sold.payload["capital"], sold.payload["size"]) == ("0.5000000000", "-10"), sold.payload
+
+
+def _peak(db: Database) -> D | None:
+    from orion_cli.store.tables import breaker_state
+
+    with db.read() as c:
+        return c.execute(select(breaker_state.c.peak_equity)).scalar()
+
+
+def test_a_buy_filled_just_before_the_reset_hour_and_recorded_just_after_is_todays_trade(db: Database) -> None:
+    """Found in review: a capital rule by the fill's date alone booked an ordinary live buy whose
+    venue timestamp fell just before the reset hour as capital (start 1000 → 1200 for a 200 buy),
+    a false 200 loss that tripped the daily and drawdown breakers."""
+    from orion_cli.store.tables import breaker_state
+
+    led = Ledger(db, "live")
+    midnight = datetime(2026, 11, 22, tzinfo=UTC)
+    led.record_balance(Balance(Venue.KALSHI, "live", D("1000"), D("0"), D("1000"), midnight - timedelta(hours=2)),
+                       now=midnight - timedelta(hours=2))
+    with db.write() as c:
+        c.execute(breaker_state.insert().values(mode="live", peak_equity=D("1000"), detail="{}", updated_at="x"))
+    led.record_intent(prepared(size="500"), now=midnight - timedelta(seconds=1))
+    led.record_fills("c1", [replace(fill("f1", "500", "0.40", "0"), ts=midnight - timedelta(milliseconds=500))],
+                     now=midnight + timedelta(milliseconds=300))
+    p = led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("10"), now=midnight + timedelta(seconds=1))
+    assert (p.start_equity, p.equity, p.pnl) == (D("1000"), D("1000"), D("0"))
+    assert "capital.adopted" not in [e.type for e in AuditLog(db).tail(20)] and _peak(db) == D("1000")
+
+
+def test_capital_for_a_late_buy_leaves_the_peak_that_already_held_its_cash(db: Database) -> None:
+    """Found in review: the peak (seen before a manual buy, when its cash was still cash) was raised
+    by the buy's cost too, a drawdown that never went away without `resume --breaker`."""
+    from orion_cli.store.tables import breaker_state
+
+    led = Ledger(db, "live")
+    days_ago = NOW - timedelta(days=5)
+    led.record_balance(Balance(Venue.KALSHI, "live", D("1000"), D("0"), D("1000"), days_ago), now=days_ago)
+    with db.write() as c:
+        c.execute(breaker_state.insert().values(mode="live", peak_equity=D("1000"), detail="{}", updated_at="x"))
+    yesterday = NOW - timedelta(hours=20)
+    led.record_balance(Balance(Venue.KALSHI, "live", D("920"), D("0"), D("920"), yesterday), now=yesterday)
+    led.record_intent(prepared(size="200"), now=yesterday - timedelta(hours=2))
+    led.record_fills("c1", [replace(fill("f1", "200", "0.40", "0"), ts=yesterday - timedelta(hours=1))], now=NOW)
+    p = led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("10"), now=NOW)
+    assert (p.start_equity, p.equity, p.pnl) == (D("1000"), D("1000"), D("0"))
+    assert _peak(db) == D("1000")
 
 
 def test_live_cash_is_the_last_venue_report_moved_by_the_fills_recorded_since(db: Database) -> None:
