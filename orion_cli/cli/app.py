@@ -164,7 +164,10 @@ class OrionGroup(TyperGroup):
             _report(ctx, int(exc.exit_code), exc.reason, exc.message, exc.hint)
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt:
-            _report(ctx, int(ExitCode.INTERRUPTED), "interrupted", "interrupted", None)
+            from orion_cli.cli.stopping import terminated_by
+
+            how = f"terminated ({terminated_by[0]})" if terminated_by else "interrupted"
+            _report(ctx, int(ExitCode.INTERRUPTED), "interrupted", how, None)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
             _silence_stdout()

@@ -46,6 +46,9 @@ def main() -> None:
 
         sys.stdout.write(f"orion {__version__}\n")
         raise SystemExit(0)
+    from orion_cli.cli.stopping import stop_like_ctrl_c, terminated_by
+
+    stop_like_ctrl_c()
     try:
         # Importing the app takes a moment: Ctrl-C then must end as an interruption, not with a
         # traceback (once the app runs, its error boundary and Click's handle it).
@@ -53,5 +56,5 @@ def main() -> None:
 
         app_main()
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
+        sys.stderr.write(f"error: {f'terminated ({terminated_by[0]})' if terminated_by else 'interrupted'}\n")
         raise SystemExit(130) from None

@@ -8,6 +8,27 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
+# The stop signal that ended the command, if not Ctrl-C: the error boundary names it.
+terminated_by: list[str] = []
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    terminated_by[:] = [signal.Signals(signum).name]
+    raise KeyboardInterrupt
+
+
+def stop_like_ctrl_c() -> None:
+    """SIGTERM and SIGHUP end any command as Ctrl-C does: its transactions roll back, its locks and
+    files are released, it says so and exits 130. Left to the default they killed it at once (exit
+    143 or 129, nothing said), even during a write or after a trade was done and recorded.
+
+    Only a signal still at its default is taken: one the caller ignores (``nohup``) stays ignored.
+    """
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _terminate)
+
 
 class StopFlag:
     """Ctrl-C outside an execution stops at once; inside one it is deferred until the execution is recorded.

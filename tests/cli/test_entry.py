@@ -36,3 +36,28 @@ def test_ctrl_c_while_the_app_is_imported_exits_130_without_a_traceback(isolated
     assert child.returncode == 130, err.decode()
     assert b"Traceback" not in err and b"error: interrupted" in err
 
+
+
+def test_sigterm_while_the_app_is_imported_exits_130_saying_so(isolated_home: Path) -> None:
+    """Found by black-box testing: SIGTERM before a command's own handler was installed (or after it
+    was restored, with a trade done and recorded) killed the process (exit 143, nothing said)."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None
+    assert child.stdout.read(5) == b"ready"
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err.decode()
+    assert b"Traceback" not in err and b"error: terminated (SIGTERM)" in err
+
+
+def test_a_sighup_the_caller_ignores_stays_ignored(isolated_home: Path) -> None:
+    """As under nohup: the command outlives the terminal."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD.replace("time.sleep(30)", "time.sleep(1)")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    assert child.stdout is not None
+    assert child.stdout.read(5) == b"ready"
+    child.send_signal(signal.SIGHUP)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err.decode()
+    assert b"opportunit" in out or b"opportunit" in err  # the scan ran to the end

@@ -73,6 +73,24 @@ def test_audit_tail_into_head_is_quiet(ledger: Path, isolated_home: Path) -> Non
     assert code == 0
 
 
+def test_audit_tail_follow_exits_130_on_sigterm_saying_so(ledger: Path, isolated_home: Path) -> None:
+    """Found by black-box testing: SIGTERM killed `audit tail -f` (exit 143, nothing said), and
+    `reconcile` likewise."""
+    _fill(ledger, 1)
+    follower = subprocess.Popen([*orion_cmd(), "audit", "tail", "-f", "--interval", "0.1", "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(isolated_home))
+    try:
+        assert follower.stdout is not None
+        assert json.loads(follower.stdout.readline())["seq"] == 1
+        follower.send_signal(signal.SIGTERM)
+        _, err = follower.communicate(timeout=30)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 130, err
+    assert "Traceback" not in err and json.loads(err.strip().splitlines()[-1])["message"] == "terminated (SIGTERM)"
+
+
 def test_audit_tail_follow_sees_other_processes_and_exits_130_on_sigint(ledger: Path, isolated_home: Path) -> None:
     _fill(ledger, 3)
     env = child_env(isolated_home)
