@@ -590,3 +590,18 @@ def test_a_database_password_in_the_url_query_is_never_printed() -> None:
     for result in (failed, shown):
         assert "S3CRETQ" not in result.stdout + result.stderr
     assert "password=***" in failed.stderr and "password=***" in shown.stdout
+
+
+def test_since_before_year_1000_means_everything_and_an_empty_filter_is_a_usage_error(ledger: Path) -> None:
+    """Found by black-box testing: `--since 0500-01-01` was an internal error in `report` and matched
+    nothing in `audit tail` (a three-digit year sorts after every event); `--since ""` and `--type ""`
+    were taken silently (no filter; a filter matching nothing)."""
+    assert run("halt", "--reason", "drill").exit_code == 0
+    tail = run("--json", "audit", "tail", "--since", "0500-01-01")
+    events = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert tail.exit_code == 0 and any(e["type"] == "halt.engaged" for e in events), tail.output
+    report = run("--json", "report", "--since", "0500-01-01")
+    assert report.exit_code == 0, report.output
+    for args in (("audit", "tail", "--since", ""), ("report", "--since", ""), ("audit", "tail", "--type", " ")):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)

@@ -29,6 +29,7 @@ AUDIT_COLUMNS = [
 ]
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_since(text: str) -> str:
@@ -53,9 +54,12 @@ def parse_since(text: str) -> str:
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
     try:
-        return iso_utc(ts)
+        ts = ts.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+14:00 is before the first representable UTC instant
         raise UsageError(f"--since {raw!r}: out of range") from None
+    # Nothing orion records is older; and a year before 1000 has no four-digit text, so the text
+    # order (what the ledger compares) would put it after every event.
+    return iso_utc(max(ts, EPOCH))
 
 
 @app.command("tail")
@@ -83,7 +87,10 @@ def tail(
     out = app_ctx.out
     log = AuditLog(app_ctx.db(existing=True))  # a mistyped URL: refused, not an empty log
     types = tuple(type_ or ())
-    since_ts = parse_since(since) if since else None
+    if any(not t.strip() for t in types):
+        raise typer.BadParameter("an event type or family, e.g. halt.engaged or halt (not empty)",
+                                 param_hint="--type")
+    since_ts = parse_since(since) if since is not None else None
     events = log.tail(n, types=types, since=since_ts) if n else []
     records = [e.to_record() for e in events]
     altered = [e.seq for e in events if not e.readable]
