@@ -313,6 +313,9 @@ def root(
         raise typer.BadParameter(f"{fmt!r} is not one of auto, table, json, jsonl", param_hint="--format")
     if json_ and jsonl:
         raise typer.BadParameter("use either --json or --jsonl", param_hint="--json")
+    if db is not None and not db.strip():
+        # Empty (an unset shell variable: --db "$ORION_DB"): the default ledger would be used, silently.
+        raise typer.BadParameter("a database URL or SQLite path, not empty", param_hint="--db")
     if json_:
         fmt = "json"
     elif jsonl:

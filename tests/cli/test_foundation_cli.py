@@ -605,3 +605,10 @@ def test_since_before_year_1000_means_everything_and_an_empty_filter_is_a_usage_
     for args in (("audit", "tail", "--since", ""), ("report", "--since", ""), ("audit", "tail", "--type", " ")):
         result = run(*args)
         assert result.exit_code == 2, (args, result.output)
+
+
+def test_an_empty_db_option_is_a_usage_error_not_the_default_ledger(ledger: Path) -> None:
+    """Found by black-box testing: `--db "$UNSET"` halted (and traded on) the default ledger silently."""
+    result = run("--db", "", "halt", "--reason", "wrong ledger?")
+    assert result.exit_code == 2 and "--db" in result.output, result.output
+    assert json.loads(run("--json", "halt", "--status").stdout)["halted"] is False
