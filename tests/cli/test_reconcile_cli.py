@@ -99,6 +99,18 @@ def test_clean_is_exit_0_with_one_reconcile_record_per_venue(db_file: str) -> No
     db.dispose()
 
 
+def test_no_venue_enabled_is_a_config_error_not_clean(db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: with both venues disabled, reconcile compared nothing and said
+    "clean" (exit 0), which a cron job reads as "every venue agrees"."""
+    monkeypatch.setenv("ORION__KALSHI__ENABLED", "false")
+    monkeypatch.setenv("ORION__POLYMARKET__ENABLED", "false")
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert res.exit_code == 3, res.output
+    assert json.loads(res.stderr.strip().splitlines()[-1])["reason"] == "no_venue"
+    named = _invoke("--db", db_file, "reconcile", "--demo", "--venue", "kalshi", "--json")
+    assert named.exit_code == 0, named.output  # named explicitly, a disabled venue is still reconciled
+
+
 def test_drift_is_exit_7_with_the_drift_in_the_record(db_file: str, drifting: dict[str, Any]) -> None:
     drifting["extra"][Venue.KALSHI] = [_extra()]
     res = _invoke("--db", db_file, "reconcile", "--demo", "--json")

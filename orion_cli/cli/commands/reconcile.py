@@ -145,7 +145,8 @@ def reconcile_command(
 
     Exit codes: 0 clean · 7 drift (wins over 5) · 5 a venue could not be reached · 6 another run holds
     the lock · 4 credentials missing or vault locked · 3 no ledger exists there (a mistyped --db,
-    ORION__DATABASE__URL or ORION_HOME is never created and reported clean; `orion init` creates one).
+    ORION__DATABASE__URL or ORION_HOME is never created and reported clean; `orion init` creates one),
+    or no venue is enabled.
 
     Example:  orion reconcile --json   ·   orion reconcile --venue kalshi --fix --metrics-file orion.prom
     """
@@ -162,6 +163,12 @@ def reconcile_command(
     settings = app.settings()
     mode = app.mode()
     wanted = _venues_wanted(settings, venue)
+    if not wanted:
+        # From cron, "clean" would say every venue agrees when none was compared.
+        from orion_cli.core.errors import ConfigError
+
+        raise ConfigError("no venue is enabled (kalshi.enabled and polymarket.enabled are both false): nothing "
+                          "to reconcile", hint="enable a venue, or name one with --venue", reason="no_venue")
     if mode == "live" and (snapshot is not None or demo):
         raise typer.BadParameter("--snapshot/--demo are for paper mode; live mode reads the venues",
                                  param_hint="--demo")
