@@ -614,52 +614,11 @@ class Ledger:
             market_id=f.market_id, side=f.side.value, action=f.action.value, size=f.size, price=f.price, fee=f.fee,
             ts=iso_utc(f.ts), is_taker=f.is_taker, recorded_at=iso_utc(now),
         ))
-        held = self._apply_to_position(c, f, category, now)
-        report = self._apply_to_balance(c, f, now, order_created_at=order_row.created_at)
-        if self.mode != "paper":
-            self._count_earlier_fill(c, f, held, report, now)
+        self._apply_to_position(c, f, category, now)
+        self._apply_to_balance(c, f, now, order_created_at=order_row.created_at)
         return True
 
-    def _count_earlier_fill(self, c: Connection, f: Fill, held: Decimal, report: Row[Any] | None,
-                            now: datetime) -> None:
-        """A live fill that belongs before today's start equity, recorded only now (an order resolved
-        late, a trade reconcile adopts), moves that start by what it would have held: booked today,
-        it would be today's profit or loss. ``held``: what the fill changed the position's cost by.
-
-        * Before the venue's first report: the contracts (the report, counted as capital whole,
-          brings the cash).
-        * From an earlier trading day, in the stored report: its cash is in the day's start already,
-          its contracts are not.
-        * From an earlier trading day, not in the stored report: neither is; its whole effect
-          (a buy's fee, a sell's realised P&L) belongs to the day it was made.
-
-        Where the stored report is today's, the day may have started from an older one: a buy is
-        taken as in it and a sell as not, the choice that errs towards a loss, never a profit.
-        A fill made today, or before the reset hour but not in the report (recorded just after it),
-        is today's: nothing moves.
-        """
-        if report is None:
-            capital = held
-            why = "recorded before the venue's first balance report (capital as a whole)"
-        else:
-            day, start = trading_day(now, self.reset_hour_utc)
-            if f.ts >= start:
-                return
-            reported = _parse_ts(report.as_of)
-            paid = f.ts <= reported and (f.action is Action.BUY or reported < start)
-            notional = q(f.size * f.price)
-            cash = -(notional + f.fee) if f.action is Action.BUY else notional - f.fee
-            capital = held if paid else held + cash
-            made = trading_day(f.ts, self.reset_hour_utc)[0]
-            why = (f"made on trading day {made}, recorded on {day}; " + (
-                f"its cash is in the venue's report of {report.as_of}" if paid else
-                f"not in the venue's report of {report.as_of}: its whole effect belongs to {made}"))
-        if capital:
-            self.count_capital(c, f.venue, f.market_id, f.side, f.size if f.action is Action.BUY else -f.size,
-                               capital, now=now, why=f"fill {f.fill_id} ({f.action.value}) {why}")
-
-    def _apply_to_position(self, c: Connection, f: Fill, category: str, now: datetime) -> Decimal:
-        """Move the position by the fill; returns what that changed its cost by."""
+    def _apply_to_position(self, c: Connection, f: Fill, category: str, now: datetime) -> None:
         key = (positions.c.mode == self.mode, positions.c.venue == f.venue.value,
                positions.c.market_id == f.market_id, positions.c.side == f.side.value)
         row = c.execute(select(positions).where(*key)).first()
@@ -688,15 +647,13 @@ class Ledger:
             if category and not row.category:
                 values["category"] = category[:64]
             c.execute(update(positions).where(*key).values(**values))
-        return notional if f.action is Action.BUY else -cost_out
 
-    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime, *, order_created_at: str) -> Row[Any] | None:
+    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime, *, order_created_at: str) -> None:
         """Move the venue's cash by what the fill paid or brought in.
 
         Paper cash is the ledger's own. Live cash is the venue's last report moved by the fills
         recorded since; its ``as_of`` stays the report's time (what the venue last said). Without a
         report yet (no row) a live fill moves no cash: the first report brings the cash it finds.
-        Returns the venue's balance row as it was (None: no report yet).
 
         A fill recorded after the report may already be in it: its order was out before the report
         (an unknown outcome resolved later, a reconcile that left it pending, another process) and
@@ -708,15 +665,14 @@ class Ledger:
         row = c.execute(select(balances).where(*key)).first()
         if row is None:
             if self.mode != "paper":
-                return None
+                return
             raise TradingError(f"no {self.mode} balance on {f.venue.value}; initialise it before trading")
         if self.mode != "paper":
             reported = _parse_ts(row.as_of)
             if _parse_ts(order_created_at) < reported and f.ts <= reported:
-                return row  # the venue's report already holds it
+                return  # the venue's report already holds it
         notional = q(f.size * f.price)  # as _apply_to_position
         self._move_cash(c, row, -(notional + f.fee) if f.action is Action.BUY else notional - f.fee, now)
-        return row
 
     def _move_cash(self, c: Connection, row: Row[Any], delta: Decimal, now: datetime) -> None:
         """Move a venue's stored cash (``row``) by ``delta``; a paper figure is as of now, a live one
@@ -957,14 +913,15 @@ class Ledger:
 
     def count_capital(self, c: Connection, venue: Venue, market: str, side: Side, size: Decimal, amount: Decimal, *,
                       now: datetime, why: str) -> None:
-        """Move today's start equity by ``amount`` for contracts (``size``, negative: sold) whose change
-        the day's start should already have held, audited as ``capital.adopted``.
+        """Count contracts the ledger takes on with no fill to date them (a reconcile adjustment: the
+        venue holds them, no fill explains them) as capital at ``amount``, audited as
+        ``capital.adopted``.
 
-        Live cash is the venue's report: contracts whose purchase that report already held before
-        today's start equity was taken (bought by hand, or on an earlier day and recorded late) would
-        otherwise raise today's equity by their cost, and a gain that is not one hides a real loss
-        from the daily breaker. Where it is not known whether today's cash paid for them, the callers
-        err towards a loss (the breaker trips early), never a profit.
+        Live cash is the venue's report. Contracts bought before today's start equity was taken (the
+        likely case: no fill of the lookback explains them) had left that report's cash already, so
+        booked at cost today they would be today's profit, a gain that is not one and hides as large
+        a real loss from the daily breaker. Bought today after all, the day shows the cash they cost
+        as a loss: the breaker may trip early, never late.
 
         The peak stays: it is the highest equity seen, and if it was seen before the purchase it
         already held the cash these contracts cost (moved, it would be a drawdown that only

@@ -465,9 +465,15 @@ def test_fix_counts_an_adopted_position_as_capital_not_as_todays_profit(db: Data
     ledger = Ledger(db, "live")
     ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), YESTERDAY), now=YESTERDAY)
     ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
+    from orion_cli.store.tables import breaker_state
+
+    with db.write() as c:
+        c.execute(breaker_state.insert().values(mode="live", peak_equity=D("500"), detail="{}", updated_at="x"))
     venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10"), D("0.30"), D("3"))])
     (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
     assert _pnl(db) == (D("503"), D("503"), D(0))
+    with db.read() as c:  # the peak follows the equity by itself; moved too, it would be a false drawdown
+        assert c.execute(breaker_state.select()).one().peak_equity == D("500")
     (drift,) = fixed.drifts
     assert drift.fixed and "their cost 3 counted as capital" in drift.fix, drift
     (event,) = [e for e in AuditLog(db).tail(500) if e.type == "capital.adopted"]
@@ -491,20 +497,6 @@ def test_fix_books_no_capital_for_contracts_it_removes(db: Database, settings: S
     _verify(db)
 
 
-def test_fix_counts_a_manual_fill_from_an_earlier_trading_day_as_capital(db: Database, settings: Settings) -> None:
-    ledger = Ledger(db, "live")
-    manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO, ts=YESTERDAY - timedelta(minutes=5))
-    ledger.record_balance(Balance(Venue.KALSHI, "live", D("498.49"), D(0), D("498.49"), YESTERDAY), now=YESTERDAY)
-    venue = FakeVenue(cash=D("498.49"), fills_=[manual],
-                      positions_=[Position(Venue.KALSHI, MKT, Side.NO, D("5"), D("0.30"), D("1.5"))])
-    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, lookback=timedelta(hours=48))
-    assert [(d.kind, d.fixed) for d in fixed.drifts] == [("fill", True)], fixed.drifts
-    assert _pnl(db) == (D("499.99"), D("499.99"), D(0))
-    (event,) = [e for e in AuditLog(db).tail(500) if e.type == "capital.adopted"]
-    assert "fill mf-1" in event.payload["why"] and event.payload["capital"] == "1.5000000000"
-    _verify(db)
-
-
 def test_a_manual_fill_from_today_is_todays_cash_and_no_capital(db: Database, settings: Settings) -> None:
     """Today's report paid for it: adopting it nets the cash it took (only its fee is today's loss)."""
     if EARLIER < DAY_START:
@@ -521,17 +513,15 @@ def test_a_manual_fill_from_today_is_todays_cash_and_no_capital(db: Database, se
     _verify(db)
 
 
-def test_a_manual_fill_adopted_before_the_venues_first_report_is_capital(db: Database, settings: Settings) -> None:
-    """Found in review: with no report yet a fill moves no cash and the first report is capital
-    whole, so contracts bought by hand today and adopted first showed as today's profit (+1.50)."""
+def test_a_first_fix_on_a_new_ledger_counts_the_adopted_position_once(db: Database, settings: Settings) -> None:
+    """Found in review: with no report stored yet, an adjustment was counted as capital twice (start
+    1040, P&L -40 all day). The first report is capital as a whole; the contracts, once."""
     ledger = Ledger(db, "live")
-    manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO)
-    venue = FakeVenue(cash=D("498.49"), fills_=[manual],
-                      positions_=[Position(Venue.KALSHI, MKT, Side.NO, D("5"), D("0.30"), D("1.5"))])
+    venue = FakeVenue(cash=D("1000"), positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("100"), D("0.40"), D("40"))])
     (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
-    assert [(d.kind, d.fixed) for d in fixed.drifts] == [("fill", True)], fixed.drifts
-    assert _pnl(db) == (D("499.99"), D("499.99"), D(0))
-    assert ledger.balance(Venue.KALSHI) is not None
+    assert [(d.kind, d.fixed) for d in fixed.drifts] == [("position", True)], fixed.drifts
+    assert _pnl(db) == (D("1040"), D("1040"), D(0))
+    assert _types(db).count("capital.adopted") == 1 and ledger.balance(Venue.KALSHI) is not None
     _verify(db)
 
 

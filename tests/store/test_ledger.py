@@ -181,31 +181,6 @@ def test_a_venue_balance_seen_for_the_first_time_is_capital_not_profit(db: Datab
     assert pnl(later) == (D("1500.25"), D("-100"))  # a real change still counts
 
 
-def test_a_buy_from_an_earlier_trading_day_recorded_today_is_capital_not_todays_profit(db: Database) -> None:
-    """An order sent yesterday whose outcome is only resolved today (a crash, a timeout): yesterday's
-    report already paid for its contracts, so today's start equity lacked them; booked today they
-    were today's profit (+4 here), enough to hide a real loss from the daily breaker."""
-    led = Ledger(db, "live")
-    yesterday = NOW - timedelta(days=1)
-    led.record_intent(prepared(), now=yesterday - timedelta(minutes=2))
-    led.record_balance(Balance(Venue.KALSHI, "live", D("96"), D("0"), D("96"), yesterday), now=yesterday)
-    late = replace(fill("f1", "10", "0.40", "0"), ts=yesterday - timedelta(minutes=1))
-    led.record_fills("c1", [late], now=NOW)
-    p = led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("10"), now=NOW)
-    assert (p.start_equity, p.equity, p.pnl) == (D("100"), D("100"), D("0"))
-    (event,) = [e for e in AuditLog(db).tail(20) if e.type == "capital.adopted"]
-    assert event.payload["capital"] == "4.0000000000" and "2026-11-20" in event.payload["why"]
-    # Sold today at 0.45, recorded only tomorrow, no report since: tomorrow's start lacks both the
-    # cash and the sale, so the sale's whole effect (+0.50 realised) belongs to today, not tomorrow.
-    led.record_intent(prepared("c2", action=Action.SELL), now=NOW)
-    led.record_fills("c2", [fill("f2", "10", "0.45", "0", coid="c2", action=Action.SELL)],
-                     now=NOW + timedelta(days=1))
-    p = led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("10"), now=NOW + timedelta(days=1))
-    assert (p.start_equity, p.equity, p.pnl) == (D("100.5"), D("100.5"), D("0"))
-    sold = [e for e in AuditLog(db).tail(50) if e.type == "capital.adopted"][-1]
-    assert (sold.payload["capital"], sold.payload["size"]) == ("0.5000000000", "-10"), sold.payload
-
-
 def _peak(db: Database) -> D | None:
     from orion_cli.store.tables import breaker_state
 
@@ -214,9 +189,9 @@ def _peak(db: Database) -> D | None:
 
 
 def test_a_buy_filled_just_before_the_reset_hour_and_recorded_just_after_is_todays_trade(db: Database) -> None:
-    """Found in review: a capital rule by the fill's date alone booked an ordinary live buy whose
-    venue timestamp fell just before the reset hour as capital (start 1000 → 1200 for a 200 buy),
-    a false 200 loss that tripped the daily and drawdown breakers."""
+    """A guard for any rule that dates fills against the trading day: one by the fill's date alone
+    (tried in review) booked this ordinary live buy as capital, a false 200 loss that tripped both
+    breakers."""
     from orion_cli.store.tables import breaker_state
 
     led = Ledger(db, "live")
@@ -231,25 +206,6 @@ def test_a_buy_filled_just_before_the_reset_hour_and_recorded_just_after_is_toda
     p = led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("10"), now=midnight + timedelta(seconds=1))
     assert (p.start_equity, p.equity, p.pnl) == (D("1000"), D("1000"), D("0"))
     assert "capital.adopted" not in [e.type for e in AuditLog(db).tail(20)] and _peak(db) == D("1000")
-
-
-def test_capital_for_a_late_buy_leaves_the_peak_that_already_held_its_cash(db: Database) -> None:
-    """Found in review: the peak (seen before a manual buy, when its cash was still cash) was raised
-    by the buy's cost too, a drawdown that never went away without `resume --breaker`."""
-    from orion_cli.store.tables import breaker_state
-
-    led = Ledger(db, "live")
-    days_ago = NOW - timedelta(days=5)
-    led.record_balance(Balance(Venue.KALSHI, "live", D("1000"), D("0"), D("1000"), days_ago), now=days_ago)
-    with db.write() as c:
-        c.execute(breaker_state.insert().values(mode="live", peak_equity=D("1000"), detail="{}", updated_at="x"))
-    yesterday = NOW - timedelta(hours=20)
-    led.record_balance(Balance(Venue.KALSHI, "live", D("920"), D("0"), D("920"), yesterday), now=yesterday)
-    led.record_intent(prepared(size="200"), now=yesterday - timedelta(hours=2))
-    led.record_fills("c1", [replace(fill("f1", "200", "0.40", "0"), ts=yesterday - timedelta(hours=1))], now=NOW)
-    p = led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("10"), now=NOW)
-    assert (p.start_equity, p.equity, p.pnl) == (D("1000"), D("1000"), D("0"))
-    assert _peak(db) == D("1000")
 
 
 def test_live_cash_is_the_last_venue_report_moved_by_the_fills_recorded_since(db: Database) -> None:

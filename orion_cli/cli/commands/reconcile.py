@@ -137,11 +137,11 @@ def reconcile_command(
     as position.settled, with or without --fix: the end of a trade, not drift. A Kalshi deposit or
     withdrawal the balance now holds counts as capital, not profit or loss (capital.transfer). Each
     drift is reported with market, ledger and venue quantity and value; --fix adopts the venue's truth
-    with audit events. A fill recorded late (adopted, or an order resolved) whose result belongs to an
-    earlier trading day moves today's start equity, not today's P&L (capital.adopted). Paper mode
-    reconciles the paper ledger against the paper venue (--demo/--snapshot choose its data); live mode
-    reads the venues with the vault's credentials (ORION_MASTER_PASSWORD_FILE for cron). Never prompts
-    without a terminal. Overlapping runs: the second exits at once with exit 6 (LOCKED).
+    with audit events. A position no fill explains that --fix adds is capital at its cost, not today's
+    profit (capital.adopted). Paper mode reconciles the paper ledger against the paper venue
+    (--demo/--snapshot choose its data); live mode reads the venues with the vault's credentials
+    (ORION_MASTER_PASSWORD_FILE for cron). Never prompts without a terminal. Overlapping runs: the
+    second exits at once with exit 6 (LOCKED).
 
     Exit codes: 0 clean · 7 drift (wins over 5) · 5 a venue could not be reached · 6 another run holds
     the lock · 4 credentials missing or vault locked · 3 no ledger exists there (a mistyped --db,
