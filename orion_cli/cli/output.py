@@ -59,8 +59,6 @@ def to_json_line(record: Any) -> str:
     return to_json(record)
 
 
-
-
 # Text columns of a table wrap on a narrow terminal, but not narrower than this (an id stays whole).
 TEXT_MIN_WIDTH = 10
 
