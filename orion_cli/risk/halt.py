@@ -45,6 +45,7 @@ class HaltStatus:
 
 
 _HALT_ROW = select(halt_state).where(halt_state.c.id == 1)
+MAX_REASON = 500  # a halt reason is shown on every refused order and status line
 
 
 def _read(conn: Connection) -> Any:
@@ -61,7 +62,7 @@ def _sentinel_status(sentinel_file: str) -> HaltStatus | None:
     if not path.exists():
         return None
     try:
-        reason = path.read_text(encoding="utf-8", errors="replace").strip()[:500] or "sentinel file present"
+        reason = path.read_text(encoding="utf-8", errors="replace").strip()[:MAX_REASON] or "sentinel file present"
         since = iso_utc(datetime.fromtimestamp(path.stat().st_mtime, UTC))
     except OSError:
         reason, since = "sentinel file present", None

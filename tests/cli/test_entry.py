@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 # As the console script runs it (the entry module imported, then main()), with an import hook that
 # holds the import of the app at its first `import typer` until the signal has arrived there.
 CHILD = """
@@ -25,29 +27,21 @@ main()
 """
 
 
-def test_ctrl_c_while_the_app_is_imported_exits_130_without_a_traceback(isolated_home: Path) -> None:
+@pytest.mark.parametrize(("signum", "said"), [(signal.SIGINT, b"error: interrupted"),
+                                              (signal.SIGTERM, b"error: terminated (SIGTERM)")])
+def test_a_stop_signal_while_the_app_is_imported_exits_130_without_a_traceback(
+        isolated_home: Path, signum: signal.Signals, said: bytes) -> None:
     """Found by black-box testing: Ctrl-C in the first ~100 ms printed a KeyboardInterrupt traceback
-    (the app's error boundary did not exist yet). The signal arrives while the app is imported."""
+    (the app's error boundary did not exist yet), and SIGTERM then (or after a trade's own handler
+    was restored, the trade done and recorded) killed the process (exit 143, nothing said). The
+    signal arrives while the app is imported."""
     child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert child.stdout is not None
     assert child.stdout.read(5) == b"ready"
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signum)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130, err.decode()
-    assert b"Traceback" not in err and b"error: interrupted" in err
-
-
-
-def test_sigterm_while_the_app_is_imported_exits_130_saying_so(isolated_home: Path) -> None:
-    """Found by black-box testing: SIGTERM before a command's own handler was installed (or after it
-    was restored, with a trade done and recorded) killed the process (exit 143, nothing said)."""
-    child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert child.stdout is not None
-    assert child.stdout.read(5) == b"ready"
-    child.send_signal(signal.SIGTERM)
-    _, err = child.communicate(timeout=60)
-    assert child.returncode == 130, err.decode()
-    assert b"Traceback" not in err and b"error: terminated (SIGTERM)" in err
+    assert b"Traceback" not in err and said in err
 
 
 def test_a_sighup_the_caller_ignores_stays_ignored(isolated_home: Path) -> None:

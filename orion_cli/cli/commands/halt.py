@@ -45,7 +45,6 @@ CANCEL_COLUMNS = [
 VAULT_PROBLEMS = frozenset({"no_vault", "locked", "wrong_password", "password_file", "weak_password",
                             "vault_damaged", "vault_version", "vault_busy", "vault_rekeyed", "loose_permissions",
                             "no_keyring", "keyring_error"})
-MAX_REASON = 500
 CANCEL_HINT = "`orion secrets encrypt` the venue's credentials, or disable it (kalshi.enabled / polymarket.enabled)"
 
 
@@ -75,7 +74,7 @@ def halt_command(
 
     Example:  orion halt --reason "venue outage" --cancel-open --live   ·   orion halt --status --json
     """
-    from orion_cli.risk.halt import KillSwitch
+    from orion_cli.risk.halt import MAX_REASON, KillSwitch
 
     app = get_app(ctx)
     if status and cancel_open:
