@@ -164,10 +164,9 @@ class OrionGroup(TyperGroup):
             _report(ctx, int(exc.exit_code), exc.reason, exc.message, exc.hint)
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt:
-            from orion_cli.cli.stopping import terminated_by
+            from orion_cli.cli.stopping import stop_reason
 
-            how = f"terminated ({terminated_by[0]})" if terminated_by else "interrupted"
-            _report(ctx, int(ExitCode.INTERRUPTED), "interrupted", how, None)
+            _report(ctx, int(ExitCode.INTERRUPTED), "interrupted", stop_reason(), None)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
             _silence_stdout()

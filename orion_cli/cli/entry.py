@@ -46,7 +46,7 @@ def main() -> None:
 
         sys.stdout.write(f"orion {__version__}\n")
         raise SystemExit(0)
-    from orion_cli.cli.stopping import stop_like_ctrl_c, terminated_by
+    from orion_cli.cli.stopping import stop_like_ctrl_c, stop_reason
 
     stop_like_ctrl_c()
     try:
@@ -56,5 +56,5 @@ def main() -> None:
 
         app_main()
     except KeyboardInterrupt:
-        sys.stderr.write(f"error: {f'terminated ({terminated_by[0]})' if terminated_by else 'interrupted'}\n")
+        sys.stderr.write(f"error: {stop_reason()}\n")
         raise SystemExit(130) from None

@@ -8,12 +8,22 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-# The stop signal that ended the command, if not Ctrl-C: the error boundary names it.
+# The stop signal that ended the command, if not Ctrl-C: every message about the stop names it.
 terminated_by: list[str] = []
 
 
+def _note(signum: int) -> None:
+    name = signal.Signals(signum).name
+    terminated_by[:] = [] if name == "SIGINT" else [name]
+
+
+def stop_reason() -> str:
+    """"interrupted" (Ctrl-C), or "terminated (SIGTERM)" and the like."""
+    return f"terminated ({terminated_by[0]})" if terminated_by else "interrupted"
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    terminated_by[:] = [signal.Signals(signum).name]
+    _note(signum)
     raise KeyboardInterrupt
 
 
@@ -43,17 +53,15 @@ class StopFlag:
         self.out = out
         self.requested = False
         self.critical = False
-        self.signal_name = ""
         self._previous: dict[int, Any] = {}
 
     @property
     def reason(self) -> str:
-        """"interrupted" (Ctrl-C), or "terminated (SIGTERM)" and the like."""
-        return "interrupted" if self.signal_name in ("", "SIGINT") else f"terminated ({self.signal_name})"
+        return stop_reason()
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         self.requested = True
-        self.signal_name = signal.Signals(signum).name
+        _note(signum)
         if self.critical:
             with contextlib.suppress(Exception):
                 self.out.info("stopping after the execution in flight is recorded…")

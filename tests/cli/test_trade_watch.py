@@ -338,6 +338,9 @@ def test_a_signal_during_a_single_trade_finishes_and_records_the_execution_first
         result = next(d for d in json_documents(out) if isinstance(d, dict) and d.get("type") == "execution")
         assert result["status"] == "done", result
         assert "the execution was finished and recorded first" in err
+        # The stop is named the same way to the end (the error line said "interrupted" for SIGTERM).
+        said = "interrupted" if signum == signal.SIGINT else "terminated (SIGTERM)"
+        assert json.loads(err.strip().splitlines()[-1])["message"] == said, err
         with db.read() as conn:
             assert [tuple(r) for r in conn.execute(select(executions.c.status))] == [("done",)]
     finally:
