@@ -19,7 +19,11 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 class _SafeFormatter(logging.Formatter):
     """A record may quote a venue's text (an error body, a market title): its control characters are
-    escaped, so a log line can neither drive the terminal nor forge another line (in the file too)."""
+    escaped, so a log line can neither drive the terminal nor forge another line (in the file too).
+    The message's own line breaks too; a traceback after it keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(record).replace("\n", "\\n")
 
     def format(self, record: logging.LogRecord) -> str:
         return terminal_safe(super().format(record))

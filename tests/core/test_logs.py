@@ -57,7 +57,9 @@ def test_a_logged_venue_text_cannot_drive_the_terminal_or_forge_a_line(tmp_path:
     log_file = tmp_path / "orion.log"
     configure_logging("info", str(log_file))
     logging.getLogger("orion_cli.test").warning("venue said %s", "bad\x1b[2J\rINFO orion_cli: forged\u202e")
+    logging.getLogger("orion_cli.test").warning("venue said %s", "bad\nINFO orion_cli: forged")
     for handler in logging.getLogger("orion_cli").handlers:
         handler.flush()
     for text in (capsys.readouterr().err, log_file.read_text()):
         assert "venue said bad\\x1b[2J\\x0dINFO orion_cli: forged\\u202e" in text, repr(text)
+        assert "venue said bad\\nINFO orion_cli: forged" in text and "\nINFO orion_cli: forged" not in text, repr(text)
