@@ -43,7 +43,7 @@ from orion_cli.core.alert_sink import AlertSink
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, OrionError, SecretsError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
-from orion_cli.core.money import CENT, MICRO, ONE, ZERO
+from orion_cli.core.money import CENT, MICRO, ONE, ZERO, to_decimal
 from orion_cli.execution.state import NEVER_SENT, ExecStatus, load_result, resume_command
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
@@ -627,8 +627,8 @@ def _reported_filled(ctx: _Context, row: Row[Any]) -> Decimal | None:
         return None
     try:
         entry = load_result(text).get("legs", {}).get(row.client_order_id.rsplit("-", 1)[-1], {})
-        return max(ZERO, Decimal(str(entry.get("filled", "0"))))
-    except (ValueError, ArithmeticError, AttributeError):
+        return max(ZERO, to_decimal(entry.get("filled", "0"), "legs.filled", allow_negative=True))
+    except (DataError, ValueError, ArithmeticError, AttributeError):
         return None
 
 
@@ -949,9 +949,7 @@ def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: S
     # their fills yet. Their fills may explain the difference once recorded; adopting it now would
     # count those contracts twice.
     undecided: dict[str, Decimal] = {}  # market → the contracts those orders could still bring
-    for r in conn.execute(select(orders.c.market_id, orders.c.size, orders.c.filled_size).where(
-            orders.c.mode == ctx.mode, orders.c.venue == venue.value,
-            orders.c.status.in_([s.value for s in NOT_FINAL]))):
+    for r in order_rows(conn, ctx.mode, venue, statuses=NOT_FINAL):
         undecided[r.market_id] = undecided.get(r.market_id, ZERO) + max(ZERO, Decimal(r.size) - Decimal(r.filled_size))
     markets = sorted({m for m, _ in (*mine, *theirs)})
     for market in markets:

@@ -288,6 +288,15 @@ def test_an_order_the_venue_reported_filled_is_not_called_never_reached(db: Data
         r.client_order_id == "orion-bbb-l1" for r in third.resolved)
     order = ledger.order("orion-bbb-l1")
     assert order is not None and order.status is OrderStatus.SUBMITTED
+    # Nor a figure that is not a number of contracts (found in the final read: "Infinity" was taken
+    # as a quantity, through Decimal(str(...)) rather than the project's money parser).
+    with db.write() as conn:
+        conn.execute(update(executions).where(executions.c.key == "k-1").values(
+            result=json.dumps({"legs": {"l3": {"filled": "Infinity"}}})))
+    (fourth,) = _run(db, settings, {Venue.KALSHI: FakeVenue()})
+    (drift,) = [d for d in fourth.drifts if d.ref == "orion-aaa-l3"]
+    assert drift.venue_qty.is_finite() and drift.value.is_finite(), drift
+    _verify(db)
 
 
 @pytest.mark.parametrize(("venue_holds", "status"), [("20", "clean"), ("25", "drift")])
