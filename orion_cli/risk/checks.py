@@ -300,14 +300,10 @@ def check_authorized(conn: Connection, plan: TradePlan, ctx: PipelineContext, la
 
 
 def in_window(now: datetime, start: int, end: int) -> bool:
-    """``start`` inclusive, ``end`` exclusive, minutes since midnight UTC; wraps past midnight.
-
-    ``start == end`` is a whole day (a window that wraps all the way round).
-    """
+    """``start`` inclusive, ``end`` exclusive, minutes since midnight UTC; wraps past midnight
+    (``parse_window`` refuses ``start == end``; it would read as a whole day)."""
     t = now.astimezone(UTC)
     minute = Decimal(t.hour * 60 + t.minute) + Decimal(t.second * 1_000_000 + t.microsecond) / Decimal(60_000_000)
-    if start == end:
-        return True
     if start < end:
         return start <= minute < end
     return minute >= start or minute < end
