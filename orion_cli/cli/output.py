@@ -22,7 +22,7 @@ from enum import Enum
 from typing import IO, Any
 
 from orion_cli.cli.stopping import StopFlag
-from orion_cli.core.terminal import terminal_safe
+from orion_cli.core.terminal import C1_AND_BIDI, terminal_safe
 
 FORMATS = ("auto", "table", "json", "jsonl")
 
@@ -44,8 +44,7 @@ def json_default(value: Any) -> Any:
 # JSON-lines readers: escaped, so one record is always one line whatever text a value carries. The
 # C1 controls (0x9b is a terminal's one-byte escape) and the bidirectional overrides are escaped
 # too, for a reader who pages the JSON on a terminal. Raw, they can only be inside a JSON string.
-_LINE_BREAKS = str.maketrans({chr(c): f"\\u{c:04x}" for c in (*range(0x80, 0xA0), 0x2028, 0x2029,
-                                                               *range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+_LINE_BREAKS = str.maketrans({chr(c): f"\\u{c:04x}" for c in (*C1_AND_BIDI, 0x2028, 0x2029)})
 
 
 def to_json(value: Any, *, indent: int | None = None) -> str:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["terminal_safe"]
+__all__ = ["C1_AND_BIDI", "terminal_safe"]
+
+# The C1 controls (0x9b is a terminal's one-byte escape) and the bidirectional overrides and isolates:
+# escaped here and, by cli/output, inside JSON text (which escapes only the C0 controls itself).
+C1_AND_BIDI = (*range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 
 # Terminal control characters in text orion did not write (a halt reason, a market title, a venue's
 # error): an escape sequence would recolour, retitle or rewrite the operator's terminal, and a
 # carriage return or a bidirectional override would make a line say what it does not. Shown as
 # escapes on human output; JSON escapes C0 controls itself and carries the text unchanged.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f" + "".join(map(chr, C1_AND_BIDI)) + "]")
 
 
 def _escape_control(match: re.Match[str]) -> str:
