@@ -121,6 +121,31 @@ def test_preview_shows_failing_checks_and_still_exits_0(op_id: str, monkeypatch:
     assert ledger_orders() == []
 
 
+def test_when_not_one_contract_fits_the_preview_still_shows_the_plan_and_the_refusing_check(
+        op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: the preview exited 6 with an empty stdout, where every other refused
+    plan prints the plan and its verdicts and exits 0. Now the plan is sized at the scanned size within
+    order_contracts and ORDER_NOTIONAL says by how much; --confirm is refused by the checks (exit 6)."""
+    monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "0.5")
+    before = audit_count()
+    code, out, err = invoke("trade", op_id, "--demo", "--jsonl")
+    assert code == 0, err
+    plan, *checks = lines(out)
+    assert plan["type"] == "plan" and Decimal(plan["size"]) >= 1
+    assert {c["name"] for c in checks if not c["passed"]} == {"ORDER_NOTIONAL"}
+    assert "not one contract" in err and "fits the order limits" in err
+    assert audit_count() == before
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
+    assert code == 6, err
+    assert lines(err.splitlines()[-1])[0]["reason"] == "ORDER_NOTIONAL"
+    assert ledger_orders() == []
+    db = open_database(None)
+    try:
+        assert [e.type for e in AuditLog(db).tail(5)][-1] == "risk.rejected"
+    finally:
+        db.dispose()
+
+
 def test_size_option_sets_the_plan_size(op_id: str) -> None:
     code, out, err = invoke("trade", op_id, "--demo", "--size", "7", "--jsonl")
     assert code == 0, err

@@ -660,7 +660,6 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     from orion_cli.cli.commands.market_data import run
     from orion_cli.cli.prompts import confirm as ask_confirm
     from orion_cli.cli.prompts import interactive
-    from orion_cli.core.errors import Refused
     from orion_cli.store import opportunities as store
 
     settings = app.settings()
@@ -683,9 +682,15 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     if size is None and not resuming:
         size = size_within_limits(op, settings)
         if size is None:
-            raise Refused(f"not one contract of {op.id} fits the order limits (limits.order_notional "
-                          f"${settings.limits.order_notional})", reason="ORDER_NOTIONAL")
-        if size < op.size:
+            # Planned all the same, at the scanned size within order_contracts (one contract could be
+            # below a market's minimum, and INVALID_ORDER would hide the limit): the checks on the fresh
+            # books say which limit refuses and by how much, so the preview exits 0 as for any refused
+            # plan, and --confirm is refused by the checks (exit 6, audited as risk.rejected).
+            size = min(op.size, settings.limits.order_contracts)
+            out.info(f"not one contract of {op.id} fits the order limits at the scanned prices "
+                     f"(limits.order_notional ${settings.limits.order_notional}, order_contracts "
+                     f"{settings.limits.order_contracts}); planning {size} to show the checks")
+        elif size < op.size:
             out.info(f"size {size} (scanned {op.size}, capped by limits.order_contracts/order_notional; "
                      "--size to choose)")
     blocking = None if resuming else _unfinished_beside(app, op, key, pre_mode, source_flags(snapshot, demo),
