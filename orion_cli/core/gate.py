@@ -38,7 +38,9 @@ Details that the matrix implies and the tests pin down:
   environment that is half configured is a mistake to fix, not a reason to ask a human.
 * Only the two exact names count. A misspelled variable (``ORION_LIVE_TRADING_AUTHORISED``,
   ``ORION_PAPER_TRADE``) is ignored — it changes nothing — and is reported as a note so that the
-  operator learns why trading stayed paper. Values other than ``0`` / ``true`` are not halves either.
+  operator learns why trading stayed paper. Values other than ``0`` / ``true`` are not halves either;
+  one that does not plainly mean "paper on" / "not authorized" (``ORION_PAPER_TRADING=false``) is
+  reported as a note too.
 * ``trading.mode = "live"`` in the configuration is not an authorization: without one of the pairs
   above the result is paper (with a note saying so).
 * The phrase is compared exactly (case-sensitive); only surrounding whitespace is ignored.
@@ -129,6 +131,34 @@ def near_misses(environ: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(notes)
 
 
+# Values that say what their variable already means without being its half: no note for these.
+_PAPER_ON = frozenset({"1", "true", "yes", "on"})
+_NOT_AUTHORIZED = frozenset({"", "0", "false", "no", "off"})
+_SHOWN_VALUE = 20  # characters of an odd value repeated in its note
+
+
+def odd_values(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Gate variables set to a value that is not their half and does not plainly mean "no" either.
+
+    ``ORION_PAPER_TRADING=false`` reads as "paper off" to a person, but only ``0`` is the half, so
+    trading stays paper (or a lone ``ORION_LIVE_TRADING_AUTHORIZED=true`` is refused); the note says
+    why, as for a misspelled name.
+    """
+    notes: list[str] = []
+    paper = environ.get(ENV_PAPER)
+    if paper is not None and paper.strip().lower() not in _PAPER_ON | {"0"}:
+        notes.append(f"ignored {ENV_PAPER}={_shown(paper)} (only 0 turns paper trading off)")
+    authorized = environ.get(ENV_AUTHORIZED)
+    if authorized is not None and authorized.strip().lower() not in _NOT_AUTHORIZED | {"true"}:
+        notes.append(f"ignored {ENV_AUTHORIZED}={_shown(authorized)} (only true is an authorization)")
+    return tuple(notes)
+
+
+def _shown(value: str) -> str:
+    cut = value[:_SHOWN_VALUE] + ("…" if len(value) > _SHOWN_VALUE else "")
+    return repr(cut)
+
+
 def decide(
     *,
     live: bool,
@@ -139,7 +169,7 @@ def decide(
     config_mode: str = "paper",
 ) -> Decision:
     """Apply the matrix of the module docstring. ``ask`` is called only in row 6 (``--live`` on a TTY)."""
-    notes = list(near_misses(environ))
+    notes = [*near_misses(environ), *odd_values(environ)]
     if config_mode == "live":
         notes.append('trading.mode = "live" in the configuration is not an authorization by itself')
     env_paper_off = _is_set(environ, ENV_PAPER, "0")

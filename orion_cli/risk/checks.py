@@ -294,8 +294,11 @@ def check_authorized(conn: Connection, plan: TradePlan, ctx: PipelineContext, la
     if ctx.mode not in ("paper", "live"):
         return CheckResult("NOT_AUTHORIZED", False, f"unknown trading mode {ctx.mode!r}")
     if not ctx.authorized:
+        # Only a preview meets an unauthorized context, whose mode is what the gate has not decided
+        # (a half-set environment is refused, not "paper"): live is named only when asked for.
+        what = "live trading" if ctx.mode == "live" else "trading"
         return CheckResult("NOT_AUTHORIZED", False,
-                           f"{ctx.mode} trading not authorized: {ctx.authorization or 'no authorization given'}")
+                           f"{what} not authorized: {ctx.authorization or 'no authorization given'}")
     return CheckResult("NOT_AUTHORIZED", True, f"{ctx.mode} trading authorized ({ctx.authorization})")
 
 

@@ -146,6 +146,39 @@ def test_when_not_one_contract_fits_the_preview_still_shows_the_plan_and_the_ref
         db.dispose()
 
 
+def test_a_half_set_environment_preview_does_not_call_the_refusal_paper_trading(
+        op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: with ORION_PAPER_TRADING=0 alone the preview said "paper trading not
+    authorized", though --confirm refuses to trade at all rather than trade paper."""
+    monkeypatch.setenv("ORION_PAPER_TRADING", "0")
+    code, out, err = invoke("trade", op_id, "--demo", "--jsonl")
+    assert code == 0, err
+    [gate] = [c for c in lines(out)[1:] if c["name"] == "NOT_AUTHORIZED"]
+    assert not gate["passed"]
+    assert gate["detail"].startswith("trading not authorized: ORION_PAPER_TRADING=0 is set but"), gate
+
+
+def test_a_preview_says_a_gate_variable_value_it_ignores(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: ORION_PAPER_TRADING=false kept trading paper without a word."""
+    monkeypatch.setenv("ORION_PAPER_TRADING", "false")
+    code, out, err = invoke("trade", op_id, "--demo", "--jsonl")
+    assert code == 0, err
+    assert "ignored ORION_PAPER_TRADING='false' (only 0 turns paper trading off)" in err
+    assert lines(out)[0]["mode"] == "paper"
+
+
+@pytest.mark.parametrize(("terminal", "said"), [(True, "--confirm asks for the phrase 'CONFIRM LIVE TRADING'"),
+                                                (False, "there is no terminal")])
+def test_a_live_preview_on_a_terminal_says_the_phrase_is_asked_not_that_there_is_no_terminal(
+        monkeypatch: pytest.MonkeyPatch, terminal: bool, said: str) -> None:
+    from orion_cli.cli import prompts
+    from orion_cli.cli.commands.trade import _pre_mode
+
+    monkeypatch.setattr(prompts, "interactive", lambda: terminal)
+    mode, authorized, why = _pre_mode(True, False)
+    assert (mode, authorized) == ("live", False) and said in why
+
+
 def test_size_option_sets_the_plan_size(op_id: str) -> None:
     code, out, err = invoke("trade", op_id, "--demo", "--size", "7", "--jsonl")
     assert code == 0, err

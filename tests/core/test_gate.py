@@ -131,6 +131,30 @@ def test_only_the_documented_values_are_halves(paper: str, authorized: str) -> N
     assert not (isinstance(result, Authorization) and result.live)
 
 
+@pytest.mark.parametrize(("environ", "named"), [
+    ({ENV_PAPER: "false"}, ENV_PAPER), ({ENV_PAPER: "off"}, ENV_PAPER), ({ENV_PAPER: "no"}, ENV_PAPER),
+    ({ENV_AUTHORIZED: "1"}, ENV_AUTHORIZED), ({ENV_AUTHORIZED: "yes"}, ENV_AUTHORIZED),
+    ({ENV_PAPER: "false", ENV_AUTHORIZED: "true"}, ENV_PAPER),
+])
+def test_a_value_that_is_not_the_half_is_named_in_a_note(environ: dict[str, str], named: str) -> None:
+    """Found by black-box testing: ORION_PAPER_TRADING=false left trading paper without a word."""
+    result = decide(live=False, authorize_live=False, environ=environ, tty=False)
+    assert not (isinstance(result, Authorization) and result.live)
+    assert [n for n in result.notes if n.startswith(f"ignored {named}=")], result.notes
+
+
+@pytest.mark.parametrize("environ", [{ENV_PAPER: "1"}, {ENV_PAPER: "true"}, {ENV_PAPER: " Yes "},
+                                     {ENV_AUTHORIZED: "false"}, {ENV_AUTHORIZED: ""}, {ENV_AUTHORIZED: "0"},
+                                     {ENV_PAPER: "0", ENV_AUTHORIZED: "true"}])
+def test_values_that_plainly_mean_what_happens_get_no_note(environ: dict[str, str]) -> None:
+    assert decide(live=False, authorize_live=False, environ=environ, tty=False).notes == ()
+
+
+def test_an_odd_value_is_shown_cut_and_quoted() -> None:
+    result = decide(live=False, authorize_live=False, environ={ENV_PAPER: "x" * 100}, tty=False)
+    assert result.notes == (f"ignored {ENV_PAPER}='{'x' * 20}…' (only 0 turns paper trading off)",)
+
+
 def test_values_are_case_and_space_tolerant_for_true() -> None:
     result = decide(live=False, authorize_live=False, tty=False, environ={ENV_PAPER: " 0 ", ENV_AUTHORIZED: "TRUE"})
     assert result == Authorization("live", "env")

@@ -532,11 +532,14 @@ def _require_ledger_for_live(app: AppContext, pre_mode: str) -> None:
 
 def _pre_mode(live: bool, authorize_live: bool) -> tuple[str, bool, str]:
     """(mode, authorized, how-or-why) without prompting: for previews and the recorded-source check."""
+    from orion_cli.cli.prompts import interactive
     from orion_cli.core import gate
 
     d = gate.decide(live=live, authorize_live=authorize_live, environ=os.environ, tty=False)
     if isinstance(d, gate.Authorization):
         return d.mode, True, d.how
+    if d.missing == gate.FLAG_AUTHORIZE and interactive():  # --live alone, on a terminal: asked, not refused
+        return "live", False, f"--confirm asks for the phrase {gate.PHRASE!r} on this terminal"
     return ("live" if live else "paper"), False, d.message
 
 
@@ -705,6 +708,10 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         if not _preview_used_key(app, prior, op, pre_mode):
             return
     elif not confirm:
+        from orion_cli.core import gate
+
+        for note in gate.decide(live=live, authorize_live=authorize_live, environ=os.environ, tty=False).notes:
+            out.warn(note)  # --confirm says them at the gate; a preview must not stay silent on them
         venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
 
         async def preview() -> tuple[TradePlan, dict[Venue, Balance | None]]:
