@@ -53,6 +53,7 @@ class StopFlag:
         self.out = out
         self.requested = False
         self.critical = False
+        self.sending = False  # inside a section, past stop_before_sending: orders may be going out
         self._previous: dict[int, Any] = {}
 
     @property
@@ -63,13 +64,24 @@ class StopFlag:
         self.requested = True
         _note(signum)
         if self.critical:
+            # Before stop_before_sending the section is still reading books and checks: it stops
+            # there, and "after the execution in flight" would be followed by "nothing placed".
+            said = ("stopping after the execution in flight is recorded…" if self.sending
+                    else "stopping before anything is sent…")
             with contextlib.suppress(Exception):
-                self.out.info("stopping after the execution in flight is recorded…")
+                self.out.info(said)
             return
         raise KeyboardInterrupt
 
     def is_requested(self) -> bool:
         return self.requested
+
+    def stop_before_sending(self) -> bool:
+        """Asked just before the executor starts: True stops there with nothing sent. From here on a
+        stop waits for the execution to be recorded (marked first, so a stop that lands between the
+        two is either seen here or said as such)."""
+        self.sending = True
+        return self.is_requested()
 
     def install(self) -> None:
         for signum in self.SIGNALS:
@@ -87,7 +99,8 @@ class StopFlag:
     @contextlib.contextmanager
     def section(self) -> Iterator[None]:
         self.critical = True
+        self.sending = False
         try:
             yield
         finally:
-            self.critical = False
+            self.critical = self.sending = False

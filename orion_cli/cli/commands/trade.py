@@ -749,7 +749,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     stop.install()
     try:
         with stop.section():
-            result = _run_execution(app, venues, source, op, size, key, auth, alerts, low_balance, stop.is_requested)
+            result = _run_execution(app, venues, source, op, size, key, auth, alerts, low_balance,
+                                    stop.stop_before_sending)
     except StoppedBeforeSending:
         out.info(f"{stop.reason} before anything was sent: nothing placed")
         raise KeyboardInterrupt from None
@@ -1078,7 +1079,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         try:
             with stop.section():
                 _, result = run(_bind_execute(app, venues, source, op, size, key, auth, alerts, low_balance,
-                                              stop.is_requested))
+                                              stop.stop_before_sending))
         except StoppedBeforeSending:
             return trades, None, 0  # nothing of this trade was sent; the loop stops on the request
         except OrionError as exc:

@@ -1,0 +1,48 @@
+"""What a stop signal inside a trade's section says, before and after the orders may be going out."""
+
+from __future__ import annotations
+
+import io
+import signal
+
+from orion_cli.cli.output import Output
+from orion_cli.cli.stopping import StopFlag, terminated_by
+
+
+def _flag() -> tuple[StopFlag, io.StringIO]:
+    err = io.StringIO()
+    return StopFlag(Output("jsonl", stdout=io.StringIO(), stderr=err)), err
+
+
+def test_a_stop_while_the_trade_is_prepared_says_it_stops_before_sending() -> None:
+    """Found by black-box testing: Ctrl-C while the books were read said "stopping after the execution
+    in flight is recorded…" and then "nothing placed"; nothing was in flight."""
+    stop, err = _flag()
+    stop.install()
+    try:
+        with stop.section():
+            signal.raise_signal(signal.SIGINT)  # deferred: no KeyboardInterrupt inside a section
+            assert stop.stop_before_sending() is True
+        assert "stopping before anything is sent" in err.getvalue()
+        assert "in flight" not in err.getvalue()
+    finally:
+        stop.restore()
+        terminated_by.clear()
+
+
+def test_a_stop_once_orders_may_be_going_out_waits_for_the_execution() -> None:
+    stop, err = _flag()
+    stop.install()
+    try:
+        with stop.section():
+            assert stop.stop_before_sending() is False
+            signal.raise_signal(signal.SIGTERM)
+            assert stop.requested
+        assert "stopping after the execution in flight is recorded" in err.getvalue()
+        assert stop.reason == "terminated (SIGTERM)"
+        with stop.section():  # a new section (the next trade of a watch) starts before sending again
+            signal.raise_signal(signal.SIGINT)
+        assert err.getvalue().endswith("stopping before anything is sent…\n")
+    finally:
+        stop.restore()
+        terminated_by.clear()
