@@ -391,16 +391,7 @@ class WebhookAlertSink:
         self._audit("alert.sent" if outcome.delivered else "alert.failed", outcome.audit_payload(self.format, message))
 
     def _forget_low(self, item: _Alert) -> None:
-        """A ``balance.low`` alert that was not delivered: clear the venue's low mark, so the next look
-        alerts the fall again instead of taking it as already told (until the daily reminder)."""
-        if item.kind != "balance.low" or not item.venue or self._db is None:
-            return
-        from orion_cli.store.low_balance import clear_low
-
-        try:
-            clear_low(self._db, item.venue_mode or self.mode, item.venue)
-        except Exception as exc:
-            log.warning("could not clear the low-balance mark of %s (%s)", item.venue, type(exc).__name__)
+        _forget_low(self._db, item, self.mode)
 
     def _audit_dropped(self) -> None:
         with self._cond:
@@ -414,6 +405,19 @@ class WebhookAlertSink:
 
     def _audit(self, type_: str, payload: dict[str, Any]) -> None:
         _audit(self._db, self.mode, type_, payload)
+
+
+def _forget_low(db: Database | None, item: _Alert, mode: str) -> None:
+    """A ``balance.low`` alert that was not delivered: clear the venue's low mark, so the next look
+    alerts the fall again instead of taking it as already told (until the daily reminder)."""
+    if item.kind != "balance.low" or not item.venue or db is None:
+        return
+    from orion_cli.store.low_balance import clear_low
+
+    try:
+        clear_low(db, item.venue_mode or mode, item.venue)
+    except Exception as exc:
+        log.warning("could not clear the low-balance mark of %s (%s)", item.venue, type(exc).__name__)
 
 
 def _audit(db: Database | None, mode: str, type_: str, payload: dict[str, Any]) -> None:
@@ -442,20 +446,25 @@ class UnavailableAlertSink:
         self.format = fmt
         self.mode = mode
         self.reason = reason
-        self._pending: list[tuple[str, str]] = []
+        self._pending: list[_Alert] = []
         self._lock = threading.Lock()
         log.warning("alerts are enabled but off for this run: %s", why)
 
     def emit(self, kind: str, message: str, payload: Mapping[str, Any] | None = None) -> None:
+        about = payload or {}
+        item = _Alert(kind, message, {}, str(about.get("venue") or ""), str(about.get("mode") or ""))
         with self._lock:
-            self._pending.append((kind, message))
+            self._pending.append(item)
 
     def flush(self, timeout: float = 5.0) -> None:
+        """Audits each alert as not sent; an undelivered ``balance.low`` clears its low mark, as the
+        webhook sink's does, so the fall is alerted once alerts work again (not at the daily reminder)."""
         with self._lock:
             pending, self._pending = self._pending, []
-        for kind, message in pending:
-            payload = Outcome(kind, False, 0, None, "unavailable").audit_payload(self.format, message)
+        for item in pending:
+            payload = Outcome(item.kind, False, 0, None, "unavailable").audit_payload(self.format, item.message)
             _audit(self._db, self.mode, "alert.failed", {**payload, "reason": self.reason})
+            _forget_low(self._db, item, self.mode)
 
     def close(self, timeout: float = 5.0) -> None:
         self.flush(timeout)

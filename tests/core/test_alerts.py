@@ -462,6 +462,21 @@ def test_enabled_but_unusable_alerts_warn_once_and_audit_what_they_could_not_sen
     assert CANARY_TOKEN not in json.dumps([e.payload for e in failed])
 
 
+def test_an_unusable_sinks_low_balance_alert_is_not_taken_as_told(db: Database) -> None:
+    """Found in the final read: the webhook sink clears a venue's low mark when its balance.low alert
+    is not delivered, but the sink for unusable alerts did not, so once alerts worked again the fall
+    was not alerted until the daily reminder."""
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    sink = webhook_sink(alert_settings(low_balance="50"), vault(), db, mode="live")
+    assert isinstance(sink, UnavailableAlertSink)
+    watch = LowBalanceWatch(alert_settings(low_balance="50"), sink, db, "live")
+    low = Balance(Venue.KALSHI, "live", D("10"), D("0"), D("10"), now)
+    assert watch.check([low]) == [low]
+    sink.flush()
+    assert [e.payload["kind"] for e in AuditLog(db).tail(100) if e.type == "alert.failed"] == ["balance.low"]
+    assert watch.check([low]) == [low]  # alerted (and audited) again, not taken as told
+
+
 def test_low_balance_watch_alerts_on_the_way_down_only(db: Database) -> None:
     now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     sink = NullAlertSink()
