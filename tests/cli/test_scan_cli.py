@@ -326,6 +326,34 @@ def test_watch_streams_json_lines_and_exits_130_on_a_stop_signal(isolated_home: 
     assert stored(records[-1]["id"])[0].id == records[-1]["id"]  # the ledger was left usable
 
 
+def test_a_streaming_watch_says_a_note_the_first_round_only(isolated_home: Path) -> None:
+    """Found by black-box testing: a curated pair that is never priced was warned about on every round of
+    `scan --watch --jsonl`, burying the rest of stderr; `trade --watch` says it once."""
+    pairs = isolated_home / "pairs.toml"
+    pairs.write_text('[[pair]]\nkalshi = "KXUPONLY-01-GCR"\n'
+                     'polymarket = "52443310884595080519080959369261795528721087515059406444814946948396908345148"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORION")}
+    env.update({"ORION_HOME": str(isolated_home), "NO_COLOR": "1", "ORION__MATCHING__PAIRS_FILE": str(pairs)})
+    proc = subprocess.Popen([*orion_cmd(), "scan", "--demo", "--watch", "1", "--jsonl"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, text=True)
+    err: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            err.append(line)
+            if len(SUMMARY.findall("".join(err))) >= 3:
+                break
+        proc.send_signal(signal.SIGINT)
+        err.append(proc.communicate(timeout=30)[1])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    said = "".join(err)
+    assert len(SUMMARY.findall(said)) >= 3, said
+    assert said.count("names Polymarket's NO token") == 1, said
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_watch_under_nohup_outlives_sighup(isolated_home: Path) -> None:
     """Found in review: the stop handler took over a SIGHUP that `nohup` had set to be ignored, so a

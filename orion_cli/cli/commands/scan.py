@@ -101,7 +101,10 @@ def _scan_once(app: AppContext, source: Any, options: Any, include_candidates: b
     return result
 
 
-def _render(app: AppContext, result: ScanResult, include_candidates: bool, *, stream: bool = False) -> None:
+def _render(app: AppContext, result: ScanResult, include_candidates: bool, *, stream: bool = False,
+            said: set[str] | None = None) -> None:
+    """``said``: the notes a streaming watch already warned about (each is said the first round it shows,
+    not every round; a table refreshed in place is cleared, so it says them again)."""
     out = app.out
     rows = [opportunity_row(op) for op in result.opportunities]
     for rec in rows:
@@ -139,7 +142,10 @@ def _render(app: AppContext, result: ScanResult, include_candidates: bool, *, st
             else:
                 out.records(cands, CANDIDATE_COLUMNS, title="candidates held back", empty="no held-back candidates")
     for note in result.notes:
-        out.warn(note)
+        if said is None or note not in said:
+            out.warn(note)
+        if said is not None:
+            said.add(note)
     stats = result.match_stats
     matched = f"{len(result.tradable)} tradable pair(s)" + (
         f", {len(result.held_back)} candidate(s) held back of {stats.checked_candidates} checked" if stats else ""
@@ -200,12 +206,13 @@ def scan_command(
     # stderr and, when machine-readable, as an error record), not as a process killed mid-line (143).
     stop = StopFlag(app.out)
     stop.install()
+    said: set[str] = set()
     try:
         while True:
             started = time.monotonic()
             result = _scan_once(app, source, options, include_candidates)
             if app.out.machine or not app.out.interactive:
-                _render(app, result, include_candidates, stream=True)
+                _render(app, result, include_candidates, stream=True, said=said)
             else:
                 from rich.console import Console
 
