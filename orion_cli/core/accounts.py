@@ -133,8 +133,14 @@ async def gather(
     *,
     source: MarketSource | None = None,
     now: datetime | None = None,
+    record: bool = False,
 ) -> AccountsReport:
-    """Balances and positions of every venue; marks from ``source`` when given."""
+    """Balances and positions of every venue; marks from ``source`` when given.
+
+    ``record`` (live): the reports are recorded in the ledger, with the settlements since, before the
+    day's P&L is valued, so the P&L is of the figures shown. Valued first, a ledger's first report was
+    not yet its capital, and the start-of-day equity read 0.
+    """
     now = now or datetime.now(UTC)
     accounts: list[VenueAccount] = []
     held: list[Position] = []
@@ -149,6 +155,10 @@ async def gather(
         age = max(0.0, (now - bal.as_of).total_seconds())
         accounts.append(VenueAccount(venue, bal.mode, bal, age_seconds=round(age, 3)))
         held.extend(pos)
+    if record:
+        from orion_cli.core.settlement import record_reports
+
+        await record_reports(ledger, venues, {a.venue: a.balance for a in accounts})
     marks: dict[MarkKey, Decimal] = {}
     titles: dict[tuple[Venue, str], str] = {}
     errors: list[str] = []

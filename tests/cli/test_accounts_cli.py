@@ -169,6 +169,10 @@ def test_live_balance_reads_the_venue_with_vault_credentials(tmp_path: Path, led
         records = json.loads(res.stdout)
         bal = next(r for r in records if r["type"] == "balance")
         assert (bal["venue"], bal["mode"], bal["available"]) == ("kalshi", "live", "123.4567")
+        # Found by black-box testing: the first live `balance` of a ledger valued the day before recording
+        # the venue's report, so its start-of-day equity read 0 (the next run showed the real figure).
+        pnl = next(r for r in records if r["type"] == "pnl")
+        assert (D(pnl["start_equity"]), D(pnl["equity"]), D(pnl["today_pnl"])) == (D("123.4567"), D("123.4567"), 0)
         assert "LIVE" in res.stderr
         db = open_database(ledger_url)
         try:

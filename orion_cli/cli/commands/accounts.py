@@ -119,13 +119,9 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     app.out.banner(f"LIVE: balances and positions as {', '.join(v.value for v in venues)} report them.")
 
     async def read() -> AccountsReport:
-        from orion_cli.core.settlement import record_reports
-
         try:
-            got = await gather(venues, ledger, settings)
             # Recorded with the held markets the venues have settled since (their payout is in the report).
-            await record_reports(ledger, venues, {a.venue: a.balance for a in got.accounts})
-            return got
+            return await gather(venues, ledger, settings, record=True)
         finally:
             await aclose_venues(venues.values())
 
