@@ -479,7 +479,7 @@ def test_resuming_a_polymarket_hedge_is_not_held_up_by_kalshi_maintenance(world:
     assert world.venue_positions() == expected == world.ledger_positions()
 
 
-def test_alerts_of_a_live_trade_are_the_live_ledgers_and_a_low_balance_is_alerted_once(world: World) -> None:
+def test_alerts_of_a_live_trade_are_the_live_ledgers_and_an_undelivered_low_balance_is_told_again(world: World) -> None:
     """trading.mode says paper; the flag pair makes the trade live, so its alerts are audited as live.
 
     Alerts are on without a webhook URL in the vault, so each alert is audited as ``alert.failed``
@@ -501,10 +501,13 @@ def test_alerts_of_a_live_trade_are_the_live_ledgers_and_a_low_balance_is_alerte
     assert code == 0, err
     first = low_alerts()
     assert len(first) == 2 and {e.mode for e in first} == {"live"}, [(e.mode, e.payload) for e in first]
-    # Another process, a minute later (as from cron): still low, so not alerted again.
+    # Another process, a minute later (as from cron): still low, and the alerts went nowhere, so they are
+    # not taken as told: alerted (and audited) again, as an undelivered webhook alert is. (Found in the
+    # final read: this sink kept the low mark, so once alerts worked the fall waited for the reminder.)
     code, _out, err = world.run(*LIVE, "--size", "5", "--idempotency-key", "live-low-2", extra_env=env)
     assert code == 0, err
-    assert len(low_alerts()) == 2
+    again = low_alerts()
+    assert len(again) == 4 and {e.payload["error"] for e in again} == {"unavailable"}
 
 
 # -- halt --cancel-open ---------------------------------------------------------------------------------
