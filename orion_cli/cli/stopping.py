@@ -78,8 +78,8 @@ class StopFlag:
 
     def stop_before_sending(self) -> bool:
         """Asked just before the executor starts: True stops there with nothing sent. From here on a
-        stop waits for the execution to be recorded (marked first, so a stop that lands between the
-        two is either seen here or said as such)."""
+        stop waits for the execution to be recorded. Marked before asking, so no stop is missed; one
+        landing between the two is seen here, after having said "after the execution in flight"."""
         self.sending = True
         return self.is_requested()
 

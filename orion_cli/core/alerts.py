@@ -447,6 +447,7 @@ class UnavailableAlertSink:
         self.mode = mode
         self.reason = reason
         self._pending: list[_Alert] = []
+        self._low: list[_Alert] = []  # balance.low alerts of this run, their marks cleared at the exit wait
         self._lock = threading.Lock()
         log.warning("alerts are enabled but off for this run: %s", why)
 
@@ -457,13 +458,18 @@ class UnavailableAlertSink:
             self._pending.append(item)
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Audits each alert as not sent; an undelivered ``balance.low`` clears its low mark, as the
-        webhook sink's does, so the fall is alerted once alerts work again (not at the daily reminder)."""
+        """Audits each alert as not sent. The wait before exit (``timeout`` > 0) also clears the low
+        marks of the run's ``balance.low`` alerts, as the webhook sink does for an undelivered one, so
+        the next process alerts the fall again (not at the daily reminder) once alerts work; a watch's
+        per-round ``flush(0)`` keeps them, since nothing can be sent before the process ends."""
         with self._lock:
             pending, self._pending = self._pending, []
+            self._low.extend(item for item in pending if item.kind == "balance.low")
+            low, self._low = (self._low, []) if timeout > 0 else ([], self._low)
         for item in pending:
             payload = Outcome(item.kind, False, 0, None, "unavailable").audit_payload(self.format, item.message)
             _audit(self._db, self.mode, "alert.failed", {**payload, "reason": self.reason})
+        for item in low:
             _forget_low(self._db, item, self.mode)
 
     def close(self, timeout: float = 5.0) -> None:

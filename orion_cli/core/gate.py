@@ -132,7 +132,7 @@ def near_misses(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 
 # Values that say what their variable already means without being its half: no note for these.
-_PAPER_ON = frozenset({"1", "true", "yes", "on"})
+_PAPER_ON = frozenset({"", "1", "true", "yes", "on"})  # empty: unset through an env file's ${X}
 _NOT_AUTHORIZED = frozenset({"", "0", "false", "no", "off"})
 _SHOWN_VALUE = 20  # characters of an odd value repeated in its note
 

@@ -121,29 +121,32 @@ def test_preview_shows_failing_checks_and_still_exits_0(op_id: str, monkeypatch:
     assert ledger_orders() == []
 
 
+@pytest.mark.parametrize(("limit", "value", "refusing"), [
+    ("ORDER_NOTIONAL", "0.5", {"ORDER_NOTIONAL"}),
+    # Found in review: below one contract the fallback planned 0.5, under Polymarket's minimum of 5, and
+    # INVALID_ORDER hid the limit; the scanned size shows it.
+    ("ORDER_CONTRACTS", "0.5", {"ORDER_CONTRACTS"}),
+])
 def test_when_not_one_contract_fits_the_preview_still_shows_the_plan_and_the_refusing_check(
-        op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        op_id: str, monkeypatch: pytest.MonkeyPatch, limit: str, value: str, refusing: set[str]) -> None:
     """Found by black-box testing: the preview exited 6 with an empty stdout, where every other refused
-    plan prints the plan and its verdicts and exits 0. Now the plan is sized at the scanned size within
-    order_contracts and ORDER_NOTIONAL says by how much; --confirm is refused by the checks (exit 6)."""
-    monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "0.5")
+    plan prints the plan and its verdicts and exits 0. The preview now plans the scanned size and the
+    checks say which limit refuses; --confirm is still refused before anything is planned (exit 6)."""
+    monkeypatch.setenv(f"ORION__LIMITS__{limit}", value)
     before = audit_count()
     code, out, err = invoke("trade", op_id, "--demo", "--jsonl")
     assert code == 0, err
     plan, *checks = lines(out)
-    assert plan["type"] == "plan" and Decimal(plan["size"]) >= 1
-    assert {c["name"] for c in checks if not c["passed"]} == {"ORDER_NOTIONAL"}
-    assert "not one contract" in err and "fits the order limits" in err
+    assert plan["type"] == "plan" and Decimal(plan["size"]) > 1
+    assert {c["name"] for c in checks if not c["passed"]} >= refusing
+    assert not {c["name"] for c in checks if not c["passed"]} & {"INVALID_ORDER"}
+    assert "not one contract" in err and "planning the scanned size" in err
     assert audit_count() == before
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
     assert code == 6, err
-    assert lines(err.splitlines()[-1])[0]["reason"] == "ORDER_NOTIONAL"
-    assert ledger_orders() == []
-    db = open_database(None)
-    try:
-        assert [e.type for e in AuditLog(db).tail(5)][-1] == "risk.rejected"
-    finally:
-        db.dispose()
+    assert lines(err.splitlines()[-1])[0]["reason"] == limit
+    assert out == "" and ledger_orders() == []
+    assert audit_count() == before  # refused before the gate: nothing planned, authorized or sent
 
 
 def test_a_half_set_environment_preview_does_not_call_the_refusal_paper_trading(
@@ -165,6 +168,23 @@ def test_a_preview_says_a_gate_variable_value_it_ignores(op_id: str, monkeypatch
     assert code == 0, err
     assert "ignored ORION_PAPER_TRADING='false' (only 0 turns paper trading off)" in err
     assert lines(out)[0]["mode"] == "paper"
+
+
+def test_every_preview_says_the_gates_notes_config_mode_included(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the preview left out the trading.mode note --confirm gives, and the preview of a
+    used key said no note at all."""
+    monkeypatch.setenv("ORION__TRADING__MODE", "live")
+    code, _out, err = invoke("trade", op_id, "--demo", "--jsonl")
+    assert code == 0, err
+    assert 'trading.mode = "live" in the configuration is not an authorization by itself' in err
+    monkeypatch.delenv("ORION__TRADING__MODE")
+    code, _out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+    assert code == 0, err
+    monkeypatch.setenv("ORION_PAPER_TRADING", "off")
+    code, out, err = invoke("trade", op_id, "--demo", "--jsonl")
+    assert code == 0, err
+    assert lines(out)[0]["type"] == "used_key"
+    assert err.count("ignored ORION_PAPER_TRADING='off'") == 1, err
 
 
 @pytest.mark.parametrize(("terminal", "said"), [(True, "--confirm asks for the phrase 'CONFIRM LIVE TRADING'"),

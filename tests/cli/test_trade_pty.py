@@ -171,6 +171,16 @@ def test_a_preview_on_a_terminal_asks_before_placing_and_no_places_nothing(op_id
     assert "nothing placed" in output and audit_events("order.intent") == []
 
 
+def test_placing_from_a_preview_says_the_gates_notes_once(op_id: str) -> None:
+    """Found in review: the preview warned a note, and the gate warned it again once "y" was typed."""
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y", enter=False,
+                                      prompt="Place these orders?", ORION_PAPER_TRADING="false")
+    assert before, f"no confirmation prompt appeared:\n{output}"
+    assert code == 0, output
+    assert "PAPER" in output  # past the gate (ORION_TRADE_STOP_AFTER_GATE stops it there)
+    assert output.count("warning: ignored ORION_PAPER_TRADING='false'") == 1, output
+
+
 def test_a_preview_of_an_interrupted_key_offers_to_resume_it(op_id: str) -> None:
     """Found in review: the preview of an interrupted key planned afresh and, DUPLICATE failing,
     offered nothing; it shows the execution and offers to resume it by its stored plan."""

@@ -152,6 +152,41 @@ def test_a_signal_during_an_execution_finishes_and_records_it_first(tmp_path: Pa
     check_ledger_and_audit()
 
 
+def test_a_signal_while_a_single_trades_orders_go_out_waits_for_the_execution() -> None:
+    """Found in review: no test covered the stop wiring of a single `trade --confirm` (only the watch's):
+    passing the plain stop flag there made a SIGTERM mid-execution say "stopping before anything is sent"."""
+    scanned = subprocess.run([*ORION_ARGV, "scan", "--demo", "--jsonl"], capture_output=True, text=True, env=env(),
+                             stdin=subprocess.DEVNULL, timeout=60)
+    op_id = json.loads(scanned.stdout.splitlines()[0])["id"]
+    proc = subprocess.Popen([*ORION_ARGV, "trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env(ORION__PAPER__LATENCY_MS="1500"))
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the intents are committed just before the first order is sent
+            db = open_database(None)
+            try:
+                if AuditLog(db).tail(5, types=("order.intent",)):
+                    break
+            finally:
+                db.dispose()
+            time.sleep(0.05)
+        else:
+            pytest.fail("no order intent within 30 s")
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "stopping after the execution in flight is recorded" in err and "before anything" not in err, err
+    assert "terminated (SIGTERM): the execution was finished and recorded first" in err
+    assert json.loads(out.splitlines()[-1])["status"] == "done"
+    check_ledger_and_audit()
+
+
 @pytest.mark.parametrize(("key", "mode", "flags", "resume"), [
     ("op-op1", "paper", " --demo", "orion trade op1 --confirm --idempotency-key op-op1 --demo"),
     # Found by black-box testing: under a key of the trader's own the watch traded the opportunity

@@ -144,6 +144,7 @@ def test_a_value_that_is_not_the_half_is_named_in_a_note(environ: dict[str, str]
 
 
 @pytest.mark.parametrize("environ", [{ENV_PAPER: "1"}, {ENV_PAPER: "true"}, {ENV_PAPER: " Yes "},
+                                     {ENV_PAPER: ""},  # found in review: an env file's unset ${X} warned
                                      {ENV_AUTHORIZED: "false"}, {ENV_AUTHORIZED: ""}, {ENV_AUTHORIZED: "0"},
                                      {ENV_PAPER: "0", ENV_AUTHORIZED: "true"}])
 def test_values_that_plainly_mean_what_happens_get_no_note(environ: dict[str, str]) -> None:

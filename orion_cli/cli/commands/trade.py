@@ -481,8 +481,11 @@ async def _banner_balances(venues: VenueSet) -> dict[Venue, Balance | None]:
 
 
 def run_gate(app: AppContext, *, live: bool, authorize_live: bool, venues: VenueSet | None,
-             op: Opportunity | None) -> Authorization:
-    """Apply the gate (prompting on a terminal only for ``--live`` alone); audit ``live.authorized``."""
+             op: Opportunity | None, notes_said: bool = False) -> Authorization:
+    """Apply the gate (prompting on a terminal only for ``--live`` alone); audit ``live.authorized``.
+
+    ``notes_said``: the preview before it already warned the gate's notes (the operator accepted
+    "Place these orders?"), so they are not warned twice."""
     from orion_cli.cli.prompts import ask_text, interactive
     from orion_cli.core import gate
 
@@ -493,7 +496,7 @@ def run_gate(app: AppContext, *, live: bool, authorize_live: bool, venues: Venue
 
     decision = gate.decide(live=live, authorize_live=authorize_live, environ=os.environ, tty=interactive(),
                            ask=ask, config_mode=app.settings().trading.mode)
-    for note in decision.notes:
+    for note in () if notes_said else decision.notes:
         app.out.warn(note)
     if isinstance(decision, gate.Refused):
         raise decision.error()
@@ -528,6 +531,14 @@ def _require_ledger_for_live(app: AppContext, pre_mode: str) -> None:
     on a new, empty ledger (exit 3). Asked before anything else opens the ledger."""
     if pre_mode == "live":
         app.db(existing=True)
+
+
+def _gate_notes(app: AppContext, live: bool, authorize_live: bool) -> tuple[str, ...]:
+    """What the gate would note (ignored variables and values, ``trading.mode``), without deciding."""
+    from orion_cli.core import gate
+
+    return gate.decide(live=live, authorize_live=authorize_live, environ=os.environ, tty=False,
+                       config_mode=app.settings().trading.mode).notes
 
 
 def _pre_mode(live: bool, authorize_live: bool) -> tuple[str, bool, str]:
@@ -663,6 +674,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     from orion_cli.cli.commands.market_data import run
     from orion_cli.cli.prompts import confirm as ask_confirm
     from orion_cli.cli.prompts import interactive
+    from orion_cli.core.errors import Refused
     from orion_cli.store import opportunities as store
 
     settings = app.settings()
@@ -679,20 +691,28 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     # limits size or judge it then.
     prior = existing_execution(app, key)
     resuming = prior is not None
+    if not confirm:  # --confirm says them at the gate; a preview must not stay silent on them
+        for note in _gate_notes(app, live, authorize_live):
+            out.warn(note)
     if store.is_expired(op) and not resuming:
         out.info(f"opportunity {op.id} expired at {op.expires_at:%Y-%m-%d %H:%M:%S}Z; re-reading the books "
                  "(STALE_QUOTE / EDGE_GONE decide)")
+    unfit = False  # nothing fits the limits: the preview shows the scanned size, never offers it
     if size is None and not resuming:
         size = size_within_limits(op, settings)
         if size is None:
-            # Planned all the same, at the scanned size within order_contracts (one contract could be
-            # below a market's minimum, and INVALID_ORDER would hide the limit): the checks on the fresh
-            # books say which limit refuses and by how much, so the preview exits 0 as for any refused
-            # plan, and --confirm is refused by the checks (exit 6, audited as risk.rejected).
-            size = min(op.size, settings.limits.order_contracts)
-            out.info(f"not one contract of {op.id} fits the order limits at the scanned prices "
-                     f"(limits.order_notional ${settings.limits.order_notional}, order_contracts "
-                     f"{settings.limits.order_contracts}); planning {size} to show the checks")
+            limits = settings.limits
+            binding = "ORDER_CONTRACTS" if limits.order_contracts < 1 else "ORDER_NOTIONAL"
+            why = (f"not one contract of {op.id} fits the order limits at the scanned prices "
+                   f"(limits.order_notional ${limits.order_notional}, order_contracts {limits.order_contracts})")
+            if confirm:
+                raise Refused(why, reason=binding)
+            # The preview plans the scanned size all the same, as for any plan a check refuses: the
+            # checks on the fresh books say which limit refuses and by how much (one contract could be
+            # below a market's minimum, and INVALID_ORDER would hide the limit), exit 0. Never sent:
+            # --confirm is refused above, and the preview does not offer to place it.
+            size, unfit = op.size, True
+            out.info(f"{why}; planning the scanned size {size} to show the checks")
         elif size < op.size:
             out.info(f"size {size} (scanned {op.size}, capped by limits.order_contracts/order_notional; "
                      "--size to choose)")
@@ -708,10 +728,6 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         if not _preview_used_key(app, prior, op, pre_mode):
             return
     elif not confirm:
-        from orion_cli.core import gate
-
-        for note in gate.decide(live=live, authorize_live=authorize_live, environ=os.environ, tty=False).notes:
-            out.warn(note)  # --confirm says them at the gate; a preview must not stay silent on them
         venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
 
         async def preview() -> tuple[TradePlan, dict[Venue, Balance | None]]:
@@ -726,7 +742,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         _render_plan(app, plan, pre_mode, verdict, blocking=blocking)
         # Offered only for a plan --confirm would place: NOT_AUTHORIZED is what the gate, next, decides.
         refused = any(not c.passed and c.name != "NOT_AUTHORIZED" for c in verdict.checks)
-        if blocking or refused or not (interactive() and not out.machine):
+        if blocking or refused or unfit or not (interactive() and not out.machine):
             return
         if not ask_confirm("Place these orders?", default=False):
             out.info("nothing placed")
@@ -734,7 +750,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
 
     venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
     auth = run_gate(app, live=live, authorize_live=authorize_live, venues=venues if pre_mode == "live" or live
-                    else None, op=op)
+                    else None, op=op, notes_said=not confirm)
     if _stop_after_gate(app, auth):
         return
     venues = VenueSet(app, auth.mode, source, leg_venues, secrets)
