@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from orion_cli.core.config import Settings
-from orion_cli.core.errors import OrionError
+from orion_cli.core.errors import AuthError, OrionError
 from orion_cli.core.models import OrderBook, Venue
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import DailyPnl, Exposure, Ledger, MarkKey, exposure_of
@@ -51,6 +51,7 @@ class VenueAccount:
     balance: Balance | None
     reason: str = ""
     age_seconds: float | None = None
+    rejected: bool = False  # the venue refused our credentials: a key to fix, not an outage (exit 4)
 
     @property
     def available(self) -> bool:
@@ -150,7 +151,7 @@ async def gather(
             bal = await tv.balance()
             pos = await tv.positions()
         except OrionError as exc:
-            accounts.append(VenueAccount(venue, tv.mode, None, reason=str(exc)))
+            accounts.append(VenueAccount(venue, tv.mode, None, reason=str(exc), rejected=isinstance(exc, AuthError)))
             continue
         age = max(0.0, (now - bal.as_of).total_seconds())
         accounts.append(VenueAccount(venue, bal.mode, bal, age_seconds=round(age, 3)))

@@ -74,6 +74,9 @@ class AuthError(SecretsError):
     reason = "auth"
 
 
+REJECTED_HINT = "check the API key id, private key, key environment (demo/prod) and the system clock"
+
+
 class VenueUnavailable(OrionError):
     """A venue could not be reached after retries: network, 5xx or 429 exhausted (exit 5)."""
 

@@ -41,7 +41,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from orion_cli.core.aio import all_of
 from orion_cli.core.alert_sink import AlertSink
 from orion_cli.core.config import Settings
-from orion_cli.core.errors import DataError, OrionError, SecretsError, VenueError, VenueUnavailable
+from orion_cli.core.errors import AuthError, DataError, OrionError, SecretsError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import CENT, MICRO, ONE, ZERO, to_decimal
 from orion_cli.execution.state import NEVER_SENT, ExecStatus, load_result, resume_command
@@ -176,6 +176,7 @@ class VenueReconcile:
     settled: list[SettledMarket] = field(default_factory=list)
     transfers: list[CountedTransfer] = field(default_factory=list)  # deposits/withdrawals counted as capital
     reason: str = ""
+    rejected: bool = False  # unavailable because the venue refused our credentials (exit 4, not 5)
     pending: list[str] = field(default_factory=list)  # not judged yet: too recent to call
     balance: Balance | None = None
     counts: dict[str, int] = field(default_factory=dict)
@@ -203,18 +204,20 @@ class VenueReconcile:
 
 
 class _Unreachable(Exception):
-    """A venue call failed: the venue is reported unavailable, the others carry on."""
+    """A venue call failed: the venue is reported unavailable, the others carry on. ``rejected``: it
+    refused our credentials (exit 4: a key to fix, not an outage to wait out)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, rejected: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.rejected = rejected
 
 
 async def _call(aw: Awaitable[T]) -> T:
     try:
         return await aw
     except OrionError as exc:
-        raise _Unreachable(exc.message) from exc
+        raise _Unreachable(exc.message, rejected=isinstance(exc, AuthError)) from exc
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -379,6 +382,7 @@ async def reconcile_async(
         except _Unreachable as exc:
             result.status = "unavailable"
             result.reason = exc.reason
+            result.rejected = exc.rejected
             with db.write() as conn:
                 ctx.audit(conn, "reconcile.unavailable", {"venue": venue.value, "mode": mode, "reason": exc.reason,
                                                           "resolved": [r.to_record() for r in result.resolved]},
@@ -579,7 +583,7 @@ async def _resolve(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any],
     try:
         state = await tv.find_order(coid, row.venue_order_id)
     except (VenueUnavailable, VenueError, SecretsError) as exc:
-        raise _Unreachable(exc.message) from exc
+        raise _Unreachable(exc.message, rejected=isinstance(exc, AuthError)) from exc
     except OrionError as exc:
         result.drifts.append(_order_drift(venue, row, f"outcome {before.value}; the venue lookup failed: {exc}"))
         return

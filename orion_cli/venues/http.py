@@ -27,7 +27,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from orion_cli.core.errors import AuthError, VenueError, VenueUnavailable
+from orion_cli.core.errors import REJECTED_HINT, AuthError, VenueError, VenueUnavailable
 from orion_cli.core.money import loads_exact
 
 __all__ = [
@@ -322,7 +322,7 @@ class VenueHttp:
         return AuthError(
             f"{self.venue} rejected our credentials for {method} {path}: HTTP {response.status_code}"
             + (f" {reason}" if reason else ""),
-            hint="check the API key id, private key, key environment (demo/prod) and the system clock",
+            hint=REJECTED_HINT,
         )
 
     # -- reads ------------------------------------------------------------------------------

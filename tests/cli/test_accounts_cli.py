@@ -20,7 +20,7 @@ from orion_cli.cli.app import OrionGroup, root
 from orion_cli.cli.commands import accounts
 from orion_cli.core.accounts import gather
 from orion_cli.core.config import load_settings
-from orion_cli.core.errors import VenueUnavailable
+from orion_cli.core.errors import AuthError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.store.db import open_database
 from orion_cli.store.ledger import Ledger
@@ -205,6 +205,40 @@ class _Down:
 
     async def positions(self) -> Any:  # pragma: no cover - never reached
         return []
+
+
+class _Rejecting(_Down):
+    async def balance(self) -> Any:
+        raise AuthError("kalshi rejected our credentials for GET /portfolio/balance: HTTP 401")
+
+
+def test_a_venue_refusing_our_credentials_is_exit_4_with_the_other_venue_still_shown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: a 401 was shown as the venue unavailable, and with the other venue
+    answering `balance` exited 0, so a revoked key went unnoticed from cron."""
+    from orion_cli.cli.commands import accounts as accounts_cmd
+
+    db_file = f"sqlite:///{tmp_path / 'l.db'}"
+    db = open_database(db_file)
+    db.dispose()
+    settings = load_settings(environ={})
+
+    def report(app: Any, snapshot: Any, demo: Any, mark: bool) -> Any:
+        db = open_database(db_file)
+        try:
+            ok = PaperVenue(Venue.POLYMARKET, db, demo_source(), settings)
+            return asyncio.run(gather({Venue.KALSHI: _Rejecting(), Venue.POLYMARKET: ok},  # type: ignore[dict-item]
+                                      Ledger(db), settings))
+        finally:
+            db.dispose()
+
+    monkeypatch.setattr(accounts_cmd, "_report", report)
+    res = _invoke("--db", db_file, "balance", "--json")
+    assert res.exit_code == 4, res.output
+    by_venue = {r["venue"]: r for r in json.loads(res.stdout) if r["type"] == "balance"}
+    assert by_venue["kalshi"]["status"] == "unavailable" and "401" in by_venue["kalshi"]["reason"]
+    assert by_venue["polymarket"]["status"] == "ok"
+    assert "API key" in res.stderr
 
 
 def test_an_unreachable_venue_is_reported_not_fatal(tmp_path: Path) -> None:

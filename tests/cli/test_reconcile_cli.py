@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from orion_cli.cli.app import OrionGroup, root
 from orion_cli.cli.commands import reconcile as reconcile_cmd
-from orion_cli.core.errors import VenueUnavailable
+from orion_cli.core.errors import AuthError, VenueUnavailable
 from orion_cli.core.metrics import write_atomic
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.runlock import RunLock
@@ -63,17 +63,21 @@ def db_file(tmp_path: Path) -> str:
 @pytest.fixture
 def drifting(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Make the paper venues report an extra position (drift) or fail (outage), per venue."""
-    script: dict[str, Any] = {"extra": {}, "down": set()}
+    script: dict[str, Any] = {"extra": {}, "down": set(), "rejecting": set()}
+
+    def fail(venue: Venue) -> None:
+        if venue in script["rejecting"]:
+            raise AuthError(f"{venue.value} rejected our credentials for GET /portfolio/positions: HTTP 401")
+        if venue in script["down"]:
+            raise VenueUnavailable(venue.value, "HTTP 503 after 3 attempts")
 
     class Scripted(paper_mod.PaperVenue):
         async def positions(self) -> list[Position]:
-            if self.venue in script["down"]:
-                raise VenueUnavailable(self.venue.value, "HTTP 503 after 3 attempts")
+            fail(self.venue)
             return [*await super().positions(), *script["extra"].get(self.venue, [])]
 
         async def fills(self, **kw: Any) -> list[Fill]:
-            if self.venue in script["down"]:
-                raise VenueUnavailable(self.venue.value, "HTTP 503 after 3 attempts")
+            fail(self.venue)
             return await super().fills(**kw)
 
     monkeypatch.setattr(paper_mod, "PaperVenue", Scripted)
@@ -174,6 +178,26 @@ def test_unreachable_venue_is_exit_5_and_drift_elsewhere_wins(db_file: str, drif
     assert recs["polymarket"]["status"] == "unavailable" and "503" in recs["polymarket"]["reason"]
     assert recs["kalshi"]["status"] == "clean"
     drifting["extra"][Venue.KALSHI] = [_extra()]
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 7
+
+
+def test_a_venue_refusing_our_credentials_is_exit_4_not_an_outage(db_file: str, drifting: dict[str, Any],
+                                                                   tmp_path: Path) -> None:
+    """Found by black-box testing: a 401 (a revoked or rotated key) was reported as the venue unavailable,
+    exit 5, which the README's systemd unit counts as success, so the unit never failed."""
+    drifting["rejecting"].add(Venue.POLYMARKET)
+    prom = tmp_path / "orion.prom"
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", "--metrics-file", str(prom))
+    assert res.exit_code == 4, res.output
+    recs = {r["venue"]: r for r in json.loads(res.stdout)}
+    assert recs["polymarket"]["status"] == "unavailable" and "401" in recs["polymarket"]["reason"]
+    assert recs["kalshi"]["status"] == "clean"
+    assert "orion_reconcile_exit_code 4" in prom.read_text()
+    assert '"reason":"auth"' in res.stderr.replace(" ", "") and "API key" in res.stderr
+    drifting["down"].add(Venue.KALSHI)  # an outage beside it: the key still decides
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 4
+    drifting["down"].clear()
+    drifting["extra"][Venue.KALSHI] = [_extra()]  # a drift still wins
     assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 7
 
 

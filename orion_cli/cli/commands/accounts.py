@@ -139,10 +139,13 @@ def _exposure_records(report: AccountsReport) -> list[dict[str, Any]]:
 
 
 def _finish(app: AppContext, report: AccountsReport) -> None:
-    from orion_cli.core.errors import VenueUnavailable
+    from orion_cli.core.errors import REJECTED_HINT, AuthError, VenueUnavailable
 
     for acct in report.unavailable:
         app.out.warn(f"{acct.venue.value} unavailable: {acct.reason}")
+    rejected = [a for a in report.unavailable if a.rejected]
+    if rejected:  # a revoked or mistyped key is not an outage to wait out (exit 5): exit 4
+        raise AuthError("; ".join(a.reason for a in rejected), hint=REJECTED_HINT)
     if report.accounts and not report.answered:
         raise VenueUnavailable("every venue", "; ".join(f"{a.venue.value}: {a.reason}" for a in report.accounts))
 
@@ -164,10 +167,11 @@ def balance_command(
     Paper mode reads the paper ledger; live mode (trading.mode = "live", or the live environment pair)
     reads each venue with the vault's credentials and records its report, with the held markets it has
     settled since (position.settled) and the Kalshi deposits and withdrawals it holds (capital, not
-    profit or loss: capital.transfer). Polymarket's total includes resolved payouts not yet redeemed.
-    A venue that cannot be reached, or has no credentials, is shown as unavailable; exit 5 only when
-    none answered (exit 4 when no venue has credentials). Today's P&L marks positions to the best bids
-    with --demo or --snapshot (or --refresh on live books), as `orion positions` does; else at cost.
+    profit or loss: capital.transfer). Polymarket's total includes resolved payouts not yet redeemed. A
+    venue that cannot be reached, or has no credentials, is shown as unavailable; exit 5 only when none
+    answered (exit 4 when no venue has credentials, or a venue rejected them). Today's P&L marks
+    positions to the best bids with --demo or --snapshot (or --refresh on live books), as `orion
+    positions` does; else at cost.
 
     Example:  orion balance   ·   orion balance --demo --json
     """

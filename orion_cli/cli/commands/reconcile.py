@@ -239,6 +239,11 @@ def reconcile_command(
             + (f", {fixed} adopted with --fix" if fixed else ""),
             hint="; ".join(hints) or None,
         )
+    rejected = [r for r in unavailable if r.rejected]
+    if rejected:  # a revoked or mistyped key is not an outage a unit may wait out (exit 5): exit 4
+        from orion_cli.core.errors import REJECTED_HINT, AuthError
+
+        raise AuthError("; ".join(r.reason for r in rejected), hint=REJECTED_HINT)
     if unavailable:
         raise VenueUnavailable(", ".join(r.venue.value for r in unavailable),
                                "; ".join(r.reason for r in unavailable))
@@ -247,10 +252,12 @@ def reconcile_command(
 
 def outcome(results: list[VenueReconcile]) -> tuple[list[VenueReconcile], list[VenueReconcile], int]:
     """(drifted, unavailable, exit code): 7 for any drift, even one found on a venue that was then
-    unreachable (an interrupted execution is reported on the venue holding the most); else 5; else 0."""
+    unreachable (an interrupted execution is reported on the venue holding the most); else 4 when a
+    venue refused our credentials; else 5; else 0."""
     drifted = [r for r in results if r.drifts]  # status "drift" is set only with drifts
     unavailable = [r for r in results if r.status == "unavailable"]
-    return drifted, unavailable, 7 if drifted else 5 if unavailable else 0
+    rejected = any(r.rejected for r in unavailable)
+    return drifted, unavailable, 7 if drifted else 4 if rejected else 5 if unavailable else 0
 
 
 def _render(app: AppContext, results: list[VenueReconcile]) -> None:
