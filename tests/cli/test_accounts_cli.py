@@ -241,6 +241,38 @@ def test_a_venue_refusing_our_credentials_is_exit_4_with_the_other_venue_still_s
     assert "API key" in res.stderr
 
 
+@pytest.mark.parametrize("fmt", ["--json", "table"])
+def test_positions_says_which_venue_was_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    """Found by black-box testing: with Kalshi unreachable, live `positions` printed only the P&L record
+    (the table: "no open positions") and exited 0; the one trace was a warning that -q drops."""
+    from orion_cli.cli.commands import accounts as accounts_cmd
+
+    db_file = f"sqlite:///{tmp_path / 'l.db'}"
+    settings = load_settings(environ={})
+
+    def report(app: Any, snapshot: Any, demo: Any, mark: bool) -> Any:
+        db = open_database(db_file)
+        try:
+            ok = PaperVenue(Venue.POLYMARKET, db, demo_source(), settings)
+            return asyncio.run(gather({Venue.KALSHI: _Down(), Venue.POLYMARKET: ok},  # type: ignore[dict-item]
+                                      Ledger(db), settings))
+        finally:
+            db.dispose()
+
+    monkeypatch.setattr(accounts_cmd, "_report", report)
+    args = ["--json"] if fmt == "--json" else ["--format", "table"]
+    res = _invoke("--db", db_file, "-q", "positions", *args)
+    assert res.exit_code == 0, res.output
+    if fmt == "--json":
+        unseen = [r for r in json.loads(res.stdout) if r["type"] == "balance"]
+        assert [(r["venue"], r["status"]) for r in unseen] == [("kalshi", "unavailable")]
+        assert "connection refused" in unseen[0]["reason"]
+    else:
+        assert "venues not read" in res.stdout and "kalshi" in res.stdout and "connection refused" in res.stdout
+        loud = _invoke("--db", db_file, "positions", *args)
+        assert "no open positions on the venues that answered (kalshi unavailable)" in loud.stderr
+
+
 def test_an_unreachable_venue_is_reported_not_fatal(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'l.db'}")
     settings = load_settings(environ={})

@@ -200,17 +200,27 @@ def positions_command(
     """Open positions per venue with exposure by market and category; marked when a source is given.
 
     With --demo or --snapshot (or --refresh on live books) each position is marked to the best bid
-    of its outcome.
+    of its outcome. A venue that cannot be read is listed as unavailable (a `balance` record with
+    status "unavailable" in JSON), its positions unknown; exit 5 only when none answered.
 
     Example:  orion positions --demo   ·   orion positions --json
     """
     app = get_app(ctx)
     report = _report(app, snapshot, demo, mark=refresh or demo or snapshot is not None)
     positions = [p.to_record() for p in report.positions]
+    # A venue that did not answer holds positions nobody has seen: said in the data (its `balance`
+    # record, status "unavailable"), not only in a warning that -q drops.
+    unseen = [a.to_record() for a in report.unavailable]
     if app.out.machine:
-        app.out.records([*positions, *_exposure_records(report), report.pnl.to_record()], POSITION_COLUMNS)
+        app.out.records([*positions, *unseen, *_exposure_records(report), report.pnl.to_record()],
+                        POSITION_COLUMNS)
     else:
-        app.out.records(positions, POSITION_COLUMNS, title="positions", empty="no open positions")
+        where = ", ".join(a.venue.value for a in report.unavailable)
+        empty = f"no open positions on the venues that answered ({where} unavailable)" if where \
+            else "no open positions"
+        app.out.records(positions, POSITION_COLUMNS, title="positions", empty=empty)
+        if where:
+            app.out.records(unseen, BALANCE_COLUMNS, title="venues not read")
         exposure = _exposure_records(report)
         if exposure:
             app.out.records(exposure, EXPOSURE_COLUMNS, title="exposure")
