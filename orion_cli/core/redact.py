@@ -39,6 +39,10 @@ def mask_url(url: str) -> str:
         parsed = make_url(url)
     except Exception:  # any parse failure: mask as text
         return _mask_url_text(url)
+    if "@" in (parsed.host or ""):
+        # A password holding an unescaped "@": the parser ends it at the first one and the rest of the
+        # password reads as part of the host, which would be shown. A host never holds an "@".
+        return _mask_url_text(url)
     placeholder = "ORIONMASKED"  # rendered as is (a literal "***" would be percent-encoded), then replaced
     secret = {k: placeholder for k in parsed.query if _secret_param(k)}
     if secret:

@@ -29,6 +29,10 @@ from orion_cli.core.redact import mask_url, mask_web_url, web_url_ok
     ("host=x password='abc def", "host=x password=***"),
     ("host=x password=ab'cd user=u", "host=x password=*** user=u"),
     ('host=x password="abc def" user=u', "host=x password=*** user=u"),
+    # Found by black-box testing: an unescaped "@" in the password parses (the driver ends the password
+    # at the first "@"), and the rest of it was shown as part of the host.
+    ("postgresql://orion:PGSECRET@x3@127.0.0.1:1/orion", "postgresql://orion:***@127.0.0.1:1/orion"),
+    ("postgresql://u:a@b@c@h/db?password=z&x=1", "postgresql://u:***@h/db?password=***&x=1"),
 ])
 def test_mask_url_hides_every_password_it_holds(url: str, shown: str) -> None:
     assert mask_url(url) == shown
