@@ -207,6 +207,26 @@ class _Down:
         return []
 
 
+def _kalshi_beside_paper_polymarket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kalshi: Any) -> str:
+    """A ledger URL whose `balance`/`positions` report reads ``kalshi`` (a scripted failure) and a paper
+    Polymarket venue on the demo data, as the live report would read two venues."""
+    from orion_cli.cli.commands import accounts as accounts_cmd
+
+    db_file = f"sqlite:///{tmp_path / 'l.db'}"
+    settings = load_settings(environ={})
+
+    def report(app: Any, snapshot: Any, demo: Any, mark: bool) -> Any:
+        db = open_database(db_file)
+        try:
+            ok = PaperVenue(Venue.POLYMARKET, db, demo_source(), settings)
+            return asyncio.run(gather({Venue.KALSHI: kalshi, Venue.POLYMARKET: ok}, Ledger(db), settings))
+        finally:
+            db.dispose()
+
+    monkeypatch.setattr(accounts_cmd, "_report", report)
+    return db_file
+
+
 class _Rejecting(_Down):
     async def balance(self) -> Any:
         raise AuthError("kalshi rejected our credentials for GET /portfolio/balance: HTTP 401")
@@ -216,23 +236,7 @@ def test_a_venue_refusing_our_credentials_is_exit_4_with_the_other_venue_still_s
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by black-box testing: a 401 was shown as the venue unavailable, and with the other venue
     answering `balance` exited 0, so a revoked key went unnoticed from cron."""
-    from orion_cli.cli.commands import accounts as accounts_cmd
-
-    db_file = f"sqlite:///{tmp_path / 'l.db'}"
-    db = open_database(db_file)
-    db.dispose()
-    settings = load_settings(environ={})
-
-    def report(app: Any, snapshot: Any, demo: Any, mark: bool) -> Any:
-        db = open_database(db_file)
-        try:
-            ok = PaperVenue(Venue.POLYMARKET, db, demo_source(), settings)
-            return asyncio.run(gather({Venue.KALSHI: _Rejecting(), Venue.POLYMARKET: ok},  # type: ignore[dict-item]
-                                      Ledger(db), settings))
-        finally:
-            db.dispose()
-
-    monkeypatch.setattr(accounts_cmd, "_report", report)
+    db_file = _kalshi_beside_paper_polymarket(tmp_path, monkeypatch, _Rejecting())
     res = _invoke("--db", db_file, "balance", "--json")
     assert res.exit_code == 4, res.output
     by_venue = {r["venue"]: r for r in json.loads(res.stdout) if r["type"] == "balance"}
@@ -245,21 +249,7 @@ def test_a_venue_refusing_our_credentials_is_exit_4_with_the_other_venue_still_s
 def test_positions_says_which_venue_was_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
     """Found by black-box testing: with Kalshi unreachable, live `positions` printed only the P&L record
     (the table: "no open positions") and exited 0; the one trace was a warning that -q drops."""
-    from orion_cli.cli.commands import accounts as accounts_cmd
-
-    db_file = f"sqlite:///{tmp_path / 'l.db'}"
-    settings = load_settings(environ={})
-
-    def report(app: Any, snapshot: Any, demo: Any, mark: bool) -> Any:
-        db = open_database(db_file)
-        try:
-            ok = PaperVenue(Venue.POLYMARKET, db, demo_source(), settings)
-            return asyncio.run(gather({Venue.KALSHI: _Down(), Venue.POLYMARKET: ok},  # type: ignore[dict-item]
-                                      Ledger(db), settings))
-        finally:
-            db.dispose()
-
-    monkeypatch.setattr(accounts_cmd, "_report", report)
+    db_file = _kalshi_beside_paper_polymarket(tmp_path, monkeypatch, _Down())
     args = ["--json"] if fmt == "--json" else ["--format", "table"]
     res = _invoke("--db", db_file, "-q", "positions", *args)
     assert res.exit_code == 0, res.output
