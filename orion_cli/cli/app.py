@@ -169,8 +169,12 @@ class OrionGroup(TyperGroup):
             _report(ctx, int(ExitCode.INTERRUPTED), "interrupted", stop_reason(), None)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
+            # Output's own writes drop what a gone reader cannot take and let the command finish; a
+            # closed pipe reaching here cut the command short, so its outcome is unknown: not a success.
             _silence_stdout()
-            raise typer.Exit(0) from None
+            _report(ctx, int(ExitCode.ERROR), "output_closed", "the output was closed before the command finished",
+                    None)
+            raise typer.Exit(int(ExitCode.ERROR)) from None
         except Exception as exc:
             where = _origin(exc)
             message = f"unexpected internal error ({type(exc).__name__}{where})"

@@ -8,6 +8,7 @@ Colour and decoration only on a terminal, and never when ``NO_COLOR`` is set.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -142,6 +143,48 @@ def _write_whole(stream: IO[str], text: str) -> None:
     binary.flush()
 
 
+def rich_console(file: IO[str], **options: Any) -> Any:
+    """A rich Console on ``file`` that lets a closed pipe be raised as :class:`BrokenPipeError`.
+
+    Rich's own answer to one is to point *stdout* (whichever stream it was writing) at /dev/null and
+    raise ``SystemExit(1)``, which would skip the command's remaining work and its own exit code.
+    """
+    return _console_class()(file=file, **options)
+
+
+@functools.cache
+def _console_class() -> Any:
+    from rich.console import Console  # imported on first use: rich costs start-up time
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    return _Console
+
+
+def _discard(stream: IO[str]) -> None:
+    """Point a stream whose reader went away at /dev/null.
+
+    What its buffer still holds would otherwise fail again at every flush, and at the interpreter's
+    last one as "Exception ignored ... BrokenPipeError" on stderr.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (tests' StringIO): nothing to flush later
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, fd)
+    except OSError:
+        pass
+    finally:
+        os.close(devnull)
+
+
 class Output:
     """Renders records and messages. Built once per invocation from the global options."""
 
@@ -162,6 +205,18 @@ class Output:
         self.verbose = verbose
         self.color = stream_is_tty(self.stderr) and not os.environ.get("NO_COLOR")
         self.interactive = stream_is_tty(sys.stdin) and stream_is_tty(self.stdout)
+        # A reader that went away (`| head -1`) ends the data, not the command: the command finishes
+        # what it started and its own outcome sets the exit code (a drift found by `reconcile | head`
+        # still exits 7). Loops that only produce output (follow, watch) check this and stop.
+        self._stdout_closed = False
+        self._stderr_closed = False
+
+    def stdout_closed(self) -> bool:
+        """Whether stdout's reader went away (a method: a loop's check after a write is never narrowed away)."""
+        return self._stdout_closed
+
+    def stderr_closed(self) -> bool:
+        return self._stderr_closed
 
     @property
     def machine(self) -> bool:
@@ -201,10 +256,27 @@ class Output:
             self._write("  ".join(c.cell(record) for c in columns))
 
     def _write(self, line: str) -> None:
+        if self._stdout_closed:
+            return
         # Ctrl-C must land between lines, never inside one: an interrupted write to a full pipe leaves
         # half a JSON line for the reader (seen when `audit tail -f` was stopped while its reader lagged).
-        with _interrupt_between_lines():
-            _write_whole(self.stdout, line + "\n")
+        try:
+            with _interrupt_between_lines():
+                _write_whole(self.stdout, line + "\n")
+        except BrokenPipeError:
+            self._stdout_closed = True
+            _discard(self.stdout)
+
+    def _print(self, console: Any, renderable: Any) -> None:
+        """A rich renderable to stdout, once, unless its reader went away."""
+        if self._stdout_closed:
+            return
+        try:
+            console.print(renderable)
+            self.stdout.flush()
+        except BrokenPipeError:
+            self._stdout_closed = True
+            _discard(self.stdout)
 
     def _table(self, records: Iterable[dict[str, Any]], columns: Sequence[Column], title: str) -> None:
         from rich.table import Table
@@ -227,16 +299,13 @@ class Output:
         console = self._console()
         if need > console.width:
             console = self._console(width=need)
-        console.print(table)
-        self.stdout.flush()
+        self._print(console, table)
 
     def _console(self, width: int | None = None) -> Any:
-        from rich.console import Console
-
         if stream_is_tty(self.stdout):
-            return Console(file=self.stdout, no_color=not self.color, width=width)
+            return rich_console(self.stdout, no_color=not self.color, width=width)
         # A table asked for on a pipe or file: wide, plain, never truncated to 80 columns.
-        return Console(file=self.stdout, no_color=True, force_terminal=False, width=max(240, width or 0))
+        return rich_console(self.stdout, no_color=True, force_terminal=False, width=max(240, width or 0))
 
     def _kv_table(self, record: dict[str, Any], columns: Sequence[Column], title: str) -> None:
         from rich.table import Table
@@ -246,20 +315,27 @@ class Output:
         table.add_column("value")
         for c in columns:
             table.add_row(c.header, c.cell(record))
-        self._console().print(table)
-        self.stdout.flush()
+        self._print(self._console(), table)
 
     # -- talk ----------------------------------------------------------------------------------
 
     def _say(self, text: str, style: str = "") -> None:
         text = terminal_safe(text)
         if self.color and style:
-            from rich.console import Console
-
-            Console(file=self.stderr, highlight=False).print(text, style=style, markup=False)
+            self._to_stderr(lambda: rich_console(self.stderr, highlight=False).print(text, style=style, markup=False))
         else:
-            self.stderr.write(text + "\n")
-        self.stderr.flush()
+            self._to_stderr(lambda: self.stderr.write(text + "\n"))
+
+    def _to_stderr(self, write: Any) -> None:
+        """Messages are never why a command fails: with stderr's reader gone (`2>&1 | head`) they are dropped."""
+        if self._stderr_closed:
+            return
+        try:
+            write()
+            self.stderr.flush()
+        except BrokenPipeError:
+            self._stderr_closed = True
+            _discard(self.stderr)
 
     def info(self, text: str) -> None:
         if not self.quiet:
@@ -287,6 +363,5 @@ class Output:
 
     def error_record(self, exit_code: int, reason: str, message: str) -> None:
         """With --json/--jsonl, failures also get one machine-readable line on stderr."""
-        self.stderr.write(to_json_line({"type": "error", "exit_code": exit_code, "reason": reason,
-                                        "message": message}) + "\n")
-        self.stderr.flush()
+        line = to_json_line({"type": "error", "exit_code": exit_code, "reason": reason, "message": message})
+        self._to_stderr(lambda: self.stderr.write(line + "\n"))

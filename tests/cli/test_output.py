@@ -232,3 +232,55 @@ def test_newlines_and_tabs_in_messages_are_kept() -> None:
     err = io.StringIO()
     Output("table", stderr=err).info("one\ttab\ntwo")
     assert err.getvalue() == "one\ttab\ntwo\n"
+
+
+class ReaderGone(io.StringIO):
+    """A stream whose reader went away after ``keep`` writes, as `| head -1` leaves a pipe."""
+
+    def __init__(self, keep: int = 0) -> None:
+        super().__init__()
+        self.keep = keep
+        self.attempts = 0
+
+    def write(self, text: str) -> int:
+        self.attempts += 1
+        if self.attempts > self.keep:
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+@pytest.mark.parametrize("fmt", ["table", "jsonl", "json"])
+def test_a_closed_stdout_is_noted_and_later_data_dropped_while_messages_still_go_out(fmt: str) -> None:
+    """Found in a black-box run: a closed stdout raised out of the command and it exited 0, so
+    `reconcile --jsonl | head -1` hid a drift (exit 7) and `audit verify | true` a broken chain."""
+    out, err = ReaderGone(), io.StringIO()
+    o = Output(fmt, stdout=out, stderr=err)
+    o.record({"type": "halt", "halted": True})
+    assert o.stdout_closed()
+    tries = out.attempts
+    o.records([{"type": "halt", "reason": "x"}], [Column("reason", "reason")])
+    o.stream({"type": "halt", "reason": "x"}, [Column("reason", "reason")])
+    assert out.attempts == tries  # nothing more is tried
+    o.error("the chain is broken")
+    assert err.getvalue() == "error: the chain is broken\n"
+
+
+def test_a_closed_stdout_keeps_what_its_reader_took() -> None:
+    out = ReaderGone(keep=1)
+    o = Output("jsonl", stdout=out, stderr=io.StringIO())
+    o.stream({"type": "a"}, [])
+    assert not o.stdout_closed()
+    o.stream({"type": "b"}, [])
+    assert o.stdout_closed() and out.getvalue() == '{"type":"a"}\n'
+
+
+def test_a_closed_stderr_drops_messages_without_failing_the_command() -> None:
+    """`orion … 2>&1 | head -1`: both streams are the one closed pipe."""
+    out, err = io.StringIO(), ReaderGone()
+    o = Output("jsonl", stdout=out, stderr=err)
+    o.warn("first")
+    o.error("second", hint="third")
+    o.error_record(7, "drift", "fourth")
+    assert o.stderr_closed() and err.attempts == 1 and not o.stdout_closed()
+    o.stream({"type": "a"}, [])
+    assert out.getvalue() == '{"type":"a"}\n'

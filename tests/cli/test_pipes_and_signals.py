@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import select
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -71,6 +73,61 @@ def test_audit_tail_into_head_is_quiet(ledger: Path, isolated_home: Path) -> Non
     assert first["seq"] == 1 and first["type"] == "test.bulk"
     assert err == "", err  # no traceback, no "Exception ignored ... BrokenPipeError"
     assert code == 0
+
+
+def _into_closed_pipe(args: list[str], home: Path, *, stderr_too: bool = False,
+                      timeout: float = 60) -> tuple[int, str]:
+    """Run orion with stdout (and maybe stderr) on a pipe whose reader is already gone: every write fails."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([*orion_cmd(), *args], stdin=subprocess.DEVNULL, stdout=write_end,
+                              stderr=write_end if stderr_too else subprocess.PIPE, env=child_env(home), text=True,
+                              timeout=timeout)
+    finally:
+        os.close(write_end)
+    return proc.returncode, proc.stderr or ""
+
+
+def _break_chain(path: Path) -> None:
+    db = open_database(str(path))
+    try:
+        with db.write() as conn:
+            for i in range(3):
+                AuditLog.append(conn, "test.bulk", {"i": i})
+    finally:
+        db.dispose()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE audit_events SET payload = ? WHERE seq = 2", ('{"i":99}',))
+        conn.commit()
+
+
+@pytest.mark.parametrize("args", [["audit", "verify"], ["--json", "audit", "verify"], ["--format", "table", "audit",
+                                                                                        "verify"]])
+def test_a_closed_stdout_does_not_turn_a_failure_into_success(ledger: Path, isolated_home: Path,
+                                                              args: list[str]) -> None:
+    """Found in a black-box run: `audit verify | true` exited 0 on a broken chain (and `reconcile --jsonl
+    | head -1` 0 on a drift): the closed pipe was taken as the end of the command."""
+    _break_chain(ledger)
+    code, err = _into_closed_pipe(args, isolated_home)
+    assert code == 7, err
+    assert "audit chain broken at seq 2" in err and "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_a_failure_with_both_streams_closed_still_exits_with_its_code(ledger: Path, isolated_home: Path) -> None:
+    _break_chain(ledger)  # `orion audit verify 2>&1 | head -0`
+    code, _ = _into_closed_pipe(["audit", "verify"], isolated_home, stderr_too=True)
+    assert code == 7
+
+
+@pytest.mark.parametrize("args", [["scan", "--demo", "--watch", "1", "--jsonl"],
+                                  ["audit", "tail", "-f", "--interval", "0.1", "--json"]])
+def test_a_loop_whose_reader_is_gone_stops_with_exit_0(ledger: Path, isolated_home: Path, args: list[str]) -> None:
+    """With writes to a gone reader dropped, a loop that only produces output must notice and stop."""
+    _fill(ledger, 1)
+    code, err = _into_closed_pipe(args, isolated_home, timeout=30)
+    assert code == 0, err
+    assert "Traceback" not in err
 
 
 def test_audit_tail_follow_exits_130_on_sigterm_saying_so(ledger: Path, isolated_home: Path) -> None:

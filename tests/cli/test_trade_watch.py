@@ -451,3 +451,41 @@ def test_a_curated_pair_the_watch_never_prices_is_said_once(tmp_path: Path) -> N
     w.finish()
     said = w.stderr()
     assert said.count("names Polymarket's NO token") == 1, said
+
+
+def test_a_watch_whose_reader_is_gone_trades_nothing_more_and_exits_0(tmp_path: Path) -> None:
+    """`orion trade --watch 30 --jsonl | consumer` where the consumer died: trading on unseen is not
+    what was asked. The watch stops between executions, says so on stderr, and exits 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], stdin=subprocess.DEVNULL,
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, env=env(), timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert "watch stopped: the output was closed; 0 trade(s) in 1 round(s)" in proc.stderr
+    db = open_database(None)
+    try:
+        assert not [e for e in AuditLog(db).tail(1000) if e.type == "execution.requested"]
+    finally:
+        db.dispose()
+
+
+def test_a_reader_gone_mid_watch_stops_it_with_every_execution_recorded(tmp_path: Path) -> None:
+    proc = subprocess.Popen([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        for line in proc.stdout:  # read on this thread: no reader thread is left on a closed file
+            if json.loads(line)["type"] == "execution":
+                break
+        proc.stdout.close()  # the reader goes away; the watch finds out at its next line
+        code = proc.wait(timeout=60)
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, err
+    assert "watch stopped: the output was closed" in err and "Traceback" not in err
+    check_ledger_and_audit()

@@ -102,7 +102,7 @@ def tail(
             out.stream(rec, AUDIT_COLUMNS)
     else:
         out.records(records, AUDIT_COLUMNS, title="audit log", empty="no audit events")
-    if not follow:
+    if not follow or out.stdout_closed():  # a follower whose reader went away has no one to follow for
         return
     last = events[-1].seq if events else log.last_seq()
     while True:
@@ -112,6 +112,8 @@ def tail(
             if since_ts and event.ts < since_ts:
                 continue
             out.stream(event.to_record(), AUDIT_COLUMNS)
+            if out.stdout_closed():
+                return
 
 
 @app.command("verify")

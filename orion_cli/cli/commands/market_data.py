@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from orion_cli.cli.context import AppContext, get_app
-from orion_cli.cli.output import Column, stream_is_tty
+from orion_cli.cli.output import Column, rich_console, stream_is_tty
 from orion_cli.core.categories import CATEGORY_HELP, category_matches
 
 if TYPE_CHECKING:
@@ -113,12 +113,11 @@ def progress_bar(app: AppContext) -> Iterator[ProgressFn | None]:
     if app.quiet or not stream_is_tty(app.out.stderr):
         yield None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
     from orion_cli.venues.base import ProgressEvent
 
-    console = Console(file=app.out.stderr, no_color=not app.out.color)
+    console = rich_console(app.out.stderr, no_color=not app.out.color)
     tasks: dict[tuple[str, str], Any] = {}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True) as bar:

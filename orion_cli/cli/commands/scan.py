@@ -11,7 +11,7 @@ import typer
 
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, progress_bar, run
 from orion_cli.cli.context import AppContext, get_app
-from orion_cli.cli.output import Column
+from orion_cli.cli.output import Column, rich_console
 from orion_cli.cli.params import decimal_value, finite
 from orion_cli.core.categories import CATEGORY_HELP
 
@@ -214,11 +214,11 @@ def scan_command(
             if app.out.machine or not app.out.interactive:
                 _render(app, result, include_candidates, stream=True, said=said)
             else:
-                from rich.console import Console
-
-                Console(file=app.out.stdout).clear()
+                rich_console(app.out.stdout).clear()
                 _render(app, result, include_candidates)
                 app.out.info(f"refreshing every {watch:g}s — Ctrl-C to stop")
+            if app.out.stdout_closed():  # its reader went away (`| head`): no one to refresh for
+                return
             time.sleep(max(0.0, watch - (time.monotonic() - started)))
     finally:
         stop.restore()

@@ -903,6 +903,10 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
 
 # -- watch ----------------------------------------------------------------------------------------------------
 
+# The watch's reader went away (`| head`, a log shipper that died): trading on unseen is not what was
+# asked, so the loop stops between executions, never inside one.
+OUTPUT_CLOSED = "the output was closed"
+
 
 def _event(app: AppContext, event: str, text: str = "", **fields: Any) -> None:
     rec: dict[str, Any] = {"type": "watch", "v": 1, "event": event, "ts": _now(), **fields}
@@ -989,6 +993,9 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
             if outcome[1] is not None:
                 reason, code = outcome[1], outcome[2]
                 break
+            if app.out.stdout_closed():
+                reason, code = OUTPUT_CLOSED, 0
+                break
             if stop.is_requested():
                 reason = stop.reason
                 break
@@ -1003,6 +1010,8 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
         alerts.flush(5.0)
     _event(app, "stopped", f"{reason}; {trades} trade(s) in {rounds} round(s)", reason=reason, trades=trades,
            rounds=rounds, exit_code=code)
+    if app.out.stdout_closed():  # the event above had no reader
+        app.out.info(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
     if code == int(ExitCode.REFUSED):
         from orion_cli.core.errors import Halted, Refused
 
@@ -1080,6 +1089,8 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             return trades, f"max trades ({max_trades}) reached", 0
         if stop.is_requested():
             return trades, None, 0
+        if app.out.stdout_closed():
+            return trades, OUTPUT_CLOSED, 0
         key = default_key(op.id)
         prior = executions_of(app, op.id)
         if prior:  # finished, or being driven by another process now
