@@ -54,6 +54,7 @@ class StopFlag:
         self.requested = False
         self.critical = False
         self.sending = False  # inside a section, past stop_before_sending: orders may be going out
+        self.doing = ""  # a section that is not an execution: what it finishes before stopping
         self._previous: dict[int, Any] = {}
 
     @property
@@ -66,7 +67,8 @@ class StopFlag:
         if self.critical:
             # Before stop_before_sending the section is still reading books and checks: it stops
             # there, and "after the execution in flight" would be followed by "nothing placed".
-            said = ("stopping after the execution in flight is recorded…" if self.sending
+            said = (f"stopping after {self.doing}…" if self.doing
+                    else "stopping after the execution in flight is recorded…" if self.sending
                     else "stopping before anything is sent…")
             with contextlib.suppress(Exception):
                 self.out.info(said)
@@ -97,10 +99,38 @@ class StopFlag:
         self._previous.clear()
 
     @contextlib.contextmanager
-    def section(self) -> Iterator[None]:
+    def section(self, doing: str = "") -> Iterator[None]:
         self.critical = True
         self.sending = False
+        self.doing = doing
         try:
             yield
         finally:
             self.critical = self.sending = False
+            self.doing = ""
+
+
+@contextlib.contextmanager
+def finish_first(out: Any, doing: str) -> Iterator[StopFlag]:
+    """Hold a stop (Ctrl-C, SIGTERM, SIGHUP) until a change and its audit record are both written.
+
+    Stopped between the two, a command changed the vault with no ``secrets.changed`` event and said
+    only "terminated"; after `secrets rotate`, the OS keyring kept the old password too. The caller
+    reports what was done, then ends as a stop does when ``requested`` is set (see :func:`end_if_stopped`).
+    Nothing in the section may prompt: a held Ctrl-C could not end a question.
+    """
+    stop = StopFlag(out)
+    stop.install()
+    try:
+        with stop.section(doing):
+            yield stop
+    finally:
+        stop.restore()
+
+
+def end_if_stopped(stop: StopFlag, done: str) -> None:
+    """A stop held by :func:`finish_first` ends the command now (exit 130), saying what was finished."""
+    if stop.requested:
+        with contextlib.suppress(Exception):
+            stop.out.info(f"{stop.reason}: {done} first")
+        raise KeyboardInterrupt

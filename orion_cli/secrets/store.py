@@ -267,6 +267,12 @@ class SecretStore(abc.ABC):
                 del value
         return results
 
+    def ready_to_write(self) -> None:  # noqa: B027 - optional hook; only the vault asks for a password
+        """Ask now for anything a write would ask for (a password), so the write itself asks nothing.
+
+        The caller may then hold off Ctrl-C/SIGTERM over the write and its audit record, which it
+        could not do over a prompt."""
+
     def rotate(self, new_password: str) -> bool:
         raise UsageError(f"rotate applies to the vault backend; this store uses {self.backend}")
 
@@ -288,10 +294,17 @@ class VaultStore(SecretStore):
         self.vault = vault
         self._password = password
         self._key: DerivedKey | None = None
+        self._new_password: MasterPassword | None = None  # asked ahead of creating the vault
 
     @property
     def path(self) -> Path:
         return self.vault.path
+
+    def ready_to_write(self) -> None:
+        if self.vault.exists():
+            self._key_for_existing()
+        elif self._new_password is None:
+            self._new_password = self._password(True)
 
     def unlock(self) -> None:
         """Obtain the password and derive the key now (a wrong password fails here, exit 4)."""
@@ -324,7 +337,7 @@ class VaultStore(SecretStore):
         now = _now()
         new_entries = {name: Entry(value, now) for name, value in values.items()}
         if not self.vault.exists():
-            pw = self._password(True)
+            pw, self._new_password = self._new_password or self._password(True), None
             try:
                 self._key = self.vault.create(pw.value, new_entries)
                 return
@@ -380,6 +393,7 @@ class VaultStore(SecretStore):
         return changed
 
     def close(self) -> None:
+        self._new_password = None
         if self._key is not None:
             self._key.wipe()
             self._key = None

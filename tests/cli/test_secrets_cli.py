@@ -680,3 +680,82 @@ def test_non_tty_subprocess_without_password_exits_4_without_hanging(tmp_path: P
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 4, proc.stderr
     assert "ORION_MASTER_PASSWORD_FILE" in proc.stderr
+
+
+# -- a stop while the vault changes ---------------------------------------------------------------
+
+
+def _stop_right_after(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """Ctrl-C lands the moment the vault file has been replaced, before anything else happens."""
+    import signal
+
+    from orion_cli.secrets.vault import Vault
+
+    original = getattr(Vault, method)
+
+    def then_stopped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(Vault, method, then_stopped)
+
+
+def _secrets_events() -> list[dict[str, Any]]:
+    from orion_cli.store.audit import AuditLog
+    from orion_cli.store.db import open_database
+
+    db = open_database(None)
+    try:
+        return [e.payload for e in AuditLog(db).tail(1000) if e.type == "secrets.changed"]
+    finally:
+        db.dispose()
+
+
+def test_a_stop_during_rotate_waits_for_the_audit_event_and_the_keyring(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in a black-box run: SIGTERM just after the vault was rewritten exited 130 saying only
+    "terminated": the new password was in force, no `secrets.changed` event was written, and the OS
+    keyring kept the old password (the next unattended unlock failed)."""
+    import keyring
+
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    kr = MemoryKeyring()
+    monkeypatch.setattr(keyring, "get_keyring", lambda: kr)
+    assert run("remember").exit_code == 0
+    new = tmp_path / "new-password"
+    new.write_text("the new master password\n")
+    new.chmod(0o600)
+    _stop_right_after(monkeypatch, "rekey")
+    result = run("rotate", "--new-password-file", str(new), "--json")
+    assert result.exit_code == 130, result.output
+    assert "stopping after the vault is re-encrypted and recorded…" in result.stderr
+    assert "interrupted: the vault was re-encrypted under the new password and recorded first" in result.stderr
+    assert json.loads(result.stdout)["password_changed"] is True  # the outcome is reported, not only the stop
+    assert {"action": "rotate", "name": "*", "backend": "vault"} in _secrets_events()
+    assert list(kr.data.values()) == ["the new master password"]
+
+
+@pytest.mark.parametrize(("command", "method", "action"), [
+    (("remove", "polymarket_signature_type"), "update", "remove"),
+    (("encrypt", "--name", "polymarket_signature_type", "--value-file", "VALUE"), "update", "set"),
+    (("encrypt", "--from-file", "ENV"), "create", "set"),
+])
+def test_a_stop_during_a_vault_change_waits_for_its_audit_event(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch,
+        command: tuple[str, ...], method: str, action: str) -> None:
+    env_file = write_env(tmp_path, pem)
+    if method == "update":
+        assert run("encrypt", "--from-file", str(env_file)).exit_code == 0
+    value = tmp_path / "value"
+    value.write_text("1\n")
+    args = [{"VALUE": str(value), "ENV": str(env_file)}.get(a, a) for a in command]
+    before = len(_secrets_events())
+    _stop_right_after(monkeypatch, method)
+    result = run(*args)
+    assert result.exit_code == 130, result.output
+    assert "and audited first" in result.stderr, result.stderr  # said what was finished before stopping
+    changed = _secrets_events()[before:]
+    assert changed and {e["action"] for e in changed} == {action}
+    if method == "create":  # one event per name written
+        assert sorted(e["name"] for e in changed) == sorted(n for n, r in listed().items() if r["set"])

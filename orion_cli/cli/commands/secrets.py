@@ -13,6 +13,7 @@ import typer
 
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
+from orion_cli.cli.stopping import end_if_stopped, finish_first
 
 if TYPE_CHECKING:
     from orion_cli.secrets.importer import ImportPlan
@@ -191,13 +192,16 @@ def encrypt(
     app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
     store = _open(app_ctx)
     try:
-        stored = store.set_many(plan.values)
+        store.ready_to_write()
+        with finish_first(out, "the credentials are stored and audited") as stop:
+            stored = store.set_many(plan.values)
     finally:
         plan.values.clear()
         store.close()
     out.success(f"stored {len(stored)} credential(s) in the {store.backend}")
     out.records([{"type": "secret_stored", "name": n, "source": plan.origins.get(n, "")} for n in stored],
                 STORED_COLUMNS, title="stored")
+    end_if_stopped(stop, "the credentials were stored and audited")
 
     if shred_source:
         files = [f for f in dict.fromkeys(plan.files) if f.exists()]
@@ -241,9 +245,12 @@ def remove(
     app_ctx = get_app(ctx)
     app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
     with _open(app_ctx) as store:
-        store.remove(name)
+        store.ready_to_write()
+        with finish_first(app_ctx.out, f"{name} is removed and audited") as stop:
+            store.remove(name)
     app_ctx.out.success(f"removed {name}")
     app_ctx.out.record({"type": "secret_removed", "name": name})
+    end_if_stopped(stop, f"{name} was removed and audited")
 
 
 # -- rotate -------------------------------------------------------------------------------------
@@ -284,8 +291,10 @@ def rotate(
             new = prompt_new_password(_prompt_hidden).value
         else:
             raise UsageError("no terminal to prompt for the new password: use --new-password-file F (chmod 600)")
-        changed = store.rotate(new)
-    remembered = _update_remembered(store.path, new)
+        # The vault, its audit event and the password remembered in the keyring change together.
+        with finish_first(app_ctx.out, "the vault is re-encrypted and recorded") as stop:
+            changed = store.rotate(new)
+            remembered = _update_remembered(store.path, new)
     if changed:
         app_ctx.out.success("vault re-encrypted under the new master password; the old one no longer works")
     else:
@@ -296,6 +305,7 @@ def rotate(
     if changed and (os.environ.get("ORION_MASTER_PASSWORD_FILE") or os.environ.get("ORION_MASTER_PASSWORD")):
         app_ctx.out.warn("update ORION_MASTER_PASSWORD_FILE / ORION_MASTER_PASSWORD: they hold the old password")
     app_ctx.out.record({"type": "secrets_rotated", "vault": str(store.path), "password_changed": changed})
+    end_if_stopped(stop, "the vault was re-encrypted under the new password and recorded")
 
 
 def _update_remembered(path: Path, new_password: str) -> bool:
