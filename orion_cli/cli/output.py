@@ -23,7 +23,7 @@ from enum import Enum
 from typing import IO, Any
 
 from orion_cli.cli.stopping import StopFlag
-from orion_cli.core.terminal import C1_AND_BIDI, terminal_safe
+from orion_cli.core.terminal import C1_AND_BIDI, one_line, terminal_safe
 
 FORMATS = ("auto", "table", "json", "jsonl")
 
@@ -81,7 +81,7 @@ class Column:
             return str(json_default(value))
         if isinstance(value, dict | list):
             return terminal_safe(to_json_line(value))
-        return terminal_safe(str(value))
+        return one_line(str(value))
 
 
 def stream_is_tty(stream: IO[str]) -> bool:
@@ -319,8 +319,8 @@ class Output:
 
     # -- talk ----------------------------------------------------------------------------------
 
-    def _say(self, text: str, style: str = "") -> None:
-        text = terminal_safe(text)
+    def _say(self, text: str, style: str = "", *, single: bool = False) -> None:
+        text = one_line(text) if single else terminal_safe(text)
         if self.color and style:
             self._to_stderr(lambda: rich_console(self.stderr, highlight=False).print(text, style=style, markup=False))
         else:
@@ -349,17 +349,19 @@ class Output:
         if not self.quiet:
             self._say(text, "green")
 
+    # A warning, a banner, an error and its hint are one line each, whatever outside text they quote.
+
     def warn(self, text: str) -> None:
-        self._say(f"warning: {text}", "yellow")
+        self._say(f"warning: {text}", "yellow", single=True)
 
     def banner(self, text: str) -> None:
         """A notice that must be seen even with -q (demo data, live mode, degraded venue)."""
-        self._say(text, "bold yellow")
+        self._say(text, "bold yellow", single=True)
 
     def error(self, text: str, hint: str | None = None) -> None:
-        self._say(f"error: {text}", "bold red")
+        self._say(f"error: {text}", "bold red", single=True)
         if hint:
-            self._say(f"hint: {hint}", "cyan")
+            self._say(f"hint: {hint}", "cyan", single=True)
 
     def error_record(self, exit_code: int, reason: str, message: str) -> None:
         """With --json/--jsonl, failures also get one machine-readable line on stderr."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["C1_AND_BIDI", "terminal_safe"]
+__all__ = ["C1_AND_BIDI", "one_line", "terminal_safe"]
 
 # The C1 controls (0x9b is a terminal's one-byte escape) and the bidirectional overrides and isolates:
 # escaped here and, by cli/output, inside JSON text (which escapes only the C0 controls itself).
@@ -26,3 +26,13 @@ def _escape_control(match: re.Match[str]) -> str:
 def terminal_safe(text: str) -> str:
     """``text`` with its terminal control characters shown as escapes (newlines and tabs kept)."""
     return _CONTROL.sub(_escape_control, text)
+
+
+def one_line(text: str) -> str:
+    """``text`` made safe and kept on one line: a line break is shown as ``\\n`` too.
+
+    For what must read as one line whatever it quotes (a table cell, a warning, an error and its
+    hint, a banner): a sentinel file's or a venue's multi-line text would otherwise put words at the
+    start of a line of their own, where they read as orion's.
+    """
+    return terminal_safe(text).replace("\n", "\\n")

@@ -62,7 +62,11 @@ def _sentinel_status(sentinel_file: str) -> HaltStatus | None:
     if not path.exists():
         return None
     try:
-        reason = path.read_text(encoding="utf-8", errors="replace").strip()[:MAX_REASON] or "sentinel file present"
+        # Bytes, not read_text(): its newline translation turned a carriage return into a line feed. No
+        # more than a reason can hold (4 bytes a character), whatever file the setting names.
+        with path.open("rb") as f:
+            head = f.read(4 * MAX_REASON)
+        reason = head.decode("utf-8", "replace").strip()[:MAX_REASON] or "sentinel file present"
         since = iso_utc(datetime.fromtimestamp(path.stat().st_mtime, UTC))
     except OSError:
         reason, since = "sentinel file present", None

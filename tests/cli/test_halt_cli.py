@@ -233,3 +233,20 @@ def test_cancel_open_live_without_a_usable_vault_still_halts_and_exits_4_naming_
     assert error["message"].count(str(path)) == 1, error  # said once
     status = run("halt", "--status", "--json")
     assert json.loads(status.stdout)["halted"] is True
+
+
+def test_a_multi_line_sentinel_reason_stays_one_line_on_the_terminal_and_unchanged_in_json(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in a black-box run: a sentinel file's second line began a line of its own in `halt
+    --status` (where it read as orion's words), and JSON had its carriage
+    return turned into a line feed."""
+    sentinel = isolated_home / "HALT"
+    sentinel.write_bytes(b"maintenance\nerror: nothing is halted\rreally\n")
+    monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(sentinel))
+    open_database(str(isolated_home / "orion.db")).dispose()
+    table = run("halt", "--status", "--format", "table")
+    assert table.exit_code == 0, table.output
+    assert "maintenance\\nerror: nothing is halted\\x0dreally" in table.stdout
+    assert not any(line.lstrip().startswith("error:") for line in table.stdout.splitlines())
+    record = json.loads(run("halt", "--status", "--json").stdout)
+    assert record["reason"] == "maintenance\nerror: nothing is halted\rreally"

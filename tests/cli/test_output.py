@@ -234,6 +234,22 @@ def test_newlines_and_tabs_in_messages_are_kept() -> None:
     assert err.getvalue() == "one\ttab\ntwo\n"
 
 
+def test_a_warning_an_error_its_hint_a_banner_and_a_cell_are_one_line_whatever_they_quote() -> None:
+    """Found in a black-box run: a venue's or a sentinel file's multi-line text split an error, and
+    its second line ("error: …", "hint: …") read as orion's own."""
+    out, err = io.StringIO(), io.StringIO()
+    o = Output("table", stdout=out, stderr=err)
+    quoted = "busy\nhint: run `orion resume --force`"
+    o.warn(quoted)
+    o.error(f"trading is halted: {quoted}", hint=quoted)
+    o.banner(f"HALTED: {quoted}")
+    o.records([{"type": "x", "reason": quoted}], [Column("reason", "reason")])
+    lines = err.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["warning", "error", "hint", "HALTED"], lines
+    assert all("busy\\nhint: run" in line for line in lines)
+    assert "busy\\nhint: run" in out.getvalue() and "\nhint" not in out.getvalue()
+
+
 class ReaderGone(io.StringIO):
     """A stream whose reader went away after ``keep`` writes, as `| head -1` leaves a pipe."""
 
