@@ -436,6 +436,21 @@ class AuditLog:
             rows = conn.execute(stmt).all()
         return [self._row_to_event(r) for r in rows]
 
+    def unmatched(self, types: tuple[str, ...]) -> list[str]:
+        """The types or families that no event in the log matches (a mistyped ``--type`` shows nothing
+        at all, which reads as "nothing happened")."""
+        missing = []
+        with self.db.read() as conn:
+            for t in types:
+                if conn.execute(select(audit_events.c.seq).where(_type_filter((t,))).limit(1)).first() is None:
+                    missing.append(t)
+        return missing
+
+    def types(self) -> list[str]:
+        """Every event type in the log, sorted (one pass over the type index)."""
+        with self.db.read() as conn:
+            return sorted(conn.execute(select(audit_events.c.type).distinct()).scalars())
+
     def last_seq(self) -> int:
         with self.db.read() as conn:
             row = conn.execute(select(audit_events.c.seq).order_by(audit_events.c.seq.desc()).limit(1)).first()

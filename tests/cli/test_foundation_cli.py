@@ -463,6 +463,19 @@ def test_audit_tail_json_lines_and_filters(ledger: Path) -> None:
     assert run("audit", "tail", "-n", "0", "--jsonl").stdout == ""
 
 
+def test_audit_tail_says_when_a_type_matches_nothing_in_the_log(ledger: Path) -> None:
+    """Found in a black-box run: `--type halt.engage` (or `hlat`) printed nothing and exited 0, which
+    reads as "no halt ever happened"."""
+    assert run("halt", "--reason", "r").exit_code == 0
+    result = run("audit", "tail", "--type", "halt.engage", "--type", "halt", "--type", "hlat", "--jsonl")
+    assert result.exit_code == 0
+    assert [e["type"] for e in jsonl(result.stdout)] == ["halt.engaged"]  # what matched is still shown
+    warning = next(line for line in result.stderr.splitlines() if line.startswith("warning:"))
+    assert "'halt.engage', 'hlat'" in warning and "its types: " in warning and "halt.engaged" in warning
+    assert "'halt'" not in warning
+    assert "warning:" not in run("audit", "tail", "--type", "halt.engaged", "--type", "halt").stderr
+
+
 def test_audit_tail_table_and_empty(isolated_home: Path) -> None:
     from orion_cli.store.db import open_database
 

@@ -87,6 +87,16 @@ def test_tail_returns_the_last_n_oldest_first_with_filters(db: Database) -> None
     assert log.last_seq() == 10
 
 
+def test_unmatched_names_the_types_and_families_no_event_is_of(db: Database) -> None:
+    log = AuditLog(db)
+    assert log.unmatched(("halt",)) == ["halt"] and log.types() == []
+    log.record("halt.engaged", {}, actor=ACTOR)
+    log.record("order.intent", {}, actor=ACTOR)
+    assert log.unmatched(("halt", "halt.engaged", "halt.*", "order.intent", "halt.engage", "hal", "%", "_alt")) == [
+        "halt.engage", "hal", "%", "_alt"]  # a family is a whole word; % and _ are text, not patterns
+    assert log.types() == ["halt.engaged", "order.intent"]
+
+
 def test_empty_log(db: Database) -> None:
     log = AuditLog(db)
     assert log.tail(5) == []

@@ -92,6 +92,13 @@ def tail(
                                  param_hint="--type")
     since_ts = parse_since(since) if since is not None else None
     events = log.tail(n, types=types, since=since_ts) if n else []
+    missing = log.unmatched(types) if types else []
+    if missing:
+        present = log.types()
+        shown = ", ".join(present[:30]) + (f" and {len(present) - 30} more" if len(present) > 30 else "")
+        out.warn(f"no event in this log is of type or family {', '.join(map(repr, missing))}"
+                 + (f"; its types: {shown}" if present else "; the log is empty")
+                 + (" (following for new ones)" if follow else ""))
     records = [e.to_record() for e in events]
     altered = [e.seq for e in events if not e.readable]
     if altered:
