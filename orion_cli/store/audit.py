@@ -63,22 +63,31 @@ def reference_json(value: Any) -> str:
 _FAST_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _DIGITS = frozenset(b"0123456789")
 _BEFORE_A_NUMBER = frozenset(b":,[-")
+_E = ord("e")
+_DIGIT_BYTES = frozenset(bytes([d]) for d in b"0123456789")
 
 
 def _float_spelled_differently(out: bytes) -> bool:
     """Whether orjson's text may hold a float the reference spells otherwise.
 
     Only floats below 1e-4 differ: orjson writes ``1e-7`` and ``0.00001`` where the reference
-    writes ``1e-07`` and ``1e-05``. So: an ``e-`` after a digit, or a number that starts ``0.0000``.
+    writes ``1e-07`` and ``1e-05``. So: an ``e-`` between digits, or a number that starts ``0.0000``.
     A string holding such a sequence only costs the slower encoder. (Substring search, not a
-    regular expression: that took longer than the encoding.)
+    regular expression: that took longer than the encoding. The ``e-`` is found from its ``-``,
+    which is rare in this text, where ``e`` is in every other word: a search for ``e-`` itself
+    stopped at each ``e``. The digit after it keeps a client order id whose hash ends in a digit and
+    ``e`` — ``orion-…7e-l1``, one trade in seven — off the slow path.)
     """
-    for needle, ok_before in ((b"e-", _DIGITS), (b"0.0000", _BEFORE_A_NUMBER)):
-        i = out.find(needle)
-        while i != -1:
-            if (i == 0 and needle != b"e-") or (i > 0 and out[i - 1] in ok_before):
-                return True
-            i = out.find(needle, i + 1)
+    i = out.find(b"-", 2)
+    while i != -1:
+        if out[i - 1] == _E and out[i - 2] in _DIGITS and out[i + 1:i + 2] in _DIGIT_BYTES:
+            return True
+        i = out.find(b"-", i + 1)
+    i = out.find(b"0.0000")
+    while i != -1:
+        if i == 0 or out[i - 1] in _BEFORE_A_NUMBER:
+            return True
+        i = out.find(b"0.0000", i + 1)
     return False
 
 
@@ -127,8 +136,15 @@ def iso_utc(ts: datetime) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _iso_utc_cached(ts: datetime) -> str:
-    """One order path stamps a dozen columns and events with the same instant."""
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """One order path stamps a dozen columns and events with the same instant.
+
+    ``isoformat`` writes the same text as ``strftime`` in two thirds of the time (its offset cut off:
+    only UTC comes here), except below the year 1000, which ``strftime`` does not zero-pad on every
+    platform: such a year still goes to it.
+    """
+    if ts.year < 1000:
+        return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{ts.isoformat(timespec='microseconds')[:26]}Z"
 
 
 def default_actor(command: str = "") -> dict[str, Any]:
