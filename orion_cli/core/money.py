@@ -89,7 +89,8 @@ def is_multiple(value: Decimal, step: Decimal) -> bool:
     """True when ``value`` lies exactly on the ``step`` grid."""
     with localcontext() as ctx:
         ctx.prec = 40
-        return (value / step) == (value / step).to_integral_value()
+        quotient = value / step
+        return quotient == quotient.to_integral_value()
 
 
 def money_str(value: Decimal, places: int = 4) -> str:
