@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,23 +48,30 @@ class Database:
     def display_url(self) -> str:
         return mask_url(self.url)
 
+    @property
+    def sqlite_dir(self) -> Path | None:
+        """The directory of a SQLite ledger file (where its journal and -wal/-shm files go)."""
+        name = make_url(self.url).database if self.is_sqlite else None
+        return Path(name).expanduser().resolve().parent if name and name != ":memory:" else None
+
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A serialised read-write transaction; commits on success, rolls back on any exception."""
-        with self.engine.connect() as conn:
-            conn.info["immediate"] = True
-            if not self.is_sqlite:
-                # Taken with the transaction's first statement (see _install_pg_write_lock), so the
-                # lock costs no round trip of its own; a transaction that runs nothing needs none.
-                conn.info[PG_LOCK_PENDING] = True
-            try:
-                with conn.begin():
-                    yield conn
-            except OperationalError as exc:
-                raise _storage_error(exc, self.display_url) from None
-            finally:
-                conn.info.pop("immediate", None)
-                conn.info.pop(PG_LOCK_PENDING, None)
+        try:
+            with self.engine.connect() as conn:  # a new connection can fail too (a disk filled since)
+                conn.info["immediate"] = True
+                if not self.is_sqlite:
+                    # Taken with the transaction's first statement (see _install_pg_write_lock), so the
+                    # lock costs no round trip of its own; a transaction that runs nothing needs none.
+                    conn.info[PG_LOCK_PENDING] = True
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    conn.info.pop("immediate", None)
+                    conn.info.pop(PG_LOCK_PENDING, None)
+        except OperationalError as exc:
+            raise _storage_error(exc, self.display_url, self.sqlite_dir) from None
 
     @staticmethod
     def in_write(conn: Connection) -> bool:
@@ -74,19 +82,44 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only snapshot transaction (never blocks writers on SQLite WAL)."""
-        with self.engine.connect() as conn:
-            try:
-                with conn.begin():
-                    yield conn
-            except OperationalError as exc:
-                raise _storage_error(exc, self.display_url) from None
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except OperationalError as exc:
+            raise _storage_error(exc, self.display_url, self.sqlite_dir) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def _storage_error(exc: SQLAlchemyError, display_url: str) -> StorageError:
+# Below this much free space a SQLite I/O error is taken for a full disk: SQLite reports a -shm file it
+# cannot grow (WAL mode's first need, even to read) as "disk I/O error", not as SQLITE_FULL.
+_NEARLY_FULL = 256 * 1024
+
+
+def _disk_full(where: str, detail: str, directory: Path | None = None) -> StorageError | None:
+    """SQLite's SQLITE_FULL ("database or disk is full"), PostgreSQL's "No space left on device", or
+    an I/O error where the ledger's disk has no room left: said as a full disk, which freeing space
+    cures, never as corruption (which might lead a trader to restore or delete a healthy ledger)."""
+    said = "disk is full" in detail or "no space left" in detail.lower()
+    if not said and directory is not None and "I/O error" in detail:
+        try:
+            said = shutil.disk_usage(directory).free < _NEARLY_FULL
+        except OSError:
+            said = False
+    if not said:
+        return None
+    return StorageError(f"the disk holding the database {where} is full: {detail}",
+                        hint="free space on that disk and run the command again; the transaction was rolled "
+                             "back, so the ledger is as it was",
+                        reason="storage_full")
+
+
+def _storage_error(exc: SQLAlchemyError, display_url: str, directory: Path | None = None) -> StorageError:
     detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+    full = _disk_full(display_url, detail, directory)
+    if full is not None:
+        return full
     if "locked" in detail or "busy" in detail or "lock timeout" in detail:
         return StorageError(
             f"database is busy: {detail} ({display_url})",
@@ -96,10 +129,13 @@ def _storage_error(exc: SQLAlchemyError, display_url: str) -> StorageError:
     return StorageError(f"database error: {detail} ({display_url})", reason="storage")
 
 
-def _unopenable(where: str, detail: str) -> StorageError:
+def _unopenable(where: str, detail: str, directory: Path | None = None) -> StorageError:
     """SQLite would not open the ledger: a permission problem (a read-only mount, a directory where
     the -wal/-shm files cannot be made) said as such, not as corruption, which might lead a trader
-    to restore or delete a healthy ledger."""
+    to restore or delete a healthy ledger. A full disk likewise."""
+    full = _disk_full(where, detail, directory)
+    if full is not None:
+        return full
     if any(word in detail for word in ("readonly", "read-only", "unable to open", "permission")):
         return StorageError(f"cannot open database {where} for writing: {detail}",
                             hint="check the permissions of the file and its directory (a read-only mount?); "
@@ -139,7 +175,7 @@ def _check_sqlite_file(path: Path) -> set[str]:
         finally:
             probe.close()
     except sqlite3.DatabaseError as exc:
-        raise _unopenable(str(path), str(exc)[:200]) from None
+        raise _unopenable(str(path), str(exc)[:200], path.resolve().parent) from None
     if names and "orion_meta" not in names:
         raise StorageError(
             f"{path} holds tables that are not orion's; refusing to touch it",
@@ -317,7 +353,7 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
                 hint="is the PostgreSQL server running and reachable? check --db / database.url",
                 reason="storage_unreachable",
             ) from None
-        raise _unopenable(db.display_url, detail) from None
+        raise _unopenable(db.display_url, detail, db.sqlite_dir) from None
 
 
 def _migrate(db: Database) -> None:

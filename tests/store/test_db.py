@@ -196,6 +196,62 @@ def test_a_ledger_on_a_read_only_mount_is_said_to_be_read_only_not_corrupt(tmp_p
         assert hashlib.sha256((home / "orion.db").read_bytes()).hexdigest() == before
 
 
+def test_a_ledger_on_a_full_disk_is_said_to_be_on_a_full_disk_not_corrupt(tmp_path: Path) -> None:
+    """Found by black-box testing: with the ledger's disk full every command, even `audit tail`, said
+    "the file may be corrupt" (SQLite reports the -shm file it cannot grow as a plain I/O error). A
+    real 4 MiB tmpfs, filled, in a mount namespace of the child's own (root only)."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to mount a small filesystem")
+    home = tmp_path / "home"
+    home.mkdir()
+    script = ('mount -t tmpfs -o size=4m tmpfs "$0" || exit 99; "$1" -m orion_cli scan --demo --json >/dev/null '
+              '|| exit 98; head -c 64M /dev/zero > "$0/filler" 2>/dev/null; sha256sum "$0/orion.db" >&2; '
+              'for c in "halt --reason full" "audit tail -n 1"; do "$1" -m orion_cli --json $c; echo "exit $?" >&2; '
+              'done; sha256sum "$0/orion.db" >&2')
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script, str(home), sys.executable],
+                          env={**os.environ, "ORION_HOME": str(home)}, capture_output=True, text=True, timeout=180)
+    if done.returncode == 99:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()[:200]}")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    errors = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [e["reason"] for e in errors] == ["storage_full", "storage_full"], done.stderr
+    assert [line for line in lines if line.startswith("exit ")] == ["exit 3", "exit 3"]
+    assert "corrupt" not in done.stderr and "free space on that disk" in done.stderr
+    digests = [line.split()[0] for line in lines if line.endswith("orion.db")]
+    assert len(digests) == 2 and digests[0] == digests[1]  # the ledger as it was
+
+
+@pytest.mark.parametrize("kind", ["write", "read"])
+def test_a_connection_that_fails_to_open_is_a_storage_error(tmp_path: Path, kind: str) -> None:
+    """It escaped as a bare OperationalError (an internal error, exit 1): the driver's connect was
+    outside the mapping."""
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'gone' / 'orion.db'}"
+    db = Database(create_engine(url), url)
+    with pytest.raises(StorageError) as info, getattr(db, kind)() as conn:
+        conn.execute(text("SELECT 1"))
+    assert "unable to open database file" in info.value.message
+
+
+def test_sqlite_full_is_said_to_be_a_full_disk() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from orion_cli.store.db import _storage_error
+
+    err = _storage_error(OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full")),
+                         "sqlite:////x/orion.db")
+    assert err.reason == "storage_full" and "free space" in (err.hint or "")
+    busy = _storage_error(OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked")), "x")
+    assert busy.reason == "storage_busy"
+
+
 @pytest.mark.parametrize("conninfo", ["host=db.internal dbname=orion user=trader password=hunter2",
                                       "dbname=orion", "  Service = orion",
                                       # found in review: keywords beyond the first dozen got through
