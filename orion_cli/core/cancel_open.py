@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orion_cli.core.aio import gather_limited
-from orion_cli.core.errors import OrionError
+from orion_cli.core.errors import AuthError, OrionError
 from orion_cli.core.models import Venue
 from orion_cli.core.reconcile import OPEN_STATUSES, order_rows, teach
 from orion_cli.store.audit import AuditLog
@@ -87,6 +87,7 @@ class VenueCancels:
     venue: Venue
     outcomes: list[CancelOutcome] = field(default_factory=list)
     unreachable: str = ""  # the resting orders could not be listed
+    rejected: bool = False  # ... because the venue refused our credentials: a key to fix, not an outage
     not_finished: list[OrderState] = field(default_factory=list)  # stopped before the venue answered
 
     @property
@@ -108,6 +109,7 @@ async def _cancel_venue(db: Database, ledger: Ledger, venue: Venue, tv: TradingV
         resting = await tv.open_orders()
     except OrionError as exc:
         result.unreachable = exc.message
+        result.rejected = isinstance(exc, AuthError)
         resting = []
 
     answered: dict[int, CancelOutcome] = {}  # by listing position, kept as each answer comes

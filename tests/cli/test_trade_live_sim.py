@@ -613,6 +613,25 @@ def test_halt_cancel_open_counts_only_a_cancel_the_venue_confirms(world: World) 
     assert "1 resting order(s) cancelled" in err and world.psim.orders[poly_id]["status"] == "LIVE"
 
 
+def test_halt_cancel_open_with_a_key_the_venue_refuses_exits_4_not_5(world: World) -> None:
+    """Found by black-box testing: a revoked key (HTTP 401 listing the resting orders) exited 5 saying
+    "running again is safe", as for an outage a retry may outlast; the key must be fixed first."""
+    from sim.server import FaultRule
+
+    ids = _place_resting_orders(world)
+    world.ksim.server.add_fault(FaultRule("status", method="GET", path_prefix=API_PREFIX + "/portfolio/orders",
+                                          status=401, body={"error": {"code": "authentication_error",
+                                                                      "message": "invalid key"}}))
+    code, out, err = world.run("halt", "--cancel-open", "--json")
+    assert code == 4, err
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["reason"] == "auth" and "kalshi" in error["message"], error
+    assert "check the API key id" in err and "running `orion halt --cancel-open` again is safe" not in err
+    assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] != "LIVE"  # the other venue's were still cancelled
+    code, out, err = world.run("halt", "--status", "--json")
+    assert code == 0 and json.loads(out)["halted"] is True
+
+
 def test_halt_cancel_open_live_spares_no_venue_for_the_others_missing_credentials(
         world: World, tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
     """--live where trading.mode is paper; the vault holds Kalshi's credentials only: Kalshi's orders are

@@ -62,14 +62,14 @@ def halt_command(
 ) -> None:
     """Engage the kill switch: every order path refuses until `orion resume`.
 
-    The state lives in the database, so every process and host sharing it is halted at once. The
-    halt is engaged first, whatever --cancel-open then meets. --cancel-open works on the ledger of
-    this command (live when trading.mode is live, with the live environment pair, or with --live; the
-    paper ledger otherwise). It exits 5, still halted, when a venue cannot be reached or an order
-    cannot be cancelled (4 when only credentials were missing); running it again is safe. A broken
-    config.toml only warns, as long as its database and halt sections are valid (--cancel-open then exits 3);
-    one that cannot be parsed needs the database named: `orion --db URL halt`. The ledger must exist
-    already (exit 3 otherwise; `orion init` creates one): a mistyped --db, ORION__DATABASE__URL or
+    The state lives in the database, so every process and host sharing it is halted at once. The halt is
+    engaged first, whatever --cancel-open then meets. --cancel-open works on the ledger of this command
+    (live when trading.mode is live, with the live environment pair, or with --live; the paper ledger
+    otherwise). It exits 5, still halted, when a venue cannot be reached or an order cannot be cancelled
+    (4 when credentials were missing or a venue refused them); running it again is safe. A broken
+    config.toml only warns, as long as its database and halt sections are valid (--cancel-open then
+    exits 3); one that cannot be parsed needs the database named: `orion --db URL halt`. The ledger must
+    exist already (exit 3 otherwise; `orion init` creates one): a mistyped --db, ORION__DATABASE__URL or
     ORION_HOME is not created and halted.
 
     Example:  orion halt --reason "venue outage" --cancel-open --live   ·   orion halt --status --json
@@ -142,6 +142,10 @@ def halt_command(
         hint = "running `orion halt --cancel-open` again is safe"
         if credentials is not None:  # nothing but credentials stood in the way
             raise SecretsError(message, hint=CANCEL_HINT, reason=credentials)
+        if any(r.rejected for r in cancels):  # a revoked or mistyped key: running again changes nothing
+            from orion_cli.core.errors import REJECTED_HINT, AuthError
+
+            raise AuthError(message, hint=f"{REJECTED_HINT}; then run `orion halt --cancel-open` again")
         raise VenueUnavailable(", ".join(sorted({p.split(":", 1)[0] for p in problems})), message, hint=hint)
 
 
