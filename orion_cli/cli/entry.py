@@ -27,6 +27,17 @@ def _columns() -> int:
         return HELP_WIDTH
 
 
+def _print_text(text: str) -> None:
+    """Help or the version to stdout; a reader that took none of it (`| head -0`) is no failure of ours."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush then has nowhere to fail
+        os.close(devnull)
+
+
 def main() -> None:
     argv = sys.argv[1:]
     # The cache only where it fits: on a narrower terminal its 100-column boxes would break on every
@@ -37,14 +48,13 @@ def main() -> None:
         except OSError:
             text = ""
         if text:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            _print_text(text)
             # `orion` with no command is a usage error (like the app); asking for help is not.
             raise SystemExit(2 if not argv else 0)
     if argv == ["--version"]:
         from orion_cli import __version__
 
-        sys.stdout.write(f"orion {__version__}\n")
+        _print_text(f"orion {__version__}\n")
         raise SystemExit(0)
     from orion_cli.cli.stopping import stop_like_ctrl_c, stop_reason
 

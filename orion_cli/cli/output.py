@@ -294,8 +294,10 @@ class Output:
             table.add_column(c.header, justify=c.justify, no_wrap=number,  # type: ignore[arg-type]
                              overflow="ellipsis" if number else "fold", min_width=least)
             need += least + 3
-        for row in rows:
-            table.add_row(*row)
+        from rich.text import Text
+
+        for row in rows:  # Text, not str: rich would read "[/x]" in a halt reason as markup (and fail on it)
+            table.add_row(*(Text(cell) for cell in row))
         console = self._console()
         if need > console.width:
             console = self._console(width=need)
@@ -309,12 +311,13 @@ class Output:
 
     def _kv_table(self, record: dict[str, Any], columns: Sequence[Column], title: str) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(title=title or None, show_header=False, box=None)
         table.add_column("key", style="bold" if self.color else None)
         table.add_column("value")
         for c in columns:
-            table.add_row(c.header, c.cell(record))
+            table.add_row(Text(c.header), Text(c.cell(record)))
         self._print(self._console(), table)
 
     # -- talk ----------------------------------------------------------------------------------
@@ -322,7 +325,10 @@ class Output:
     def _say(self, text: str, style: str = "", *, single: bool = False) -> None:
         text = one_line(text) if single else terminal_safe(text)
         if self.color and style:
-            self._to_stderr(lambda: rich_console(self.stderr, highlight=False).print(text, style=style, markup=False))
+            # soft_wrap: the terminal folds a long line; rich would break it at a word with a real
+            # newline, and quoted text could then begin a line of its own ("error: …").
+            self._to_stderr(lambda: rich_console(self.stderr, highlight=False).print(
+                text, style=style, markup=False, soft_wrap=True))
         else:
             self._to_stderr(lambda: self.stderr.write(text + "\n"))
 

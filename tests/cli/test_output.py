@@ -300,3 +300,25 @@ def test_a_closed_stderr_drops_messages_without_failing_the_command() -> None:
     assert o.stderr_closed() and err.attempts == 1 and not o.stdout_closed()
     o.stream({"type": "a"}, [])
     assert out.getvalue() == '{"type":"a"}\n'
+
+
+@pytest.mark.parametrize("reason", ["oops [/closed] tag", "[bold red]boom[/] [link=https://evil.example]click[/link]",
+                                    "[x] [primary]"])
+def test_table_cells_are_text_never_rich_markup(reason: str) -> None:
+    """Found in review: a halt reason with "[/closed]" made every table of it an internal error
+    (rich parsed it as markup), and "[link=…]" hid a hyperlink in `halt --status`."""
+    out = io.StringIO()
+    o = Output("table", stdout=out, stderr=io.StringIO())
+    o.record({"type": "halt", "reason": reason})
+    o.records([{"type": "halt", "reason": reason}], [Column("reason", "reason")])
+    assert out.getvalue().count(reason) == 2, out.getvalue()
+
+
+def test_a_long_coloured_message_is_left_to_the_terminal_to_fold() -> None:
+    """Found in review: on a colour terminal rich broke a long error at a word with a real newline,
+    so a quoted reason's "error: …" began a line of its own."""
+    err = io.StringIO()
+    o = Output("table", stderr=err)
+    o.color = True  # as on a terminal: the message goes through rich
+    o.error("trading is halted: " + "please stand by " * 8 + "error: the ledger is corrupt")
+    assert len(err.getvalue().splitlines()) == 1, err.getvalue()

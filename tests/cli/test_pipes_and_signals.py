@@ -35,8 +35,9 @@ def orion_cmd() -> list[str]:
 
 
 def child_env(home: Path) -> dict[str, str]:
-    # No PYTHONUNBUFFERED: the follower must flush each line itself.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORION") and k != "PYTHONUNBUFFERED"}
+    # No PYTHONUNBUFFERED: the follower must flush each line itself. No COLUMNS: piped output has no width.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ORION") and k not in ("PYTHONUNBUFFERED", "COLUMNS", "LINES")}
     env.update({"ORION_HOME": str(home), "NO_COLOR": "1"})
     return env
 
@@ -112,6 +113,13 @@ def test_a_closed_stdout_does_not_turn_a_failure_into_success(ledger: Path, isol
     code, err = _into_closed_pipe(args, isolated_home)
     assert code == 7, err
     assert "audit chain broken at seq 2" in err and "Traceback" not in err and "Exception ignored" not in err
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+def test_help_and_version_into_a_closed_pipe_are_quiet(isolated_home: Path, args: list[str]) -> None:
+    """Found in review: `orion --help | head -0` printed a BrokenPipeError traceback (exit 120)."""
+    code, err = _into_closed_pipe(args, isolated_home)
+    assert (code, err) == (0, "")
 
 
 def test_a_failure_with_both_streams_closed_still_exits_with_its_code(ledger: Path, isolated_home: Path) -> None:

@@ -1010,8 +1010,8 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
         alerts.flush(5.0)
     _event(app, "stopped", f"{reason}; {trades} trade(s) in {rounds} round(s)", reason=reason, trades=trades,
            rounds=rounds, exit_code=code)
-    if app.out.stdout_closed():  # the event above had no reader
-        app.out.info(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
+    if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
+        app.out.warn(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
     if code == int(ExitCode.REFUSED):
         from orion_cli.core.errors import Halted, Refused
 
