@@ -20,8 +20,10 @@ is ever passed.
 from __future__ import annotations
 
 import abc
+import contextlib
 import hmac
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +36,8 @@ from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, V
 
 OnChange = Callable[[str, str], None]
 PasswordProvider = Callable[[bool], MasterPassword]
+# What a caller enters around a change and its audit events (see SecretStore.set_many).
+Hold = Callable[[], AbstractContextManager[Any]]
 """Called with ``new=True`` when a vault is being created (ask twice), else ``False``."""
 
 BACKENDS = ("vault", "keyring")
@@ -216,21 +220,31 @@ class SecretStore(abc.ABC):
         with value:
             return value.reveal().strip()
 
-    def set_many(self, values: Mapping[str, str | bytes]) -> list[str]:
-        """Validate all, then store all at once. Returns the names stored, sorted."""
+    def set_many(self, values: Mapping[str, str | bytes], *, hold: Hold = contextlib.nullcontext) -> list[str]:
+        """Validate all, then store all at once. Returns the names stored, sorted.
+
+        ``hold`` is entered around the write and its audit events, after every value is checked and
+        every password asked for: the caller holds Ctrl-C/SIGTERM there, which it could not over a
+        question or before a refusal."""
         clean = _validated(values)
-        self._write(clean)
-        names = sorted(clean)
-        self._changed("set", names)
+        self._ready_to_write(create=True)
+        with hold():
+            self._write(clean)
+            names = sorted(clean)
+            self._changed("set", names)
         return names
 
     def set(self, name: str, value: str | bytes) -> None:
         self.set_many({name: value})
 
-    def remove(self, name: str) -> None:
-        if not self._delete(check_name(name)):
-            raise NotFound(f"credential {name} is not set", hint="see `orion secrets list`", reason="not_found")
-        self._changed("remove", [name])
+    def remove(self, name: str, *, hold: Hold = contextlib.nullcontext) -> None:
+        """Delete one credential; ``hold`` as for :meth:`set_many`. No vault yet: nothing to ask for."""
+        check_name(name)
+        self._ready_to_write(create=False)
+        with hold():
+            if not self._delete(name):
+                raise NotFound(f"credential {name} is not set", hint="see `orion secrets list`", reason="not_found")
+            self._changed("remove", [name])
 
     def list(self) -> list[SecretInfo]:
         """Every catalogue credential (set or not) plus any other stored name, catalogue order first."""
@@ -267,11 +281,9 @@ class SecretStore(abc.ABC):
                 del value
         return results
 
-    def ready_to_write(self) -> None:  # noqa: B027 - optional hook; only the vault asks for a password
-        """Ask now for anything a write would ask for (a password), so the write itself asks nothing.
-
-        The caller may then hold off Ctrl-C/SIGTERM over the write and its audit record, which it
-        could not do over a prompt."""
+    def _ready_to_write(self, *, create: bool) -> None:  # noqa: B027 - only the vault asks for a password
+        """Ask now for anything the write would ask for (a password), so the held write asks nothing;
+        ``create``: also a new vault's password when there is no vault yet."""
 
     def rotate(self, new_password: str) -> bool:
         raise UsageError(f"rotate applies to the vault backend; this store uses {self.backend}")
@@ -300,10 +312,10 @@ class VaultStore(SecretStore):
     def path(self) -> Path:
         return self.vault.path
 
-    def ready_to_write(self) -> None:
+    def _ready_to_write(self, *, create: bool) -> None:
         if self.vault.exists():
             self._key_for_existing()
-        elif self._new_password is None:
+        elif create and self._new_password is None:
             self._new_password = self._password(True)
 
     def unlock(self) -> None:

@@ -759,3 +759,24 @@ def test_a_stop_during_a_vault_change_waits_for_its_audit_event(
     assert changed and {e["action"] for e in changed} == {action}
     if method == "create":  # one event per name written
         assert sorted(e["name"] for e in changed) == sorted(n for n, r in listed().items() if r["set"])
+
+
+def test_a_refusal_comes_before_any_password_is_asked_for(tmp_path: Path, home: Path, pem: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: asking for the password first (to hold a stop over the write) turned "not
+    set" and "invalid name" into "the vault is locked", and made a trader choose a new master
+    password before hearing a token was malformed."""
+    monkeypatch.delenv("ORION_MASTER_PASSWORD_FILE", raising=False)
+    monkeypatch.delenv("ORION_MASTER_PASSWORD", raising=False)
+
+    def reason(result: Any) -> str:
+        return str(json.loads(result.stderr.strip().splitlines()[-1])["reason"])
+
+    missing = run("remove", "telegram_bot_token", pre=("--json",))
+    assert (missing.exit_code, reason(missing)) == (2, "not_found"), missing.stderr
+    bad = run("remove", "bad name!", pre=("--json",))
+    assert (bad.exit_code, reason(bad)) == (2, "invalid_name"), bad.stderr
+    env = write_env(tmp_path, pem, TELEGRAM_BOT_TOKEN="garbage")
+    malformed = run("encrypt", "--from-file", str(env), pre=("--json",))
+    assert (malformed.exit_code, reason(malformed)) == (4, "invalid_secret"), malformed.stderr
+    assert not vault_of(home).exists()

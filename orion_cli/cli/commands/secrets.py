@@ -13,7 +13,7 @@ import typer
 
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
-from orion_cli.cli.stopping import end_if_stopped, finish_first
+from orion_cli.cli.stopping import StopFlag, end_if_stopped, finish_first
 
 if TYPE_CHECKING:
     from orion_cli.secrets.importer import ImportPlan
@@ -191,11 +191,12 @@ def encrypt(
 
     app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
     store = _open(app_ctx)
+    stop = StopFlag(out)
+    stop.install()
     try:
-        store.ready_to_write()
-        with finish_first(out, "the credentials are stored and audited") as stop:
-            stored = store.set_many(plan.values)
+        stored = store.set_many(plan.values, hold=lambda: stop.section("the credentials are stored and audited"))
     finally:
+        stop.restore()
         plan.values.clear()
         store.close()
     out.success(f"stored {len(stored)} credential(s) in the {store.backend}")
@@ -244,10 +245,13 @@ def remove(
     """
     app_ctx = get_app(ctx)
     app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
-    with _open(app_ctx) as store:
-        store.ready_to_write()
-        with finish_first(app_ctx.out, f"{name} is removed and audited") as stop:
-            store.remove(name)
+    stop = StopFlag(app_ctx.out)
+    stop.install()
+    try:
+        with _open(app_ctx) as store:
+            store.remove(name, hold=lambda: stop.section(f"{name} is removed and audited"))
+    finally:
+        stop.restore()
     app_ctx.out.success(f"removed {name}")
     app_ctx.out.record({"type": "secret_removed", "name": name})
     end_if_stopped(stop, f"{name} was removed and audited")
