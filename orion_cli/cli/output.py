@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import select
 import signal
 import sys
 import threading
@@ -163,6 +164,20 @@ def _console_class() -> Any:
     return _Console
 
 
+def _reader_closed(stream: IO[str]) -> bool:
+    """Whether ``stream`` is a pipe whose reading end is closed (POLLERR on the write end)."""
+    poll = getattr(select, "poll", None)
+    if poll is None:
+        return False
+    try:
+        fd = stream.fileno()
+        poller = poll()
+        poller.register(fd, 0)  # errors and hang-ups are reported whatever is asked for
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # not a file (tests' StringIO), or closed
+        return False
+
+
 def _discard(stream: IO[str]) -> None:
     """Point a stream whose reader went away at /dev/null.
 
@@ -212,7 +227,15 @@ class Output:
         self._stderr_closed = False
 
     def stdout_closed(self) -> bool:
-        """Whether stdout's reader went away (a method: a loop's check after a write is never narrowed away)."""
+        """Whether stdout's reader went away (a method: a loop's check after a write is never narrowed away).
+
+        Asked of the pipe too, so a follower with nothing new to write still notices (`audit tail -f |
+        head -1` waited for the next event, perhaps for ever): the write end of a pipe whose reader
+        closed it polls as an error, as `tail -f` checks.
+        """
+        if not self._stdout_closed and _reader_closed(self.stdout):
+            self._stdout_closed = True
+            _discard(self.stdout)
         return self._stdout_closed
 
     def stderr_closed(self) -> bool:

@@ -138,6 +138,24 @@ def test_a_loop_whose_reader_is_gone_stops_with_exit_0(ledger: Path, isolated_ho
     assert "Traceback" not in err
 
 
+def test_a_follower_notices_its_reader_gone_with_nothing_new_to_write(ledger: Path, isolated_home: Path) -> None:
+    """Found in review: `audit tail -f | head -1` waited for the next event (perhaps for ever) before it
+    noticed the reader was gone; it now asks the pipe each interval, as `tail -f` does."""
+    _fill(ledger, 1)
+    follower = subprocess.Popen([*orion_cmd(), "audit", "tail", "-f", "--interval", "0.1", "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(isolated_home))
+    try:
+        assert follower.stdout is not None and follower.stderr is not None
+        assert json.loads(follower.stdout.readline())["seq"] == 1
+        follower.stdout.close()  # no event comes after this
+        code = follower.wait(timeout=20)
+        err = follower.stderr.read()
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert (code, err) == (0, "")
+
+
 def test_audit_tail_follow_exits_130_on_sigterm_saying_so(ledger: Path, isolated_home: Path) -> None:
     """Found by black-box testing: SIGTERM killed `audit tail -f` (exit 143, nothing said), and
     `reconcile` likewise."""

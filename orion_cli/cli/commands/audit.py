@@ -114,6 +114,8 @@ def tail(
     last = events[-1].seq if events else log.last_seq()
     while True:
         time.sleep(interval)
+        if out.stdout_closed():  # the reader went away while nothing new came
+            return
         for event in log.after(last, types=types):
             last = event.seq
             if since_ts and event.ts < since_ts:
