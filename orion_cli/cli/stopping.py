@@ -129,7 +129,8 @@ def finish_first(out: Any, doing: str) -> Iterator[StopFlag]:
 
 
 def end_if_stopped(stop: StopFlag, done: str) -> None:
-    """A stop held by :func:`finish_first` ends the command now (exit 130), saying what was finished."""
+    """A stop held over a change (:func:`finish_first`, or a ``section`` of ``stop``) ends the command
+    now (exit 130), saying what was finished."""
     if stop.requested:
         with contextlib.suppress(Exception):
             stop.out.info(f"{stop.reason}: {done} first")
