@@ -171,7 +171,9 @@ class OrionGroup(TyperGroup):
         except BrokenPipeError:
             # Output's own writes drop what a gone reader cannot take and let the command finish; a
             # closed pipe reaching here cut the command short, so its outcome is unknown: not a success.
-            _silence_stdout()
+            from orion_cli.cli.streams import discard
+
+            discard(sys.stdout)
             _report(ctx, int(ExitCode.ERROR), "output_closed", "the output was closed before the command finished",
                     None)
             raise typer.Exit(int(ExitCode.ERROR)) from None
@@ -241,15 +243,6 @@ def _origin(exc: BaseException) -> str:
     else:
         path = Path(path.name)
     return f" at {path}:{last.tb_lineno}"
-
-
-def _silence_stdout() -> None:
-    """After EPIPE, point stdout at /dev/null so the interpreter's final flush stays quiet."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 def _report(ctx: Any, code: int, reason: str, message: str, hint: str | None) -> None:

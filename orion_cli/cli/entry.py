@@ -33,9 +33,9 @@ def _print_text(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush then has nowhere to fail
-        os.close(devnull)
+        from orion_cli.cli.streams import discard
+
+        discard(sys.stdout)  # the interpreter's last flush then has nowhere to fail
 
 
 def main() -> None:

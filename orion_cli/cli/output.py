@@ -24,6 +24,7 @@ from enum import Enum
 from typing import IO, Any
 
 from orion_cli.cli.stopping import StopFlag
+from orion_cli.cli.streams import discard
 from orion_cli.core.terminal import C1_AND_BIDI, one_line, terminal_safe
 
 FORMATS = ("auto", "table", "json", "jsonl")
@@ -178,28 +179,6 @@ def _reader_closed(stream: IO[str]) -> bool:
         return False
 
 
-def _discard(stream: IO[str]) -> None:
-    """Point a stream whose reader went away at /dev/null.
-
-    What its buffer still holds would otherwise fail again at every flush, and at the interpreter's
-    last one as "Exception ignored ... BrokenPipeError" on stderr.
-    """
-    try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):  # not a file (tests' StringIO): nothing to flush later
-        return
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-    except OSError:
-        return
-    try:
-        os.dup2(devnull, fd)
-    except OSError:
-        pass
-    finally:
-        os.close(devnull)
-
-
 class Output:
     """Renders records and messages. Built once per invocation from the global options."""
 
@@ -235,7 +214,7 @@ class Output:
         """
         if not self._stdout_closed and _reader_closed(self.stdout):
             self._stdout_closed = True
-            _discard(self.stdout)
+            discard(self.stdout)
         return self._stdout_closed
 
     def stderr_closed(self) -> bool:
@@ -288,7 +267,7 @@ class Output:
                 _write_whole(self.stdout, line + "\n")
         except BrokenPipeError:
             self._stdout_closed = True
-            _discard(self.stdout)
+            discard(self.stdout)
 
     def _print(self, console: Any, renderable: Any) -> None:
         """A rich renderable to stdout, once, unless its reader went away."""
@@ -299,7 +278,7 @@ class Output:
             self.stdout.flush()
         except BrokenPipeError:
             self._stdout_closed = True
-            _discard(self.stdout)
+            discard(self.stdout)
 
     def _table(self, records: Iterable[dict[str, Any]], columns: Sequence[Column], title: str) -> None:
         from rich.table import Table
@@ -364,7 +343,7 @@ class Output:
             self.stderr.flush()
         except BrokenPipeError:
             self._stderr_closed = True
-            _discard(self.stderr)
+            discard(self.stderr)
 
     def info(self, text: str) -> None:
         if not self.quiet:

@@ -1,0 +1,28 @@
+"""A standard stream whose reader went away: pointed at /dev/null (stdlib only: the help fast path uses it)."""
+
+from __future__ import annotations
+
+import os
+from typing import IO
+
+
+def discard(stream: IO[str]) -> None:
+    """Point ``stream``'s file at /dev/null after its reader went away (EPIPE).
+
+    What its buffer still holds would otherwise fail again at every flush, and at the interpreter's
+    last one as "Exception ignored ... BrokenPipeError" on stderr.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (tests' StringIO): nothing to flush later
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, fd)
+    except OSError:
+        pass
+    finally:
+        os.close(devnull)
