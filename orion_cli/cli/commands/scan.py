@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -101,6 +102,15 @@ def _scan_once(app: AppContext, source: Any, options: Any, include_candidates: b
     return result
 
 
+def warn_new(out: Any, notes: Sequence[str], said: set[str] | None) -> None:
+    """Warn each note, once per ``said`` when one is given (a watch's rounds repeat their notes)."""
+    for note in notes:
+        if said is None or note not in said:
+            out.warn(note)
+        if said is not None:
+            said.add(note)
+
+
 def _render(app: AppContext, result: ScanResult, include_candidates: bool, *, stream: bool = False,
             said: set[str] | None = None) -> None:
     """``said``: the notes a streaming watch already warned about (each is said the first round it shows,
@@ -141,11 +151,7 @@ def _render(app: AppContext, result: ScanResult, include_candidates: bool, *, st
                     out.stream(rec, CANDIDATE_COLUMNS)
             else:
                 out.records(cands, CANDIDATE_COLUMNS, title="candidates held back", empty="no held-back candidates")
-    for note in result.notes:
-        if said is None or note not in said:
-            out.warn(note)
-        if said is not None:
-            said.add(note)
+    warn_new(out, result.notes, said)
     stats = result.match_stats
     matched = f"{len(result.tradable)} tradable pair(s)" + (
         f", {len(result.held_back)} candidate(s) held back of {stats.checked_candidates} checked" if stats else ""

@@ -919,7 +919,7 @@ def _event(app: AppContext, event: str, text: str = "", **fields: Any) -> None:
 def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int | None, live: bool,
            authorize_live: bool, snapshot: Path | None, demo: bool) -> None:
     from orion_cli.cli.commands.market_data import run
-    from orion_cli.cli.commands.scan import pairs_path
+    from orion_cli.cli.commands.scan import pairs_path, warn_new
     from orion_cli.core.errors import ExitCode, OrionError
     from orion_cli.core.scan import ScanOptions, scan
     from orion_cli.matching.pairs import load_pairs
@@ -980,10 +980,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 with app.db().write() as conn:
                     store.save(conn, result.opportunities, source=source.name)
                 ops = list(result.opportunities)
-                for note in result.notes:  # a pair never priced: said once, the first round it shows
-                    if note not in said:
-                        said.add(note)
-                        app.out.warn(note)
+                warn_new(app.out, result.notes, said)  # a pair never priced: said once, the first round it shows
                 _event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
                        round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
             outcome = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades, max_trades,
