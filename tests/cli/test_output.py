@@ -102,7 +102,7 @@ def test_lines_from_a_worker_thread_are_written_without_touching_the_signal_mask
 
 _CHILD = r"""
 import sys
-from orion_cli.cli.output import Column, Output
+from orion_cli.cli.output import Output
 out = Output("jsonl")
 try:
     out.stream({"type": "big", "text": "é" * 6000}, [])  # 12 KB: three times the pipe below

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from closed_pipe import run_into_closed_pipe
 
 from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import AuditLog
@@ -78,16 +79,7 @@ def test_audit_tail_into_head_is_quiet(ledger: Path, isolated_home: Path) -> Non
 
 def _into_closed_pipe(args: list[str], home: Path, *, stderr_too: bool = False,
                       timeout: float = 60) -> tuple[int, str]:
-    """Run orion with stdout (and maybe stderr) on a pipe whose reader is already gone: every write fails."""
-    read_end, write_end = os.pipe()
-    os.close(read_end)
-    try:
-        proc = subprocess.run([*orion_cmd(), *args], stdin=subprocess.DEVNULL, stdout=write_end,
-                              stderr=write_end if stderr_too else subprocess.PIPE, env=child_env(home), text=True,
-                              timeout=timeout)
-    finally:
-        os.close(write_end)
-    return proc.returncode, proc.stderr or ""
+    return run_into_closed_pipe([*orion_cmd(), *args], child_env(home), stderr_too=stderr_too, timeout=timeout)
 
 
 def _break_chain(path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from closed_pipe import run_into_closed_pipe
 from json_documents import json_documents
 from sqlalchemy import select
 
@@ -149,41 +150,6 @@ def test_a_signal_during_an_execution_finishes_and_records_it_first(tmp_path: Pa
     assert kinds[-1] == ("watch", "stopped")
     assert w.events[-1]["reason"] == reason
     assert "stopping after the execution in flight" in err
-    check_ledger_and_audit()
-
-
-def test_a_signal_while_a_single_trades_orders_go_out_waits_for_the_execution() -> None:
-    """Found in review: no test covered the stop wiring of a single `trade --confirm` (only the watch's):
-    passing the plain stop flag there made a SIGTERM mid-execution say "stopping before anything is sent"."""
-    scanned = subprocess.run([*ORION_ARGV, "scan", "--demo", "--jsonl"], capture_output=True, text=True, env=env(),
-                             stdin=subprocess.DEVNULL, timeout=60)
-    op_id = json.loads(scanned.stdout.splitlines()[0])["id"]
-    proc = subprocess.Popen([*ORION_ARGV, "trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env(ORION__PAPER__LATENCY_MS="1500"))
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # the intents are committed just before the first order is sent
-            db = open_database(None)
-            try:
-                if AuditLog(db).tail(5, types=("order.intent",)):
-                    break
-            finally:
-                db.dispose()
-            time.sleep(0.05)
-        else:
-            pytest.fail("no order intent within 30 s")
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
-    assert "stopping after the execution in flight is recorded" in err and "before anything" not in err, err
-    assert "terminated (SIGTERM): the execution was finished and recorded first" in err
-    assert json.loads(out.splitlines()[-1])["status"] == "done"
     check_ledger_and_audit()
 
 
@@ -376,6 +342,10 @@ def test_a_signal_during_a_single_trade_finishes_and_records_the_execution_first
         # The stop is named the same way to the end (the error line said "interrupted" for SIGTERM).
         said = "interrupted" if signum == signal.SIGINT else "terminated (SIGTERM)"
         assert json.loads(err.strip().splitlines()[-1])["message"] == said, err
+        # Found in review: passing the plain stop flag made a stop mid-execution say "stopping before
+        # anything is sent".
+        assert "stopping after the execution in flight is recorded" in err and "before anything" not in err, err
+        assert f"{said}: the execution was finished and recorded first" in err
         with db.read() as conn:
             assert [tuple(r) for r in conn.execute(select(executions.c.status))] == [("done",)]
     finally:
@@ -456,15 +426,9 @@ def test_a_curated_pair_the_watch_never_prices_is_said_once(tmp_path: Path) -> N
 def test_a_watch_whose_reader_is_gone_trades_nothing_more_and_exits_0(tmp_path: Path) -> None:
     """`orion trade --watch 30 --jsonl | consumer` where the consumer died: trading on unseen is not
     what was asked. The watch stops between executions, says so on stderr, and exits 0."""
-    read_end, write_end = os.pipe()
-    os.close(read_end)
-    try:
-        proc = subprocess.run([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], stdin=subprocess.DEVNULL,
-                              stdout=write_end, stderr=subprocess.PIPE, text=True, env=env(), timeout=120)
-    finally:
-        os.close(write_end)
-    assert proc.returncode == 0, proc.stderr
-    assert "watch stopped: the output was closed; 0 trade(s) in 1 round(s)" in proc.stderr
+    code, err = run_into_closed_pipe([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], env(), timeout=120)
+    assert code == 0, err
+    assert "watch stopped: the output was closed; 0 trade(s) in 1 round(s)" in err
     db = open_database(None)
     try:
         assert not [e for e in AuditLog(db).tail(1000) if e.type == "execution.requested"]

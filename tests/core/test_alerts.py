@@ -265,24 +265,32 @@ def test_alerts_still_undelivered_when_the_wait_ends_are_audited_as_failed(hook:
     assert len(events(db, "alert.failed")) == 1
 
 
-def test_an_alert_dropped_from_a_full_queue_is_audited_when_the_wait_ends(db: Database) -> None:
-    """Found in the final read: dropped alerts were audited (and their low mark cleared) only by the
-    worker after its next delivery, which a command exiting mid-delivery never reaches."""
+def _full_sink(db: Database, **options: Any) -> tuple[WebhookAlertSink, threading.Event]:
+    """A sink whose one-slot queue is full: "first" held by the worker (blocked in the transport until
+    the returned gate is set), "second" queued."""
     gate = threading.Event()
 
     def handler(request: httpx.Request) -> httpx.Response:
         gate.wait(10)
         return httpx.Response(200)
 
-    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-    sink = WebhookAlertSink("http://127.0.0.1:9/hook/secret-path", fmt="generic", db=db, mode="live", retries=1,
-                            queue_size=1, transport=httpx.MockTransport(handler))
-    watch = LowBalanceWatch(alert_settings(low_balance="50"), sink, db, "live")
-    sink.emit("halt", "first", {})  # taken by the worker, blocked in the transport
+    sink = WebhookAlertSink("http://127.0.0.1:9/hook/secret-path", fmt="generic", db=db, retries=1,
+                            queue_size=1, transport=httpx.MockTransport(handler), **options)
+    sink.emit("halt", "first", {})
     deadline = time.monotonic() + 5
-    while sink._queue.qsize() and time.monotonic() < deadline:
+    while sink._queue.qsize() and time.monotonic() < deadline:  # wait until the worker holds it
         time.sleep(0.01)
-    sink.emit("halt", "second", {})  # fills the queue
+    assert sink._queue.qsize() == 0, "the worker never took the first alert"
+    sink.emit("halt", "second", {})
+    return sink, gate
+
+
+def test_an_alert_dropped_from_a_full_queue_is_audited_when_the_wait_ends(db: Database) -> None:
+    """Found in the final read: dropped alerts were audited (and their low mark cleared) only by the
+    worker after its next delivery, which a command exiting mid-delivery never reaches."""
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    sink, gate = _full_sink(db, mode="live")
+    watch = LowBalanceWatch(alert_settings(low_balance="50"), sink, db, "live")
     low = Balance(Venue.KALSHI, "live", D("10"), D("0"), D("10"), now)
     assert watch.check([low]) == [low]  # its alert is dropped
     sink.flush(0.2)
@@ -327,19 +335,7 @@ def test_flush_zero_never_waits_nor_warns(hook: Hook, db: Database, caplog: pyte
 
 
 def test_a_full_queue_drops_and_audits_instead_of_blocking(db: Database) -> None:
-    gate = threading.Event()
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        gate.wait(10)
-        return httpx.Response(200)
-
-    sink = WebhookAlertSink("http://127.0.0.1:9/hook/secret-path", fmt="generic", db=db, retries=1,
-                            queue_size=1, transport=httpx.MockTransport(handler))
-    sink.emit("halt", "first", {})  # taken by the worker, blocked in the transport
-    deadline = time.monotonic() + 5
-    while sink._queue.qsize() and time.monotonic() < deadline:  # wait until the worker holds it
-        time.sleep(0.01)
-    sink.emit("halt", "second", {})  # fills the queue
+    sink, gate = _full_sink(db)
     sink.emit("balance.low", "third", {})  # dropped
     sink.emit("balance.low", "fourth", {})  # dropped
     gate.set()
