@@ -63,7 +63,9 @@ def _shown_path(path: Path) -> str:
     the message would otherwise print the whole key to stderr, which cron keeps in its logs.
     """
     text = str(path)
-    if looks_like_key(text) or looks_like_key(path.name):
+    # Something is there: a real path (a Docker secret's /run/secrets/kalshi_private_key_pem has no dot
+    # either), never a key pasted in its place.
+    if (looks_like_key(text) or looks_like_key(path.name)) and not _exists(path):
         return "the given path (it looks like a key, not a file path; not shown)"
     return text if len(text) <= 512 else text[:80] + "…"
 
@@ -118,10 +120,10 @@ def collect(variables: Mapping[str, str], *, base_dir: Path, origin_prefix: str 
             found = var
             if looks_like_key(raw_path) and not _exists(base_dir / raw_path):
                 # Before the path is joined to base_dir: a base64 key's "/" would split it into parts.
-                raise SecretsError(f"{origin_prefix}{var}: cannot read the given path (it looks like a key, not a "
-                                   "file path; not shown)", reason="source_unreadable",
-                                   hint="a *_PATH variable names a file; the key itself goes in the variable "
-                                        "without _PATH")
+                raise SecretsError(f"{origin_prefix}{var}: no file at the given path (not shown: it looks like a "
+                                   "key rather than a file path)", reason="source_unreadable",
+                                   hint="a *_PATH variable names a file: check that it exists; a key itself goes "
+                                        "in the variable without _PATH")
             path = Path(raw_path).expanduser()
             if not path.is_absolute():
                 path = base_dir / path

@@ -99,3 +99,17 @@ def test_shred_overwrites_then_deletes(tmp_path: Path, monkeypatch: pytest.Monke
     assert not f.exists()
     assert written and sum(len(w) for w in written) == len("PK=" + WALLET_KEY)
     assert all(WALLET_KEY.encode() not in w for w in written)
+
+
+def test_a_dotless_path_that_exists_is_named_and_a_missing_one_is_not_called_a_key(tmp_path: Path) -> None:
+    """Found in the final read: a Docker secret path (/run/secrets/kalshi_private_key_pem: 32+ key-alphabet
+    characters, no dot) was hidden as "a key" even when something was there, and a missing one was
+    told only that the key itself belongs in the variable without _PATH."""
+    there = tmp_path / "run" / "secrets" / "kalshi_private_key_pem"
+    there.mkdir(parents=True)  # something is there (a directory: unreadable as a credential, even as root)
+    with pytest.raises(SecretsError) as refused:
+        from_environ({"KALSHI_PRIVATE_KEY_PATH": str(there)})
+    assert str(there) in refused.value.message and "is a directory" in refused.value.message
+    with pytest.raises(SecretsError) as missing:
+        from_environ({"KALSHI_PRIVATE_KEY_PATH": "/run/secrets/polymarket_private_key_x"})
+    assert "no file at the given path" in missing.value.message and "check that it exists" in (missing.value.hint or "")
