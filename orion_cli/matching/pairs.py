@@ -246,6 +246,9 @@ def _cut(text: str, index: int) -> str:
         above -= 1
     if above > 0:  # a comment block that opens the file is the file's, not the entry's
         start = above
+    if start == 0 or not lines[start - 1].strip():  # the blank lines that set the entry apart go with it
+        while end < stop and not lines[end].strip():
+            end += 1
     return "".join(lines[:start] + lines[end:])
 
 

@@ -231,6 +231,19 @@ def test_remove_keeps_notes_after_an_entry_and_a_comment_that_opens_the_file(tmp
     assert "# trailing thought" in path.read_text() and load_pairs(path) == []
 
 
+def test_removing_a_middle_entry_leaves_no_growing_gap(tmp_path: Path) -> None:
+    """Found in the final read: the blank line before and after a removed middle entry both stayed, so
+    each removal left one more blank line between its neighbours."""
+    path = tmp_path / "pairs.toml"
+    entries = "\n".join(f'[[pair]]\nkalshi = "KX{c}"\npolymarket = "{i}"\n' for i, c in enumerate("ABCD"))
+    path.write_text(f"# my pairs\n\n{entries}")
+    remove_pair(path, "KXB")
+    remove_pair(path, "KXC")
+    text = path.read_text()
+    assert "\n\n\n" not in text and '"0"\n\n[[pair]]\nkalshi = "KXD"' in text
+    assert [p.kalshi for p in load_pairs(path)] == ["KXA", "KXD"]
+
+
 def test_a_layout_the_line_edit_cannot_follow_is_rewritten_whole(tmp_path: Path) -> None:
     path = tmp_path / "pairs.toml"
     path.write_text('# inline\npair = [{kalshi = "KXA", polymarket = "1"}, {kalshi = "KXB", polymarket = "2"}]\n')
