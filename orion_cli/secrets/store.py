@@ -36,9 +36,9 @@ from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, V
 
 OnChange = Callable[[str, str], None]
 PasswordProvider = Callable[[bool], MasterPassword]
+"""Called with ``new=True`` when a vault is being created (ask twice), else ``False``."""
 # What a caller enters around a change and its audit events (see SecretStore.set_many).
 Hold = Callable[[], AbstractContextManager[Any]]
-"""Called with ``new=True`` when a vault is being created (ask twice), else ``False``."""
 
 BACKENDS = ("vault", "keyring")
 _List = list  # SecretStore.list shadows the builtin inside the class body
