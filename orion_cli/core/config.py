@@ -469,6 +469,11 @@ def _env_layer(environ: Mapping[str, str], problem: _Problems) -> dict[str, tupl
     layer: dict[str, tuple[Any, str]] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
+            meant = _one_underscore_short(name)
+            if meant:
+                problem(ConfigError(f"{name} is not read: configuration variables begin {ENV_PREFIX} (two underscores)",
+                                    hint=f"rename it {ENV_PREFIX}{name[len('ORION_'):]}", reason="config_unknown_key"),
+                        meant)
             continue
         parts = name[len(ENV_PREFIX):].lower().split("__")
         source = f"environment {name}"
@@ -481,6 +486,19 @@ def _env_layer(environ: Mapping[str, str], problem: _Problems) -> dict[str, tupl
             continue
         layer[dotted] = (value, source)
     return layer
+
+
+def _one_underscore_short(name: str) -> str:
+    """The key ``ORION_SECTION__KEY`` was meant for, or "".
+
+    Such a name is read by nothing: left silent, a limit the operator lowered (or the kill switch's
+    sentinel file) would stay at its old value. Only a name that spells a real key is caught, so
+    other tools' ``ORION_…`` variables are left alone.
+    """
+    if not name.startswith("ORION_") or "__" not in name:
+        return ""
+    dotted = ".".join(name[len("ORION_"):].lower().split("__"))
+    return dotted if dotted in _spec_map() else ""
 
 
 def load_settings(

@@ -146,8 +146,27 @@ def test_unknown_env_key_is_an_error_naming_the_variable() -> None:
 
 
 def test_unrelated_orion_variables_are_ignored() -> None:
-    s = load_settings(environ={"ORION_DEBUG": "1", "ORION_PAPER_TRADING": "1", "ORIONX": "y"})
+    s = load_settings(environ={"ORION_DEBUG": "1", "ORION_PAPER_TRADING": "1", "ORIONX": "y",
+                               "ORION_OTHER__THING": "x", "ORION_LIMITS__NO_SUCH_KEY": "1"})
     assert s.sources[KEY] == "default"
+
+
+@pytest.mark.parametrize("name", ["ORION_LIMITS__ORDER_NOTIONAL", "ORION_limits__order_notional"])
+def test_a_config_variable_one_underscore_short_is_an_error_not_ignored(name: str) -> None:
+    # Ignored, the operator's lowered limit would silently stay at the default.
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={name: "5"})
+    assert info.value.exit_code == 3 and info.value.reason == "config_unknown_key"
+    assert name in info.value.message and "two underscores" in info.value.message
+    assert info.value.hint == f"rename it ORION__{name[len('ORION_'):]}"
+
+
+def test_lenient_loading_notes_a_one_underscore_variable_and_refuses_one_for_the_halt() -> None:
+    s = load_settings(environ={"ORION_LIMITS__ORDER_NOTIONAL": "5"}, lenient=True)
+    assert s.limits.order_notional == load_settings(environ={}).limits.order_notional
+    assert any("ORION_LIMITS__ORDER_NOTIONAL is not read" in p for p in s.problems)
+    with pytest.raises(ConfigError, match="ORION_HALT__SENTINEL_FILE is not read"):
+        load_settings(environ={"ORION_HALT__SENTINEL_FILE": "/tmp/stop"}, lenient=True)
 
 
 def test_out_of_range_in_file_names_key_source_and_range(tmp_path: Path) -> None:
