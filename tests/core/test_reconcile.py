@@ -462,8 +462,8 @@ DAY_START = NOW.replace(hour=0, minute=0, second=0, microsecond=0)  # the ledger
 YESTERDAY = DAY_START - timedelta(hours=3)
 
 
-def _pnl(db: Database) -> tuple[D, D, D]:
-    p = Ledger(db, "live").daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100), now=NOW)
+def _pnl(db: Database, now: datetime = NOW) -> tuple[D, D, D]:
+    p = Ledger(db, "live").daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100), now=now)
     return p.start_equity, p.equity, p.pnl
 
 
@@ -508,16 +508,18 @@ def test_fix_books_no_capital_for_contracts_it_removes(db: Database, settings: S
 
 def test_a_manual_fill_from_today_is_todays_cash_and_no_capital(db: Database, settings: Settings) -> None:
     """Today's report paid for it: adopting it nets the cash it took (only its fee is today's loss)."""
-    if EARLIER < DAY_START:
-        pytest.skip("the suite started in the first ten minutes of a UTC day: 'today' has no earlier fill")
+    # Its own clock, at noon of a past day: the suite's NOW may be too early in its day for a fill
+    # made ten minutes before it to be today's.
+    now = DAY_START - timedelta(hours=12)
+    yesterday = now.replace(hour=0) - timedelta(hours=3)
     ledger = Ledger(db, "live")
-    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), YESTERDAY), now=YESTERDAY)
-    manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO)  # EARLIER: today
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), yesterday), now=yesterday)
+    manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO, ts=now - timedelta(minutes=10))  # today
     venue = FakeVenue(cash=D("498.49"), fills_=[manual],
                       positions_=[Position(Venue.KALSHI, MKT, Side.NO, D("5"), D("0.30"), D("1.5"))])
-    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=now)
     assert [(d.kind, d.fixed) for d in fixed.drifts] == [("fill", True)], fixed.drifts
-    assert _pnl(db) == (D("500"), D("499.99"), D("-0.01"))
+    assert _pnl(db, now) == (D("500"), D("499.99"), D("-0.01"))
     assert "capital.adopted" not in _types(db)
     _verify(db)
 
