@@ -36,7 +36,11 @@ class FeeModel:
 
     @classmethod
     def kalshi(cls, fee_type: str = "quadratic", multiplier: Decimal = ONE, source: str = "") -> FeeModel:
-        """Kalshi's series fee types: quadratic, quadratic_with_maker_fees, _combo_, flat."""
+        """Kalshi's quadratic series fee types: quadratic, quadratic_with_maker_fees, _combo_.
+
+        Any other type fails (fail closed): ``flat`` is the fee schedule's "Specific Trading Fees"
+        table, whose rates the API does not carry, and an empty or unknown type says nothing.
+        """
         if multiplier < 0:
             raise DataError("fee_multiplier", f"negative value {multiplier}")
         maker = ZERO
@@ -44,9 +48,11 @@ class FeeModel:
             maker = KALSHI_MAKER_RATE
         elif fee_type == "quadratic_with_combo_maker_fees":
             maker = KALSHI_TAKER_RATE / 2
-        elif fee_type not in ("quadratic", "flat", ""):
+        elif fee_type == "flat":
+            raise DataError("fee_type", "'flat' (the Specific Trading Fees table) is not modelled: fee unknown")
+        elif fee_type != "quadratic":
             raise DataError("fee_type", f"unknown Kalshi fee type {fee_type!r}")
-        label = source or f"fee_type={fee_type or 'quadratic'}"
+        label = source or f"fee_type={fee_type}"
         return cls("kalshi", KALSHI_TAKER_RATE, maker, multiplier, 1, label)
 
     @classmethod

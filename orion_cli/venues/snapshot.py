@@ -407,6 +407,10 @@ def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], di
     )
 
     errors: list[ItemError] = []
+    # A series or event that was sent but could not be read (an unknown or unmodelled fee type, a
+    # bad multiplier): its markets' fee is unknown, so they are refused, never priced at the
+    # default that stands in for a series nobody fetched.
+    unreadable: dict[str, str] = {}
     series: dict[str, KalshiSeries] = {}
     for i, s in enumerate(raw.series):
         try:
@@ -414,6 +418,8 @@ def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], di
             series[parsed.ticker] = parsed
         except DataError as exc:
             errors.append(ItemError("kalshi", "series", str(s.get("ticker") or f"#{i}"), str(exc)))
+            if isinstance(s.get("ticker"), str):
+                unreadable[f"series {s['ticker']}"] = str(exc)
     events: dict[str, KalshiEvent] = {}
     for i, e in enumerate(raw.events):
         try:
@@ -421,6 +427,8 @@ def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], di
             events[ev.event_ticker] = ev
         except DataError as exc:
             errors.append(ItemError("kalshi", "event", str(e.get("event_ticker") or f"#{i}"), str(exc)))
+            if isinstance(e.get("event_ticker"), str):
+                unreadable[f"event {e['event_ticker']}"] = str(exc)
     markets: list[Market] = []
     seen: set[str] = set()
     for i, obj in enumerate(raw.markets):
@@ -432,6 +440,11 @@ def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], di
         et = obj.get("event_ticker")
         event = events.get(et) if isinstance(et, str) else None
         st = event.series_ticker if event else (series_ticker_of(et) if isinstance(et, str) else "")
+        whose = ([f"event {et}"] if isinstance(et, str) else []) + ([f"series {st}"] if st else [])
+        fee_gone = next((f"{k}: {unreadable[k]}" for k in whose if k in unreadable), None)
+        if fee_gone is not None:
+            errors.append(ItemError("kalshi", "market", key, f"fee unknown ({fee_gone})"))
+            continue
         try:
             markets.append(parse_market(obj, series=series.get(st), event=event))
         except DataError as exc:

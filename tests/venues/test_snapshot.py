@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from orion_cli.venues.snapshot import (
     demo_source,
     dumps_exact,
     parse_capture,
+    parse_kalshi,
     read_capture,
     write_capture,
 )
@@ -154,6 +156,37 @@ def test_one_bad_market_does_not_sink_the_snapshot(fixtures_dir: Path) -> None:
     data = parse_capture(cap)
     assert any(e.kind == "market" and e.venue == "kalshi" for e in data.errors)
     assert len(data.for_venue(Venue.KALSHI)) == len(cap.kalshi.markets) - 1
+
+
+_FEE_CASES = [
+    ({"fee_type": "mystery", "fee_multiplier": 2}, None),  # a type orion does not know
+    ({"fee_type": "flat", "fee_multiplier": 1}, None),  # the "Specific Trading Fees" table: rates not modelled
+    ({"fee_type": None, "fee_multiplier": 1}, None),
+    ({"fee_type": "", "fee_multiplier": 1}, None),
+    ({"fee_type": "quadratic", "fee_multiplier": 1}, {"fee_type_override": "mystery"}),
+    ({"fee_type": "quadratic", "fee_multiplier": 1}, {"fee_type_override": "flat", "fee_multiplier_override": 1}),
+]
+
+
+@pytest.mark.parametrize(("series_fee", "event_fee"), _FEE_CASES)
+def test_a_market_whose_fee_cannot_be_read_is_not_priced_at_a_guess(
+        fixtures_dir: Path, series_fee: dict[str, object], event_fee: dict[str, object] | None) -> None:
+    """A series (or event override) whose fee type orion cannot model used to be dropped with an
+    item error while its markets were priced at the default quadratic x1 (or, for "flat", at the
+    quadratic formula): a fee never read, so an edge that may not be there. The markets are refused."""
+    market = loads_exact((fixtures_dir / "kalshi/markets__single.json").read_bytes())["market"]
+    st = market["event_ticker"].split("-")[0]
+    series = {"ticker": st, "title": "S", "category": "Sports", **series_fee}
+    events = [] if event_fee is None else [{"event_ticker": market["event_ticker"], "series_ticker": st,
+                                            "title": "E", "mutually_exclusive": False, **event_fee}]
+    markets, _, errors = parse_kalshi(KalshiRaw(series=[series], events=events, markets=[market]), datetime.now(UTC))
+    assert markets == [], [m.fee_model.source for m in markets]
+    assert [(e.kind, e.key) for e in errors if e.kind == "market"] == [("market", market["ticker"])], errors
+    assert "fee" in next(e.message for e in errors if e.kind == "market")
+    # The same market with a fee it can read is priced by it.
+    good, _, errs = parse_kalshi(KalshiRaw(series=[{**series, "fee_type": "quadratic", "fee_multiplier": 2}],
+                                           markets=[market]), datetime.now(UTC))
+    assert errs == [] and [m.fee_model.multiplier for m in good] == [Decimal(2)]
 
 
 # -- the demo set -------------------------------------------------------------------------------

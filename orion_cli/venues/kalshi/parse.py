@@ -348,7 +348,8 @@ def fee_model_for(series: KalshiSeries | None, event: KalshiEvent | None = None)
     """The fee model of a market: the event's override if any, else its series', else default.
 
     The default (quadratic × 1, Kalshi's standard schedule) is labelled as such so that
-    ``orion book`` and the audit log show it was assumed, not read.
+    ``orion book`` and the audit log show it was assumed, not read. It stands for a series that was
+    not fetched; one that was sent but could not be read refuses its markets (``parse_kalshi``).
     """
     if event is not None and event.fee_type_override:
         multiplier = event.fee_multiplier_override

@@ -171,9 +171,10 @@ def test_series_with_bad_fee_fields_fails_by_name() -> None:
     with pytest.raises(DataError) as info:
         parse_series({"ticker": "X", "fee_type": "quadratic", "fee_multiplier": "NaN"})
     assert info.value.field == "series.fee_multiplier"
-    with pytest.raises(DataError) as info:
-        parse_series({"ticker": "X", "fee_type": "mystery", "fee_multiplier": 1})
-    assert info.value.field == "fee_type"
+    for unknown in ("mystery", "flat", ""):  # flat: the Specific Trading Fees table, rates not in the API
+        with pytest.raises(DataError) as info:
+            parse_series({"ticker": "X", "fee_type": unknown, "fee_multiplier": 1})
+        assert info.value.field == "fee_type", unknown
 
 
 def test_recorded_events_parse() -> None:
