@@ -86,6 +86,8 @@ STATUS_EVENTS: dict[OrderStatus, str] = {
 }
 
 UNCATEGORISED = "uncategorised"
+# The orders and positions tables keep this much of a venue's category name (String(64)).
+CATEGORY_CHARS = 64
 
 MarkKey = tuple[Venue, str, Side]
 
@@ -288,11 +290,13 @@ class DailyPnl:
 def normalise_category(category: str) -> str:
     """The category exposure is counted under: one name across venues ("Entertainment" = "culture").
 
+    Of the name as the ledger stores it (its first :data:`CATEGORY_CHARS` characters), so a plan's
+    longer venue name and the same market's recorded orders and positions count as one category.
     Cached: the exposure checks ask for the same few names several times per trade.
     """
     from orion_cli.core.categories import canonical_category
 
-    return canonical_category(category) or UNCATEGORISED
+    return canonical_category(category[:CATEGORY_CHARS]) or UNCATEGORISED
 
 
 def payload_digest(payload: str) -> str:
@@ -452,8 +456,8 @@ class Ledger:
                     "action": r.action.value, "size": r.size, "limit_price": r.limit_price,
                     "time_in_force": r.time_in_force.value, "status": OrderStatus.INTENT.value,
                     "venue_order_id": prepared.venue_ref, "filled_size": ZERO, "avg_fill_price": None, "fees": ZERO,
-                    "payload": prepared.payload, "category": category[:64], "created_at": ts, "updated_at": ts,
-                    "reject_reason": "",
+                    "payload": prepared.payload, "category": category[:CATEGORY_CHARS], "created_at": ts,
+                    "updated_at": ts, "reject_reason": "",
                 })
                 # What a read-back would return (a new intent has no fills), without the two queries.
                 out.append(OrderState(
@@ -513,7 +517,7 @@ class Ledger:
                 raise NotFound(f"no order with client order id {client_order_id!r} in the {self.mode} ledger",
                                reason="order_not_found")
             current = OrderStatus(row.status)
-            category = row.category or category[:64]
+            category = row.category or category[:CATEGORY_CHARS]
             new_fills = [f for f in fills if self._record_fill(c, f, row, category, now)]
             totals = self._totals(c, client_order_id)
             size = Decimal(row.size)
@@ -642,10 +646,10 @@ class Ledger:
         values = {"size": size, "cost": cost, "fees": fees, "realized_pnl": realised, "updated_at": iso_utc(now)}
         if row is None:
             c.execute(insert(positions).values(mode=self.mode, venue=f.venue.value, market_id=f.market_id,
-                                               side=f.side.value, category=category[:64], **values))
+                                               side=f.side.value, category=category[:CATEGORY_CHARS], **values))
         else:
             if category and not row.category:
-                values["category"] = category[:64]
+                values["category"] = category[:CATEGORY_CHARS]
             c.execute(update(positions).where(*key).values(**values))
 
     def _apply_to_balance(self, c: Connection, f: Fill, now: datetime, *, order_created_at: str) -> None:

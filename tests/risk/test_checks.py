@@ -459,6 +459,20 @@ def test_one_category_across_venues_names(db: Database) -> None:
     assert w.passed and "category weather" in w.detail and "400" in w.detail, w
 
 
+def test_a_long_category_is_one_bucket_as_the_ledger_stores_it(db: Database) -> None:
+    """The ledger keeps a category's first 64 characters; a longer venue name in the plan counted
+    under another name than the same market's intents, so each trade saw a fresh cap."""
+    from orion_cli.store.ledger import Ledger
+    from orion_cli.venues.trading import Action, OrderRequest, PreparedOrder, TimeInForce
+
+    long_name = "US Current Affairs and " + "Other Very Long Polymarket Category Names " * 2
+    assert len(long_name) > 64
+    req = OrderRequest(Venue.KALSHI, "KXL-1", Side.YES, Action.BUY, D(1000), D("0.49"), TimeInForce.FOK, "c-long")
+    Ledger(db, "paper").record_intent(PreparedOrder(req, "{}"), category=long_name, now=NOW)  # 490 in flight
+    r = results(run(db, _one_leg_plan("10.01", mid="KXL-2", category=long_name)), "CATEGORY_EXPOSURE")[0]
+    assert not r.passed and "existing 490.00 + plan 10.01 = 500.01 > category_exposure 500.00" in r.detail, r
+
+
 def test_uncategorised_markets_share_one_bucket(db: Database) -> None:
     add_position(db, Venue.KALSHI, "KXB-1", "495", category="")
     v = run(db, _one_leg_plan("10", category=""))
