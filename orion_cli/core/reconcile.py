@@ -8,7 +8,9 @@ Why it runs the way it does (DESIGN §2, §5 point 6, §7):
   through the :class:`~orion_cli.store.ledger.Ledger` (audited ``order.*``, plus
   ``reconcile.resolved``). Provably absent at the venue (the venue answers "no such order"): it is
   marked ``cancelled`` with "never reached the venue". Orders younger than ``grace`` are left alone
-  and reported as pending, because an executor may be sending them this very moment.
+  and reported as pending, because an executor may be sending them this very moment; so are fills
+  younger than ``grace`` of an order the ledger does not hold (yet) or holds undecided, and the
+  position they explain.
 * **Detection reads, one transaction writes.** All venue I/O (fills since the oldest open activity
   or ``lookback``, positions, resting orders, balance) happens first; then one
   :meth:`Database.write` transaction compares, applies ``--fix`` adoptions (each in a savepoint, so
@@ -517,12 +519,12 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
     halted_alert: tuple[str, str, dict[str, Any]] | None = None  # sent after the drift alert it follows
     with ctx.db.write() as conn:
         _unknown_open_orders(ctx, conn, venue, venue_open, result)
-        _missing_fills(ctx, conn, venue, venue_fills, result)
+        waiting = _missing_fills(ctx, conn, venue, venue_fills, result)
         # Each settlement's cash is judged against the report read above, which then replaces the
         # ledger's figure (after any --fix adjustment, whose cash that report already holds), plus
         # the payouts made after it.
         _settle(ctx, conn, venue, venue_settlements, result, report=report)
-        _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked)
+        _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked, waiting=waiting)
         if report is not None:
             result.transfers = ctx.ledger.record_transfers(moved or [], balance, conn=conn, now=ctx.now)
             # A payout made after the report is not in it: the ledger's figure is the report plus it.
@@ -761,15 +763,24 @@ def _unknown_open_orders(ctx: _Context, conn: Connection, venue: Venue, venue_op
 
 
 def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: Sequence[Fill],
-                   result: VenueReconcile) -> None:
+                   result: VenueReconcile) -> dict[str, Decimal]:
+    """Report (and with ``--fix`` adopt) the venue's fills the ledger lacks; returns, by market, the
+    contracts of the fills left pending, which the position comparison must not adopt in their place."""
     known = _known_fill_ids(conn, ctx.mode, venue)
+    waiting: dict[str, Decimal] = {}
     for f in venue_fills:
         if f.fill_id in known:
             continue
         row = _find_row(conn, ctx.mode, venue, client_order_id=f.client_order_id, venue_order_id=f.venue_order_id)
-        if row is not None and ctx.now - f.ts < ctx.grace and OrderStatus(row.status) in OPEN_STATUSES:
-            result.pending.append(f"fill {f.fill_id} of order {row.client_order_id} is younger than "
-                                  f"{int(ctx.grace.total_seconds())} s")
+        if ctx.now - f.ts < ctx.grace and (row is None or OrderStatus(row.status) in OPEN_STATUSES):
+            # No ledger order yet may be one a trade is sending this very moment: a Kalshi order's id is
+            # recorded only once its answer is read back. Adopted now as a trade placed outside orion,
+            # its fill would never reach its own order (a fill counts once).
+            of = f"order {row.client_order_id}" if row is not None else \
+                f"venue order {f.venue_order_id or '?'}, not in the ledger (yet?),"
+            result.pending.append(f"fill {f.fill_id} of {of} is younger than {int(ctx.grace.total_seconds())} s")
+            if row is None or OrderStatus(row.status) not in NOT_FINAL:  # those count as undecided already
+                waiting[f.market_id] = waiting.get(f.market_id, ZERO) + f.size
             continue
         beyond = ""
         if row is not None and OrderStatus(row.status) is OrderStatus.FILLED \
@@ -804,6 +815,7 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
             return f"recorded as ledger order {coid} (filled)"
 
         result.drifts.append(_savepoint_fix(ctx, conn, drift, adopt))
+    return waiting
 
 
 # -- (3) positions ------------------------------------------------------------------------------
@@ -819,7 +831,8 @@ class _Holding:
 
 
 UNCHECKED_FIX = "not fixed: whether the market settled is unknown; checked again on the next run"
-UNDECIDED_FIX = "not fixed: an order in this market is not final in the ledger; checked again on the next run"
+UNDECIDED_FIX = ("not fixed: an order in this market is not final in the ledger, or a fill in it is too recent; "
+                 "checked again on the next run")
 
 
 async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
@@ -936,7 +949,7 @@ def _holdings(held: Sequence[Position]) -> dict[tuple[str, Side], _Holding]:
 
 
 def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: Sequence[Position],
-               result: VenueReconcile, *, unchecked: set[str]) -> None:
+               result: VenueReconcile, *, unchecked: set[str], waiting: Mapping[str, Decimal]) -> None:
     every = ctx.ledger.positions(venue, conn=conn, include_closed=True)
     ledger_pos = [p for p in every if p.size != 0]  # what positions() without closed ones returns
     result.counts["positions_ledger"] = len(ledger_pos)
@@ -950,9 +963,9 @@ def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: S
     recent = {(p.market_id, p.side) for p in every
               if p.extra.get("updated_at") and ctx.now - _parse_ts(p.extra["updated_at"]) < ctx.grace}
     # Orders still not final after step (1): young ones, or ones the venue called filled without listing
-    # their fills yet. Their fills may explain the difference once recorded; adopting it now would
-    # count those contracts twice.
-    undecided: dict[str, Decimal] = {}  # market → the contracts those orders could still bring
+    # their fills yet; and the fills step (2) left pending as too young. They may explain the difference
+    # once recorded; adopting it now would count those contracts twice.
+    undecided: dict[str, Decimal] = dict(waiting)  # market → the contracts those could still bring
     for r in order_rows(conn, ctx.mode, venue, statuses=NOT_FINAL):
         undecided[r.market_id] = undecided.get(r.market_id, ZERO) + max(ZERO, Decimal(r.size) - Decimal(r.filled_size))
     markets = sorted({m for m, _ in (*mine, *theirs)})
@@ -966,7 +979,8 @@ def _positions(ctx: _Context, conn: Connection, venue: Venue, venue_positions: S
             explained = undecided.get(market)
             if explained is not None and abs(venue_qty - ledger_qty) <= explained + QTY_TOLERANCE:
                 result.pending.append(f"position {market} {side.value}: ledger {ledger_qty}, venue {venue_qty}; "
-                                      "an order in it is not final in the ledger yet (its fills may not be listed)")
+                                      "an order in it is not final in the ledger yet (its fills may not be listed), "
+                                      "or a fill in it is too recent to adopt")
                 continue
             price = _value_price(ctx, venue, market, side, mine, theirs)
             value = plain(abs(venue_qty - ledger_qty) * price) if price is not None else ZERO

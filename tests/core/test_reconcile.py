@@ -330,6 +330,84 @@ def test_a_young_unknown_order_is_left_pending_not_cancelled(db: Database, setti
     assert order is not None and order.status is OrderStatus.UNKNOWN
 
 
+def test_a_young_fill_of_an_order_being_sent_is_pending_not_adopted_as_an_outside_trade(
+        db: Database, settings: Settings) -> None:
+    """Found in audit: a reconcile racing a trade. The trade's Kalshi first leg has filled, but its
+    answer is still being read back, so the ledger order has no venue id yet and its fill matched no
+    ledger order. Reconcile called it a trade placed outside orion (drift: --halt-on-drift halted the
+    trade between its legs) and --fix adopted it as ``ext-…``. The trade's own recording then found
+    the fill taken (a fill counts once): its leg read filled, with 0 filled, so when Kalshi settled
+    first the pair's other leg was valued at cost, not at its payout (P&L -4 instead of +0.50)."""
+    from sqlalchemy import insert, update
+
+    from orion_cli.execution.keylock import execution_lock
+    from orion_cli.store.tables import executions, orders
+
+    ledger = Ledger(db, "live")
+    for v in (Venue.KALSHI, Venue.POLYMARKET):
+        ledger.record_balance(Balance(v, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
+    sent = NOW - timedelta(seconds=5)
+    _intent(ledger, "K2-l1", status="submitted", at=sent)
+    _intent(ledger, "K2-l2", status="submitted", at=sent, venue=Venue.POLYMARKET, market=PM, side=Side.NO,
+            price="0.55", ref="0xhash")
+    with db.write() as conn:
+        conn.execute(update(orders).where(orders.c.client_order_id.in_(["K2-l1", "K2-l2"]))
+                     .values(execution_id="K2"))
+        conn.execute(insert(executions), {"key": "K2", "opportunity_id": "op2", "mode": "live",
+                                          "status": "leg1_sent", "size": D(10), "plan": "{}", "result": "{}",
+                                          "created_at": iso_utc(sent), "updated_at": iso_utc(sent)})
+    kf = _fill("kf-1", "o-9", "10", "0.40", fee="0", ts=NOW - timedelta(seconds=2))  # no client order id
+    venue = FakeVenue(cash=D("496"), fills_=[kf],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))])
+    with execution_lock(db, "K2"):  # the trade is running
+        (seen,) = _run(db, settings, {Venue.KALSHI: venue}, halt_on_drift=True)
+        (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    for res in (seen, fixed):
+        assert (res.status, res.drifts) == ("clean", []), res.drifts
+        assert any("fill kf-1 of venue order o-9" in p for p in res.pending), res.pending
+    assert not KillSwitch(db).status().halted
+    assert [o.client_order_id for o in ledger.orders()] == ["K2-l1", "K2-l2"] and ledger.positions() == []
+
+    # The trade records its read-back, then its second leg.
+    ledger.transition("K2-l1", OrderStatus.FILLED, venue_order_id="o-9", fills=[kf], now=NOW)
+    pf = _fill("pf-1", "0xhash", "10", "0.55", fee="0", side=Side.NO, market=PM, venue=Venue.POLYMARKET)
+    ledger.transition("K2-l2", OrderStatus.FILLED, fills=[pf], now=NOW)
+    leg = ledger.order("K2-l1")
+    assert leg is not None and leg.filled_size == D(10) and [f.fill_id for f in leg.fills] == ["kf-1"]
+    (clean,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=NOW + timedelta(minutes=5))
+    assert (clean.status, clean.drifts) == ("clean", []), clean.drifts
+    # Kalshi settles NO first: its YES leg loses 4, the Polymarket NO leg is worth its payout (10, cost 5.50).
+    ledger.record_settlement(Settlement(Venue.KALSHI, MKT, D(0), NOW, "no"), now=NOW)
+    assert _pnl(db)[2] == D("0.5")
+    _verify(db)
+
+
+def test_a_manual_trade_seconds_old_is_adopted_once_by_its_fill_not_also_by_its_position(
+        db: Database, settings: Settings) -> None:
+    """A fill too young to adopt (its order may be one being sent) explains the position it makes:
+    adjusted by --fix too, the contracts were adopted twice (the adjustment, then the fill a run
+    later), sold back at cost a run after that, and the adjustment's capital stayed in today's start
+    equity: a loss of their cost (1.50) for the rest of the day."""
+    if NOW - timedelta(seconds=10) < DAY_START:
+        pytest.skip("the suite started in the first seconds of a UTC day: the trade is not today's")
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
+    manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO, ts=NOW - timedelta(seconds=10))
+    venue = FakeVenue(cash=D("498.49"), fills_=[manual],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.NO, D("5"), D("0.30"), D("1.5"))])
+    (young,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert (young.status, young.drifts) == ("clean", []), young.drifts
+    assert any("fill mf-1" in p for p in young.pending) and any("too recent" in p for p in young.pending)
+    assert ledger.positions() == [] and "capital.adopted" not in _types(db)
+    for minutes in (3, 6):
+        (later,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=NOW + timedelta(minutes=minutes))
+        assert [(d.kind, d.fixed) for d in later.drifts] == ([("fill", True)] if minutes == 3 else []), later.drifts
+    assert [(p.side, p.size, p.exposure) for p in ledger.positions()] == [(Side.NO, D(5), D("1.5"))]
+    p = ledger.daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100), now=NOW + timedelta(minutes=6))
+    assert (p.start_equity, p.equity, p.pnl) == (D("500"), D("499.99"), D("-0.01"))  # its fee, nothing more
+    _verify(db)
+
+
 # -- (2) fills, (3) positions, (4) resting orders ----------------------------------------------
 
 
