@@ -46,7 +46,7 @@ from orion_cli.core.config import Settings
 from orion_cli.core.errors import AuthError, DataError, OrionError, SecretsError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import CENT, MICRO, ONE, ZERO, to_decimal
-from orion_cli.execution.state import NEVER_SENT, ExecStatus, load_result, resume_command
+from orion_cli.execution.state import NEVER_SENT, ExecStatus, load_result, resume_command, save_result
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import CountedTransfer, Ledger, SettledMarket
@@ -424,28 +424,16 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
                                   .order_by(orders.c.created_at, orders.c.client_order_id)):
                 legs[leg.execution_id].append(leg)
     by_venue = {r.venue: r for r in results}
+    stuck: list[Drift] = []  # not the execution drifts of late fills: each venue's own summary has those
     for row in rows:
-        held: dict[str, Decimal] = {}
-        price: dict[str, Decimal] = {}
-        for o in legs[row["key"]]:
-            signed = Decimal(o.filled_size) * (1 if o.action == "buy" else -1)
-            held[o.venue] = held.get(o.venue, ZERO) + signed
-            if o.avg_fill_price is not None and o.action == "buy":
-                price[o.venue] = Decimal(o.avg_fill_price)
-        if not held:
-            continue  # nothing was sent
-        first = max(held, key=lambda v: abs(held[v]))  # the venue holding the most
-        a = held[first]
-        b = sum((q for v, q in held.items() if v != first), ZERO)
-        unhedged = abs(a - b)
-        if unhedged == 0:
+        imbalance = _Imbalance.of(legs[row["key"]])
+        if imbalance is None or imbalance.unhedged == 0:
             continue  # nothing filled, or equal shares: interrupted, but nothing is at risk
-        market = next(o.market_id for o in legs[row["key"]] if o.venue == first)
-        side = next(Side(o.side) for o in legs[row["key"]] if o.venue == first)
+        a, b, first = imbalance.held, imbalance.other, imbalance.venue.value
         resume = resume_command(row["opportunity_id"], row["key"], mode=ctx.mode, source_flags=ctx.source_flags)
         drift = Drift(
-            venue=Venue(first), kind="execution", market=market, side=side,
-            ledger_qty=plain(a), venue_qty=plain(b), value=_q(unhedged * price.get(first, ZERO)),
+            venue=imbalance.venue, kind="execution", market=imbalance.market, side=imbalance.side,
+            ledger_qty=plain(a), venue_qty=plain(b), value=imbalance.value,
             detail=(f"execution {row['key']} was interrupted at {row['status']} (last change {row['updated_at']}): "
                     f"{plain(a)} held on {first}, {plain(b)} on the other; resume it with `{resume}`"),
             ref=row["key"], fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
@@ -453,7 +441,7 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
         target.drifts.append(drift)
         target.counts["drifts"] = len(target.drifts)
         target.status = "drift"  # also over "unavailable" (its reason stays): a leg may be unhedged
-    stuck = [d for r in results for d in r.drifts if d.kind == "execution"]
+        stuck.append(drift)
     if not stuck:
         return
     halted_alert = None
@@ -467,6 +455,44 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
                                        "unhedged", {"mode": ctx.mode, "drifts": [d.to_record() for d in stuck]})
     if halted_alert is not None:
         ctx.alerts.emit(*halted_alert)
+
+
+@dataclass(frozen=True, slots=True)
+class _Imbalance:
+    """What an execution's orders filled, as the venue holding the most against the other(s)."""
+
+    venue: Venue  # the venue holding the most
+    market: str
+    side: Side
+    held: Decimal  # contracts there (buys less sells)
+    other: Decimal  # contracts on the other venue
+    price: Decimal  # the average fill of its last buy there (0: none), to value the difference
+
+    @property
+    def unhedged(self) -> Decimal:
+        return abs(self.held - self.other)
+
+    @property
+    def value(self) -> Decimal:
+        return _q(self.unhedged * self.price)
+
+    @classmethod
+    def of(cls, legs: Sequence[Any]) -> _Imbalance | None:
+        """From an execution's order rows (venue, market_id, side, action, filled_size, avg_fill_price),
+        oldest first; None when it has none."""
+        held: dict[str, Decimal] = {}
+        price: dict[str, Decimal] = {}
+        for o in legs:
+            signed = Decimal(o.filled_size) * (1 if o.action == "buy" else -1)
+            held[o.venue] = held.get(o.venue, ZERO) + signed
+            if o.avg_fill_price is not None and o.action == "buy":
+                price[o.venue] = Decimal(o.avg_fill_price)
+        if not held:
+            return None
+        first = max(held, key=lambda v: abs(held[v]))
+        leg = next(o for o in legs if o.venue == first)
+        return cls(Venue(first), leg.market_id, Side(leg.side), held[first],
+                   sum((q for v, q in held.items() if v != first), ZERO), price.get(first, ZERO))
 
 
 def _halt_for_drift(ctx: _Context, conn: Connection, reason: str,
@@ -790,18 +816,27 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
             # more than its size, so this fill is adopted as a filled order of its own.
             beyond = f" (beyond the size {plain(Decimal(row.size))} of ledger order {row.client_order_id})"
             row = None
+        ended = _ended_execution(conn, row) if row is not None else None
         whose = f"of ledger order {row.client_order_id} ({row.status})" if row is not None else \
             f"of venue order {f.venue_order_id or '?'}{beyond}, which is not in the ledger" + (
                 "" if beyond else " (a trade placed outside orion?)")
+        if ended is not None:
+            whose += f", a leg of execution {ended.key}, which has ended {ended.status}"
         drift = Drift(venue, "fill", f.market_id, f.side, ZERO, f.size, plain(f.size * f.price),
                       f"{f.action.value} {f.size} {f.side.value} at {f.price} (fee {f.fee}) {whose} is missing "
                       f"from the ledger", ref=f.fill_id)
+        late: list[Drift] = []  # what the fill, once recorded, leaves unhedged in an execution that has ended
 
-        def adopt(f: Fill = f, row: Row[Any] | None = row) -> str:
+        def adopt(f: Fill = f, row: Row[Any] | None = row, ended: Row[Any] | None = ended,
+                  late: list[Drift] = late) -> str:
             if row is not None:
                 ctx.ledger.record_fills(row.client_order_id, [replace(f, client_order_id=row.client_order_id)],
                                         conn=conn, now=ctx.now)
-                return f"recorded on ledger order {row.client_order_id}"
+                done = f"recorded on ledger order {row.client_order_id}"
+                if ended is not None:
+                    late.extend(_late_fill(ctx, conn, venue, ended, row, f))
+                    done += f"; recorded in execution {ended.key} as a late fill"
+                return done
             coid = _ledger_coid(EXTERNAL_PREFIX, venue, f.fill_id)
             price = _valid_price(f.price)
             if price is None:
@@ -814,8 +849,63 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
                                   venue_status="external", conn=conn, now=ctx.now)
             return f"recorded as ledger order {coid} (filled)"
 
-        result.drifts.append(_savepoint_fix(ctx, conn, drift, adopt))
+        fixed = _savepoint_fix(ctx, conn, drift, adopt)
+        result.drifts.append(fixed)
+        if fixed.fixed:
+            result.drifts.extend(late)
     return waiting
+
+
+def _ended_execution(conn: Connection, row: Row[Any]) -> Row[Any] | None:
+    """The execution ``row`` is a leg of, when it has ended (done, unwound, failed): no process
+    drives it any more, and nothing resumes it."""
+    if not row.execution_id:
+        return None
+    found = conn.execute(select(executions).where(executions.c.key == row.execution_id)).first()
+    return found if found is not None and found.status in _ENDED else None
+
+
+_ENDED = frozenset(s.value for s in ExecStatus if s.final)
+
+
+def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], row: Row[Any],
+               f: Fill) -> list[Drift]:
+    """Record in an ended execution a fill its leg got after it ended; [the drift] when that leaves
+    its legs unequal.
+
+    Its result said what it knew when it ended ("nothing filled", "both legs filled in equal
+    shares"); left so, a naked leg read as none, and once the fill is adopted nothing reports it
+    (reconcile looks for unequal legs in executions that have not ended). The status stays (an
+    ended execution is never resumed): the result gains ``late_fills`` and its message says what is
+    now held, audited as ``execution.late_fill``.
+    """
+    legs = conn.execute(select(orders.c.venue, orders.c.market_id, orders.c.side, orders.c.action,
+                               orders.c.filled_size, orders.c.avg_fill_price)
+                        .where(orders.c.execution_id == ended.key)
+                        .order_by(orders.c.created_at, orders.c.client_order_id)).all()
+    imbalance = _Imbalance.of(legs)
+    unhedged = ZERO if imbalance is None else imbalance.unhedged
+    held = ("" if imbalance is None else
+            f"{plain(imbalance.held)} held on {imbalance.venue.value}, {plain(imbalance.other)} on the other")
+    entry = {"client_order_id": row.client_order_id, "fill_id": f.fill_id, "action": f.action.value,
+             "size": plain(f.size), "price": plain(f.price), "fee": plain(f.fee), "ts": iso_utc(f.ts),
+             "recorded_at": iso_utc(ctx.now), "unhedged_shares": plain(unhedged)}
+    record = load_result(ended.result)
+    record.setdefault("late_fills", []).append(entry)
+    record["message"] = (f"{record.get('message') or ended.status}; after it ended, reconcile recorded fill "
+                         f"{f.fill_id} ({f.action.value} {plain(f.size)}) of {row.client_order_id}: {held}, "
+                         f"{plain(unhedged)} unhedged")
+    save_result(conn, ended.key, record, now=ctx.now)
+    ctx.audit(conn, "execution.late_fill", {"key": ended.key, "status": ended.status, **entry},
+              venue=venue, market=row.market_id)
+    if imbalance is None or unhedged == 0:
+        return []
+    return [Drift(imbalance.venue, "execution", imbalance.market, imbalance.side, plain(imbalance.held),
+                  plain(imbalance.other), imbalance.value,
+                  f"execution {ended.key} has ended {ended.status}, but its order {row.client_order_id} filled "
+                  f"{plain(f.size)} more after that (fill {f.fill_id}): {held}", ref=ended.key,
+                  fix="not fixed by reconcile: an ended execution is not resumed; hedge or close the "
+                      f"{plain(unhedged)} unhedged by hand")]
 
 
 # -- (3) positions ------------------------------------------------------------------------------

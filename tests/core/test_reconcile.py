@@ -493,6 +493,70 @@ def test_a_manual_order_filled_in_several_fills_is_adopted_whole_and_then_clean(
     _verify(db)
 
 
+def test_a_late_fill_of_an_ended_execution_is_recorded_once_and_in_the_execution(db: Database,
+                                                                                 settings: Settings) -> None:
+    """Found in audit: an IOC first leg recorded cancelled with nothing filled (execution K1 failed: "no
+    exposure") whose fill the venue lists later. --fix recorded it once, fee and cash included, but
+    K1 still claimed no exposure, and the next run read clean: reconcile looks for unequal legs only in
+    executions that have not ended, so the naked leg was reported by nothing."""
+    from sqlalchemy import insert, select, update
+
+    from orion_cli.execution.state import load_result
+    from orion_cli.store.tables import executions, orders
+
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), EARLIER - timedelta(minutes=5)),
+                          now=EARLIER - timedelta(minutes=5))
+    _intent(ledger, "K1-l1", status="submitted")
+    ledger.cancelled("K1-l1", reason="IOC: nothing filled", now=EARLIER)
+    failed = {"message": "first leg cancelled with nothing filled (canceled)"}
+    with db.write() as conn:
+        conn.execute(update(orders).where(orders.c.client_order_id == "K1-l1").values(execution_id="K1",
+                                                                                       venue_order_id="o-1"))
+        conn.execute(insert(executions), {"key": "K1", "opportunity_id": "op1", "mode": "live", "status": "failed",
+                                          "size": D(10), "plan": "{}", "result": json.dumps(failed),
+                                          "created_at": iso_utc(EARLIER), "updated_at": iso_utc(EARLIER)})
+    late = _fill("f1", "o-1", "10", "0.40", fee="0.07", ts=EARLIER + timedelta(seconds=5))
+    venue = FakeVenue(cash=D("495.93"), fills_=[late],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))])
+    (seen,) = _run(db, settings, {Venue.KALSHI: venue})
+    fill = next(d for d in seen.drifts if d.kind == "fill")
+    assert "a leg of execution K1, which has ended failed" in fill.detail, fill
+
+    alerts = NullAlertSink()
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, alerts=alerts)
+    assert [(d.kind, d.fixed) for d in fixed.drifts] == [("fill", True), ("execution", False)], fixed.drifts
+    # In the venue's summary and alert; not taken for an interrupted execution (it has ended).
+    assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift"]
+    assert "reconcile.execution_interrupted" not in _types(db)
+    naked = fixed.drifts[1]
+    assert (naked.ref, naked.market, naked.side, naked.ledger_qty, naked.venue_qty, naked.value) == (
+        "K1", MKT, Side.YES, D(10), D(0), D(4))
+    assert "has ended failed" in naked.detail and "10 unhedged by hand" in naked.fix
+    # Recorded once, with its fee, in the order, the position and the cash (the report holds it).
+    order = ledger.order("K1-l1")
+    assert order is not None and (order.status, order.filled_size, order.fees) == (OrderStatus.FILLED, D(10),
+                                                                                   D("0.07"))
+    assert [(p.size, p.exposure, p.extra["fees"]) for p in ledger.positions()] == [(D(10), D(4), "0.07")]
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D("495.93")
+    assert _pnl(db)[2] == D("-0.07")
+    with db.read() as conn:
+        row = conn.execute(select(executions).where(executions.c.key == "K1")).one()
+    record = load_result(row.result)
+    assert row.status == "failed"  # an ended execution is not resumed; its record says what it now holds
+    assert [(x["fill_id"], x["size"], x["unhedged_shares"]) for x in record["late_fills"]] == [("f1", "10", "10")]
+    assert record["message"].startswith(failed["message"]) and "10 held on kalshi, 0 on the other" in \
+        record["message"]
+    (event,) = [e for e in AuditLog(db).tail(500) if e.type == "execution.late_fill"]
+    assert (event.payload["key"], event.payload["fill_id"]) == ("K1", "f1")
+
+    (again,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=NOW + timedelta(minutes=5))
+    assert (again.status, again.drifts) == ("clean", []), again.drifts  # counted once: nothing adopted again
+    assert len(ledger.fills()) == 1 and _pnl(db)[2] == D("-0.07")
+    _verify(db)
+
+
 def test_position_mismatch_is_drift_with_quantities_and_value_and_fix_adjusts(db: Database,
                                                                               settings: Settings) -> None:
     ledger = Ledger(db, "live")
