@@ -388,22 +388,22 @@ def test_a_manual_trade_seconds_old_is_adopted_once_by_its_fill_not_also_by_its_
     adjusted by --fix too, the contracts were adopted twice (the adjustment, then the fill a run
     later), sold back at cost a run after that, and the adjustment's capital stayed in today's start
     equity: a loss of their cost (1.50) for the rest of the day."""
-    if NOW - timedelta(seconds=10) < DAY_START:
-        pytest.skip("the suite started in the first seconds of a UTC day: the trade is not today's")
+    now = DAY_START - timedelta(hours=12)  # its own clock: the suite's NOW may be seconds into its day
+    earlier = now - timedelta(minutes=10)
     ledger = Ledger(db, "live")
-    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
-    manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO, ts=NOW - timedelta(seconds=10))
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), earlier), now=earlier)
+    manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO, ts=now - timedelta(seconds=10))
     venue = FakeVenue(cash=D("498.49"), fills_=[manual],
                       positions_=[Position(Venue.KALSHI, MKT, Side.NO, D("5"), D("0.30"), D("1.5"))])
-    (young,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    (young,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=now)
     assert (young.status, young.drifts) == ("clean", []), young.drifts
     assert any("fill mf-1" in p for p in young.pending) and any("too recent" in p for p in young.pending)
     assert ledger.positions() == [] and "capital.adopted" not in _types(db)
     for minutes in (3, 6):
-        (later,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=NOW + timedelta(minutes=minutes))
+        (later,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=now + timedelta(minutes=minutes))
         assert [(d.kind, d.fixed) for d in later.drifts] == ([("fill", True)] if minutes == 3 else []), later.drifts
     assert [(p.side, p.size, p.exposure) for p in ledger.positions()] == [(Side.NO, D(5), D("1.5"))]
-    p = ledger.daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100), now=NOW + timedelta(minutes=6))
+    p = ledger.daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100), now=now + timedelta(minutes=6))
     assert (p.start_equity, p.equity, p.pnl) == (D("500"), D("499.99"), D("-0.01"))  # its fee, nothing more
     _verify(db)
 
