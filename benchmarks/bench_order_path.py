@@ -76,11 +76,12 @@ def plan(i: int, now: datetime, prefix: str) -> TradePlan:
                    yes_token=f"{mid}-yes", no_token=f"{mid}-no")
         book = OrderBook(venue, mid, BookSide((), (PriceLevel(D("0.45"), D(1000)),)),
                          BookSide((), (PriceLevel(D("0.45"), D(1000)),)), now)
-        legs.append(LegPlan(venue=venue, market=m, side=side, size=D(1), limit_price=D("0.45"),
-                            expected_avg_price=D("0.45"), expected_cost=D("0.45"), expected_fees=D("0.01"), book=book,
+        # 3 contracts: Polymarket refuses an immediate buy under $1, and so does INVALID_ORDER.
+        legs.append(LegPlan(venue=venue, market=m, side=side, size=D(3), limit_price=D("0.45"),
+                            expected_avg_price=D("0.45"), expected_cost=D("1.35"), expected_fees=D("0.01"), book=book,
                             token_id=f"{mid}-{side.value}" if venue is Venue.POLYMARKET else ""))
-    return TradePlan(key=f"{prefix}-{i}", opportunity_id="bench", legs=tuple(legs), size=D(1), net_edge=D("0.08"),
-                     net_profit=D("0.08"), quoted_net_edge=D("0.08"), planned_at=now)
+    return TradePlan(key=f"{prefix}-{i}", opportunity_id="bench", legs=tuple(legs), size=D(3), net_edge=D("0.08"),
+                     net_profit=D("0.24"), quoted_net_edge=D("0.08"), planned_at=now)
 
 
 def pct(xs: list[float], p: float) -> float:

@@ -372,7 +372,7 @@ def test_paper_trade_succeeds_when_alerts_are_enabled_but_the_vault_cannot_be_op
     scan = _invoke(world, "scan", "--demo", "--jsonl")
     assert scan.code == 0, scan.stderr
     op_id = json.loads(scan.stdout.splitlines()[0])["id"]
-    run = _invoke(world, "trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")
+    run = _invoke(world, "trade", op_id, "--demo", "--confirm", "--size", "7", "--jsonl")
     assert run.code == 0, run.stderr
     execution = json.loads(run.stdout.splitlines()[-1])
     assert execution["type"] == "execution" and execution["status"] == "done", execution
@@ -388,7 +388,7 @@ def test_a_trade_alerts_a_low_balance_once_per_venue_on_the_way_down(
     scan = _invoke(world, "scan", "--demo", "--jsonl")
     assert scan.code == 0, scan.stderr
     op_id = json.loads(scan.stdout.splitlines()[0])["id"]
-    run = _invoke(world, "trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")
+    run = _invoke(world, "trade", op_id, "--demo", "--confirm", "--size", "7", "--jsonl")
     assert run.code == 0, run.stderr
     low = sorted(b["payload"]["venue"] for b in world.receiver.bodies if b["kind"] == "balance.low")
     assert low == ["kalshi", "polymarket"]

@@ -178,7 +178,7 @@ def test_every_preview_says_the_gates_notes_config_mode_included(op_id: str, mon
     assert code == 0, err
     assert 'trading.mode = "live" in the configuration is not an authorization by itself' in err
     monkeypatch.delenv("ORION__TRADING__MODE")
-    code, _out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+    code, _out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7")
     assert code == 0, err
     monkeypatch.setenv("ORION_PAPER_TRADING", "off")
     code, out, err = invoke("trade", op_id, "--demo", "--jsonl")
@@ -276,12 +276,12 @@ def test_confirm_executes_both_legs_in_equal_shares(op_id: str) -> None:
 def test_confirm_with_json_prints_one_document_holding_the_plan(op_id: str) -> None:
     """Found by black-box testing: `--json` printed the plan (an array) and then the execution (an
     object), which no JSON parser reads as one document."""
-    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--json")
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--json")
     assert code == 0, err
     execution = json.loads(out)  # one document, or this raises
     assert execution["type"] == "execution" and execution["status"] == "done", execution
     assert execution["plan"]["type"] == "plan" and execution["plan"]["mode"] == "paper"
-    assert Decimal(execution["plan"]["size"]) == 5 and execution["checks"]
+    assert Decimal(execution["plan"]["size"]) == 7 and execution["checks"]
 
 
 def test_a_stop_requested_before_anything_is_sent_places_nothing_and_exits_130(
@@ -292,7 +292,7 @@ def test_a_stop_requested_before_anything_is_sent_places_nothing_and_exits_130(
     from orion_cli.cli.commands.trade import StopFlag
 
     monkeypatch.setattr(StopFlag, "is_requested", lambda self: True)
-    code, _out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")
+    code, _out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--jsonl")
     assert code == 130, err
     assert "before anything was sent: nothing placed" in err
     assert ledger_orders() == [] and audit_ok()
@@ -312,13 +312,13 @@ def test_an_idempotency_key_is_one_line_of_at_most_64_printable_characters(op_id
     """Found in black-box runs: a key with a line break printed as two lines (a forged line in the
     report table), and a key over 64 characters was stored by SQLite but is refused by PostgreSQL's
     key column."""
-    code, _out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", key)
+    code, _out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", key)
     assert code == 2 and "--idempotency-key" in err and "at most 64 printable" in err, err
     assert ledger_orders() == []
 
 
 def test_same_idempotency_key_reports_and_never_sends_twice(op_id: str) -> None:
-    args = ("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "k-1", "--jsonl")
+    args = ("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "k-1", "--jsonl")
     code, out, err = invoke(*args)
     assert code == 0, err
     assert lines(out)[-1]["status"] == "done"
@@ -328,13 +328,13 @@ def test_same_idempotency_key_reports_and_never_sends_twice(op_id: str) -> None:
     assert again["type"] == "execution" and again["status"] == "already_done" and again["key"] == "k-1"
     assert len(ledger_orders()) == 2
     # Without a key, the default key op-<id> is another execution of the same opportunity.
-    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--jsonl")
     assert code == 0, err
     assert len(ledger_orders()) == 4
 
 
 def test_key_of_another_opportunity_is_refused(op_id: str) -> None:
-    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "shared")
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "shared")
     assert code == 0, err
     db = open_database(None)
     try:
@@ -345,7 +345,7 @@ def test_key_of_another_opportunity_is_refused(op_id: str) -> None:
             store.save(conn, [dataclasses.replace(op, id="zzzzzzzz")], source=source)
     finally:
         db.dispose()
-    code, _, err = invoke("trade", "zzzzzzzz", "--demo", "--confirm", "--size", "5", "--idempotency-key", "shared")
+    code, _, err = invoke("trade", "zzzzzzzz", "--demo", "--confirm", "--size", "7", "--idempotency-key", "shared")
     assert code == 6 and "already used" in err
     assert len(ledger_orders()) == 2
 
@@ -397,26 +397,26 @@ def test_a_new_key_beside_an_interrupted_execution_of_the_opportunity_is_refused
     execution a kill had left half done, adding a second position instead of finishing the first."""
     _interrupt(default_key(op_id), op_id)
     resume = f"orion trade {op_id} --confirm --idempotency-key {default_key(op_id)} --demo"
-    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "k-2",
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "k-2",
                             "--json")
     assert code == 6, err
     assert "interrupted at leg1_sent" in err and f"`{resume}`" in err
     assert json.loads(err.splitlines()[-1])["reason"] == "EXECUTION_INTERRUPTED"
     assert ledger_orders() == []
     # The preview still shows the plan, and says last that confirming would be refused.
-    code, out, err = invoke("trade", op_id, "--demo", "--size", "5", "--idempotency-key", "k-2", "--format", "table")
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "7", "--idempotency-key", "k-2", "--format", "table")
     assert code == 0, err
     assert "legs" in out and err.strip().splitlines()[-1].startswith("warning: --confirm would be refused")
     assert "every check passes" not in err
     # ... and so does a piped or JSON preview (found by black-box testing: only the table said so)
     for fmt in ("--json", "--jsonl"):
-        code, out, err = invoke("trade", op_id, "--demo", "--size", "5", "--idempotency-key", "k-2", fmt)
+        code, out, err = invoke("trade", op_id, "--demo", "--size", "7", "--idempotency-key", "k-2", fmt)
         assert code == 0 and "warning: --confirm would be refused" in err, err
         records = json.loads(out) if fmt == "--json" else lines(out)
         plan = next(r for r in records if r["type"] == "plan")
         assert "interrupted at leg1_sent" in plan["confirm_refused"]
     # A live trade is not held back by a paper execution.
-    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "k-2", "--live")
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "k-2", "--live")
     assert code == 2 and "interrupted" not in err  # the usage error about recorded data, not this refusal
 
 
@@ -424,7 +424,7 @@ def test_the_same_markets_under_a_rescanned_id_are_refused_too(op_id: str) -> No
     """Found in review: opportunity ids are bucketed by the minute, so after a crash a rescan gave the
     same legs a new id, and `trade NEW --confirm` (its own default key) traded them again."""
     _interrupt("op-before", "before", _markets(op_id))
-    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7")
     assert code == 6 and "execution op-before of before was interrupted" in err, err
     assert ledger_orders() == []
 
@@ -445,7 +445,7 @@ def test_an_interrupted_execution_whose_plan_cannot_be_read_is_taken_to_trade_th
             conn.execute(update(executions).values(plan=plan))
     finally:
         db.dispose()
-    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7")
     assert code == 6 and "execution op-unknown of unknown was interrupted" in err, err
     assert ledger_orders() == []
 
@@ -457,7 +457,7 @@ def test_an_execution_running_in_another_process_on_the_same_markets_is_refused(
     db = open_database(None)
     try:
         with execution_lock(db, "op-running"):  # another process drives it
-            code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+            code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7")
     finally:
         db.dispose()
     assert code == 6 and "running in another process" in err, err
@@ -469,11 +469,11 @@ def test_two_interrupted_keys_of_one_opportunity_can_each_be_resumed(op_id: str)
     Two real executions, then both set back to leg2_sent as a kill between the legs leaves them."""
     keys = (default_key(op_id), "k-2")
     for key in keys:
-        code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", key)
+        code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", key)
         assert code == 0, err
     killed_between_the_legs()
     for key in keys:
-        code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", key,
+        code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", key,
                                 "--jsonl")
         assert code == 0 and "resuming it" in err, err
         assert lines(out)[-1]["status"] == "done"
@@ -500,7 +500,7 @@ def test_an_execution_killed_between_its_legs_can_be_resumed_after_a_later_scan(
     finally:
         db.dispose()
     killed = subprocess.run([sys.executable, "-m", "orion_cli", "trade", "zzzzzzzz", "--demo", "--confirm",
-                             "--size", "5"], env={**os.environ, "ORION_TEST_CRASH_AT": "l1_recorded"},
+                             "--size", "7"], env={**os.environ, "ORION_TEST_CRASH_AT": "l1_recorded"},
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert [o.status.value for o in ledger_orders()] == ["filled", "intent"]  # the first leg alone, unhedged
@@ -519,7 +519,7 @@ def test_a_resume_is_sized_by_its_stored_plan_not_by_todays_limits(op_id: str,
     """Found by black-box testing: resuming a key printed "size 100 (scanned 950, capped by limits…)",
     a size it never used; and with the limits lowered since, "not one contract fits" refused the
     resume (exit 6), leaving the first leg unhedged. The stored plan sizes a resume."""
-    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7")
     assert code == 0, err
     killed_between_the_legs()
     monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "0.5")  # not one contract fits any more
@@ -531,18 +531,18 @@ def test_a_resume_is_sized_by_its_stored_plan_not_by_todays_limits(op_id: str,
 
 def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str) -> None:
     """Found in review: previewing an interrupted key planned afresh at today's limits ("size 100 …
-    capped"), then said DUPLICATE would refuse it, though --confirm resumes its stored plan of 5."""
-    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5")
+    capped"), then said DUPLICATE would refuse it, though --confirm resumes its stored plan of 7."""
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7")
     assert code == 0, err
     code, out, err = invoke("trade", op_id, "--demo", "--json")
     assert code == 0, err
     assert json.loads(out) == {"type": "used_key", "key": default_key(op_id), "opportunity_id": op_id,
-                               "mode": "paper", "execution_status": "done", "size": "5", "next": "report",
+                               "mode": "paper", "execution_status": "done", "size": "7", "next": "report",
                                "detail": "reports it; nothing is sent"}
     killed_between_the_legs()
     code, out, err = invoke("trade", op_id, "--demo", "--json")
     assert code == 0, err
-    assert json.loads(out)["next"] == "resume" and json.loads(out)["size"] == "5"
+    assert json.loads(out)["next"] == "resume" and json.loads(out)["size"] == "7"
     assert "capped" not in err and "DUPLICATE" not in out + err and "Nothing was planned or placed" in err
     from orion_cli.execution.keylock import execution_lock
 
@@ -569,7 +569,7 @@ def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str)
 
 def test_an_interrupted_execution_of_other_markets_is_named_not_refused(op_id: str) -> None:
     _interrupt("op-elsewhere", "elsewhere", (("kalshi", "KX-ELSEWHERE"),))
-    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--jsonl")
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--jsonl")
     assert code == 0, err
     assert lines(out)[-1]["status"] == "done"
     assert "execution op-elsewhere of elsewhere was interrupted at leg1_sent" in err
@@ -584,7 +584,7 @@ def test_the_preview_judges_the_paper_balance_as_confirm_does(op_id: str, monkey
 
     from orion_cli.store.tables import balances
 
-    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "5", "--idempotency-key", "first")
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "first")
     assert code == 0, err
     db = open_database(None)
     try:
@@ -592,7 +592,7 @@ def test_the_preview_judges_the_paper_balance_as_confirm_does(op_id: str, monkey
             assert conn.execute(update(balances).values(as_of="2026-01-01T00:00:00Z")).rowcount == 2
     finally:
         db.dispose()
-    code, out, err = invoke("trade", op_id, "--demo", "--size", "5", "--idempotency-key", "second", "--json")
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "7", "--idempotency-key", "second", "--json")
     assert code == 0, err
     balance = [r for r in json.loads(out) if r["type"] == "check" and r["name"] == "BALANCE"]
     assert len(balance) == 2 and all(c["passed"] for c in balance), balance
@@ -656,14 +656,14 @@ def test_authorize_alone_is_refused_naming_live(op_id: str) -> None:
 def test_one_environment_half_is_refused(op_id: str, monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                          missing: str) -> None:
     monkeypatch.setenv(name, value)
-    code, _, err = invoke("trade", op_id, "--confirm", "--demo", "--size", "5")
+    code, _, err = invoke("trade", op_id, "--confirm", "--demo", "--size", "7")
     assert code == 6 and missing in err
     assert ledger_orders() == []
 
 
 def test_misspelled_variable_stays_paper(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORION_LIVE_TRADING_AUTHORISED", "true")
-    code, out, err = invoke("trade", op_id, "--confirm", "--demo", "--size", "5", "--jsonl")
+    code, out, err = invoke("trade", op_id, "--confirm", "--demo", "--size", "7", "--jsonl")
     assert code == 0, err
     assert "PAPER" in err and "ORION_LIVE_TRADING_AUTHORISED" in err
     assert lines(out)[-1]["status"] == "done"

@@ -186,7 +186,7 @@ def test_a_preview_of_an_interrupted_key_offers_to_resume_it(op_id: str) -> None
     offered nothing; it shows the execution and offers to resume it by its stored plan."""
     from cli.test_trade_cli import killed_between_the_legs
 
-    done = CliRunner().invoke(orion_app, ["trade", op_id, "--demo", "--confirm", "--size", "5"])
+    done = CliRunner().invoke(orion_app, ["trade", op_id, "--demo", "--confirm", "--size", "7"])
     assert done.exit_code == 0, done.output
     killed_between_the_legs()
     code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y", enter=False,

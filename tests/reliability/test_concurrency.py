@@ -55,7 +55,7 @@ def test_processes_trading_halting_reconciling_and_tailing_at_once(db_url: str) 
     procs: list[tuple[str, subprocess.Popen[str]]] = []
     keys = [f"conc-{i}" for i in range(TRADERS)] + ["conc-dup", "conc-dup"]
     for key in keys:
-        procs.append(("trade", run(db_url, "trade", op, "--demo", "--confirm", "--size", "5",
+        procs.append(("trade", run(db_url, "trade", op, "--demo", "--confirm", "--size", "7",
                                    "--idempotency-key", key, "--jsonl", env=env)))
     procs.append(("reconcile", run(db_url, "reconcile", "--demo", "--json", env=env)))
     sequential: list[tuple[str, subprocess.CompletedProcess[str]]] = []

@@ -23,6 +23,7 @@ from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import iso_utc
 from orion_cli.store.db import Database, open_database
 from orion_cli.store.tables import executions, orders, positions
+from orion_cli.venues.polymarket.orders import OrderSide, marketable_amounts
 from orion_cli.venues.trading import Balance
 
 NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
@@ -302,6 +303,29 @@ def test_invalid_order_rejects(lite: Database, bad: Any, needle: str) -> None:
     assert not passed(v, "ORDER_NOTIONAL") and "not evaluated" in results(v, "ORDER_NOTIONAL")[0].detail
 
 
+@pytest.mark.parametrize(("size", "price", "tick", "ok"), [
+    ("5", "0.19", "0.01", False),  # $0.95
+    ("5", "0.20", "0.01", True),  # $1.00
+    ("9.9", "0.10", "0.01", False),  # $0.99
+    ("9.91", "0.10", "0.01", True),  # $0.991, signed as $1.00
+    ("5", "0.199", "0.001", True),  # $0.995, signed as $1.00
+])
+def test_a_polymarket_leg_under_the_venues_one_dollar_minimum_is_invalid(lite: Database, size: str, price: str,
+                                                                          tick: str, ok: bool) -> None:
+    """Polymarket refuses a marketable BUY that spends under $1 (reference pitfall 8). Such a plan passed
+    every check, so the venue refused the leg once sent: after the other leg filled, a naked leg to unwind."""
+    poly = leg(Venue.POLYMARKET, "0xabc", Side.NO, size=size, price=price,
+               mkt=market(Venue.POLYMARKET, "0xabc", tick=tick))
+    v = run(lite, plan(leg(size=size, price="0.80"), poly))
+    inv = results(v, "INVALID_ORDER")
+    assert inv[0].passed  # Kalshi has no such minimum
+    assert inv[1].passed is ok and v.passed is ok, inv  # nothing else stands in the way
+    if not ok:
+        assert "below Polymarket's 1.00 minimum for an immediate buy" in inv[1].detail
+    # What is judged is what the signed order spends.
+    assert (marketable_amounts(OrderSide.BUY, D(price), D(size), D(tick)).usd >= 1) is ok
+
+
 def test_invalid_order_accepts_an_open_market_closing_later_and_unequal_legs_fail(lite: Database) -> None:
     ok = plan(leg(mkt=market(close=NOW + timedelta(seconds=1))), leg(Venue.POLYMARKET, "0xabc", Side.NO))
     assert passed(run(lite, ok), "INVALID_ORDER")
@@ -342,7 +366,7 @@ def test_a_plan_without_legs_fails(lite: Database) -> None:
 @pytest.mark.parametrize(("price", "ok"), [("0.05", True), ("0.0499", False), ("0.95", True), ("0.9501", False),
                                            ("0.50", True)])
 def test_price_band_edges(lite: Database, price: str, ok: bool) -> None:
-    v = run(lite, plan(leg(price=price), leg(Venue.POLYMARKET, "0xabc", Side.NO, price="0.05")))
+    v = run(lite, plan(leg(price=price), leg(Venue.POLYMARKET, "0xabc", Side.NO, price="0.10")))
     assert passed(v, "PRICE_BAND") is ok, results(v, "PRICE_BAND")
     assert passed(v, "INVALID_ORDER")  # 0.0001 ticks: only the band judges these prices
 
@@ -401,7 +425,7 @@ def _one_leg_plan(notional: str, *, mid: str = "KXA-1", category: str = "Politic
     """A plan whose leg on ``mid`` costs exactly ``notional`` (10 contracts, fees make up the rest)."""
     base = D("10") * D("0.40")
     return plan(leg(venue, mid, size="10", price="0.40", fees=str(D(notional) - base), category=category),
-                leg(Venue.POLYMARKET, "0xzzz", Side.NO, size="10", price="0.05", category="other"), key=key)
+                leg(Venue.POLYMARKET, "0xzzz", Side.NO, size="10", price="0.10", category="other"), key=key)
 
 
 @pytest.mark.parametrize(("existing", "ok"), [("190", True), ("190.01", False)])
@@ -482,11 +506,11 @@ def test_uncategorised_markets_share_one_bucket(db: Database) -> None:
 
 @pytest.mark.parametrize(("existing", "ok"), [("985", True), ("985.01", False)])
 def test_total_exposure(db: Database, existing: str, ok: bool) -> None:
-    # Spread over markets so only the total binds; the plan costs 10 + 0.50 + fees 4.50 = 15.
+    # Spread over markets so only the total binds; the plan costs 10 + 1.00 + fees 4.00 = 15.
     for i, amount in enumerate(["190", "190", "190", "190", str(D(existing) - 760)]):
         add_position(db, Venue.KALSHI, f"KXT-{i}", amount, category=f"c{i}")
     p = plan(leg(size="10", price="0.40", fees="6", category="x"),
-             leg(Venue.POLYMARKET, "0xabc", Side.NO, size="10", price="0.05", fees="4.50", category="y"))
+             leg(Venue.POLYMARKET, "0xabc", Side.NO, size="10", price="0.10", fees="4.00", category="y"))
     r = results(run(db, p), "TOTAL_EXPOSURE")[0]
     assert r.passed is ok and f"+ plan 15.00 = {D(existing) + 15:.2f}" in r.detail, r
 

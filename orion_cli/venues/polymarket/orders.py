@@ -55,8 +55,9 @@ Amounts — what the server accepts (reference §2.4 "Server precision errors"):
     under one cent's worth at p, more with price improvement) for at most N × p + $0.01. FOK needs
     book depth for the pUSD amount, i.e. for :attr:`OrderAmounts.taker` shares at ≤ p.
     There is no way to buy *exactly* N shares immediately-or-cancel: a FOK/FAK BUY is
-    dollar-denominated on the venue (clob-client #134). Some reports also give a $1 minimum for
-    marketable BUYs; that and ``min_order_size`` are for the caller to check.
+    dollar-denominated on the venue (clob-client #134). Marketable BUYs under $1 are refused ("invalid
+    amount for a marketable BUY order ($0.5), min size: $1"); that and ``min_order_size`` are for the
+    caller to check (the pre-trade ``INVALID_ORDER`` check does, in ``orion_cli.risk.checks``).
   - SELL N shares at worst price p: shares = N (2 decimals), pUSD = ``floor_4dp(N × p)``; the implied
     price is in (p − tick, p], so it hits bids at p and better and never a tick below. Exactly N
     shares are sold, for at least that pUSD.
