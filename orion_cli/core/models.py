@@ -21,6 +21,13 @@ class Venue(StrEnum):
     POLYMARKET = "polymarket"
 
 
+# Polymarket refuses a marketable BUY (every buy orion sends there: FOK or FAK) that spends less than
+# $1, "invalid amount for a marketable BUY order ($0.5), min size: $1" (reference pitfall 8), however
+# many shares it is for. Unchecked, such a leg passed every check and was refused once sent: as the
+# second leg, after the first had filled, leaving it to unwind. The scan does not offer one either.
+POLYMARKET_MIN_MARKETABLE_BUY = Decimal(1)
+
+
 class Side(StrEnum):
     """Which outcome token: YES or NO."""
 

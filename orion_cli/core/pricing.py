@@ -61,7 +61,7 @@ from math import lcm
 
 from orion_cli.core.errors import DataError
 from orion_cli.core.fees import POLY_FEE_STEP, FeeModel
-from orion_cli.core.models import BookSide, Market, OrderBook, Side, Venue
+from orion_cli.core.models import POLYMARKET_MIN_MARKETABLE_BUY, BookSide, Market, OrderBook, Side, Venue
 from orion_cli.core.money import BASIS, ONE, ZERO, ceil_to
 from orion_cli.core.opportunity import Fill, Leg, Opportunity, OpportunityKind, opportunity_id, ratio_down
 
@@ -451,6 +451,9 @@ def _price_legs(
         return None
     grid = size_grid([m.size_step for m, _, _ in specs])
     n_lo = max(1, _steps(max(m.min_size for m, _, _ in specs), grid, ROUND_CEILING))
+    for (m, _, _), lad in zip(specs, ladders, strict=True):
+        if m.venue is Venue.POLYMARKET:  # enough shares that even at its best ask the buy spends $1
+            n_lo = max(n_lo, _steps(POLYMARKET_MIN_MARKETABLE_BUY / lad.prices[0], grid, ROUND_CEILING))
     cap = min(lad.total for lad in ladders)
     if max_size is not None:
         cap = min(cap, max_size)

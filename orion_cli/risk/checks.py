@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from orion_cli.core.config import Settings, parse_window
 from orion_cli.core.errors import OrionError
-from orion_cli.core.models import Market, MarketStatus, OrderBook, Side, Venue
+from orion_cli.core.models import POLYMARKET_MIN_MARKETABLE_BUY, Market, MarketStatus, OrderBook, Side, Venue
 from orion_cli.core.money import CENT, ZERO, ceil_to
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.risk.halt import read_halt_row, status_of
@@ -55,12 +55,6 @@ if TYPE_CHECKING:
 IN_FLIGHT = (OrderStatus.INTENT.value, OrderStatus.SUBMITTED.value, OrderStatus.UNKNOWN.value,
              OrderStatus.OPEN.value)
 UNACKNOWLEDGED = (OrderStatus.INTENT.value, OrderStatus.SUBMITTED.value, OrderStatus.UNKNOWN.value)
-# Polymarket refuses a marketable BUY (every buy orion sends there: FOK or FAK) that spends less than
-# $1, "invalid amount for a marketable BUY order ($0.5), min size: $1" (reference pitfall 8), however
-# many shares it is for. It spends size x limit rounded up to the cent (venues/polymarket/orders.py,
-# marketable_amounts). Unchecked, such a leg passed every check and was refused once sent: as the
-# second leg, after the first had filled, leaving it to unwind.
-POLYMARKET_MIN_MARKETABLE_BUY = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -441,7 +435,7 @@ def _leg_problems(leg: LegPlan, plan: TradePlan, now: datetime) -> list[str]:
             problems.append(f"size {leg.size} below the market minimum {market.min_size}")
         if market.size_step > 0 and leg.size % market.size_step != 0:
             problems.append(f"size {leg.size} not a multiple of {market.size_step}")
-        if leg.venue is Venue.POLYMARKET:
+        if leg.venue is Venue.POLYMARKET:  # it spends size x limit rounded up to the cent (marketable_amounts)
             spend = ceil_to(leg.size * leg.limit_price, CENT)
             if spend < POLYMARKET_MIN_MARKETABLE_BUY:
                 problems.append(f"buys {plain(leg.size)} at <= {leg.limit_price} for {fmt(spend)}, below Polymarket's "

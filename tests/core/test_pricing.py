@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from math import lcm
@@ -273,14 +274,32 @@ def test_polymarket_min_size_blocks_a_thin_kalshi_book(fixtures_dir: Path, poly_
     km = kalshi_market()
     pb = book(Venue.POLYMARKET, "0xabc", BookSide(), poly_yes)
     assert price_pair(km, kb, poly_market(), pb, inverted=False, now=NOW) == []
-    # With a 1-share minimum: 3 × (0.52 + 0.21);
+    # A 1-share minimum is not enough: 3 at 0.21 spends $0.63, under the $1 Polymarket takes for an
+    # immediate buy.
+    assert price_pair(km, kb, poly_market(min_size=D(1)), pb, inverted=False, now=NOW) == []
+    # On the Polymarket leg's own venue minimum alone (a Kalshi-like market): 3 × (0.52 + 0.21);
     #   Kalshi 3@0.52: 0.07×3×0.52×0.48 = 0.052416 → 0.0525
     #   Polymarket 3@0.21: 3×0.04×0.21×0.79 = 0.019908 → floor 0.01990
     #   net = 3 − 1.56 − 0.63 − 0.0525 − 0.0199 = 0.7376
-    (o,) = price_pair(km, kb, poly_market(min_size=D(1)), pb, inverted=False, now=NOW)
+    other = replace(poly_market(min_size=D(1)), venue=Venue.KALSHI)
+    (o,) = price_pair(km, kb, other, replace(pb, venue=Venue.KALSHI), inverted=False, now=NOW)
     assert o.size == D(3)
     assert (o.legs[0].fees, o.legs[1].fees) == (D("0.0525"), D("0.01990"))
     assert o.net_profit == D("0.7376")
+
+
+@pytest.mark.parametrize(("cap", "size"), [(D("9.99"), None), (D(10), D(10)), (D(12), D(12))])
+def test_a_polymarket_leg_spends_at_least_the_dollar_the_venue_takes(cap: Decimal, size: Decimal | None) -> None:
+    """Polymarket refuses an immediate buy under $1; an opportunity that needs one is not offered
+    (`trade` would refuse it as INVALID_ORDER)."""
+    km = kalshi_market()
+    pm = poly_market(min_size=D(1))
+    kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0.50", "100"))), BookSide())
+    pb = book(Venue.POLYMARKET, pm.id, BookSide(), BookSide(asks=levels(("0.10", "100"))))
+    opps = price_pair(km, kb, pm, pb, inverted=False, now=NOW, max_size=cap)
+    assert [o.size for o in opps] == ([] if size is None else [size])
+    for o in opps:
+        assert o.legs[1].venue is Venue.POLYMARKET and o.legs[1].cost >= 1
 
 
 def test_size_steps_respected(k_nonempty: OrderBook, poly_yes: BookSide) -> None:
@@ -586,7 +605,10 @@ def test_pair_property_best_positive_and_exact(
     opps = price_pair(km, kb, pm, pb, inverted=inverted, now=NOW, max_size=cap)
     assert len(opps) <= 1
     depth = min(sum((lv.size for lv in a_asks), D(0)), sum((lv.size for lv in b_asks), D(0)))
-    sizes = _grid_sizes([step_a, step_b], [min_a, min_b], depth, cap)
+    executable = [lv.price for lv in b_asks if 0 < lv.price < 1 and lv.size > 0]
+    # Polymarket takes no immediate buy under $1: enough shares that even its best ask spends that much.
+    dollar = D(1) / min(executable) if executable else D(0)
+    sizes = [s for s in _grid_sizes([step_a, step_b], [min_a, min_b], depth, cap) if s >= dollar]
     legs = [(a_asks, fa), (b_asks, fb)]
     brute = [(walk_profit(legs, s), s) for s in sizes]
     best = max((v for v, _ in brute if v is not None), default=None)
@@ -646,7 +668,10 @@ def test_neg_risk_property(ladders: list[tuple[PriceLevel, ...]], fee: FeeModel)
     opps = price_neg_risk_event(markets, books, event_market_count=len(markets), now=NOW)
     legs = [(asks, fee) for asks in ladders]
     depth = min(sum((lv.size for lv in asks), D(0)) for asks in ladders)
-    brute = [walk_profit(legs, s) for s in _grid_sizes([D("0.01")], [D("0.01")], depth, None)]
+    # Every leg is Polymarket's: enough shares that each one's best ask spends the $1 it takes.
+    dollar = max((D(1) / min(lv.price for lv in asks if 0 < lv.price < 1 and lv.size > 0)
+                  for asks in ladders if any(0 < lv.price < 1 and lv.size > 0 for lv in asks)), default=D(0))
+    brute = [walk_profit(legs, s) for s in _grid_sizes([D("0.01")], [D("0.01")], depth, None) if s >= dollar]
     best = max((v for v in brute if v is not None), default=None)
     if not opps:
         assert best is None or best <= 0

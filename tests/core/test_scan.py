@@ -577,6 +577,8 @@ def _top_profit(ma: Market, a: BookSide, mb: Market, b: BookSide) -> tuple[Decim
     if q < max(ma.min_size, mb.min_size):
         return None
     pa, pb = a.asks[0].price, b.asks[0].price
+    if mb.venue is Venue.POLYMARKET and q * pb < 1:  # Polymarket takes no immediate buy under $1
+        return None
     return q, q - q * (pa + pb) - fee_of(ma, q, pa) - fee_of(mb, q, pb)
 
 
