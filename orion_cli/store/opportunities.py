@@ -55,14 +55,17 @@ def save(conn: Connection, opportunities: Sequence[Opportunity], *, source: str)
 
 
 def prune(conn: Connection, *, older_than: datetime, unfinished: Collection[str]) -> int:
-    """Forget opportunities that expired before ``older_than`` (they can never be traded again), but
-    not one an execution whose status is in ``unfinished`` was planned from.
+    """Forget opportunities scanned before ``older_than``, but not one an execution whose status is in
+    ``unfinished`` was planned from.
 
-    That execution's resume command names the opportunity, and finishing a crashed execution may
-    come days later (or, on recorded data whose quotes expired long ago, after the next scan).
+    By when they were scanned, not by when their quotes expire: trading an id re-reads the books, so
+    it stays loadable for as long as promised after the scan that printed it. A recorded snapshot's
+    quotes expired long ago; pruned by that, every id of the last scan vanished at the next one.
+    An unfinished execution's resume command names its opportunity, and finishing a crashed
+    execution may come days later.
     """
     planned = select(executions.c.opportunity_id).where(executions.c.status.in_(list(unfinished)))
-    result = conn.execute(delete(opp_table).where(opp_table.c.expires_at < _ts(older_than),
+    result = conn.execute(delete(opp_table).where(opp_table.c.observed_at < _ts(older_than),
                                                   opp_table.c.id.not_in(planned)))
     return int(result.rowcount or 0)
 

@@ -1,4 +1,4 @@
-"""Stored opportunities: exact round trip, upsert by id, pruning by expiry, clear not-found, expiry boundary."""
+"""Stored opportunities: exact round trip, upsert by id, pruning by scan time, clear not-found, expiry boundary."""
 
 from __future__ import annotations
 
@@ -104,17 +104,17 @@ def test_upsert_within_one_batch_keeps_the_last(db: Database) -> None:
     assert store.load(db, first.id)[0] == later
 
 
-def test_prune_forgets_only_what_expired_before_the_cutoff(db: Database) -> None:
+def test_prune_forgets_only_what_was_scanned_before_the_cutoff(db: Database) -> None:
     base = cross_opportunity()
     t = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
-    expiries = {
+    scanned = {
         "aaaaaaa1": t - timedelta(days=1),
         "aaaaaaa2": t - timedelta(microseconds=1),
         "aaaaaaa3": t,  # exactly at the cutoff: kept (strictly before is pruned)
         "aaaaaaa4": t + timedelta(microseconds=1),
         "aaaaaaa5": t + timedelta(days=1),
     }
-    ops = [dataclasses.replace(base, id=i, expires_at=e) for i, e in expiries.items()]
+    ops = [dataclasses.replace(base, id=i, observed_at=o) for i, o in scanned.items()]
     with db.write() as conn:
         store.save(conn, ops, source="live")
     with db.write() as conn:
@@ -123,9 +123,24 @@ def test_prune_forgets_only_what_expired_before_the_cutoff(db: Database) -> None
         with pytest.raises(NotFound):
             store.load(db, i)
     for i in ("aaaaaaa3", "aaaaaaa4", "aaaaaaa5"):
-        assert store.load(db, i)[0].expires_at == expiries[i]
+        assert store.load(db, i)[0].observed_at == scanned[i]
     with db.write() as conn:
         assert store.prune(conn, older_than=t, unfinished=UNFINISHED) == 0
+
+
+def test_a_recorded_snapshots_opportunity_stays_loadable_after_the_next_scan(db: Database) -> None:
+    """Found in a black-box run: its quotes (recorded months ago) expired long before the scan, and
+    pruning by expiry deleted every id of the last `scan --demo` at the next one: `trade ID` said
+    "no opportunity with id" a minute later, where the configuration promises 7 days."""
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    op = dataclasses.replace(cross_opportunity(), id="ddddddd1", observed_at=now,
+                             expires_at=now - timedelta(days=180))
+    with db.write() as conn:
+        store.save(conn, [op], source="demo")
+    with db.write() as conn:  # the next scan, a minute later, prunes what is a week old
+        assert store.prune(conn, older_than=now + timedelta(minutes=1) - timedelta(days=7),
+                           unfinished=UNFINISHED) == 0
+    assert store.load(db, "ddddddd1")[0] == op
 
 
 def test_prune_keeps_what_an_unfinished_execution_was_planned_from(db: Database) -> None:
@@ -138,7 +153,7 @@ def test_prune_keeps_what_an_unfinished_execution_was_planned_from(db: Database)
 
     t = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
     base = cross_opportunity()
-    ops = [dataclasses.replace(base, id=i, expires_at=t - timedelta(days=1)) for i in ("ccccccc1", "ccccccc2")]
+    ops = [dataclasses.replace(base, id=i, observed_at=t - timedelta(days=1)) for i in ("ccccccc1", "ccccccc2")]
     at = "2026-05-31T12:00:00Z"
     with db.write() as conn:
         store.save(conn, ops, source="live")
@@ -157,14 +172,14 @@ def test_prune_keeps_what_an_unfinished_execution_was_planned_from(db: Database)
     assert _count(db) == 0
 
 
-@pytest.mark.parametrize(("expires", "cutoff", "pruned"), [
+@pytest.mark.parametrize(("observed", "cutoff", "pruned"), [
     # whole-second and fractional timestamps are ordered by time, not by their text
     (datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC), datetime(2026, 6, 1, 12, 0, 0, 500000, tzinfo=UTC), True),
     (datetime(2026, 6, 1, 12, 0, 0, 500000, tzinfo=UTC), datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC), False),
     (datetime(2026, 6, 1, 12, 0, 0, 500000, tzinfo=UTC), datetime(2026, 6, 1, 12, 0, 1, tzinfo=UTC), True),
 ])
-def test_prune_compares_times_not_strings(db: Database, expires: datetime, cutoff: datetime, pruned: bool) -> None:
-    op = dataclasses.replace(cross_opportunity(), id="bbbbbbb1", expires_at=expires)
+def test_prune_compares_times_not_strings(db: Database, observed: datetime, cutoff: datetime, pruned: bool) -> None:
+    op = dataclasses.replace(cross_opportunity(), id="bbbbbbb1", observed_at=observed)
     with db.write() as conn:
         store.save(conn, [op], source="live")
     with db.write() as conn:

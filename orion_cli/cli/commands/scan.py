@@ -94,8 +94,8 @@ def _scan_once(app: AppContext, source: Any, options: Any, include_candidates: b
     result = scan(data, curated, settings, options)
     db = app.db()
     with db.write() as conn:
-        # Prune first: a recorded snapshot's quotes expired long ago, and pruning after the save would
-        # delete the very opportunities this scan is about to print (their ids must stay loadable).
+        # Scanned a week ago or more (by when they were scanned, not by their quotes' expiry, which on
+        # a recorded snapshot passed long ago): their ids stay loadable that long.
         store.prune(conn, older_than=datetime.now(UTC) - timedelta(days=7), unfinished=UNFINISHED)
         store.save(conn, result.opportunities, source=source.name)
     _ = include_candidates
