@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from orion_cli.core.errors import DataError, NotFound, UsageError
+from orion_cli.core.errors import DataError, NotFound, UsageError, VenueUnavailable
 from orion_cli.core.models import Market, MarketStatus, OrderBook, Venue
 from orion_cli.core.money import loads_exact
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressFn
@@ -602,6 +602,14 @@ class SnapshotSource:
         from orion_cli.venues.base import ProgressEvent
 
         data = self.load(venues, with_books=with_books, limit=limit)
+        if venues and all(v in data.degraded and not data.for_venue(v) for v in venues):
+            # What the live run that recorded it would have said: every venue asked for unavailable
+            # (exit 5), not an empty result a cron job reads as "no opportunities today".
+            names = " and ".join(v.value for v in venues)
+            cause = data.degraded[venues[0]] if len(venues) == 1 else \
+                "; ".join(f"{v.value}: {data.degraded[v]}" for v in venues)
+            raise VenueUnavailable(names, cause, hint=f"{self.name} holds no {names} data; record another with "
+                                                      "`orion snapshot record`, or use --demo")
         if progress is not None:
             for v in venues:
                 n = len(data.for_venue(v))

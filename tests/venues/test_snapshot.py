@@ -94,6 +94,39 @@ def test_good_minimal_document_reads(tmp_path: Path) -> None:
     assert data.markets == [] and set(data.degraded) == {Venue.KALSHI, Venue.POLYMARKET}
 
 
+@pytest.mark.parametrize(("venues", "asked"), [
+    ({}, (Venue.KALSHI, Venue.POLYMARKET)),  # neither recorded
+    ({}, (Venue.KALSHI,)),
+])
+def test_a_snapshot_without_data_for_any_venue_asked_is_unavailable_not_empty(
+        tmp_path: Path, venues: dict[str, object], asked: tuple[Venue, ...]) -> None:
+    """Found in a black-box run: replaying a recording whose venues were all unavailable printed two
+    contradictory "results cover the other venue only" lines and exited 0, which a cron job reads as
+    "no opportunities"; the live run that recorded it exited 5."""
+    import asyncio
+
+    from orion_cli.core.errors import VenueUnavailable
+
+    doc = {**good_doc(), "venues": venues, "degraded": {"kalshi": "timed out", "polymarket": "HTTP 503"}}
+    source = SnapshotSource(write_doc(tmp_path / "down.json", doc))
+    with pytest.raises(VenueUnavailable) as info:
+        asyncio.run(source.fetch(asked))
+    assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE
+    assert "timed out" in info.value.message and ("HTTP 503" in info.value.message) == (len(asked) == 2)
+    assert "down.json" in (info.value.hint or "")
+
+
+def test_a_snapshot_with_one_venue_is_degraded_not_unavailable(tmp_path: Path) -> None:
+    import asyncio
+
+    cap = read_capture(demo_path())
+    half = tmp_path / "half.json"
+    write_capture(Capture(recorded_at=cap.recorded_at, polymarket=cap.polymarket, degraded={"kalshi": "timed out"}),
+                  half)
+    data = asyncio.run(SnapshotSource(half).fetch())
+    assert data.for_venue(Venue.POLYMARKET) and data.degraded == {Venue.KALSHI: "timed out"}
+
+
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
