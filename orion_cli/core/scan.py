@@ -23,7 +23,7 @@ from orion_cli.core.models import Market, OrderBook, Venue
 from orion_cli.core.opportunity import Opportunity
 from orion_cli.core.pricing import price_neg_risk_event, price_pair, price_within_venue
 from orion_cli.matching.equivalence import MatchCandidate, MatchSettings
-from orion_cli.matching.pairs import CuratedPair, TradablePair, tradable_pairs
+from orion_cli.matching.pairs import POLARITY_CONFLICT, CuratedPair, TradablePair, tradable_pairs
 from orion_cli.matching.pipeline import MatchStats, match_markets
 from orion_cli.venues.base import ItemError, MarketData
 
@@ -125,6 +125,14 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
                              f"not priced; curate the condition id {pm.id} instead (with --inverted if Kalshi YES "
                              "settles like Polymarket NO)")
                 continue
+            if POLARITY_CONFLICT in pair.reasons:
+                # Priced as curated (the operator decides), but said every scan: with the polarity
+                # wrong, the "hedge" buys one outcome twice and loses both legs on the other.
+                yours, its = ("inverted", "direct") if pair.inverted else ("direct", "inverted")
+                notes.append(f"curated pair {pair.kalshi_id} ~ {pair.polymarket_id[:12]}… is {yours}, but the "
+                             f"matcher reads it as {its}: if the curated polarity is wrong, its opportunities buy "
+                             "one outcome twice; check both markets' rules (`orion pairs remove`, then `add`, "
+                             "to change it)")
             priced += 1
             opportunities.extend(
                 price_pair(km, kb, pm, pb, inverted=pair.inverted, now=now, min_edge=options.min_edge,

@@ -248,6 +248,26 @@ def test_uncurated_held_back_candidate_is_never_priced(demo: MarketData, cfg: Se
     assert all(t.kalshi_id != GCR_K for t in result.tradable)
 
 
+@pytest.mark.parametrize("curated_inverted", [False, True])
+def test_a_curated_polarity_the_matcher_contradicts_is_priced_and_said(demo: MarketData, cfg: Settings,
+                                                                       curated_inverted: bool) -> None:
+    """Found in a black-box run: `pairs add … --inverted` on a pair the matcher reads as direct was
+    priced as curated (buying YES on both: one outcome twice) without a word. It is still priced (the
+    operator decides), and every scan now says the two disagree."""
+    pair = next(c for c in scan(demo, [], cfg, opts()).held_back if (c.kalshi_id, c.polymarket_id) == (GCR_K, GCR_P))
+    data = _with_books(demo, GCR_BOOKS)
+    result = scan(data, [CuratedPair(GCR_K, GCR_P, inverted=curated_inverted)], cfg, opts())
+    notes = [n for n in result.notes if "matcher reads it as" in n]
+    if curated_inverted == pair.inverted:
+        assert notes == []
+        return
+    (note,) = notes
+    yours, its = ("inverted", "direct") if curated_inverted else ("direct", "inverted")
+    assert f"{GCR_K} ~ {GCR_P[:12]}… is {yours}, but the matcher reads it as {its}" in note
+    (priced,) = [t for t in result.tradable if t.kalshi_id == GCR_K]
+    assert priced.inverted == curated_inverted and "POLARITY_CONFLICT" in priced.reasons
+
+
 def test_curated_pair_is_priced_even_when_the_matcher_holds_it_back(demo: MarketData, cfg: Settings) -> None:
     data = _with_books(demo, GCR_BOOKS)
     uncurated = scan(data, [], cfg, opts())
