@@ -40,6 +40,7 @@ __all__ = [
     "PolymarketRaw",
     "SnapshotError",
     "SnapshotSource",
+    "check_writable",
     "demo_path",
     "demo_source",
     "dumps_exact",
@@ -214,6 +215,20 @@ def capture_document(capture: Capture) -> dict[str, Any]:
     }
 
 
+def check_writable(path: Path) -> Path:
+    """The directory ``path`` would be written in, if it exists and this process may create files there.
+
+    ``snapshot record`` calls it before any venue request, so a bad ``--out`` costs no fetch.
+    """
+    directory = path.parent if str(path.parent) else Path()
+    if not directory.is_dir():
+        problem = "is not a directory" if directory.exists() else "does not exist"
+        raise SnapshotError(f"cannot write snapshot: directory {directory} {problem}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise SnapshotError(f"cannot write snapshot: directory {directory} is not writable")
+    return directory
+
+
 def write_capture(capture: Capture, path: Path, *, indent: int | None = None) -> int:
     """Write atomically (temp file + rename in the same directory); gzip when the name ends in .gz.
 
@@ -224,9 +239,7 @@ def write_capture(capture: Capture, path: Path, *, indent: int | None = None) ->
     data = text.encode("utf-8")
     if path.name.endswith(".gz"):
         data = gzip.compress(data, compresslevel=9, mtime=0)
-    directory = path.parent if str(path.parent) else Path()
-    if not directory.is_dir():
-        raise SnapshotError(f"cannot write snapshot: directory {directory} does not exist")
+    directory = check_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:

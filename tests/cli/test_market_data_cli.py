@@ -241,3 +241,36 @@ def test_live_book_and_both_venues_down_exit_5(sims: tuple[KalshiSim, Polymarket
     code, _, err = invoke("markets", "--json", env=env_for(dead + "/trade-api/v2", dead, dead))
     assert code == 5
     assert json.loads(err.strip().splitlines()[-1])["reason"] == "venue_unavailable"
+
+
+def test_snapshot_record_refuses_a_bad_out_directory_before_any_request(
+        sims: tuple[KalshiSim, PolymarketSim], tmp_path: Path) -> None:
+    """Found by a tester: `--out /nonexistent/x.json.gz` fetched both venues, then failed on writing."""
+    import os
+
+    k, p = sims
+    env = env_for(k.server.base_url + "/trade-api/v2", p.gamma_url, p.clob_url)
+    a_file = tmp_path / "plain"
+    a_file.write_text("")
+    read_only = tmp_path / "ro"
+    read_only.mkdir(mode=0o500)
+    bad = [(tmp_path / "missing" / "x.json.gz", "does not exist"), (a_file / "x.json", "is not a directory")]
+    if os.geteuid() != 0:  # root may write anywhere
+        bad.append((read_only / "x.json", "is not writable"))
+    for out, problem in bad:
+        before = len(k.server.requests) + len(p.server.requests)
+        code, _, err = invoke("snapshot", "record", "--out", str(out), "--json", env=env)
+        assert code == 2, err
+        assert problem in err and json.loads(err.strip().splitlines()[-1])["reason"] == "bad_snapshot"
+        assert len(k.server.requests) + len(p.server.requests) == before, f"{out}: the venues were fetched"
+        assert not out.exists()
+
+
+def test_check_writable_names_a_read_only_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read-only case of the test above, where the suite runs as root (who may write anywhere)."""
+    from orion_cli.venues import snapshot
+
+    assert snapshot.check_writable(tmp_path / "x.json") == tmp_path
+    monkeypatch.setattr(snapshot.os, "access", lambda *a, **kw: False)
+    with pytest.raises(snapshot.SnapshotError, match="is not writable"):
+        snapshot.check_writable(tmp_path / "x.json")

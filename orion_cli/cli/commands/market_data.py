@@ -323,17 +323,18 @@ def snapshot_record_command(
     """
     from orion_cli.venues.base import parse_venues
     from orion_cli.venues.live import LiveSource
-    from orion_cli.venues.snapshot import parse_capture, write_capture
+    from orion_cli.venues.snapshot import check_writable, parse_capture, write_capture
 
     app = get_app(ctx)
     venues = parse_venues(venue)
+    check_writable(out_path)  # before any request: a missing or read-only directory costs no fetch
     source = LiveSource(app.settings())
     with progress_bar(app) as progress:
         capture = run(lambda: source.capture(venues, with_books=not no_books, limit=limit, progress=progress))
     capture.notes = notes
     try:
         size = write_capture(capture, out_path)
-    except OSError as exc:  # e.g. a file name too long: write_capture only checks the directory exists
+    except OSError as exc:  # e.g. a file name too long: check_writable only checks the directory
         from orion_cli.venues.snapshot import SnapshotError
 
         raise SnapshotError(f"cannot write snapshot {out_path}: {exc.strerror or exc}") from None
