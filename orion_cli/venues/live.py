@@ -38,6 +38,9 @@ __all__ = ["LiveSource"]
 
 _KALSHI_BOOKS_PER_REQUEST = 100
 _POLY_BOOK_BATCH_CONCURRENCY = 4
+# What to do when no venue answers: reading commands have offline data sets; recording has none.
+OFFLINE_HINT = "check the network; `--snapshot FILE` or `--demo` work offline"
+RECORD_OFFLINE_HINT = "recording reads the live venues: check the network (and the venue URLs in the config)"
 
 
 def _err(venue: str, kind: str, key: str, exc: OrionError) -> ItemError:
@@ -134,11 +137,12 @@ class LiveSource:
         with_books: bool = True,
         limit: int | None = None,
         progress: ProgressFn | None = None,
+        offline_hint: str = OFFLINE_HINT,
     ) -> Capture:
         """Raw responses of every requested venue, fetched concurrently.
 
-        Raises when every requested venue failed: :class:`VenueUnavailable` if any was
-        unreachable, else the first venue's own error (e.g. :class:`AuthError`, exit 4).
+        Raises when every requested venue failed: :class:`VenueUnavailable` (with ``offline_hint``)
+        if any was unreachable, else the first venue's own error (e.g. :class:`AuthError`, exit 4).
         """
         wanted = self.enabled(venues)
         if not wanted:
@@ -170,7 +174,7 @@ class LiveSource:
                 raise VenueUnavailable(
                     " and ".join(v.value for v, _ in failures),
                     "; ".join(str(exc) for _, exc in failures),
-                    hint="check the network; `--snapshot FILE` or `--demo` work offline",
+                    hint=offline_hint,
                 )
             raise failures[0][1]
         return capture

@@ -274,3 +274,17 @@ def test_check_writable_names_a_read_only_directory(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(snapshot.os, "access", lambda *a, **kw: False)
     with pytest.raises(snapshot.SnapshotError, match="is not writable"):
         snapshot.check_writable(tmp_path / "x.json")
+
+
+def test_the_hint_when_no_venue_answers_fits_the_command(tmp_path: Path) -> None:
+    """Found by a tester: `snapshot record` offline hinted that `--snapshot FILE` or `--demo` work
+    offline, and `snapshot record --demo` is "No such option". Recording needs the network."""
+    dead = dead_url()
+    env = env_for(dead + "/trade-api/v2", dead, dead)
+    code, _, err = invoke("snapshot", "record", "--out", str(tmp_path / "r.json"), "--json", env=env)
+    assert code == 5
+    hint = next(line for line in err.splitlines() if line.startswith("hint:"))
+    assert "network" in hint and "--demo" not in hint and "--snapshot" not in hint
+    assert not (tmp_path / "r.json").exists()
+    code, _, err = invoke("markets", "--json", env=env)  # a reading command: its offline data sets help
+    assert code == 5 and "`--demo` work offline" in err

@@ -322,7 +322,7 @@ def snapshot_record_command(
     Example:  orion snapshot record --out today.json.gz --venue kalshi --limit 200
     """
     from orion_cli.venues.base import parse_venues
-    from orion_cli.venues.live import LiveSource
+    from orion_cli.venues.live import RECORD_OFFLINE_HINT, LiveSource
     from orion_cli.venues.snapshot import check_writable, parse_capture, write_capture
 
     app = get_app(ctx)
@@ -330,7 +330,8 @@ def snapshot_record_command(
     check_writable(out_path)  # before any request: a missing or read-only directory costs no fetch
     source = LiveSource(app.settings())
     with progress_bar(app) as progress:
-        capture = run(lambda: source.capture(venues, with_books=not no_books, limit=limit, progress=progress))
+        capture = run(lambda: source.capture(venues, with_books=not no_books, limit=limit, progress=progress,
+                                             offline_hint=RECORD_OFFLINE_HINT))
     capture.notes = notes
     try:
         size = write_capture(capture, out_path)
