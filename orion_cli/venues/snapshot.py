@@ -54,6 +54,7 @@ VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_BYTES = 2 * 1024**3  # refuse to inflate more than 2 GiB: a corrupt or hostile file
+_ERROR_MESSAGE_CHARS = 300  # a stored recording error's message is cut to this
 
 
 class SnapshotError(UsageError):
@@ -102,7 +103,9 @@ class Capture:
     notes: str = ""
     synthesised: list[str] = field(default_factory=list)
     recorder: str = ""
-    errors: list[ItemError] = field(default_factory=list)  # fetch-time errors (not stored)
+    # What could not be fetched (a page, an event, a batch of books): stored as "errors", so that a
+    # partial recording says so when replayed. Errors of parsing are not stored; reading finds them again.
+    errors: list[ItemError] = field(default_factory=list)
 
     @property
     def venues(self) -> tuple[Venue, ...]:
@@ -202,7 +205,7 @@ def capture_document(capture: Capture) -> dict[str, Any]:
             "markets": p.markets,
             "books": p.books,
         }
-    return {
+    doc: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "recorded_at": _iso(capture.recorded_at),
@@ -211,8 +214,12 @@ def capture_document(capture: Capture) -> dict[str, Any]:
         "notes": capture.notes,
         "synthesised": capture.synthesised,
         "degraded": capture.degraded,
-        "venues": venues,
     }
+    if capture.errors:  # an optional key (version 1 readers ignore it): absent when nothing failed
+        doc["errors"] = [{"venue": e.venue, "kind": e.kind, "key": e.key, "reason": e.reason,
+                          "message": e.message[:_ERROR_MESSAGE_CHARS]} for e in capture.errors]
+    doc["venues"] = venues
+    return doc
 
 
 def check_writable(path: Path) -> Path:
@@ -370,6 +377,7 @@ def capture_from_document(doc: Mapping[str, Any], label: str = "snapshot") -> Ca
         raise _bad(label, "synthesised: expected a list of strings")
     cap.notes, cap.synthesised = notes, list(synth)
     cap.recorder = str(doc.get("recorder") or "")
+    cap.errors = _stored_errors(doc, label)
     if "kalshi" in venues:
         k = venues["kalshi"]
         if not isinstance(k, dict):
@@ -397,6 +405,19 @@ def capture_from_document(doc: Mapping[str, Any], label: str = "snapshot") -> Ca
             stop_reason=str(p.get("stop_reason") or ""),
         )
     return cap
+
+
+def _stored_errors(doc: Mapping[str, Any], label: str) -> list[ItemError]:
+    """The recording's errors (key ``errors``; absent in files without any, and in older files)."""
+    out: list[ItemError] = []
+    for i, e in enumerate(_list_of_objects(doc, "errors", label)):
+        venue, kind, key, message = (e.get(k) for k in ("venue", "kind", "key", "message"))
+        if not (isinstance(venue, str) and isinstance(kind, str) and isinstance(key, str)
+                and isinstance(message, str)) or venue not in {v.value for v in ALL_VENUES}:
+            raise _bad(label, f"errors[{i}]: expected venue, kind, key and message strings")
+        reason = e.get("reason")
+        out.append(ItemError(venue, kind, key, message, reason if isinstance(reason, str) and reason else "bad_data"))
+    return out
 
 
 def read_capture(path: Path) -> Capture:

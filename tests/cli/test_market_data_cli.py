@@ -11,6 +11,7 @@ import pytest
 import typer
 from sim.kalshi_sim import KalshiSim
 from sim.polymarket_sim import PolymarketSim
+from sim.server import FaultRule
 from typer.testing import CliRunner
 
 from orion_cli.cli.app import OrionGroup, root
@@ -288,3 +289,37 @@ def test_the_hint_when_no_venue_answers_fits_the_command(tmp_path: Path) -> None
     assert not (tmp_path / "r.json").exists()
     code, _, err = invoke("markets", "--json", env=env)  # a reading command: its offline data sets help
     assert code == 5 and "`--demo` work offline" in err
+
+
+def test_a_recording_keeps_its_errors(sims: tuple[KalshiSim, PolymarketSim], tmp_path: Path) -> None:
+    """Found by a tester: `snapshot record` said `"errors":3` (event lookups answered 404) and
+    `snapshot info` of the file said 0, so a partial recording looked clean when replayed."""
+    import gzip
+
+    k, p = sims
+    env = env_for(k.server.base_url + "/trade-api/v2", p.gamma_url, p.clob_url)
+    path = tmp_path / "rec.json.gz"
+    k.server.add_fault(FaultRule("status", status=404, path_prefix="/trade-api/v2/events/",
+                                 body={"error": {"code": "not_found"}}))
+    try:
+        code, out, err = invoke("snapshot", "record", "--out", str(path), "--limit", "3", "--json", env=env)
+    finally:
+        k.server.clear_faults()
+    assert code == 0, err
+    recorded = json.loads(out)["errors"]
+    assert recorded > 0
+    stored = json.loads(gzip.decompress(path.read_bytes()))["errors"]
+    assert {(e["venue"], e["kind"]) for e in stored} == {("kalshi", "event")} and len(stored) == recorded
+    code, out, _ = invoke("snapshot", "info", str(path), "--json")
+    assert code == 0 and json.loads(out)["errors"] == recorded
+    code, _, err = invoke("markets", "--snapshot", str(path), "--json")
+    assert code == 0 and f"{recorded} item(s) could not be read" in err
+    # A file without the key (nothing failed, or written before it existed) reads as before; a
+    # malformed entry is a bad snapshot (exit 2), never a crash.
+    code, out, _ = invoke("snapshot", "info", "--demo", "--json")
+    assert code == 0 and json.loads(out)["errors"] == 0
+    doc = json.loads(gzip.decompress(path.read_bytes()))
+    doc["errors"][0]["venue"] = "kraken"
+    path.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    code, _, err = invoke("snapshot", "info", str(path), "--json")
+    assert code == 2 and "errors[0]" in err
