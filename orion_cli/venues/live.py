@@ -51,6 +51,29 @@ def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
+def _first_markets(event: dict[str, Any], n: int) -> tuple[dict[str, Any], list[Market]]:
+    """A Gamma event cut to its first ``n`` readable markets (and the bad ones among them), marked partial.
+
+    ``"_orion_partial"`` (docs/snapshot-format.md) says the nested list is not the event's full set
+    of outcomes, so a cut neg-risk event is never priced as a complete basket.
+    """
+    from orion_cli.venues.polymarket.parse import parse_gamma_event, parse_gamma_market
+
+    kept: list[Any] = []
+    readable = 0
+    for m in event.get("markets") or []:
+        if readable >= n:
+            break
+        kept.append(m)
+        try:
+            parse_gamma_market(m, event=event)
+            readable += 1
+        except DataError:
+            pass  # kept: reported, with its reason, when the capture is parsed
+    cut = {**event, "markets": kept, "_orion_partial": True}
+    return cut, parse_gamma_event(cut, skipped=[])
+
+
 class LiveSource:
     """Kalshi and Polymarket over HTTP, configured from :class:`Settings`.
 
@@ -384,6 +407,10 @@ class LiveSource:
                     parsed = parse_gamma_event(ev, skipped=[])
                 except DataError:
                     parsed = []  # reported again, with its reason, when the capture is parsed
+                if limit and count + len(parsed) > limit:
+                    # An event holds several markets: keep only as many as the limit leaves, so that
+                    # every market recorded gets its books.
+                    ev, parsed = _first_markets(ev, limit - count)
                 raw.events.append(ev)
                 count += len(parsed)
                 open_markets.extend(m for m in parsed if m.status is MarketStatus.OPEN)

@@ -323,3 +323,28 @@ def test_a_recording_keeps_its_errors(sims: tuple[KalshiSim, PolymarketSim], tmp
     path.write_bytes(gzip.compress(json.dumps(doc).encode()))
     code, _, err = invoke("snapshot", "info", str(path), "--json")
     assert code == 2 and "errors[0]" in err
+
+
+@pytest.mark.parametrize("limit", [1, 3, 5])
+def test_snapshot_record_limit_holds_for_polymarket_events(sims: tuple[KalshiSim, PolymarketSim],
+                                                           tmp_path: Path, limit: int) -> None:
+    """Found by a tester: `--limit 5` recorded 32 Polymarket markets (whole events, each with several
+    markets) with books for only 5 of them. An event is cut to the markets the limit leaves, and
+    marked partial so a cut neg-risk event is never priced as a complete basket."""
+    import gzip
+
+    k, p = sims
+    env = env_for(k.server.base_url + "/trade-api/v2", p.gamma_url, p.clob_url)
+    path = tmp_path / "rec.json.gz"
+    code, out, err = invoke("snapshot", "record", "--out", str(path), "--venue", "polymarket",
+                            "--limit", str(limit), "--json", env=env)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["markets"]["polymarket"] == limit and summary["books"]["polymarket"] == limit
+    events = json.loads(gzip.decompress(path.read_bytes()))["venues"]["polymarket"]["events"]
+    assert sum(len(e["markets"]) for e in events) == limit
+    assert events[-1].get("_orion_partial") is True  # the universe's events hold more than one market
+    code, out, err = invoke("markets", "--snapshot", str(path), "--json")
+    assert code == 0 and "could not be read" not in err
+    replay = json.loads(out)
+    assert len(replay) == limit and all("yes_ask" in r for r in replay)  # each with its book
