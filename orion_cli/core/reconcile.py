@@ -300,6 +300,15 @@ def _find_row(conn: Connection, mode: str, venue: Venue, *, client_order_id: str
     return None
 
 
+def _order_being_sent(conn: Connection, mode: str, venue: Venue, f: Fill) -> bool:
+    """Whether the ledger holds an order of ours that ``f`` may belong to: same venue, market, side and
+    action, not final, and with no venue order id yet (so no fill could be matched to it)."""
+    return conn.execute(select(orders.c.client_order_id).where(
+        orders.c.mode == mode, orders.c.venue == venue.value, orders.c.market_id == f.market_id,
+        orders.c.side == f.side.value, orders.c.action == f.action.value, orders.c.venue_order_id == "",
+        orders.c.status.in_([s.value for s in NOT_FINAL])).limit(1)).first() is not None
+
+
 def _external_payload(**fields: Any) -> str:
     return canonical_json({"external": True, "adopted_by": "reconcile", **fields})
 
@@ -798,10 +807,14 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
         if f.fill_id in known:
             continue
         row = _find_row(conn, ctx.mode, venue, client_order_id=f.client_order_id, venue_order_id=f.venue_order_id)
-        if ctx.now - f.ts < ctx.grace and (row is None or OrderStatus(row.status) in OPEN_STATUSES):
-            # No ledger order yet may be one a trade is sending this very moment: a Kalshi order's id is
-            # recorded only once its answer is read back. Adopted now as a trade placed outside orion,
-            # its fill would never reach its own order (a fill counts once).
+        # Young: within the grace either way (a venue clock a little ahead), never one from the far
+        # future, which would otherwise stay "young" and hide an outside trade for as long as it lasts.
+        young = -ctx.grace <= ctx.now - f.ts < ctx.grace
+        if young and (OrderStatus(row.status) in OPEN_STATUSES if row is not None
+                      else _order_being_sent(conn, ctx.mode, venue, f)):
+            # No ledger order for it, while one of ours in that market is still being sent: a Kalshi
+            # order's id is recorded only once its answer is read back. Adopted now as a trade placed
+            # outside orion, its fill would never reach its own order (a fill counts once).
             of = f"order {row.client_order_id}" if row is not None else \
                 f"venue order {f.venue_order_id or '?'}, not in the ledger (yet?),"
             result.pending.append(f"fill {f.fill_id} of {of} is younger than {int(ctx.grace.total_seconds())} s")

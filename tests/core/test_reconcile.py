@@ -384,10 +384,10 @@ def test_a_young_fill_of_an_order_being_sent_is_pending_not_adopted_as_an_outsid
 
 def test_a_manual_trade_seconds_old_is_adopted_once_by_its_fill_not_also_by_its_position(
         db: Database, settings: Settings) -> None:
-    """A fill too young to adopt (its order may be one being sent) explains the position it makes:
-    adjusted by --fix too, the contracts were adopted twice (the adjustment, then the fill a run
-    later), sold back at cost a run after that, and the adjustment's capital stayed in today's start
-    equity: a loss of their cost (1.50) for the rest of the day."""
+    """No order of ours is being sent in that market, so a seconds-old fill is a trade placed outside
+    orion, adopted at once by its fill; the position it makes is not adjusted again (once adjusted
+    and later adopted by its fill too, the contracts were counted twice and the adjustment's capital
+    left a loss of their cost, 1.50, for the rest of the day)."""
     now = DAY_START - timedelta(hours=12)  # its own clock: the suite's NOW may be seconds into its day
     earlier = now - timedelta(minutes=10)
     ledger = Ledger(db, "live")
@@ -395,17 +395,34 @@ def test_a_manual_trade_seconds_old_is_adopted_once_by_its_fill_not_also_by_its_
     manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO, ts=now - timedelta(seconds=10))
     venue = FakeVenue(cash=D("498.49"), fills_=[manual],
                       positions_=[Position(Venue.KALSHI, MKT, Side.NO, D("5"), D("0.30"), D("1.5"))])
-    (young,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=now)
-    assert (young.status, young.drifts) == ("clean", []), young.drifts
-    assert any("fill mf-1" in p for p in young.pending) and any("too recent" in p for p in young.pending)
-    assert ledger.positions() == [] and "capital.adopted" not in _types(db)
-    for minutes in (3, 6):
-        (later,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=now + timedelta(minutes=minutes))
-        assert [(d.kind, d.fixed) for d in later.drifts] == ([("fill", True)] if minutes == 3 else []), later.drifts
+    for minutes in (0, 3):
+        (run,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=now + timedelta(minutes=minutes))
+        assert [(d.kind, d.fixed) for d in run.drifts] == ([("fill", True)] if minutes == 0 else []), run.drifts
+        assert not run.pending, run.pending
     assert [(p.side, p.size, p.exposure) for p in ledger.positions()] == [(Side.NO, D(5), D("1.5"))]
-    p = ledger.daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100), now=now + timedelta(minutes=6))
+    assert "capital.adopted" not in _types(db)
+    p = ledger.daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100), now=now + timedelta(minutes=3))
     assert (p.start_equity, p.equity, p.pnl) == (D("500"), D("499.99"), D("-0.01"))  # its fee, nothing more
     _verify(db)
+
+
+@pytest.mark.parametrize("ahead", [timedelta(minutes=60), timedelta(minutes=3)])
+def test_a_fill_stamped_in_the_future_is_not_left_pending(db: Database, settings: Settings, ahead: timedelta) -> None:
+    """Found in review: "younger than the grace" took any fill from the future for young, so an outside
+    trade stamped an hour ahead (a venue clock off, a bad row) stayed pending (and its position
+    unjudged) for that hour, even with our own order in flight in that market."""
+    now = DAY_START - timedelta(hours=12)
+    ledger = Ledger(db, "live")
+    _intent(ledger, "K3-l1", status="submitted", at=now - timedelta(seconds=5))  # ours, no venue id yet
+    future = _fill("ff-1", "o-77", "50", "0.40", fee="0", ts=now + ahead)
+    venue = FakeVenue(fills_=[future], positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(50), D("0.40"), D(20))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, now=now)
+    assert "fill" in [d.kind for d in res.drifts], (res.drifts, res.pending)
+    assert not any("ff-1" in p for p in res.pending), res.pending
+    # A clock a little ahead (within the grace) with our order in flight is still a trade being recorded.
+    near = _fill("ff-2", "o-78", "50", "0.40", fee="0", ts=now + timedelta(seconds=30))
+    (soon,) = _run(db, settings, {Venue.KALSHI: FakeVenue(fills_=[near], positions_=venue.positions_)}, now=now)
+    assert [d.kind for d in soon.drifts] == [] and any("ff-2" in p for p in soon.pending), (soon.drifts, soon.pending)
 
 
 # -- (2) fills, (3) positions, (4) resting orders ----------------------------------------------
