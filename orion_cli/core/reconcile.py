@@ -9,8 +9,8 @@ Why it runs the way it does (DESIGN §2, §5 point 6, §7):
   ``reconcile.resolved``). Provably absent at the venue (the venue answers "no such order"): it is
   marked ``cancelled`` with "never reached the venue". Orders younger than ``grace`` are left alone
   and reported as pending, because an executor may be sending them this very moment; so are fills
-  younger than ``grace`` of an order the ledger does not hold (yet) or holds undecided, and the
-  position they explain.
+  within ``grace`` of an order the ledger holds undecided, or does not hold while one of ours in that
+  market still awaits its venue id, and the position they explain.
 * **Detection reads, one transaction writes.** All venue I/O (fills since the oldest open activity
   or ``lookback``, positions, resting orders, balance) happens first; then one
   :meth:`Database.write` transaction compares, applies ``--fix`` adoptions (each in a savepoint, so
@@ -818,7 +818,9 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
             of = f"order {row.client_order_id}" if row is not None else \
                 f"venue order {f.venue_order_id or '?'}, not in the ledger (yet?),"
             result.pending.append(f"fill {f.fill_id} of {of} is younger than {int(ctx.grace.total_seconds())} s")
-            if row is None or OrderStatus(row.status) not in NOT_FINAL:  # those count as undecided already
+            # An order not final (the one being sent included, when no row matched) already counts as
+            # undecided with its unfilled size: only an open order's young fills add to that.
+            if row is not None and OrderStatus(row.status) not in NOT_FINAL:
                 waiting[f.market_id] = waiting.get(f.market_id, ZERO) + f.size
             continue
         beyond = ""
