@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from orion_cli.core.errors import DataError
 from orion_cli.core.fees import FeeModel
-from orion_cli.core.money import ONE, ZERO, ceil_to, floor_to, is_multiple
+from orion_cli.core.money import CENT, ONE, ZERO, ceil_to, floor_to, is_multiple
 
 
 class Venue(StrEnum):
@@ -26,6 +26,17 @@ class Venue(StrEnum):
 # many shares it is for. Unchecked, such a leg passed every check and was refused once sent: as the
 # second leg, after the first had filled, leaving it to unwind. The scan does not offer one either.
 POLYMARKET_MIN_MARKETABLE_BUY = Decimal(1)
+
+
+def polymarket_buy_short_of_minimum(size: Decimal, limit_price: Decimal) -> Decimal | None:
+    """What an immediate Polymarket buy of ``size`` at ``limit_price`` spends, when under the minimum.
+
+    The spend is size x limit rounded up to the cent, as the order is signed (``marketable_amounts``).
+    One rule for everything that sends or models a buy there: the pre-trade check, a hedge retry
+    sized by what the first leg filled, and the paper venue (so paper refuses what live would).
+    """
+    spend = ceil_to(size * limit_price, CENT)
+    return spend if spend < POLYMARKET_MIN_MARKETABLE_BUY else None
 
 
 class Side(StrEnum):

@@ -64,7 +64,16 @@ from sqlalchemy.exc import IntegrityError
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, Halted, NotFound, OrionError, Refused, VenueUnavailable
 from orion_cli.core.fees import FeeModel
-from orion_cli.core.models import Market, OrderBook, Side, TickRange, TickStructure, Venue
+from orion_cli.core.models import (
+    POLYMARKET_MIN_MARKETABLE_BUY,
+    Market,
+    OrderBook,
+    Side,
+    TickRange,
+    TickStructure,
+    Venue,
+    polymarket_buy_short_of_minimum,
+)
 from orion_cli.core.money import ONE, ZERO, ceil_to, floor_to
 from orion_cli.core.opportunity import Opportunity, ratio_down
 from orion_cli.core.pricing import size_grid
@@ -735,9 +744,20 @@ class Executor:
                 run.result.setdefault("retries", []).append(
                     {"tag": tag, "skipped": f"best ask {best.price if best else 'none'} above {limit}"})
                 return None
+        if spec.venue is Venue.POLYMARKET:  # a hedge is sized by what the first leg filled, not by the plan
+            spend = polymarket_buy_short_of_minimum(size, limit)
+            if spend is not None:
+                run.result.setdefault("retries", []).append(
+                    {"tag": tag, "skipped": f"{_d(size)} at {_d(limit)} spends {_d(spend)}, below Polymarket's "
+                                            f"{_d(POLYMARKET_MIN_MARKETABLE_BUY)} minimum for an immediate buy"})
+                return None
         request = spec.request(coid=run.coid(tag), action=Action.BUY, size=size, limit=limit,
                                tif=TimeInForce.IOC)
-        prepared = self._venue(spec.venue).prepare(request)
+        try:
+            prepared = self._venue(spec.venue).prepare(request)
+        except (OrderRejected, DataError) as exc:  # nothing sent: the unwind takes over, as for no price
+            run.result.setdefault("retries", []).append({"tag": tag, "skipped": f"order invalid: {exc}"})
+            return None
         with self.db.write() as conn:
             self._commit_intent(conn, run.key, run.result, tag, prepared, spec, "second", datetime.now(UTC))
             save_result(conn, run.key, run.result)

@@ -28,8 +28,16 @@ from sqlalchemy.exc import DBAPIError
 
 from orion_cli.core.config import Settings, parse_window
 from orion_cli.core.errors import OrionError
-from orion_cli.core.models import POLYMARKET_MIN_MARKETABLE_BUY, Market, MarketStatus, OrderBook, Side, Venue
-from orion_cli.core.money import CENT, ZERO, ceil_to
+from orion_cli.core.models import (
+    POLYMARKET_MIN_MARKETABLE_BUY,
+    Market,
+    MarketStatus,
+    OrderBook,
+    Side,
+    Venue,
+    polymarket_buy_short_of_minimum,
+)
+from orion_cli.core.money import ZERO
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.risk.halt import read_halt_row, status_of
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
@@ -435,9 +443,9 @@ def _leg_problems(leg: LegPlan, plan: TradePlan, now: datetime) -> list[str]:
             problems.append(f"size {leg.size} below the market minimum {market.min_size}")
         if market.size_step > 0 and leg.size % market.size_step != 0:
             problems.append(f"size {leg.size} not a multiple of {market.size_step}")
-        if leg.venue is Venue.POLYMARKET:  # it spends size x limit rounded up to the cent (marketable_amounts)
-            spend = ceil_to(leg.size * leg.limit_price, CENT)
-            if spend < POLYMARKET_MIN_MARKETABLE_BUY:
+        if leg.venue is Venue.POLYMARKET:
+            spend = polymarket_buy_short_of_minimum(leg.size, leg.limit_price)
+            if spend is not None:
                 problems.append(f"buys {plain(leg.size)} at <= {leg.limit_price} for {fmt(spend)}, below Polymarket's "
                                 f"{fmt(POLYMARKET_MIN_MARKETABLE_BUY)} minimum for an immediate buy")
     if not market.ticks.is_valid(leg.limit_price):

@@ -25,7 +25,16 @@ from sqlalchemy import Connection
 
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import NotFound, OrionError
-from orion_cli.core.models import Market, MarketStatus, OrderBook, PriceLevel, TickStructure, Venue
+from orion_cli.core.models import (
+    POLYMARKET_MIN_MARKETABLE_BUY,
+    Market,
+    MarketStatus,
+    OrderBook,
+    PriceLevel,
+    TickStructure,
+    Venue,
+    polymarket_buy_short_of_minimum,
+)
 from orion_cli.core.money import ONE, ZERO, is_multiple
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger
@@ -189,6 +198,11 @@ class PaperVenue:
             if market.yes_token and r.token_id and r.token_id != (
                     market.yes_token if r.side.value == "yes" else market.no_token):
                 raise bad(f"token {r.token_id[:20]}… is not the {r.side.value} token of {market.id}")
+        if self._venue is Venue.POLYMARKET and r.action is Action.BUY:  # as the venue refuses it
+            spend = polymarket_buy_short_of_minimum(r.size, r.limit_price)
+            if spend is not None:
+                raise bad(f"a buy for {spend} is below Polymarket's {POLYMARKET_MIN_MARKETABLE_BUY} dollar minimum "
+                          "for an immediate order")
 
     async def submit(self, prepared: PreparedOrder) -> OrderState:
         r = prepared.request

@@ -22,6 +22,7 @@ from execution.execution_kit import (
     fake_venues,
     kalshi_book,
     kalshi_market,
+    levels,
     make_plan,
     poly_book,
     poly_market,
@@ -33,7 +34,7 @@ from sqlalchemy import select
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.errors import NotFound
-from orion_cli.core.models import Market, OrderBook, Side, Venue
+from orion_cli.core.models import BookSide, Market, OrderBook, Side, Venue
 from orion_cli.execution import executor as executor_mod
 from orion_cli.execution.executor import CRASH_STEPS, Executor, client_order_id, leg_order, venues_resume_may_send_to
 from orion_cli.execution.plan import TradePlan
@@ -45,7 +46,15 @@ from orion_cli.store.db import Database, open_database
 from orion_cli.store.ledger import Ledger
 from orion_cli.store.tables import executions
 from orion_cli.venues.paper import PaperVenue
-from orion_cli.venues.trading import Action, Balance, OrderStatus, TimeInForce
+from orion_cli.venues.trading import (
+    Action,
+    Balance,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    PreparedOrder,
+    TimeInForce,
+)
 
 
 @pytest.fixture
@@ -164,6 +173,34 @@ def test_happy_path_on_paper_with_the_real_checks(db: Database) -> None:
     assert res.to_record()["type"] == "execution"
 
 
+def test_a_hedge_under_polymarkets_dollar_minimum_is_not_sent_and_the_first_leg_is_unwound(db: Database) -> None:
+    """The plan's Polymarket leg spends 10 x 0.15 = 1.50 and passes INVALID_ORDER; the first leg (IOC)
+    fills 5 of 10, so the hedge would spend 0.75, which Polymarket refuses. Found in review: paper
+    filled it (live would not), and live would have spent the retry budget on refused orders."""
+    s = settings(**{"trading.time_in_force": "immediate_or_cancel"})
+    now = datetime.now(UTC)
+    ybids = levels(("0.79", "50"))
+    kb = OrderBook(Venue.KALSHI, K_TICKER, BookSide(ybids, levels(("0.80", "50"))),
+                   BookSide(levels(("0.19", "50")), levels(("0.21", "50"))), now)
+    pb = poly_book(now, no_asks=(("0.15", "200"),), no_bids=(("0.14", "100"),))
+    plan = make_plan(kbook=kb, pbook=pb)
+    assert [(leg.venue, leg.size * leg.limit_price) for leg in plan.legs] == \
+        [(Venue.KALSHI, D("8.00")), (Venue.POLYMARKET, D("1.50"))]
+    thin = OrderBook(Venue.KALSHI, K_TICKER, BookSide(ybids, levels(("0.80", "5"))), kb.no, now)
+    venues = paper_venues(db, s, kbook=thin, pbook=pb)
+    ex = Executor(db, Ledger(db, "paper"), venues, s, mode="paper", alerts=NullAlertSink(), verify_delays=(0.0,))
+    res = run(ex.execute(plan, ctx_for(s, now)))
+    assert res.status == "unwound", res.message
+    retries = res.detail["retries"]
+    assert [r["tag"] for r in retries] == ["l2a1"] and "below Polymarket's 1 minimum" in retries[0]["skipped"]
+    orders = {tag_of(o.client_order_id): o for o in Ledger(db, "paper").orders()}
+    assert set(orders) == {"l1", "l2", "u1"}  # no hedge intent committed, so none can be sent on resume
+    assert orders["l2"].status is OrderStatus.CANCELLED and orders["l2"].filled_size == 0
+    assert orders["u1"].action is Action.SELL and orders["u1"].filled_size == D(5)
+    assert Ledger(db, "paper").positions() == []
+    assert AuditLog(db).verify().ok
+
+
 def test_refused_by_a_check_sends_nothing(db: Database) -> None:
     s = settings(**{"limits.order_contracts": "5"})
     venues = paper_venues(db, s)
@@ -240,6 +277,27 @@ def test_second_leg_partial_retries_then_unwinds_the_excess(db: Database) -> Non
     assert seq.index("unwind.started") < seq.index("unwind.done")
     assert alerts.emitted == [] and not KillSwitch(db).status().halted
     assert AuditLog(db).verify().ok
+
+
+def test_a_hedge_retry_the_venue_refuses_to_prepare_goes_to_the_unwind(db: Database) -> None:
+    """Found in review: a refusal from ``prepare`` (an order the venue's own rules reject before any I/O)
+    escaped the execution with the first leg filled, neither hedged nor unwound."""
+
+    class Refusing(FakeVenue):
+        def prepare(self, request: OrderRequest) -> PreparedOrder:
+            if tag_of(request.client_order_id).startswith("l2a"):
+                raise OrderRejected(self.venue, "INVALID_ORDER", "scripted: refused before sending")
+            return super().prepare(request)
+
+    x = Exchange(script={"l2": ["kill"]})
+    venues = {v: Refusing(v, x) for v in Venue}
+    plan = make_plan()
+    res = run(executor(db, venues).execute(plan, None))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "u1"]
+    assert "refused before sending" in res.detail["retries"][0]["skipped"]
+    assert Ledger(db, "paper").order(client_order_id(plan.key, "l2a1")) is None
+    assert not KillSwitch(db).status().halted and AuditLog(db).verify().ok
 
 
 def test_unwind_limit_bounds_the_loss(db: Database) -> None:

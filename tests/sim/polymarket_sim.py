@@ -566,6 +566,9 @@ class _AuthenticatedClob:
             return _err(400, "invalid signature")
         if recovered.lower() != acct.address.lower():
             return _err(400, "invalid signature")
+        if order_type in ("FOK", "FAK") and side == "BUY" and maker_amt < _UNITS:  # pitfall 8: the $1 minimum
+            return _err(400, f"invalid amount for a marketable BUY order (${_dec_text(maker_amt / _UNITS)}), "
+                             "min size: $1")
         with self.trade_lock:
             if order_hash in self.orders:
                 return _err(400, f"order {order_hash} is invalid. Duplicated.")

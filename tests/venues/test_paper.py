@@ -275,6 +275,17 @@ def test_polymarket_fills_and_fees_to_the_hundred_thousandth(db: Database, poly:
         place(pv, order("4", "0.24", venue=Venue.POLYMARKET, market=m.id, coid="small"))
     with pytest.raises(OrderRejected, match="not the yes token"):
         pv.prepare(order("5", "0.24", venue=Venue.POLYMARKET, market=m.id, coid="tok", token="999999999"))
+    # Polymarket refuses an immediate buy spending under $1 (size x limit up to the cent); paper too.
+    # Found in review: paper filled such a hedge, so paper showed a pair live trading could not make.
+    with pytest.raises(OrderRejected, match=r"buy for 0\.99 is below Polymarket's 1 dollar minimum") as exc:
+        pv.prepare(order("5.5", "0.18", venue=Venue.POLYMARKET, market=m.id, coid="under", token=m.yes_token))
+    assert exc.value.code == "INVALID_ORDER"
+    pv.prepare(order("5.56", "0.18", venue=Venue.POLYMARKET, market=m.id, coid="rounds-up", token=m.yes_token))
+    bought = place(pv, order("5", "0.21", venue=Venue.POLYMARKET, market=m.id, coid="ok", token=m.yes_token))
+    assert bought.status is OrderStatus.FILLED  # 1.05: at the minimum's right side
+    under_sell = place(pv, order("5", "0.15", TimeInForce.IOC, action=Action.SELL, venue=Venue.POLYMARKET,
+                                 market=m.id, coid="s2"))
+    assert under_sell.filled_size == D(5)  # the minimum is for buys; a 0.75 sell is taken
 
 
 def test_find_cancel_open_orders_and_audit_chain(db: Database, paired: FixedSource) -> None:

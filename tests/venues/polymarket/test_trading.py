@@ -214,6 +214,18 @@ def test_fok_not_fillable_is_killed_not_rejected(sim: PolymarketSim, market: Mar
     assert sim.orders == {}
 
 
+def test_a_marketable_buy_under_a_dollar_is_refused_by_the_venue(sim: PolymarketSim, market: Market,
+                                                                 wallet: Wallet) -> None:
+    """The simulator holds Polymarket's $1 minimum for FOK/FAK buys, so the refusal's path is exercised."""
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderRejected, match=r"marketable BUY order \(\$0\.99\), min size: \$1"):
+            await pm.submit(pm.prepare(order(market, size="1.9", price="0.52", tif=TimeInForce.IOC)))
+        state = await pm.submit(pm.prepare(order(market, size="1.93", price="0.52", tif=TimeInForce.IOC)))
+        assert state.filled_size >= Decimal("1.93")  # 1.01 spent: taken
+
+    with_client(wallet, sim, go)
+
+
 def test_fak_partial_fill(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
     async def go(pm: PolymarketTrading) -> None:
         state = await pm.submit(pm.prepare(order(market, size="150", price="0.53", tif=TimeInForce.IOC)))
