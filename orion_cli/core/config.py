@@ -439,11 +439,13 @@ class _Problems:
         self.unknown_sections = not database_named
         self.found: list[str] = []
 
-    def __call__(self, exc: ConfigError, dotted: str) -> None:
-        section, _, key = dotted.partition(".")
-        if (not self.lenient or section in self.guarded or (key or section) in self.keys  # a top-level key too
-                or (section not in SECTIONS and self.unknown_sections)):
-            raise exc
+    def __call__(self, exc: ConfigError, *dotted: str) -> None:
+        """``dotted``: the key(s) the problem may concern (a misspelt variable can spell two)."""
+        for one in dotted:
+            section, _, key = one.partition(".")
+            if (not self.lenient or section in self.guarded or (key or section) in self.keys  # a top-level key too
+                    or (section not in SECTIONS and self.unknown_sections)):
+                raise exc
         self.found.append(exc.message)
 
 
@@ -468,37 +470,67 @@ def _flatten(doc: Mapping[str, Any], source: str, problem: _Problems) -> dict[st
 def _env_layer(environ: Mapping[str, str], problem: _Problems) -> dict[str, tuple[Any, str]]:
     layer: dict[str, tuple[Any, str]] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX):
-            meant = _one_underscore_short(name)
-            if meant:
-                problem(ConfigError(f"{name} is not read: configuration variables begin {ENV_PREFIX} (two underscores)",
-                                    hint=f"rename it {ENV_PREFIX}{name[len('ORION_'):]}", reason="config_unknown_key"),
-                        meant)
+        if not name.startswith("ORION_") or name in OWN_VARIABLES:
             continue
-        parts = name[len(ENV_PREFIX):].lower().split("__")
-        source = f"environment {name}"
+        prefixed = name.startswith(ENV_PREFIX)
+        parts = name[len(ENV_PREFIX):].lower().split("__") if prefixed else []
         dotted = ".".join(parts)
+        if len(parts) == 2 and dotted in _spec_map():
+            layer[dotted] = (value, f"environment {name}")
+            continue
+        meant = _misspelt_variable(name)
+        if meant:
+            renames = " or ".join(f"{right} ({key})" if len(meant) > 1 else right for key, right in meant)
+            problem(ConfigError(f"{name} is not read: configuration variables are {ENV_PREFIX}SECTION__KEY, with two "
+                                f"underscores after ORION and two between section and key",
+                                hint=f"rename it {renames}", reason="config_unknown_key"),
+                    *(key for key, _ in meant))
+            continue
+        if not prefixed:
+            continue  # another tool's ORION_… variable
         if len(parts) != 2:
             problem(ConfigError(f"{name}: expected ORION__SECTION__KEY", reason="config_unknown_key"), dotted)
             continue
-        if dotted not in _spec_map():
-            problem(_unknown_key(dotted, source), dotted)
-            continue
-        layer[dotted] = (value, source)
+        problem(_unknown_key(dotted, f"environment {name}"), dotted)
     return layer
 
 
-def _one_underscore_short(name: str) -> str:
-    """The key ``ORION_SECTION__KEY`` was meant for, or "".
+# Variables orion reads for itself, not configuration keys: the live gate's pair, the vault's
+# password, the paths, the debug switch, an alert credential's legacy name and test hooks. Never taken
+# for a misspelt key, whatever key is added later (``paper.trading`` would make ORION_PAPER_TRADING
+# look like one).
+OWN_VARIABLES = frozenset({
+    "ORION_HOME", "ORION_CONFIG", "ORION_DEBUG", "ORION_PAPER_TRADING", "ORION_LIVE_TRADING_AUTHORIZED",
+    "ORION_MASTER_PASSWORD", "ORION_MASTER_PASSWORD_FILE", "ORION_ALERT_WEBHOOK_URL",
+    "ORION_TRADE_STOP_AFTER_GATE", "ORION_TEST_CRASH_AT",
+})
+
+# Where ORION__SECTION__KEY has two underscores, a misspelt variable has one: after ORION, between
+# section and key, or both.
+_MISSPELT_SEPARATORS = (("_", "__"), ("__", "_"), ("_", "_"))
+
+
+def _misspelt_variable(name: str) -> tuple[tuple[str, str], ...]:
+    """Each key ``name`` spells with a single underscore where ``ORION__SECTION__KEY`` has two, with the
+    right name for it (the operator's case kept): ``ORION_LIMITS_ORDER_NOTIONAL`` →
+    ``(("limits.order_notional", "ORION__LIMITS__ORDER_NOTIONAL"),)``.
 
     Such a name is read by nothing: left silent, a limit the operator lowered (or the kill switch's
-    sentinel file) would stay at its old value. Only a name that spells a real key is caught, so
-    other tools' ``ORION_…`` variables are left alone.
+    sentinel file) would stay at its old value. Only a name that spells a real key is caught, so other
+    tools' ``ORION_…`` variables are left alone. Two keys can in principle spell one name (``a_b.c``
+    and ``a.b_c`` both give ``ORION_A_B_C``); then both are returned and the operator must choose.
     """
-    if not name.startswith("ORION_") or "__" not in name:
-        return ""
-    dotted = ".".join(name[len("ORION_"):].lower().split("__"))
-    return dotted if dotted in _spec_map() else ""
+    found: list[tuple[str, str]] = []
+    for dotted in _spec_map():
+        section, key = dotted.split(".")
+        for after_orion, between in _MISSPELT_SEPARATORS:
+            head = "ORION" + after_orion
+            rest = name[len(head):]
+            cut = len(section) + len(between)
+            if (name.startswith(head) and len(rest) == cut + len(key) and rest[:len(section)].lower() == section
+                    and rest[len(section):cut] == between and rest[cut:].lower() == key):
+                found.append((dotted, f"{ENV_PREFIX}{rest[:len(section)]}__{rest[cut:]}"))
+    return tuple(found)
 
 
 def load_settings(

@@ -332,6 +332,25 @@ def test_unknown_key_exits_3_naming_key_source_and_suggestion(isolated_home: Pat
     assert result.stdout == ""
 
 
+def test_a_config_variable_spelt_with_single_underscores_exits_3_naming_the_right_one(isolated_home: Path) -> None:
+    # A trader lowering a limit this way used to get the default limit and no word about it.
+    result = run("--json", "config", "show", env={"ORION_LIMITS_ORDER_NOTIONAL": "5"})
+    assert result.exit_code == 3 and result.stdout == ""
+    rec = error_record(result)
+    assert rec["reason"] == "config_unknown_key" and "ORION_LIMITS_ORDER_NOTIONAL is not read" in rec["message"]
+    assert "rename it ORION__LIMITS__ORDER_NOTIONAL" in result.stderr
+
+
+def test_orions_other_single_underscore_variables_are_not_config_errors(isolated_home: Path) -> None:
+    cfg = isolated_home / "extra.toml"
+    cfg.write_text("")
+    result = run("--json", "config", "show", env={
+        "ORION_CONFIG": str(cfg), "ORION_DEBUG": "1", "ORION_PAPER_TRADING": "0",
+        "ORION_LIVE_TRADING_AUTHORIZED": "true", "ORION_MASTER_PASSWORD_FILE": "/nonexistent",
+        "ORION_ALERT_WEBHOOK_URL": "https://hooks.invalid/x", "ORION_TRADE_STOP_AFTER_GATE": "1"})
+    assert result.exit_code == 0, result.stderr
+
+
 def test_out_of_range_env_exits_3_with_range(isolated_home: Path) -> None:
     result = run("audit", "tail", env={"ORION__LIMITS__ORDER_NOTIONAL": "0"})  # (the kill switch only warns)
     assert result.exit_code == 3

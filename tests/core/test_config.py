@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,7 +10,10 @@ import pytest
 
 from orion_cli.core import paths
 from orion_cli.core.config import (
+    OWN_VARIABLES,
     ConfigError,
+    _misspelt_variable,
+    _spec_map,
     iter_flat,
     key_specs,
     load_settings,
@@ -167,6 +171,87 @@ def test_lenient_loading_notes_a_one_underscore_variable_and_refuses_one_for_the
     assert any("ORION_LIMITS__ORDER_NOTIONAL is not read" in p for p in s.problems)
     with pytest.raises(ConfigError, match="ORION_HALT__SENTINEL_FILE is not read"):
         load_settings(environ={"ORION_HALT__SENTINEL_FILE": "/tmp/stop"}, lenient=True)
+
+
+@pytest.mark.parametrize(("name", "right"), [
+    ("ORION_LIMITS_ORDER_NOTIONAL", "ORION__LIMITS__ORDER_NOTIONAL"),    # single everywhere
+    ("ORION__LIMITS_ORDER_NOTIONAL", "ORION__LIMITS__ORDER_NOTIONAL"),   # single between section and key
+    ("ORION_rate_limits_orders_per_minute", "ORION__rate_limits__orders_per_minute"),  # an underscore in the section
+    ("ORION_HALT_SENTINEL_FILE", "ORION__HALT__SENTINEL_FILE"),
+])
+def test_a_config_variable_with_a_single_underscore_between_section_and_key_is_an_error(name: str, right: str) -> None:
+    # Ignored (or refused without the right name), a lowered limit would silently stay at the default.
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={name: "5"})
+    assert info.value.exit_code == 3 and info.value.reason == "config_unknown_key"
+    assert name in info.value.message and "two underscores" in info.value.message
+    assert info.value.hint == f"rename it {right}"
+
+
+def test_every_key_misspelt_with_single_underscores_is_refused_naming_its_one_right_variable() -> None:
+    for spec in key_specs():
+        right = f"ORION__{spec.section.upper()}__{spec.key.upper()}"
+        for name in (f"ORION_{spec.section}__{spec.key}", f"ORION__{spec.section}_{spec.key}",
+                     f"ORION_{spec.section}_{spec.key}"):
+            with pytest.raises(ConfigError) as info:
+                load_settings(environ={name.upper(): "x"})
+            assert info.value.hint == f"rename it {right}", name
+
+
+def test_lenient_loading_notes_a_single_underscore_variable_but_refuses_one_for_the_kill_switch() -> None:
+    s = load_settings(environ={"ORION_LIMITS_ORDER_NOTIONAL": "5"}, lenient=True)
+    assert s.limits.order_notional == load_settings(environ={}).limits.order_notional
+    assert any("ORION_LIMITS_ORDER_NOTIONAL is not read" in p for p in s.problems)
+    with pytest.raises(ConfigError, match="ORION_HALT_SENTINEL_FILE is not read"):
+        load_settings(environ={"ORION_HALT_SENTINEL_FILE": "/tmp/stop"}, lenient=True)
+    # With the database named, only [halt] is guarded: its misspelt variable is still refused, not noted.
+    with pytest.raises(ConfigError, match="ORION__HALT_SENTINEL_FILE is not read"):
+        load_settings(environ={"ORION__DATABASE__URL": "sqlite:////tmp/x.db", "ORION__HALT_SENTINEL_FILE": "/tmp/stop"},
+                      lenient=True)
+
+
+# Every ORION_ variable orion or its tests read for another purpose, and the live gate's near misses
+# (which the gate notes itself): none is a configuration key, none may be refused as a misspelt one.
+NOT_CONFIG_VARIABLES = {
+    "ORION_HOME": "", "ORION_DEBUG": "1", "ORION_PAPER_TRADING": "0", "ORION_LIVE_TRADING_AUTHORIZED": "true",
+    "ORION_MASTER_PASSWORD": "pw", "ORION_MASTER_PASSWORD_FILE": "/nonexistent", "ORION_ALERT_WEBHOOK_URL": "x",
+    "ORION_TRADE_STOP_AFTER_GATE": "1", "ORION_TEST_CRASH_AT": "l1_recorded", "ORION_DB": "x",
+    "ORION_FUZZ_RANDOM": "1", "ORION_FUZZ_EXAMPLES": "5", "ORION_CHAOS_EXECUTIONS": "5",
+    "ORION_LIVE_TRADING_AUTHORISED": "true", "ORION_PAPER_TRADE": "0", "ORION_PAPERTRADING": "0",
+}
+
+
+def test_orions_other_variables_are_not_taken_for_misspelt_keys(tmp_path: Path) -> None:
+    environ = {**NOT_CONFIG_VARIABLES, "ORION_CONFIG": str(_write(tmp_path / "c.toml", ""))}
+    s = load_settings(environ=environ)
+    assert all(source == "default" for source in s.sources.values())
+    assert load_settings(environ=environ, lenient=True).problems == ()
+
+
+def test_every_orion_variable_named_in_the_code_is_one_of_its_own() -> None:
+    # A variable added to the code must join OWN_VARIABLES, so no later key can make it a "misspelling".
+    named = {m for f in (REPO / "orion_cli").rglob("*.py")
+             for m in re.findall(r'"(ORION_[A-Z][A-Z0-9_]*)"', f.read_text(encoding="utf-8"))}
+    assert named and named <= OWN_VARIABLES
+    assert all(not _misspelt_variable(name) for name in OWN_VARIABLES | set(NOT_CONFIG_VARIABLES))
+
+
+def test_a_variable_two_keys_could_spell_is_refused_naming_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = _spec_map()["rate_limits.orders_per_hour"]
+    monkeypatch.setitem(_spec_map(), "rate.limits_orders_per_hour", real)  # as if [rate] had such a key
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION_RATE_LIMITS_ORDERS_PER_HOUR": "5"})
+    assert info.value.hint == ("rename it ORION__RATE_LIMITS__ORDERS_PER_HOUR (rate_limits.orders_per_hour) or "
+                               "ORION__RATE__LIMITS_ORDERS_PER_HOUR (rate.limits_orders_per_hour)")
+    # Spelt right, the real key is still read.
+    assert load_settings(environ={"ORION__RATE_LIMITS__ORDERS_PER_HOUR": "500"}).rate_limits.orders_per_hour == 500
+
+
+def test_orions_own_variable_wins_over_a_key_it_would_misspell(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = _spec_map()["paper.latency_ms"]
+    monkeypatch.setitem(_spec_map(), "paper.trading", real)  # as if a key made ORION_PAPER_TRADING a misspelling
+    assert _misspelt_variable("ORION_PAPER_TRADING")
+    assert load_settings(environ={"ORION_PAPER_TRADING": "0"}).sources[KEY] == "default"
 
 
 def test_out_of_range_in_file_names_key_source_and_range(tmp_path: Path) -> None:
