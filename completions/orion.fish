@@ -131,7 +131,7 @@ complete -c orion -n '__fish_seen_subcommand_from resume' -s 'h' -d 'Show help a
 complete -c orion -n '__fish_seen_subcommand_from resume' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from scan' -l 'snapshot' -d 'Read a recorded snapshot file instead of the live venues.'
 complete -c orion -n '__fish_seen_subcommand_from scan' -l 'demo' -d 'Read the packaged demo data set (recorded, offline).'
-complete -c orion -n '__fish_seen_subcommand_from scan' -l 'min-edge' -d 'Minimum net edge per contract, USD (default trading.min_edge).'
+complete -c orion -n '__fish_seen_subcommand_from scan' -l 'min-edge' -d 'Minimum net edge per contract, USD (default trading.min_edge). If the most profitable size falls short of it, the size whose net profit exceeds it per contract by the most is priced instead.'
 complete -c orion -n '__fish_seen_subcommand_from scan' -l 'min-profit' -d 'Minimum net profit per opportunity, USD (default trading.min_profit).'
 complete -c orion -n '__fish_seen_subcommand_from scan' -l 'max-results' -d 'Show at most N (default trading.max_results).'
 complete -c orion -n '__fish_seen_subcommand_from scan' -l 'venue' -d 'kalshi or polymarket: only within-venue arbitrage on that venue (default: both).'

@@ -268,6 +268,23 @@ def test_best_size_is_a_middle_level_boundary() -> None:
     assert c.size == D("12.34")
 
 
+def test_min_edge_size_choice_is_what_the_readme_says() -> None:
+    # Fee-free YES + NO, NO at 0.50 all the way: YES 0.45 earns 0.05 a contract, YES 0.495 earns 0.005.
+    def sizes(yes: tuple[PriceLevel, ...], min_edge: str) -> list[tuple[Decimal, Decimal]]:
+        m = kalshi_market(fee_model=FeeModel.free())
+        b = book(Venue.KALSHI, m.id, BookSide(asks=yes), BookSide(asks=levels(("0.50", "1000"))))
+        return [(o.size, o.net_profit) for o in price_within_venue(m, b, now=NOW, min_edge=D(min_edge))]
+
+    # The most profitable size (200, edge 0.0275) clears min_edge 0.01: it is taken, cheap contracts and all.
+    assert sizes(levels(("0.45", "100"), ("0.495", "100")), "0.01") == [(D(200), D("5.5"))]
+    # The most profitable size (110, edge 0.0091) does not: the size earning most above 0.01 a contract
+    # is 10 (0.50), though 90 contracts would still clear 0.01 and earn 0.90.
+    cheap_few = levels(("0.45", "10"), ("0.495", "100"))
+    assert sizes(cheap_few, "0") == [(D(110), D("1.0"))]
+    assert sizes(cheap_few, "0.01") == [(D(10), D("0.5"))]
+    assert sizes(cheap_few, "0.04") == [(D(10), D("0.5"))] and sizes(cheap_few, "0.06") == []
+
+
 def test_polymarket_min_size_blocks_a_thin_kalshi_book(fixtures_dir: Path, poly_yes: BookSide) -> None:
     # Kalshi base book: YES ask 0.52×3 only; Polymarket (poly_book.json as the NO token) needs ≥ 5 shares.
     kb = kalshi_book(fixtures_dir / "kalshi" / "orderbook__base.json", "KXTEST-1")

@@ -165,7 +165,10 @@ def scan_command(
     snapshot: SnapshotOpt = None,
     demo: DemoOpt = False,
     min_edge: Annotated[str | None, typer.Option("--min-edge", help="Minimum net edge per contract, USD "
-                                                                    "(default trading.min_edge).")] = None,
+                                                                    "(default trading.min_edge). If the most "
+                                                                    "profitable size falls short of it, the size "
+                                                                    "whose net profit exceeds it per contract by "
+                                                                    "the most is priced instead.")] = None,
     min_profit: Annotated[str | None, typer.Option("--min-profit", help="Minimum net profit per opportunity, "
                                                                         "USD (default trading.min_profit).")] = None,
     max_results: Annotated[int | None, typer.Option("--max-results", min=1, max=100000,
