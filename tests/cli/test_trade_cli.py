@@ -15,7 +15,7 @@ from orion_cli.cli.app import OrionGroup, root
 from orion_cli.cli.app import app as orion_app
 from orion_cli.cli.commands.halt import halt_command
 from orion_cli.cli.commands.scan import scan_command
-from orion_cli.cli.commands.trade import default_key, size_within_limits, trade_command
+from orion_cli.cli.commands.trade import default_key, short_of_venue_minimum, size_within_limits, trade_command
 from orion_cli.core.config import load_settings
 from orion_cli.core.models import Venue
 from orion_cli.core.opportunity import Opportunity
@@ -248,6 +248,29 @@ def test_default_size_is_capped_by_the_order_limits(op_id: str) -> None:
     for leg in op.legs:
         assert size * (leg.worst_price + leg.fees / leg.size) <= settings.limits.order_notional
     assert size_within_limits(_with_size(op, Decimal("3")), settings) == Decimal("3")
+
+
+def test_a_size_under_polymarkets_dollar_minimum_is_named_at_the_ladders_price(op_id: str) -> None:
+    import dataclasses
+
+    from orion_cli.core.opportunity import Fill
+
+    db = open_database(None)
+    try:
+        op, _ = store.load(db, op_id)
+    finally:
+        db.dispose()
+    poly = next(i for i, leg in enumerate(op.legs) if leg.venue.value == "polymarket")
+    # a ladder of 3 at 0.16 then 0.20: 5 walks to 0.20 (1.00, taken), 3 stays at 0.16 (0.48)
+    ladder = (Fill(Decimal("0.16"), Decimal(3), Decimal(0)), Fill(Decimal("0.20"), Decimal(100), Decimal(0)))
+    legs = list(op.legs)
+    legs[poly] = dataclasses.replace(legs[poly], fills=ladder, worst_price=Decimal("0.20"))
+    op = dataclasses.replace(op, legs=tuple(legs))
+    assert short_of_venue_minimum(op, Decimal(5)) is None
+    why = short_of_venue_minimum(op, Decimal(3))
+    assert why is not None and "3 contracts" in why and "<= 0.16 spend 0.48 on Polymarket" in why
+    assert short_of_venue_minimum(op, Decimal("4.99")) is None  # 0.998 is signed as 1.00 (up to the cent)
+    assert short_of_venue_minimum(op, Decimal("4.9")) is not None  # 0.98
 
 
 def _with_size(op: Opportunity, size: Decimal) -> Opportunity:

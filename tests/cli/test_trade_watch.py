@@ -188,6 +188,7 @@ def test_an_interrupted_execution_stops_the_watch_naming_the_resume(tmp_path: Pa
             for k, op, status in (("op-op0", "op0", "done"), (key, "op1", "leg1_sent"))])
     monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
     monkeypatch.setattr(trade_cmd, "size_within_limits", lambda op, settings: Decimal(1))
+    monkeypatch.setattr(trade_cmd, "short_of_venue_minimum", lambda op, size: None)
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id=f"op{i}", legs=legs) for i in range(3)]
     trades, reason, code = trade_cmd._trade_round(app, None, ops, SimpleNamespace(mode=mode),  # type: ignore[arg-type]
@@ -236,6 +237,23 @@ def test_watch_stops_on_a_halt_with_exit_6(tmp_path: Path) -> None:
     assert w.finish() == 6
     assert w.events[-1]["event"] == "stopped" and "halted" in w.events[-1]["reason"]
     assert not [e for e in w.events if e["type"] == "execution"]
+
+
+def test_a_size_the_limits_cap_under_polymarkets_minimum_is_skipped_not_tried_every_round(tmp_path: Path) -> None:
+    """The demo's opportunity buys Polymarket at 0.16; a $5 order notional allows 6 contracts, 0.96 there.
+    Found in review: the watch planned it, INVALID_ORDER refused it, and the next round did the same."""
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], env(ORION__LIMITS__ORDER_NOTIONAL="5"))
+    first = w.until(lambda r: r.get("event") == "skipped")
+    w.until(lambda r: r.get("type") == "watch" and r.get("event") == "scan" and r.get("round") == 2)
+    w.proc.send_signal(signal.SIGINT)
+    assert w.finish() == 130
+    assert first["reason"] == "INVALID_ORDER" and "below its 1 dollar minimum" in first["detail"], first
+    assert not [e for e in w.events if e["type"] == "execution"]
+    db = open_database(None)
+    try:
+        assert [e for e in AuditLog(db).tail(10000) if e.type in ("risk.rejected", "order.intent")] == []
+    finally:
+        db.dispose()
 
 
 def test_watch_marks_held_positions_and_stops_when_the_breaker_trips(tmp_path: Path) -> None:
@@ -297,6 +315,7 @@ def test_max_trades_counts_every_execution_that_sent_orders(tmp_path: Path, monk
     monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
     monkeypatch.setattr(trade_cmd, "existing_execution", lambda app, key: None)
     monkeypatch.setattr(trade_cmd, "size_within_limits", lambda op, settings: Decimal(1))
+    monkeypatch.setattr(trade_cmd, "short_of_venue_minimum", lambda op, size: None)
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id=f"op{i}", legs=legs) for i in range(4)]
     app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}")
@@ -385,6 +404,7 @@ def test_an_interrupted_execution_of_a_rescanned_opportunity_stops_the_watch_unl
                                            "created_at": at, "updated_at": at}])
     monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
     monkeypatch.setattr(trade_cmd, "size_within_limits", lambda op, settings: Decimal(1))
+    monkeypatch.setattr(trade_cmd, "short_of_venue_minimum", lambda op, size: None)
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id="after", legs=legs)]  # the same legs, scanned again: a new id
 

@@ -157,6 +157,31 @@ def size_within_limits(op: Opportunity, settings: Settings) -> Decimal | None:
     return whole if whole >= 1 else None
 
 
+def short_of_venue_minimum(op: Opportunity, size: Decimal) -> str | None:
+    """Why ``size`` of ``op`` would spend less than a venue takes for an immediate buy, or None.
+
+    The limits can cap a trade below Polymarket's $1 minimum (6 x 0.16 under a $5 order notional);
+    INVALID_ORDER would refuse it, and ``--watch`` would try it again every round. The price is the
+    scanned ladder walked to ``size``: the limit a plan on the same books would carry.
+    """
+    from orion_cli.core.models import POLYMARKET_MIN_MARKETABLE_BUY, Venue, polymarket_buy_short_of_minimum
+
+    for leg in op.legs:
+        if leg.venue is not Venue.POLYMARKET:
+            continue
+        walked, price = ZERO, leg.worst_price
+        for fill in leg.fills:
+            walked += fill.size
+            if walked >= size:
+                price = fill.price
+                break
+        spend = polymarket_buy_short_of_minimum(size, price)
+        if spend is not None:
+            return (f"{size} contracts (what the order limits allow) at <= {price} spend {spend} on Polymarket, "
+                    f"below its {POLYMARKET_MIN_MARKETABLE_BUY} dollar minimum for an immediate buy")
+    return None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -1098,6 +1123,11 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         if size is None:
             _event(app, "skipped", f"{op.id}: not one contract fits the order limits", opportunity_id=op.id,
                    key=key, reason="ORDER_NOTIONAL")
+            continue
+        short = short_of_venue_minimum(op, size)
+        if short is not None:
+            _event(app, "skipped", f"{op.id}: {short}", opportunity_id=op.id, key=key, reason="INVALID_ORDER",
+                   detail=short)
             continue
         venues = VenueSet(app, auth.mode, source, [leg.venue for leg in op.legs], secrets)
         try:
