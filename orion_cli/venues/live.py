@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orion_cli.core.aio import all_of
-from orion_cli.core.errors import AuthError, DataError, NotFound, OrionError, VenueUnavailable
+from orion_cli.core.errors import AuthError, DataError, NotFound, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.models import Market, MarketStatus, OrderBook, Venue
 from orion_cli.core.redact import mask_web_url
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressEvent, ProgressFn, guess_venue
@@ -210,7 +210,10 @@ class LiveSource:
             capture = Capture(polymarket=await self._polymarket_one(ref.strip()))
         data = parse_capture(capture, (venue,), source=self.name)
         if not data.markets:
-            detail = data.errors[0].message if data.errors else "not listed"
+            # The market's own error first: "fee unknown (series S: …)" says whose fee, where the
+            # series' error before it names only the field.
+            own = [e for e in data.errors if e.kind == "market"] or data.errors
+            detail = own[0].message if own else "not listed"
             raise DataError(f"{venue.value} market {ref}", detail)
         market = data.markets[0]
         book = data.book_for(market)
@@ -306,14 +309,19 @@ class LiveSource:
         capture.kalshi = raw
 
     @staticmethod
+    async def _kalshi_object(get: Callable[..., Awaitable[Any]], path: str, kind: str) -> dict[str, Any]:
+        """The ``kind`` object of a single-object answer (``{"series": {…}}``), without nested markets."""
+        body = await get(path)
+        obj = body.get(kind) if isinstance(body, Mapping) else None
+        if not isinstance(obj, dict):
+            raise DataError(kind, "missing or not an object")
+        return {k: v for k, v in obj.items() if k != "markets"}
+
+    @staticmethod
     async def _kalshi_single(get: Callable[..., Awaitable[Any]], path: str, kind: str, into: list[dict[str, Any]],
                              capture: Capture, key: str) -> None:
         try:
-            body = await get(path)
-            obj = body.get(kind) if isinstance(body, Mapping) else None
-            if not isinstance(obj, dict):
-                raise DataError(kind, "missing or not an object")
-            into.append({k: v for k, v in obj.items() if k != "markets"})
+            into.append(await LiveSource._kalshi_object(get, path, kind))
         except AuthError:
             raise
         except OrionError as exc:
@@ -357,14 +365,42 @@ class LiveSource:
             capture.errors.append(_err("kalshi", "events", "/events", exc))
 
     async def _kalshi_one(self, ticker: str) -> KalshiRaw:
+        """One market with its book, series and event, read afresh: what ``orion trade`` prices on.
+
+        Unlike a scan, which lists a series or event it could not fetch and goes on, this read fails
+        with it. The series and the event carry the market's fee (type, multiplier, override), and
+        the default quadratic x1 stands only for a series nobody asked for: a market priced at it
+        while its series charges x2 shows an edge the venue's fee takes back, and ``trade`` would
+        send it. So a series or event that cannot be fetched raises, naming it, the market and
+        "fee unknown": :class:`VenueUnavailable` when Kalshi could not be reached after retries,
+        :class:`VenueError` when it answered with something unusable (a 404, a body without the
+        object), both exit 5 like the book itself, so ``trade`` sends nothing and can be run again;
+        :class:`AuthError` as it came (exit 4). One fetched but stating a fee orion does not model
+        (``flat``, an unknown or empty type, a bad multiplier) is refused by the parser, as in a
+        scan, and :meth:`book` raises its ``DataError`` ("fee unknown (series S: …)").
+        """
         from orion_cli.venues.http import VenueHttpError
         from orion_cli.venues.kalshi.parse import series_ticker_of
 
         raw = KalshiRaw(fetched_at=datetime.now(UTC))
-        capture = Capture()
         async with self.kalshi_client() as client:
             async def get(path: str, params: Any = None) -> Any:
                 return await client.http.get_json(path, params, bucket="read", cost=client.request_cost)
+
+            async def fee_source(kind: str, key: str, path: str, into: list[dict[str, Any]]) -> None:
+                if not key:
+                    return  # no event ticker: the parser refuses the market and names the field
+                what = f"{kind} {key}"
+                try:
+                    into.append(await self._kalshi_object(get, path, kind))
+                except AuthError:
+                    raise
+                except VenueUnavailable as exc:
+                    raise VenueUnavailable("kalshi", f"fee unknown for {ticker}: {what} could not be read "
+                                                     f"({exc.cause})", hint=exc.hint) from None
+                except OrionError as exc:
+                    raise VenueError(f"kalshi market {ticker}: fee unknown: {what} could not be read ({exc})",
+                                     hint=exc.hint) from None
 
             try:
                 body = await get(f"/markets/{ticker}")
@@ -377,10 +413,11 @@ class LiveSource:
                 raise DataError("market", "missing or not an object")
             raw.markets.append(market)
             et = str(market.get("event_ticker") or "")
+            st = series_ticker_of(et)
             book_body, _, _ = await all_of(
                 get(f"/markets/{ticker}/orderbook"),
-                self._kalshi_single(get, f"/series/{series_ticker_of(et)}", "series", raw.series, capture, et),
-                self._kalshi_single(get, f"/events/{et}", "event", raw.events, capture, et),
+                fee_source("series", st, f"/series/{st}", raw.series),
+                fee_source("event", et, f"/events/{et}", raw.events),
             )
             inner = book_body.get("orderbook_fp") if isinstance(book_body, Mapping) else None
             raw.orderbooks.append({"ticker": ticker, "orderbook_fp": inner})

@@ -392,6 +392,34 @@ def test_an_exchange_in_maintenance_refuses_before_either_leg_is_sent(world: Wor
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
 
 
+def test_a_kalshi_fee_that_cannot_be_read_refuses_the_trade_before_either_leg_is_sent(world: World) -> None:
+    """The re-read before the orders dropped a series it could not fetch and priced the Kalshi leg at the
+    default quadratic x1, half the fee of this x2 series: a trade whose edge the fee may take back was
+    sent. Now nothing is sent (exit 5, the series named); a fee read but not modelled is refused too."""
+    series = TICKER.split("-", 1)[0]
+    world.ksim.series_fees[series] = ("quadratic", 2)
+    world.ksim.server.add_fault(FaultRule("status", status=503, path_prefix=f"{API_PREFIX}/series/{series}"))
+    code, out, err = world.run(*LIVE)
+    assert code == 5, err
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert rec["reason"] == "venue_unavailable" and f"series {series}" in rec["message"], rec
+    assert "fee unknown" in rec["message"] and TICKER in rec["message"], rec
+    assert world.kalshi_created() == [] and world.poly_created() == []  # not even the Polymarket leg
+    world.ksim.server.clear_faults()
+    world.ksim.series_fees[series] = ("flat", 1)  # the "Specific Trading Fees" table: rates not in the API
+    code, out, err = world.run(*LIVE)
+    assert code == 1, err
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert "fee unknown" in rec["message"] and f"series {series}" in rec["message"], rec
+    assert world.kalshi_created() == [] and world.poly_created() == []
+    world.ksim.series_fees[series] = ("quadratic", 2)
+    code, out, err = world.run(*LIVE)  # the fee read: the same command trades, at the series' fee
+    assert code == 0, err
+    execution = _execution(out)
+    assert execution["status"] == "done", execution["message"]
+    assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+
+
 def test_the_live_gates_are_asked_while_the_reports_are_read_not_after(world: World) -> None:
     """Between the fresh books and the first order every read ages the quotes: the exchange-status
     and geoblock checks run alongside the reports' settlement and transfer reads, not after them."""

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from sim.kalshi_sim import KalshiSim
 from sim.polymarket_sim import PolymarketSim
+from sim.server import FaultRule
 
 from orion_cli.core.config import Settings, load_settings
-from orion_cli.core.errors import DataError, ExitCode, VenueUnavailable
+from orion_cli.core.errors import DataError, ExitCode, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.models import Venue
 from orion_cli.venues.base import ProgressEvent
 from orion_cli.venues.http import RetryPolicy
@@ -156,3 +157,72 @@ def test_book_by_ticker_and_by_condition_id(sims: tuple[KalshiSim, PolymarketSim
     pm = next(m for m in data.for_venue(Venue.POLYMARKET) if data.book_for(m) is not None)
     market, book = asyncio.run(src.book(pm.id))
     assert market.id == pm.id and book.venue is Venue.POLYMARKET
+
+
+# -- the re-read `orion trade` prices on: the market's fee must be read, never guessed -------------
+
+ONE_TICKER = "KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP"  # a recorded market, with a recorded book
+ONE_EVENT = "KXWTACHALLENGERMATCH-26JUN11JIMLEP"
+ONE_SERIES = "KXWTACHALLENGERMATCH"
+
+
+@pytest.fixture
+def ksim() -> Iterator[KalshiSim]:
+    """A Kalshi simulator of its own: these tests change its fees and fail its requests."""
+    k = KalshiSim()
+    k.start()
+    try:
+        yield k
+    finally:
+        k.stop()
+
+
+def _one(k: KalshiSim) -> LiveSource:
+    dead = dead_url()  # book() of a Kalshi ticker asks Kalshi only
+    return LiveSource(settings(k.server.base_url + "/trade-api/v2", dead, dead), retry=FAST)
+
+
+def test_book_prices_a_market_by_the_fee_its_series_states(ksim: KalshiSim) -> None:
+    ksim.series_fees[ONE_SERIES] = ("quadratic", 2)
+    market, _ = asyncio.run(_one(ksim).book(ONE_TICKER))
+    assert market.fee_model.multiplier == 2 and market.fee_model.source.startswith(f"series {ONE_SERIES} ")
+
+
+@pytest.mark.parametrize(("fault", "raised"), [
+    (FaultRule("status", status=503, path_prefix=f"/trade-api/v2/series/{ONE_SERIES}"), VenueUnavailable),
+    (FaultRule("status", status=404, path_prefix=f"/trade-api/v2/series/{ONE_SERIES}",
+               body={"error": {"code": "not_found"}}), VenueError),
+    (FaultRule("malformed", path_prefix=f"/trade-api/v2/series/{ONE_SERIES}"), VenueError),
+    (FaultRule("remove_field", field="series", path_prefix=f"/trade-api/v2/series/{ONE_SERIES}"), VenueError),
+    (FaultRule("status", status=503, path_prefix=f"/trade-api/v2/events/{ONE_EVENT}"), VenueUnavailable),
+    (FaultRule("status", status=404, path_prefix=f"/trade-api/v2/events/{ONE_EVENT}",
+               body={"error": {"code": "not_found"}}), VenueError),
+])
+def test_book_refuses_a_market_whose_series_or_event_cannot_be_fetched(
+        ksim: KalshiSim, fault: FaultRule, raised: type[OrionError]) -> None:
+    """The re-read before a trade dropped a failed series (or event) fetch and priced the market at the
+    default quadratic x1: half the fee of a x2 series, so a trade whose edge the fee takes back. It
+    now fails as the venue failed (exit 5), naming what was not read and that the fee is unknown."""
+    ksim.series_fees[ONE_SERIES] = ("quadratic", 2)
+    ksim.server.add_fault(fault)
+    with pytest.raises(raised) as info:
+        asyncio.run(_one(ksim).book(ONE_TICKER))
+    assert type(info.value) is raised
+    assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE
+    what = f"series {ONE_SERIES}" if "/series/" in fault.path_prefix else f"event {ONE_EVENT}"
+    assert what in info.value.message and "fee unknown" in info.value.message and ONE_TICKER in info.value.message
+
+
+@pytest.mark.parametrize("fee_type", ["flat", "mystery", ""])
+def test_book_refuses_a_market_whose_series_fee_type_is_not_modelled_naming_the_series(
+        ksim: KalshiSim, fee_type: str) -> None:
+    """As a scan does ("fee unknown"); the error named the fee type but not whose it was."""
+    ksim.series_fees[ONE_SERIES] = (fee_type, 2)
+    with pytest.raises(DataError) as info:
+        asyncio.run(_one(ksim).book(ONE_TICKER))
+    assert "fee unknown" in info.value.message and f"series {ONE_SERIES}" in info.value.message
+    ksim.event_fee_overrides[ONE_EVENT] = ("flat", 1)  # an event override orion cannot model: the same
+    ksim.series_fees[ONE_SERIES] = ("quadratic", 1)
+    with pytest.raises(DataError) as info:
+        asyncio.run(_one(ksim).book(ONE_TICKER))
+    assert "fee unknown" in info.value.message and f"event {ONE_EVENT}" in info.value.message
