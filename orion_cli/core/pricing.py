@@ -41,7 +41,8 @@ of the chosen size, so an approximation can never report a non-positive net.
 ``min_edge`` (per contract, after fees): if the profit-maximising size does not clear it, the size is
 re-chosen to maximise ``P(n) − min_edge·size`` (min_edge acts as a hurdle on every contract). If
 any size clears the edge, that maximum is ≥ 0, so the re-chosen size clears it too (it is the size
-that earns most *above the hurdle*, not necessarily the most profitable size that clears it).
+that earns most *above the hurdle*, not necessarily the most profitable size that clears it). Ties
+there go to the larger size: contracts earning exactly ``min_edge`` clear it, and add profit.
 
 Fees are modelled in dollars per fill as :meth:`FeeModel.fill_fee` gives them. Kalshi's per-order
 cent accumulator and a broker's rounding fee are not modelled (the per-fill sum is the conservative
@@ -332,8 +333,14 @@ class _Choice:
     value: Decimal  # P(n) − hurdle·size at the chosen size
 
 
-def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, payout: Decimal) -> _Choice | None:
-    """argmax over n in [n_lo, n_hi] of ``n·grid·payout − Σ cost − Σ fees`` (see module docstring)."""
+def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, payout: Decimal, *,
+               larger_on_tie: bool = False) -> _Choice | None:
+    """argmax over n in [n_lo, n_hi] of ``n·grid·payout − Σ cost − Σ fees`` (see module docstring).
+
+    Ties go to the smaller size, or with ``larger_on_tie`` to the larger: under a hurdle (payout
+    below 1) equal values mean the extra contracts earn exactly the hurdle, so more of them is more
+    profit, not the same profit for more capital.
+    """
     if n_lo > n_hi:
         return None
 
@@ -352,12 +359,14 @@ def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, 
                 if n_lo < n < n_hi:
                     crit.add(n)
     points = sorted(crit)
-    # 1. truncation: from the first size whose next share costs ≥ payout, P never rises again.
+    # 1. truncation: from the first size whose next share costs ≥ payout, P never rises again (with
+    #    larger_on_tie, from one whose next share costs more: at equal cost P stays level).
     for i, n in enumerate(points):
         if n == n_hi:
             break
         s = n * grid
-        if sum(lad.prices[lad.level_at(s)] for lad in ladders) >= payout:
+        cost = sum(lad.prices[lad.level_at(s)] for lad in ladders)
+        if cost > payout or (cost == payout and not larger_on_tie):  # a tie may still extend the size
             points = points[: i + 1]
             break
 
@@ -365,7 +374,7 @@ def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, 
 
     def consider(n: int, v: Decimal) -> None:
         nonlocal best_n, best_v
-        if best_n < 0 or v > best_v or (v == best_v and n < best_n):
+        if best_n < 0 or v > best_v or (v == best_v and (n > best_n if larger_on_tie else n < best_n)):
             best_n, best_v = n, v
 
     # 2. every critical size
@@ -463,7 +472,7 @@ def _price_legs(
     if choice is None:
         return None
     if min_edge > 0 and choice.value < min_edge * choice.steps * grid:
-        choice = _best_size(ladders, grid, n_lo, n_hi, ONE - min_edge)
+        choice = _best_size(ladders, grid, n_lo, n_hi, ONE - min_edge, larger_on_tie=True)
         if choice is None or choice.value < 0:
             return None
     size = choice.steps * grid

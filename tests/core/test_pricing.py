@@ -283,6 +283,10 @@ def test_min_edge_size_choice_is_what_the_readme_says() -> None:
     assert sizes(cheap_few, "0") == [(D(110), D("1.0"))]
     assert sizes(cheap_few, "0.01") == [(D(10), D("0.5"))]
     assert sizes(cheap_few, "0.04") == [(D(10), D("0.5"))] and sizes(cheap_few, "0.06") == []
+    # A level earning exactly min_edge clears it: all of it is taken, not the smallest size. Found in
+    # review: ties went to the smaller size, so scan offered 1 contract (0.01, under --min-profit).
+    at_hurdle = levels(("0.49", "100"), ("0.495", "100"))
+    assert sizes(at_hurdle, "0.01") == [(D(100), D("1.00"))]
 
 
 def test_polymarket_min_size_blocks_a_thin_kalshi_book(fixtures_dir: Path, poly_yes: BookSide) -> None:
