@@ -37,7 +37,7 @@ class AppContext:
             self._out = Output(self.fmt, quiet=self.quiet, verbose=self.verbose)
         return self._out
 
-    def settings(self, *, lenient: bool = False) -> Settings:
+    def settings(self, *, lenient: bool = False, engaging: bool = False) -> Settings:
         """``lenient`` only for the kill switch (see ``load_settings``); call it before anything else
         reads the settings, as the first call's result is kept for the whole command."""
         if self._settings is None:
@@ -46,7 +46,8 @@ class AppContext:
             overrides = dict(self.overrides)
             if self.db_url:
                 overrides["database.url"] = self.db_url
-            settings = load_settings(config_file=self.config_path, overrides=overrides, lenient=lenient)
+            settings = load_settings(config_file=self.config_path, overrides=overrides, lenient=lenient,
+                                     engaging=engaging)
             from orion_cli.core.logs import configure_logging
 
             log = settings.logging

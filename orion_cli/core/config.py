@@ -257,6 +257,10 @@ class Settings:
     config_files: tuple[str, ...] = ()
     # Only from ``load_settings(lenient=True)``: what was wrong, each such key left at its default.
     problems: tuple[str, ...] = field(default=(), compare=False)
+    # Only from ``load_settings(lenient=True, engaging=True)``: those of ``problems`` that concern the
+    # [halt] keys (each with its hint), which engaging does not need (the halt is written to the
+    # database) but the caller must still report as an error once it has engaged.
+    halt_problems: tuple[str, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
@@ -430,14 +434,21 @@ class _Problems:
     and leaves its key at the default, unless it may concern the kill switch's own keys: in their
     sections, under a section name orion does not know (a misspelt [database]), or a key of theirs
     under another section (its header line deleted). With the database named on the command line or
-    in the environment, only the [halt] keys are guarded so."""
+    in the environment, only the [halt] keys are guarded so. ``engaging`` (``orion halt`` itself)
+    does not guard the [halt] keys: engaging writes the halt to the database and never reads the
+    sentinel file, so a misspelt sentinel setting must not keep the switch off; such problems are
+    also listed in ``halt_found``, for the caller to report once the switch is on."""
 
-    def __init__(self, lenient: bool, *, database_named: bool) -> None:
+    def __init__(self, lenient: bool, *, database_named: bool, engaging: bool = False) -> None:
         self.lenient = lenient
-        self.guarded = ("halt",) if database_named else KILL_SWITCH_SECTIONS
+        self.guarded: tuple[str, ...] = ("halt",) if database_named else KILL_SWITCH_SECTIONS
+        if engaging:
+            self.guarded = tuple(section for section in self.guarded if section != "halt")
         self.keys = frozenset(f.name for section in self.guarded for f in dataclasses.fields(SECTIONS[section]))
+        self.halt_keys = frozenset(f.name for f in dataclasses.fields(SECTIONS["halt"]))
         self.unknown_sections = not database_named
         self.found: list[str] = []
+        self.halt_found: list[str] = []
 
     def __call__(self, exc: ConfigError, *dotted: str) -> None:
         """``dotted``: the key(s) the problem may concern (a misspelt variable can spell two)."""
@@ -447,6 +458,11 @@ class _Problems:
                     or (section not in SECTIONS and self.unknown_sections)):
                 raise exc
         self.found.append(exc.message)
+        for one in dotted:
+            section, _, key = one.partition(".")
+            if section == "halt" or (key or section) in self.halt_keys:
+                self.halt_found.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+                break
 
 
 def _flatten(doc: Mapping[str, Any], source: str, problem: _Problems) -> dict[str, Any]:
@@ -539,6 +555,7 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     lenient: bool = False,
+    engaging: bool = False,
 ) -> Settings:
     """Merge every layer, validate each value once, and freeze the result.
 
@@ -549,13 +566,14 @@ def load_settings(
     wrong key that cannot concern [database] or [halt] (see ``_Problems``) is left at its default and
     listed in ``problems``. A file that cannot be read or parsed at all is skipped only when the
     database is named (non-empty) on the command line or in the environment; otherwise nothing says
-    which database to halt, and its error is raised.
+    which database to halt, and its error is raised. ``engaging`` (with ``lenient``) is for engaging
+    the switch: a wrong [halt] key is noted too, in ``problems`` and ``halt_problems`` (see ``_Problems``).
     """
     env = os.environ if environ is None else environ
     # Named on the command line or in the environment: the files cannot point the kill switch elsewhere.
     database_named = bool(str((overrides or {}).get("database.url") or env.get(f"{ENV_PREFIX}DATABASE__URL", ""))
                           .strip())
-    problem = _Problems(lenient, database_named=database_named)
+    problem = _Problems(lenient, database_named=database_named, engaging=engaging)
     values: dict[str, tuple[Any, str]] = {}
     files: list[str] = []
     unread: list[ConfigError] = []
@@ -621,7 +639,9 @@ def load_settings(
         _cross_checks(settings)
     except ConfigError as exc:
         problem(exc, "limits")  # the cross checks are about limits, rates and trading windows
-    return dataclasses.replace(settings, problems=tuple(problem.found)) if problem.found else settings
+    if not problem.found:
+        return settings
+    return dataclasses.replace(settings, problems=tuple(problem.found), halt_problems=tuple(problem.halt_found))
 
 
 def _cross_checks(s: Settings) -> None:

@@ -163,6 +163,25 @@ def test_the_kill_switch_engages_through_a_broken_config_file(isolated_home: Pat
     assert json.loads(result.stdout)["halted"] is True and "TOML syntax error" in result.stderr
 
 
+def test_a_misspelt_sentinel_variable_does_not_keep_the_switch_off(isolated_home: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: `ORION_HALT_SENTINEL_FILE=… orion halt` exited 3 without halting. Engaging
+    writes the database only: it halts, then exits 3 naming the variable. --status and resume, which
+    read the sentinel file, still refuse."""
+    assert run("init").exit_code == 0
+    monkeypatch.setenv("ORION_HALT_SENTINEL_FILE", str(isolated_home / "stop"))
+    result = run("halt", "--reason", "drill", "--json")
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.stdout)["halted"] is True
+    assert "halted in the database" in result.stderr and "rename it ORION__HALT__SENTINEL_FILE" in result.stderr
+    assert "does not depend on what is wrong" not in result.stderr
+    assert run("halt", "--status").exit_code == 3
+    assert run("resume").exit_code == 3
+    monkeypatch.delenv("ORION_HALT_SENTINEL_FILE")
+    status = run("halt", "--status", "--json")
+    assert status.exit_code == 0 and json.loads(status.stdout)["reason"] == "drill"
+
+
 def test_halting_while_halted_keeps_the_first_reason_and_says_so(isolated_home: Path) -> None:
     assert run("init").exit_code == 0
     first = run("halt", "--reason", "first")

@@ -210,6 +210,22 @@ def test_lenient_loading_notes_a_single_underscore_variable_but_refuses_one_for_
                       lenient=True)
 
 
+def test_engaging_notes_a_wrong_halt_key_apart_but_still_refuses_a_wrong_database_key() -> None:
+    """``orion halt`` writes the halt to the database and never reads the sentinel file: a misspelt
+    sentinel variable must not keep the switch off (found in review: it exited 3, not halted)."""
+    s = load_settings(environ={"ORION_HALT_SENTINEL_FILE": "/tmp/stop", "ORION_LIMITS_ORDER_NOTIONAL": "5"},
+                      lenient=True, engaging=True)
+    assert s.halt.sentinel_file == ""
+    assert len(s.problems) == 2
+    (halt_problem,) = s.halt_problems
+    assert halt_problem.startswith("ORION_HALT_SENTINEL_FILE is not read")
+    assert halt_problem.endswith("(rename it ORION__HALT__SENTINEL_FILE)")
+    # the database still decides where the halt goes: a wrong key there is refused, as without engaging
+    with pytest.raises(ConfigError, match="ORION_DATABASE_URL is not read"):
+        load_settings(environ={"ORION_DATABASE_URL": "sqlite:////tmp/x.db"}, lenient=True, engaging=True)
+    assert load_settings(environ={"ORION_LIMITS_ORDER_NOTIONAL": "5"}, lenient=True, engaging=True).halt_problems == ()
+
+
 # Every ORION_ variable orion or its tests read for another purpose, and the live gate's near misses
 # (which the gate notes itself): none is a configuration key, none may be refused as a misspelt one.
 NOT_CONFIG_VARIABLES = {

@@ -90,11 +90,14 @@ def halt_command(
                                  param_hint="--reason")
     # A bad edit to config.toml must not stand between the operator and the kill switch: only the
     # database and the sentinel file have to be right (see load_settings).
-    settings = app.settings(lenient=True)
+    # Engaging writes the database only, so a wrong [halt] key (the sentinel file) does not stop it;
+    # it is an error once the switch is on. --status reads the sentinel file: there it still refuses.
+    settings = app.settings(lenient=True, engaging=not status)
     db = app.db(existing=True)  # a mistyped --db must not halt a new, empty ledger and report success
-    if settings.problems:
+    others = [p for p in settings.problems if not any(h.startswith(p) for h in settings.halt_problems)]
+    if others:
         where = settings.sources.get("database.url", "default")
-        app.out.warn(f"the configuration is invalid: {'; '.join(settings.problems)}. The kill switch does not "
+        app.out.warn(f"the configuration is invalid: {'; '.join(others)}. The kill switch does not "
                      f"depend on what is wrong: database {db.display_url} (from {where}). Fix "
                      "it before trading (`orion config show` checks it)")
     mode = "live" if live else app.mode()
@@ -109,6 +112,15 @@ def halt_command(
     if st.already_halted:  # the first halt is kept (a breaker's kind among it)
         app.out.info(f"already halted since {st.since}; that halt's reason is kept, and this one "
                      f"({asked!r}) is in the audit log")
+    if settings.halt_problems:
+        from orion_cli.core.errors import ConfigError
+
+        app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
+        raise ConfigError(f"halted in the database {db.display_url}, but the [halt] configuration is wrong: "
+                          f"{settings.halt_problems[0]}",
+                          hint="fix it, then check the sentinel file with `orion halt --status`" +
+                               ("; --cancel-open cancelled nothing: run it again then" if cancel_open else ""),
+                          reason="config_invalid")
     if not cancel_open:
         if live:
             app.out.warn("--live only chooses where --cancel-open cancels; the halt stops every mode")
