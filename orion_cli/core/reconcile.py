@@ -428,7 +428,8 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
         legs: dict[str, list[Any]] = {row["key"]: [] for row in rows}
         if rows:
             for leg in conn.execute(select(orders.c.execution_id, orders.c.venue, orders.c.market_id, orders.c.side,
-                                         orders.c.action, orders.c.filled_size, orders.c.avg_fill_price)
+                                         orders.c.action, orders.c.size, orders.c.filled_size,
+                                         orders.c.avg_fill_price)
                                   .where(orders.c.execution_id.in_(list(legs)))
                                   .order_by(orders.c.created_at, orders.c.client_order_id)):
                 legs[leg.execution_id].append(leg)
@@ -468,7 +469,12 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Imbalance:
-    """What an execution's orders filled, as the venue holding the most against the other(s)."""
+    """What an execution's orders filled, as the venue holding the most against the other(s).
+
+    Balanced is judged as the executor judges it: by what each order was for, so the overfill of a
+    buy (a dollar-amount buy at better prices gets more shares than asked) beside an otherwise equal
+    pair is held, not unhedged. Once the legs differ, every share filled counts.
+    """
 
     venue: Venue  # the venue holding the most
     market: str
@@ -476,10 +482,11 @@ class _Imbalance:
     held: Decimal  # contracts there (buys less sells)
     other: Decimal  # contracts on the other venue
     price: Decimal  # the average fill of its last buy there (0: none), to value the difference
+    balanced: bool = False  # equal shares up to the orders' sizes (an overfill aside)
 
     @property
     def unhedged(self) -> Decimal:
-        return abs(self.held - self.other)
+        return ZERO if self.balanced else abs(self.held - self.other)
 
     @property
     def value(self) -> Decimal:
@@ -487,21 +494,25 @@ class _Imbalance:
 
     @classmethod
     def of(cls, legs: Sequence[Any]) -> _Imbalance | None:
-        """From an execution's order rows (venue, market_id, side, action, filled_size, avg_fill_price),
-        oldest first; None when it has none."""
+        """From an execution's order rows (venue, market_id, side, action, size, filled_size,
+        avg_fill_price), oldest first; None when it has none."""
         held: dict[str, Decimal] = {}
+        asked: dict[str, Decimal] = {}  # as held, a buy counted up to its size
         price: dict[str, Decimal] = {}
         for o in legs:
-            signed = Decimal(o.filled_size) * (1 if o.action == "buy" else -1)
-            held[o.venue] = held.get(o.venue, ZERO) + signed
-            if o.avg_fill_price is not None and o.action == "buy":
+            filled = Decimal(o.filled_size)
+            buy = o.action == Action.BUY.value
+            held[o.venue] = held.get(o.venue, ZERO) + (filled if buy else -filled)
+            asked[o.venue] = asked.get(o.venue, ZERO) + (min(filled, Decimal(o.size)) if buy else -filled)
+            if o.avg_fill_price is not None and buy:
                 price[o.venue] = Decimal(o.avg_fill_price)
         if not held:
             return None
         first = max(held, key=lambda v: abs(held[v]))
         leg = next(o for o in legs if o.venue == first)
+        balanced = asked[first] == sum((q for v, q in asked.items() if v != first), ZERO)
         return cls(Venue(first), leg.market_id, Side(leg.side), held[first],
-                   sum((q for v, q in held.items() if v != first), ZERO), price.get(first, ZERO))
+                   sum((q for v, q in held.items() if v != first), ZERO), price.get(first, ZERO), balanced)
 
 
 def _halt_for_drift(ctx: _Context, conn: Connection, reason: str,
@@ -825,10 +836,13 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
             continue
         beyond = ""
         if row is not None and OrderStatus(row.status) is OrderStatus.FILLED \
-                and Decimal(row.filled_size) + f.size > Decimal(row.size):
+                and Decimal(row.filled_size) + f.size > Decimal(row.size) \
+                and (row.action != Action.BUY.value or row.client_order_id.startswith(EXTERNAL_PREFIX)):
             # The order is full: another fill of an outside order whose first fill was adopted at its
-            # own size, or a fill the venue made beyond an order's size (an overfill). No order takes
-            # more than its size, so this fill is adopted as a filled order of its own.
+            # own size, or a fill the venue made beyond a sell's size. Neither takes more than its size,
+            # so this fill is adopted as a filled order of its own. A buy orion placed holds its fills
+            # in full (an overfill: a dollar-amount buy at better prices gets more shares), as step (1)
+            # and the executor record it: the fill stays on its order, and so in its execution.
             beyond = f" (beyond the size {plain(Decimal(row.size))} of ledger order {row.client_order_id})"
             row = None
         ended = _ended_execution(conn, row) if row is not None else None
@@ -845,8 +859,9 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
         def adopt(f: Fill = f, row: Row[Any] | None = row, ended: Row[Any] | None = ended,
                   late: list[Drift] = late) -> str:
             if row is not None:
-                ctx.ledger.record_fills(row.client_order_id, [replace(f, client_order_id=row.client_order_id)],
-                                        conn=conn, now=ctx.now)
+                ctx.ledger.transition(row.client_order_id, None,
+                                      fills=[replace(f, client_order_id=row.client_order_id)], conn=conn,
+                                      now=ctx.now, overfill_ok=row.action == Action.BUY.value)
                 done = f"recorded on ledger order {row.client_order_id}"
                 if ended is not None:
                     late.extend(_late_fill(ctx, conn, venue, ended, row, f))
@@ -894,7 +909,7 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
     ended execution is never resumed): the result gains ``late_fills`` and its message says what is
     now held, audited as ``execution.late_fill``.
     """
-    legs = conn.execute(select(orders.c.venue, orders.c.market_id, orders.c.side, orders.c.action,
+    legs = conn.execute(select(orders.c.venue, orders.c.market_id, orders.c.side, orders.c.action, orders.c.size,
                                orders.c.filled_size, orders.c.avg_fill_price)
                         .where(orders.c.execution_id == ended.key)
                         .order_by(orders.c.created_at, orders.c.client_order_id)).all()
@@ -902,6 +917,9 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
     unhedged = ZERO if imbalance is None else imbalance.unhedged
     held = ("" if imbalance is None else
             f"{plain(imbalance.held)} held on {imbalance.venue.value}, {plain(imbalance.other)} on the other")
+    if imbalance is not None and imbalance.balanced and imbalance.held != imbalance.other:
+        held += (f" (the {plain(abs(imbalance.held - imbalance.other))} beyond its orders' sizes is an overfill: "
+                 "held, not hedged)")
     entry = {"client_order_id": row.client_order_id, "fill_id": f.fill_id, "action": f.action.value,
              "size": plain(f.size), "price": plain(f.price), "fee": plain(f.fee), "ts": iso_utc(f.ts),
              "recorded_at": iso_utc(ctx.now), "unhedged_shares": plain(unhedged)}

@@ -444,7 +444,8 @@ def test_a_young_fill_of_an_order_being_sent_explains_that_order_once(db: Databa
 
 
 def _filled_order(ledger: Ledger, cid: str, oid: str, fills: list[Fill], size: str = "10") -> None:
-    _intent(ledger, cid, size=size, status="submitted", market=fills[0].market_id, side=fills[0].side)
+    _intent(ledger, cid, size=size, status="submitted", market=fills[0].market_id, side=fills[0].side,
+            venue=fills[0].venue)
     ledger.transition(cid, OrderStatus.PARTIAL if sum(f.size for f in fills) < D(size) else OrderStatus.FILLED,
                       venue_order_id=oid, fills=fills, now=EARLIER)
 
@@ -586,6 +587,60 @@ def test_a_late_fill_of_an_ended_execution_is_recorded_once_and_in_the_execution
     (again,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=NOW + timedelta(minutes=5))
     assert (again.status, again.drifts) == ("clean", []), again.drifts  # counted once: nothing adopted again
     assert len(ledger.fills()) == 1 and _pnl(db)[2] == D("-0.07")
+    _verify(db)
+
+
+def _execution(db: Database, key: str, status: str, coids: Sequence[str], result: dict[str, Any] | None = None,
+               *, at: datetime = EARLIER) -> None:
+    """Live execution ``key`` at ``status`` whose orders (legs) are ``coids``."""
+    from sqlalchemy import insert, update
+
+    from orion_cli.store.tables import executions, orders
+
+    with db.write() as conn:
+        conn.execute(update(orders).where(orders.c.client_order_id.in_(list(coids))).values(execution_id=key))
+        conn.execute(insert(executions), {"key": key, "opportunity_id": "op1", "mode": "live", "status": status,
+                                          "size": D(10), "plan": "{}", "result": json.dumps(result or {}),
+                                          "created_at": iso_utc(at), "updated_at": iso_utc(at)})
+
+
+def _result_of(db: Database, key: str) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from orion_cli.execution.state import load_result
+    from orion_cli.store.tables import executions
+
+    with db.read() as conn:
+        return load_result(conn.execute(select(executions.c.result).where(executions.c.key == key)).scalar_one())
+
+
+def test_a_fill_beyond_the_size_of_a_filled_buy_leg_stays_on_its_order_and_in_its_execution(
+        db: Database, settings: Settings) -> None:
+    """Found in review: a Polymarket leg (a buy sent as dollars) recorded filled at its size, for which
+    the venue then lists a few more shares, had that fill adopted as a trade placed outside orion (an
+    ext- order): its execution never learnt of it. A buy orion placed holds its fills in full, as the
+    executor and step (1) record an overfill; beside an otherwise equal pair it is held, not unhedged."""
+    ledger = Ledger(db, "live")
+    first = _fill("p1", "pm-o1", "10", "0.40", venue=Venue.POLYMARKET, market=PM)
+    _filled_order(ledger, "K2-l1", "pm-o1", [first])
+    _filled_order(ledger, "K2-l2", "o-2", [_fill("k1", "o-2", "10", "0.55", side=Side.NO)])
+    _execution(db, "K2", "done", ["K2-l1", "K2-l2"], {"message": "both legs filled in equal shares"})
+    over = _fill("p2", "pm-o1", "0.3", "0.40", venue=Venue.POLYMARKET, market=PM, ts=EARLIER + timedelta(seconds=5))
+    venue = FakeVenue(venue_=Venue.POLYMARKET, fills_=[first, over],
+                      positions_=[Position(Venue.POLYMARKET, PM, Side.YES, D("10.3"), D("0.40"), D("4.12"))])
+    (res,) = _run(db, settings, {Venue.POLYMARKET: venue}, fix=True)
+    assert [(d.kind, d.ref, d.fixed) for d in res.drifts] == [("fill", "p2", True)], res.drifts
+    assert "of ledger order K2-l1 (filled), a leg of execution K2, which has ended done" in res.drifts[0].detail
+    assert res.drifts[0].fix == "recorded on ledger order K2-l1; recorded in execution K2 as a late fill"
+    order = ledger.order("K2-l1")
+    assert order is not None and (order.status, order.size, order.filled_size) == (OrderStatus.FILLED, D(10),
+                                                                                   D("10.3"))
+    assert sorted(o.client_order_id for o in ledger.orders()) == ["K2-l1", "K2-l2"]  # no ext- order
+    record = _result_of(db, "K2")
+    assert [(x["fill_id"], x["size"], x["unhedged_shares"]) for x in record["late_fills"]] == [("p2", "0.3", "0")]
+    assert "0.3 beyond its orders' sizes is an overfill: held, not hedged" in record["message"], record["message"]
+    (again,) = _run(db, settings, {Venue.POLYMARKET: venue}, fix=True, now=NOW + timedelta(minutes=5))
+    assert (again.status, again.drifts) == ("clean", []), again.drifts
     _verify(db)
 
 
