@@ -19,7 +19,10 @@ Why it runs the way it does (DESIGN §2, §5 point 6, §7):
 * **Never silently.** A drift is reported whether or not it is fixed; ``--fix`` adopts the venue's
   truth through ordinary ledger orders and fills (an ``ext-…`` order for a fill or resting order
   orion never placed, a ``reconcile-adj-…`` fill for a position difference no fill explains),
-  each with its ``reconcile.fixed`` event. Nothing is ever sent to a venue.
+  each with its ``reconcile.fixed`` event. Nothing is ever sent to a venue. A fill recorded for a leg
+  of an execution that has ended (resolved in step (1) or adopted) is recorded in that execution's
+  result too, and legs it leaves unequal are an ``execution`` drift, judged once none of its orders
+  is undecided in the ledger.
 * **One venue down is not every venue down.** A venue that cannot be reached is ``unavailable``
   (audited ``reconcile.unavailable``) and the others are still reconciled.
 * **Kalshi nets.** Holding YES and NO of one Kalshi market nets out at the venue, while the ledger
@@ -710,8 +713,13 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
             after = ctx.ledger.transition(coid, target, venue_order_id=state.venue_order_id or None, fills=own,
                                           venue_status=state.venue_status, reject_reason=state.reject_reason,
                                           conn=conn, now=ctx.now, overfill_ok=buy)
-            new_fills = sum(1 for f in own if f.fill_id not in known)
+            new = [f for f in own if f.fill_id not in known]
+            new_fills = len(new)
             changed = after.status is not before or new_fills > 0
+            # An order its execution left in flight (the venue had not listed its fills): recorded only
+            # now, its fills may leave the ended execution's legs unequal.
+            ended = _ended_execution(conn, row) if new else None
+            late = _late_fill(ctx, conn, venue, ended, row, new) if ended is not None else []
             res = Resolved(venue, coid, after.venue_order_id, row.market_id, Side(row.side), before.value,
                            after.status.value, after.filled_size, new_fills, detail)
             if changed:
@@ -723,6 +731,7 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
         return
     if changed:
         result.resolved.append(res)
+    result.drifts.extend(late)
     if over > 0:
         result.drifts.append(_order_drift(
             venue, row, f"{detail}: its fills total {plain(after.filled_size + over)}, {plain(over)} more than the "
@@ -864,7 +873,7 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
                                       now=ctx.now, overfill_ok=row.action == Action.BUY.value)
                 done = f"recorded on ledger order {row.client_order_id}"
                 if ended is not None:
-                    late.extend(_late_fill(ctx, conn, venue, ended, row, f))
+                    late.extend(_late_fill(ctx, conn, venue, ended, row, [f]))
                     done += f"; recorded in execution {ended.key} as a late fill"
                 return done
             coid = _ledger_coid(EXTERNAL_PREFIX, venue, f.fill_id)
@@ -899,46 +908,59 @@ _ENDED = frozenset(s.value for s in ExecStatus if s.final)
 
 
 def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], row: Row[Any],
-               f: Fill) -> list[Drift]:
-    """Record in an ended execution a fill its leg got after it ended; [the drift] when that leaves
-    its legs unequal.
+               new: Sequence[Fill]) -> list[Drift]:
+    """Record in an ended execution the fills ``new`` of its leg ``row``, recorded after it ended
+    (adopted in step (2), or found in step (1) for an order it left in flight); [the drift] when that
+    leaves its legs unequal.
 
     Its result said what it knew when it ended ("nothing filled", "both legs filled in equal
     shares"); left so, a naked leg read as none, and once the fill is adopted nothing reports it
     (reconcile looks for unequal legs in executions that have not ended). The status stays (an
     ended execution is never resumed): the result gains ``late_fills`` and its message says what is
-    now held, audited as ``execution.late_fill``.
+    now held, audited as ``execution.late_fill``. The legs are judged only once none of its orders
+    is undecided in the ledger: another order's fills may be read later (in this run, on its venue),
+    and judged before that a pair would read as unequal.
     """
     legs = conn.execute(select(orders.c.venue, orders.c.market_id, orders.c.side, orders.c.action, orders.c.size,
-                               orders.c.filled_size, orders.c.avg_fill_price)
+                               orders.c.filled_size, orders.c.avg_fill_price, orders.c.status)
                         .where(orders.c.execution_id == ended.key)
                         .order_by(orders.c.created_at, orders.c.client_order_id)).all()
     imbalance = _Imbalance.of(legs)
+    undecided = sum(1 for o in legs if o.status in _UNDECIDED)
     unhedged = ZERO if imbalance is None else imbalance.unhedged
     held = ("" if imbalance is None else
             f"{plain(imbalance.held)} held on {imbalance.venue.value}, {plain(imbalance.other)} on the other")
     if imbalance is not None and imbalance.balanced and imbalance.held != imbalance.other:
         held += (f" (the {plain(abs(imbalance.held - imbalance.other))} beyond its orders' sizes is an overfill: "
                  "held, not hedged)")
-    entry = {"client_order_id": row.client_order_id, "fill_id": f.fill_id, "action": f.action.value,
-             "size": plain(f.size), "price": plain(f.price), "fee": plain(f.fee), "ts": iso_utc(f.ts),
-             "recorded_at": iso_utc(ctx.now), "unhedged_shares": plain(unhedged)}
+    judged = f"{plain(unhedged)} unhedged" if not undecided else \
+        f"not judged while {undecided} of its orders is not final in the ledger"
+    entries = [{"client_order_id": row.client_order_id, "fill_id": f.fill_id, "action": f.action.value,
+                "size": plain(f.size), "price": plain(f.price), "fee": plain(f.fee), "ts": iso_utc(f.ts),
+                "recorded_at": iso_utc(ctx.now), "unhedged_shares": None if undecided else plain(unhedged)}
+               for f in new]
+    ids = ", ".join(f.fill_id for f in new)
+    size = plain(sum((f.size for f in new), ZERO))
+    what = f"fill{'s' if len(new) > 1 else ''} {ids} ({new[0].action.value} {size}) of {row.client_order_id}"
     record = load_result(ended.result)
-    record.setdefault("late_fills", []).append(entry)
-    record["message"] = (f"{record.get('message') or ended.status}; after it ended, reconcile recorded fill "
-                         f"{f.fill_id} ({f.action.value} {plain(f.size)}) of {row.client_order_id}: {held}, "
-                         f"{plain(unhedged)} unhedged")
+    record.setdefault("late_fills", []).extend(entries)
+    record["message"] = (f"{record.get('message') or ended.status}; after it ended, reconcile recorded {what}: "
+                         f"{held}, {judged}")
     save_result(conn, ended.key, record, now=ctx.now)
-    ctx.audit(conn, "execution.late_fill", {"key": ended.key, "status": ended.status, **entry},
-              venue=venue, market=row.market_id)
-    if imbalance is None or unhedged == 0:
+    for entry in entries:
+        ctx.audit(conn, "execution.late_fill", {"key": ended.key, "status": ended.status, **entry},
+                  venue=venue, market=row.market_id)
+    if imbalance is None or unhedged == 0 or undecided:
         return []
     return [Drift(imbalance.venue, "execution", imbalance.market, imbalance.side, plain(imbalance.held),
                   plain(imbalance.other), imbalance.value,
-                  f"execution {ended.key} has ended {ended.status}, but its order {row.client_order_id} filled "
-                  f"{plain(f.size)} more after that (fill {f.fill_id}): {held}", ref=ended.key,
+                  f"execution {ended.key} has ended {ended.status}, but reconcile recorded {what} after that: "
+                  f"{held}", ref=ended.key,
                   fix="not fixed by reconcile: an ended execution is not resumed; hedge or close the "
                       f"{plain(unhedged)} unhedged by hand")]
+
+
+_UNDECIDED = frozenset(s.value for s in OPEN_STATUSES)
 
 
 # -- (3) positions ------------------------------------------------------------------------------

@@ -139,8 +139,9 @@ def _fill(fid: str, oid: str, size: str, price: str, *, side: Side = Side.YES, a
 
 
 def _state(cid: str, oid: str, status: OrderStatus, size: str, filled: str, fills: tuple[Fill, ...] = (),
-           *, side: Side = Side.YES, market: str = MKT, price: str = "0.40") -> OrderState:
-    return OrderState(Venue.KALSHI, cid, oid, status, market, side, Action.BUY, D(size), D(filled),
+           *, side: Side = Side.YES, market: str = MKT, price: str = "0.40",
+           venue: Venue = Venue.KALSHI) -> OrderState:
+    return OrderState(venue, cid, oid, status, market, side, Action.BUY, D(size), D(filled),
                       D(price) if fills else None, sum((f.fee for f in fills), D(0)), D(price), NOW, fills,
                       venue_status=status.value)
 
@@ -641,6 +642,66 @@ def test_a_fill_beyond_the_size_of_a_filled_buy_leg_stays_on_its_order_and_in_it
     assert "0.3 beyond its orders' sizes is an overfill: held, not hedged" in record["message"], record["message"]
     (again,) = _run(db, settings, {Venue.POLYMARKET: venue}, fix=True, now=NOW + timedelta(minutes=5))
     assert (again.status, again.drifts) == ("clean", []), again.drifts
+    _verify(db)
+
+
+def _in_flight(ledger: Ledger, cid: str, oid: str, *, venue: Venue = Venue.KALSHI, market: str = MKT,
+               side: Side = Side.YES, price: str = "0.40") -> None:
+    """An order its execution left in flight: the venue called it filled, its fills not listed yet."""
+    _intent(ledger, cid, status="submitted", venue=venue, market=market, side=side, price=price)
+    ledger.transition(cid, None, venue_order_id=oid, venue_status="filled", now=EARLIER)
+
+
+PENDING = {"message": "both legs filled in equal shares; the venue has not listed the fills of 1 order(s) yet"}
+
+
+def test_fills_found_for_an_order_an_ended_execution_left_in_flight_can_leave_its_legs_unequal(
+        db: Database, settings: Settings) -> None:
+    """Found in review: fills resolved in step (1), for an order its execution ended with in flight (the
+    venue called it filled before listing its fills), were recorded on the order only. When the venue's
+    fills then differ from its first word, the legs are unequal, and nothing said so: only fills adopted
+    in step (2) were judged with their execution's legs."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "K3-l1", "o-1", [_fill("k1", "o-1", "10", "0.40")])
+    _in_flight(ledger, "K3-l2", "pm-2", venue=Venue.POLYMARKET, market=PM, side=Side.NO, price="0.55")
+    _execution(db, "K3", "done", ["K3-l1", "K3-l2"], PENDING)
+    six = _fill("p1", "pm-2", "6", "0.55", venue=Venue.POLYMARKET, market=PM, side=Side.NO)
+    venue = FakeVenue(venue_=Venue.POLYMARKET, fills_=[six],
+                      orders={"K3-l2": _state("K3-l2", "pm-2", OrderStatus.CANCELLED, "10", "6", (six,), side=Side.NO,
+                                              market=PM, price="0.55", venue=Venue.POLYMARKET)},
+                      positions_=[Position(Venue.POLYMARKET, PM, Side.NO, D(6), D("0.55"), D("3.3"))])
+    (res,) = _run(db, settings, {Venue.POLYMARKET: venue})
+    assert [(r.client_order_id, r.after, r.new_fills) for r in res.resolved] == [("K3-l2", "cancelled", 1)]
+    assert [(d.kind, d.ref, d.venue, d.market, d.side, d.ledger_qty, d.venue_qty, d.value, d.fixed)
+            for d in res.drifts] == [("execution", "K3", Venue.KALSHI, MKT, Side.YES, D(10), D(6), D("1.6"), False)]
+    assert res.status == "drift" and "has ended done" in res.drifts[0].detail
+    record = _result_of(db, "K3")
+    assert [(x["fill_id"], x["unhedged_shares"]) for x in record["late_fills"]] == [("p1", "4")]
+    assert "10 held on kalshi, 6 on the other, 4 unhedged" in record["message"], record["message"]
+    _verify(db)
+
+
+def test_an_ended_executions_legs_are_judged_once_none_of_its_orders_is_in_flight(db: Database,
+                                                                                  settings: Settings) -> None:
+    """Both legs left in flight, each on its venue: the first venue's pass records its leg while the
+    other's fills are not read yet. Judged then, the pair would read 10 against 0; it is judged by the
+    pass that records the last of them, and is equal."""
+    ledger = Ledger(db, "live")
+    _in_flight(ledger, "K4-l1", "o-1")
+    _in_flight(ledger, "K4-l2", "pm-2", venue=Venue.POLYMARKET, market=PM, side=Side.NO, price="0.55")
+    _execution(db, "K4", "done", ["K4-l1", "K4-l2"], PENDING)
+    k1 = _fill("k1", "o-1", "10", "0.40")
+    p1 = _fill("p1", "pm-2", "10", "0.55", venue=Venue.POLYMARKET, market=PM, side=Side.NO)
+    kalshi = FakeVenue(fills_=[k1], orders={"K4-l1": _state("K4-l1", "o-1", OrderStatus.FILLED, "10", "10", (k1,))},
+                       positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))])
+    poly = FakeVenue(venue_=Venue.POLYMARKET, fills_=[p1],
+                     orders={"K4-l2": _state("K4-l2", "pm-2", OrderStatus.FILLED, "10", "10", (p1,), side=Side.NO,
+                                             market=PM, price="0.55", venue=Venue.POLYMARKET)},
+                     positions_=[Position(Venue.POLYMARKET, PM, Side.NO, D(10), D("0.55"), D("5.5"))])
+    results = _run(db, settings, {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly})
+    assert [(r.status, r.drifts) for r in results] == [("clean", []), ("clean", [])], results
+    record = _result_of(db, "K4")
+    assert [(x["fill_id"], x["unhedged_shares"]) for x in record["late_fills"]] == [("k1", None), ("p1", "0")]
     _verify(db)
 
 
