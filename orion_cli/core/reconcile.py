@@ -429,26 +429,29 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
     rows = [e for e in unfinished_executions(ctx.db, ctx.mode, _STUCK) if not e["running"] or e["updated_at"] < cut]
     with ctx.db.read() as conn:
         legs: dict[str, list[Any]] = {row["key"]: [] for row in rows}
+        recorded: dict[str, str] = {}
         if rows:
-            for leg in conn.execute(select(orders.c.execution_id, orders.c.venue, orders.c.market_id, orders.c.side,
-                                         orders.c.action, orders.c.size, orders.c.filled_size,
-                                         orders.c.avg_fill_price)
+            for leg in conn.execute(select(orders.c.execution_id, orders.c.client_order_id, orders.c.venue,
+                                         orders.c.market_id, orders.c.side, orders.c.action, orders.c.size,
+                                         orders.c.filled_size, orders.c.avg_fill_price)
                                   .where(orders.c.execution_id.in_(list(legs)))
                                   .order_by(orders.c.created_at, orders.c.client_order_id)):
                 legs[leg.execution_id].append(leg)
+            recorded = {r.key: r.result for r in conn.execute(select(executions.c.key, executions.c.result)
+                                                              .where(executions.c.key.in_(list(legs))))}
     by_venue = {r.venue: r for r in results}
     stuck: list[Drift] = []  # not the execution drifts of late fills: each venue's own summary has those
     for row in rows:
-        imbalance = _Imbalance.of(legs[row["key"]])
+        imbalance = _Imbalance.of(legs[row["key"]], recorded.get(row["key"]))
         if imbalance is None or imbalance.unhedged == 0:
             continue  # nothing filled, or equal shares: interrupted, but nothing is at risk
-        a, b, first = imbalance.held, imbalance.other, imbalance.venue.value
+        a, b = imbalance.held, imbalance.other
         resume = resume_command(row["opportunity_id"], row["key"], mode=ctx.mode, source_flags=ctx.source_flags)
         drift = Drift(
             venue=imbalance.venue, kind="execution", market=imbalance.market, side=imbalance.side,
             ledger_qty=plain(a), venue_qty=plain(b), value=imbalance.value,
             detail=(f"execution {row['key']} was interrupted at {row['status']} (last change {row['updated_at']}): "
-                    f"{plain(a)} held on {first}, {plain(b)} on the other; resume it with `{resume}`"),
+                    f"{imbalance.held_text}; resume it with `{resume}`"),
             ref=row["key"], fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
         target = by_venue.get(drift.venue) or results[0]
         target.drifts.append(drift)
@@ -472,19 +475,25 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Imbalance:
-    """What an execution's orders filled, as the venue holding the most against the other(s).
+    """What an execution's orders filled, as the leg holding the most against the other.
+
+    Legs are told apart as the executor tells them (its tags: ``l1`` the first leg, ``l2`` and its
+    retries ``l2a…`` the second, an unwind ``u…`` the leg its intent names), not by venue: both legs
+    of a within-venue execution (YES and NO of one market, a two-outcome neg-risk basket) are on one
+    venue. An order the executor did not name counts as a leg of its own instrument.
 
     Balanced is judged as the executor judges it: by what each order was for, so the overfill of a
     buy (a dollar-amount buy at better prices gets more shares than asked) beside an otherwise equal
     pair is held, not unhedged. Once the legs differ, every share filled counts.
     """
 
-    venue: Venue  # the venue holding the most
+    leg: str  # "first" / "second" (or an unnamed order's instrument): the leg holding the most
+    venue: Venue  # where that leg is
     market: str
     side: Side
-    held: Decimal  # contracts there (buys less sells)
-    other: Decimal  # contracts on the other venue
-    price: Decimal  # the average fill of its last buy there (0: none), to value the difference
+    held: Decimal  # contracts of that leg (buys less sells)
+    other: Decimal  # contracts of the other leg
+    price: Decimal  # the average fill of its last buy (0: none), to value the difference
     balanced: bool = False  # equal shares up to the orders' sizes (an overfill aside)
 
     @property
@@ -495,27 +504,58 @@ class _Imbalance:
     def value(self) -> Decimal:
         return _q(self.unhedged * self.price)
 
+    @property
+    def held_text(self) -> str:
+        named = f", the {self.leg} leg" if self.leg in _LEG_NAMES else ""
+        return (f"{plain(self.held)} held on {self.venue.value} ({self.market} {self.side.value}{named}), "
+                f"{plain(self.other)} on the other leg")
+
     @classmethod
-    def of(cls, legs: Sequence[Any]) -> _Imbalance | None:
-        """From an execution's order rows (venue, market_id, side, action, size, filled_size,
-        avg_fill_price), oldest first; None when it has none."""
+    def of(cls, legs: Sequence[Any], result: str | None = None) -> _Imbalance | None:
+        """From an execution's order rows (client_order_id, venue, market_id, side, action, size,
+        filled_size, avg_fill_price), oldest first, and its stored ``result`` (where the executor
+        records which leg each order is for); None when it has none."""
+        try:
+            intents = load_result(result or "").get("intents")
+        except ValueError:
+            intents = None
         held: dict[str, Decimal] = {}
         asked: dict[str, Decimal] = {}  # as held, a buy counted up to its size
         price: dict[str, Decimal] = {}
+        where: dict[str, Any] = {}
         for o in legs:
+            leg = _leg_of(o, intents if isinstance(intents, dict) else {})
+            where.setdefault(leg, o)
             filled = Decimal(o.filled_size)
             buy = o.action == Action.BUY.value
-            held[o.venue] = held.get(o.venue, ZERO) + (filled if buy else -filled)
-            asked[o.venue] = asked.get(o.venue, ZERO) + (min(filled, Decimal(o.size)) if buy else -filled)
+            held[leg] = held.get(leg, ZERO) + (filled if buy else -filled)
+            asked[leg] = asked.get(leg, ZERO) + (min(filled, Decimal(o.size)) if buy else -filled)
             if o.avg_fill_price is not None and buy:
-                price[o.venue] = Decimal(o.avg_fill_price)
+                price[leg] = Decimal(o.avg_fill_price)
         if not held:
             return None
-        first = max(held, key=lambda v: abs(held[v]))
-        leg = next(o for o in legs if o.venue == first)
-        balanced = asked[first] == sum((q for v, q in asked.items() if v != first), ZERO)
-        return cls(Venue(first), leg.market_id, Side(leg.side), held[first],
-                   sum((q for v, q in held.items() if v != first), ZERO), price.get(first, ZERO), balanced)
+        first = max(held, key=lambda k: abs(held[k]))
+        o = where[first]
+        balanced = asked[first] == sum((q for k, q in asked.items() if k != first), ZERO)
+        return cls(first, Venue(o.venue), o.market_id, Side(o.side), held[first],
+                   sum((q for k, q in held.items() if k != first), ZERO), price.get(first, ZERO), balanced)
+
+
+_LEG_NAMES = ("first", "second")
+
+
+def _leg_of(o: Any, intents: Mapping[str, Any]) -> str:
+    """Which leg of its execution the order ``o`` belongs to, as the executor tells it (``_Run.spec_of``):
+    by the tag ending its client order id, and for an unwind by the leg its intent records. An order not
+    named so (not placed by the executor) is a leg of its own instrument."""
+    tag = o.client_order_id.rsplit("-", 1)[-1]
+    if tag == "l1":
+        return "first"
+    if tag.startswith("l2"):
+        return "second"
+    intent = intents.get(tag)
+    leg = intent.get("leg") if isinstance(intent, dict) else None
+    return leg if leg in _LEG_NAMES else f"{o.venue} {o.market_id} {o.side}"
 
 
 def _halt_for_drift(ctx: _Context, conn: Connection, reason: str,
@@ -921,15 +961,15 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
     is undecided in the ledger: another order's fills may be read later (in this run, on its venue),
     and judged before that a pair would read as unequal.
     """
-    legs = conn.execute(select(orders.c.venue, orders.c.market_id, orders.c.side, orders.c.action, orders.c.size,
-                               orders.c.filled_size, orders.c.avg_fill_price, orders.c.status)
+    legs = conn.execute(select(orders.c.client_order_id, orders.c.venue, orders.c.market_id, orders.c.side,
+                               orders.c.action, orders.c.size, orders.c.filled_size, orders.c.avg_fill_price,
+                               orders.c.status)
                         .where(orders.c.execution_id == ended.key)
                         .order_by(orders.c.created_at, orders.c.client_order_id)).all()
-    imbalance = _Imbalance.of(legs)
+    imbalance = _Imbalance.of(legs, ended.result)
     undecided = sum(1 for o in legs if o.status in _UNDECIDED)
     unhedged = ZERO if imbalance is None else imbalance.unhedged
-    held = ("" if imbalance is None else
-            f"{plain(imbalance.held)} held on {imbalance.venue.value}, {plain(imbalance.other)} on the other")
+    held = "" if imbalance is None else imbalance.held_text
     if imbalance is not None and imbalance.balanced and imbalance.held != imbalance.other:
         held += (f" (the {plain(abs(imbalance.held - imbalance.other))} beyond its orders' sizes is an overfill: "
                  "held, not hedged)")

@@ -580,8 +580,8 @@ def test_a_late_fill_of_an_ended_execution_is_recorded_once_and_in_the_execution
     record = load_result(row.result)
     assert row.status == "failed"  # an ended execution is not resumed; its record says what it now holds
     assert [(x["fill_id"], x["size"], x["unhedged_shares"]) for x in record["late_fills"]] == [("f1", "10", "10")]
-    assert record["message"].startswith(failed["message"]) and "10 held on kalshi, 0 on the other" in \
-        record["message"]
+    assert record["message"].startswith(failed["message"]) and \
+        f"10 held on kalshi ({MKT} yes, the first leg), 0 on the other leg" in record["message"]
     (event,) = [e for e in AuditLog(db).tail(500) if e.type == "execution.late_fill"]
     assert (event.payload["key"], event.payload["fill_id"]) == ("K1", "f1")
 
@@ -677,7 +677,8 @@ def test_fills_found_for_an_order_an_ended_execution_left_in_flight_can_leave_it
     assert res.status == "drift" and "has ended done" in res.drifts[0].detail
     record = _result_of(db, "K3")
     assert [(x["fill_id"], x["unhedged_shares"]) for x in record["late_fills"]] == [("p1", "4")]
-    assert "10 held on kalshi, 6 on the other, 4 unhedged" in record["message"], record["message"]
+    assert f"10 held on kalshi ({MKT} yes, the first leg), 6 on the other leg, 4 unhedged" in record["message"], \
+        record["message"]
     _verify(db)
 
 
@@ -1350,6 +1351,45 @@ def test_an_execution_that_finishes_while_reconcile_looks_is_not_taken_for_inter
     (res,) = _run(db, settings, {Venue.KALSHI: venue}, grace=timedelta(seconds=120), halt_on_drift=True)
     assert (res.status, res.drifts) == ("clean", [])
     assert not KillSwitch(db).status().halted
+
+
+@pytest.mark.parametrize(("second", "sold", "unhedged"), [("10", "0", "0"), ("6", "0", "4"), ("6", "4", "0")])
+def test_the_legs_of_a_within_venue_execution_are_told_apart_as_the_executor_names_them(
+        db: Database, settings: Settings, second: str, sold: str, unhedged: str) -> None:
+    """Found in review: an execution's legs were told apart by venue. Both legs of a within-venue
+    execution (here a two-outcome neg-risk basket: YES of each outcome, on Polymarket) are on one venue,
+    so an equal pair read as 20 held against 0, a short one as 16 against 0, and one whose excess was
+    sold back as 12 against 0. They are the executor's legs now: l1 the first, l2… the second, an
+    unwind u… the leg its intent names."""
+    from orion_cli.execution.executor import client_order_id
+
+    ledger = Ledger(db, "live")
+    a, b = "0xoutcome-a", "0xoutcome-b"
+    l1, l2, u1 = (client_order_id("K5", tag) for tag in ("l1", "l2", "u1"))
+    fills = [_fill("pa", "pm-a", "10", "0.40", venue=Venue.POLYMARKET, market=a),
+             _fill("pb", "pm-b", second, "0.55", venue=Venue.POLYMARKET, market=b)]
+    _filled_order(ledger, l1, "pm-a", fills[:1])
+    _filled_order(ledger, l2, "pm-b", fills[1:])
+    intents: dict[str, Any] = {"l1": {"leg": "first"}, "l2": {"leg": "second"}}
+    if sold != "0":  # the first leg's excess sold back (unwind u1), then killed before it was recorded done
+        fills.append(_fill("pu", "pm-u", sold, "0.38", venue=Venue.POLYMARKET, market=a, action=Action.SELL))
+        req = OrderRequest(Venue.POLYMARKET, a, Side.YES, Action.SELL, D(sold), D("0.38"), TimeInForce.IOC, u1)
+        ledger.record_intent(PreparedOrder(req, "{}"), now=EARLIER)
+        ledger.mark_submitted(u1, now=EARLIER)
+        ledger.transition(u1, OrderStatus.FILLED, venue_order_id="pm-u", fills=fills[2:], now=EARLIER)
+        intents["u1"] = {"leg": "first"}
+    _execution(db, "K5", "unwinding" if sold != "0" else "leg2_sent", [l1, l2, u1], {"intents": intents},
+               at=NOW - timedelta(seconds=1))
+    venue = FakeVenue(venue_=Venue.POLYMARKET, fills_=fills, positions_=[
+        Position(Venue.POLYMARKET, a, Side.YES, D(10) - D(sold), D("0.40"), (D(10) - D(sold)) * D("0.40")),
+        Position(Venue.POLYMARKET, b, Side.YES, D(second), D("0.55"), D(second) * D("0.55"))])
+    (res,) = _run(db, settings, {Venue.POLYMARKET: venue})
+    if unhedged == "0":
+        assert (res.status, res.drifts) == ("clean", []), res.drifts
+        return
+    assert [(d.kind, d.ref, d.market, d.side, d.ledger_qty, d.venue_qty, d.value) for d in res.drifts] == [
+        ("execution", "K5", a, Side.YES, D(10), D(6), D("1.6"))], res.drifts
+    assert f"10 held on polymarket ({a} yes, the first leg), 6 on the other leg" in res.drifts[0].detail
 
 
 def test_a_report_beside_a_market_not_checked_for_settlement_is_not_recorded(db: Database,
