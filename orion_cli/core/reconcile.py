@@ -21,8 +21,9 @@ Why it runs the way it does (DESIGN §2, §5 point 6, §7):
   orion never placed, a ``reconcile-adj-…`` fill for a position difference no fill explains),
   each with its ``reconcile.fixed`` event. Nothing is ever sent to a venue. A fill recorded for a leg
   of an execution that has ended (resolved in step (1) or adopted) is recorded in that execution's
-  result too, and legs it leaves unequal are an ``execution`` drift, judged once none of its orders
-  is undecided in the ledger.
+  result too, and legs it leaves unequal are an ``execution`` drift. A fill resolved in step (1)
+  is judged only when none of the execution's orders is undecided in the ledger (the other leg's
+  fills may come later in the run); left "not judged", no later run judges it (a known gap).
 * **One venue down is not every venue down.** A venue that cannot be reached is ``unavailable``
   (audited ``reconcile.unavailable``) and the others are still reconciled.
 * **Kalshi nets.** Holding YES and NO of one Kalshi market nets out at the venue, while the ledger
@@ -520,23 +521,35 @@ class _Imbalance:
         except ValueError:
             intents = None
         held: dict[str, Decimal] = {}
-        asked: dict[str, Decimal] = {}  # as held, a buy counted up to its size
+        asked: dict[str, Decimal] = {}  # the buys, each counted up to its size
         price: dict[str, Decimal] = {}
         where: dict[str, Any] = {}
+        named = intents if isinstance(intents, dict) else {}
+        # An order the executor's tags do not place (an unwind whose intent the result lacks) goes
+        # with the leg of its own instrument: an unwind sells what its leg bought.
+        instrument = {_leg_of(o, named): (o.venue, o.market_id, o.side) for o in reversed(legs)}
+        by_instrument = {inst: leg for leg, inst in instrument.items() if leg in _LEG_NAMES}
+        sold = False
         for o in legs:
-            leg = _leg_of(o, intents if isinstance(intents, dict) else {})
+            leg = _leg_of(o, named)
+            if leg not in _LEG_NAMES:
+                leg = by_instrument.get((o.venue, o.market_id, o.side), leg)
             where.setdefault(leg, o)
             filled = Decimal(o.filled_size)
             buy = o.action == Action.BUY.value
+            sold = sold or (not buy and filled > 0)
             held[leg] = held.get(leg, ZERO) + (filled if buy else -filled)
-            asked[leg] = asked.get(leg, ZERO) + (min(filled, Decimal(o.size)) if buy else -filled)
+            if buy:
+                asked[leg] = asked.get(leg, ZERO) + min(filled, Decimal(o.size))
             if o.avg_fill_price is not None and buy:
                 price[leg] = Decimal(o.avg_fill_price)
         if not held:
             return None
         first = max(held, key=lambda k: abs(held[k]))
         o = where[first]
-        balanced = asked[first] == sum((q for k, q in asked.items() if k != first), ZERO)
+        # As the executor's _imbalance: an overfill beside buys equal up to their sizes is held; once
+        # anything was sold back (an unwind), every share counts, as that unwind sells them all.
+        balanced = not sold and asked.get(first, ZERO) == sum((q for k, q in asked.items() if k != first), ZERO)
         return cls(first, Venue(o.venue), o.market_id, Side(o.side), held[first],
                    sum((q for k, q in held.items() if k != first), ZERO), price.get(first, ZERO), balanced)
 
@@ -759,7 +772,7 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
             # An order its execution left in flight (the venue had not listed its fills): recorded only
             # now, its fills may leave the ended execution's legs unequal.
             ended = _ended_execution(conn, row) if new else None
-            late = _late_fill(ctx, conn, venue, ended, row, new) if ended is not None else []
+            late = _late_fill(ctx, conn, venue, ended, row, new, defer=True) if ended is not None else []
             res = Resolved(venue, coid, after.venue_order_id, row.market_id, Side(row.side), before.value,
                            after.status.value, after.filled_size, new_fills, detail)
             if changed:
@@ -948,7 +961,7 @@ _ENDED = frozenset(s.value for s in ExecStatus if s.final)
 
 
 def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], row: Row[Any],
-               new: Sequence[Fill]) -> list[Drift]:
+               new: Sequence[Fill], *, defer: bool = False) -> list[Drift]:
     """Record in an ended execution the fills ``new`` of its leg ``row``, recorded after it ended
     (adopted in step (2), or found in step (1) for an order it left in flight); [the drift] when that
     leaves its legs unequal.
@@ -967,7 +980,9 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
                         .where(orders.c.execution_id == ended.key)
                         .order_by(orders.c.created_at, orders.c.client_order_id)).all()
     imbalance = _Imbalance.of(legs, ended.result)
-    undecided = sum(1 for o in legs if o.status in _UNDECIDED)
+    # Step (1) only: there the other leg's fills may be read later in this run. A fill adopted in step
+    # (2) is judged at once, as before: a deferred judgement is not made again by a later run.
+    undecided = sum(1 for o in legs if o.status in _UNDECIDED) if defer else 0
     unhedged = ZERO if imbalance is None else imbalance.unhedged
     held = "" if imbalance is None else imbalance.held_text
     if imbalance is not None and imbalance.balanced and imbalance.held != imbalance.other:
@@ -982,11 +997,15 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
     ids = ", ".join(f.fill_id for f in new)
     size = plain(sum((f.size for f in new), ZERO))
     what = f"fill{'s' if len(new) > 1 else ''} {ids} ({new[0].action.value} {size}) of {row.client_order_id}"
-    record = load_result(ended.result)
-    record.setdefault("late_fills", []).extend(entries)
-    record["message"] = (f"{record.get('message') or ended.status}; after it ended, reconcile recorded {what}: "
-                         f"{held}, {judged}")
-    save_result(conn, ended.key, record, now=ctx.now)
+    try:
+        record: dict[str, Any] | None = load_result(ended.result)
+    except ValueError:  # unreadable: left as it is (the audit event and the drift still say it)
+        record = None
+    if record is not None and isinstance(record.get("late_fills", []), list):
+        record.setdefault("late_fills", []).extend(entries)
+        record["message"] = (f"{record.get('message') or ended.status}; after it ended, reconcile recorded "
+                             f"{what}: {held}, {judged}")
+        save_result(conn, ended.key, record, now=ctx.now)
     for entry in entries:
         ctx.audit(conn, "execution.late_fill", {"key": ended.key, "status": ended.status, **entry},
                   venue=venue, market=row.market_id)
