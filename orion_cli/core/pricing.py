@@ -23,7 +23,8 @@ exact:
 
 1. Truncation. Prices rise along each ladder, so once the levels the next share comes from sum to
    ≥ the payout, every further share costs ≥ $1 and fees never fall: ``P`` is non-increasing from
-   there. The search stops at the first such critical size.
+   there. The search stops at the first such critical size (under a ``min_edge`` hurdle, where ties
+   go to the larger size, at the first whose levels sum to more than the payout).
 2. Every critical size is evaluated exactly.
 3. Between two consecutive critical sizes every leg stays on one level, so with ``m`` the slope of
    the unrounded profit (payout − Σ price − Σ unrounded per-contract fee) and ``U`` the sum of the
@@ -35,8 +36,9 @@ exact:
 Step 3 is exhaustive unless a window exceeds :data:`INTERVAL_SCAN_CAP` sizes (or all windows together
 exceed :data:`SCAN_BUDGET`), which needs a marginal edge within a hair of zero; then the chosen size
 is within ``U`` (at most $0.00011 for a Kalshi + Polymarket pair) of the true maximum. Ties go to
-the smaller size (same profit, less capital at risk). Reported figures are always the exact ones
-of the chosen size, so an approximation can never report a non-positive net.
+the smaller size (same profit, less capital at risk), except above the ``min_edge`` hurdle (below).
+Reported figures are always the exact ones of the chosen size, so an approximation can never report
+a non-positive net.
 
 ``min_edge`` (per contract, after fees): if the profit-maximising size does not clear it, the size is
 re-chosen to maximise ``P(n) − min_edge·size`` (min_edge acts as a hurdle on every contract). If

@@ -240,7 +240,7 @@ def test_watch_stops_on_a_halt_with_exit_6(tmp_path: Path) -> None:
 
 
 def test_a_size_the_limits_cap_under_polymarkets_minimum_is_skipped_not_tried_every_round(tmp_path: Path) -> None:
-    """The demo's opportunity buys Polymarket at 0.16; a $5 order notional allows 6 contracts, 0.96 there.
+    """The demo's opportunity buys Polymarket at 0.15-0.16; a $5 order notional allows 5 contracts, 0.75 there.
     Found in review: the watch planned it, INVALID_ORDER refused it, and the next round did the same."""
     w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], env(ORION__LIMITS__ORDER_NOTIONAL="5"))
     first = w.until(lambda r: r.get("event") == "skipped")

@@ -700,3 +700,42 @@ def test_neg_risk_property(ladders: list[tuple[PriceLevel, ...]], fee: FeeModel)
     (o,) = opps
     assert o.net_profit > 0 and o.net_profit == best
     assert o.net_profit == recompute(o, [fee] * len(ladders))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), fa=_fee_models(), fb=_fee_models(), min_edge=st.integers(1, 6).map(lambda c: D(c) / 100))
+def test_min_edge_size_is_the_exact_argmax_above_the_hurdle_larger_on_tie(
+        data: st.DataObject, fa: FeeModel, fb: FeeModel, min_edge: Decimal) -> None:
+    """Against brute force: the size scan prices under min_edge is, exactly, the most profitable size if it
+    clears min_edge (smaller on a tie), else the largest size maximising P - min_edge x size (if >= 0).
+    Half the examples put a level pair exactly on the hurdle, so the tie rule is exercised."""
+    a_asks = data.draw(_ladders())
+    b_asks = data.draw(_ladders())
+    if a_asks and data.draw(st.booleans()):
+        p = 1 - min_edge - a_asks[0].price
+        if D(0) < p < D(1):
+            size = D(data.draw(st.integers(1, 600))) / 100
+            b_asks = BookSide.build([PriceLevel(p, size), *b_asks], []).bids[::-1]
+    km = kalshi_market(fee_model=fa, size_step=D("0.01"), min_size=D("0.01"))
+    pm = poly_market(fee_model=fb, size_step=D("0.01"), min_size=D("0.01"))
+    kb = book(Venue.KALSHI, km.id, BookSide(asks=a_asks), BookSide())
+    pb = book(Venue.POLYMARKET, pm.id, BookSide(), BookSide(asks=b_asks))
+    opps = price_pair(km, kb, pm, pb, inverted=False, now=NOW, min_edge=min_edge)
+    depth = min(sum((lv.size for lv in a_asks), D(0)), sum((lv.size for lv in b_asks), D(0)))
+    executable = [lv.price for lv in b_asks if 0 < lv.price < 1 and lv.size > 0]
+    dollar = D(1) / min(executable) if executable else D(0)
+    legs = [(a_asks, fa), (b_asks, fb)]
+    brute = [(v, s) for s in _grid_sizes([D("0.01")], [D("0.01")], depth, None) if s >= dollar
+             for v in [walk_profit(legs, s)] if v is not None]
+    expected: Decimal | None = None
+    if brute:
+        best = max(v for v, _ in brute)
+        s1 = min(s for v, s in brute if v == best)
+        if best >= min_edge * s1:
+            expected = s1 if best > 0 else None
+        else:
+            hurdle = max(v - min_edge * s for v, s in brute)
+            s2 = max(s for v, s in brute if v - min_edge * s == hurdle)
+            p2 = next(v for v, s in brute if s == s2)
+            expected = s2 if hurdle >= 0 and p2 > 0 else None
+    assert [o.size for o in opps] == ([] if expected is None else [expected])

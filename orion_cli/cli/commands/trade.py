@@ -160,7 +160,7 @@ def size_within_limits(op: Opportunity, settings: Settings) -> Decimal | None:
 def short_of_venue_minimum(op: Opportunity, size: Decimal) -> str | None:
     """Why ``size`` of ``op`` would spend less than a venue takes for an immediate buy, or None.
 
-    The limits can cap a trade below Polymarket's $1 minimum (6 x 0.16 under a $5 order notional);
+    The limits can cap a trade below Polymarket's $1 minimum (5 x 0.15 under a $5 order notional);
     INVALID_ORDER would refuse it, and ``--watch`` would try it again every round. The price is the
     scanned ladder walked to ``size``: the limit a plan on the same books would carry.
     """
