@@ -67,8 +67,9 @@ def halt_command(
     (live when trading.mode is live, with the live environment pair, or with --live; the paper ledger
     otherwise). It exits 5, still halted, when a venue cannot be reached or an order cannot be cancelled
     (4 when credentials were missing or a venue refused them); running it again is safe. A broken
-    config.toml only warns, as long as its database and halt sections are valid (--cancel-open then
-    exits 3); one that cannot be parsed needs the database named: `orion --db URL halt`. The ledger must
+    config.toml only warns, as long as its database section is valid (--cancel-open then exits 3; a
+    wrong halt section halts, then exits 3); one that cannot be parsed needs the database named:
+    `orion --db URL halt`. The ledger must
     exist already (exit 3 otherwise; `orion init` creates one): a mistyped --db, ORION__DATABASE__URL or
     ORION_HOME is not created and halted.
 
