@@ -12,6 +12,7 @@ import contextlib
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,9 @@ def _unopenable(where: str, detail: str, directory: Path | None = None) -> Stora
     full = _disk_full(where, detail, directory)
     if full is not None:
         return full
+    if "locked" in detail or "busy" in detail:  # another process at it (a first open converting to WAL)
+        return StorageError(f"database is busy: {detail} ({where})",
+                            hint="another orion process holds the database; retry", reason="storage_busy")
     if any(word in detail for word in ("readonly", "read-only", "unable to open", "permission")):
         return StorageError(f"cannot open database {where} for writing: {detail}",
                             hint="check the permissions of the file and its directory (a read-only mount?); "
@@ -298,8 +302,29 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         raise StorageError(f"unsupported database backend {backend!r}; use sqlite or postgresql")
     db = Database(engine, resolved)
     if migrate:
-        ensure_schema(db, create=create)
+        _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms)
     return db
+
+
+def _ensure_schema_patiently(db: Database, *, create: bool, busy_timeout_ms: int) -> None:
+    """``ensure_schema``, tried again while SQLite answers "database is locked", up to the busy timeout.
+
+    Processes starting together on a new SQLite file race to switch it to WAL; that switch needs the
+    file to itself, and the loser is told "locked" at once, whatever the busy timeout (seen in CI:
+    four openers, one refused). Waiting a moment and opening again is what an operator would do.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = 0.02
+    while True:
+        try:
+            ensure_schema(db, create=create)
+            return
+        except StorageError as exc:
+            if not db.is_sqlite or exc.reason != "storage_busy" or time.monotonic() + pause > deadline:
+                raise
+        db.engine.dispose()  # a connection whose WAL switch failed is not reused
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def _missing(display_url: str) -> StorageError:
