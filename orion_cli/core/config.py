@@ -457,12 +457,14 @@ class _Problems:
             if (not self.lenient or section in self.guarded or (key or section) in self.keys  # a top-level key too
                     or (section not in SECTIONS and self.unknown_sections)):
                 raise exc
-        self.found.append(exc.message)
-        for one in dotted:
-            section, _, key = one.partition(".")
-            if section == "halt" or (key or section) in self.halt_keys:
-                self.halt_found.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
-                break
+        if any(section == "halt" or (key or section) in self.halt_keys
+               for section, _, key in (one.partition(".") for one in dotted)):
+            # The same text in both lists (the caller tells them apart), with the hint it must repeat.
+            text = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+            self.halt_found.append(text)
+            self.found.append(text)
+        else:
+            self.found.append(exc.message)
 
 
 def _flatten(doc: Mapping[str, Any], source: str, problem: _Problems) -> dict[str, Any]:

@@ -236,12 +236,17 @@ def test_a_size_off_the_legs_step_is_rounded_down_and_said_so_not_blamed_on_dept
     assert "fresh asks" not in err
 
 
-def test_default_size_is_capped_by_the_order_limits(op_id: str) -> None:
+def _stored_op(op_id: str) -> Opportunity:
     db = open_database(None)
     try:
         op, _ = store.load(db, op_id)
     finally:
         db.dispose()
+    return op
+
+
+def test_default_size_is_capped_by_the_order_limits(op_id: str) -> None:
+    op = _stored_op(op_id)
     settings = load_settings()
     size = size_within_limits(op, settings)
     assert size is not None and size <= settings.limits.order_contracts
@@ -255,11 +260,7 @@ def test_a_size_under_polymarkets_dollar_minimum_is_named_at_the_ladders_price(o
 
     from orion_cli.core.opportunity import Fill
 
-    db = open_database(None)
-    try:
-        op, _ = store.load(db, op_id)
-    finally:
-        db.dispose()
+    op = _stored_op(op_id)
     poly = next(i for i, leg in enumerate(op.legs) if leg.venue.value == "polymarket")
     # a ladder of 3 at 0.16 then 0.20: 5 walks to 0.20 (1.00, taken), 3 stays at 0.16 (0.48)
     ladder = (Fill(Decimal("0.16"), Decimal(3), Decimal(0)), Fill(Decimal("0.20"), Decimal(100), Decimal(0)))

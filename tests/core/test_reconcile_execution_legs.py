@@ -53,6 +53,15 @@ def _pm_state(cid: str, status: OrderStatus, filled: str, fills: tuple[Any, ...]
                   venue=Venue.POLYMARKET)
 
 
+def _unwind_sell(ledger: Ledger, coid: str, venue: Venue, market: str, size: D, status: OrderStatus,
+                 venue_order_id: str, fill: Any) -> None:
+    """An unwind sell of YES at 0.38, sent and ended ``status`` with ``fill``."""
+    req = OrderRequest(venue, market, Side.YES, Action.SELL, size, D("0.38"), TimeInForce.IOC, coid)
+    ledger.record_intent(PreparedOrder(req, "{}"), now=EARLIER)
+    ledger.mark_submitted(coid, now=EARLIER)
+    ledger.transition(coid, status, venue_order_id=venue_order_id, fills=[fill], now=EARLIER)
+
+
 def _kalshi_clean() -> FakeVenue:
     k1 = _fill("k1", "o-1", "10", "0.40")
     return FakeVenue(fills_=[k1], positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))])
@@ -137,10 +146,7 @@ def test_an_unwind_whose_intent_is_not_in_the_result_counts_with_its_own_leg(db:
     ku = _fill("ku", "o-u", "4", "0.38", action=Action.SELL)
     _filled_order(ledger, l1, "o-1", [k1])
     _filled_order(ledger, l2, "pm-2", [p1])
-    req = OrderRequest(Venue.KALSHI, MKT, Side.YES, Action.SELL, D(4), D("0.38"), TimeInForce.IOC, u1)
-    ledger.record_intent(PreparedOrder(req, "{}"), now=EARLIER)
-    ledger.mark_submitted(u1, now=EARLIER)
-    ledger.transition(u1, OrderStatus.FILLED, venue_order_id="o-u", fills=[ku], now=EARLIER)
+    _unwind_sell(ledger, u1, Venue.KALSHI, MKT, D(4), OrderStatus.FILLED, "o-u", ku)
     _execution(db, "K6", "unwinding", [l1, l2, u1], None, at=NOW - timedelta(seconds=1))
     from sqlalchemy import update
 
@@ -173,10 +179,7 @@ def test_a_late_overfill_of_an_unwound_pairs_first_leg_is_unhedged_as_the_execut
     pu = _fill("pu", "pm-u", "4", "0.38", venue=Venue.POLYMARKET, market=PM, action=Action.SELL)
     _filled_order(ledger, l1, "pm-1", [p1])
     _filled_order(ledger, l2, "o-2", [k1])
-    req = OrderRequest(Venue.POLYMARKET, PM, Side.YES, Action.SELL, D(4), D("0.38"), TimeInForce.IOC, u1)
-    ledger.record_intent(PreparedOrder(req, "{}"), now=EARLIER)
-    ledger.mark_submitted(u1, now=EARLIER)
-    ledger.transition(u1, OrderStatus.FILLED, venue_order_id="pm-u", fills=[pu], now=EARLIER)
+    _unwind_sell(ledger, u1, Venue.POLYMARKET, PM, D(4), OrderStatus.FILLED, "pm-u", pu)
     intents = {"l1": {"leg": "first"}, "l2": {"leg": "second"}, "u1": {"leg": "first"}}
     _execution(db, "K4x", "unwound", [l1, l2, u1], {
         "intents": intents, "message": "second leg short; the excess was sold back within max_unwind_loss"})
@@ -205,10 +208,7 @@ def test_an_interrupted_unwind_that_left_the_overfill_unsold_is_reported(db: Dat
     _intent(ledger, l1, status="submitted", venue=Venue.POLYMARKET, market=PM)
     ledger.transition(l1, OrderStatus.FILLED, venue_order_id="pm-1", fills=[p1, p2], now=EARLIER, overfill_ok=True)
     _filled_order(ledger, l2, "o-2", [k1])
-    req = OrderRequest(Venue.POLYMARKET, PM, Side.YES, Action.SELL, D("4.3"), D("0.38"), TimeInForce.IOC, u1)
-    ledger.record_intent(PreparedOrder(req, "{}"), now=EARLIER)
-    ledger.mark_submitted(u1, now=EARLIER)
-    ledger.transition(u1, OrderStatus.CANCELLED, venue_order_id="pm-u", fills=[pu], now=EARLIER)
+    _unwind_sell(ledger, u1, Venue.POLYMARKET, PM, D("4.3"), OrderStatus.CANCELLED, "pm-u", pu)
     intents = {"l1": {"leg": "first"}, "l2": {"leg": "second"}, "u1": {"leg": "first"}}
     _execution(db, "K3x", "unwinding", [l1, l2, u1], {"intents": intents}, at=NOW - timedelta(seconds=1))
     poly = FakeVenue(venue_=Venue.POLYMARKET, fills_=[p1, p2, pu],

@@ -66,24 +66,30 @@ def test_migrate_false_leaves_an_empty_database_untouched(db_url: str) -> None:
         db.dispose()
 
 
-def test_concurrent_first_open_migrates_once(db_url: str) -> None:
-    """Several processes (here: engines in threads) starting together on a new database."""
+def _open_together(url: str, n: int = 4) -> tuple[list[Database], list[BaseException]]:
+    """``n`` openers (engines in threads, as processes would be) released at once on ``url``."""
     opened: list[Database] = []
     errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(n)
 
     def worker() -> None:
         try:
             barrier.wait(10)
-            opened.append(open_database(db_url))
+            opened.append(open_database(url))
         except BaseException as exc:
             errors.append(exc)
 
-    pool = [threading.Thread(target=worker) for _ in range(4)]
+    pool = [threading.Thread(target=worker) for _ in range(n)]
     for t in pool:
         t.start()
     for t in pool:
         t.join(60)
+    return opened, errors
+
+
+def test_concurrent_first_open_migrates_once(db_url: str) -> None:
+    """Several processes (here: engines in threads) starting together on a new database."""
+    opened, errors = _open_together(db_url)
     try:
         assert not errors, errors
         assert len(opened) == 4
@@ -102,28 +108,10 @@ def test_new_sqlite_files_opened_by_four_at_once_all_open(tmp_path: Path) -> Non
     loser "database is locked" at once, whatever the busy timeout; orion called that a possibly
     corrupt file (CI: one opener in about eight rounds). Now it waits and opens again."""
     for round_ in range(20):
-        url = f"sqlite:///{tmp_path / f'race{round_}.db'}"
-        barrier = threading.Barrier(4)
-        out: list[Database | BaseException] = []
-
-        def opener(url: str = url, barrier: threading.Barrier = barrier,
-                   out: list[Database | BaseException] = out) -> None:
-            try:
-                barrier.wait(10)
-                out.append(open_database(url))
-            except BaseException as exc:
-                out.append(exc)
-
-        threads = [threading.Thread(target=opener) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        errors = [o for o in out if isinstance(o, BaseException)]
-        for o in out:
-            if isinstance(o, Database):
-                o.dispose()
-        assert not errors and len(out) == 4, (round_, errors)
+        opened, errors = _open_together(f"sqlite:///{tmp_path / f'race{round_}.db'}")
+        for db in opened:
+            db.dispose()
+        assert not errors and len(opened) == 4, (round_, errors)
 
 
 def test_a_locked_file_is_said_to_be_busy_not_corrupt() -> None:

@@ -95,7 +95,7 @@ def halt_command(
     # it is an error once the switch is on. --status reads the sentinel file: there it still refuses.
     settings = app.settings(lenient=True, engaging=not status)
     db = app.db(existing=True)  # a mistyped --db must not halt a new, empty ledger and report success
-    others = [p for p in settings.problems if not any(h.startswith(p) for h in settings.halt_problems)]
+    others = [p for p in settings.problems if p not in settings.halt_problems]
     if others:
         where = settings.sources.get("database.url", "default")
         app.out.warn(f"the configuration is invalid: {'; '.join(others)}. The kill switch does not "
