@@ -419,6 +419,11 @@ class LiveSource:
                 fee_source("series", st, f"/series/{st}", raw.series),
                 fee_source("event", et, f"/events/{et}", raw.events),
             )
+            # The parser prices by the event's own series; fetched in parallel by the ticker's prefix,
+            # the series it names may be another, which would otherwise leave the fee at the default.
+            named = raw.events[0].get("series_ticker") if raw.events else None
+            if isinstance(named, str) and named and named != st:
+                await fee_source("series", named, f"/series/{named}", raw.series)
             inner = book_body.get("orderbook_fp") if isinstance(book_body, Mapping) else None
             raw.orderbooks.append({"ticker": ticker, "orderbook_fp": inner})
         return raw

@@ -188,6 +188,17 @@ def test_book_prices_a_market_by_the_fee_its_series_states(ksim: KalshiSim) -> N
     assert market.fee_model.multiplier == 2 and market.fee_model.source.startswith(f"series {ONE_SERIES} ")
 
 
+def test_book_reads_the_series_the_event_names_not_only_the_tickers_prefix(ksim: KalshiSim) -> None:
+    """Found in review: the series was fetched by the event ticker's prefix while the parser prices by
+    the event's own series_ticker; where they differ, the fetched series went unused and the market
+    was priced at the default fee (fail open). The named series is read too (here it is unknown: 404)."""
+    ksim.series_fees[ONE_SERIES] = ("quadratic", 2)
+    ksim.events_extra[ONE_EVENT] = {**ksim.event_obj(ONE_EVENT), "series_ticker": "KXRENAMED"}
+    with pytest.raises(VenueError) as info:
+        asyncio.run(_one(ksim).book(ONE_TICKER))
+    assert "series KXRENAMED" in info.value.message and "fee unknown" in info.value.message
+
+
 @pytest.mark.parametrize(("fault", "raised"), [
     (FaultRule("status", status=503, path_prefix=f"/trade-api/v2/series/{ONE_SERIES}"), VenueUnavailable),
     (FaultRule("status", status=404, path_prefix=f"/trade-api/v2/series/{ONE_SERIES}",
