@@ -65,7 +65,7 @@ opportunities = Table(
     Column("net_edge", Text, nullable=False),
     Column("source", Text, nullable=False),
     Column("record", Text, nullable=False),
-    Index("ix_opportunities_expires", "expires_at"),
+    Index("ix_opportunities_observed", "observed_at"),  # migration 0009: the prune every scan runs
 )
 
 

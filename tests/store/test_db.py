@@ -56,6 +56,58 @@ def test_migrations_create_schema_and_are_idempotent(db_url: str) -> None:
         again.dispose()
 
 
+def test_migrations_build_exactly_the_schema_the_code_declares(db_url: str) -> None:
+    """Tables, columns and indexes from the migrations equal ``tables.py``: the code's queries are
+    planned against what it declares, so an index declared there and never migrated is missing from
+    every user's ledger (column types are not compared: the Money decorator is stored as NUMERIC)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from orion_cli.store.tables import metadata
+
+    db = open_database(db_url)
+    try:
+        with db.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata) == []
+    finally:
+        db.dispose()
+
+
+def test_a_ledger_at_the_previous_revision_upgrades_and_keeps_its_rows(db_url: str) -> None:
+    """0009 swaps an opportunities index; a week of stored scans survives it and loads."""
+    from alembic import command
+    from alembic.config import Config
+
+    from orion_cli.store import db as db_module
+
+    old = open_database(db_url, migrate=False)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
+        with old.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0008")
+            conn.commit()
+        with old.write() as conn:
+            conn.execute(text("INSERT INTO opportunities (id, kind, pair_key, observed_at, expires_at, net_profit, "
+                              "net_edge, source, record) VALUES ('aaaaaaa1', 'cross', 'k', '2026-11-21T00:00:00Z', "
+                              "'2026-11-21T00:01:00Z', '0.5', '0.01', 'live', '{}')"))
+    finally:
+        old.dispose()
+    db = open_database(db_url)
+    try:
+        with db.read() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD_REVISION
+            assert conn.execute(text("SELECT id FROM opportunities")).scalars().all() == ["aaaaaaa1"]
+        from sqlalchemy import inspect
+
+        with db.engine.connect() as conn:
+            indexes = {ix["name"] for ix in inspect(conn).get_indexes("opportunities")}
+        assert "ix_opportunities_observed" in indexes and "ix_opportunities_expires" not in indexes
+    finally:
+        db.dispose()
+
+
 def test_migrate_false_leaves_an_empty_database_untouched(db_url: str) -> None:
     db = open_database(db_url, migrate=False)
     try:
