@@ -132,6 +132,9 @@ def _crash_point(step: str) -> None:
 
 
 EvaluateFn = Callable[[Connection, TradePlan, Any], Verdict]
+# A market's current book, read for the hedge retry's "is the limit still offered" check only: the
+# retry's limit is priced with the plan's fees, so a reader need not (and should not) fail when the
+# market's fee cannot be read now (`orion trade` passes `MarketSource.book(..., with_fees=False)`).
 BookReader = Callable[[Venue, str], Awaitable[tuple[Market, OrderBook]]]
 
 _PRICE_Q = Decimal("0.000001")

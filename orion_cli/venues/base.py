@@ -171,6 +171,15 @@ class MarketSource(Protocol):
         """
         ...
 
-    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
-        """One market (by ticker, condition id, token id or slug) and its current book."""
+    async def book(self, ref: str, *, venue: Venue | None = None,
+                   with_fees: bool = True) -> tuple[Market, OrderBook]:
+        """One market (by ticker, condition id, token id or slug) and its current book.
+
+        ``with_fees=False`` is for a reader that needs the book and the market's state but not its
+        fee: the executor deciding whether a hedge retry can still fill at its (already priced)
+        limit, a paper position looking for its market's result. A fee that lives in other objects
+        (a Kalshi series and event) is then not read, so failing to read it cannot fail this read,
+        and the market's ``fee_model`` is the labelled default stand-in: never price with it.
+        Pricing (``trade``, ``book``) keeps the default and fails when the fee cannot be read.
+        """
         ...

@@ -202,10 +202,13 @@ class LiveSource:
             raise failures[0][1]
         return capture
 
-    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
+    async def book(self, ref: str, *, venue: Venue | None = None,
+                   with_fees: bool = True) -> tuple[Market, OrderBook]:
+        """See :meth:`MarketSource.book`; ``with_fees`` matters on Kalshi only (a Gamma market
+        states its own fee, read with it)."""
         venue = venue or guess_venue(ref)
         if venue is Venue.KALSHI:
-            capture = Capture(kalshi=await self._kalshi_one(ref.strip().upper()))
+            capture = Capture(kalshi=await self._kalshi_one(ref.strip().upper(), with_fees=with_fees))
         else:
             capture = Capture(polymarket=await self._polymarket_one(ref.strip()))
         data = parse_capture(capture, (venue,), source=self.name)
@@ -364,7 +367,7 @@ class LiveSource:
         except OrionError as exc:
             capture.errors.append(_err("kalshi", "events", "/events", exc))
 
-    async def _kalshi_one(self, ticker: str) -> KalshiRaw:
+    async def _kalshi_one(self, ticker: str, *, with_fees: bool = True) -> KalshiRaw:
         """One market with its book, series and event, read afresh: what ``orion trade`` prices on.
 
         Unlike a scan, which lists a series or event it could not fetch and goes on, this read fails
@@ -378,6 +381,12 @@ class LiveSource:
         :class:`AuthError` as it came (exit 4). One fetched but stating a fee orion does not model
         (``flat``, an unknown or empty type, a bad multiplier) is refused by the parser, as in a
         scan, and :meth:`book` raises its ``DataError`` ("fee unknown (series S: …)").
+
+        ``with_fees=False`` reads the market and its book only, for a reader that does not price:
+        the executor's hedge retry, which only asks whether the book still offers its limit (a
+        series failing to answer sent a filled first leg to the unwind), and paper settlement, which
+        asks for the result (a series whose fee orion does not model kept the position from ever
+        settling). Nothing then fails for the fee, and the market carries the default fee stand-in.
         """
         from orion_cli.venues.http import VenueHttpError
         from orion_cli.venues.kalshi.parse import series_ticker_of
@@ -388,6 +397,8 @@ class LiveSource:
                 return await client.http.get_json(path, params, bucket="read", cost=client.request_cost)
 
             async def fee_source(kind: str, key: str, path: str, into: list[dict[str, Any]]) -> None:
+                if not with_fees:
+                    return  # not asked for, so not read: the market keeps the default stand-in
                 if not key:
                     return  # no event ticker: the parser refuses the market and names the field
                 what = f"{kind} {key}"

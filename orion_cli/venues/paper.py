@@ -326,12 +326,14 @@ class PaperVenue:
         """Paper positions settle as the real market does: read from the market data source.
 
         A market the source no longer knows cannot be settled here; it stays held (and listed by
-        ``orion positions``) until it can.
+        ``orion positions``) until it can. Only the market's state and result are needed, not its
+        fee (``with_fees=False``): a Kalshi series that cannot be read, or states a fee orion does
+        not model, must not keep a position from ever settling.
         """
         out: list[Settlement] = []
         for ref in dict.fromkeys(markets):
             try:
-                market, _ = await self.source.book(ref, venue=self._venue)
+                market, _ = await self.source.book(ref, venue=self._venue, with_fees=False)
             except NotFound:
                 continue
             s = market_settlement(market, self._clock())

@@ -650,7 +650,10 @@ class SnapshotSource:
                 progress(ProgressEvent(v.value, "markets", n, n))
         return data
 
-    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
+    async def book(self, ref: str, *, venue: Venue | None = None,
+                   with_fees: bool = True) -> tuple[Market, OrderBook]:
+        """The recorded market and book. ``with_fees`` changes nothing: a recording is parsed whole,
+        series and events included, and a file cannot fail to answer for a moment as a venue can."""
         data = self.load()
         market = data.find_market(ref, venue)
         book = data.book_for(market)

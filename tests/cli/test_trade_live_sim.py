@@ -35,6 +35,7 @@ from json_documents import json_documents
 from sim.kalshi_sim import API_PREFIX, KalshiSim
 from sim.polymarket_sim import PolymarketSim, _tokens_of
 from sim.server import FaultRule
+from sqlalchemy import select
 
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.opportunity import Leg, Opportunity
@@ -42,6 +43,7 @@ from orion_cli.store import opportunities as op_store
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import open_database
 from orion_cli.store.ledger import Ledger
+from orion_cli.store.tables import executions
 
 TICKER = "KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP"
 KEY_ID = "5d1c3e0a-7b2f-4c8e-9a61-2f4b8d0e6c17"
@@ -418,6 +420,46 @@ def test_a_kalshi_fee_that_cannot_be_read_refuses_the_trade_before_either_leg_is
     execution = _execution(out)
     assert execution["status"] == "done", execution["message"]
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+
+
+def test_a_kalshi_hedge_retry_is_sent_though_the_series_cannot_be_read_after_the_first_leg_filled(
+        world: World) -> None:
+    """Found in review: the hedge retry's fresh book was read as a trade's pricing read is, series and
+    event included, so a Kalshi series failing to answer once the first leg had filled skipped the retry
+    ("book unavailable: … fee unknown") and sold the whole first leg back, although Kalshi's book was
+    readable and offered the retry's limit. The retry needs the book only (its limit was priced with
+    the plan's fee): it is sent, and only what it could not hedge is sold back."""
+    series = TICKER.split("-", 1)[0]
+    dispatch = world.ksim.server.dispatch
+    hit: list[str] = []
+
+    def thin_then_fail_series(request: Any) -> Any:
+        # Once the plan is made and the Polymarket leg filled, as the first Kalshi order arrives: YES
+        # asks thin to 4 at 0.40 (the FOK for 10 is killed) and the series stops answering.
+        if request.method == "POST" and request.path == f"{API_PREFIX}/portfolio/events/orders" and not hit:
+            hit.append(request.path)
+            world.ksim.set_book(TICKER, [["0.3800", "50.00"]], [["0.6000", "4.00"]])
+            world.ksim.server.add_fault(FaultRule("status", status=503, path_prefix=f"{API_PREFIX}/series/{series}"))
+        return dispatch(request)
+
+    world.ksim.server.dispatch = thin_then_fail_series  # type: ignore[method-assign]
+    code, out, err = world.run(*LIVE)
+    assert hit, err
+    execution = _execution(out)
+    db = open_database(world.db_url)
+    try:
+        with db.read() as conn:
+            stored = conn.execute(select(executions.c.result).where(executions.c.key == execution["key"])).scalar_one()
+    finally:
+        db.dispose()
+    retries = json.loads(stored)["retries"]
+    assert not [r for r in retries if "book unavailable" in r.get("skipped", "")], retries
+    assert execution["status"] == "unwound", (code, execution["message"], retries)
+    hedge = {(Venue.KALSHI, Side.YES): D(4), (Venue.POLYMARKET, Side.NO): D(4)}  # 6 sold back, not 10
+    assert world.venue_positions() == hedge and world.ledger_positions() == hedge
+    # Kalshi keeps the IOC retry (the killed FOK is not stored); Polymarket the first leg and the unwind.
+    assert [o["client_order_id"].rsplit("-", 1)[1] for o in world.kalshi_created()] == ["l2a1"]
+    assert len(world.poly_created()) == 2
 
 
 def test_the_live_gates_are_asked_while_the_reports_are_read_not_after(world: World) -> None:

@@ -71,7 +71,8 @@ class Source:
     async def fetch(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - unused by the paper venue
         raise NotImplementedError
 
-    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
+    async def book(self, ref: str, *, venue: Venue | None = None,
+                   with_fees: bool = True) -> tuple[Market, OrderBook]:
         listing = self.listings[ref]
         self.clock.now += timedelta(milliseconds=listing.delay_ms)
         return listing.market, listing.book

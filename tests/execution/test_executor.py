@@ -109,7 +109,8 @@ class FixedSource:
     async def fetch(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - unused by PaperVenue
         raise NotImplementedError
 
-    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
+    async def book(self, ref: str, *, venue: Venue | None = None,
+                   with_fees: bool = True) -> tuple[Market, OrderBook]:
         return self.market, self.book_
 
 

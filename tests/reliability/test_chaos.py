@@ -325,7 +325,8 @@ class Books:
         pb = poly_book(now, no_asks=p_asks)
         self.books[P_COND] = pb if p_no_bids else replace(pb, no=replace(pb.no, bids=()))
 
-    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
+    async def book(self, ref: str, *, venue: Venue | None = None,
+                   with_fees: bool = True) -> tuple[Market, OrderBook]:
         return self.markets[ref], replace(self.books[ref], fetched_at=datetime.now(UTC))
 
 

@@ -237,3 +237,36 @@ def test_book_refuses_a_market_whose_series_fee_type_is_not_modelled_naming_the_
     with pytest.raises(DataError) as info:
         asyncio.run(_one(ksim).book(ONE_TICKER))
     assert "fee unknown" in info.value.message and f"event {ONE_EVENT}" in info.value.message
+
+
+# -- a read that does not price (the executor's hedge retry, paper settlement): no fee, nothing to fail
+
+
+@pytest.mark.parametrize(("fault", "fee_type"), [
+    (FaultRule("status", status=503, path_prefix=f"/trade-api/v2/series/{ONE_SERIES}"), "quadratic"),
+    (FaultRule("status", status=404, path_prefix=f"/trade-api/v2/series/{ONE_SERIES}",
+               body={"error": {"code": "not_found"}}), "quadratic"),
+    (FaultRule("status", status=503, path_prefix=f"/trade-api/v2/events/{ONE_EVENT}"), "quadratic"),
+    (None, "flat"),  # a fee orion does not model: the parser refuses the series
+])
+def test_a_book_read_without_fees_is_not_refused_when_the_series_or_event_cannot_be_read(
+        ksim: KalshiSim, fault: FaultRule | None, fee_type: str) -> None:
+    """Found in review: the executor's hedge retry read its book through the strict read above, so a
+    series (or event) failing to answer made it skip the retry and sell the filled first leg back,
+    although the book itself was readable. Read with ``with_fees=False`` the market and its book come
+    back: the fee's sources are not asked for, and the market's fee is the labelled stand-in."""
+    ksim.series_fees[ONE_SERIES] = ("quadratic", 2)
+    priced, priced_book = asyncio.run(_one(ksim).book(ONE_TICKER))
+    ksim.series_fees[ONE_SERIES] = (fee_type, 2)
+    if fault is not None:
+        ksim.server.add_fault(fault)
+    ksim.server.clear_requests()  # the read above finished all its requests: none can arrive late
+    market, book = asyncio.run(_one(ksim).book(ONE_TICKER, with_fees=False))
+    asked = [r.path for r in ksim.server.requests]
+    assert not [p for p in asked if "/series" in p or "/events" in p], asked
+    assert (market.id, market.status) == (ONE_TICKER, priced.status)
+    assert (book.yes, book.no) == (priced_book.yes, priced_book.no) and book.yes.asks
+    assert market.fee_model.source.startswith("default") and "fee unknown" in market.fee_model.source
+    assert market.fee_model.multiplier == 1  # the stand-in, not the series' x2: never to be priced with
+    with pytest.raises(OrionError, match="fee unknown"):  # pricing still refuses it
+        asyncio.run(_one(ksim).book(ONE_TICKER))

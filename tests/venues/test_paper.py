@@ -49,7 +49,8 @@ class FixedSource:
     async def fetch(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - not used by the paper venue
         raise NotImplementedError
 
-    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
+    async def book(self, ref: str, *, venue: Venue | None = None,
+                   with_fees: bool = True) -> tuple[Market, OrderBook]:
         self.reads += 1
         return self.market, self.book_
 
@@ -366,3 +367,41 @@ def test_a_settlement_payout_is_read_only_where_the_market_states_it_exactly() -
     for shown, pays in (("1", D(1)), ("0", D(0)), ("0.5", D("0.5")), ("0.2325", None), ("", None)):
         s = market_settlement(replace(pm, extra={"display_yes_price": shown}), NOW)
         assert (s.yes_payout if s else None) == pays
+
+
+@pytest.mark.parametrize("series", ["unmodelled fee", "unreadable"])
+def test_a_paper_kalshi_position_settles_though_its_series_fee_cannot_be_read(db: Database, series: str) -> None:
+    """Found in review: settlement read the market through the source's pricing read, which refuses a
+    Kalshi market whose series cannot be read or states a fee orion does not model ("fee unknown"),
+    so such a position could never settle. Settling needs the market's result, not its fee: it now
+    reads the market without it, over loopback as a paper run on live data does."""
+    from sim.kalshi_sim import API_PREFIX, KalshiSim
+    from sim.server import FaultRule
+
+    from orion_cli.core.errors import OrionError
+    from orion_cli.venues.http import RetryPolicy
+    from orion_cli.venues.live import LiveSource
+
+    ticker = "KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP"  # a recorded market of the simulator
+    ksim = KalshiSim()
+    later = "2099-01-01T00:00:00Z"
+    km = next(m for m in ksim.markets if m["ticker"] == ticker)
+    km["close_time"] = km["expiration_time"] = km["latest_expiration_time"] = later  # still open
+    ksim.set_book(ticker, [["0.3800", "50.00"]], [["0.6000", "50.00"]])  # YES asks 0.40 × 50
+    with ksim:
+        src = LiveSource(load_settings(overrides={"kalshi.prod_base_url": ksim.server.base_url + API_PREFIX,
+                                                  "kalshi.read_tokens_per_second": 100000}, environ={}),
+                         retry=RetryPolicy(attempts=1, base_delay=0.0, max_delay=0.0))
+        pv = PaperVenue(Venue.KALSHI, db, src, settings(), clock=lambda: NOW)
+        asyncio.run(pv.market(ticker))  # prepare validates against it
+        assert place(pv, order("10", "0.40", market=ticker)).status is OrderStatus.FILLED
+        series_ticker = ticker.split("-", 1)[0]
+        if series == "unreadable":
+            ksim.server.add_fault(FaultRule("status", status=503, path_prefix=f"{API_PREFIX}/series/{series_ticker}"))
+        else:
+            ksim.series_fees[series_ticker] = ("flat", 1)
+        ksim.settle_market(ticker, "yes")
+        with pytest.raises(OrionError, match="fee unknown"):  # the pricing read still refuses it
+            asyncio.run(src.book(ticker))
+        (s,) = asyncio.run(pv.settlements([ticker]))
+    assert (s.market_id, s.yes_payout, s.result) == (ticker, D(1), "yes")

@@ -209,8 +209,9 @@ class ReplaySource:
         data.books = {k: dataclasses.replace(b, fetched_at=now) for k, b in data.books.items()}
         return data
 
-    async def book(self, ref: str, *, venue: Venue | None = None) -> tuple[Market, OrderBook]:
-        market, book = await self.inner.book(ref, venue=venue)
+    async def book(self, ref: str, *, venue: Venue | None = None,
+                   with_fees: bool = True) -> tuple[Market, OrderBook]:
+        market, book = await self.inner.book(ref, venue=venue, with_fees=with_fees)
         return market, dataclasses.replace(book, fetched_at=_now())
 
 
@@ -649,7 +650,10 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         breaker = Breaker(db, settings, mode=mode, ledger=ledger, alerts=alerts)
 
         async def read_book(venue: Venue, market_id: str) -> tuple[Market, OrderBook]:
-            return await source.book(market_id, venue=venue)
+            # The executor reads a book only to see whether a hedge retry can still fill at its limit,
+            # a limit priced with the plan's fees: a Kalshi series or event that fails to answer now
+            # must not make it give up and sell the filled first leg back (with_fees=False).
+            return await source.book(market_id, venue=venue, with_fees=False)
 
         executor = Executor(db, ledger, built, settings, mode=mode, alerts=alerts, breaker=breaker,
                             books=read_book)
