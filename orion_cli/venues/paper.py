@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -130,7 +130,9 @@ class PaperVenue:
         self.settings = settings
         self.ledger = Ledger(db, MODE, reset_hour_utc=settings.breaker.reset_hour_utc)
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._markets: dict[str, Market] = {}
+        # The markets last read with their fees, by id: `orion trade` registers its plan's here, as it
+        # does with the live clients; ``prepare`` validates against them and a fill falls back on their fee.
+        self.markets: dict[str, Market] = {}
 
     @property
     def venue(self) -> Venue:
@@ -160,12 +162,33 @@ class PaperVenue:
     async def market(self, ref: str) -> tuple[Market, OrderBook]:
         """Read a market and its current book from the source (and remember the market for ``prepare``)."""
         market, book = await self.source.book(ref, venue=self._venue)
-        self._markets[market.id] = market
+        self.markets[market.id] = market
         return market, book
+
+    async def _market_for_order(self, ref: str) -> tuple[Market, OrderBook]:
+        """The market and its book for filling an order now, as the real venue would fill it.
+
+        The venue charges its fee whether or not orion can read it at that moment. So when the read
+        with fees fails (a Kalshi series or event not answering) and this market was read with its
+        fee before (the plan's, registered by `orion trade`), the fresh market and book are read
+        without fees and filled at the fee read before. Otherwise a hedge retry that live trading
+        sends (the executor checks its book without fees) was refused here, and paper unwound a
+        pair that live trading would hedge.
+        """
+        try:
+            return await self.market(ref)
+        except NotFound:
+            raise
+        except OrionError:
+            known = self.markets.get(ref)
+            if known is None:
+                raise
+            fresh, book = await self.source.book(ref, venue=self._venue, with_fees=False)
+            return replace(fresh, fee_model=known.fee_model), book
 
     def prepare(self, request: OrderRequest) -> PreparedOrder:
         """Validate without I/O (against the market if it was read before) and build the JSON payload."""
-        self._validate(request, self._markets.get(request.market_id))
+        self._validate(request, self.markets.get(request.market_id))
         return PreparedOrder(request=request, payload=request_payload(request))
 
     def _validate(self, r: OrderRequest, market: Market | None) -> None:
@@ -220,7 +243,7 @@ class PaperVenue:
         if self.settings.paper.latency_ms:
             await asyncio.sleep(self.settings.paper.latency_ms / 1000)
         try:
-            market, book = await self.market(r.market_id)
+            market, book = await self._market_for_order(r.market_id)
             self._validate(r, market)
             if market.status is not MarketStatus.OPEN:
                 raise OrderRejected(self._venue, "MARKET_CLOSED", f"market {market.id} is {market.status.value}")

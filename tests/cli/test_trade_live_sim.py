@@ -462,6 +462,47 @@ def test_a_kalshi_hedge_retry_is_sent_though_the_series_cannot_be_read_after_the
     assert len(world.poly_created()) == 2
 
 
+def test_a_paper_kalshi_hedge_retry_fills_though_the_series_cannot_be_read_as_live_would(world: World) -> None:
+    """Found in review: the executor checks a hedge retry's book without the fee, but the paper venue
+    then filled it through the read with fees: where live hedges (above), paper refused the second leg
+    and every retry (BOOK_UNAVAILABLE: fee unknown) and unwound the first leg. It now fills them at the
+    fee the plan read. (Paper fills do not take liquidity away, so each retry finds the 5 again.)"""
+    series = TICKER.split("-", 1)[0]
+    world.ksim.series_fees[series] = ("quadratic", 2)  # unlike the default stand-in's x1
+    dispatch = world.psim.server.dispatch
+    books: list[str] = []
+
+    def thin_then_fail_series(request: Any) -> Any:
+        # The plan's fresh read is Polymarket's first book read; the paper Polymarket leg's fill is the
+        # second: from then on Kalshi's YES asks are 5 at 0.40 and its series does not answer.
+        if request.path.startswith("/clob/book"):
+            books.append(request.path)
+            if len(books) == 2:
+                world.ksim.set_book(TICKER, [["0.3800", "50.00"]], [["0.6000", "5.00"]])
+                world.ksim.server.add_fault(FaultRule("status", status=503,
+                                                      path_prefix=f"{API_PREFIX}/series/{series}"))
+        return dispatch(request)
+
+    world.psim.server.dispatch = thin_then_fail_series  # type: ignore[method-assign]
+    code, out, err = world.run("trade", OP_ID, "--confirm", "--json", extra_env={"ORION__TRADING__MODE": "paper"})
+    assert len(books) >= 2, err
+    execution = _execution(out)
+    db = open_database(world.db_url)
+    try:
+        ledger = Ledger(db, "paper")
+        held = {(p.venue, p.side): p.size for p in ledger.positions() if p.size}
+        kalshi = [o for o in ledger.orders() if o.venue is Venue.KALSHI]
+    finally:
+        db.dispose()
+    assert (code, execution["status"]) == (0, "done"), execution["message"]
+    assert held == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    # The FOK for 10 killed; IOC retries for 10 (5 taken) and 5, none refused for the fee, each charged
+    # the series' x2 that the plan read (2 x 0.07 x 5 x 0.40 x 0.60 = 0.168), not the stand-in's x1.
+    assert sorted((o.status.value, o.filled_size, o.fees) for o in kalshi) == [
+        ("cancelled", D(0), D(0)), ("filled", D(5), D("0.168")), ("partial", D(5), D("0.168"))], kalshi
+    assert not world.kalshi_created() and not world.poly_created()  # paper: nothing reached a venue
+
+
 def test_the_live_gates_are_asked_while_the_reports_are_read_not_after(world: World) -> None:
     """Between the fresh books and the first order every read ages the quotes: the exchange-status
     and geoblock checks run alongside the reports' settlement and transfer reads, not after them."""

@@ -300,7 +300,8 @@ async def fresh_books(source: MarketSource, op: Opportunity) -> dict[tuple[Venue
 
 
 def _register_markets(venues: Mapping[Venue, TradingVenue], plan: TradePlan) -> None:
-    """Live clients validate orders against the market they trade (ticks, tokens)."""
+    """Venues validate orders against the market they trade (ticks, tokens); the paper venue also fills
+    at its fee when the market's fee cannot be read again at that moment."""
     for leg in plan.legs:
         tv = venues.get(leg.venue)
         markets = getattr(tv, "markets", None)

@@ -3,7 +3,7 @@
 Why: each scan first forgets the opportunities scanned over a week ago, inside the write transaction
 that every trade's checks and intents also wait for. Without an index on ``observed_at`` that delete
 read the whole table: with a week of `scan --watch` behind it (a row per opportunity per minute) it
-held the write lock for about 100 ms per 200,000 rows, on every round. ``ix_opportunities_expires``
+held the write lock for 35-110 ms per 200,000 rows, on every round. ``ix_opportunities_expires``
 served no query (an opportunity is loaded by id and its expiry read from its record) and only cost
 every scan's upserts a write.
 
