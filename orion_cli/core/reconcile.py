@@ -23,7 +23,8 @@ Why it runs the way it does (DESIGN §2, §5 point 6, §7):
   of an execution that has ended (resolved in step (1) or adopted) is recorded in that execution's
   result too, and legs it leaves unequal are an ``execution`` drift. A fill resolved in step (1)
   is judged only when none of the execution's orders is undecided in the ledger (the other leg's
-  fills may come later in the run); left "not judged", no later run judges it (a known gap).
+  fills may come later in the run); left "not judged", it is judged once every venue is compared,
+  by the first run in which none of them is undecided any more (fill or no fill), and reported once.
 * **One venue down is not every venue down.** A venue that cannot be reached is ``unavailable``
   (audited ``reconcile.unavailable``) and the others are still reconciled.
 * **Kalshi nets.** Holding YES and NO of one Kalshi market nets out at the venue, while the ledger
@@ -403,6 +404,7 @@ async def reconcile_async(
                                                           "resolved": [r.to_record() for r in result.resolved]},
                           venue=venue)
         results.append(result)
+    _judge_deferred_late_fills(ctx, results)
     _stuck_executions(ctx, results)
     return results
 
@@ -440,7 +442,6 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
                 legs[leg.execution_id].append(leg)
             recorded = {r.key: r.result for r in conn.execute(select(executions.c.key, executions.c.result)
                                                               .where(executions.c.key.in_(list(legs))))}
-    by_venue = {r.venue: r for r in results}
     stuck: list[Drift] = []  # not the execution drifts of late fills: each venue's own summary has those
     for row in rows:
         imbalance = _Imbalance.of(legs[row["key"]], recorded.get(row["key"]))
@@ -454,10 +455,7 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
             detail=(f"execution {row['key']} was interrupted at {row['status']} (last change {row['updated_at']}): "
                     f"{imbalance.held_text}; resume it with `{resume}`"),
             ref=row["key"], fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
-        target = by_venue.get(drift.venue) or results[0]
-        target.drifts.append(drift)
-        target.counts["drifts"] = len(target.drifts)
-        target.status = "drift"  # also over "unavailable" (its reason stays): a leg may be unhedged
+        _attach(results, drift)
         stuck.append(drift)
     if not stuck:
         return
@@ -970,24 +968,19 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
     shares"); left so, a naked leg read as none, and once the fill is adopted nothing reports it
     (reconcile looks for unequal legs in executions that have not ended). The status stays (an
     ended execution is never resumed): the result gains ``late_fills`` and its message says what is
-    now held, audited as ``execution.late_fill``. The legs are judged only once none of its orders
-    is undecided in the ledger: another order's fills may be read later (in this run, on its venue),
-    and judged before that a pair would read as unequal.
+    now held, audited as ``execution.late_fill``. With ``defer`` (step (1)) the legs are judged only
+    once none of its orders is undecided in the ledger: another order's fills may be read later (in
+    this run, on its venue), and judged before that a pair would read as unequal. Such entries keep
+    ``unhedged_shares`` null ("not judged"); :func:`_judge_deferred_late_fills` judges them at the
+    end of the run that decides the last of its orders, whether or not that brings a fill.
     """
-    legs = conn.execute(select(orders.c.client_order_id, orders.c.venue, orders.c.market_id, orders.c.side,
-                               orders.c.action, orders.c.size, orders.c.filled_size, orders.c.avg_fill_price,
-                               orders.c.status)
-                        .where(orders.c.execution_id == ended.key)
-                        .order_by(orders.c.created_at, orders.c.client_order_id)).all()
+    legs = _execution_legs(conn, ended.key)
     imbalance = _Imbalance.of(legs, ended.result)
     # Step (1) only: there the other leg's fills may be read later in this run. A fill adopted in step
-    # (2) is judged at once, as before: a deferred judgement is not made again by a later run.
+    # (2) is judged at once, as before.
     undecided = sum(1 for o in legs if o.status in _UNDECIDED) if defer else 0
     unhedged = ZERO if imbalance is None else imbalance.unhedged
-    held = "" if imbalance is None else imbalance.held_text
-    if imbalance is not None and imbalance.balanced and imbalance.held != imbalance.other:
-        held += (f" (the {plain(abs(imbalance.held - imbalance.other))} beyond its orders' sizes is an overfill: "
-                 "held, not hedged)")
+    held = _held_text(imbalance)
     judged = f"{plain(unhedged)} unhedged" if not undecided else \
         f"not judged while {undecided} of its orders is not final in the ledger"
     entries = [{"client_order_id": row.client_order_id, "fill_id": f.fill_id, "action": f.action.value,
@@ -1011,12 +1004,129 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
                   venue=venue, market=row.market_id)
     if imbalance is None or unhedged == 0 or undecided:
         return []
-    return [Drift(imbalance.venue, "execution", imbalance.market, imbalance.side, plain(imbalance.held),
-                  plain(imbalance.other), imbalance.value,
-                  f"execution {ended.key} has ended {ended.status}, but reconcile recorded {what} after that: "
-                  f"{held}", ref=ended.key,
-                  fix="not fixed by reconcile: an ended execution is not resumed; hedge or close the "
-                      f"{plain(unhedged)} unhedged by hand")]
+    return [_late_drift(ended, imbalance, what)]
+
+
+def _execution_legs(conn: Connection, key: str) -> Sequence[Any]:
+    """Execution ``key``'s orders, oldest first, as :meth:`_Imbalance.of` reads them (and their status)."""
+    return conn.execute(select(orders.c.client_order_id, orders.c.venue, orders.c.market_id, orders.c.side,
+                               orders.c.action, orders.c.size, orders.c.filled_size, orders.c.avg_fill_price,
+                               orders.c.status)
+                        .where(orders.c.execution_id == key)
+                        .order_by(orders.c.created_at, orders.c.client_order_id)).all()
+
+
+def _held_text(imbalance: _Imbalance | None) -> str:
+    """What an execution's legs hold, for its message and drift; an overfill beside an otherwise equal
+    pair is named as held, not hedged."""
+    if imbalance is None:
+        return ""
+    held = imbalance.held_text
+    if imbalance.balanced and imbalance.held != imbalance.other:
+        held += (f" (the {plain(abs(imbalance.held - imbalance.other))} beyond its orders' sizes is an overfill: "
+                 "held, not hedged)")
+    return held
+
+
+def _late_drift(ended: Row[Any], imbalance: _Imbalance, what: str, *, judged: str = "") -> Drift:
+    """The ``execution`` drift of an ended execution whose late fills (``what``) left its legs unequal."""
+    return Drift(imbalance.venue, "execution", imbalance.market, imbalance.side, plain(imbalance.held),
+                 plain(imbalance.other), imbalance.value,
+                 f"execution {ended.key} has ended {ended.status}, but reconcile recorded {what} after that: "
+                 f"{_held_text(imbalance)}{judged}", ref=ended.key,
+                 fix="not fixed by reconcile: an ended execution is not resumed; hedge or close the "
+                     f"{plain(imbalance.unhedged)} unhedged by hand")
+
+
+def _judge_deferred_late_fills(ctx: _Context, results: list[VenueReconcile]) -> None:
+    """Judge the late fills step (1) left "not judged" in ended executions none of whose orders is in
+    flight any more; what they leave unhedged is an ``execution`` drift (alert, ``--halt-on-drift``).
+
+    Why: step (1) defers the judgement while another of the execution's orders is undecided. When
+    that order then ends without a new fill (cancelled with nothing filled, never reached the venue),
+    or is decided in a later run, no fill reaches :func:`_late_fill` again, and a naked leg was
+    reported by no run. So, after every venue (a fill found on any of them counts), each ended
+    execution whose last ``late_fills`` entry is still unjudged (``unhedged_shares`` null) is judged
+    from the ledger; one with an order still undecided stays unjudged and is found again by a later
+    run. Judging fills in those entries (and ``judged_at``) in the same transaction as its audit
+    event (``execution.late_fill_judged``) and any halt: the next run no longer finds them, so the
+    drift is reported once, as a late fill judged at once is (its fill is recorded, and judged, once).
+    A later entry already judged has judged the legs as a whole since: nothing is left to judge.
+    """
+    if not results:
+        return
+    where_ended = executions.c.mode == ctx.mode, executions.c.status.in_(sorted(_ENDED))
+    with ctx.db.read() as conn:  # most runs find none: no write transaction (a lock trades wait on) for them
+        # The text filter only narrows the read (canonical JSON has no spaces); each record is checked.
+        keys = list(conn.execute(select(executions.c.key).where(
+            *where_ended, executions.c.result.like('%"unhedged_shares":null%'))).scalars())
+    if not keys:
+        return
+    found: list[Drift] = []
+    halted_alert = None
+    with ctx.db.write() as conn:
+        candidates = conn.execute(select(executions).where(*where_ended, executions.c.key.in_(keys))
+                                  .order_by(executions.c.created_at, executions.c.key)).all()
+        for ended in candidates:
+            drift = _judge_deferred(ctx, conn, ended)
+            if drift is not None:
+                found.append(drift)
+        if found and ctx.halt_on_drift:
+            halted_alert = _halt_for_drift(ctx, conn, f"reconcile found {len(found)} ended execution(s) left "
+                                                      "unhedged by late fills (--halt-on-drift)", {})
+    if not found:
+        return
+    for d in found:
+        _attach(results, d)
+    ctx.alerts.emit("reconcile.drift", f"{ctx.mode}: {len(found)} ended execution(s) left unhedged by late fills",
+                    {"mode": ctx.mode, "drifts": [d.to_record() for d in found]})
+    if halted_alert is not None:
+        ctx.alerts.emit(*halted_alert)
+
+
+def _judge_deferred(ctx: _Context, conn: Connection, ended: Row[Any]) -> Drift | None:
+    """Judge ended execution ``ended``'s unjudged late fills when none of its orders is undecided; its
+    drift when that leaves its legs unequal (see :func:`_judge_deferred_late_fills`)."""
+    try:
+        record = load_result(ended.result)
+    except ValueError:
+        return None
+    late = record.get("late_fills")
+    if not isinstance(late, list) or not late or not isinstance(late[-1], dict) \
+            or late[-1].get("unhedged_shares") is not None:
+        return None
+    legs = _execution_legs(conn, ended.key)
+    if any(o.status in _UNDECIDED for o in legs):
+        return None  # still in flight: judged by the run that decides it
+    imbalance = _Imbalance.of(legs, ended.result)
+    if imbalance is None:  # no orders at all: nothing to judge
+        return None
+    unhedged = imbalance.unhedged
+    waiting = [e for e in late if isinstance(e, dict) and "unhedged_shares" in e and e["unhedged_shares"] is None]
+    for entry in waiting:
+        entry.update(unhedged_shares=plain(unhedged), judged_at=iso_utc(ctx.now))
+    record["message"] = (f"{record.get('message') or ended.status}; once none of its orders was in flight, "
+                         f"reconcile judged its legs: {_held_text(imbalance)}, {plain(unhedged)} unhedged")
+    save_result(conn, ended.key, record, now=ctx.now)
+    what = ", ".join(f"{e.get('fill_id')} ({e.get('action')} {e.get('size')}) of {e.get('client_order_id')}"
+                     for e in waiting)
+    drift = None if unhedged == 0 else _late_drift(
+        ended, imbalance, f"fill{'s' if len(waiting) > 1 else ''} {what}",
+        judged="; judged once none of its orders was in flight any more")
+    ctx.audit(conn, "execution.late_fill_judged",
+              {"key": ended.key, "status": ended.status, "fill_ids": [e.get("fill_id") for e in waiting],
+               "unhedged_shares": plain(unhedged), "drift": None if drift is None else drift.to_record()},
+              venue=imbalance.venue, market=imbalance.market)
+    return drift
+
+
+def _attach(results: list[VenueReconcile], drift: Drift) -> None:
+    """Add a drift found once every venue is compared to its venue's result (else the first), which it
+    makes ``drift`` also over ``unavailable`` (its reason stays): a leg may be unhedged."""
+    target = next((r for r in results if r.venue == drift.venue), results[0])
+    target.drifts.append(drift)
+    target.counts["drifts"] = len(target.drifts)
+    target.status = "drift"
 
 
 _UNDECIDED = frozenset(s.value for s in OPEN_STATUSES)

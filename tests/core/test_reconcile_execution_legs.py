@@ -22,12 +22,15 @@ from core.test_reconcile import (  # type: ignore[import-not-found]
     _result_of,
     _run,
     _state,
+    _verify,
 )
 
+from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.config import Settings, load_settings
 from orion_cli.core.errors import DataError
 from orion_cli.core.models import Side, Venue
 from orion_cli.execution.executor import client_order_id
+from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger
 from orion_cli.venues.trading import (
@@ -217,3 +220,46 @@ def test_an_interrupted_unwind_that_left_the_overfill_unsold_is_reported(db: Dat
     results = _run(db, settings, {Venue.POLYMARKET: poly, Venue.KALSHI: kalshi})
     drifts = [(d.kind, d.ledger_qty, d.venue_qty) for r in results for d in r.drifts]
     assert ("execution", D("6.3"), D(6)) in drifts, drifts
+
+
+# -- a late fill left "not judged" is judged once nothing of its execution is in flight -------------
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["same run", "later run"])
+def test_a_late_fill_left_not_judged_is_judged_once_none_of_its_executions_orders_is_in_flight(
+        db: Database, settings: Settings, later: bool) -> None:
+    """Both legs of K9 left in flight (the venue called them filled before listing their fills). Kalshi's
+    pass finds the first leg's 10 while the second is still in flight: recorded, "not judged". The
+    second is then found cancelled with nothing filled (in that run, or in a later one, its venue down
+    before): no new fill, so nothing judged the pair again. Found in review: 10 naked, reported by no
+    run, ever (--halt-on-drift never halted)."""
+    ledger = Ledger(db, "live")
+    _in_flight(ledger, "K9-l1", "o-1")
+    _in_flight(ledger, "K9-l2", "pm-2", venue=Venue.POLYMARKET, market=PM, side=Side.NO, price="0.55")
+    _execution(db, "K9", "done", ["K9-l1", "K9-l2"], PENDING)
+    k1 = _fill("k1", "o-1", "10", "0.40")
+    kalshi = FakeVenue(fills_=[k1], orders={"K9-l1": _state("K9-l1", "o-1", OrderStatus.FILLED, "10", "10", (k1,))},
+                       positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))])
+    poly = FakeVenue(venue_=Venue.POLYMARKET, orders={"K9-l2": _pm_state("K9-l2", OrderStatus.CANCELLED, "0", ())})
+    alerts = NullAlertSink()
+    venues = {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly}
+    when = NOW
+    if later:
+        poly.down = True
+        before = _run(db, settings, venues, halt_on_drift=True, alerts=alerts)
+        assert [d.kind for r in before for d in r.drifts] == [] and not KillSwitch(db).status().halted
+        assert [(x["fill_id"], x["unhedged_shares"]) for x in _result_of(db, "K9")["late_fills"]] == [("k1", None)]
+        poly.down, when = False, NOW + timedelta(minutes=5)
+    results = _run(db, settings, venues, halt_on_drift=True, alerts=alerts, now=when)
+    drifts = [(d.kind, d.ref, d.venue, d.ledger_qty, d.venue_qty, d.value) for r in results for d in r.drifts]
+    assert drifts == [("execution", "K9", Venue.KALSHI, D(10), D(0), D(4))], drifts
+    assert results[0].status == "drift" and results[0].counts["drifts"] == 1
+    assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift", "halt"], alerts.emitted
+    assert KillSwitch(db).status().halted
+    record = _result_of(db, "K9")
+    assert [(x["fill_id"], x["unhedged_shares"]) for x in record["late_fills"]] == [("k1", "10")], record
+    assert "10 unhedged" in record["message"], record["message"]
+    # Judged once: the next run has nothing new to say about K9.
+    again = _run(db, settings, venues, alerts=alerts, now=when + timedelta(minutes=5))
+    assert [d for r in again for d in r.drifts] == [] and len(alerts.emitted) == 2
+    _verify(db)
