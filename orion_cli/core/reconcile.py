@@ -396,13 +396,7 @@ async def reconcile_async(
         try:
             await _reconcile_venue(ctx, venue, tv, result)
         except _Unreachable as exc:
-            result.status = "unavailable"
-            result.reason = exc.reason
-            result.rejected = exc.rejected
-            with db.write() as conn:
-                ctx.audit(conn, "reconcile.unavailable", {"venue": venue.value, "mode": mode, "reason": exc.reason,
-                                                          "resolved": [r.to_record() for r in result.resolved]},
-                          venue=venue)
+            _unreachable(ctx, venue, result, exc)
         results.append(result)
     _judge_deferred_late_fills(ctx, results)
     _stuck_executions(ctx, results)
@@ -652,27 +646,67 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
             "fix": ctx.fix,
         }
         ctx.audit(conn, f"reconcile.{result.status}", payload, venue=venue)
-        if result.drifts and ctx.halt_on_drift:
-            halted_alert = _halt_for_drift(
-                ctx, conn, f"reconcile found {len(result.drifts)} drift(s) on {venue.value} (--halt-on-drift)",
-                {"venue": venue.value})
+        halted_alert = _halt_for_venue_drift(ctx, conn, venue, result)
+    _alert_venue_drift(ctx, venue, result, halted_alert)
+    if tv.mode == "live":
+        # Alerted on the run that sees the balance fall below the threshold, not on every cron run after.
+        from orion_cli.core.alerts import LowBalanceWatch
+
+        LowBalanceWatch(ctx.settings, ctx.alerts, ctx.db, ctx.mode).check([balance])
+
+
+def _halt_for_venue_drift(ctx: _Context, conn: Connection, venue: Venue,
+                          result: VenueReconcile) -> tuple[str, str, dict[str, Any]] | None:
+    """With ``--halt-on-drift`` and drift on ``venue``, halt in the caller's transaction (see
+    :func:`_halt_for_drift`); the halt alert to send after the drift alert, if any."""
+    if not result.drifts or not ctx.halt_on_drift:
+        return None
+    return _halt_for_drift(ctx, conn, f"reconcile found {len(result.drifts)} drift(s) on {venue.value} "
+                                      "(--halt-on-drift)", {"venue": venue.value})
+
+
+def _alert_venue_drift(ctx: _Context, venue: Venue, result: VenueReconcile,
+                       halted_alert: tuple[str, str, dict[str, Any]] | None, *, note: str = "") -> None:
+    """Alert ``venue``'s drift (once its transaction is over), then the halt it caused."""
     if result.drifts:
         unfixed = len(result.drifts) - result.fixed
         ctx.alerts.emit(
             "reconcile.drift",
             f"{venue.value} ({ctx.mode}): {len(result.drifts)} drift(s) between the ledger and the venue"
             + (f", {result.fixed} adopted with --fix" if result.fixed else "")
-            + (f", {unfixed} left" if unfixed and ctx.fix else ""),
+            + (f", {unfixed} left" if unfixed and ctx.fix else "")
+            + note,
             {"venue": venue.value, "mode": ctx.mode, "counts": dict(result.counts),
              "drifts": [d.to_record() for d in result.drifts[:20]]},
         )
     if halted_alert is not None:
         ctx.alerts.emit(*halted_alert)
-    if tv.mode == "live":
-        # Alerted on the run that sees the balance fall below the threshold, not on every cron run after.
-        from orion_cli.core.alerts import LowBalanceWatch
 
-        LowBalanceWatch(ctx.settings, ctx.alerts, ctx.db, ctx.mode).check([balance])
+
+def _unreachable(ctx: _Context, venue: Venue, result: VenueReconcile, exc: _Unreachable) -> None:
+    """Record that ``venue`` could not be reached in this run (audited ``reconcile.unavailable``),
+    keeping what its pass found before that.
+
+    Why the drift too: step (1) may already have found some (a late fill leaving an ended execution's
+    legs unequal, an order it could not settle) and recorded the fills behind it, so no later run
+    finds it again: this is its only report. It is reported as the venue's summary would have: the
+    status ``drift`` (the reason stays, as for an interrupted execution on an unreachable venue), its
+    count, the alert and the ``--halt-on-drift`` halt. Without it the run still exited 7 (the drift
+    was listed) and the command printed HALTED, with no alert and the kill switch off.
+    """
+    result.status = "drift" if result.drifts else "unavailable"
+    result.reason = exc.reason
+    result.rejected = exc.rejected
+    if result.drifts:
+        result.counts["drifts"] = len(result.drifts)
+    with ctx.db.write() as conn:
+        ctx.audit(conn, "reconcile.unavailable", {
+            "venue": venue.value, "mode": ctx.mode, "status": result.status, "reason": exc.reason,
+            "resolved": [r.to_record() for r in result.resolved],
+            "drifts": [d.to_record() for d in result.drifts[:MAX_AUDITED_DRIFTS]],
+            "drifts_not_listed": max(0, len(result.drifts) - MAX_AUDITED_DRIFTS)}, venue=venue)
+        halted_alert = _halt_for_venue_drift(ctx, conn, venue, result)
+    _alert_venue_drift(ctx, venue, result, halted_alert, note=f"; then the venue failed: {exc.reason}")
 
 
 # -- (1) unknown outcomes ---------------------------------------------------------------------

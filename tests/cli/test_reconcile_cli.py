@@ -32,7 +32,7 @@ from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import open_database
 from orion_cli.venues import paper as paper_mod
-from orion_cli.venues.trading import Fill, Position
+from orion_cli.venues.trading import Fill, OrderState, OrderStatus, Position
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,8 +62,9 @@ def db_file(tmp_path: Path) -> str:
 
 @pytest.fixture
 def drifting(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Make the paper venues report an extra position (drift) or fail (outage), per venue."""
-    script: dict[str, Any] = {"extra": {}, "down": set(), "rejecting": set()}
+    """Make the paper venues report an extra position (drift) or fail (outage), per venue; ``found``
+    scripts what an order lookup answers, by client order id."""
+    script: dict[str, Any] = {"extra": {}, "down": set(), "rejecting": set(), "found": {}}
 
     def fail(venue: Venue) -> None:
         if venue in script["rejecting"]:
@@ -79,6 +80,10 @@ def drifting(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         async def fills(self, **kw: Any) -> list[Fill]:
             fail(self.venue)
             return await super().fills(**kw)
+
+        async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+            found: OrderState | None = script["found"].get(client_order_id)
+            return found or await super().find_order(client_order_id, venue_order_id)
 
     monkeypatch.setattr(paper_mod, "PaperVenue", Scripted)
     return script
@@ -445,6 +450,53 @@ def test_drift_on_a_venue_that_was_then_unreachable_still_exits_7() -> None:
     assert code == 7 and drifted == [down] and unavailable == [down]
     assert outcome([clean, VenueReconcile(Venue.POLYMARKET, "live", status="unavailable")])[2] == 5
     assert outcome([clean])[2] == 0
+
+
+def test_drift_found_before_a_venue_fails_is_alerted_and_halted_and_the_banner_says_so(
+        db_file: str, drifting: dict[str, Any]) -> None:
+    """Step (1) finds the in-flight second leg of ended execution K11 filled 6 of 10 (4 naked), then the
+    venue's fills listing fails. Found in review: the run exited 7 and printed "HALTED" while the kill
+    switch stayed off (the halt, like the alert, was only in the venue's summary, never reached), and
+    the JSON said "unavailable" with no drift count."""
+    from core.test_reconcile import MKT, _execution, _fill, _filled_order, _in_flight, _state  # type: ignore[import-not-found]
+
+    from orion_cli.store.ledger import Ledger
+
+    db = open_database(db_file)
+    ledger = Ledger(db, "paper")
+    ledger.ensure_balance(Venue.KALSHI, D("1000"))
+    _filled_order(ledger, "K11-l1", "o-1", [_fill("k1", "o-1", "10", "0.40")])
+    _in_flight(ledger, "K11-l2", "o-2", side=Side.NO, price="0.55")
+    _execution(db, "K11", "done", ["K11-l1", "K11-l2"], {"message": "both legs filled"}, mode="paper")
+    six = _fill("k2", "o-2", "6", "0.55", side=Side.NO)
+    drifting["found"]["K11-l2"] = _state("K11-l2", "o-2", OrderStatus.CANCELLED, "10", "6", (six,), side=Side.NO,
+                                         market=MKT, price="0.55")
+    drifting["down"].add(Venue.KALSHI)
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--venue", "kalshi", "--halt-on-drift", "--json")
+    assert res.exit_code == 7, res.output  # drift wins over 5, as documented
+    (rec,) = json.loads(res.stdout)
+    assert [(d["kind"], d["ref"], d["ledger_qty"], d["venue_qty"]) for d in rec["drifts"]] == [
+        ("execution", "K11", "10", "6")], rec
+    assert (rec["status"], rec["counts"]["drifts"]) == ("drift", 1) and "503" in rec["reason"], rec
+    assert "HALTED" in res.stderr and KillSwitch(db).status().halted
+    assert "kalshi unavailable: " in res.stderr  # the failure is still named
+    db.dispose()
+
+
+def test_halted_is_printed_only_when_the_kill_switch_is_on(db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The banner said HALTED whenever --halt-on-drift met drift, whether or not the run had halted."""
+    from orion_cli.core import reconcile as core
+    from orion_cli.core.reconcile import Drift, VenueReconcile
+
+    drift = Drift(Venue.KALSHI, "position", "KXNBA-26-NYK", Side.YES, D(0), D(3), D("0.9"), "not halted for")
+
+    async def not_halting(*args: Any, **kw: Any) -> list[VenueReconcile]:
+        return [VenueReconcile(Venue.KALSHI, "paper", status="drift", drifts=[drift])]
+
+    monkeypatch.setattr(core, "reconcile_async", not_halting)
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--venue", "kalshi", "--halt-on-drift", "--json")
+    assert res.exit_code == 7, res.output
+    assert "HALTED" not in res.stderr and "the kill switch is not engaged" in res.stderr, res.stderr
 
 
 # -- cron conditions: env -i, no TTY, and two overlapping runs ------------------------------------

@@ -592,15 +592,15 @@ def test_a_late_fill_of_an_ended_execution_is_recorded_once_and_in_the_execution
 
 
 def _execution(db: Database, key: str, status: str, coids: Sequence[str], result: dict[str, Any] | None = None,
-               *, at: datetime = EARLIER) -> None:
-    """Live execution ``key`` at ``status`` whose orders (legs) are ``coids``."""
+               *, at: datetime = EARLIER, mode: str = "live") -> None:
+    """Execution ``key`` (live unless ``mode``) at ``status`` whose orders (legs) are ``coids``."""
     from sqlalchemy import insert, update
 
     from orion_cli.store.tables import executions, orders
 
     with db.write() as conn:
         conn.execute(update(orders).where(orders.c.client_order_id.in_(list(coids))).values(execution_id=key))
-        conn.execute(insert(executions), {"key": key, "opportunity_id": "op1", "mode": "live", "status": status,
+        conn.execute(insert(executions), {"key": key, "opportunity_id": "op1", "mode": mode, "status": status,
                                           "size": D(10), "plan": "{}", "result": json.dumps(result or {}),
                                           "created_at": iso_utc(at), "updated_at": iso_utc(at)})
 

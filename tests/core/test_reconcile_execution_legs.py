@@ -27,10 +27,11 @@ from core.test_reconcile import (  # type: ignore[import-not-found]
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.config import Settings, load_settings
-from orion_cli.core.errors import DataError
+from orion_cli.core.errors import DataError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.execution.executor import client_order_id
 from orion_cli.risk.halt import KillSwitch
+from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger
 from orion_cli.venues.trading import (
@@ -262,4 +263,39 @@ def test_a_late_fill_left_not_judged_is_judged_once_none_of_its_executions_order
     # Judged once: the next run has nothing new to say about K9.
     again = _run(db, settings, venues, alerts=alerts, now=when + timedelta(minutes=5))
     assert [d for r in again for d in r.drifts] == [] and len(alerts.emitted) == 2
+    _verify(db)
+
+
+# -- drift found in step (1) survives its venue failing later in the run --------------------------------
+
+
+class _ListingDown(FakeVenue):
+    """Orders are found, but the fills listing of step (2) fails as an outage would."""
+
+    async def fills(self, *, since: Any = None, venue_order_id: str = "") -> list[Any]:
+        raise VenueUnavailable(self.venue_.value, "GET /trades: HTTP 503 after 3 attempts")
+
+
+def test_an_execution_drift_found_before_its_venue_fails_is_reported_alerted_and_halts(
+        db: Database, settings: Settings) -> None:
+    """Step (1) finds K10's in-flight second leg filled 6 of 10 (an execution drift: 4 naked), then
+    the venue's fills listing fails. Found in review: the venue was reported only "unavailable" (drift
+    count unset), with no alert and no --halt-on-drift halt, though the CLI then printed HALTED; the
+    fill being recorded, no later run reported it."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "K10-l1", "o-1", [_fill("k1", "o-1", "10", "0.40")])
+    _in_flight(ledger, "K10-l2", "pm-2", venue=Venue.POLYMARKET, market=PM, side=Side.NO, price="0.55")
+    _execution(db, "K10", "done", ["K10-l1", "K10-l2"], PENDING)
+    six = _fill("p1", "pm-2", "6", "0.55", venue=Venue.POLYMARKET, market=PM, side=Side.NO)
+    poly = _ListingDown(venue_=Venue.POLYMARKET,
+                        orders={"K10-l2": _pm_state("K10-l2", OrderStatus.CANCELLED, "6", (six,))})
+    alerts = NullAlertSink()
+    (res,) = _run(db, settings, {Venue.POLYMARKET: poly}, halt_on_drift=True, alerts=alerts)
+    assert [(d.kind, d.ref, d.ledger_qty, d.venue_qty) for d in res.drifts] == [("execution", "K10", D(10), D(6))]
+    assert res.status == "drift" and "503" in res.reason and res.counts["drifts"] == 1, res
+    assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift", "halt"], alerts.emitted
+    st = KillSwitch(db).status()
+    assert st.halted and st.kind == "reconcile", st
+    (event,) = [e for e in AuditLog(db).tail(500) if e.type == "reconcile.unavailable"]
+    assert [d["ref"] for d in event.payload["drifts"]] == ["K10"], event.payload
     _verify(db)

@@ -223,7 +223,13 @@ def reconcile_command(
     for r in unavailable:
         app.out.warn(f"{r.venue.value} unavailable: {r.reason}")
     if halt_on_drift and drifted:
-        app.out.banner("HALTED: drift found with --halt-on-drift; `orion resume` releases the kill switch.")
+        # Said from the kill switch as read after the run, not assumed from the flag: a drift the run
+        # did not halt for must not be announced as halted.
+        if halted:
+            app.out.banner("HALTED: drift found with --halt-on-drift; `orion resume` releases the kill switch.")
+        else:
+            app.out.warn("drift found with --halt-on-drift, but the kill switch is not engaged: see "
+                         "`orion halt --status`")
     if drifted:
         total = sum(len(r.drifts) for r in drifted)
         fixed = sum(r.fixed for r in drifted)
@@ -253,9 +259,10 @@ def reconcile_command(
 def outcome(results: list[VenueReconcile]) -> tuple[list[VenueReconcile], list[VenueReconcile], int]:
     """(drifted, unavailable, exit code): 7 for any drift, even one found on a venue that was then
     unreachable (an interrupted execution is reported on the venue holding the most); else 4 when a
-    venue refused our credentials; else 5; else 0."""
+    venue refused our credentials; else 5; else 0. A venue not fully compared is unavailable also when
+    drift found before its failure made its status ``drift`` (its reason says why), so it is still named."""
     drifted = [r for r in results if r.drifts]  # status "drift" is set only with drifts
-    unavailable = [r for r in results if r.status == "unavailable"]
+    unavailable = [r for r in results if r.status == "unavailable" or r.reason]
     rejected = any(r.rejected for r in unavailable)
     return drifted, unavailable, 7 if drifted else 4 if rejected else 5 if unavailable else 0
 
