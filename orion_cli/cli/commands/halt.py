@@ -48,10 +48,30 @@ VAULT_PROBLEMS = frozenset({"no_vault", "locked", "wrong_password", "password_fi
 CANCEL_HINT = "`orion secrets encrypt` the venue's credentials, or disable it (kalshi.enabled / polymarket.enabled)"
 
 
+def one_line_reason(reason: str, limit: int) -> tuple[str, list[str]]:
+    """The halt reason as the kill switch stores it, and what had to change to make it so.
+
+    A reason is one line on every refused order and status line, of at most ``limit`` characters.
+    Refusing one that is not used to refuse the halt itself: `orion halt --reason "$(tail -2 app.log)"`
+    in a script exited 2 with trading still on. The halt never waits on its wording, so line breaks,
+    tabs and control characters become single spaces (no reason can forge a second status line) and
+    a reason too long is cut.
+    """
+    changed: list[str] = []
+    if not reason.isprintable():
+        reason = " ".join("".join(ch if ch.isprintable() else " " for ch in reason).split())
+        changed.append("line breaks and control characters became spaces")
+    if len(reason) > limit:
+        changed.append(f"cut to {limit} characters ({len(reason)} given)")
+        reason = reason[:limit - 1] + "…"
+    return reason, changed
+
+
 def halt_command(
     ctx: typer.Context,
     reason: Annotated[str, typer.Option(
-        "--reason", "-r", help="Why trading is being halted: one line, at most 500 characters.")] = "",
+        "--reason", "-r", help="Why trading is being halted; stored as one line of at most 500 characters "
+                               "(never refused).")] = "",
     status: Annotated[bool, typer.Option("--status", help="Show the kill switch without changing it.")] = False,
     cancel_open: Annotated[bool, typer.Option(
         "--cancel-open", help="After halting, cancel every resting order on the enabled venues (orion's and any "
@@ -83,12 +103,7 @@ def halt_command(
     if status and reason:
         raise typer.BadParameter("--status shows the kill switch; it halts nothing, so it takes no reason",
                                  param_hint="--reason")
-    if len(reason) > MAX_REASON:
-        raise typer.BadParameter(f"at most {MAX_REASON} characters ({len(reason)} given): it is shown on every "
-                                 "refused order and status line", param_hint="--reason")
-    if not reason.isprintable():
-        raise typer.BadParameter("one line of printable characters (no line breaks or control characters)",
-                                 param_hint="--reason")
+    reason, cleaned = one_line_reason(reason, MAX_REASON)
     # A bad edit to config.toml must not stand between the operator and the kill switch: only the
     # database and the sentinel file have to be right (see load_settings).
     # Engaging writes the database only, so a wrong [halt] key (the sentinel file) does not stop it;
@@ -110,6 +125,8 @@ def halt_command(
     asked = reason or "halted from the command line"
     st = switch.engage(asked)  # first: a flag given wrongly must not keep the kill switch off
     app.out.banner(f"HALTED: {st.reason}")
+    if cleaned:
+        app.out.warn(f"the reason was stored as shown: {' and '.join(cleaned)}")
     if st.already_halted:  # the first halt is kept (a breaker's kind among it)
         app.out.info(f"already halted since {st.since}; that halt's reason is kept, and this one "
                      f"({asked!r}) is in the audit log")
