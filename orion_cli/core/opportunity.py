@@ -216,6 +216,20 @@ class Opportunity:
         )
 
 
+def not_a_pair(legs: int) -> str | None:
+    """Why an opportunity of ``legs`` legs cannot be executed, or None when it can.
+
+    Scan prices complete neg-risk baskets of any size, but the executor sends two legs, the second
+    sized by the first's fill, and unwinds one against the other; a basket of three or more has no
+    such order. The checks refuse it (INVALID_ORDER, exit 6, audited) and ``trade --watch`` skips it,
+    where it used to end in an internal error at ``--confirm``, before even the kill switch was asked.
+    """
+    if legs == 2:
+        return None
+    return (f"orion executes two-leg opportunities only; this one has {legs} legs (a basket): "
+            "trade it at the venue by hand")
+
+
 def opportunity_id(kind: str, legs: tuple[tuple[str, str, str], ...], now: datetime) -> str:
     """8 base32 characters of SHA-256 over kind, the (venue, market, side) legs and a minute bucket.
 

@@ -75,7 +75,7 @@ from orion_cli.core.models import (
     polymarket_buy_short_of_minimum,
 )
 from orion_cli.core.money import ONE, ZERO, ceil_to, floor_to
-from orion_cli.core.opportunity import Opportunity, ratio_down
+from orion_cli.core.opportunity import Opportunity, not_a_pair, ratio_down
 from orion_cli.core.pricing import size_grid
 from orion_cli.execution.keylock import KEY_LOCK_PATIENCE, execution_lock
 from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict
@@ -498,7 +498,8 @@ class Executor:
         ``benchmarks/bench_order_path.py``), so its events go out as one batch.
         """
         specs = [LegSpec.from_plan(i, leg) for i, leg in enumerate(plan.legs)]
-        first, second = leg_order(specs)
+        basket = not_a_pair(len(specs))  # refused below, through the checks, with nothing prepared
+        first, second = leg_order(specs) if basket is None else (specs[0], specs[-1])
         tif = TimeInForce(self.settings.trading.time_in_force)
         try:
             prepared = {
@@ -508,7 +509,7 @@ class Executor:
                 "l2": self._venue(second.venue).prepare(second.request(
                     coid=client_order_id(plan.key, "l2"), action=Action.BUY, size=plan.size,
                     limit=second.limit_price, tif=tif)),
-            } if plan.size > 0 else {}
+            } if plan.size > 0 and basket is None else {}
             prepare_problem = ""
         except (OrderRejected, DataError) as exc:
             prepared, prepare_problem = {}, str(exc)
@@ -522,7 +523,10 @@ class Executor:
             key_unused = duplicate is not None and duplicate.passed
             if not key_unused and conn.execute(_EXECUTION_EXISTS, {"key": plan.key}).first() is not None:
                 return Committed(True, Verdict(), None)
-            if prepare_problem or not prepared:
+            if basket is not None:
+                if verdict.passed:  # INVALID_ORDER says so; an evaluate without it must not send either
+                    verdict = Verdict((*verdict.checks, CheckResult("INVALID_ORDER", False, basket)))
+            elif prepare_problem or not prepared:
                 verdict = Verdict((*verdict.checks, CheckResult(
                     "INVALID_ORDER", False, prepare_problem or "size is zero on the fresh books")))
             if not verdict.passed:

@@ -38,6 +38,7 @@ from orion_cli.core.models import (
     polymarket_buy_short_of_minimum,
 )
 from orion_cli.core.money import ZERO
+from orion_cli.core.opportunity import not_a_pair
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.risk.halt import read_halt_row, status_of
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
@@ -457,6 +458,9 @@ def _leg_problems(leg: LegPlan, plan: TradePlan, now: datetime) -> list[str]:
 
 def check_invalid(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
     out: list[CheckResult] = []
+    basket = not_a_pair(len(plan.legs))
+    if basket is not None:
+        out.append(CheckResult("INVALID_ORDER", False, basket))
     known = lazy.leg_problems  # empty when the legs are not a tuple or list: judged here instead
     for i, leg in enumerate(plan.legs):
         problems = known[i] if i < len(known) else _leg_problems(leg, plan, ctx.now)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import typer
+from basket_snapshot import write_basket_snapshot
 from typer.testing import CliRunner
 
 from orion_cli.cli.app import OrionGroup, root
@@ -20,6 +21,7 @@ from orion_cli.core.config import load_settings
 from orion_cli.core.models import Venue
 from orion_cli.core.opportunity import Opportunity
 from orion_cli.execution.plan import CHECK_ORDER
+from orion_cli.risk.halt import KillSwitch
 from orion_cli.store import opportunities as store
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import open_database
@@ -660,6 +662,39 @@ def test_halted_refuses_with_exit_6(op_id: str) -> None:
     code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "3")
     assert code == 6 and "HALTED" in err
     assert ledger_orders() == []
+
+
+def test_a_basket_of_more_than_two_legs_is_refused_by_the_checks_not_an_internal_error(tmp_path: Path) -> None:
+    """Found in a black-box run: scan prices a complete neg-risk basket, the preview passed it, and
+    `--confirm` exited 1 ("a two-leg execution needs exactly two legs") before any check ran, even
+    while halted. INVALID_ORDER now refuses it as a whole (exit 6, audited), and HALTED comes first."""
+    snapshot = str(write_basket_snapshot(tmp_path / "basket.json"))
+    code, out, err = invoke("scan", "--snapshot", snapshot, "--jsonl")
+    assert code == 0, err
+    [basket] = [r["id"] for r in lines(out) if len(r["legs"]) > 2]
+    code, out, err = invoke("trade", basket, "--snapshot", snapshot, "--jsonl")  # the preview
+    assert code == 0, err
+    [whole] = [r for r in lines(out) if r.get("name") == "INVALID_ORDER" and r["leg"] is None]
+    assert not whole["passed"] and "this one has 32 legs" in whole["detail"], whole
+    assert invoke("halt", "--reason", "basket drill")[0] == 0
+    code, _, err = invoke("trade", basket, "--snapshot", snapshot, "--confirm")
+    assert code == 6 and "refused by HALTED" in err, err
+    db = open_database(None)
+    try:
+        KillSwitch(db).release()
+    finally:
+        db.dispose()
+    code, _, err = invoke("trade", basket, "--snapshot", snapshot, "--confirm", "--json")
+    assert code == 6, err
+    refusal = json.loads(err.strip().splitlines()[-1])
+    assert refusal["reason"] == "INVALID_ORDER" and "two-leg opportunities only" in refusal["message"], refusal
+    assert ledger_orders() == []
+    db = open_database(None)
+    try:
+        assert [e.type for e in AuditLog(db).tail(10000)].count("risk.rejected") == 2  # halted, then invalid
+    finally:
+        db.dispose()
+    assert audit_ok()
 
 
 def test_live_alone_without_a_terminal_is_refused_naming_the_other_half(op_id: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from basket_snapshot import write_basket_snapshot
 from closed_pipe import run_into_closed_pipe
 from json_documents import json_documents
 from sqlalchemy import select
@@ -254,6 +255,19 @@ def test_a_size_the_limits_cap_under_polymarkets_minimum_is_skipped_not_tried_ev
         assert [e for e in AuditLog(db).tail(10000) if e.type in ("risk.rejected", "order.intent")] == []
     finally:
         db.dispose()
+
+
+def test_a_basket_of_more_than_two_legs_is_skipped_not_an_error_every_round(tmp_path: Path) -> None:
+    """Found in a black-box run: the watch planned the 32-leg basket each round and printed an internal
+    error for it (exit 1's "bad_data") every time; it is now skipped with the reason the checks give."""
+    snapshot = write_basket_snapshot(tmp_path / "basket.json")
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--snapshot", str(snapshot), "--jsonl"], env())
+    first = w.until(lambda r: r.get("event") == "skipped" and r.get("reason") == "INVALID_ORDER")
+    w.until(lambda r: r.get("type") == "watch" and r.get("event") == "scan" and r.get("round") == 2)
+    w.proc.send_signal(signal.SIGINT)
+    assert w.finish() == 130
+    assert "this one has 32 legs" in first["detail"], first
+    assert not [e for e in w.events if e.get("event") == "error"], w.events
 
 
 def test_watch_marks_held_positions_and_stops_when_the_breaker_trips(tmp_path: Path) -> None:

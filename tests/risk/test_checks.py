@@ -353,6 +353,20 @@ def test_legs_in_another_sequence_type_are_still_judged_one_by_one(lite: Databas
     assert not v.passed and "no legs" in results(v, "TOTAL_EXPOSURE")[0].detail
 
 
+@pytest.mark.parametrize("count", [1, 3])
+def test_a_plan_of_other_than_two_legs_is_invalid_as_a_whole(lite: Database, count: int) -> None:
+    """Found in a black-box run: scan prices neg-risk baskets of any size and the preview passed one,
+    but the executor sends two legs: `--confirm` ended in an internal error (exit 1), kill switch unasked."""
+    legs = [leg(Venue.POLYMARKET, f"0x{i}", Side.YES, price="0.30") for i in range(count)]
+    v = run(lite, plan(*legs))
+    [whole] = [c for c in results(v, "INVALID_ORDER") if c.leg is None]
+    assert not whole.passed and f"two-leg opportunities only; this one has {count} legs" in whole.detail
+    assert [c.passed for c in results(v, "INVALID_ORDER") if c.leg is not None] == [True] * count
+    assert not v.passed
+    two = run(lite, plan(*legs[:1], leg(Venue.POLYMARKET, "0x9", Side.YES, price="0.30")))
+    assert [c.leg for c in results(two, "INVALID_ORDER")] == [0, 1] and two.passed
+
+
 def test_a_plan_without_legs_fails(lite: Database) -> None:
     p = dataclasses.replace(plan(), legs=())
     v = run(lite, p)

@@ -1097,6 +1097,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
     not traded again."""
     from orion_cli.cli.commands.market_data import run
     from orion_cli.core.errors import ExitCode, OrionError
+    from orion_cli.core.opportunity import not_a_pair
     from orion_cli.execution.state import resume_command
 
     settings = app.settings()
@@ -1123,6 +1124,11 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         if prior:  # finished, or being driven by another process now
             _event(app, "skipped", f"{op.id}: already executed", opportunity_id=op.id, key=prior[0]["key"],
                    reason="already_executed")
+            continue
+        basket = not_a_pair(len(op.legs))
+        if basket is not None:  # every round again would refuse it again
+            _event(app, "skipped", f"{op.id}: {basket}", opportunity_id=op.id, key=key, reason="INVALID_ORDER",
+                   detail=basket)
             continue
         size = size_within_limits(op, settings)
         if size is None:
