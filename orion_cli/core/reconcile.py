@@ -1029,6 +1029,8 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
     except ValueError:  # unreadable: left as it is (the audit event and the drift still say it)
         record = None
     if record is not None and isinstance(record.get("late_fills", []), list):
+        if not undecided:  # the legs judged as a whole: so are the fills an earlier pass left waiting
+            _judge_waiting(record.get("late_fills", []), plain(unhedged), iso_utc(ctx.now))
         record.setdefault("late_fills", []).extend(entries)
         record["message"] = (f"{record.get('message') or ended.status}; after it ended, reconcile recorded "
                              f"{what}: {held}, {judged}")
@@ -1126,8 +1128,14 @@ def _judge_deferred(ctx: _Context, conn: Connection, ended: Row[Any]) -> Drift |
     except ValueError:
         return None
     late = record.get("late_fills")
-    if not isinstance(late, list) or not late or not isinstance(late[-1], dict) \
-            or late[-1].get("unhedged_shares") is not None:
+    if not isinstance(late, list) or not late or not isinstance(late[-1], dict):
+        return None
+    last = late[-1].get("unhedged_shares")
+    if last is not None:
+        # A later entry judged the legs as a whole (a ledger written before that judgement covered the
+        # entries waiting before it): they take its judgement, so no later run picks them up again.
+        if _judge_waiting(late, last, str(late[-1].get("judged_at") or late[-1].get("recorded_at") or "")):
+            save_result(conn, ended.key, record, now=ctx.now)
         return None
     legs = _execution_legs(conn, ended.key)
     if any(o.status in _UNDECIDED for o in legs):
@@ -1136,9 +1144,7 @@ def _judge_deferred(ctx: _Context, conn: Connection, ended: Row[Any]) -> Drift |
     if imbalance is None:  # no orders at all: nothing to judge
         return None
     unhedged = imbalance.unhedged
-    waiting = [e for e in late if isinstance(e, dict) and "unhedged_shares" in e and e["unhedged_shares"] is None]
-    for entry in waiting:
-        entry.update(unhedged_shares=plain(unhedged), judged_at=iso_utc(ctx.now))
+    waiting = _judge_waiting(late, plain(unhedged), iso_utc(ctx.now))
     record["message"] = (f"{record.get('message') or ended.status}; once none of its orders was in flight, "
                          f"reconcile judged its legs: {_held_text(imbalance)}, {plain(unhedged)} unhedged")
     save_result(conn, ended.key, record, now=ctx.now)
@@ -1152,6 +1158,15 @@ def _judge_deferred(ctx: _Context, conn: Connection, ended: Row[Any]) -> Drift |
                "unhedged_shares": plain(unhedged), "drift": None if drift is None else drift.to_record()},
               venue=imbalance.venue, market=imbalance.market)
     return drift
+
+
+def _judge_waiting(late: list[Any], unhedged: Decimal | str, judged_at: str) -> list[dict[str, Any]]:
+    """Give the ``late_fills`` entries still waiting for a judgement (``unhedged_shares`` null) the
+    judgement of the legs as a whole; the entries so judged."""
+    waiting = [e for e in late if isinstance(e, dict) and "unhedged_shares" in e and e["unhedged_shares"] is None]
+    for entry in waiting:
+        entry.update(unhedged_shares=unhedged, judged_at=judged_at)
+    return waiting
 
 
 def _attach(results: list[VenueReconcile], drift: Drift) -> None:

@@ -702,7 +702,17 @@ def test_an_ended_executions_legs_are_judged_once_none_of_its_orders_is_in_fligh
     results = _run(db, settings, {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly})
     assert [(r.status, r.drifts) for r in results] == [("clean", []), ("clean", [])], results
     record = _result_of(db, "K4")
-    assert [(x["fill_id"], x["unhedged_shares"]) for x in record["late_fills"]] == [("k1", None), ("p1", "0")]
+    # k1's entry takes the judgement p1 gave the legs. Found in review: it waited for good, and every
+    # later run took the write lock to look at K4 again.
+    assert [(x["fill_id"], x["unhedged_shares"]) for x in record["late_fills"]] == [("k1", "0"), ("p1", "0")]
+    assert record["late_fills"][0]["judged_at"]
+    from sqlalchemy import select
+
+    from orion_cli.store.tables import executions
+
+    with db.read() as conn:  # what the final pass looks for: nothing left for a later run
+        waiting = conn.execute(select(executions.c.key).where(executions.c.result.like('%"unhedged_shares":null%')))
+        assert waiting.scalars().all() == []
     _verify(db)
 
 
