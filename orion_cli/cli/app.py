@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from orion_cli import __version__
 from orion_cli.cli.context import AppContext
+from orion_cli.cli.output import FORMATS, Output, stream_is_tty
 from orion_cli.core.errors import ExitCode, OrionError
 
 EXIT_CODES_EPILOG = (
@@ -112,6 +113,11 @@ def _click_exception_types() -> tuple[type[BaseException], ...]:
     return tuple(found.values())
 
 
+def _click_usage_error() -> type[BaseException]:
+    """Click's UsageError (a bad option, argument or command: exit 2), found as the types above are."""
+    return next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError")
+
+
 def reflow_help(text: str | None) -> str | None:
     """Each paragraph of a help text as one line, for the terminal to wrap at its own width.
 
@@ -144,12 +150,12 @@ class OrionGroup(TyperGroup):
             value_options = value_option_names(self)
             args = hoist_global_options(list(args), value_options)
             # Typer re-parses the leftovers when resolving an unknown command: keep the first answer.
-            ctx.meta[_MACHINE_KEY] = ctx.meta.get(_MACHINE_KEY, False) or _machine_requested(args, value_options)
+            ctx.meta.setdefault(_FORMAT_KEY, _format_requested(args, value_options))
             try:
                 return super().parse_args(ctx, args)
             except _click_exception_types() as exc:
                 # A bad global option fails here, before invoke() and before ctx.obj exists.
-                _usage_record(ctx, exc)
+                _usage_error(ctx, exc)
                 raise
         return super().parse_args(ctx, args)
 
@@ -157,8 +163,8 @@ class OrionGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except _click_exception_types() as exc:
-            # Usage errors keep Click's own message; with --json a machine-readable line follows too.
-            _usage_record(ctx, exc)
+            # A usage error from a command's parser or a group's lookup (e.g. `orion audit bogus`).
+            _usage_error(ctx, exc)
             raise
         except OrionError as exc:
             _report(ctx, int(exc.exit_code), exc.reason, exc.message, exc.hint)
@@ -191,41 +197,61 @@ class OrionGroup(TyperGroup):
                 app_ctx.close()
 
 
-_MACHINE_KEY = "orion.machine_output"
+_FORMAT_KEY = "orion.requested_format"
 
 
-def _machine_requested(args: list[str], value_options: frozenset[str]) -> bool:
-    """Whether the (hoisted) arguments ask for JSON, even if they fail to parse."""
+def _format_requested(args: list[str], value_options: frozenset[str]) -> str:
+    """The output format the (hoisted) arguments ask for, as the root callback settles it, even if
+    they fail to parse: ``--json``/``--jsonl`` win over ``--format``; ``auto`` when none is valid."""
     end = options_end(args, value_options)
+    fmt = "auto"
     i = 0
     while i < end:
         arg = args[i]
         value = arg.split("=", 1)[1] if arg.startswith("--format=") else (
             args[i + 1] if arg == "--format" and i + 1 < end else None)
-        if arg in _FORMAT_FLAGS or (value is not None and value.lower() in ("json", "jsonl")):
-            return True
+        if arg in _FORMAT_FLAGS:
+            return arg[2:]
+        if value is not None and value.lower() in FORMATS:
+            fmt = value.lower()
         i += 2 if _takes_next(arg, value_options) else 1
-    return False
+    return fmt
 
 
-def _usage_record(ctx: Any, exc: BaseException) -> None:
-    """With --json/--jsonl, a usage error also gets its one JSON error object on stderr."""
-    if getattr(exc, "exit_code", None) != ExitCode.USAGE:
-        return
+def _output(ctx: Any) -> Output:
+    """The invocation's output; before the root callback built it (an unknown command, a bad global
+    option), one for the format the arguments ask for, so a piped failure is reported as any other."""
     if isinstance(ctx.obj, AppContext):
-        out = ctx.obj.out if ctx.obj.out.machine else None
-    else:  # the root callback itself refused (e.g. --json with --jsonl): no AppContext yet
-        from orion_cli.cli.output import Output
+        return ctx.obj.out
+    return Output(ctx.meta.get(_FORMAT_KEY, "auto"))
 
-        out = Output("json") if ctx.meta.get(_MACHINE_KEY) else None
-    if out is None:
+
+def _usage_error(ctx: Any, exc: BaseException) -> None:
+    """Report a usage error (exit 2: a bad option, argument or command); anything else goes on as it was.
+
+    On a terminal, Click's usage line and Typer's boxed panel are for a person, and stay (they
+    follow the JSON record, when stdout carries JSON). Anywhere else stderr is read by a log or a
+    program: the error is then reported as every other failure is, one ``error:`` line, a ``hint:``
+    line naming the command's help and the JSON record when stdout carries JSON, and ``typer.Exit(2)``
+    is raised here so that Typer draws nothing more.
+    """
+    if not isinstance(exc, _click_usage_error()):
         return
+    out = _output(ctx)
     fmt = getattr(exc, "format_message", None)
     message = str(fmt() if callable(fmt) else exc) or "missing command (see --help)"
-    try:
-        out.error_record(int(ExitCode.USAGE), "usage", message)
-    except BrokenPipeError:
-        pass
+    # A group given no command answers with its help (Typer prints it), not with an error line.
+    if type(exc).__name__ == "NoArgsIsHelpError" or stream_is_tty(out.stderr):
+        if out.machine:
+            out.error_record(int(ExitCode.USAGE), "usage", message)
+        return
+    failed = getattr(exc, "ctx", None)
+    # Click's parser raises "Option '-n' requires an argument." with no context: name the command the
+    # root was starting (`orion audit` for `audit tail -n`), else the root.
+    command = failed.command_path if failed is not None else " ".join(
+        filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+    _report(ctx, int(ExitCode.USAGE), "usage", message, f"see `{command} --help`")
+    raise typer.Exit(int(ExitCode.USAGE)) from None
 
 
 def _origin(exc: BaseException) -> str:
@@ -246,8 +272,7 @@ def _origin(exc: BaseException) -> str:
 
 
 def _report(ctx: Any, code: int, reason: str, message: str, hint: str | None) -> None:
-    app_ctx = ctx.obj if isinstance(ctx.obj, AppContext) else AppContext()
-    out = app_ctx.out
+    out = _output(ctx)
     try:
         out.error(message, hint)
         if out.machine:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 _HELP = Path(__file__).resolve().parents[1] / "data" / "root_help.txt"
 HELP_WIDTH = 100  # the width the cached root help is rendered at (cli/static.py)
+# What the app writes to stderr for `orion` alone when stdout is not a terminal (app._usage_error).
+NO_COMMAND_RECORD = '{"type":"error","exit_code":2,"reason":"usage","message":"missing command (see --help)"}\n'
 
 
 def _columns() -> int:
@@ -38,6 +40,23 @@ def _print_text(text: str) -> None:
         discard(sys.stdout)  # the interpreter's last flush then has nowhere to fail
 
 
+def _no_command_record() -> None:
+    """The app's JSON error record for `orion` alone, when stdout is not a terminal (its format is
+    then JSON lines): a script that ran orion without a command reads the failure as it reads any
+    other, whichever path printed the help."""
+    try:
+        if sys.stdout.isatty():
+            return
+        sys.stderr.write(NO_COMMAND_RECORD)
+        sys.stderr.flush()
+    except BrokenPipeError:
+        from orion_cli.cli.streams import discard
+
+        discard(sys.stderr)  # messages are never why a command fails (output.Output._to_stderr)
+    except (AttributeError, ValueError, OSError):  # no stdout or stderr: nobody to tell
+        pass
+
+
 def main() -> None:
     argv = sys.argv[1:]
     # The cache only where it fits: on a narrower terminal its 100-column boxes would break on every
@@ -50,6 +69,8 @@ def main() -> None:
         if text:
             _print_text(text)
             # `orion` with no command is a usage error (like the app); asking for help is not.
+            if not argv:
+                _no_command_record()
             raise SystemExit(2 if not argv else 0)
     if argv == ["--version"]:
         from orion_cli import __version__

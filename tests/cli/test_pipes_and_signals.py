@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import select
 import shutil
 import signal
@@ -288,3 +289,105 @@ def test_resume_typed_confirmation_on_a_terminal(ledger: Path, isolated_home: Pa
         assert ("interrupted" if expected_code == 130 else "not confirmed") in screen
     else:
         assert "released" in screen
+
+
+# -- usage errors when stderr is not a terminal ------------------------------------------------
+
+
+def _run_piped(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``orion ARGS </dev/null`` with stdout and stderr on pipes (cron, `2>&1 | cat`)."""
+    return subprocess.run([*orion_cmd(), *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env={**child_env(home), **env}, timeout=60)
+
+
+@pytest.mark.parametrize("args", [["bogus"], ["--json", "bogus"], ["bogus", "--jsonl"], ["--bogus"]],
+                         ids=["piped", "json", "jsonl-after", "bad-global-option"])
+def test_an_unknown_top_level_command_writes_its_error_record(isolated_home: Path, args: list[str]) -> None:
+    """Found by a black-box audit: `orion bogus </dev/null 2>&1 | cat` wrote no `{"type":"error"}`
+    record (`orion audit bogus` did): the root fails before its callback builds the output, and only
+    --json was looked for then, not a piped stdout."""
+    proc = _run_piped(args, isolated_home)
+    records = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith('{"type":"error"')]
+    assert proc.returncode == 2, proc.stderr
+    assert len(records) == 1, proc.stderr
+    assert records[0]["exit_code"] == 2 and records[0]["reason"] == "usage", proc.stderr
+    assert "bogus" in records[0]["message"]
+
+
+@pytest.mark.parametrize("args,command", [
+    (["trade", "x", "--size=-1"], "orion trade"),
+    (["halt", "--reason", "two\nlines"], "orion halt"),
+    (["scan", "--watch", "often"], "orion scan"),
+    (["audit", "bogus"], "orion audit"),
+    (["audit", "verify", "--bogus"], "orion audit verify"),
+    (["trade", "--size"], "orion trade"),  # Click raises this one without a context
+    (["bogus"], "orion"),
+    (["--json", "--jsonl", "scan"], "orion"),
+])
+def test_a_usage_error_off_a_terminal_is_an_error_line_a_hint_and_the_record(
+        isolated_home: Path, args: list[str], command: str) -> None:
+    """Found by a black-box audit: with stderr on a pipe, a usage error printed the JSON record, then
+    Click's "Usage:" and "Try ..." lines and a rich box of Unicode lines. The README's contract: one
+    `error:` line, a `hint:` line and the record, and nothing else."""
+    proc = _run_piped(args, isolated_home)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 3, proc.stderr
+    error, hint, record = lines
+    assert error.startswith("error: ") and hint == f"hint: see `{command} --help`", proc.stderr
+    assert json.loads(record) == {"type": "error", "exit_code": 2, "reason": "usage",
+                                  "message": error.removeprefix("error: ")}
+    assert not any(ch in proc.stderr for ch in "╭│╰─"), proc.stderr
+
+
+def test_a_usage_error_with_a_table_asked_for_has_no_record(isolated_home: Path) -> None:
+    """The record goes with JSON output (any failure's rule): `--format table` into a file has none."""
+    proc = _run_piped(["--format", "table", "bogus"], isolated_home)
+    assert proc.returncode == 2
+    assert proc.stderr == "error: No such command 'bogus'.\nhint: see `orion --help`\n"
+
+
+def test_a_usage_error_on_a_terminal_keeps_the_usage_and_the_panel(isolated_home: Path) -> None:
+    """On a terminal the usage line and the boxed panel are for the person reading; the record still
+    comes first when stdout is piped (it carries JSON)."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen([*orion_cmd(), "trade", "x", "--size=-1"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=slave, env={**child_env(isolated_home), "TERM": "xterm"})
+    os.close(slave)
+    seen = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    screen = re.sub(r"\x1b\[[0-9;]*m", "", seen.decode(errors="replace"))  # rich's bold, even with NO_COLOR
+    assert code == 2, screen
+    assert screen.startswith('{"type":"error","exit_code":2,"reason":"usage"'), screen
+    assert "Usage: orion trade" in screen and "Try 'orion trade -h' for help." in screen, screen
+    assert "╭─ Error" in screen and "'-1' must be a finite number > 0" in screen, screen
+
+
+def test_orion_alone_on_a_pipe_writes_the_record_on_either_help_path(isolated_home: Path) -> None:
+    """`orion` alone prints the root help and exits 2, from the cached help (no terminal width) or from
+    the app (a narrower $COLUMNS): once the app wrote the record for it, the fast path had to as well."""
+    cached = _run_piped([], isolated_home)
+    rendered = _run_piped([], isolated_home, COLUMNS="80")
+    for proc in (cached, rendered):
+        assert proc.returncode == 2 and "Exit codes" in proc.stdout, proc.stderr
+        assert json.loads(proc.stderr) == {"type": "error", "exit_code": 2, "reason": "usage",
+                                           "message": "missing command (see --help)"}
