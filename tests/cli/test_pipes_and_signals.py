@@ -316,7 +316,7 @@ def test_an_unknown_top_level_command_writes_its_error_record(isolated_home: Pat
 
 @pytest.mark.parametrize("args,command", [
     (["trade", "x", "--size=-1"], "orion trade"),
-    (["halt", "--reason", "two\nlines"], "orion halt"),
+    (["halt", "--status", "--reason", "outage"], "orion halt"),
     (["scan", "--watch", "often"], "orion scan"),
     (["audit", "bogus"], "orion audit"),
     (["audit", "verify", "--bogus"], "orion audit verify"),
