@@ -499,17 +499,15 @@ class Executor:
         """
         specs = [LegSpec.from_plan(i, leg) for i, leg in enumerate(plan.legs)]
         basket = not_a_pair(len(specs))  # refused below, through the checks, with nothing prepared
-        first, second = leg_order(specs) if basket is None else (specs[0], specs[-1])
+        pair = leg_order(specs) if basket is None else None
         tif = TimeInForce(self.settings.trading.time_in_force)
         try:
             prepared = {
-                "l1": self._venue(first.venue).prepare(first.request(
-                    coid=client_order_id(plan.key, "l1"), action=Action.BUY, size=plan.size,
-                    limit=first.limit_price, tif=tif)),
-                "l2": self._venue(second.venue).prepare(second.request(
-                    coid=client_order_id(plan.key, "l2"), action=Action.BUY, size=plan.size,
-                    limit=second.limit_price, tif=tif)),
-            } if plan.size > 0 and basket is None else {}
+                tag: self._venue(spec.venue).prepare(spec.request(
+                    coid=client_order_id(plan.key, tag), action=Action.BUY, size=plan.size,
+                    limit=spec.limit_price, tif=tif))
+                for tag, spec in zip(("l1", "l2"), pair, strict=True)
+            } if plan.size > 0 and pair is not None else {}
             prepare_problem = ""
         except (OrderRejected, DataError) as exc:
             prepared, prepare_problem = {}, str(exc)
@@ -535,6 +533,8 @@ class Executor:
                     "key": plan.key, "opportunity_id": plan.opportunity_id, "failed": failing,
                     "checks": [c.to_record() for c in verdict.checks]}, mode=self.mode, actor=self.actor, now=now)
                 return Committed(False, verdict, None)
+            assert pair is not None  # a basket never passes (above)
+            first, second = pair
             result = self._initial_result(plan, first, second)
             plan_record = plan.to_record()
             legs = (("l1", first, "first"), ("l2", second, "second"))

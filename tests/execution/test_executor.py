@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -222,6 +223,22 @@ def test_refusal_lists_every_failing_check(db: Database) -> None:
     assert res.status == "refused" and x.payloads == {}
     rejected = next(p for t, p in events(db) if t == "risk.rejected")
     assert [c["name"] for c in rejected["failed"]] == ["ORDER_CONTRACTS", "BALANCE"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_a_plan_of_other_than_two_legs_is_refused_even_by_an_evaluate_that_passes_it(db: Database,
+                                                                                   count: int) -> None:
+    """Nothing prepared, nothing sent, the refusal audited: a basket (INVALID_ORDER refuses it in the
+    real checks) must not reach the venues through an evaluate that lacks that check. Found in review:
+    a plan without legs raised IndexError here (an internal error) instead."""
+    x = Exchange()
+    base = make_plan()
+    legs = (base.legs * 2)[:count]
+    res = run(executor(db, fake_venues(x)).execute(dataclasses.replace(base, legs=legs), None))
+    assert res.status == "refused" and f"this one has {count} legs" in res.message, res.message
+    assert x.payloads == {} and exec_row(db, base.key) is None
+    rejected = next(p for t, p in events(db) if t == "risk.rejected")
+    assert [c["name"] for c in rejected["failed"]] == ["INVALID_ORDER"]
 
 
 # -- scripted venue: first leg ---------------------------------------------------------------------
