@@ -1087,7 +1087,8 @@ def _judge_deferred_late_fills(ctx: _Context, results: list[VenueReconcile]) -> 
     run. Judging fills in those entries (and ``judged_at``) in the same transaction as its audit
     event (``execution.late_fill_judged``) and any halt: the next run no longer finds them, so the
     drift is reported once, as a late fill judged at once is (its fill is recorded, and judged, once).
-    A later entry already judged has judged the legs as a whole since: nothing is left to judge.
+    A later entry already judged has judged the legs as a whole since: the entries waiting before it
+    take its judgement (as :func:`_late_fill` now gives it; earlier versions left them waiting).
     """
     if not results:
         return

@@ -682,37 +682,49 @@ def test_fills_found_for_an_order_an_ended_execution_left_in_flight_can_leave_it
     _verify(db)
 
 
+def _both_legs_filled_after_it_ended(db: Database, key: str) -> dict[Venue, Any]:
+    """Execution ``key`` ended "done" with both legs in flight; each venue then shows its leg filled
+    10 (k1 on Kalshi, p1 on Polymarket), found by a run one venue after the other."""
+    ledger = Ledger(db, "live")
+    _in_flight(ledger, f"{key}-l1", "o-1")
+    _in_flight(ledger, f"{key}-l2", "pm-2", venue=Venue.POLYMARKET, market=PM, side=Side.NO, price="0.55")
+    _execution(db, key, "done", [f"{key}-l1", f"{key}-l2"], PENDING)
+    k1 = _fill("k1", "o-1", "10", "0.40")
+    p1 = _fill("p1", "pm-2", "10", "0.55", venue=Venue.POLYMARKET, market=PM, side=Side.NO)
+    kalshi = FakeVenue(fills_=[k1], orders={f"{key}-l1": _state(f"{key}-l1", "o-1", OrderStatus.FILLED, "10", "10",
+                                                                 (k1,))},
+                       positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))])
+    poly = FakeVenue(venue_=Venue.POLYMARKET, fills_=[p1],
+                     orders={f"{key}-l2": _state(f"{key}-l2", "pm-2", OrderStatus.FILLED, "10", "10", (p1,),
+                                                 side=Side.NO, market=PM, price="0.55", venue=Venue.POLYMARKET)},
+                     positions_=[Position(Venue.POLYMARKET, PM, Side.NO, D(10), D("0.55"), D("5.5"))])
+    return {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly}
+
+
+def _waiting_for_judgement(db: Database) -> list[str]:
+    """The executions reconcile's final pass would look at again: a late fill still "not judged"."""
+    from sqlalchemy import select
+
+    from orion_cli.store.tables import executions
+
+    with db.read() as conn:
+        return list(conn.execute(select(executions.c.key).where(
+            executions.c.result.like('%"unhedged_shares":null%'))).scalars())
+
+
 def test_an_ended_executions_legs_are_judged_once_none_of_its_orders_is_in_flight(db: Database,
                                                                                   settings: Settings) -> None:
     """Both legs left in flight, each on its venue: the first venue's pass records its leg while the
     other's fills are not read yet. Judged then, the pair would read 10 against 0; it is judged by the
     pass that records the last of them, and is equal."""
-    ledger = Ledger(db, "live")
-    _in_flight(ledger, "K4-l1", "o-1")
-    _in_flight(ledger, "K4-l2", "pm-2", venue=Venue.POLYMARKET, market=PM, side=Side.NO, price="0.55")
-    _execution(db, "K4", "done", ["K4-l1", "K4-l2"], PENDING)
-    k1 = _fill("k1", "o-1", "10", "0.40")
-    p1 = _fill("p1", "pm-2", "10", "0.55", venue=Venue.POLYMARKET, market=PM, side=Side.NO)
-    kalshi = FakeVenue(fills_=[k1], orders={"K4-l1": _state("K4-l1", "o-1", OrderStatus.FILLED, "10", "10", (k1,))},
-                       positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))])
-    poly = FakeVenue(venue_=Venue.POLYMARKET, fills_=[p1],
-                     orders={"K4-l2": _state("K4-l2", "pm-2", OrderStatus.FILLED, "10", "10", (p1,), side=Side.NO,
-                                             market=PM, price="0.55", venue=Venue.POLYMARKET)},
-                     positions_=[Position(Venue.POLYMARKET, PM, Side.NO, D(10), D("0.55"), D("5.5"))])
-    results = _run(db, settings, {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly})
+    results = _run(db, settings, _both_legs_filled_after_it_ended(db, "K4"))
     assert [(r.status, r.drifts) for r in results] == [("clean", []), ("clean", [])], results
     record = _result_of(db, "K4")
     # k1's entry takes the judgement p1 gave the legs. Found in review: it waited for good, and every
     # later run took the write lock to look at K4 again.
     assert [(x["fill_id"], x["unhedged_shares"]) for x in record["late_fills"]] == [("k1", "0"), ("p1", "0")]
     assert record["late_fills"][0]["judged_at"]
-    from sqlalchemy import select
-
-    from orion_cli.store.tables import executions
-
-    with db.read() as conn:  # what the final pass looks for: nothing left for a later run
-        waiting = conn.execute(select(executions.c.key).where(executions.c.result.like('%"unhedged_shares":null%')))
-        assert waiting.scalars().all() == []
+    assert _waiting_for_judgement(db) == []  # nothing left for a later run
     _verify(db)
 
 

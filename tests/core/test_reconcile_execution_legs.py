@@ -14,6 +14,7 @@ from core.test_reconcile import (  # type: ignore[import-not-found]
     NOW,
     PM,
     FakeVenue,
+    _both_legs_filled_after_it_ended,
     _execution,
     _fill,
     _filled_order,
@@ -23,8 +24,8 @@ from core.test_reconcile import (  # type: ignore[import-not-found]
     _run,
     _state,
     _verify,
+    _waiting_for_judgement,
 )
-from sqlalchemy import select
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.config import Settings, load_settings
@@ -273,31 +274,19 @@ def test_a_fill_an_earlier_version_left_waiting_takes_the_later_fills_judgement(
     """As in the K4 test, p1's pass judged K11's legs, but, as versions before this fix wrote it, k1's
     entry was left waiting: every run took the write lock to look at K11 again, for good. The next run
     gives it p1's judgement."""
-    ledger = Ledger(db, "live")
-    _in_flight(ledger, "K11-l1", "o-1")
-    _in_flight(ledger, "K11-l2", "pm-2", venue=Venue.POLYMARKET, market=PM, side=Side.NO, price="0.55")
-    _execution(db, "K11", "done", ["K11-l1", "K11-l2"], PENDING)
-    k1 = _fill("k1", "o-1", "10", "0.40")
-    p1 = _fill("p1", "pm-2", "10", "0.55", venue=Venue.POLYMARKET, market=PM, side=Side.NO)
-    kalshi = FakeVenue(fills_=[k1], orders={"K11-l1": _state("K11-l1", "o-1", OrderStatus.FILLED, "10", "10", (k1,))},
-                       positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))])
-    poly = FakeVenue(venue_=Venue.POLYMARKET, fills_=[p1],
-                     orders={"K11-l2": _pm_state("K11-l2", OrderStatus.FILLED, "10", (p1,))},
-                     positions_=[Position(Venue.POLYMARKET, PM, Side.NO, D(10), D("0.55"), D("5.5"))])
-    venues = {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly}
+    venues = _both_legs_filled_after_it_ended(db, "K11")
     assert [d for r in _run(db, settings, venues) for d in r.drifts] == []
     record = _result_of(db, "K11")
     record["late_fills"][0].update(unhedged_shares=None)  # as an earlier version left it
     record["late_fills"][0].pop("judged_at")
     with db.write() as conn:
         conn.execute(executions.update().where(executions.c.key == "K11").values(result=canonical_json(record)))
+    assert _waiting_for_judgement(db) == ["K11"]
     assert [d for r in _run(db, settings, venues, now=NOW + timedelta(minutes=5)) for d in r.drifts] == []
     late = _result_of(db, "K11")["late_fills"]
     assert [(x["fill_id"], x["unhedged_shares"]) for x in late] == [("k1", "0"), ("p1", "0")], late
     assert late[0]["judged_at"] == late[1]["recorded_at"]
-    with db.read() as conn:
-        waiting = conn.execute(select(executions.c.key).where(executions.c.result.like('%"unhedged_shares":null%')))
-        assert waiting.scalars().all() == []
+    assert _waiting_for_judgement(db) == []
     _verify(db)
 
 
