@@ -597,6 +597,12 @@ class Executor:
                                    f"execution already {status.value}; nothing sent", result)
         for tag in result.get("intents", {}):
             self._teach(run, tag)
+        for spec in (run.first, run.second):
+            # A paper venue fills at the fee the plan read when the venue's fee cannot be read now, as
+            # the live venue charges it: `orion trade` registers the plan's markets, a resume only has these.
+            remember_fee = getattr(self._venue(spec.venue), "remember_fee", None)
+            if callable(remember_fee):
+                remember_fee(spec.market_id, spec.fee_model)
         return await self._drive(run, Verdict(), fresh=False)
 
     # -- the flow -------------------------------------------------------------------------------

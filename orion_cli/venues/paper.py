@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import NotFound, OrionError
+from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import (
     POLYMARKET_MIN_MARKETABLE_BUY,
     Market,
@@ -133,6 +134,9 @@ class PaperVenue:
         # The markets last read with their fees, by id: `orion trade` registers its plan's here, as it
         # does with the live clients; ``prepare`` validates against them and a fill falls back on their fee.
         self.markets: dict[str, Market] = {}
+        # The fees a resumed execution's persisted plan was priced with, by market id: a resume is a new
+        # process, with no market read yet, and fills fall back on these as on the markets above.
+        self.plan_fees: dict[str, FeeModel] = {}
 
     @property
     def venue(self) -> Venue:
@@ -181,10 +185,15 @@ class PaperVenue:
             raise
         except OrionError:
             known = self.markets.get(ref)
-            if known is None:
+            fee = known.fee_model if known is not None else self.plan_fees.get(ref)
+            if fee is None:
                 raise
             fresh, book = await self.source.book(ref, venue=self._venue, with_fees=False)
-            return replace(fresh, fee_model=known.fee_model), book
+            return replace(fresh, fee_model=fee), book
+
+    def remember_fee(self, market_id: str, fee_model: FeeModel) -> None:
+        """The fee a resumed execution's plan was priced with (the executor tells it on resume)."""
+        self.plan_fees[market_id] = fee_model
 
     def prepare(self, request: OrderRequest) -> PreparedOrder:
         """Validate without I/O (against the market if it was read before) and build the JSON payload."""

@@ -34,7 +34,8 @@ from execution.execution_kit import (
 from sqlalchemy import select
 
 from orion_cli.core.alert_sink import NullAlertSink
-from orion_cli.core.errors import NotFound
+from orion_cli.core.errors import NotFound, VenueUnavailable
+from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, OrderBook, Side, Venue
 from orion_cli.execution import executor as executor_mod
 from orion_cli.execution.executor import CRASH_STEPS, Executor, client_order_id, leg_order, venues_resume_may_send_to
@@ -785,6 +786,49 @@ def test_resume_after_an_interruption_at_each_step(db: Database, step: str, monk
     before = {k: list(v) for k, v in x.payloads.items()}
     assert run(executor(db, fake_venues(x)).resume(plan.key)).status == "already_done"
     assert x.payloads == before
+
+
+class _SeriesUnreadable(FixedSource):
+    """A Kalshi market whose series (its fee) does not answer: the read with fees fails, the market
+    and book alone still read (at no fee, so a fill priced from this read would show it)."""
+
+    async def book(self, ref: str, *, venue: Venue | None = None,
+                   with_fees: bool = True) -> tuple[Market, OrderBook]:
+        if with_fees:
+            raise VenueUnavailable("kalshi", "series KXEXEC answered 503")
+        return dataclasses.replace(self.market, fee_model=FeeModel.free()), self.book_
+
+
+def test_a_resumed_paper_hedge_fills_at_the_plans_fee_though_the_series_cannot_be_read(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Left alone in session 24: `orion trade` registers its plan's markets with the paper venue, so a
+    hedge through a series that cannot be read fills at the plan's fee, as live sends it. A resumed
+    execution registers none (a new process): the paper Kalshi venue refused the hedge and every
+    retry as BOOK_UNAVAILABLE and sold the filled first leg back, where live would hedge. The fee is
+    persisted with the plan; the resume now tells the paper venue."""
+    s = settings()
+    plan = make_plan()
+
+    def crash_at(name: str) -> None:
+        if name == "l1_recorded":
+            raise Crash(name)
+
+    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    with pytest.raises(Crash):
+        run(Executor(db, Ledger(db, "paper"), paper_venues(db, s), s, mode="paper", alerts=NullAlertSink(),
+                     verify_delays=(0.0,)).execute(plan, ctx_for(s)))
+    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    now = datetime.now(UTC)
+    fresh = {Venue.KALSHI: PaperVenue(Venue.KALSHI, db, _SeriesUnreadable(kalshi_market(), kalshi_book(now)), s),
+             Venue.POLYMARKET: PaperVenue(Venue.POLYMARKET, db, FixedSource(poly_market(), poly_book(now)), s)}
+    res = run(Executor(db, Ledger(db, "paper"), fresh, s, mode="paper", alerts=NullAlertSink(),
+                       verify_delays=(0.0,)).resume(plan.key))
+    assert res.status == "done", res.message
+    held = {(p.venue, p.side): p.size for p in Ledger(db, "paper").positions() if p.size}
+    assert held == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    kalshi = [o for o in Ledger(db, "paper").orders(execution_id=plan.key) if o.venue is Venue.KALSHI]
+    # Kalshi's taker fee the plan read, 0.07 x 10 x 0.40 x 0.60 = 0.168, not the fee-less read's 0
+    assert [(o.status, o.filled_size, o.fees) for o in kalshi] == [(OrderStatus.FILLED, D(10), D("0.168"))]
 
 
 def test_a_first_leg_that_never_landed_is_closed_on_resume_though_its_id_was_known(
