@@ -169,7 +169,9 @@ async def gather(
             if key in titles:
                 continue
             try:
-                market, book = await source.book(p.market_id, venue=p.venue)
+                # A mark is a bid: no fee enters it, so a series that does not answer now must not
+                # leave the position unmarked (valued at cost in the P&L and the breaker's equity).
+                market, book = await source.book(p.market_id, venue=p.venue, with_fees=False)
             except OrionError as exc:
                 errors.append(f"{p.venue.value} {p.market_id}: {exc}")
                 titles[key] = ""

@@ -274,3 +274,38 @@ def test_an_unreachable_venue_is_reported_not_fatal(tmp_path: Path) -> None:
     alone = asyncio.run(gather({Venue.KALSHI: _Down()}, Ledger(db), settings))  # type: ignore[dict-item]
     assert not alone.answered
     db.dispose()
+
+
+class _FeeUnreadable:
+    """The demo data set, except that a Kalshi market's fee (its series) cannot be read now."""
+
+    name = "demo"
+
+    def __init__(self) -> None:
+        self.inner = demo_source()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def book(self, ref: str, *, venue: Venue | None = None, with_fees: bool = True) -> Any:
+        if with_fees and venue is Venue.KALSHI:
+            raise VenueUnavailable("kalshi", "series KXNBA answered 503")
+        return await self.inner.book(ref, venue=venue, with_fees=with_fees)
+
+
+def test_a_position_is_marked_though_its_fee_cannot_be_read(ledger_url: str) -> None:
+    """A mark is the best bid of the held side: no fee enters it. Marked through the read with fees, a
+    Kalshi position whose series did not answer went unmarked (valued at cost, a mark error shown), so
+    the day's P&L and the breaker's equity left out what the book said it was worth."""
+    db = open_database(ledger_url)
+    try:
+        settings = load_settings(environ={})
+        source = _FeeUnreadable()
+        venues = {Venue.KALSHI: PaperVenue(Venue.KALSHI, db, source, settings)}  # type: ignore[arg-type]
+        report = asyncio.run(gather(venues, Ledger(db, "paper"), settings, source=source))  # type: ignore[arg-type]
+    finally:
+        db.dispose()
+    assert report.mark_errors == []
+    (held,) = report.positions
+    bid = asyncio.run(demo_source().book("KXNBA-26-NYK", venue=Venue.KALSHI))[1].side(Side.YES).best_bid
+    assert bid is not None and held.mark == bid.price
