@@ -245,13 +245,27 @@ def _usage_error(ctx: Any, exc: BaseException) -> None:
         if out.machine:
             out.error_record(int(ExitCode.USAGE), "usage", message)
         return
-    failed = getattr(exc, "ctx", None)
-    # Click's parser raises "Option '-n' requires an argument." with no context: name the command the
-    # root was starting (`orion audit` for `audit tail -n`), else the root.
+    failed = getattr(exc, "ctx", None) or _parsing_context(exc)
     command = failed.command_path if failed is not None else " ".join(
         filter(None, (ctx.command_path, ctx.invoked_subcommand)))
     _report(ctx, int(ExitCode.USAGE), "usage", message, f"see `{command} --help`")
     raise typer.Exit(int(ExitCode.USAGE)) from None
+
+
+def _parsing_context(exc: BaseException) -> Any | None:
+    """The context of the command whose arguments were being parsed when ``exc`` was raised.
+
+    Click's parser raises "Option '-n' requires an argument." with no context, and the root's own is
+    not the command at fault (`orion audit tail -n`): the deepest frame that held one is.
+    """
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("ctx")
+        if type(candidate).__name__ == "Context" and hasattr(candidate, "command_path"):
+            found = candidate
+        tb = tb.tb_next
+    return found
 
 
 def _origin(exc: BaseException) -> str:

@@ -321,6 +321,7 @@ def test_an_unknown_top_level_command_writes_its_error_record(isolated_home: Pat
     (["audit", "bogus"], "orion audit"),
     (["audit", "verify", "--bogus"], "orion audit verify"),
     (["trade", "--size"], "orion trade"),  # Click raises this one without a context
+    (["audit", "tail", "-n"], "orion audit tail"),  # ... also in a nested command (it named `orion audit`)
     (["bogus"], "orion"),
     (["--json", "--jsonl", "scan"], "orion"),
 ])
