@@ -12,7 +12,7 @@ import re
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -183,14 +183,19 @@ class OrionGroup(TyperGroup):
             _report(ctx, int(ExitCode.ERROR), "output_closed", "the output was closed before the command finished",
                     None)
             raise typer.Exit(int(ExitCode.ERROR)) from None
-        except Exception as exc:
-            where = _origin(exc)
-            message = f"unexpected internal error ({type(exc).__name__}{where})"
-            if os.environ.get("ORION_DEBUG") == "1":
-                # Plain traceback: frames and source lines, never local variables.
-                traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-            _report(ctx, int(ExitCode.ERROR), "internal", message, "set ORION_DEBUG=1 for a traceback")
+        except OSError as exc:
+            from orion_cli.cli.streams import WRITE_FAILURES, discard
+
+            if exc.errno not in WRITE_FAILURES:
+                _internal_error(ctx, exc)
+            # Every file orion writes reports its own failure; one reaching here is the output's (a
+            # full disk under `> file`): the machine's trouble, not an internal error to debug.
+
+            discard(sys.stdout)  # what its buffer holds would fail again at the interpreter's exit
+            _report(ctx, int(ExitCode.ERROR), "output_failed", f"could not write the output: {exc.strerror}", None)
             raise typer.Exit(int(ExitCode.ERROR)) from None
+        except Exception as exc:
+            _internal_error(ctx, exc)
         finally:
             app_ctx = ctx.obj
             if isinstance(app_ctx, AppContext):
@@ -266,6 +271,16 @@ def _parsing_context(exc: BaseException) -> Any | None:
             found = candidate
         tb = tb.tb_next
     return found
+
+
+def _internal_error(ctx: Any, exc: BaseException) -> NoReturn:
+    """A failure nobody foresaw: named by type and place (exit 1), its traceback only when asked for."""
+    message = f"unexpected internal error ({type(exc).__name__}{_origin(exc)})"
+    if os.environ.get("ORION_DEBUG") == "1":
+        # Plain traceback: frames and source lines, never local variables.
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    _report(ctx, int(ExitCode.ERROR), "internal", message, "set ORION_DEBUG=1 for a traceback")
+    raise typer.Exit(int(ExitCode.ERROR)) from None
 
 
 def _origin(exc: BaseException) -> str:

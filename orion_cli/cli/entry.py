@@ -38,6 +38,14 @@ def _print_text(text: str) -> None:
         from orion_cli.cli.streams import discard
 
         discard(sys.stdout)  # the interpreter's last flush then has nowhere to fail
+    except OSError as exc:  # a full disk under `orion --help > file`: said as the app says it
+        from orion_cli.cli.streams import WRITE_FAILURES, discard
+
+        if exc.errno not in WRITE_FAILURES:
+            raise
+        discard(sys.stdout)
+        sys.stderr.write(f"error: could not write the output: {exc.strerror}\n")
+        raise SystemExit(1) from None
 
 
 def _no_command_record() -> None:

@@ -1,9 +1,14 @@
-"""A standard stream whose reader went away: pointed at /dev/null (stdlib only: the help fast path uses it)."""
+"""Standard streams that fail: a reader gone away, a disk full (stdlib only: the help fast path uses it)."""
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import IO
+
+# What a write refused by the machine raises (a disk or quota full, a file too large, a device error):
+# `orion ... > file` on a full disk. Not orion's failure, so not reported as an internal one.
+WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
 def discard(stream: IO[str]) -> None:

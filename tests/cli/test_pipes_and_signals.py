@@ -392,3 +392,19 @@ def test_orion_alone_on_a_pipe_writes_the_record_on_either_help_path(isolated_ho
         assert proc.returncode == 2 and "Exit codes" in proc.stdout, proc.stderr
         assert json.loads(proc.stderr) == {"type": "error", "exit_code": 2, "reason": "usage",
                                            "message": "missing command (see --help)"}
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device every write to fails, ENOSPC)")
+@pytest.mark.parametrize("args", [["--help"], ["scan", "--help"], ["snapshot", "info", "--demo"], ["--version"]],
+                         ids=["root-help-fast-path", "command-help", "data", "version"])
+def test_a_full_disk_under_stdout_is_one_error_line_not_a_traceback(isolated_home: Path, args: list[str]) -> None:
+    """Found in session 25: `orion --help > file` on a full disk printed a Python traceback (the help
+    fast path caught only a closed pipe), and the other commands called it an "unexpected internal
+    error (OSError at console.py:2124)" with a hint to ask for a traceback. A write that fails is the
+    machine's, not orion's: it is said as such, still exit 1 (the output is incomplete)."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([*orion_cmd(), *args], stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE,
+                              text=True, env={**child_env(isolated_home), "COLUMNS": "120"}, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[0] == "error: could not write the output: No space left on device", proc.stderr
