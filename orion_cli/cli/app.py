@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 from orion_cli import __version__
 from orion_cli.cli.context import AppContext
 from orion_cli.cli.output import FORMATS, Output, stream_is_tty
+from orion_cli.cli.streams import discard, write_failed
 from orion_cli.core.errors import ExitCode, OrionError
 
 EXIT_CODES_EPILOG = (
@@ -157,6 +158,10 @@ class OrionGroup(TyperGroup):
                 # A bad global option fails here, before invoke() and before ctx.obj exists.
                 _usage_error(ctx, exc)
                 raise
+            except OSError as exc:  # the root's eager --help or --version printing to a full disk
+                if write_failed(exc):
+                    _output_failed(ctx, exc)
+                raise
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
@@ -177,23 +182,14 @@ class OrionGroup(TyperGroup):
         except BrokenPipeError:
             # Output's own writes drop what a gone reader cannot take and let the command finish; a
             # closed pipe reaching here cut the command short, so its outcome is unknown: not a success.
-            from orion_cli.cli.streams import discard
-
             discard(sys.stdout)
             _report(ctx, int(ExitCode.ERROR), "output_closed", "the output was closed before the command finished",
                     None)
             raise typer.Exit(int(ExitCode.ERROR)) from None
         except OSError as exc:
-            from orion_cli.cli.streams import WRITE_FAILURES, discard
-
-            if exc.errno not in WRITE_FAILURES:
-                _internal_error(ctx, exc)
-            # Every file orion writes reports its own failure; one reaching here is the output's (a
-            # full disk under `> file`): the machine's trouble, not an internal error to debug.
-
-            discard(sys.stdout)  # what its buffer holds would fail again at the interpreter's exit
-            _report(ctx, int(ExitCode.ERROR), "output_failed", f"could not write the output: {exc.strerror}", None)
-            raise typer.Exit(int(ExitCode.ERROR)) from None
+            if write_failed(exc):
+                _output_failed(ctx, exc)
+            _internal_error(ctx, exc)
         except Exception as exc:
             _internal_error(ctx, exc)
         finally:
@@ -263,14 +259,27 @@ def _parsing_context(exc: BaseException) -> Any | None:
     Click's parser raises "Option '-n' requires an argument." with no context, and the root's own is
     not the command at fault (`orion audit tail -n`): the deepest frame that held one is.
     """
+    import click  # loaded with typer
+
     found = None
     tb = exc.__traceback__
     while tb is not None:
         candidate = tb.tb_frame.f_locals.get("ctx")
-        if type(candidate).__name__ == "Context" and hasattr(candidate, "command_path"):
+        if isinstance(candidate, click.Context):
             found = candidate
         tb = tb.tb_next
     return found
+
+
+def _output_failed(ctx: Any, exc: OSError) -> NoReturn:
+    """stdout's write refused by the machine (a full disk under `> file`): its trouble, not a bug to debug.
+
+    Stderr's failures never get here (messages are dropped, see ``Output._to_stderr``), nor do those
+    of the files orion writes, which each name their file: what is left is the output.
+    """
+    discard(sys.stdout)  # what its buffer holds would fail again at the interpreter's exit
+    _report(ctx, int(ExitCode.ERROR), "output_failed", f"could not write the output: {exc.strerror}", None)
+    raise typer.Exit(int(ExitCode.ERROR)) from None
 
 
 def _internal_error(ctx: Any, exc: BaseException) -> NoReturn:

@@ -39,12 +39,22 @@ def _print_text(text: str) -> None:
 
         discard(sys.stdout)  # the interpreter's last flush then has nowhere to fail
     except OSError as exc:  # a full disk under `orion --help > file`: said as the app says it
-        from orion_cli.cli.streams import WRITE_FAILURES, discard
+        from orion_cli.cli.streams import discard, write_failed
 
-        if exc.errno not in WRITE_FAILURES:
+        if not write_failed(exc):
             raise
         discard(sys.stdout)
-        sys.stderr.write(f"error: could not write the output: {exc.strerror}\n")
+        message = f"could not write the output: {exc.strerror}"
+        # stdout is a file, so its format is JSON lines: the record follows, as the app writes it.
+        import json
+
+        record = json.dumps({"type": "error", "exit_code": 1, "reason": "output_failed", "message": message},
+                            separators=(",", ":"))
+        try:
+            sys.stderr.write(f"error: {message}\n{record}\n")
+            sys.stderr.flush()
+        except OSError:  # stderr on the same full disk: nobody to tell
+            pass
         raise SystemExit(1) from None
 
 

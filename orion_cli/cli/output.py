@@ -24,7 +24,7 @@ from enum import Enum
 from typing import IO, Any
 
 from orion_cli.cli.stopping import StopFlag
-from orion_cli.cli.streams import discard
+from orion_cli.cli.streams import discard, write_failed
 from orion_cli.core.terminal import C1_AND_BIDI, one_line, terminal_safe
 
 FORMATS = ("auto", "table", "json", "jsonl")
@@ -335,13 +335,16 @@ class Output:
             self._to_stderr(lambda: self.stderr.write(text + "\n"))
 
     def _to_stderr(self, write: Any) -> None:
-        """Messages are never why a command fails: with stderr's reader gone (`2>&1 | head`) they are dropped."""
+        """Messages are never why a command fails: with stderr's reader gone (`2>&1 | head`) or its disk
+        full (`2>>log`) they are dropped, and the data on stdout still goes out whole."""
         if self._stderr_closed:
             return
         try:
             write()
             self.stderr.flush()
-        except BrokenPipeError:
+        except OSError as exc:
+            if not (isinstance(exc, BrokenPipeError) or write_failed(exc)):
+                raise
             self._stderr_closed = True
             discard(self.stderr)
 

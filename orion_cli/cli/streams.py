@@ -6,9 +6,15 @@ import errno
 import os
 from typing import IO
 
-# What a write refused by the machine raises (a disk or quota full, a file too large, a device error):
-# `orion ... > file` on a full disk. Not orion's failure, so not reported as an internal one.
-WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+# What a write the machine refuses raises (a disk or quota full, a file too large): `orion ... > file`
+# on a full disk. Not orion's failure, so not reported as an internal one. (EIO is left out: reads raise
+# it too, a prompt on a terminal that hung up.)
+WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def write_failed(exc: BaseException) -> bool:
+    """``exc`` is a write the machine refused (see ``WRITE_FAILURES``)."""
+    return isinstance(exc, OSError) and exc.errno in WRITE_FAILURES
 
 
 def discard(stream: IO[str]) -> None:

@@ -266,18 +266,26 @@ def _save_edit(path: Path, edited: str, intended: Sequence[CuratedPair]) -> None
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Atomically replace the file: write a temp file beside it, fsync, rename, fsync the directory."""
-    make_private_dirs(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Atomically replace the file: write a temp file beside it, fsync, rename, fsync the directory.
+
+    A write that fails (a full disk) names the file and says it is as it was: the pair was not saved.
+    """
+    try:
+        make_private_dirs(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         Path(tmp).replace(path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
+        if isinstance(exc, OSError):
+            raise _unwritable(path, exc) from None
         raise
     with contextlib.suppress(OSError):  # directory fsync is not supported everywhere
         dfd = os.open(path.parent, os.O_RDONLY)
@@ -298,6 +306,11 @@ class AlreadyCurated(UsageError):
         self.pair = pair
 
 
+def _unwritable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot write the pairs file {path}: {exc.strerror or exc}; it is as it was",
+                       reason="pairs_unwritable")
+
+
 @contextlib.contextmanager
 def _writing(path: Path) -> Iterator[None]:
     """Hold ``<pairs file>.lock`` across a read-modify-write of the file.
@@ -307,7 +320,10 @@ def _writing(path: Path) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
-    make_private_dirs(path.parent)
+    try:
+        make_private_dirs(path.parent)
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     lock = FileLock(str(path) + ".lock", timeout=PAIRS_LOCK_TIMEOUT)
     try:
         lock.acquire()

@@ -393,7 +393,12 @@ class Vault:
         fields = _header_fields(key.kdf, key.salt, nonce, check)
         ciphertext = key.aead().encrypt(nonce, plain, _canonical(fields))
         doc = {**fields, "ciphertext": _b64(ciphertext)}
-        atomic_write(self.path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+        try:
+            atomic_write(self.path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+        except OSError as exc:  # a full disk: nothing may suggest that the change was stored
+            raise SecretsError(f"cannot write the vault {self.path}: {exc.strerror or exc}",
+                               hint="free space or fix the directory, then run the command again",
+                               reason="vault_unwritable") from None
 
     def create(self, password: str, entries: dict[str, Entry] | None = None) -> DerivedKey:
         """Create a new vault (refuses to overwrite one). Returns the key for further writes."""

@@ -395,16 +395,41 @@ def test_orion_alone_on_a_pipe_writes_the_record_on_either_help_path(isolated_ho
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device every write to fails, ENOSPC)")
-@pytest.mark.parametrize("args", [["--help"], ["scan", "--help"], ["snapshot", "info", "--demo"], ["--version"]],
-                         ids=["root-help-fast-path", "command-help", "data", "version"])
-def test_a_full_disk_under_stdout_is_one_error_line_not_a_traceback(isolated_home: Path, args: list[str]) -> None:
+@pytest.mark.parametrize("args,columns", [
+    (["--help"], "120"), (["scan", "--help"], "120"), (["snapshot", "info", "--demo"], "120"), (["--version"], "120"),
+    (["--json", "--version"], "120"), (["--help"], "80"), (["--json", "--help"], "120"),
+], ids=["root-help-fast-path", "command-help", "data", "version-fast-path", "version-eager", "root-help-narrow",
+        "root-help-eager"])
+def test_a_full_disk_under_stdout_is_one_error_line_not_a_traceback(isolated_home: Path, args: list[str],
+                                                                    columns: str) -> None:
     """Found in session 25: `orion --help > file` on a full disk printed a Python traceback (the help
     fast path caught only a closed pipe), and the other commands called it an "unexpected internal
-    error (OSError at console.py:2124)" with a hint to ask for a traceback. A write that fails is the
-    machine's, not orion's: it is said as such, still exit 1 (the output is incomplete)."""
+    error (OSError at console.py:2124)" with a hint to ask for a traceback. Found in review: the root's
+    own --help and --version (past the fast path: another option, a narrow terminal) still printed one.
+    A write that fails is the machine's, not orion's: it is said as such, still exit 1 (the output is
+    incomplete), with the error record (stdout is a file: JSON lines)."""
     with open("/dev/full", "w") as full:
         proc = subprocess.run([*orion_cmd(), *args], stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE,
-                              text=True, env={**child_env(isolated_home), "COLUMNS": "120"}, timeout=60)
+                              text=True, env={**child_env(isolated_home), "COLUMNS": columns}, timeout=60)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
-    assert proc.stderr.splitlines()[0] == "error: could not write the output: No space left on device", proc.stderr
+    message = "could not write the output: No space left on device"
+    assert proc.stderr.splitlines() == [
+        f"error: {message}",
+        json.dumps({"type": "error", "exit_code": 1, "reason": "output_failed", "message": message},
+                   separators=(",", ":"))], proc.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device every write to fails, ENOSPC)")
+def test_a_full_disk_under_stderr_drops_the_messages_not_the_data(isolated_home: Path) -> None:
+    """Found in review: messages are never why a command fails, but a full disk under `2>>log` made the
+    first message raise, and the command ended at exit 1 with nothing on stdout."""
+    args = [*orion_cmd(), "-v", "scan", "--demo", "--json"]
+    env = child_env(isolated_home)
+    whole = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=120)
+    assert whole.returncode == 0 and whole.stderr, whole.stderr
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=full, text=True,
+                              env=env, timeout=120)
+    assert proc.returncode == 0
+    assert [op["id"] for op in json.loads(proc.stdout)] == [op["id"] for op in json.loads(whole.stdout)]

@@ -107,8 +107,11 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pyt
         raise OSError("disk full")
 
     monkeypatch.setattr(Path, "replace", boom)
-    with pytest.raises(OSError, match="disk full"):
+    # Said as a configuration error naming the file (exit 3); as a bare OSError it reached the CLI's
+    # boundary, which took it for stdout's ("could not write the output") or an internal error.
+    with pytest.raises(ConfigError, match=r"cannot write the pairs file .*disk full; it is as it was") as info:
         add_pair(path, MIL)
+    assert info.value.reason == "pairs_unwritable"
     assert calls == [str(path)]
     assert path.read_bytes() == before
     # no temp file left behind (the writers' lock file stays, as filelock leaves it)

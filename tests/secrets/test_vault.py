@@ -198,8 +198,11 @@ def test_failed_write_leaves_previous_file(vault_path: Path, make_store: Callabl
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", boom)
-    with pytest.raises(OSError):
+    # A secrets error naming the vault (exit 4); as a bare OSError the CLI's boundary took it for
+    # stdout's ("could not write the output"), as if only the display had failed.
+    with pytest.raises(SecretsError, match=r"cannot write the vault .*No space left on device") as info:
         store.set_many({"custom": "y"})
+    assert info.value.reason == "vault_unwritable"
     monkeypatch.undo()
     assert vault_path.read_bytes() == before
     assert [p for p in vault_path.parent.iterdir() if p.name.endswith(".tmp")] == []
