@@ -170,7 +170,7 @@ async def gather(
                 continue
             try:
                 # A mark is a bid: no fee enters it, so a series that does not answer now must not
-                # leave the position unmarked (valued at cost in the P&L and the breaker's equity).
+                # leave the position unmarked (valued at cost in the day's P&L shown).
                 market, book = await source.book(p.market_id, venue=p.venue, with_fees=False)
             except OrionError as exc:
                 errors.append(f"{p.venue.value} {p.market_id}: {exc}")

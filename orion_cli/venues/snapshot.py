@@ -465,6 +465,9 @@ def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], di
                 unreadable[f"event {e['event_ticker']}"] = str(exc)
     markets: list[Market] = []
     seen: set[str] = set()
+    # Listed markets not priced for want of their fee: their books are kept all the same, since a held
+    # position is marked at its bid (no fee in it) and the watch's breaker would otherwise see it at cost.
+    unpriced: set[str] = set()
     for i, obj in enumerate(raw.markets):
         ticker = obj.get("ticker")
         key = ticker if isinstance(ticker, str) and ticker else f"#{i}"
@@ -478,6 +481,7 @@ def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], di
         fee_gone = next((f"{k}: {unreadable[k]}" for k in whose if k in unreadable), None)
         if fee_gone is not None:
             errors.append(ItemError("kalshi", "market", key, f"fee unknown ({fee_gone})"))
+            unpriced.add(key)
             continue
         try:
             markets.append(parse_market(obj, series=series.get(st), event=event))
@@ -491,7 +495,7 @@ def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], di
             errors.append(ItemError("kalshi", "book", "orderbooks", str(exc)))
             parsed_books, bad = {}, {}
         errors.extend(ItemError("kalshi", "book", t, str(e)) for t, e in bad.items())
-        good = {m.id for m in markets}
+        good = {m.id for m in markets} | unpriced
         books = {(Venue.KALSHI, t): b for t, b in parsed_books.items() if t in good}
     return markets, books, errors
 
@@ -585,12 +589,15 @@ def parse_capture(
             if venue not in data.degraded:
                 data.degraded[venue] = f"not in {source}"
             continue
+        listed = {m.id for m in ms}
         if limit is not None:
             ms = ms[:limit]
         kept = {m.id for m in ms}
         data.markets.extend(ms)
         if with_books:
-            data.books.update({k2: b for k2, b in bs.items() if k2[1] in kept})
+            # A market cut by ``limit`` goes with its book; the book of a market listed but not priced
+            # (its fee unknown: see parse_kalshi) stays, for marking a position held there.
+            data.books.update({k2: b for k2, b in bs.items() if k2[1] in kept or k2[1] not in listed})
         data.errors.extend(errs)
     return data
 

@@ -296,7 +296,7 @@ class _FeeUnreadable:
 def test_a_position_is_marked_though_its_fee_cannot_be_read(ledger_url: str) -> None:
     """A mark is the best bid of the held side: no fee enters it. Marked through the read with fees, a
     Kalshi position whose series did not answer went unmarked (valued at cost, a mark error shown), so
-    the day's P&L and the breaker's equity left out what the book said it was worth."""
+    the day's P&L shown left out what the book said it was worth."""
     db = open_database(ledger_url)
     try:
         settings = load_settings(environ={})

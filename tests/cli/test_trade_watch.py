@@ -487,3 +487,48 @@ def test_a_reader_gone_mid_watch_stops_it_with_every_execution_recorded(tmp_path
     assert code == 0, err
     assert "watch stopped: the output was closed" in err and "Traceback" not in err
     check_ledger_and_audit()
+
+
+def test_the_watch_breaker_marks_a_position_whose_market_went_unpriced_for_its_fee(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Found in review: the watch's breaker marks held positions at the round's books, and a Kalshi
+    market whose series states a fee orion does not model (or could not be read that round) had its
+    book dropped with the market. The position was then valued at cost: a collapse there never
+    reached the loss limit. The book stays for marking; the market is still not priced."""
+    import asyncio
+    import copy
+    import dataclasses
+    from decimal import Decimal
+
+    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.context import AppContext
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.core.models import Side, Venue
+    from orion_cli.venues.paper import PaperVenue
+    from orion_cli.venues.snapshot import demo_path, demo_source, parse_capture, read_capture
+    from orion_cli.venues.trading import Action, OrderRequest, OrderStatus, TimeInForce
+
+    ticker = "KXNBA-26-NYK"
+    app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}",
+                     overrides={"breaker.daily_loss": "0.20", "breaker.daily_loss_pct": "100"})
+    pv = PaperVenue(Venue.KALSHI, app.db(), demo_source(), app.settings())
+
+    async def buy() -> Any:
+        await pv.market(ticker)
+        req = OrderRequest(Venue.KALSHI, ticker, Side.YES, Action.BUY, Decimal(10), Decimal("0.30"),
+                           TimeInForce.FOK, "watch-marks-1")
+        return await pv.submit(pv.prepare(req))
+
+    assert asyncio.run(buy()).status is OrderStatus.FILLED
+    capture = read_capture(demo_path())
+    kalshi = copy.deepcopy(capture.kalshi)
+    assert kalshi is not None
+    for series in kalshi.series:
+        if series.get("ticker") == "KXNBA":
+            series["fee_type"] = "flat"  # the Specific Trading Fees table: not modelled
+    data = parse_capture(dataclasses.replace(capture, kalshi=kalshi), source="demo")
+    assert ticker not in {m.id for m in data.markets}  # not priced: fee unknown
+    assert any(e.key == ticker and "fee unknown" in e.message for e in data.errors)
+    # 10 YES bought at the 0.30 ask: the fee, 0.147, is within the 0.20 daily loss limit (at cost, no
+    # trip); marked at the 0.29 bid they lose 0.10 more, 0.247 in all, and the breaker trips.
+    assert trade_cmd._breaker_tripped_by_marks(app, "paper", data, NullAlertSink())
