@@ -1007,16 +1007,30 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
     this run, on its venue), and judged before that a pair would read as unequal. Such entries keep
     ``unhedged_shares`` null ("not judged"); :func:`_judge_deferred_late_fills` judges them at the
     end of the run that decides the last of its orders, whether or not that brings a fill.
+
+    A result that cannot take the entries (unreadable, or ``late_fills`` not a list) is left as it is,
+    so nothing would find them waiting there: their legs are judged at once even then (a drift that a
+    fill found later in the run may make stale, rather than a naked leg no run reports), and the audit
+    event says the result was not updated.
     """
     legs = _execution_legs(conn, ended.key)
     imbalance = _Imbalance.of(legs, ended.result)
+    try:
+        record: dict[str, Any] | None = load_result(ended.result)
+    except ValueError:  # unreadable: left as it is (the audit event and the drift still say it)
+        record = None
+    unusable = "its result cannot be read" if record is None else \
+        "its result's late_fills is not a list" if not isinstance(record.get("late_fills", []), list) else ""
     # Step (1) only: there the other leg's fills may be read later in this run. A fill adopted in step
     # (2) is judged at once, as before.
-    undecided = sum(1 for o in legs if o.status in _UNDECIDED) if defer else 0
+    in_flight = sum(1 for o in legs if o.status in _UNDECIDED) if defer else 0
+    undecided = 0 if unusable else in_flight
     unhedged = ZERO if imbalance is None else imbalance.unhedged
     held = _held_text(imbalance)
     judged = f"{plain(unhedged)} unhedged" if not undecided else \
         f"not judged while {undecided} of its orders is not final in the ledger"
+    early = (f"; judged at once, while {in_flight} of its orders is not final in the ledger, as {unusable}: "
+             "its late fills cannot wait there for a judgement") if unusable and in_flight else ""
     entries = [{"client_order_id": row.client_order_id, "fill_id": f.fill_id, "action": f.action.value,
                 "size": plain(f.size), "price": plain(f.price), "fee": plain(f.fee), "ts": iso_utc(f.ts),
                 "recorded_at": iso_utc(ctx.now), "unhedged_shares": None if undecided else plain(unhedged)}
@@ -1024,11 +1038,7 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
     ids = ", ".join(f.fill_id for f in new)
     size = plain(sum((f.size for f in new), ZERO))
     what = f"fill{'s' if len(new) > 1 else ''} {ids} ({new[0].action.value} {size}) of {row.client_order_id}"
-    try:
-        record: dict[str, Any] | None = load_result(ended.result)
-    except ValueError:  # unreadable: left as it is (the audit event and the drift still say it)
-        record = None
-    if record is not None and isinstance(record.get("late_fills", []), list):
+    if record is not None and not unusable:
         if not undecided:  # the legs judged as a whole: so are the fills an earlier pass left waiting
             _judge_waiting(record.get("late_fills", []), plain(unhedged), iso_utc(ctx.now))
         record.setdefault("late_fills", []).extend(entries)
@@ -1036,11 +1046,12 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
                              f"{what}: {held}, {judged}")
         save_result(conn, ended.key, record, now=ctx.now)
     for entry in entries:
-        ctx.audit(conn, "execution.late_fill", {"key": ended.key, "status": ended.status, **entry},
+        ctx.audit(conn, "execution.late_fill", {"key": ended.key, "status": ended.status, **entry,
+                                                **({"result_not_updated": unusable} if unusable else {})},
                   venue=venue, market=row.market_id)
     if imbalance is None or unhedged == 0 or undecided:
         return []
-    return [_late_drift(ended, imbalance, what)]
+    return [_late_drift(ended, imbalance, what, judged=early)]
 
 
 def _execution_legs(conn: Connection, key: str) -> Sequence[Any]:

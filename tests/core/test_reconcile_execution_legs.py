@@ -290,6 +290,38 @@ def test_a_fill_an_earlier_version_left_waiting_takes_the_later_fills_judgement(
     _verify(db)
 
 
+@pytest.mark.parametrize("stored", ["{truncated", canonical_json({"message": "done", "late_fills": {"k0": "?"}})],
+                         ids=["unreadable", "late_fills not a list"])
+def test_a_late_fill_its_executions_result_cannot_take_is_judged_at_once_and_reported(
+        db: Database, settings: Settings, stored: str) -> None:
+    """As K9, but K12's result cannot take the late fill (unreadable, or `late_fills` not a list): it is
+    left as it is. Found in review: k1, found while K12-l2 was in flight, was deferred to a judgement
+    recorded nowhere, and K12-l2 then ended with nothing: 10 naked, reported by no run. With nowhere to
+    wait, the legs are judged at once."""
+    venues = _both_legs_filled_after_it_ended(db, "K12")
+    poly = venues[Venue.POLYMARKET]
+    poly.fills_, poly.positions_ = [], []
+    poly.orders["K12-l2"] = _pm_state("K12-l2", OrderStatus.CANCELLED, "0", ())
+    with db.write() as conn:
+        conn.execute(executions.update().where(executions.c.key == "K12").values(result=stored))
+    alerts = NullAlertSink()
+    results = _run(db, settings, venues, halt_on_drift=True, alerts=alerts)
+    drifts = [(d.kind, d.ref, d.venue, d.ledger_qty, d.venue_qty, d.value) for r in results for d in r.drifts]
+    assert drifts == [("execution", "K12", Venue.KALSHI, D(10), D(0), D(4))], drifts
+    assert "judged at once, while 1 of its orders is not final" in results[0].drifts[0].detail
+    assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift", "halt"], alerts.emitted
+    assert KillSwitch(db).status().halted
+    with db.read() as conn:  # left as it is
+        assert conn.execute(executions.select().where(executions.c.key == "K12")).one().result == stored
+    (event,) = [e for e in AuditLog(db).tail(500) if e.type == "execution.late_fill"]
+    assert (event.payload["fill_id"], event.payload["unhedged_shares"]) == ("k1", "10"), event.payload
+    assert event.payload["result_not_updated"].startswith("its result"), event.payload
+    # Reported once: the fill is recorded, and nothing waits for a later run.
+    again = _run(db, settings, venues, alerts=alerts, now=NOW + timedelta(minutes=5))
+    assert [d for r in again for d in r.drifts] == [] and len(alerts.emitted) == 2
+    _verify(db)
+
+
 # -- drift found in step (1) survives its venue failing later in the run --------------------------------
 
 
