@@ -1116,7 +1116,7 @@ def _judge_deferred_late_fills(ctx: _Context, results: list[VenueReconcile]) -> 
         candidates = conn.execute(select(executions).where(*where_ended, executions.c.key.in_(keys))
                                   .order_by(executions.c.created_at, executions.c.key)).all()
         for ended in candidates:
-            drift = _judge_deferred(ctx, conn, ended)
+            drift = _judge_deferred(ctx, conn, ended, results[0].venue)
             if drift is not None:
                 found.append(drift)
         if found and ctx.halt_on_drift:
@@ -1132,29 +1132,35 @@ def _judge_deferred_late_fills(ctx: _Context, results: list[VenueReconcile]) -> 
         ctx.alerts.emit(*halted_alert)
 
 
-def _judge_deferred(ctx: _Context, conn: Connection, ended: Row[Any]) -> Drift | None:
+def _judge_deferred(ctx: _Context, conn: Connection, ended: Row[Any], where: Venue) -> Drift | None:
     """Judge ended execution ``ended``'s unjudged late fills when none of its orders is undecided; its
-    drift when that leaves its legs unequal (see :func:`_judge_deferred_late_fills`)."""
+    drift when that leaves its legs unequal (see :func:`_judge_deferred_late_fills`). ``where``: the
+    venue a drift that no order places is reported under."""
     try:
         record = load_result(ended.result)
     except ValueError:
         return None
     late = record.get("late_fills")
-    if not isinstance(late, list) or not late or not isinstance(late[-1], dict):
+    if not isinstance(late, list):
         return None
-    last = late[-1].get("unhedged_shares")
+    # The last entry that is one: an item of another kind after the waiting entries must not leave them
+    # waiting for good (read again by every run, under the write lock).
+    final = next((e for e in reversed(late) if isinstance(e, dict)), None)
+    if final is None:
+        return None
+    last = final.get("unhedged_shares")
     if last is not None:
         # A later entry judged the legs as a whole (a ledger written before that judgement covered the
         # entries waiting before it): they take its judgement, so no later run picks them up again.
-        if _judge_waiting(late, last, str(late[-1].get("judged_at") or late[-1].get("recorded_at") or "")):
+        if _judge_waiting(late, last, str(final.get("judged_at") or final.get("recorded_at") or "")):
             save_result(conn, ended.key, record, now=ctx.now)
         return None
     legs = _execution_legs(conn, ended.key)
     if any(o.status in _UNDECIDED for o in legs):
         return None  # still in flight: judged by the run that decides it
     imbalance = _Imbalance.of(legs, ended.result)
-    if imbalance is None:  # no orders at all: nothing to judge
-        return None
+    if imbalance is None:
+        return _judge_without_orders(ctx, conn, ended, record, late, where)
     unhedged = imbalance.unhedged
     waiting = _judge_waiting(late, plain(unhedged), iso_utc(ctx.now))
     record["message"] = (f"{record.get('message') or ended.status}; once none of its orders was in flight, "
@@ -1169,6 +1175,53 @@ def _judge_deferred(ctx: _Context, conn: Connection, ended: Row[Any]) -> Drift |
               {"key": ended.key, "status": ended.status, "fill_ids": [e.get("fill_id") for e in waiting],
                "unhedged_shares": plain(unhedged), "drift": None if drift is None else drift.to_record()},
               venue=imbalance.venue, market=imbalance.market)
+    return drift
+
+
+def _judge_without_orders(ctx: _Context, conn: Connection, ended: Row[Any], record: dict[str, Any],
+                          late: list[Any], where: Venue) -> Drift | None:
+    """Judge the waiting late fills of ended execution ``ended``, which no order of the ledger names (only
+    a ledger edited by hand gets there: each entry was recorded for one of its orders): its legs cannot
+    be judged, so nothing is known to hedge those fills. Their shares are counted unhedged, an
+    ``execution`` drift to check by hand, reported once.
+
+    Why: nothing is in flight, so nothing would decide it later; left waiting, every run read it again
+    under the write lock, and judged as "nothing held" a naked leg would be reported nowhere.
+    """
+    waiting = [e for e in late if isinstance(e, dict) and "unhedged_shares" in e and e["unhedged_shares"] is None]
+    if not waiting:
+        return None
+    shares = value = ZERO
+    for entry in waiting:
+        try:
+            size = to_decimal(entry.get("size"), "late_fills.size")
+            value += size * to_decimal(entry.get("price"), "late_fills.price")
+        except (DataError, ArithmeticError):  # written by reconcile; one that is not counts nothing
+            continue
+        shares += size
+    _judge_waiting(late, plain(shares), iso_utc(ctx.now))
+    what = ", ".join(f"{e.get('fill_id')} ({e.get('action')} {e.get('size')}) of {e.get('client_order_id')}"
+                     for e in waiting)
+    cannot = (f"no order of the ledger names it any more, so its legs cannot be judged: the {plain(shares)} "
+              "shares of its late fills are counted unhedged")
+    record["message"] = f"{record.get('message') or ended.status}; reconcile judged its late fills: {cannot}"
+    save_result(conn, ended.key, record, now=ctx.now)
+    # Placed where the order its first fill was recorded on is, when the ledger still holds it.
+    named = conn.execute(select(orders.c.venue, orders.c.market_id, orders.c.side).where(
+        orders.c.client_order_id == str(waiting[0].get("client_order_id")))).first()
+    venue, market, side = where, "", None
+    if named is not None:
+        try:
+            venue, market, side = Venue(named.venue), named.market_id, Side(named.side)
+        except ValueError:
+            pass
+    drift = Drift(venue, "execution", market, side, plain(shares), ZERO, _q(value),
+                  f"execution {ended.key} has ended {ended.status}, but reconcile recorded fill"
+                  f"{'s' if len(waiting) > 1 else ''} {what} after that; {cannot}", ref=ended.key,
+                  fix="not fixed by reconcile: find the execution's orders and hedge or close what they hold by hand")
+    ctx.audit(conn, "execution.late_fill_judged",
+              {"key": ended.key, "status": ended.status, "fill_ids": [e.get("fill_id") for e in waiting],
+               "unhedged_shares": plain(shares), "drift": drift.to_record()}, venue=venue, market=market or None)
     return drift
 
 

@@ -33,7 +33,7 @@ from orion_cli.core.errors import DataError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.execution.executor import client_order_id
 from orion_cli.risk.halt import KillSwitch
-from orion_cli.store.audit import AuditLog, canonical_json
+from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger
 from orion_cli.store.tables import executions
@@ -318,6 +318,42 @@ def test_a_late_fill_its_executions_result_cannot_take_is_judged_at_once_and_rep
     assert event.payload["result_not_updated"].startswith("its result"), event.payload
     # Reported once: the fill is recorded, and nothing waits for a later run.
     again = _run(db, settings, venues, alerts=alerts, now=NOW + timedelta(minutes=5))
+    assert [d for r in again for d in r.drifts] == [] and len(alerts.emitted) == 2
+    _verify(db)
+
+
+@pytest.mark.parametrize("shape", ["no order names it", "an item of another kind last"])
+def test_a_late_fill_left_waiting_with_nothing_in_flight_is_judged_by_the_first_run(
+        db: Database, settings: Settings, shape: str) -> None:
+    """K13's late fill k1 (10 on its first leg) waits for a judgement, and nothing of K13 is in flight:
+    no order names K13 any more (a ledger edited by hand), or its `late_fills` ends with an item that
+    is not an entry. Found in review: never judged (a naked leg reported by no run), and every run read
+    K13 again under the write lock. Judged once, on the first run."""
+    ledger = Ledger(db, "live")
+    k1 = _fill("k1", "o-1", "10", "0.40")
+    _filled_order(ledger, "K13-l1", "o-1", [k1])
+    _intent(ledger, "K13-l2", status="submitted", venue=Venue.POLYMARKET, market=PM, side=Side.NO, price="0.55")
+    ledger.cancelled("K13-l2", reason="IOC: nothing filled", now=EARLIER)
+    entry = {"client_order_id": "K13-l1", "fill_id": "k1", "action": "buy", "size": "10", "price": "0.4",
+             "fee": "0.01", "ts": iso_utc(EARLIER), "recorded_at": iso_utc(EARLIER), "unhedged_shares": None}
+    late: list[Any] = [entry] if shape == "no order names it" else [entry, "?"]
+    _execution(db, "K13", "done", [] if shape == "no order names it" else ["K13-l1", "K13-l2"])
+    with db.write() as conn:
+        conn.execute(executions.update().where(executions.c.key == "K13").values(
+            result=canonical_json({"message": "done", "late_fills": late})))
+    kalshi = FakeVenue(fills_=[k1], positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))])
+    alerts = NullAlertSink()
+    results = _run(db, settings, {Venue.KALSHI: kalshi}, halt_on_drift=True, alerts=alerts)
+    drifts = [(d.kind, d.ref, d.venue, d.market, d.side, d.ledger_qty, d.venue_qty, d.value)
+              for r in results for d in r.drifts]
+    assert drifts == [("execution", "K13", Venue.KALSHI, MKT, Side.YES, D(10), D(0), D(4))], drifts
+    assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift", "halt"], alerts.emitted
+    assert KillSwitch(db).status().halted
+    assert [(x["fill_id"], x["unhedged_shares"]) for x in _result_of(db, "K13")["late_fills"][:1]] == [("k1", "10")]
+    assert _waiting_for_judgement(db) == []  # nothing left for a later run
+    (event,) = [e for e in AuditLog(db).tail(500) if e.type == "execution.late_fill_judged"]
+    assert (event.payload["key"], event.payload["fill_ids"]) == ("K13", ["k1"]), event.payload
+    again = _run(db, settings, {Venue.KALSHI: kalshi}, alerts=alerts, now=NOW + timedelta(minutes=5))
     assert [d for r in again for d in r.drifts] == [] and len(alerts.emitted) == 2
     _verify(db)
 
