@@ -36,7 +36,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -581,6 +582,28 @@ def _halt_for_drift(ctx: _Context, conn: Connection, reason: str,
 
 
 async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result: VenueReconcile) -> None:
+    """Compare ``venue`` (:func:`_compare_venue`), then alert its drift. An outage is the caller's
+    (:func:`_unreachable`); any other error is raised again once the drift found before it is reported
+    (:func:`_failed`)."""
+    try:
+        halted_alert = await _compare_venue(ctx, venue, tv, result)
+    except _Unreachable:
+        raise
+    except Exception as exc:
+        _failed(ctx, venue, result, exc)
+        raise
+    _alert_venue_drift(ctx, venue, result, halted_alert)
+    if tv.mode == "live" and result.balance is not None:
+        # Alerted on the run that sees the balance fall below the threshold, not on every cron run after.
+        from orion_cli.core.alerts import LowBalanceWatch
+
+        LowBalanceWatch(ctx.settings, ctx.alerts, ctx.db, ctx.mode).check([result.balance])
+
+
+async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
+                         result: VenueReconcile) -> tuple[str, str, dict[str, Any]] | None:
+    """Steps (1)-(5) for ``venue`` and its summary (``reconcile.clean`` / ``reconcile.drift``); the halt
+    alert to send after its drift alert, if any."""
     with ctx.db.read() as conn:
         open_rows = order_rows(conn, ctx.mode, venue, statuses=OPEN_STATUSES)
     since = ctx.now - ctx.lookback
@@ -611,7 +634,7 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
                          positions_venue=len(venue_positions), open_orders_venue=len(venue_open))
 
     halted_alert: tuple[str, str, dict[str, Any]] | None = None  # sent after the drift alert it follows
-    with ctx.db.write() as conn:
+    with _dropped_if_rolled_back(result), ctx.db.write() as conn:
         _unknown_open_orders(ctx, conn, venue, venue_open, result)
         waiting = _missing_fills(ctx, conn, venue, venue_fills, result)
         # Each settlement's cash is judged against the report read above, which then replaces the
@@ -647,12 +670,20 @@ async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result
         }
         ctx.audit(conn, f"reconcile.{result.status}", payload, venue=venue)
         halted_alert = _halt_for_venue_drift(ctx, conn, venue, result)
-    _alert_venue_drift(ctx, venue, result, halted_alert)
-    if tv.mode == "live":
-        # Alerted on the run that sees the balance fall below the threshold, not on every cron run after.
-        from orion_cli.core.alerts import LowBalanceWatch
+    return halted_alert
 
-        LowBalanceWatch(ctx.settings, ctx.alerts, ctx.db, ctx.mode).check([balance])
+
+@contextmanager
+def _dropped_if_rolled_back(result: VenueReconcile) -> Iterator[None]:
+    """Around the comparison's write transaction: if it fails (rolled back), the drift it added to
+    ``result`` is dropped. Its fixes were not made ("adopted" would be false), and the next run finds all
+    of it again; the drift found before it stands, and :func:`_failed` reports that."""
+    kept = len(result.drifts)
+    try:
+        yield
+    except BaseException:
+        del result.drifts[kept:]
+        raise
 
 
 def _halt_for_venue_drift(ctx: _Context, conn: Connection, venue: Venue,
@@ -707,6 +738,37 @@ def _unreachable(ctx: _Context, venue: Venue, result: VenueReconcile, exc: _Unre
             "drifts_not_listed": max(0, len(result.drifts) - MAX_AUDITED_DRIFTS)}, venue=venue)
         halted_alert = _halt_for_venue_drift(ctx, conn, venue, result)
     _alert_venue_drift(ctx, venue, result, halted_alert, note=f"; then the venue failed: {exc.reason}")
+
+
+def _failed(ctx: _Context, venue: Venue, result: VenueReconcile, exc: Exception) -> None:
+    """Report the drift ``venue``'s pass found before it failed with ``exc`` (not an outage), as
+    :func:`_unreachable` does; the caller then raises ``exc`` again (an internal error still exits 1).
+
+    Why: step (1) records each fill it finds in a transaction of its own, so the drift it leaves (an
+    ended execution's legs unequal, more filled than an order's size) is found by no later run. An error
+    after it lost that drift: exit 1, no alert, no ``--halt-on-drift`` halt. It is audited as
+    ``reconcile.failed``, alerted and halted for; only the error's type is named (its text may quote a
+    statement or a connection). If the database is what failed, the alert still goes out and says so.
+    """
+    if not result.drifts:
+        return
+    what = type(exc).__name__
+    result.status = "drift"
+    result.counts["drifts"] = len(result.drifts)
+    note = f"; then the run failed ({what})"
+    halted_alert = None
+    try:
+        with ctx.db.write() as conn:
+            ctx.audit(conn, "reconcile.failed", {
+                "venue": venue.value, "mode": ctx.mode, "status": result.status, "error": what,
+                "resolved": [r.to_record() for r in result.resolved],
+                "drifts": [d.to_record() for d in result.drifts[:MAX_AUDITED_DRIFTS]],
+                "drifts_not_listed": max(0, len(result.drifts) - MAX_AUDITED_DRIFTS)}, venue=venue)
+            halted_alert = _halt_for_venue_drift(ctx, conn, venue, result)
+    except Exception as again:  # the database may be what failed: the drift is alerted all the same
+        halt = " or halted for" if ctx.halt_on_drift else ""
+        note += f", and it could not be audited{halt} ({type(again).__name__})"
+    _alert_venue_drift(ctx, venue, result, halted_alert, note=note)
 
 
 # -- (1) unknown outcomes ---------------------------------------------------------------------

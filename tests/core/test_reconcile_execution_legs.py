@@ -361,6 +361,19 @@ def test_a_late_fill_left_waiting_with_nothing_in_flight_is_judged_by_the_first_
 # -- drift found in step (1) survives its venue failing later in the run --------------------------------
 
 
+def _second_leg_found_short(db: Database, key: str, kind: type[FakeVenue] = FakeVenue) -> FakeVenue:
+    """Execution ``key`` ended "done" with its second leg in flight (its first filled 10 on Kalshi); the
+    Polymarket venue (a ``kind``) then finds that leg cancelled with 6 filled: an execution drift, 4 naked,
+    found in step (1), its fill recorded there."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, f"{key}-l1", "o-1", [_fill("k1", "o-1", "10", "0.40")])
+    _in_flight(ledger, f"{key}-l2", "pm-2", venue=Venue.POLYMARKET, market=PM, side=Side.NO, price="0.55")
+    _execution(db, key, "done", [f"{key}-l1", f"{key}-l2"], PENDING)
+    six = _fill("p1", "pm-2", "6", "0.55", venue=Venue.POLYMARKET, market=PM, side=Side.NO)
+    return kind(venue_=Venue.POLYMARKET,
+                orders={f"{key}-l2": _pm_state(f"{key}-l2", OrderStatus.CANCELLED, "6", (six,))})
+
+
 class _ListingDown(FakeVenue):
     """Orders are found, but the fills listing of step (2) fails as an outage would."""
 
@@ -374,13 +387,7 @@ def test_an_execution_drift_found_before_its_venue_fails_is_reported_alerted_and
     the venue's fills listing fails. Found in review: the venue was reported only "unavailable" (drift
     count unset), with no alert and no --halt-on-drift halt, though the CLI then printed HALTED; the
     fill being recorded, no later run reported it."""
-    ledger = Ledger(db, "live")
-    _filled_order(ledger, "K10-l1", "o-1", [_fill("k1", "o-1", "10", "0.40")])
-    _in_flight(ledger, "K10-l2", "pm-2", venue=Venue.POLYMARKET, market=PM, side=Side.NO, price="0.55")
-    _execution(db, "K10", "done", ["K10-l1", "K10-l2"], PENDING)
-    six = _fill("p1", "pm-2", "6", "0.55", venue=Venue.POLYMARKET, market=PM, side=Side.NO)
-    poly = _ListingDown(venue_=Venue.POLYMARKET,
-                        orders={"K10-l2": _pm_state("K10-l2", OrderStatus.CANCELLED, "6", (six,))})
+    poly = _second_leg_found_short(db, "K10", _ListingDown)
     alerts = NullAlertSink()
     (res,) = _run(db, settings, {Venue.POLYMARKET: poly}, halt_on_drift=True, alerts=alerts)
     assert [(d.kind, d.ref, d.ledger_qty, d.venue_qty) for d in res.drifts] == [("execution", "K10", D(10), D(6))]
@@ -390,4 +397,45 @@ def test_an_execution_drift_found_before_its_venue_fails_is_reported_alerted_and
     assert st.halted and st.kind == "reconcile", st
     (event,) = [e for e in AuditLog(db).tail(500) if e.type == "reconcile.unavailable"]
     assert [d["ref"] for d in event.payload["drifts"]] == ["K10"], event.payload
+    _verify(db)
+
+
+class _PositionsBroken(FakeVenue):
+    """Orders are found, then reading the positions fails with an error that is not orion's (a bug)."""
+
+    async def positions(self) -> list[Any]:
+        raise RuntimeError("an internal error")
+
+
+@pytest.mark.parametrize("where", ["reading the venue", "in the comparison"])
+def test_an_execution_drift_found_before_an_internal_error_is_alerted_and_halts_and_the_error_is_raised(
+        db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Step (1) finds K14's second leg filled 6 of 10 (4 naked; its fill recorded, so no later run finds
+    it again), then the run fails with an error that is not an outage. Found in review: exit 1, and the
+    drift was lost: no alert, no --halt-on-drift halt. The error still ends the run; what the failed
+    comparison found (here a resting order --fix adopted) was rolled back and is not reported."""
+    from orion_cli.core import reconcile as module
+
+    poly = _second_leg_found_short(db, "K14", _PositionsBroken if where == "reading the venue" else FakeVenue)
+    if where == "in the comparison":
+        poly.open_ = [OrderState(Venue.POLYMARKET, "", "manual-rest", OrderStatus.OPEN, PM, Side.NO, Action.BUY,
+                                 D(8), D(0), None, D(0), D("0.25"), NOW, venue_status="resting")]
+
+        def broken(*args: Any, **kwargs: Any) -> None:
+            raise KeyError("an internal error")
+
+        monkeypatch.setattr(module, "_positions", broken)
+    alerts = NullAlertSink()
+    with pytest.raises((RuntimeError, KeyError)):
+        _run(db, settings, {Venue.POLYMARKET: poly}, fix=True, halt_on_drift=True, alerts=alerts)
+    assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift", "halt"], alerts.emitted
+    assert [d["ref"] for d in alerts.emitted[0][2]["drifts"]] == ["K14"], alerts.emitted[0]
+    assert "then the run failed" in alerts.emitted[0][1], alerts.emitted[0][1]
+    st = KillSwitch(db).status()
+    assert st.halted and st.kind == "reconcile", st
+    (event,) = [e for e in AuditLog(db).tail(500) if e.type == "reconcile.failed"]
+    assert [d["ref"] for d in event.payload["drifts"]] == ["K14"], event.payload
+    assert event.payload["error"] in ("RuntimeError", "KeyError"), event.payload
+    assert "reconcile.fixed" not in [e.type for e in AuditLog(db).tail(500)]
+    assert sorted(o.client_order_id for o in Ledger(db, "live").orders()) == ["K14-l1", "K14-l2"]
     _verify(db)
