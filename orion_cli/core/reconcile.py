@@ -338,10 +338,10 @@ class _Context:
     actor: dict[str, Any]
     source_flags: str = ""  # paper: the --demo / --snapshot FILE a printed resume command needs
 
-    def audit(self, conn: Connection, type_: str, payload: Mapping[str, Any], *, venue: Venue,
+    def audit(self, conn: Connection, type_: str, payload: Mapping[str, Any], *, venue: Venue | None,
               market: str | None = None) -> None:
-        AuditLog.append(conn, type_, payload, mode=self.mode, actor=self.actor, venue=venue.value, market=market,
-                        now=self.now)
+        AuditLog.append(conn, type_, payload, mode=self.mode, actor=self.actor,
+                        venue=venue.value if venue is not None else None, market=market, now=self.now)
 
 
 def reconcile(
@@ -1214,8 +1214,13 @@ def _judge_deferred(ctx: _Context, conn: Connection, ended: Row[Any], where: Ven
     if last is not None:
         # A later entry judged the legs as a whole (a ledger written before that judgement covered the
         # entries waiting before it): they take its judgement, so no later run picks them up again.
-        if _judge_waiting(late, last, str(final.get("judged_at") or final.get("recorded_at") or "")):
+        # Audited as any judgement that rewrites the result: which entries, by which later one.
+        waiting = _judge_waiting(late, last, str(final.get("judged_at") or final.get("recorded_at") or ""))
+        if waiting:
             save_result(conn, ended.key, record, now=ctx.now)
+            ctx.audit(conn, "execution.late_fill_judged",
+                      {"key": ended.key, "status": ended.status, "fill_ids": [e.get("fill_id") for e in waiting],
+                       "unhedged_shares": last, "judged_by": final.get("fill_id")}, venue=None)
         return None
     legs = _execution_legs(conn, ended.key)
     if any(o.status in _UNDECIDED for o in legs):

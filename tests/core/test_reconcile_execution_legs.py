@@ -269,11 +269,11 @@ def test_a_late_fill_left_not_judged_is_judged_once_none_of_its_executions_order
     _verify(db)
 
 
-def test_a_fill_an_earlier_version_left_waiting_takes_the_later_fills_judgement(
+def test_a_fill_an_earlier_version_left_waiting_takes_the_later_fills_judgement_audited(
         db: Database, settings: Settings) -> None:
     """As in the K4 test, p1's pass judged K11's legs, but, as versions before this fix wrote it, k1's
     entry was left waiting: every run took the write lock to look at K11 again, for good. The next run
-    gives it p1's judgement."""
+    gives it p1's judgement, audited (found in review: the result was rewritten with no event)."""
     venues = _both_legs_filled_after_it_ended(db, "K11")
     assert [d for r in _run(db, settings, venues) for d in r.drifts] == []
     record = _result_of(db, "K11")
@@ -287,6 +287,9 @@ def test_a_fill_an_earlier_version_left_waiting_takes_the_later_fills_judgement(
     assert [(x["fill_id"], x["unhedged_shares"]) for x in late] == [("k1", "0"), ("p1", "0")], late
     assert late[0]["judged_at"] == late[1]["recorded_at"]
     assert _waiting_for_judgement(db) == []
+    (event,) = [e for e in AuditLog(db).tail(500) if e.type == "execution.late_fill_judged"]
+    assert {k: event.payload[k] for k in ("key", "fill_ids", "unhedged_shares", "judged_by")} == {
+        "key": "K11", "fill_ids": ["k1"], "unhedged_shares": "0", "judged_by": "p1"}, event.payload
     _verify(db)
 
 
