@@ -259,13 +259,13 @@ def _parsing_context(exc: BaseException) -> Any | None:
     Click's parser raises "Option '-n' requires an argument." with no context, and the root's own is
     not the command at fault (`orion audit tail -n`): the deepest frame that held one is.
     """
-    import click  # loaded with typer
-
+    # Click's Context, found as the exception types above are (Typer vendors Click).
+    context_type = next(c for c in typer.Context.__mro__ if c.__name__ == "Context" and c is not typer.Context)
     found = None
     tb = exc.__traceback__
     while tb is not None:
         candidate = tb.tb_frame.f_locals.get("ctx")
-        if isinstance(candidate, click.Context):
+        if isinstance(candidate, context_type):
             found = candidate
         tb = tb.tb_next
     return found

@@ -175,9 +175,9 @@ class PaperVenue:
         The venue charges its fee whether or not orion can read it at that moment. So when the read
         with fees fails (a Kalshi series or event not answering) and this market's fee was read before
         (the plan's market, registered by `orion trade`; on a resume, the fee persisted with the plan,
-        see :meth:`remember_fee`), the fresh market and book are read without fees and filled at it. Otherwise a hedge retry that live trading
-        sends (the executor checks its book without fees) was refused here, and paper unwound a
-        pair that live trading would hedge.
+        see :meth:`remember_fee`), the fresh market and book are read without fees and filled at it.
+        Otherwise a hedge retry that live trading sends (the executor checks its book without fees)
+        was refused here, and paper unwound a pair that live trading would hedge.
         """
         try:
             return await self.market(ref)
