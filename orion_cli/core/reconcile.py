@@ -583,13 +583,13 @@ def _halt_for_drift(ctx: _Context, conn: Connection, reason: str,
 
 async def _reconcile_venue(ctx: _Context, venue: Venue, tv: TradingVenue, result: VenueReconcile) -> None:
     """Compare ``venue`` (:func:`_compare_venue`), then alert its drift. An outage is the caller's
-    (:func:`_unreachable`); any other error is raised again once the drift found before it is reported
-    (:func:`_failed`)."""
+    (:func:`_unreachable`); any other error, a stop (Ctrl-C, SIGTERM: KeyboardInterrupt) or a
+    cancellation is raised again once the drift found before it is reported (:func:`_failed`)."""
     try:
         halted_alert = await _compare_venue(ctx, venue, tv, result)
     except _Unreachable:
         raise
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt, asyncio.CancelledError) as exc:
         _failed(ctx, venue, result, exc)
         raise
     _alert_venue_drift(ctx, venue, result, halted_alert)
@@ -740,9 +740,10 @@ def _unreachable(ctx: _Context, venue: Venue, result: VenueReconcile, exc: _Unre
     _alert_venue_drift(ctx, venue, result, halted_alert, note=f"; then the venue failed: {exc.reason}")
 
 
-def _failed(ctx: _Context, venue: Venue, result: VenueReconcile, exc: Exception) -> None:
-    """Report the drift ``venue``'s pass found before it failed with ``exc`` (not an outage), as
-    :func:`_unreachable` does; the caller then raises ``exc`` again (an internal error still exits 1).
+def _failed(ctx: _Context, venue: Venue, result: VenueReconcile, exc: BaseException) -> None:
+    """Report the drift ``venue``'s pass found before it failed with ``exc`` (not an outage) or was
+    stopped, as :func:`_unreachable` does; the caller then raises ``exc`` again, which ends the run with
+    its own exit code (1 for an internal error, 130 for a stop).
 
     Why: step (1) records each fill it finds in a transaction of its own, so the drift it leaves (an
     ended execution's legs unequal, more filled than an order's size) is found by no later run. An error
@@ -755,7 +756,8 @@ def _failed(ctx: _Context, venue: Venue, result: VenueReconcile, exc: Exception)
     what = type(exc).__name__
     result.status = "drift"
     result.counts["drifts"] = len(result.drifts)
-    note = f"; then the run failed ({what})"
+    stopped = isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError))
+    note = f"; then the run {'was stopped' if stopped else 'failed'} ({what})"
     halted_alert = None
     try:
         with ctx.db.write() as conn:

@@ -3,6 +3,7 @@ leg-naming changes found (each failed before its fix)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal as D
 from typing import Any
@@ -410,16 +411,32 @@ class _PositionsBroken(FakeVenue):
         raise RuntimeError("an internal error")
 
 
-@pytest.mark.parametrize("where", ["reading the venue", "in the comparison"])
+class _StoppedReadingPositions(FakeVenue):
+    """Orders are found, then the run is stopped while the positions are read (Ctrl-C, or SIGTERM from
+    cron's `timeout` or systemd, which orion turns into KeyboardInterrupt)."""
+
+    async def positions(self) -> list[Any]:
+        raise KeyboardInterrupt
+
+
+class _CancelledReadingPositions(FakeVenue):
+    async def positions(self) -> list[Any]:
+        raise asyncio.CancelledError
+
+
+@pytest.mark.parametrize("where", ["reading the venue", "in the comparison", "stopped", "cancelled"])
 def test_an_execution_drift_found_before_an_internal_error_is_alerted_and_halts_and_the_error_is_raised(
         db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     """Step (1) finds K14's second leg filled 6 of 10 (4 naked; its fill recorded, so no later run finds
     it again), then the run fails with an error that is not an outage. Found in review: exit 1, and the
     drift was lost: no alert, no --halt-on-drift halt. The error still ends the run; what the failed
-    comparison found (here a resting order --fix adopted) was rolled back and is not reported."""
+    comparison found (here a resting order --fix adopted) was rolled back and is not reported. Found in
+    the next review: a stop (Ctrl-C, SIGTERM) or a cancellation there lost it the same way."""
     from orion_cli.core import reconcile as module
 
-    poly = _second_leg_found_short(db, "K14", _PositionsBroken if where == "reading the venue" else FakeVenue)
+    venue_kind = {"reading the venue": _PositionsBroken, "stopped": _StoppedReadingPositions,
+                  "cancelled": _CancelledReadingPositions}.get(where, FakeVenue)
+    poly = _second_leg_found_short(db, "K14", venue_kind)
     if where == "in the comparison":
         poly.open_ = [OrderState(Venue.POLYMARKET, "", "manual-rest", OrderStatus.OPEN, PM, Side.NO, Action.BUY,
                                  D(8), D(0), None, D(0), D("0.25"), NOW, venue_status="resting")]
@@ -429,16 +446,17 @@ def test_an_execution_drift_found_before_an_internal_error_is_alerted_and_halts_
 
         monkeypatch.setattr(module, "_positions", broken)
     alerts = NullAlertSink()
-    with pytest.raises((RuntimeError, KeyError)):
+    with pytest.raises((RuntimeError, KeyError, KeyboardInterrupt, asyncio.CancelledError)):
         _run(db, settings, {Venue.POLYMARKET: poly}, fix=True, halt_on_drift=True, alerts=alerts)
     assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift", "halt"], alerts.emitted
     assert [d["ref"] for d in alerts.emitted[0][2]["drifts"]] == ["K14"], alerts.emitted[0]
-    assert "then the run failed" in alerts.emitted[0][1], alerts.emitted[0][1]
+    said = "then the run was stopped" if where in ("stopped", "cancelled") else "then the run failed"
+    assert said in alerts.emitted[0][1], alerts.emitted[0][1]
     st = KillSwitch(db).status()
     assert st.halted and st.kind == "reconcile", st
     (event,) = [e for e in AuditLog(db).tail(500) if e.type == "reconcile.failed"]
     assert [d["ref"] for d in event.payload["drifts"]] == ["K14"], event.payload
-    assert event.payload["error"] in ("RuntimeError", "KeyError"), event.payload
+    assert event.payload["error"] in ("RuntimeError", "KeyError", "KeyboardInterrupt", "CancelledError"), event.payload
     assert "reconcile.fixed" not in [e.type for e in AuditLog(db).tail(500)]
     assert sorted(o.client_order_id for o in Ledger(db, "live").orders()) == ["K14-l1", "K14-l2"]
     _verify(db)
