@@ -13,8 +13,9 @@ WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def write_failed(exc: BaseException) -> bool:
-    """``exc`` is a write the machine refused (see ``WRITE_FAILURES``)."""
-    return isinstance(exc, OSError) and exc.errno in WRITE_FAILURES
+    """``exc`` is a stream's write the machine refused (see ``WRITE_FAILURES``): it names no file, where
+    creating or opening one (a lock, a temp file) does, and is that file's failure, not the output's."""
+    return isinstance(exc, OSError) and exc.errno in WRITE_FAILURES and exc.filename is None
 
 
 def discard(stream: IO[str]) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
-from orion_cli.core.errors import Refused
+from orion_cli.core.errors import Refused, StorageError
 from orion_cli.core.paths import make_private_dirs
 from orion_cli.store.audit import default_actor, iso_utc
 from orion_cli.store.db import PG_WRITE_LOCK, Database
@@ -133,15 +133,18 @@ class RunLock:
         from filelock import FileLock, Timeout
 
         assert self.path is not None
-        make_private_dirs(self.path.parent)
         lock = FileLock(str(self.path), timeout=0)
         try:
+            make_private_dirs(self.path.parent)
             lock.acquire(blocking=False)
-        except Timeout:
+        except Timeout:  # an OSError too: first
             raise RunLocked(
                 f"another orion {self.name} is running ({_describe(self._read_holder())}); this run did nothing",
                 hint=f"runs never overlap; the lock ({self.path}) is released when that run ends or dies",
             ) from None
+        except OSError as exc:  # a full disk or quota, a directory not writable: named, nothing done
+            raise StorageError(f"cannot create the lock {self.path}: {exc.strerror or exc}; this run did nothing",
+                               hint="free space, or make the directory writable", reason="lock_unwritable") from None
         self._file_lock = lock
         self._write_holder()
 

@@ -129,12 +129,16 @@ class KeyringSecrets:
             return
         from filelock import FileLock, Timeout
 
-        make_private_dirs(self.lock_path.parent)
         lock = FileLock(str(self.lock_path), timeout=60, mode=0o600)
         try:
+            make_private_dirs(self.lock_path.parent)
             lock.acquire()
-        except Timeout:
+        except Timeout:  # an OSError too: first
             raise SecretsError("keyring index is locked by another orion process", reason="vault_busy") from None
+        except OSError as exc:  # a full disk or quota: the keyring index was not touched
+            raise SecretsError(f"cannot create the keyring index's lock {self.lock_path}: {exc.strerror or exc}",
+                               hint="free space, or make the directory writable",
+                               reason="vault_unwritable") from None
         try:
             yield
         finally:

@@ -363,16 +363,20 @@ class Vault:
         """Hold the writer lock. Every read-modify-write of the vault happens inside this."""
         from filelock import FileLock, Timeout
 
-        make_private_dirs(self.path.parent)
         lock = FileLock(str(self.path) + ".lock", timeout=self.lock_timeout, mode=0o600)
         try:
+            make_private_dirs(self.path.parent)
             lock.acquire()
-        except Timeout:
+        except Timeout:  # an OSError too: first
             raise SecretsError(
                 f"vault {self.path} is locked by another orion process",
                 hint=f"wait and retry; if no orion process is running, remove {self.path}.lock",
                 reason="vault_busy",
             ) from None
+        except OSError as exc:  # a full disk or quota: the vault was not touched
+            raise SecretsError(f"cannot create the vault's lock {self.path}.lock: {exc.strerror or exc}",
+                               hint="free space, or make the directory writable",
+                               reason="vault_unwritable") from None
         try:
             yield
         finally:

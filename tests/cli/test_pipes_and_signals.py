@@ -433,3 +433,34 @@ def test_a_full_disk_under_stderr_drops_the_messages_not_the_data(isolated_home:
                               env=env, timeout=120)
     assert proc.returncode == 0
     assert [op["id"] for op in json.loads(proc.stdout)] == [op["id"] for op in json.loads(whole.stdout)]
+
+
+# The machine refusing new lock files (a full disk, inodes or quota used up), then orion's entry point.
+_NO_NEW_LOCKS = """
+import errno, os, sys
+real_open = os.open
+def no_new_locks(path, flags, *args, **kwargs):
+    if os.fspath(path).endswith(".lock") and flags & os.O_CREAT and not os.path.exists(path):
+        raise OSError(errno.ENOSPC, "No space left on device", os.fspath(path))
+    return real_open(path, flags, *args, **kwargs)
+os.open = no_new_locks
+from orion_cli.cli.entry import main
+sys.argv = ["orion", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_lock_file_the_disk_refuses_is_named_not_taken_for_the_output(isolated_home: Path) -> None:
+    """Found in review: reconcile's run lock (and every execution's key lock) failing to be created on a
+    full disk ended "could not write the output" (reason output_failed), though stdout was fine."""
+    init = subprocess.run([*orion_cmd(), "init"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env=child_env(isolated_home), timeout=120)
+    assert init.returncode == 0, init.stderr
+    proc = subprocess.run([sys.executable, "-c", _NO_NEW_LOCKS, "reconcile", "--demo", "--json"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env=child_env(isolated_home), timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    record = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert record["reason"] == "lock_unwritable", proc.stderr
+    assert record["message"].startswith("cannot create the lock ") and "No space left on device" in record["message"]
+    assert "could not write the output" not in proc.stderr

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -206,6 +207,26 @@ def test_failed_write_leaves_previous_file(vault_path: Path, make_store: Callabl
     monkeypatch.undo()
     assert vault_path.read_bytes() == before
     assert [p for p in vault_path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_lock_the_disk_refuses_is_a_secrets_error_naming_it(vault_path: Path,
+                                                              make_store: Callable[..., SecretStore],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a full disk or quota refusing the vault's lock file raised a bare OSError,
+    which the CLI's boundary took for its output failing ("could not write the output")."""
+    real_open = os.open
+
+    def no_new_locks(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if os.fspath(path).endswith(".lock") and flags & os.O_CREAT and not os.path.exists(path):
+            raise OSError(28, "No space left on device", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", no_new_locks)
+    with pytest.raises(SecretsError, match=r"cannot create the vault's lock .*vault\.json\.lock: No space") as info:
+        make_store().set_many({"custom": "x"})
+    assert info.value.reason == "vault_unwritable"
+    monkeypatch.undo()
+    assert not vault_path.exists()
 
 
 def test_scrypt_bounds_refuse_absurd_headers(tmp_path: Path) -> None:
