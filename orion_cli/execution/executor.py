@@ -886,6 +886,10 @@ class Executor:
         venue = self._venue(prepared.request.venue)
         coid = prepared.request.client_order_id
         step = tag if tag in ("l1", "l2") else ("l2" if tag.startswith("l2") else "u")
+        state: OrderState | None = None
+        looked = False  # an attempt's outcome was unknown, and the order was then not found
+        last_error = ""
+        started = time.monotonic()
         for _attempt in range(self.resend_limit + 1):
             with self.db.write() as conn:
                 if not allow_halted:
@@ -894,12 +898,13 @@ class Executor:
             _crash_point(f"{step}_marked")
             started = time.monotonic()
             try:
-                state: OrderState | None = await venue.submit(prepared)
+                state = await venue.submit(prepared)
             except OrderOutcomeUnknown as exc:
                 if not self._order(tag, run).status.terminal:
                     self.ledger.mark_unknown(coid, str(exc)[:500])
                 state = await self._lookup(venue, coid, prepared.venue_ref)
                 if state is None:
+                    looked, last_error = True, str(exc)
                     continue  # the venue never saw it: the same payload may go again
             except Refused as exc:  # OrderRejected, Geoblocked: the venue refused it, nothing placed
                 reason = f"{getattr(exc, 'code', exc.reason)}: {exc.message}"[:500]
@@ -909,7 +914,8 @@ class Executor:
                 return self._order(tag, run)
             except VenueUnavailable as exc:
                 # Certainly not placed (rate limited / never left this host): same payload again.
-                self._note(run, tag, {"last_error": str(exc)[:300]})
+                last_error = str(exc)
+                self._note(run, tag, {"last_error": last_error[:300]})
                 await asyncio.sleep(0.05)
                 continue
             except OrionError as exc:
@@ -918,16 +924,31 @@ class Executor:
                     self.ledger.mark_unknown(coid, str(exc)[:500])
                 state = await self._lookup(venue, coid, prepared.venue_ref)
                 if state is None:
+                    looked, last_error = True, str(exc)
                     continue
-            latency_ms = int((time.monotonic() - started) * 1000)
-            assert state is not None
-            _crash_point(f"{step}_sent")
-            recorded = await self._verify(run, tag, state, latency_ms)
-            if recorded.status in (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN):
-                recorded = await self._await_decision(run, tag, recorded)
-            _crash_point(f"{step}_recorded")
-            return recorded
-        raise _Unresolved(f"{coid}: not placed after {self.resend_limit + 1} attempts")
+            break
+        else:
+            # Every attempt ended with the order not placed: refused before it left this host, or not
+            # found at the venue after an answer was lost. Its outcome is known, so this is not a
+            # reason to halt (that is for an outcome that stays unknown): it is a rejection, and the
+            # flow goes on as for any (a first leg is abandoned; a hedge is retried, then unwound).
+            # A venue may list an order a moment late: where one was looked for, it is looked for once
+            # more (a failed look-up there is an unknown outcome, and halts).
+            state = await self._lookup(venue, coid, prepared.venue_ref) if looked else None
+            if state is None:
+                reason = f"never placed after {self.resend_limit + 1} attempts: {last_error}"[:500]
+                if not self._order(tag, run).status.terminal:
+                    self.ledger.rejected(coid, reason)
+                self._note(run, tag, {"status": "rejected", "reason": reason[:300]})
+                return self._order(tag, run)
+        assert state is not None  # placed: an answer, or found where the answer was lost
+        latency_ms = int((time.monotonic() - started) * 1000)
+        _crash_point(f"{step}_sent")
+        recorded = await self._verify(run, tag, state, latency_ms)
+        if recorded.status in (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN):
+            recorded = await self._await_decision(run, tag, recorded)
+        _crash_point(f"{step}_recorded")
+        return recorded
 
     async def _await_decision(self, run: _Run, tag: str, state: OrderState) -> OrderState:
         """An order the venue accepted but had not matched by the read-back: look again for a bounded

@@ -126,7 +126,8 @@ class FakeVenue:
 
     ``"fill"`` / ``("fill", price)`` · ``("partial", qty)`` · ``"kill"`` · ``"reject"`` ·
     ``"unknown_filled"`` (placed and filled, answer lost) · ``"unknown_absent"`` (answer lost, never
-    placed) · ``"crash_after_accept"`` (placed and filled, then the process dies) ·
+    placed) · ``"unavailable"`` (the venue answers 503: never placed) · ``"crash_after_accept"``
+    (placed and filled, then the process dies) ·
     ``("delayed", n)`` (accepted unmatched, as Polymarket's ``delayed``; fills in full at the n-th
     lookup, or never with ``None``: only a cancel ends it).
     """
@@ -191,6 +192,10 @@ class FakeVenue:
             raise OrderOutcomeUnknown(self._venue, coid, "scripted timeout")
         if kind == "unknown_absent":
             raise OrderOutcomeUnknown(self._venue, coid, "scripted timeout before the venue saw it")
+        if kind == "unavailable":
+            from orion_cli.core.errors import VenueUnavailable
+
+            raise VenueUnavailable(self._venue.value, "POST /orders: HTTP 503 after 3 attempts")
         if kind == "delayed":
             self.x.delayed[coid] = (b[1], self._fill(r, r.size))
             return self._place(OrderState(self._venue, coid, f"V-{coid}", OrderStatus.SUBMITTED, r.market_id, r.side,

@@ -51,8 +51,10 @@ from orion_cli.venues.paper import PaperVenue
 from orion_cli.venues.trading import (
     Action,
     Balance,
+    OrderOutcomeUnknown,
     OrderRejected,
     OrderRequest,
+    OrderState,
     OrderStatus,
     PreparedOrder,
     TimeInForce,
@@ -673,6 +675,95 @@ def test_unresolvable_unknown_outcome_halts(db: Database) -> None:
     res = run(executor(db, fake_venues(x), alerts).execute(make_plan(), None))
     assert res.status == "halted" and KillSwitch(db).status().halted
     assert alerts.emitted and alerts.emitted[0][0] == "halt"
+
+
+# Found by a black-box audit: a venue answering 503 to every attempt at an order (or losing every answer,
+# the order then not found) raised "not placed after 3 attempts" as an unknown outcome: the kill switch
+# engaged for every process, and a hedge's first leg was left unhedged with no sell-back tried. The
+# outcome is known (never placed): a rejection, handled as one.
+
+
+def test_a_first_leg_the_venue_never_takes_is_abandoned_not_halted_on(db: Database) -> None:
+    from orion_cli.cli.commands.trade import raise_for_result
+    from orion_cli.core.errors import VenueError
+
+    x = Exchange(script={"l1": ["unavailable"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "failed", res.message
+    assert not KillSwitch(db).status().halted
+    assert [tag_of(c) for c in x.payloads] == ["l1"] and len(x.payloads[client_order_id(plan.key, "l1")]) == 3
+    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert first is not None and first.status is OrderStatus.REJECTED
+    assert "never placed after 3 attempts" in first.reject_reason and "HTTP 503" in first.reject_reason
+    with pytest.raises(VenueError) as info:  # exit 5: the venue, not a safeguard
+        raise_for_result(res)
+    assert info.value.reason == "venue_unavailable"
+
+
+def test_a_hedge_the_venue_never_takes_is_retried_then_unwound_not_halted_on(db: Database) -> None:
+    x = Exchange(script={"l2": ["unavailable"], "l2a1": ["unavailable"], "l2a2": ["unavailable"]})
+    plan = make_plan()
+    alerts = NullAlertSink()
+    res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
+    assert res.status == "unwound", res.message
+    assert not KillSwitch(db).status().halted and "halt" not in [k for k, _, _ in alerts.emitted]
+    orders = {tag_of(o.client_order_id): o for o in Ledger(db, "paper").orders(execution_id=plan.key)}
+    assert orders["l1"].status is OrderStatus.FILLED
+    assert all(o.status is OrderStatus.REJECTED for t, o in orders.items() if t.startswith("l2")), orders
+    assert orders["u1"].action is Action.SELL and orders["u1"].filled_size == orders["l1"].filled_size
+    assert all(x.accepted.get(c, 0) == 0 for c in x.payloads if tag_of(c).startswith("l2"))
+    from orion_cli.cli.commands.trade import raise_for_result
+    from orion_cli.core.errors import Refused
+
+    with pytest.raises(Refused) as info:  # exit 6, said once (it read "second leg short; ...: second leg short; ...")
+        raise_for_result(res)
+    assert info.value.message.count("second leg short") == 1, info.value.message
+
+
+def test_a_hedge_whose_every_answer_is_lost_and_never_found_is_retried(db: Database) -> None:
+    x = Exchange(script={"l2": ["unknown_absent"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "done", res.message
+    assert not KillSwitch(db).status().halted
+    hedge = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    assert hedge is not None and hedge.status is OrderStatus.REJECTED and x.accepted.get(hedge.client_order_id) is None
+    assert x.accepted[client_order_id(plan.key, "l2a1")] == 1
+
+
+class _ListedLate(FakeVenue):
+    """Loses every answer to the hedge, which was placed all the same and is listed from the 4th look-up
+    on (after the 3 attempts' looks)."""
+
+    looks = 0
+    placed: OrderState | None = None
+
+    async def submit(self, prepared: PreparedOrder) -> OrderState:
+        r = prepared.request
+        if tag_of(r.client_order_id) != "l2":
+            return await super().submit(prepared)
+        self.x.payloads.setdefault(r.client_order_id, []).append(prepared.payload)
+        self.placed = self._fill(r, r.size)
+        raise OrderOutcomeUnknown(self.venue, r.client_order_id, "scripted timeout")
+
+    async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+        if tag_of(client_order_id) == "l2":
+            self.looks += 1
+            if self.looks == 4 and self.placed is not None:
+                self._place(self.placed)
+        return await super().find_order(client_order_id, venue_order_id)
+
+
+def test_an_order_listed_late_after_its_answers_were_lost_is_taken_not_resent(db: Database) -> None:
+    """The last look-up, after every attempt's answer was lost, finds the order: it is the hedge."""
+    x = Exchange()
+    plan = make_plan()
+    res = run(executor(db, {v: _ListedLate(v, x) for v in Venue}).execute(plan, None))
+    assert res.status == "done", res.message
+    hedge = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    assert hedge is not None and hedge.status is OrderStatus.FILLED
+    assert x.accepted[client_order_id(plan.key, "l2")] == 1 and client_order_id(plan.key, "l2a1") not in x.payloads
 
 
 DECIDE = {"decide_delays": (0.0, 0.0, 0.0)}

@@ -410,7 +410,7 @@ def raise_for_result(result: ExecutionResult) -> None:
         raise Halted(f"halted: {result.message}",
                      hint="`orion halt --status` shows why; `orion reconcile` checks what reached the venues")
     if status == "unwound":
-        raise Refused(f"second leg short; the first leg was unwound: {result.message}", reason="UNWOUND",
+        raise Refused(f"the first leg was unwound: {result.message}", reason="UNWOUND",
                       hint="`orion positions` shows what is held")
     unknown = any(o.status is OrderStatus.UNKNOWN for o in result.orders)
     text = result.message.lower()
