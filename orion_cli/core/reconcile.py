@@ -401,7 +401,20 @@ async def reconcile_async(
         results.append(result)
     _judge_deferred_late_fills(ctx, results)
     _stuck_executions(ctx, results)
+    _update_breaker(ctx)
     return results
+
+
+def _update_breaker(ctx: _Context) -> None:
+    """Hand the ledger's figures, as this run leaves them, to the loss breaker: it warns and trips here.
+
+    A loss recorded outside a trade (a withdrawal Polymarket lists no transfer for, a fill adopted, a
+    settlement) otherwise made the BREAKER check refuse every trade while nothing tripped: no halt, no
+    alert, `orion_halted` 0 on the cron run that recorded it. Valued with the run's marks, if given.
+    """
+    from orion_cli.risk.breaker import Breaker
+
+    Breaker(ctx.db, ctx.settings, mode=ctx.mode, ledger=ctx.ledger, alerts=ctx.alerts).update(ctx.marks or None)
 
 
 # An execution left in a non-final state that no process drives (its key lock is free), or that has
