@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import uuid
 from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -73,6 +74,8 @@ from orion_cli.venues.trading import (
     Transfer,
     fit_fills,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_GRACE",
@@ -401,20 +404,29 @@ async def reconcile_async(
         results.append(result)
     _judge_deferred_late_fills(ctx, results)
     _stuck_executions(ctx, results)
-    _update_breaker(ctx)
+    _update_breaker(ctx, results)
     return results
 
 
-def _update_breaker(ctx: _Context) -> None:
-    """Hand the ledger's figures, as this run leaves them, to the loss breaker: it warns and trips here.
+def _update_breaker(ctx: _Context, results: Sequence[VenueReconcile]) -> None:
+    """Hand the ledger's figures, as a clean run leaves them, to the loss breaker: it warns and trips here.
 
     A loss recorded outside a trade (a withdrawal Polymarket lists no transfer for, a fill adopted, a
     settlement) otherwise made the BREAKER check refuse every trade while nothing tripped: no halt, no
-    alert, `orion_halted` 0 on the cron run that recorded it. Valued with the run's marks, if given.
+    alert, `orion_halted` 0 on the cron run that recorded it. Only when every venue reads clean, with
+    nothing pending: a venue's cash is recorded even while fills it paid for are too young to judge or
+    are drift not adopted, and those contracts' cost would read as a loss that halts trading (mid-trade,
+    an unwind). Such a run leaves the breaker to the next clean one and to the pre-trade check. Its
+    failing never costs the run's results: the check before the next trade recomputes it.
     """
+    if any(r.status != "clean" or r.pending for r in results):
+        return
     from orion_cli.risk.breaker import Breaker
 
-    Breaker(ctx.db, ctx.settings, mode=ctx.mode, ledger=ctx.ledger, alerts=ctx.alerts).update(ctx.marks or None)
+    try:
+        Breaker(ctx.db, ctx.settings, mode=ctx.mode, ledger=ctx.ledger, alerts=ctx.alerts).update(ctx.marks or None)
+    except (OrionError, DBAPIError) as exc:
+        log.warning("reconcile: the loss breaker could not be updated (%s)", type(exc).__name__)
 
 
 # An execution left in a non-final state that no process drives (its key lock is free), or that has

@@ -928,14 +928,20 @@ class Executor:
                     continue
             break
         else:
-            # Every attempt ended with the order not placed: refused before it left this host, or not
-            # found at the venue after an answer was lost. Its outcome is known, so this is not a
-            # reason to halt (that is for an outcome that stays unknown): it is a rejection, and the
-            # flow goes on as for any (a first leg is abandoned; a hedge is retried, then unwound).
-            # A venue may list an order a moment late: where one was looked for, it is looked for once
-            # more (a failed look-up there is an unknown outcome, and halts).
-            state = await self._lookup(venue, coid, prepared.venue_ref) if looked else None
+            # Every attempt ended without the order found placed. It is looked for once more (a venue
+            # may list an order a moment late; a look-up that fails leaves the outcome unknown: halt).
+            state = await self._lookup(venue, coid, prepared.venue_ref)
+            if state is None and looked:
+                # An answer was lost (or the venue said it holds the order but could not show it): the
+                # order may still be there and fill. Only reconcile, later, can tell: halt.
+                raise _Unresolved(f"{coid}: not found after {self.resend_limit + 1} attempts whose answers "
+                                  f"were lost ({last_error})"[:500])
             if state is None:
+                # Every attempt was refused before the order reached the venue (a 429, a 503 the venue
+                # gives for an order it did not take, a connection never made), and the venue does not
+                # list it: its outcome is known. Not a reason to halt (that is for an outcome that stays
+                # unknown) but a rejection, handled as any: a first leg is abandoned, a hedge is
+                # retried, then unwound.
                 reason = f"never placed after {self.resend_limit + 1} attempts: {last_error}"[:500]
                 if not self._order(tag, run).status.terminal:
                     self.ledger.rejected(coid, reason)

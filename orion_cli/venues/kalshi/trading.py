@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from orion_cli.core.aio import all_of, gather_limited
-from orion_cli.core.errors import DataError, VenueError, VenueUnavailable
+from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.models import Market, Side, TickStructure, Venue
 from orion_cli.core.money import ONE, ZERO, is_multiple, loads_exact, to_decimal, to_price
 from orion_cli.venues.http import RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
@@ -511,7 +511,12 @@ class KalshiTrading:
                 raise OrderOutcomeUnknown(Venue.KALSHI, cid, f"unreadable 2xx answer: {exc}") from None
         err = parse_error_body(response.content)
         if status == 409 and err.is_code("order_already_exists"):
-            found = await self.find_order(cid)
+            try:
+                found = await self.find_order(cid)
+            except OrionError as exc:  # held by the venue, whatever the look-up says: never "not placed"
+                raise OrderOutcomeUnknown(
+                    Venue.KALSHI, cid, f"kalshi says the client order id exists; looking it up failed: {exc}"
+                ) from None
             if found is None:
                 raise OrderOutcomeUnknown(
                     Venue.KALSHI, cid, "kalshi says the client order id exists but the order is not listed yet"

@@ -914,7 +914,12 @@ class PolymarketTrading:
         request = prepared.request
         if _DUPLICATE_MARKER in lowered:
             # The venue already holds this exact signed order (an earlier send did arrive).
-            existing = await self.find_order(request.client_order_id, prepared.venue_ref)
+            try:
+                existing = await self.find_order(request.client_order_id, prepared.venue_ref)
+            except OrionError as exc:  # held by the venue, whatever the look-up says: never "not placed"
+                raise OrderOutcomeUnknown(Venue.POLYMARKET, request.client_order_id,
+                                          f"the venue says it already holds this order; looking it up failed: {exc}"
+                                          [:300]) from None
             if existing is not None:
                 return existing
             # Not readable yet, but held by the venue: it may be live or filled, never "rejected".

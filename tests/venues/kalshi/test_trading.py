@@ -493,6 +493,17 @@ def test_409_for_an_order_that_cannot_be_found_stays_unknown(sim: KalshiSim, key
         run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.60"))))
 
 
+def test_409_whose_look_up_fails_stays_unknown_not_not_placed(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """Found in review: the look-up after a 409 failing (503) escaped as VenueUnavailable, which the
+    executor takes for "certainly not placed": an order the venue said it holds could be recorded rejected."""
+    sim.add_fault(FaultRule("status", method="POST", path_prefix=CREATE, status=409, times=1,
+                            body=load_fixture("orders__duplicate_client_order_id")))
+    sim.add_fault(FaultRule("status", method="GET", path_prefix=API_PREFIX + "/portfolio/orders", status=503))
+    with pytest.raises(OrderOutcomeUnknown) as info:
+        run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.60"))))
+    assert "exists" in str(info.value)
+
+
 # -- fills and the historical cutoff ------------------------------------------------------------
 
 

@@ -485,6 +485,23 @@ def test_a_duplicate_that_cannot_be_read_yet_is_an_unknown_outcome_not_a_rejecti
     with_client(wallet, sim, go)
 
 
+def test_a_duplicate_whose_look_up_fails_is_an_unknown_outcome_not_not_placed(
+    sim: PolymarketSim, market: Market, wallet: Wallet
+) -> None:
+    """Found in review: the look-up after "Duplicated" failing (503) escaped as VenueUnavailable, which
+    the executor takes for "certainly not placed": an order the venue holds could be recorded rejected."""
+    async def go(pm: PolymarketTrading) -> None:
+        prepared = pm.prepare(order(market))
+        sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/order", status=400,
+                                       body={"error": f"order {prepared.venue_ref} is invalid. Duplicated."}))
+        sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob/data/order", status=503))
+        with pytest.raises(OrderOutcomeUnknown) as info:
+            await pm.submit(prepared)
+        assert "already holds" in str(info.value)
+
+    with_client(wallet, sim, go)
+
+
 def test_matched_without_amounts_is_read_back_not_final_with_nothing_filled(
     sim: PolymarketSim, market: Market, wallet: Wallet
 ) -> None:
