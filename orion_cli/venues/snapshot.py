@@ -17,6 +17,8 @@ import gzip
 import json
 import math
 import os
+import re
+import stat
 import tempfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -222,9 +224,55 @@ def capture_document(capture: Capture) -> dict[str, Any]:
     return doc
 
 
+# How every file ``write_capture`` writes begins (``format`` is the document's first key), gzipped or not.
+_SNAPSHOT_HEAD = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"format"\s*:\s*"' + FORMAT.encode() + rb'"')
+_HEAD_BYTES = 256
+_REPLACE_HINT = "name a new file, or an earlier snapshot to replace it"
+
+
+def _snapshot_head(raw: bytes) -> bool:
+    """``raw`` (the first bytes of a file) is the start of an orion snapshot, plain or gzipped."""
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            raw = zlib.decompressobj(wbits=31).decompress(raw, _HEAD_BYTES)
+        except zlib.error:
+            return False
+    return _SNAPSHOT_HEAD.match(raw) is not None
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse an existing ``path`` that orion did not write as a snapshot (the rule of ``--metrics-file``).
+
+    The write is a rename over it, so a mistyped ``--out`` naming the ledger database, config.toml or
+    a key would replace that file whole. An earlier snapshot (or an empty file) may be replaced.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise SnapshotError(f"cannot write snapshot: cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise SnapshotError(f"cannot write snapshot: {path} is a directory")
+    if stat.S_ISLNK(mode):
+        raise SnapshotError(f"refusing to replace {path}: it is a symbolic link (name the file itself)")
+    if not stat.S_ISREG(mode):
+        raise SnapshotError(f"refusing to replace {path}: it is not a regular file (a device, FIFO or socket)")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64 * 1024)  # enough gzip data for the first _HEAD_BYTES of the document
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise SnapshotError(f"cannot write snapshot: cannot read {path}: {exc.strerror or exc}") from None
+    if head and not _snapshot_head(head):
+        raise SnapshotError(f"refusing to replace {path}: it is not an orion snapshot file", hint=_REPLACE_HINT)
+
+
 def check_writable(path: Path) -> Path:
     """The directory ``path`` would be written in, if it exists and this process may create files there.
 
+    An existing ``path`` must be a snapshot (or empty): any other file is refused, never replaced.
     ``snapshot record`` calls it before any venue request, so a bad ``--out`` costs no fetch.
     """
     directory = path.parent if str(path.parent) else Path()
@@ -233,6 +281,7 @@ def check_writable(path: Path) -> Path:
         raise SnapshotError(f"cannot write snapshot: directory {directory} {problem}")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise SnapshotError(f"cannot write snapshot: directory {directory} is not writable")
+    _check_replaceable(path)
     return directory
 
 
@@ -240,7 +289,8 @@ def write_capture(capture: Capture, path: Path, *, indent: int | None = None) ->
     """Write atomically (temp file + rename in the same directory); gzip when the name ends in .gz.
 
     Returns the number of bytes written. A crash mid-write leaves the old file (or none), never
-    half a snapshot under the final name.
+    half a snapshot under the final name. An existing file that is not a snapshot is refused
+    (:func:`check_writable`), never replaced.
     """
     text = dumps_exact(capture_document(capture), indent=indent) + "\n"
     data = text.encode("utf-8")

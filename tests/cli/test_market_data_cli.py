@@ -267,6 +267,53 @@ def test_snapshot_record_refuses_a_bad_out_directory_before_any_request(
         assert not out.exists()
 
 
+def test_snapshot_record_refuses_to_replace_a_file_that_is_not_a_snapshot(
+        sims: tuple[KalshiSim, PolymarketSim], tmp_path: Path) -> None:
+    """Found by a black-box audit: `--out ~/.local/share/orion/orion.db` (or config.toml) replaced the
+    ledger with a snapshot, silently (exit 0); the halt it held and its audit chain were gone. The
+    rule of `reconcile --metrics-file`: only a file orion wrote as a snapshot (or an empty one) is replaced."""
+    import gzip
+    import os
+
+    k, p = sims
+    env = env_for(k.server.base_url + "/trade-api/v2", p.gamma_url, p.clob_url)
+    ledger = tmp_path / "orion.db"
+    ledger.write_bytes(b"SQLite format 3\x00" + bytes(4080))
+    config = tmp_path / "config.toml"
+    config.write_text("[limits]\norder_contracts = 1\n")
+    gzipped_text = tmp_path / "notes.json.gz"
+    gzipped_text.write_bytes(gzip.compress(b'{"format": "something-else"}'))
+    link = tmp_path / "link.json"
+    os.symlink(tmp_path / "earlier.json", link)
+    cases = [(ledger, "it is not an orion snapshot file"), (config, "it is not an orion snapshot file"),
+             (gzipped_text, "it is not an orion snapshot file"), (link, "it is a symbolic link")]
+    for out, problem in cases:
+        before = out.read_bytes() if out.exists() else None
+        requests = len(k.server.requests) + len(p.server.requests)
+        code, _, err = invoke("snapshot", "record", "--out", str(out), "--json", env=env)
+        assert code == 2, f"{out.name}: {err}"
+        assert f"refusing to replace {out}: {problem}" in err
+        assert len(k.server.requests) + len(p.server.requests) == requests, f"{out}: the venues were fetched"
+        assert (out.read_bytes() if out.exists() else None) == before, f"{out.name} was changed"
+        assert out.is_symlink() == (out == link)
+    # An earlier snapshot, plain or gzipped, is replaced; so is an empty file.
+    for name in ("earlier.json", "earlier.json.gz", "empty.json"):
+        out = tmp_path / name
+        out.write_bytes(b"" if name == "empty.json" else b"placeholder")
+        if name != "empty.json":
+            code, _, err = invoke("snapshot", "record", "--out", str(out), "--limit", "1", "--json", env=env)
+            assert code == 2 and "not an orion snapshot file" in err
+            out.unlink()
+            code, _, err = invoke("snapshot", "record", "--out", str(out), "--limit", "1", "--json", env=env)
+            assert code == 0, err
+        first = out.read_bytes()
+        code, _, err = invoke("snapshot", "record", "--out", str(out), "--json", env=env)
+        assert code == 0, f"{name}: {err}"
+        assert out.read_bytes() != first
+        code, _, err = invoke("snapshot", "info", str(out), "--json")
+        assert code == 0, err
+
+
 def test_check_writable_names_a_read_only_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The read-only case of the test above, where the suite runs as root (who may write anywhere)."""
     from orion_cli.venues import snapshot

@@ -983,8 +983,8 @@ SNAPSHOT_TARGETS = ["missing dir", "under a file", "directory", "name too long",
 @pytest.mark.parametrize("target", SNAPSHOT_TARGETS)
 def test_snapshot_record_failure_writes_nothing_and_keeps_the_old_file(target: str, live_sims: dict[str, str]) -> None:
     with world() as w:
-        existing = w.root / "old.json"
-        existing.write_bytes(b"old snapshot bytes\n")
+        existing = w.root / "old.json.gz"
+        existing.write_bytes(w.paths["demo"].read_bytes())  # an earlier snapshot: one `record` may replace
         env = dict(live_sims)
         out = {"missing dir": w.root / "no" / "such" / "dir" / "s.json", "under a file": w.paths["under_file"],
                "directory": w.paths["adir"], "name too long": w.paths["long"],
@@ -996,6 +996,8 @@ def test_snapshot_record_failure_writes_nothing_and_keeps_the_old_file(target: s
                    "snapshot record (partial write)", env)
         assert_clean(o)
         assert o.exit_code != 0, f"{target}: expected a failure\n{o.describe()}"
+        if target == "existing, venues down":
+            assert o.exit_code == 5, o.describe()  # the venues' failure, not a refusal of the file
         after = {p.name: p.read_bytes() for p in w.root.iterdir() if p.is_file()}
         assert after == before, f"{target}: files changed\n{o.describe()}"
         assert _temp_files(w.root, w.paths["adir"]) == [], o.describe()

@@ -306,8 +306,8 @@ snapshot_app = typer.Typer(
 @snapshot_app.command("record")
 def snapshot_record_command(
     ctx: typer.Context,
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="File to write (.json, or .json.gz to gzip).",
-                                           dir_okay=False)],
+    out_path: Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help=(
+        "File to write (.json, or .json.gz to gzip); an existing file is replaced only if it is a snapshot."))],
     venue: VenueOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N markets per venue.")] = None,
     no_books: Annotated[bool, typer.Option("--no-books", help="Record listings only, without order books.")] = False,
