@@ -67,6 +67,12 @@ class VenueAccount:
         return rec
 
 
+def _reported(p: Position, key: str) -> Decimal | None:
+    """A figure the ledger or the venue reported for ``p``; None (null: not reported), never a made-up 0."""
+    text = p.extra.get(key)
+    return None if text is None else Decimal(text)
+
+
 @dataclass(frozen=True, slots=True)
 class MarkedPosition:
     position: Position
@@ -83,8 +89,8 @@ class MarkedPosition:
         rec.update(
             title=self.title or p.title,
             cost=p.exposure,
-            fees=Decimal(p.extra.get("fees", "0")),
-            realized_pnl=Decimal(p.extra.get("realized_pnl", "0")),
+            fees=_reported(p, "fees"),
+            realized_pnl=_reported(p, "realized_pnl"),
             mark=None if self.mark is None else plain(self.mark),
             market_value=plain(self.market_value),
             unrealised=None if self.mark is None else plain(self.market_value - p.exposure),

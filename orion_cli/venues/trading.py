@@ -320,7 +320,12 @@ class Balance:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """Contracts held in one outcome of one market. ``exposure`` is the cost at risk (USD)."""
+    """Contracts held in one outcome of one market. ``exposure`` is the cost at risk (USD).
+
+    ``extra["fees"]`` and ``extra["realized_pnl"]`` (USD decimal strings) are the fees paid and the
+    realised P&L where the ledger or the venue reports them (:func:`reported_amount`); absent where
+    it does not, and shown as not reported, never as 0.
+    """
 
     venue: Venue
     market_id: str
@@ -344,6 +349,18 @@ class Position:
             "category": self.category,
             "title": self.title,
         }
+
+
+def reported_amount(value: Any) -> str | None:
+    """A venue's USD figure (a fixed-point dollar string, or a JSON number read as Decimal) as an
+    exact decimal string; None when it is absent or not a finite number (not reported, never 0)."""
+    if isinstance(value, bool | float) or not isinstance(value, str | int | Decimal):
+        return None
+    try:
+        amount = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except ArithmeticError:
+        return None
+    return str(amount) if amount.is_finite() else None
 
 
 class OrderRejected(Refused):

@@ -293,6 +293,22 @@ def test_live_trade_fills_both_legs_once_and_the_ledger_matches_the_venues(world
                       "seconds": round(time.monotonic() - started, 2)}))
 
 
+def test_live_positions_show_the_fees_a_venue_reports_and_null_where_it_reports_none(world: World) -> None:
+    """Found by a black-box audit: live `orion positions` showed `fees: "0"` and `realized_pnl: "0"` for
+    both venues, though Kalshi reports fees_paid_dollars (the fee its fill paid). Polymarket's Data API
+    reports no fee: null (not reported), never a made-up 0."""
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-fees")
+    assert code == 0 and _execution(out)["status"] == "done", err
+    kalshi_fee = world.ksim.account(KEY_ID).positions[TICKER]["fees"]
+    assert kalshi_fee > 0
+    code, out, err = world.run("positions", "--json")
+    assert code == 0, err + out
+    held = {r["venue"]: r for r in json_documents(out)[0] if r["type"] == "position"}
+    assert set(held) == {"kalshi", "polymarket"}, out
+    assert (D(held["kalshi"]["fees"]), D(held["kalshi"]["realized_pnl"])) == (kalshi_fee, D(0))
+    assert (held["polymarket"]["fees"], held["polymarket"]["realized_pnl"]) == (None, None)
+
+
 def test_both_markets_settled_one_already_redeemed_reconcile_clean_at_their_payouts(world: World) -> None:
     """The end of every arbitrage: Kalshi settles YES's market NO, Polymarket resolves NO's market NO and
     the holder claims the winnings in the venue's app before orion looks. Reconcile closes both at

@@ -63,6 +63,7 @@ from orion_cli.venues.trading import (
     PreparedOrder,
     Settlement,
     Transfer,
+    reported_amount,
 )
 
 __all__ = [
@@ -425,6 +426,11 @@ class KalshiTrading:
                     for k in ("realized_pnl_dollars", "fees_paid_dollars", "total_traded_dollars")
                     if isinstance(obj.get(k), str)
                 }
+                # The venue's own figures, under the keys every venue's positions use.
+                for key, reported in (("fees", "fees_paid_dollars"), ("realized_pnl", "realized_pnl_dollars")):
+                    amount = reported_amount(obj.get(reported))
+                    if amount is not None:
+                        extra[key] = amount
                 out.append(
                     Position(
                         venue=Venue.KALSHI,

@@ -87,6 +87,7 @@ from orion_cli.venues.trading import (
     SettlementsIncomplete,
     TimeInForce,
     payout_result,
+    reported_amount,
 )
 
 __all__ = [
@@ -403,6 +404,9 @@ def parse_position(raw: Any) -> Position | None:
     extra = {k: str(raw[k]) for k in ("asset", "outcome", "slug", "eventSlug", "curPrice") if raw.get(k) is not None}
     if raw.get("redeemable") is True:
         extra["redeemable"] = "true"
+    realized = reported_amount(raw.get("realizedPnl"))  # the Data API reports no fees
+    if realized is not None:
+        extra["realized_pnl"] = realized
     return Position(
         venue=Venue.POLYMARKET,
         market_id=market,

@@ -161,6 +161,32 @@ def test_balance_positions_and_exchange_status(sim: KalshiSim, key: rsa.RSAPriva
         run(sim, key, lambda v: v.require_trading())
 
 
+def test_positions_carry_the_fees_and_realised_pnl_kalshi_reports(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """Found by a black-box audit: live `orion positions` showed fees "0" and realized_pnl "0" for a
+    position whose venue reported fees_paid_dollars "0.018900". The recorded body, as Kalshi sends it."""
+    from orion_cli.core.accounts import MarkedPosition
+
+    path = API_PREFIX + "/portfolio/positions"
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix=path, status=200,
+                                   body=load_fixture("portfolio__positions"), times=1))
+    (pos,) = run(sim, key, lambda v: v.positions())
+    assert (pos.extra["fees"], pos.extra["realized_pnl"]) == ("0.018900", "0.000000")
+    rec = MarkedPosition(pos).to_record()
+    assert (rec["fees"], rec["realized_pnl"]) == (D("0.0189"), D(0))
+    # A body without them: not reported (null), never a made-up 0.
+    body = load_fixture("portfolio__positions")
+    for row in body["market_positions"]:
+        del row["fees_paid_dollars"], row["realized_pnl_dollars"]
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix=path, status=200, body=body, times=1))
+    (pos,) = run(sim, key, lambda v: v.positions())
+    rec = MarkedPosition(pos).to_record()
+    assert (rec["fees"], rec["realized_pnl"]) == (None, None)
+    # And a position the simulator made: the fee the fill paid.
+    (pos,) = run(sim, key, lambda v: _then(v.submit(v.prepare(req(Side.YES, Action.BUY, "3", "0.60"))),
+                                           v.positions()))
+    assert MarkedPosition(pos).to_record()["fees"] == D("0.0525")
+
+
 def test_negative_position_fp_is_a_no_position(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
     positions = run(sim, key, lambda v: _then(v.submit(v.prepare(req(Side.NO, Action.BUY, "4", "0.60"))),
                                               v.positions()))

@@ -816,6 +816,22 @@ def test_position_fixture_rows(fixtures_dir: Path) -> None:
     assert parse_position(rows[1]) is None  # closed out
 
 
+def test_a_position_shows_the_realised_pnl_the_data_api_reports_and_no_fees(fixtures_dir: Path) -> None:
+    """Found by a black-box audit: live `orion positions` showed Polymarket fees "0" and realized_pnl "0".
+    The Data API reports `realizedPnl` and no fee: the one is shown, the other is null (not reported)."""
+    from orion_cli.core.accounts import MarkedPosition
+
+    rows = _fixture(fixtures_dir, "data_api_positions_response.json")
+    first = parse_position(rows[0])
+    assert first is not None and first.extra["realized_pnl"] == "0.0" and "fees" not in first.extra
+    rec = MarkedPosition(first).to_record()
+    assert rec["fees"] is None and rec["realized_pnl"] == Decimal(0)
+    for reported, shown in ((Decimal("-1.25"), Decimal("-1.25")), ("2.5", Decimal("2.5")), (None, None)):
+        rows[0]["realizedPnl"] = reported
+        pos = parse_position(rows[0])
+        assert pos is not None and MarkedPosition(pos).to_record()["realized_pnl"] == shown
+
+
 def test_fills_since_filters_by_time(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
     from datetime import UTC, datetime, timedelta
 
