@@ -6,7 +6,9 @@ why, rather than a zero that looks like a measurement.
 
 * **Fill rate** (per venue): fully filled orders / orders sent. "Sent" is every order that left
   the ``intent`` state; partial, cancelled, rejected and still-unanswered orders are counted
-  separately. ``contract_fill_rate`` = contracts filled / contracts sent.
+  separately. ``contract_fill_rate`` = contracts filled / contracts sent. A ``reconcile --fix``
+  adjustment (``reconcile-adj-…``: the ledger brought to the venue's positions) was never sent and
+  counts nowhere: not in orders or contracts sent or filled, slippage or latency.
 * **Slippage against quote** (per venue, dollars per contract, positive = worse for us): each
   filled *buy* order of an execution against the planned average price of its leg in
   ``executions.plan`` (``legs[].avg_price``: the fresh book walked just before sending). ``mean``
@@ -44,6 +46,7 @@ from sqlalchemy import select
 
 from orion_cli.core.models import Venue
 from orion_cli.core.money import ZERO
+from orion_cli.core.reconcile import ADJUST_PREFIX
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED
 from orion_cli.execution.state import NEVER_SENT
 from orion_cli.store.audit import iso_utc
@@ -427,9 +430,10 @@ def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapp
     out: list[VenueQuality] = []
     unquoted = 0
     for name in wanted:
-        # An intent cancelled before it was sent (abandoned, superseded, halted) reached no venue.
+        # An intent cancelled before it was sent (abandoned, superseded, halted) reached no venue; nor
+        # did a reconcile --fix adjustment, a "filled" order the ledger wrote to match the venue.
         rows = [r for r in order_rows if r.venue == name and r.status in SENT_STATUSES
-                and not r.reject_reason.startswith(NEVER_SENT)]
+                and not r.reject_reason.startswith(NEVER_SENT) and not r.client_order_id.startswith(ADJUST_PREFIX)]
         count = {s: sum(1 for r in rows if r.status == s) for s in SENT_STATUSES}
         slips: list[tuple[Decimal, Decimal]] = []  # (per-contract slippage, contracts)
         latencies: list[Decimal] = []

@@ -750,6 +750,35 @@ def test_position_mismatch_is_drift_with_quantities_and_value_and_fix_adjusts(db
     _verify(db)
 
 
+def test_a_fix_adjustment_is_no_order_sent_in_the_report(db: Database, settings: Settings) -> None:
+    """Found by a black-box audit: `orion report` counted the `reconcile --fix` adjustment orders (the
+    ledger brought to the venue's positions; nothing was sent) as orders sent and filled, their
+    contracts as contracts sent and filled, and a bought one as a filled buy with no planned price."""
+    from orion_cli.core.reconcile import ADJUST_PREFIX
+    from orion_cli.core.report import build_report
+
+    ledger = Ledger(db, "live")
+    fill = _fill("f1", "o-1", "10", "0.30")
+    _filled_order(ledger, "c-1", "o-1", [fill])  # the one order orion sent: 10 filled
+    before = build_report(db, mode="live", now=NOW)
+    # The venue holds 7 of it, and 5 of a market no fill explains: --fix sells 3 and buys 5 in the ledger.
+    venue = FakeVenue(fills_=[fill], positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("7"), D("0.30"), D("2.1")),
+                                                 Position(Venue.KALSHI, "KXOTHER-26", Side.YES, D("5"), D("0.40"),
+                                                          D("2"))])
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert len(fixed.drifts) == 2 and all(d.fixed for d in fixed.drifts), fixed.drifts
+    adjustments = [o for o in ledger.orders() if o.client_order_id.startswith(ADJUST_PREFIX)]
+    assert sorted((o.action.value, o.filled_size) for o in adjustments) == [("buy", D(5)), ("sell", D(3))]
+
+    after = build_report(db, mode="live", now=NOW)
+    kalshi, was = after.venues[0], before.venues[0]
+    assert (kalshi.sent, kalshi.filled, kalshi.contracts_sent, kalshi.contracts_filled) == (1, 1, D(10), D(10))
+    assert kalshi.fill_rate == D(1) and kalshi.contract_fill_rate == D(1)
+    assert (kalshi.slippage, kalshi.latency_ms) == (was.slippage, was.latency_ms)
+    assert after.notes == before.notes  # "1 filled buy order(s) have no planned price": c-1, not the adjustment
+    assert after.summary() == before.summary()
+
+
 def test_fix_adjusts_a_position_whose_average_has_ten_places_by_a_fractional_quantity(
         db: Database, settings: Settings) -> None:
     """Found in review: the adjustment sells at the ledger's average (1.00 / 3 = 0.3333333333), and
