@@ -380,6 +380,19 @@ def root(
     elif jsonl:
         fmt = "jsonl"
     ctx.obj = AppContext(config_path=config, db_url=db, fmt=fmt, verbose=verbose, quiet=quiet)
+    _warn_misspelt_variables(ctx)
+
+
+def _warn_misspelt_variables(ctx: typer.Context) -> None:
+    """Warn (stderr, also with -q: a cron log keeps it) of each near miss of a variable orion reads for
+    itself (ORION_CONFG, ORION_HOMEE): nothing reads it, so the command would run on other settings or
+    another ledger than meant. ``trade``'s gate warns of (and audits) its own pair's near misses."""
+    from orion_cli.core.config import own_variable_near_misses
+    from orion_cli.core.gate import ENV_AUTHORIZED, ENV_PAPER
+
+    skip = (ENV_PAPER, ENV_AUTHORIZED) if ctx.invoked_subcommand == "trade" else ()
+    for note in own_variable_near_misses(os.environ, skip=skip):
+        ctx.obj.out.warn(note)
 
 
 def _register() -> None:

@@ -14,7 +14,7 @@ import dataclasses
 import difflib
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -522,6 +522,33 @@ OWN_VARIABLES = frozenset({
     "ORION_MASTER_PASSWORD", "ORION_MASTER_PASSWORD_FILE", "ORION_ALERT_WEBHOOK_URL",
     "ORION_TRADE_STOP_AFTER_GATE", "ORION_TEST_CRASH_AT",
 })
+
+def own_variable_near_misses(environ: Mapping[str, str], *, skip: Collection[str] = ()) -> tuple[str, ...]:
+    """A note for each variable that is a near miss of one of :data:`OWN_VARIABLES`: nothing reads it, so
+    ``ORION_CONFG=strict.toml`` traded past the strict limits and ``ORION_HOMEE=…`` halted the default
+    ledger, silently. A warning, never an error: it may be another tool's variable.
+
+    Found as :func:`orion_cli.core.gate.near_misses` finds the gate's (a name beginning ORION, not an
+    ``ORION__`` configuration variable, difflib similarity ≥ 0.8), with the similarity taken on what
+    follows ``ORION``: every such name shares that prefix, which made any short name one letter or two
+    from ``ORION_HOME`` look close (``ORION_HOST``, ``ORION_MODE``). ``skip``: intended variables whose
+    near misses are said elsewhere (``trade``'s gate says its pair's).
+    """
+    own = {_after_orion(v): v for v in OWN_VARIABLES}
+    notes: list[str] = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if name in OWN_VARIABLES or not upper.startswith("ORION") or upper.startswith("ORION__"):
+            continue
+        close = difflib.get_close_matches(_after_orion(upper), list(own), n=1, cutoff=0.8)
+        if close and own[close[0]] not in skip:
+            notes.append(f"ignored {name} (orion reads no such variable; did you mean {own[close[0]]}?)")
+    return tuple(notes)
+
+
+def _after_orion(name: str) -> str:
+    return name[len("ORION"):].lstrip("_")
+
 
 # Where ORION__SECTION__KEY has two underscores, a misspelt variable has one: after ORION, between
 # section and key, or both.

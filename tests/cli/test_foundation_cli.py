@@ -644,3 +644,27 @@ def test_an_empty_db_option_is_a_usage_error_not_the_default_ledger(ledger: Path
     result = run("--db", "", "halt", "--reason", "wrong ledger?")
     assert result.exit_code == 2 and "--db" in result.output, result.output
     assert json.loads(run("--json", "halt", "--status").stdout)["halted"] is False
+
+
+def test_a_misspelt_orion_variable_is_warned_even_with_q_and_changes_nothing(ledger: Path, tmp_path: Path) -> None:
+    """Found by a black-box audit: `ORION_HOMEE=/srv/other orion halt` halted the default ledger and
+    `ORION_CONFG=strict.toml orion trade …` traded past the strict limits, with not a word. Every command
+    now warns of such a near miss on stderr, one line naming it and the variable meant, with -q too (cron
+    keeps stderr in its log); the command still runs as before (another tool's variable is no error)."""
+    import os
+    import subprocess
+    import sys
+
+    other = tmp_path / "other"
+    env = {**os.environ, "ORION_HOMEE": str(other), "ORION_CONFG": str(tmp_path / "strict.toml")}
+    proc = subprocess.run([sys.executable, "-m", "orion_cli", "-q", "halt", "--reason", "stop other desk", "--json"],
+                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: ignored ORION_CONFG (orion reads no such variable; did you mean ORION_CONFIG?)",
+        "warning: ignored ORION_HOMEE (orion reads no such variable; did you mean ORION_HOME?)",
+    ], proc.stderr
+    assert json.loads(proc.stdout)["halted"] is True and not other.exists()  # the ledger ORION_HOME names
+    result = run("halt", "--status", "--json", env={"ORION_HOST": "db1", "ORION_REGION": "eu"})
+    assert result.exit_code == 0 and "warning" not in result.stderr, result.stderr  # not near misses

@@ -725,6 +725,7 @@ def test_misspelled_variable_stays_paper(op_id: str, monkeypatch: pytest.MonkeyP
     code, out, err = invoke("trade", op_id, "--confirm", "--demo", "--size", "7", "--jsonl")
     assert code == 0, err
     assert "PAPER" in err and "ORION_LIVE_TRADING_AUTHORISED" in err
+    assert err.count("ORION_LIVE_TRADING_AUTHORISED") == 1, err  # the gate's note; not warned twice
     assert lines(out)[-1]["status"] == "done"
     assert all(o.venue in (Venue.KALSHI, Venue.POLYMARKET) for o in ledger_orders())
 

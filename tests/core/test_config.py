@@ -17,6 +17,7 @@ from orion_cli.core.config import (
     iter_flat,
     key_specs,
     load_settings,
+    own_variable_near_misses,
     render_example,
 )
 from orion_cli.core.errors import ExitCode
@@ -236,6 +237,31 @@ def test_every_orion_variable_named_in_the_code_is_one_of_its_own() -> None:
              for m in re.findall(r'"(ORION_[A-Z][A-Z0-9_]*)"', f.read_text(encoding="utf-8"))}
     assert named and named <= OWN_VARIABLES
     assert all(not _misspelt_variable(name) for name in OWN_VARIABLES | set(NOT_CONFIG_VARIABLES))
+
+
+def test_a_near_miss_of_one_of_orions_own_variables_is_named_with_the_one_meant() -> None:
+    """Found by a black-box audit: ORION_CONFG=strict.toml traded past the strict limits and
+    ORION_HOMEE=… `orion halt` halted the default ledger, with not a word: nothing reads such a name."""
+    notes = own_variable_near_misses({"ORION_CONFG": "strict.toml", "ORION_HOMEE": "/srv/b", "orion_home": "/srv/c",
+                                      "ORION_MASTER_PASWORD_FILE": "pw", "ORION_DEBGU": "1", "PATH": "/bin"})
+    assert notes == (
+        "ignored ORION_CONFG (orion reads no such variable; did you mean ORION_CONFIG?)",
+        "ignored ORION_DEBGU (orion reads no such variable; did you mean ORION_DEBUG?)",
+        "ignored ORION_HOMEE (orion reads no such variable; did you mean ORION_HOME?)",
+        "ignored ORION_MASTER_PASWORD_FILE (orion reads no such variable; did you mean ORION_MASTER_PASSWORD_FILE?)",
+        "ignored orion_home (orion reads no such variable; did you mean ORION_HOME?)",
+    )
+    # The gate's pair too (every command reads it to choose the ledger), unless the caller says them itself.
+    gate_typos = {"ORION_LIVE_TRADING_AUTHORISED": "true", "ORION_PAPER_TRADE": "0"}
+    assert [n.split()[1] for n in own_variable_near_misses(gate_typos)] == list(gate_typos)
+    assert own_variable_near_misses(gate_typos, skip=("ORION_PAPER_TRADING", "ORION_LIVE_TRADING_AUTHORIZED")) == ()
+    # Not near misses: orion's own variables, configuration variables (their misspellings are errors),
+    # and other tools' ORION_… variables, short ones one or two letters from ORION_HOME included.
+    others = {**dict.fromkeys(OWN_VARIABLES, "x"), "ORION__LIMITS__ORDER_NOTIONAL": "5",
+              "ORION_LIMITS_ORDER_NOTIONAL": "5", "ORION_HOST": "db1", "ORION_MODE": "live", "ORION_HOME_DIR": "/d",
+              "ORION_REGION": "eu", "ORION_DB": "x", "ORION_FUZZ_RANDOM": "1", "ORION_CHAOS_EXECUTIONS": "5",
+              "ORION": "x", "HOME": "/root", "XORION_HOME": "x"}
+    assert own_variable_near_misses(others) == ()
 
 
 def test_a_variable_two_keys_could_spell_is_refused_naming_both(monkeypatch: pytest.MonkeyPatch) -> None:
