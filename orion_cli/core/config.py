@@ -22,7 +22,7 @@ from typing import Any, TypeVar, get_type_hints
 
 from orion_cli.core.errors import ConfigError
 from orion_cli.core.paths import user_config_file
-from orion_cli.core.redact import mask_url, mask_web_url, web_url_ok
+from orion_cli.core.redact import LOOPBACK_HOSTS, mask_url, mask_web_url, web_url_ok, web_url_private
 
 ENV_PREFIX = "ORION__"
 
@@ -290,7 +290,7 @@ class KeySpec:
 
     def allowed(self) -> str:
         if self.is_url:
-            return "an http:// or https:// URL with a host"
+            return f"an https:// URL with a host (http:// only to a loopback host: {LOOPBACK_HOSTS})"
         if self.choices:
             return "one of " + ", ".join(self.choices)
         if self.min is not None and self.max is not None:
@@ -382,6 +382,9 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
         value = list(raw_list)
     if spec.is_url and not web_url_ok(value):
         raise bad("not a URL orion can send requests to")
+    if spec.is_url and not web_url_private(value):
+        # Venue requests carry the API key and signatures in their headers: never in clear text.
+        raise bad("plain http:// to a host that is not loopback would send the credentials unencrypted")
     if spec.choices and value not in spec.choices:
         raise bad("not an allowed value")
     if spec.min is not None and value < spec.min:

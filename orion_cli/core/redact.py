@@ -95,6 +95,32 @@ def web_url_ok(url: str) -> bool:
     return _split_web_url(url) is not None
 
 
+LOOPBACK_HOSTS = "127.0.0.1, ::1, localhost"  # as the rule is told: 127.0.0.0/8 as a whole is loopback
+
+
+def web_url_private(url: str) -> bool:
+    """Whether what is sent to ``url`` stays private: ``https``, or plain ``http`` to a loopback host
+    (127.0.0.0/8, ``[::1]``, ``localhost``: the venue simulators, a local TLS-terminating proxy). Venue
+    requests carry the API key and signatures in their headers; plain http to any other host would send
+    them across the network readable to anyone on the way."""
+    parts = _split_web_url(url)
+    if parts is None:
+        return False
+    scheme, _user, hostport, _rest = parts
+    if scheme.lower() == "https":
+        return True
+    if hostport.startswith("["):
+        import ipaddress  # an IP literal, which _split_web_url has checked already
+
+        return ipaddress.IPv6Address(hostport[1:].partition("]")[0]).is_loopback
+    host = hostport.partition(":")[0].lower()
+    if host == "localhost":
+        return True
+    octets = host.split(".")
+    return (len(octets) == 4 and octets[0] == "127"
+            and all(o.isdigit() and len(o) <= 3 and int(o) <= 255 for o in octets))
+
+
 def _mask_params(text: str, secret_names: tuple[str, ...] = _WEB_SECRET_PARAMS) -> str:
     out = []
     for param in re.split(r"([&;])", text):

@@ -668,3 +668,19 @@ def test_a_misspelt_orion_variable_is_warned_even_with_q_and_changes_nothing(led
     assert json.loads(proc.stdout)["halted"] is True and not other.exists()  # the ledger ORION_HOME names
     result = run("halt", "--status", "--json", env={"ORION_HOST": "db1", "ORION_REGION": "eu"})
     assert result.exit_code == 0 and "warning" not in result.stderr, result.stderr  # not near misses
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_a_venue_url_in_clear_text_to_another_host_is_refused_before_anything_runs() -> None:
+    """Found by a black-box audit: `ORION__KALSHI__PROD_BASE_URL=http://…` to any host was used, and the
+    API key and signatures travel in the requests' headers. Exit 3 naming the key and its source."""
+    env = {"ORION__KALSHI__PROD_BASE_URL": "http://api.elections.kalshi.com/trade-api/v2"}
+    for args in (["config", "show", "--json"], ["pairs", "list", "--json"]):
+        result = run(*args, env=env)
+        assert result.exit_code == 3, result.output
+        rec = error_record(result)
+        assert rec["reason"] == "config_invalid" and rec["message"].startswith(
+            "kalshi.prod_base_url = 'http://api.elections.kalshi.com/trade-api/v2' from environment "
+            "ORION__KALSHI__PROD_BASE_URL: plain http:// to a host that is not loopback"), rec
+    env = {"ORION__KALSHI__PROD_BASE_URL": "http://127.0.0.1:9/trade-api/v2"}  # the simulators' loopback
+    assert run("config", "show", "--json", env=env).exit_code == 0

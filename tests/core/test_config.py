@@ -324,7 +324,35 @@ def test_a_venue_url_requests_cannot_go_to_is_a_config_error(value: str) -> None
     with pytest.raises(ConfigError) as info:
         load_settings(environ={"ORION__POLYMARKET__CLOB_URL": value})
     assert info.value.exit_code == ExitCode.CONFIG and "polymarket.clob_url" in info.value.message
-    assert "http:// or https:// URL" in info.value.message
+    assert "https:// URL with a host" in info.value.message
+
+
+@pytest.mark.parametrize("value", ["http://clob.polymarket.com", "HTTP://clob.polymarket.com/x", "http://10.0.0.5:8080/x",
+                                   "http://127.0.0.1.evil.example/", "http://localhost.evil.example/", "http://[::2]:9/",
+                                   "http://u:S3CRET@proxy.example/x", "http://1.2.3.4/"])
+def test_a_venue_url_in_clear_text_to_a_host_not_loopback_is_a_config_error(value: str, tmp_path: Path) -> None:
+    """Found by a black-box audit: `http://` to any host was accepted, and venue requests carry the API
+    key and signatures in their headers. Only https, or http to a loopback host (the simulators)."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION__POLYMARKET__CLOB_URL": value})
+    err = info.value
+    assert err.exit_code == ExitCode.CONFIG and err.reason == "config_invalid"
+    assert err.message.startswith("polymarket.clob_url = ")
+    assert "from environment ORION__POLYMARKET__CLOB_URL" in err.message
+    assert "unencrypted" in err.message and "http:// only to a loopback host: 127.0.0.1, ::1, localhost" in err.message
+    assert "S3CRET" not in err.message + (err.hint or "")
+    f = _write(tmp_path / "c.toml", f'[kalshi]\nprod_base_url = "{value}/trade-api/v2"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    assert info.value.exit_code == ExitCode.CONFIG and "kalshi.prod_base_url" in info.value.message
+    assert f"--config {f}" in info.value.message
+
+
+@pytest.mark.parametrize("value", ["http://127.0.0.1:8080/x", "http://127.0.5.1/x", "http://localhost:9/x",
+                                   "http://LocalHost/x", "http://[::1]:9/x", "http://[0:0:0:0:0:0:0:1]/x",
+                                   "http://u:pw@127.0.0.1:1/x", "https://clob.polymarket.com", "HTTPS://h.example/x"])
+def test_a_venue_url_in_clear_text_only_to_a_loopback_host(value: str) -> None:
+    assert load_settings(environ={"ORION__POLYMARKET__CLOB_URL": value}).polymarket.clob_url == value
 
 
 @pytest.mark.parametrize("value", ["https://u:S3CRET@h:port/x", "https:/u:S3CRET@h/x", "https://u:pa?S3CRET@h/x",
