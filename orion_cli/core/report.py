@@ -46,7 +46,7 @@ from sqlalchemy import select
 
 from orion_cli.core.models import Venue
 from orion_cli.core.money import ZERO
-from orion_cli.core.reconcile import ADJUST_PREFIX
+from orion_cli.core.reconcile import ADJUST_PREFIX, EXTERNAL_PREFIX
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED
 from orion_cli.execution.state import NEVER_SENT
 from orion_cli.store.audit import iso_utc
@@ -431,9 +431,11 @@ def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapp
     unquoted = 0
     for name in wanted:
         # An intent cancelled before it was sent (abandoned, superseded, halted) reached no venue; nor
-        # did a reconcile --fix adjustment, a "filled" order the ledger wrote to match the venue.
+        # did a reconcile --fix adjustment, a "filled" order the ledger wrote to match the venue; an
+        # order placed outside orion (ext-…, adopted by reconcile --fix) is not orion's execution.
         rows = [r for r in order_rows if r.venue == name and r.status in SENT_STATUSES
-                and not r.reject_reason.startswith(NEVER_SENT) and not r.client_order_id.startswith(ADJUST_PREFIX)]
+                and not r.reject_reason.startswith(NEVER_SENT)
+                and not r.client_order_id.startswith((ADJUST_PREFIX, EXTERNAL_PREFIX))]
         count = {s: sum(1 for r in rows if r.status == s) for s in SENT_STATUSES}
         slips: list[tuple[Decimal, Decimal]] = []  # (per-contract slippage, contracts)
         latencies: list[Decimal] = []

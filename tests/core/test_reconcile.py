@@ -779,6 +779,28 @@ def test_a_fix_adjustment_is_no_order_sent_in_the_report(db: Database, settings:
     assert after.summary() == before.summary()
 
 
+def test_orders_placed_outside_orion_are_no_orders_sent_in_the_report(db: Database, settings: Settings) -> None:
+    """Found in review: `--fix` adopts a trade placed by hand (a fill, a resting order) as ext-… orders,
+    which the report counted as orion's orders sent, filled and unanswered (fill rate 0.5)."""
+    from orion_cli.core.reconcile import EXTERNAL_PREFIX
+    from orion_cli.core.report import build_report
+
+    ledger = Ledger(db, "live")
+    fill = _fill("f1", "o-1", "10", "0.30")
+    _filled_order(ledger, "c-1", "o-1", [fill])
+    before = build_report(db, mode="live", now=NOW)
+    manual = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO, market="KXOTHER-26-B")
+    resting = OrderState(Venue.KALSHI, "", "manual-rest", OrderStatus.OPEN, "KXOTHER-26-B", Side.NO, Action.BUY,
+                         D("8"), D(0), None, D(0), D("0.25"), NOW, venue_status="resting")
+    venue = FakeVenue(fills_=[fill, manual], open_=[resting],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10"), D("0.30"), D("3")),
+                                  Position(Venue.KALSHI, "KXOTHER-26-B", Side.NO, D("5"), D("0.30"), D("1.5"))])
+    _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert len([o for o in ledger.orders() if o.client_order_id.startswith(EXTERNAL_PREFIX)]) == 2
+    after = build_report(db, mode="live", now=NOW)
+    assert after.summary() == before.summary() and after.notes == before.notes
+
+
 def test_fix_adjusts_a_position_whose_average_has_ten_places_by_a_fractional_quantity(
         db: Database, settings: Settings) -> None:
     """Found in review: the adjustment sells at the ledger's average (1.00 / 3 = 0.3333333333), and
