@@ -384,7 +384,7 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
         raise bad("not a URL orion can send requests to")
     if spec.is_url and not web_url_private(value):
         # Venue requests carry the API key and signatures in their headers: never in clear text.
-        raise bad("plain http:// to a host that is not loopback would send the credentials unencrypted")
+        raise bad("plain http:// to a host that is not loopback would send requests unencrypted")
     if spec.choices and value not in spec.choices:
         raise bad("not an allowed value")
     if spec.min is not None and value < spec.min:

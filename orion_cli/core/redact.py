@@ -95,7 +95,7 @@ def web_url_ok(url: str) -> bool:
     return _split_web_url(url) is not None
 
 
-LOOPBACK_HOSTS = "127.0.0.1, ::1, localhost"  # as the rule is told: 127.0.0.0/8 as a whole is loopback
+LOOPBACK_HOSTS = "127.0.0.0/8, ::1, localhost"
 
 
 def web_url_private(url: str) -> bool:

@@ -339,7 +339,8 @@ def test_a_venue_url_in_clear_text_to_a_host_not_loopback_is_a_config_error(valu
     assert err.exit_code == ExitCode.CONFIG and err.reason == "config_invalid"
     assert err.message.startswith("polymarket.clob_url = ")
     assert "from environment ORION__POLYMARKET__CLOB_URL" in err.message
-    assert "unencrypted" in err.message and "http:// only to a loopback host: 127.0.0.1, ::1, localhost" in err.message
+    assert "unencrypted" in err.message
+    assert "http:// only to a loopback host: 127.0.0.0/8, ::1, localhost" in err.message
     assert "S3CRET" not in err.message + (err.hint or "")
     f = _write(tmp_path / "c.toml", f'[kalshi]\nprod_base_url = "{value}/trade-api/v2"\n')
     with pytest.raises(ConfigError) as info:
