@@ -543,10 +543,26 @@ def own_variable_near_misses(environ: Mapping[str, str], *, skip: Collection[str
         upper = name.upper()
         if name in OWN_VARIABLES or not upper.startswith("ORION") or upper.startswith("ORION__"):
             continue
-        close = difflib.get_close_matches(_after_orion(upper), list(own), n=1, cutoff=0.8)
-        if close and own[close[0]] not in skip:
-            notes.append(f"ignored {name} (orion reads no such variable; did you mean {own[close[0]]}?)")
+        meant = _file_variable_meant(upper)
+        if meant is None:
+            close = difflib.get_close_matches(_after_orion(upper), list(own), n=1, cutoff=0.8)
+            meant = own[close[0]] if close else None
+        if meant is not None and meant not in skip:
+            notes.append(f"ignored {name} (orion reads no such variable; did you mean {meant}?)")
     return tuple(notes)
+
+
+def _file_variable_meant(upper: str) -> str | None:
+    """A name for a file (``…_PATH``, ``…_FILE``) meant one of orion's: a ``…_FILE`` variable first, else
+    the bare one (``ORION_CONFIG_FILE`` → ``ORION_CONFIG``). By similarity alone ``ORION_MASTER_PASSWORD_PATH``
+    read as ``ORION_MASTER_PASSWORD``, which takes its value as the password itself."""
+    for suffix in ("_PATH", "_FILE", "_FILENAME"):
+        if upper.endswith(suffix):
+            base = upper[: -len(suffix)]
+            for candidate in (base + "_FILE", base):
+                if candidate in OWN_VARIABLES and candidate != upper:
+                    return candidate
+    return None
 
 
 def _after_orion(name: str) -> str:

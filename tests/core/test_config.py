@@ -251,6 +251,14 @@ def test_a_near_miss_of_one_of_orions_own_variables_is_named_with_the_one_meant(
         "ignored ORION_MASTER_PASWORD_FILE (orion reads no such variable; did you mean ORION_MASTER_PASSWORD_FILE?)",
         "ignored orion_home (orion reads no such variable; did you mean ORION_HOME?)",
     )
+    # Found in review: a file's variable is told the file variable, never the one whose value is a
+    # password itself; and ORION_CONFIG_FILE, too far from ORION_CONFIG by similarity, is told it.
+    assert own_variable_near_misses({"ORION_MASTER_PASSWORD_PATH": "/p", "ORION_CONFIG_FILE": "/c",
+                                     "ORION_CONFIG_PATH": "/c"}) == (
+        "ignored ORION_CONFIG_FILE (orion reads no such variable; did you mean ORION_CONFIG?)",
+        "ignored ORION_CONFIG_PATH (orion reads no such variable; did you mean ORION_CONFIG?)",
+        "ignored ORION_MASTER_PASSWORD_PATH (orion reads no such variable; did you mean ORION_MASTER_PASSWORD_FILE?)",
+    )
     # The gate's pair too (every command reads it to choose the ledger), unless the caller says them itself.
     gate_typos = {"ORION_LIVE_TRADING_AUTHORISED": "true", "ORION_PAPER_TRADE": "0"}
     assert [n.split()[1] for n in own_variable_near_misses(gate_typos)] == list(gate_typos)
