@@ -25,9 +25,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from orion_cli.core.errors import OrionError, Refused, VenueError, VenueUnavailable
+from orion_cli.core.errors import DataError, OrionError, Refused, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
-from orion_cli.core.money import ONE, ZERO
+from orion_cli.core.money import ONE, ZERO, to_decimal
 
 
 class Action(StrEnum):
@@ -353,14 +353,14 @@ class Position:
 
 def reported_amount(value: Any) -> str | None:
     """A venue's USD figure (a fixed-point dollar string, or a JSON number read as Decimal) as an
-    exact decimal string; None when it is absent or not a finite number (not reported, never 0)."""
-    if isinstance(value, bool | float) or not isinstance(value, str | int | Decimal):
+    exact decimal string; None when it is absent or not a number :func:`to_decimal` takes (not
+    reported, never 0)."""
+    if value is None:
         return None
     try:
-        amount = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except ArithmeticError:
+        return str(to_decimal(value, "amount", allow_negative=True))
+    except DataError:
         return None
-    return str(amount) if amount.is_finite() else None
 
 
 class OrderRejected(Refused):
