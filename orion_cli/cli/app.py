@@ -388,9 +388,12 @@ def _warn_misspelt_variables(ctx: typer.Context) -> None:
     itself (ORION_CONFG, ORION_HOMEE): nothing reads it, so the command would run on other settings or
     another ledger than meant. ``trade``'s gate warns of (and audits) its own pair's near misses."""
     from orion_cli.core.config import own_variable_near_misses
-    from orion_cli.core.gate import ENV_AUTHORIZED, ENV_PAPER
 
-    skip = (ENV_PAPER, ENV_AUTHORIZED) if ctx.invoked_subcommand == "trade" else ()
+    skip: tuple[str, ...] = ()
+    if ctx.invoked_subcommand == "trade":  # the gate module only where it is used anyway
+        from orion_cli.core.gate import ENV_AUTHORIZED, ENV_PAPER
+
+        skip = (ENV_PAPER, ENV_AUTHORIZED)
     for note in own_variable_near_misses(os.environ, skip=skip):
         ctx.obj.out.warn(note)
 
