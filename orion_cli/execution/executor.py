@@ -50,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import random
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -437,7 +438,8 @@ class Executor:
                  mode: str, alerts: AlertSink, breaker: Breaker | None = None, evaluate: EvaluateFn | None = None,
                  books: BookReader | None = None, verify_delays: Sequence[float] = (0.0, 0.05, 0.2),
                  fill_delays: Sequence[float] = (0.5, 1.0, 2.0), decide_delays: Sequence[float] = (0.5, 1.0, 1.5, 2.0),
-                 resend_limit: int = 2, actor: Mapping[str, Any] | None = None) -> None:
+                 resend_limit: int = 2, refused_delays: Sequence[float] = (0.2, 0.6),
+                 actor: Mapping[str, Any] | None = None) -> None:
         self.db = db
         self.ledger = ledger
         self.venues = dict(venues)
@@ -451,6 +453,10 @@ class Executor:
         self.fill_delays = tuple(fill_delays)  # waits for fills a venue lists after calling the order done
         self.decide_delays = tuple(decide_delays)  # waits for an order the venue accepted but has not matched yet
         self.resend_limit = resend_limit
+        # Backoff after a venue refused an order before taking it (a 429, a 503 for an order not placed):
+        # the n-th re-send waits about refused_delays[n] (the last repeats), jittered so that processes
+        # refused together do not come back together. Kalshi's 429 carries no Retry-After.
+        self.refused_delays = tuple(refused_delays) or (0.0,)
         self.actor = dict(actor) if actor is not None else None
         self.kill_switch = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode)
 
@@ -890,7 +896,8 @@ class Executor:
         looked = False  # an attempt's outcome was unknown, and the order was then not found
         last_error = ""
         started = time.monotonic()
-        for _attempt in range(self.resend_limit + 1):
+        refusals = 0
+        for attempt in range(self.resend_limit + 1):
             with self.db.write() as conn:
                 if not allow_halted:
                     assert_not_halted(conn, self.settings.halt.sentinel_file)
@@ -913,10 +920,13 @@ class Executor:
                 self._note(run, tag, {"status": "rejected", "reason": reason[:300]})
                 return self._order(tag, run)
             except VenueUnavailable as exc:
-                # Certainly not placed (rate limited / never left this host): same payload again.
+                # Certainly not placed (rate limited / never left this host): same payload again, after
+                # a backoff (the venue asked for less; a rate limit refills in fractions of a second).
                 last_error = str(exc)
                 self._note(run, tag, {"last_error": last_error[:300]})
-                await asyncio.sleep(0.05)
+                if attempt < self.resend_limit:
+                    await asyncio.sleep(self._refused_wait(refusals))
+                refusals += 1
                 continue
             except OrionError as exc:
                 # Anything else: assume it may have landed, and look before going on.
@@ -955,6 +965,11 @@ class Executor:
             recorded = await self._await_decision(run, tag, recorded)
         _crash_point(f"{step}_recorded")
         return recorded
+
+    def _refused_wait(self, refusals: int) -> float:
+        """The wait before re-sending an order refused ``refusals`` times before: equal jitter."""
+        base = self.refused_delays[min(refusals, len(self.refused_delays) - 1)]
+        return base * random.uniform(0.5, 1.0)
 
     async def _await_decision(self, run: _Run, tag: str, state: OrderState) -> OrderState:
         """An order the venue accepted but had not matched by the read-back: look again for a bounded

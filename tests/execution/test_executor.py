@@ -735,6 +735,21 @@ def test_a_hedge_whose_every_answer_is_lost_and_never_found_still_halts(db: Data
     assert client_order_id(plan.key, "l2a1") not in x.payloads
 
 
+def test_a_refused_hedge_is_resent_after_a_growing_backoff_not_at_once(db: Database) -> None:
+    """Found in review: the re-sends after a 429 or a 503 came 50 ms apart, inside the window a rate
+    limit takes to refill (Kalshi's 429 carries no Retry-After), so a rate-limited hedge went to the
+    unwind, which the same limit then refused too."""
+    sent: list[float] = []
+    x = Exchange(script={"l2": ["unavailable", "unavailable", "fill"]})
+    x.on_submit = lambda tag: sent.append(time.monotonic()) if tag == "l2" else None
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), refused_delays=(0.2, 0.6)).execute(plan, None))
+    assert res.status == "done", res.message
+    assert len(sent) == 3 and x.accepted[client_order_id(plan.key, "l2")] == 1
+    first_gap, second_gap = sent[1] - sent[0], sent[2] - sent[1]
+    assert 0.1 <= first_gap < 0.5 and 0.3 <= second_gap < 1.0, (first_gap, second_gap)
+
+
 class _ListedLate(FakeVenue):
     """Loses every answer to the hedge, which was placed all the same and is listed from the 4th look-up
     on (after the 3 attempts' looks)."""
