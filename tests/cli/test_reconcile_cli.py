@@ -499,6 +499,31 @@ def test_halted_is_printed_only_when_the_kill_switch_is_on(db_file: str, monkeyp
     assert "HALTED" not in res.stderr and "the kill switch is not engaged" in res.stderr, res.stderr
 
 
+def test_a_breaker_trip_during_a_clean_run_is_said_even_with_q(db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a clean run updates the loss breaker, which can trip and halt trading; the run
+    said only "clean" (exit 0), so a cron job's output never told of the halt."""
+    from orion_cli.risk.breaker import Breaker
+
+    def trips(self: Breaker, marks: Any = None, now: Any = None) -> Any:
+        KillSwitch(self.db).engage("daily loss 120 reached the limit 100", kind="breaker")
+
+    monkeypatch.setattr(Breaker, "update", trips)
+    res = _invoke("--db", db_file, "-q", "reconcile", "--demo", "--json")
+    assert res.exit_code == 0, res.output
+    assert [r["status"] for r in json.loads(res.stdout)] == ["clean", "clean"]
+    assert "HALTED during this run (breaker: daily loss 120 reached the limit 100)" in res.stderr, res.stderr
+
+
+def test_a_halt_older_than_the_run_is_a_warning_on_a_clean_run(db_file: str) -> None:
+    db = open_database(db_file)
+    KillSwitch(db).engage("maintenance")
+    db.dispose()
+    res = _invoke("--db", db_file, "reconcile", "--demo")
+    assert res.exit_code == 0, res.output
+    assert "warning: trading is halted since" in res.stderr and "(manual: maintenance)" in res.stderr, res.stderr
+    assert "HALTED during this run" not in res.stderr
+
+
 # -- cron conditions: env -i, no TTY, and two overlapping runs ------------------------------------
 
 

@@ -19,6 +19,7 @@ from orion_cli.cli.output import Column
 
 if TYPE_CHECKING:
     from orion_cli.core.reconcile import VenueReconcile
+    from orion_cli.risk.halt import HaltStatus
 
 RECONCILE_COLUMNS = [
     Column("venue", "venue"),
@@ -141,7 +142,8 @@ def reconcile_command(
     profit (capital.adopted). Paper mode reconciles the paper ledger against the paper venue
     (--demo/--snapshot choose its data); live mode reads the venues with the vault's credentials
     (ORION_MASTER_PASSWORD_FILE for cron). Never prompts without a terminal. Overlapping runs: the
-    second exits at once with exit 6 (LOCKED).
+    second exits at once with exit 6 (LOCKED). A halt, one the loss breaker engaged in this run
+    (a clean run updates it) or one still held, is said on stderr, even with -q.
 
     Exit codes: 0 clean · 7 drift (wins over 5) · 5 a venue could not be reached · 6 another run holds
     the lock · 4 credentials missing or vault locked · 3 no ledger exists there (a mistyped --db,
@@ -157,6 +159,9 @@ def reconcile_command(
     from orion_cli.store.ledger import Ledger
 
     started = time.monotonic()
+    from orion_cli.store.audit import iso_utc
+
+    run_began = iso_utc(datetime.now(UTC))
     app = get_app(ctx)
     if metrics_file is not None:
         _check_metrics_path(metrics_file)
@@ -201,7 +206,8 @@ def reconcile_command(
         finally:
             alerts.flush(5.0)
         drifted, unavailable, exit_code = outcome(results)
-        halted = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode).status().halted
+        halt = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode).status()
+        halted = halt.halted
         metrics_error = None
         if metrics_file is not None:
             from orion_cli.core.metrics import render_reconcile, write_atomic
@@ -230,6 +236,8 @@ def reconcile_command(
         else:
             app.out.warn("drift found with --halt-on-drift, but the kill switch is not engaged: see "
                          "`orion halt --status`")
+    elif halted:
+        _say_halted(app, halt, since=run_began)
     if drifted:
         total = sum(len(r.drifts) for r in drifted)
         fixed = sum(r.fixed for r in drifted)
@@ -254,6 +262,18 @@ def reconcile_command(
         raise VenueUnavailable(", ".join(r.venue.value for r in unavailable),
                                "; ".join(r.reason for r in unavailable))
     app.out.success("clean: the ledger and the venues agree")
+
+
+def _say_halted(app: AppContext, halt: HaltStatus, *, since: str) -> None:
+    """Say, even with -q, that trading is halted: a clean run exits 0, and from cron only the output tells
+    that the loss breaker tripped in this run (it updates on a clean run) or that a halt still holds."""
+    why = f"{halt.kind}: {halt.reason}" if halt.reason else halt.kind
+    if halt.since is not None and halt.since >= since:
+        app.out.banner(f"HALTED during this run ({why}); `orion halt --status` says more, `orion resume` "
+                       "releases the kill switch.")
+    else:
+        app.out.warn(f"trading is halted{f' since {halt.since}' if halt.since else ''} ({why}); "
+                     "`orion resume` releases the kill switch")
 
 
 def outcome(results: list[VenueReconcile]) -> tuple[list[VenueReconcile], list[VenueReconcile], int]:
