@@ -179,6 +179,13 @@ class OrionGroup(TyperGroup):
 
             _report(ctx, int(ExitCode.INTERRUPTED), "interrupted", stop_reason(), None)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except SystemExit as exc:
+            # Rich turns a closed pipe under the help it prints into SystemExit(1) (its on_broken_pipe):
+            # `orion trade --help | head` is then a success, as `orion --help | head` is.
+            if isinstance(exc.__context__, BrokenPipeError) and _printing_help(exc):
+                discard(sys.stdout)
+                raise typer.Exit(0) from None
+            raise
         except BrokenPipeError:
             # Output's own writes drop what a gone reader cannot take and let the command finish; a
             # closed pipe reaching here cut the command short, so its outcome is unknown: not a success.
@@ -269,6 +276,18 @@ def _parsing_context(exc: BaseException) -> Any | None:
             found = candidate
         tb = tb.tb_next
     return found
+
+
+def _printing_help(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a command's ``--help`` was being printed (Typer's vendored Click
+    calls it ``show_help``), found in the traceback as :func:`_parsing_context` finds its context."""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "show_help" and "typer" in Path(code.co_filename).parts:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _output_failed(ctx: Any, exc: OSError) -> NoReturn:

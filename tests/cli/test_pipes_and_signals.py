@@ -108,9 +108,11 @@ def test_a_closed_stdout_does_not_turn_a_failure_into_success(ledger: Path, isol
     assert "audit chain broken at seq 2" in err and "Traceback" not in err and "Exception ignored" not in err
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["scan", "--help"], ["audit", "--help"],
+                                  ["audit", "tail", "--help"]])
 def test_help_and_version_into_a_closed_pipe_are_quiet(isolated_home: Path, args: list[str]) -> None:
-    """Found in review: `orion --help | head -0` printed a BrokenPipeError traceback (exit 120)."""
+    """Found in review: `orion --help | head -0` printed a BrokenPipeError traceback (exit 120); a
+    command's help exited 1 (rich's own broken-pipe exit) where the root's exits 0."""
     code, err = _into_closed_pipe(args, isolated_home)
     assert (code, err) == (0, "")
 
