@@ -343,8 +343,15 @@ def list_pairs(path: Path) -> list[CuratedPair]:
 
 
 def add_pair(path: Path, pair: CuratedPair) -> CuratedPair:
-    """Append a pair (stamped with ``added_at`` now if absent); a Kalshi market already paired, or an id
-    that cannot name a market, is refused. The very same pair raises :class:`AlreadyCurated`."""
+    """Append a pair (stamped with ``added_at`` now if absent); a Kalshi market already paired, a
+    Polymarket id already paired with the same polarity, or an id that cannot name a market, is
+    refused. The very same pair raises :class:`AlreadyCurated`.
+
+    A Polymarket market may be curated twice, once each way: a two-outcome game has one Polymarket
+    market and one Kalshi market per team (Kalshi's first team direct, the second ``inverted``). Two
+    Kalshi markets the same way round would claim that they settle alike, and the scan would price
+    both against the one Polymarket book: a mistyped ticker, not a second bet.
+    """
     pair = replace(pair, kalshi=canonical_kalshi(pair.kalshi), polymarket=canonical_polymarket(pair.polymarket))
     problem = id_problem(pair.kalshi, pair.polymarket)
     if problem:
@@ -358,7 +365,15 @@ def add_pair(path: Path, pair: CuratedPair) -> CuratedPair:
             if p.kalshi == pair.kalshi:
                 raise UsageError(
                     f"Kalshi market {pair.kalshi} is already paired with {p.polymarket}",
-                    hint="remove the existing pair first",
+                    hint=f"remove the existing pair first: orion pairs remove {p.kalshi}",
+                )
+            if p.polymarket == pair.polymarket and p.inverted == pair.inverted:
+                how = "inverted" if p.inverted else "direct (not inverted)"
+                raise UsageError(
+                    f"Polymarket market {pair.polymarket} is already paired {how} with Kalshi market "
+                    f"{p.kalshi}: a Polymarket market pairs with one Kalshi market each way (direct, and "
+                    "--inverted for the other outcome of a two-outcome event)",
+                    hint=f"if {pair.kalshi} replaces it, remove the existing pair first: orion pairs remove {p.kalshi}",
                 )
         if pair.added_at is None:
             now = datetime.now(UTC).replace(microsecond=0)

@@ -92,6 +92,21 @@ def test_add_duplicate_kalshi_ticker_exit_2_and_changes_nothing() -> None:
     assert invoke("pairs", "add", LAL_K, LAL_P, "--inverted")[0] == 2
 
 
+def test_add_a_polymarket_market_paired_the_same_way_exit_2_naming_the_pair() -> None:
+    """Found by a black-box audit: one Polymarket market was curated for several Kalshi tickers."""
+    assert invoke("pairs", "add", BRIA_K, BRIA_P)[0] == 0
+    before = default_pairs_file().read_bytes()
+    code, out, err = invoke("pairs", "add", GCR_K, BRIA_P, "--json")
+    assert code == 2 and out == ""
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["exit_code"] == 2 and BRIA_K in error["message"] and BRIA_P in error["message"]
+    assert f"orion pairs remove {BRIA_K}" in err
+    assert default_pairs_file().read_bytes() == before and len(audit("pairs.added")) == 1
+    # The other way round (the other outcome of a two-outcome market) is a pair of its own.
+    assert invoke("pairs", "add", GCR_K, BRIA_P, "--inverted")[0] == 0
+    assert [(p["kalshi"], p["inverted"]) for p in listed()] == [(BRIA_K, False), (GCR_K, True)]
+
+
 @pytest.mark.parametrize("args", [("  ", LAL_P), (LAL_K, " ")])
 def test_add_blank_ids_exit_2(args: tuple[str, str]) -> None:
     code, _, _ = invoke("pairs", "add", *args)

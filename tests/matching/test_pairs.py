@@ -65,6 +65,30 @@ def test_duplicate_entry(tmp_path: Path) -> None:
     assert load_pairs(path) == [LAL]
 
 
+def test_a_polymarket_market_pairs_with_one_kalshi_market_each_way(tmp_path: Path) -> None:
+    """Found by a black-box audit: `pairs add` took one Polymarket market for any number of Kalshi
+    tickers, so the scan priced two "same" bets against one Polymarket book."""
+    path = tmp_path / "pairs.toml"
+    game = "0x" + "f0" * 32
+    add_pair(path, CuratedPair("KXNBAGAME-26JAN09MILLAL-MIL", game))
+    before = path.read_bytes()
+    for other in (game, game.upper().replace("0X", "0x")):  # the same condition id, in any case
+        with pytest.raises(UsageError, match="already paired direct") as info:
+            add_pair(path, CuratedPair("KXNBAGAME-26JAN09MILLAL-MILX", other))
+        assert "with Kalshi market KXNBAGAME-26JAN09MILLAL-MIL:" in str(info.value)  # names the pair in the way
+        assert "orion pairs remove KXNBAGAME-26JAN09MILLAL-MIL" in (info.value.hint or "")
+    assert path.read_bytes() == before
+    # The other team of the game is the same Polymarket market the other way round: allowed, once.
+    add_pair(path, CuratedPair("KXNBAGAME-26JAN09MILLAL-LAL", game, inverted=True))
+    with pytest.raises(UsageError, match="already paired inverted with Kalshi market KXNBAGAME-26JAN09MILLAL-LAL"):
+        add_pair(path, CuratedPair("KXNBAGAME-26JAN09MILLAL-LALX", game, inverted=True))
+    assert [(p.kalshi, p.inverted) for p in load_pairs(path)] == [("KXNBAGAME-26JAN09MILLAL-MIL", False),
+                                                                  ("KXNBAGAME-26JAN09MILLAL-LAL", True)]
+    # Removing the pair in the way lets its replacement in.
+    remove_pair(path, "KXNBAGAME-26JAN09MILLAL-MIL")
+    add_pair(path, CuratedPair("KXNBAGAME-26JAN09MILLAL-MILX", game))
+
+
 @pytest.mark.parametrize(("kalshi", "polymarket", "named"), [
     ("KXUPONLY-01-BRIA", "0x18682f5c…087d", "polymarket"),  # an id shortened for display, pasted
     ("KXUPONLY-01-BRIA", "0x" + "ab" * 31, "polymarket"),

@@ -49,6 +49,10 @@ def add_command(
 ) -> None:
     """Curate a pair: these two markets settle the same way (or inverted, with --inverted).
 
+    A Kalshi market is paired once; a Polymarket market once each way (direct, and --inverted for the
+    other outcome of a two-outcome event, such as the other team of a game). To change a pair, remove it
+    first (orion pairs remove KALSHI).
+
     Example:  orion pairs add KXUPONLY-01-BRIA 0x18682f5c3ac9f66132244ac057a2817a1b908702d424680f35de26cad232087d
     --note "same podcast, same deadline"
     """
