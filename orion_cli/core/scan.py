@@ -64,6 +64,9 @@ class ScanResult:
     # For each held-back candidate with both books: its best net edge *if it were curated* (None = no
     # size makes money after fees). Informational only — a held-back candidate is never traded.
     if_curated: dict[tuple[str, str], Decimal | None] = field(default_factory=dict)
+    # Curated pairs a market of which the data does not list at all (a mistyped id, a settled market,
+    # a snapshot of other markets): not priced, and not among ``tradable``.
+    curated_missing: list[TradablePair] = field(default_factory=list)
 
 
 def match_settings(settings: Settings) -> MatchSettings:
@@ -99,11 +102,22 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
     tradable: list[TradablePair] = []
     held_back: list[MatchCandidate] = []
     stats: MatchStats | None = None
+    missing: list[TradablePair] = []
     priced = 0
     if both and kalshi and poly:
         result = match_markets(kalshi, poly, settings=match_settings(settings))
         stats = result.stats
         tradable = tradable_pairs(curated, result.candidates, float(settings.matching.auto_accept_confidence))
+        # Looked up among every market the data lists, not only the scanned category's: a curated pair
+        # outside --category is filtered, not missing.
+        listed_k = {m.id for m in data.markets if m.venue is Venue.KALSHI}
+        listed_p = _index([m for m in data.markets if m.venue is Venue.POLYMARKET])
+        missing = [t for t in tradable
+                   if t.source == "curated" and (t.kalshi_id not in listed_k or t.polymarket_id not in listed_p)]
+        if missing:
+            gone = {id(t) for t in missing}
+            tradable = [t for t in tradable if id(t) not in gone]
+            notes.append(_missing_note(missing, listed_k, listed_p, data.source))
         tradable_keys = {(t.kalshi_id, t.polymarket_id) for t in tradable}
         held_back = [c for c in result.held_back if (c.kalshi_id, c.polymarket_id) not in tradable_keys]
         k_index = {m.id: m for m in kalshi}
@@ -159,7 +173,25 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         unprofitable=len(opportunities) - len(qualifying),
         notes=notes,
         if_curated=if_curated,
+        curated_missing=missing,
     )
+
+
+_MISSING_SHOWN = 10
+
+
+def _missing_note(missing: Sequence[TradablePair], listed_k: set[str], listed_p: dict[str, Market],
+                  source: str) -> str:
+    """One warning line naming the curated pairs the data has no market for, and which side is missing."""
+    named = []
+    for t in missing[:_MISSING_SHOWN]:
+        k, p = t.kalshi_id in listed_k, t.polymarket_id in listed_p
+        side = "no Kalshi market" if p else "no Polymarket market" if k else "neither market"
+        poly = t.polymarket_id if len(t.polymarket_id) <= 14 else t.polymarket_id[:12] + "…"
+        named.append(f"{t.kalshi_id} ~ {poly} ({side})")
+    more = f", and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
+    return (f"{len(missing)} curated pair(s) not found in {source} (not priced, not counted as tradable): "
+            f"{', '.join(named)}{more}; a settled market or a mistyped id? (`orion pairs list`, `orion markets`)")
 
 
 _TIMING_OR_SCORE = frozenset({"CLOSE_TIME_GAP", "RESOLUTION_TIME_GAP", "LOW_SCORE"})

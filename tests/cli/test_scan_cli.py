@@ -163,6 +163,21 @@ def test_curated_pair_changes_what_scan_prices() -> None:
     assert len(cands) == int(m[3])  # the summary counts what is shown, not what the matcher held back
 
 
+def test_curated_pairs_not_in_the_data_are_named_not_counted_as_tradable() -> None:
+    """Found by a black-box audit: `scan --demo` with curated pairs the demo does not hold counted them
+    among the tradable pairs of its summary, and said nothing else of them."""
+    assert invoke("pairs", "add", GCR_K, GCR_P)[0] == 0
+    assert invoke("pairs", "add", "KXNOSUCH-26-X", "0x" + "ab" * 32)[0] == 0
+    assert invoke("pairs", "add", "KXNOSUCH-26-Y", "123456789")[0] == 0
+    code, out, err = invoke("scan", "--demo", "--jsonl")
+    assert code == 0, err
+    m = SUMMARY.search(err)
+    assert m is not None and (m[2], m[5]) == ("2", "2"), err  # the demo's pair and GCR; not the other two
+    assert ("warning: 2 curated pair(s) not found in demo data set (not priced, not counted as tradable): "
+            "KXNOSUCH-26-X ~ 0xababababab… (neither market), KXNOSUCH-26-Y ~ 123456789 (neither market)") in err
+    assert all(json.loads(line)["type"] == "opportunity" for line in out.splitlines())  # stdout stays data
+
+
 # -- filters -----------------------------------------------------------------------------------
 
 

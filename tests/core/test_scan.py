@@ -294,6 +294,32 @@ def test_curated_pair_unknown_to_the_matcher_is_priced_with_not_matched(cfg: Set
     verify(result.opportunities[0], data)
 
 
+def test_curated_pairs_whose_markets_the_data_does_not_list_are_reported_not_counted(cfg: Settings) -> None:
+    """Found by a black-box audit: `scan --demo` with curated pairs of markets the snapshot does not hold
+    counted them among the tradable pairs, as if matched, and said nothing of them."""
+    k, p = kalshi_market(), poly_market()
+    other = kalshi_market("KXOTHER-1", category="Politics")  # listed, but outside --category science
+    data = data_of((k, book(k, side([("0.40", "10")]), side())), (p, book(p, side(), side([("0.50", "10")]))),
+                   (other, None))
+    curated = [CuratedPair(k.id, p.id), CuratedPair("KXGONE-1", p.id, inverted=True),
+               CuratedPair("KXGONE-2", "0x" + "cd" * 32), CuratedPair(other.id, "4242"),
+               CuratedPair(other.id.replace("1", "2"), p.yes_token or "", inverted=True)]
+    result = scan(data, curated, cfg, opts(category="science"))
+    assert [t.kalshi_id for t in result.tradable] == [k.id] and result.priced_pairs == 1
+    assert [t.kalshi_id for t in result.curated_missing] == ["KXGONE-1", "KXGONE-2", other.id, "KXOTHER-2"]
+    (note,) = result.notes
+    assert note.startswith("4 curated pair(s) not found in ")
+    assert "KXGONE-1 ~ 0xababababab… (no Kalshi market)" in note
+    assert "KXGONE-2 ~ 0xcdcdcdcdcd… (neither market)" in note and "KXOTHER-1 ~ 4242 (no Polymarket market)" in note
+    # A curated pair whose markets are listed but filtered out by --category is not missing.
+    in_data = scan(data, [CuratedPair(other.id, p.id, inverted=True)], cfg, opts(category="science"))
+    assert in_data.curated_missing == [] and in_data.notes == []
+    # Many missing pairs: the warning stays one line and names the first ten.
+    many = scan(data, [CuratedPair(f"KXGONE-{i}", str(1000 + i)) for i in range(12)], cfg, opts())
+    assert len(many.curated_missing) == 12 and many.tradable == []
+    assert "KXGONE-9 " in many.notes[0] and "KXGONE-10 " not in many.notes[0] and ", and 2 more;" in many.notes[0]
+
+
 # --------------------------------------------------------------------------------------------------
 # hand-built books, exact figures
 
