@@ -477,6 +477,47 @@ def test_interactive_encrypt_with_fake_prompts(tmp_path: Path, home: Path, pem: 
     assert not rows["polymarket_api_key"]["set"]
 
 
+def test_interactive_encrypt_asks_again_for_a_bad_value_at_once(tmp_path: Path, home: Path, pem: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a black-box audit: the prompts' answers were validated only after the last prompt, so a
+    typo in the first one was reported at the end and every answer was lost (exit 4)."""
+    from orion_cli.cli import prompts
+
+    (tmp_path / "k.pem").write_text(pem)
+    (tmp_path / "notes.txt").write_text("not a key\n")
+    typed = {  # per prompt, the answers in the order they are typed
+        "Kalshi API key id": ["not-a-key-id", KEY_ID],
+        "Kalshi RSA private key": [str(tmp_path / "missing.pem"), str(tmp_path / "notes.txt"), str(tmp_path / "k.pem")],
+        "Polymarket wallet": ["0x1234", ""],  # wrong, then skipped
+        "New master password": [PASSWORD], "Repeat": [PASSWORD],
+    }
+    asked: list[str] = []
+
+    def answer(message: str) -> str:
+        asked.append(message)
+        queue = next((v for k, v in typed.items() if message.startswith(k)), [])
+        return queue.pop(0) if queue else ""
+
+    monkeypatch.setattr(prompts, "interactive", lambda: True)
+    monkeypatch.setattr(prompts, "ask_secret", answer)
+    monkeypatch.setattr(prompts, "ask_text", answer)
+    result = run("encrypt")
+    assert result.exit_code == 0, result.output
+    # Each bad answer is followed at once by the same question, before the next credential's.
+    firsts = [m.split(" (")[0].split(":")[0] for m in asked[:7]]
+    assert firsts == ["Kalshi API key id"] * 2 + ["Kalshi RSA private key"] * 3 + ["Polymarket wallet private key"] * 2
+    err = result.stderr
+    assert "error: kalshi_api_key_id: is not a Kalshi key id" in err and "not-a-key-id" not in err
+    assert "error: cannot read" in err and "missing.pem" in err
+    assert "error: kalshi_private_key: is not a PEM private key" in err
+    assert "error: polymarket_private_key: is not a wallet private key" in err and "0x1234" not in err
+    assert err.count("hint:") == 4 and "enter it again, or press Enter to skip it" in err
+    assert "nothing was written" not in err
+    rows = listed(env={"ORION_MASTER_PASSWORD": PASSWORD})
+    assert rows["kalshi_api_key_id"]["set"] and rows["kalshi_private_key"]["set"]
+    assert not rows["polymarket_private_key"]["set"]
+
+
 # -- the canary ---------------------------------------------------------------------------------
 
 
@@ -668,6 +709,29 @@ def test_tty_prompts_in_a_real_pty(tmp_path: Path, home: Path, pem: str) -> None
     # A wrong password typed at the prompt: exit 4.
     code, transcript = _pty_session(["secrets", "list"], [("Master password", "wrong password!")], env)
     assert code == 4, transcript[-3000:]
+
+
+@pytest.mark.timeout(180)
+def test_a_bad_answer_is_asked_again_at_once_in_a_real_pty(tmp_path: Path, home: Path, pem: str) -> None:
+    """The audit's case on a real terminal: a bad first answer is refused right away, not after the last prompt."""
+    (tmp_path / "k.pem").write_text(pem)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORION_MASTER", "PYTEST"))}
+    env.update({"ORION_HOME": str(home), "TERM": "xterm", "PYTHONPATH": str(REPO), "NO_COLOR": "1",
+                "HOME": str(tmp_path)})
+    answers = [
+        ("Kalshi API key id", "not-a-key-id"),
+        ("enter it again, or press Enter to skip it", KEY_ID),  # asked again, before the next prompt
+        ("path to the .pem", str(tmp_path / "k.pem")),
+        ("wallet private key", ""), ("funder", ""), ("signature type", ""), ("CLOB API key", ""),
+        ("CLOB API secret", ""), ("CLOB API passphrase", ""), ("webhook", ""), ("Telegram", ""),
+        ("New master password", PASSWORD),
+        ("Repeat", PASSWORD),
+    ]
+    code, transcript = _pty_session(["secrets", "encrypt"], answers, env, timeout=40)
+    assert code == 0, transcript[-3000:]
+    error = transcript.index("error: kalshi_api_key_id: is not a Kalshi key id")
+    assert error < transcript.index("Kalshi RSA private key")  # said before the next question was asked
+    assert "stored 2 credential(s)" in transcript and "not-a-key-id" not in transcript
 
 
 def test_non_tty_subprocess_without_password_exits_4_without_hanging(tmp_path: Path, home: Path) -> None:

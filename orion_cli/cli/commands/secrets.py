@@ -100,27 +100,60 @@ def _open(app_ctx: AppContext) -> SecretStore:
 
 
 def _interactive_plan(app_ctx: AppContext) -> ImportPlan:
-    """Ask for each credential with a hidden prompt (Enter skips); PEM keys are read from a file."""
+    """Ask for each credential with a hidden prompt (Enter skips); PEM keys are read from a file.
+
+    Each answer is validated as soon as it is given and asked for again while it is wrong: checked only
+    after the last prompt, one typo in the first answer threw every answer away.
+    """
     from orion_cli.cli.prompts import ask_text
-    from orion_cli.secrets.importer import ImportPlan, read_value_file
+    from orion_cli.secrets.importer import ImportPlan
     from orion_cli.secrets.names import CATALOGUE
 
     plan = ImportPlan()
     app_ctx.out.info("Enter each credential (input is hidden); press Enter to skip one.")
     for spec in CATALOGUE.values():
-        if spec.multiline:
-            answer = ask_text(f"{spec.description}: path to the .pem file (Enter to skip):")
-            if answer.strip():
-                path = Path(answer.strip()).expanduser()
-                plan.values[spec.name] = read_value_file(path)
-                plan.origins[spec.name] = str(path)
-                plan.files.append(path)
-            continue
-        value = _prompt_hidden(f"{spec.description}:")
-        if value.strip():
-            plan.values[spec.name] = value.encode("utf-8")
-            plan.origins[spec.name] = "prompt"
+        while True:
+            if spec.multiline:
+                answer = ask_text(f"{spec.description}: path to the .pem file (Enter to skip):").strip()
+            else:
+                answer = _prompt_hidden(f"{spec.description}:")
+            if not answer.strip():
+                break
+            if _take_answer(app_ctx, plan, spec.name, answer, from_path=spec.multiline):
+                break
     return plan
+
+
+def _take_answer(app_ctx: AppContext, plan: ImportPlan, name: str, answer: str, *, from_path: bool) -> bool:
+    """Validate one prompt's answer and add it to ``plan``; False (and why, on stderr) to ask again.
+
+    The message names the credential and the problem, never the value (the validators' rule).
+    """
+    from orion_cli.core.errors import SecretsError
+    from orion_cli.secrets.importer import read_value_file
+    from orion_cli.secrets.names import normalise
+
+    path: Path | None = None
+    try:
+        if from_path:
+            try:
+                path = Path(answer).expanduser()
+            except RuntimeError:  # "~someone/key.pem" for a user who does not exist
+                raise SecretsError("that path names the home directory of an unknown user") from None
+            raw = read_value_file(path)
+        else:
+            raw = answer.encode("utf-8")
+        normalise(name, raw)
+    except SecretsError as exc:
+        hint = "enter it again, or press Enter to skip it"
+        app_ctx.out.error(exc.message.removesuffix("; nothing was written"),
+                          hint=f"{exc.hint}; {hint}" if exc.hint else hint)
+        return False
+    plan.values[name] = raw
+    plan.origins[name] = str(path) if path is not None else "prompt"
+    if path is not None:
+        plan.files.append(path)
+    return True
 
 
 @app.command("encrypt")
@@ -145,7 +178,8 @@ def encrypt(
 ) -> None:
     """Put venue credentials into the vault: hidden prompts on a terminal, or import them.
 
-    Every value is validated before anything is written; one bad value leaves the vault unchanged.
+    Every value is validated before anything is written; one bad value leaves the vault unchanged. At
+    the prompts, each value is checked as it is entered and asked for again until it is valid or skipped.
 
     Example:  orion secrets encrypt --from-file ~/old-bot/.env --shred-source
     """
