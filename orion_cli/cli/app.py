@@ -365,8 +365,10 @@ def _version_callback(value: bool) -> None:
 def root(
     ctx: typer.Context,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Config file (overrides the user config; also $ORION_CONFIG).",
-                                  dir_okay=False)
+        # A string, not a typer Path: an empty value must be told from "." (both would be Path(".")), and a
+        # directory is the config file's problem (exit 3, as a missing file and $ORION_CONFIG=DIR are).
+        str | None, typer.Option("--config", metavar="<file>",  # as typer shows the Path options
+                                 help="Config file (overrides the user config; also $ORION_CONFIG).")
     ] = None,
     db: Annotated[
         str | None, typer.Option("--db", help="Database URL or SQLite path (overrides database.url).")
@@ -394,11 +396,15 @@ def root(
     if db is not None and not db.strip():
         # Empty (an unset shell variable: --db "$ORION_DB"): the default ledger would be used, silently.
         raise typer.BadParameter("a database URL or SQLite path, not empty", param_hint="--db")
+    if config is not None and not config.strip():
+        # Empty (--config "$UNSET"), like --db: it was read as ".", "cannot read config file .".
+        raise typer.BadParameter("a config file path, not empty", param_hint="--config")
     if json_:
         fmt = "json"
     elif jsonl:
         fmt = "jsonl"
-    ctx.obj = AppContext(config_path=config, db_url=db, fmt=fmt, verbose=verbose, quiet=quiet)
+    config_path = None if config is None else Path(config)
+    ctx.obj = AppContext(config_path=config_path, db_url=db, fmt=fmt, verbose=verbose, quiet=quiet)
     _warn_misspelt_variables(ctx)
 
 

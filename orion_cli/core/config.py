@@ -406,6 +406,9 @@ def read_toml(path: Path, source: str) -> dict[str, Any]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}", reason="config_missing") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory, not a config file",
+                          hint=f"name the TOML file itself, e.g. {path / 'config.toml'}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc.__class__.__name__}") from None
     raw = raw.removeprefix(codecs.BOM_UTF8)  # Windows editors write one; tomllib refuses it

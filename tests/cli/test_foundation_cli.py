@@ -385,6 +385,33 @@ def test_missing_config_file_exits_3(tmp_path: Path) -> None:
     assert "not found" in result.stderr
 
 
+@pytest.mark.parametrize("value", ["", "  "])
+@pytest.mark.parametrize("after", [False, True], ids=["before-command", "after-command"])
+def test_an_empty_config_option_is_a_usage_error(value: str, after: bool) -> None:
+    """Found by a black-box audit: `--config ''` exited 3 with "cannot read config file ." (an empty
+    path is "."), while `--config DIR` exited 2. An empty value is a bad argument, as `--db ''` is."""
+    args = ["--json", "config", "show", "--config", value] if after else ["--config", value, "--json", "config", "show"]
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert error_record(result) == {"type": "error", "exit_code": 2, "reason": "usage",
+                                    "message": "Invalid value for --config: a config file path, not empty"}
+
+
+def test_a_directory_as_the_config_file_is_a_configuration_error(tmp_path: Path) -> None:
+    """Found by a black-box audit: `--config DIR` exited 2 (typer's check) while `$ORION_CONFIG=DIR` and a
+    missing `--config` file exit 3. A path that names no readable config file is a configuration error."""
+    for args, env, source in (
+        (["--config", str(tmp_path)], None, f"--config {tmp_path}"),
+        ([], {"ORION_CONFIG": str(tmp_path)}, f"$ORION_CONFIG {tmp_path}"),
+    ):
+        result = run(*args, "--json", "config", "show", env=env)
+        assert result.exit_code == 3, result.output
+        record = error_record(result)
+        assert (record["exit_code"], record["reason"]) == (3, "config")
+        assert record["message"] == f"{source}: is a directory, not a config file"
+        assert f"hint: name the TOML file itself, e.g. {tmp_path / 'config.toml'}" in result.stderr
+
+
 def test_orion_config_env_is_used(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text('[limits]\norder_notional = "77"\n')

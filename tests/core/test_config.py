@@ -400,7 +400,7 @@ def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
 
 def test_a_config_path_that_is_a_directory_says_so(tmp_path: Path) -> None:
     """Found by black-box testing: `--config ""` (the current directory) said "IsADirectoryError"."""
-    with pytest.raises(ConfigError, match=r"cannot read config file .*: Is a directory$"):
+    with pytest.raises(ConfigError, match=r"^--config .*: is a directory, not a config file$"):
         load_settings(config_file=tmp_path, environ={})
 
 
