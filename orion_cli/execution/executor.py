@@ -489,6 +489,10 @@ class Executor:
             return await self._resume_locked(plan.key)
         verdict = committed.verdict
         if not verdict.passed:
+            if any(c.name == "BREAKER" and not c.passed for c in verdict.checks):
+                # Figures past a limit that nothing has tripped on yet (a loss a balance report or a
+                # reconcile recorded): the breaker trips now (halt, alert), not only this refusal.
+                self._update_breaker()
             failure = verdict.first_failure
             msg = f"refused by {failure.name}: {failure.detail}" if failure else "refused"
             return ExecutionResult(plan.key, "refused", verdict, [], msg)

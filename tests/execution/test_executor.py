@@ -51,6 +51,7 @@ from orion_cli.venues.paper import PaperVenue
 from orion_cli.venues.trading import (
     Action,
     Balance,
+    Fill,
     OrderOutcomeUnknown,
     OrderRejected,
     OrderRequest,
@@ -204,6 +205,34 @@ def test_a_hedge_under_polymarkets_dollar_minimum_is_not_sent_and_the_first_leg_
     assert orders["u1"].action is Action.SELL and orders["u1"].filled_size == D(5)
     assert Ledger(db, "paper").positions() == []
     assert AuditLog(db).verify().ok
+
+
+def test_a_trade_the_breaker_refuses_trips_it_with_a_halt_and_an_alert(db: Database) -> None:
+    """Found by a black-box audit: a loss recorded outside a trade (a balance report of a withdrawal
+    Polymarket lists no transfer for) made BREAKER refuse every trade, and nothing tripped: no halt,
+    no alert, `halt --status` said trading was on. The refusal now hands the figures to the breaker."""
+    from orion_cli.risk.breaker import Breaker
+
+    s = settings(**{"breaker.daily_loss": "5"})
+    venues = paper_venues(db, s)
+    ledger = Ledger(db, "paper")
+    before = datetime.now(UTC) - timedelta(minutes=5)
+    ledger.ensure_balance(Venue.KALSHI, D("1000"), now=before)
+    for action, fee in ((Action.BUY, "0"), (Action.SELL, "6")):  # 6 lost today in fees, the limit 5
+        coid = f"manual-{action.value}"
+        req = OrderRequest(Venue.KALSHI, K_TICKER, Side.YES, action, D(100), D("0.50"), TimeInForce.IOC, coid)
+        ledger.record_intent(PreparedOrder(req, "{}"), now=before)
+        ledger.record_fills(coid, [Fill(Venue.KALSHI, f"f-{coid}", f"v-{coid}", K_TICKER, Side.YES, action, D(100),
+                                        D("0.50"), D(fee), before)], now=before)
+    alerts = NullAlertSink()
+    breaker = Breaker(db, s, mode="paper", ledger=ledger, alerts=alerts)
+    ex = Executor(db, ledger, venues, s, mode="paper", alerts=alerts, breaker=breaker, verify_delays=(0.0,))
+    res = run(ex.execute(make_plan(), dataclasses.replace(ctx_for(s), breaker=breaker)))
+    assert res.status == "refused" and "BREAKER" in res.message, res.message
+    halt = KillSwitch(db).status()
+    assert halt.halted and halt.kind == "breaker", halt
+    assert [k for k, _, _ in alerts.emitted if k.startswith("breaker.")] == ["breaker.tripped"]
+    assert "order.submitted" not in types(db)
 
 
 def test_refused_by_a_check_sends_nothing(db: Database) -> None:
