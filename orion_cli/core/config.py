@@ -208,7 +208,8 @@ class DatabaseConfig:
 class HaltConfig:
     """The kill switch. State lives in the database; the sentinel file is an extra way in."""
 
-    sentinel_file: str = opt("", "when this file exists, orion behaves as halted (for operators' scripts)")
+    sentinel_file: str = opt("", "when this file exists, orion behaves as halted (for operators' scripts); an "
+                                 "absolute path (~ allowed), as every process must look in the same place")
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,15 @@ class KeySpec:
         rather than every request failing as if the venue were down (exit 5)."""
         return self.type is str and self.key.endswith("_url")
 
+    @property
+    def is_absolute_path(self) -> bool:
+        """A file every orion process must find in the same place, wherever it was started (cron's
+        directory, a service's ``/``): a relative path would be read from each one's own directory."""
+        return self.dotted in ABSOLUTE_PATH_KEYS
+
     def allowed(self) -> str:
+        if self.is_absolute_path:
+            return "an absolute path (~ allowed), or empty"
         if self.is_url:
             return f"an https:// URL with a host (http:// only to a loopback host: {LOOPBACK_HOSTS})"
         if self.choices:
@@ -385,6 +394,9 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
     if spec.is_url and not web_url_private(value):
         # Venue requests carry the API key and signatures in their headers: never in clear text.
         raise bad("plain http:// to a host that is not loopback would send requests unencrypted")
+    if spec.is_absolute_path and value and not Path(value).expanduser().is_absolute():
+        raise bad("a relative path is looked for in each process's own working directory, so a cron job or a "
+                  "service started elsewhere would not see it")
     if spec.choices and value not in spec.choices:
         raise bad("not an allowed value")
     if spec.min is not None and value < spec.min:
@@ -430,6 +442,10 @@ def read_toml(path: Path, source: str) -> dict[str, Any]:
                 f"(at end of document: line {text.count(chr(10)) + 1}, column {len(last) + 1})")
         raise ConfigError(f"{source}: TOML syntax error: {message}", reason="config_syntax") from None
 
+
+# The kill switch's sentinel: a relative path made the halt depend on each process's working directory
+# (an operator's file next to the config halted nothing that cron started).
+ABSOLUTE_PATH_KEYS = frozenset({"halt.sentinel_file"})
 
 # What the kill switch needs to be right about: which database to halt, and the sentinel file.
 KILL_SWITCH_SECTIONS = ("database", "halt")
