@@ -40,7 +40,7 @@ from orion_cli.core.models import (
 from orion_cli.core.money import ZERO
 from orion_cli.core.opportunity import not_a_pair
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
-from orion_cli.risk.halt import read_halt_row, status_of
+from orion_cli.risk.halt import halted_where, read_halt_row, status_of
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import (
@@ -281,7 +281,7 @@ Result = CheckResult | list[CheckResult]
 def check_halted(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
     st = status_of(lazy.state, ctx.settings.halt.sentinel_file)
     if st.halted:
-        where = f"sentinel file {st.sentinel}" if st.sentinel else f"kind {st.kind}"
+        where = halted_where(st)
         return CheckResult("HALTED", False, f"trading is halted ({where}) since {st.since}: "
                                             f"{st.reason or 'no reason given'}")
     return CheckResult("HALTED", True, "kill switch released")

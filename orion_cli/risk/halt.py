@@ -83,17 +83,26 @@ def read_halt_row(conn: Connection) -> Any:
 
 
 def status_of(row: Any, sentinel_file: str = "") -> HaltStatus:
+    sentinel = _sentinel_status(sentinel_file)
     if row.halted:
         by = json.loads(row.by) if row.by else {}
-        return HaltStatus(True, row.reason, row.kind, row.since, by)
-    return _sentinel_status(sentinel_file) or HaltStatus(False, "", row.kind, None, {})
+        # The sentinel file named even under a database halt: it still halts once that is released.
+        return HaltStatus(True, row.reason, row.kind, row.since, by, sentinel.sentinel if sentinel else None)
+    return sentinel or HaltStatus(False, "", row.kind, None, {})
+
+
+def halted_where(st: HaltStatus) -> str:
+    """What holds the halt, for messages: the database's kind, the sentinel file, or both."""
+    if st.kind == "sentinel":
+        return f"sentinel file {st.sentinel}"
+    return f"kind {st.kind}" + (f"; also the sentinel file {st.sentinel}" if st.sentinel else "")
 
 
 def assert_not_halted(conn: Connection, sentinel_file: str = "") -> None:
     """Raise :class:`Halted` (exit 6) when the kill switch is engaged. Call inside the order tx."""
     st = status_in(conn, sentinel_file)
     if st.halted:
-        where = f" (sentinel file {st.sentinel})" if st.sentinel else ""
+        where = f" ({halted_where(st)})" if st.sentinel else ""
         raise Halted(
             f"trading is halted{where}: {st.reason or 'no reason given'}",
             hint="`orion halt --status` shows who halted and when; `orion resume` releases it",

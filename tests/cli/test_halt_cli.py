@@ -285,3 +285,46 @@ def test_a_multi_line_sentinel_reason_stays_one_line_on_the_terminal_and_unchang
     assert not any(line.lstrip().startswith("error:") for line in table.stdout.splitlines())
     record = json.loads(run("halt", "--status", "--json").stdout)
     assert record["reason"] == "maintenance\nerror: nothing is halted\rreally"
+
+
+def test_resume_under_a_database_halt_and_the_sentinel_file_releases_nothing_exit_6(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a black-box audit: with both, `halt --status` said `"sentinel_file": null` and `resume
+    --yes` released the database's halt, warned "still halted" and exited 0: a script's `orion resume
+    --yes && orion trade …` went on as if trading were released."""
+    sentinel = isolated_home / "HALT"
+    monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(sentinel))
+    open_database(str(isolated_home / "orion.db")).dispose()
+    assert run("halt", "-r", "db halt").exit_code == 0
+    sentinel.write_text("ops stop\n")
+    status = json.loads(run("halt", "--status", "--json").stdout)
+    assert (status["halted"], status["kind"], status["sentinel_file"]) == (True, "manual", str(sentinel))
+    res = run("resume", "--yes", "--json")
+    assert res.exit_code == 6, res.output
+    assert f"halted by the sentinel file {sentinel} as well as in the database (manual: db halt)" in res.stderr
+    after = json.loads(run("halt", "--status", "--json").stdout)
+    assert (after["halted"], after["kind"]) == (True, "manual")  # nothing released
+    sentinel.unlink()
+    assert run("resume", "--yes").exit_code == 0
+    assert json.loads(run("halt", "--status", "--json").stdout)["halted"] is False
+
+
+def test_a_sentinel_file_created_while_resume_releases_is_exit_6_not_success(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orion_cli.risk.halt import KillSwitch
+
+    sentinel = isolated_home / "HALT"
+    monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(sentinel))
+    open_database(str(isolated_home / "orion.db")).dispose()
+    assert run("halt", "-r", "db halt").exit_code == 0
+    release = KillSwitch.release
+
+    def racing(self: KillSwitch, **kw: object) -> object:
+        sentinel.write_text("ops stop\n")
+        return release(self, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(KillSwitch, "release", racing)
+    res = run("resume", "--yes", "--json")
+    assert res.exit_code == 6, res.output
+    assert json.loads(res.stdout)["kind"] == "sentinel"
+    assert "the database's halt was released, but trading is still halted: ops stop" in res.stderr

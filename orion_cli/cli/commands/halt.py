@@ -239,7 +239,8 @@ def resume_command(
 ) -> None:
     """Release the kill switch (typed confirmation on a terminal, --yes otherwise).
 
-    Exit 3 when no ledger exists there (a mistyped --db or ORION_HOME is not created).
+    Exit 3 when no ledger exists there (a mistyped --db or ORION_HOME is not created). Exit 6, releasing
+    nothing, while the sentinel file (halt.sentinel_file) exists: remove it first.
 
     Example:  orion resume --yes
     """
@@ -255,8 +256,12 @@ def resume_command(
         app.out.info("not halted; nothing to release")
         app.out.record(current.to_record(), HALT_COLUMNS, title="kill switch")
         return
-    if current.sentinel and current.kind == "sentinel":
-        raise Refused(f"halted by the sentinel file {current.sentinel}; remove that file to resume",
+    if current.sentinel:
+        # Releasing only the database's halt would leave trading halted: a script's `resume --yes &&
+        # trade` must not read that as released. Nothing is released; the file goes first.
+        also = "" if current.kind == "sentinel" else f" as well as in the database ({current.kind}: {current.reason})"
+        raise Refused(f"halted by the sentinel file {current.sentinel}{also}; remove that file to resume"
+                      + ("" if current.kind == "sentinel" else ", then run resume again (nothing was released)"),
                       reason="HALTED")
     if not yes:
         if not interactive():
@@ -267,8 +272,8 @@ def resume_command(
         if answer.strip() != "RESUME":
             raise Refused("resume not confirmed; the kill switch stays engaged", reason="NOT_CONFIRMED")
     st = switch.release(breaker=breaker)
-    if st.halted:
-        app.out.warn(f"still halted: {st.reason}")
-    else:
-        app.out.success("kill switch released")
     app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
+    if st.halted:  # a sentinel file created meanwhile: released in the database, not for trading
+        raise Refused(f"the database's halt was released, but trading is still halted: {st.reason}",
+                      reason="HALTED", hint="`orion halt --status` shows what holds it")
+    app.out.success("kill switch released")
