@@ -31,7 +31,7 @@ def sim() -> Iterator[SimServer]:
 
 
 def client(sim: SimServer, **kw: object) -> VenueHttp:
-    args: dict[str, object] = {"retry": FAST, "timeout": 0.5}
+    args: dict[str, object] = {"retry": FAST, "timeout": 5.0}
     args.update(kw)
     return VenueHttp("testvenue", sim.base_url + "/api", **args)  # type: ignore[arg-type]
 

@@ -44,7 +44,8 @@ def run(coro: Any) -> Any:
 
 
 def make(url: str, **kw: Any) -> KalshiClient:
-    args: dict[str, Any] = {"tier": FREE, "retry": FAST, "timeout": 0.5}
+    # A generous timeout: on a loaded machine a request retried after 0.5 s made the request counts fail.
+    args: dict[str, Any] = {"tier": FREE, "retry": FAST, "timeout": 5.0}
     args.update(kw)
     return KalshiClient(url, **args)
 
