@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
 
 from orion_cli import __version__
 from orion_cli.cli.context import AppContext
+from orion_cli.cli.groups import MISSING_COMMAND, CommandGroup
 from orion_cli.cli.output import FORMATS, Output, stream_is_tty
 from orion_cli.cli.streams import discard, write_failed
 from orion_cli.core.errors import ExitCode, OrionError
@@ -139,7 +139,7 @@ def _reflow_tree(command: Any) -> None:
         _reflow_tree(sub)
 
 
-class OrionGroup(TyperGroup):
+class OrionGroup(CommandGroup):
     """Root group: format-option hoisting and the one error boundary of the CLI."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -247,8 +247,9 @@ def _usage_error(ctx: Any, exc: BaseException) -> None:
         return
     out = _output(ctx)
     fmt = getattr(exc, "format_message", None)
-    message = str(fmt() if callable(fmt) else exc) or "missing command (see --help)"
-    # A group given no command answers with its help (Typer prints it), not with an error line.
+    message = str(fmt() if callable(fmt) else exc) or MISSING_COMMAND
+    # A group given no command answers with its help on a terminal (Typer printed it to stdout), not with
+    # an error line; elsewhere it is an error as any other (groups.CommandGroup).
     if type(exc).__name__ == "NoArgsIsHelpError" or stream_is_tty(out.stderr):
         if out.machine:
             out.error_record(int(ExitCode.USAGE), "usage", message)

@@ -1,5 +1,5 @@
-"""The ``orion`` console script: answers ``orion``, ``orion --help`` and ``--version`` without
-importing Typer, then hands everything else to the real app.
+"""The ``orion`` console script: answers ``orion --help``, ``--version`` and ``orion`` alone on a terminal
+without importing Typer, then hands everything else to the real app.
 
 The cached root help is generated from the live app (``python -m orion_cli.cli.static``) and a test
 fails when it is stale, so the fast path always prints what the app itself would.
@@ -13,8 +13,6 @@ from pathlib import Path
 
 _HELP = Path(__file__).resolve().parents[1] / "data" / "root_help.txt"
 HELP_WIDTH = 100  # the width the cached root help is rendered at (cli/static.py)
-# What the app writes to stderr for `orion` alone when stdout is not a terminal (app._usage_error).
-NO_COMMAND_RECORD = '{"type":"error","exit_code":2,"reason":"usage","message":"missing command (see --help)"}\n'
 
 
 def _columns() -> int:
@@ -58,28 +56,20 @@ def _print_text(text: str) -> None:
         raise SystemExit(1) from None
 
 
-def _no_command_record() -> None:
-    """The app's JSON error record for `orion` alone, when stdout is not a terminal (its format is
-    then JSON lines): a script that ran orion without a command reads the failure as it reads any
-    other, whichever path printed the help."""
+def _stdout_is_tty() -> bool:
     try:
-        if sys.stdout.isatty():
-            return
-        sys.stderr.write(NO_COMMAND_RECORD)
-        sys.stderr.flush()
-    except BrokenPipeError:
-        from orion_cli.cli.streams import discard
-
-        discard(sys.stderr)  # messages are never why a command fails (output.Output._to_stderr)
-    except (AttributeError, ValueError, OSError):  # no stdout or stderr: nobody to tell
-        pass
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # no stdout, or a closed one
+        return False
 
 
 def main() -> None:
     argv = sys.argv[1:]
     # The cache only where it fits: on a narrower terminal its 100-column boxes would break on every
     # line, so the app renders the help at the terminal's width (piped output has no width: the cache).
-    if argv in ([], ["--help"], ["-h"]) and _columns() >= HELP_WIDTH:
+    # `orion` alone shows the help only to a person: off a terminal it is a usage error like any other
+    # (error: and hint: on stderr, nothing on stdout), which the app reports (groups.CommandGroup).
+    if (argv in (["--help"], ["-h"]) or (not argv and _stdout_is_tty())) and _columns() >= HELP_WIDTH:
         try:
             text = _HELP.read_text(encoding="utf-8")
         except OSError:
@@ -87,8 +77,6 @@ def main() -> None:
         if text:
             _print_text(text)
             # `orion` with no command is a usage error (like the app); asking for help is not.
-            if not argv:
-                _no_command_record()
             raise SystemExit(2 if not argv else 0)
     if argv == ["--version"]:
         from orion_cli import __version__

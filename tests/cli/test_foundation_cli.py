@@ -161,6 +161,25 @@ def test_no_command_option_shares_a_name_with_a_global_option() -> None:
     assert clashes == []
 
 
+def test_every_command_group_is_a_command_group() -> None:
+    """A group built with Typer's own class would again print its help to stdout when piped without a
+    command (tests/cli/test_pipes_and_signals.py has the black-box tests)."""
+    import typer
+
+    from orion_cli.cli.groups import CommandGroup
+
+    stack = [("orion", typer.main.get_command(app))]
+    groups = []
+    while stack:
+        path, cmd = stack.pop()
+        subs = getattr(cmd, "commands", None)
+        if subs is not None:
+            groups.append((path, cmd))
+            stack += [(f"{path} {name}", sub) for name, sub in subs.items()]
+    assert len(groups) >= 6
+    assert [path for path, cmd in groups if not isinstance(cmd, CommandGroup)] == []
+
+
 def test_an_option_value_that_looks_like_a_format_flag_stays_a_value(ledger: Path) -> None:
     values = frozenset({"-r", "--reason", "--format"})
     assert hoist_global_options(["halt", "-r", "--json", "--status"], values) == ["halt", "-r", "--json", "--status"]

@@ -385,15 +385,78 @@ def test_a_usage_error_on_a_terminal_keeps_the_usage_and_the_panel(isolated_home
     assert "╭─ Error" in screen and "'-1' must be a finite number > 0" in screen, screen
 
 
-def test_orion_alone_on_a_pipe_writes_the_record_on_either_help_path(isolated_home: Path) -> None:
-    """`orion` alone prints the root help and exits 2, from the cached help (no terminal width) or from
-    the app (a narrower $COLUMNS): once the app wrote the record for it, the fast path had to as well."""
-    cached = _run_piped([], isolated_home)
-    rendered = _run_piped([], isolated_home, COLUMNS="80")
-    for proc in (cached, rendered):
-        assert proc.returncode == 2 and "Exit codes" in proc.stdout, proc.stderr
-        assert json.loads(proc.stderr) == {"type": "error", "exit_code": 2, "reason": "usage",
-                                           "message": "missing command (see --help)"}
+@pytest.mark.parametrize("args,command,columns", [
+    ([], "orion", None), ([], "orion", "80"), (["--json"], "orion", None),
+    (["audit"], "orion audit", None), (["secrets"], "orion secrets", None), (["pairs"], "orion pairs", None),
+    (["config"], "orion config", None), (["snapshot"], "orion snapshot", None),
+    (["audit", "--json"], "orion audit", None), (["pairs", "--jsonl"], "orion pairs", None),
+], ids=["orion-cached-help", "orion-rendered-help", "orion-json", "audit", "secrets", "pairs", "config", "snapshot",
+        "audit-json", "pairs-jsonl"])
+def test_a_missing_command_off_a_terminal_is_a_usage_error_not_help_on_stdout(
+        isolated_home: Path, args: list[str], command: str, columns: str | None) -> None:
+    """Found by a black-box audit: a group given no command (`orion audit`, `orion secrets`, … and `orion`
+    alone, from the cached help or the app) exited 2 with kilobytes of boxed help on STDOUT and no
+    `error:` line, so `orion audit --json | jq` failed with a parse error. Off a terminal a missing command
+    is now the usage error any other one is: nothing on stdout; `error:`, `hint:` and the record."""
+    proc = _run_piped(args, isolated_home, **({"COLUMNS": columns} if columns else {}))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "error: Missing command.", f"hint: see `{command} --help`",
+        '{"type":"error","exit_code":2,"reason":"usage","message":"Missing command."}'], proc.stderr
+
+
+def _on_terminal(args: list[str], home: Path, *, columns: int = 120,
+                 stderr_piped: bool = False) -> tuple[int, str, str]:
+    """``orion ARGS`` with stdout (and stderr, unless piped) on a pseudo-terminal: exit code, what the
+    terminal showed (colour codes removed) and what stderr's pipe got."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    proc = subprocess.Popen([*orion_cmd(), *args], stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=subprocess.PIPE if stderr_piped else slave,
+                            env={**child_env(home), "TERM": "xterm"})
+    os.close(slave)
+    seen = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        code = proc.wait(timeout=60)
+        err = proc.stderr.read().decode() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stderr:
+            proc.stderr.close()
+        os.close(master)
+    return code, re.sub(r"\x1b\[[0-9;]*m", "", seen.decode(errors="replace")), err
+
+
+@pytest.mark.parametrize("args,columns", [([], 120), ([], 80), (["audit"], 120)],
+                         ids=["orion-cached-help", "orion-rendered-help", "audit"])
+def test_a_missing_command_on_a_terminal_still_shows_the_help(isolated_home: Path, args: list[str],
+                                                              columns: int) -> None:
+    """The other side of the fix above: a person who typed `orion audit` at a terminal wants its help."""
+    code, screen, _ = _on_terminal(args, isolated_home, columns=columns)
+    assert code == 2, screen
+    assert f"Usage: orion {' '.join(args)}".rstrip() in screen and "Commands" in screen, screen
+    assert "error:" not in screen, screen
+
+
+def test_a_missing_command_on_a_terminal_with_json_has_the_record_on_stderr(isolated_home: Path) -> None:
+    code, screen, err = _on_terminal(["audit", "--json"], isolated_home, stderr_piped=True)
+    assert code == 2, screen
+    assert "Usage: orion audit" in screen, screen
+    assert json.loads(err) == {"type": "error", "exit_code": 2, "reason": "usage", "message": "Missing command."}
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device every write to fails, ENOSPC)")

@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 
 from orion_cli.cli.context import get_app
+from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column
 
 app = typer.Typer(help="Inspect the effective configuration.\n\nExample:  orion config show --sources",
-                  no_args_is_help=True)
+                  no_args_is_help=True, cls=CommandGroup)
 
 
 @app.command("show")

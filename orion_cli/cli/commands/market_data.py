@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from orion_cli.cli.context import AppContext, get_app
+from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column, rich_console, stream_is_tty
 from orion_cli.core.categories import CATEGORY_HELP, category_matches
 
@@ -300,6 +301,7 @@ snapshot_app = typer.Typer(
     help="Record market data from the live venues into a file that --snapshot replays offline.\n\n"
          "Example:  orion snapshot record --out markets.json.gz",
     no_args_is_help=True,
+    cls=CommandGroup,
 )
 
 

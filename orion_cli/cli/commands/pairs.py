@@ -9,11 +9,13 @@ import typer
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, progress_bar, run
 from orion_cli.cli.commands.scan import CANDIDATE_COLUMNS, pairs_path
 from orion_cli.cli.context import get_app
+from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column
 from orion_cli.cli.params import finite
 
 app = typer.Typer(help="The curated Kalshi ↔ Polymarket pairs file (only curated or auto-accepted pairs "
-                       "are tradable).\n\nExample:  orion pairs suggest --demo --limit 10", no_args_is_help=True)
+                       "are tradable).\n\nExample:  orion pairs suggest --demo --limit 10", no_args_is_help=True,
+                  cls=CommandGroup)
 
 PAIR_COLUMNS = [
     Column("kalshi", "kalshi"),

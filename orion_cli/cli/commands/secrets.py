@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from orion_cli.cli.context import AppContext, get_app
+from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column
 from orion_cli.cli.stopping import StopFlag, end_if_stopped, finish_first
 
@@ -25,6 +26,7 @@ app = typer.Typer(
     help="Venue credentials, encrypted at rest (vault file or OS keyring). Values are never printed.\n\n"
          "Example:  orion secrets list",
     no_args_is_help=True,
+    cls=CommandGroup,
 )
 
 # Tests set this to the cheap test KDF; nothing else does (it is not reachable from env or config).
