@@ -30,12 +30,14 @@ EXIT_CODES_EPILOG = (
 )
 
 _FORMAT_FLAGS = ("--json", "--jsonl")
-_GLOBAL_FLAGS = frozenset({*_FORMAT_FLAGS, "-v", "--verbose", "-q", "--quiet", "--version"})
+_GLOBAL_SHORT_FLAGS = frozenset({"-v", "-q"})
+_GLOBAL_FLAGS = frozenset({*_FORMAT_FLAGS, *_GLOBAL_SHORT_FLAGS, "--verbose", "--quiet", "--version"})
 _GLOBAL_VALUE_OPTIONS = frozenset({"--format", "--config", "--db"})
 _VERBOSE_RUN = re.compile(r"-v{2,}")  # -vv, -vvv: the count option, combined
 
 
-def hoist_global_options(args: list[str], value_options: frozenset[str] = frozenset()) -> list[str]:
+def hoist_global_options(args: list[str], value_options: frozenset[str] = frozenset(),
+                         flag_options: frozenset[str] = frozenset()) -> list[str]:
     """Move the global options given after the command to the front.
 
     Users type both ``orion --json balance`` and ``orion balance --json`` (or ``scan --demo -v``); the
@@ -43,7 +45,9 @@ def hoist_global_options(args: list[str], value_options: frozenset[str] = frozen
     a value: what follows one is its value, as Click reads it, so ``halt -r --json`` keeps
     ``--json`` as the reason and ``--config --`` does not end the options. No command has an option
     of the same name as a global one (``tests/cli/test_foundation_cli.py`` checks), so nothing is
-    taken from a command.
+    taken from a command. ``-q`` and ``-v`` combined with a command's short flags (``resume -yq``,
+    ``audit tail -qn 5``) are taken out of the cluster (:func:`_split_cluster`, which ``flag_options``,
+    the short flags, serves).
     """
     end = options_end(args, value_options)
     front: list[str] = []
@@ -57,6 +61,14 @@ def hoist_global_options(args: list[str], value_options: frozenset[str] = frozen
             i += 1
         elif name in _GLOBAL_FLAGS or name in _GLOBAL_VALUE_OPTIONS or _VERBOSE_RUN.fullmatch(arg):
             front.append(arg)
+        elif (split := _split_cluster(arg, value_options, flag_options)) is not None:
+            global_flags, kept = split
+            front.extend(global_flags)
+            if kept:
+                rest.append(kept)
+                if _takes_next(arg, value_options) and i + 1 < end:  # `-qn 5`: 5 is -n's value
+                    rest.append(args[i + 1])
+                    i += 1
         elif _takes_next(arg, value_options) and i + 1 < end:
             rest.extend(args[i : i + 2])
             i += 1
@@ -64,6 +76,36 @@ def hoist_global_options(args: list[str], value_options: frozenset[str] = frozen
             rest.append(arg)
         i += 1
     return front + rest + args[end:]
+
+
+def _split_cluster(arg: str, value_options: frozenset[str],
+                   flag_options: frozenset[str]) -> tuple[list[str], str] | None:
+    """The global short flags in a cluster of short options (``-yq``) and what is left of it (``-y``).
+
+    Click reads a cluster letter by letter, and a letter that takes a value takes the rest of the token
+    as it (``-n1q`` is ``-n 1q``): only the global letters before such a letter are taken out, and only
+    when every other letter before it is a known flag. ``None`` when there is nothing to take out, or a
+    letter orion does not know (Click then names that letter, as it would in the whole cluster).
+    """
+    if not arg.startswith("-") or arg.startswith("--") or len(arg) < 3:
+        return None
+    global_flags: list[str] = []
+    kept = ""
+    letters = arg[1:]
+    for pos, letter in enumerate(letters):
+        name = f"-{letter}"
+        if name in _GLOBAL_SHORT_FLAGS:
+            global_flags.append(name)
+        elif name in value_options:
+            kept += letters[pos:]  # the option and its value (the rest of the token, if any)
+            break
+        elif name in flag_options:
+            kept += letter
+        else:
+            return None
+    if not global_flags:
+        return None
+    return global_flags, f"-{kept}" if kept else ""
 
 
 def options_end(args: list[str], value_options: frozenset[str] = frozenset()) -> int:
@@ -100,6 +142,20 @@ def value_option_names(command: Any) -> frozenset[str]:
             if param.param_type_name == "option" and not (param.is_flag or param.count):
                 names.update(param.opts)
                 names.update(param.secondary_opts)
+        stack.extend(getattr(cmd, "commands", {}).values())
+    return frozenset(names)
+
+
+def short_flag_names(command: Any) -> frozenset[str]:
+    """Every short flag (``-y``, ``-f``; counted ones too) in the command tree, and the help option's
+    ``-h``: no short name is a flag in one command and takes a value in another (a test checks)."""
+    names = {"-h"}
+    stack = [command]
+    while stack:
+        cmd = stack.pop()
+        for param in getattr(cmd, "params", ()):
+            if param.param_type_name == "option" and (param.is_flag or param.count):
+                names.update(n for n in (*param.opts, *param.secondary_opts) if not n.startswith("--"))
         stack.extend(getattr(cmd, "commands", {}).values())
     return frozenset(names)
 
@@ -149,7 +205,7 @@ class OrionGroup(CommandGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if ctx.parent is None:
             value_options = value_option_names(self)
-            args = hoist_global_options(list(args), value_options)
+            args = hoist_global_options(list(args), value_options, short_flag_names(self))
             # Typer re-parses the leftovers when resolving an unknown command: keep the first answer.
             ctx.meta.setdefault(_FORMAT_KEY, _format_requested(args, value_options))
             try:

@@ -127,7 +127,8 @@ def test_hoisting_stops_at_double_dash() -> None:
 def test_double_dash_as_an_option_value_does_not_end_options() -> None:
     values = frozenset({"--config", "-n"})
     assert hoist_global_options(["--config", "--", "halt", "--json"], values) == ["--config", "--", "--json", "halt"]
-    assert hoist_global_options(["x", "-qn", "--", "--json"], values) == ["--json", "x", "-qn", "--"]
+    # -qn: -q is global (taken out of the cluster), n takes the "--" that follows as its value
+    assert hoist_global_options(["x", "-qn", "--", "--json"], values) == ["-q", "--json", "x", "-n", "--"]
     # -nq: n takes "q" as its value, so the "--" that follows does end the options
     assert hoist_global_options(["x", "-nq", "--", "--json"], values) == ["x", "-nq", "--", "--json"]
 
@@ -144,6 +145,54 @@ def test_every_global_option_is_accepted_after_the_command(ledger: Path, tmp_pat
     assert json.loads(status.stdout)["reason"] == "after"
     version = run("halt", "--version")
     assert version.exit_code == 0 and version.stdout.startswith("orion ")
+
+
+def test_global_short_flags_are_taken_out_of_a_cluster() -> None:
+    """Found by a black-box audit: `resume -yq` and `audit tail -qn 1` failed "No such option: -q" (exit 2;
+    in cron `resume -yq` left the kill switch engaged) while `resume -y -q` worked. A letter that takes
+    a value takes the rest of the cluster, as Click reads it: the global letters after it are its value."""
+    values, flags = frozenset({"-n", "-r"}), frozenset({"-y", "-f", "-h"})
+
+    def hoist(*args: str) -> list[str]:
+        return hoist_global_options(list(args), values, flags)
+
+    assert hoist("resume", "-yq") == ["-q", "resume", "-y"]
+    assert hoist("resume", "-qy") == ["-q", "resume", "-y"]
+    assert hoist("audit", "tail", "-qn", "1") == ["-q", "audit", "tail", "-n", "1"]
+    assert hoist("audit", "tail", "-qn1") == ["-q", "audit", "tail", "-n1"]
+    assert hoist("audit", "tail", "-fvqn", "1", "x") == ["-v", "-q", "audit", "tail", "-fn", "1", "x"]
+    assert hoist("audit", "tail", "-n1q") == ["audit", "tail", "-n1q"]  # -n's value is "1q"
+    assert hoist("audit", "tail", "-fn", "-q") == ["audit", "tail", "-fn", "-q"]  # -q is -n's value
+    assert hoist("scan", "-vvq") == ["-v", "-v", "-q", "scan"]  # counted: -vv
+    assert hoist("scan", "-qv") == ["-q", "-v", "scan"]
+    assert hoist("resume", "-yxq") == ["resume", "-yxq"]  # an unknown letter: Click names it
+    assert hoist("halt", "-r", "-yq") == ["halt", "-r", "-yq"]  # the reason
+    assert hoist("resume", "--", "-yq") == ["resume", "--", "-yq"]
+
+
+def test_no_short_option_is_a_flag_in_one_command_and_takes_a_value_in_another() -> None:
+    """Splitting a cluster (above) reads every command's short options from one set of each kind."""
+    import typer
+
+    from orion_cli.cli.app import short_flag_names, value_option_names
+
+    root = typer.main.get_command(app)
+    assert short_flag_names(root) & value_option_names(root) == set()
+    assert {"-y", "-f", "-q", "-v"} <= short_flag_names(root) and {"-n", "-r"} <= value_option_names(root)
+
+
+def test_clustered_global_short_flags_work_after_the_command(ledger: Path) -> None:
+    assert run("halt", "--reason", "drill").exit_code == 0
+    resumed = run("resume", "-yq", "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["halted"] is False and resumed.stderr == ""
+    tail = run("audit", "tail", "-qn", "1", "--jsonl")
+    assert tail.exit_code == 0, tail.output
+    assert [e["type"] for e in jsonl(tail.stdout)] == ["halt.released"]
+    verbose = run("audit", "tail", "-vvn1", "--jsonl")
+    assert verbose.exit_code == 0 and len(jsonl(verbose.stdout)) == 1, verbose.output
+    valued = run("audit", "tail", "-n1q")  # -n's value is "1q"
+    assert valued.exit_code == 2 and "1q" in valued.stderr, valued.output
 
 
 def test_no_command_option_shares_a_name_with_a_global_option() -> None:
