@@ -13,6 +13,7 @@ show paper figures where live ones are expected.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -133,6 +134,17 @@ def marks_from_books(held: Sequence[Position],
     return marks
 
 
+def _with_ledger_categories(held: list[Position], ledger: Ledger) -> list[Position]:
+    """Each position with a category: a venue's own position report names none, so a live position
+    takes the one the ledger recorded for the market (the plan's), under which the CATEGORY_EXPOSURE
+    check counts it; a market orion never traded stays uncategorised."""
+    if all(p.category for p in held):
+        return held
+    known = {(p.venue, p.market_id): p.category for p in ledger.positions(include_closed=True) if p.category}
+    return [p if p.category else dataclasses.replace(p, category=known.get((p.venue, p.market_id), ""))
+            for p in held]
+
+
 async def gather(
     venues: Mapping[Venue, TradingVenue],
     ledger: Ledger,
@@ -162,6 +174,7 @@ async def gather(
         age = max(0.0, (now - bal.as_of).total_seconds())
         accounts.append(VenueAccount(venue, bal.mode, bal, age_seconds=round(age, 3)))
         held.extend(pos)
+    held = _with_ledger_categories(held, ledger)
     if record:
         from orion_cli.core.settlement import record_reports
 

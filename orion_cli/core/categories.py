@@ -8,6 +8,12 @@ venues' markets.
 
 from __future__ import annotations
 
+import functools
+
+UNCATEGORISED = "uncategorised"
+# The orders and positions tables keep this much of a venue's category name (String(64)).
+CATEGORY_CHARS = 64
+
 _CANONICAL: dict[str, str] = {
     "politics": "politics", "elections": "politics", "us-politics": "politics",
     "sports": "sports", "esports": "sports",
@@ -26,6 +32,18 @@ def canonical_category(name: str) -> str:
     """The shared name for a venue's category; an unknown one is kept (lower case, hyphenated)."""
     key = "-".join(name.strip().lower().split())
     return _CANONICAL.get(key, key)
+
+
+@functools.lru_cache(maxsize=1024)
+def normalise_category(category: str) -> str:
+    """The category exposure is counted under: one name across venues ("Entertainment" = "culture").
+
+    Of the name as the ledger stores it (its first :data:`CATEGORY_CHARS` characters), so a plan's
+    longer venue name and the same market's recorded orders and positions count as one category.
+    The CATEGORY_EXPOSURE check, the exposure records and each position's ``category`` use it.
+    Cached: the exposure checks ask for the same few names several times per trade.
+    """
+    return canonical_category(category[:CATEGORY_CHARS]) or UNCATEGORISED
 
 
 # The --category option's help, the same wherever the filter is (it is the same rule).

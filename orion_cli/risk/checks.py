@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, case, func, literal, select, type_coerce
 from sqlalchemy.exc import DBAPIError
 
+from orion_cli.core.categories import normalise_category
 from orion_cli.core.config import Settings, parse_window
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import (
@@ -47,7 +48,6 @@ from orion_cli.store.ledger import (
     DAY_FIGURE_COLUMNS,
     POSITIONS_OF_MODE,
     DayFigures,
-    normalise_category,
     positions_from_rows,
     positions_in,
     trading_day,

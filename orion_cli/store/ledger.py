@@ -39,6 +39,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
+from orion_cli.core.categories import CATEGORY_CHARS, normalise_category
 from orion_cli.core.errors import DataError, NotFound, Refused
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ZERO
@@ -84,10 +85,6 @@ STATUS_EVENTS: dict[OrderStatus, str] = {
     OrderStatus.REJECTED: "order.rejected",
     OrderStatus.UNKNOWN: "order.unknown",
 }
-
-UNCATEGORISED = "uncategorised"
-# The orders and positions tables keep this much of a venue's category name (String(64)).
-CATEGORY_CHARS = 64
 
 MarkKey = tuple[Venue, str, Side]
 
@@ -284,19 +281,6 @@ class DailyPnl:
             "limit_source": self.limit_source,
             "used_pct": self.used_pct,
         }
-
-
-@functools.lru_cache(maxsize=1024)
-def normalise_category(category: str) -> str:
-    """The category exposure is counted under: one name across venues ("Entertainment" = "culture").
-
-    Of the name as the ledger stores it (its first :data:`CATEGORY_CHARS` characters), so a plan's
-    longer venue name and the same market's recorded orders and positions count as one category.
-    Cached: the exposure checks ask for the same few names several times per trade.
-    """
-    from orion_cli.core.categories import canonical_category
-
-    return canonical_category(category[:CATEGORY_CHARS]) or UNCATEGORISED
 
 
 def payload_digest(payload: str) -> str:

@@ -25,6 +25,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
+from orion_cli.core.categories import normalise_category
 from orion_cli.core.errors import DataError, OrionError, Refused, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ONE, ZERO, to_decimal
@@ -322,6 +323,10 @@ class Balance:
 class Position:
     """Contracts held in one outcome of one market. ``exposure`` is the cost at risk (USD).
 
+    ``category`` is the venue's own name (as the ledger stores it; a venue's position report has none);
+    the record's ``category`` is the one its exposure is counted under (:func:`normalise_category`, as
+    the exposure records and the CATEGORY_EXPOSURE check count it), ``venue_category`` the venue's.
+
     ``extra["fees"]`` and ``extra["realized_pnl"]`` (USD decimal strings) are the fees paid and the
     realised P&L where the ledger or the venue reports them (:func:`reported_amount`); absent where
     it does not, and shown as not reported, never as 0.
@@ -346,7 +351,8 @@ class Position:
             "size": self.size,
             "avg_price": self.avg_price,
             "exposure": self.exposure,
-            "category": self.category,
+            "category": normalise_category(self.category),
+            "venue_category": self.category,
             "title": self.title,
         }
 

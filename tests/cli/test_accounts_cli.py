@@ -116,6 +116,38 @@ def test_positions_table_and_json(ledger_url: str) -> None:
     assert (pos["mark"], pos["unrealised"], pos["fees"]) == ("0.29", "-0.1", "0.147")
 
 
+def test_a_position_shows_the_category_its_exposure_is_counted_under(tmp_path: Path) -> None:
+    """Found by a black-box audit: after a trade of the demo pair, the Kalshi position's record said
+    category "Entertainment" while the category exposure records (and the CATEGORY_EXPOSURE check)
+    counted it under "culture", so the positions list could not be matched to the category limit.
+    The record's ``category`` is now the counted one; the venue's own name is ``venue_category``."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    db = open_database(url)
+    pv = PaperVenue(Venue.KALSHI, db, demo_source(), load_settings(environ={}))
+
+    async def buy() -> Any:
+        market, book = await pv.market("KXUPONLY-01-BRIA")
+        assert market.category == "Entertainment"
+        ask = book.side(Side.YES).best_ask
+        assert ask is not None
+        req = OrderRequest(Venue.KALSHI, "KXUPONLY-01-BRIA", Side.YES, Action.BUY, D("1"), ask.price,
+                           TimeInForce.FOK, "cli-cat")
+        return await pv.submit(pv.prepare(req))
+
+    assert asyncio.run(buy()).status is OrderStatus.FILLED
+    db.dispose()
+    res = _invoke("--db", url, "positions", "--json")
+    assert res.exit_code == 0, res.output
+    recs = json.loads(res.stdout)
+    (pos,) = [r for r in recs if r["type"] == "position"]
+    cats = {r["key"]: r["exposure"] for r in recs if r["type"] == "exposure" and r["kind"] == "category"}
+    assert cats == {"culture": pos["exposure"]}
+    assert pos["category"] == "culture", pos
+    assert pos["venue_category"] == "Entertainment", pos
+    table = _invoke("--db", url, "positions", "--format", "table")
+    assert table.exit_code == 0 and "Entertainment" not in table.stdout and "culture" in table.stdout, table.output
+
+
 def test_live_mode_without_a_vault_is_a_secrets_error(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Live mode reads the venues with the vault's credentials; without them: exit 4, nothing on stdout."""
     monkeypatch.setenv("ORION__TRADING__MODE", "live")

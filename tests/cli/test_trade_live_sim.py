@@ -309,6 +309,29 @@ def test_live_positions_show_the_fees_a_venue_reports_and_null_where_it_reports_
     assert (held["polymarket"]["fees"], held["polymarket"]["realized_pnl"]) == (None, None)
 
 
+def test_live_positions_show_the_category_the_ledger_counts_them_under(world: World) -> None:
+    """Found with the black-box audit's category finding: a venue's position report names no category,
+    so live `orion positions` listed every position, and its category exposure, as uncategorised while
+    the CATEGORY_EXPOSURE check counted the ledger's positions under their markets' categories. Each
+    live position now takes the category the ledger recorded for its market."""
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-category")
+    assert code == 0 and _execution(out)["status"] == "done", err
+    db = open_database(world.db_url)
+    try:
+        recorded = {(p.venue.value, p.market_id): p.category for p in Ledger(db, "live").positions()}
+    finally:
+        db.dispose()
+    assert recorded[("kalshi", TICKER)] == "Sports" and len(recorded) == 2, recorded  # Polymarket's: none
+    code, out, err = world.run("positions", "--json")
+    assert code == 0, err + out
+    (recs,) = json_documents(out)
+    held = {r["venue"]: r for r in recs if r["type"] == "position"}
+    counted = {r["key"] for r in recs if r["type"] == "exposure" and r["kind"] == "category"}
+    assert counted == {"sports", "uncategorised"}, out
+    assert {v: r["category"] for v, r in held.items()} == {"kalshi": "sports", "polymarket": "uncategorised"}, out
+    assert {v: r["venue_category"] for v, r in held.items()} == {"kalshi": "Sports", "polymarket": ""}, out
+
+
 def test_both_markets_settled_one_already_redeemed_reconcile_clean_at_their_payouts(world: World) -> None:
     """The end of every arbitrage: Kalshi settles YES's market NO, Polymarket resolves NO's market NO and
     the holder claims the winnings in the venue's app before orion looks. Reconcile closes both at
