@@ -14,7 +14,7 @@ import dataclasses
 import difflib
 import os
 import tomllib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -297,7 +297,7 @@ class KeySpec:
 
     def allowed(self) -> str:
         if self.is_absolute_path:
-            return "an absolute path (~ allowed), or empty"
+            return "the absolute path of a file (~ allowed), or empty"
         if self.is_url:
             return f"an https:// URL with a host (http:// only to a loopback host: {LOOPBACK_HOSTS})"
         if self.choices:
@@ -394,9 +394,8 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
     if spec.is_url and not web_url_private(value):
         # Venue requests carry the API key and signatures in their headers: never in clear text.
         raise bad("plain http:// to a host that is not loopback would send requests unencrypted")
-    if spec.is_absolute_path and value and not Path(value).expanduser().is_absolute():
-        raise bad("a relative path is looked for in each process's own working directory, so a cron job or a "
-                  "service started elsewhere would not see it")
+    if spec.is_absolute_path and value:
+        _check_absolute_file(value, bad)
     if spec.choices and value not in spec.choices:
         raise bad("not an allowed value")
     if spec.min is not None and value < spec.min:
@@ -404,6 +403,20 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
     if spec.max is not None and value > spec.max:
         raise bad("above the maximum")
     return value
+
+
+def _check_absolute_file(value: str, bad: Callable[[str], ConfigError]) -> None:
+    """A file every process must find in one place: absolute, and not a directory (which would exist,
+    and so halt, for ever)."""
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # `~nosuchuser/stop`: pathlib cannot expand it
+        raise bad("names the home directory of a user this machine does not have") from None
+    if not path.is_absolute():
+        raise bad("a relative path is looked for in each process's own working directory, so a cron job or a "
+                  "service started elsewhere would not see it")
+    if path.is_dir():
+        raise bad("names a directory, which would halt trading for as long as it exists")
 
 
 def _unknown_key(dotted: str, source: str) -> ConfigError:

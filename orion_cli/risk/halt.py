@@ -29,7 +29,7 @@ class HaltStatus:
     kind: str
     since: str | None
     by: dict[str, Any]
-    sentinel: str | None = None  # the sentinel file path, when it is what halts us
+    sentinel: str | None = None  # the sentinel file path, whenever that file exists (it halts)
     already_halted: bool = False  # from engage(): it found a halt and kept it (not in the record)
 
     def to_record(self) -> dict[str, Any]:

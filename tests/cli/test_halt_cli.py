@@ -328,3 +328,16 @@ def test_a_sentinel_file_created_while_resume_releases_is_exit_6_not_success(
     assert res.exit_code == 6, res.output
     assert json.loads(res.stdout)["kind"] == "sentinel"
     assert "the database's halt was released, but trading is still halted: ops stop" in res.stderr
+
+
+def test_a_sentinel_under_an_unknown_users_home_still_lets_halt_engage(isolated_home: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: `~nosuchuser/stop` made pathlib raise while the configuration loaded, so every
+    command, `orion halt` too, ended in an internal error (exit 1) and the switch could not be engaged."""
+    assert run("init").exit_code == 0
+    monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", "~nosuchuser-orion/stop")
+    result = run("halt", "--reason", "drill", "--json")
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.stdout)["halted"] is True
+    assert "user this machine does not have" in result.stderr
+    assert run("halt", "--status").exit_code == 3
