@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import random
 import signal
@@ -106,6 +107,8 @@ if TYPE_CHECKING:
     from orion_cli.core.alert_sink import AlertSink
     from orion_cli.risk.breaker import Breaker
     from orion_cli.risk.checks import PipelineContext
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CRASH_STEPS", "ExecutionResult", "Executor", "LegSpec", "build_plan", "client_order_id", "leg_order",
            "venues_resume_may_send_to"]
@@ -489,7 +492,9 @@ class Executor:
             return await self._resume_locked(plan.key)
         verdict = committed.verdict
         if not verdict.passed:
-            if any(c.name == "BREAKER" and not c.passed for c in verdict.checks):
+            from orion_cli.risk.breaker import refused_at_a_limit
+
+            if any(refused_at_a_limit(c) for c in verdict.checks):
                 # Figures past a limit that nothing has tripped on yet (a loss a balance report or a
                 # reconcile recorded): the breaker trips now (halt, alert), not only this refusal.
                 self._update_breaker()
@@ -1369,8 +1374,10 @@ class Executor:
             return
         try:
             self.breaker.update()
-        except OrionError:
-            pass  # the breaker re-evaluates before the next trade; an execution's outcome stands
+        except Exception as exc:
+            # Any failure: an execution's outcome (or a refusal) stands, and its exit code is not the
+            # breaker's to change; the check before the next trade recomputes the figures.
+            log.warning("the loss breaker could not be updated (%s)", type(exc).__name__)
 
 
 _RANK: Mapping[ExecStatus, int] = {

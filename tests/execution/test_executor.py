@@ -235,6 +235,27 @@ def test_a_trade_the_breaker_refuses_trips_it_with_a_halt_and_an_alert(db: Datab
     assert "order.submitted" not in types(db)
 
 
+def test_a_breaker_that_cannot_be_computed_refuses_without_an_update_that_could_fail(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the BREAKER check fails closed on any error ("cannot compute the breaker"), and
+    the update the refusal then ran hit the same error, which escaped as an internal error (exit 1)
+    in place of the refusal (exit 6)."""
+    from orion_cli.risk.breaker import Breaker
+
+    def broken(self: Breaker, *args: Any, **kw: Any) -> Any:
+        raise ValueError("corrupt breaker detail")
+
+    monkeypatch.setattr(Breaker, "_pnl", broken)
+    s = settings()
+    ledger = Ledger(db, "paper")
+    breaker = Breaker(db, s, mode="paper", ledger=ledger, alerts=NullAlertSink())
+    ex = Executor(db, ledger, paper_venues(db, s), s, mode="paper", alerts=NullAlertSink(), breaker=breaker,
+                  verify_delays=(0.0,))
+    res = run(ex.execute(make_plan(), dataclasses.replace(ctx_for(s), breaker=breaker)))
+    assert res.status == "refused" and "cannot compute the breaker: ValueError" in res.message, res.message
+    assert not KillSwitch(db).status().halted
+
+
 def test_refused_by_a_check_sends_nothing(db: Database) -> None:
     s = settings(**{"limits.order_contracts": "5"})
     venues = paper_venues(db, s)
