@@ -415,7 +415,11 @@ def _check_absolute_file(value: str, bad: Callable[[str], ConfigError]) -> None:
     if not path.is_absolute():
         raise bad("a relative path is looked for in each process's own working directory, so a cron job or a "
                   "service started elsewhere would not see it")
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # a directory orion may not search (the halt then counts as engaged: risk.halt)
+        raise bad(f"cannot be checked ({exc.strerror or exc})") from None
+    if is_dir:
         raise bad("names a directory, which would halt trading for as long as it exists")
 
 

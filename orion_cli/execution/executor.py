@@ -1377,7 +1377,7 @@ class Executor:
         except Exception as exc:
             # Any failure: an execution's outcome (or a refusal) stands, and its exit code is not the
             # breaker's to change; the check before the next trade recomputes the figures.
-            log.warning("the loss breaker could not be updated (%s)", type(exc).__name__)
+            log.error("the loss breaker could not be updated (%s)", type(exc).__name__)  # shown with -q too
 
 
 _RANK: Mapping[ExecStatus, int] = {

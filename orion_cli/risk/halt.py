@@ -59,8 +59,12 @@ def _sentinel_status(sentinel_file: str) -> HaltStatus | None:
     if not sentinel_file:
         return None
     path = Path(sentinel_file).expanduser()
-    if not path.exists():
-        return None
+    try:
+        if not path.exists():
+            return None
+    except OSError as exc:  # a directory orion may not search: fail closed, it may hold the file
+        return HaltStatus(True, f"sentinel file cannot be checked ({exc.strerror or exc})", "sentinel", None, {},
+                          str(path))
     try:
         # Bytes, not read_text(): its newline translation turned a carriage return into a line feed. No
         # more than a reason can hold (4 bytes a character), whatever file the setting names.

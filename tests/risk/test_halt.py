@@ -159,3 +159,19 @@ def test_engage_in_the_callers_transaction_rolls_back_with_it(db: Database) -> N
     with db.write() as conn:
         switch.engage("unwind failed", kind="unwind", conn=conn)
     assert switch.status().kind == "unwind"
+
+
+def test_a_sentinel_that_cannot_be_checked_counts_as_halted(db: Database, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail closed: a sentinel under a directory orion may not search may exist."""
+    sentinel = tmp_path / "locked" / "HALT"
+    real_stat = Path.stat
+
+    def no_search(self: Path, *args: object, **kw: object) -> object:
+        if str(self).startswith(str(sentinel.parent)):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "stat", no_search)
+    st = KillSwitch(db, sentinel_file=str(sentinel)).status()
+    assert st.halted and st.kind == "sentinel" and "cannot be checked" in st.reason
