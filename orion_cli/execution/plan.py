@@ -122,6 +122,9 @@ class CheckResult:
     passed: bool
     detail: str
     leg: int | None = None
+    # BREAKER: failed on its figures (a limit reached, a trip in force), which the breaker trips on; not
+    # when it failed closed (figures not computable, not evaluated). Not part of the record.
+    at_limit: bool = field(default=False, compare=False)
 
     def to_record(self) -> dict[str, Any]:
         return {"type": "check", "name": self.name, "passed": self.passed, "detail": self.detail, "leg": self.leg}

@@ -32,7 +32,7 @@ from orion_cli.core.alert_sink import AlertSink, NullAlertSink
 from orion_cli.core.config import Settings
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ZERO
-from orion_cli.execution.plan import NOT_EVALUATED, CheckResult
+from orion_cli.execution.plan import CheckResult
 from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import AuditLog, default_actor, iso_utc
 from orion_cli.store.db import Database
@@ -181,15 +181,11 @@ def _drawdown_released(state: _State, halt: Any) -> bool:
     return halt is None or not (halt.halted and halt.kind == DRAWDOWN)
 
 
-UNCOMPUTED = "cannot compute the breaker: "  # the BREAKER check failing closed, not a limit reached
-
-
 def refused_at_a_limit(check: CheckResult) -> bool:
     """Whether a failed BREAKER check found a limit reached (or a trip in force): figures that
-    :meth:`Breaker.update` trips on. Not when the figures could not be computed, the check was not
-    evaluated, or the breaker was another mode's."""
-    return (check.name == "BREAKER" and not check.passed
-            and not check.detail.startswith((UNCOMPUTED, NOT_EVALUATED, "breaker is for ")))
+    :meth:`Breaker.update` trips on. Not when it failed closed (the figures could not be computed,
+    the check was not evaluated, the breaker was another mode's)."""
+    return check.name == "BREAKER" and not check.passed and check.at_limit
 
 
 class Breaker:
@@ -283,9 +279,9 @@ class Breaker:
             # On the checks' own connection: one consistent view, and no second connection per trade.
             st = self._status(self._pnl(now, conn, every_position, day_figures), state, halt, now)
         except Exception as exc:  # fail closed: a breaker that cannot be computed refuses
-            return CheckResult("BREAKER", False, f"{UNCOMPUTED}{type(exc).__name__}: {exc}"[:500])
+            return CheckResult("BREAKER", False, f"cannot compute the breaker: {type(exc).__name__}: {exc}"[:500])
         if st.problems:
-            return CheckResult("BREAKER", False, "; ".join(st.problems))
+            return CheckResult("BREAKER", False, "; ".join(st.problems), at_limit=True)
         marked = "" if st.marked else " (positions at cost: no marks)"
         return CheckResult(
             "BREAKER", True,
