@@ -8,8 +8,9 @@ when the server binaries are absent).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pgserver
 import pytest
@@ -79,3 +80,21 @@ def db(db_url: str) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+@pytest.fixture
+def unsearchable(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
+    """Make ``Path.stat`` under a directory fail as it does where orion may not search it (EACCES):
+    root, which runs the tests, would otherwise read through any mode bits."""
+
+    def make(directory: Path) -> None:
+        real_stat = Path.stat
+
+        def no_search(self: Path, *args: Any, **kw: Any) -> Any:
+            if str(self).startswith(str(directory)):
+                raise PermissionError(13, "Permission denied", str(self))
+            return real_stat(self, *args, **kw)
+
+        monkeypatch.setattr(Path, "stat", no_search)
+
+    return make

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
@@ -343,21 +344,14 @@ def test_a_sentinel_under_an_unknown_users_home_still_lets_halt_engage(isolated_
     assert run("halt", "--status").exit_code == 3
 
 
-def test_a_sentinel_path_that_cannot_be_checked_still_lets_halt_engage(isolated_home: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sentinel_path_that_cannot_be_checked_still_lets_halt_engage(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch, unsearchable: Callable[[Path], None]) -> None:
     """Found in review: a sentinel under a directory orion may not search raised PermissionError while
     the configuration loaded, so `orion halt` ended in an internal error without engaging."""
     assert run("init").exit_code == 0
     sentinel = isolated_home / "locked" / "stop"
     monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(sentinel))
-    real_stat = Path.stat
-
-    def no_search(self: Path, *args: object, **kw: object) -> object:
-        if str(self).startswith(str(sentinel.parent)):
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_stat(self, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Path, "stat", no_search)
+    unsearchable(sentinel.parent)
     result = run("halt", "--reason", "drill", "--json")
     assert result.exit_code == 3, result.output
     assert json.loads(result.stdout)["halted"] is True

@@ -354,31 +354,7 @@ def test_a_usage_error_with_a_table_asked_for_has_no_record(isolated_home: Path)
 def test_a_usage_error_on_a_terminal_keeps_the_usage_and_the_panel(isolated_home: Path) -> None:
     """On a terminal the usage line and the boxed panel are for the person reading; the record still
     comes first when stdout is piped (it carries JSON)."""
-    import fcntl
-    import struct
-    import termios
-
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    proc = subprocess.Popen([*orion_cmd(), "trade", "x", "--size=-1"], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=slave, env={**child_env(isolated_home), "TERM": "xterm"})
-    os.close(slave)
-    seen = b""
-    try:
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-        code = proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
-    screen = re.sub(r"\x1b\[[0-9;]*m", "", seen.decode(errors="replace"))  # rich's bold, even with NO_COLOR
+    code, screen, _ = _on_terminal(["trade", "x", "--size=-1"], isolated_home, piped="stdout")
     assert code == 2, screen
     assert screen.startswith('{"type":"error","exit_code":2,"reason":"usage"'), screen
     assert "Usage: orion trade" in screen and "Try 'orion trade -h' for help." in screen, screen
@@ -407,17 +383,19 @@ def test_a_missing_command_off_a_terminal_is_a_usage_error_not_help_on_stdout(
 
 
 def _on_terminal(args: list[str], home: Path, *, columns: int = 120,
-                 stderr_piped: bool = False) -> tuple[int, str, str]:
-    """``orion ARGS`` with stdout (and stderr, unless piped) on a pseudo-terminal: exit code, what the
-    terminal showed (colour codes removed) and what stderr's pipe got."""
+                 piped: str | None = None) -> tuple[int, str, str]:
+    """``orion ARGS`` with stdout and stderr on a pseudo-terminal, but the one ``piped`` names
+    (``"stdout"``/``"stderr"``) on a pipe: exit code, what the terminal showed (colour codes removed,
+    rich's bold even with NO_COLOR) and what the pipe got."""
     import fcntl
     import struct
     import termios
 
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    proc = subprocess.Popen([*orion_cmd(), *args], stdin=subprocess.DEVNULL, stdout=slave,
-                            stderr=subprocess.PIPE if stderr_piped else slave,
+    proc = subprocess.Popen([*orion_cmd(), *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE if piped == "stdout" else slave,
+                            stderr=subprocess.PIPE if piped == "stderr" else slave,
                             env={**child_env(home), "TERM": "xterm"})
     os.close(slave)
     seen = b""
@@ -431,14 +409,16 @@ def _on_terminal(args: list[str], home: Path, *, columns: int = 120,
                 break
             seen += chunk
         code = proc.wait(timeout=60)
-        err = proc.stderr.read().decode() if proc.stderr else ""
+        pipe = proc.stdout or proc.stderr
+        got = pipe.read().decode() if pipe else ""
     finally:
         if proc.poll() is None:
             proc.kill()
-        if proc.stderr:
-            proc.stderr.close()
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
         os.close(master)
-    return code, re.sub(r"\x1b\[[0-9;]*m", "", seen.decode(errors="replace")), err
+    return code, re.sub(r"\x1b\[[0-9;]*m", "", seen.decode(errors="replace")), got
 
 
 @pytest.mark.parametrize("args,columns", [([], 120), ([], 80), (["audit"], 120)],
@@ -453,7 +433,7 @@ def test_a_missing_command_on_a_terminal_still_shows_the_help(isolated_home: Pat
 
 
 def test_a_missing_command_on_a_terminal_with_json_has_the_record_on_stderr(isolated_home: Path) -> None:
-    code, screen, err = _on_terminal(["audit", "--json"], isolated_home, stderr_piped=True)
+    code, screen, err = _on_terminal(["audit", "--json"], isolated_home, piped="stderr")
     assert code == 2, screen
     assert "Usage: orion audit" in screen, screen
     assert json.loads(err) == {"type": "error", "exit_code": 2, "reason": "usage", "message": "Missing command."}

@@ -679,12 +679,18 @@ def _pty_session(args: list[str], answers: list[tuple[str, str]], env: dict[str,
     return os.waitstatus_to_exitcode(status), transcript.decode("utf-8", "replace")
 
 
-@pytest.mark.timeout(180)
-def test_tty_prompts_in_a_real_pty(tmp_path: Path, home: Path, pem: str) -> None:
-    (tmp_path / "k.pem").write_text(pem)
+def _pty_env(tmp_path: Path, home: Path) -> dict[str, str]:
+    """The child's environment: no master password to find, so the prompts are what it has."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORION_MASTER", "PYTEST"))}
     env.update({"ORION_HOME": str(home), "TERM": "xterm", "PYTHONPATH": str(REPO), "NO_COLOR": "1",
                 "HOME": str(tmp_path)})
+    return env
+
+
+@pytest.mark.timeout(180)
+def test_tty_prompts_in_a_real_pty(tmp_path: Path, home: Path, pem: str) -> None:
+    (tmp_path / "k.pem").write_text(pem)
+    env = _pty_env(tmp_path, home)
     answers = [
         ("Kalshi API key id", KEY_ID),
         ("path to the .pem", str(tmp_path / "k.pem")),
@@ -715,9 +721,7 @@ def test_tty_prompts_in_a_real_pty(tmp_path: Path, home: Path, pem: str) -> None
 def test_a_bad_answer_is_asked_again_at_once_in_a_real_pty(tmp_path: Path, home: Path, pem: str) -> None:
     """The audit's case on a real terminal: a bad first answer is refused right away, not after the last prompt."""
     (tmp_path / "k.pem").write_text(pem)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORION_MASTER", "PYTEST"))}
-    env.update({"ORION_HOME": str(home), "TERM": "xterm", "PYTHONPATH": str(REPO), "NO_COLOR": "1",
-                "HOME": str(tmp_path)})
+    env = _pty_env(tmp_path, home)
     answers = [
         ("Kalshi API key id", "not-a-key-id"),
         ("enter it again, or press Enter to skip it", KEY_ID),  # asked again, before the next prompt

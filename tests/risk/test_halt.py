@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -162,16 +163,9 @@ def test_engage_in_the_callers_transaction_rolls_back_with_it(db: Database) -> N
 
 
 def test_a_sentinel_that_cannot_be_checked_counts_as_halted(db: Database, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+                                                            unsearchable: Callable[[Path], None]) -> None:
     """Fail closed: a sentinel under a directory orion may not search may exist."""
     sentinel = tmp_path / "locked" / "HALT"
-    real_stat = Path.stat
-
-    def no_search(self: Path, *args: object, **kw: object) -> object:
-        if str(self).startswith(str(sentinel.parent)):
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_stat(self, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Path, "stat", no_search)
+    unsearchable(sentinel.parent)
     st = KillSwitch(db, sentinel_file=str(sentinel)).status()
     assert st.halted and st.kind == "sentinel" and "cannot be checked" in st.reason
