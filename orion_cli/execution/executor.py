@@ -364,6 +364,9 @@ class ExecutionResult:
     orders: list[OrderState]
     message: str
     detail: dict[str, Any] = field(default_factory=dict)  # executions.result: fills, slippage, latency, unwind
+    # The loss breaker's trips (daily_loss, drawdown) that this execution's figures made: trading is
+    # halted now, which the caller must say — the execution's own status does not.
+    breaker_tripped: tuple[str, ...] = ()
 
     @property
     def sent_orders(self) -> bool:
@@ -383,6 +386,7 @@ class ExecutionResult:
             "legs": self.detail.get("legs", {}),
             "unwind": self.detail.get("unwind"),
             "overfill": self.detail.get("overfill", {}),
+            "breaker_tripped": list(self.breaker_tripped),
         }
 
 
@@ -497,10 +501,12 @@ class Executor:
             if any(refused_at_a_limit(c) for c in verdict.checks):
                 # Figures past a limit that nothing has tripped on yet (a loss a balance report or a
                 # reconcile recorded): the breaker trips now (halt, alert), not only this refusal.
-                self._update_breaker()
+                tripped = self._update_breaker()
+            else:
+                tripped = ()
             failure = verdict.first_failure
             msg = f"refused by {failure.name}: {failure.detail}" if failure else "refused"
-            return ExecutionResult(plan.key, "refused", verdict, [], msg)
+            return ExecutionResult(plan.key, "refused", verdict, [], msg, breaker_tripped=tripped)
         _crash_point("intents_committed")
         assert committed.run is not None
         return await self._drive(committed.run, verdict, fresh=True)
@@ -681,8 +687,7 @@ class Executor:
             self._move(run, ExecStatus.HEDGED, {})
         run.result["message"] = msg
         self._move(run, final, {"message": msg})
-        self._update_breaker()
-        return self._result(run, verdict, msg)
+        return self._result(run, verdict, msg, breaker_tripped=self._update_breaker())
 
     async def _hedge(self, run: _Run, *, fresh: bool) -> None:
         spec = run.second
@@ -1182,14 +1187,14 @@ class Executor:
                                      detail={"message": message}, actor=self.actor)
         self.alerts.emit(alert_kind, f"execution {run.key} halted: {message}",
                          {"key": run.key, "naked": run.result["naked"]})
-        self._update_breaker()
-        return self._result(run, verdict, message)
+        return self._result(run, verdict, message, breaker_tripped=self._update_breaker())
 
-    def _result(self, run: _Run, verdict: Verdict, message: str) -> ExecutionResult:
+    def _result(self, run: _Run, verdict: Verdict, message: str,
+                breaker_tripped: tuple[str, ...] = ()) -> ExecutionResult:
         detail = dict(run.result)
         detail["status"] = run.status.value
         return ExecutionResult(run.key, _RESULT_STATUS.get(run.status, run.status.value), verdict,
-                               self.ledger.orders(execution_id=run.key), message, detail)
+                               self.ledger.orders(execution_id=run.key), message, detail, breaker_tripped)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -1369,15 +1374,17 @@ class Executor:
             run.status = advance(conn, run.key, to, mode=self.mode, result=run.result, detail=dict(detail),
                                  actor=self.actor)
 
-    def _update_breaker(self) -> None:
+    def _update_breaker(self) -> tuple[str, ...]:
+        """The trips this update made (none when it failed: the next trade's check recomputes them)."""
         if self.breaker is None:
-            return
+            return ()
         try:
-            self.breaker.update()
+            return self.breaker.update().trips
         except Exception as exc:
             # Any failure: an execution's outcome (or a refusal) stands, and its exit code is not the
             # breaker's to change; the check before the next trade recomputes the figures.
             log.error("the loss breaker could not be updated (%s)", type(exc).__name__)  # shown with -q too
+            return ()
 
 
 _RANK: Mapping[ExecStatus, int] = {

@@ -798,3 +798,47 @@ def test_a_fresh_book_that_cannot_be_read_leaves_no_other_read_running() -> None
         return list(cancelled)  # before the event loop's own clean-up could cancel it
 
     assert asyncio.run(main()) == ["0xpm"]
+
+
+def _lose_today(amount: str) -> None:
+    """A loss booked today outside any trade: bought and sold back 100 contracts, paying ``amount`` in fees."""
+    from datetime import UTC, datetime, timedelta
+
+    from orion_cli.core.models import Side
+    from orion_cli.venues.trading import Action, Fill, OrderRequest, PreparedOrder, TimeInForce
+
+    db = open_database(None)
+    try:
+        ledger = Ledger(db, "paper")
+        before = datetime.now(UTC) - timedelta(minutes=5)
+        ledger.ensure_balance(Venue.KALSHI, Decimal("1000"), now=before)
+        for action, fee in ((Action.BUY, "0"), (Action.SELL, amount)):
+            coid = f"manual-{action.value}"
+            req = OrderRequest(Venue.KALSHI, "KX-LOSS", Side.YES, action, Decimal(100), Decimal("0.50"),
+                               TimeInForce.IOC, coid)
+            ledger.record_intent(PreparedOrder(req, "{}"), now=before)
+            ledger.record_fills(coid, [Fill(Venue.KALSHI, f"f-{coid}", f"v-{coid}", "KX-LOSS", Side.YES, action,
+                                            Decimal(100), Decimal("0.50"), Decimal(fee), before)], now=before)
+    finally:
+        db.dispose()
+
+
+def test_a_trade_that_trips_the_breaker_says_trading_is_halted_even_quietly(
+        op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a refusal by BREAKER trips the breaker (halt, alert), but the trade said only
+    "refused by BREAKER", as it would have the day before; nothing told the trader that every later
+    trade (and the watch) is now halted until `orion resume`."""
+    monkeypatch.setenv("ORION__BREAKER__DAILY_LOSS", "5")
+    _lose_today("6")
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "3", "--json", "-q")
+    assert code == 6, err
+    assert json.loads(out)["breaker_tripped"] == ["daily_loss"]
+    said = [line for line in err.splitlines() if line.startswith("HALTED")]
+    assert len(said) == 1 and "loss breaker tripped (daily_loss)" in said[0] and "`orion resume`" in said[0], err
+    assert json.loads(err.strip().splitlines()[-1])["reason"] == "BREAKER"
+    # Refused again, now by the halt: nothing new tripped, so nothing more is said of the breaker.
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "3", "--json", "-q")
+    assert code == 6 and "HALTED" in err, err
+    assert not [line for line in err.splitlines() if line.startswith("HALTED")], err
+    assert json.loads(out)["breaker_tripped"] == []
+    assert {o.client_order_id for o in ledger_orders()} == {"manual-buy", "manual-sell"}

@@ -229,6 +229,7 @@ def test_a_trade_the_breaker_refuses_trips_it_with_a_halt_and_an_alert(db: Datab
     ex = Executor(db, ledger, venues, s, mode="paper", alerts=alerts, breaker=breaker, verify_delays=(0.0,))
     res = run(ex.execute(make_plan(), dataclasses.replace(ctx_for(s), breaker=breaker)))
     assert res.status == "refused" and "BREAKER" in res.message, res.message
+    assert res.breaker_tripped == ("daily_loss",) and res.to_record()["breaker_tripped"] == ["daily_loss"]
     halt = KillSwitch(db).status()
     assert halt.halted and halt.kind == "breaker", halt
     assert [k for k, _, _ in alerts.emitted if k.startswith("breaker.")] == ["breaker.tripped"]
@@ -254,6 +255,25 @@ def test_a_breaker_that_cannot_be_computed_refuses_without_an_update_that_could_
     res = run(ex.execute(make_plan(), dataclasses.replace(ctx_for(s), breaker=breaker)))
     assert res.status == "refused" and "cannot compute the breaker: ValueError" in res.message, res.message
     assert not KillSwitch(db).status().halted
+
+
+def test_an_execution_whose_fills_trip_the_breaker_says_so_in_its_result(db: Database) -> None:
+    """The trade is done (exit 0), and its own fees took the day past the loss limit: the result names
+    the trip, so `orion trade` can say that trading is now halted; the next execution trips nothing."""
+    from orion_cli.risk.breaker import Breaker
+
+    s = settings(**{"breaker.daily_loss": "0.01"})
+    venues = paper_venues(db, s)
+    ledger = Ledger(db, "paper")
+    alerts = NullAlertSink()
+    breaker = Breaker(db, s, mode="paper", ledger=ledger, alerts=alerts)
+    ex = Executor(db, ledger, venues, s, mode="paper", alerts=alerts, breaker=breaker, verify_delays=(0.0,))
+    res = run(ex.execute(make_plan(), dataclasses.replace(ctx_for(s), breaker=breaker)))
+    assert res.status == "done", res.message
+    assert res.breaker_tripped == ("daily_loss",), breaker.status()
+    assert KillSwitch(db).status().kind == "breaker"
+    again = run(ex.execute(make_plan(key="second"), dataclasses.replace(ctx_for(s), breaker=breaker)))
+    assert again.status == "refused" and again.breaker_tripped == (), again.message
 
 
 def test_refused_by_a_check_sends_nothing(db: Database) -> None:

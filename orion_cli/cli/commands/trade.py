@@ -393,6 +393,18 @@ def _render_execution(app: AppContext, result: ExecutionResult, plan: dict[str, 
         out.records(orders, ORDER_COLUMNS, title="orders")
 
 
+def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
+    """Say, even with -q, that this trade tripped the loss breaker: its own status (done, or refused by
+    BREAKER) and exit code do not tell that every later trade is halted until someone resumes."""
+    if not result.breaker_tripped:
+        return
+    from orion_cli.risk.breaker import DRAWDOWN
+
+    release = "`orion resume --breaker`" if DRAWDOWN in result.breaker_tripped else "`orion resume`"
+    app.out.banner(f"HALTED: the loss breaker tripped ({', '.join(result.breaker_tripped)}) on this trade's "
+                   f"figures; `orion halt --status` says more, {release} releases the kill switch.")
+
+
 def raise_for_result(result: ExecutionResult) -> None:
     """Exit codes: done/already done 0; refused, halted, unwound 6; a venue unreachable 5."""
     from orion_cli.core.errors import Halted, Refused, VenueError
@@ -803,6 +815,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     finally:
         stop.restore()
         alerts.flush(5.0)
+    say_breaker_tripped(app, result)
     raise_for_result(result)
     if stop.requested:
         out.info(f"{stop.reason}: the execution was finished and recorded first")
