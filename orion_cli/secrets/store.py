@@ -281,6 +281,11 @@ class SecretStore(abc.ABC):
                 del value
         return results
 
+    def ready_to_write(self) -> None:
+        """Ask for the password a write would need now, before the caller asks its user for values: a
+        mistyped master password found after the last answer threw every answer away."""
+        self._ready_to_write(create=True)
+
     def _ready_to_write(self, *, create: bool) -> None:  # noqa: B027 - only the vault asks for a password
         """Ask now for anything the write would ask for (a password), so the held write asks nothing;
         ``create``: also a new vault's password when there is no vault yet."""

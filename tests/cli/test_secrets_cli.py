@@ -504,8 +504,9 @@ def test_interactive_encrypt_asks_again_for_a_bad_value_at_once(tmp_path: Path, 
     result = run("encrypt")
     assert result.exit_code == 0, result.output
     # Each bad answer is followed at once by the same question, before the next credential's.
-    firsts = [m.split(" (")[0].split(":")[0] for m in asked[:7]]
-    assert firsts == ["Kalshi API key id"] * 2 + ["Kalshi RSA private key"] * 3 + ["Polymarket wallet private key"] * 2
+    firsts = [m.split(" (")[0].split(":")[0] for m in asked[:9]]
+    assert firsts == (["New master password", "Repeat the new master password"] + ["Kalshi API key id"] * 2
+                      + ["Kalshi RSA private key"] * 3 + ["Polymarket wallet private key"] * 2)
     err = result.stderr
     assert "error: kalshi_api_key_id: is not a Kalshi key id" in err and "not-a-key-id" not in err
     assert "error: cannot read" in err and "missing.pem" in err
@@ -516,6 +517,38 @@ def test_interactive_encrypt_asks_again_for_a_bad_value_at_once(tmp_path: Path, 
     rows = listed(env={"ORION_MASTER_PASSWORD": PASSWORD})
     assert rows["kalshi_api_key_id"]["set"] and rows["kalshi_private_key"]["set"]
     assert not rows["polymarket_private_key"]["set"]
+
+
+@pytest.mark.parametrize("vault", ["existing", "new"])
+def test_interactive_encrypt_asks_the_master_password_before_any_credential(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch, vault: str) -> None:
+    """Found in review: the master password was asked after the last credential, so a mistyped one (a
+    wrong password for the vault, or two new ones that differ) threw every typed answer away."""
+    from orion_cli.cli import prompts
+
+    if vault == "existing":
+        assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    monkeypatch.delenv("ORION_MASTER_PASSWORD_FILE", raising=False)
+    monkeypatch.delenv("ORION_MASTER_PASSWORD", raising=False)
+    before = vault_of(home).read_bytes() if vault == "existing" else None
+    asked: list[str] = []
+
+    def mistyped(message: str) -> str:
+        asked.append(message)
+        if message.startswith("Repeat"):
+            return PASSWORD + "x"
+        return "wrong password!" if message.startswith("Master password") else PASSWORD
+
+    monkeypatch.setattr(prompts, "interactive", lambda: True)
+    monkeypatch.setattr(prompts, "ask_secret", mistyped)
+    monkeypatch.setattr(prompts, "ask_text", mistyped)
+    result = run("encrypt")
+    assert result.exit_code == 4, result.output
+    assert "Enter each credential" not in result.stderr
+    expected = ["Master password"] if vault == "existing" else ["New master password", "Repeat"]
+    assert [m.split(" (")[0][:len(e)] for m, e in zip(asked, expected, strict=False)] == expected, asked
+    assert len(asked) == len(expected), asked  # no credential was asked for
+    assert (vault_of(home).read_bytes() if vault == "existing" else vault_of(home).exists()) == (before or False)
 
 
 # -- the canary ---------------------------------------------------------------------------------
@@ -692,6 +725,8 @@ def test_tty_prompts_in_a_real_pty(tmp_path: Path, home: Path, pem: str) -> None
     (tmp_path / "k.pem").write_text(pem)
     env = _pty_env(tmp_path, home)
     answers = [
+        ("New master password", PASSWORD),
+        ("Repeat", PASSWORD),
         ("Kalshi API key id", KEY_ID),
         ("path to the .pem", str(tmp_path / "k.pem")),
         ("wallet private key", WALLET_KEY),
@@ -702,8 +737,6 @@ def test_tty_prompts_in_a_real_pty(tmp_path: Path, home: Path, pem: str) -> None
         ("CLOB API passphrase", ""),
         ("webhook", ""),
         ("Telegram", ""),
-        ("New master password", PASSWORD),
-        ("Repeat", PASSWORD),
     ]
     code, transcript = _pty_session(["secrets", "encrypt"], answers, env)
     assert code == 0, transcript[-3000:]
@@ -723,13 +756,13 @@ def test_a_bad_answer_is_asked_again_at_once_in_a_real_pty(tmp_path: Path, home:
     (tmp_path / "k.pem").write_text(pem)
     env = _pty_env(tmp_path, home)
     answers = [
+        ("New master password", PASSWORD),
+        ("Repeat", PASSWORD),
         ("Kalshi API key id", "not-a-key-id"),
         ("enter it again, or press Enter to skip it", KEY_ID),  # asked again, before the next prompt
         ("path to the .pem", str(tmp_path / "k.pem")),
         ("wallet private key", ""), ("funder", ""), ("signature type", ""), ("CLOB API key", ""),
         ("CLOB API secret", ""), ("CLOB API passphrase", ""), ("webhook", ""), ("Telegram", ""),
-        ("New master password", PASSWORD),
-        ("Repeat", PASSWORD),
     ]
     code, transcript = _pty_session(["secrets", "encrypt"], answers, env, timeout=40)
     assert code == 0, transcript[-3000:]

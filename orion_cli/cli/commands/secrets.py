@@ -181,7 +181,8 @@ def encrypt(
     """Put venue credentials into the vault: hidden prompts on a terminal, or import them.
 
     Every value is validated before anything is written; one bad value leaves the vault unchanged. At
-    the prompts, each value is checked as it is entered and asked for again until it is valid or skipped.
+    the prompts, each value is checked as it is entered and asked for again until it is valid or skipped;
+    the master password is asked for first, so a mistyped one loses no answers.
 
     Example:  orion secrets encrypt --from-file ~/old-bot/.env --shred-source
     """
@@ -203,6 +204,11 @@ def encrypt(
         raise Refused("--shred-source deletes files: confirm with --yes (no terminal to ask on)",
                       reason="NOT_CONFIRMED", hint="add --yes")
 
+    if sources == 0 and not interactive():
+        raise UsageError(
+            "no terminal to prompt on: use --from-env, --from-file PATH or --name N --value-file F",
+            hint="values are never accepted on the command line",
+        )
     if from_env:
         plan = from_environ()
     elif from_file is not None:
@@ -213,26 +219,28 @@ def encrypt(
         plan = ImportPlan(values={name: read_value_file(value_file)}, origins={name: str(value_file)},
                           files=[value_file])
     else:
-        if not interactive():
-            raise UsageError(
-                "no terminal to prompt on: use --from-env, --from-file PATH or --name N --value-file F",
-                hint="values are never accepted on the command line",
-            )
-        plan = _interactive_plan(app_ctx)
-    if not plan.values:
-        raise UsageError("no credentials found to store",
-                         hint="documented variables: " + ", ".join(v for s in CATALOGUE.values() for v in s.env[:1]))
-    for var in plan.shadowed:
-        out.info(f"ignored {var} (an earlier alias for the same credential was set)")
+        plan = ImportPlan()
 
     app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
     store = _open(app_ctx)
     stop = StopFlag(out)
-    stop.install()
     try:
-        stored = store.set_many(plan.values, hold=lambda: stop.section("the credentials are stored and audited"))
+        if sources == 0:
+            # The master password before the credentials: a mistyped one (or two new ones that differ)
+            # found after the last answer threw every answer away.
+            store.ready_to_write()
+            plan = _interactive_plan(app_ctx)
+        if not plan.values:
+            raise UsageError("no credentials found to store", hint="documented variables: "
+                             + ", ".join(v for s in CATALOGUE.values() for v in s.env[:1]))
+        for var in plan.shadowed:
+            out.info(f"ignored {var} (an earlier alias for the same credential was set)")
+        stop.install()
+        try:
+            stored = store.set_many(plan.values, hold=lambda: stop.section("the credentials are stored and audited"))
+        finally:
+            stop.restore()
     finally:
-        stop.restore()
         plan.values.clear()
         store.close()
     out.success(f"stored {len(stored)} credential(s) in the {store.backend}")
