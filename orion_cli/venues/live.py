@@ -518,26 +518,15 @@ class LiveSource:
             params = {"slug": ref}
         raw = PolymarketRaw(fetched_at=datetime.now(UTC))
         async with self.polymarket_client() as client:
-            await client._overall["gamma"].acquire()
-            body = await client.gamma.get_json("/markets", params, bucket="gamma_markets")
-            rows = body.get("markets") if isinstance(body, Mapping) else body
-            if not isinstance(rows, list):
-                raise DataError("markets", f"expected an array, got {type(rows).__name__}")
             chosen: dict[str, Any] | None = None
-            for row in rows:
-                if not isinstance(row, dict):
-                    continue
-                tokens = row.get("clobTokenIds") or row.get("positionIds") or "[]"
-                try:
-                    token_list = json.loads(tokens) if isinstance(tokens, str) else tokens
-                except (ValueError, RecursionError):
-                    token_list = []  # still found by condition id or slug; parsing it then names the bad field
-                if not isinstance(token_list, list):
-                    token_list = []
-                ids = {str(row.get("conditionId", "")).lower(), str(row.get("slug", "")).lower(),
-                       *(str(t) for t in token_list or [])}
-                if ref.lower() in ids:
-                    chosen = row
+            # Gamma's /markets answers only open markets unless `closed` is sent (reference §1): an
+            # id look-up asks for open ones, then closed ones, so a resolved market is found too
+            # (paper settlements read it; `orion book` shows it as closed).
+            for closed in (False, True):
+                await client._overall["gamma"].acquire()
+                body = await client.gamma.get_json("/markets", {**params, "closed": closed}, bucket="gamma_markets")
+                chosen = _gamma_row_named(body, ref)
+                if chosen is not None:
                     break
             if chosen is None:
                 raise NotFound(f"no Polymarket market {ref!r}", reason="market_not_found",
@@ -548,3 +537,25 @@ class LiveSource:
             if isinstance(body, list):
                 raw.books.extend(b for b in body if isinstance(b, dict))
         return raw
+
+
+def _gamma_row_named(body: Any, ref: str) -> dict[str, Any] | None:
+    """The row of a Gamma ``/markets`` answer that ``ref`` names (condition id, slug or token id)."""
+    rows = body.get("markets") if isinstance(body, Mapping) else body
+    if not isinstance(rows, list):
+        raise DataError("markets", f"expected an array, got {type(rows).__name__}")
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        tokens = row.get("clobTokenIds") or row.get("positionIds") or "[]"
+        try:
+            token_list = json.loads(tokens) if isinstance(tokens, str) else tokens
+        except (ValueError, RecursionError):
+            token_list = []  # still found by condition id or slug; parsing it then names the bad field
+        if not isinstance(token_list, list):
+            token_list = []
+        ids = {str(row.get("conditionId", "")).lower(), str(row.get("slug", "")).lower(),
+               *(str(t) for t in token_list or [])}
+        if ref.lower() in ids:
+            return row
+    return None

@@ -405,3 +405,36 @@ def test_a_paper_kalshi_position_settles_though_its_series_fee_cannot_be_read(db
             asyncio.run(src.book(ticker))
         (s,) = asyncio.run(pv.settlements([ticker]))
     assert (s.market_id, s.yes_payout, s.result) == (ticker, D(1), "yes")
+
+
+def test_a_paper_polymarket_position_settles_when_its_market_resolves(db: Database) -> None:
+    """Found in review: the market look-up asked Gamma's /markets without `closed`, which the venue then
+    takes as `closed=false` (reference §1), so a resolved market was "not found" and a paper position
+    on it never settled. Over loopback, against the simulator that keeps that default."""
+    from sim.polymarket_sim import PolymarketSim, _tokens_of
+
+    from orion_cli.venues.http import RetryPolicy
+    from orion_cli.venues.live import LiveSource
+
+    psim = PolymarketSim.universe(2, seed=11, markets_per_event=1)
+    ev, m = next((ev, m) for ev, m in psim.all_markets() if len(_tokens_of(m)) == 2)
+    m["orderPriceMinTickSize"], m["negRisk"], m["feesEnabled"] = 0.01, False, False
+    ev["negRisk"] = ev["enableNegRisk"] = False
+    m["active"], m["closed"], m["acceptingOrders"], m["endDate"] = True, False, True, "2099-01-01T00:00:00Z"
+    cond = m["conditionId"]
+    for token in _tokens_of(m):
+        book = psim.books[token]
+        book["asks"], book["bids"] = [{"price": "0.40", "size": "100"}], [{"price": "0.38", "size": "100"}]
+        book["tick_size"], book["neg_risk"] = "0.01", False
+    with psim:
+        src = LiveSource(load_settings(overrides={"polymarket.gamma_url": psim.gamma_url,
+                                                  "polymarket.clob_url": psim.clob_url, "kalshi.enabled": False},
+                                       environ={}),
+                         retry=RetryPolicy(attempts=1, base_delay=0.0, max_delay=0.0))
+        pv = PaperVenue(Venue.POLYMARKET, db, src, settings(), clock=lambda: NOW)
+        asyncio.run(pv.market(cond))
+        assert place(pv, order("10", "0.40", market=cond, venue=Venue.POLYMARKET)).status is OrderStatus.FILLED
+        assert asyncio.run(pv.settlements([cond])) == []  # still open
+        psim.resolve_market(cond, 0)  # YES wins
+        (s,) = asyncio.run(pv.settlements([cond]))
+    assert (s.market_id, s.yes_payout) == (cond, D(1))
