@@ -1,14 +1,14 @@
 """The service behind ``orion balance`` and ``orion positions``.
 
-It asks every trading venue (paper now; live clients plug in through the same
-:class:`~orion_cli.venues.trading.TradingVenue` protocol) for its balance and positions. A venue
+It asks every trading venue (the paper ledger, or in live mode each venue's own client, through the
+same :class:`~orion_cli.venues.trading.TradingVenue` protocol) for its balance and positions. A venue
 that cannot be answered is reported as *unavailable* with the reason, never silently dropped and
 never allowed to sink the others. Positions are marked to the current best bid of the held outcome
 when a market source is given (what they would fetch if sold now); exposure is grouped by market
 and by category; today's P&L is compared with the daily loss limit.
 
-Live account access does not exist yet: in live mode this service refuses (exit 6) rather than
-show paper figures where live ones are expected.
+In live mode the venues' own reports are recorded in the live ledger before the day's P&L is valued
+(``record``), so the P&L shown is of the figures shown.
 """
 
 from __future__ import annotations
