@@ -85,7 +85,8 @@ def _split_cluster(arg: str, value_options: frozenset[str],
     Click reads a cluster letter by letter, and a letter that takes a value takes the rest of the token
     as it (``-n1q`` is ``-n 1q``): only the global letters before such a letter are taken out, and only
     when every other letter before it is a known flag. ``None`` when there is nothing to take out, or a
-    letter orion does not know (Click then names that letter, as it would in the whole cluster).
+    letter orion does not know: the cluster is left whole, and Click names the first letter in it that
+    the command does not know (which may be a global one before the unknown letter).
     """
     if not arg.startswith("-") or arg.startswith("--") or len(arg) < 3:
         return None
