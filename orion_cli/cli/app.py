@@ -84,9 +84,9 @@ def _split_cluster(arg: str, value_options: frozenset[str],
 
     Click reads a cluster letter by letter, and a letter that takes a value takes the rest of the token
     as it (``-n1q`` is ``-n 1q``): only the global letters before such a letter are taken out, and only
-    when every other letter before it is a known flag. ``None`` when there is nothing to take out, or a
-    letter orion does not know: the cluster is left whole, and Click names the first letter in it that
-    the command does not know (which may be a global one before the unknown letter).
+    when every other letter before it is a known flag. A letter orion does not know ends the search the
+    same way, so Click names that letter (``-qx``: ``-x``), not a global letter before it that the
+    command alone does not know. ``None`` when there is nothing to take out.
     """
     if not arg.startswith("-") or arg.startswith("--") or len(arg) < 3:
         return None
@@ -102,8 +102,9 @@ def _split_cluster(arg: str, value_options: frozenset[str],
             break
         elif name in flag_options:
             kept += letter
-        else:
-            return None
+        else:  # unknown: left with the rest for Click to name (not a global letter before it)
+            kept += letters[pos:]
+            break
     if not global_flags:
         return None
     return global_flags, f"-{kept}" if kept else ""

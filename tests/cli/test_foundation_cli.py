@@ -166,6 +166,9 @@ def test_global_short_flags_are_taken_out_of_a_cluster() -> None:
     assert hoist("scan", "-vvq") == ["-v", "-v", "-q", "scan"]  # counted: -vv
     assert hoist("scan", "-qv") == ["-q", "-v", "scan"]
     assert hoist("resume", "-yxq") == ["resume", "-yxq"]  # an unknown letter: Click names it
+    # ... and not a global letter before it: `resume -qx` said "No such option: -q", a documented option.
+    assert hoist("resume", "-qx") == ["-q", "resume", "-x"]
+    assert hoist("resume", "-qyx") == ["-q", "resume", "-yx"]
     assert hoist("halt", "-r", "-yq") == ["halt", "-r", "-yq"]  # the reason
     assert hoist("resume", "--", "-yq") == ["resume", "--", "-yq"]
 
@@ -193,6 +196,8 @@ def test_clustered_global_short_flags_work_after_the_command(ledger: Path) -> No
     assert verbose.exit_code == 0 and len(jsonl(verbose.stdout)) == 1, verbose.output
     valued = run("audit", "tail", "-n1q")  # -n's value is "1q"
     assert valued.exit_code == 2 and "1q" in valued.stderr, valued.output
+    unknown = run("resume", "-qZ")
+    assert unknown.exit_code == 2 and "No such option: -Z" in unknown.stderr, unknown.output
 
 
 def test_no_command_option_shares_a_name_with_a_global_option() -> None:
