@@ -334,6 +334,24 @@ def _missing(display_url: str) -> StorageError:
                         reason="storage_missing")
 
 
+def _known_revisions() -> set[str]:
+    """The schema revisions this build's migrations name (``NNNN_*.py``; a test holds them to Alembic's)."""
+    versions = Path(__file__).parent / "migrations" / "versions"
+    return {p.name[:4] for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py")}
+
+
+def _newer(display_url: str, rev: str) -> StorageError:
+    # Alembic's own answer ("Can't locate revision") surfaced as an internal error, and stopped even
+    # `orion halt`: a ledger migrated by a newer orion (the package rolled back) is named for what it is.
+    return StorageError(
+        f"{display_url} is at schema revision {rev[:32]!r}, which this orion does not know (it knows up to "
+        f"{HEAD_REVISION}): a newer orion wrote it; nothing was changed",
+        hint="run the orion that wrote it (upgrade this one), or point --db / database.url at another ledger; "
+             "meanwhile the file halt.sentinel_file names halts every orion without the database",
+        reason="storage_newer",
+    )
+
+
 def current_revision(conn: Connection) -> str | None:
     try:
         row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
@@ -357,6 +375,8 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
                 rev = current_revision(conn)
             if rev == HEAD_REVISION:
                 return
+            if rev is not None and rev not in _known_revisions():
+                raise _newer(db.display_url, rev)
             with conn.begin():
                 tables = _table_names(conn)
             if tables and "orion_meta" not in tables:
