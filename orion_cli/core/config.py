@@ -417,10 +417,13 @@ def _check_absolute_file(value: str, bad: Callable[[str], ConfigError]) -> None:
                   "service started elsewhere would not see it")
     try:
         is_dir = path.is_dir()
+        odd = not is_dir and path.exists() and not path.is_file()
     except OSError as exc:  # a directory orion may not search (the halt then counts as engaged: risk.halt)
         raise bad(f"cannot be checked ({exc.strerror or exc})") from None
     if is_dir:
         raise bad("names a directory, which would halt trading for as long as it exists")
+    if odd:  # the halt counts as engaged while it exists (risk.halt), without reading it
+        raise bad("names a named pipe, socket or device, not a regular file")
 
 
 def _unknown_key(dotted: str, source: str) -> ConfigError:

@@ -9,6 +9,8 @@ path makes *inside* its write transaction, so a halt engaged a millisecond earli
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,12 +68,20 @@ def _sentinel_status(sentinel_file: str) -> HaltStatus | None:
         return HaltStatus(True, f"sentinel file cannot be checked ({exc.strerror or exc})", "sentinel", None, {},
                           str(path))
     try:
-        # Bytes, not read_text(): its newline translation turned a carriage return into a line feed. No
-        # more than a reason can hold (4 bytes a character), whatever file the setting names.
-        with path.open("rb") as f:
-            head = f.read(4 * MAX_REASON)
+        # Opened without blocking and read only if it is a regular file: a named pipe there (opened
+        # plainly) hung every command that checks the kill switch until something wrote to it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        try:
+            st = os.fstat(fd)
+            since = iso_utc(datetime.fromtimestamp(st.st_mtime, UTC))
+            if not stat.S_ISREG(st.st_mode):
+                return HaltStatus(True, "sentinel path is not a regular file", "sentinel", since, {}, str(path))
+            # Bytes, not text: newline translation turned a carriage return into a line feed. No more
+            # than a reason can hold (4 bytes a character), whatever file the setting names.
+            head = os.read(fd, 4 * MAX_REASON)
+        finally:
+            os.close(fd)
         reason = head.decode("utf-8", "replace").strip()[:MAX_REASON] or "sentinel file present"
-        since = iso_utc(datetime.fromtimestamp(path.stat().st_mtime, UTC))
     except OSError:
         reason, since = "sentinel file present", None
     return HaltStatus(True, reason, "sentinel", since, {}, str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -356,3 +357,18 @@ def test_a_sentinel_path_that_cannot_be_checked_still_lets_halt_engage(
     assert result.exit_code == 3, result.output
     assert json.loads(result.stdout)["halted"] is True
     assert "cannot be checked (Permission denied)" in result.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_named_pipe_as_the_sentinel_is_a_config_error_halt_still_engages_under(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a black-box audit: with a FIFO there, `halt --status` (and reconcile, and the watch) hung."""
+    assert run("init").exit_code == 0
+    fifo = isolated_home / "stop"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(fifo))
+    status = run("halt", "--status", "--json")
+    assert status.exit_code == 3 and "not a regular file" in status.stderr, status.output
+    engaged = run("halt", "--reason", "drill", "--json")
+    assert engaged.exit_code == 3, engaged.output
+    assert json.loads(engaged.stdout)["halted"] is True

@@ -389,6 +389,19 @@ def test_a_sentinel_file_that_is_not_an_absolute_file_path_is_a_config_error(val
         load_settings(config_file=f, environ={})
 
 
+def test_a_sentinel_file_that_is_a_named_pipe_is_a_config_error(tmp_path: Path) -> None:
+    """Found by a black-box audit: a FIFO there hung every command that checks the kill switch."""
+    import os
+
+    fifo = tmp_path / "stop"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION__HALT__SENTINEL_FILE": str(fifo)})
+    assert info.value.exit_code == ExitCode.CONFIG and "not a regular file" in info.value.message
+    (tmp_path / "file").write_text("stop\n")
+    assert load_settings(environ={"ORION__HALT__SENTINEL_FILE": str(tmp_path / "file")}).halt.sentinel_file
+
+
 @pytest.mark.parametrize("value", ["", "/srv/orion/trading.stop", "~/trading.stop"])
 def test_an_absolute_or_home_sentinel_file_is_accepted(value: str) -> None:
     assert load_settings(environ={"ORION__HALT__SENTINEL_FILE": value}).halt.sentinel_file == value

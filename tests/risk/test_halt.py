@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from orion_cli.core.errors import ExitCode, Halted, Refused
-from orion_cli.risk.halt import KillSwitch, assert_not_halted, status_in
+from orion_cli.risk.halt import HaltStatus, KillSwitch, assert_not_halted, status_in
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import Database, open_database
 
@@ -169,3 +169,25 @@ def test_a_sentinel_that_cannot_be_checked_counts_as_halted(db: Database, tmp_pa
     unsearchable(sentinel.parent)
     st = KillSwitch(db, sentinel_file=str(sentinel)).status()
     assert st.halted and st.kind == "sentinel" and "cannot be checked" in st.reason
+
+
+def test_a_named_pipe_as_the_sentinel_counts_as_halted_without_blocking(db: Database, tmp_path: Path) -> None:
+    """Found by a black-box audit: a FIFO at the sentinel path was opened plainly, which waits for a
+    writer: `halt --status`, `reconcile` and `trade --watch` hung (cron's next runs then found the run
+    lock held). It exists, so it halts (fail closed); it is not read."""
+    import os
+    import threading
+
+    sentinel = tmp_path / "stop"
+    os.mkfifo(sentinel)
+    found: list[HaltStatus] = []
+    reader = threading.Thread(target=lambda: found.append(KillSwitch(db, sentinel_file=str(sentinel)).status()),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    if reader.is_alive():  # unblock the hung open so the test process can end
+        with open(sentinel, "wb"):
+            pass
+        pytest.fail("the kill switch check blocked on a named pipe")
+    (st,) = found
+    assert st.halted and st.kind == "sentinel" and st.reason == "sentinel path is not a regular file", st
