@@ -86,7 +86,8 @@ def _split_cluster(arg: str, value_options: frozenset[str],
     as it (``-n1q`` is ``-n 1q``): only the global letters before such a letter are taken out, and only
     when every other letter before it is a known flag. A letter orion does not know ends the search the
     same way, so Click names that letter (``-qx``: ``-x``), not a global letter before it that the
-    command alone does not know. ``None`` when there is nothing to take out.
+    command alone does not know. ``None`` when there is nothing to take out, or a character that is not
+    a letter or digit follows (``-q-yes`` stays whole: split, it would read as ``--yes``).
     """
     if not arg.startswith("-") or arg.startswith("--") or len(arg) < 3:
         return None
@@ -102,6 +103,9 @@ def _split_cluster(arg: str, value_options: frozenset[str],
             break
         elif name in flag_options:
             kept += letter
+        elif not letter.isalnum():
+            # `-q-yes` must not become `-q --yes` (nor `-q-` a `--`): the cluster stays whole, refused.
+            return None
         else:  # unknown: left with the rest for Click to name (not a global letter before it)
             kept += letters[pos:]
             break

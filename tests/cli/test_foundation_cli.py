@@ -169,6 +169,10 @@ def test_global_short_flags_are_taken_out_of_a_cluster() -> None:
     # ... and not a global letter before it: `resume -qx` said "No such option: -q", a documented option.
     assert hoist("resume", "-qx") == ["-q", "resume", "-x"]
     assert hoist("resume", "-qyx") == ["-q", "resume", "-yx"]
+    # Found in review: a dash after a global letter made the rest a long option (`-q-yes` released the
+    # kill switch as `resume -q --yes`; `trade OP -q-confirm` executed) or `--`. Left whole: refused.
+    for cluster in ("-q-yes", "-q-", "-yq-confirm", "-q=x"):
+        assert hoist("resume", cluster) == ["resume", cluster]
     assert hoist("halt", "-r", "-yq") == ["halt", "-r", "-yq"]  # the reason
     assert hoist("resume", "--", "-yq") == ["resume", "--", "-yq"]
 
@@ -198,6 +202,10 @@ def test_clustered_global_short_flags_work_after_the_command(ledger: Path) -> No
     assert valued.exit_code == 2 and "1q" in valued.stderr, valued.output
     unknown = run("resume", "-qZ")
     assert unknown.exit_code == 2 and "No such option: -Z" in unknown.stderr, unknown.output
+    assert run("halt", "--reason", "again").exit_code == 0
+    dashed = run("resume", "-q-yes")
+    assert dashed.exit_code == 2 and "--yes" not in dashed.stderr, dashed.output
+    assert json.loads(run("halt", "--status", "--json").stdout)["halted"] is True
 
 
 def test_no_command_option_shares_a_name_with_a_global_option() -> None:
