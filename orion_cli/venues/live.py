@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from orion_cli.core.aio import all_of
 from orion_cli.core.errors import AuthError, DataError, NotFound, OrionError, VenueError, VenueUnavailable
-from orion_cli.core.models import Market, MarketStatus, OrderBook, Venue
+from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, Venue
 from orion_cli.core.redact import mask_web_url
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressEvent, ProgressFn, guess_venue
 from orion_cli.venues.snapshot import Capture, KalshiRaw, PolymarketRaw, parse_capture
@@ -220,6 +220,10 @@ class LiveSource:
             raise DataError(f"{venue.value} market {ref}", detail)
         market = data.markets[0]
         book = data.book_for(market)
+        if book is None and market.status in (MarketStatus.CLOSED, MarketStatus.SETTLED):
+            # A market that has ended takes no orders: the venue may serve no book for it, and its
+            # state and result (what settlement and `orion book` read) do not need one.
+            return market, OrderBook(market.venue, market.id, BookSide(), BookSide(), datetime.now(UTC))
         if book is None:
             detail = "; ".join(e.message for e in data.errors if e.kind == "book") or "no book returned"
             raise DataError(f"{venue.value} book {market.id}", detail)
