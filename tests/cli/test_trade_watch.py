@@ -295,6 +295,19 @@ def test_watch_marks_held_positions_and_stops_when_the_breaker_trips(tmp_path: P
         db.dispose()
 
 
+def test_a_watch_trade_that_trips_the_breaker_stops_the_watch_and_says_so(tmp_path: Path) -> None:
+    """Found in review: the trade that reached --max-trades and tripped the breaker ended the watch with
+    "max trades (1) reached", exit 0, and no word of the halt it had engaged."""
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--max-trades", "1", "--demo", "--jsonl", "-q"],
+              env(ORION__BREAKER__DAILY_LOSS="0.01"))
+    assert w.finish() == 6, w.stderr()
+    (execution,) = [e for e in w.events if e["type"] == "execution"]
+    assert execution["status"] == "done" and execution["breaker_tripped"] == ["daily_loss"], execution
+    stopped = w.events[-1]
+    assert stopped["event"] == "stopped" and "loss breaker tripped (daily_loss)" in stopped["reason"], w.events
+    assert [line for line in w.stderr().splitlines() if line.startswith("HALTED: the loss breaker tripped")]
+
+
 def test_max_trades_counts_every_execution_that_sent_orders(tmp_path: Path, monkeypatch: Any) -> None:
     """Found in review: only "done" counted, so `--max-trades 1` kept trading while each round unwound
     at a loss. In-process: the round's executions are scripted (unwound, refused, done)."""

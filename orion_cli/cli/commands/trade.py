@@ -398,11 +398,9 @@ def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
     BREAKER) and exit code do not tell that every later trade is halted until someone resumes."""
     if not result.breaker_tripped:
         return
-    from orion_cli.risk.breaker import DRAWDOWN
-
-    release = "`orion resume --breaker`" if DRAWDOWN in result.breaker_tripped else "`orion resume`"
-    app.out.banner(f"HALTED: the loss breaker tripped ({', '.join(result.breaker_tripped)}) on this trade's "
-                   f"figures; `orion halt --status` says more, {release} releases the kill switch.")
+    # The release named for every case: a drawdown trip already in force needs --breaker too.
+    app.out.banner(f"HALTED: the loss breaker tripped ({', '.join(result.breaker_tripped)}); `orion halt "
+                   "--status` says more, `orion resume` releases the kill switch (`--breaker` after a drawdown trip).")
 
 
 def raise_for_result(result: ExecutionResult) -> None:
@@ -1172,11 +1170,15 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         else:
             _event(app, "execution", f"{op.id} {key}: {result.status} — {result.message}", key=key,
                    status=result.status)
+        say_breaker_tripped(app, result)
         # Every execution that sent an order counts (an unwound one risked money too), not only "done".
         if result.status != "already_done" and result.sent_orders:
             trades += 1
-            if max_trades is not None and trades >= max_trades:
-                return trades, f"max trades ({max_trades}) reached", 0
+        if result.breaker_tripped:  # a halt, whatever else this round would have ended on
+            return trades, f"the loss breaker tripped ({', '.join(result.breaker_tripped)})", int(ExitCode.REFUSED)
+        if result.status != "already_done" and result.sent_orders and max_trades is not None \
+                and trades >= max_trades:
+            return trades, f"max trades ({max_trades}) reached", 0
         if result.status == "halted":
             return trades, f"halted: {result.message}", int(ExitCode.REFUSED)
         if result.status == "refused":
