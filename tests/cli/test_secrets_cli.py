@@ -519,6 +519,17 @@ def test_interactive_encrypt_asks_again_for_a_bad_value_at_once(tmp_path: Path, 
     assert not rows["polymarket_private_key"]["set"]
 
 
+def test_encrypt_with_nothing_to_import_touches_neither_ledger_nor_vault(home: Path, pw_file: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: asking the password first opened the ledger (created it, in a fresh home) before
+    "no credentials found" was said."""
+    for var in ("KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "POLYMARKET_PRIVATE_KEY", "CLOB_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    result = run("encrypt", "--from-env", pre=("--json",))
+    assert result.exit_code == 2 and "no credentials found" in result.stderr, result.output
+    assert not vault_of(home).exists() and not list(home.glob("orion.db*")), sorted(home.iterdir())
+
+
 @pytest.mark.parametrize("vault", ["existing", "new"])
 def test_interactive_encrypt_asks_the_master_password_before_any_credential(
         tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch, vault: str) -> None:
@@ -537,7 +548,9 @@ def test_interactive_encrypt_asks_the_master_password_before_any_credential(
         asked.append(message)
         if message.startswith("Repeat"):
             return PASSWORD + "x"
-        return "wrong password!" if message.startswith("Master password") else PASSWORD
+        if message.startswith("Master password"):
+            return "wrong password!"
+        return PASSWORD if message.startswith("New master password") else ""  # credentials: skipped
 
     monkeypatch.setattr(prompts, "interactive", lambda: True)
     monkeypatch.setattr(prompts, "ask_secret", mistyped)

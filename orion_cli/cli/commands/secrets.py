@@ -221,6 +221,12 @@ def encrypt(
     else:
         plan = ImportPlan()
 
+    def nothing_to_store() -> UsageError:
+        return UsageError("no credentials found to store", hint="documented variables: "
+                          + ", ".join(v for s in CATALOGUE.values() for v in s.env[:1]))
+
+    if sources and not plan.values:  # before the ledger and the vault are touched
+        raise nothing_to_store()
     app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
     store = _open(app_ctx)
     stop = StopFlag(out)
@@ -230,9 +236,8 @@ def encrypt(
             # found after the last answer threw every answer away.
             store.ready_to_write()
             plan = _interactive_plan(app_ctx)
-        if not plan.values:
-            raise UsageError("no credentials found to store", hint="documented variables: "
-                             + ", ".join(v for s in CATALOGUE.values() for v in s.env[:1]))
+            if not plan.values:
+                raise nothing_to_store()
         for var in plan.shadowed:
             out.info(f"ignored {var} (an earlier alias for the same credential was set)")
         stop.install()
