@@ -347,7 +347,7 @@ def _newer(display_url: str, rev: str) -> StorageError:
         f"{display_url} is at schema revision {rev[:32]!r}, which this orion does not know (it knows up to "
         f"{HEAD_REVISION}): a newer orion wrote it; nothing was changed",
         hint="run the orion that wrote it (upgrade this one), or point --db / database.url at another ledger; "
-             "meanwhile the file halt.sentinel_file names halts every orion without the database",
+             "meanwhile the file halt.sentinel_file names halts every orion configured with it, database or not",
         reason="storage_newer",
     )
 
