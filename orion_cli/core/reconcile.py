@@ -87,6 +87,7 @@ __all__ = [
     "reconcile",
     "reconcile_async",
     "teach",
+    "teach_fees",
 ]
 
 T = TypeVar("T")
@@ -282,6 +283,34 @@ def teach(tv: TradingVenue, rows: Sequence[Row[Any]]) -> None:
             remember(request, row.venue_order_id)
         if callable(register) and row.token_id:
             register(row.token_id, row.market_id, request.side)
+
+
+def teach_fees(conn: Connection, tv: TradingVenue, venue: Venue, rows: Sequence[Row[Any]]) -> None:
+    """Tell a client (``remember_fee``) the fee model each of these orders' executions planned its
+    ``venue`` legs with.
+
+    Why: Polymarket's trade records do not reliably report the fee charged (a V2 taker fill has been
+    seen with ``fee_rate_bps`` 0), so its client charges a fill by the market's model when it knows
+    one. Each execution's plan persists its legs' models, and reading them is one local query (no
+    venue request): the fills reconcile records for orion's own orders are then charged as the trade
+    that sent them charges them. A plan that cannot be read teaches nothing; those fills, and fills in
+    markets orion never planned, keep the trade record's rate.
+    """
+    remember_fee = getattr(tv, "remember_fee", None)
+    keys = sorted({row.execution_id for row in rows if row.execution_id})
+    if not callable(remember_fee) or not keys:
+        return
+    from orion_cli.execution.executor import LegSpec
+
+    for key, text in conn.execute(select(executions.c.key, executions.c.plan).where(executions.c.key.in_(keys))):
+        try:
+            specs = [LegSpec.from_record(rec) for rec in load_result(text).get("specs", [])]
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            log.warning("reconcile: the plan of execution %s cannot be read for its fee models (%s)", key, exc)
+            continue
+        for spec in specs:
+            if spec.venue is venue:
+                remember_fee(spec.market_id, spec.fee_model)
 
 
 def order_rows(conn: Connection, mode: str, venue: Venue, *, statuses: Sequence[OrderStatus] = (),
@@ -635,7 +664,9 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
     for row in open_rows:
         since = min(since, _parse_ts(row.created_at))
     with ctx.db.read() as conn:
-        teach(tv, order_rows(conn, ctx.mode, venue, since=since - timedelta(days=1)))
+        recent = order_rows(conn, ctx.mode, venue, since=since - timedelta(days=1))
+        teach(tv, recent)
+        teach_fees(conn, tv, venue, [*recent, *open_rows])
     teach(tv, open_rows)
 
     # (1) orders whose outcome is not final, by their persisted ids

@@ -620,7 +620,8 @@ class Executor:
             self._teach(run, tag)
         for spec in (run.first, run.second):
             # A paper venue fills at the fee the plan read when the venue's fee cannot be read now, as
-            # the live venue charges it: `orion trade` registers the plan's markets, a resume only has these.
+            # the live venue charges it; the live Polymarket client charges its fills by this model, not
+            # by the trade record's rate. `orion trade` registers the plan's markets, a resume only has these.
             remember_fee = getattr(self._venue(spec.venue), "remember_fee", None)
             if callable(remember_fee):
                 remember_fee(spec.market_id, spec.fee_model)

@@ -293,6 +293,67 @@ def test_live_trade_fills_both_legs_once_and_the_ledger_matches_the_venues(world
                       "seconds": round(time.monotonic() - started, 2)}))
 
 
+def _poly_fills(world: World) -> list[tuple[str, D, D, D]]:
+    """The live ledger's Polymarket fills: (order, size, price, fee)."""
+    db = open_database(world.db_url)
+    try:
+        return [(f.client_order_id, f.size, f.price, f.fee) for f in Ledger(db, "live").fills(venue=Venue.POLYMARKET)]
+    finally:
+        db.dispose()
+
+
+def test_a_polymarket_fill_whose_trade_record_reports_no_fee_is_booked_at_the_markets_fee(world: World) -> None:
+    """Found in review: a Polymarket fill's fee was the trade record's fee_rate_bps, which a live V2 taker
+    fill reported as 0 while it was charged (py-clob-client-v2 #107): the ledger booked no fee, so the loss
+    breaker tripped late and its cash drifted from the venue's. `orion trade` now tells the client each
+    leg's fee model (the market's feeSchedule, 0.04) before sending: 10 NO @ 0.50 cost 10 × 0.04 × 0.25."""
+    world.psim.trade_fee_rate_bps = "0"
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-poly-fee")
+    assert code == 0, err
+    assert _execution(out)["status"] == "done"
+    assert [(size, price, fee) for _coid, size, price, fee in _poly_fills(world)] == [(D(10), D("0.5"), D("0.1"))]
+
+
+def test_reconcile_books_an_interrupted_polymarket_legs_fill_at_the_fee_its_plan_read(world: World) -> None:
+    """The trade is killed once its Polymarket leg (the thinner, so the first) is sent, before its fill is
+    recorded; a fresh process's reconcile finds it filled. The trade record says fee_rate_bps 0, so the fee
+    comes from the plan the execution persisted (reconcile reads no market), not from the record."""
+    import asyncio
+
+    from orion_cli.cli.live_venues import aclose_venues, live_venues
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.core.config import load_settings
+    from orion_cli.core.reconcile import reconcile_async
+    from orion_cli.secrets.store import open_store
+    from orion_cli.secrets.unlock import resolve_master_password
+
+    world.psim.trade_fee_rate_bps = "0"
+    _crash_at(world, "l1_sent", "--idempotency-key", "live-sim-poly-fee-crash")
+    assert len(world.poly_created()) == 1 and world.kalshi_created() == []
+    assert _poly_fills(world) == []  # killed before the fill was recorded
+
+    settings = load_settings(environ=world.env)
+    vault = Path(world.env["ORION__SECRETS__VAULT_PATH"])
+    store = open_store("vault", vault_path=vault, password=lambda new: resolve_master_password(
+        vault, environ=world.env, prompt=None, keyring_get=None, new=new))
+    try:
+        venues = live_venues(settings, store, [Venue.POLYMARKET])
+    finally:
+        store.close()
+
+    async def check() -> None:
+        db = open_database(world.db_url)
+        try:
+            await reconcile_async(db, Ledger(db, "live"), venues, settings, mode="live", fix=False,
+                                  alerts=NullAlertSink(), grace=timedelta(0))
+        finally:
+            await aclose_venues(venues.values())
+            db.dispose()
+
+    asyncio.run(check())
+    assert [(size, price, fee) for _coid, size, price, fee in _poly_fills(world)] == [(D(10), D("0.5"), D("0.1"))]
+
+
 def test_live_positions_show_the_fees_a_venue_reports_and_null_where_it_reports_none(world: World) -> None:
     """Found by a black-box audit: live `orion positions` showed `fees: "0"` and `realized_pnl: "0"` for
     both venues, though Kalshi reports fees_paid_dollars (the fee its fill paid). Polymarket's Data API

@@ -161,6 +161,21 @@ def test_kalshi_taker_fee_matches_recorded_fills(fixtures_dir: Path) -> None:
     assert fm.fill_fee(D(1), D("0.52")) == D("0.0175")
 
 
+def test_polymarket_taker_fee_matches_recorded_on_chain_fills(fixtures_dir: Path) -> None:
+    """The model the live client books a Polymarket taker fill's fee with (when it knows the market's):
+    shares × rate × p(1−p) floored to 5 decimals is every recorded OrderFilled fee, to the base unit."""
+    rows = loads_exact((fixtures_dir / "polymarket" / "chain_order_filled_taker_fees.json").read_text())
+    assert len(rows) >= 20
+    for r in rows:
+        # A BUY order gives pUSD (maker amount) for shares (taker amount); a SELL the reverse.
+        units = r["taker_amount_filled"] if r["side"] == "BUY" else r["maker_amount_filled"]
+        shares = D(units) / 1_000_000
+        fee = FeeModel.polymarket(D(r["fee_rate"])).fill_fee(shares, D(r["price"]))
+        assert fee == D(r["fee"]) / 1_000_000, r
+    # 7.575758 × 0.05 × 0.66 × 0.34 = 0.085000... → 0.08500 (recorded "85000")
+    assert FeeModel.polymarket(D("0.05")).fill_fee(D("7.575758"), D("0.66")) == D("0.085")
+
+
 def test_kalshi_fixture_book_orientation(fixtures_dir: Path) -> None:
     b = kalshi_book(fixtures_dir / "kalshi" / "orderbook__base.json", "KXTEST-1")
     # best NO bid 0.48 → YES ask 0.52 (matches the market's yes_ask_dollars and the IOC fill at 0.52)

@@ -1269,6 +1269,49 @@ def test_a_resolved_polymarket_position_listed_until_redeemed_is_settled_not_dri
     assert again.status == "clean" and again.settled == []
 
 
+def test_a_polymarket_client_is_told_the_fee_models_its_orders_executions_were_planned_with(
+        db: Database, settings: Settings) -> None:
+    """Polymarket's trade records do not reliably report the fee (fee_rate_bps 0 on a charged V2 fill), so
+    its client charges fills by the market's model when told it. Reconcile reads no market: it tells it
+    the models each execution's plan persisted (this venue's legs only), and a plan it cannot read (or an
+    order of no execution) teaches nothing and stops nothing."""
+    from sqlalchemy import update
+
+    from orion_cli.core.fees import FeeModel
+    from orion_cli.core.models import TickStructure
+    from orion_cli.execution.executor import LegSpec
+    from orion_cli.store.tables import executions
+
+    ledger = Ledger(db, "live")
+    for cid in ("K1-l1", "K1-l2", "K2-l1", "p-alone"):
+        venue = Venue.KALSHI if cid == "K1-l2" else Venue.POLYMARKET
+        _intent(ledger, cid, venue=venue, market=MKT if venue is Venue.KALSHI else PM)
+    _execution(db, "K1", "done", ["K1-l1", "K1-l2"])
+    _execution(db, "K2", "done", ["K2-l1"])
+
+    def spec(index: int, venue: Venue, market: str, fee: FeeModel) -> dict[str, Any]:
+        return LegSpec(index, venue, market, "1" if venue is Venue.POLYMARKET else "", Side.YES, "politics", fee,
+                       TickStructure.uniform(D("0.01")), D("0.01"), D(1), False, False, D("0.5"), D("0.5"), D(10),
+                       D("0.5")).to_record()
+
+    model = FeeModel.polymarket(D("0.04"), source="feeType=politics_fees rate=0.04 exponent=1")
+    plan = {"specs": [spec(0, Venue.POLYMARKET, PM, model), spec(1, Venue.KALSHI, MKT, FeeModel.kalshi())],
+            "first": 0, "second": 1}
+    with db.write() as conn:
+        conn.execute(update(executions).where(executions.c.key == "K1").values(plan=json.dumps(plan)))
+        conn.execute(update(executions).where(executions.c.key == "K2").values(plan='{"specs": [{"index": 0}]}'))
+
+    taught: list[tuple[str, Any]] = []
+
+    class Told(FakeVenue):
+        def remember_fee(self, market_id: str, fee_model: FeeModel) -> None:
+            taught.append((market_id, fee_model))
+
+    (res,) = _run(db, settings, {Venue.POLYMARKET: Told(venue_=Venue.POLYMARKET)})
+    assert taught == [(PM, model)]
+    assert [r.after for r in res.resolved] == ["cancelled"] * 3  # looked up all the same
+
+
 def test_settlements_the_venue_cannot_state_are_drift_and_the_rest_is_still_reconciled(
         db: Database, settings: Settings) -> None:
     """Found in review: one unreadable settlement record made the whole venue unavailable, every run."""

@@ -203,7 +203,8 @@ def _flag(req: SimRequest, name: str) -> bool | None:
 # INVALID_ORDER_DUPLICATED in docs.polymarket.com/trading/orders/create). The simulator does the
 # same; clients are expected to read the existing order back (GET /data/order/{hash}).
 # FOK/FAK kills are 400s with the venue's exact wording and the order is not stored.
-# Fees are recorded on trades (``fee_rate_bps``) but not deducted from the simulated balance.
+# Fees are recorded on trades (``fee_rate_bps``, see ``trade_fee_rate_bps``) but not deducted from the
+# simulated balance.
 
 SIM_EXCHANGES: dict[int, dict[str, str]] = {
     137: {
@@ -297,6 +298,9 @@ class _AuthenticatedClob:
         # cancel ends it).
         self.delay_matching = False
         self.delayed_lookups: int | None = 2
+        # What new trade records report as ``fee_rate_bps``; None: the market's feeSchedule rate × 10000.
+        # "0" is what a live V2 taker fill was seen reporting while it was charged (py-clob-client-v2 #107).
+        self.trade_fee_rate_bps: str | None = None
 
     def _reset_trading(self) -> None:
         self._init_trading(self.chain_id)
@@ -738,7 +742,7 @@ class _AuthenticatedClob:
                     "asset_id": token,
                     "side": side,
                     "size": _dec_text(Decimal(qty) / _UNITS),
-                    "fee_rate_bps": info["fee_bps"],
+                    "fee_rate_bps": info["fee_bps"] if self.trade_fee_rate_bps is None else self.trade_fee_rate_bps,
                     "price": _dec_text(price),
                     "status": "MATCHED",
                     "match_time": str(int(time.time())),

@@ -301,7 +301,9 @@ async def fresh_books(source: MarketSource, op: Opportunity) -> dict[tuple[Venue
 
 def _register_markets(venues: Mapping[Venue, TradingVenue], plan: TradePlan) -> None:
     """Venues validate orders against the market they trade (ticks, tokens); the paper venue also fills
-    at its fee when the market's fee cannot be read again at that moment."""
+    at its fee when the market's fee cannot be read again at that moment. The live Polymarket client is
+    told each leg's fee model (``remember_fee``) before anything is sent: its trade records do not
+    reliably report the fee charged, so its fills are charged by the market's model."""
     for leg in plan.legs:
         tv = venues.get(leg.venue)
         markets = getattr(tv, "markets", None)
@@ -310,6 +312,9 @@ def _register_markets(venues: Mapping[Venue, TradingVenue], plan: TradePlan) -> 
         register = getattr(tv, "register_token", None)
         if register is not None and leg.token_id:
             register(leg.token_id, leg.market.id, leg.side)
+        remember_fee = getattr(tv, "remember_fee", None)
+        if remember_fee is not None:
+            remember_fee(leg.market.id, leg.market.fee_model)
 
 
 def _pipeline_context(settings: Settings, mode: str, authorized: bool, authorization: str,

@@ -48,6 +48,8 @@ from orion_cli.venues.trading import payout_result
 # The highest taker rate Polymarket publishes (crypto, 0.07 with exponent 1): an upper bound for
 # every published schedule, used when fees are on but the schedule is missing.
 ASSUMED_FEE_RATE = Decimal("0.07")
+# How an assumed model's ``source`` begins (persisted with a plan, so a resume can tell it too).
+ASSUMED_FEE_SOURCE = "assumed rate="
 
 # Ticks seen on Polymarket as of 2026 (py_clob_client_v2 ROUNDING_CONFIG). Others are accepted when
 # they divide 1 exactly, because the venue adds ticks without notice.
@@ -222,7 +224,7 @@ def parse_fee_model(raw: Mapping[str, Any], prefix: str = "") -> tuple[FeeModel,
     if schedule is None:
         label = "feesEnabled=true" if enabled else "no fee fields"
         kind = f", feeType={fee_type}" if fee_type else ""
-        source = f"assumed rate={ASSUMED_FEE_RATE} ({label}, no feeSchedule{kind})"
+        source = f"{ASSUMED_FEE_SOURCE}{ASSUMED_FEE_RATE} ({label}, no feeSchedule{kind})"
         return FeeModel.polymarket(ASSUMED_FEE_RATE, 1, source=source), True
     sp = _field(prefix, "feeSchedule")
     if not isinstance(schedule, Mapping):
@@ -238,6 +240,12 @@ def parse_fee_model(raw: Mapping[str, Any], prefix: str = "") -> tuple[FeeModel,
     if not taker_only:
         model = FeeModel("polymarket", rate, rate, ONE, int(exponent_d), source + " makers-pay")
     return model, False
+
+
+def is_assumed_fee(model: FeeModel) -> bool:
+    """Whether ``model`` is :func:`parse_fee_model`'s upper bound for a market that publishes no
+    schedule: right for pricing (it can only hide an edge), wrong as the fee a fill was charged."""
+    return model.kind == "polymarket" and model.source.startswith(ASSUMED_FEE_SOURCE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,10 +34,16 @@ makingAmount, takingAmount, transactionsHashes, tradeIDs}`` with the amounts as 
 ``/data/orders`` and ``/data/trades`` page with ``next_cursor`` from ``"MA=="`` until ``"LTE="``;
 ``/balance-allowance`` gives ``balance`` in pUSD base units (6 decimals).
 
-Fees: the venue sets taker fees at match time (nothing is signed). A trade's fee is computed as
-``size × rate × p × (1 − p)`` with ``rate = fee_rate_bps / 10000``, floored to 5 decimals, which
-is how the recorded on-chain fills come out (reference §4); makers pay nothing. Until a live fill
-confirms how ``fee_rate_bps`` is reported in V2, treat fill fees as an estimate.
+Fees: the venue sets taker fees at match time (nothing is signed), at the *market's* rate: the
+reference (§4) gives it per market (Gamma ``feeSchedule``, ``/clob-markets`` ``fd.r``/``fd.e``), never
+from the trade record, and a live V2 taker fill has been seen reporting ``fee_rate_bps`` 0 while it
+was charged (py-clob-client-v2 issue #107). So a taker fill in a market whose fee model the client
+was told (:meth:`PolymarketTrading.remember_fee`: ``orion trade`` tells it each leg's model before
+sending, a resume and ``orion reconcile`` the model the execution's plan persisted) is charged by that
+:class:`~orion_cli.core.fees.FeeModel`: ``size × rate × (p × (1 − p))^exponent`` floored to 5
+decimals, which is how the recorded on-chain fills come out. Only in a market whose model is unknown
+(another market, or one whose schedule orion only assumed) is the trade record's ``fee_rate_bps``
+used, with exponent 1, and that figure is an estimate. Makers pay nothing.
 """
 
 from __future__ import annotations
@@ -57,11 +63,12 @@ import httpx
 
 from orion_cli.core.aio import all_of, gather_limited
 from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavailable
+from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import Side, Venue, utcnow
 from orion_cli.core.money import MICRO, loads_exact, to_decimal
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
 from orion_cli.venues.polymarket.orders import OrderSide, OrderType, SignatureType, build_signed_order
-from orion_cli.venues.polymarket.parse import MarketOutcome, parse_market_outcome
+from orion_cli.venues.polymarket.parse import MarketOutcome, is_assumed_fee, parse_market_outcome
 from orion_cli.venues.polymarket.signing import (
     POLYGON_CHAIN_ID,
     ApiCredentials,
@@ -230,6 +237,8 @@ def _action(side: Any, field: str) -> Action:
 
 
 def _fee(size: Decimal, price: Decimal, fee_rate_bps: Any) -> Decimal:
+    """A taker fill's fee from the trade record's own rate (exponent 1): only for a market whose fee
+    model is unknown, since V2 records have been seen reporting 0 for a charged fill."""
     if fee_rate_bps in (None, ""):
         return Decimal(0)
     rate = to_decimal(fee_rate_bps, "trade.fee_rate_bps") / Decimal(10_000)
@@ -310,13 +319,21 @@ def parse_open_order(
 
 
 def parse_trade_fills(
-    raw: Any, *, api_key: str, funder: str, tokens: Mapping[str, TokenInfo] | None = None
+    raw: Any,
+    *,
+    api_key: str,
+    funder: str,
+    tokens: Mapping[str, TokenInfo] | None = None,
+    fee_models: Mapping[str, FeeModel] | None = None,
 ) -> list[Fill]:
     """Our side(s) of one ``/data/trades`` row: the taker fill, or each of our maker orders.
 
     A trade whose settlement FAILED on chain moved no shares and no cash: it gives no fill. One still
     MATCHED, MINED or RETRYING counts (the hedge cannot wait for CONFIRMED); if it fails later,
     ``orion reconcile`` sees the venue's positions disagree with the ledger and reports the drift.
+
+    ``fee_models`` (by market id): a taker fill in one of these markets is charged by its model, not
+    by the record's ``fee_rate_bps`` (see the module docstring); other markets fall back to the record.
     """
     if not isinstance(raw, Mapping):
         raise DataError("trade", "expected a JSON object")
@@ -336,6 +353,11 @@ def parse_trade_fills(
         market_id, side = known if known else (str(raw.get("market") or ""), _side_of_outcome(raw.get("outcome")))
         size = to_decimal(raw.get("size"), "trade.size")
         price = to_decimal(raw.get("price"), "trade.price")
+        model = (fee_models or {}).get(market_id)
+        if model is not None:
+            fee = model.fill_fee(size, price, taker=True)
+        else:
+            fee = _fee(size, price, raw.get("fee_rate_bps"))
         out.append(
             Fill(
                 venue=Venue.POLYMARKET,
@@ -346,7 +368,7 @@ def parse_trade_fills(
                 action=_action(raw.get("side"), "trade.side"),
                 size=size,
                 price=price,
-                fee=_fee(size, price, raw.get("fee_rate_bps")),
+                fee=fee,
                 ts=ts,
                 is_taker=True,
             )
@@ -522,6 +544,7 @@ class PolymarketTrading:
         self._geoblock: GeoblockStatus | None = None
         self._geoblock_at = 0.0
         self._tokens: dict[str, TokenInfo] = {}
+        self._fee_models: dict[str, FeeModel] = {}  # by market id: what a taker fill there is charged
         self._hash_by_coid: dict[str, str] = {}
         self._coid_by_hash: dict[str, str] = {}
 
@@ -567,6 +590,20 @@ class PolymarketTrading:
     def register_token(self, token_id: str, market_id: str, side: Side) -> None:
         """Tell the client which market/outcome a token is, for orders and fills it did not place."""
         self._tokens[token_id] = (market_id, side)
+
+    def remember_fee(self, market_id: str, fee_model: FeeModel) -> None:
+        """Tell the client the fee model of ``market_id``, which then prices its taker fills' fees.
+
+        Why: the venue charges each market's own rate at match time, and V2 trade records cannot be
+        relied on to report it (``fee_rate_bps`` 0 on a charged fill has been seen), so a fee booked
+        from the record alone could understate a fill's cost, tripping the loss breaker late and
+        leaving the ledger's cash above the venue's. A model orion only *assumed* (fees on, no
+        schedule published: the highest rate, an upper bound for pricing) is not the market's and is
+        not remembered; that market's fills keep the record's rate.
+        """
+        if is_assumed_fee(fee_model):
+            return
+        self._fee_models[market_id] = fee_model
 
     async def aclose(self) -> None:
         await asyncio.gather(self.clob.aclose(), self.public.aclose(), self.data.aclose(), self.geo.aclose())
@@ -1092,7 +1129,8 @@ class PolymarketTrading:
         rows = await self._paged("/data/trades", params)
         out: list[Fill] = []
         for row in rows:
-            for f in parse_trade_fills(row, api_key=self.creds.api_key, funder=self.funder, tokens=self._tokens):
+            for f in parse_trade_fills(row, api_key=self.creds.api_key, funder=self.funder, tokens=self._tokens,
+                                       fee_models=self._fee_models):
                 if venue_order_id and f.venue_order_id != venue_order_id:
                     continue
                 if since is not None and f.ts < since:

@@ -25,16 +25,19 @@ from sim.polymarket_sim import PolymarketSim, _tokens_of  # noqa: E402
 from sim.server import FaultRule, SimRequest  # noqa: E402
 
 from orion_cli.core.errors import AuthError, DataError, ExitCode, VenueUnavailable  # noqa: E402
+from orion_cli.core.fees import FeeModel  # noqa: E402
 from orion_cli.core.models import Side, Venue  # noqa: E402
 from orion_cli.core.money import loads_exact  # noqa: E402
 from orion_cli.venues.http import RetryPolicy, VenueHttpError  # noqa: E402
 from orion_cli.venues.polymarket.orders import SignatureType, build_signed_order  # noqa: E402
+from orion_cli.venues.polymarket.parse import parse_fee_model  # noqa: E402
 from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey  # noqa: E402
 from orion_cli.venues.polymarket.trading import (  # noqa: E402
     PolymarketTrading,
     derive_api_key,
     parse_balance_units,
     parse_position,
+    parse_trade_fills,
 )
 from orion_cli.venues.trading import (  # noqa: E402
     Action,
@@ -197,6 +200,69 @@ def test_a_trade_whose_settlement_failed_gives_no_fill(sim: PolymarketSim, marke
         assert len(await pm.fills(venue_order_id=prepared.venue_ref)) == 1  # MATCHED: counted
         sim.clob_trades[-1]["status"] = "FAILED"
         assert await pm.fills(venue_order_id=prepared.venue_ref) == []
+
+    with_client(wallet, sim, go)
+
+
+def _taker_row(**fields: Any) -> dict[str, Any]:
+    row = {"id": "t-1", "taker_order_id": "0xmine", "market": "0xcond", "asset_id": "111", "side": "BUY",
+           "size": "100", "price": "0.5", "fee_rate_bps": "0", "status": "MATCHED", "match_time": "1760000000",
+           "outcome": "Yes", "trader_side": "TAKER", "maker_orders": []}
+    row.update(fields)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+@pytest.mark.parametrize("reported", ["0", "", None, "1000"])
+def test_a_taker_fill_in_a_market_whose_fee_model_is_known_is_charged_by_that_model(reported: str | None) -> None:
+    """Found in review: the fee was the trade record's fee_rate_bps with exponent 1, but the reference
+    gives the rate per market (feeSchedule, fd.r/fd.e) and a live V2 taker fill reported 0 while it was
+    charged (py-clob-client-v2 #107): booked as 0, the loss breaker tripped late. py-clob-client-v2's
+    vector: rate 0.25, exponent 2, 100 @ 0.5 → 100 × 0.25 × 0.25² = 1.5625, whatever the record says."""
+    model = FeeModel.polymarket(Decimal("0.25"), 2)
+    (fill,) = parse_trade_fills(_taker_row(fee_rate_bps=reported), api_key="k", funder="0xf",
+                                fee_models={"0xcond": model})
+    assert fill.is_taker and fill.fee == Decimal("1.5625")
+    # the market's model, not the record's rate, also when the market is fee-free
+    (free,) = parse_trade_fills(_taker_row(fee_rate_bps="1000"), api_key="k", funder="0xf",
+                                fee_models={"0xcond": FeeModel.free()})
+    assert free.fee == 0
+
+
+@pytest.mark.parametrize(("reported", "fee"), [("400", "1.00000"), ("0", "0"), (None, "0")])
+def test_a_taker_fill_in_a_market_whose_fee_model_is_unknown_falls_back_to_the_records_rate(
+        reported: str | None, fee: str) -> None:
+    """Another market's model is not this one's: 100 @ 0.5 at the record's 400 bps is 100 × 0.04 × 0.25."""
+    other = {"0xother": FeeModel.polymarket(Decimal("0.07"))}
+    for models in (None, other):
+        (fill,) = parse_trade_fills(_taker_row(fee_rate_bps=reported), api_key="k", funder="0xf", fee_models=models)
+        assert fill.fee == Decimal(fee)
+
+
+def test_a_fill_reported_without_its_fee_is_charged_by_the_remembered_model(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    """The simulator's trade records say fee_rate_bps 0, as a live V2 taker fill did; the market charges
+    0.04 (its feeSchedule). Told the model, as `orion trade` tells it, the client books 10 × 0.04 × 0.52
+    × 0.48; a model orion only assumed (no schedule published) is not taken for the market's."""
+    sim.trade_fee_rate_bps = "0"
+
+    async def go(pm: PolymarketTrading) -> None:
+        first = pm.prepare(order(market, coid="c-1"))
+        await pm.submit(first)
+        unknown = await pm.find_order("c-1", first.venue_ref)
+        assert unknown is not None and unknown.fees == 0  # the record's word, without a model
+
+        assumed, is_assumed = parse_fee_model({"feesEnabled": True})
+        assert is_assumed
+        pm.remember_fee(market.id, assumed)
+        still = await pm.find_order("c-1", first.venue_ref)
+        assert still is not None and still.fees == 0
+
+        pm.remember_fee(market.id, FeeModel.polymarket(Decimal("0.04")))  # the market's feeSchedule
+        found = await pm.find_order("c-1", first.venue_ref)
+        assert found is not None and found.status is OrderStatus.FILLED
+        assert found.fees == Decimal("0.09984")  # 10 × 0.04 × 0.52 × 0.48
+        (fill,) = await pm.fills(venue_order_id=first.venue_ref)
+        assert fill.fee == Decimal("0.09984")
 
     with_client(wallet, sim, go)
 
