@@ -824,6 +824,27 @@ def test_halt_cancel_open_counts_only_a_cancel_the_venue_confirms(world: World) 
     assert "1 resting order(s) cancelled" in err and world.psim.orders[poly_id]["status"] == "LIVE"
 
 
+def test_halt_cancel_open_reads_a_rate_limited_polymarket_cancel_as_try_again_not_a_refusal(world: World) -> None:
+    """Found in review: a 429 on Polymarket's DELETE /order was reported as "polymarket rejected DELETE
+    /order", a refusal, where Kalshi's says unavailable. It now reads as the venue not answering, and the
+    same command again cancels the order."""
+    ids = _place_resting_orders(world)
+    poly_id = ids[Venue.POLYMARKET]
+    world.psim.server.add_fault(FaultRule("rate_limit", method="DELETE", path_prefix="/clob/order", times=1))
+    code, out, err = world.run("halt", "--cancel-open", "--jsonl")
+    assert code == 5, err
+    cancels = {r["venue"]: r for r in map(json.loads, out.splitlines()) if r["type"] == "cancel"}
+    assert cancels["kalshi"]["status"] == "cancelled"
+    error = cancels["polymarket"]["error"]
+    assert cancels["polymarket"]["status"] == "failed" and "polymarket unavailable" in error and "HTTP 429" in error
+    assert "rejected" not in error
+    assert "running `orion halt --cancel-open` again is safe" in err
+    assert world.psim.orders[poly_id]["status"] == "LIVE"
+    code, out, err = world.run("halt", "--cancel-open", "--jsonl")  # again, as it says: cancelled
+    assert code == 0, err
+    assert world.psim.orders[poly_id]["status"] == "CANCELED"
+
+
 def test_halt_cancel_open_with_a_key_the_venue_refuses_exits_4_not_5(world: World) -> None:
     """Found by black-box testing: a revoked key (HTTP 401 listing the resting orders) exited 5 saying
     "running again is safe", as for an outage a retry may outlast; the key must be fixed first."""

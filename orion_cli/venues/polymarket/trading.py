@@ -1068,16 +1068,26 @@ class PolymarketTrading:
         return state
 
     async def cancel(self, venue_order_id: str) -> OrderState | None:
-        """``DELETE /order``; an order that is already matched or cancelled is not an error."""
+        """``DELETE /order``; an order that is already matched or cancelled is not an error.
+
+        A 425 (matching engine restarting), 429 (rate limited) or 5xx is the venue not answering the
+        cancel, not refusing it: :class:`VenueUnavailable` with the hint that cancelling again is safe,
+        as for Kalshi. A rate-limited cancel during ``orion halt --cancel-open`` or an unwind then reads
+        as "try again", not as a refusal. Any other 4xx is a refusal (:class:`VenueHttpError`).
+        """
         body = json.dumps({"orderID": venue_order_id}, separators=(",", ":")).encode()
+        again = "cancelling again is safe; look the order up to see its state"
         try:
             response = await self.clob.send("DELETE", "/order", body, bucket="order")
         except VenueSendFailed as exc:
-            raise VenueUnavailable(VENUE, f"cancel {venue_order_id}: {exc.cause}") from None
-        if response.status_code >= 400:
-            raise VenueHttpError(
-                VENUE, "DELETE", "/order", response.status_code, "", _error_message(response.content)
-            )
+            raise VenueUnavailable(VENUE, f"cancel {venue_order_id}: {exc.cause}", hint=again) from None
+        status = response.status_code
+        if status in (425, 429) or status >= 500:
+            detail = _error_message(response.content)
+            cause = f"cancel {venue_order_id}: HTTP {status}" + (f" ({detail})" if detail else "")
+            raise VenueUnavailable(VENUE, cause, hint=again)
+        if status >= 400:
+            raise VenueHttpError(VENUE, "DELETE", "/order", status, "", _error_message(response.content))
         try:
             parsed = loads_exact(response.content)
         except (ValueError, UnicodeDecodeError):

@@ -22,7 +22,7 @@ if _TESTS not in sys.path:  # importable under any pytest import mode
 
 from eth_account import Account  # noqa: E402
 from sim.polymarket_sim import PolymarketSim, _tokens_of  # noqa: E402
-from sim.server import FaultRule, SimRequest  # noqa: E402
+from sim.server import FaultKind, FaultRule, SimRequest  # noqa: E402
 
 from orion_cli.core.errors import AuthError, DataError, ExitCode, VenueUnavailable  # noqa: E402
 from orion_cli.core.fees import FeeModel  # noqa: E402
@@ -351,6 +351,38 @@ def test_gtc_rests_is_listed_reserves_cash_and_cancels_idempotently(
     with_client(wallet, sim, go)
     cursors = [r.param("next_cursor") for r in sim.requests if r.path == "/clob/data/orders"]
     assert cursors[:3] == ["MA==", "Mg==", "NA=="]
+
+
+@pytest.mark.parametrize(("kind", "status"), [("rate_limit", 429), ("status", 503), ("status", 500), ("status", 425)])
+def test_a_cancel_the_venue_could_not_take_is_unavailable_and_cancelling_again_is_safe(
+        sim: PolymarketSim, market: Market, wallet: Wallet, kind: FaultKind, status: int) -> None:
+    """Found in review: a 429 or 5xx on DELETE /order was a VenueHttpError, reported as the venue refusing
+    the cancel, while Kalshi reports it as unavailable with "cancelling again is safe". A rate-limited
+    cancel during `orion halt --cancel-open` or an unwind must read as "try again"."""
+    async def go(pm: PolymarketTrading) -> None:
+        st = await pm.submit(pm.prepare(order(market, size="10", price="0.40", tif=TimeInForce.GTC)))
+        assert st.status is OrderStatus.OPEN
+        sim.server.add_fault(FaultRule(kind, method="DELETE", path_prefix="/clob/order", status=status, times=1))
+        with pytest.raises(VenueUnavailable) as info:
+            await pm.cancel(st.venue_order_id)
+        assert f"HTTP {status}" in info.value.message and "cancelling again is safe" in (info.value.hint or "")
+        assert sim.orders[st.venue_order_id]["status"] == "LIVE"  # nothing was cancelled
+        again = await pm.cancel(st.venue_order_id)
+        assert again is not None and again.status is OrderStatus.CANCELLED
+
+    with_client(wallet, sim, go)
+
+
+def test_a_cancel_the_venue_refuses_is_a_refusal(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    sim.server.add_fault(FaultRule("status", method="DELETE", path_prefix="/clob/order", status=400,
+                                   body={"error": "Invalid orderID"}, times=1))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(VenueHttpError) as info:
+            await pm.cancel("0x" + "ab" * 32)
+        assert info.value.status == 400 and "Invalid orderID" in info.value.message
+
+    with_client(wallet, sim, go)
 
 
 def test_gtc_crossing_partially_fills_then_rests(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
