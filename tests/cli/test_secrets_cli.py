@@ -733,23 +733,25 @@ def _pty_env(tmp_path: Path, home: Path) -> dict[str, str]:
     return env
 
 
+# The pseudo-terminal sessions' answers, in the order encrypt asks: a new vault's password first, and
+# the prompts after Polymarket's wallet, skipped.
+_NEW_VAULT_ANSWERS = [("New master password", PASSWORD), ("Repeat", PASSWORD)]
+_CLOB_AND_ALERTS_SKIPPED = [(prompt, "") for prompt in
+                            ("CLOB API key", "CLOB API secret", "CLOB API passphrase", "webhook", "Telegram")]
+
+
 @pytest.mark.timeout(180)
 def test_tty_prompts_in_a_real_pty(tmp_path: Path, home: Path, pem: str) -> None:
     (tmp_path / "k.pem").write_text(pem)
     env = _pty_env(tmp_path, home)
     answers = [
-        ("New master password", PASSWORD),
-        ("Repeat", PASSWORD),
+        *_NEW_VAULT_ANSWERS,
         ("Kalshi API key id", KEY_ID),
         ("path to the .pem", str(tmp_path / "k.pem")),
         ("wallet private key", WALLET_KEY),
         ("funder", WALLET_ADDRESS),
         ("signature type", "1"),
-        ("CLOB API key", ""),
-        ("CLOB API secret", ""),
-        ("CLOB API passphrase", ""),
-        ("webhook", ""),
-        ("Telegram", ""),
+        *_CLOB_AND_ALERTS_SKIPPED,
     ]
     code, transcript = _pty_session(["secrets", "encrypt"], answers, env)
     assert code == 0, transcript[-3000:]
@@ -769,13 +771,12 @@ def test_a_bad_answer_is_asked_again_at_once_in_a_real_pty(tmp_path: Path, home:
     (tmp_path / "k.pem").write_text(pem)
     env = _pty_env(tmp_path, home)
     answers = [
-        ("New master password", PASSWORD),
-        ("Repeat", PASSWORD),
+        *_NEW_VAULT_ANSWERS,
         ("Kalshi API key id", "not-a-key-id"),
         ("enter it again, or press Enter to skip it", KEY_ID),  # asked again, before the next prompt
         ("path to the .pem", str(tmp_path / "k.pem")),
-        ("wallet private key", ""), ("funder", ""), ("signature type", ""), ("CLOB API key", ""),
-        ("CLOB API secret", ""), ("CLOB API passphrase", ""), ("webhook", ""), ("Telegram", ""),
+        ("wallet private key", ""), ("funder", ""), ("signature type", ""),
+        *_CLOB_AND_ALERTS_SKIPPED,
     ]
     code, transcript = _pty_session(["secrets", "encrypt"], answers, env, timeout=40)
     assert code == 0, transcript[-3000:]
