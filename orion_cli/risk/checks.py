@@ -38,7 +38,7 @@ from orion_cli.core.models import (
     Venue,
     polymarket_buy_short_of_minimum,
 )
-from orion_cli.core.money import ZERO
+from orion_cli.core.money import CENT, ZERO, ceil_to
 from orion_cli.core.opportunity import not_a_pair
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.risk.halt import halted_where, read_halt_row, status_of
@@ -541,6 +541,18 @@ def check_category_exposure(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _L
                        f"category_exposure {fmt(limit)}", leg=i)
 
 
+def _cash_out(leg: LegPlan) -> Decimal:
+    """The cash a leg can take from the account at worst.
+
+    Kalshi keeps a non-direct member's balance (one trading through a broker) to the cent, charging
+    a rounding fee per order to get there; the reference's safety margin is cash out rounded up to
+    the cent. Orion cannot tell which kind of member an account is, so it assumes the worse.
+    """
+    if leg.venue is Venue.KALSHI:
+        return ceil_to(leg.notional, CENT)
+    return leg.notional
+
+
 def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
     limits = ctx.settings.limits
     venue = leg.venue
@@ -559,7 +571,10 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
     if age > limits.balance_max_age_seconds:
         return CheckResult("BALANCE", False, f"{venue.value} balance is {int(age)} s old > balance_max_age_seconds "
                                              f"{limits.balance_max_age_seconds}: treated as unknown", leg=i)
-    needed = sum((x.notional for x in lazy.plan.legs if x.venue is venue), ZERO)
+    mine = [x for x in lazy.plan.legs if x.venue is venue]
+    needed = sum((_cash_out(x) for x in mine), ZERO)
+    exact = sum((x.notional for x in mine), ZERO)
+    cents = f" ({fmt(exact)} rounded up to the cent)" if needed != exact else ""
     required = needed * (1 + limits.balance_buffer_pct / 100)
     in_flight = lazy.book.unacknowledged.get(venue.value, ZERO)
     usable = bal.available - in_flight
@@ -567,7 +582,7 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
     flight = f" - in flight {fmt(in_flight)} = {fmt(usable)}" if in_flight else ""
     return CheckResult("BALANCE", usable >= required,
                        f"{venue.value} available {fmt(bal.available)}{flight} {op} required {fmt(required)} "
-                       f"(cost+fees {fmt(needed)} + {fmt(limits.balance_buffer_pct)}% buffer)", leg=i)
+                       f"(cost+fees {fmt(needed)}{cents} + {fmt(limits.balance_buffer_pct)}% buffer)", leg=i)
 
 
 LegCheck = Callable[[LegPlan, int, PipelineContext, _Lazy], CheckResult]

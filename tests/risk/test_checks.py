@@ -560,6 +560,19 @@ def test_balance_needs_cost_fees_and_the_buffer(lite: Database, available: str, 
     assert results(v, "BALANCE")[1].passed
 
 
+@pytest.mark.parametrize(("available", "ok"), [("3.674", True), ("3.673", False)])
+def test_balance_rounds_kalshi_cash_out_up_to_the_cent(lite: Database, available: str, ok: bool) -> None:
+    # 10 × 0.333 + 0.0001 fees = 3.3301, which a non-direct member pays as 3.34 (reference §4):
+    # × 1.1 = 3.674 needed, not 3.66311. The Polymarket leg is not rounded (kept to the micro-dollar).
+    k = leg(size="10", price="0.333", fees="0.0001")
+    p = leg(Venue.POLYMARKET, "0xabc", Side.NO, size="10", price="0.333", fees="0.0001")
+    v = run(lite, plan(k, p), ctx(bals=balances(available, "3.66311")))
+    r = results(v, "BALANCE")[0]
+    assert r.passed is ok and "cost+fees 3.34 (3.3301 rounded up to the cent)" in r.detail, r
+    assert "required 3.674" in r.detail, r
+    assert results(v, "BALANCE")[1].passed and "rounded" not in results(v, "BALANCE")[1].detail
+
+
 def test_balance_unknown_stale_or_wrong_mode_refuses(lite: Database) -> None:
     v = run(lite, c=ctx(bals=balances(None)))
     assert "unknown" in results(v, "BALANCE")[0].detail and not results(v, "BALANCE")[0].passed
