@@ -13,6 +13,7 @@ import functools
 import getpass
 import hashlib
 import json
+import math
 import os
 import socket
 import sys
@@ -219,11 +220,26 @@ class Event:
 UNREADABLE = "unreadable"
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: valid JSON syntax, but it would be printed back as Infinity
+        raise ValueError(f"{text} overflows")
+    return value
+
+
 def _readable(text: str) -> dict[str, Any]:
     """A stored JSON object, or, for text altered into something else, that text marked unreadable: a
-    reader of a tampered log sees the row, not a crash."""
+    reader of a tampered log sees the row, not a crash.
+
+    Orion never writes NaN or an infinite number; a row carrying one was altered, and re-printing it
+    would put ``NaN``/``Infinity`` (not JSON) into the lines a pipeline's ``jq`` reads.
+    """
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except (ValueError, TypeError):
         value = None
     return value if isinstance(value, dict) else {UNREADABLE: True, "stored": str(text)[:1000]}

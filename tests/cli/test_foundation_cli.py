@@ -657,6 +657,24 @@ def test_audit_tail_shows_a_row_altered_into_unreadable_json_and_warns(ledger: P
     assert run("audit", "verify").exit_code == 7
 
 
+@pytest.mark.parametrize("stored", ['{"reason":NaN}', '{"reason":1e999}', '{"reason":-Infinity}'])
+def test_audit_tail_never_prints_a_tampered_non_finite_number(ledger: Path, stored: str) -> None:
+    """Found by black-box testing: a row altered to hold NaN or 1e999 came back out of `audit tail --json`
+    as NaN/Infinity, which is not JSON, so the reading pipeline (jq) failed on the whole stream."""
+    for i in range(2):
+        run("halt", "--reason", f"r{i}")
+    _alter_payload(ledger, 2, stored)
+    result = run("--json", "audit", "tail")
+    assert result.exit_code == 0, result.output
+
+    def strict(name: str) -> None:
+        raise AssertionError(f"{name} printed")
+
+    rows = {r["seq"]: r for r in (json.loads(line, parse_constant=strict) for line in result.stdout.splitlines())}
+    assert rows[2]["payload"] == {"unreadable": True, "stored": stored}
+    assert "audit event(s) 2 are not readable" in result.stderr
+
+
 def test_audit_verify_table_on_tamper(ledger: Path) -> None:
     run("halt")
     conn = sqlite3.connect(ledger)
