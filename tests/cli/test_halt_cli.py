@@ -103,6 +103,22 @@ def test_a_reason_that_is_not_one_short_line_still_halts_stored_as_one(
     assert json.loads(run("halt", "--status", "--json").stdout)["reason"] == "x" * 500
 
 
+@pytest.mark.parametrize("given", ["   ", " \t\n ", ""])
+def test_a_blank_reason_halts_with_the_default_reason(given: str, isolated_home: Path) -> None:
+    """Found by black-box testing: `orion halt --reason "   "` stored a blank reason, so every refused
+    order and status line read "HALTED:" with nothing after it."""
+    assert run("init").exit_code == 0
+    result = run("halt", "--reason", given)
+    assert result.exit_code == 0 and "HALTED: halted from the command line" in result.stderr, result.output
+    assert json.loads(run("halt", "--status", "--json").stdout)["reason"] == "halted from the command line"
+
+
+def test_a_reason_keeps_its_words_without_the_spaces_around_them(isolated_home: Path) -> None:
+    assert run("init").exit_code == 0
+    assert run("halt", "--reason", "  venue outage  ").exit_code == 0
+    assert json.loads(run("halt", "--status", "--json").stdout)["reason"] == "venue outage"
+
+
 @pytest.mark.parametrize("command", [("halt", "--reason", "outage"), ("halt", "--status"), ("resume", "--yes"),
                                      ("reconcile", "--demo"), ("audit", "verify"), ("audit", "tail"),
                                      ("balance",), ("positions",), ("report",)])

@@ -55,9 +55,11 @@ def one_line_reason(reason: str, limit: int) -> tuple[str, list[str]]:
     Refusing one that is not used to refuse the halt itself: `orion halt --reason "$(tail -2 app.log)"`
     in a script exited 2 with trading still on. The halt never waits on its wording, so line breaks,
     tabs and control characters become single spaces (no reason can forge a second status line) and
-    a reason too long is cut.
+    a reason too long is cut. Leading and trailing spaces go, so a blank reason is no reason (the
+    default one), not an empty line on every refusal.
     """
     changed: list[str] = []
+    reason = reason.strip()
     if not reason.isprintable():
         reason = " ".join("".join(ch if ch.isprintable() else " " for ch in reason).split())
         changed.append("line breaks and control characters became spaces")
