@@ -456,6 +456,10 @@ def root(
         raise typer.BadParameter(f"{fmt!r} is not one of auto, table, json, jsonl", param_hint="--format")
     if json_ and jsonl:
         raise typer.BadParameter("use either --json or --jsonl", param_hint="--json")
+    shorthand = "json" if json_ else "jsonl" if jsonl else None
+    if shorthand and fmt not in ("auto", shorthand):
+        # Either could be meant; printing one of them silently would surprise whoever wrote the other.
+        raise typer.BadParameter(f"--format {fmt} contradicts --{shorthand}: use one", param_hint="--format")
     if db is not None and not db.strip():
         # Empty (an unset shell variable: --db "$ORION_DB"): the default ledger would be used, silently.
         raise typer.BadParameter("a database URL or SQLite path, not empty", param_hint="--db")

@@ -78,6 +78,8 @@ def test_help_documents_exit_codes() -> None:
         ["halt", "--bogus"],
         ["--format", "xml", "halt", "--status"],
         ["--json", "--jsonl", "halt", "--status"],
+        ["--format", "table", "halt", "--status", "--json"],  # found by black-box testing: --json won silently
+        ["--jsonl", "halt", "--status", "--format=json"],
         ["audit", "tail", "-n", "-1"],
         ["audit", "tail", "-n", "many"],
         ["audit", "nope"],
@@ -89,6 +91,16 @@ def test_bad_flags_exit_2(args: list[str], isolated_home: Path) -> None:
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert not (isolated_home / "orion.db").exists()  # nothing ran
+
+
+@pytest.mark.parametrize("args", [["--format", "json", "halt", "--status", "--json"],
+                                  ["--format", "auto", "--jsonl", "halt", "--status"]])
+def test_a_format_that_agrees_with_its_shorthand_is_not_a_contradiction(args: list[str], isolated_home: Path) -> None:
+    assert run("init").exit_code == 0
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    text = result.stdout if "json" in args else result.stdout.splitlines()[0]
+    assert json.loads(text)["halted"] is False
 
 
 @pytest.mark.parametrize("args", [["--json", "halt", "--bogus"], ["audit", "tail", "-n", "-1", "--json"]],
