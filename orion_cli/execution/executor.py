@@ -1090,7 +1090,11 @@ class Executor:
         final = read if read is not None else answer
         if final.status is OrderStatus.OPEN and final.venue_order_id:
             # FOK/IOC never rest; if one does (a venue quirk), take it off the book before going on.
-            cancelled = await venue.cancel(final.venue_order_id)
+            try:
+                cancelled = await venue.cancel(final.venue_order_id)
+            except OrionError as exc:  # still resting, and it may fill: only reconcile can tell, later
+                raise _Unresolved(f"{coid}: resting at the venue though immediate-or-cancel, and the cancel "
+                                  f"failed: {exc}"[:500]) from None
             final = cancelled or final
         fills = final.fills or answer.fills
         listed = sum((f.size for f in fills), ZERO)

@@ -897,6 +897,31 @@ def test_an_undecided_order_that_cannot_be_cancelled_still_halts(db: Database) -
     assert alerts.emitted and alerts.emitted[0][0] == "halt"
 
 
+class _RestingHedge(FakeVenue):
+    """Acknowledges the hedge as resting on the book (an immediate-or-cancel order should never rest)."""
+
+    async def submit(self, prepared: Any) -> Any:
+        state = await super().submit(prepared)
+        if tag_of(prepared.request.client_order_id) == "l2":
+            state = dataclasses.replace(state, status=OrderStatus.OPEN, filled_size=D(0), fills=(),
+                                        avg_fill_price=None, fees=D(0), venue_status="resting")
+            self.x.orders[prepared.request.client_order_id] = state
+        return state
+
+
+def test_a_resting_hedge_whose_cancel_fails_halts_and_alerts(db: Database) -> None:
+    """Found in review: the read-back cancels an immediate-or-cancel order it finds resting; a cancel
+    answered 503 raised out of the executor (exit 5) with the first leg filled, the hedge maybe still
+    resting, the execution at leg2_sent, and no halt and no alert."""
+    x = Exchange(failing_cancels=True)
+    alerts = NullAlertSink()
+    plan = make_plan()
+    res = run(executor(db, {v: _RestingHedge(v, x) for v in Venue}, alerts).execute(plan, None))
+    assert res.status == "halted" and "cancel failed" in res.message, res.message
+    assert KillSwitch(db).status().halted and exec_row(db, plan.key).status == "halted"
+    assert alerts.emitted and alerts.emitted[0][0] == "halt"
+
+
 # -- halts --------------------------------------------------------------------------------------------
 
 
