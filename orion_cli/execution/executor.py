@@ -701,7 +701,10 @@ class Executor:
             o = self._order(earlier, run)
             if o.status is not OrderStatus.INTENT and not o.status.terminal:
                 await self._resolve(run, earlier, resend=not self._halted())
-        while True:
+        # A resume of an execution whose unwind had begun finishes that unwind and buys nothing more:
+        # the unwind sold first-leg shares the hedge would otherwise be bought for, unhedged.
+        unwinding = bool(run.tags("u"))
+        while not unwinding:
             hedged = self._filled_leg(run, "l2")
             remaining = plain(floor_to(target - hedged, spec.size_step))
             if remaining <= 0 or remaining < spec.min_size:
@@ -823,6 +826,12 @@ class Executor:
         """The unwind proper: False when an excess the venue would take cannot be sold within bounds."""
         spec, leg_name, excess = self._imbalance(run)
         qty = floor_to(excess, spec.size_step)
+        # An unwind order a resume finds possibly at the venue is settled whatever the legs say now:
+        # it may have sold (or still sell) shares. Re-sent only while there is an excess to sell.
+        for tag in run.tags("u"):
+            o = self._order(tag, run)
+            if o.status is not OrderStatus.INTENT and not o.status.terminal:
+                await self._resolve(run, tag, resend=excess > 0)
         if excess > 0:
             run.result["excess"] = {"leg": leg_name, "shares": _d(excess), "sellable": _d(qty)}
         if qty <= 0 or qty < spec.min_size:
@@ -832,10 +841,6 @@ class Executor:
             return True
         info: dict[str, Any] = run.result.setdefault("unwind", {})
         loss_cap = self.settings.trading.max_unwind_loss
-        for tag in run.tags("u"):
-            o = self._order(tag, run)
-            if o.status is not OrderStatus.INTENT and not o.status.terminal:
-                await self._resolve(run, tag, resend=True)
         sold_before = self._sold(run)
         qty = plain(floor_to(excess - sold_before, spec.size_step))
         if qty <= 0 or qty < spec.min_size:

@@ -1080,6 +1080,60 @@ def test_resume_after_the_venue_accepted_and_the_process_died(db: Database, tag:
     _assert_consistent(db, x, plan)
 
 
+async def _kalshi_book_moved_away(venue: Venue, market_id: str) -> Any:
+    """The hedge's market moved: a retry is skipped ("best ask above the limit") with its budget left."""
+    return kalshi_market(), kalshi_book(datetime.now(UTC), yes_asks=(("0.99", "100"),))
+
+
+async def _kalshi_book_as_planned(venue: Venue, market_id: str) -> Any:
+    return kalshi_market(), kalshi_book(datetime.now(UTC))
+
+
+def _held(db: Database) -> dict[tuple[Venue, Side], D]:
+    return {(p.venue, p.side): p.size for p in Ledger(db, "paper").positions() if p.size}
+
+
+@pytest.mark.parametrize("step", ["u_marked", "u_sent", "u_recorded", "before_final"])
+def test_a_resume_after_the_unwind_began_buys_no_hedge_for_what_it_sold(db: Database, step: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the hedge (killed, its retry skipped as the book had moved, so budget left) was
+    unwound, and the process died during the unwind. The resume saw the first leg's buy but not the
+    unwind's sell, bought a hedge for all 10 once the book came back, and ended "unwound" holding 10
+    naked Kalshi YES: no halt, no alert, and reconcile read it clean (the ledger matched the venues)."""
+    x = Exchange(script={"l2": ["kill"]})
+    plan = make_plan()
+
+    def crash_at(name: str) -> None:
+        if name == step:
+            raise Crash(name)
+
+    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    with pytest.raises(Crash):
+        run(executor(db, fake_venues(x), books=_kalshi_book_moved_away).execute(plan, None))
+    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    res = run(executor(db, fake_venues(x), books=_kalshi_book_as_planned).resume(plan.key))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "u1"]
+    assert _held(db) == {}
+    _assert_consistent(db, x, plan)
+
+
+def test_a_resume_of_a_halted_partial_unwind_sells_the_rest_and_buys_no_hedge(db: Database) -> None:
+    """Found in review: the unwind sold 5 of 10 and halted; the operator released the kill switch and
+    resumed. The resume bought a 10-share hedge against the 5 still held (5 naked), then failed on an
+    illegal hedged → unwound transition, leaving the execution at `hedged`, which reconcile skips."""
+    x = Exchange(script={"l2": ["kill"], "u1": [("partial", "5")]})
+    plan = make_plan()
+    first = run(executor(db, fake_venues(x), books=_kalshi_book_moved_away).execute(plan, None))
+    assert first.status == "halted" and _held(db) == {(Venue.POLYMARKET, Side.NO): D(5)}, first.message
+    KillSwitch(db).release()
+    res = run(executor(db, fake_venues(x), books=_kalshi_book_as_planned).resume(plan.key))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "u1", "u2"]
+    assert _held(db) == {}
+    _assert_consistent(db, x, plan)
+
+
 def _assert_consistent(db: Database, x: Exchange, plan: TradePlan) -> None:
     """No order placed twice; every fill the venue made is in the ledger; the chain verifies."""
     assert all(n == 1 for n in x.accepted.values()), x.accepted
