@@ -700,7 +700,11 @@ class Executor:
         for earlier in run.tags("l2"):
             o = self._order(earlier, run)
             if o.status is not OrderStatus.INTENT and not o.status.terminal:
-                await self._resolve(run, earlier, resend=not self._halted())
+                try:
+                    await self._resolve(run, earlier, resend=not self._halted())
+                except Halted:  # halted between the look and the re-send: it is not sent again
+                    run.result["halted_mid_execution"] = True
+                    await self._resolve(run, earlier, resend=False)
         # A resume of an execution whose unwind had begun finishes that unwind and buys nothing more:
         # the unwind sold first-leg shares the hedge would otherwise be bought for, unhedged.
         unwinding = bool(run.tags("u"))
@@ -920,7 +924,13 @@ class Executor:
         for attempt in range(self.resend_limit + 1):
             with self.db.write() as conn:
                 if not allow_halted:
-                    assert_not_halted(conn, self.settings.halt.sentinel_file)
+                    try:
+                        assert_not_halted(conn, self.settings.halt.sentinel_file)
+                    except Halted as exc:
+                        if looked:  # an earlier attempt's answer was lost: it may still land, not "never sent"
+                            raise _Unresolved(f"{coid}: halted ({exc.message}) after an attempt whose answer "
+                                              f"was lost ({last_error})"[:500]) from None
+                        raise
                 self.ledger.mark_submitted(coid, conn=conn)
             _crash_point(f"{step}_marked")
             started = time.monotonic()

@@ -940,6 +940,51 @@ def test_halt_mid_execution_stops_buys_but_unwinds(db: Database) -> None:
     assert sent == ["l1", "u1"]
 
 
+def test_a_halt_between_two_attempts_of_an_order_whose_answer_was_lost_halts_it_as_unknown(db: Database) -> None:
+    """Found in review: the hedge's answer was lost and the look-up did not find it; a halt came before
+    the second attempt, and the hedge was recorded "never sent: halted before it was sent" and the pair
+    unwound as final, though the lost attempt may still land (naked exposure under a final status)."""
+    x = Exchange(script={"l2": ["unknown_absent"]})
+
+    def halt_during_hedge(tag: str) -> None:
+        if tag == "l2":
+            KillSwitch(db).engage("operator, elsewhere", kind="manual")
+
+    x.on_submit = halt_during_hedge
+    alerts = NullAlertSink()
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
+    assert res.status == "halted" and "answer was lost" in res.message, res.message
+    l2 = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    assert l2 is not None and l2.status is OrderStatus.UNKNOWN, l2
+    assert alerts.emitted and alerts.emitted[0][0] == "halt"
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2"]  # nothing more bought, nothing sold while unknown
+
+
+def test_a_resume_halted_between_its_look_and_its_resend_does_not_escape(db: Database,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a resume re-sends a hedge it does not find at the venue unless trading is halted;
+    a halt engaged between that check and the send raised out of the executor (no final status)."""
+    x = Exchange()
+    plan = make_plan()
+
+    def crash_at(name: str) -> None:
+        if name == "l2_marked":
+            raise Crash(name)
+
+    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    with pytest.raises(Crash):
+        run(executor(db, fake_venues(x)).execute(plan, None))
+    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    KillSwitch(db).engage("operator, elsewhere", kind="manual")
+    monkeypatch.setattr(Executor, "_halted", lambda self: False)  # the halt lands just after each look
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "u1"]  # the hedge never went; the first leg was sold back
+    l2 = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    assert l2 is not None and l2.status is OrderStatus.CANCELLED
+
+
 def test_halted_before_the_first_send_sends_nothing(db: Database) -> None:
     # the stand-in checks pass; the halt is caught by the check inside the send transaction
     x = Exchange()
