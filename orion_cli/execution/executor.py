@@ -403,6 +403,8 @@ class _Run:
     first: LegSpec
     second: LegSpec
     result: dict[str, Any]
+    # A resume of a halted execution: the unsellable remainder ("dust") that halt named, if any.
+    halted_dust: dict[str, Any] | None = None
 
     def coid(self, tag: str) -> str:
         return client_order_id(self.key, tag)
@@ -612,7 +614,8 @@ class Executor:
         result = load_result(row.result)
         plan_rec = load_result(row.plan)
         specs = {int(s["index"]): LegSpec.from_record(s) for s in plan_rec["specs"]}
-        run = _Run(key, status, specs[int(plan_rec["first"])], specs[int(plan_rec["second"])], result)
+        run = _Run(key, status, specs[int(plan_rec["first"])], specs[int(plan_rec["second"])], result,
+                   halted_dust=result.get("dust") if status is ExecStatus.HALTED else None)
         if status.final:
             return ExecutionResult(key, "already_done", Verdict(), self.ledger.orders(execution_id=key),
                                    f"execution already {status.value}; nothing sent", result)
@@ -673,10 +676,15 @@ class Executor:
         _crash_point("before_final")
         sold = Decimal(run.result.get("unwind", {}).get("sold", "0"))
         final = ExecStatus.UNWOUND if sold > 0 or run.status is ExecStatus.UNWINDING else ExecStatus.DONE
-        msg = "both legs filled in equal shares" if final is ExecStatus.DONE else \
-            "second leg short; the excess was sold back within max_unwind_loss"
+        dust = run.result.get("dust_accepted")
+        msg = ("both legs filled in equal shares" + (" but for dust" if dust else "")) if final is ExecStatus.DONE \
+            else "second leg short; the excess was sold back within max_unwind_loss"
         if run.result.get("halted_mid_execution"):
             msg += " (halted mid-execution: no further buys were sent)"
+        if dust:
+            msg += (f"; {dust['shares']} {dust['side'].upper()} shares of {dust['market']} on {dust['venue']} stay "
+                    "unhedged (dust below the venue's minimum order), left to be closed by hand as the released "
+                    "halt said")
         if run.result.get("overfill") and final is ExecStatus.DONE:  # an unwind sold it back with the rest
             extra = sum((Decimal(v) for v in run.result["overfill"].values()), ZERO)
             msg += (f"; the venue filled {_d(extra)} share(s) more than asked (a dollar-amount buy at better "
@@ -818,12 +826,19 @@ class Executor:
         if rest <= 0:
             run.result.pop("dust", None)
             return True
-        run.result["dust"] = {"leg": leg_name, "venue": spec.venue.value, "market": spec.market_id,
-                              "side": spec.side.value, "shares": _d(rest)}
+        dust = {"leg": leg_name, "venue": spec.venue.value, "market": spec.market_id, "side": spec.side.value,
+                "shares": _d(rest)}
+        run.result["dust"] = dust
+        if dust == run.halted_dust and not self._halted():
+            # The halt named exactly these shares and said to close them by hand and release the kill
+            # switch; the operator has, and resumes: the execution ends (the shares stay in the ledger,
+            # where reconcile adopts a close made by hand) instead of halting again for ever.
+            run.result["dust_accepted"] = dust
+            return True
         run.result.setdefault("unwind", {})["message"] = (
             f"{_d(rest)} {spec.side.value.upper()} shares of {spec.market_id} on {spec.venue.value} left unhedged: "
             f"below the venue's size step {_d(spec.size_step)} or minimum order {_d(spec.min_size)}, so they cannot "
-            "be sold back; close them by hand, then `orion resume`")
+            "be sold back; close them by hand, then `orion resume` and resume this execution to end it")
         return False
 
     async def _sell_back_excess(self, run: _Run) -> bool:

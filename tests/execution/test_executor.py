@@ -705,6 +705,42 @@ def test_unsellable_dust_halts_and_alerts_naming_the_shares(db: Database) -> Non
     assert AuditLog(db).verify().ok
 
 
+def test_a_dust_halt_released_by_the_operator_ends_on_resume_instead_of_halting_for_ever(db: Database) -> None:
+    """Found in review: the dust halt says "close them by hand, then `orion resume`", but resuming the
+    execution counted the same dust from its own orders and halted again, every time: the execution
+    could never end, and it kept refusing new trades in its markets (EXECUTION_INTERRUPTED)."""
+    x = Exchange(script={"l1": [("partial", "6.5")]})
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    again = run(executor(db, fake_venues(x)).resume(plan.key))  # still halted: the operator has not released it
+    assert again.status == "halted" and exec_row(db, plan.key).status == "halted", again.message
+    KillSwitch(db).release()
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "done", res.message
+    assert "but for dust" in res.message and "0.5 NO shares" in res.message and "closed by hand" in res.message
+    assert res.detail["dust_accepted"]["shares"] == "0.5"
+    assert not KillSwitch(db).status().halted
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2a1"]  # the hedge of 6; nothing sent for the dust
+    held = {(p.venue, p.side): p.size for p in Ledger(db, "paper").positions()}
+    assert held == {(Venue.POLYMARKET, Side.NO): D("6.5"), (Venue.KALSHI, Side.YES): D("6")}  # still recorded
+    assert AuditLog(db).verify().ok
+
+
+def test_a_released_dust_halt_does_not_excuse_other_dust(db: Database) -> None:
+    """Only the shares the halt named are accepted: a resume that finds a different remainder halts."""
+    x = Exchange(script={"l1": [("partial", "6.5")]})
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    with db.write() as conn:  # as if the halt had named other shares
+        row = conn.execute(select(executions.c.result).where(executions.c.key == plan.key)).scalar_one()
+        result = json.loads(row)
+        result["dust"]["shares"] = "0.25"
+        conn.execute(executions.update().where(executions.c.key == plan.key).values(result=json.dumps(result)))
+    KillSwitch(db).release()
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "halted" and KillSwitch(db).status().halted, res.message
+
+
 def test_no_retry_price_keeps_the_pair_positive(db: Database) -> None:
     # second leg killed; first leg cost 0.991 a share all-in, so no Kalshi price keeps net ≥ 0
     x = Exchange(script={"l1": [("fill", "0.99")], "l2": ["kill"], "u1": ["fill"]})
