@@ -810,7 +810,9 @@ def _lose_today(amount: str) -> None:
     db = open_database(None)
     try:
         ledger = Ledger(db, "paper")
-        before = datetime.now(UTC) - timedelta(minutes=5)
+        now = datetime.now(UTC)
+        # Today's trading day (reset hour 0 UTC): five minutes ago, unless the day began since.
+        before = max(now - timedelta(minutes=5), now.replace(hour=0, minute=0, second=0, microsecond=0))
         ledger.ensure_balance(Venue.KALSHI, Decimal("1000"), now=before)
         for action, fee in ((Action.BUY, "0"), (Action.SELL, amount)):
             coid = f"manual-{action.value}"
