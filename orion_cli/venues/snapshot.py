@@ -658,9 +658,12 @@ def parse_capture(
 class SnapshotSource:
     """A :class:`~orion_cli.venues.base.MarketSource` over a snapshot file (read-only)."""
 
-    def __init__(self, path: Path | str, *, label: str | None = None) -> None:
+    def __init__(self, path: Path | str, *, label: str | None = None, enabled: Sequence[Venue] | None = None) -> None:
         self.path = Path(path)
         self._label = label
+        # The venues the configuration enables (kalshi.enabled / polymarket.enabled): as the live
+        # source, a scan reads no other, however much the recording holds. None: every venue.
+        self.enabled = tuple(enabled) if enabled is not None else None
         self._capture: Capture | None = None
         self._parsed: dict[tuple[tuple[Venue, ...], bool], MarketData] = {}
 
@@ -692,6 +695,11 @@ class SnapshotSource:
     ) -> MarketData:
         from orion_cli.venues.base import ProgressEvent
 
+        if self.enabled is not None:
+            asked, venues = venues, tuple(v for v in venues if v in self.enabled)
+            if not venues:
+                raise VenueUnavailable(", ".join(v.value for v in asked) or "venues",
+                                       "disabled in the configuration (kalshi.enabled / polymarket.enabled)")
         data = self.load(venues, with_books=with_books, limit=limit)
         if venues and all(v in data.degraded and not data.for_venue(v) for v in venues):
             # What the live run that recorded it would have said: every venue asked for unavailable
@@ -725,5 +733,5 @@ def demo_path() -> Path:
     return Path(str(resources.files("orion_cli") / "data" / "demo_snapshot.json.gz"))
 
 
-def demo_source() -> SnapshotSource:
-    return SnapshotSource(demo_path(), label="demo data set")
+def demo_source(*, enabled: Sequence[Venue] | None = None) -> SnapshotSource:
+    return SnapshotSource(demo_path(), label="demo data set", enabled=enabled)

@@ -123,6 +123,24 @@ def test_preview_shows_failing_checks_and_still_exits_0(op_id: str, monkeypatch:
     assert ledger_orders() == []
 
 
+@pytest.mark.parametrize("venue", ["kalshi", "polymarket"])
+def test_a_disabled_venue_is_neither_scanned_nor_traded_from_recorded_data(
+        op_id: str, venue: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: with kalshi.enabled = false, `scan --demo` still priced Kalshi legs and
+    `trade OP --demo --confirm` filled one in the paper ledger, where `positions` and `balance` (which
+    honour the setting) then hid it: the ledger showed half a pair. The live source refuses a disabled
+    venue; recorded data now does the same, and a trade scanned before the venue was disabled is refused."""
+    monkeypatch.setenv(f"ORION__{venue.upper()}__ENABLED", "false")
+    code, out, err = invoke("scan", "--demo", "--jsonl")
+    assert code == 0, err
+    assert all(leg["venue"] != venue for rec in lines(out) if rec.get("type") == "opportunity" for leg in rec["legs"])
+    for args in (("--confirm",), ()):
+        code, out, err = invoke("trade", op_id, "--demo", "--jsonl", *args)
+        assert code == 6 and f"disabled in the configuration ({venue}.enabled = false)" in err, err
+        assert '"reason":"VENUE_DISABLED"' in err
+    assert ledger_orders() == []
+
+
 @pytest.mark.parametrize(("limit", "value"), [
     ("ORDER_NOTIONAL", "0.5"),
     # Found in review: below one contract the fallback planned 0.5, under Polymarket's minimum of 5, and

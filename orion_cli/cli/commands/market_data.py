@@ -66,14 +66,12 @@ def open_source(app: AppContext, snapshot: Path | None, demo: bool) -> MarketSou
     """The market source a command reads: ``--demo``, ``--snapshot FILE`` or the live venues."""
     if snapshot is not None and demo:
         raise typer.BadParameter("use either --snapshot or --demo", param_hint="--demo")
-    if demo:
-        from orion_cli.venues.snapshot import demo_source
+    if demo or snapshot is not None:
+        from orion_cli.core.accounts import enabled_venues
+        from orion_cli.venues.snapshot import SnapshotSource, demo_source
 
-        return demo_source()
-    if snapshot is not None:
-        from orion_cli.venues.snapshot import SnapshotSource
-
-        return SnapshotSource(snapshot)
+        enabled = enabled_venues(app.settings())
+        return demo_source(enabled=enabled) if snapshot is None else SnapshotSource(snapshot, enabled=enabled)
     from orion_cli.venues.live import LiveSource
 
     return LiveSource(app.settings())

@@ -761,6 +761,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         elif size < op.size:
             out.info(f"size {size} (scanned {op.size}, capped by limits.order_contracts/order_notional; "
                      "--size to choose)")
+    if not resuming:  # a resume may still have to finish (or unwind) on a venue disabled since
+        _refuse_disabled_venues(op, settings)
     blocking = None if resuming else _unfinished_beside(app, op, key, pre_mode, source_flags(snapshot, demo),
                                                         confirm=confirm)
     source = open_source(app, snapshot, demo)
@@ -866,6 +868,22 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
         return True
     out.info("nothing sent")
     return False
+
+
+def _refuse_disabled_venues(op: Opportunity, settings: Settings) -> None:
+    """A new execution trades only venues the configuration enables (kalshi.enabled /
+    polymarket.enabled): an opportunity scanned before one was disabled, or read from a recording
+    that holds it, must not open a position there (that venue's balance, positions and reconcile
+    are skipped)."""
+    from orion_cli.core.accounts import enabled_venues
+    from orion_cli.core.errors import Refused
+
+    enabled = enabled_venues(settings)
+    off = sorted({leg.venue.value for leg in op.legs if leg.venue not in enabled})
+    if off:
+        raise Refused(f"{op.id} trades on {' and '.join(off)}, disabled in the configuration "
+                      f"({', '.join(f'{v}.enabled = false' for v in off)}); nothing sent",
+                      reason="VENUE_DISABLED", hint="enable the venue, or trade an opportunity of the enabled ones")
 
 
 def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, flags: str, *,
