@@ -433,6 +433,14 @@ def _tag_order(tag: str) -> tuple[int, int]:
     return (0, 0)
 
 
+def _settled_or_unresolved(run: _Run, tag: str, state: OrderState) -> None:
+    """After a resume's look-up (and cancel) of an order that may be at the venue: it is final, or it
+    was never placed; one still resting (a cancel answered but did not take) may yet fill, so
+    nothing more may be sent beside it."""
+    if not state.status.terminal and state.status is not OrderStatus.INTENT:
+        raise _Unresolved(f"{run.coid(tag)} is {state.status.value} at the venue after a look-up and a cancel")
+
+
 def _was_sent(order: OrderState) -> bool:
     return order.status is not OrderStatus.INTENT and not order.reject_reason.startswith(NEVER_SENT)
 
@@ -615,7 +623,8 @@ class Executor:
         plan_rec = load_result(row.plan)
         specs = {int(s["index"]): LegSpec.from_record(s) for s in plan_rec["specs"]}
         run = _Run(key, status, specs[int(plan_rec["first"])], specs[int(plan_rec["second"])], result,
-                   halted_dust=result.get("dust") if status is ExecStatus.HALTED else None)
+                   halted_dust=result.get("dust_accepted") or (result.get("dust") if status is ExecStatus.HALTED
+                                                               else None))
         if status.final:
             return ExecutionResult(key, "already_done", Verdict(), self.ledger.orders(execution_id=key),
                                    f"execution already {status.value}; nothing sent", result)
@@ -644,6 +653,10 @@ class Executor:
                 try:
                     o1 = await self._send(run, "l1")
                 except Halted as exc:
+                    if self._order("l1", run).status is OrderStatus.SUBMITTED:
+                        # Marked by an attempt the venue refused unseen (a lost answer halts instead):
+                        # never placed, so not left in flight for the exposure and balance checks.
+                        self.ledger.cancelled(run.coid("l1"), reason=f"{NEVER_SENT}halted before it was sent again")
                     return self._abandon(run, verdict, f"halted before the first leg was sent: {exc.message}")
             elif not o1.status.terminal:
                 o1 = await self._resolve(run, "l1", resend=False)
@@ -694,6 +707,8 @@ class Executor:
                     "count as in flight at their limit until `orion reconcile` records them")
         if final is ExecStatus.DONE:
             self._move(run, ExecStatus.HEDGED, {})
+        elif not allowed(run.status, final):  # a resumed pair found hedged whose earlier sells make it unwound
+            self._move(run, ExecStatus.UNWINDING, {})
         run.result["message"] = msg
         self._move(run, final, {"message": msg})
         return self._result(run, verdict, msg, breaker_tripped=self._update_breaker())
@@ -709,14 +724,16 @@ class Executor:
             o = self._order(earlier, run)
             if o.status is not OrderStatus.INTENT and not o.status.terminal:
                 try:
-                    await self._resolve(run, earlier, resend=not self._halted())
+                    settled = await self._resolve(run, earlier, resend=not self._halted())
                 except Halted:  # halted between the look and the re-send: it is not sent again
                     run.result["halted_mid_execution"] = True
-                    await self._resolve(run, earlier, resend=False)
+                    settled = await self._resolve(run, earlier, resend=False)
+                _settled_or_unresolved(run, earlier, settled)
         # A resume of an execution whose unwind had begun finishes that unwind and buys nothing more:
-        # the unwind sold first-leg shares the hedge would otherwise be bought for, unhedged.
-        unwinding = bool(run.tags("u"))
-        while not unwinding:
+        # the unwind sold first-leg shares the hedge would otherwise be bought for, unhedged. Nor does
+        # one halted for dust: its halt told the operator to close those shares by hand.
+        no_more_buys = bool(run.tags("u")) or run.halted_dust is not None
+        while not no_more_buys:
             hedged = self._filled_leg(run, "l2")
             remaining = plain(floor_to(target - hedged, spec.size_step))
             if remaining <= 0 or remaining < spec.min_size:
@@ -834,6 +851,8 @@ class Executor:
             # switch; the operator has, and resumes: the execution ends (the shares stay in the ledger,
             # where reconcile adopts a close made by hand) instead of halting again for ever.
             run.result["dust_accepted"] = dust
+            with self.db.write() as conn:  # a crash before the final status must not halt for it again
+                save_result(conn, run.key, run.result)
             return True
         run.result.setdefault("unwind", {})["message"] = (
             f"{_d(rest)} {spec.side.value.upper()} shares of {spec.market_id} on {spec.venue.value} left unhedged: "
@@ -850,7 +869,7 @@ class Executor:
         for tag in run.tags("u"):
             o = self._order(tag, run)
             if o.status is not OrderStatus.INTENT and not o.status.terminal:
-                await self._resolve(run, tag, resend=excess > 0)
+                _settled_or_unresolved(run, tag, await self._resolve(run, tag, resend=excess > 0))
         if excess > 0:
             run.result["excess"] = {"leg": leg_name, "shares": _d(excess), "sellable": _d(qty)}
         if qty <= 0 or qty < spec.min_size:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from execution import execution_kit as kit
 from execution.execution_kit import (
     K_TICKER,
     P_COND,
@@ -739,6 +740,162 @@ def test_a_released_dust_halt_does_not_excuse_other_dust(db: Database) -> None:
     KillSwitch(db).release()
     res = run(executor(db, fake_venues(x)).resume(plan.key))
     assert res.status == "halted" and KillSwitch(db).status().halted, res.message
+
+
+def _poly_with_min(min_size: str) -> Any:
+    base = kit.poly_market
+
+    def market() -> Any:
+        return dataclasses.replace(base(), min_size=D(min_size))
+
+    return market
+
+
+def _sent(x: Exchange) -> list[str]:
+    return [tag_of(c) for c in x.payloads]
+
+
+# -- review: a released dust halt is "ended" by the resume, but the resume may first BUY a hedge ------------------
+
+
+def test_resuming_a_released_dust_halt_sends_nothing(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review. README: "Such a remainder ("dust") is closed by hand: once the kill switch is released,
+    resuming the execution ends it with those shares named". The halt message says "close them by hand,
+    then `orion resume` and resume this execution to end it".
+
+    Polymarket (first leg) has its usual 5-share minimum. It fills 10; the Kalshi hedge fills 7 and its
+    retry of 3 is skipped (book moved). 3 NO shares < 5 cannot be sold back: dust halt. The operator
+    closes the 3 by hand as told (e.g. buys 3 Kalshi YES by hand), releases, and resumes "to end it".
+    The resume instead runs the hedge loop: its retry budget is left and the book is back, so it buys
+    3 more Kalshi YES — naked, under a `done` "both legs filled in equal shares", with no alert."""
+    monkeypatch.setattr(kit, "poly_market", _poly_with_min("5"))
+    x = Exchange(script={"l2": [("partial", "7")]})
+    plan = kit.make_plan()
+    first = run(executor(db, fake_venues(x), books=_kalshi_book_moved_away).execute(plan, None))
+    assert first.status == "halted" and first.detail["dust"]["shares"] == "3", first.message
+    assert "close them by hand" in first.message and "to end it" in first.message
+    assert _sent(x) == ["l1", "l2"]
+    KillSwitch(db).release()  # the operator has closed the 3 shares by hand, as the message said
+    res = run(executor(db, fake_venues(x), books=_kalshi_book_as_planned).resume(plan.key))
+    # What the docs promise: the resume ends it, naming the dust, and sends nothing.
+    assert _sent(x) == ["l1", "l2"], (res.status, res.message, _sent(x))
+    assert res.detail.get("dust_accepted", {}).get("shares") == "3", res.message
+
+
+# -- review: accepting dust on a resume that moved HALTED -> HEDGED, with shares sold back: illegal transition -----
+
+
+def test_accepted_dust_after_a_partial_sell_back_of_a_hedged_pair_ends(db: Database,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a market whose minimum order (0.1) is below Kalshi's whole-contract step: Polymarket fills 6.5,
+    Kalshi hedges 6 (hedged), the 0.5 excess is sellable; the unwind sells 0.45 and 0.05 is dust: halt
+    (from unwinding). Released and resumed: `_hedge` moves HALTED -> HEDGED (hedged == target), nothing
+    is left to sell, so no UNWINDING move; the dust is accepted and the final move is HEDGED -> UNWOUND,
+    an edge TRANSITIONS does not have: IllegalExecutionTransition raises out of the executor, the
+    execution is left at `hedged` (no halt, the kill switch released) and the next resume halts again
+    (halted_dust is only read from a HALTED row), so it can never end."""
+    monkeypatch.setattr(kit, "poly_market", _poly_with_min("0.1"))
+    x = Exchange(script={"l1": [("partial", "6.5")], "u1": [("partial", "0.45")]})
+    plan = kit.make_plan()
+    first = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert first.status == "halted" and first.detail["dust"]["shares"] == "0.05", first.message
+    KillSwitch(db).release()
+    try:
+        res = run(executor(db, fake_venues(x)).resume(plan.key))
+    except Exception as exc:
+        pytest.fail(f"resume raised {type(exc).__name__}: {exc}; execution left at "
+                    f"{exec_row(db, plan.key).status}, halted={KillSwitch(db).status().halted}")
+    assert res.status == "unwound", res.message
+
+
+# -- review: a resume resolves a resting hedge whose cancel leaves it resting, and buys another hedge --------------
+
+
+class _StubbornRest(FakeVenue):
+    """The hedge rests (IOC should not) and a cancel answers without taking it off the book (Polymarket:
+    200 with the order in not_canceled; the follow-up read shows it still live)."""
+
+    async def submit(self, prepared: Any) -> Any:
+        state = await super().submit(prepared)
+        if tag_of(prepared.request.client_order_id) == "l2":
+            state = dataclasses.replace(state, status=OrderStatus.OPEN, filled_size=D(0), fills=(),
+                                        avg_fill_price=None, fees=D(0), venue_status="live")
+            self.x.orders[prepared.request.client_order_id] = state
+        return state
+
+    async def cancel(self, venue_order_id: str) -> Any:
+        for st in self.x.orders.values():
+            if st.venue_order_id == venue_order_id:
+                return st  # still OPEN
+        return None
+
+
+def test_a_resume_never_sends_a_second_hedge_while_the_first_still_rests(db: Database) -> None:
+    """Found in review: a resting immediate-or-cancel order that cannot be taken off the book is an unresolved
+    outcome (halt). The fresh run halts. The resume (after release) resolves l2 through _resolve, whose
+    result _hedge ignores: l2 is recorded OPEN, counted as one sent attempt, and a retry l2a1 for the full
+    10 is sent while l2 (10 at the venue) still rests — up to 10 Kalshi YES doubly bought."""
+    x = Exchange()
+    venues = {v: _StubbornRest(v, x) for v in Venue}
+    plan = kit.make_plan()
+    first = run(executor(db, venues, NullAlertSink()).execute(plan, None))
+    assert first.status == "halted", first.message
+    KillSwitch(db).release()
+    res = run(executor(db, venues, NullAlertSink()).resume(plan.key))
+    l2 = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    assert l2 is not None
+    assert not (l2.status is OrderStatus.OPEN and "l2a1" in _sent(x)), (res.status, res.message, _sent(x), l2.status)
+
+
+# -- review: a first leg refused once (503), then halted before the re-send: left "submitted" under `failed` ------
+
+
+def test_a_first_leg_halted_between_attempts_is_not_left_in_flight(db: Database) -> None:
+    """Found in review: a halt between two attempts, the first refused outright (a 503:
+    certainly not placed), Halted is raised and the first leg is abandoned: the execution ends `failed`,
+    but _abandon only closes INTENT orders, and l1 was marked submitted before the 503: the ledger keeps
+    it in flight (counted at its limit by the exposure and balance checks) under a final execution."""
+    x = Exchange(script={"l1": ["unavailable"]})
+
+    def halt_during(tag: str) -> None:
+        if tag == "l1":
+            KillSwitch(db).engage("operator, elsewhere", kind="manual")
+
+    x.on_submit = halt_during
+    plan = kit.make_plan()
+    res = run(executor(db, fake_venues(x), refused_delays=(0.0,)).execute(plan, None))
+    assert res.status == "failed", res.message
+    l1 = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert l1 is not None and l1.status.terminal, l1.status
+
+
+# -- review: a crash at before_final while accepting dust leaves `hedged`: the next resume re-halts and alerts ----
+
+
+def test_a_crash_while_accepting_released_dust_does_not_halt_trading_again(db: Database,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the kit's dust case (Polymarket 6.5, Kalshi hedge 6). The accepting resume moves
+    HALTED -> HEDGED in _hedge, then dies at `before_final`. The row is now `hedged`, and halted_dust
+    was only read from a `halted` row: the next resume (kill switch still released) counted the same
+    0.5 as new dust, engaged the kill switch for every process and alerted unwind.failed again — the
+    operator had to release and resume a second time."""
+    x = Exchange(script={"l1": [("partial", "6.5")]})
+    plan = kit.make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    KillSwitch(db).release()
+
+    def crash_at(name: str) -> None:
+        if name == "before_final":
+            raise Crash(name)
+
+    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    with pytest.raises(Crash):
+        run(executor(db, fake_venues(x)).resume(plan.key))
+    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    assert exec_row(db, plan.key).status == "hedged"
+    alerts = NullAlertSink()
+    res = run(executor(db, fake_venues(x), alerts).resume(plan.key))
+    assert res.status == "done" and not KillSwitch(db).status().halted, (res.status, res.message, alerts.emitted)
 
 
 def test_no_retry_price_keeps_the_pair_positive(db: Database) -> None:
