@@ -173,6 +173,7 @@ def parse_pairs(text: str, path: Path) -> list[CuratedPair]:
     lines = _entry_lines(text)
     out: list[CuratedPair] = []
     seen: dict[str, int] = {}
+    seen_way: dict[tuple[str, bool], int] = {}
     for i, raw in enumerate(entries):
         pair = _parse_entry(raw, _where(path, i, lines))
         if pair.kalshi in seen:
@@ -181,7 +182,19 @@ def parse_pairs(text: str, path: Path) -> list[CuratedPair]:
                 f"(Kalshi market {pair.kalshi} is paired twice)",
                 hint="edit the file to keep one of the two entries (tickers are compared in upper case)",
             )
+        way = (pair.polymarket, pair.inverted)
+        if way in seen_way:  # what `add` refuses: the scan would price both against the one book
+            first = out[seen_way[way]]
+            how = "inverted" if pair.inverted else "direct (not inverted)"
+            raise ConfigError(
+                f"{_where(path, i, lines)}: Polymarket market {pair.polymarket} is paired {how} here with Kalshi "
+                f"market {pair.kalshi} and in {_where(path, seen_way[way], lines).split(': ', 1)[1]} with "
+                f"{first.kalshi}: a Polymarket market pairs with one Kalshi market each way",
+                hint="edit the file to keep one of the two entries (the other outcome of a two-outcome market "
+                     "is paired with inverted = true; ids are compared in lower case)",
+            )
         seen[pair.kalshi] = i
+        seen_way[way] = i
         out.append(pair)
     return out
 

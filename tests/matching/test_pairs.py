@@ -89,6 +89,33 @@ def test_a_polymarket_market_pairs_with_one_kalshi_market_each_way(tmp_path: Pat
     add_pair(path, CuratedPair("KXNBAGAME-26JAN09MILLAL-MILX", game))
 
 
+@pytest.mark.parametrize("inverted", [False, True])
+def test_a_file_pairing_a_polymarket_market_twice_the_same_way_is_a_config_error(tmp_path: Path,
+                                                                                 inverted: bool) -> None:
+    """Found by a black-box audit: `add` refuses a second Kalshi market on a Polymarket market the same
+    way round, but a hand-edited file holding two was read silently and the scan priced both against the
+    one Polymarket book. As a duplicate Kalshi ticker is: an error naming the file and both entries."""
+    path = tmp_path / "pairs.toml"
+    flag = "true" if inverted else "false"
+    game = "0x" + "ab" * 32
+    path.write_text(f'[[pair]]\nkalshi = "A"\npolymarket = "{game}"\ninverted = {flag}\n\n'
+                    f'[[pair]]\nkalshi = "B"\npolymarket = "{C2}"\n\n'
+                    f'[[pair]]\nkalshi = "C"\npolymarket = "0x{game[2:].upper()}"\ninverted = {flag}\n')
+    with pytest.raises(ConfigError) as info:
+        load_pairs(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: pair #3 (line 10): Polymarket market {game} is paired")
+    assert "pair #1 (line 1) with A" in message and "with Kalshi market C" in message
+    assert ("inverted here" if inverted else "direct (not inverted) here") in message
+    assert "keep one of the two entries" in (info.value.hint or "")
+    with pytest.raises(ConfigError):  # nothing is added to such a file either
+        add_pair(path, CuratedPair("D", "0x" + "03" * 32))
+    # Once each way is a two-outcome market's two Kalshi markets: allowed.
+    path.write_text(f'[[pair]]\nkalshi = "A"\npolymarket = "{C1}"\n[[pair]]\nkalshi = "C"\npolymarket = "{C1}"\n'
+                    'inverted = true\n')
+    assert [(p.kalshi, p.inverted) for p in load_pairs(path)] == [("A", False), ("C", True)]
+
+
 @pytest.mark.parametrize(("kalshi", "polymarket", "named"), [
     ("KXUPONLY-01-BRIA", "0x18682f5c…087d", "polymarket"),  # an id shortened for display, pasted
     ("KXUPONLY-01-BRIA", "0x" + "ab" * 31, "polymarket"),
