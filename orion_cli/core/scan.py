@@ -23,7 +23,13 @@ from orion_cli.core.models import Market, OrderBook, Venue
 from orion_cli.core.opportunity import Opportunity
 from orion_cli.core.pricing import price_neg_risk_event, price_pair, price_within_venue
 from orion_cli.matching.equivalence import MatchCandidate, MatchSettings
-from orion_cli.matching.pairs import POLARITY_CONFLICT, CuratedPair, TradablePair, tradable_pairs
+from orion_cli.matching.pairs import (
+    POLARITY_CONFLICT,
+    CuratedPair,
+    TradablePair,
+    hold_back_for_curated,
+    tradable_pairs,
+)
 from orion_cli.matching.pipeline import MatchStats, match_markets
 from orion_cli.venues.base import ItemError, MarketData
 
@@ -107,11 +113,17 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
     if both and kalshi and poly:
         result = match_markets(kalshi, poly, settings=match_settings(settings))
         stats = result.stats
-        tradable = tradable_pairs(curated, result.candidates, float(settings.matching.auto_accept_confidence))
         # Looked up among every market the data lists, not only the scanned category's: a curated pair
         # outside --category is filtered, not missing.
         listed_k = {m.id for m in data.markets if m.venue is Venue.KALSHI}
         listed_p = _index([m for m in data.markets if m.venue is Venue.POLYMARKET])
+        # A curated pair's Polymarket id (condition id or YES token) → its market. A NO token names no
+        # way round (such a pair is not priced, below), so it claims none.
+        market_of = {ref: m.id for ref, m in listed_p.items() if ref != m.no_token}
+        # Curated wins: a candidate for a market a curated pair already pairs the same way round is held
+        # back (CURATED_ELSEWHERE), shown with the other held-back candidates, never priced.
+        candidates = hold_back_for_curated(curated, result.candidates, market_of)
+        tradable = tradable_pairs(curated, candidates, float(settings.matching.auto_accept_confidence), market_of)
         missing = [t for t in tradable
                    if t.source == "curated" and (t.kalshi_id not in listed_k or t.polymarket_id not in listed_p)]
         if missing:
@@ -119,7 +131,10 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
             tradable = [t for t in tradable if id(t) not in gone]
             notes.append(_missing_note(missing, listed_k, listed_p, data.source))
         tradable_keys = {(t.kalshi_id, t.polymarket_id) for t in tradable}
-        held_back = [c for c in result.held_back if (c.kalshi_id, c.polymarket_id) not in tradable_keys]
+        accepted = {(c.kalshi_id, c.polymarket_id) for c in result.accepted}
+        held_back = sorted((c for c in candidates if (c.kalshi_id, c.polymarket_id) not in tradable_keys
+                            and ((c.kalshi_id, c.polymarket_id) not in accepted or c.reasons)),
+                           key=lambda c: (-c.confidence, c.kalshi_id, c.polymarket_id))
         k_index = {m.id: m for m in kalshi}
         p_index = _index(poly)
         for pair in tradable:

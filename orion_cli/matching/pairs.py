@@ -41,6 +41,9 @@ _KEYS = frozenset({"kalshi", "polymarket", "inverted", "note", "added_at"})
 _LINE_COL = re.compile(r"at line (\d+), column (\d+)")
 POLARITY_CONFLICT = "POLARITY_CONFLICT"
 NOT_MATCHED = "NOT_MATCHED"
+# A passing candidate held back because a curated pair already pairs its Polymarket market, the same
+# way round, with another Kalshi market: curated wins (see :func:`hold_back_for_curated`).
+CURATED_ELSEWHERE = "CURATED_ELSEWHERE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,17 +417,60 @@ def remove_pair(path: Path, kalshi: str, polymarket: str | None = None) -> Curat
     raise NotFound(f"no curated pair {what} in {path}", hint="`orion pairs list` shows the curated pairs")
 
 
+def _market_ids(candidates: Sequence[MatchCandidate], market_of: Mapping[str, str] | None) -> dict[str, str]:
+    """Polymarket id (condition id or YES token id) → its market's condition id: ``market_of``, and the
+    YES tokens the candidates name."""
+    out = dict(market_of or {})
+    for c in candidates:
+        token = c.detail.get("yes_token") if c.detail else None
+        if isinstance(token, str) and token:
+            out.setdefault(token, c.polymarket_id)
+    return out
+
+
+def hold_back_for_curated(
+    curated: Sequence[CuratedPair],
+    candidates: Sequence[MatchCandidate],
+    market_of: Mapping[str, str] | None = None,
+) -> list[MatchCandidate]:
+    """``candidates``, each passing one that would pair a curated pair's Polymarket market the same way
+    round with another Kalshi market held back with ``CURATED_ELSEWHERE``: curated wins.
+
+    Auto-accepted, it would be priced against the one Polymarket book beside the curated pair, which
+    `pairs add` and `pairs suggest --accept` refuse (one Kalshi market per Polymarket market each way).
+    A candidate of a curated Kalshi market is left as it is: the curated pair supersedes it. ``market_of``
+    maps a curated pair's Polymarket id to its market's condition id (a YES token id: the scan knows
+    them from the market data); ids it does not map, and the candidates' own YES tokens, are taken as is.
+    """
+    markets = _market_ids(candidates, market_of)
+    curated_k = {p.kalshi for p in curated}
+    taken = {(markets.get(p.polymarket, p.polymarket), p.inverted): p.kalshi for p in curated}
+    out: list[MatchCandidate] = []
+    for c in candidates:
+        holder = taken.get((markets.get(c.polymarket_id, c.polymarket_id), c.inverted))
+        if c.passed and holder is not None and c.kalshi_id not in curated_k:
+            how = "inverted" if c.inverted else "direct"
+            why = [*c.detail.get("why", ()), f"polymarket {c.polymarket_id} is curated {how} with kalshi {holder}"]
+            c = replace(c, reasons=(CURATED_ELSEWHERE,), detail={**c.detail, "why": why})
+        out.append(c)
+    return out
+
+
 def tradable_pairs(
     curated: Sequence[CuratedPair],
     candidates: Sequence[MatchCandidate],
     auto_accept_confidence: float,
+    market_of: Mapping[str, str] | None = None,
 ) -> list[TradablePair]:
     """Curated pairs (always, with any failing checks as reasons) + passing candidates ≥ the threshold.
 
-    A candidate for the same Kalshi market as a curated pair is superseded by the curated pair. A
-    curated pair the matcher never saw gets ``NOT_MATCHED``; one whose polarity differs from the
-    matcher's gets ``POLARITY_CONFLICT``: both are shown, neither blocks (the operator decided).
+    A candidate for the same Kalshi market as a curated pair is superseded by the curated pair; one for
+    a curated pair's Polymarket market the same way round is held back (:func:`hold_back_for_curated`,
+    which ``market_of`` is for). A curated pair the matcher never saw gets ``NOT_MATCHED``; one whose
+    polarity differs from the matcher's gets ``POLARITY_CONFLICT``: both are shown, neither blocks (the
+    operator decided).
     """
+    candidates = hold_back_for_curated(curated, candidates, market_of)
     by_pair: dict[tuple[str, str], MatchCandidate] = {}
     for c in candidates:
         by_pair[(c.kalshi_id, c.polymarket_id)] = c

@@ -163,6 +163,34 @@ def test_curated_pair_changes_what_scan_prices() -> None:
     assert len(cands) == int(m[3])  # the summary counts what is shown, not what the matcher held back
 
 
+def test_a_curated_polymarket_market_is_never_auto_accepted_with_another_kalshi_market() -> None:
+    """Found by a black-box audit: with GCR curated direct with BRIA's Polymarket market, `pairs suggest
+    --accept KXUPONLY-01-BRIA` was refused, yet the scan auto-accepted BRIA with that market anyway and
+    priced both Kalshi markets against the one Polymarket book. Curated wins; BRIA's candidate is held
+    back with a named reason, shown among the others."""
+    assert invoke("pairs", "add", GCR_K, BRIA_P)[0] == 0
+    code, out, err = invoke("scan", "--demo", "--jsonl", "--include-candidates")
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    ops = [r for r in records if r["type"] == "opportunity"]
+    assert [leg["market"] for op in ops for leg in op["legs"] if leg["venue"] == "kalshi"] == [GCR_K]
+    [held] = [r for r in records if r["type"] == "candidate" and r["kalshi_id"] == BRIA_K
+              and r["polymarket_id"] == BRIA_P]
+    assert held["reasons"] == ["CURATED_ELSEWHERE"]
+    assert f"polymarket {BRIA_P} is curated direct with kalshi {GCR_K}" in held["detail"]["why"]
+    m = SUMMARY.search(err)
+    assert m is not None and (m[2], m[5]) == ("1", "1"), err  # only the curated pair
+    assert int(m[3]) == sum(r["type"] == "candidate" for r in records)
+    # Curated the other way round (the other outcome of a two-outcome market), it claims no direct pair.
+    assert invoke("pairs", "remove", GCR_K)[0] == 0
+    assert invoke("pairs", "add", GCR_K, BRIA_P, "--inverted")[0] == 0
+    code, out, err = invoke("scan", "--demo", "--jsonl")
+    assert code == 0, err
+    kalshi = {leg["market"] for line in out.splitlines() for leg in json.loads(line)["legs"]
+              if leg["venue"] == "kalshi"}
+    assert BRIA_K in kalshi
+
+
 def test_curated_pairs_not_in_the_data_are_named_not_counted_as_tradable() -> None:
     """Found by a black-box audit: `scan --demo` with curated pairs the demo does not hold counted them
     among the tradable pairs of its summary, and said nothing else of them."""

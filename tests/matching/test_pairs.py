@@ -9,7 +9,13 @@ import pytest
 
 from orion_cli.core.errors import ConfigError, NotFound, UsageError
 from orion_cli.matching import CuratedPair, MatchCandidate, add_pair, list_pairs, load_pairs, remove_pair, save_pairs
-from orion_cli.matching.pairs import NOT_MATCHED, POLARITY_CONFLICT, tradable_pairs
+from orion_cli.matching.pairs import (
+    CURATED_ELSEWHERE,
+    NOT_MATCHED,
+    POLARITY_CONFLICT,
+    hold_back_for_curated,
+    tradable_pairs,
+)
 
 LAL = CuratedPair("KXNBAGAME-26JAN09MILLAL-LAL", "0x" + "f0" * 32, True, "Lakers = 2nd outcome",
                   datetime(2026, 1, 9, 15, 57, 40, tzinfo=UTC))
@@ -205,6 +211,27 @@ def test_tradable_pairs() -> None:
     assert out["K5"].reasons == (POLARITY_CONFLICT,)
     assert out["K9"].reasons == (NOT_MATCHED,)
     assert {t.kalshi_id for t in tradable_pairs([], cands, 0.96)} == {"K1", "K5"}
+
+
+def test_a_curated_polymarket_market_is_not_auto_accepted_again_the_same_way_round() -> None:
+    """Found by a black-box audit: a Polymarket market curated with one Kalshi market was auto-accepted,
+    the same way round, with another, and the scan priced both against the one book. Curated wins."""
+    cands = [
+        _cand("K1", "0xP1", False, 0.97),  # P1 is curated direct with K7 below: held back
+        _cand("K2", "0xP1", True, 0.97),  # the other way round: P1's other outcome, still auto
+        _cand("K3", "0xP3", False, 0.97),  # P3 is curated by its YES token: held back all the same
+        _cand("K4", "0xP4", False, 0.97),  # P4 curated by a YES token only ``market_of`` knows
+        _cand("K7", "0xP1", False, 0.80, ("LOW_SCORE",)),
+    ]
+    curated = [CuratedPair("K7", "0xP1"), CuratedPair("K8", "tok-0xP3"), CuratedPair("K9", "t4")]
+    out = {t.kalshi_id: t for t in tradable_pairs(curated, cands, 0.9, {"t4": "0xP4"})}
+    assert {k: t.source for k, t in out.items()} == {"K2": "auto", "K7": "curated", "K8": "curated",
+                                                     "K9": "curated"}
+    assert out["K7"].reasons == ("LOW_SCORE",)  # a curated pair's own candidate is not "curated elsewhere"
+    held = {c.kalshi_id: c for c in hold_back_for_curated(curated, cands, {"t4": "0xP4"})}
+    assert {k for k, c in held.items() if c.reasons == (CURATED_ELSEWHERE,)} == {"K1", "K3", "K4"}
+    assert held["K1"].detail["why"] == ["polymarket 0xP1 is curated direct with kalshi K7"]
+    assert held["K1"].confidence == 0.97 and held["K2"].reasons == ()
 
 
 def _change_pairs(path: str, start: object, job: tuple[str, str]) -> None:
