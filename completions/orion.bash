@@ -56,7 +56,7 @@ _orion_complete() {
         "/init") COMPREPLY=($(compgen -W "--force -h --help" -- "$cur")) ;;
         "/markets") COMPREPLY=($(compgen -W "--venue --search -s --category -c --limit -n --snapshot --demo -h --help" -- "$cur")) ;;
         "/pairs") COMPREPLY=($(compgen -W "add list remove suggest -h --help" -- "$cur")) ;;
-        "/pairs/add") COMPREPLY=($(compgen -W "--inverted --note -h --help" -- "$cur")) ;;
+        "/pairs/add") COMPREPLY=($(compgen -W "--inverted --note --snapshot --demo -h --help" -- "$cur")) ;;
         "/pairs/list") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
         "/pairs/remove") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
         "/pairs/suggest") COMPREPLY=($(compgen -W "--snapshot --demo --min-confidence --accept --limit -n -h --help" -- "$cur")) ;;

@@ -92,6 +92,8 @@ complete -c orion -n '__fish_seen_subcommand_from pairs' -s 'h' -d 'Show help an
 complete -c orion -n '__fish_seen_subcommand_from pairs' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from pairs; and __fish_seen_subcommand_from add' -l 'inverted' -d 'Kalshi YES settles like Polymarket NO.'
 complete -c orion -n '__fish_seen_subcommand_from pairs; and __fish_seen_subcommand_from add' -l 'note' -d 'Why these settle the same way.'
+complete -c orion -n '__fish_seen_subcommand_from pairs; and __fish_seen_subcommand_from add' -l 'snapshot' -d 'Look a YES token id up in this recorded snapshot file instead of on Polymarket.'
+complete -c orion -n '__fish_seen_subcommand_from pairs; and __fish_seen_subcommand_from add' -l 'demo' -d 'Look a YES token id up in the packaged demo data set (offline).'
 complete -c orion -n '__fish_seen_subcommand_from pairs; and __fish_seen_subcommand_from add' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from pairs; and __fish_seen_subcommand_from add' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from pairs; and __fish_seen_subcommand_from list' -s 'h' -d 'Show help and exit.'

@@ -27,6 +27,7 @@ from orion_cli.matching.pairs import (
     POLARITY_CONFLICT,
     CuratedPair,
     TradablePair,
+    curated_twice,
     hold_back_for_curated,
     tradable_pairs,
 )
@@ -130,6 +131,15 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
             gone = {id(t) for t in missing}
             tradable = [t for t in tradable if id(t) not in gone]
             notes.append(_missing_note(missing, listed_k, listed_p, data.source))
+        # Two curated pairs on one Polymarket market the same way round (one by condition id, one by YES
+        # token: the file cannot tell): which Kalshi market settles like it is the operator's to say, and
+        # pricing both would buy against the one book twice. Neither is priced. (One already missing from
+        # the data is not priced anyway, and named above.)
+        gone_k = {t.kalshi_id for t in missing}
+        for group in curated_twice([p for p in curated if p.kalshi not in gone_k], market_of):
+            twice = {p.kalshi for p in group}
+            tradable = [t for t in tradable if t.source != "curated" or t.kalshi_id not in twice]
+            notes.append(_twice_note(group, market_of))
         tradable_keys = {(t.kalshi_id, t.polymarket_id) for t in tradable}
         accepted = {(c.kalshi_id, c.polymarket_id) for c in result.accepted}
         held_back = sorted((c for c in candidates if (c.kalshi_id, c.polymarket_id) not in tradable_keys
@@ -207,6 +217,16 @@ def _missing_note(missing: Sequence[TradablePair], listed_k: set[str], listed_p:
     more = f", and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
     return (f"{len(missing)} curated pair(s) not found in {source} (not priced, not counted as tradable): "
             f"{', '.join(named)}{more}; a settled market or a mistyped id? (`orion pairs list`, `orion markets`)")
+
+
+def _twice_note(group: Sequence[CuratedPair], market_of: dict[str, str]) -> str:
+    market = market_of.get(group[0].polymarket, group[0].polymarket)
+    how = "inverted" if group[0].inverted else "direct"
+    named = [f"{p.kalshi} (by {'condition id' if p.polymarket == market else 'YES token ' + p.polymarket[:12] + '…'})"
+             for p in group]
+    return (f"curated pairs {', '.join(named[:-1])} and {named[-1]} pair the same Polymarket market {market} "
+            f"{how}: a Polymarket market pairs with one Kalshi market each way, so none of them is priced; keep "
+            "one (`orion pairs remove KALSHI`)")
 
 
 _TIMING_OR_SCORE = frozenset({"CLOSE_TIME_GAP", "RESOLUTION_TIME_GAP", "LOW_SCORE"})

@@ -25,7 +25,8 @@ import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -358,35 +359,49 @@ def list_pairs(path: Path) -> list[CuratedPair]:
     return load_pairs(path)
 
 
-def add_pair(path: Path, pair: CuratedPair) -> CuratedPair:
+def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | None = None) -> CuratedPair:
     """Append a pair (stamped with ``added_at`` now if absent); a Kalshi market already paired, a
-    Polymarket id already paired with the same polarity, or an id that cannot name a market, is
+    Polymarket market already paired with the same polarity, or an id that cannot name a market, is
     refused. The very same pair raises :class:`AlreadyCurated`.
 
     A Polymarket market may be curated twice, once each way: a two-outcome game has one Polymarket
     market and one Kalshi market per team (Kalshi's first team direct, the second ``inverted``). Two
     Kalshi markets the same way round would claim that they settle alike, and the scan would price
     both against the one Polymarket book: a mistyped ticker, not a second bet.
+
+    ``look_up`` gives a YES token id's market (its condition id; it raises when it cannot say): the
+    pair is then stored with the condition id, so the rule above holds whichever id names the market
+    (`orion pairs add` always passes one). Without it a token id is compared as typed.
     """
     pair = replace(pair, kalshi=canonical_kalshi(pair.kalshi), polymarket=canonical_polymarket(pair.polymarket))
     problem = id_problem(pair.kalshi, pair.polymarket)
     if problem:
         raise UsageError(problem, hint="copy the ids from `orion markets` or `orion pairs suggest`")
+    typed = pair.polymarket
+    market_of: dict[str, str] = {}
+    if look_up is not None and not typed.startswith("0x"):
+        market = canonical_polymarket(look_up(typed))
+        if not re.fullmatch(r"0x[0-9a-f]{64}", market):  # the look-up's promise, checked: never stored blind
+            raise UsageError(f"Polymarket token {typed} was looked up as {market[:40]!r}, not a condition id")
+        market_of[typed] = market
+        pair = replace(pair, polymarket=market)
+    by_token = f" (the market of YES token {typed})" if typed != pair.polymarket else ""
     with _writing(path):
         text = _read_text(path)
         pairs = parse_pairs(text, path)
         for p in pairs:
-            if (p.kalshi, p.polymarket, p.inverted) == (pair.kalshi, pair.polymarket, pair.inverted):
+            theirs = market_of.get(p.polymarket, p.polymarket)  # an entry naming the same token is that market
+            if (p.kalshi, theirs, p.inverted) == (pair.kalshi, pair.polymarket, pair.inverted):
                 raise AlreadyCurated(p)
             if p.kalshi == pair.kalshi:
                 raise UsageError(
                     f"Kalshi market {pair.kalshi} is already paired with {p.polymarket}",
                     hint=f"remove the existing pair first: orion pairs remove {p.kalshi}",
                 )
-            if p.polymarket == pair.polymarket and p.inverted == pair.inverted:
+            if theirs == pair.polymarket and p.inverted == pair.inverted:
                 how = "inverted" if p.inverted else "direct (not inverted)"
                 raise UsageError(
-                    f"Polymarket market {pair.polymarket} is already paired {how} with Kalshi market "
+                    f"Polymarket market {pair.polymarket}{by_token} is already paired {how} with Kalshi market "
                     f"{p.kalshi}: a Polymarket market pairs with one Kalshi market each way (direct, and "
                     "--inverted for the other outcome of a two-outcome event)",
                     hint=f"if {pair.kalshi} replaces it, remove the existing pair first: orion pairs remove {p.kalshi}",
@@ -415,6 +430,19 @@ def remove_pair(path: Path, kalshi: str, polymarket: str | None = None) -> Curat
                 return p
     what = kalshi if polymarket is None else f"{kalshi} <-> {polymarket}"
     raise NotFound(f"no curated pair {what} in {path}", hint="`orion pairs list` shows the curated pairs")
+
+
+def curated_twice(curated: Sequence[CuratedPair], market_of: Mapping[str, str]) -> list[list[CuratedPair]]:
+    """Groups of curated pairs that pair one Polymarket market the same way round, told by ``market_of``
+    (a Polymarket id → its market's condition id, from the market data).
+
+    The file refuses the same id twice the same way round; a market named once by its condition id and
+    once by its YES token id (a hand-edited or older file) is only seen with the market data at hand.
+    """
+    groups: dict[tuple[str, bool], list[CuratedPair]] = defaultdict(list)
+    for p in curated:
+        groups[(market_of.get(p.polymarket, p.polymarket), p.inverted)].append(p)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def _market_ids(candidates: Sequence[MatchCandidate], market_of: Mapping[str, str] | None) -> dict[str, str]:

@@ -18,12 +18,14 @@ BRIA_K = "KXUPONLY-01-BRIA"
 BRIA_P = "0x18682f5c3ac9f66132244ac057a2817a1b908702d424680f35de26cad232087d"
 GCR_K = "KXUPONLY-01-GCR"
 GCR_P = "0x27aad6b150842f937852361de3f82b7f8c927a2fa89f8b3c49d955af32e73bd1"
+BRIA_YES = "63135575408667591224412466200736995005307966265895477308224847363697705611477"  # BRIA_P's tokens
+BRIA_NO = "36076722562614500292739765580530452371911611190241029657346471775738324595052"
 LAL_K = "KXNBAGAME-26JAN09MILLAL-LAL"
 LAL_P = "0x" + "f0" * 32
 
 
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
+def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -105,6 +107,72 @@ def test_add_a_polymarket_market_paired_the_same_way_exit_2_naming_the_pair() ->
     # The other way round (the other outcome of a two-outcome market) is a pair of its own.
     assert invoke("pairs", "add", GCR_K, BRIA_P, "--inverted")[0] == 0
     assert [(p["kalshi"], p["inverted"]) for p in listed()] == [(BRIA_K, False), (GCR_K, True)]
+
+
+def test_a_yes_token_id_names_its_market_so_it_pairs_once_each_way() -> None:
+    """Found by a black-box audit: `pairs add` refused GCR on BRIA's Polymarket market by condition id,
+    but took it by the market's YES token id, and the scan priced both Kalshi markets against the one
+    book. The token is looked up (here in the demo data) and the pair stored with the condition id."""
+    assert invoke("pairs", "add", BRIA_K, BRIA_P)[0] == 0
+    before = default_pairs_file().read_bytes()
+    code, out, err = invoke("pairs", "add", GCR_K, BRIA_YES, "--demo", "--json")
+    assert code == 2 and out == ""
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["exit_code"] == 2 and BRIA_K in error["message"] and BRIA_P in error["message"]
+    assert f"the market of YES token {BRIA_YES}" in error["message"] and f"orion pairs remove {BRIA_K}" in err
+    assert default_pairs_file().read_bytes() == before and len(audit("pairs.added")) == 1
+    # The other way round is a pair of its own, stored by condition id (so the file can compare it).
+    code, out, err = invoke("pairs", "add", GCR_K, BRIA_YES, "--demo", "--inverted", "--json")
+    assert code == 0, err
+    assert json.loads(out)["polymarket"] == BRIA_P and f"(the market of YES token {BRIA_YES})" in err
+    assert [(p["kalshi"], p["polymarket"], p["inverted"]) for p in listed()] == [(BRIA_K, BRIA_P, False),
+                                                                                 (GCR_K, BRIA_P, True)]
+    assert audit("pairs.added")[-1].payload["polymarket"] == BRIA_P
+    code, _, err = invoke("pairs", "add", GCR_K, BRIA_YES, "--demo", "--inverted")  # run twice: nothing new
+    assert code == 0 and "already curated; nothing changed" in err and len(audit("pairs.added")) == 2
+
+
+@pytest.mark.parametrize(("polymarket", "env", "exit_code", "said"), [
+    (BRIA_NO, None, 2, f"is the NO token of Polymarket market {BRIA_P}"),
+    ("123456789", None, 2, "no Polymarket market has the token 123456789 (in the demo data set)"),
+    (BRIA_YES, "dead", 5, f"cannot look up the market of Polymarket token {BRIA_YES} on Polymarket"),
+])
+def test_a_token_id_whose_market_cannot_be_told_is_refused(polymarket: str, env: str | None, exit_code: int,
+                                                           said: str) -> None:
+    """A NO token reads both ways, a token no market has names nothing, and with Polymarket unreachable
+    the market is unknown: none of them can be held to one Kalshi market each way, so none is added."""
+    if env == "dead":
+        import socket
+
+        with socket.socket() as free:  # a loopback port nothing listens on
+            free.bind(("127.0.0.1", 0))
+            dead = f"http://127.0.0.1:{free.getsockname()[1]}"
+        args: tuple[str, ...] = ("pairs", "add", GCR_K, polymarket, "--json")
+        environ = {"ORION__POLYMARKET__GAMMA_URL": dead, "ORION__POLYMARKET__CLOB_URL": dead}
+    else:
+        args, environ = ("pairs", "add", GCR_K, polymarket, "--demo", "--json"), {}
+    code, out, err = invoke(*args, env=environ)
+    assert code == exit_code and out == "", err
+    assert said in json.loads(err.strip().splitlines()[-1])["message"]
+    if polymarket == BRIA_NO:
+        assert f"orion pairs add KALSHI {BRIA_P} --inverted" in err
+    assert not default_pairs_file().exists() and audit("pairs.added") == []
+
+
+def test_a_yes_token_id_is_looked_up_on_polymarket_without_recorded_data() -> None:
+    from sim.polymarket_sim import PolymarketSim, _tokens_of
+
+    sim = PolymarketSim.universe(1)
+    sim.start()
+    try:
+        market = next(m for _, m in sim.all_markets() if not m.get("closed"))
+        yes = _tokens_of(market)[0]
+        env = {"ORION__POLYMARKET__GAMMA_URL": sim.gamma_url, "ORION__POLYMARKET__CLOB_URL": sim.clob_url}
+        code, out, err = invoke("pairs", "add", LAL_K, yes, "--json", env=env)
+    finally:
+        sim.stop()
+    assert code == 0, err
+    assert json.loads(out)["polymarket"] == market["conditionId"].lower()
 
 
 @pytest.mark.parametrize("args", [("  ", LAL_P), (LAL_K, " ")])

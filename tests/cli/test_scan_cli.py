@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orion_cli.cli.app import app
+from orion_cli.core.paths import default_pairs_file
 from orion_cli.store import opportunities as store
 from orion_cli.store.db import open_database
 
@@ -191,12 +192,33 @@ def test_a_curated_polymarket_market_is_never_auto_accepted_with_another_kalshi_
     assert BRIA_K in kalshi
 
 
+def test_two_curated_pairs_on_one_polymarket_market_by_condition_id_and_yes_token_are_not_priced() -> None:
+    """Found by a black-box audit: GCR curated with BRIA's Polymarket market by its YES token id, BRIA with
+    it by condition id, and the scan priced both against the one book. The file cannot tell (two ids);
+    the scan can: neither is priced (which one settles like it is the operator's to say), and it says so."""
+    yes = "63135575408667591224412466200736995005307966265895477308224847363697705611477"
+    default_pairs_file().write_text(f'[[pair]]\nkalshi = "{BRIA_K}"\npolymarket = "{BRIA_P}"\n\n'
+                                    f'[[pair]]\nkalshi = "{GCR_K}"\npolymarket = "{yes}"\n')
+    code, out, err = invoke("scan", "--demo", "--jsonl")
+    assert code == 0, err
+    assert BRIA_P not in out  # no opportunity against the market at all
+    m = SUMMARY.search(err)
+    assert m is not None and (m[2], m[5]) == ("0", "0"), err
+    assert (f"warning: curated pairs {BRIA_K} (by condition id) and {GCR_K} (by YES token {yes[:12]}…) pair the "
+            f"same Polymarket market {BRIA_P} direct: a Polymarket market pairs with one Kalshi market each way, so "
+            "none of them is priced; keep one (`orion pairs remove KALSHI`)") in err
+    assert invoke("pairs", "remove", GCR_K)[0] == 0
+    code, out, _ = invoke("scan", "--demo", "--jsonl")
+    assert code == 0 and len(out.splitlines()) == 1 and BRIA_P in out
+
+
 def test_curated_pairs_not_in_the_data_are_named_not_counted_as_tradable() -> None:
     """Found by a black-box audit: `scan --demo` with curated pairs the demo does not hold counted them
     among the tradable pairs of its summary, and said nothing else of them."""
     assert invoke("pairs", "add", GCR_K, GCR_P)[0] == 0
     assert invoke("pairs", "add", "KXNOSUCH-26-X", "0x" + "ab" * 32)[0] == 0
-    assert invoke("pairs", "add", "KXNOSUCH-26-Y", "123456789")[0] == 0
+    with default_pairs_file().open("a") as fh:  # a YES token id no market has: `pairs add` refuses it
+        fh.write('\n[[pair]]\nkalshi = "KXNOSUCH-26-Y"\npolymarket = "123456789"\n')
     code, out, err = invoke("scan", "--demo", "--jsonl")
     assert code == 0, err
     m = SUMMARY.search(err)

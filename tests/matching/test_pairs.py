@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from orion_cli.matching.pairs import (
     CURATED_ELSEWHERE,
     NOT_MATCHED,
     POLARITY_CONFLICT,
+    AlreadyCurated,
     hold_back_for_curated,
     tradable_pairs,
 )
@@ -120,6 +122,36 @@ def test_a_file_pairing_a_polymarket_market_twice_the_same_way_is_a_config_error
     path.write_text(f'[[pair]]\nkalshi = "A"\npolymarket = "{C1}"\n[[pair]]\nkalshi = "C"\npolymarket = "{C1}"\n'
                     'inverted = true\n')
     assert [(p.kalshi, p.inverted) for p in load_pairs(path)] == [("A", False), ("C", True)]
+
+
+def test_a_yes_token_id_is_held_to_its_market(tmp_path: Path) -> None:
+    """Found by a black-box audit: a Polymarket market named by its YES token id slipped past the rule of
+    one Kalshi market each way. With ``look_up`` the token is its market: stored, and compared, as it."""
+    path = tmp_path / "pairs.toml"
+    game = "0x" + "f0" * 32
+    markets = {"1111": game, "2222": "0x" + "f1" * 32}
+    asked: list[str] = []
+
+    def look_up(token: str) -> str:
+        asked.append(token)
+        return markets[token].upper().replace("0X", "0x")  # in any case: stored as the venue writes it
+
+    add_pair(path, CuratedPair("KXMIL", game), look_up=look_up)
+    assert asked == []  # a condition id needs no look-up
+    with pytest.raises(UsageError, match=re.escape(f"market {game} (the market of YES token 1111) is already "
+                                                   "paired direct")):
+        add_pair(path, CuratedPair("KXMILX", "1111"), look_up=look_up)
+    added = add_pair(path, CuratedPair("KXLAL", "1111", inverted=True), look_up=look_up)
+    assert added.polymarket == game and load_pairs(path)[-1].polymarket == game
+    with pytest.raises(AlreadyCurated):
+        add_pair(path, CuratedPair("KXLAL", "1111", inverted=True), look_up=look_up)
+    # An entry that names the token itself (hand-edited, or written before) is that market too.
+    path.write_text('[[pair]]\nkalshi = "KXOLD"\npolymarket = "2222"\n')
+    with pytest.raises(UsageError, match=r"already paired direct .* with Kalshi market KXOLD"):
+        add_pair(path, CuratedPair("KXNEW", "2222"), look_up=look_up)
+    with pytest.raises(UsageError, match="not a condition id"):  # a look-up's answer is checked, never stored blind
+        add_pair(path, CuratedPair("KXNEW", "3333"), look_up=lambda token: "3333")
+    assert [p.kalshi for p in load_pairs(path)] == ["KXOLD"]
 
 
 @pytest.mark.parametrize(("kalshi", "polymarket", "named"), [

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, progress_bar, run
 from orion_cli.cli.commands.scan import CANDIDATE_COLUMNS, pairs_path
-from orion_cli.cli.context import get_app
+from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column
 from orion_cli.cli.params import finite
@@ -40,41 +42,92 @@ def list_command(ctx: typer.Context) -> None:
     app_ctx.out.records(records, PAIR_COLUMNS, title=f"curated pairs ({path})", empty=f"no curated pairs in {path}")
 
 
+def _token_look_up(app_ctx: AppContext, snapshot: Path | None, demo: bool) -> Callable[[str], str]:
+    """The condition id of the market whose YES token a pair names: read from the recording (--snapshot,
+    --demo) or asked of Polymarket. A NO token, or a token no market has, is refused."""
+
+    def look_up(token: str) -> str:
+        from orion_cli.core.errors import NotFound, OrionError, UsageError
+        from orion_cli.core.models import Venue
+        from orion_cli.venues.snapshot import SnapshotSource
+
+        source = open_source(app_ctx, snapshot, demo)
+        where = f"in the {source.name}" if isinstance(source, SnapshotSource) else "on Polymarket"
+        try:
+            if isinstance(source, SnapshotSource):
+                announce(app_ctx, source)
+                market = source.load([Venue.POLYMARKET], with_books=False).find_market(token, Venue.POLYMARKET)
+            else:
+                market, _ = run(lambda: source.book(token, venue=Venue.POLYMARKET, with_fees=False))
+        except NotFound:
+            raise NotFound(f"no Polymarket market has the token {token} ({where})", reason="market_not_found",
+                           hint="check the id (`orion markets`), or name the market by its condition id (0x…)"
+                           ) from None
+        except OrionError as exc:  # the venue down, its answer unreadable: the pair is not added
+            exc.message = f"cannot look up the market of Polymarket token {token} {where}: {exc.message}"
+            exc.hint = (f"{exc.hint}; or " if exc.hint else "") + (
+                "name the market by its condition id (0x…), or look the token up in a recording (--snapshot "
+                "FILE): its market must be known to hold one Kalshi market on it each way")
+            raise
+        if token == market.no_token:
+            raise UsageError(
+                f"{token} is the NO token of Polymarket market {market.id}: a pair names the market, by its "
+                "condition id or YES token, and --inverted says Kalshi YES settles like Polymarket NO",
+                hint=f"orion pairs add KALSHI {market.id} --inverted (if that is what settles alike)")
+        if token != market.yes_token:
+            raise UsageError(f"Polymarket market {market.id} lists {token} as neither its YES nor its NO token")
+        return market.id
+
+    return look_up
+
+
 @app.command("add")
 def add_command(
     ctx: typer.Context,
     kalshi: Annotated[str, typer.Argument(help="Kalshi market ticker.")],
-    polymarket: Annotated[str, typer.Argument(help="Polymarket condition id (0x…) or YES token id (a NO token "
-                                                   "is not priced: use --inverted for the polarity).")],
+    polymarket: Annotated[str, typer.Argument(help="Polymarket condition id (0x…), or YES token id: looked up and "
+                                                   "stored as its market's condition id (a NO token is refused: "
+                                                   "use --inverted for the polarity).")],
     inverted: Annotated[bool, typer.Option("--inverted", help="Kalshi YES settles like Polymarket NO.")] = False,
     note: Annotated[str, typer.Option("--note", help="Why these settle the same way.")] = "",
+    snapshot: Annotated[Path | None, typer.Option("--snapshot", dir_okay=False,
+                                                  help="Look a YES token id up in this recorded snapshot file "
+                                                       "instead of on Polymarket.")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Look a YES token id up in the packaged demo data set "
+                                                      "(offline).")] = False,
 ) -> None:
     """Curate a pair: these two markets settle the same way (or inverted, with --inverted).
 
     A Kalshi market is paired once; a Polymarket market once each way (direct, and --inverted for the
-    other outcome of a two-outcome event, such as the other team of a game). To change a pair, remove it
-    first (orion pairs remove KALSHI).
+    other outcome of a two-outcome event, such as the other team of a game), whichever id names it: a
+    YES token id is looked up (on Polymarket, or with --snapshot/--demo in recorded data) and the pair
+    stored with its market's condition id. To change a pair, remove it first (orion pairs remove KALSHI).
 
     Example:  orion pairs add KXUPONLY-01-BRIA 0x18682f5c3ac9f66132244ac057a2817a1b908702d424680f35de26cad232087d
     --note "same podcast, same deadline"
     """
     from orion_cli.core.errors import UsageError
-    from orion_cli.matching.pairs import AlreadyCurated, CuratedPair, add_pair
+    from orion_cli.matching.pairs import AlreadyCurated, CuratedPair, add_pair, canonical_polymarket
     from orion_cli.store.audit import AuditLog
 
     app_ctx = get_app(ctx)
     if not kalshi.strip() or not polymarket.strip():
         raise UsageError("both KALSHI and POLYMARKET must be non-empty")
+    if snapshot is not None and demo:
+        raise typer.BadParameter("use either --snapshot or --demo", param_hint="--demo")
     # Open the ledger first: a failing database must not leave a pair added without its audit event.
     audit = AuditLog(app_ctx.db())
+    typed = polymarket.strip()
     try:
-        pair = add_pair(pairs_path(app_ctx), CuratedPair(kalshi.strip(), polymarket.strip(), inverted, note))
+        pair = add_pair(pairs_path(app_ctx), CuratedPair(kalshi.strip(), typed, inverted, note),
+                        look_up=_token_look_up(app_ctx, snapshot, demo))
     except AlreadyCurated as same:  # a provisioning script run twice: nothing to do, nothing wrong
         app_ctx.out.info(f"{same.message}; nothing changed")
         app_ctx.out.record(same.pair.to_record(), PAIR_COLUMNS)
         return
     audit.record("pairs.added", pair.to_record(), mode=app_ctx.mode())
-    app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}{' (inverted)' if inverted else ''}")
+    by_token = "" if pair.polymarket == canonical_polymarket(typed) else f" (the market of YES token {typed})"
+    app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}{by_token}{' (inverted)' if inverted else ''}")
     app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
 
 
