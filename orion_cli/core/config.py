@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
 from orion_cli.core.errors import ConfigError
+from orion_cli.core.files import FileRefused, MiB, read_regular_file
 from orion_cli.core.paths import user_config_file
 from orion_cli.core.redact import LOOPBACK_HOSTS, mask_url, mask_web_url, web_url_ok, web_url_private
 
 ENV_PREFIX = "ORION__"
+MAX_CONFIG_BYTES = 16 * MiB  # a config file is a few kilobytes: anything near this is not one
 
 T = TypeVar("T")
 
@@ -433,14 +435,18 @@ def _unknown_key(dotted: str, source: str) -> ConfigError:
 
 
 def read_toml(path: Path, source: str) -> dict[str, Any]:
-    """Parse a TOML config file; syntax errors name line and column."""
+    """Parse a TOML config file; syntax errors name line and column. A device, a named pipe or a file
+    above :data:`MAX_CONFIG_BYTES` is refused unread: a :class:`ConfigError`, which the kill switch's
+    lenient loading can skip."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_CONFIG_BYTES)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}", reason="config_missing") from None
     except IsADirectoryError:
         raise ConfigError(f"{source}: is a directory, not a config file",
                           hint=f"name the TOML file itself, e.g. {path / 'config.toml'}") from None
+    except FileRefused as exc:
+        raise ConfigError(f"{source}: {exc}, not a config file", hint="name the TOML file itself") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc.__class__.__name__}") from None
     raw = raw.removeprefix(codecs.BOM_UTF8)  # Windows editors write one; tomllib refuses it

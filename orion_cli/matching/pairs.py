@@ -23,6 +23,7 @@ import codecs
 import contextlib
 import os
 import re
+import stat
 import tempfile
 import tomllib
 from collections import defaultdict
@@ -35,9 +36,11 @@ from typing import Any
 import tomli_w
 
 from orion_cli.core.errors import ConfigError, NotFound, UsageError
+from orion_cli.core.files import NOT_REGULAR, FileRefused, MiB, read_regular_file
 from orion_cli.core.paths import make_private_dirs
 from orion_cli.matching.equivalence import MatchCandidate
 
+MAX_PAIRS_BYTES = 16 * MiB  # some 80,000 pairs: far beyond any curated list
 _KEYS = frozenset({"kalshi", "polymarket", "inverted", "note", "added_at"})
 _LINE_COL = re.compile(r"at line (\d+), column (\d+)")
 POLARITY_CONFLICT = "POLARITY_CONFLICT"
@@ -203,13 +206,21 @@ def parse_pairs(text: str, path: Path) -> list[CuratedPair]:
     return out
 
 
+def _refused(path: Path, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: cannot read pairs file: {problem}",
+                       hint="matching.pairs_file must name a TOML file (empty: pairs.toml in the config directory)")
+
+
 def _read_text(path: Path) -> str:
     """The file's text; "" when it does not exist yet. A byte-order mark (Windows editors write one) is
-    dropped: TOML is UTF-8 either way, and ``tomllib`` refuses the mark."""
+    dropped: TOML is UTF-8 either way, and ``tomllib`` refuses the mark. A device, a named pipe or a
+    file above :data:`MAX_PAIRS_BYTES` is refused unread."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_PAIRS_BYTES)
     except FileNotFoundError:
         return ""
+    except FileRefused as exc:  # /dev/zero read until memory ran out; a named pipe blocked
+        raise _refused(path, str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read pairs file: {exc.strerror or exc}") from None
     body = raw.removeprefix(codecs.BOM_UTF8)
@@ -337,6 +348,12 @@ def _writing(path: Path) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        mode = stat.S_IFREG  # missing (the write creates it) or unreadable (the read says why)
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # refused before its lock is made next to it
+        raise _refused(path, NOT_REGULAR)
     try:
         make_private_dirs(path.parent)
     except OSError as exc:

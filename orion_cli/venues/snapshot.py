@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from orion_cli.core.errors import DataError, NotFound, UsageError, VenueUnavailable
+from orion_cli.core.files import FileRefused, GiB, read_regular_file
 from orion_cli.core.models import Market, MarketStatus, OrderBook, Venue
 from orion_cli.core.money import loads_exact
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressFn
@@ -55,7 +56,7 @@ FORMAT = "orion-market-snapshot"
 VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
 _GZIP_MAGIC = b"\x1f\x8b"
-_MAX_BYTES = 2 * 1024**3  # refuse to inflate more than 2 GiB: a corrupt or hostile file
+_MAX_BYTES = 2 * GiB  # refuse to read or inflate more than 2 GiB: a corrupt or hostile file
 _ERROR_MESSAGE_CHARS = 300  # a stored recording error's message is cut to this
 
 
@@ -318,13 +319,16 @@ def _bad(path: Path | str, problem: str) -> SnapshotError:
 
 
 def load_document(path: Path) -> dict[str, Any]:
-    """Read, decompress and decode a snapshot file, checking format and version."""
+    """Read, decompress and decode a snapshot file, checking format and version. A device, a named
+    pipe or a file above 2 GiB is refused unread (``/dev/zero`` was read until memory ran out)."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, _MAX_BYTES)
     except FileNotFoundError:
         raise SnapshotError(f"snapshot file not found: {path}") from None
     except IsADirectoryError:
         raise SnapshotError(f"snapshot path is a directory: {path}") from None
+    except FileRefused as exc:
+        raise _bad(path, f"{exc}; refusing") from None
     except OSError as exc:
         raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror or type(exc).__name__}") from None
     return parse_document(raw, str(path))

@@ -140,6 +140,14 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert invoke("markets", "--snapshot", str(tmp_path / "missing.json"))[0] == 2
 
 
+def test_a_device_as_the_snapshot_is_exit_2() -> None:
+    """Found by a black-box audit: `snapshot info /dev/zero` and `--snapshot /dev/zero` read until memory
+    ran out (exit 1, or the OOM killer). /dev/null here: it ends, and was called an empty file."""
+    for args in (("snapshot", "info", "/dev/null"), ("markets", "--snapshot", "/dev/null")):
+        code, _, err = invoke(*args, "--json")
+        assert code == 2 and "/dev/null: not a regular file (a device, FIFO or socket); refusing" in err, (args, err)
+
+
 def market_data_demo_bytes() -> bytes:
     from orion_cli.venues.snapshot import demo_path
 

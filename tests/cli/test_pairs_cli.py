@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -220,6 +222,24 @@ def test_bad_toml_exit_3_names_line_and_column(command: tuple[str, ...]) -> None
     assert json.loads(err.strip().splitlines()[-1])["exit_code"] == 3
     assert path.read_bytes() == before  # never "repaired" by overwriting
     assert audit("pairs.added", "pairs.removed") == []
+
+
+_READERS = [("pairs", "list"), ("pairs", "add", BRIA_K, BRIA_P), ("scan", "--demo")]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", _READERS)
+def test_a_named_pipe_as_the_pairs_file_is_exit_3(command: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """Found by a black-box audit: matching.pairs_file = "/dev/zero" read until memory ran out (exit 1, or
+    the OOM killer), and a named pipe waited for a writer."""
+    (tmp_path / "pipe").mkdir()
+    fifo = tmp_path / "pipe" / "pairs.toml"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("ORION__MATCHING__PAIRS_FILE", str(fifo))
+    code, _, err = invoke(*command)
+    assert code == 3 and f"{fifo}: cannot read pairs file: not a regular file" in err, err
+    assert audit("pairs.added") == [] and list(fifo.parent.iterdir()) == [fifo]  # no lock file made next to it
 
 
 def test_bad_entry_exit_3_names_the_entry() -> None:

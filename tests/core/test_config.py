@@ -439,6 +439,32 @@ def test_a_config_path_that_is_a_directory_says_so(tmp_path: Path) -> None:
         load_settings(config_file=tmp_path, environ={})
 
 
+@pytest.mark.timeout(30)
+def test_a_device_or_a_named_pipe_as_the_config_file_is_refused_unread(tmp_path: Path) -> None:
+    """Found by a black-box audit: `orion --config /dev/zero ...` read until memory ran out (exit 1 or the OOM
+    killer), and a named pipe waited for a writer. /dev/null here: it ends, and was read as an empty file."""
+    import os
+
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/null"), fifo):
+        with pytest.raises(ConfigError) as info:
+            load_settings(config_file=path, environ={})
+        assert info.value.exit_code == ExitCode.CONFIG
+        assert info.value.message == (f"--config {path}: not a regular file (a device, FIFO or socket), "
+                                      "not a config file")
+
+
+def test_a_config_file_above_16_mib_is_refused_unread(tmp_path: Path) -> None:
+    f = _write(tmp_path / "c.toml", "[limits]\norder_notional = 5\n")
+    with f.open("r+b") as fh:  # sparse: the padding is never written, and is not read
+        fh.truncate(16 * 1024 * 1024 + 1)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    assert info.value.exit_code == ExitCode.CONFIG
+    assert info.value.message == f"--config {f}: larger than 16 MiB (16777217 bytes), not a config file"
+
+
 def test_section_that_is_not_a_table(tmp_path: Path) -> None:
     f = _write(tmp_path / "c.toml", 'limits = "x"\n')
     with pytest.raises(ConfigError, match="must be a"):
@@ -563,6 +589,20 @@ def test_an_unparseable_file_is_skipped_only_when_the_database_is_named_elsewher
     s = load_settings(config_file=f, environ={}, overrides={"database.url": "sqlite:///elsewhere.db"}, lenient=True)
     assert s.database.url == "sqlite:///elsewhere.db"
     assert len(s.problems) == 1 and "TOML syntax error" in s.problems[0] and "skipped" in s.problems[0]
+
+
+def _skipped_only_with_the_database_named(f: Path, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:  # it may name the database
+        load_settings(config_file=f, environ={}, lenient=True)
+    assert info.value.hint is not None and "orion --db URL halt" in info.value.hint
+    s = load_settings(config_file=f, environ={}, overrides={"database.url": "sqlite:///elsewhere.db"}, lenient=True)
+    assert s.database.url == "sqlite:///elsewhere.db"
+    assert len(s.problems) == 1 and "skipped" in s.problems[0] and problem in s.problems[0]
+
+
+def test_a_device_is_skipped_as_an_unparseable_file() -> None:
+    """`orion --db URL halt` gets past a config file refused unread as past one that cannot be parsed."""
+    _skipped_only_with_the_database_named(Path("/dev/null"), "not a regular file")
 
 
 @pytest.mark.parametrize("second", ["unparseable", "missing"])

@@ -45,6 +45,36 @@ def test_bad_toml_names_line_and_column(tmp_path: Path) -> None:
     assert "line 3, column" in str(exc.value) and str(path) in str(exc.value)
 
 
+@pytest.mark.timeout(30)
+def test_a_device_or_a_named_pipe_as_the_pairs_file_is_refused_unread(tmp_path: Path) -> None:
+    """Found by a black-box audit: matching.pairs_file = "/dev/zero" read until memory ran out, and a named
+    pipe waited for a writer. /dev/null here (read only: an add would rename a file over it), which ended
+    and was read as a file without pairs."""
+    import os
+
+    (tmp_path / "pipe").mkdir()
+    fifo = tmp_path / "pipe" / "pairs.toml"
+    os.mkfifo(fifo)
+    expected = "cannot read pairs file: not a regular file (a device, FIFO or socket)"
+    with pytest.raises(ConfigError, match=r"^/dev/null: " + re.escape(expected)):
+        load_pairs(Path("/dev/null"))
+    for change in (load_pairs, lambda p: add_pair(p, MIL), lambda p: remove_pair(p, MIL.kalshi)):
+        with pytest.raises(ConfigError) as exc:
+            change(fifo)
+        assert exc.value.message == f"{fifo}: {expected}" and exc.value.exit_code == 3
+    assert list(fifo.parent.iterdir()) == [fifo] and not fifo.is_file()  # no lock file made next to it
+
+
+def test_a_pairs_file_above_16_mib_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.toml"
+    save_pairs(path, [LAL])
+    with path.open("r+b") as fh:  # sparse: the padding is never written, and is not read
+        fh.truncate(16 * 1024 * 1024 + 1)
+    with pytest.raises(ConfigError) as exc:
+        load_pairs(path)
+    assert exc.value.message == f"{path}: cannot read pairs file: larger than 16 MiB (16777217 bytes)"
+
+
 C1, C2 = "0x" + "01" * 32, "0x" + "02" * 32  # condition ids
 
 

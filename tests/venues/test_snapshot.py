@@ -182,6 +182,49 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         read_capture(tmp_path)
 
 
+def test_a_device_is_refused_unread() -> None:
+    """Found by a black-box audit: `orion snapshot info /dev/zero` (and `scan --snapshot /dev/zero`) read
+    the device until memory ran out (MemoryError, exit 1, or the OOM killer). /dev/null here: it ends."""
+    with pytest.raises(SnapshotError) as info:
+        read_capture(Path("/dev/null"))
+    assert info.value.exit_code == ExitCode.USAGE
+    assert info.value.message == "/dev/null: not a regular file (a device, FIFO or socket); refusing"
+
+
+@pytest.mark.timeout(30)
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(SnapshotError, match="not a regular file"):
+        read_capture(fifo)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_file_above_the_cap_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gz: bool) -> None:
+    """The cap (2 GiB, as for the decompressed data) lowered to 1 KiB: a file one byte above it is refused
+    by its size before anything is read, gzipped or not; one at the cap reads."""
+    import orion_cli.venues.snapshot as snapshot
+
+    monkeypatch.setattr(snapshot, "_MAX_BYTES", 1024)
+    doc = json.dumps(good_doc()).encode()
+    at_cap = doc + b" " * (1024 - len(doc))
+    path = tmp_path / "s.json"
+    path.write_bytes(at_cap)
+    assert read_capture(path).recorded_at.year == 2026
+    if gz:  # what it holds is within the cap; the file (the gzip member, then padding) is not
+        above = gzip.compress(at_cap)
+        above += b"\x00" * (1025 - len(above))
+    else:
+        above = at_cap + b" "
+    path.write_bytes(above)
+    with pytest.raises(SnapshotError) as info:
+        read_capture(path)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert info.value.message == f"{path}: larger than 1024 bytes (1025 bytes); refusing"
+
+
 def test_one_bad_market_does_not_sink_the_snapshot(fixtures_dir: Path) -> None:
     cap = real_capture(fixtures_dir)
     assert cap.kalshi is not None

@@ -1,0 +1,66 @@
+"""Reading a file the operator names (a config file, the pairs file, a snapshot), within bounds.
+
+``Path.read_bytes`` reads whatever the path is until it ends: ``/dev/zero`` or a huge file grew the
+process until it ran out of memory, and a named pipe blocked until something wrote to it.
+:func:`read_regular_file` opens without blocking, refuses anything but a regular file, and reads no
+more than a cap. Each caller turns :class:`FileRefused` into its own error, naming the file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+MiB = 1024**2
+GiB = 1024**3
+_CHUNK = 1024 * 1024
+NOT_REGULAR = "not a regular file (a device, FIFO or socket)"
+
+
+class FileRefused(Exception):
+    """The path is not a regular file, or is larger than the cap; ``str(exc)`` says which (no path)."""
+
+
+def size_text(n: int) -> str:
+    """``n`` bytes as the caps are written: ``16 MiB``, ``2 GiB``."""
+    if n >= GiB and n % GiB == 0:
+        return f"{n // GiB} GiB"
+    if n >= MiB and n % MiB == 0:
+        return f"{n // MiB} MiB"
+    return f"{n} bytes"
+
+
+def read_regular_file(path: Path | str, limit: int) -> bytes:
+    """The whole content of the regular file ``path``, at most ``limit`` bytes.
+
+    Raises :class:`FileRefused` for a device, FIFO or socket (opened without blocking, never read) and
+    for a file larger than ``limit`` (by its size, or by what it held when read: it may grow), and
+    :class:`IsADirectoryError` for a directory, as ``Path.read_bytes`` does. Other ``OSError`` (not
+    found, permission denied) propagate unchanged.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise FileRefused(NOT_REGULAR)
+        if st.st_size > limit:
+            raise FileRefused(f"larger than {size_text(limit)} ({st.st_size} bytes)")
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            # The size first (one read for most files), then in chunks: /proc files say 0, a file may grow.
+            want = min(limit + 1 - total, max(st.st_size - total + 1, _CHUNK))
+            chunk = os.read(fd, want)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise FileRefused(f"larger than {size_text(limit)}")
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -1,0 +1,72 @@
+"""read_regular_file: the bounded read of a file the operator names (config, pairs file, snapshot)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from orion_cli.core.files import FileRefused, GiB, MiB, read_regular_file, size_text
+
+
+def test_a_regular_file_within_the_cap_is_read_whole(tmp_path: Path) -> None:
+    f = tmp_path / "f"
+    data = os.urandom(3 * MiB + 7)  # more than one chunk
+    f.write_bytes(data)
+    assert read_regular_file(f, 3 * MiB + 7) == data
+    (tmp_path / "empty").write_bytes(b"")
+    assert read_regular_file(tmp_path / "empty", 10) == b""
+
+
+def test_a_file_above_the_cap_is_refused_by_its_size_unread(tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    with big.open("wb") as fh:  # sparse: nothing is written, and nothing may be read
+        fh.truncate(2 * GiB + 1)
+    with pytest.raises(FileRefused, match=r"^larger than 2 GiB \(2147483649 bytes\)$"):
+        read_regular_file(big, 2 * GiB)
+    (tmp_path / "small").write_bytes(b"x" * 11)
+    with pytest.raises(FileRefused, match="larger than 10 bytes"):
+        read_regular_file(tmp_path / "small", 10)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="needs Linux /proc")
+def test_a_file_whose_size_says_less_than_it_holds_is_still_capped() -> None:
+    """/proc files say 0 bytes (as a file still growing may say too little): the read itself stops."""
+    assert os.stat("/proc/self/maps").st_size == 0
+    with pytest.raises(FileRefused, match="larger than 16 bytes"):
+        read_regular_file("/proc/self/maps", 16)
+
+
+@pytest.mark.timeout(30)
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(FileRefused, match=r"^not a regular file \(a device, FIFO or socket\)$"):
+        read_regular_file(fifo, MiB)
+
+
+@pytest.mark.parametrize("device", ["/dev/null", "/dev/zero"])
+def test_a_device_is_refused_unread(device: str) -> None:
+    if not os.path.exists(device):
+        pytest.skip(f"no {device}")
+    with pytest.raises(FileRefused, match="not a regular file"):
+        read_regular_file(device, MiB)  # /dev/zero with a 1 MiB cap: bounded even if it were read
+
+
+def test_a_directory_and_a_missing_file_raise_as_read_bytes_does(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError):
+        read_regular_file(tmp_path, MiB)
+    with pytest.raises(FileNotFoundError):
+        read_regular_file(tmp_path / "nope", MiB)
+
+
+def test_a_symbolic_link_to_a_regular_file_is_followed(tmp_path: Path) -> None:
+    (tmp_path / "real").write_bytes(b"data")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert read_regular_file(tmp_path / "link", MiB) == b"data"
+
+
+@pytest.mark.parametrize(("n", "text"), [(16 * MiB, "16 MiB"), (2 * GiB, "2 GiB"), (1500, "1500 bytes")])
+def test_size_text(n: int, text: str) -> None:
+    assert size_text(n) == text
