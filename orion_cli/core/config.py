@@ -436,8 +436,8 @@ def _unknown_key(dotted: str, source: str) -> ConfigError:
 
 def read_toml(path: Path, source: str) -> dict[str, Any]:
     """Parse a TOML config file; syntax errors name line and column. A device, a named pipe or a file
-    above :data:`MAX_CONFIG_BYTES` is refused unread: a :class:`ConfigError`, which the kill switch's
-    lenient loading can skip."""
+    above :data:`MAX_CONFIG_BYTES` is refused unread, and nesting too deep for the parser is a syntax
+    error: each is a :class:`ConfigError`, which the kill switch's lenient loading can skip."""
     try:
         raw = read_regular_file(path, MAX_CONFIG_BYTES)
     except FileNotFoundError:
@@ -459,6 +459,9 @@ def read_toml(path: Path, source: str) -> dict[str, Any]:
                           reason="config_syntax") from None
     try:
         return tomllib.loads(text, parse_float=Decimal)
+    except RecursionError:  # tomllib recurses into each nested array or inline table
+        raise ConfigError(f"{source}: TOML syntax error: arrays or inline tables nested too deeply",
+                          reason="config_syntax") from None
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message ends with "(at line L, column C)", except at the very end of the text.
         message = str(exc)

@@ -167,6 +167,9 @@ def parse_pairs(text: str, path: Path) -> list[CuratedPair]:
     """Parse the file's text; every problem is a :class:`ConfigError` naming the file and line."""
     try:
         doc = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses into each nested array or inline table
+        raise ConfigError(f"{path}: invalid TOML: arrays or inline tables nested too deeply",
+                          hint="fix or remove the pairs file") from None
     except tomllib.TOMLDecodeError as exc:
         m = _LINE_COL.search(str(exc))
         where = f"line {m[1]}, column {m[2]}" if m else "unknown position"

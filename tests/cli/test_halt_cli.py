@@ -197,6 +197,21 @@ def test_the_kill_switch_engages_through_a_broken_config_file(isolated_home: Pat
     assert json.loads(result.stdout)["halted"] is True and "TOML syntax error" in result.stderr
 
 
+def test_the_kill_switch_engages_past_a_config_nested_too_deeply_to_parse(isolated_home: Path) -> None:
+    """Found by a black-box audit: a config.toml nested deeper than the TOML parser can follow raised a
+    RecursionError (exit 1) for every command, `orion --db URL halt` too: nothing was halted."""
+    assert run("init").exit_code == 0
+    (isolated_home / "config.toml").write_text("[limits]\norder_notional = " + "[" * 600 + "]" * 600 + "\n",
+                                               encoding="utf-8")
+    result = run("config", "show")
+    assert result.exit_code == 3 and "TOML syntax error: arrays or inline tables nested too deeply" in result.stderr
+    result = run("halt", "--reason", "drill")  # the file may name another database
+    assert result.exit_code == 3 and "orion --db URL halt" in result.stderr
+    result = run("--db", f"sqlite:///{isolated_home / 'orion.db'}", "halt", "--reason", "drill", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["halted"] is True and "nested too deeply" in result.stderr
+
+
 def test_a_misspelt_sentinel_variable_does_not_keep_the_switch_off(isolated_home: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: `ORION_HALT_SENTINEL_FILE=… orion halt` exited 3 without halting. Engaging

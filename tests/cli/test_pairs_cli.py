@@ -227,6 +227,17 @@ def test_bad_toml_exit_3_names_line_and_column(command: tuple[str, ...]) -> None
 _READERS = [("pairs", "list"), ("pairs", "add", BRIA_K, BRIA_P), ("scan", "--demo")]
 
 
+@pytest.mark.parametrize("command", _READERS)
+def test_a_pairs_file_nested_too_deeply_for_the_toml_parser_is_exit_3(command: tuple[str, ...]) -> None:
+    """Found by a black-box audit: tomllib's RecursionError was an internal error (exit 1)."""
+    path = default_pairs_file()
+    path.write_text(f'[[pair]]\nkalshi = "{LAL_K}"\npolymarket = "{LAL_P}"\nnote = {"[" * 600}{"]" * 600}\n')
+    before = path.read_bytes()
+    code, _, err = invoke(*command)
+    assert code == 3 and f"{path}: invalid TOML: arrays or inline tables nested too deeply" in err, err
+    assert path.read_bytes() == before and audit("pairs.added") == []
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("command", _READERS)
 def test_a_named_pipe_as_the_pairs_file_is_exit_3(command: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,

@@ -439,6 +439,16 @@ def test_a_config_path_that_is_a_directory_says_so(tmp_path: Path) -> None:
         load_settings(config_file=tmp_path, environ={})
 
 
+@pytest.mark.parametrize("nested", ["[" * 600 + "]" * 600, "{a = " * 600 + "1" + "}" * 600])
+def test_a_file_nested_too_deeply_for_the_parser_is_a_toml_syntax_error(tmp_path: Path, nested: str) -> None:
+    """Found by a black-box audit: tomllib's RecursionError was an internal error (exit 1) for every command."""
+    f = _write(tmp_path / "c.toml", f"[limits]\norder_notional = {nested}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    assert info.value.exit_code == ExitCode.CONFIG and info.value.reason == "config_syntax"
+    assert info.value.message == f"--config {f}: TOML syntax error: arrays or inline tables nested too deeply"
+
+
 @pytest.mark.timeout(30)
 def test_a_device_or_a_named_pipe_as_the_config_file_is_refused_unread(tmp_path: Path) -> None:
     """Found by a black-box audit: `orion --config /dev/zero ...` read until memory ran out (exit 1 or the OOM
@@ -603,6 +613,13 @@ def _skipped_only_with_the_database_named(f: Path, problem: str) -> None:
 def test_a_device_is_skipped_as_an_unparseable_file() -> None:
     """`orion --db URL halt` gets past a config file refused unread as past one that cannot be parsed."""
     _skipped_only_with_the_database_named(Path("/dev/null"), "not a regular file")
+
+
+def test_a_file_nested_too_deeply_is_skipped_as_an_unparseable_one(tmp_path: Path) -> None:
+    """Found by a black-box audit: `orion --db URL halt`, the way past a file that cannot be parsed, failed
+    with a RecursionError (exit 1, nothing halted) on a file nested too deeply for the parser."""
+    f = _write(tmp_path / "c.toml", "x = " + "[" * 600 + "]" * 600)
+    _skipped_only_with_the_database_named(f, "nested too deeply")
 
 
 @pytest.mark.parametrize("second", ["unparseable", "missing"])

@@ -45,6 +45,19 @@ def test_bad_toml_names_line_and_column(tmp_path: Path) -> None:
     assert "line 3, column" in str(exc.value) and str(path) in str(exc.value)
 
 
+@pytest.mark.parametrize("nested", ["[" * 600 + "]" * 600, "{a = " * 600 + "1" + "}" * 600])
+def test_a_file_nested_too_deeply_for_the_parser_is_invalid_toml(tmp_path: Path, nested: str) -> None:
+    """Found by a black-box audit: tomllib's RecursionError was an internal error (exit 1) for `pairs list`,
+    `pairs add` and `scan`."""
+    path = tmp_path / "pairs.toml"
+    path.write_text(f'[[pair]]\nkalshi = "A"\npolymarket = "0xabc"\nnote = {nested}\n')
+    for read in (lambda: load_pairs(path), lambda: add_pair(path, MIL), lambda: remove_pair(path, "A")):
+        with pytest.raises(ConfigError) as exc:
+            read()
+        assert exc.value.message == f"{path}: invalid TOML: arrays or inline tables nested too deeply"
+        assert exc.value.exit_code == 3
+
+
 @pytest.mark.timeout(30)
 def test_a_device_or_a_named_pipe_as_the_pairs_file_is_refused_unread(tmp_path: Path) -> None:
     """Found by a black-box audit: matching.pairs_file = "/dev/zero" read until memory ran out, and a named
