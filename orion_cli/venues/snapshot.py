@@ -353,6 +353,8 @@ def parse_document(raw: bytes, label: str = "snapshot") -> dict[str, Any]:
         doc = loads_exact(data)
     except UnicodeDecodeError:
         raise _bad(label, "not UTF-8 JSON (is this a snapshot file?)") from None
+    except RecursionError:  # the parser recurses into each nested array or object; a recording nests a few
+        raise _bad(label, "JSON nested too deeply (is this a snapshot file?)") from None
     except ValueError as exc:
         if data.removeprefix(codecs.BOM_UTF8).lstrip()[:1] != b"{":  # an HTML page or a text file
             raise _bad(label, "not a JSON object (is this a snapshot file?)") from None

@@ -148,6 +148,15 @@ def test_a_device_as_the_snapshot_is_exit_2() -> None:
         assert code == 2 and "/dev/null: not a regular file (a device, FIFO or socket); refusing" in err, (args, err)
 
 
+def test_a_snapshot_nested_too_deeply_for_the_json_parser_is_exit_2(tmp_path: Path) -> None:
+    """Found by a black-box audit: the parser's RecursionError was an internal error (exit 1)."""
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"format": "orion-market-snapshot", "version": 1, "notes": ' + "[" * 50_000 + "]" * 50_000 + "}")
+    for args in (("snapshot", "info", str(deep)), ("markets", "--snapshot", str(deep))):
+        code, _, err = invoke(*args, "--json")
+        assert code == 2 and f"{deep}: JSON nested too deeply" in err, (args, err)
+
+
 def market_data_demo_bytes() -> bytes:
     from orion_cli.venues.snapshot import demo_path
 

@@ -225,6 +225,21 @@ def test_a_file_above_the_cap_is_refused_unread(tmp_path: Path, monkeypatch: pyt
     assert info.value.message == f"{path}: larger than 1024 bytes (1025 bytes); refusing"
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_json_nested_too_deeply_is_a_bad_snapshot_not_a_crash(tmp_path: Path, gz: bool) -> None:
+    """Found by a black-box audit: the JSON parser's RecursionError escaped as an internal error (exit 1)."""
+    text = json.dumps(good_doc())[:-1] + ', "notes": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    path = tmp_path / "deep.json"
+    path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    with pytest.raises(SnapshotError) as info:
+        read_capture(path)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert info.value.message == f"{path}: JSON nested too deeply (is this a snapshot file?)"
+    # Nesting the parser can follow is read (an unknown key is ignored).
+    path.write_text(json.dumps(good_doc())[:-1] + ', "extra": ' + "[" * 200 + "]" * 200 + "}")
+    assert read_capture(path).notes == ""
+
+
 def test_one_bad_market_does_not_sink_the_snapshot(fixtures_dir: Path) -> None:
     cap = real_capture(fixtures_dir)
     assert cap.kalshi is not None
