@@ -8,6 +8,7 @@ when the server binaries are absent).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,14 @@ def unsearchable(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
         monkeypatch.setattr(Path, "stat", no_search)
 
     return make
+
+
+@pytest.fixture
+def default_recursion_limit() -> Iterator[None]:
+    """The interpreter's default recursion limit, as the CLI parses its files with it: py_ecc (imported
+    with the Polymarket signing libraries the tests cross-check against) raises it process-wide to
+    100000, so a nesting test run after such an import would no longer reach the limit."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    yield
+    sys.setrecursionlimit(before)

@@ -197,6 +197,7 @@ def test_the_kill_switch_engages_through_a_broken_config_file(isolated_home: Pat
     assert json.loads(result.stdout)["halted"] is True and "TOML syntax error" in result.stderr
 
 
+@pytest.mark.usefixtures("default_recursion_limit")
 def test_the_kill_switch_engages_past_a_config_nested_too_deeply_to_parse(isolated_home: Path) -> None:
     """Found by a black-box audit: a config.toml nested deeper than the TOML parser can follow raised a
     RecursionError (exit 1) for every command, `orion --db URL halt` too: nothing was halted."""

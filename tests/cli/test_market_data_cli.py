@@ -148,6 +148,7 @@ def test_a_device_as_the_snapshot_is_exit_2() -> None:
         assert code == 2 and "/dev/null: not a regular file (a device, FIFO or socket); refusing" in err, (args, err)
 
 
+@pytest.mark.usefixtures("default_recursion_limit")
 def test_a_snapshot_nested_too_deeply_for_the_json_parser_is_exit_2(tmp_path: Path) -> None:
     """Found by a black-box audit: the parser's RecursionError was an internal error (exit 1)."""
     deep = tmp_path / "deep.json"

@@ -228,6 +228,7 @@ _READERS = [("pairs", "list"), ("pairs", "add", BRIA_K, BRIA_P), ("scan", "--dem
 
 
 @pytest.mark.parametrize("command", _READERS)
+@pytest.mark.usefixtures("default_recursion_limit")
 def test_a_pairs_file_nested_too_deeply_for_the_toml_parser_is_exit_3(command: tuple[str, ...]) -> None:
     """Found by a black-box audit: tomllib's RecursionError was an internal error (exit 1)."""
     path = default_pairs_file()

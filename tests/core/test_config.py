@@ -440,6 +440,7 @@ def test_a_config_path_that_is_a_directory_says_so(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("nested", ["[" * 600 + "]" * 600, "{a = " * 600 + "1" + "}" * 600])
+@pytest.mark.usefixtures("default_recursion_limit")
 def test_a_file_nested_too_deeply_for_the_parser_is_a_toml_syntax_error(tmp_path: Path, nested: str) -> None:
     """Found by a black-box audit: tomllib's RecursionError was an internal error (exit 1) for every command."""
     f = _write(tmp_path / "c.toml", f"[limits]\norder_notional = {nested}\n")
@@ -615,6 +616,7 @@ def test_a_device_is_skipped_as_an_unparseable_file() -> None:
     _skipped_only_with_the_database_named(Path("/dev/null"), "not a regular file")
 
 
+@pytest.mark.usefixtures("default_recursion_limit")
 def test_a_file_nested_too_deeply_is_skipped_as_an_unparseable_one(tmp_path: Path) -> None:
     """Found by a black-box audit: `orion --db URL halt`, the way past a file that cannot be parsed, failed
     with a RecursionError (exit 1, nothing halted) on a file nested too deeply for the parser."""

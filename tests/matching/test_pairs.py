@@ -46,6 +46,7 @@ def test_bad_toml_names_line_and_column(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("nested", ["[" * 600 + "]" * 600, "{a = " * 600 + "1" + "}" * 600])
+@pytest.mark.usefixtures("default_recursion_limit")
 def test_a_file_nested_too_deeply_for_the_parser_is_invalid_toml(tmp_path: Path, nested: str) -> None:
     """Found by a black-box audit: tomllib's RecursionError was an internal error (exit 1) for `pairs list`,
     `pairs add` and `scan`."""

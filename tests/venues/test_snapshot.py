@@ -226,6 +226,7 @@ def test_a_file_above_the_cap_is_refused_unread(tmp_path: Path, monkeypatch: pyt
 
 
 @pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.usefixtures("default_recursion_limit")
 def test_json_nested_too_deeply_is_a_bad_snapshot_not_a_crash(tmp_path: Path, gz: bool) -> None:
     """Found by a black-box audit: the JSON parser's RecursionError escaped as an internal error (exit 1)."""
     text = json.dumps(good_doc())[:-1] + ', "notes": ' + "[" * 50_000 + "]" * 50_000 + "}"
