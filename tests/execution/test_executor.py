@@ -85,6 +85,15 @@ def executor(db: Database, venues: Any, alerts: NullAlertSink | None = None, **k
     return Executor(db, Ledger(db, "paper"), venues, s, mode="paper", alerts=alerts or NullAlertSink(), **kw)
 
 
+def crash_at(monkeypatch: pytest.MonkeyPatch, step: str | None) -> None:
+    """The executor raises :class:`Crash` at the crash point ``step`` (None: nowhere, as after a restart)."""
+    def crash(name: str) -> None:
+        if name == step:
+            raise Crash(name)
+
+    monkeypatch.setattr(executor_mod, "_crash_point", crash)
+
+
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
@@ -884,14 +893,10 @@ def test_a_crash_while_accepting_released_dust_does_not_halt_trading_again(db: D
     assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
     KillSwitch(db).release()
 
-    def crash_at(name: str) -> None:
-        if name == "before_final":
-            raise Crash(name)
-
-    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    crash_at(monkeypatch, "before_final")
     with pytest.raises(Crash):
         run(executor(db, fake_venues(x)).resume(plan.key))
-    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    crash_at(monkeypatch, None)
     assert exec_row(db, plan.key).status == "hedged"
     alerts = NullAlertSink()
     res = run(executor(db, fake_venues(x), alerts).resume(plan.key))
@@ -1161,14 +1166,10 @@ def test_a_resume_halted_between_its_look_and_its_resend_does_not_escape(db: Dat
     x = Exchange()
     plan = make_plan()
 
-    def crash_at(name: str) -> None:
-        if name == "l2_marked":
-            raise Crash(name)
-
-    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    crash_at(monkeypatch, "l2_marked")
     with pytest.raises(Crash):
         run(executor(db, fake_venues(x)).execute(plan, None))
-    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    crash_at(monkeypatch, None)
     KillSwitch(db).engage("operator, elsewhere", kind="manual")
     monkeypatch.setattr(Executor, "_halted", lambda self: False)  # the halt lands just after each look
     res = run(executor(db, fake_venues(x)).resume(plan.key))
@@ -1213,14 +1214,10 @@ def test_resume_after_an_interruption_at_each_step(db: Database, step: str, monk
     x = Exchange()
     plan = make_plan()
 
-    def crash_at(name: str) -> None:
-        if name == step:
-            raise Crash(name)
-
-    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    crash_at(monkeypatch, step)
     with pytest.raises(Crash):
         run(executor(db, fake_venues(x)).execute(plan, None))
-    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    crash_at(monkeypatch, None)
     res = run(executor(db, fake_venues(x)).resume(plan.key))
     assert res.status == EXPECTED_AFTER.get(step, "done"), res.message
     _assert_consistent(db, x, plan)
@@ -1251,15 +1248,11 @@ def test_a_resumed_paper_hedge_fills_at_the_plans_fee_though_the_series_cannot_b
     s = settings()
     plan = make_plan()
 
-    def crash_at(name: str) -> None:
-        if name == "l1_recorded":
-            raise Crash(name)
-
-    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    crash_at(monkeypatch, "l1_recorded")
     with pytest.raises(Crash):
         run(Executor(db, Ledger(db, "paper"), paper_venues(db, s), s, mode="paper", alerts=NullAlertSink(),
                      verify_delays=(0.0,)).execute(plan, ctx_for(s)))
-    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    crash_at(monkeypatch, None)
     now = datetime.now(UTC)
     fresh = {Venue.KALSHI: PaperVenue(Venue.KALSHI, db, _SeriesUnreadable(kalshi_market(), kalshi_book(now)), s),
              Venue.POLYMARKET: PaperVenue(Venue.POLYMARKET, db, FixedSource(poly_market(), poly_book(now)), s)}
@@ -1289,14 +1282,10 @@ def test_a_first_leg_that_never_landed_is_closed_on_resume_though_its_id_was_kno
     plan = make_plan()
     venues = {v: Hashed(v, x) for v in Venue}
 
-    def crash_at(name: str) -> None:
-        if name == "l1_marked":
-            raise Crash(name)
-
-    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    crash_at(monkeypatch, "l1_marked")
     with pytest.raises(Crash):
         run(executor(db, venues).execute(plan, None))
-    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    crash_at(monkeypatch, None)
     first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
     assert first is not None and first.venue_order_id.startswith("0xhash-")
     res = run(executor(db, venues).resume(plan.key))
@@ -1341,14 +1330,10 @@ def test_a_resume_after_the_unwind_began_buys_no_hedge_for_what_it_sold(db: Data
     x = Exchange(script={"l2": ["kill"]})
     plan = make_plan()
 
-    def crash_at(name: str) -> None:
-        if name == step:
-            raise Crash(name)
-
-    monkeypatch.setattr(executor_mod, "_crash_point", crash_at)
+    crash_at(monkeypatch, step)
     with pytest.raises(Crash):
         run(executor(db, fake_venues(x), books=_kalshi_book_moved_away).execute(plan, None))
-    monkeypatch.setattr(executor_mod, "_crash_point", lambda name: None)
+    crash_at(monkeypatch, None)
     res = run(executor(db, fake_venues(x), books=_kalshi_book_as_planned).resume(plan.key))
     assert res.status == "unwound", res.message
     assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "u1"]
