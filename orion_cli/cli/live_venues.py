@@ -32,7 +32,7 @@ async def aclose_venues(venues: Iterable[TradingVenue]) -> None:
 
 
 def venues_wanted(settings: Settings, venue: str | None) -> list[Venue]:
-    from orion_cli.core.accounts import enabled_venues
+    from orion_cli.core.config import enabled_venues
     from orion_cli.core.models import Venue
 
     if venue is None:

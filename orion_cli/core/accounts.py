@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from orion_cli.core.config import Settings
+from orion_cli.core.config import Settings, enabled_venues
 from orion_cli.core.errors import AuthError, OrionError
 from orion_cli.core.models import OrderBook, Venue
 from orion_cli.store.db import Database
@@ -28,15 +28,6 @@ from orion_cli.store.ledger import DailyPnl, Exposure, Ledger, MarkKey, exposure
 from orion_cli.store.tables import plain
 from orion_cli.venues.base import MarketSource
 from orion_cli.venues.trading import Balance, Position, TradingVenue
-
-
-def enabled_venues(settings: Settings) -> tuple[Venue, ...]:
-    out = []
-    if settings.kalshi.enabled:
-        out.append(Venue.KALSHI)
-    if settings.polymarket.enabled:
-        out.append(Venue.POLYMARKET)
-    return tuple(out)
 
 
 def paper_venues(settings: Settings, db: Database, source: MarketSource) -> dict[Venue, TradingVenue]:

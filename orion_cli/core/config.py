@@ -18,12 +18,15 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 from orion_cli.core.errors import ConfigError
 from orion_cli.core.files import FileRefused, MiB, read_regular_file
 from orion_cli.core.paths import user_config_file
 from orion_cli.core.redact import LOOPBACK_HOSTS, mask_url, mask_web_url, web_url_ok, web_url_private
+
+if TYPE_CHECKING:
+    from orion_cli.core.models import Venue
 
 ENV_PREFIX = "ORION__"
 MAX_CONFIG_BYTES = 16 * MiB  # a config file is a few kilobytes: anything near this is not one
@@ -267,6 +270,21 @@ class Settings:
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+
+
+def enabled_venues(settings: Settings) -> tuple[Venue, ...]:
+    """The venues ``kalshi.enabled`` / ``polymarket.enabled`` turn on: the only ones orion reads or trades.
+
+    Here, beside the settings, so that a command reading market data alone need not import the
+    ledger (and SQLAlchemy) to ask."""
+    from orion_cli.core.models import Venue
+
+    out = []
+    if settings.kalshi.enabled:
+        out.append(Venue.KALSHI)
+    if settings.polymarket.enabled:
+        out.append(Venue.POLYMARKET)
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -107,14 +107,10 @@ class LiveSource:
         return k.demo_base_url if k.environment == "demo" else k.prod_base_url
 
     def enabled(self, venues: Sequence[Venue]) -> tuple[Venue, ...]:
-        out = []
-        for v in venues:
-            if v is Venue.KALSHI and not self.settings.kalshi.enabled:
-                continue
-            if v is Venue.POLYMARKET and not self.settings.polymarket.enabled:
-                continue
-            out.append(v)
-        return tuple(out)
+        from orion_cli.core.config import enabled_venues
+
+        on = enabled_venues(self.settings)
+        return tuple(v for v in venues if v in on)
 
     # -- clients ------------------------------------------------------------------------------
 

@@ -67,7 +67,7 @@ def open_source(app: AppContext, snapshot: Path | None, demo: bool) -> MarketSou
     if snapshot is not None and demo:
         raise typer.BadParameter("use either --snapshot or --demo", param_hint="--demo")
     if demo or snapshot is not None:
-        from orion_cli.core.accounts import enabled_venues
+        from orion_cli.core.config import enabled_venues
         from orion_cli.venues.snapshot import SnapshotSource, demo_source
 
         enabled = enabled_venues(app.settings())

@@ -875,7 +875,7 @@ def _refuse_disabled_venues(op: Opportunity, settings: Settings) -> None:
     polymarket.enabled): an opportunity scanned before one was disabled, or read from a recording
     that holds it, must not open a position there (that venue's balance, positions and reconcile
     are skipped)."""
-    from orion_cli.core.accounts import enabled_venues
+    from orion_cli.core.config import enabled_venues
     from orion_cli.core.errors import Refused
 
     enabled = enabled_venues(settings)
@@ -1000,7 +1000,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     if _recorded(snapshot, demo):
         announce(app, source)
         source = ReplaySource(source)
-    from orion_cli.core.accounts import enabled_venues
+    from orion_cli.core.config import enabled_venues
 
     banner_venues = VenueSet(app, "live", source, enabled_venues(settings), secrets) if pre_mode == "live" else None
     auth = run_gate(app, live=live, authorize_live=authorize_live, venues=banner_venues, op=None)
