@@ -820,17 +820,21 @@ def test_accepted_dust_after_a_partial_sell_back_of_a_hedged_pair_ends(db: Datab
 # -- review: a resume resolves a resting hedge whose cancel leaves it resting, and buys another hedge --------------
 
 
-class _StubbornRest(FakeVenue):
-    """The hedge rests (IOC should not) and a cancel answers without taking it off the book (Polymarket:
-    200 with the order in not_canceled; the follow-up read shows it still live)."""
+class _RestingHedge(FakeVenue):
+    """Acknowledges the hedge as resting on the book (an immediate-or-cancel order should never rest)."""
 
     async def submit(self, prepared: Any) -> Any:
         state = await super().submit(prepared)
         if tag_of(prepared.request.client_order_id) == "l2":
             state = dataclasses.replace(state, status=OrderStatus.OPEN, filled_size=D(0), fills=(),
-                                        avg_fill_price=None, fees=D(0), venue_status="live")
+                                        avg_fill_price=None, fees=D(0), venue_status="resting")
             self.x.orders[prepared.request.client_order_id] = state
         return state
+
+
+class _StubbornRest(_RestingHedge):
+    """The hedge rests (IOC should not) and a cancel answers without taking it off the book (Polymarket:
+    200 with the order in not_canceled; the follow-up read shows it still live)."""
 
     async def cancel(self, venue_order_id: str) -> Any:
         for st in self.x.orders.values():
@@ -1093,18 +1097,6 @@ def test_an_undecided_order_that_cannot_be_cancelled_still_halts(db: Database) -
     res = run(executor(db, fake_venues(x), alerts, **DECIDE).execute(make_plan(), None))
     assert res.status == "halted" and KillSwitch(db).status().halted
     assert alerts.emitted and alerts.emitted[0][0] == "halt"
-
-
-class _RestingHedge(FakeVenue):
-    """Acknowledges the hedge as resting on the book (an immediate-or-cancel order should never rest)."""
-
-    async def submit(self, prepared: Any) -> Any:
-        state = await super().submit(prepared)
-        if tag_of(prepared.request.client_order_id) == "l2":
-            state = dataclasses.replace(state, status=OrderStatus.OPEN, filled_size=D(0), fills=(),
-                                        avg_fill_price=None, fees=D(0), venue_status="resting")
-            self.x.orders[prepared.request.client_order_id] = state
-        return state
 
 
 def test_a_resting_hedge_whose_cancel_fails_halts_and_alerts(db: Database) -> None:
