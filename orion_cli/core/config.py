@@ -705,7 +705,9 @@ def load_settings(
             values[k] = (v, label)
 
     user_file = user_config_file()
-    if user_file.is_file():
+    # Anything at the path but nothing at all is read (and so refused if it is a directory, a device, a
+    # FIFO or a dangling link): skipping it ran every command on the defaults, the limits in it unseen.
+    if os.path.lexists(user_file):
         layer(user_file, str(user_file), f"user config {user_file}")
 
     explicit = config_file

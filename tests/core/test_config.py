@@ -466,6 +466,34 @@ def test_a_device_or_a_named_pipe_as_the_config_file_is_refused_unread(tmp_path:
                                       "not a config file")
 
 
+@pytest.mark.timeout(30)
+def test_a_user_config_that_is_not_a_regular_file_is_an_error_not_skipped(user_file: Path) -> None:
+    """Found in review: the user's own config.toml was read only if ``is_file()``, so a directory, a FIFO or a
+    dangling link there was skipped without a word and every command ran on the defaults."""
+    import os
+
+    user_file.mkdir()
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={})
+    assert info.value.exit_code == ExitCode.CONFIG
+    assert info.value.message == f"{user_file}: is a directory, not a config file"
+    user_file.rmdir()
+
+    os.mkfifo(user_file)  # refused unread: a FIFO would wait for a writer
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={})
+    assert "not a regular file" in info.value.message
+    user_file.unlink()
+
+    user_file.symlink_to(user_file.parent / "gone.toml")
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={})
+    assert info.value.message == f"config file not found: {user_file}"
+    user_file.unlink()
+
+    assert load_settings(environ={}).config_files == ()  # nothing there: the defaults, as before
+
+
 def test_a_config_file_above_16_mib_is_refused_unread(tmp_path: Path) -> None:
     f = _write(tmp_path / "c.toml", "[limits]\norder_notional = 5\n")
     with f.open("r+b") as fh:  # sparse: the padding is never written, and is not read
