@@ -3,7 +3,9 @@
 ``Path.read_bytes`` reads whatever the path is until it ends: ``/dev/zero`` or a huge file grew the
 process until it ran out of memory, and a named pipe blocked until something wrote to it.
 :func:`read_regular_file` opens without blocking, refuses anything but a regular file, and reads no
-more than a cap. Each caller turns :class:`FileRefused` into its own error, naming the file.
+more than a cap; :func:`read_file_or_stream` also reads a pipe (a credential passed by process
+substitution), to the same kind of cap. Each caller turns :class:`FileRefused` into its own error,
+naming the file.
 """
 
 from __future__ import annotations
@@ -42,25 +44,50 @@ def read_regular_file(path: Path | str, limit: int) -> bytes:
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
     try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        st = _not_a_directory(fd, path)
         if not stat.S_ISREG(st.st_mode):
             raise FileRefused(NOT_REGULAR)
-        if st.st_size > limit:
-            raise FileRefused(f"larger than {size_text(limit)} ({st.st_size} bytes)")
-        chunks: list[bytes] = []
-        total = 0
-        while total <= limit:
-            # The size first (one read for most files), then in chunks: /proc files say 0, a file may grow.
-            want = min(limit + 1 - total, max(st.st_size - total + 1, _CHUNK))
-            chunk = os.read(fd, want)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-        if total > limit:
-            raise FileRefused(f"larger than {size_text(limit)}")
+        return _read_at_most(fd, st, limit)
     finally:
         os.close(fd)
+
+
+def read_file_or_stream(path: Path | str, limit: int) -> bytes:
+    """The content of ``path``, which may also be a pipe (``--value-file <(pass show kalshi)``), at most
+    ``limit`` bytes.
+
+    For a credential a process substitution is the way to pass it without a file on disk, so a FIFO is
+    read, as it is written, until its writer closes it; a device such as ``/dev/zero`` is read only to
+    the cap. Raises as :func:`read_regular_file` does, except that only a size above ``limit`` is
+    refused (as :class:`FileRefused`).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        return _read_at_most(fd, _not_a_directory(fd, path), limit)
+    finally:
+        os.close(fd)
+
+
+def _not_a_directory(fd: int, path: Path | str) -> os.stat_result:
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    return st
+
+
+def _read_at_most(fd: int, st: os.stat_result, limit: int) -> bytes:
+    if st.st_size > limit:
+        raise FileRefused(f"larger than {size_text(limit)} ({st.st_size} bytes)")
+    chunks: list[bytes] = []
+    total = 0
+    while total <= limit:
+        # The size first (one read for most files), then in chunks: /proc files say 0, a file may grow.
+        want = min(limit + 1 - total, max(st.st_size - total + 1, _CHUNK))
+        chunk = os.read(fd, want)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    if total > limit:
+        raise FileRefused(f"larger than {size_text(limit)}")
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

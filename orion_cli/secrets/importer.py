@@ -10,12 +10,12 @@ import contextlib
 import os
 import re
 import secrets as _secrets
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orion_cli.core.errors import SecretsError
+from orion_cli.core.files import FileRefused, read_file_or_stream
 from orion_cli.secrets.dotenv import parse_dotenv
 from orion_cli.secrets.names import CATALOGUE
 
@@ -73,14 +73,13 @@ def _shown_path(path: Path) -> str:
 def read_value_file(path: Path) -> bytes:
     """Read one credential from a file (``--value-file``); ``-`` is not accepted (no argv/stdin mixups)."""
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):  # its size says nothing about it being a credential
-            raise SecretsError(f"{_shown_path(path)} is a directory, not a credential file", reason="source_unreadable")
-        size = info.st_size
-        if size > MAX_VALUE_FILE_BYTES:
-            raise SecretsError(f"{_shown_path(path)} is larger than {MAX_VALUE_FILE_BYTES} bytes; "
-                               "not a credential file")
-        data = path.read_bytes()
+        data = read_file_or_stream(path, MAX_VALUE_FILE_BYTES)
+    except IsADirectoryError:  # its size says nothing about it being a credential
+        raise SecretsError(f"{_shown_path(path)} is a directory, not a credential file",
+                           reason="source_unreadable") from None
+    except FileRefused:  # /dev/zero was read until memory ran out
+        raise SecretsError(f"{_shown_path(path)} is larger than {MAX_VALUE_FILE_BYTES} bytes; "
+                           "not a credential file") from None
     except OSError as exc:
         shown = _shown_path(path)
         raise SecretsError(f"cannot read {shown}: {exc.strerror}", reason="source_unreadable",

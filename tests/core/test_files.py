@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orion_cli.core.files import FileRefused, GiB, MiB, read_regular_file, size_text
+from orion_cli.core.files import FileRefused, GiB, MiB, read_file_or_stream, read_regular_file, size_text
 
 
 def test_a_regular_file_within_the_cap_is_read_whole(tmp_path: Path) -> None:
@@ -65,6 +65,49 @@ def test_a_symbolic_link_to_a_regular_file_is_followed(tmp_path: Path) -> None:
     (tmp_path / "real").write_bytes(b"data")
     (tmp_path / "link").symlink_to(tmp_path / "real")
     assert read_regular_file(tmp_path / "link", MiB) == b"data"
+
+
+# -- read_file_or_stream: a credential may come through a pipe -----------------------------------
+
+
+@pytest.mark.timeout(30)
+def test_a_pipe_is_read_until_its_writer_closes_it(tmp_path: Path) -> None:
+    """``--value-file <(pass show kalshi)``: bash hands orion a pipe; it is read, not refused."""
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with fifo.open("wb") as fh:
+            fh.write(b"secret-")
+            fh.flush()
+            fh.write(b"value\n")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert read_file_or_stream(fifo, MiB) == b"secret-value\n"
+    writer.join()
+
+
+@pytest.mark.timeout(30)
+def test_an_endless_device_is_read_only_to_the_cap() -> None:
+    """/dev/zero was read until memory ran out (`secrets encrypt --value-file /dev/zero`)."""
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero")
+    with pytest.raises(FileRefused, match=r"^larger than 1 MiB$"):
+        read_file_or_stream("/dev/zero", MiB)
+
+
+def test_a_regular_file_is_read_as_read_regular_file_reads_it(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"0123456789")
+    assert read_file_or_stream(tmp_path / "f", 10) == b"0123456789"
+    with pytest.raises(FileRefused, match=r"^larger than 9 bytes \(10 bytes\)$"):
+        read_file_or_stream(tmp_path / "f", 9)
+    with pytest.raises(IsADirectoryError):
+        read_file_or_stream(tmp_path, MiB)
+    with pytest.raises(FileNotFoundError):
+        read_file_or_stream(tmp_path / "nope", MiB)
 
 
 @pytest.mark.parametrize(("n", "text"), [(16 * MiB, "16 MiB"), (2 * GiB, "2 GiB"), (1500, "1500 bytes")])

@@ -71,6 +71,23 @@ def test_a_key_pasted_where_its_path_belongs_is_never_echoed(tmp_path: Path, kal
         read_value_file(tmp_path)
 
 
+@pytest.mark.timeout(30)
+def test_value_file_reads_a_pipe_and_caps_a_device(tmp_path: Path) -> None:
+    """``/dev/zero`` passed the size check (a device says 0 bytes) and was read until memory ran out;
+    a process substitution (``--value-file <(pass show kalshi)``) stays readable."""
+    import os
+    import threading
+
+    with pytest.raises(SecretsError, match="is larger than 1048576 bytes; not a credential file"):
+        read_value_file(Path("/dev/zero"))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(b"from-a-pipe\n"))
+    writer.start()
+    assert read_value_file(fifo) == b"from-a-pipe"
+    writer.join()
+
+
 def test_value_file_strips_one_newline(tmp_path: Path) -> None:
     f = tmp_path / "v"
     f.write_bytes(b"value\n\n")
