@@ -615,6 +615,14 @@ def test_audit_tail_says_when_a_type_matches_nothing_in_the_log(ledger: Path) ->
     assert "warning:" not in run("audit", "tail", "--type", "halt.engaged", "--type", "halt").stderr
 
 
+def test_audit_tail_type_is_matched_whatever_its_case(ledger: Path) -> None:
+    """Found by a black-box audit: `--type ORDER.FILLED` matched nothing (types are written lower case)."""
+    assert run("halt", "--reason", "r").exit_code == 0
+    result = run("audit", "tail", "--type", "HALT.Engaged", "--type", " Halt ", "--jsonl")
+    assert result.exit_code == 0 and "warning:" not in result.stderr
+    assert [e["type"] for e in jsonl(result.stdout)] == ["halt.engaged"]
+
+
 def test_audit_tail_table_and_empty(isolated_home: Path) -> None:
     from orion_cli.store.db import open_database
 

@@ -87,8 +87,9 @@ def tail(
     app_ctx = get_app(ctx)
     out = app_ctx.out
     log = AuditLog(app_ctx.db(existing=True))  # a mistyped URL: refused, not an empty log
-    types = tuple(type_ or ())
-    if any(not t.strip() for t in types):
+    # Every type orion writes is lower case: `--type ORDER.FILLED` (or " halt") means order.filled.
+    types = tuple(t.strip().lower() for t in type_ or ())
+    if not all(types):
         raise typer.BadParameter("an event type or family, e.g. halt.engaged or halt (not empty)",
                                  param_hint="--type")
     since_ts = parse_since(since) if since is not None else None
