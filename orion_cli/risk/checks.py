@@ -547,10 +547,14 @@ def _cash_out(leg: LegPlan) -> Decimal:
     Kalshi keeps a non-direct member's balance (one trading through a broker) to the cent, charging
     a rounding fee per order to get there; the reference's safety margin is cash out rounded up to
     the cent. Orion cannot tell which kind of member an account is, so it assumes the worse.
+
+    An immediate Polymarket buy is signed for size x limit rounded up to the cent
+    (``marketable_amounts``), which it may spend in full; its fees (taken in shares, or in pUSD when
+    the venue says otherwise) are counted on top, as the worse case.
     """
     if leg.venue is Venue.KALSHI:
         return ceil_to(leg.notional, CENT)
-    return leg.notional
+    return ceil_to(leg.size * leg.limit_price, CENT) + leg.expected_fees
 
 
 def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:

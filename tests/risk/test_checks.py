@@ -563,7 +563,7 @@ def test_balance_needs_cost_fees_and_the_buffer(lite: Database, available: str, 
 @pytest.mark.parametrize(("available", "ok"), [("3.674", True), ("3.673", False)])
 def test_balance_rounds_kalshi_cash_out_up_to_the_cent(lite: Database, available: str, ok: bool) -> None:
     # 10 × 0.333 + 0.0001 fees = 3.3301, which a non-direct member pays as 3.34 (reference §4):
-    # × 1.1 = 3.674 needed, not 3.66311. The Polymarket leg is not rounded (kept to the micro-dollar).
+    # × 1.1 = 3.674 needed, not 3.66311. The Polymarket leg's spend (3.33) is whole cents: its fees are not rounded.
     k = leg(size="10", price="0.333", fees="0.0001")
     p = leg(Venue.POLYMARKET, "0xabc", Side.NO, size="10", price="0.333", fees="0.0001")
     v = run(lite, plan(k, p), ctx(bals=balances(available, "3.66311")))
@@ -571,6 +571,21 @@ def test_balance_rounds_kalshi_cash_out_up_to_the_cent(lite: Database, available
     assert r.passed is ok and "cost+fees 3.34 (3.3301 rounded up to the cent)" in r.detail, r
     assert "required 3.674" in r.detail, r
     assert results(v, "BALANCE")[1].passed and "rounded" not in results(v, "BALANCE")[1].detail
+
+
+@pytest.mark.parametrize(("available", "ok"), [("2.20", True), ("2.199", False)])
+def test_balance_counts_a_polymarket_buy_as_signed_rounded_up_to_the_cent(
+        lite: Database, available: str, ok: bool) -> None:
+    """Found in review: 3 × 0.663 = 1.989 is signed as a $1.99 buy (``marketable_amounts``), which it
+    may spend; BALANCE counted 1.989, so with no buffer an account holding 1.989 passed and the
+    order spent more than it held."""
+    k = leg(size="3", price="0.30")
+    p = leg(Venue.POLYMARKET, "0xabc", Side.NO, size="3", price="0.663", fees="0.01")
+    v = run(lite, plan(k, p), ctx(bals=balances("100", available)))  # the default 10% buffer
+    r = results(v, "BALANCE")[1]
+    # (1.99 + 0.01 fees) × 1.1 = 2.20; the exact 1.999 × 1.1 = 2.1989 let 2.199 through.
+    assert r.passed is ok and "cost+fees 2.00 (1.999 rounded up to the cent)" in r.detail, r
+    assert "required 2.20" in r.detail, r
 
 
 def test_balance_unknown_stale_or_wrong_mode_refuses(lite: Database) -> None:
