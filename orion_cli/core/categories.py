@@ -9,6 +9,7 @@ venues' markets.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable
 
 UNCATEGORISED = "uncategorised"
 # The orders and positions tables keep this much of a venue's category name (String(64)).
@@ -28,9 +29,14 @@ _CANONICAL: dict[str, str] = {
 }
 
 
+def _key(name: str) -> str:
+    """A category name as the table spells it: lower case, words joined by hyphens."""
+    return "-".join(name.strip().lower().split())
+
+
 def canonical_category(name: str) -> str:
     """The shared name for a venue's category; an unknown one is kept (lower case, hyphenated)."""
-    key = "-".join(name.strip().lower().split())
+    key = _key(name)
     return _CANONICAL.get(key, key)
 
 
@@ -48,17 +54,37 @@ def normalise_category(category: str) -> str:
 
 # The --category option's help, the same wherever the filter is (it is the same rule).
 CATEGORY_HELP = ("Only this category, by either venue's name (culture also finds Kalshi's Entertainment) "
-                 "or a part of one (elect).")
+                 "or a part of one (elect: every category with a name containing it, on both venues).")
 
 
-def category_matches(name: str, wanted: str | None) -> bool:
-    """Whether a market of category ``name`` passes a ``--category wanted`` filter.
+def wanted_categories(wanted: str, names: Iterable[str] = ()) -> frozenset[str]:
+    """The canonical categories a ``--category wanted`` filter selects.
 
-    The canonical names agree (``culture`` finds Kalshi's "Entertainment"), or ``wanted`` is a part
-    of the venue's own name (``elect`` finds "Elections"). One rule for every command's filter, so
-    ``markets --category X`` lists the markets ``scan --category X`` pairs.
+    A full name (either venue's, e.g. "Elections" or "politics") selects that one category: a name
+    is never widened to the categories it happens to be a part of ("politics" does not also select
+    "geopolitics"). Anything else is a part of a name ("elect"), and selects every category one of
+    whose names contains it — the names the table knows and ``names`` (the venues' own category
+    names in the data, so an unmapped one is found by a part too). Each is then matched through its
+    canonical name, so a part of one venue's name ("elect" of Kalshi's "Elections") also finds the
+    other venue's markets of that category (Polymarket's "politics"). A part in several categories
+    ("tic": politics and geopolitics) selects them all, like any substring filter; one in none
+    selects nothing.
+    """
+    w = _key(wanted)
+    known = set(_CANONICAL).union(_key(n) for n in names)
+    if w in known:
+        return frozenset({canonical_category(w)})
+    return frozenset(_CANONICAL.get(k, k) for k in known if w in k)
+
+
+def category_filter(wanted: str | None, names: Iterable[str] = ()) -> Callable[[str], bool]:
+    """Whether a market of a given venue category passes ``--category wanted``.
+
+    One rule for every command's filter (``markets --category X`` lists the markets ``scan --category
+    X`` pairs): see :func:`wanted_categories`. ``names`` are the category names of the markets being
+    filtered. No filter (``None`` or blank) passes everything.
     """
     if not wanted or not wanted.strip():
-        return True
-    return (canonical_category(wanted) == canonical_category(name)
-            or wanted.strip().lower() in name.lower())
+        return lambda _name: True
+    selected = wanted_categories(wanted, names)
+    return lambda name: canonical_category(name) in selected

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from orion_cli.core.categories import category_matches
+from orion_cli.core.categories import category_filter
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Market, OrderBook, Venue
@@ -100,8 +100,10 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
     """Match, price and rank. Pure: same data in, same opportunities out (given ``options.now``)."""
     now = options.now or datetime.now(UTC)
     ttl = settings.trading.opportunity_ttl_seconds
-    kalshi = [m for m in data.markets if m.venue is Venue.KALSHI and category_matches(m.category, options.category)]
-    poly = [m for m in data.markets if m.venue is Venue.POLYMARKET and category_matches(m.category, options.category)]
+    # Resolved once over both venues' names: a part of one venue's name selects its category on both.
+    in_category = category_filter(options.category, {m.category for m in data.markets})
+    kalshi = [m for m in data.markets if m.venue is Venue.KALSHI and in_category(m.category)]
+    poly = [m for m in data.markets if m.venue is Venue.POLYMARKET and in_category(m.category)]
     both = Venue.KALSHI in options.venues and Venue.POLYMARKET in options.venues
 
     opportunities: list[Opportunity] = []

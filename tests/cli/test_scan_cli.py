@@ -450,9 +450,10 @@ def test_watch_under_nohup_outlives_sighup(isolated_home: Path) -> None:
             proc.wait()
 
 
-@pytest.mark.parametrize("category", ["culture", "Entertainment", "pop culture"])
+@pytest.mark.parametrize("category", ["culture", "Entertainment", "pop culture", "tain"])
 def test_category_filter_finds_a_pair_named_differently_on_each_venue(category: str) -> None:
-    """The demo's pair is "Entertainment" on Kalshi and "culture" on Polymarket: any of the names finds it."""
+    """The demo's pair is "Entertainment" on Kalshi and "culture" on Polymarket: any of the names, or a part
+    of one, finds it."""
     result = CliRunner().invoke(app, ["scan", "--demo", "--category", category, "--json"])
     assert result.exit_code == 0, result.output
     assert [o["strategy"] for o in json.loads(result.stdout)] == ["cross_direct"]

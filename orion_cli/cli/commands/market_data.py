@@ -13,7 +13,7 @@ import typer
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column, rich_console, stream_is_tty
-from orion_cli.core.categories import CATEGORY_HELP, category_matches
+from orion_cli.core.categories import CATEGORY_HELP, category_filter
 
 if TYPE_CHECKING:
     from orion_cli.core.models import BookSide, Market, OrderBook
@@ -215,9 +215,9 @@ def source_flags(snapshot: Path | None, demo: bool) -> str:
     return " --demo" if demo else f" --snapshot {shlex.quote(str(snapshot))}" if snapshot is not None else ""
 
 
-def _matches(m: Market, search: str | None, category: str | None) -> bool:
-    if not category_matches(m.category, category):
-        return False  # scan --category's rule: one name across venues, or a part of the venue's name
+def _matches(m: Market, search: str | None, in_category: Callable[[str], bool]) -> bool:
+    if not in_category(m.category):
+        return False  # scan --category's rule: one name across venues, or a part of either venue's name
     if search:
         needle = search.strip().lower()
         hay = " ".join((m.id, m.title, m.event_title, m.outcome_label, m.event_id,
@@ -255,7 +255,8 @@ def markets_command(
     with progress_bar(app) as progress:
         data = run(lambda: source.fetch(venues, with_books=not live, progress=progress))
     announce(app, source, data)
-    chosen = [m for m in data.markets if _matches(m, search, category)]
+    in_category = category_filter(category, {m.category for m in data.markets})
+    chosen = [m for m in data.markets if _matches(m, search, in_category)]
     chosen.sort(key=lambda m: (m.venue.value, m.event_title or m.event_id, m.title, m.id))
     if limit is not None:
         chosen = chosen[:limit]
