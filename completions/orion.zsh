@@ -3,45 +3,69 @@
 # Install: copy to a directory on $fpath as _orion (e.g. ~/.zfunc/_orion), then
 #   autoload -Uz compinit && compinit
 _orion() {
-    local -a words_ctx items
-    local path_key='' w
-    for w in ${words[2,CURRENT-1]}; do
-        [[ $w == -* ]] && continue
+    local -a items
+    local path_key='' w want='' cur="${words[CURRENT]}"
+    integer npos=0 left=0
+    for w in "${(@)words[2,CURRENT-1]}"; do
+        if ((left > 0)); then left=$((left - 1)); continue; fi
+        if [[ "$w" == -* ]]; then
+            case "$path_key $w" in
+                *" --config"|*" --db"|"/balance --snapshot"|"/book --snapshot"|"/markets --snapshot"|"/pairs/add --snapshot"|"/pairs/suggest --snapshot"|"/positions --snapshot"|"/reconcile --metrics-file"|"/reconcile --snapshot"|"/scan --snapshot"|"/secrets/encrypt --from-file"|"/secrets/encrypt --value-file"|"/secrets/rotate --new-password-file"|"/snapshot/record --out"|"/snapshot/record -o"|"/trade --snapshot") want=file; left=1 ;;
+                *" --format"|"/audit/tail -n"|"/audit/tail --lines"|"/audit/tail --type"|"/audit/tail -t"|"/audit/tail --since"|"/audit/tail --interval"|"/book --venue"|"/book --depth"|"/book -d"|"/halt --reason"|"/halt -r"|"/markets --venue"|"/markets --search"|"/markets -s"|"/markets --category"|"/markets -c"|"/markets --limit"|"/markets -n"|"/pairs/add --note"|"/pairs/suggest --min-confidence"|"/pairs/suggest --accept"|"/pairs/suggest --limit"|"/pairs/suggest -n"|"/reconcile --venue"|"/reconcile --lookback-hours"|"/report --since"|"/report --venue"|"/scan --min-edge"|"/scan --min-profit"|"/scan --max-results"|"/scan --venue"|"/scan --category"|"/scan -c"|"/scan --watch"|"/secrets/encrypt --name"|"/snapshot/record --venue"|"/snapshot/record --limit"|"/snapshot/record -n"|"/snapshot/record --notes"|"/trade --size"|"/trade --idempotency-key"|"/trade --watch"|"/trade --max-trades") want=value; left=1 ;;
+            esac
+            continue
+        fi
         case "$path_key/$w" in
-            "/audit") path_key="/audit" ;;
-            "/audit/tail") path_key="/audit/tail" ;;
-            "/audit/verify") path_key="/audit/verify" ;;
-            "/balance") path_key="/balance" ;;
-            "/book") path_key="/book" ;;
-            "/config") path_key="/config" ;;
-            "/config/show") path_key="/config/show" ;;
-            "/halt") path_key="/halt" ;;
-            "/init") path_key="/init" ;;
-            "/markets") path_key="/markets" ;;
-            "/pairs") path_key="/pairs" ;;
-            "/pairs/add") path_key="/pairs/add" ;;
-            "/pairs/list") path_key="/pairs/list" ;;
-            "/pairs/remove") path_key="/pairs/remove" ;;
-            "/pairs/suggest") path_key="/pairs/suggest" ;;
-            "/positions") path_key="/positions" ;;
-            "/reconcile") path_key="/reconcile" ;;
-            "/report") path_key="/report" ;;
-            "/resume") path_key="/resume" ;;
-            "/scan") path_key="/scan" ;;
-            "/secrets") path_key="/secrets" ;;
-            "/secrets/check") path_key="/secrets/check" ;;
-            "/secrets/encrypt") path_key="/secrets/encrypt" ;;
-            "/secrets/forget") path_key="/secrets/forget" ;;
-            "/secrets/list") path_key="/secrets/list" ;;
-            "/secrets/remember") path_key="/secrets/remember" ;;
-            "/secrets/remove") path_key="/secrets/remove" ;;
-            "/secrets/rotate") path_key="/secrets/rotate" ;;
-            "/snapshot") path_key="/snapshot" ;;
-            "/snapshot/info") path_key="/snapshot/info" ;;
-            "/snapshot/record") path_key="/snapshot/record" ;;
-            "/trade") path_key="/trade" ;;
+            "/audit") path_key="/audit"; npos=0; continue ;;
+            "/audit/tail") path_key="/audit/tail"; npos=0; continue ;;
+            "/audit/verify") path_key="/audit/verify"; npos=0; continue ;;
+            "/balance") path_key="/balance"; npos=0; continue ;;
+            "/book") path_key="/book"; npos=0; continue ;;
+            "/config") path_key="/config"; npos=0; continue ;;
+            "/config/show") path_key="/config/show"; npos=0; continue ;;
+            "/halt") path_key="/halt"; npos=0; continue ;;
+            "/init") path_key="/init"; npos=0; continue ;;
+            "/markets") path_key="/markets"; npos=0; continue ;;
+            "/pairs") path_key="/pairs"; npos=0; continue ;;
+            "/pairs/add") path_key="/pairs/add"; npos=0; continue ;;
+            "/pairs/list") path_key="/pairs/list"; npos=0; continue ;;
+            "/pairs/remove") path_key="/pairs/remove"; npos=0; continue ;;
+            "/pairs/suggest") path_key="/pairs/suggest"; npos=0; continue ;;
+            "/positions") path_key="/positions"; npos=0; continue ;;
+            "/reconcile") path_key="/reconcile"; npos=0; continue ;;
+            "/report") path_key="/report"; npos=0; continue ;;
+            "/resume") path_key="/resume"; npos=0; continue ;;
+            "/scan") path_key="/scan"; npos=0; continue ;;
+            "/secrets") path_key="/secrets"; npos=0; continue ;;
+            "/secrets/check") path_key="/secrets/check"; npos=0; continue ;;
+            "/secrets/encrypt") path_key="/secrets/encrypt"; npos=0; continue ;;
+            "/secrets/forget") path_key="/secrets/forget"; npos=0; continue ;;
+            "/secrets/list") path_key="/secrets/list"; npos=0; continue ;;
+            "/secrets/remember") path_key="/secrets/remember"; npos=0; continue ;;
+            "/secrets/remove") path_key="/secrets/remove"; npos=0; continue ;;
+            "/secrets/rotate") path_key="/secrets/rotate"; npos=0; continue ;;
+            "/snapshot") path_key="/snapshot"; npos=0; continue ;;
+            "/snapshot/info") path_key="/snapshot/info"; npos=0; continue ;;
+            "/snapshot/record") path_key="/snapshot/record"; npos=0; continue ;;
+            "/trade") path_key="/trade"; npos=0; continue ;;
         esac
+        npos=$((npos + 1))
     done
+    if ((left > 0)); then
+        [[ "$want" == file ]] && _files
+        return
+    fi
+    if [[ "$cur" == -*=* ]]; then  # --option=value in one word
+        case "$path_key ${cur%%=*}" in
+            *" --config"|*" --db"|"/balance --snapshot"|"/book --snapshot"|"/markets --snapshot"|"/pairs/add --snapshot"|"/pairs/suggest --snapshot"|"/positions --snapshot"|"/reconcile --metrics-file"|"/reconcile --snapshot"|"/scan --snapshot"|"/secrets/encrypt --from-file"|"/secrets/encrypt --value-file"|"/secrets/rotate --new-password-file"|"/snapshot/record --out"|"/snapshot/record -o"|"/trade --snapshot") compset -P '*='; _files ;;
+        esac
+        return
+    fi
+    if [[ "$cur" != -* ]]; then
+        case "$path_key" in
+            "/snapshot/info") if ((npos == 0)); then _files; return; fi ;;
+        esac
+    fi
     case "$path_key" in
         "") items=('audit:The append-only, hash-chained audit log.' 'balance:Per-venue balances (available / reserved / total / age), exposure, and today'\''s P&L vs the loss limit.' 'book:Show one market'\''s order book the way orion reads it  YES and NO, bids and asks, best first.' 'config:Inspect the effective configuration.' 'halt:Engage the kill switch  every order path refuses until `orion resume`.' 'init:Write the commented example config to the user config dir and create/migrate the database.' 'markets:List the markets the venues offer, as orion reads them (a table on a terminal, JSON otherwise).' 'pairs:The curated Kalshi ↔ Polymarket pairs file (only curated or auto-accepted pairs are tradable).' 'positions:Open positions per venue with exposure by market and category; marked when a source is given.' 'reconcile:Compare the ledger with each venue'\''s positions, resting orders and fills; resolve unknown orders.' 'report:Execution quality  fill rate, slippage against quote, latency, rejections by check, realised edge.' 'resume:Release the kill switch (typed confirmation on a terminal, --yes otherwise).' 'scan:Find arbitrage  match both venues'\'' markets and price each pair against real depth and exact fees.' 'secrets:Venue credentials, encrypted at rest (vault file or OS keyring). Values are never printed.' 'snapshot:Record market data from the live venues into a file that --snapshot replays offline.' 'trade:Show the plan and every pre-trade check for a scanned opportunity, or execute both legs.' '--config:Config file (overrides the user config; also $ORION_CONFIG).' '--db:Database URL or SQLite path (overrides database.url).' '--format:Output  auto (table on a terminal, JSON lines when piped), table, json, jsonl.' '--json:Shorthand for --format json.' '--jsonl:Shorthand for --format jsonl.' '-v:More detail on stderr  -v info, -vv debug.' '--verbose:More detail on stderr  -v info, -vv debug.' '-q:Only data, errors, warnings and banners (live, paper, halted, recorded data).' '--quiet:Only data, errors, warnings and banners (live, paper, halted, recorded data).' '--version:Show the version and exit.' '-h:Show help and exit.' '--help:Show help and exit.') ;;
         "/audit") items=('tail:Show the most recent audit events; JSON lines with --json or when piped.' 'verify:Recompute the hash chain; exit 7 naming the first bad seq (a row altered, deleted, inserted, reordered).' '-h:Show help and exit.' '--help:Show help and exit.') ;;

@@ -20,6 +20,7 @@ from orion_cli import __version__
 from orion_cli.cli.context import AppContext
 from orion_cli.cli.groups import MISSING_COMMAND, CommandGroup
 from orion_cli.cli.output import FORMATS, Output, stream_is_tty
+from orion_cli.cli.params import path_as_typed
 from orion_cli.cli.streams import discard, write_failed
 from orion_cli.core.errors import ExitCode, OrionError
 
@@ -429,12 +430,15 @@ def root(
     ctx: typer.Context,
     config: Annotated[
         # A string, not a typer Path: an empty value must be told from "." (both would be Path(".")), and a
-        # directory is the config file's problem (exit 3, as a missing file and $ORION_CONFIG=DIR are).
+        # directory is the config file's problem (exit 3, as a missing file and $ORION_CONFIG=DIR are). Its
+        # type is a path's all the same, unchecked (path_as_typed), so the shells complete file names after it.
         str | None, typer.Option("--config", metavar="<file>",  # as typer shows the Path options
+                                 click_type=path_as_typed(),
                                  help="Config file (overrides the user config; also $ORION_CONFIG).")
     ] = None,
     db: Annotated[
-        str | None, typer.Option("--db", help="Database URL or SQLite path (overrides database.url).")
+        str | None, typer.Option("--db", click_type=path_as_typed(),  # as --config
+                                 help="Database URL or SQLite path (overrides database.url).")
     ] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="Output: auto (table on a terminal, JSON lines when piped), table, json, "

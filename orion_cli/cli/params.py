@@ -1,4 +1,4 @@
-"""Parameter checks Click's own types miss."""
+"""Parameter checks Click's own types miss, and a path type that checks nothing."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 from decimal import Decimal, InvalidOperation
 
 import typer
+from typer.models import TyperPath
 
 
 def finite(value: float | None) -> float | None:
@@ -28,3 +29,11 @@ def decimal_value(value: str, name: str) -> Decimal:
     if not d.is_finite():
         raise typer.BadParameter(f"{value!r} must be a finite number", param_hint=name)
     return d
+
+
+def path_as_typed() -> TyperPath:
+    """A path type that checks nothing and leaves the value the string typed, for ``--config`` and
+    ``--db``: a path type, so the shell completions complete file names after them (``static.py`` tells
+    file options by their type), but an empty value stays told from "." and a directory, a missing or an
+    unreadable file stays the loader's to refuse (exit 3), as with $ORION_CONFIG."""
+    return TyperPath(readable=False)

@@ -20,6 +20,10 @@ HELP_FILE = Path(__file__).resolve().parents[1] / "data" / "root_help.txt"
 HELP_WIDTH = ENTRY_HELP_WIDTH
 
 
+FILE = "file"  # a value that names a file: completed with file names
+VALUE = "value"  # any other value (a number, a ticker, a note): nothing to complete, and never option names
+
+
 @dataclass
 class Node:
     """One command (or group) and what may follow it."""
@@ -27,6 +31,11 @@ class Node:
     path: tuple[str, ...]
     help: str
     options: list[tuple[str, str]] = field(default_factory=list)  # (flag, help)
+    # The flags of the options that take a value, and what it is (FILE or VALUE): the word after one is
+    # its value, so <TAB> there must not offer the option names or commands offered everywhere else.
+    values: dict[str, str] = field(default_factory=dict)
+    arguments: list[str] = field(default_factory=list)  # each positional argument, in order: FILE or VALUE
+    variadic: bool = False  # the last argument takes any number of words
     children: list[Node] = field(default_factory=list)
 
 
@@ -43,13 +52,38 @@ def command_tree() -> Node:
     return _walk(root_cmd, ())
 
 
+def value_kind(param_type: Any) -> str:
+    """FILE for Click's path and file types (a ``Path`` annotation, ``typer.FileText``…), else VALUE.
+
+    Told from the parameter's type, not from a list of option names, so a new path option completes
+    file names in every shell without anyone remembering to list it.
+    """
+    from typer.models import TyperPath
+
+    return FILE if isinstance(param_type, TyperPath) or getattr(param_type, "name", None) == "filename" else VALUE
+
+
 def _walk(cmd: Any, path: tuple[str, ...]) -> Node:
     node = Node(path, _first_line(getattr(cmd, "help", "")))
     for param in getattr(cmd, "params", []):
-        if getattr(param, "param_type_name", "") != "option" or getattr(param, "hidden", False):
+        if getattr(param, "hidden", False):
+            continue
+        kind = value_kind(param.type)
+        if param.param_type_name == "argument":
+            if param.nargs < 0:
+                node.arguments.append(kind)
+                node.variadic = True
+            else:
+                node.arguments += [kind] * param.nargs
+            continue
+        if param.param_type_name != "option":
             continue
         for flag in [*param.opts, *param.secondary_opts]:
             node.options.append((flag, _first_line(getattr(param, "help", ""))))
+        if not (param.is_flag or param.count):
+            if param.nargs != 1:  # the scripts skip one word after an option; say so rather than miscount
+                raise ValueError(f"{' '.join(path)} {param.opts[0]}: the completions handle options of one value")
+            node.values.update(dict.fromkeys(param.opts, kind))
     node.options += [("-h", "Show help and exit."), ("--help", "Show help and exit.")]
     subs: dict[str, Any] = getattr(cmd, "commands", {}) or {}
     for name in sorted(subs):
@@ -68,65 +102,146 @@ def _q(text: str) -> str:
     return text.replace("'", "'\\''")
 
 
+def _key(node: Node) -> str:
+    return "/".join(("", *node.path)) if node.path else ""
+
+
+def _value_patterns(tree: Node, kind: str) -> str:
+    """Case patterns matching "<command path> <flag>" for the options taking a ``kind`` value. The root's
+    (global) options are accepted after any command (``orion scan --config FILE``), so they match there too."""
+    patterns = [f'*" {flag}"' for flag, k in tree.values.items() if k == kind]
+    patterns += [f'"{_key(n)} {flag}"' for n in _nodes(tree)[1:] for flag, k in n.values.items() if k == kind]
+    return "|".join(patterns)
+
+
+def _file_argument_test(node: Node) -> str | None:
+    """An arithmetic test on ``npos`` (the positional words typed so far) that is true where ``node``
+    expects a file argument; None when it takes none."""
+    last = len(node.arguments) - 1
+    tests = [f"npos {'>=' if node.variadic and i == last else '=='} {i}"
+             for i, kind in enumerate(node.arguments) if kind == FILE]
+    return " || ".join(tests) or None
+
+
+def _walk_words(tree: Node, path_var: str) -> list[str]:
+    """The loop body both bash and zsh run over the words before the cursor: the command path, the
+    positional words after it (``npos``), and whether the cursor is on an option's value (``left``,
+    ``want``)."""
+    lines = [
+        "        if ((left > 0)); then left=$((left - 1)); continue; fi",
+        '        if [[ "$w" == -* ]]; then',
+        f'            case "${path_var} $w" in',
+    ]
+    for kind in (FILE, VALUE):
+        if patterns := _value_patterns(tree, kind):
+            lines.append(f"                {patterns}) want={kind}; left=1 ;;")
+    lines += [
+        "            esac",
+        "            continue",
+        "        fi",
+        f'        case "${path_var}/$w" in',
+    ]
+    groups = [n for n in _nodes(tree) if n.children]
+    known = sorted({"/".join(("", *c.path)) for g in groups for c in g.children})
+    for k in known:
+        lines.append(f'            "{k}") {path_var}="{k}"; npos=0; continue ;;')
+    lines += ["        esac", "        npos=$((npos + 1))"]
+    return lines
+
+
 def render_bash(tree: Node) -> str:
     lines = [
         "# bash completion for orion — generated by `python -m orion_cli.cli.static`; do not edit.",
         "# Install: source this file from ~/.bashrc, or copy it to",
         "#   ~/.local/share/bash-completion/completions/orion",
+        "_orion_files() {",
+        "    # File names (and directories to descend into), quoted and slashed by readline as file names.",
+        "    local f",
+        "    COMPREPLY=()",
+        "    compopt -o filenames 2>/dev/null",
+        '    while IFS= read -r f; do COMPREPLY+=("$f"); done < <(compgen -f -- "$1")',
+        "}",
+        "_orion_no_value() {",
+        "    # An option's value that is not a file: nothing to offer, and no fall-back to file names.",
+        "    COMPREPLY=()",
+        "    compopt +o default 2>/dev/null",
+        "}",
         "_orion_complete() {",
-        "    local cur path i w",
+        '    local cur path i w npos=0 left=0 want=""',
         '    cur="${COMP_WORDS[COMP_CWORD]}"',
+        '    [[ "$cur" == "=" ]] && cur=""  # --option=<TAB>: bash splits the word at the "="',
         '    path=""',
         "    for ((i = 1; i < COMP_CWORD; i++)); do",
         '        w="${COMP_WORDS[i]}"',
-        '        [[ "$w" == -* ]] && continue',
-        '        case "$path/$w" in',
+        '        [[ "$w" == "=" ]] && continue',
+        *_walk_words(tree, "path"),
+        "    done",
+        "    if ((left > 0)); then",
+        '        if [[ "$want" == file ]]; then _orion_files "$cur"; else _orion_no_value; fi',
+        "        return 0",
+        "    fi",
+        '    if [[ "$cur" != -* ]]; then',
+        '        case "$path" in',
     ]
-    groups = [n for n in _nodes(tree) if n.children]
-    known = sorted({"/".join(("", *c.path)) for g in groups for c in g.children})
-    for k in known:
-        lines.append(f'            "{k}") path="{k}" ;;')
+    for n in _nodes(tree):
+        if test := _file_argument_test(n):
+            lines.append(f'            "{_key(n)}") if (({test})); then _orion_files "$cur"; return 0; fi ;;')
     lines += [
         "        esac",
-        "    done",
+        "    fi",
         '    case "$path" in',
     ]
     for n in _nodes(tree):
-        key = "/".join(("", *n.path)) if n.path else ""
         words = [c.path[-1] for c in n.children] + [o for o, _ in n.options]
-        lines.append(f'        "{key}") COMPREPLY=($(compgen -W "{" ".join(words)}" -- "$cur")) ;;')
+        lines.append(f'        "{_key(n)}") COMPREPLY=($(compgen -W "{" ".join(words)}" -- "$cur")) ;;')
     lines += ["    esac", "}", "complete -o default -F _orion_complete orion", ""]
     return "\n".join(lines)
 
 
 def render_zsh(tree: Node) -> str:
+    file_options = "|".join(f'"{_key(n)} {flag}"' if n.path else f'*" {flag}"'
+                            for n in _nodes(tree) for flag, k in n.values.items() if k == FILE)
     lines = [
         "#compdef orion",
         "# zsh completion for orion — generated by `python -m orion_cli.cli.static`; do not edit.",
         "# Install: copy to a directory on $fpath as _orion (e.g. ~/.zfunc/_orion), then",
         "#   autoload -Uz compinit && compinit",
         "_orion() {",
-        "    local -a words_ctx items",
-        "    local path_key='' w",
-        "    for w in ${words[2,CURRENT-1]}; do",
-        "        [[ $w == -* ]] && continue",
-        '        case "$path_key/$w" in',
+        "    local -a items",
+        "    local path_key='' w want='' cur=\"${words[CURRENT]}\"",
+        "    integer npos=0 left=0",
+        '    for w in "${(@)words[2,CURRENT-1]}"; do',
+        *_walk_words(tree, "path_key"),
+        "    done",
+        "    if ((left > 0)); then",
+        '        [[ "$want" == file ]] && _files',
+        "        return",
+        "    fi",
+        '    if [[ "$cur" == -*=* ]]; then  # --option=value in one word',
+        '        case "$path_key ${cur%%=*}" in',
+        f"            {file_options}) compset -P '*='; _files ;;",
+        "        esac",
+        "        return",
+        "    fi",
+        '    if [[ "$cur" != -* ]]; then',
+        '        case "$path_key" in',
     ]
-    groups = [n for n in _nodes(tree) if n.children]
-    known = sorted({"/".join(("", *c.path)) for g in groups for c in g.children})
-    for k in known:
-        lines.append(f'            "{k}") path_key="{k}" ;;')
-    lines += ["        esac", "    done", '    case "$path_key" in']
     for n in _nodes(tree):
-        key = "/".join(("", *n.path)) if n.path else ""
+        if test := _file_argument_test(n):
+            lines.append(f'            "{_key(n)}") if (({test})); then _files; return; fi ;;')
+    lines += ["        esac", "    fi", '    case "$path_key" in']
+    for n in _nodes(tree):
         items = [f"'{_q(c.path[-1])}:{_q(c.help).replace(':', ' ')}'" for c in n.children]
         items += [f"'{_q(o)}:{_q(h).replace(':', ' ')}'" for o, h in n.options]
-        lines.append(f'        "{key}") items=({" ".join(items)}) ;;')
+        lines.append(f'        "{_key(n)}") items=({" ".join(items)}) ;;')
     lines += ["    esac", "    _describe 'orion' items", "}", 'compdef _orion orion', ""]
     return "\n".join(lines)
 
 
 def render_fish(tree: Node) -> str:
+    """``complete -f`` keeps file names out of the command and option lists; an option's value is
+    required (``-r``) and completed with file names (``-F``) or with nothing (``-x``), and a command
+    taking a file argument completes file names (``-F``)."""
     lines = [
         "# fish completion for orion — generated by `python -m orion_cli.cli.static`; do not edit.",
         "# Install: copy to ~/.config/fish/completions/orion.fish",
@@ -135,19 +250,20 @@ def render_fish(tree: Node) -> str:
     for n in _nodes(tree):
         if not n.path:
             cond = "__fish_use_subcommand"
-        else:
-            seen = " ".join(n.path)
+        elif len(n.path) == 1:
             cond = f"__fish_seen_subcommand_from {n.path[-1]}"
-            if len(n.path) > 1:
-                cond = f"__fish_seen_subcommand_from {n.path[0]}; and __fish_seen_subcommand_from {n.path[-1]}"
-            _ = seen
+        else:
+            cond = f"__fish_seen_subcommand_from {n.path[0]}; and __fish_seen_subcommand_from {n.path[-1]}"
         for c in n.children:
             lines.append(f"complete -c orion -n '{cond}' -a '{_q(c.path[-1])}' -d '{_q(c.help)}'")
         for flag, h in n.options:
+            value = {FILE: " -r -F", VALUE: " -x"}.get(n.values.get(flag, ""), "")
             if flag.startswith("--"):
-                lines.append(f"complete -c orion -n '{cond}' -l '{flag[2:]}' -d '{_q(h)}'")
+                lines.append(f"complete -c orion -n '{cond}' -l '{flag[2:]}'{value} -d '{_q(h)}'")
             elif flag.startswith("-") and len(flag) == 2:
-                lines.append(f"complete -c orion -n '{cond}' -s '{flag[1:]}' -d '{_q(h)}'")
+                lines.append(f"complete -c orion -n '{cond}' -s '{flag[1:]}'{value} -d '{_q(h)}'")
+        if FILE in n.arguments:
+            lines.append(f"complete -c orion -n '{cond}' -F")
     return "\n".join(lines) + "\n"
 
 

@@ -26,3 +26,15 @@ def test_nan_is_a_usage_error(args: tuple[str, ...], isolated_home: Path) -> Non
 @pytest.mark.parametrize("args", [("scan", "--demo", "--watch", "inf"), ("audit", "tail", "--interval", "-inf")])
 def test_infinities_stay_out_of_range(args: tuple[str, ...], isolated_home: Path) -> None:
     assert CliRunner().invoke(app, ["--json", *args]).exit_code == 2
+
+
+@pytest.mark.parametrize("value", ["", ".", "/", "sqlite:///x.db", "no/such/file.toml"])
+def test_path_as_typed_keeps_the_string_and_checks_nothing(value: str) -> None:
+    """--config and --db take it for the shell completions (file names after them): an empty value, a
+    directory or a missing file must still reach the root callback and the loaders as typed."""
+    from orion_cli.cli.params import path_as_typed
+    from orion_cli.cli.static import FILE, value_kind
+
+    kind = path_as_typed()
+    assert kind.convert(value, None, None) == value
+    assert value_kind(kind) == FILE

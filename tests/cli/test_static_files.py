@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +49,130 @@ def test_bash_completion_completes_subcommands(tmp_path) -> None:  # type: ignor
     assert result.returncode == 0, result.stderr
     words = set(result.stdout.split())
     assert {"tail", "verify"} <= words
+
+
+FILES = ["orion.toml", "snap.json.gz"]
+
+
+def _complete_in_bash(tmp_path: Path, cases: list[list[str]]) -> list[tuple[list[str], str]]:
+    """Run the generated bash script's completion function in bash for each command line (the last word
+    is the one being completed), in a directory holding FILES: each case's COMPREPLY, sorted, and the
+    arguments it passed to ``compopt`` (stubbed: it only works inside a real completion)."""
+    script = tmp_path / "c.bash"
+    script.write_text(static.render_bash(static.command_tree()))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    for name in FILES:
+        (work / name).touch()
+    probe = [f"source {shlex.quote(str(script))}", 'compopt() { opts+="$* "; }']
+    for words in cases:
+        probe.append(f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); COMP_CWORD={len(words) - 1}; "
+                     'COMPREPLY=(); opts=""; _orion_complete; printf "%s\\t" "${COMPREPLY[@]}"; echo "|$opts"')
+    result = subprocess.run(["bash", "-c", "\n".join(probe)], capture_output=True, text=True, cwd=work)
+    assert result.returncode == 0, result.stderr
+    out = []
+    for line in result.stdout.splitlines():
+        words, opts = line.rsplit("|", 1)
+        out.append((sorted(w for w in words.split("\t") if w), opts.strip()))
+    assert len(out) == len(cases)
+    return out
+
+
+def _value_options(kind: str) -> list[list[str]]:
+    """``orion <command path> <flag>`` for every option taking a ``kind`` value."""
+    return [["orion", *n.path, flag] for n in static._nodes(static.command_tree()) for flag, k in n.values.items()
+            if k == kind]
+
+
+def test_file_options_and_arguments_are_told_from_their_types() -> None:
+    tree = static.command_tree()
+    files = {(n.path, flag) for n in static._nodes(tree) for flag, k in n.values.items() if k == static.FILE}
+    assert {((), "--config"), ((), "--db"), (("scan",), "--snapshot"), (("reconcile",), "--metrics-file"),
+            (("snapshot", "record"), "--out"), (("snapshot", "record"), "-o"),
+            (("secrets", "encrypt"), "--from-file"), (("secrets", "rotate"), "--new-password-file")} <= files
+    values = {(n.path, flag) for n in static._nodes(tree) for flag, k in n.values.items() if k == static.VALUE}
+    assert {((), "--format"), (("scan",), "--venue"), (("trade",), "--size"), (("audit", "tail"), "-n")} <= values
+    assert not {flag for _, flag in values | files} & {"--json", "--demo", "-v", "--verbose", "--help"}
+    [info] = [n for n in static._nodes(tree) if n.path == ("snapshot", "info")]
+    assert info.arguments == [static.FILE]
+    [add] = [n for n in static._nodes(tree) if n.path == ("pairs", "add")]
+    assert add.arguments == [static.VALUE, static.VALUE]
+
+
+def test_bash_completes_file_names_after_a_file_option_and_for_a_file_argument(tmp_path: Path) -> None:
+    """Found by black-box testing: after --snapshot, --config, --metrics-file or --out, and for
+    `snapshot info FILE`, <TAB> listed orion's options or commands instead of files (the script always
+    filled COMPREPLY, so bash's own file completion never ran)."""
+    cases = [
+        *([*words, ""] for words in _value_options(static.FILE)),
+        ["orion", "scan", "--config", ""],  # a global option after the command, where orion also takes it
+        ["orion", "reconcile", "--fix", "--metrics-file", ""],
+        ["orion", "snapshot", "info", ""],
+        ["orion", "snapshot", "info", "--demo", ""],
+        ["orion", "scan", "--snapshot", "=", ""],  # --snapshot=<TAB>: bash splits the word at the "="
+        ["orion", "scan", "--snapshot", "="],
+    ]
+    *done, (prefixed, _) = _complete_in_bash(tmp_path, [*cases, ["orion", "--config", "sn"]])
+    for words, (offered, opts) in zip(cases, done, strict=True):
+        assert offered == FILES and "-o filenames" in opts, words
+    assert prefixed == ["snap.json.gz"]
+
+
+def test_bash_offers_nothing_for_an_option_value_that_is_not_a_file(tmp_path: Path) -> None:
+    """--venue, --size, --format…: not the option names either (found with the file options), and no
+    fall-back to file names."""
+    cases = [[*words, ""] for words in _value_options(static.VALUE)]
+    assert len(cases) > 20
+    for words, (offered, opts) in zip(cases, _complete_in_bash(tmp_path, cases), strict=True):
+        assert offered == [] and "+o default" in opts, words
+
+
+def test_bash_options_and_commands_after_an_option_value(tmp_path: Path) -> None:
+    """The word after an option taking a value is that value, not a command or an argument."""
+    cases = [
+        ["orion", "--config", "audit", ""],  # "audit" is the config file here, not the command
+        ["orion", "scan", "--snapshot", "snap.json.gz", ""],
+        ["orion", "snapshot", "info", "snap.json.gz", ""],  # its one argument given: options
+        ["orion", "snapshot", "info", "-"],
+        ["orion", "pairs", "add", ""],  # not a file: the options, as before
+    ]
+    offered = [words for words, _ in _complete_in_bash(tmp_path, cases)]
+    assert {"audit", "scan", "--config"} <= set(offered[0])
+    assert {"--venue", "--watch"} <= set(offered[1]) and "audit" not in offered[1]
+    assert offered[2] == offered[3] == sorted(["--demo", "-h", "--help"])
+    assert {"--inverted", "--note"} <= set(offered[4]) and not set(offered[4]) & set(FILES)
+
+
+def test_fish_requires_option_values_and_completes_files_only_for_file_ones() -> None:
+    fish = static.render_fish(static.command_tree()).splitlines()
+    assert fish[2] == "complete -c orion -f"  # no file names among commands and options
+    scan = "complete -c orion -n '__fish_seen_subcommand_from scan'"
+    record = "complete -c orion -n '__fish_seen_subcommand_from snapshot; and __fish_seen_subcommand_from record'"
+    assert any(line.startswith(f"{scan} -l 'snapshot' -r -F -d ") for line in fish)
+    assert any(line.startswith(f"{scan} -l 'venue' -x -d ") for line in fish)
+    assert any(line.startswith(f"{scan} -l 'demo' -d ") for line in fish)
+    assert any(line.startswith("complete -c orion -n '__fish_use_subcommand' -l 'config' -r -F -d ") for line in fish)
+    assert any(line.startswith(f"{record} -s 'o' -r -F -d ") for line in fish)
+    info = "'__fish_seen_subcommand_from snapshot; and __fish_seen_subcommand_from info'"
+    assert f"complete -c orion -n {info} -F" in fish
+    file_lines = [line for line in fish if " -F" in line]
+    assert len(file_lines) == len(_value_options(static.FILE)) + 1  # each file option, and snapshot info's FILE
+
+
+def test_zsh_completes_files_for_file_options_and_arguments() -> None:
+    zsh = static.render_zsh(static.command_tree()).splitlines()
+    [file_case] = [line for line in zsh if line.endswith(") want=file; left=1 ;;")]
+    [value_case] = [line for line in zsh if line.endswith(") want=value; left=1 ;;")]
+    assert '"/scan --snapshot"' in file_case and '*" --config"' in file_case and '"/snapshot/record -o"' in file_case
+    assert '"/scan --venue"' in value_case and '"/scan --snapshot"' not in value_case
+    assert '        [[ "$want" == file ]] && _files' in zsh
+    assert '            "/snapshot/info") if ((npos == 0)); then _files; return; fi ;;' in zsh
+    [equals_case] = [line for line in zsh if line.endswith(") compset -P '*='; _files ;;")]
+    assert equals_case.strip().startswith(file_case.strip().split(")")[0])
+    if shutil.which("zsh"):
+        script = "\n".join(zsh)
+        result = subprocess.run(["zsh", "-n"], input=script, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
 
 
 def test_fast_help_path_matches_app_help() -> None:
