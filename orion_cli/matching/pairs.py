@@ -433,8 +433,18 @@ def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | N
     return pair
 
 
+def _id_kind(market_id: str) -> str:
+    return "condition id" if market_id.startswith("0x") else "token id"
+
+
 def remove_pair(path: Path, kalshi: str, polymarket: str | None = None) -> CuratedPair:
-    """Remove the pair of ``kalshi`` (and ``polymarket`` if given); :class:`NotFound` if there is none."""
+    """Remove the pair of ``kalshi`` (and ``polymarket`` if given); :class:`NotFound` if there is none.
+
+    ``polymarket`` is compared with the id the file holds. A pair added by YES token id holds its
+    market's condition id (:func:`add_pair`), and which market a token belongs to takes market data to
+    tell; so a token given for a pair held by condition id (or the other way round) is refused with a
+    :class:`UsageError` naming the id to give, rather than "no curated pair" for a pair that is there.
+    """
     kalshi = canonical_kalshi(kalshi)
     polymarket = canonical_polymarket(polymarket) if polymarket is not None else None
     with _writing(path):
@@ -448,6 +458,14 @@ def remove_pair(path: Path, kalshi: str, polymarket: str | None = None) -> Curat
                 else:
                     save_pairs(path, rest)
                 return p
+    held = next((p.polymarket for p in pairs if p.kalshi == kalshi), None)
+    if (held is not None and polymarket is not None and _POLYMARKET_ID.fullmatch(polymarket)
+            and _id_kind(held) != _id_kind(polymarket)):
+        raise UsageError(
+            f"the curated pair of {kalshi} is stored with Polymarket {_id_kind(held)} {held}: give that id, not "
+            f"{_id_kind(polymarket)} {polymarket} (which market a token id names cannot be told without market "
+            "data); nothing was removed",
+            hint=f"orion pairs remove {kalshi} {held} (or orion pairs remove {kalshi}: a Kalshi market has one pair)")
     what = kalshi if polymarket is None else f"{kalshi} <-> {polymarket}"
     raise NotFound(f"no curated pair {what} in {path}", hint="`orion pairs list` shows the curated pairs")
 

@@ -207,6 +207,24 @@ def test_remove_missing_exit_2() -> None:
     assert audit("pairs.removed") == []
 
 
+def test_remove_by_the_yes_token_of_a_pair_stored_by_condition_id_names_the_id_to_give() -> None:
+    """Found by black-box testing: a pair added by YES token id is stored with its market's condition id,
+    and `pairs remove KALSHI TOKEN` said there was no such pair. Which market a token names takes market
+    data to tell: the error names the condition id to give, and nothing is removed."""
+    assert invoke("pairs", "add", BRIA_K, BRIA_YES, "--demo")[0] == 0
+    before = default_pairs_file().read_bytes()
+    code, out, err = invoke("pairs", "remove", BRIA_K, BRIA_YES, "--json")
+    assert code == 2 and out == ""
+    error = json.loads(err.strip().splitlines()[-1])
+    assert (error["exit_code"], error["reason"]) == (2, "usage")
+    assert f"stored with Polymarket condition id {BRIA_P}: give that id, not token id {BRIA_YES}" in error["message"]
+    assert f"orion pairs remove {BRIA_K} {BRIA_P}" in err
+    assert default_pairs_file().read_bytes() == before and audit("pairs.removed") == []
+    code, out, err = invoke("pairs", "remove", BRIA_K, BRIA_P, "--json")
+    assert code == 0, err
+    assert json.loads(out)["polymarket"] == BRIA_P and listed() == []
+
+
 # -- a bad pairs file ------------------------------------------------------------------------------
 
 

@@ -229,6 +229,27 @@ def test_remove_missing_is_a_clear_error(tmp_path: Path) -> None:
     assert load_pairs(path) == [LAL]
 
 
+def test_remove_by_the_other_kind_of_id_than_the_file_holds_names_the_one_to_give(tmp_path: Path) -> None:
+    """A token id for a pair held by condition id (as `pairs add` stores one added by token), or a
+    condition id for one held by token id (hand-edited): the market data to match them is not at hand."""
+    path = tmp_path / "pairs.toml"
+    save_pairs(path, [LAL, MIL])
+    before = path.read_bytes()
+    with pytest.raises(UsageError, match=f"stored with Polymarket condition id {LAL.polymarket}: give that id, "
+                                         "not token id 123") as exc:
+        remove_pair(path, LAL.kalshi, "123")
+    assert exc.value.hint is not None and f"orion pairs remove {LAL.kalshi} {LAL.polymarket}" in exc.value.hint
+    with pytest.raises(UsageError, match=f"stored with Polymarket token id {MIL.polymarket}: give that id, "
+                                         f"not condition id 0x{'ab' * 32}"):
+        remove_pair(path, MIL.kalshi, "0x" + "AB" * 32)
+    with pytest.raises(NotFound):  # the same kind of id, another market: there is no such pair
+        remove_pair(path, MIL.kalshi, "123")
+    with pytest.raises(NotFound):  # not an id at all
+        remove_pair(path, LAL.kalshi, "Lakers")
+    assert path.read_bytes() == before
+    assert remove_pair(path, LAL.kalshi, LAL.polymarket) == LAL
+
+
 def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "cfg" / "pairs.toml"
     save_pairs(path, [LAL])

@@ -135,7 +135,9 @@ def add_command(
 def remove_command(
     ctx: typer.Context,
     kalshi: Annotated[str, typer.Argument(help="Kalshi market ticker of the pair to remove.")],
-    polymarket: Annotated[str | None, typer.Argument(help="Only the pair with this Polymarket id.")] = None,
+    polymarket: Annotated[str | None, typer.Argument(help="Only the pair with this Polymarket id, as `orion pairs "
+                                                         "list` shows it (a pair added by YES token id is stored "
+                                                         "with its market's condition id).")] = None,
 ) -> None:
     """Remove a curated pair.
 
