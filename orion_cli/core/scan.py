@@ -96,6 +96,13 @@ def _index(markets: Sequence[Market]) -> dict[str, Market]:
     return out
 
 
+def polymarket_market_of(markets: Sequence[Market]) -> dict[str, str]:
+    """Each id a curated pair may name a Polymarket market by (its condition id or YES token id) → the
+    market's condition id, for :func:`hold_back_for_curated`. A NO token names no way round (such a pair
+    is not priced), so it claims none."""
+    return {ref: m.id for ref, m in _index(markets).items() if ref != m.no_token}
+
+
 def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, options: ScanOptions) -> ScanResult:
     """Match, price and rank. Pure: same data in, same opportunities out (given ``options.now``)."""
     now = options.now or datetime.now(UTC)
@@ -120,9 +127,7 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         # outside --category is filtered, not missing.
         listed_k = {m.id for m in data.markets if m.venue is Venue.KALSHI}
         listed_p = _index([m for m in data.markets if m.venue is Venue.POLYMARKET])
-        # A curated pair's Polymarket id (condition id or YES token) → its market. A NO token names no
-        # way round (such a pair is not priced, below), so it claims none.
-        market_of = {ref: m.id for ref, m in listed_p.items() if ref != m.no_token}
+        market_of = polymarket_market_of([m for m in data.markets if m.venue is Venue.POLYMARKET])
         # Curated wins: a candidate for a market a curated pair already pairs the same way round is held
         # back (CURATED_ELSEWHERE), shown with the other held-back candidates, never priced.
         candidates = hold_back_for_curated(curated, result.candidates, market_of)

@@ -242,7 +242,7 @@ def test_bad_toml_exit_3_names_line_and_column(command: tuple[str, ...]) -> None
     assert audit("pairs.added", "pairs.removed") == []
 
 
-_READERS = [("pairs", "list"), ("pairs", "add", BRIA_K, BRIA_P), ("scan", "--demo")]
+_READERS = [("pairs", "list"), ("pairs", "add", BRIA_K, BRIA_P), ("scan", "--demo"), ("pairs", "suggest", "--demo")]
 
 
 @pytest.mark.parametrize("command", _READERS)
@@ -339,6 +339,52 @@ def test_suggest_accept_held_back_candidate_exit_6() -> None:
     rec = json.loads(err.strip().splitlines()[-1])
     assert (rec["type"], rec["exit_code"], rec["reason"]) == ("error", 6, "HELD_BACK")
     assert listed() == [] and audit("pairs.added") == []
+
+
+def _bria_candidate(out: str) -> dict[str, Any]:
+    [bria] = [c for c in map(json.loads, out.splitlines()) if (c["kalshi_id"], c["polymarket_id"]) == (BRIA_K, BRIA_P)]
+    return bria
+
+
+def test_suggest_holds_back_a_candidate_for_a_market_curated_with_another_kalshi_market() -> None:
+    """Found by black-box testing: with GCR curated direct with BRIA's Polymarket market, `pairs suggest`
+    showed BRIA's candidate as "auto", though the scan holds it back as CURATED_ELSEWHERE (curated wins)
+    and `--accept` refused it. It is shown held back, with the scan's reason code, and --accept says so."""
+    assert invoke("pairs", "add", GCR_K, BRIA_P)[0] == 0
+    code, out, err = invoke("pairs", "suggest", "--demo", "--jsonl")
+    assert code == 0, err
+    bria = _bria_candidate(out)
+    assert (bria["reasons"], bria["auto_accepted"]) == (["CURATED_ELSEWHERE"], False)
+    assert f"polymarket {BRIA_P} is curated direct with kalshi {GCR_K}" in bria["detail"]["why"]
+    code, out, _ = invoke("pairs", "suggest", "--demo", "--format", "table", env={"COLUMNS": "250"})
+    [row] = [line for line in out.splitlines() if BRIA_K in line]
+    assert "CURATED_ELSEWHERE" in row and "passes every check" not in row
+    before = default_pairs_file().read_bytes()
+    code, _, err = invoke("--json", "pairs", "suggest", "--demo", "--accept", BRIA_K)
+    assert code == 6, err
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert (rec["exit_code"], rec["reason"]) == (6, "HELD_BACK")
+    assert "(CURATED_ELSEWHERE)" in rec["message"]
+    assert f"direct (not inverted) with Kalshi market {GCR_K}" in rec["message"]
+    assert f"orion pairs remove {GCR_K}" in err
+    assert default_pairs_file().read_bytes() == before and len(audit("pairs.added")) == 1
+    # Curated the other way round (the other outcome of a two-outcome market), it claims no direct pair.
+    assert invoke("pairs", "remove", GCR_K)[0] == 0
+    assert invoke("pairs", "add", GCR_K, BRIA_P, "--inverted")[0] == 0
+    code, out, _ = invoke("pairs", "suggest", "--demo", "--jsonl")
+    bria = _bria_candidate(out)
+    assert (bria["reasons"], bria["auto_accepted"]) == ([], True)
+
+
+def test_suggest_holds_back_a_candidate_for_a_market_a_curated_pair_names_by_its_yes_token() -> None:
+    """As the scan does: a hand-edited (or older) file names the market by its YES token id."""
+    default_pairs_file().write_text(f'[[pair]]\nkalshi = "{GCR_K}"\npolymarket = "{BRIA_YES}"\n')
+    code, out, err = invoke("pairs", "suggest", "--demo", "--jsonl")
+    assert code == 0, err
+    bria = _bria_candidate(out)
+    assert (bria["reasons"], bria["auto_accepted"]) == (["CURATED_ELSEWHERE"], False)
+    code, _, err = invoke("pairs", "suggest", "--demo", "--accept", BRIA_K)
+    assert code == 6 and f"orion pairs remove {GCR_K}" in err, err
 
 
 def test_suggest_accept_unknown_ticker_exit_2() -> None:

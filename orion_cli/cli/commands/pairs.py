@@ -170,13 +170,22 @@ def suggest_command(
     Example:  orion pairs suggest --demo   ·   orion pairs suggest --demo --accept KXUPONLY-01-BRIA
     """
     from orion_cli.core.errors import NotFound, Refused
-    from orion_cli.core.scan import match_settings
-    from orion_cli.matching.pairs import AlreadyCurated, CuratedPair, add_pair, canonical_kalshi
+    from orion_cli.core.scan import match_settings, polymarket_market_of
+    from orion_cli.matching.pairs import (
+        CURATED_ELSEWHERE,
+        AlreadyCurated,
+        CuratedPair,
+        add_pair,
+        canonical_kalshi,
+        hold_back_for_curated,
+        load_pairs,
+    )
     from orion_cli.matching.pipeline import match_markets
     from orion_cli.store.audit import AuditLog
 
     app_ctx = get_app(ctx)
     settings = app_ctx.settings()
+    curated = load_pairs(pairs_path(app_ctx))  # a bad pairs file is exit 3 before the venues are asked
     source = open_source(app_ctx, snapshot, demo)
     with progress_bar(app_ctx) as progress:
         data = run(lambda: source.fetch(with_books=False, progress=progress))
@@ -185,7 +194,11 @@ def suggest_command(
 
     result = match_markets(data.for_venue(Venue.KALSHI), data.for_venue(Venue.POLYMARKET),
                            settings=match_settings(settings))
-    chosen = [c for c in result.candidates if c.confidence >= min_confidence][:limit]
+    # Held back as the scan holds them: a candidate for a Polymarket market a curated pair already pairs
+    # the same way round is CURATED_ELSEWHERE, not "auto" (the scan never trades it, --accept refuses it).
+    market_of = polymarket_market_of(data.for_venue(Venue.POLYMARKET))
+    candidates = hold_back_for_curated(curated, result.candidates, market_of)
+    chosen = [c for c in candidates if c.confidence >= min_confidence][:limit]
     records = []
     for c in chosen:
         rec = c.to_record()
@@ -199,11 +212,21 @@ def suggest_command(
     audit = AuditLog(app_ctx.db()) if accept else None  # the ledger before any write to the pairs file
     for typed in accept or []:
         ticker = canonical_kalshi(typed)  # as `pairs add` takes it: kxfoo names KXFOO
-        mine = [c for c in result.candidates if c.kalshi_id == ticker]
+        mine = [c for c in candidates if c.kalshi_id == ticker]
         # Prefer a candidate that passes every check; otherwise report why the best one is held back.
         match = next((c for c in mine if c.passed), mine[0] if mine else None)
         if match is None:
             raise NotFound(f"no candidate for Kalshi market {ticker!r}")
+        if CURATED_ELSEWHERE in match.reasons:  # not "curate it with `pairs add`": that refuses it too
+            market = market_of.get(match.polymarket_id, match.polymarket_id)
+            holder = next((p.kalshi for p in curated if p.inverted == match.inverted
+                           and market_of.get(p.polymarket, p.polymarket) == market), None)
+            how = "inverted" if match.inverted else "direct (not inverted)"
+            raise Refused(f"candidate {ticker} ↔ {match.polymarket_id} is held back ({CURATED_ELSEWHERE}): that "
+                          f"Polymarket market is curated {how} with Kalshi market {holder or '(another)'}, and "
+                          "pairs with one Kalshi market each way", reason="HELD_BACK",
+                          hint=f"if {ticker} replaces it, remove that pair first: "
+                               f"orion pairs remove {holder or 'KALSHI'}")
         if match.reasons:
             raise Refused(f"candidate {ticker} ↔ {match.polymarket_id} is held back ({', '.join(match.reasons)}); "
                           "curate it explicitly with `orion pairs add` if you have checked both rulebooks",
