@@ -33,7 +33,7 @@ from orion_cli.core.errors import DataError, NotFound, UsageError, VenueUnavaila
 from orion_cli.core.files import FileRefused, GiB, read_regular_file
 from orion_cli.core.models import Market, MarketStatus, OrderBook, Venue
 from orion_cli.core.money import loads_exact
-from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressFn
+from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressFn, guess_venue
 
 __all__ = [
     "FORMAT",
@@ -713,20 +713,40 @@ class SnapshotSource:
             names = " and ".join(v.value for v in venues)
             cause = data.degraded[venues[0]] if len(venues) == 1 else \
                 "; ".join(f"{v.value}: {data.degraded[v]}" for v in venues)
-            raise VenueUnavailable(names, cause, hint=f"{self.name} holds no {names} data; record another with "
-                                                      "`orion snapshot record`, or use --demo")
+            raise VenueUnavailable(names, cause, hint=self._no_data_hint(names))
         if progress is not None:
             for v in venues:
                 n = len(data.for_venue(v))
                 progress(ProgressEvent(v.value, "markets", n, n))
         return data
 
+    def _no_data_hint(self, names: str) -> str:
+        return f"{self.name} holds no {names} data; record another with `orion snapshot record`, or use --demo"
+
+    def find_market(self, ref: str, venue: Venue | None = None, *, data: MarketData | None = None) -> Market:
+        """The recorded market ``ref`` names (in ``data``, one :meth:`load` of this file; else all of it).
+
+        Not listed is :class:`NotFound` (exit 2: a mistyped id), but only where the recording holds the
+        venue: a venue it holds no data of (recorded as down, or not recorded) could not be asked, and is
+        unavailable (exit 5) as the live run and `markets`/`scan` on this file say; a paper position held
+        there is then not checked, rather than taken for one whose market is gone. Without ``venue``, the
+        venue is told by the reference's shape, as the live source tells it.
+        """
+        data = data if data is not None else self.load()
+        try:
+            return data.find_market(ref, venue)
+        except NotFound:
+            down = venue or guess_venue(ref)
+            if down in data.degraded and not data.for_venue(down):
+                raise VenueUnavailable(down.value, data.degraded[down], hint=self._no_data_hint(down.value)) from None
+            raise
+
     async def book(self, ref: str, *, venue: Venue | None = None,
                    with_fees: bool = True) -> tuple[Market, OrderBook]:
         """The recorded market and book. ``with_fees`` changes nothing: a recording is parsed whole,
         series and events included, and a file cannot fail to answer for a moment as a venue can."""
         data = self.load()
-        market = data.find_market(ref, venue)
+        market = self.find_market(ref, venue, data=data)
         book = data.book_for(market)
         if book is None:
             raise NotFound(f"{self.name} holds no order book for {market.venue.value} market {market.id}",

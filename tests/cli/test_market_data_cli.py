@@ -13,6 +13,7 @@ from sim.kalshi_sim import KalshiSim
 from sim.polymarket_sim import PolymarketSim
 from sim.server import FaultRule
 from typer.testing import CliRunner
+from venue_down_snapshot import DOWN_REASON, write_venue_down_snapshot
 
 from orion_cli.cli.app import OrionGroup, root
 from orion_cli.cli.commands import market_data
@@ -139,6 +140,20 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     code, _, err = invoke("markets", "--snapshot", str(cut), "--json")
     assert code == 2 and "truncated" in err
     assert invoke("markets", "--snapshot", str(tmp_path / "missing.json"))[0] == 2
+
+
+def test_book_on_a_venue_the_snapshot_recorded_down_is_exit_5_not_a_missing_market(tmp_path: Path) -> None:
+    """Found in a black-box run: `book TICKER --venue kalshi` on a recording whose Kalshi was down said
+    "no market ... in snapshot" (exit 2, a mistyped id); `markets --venue kalshi` on it says exit 5."""
+    down = str(write_venue_down_snapshot(tmp_path / "down.json"))
+    assert invoke("markets", "--venue", "kalshi", "--snapshot", down, "--json")[0] == 5
+    for venue in (["--venue", "kalshi"], []):
+        code, _, err = invoke("book", "KXUPONLY-01-BRIA", *venue, "--snapshot", down, "--json")
+        assert code == 5, err
+        record = json.loads(err.strip().splitlines()[-1])
+        assert record["reason"] == "venue_unavailable" and record["message"] == f"kalshi unavailable: {DOWN_REASON}"
+    code, _, err = invoke("book", "no-such-market-slug", "--venue", "polymarket", "--snapshot", down, "--json")
+    assert code == 2 and "no market 'no-such-market-slug' on polymarket" in err, err  # recorded, not listed
 
 
 def test_a_device_as_the_snapshot_is_exit_2() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from typer.testing import CliRunner
+from venue_down_snapshot import DOWN_REASON, write_venue_down_snapshot
 
 from orion_cli.cli.app import app
 from orion_cli.core.paths import default_pairs_file
@@ -158,6 +159,20 @@ def test_a_token_id_whose_market_cannot_be_told_is_refused(polymarket: str, env:
     assert said in json.loads(err.strip().splitlines()[-1])["message"]
     if polymarket == BRIA_NO:
         assert f"orion pairs add KALSHI {BRIA_P} --inverted" in err
+    assert not default_pairs_file().exists() and audit("pairs.added") == []
+
+
+def test_a_yes_token_id_looked_up_in_a_recording_of_polymarket_down_is_exit_5(tmp_path: Path) -> None:
+    """As with Polymarket unreachable: a recording whose Polymarket was down cannot tell the token's
+    market either. It said "no Polymarket market has the token" (exit 2, a mistyped id)."""
+    from orion_cli.core.models import Venue
+
+    down = write_venue_down_snapshot(tmp_path / "down.json", Venue.POLYMARKET)
+    code, out, err = invoke("pairs", "add", GCR_K, BRIA_YES, "--snapshot", str(down), "--json")
+    assert code == 5 and out == "", err
+    message = json.loads(err.strip().splitlines()[-1])["message"]
+    assert message.startswith(f"cannot look up the market of Polymarket token {BRIA_YES} in the snapshot ")
+    assert message.endswith(f"polymarket unavailable: {DOWN_REASON}")
     assert not default_pairs_file().exists() and audit("pairs.added") == []
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import typer
 from typer.testing import CliRunner
+from venue_down_snapshot import DOWN_REASON, write_venue_down_snapshot
 
 from orion_cli.cli.app import OrionGroup, root
 from orion_cli.cli.commands import reconcile as reconcile_cmd
@@ -234,6 +235,28 @@ def test_paper_reconcile_with_its_market_data_unreachable_is_exit_5_not_drift(
     assert all(r["drifts"] == [] and "could not read the settlements" in r["reason"] for r in recs)
     assert "--fix" not in res.stderr
     assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 0  # with its data: clean
+
+
+def test_paper_reconcile_on_a_snapshot_that_recorded_the_venue_down_is_exit_5_not_clean(tmp_path: Path) -> None:
+    """Found in a black-box run: holding a paper Kalshi position, `reconcile --snapshot F`, F recording
+    Kalshi down, reported Kalshi clean (exit 0) though whether the held market settled was never
+    looked up; the live run with the market data unreachable says unavailable (exit 5)."""
+    from orion_cli.cli.app import app as orion_app
+
+    db_file = f"sqlite:///{tmp_path / 'ledger.db'}"
+    runner = CliRunner()
+    scan = runner.invoke(orion_app, ["--db", db_file, "scan", "--demo", "--jsonl"])
+    op = json.loads(scan.stdout.splitlines()[0])["id"]
+    trade = runner.invoke(orion_app, ["--db", db_file, "trade", op, "--demo", "--confirm", "--jsonl"])
+    assert trade.exit_code == 0, trade.output
+    down = str(write_venue_down_snapshot(tmp_path / "down.json"))
+    res = _invoke("--db", db_file, "reconcile", "--snapshot", down, "--json")
+    assert res.exit_code == 5, res.output
+    recs = {r["venue"]: r for r in json.loads(res.stdout)}
+    assert (recs["kalshi"]["status"], recs["kalshi"]["drifts"]) == ("unavailable", [])
+    assert "could not read the settlements" in recs["kalshi"]["reason"] and DOWN_REASON in recs["kalshi"]["reason"]
+    assert recs["polymarket"]["status"] == "clean"
+    assert "--fix" not in res.stderr
 
 
 def test_venue_option_limits_the_run_and_rejects_unknown_names(db_file: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 import typer
 from basket_snapshot import write_basket_snapshot
 from typer.testing import CliRunner
+from venue_down_snapshot import DOWN_REASON, write_venue_down_snapshot
 
 from orion_cli.cli.app import OrionGroup, root
 from orion_cli.cli.app import app as orion_app
@@ -713,6 +714,19 @@ def test_a_basket_of_more_than_two_legs_is_refused_by_the_checks_not_an_internal
     finally:
         db.dispose()
     assert audit_ok()
+
+
+def test_an_opportunity_on_a_venue_the_snapshot_recorded_down_is_exit_5_not_a_missing_market(
+        op_id: str, tmp_path: Path) -> None:
+    """Found in a black-box run: `trade OP --snapshot F`, F recording Kalshi down, said "no market ...
+    in snapshot" (exit 2, as if the opportunity named a mistyped market): Kalshi is unavailable there."""
+    down = str(write_venue_down_snapshot(tmp_path / "down.json"))
+    for confirm in ([], ["--confirm"]):
+        code, _, err = invoke("trade", op_id, "--snapshot", down, *confirm, "--json")
+        assert code == 5, err
+        record = json.loads(err.strip().splitlines()[-1])
+        assert record["reason"] == "venue_unavailable" and record["message"] == f"kalshi unavailable: {DOWN_REASON}"
+    assert ledger_orders() == []
 
 
 def test_live_alone_without_a_terminal_is_refused_naming_the_other_half(op_id: str) -> None:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from venue_down_snapshot import write_venue_down_snapshot
 
 from orion_cli.core.errors import ExitCode
 from orion_cli.core.models import Venue
@@ -125,6 +126,29 @@ def test_a_snapshot_with_one_venue_is_degraded_not_unavailable(tmp_path: Path) -
                   half)
     data = asyncio.run(SnapshotSource(half).fetch())
     assert data.for_venue(Venue.POLYMARKET) and data.degraded == {Venue.KALSHI: "timed out"}
+
+
+def test_a_market_on_a_venue_the_snapshot_recorded_down_is_unavailable_not_missing(tmp_path: Path) -> None:
+    """Found in a black-box run: `book TICKER --venue kalshi` and `trade OP` on a recording whose Kalshi
+    was down said "no market ... in snapshot" (exit 2, a mistyped id), where `markets --venue kalshi`
+    on it, and the live run, say Kalshi is unavailable (exit 5); and a paper reconcile on it, not told
+    the market could not be looked up, reported the held Kalshi market checked: clean."""
+    import asyncio
+
+    from orion_cli.core.errors import NotFound, VenueUnavailable
+
+    source = SnapshotSource(write_venue_down_snapshot(tmp_path / "down.json", reason="timed out"))
+    for venue in (Venue.KALSHI, None):  # named, or told by the ticker's shape as the live source does
+        with pytest.raises(VenueUnavailable) as info:
+            asyncio.run(source.book("KXUPONLY-01-BRIA", venue=venue))
+        assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE
+        assert info.value.message == "kalshi unavailable: timed out" and "down.json" in (info.value.hint or "")
+    market, _ = asyncio.run(source.book(PAIRS["KXUPONLY-01-BRIA"]))  # the venue recorded still answers
+    assert market.venue is Venue.POLYMARKET
+    with pytest.raises(NotFound):  # and a market it does not list is still a bad argument (exit 2)
+        asyncio.run(source.book("no-such-market-slug", venue=Venue.POLYMARKET))
+    with pytest.raises(NotFound):  # as on a recording that holds Kalshi
+        asyncio.run(demo_source().book("KXNOSUCH-01", venue=Venue.KALSHI))
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,8 @@ def _token_look_up(app_ctx: AppContext, snapshot: Path | None, demo: bool) -> Ca
         try:
             if isinstance(source, SnapshotSource):
                 announce(app_ctx, source)
-                market = source.load([Venue.POLYMARKET], with_books=False).find_market(token, Venue.POLYMARKET)
+                market = source.find_market(token, Venue.POLYMARKET,
+                                            data=source.load([Venue.POLYMARKET], with_books=False))
             else:
                 market, _ = run(lambda: source.book(token, venue=Venue.POLYMARKET, with_fees=False))
         except NotFound:
