@@ -21,7 +21,7 @@ from orion_cli.cli.context import AppContext
 from orion_cli.cli.groups import MISSING_COMMAND, CommandGroup
 from orion_cli.cli.output import FORMATS, Output, stream_is_tty
 from orion_cli.cli.params import path_as_typed
-from orion_cli.cli.streams import discard, write_failed
+from orion_cli.cli.streams import discard, unwritten, write_failed
 from orion_cli.core.errors import ExitCode, OrionError
 
 EXIT_CODES_EPILOG = (
@@ -257,7 +257,8 @@ class OrionGroup(CommandGroup):
                     None)
             raise typer.Exit(int(ExitCode.ERROR)) from None
         except OSError as exc:
-            if write_failed(exc):
+            # stdout's own refusal, whatever its errno (an I/O error too): the output's failure, not a bug
+            if write_failed(exc) or exc is _output(ctx).stdout_failure:
                 _output_failed(ctx, exc)
             _internal_error(ctx, exc)
         except Exception as exc:
@@ -355,13 +356,14 @@ def _printing_help(exc: BaseException) -> bool:
 
 
 def _output_failed(ctx: Any, exc: OSError) -> NoReturn:
-    """stdout's write refused by the machine (a full disk under `> file`): its trouble, not a bug to debug.
+    """stdout's write refused by the machine (a full disk under `> file`, an I/O error): its trouble, not a
+    bug to debug.
 
     Stderr's failures never get here (messages are dropped, see ``Output._to_stderr``), nor do those
     of the files orion writes, which each name their file: what is left is the output.
     """
     discard(sys.stdout)  # what its buffer holds would fail again at the interpreter's exit
-    _report(ctx, int(ExitCode.ERROR), "output_failed", f"could not write the output: {exc.strerror}", None)
+    _report(ctx, int(ExitCode.ERROR), "output_failed", unwritten(exc), None)
     raise typer.Exit(int(ExitCode.ERROR)) from None
 
 

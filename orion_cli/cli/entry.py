@@ -37,12 +37,12 @@ def _print_text(text: str) -> None:
 
         discard(sys.stdout)  # the interpreter's last flush then has nowhere to fail
     except OSError as exc:  # a full disk under `orion --help > file`: said as the app says it
-        from orion_cli.cli.streams import discard, write_failed
+        from orion_cli.cli.streams import discard, unwritten, write_failed
 
         if not write_failed(exc):
             raise
         discard(sys.stdout)
-        message = f"could not write the output: {exc.strerror}"
+        message = unwritten(exc)
         # stdout is a file, so its format is JSON lines: the record follows, as the app writes it.
         import json
 

@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -204,6 +204,9 @@ class Output:
         # still exits 7). Loops that only produce output (follow, watch) check this and stop.
         self._stdout_closed = False
         self._stderr_closed = False
+        # stdout refusing a write (a full disk under `> file`, an I/O error): raised, and the command
+        # ends "could not write the output" (exit 1), unless it catches it with ``outcome_first``.
+        self.stdout_failure: OSError | None = None
 
     def stdout_closed(self) -> bool:
         """Whether stdout's reader went away (a method: a loop's check after a write is never narrowed away).
@@ -268,6 +271,9 @@ class Output:
         except BrokenPipeError:
             self._stdout_closed = True
             discard(self.stdout)
+        except OSError as exc:
+            self.stdout_failure = exc
+            raise
 
     def _print(self, console: Any, renderable: Any) -> None:
         """A rich renderable to stdout, once, unless its reader went away."""
@@ -279,6 +285,27 @@ class Output:
         except BrokenPipeError:
             self._stdout_closed = True
             discard(self.stdout)
+        except OSError as exc:
+            self.stdout_failure = exc
+            raise
+
+    def outcome_first(self, write: Callable[[], None]) -> OSError | None:
+        """Run ``write`` (the command's data) and return stdout's refusal of it instead of raising it.
+
+        For a command whose outcome is decided before it writes (reconcile's drift, `audit verify`'s
+        broken chain): a full disk under `> file` must not hide that outcome behind "could not write
+        the output" (exit 1), as a reader gone away does not. The command then says which wins. Later
+        data is dropped, as after a closed pipe; any other failure is raised.
+        """
+        try:
+            write()
+        except OSError as exc:
+            if exc is not self.stdout_failure:
+                raise
+            self._stdout_closed = True
+            discard(self.stdout)
+            return exc
+        return None
 
     def _table(self, records: Iterable[dict[str, Any]], columns: Sequence[Column], title: str) -> None:
         from rich.table import Table

@@ -18,6 +18,11 @@ def write_failed(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in WRITE_FAILURES and exc.filename is None
 
 
+def unwritten(exc: OSError) -> str:
+    """What is said of stdout refusing the command's output (one wording, wherever it is said)."""
+    return f"could not write the output: {exc.strerror or exc}"
+
+
 def discard(stream: IO[str]) -> None:
     """Point ``stream``'s file at /dev/null after its reader went away (EPIPE).
 

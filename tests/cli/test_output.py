@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import signal
@@ -288,6 +289,43 @@ def test_a_closed_stdout_keeps_what_its_reader_took() -> None:
     assert not o.stdout_closed()
     o.stream({"type": "b"}, [])
     assert o.stdout_closed() and out.getvalue() == '{"type":"a"}\n'
+
+
+class Refusing(io.StringIO):
+    """A stdout the machine refuses every write to (a full disk under `> file`, an I/O error)."""
+
+    def __init__(self, errnum: int) -> None:
+        super().__init__()
+        self.errnum = errnum
+        self.attempts = 0
+
+    def write(self, text: str) -> int:
+        self.attempts += 1
+        raise OSError(self.errnum, os.strerror(self.errnum))
+
+
+@pytest.mark.parametrize("fmt", ["table", "jsonl", "json"])
+@pytest.mark.parametrize("errnum", [errno.ENOSPC, errno.EIO])
+def test_a_stdout_that_refuses_a_write_fails_the_command_unless_its_outcome_comes_first(fmt: str,
+                                                                                      errnum: int) -> None:
+    """Found in a black-box run: `reconcile > /dev/full` that found drift exited 1 ("could not write the
+    output") and never said drift was found (a closed pipe lets it exit 7). The refusal is still raised
+    (the command ends, exit 1), but one whose outcome is decided first gets it back and goes on."""
+    out, err = Refusing(errnum), io.StringIO()
+    o = Output(fmt, stdout=out, stderr=err)
+    with pytest.raises(OSError) as raised:
+        o.record({"type": "halt", "halted": True})
+    assert raised.value.errno == errnum and o.stdout_failure is raised.value
+    o = Output(fmt, stdout=out, stderr=err)
+    failure = o.outcome_first(lambda: o.records([{"type": "halt", "reason": "x"}], [Column("reason", "reason")]))
+    assert failure is not None and failure is o.stdout_failure and failure.errno == errnum
+    tries = out.attempts
+    o.stream({"type": "halt", "reason": "x"}, [Column("reason", "reason")])
+    assert out.attempts == tries and o.stdout_closed()  # later data is dropped, as after a closed pipe
+    o.error("drift found")
+    assert err.getvalue() == "error: drift found\n"  # and the outcome is still said
+    with pytest.raises(FileNotFoundError):  # a failure that is not stdout's is not taken for it
+        o.outcome_first(lambda: open("/nonexistent/orion-test"))
 
 
 def test_a_closed_stderr_drops_messages_without_failing_the_command() -> None:

@@ -482,6 +482,30 @@ def test_a_full_disk_under_stderr_drops_the_messages_not_the_data(isolated_home:
         [(op["pair_key"], op["size"], op["net_profit"]) for op in json.loads(whole.stdout)] != []
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device every write to fails, ENOSPC)")
+@pytest.mark.parametrize("args", [["audit", "verify"], ["--json", "audit", "verify"], ["--format", "table", "audit",
+                                                                                        "verify"]])
+def test_a_full_disk_does_not_turn_a_broken_chain_into_an_output_failure(ledger: Path, isolated_home: Path,
+                                                                          args: list[str]) -> None:
+    """Found in a black-box run: `reconcile > /dev/full` that found drift exited 1, "could not write the
+    output", and never said drift was found; `audit verify` did the same with a broken chain. As into a
+    closed pipe, the outcome decided before the output still exits 7 and is named on stderr; an intact
+    chain whose record cannot be written is still exit 1."""
+    def verify() -> subprocess.CompletedProcess[str]:
+        with open("/dev/full", "w") as full:
+            return subprocess.run([*orion_cmd(), *args], stdin=subprocess.DEVNULL, stdout=full,
+                                  stderr=subprocess.PIPE, text=True, env=child_env(isolated_home), timeout=60)
+
+    intact = verify()
+    assert intact.returncode == 1 and "error: could not write the output: No space left on device" in intact.stderr
+    _break_chain(ledger)
+    broken = verify()
+    assert broken.returncode == 7, broken.stderr
+    assert broken.stderr.splitlines()[:2] == [
+        "warning: could not write the output: No space left on device; the audit chain is broken, exit 7",
+        "error: audit chain broken at seq 2: hash mismatch (the event was altered)"], broken.stderr
+
+
 # The machine refusing new lock files (a full disk, inodes or quota used up), then orion's entry point.
 _NO_NEW_LOCKS = """
 import errno, os, sys

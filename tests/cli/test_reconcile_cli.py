@@ -7,6 +7,7 @@ replacing the paper venue the command builds with a subclass that reports someth
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -458,6 +459,38 @@ def test_a_metrics_file_that_cannot_be_written_does_not_hide_drift(db_file: str,
     assert res.exit_code == 7, res.output
     assert [r["status"] for r in json.loads(res.stdout) if r["venue"] == "kalshi"] == ["drift"]
     assert "cannot write --metrics-file" in res.stderr
+
+
+@pytest.mark.parametrize("drift", [True, False], ids=["drift", "clean"])
+@pytest.mark.parametrize("errnum", [errno.ENOSPC, errno.EIO], ids=["full-disk", "io-error"])
+def test_output_that_cannot_be_written_does_not_hide_drift_and_the_metrics_say_the_exit_code(
+        db_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drifting: dict[str, Any], drift: bool,
+        errnum: int) -> None:
+    """Found in a black-box run: `reconcile > /dev/full` that found drift exited 1 ("could not write the
+    output"), never said drift was found, and its metrics file said exit code 7. Drift is what cron must
+    see: exit 7, named on stderr after a warning that the output was lost; without drift the lost output
+    is exit 1 (an I/O error too, which was an "unexpected internal error"), and the metrics record the
+    same code either way."""
+    from orion_cli.cli import output
+
+    def refused(stream: Any, text: str) -> None:
+        raise OSError(errnum, os.strerror(errnum))
+
+    monkeypatch.setattr(output, "_write_whole", refused)
+    if drift:
+        drifting["extra"][Venue.KALSHI] = [_extra()]
+    prom = tmp_path / "orion.prom"
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--jsonl", "--metrics-file", str(prom))
+    code = 7 if drift else 1
+    assert res.exit_code == code, res.output
+    assert f"orion_reconcile_exit_code {code}\n" in prom.read_text()
+    record = json.loads(res.stderr.strip().splitlines()[-1])
+    lost = f"could not write the output: {os.strerror(errnum)}"
+    if drift:
+        assert f"warning: {lost}; drift was found, exit 7" in res.stderr
+        assert record["reason"] == "drift" and "drift between the paper ledger and kalshi" in record["message"]
+    else:
+        assert record == {"type": "error", "exit_code": 1, "reason": "output_failed", "message": lost}
 
 
 def test_drift_on_a_venue_that_was_then_unreachable_still_exits_7() -> None:

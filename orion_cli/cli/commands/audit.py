@@ -135,15 +135,22 @@ def verify(ctx: typer.Context) -> None:
 
     Example:  orion audit verify --json
     """
+    from orion_cli.cli.streams import unwritten
     from orion_cli.core.errors import DriftFound
     from orion_cli.store.audit import AuditLog
 
     app_ctx = get_app(ctx)
     result = AuditLog(app_ctx.db(existing=True)).verify()  # a mistyped URL: refused, not an empty chain
-    app_ctx.out.record(result.to_record(), [Column("ok", "intact"), Column("events", "events verified"),
-                                            Column("first_bad_seq", "first bad seq"), Column("problem", "problem")],
-                       title="audit chain")
+    # A broken chain is exit 7 even when stdout refuses the record (a full disk), as reconcile's drift.
+    unwritten_output = app_ctx.out.outcome_first(lambda: app_ctx.out.record(
+        result.to_record(), [Column("ok", "intact"), Column("events", "events verified"),
+                             Column("first_bad_seq", "first bad seq"), Column("problem", "problem")],
+        title="audit chain"))
     if not result.ok:
+        if unwritten_output is not None:
+            app_ctx.out.warn(f"{unwritten(unwritten_output)}; the audit chain is broken, exit 7")
         raise DriftFound(f"audit chain broken at seq {result.first_bad_seq}: {result.problem}",
                          reason="audit_chain_broken")
+    if unwritten_output is not None:
+        raise unwritten_output  # could not write the output: exit 1
     app_ctx.out.success(f"audit chain intact ({result.events} events)")

@@ -152,7 +152,8 @@ def reconcile_command(
 
     Example:  orion reconcile --json   ·   orion reconcile --venue kalshi --fix --metrics-file orion.prom
     """
-    from orion_cli.core.errors import DriftFound, VenueUnavailable
+    from orion_cli.cli.streams import unwritten
+    from orion_cli.core.errors import DriftFound, ExitCode, VenueUnavailable
     from orion_cli.core.reconcile import reconcile_async
     from orion_cli.core.runlock import RunLock
     from orion_cli.risk.halt import KillSwitch
@@ -206,6 +207,11 @@ def reconcile_command(
         finally:
             alerts.flush(5.0)
         drifted, unavailable, exit_code = outcome(results)
+        # The data before the metrics, so that they record the run's exit code: stdout refusing it (a
+        # full disk under `> file`) is exit 1, unless drift was found (cron must see that: exit 7).
+        unwritten_output = app.out.outcome_first(lambda: _render(app, results))
+        if unwritten_output is not None and not drifted:
+            exit_code = int(ExitCode.ERROR)
         halt = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode).status()
         halted = halt.halted
         metrics_error = None
@@ -218,9 +224,10 @@ def reconcile_command(
                     halted=halted, mode=mode, exit_code=exit_code))
             except OSError as exc:
                 metrics_error = f"cannot write --metrics-file {metrics_file}: {exc.strerror or exc}"
-    _render(app, results)  # the drift is shown (and decides the exit code) even if the metrics failed
+    # A metrics file that could not be written fails the run (exit 3), unless it already fails with what
+    # cron must see first: drift (exit 7), or output that could not be written (exit 1, as they were to say).
     if metrics_error is not None:
-        if not drifted:
+        if not drifted and unwritten_output is None:
             from orion_cli.core.errors import ConfigError
 
             raise ConfigError(metrics_error, hint="the reconcile itself ran; check the directory and its "
@@ -239,6 +246,8 @@ def reconcile_command(
     elif halted:
         _say_halted(app, halt, since=run_began)
     if drifted:
+        if unwritten_output is not None:
+            app.out.warn(f"{unwritten(unwritten_output)}; drift was found, exit 7")
         total = sum(len(r.drifts) for r in drifted)
         fixed = sum(r.fixed for r in drifted)
         kinds = {d.kind for r in drifted for d in r.drifts}
@@ -253,6 +262,8 @@ def reconcile_command(
             + (f", {fixed} adopted with --fix" if fixed else ""),
             hint="; ".join(hints) or None,
         )
+    if unwritten_output is not None:
+        raise unwritten_output  # could not write the output: exit 1, as the metrics say (after the warnings)
     rejected = [r for r in unavailable if r.rejected]
     if rejected:  # a revoked or mistyped key is not an outage a unit may wait out (exit 5): exit 4
         from orion_cli.core.errors import REJECTED_HINT, AuthError
