@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, Decimal, localcontext
+from decimal import Decimal
 from enum import StrEnum
 
 from orion_cli.core.errors import DataError
@@ -37,28 +37,6 @@ def polymarket_buy_short_of_minimum(size: Decimal, limit_price: Decimal) -> Deci
     """
     spend = ceil_to(size * limit_price, CENT)
     return spend if spend < POLYMARKET_MIN_MARKETABLE_BUY else None
-
-
-def polymarket_min_buy_steps(limit_price: Decimal, step: Decimal) -> int:
-    """The fewest ``step``-sized share lots an immediate Polymarket buy at ``limit_price`` may be for.
-
-    The smallest ``n`` for which :func:`polymarket_buy_short_of_minimum` passes ``n × step`` shares:
-    the venue checks the signed spend (size × limit rounded up to the cent), not what the fills cost,
-    so a buy whose cheaper levels cost under $1 is still taken when its limit brings the signed spend
-    to $1 (15 shares walking 5 @ 0.05 and 10 @ 0.15 sign $2.25, cost $1.75). Closed form — the
-    rounded spend reaches $1 once ``n × step × limit`` exceeds $1 less a cent — checked against
-    the rule itself, so the two can never disagree.
-    """
-    if limit_price <= 0 or step <= 0:
-        raise DataError("price", f"no immediate buy at {limit_price} in lots of {step}")
-    with localcontext() as ctx:
-        ctx.prec = 40
-        n = int(((POLYMARKET_MIN_MARKETABLE_BUY - CENT) / (limit_price * step)).to_integral_value(ROUND_FLOOR)) + 1
-    while n > 1 and polymarket_buy_short_of_minimum((n - 1) * step, limit_price) is None:
-        n -= 1
-    while polymarket_buy_short_of_minimum(n * step, limit_price) is not None:
-        n += 1
-    return n
 
 
 class Side(StrEnum):

@@ -46,12 +46,6 @@ any size clears the edge, that maximum is ≥ 0, so the re-chosen size clears it
 that earns most *above the hurdle*, not necessarily the most profitable size that clears it). Ties
 there go to the larger size: contracts earning exactly ``min_edge`` clear it, and add profit.
 
-The sizes searched start at the venues' minimums: every market's ``min_size`` and, for a Polymarket
-leg, the $1 an immediate buy there must sign. That is the size times the order's limit (the worst
-price walked) rounded up to the cent, as :func:`polymarket_buy_short_of_minimum` and the pre-trade
-check compute it: not the fills' cost, nor the best ask times the size (5 @ 0.05 then 10 @ 0.15 takes
-a buy of 6.61 shares at 0.15 limit, signing $1.00 for $0.4915 of fills).
-
 Fees are modelled in dollars per fill as :meth:`FeeModel.fill_fee` gives them. Kalshi's per-order
 cent accumulator and a broker's rounding fee are not modelled (the per-fill sum is the conservative
 figure for direct members).
@@ -70,7 +64,7 @@ from math import lcm
 
 from orion_cli.core.errors import DataError
 from orion_cli.core.fees import POLY_FEE_STEP, FeeModel
-from orion_cli.core.models import BookSide, Market, OrderBook, Side, Venue, polymarket_min_buy_steps
+from orion_cli.core.models import POLYMARKET_MIN_MARKETABLE_BUY, BookSide, Market, OrderBook, Side, Venue
 from orion_cli.core.money import BASIS, ONE, ZERO, ceil_to
 from orion_cli.core.opportunity import Fill, Leg, Opportunity, OpportunityKind, opportunity_id, ratio_down
 
@@ -306,25 +300,6 @@ class _Ladder:
                 fees += self.fee_model.fill_fee(q, p)
         return cost, fees
 
-    def first_marketable_buy(self, grid: Decimal) -> int | None:
-        """The fewest grid steps an immediate Polymarket buy walking this ladder may be for, or None.
-
-        The venue refuses a marketable buy signing under $1, and the order is signed at its limit, the
-        worst price walked (``polymarket_buy_short_of_minimum``): not the fills' cost, nor the best
-        ask times the size. The signed spend only grows with the size (more shares, a limit that never
-        falls), so the first level on which the limit reaches the minimum holds the answer: usually
-        the first level, so this costs about one division.
-        """
-        for k, p in enumerate(self.prices):
-            first = _steps(self.cum[k], grid, ROUND_FLOOR) + 1  # smallest n with n·grid above cum[k]
-            last = _steps(self.cum[k + 1], grid, ROUND_FLOOR)  # largest n whose limit is still p
-            if first > last:
-                continue
-            n = max(first, polymarket_min_buy_steps(p, grid))
-            if n <= last:
-                return n
-        return None
-
     def fills(self, s: Decimal) -> tuple[Fill, ...]:
         k = self.level_at(s)
         out = [Fill(self.prices[i], self.sizes[i], self.level_fees[i]) for i in range(k)]
@@ -488,11 +463,8 @@ def _price_legs(
     grid = size_grid([m.size_step for m, _, _ in specs])
     n_lo = max(1, _steps(max(m.min_size for m, _, _ in specs), grid, ROUND_CEILING))
     for (m, _, _), lad in zip(specs, ladders, strict=True):
-        if m.venue is Venue.POLYMARKET:  # enough shares that the buy, signed at its limit, spends $1
-            first = lad.first_marketable_buy(grid)
-            if first is None:
-                return None  # not even the whole ladder signs a buy the venue takes
-            n_lo = max(n_lo, first)
+        if m.venue is Venue.POLYMARKET:  # enough shares that even at its best ask the buy spends $1
+            n_lo = max(n_lo, _steps(POLYMARKET_MIN_MARKETABLE_BUY / lad.prices[0], grid, ROUND_CEILING))
     cap = min(lad.total for lad in ladders)
     if max_size is not None:
         cap = min(cap, max_size)

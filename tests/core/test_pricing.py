@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from math import lcm
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from orion_cli.core.models import (
     Side,
     TickStructure,
     Venue,
-    polymarket_buy_short_of_minimum,
 )
 from orion_cli.core.money import loads_exact, to_decimal, to_price
 from orion_cli.core.opportunity import Opportunity
@@ -125,17 +124,6 @@ def walk_profit(legs: list[tuple[tuple[PriceLevel, ...], FeeModel]], size: Decim
         if remaining > 0:
             return None
     return total
-
-
-def signs_a_dollar(asks: tuple[PriceLevel, ...], size: Decimal) -> bool:
-    """Independent brute force of Polymarket's minimum: an immediate buy of ``size`` walking ``asks`` is
-    signed at its limit (the worst price walked), size × limit rounded up to the cent, and must reach $1."""
-    walked = D(0)
-    for lv in sorted((lv for lv in asks if 0 < lv.price < 1 and lv.size > 0), key=lambda lv: lv.price):
-        walked += lv.size
-        if walked >= size:
-            return (size * lv.price / D("0.01")).to_integral_value(rounding=ROUND_CEILING) >= 100
-    return False
 
 
 def recompute(opp: Opportunity, fee_models: list[FeeModel]) -> Decimal:
@@ -336,11 +324,10 @@ def test_polymarket_min_size_blocks_a_thin_kalshi_book(fixtures_dir: Path, poly_
     assert o.net_profit == D("0.7376")
 
 
-@pytest.mark.parametrize(("cap", "size"), [(D("9.90"), None), (D("9.91"), D("9.91")), (D(10), D(10)), (D(12), D(12))])
+@pytest.mark.parametrize(("cap", "size"), [(D("9.99"), None), (D(10), D(10)), (D(12), D(12))])
 def test_a_polymarket_leg_spends_at_least_the_dollar_the_venue_takes(cap: Decimal, size: Decimal | None) -> None:
-    """Polymarket refuses an immediate buy signing under $1; an opportunity that needs one is not offered
-    (`trade` would refuse it as INVALID_ORDER). The buy is signed at size × limit rounded up to the cent:
-    9.91 @ 0.10 signs $1.00 (and passes the pre-trade check), 9.90 signs $0.99."""
+    """Polymarket refuses an immediate buy under $1; an opportunity that needs one is not offered
+    (`trade` would refuse it as INVALID_ORDER)."""
     km = kalshi_market()
     pm = poly_market(min_size=D(1))
     kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0.50", "100"))), BookSide())
@@ -348,31 +335,7 @@ def test_a_polymarket_leg_spends_at_least_the_dollar_the_venue_takes(cap: Decima
     opps = price_pair(km, kb, pm, pb, inverted=False, now=NOW, max_size=cap)
     assert [o.size for o in opps] == ([] if size is None else [size])
     for o in opps:
-        assert o.legs[1].venue is Venue.POLYMARKET
-        assert polymarket_buy_short_of_minimum(o.size, o.legs[1].worst_price) is None
-
-
-@pytest.mark.parametrize(("cap", "size"), [(None, D(15)), (D("6.61"), D("6.61")), (D("6.60"), None)])
-def test_the_polymarket_dollar_is_signed_at_the_limit_not_the_best_ask(cap: Decimal | None,
-                                                                       size: Decimal | None) -> None:
-    """Found black-box: the scan required every Polymarket buy to be at least $1 / best ask shares (20 for
-    5 @ 0.05 + 10 @ 0.15), more than the 15 on offer, so nothing was reported. The venue checks the buy
-    as signed, at its limit (the worst price walked): 15 shares sign 15 × 0.15 = $2.25 (fills $1.75), and
-    the smallest buy it takes is 6.61 shares (signs $1.00; 6.60 signs $0.99)."""
-    km = kalshi_market(fee_model=FeeModel.free())
-    pm = poly_market(fee_model=FeeModel.free())  # min_size 5
-    kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0.80", "100"))), BookSide())
-    pb = book(Venue.POLYMARKET, pm.id, BookSide(), BookSide(asks=levels(("0.05", "5"), ("0.15", "10"))))
-    opps = price_pair(km, kb, pm, pb, inverted=False, now=NOW, max_size=cap)
-    assert [o.size for o in opps] == ([] if size is None else [size])
-    for o in opps:
-        poly = o.legs[1]
-        assert poly.venue is Venue.POLYMARKET and poly.worst_price == D("0.15")
-        assert polymarket_buy_short_of_minimum(o.size, poly.worst_price) is None
-    if size == 15:
-        (o,) = opps
-        # 5 × (1 − 0.80 − 0.05) + 10 × (1 − 0.80 − 0.15)
-        assert (o.legs[1].cost, o.net_profit) == (D("1.75"), D("1.25"))
+        assert o.legs[1].venue is Venue.POLYMARKET and o.legs[1].cost >= 1
 
 
 def test_size_steps_respected(k_nonempty: OrderBook, poly_yes: BookSide) -> None:
@@ -678,8 +641,10 @@ def test_pair_property_best_positive_and_exact(
     opps = price_pair(km, kb, pm, pb, inverted=inverted, now=NOW, max_size=cap)
     assert len(opps) <= 1
     depth = min(sum((lv.size for lv in a_asks), D(0)), sum((lv.size for lv in b_asks), D(0)))
-    # Polymarket takes no immediate buy signing under $1 (size × limit, rounded up to the cent).
-    sizes = [s for s in _grid_sizes([step_a, step_b], [min_a, min_b], depth, cap) if signs_a_dollar(b_asks, s)]
+    executable = [lv.price for lv in b_asks if 0 < lv.price < 1 and lv.size > 0]
+    # Polymarket takes no immediate buy under $1: enough shares that even its best ask spends that much.
+    dollar = D(1) / min(executable) if executable else D(0)
+    sizes = [s for s in _grid_sizes([step_a, step_b], [min_a, min_b], depth, cap) if s >= dollar]
     legs = [(a_asks, fa), (b_asks, fb)]
     brute = [(walk_profit(legs, s), s) for s in sizes]
     best = max((v for v, _ in brute if v is not None), default=None)
@@ -739,9 +704,10 @@ def test_neg_risk_property(ladders: list[tuple[PriceLevel, ...]], fee: FeeModel)
     opps = price_neg_risk_event(markets, books, event_market_count=len(markets), now=NOW)
     legs = [(asks, fee) for asks in ladders]
     depth = min(sum((lv.size for lv in asks), D(0)) for asks in ladders)
-    # Every leg is Polymarket's: each one's buy must sign the $1 it takes.
-    brute = [walk_profit(legs, s) for s in _grid_sizes([D("0.01")], [D("0.01")], depth, None)
-             if all(signs_a_dollar(asks, s) for asks in ladders)]
+    # Every leg is Polymarket's: enough shares that each one's best ask spends the $1 it takes.
+    dollar = max((D(1) / min(lv.price for lv in asks if 0 < lv.price < 1 and lv.size > 0)
+                  for asks in ladders if any(0 < lv.price < 1 and lv.size > 0 for lv in asks)), default=D(0))
+    brute = [walk_profit(legs, s) for s in _grid_sizes([D("0.01")], [D("0.01")], depth, None) if s >= dollar]
     best = max((v for v in brute if v is not None), default=None)
     if not opps:
         assert best is None or best <= 0
@@ -771,8 +737,10 @@ def test_min_edge_size_is_the_exact_argmax_above_the_hurdle_larger_on_tie(
     pb = book(Venue.POLYMARKET, pm.id, BookSide(), BookSide(asks=b_asks))
     opps = price_pair(km, kb, pm, pb, inverted=False, now=NOW, min_edge=min_edge)
     depth = min(sum((lv.size for lv in a_asks), D(0)), sum((lv.size for lv in b_asks), D(0)))
+    executable = [lv.price for lv in b_asks if 0 < lv.price < 1 and lv.size > 0]
+    dollar = D(1) / min(executable) if executable else D(0)
     legs = [(a_asks, fa), (b_asks, fb)]
-    brute = [(v, s) for s in _grid_sizes([D("0.01")], [D("0.01")], depth, None) if signs_a_dollar(b_asks, s)
+    brute = [(v, s) for s in _grid_sizes([D("0.01")], [D("0.01")], depth, None) if s >= dollar
              for v in [walk_profit(legs, s)] if v is not None]
     expected: Decimal | None = None
     if brute:
