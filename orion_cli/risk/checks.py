@@ -578,7 +578,7 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
     mine = [x for x in lazy.plan.legs if x.venue is venue]
     needed = sum((_cash_out(x) for x in mine), ZERO)
     exact = sum((x.notional for x in mine), ZERO)
-    cents = f" ({fmt(exact)} rounded up to the cent)" if needed != exact else ""
+    cents = f" ({fmt(exact)} before its spend is rounded up to the cent)" if needed != exact else ""
     required = needed * (1 + limits.balance_buffer_pct / 100)
     in_flight = lazy.book.unacknowledged.get(venue.value, ZERO)
     usable = bal.available - in_flight

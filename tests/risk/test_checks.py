@@ -568,7 +568,7 @@ def test_balance_rounds_kalshi_cash_out_up_to_the_cent(lite: Database, available
     p = leg(Venue.POLYMARKET, "0xabc", Side.NO, size="10", price="0.333", fees="0.0001")
     v = run(lite, plan(k, p), ctx(bals=balances(available, "3.66311")))
     r = results(v, "BALANCE")[0]
-    assert r.passed is ok and "cost+fees 3.34 (3.3301 rounded up to the cent)" in r.detail, r
+    assert r.passed is ok and "cost+fees 3.34 (3.3301 before its spend is rounded up to the cent)" in r.detail, r
     assert "required 3.674" in r.detail, r
     assert results(v, "BALANCE")[1].passed and "rounded" not in results(v, "BALANCE")[1].detail
 
@@ -584,8 +584,16 @@ def test_balance_counts_a_polymarket_buy_as_signed_rounded_up_to_the_cent(
     v = run(lite, plan(k, p), ctx(bals=balances("100", available)))  # the default 10% buffer
     r = results(v, "BALANCE")[1]
     # (1.99 + 0.01 fees) × 1.1 = 2.20; the exact 1.999 × 1.1 = 2.1989 let 2.199 through.
-    assert r.passed is ok and "cost+fees 2.00 (1.999 rounded up to the cent)" in r.detail, r
+    assert r.passed is ok and "cost+fees 2.00 (1.999 before its spend is rounded up to the cent)" in r.detail, r
     assert "required 2.20" in r.detail, r
+
+
+def test_balance_rounds_a_polymarket_spend_but_not_its_fees(lite: Database) -> None:
+    """Review: the detail said the whole of cost+fees was rounded; only the signed spend is."""
+    p = leg(Venue.POLYMARKET, "0xabc", Side.NO, size="3", price="0.663", fees="0.0123")
+    r = results(run(lite, plan(leg(size="3", price="0.30"), p)), "BALANCE")[1]
+    # 1.989 is signed as 1.99; the fees 0.0123 are added as they are: 2.0023, not 2.01.
+    assert "cost+fees 2.0023 (2.0013 before its spend is rounded up to the cent)" in r.detail, r
 
 
 def test_balance_unknown_stale_or_wrong_mode_refuses(lite: Database) -> None:
