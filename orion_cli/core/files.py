@@ -19,6 +19,7 @@ MiB = 1024**2
 GiB = 1024**3
 _CHUNK = 1024 * 1024
 NOT_REGULAR = "not a regular file (a device, FIFO or socket)"
+NOT_FILE_OR_PIPE = "neither a regular file nor a pipe (a device or socket)"
 
 
 class FileRefused(Exception):
@@ -53,19 +54,37 @@ def read_regular_file(path: Path | str, limit: int) -> bytes:
 
 
 def read_file_or_stream(path: Path | str, limit: int) -> bytes:
-    """The content of ``path``, which may also be a pipe (``--value-file <(pass show kalshi)``), at most
+    """The content of the regular file or pipe ``path`` (``--value-file <(pass show kalshi)``), at most
     ``limit`` bytes.
 
-    For a credential a process substitution is the way to pass it without a file on disk, so a FIFO is
-    read, as it is written, until its writer closes it; a device such as ``/dev/zero`` is read only to
-    the cap. Raises as :func:`read_regular_file` does, except that only a size above ``limit`` is
-    refused (as :class:`FileRefused`).
+    For a credential a process substitution is the way to pass it without a file on disk, so a pipe is
+    read, as it is written, until its writer closes it; a named pipe nothing has open for writing reads
+    as empty at once (opened without blocking), rather than hanging a cron job. A device, a socket or a
+    directory is refused as :func:`read_regular_file` refuses it (``/dev/tty`` would wait for typing,
+    ``/dev/zero`` is endless), and so is a size above ``limit``.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
+    fd = open_without_blocking(path)
     try:
-        return _read_at_most(fd, _not_a_directory(fd, path), limit)
+        st = _not_a_directory(fd, path)
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+            raise FileRefused(NOT_FILE_OR_PIPE)
+        return _read_at_most(fd, st, limit)
     finally:
         os.close(fd)
+
+
+def open_without_blocking(path: Path | str) -> int:
+    """Open ``path`` for reading without waiting for a named pipe's writer, then read as usual.
+
+    A pipe a writer holds (a process substitution) is then read blocking, as it is written; one
+    nothing holds reads as ended (POSIX: no writer, end of file). Regular files are unaffected."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        os.set_blocking(fd, True)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _not_a_directory(fd: int, path: Path | str) -> os.stat_result:

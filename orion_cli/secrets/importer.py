@@ -77,9 +77,9 @@ def read_value_file(path: Path) -> bytes:
     except IsADirectoryError:  # its size says nothing about it being a credential
         raise SecretsError(f"{_shown_path(path)} is a directory, not a credential file",
                            reason="source_unreadable") from None
-    except FileRefused:  # /dev/zero was read until memory ran out
-        raise SecretsError(f"{_shown_path(path)} is larger than {MAX_VALUE_FILE_BYTES} bytes; "
-                           "not a credential file") from None
+    except FileRefused as exc:  # /dev/zero was read until memory ran out; /dev/tty waited for typing
+        what = f"larger than {MAX_VALUE_FILE_BYTES} bytes" if str(exc).startswith("larger") else str(exc)
+        raise SecretsError(f"{_shown_path(path)} is {what}; not a credential file") from None
     except OSError as exc:
         shown = _shown_path(path)
         raise SecretsError(f"cannot read {shown}: {exc.strerror}", reason="source_unreadable",

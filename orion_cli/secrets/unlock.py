@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orion_cli.core.errors import SecretsError
+from orion_cli.core.files import open_without_blocking
 from orion_cli.secrets.vault import check_private_mode
 
 PASSWORD_FILE_ENV = "ORION_MASTER_PASSWORD_FILE"  # noqa: S105 - a variable name
@@ -62,7 +63,7 @@ def keyring_username(vault_path: Path) -> str:
 def read_password_file(path: Path, *, variable: str = PASSWORD_FILE_ENV) -> str:
     """Read a password file: must exist, be private (0600) and hold one non-empty line."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_without_blocking(path)  # a named pipe nothing writes to reads as empty: no hung cron job
     except OSError as exc:
         raise SecretsError(f"{variable}: cannot read {path}: {exc.strerror}", reason="password_file") from None
     try:

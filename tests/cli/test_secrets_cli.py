@@ -202,6 +202,27 @@ def test_shred_source(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> No
     assert listed()["kalshi_private_key"]["set"]
 
 
+@pytest.mark.timeout(60)
+def test_shred_source_leaves_a_pipe_alone(tmp_path: Path, home: Path, pw_file: Path) -> None:
+    """Review: `--value-file <(…) --shred-source --yes` stored the credential, then failed to shred the
+    pipe ("could not shred /dev/fd/63", exit 4, hint `rm /dev/fd/63`). A pipe leaves nothing on disk."""
+    import os
+    import threading
+
+    r, w = os.pipe()  # as bash hands over `<(cmd)`: /dev/fd/N, held by its writer
+    writer = threading.Thread(target=lambda: (os.write(w, b"0b9c5c1e-7a3d-4f5e-9a7b-2c3d4e5f6a7b\n"), os.close(w)))
+    writer.start()
+    try:
+        result = run("encrypt", "--name", "kalshi_api_key_id", "--value-file", f"/dev/fd/{r}", "--shred-source",
+                     "--yes")
+    finally:
+        writer.join()
+        os.close(r)
+    assert result.exit_code == 0, result.output
+    assert f"not shredded: /dev/fd/{r} is not a regular file" in result.stderr
+    assert listed()["kalshi_api_key_id"]["set"]
+
+
 def test_shred_not_done_when_import_fails(tmp_path: Path, home: Path, pw_file: Path) -> None:
     bad = tmp_path / "bad.env"
     bad.write_text("POLYMARKET_PRIVATE_KEY=0x1234\n")

@@ -73,19 +73,21 @@ def test_a_key_pasted_where_its_path_belongs_is_never_echoed(tmp_path: Path, kal
 
 @pytest.mark.timeout(30)
 def test_value_file_reads_a_pipe_and_caps_a_device(tmp_path: Path) -> None:
-    """``/dev/zero`` passed the size check (a device says 0 bytes) and was read until memory ran out;
-    a process substitution (``--value-file <(pass show kalshi)``) stays readable."""
+    """``/dev/zero`` passed the size check (a device says 0 bytes) and was read until memory ran out: a
+    device is refused; a process substitution (``--value-file <(pass show kalshi)``) stays readable."""
     import os
     import threading
 
-    with pytest.raises(SecretsError, match="is larger than 1048576 bytes; not a credential file"):
+    with pytest.raises(SecretsError, match=r"is neither a regular file nor a pipe .*; not a credential file"):
         read_value_file(Path("/dev/zero"))
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    writer = threading.Thread(target=lambda: fifo.write_bytes(b"from-a-pipe\n"))
+    r, w = os.pipe()  # as bash hands over `<(cmd)`: /dev/fd/N, held by its writer
+    writer = threading.Thread(target=lambda: (os.write(w, b"from-a-pipe\n"), os.close(w)))
     writer.start()
-    assert read_value_file(fifo) == b"from-a-pipe"
-    writer.join()
+    try:
+        assert read_value_file(Path(f"/dev/fd/{r}")) == b"from-a-pipe"
+    finally:
+        writer.join()
+        os.close(r)
 
 
 def test_value_file_strips_one_newline(tmp_path: Path) -> None:

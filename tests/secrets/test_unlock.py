@@ -49,6 +49,17 @@ def test_loose_password_file_refused(tmp_path: Path) -> None:
     assert err.value.exit_code == ExitCode.AUTH and err.value.hint == f"chmod 600 {f}"
 
 
+@pytest.mark.timeout(30)
+def test_a_password_fifo_nothing_writes_to_is_empty_not_a_hang(tmp_path: Path) -> None:
+    """Review: ORION_MASTER_PASSWORD_FILE naming a named pipe with no writer blocked the open for ever."""
+    import os
+
+    fifo = tmp_path / "pw"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(SecretsError, match="is empty"):
+        read_password_file(fifo)
+
+
 def test_missing_or_empty_password_file(tmp_path: Path) -> None:
     with pytest.raises(SecretsError, match="cannot read"):
         read_password_file(tmp_path / "nope")

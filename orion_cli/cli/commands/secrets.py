@@ -255,6 +255,9 @@ def encrypt(
 
     if shred_source:
         files = [f for f in dict.fromkeys(plan.files) if f.exists()]
+        for f in [f for f in files if not f.is_file()]:  # a pipe (`<(pass show …)`) leaves nothing on disk
+            out.info(f"not shredded: {f} is not a regular file")
+        files = [f for f in files if f.is_file()]
         if not files:
             out.info("no plaintext source files to shred")
             return
