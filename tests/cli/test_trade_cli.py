@@ -876,3 +876,50 @@ def test_a_trade_that_trips_the_breaker_says_trading_is_halted_even_quietly(
     assert not [line for line in err.splitlines() if line.startswith("HALTED")], err
     assert json.loads(out)["breaker_tripped"] == []
     assert {o.client_order_id for o in ledger_orders()} == {"manual-buy", "manual-sell"}
+
+
+def test_a_stop_while_alerts_are_flushed_at_exit_is_deferred_until_they_are(op_id: str, monkeypatch: Any) -> None:
+    """Black box: Ctrl-C (or SIGTERM) during the up-to-5 s wait for alerts at exit raised out of the wait:
+    the undelivered alert was never audited, and the breaker's "HALTED" line and the execution's own
+    exit code were lost. The stop now waits for the flush (bounded), then stops as after an execution."""
+    import os
+    import signal
+
+    import orion_cli.cli.live_venues as live_venues
+    from orion_cli.core.alert_sink import NullAlertSink
+
+    flushed: list[str] = []
+
+    class StoppedDuringFlush(NullAlertSink):
+        def flush(self, timeout: float = 5.0) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # the trader's Ctrl-C, while the sink waits
+            flushed.append("finished")
+
+    monkeypatch.setattr(live_venues, "alert_sink", lambda app, secrets, mode: StoppedDuringFlush())
+    code, _out, err = invoke("--json", "trade", op_id, "--demo", "--confirm")
+    assert flushed == ["finished"], err
+    assert code == 130, err
+    assert "stopping after the alerts are delivered or audited" in err
+    assert "interrupted: the execution was finished and recorded first" in err
+    assert [o.status for o in ledger_orders()] == ["filled", "filled"]
+
+
+def test_a_stop_while_a_watch_flushes_its_alerts_still_ends_it_with_its_stopped_record(monkeypatch: Any) -> None:
+    """Black box: the same in `trade --watch`: a stop during the final wait for alerts lost its
+    ``{"event": "stopped"}`` record (and the exit code it carries)."""
+    import os
+    import signal
+
+    import orion_cli.cli.live_venues as live_venues
+    from orion_cli.core.alert_sink import NullAlertSink
+
+    class StoppedDuringFinalFlush(NullAlertSink):
+        def flush(self, timeout: float = 5.0) -> None:
+            if timeout:  # not the rounds' flush(0): the wait at the end
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(live_venues, "alert_sink", lambda app, secrets, mode: StoppedDuringFinalFlush())
+    code, out, err = invoke("--jsonl", "trade", "--watch", "1", "--max-trades", "1", "--demo")
+    stopped = [e for e in lines(out) if e.get("event") == "stopped"]
+    assert len(stopped) == 1 and "max trades" in stopped[0]["reason"], (out, err)
+    assert code == 0, err

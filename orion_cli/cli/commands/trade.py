@@ -818,8 +818,13 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         out.info(f"{stop.reason} before anything was sent: nothing placed")
         raise KeyboardInterrupt from None
     finally:
-        stop.restore()
-        alerts.flush(5.0)
+        try:
+            # Still deferred: a stop during the (bounded) wait for alerts lost them unaudited, the
+            # "HALTED" line and the execution's own exit code with them.
+            with stop.section("the alerts are delivered or audited"):
+                alerts.flush(5.0)
+        finally:
+            stop.restore()
     say_breaker_tripped(app, result)
     raise_for_result(result)
     if stop.requested:
@@ -1067,8 +1072,11 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     except KeyboardInterrupt:
         reason, code = stop.reason, int(ExitCode.INTERRUPTED)
     finally:
-        stop.restore()
-        alerts.flush(5.0)
+        try:
+            with stop.section("the alerts are delivered or audited"):  # as a single trade's (above)
+                alerts.flush(5.0)
+        finally:
+            stop.restore()
     _event(app, "stopped", f"{reason}; {trades} trade(s) in {rounds} round(s)", reason=reason, trades=trades,
            rounds=rounds, exit_code=code)
     if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
