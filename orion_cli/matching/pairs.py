@@ -494,6 +494,19 @@ def _market_ids(candidates: Sequence[MatchCandidate], market_of: Mapping[str, st
     return out
 
 
+def curated_holder(
+    curated: Sequence[CuratedPair],
+    candidates: Sequence[MatchCandidate],
+    market_of: Mapping[str, str] | None = None,
+) -> Callable[[MatchCandidate], str | None]:
+    """For a candidate, the Kalshi market a curated pair already pairs its Polymarket market with the same
+    way round, or None: the one rule behind ``CURATED_ELSEWHERE`` (and the pair `pairs suggest --accept`
+    names as in the way). Ids are mapped as in :func:`hold_back_for_curated`."""
+    markets = _market_ids(candidates, market_of)
+    taken = {(markets.get(p.polymarket, p.polymarket), p.inverted): p.kalshi for p in curated}
+    return lambda c: taken.get((markets.get(c.polymarket_id, c.polymarket_id), c.inverted))
+
+
 def hold_back_for_curated(
     curated: Sequence[CuratedPair],
     candidates: Sequence[MatchCandidate],
@@ -508,12 +521,11 @@ def hold_back_for_curated(
     maps a curated pair's Polymarket id to its market's condition id (a YES token id: the scan knows
     them from the market data); ids it does not map, and the candidates' own YES tokens, are taken as is.
     """
-    markets = _market_ids(candidates, market_of)
+    holder_of = curated_holder(curated, candidates, market_of)
     curated_k = {p.kalshi for p in curated}
-    taken = {(markets.get(p.polymarket, p.polymarket), p.inverted): p.kalshi for p in curated}
     out: list[MatchCandidate] = []
     for c in candidates:
-        holder = taken.get((markets.get(c.polymarket_id, c.polymarket_id), c.inverted))
+        holder = holder_of(c)
         if c.passed and holder is not None and c.kalshi_id not in curated_k:
             how = "inverted" if c.inverted else "direct"
             why = [*c.detail.get("why", ()), f"polymarket {c.polymarket_id} is curated {how} with kalshi {holder}"]

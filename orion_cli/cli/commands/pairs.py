@@ -178,6 +178,7 @@ def suggest_command(
         CuratedPair,
         add_pair,
         canonical_kalshi,
+        curated_holder,
         hold_back_for_curated,
         load_pairs,
     )
@@ -219,9 +220,7 @@ def suggest_command(
         if match is None:
             raise NotFound(f"no candidate for Kalshi market {ticker!r}")
         if CURATED_ELSEWHERE in match.reasons:  # not "curate it with `pairs add`": that refuses it too
-            market = market_of.get(match.polymarket_id, match.polymarket_id)
-            holder = next((p.kalshi for p in curated if p.inverted == match.inverted
-                           and market_of.get(p.polymarket, p.polymarket) == market), None)
+            holder = curated_holder(curated, candidates, market_of)(match)
             how = "inverted" if match.inverted else "direct (not inverted)"
             raise Refused(f"candidate {ticker} ↔ {match.polymarket_id} is held back ({CURATED_ELSEWHERE}): that "
                           f"Polymarket market is curated {how} with Kalshi market {holder or '(another)'}, and "
