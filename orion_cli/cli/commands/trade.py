@@ -818,18 +818,24 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         out.info(f"{stop.reason} before anything was sent: nothing placed")
         raise KeyboardInterrupt from None
     finally:
-        try:
-            # Still deferred: a stop during the (bounded) wait for alerts lost them unaudited, the
-            # "HALTED" line and the execution's own exit code with them.
-            with stop.section("the alerts are delivered or audited"):
-                alerts.flush(5.0)
-        finally:
-            stop.restore()
+        _flush_alerts_then_restore(stop, alerts)
     say_breaker_tripped(app, result)
     raise_for_result(result)
     if stop.requested:
         out.info(f"{stop.reason}: the execution was finished and recorded first")
         raise KeyboardInterrupt
+
+
+def _flush_alerts_then_restore(stop: StopFlag, alerts: AlertSink) -> None:
+    """The wait for alerts at exit (at most 5 s), a stop still deferred, then the signals given back.
+
+    A stop during the wait raised out of it: the undelivered alerts were never audited, and the
+    breaker's "HALTED" line, the execution's own exit code (or the watch's last record) were lost."""
+    try:
+        with stop.section("the alerts are delivered or audited"):
+            alerts.flush(5.0)
+    finally:
+        stop.restore()
 
 
 USED_KEY_COLUMNS = [Column("key", "key"), Column("opportunity_id", "opportunity"), Column("mode", "mode"),
@@ -1072,11 +1078,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     except KeyboardInterrupt:
         reason, code = stop.reason, int(ExitCode.INTERRUPTED)
     finally:
-        try:
-            with stop.section("the alerts are delivered or audited"):  # as a single trade's (above)
-                alerts.flush(5.0)
-        finally:
-            stop.restore()
+        _flush_alerts_then_restore(stop, alerts)
     _event(app, "stopped", f"{reason}; {trades} trade(s) in {rounds} round(s)", reason=reason, trades=trades,
            rounds=rounds, exit_code=code)
     if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
