@@ -254,10 +254,12 @@ def encrypt(
     end_if_stopped(stop, "the credentials were stored and audited")
 
     if shred_source:
-        files = [f for f in dict.fromkeys(plan.files) if f.exists()]
-        for f in [f for f in files if not f.is_file()]:  # a pipe (`<(pass show …)`) leaves nothing on disk
-            out.info(f"not shredded: {f} is not a regular file")
-        files = [f for f in files if f.is_file()]
+        files = []
+        for f in dict.fromkeys(plan.files):
+            if f.is_file():
+                files.append(f)
+            elif f.exists():  # a pipe (`<(pass show …)`) leaves nothing on disk
+                out.info(f"not shredded: {f} is not a regular file")
         if not files:
             out.info("no plaintext source files to shred")
             return
