@@ -123,6 +123,16 @@ def _file_argument_test(node: Node) -> str | None:
     return " || ".join(tests) or None
 
 
+def _file_argument_cases(tree: Node, path_var: str, complete_files: str) -> list[str]:
+    """The block bash and zsh both run on a word that is not an option: where the command typed so far
+    (``path_var``) expects a file argument at this position, ``complete_files`` (the shell's own)."""
+    lines = ['    if [[ "$cur" != -* ]]; then', f'        case "${path_var}" in']
+    for n in _nodes(tree):
+        if test := _file_argument_test(n):
+            lines.append(f'            "{_key(n)}") if (({test})); then {complete_files}; fi ;;')
+    return [*lines, "        esac", "    fi"]
+
+
 def _walk_words(tree: Node, path_var: str) -> list[str]:
     """The loop body both bash and zsh run over the words before the cursor: the command path, the
     positional words after it (``npos``), and whether the cursor is on an option's value (``left``,
@@ -180,15 +190,7 @@ def render_bash(tree: Node) -> str:
         '        if [[ "$want" == file ]]; then _orion_files "$cur"; else _orion_no_value; fi',
         "        return 0",
         "    fi",
-        '    if [[ "$cur" != -* ]]; then',
-        '        case "$path" in',
-    ]
-    for n in _nodes(tree):
-        if test := _file_argument_test(n):
-            lines.append(f'            "{_key(n)}") if (({test})); then _orion_files "$cur"; return 0; fi ;;')
-    lines += [
-        "        esac",
-        "    fi",
+        *_file_argument_cases(tree, "path", '_orion_files "$cur"; return 0'),
         '    case "$path" in',
     ]
     for n in _nodes(tree):
@@ -223,13 +225,9 @@ def render_zsh(tree: Node) -> str:
         "        esac",
         "        return",
         "    fi",
-        '    if [[ "$cur" != -* ]]; then',
-        '        case "$path_key" in',
+        *_file_argument_cases(tree, "path_key", "_files; return"),
+        '    case "$path_key" in',
     ]
-    for n in _nodes(tree):
-        if test := _file_argument_test(n):
-            lines.append(f'            "{_key(n)}") if (({test})); then _files; return; fi ;;')
-    lines += ["        esac", "    fi", '    case "$path_key" in']
     for n in _nodes(tree):
         items = [f"'{_q(c.path[-1])}:{_q(c.help).replace(':', ' ')}'" for c in n.children]
         items += [f"'{_q(o)}:{_q(h).replace(':', ' ')}'" for o, h in n.options]
