@@ -208,13 +208,8 @@ def test_a_venue_refusing_our_credentials_is_exit_4_not_an_outage(db_file: str, 
     assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 7
 
 
-def test_paper_reconcile_with_its_market_data_unreachable_is_exit_5_not_drift(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Found by black-box testing: holding a paper position, `orion reconcile` with the live market
-    data unreachable exited 7 (settlement drift, hinting --fix) though the ledger and the paper venue
-    agreed; from cron that read as a ledger gone wrong. The data is read here from a closed port."""
-    import socket
-
+def _holding_a_paper_position(tmp_path: Path) -> str:
+    """A file ledger (its URL) holding the demo's best opportunity, traded on paper (both legs filled)."""
     from orion_cli.cli.app import app as orion_app
 
     db_file = f"sqlite:///{tmp_path / 'ledger.db'}"
@@ -223,6 +218,17 @@ def test_paper_reconcile_with_its_market_data_unreachable_is_exit_5_not_drift(
     op = json.loads(scan.stdout.splitlines()[0])["id"]
     trade = runner.invoke(orion_app, ["--db", db_file, "trade", op, "--demo", "--confirm", "--jsonl"])
     assert trade.exit_code == 0, trade.output
+    return db_file
+
+
+def test_paper_reconcile_with_its_market_data_unreachable_is_exit_5_not_drift(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: holding a paper position, `orion reconcile` with the live market
+    data unreachable exited 7 (settlement drift, hinting --fix) though the ledger and the paper venue
+    agreed; from cron that read as a ledger gone wrong. The data is read here from a closed port."""
+    import socket
+
+    db_file = _holding_a_paper_position(tmp_path)
     with socket.socket() as s:  # a loopback port nothing listens on
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
@@ -242,14 +248,7 @@ def test_paper_reconcile_on_a_snapshot_that_recorded_the_venue_down_is_exit_5_no
     """Found in a black-box run: holding a paper Kalshi position, `reconcile --snapshot F`, F recording
     Kalshi down, reported Kalshi clean (exit 0) though whether the held market settled was never
     looked up; the live run with the market data unreachable says unavailable (exit 5)."""
-    from orion_cli.cli.app import app as orion_app
-
-    db_file = f"sqlite:///{tmp_path / 'ledger.db'}"
-    runner = CliRunner()
-    scan = runner.invoke(orion_app, ["--db", db_file, "scan", "--demo", "--jsonl"])
-    op = json.loads(scan.stdout.splitlines()[0])["id"]
-    trade = runner.invoke(orion_app, ["--db", db_file, "trade", op, "--demo", "--confirm", "--jsonl"])
-    assert trade.exit_code == 0, trade.output
+    db_file = _holding_a_paper_position(tmp_path)
     down = str(write_venue_down_snapshot(tmp_path / "down.json"))
     res = _invoke("--db", db_file, "reconcile", "--snapshot", down, "--json")
     assert res.exit_code == 5, res.output
