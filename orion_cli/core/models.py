@@ -28,14 +28,22 @@ class Venue(StrEnum):
 POLYMARKET_MIN_MARKETABLE_BUY = Decimal(1)
 
 
+def polymarket_buy_spend(size: Decimal, limit_price: Decimal) -> Decimal:
+    """The dollars an immediate Polymarket buy of ``size`` at ``limit_price`` is signed for, and spends.
+
+    Size x limit rounded up to the cent, as ``marketable_amounts`` signs it: the venue takes a marketable
+    buy as an amount of dollars and spends all of it, best ask first (more shares at better prices).
+    """
+    return ceil_to(size * limit_price, CENT)
+
+
 def polymarket_buy_short_of_minimum(size: Decimal, limit_price: Decimal) -> Decimal | None:
     """What an immediate Polymarket buy of ``size`` at ``limit_price`` spends, when under the minimum.
 
-    The spend is size x limit rounded up to the cent, as the order is signed (``marketable_amounts``).
     One rule for everything that sends or models a buy there: the pre-trade check, a hedge retry
     sized by what the first leg filled, and the paper venue (so paper refuses what live would).
     """
-    spend = ceil_to(size * limit_price, CENT)
+    spend = polymarket_buy_spend(size, limit_price)
     return spend if spend < POLYMARKET_MIN_MARKETABLE_BUY else None
 
 

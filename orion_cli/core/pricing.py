@@ -12,6 +12,13 @@ shares. Each price level a leg walks is one fill, and fees are charged per fill 
 does (:meth:`FeeModel.fill_fee`: Kalshi rounds each fill *up* to $0.0001, so splitting across levels
 costs more than one fill of the same size; Polymarket floors to 5 decimals).
 
+A Polymarket leg takes its best ask level only. An immediate buy there is signed as dollars (size ×
+one limit price) and the venue spends all of them: a leg walking cheaper levels before its limit
+would spend the difference on extra shares at the limit, which the other leg does not hedge. And the
+dollars must fit the level: its last sizes are out of reach when the cent rounding of the spend asks
+for more than the level holds (:meth:`_Ladder.fills_in_full`), so the search skips sizes that do not
+fill (the bounds of those that do are critical sizes too).
+
 Choosing the size
 -----------------
 Profit ``P(n)`` at ``n`` grid steps (the grid is the lcm of the legs' size steps, 0.01 contract on
@@ -53,7 +60,7 @@ figure for direct members).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,8 +71,16 @@ from math import lcm
 
 from orion_cli.core.errors import DataError
 from orion_cli.core.fees import POLY_FEE_STEP, FeeModel
-from orion_cli.core.models import POLYMARKET_MIN_MARKETABLE_BUY, BookSide, Market, OrderBook, Side, Venue
-from orion_cli.core.money import BASIS, ONE, ZERO, ceil_to
+from orion_cli.core.models import (
+    POLYMARKET_MIN_MARKETABLE_BUY,
+    BookSide,
+    Market,
+    OrderBook,
+    Side,
+    Venue,
+    polymarket_buy_spend,
+)
+from orion_cli.core.money import BASIS, CENT, ONE, ZERO, ceil_to, floor_to
 from orion_cli.core.opportunity import Fill, Leg, Opportunity, OpportunityKind, opportunity_id, ratio_down
 
 DEFAULT_QUOTE_TTL_SECONDS = 30
@@ -228,6 +243,21 @@ def price_neg_risk_event(
     return [] if opp is None else [opp]
 
 
+def fillable_size(legs: Sequence[tuple[Market, BookSide]], size: Decimal, grid: Decimal) -> Decimal:
+    """The largest size on ``grid``, at most ``size``, that every leg's immediate buy fills in full.
+
+    Within the visible ask depth, and for a Polymarket leg, small enough that the dollars its buy is
+    signed for can be spent at or below its limit (:meth:`_Ladder.fills_in_full`); 0 when none is.
+    """
+    ladders = [_Ladder.from_asks(side, m.fee_model, spends_dollars=m.venue is Venue.POLYMARKET) for m, side in legs]
+    size = floor_to(max(size, ZERO), grid)
+    while True:  # a smaller size can move another leg to a cheaper level, whose bound may be lower
+        smaller = min((lad.largest_fillable(size, grid) for lad in ladders), default=size)
+        if smaller == size:
+            return size
+        size = smaller
+
+
 # --------------------------------------------------------------------------------------------------
 # ladders
 
@@ -261,14 +291,22 @@ class _Ladder:
     level_fees: tuple[Decimal, ...]
     fee_model: FeeModel
     unit: Decimal
+    spends_dollars: bool = False  # a Polymarket buy: the venue takes it as dollars (see fills_in_full)
 
     @classmethod
-    def from_asks(cls, side: BookSide, fee_model: FeeModel) -> _Ladder:
+    def from_asks(cls, side: BookSide, fee_model: FeeModel, *, spends_dollars: bool = False) -> _Ladder:
+        """The executable asks; for a buy the venue takes as dollars, the best level alone.
+
+        Such a buy is signed for its size x one limit price and spends all of it: walking cheaper
+        levels first would leave dollars over, which buy extra shares at the limit that nothing hedges
+        (at a sweep of a few cents, a third more shares than the pair). At one price the extra is
+        under a cent's worth.
+        """
         merged: dict[Decimal, Decimal] = {}
         for lv in side.asks:
             if ZERO < lv.price < ONE and lv.size > 0:  # executable levels only
                 merged[lv.price] = merged.get(lv.price, ZERO) + lv.size
-        prices = tuple(sorted(merged))
+        prices = tuple(sorted(merged))[: 1 if spends_dollars else None]
         sizes = tuple(merged[p] for p in prices)
         cum, full_cost, full_fee, level_fees = [ZERO], [ZERO], [ZERO], []
         unit = ZERO
@@ -279,7 +317,8 @@ class _Ladder:
             full_cost.append(full_cost[-1] + p * q)
             full_fee.append(full_fee[-1] + fee)
             unit = max(unit, fee_shape(fee_model, p)[1])
-        return cls(prices, sizes, tuple(cum), tuple(full_cost), tuple(full_fee), tuple(level_fees), fee_model, unit)
+        return cls(prices, sizes, tuple(cum), tuple(full_cost), tuple(full_fee), tuple(level_fees), fee_model, unit,
+                   spends_dollars)
 
     @property
     def total(self) -> Decimal:
@@ -288,6 +327,41 @@ class _Ladder:
     def level_at(self, s: Decimal) -> int:
         """Index k of the level the share after position ``s`` comes from: cum[k] ≤ s < cum[k+1]."""
         return bisect_right(self.cum, s) - 1
+
+    def fills_in_full(self, s: Decimal) -> bool:
+        """Whether an immediate buy of ``s`` shares, limited at the worst level it walks, fills in full.
+
+        A buy taken as dollars is signed for ``s`` x that limit, rounded up to the cent, and the venue
+        spends all of it: a fill-or-kill buy whose dollars the book cannot absorb at or below the limit
+        is killed. So all of a level is out of reach when its cost is not a whole number of cents (a
+        level of 321 at 0.155 holds $49.755 of asks: a buy of all 321 is signed for $49.76 and killed,
+        one of 320, for $49.60, fills). A buy for a number of contracts (Kalshi's) fills at any size
+        within the depth.
+        """
+        if s > self.total:
+            return False
+        if not self.spends_dollars or s <= 0:
+            return True
+        k = bisect_left(self.cum, s) - 1  # the level the last share comes from: cum[k] < s <= cum[k+1]
+        return polymarket_buy_spend(s, self.prices[k]) <= self.full_cost[k + 1]
+
+    def spend_limits(self) -> tuple[Decimal, ...]:
+        """Per level, the most shares whose buy limited there the book can absorb (see :meth:`fills_in_full`).
+
+        Within one level the spend only grows with the size, so the sizes that fill are those up to
+        this bound: the size search takes them as critical sizes, past which a level stops filling.
+        """
+        if not self.spends_dollars:
+            return ()
+        return tuple(min(self.cum[k + 1], floor_to(self.full_cost[k + 1], CENT) / p) for k, p in enumerate(self.prices))
+
+    def largest_fillable(self, s: Decimal, grid: Decimal) -> Decimal:
+        """The largest size on ``grid``, at most ``s``, that :meth:`fills_in_full` (0 when none does)."""
+        s = floor_to(min(s, self.total), grid)
+        limits = self.spend_limits()
+        while s > 0 and not self.fills_in_full(s):
+            s = min(floor_to(limits[bisect_left(self.cum, s) - 1], grid), s - grid)
+        return max(s, ZERO)
 
     def cost_fees(self, s: Decimal) -> tuple[Decimal, Decimal]:
         k = self.level_at(s)
@@ -354,22 +428,29 @@ def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, 
             v -= c + f
         return v
 
+    def fills(n: int) -> bool:
+        return all(lad.fills_in_full(n * grid) for lad in ladders)
+
     crit = {n_lo, n_hi}
     for lad in ladders:
-        for c in lad.cum[1:-1]:
+        # Level boundaries, and (Polymarket) the last size of each level whose spend the book absorbs:
+        # between two critical sizes every leg stays on one level and either fills or does not.
+        for c in (*lad.cum[1:-1], *lad.spend_limits()):
             for n in (_steps(c, grid, ROUND_FLOOR), _steps(c, grid, ROUND_CEILING)):
                 if n_lo < n < n_hi:
                     crit.add(n)
     points = sorted(crit)
     # 1. truncation: from the first size whose next share costs ≥ payout, P never rises again (with
-    #    larger_on_tie, from one whose next share costs more: at equal cost P stays level).
+    #    larger_on_tie, from one whose next share costs more: at equal cost P stays level). So the
+    #    first size from there that fills is the best of the rest (one that fills: critical sizes).
     for i, n in enumerate(points):
         if n == n_hi:
             break
         s = n * grid
         cost = sum(lad.prices[lad.level_at(s)] for lad in ladders)
         if cost > payout or (cost == payout and not larger_on_tie):  # a tie may still extend the size
-            points = points[: i + 1]
+            last = next((j for j in range(i, len(points)) if fills(points[j])), len(points) - 1)
+            points = points[: last + 1]
             break
 
     best_n, best_v = -1, Decimal(0)
@@ -379,9 +460,10 @@ def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, 
         if best_n < 0 or v > best_v or (v == best_v and (n > best_n if larger_on_tie else n < best_n)):
             best_n, best_v = n, v
 
-    # 2. every critical size
+    # 2. every critical size that fills
     for n in points:
-        consider(n, value(n))
+        if fills(n):
+            consider(n, value(n))
 
     # 3. the interiors, most promising first
     unit_sum = sum((lad.unit for lad in ladders), ZERO) + _BOUND_SLACK
@@ -390,6 +472,8 @@ def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, 
         if b - a < 2:
             continue
         lo, hi = a + 1, b - 1
+        if not fills(lo):  # nor does any size in between (see the critical sizes)
+            continue
         v_lo, v_hi = value(lo), value(hi)
         consider(lo, v_lo)
         consider(hi, v_hi)
@@ -457,7 +541,8 @@ def _price_legs(
         return None
     if any(not m.is_open or m.market_type != "binary" for m, _, _ in specs):
         return None  # fail closed: no quotes from paused/closed markets, no scalar payouts
-    ladders = [_Ladder.from_asks(book.side(side), m.fee_model) for m, book, side in specs]
+    ladders = [_Ladder.from_asks(book.side(side), m.fee_model, spends_dollars=m.venue is Venue.POLYMARKET)
+               for m, book, side in specs]
     if any(lad.total <= 0 for lad in ladders):
         return None
     grid = size_grid([m.size_step for m, _, _ in specs])

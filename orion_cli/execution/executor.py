@@ -78,7 +78,7 @@ from orion_cli.core.models import (
 )
 from orion_cli.core.money import ONE, ZERO, ceil_to, floor_to
 from orion_cli.core.opportunity import Opportunity, not_a_pair, ratio_down
-from orion_cli.core.pricing import size_grid
+from orion_cli.core.pricing import fillable_size, size_grid
 from orion_cli.execution.keylock import KEY_LOCK_PATIENCE, execution_lock
 from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.execution.state import NEVER_SENT, ExecStatus, advance, allowed, load_result, save_result
@@ -196,9 +196,10 @@ def build_plan(opportunity: Opportunity, fresh: Mapping[tuple[Venue, str], tuple
                size: Decimal | None, key: str, settings: Settings, now: datetime) -> TradePlan:
     """Re-price the opportunity's legs on fresh books at ``size`` (default: the scanned size).
 
-    The size is capped by every leg's fresh ask depth (floored to the legs' common size grid), so
-    a thinned book shrinks the trade instead of planning fills that cannot happen; a size of 0
-    then fails ``INVALID_ORDER`` in the checks. The edge is recomputed with per-fill fees.
+    The size is capped by every leg's fresh ask depth (floored to the legs' common size grid), and a
+    Polymarket leg's by the depth the dollars its buy is signed for need (``fillable_size``), so a
+    thinned book shrinks the trade instead of planning fills that cannot happen; a size of 0 then
+    fails ``INVALID_ORDER`` in the checks. The edge is recomputed with per-fill fees.
     """
     del settings  # the checks judge the plan against the settings; pricing needs none of them
     specs: list[tuple[Market, OrderBook, Side, str]] = []
@@ -213,8 +214,7 @@ def build_plan(opportunity: Opportunity, fresh: Mapping[tuple[Venue, str], tuple
         specs.append((market, book, leg.side, token))
     wanted = opportunity.size if size is None else size
     grid = size_grid([m.size_step for m, _, _, _ in specs])
-    depth = min(sum((lv.size for lv in b.side(s).asks if ZERO < lv.price < ONE), ZERO) for _, b, s, _ in specs)
-    chosen = floor_to(max(min(wanted, depth), ZERO), grid)
+    chosen = fillable_size([(m, b.side(s)) for m, b, s, _ in specs], wanted, grid)
     legs: list[LegPlan] = []
     for market, book, side, token in specs:
         cost = fees = ZERO

@@ -77,7 +77,7 @@ def test_scan_demo_jsonl_records_are_stored_and_loadable() -> None:
     check_opportunity_record(rec)
     assert {(leg["venue"], leg["market"], leg["side"]) for leg in rec["legs"]} == {
         ("kalshi", BRIA_K, "no"), ("polymarket", BRIA_P, "yes")}
-    assert rec["net_profit"] == "12.2307" and rec["size"] == "950"
+    assert rec["net_profit"] == "8.6528" and rec["size"] == "320"
     op, source = stored(rec["id"])  # the id printed is the id `orion trade` will look up
     assert source == "demo data set"
     assert op.to_record() == rec
@@ -98,7 +98,7 @@ def test_scan_demo_table_and_stderr_talk() -> None:
     code, out, err = invoke("scan", "--demo", "--format", "table")
     assert code == 0, err
     assert "opportunities (net of fees, sorted by net profit)" in out
-    assert "KXUPONLY-01-BRIA NO" in out and "12.2307" in out and "net profit" in out
+    assert "KXUPONLY-01-BRIA NO" in out and "8.6528" in out and "net profit" in out
     # Banner and summary go to stderr, never into the data.
     assert "DEMO DATA" not in out and "DEMO DATA: recorded 2026-05-26" in err
     m = SUMMARY.search(err)
@@ -106,7 +106,7 @@ def test_scan_demo_table_and_stderr_talk() -> None:
     assert (m[1], m[2], m[5], m[6]) == ("1", "1", "1", "demo data set")
     assert int(m[4]) >= int(m[3]) > 0
     ids = re.findall(r"^│ ([a-z2-7]{8}) ", out, re.M)
-    assert len(ids) == 1 and stored(ids[0])[0].net_profit == Decimal("12.2307")
+    assert len(ids) == 1 and stored(ids[0])[0].net_profit == Decimal("8.6528")
 
 
 def test_scan_quiet_keeps_the_demo_banner_but_not_the_summary() -> None:
@@ -232,8 +232,8 @@ def test_curated_pairs_not_in_the_data_are_named_not_counted_as_tradable() -> No
 
 
 @pytest.mark.parametrize(("args", "count"), [
-    (("--min-profit", "12.2307"), 1),
-    (("--min-profit", "12.2308"), 0),
+    (("--min-profit", "8.6528"), 1),
+    (("--min-profit", "8.6529"), 0),
     (("--min-edge", "0"), 1),
     (("--min-edge", "0.05"), 0),
     (("--venue", "kalshi"), 0),  # within-venue only, and the demo has none
@@ -307,7 +307,7 @@ def test_snapshot_file_scans_like_the_demo(tmp_path: Path) -> None:
     assert code == 0, err
     assert "SNAPSHOT: recorded 2026-05-26" in err and "DEMO DATA" not in err
     [rec] = [json.loads(line) for line in out.splitlines()]
-    assert rec["net_profit"] == "12.2307"
+    assert rec["net_profit"] == "8.6528"
     assert stored(rec["id"])[1].startswith("snapshot ")
 
 
@@ -386,7 +386,7 @@ def test_watch_streams_json_lines_and_exits_130_on_a_stop_signal(isolated_home: 
     assert len(records) >= 2
     for rec in records:
         check_opportunity_record(rec)
-        assert rec["net_profit"] == "12.2307"
+        assert rec["net_profit"] == "8.6528"
     assert len({r["observed_at"] for r in records}) == len(records)  # separate scans, not one repeated
     assert stored(records[-1]["id"])[0].id == records[-1]["id"]  # the ledger was left usable
 

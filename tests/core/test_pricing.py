@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from math import lcm
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from orion_cli.core.models import (
 from orion_cli.core.money import loads_exact, to_decimal, to_price
 from orion_cli.core.opportunity import Opportunity
 from orion_cli.core.pricing import (
+    fillable_size,
     neg_risk_guard,
     price_neg_risk_event,
     price_pair,
@@ -111,12 +112,23 @@ def book(venue: Venue, mid: str, yes: BookSide, no: BookSide, fetched_at: dateti
     return OrderBook(venue, mid, yes, no, fetched_at)
 
 
-def walk_profit(legs: list[tuple[tuple[PriceLevel, ...], FeeModel]], size: Decimal) -> Decimal | None:
-    """Independent brute force: size × $1 − Σ (price × qty + fee per level walked)."""
+def walk_profit(legs: list[tuple[tuple[PriceLevel, ...], FeeModel]], size: Decimal, *,
+                dollars: tuple[int, ...] = ()) -> Decimal | None:
+    """Independent brute force: size × $1 − Σ (price × qty + fee per level walked).
+
+    The legs numbered in ``dollars`` buy as Polymarket takes an immediate buy: at the best ask alone,
+    for size × that price rounded up to the cent, which the level must hold (None otherwise).
+    """
     total = size
-    for asks, fee_model in legs:
+    for i, (asks, fee_model) in enumerate(legs):
         remaining = size
-        for lv in sorted(asks, key=lambda lv: lv.price):
+        ordered = sorted(asks, key=lambda lv: lv.price)
+        if i in dollars:
+            ordered = ordered[:1]
+            best = ordered[0] if ordered else None
+            if best is not None and (size * best.price).quantize(D("0.01"), ROUND_CEILING) > best.price * best.size:
+                return None
+        for lv in ordered:
             take = min(lv.size, remaining)
             if take > 0:
                 total -= lv.price * take + fee_model.fill_fee(take, lv.price)
@@ -221,24 +233,35 @@ def test_direct_pair_on_fixture_books_stops_where_fees_eat_the_edge(k_nonempty: 
     for n in range(500, 6001):
         v = walk_profit(legs, D(n) / 100)
         assert v is not None and v <= o.net_profit, n
+    # Polymarket buys at its best ask only (test_a_polymarket_leg_takes_its_best_ask_only): 15 is all it has.
+    assert [n for n in range(500, 6001) if walk_profit(legs, D(n) / 100, dollars=(1,)) is not None][-1] == 1500
 
 
 def test_inverted_pair_buys_both_yes(k_nonempty: OrderBook, poly_yes: BookSide) -> None:
     # Inverted: Kalshi YES settles like Polymarket NO → covering legs are YES+YES and NO+NO.
     # K-YES asks = 1 − NO bids: 0.25×40, 0.26×200, 0.27×40.34 (280.34 deep); P-YES from 0.21.
     # Even the last Kalshi level pairs with P at 0.64: 0.27 + 0.64 + 0.013797 + 0.009216 < 1,
-    # so all 280.34 Kalshi contracts are worth taking.
+    # so all 280.34 Kalshi contracts are worth taking against a ladder bought by the contract.
     km = kalshi_market()
-    pm = poly_market()
-    pb = book(Venue.POLYMARKET, pm.id, poly_yes, BookSide())
-    opps = price_pair(km, k_nonempty, pm, pb, inverted=True, now=NOW)
+    by_contract = replace(poly_market(), venue=Venue.KALSHI)
+    opps = price_pair(km, k_nonempty, by_contract, book(Venue.KALSHI, by_contract.id, poly_yes, BookSide()),
+                      inverted=True, now=NOW)
     assert len(opps) == 1
     o = opps[0]
-    assert [(leg.venue, leg.side) for leg in o.legs] == [(Venue.KALSHI, Side.YES), (Venue.POLYMARKET, Side.YES)]
+    assert [(leg.venue, leg.side) for leg in o.legs] == [(Venue.KALSHI, Side.YES), (Venue.KALSHI, Side.YES)]
     assert o.strategy == "cross_inverted"
     assert o.size == D("280.34")
     assert o.legs[0].levels_consumed == 3 and o.legs[0].depth_fraction == 1
     assert o.legs[1].levels_consumed == 9 and o.legs[1].worst_price == D("0.64")
+    assert o.net_profit == recompute(o, [km.fee_model, by_contract.fee_model])
+    # Polymarket's buy takes its best ask alone: 15 at 0.21 (nine levels to 0.64 would be signed for
+    # 280.34 × 0.64 = $179.42, $29 more than those asks hold: killed, or at a smaller size $53 spent
+    # on 83 YES shares beyond the pair).
+    pm = poly_market()
+    pb = book(Venue.POLYMARKET, pm.id, poly_yes, BookSide())
+    (o,) = price_pair(km, k_nonempty, pm, pb, inverted=True, now=NOW)
+    assert [(leg.venue, leg.side) for leg in o.legs] == [(Venue.KALSHI, Side.YES), (Venue.POLYMARKET, Side.YES)]
+    assert o.size == D(15) and o.legs[1].levels_consumed == 1 and o.legs[1].worst_price == D("0.21")
     assert o.net_profit == recompute(o, [km.fee_model, pm.fee_model])
     # the same books the other way round (no inversion) give the NO+YES leg instead
     direct = price_pair(km, k_nonempty, pm, pb, inverted=False, now=NOW)
@@ -257,15 +280,15 @@ def test_inverted_pair_no_no_uses_no_tokens() -> None:
 
 
 def test_best_size_is_a_middle_level_boundary() -> None:
-    # A (Kalshi) asks 0.40×10, 0.45×10, 0.50×10; B (Polymarket, fee-free) asks 0.50×15, 0.52×20.
+    # A (Kalshi) asks 0.40×10, 0.45×10, 0.50×10; B (fee-free, bought by the contract) asks 0.50×15, 0.52×20.
     #   0–10: 0.90 + 0.07×0.24 = 0.9168; 10–15: 0.95 + 0.017325; 15–20: 0.97 + 0.017325 (still < 1);
     #   20–: 0.50 + 0.52 = 1.02 → loss. Best = 20, neither the first level nor the max (30).
     # Fees: 10@0.40: 0.07×10×0.24 = 0.168 → 0.1680; 10@0.45: 0.07×10×0.2475 = 0.17325 → 0.1733
     # cost 4.00 + 4.50 + 7.50 + 2.60 = 18.60; net = 20 − 18.60 − 0.3413 = 1.0587
     km = kalshi_market()
-    pm = poly_market(rate=D(0), min_size=D("0.01"))
+    pm = replace(poly_market(rate=D(0), min_size=D("0.01")), venue=Venue.KALSHI)
     kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0.40", "10"), ("0.45", "10"), ("0.50", "10"))), BookSide())
-    pb = book(Venue.POLYMARKET, pm.id, BookSide(), BookSide(asks=levels(("0.50", "15"), ("0.52", "20"))))
+    pb = book(Venue.KALSHI, pm.id, BookSide(), BookSide(asks=levels(("0.50", "15"), ("0.52", "20"))))
     (o,) = price_pair(km, kb, pm, pb, inverted=False, now=NOW)
     assert o.size == D(20)
     assert o.legs[0].fees == D("0.3413") and o.legs[1].fees == 0
@@ -340,8 +363,8 @@ def test_a_polymarket_leg_spends_at_least_the_dollar_the_venue_takes(cap: Decima
 
 def test_size_steps_respected(k_nonempty: OrderBook, poly_yes: BookSide) -> None:
     km = kalshi_market()
-    pm = poly_market(size_step=D("0.25"), min_size=D("5.1"))
-    pb = book(Venue.POLYMARKET, pm.id, poly_yes, BookSide())
+    pm = replace(poly_market(size_step=D("0.25"), min_size=D("5.1")), venue=Venue.KALSHI)  # the whole ladder
+    pb = book(Venue.KALSHI, pm.id, poly_yes, BookSide())
     (o,) = price_pair(km, k_nonempty, pm, pb, inverted=True, now=NOW)
     assert o.size == D("280.25")  # 280.34 floored to the 0.25 grid
     # the 5.1 minimum rounds up to the grid: 5.25 is the smallest size both legs accept
@@ -351,8 +374,44 @@ def test_size_steps_respected(k_nonempty: OrderBook, poly_yes: BookSide) -> None
     assert price_pair(km, k_nonempty, pm, pb, inverted=True, now=NOW, max_size=D("5.2")) == []
 
 
+def test_a_polymarket_leg_takes_its_best_ask_only() -> None:
+    # Kalshi YES 0.40×100; Polymarket NO 0.50×30, 0.52×100 (fee-free both). Bought by the contract, all
+    # 100 pairs earn (0.40 + 0.52 < 1). But Polymarket takes an immediate buy of 100 at 0.52 as $52 and
+    # spends all of it: 30 at 0.50, then $37 on 71.15 at 0.52 — 1.15 shares nothing hedges. So the leg
+    # stays at 0.50: 30 pairs, net 30 − 12 − 15 = 3.
+    km = kalshi_market(fee_model=FeeModel.free())
+    pm = poly_market(rate=D(0), min_size=D(1))
+    kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0.40", "100"))), BookSide())
+    pb = book(Venue.POLYMARKET, pm.id, BookSide(), BookSide(asks=levels(("0.50", "30"), ("0.52", "100"))))
+    (o,) = price_pair(km, kb, pm, pb, inverted=False, now=NOW)
+    assert (o.size, o.net_profit) == (D(30), D(3))
+    assert o.legs[1].levels_consumed == 1 and o.legs[1].worst_price == D("0.50")
+    assert o.legs[1].depth_available == D(30)
+
+
+def test_a_polymarket_level_is_out_of_reach_where_the_cents_of_its_spend_exceed_it() -> None:
+    # Polymarket YES 0.155×321 holds $49.755 of asks; a buy of all 321 is signed for $49.76 and, the
+    # venue spending all of it, killed. 320.96 (up to 320.967… spend 49.75 or less) is the most that
+    # fills: net 320.96 × (1 − 0.80 − 0.155) = 14.4432.
+    km = kalshi_market(fee_model=FeeModel.free())
+    pm = poly_market(rate=D(0), min_size=D(1), ticks=TickStructure.uniform(D("0.005")))
+    kb = book(Venue.KALSHI, km.id, BookSide(), BookSide(asks=levels(("0.80", "500"))))
+    pb = book(Venue.POLYMARKET, pm.id, BookSide(asks=levels(("0.155", "321"))), BookSide())
+    (o,) = price_pair(km, kb, pm, pb, inverted=False, now=NOW)
+    assert (o.size, o.net_profit) == (D("320.96"), D("14.4432"))
+    # The same level by the contract is taken whole.
+    other = replace(pm, venue=Venue.KALSHI)
+    (whole,) = price_pair(km, kb, other, replace(pb, venue=Venue.KALSHI), inverted=False, now=NOW)
+    assert whole.size == D(321)
+    # fillable_size (the executor's re-plan on fresh books) stops at the same size.
+    assert fillable_size([(pm, pb.yes), (km, kb.no)], D(400), D("0.01")) == D("320.96")
+    assert fillable_size([(pm, pb.yes), (km, kb.no)], D("310.5"), D("0.01")) == D("310.5")
+    assert fillable_size([(other, pb.yes), (km, kb.no)], D(400), D("0.01")) == D(321)
+
+
 def test_best_size_can_lie_between_level_boundaries() -> None:
-    # Kalshi (multiplier 2) YES 0.29×16.35; Polymarket (rate 0.094) NO 0.38×5.6, 0.66×18.75.
+    # Kalshi (multiplier 2) YES 0.29×16.35; Polymarket's fee (rate 0.094), bought by the contract, NO
+    # 0.38×5.6, 0.66×18.75.
     # From 5.6 to 16.35 the unrounded marginal edge is 1 − 0.29 − 0.66 − 2×0.07×0.29×0.71
     # − 0.094×0.66×0.34 = 1 − 0.95 − 0.028826 − 0.0210936 = +0.0000804 per contract, far below the
     # rounding saw-tooth, so the best size is not a level boundary:
@@ -363,11 +422,11 @@ def test_best_size_can_lie_between_level_boundaries() -> None:
     # at 16.27: Kalshi 0.46899902 → 0.4690; Poly 0.12401 + 10.67×0.0210936 = 0.225068712 → 0.22506;
     #   cost 4.7183 + 2.128 + 7.0422 = 13.8885; net = 16.27 − 13.8885 − 0.81807 = 1.56343 (better)
     km = kalshi_market(fee_model=FeeModel.kalshi(multiplier=D(2)))
-    pm = poly_market(rate=D("0.094"), min_size=D("0.01"))
+    pm = replace(poly_market(rate=D("0.094"), min_size=D("0.01")), venue=Venue.KALSHI)
     a = levels(("0.29", "16.35"))
     b = levels(("0.38", "5.6"), ("0.66", "18.75"))
     kb = book(Venue.KALSHI, km.id, BookSide(asks=a), BookSide())
-    pb = book(Venue.POLYMARKET, pm.id, BookSide(), BookSide(asks=b))
+    pb = book(Venue.KALSHI, pm.id, BookSide(), BookSide(asks=b))
     (o,) = price_pair(km, kb, pm, pb, inverted=False, now=NOW)
     assert walk_profit([(a, km.fee_model), (b, pm.fee_model)], D("16.34")) == D("1.56335")
     assert (o.size, o.net_profit) == (D("16.27"), D("1.56343"))
@@ -592,6 +651,7 @@ def _grid_sizes(steps: list[Decimal], mins: list[Decimal], depth: Decimal, cap: 
     min_b=_mins,
     inverted=st.booleans(),
     cap=st.one_of(st.none(), st.integers(1, 1500).map(lambda c: D(c) / 100)),
+    b_dollars=st.booleans(),
 )
 # Rare shapes random search hits about once in 2000 books, pinned so every run checks them:
 # the maximum strictly inside an interval (rounding beats a near-zero marginal edge) …
@@ -606,6 +666,7 @@ def _grid_sizes(steps: list[Decimal], mins: list[Decimal], depth: Decimal, cap: 
     min_b=D("0.01"),
     inverted=False,
     cap=None,
+    b_dollars=False,
 )
 # … and a tie between an interior size and the max size (the smaller must win).
 @example(
@@ -619,6 +680,7 @@ def _grid_sizes(steps: list[Decimal], mins: list[Decimal], depth: Decimal, cap: 
     min_b=D("0.01"),
     inverted=True,
     cap=None,
+    b_dollars=False,
 )
 def test_pair_property_best_positive_and_exact(
     a_asks: tuple[PriceLevel, ...],
@@ -631,22 +693,25 @@ def test_pair_property_best_positive_and_exact(
     min_b: Decimal,
     inverted: bool,
     cap: Decimal | None,
+    b_dollars: bool,
 ) -> None:
     km = kalshi_market(fee_model=fa, size_step=step_a, min_size=min_a)
     pm = poly_market(fee_model=fb, size_step=step_b, min_size=min_b)
+    if not b_dollars:  # B's whole ladder, bought by the contract (Polymarket's fee and steps all the same)
+        pm = replace(pm, venue=Venue.KALSHI)
     # put the ladders on the sides the chosen polarity buys in the (YES on A) direction
     kb = book(Venue.KALSHI, km.id, BookSide(asks=a_asks), BookSide())
     b_yes, b_no = (BookSide(asks=b_asks), BookSide()) if inverted else (BookSide(), BookSide(asks=b_asks))
-    pb = book(Venue.POLYMARKET, pm.id, b_yes, b_no)
+    pb = book(pm.venue, pm.id, b_yes, b_no)
     opps = price_pair(km, kb, pm, pb, inverted=inverted, now=NOW, max_size=cap)
     assert len(opps) <= 1
     depth = min(sum((lv.size for lv in a_asks), D(0)), sum((lv.size for lv in b_asks), D(0)))
     executable = [lv.price for lv in b_asks if 0 < lv.price < 1 and lv.size > 0]
     # Polymarket takes no immediate buy under $1: enough shares that even its best ask spends that much.
-    dollar = D(1) / min(executable) if executable else D(0)
+    dollar = D(1) / min(executable) if executable and b_dollars else D(0)
     sizes = [s for s in _grid_sizes([step_a, step_b], [min_a, min_b], depth, cap) if s >= dollar]
     legs = [(a_asks, fa), (b_asks, fb)]
-    brute = [(walk_profit(legs, s), s) for s in sizes]
+    brute = [(walk_profit(legs, s, dollars=(1,) if b_dollars else ()), s) for s in sizes]
     best = max((v for v, _ in brute if v is not None), default=None)
     if not opps:
         # completeness: nothing reported only when no size makes money
@@ -707,7 +772,8 @@ def test_neg_risk_property(ladders: list[tuple[PriceLevel, ...]], fee: FeeModel)
     # Every leg is Polymarket's: enough shares that each one's best ask spends the $1 it takes.
     dollar = max((D(1) / min(lv.price for lv in asks if 0 < lv.price < 1 and lv.size > 0)
                   for asks in ladders if any(0 < lv.price < 1 and lv.size > 0 for lv in asks)), default=D(0))
-    brute = [walk_profit(legs, s) for s in _grid_sizes([D("0.01")], [D("0.01")], depth, None) if s >= dollar]
+    brute = [walk_profit(legs, s, dollars=tuple(range(len(legs))))
+             for s in _grid_sizes([D("0.01")], [D("0.01")], depth, None) if s >= dollar]
     best = max((v for v in brute if v is not None), default=None)
     if not opps:
         assert best is None or best <= 0
@@ -741,7 +807,7 @@ def test_min_edge_size_is_the_exact_argmax_above_the_hurdle_larger_on_tie(
     dollar = D(1) / min(executable) if executable else D(0)
     legs = [(a_asks, fa), (b_asks, fb)]
     brute = [(v, s) for s in _grid_sizes([D("0.01")], [D("0.01")], depth, None) if s >= dollar
-             for v in [walk_profit(legs, s)] if v is not None]
+             for v in [walk_profit(legs, s, dollars=(1,))] if v is not None]
     expected: Decimal | None = None
     if brute:
         best = max(v for v, _ in brute)

@@ -203,11 +203,12 @@ def test_demo_reports_the_uponly_pair_with_numbers_recomputed_from_its_legs(demo
     assert op.kind == "cross_venue" and op.strategy == "cross_direct"
     assert legs_of(op) == {("kalshi", BRIA_K, "no"), ("polymarket", BRIA_P, "yes")}
     verify(op, demo)
-    # Hand-checked: Kalshi NO 140@0.80 + 360@0.81 + 450@0.82, Polymarket YES 320@0.15 + 630@0.16 (culture 5%).
-    assert op.size == D(950)
-    assert op.cost == D("921.4")
-    assert op.fees == D("1.568") + D("3.8783") + D("4.6494") + D("2.04") + D("4.2336")
-    assert op.net_profit == D("12.2307") and op.net_edge == D("0.012874")
+    # Hand-checked: Kalshi NO 140@0.80 + 360@0.81 + 450@0.82, Polymarket YES 320@0.15 + 630@0.16 (culture 5%);
+    # Polymarket's leg takes its best ask only, 320@0.15 (Kalshi 140@0.80 + 180@0.81).
+    assert op.size == D(320)
+    assert op.cost == D("305.8")
+    assert op.fees == D("1.568") + D("1.9392") + D("2.04")
+    assert op.net_profit == D("8.6528") and op.net_edge == D("0.02704")
     assert op.net_edge >= cfg.trading.min_edge and op.net_profit >= cfg.trading.min_profit
     assert [t.kalshi_id for t in result.tradable] == [BRIA_K] and result.tradable[0].source == "auto"
     assert result.priced_pairs == 1
@@ -338,12 +339,13 @@ def test_profitable_pair_exact_numbers(cfg: Settings) -> None:
     op = result.opportunities[0]
     verify(op, data)
     assert legs_of(op) == {("kalshi", k.id, "yes"), ("polymarket", p.id, "no")}
-    # By hand: Kalshi 100@0.40 (fee 1.68) + 150@0.42 (fee 2.5578); Polymarket 150@0.52 (1.4976) + 100@0.54 (0.9936).
-    assert op.size == D(250)
-    assert op.cost == D(235)
-    assert op.fees == D("6.729")
-    assert op.net_profit == D("8.271")
-    assert op.net_edge == D("0.033084")
+    # By hand: Polymarket takes its best ask only, 150@0.52 (fee 1.4976; 100@0.54 behind it), so
+    # Kalshi 100@0.40 (fee 1.68) + 50@0.42 (0.07 × 50 × 0.42 × 0.58 = 0.8526).
+    assert op.size == D(150)
+    assert op.cost == D(139)
+    assert op.fees == D("4.0302")
+    assert op.net_profit == D("6.9698")
+    assert op.net_edge == D("0.046465")
     assert op.expires_at == FETCHED + timedelta(seconds=TTL)
     assert op.quote_age_seconds == D(3)
     assert result.unprofitable == 0 and result.priced_pairs == 1

@@ -62,6 +62,9 @@ from orion_cli.venues.trading import (
     TimeInForce,
 )
 
+# Polymarket plans take its best ask only: one level deep enough for a 100-contract pair.
+ONE_DEEP_ASK = (("0.50", "130"),)
+
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
@@ -420,7 +423,7 @@ def test_unwind_loss_bound_covers_every_unwind_sell_of_the_execution(db: Databas
     s = settings(**{"trading.max_unwind_loss": "5.00"})
     x = Exchange(script={"l1": [("fill", "0.50")], "l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"],
                          "u1": [("partial", "50")], "u2": ["fill"]})
-    plan = make_plan(size="100")
+    plan = make_plan(size="100", pbook=poly_book(datetime.now(UTC), no_asks=ONE_DEEP_ASK))
     first = run(executor(db, fake_venues(x), s=s).execute(plan, None))
     assert first.status == "halted" and "50 remain unhedged" in first.message
     res = run(executor(db, fake_venues(x), s=s).resume(plan.key))
@@ -632,7 +635,7 @@ def test_unlisted_unwind_fills_count_against_the_loss_bound(db: Database) -> Non
     x = Exchange(script={"l1": [("fill", "0.50")], "l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"],
                          "u1": [("partial", "50")], "u2": ["fill"]})
     venues = {v: _UnlistedFills(v, x, lag=10**6, only={"u1"}) for v in Venue}
-    plan = make_plan(size="100")
+    plan = make_plan(size="100", pbook=poly_book(datetime.now(UTC), no_asks=ONE_DEEP_ASK))
     assert run(executor(db, venues, s=s, fill_delays=(0.0,)).execute(plan, None)).status == "halted"
     res = run(executor(db, venues, s=s, fill_delays=(0.0,)).resume(plan.key))
     assert res.status == "unwound", res.message

@@ -112,7 +112,7 @@ class Setup:
                     yes_token=self.yes, no_token=self.no)
         return km, pm
 
-    def plan(self, key: str) -> TradePlan:
+    def plan(self, key: str, size: D = D(10)) -> TradePlan:
         now = datetime.now(UTC)
         km, pm = self.markets()
         kb = OrderBook(Venue.KALSHI, TICKER, BookSide((PriceLevel(D("0.38"), D("50")),),
@@ -127,7 +127,7 @@ class Setup:
         opp = Opportunity("simopp01", "cross_venue", legs, D(10), D(9), D(0), D("0.1"), D("0.1"), D(1), D(1),
                           D("0.1"), None, None, D(0), D("0.3"), now, now, "k~p")
         return build_plan(opp, {(Venue.KALSHI, TICKER): (km, kb), (Venue.POLYMARKET, self.cond): (pm, pb)},
-                          size=D(10), key=key, settings=settings(), now=now)
+                          size=size, key=key, settings=settings(), now=now)
 
     def kalshi_created(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -147,13 +147,13 @@ def env(ksim: KalshiSim, psim: PolymarketSim, rsa_key: rsa.RSAPrivateKey) -> Set
     return Setup(ksim, psim, rsa_key)
 
 
-def execute(db: Database, env: Setup, key: str, alerts: NullAlertSink | None = None) -> Any:
+def execute(db: Database, env: Setup, key: str, alerts: NullAlertSink | None = None, size: D = D(10)) -> Any:
     async def main() -> Any:
         venues = env.venues()
         try:
             ex = Executor(db, Ledger(db, "live"), venues, settings(), mode="live", alerts=alerts or NullAlertSink(),
                           evaluate=all_pass, verify_delays=(0.0, 0.05), decide_delays=(0.05, 0.05, 0.05))
-            return await ex.execute(env.plan(key), None)
+            return await ex.execute(env.plan(key, size), None)
         finally:
             await asyncio.gather(*(v.aclose() for v in venues.values()))
 
@@ -178,6 +178,17 @@ def test_happy_path_over_loopback(db: Database, env: Setup) -> None:
     assert sum((f.size for f in fills if f.venue is Venue.KALSHI), D(0)) == D(10)
     assert sum((f.size for f in fills if f.venue is Venue.POLYMARKET), D(0)) == D(10)
     assert_no_duplicates(env, db, "sim-happy")
+
+
+def test_a_polymarket_leg_is_planned_at_its_best_ask_so_every_share_is_hedged(db: Database, env: Setup) -> None:
+    # Asked for 40: Polymarket's NO asks are 0.50 × 30 then 0.52 × 100. A buy of 40 limited at 0.52 is
+    # signed for $20.80, which the venue spends in full: 30 at 0.50 and 11.15 at 0.52, 1.15 NO beyond
+    # the 40 Kalshi YES. The plan takes the best ask's 30 instead, on both legs.
+    res = execute(db, env, "sim-best-ask", size=D(40))
+    assert res.status == "done", res.message
+    held = {(p.venue, p.side): p.size for p in Ledger(db, "live").positions()}
+    assert held == {(Venue.KALSHI, Side.YES): D(30), (Venue.POLYMARKET, Side.NO): D(30)}
+    assert_no_duplicates(env, db, "sim-best-ask")
 
 
 def test_a_polymarket_first_leg_matched_late_is_waited_for_then_hedged(db: Database, env: Setup) -> None:

@@ -30,7 +30,7 @@ def _side(*asks: tuple[str, str]) -> BookSide:
 
 
 def cross_opportunity(now: datetime = NOW) -> Opportunity:
-    """A real priced pair: Polymarket token ids, several fills per leg, an annualised return."""
+    """A real priced pair: Polymarket token ids, several fills on the Kalshi leg, an annualised return."""
     k = Market(Venue.KALSHI, "KXTEST-1", "KXTEST", "Test market", MarketStatus.OPEN, now + timedelta(days=30),
                FeeModel.kalshi(), TickStructure.uniform(D("0.01")))
     p = Market(Venue.POLYMARKET, "0x" + "ab" * 32, "ev", "Test market", MarketStatus.OPEN, now + timedelta(days=31),
@@ -59,7 +59,7 @@ def _count(db: Database) -> int:
 
 def test_round_trip_keeps_every_field(db: Database) -> None:
     ops = [cross_opportunity(), within_opportunity()]
-    assert ops[0].annualized_return is not None and len(ops[0].legs[1].fills) == 2
+    assert ops[0].annualized_return is not None and len(ops[0].legs[0].fills) == 2
     assert ops[1].annualized_return is None and ops[1].close_time is None
     with db.write() as conn:
         assert store.save(conn, ops, source="demo data set") == 2
