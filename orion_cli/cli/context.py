@@ -91,6 +91,22 @@ class AppContext:
                 ) from None
         return self._db
 
+    def db_if_exists(self) -> Database | None:
+        """For a command that audits the change it makes (``secrets``, ``pairs``), before it changes
+        anything: an existing ledger is opened, so a broken one (foreign, unreachable, of a newer
+        schema) refuses before the vault or the pairs file changes; a missing one is not created here,
+        but by :meth:`db` once the change goes ahead. Otherwise a command that failed (a credential
+        not set, a mistyped market id) left a new, empty ledger at a mistyped --db or ORION_HOME,
+        which reconcile then reported clean and the kill switch halted."""
+        from orion_cli.core.errors import StorageError
+
+        try:
+            return self.db(existing=True)
+        except StorageError as exc:
+            if exc.reason != "storage_missing":
+                raise
+            return None
+
     def mode(self) -> str:
         """The ledger this command works on: live when configured, or when the environment pair
         authorizes live trading (a service trading live through it must reconcile its live ledger)."""

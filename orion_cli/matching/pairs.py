@@ -379,7 +379,8 @@ def list_pairs(path: Path) -> list[CuratedPair]:
     return load_pairs(path)
 
 
-def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | None = None) -> CuratedPair:
+def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | None = None,
+             before_write: Callable[[], object] | None = None) -> CuratedPair:
     """Append a pair (stamped with ``added_at`` now if absent); a Kalshi market already paired, a
     Polymarket market already paired with the same polarity, or an id that cannot name a market, is
     refused. The very same pair raises :class:`AlreadyCurated`.
@@ -392,6 +393,9 @@ def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | N
     ``look_up`` gives a YES token id's market (its condition id; it raises when it cannot say): the
     pair is then stored with the condition id, so the rule above holds whichever id names the market
     (`orion pairs add` always passes one). Without it a token id is compared as typed.
+
+    ``before_write`` is called once the pair is certain to be added, just before the file is written
+    (`orion pairs` opens the ledger the change is audited in there: a refused pair creates none).
     """
     pair = replace(pair, kalshi=canonical_kalshi(pair.kalshi), polymarket=canonical_polymarket(pair.polymarket))
     problem = id_problem(pair.kalshi, pair.polymarket)
@@ -429,6 +433,8 @@ def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | N
         if pair.added_at is None:
             now = datetime.now(UTC).replace(microsecond=0)
             pair = CuratedPair(pair.kalshi, pair.polymarket, pair.inverted, pair.note, now)
+        if before_write is not None:
+            before_write()
         _save_edit(path, _appended(text, pair), [*pairs, pair])
     return pair
 
@@ -437,13 +443,15 @@ def _id_kind(market_id: str) -> str:
     return "condition id" if market_id.startswith("0x") else "token id"
 
 
-def remove_pair(path: Path, kalshi: str, polymarket: str | None = None) -> CuratedPair:
+def remove_pair(path: Path, kalshi: str, polymarket: str | None = None, *,
+                before_write: Callable[[], object] | None = None) -> CuratedPair:
     """Remove the pair of ``kalshi`` (and ``polymarket`` if given); :class:`NotFound` if there is none.
 
     ``polymarket`` is compared with the id the file holds. A pair added by YES token id holds its
     market's condition id (:func:`add_pair`), and which market a token belongs to takes market data to
     tell; so a token given for a pair held by condition id (or the other way round) is refused with a
     :class:`UsageError` naming the id to give, rather than "no curated pair" for a pair that is there.
+    ``before_write`` as for :func:`add_pair`.
     """
     kalshi = canonical_kalshi(kalshi)
     polymarket = canonical_polymarket(polymarket) if polymarket is not None else None
@@ -453,6 +461,8 @@ def remove_pair(path: Path, kalshi: str, polymarket: str | None = None) -> Curat
         for i, p in enumerate(pairs):
             if p.kalshi == kalshi and (polymarket is None or p.polymarket == polymarket):
                 rest = pairs[:i] + pairs[i + 1 :]
+                if before_write is not None:
+                    before_write()
                 if len(_entry_lines(text)) == len(pairs):
                     _save_edit(path, _cut(text, i), rest)
                 else:

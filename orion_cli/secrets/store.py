@@ -14,7 +14,9 @@ The vault is decrypted per call and only the requested entry is kept; the rest i
 
 Every change calls ``on_change(action, name)`` after it is durable: action is ``"set"``, ``"remove"``
 or ``"rotate"`` (name ``"*"``). The lead wires it to the ``secrets.changed`` audit event. No value
-is ever passed.
+is ever passed. ``before_change()`` is called once before a change is made, after every check and
+password: the CLI opens the ledger the change is audited in there, so a missing one is created only
+for a change that goes ahead, never by a command that fails.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from orion_cli.secrets.unlock import MIN_NEW_PASSWORD_LENGTH, MasterPassword, re
 from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, Vault, derive_key
 
 OnChange = Callable[[str, str], None]
+BeforeChange = Callable[[], object]
 PasswordProvider = Callable[[bool], MasterPassword]
 """Called with ``new=True`` when a vault is being created (ask twice), else ``False``."""
 # What a caller enters around a change and its audit events (see SecretStore.set_many).
@@ -176,8 +179,13 @@ def _problem(exc: SecretsError) -> str:
 class SecretStore(abc.ABC):
     backend: str
 
-    def __init__(self, on_change: OnChange | None) -> None:
+    def __init__(self, on_change: OnChange | None, before_change: BeforeChange | None = None) -> None:
         self._on_change = on_change
+        self._before_change = before_change
+
+    def _about_to_change(self) -> None:
+        if self._before_change is not None:
+            self._before_change()
 
     def _changed(self, action: str, names: list[str]) -> None:
         if self._on_change is not None:
@@ -228,6 +236,7 @@ class SecretStore(abc.ABC):
         question or before a refusal."""
         clean = _validated(values)
         self._ready_to_write(create=True)
+        self._about_to_change()
         with hold():
             self._write(clean)
             names = sorted(clean)
@@ -241,9 +250,12 @@ class SecretStore(abc.ABC):
         """Delete one credential; ``hold`` as for :meth:`set_many`. No vault yet: nothing to ask for."""
         check_name(name)
         self._ready_to_write(create=False)
+        if name not in self._stored():  # asked before the change begins: nothing to remove changes nothing
+            raise _not_set(name)
+        self._about_to_change()
         with hold():
-            if not self._delete(name):
-                raise NotFound(f"credential {name} is not set", hint="see `orion secrets list`", reason="not_found")
+            if not self._delete(name):  # removed meanwhile by another process
+                raise _not_set(name)
             self._changed("remove", [name])
 
     def list(self) -> list[SecretInfo]:
@@ -306,8 +318,9 @@ class SecretStore(abc.ABC):
 class VaultStore(SecretStore):
     backend = "vault"
 
-    def __init__(self, vault: Vault, password: PasswordProvider, on_change: OnChange | None = None) -> None:
-        super().__init__(on_change)
+    def __init__(self, vault: Vault, password: PasswordProvider, on_change: OnChange | None = None,
+                 before_change: BeforeChange | None = None) -> None:
+        super().__init__(on_change, before_change)
         self.vault = vault
         self._password = password
         self._key: DerivedKey | None = None
@@ -404,6 +417,7 @@ class VaultStore(SecretStore):
         same = derive_key(new_password, old.kdf, old.salt)
         changed = not hmac.compare_digest(same.check_value(), old.check_value())
         same.wipe()
+        self._about_to_change()
         self._key = self.vault.rekey(old, new_password)
         old.wipe()
         self._changed("rotate", ["*"])
@@ -420,11 +434,16 @@ class _NothingToDo(Exception):
     pass
 
 
+def _not_set(name: str) -> NotFound:
+    return NotFound(f"credential {name} is not set", hint="see `orion secrets list`", reason="not_found")
+
+
 class KeyringStore(SecretStore):
     backend = "keyring"
 
-    def __init__(self, secrets: Any, on_change: OnChange | None = None) -> None:
-        super().__init__(on_change)
+    def __init__(self, secrets: Any, on_change: OnChange | None = None,
+                 before_change: BeforeChange | None = None) -> None:
+        super().__init__(on_change, before_change)
         self._secrets = secrets
 
     def _read(self, name: str) -> bytes | None:
@@ -448,6 +467,7 @@ def open_store(
     vault_path: Path | None = None,
     password: PasswordProvider | None = None,
     on_change: OnChange | None = None,
+    before_change: BeforeChange | None = None,
     keyring_backend: Any = None,
     keyring_service: str = "orion",
     kdf: KdfParams = DEFAULT_KDF,
@@ -464,11 +484,12 @@ def open_store(
     path = Path(vault_path) if vault_path is not None else default_vault_path()
     if backend == "vault":
         provider: PasswordProvider = password or (lambda new: resolve_master_password(path, new=new))
-        return VaultStore(Vault(path, kdf=kdf, allow_weak_kdf=allow_weak_kdf), provider, on_change)
+        return VaultStore(Vault(path, kdf=kdf, allow_weak_kdf=allow_weak_kdf), provider, on_change, before_change)
     if backend == "keyring":
         from orion_cli.secrets.keyring_backend import KeyringSecrets, system_keyring
 
         kr = keyring_backend if keyring_backend is not None else system_keyring()
         lock = path.parent / "keyring.lock"
-        return KeyringStore(KeyringSecrets(kr, service=keyring_service, lock_path=lock), on_change)
+        return KeyringStore(KeyringSecrets(kr, service=keyring_service, lock_path=lock), on_change,
+                            before_change)
     raise ConfigError(f"secrets.backend: unknown backend {backend!r:.40}", hint='use "vault" or "keyring"')

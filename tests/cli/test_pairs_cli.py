@@ -222,6 +222,41 @@ def test_remove_missing_exit_2() -> None:
     assert audit("pairs.removed") == []
 
 
+def test_a_refused_change_leaves_no_ledger_behind(isolated_home: Path) -> None:
+    """Found by black-box testing: a refused `pairs add` (a mistyped id), `remove` (no such pair) or
+    `suggest --accept` at a mistyped ORION_HOME or --db created a new, empty ledger there (to audit a
+    change never made), which `reconcile` then reported clean and `halt` halted. The ledger is opened
+    first only if it exists; a missing one is created for a change that goes ahead, and only then."""
+    from orion_cli.matching.pairs import CuratedPair, save_pairs
+
+    ledger = isolated_home / "orion.db"
+    for args in (("add", "KXFOO-1", "0xabc"), ("add", GCR_K, BRIA_NO, "--demo"), ("remove", "KXNOPE-1"),
+                 ("suggest", "--demo", "--accept", "KXNOSUCH-99")):
+        code, _, err = invoke("pairs", *args)
+        assert code == 2, (args, err)
+        assert not ledger.exists(), args
+    save_pairs(default_pairs_file(), [CuratedPair(LAL_K, LAL_P, True, "")])  # curated by hand
+    code, _, err = invoke("pairs", "add", LAL_K, LAL_P, "--inverted")  # already there: nothing changes
+    assert code == 0 and "nothing changed" in err and not ledger.exists()
+    assert invoke("reconcile", "--demo")[0] == 3  # still no ledger there
+    assert invoke("pairs", "remove", LAL_K)[0] == 0 and ledger.exists()  # a change made: audited in it
+    assert [e.payload["kalshi"] for e in audit("pairs.removed")] == [LAL_K]
+
+
+def test_a_ledger_that_cannot_be_created_refuses_the_change_before_the_pairs_file_is_written(
+        tmp_path: Path) -> None:
+    """The missing ledger is created just before the write, not by its audit event after it: one that
+    cannot be created (here under a regular file) leaves the pairs file as it was."""
+    assert invoke("pairs", "add", LAL_K, LAL_P)[0] == 0
+    before = default_pairs_file().read_bytes()
+    (tmp_path / "a-file").write_text("")
+    nowhere = str(tmp_path / "a-file" / "orion.db")
+    for args in (("add", BRIA_K, BRIA_P), ("remove", LAL_K), ("suggest", "--demo", "--accept", BRIA_K)):
+        code, _, err = invoke("--db", nowhere, "pairs", *args)
+        assert code == 3 and "a-file/orion.db" in err, (args, err)
+        assert default_pairs_file().read_bytes() == before, args
+
+
 def test_remove_by_the_yes_token_of_a_pair_stored_by_condition_id_names_the_id_to_give() -> None:
     """Found by black-box testing: a pair added by YES token id is stored with its market's condition id,
     and `pairs remove KALSHI TOKEN` said there was no such pair. Which market a token names takes market

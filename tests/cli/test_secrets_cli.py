@@ -328,6 +328,61 @@ def test_remove_and_rotate_refuse_before_the_vault_changes_when_the_ledger_is_un
     assert listed()["polymarket_signature_type"]["set"]  # and the old password still opens it
 
 
+def test_a_refused_change_leaves_no_ledger_behind(tmp_path: Path, home: Path, pem: str) -> None:
+    """Found by black-box testing: a failing `secrets remove` (not set), `rotate` (the vault locked) or
+    `encrypt` at a mistyped ORION_HOME or --db created a new, empty ledger there (to audit a change
+    never made), which `reconcile` then reported clean and `halt` halted. The ledger is opened first
+    only if it exists; a missing one is created for a change that goes ahead, and only then."""
+    ledger = home / "orion.db"
+    new = tmp_path / "new-password"
+    new.write_text("short\n")
+    new.chmod(0o600)
+    value = tmp_path / "value"
+    value.write_text("1\n")
+    malformed = write_env(tmp_path, pem, TELEGRAM_BOT_TOKEN="garbage")
+    for args, code in [(("remove", "telegram_bot_token"), 2), (("remove", "bad name!"), 2),
+                       (("rotate", "--new-password-file", str(new)), 4),  # no vault, no password source
+                       (("encrypt", "--from-file", str(malformed)), 4),
+                       (("encrypt", "--name", "polymarket_signature_type", "--value-file", str(value)), 4)]:
+        result = run(*args)
+        assert result.exit_code == code, (args, result.output)
+        assert not ledger.exists(), args
+    assert CliRunner().invoke(app, ["reconcile", "--demo"]).exit_code == 3  # still no ledger there
+    # A vault whose ledger is elsewhere (--db): refusals after the password still create nothing.
+    other = tmp_path / "other.db"
+    env = {"ORION_MASTER_PASSWORD_FILE": str(tmp_path / "master-password")}
+    (tmp_path / "master-password").write_text(PASSWORD + "\n")
+    (tmp_path / "master-password").chmod(0o600)
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem)), env=env).exit_code == 0
+    assert ledger.exists()  # a change made: audited in the ledger it created
+    for args, code in [(("remove", "telegram_bot_token"), 2), (("rotate", "--new-password-file", str(new)), 4)]:
+        result = run(*args, env=env, pre=("--db", str(other)))
+        assert result.exit_code == code, (args, result.output)
+        assert not other.exists(), args
+    assert run("remove", "polymarket_signature_type", env=env, pre=("--db", str(other))).exit_code == 0
+    assert other.exists()
+
+
+def test_a_ledger_that_cannot_be_created_refuses_the_change_before_the_vault_changes(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    """The missing ledger is created just before the change, not by its audit event after it: one
+    that cannot be created (here under a regular file) leaves the vault as it was."""
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    before = vault_of(home).read_bytes()
+    (tmp_path / "a-file").write_text("")
+    nowhere = tmp_path / "a-file" / "orion.db"
+    value = tmp_path / "value"
+    value.write_text("1\n")
+    new = tmp_path / "new-password"
+    new.write_text("the new master password\n")
+    new.chmod(0o600)
+    for args in (("remove", "polymarket_signature_type"), ("rotate", "--new-password-file", str(new)),
+                 ("encrypt", "--name", "polymarket_signature_type", "--value-file", str(value))):
+        result = run(*args, pre=("--db", str(nowhere)))
+        assert result.exit_code == 3 and "a-file/orion.db" in result.stderr, (args, result.output)
+        assert vault_of(home).read_bytes() == before, args
+
+
 def test_rotate(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
     assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
     assert run("rotate").exit_code == 2  # no terminal, no --new-password-file

@@ -250,6 +250,39 @@ def test_remove_by_the_other_kind_of_id_than_the_file_holds_names_the_one_to_giv
     assert remove_pair(path, LAL.kalshi, LAL.polymarket) == LAL
 
 
+def test_before_write_is_called_for_a_change_that_goes_ahead_only_and_before_it(tmp_path: Path) -> None:
+    """`orion pairs` creates a missing ledger there: a refused change (a bad id, a pair in the way, the
+    same pair again, no such pair) must not call it, and one that goes ahead calls it before the file
+    is written (found by black-box testing: a refused `pairs add` created a ledger at a mistyped path)."""
+    path = tmp_path / "pairs.toml"
+    save_pairs(path, [LAL])
+    before = path.read_bytes()
+    called: list[bytes] = []  # the file as it was when it was called
+
+    def note() -> None:
+        called.append(path.read_bytes())
+
+    for refused in (lambda: add_pair(path, CuratedPair("KXFOO-1", "0xabc"), before_write=note),
+                    lambda: add_pair(path, CuratedPair(LAL.kalshi, "0x" + "11" * 32), before_write=note),
+                    lambda: add_pair(path, LAL, before_write=note),
+                    lambda: remove_pair(path, "KXNOPE-1", before_write=note)):
+        with pytest.raises((UsageError, NotFound)):  # AlreadyCurated is a UsageError
+            refused()
+    assert called == []
+
+    def refuse() -> None:
+        raise ConfigError("the ledger cannot be created")
+
+    for change in (lambda: add_pair(path, CuratedPair(MIL.kalshi, MIL.polymarket), before_write=refuse),
+                   lambda: remove_pair(path, LAL.kalshi, before_write=refuse)):
+        with pytest.raises(ConfigError, match="cannot be created"):
+            change()
+        assert path.read_bytes() == before
+    add_pair(path, CuratedPair(MIL.kalshi, MIL.polymarket), before_write=note)
+    remove_pair(path, LAL.kalshi, before_write=note)
+    assert len(called) == 2 and called[0] == before and called[1] != before
+
+
 def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "cfg" / "pairs.toml"
     save_pairs(path, [LAL])

@@ -74,6 +74,41 @@ def test_on_change_names_never_values(make_store: Callable[..., SecretStore]) ->
                       ("remove", "polymarket_signature_type"), ("rotate", "*")]
 
 
+def test_before_change_is_called_for_a_change_that_goes_ahead_only_and_before_it(
+        vault_path: Path, make_store: Callable[..., SecretStore]) -> None:
+    """The CLI creates a missing ledger there: a refused change (not set, malformed, too short) must
+    not call it, and one that goes ahead calls it before anything is written, so a ledger that cannot
+    be created stops the change (found by black-box testing: a failed `secrets remove` created one)."""
+    called: list[bool] = []  # whether the vault existed when it was called
+    store = make_store(before_change=lambda: called.append(vault_path.exists()))
+    with pytest.raises(NotFound):
+        store.remove("telegram_bot_token")  # no vault yet
+    with pytest.raises(SecretsError):
+        store.set_many({"polymarket_signature_type": "9"})
+    assert called == []
+    store.set_many({"polymarket_private_key": WALLET_KEY})
+    assert called == [False]
+    before = vault_path.read_bytes()
+    with pytest.raises(NotFound):
+        store.remove("telegram_bot_token")  # a vault, without that name
+    with pytest.raises(SecretsError, match="too short"):
+        store.rotate("short")
+    assert called == [False] and vault_path.read_bytes() == before
+
+    def refuse() -> None:
+        raise OSError("the ledger cannot be created")
+
+    refusing = make_store(before_change=refuse)
+    for change in (lambda: refusing.remove("polymarket_private_key"), lambda: refusing.rotate("a brand new password"),
+                   lambda: refusing.set_many({"polymarket_signature_type": "1"})):
+        with pytest.raises(OSError):
+            change()
+        assert vault_path.read_bytes() == before
+    store.remove("polymarket_private_key")
+    store.rotate("a brand new password")
+    assert called == [False, True, True]
+
+
 def test_rotate_new_salt_old_password_stops_working(vault_path: Path,
                                                      make_store: Callable[..., SecretStore]) -> None:
     import json

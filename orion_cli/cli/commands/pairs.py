@@ -117,16 +117,18 @@ def add_command(
     if snapshot is not None and demo:
         raise typer.BadParameter("use either --snapshot or --demo", param_hint="--demo")
     # Open the ledger first: a failing database must not leave a pair added without its audit event.
-    audit = AuditLog(app_ctx.db())
+    # A missing one is created only once the pair is going in (before_write): a refused pair (a
+    # mistyped id) must not leave a new ledger at a mistyped --db or ORION_HOME.
+    app_ctx.db_if_exists()
     typed = polymarket.strip()
     try:
         pair = add_pair(pairs_path(app_ctx), CuratedPair(kalshi.strip(), typed, inverted, note),
-                        look_up=_token_look_up(app_ctx, snapshot, demo))
+                        look_up=_token_look_up(app_ctx, snapshot, demo), before_write=app_ctx.db)
     except AlreadyCurated as same:  # a provisioning script run twice: nothing to do, nothing wrong
         app_ctx.out.info(f"{same.message}; nothing changed")
         app_ctx.out.record(same.pair.to_record(), PAIR_COLUMNS)
         return
-    audit.record("pairs.added", pair.to_record(), mode=app_ctx.mode())
+    AuditLog(app_ctx.db()).record("pairs.added", pair.to_record(), mode=app_ctx.mode())
     by_token = "" if pair.polymarket == canonical_polymarket(typed) else f" (the market of YES token {typed})"
     app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}{by_token}{' (inverted)' if inverted else ''}")
     app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
@@ -148,9 +150,10 @@ def remove_command(
     from orion_cli.store.audit import AuditLog
 
     app_ctx = get_app(ctx)
-    audit = AuditLog(app_ctx.db())  # before the write, as in `pairs add`
-    pair = remove_pair(pairs_path(app_ctx), kalshi.strip(), polymarket.strip() if polymarket else None)
-    audit.record("pairs.removed", pair.to_record(), mode=app_ctx.mode())
+    app_ctx.db_if_exists()  # before the write, as in `pairs add` (a missing ledger: created by the write only)
+    pair = remove_pair(pairs_path(app_ctx), kalshi.strip(), polymarket.strip() if polymarket else None,
+                       before_write=app_ctx.db)
+    AuditLog(app_ctx.db()).record("pairs.removed", pair.to_record(), mode=app_ctx.mode())
     app_ctx.out.success(f"removed {pair.kalshi} ↔ {pair.polymarket}")
     app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
 
@@ -211,7 +214,8 @@ def suggest_command(
         records.append(rec)
     app_ctx.out.records(records, [*CANDIDATE_COLUMNS, Column("auto_accepted", "auto")],
                         title="suggested pairs", empty="no candidates")
-    audit = AuditLog(app_ctx.db()) if accept else None  # the ledger before any write to the pairs file
+    if accept:  # the ledger before any write to the pairs file (a missing one: created by a write only)
+        app_ctx.db_if_exists()
     for typed in accept or []:
         ticker = canonical_kalshi(typed)  # as `pairs add` takes it: kxfoo names KXFOO
         mine = [c for c in candidates if c.kalshi_id == ticker]
@@ -234,10 +238,9 @@ def suggest_command(
         try:
             pair = add_pair(pairs_path(app_ctx), CuratedPair(
                 match.kalshi_id, match.polymarket_id, match.inverted,
-                f"accepted from suggest (confidence {match.confidence:.2f})"))
+                f"accepted from suggest (confidence {match.confidence:.2f})"), before_write=app_ctx.db)
         except AlreadyCurated as same:
             app_ctx.out.info(f"{same.message}; nothing changed")
             continue
-        assert audit is not None
-        audit.record("pairs.added", pair.to_record(), mode=app_ctx.mode())
+        AuditLog(app_ctx.db()).record("pairs.added", pair.to_record(), mode=app_ctx.mode())
         app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}")

@@ -93,6 +93,9 @@ def _open(app_ctx: AppContext) -> SecretStore:
         vault_path=path,
         password=_password_provider(app_ctx, path),
         on_change=_audit(app_ctx, backend),
+        # The ledger the change is audited in, opened (a missing one created) only once a change goes
+        # ahead: a command that fails leaves no ledger behind at a mistyped --db or ORION_HOME.
+        before_change=app_ctx.db,
         kdf=_TEST_KDF or DEFAULT_KDF,
         allow_weak_kdf=_TEST_KDF is not None,
     )
@@ -227,7 +230,9 @@ def encrypt(
 
     if sources and not plan.values:  # before the ledger and the vault are touched
         raise nothing_to_store()
-    app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
+    # The audit trail first: a broken ledger must fail before the vault changes (a missing one is
+    # created for a change only: before_change in _open).
+    app_ctx.db_if_exists()
     store = _open(app_ctx)
     stop = StopFlag(out)
     try:
@@ -298,7 +303,9 @@ def remove(
     Example:  orion secrets remove telegram_bot_token
     """
     app_ctx = get_app(ctx)
-    app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
+    # The audit trail first: a broken ledger must fail before the vault changes (a missing one is
+    # created for a change only: before_change in _open).
+    app_ctx.db_if_exists()
     stop = StopFlag(app_ctx.out)
     stop.install()
     try:
@@ -337,7 +344,9 @@ def rotate(
     from orion_cli.secrets.unlock import prompt_new_password, read_password_file
 
     app_ctx = get_app(ctx)
-    app_ctx.db()  # the audit trail first: a broken ledger must fail before the vault changes
+    # The audit trail first: a broken ledger must fail before the vault changes (a missing one is
+    # created for a change only: before_change in _open).
+    app_ctx.db_if_exists()
     store = _open(app_ctx)
     if not isinstance(store, VaultStore):
         raise UsageError("rotate applies to the vault backend (secrets.backend = \"vault\")")
