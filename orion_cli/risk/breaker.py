@@ -233,7 +233,9 @@ class Breaker:
             problems.append(f"drawdown {_fmt(dd_pct)}% from peak {_fmt(peak)} >= breaker.drawdown_pct "
                             f"{_fmt(b.drawdown_pct)}%")
         tripped, tripped_at = state.tripped_kind, state.tripped_at
-        if state.extra.get("daily_tripped_day") == pnl.day and not any(p.startswith("daily") for p in problems):
+        if state.extra.get("daily_tripped_day") == pnl.day:
+            # Said beside a loss still over the limit too: the figures alone do not tell that the
+            # refusal lasts until the reset, however they move after a resume.
             problems.append(f"daily loss breaker tripped today ({pnl.day}); it resets at "
                             f"{b.reset_hour_utc:02d}:00 UTC")
         if tripped == DRAWDOWN:

@@ -308,29 +308,52 @@ def test_a_watch_trade_that_trips_the_breaker_stops_the_watch_and_says_so(tmp_pa
     assert [line for line in w.stderr().splitlines() if line.startswith("HALTED: the loss breaker tripped")]
 
 
-def test_max_trades_counts_every_execution_that_sent_orders(tmp_path: Path, monkeypatch: Any) -> None:
-    """Found in review: only "done" counted, so `--max-trades 1` kept trading while each round unwound
-    at a loss. In-process: the round's executions are scripted (unwound, refused, done)."""
-    from datetime import UTC, datetime
+def test_a_daily_trip_in_force_after_resume_stops_the_watch_as_a_breaker_refusal_not_a_halt(tmp_path: Path) -> None:
+    """Found by a black-box run: after the daily breaker tripped and `orion resume`, the watch stopped
+    at once as HALTED, "the loss breaker tripped on marked positions", hint `orion halt --status`, for a
+    kill switch that was released. What refuses is the BREAKER check, until the reset hour: the stop
+    now says so in a single trade's words, in its record and error (reason BREAKER, exit 6)."""
+    from orion_cli.risk.halt import KillSwitch
+
+    limit = env(ORION__BREAKER__DAILY_LOSS="9")  # the demo pair marked at its bids loses 9.7575
+    first = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], limit)
+    assert first.finish() == 6, first.stderr()
+    db = open_database(None)
+    try:
+        KillSwitch(db).release()  # `orion resume`: a daily trip needs no --breaker
+    finally:
+        db.dispose()
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], limit)
+    assert w.finish() == 6, w.stderr()
+    stopped = w.events[-1]
+    assert stopped["event"] == "stopped" and stopped["exit_code"] == 6, w.events
+    assert stopped["reason"].startswith("refused by BREAKER: daily loss 9.7575 >= limit 9.00"), stopped
+    assert stopped["reason"].endswith("; it resets at 00:00 UTC") and "tripped today" in stopped["reason"], stopped
+    assert not [e for e in w.events if e["type"] == "execution"]
+    err = w.stderr()
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["reason"] == "BREAKER" and error["message"] == f"watch stopped: {stopped['reason']}", err
+    assert "halt --status" not in err, err
+    db = open_database(None)
+    try:
+        assert not KillSwitch(db).status().halted  # no new trip, no new halt
+        assert len(AuditLog(db).tail(50, types=("breaker.tripped",))) == 1
+    finally:
+        db.dispose()
+
+
+def _scripted_round(tmp_path: Path, monkeypatch: Any, results: list[Any], max_trades: int | None,
+                    ) -> tuple[tuple[int, str | None, int], list[str]]:
+    """One watch round (:func:`_trade_round`) over four opportunities whose executions return ``results``
+    in turn: what it returned, and the opportunities it executed."""
     from decimal import Decimal
     from types import SimpleNamespace
 
     import orion_cli.cli.commands.trade as trade_cmd
     from orion_cli.cli.context import AppContext
-    from orion_cli.core.models import Side, Venue
-    from orion_cli.execution.executor import ExecutionResult
-    from orion_cli.execution.plan import Verdict
-    from orion_cli.venues.trading import Action, OrderState, OrderStatus
+    from orion_cli.core.models import Venue
 
-    def order(status: OrderStatus, reason: str = "") -> OrderState:
-        return OrderState(Venue.KALSHI, "c", "v", status, "M", Side.YES, Action.BUY, Decimal(1), Decimal(0), None,
-                          Decimal(0), Decimal("0.5"), datetime.now(UTC), reject_reason=reason)
-
-    scripted = iter([
-        ExecutionResult("k1", "unwound", Verdict(), [order(OrderStatus.FILLED), order(OrderStatus.CANCELLED)], "u"),
-        ExecutionResult("k2", "failed", Verdict(), [order(OrderStatus.CANCELLED, "never sent: abandoned")], "f"),
-        ExecutionResult("k3", "done", Verdict(), [order(OrderStatus.FILLED)], "d"),
-    ])
+    scripted = iter(results)
     executed: list[str] = []
 
     def bind(app: Any, venues: Any, source: Any, op: Any, *args: Any) -> Any:
@@ -348,11 +371,52 @@ def test_max_trades_counts_every_execution_that_sent_orders(tmp_path: Path, monk
     app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}")
     stop = trade_cmd.StopFlag(app.out)
     auth = SimpleNamespace(mode="paper")
-    trades, reason, code = trade_cmd._trade_round(app, None, ops, auth, None, None, None, stop,  # type: ignore[arg-type]
-                                                  0, 2)
+    returned = trade_cmd._trade_round(app, None, ops, auth, None, None, None, stop,  # type: ignore[arg-type]
+                                      0, max_trades)
+    return returned, executed
+
+
+def test_max_trades_counts_every_execution_that_sent_orders(tmp_path: Path, monkeypatch: Any) -> None:
+    """Found in review: only "done" counted, so `--max-trades 1` kept trading while each round unwound
+    at a loss. In-process: the round's executions are scripted (unwound, refused, done)."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from orion_cli.core.models import Side, Venue
+    from orion_cli.execution.executor import ExecutionResult
+    from orion_cli.execution.plan import Verdict
+    from orion_cli.venues.trading import Action, OrderState, OrderStatus
+
+    def order(status: OrderStatus, reason: str = "") -> OrderState:
+        return OrderState(Venue.KALSHI, "c", "v", status, "M", Side.YES, Action.BUY, Decimal(1), Decimal(0), None,
+                          Decimal(0), Decimal("0.5"), datetime.now(UTC), reject_reason=reason)
+
+    (trades, reason, code), executed = _scripted_round(tmp_path, monkeypatch, [
+        ExecutionResult("k1", "unwound", Verdict(), [order(OrderStatus.FILLED), order(OrderStatus.CANCELLED)], "u"),
+        ExecutionResult("k2", "failed", Verdict(), [order(OrderStatus.CANCELLED, "never sent: abandoned")], "f"),
+        ExecutionResult("k3", "done", Verdict(), [order(OrderStatus.FILLED)], "d"),
+    ], 2)
     # op0 unwound (counts), op1 never sent anything (does not), op2 done (counts): stop at 2.
     assert (trades, reason, code) == (2, "max trades (2) reached", 0)
     assert executed == ["op0", "op1", "op2"]
+
+
+def test_an_execution_refused_by_breaker_stops_the_round_in_a_single_trades_words(tmp_path: Path,
+                                                                                  monkeypatch: Any) -> None:
+    """The same defect by another path: an execution the BREAKER check refused (a trip in force, the kill
+    switch released) stopped the watch as "BREAKER: …", which it then reported as HALTED. It is now the
+    stop a BREAKER refusal at the round's marks gives (reason BREAKER when the watch exits)."""
+    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.execution.executor import ExecutionResult
+    from orion_cli.execution.plan import CheckResult, Verdict
+
+    detail = "daily loss breaker tripped today (2026-11-21); it resets at 00:00 UTC"
+    refused = ExecutionResult("k1", "refused", Verdict((CheckResult("BREAKER", False, detail, at_limit=True),)), [],
+                              f"refused by BREAKER: {detail}")
+    (trades, reason, code), executed = _scripted_round(tmp_path, monkeypatch, [refused], None)
+    assert (trades, reason, code) == (0, f"refused by BREAKER: {detail}", 6)  # a single trade's words
+    assert reason.startswith(trade_cmd.REFUSED_BY_BREAKER)  # what the watch's exit maps to reason BREAKER
+    assert executed == ["op0"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
@@ -544,4 +608,5 @@ def test_the_watch_breaker_marks_a_position_whose_market_went_unpriced_for_its_f
     assert any(e.key == ticker and "fee unknown" in e.message for e in data.errors)
     # 10 YES bought at the 0.30 ask: the fee, 0.147, is within the 0.20 daily loss limit (at cost, no
     # trip); marked at the 0.29 bid they lose 0.10 more, 0.247 in all, and the breaker trips.
-    assert trade_cmd._breaker_tripped_by_marks(app, "paper", data, NullAlertSink())
+    assert trade_cmd._breaker_stop_at_marks(app, "paper", data, NullAlertSink()) == \
+        "the loss breaker tripped on marked positions"

@@ -196,6 +196,22 @@ def test_the_daily_part_resets_at_the_configured_hour(lite: Database) -> None:
     assert b.update(now=next_day_0600 + timedelta(hours=1)).warnings == ("daily_loss",)
 
 
+def test_a_daily_trip_in_force_says_when_it_resets_even_while_the_loss_is_over_the_limit(lite: Database) -> None:
+    """Found by a black-box run: after a trip and `orion resume`, a loss still at the limit was all the
+    BREAKER refusal said (a `trade --watch`, marking at the bids, stopped on it): nothing told that the
+    refusal lasts until the reset hour, whatever the figures do. Said beside the figures now."""
+    s = settings(**{"breaker.reset_hour_utc": 6})
+    b, led, _ = make(lite, s)
+    lose(led, "50")
+    assert b.update(now=DAY1).trips == ("daily_loss",)
+    KillSwitch(lite).release()
+    r = check(lite, b, DAY1 + timedelta(hours=1))
+    assert not r.passed
+    assert r.detail == ("daily loss 50.00 >= limit 50.00 (breaker.daily_loss); daily loss breaker tripped today "
+                        "(2026-11-21); it resets at 06:00 UTC")
+    assert b.update(now=DAY1 + timedelta(hours=1)).problems == tuple(r.detail.split("; ", 1))
+
+
 def test_state_persists_across_breaker_instances(db_url: str) -> None:
     db = open_database(db_url)
     try:

@@ -981,6 +981,8 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
 # The watch's reader went away (`| head`, a log shipper that died): trading on unseen is not what was
 # asked, so the loop stops between executions, never inside one.
 OUTPUT_CLOSED = "the output was closed"
+# A watch stopped by the BREAKER check's refusal (no halt needed): a single trade's words, exit 6, reason BREAKER.
+REFUSED_BY_BREAKER = "refused by BREAKER: "
 
 
 def _event(app: AppContext, event: str, text: str = "", **fields: Any) -> None:
@@ -1047,8 +1049,9 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 _event(app, "scan_failed", exc.message, round=rounds, reason=exc.reason, message=exc.message)
                 data = None
             ops: list[Opportunity] = []
-            if data is not None and _breaker_tripped_by_marks(app, auth.mode, data, alerts):
-                reason, code = "the loss breaker tripped on marked positions", int(ExitCode.REFUSED)
+            breaker_stop = None if data is None else _breaker_stop_at_marks(app, auth.mode, data, alerts)
+            if breaker_stop is not None:
+                reason, code = breaker_stop, int(ExitCode.REFUSED)
                 break
             if data is not None:
                 result = scan(data, curated, settings, options)
@@ -1090,6 +1093,8 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
             raise Refused(f"watch stopped: {reason}", reason="EXECUTION_INTERRUPTED",
                           hint="resume it, then start the watch again; `orion reconcile` lists every "
                                "interrupted execution")
+        if reason.startswith(REFUSED_BY_BREAKER):  # a trip in force, the kill switch maybe released
+            raise Refused(f"watch stopped: {reason}", reason="BREAKER")
         raise Halted(f"watch stopped: {reason}", hint="`orion halt --status` shows why")
     if code:
         raise typer.Exit(code)
@@ -1104,11 +1109,15 @@ def _sleep(seconds: float, stop: StopFlag) -> None:
         time.sleep(min(left, 0.1))
 
 
-def _breaker_tripped_by_marks(app: AppContext, mode: str, data: Any, alerts: AlertSink) -> bool:
-    """Value held positions at the round's books (best bid of the held side) and update the breaker.
+def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertSink) -> str | None:
+    """Value held positions at the round's books (best bid of the held side) and update the breaker;
+    why the watch stops, or None while the breaker lets it trade.
 
     The breaker otherwise sees positions at cost, so a market that collapses, or a leg left
-    unhedged, would never reach the daily-loss or drawdown limit. True when it has tripped.
+    unhedged, would never reach the daily-loss or drawdown limit. A trip made now engages the kill
+    switch. A trip already in force needs no halt to refuse every trade: after `orion resume` the
+    daily one still does until its reset hour, and the stop says so in the words of a single trade's
+    BREAKER refusal, not as a halt that is released.
     """
     from orion_cli.core.accounts import marks_from_books
     from orion_cli.risk.breaker import Breaker
@@ -1119,7 +1128,11 @@ def _breaker_tripped_by_marks(app: AppContext, mode: str, data: Any, alerts: Ale
     ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
     marks = marks_from_books(ledger.positions(), lambda venue, market: data.books.get((venue, market)))
     status = Breaker(db, settings, mode=mode, ledger=ledger, alerts=alerts).update(marks)
-    return bool(status.trips) or status.tripped is not None
+    if status.trips:
+        return "the loss breaker tripped on marked positions"
+    if status.problems:  # what the BREAKER check of every trade would refuse with
+        return f"{REFUSED_BY_BREAKER}{'; '.join(status.problems)}"
+    return None
 
 
 def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
@@ -1216,7 +1229,9 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             return trades, f"halted: {result.message}", int(ExitCode.REFUSED)
         if result.status == "refused":
             failed = result.verdict.first_failure
-            if failed is not None and failed.name in ("HALTED", "BREAKER"):
+            if failed is not None and failed.name == "BREAKER":
+                return trades, f"{REFUSED_BY_BREAKER}{failed.detail}", int(ExitCode.REFUSED)
+            if failed is not None and failed.name == "HALTED":
                 return trades, f"{failed.name}: {failed.detail}", int(ExitCode.REFUSED)
     return trades, None, 0
 
