@@ -6,7 +6,10 @@ import contextlib
 import signal
 from collections.abc import Iterator
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orion_cli.core.alert_sink import AlertSink
 
 # The stop signal that ended the command, if not Ctrl-C: every message about the stop names it.
 terminated_by: list[str] = []
@@ -108,6 +111,21 @@ class StopFlag:
         finally:
             self.critical = self.sending = False
             self.doing = ""
+
+
+def flush_alerts_then_restore(stop: StopFlag, alerts: AlertSink) -> None:
+    """The wait for alerts at exit (at most 5 s), a stop still deferred, then the signals given back
+    (``stop`` installed). `trade`, `trade --watch` and `reconcile` end with it.
+
+    A stop during the wait raised out of it: the undelivered alerts (a drift's, a breaker trip's) were
+    never audited, and what the command still had to say (the breaker's "HALTED" line, the execution's
+    own exit code, the watch's last record, the drift found) was lost. The caller reports, then ends as
+    the stop does when ``stop.requested`` is set."""
+    try:
+        with stop.section("the alerts are delivered or audited"):
+            alerts.flush(5.0)
+    finally:
+        stop.restore()
 
 
 @contextlib.contextmanager

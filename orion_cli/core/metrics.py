@@ -78,7 +78,8 @@ def render_reconcile(
                          f"{1 if r.status == status else 0}")
     if exit_code is not None:
         family("orion_reconcile_exit_code", "gauge", "Exit code of the last orion reconcile run (0 clean, 7 drift, "
-               "5 a venue unavailable, 4 credentials rejected, 1 its output not written).")
+               "5 a venue unavailable, 4 credentials rejected, 1 its output not written, 130 stopped at its "
+               "alerts' wait).")
         lines.append(f"orion_reconcile_exit_code {int(exit_code)}")
     family("orion_halted", "gauge", "1 when the orion kill switch is engaged.")
     lines.append(f"orion_halted {1 if halted else 0}")

@@ -579,6 +579,48 @@ def test_a_halt_older_than_the_run_is_a_warning_on_a_clean_run(db_file: str) -> 
     assert "HALTED during this run" not in res.stderr
 
 
+def test_a_stop_while_alerts_are_flushed_at_exit_is_deferred_until_they_are(
+        db_file: str, tmp_path: Path, drifting: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: Ctrl-C (or SIGTERM) during the up-to-5 s wait for alerts at exit raised out of
+    the wait, as it once did in `trade`: the drift's alert was neither delivered nor audited, and the
+    drift found (exit 7), the records and the metrics were lost. The stop now waits for the flush
+    (bounded); the run is reported, a failure keeps its exit code, and a clean one ends as the stop."""
+    import signal
+
+    from orion_cli.core.alert_sink import NullAlertSink
+
+    flushed: list[str] = []
+    sinks: list[NullAlertSink] = []
+
+    class StoppedDuringFlush(NullAlertSink):
+        def flush(self, timeout: float = 5.0) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # the operator's Ctrl-C, while the sink waits
+            flushed.append("finished")
+
+    def sink(app: Any, secrets: Any, mode: str) -> NullAlertSink:
+        sinks.append(StoppedDuringFlush())
+        return sinks[-1]
+
+    monkeypatch.setattr(reconcile_cmd, "alert_sink", sink)
+    prom = tmp_path / "orion.prom"
+    drifting["extra"][Venue.KALSHI] = [_extra()]
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", "--metrics-file", str(prom))
+    assert flushed == ["finished"], res.output
+    assert [kind for kind, _, _ in sinks[0].emitted] == ["reconcile.drift"]
+    assert res.exit_code == 7, res.output  # the drift found still wins
+    assert "stopping after the alerts are delivered or audited" in res.stderr
+    assert [r["status"] for r in json.loads(res.stdout)] == ["drift", "clean"]
+    assert "orion_reconcile_exit_code 7\n" in prom.read_text()
+
+    drifting["extra"].clear()
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", "--metrics-file", str(prom))
+    assert flushed == ["finished"] * 2, res.output
+    assert res.exit_code == 130, res.output  # clean, then stopped as asked
+    assert "interrupted: the run was reported and its alerts delivered or audited first" in res.stderr
+    assert [r["status"] for r in json.loads(res.stdout)] == ["clean", "clean"]
+    assert "orion_reconcile_exit_code 130\n" in prom.read_text()  # what the process exits with
+
+
 # -- cron conditions: env -i, no TTY, and two overlapping runs ------------------------------------
 
 

@@ -16,6 +16,7 @@ from orion_cli.cli.live_venues import LazyStore, aclose_venues, alert_sink
 from orion_cli.cli.live_venues import live_venues as _live_venues
 from orion_cli.cli.live_venues import venues_wanted as _venues_wanted
 from orion_cli.cli.output import Column
+from orion_cli.cli.stopping import StopFlag, end_if_stopped, flush_alerts_then_restore
 
 if TYPE_CHECKING:
     from orion_cli.core.reconcile import VenueReconcile
@@ -143,7 +144,9 @@ def reconcile_command(
     (--demo/--snapshot choose its data); live mode reads the venues with the vault's credentials
     (ORION_MASTER_PASSWORD_FILE for cron). Never prompts without a terminal. Overlapping runs: the
     second exits at once with exit 6 (LOCKED). A halt, one the loss breaker engaged in this run
-    (a clean run updates it) or one still held, is said on stderr, even with -q.
+    (a clean run updates it) or one still held, is said on stderr, even with -q. Ctrl-C or SIGTERM
+    during the wait for alerts at exit (at most 5 s) waits for it; the run is then reported and exits
+    130, or with its own non-zero code.
 
     Exit codes: 0 clean · 7 drift (wins over 5) · 5 a venue could not be reached · 6 another run holds
     the lock · 4 credentials missing or vault locked · 3 no ledger exists there (a mistyped --db,
@@ -202,16 +205,22 @@ def reconcile_command(
             finally:
                 await aclose_venues(venues.values())
 
+        stop = StopFlag(app.out)
         try:
             results: list[VenueReconcile] = run(main)
         finally:
-            alerts.flush(5.0)
+            # A stop during the wait for alerts (a drift's, a trip's) waits for it, as in `trade`: it lost
+            # them unaudited. Installed after the run, whose Ctrl-C asyncio's own handling still ends.
+            stop.install()
+            flush_alerts_then_restore(stop, alerts)
         drifted, unavailable, exit_code = outcome(results)
         # The data before the metrics, so that they record the run's exit code: stdout refusing it (a
         # full disk under `> file`) is exit 1, unless drift was found (cron must see that: exit 7).
         unwritten_output = app.out.outcome_first(lambda: _render(app, results))
         if unwritten_output is not None and not drifted:
             exit_code = int(ExitCode.ERROR)
+        if stop.requested and not exit_code:  # reported, then it ends as the stop (130); a failure wins
+            exit_code = int(ExitCode.INTERRUPTED)
         halt = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode).status()
         halted = halt.halted
         metrics_error = None
@@ -272,6 +281,7 @@ def reconcile_command(
     if unavailable:
         raise VenueUnavailable(", ".join(r.venue.value for r in unavailable),
                                "; ".join(r.reason for r in unavailable))
+    end_if_stopped(stop, "the run was reported and its alerts delivered or audited")
     app.out.success("clean: the ledger and the venues agree")
 
 

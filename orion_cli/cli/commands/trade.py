@@ -44,7 +44,7 @@ from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, o
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
 from orion_cli.cli.params import decimal_value, finite
-from orion_cli.cli.stopping import StopFlag
+from orion_cli.cli.stopping import StopFlag, flush_alerts_then_restore
 from orion_cli.core.aio import all_or_none
 
 if TYPE_CHECKING:
@@ -818,24 +818,12 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         out.info(f"{stop.reason} before anything was sent: nothing placed")
         raise KeyboardInterrupt from None
     finally:
-        _flush_alerts_then_restore(stop, alerts)
+        flush_alerts_then_restore(stop, alerts)
     say_breaker_tripped(app, result)
     raise_for_result(result)
     if stop.requested:
         out.info(f"{stop.reason}: the execution was finished and recorded first")
         raise KeyboardInterrupt
-
-
-def _flush_alerts_then_restore(stop: StopFlag, alerts: AlertSink) -> None:
-    """The wait for alerts at exit (at most 5 s), a stop still deferred, then the signals given back.
-
-    A stop during the wait raised out of it: the undelivered alerts were never audited, and the
-    breaker's "HALTED" line, the execution's own exit code (or the watch's last record) were lost."""
-    try:
-        with stop.section("the alerts are delivered or audited"):
-            alerts.flush(5.0)
-    finally:
-        stop.restore()
 
 
 USED_KEY_COLUMNS = [Column("key", "key"), Column("opportunity_id", "opportunity"), Column("mode", "mode"),
@@ -1081,7 +1069,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     except KeyboardInterrupt:
         reason, code = stop.reason, int(ExitCode.INTERRUPTED)
     finally:
-        _flush_alerts_then_restore(stop, alerts)
+        flush_alerts_then_restore(stop, alerts)
     _event(app, "stopped", f"{reason}; {trades} trade(s) in {rounds} round(s)", reason=reason, trades=trades,
            rounds=rounds, exit_code=code)
     if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
