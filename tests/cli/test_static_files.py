@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -141,6 +142,70 @@ def test_bash_options_and_commands_after_an_option_value(tmp_path: Path) -> None
     assert {"--venue", "--watch"} <= set(offered[1]) and "audit" not in offered[1]
     assert offered[2] == offered[3] == sorted(["--demo", "-h", "--help"])
     assert {"--inverted", "--note"} <= set(offered[4]) and not set(offered[4]) & set(FILES)
+
+
+def _comp_words(line: str) -> list[str]:
+    """COMP_WORDS as bash 5.2 splits ``line`` (unquoted words, the cursor at its end): at blanks, and a
+    run of the word-break characters ``=``, ``:`` and ``@`` is a word of its own between its neighbours
+    (``--db=sqlite:///x`` → ``--db``, ``=``, ``sqlite``, ``:``, ``///x``), as an interactive bash shows."""
+    words = [part for chunk in line.split() for part in re.findall(r"[=:@]+|[^=:@]+", chunk)]
+    return [*words, ""] if line.endswith(" ") else words
+
+
+def _complete_lines_in_bash(tmp_path: Path, lines: list[str], files: list[str]) -> list[tuple[list[str], str]]:
+    """As _complete_in_bash, for command lines completed as bash does: COMP_WORDS split at the word-break
+    characters, with COMP_LINE and COMP_POINT, in a directory holding ``files``."""
+    script = tmp_path / "c.bash"
+    script.write_text(static.render_bash(static.command_tree()))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    for name in files:
+        (work / name).touch()
+    probe = [f"source {shlex.quote(str(script))}", 'compopt() { opts+="$* "; }']
+    for line in lines:
+        words = _comp_words(line)
+        probe.append(f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); COMP_CWORD={len(words) - 1}; "
+                     f"COMP_LINE={shlex.quote(line)}; COMP_POINT={len(line)}; "
+                     'COMPREPLY=(); opts=""; _orion_complete; printf "%s\\t" "${COMPREPLY[@]}"; echo "|$opts"')
+    result = subprocess.run(["bash", "-c", "\n".join(probe)], capture_output=True, text=True, cwd=work)
+    assert result.returncode == 0, result.stderr
+    out = []
+    for row in result.stdout.splitlines():
+        words, opts = row.rsplit("|", 1)
+        out.append((sorted(w for w in words.split("\t") if w), opts.strip()))
+    assert len(out) == len(lines)
+    return out
+
+
+def test_bash_counts_a_value_bash_split_at_a_colon_as_one_word(tmp_path: Path) -> None:
+    """Found by black-box testing: COMP_WORDBREAKS holds ":" (and "=", "@"), so bash splits
+    `--db sqlite:///x.db` into `--db sqlite : ///x.db` and the script counted `:` and `///x.db` as
+    arguments: `orion snapshot info --db sqlite:///x.db <TAB>` offered options, not the FILE, and a file
+    name holding a colon was never completed."""
+    files = ["orion.toml", "snap.json.gz", "snap-10:00.json"]
+    lines = [
+        "orion snapshot info --db sqlite:///x.db ",
+        "orion snapshot info --db=sqlite:///x.db ",
+        "orion --db postgresql://orion@localhost/orion?sslmode=require snapshot info ",
+        "orion --db sqlite:///x.db snapshot info snap.json.gz ",  # its one argument given: options
+        "orion reconcile --db sqlite:///x ",
+        "orion --db sqlite:///x.db --format ",
+        "orion --config snap-10:",  # readline replaces what follows the ":": the rest of the name
+        "orion --config snap-10:0",
+        "orion scan --snapshot=snap-10:0",
+        "orion scan --snapshot=",
+        "orion scan --venue=",
+    ]
+    out = _complete_lines_in_bash(tmp_path, lines, files)
+    for line, (offered, opts) in zip(lines[:3], out, strict=False):
+        assert offered == sorted(files) and "-o filenames" in opts, line
+    assert out[3][0] == sorted(["--demo", "-h", "--help"])
+    assert {"--fix", "--venue", "--halt-on-drift"} <= set(out[4][0]) and not set(out[4][0]) & set(files)
+    assert out[5] == ([], "+o default")
+    for line, (offered, opts) in zip(lines[6:9], out[6:9], strict=True):
+        assert offered == ["00.json"] and "-o filenames" in opts, line
+    assert out[9][0] == sorted(files)
+    assert out[10] == ([], "+o default")
 
 
 def test_fish_requires_option_values_and_completes_files_only_for_file_ones() -> None:
