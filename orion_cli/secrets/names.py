@@ -268,6 +268,13 @@ def check_name(name: str) -> str:
     return name
 
 
+def unknown_credential(name: str) -> UsageError:
+    """A name outside the catalogue where a credential orion knows is wanted (exit 2), with the names it
+    knows: `secrets encrypt --name` and `secrets remove` say it alike."""
+    return UsageError(f"unknown credential {name!r}: not a credential orion knows",
+                      hint="names: " + ", ".join(CATALOGUE))
+
+
 def spec_for(name: str) -> SecretSpec | None:
     return CATALOGUE.get(name)
 

@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from orion_cli.core.errors import ConfigError, NotFound, SecretsError, UsageError
-from orion_cli.secrets.names import CATALOGUE, check_name, normalise
+from orion_cli.core.errors import ConfigError, NotFound, OrionError, SecretsError, UsageError
+from orion_cli.secrets.names import CATALOGUE, check_name, normalise, unknown_credential
 from orion_cli.secrets.unlock import MIN_NEW_PASSWORD_LENGTH, MasterPassword, resolve_master_password
 from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, Vault, derive_key
 
@@ -247,7 +247,10 @@ class SecretStore(abc.ABC):
         self.set_many({name: value})
 
     def remove(self, name: str, *, hold: Hold = contextlib.nullcontext) -> None:
-        """Delete one credential; ``hold`` as for :meth:`set_many`. No vault yet: nothing to ask for."""
+        """Delete one credential; ``hold`` as for :meth:`set_many`. No vault yet: nothing to ask for.
+
+        A stored name outside the catalogue (one `list` shows) is removed too; a name that is neither
+        stored nor in the catalogue is a mistyped name, not a credential that is "not set"."""
         check_name(name)
         self._ready_to_write(create=False)
         if name not in self._stored():  # asked before the change begins: nothing to remove changes nothing
@@ -434,7 +437,10 @@ class _NothingToDo(Exception):
     pass
 
 
-def _not_set(name: str) -> NotFound:
+def _not_set(name: str) -> OrionError:
+    """Nothing stored under ``name``: a credential orion knows is "not set"; any other name is mistyped."""
+    if name not in CATALOGUE:
+        return unknown_credential(name)
     return NotFound(f"credential {name} is not set", hint="see `orion secrets list`", reason="not_found")
 
 

@@ -309,6 +309,13 @@ def test_remove(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
     result = run("remove", "polymarket_signature_type")
     assert result.exit_code == 2 and "not set" in result.stderr
     assert run("remove", "Not A Name").exit_code == 2
+    # Found by black-box testing: a name orion does not know "is not set" too; it is a usage error
+    # naming the credentials orion knows, as `encrypt --name nonsense` says.
+    for args in (("remove", "nonsense"), ("encrypt", "--name", "nonsense", "--value-file", str(tmp_path / "v"))):
+        result = run(*args)
+        assert result.exit_code == 2 and "unknown credential 'nonsense': not a credential orion knows" \
+            in result.stderr, args
+        assert "names: kalshi_api_key_id, " in result.stderr and "not set" not in result.stderr
 
 
 def test_remove_and_rotate_refuse_before_the_vault_changes_when_the_ledger_is_unusable(

@@ -54,8 +54,10 @@ def exercise(store: SecretStore) -> None:
     checks = {c.name: c.status for c in store.check()}
     assert checks["polymarket_private_key"] == "ok" and checks["kalshi_private_key"] == "unset"
     store.remove("custom_blob")
-    with pytest.raises(NotFound):
+    with pytest.raises(UsageError, match="unknown credential"):  # gone, and not a name orion knows
         store.remove("custom_blob")
+    with pytest.raises(NotFound):
+        store.remove("kalshi_private_key")
     with pytest.raises(SecretsError, match="not set"):
         store.get("custom_blob")
     with pytest.raises(SecretsError):

@@ -64,6 +64,22 @@ def test_no_vault_yet(vault_path: Path) -> None:
     assert asked == [True]  # the derived key is reused, not re-asked
 
 
+def test_removing_a_name_orion_does_not_know_says_so(make_store: Callable[..., SecretStore]) -> None:
+    """Found by black-box testing: `secrets remove nonsense` said the credential "is not set", as for a
+    known one not stored yet. A stored name outside the catalogue (`list` shows it) is still removed."""
+    store = make_store()
+    store.set_many({"polymarket_private_key": WALLET_KEY, "legacy_token": "x"})
+    with pytest.raises(UsageError) as err:
+        store.remove("nonsense")
+    assert err.value.exit_code == ExitCode.USAGE
+    assert "not a credential orion knows" in err.value.message and "polymarket_private_key" in str(err.value.hint)
+    with pytest.raises(NotFound, match="polymarket_signature_type is not set"):
+        store.remove("polymarket_signature_type")
+    store.remove("legacy_token")
+    with pytest.raises(UsageError, match="not a credential orion knows"):
+        store.remove("legacy_token")
+
+
 def test_on_change_names_never_values(make_store: Callable[..., SecretStore]) -> None:
     events: list[tuple[str, str]] = []
     store = make_store(on_change=lambda a, n: events.append((a, n)))

@@ -192,7 +192,7 @@ def encrypt(
     from orion_cli.cli.prompts import confirm, interactive
     from orion_cli.core.errors import Refused, UsageError
     from orion_cli.secrets.importer import ImportPlan, from_dotenv, from_environ, read_value_file, shred
-    from orion_cli.secrets.names import CATALOGUE
+    from orion_cli.secrets.names import CATALOGUE, unknown_credential
 
     app_ctx = get_app(ctx)
     out = app_ctx.out
@@ -218,7 +218,7 @@ def encrypt(
         plan = from_dotenv(from_file)
     elif name is not None and value_file is not None:
         if name not in CATALOGUE:
-            raise UsageError(f"unknown credential {name!r}", hint="names: " + ", ".join(CATALOGUE))
+            raise unknown_credential(name)
         plan = ImportPlan(values={name: read_value_file(value_file)}, origins={name: str(value_file)},
                           files=[value_file])
     else:
