@@ -20,7 +20,7 @@ from orion_cli import __version__
 from orion_cli.cli.context import AppContext
 from orion_cli.cli.groups import MISSING_COMMAND, CommandGroup
 from orion_cli.cli.output import FORMATS, Output, stream_is_tty
-from orion_cli.cli.params import path_as_typed
+from orion_cli.cli.params import ascii_numbers_only, path_as_typed
 from orion_cli.cli.streams import discard, unwritten, write_failed
 from orion_cli.core.errors import ExitCode, OrionError
 
@@ -208,6 +208,7 @@ class OrionGroup(CommandGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _reflow_tree(self)
+        ascii_numbers_only(self)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if ctx.parent is None:

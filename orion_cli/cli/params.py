@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import typer
 from typer.models import TyperPath
+
+# Click's int and float types (IntRange and FloatRange derive from them), which convert with int()/float();
+# told by class name, as Typer vendors Click.
+NUMBER_TYPES = {"IntParamType": "an integer", "FloatParamType": "a number"}
+
+
+def plain_ascii(text: str) -> bool:
+    """Whether ``text`` may be a number or a time orion reads from a person: ASCII and no "_".
+
+    Python's int(), float(), Decimal() and ``\\d`` in a regex also take other scripts' digits ("٣",
+    full-width "３") and "1_000"; no option documents them, and a value nobody can read back at a glance
+    (`--since ٣d`, `--watch ３`) is refused (exit 2) rather than read as 3."""
+    return text.isascii() and "_" not in text
 
 
 def finite(value: float | None) -> float | None:
@@ -21,7 +36,7 @@ def decimal_value(value: str, name: str) -> Decimal:
     """A plain ASCII decimal, finite. Python's Decimal also takes "1_0", full-width digits, NaN and
     Infinity; an option that means a number of contracts or dollars takes none of them."""
     try:
-        if not value.strip().isascii() or "_" in value:
+        if not plain_ascii(value):
             raise InvalidOperation
         d = Decimal(value.strip())
     except InvalidOperation:
@@ -37,3 +52,30 @@ def path_as_typed() -> TyperPath:
     file options by their type), but an empty value stays told from "." and a directory, a missing or an
     unreadable file stays the loader's to refuse (exit 3), as with $ORION_CONFIG."""
     return TyperPath(readable=False)
+
+
+def ascii_numbers_only(command: Any) -> None:
+    """Give every int and float option and argument of ``command`` and its subcommands a type that
+    refuses what :func:`plain_ascii` refuses before Click's int()/float() would take it.
+
+    Told from the parameter's type, not from a list of options, so a new numeric option is covered.
+    A copy of the type is changed (Typer shares one INT among parameters without a range)."""
+    for param in getattr(command, "params", ()):
+        kind = param.type
+        what = next((NUMBER_TYPES[c.__name__] for c in type(kind).__mro__ if c.__name__ in NUMBER_TYPES), None)
+        if what is None or getattr(param, "count", False):
+            continue
+        checked = copy.copy(kind)
+        checked.convert = _refusing_unplain(kind, what)
+        param.type = checked
+    for sub in (getattr(command, "commands", None) or {}).values():
+        ascii_numbers_only(sub)
+
+
+def _refusing_unplain(kind: Any, what: str) -> Any:
+    def convert(value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and not plain_ascii(value):
+            kind.fail(f"{value!r} is not {what}: ASCII digits 0-9 only, no \"_\"", param, ctx)
+        return kind.convert(value, param, ctx)
+
+    return convert

@@ -1,8 +1,9 @@
-"""Float options refuse NaN, which Click's range checks let through (every comparison with it is false)."""
+"""Option values Click lets through: NaN past range checks, numbers in other scripts' digits."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -42,3 +43,46 @@ def test_path_as_typed_keeps_the_string_and_checks_nothing(value: str) -> None:
     # configuration error): the values above are all readable here, so say so of the type itself.
     assert (kind.exists, kind.readable, kind.writable, kind.resolve_path) == (False, False, False, False)
     assert kind.file_okay and kind.dir_okay
+
+
+def _numeric_options() -> list[tuple[str, ...]]:
+    """``<command path> <flag>`` for every option taking an int or a float, told from the command tree."""
+    import typer
+
+    def walk(cmd: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        found = [(*path, p.opts[0]) for p in cmd.params if p.param_type_name == "option" and not p.count
+                 and any(c.__name__ in ("IntParamType", "FloatParamType") for c in type(p.type).__mro__)]
+        for name, sub in sorted((getattr(cmd, "commands", None) or {}).items()):
+            found += walk(sub, (*path, name))
+        return found
+
+    return walk(typer.main.get_command(app), ())
+
+
+@pytest.mark.parametrize("value", ["٣", "３", "1_0"])  # Arabic-Indic and full-width 3; int() and float() take all
+def test_a_number_in_other_digits_is_a_usage_error(value: str, isolated_home: Path) -> None:
+    """Found by black-box testing: `--watch ３`, `-n ٣` were read as 3 (Click converts with int()/float()),
+    though every option documents ASCII numbers; a trade loop watching every "３" seconds is not what was
+    typed on a US keyboard. Every int and float option refuses them while parsing (exit 2)."""
+    options = _numeric_options()
+    assert {("scan", "--watch"), ("trade", "--watch"), ("audit", "tail", "-n"), ("audit", "tail", "--interval"),
+            ("markets", "--limit"), ("reconcile", "--lookback-hours")} <= set(options)
+    for *command, flag in options:
+        result = CliRunner().invoke(app, ["--json", *command, flag, value])
+        assert result.exit_code == 2, (command, flag, result.output)
+        assert "ASCII digits 0-9 only" in result.stderr, (command, flag, result.stderr)
+    assert not (isolated_home / "orion.db").exists()  # refused while parsing, before anything ran
+
+
+@pytest.mark.parametrize("command", [("report",), ("audit", "tail")])
+@pytest.mark.parametrize("value", ["٣d", "３h", "1_0m", "２０２６-11-21"])
+def test_since_in_other_digits_is_a_usage_error(command: tuple[str, ...], value: str, isolated_home: Path) -> None:
+    """Found by black-box testing: `report --since ٣d` (and `audit tail --since`) took the Arabic-Indic
+    digit as 3 days (the pattern's \\d and int() take any script's digits); --help documents ISO-8601
+    or 30m/2h/1d."""
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["--json", *command, "--since", "3d"]).exit_code == 0
+    result = runner.invoke(app, ["--json", *command, "--since", value])
+    assert result.exit_code == 2, result.output
+    assert "expected ISO-8601" in result.stderr

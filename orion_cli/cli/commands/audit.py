@@ -12,7 +12,7 @@ import typer
 from orion_cli.cli.context import get_app
 from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column
-from orion_cli.cli.params import finite
+from orion_cli.cli.params import finite, plain_ascii
 
 app = typer.Typer(help="The append-only, hash-chained audit log.\n\n"
                        "Example:  orion audit tail -n 20 --type halt.engaged", no_args_is_help=True, cls=CommandGroup)
@@ -29,16 +29,20 @@ AUDIT_COLUMNS = [
     Column("payload", "payload"),
 ]
 
-_RELATIVE = re.compile(r"^(\d+)([smhd])$")
+_RELATIVE = re.compile(r"^([0-9]+)([smhd])$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_since(text: str) -> str:
-    """``2026-11-21``, ``2026-11-21T10:00:00Z`` or a relative ``30m``/``2h``/``1d`` → audit ts text."""
+    """``2026-11-21``, ``2026-11-21T10:00:00Z`` or a relative ``30m``/``2h``/``1d`` → audit ts text.
+
+    ASCII only (:func:`plain_ascii`): ``\\d`` and int() took "٣d" and "３d" as 3 days."""
     from orion_cli.core.errors import UsageError
     from orion_cli.store.audit import iso_utc
 
     raw = text.strip()
+    if not plain_ascii(raw):
+        raise UsageError(f"--since {raw!r}: expected ISO-8601 (2026-11-21T10:00:00Z) or 30m/2h/1d, in ASCII digits")
     m = _RELATIVE.match(raw)
     if m:
         n, unit = int(m.group(1)), m.group(2)
