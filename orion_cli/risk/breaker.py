@@ -342,18 +342,20 @@ class Breaker:
                 alerts.append(("breaker.warning", message, {"kind": kind, **figures}))
             for kind in trips:
                 message = self._describe(kind, st, warning=False)
-                # The cause before its effect in the audit log: the trip, then the halt it engages.
-                AuditLog.append(conn, "breaker.tripped", {"kind": kind, "halt_kind": HALT_KIND[kind],
-                                                          "message": message, **figures},
-                                mode=self.mode, actor=actor, now=now)
-                self._trip(conn, kind, message, actor)
                 if kind == DAILY:
                     state.extra["daily_tripped_day"] = pnl.day
                 if kind == DAILY and state.tripped_kind == DRAWDOWN:
                     pass  # a drawdown trip in force outranks the daily one
                 else:
                     state.tripped_kind, state.tripped_at = kind, iso_utc(now)
-                alerts.append(("breaker.tripped", message, {"kind": kind, "halt_kind": HALT_KIND[kind], **figures}))
+                # The figures were taken before this trip: their trip in force was the one before it (none,
+                # for a first trip: the event said "tripped": null). The event names the one in force now.
+                payload = {"kind": kind, "halt_kind": HALT_KIND[kind], "message": message,
+                           **figures, "tripped": state.tripped_kind, "tripped_at": state.tripped_at}
+                # The cause before its effect in the audit log: the trip, then the halt it engages.
+                AuditLog.append(conn, "breaker.tripped", payload, mode=self.mode, actor=actor, now=now)
+                self._trip(conn, kind, message, actor)
+                alerts.append(("breaker.tripped", message, {k: v for k, v in payload.items() if k != "message"}))
 
             values = {
                 "peak_equity": q(peak),

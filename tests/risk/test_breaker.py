@@ -18,7 +18,7 @@ from orion_cli.core.errors import Refused
 from orion_cli.core.models import Side, Venue
 from orion_cli.risk.breaker import Breaker
 from orion_cli.risk.halt import KillSwitch
-from orion_cli.store.audit import AuditLog
+from orion_cli.store.audit import AuditLog, iso_utc
 from orion_cli.store.db import Database, open_database
 from orion_cli.store.ledger import Ledger
 from orion_cli.venues.trading import Action, Balance, Fill, OrderRequest, PreparedOrder, TimeInForce, Transfer
@@ -105,6 +105,8 @@ def test_daily_loss_in_dollars_warns_at_80_percent_once_then_trips(lite: Databas
     assert halt.halted and halt.kind == "breaker" and "daily loss 50.00" in halt.reason
     [tripped] = events(lite, "breaker.tripped")
     assert tripped["kind"] == "daily_loss" and tripped["halt_kind"] == "breaker"
+    assert (tripped["tripped"], tripped["tripped_at"]) == ("daily_loss", iso_utc(DAY1))  # was null, null
+    assert sink.emitted[-1][2]["tripped"] == "daily_loss"
     assert [k for k, _, _ in sink.emitted] == ["breaker.warning", "breaker.tripped"]
     # Found by a black-box run: the halt it engaged came first in the audit log, the cause after it.
     trail = sorted(AuditLog(lite).tail(100, types=("breaker.tripped", "halt.engaged")), key=lambda e: e.seq)
@@ -116,6 +118,26 @@ def test_daily_loss_in_dollars_warns_at_80_percent_once_then_trips(lite: Databas
     # A daily trip is released by a plain resume; the BREAKER check still refuses until the reset.
     KillSwitch(lite).release()
     assert not check(lite, b, DAY1 + timedelta(hours=1)).passed
+
+
+def test_a_trip_event_and_alert_name_the_trip_in_force(lite: Database) -> None:
+    """Found by black-box testing: `breaker.tripped` (audit event and alert) carried `"tripped": null`
+    and `"tripped_at": null`, the figures as they were before the trip it reports."""
+    s = _drawdown_settings(**{"breaker.daily_loss": "150"})
+    b, led, sink = make(lite, s, cash="1000")
+    trade(led, Action.BUY, "1000", "0.50")  # cash 500 + 1000 contracts at cost 500: equity 1000
+    key = (Venue.KALSHI, "KXM", Side.YES)
+    assert b.update({key: D("0.40")}, now=DAY1).trips == ("drawdown",)  # 900: 10% below 1000
+    lose(led, "50", now=DAY1 + timedelta(minutes=1))  # 150 lost today: the daily limit, under the drawdown trip
+    assert b.update({key: D("0.40")}, now=DAY1 + timedelta(minutes=1)).trips == ("daily_loss",)
+    drawdown, daily = sorted(AuditLog(lite).tail(100, types=("breaker.tripped",)), key=lambda e: e.seq)
+    alerts = [payload for kind, _, payload in sink.emitted if kind == "breaker.tripped"]
+    assert [a["kind"] for a in alerts] == ["drawdown", "daily_loss"]
+    for event, alert in zip((drawdown, daily), alerts, strict=True):
+        # the drawdown trip stays in force: it outranks the daily one
+        assert (event.payload["tripped"], event.payload["tripped_at"]) == ("drawdown", iso_utc(DAY1))
+        assert (alert["tripped"], alert["tripped_at"]) == ("drawdown", iso_utc(DAY1))
+    assert daily.payload["kind"] == "daily_loss" and daily.payload["halt_kind"] == "breaker"
 
 
 def test_daily_loss_as_a_share_of_start_of_day_equity(lite: Database) -> None:
