@@ -196,6 +196,9 @@ class ExecutionQuality:
     realised_profit: Decimal | None
     paid: Decimal  # buys + fees − sale proceeds
     note: str = ""
+    # What became of it: hedged (a realised edge), unwound (nothing hedged, nothing held), unhedged
+    # (contracts held with no complete set), unfilled, or not_valued (a plan or fills it cannot value).
+    outcome: str = "hedged"
 
     @property
     def edge_vs_quote(self) -> Decimal | None:
@@ -397,7 +400,7 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
     execs = [_execution_quality(row, exec_orders, fill_rows) for row in exec_rows
              if venue is None or any(leg.get("venue") == venue.value for leg in _plan_legs(plans.get(row.key)))]
     if execs and all(e.realised_edge is None for e in execs):
-        notes.append("realised edge: no execution is fully hedged yet (see each execution's note)")
+        notes.append(_no_realised_edge(execs))
     report = Report(mode=mode, since=since_text, venue=venue.value if venue else None,
                     generated_at=now or datetime.now(UTC), venues=venues, rejections=rejections, executions=execs,
                     rejection_events=rejection_events, notes=notes)
@@ -407,6 +410,24 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
         report.notes.insert(0, f"nothing to report: no orders, executions or risk rejections in the {mode} "
                                f"ledger{where}{window}")
     return report
+
+
+NO_EDGE_OUTCOMES = {  # why an execution has no realised edge, as the summary note counts them
+    "unwound": "fully unwound (the cost is in realised_profit and unwind_cost)",
+    "unhedged": "holding unhedged contracts, valued once settled",
+    "unfilled": "with nothing filled",
+    "not_valued": "not valued",
+}
+
+
+def _no_realised_edge(execs: Sequence[ExecutionQuality]) -> str:
+    """The note for a report in which no execution has a realised edge, counting why.
+
+    It said "no execution is fully hedged yet" whatever the reason, also when every execution was
+    unwound or never filled: none of those will ever be hedged."""
+    counts = {outcome: sum(1 for e in execs if e.outcome == outcome) for outcome in NO_EDGE_OUTCOMES}
+    why = ", ".join(f"{n} {NO_EDGE_OUTCOMES[outcome]}" for outcome, n in counts.items() if n)
+    return f"realised edge: none, as no execution ended hedged: {why}; see each execution's note"
 
 
 def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapping[str, Any],
@@ -539,18 +560,19 @@ def _execution_quality(row: Any, exec_orders: Sequence[Any], fill_rows: Sequence
     described = ", ".join(f"{plain(v)} on {k[0]}:{k[1]}:{k[2]}" for k, v in excess.items())
     carried = sum((_q(v * bought[k][1] / bought[k][0]) for k, v in excess.items() if v > 0 and k in bought), ZERO)
     note = ""
+    outcome = "hedged"
     realised: Decimal | None = None
     profit: Decimal | None = None
     if len(set(legs)) < 2:
-        note = "the plan records fewer than two legs, so no complete set to value"
+        note, outcome = "the plan records fewer than two legs, so no complete set to value", "not_valued"
     elif not filled_any:
-        note = "nothing filled"
+        note, outcome = "nothing filled", "unfilled"
     elif any(v < 0 for v in excess.values()):
-        note = f"more sold than bought ({described}); not valued"
+        note, outcome = f"more sold than bought ({described}); not valued", "not_valued"
     elif hedged == 0 and excess:
-        note = f"unhedged {described}; realised edge unknown until settled"
+        note, outcome = f"unhedged {described}; realised edge unknown until settled", "unhedged"
     elif hedged == 0:
-        note = "nothing hedged (fully unwound): the realised profit is the unwind's cost"
+        note, outcome = "nothing hedged (fully unwound): the realised profit is the unwind's cost", "unwound"
         profit = plain(-paid)
     else:
         # Contracts beyond the hedged sets are still held: carried at their cost, not realised.
@@ -562,4 +584,4 @@ def _execution_quality(row: Any, exec_orders: Sequence[Any], fill_rows: Sequence
         key=row.key, opportunity_id=row.opportunity_id, status=row.status, created_at=row.created_at,
         planned_size=_dec(plan_d.get("size")), hedged=plain(hedged), quoted_edge=_dec(plan_d.get("quoted_net_edge")),
         planned_edge=_dec(plan_d.get("net_edge")), realised_edge=realised, realised_profit=profit,
-        paid=plain(paid), note=note)
+        paid=plain(paid), note=note, outcome=outcome)

@@ -295,6 +295,26 @@ def test_since_filter(world: World) -> None:
     assert report.since == "2026-11-21T10:30:00.000000Z"
 
 
+def test_the_note_says_why_no_execution_has_a_realised_edge(world: World) -> None:
+    """Found by black-box testing: with only unwound executions the report said "no execution is fully
+    hedged yet", as if a hedge were still to come; an unwound or unfilled execution never will be."""
+    unwound = build_report(world.db, mode="paper", since=T0 + timedelta(minutes=30))
+    [note] = [n for n in unwound.notes if n.startswith("realised edge")]
+    assert note == ("realised edge: none, as no execution ended hedged: 1 fully unwound (the cost is in "
+                    "realised_profit and unwind_cost); see each execution's note")
+    assert [(e.key, e.outcome) for e in unwound.executions] == [("exec-2", "unwound")]
+    world.clock.now = T0 + timedelta(hours=3)
+    legs = [leg("kalshi", "KX-A", "yes", "0.40"), leg("polymarket", "PM-B", "no", "0.60")]
+    world.execution("exec-3", legs, quoted="0.05", planned="0.05", size="5", status="failed")
+    world.place(Venue.KALSHI, "KX-A", Side.YES, Action.BUY, "5", "0.40", "e3-k", "exec-3")
+    world.execution("exec-4", legs, quoted="0.05", planned="0.05", size="5", status="refused")
+    later = build_report(world.db, mode="paper", since=T0 + timedelta(hours=3))
+    assert ("realised edge: none, as no execution ended hedged: 1 holding unhedged contracts, valued once "
+            "settled, 1 with nothing filled; see each execution's note") in later.notes
+    assert [e.outcome for e in later.executions] == ["unhedged", "unfilled"]
+    assert not [n for n in build_report(world.db, mode="paper").notes if n.startswith("realised edge")]  # exec-1
+
+
 def test_records_are_typed_and_null_when_not_recorded(world: World) -> None:
     report = build_report(world.db, mode="paper", venue=Venue.POLYMARKET)
     records = report.records()
