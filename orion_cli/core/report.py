@@ -10,9 +10,15 @@ why, rather than a zero that looks like a measurement.
   adjustment (``reconcile-adj-…``: the ledger brought to the venue's positions) was never sent and
   counts nowhere: not in orders or contracts sent or filled, slippage or latency.
 * **Slippage against quote** (per venue, dollars per contract, positive = worse for us): each
-  filled *buy* order of an execution against the planned average price of its leg in
-  ``executions.plan`` (``legs[].avg_price``: the fresh book walked just before sending). ``mean``
-  is contract-weighted (total slippage / contracts); ``p50``/``p95`` are over orders. Orders that
+  filled *buy* order of an execution: what its fills cost minus what the plan's price levels for
+  its leg (``executions.plan`` ``specs[].planned_levels``: the fresh book walked just before
+  sending) cost for the contracts it filled, cheapest first, after those its leg's earlier orders
+  took (:mod:`orion_cli.execution.slippage`), divided by those contracts. Exact Decimal throughout,
+  rounded only for display: the plan's ``avg_price`` is rounded up to 6 dp and is not the basis. A
+  plan recorded before the levels were kept is measured against its leg's exact average
+  (``legs[].cost`` / ``legs[].size``, else ``avg_price``), so a partial fill there is compared with
+  the whole leg's average; a note says how many orders were. ``total`` is the sum in dollars;
+  ``mean`` is contract-weighted (total / contracts); ``p50``/``p95`` are over orders. Orders that
   belong to no execution plan, and unwinding sells, have no quote to compare with.
 * **Latency** (per venue, milliseconds, send → the venue's answer): the executor's own
   ``latency_ms`` for an order in ``executions.result`` when it recorded one; otherwise
@@ -48,6 +54,7 @@ from orion_cli.core.models import Venue
 from orion_cli.core.money import ZERO
 from orion_cli.core.reconcile import ADJUST_PREFIX, EXTERNAL_PREFIX
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED
+from orion_cli.execution.slippage import levels_from_record, planned_cost
 from orion_cli.execution.state import NEVER_SENT
 from orion_cli.store.audit import iso_utc
 from orion_cli.store.db import Database
@@ -387,6 +394,16 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
         fill_rows = conn.execute(select(fills).join(orders, fills.c.client_order_id == orders.c.client_order_id)
                                  .where(fills.c.mode == mode, orders.c.mode == mode,
                                         orders.c.execution_id.in_(window_keys))).all()
+        # For slippage: what each buy in the window paid (its fills), and every buy of its execution,
+        # in the window or not, so a retry is measured against the levels the earlier orders left.
+        buy_fills = conn.execute(select(fills.c.client_order_id, fills.c.size, fills.c.price).where(
+            fills.c.mode == mode, fills.c.client_order_id.in_(
+                select(orders.c.client_order_id).where(*order_where, orders.c.action == "buy")))).all()
+        exec_buys = conn.execute(select(orders.c.client_order_id, orders.c.execution_id, orders.c.venue,
+                                        orders.c.market_id, orders.c.side, orders.c.filled_size,
+                                        orders.c.created_at).where(
+            orders.c.mode == mode, orders.c.action == "buy",
+            orders.c.execution_id.in_(select(orders.c.execution_id).where(*order_where)))).all()
 
     plans: dict[str, Any] = {}
     executor_latency: dict[str, Decimal] = {}
@@ -395,7 +412,9 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
         executor_latency.update(_executor_latencies(_loads(row.result)))
 
     notes: list[str] = []
-    venues = _venue_quality(wanted, order_rows, plans, executor_latency, event_rows, notes)
+    paid = _paid(buy_fills)
+    before = _bought_before(exec_buys)
+    venues = _venue_quality(wanted, order_rows, plans, paid, before, executor_latency, event_rows, notes)
     rejections, rejection_events = _rejections(event_rows, venue)
     execs = [_execution_quality(row, exec_orders, fill_rows) for row in exec_rows
              if venue is None or any(leg.get("venue") == venue.value for leg in _plan_legs(plans.get(row.key)))]
@@ -430,7 +449,33 @@ def _no_realised_edge(execs: Sequence[ExecutionQuality]) -> str:
     return f"realised edge: none, as no execution ended hedged: {why}; see each execution's note"
 
 
+def _paid(fill_rows: Iterable[Any]) -> dict[str, tuple[Decimal, Decimal]]:
+    """(contracts, dollars) each order's listed fills add up to, by client order id."""
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for f in fill_rows:
+        size, price = Decimal(f.size), Decimal(f.price)
+        n, cost = out.get(f.client_order_id, (ZERO, ZERO))
+        out[f.client_order_id] = (n + size, cost + size * price)
+    return out
+
+
+def _bought_before(buy_rows: Iterable[Any]) -> dict[str, Decimal]:
+    """Per buy order: the contracts its leg's earlier buys (same execution, venue, market and side)
+    filled, in the order they were created (a hedge retry after its ``l2``)."""
+    legs: dict[tuple[str, str, str, str], list[Any]] = {}
+    for r in buy_rows:
+        legs.setdefault((r.execution_id, *_leg_key(r.venue, r.market_id, r.side)), []).append(r)
+    out: dict[str, Decimal] = {}
+    for rows in legs.values():
+        so_far = ZERO
+        for r in sorted(rows, key=lambda r: (r.created_at, r.client_order_id)):
+            out[r.client_order_id] = so_far
+            so_far += Decimal(r.filled_size)
+    return out
+
+
 def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapping[str, Any],
+                   paid: Mapping[str, tuple[Decimal, Decimal]], before: Mapping[str, Decimal],
                    executor_latency: Mapping[str, Decimal], event_rows: Sequence[Any],
                    notes: list[str]) -> list[VenueQuality]:
     submitted: dict[str, tuple[int, datetime]] = {}
@@ -449,7 +494,7 @@ def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapp
             answered[cid] = ts
 
     out: list[VenueQuality] = []
-    unquoted = 0
+    unquoted = averaged = 0
     for name in wanted:
         # An intent cancelled before it was sent (abandoned, superseded, halted) reached no venue; nor
         # did a reconcile --fix adjustment, a "filled" order the ledger wrote to match the venue; an
@@ -458,17 +503,23 @@ def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapp
                 and not r.reject_reason.startswith(NEVER_SENT)
                 and not r.client_order_id.startswith((ADJUST_PREFIX, EXTERNAL_PREFIX))]
         count = {s: sum(1 for r in rows if r.status == s) for s in SENT_STATUSES}
-        slips: list[tuple[Decimal, Decimal]] = []  # (per-contract slippage, contracts)
+        slips: list[tuple[Decimal, Decimal]] = []  # (dollars over plan, contracts), exact
         latencies: list[Decimal] = []
         sources: set[str] = set()
         for r in rows:
             filled = Decimal(r.filled_size)
             if r.action == "buy" and filled > 0 and r.avg_fill_price is not None:
-                planned = _planned_price(plans.get(r.execution_id or ""), r.venue, r.market_id, r.side)
+                planned, by_levels = _planned_cost(plans.get(r.execution_id or ""), r.venue, r.market_id, r.side,
+                                                   filled, before.get(r.client_order_id, ZERO))
                 if planned is None:
                     unquoted += 1
                 else:
-                    slips.append((plain(Decimal(r.avg_fill_price) - planned), filled))
+                    averaged += not by_levels
+                    listed, cost = paid.get(r.client_order_id, (ZERO, ZERO))
+                    # The ledger's filled size is its fills' sum; its average is rounded to 10 dp, so
+                    # it is the fallback only for an order whose fills are not (all) in the ledger.
+                    spent = cost if listed == filled else Decimal(r.avg_fill_price) * filled
+                    slips.append((spent - planned, filled))
             cid = r.client_order_id
             if cid in executor_latency:
                 latencies.append(_q(executor_latency[cid], MS_QUANTUM))
@@ -480,11 +531,12 @@ def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapp
                 latencies.append(_q(ms, MS_QUANTUM))
                 sources.add("audit")
         contracts = sum((c for _, c in slips), ZERO)
-        total = sum((s * c for s, c in slips), ZERO)
-        per_order = [s for s, _ in slips]
+        total = sum((s for s, _ in slips), ZERO)
+        per_order = [s / c for s, c in slips]
         slippage = SlippageStats(
             orders=len(slips), contracts=contracts, mean=_q(total / contracts) if contracts else None,
-            p50=percentile(per_order, 50), p95=percentile(per_order, 95), total=_q(total) if slips else None)
+            p50=_q_or_none(percentile(per_order, 50)), p95=_q_or_none(percentile(per_order, 95)),
+            total=_q(total) if slips else None)
         latency = LatencyStats(
             samples=len(latencies), p50=percentile(latencies, 50), p95=percentile(latencies, 95),
             p99=percentile(latencies, 99),
@@ -502,14 +554,43 @@ def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapp
     if unquoted:
         notes.append(f"slippage: {unquoted} filled buy order(s) have no planned price (not part of an "
                      "execution plan) and are left out")
+    if averaged:
+        notes.append(f"slippage: {averaged} order(s) of executions recorded before plans kept their price "
+                     "levels are measured against the leg's planned average (a partial fill there is not "
+                     "compared with the cheapest levels)")
     return out
 
 
-def _planned_price(plan: Any, venue: str, market: str, side: str) -> Decimal | None:
+def _q_or_none(value: Decimal | None) -> Decimal | None:
+    return None if value is None else _q(value)
+
+
+def _planned_cost(plan: Any, venue: str, market: str, side: str, quantity: Decimal,
+                  after: Decimal) -> tuple[Decimal | None, bool]:
+    """(what the plan's leg would have cost for ``quantity`` after its first ``after`` contracts, whether
+    that is from its recorded levels); (None, False) when the plan has no such leg or no price for it.
+
+    Without levels (a plan recorded by an earlier version) it is the leg's exact average, ``cost`` /
+    ``size``, × quantity, or, lacking those, its ``avg_price`` (rounded up to 6 dp) × quantity."""
+    key = (venue, market, side)
+    specs = plan.get("specs") if isinstance(plan, dict) else None
+    for spec in specs if isinstance(specs, list) else []:
+        if isinstance(spec, dict) and _leg_key(spec.get("venue"), spec.get("market"), spec.get("side")) == key:
+            try:
+                levels = levels_from_record(spec.get("planned_levels"))
+            except (TypeError, ValueError, ArithmeticError):
+                levels = ()
+            cost = planned_cost(levels, quantity, after=after)
+            if cost is not None:
+                return cost, True
     for leg in _plan_legs(plan):
-        if _leg_key(leg.get("venue"), leg.get("market"), leg.get("side")) == (venue, market, side):
-            return _dec(leg.get("avg_price"))
-    return None
+        if _leg_key(leg.get("venue"), leg.get("market"), leg.get("side")) == key:
+            cost, size = _dec(leg.get("cost")), _dec(leg.get("size"))
+            if cost is not None and size is not None and size > 0:
+                return cost * quantity / size, False
+            avg = _dec(leg.get("avg_price"))
+            return (None if avg is None else avg * quantity), False
+    return None, False
 
 
 def _rejections(event_rows: Iterable[Any], venue: Venue | None) -> tuple[list[RejectionCount], int]:

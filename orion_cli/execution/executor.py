@@ -25,7 +25,8 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
    all the same and halts the same way.
 4. **Read back.** Every order that reached the venue is looked up (``find_order``) and audited as
    ``order.verified``; fills come from the read-back (venues' create answers lack them). Slippage
-   (average fill vs planned average, in dollars) and latency (send → answer) go into the result.
+   (what the fills cost minus what the plan's levels cost for that quantity, exact, in dollars:
+   :mod:`orion_cli.execution.slippage`) and latency (send → answer) go into the result.
 5. **Unknown outcomes.** ``OrderOutcomeUnknown`` → ``Ledger.mark_unknown`` → ``find_order`` with
    the persisted ids. Only when the venue says it never saw the order is the *same* prepared
    payload re-sent (every venue also refuses a duplicate of it). An outcome that stays unknown
@@ -70,6 +71,7 @@ from orion_cli.core.models import (
     POLYMARKET_MIN_MARKETABLE_BUY,
     Market,
     OrderBook,
+    PriceLevel,
     Side,
     TickRange,
     TickStructure,
@@ -81,6 +83,7 @@ from orion_cli.core.opportunity import Opportunity, not_a_pair, ratio_down
 from orion_cli.core.pricing import fillable_size, size_grid
 from orion_cli.execution.keylock import KEY_LOCK_PATIENCE, execution_lock
 from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict
+from orion_cli.execution.slippage import levels_from_record, levels_record, planned_cost
 from orion_cli.execution.state import NEVER_SENT, ExecStatus, advance, allowed, load_result, save_result
 from orion_cli.risk.halt import KillSwitch, assert_not_halted
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
@@ -219,6 +222,7 @@ def build_plan(opportunity: Opportunity, fresh: Mapping[tuple[Venue, str], tuple
     for market, book, side, token in specs:
         cost = fees = ZERO
         worst: Decimal | None = None
+        taken: list[PriceLevel] = []
         left = chosen
         for lv in book.side(side).asks:
             if left <= 0:
@@ -226,6 +230,7 @@ def build_plan(opportunity: Opportunity, fresh: Mapping[tuple[Venue, str], tuple
             if not (ZERO < lv.price < ONE) or lv.size <= 0:
                 continue
             take = min(left, lv.size)
+            taken.append(PriceLevel(lv.price, take))
             cost += take * lv.price
             fees += market.fee_model.fill_fee(take, lv.price)
             worst = lv.price
@@ -235,7 +240,7 @@ def build_plan(opportunity: Opportunity, fresh: Mapping[tuple[Venue, str], tuple
         avg = ceil_to(cost / chosen, _PRICE_Q) if chosen > 0 else limit
         legs.append(LegPlan(venue=market.venue, market=market, side=side, size=chosen, limit_price=limit,
                             expected_avg_price=avg, expected_cost=cost, expected_fees=fees, book=book,
-                            token_id=token))
+                            token_id=token, levels=tuple(taken)))
     net = chosen - sum((leg.expected_cost + leg.expected_fees for leg in legs), ZERO)
     return TradePlan(key=key, opportunity_id=opportunity.id, legs=tuple(legs), size=chosen,
                      net_edge=ratio_down(net, chosen) if chosen > 0 else ZERO, net_profit=net if chosen > 0 else ZERO,
@@ -262,6 +267,9 @@ class LegSpec:
     planned_avg: Decimal
     planned_size: Decimal
     depth_ratio: Decimal  # planned size / visible ask depth within the limit (higher = less likely to fill)
+    # The plan's levels for this leg (LegPlan.levels), the basis of slippage; () in a plan persisted
+    # before they were kept (see planned_cost).
+    planned_levels: tuple[PriceLevel, ...] = ()
 
     @classmethod
     def from_plan(cls, index: int, leg: LegPlan) -> LegSpec:
@@ -272,7 +280,7 @@ class LegSpec:
                    category=m.category, fee_model=m.fee_model, ticks=m.ticks, size_step=m.size_step,
                    min_size=m.min_size, neg_risk=m.neg_risk, protocol_v2=m.extra.get("protocol") == "v2",
                    limit_price=leg.limit_price, planned_avg=leg.expected_avg_price, planned_size=leg.size,
-                   depth_ratio=ratio)
+                   depth_ratio=ratio, planned_levels=leg.levels)
 
     def to_record(self) -> dict[str, Any]:
         fm = self.fee_model
@@ -286,6 +294,7 @@ class LegSpec:
             "protocol_v2": self.protocol_v2, "limit_price": _d(self.limit_price),
             "planned_avg": _d(self.planned_avg), "planned_size": _d(self.planned_size),
             "depth_ratio": "inf" if self.depth_ratio.is_infinite() else _d(self.depth_ratio),
+            "planned_levels": levels_record(self.planned_levels),
         }
 
     @classmethod
@@ -301,7 +310,15 @@ class LegSpec:
             protocol_v2=bool(rec["protocol_v2"]), limit_price=Decimal(rec["limit_price"]),
             planned_avg=Decimal(rec["planned_avg"]), planned_size=Decimal(rec["planned_size"]),
             depth_ratio=Decimal("Infinity") if rec["depth_ratio"] == "inf" else Decimal(rec["depth_ratio"]),
+            planned_levels=levels_from_record(rec.get("planned_levels")),
         )
+
+    def planned_cost(self, quantity: Decimal, *, after: Decimal = ZERO) -> Decimal:
+        """What the plan's levels cost for ``quantity`` after the leg's first ``after`` contracts
+        (execution/slippage.py). A plan persisted before the levels were kept has only the average,
+        rounded up to 6 dp, so there it is that average × quantity (off by under $0.000001 a contract)."""
+        cost = planned_cost(self.planned_levels, quantity, after=after)
+        return cost if cost is not None else self.planned_avg * quantity
 
     def request(self, *, coid: str, action: Action, size: Decimal, limit: Decimal, tif: TimeInForce) -> OrderRequest:
         return OrderRequest(venue=self.venue, market_id=self.market_id, side=self.side, action=action, size=size,
@@ -1163,7 +1180,7 @@ class Executor:
         spec = run.spec_of(tag)
         filled = max(final.filled_size, listed)
         avg = final.avg_fill_price or answer.avg_fill_price
-        planned = spec.planned_avg if tag.startswith("l2") or tag == "l1" else None
+        leg_buy = tag.startswith("l2") or tag == "l1"  # not an unwind: those sell, with no plan to compare
         entry: dict[str, Any] = {
             "coid": coid, "venue": spec.venue.value, "order_id": final.venue_order_id or ref,
             "status": final.status.value, "size": _d(prepared.request.size), "filled": _d(filled),
@@ -1173,9 +1190,9 @@ class Executor:
         }
         if latency_ms is not None:
             entry["latency_ms"] = latency_ms
-        if planned is not None and avg is not None and filled > 0:
-            entry["planned_avg"] = _d(planned)
-            entry["slippage"] = _d((avg - planned).quantize(_PRICE_Q) * filled)
+        if leg_buy and avg is not None and filled > 0:
+            entry["planned_avg"] = _d(spec.planned_avg)
+            entry["slippage"] = _d(self._slippage(run, tag, spec, fills if listed >= filled else None, avg, filled))
         self._note(run, tag, entry)
         with self.db.write() as conn:
             AuditLog.append(conn, "order.verified", {
@@ -1307,6 +1324,18 @@ class Executor:
             o = self.ledger.order(run.coid(tag))
             filled, size = (o.filled_size, o.size) if o is not None else (ZERO, None)
         return filled if raw or size is None else min(filled, size)
+
+    def _slippage(self, run: _Run, tag: str, spec: LegSpec, fills: Sequence[Fill] | None, avg: Decimal,
+                  filled: Decimal) -> Decimal:
+        """Dollars ``tag`` paid over the plan's levels for what it filled (execution/slippage.py), exact.
+
+        Paid is the listed ``fills`` (None: not all listed yet, so the venue's average × filled). The
+        plan's levels are taken cheapest first by the leg's earlier orders (a retry follows its ``l2``),
+        every share they bought counted, overfill too."""
+        paid = sum((f.size * f.price for f in fills), ZERO) if fills is not None else avg * filled
+        earlier = [t for t in run.tags("l2") if _tag_order(t) < _tag_order(tag)] if tag != "l1" else []
+        after = sum((self._filled(run, t, raw=True) for t in earlier), ZERO)
+        return paid - spec.planned_cost(filled, after=after)
 
     def _filled_leg(self, run: _Run, prefix: str, *, raw: bool = False) -> Decimal:
         return sum((self._filled(run, t, raw=raw) for t in run.tags(prefix)), ZERO)

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from orion_cli.core.models import Market, OrderBook, Side, Venue
+from orion_cli.core.models import Market, OrderBook, PriceLevel, Side, Venue
 
 # The reason codes of DESIGN §4, in pipeline order.
 CHECK_ORDER: tuple[str, ...] = (
@@ -50,6 +50,9 @@ class LegPlan:
     expected_fees: Decimal
     book: OrderBook  # the fresh book the leg was priced on
     token_id: str = ""  # Polymarket outcome token
+    # The levels walked for ``size``, cheapest first: (price, contracts taken). Slippage is measured
+    # against them (execution/slippage.py), exactly, not against the rounded ``expected_avg_price``.
+    levels: tuple[PriceLevel, ...] = ()
 
     @property
     def notional(self) -> Decimal:

@@ -144,3 +144,30 @@ def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
     assert result.exit_code == 2
     error = json.loads(result.stderr.strip().splitlines()[-1])
     assert error["type"] == "error" and error["exit_code"] == 2
+
+
+def test_a_paper_trade_filled_exactly_at_its_plan_reports_zero_slippage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing (scan --demo, trade --size 300, report): the plan's Kalshi leg is 140 @ 0.80
+    + 160 @ 0.81 = 241.60 and paper fills exactly that, yet the execution's leg slippage was -0.0003 and the
+    report's mean -0.0000006667 (total -0.00020001): the fill average against the plan's average rounded
+    up to 6 dp."""
+    from orion_cli.cli.app import app as orion_app
+
+    for name in ("ORDER_CONTRACTS", "ORDER_NOTIONAL", "MARKET_EXPOSURE", "CATEGORY_EXPOSURE"):
+        monkeypatch.setenv(f"ORION__LIMITS__{name}", "10000")
+
+    def invoke(*args: str) -> Any:
+        result = CliRunner().invoke(orion_app, list(args))
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    op_id = invoke("scan", "--demo", "--json")[0]["id"]
+    execution = invoke("trade", op_id, "--demo", "--confirm", "--size", "300", "--json")
+    assert execution["status"] == "done", execution
+    [order] = [o for o in execution["orders"] if o["venue"] == "kalshi"]
+    assert D(order["filled_size"]) == 300
+    [leg] = [leg for leg in execution["legs"].values() if leg["venue"] == "kalshi"]
+    assert leg["planned_avg"] == "0.805334" and leg["slippage"] == "0"
+    [kalshi] = [r for r in invoke("report", "--venue", "kalshi", "--json") if r["type"] == "report_venue"]
+    assert kalshi["slippage"] == {"orders": 1, "contracts": "300", "mean": "0", "p50": "0", "p95": "0",
+                                  "total": "0"}

@@ -98,9 +98,12 @@ class World:
             return None
 
     def execution(self, key: str, legs: list[dict[str, str]], *, quoted: str, planned: str, size: str,
-                  status: str, result: dict[str, Any] | None = None, mode: str = "paper") -> None:
-        plan = {"type": "plan", "key": key, "opportunity_id": f"op-{key}", "size": size, "net_edge": planned,
-                "quoted_net_edge": quoted, "legs": legs}
+                  status: str, result: dict[str, Any] | None = None, mode: str = "paper",
+                  specs: list[dict[str, Any]] | None = None) -> None:
+        plan: dict[str, Any] = {"type": "plan", "key": key, "opportunity_id": f"op-{key}", "size": size,
+                                "net_edge": planned, "quoted_net_edge": quoted, "legs": legs}
+        if specs is not None:
+            plan["specs"] = specs
         ts = iso_utc(self.clock())
         with self.db.write() as conn:
             conn.execute(insert(executions).values(
@@ -388,3 +391,86 @@ def test_slippage_uses_the_plan_of_an_execution_started_before_the_window(world:
     assert report.executions == []  # exec-6 itself started before the window
     kalshi = report.venues[0]
     assert (kalshi.sent, kalshi.slippage.orders, kalshi.slippage.mean) == (1, 1, D("0.01"))  # 0.40 vs 0.39
+
+
+# -- slippage against the plan's levels, exact -----------------------------------------------------------
+#
+# The plan walked 140 @ 0.80 + 160 @ 0.81 = 241.60 for 300 YES of KX-S (the repro's Kalshi book): its
+# average 0.80533… is stored rounded up to 0.805334, and the levels in the leg's spec.
+
+PLANNED = [["0.80", "140"], ["0.81", "160"]]
+
+
+def _slip_world(db: Database, *asks: tuple[str, str], specs: bool = True) -> World:
+    w = World(db)
+    w.source.add(Venue.KALSHI, "KX-S", yes_asks=levels(*asks), delay_ms=10)
+    w.execution("exec-s", [{"venue": "kalshi", "market": "KX-S", "side": "yes", "size": "300", "cost": "241.60",
+                            "avg_price": "0.805334", "limit_price": "0.81"}],
+                quoted="0.01", planned="0.01", size="300", status="done",
+                specs=[{"venue": "kalshi", "market": "KX-S", "side": "yes", "planned_levels": PLANNED}]
+                if specs else None)
+    return w
+
+
+def _kalshi_slippage(db: Database) -> tuple[Any, list[str]]:
+    report = build_report(db, mode="paper")
+    return report.venues[0].slippage, report.notes
+
+
+def test_an_order_filled_exactly_at_the_planned_levels_has_no_slippage(db: Database) -> None:
+    """Found by black-box testing: the fill average 0.8053333333 against the rounded-up 0.805334 showed
+    mean -0.0000006667 and total -0.00020001, a price improvement that never happened."""
+    w = _slip_world(db, ("0.80", "140"), ("0.81", "360"))
+    assert w.place(Venue.KALSHI, "KX-S", Side.YES, Action.BUY, "300", "0.81", "s-1", "exec-s") is not None
+    s, notes = _kalshi_slippage(db)
+    assert (s.orders, s.contracts, s.mean, s.p50, s.p95, s.total) == (1, D("300"), D(0), D(0), D(0), D(0))
+    assert not any("planned average" in n for n in notes)
+
+
+def test_every_level_a_tick_worse_is_exactly_a_tick_of_slippage(db: Database) -> None:
+    w = _slip_world(db, ("0.81", "140"), ("0.82", "360"))
+    assert w.place(Venue.KALSHI, "KX-S", Side.YES, Action.BUY, "300", "0.82", "s-1", "exec-s") is not None
+    s, _ = _kalshi_slippage(db)
+    # 140 @ 0.81 + 160 @ 0.82 = 244.60 against 241.60 (it was 0.0099993333 a contract, 2.99979999 in all).
+    assert (s.mean, s.p50, s.total) == (D("0.01"), D("0.01"), D("3"))
+
+
+def test_a_partial_fill_and_its_retry_are_compared_with_the_levels_they_took(db: Database) -> None:
+    """The first order fills the 140 @ 0.80 only: against the plan's cheapest 140 that is at plan, not
+    0.005334 a contract better than the average of all 300. The retry then takes 160 @ 0.81, the levels
+    the first left: at plan too, not 0.004666 a contract worse."""
+    w = _slip_world(db, ("0.80", "140"))
+    assert w.place(Venue.KALSHI, "KX-S", Side.YES, Action.BUY, "300", "0.81", "s-1", "exec-s",
+                   tif=TimeInForce.IOC) is not None
+    s, _ = _kalshi_slippage(db)
+    assert (s.orders, s.contracts, s.mean, s.total) == (1, D("140"), D(0), D(0))
+    w.source.add(Venue.KALSHI, "KX-S", yes_asks=levels(("0.81", "160"), ("0.82", "100")), delay_ms=10)
+    w.clock.now += timedelta(seconds=1)
+    retried_at = w.clock.now
+    assert w.place(Venue.KALSHI, "KX-S", Side.YES, Action.BUY, "160", "0.82", "s-2", "exec-s") is not None
+    s, _ = _kalshi_slippage(db)
+    assert (s.orders, s.contracts, s.mean, s.p95, s.total) == (2, D("300"), D(0), D(0), D(0))
+    # Its first order outside the window, the retry is still measured after it.
+    kalshi = build_report(db, mode="paper", since=retried_at).venues[0]
+    assert (kalshi.slippage.orders, kalshi.slippage.total) == (1, D(0))
+
+
+def test_a_plan_recorded_before_levels_were_kept_uses_its_exact_average_and_says_so(db: Database) -> None:
+    """An older ledger row has the leg's cost and size (and the rounded average) but no levels: a fill at
+    plan is still exactly 0 (cost / size, not 0.805334); a partial fill is compared with that average."""
+    w = _slip_world(db, ("0.80", "140"), ("0.81", "360"), specs=False)
+    assert w.place(Venue.KALSHI, "KX-S", Side.YES, Action.BUY, "300", "0.81", "s-1", "exec-s") is not None
+    s, notes = _kalshi_slippage(db)
+    assert (s.mean, s.total) == (D(0), D(0))
+    assert "slippage: 1 order(s) of executions recorded before plans kept their price levels are measured " \
+           "against the leg's planned average (a partial fill there is not compared with the cheapest levels)" \
+           in notes
+    w.source.add(Venue.KALSHI, "KX-S", yes_asks=levels(("0.80", "140")), delay_ms=10)
+    w.execution("exec-old", [{"venue": "kalshi", "market": "KX-S", "side": "yes", "size": "300",
+                              "cost": "241.60", "avg_price": "0.805334"}],
+                quoted="0.01", planned="0.01", size="300", status="done")
+    assert w.place(Venue.KALSHI, "KX-S", Side.YES, Action.BUY, "300", "0.81", "s-old", "exec-old",
+                   tif=TimeInForce.IOC) is not None
+    s, _ = _kalshi_slippage(db)
+    # 140 @ 0.80 = 112 against 140 × 241.60 / 300 = 112.746666…: -0.0053333333 a contract.
+    assert (s.orders, s.p50, s.total) == (2, D("-0.0053333333"), D("-0.7466666667"))

@@ -192,6 +192,46 @@ def test_happy_path_on_paper_with_the_real_checks(db: Database) -> None:
     assert res.to_record()["type"] == "execution"
 
 
+def _slippage_of_kalshi_leg(db: Database, at_fill: tuple[tuple[str, str], ...], **overrides: Any) -> dict[str, Any]:
+    """Plan 30 YES on Kalshi at 20 @ 0.40 + 10 @ 0.41 = 12.10 (average 0.40333…, stored rounded up to
+    0.403334; Kalshi is the thinner leg, so ``l1``) and 30 NO on Polymarket at 0.50; the paper Kalshi
+    book holds ``at_fill`` when the order arrives. The Kalshi leg's record in the result."""
+    s = settings(**overrides)
+    now = datetime.now(UTC)
+    planned = (("0.40", "20"), ("0.41", "10"))
+    pb = poly_book(now, no_asks=(("0.50", "100"),))
+    plan = make_plan(size="30", kbook=kalshi_book(now, yes_asks=planned), pbook=pb, now=now)
+    venues = paper_venues(db, s, kbook=kalshi_book(now, yes_asks=at_fill), pbook=pb)
+    res = run(executor(db, venues, s=s).execute(plan, ctx_for(s, now)))
+    assert res.status == "done", res.message
+    hedges = [leg for tag, leg in res.detail["legs"].items() if tag != "l1"]  # l2, or l2a1 after a partial l1
+    assert hedges and all(D(h["slippage"]) == 0 for h in hedges)  # Polymarket: at its one planned level
+    leg = res.detail["legs"]["l1"]
+    assert leg["venue"] == "kalshi" and leg["planned_avg"] == "0.403334"  # the display figure, unchanged
+    return dict(leg)
+
+
+def test_a_leg_filled_exactly_at_its_planned_levels_has_no_slippage(db: Database) -> None:
+    """Found by black-box testing: the fill average 0.4033333333 was compared with the rounded-up plan
+    average 0.403334, the difference rounded to 0.000001 and multiplied by 30: slippage -0.00003."""
+    leg = _slippage_of_kalshi_leg(db, (("0.40", "20"), ("0.41", "10")))
+    assert (leg["filled"], leg["slippage"]) == ("30", "0")
+
+
+def test_one_contract_a_tick_worse_than_planned_is_exactly_one_tick_of_slippage(db: Database) -> None:
+    """Someone took one contract at 0.40 first: 19 @ 0.40 + 11 @ 0.41 = 12.11, 0.01 over the plan's
+    12.10 (it was 0.000333 × 30 = 0.00999)."""
+    leg = _slippage_of_kalshi_leg(db, (("0.40", "19"), ("0.41", "11")))
+    assert (leg["filled"], leg["slippage"]) == ("30", "0.01")
+
+
+def test_a_partial_fill_at_the_cheapest_planned_level_has_no_slippage(db: Database) -> None:
+    """Only the 20 @ 0.40 are left, so the IOC fills 20 of 30 exactly at the plan's cheapest level. It was
+    compared with the average of all 30: (0.40 - 0.403334) × 20 = -0.06668, an improvement that never was."""
+    leg = _slippage_of_kalshi_leg(db, (("0.40", "20"),), **{"trading.time_in_force": "immediate_or_cancel"})
+    assert (leg["status"], leg["filled"], leg["slippage"]) == ("partial", "20", "0")
+
+
 def test_a_hedge_under_polymarkets_dollar_minimum_is_not_sent_and_the_first_leg_is_unwound(db: Database) -> None:
     """The plan's Polymarket leg spends 10 x 0.15 = 1.50 and passes INVALID_ORDER; the first leg (IOC)
     fills 5 of 10, so the hedge would spend 0.75, which Polymarket refuses. Found in review: paper

@@ -85,7 +85,8 @@ def report_command(
 
     Figures come from the ledger and the audit log of the current mode (paper unless live); a figure
     nothing recorded yet is shown as n/a (null in JSON), never estimated. Slippage is in dollars per
-    contract against the planned price (positive = worse); latency is send → the venue's answer.
+    contract against what the plan's price levels cost for the contracts filled, cheapest first
+    (positive = worse); latency is send → the venue's answer.
     The summary's realised profit includes what fully unwound executions cost (unwind cost).
 
     Example:  orion report --since 1d   ·   orion report --venue kalshi --json
