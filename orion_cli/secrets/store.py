@@ -199,6 +199,10 @@ class SecretStore(abc.ABC):
     def _stored(self) -> dict[str, datetime]:
         """Names that are set, with their update times (no values)."""
 
+    def _holds(self, name: str) -> bool:
+        """Whether there is a value under ``name`` to remove."""
+        return name in self._stored()
+
     @abc.abstractmethod
     def _write(self, values: dict[str, bytes]) -> None: ...
 
@@ -253,7 +257,7 @@ class SecretStore(abc.ABC):
         stored nor in the catalogue is a mistyped name, not a credential that is "not set"."""
         check_name(name)
         self._ready_to_write(create=False)
-        if name not in self._stored():  # asked before the change begins: nothing to remove changes nothing
+        if not self._holds(name):  # asked before the change begins: nothing to remove changes nothing
             raise _not_set(name)
         self._about_to_change()
         with hold():
@@ -459,6 +463,11 @@ class KeyringStore(SecretStore):
     def _stored(self) -> dict[str, datetime]:
         index: dict[str, datetime] = self._secrets.index()
         return index
+
+    def _holds(self, name: str) -> bool:
+        # The keyring itself, not only orion's index of it: a value set there by hand (or whose index
+        # entry was lost) is read and used, so `secrets remove` must be able to delete it.
+        return name in self._stored() or self._read(name) is not None
 
     def _write(self, values: dict[str, bytes]) -> None:
         self._secrets.set_many(values, _now())

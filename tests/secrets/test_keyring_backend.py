@@ -125,3 +125,17 @@ def test_backend_errors_never_echo_values(tmp_path: Path) -> None:
         kr_store(tmp_path, Broken()).set_many({"polymarket_private_key": WALLET_KEY})
     assert WALLET_KEY not in str(err.value) and "RuntimeError" in str(err.value)
     assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_remove_deletes_a_value_the_keyring_holds_outside_orions_index(tmp_path: Path) -> None:
+    """Found in review: `remove` asked orion's index alone whether there was anything to remove, so a
+    value set in the keyring by hand (used by orion all the same) was "not set" and stayed there."""
+    backend = MemoryKeyring()
+    store = kr_store(tmp_path, backend)
+    value = keyring_backend.encode_value(b"123:abc")
+    backend.set_password(keyring_backend.DEFAULT_SERVICE, "telegram_bot_token", value)
+    assert store.get("telegram_bot_token").reveal() == "123:abc"
+    store.remove("telegram_bot_token")
+    assert (keyring_backend.DEFAULT_SERVICE, "telegram_bot_token") not in backend.data
+    with pytest.raises(NotFound):
+        store.remove("telegram_bot_token")
