@@ -827,6 +827,10 @@ class Executor:
                 run.result.setdefault("retries", []).append(
                     {"tag": tag, "skipped": f"best ask {best.price if best else 'none'} above {limit}"})
                 return None
+            if spec.venue is Venue.POLYMARKET:
+                # Signed as dollars (size x limit) that the venue spends in full, best ask first: limited
+                # above the best ask, the buy would take shares beyond the size that nothing hedges.
+                limit = min(limit, best.price)
         if spec.venue is Venue.POLYMARKET:  # a hedge is sized by what the first leg filled, not by the plan
             spend = polymarket_buy_short_of_minimum(size, limit)
             if spend is not None:

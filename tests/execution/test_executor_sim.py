@@ -112,11 +112,11 @@ class Setup:
                     yes_token=self.yes, no_token=self.no)
         return km, pm
 
-    def plan(self, key: str, size: D = D(10)) -> TradePlan:
+    def plan(self, key: str, size: D = D(10), kalshi_depth: D = D(50)) -> TradePlan:
         now = datetime.now(UTC)
         km, pm = self.markets()
         kb = OrderBook(Venue.KALSHI, TICKER, BookSide((PriceLevel(D("0.38"), D("50")),),
-                                                      (PriceLevel(D("0.40"), D("50")),)),
+                                                      (PriceLevel(D("0.40"), kalshi_depth),)),
                        BookSide((), (PriceLevel(D("0.62"), D("50")),)), now)
         pb = OrderBook(Venue.POLYMARKET, self.cond, BookSide((), (PriceLevel(D("0.55"), D("100")),)),
                        BookSide((PriceLevel(D("0.47"), D("100")),),
@@ -147,13 +147,14 @@ def env(ksim: KalshiSim, psim: PolymarketSim, rsa_key: rsa.RSAPrivateKey) -> Set
     return Setup(ksim, psim, rsa_key)
 
 
-def execute(db: Database, env: Setup, key: str, alerts: NullAlertSink | None = None, size: D = D(10)) -> Any:
+def execute(db: Database, env: Setup, key: str, alerts: NullAlertSink | None = None, size: D = D(10),
+            plan: TradePlan | None = None, **kw: Any) -> Any:
     async def main() -> Any:
         venues = env.venues()
         try:
             ex = Executor(db, Ledger(db, "live"), venues, settings(), mode="live", alerts=alerts or NullAlertSink(),
-                          evaluate=all_pass, verify_delays=(0.0, 0.05), decide_delays=(0.05, 0.05, 0.05))
-            return await ex.execute(env.plan(key, size), None)
+                          evaluate=all_pass, verify_delays=(0.0, 0.05), decide_delays=(0.05, 0.05, 0.05), **kw)
+            return await ex.execute(plan or env.plan(key, size), None)
         finally:
             await asyncio.gather(*(v.aclose() for v in venues.values()))
 
@@ -189,6 +190,30 @@ def test_a_polymarket_leg_is_planned_at_its_best_ask_so_every_share_is_hedged(db
     held = {(p.venue, p.side): p.size for p in Ledger(db, "live").positions()}
     assert held == {(Venue.KALSHI, Side.YES): D(30), (Venue.POLYMARKET, Side.NO): D(30)}
     assert_no_duplicates(env, db, "sim-best-ask")
+
+
+def test_a_polymarket_hedge_retry_is_limited_at_the_fresh_best_ask(db: Database, env: Setup) -> None:
+    # Kalshi is the thinner leg (12 deep at plan time) and fills 10 YES at 0.40. Polymarket's NO asks
+    # have moved to 0.52 × 200: the planned FOK at 0.50 is killed and the retry, priced up to the pair's
+    # breakeven (about 0.57), finds 0.52. Limited at 0.57 it was signed for $5.70, which the venue spent
+    # in full at 0.52: 10.96 NO against 10 YES. Limited at the best ask, $5.20 buys the 10.
+    plan = env.plan("sim-retry-best", kalshi_depth=D(12))
+    book = env.psim.books[env.no]
+    book["asks"] = [{"price": "0.52", "size": "200"}]
+    _km, pm = env.markets()
+    fresh = OrderBook(Venue.POLYMARKET, env.cond, BookSide(), BookSide((), (PriceLevel(D("0.52"), D("200")),)),
+                      datetime.now(UTC))
+
+    async def books(venue: Venue, market_id: str) -> tuple[Market, OrderBook]:
+        assert venue is Venue.POLYMARKET and market_id == env.cond
+        return pm, fresh
+
+    res = execute(db, env, "sim-retry-best", plan=plan, books=books)
+    assert res.status == "done", res.message
+    assert [o.venue for o in res.orders][:2] == [Venue.KALSHI, Venue.POLYMARKET]  # the thinner leg first
+    held = {(p.venue, p.side): p.size for p in Ledger(db, "live").positions()}
+    assert held == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert_no_duplicates(env, db, "sim-retry-best")
 
 
 def test_a_polymarket_first_leg_matched_late_is_waited_for_then_hedged(db: Database, env: Setup) -> None:
