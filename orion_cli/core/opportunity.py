@@ -42,6 +42,9 @@ class Fill:
 class Leg:
     """Buy ``size`` of ``side`` on one market, walking its ask ladder up to ``worst_price``.
 
+    A Polymarket leg's ladder is its best ask alone (``orion_cli.core.pricing``), and so is its
+    ``depth_available``.
+
     ``cost`` excludes fees. ``avg_price`` is ``cost / size`` rounded up to 1e-6 (display only; the
     exact figure is ``cost``). ``worst_price`` is the limit price an IOC/FOK order needs.
     """
@@ -61,7 +64,8 @@ class Leg:
 
     @property
     def depth_fraction(self) -> Decimal:
-        """Share of the visible ask depth this leg takes (1 = sweeps the whole ladder)."""
+        """Share of the ask depth the leg could take that it takes (1 = sweeps it: the whole ladder, or a
+        Polymarket leg's whole best ask)."""
         if self.depth_available <= 0:
             return Decimal(0)
         return ratio_down(self.size, self.depth_available)

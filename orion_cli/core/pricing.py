@@ -30,8 +30,9 @@ exact:
 
 1. Truncation. Prices rise along each ladder, so once the levels the next share comes from sum to
    ≥ the payout, every further share costs ≥ $1 and fees never fall: ``P`` is non-increasing from
-   there. The search stops at the first such critical size (under a ``min_edge`` hurdle, where ties
-   go to the larger size, at the first whose levels sum to more than the payout).
+   there. The search stops at the first such critical size that fills (see above; under a
+   ``min_edge`` hurdle, where ties go to the larger size, at the first whose levels sum to more than
+   the payout).
 2. Every critical size is evaluated exactly.
 3. Between two consecutive critical sizes every leg stays on one level, so with ``m`` the slope of
    the unrounded profit (payout − Σ price − Σ unrounded per-contract fee) and ``U`` the sum of the
