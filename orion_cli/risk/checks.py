@@ -37,6 +37,7 @@ from orion_cli.core.models import (
     Side,
     Venue,
     polymarket_buy_short_of_minimum,
+    polymarket_buy_spend,
 )
 from orion_cli.core.money import CENT, ZERO, ceil_to
 from orion_cli.core.opportunity import not_a_pair
@@ -554,7 +555,7 @@ def _cash_out(leg: LegPlan) -> Decimal:
     """
     if leg.venue is Venue.KALSHI:
         return ceil_to(leg.notional, CENT)
-    return ceil_to(leg.size * leg.limit_price, CENT) + leg.expected_fees
+    return polymarket_buy_spend(leg.size, leg.limit_price) + leg.expected_fees
 
 
 def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
