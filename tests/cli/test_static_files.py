@@ -59,23 +59,32 @@ def _complete_in_bash(tmp_path: Path, cases: list[list[str]]) -> list[tuple[list
     """Run the generated bash script's completion function in bash for each command line (the last word
     is the one being completed), in a directory holding FILES: each case's COMPREPLY, sorted, and the
     arguments it passed to ``compopt`` (stubbed: it only works inside a real completion)."""
+    return _run_bash_completion(tmp_path, [(words, None) for words in cases], FILES)
+
+
+def _run_bash_completion(tmp_path: Path, probes: list[tuple[list[str], str | None]],
+                         files: list[str]) -> list[tuple[list[str], str]]:
+    """The probe both helpers run: per (COMP_WORDS, COMP_LINE or None), the sorted COMPREPLY and the
+    ``compopt`` arguments, in a directory holding ``files``."""
     script = tmp_path / "c.bash"
     script.write_text(static.render_bash(static.command_tree()))
     work = tmp_path / "cwd"
     work.mkdir()
-    for name in FILES:
+    for name in files:
         (work / name).touch()
     probe = [f"source {shlex.quote(str(script))}", 'compopt() { opts+="$* "; }']
-    for words in cases:
+    for words, line in probes:
+        typed = "" if line is None else f"COMP_LINE={shlex.quote(line)}; COMP_POINT={len(line)}; "
         probe.append(f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); COMP_CWORD={len(words) - 1}; "
+                     f"{typed}"
                      'COMPREPLY=(); opts=""; _orion_complete; printf "%s\\t" "${COMPREPLY[@]}"; echo "|$opts"')
     result = subprocess.run(["bash", "-c", "\n".join(probe)], capture_output=True, text=True, cwd=work)
     assert result.returncode == 0, result.stderr
     out = []
-    for line in result.stdout.splitlines():
-        words, opts = line.rsplit("|", 1)
-        out.append((sorted(w for w in words.split("\t") if w), opts.strip()))
-    assert len(out) == len(cases)
+    for row in result.stdout.splitlines():
+        words_offered, opts = row.rsplit("|", 1)
+        out.append((sorted(w for w in words_offered.split("\t") if w), opts.strip()))
+    assert len(out) == len(probes)
     return out
 
 
@@ -155,26 +164,7 @@ def _comp_words(line: str) -> list[str]:
 def _complete_lines_in_bash(tmp_path: Path, lines: list[str], files: list[str]) -> list[tuple[list[str], str]]:
     """As _complete_in_bash, for command lines completed as bash does: COMP_WORDS split at the word-break
     characters, with COMP_LINE and COMP_POINT, in a directory holding ``files``."""
-    script = tmp_path / "c.bash"
-    script.write_text(static.render_bash(static.command_tree()))
-    work = tmp_path / "cwd"
-    work.mkdir()
-    for name in files:
-        (work / name).touch()
-    probe = [f"source {shlex.quote(str(script))}", 'compopt() { opts+="$* "; }']
-    for line in lines:
-        words = _comp_words(line)
-        probe.append(f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); COMP_CWORD={len(words) - 1}; "
-                     f"COMP_LINE={shlex.quote(line)}; COMP_POINT={len(line)}; "
-                     'COMPREPLY=(); opts=""; _orion_complete; printf "%s\\t" "${COMPREPLY[@]}"; echo "|$opts"')
-    result = subprocess.run(["bash", "-c", "\n".join(probe)], capture_output=True, text=True, cwd=work)
-    assert result.returncode == 0, result.stderr
-    out = []
-    for row in result.stdout.splitlines():
-        words, opts = row.rsplit("|", 1)
-        out.append((sorted(w for w in words.split("\t") if w), opts.strip()))
-    assert len(out) == len(lines)
-    return out
+    return _run_bash_completion(tmp_path, [(_comp_words(line), line) for line in lines], files)
 
 
 def test_bash_counts_a_value_bash_split_at_a_colon_as_one_word(tmp_path: Path) -> None:
