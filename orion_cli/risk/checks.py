@@ -54,7 +54,7 @@ from orion_cli.store.ledger import (
     trading_day,
 )
 from orion_cli.store.prepared import Batch, Prepared
-from orion_cli.store.tables import Money, executions, orders, plain
+from orion_cli.store.tables import Money, balances, executions, orders, plain
 from orion_cli.venues.trading import Balance, OrderStatus, Position
 
 if TYPE_CHECKING:
@@ -155,7 +155,15 @@ def _state_statement() -> Any:
         _EXECUTION.with_only_columns(executions.c.status).scalar_subquery().label("key_status"),
         _EXECUTION.with_only_columns(executions.c.created_at).scalar_subquery().label("key_created_at"),
         *TAIL_COLUMNS,
+        *(_ledger_cash(venue) for venue in Venue),
     )
+
+
+def _ledger_cash(venue: Venue) -> Any:
+    """The venue's cash as the ledger holds it now: paper cash, or live the last report moved by the
+    fills recorded since (BALANCE: another process's fills since this one read its balances)."""
+    return (select(balances.c.available).where(balances.c.mode == bindparam("mode"), balances.c.venue == venue.value)
+            .scalar_subquery().label(f"ledger_cash_{venue.value}"))
 
 
 # Built when first compiled (Prepared takes a function of the dialect): the breaker imports this module.
@@ -576,17 +584,24 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
     if age > limits.balance_max_age_seconds:
         return CheckResult("BALANCE", False, f"{venue.value} balance is {int(age)} s old > balance_max_age_seconds "
                                              f"{limits.balance_max_age_seconds}: treated as unknown", leg=i)
+    cash, since = bal.available, ""
+    recorded = getattr(lazy.state, f"ledger_cash_{venue.value}", None)
+    if recorded is not None and Decimal(recorded) < cash:
+        # Read before this transaction: fills recorded since (another orion process's trade) have
+        # spent some of it. The lower figure, so processes trading at once never share the same cash.
+        cash = Decimal(recorded)
+        since = f", {fmt(cash)} after the fills recorded since"
     mine = [x for x in lazy.plan.legs if x.venue is venue]
     needed = sum((_cash_out(x) for x in mine), ZERO)
     exact = sum((x.notional for x in mine), ZERO)
     cents = f" ({fmt(exact)} before its spend is rounded up to the cent)" if needed != exact else ""
     required = needed * (1 + limits.balance_buffer_pct / 100)
     in_flight = lazy.book.unacknowledged.get(venue.value, ZERO)
-    usable = bal.available - in_flight
+    usable = cash - in_flight
     op = ">=" if usable >= required else "<"
     flight = f" - in flight {fmt(in_flight)} = {fmt(usable)}" if in_flight else ""
     return CheckResult("BALANCE", usable >= required,
-                       f"{venue.value} available {fmt(bal.available)}{flight} {op} required {fmt(required)} "
+                       f"{venue.value} available {fmt(bal.available)}{since}{flight} {op} required {fmt(required)} "
                        f"(cost+fees {fmt(needed)}{cents} + {fmt(limits.balance_buffer_pct)}% buffer)", leg=i)
 
 

@@ -351,6 +351,30 @@ def test_refusal_lists_every_failing_check(db: Database) -> None:
     assert [c["name"] for c in rejected["failed"]] == ["ORDER_CONTRACTS", "BALANCE"]
 
 
+def test_balance_read_before_another_trade_filled_does_not_pay_for_a_second_trade(db: Database) -> None:
+    """Review: trade B read its balances, trade A's pair filled (its orders final, no longer in flight),
+    then B's checks passed on the cash A had spent; Kalshi refused B's hedge and the filled leg was
+    unwound at a loss. BALANCE now takes the ledger's cash, read in the checks' transaction."""
+    s = settings()
+    ledger = Ledger(db, "paper")
+    ledger.ensure_balance(Venue.KALSHI, D("6"))
+    ledger.ensure_balance(Venue.POLYMARKET, D("1000"))
+    venues = paper_venues(db, s)
+    now = datetime.now(UTC)
+    read_by_b = {v: run(venues[v].balance()) for v in Venue}  # as `orion trade` reads them, before its checks
+    ex = Executor(db, ledger, venues, s, mode="paper", alerts=NullAlertSink(), verify_delays=(0.0,))
+
+    def ctx(balances: Any) -> PipelineContext:
+        return PipelineContext(settings=s, mode="paper", authorized=True, authorization="paper", balances=balances,
+                               now=now)
+
+    assert run(ex.execute(make_plan(key="A", now=now), ctx(dict(read_by_b)))).status == "done"
+    res = run(ex.execute(make_plan(key="B", now=now), ctx(read_by_b)))
+    assert res.status == "refused" and res.verdict.first_failure.name == "BALANCE", res.message
+    assert "after the fills recorded since" in res.verdict.first_failure.detail
+    assert ledger.order(client_order_id("B", "l1")) is None and ledger.order(client_order_id("B", "l2")) is None
+
+
 @pytest.mark.parametrize("count", [0, 1, 3])
 def test_a_plan_of_other_than_two_legs_is_refused_even_by_an_evaluate_that_passes_it(db: Database,
                                                                                    count: int) -> None:

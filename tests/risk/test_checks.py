@@ -22,6 +22,7 @@ from orion_cli.risk.checks import PipelineContext, evaluate, in_window
 from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import iso_utc
 from orion_cli.store.db import Database, open_database
+from orion_cli.store.ledger import Ledger
 from orion_cli.store.tables import executions, orders, positions
 from orion_cli.venues.polymarket.orders import OrderSide, marketable_amounts
 from orion_cli.venues.trading import Balance
@@ -619,6 +620,26 @@ def test_balance_counts_both_legs_on_one_venue_and_unacknowledged_orders(db: Dat
     r = results(run(db, both, ctx(bals=balances("9.90"))), "BALANCE")[0]
     assert not r.passed and "in flight 0.01" in r.detail
     assert results(run(db, both, ctx(bals=balances("9.91"))), "BALANCE")[0].passed
+
+
+@pytest.mark.parametrize(("in_ledger", "ok"), [("4.40", True), ("4.39", False)])
+def test_balance_takes_the_ledger_cash_inside_the_transaction_when_lower_than_the_read(
+        db: Database, in_ledger: str, ok: bool) -> None:
+    """Review: the balances are read before the checks' transaction; another process's pair that filled
+    in between (its orders final, so no longer in flight) had spent cash the read still showed, and
+    both trades passed on the same dollars. The ledger's figure, read in the transaction, now counts."""
+    Ledger(db, "paper").ensure_balance(Venue.KALSHI, D(in_ledger))  # what is left after the fills since
+    r = results(run(db, c=ctx(bals=balances("1000"))), "BALANCE")[0]  # the 10 × 0.40 leg needs 4.40
+    assert r.passed is ok, r
+    assert f"available 1000.00, {in_ledger} after the fills recorded since" in r.detail, r
+    Ledger(db, "live").ensure_balance(Venue.KALSHI, D("0"))  # another mode's cash is not this one's
+    assert results(run(db, c=ctx(bals=balances("1000"))), "BALANCE")[0].passed is ok
+
+
+def test_balance_never_takes_a_higher_ledger_figure_than_the_read(db: Database) -> None:
+    Ledger(db, "paper").ensure_balance(Venue.KALSHI, D("1000"))
+    r = results(run(db, c=ctx(bals=balances("4.39"))), "BALANCE")[0]
+    assert not r.passed and "after the fills" not in r.detail, r
 
 
 # -- RATE_LIMIT / DUPLICATE ------------------------------------------------------------------------
