@@ -967,7 +967,9 @@ class KalshiSim:
 
     def _filter_ts(self, items: list[dict[str, Any]], req: SimRequest, key: str) -> list[dict[str, Any]] | SimResponse:
         out = items
-        for name, keep in (("min_ts", lambda t, v: t >= v), ("max_ts", lambda t, v: t <= v)):
+        # The spec: "Filter items after this Unix timestamp", in whole seconds; read strictly, so a
+        # client that asks from an order's creation second loses the fills made in that second.
+        for name, keep in (("min_ts", lambda t, v: t > v), ("max_ts", lambda t, v: t <= v)):
             text = req.param(name)
             if text is None:
                 continue

@@ -265,8 +265,11 @@ def _cursor(obj: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def _ts_param(when: datetime) -> int:
-    return int(when.timestamp())
+def _min_ts_param(when: datetime) -> int:
+    """``min_ts`` for items from ``when`` on: the spec's filter keeps items *after* a whole second, so
+    one second earlier than ``when``'s own (a fill in the second its order was created would be lost);
+    the exact bound is applied to the answer."""
+    return int(when.timestamp()) - 1
 
 
 def _count_str(count: Decimal) -> str:
@@ -686,7 +689,7 @@ class KalshiTrading:
         those are applied here."""
         params: dict[str, Any] = {"order_id": venue_order_id or None}
         if since is not None:
-            params["min_ts"] = _ts_param(since)
+            params["min_ts"] = _min_ts_param(since)
         raw: dict[str, Mapping[str, Any]] = {}
         async for f in self._iter_fills("/portfolio/fills", params):
             raw.setdefault(str(f.get("fill_id")), f)

@@ -568,6 +568,20 @@ def test_fills_across_the_historical_cutoff(sim: KalshiSim, key: rsa.RSAPrivateK
             API_PREFIX + "/historical/cutoff"} <= paths
 
 
+def test_a_fill_in_the_second_its_order_was_created_is_read_back(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """Review: ``min_ts`` was the order's creation second, and the spec's filter keeps items *after* it
+    (the simulator reads it so), so an immediate fill, made in that same second, was not read back."""
+    async def body(v: KalshiTrading) -> tuple[Any, list[Any]]:
+        state = await v.submit(v.prepare(req(Side.YES, Action.BUY, "2", "0.60")))
+        mark = len(sim.requests)
+        found = await v.find_order(state.client_order_id)
+        return found, [r for r in sim.requests[mark:] if r.path.endswith("/portfolio/fills")]
+
+    found, asked = run(sim, key, body)
+    assert found is not None and [(f.size, f.price) for f in found.fills] == [(D("2"), D("0.52"))], found
+    assert asked and all(int(r.param("min_ts")) < int(found.fills[0].ts.timestamp()) for r in asked)
+
+
 def test_fees_are_exact_decimals_rounded_up_per_fill(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
     state = run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.99"))))
     # 1 @ 0.52: 0.07 × 0.52 × 0.48 = 0.017472 → 0.0175 (recorded fills__after_taker).
