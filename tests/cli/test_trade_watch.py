@@ -19,6 +19,7 @@ from closed_pipe import run_into_closed_pipe
 from json_documents import json_documents
 from sqlalchemy import select
 
+from orion_cli.cli.commands.trade import WatchStop
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import open_database
 from orion_cli.store.ledger import STATUS_EVENTS
@@ -192,12 +193,12 @@ def test_an_interrupted_execution_stops_the_watch_naming_the_resume(tmp_path: Pa
     monkeypatch.setattr(trade_cmd, "short_of_venue_minimum", lambda op, size: None)
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id=f"op{i}", legs=legs) for i in range(3)]
-    trades, reason, code = trade_cmd._trade_round(app, None, ops, SimpleNamespace(mode=mode),  # type: ignore[arg-type]
-                                                  None, None, None, trade_cmd.StopFlag(app.out), 0, None,
-                                                  source_flags=flags)
-    assert (trades, code) == (0, 6)
-    assert reason is not None and "interrupted at leg1_sent" in reason
-    assert f"`{resume}`" in reason
+    trades, stop = trade_cmd._trade_round(app, None, ops, SimpleNamespace(mode=mode),  # type: ignore[arg-type]
+                                          None, None, None, trade_cmd.StopFlag(app.out), 0, None, source_flags=flags)
+    assert trades == 0 and stop is not None
+    assert (stop.exit_code, stop.reason_code) == (6, "EXECUTION_INTERRUPTED")
+    assert "interrupted at leg1_sent" in stop.text
+    assert f"`{resume}`" in stop.text
 
 
 def test_an_alert_that_cannot_be_sent_is_audited_while_the_watch_runs(tmp_path: Path) -> None:
@@ -343,7 +344,7 @@ def test_a_daily_trip_in_force_after_resume_stops_the_watch_as_a_breaker_refusal
 
 
 def _scripted_round(tmp_path: Path, monkeypatch: Any, results: list[Any], max_trades: int | None,
-                    ) -> tuple[tuple[int, str | None, int], list[str]]:
+                    ) -> tuple[tuple[int, WatchStop | None], list[str]]:
     """One watch round (:func:`_trade_round`) over four opportunities whose executions return ``results``
     in turn: what it returned, and the opportunities it executed."""
     from decimal import Decimal
@@ -391,13 +392,13 @@ def test_max_trades_counts_every_execution_that_sent_orders(tmp_path: Path, monk
         return OrderState(Venue.KALSHI, "c", "v", status, "M", Side.YES, Action.BUY, Decimal(1), Decimal(0), None,
                           Decimal(0), Decimal("0.5"), datetime.now(UTC), reject_reason=reason)
 
-    (trades, reason, code), executed = _scripted_round(tmp_path, monkeypatch, [
+    (trades, stop), executed = _scripted_round(tmp_path, monkeypatch, [
         ExecutionResult("k1", "unwound", Verdict(), [order(OrderStatus.FILLED), order(OrderStatus.CANCELLED)], "u"),
         ExecutionResult("k2", "failed", Verdict(), [order(OrderStatus.CANCELLED, "never sent: abandoned")], "f"),
         ExecutionResult("k3", "done", Verdict(), [order(OrderStatus.FILLED)], "d"),
     ], 2)
     # op0 unwound (counts), op1 never sent anything (does not), op2 done (counts): stop at 2.
-    assert (trades, reason, code) == (2, "max trades (2) reached", 0)
+    assert (trades, stop) == (2, WatchStop("max trades (2) reached", 0))
     assert executed == ["op0", "op1", "op2"]
 
 
@@ -406,16 +407,14 @@ def test_an_execution_refused_by_breaker_stops_the_round_in_a_single_trades_word
     """The same defect by another path: an execution the BREAKER check refused (a trip in force, the kill
     switch released) stopped the watch as "BREAKER: …", which it then reported as HALTED. It is now the
     stop a BREAKER refusal at the round's marks gives (reason BREAKER when the watch exits)."""
-    import orion_cli.cli.commands.trade as trade_cmd
     from orion_cli.execution.executor import ExecutionResult
     from orion_cli.execution.plan import CheckResult, Verdict
 
     detail = "daily loss breaker tripped today (2026-11-21); it resets at 00:00 UTC"
     refused = ExecutionResult("k1", "refused", Verdict((CheckResult("BREAKER", False, detail, at_limit=True),)), [],
                               f"refused by BREAKER: {detail}")
-    (trades, reason, code), executed = _scripted_round(tmp_path, monkeypatch, [refused], None)
-    assert (trades, reason, code) == (0, f"refused by BREAKER: {detail}", 6)  # a single trade's words
-    assert reason.startswith(trade_cmd.REFUSED_BY_BREAKER)  # what the watch's exit maps to reason BREAKER
+    (trades, stop), executed = _scripted_round(tmp_path, monkeypatch, [refused], None)
+    assert (trades, stop) == (0, WatchStop(f"refused by BREAKER: {detail}", 6, "BREAKER"))  # a single trade's words
     assert executed == ["op0"]
 
 
@@ -499,13 +498,13 @@ def test_an_interrupted_execution_of_a_rescanned_opportunity_stops_the_watch_unl
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id="after", legs=legs)]  # the same legs, scanned again: a new id
 
-    def round_() -> tuple[int, str | None, int]:
+    def round_() -> tuple[int, WatchStop | None]:
         return trade_cmd._trade_round(app, None, ops, SimpleNamespace(mode="paper"),  # type: ignore[arg-type]
                                       None, None, None, trade_cmd.StopFlag(app.out), 0, None, source_flags=" --demo")
 
-    _, reason, code = round_()
-    assert code == 6 and reason is not None and "op-before" in reason and executed == []
-    assert "`orion trade before --confirm --idempotency-key op-before --demo`" in reason
+    _, stop = round_()
+    assert stop is not None and stop.exit_code == 6 and "op-before" in stop.text and executed == []
+    assert "`orion trade before --confirm --idempotency-key op-before --demo`" in stop.text
     with execution_lock(app.db(), "op-before"):  # another process is driving it: not interrupted
         with pytest.raises(AssertionError, match="stop here"):
             round_()
@@ -608,5 +607,5 @@ def test_the_watch_breaker_marks_a_position_whose_market_went_unpriced_for_its_f
     assert any(e.key == ticker and "fee unknown" in e.message for e in data.errors)
     # 10 YES bought at the 0.30 ask: the fee, 0.147, is within the 0.20 daily loss limit (at cost, no
     # trip); marked at the 0.29 bid they lose 0.10 more, 0.247 in all, and the breaker trips.
-    assert trade_cmd._breaker_stop_at_marks(app, "paper", data, NullAlertSink()) == \
-        "the loss breaker tripped on marked positions"
+    stop = trade_cmd._breaker_stop_at_marks(app, "paper", data, NullAlertSink())
+    assert stop is not None and stop.text == "the loss breaker tripped on marked positions"

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from orion_cli.core.alert_sink import AlertSink
     from orion_cli.core.alerts import LowBalanceWatch
     from orion_cli.core.config import Settings
+    from orion_cli.core.errors import Refused
     from orion_cli.core.gate import Authorization
     from orion_cli.core.models import Market, OrderBook, Venue
     from orion_cli.core.opportunity import Opportunity
@@ -971,6 +972,49 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
 OUTPUT_CLOSED = "the output was closed"
 # A watch stopped by the BREAKER check's refusal (no halt needed): a single trade's words, exit 6, reason BREAKER.
 REFUSED_BY_BREAKER = "refused by BREAKER: "
+HALT_HINT = "`orion halt --status` shows why"
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchStop:
+    """Why ``trade --watch`` stops and how it then ends, decided where the cause is known.
+
+    ``text`` is the ``stopped`` event's ``reason`` (and, after "watch stopped: ", the error's
+    message); ``exit_code`` the process's; for a refusal (exit 6) ``reason_code`` and ``hint`` are the
+    error record's. The end of the watch raises from these fields: telling causes apart by their
+    text let a new cause (a geoblock) end as whatever its words happened not to start with.
+    """
+
+    text: str
+    exit_code: int
+    reason_code: str | None = None
+    hint: str | None = None
+
+    @classmethod
+    def finished(cls, text: str) -> WatchStop:
+        """A stop that is no failure: the limit of trades reached, or the reader gone (exit 0)."""
+        return cls(text, 0)
+
+    @classmethod
+    def refused(cls, text: str, reason_code: str, hint: str | None = None) -> WatchStop:
+        """A safeguard stops the watch (exit 6), with the reason code a single trade gives for it."""
+        from orion_cli.core.errors import ExitCode
+
+        return cls(text, int(ExitCode.REFUSED), reason_code, hint)
+
+    @classmethod
+    def interrupted(cls, text: str) -> WatchStop:
+        """Ctrl-C, SIGTERM or SIGHUP (exit 130); ``text`` names the signal."""
+        from orion_cli.core.errors import ExitCode
+
+        return cls(text, int(ExitCode.INTERRUPTED))
+
+    def error(self) -> Refused:
+        """The error the watch ends with when a safeguard stopped it (:class:`Halted` for a halt)."""
+        from orion_cli.core.errors import Halted, Refused
+
+        kind = Halted if self.reason_code == Halted.reason else Refused
+        return kind(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
 
 
 def _event(app: AppContext, event: str, text: str = "", **fields: Any) -> None:
@@ -1020,8 +1064,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     trades = 0
     rounds = 0
     said: set[str] = set()
-    reason = "interrupted"
-    code = int(ExitCode.INTERRUPTED)
+    ended = WatchStop.interrupted(stop.reason)
     app.out.info(f"watching every {seconds:g}s ({auth.mode}); Ctrl-C stops after the execution in flight")
     try:
         while True:
@@ -1029,7 +1072,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
             started = time.monotonic()
             halt = switch.status()
             if halt.halted:
-                reason, code = f"halted: {halt.reason}", int(ExitCode.REFUSED)
+                ended = WatchStop.refused(f"halted: {halt.reason}", "HALTED", HALT_HINT)
                 break
             try:
                 data = run(lambda: source.fetch(options.venues, with_books=True))
@@ -1039,7 +1082,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
             ops: list[Opportunity] = []
             breaker_stop = None if data is None else _breaker_stop_at_marks(app, auth.mode, data, alerts)
             if breaker_stop is not None:
-                reason, code = breaker_stop, int(ExitCode.REFUSED)
+                ended = breaker_stop
                 break
             if data is not None:
                 result = scan(data, curated, settings, options)
@@ -1049,43 +1092,35 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 warn_new(app.out, result.notes, said)  # a pair never priced: said once, the first round it shows
                 _event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
                        round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
-            outcome = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades, max_trades,
-                                   source_flags=source_flags(snapshot, demo))
+            trades, round_stop = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades,
+                                              max_trades, source_flags=source_flags(snapshot, demo))
             alerts.flush(0)  # audits, without waiting, the round's alerts that cannot be sent at all
-            trades = outcome[0]
-            if outcome[1] is not None:
-                reason, code = outcome[1], outcome[2]
+            if round_stop is not None:
+                ended = round_stop
                 break
             if app.out.stdout_closed():
-                reason, code = OUTPUT_CLOSED, 0
+                ended = WatchStop.finished(OUTPUT_CLOSED)
                 break
             if stop.is_requested():
-                reason = stop.reason
+                ended = WatchStop.interrupted(stop.reason)
                 break
             _sleep(max(0.0, seconds - (time.monotonic() - started)), stop)
             if stop.is_requested():
-                reason = stop.reason
+                ended = WatchStop.interrupted(stop.reason)
                 break
     except KeyboardInterrupt:
-        reason, code = stop.reason, int(ExitCode.INTERRUPTED)
+        ended = WatchStop.interrupted(stop.reason)
     finally:
         flush_alerts_then_restore(stop, alerts)
+    reason = ended.text
     _event(app, "stopped", f"{reason}; {trades} trade(s) in {rounds} round(s)", reason=reason, trades=trades,
-           rounds=rounds, exit_code=code)
+           rounds=rounds, exit_code=ended.exit_code)
     if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
         app.out.warn(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
-    if code == int(ExitCode.REFUSED):
-        from orion_cli.core.errors import Halted, Refused
-
-        if reason.startswith("execution "):  # an interrupted execution found (see _trade_round)
-            raise Refused(f"watch stopped: {reason}", reason="EXECUTION_INTERRUPTED",
-                          hint="resume it, then start the watch again; `orion reconcile` lists every "
-                               "interrupted execution")
-        if reason.startswith(REFUSED_BY_BREAKER):  # a trip in force, the kill switch maybe released
-            raise Refused(f"watch stopped: {reason}", reason="BREAKER")
-        raise Halted(f"watch stopped: {reason}", hint="`orion halt --status` shows why")
-    if code:
-        raise typer.Exit(code)
+    if ended.exit_code == int(ExitCode.REFUSED):
+        raise ended.error()
+    if ended.exit_code:
+        raise typer.Exit(ended.exit_code)
 
 
 def _sleep(seconds: float, stop: StopFlag) -> None:
@@ -1097,7 +1132,7 @@ def _sleep(seconds: float, stop: StopFlag) -> None:
         time.sleep(min(left, 0.1))
 
 
-def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertSink) -> str | None:
+def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertSink) -> WatchStop | None:
     """Value held positions at the round's books (best bid of the held side) and update the breaker;
     why the watch stops, or None while the breaker lets it trade.
 
@@ -1117,9 +1152,9 @@ def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertS
     marks = marks_from_books(ledger.positions(), lambda venue, market: data.books.get((venue, market)))
     status = Breaker(db, settings, mode=mode, ledger=ledger, alerts=alerts).update(marks)
     if status.trips:
-        return "the loss breaker tripped on marked positions"
+        return WatchStop.refused("the loss breaker tripped on marked positions", "HALTED", HALT_HINT)
     if status.problems:  # what the BREAKER check of every trade would refuse with
-        return f"{REFUSED_BY_BREAKER}{'; '.join(status.problems)}"
+        return WatchStop.refused(f"{REFUSED_BY_BREAKER}{'; '.join(status.problems)}", "BREAKER")
     return None
 
 
@@ -1134,8 +1169,10 @@ def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: O
 
 def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity], auth: Authorization,
                  source: MarketSource, alerts: AlertSink, low_balance: LowBalanceWatch, stop: StopFlag, trades: int,
-                 max_trades: int | None, *, source_flags: str = "") -> tuple[int, str | None, int]:
-    """Trade the round's opportunities best first; returns (trades, stop reason or None, exit code).
+                 max_trades: int | None, *, source_flags: str = "") -> tuple[int, WatchStop | None]:
+    """Trade the round's opportunities best first; returns (trades, why the watch stops or None).
+
+    None also when a stop was requested (Ctrl-C, SIGTERM, SIGHUP): the loop asks the flag itself.
 
     An execution of this mode left interrupted (a leg may be unhedged) stops the loop before anything
     is traded, naming the command that resumes it; an opportunity already executed under any key is
@@ -1155,15 +1192,17 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         _event(app, "interrupted_execution", f"{p['opportunity_id']}: execution {p['key']} stopped at "
                f"{p['status']}; resume it with `{resume}`", opportunity_id=p["opportunity_id"], key=p["key"],
                status=p["status"], resume=resume)
-        return trades, f"execution {p['key']} was interrupted at {p['status']}: resume it with `{resume}`", \
-            int(ExitCode.REFUSED)
+        return trades, WatchStop.refused(
+            f"execution {p['key']} was interrupted at {p['status']}: resume it with `{resume}`",
+            "EXECUTION_INTERRUPTED",
+            "resume it, then start the watch again; `orion reconcile` lists every interrupted execution")
     for op in ops:
         if max_trades is not None and trades >= max_trades:
-            return trades, f"max trades ({max_trades}) reached", 0
+            return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
         if stop.is_requested():
-            return trades, None, 0
+            return trades, None
         if app.out.stdout_closed():
-            return trades, OUTPUT_CLOSED, 0
+            return trades, WatchStop.finished(OUTPUT_CLOSED)
         key = default_key(op.id)
         prior = executions_of(app, op.id)
         if prior:  # finished, or being driven by another process now
@@ -1191,12 +1230,12 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
                 _, result = run(_bind_execute(app, venues, source, op, size, key, auth, alerts, low_balance,
                                               stop.stop_before_sending))
         except StoppedBeforeSending:
-            return trades, None, 0  # nothing of this trade was sent; the loop stops on the request
+            return trades, None  # nothing of this trade was sent; the loop stops on the request
         except OrionError as exc:
             _event(app, "error", f"{op.id}: {exc.message}", opportunity_id=op.id, key=key, reason=exc.reason,
                    message=exc.message)
             if exc.exit_code == ExitCode.REFUSED and exc.reason in ("HALTED", "GEOBLOCKED"):
-                return trades, exc.message, int(ExitCode.REFUSED)
+                return trades, WatchStop.refused(exc.message, "HALTED", HALT_HINT)
             continue
         rec = {**result.to_record(), "v": 1, "opportunity_id": op.id}
         if app.out.machine:
@@ -1209,19 +1248,20 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         if result.status != "already_done" and result.sent_orders:
             trades += 1
         if result.breaker_tripped:  # a halt, whatever else this round would have ended on
-            return trades, f"the loss breaker tripped ({', '.join(result.breaker_tripped)})", int(ExitCode.REFUSED)
+            return trades, WatchStop.refused(f"the loss breaker tripped ({', '.join(result.breaker_tripped)})",
+                                             "HALTED", HALT_HINT)
         if result.status != "already_done" and result.sent_orders and max_trades is not None \
                 and trades >= max_trades:
-            return trades, f"max trades ({max_trades}) reached", 0
+            return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
         if result.status == "halted":
-            return trades, f"halted: {result.message}", int(ExitCode.REFUSED)
+            return trades, WatchStop.refused(f"halted: {result.message}", "HALTED", HALT_HINT)
         if result.status == "refused":
             failed = result.verdict.first_failure
             if failed is not None and failed.name == "BREAKER":
-                return trades, f"{REFUSED_BY_BREAKER}{failed.detail}", int(ExitCode.REFUSED)
+                return trades, WatchStop.refused(f"{REFUSED_BY_BREAKER}{failed.detail}", "BREAKER")
             if failed is not None and failed.name == "HALTED":
-                return trades, f"{failed.name}: {failed.detail}", int(ExitCode.REFUSED)
-    return trades, None, 0
+                return trades, WatchStop.refused(f"{failed.name}: {failed.detail}", "HALTED", HALT_HINT)
+    return trades, None
 
 
 # -- the command ------------------------------------------------------------------------------------------------
