@@ -609,3 +609,73 @@ def test_the_watch_breaker_marks_a_position_whose_market_went_unpriced_for_its_f
     # trip); marked at the 0.29 bid they lose 0.10 more, 0.247 in all, and the breaker trips.
     stop = trade_cmd._breaker_stop_at_marks(app, "paper", data, NullAlertSink())
     assert stop is not None and stop.text == "the loss breaker tripped on marked positions"
+
+
+def _invoke(*args: str) -> tuple[int, str, str]:
+    """The real app in this process (so a test can script what an execution does): exit code, stdout, stderr."""
+    from typer.testing import CliRunner
+
+    from orion_cli.cli.app import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _error_record(err: str) -> dict[str, Any]:
+    """The error record a machine-readable command ends its stderr with."""
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert rec["type"] == "error", err
+    return dict(rec)
+
+
+def _hint(err: str) -> str | None:
+    return next((line.removeprefix("hint: ") for line in err.splitlines() if line.startswith("hint: ")), None)
+
+
+def _geoblocked() -> Exception:
+    from datetime import UTC, datetime
+
+    from orion_cli.venues.polymarket.trading import GeoblockStatus, _blocked
+
+    return _blocked(GeoblockStatus(True, "US", "", datetime.now(UTC)))  # what the live client's check raises
+
+
+def _halted() -> Exception:
+    from orion_cli.core.errors import Halted
+
+    return Halted("trading is halted: drill", hint="`orion halt --status` shows who halted and when; "
+                                                   "`orion resume` releases it")  # as assert_not_halted words it
+
+
+@pytest.mark.parametrize("refusal", [_geoblocked, _halted], ids=["geoblocked", "halted"])
+def test_a_venue_gate_refusal_stops_the_watch_as_it_refuses_a_single_trade(monkeypatch: Any, refusal: Any) -> None:
+    """Found in review: a live venue answering GEOBLOCKED before anything was sent stopped the watch as
+    HALTED, hint "`orion halt --status` shows why", though nothing was halted; a refusal raised as
+    Halted lost its own hint. The watch now ends with the exit code, reason and hint `trade --confirm`
+    gives for the same refusal, its message prefixed "watch stopped: "."""
+    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.risk.halt import KillSwitch
+
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise refusal()
+
+    monkeypatch.setattr(trade_cmd, "_execute", refused)  # a single trade and the watch both execute through it
+    code, out, err = _invoke("--jsonl", "scan", "--demo")
+    assert code == 0, err
+    op_id = json.loads(out.splitlines()[0])["id"]
+    single_code, _, single_err = _invoke("--jsonl", "trade", op_id, "--confirm", "--demo")
+    single = _error_record(single_err)
+    assert single_code == single["exit_code"] == 6, single_err
+
+    code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
+    assert code == single_code, err
+    watch = _error_record(err)
+    assert watch == {**single, "message": f"watch stopped: {single['message']}"}, (watch, single)
+    assert _hint(err) == _hint(single_err) is not None, err
+    stopped = json.loads(out.strip().splitlines()[-1])
+    assert stopped["event"] == "stopped" and (stopped["reason"], stopped["exit_code"]) == (single["message"], 6)
+    db = open_database(None)
+    try:
+        assert not KillSwitch(db).status().halted  # nothing halted it: the test's own Halted is raised, not engaged
+    finally:
+        db.dispose()

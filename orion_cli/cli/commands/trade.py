@@ -14,8 +14,9 @@ Shape (one command, two uses):
   unreachable. Ctrl-C, SIGTERM or SIGHUP before anything is sent stops with nothing placed (exit
   130); once the executor has started, it waits until the execution is finished and recorded.
 * ``orion trade --watch SECONDS [--max-trades N]`` — the auto-execute loop: scan, trade the best
-  opportunities within the limits, repeat. Off unless asked; stops on a halt or breaker trip (exit 6)
-  and on Ctrl-C, SIGTERM or SIGHUP (exit 130) after finishing the execution in flight.
+  opportunities within the limits, repeat. Off unless asked; stops on a halt, a breaker trip or a
+  geoblock (exit 6, with the reason and hint a single trade's refusal has) and on Ctrl-C, SIGTERM or
+  SIGHUP (exit 130) after finishing the execution in flight.
 
 The default idempotency key is ``op-<OP_ID>``: one stored opportunity is executed at most once unless
 another ``--idempotency-key`` is given. A recorded source (``--demo``/``--snapshot``) is paper only;
@@ -1235,7 +1236,9 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             _event(app, "error", f"{op.id}: {exc.message}", opportunity_id=op.id, key=key, reason=exc.reason,
                    message=exc.message)
             if exc.exit_code == ExitCode.REFUSED and exc.reason in ("HALTED", "GEOBLOCKED"):
-                return trades, WatchStop.refused(exc.message, "HALTED", HALT_HINT)
+                # Every later trade would be refused the same way. Ended as `trade --confirm` ends on
+                # it (reason, hint): a geoblock is no halt, and `orion halt --status` would say none.
+                return trades, WatchStop.refused(exc.message, exc.reason, exc.hint)
             continue
         rec = {**result.to_record(), "v": 1, "opportunity_id": op.id}
         if app.out.machine:
