@@ -679,3 +679,53 @@ def test_a_venue_gate_refusal_stops_the_watch_as_it_refuses_a_single_trade(monke
         assert not KillSwitch(db).status().halted  # nothing halted it: the test's own Halted is raised, not engaged
     finally:
         db.dispose()
+
+
+def _result_halted(key: str) -> Any:
+    from orion_cli.execution.executor import ExecutionResult
+    from orion_cli.execution.plan import Verdict
+
+    return ExecutionResult(key, "halted", Verdict(), [], "the unwind could not sell 3 contracts back; halted")
+
+
+def _result_refused_by_halted(key: str) -> Any:
+    from orion_cli.execution.executor import ExecutionResult
+    from orion_cli.execution.plan import CheckResult, Verdict
+
+    detail = "trading is halted (kind manual) since 2026-11-22 09:00:00: drill"
+    return ExecutionResult(key, "refused", Verdict((CheckResult("HALTED", False, detail),)), [],
+                           f"refused by HALTED: {detail}")
+
+
+@pytest.mark.parametrize(("result", "hint"), [
+    (_result_halted, None),  # None: the single trade's own hint
+    # A single trade's HALTED refusal has no hint; the watch's halts all name `orion halt --status`.
+    (_result_refused_by_halted, "`orion halt --status` shows why"),
+], ids=["execution-halted", "refused-by-HALTED"])
+def test_an_execution_that_meets_a_halt_stops_the_watch_in_a_single_trades_words(
+        monkeypatch: Any, result: Any, hint: str | None) -> None:
+    """Found in review: an execution that halted (an unwind that failed, an outcome unknown) stopped the
+    watch with hint "`orion halt --status` shows why" alone, where `trade --confirm` also names `orion
+    reconcile`, which tells what reached the venues; a HALTED refusal stopped it as "HALTED: …" where a
+    single trade says "refused by HALTED: …". The watch now ends with a single trade's message
+    (prefixed "watch stopped: "), reason and exit code."""
+    import orion_cli.cli.commands.trade as trade_cmd
+
+    async def execute(app: Any, venues: Any, source: Any, op: Any, size: Any, key: str, *args: Any,
+                      **kwargs: Any) -> Any:
+        return None, result(key)
+
+    monkeypatch.setattr(trade_cmd, "_execute", execute)  # a single trade and the watch both execute through it
+    code, out, err = _invoke("--jsonl", "scan", "--demo")
+    assert code == 0, err
+    op_id = json.loads(out.splitlines()[0])["id"]
+    single_code, _, single_err = _invoke("--jsonl", "trade", op_id, "--confirm", "--demo")
+    single = _error_record(single_err)
+    assert single_code == single["exit_code"] == 6 and single["reason"] == "HALTED", single_err
+
+    code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
+    assert code == single_code, err
+    assert _error_record(err) == {**single, "message": f"watch stopped: {single['message']}"}, err
+    assert _hint(err) == (hint or _hint(single_err)), (err, single_err)
+    stopped = json.loads(out.strip().splitlines()[-1])
+    assert stopped["event"] == "stopped" and (stopped["reason"], stopped["exit_code"]) == (single["message"], 6)

@@ -410,6 +410,11 @@ def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
                    "--status` says more, `orion resume` releases the kill switch (`--breaker` after a drawdown trip).")
 
 
+# An execution that halted left an outcome unknown or an unwind unfinished: what reached the venues is
+# reconcile's to tell (a single trade and the watch say the same).
+HALTED_EXECUTION_HINT = "`orion halt --status` shows why; `orion reconcile` checks what reached the venues"
+
+
 def raise_for_result(result: ExecutionResult) -> None:
     """Exit codes: done/already done 0; refused, halted, unwound 6; a venue unreachable 5."""
     from orion_cli.core.errors import Halted, Refused, VenueError
@@ -424,8 +429,7 @@ def raise_for_result(result: ExecutionResult) -> None:
         detail = failed.detail if failed is not None else result.message
         raise Refused(f"refused by {name}: {detail}", reason=name)
     if status == "halted":
-        raise Halted(f"halted: {result.message}",
-                     hint="`orion halt --status` shows why; `orion reconcile` checks what reached the venues")
+        raise Halted(f"halted: {result.message}", hint=HALTED_EXECUTION_HINT)
     if status == "unwound":
         raise Refused(f"the first leg was unwound: {result.message}", reason="UNWOUND",
                       hint="`orion positions` shows what is held")
@@ -1256,14 +1260,14 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         if result.status != "already_done" and result.sent_orders and max_trades is not None \
                 and trades >= max_trades:
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
-        if result.status == "halted":
-            return trades, WatchStop.refused(f"halted: {result.message}", "HALTED", HALT_HINT)
+        if result.status == "halted":  # raise_for_result's message and hint
+            return trades, WatchStop.refused(f"halted: {result.message}", "HALTED", HALTED_EXECUTION_HINT)
         if result.status == "refused":
             failed = result.verdict.first_failure
             if failed is not None and failed.name == "BREAKER":
                 return trades, WatchStop.refused(f"{REFUSED_BY_BREAKER}{failed.detail}", "BREAKER")
-            if failed is not None and failed.name == "HALTED":
-                return trades, WatchStop.refused(f"{failed.name}: {failed.detail}", "HALTED", HALT_HINT)
+            if failed is not None and failed.name == "HALTED":  # a single trade's words, as for BREAKER
+                return trades, WatchStop.refused(f"refused by HALTED: {failed.detail}", "HALTED", HALT_HINT)
     return trades, None
 
 
