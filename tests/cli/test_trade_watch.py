@@ -729,3 +729,20 @@ def test_an_execution_that_meets_a_halt_stops_the_watch_in_a_single_trades_words
     assert _hint(err) == (hint or _hint(single_err)), (err, single_err)
     stopped = json.loads(out.strip().splitlines()[-1])
     assert stopped["event"] == "stopped" and (stopped["reason"], stopped["exit_code"]) == (single["message"], 6)
+
+
+@pytest.mark.parametrize("signum,said", [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated (SIGTERM)")],
+                         ids=["sigint", "sigterm"])
+def test_a_stopped_watch_ends_with_the_error_record_a_stopped_trade_ends_with(signum: int, said: str) -> None:
+    """Found in review: Ctrl-C or SIGTERM ended `trade --watch` with exit 130 and nothing on stderr, where
+    `trade --confirm` (and `scan --watch`) say "error: interrupted" and end with the error record
+    (reason "interrupted"): a script reading stderr found no reason for the 130."""
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], env())
+    w.until(lambda r: r.get("event") == "skipped" and r.get("reason") == "already_executed")  # between executions
+    w.proc.send_signal(signum)
+    assert w.finish() == 130
+    assert w.events[-1]["event"] == "stopped" and w.events[-1]["reason"] == said, w.events[-1]
+    err = w.stderr()
+    assert f"error: {said}\n" in err, err
+    assert json.loads(err.strip().splitlines()[-1]) == {"type": "error", "exit_code": 130, "reason": "interrupted",
+                                                        "message": said}, err

@@ -1124,6 +1124,10 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
         app.out.warn(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
     if ended.exit_code == int(ExitCode.REFUSED):
         raise ended.error()
+    if ended.exit_code == int(ExitCode.INTERRUPTED):
+        # Ended as a stopped `trade` or `scan --watch` ends: "error: interrupted" (or the signal named)
+        # and, when machine-readable, the error record; a bare exit 130 left stderr without a reason.
+        raise KeyboardInterrupt
     if ended.exit_code:
         raise typer.Exit(ended.exit_code)
 
