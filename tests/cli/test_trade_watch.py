@@ -31,6 +31,10 @@ ORION = ROOT / ".venv" / "bin" / "orion"
 # The installed script when the README's venv is there, else the same entry point through this interpreter.
 ORION_ARGV = [str(ORION)] if ORION.exists() else [sys.executable, "-m", "orion_cli"]
 
+# The release a trip needs, as `trade` says it when its figures trip the breaker (say_breaker_tripped).
+BREAKER_TRIPPED_HINT = ("`orion halt --status` says more, `orion resume` releases the kill switch (`--breaker` "
+                        "after a drawdown trip)")
+
 
 class Watch:
     """A running `orion trade --watch` whose stdout lines are read on a thread."""
@@ -286,6 +290,11 @@ def test_watch_marks_held_positions_and_stops_when_the_breaker_trips(tmp_path: P
     stopped = w.events[-1]
     assert stopped["event"] == "stopped" and "breaker" in stopped["reason"], w.events
     assert not [e for e in w.events if e["type"] == "execution"]
+    # Found in review: it said neither which limit tripped nor how to release it (a drawdown trip needs
+    # `orion resume --breaker`), where a trade that trips the breaker says both on stderr.
+    err = w.stderr()
+    assert stopped["reason"] == "the loss breaker tripped on marked positions (daily_loss)", stopped
+    assert _error_record(err)["reason"] == "HALTED" and _hint(err) == BREAKER_TRIPPED_HINT, err
     db = open_database(None)
     try:
         from orion_cli.risk.halt import KillSwitch
@@ -400,6 +409,19 @@ def test_max_trades_counts_every_execution_that_sent_orders(tmp_path: Path, monk
     # op0 unwound (counts), op1 never sent anything (does not), op2 done (counts): stop at 2.
     assert (trades, stop) == (2, WatchStop("max trades (2) reached", 0))
     assert executed == ["op0", "op1", "op2"]
+
+
+def test_a_trip_by_a_watch_trade_stops_the_round_naming_the_release_a_trade_names(tmp_path: Path,
+                                                                                  monkeypatch: Any) -> None:
+    """Found in review: the stop hinted only "`orion halt --status` shows why"; a drawdown trip is
+    released by `orion resume --breaker`, which the trade's own HALTED line names and the error did not."""
+    from orion_cli.execution.executor import ExecutionResult
+    from orion_cli.execution.plan import Verdict
+
+    tripped = ExecutionResult("k1", "done", Verdict(), [], "d", breaker_tripped=("drawdown",))
+    (trades, stop), executed = _scripted_round(tmp_path, monkeypatch, [tripped], None)
+    assert (trades, stop) == (0, WatchStop("the loss breaker tripped (drawdown)", 6, "HALTED", BREAKER_TRIPPED_HINT))
+    assert executed == ["op0"]
 
 
 def test_an_execution_refused_by_breaker_stops_the_round_in_a_single_trades_words(tmp_path: Path,
@@ -608,7 +630,8 @@ def test_the_watch_breaker_marks_a_position_whose_market_went_unpriced_for_its_f
     # 10 YES bought at the 0.30 ask: the fee, 0.147, is within the 0.20 daily loss limit (at cost, no
     # trip); marked at the 0.29 bid they lose 0.10 more, 0.247 in all, and the breaker trips.
     stop = trade_cmd._breaker_stop_at_marks(app, "paper", data, NullAlertSink())
-    assert stop is not None and stop.text == "the loss breaker tripped on marked positions"
+    assert stop == WatchStop("the loss breaker tripped on marked positions (daily_loss)", 6, "HALTED",
+                             BREAKER_TRIPPED_HINT)
 
 
 def _invoke(*args: str) -> tuple[int, str, str]:

@@ -400,14 +400,18 @@ def _render_execution(app: AppContext, result: ExecutionResult, plan: dict[str, 
         out.records(orders, ORDER_COLUMNS, title="orders")
 
 
+# The release named for every case: a drawdown trip already in force needs --breaker too. Said when a
+# trade trips the breaker, and as the hint of a watch that a trip stops.
+BREAKER_TRIPPED_HINT = ("`orion halt --status` says more, `orion resume` releases the kill switch (`--breaker` "
+                        "after a drawdown trip)")
+
+
 def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
     """Say, even with -q, that this trade tripped the loss breaker: its own status (done, or refused by
     BREAKER) and exit code do not tell that every later trade is halted until someone resumes."""
     if not result.breaker_tripped:
         return
-    # The release named for every case: a drawdown trip already in force needs --breaker too.
-    app.out.banner(f"HALTED: the loss breaker tripped ({', '.join(result.breaker_tripped)}); `orion halt "
-                   "--status` says more, `orion resume` releases the kill switch (`--breaker` after a drawdown trip).")
+    app.out.banner(f"HALTED: the loss breaker tripped ({', '.join(result.breaker_tripped)}); {BREAKER_TRIPPED_HINT}.")
 
 
 # An execution that halted left an outcome unknown or an unwind unfinished: what reached the venues is
@@ -1160,8 +1164,9 @@ def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertS
     ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
     marks = marks_from_books(ledger.positions(), lambda venue, market: data.books.get((venue, market)))
     status = Breaker(db, settings, mode=mode, ledger=ledger, alerts=alerts).update(marks)
-    if status.trips:
-        return WatchStop.refused("the loss breaker tripped on marked positions", "HALTED", HALT_HINT)
+    if status.trips:  # named, with the release, as a trade that trips it says (say_breaker_tripped)
+        return WatchStop.refused(f"the loss breaker tripped on marked positions ({', '.join(status.trips)})",
+                                 "HALTED", BREAKER_TRIPPED_HINT)
     if status.problems:  # what the BREAKER check of every trade would refuse with
         return WatchStop.refused(f"{REFUSED_BY_BREAKER}{'; '.join(status.problems)}", "BREAKER")
     return None
@@ -1260,7 +1265,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             trades += 1
         if result.breaker_tripped:  # a halt, whatever else this round would have ended on
             return trades, WatchStop.refused(f"the loss breaker tripped ({', '.join(result.breaker_tripped)})",
-                                             "HALTED", HALT_HINT)
+                                             "HALTED", BREAKER_TRIPPED_HINT)
         if result.status != "already_done" and result.sent_orders and max_trades is not None \
                 and trades >= max_trades:
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
