@@ -229,6 +229,7 @@ def test_max_trades_stops_with_exit_0(tmp_path: Path) -> None:
     assert next(e for e in w.events if e["type"] == "execution")["status"] == "done"
     stopped = w.events[-1]
     assert stopped["event"] == "stopped" and "max trades" in stopped["reason"]
+    assert stopped["exit_code"] == 0 and stopped["reason_code"] is None  # no error record to match
 
 
 def test_watch_stops_on_a_halt_with_exit_6(tmp_path: Path) -> None:
@@ -242,6 +243,7 @@ def test_watch_stops_on_a_halt_with_exit_6(tmp_path: Path) -> None:
     w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], env())
     assert w.finish() == 6
     assert w.events[-1]["event"] == "stopped" and "halted" in w.events[-1]["reason"]
+    assert w.events[-1]["reason_code"] == "HALTED"
     assert not [e for e in w.events if e["type"] == "execution"]
 
 
@@ -343,6 +345,7 @@ def test_a_daily_trip_in_force_after_resume_stops_the_watch_as_a_breaker_refusal
     err = w.stderr()
     error = json.loads(err.strip().splitlines()[-1])
     assert error["reason"] == "BREAKER" and error["message"] == f"watch stopped: {stopped['reason']}", err
+    assert stopped["reason_code"] == "BREAKER"
     assert "halt --status" not in err, err
     db = open_database(None)
     try:
@@ -697,6 +700,7 @@ def test_a_venue_gate_refusal_stops_the_watch_as_it_refuses_a_single_trade(monke
     assert _hint(err) == _hint(single_err) is not None, err
     stopped = json.loads(out.strip().splitlines()[-1])
     assert stopped["event"] == "stopped" and (stopped["reason"], stopped["exit_code"]) == (single["message"], 6)
+    assert stopped["reason_code"] == single["reason"]  # a reader of stdout alone learns it too
     db = open_database(None)
     try:
         assert not KillSwitch(db).status().halted  # nothing halted it: the test's own Halted is raised, not engaged
@@ -752,6 +756,7 @@ def test_an_execution_that_meets_a_halt_stops_the_watch_in_a_single_trades_words
     assert _hint(err) == (hint or _hint(single_err)), (err, single_err)
     stopped = json.loads(out.strip().splitlines()[-1])
     assert stopped["event"] == "stopped" and (stopped["reason"], stopped["exit_code"]) == (single["message"], 6)
+    assert stopped["reason_code"] == single["reason"]  # a reader of stdout alone learns it too
 
 
 @pytest.mark.parametrize("signum,said", [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated (SIGTERM)")],
@@ -765,6 +770,7 @@ def test_a_stopped_watch_ends_with_the_error_record_a_stopped_trade_ends_with(si
     w.proc.send_signal(signum)
     assert w.finish() == 130
     assert w.events[-1]["event"] == "stopped" and w.events[-1]["reason"] == said, w.events[-1]
+    assert w.events[-1]["reason_code"] == "interrupted", w.events[-1]
     err = w.stderr()
     assert f"error: {said}\n" in err, err
     assert json.loads(err.strip().splitlines()[-1]) == {"type": "error", "exit_code": 130, "reason": "interrupted",

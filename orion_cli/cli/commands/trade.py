@@ -989,8 +989,9 @@ class WatchStop:
     """Why ``trade --watch`` stops and how it then ends, decided where the cause is known.
 
     ``text`` is the ``stopped`` event's ``reason`` (and, after "watch stopped: ", the error's
-    message); ``exit_code`` the process's; for a refusal (exit 6) ``reason_code`` and ``hint`` are the
-    error record's. The end of the watch raises from these fields: telling causes apart by their
+    message); ``exit_code`` the process's; ``reason_code`` the error record's reason (also the
+    ``stopped`` event's: a reader of stdout alone learns it), None for a stop that is no failure;
+    ``hint`` the error's. The end of the watch raises from these fields: telling causes apart by their
     text let a new cause (a geoblock) end as whatever its words happened not to start with.
     """
 
@@ -1013,10 +1014,11 @@ class WatchStop:
 
     @classmethod
     def interrupted(cls, text: str) -> WatchStop:
-        """Ctrl-C, SIGTERM or SIGHUP (exit 130); ``text`` names the signal."""
+        """Ctrl-C, SIGTERM or SIGHUP (exit 130); ``text`` names the signal. The reason is the error
+        boundary's for an interrupted command."""
         from orion_cli.core.errors import ExitCode
 
-        return cls(text, int(ExitCode.INTERRUPTED))
+        return cls(text, int(ExitCode.INTERRUPTED), "interrupted")
 
     def error(self) -> Refused:
         """The error the watch ends with when a safeguard stopped it (:class:`Halted` for a halt)."""
@@ -1123,7 +1125,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
         flush_alerts_then_restore(stop, alerts)
     reason = ended.text
     _event(app, "stopped", f"{reason}; {trades} trade(s) in {rounds} round(s)", reason=reason, trades=trades,
-           rounds=rounds, exit_code=ended.exit_code)
+           rounds=rounds, exit_code=ended.exit_code, reason_code=ended.reason_code)
     if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
         app.out.warn(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
     if ended.exit_code == int(ExitCode.REFUSED):
