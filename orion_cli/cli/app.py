@@ -18,6 +18,7 @@ import typer
 
 from orion_cli import __version__
 from orion_cli.cli.context import AppContext
+from orion_cli.cli.entry import drop_unplain_size_variables
 from orion_cli.cli.groups import MISSING_COMMAND, CommandGroup
 from orion_cli.cli.output import FORMATS, Output, stream_is_tty
 from orion_cli.cli.params import ascii_numbers_only, path_as_typed
@@ -209,6 +210,11 @@ class OrionGroup(CommandGroup):
         super().__init__(*args, **kwargs)
         _reflow_tree(self)
         ascii_numbers_only(self)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Before anything renders: Rich and shutil would read a $COLUMNS of other scripts' digits.
+        drop_unplain_size_variables()
+        return super().main(*args, **kwargs)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if ctx.parent is None:

@@ -15,6 +15,23 @@ _HELP = Path(__file__).resolve().parents[1] / "data" / "root_help.txt"
 HELP_WIDTH = 100  # the width the cached root help is rendered at (cli/static.py)
 
 
+SIZE_VARIABLES = ("COLUMNS", "LINES")
+
+
+def drop_unplain_size_variables() -> None:
+    """Unset $COLUMNS and $LINES unless they are plain ASCII digits, so no reader takes them.
+
+    Rich (every table and help screen) reads them with isdigit() and int(), shutil with int(): "٣٠"
+    and "３０" were read as 30 and "1_00" as 100, and "²" (a digit to isdigit(), not to int()) was an
+    internal error (exit 1) on any help or table. Numbers orion reads are ASCII digits only (as its
+    options' are), and a width that is not one is ignored, as "abc" always was: the terminal's own
+    width is used."""
+    for name in SIZE_VARIABLES:
+        value = os.environ.get(name)
+        if value is not None and not (value.isascii() and value.isdigit()):
+            del os.environ[name]
+
+
 def _columns() -> int:
     """The terminal's width as ``shutil.get_terminal_size`` reads it ($COLUMNS, then the terminal), the
     cache's width without one; ``os`` only, as importing shutil would cost this path a tenth."""
@@ -65,6 +82,7 @@ def _stdout_is_tty() -> bool:
 
 def main() -> None:
     argv = sys.argv[1:]
+    drop_unplain_size_variables()
     # The cache only where it fits: on a narrower terminal its 100-column boxes would break on every
     # line, so the app renders the help at the terminal's width (piped output has no width: the cache).
     # `orion` alone shows the help only to a person: off a terminal it is a usage error like any other

@@ -10,18 +10,11 @@ from typing import Any
 import typer
 from typer.models import TyperPath
 
+from orion_cli.core.config import plain_ascii
+
 # Click's int and float types (IntRange and FloatRange derive from them), which convert with int()/float();
 # told by class name, as Typer vendors Click.
 NUMBER_TYPES = {"IntParamType": "an integer", "FloatParamType": "a number"}
-
-
-def plain_ascii(text: str) -> bool:
-    """Whether ``text`` may be a number or a time orion reads from a person: ASCII and no "_".
-
-    Python's int(), float(), Decimal() and ``\\d`` in a regex also take other scripts' digits ("٣",
-    full-width "３") and "1_000"; no option documents them, and a value nobody can read back at a glance
-    (`--since ٣d`, `--watch ３`) is refused (exit 2) rather than read as 3."""
-    return text.isascii() and "_" not in text
 
 
 def finite(value: float | None) -> float | None:

@@ -13,6 +13,7 @@ import codecs
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,18 @@ ENV_PREFIX = "ORION__"
 MAX_CONFIG_BYTES = 16 * MiB  # a config file is a few kilobytes: anything near this is not one
 
 T = TypeVar("T")
+
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def plain_ascii(text: str) -> bool:
+    """Whether ``text`` may be a number or a time orion reads from a person: ASCII and no "_".
+
+    Python's int(), float(), Decimal() and ``\\d`` in a regex also take other scripts' digits ("٣",
+    full-width "３") and "1_000"; no option or setting documents them, and a value nobody can read
+    back at a glance (`--since ٣d`, ``ORION__LIMITS__ORDER_NOTIONAL=５0``) is refused (exit 2 for an
+    option, 3 for a setting) rather than read as a number."""
+    return text.isascii() and "_" not in text
 
 
 def opt(
@@ -384,13 +397,16 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
             raise bad("not an integer")
         if isinstance(raw, int):
             value = raw
-        elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+        elif isinstance(raw, str) and _INTEGER.fullmatch(raw.strip()):
+            # ASCII digits only: isdigit() also took "٣" and "３" (read as 3) and "²" (which int() refuses).
             value = int(raw.strip())
         else:
-            raise bad("not an integer")
+            raise bad("not an integer (ASCII digits 0-9 only)" if isinstance(raw, str) else "not an integer")
     elif tp is Decimal:
         if isinstance(raw, bool):
             raise bad("not a number")
+        if isinstance(raw, str) and not plain_ascii(raw):  # Decimal() reads "٣", "３" and "1_0" too
+            raise bad('not a finite number (ASCII digits 0-9 only, no "_")')
         try:
             value = Decimal(str(raw).strip()) if isinstance(raw, str | int | Decimal) else None
         except InvalidOperation:

@@ -55,3 +55,25 @@ def test_a_sighup_the_caller_ignores_stays_ignored(isolated_home: Path) -> None:
     out, err = child.communicate(timeout=60)
     assert child.returncode == 0, err.decode()
     assert b"opportunit" in out or b"opportunit" in err  # the scan ran to the end
+
+
+
+@pytest.mark.parametrize("args", [["--help"], ["config", "--help"], ["config", "show", "--format", "table"]])
+def test_a_terminal_size_that_is_not_plain_ascii_digits_is_ignored(isolated_home: Path, args: list[str]) -> None:
+    """Rich and shutil read $COLUMNS and $LINES with isdigit() and int(): "٣٠" and "３０" were taken as
+    30 columns, "1_00" as 100, and "²" (a digit to isdigit(), not to int()) was an internal error on
+    every help screen and table. A size that is not plain ASCII digits is ignored, as "abc" is."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env.update({"ORION_HOME": str(isolated_home), "NO_COLOR": "1"})
+
+    def run(**size: str) -> tuple[int, str, str]:
+        done = subprocess.run([sys.executable, "-m", "orion_cli", *args], capture_output=True, text=True,
+                              env={**env, **size}, timeout=60)
+        return done.returncode, done.stdout, done.stderr
+
+    unset = run()
+    assert unset[0] == 0, unset[2]
+    for size in ("²", "٣٠", "３０", "1_00", " 80"):
+        assert run(COLUMNS=size, LINES=size) == unset, size

@@ -20,7 +20,7 @@ from orion_cli.cli.app import app, hoist_global_options
 from orion_cli.core.config import render_example
 
 
-def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+def run(*args: str, env: dict[str, str | None] | None = None, input: str | None = None) -> Result:
     return CliRunner().invoke(app, list(args), env=env, input=input, catch_exceptions=False)
 
 
@@ -69,6 +69,16 @@ def test_help_documents_exit_codes() -> None:
     flat = " ".join(result.stdout.split())
     for code in ("130 interrupted", "3 configuration error", "6 refused", "2 usage error"):
         assert code in flat
+
+
+def test_the_app_ignores_a_terminal_size_that_is_not_plain_ascii_digits(isolated_home: Path) -> None:
+    """As the console script does (test_entry), for the app run on its own (Click's main): Rich read
+    "²" with isdigit() and failed in int() (an internal error, exit 1), and "٣٠" as 30 columns."""
+    unset = run("config", "--help", env={"COLUMNS": None, "LINES": None})
+    assert unset.exit_code == 0
+    for size in ("²", "٣٠", "1_00"):
+        result = run("config", "--help", env={"COLUMNS": size, "LINES": size})
+        assert (result.exit_code, result.stdout) == (0, unset.stdout), size
 
 
 @pytest.mark.parametrize(

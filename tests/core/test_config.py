@@ -307,6 +307,25 @@ def test_out_of_range_in_env_names_the_variable() -> None:
     assert "0..23" in msg and "above the maximum" in msg
 
 
+@pytest.mark.parametrize("key", ["breaker.reset_hour_utc", "limits.order_notional"])
+@pytest.mark.parametrize("value", ["٣", "３", "1_0", "²", "٣.5", "1_0.5", "--3"])
+def test_a_number_in_env_that_is_not_plain_ascii_is_a_config_error_naming_the_variable(key: str, value: str) -> None:
+    """As the command line's numbers (cli/params.ascii_numbers_only): int() and Decimal() read other
+    scripts' digits ("٣", "３") and "1_0", so ORION__BREAKER__DAILY_LOSS=٣ was 3; "²" (a digit to
+    isdigit(), not to int()) and "--3" were internal errors (exit 1) for an integer key."""
+    section, name = key.split(".")
+    variable = f"ORION__{section.upper()}__{name.upper()}"
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={variable: value})
+    assert info.value.exit_code == ExitCode.CONFIG and info.value.reason == "config_invalid"
+    assert key in info.value.message and f"environment {variable}" in info.value.message
+
+
+def test_plain_ascii_numbers_in_env_are_read() -> None:
+    s = load_settings(environ={"ORION__BREAKER__RESET_HOUR_UTC": " 3 ", "ORION__LIMITS__ORDER_NOTIONAL": "12.50"})
+    assert s.breaker.reset_hour_utc == 3 and s.limits.order_notional == Decimal("12.50")
+
+
 def test_bad_choice_lists_the_choices() -> None:
     with pytest.raises(ConfigError, match="one of paper, live"):
         load_settings(environ={"ORION__TRADING__MODE": "yolo"})
