@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -81,6 +82,12 @@ INVOCATIONS: Counter[str] = Counter()
 # -- the live command tree ------------------------------------------------------------------------
 
 
+# Click's int and float types, told by class (IntRange and FloatRange derive from them) as cli/params does:
+# Click names them "int", "int range", "float range", not "integer", and a branch keyed on a name that
+# never occurs fuzzed no int option with numbers at all.
+NUMBER_CLASSES = {"IntParamType": "int", "FloatParamType": "float"}
+
+
 @dataclass(frozen=True)
 class Param:
     kind: str  # "option" | "argument"
@@ -90,6 +97,8 @@ class Param:
     count: bool
     choices: tuple[str, ...]
     nargs: int
+    number: str = ""  # "int" | "float" | "" (see NUMBER_CLASSES)
+    bounds: tuple[Any, Any, bool, bool] = (None, None, False, False)  # min, max, min_open, max_open
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,9 @@ def _param(p: Any) -> Param:
         count=bool(getattr(p, "count", False)),
         choices=tuple(str(c) for c in getattr(tp, "choices", ()) or ()),
         nargs=int(getattr(p, "nargs", 1) or 1),
+        number=next((NUMBER_CLASSES[c.__name__] for c in type(tp).__mro__ if c.__name__ in NUMBER_CLASSES), ""),
+        bounds=(getattr(tp, "min", None), getattr(tp, "max", None), bool(getattr(tp, "min_open", False)),
+                bool(getattr(tp, "max_open", False))),
     )
 
 
@@ -154,6 +166,12 @@ def test_the_tree_was_discovered() -> None:
     assert ROOT.has("--json") and ROOT.has("--config")
     tail = next(c for c in LEAVES if c.label == "audit tail")
     assert "-f" in tail.forbidden and not tail.has("--follow")
+    # The number branches of value_for are reached: numeric options are told from their Click type.
+    numbers = {(c.label, p.names[0]): p.number for c in COMMANDS for p in c.params if p.number and not p.count}
+    assert numbers[("audit tail", "-n")] == "int" and numbers[("audit tail", "--interval")] == "float"
+    assert numbers[("book", "--depth")] == "int" and numbers[("trade", "--max-trades")] == "int"
+    assert NUMBER_OPTIONS and {p.number for _, p in NUMBER_OPTIONS} == {"int", "float"}
+    assert all(value_for(p) is not garbage_text for _, p in NUMBER_OPTIONS)  # no fall-through to text
 
 
 # -- a scratch world per example --------------------------------------------------------------------
@@ -278,9 +296,9 @@ def value_for(param: Param) -> st.SearchStrategy[str]:
     name = param.names[0] if param.names else ""
     if name == "--db":
         return db_text
-    if param.type_name in ("integer", "integer range"):
+    if param.number == "int" and not param.count:
         return st.one_of(int_text, garbage_text)
-    if param.type_name in ("float", "float range"):
+    if param.number == "float":
         return st.one_of(float_text, garbage_text)
     if param.type_name in ("path", "file"):
         return path_text
@@ -506,6 +524,58 @@ def test_every_command_survives_garbage_arguments(cmd: Command, data: st.DataObj
         env = {k: w.resolve(v) for k, v in env.items()}
         assert_clean(invoke(w, argv, cmd.label, env))
         logs.reset_logging()
+
+
+def _takes(param: Param, value: str) -> bool:
+    """Our own oracle: whether ``value`` is a number the option must take. Plain ASCII without "_" (as
+    cli/params.plain_ascii), read by int() or float() as Click reads it, finite, and within its range."""
+    if not value.isascii() or "_" in value:
+        return False
+    try:
+        number: float = int(value) if param.number == "int" else float(value)
+    except ValueError:
+        return False
+    if isinstance(number, float) and not math.isfinite(number):
+        return False
+    low, high, low_open, high_open = param.bounds
+    return ((low is None or (number > low if low_open else number >= low))
+            and (high is None or (number < high if high_open else number <= high)))
+
+
+NUMBER_OPTIONS = [(c, p) for c in COMMANDS for p in c.params
+                  if p.number and p.kind == "option" and not p.count and any(n.startswith("--") for n in p.names)]
+
+
+NUMBER_IDS = [f"{c.label.replace(' ', '-') or 'root'}-{p.names[0]}" for c, p in NUMBER_OPTIONS]
+# Refused by every number option whatever its range (the survival test draws each only now and then).
+NEVER_NUMBERS = ["٣", "３", "1_0", "²", "", " ", "nan", "inf", "1e400", "0x10", "1,5", str(2**70), "1.5"]
+
+
+def assert_number_refused(cmd: Command, param: Param, value: str) -> None:
+    """``value`` given to ``param`` is a usage error naming the option, before the command runs."""
+    name = next(n for n in param.names if n.startswith("--"))
+    with world() as w:
+        o = invoke(w, [*cmd.path, f"{name}={value}"], cmd.label)
+    assert_clean(o)
+    assert o.exit_code == 2 and "Invalid value for" in o.stderr and f"'{name}'" in o.stderr, o.describe()
+
+
+@pytest.mark.parametrize(("cmd", "param"), NUMBER_OPTIONS, ids=NUMBER_IDS)
+@FUZZ
+@given(data=st.data())
+def test_a_number_option_refuses_what_is_not_its_number(cmd: Command, param: Param, data: st.DataObject) -> None:
+    """What the number branches of value_for draw, where it is not a number the option takes: the
+    survival test passes an int option that took "٣", "1_0" or a value out of its range (and ran on
+    it) as long as nothing crashed; this one does not."""
+    assert_number_refused(cmd, param, data.draw(value_for(param).filter(lambda v: not _takes(param, v)),
+                                                label="value"))
+
+
+@pytest.mark.parametrize(("cmd", "param"), NUMBER_OPTIONS, ids=NUMBER_IDS)
+def test_a_number_option_refuses_other_scripts_digits_and_garbage(cmd: Command, param: Param) -> None:
+    for value in NEVER_NUMBERS:
+        if not _takes(param, value):  # "1.5" is a float option's number; 2**70 one without a maximum
+            assert_number_refused(cmd, param, value)
 
 
 REGRESSIONS = [  # argument vectors the fuzzer found failing once; each is named in the report to the lead
