@@ -146,7 +146,7 @@ complete -c orion -n '__fish_seen_subcommand_from scan' -l 'help' -d 'Show help 
 complete -c orion -n '__fish_seen_subcommand_from secrets' -a 'check' -d 'Open the vault and validate every credential'\''s format (exit 4 if any is malformed).'
 complete -c orion -n '__fish_seen_subcommand_from secrets' -a 'encrypt' -d 'Put venue credentials into the vault: hidden prompts on a terminal, or import them.'
 complete -c orion -n '__fish_seen_subcommand_from secrets' -a 'forget' -d 'Remove the remembered master password from the OS keyring.'
-complete -c orion -n '__fish_seen_subcommand_from secrets' -a 'list' -d 'Every credential orion knows: set or not, and when it was last changed. Never values.'
+complete -c orion -n '__fish_seen_subcommand_from secrets' -a 'list' -d 'Every credential orion knows: set or not, where it is held, and when it was last changed. Never values.'
 complete -c orion -n '__fish_seen_subcommand_from secrets' -a 'remember' -d 'Keep the master password in the OS keyring so commands (and cron) unlock without a prompt.'
 complete -c orion -n '__fish_seen_subcommand_from secrets' -a 'remove' -d 'Delete one credential from the vault (or keyring).'
 complete -c orion -n '__fish_seen_subcommand_from secrets' -a 'rotate' -d 'Re-encrypt the vault under a new master password and a new salt (atomic).'

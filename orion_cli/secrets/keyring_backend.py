@@ -105,6 +105,10 @@ class KeyringSecrets:
             raise self._fail("read", username, exc) from None
         return value if isinstance(value, str) else None
 
+    def holds(self, name: str) -> bool:
+        """Whether the keyring has an entry for ``name``, malformed or not (nothing is decoded)."""
+        return self._get_raw(name) is not None
+
     def get(self, name: str) -> bytes | None:
         stored = self._get_raw(name)
         return None if stored is None else decode_value(name, stored)

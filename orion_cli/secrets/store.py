@@ -109,6 +109,9 @@ class SecretInfo:
     venue: str
     description: str
     known: bool  # in the catalogue
+    # Where the value is: the backend ("vault", "keyring"), UNINDEXED for a keyring value orion's index
+    # does not list (set by hand: no update time, used all the same), None when unset.
+    held: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         ts = self.updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z") if self.updated_at else None
@@ -119,7 +122,11 @@ class SecretInfo:
             "updated_at": ts,
             "venue": self.venue,
             "description": self.description,
+            "held": self.held,
         }
+
+
+UNINDEXED = "keyring, outside orion's index"
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,14 @@ class SecretStore(abc.ABC):
         """Whether there is a value under ``name`` to remove."""
         return name in self._stored()
 
+    def _held_unindexed(self, stored: Mapping[str, datetime]) -> frozenset[str]:
+        """Catalogue names whose value the store holds though ``stored`` (its list of names) does not
+        name them: none for the vault, whose names are its entries; see :class:`KeyringStore`."""
+        return frozenset()
+
+    def _where(self, name: str, stored: Mapping[str, datetime], unindexed: frozenset[str]) -> str | None:
+        return self.backend if name in stored else UNINDEXED if name in unindexed else None
+
     @abc.abstractmethod
     def _write(self, values: dict[str, bytes]) -> None: ...
 
@@ -266,21 +281,27 @@ class SecretStore(abc.ABC):
             self._changed("remove", [name])
 
     def list(self) -> list[SecretInfo]:
-        """Every catalogue credential (set or not) plus any other stored name, catalogue order first."""
+        """Every catalogue credential (set or not, and where) plus any other stored name, catalogue order
+        first. A value the keyring holds outside orion's index is set: orion reads and uses it."""
         stored = self._stored()
+        unindexed = self._held_unindexed(stored)
         out = [
-            SecretInfo(s.name, s.name in stored, stored.get(s.name), s.venue, s.description, True)
+            SecretInfo(s.name, s.name in stored or s.name in unindexed, stored.get(s.name), s.venue, s.description,
+                       True, self._where(s.name, stored, unindexed))
             for s in CATALOGUE.values()
         ]
-        out += [SecretInfo(n, True, stored[n], "", "", False) for n in sorted(stored) if n not in CATALOGUE]
+        out += [SecretInfo(n, True, stored[n], "", "", False, self.backend) for n in sorted(stored)
+                if n not in CATALOGUE]
         return out
 
     def check(self) -> _List[CheckResult]:
-        """Open the store and validate the format of every credential (no network)."""
+        """Open the store and validate the format of every credential (no network), a value the keyring
+        holds outside orion's index too: it is read and used as any other."""
         stored = self._stored()
+        unindexed = self._held_unindexed(stored)
         results: list[CheckResult] = []
         for name in [*CATALOGUE, *sorted(n for n in stored if n not in CATALOGUE)]:
-            if name not in stored:
+            if name not in stored and name not in unindexed:
                 results.append(CheckResult(name, "unset", "not set"))
                 continue
             if name not in CATALOGUE:
@@ -295,7 +316,8 @@ class SecretStore(abc.ABC):
             except SecretsError as exc:
                 results.append(CheckResult(name, "invalid", _problem(exc)))
             else:
-                results.append(CheckResult(name, "ok", "well-formed"))
+                results.append(CheckResult(name, "ok", f"well-formed ({UNINDEXED})" if name in unindexed
+                                           else "well-formed"))
             finally:
                 del value
         return results
@@ -467,7 +489,12 @@ class KeyringStore(SecretStore):
     def _holds(self, name: str) -> bool:
         # The keyring itself, not only orion's index of it: a value set there by hand (or whose index
         # entry was lost) is read and used, so `secrets remove` must be able to delete it.
-        return name in self._stored() or self._read(name) is not None
+        return name in self._stored() or self._secrets.holds(name)
+
+    def _held_unindexed(self, stored: Mapping[str, datetime]) -> frozenset[str]:
+        # The keyring cannot list its entries: each catalogue name the index does not list is asked for,
+        # as a client would read it (`list` said "unset" for a value orion uses and `remove` deletes).
+        return frozenset(n for n in CATALOGUE if n not in stored and self._secrets.holds(n))
 
     def _write(self, values: dict[str, bytes]) -> None:
         self._secrets.set_many(values, _now())

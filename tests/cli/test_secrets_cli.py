@@ -134,6 +134,7 @@ def test_encrypt_from_file_then_list(tmp_path: Path, home: Path, pw_file: Path, 
     assert rows["kalshi_private_key"]["set"] and rows["polymarket_funder_address"]["set"]
     assert not rows["polymarket_api_key"]["set"] and rows["polymarket_api_key"]["updated_at"] is None
     assert rows["kalshi_private_key"]["updated_at"].endswith("Z")
+    assert rows["kalshi_private_key"]["held"] == "vault" and rows["polymarket_api_key"]["held"] is None
     assert env.exists()  # no --shred-source: kept
 
 
@@ -502,10 +503,31 @@ def test_keyring_backend_via_config(tmp_path: Path, home: Path, pem: str, monkey
     monkeypatch.setattr(keyring, "get_keyring", lambda: kr)
     assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
     assert not vault_of(home).exists()
-    assert listed()["polymarket_private_key"]["set"]
+    assert listed()["polymarket_private_key"]["set"] and listed()["polymarket_private_key"]["held"] == "keyring"
     assert run("rotate").exit_code == 2
     monkeypatch.setenv("ORION__SECRETS__BACKEND", "plaintext")
     assert run("list").exit_code == 3
+
+
+def test_list_shows_a_value_the_keyring_holds_outside_orions_index_as_set(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: set in the keyring by hand, a credential orion reads, uses and `remove`
+    deletes was listed "unset". It is set, held in the keyring outside orion's index."""
+    import keyring
+
+    from orion_cli.secrets.keyring_backend import DEFAULT_SERVICE
+
+    monkeypatch.setenv("ORION__SECRETS__BACKEND", "keyring")
+    kr = MemoryKeyring()
+    monkeypatch.setattr(keyring, "get_keyring", lambda: kr)
+    kr.set_password(DEFAULT_SERVICE, "polymarket_signature_type", "2")
+    row = listed()["polymarket_signature_type"]
+    assert (row["set"], row["updated_at"], row["held"]) == (True, None, "keyring, outside orion's index")
+    assert not listed()["kalshi_private_key"]["set"]
+    table = run("list", "--format", "table")
+    assert table.exit_code == 0 and "held in" in table.stdout and "outside orion's index" in table.stdout
+    assert run("remove", "polymarket_signature_type").exit_code == 0
+    assert listed()["polymarket_signature_type"]["held"] is None
 
 
 def test_audit_events_name_secrets_only(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:

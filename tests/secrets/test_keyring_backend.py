@@ -139,3 +139,40 @@ def test_remove_deletes_a_value_the_keyring_holds_outside_orions_index(tmp_path:
     assert (keyring_backend.DEFAULT_SERVICE, "telegram_bot_token") not in backend.data
     with pytest.raises(NotFound):
         store.remove("telegram_bot_token")
+
+
+def test_list_and_check_show_a_value_the_keyring_holds_outside_orions_index(tmp_path: Path) -> None:
+    """Found in review: `list` and `check` asked orion's index alone, so a value set in the keyring by
+    hand (read and used by orion, and deleted by `remove`) was "unset". It is set, held outside the
+    index (no update time), and its format is checked as any other's."""
+    backend = MemoryKeyring()
+    store = kr_store(tmp_path, backend)
+    store.set_many({"polymarket_private_key": WALLET_KEY})
+    token = b"123456789:" + b"A" * 35  # a well-formed Telegram bot token
+    backend.set_password(keyring_backend.DEFAULT_SERVICE, "telegram_bot_token", keyring_backend.encode_value(token))
+    funder = "polymarket_funder_address"
+    backend.set_password(keyring_backend.DEFAULT_SERVICE, funder, "not an address")  # by hand: plain text
+    listed = {i.name: i.as_json() for i in store.list()}
+    assert listed["telegram_bot_token"]["set"] and listed["telegram_bot_token"]["updated_at"] is None
+    assert listed["telegram_bot_token"]["held"] == listed[funder]["held"] == "keyring, outside orion's index"
+    assert listed[funder]["set"]
+    assert listed["polymarket_private_key"]["held"] == "keyring" and listed["polymarket_private_key"]["updated_at"]
+    assert not listed["kalshi_private_key"]["set"] and listed["kalshi_private_key"]["held"] is None
+    checks = {c.name: c for c in store.check()}
+    assert checks["telegram_bot_token"].status == "ok"
+    assert "outside orion's index" in checks["telegram_bot_token"].detail
+    assert checks[funder].status == "invalid" and checks["kalshi_private_key"].status == "unset"
+    assert checks["polymarket_private_key"].status == "ok"
+    store.remove("telegram_bot_token")
+    assert not {i.name: i for i in store.list()}["telegram_bot_token"].is_set
+
+
+def test_a_malformed_value_outside_orions_index_is_listed_and_can_be_removed(tmp_path: Path) -> None:
+    backend = MemoryKeyring()
+    store = kr_store(tmp_path, backend)
+    backend.set_password(keyring_backend.DEFAULT_SERVICE, "telegram_bot_token", "orion:b64:!!not base64")
+    assert {i.name: i for i in store.list()}["telegram_bot_token"].is_set
+    with pytest.raises(SecretsError, match="malformed"):
+        store.get("telegram_bot_token")
+    store.remove("telegram_bot_token")
+    assert (keyring_backend.DEFAULT_SERVICE, "telegram_bot_token") not in backend.data

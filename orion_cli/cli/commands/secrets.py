@@ -38,6 +38,7 @@ LIST_COLUMNS = [
     Column("updated_at", "updated"),
     Column("venue", "venue"),
     Column("description", "description"),
+    Column("held", "held in"),
 ]
 CHECK_COLUMNS = [Column("name", "name"), Column("status", "status"), Column("detail", "detail")]
 STORED_COLUMNS = [Column("name", "name"), Column("source", "from")]
@@ -283,7 +284,7 @@ def encrypt(
 
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
-    """Every credential orion knows: set or not, and when it was last changed. Never values.
+    """Every credential orion knows: set or not, where it is held, and when it was last changed. Never values.
 
     Example:  orion secrets list --json
     """
