@@ -410,26 +410,13 @@ def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | N
         market_of[typed] = market
         pair = replace(pair, polymarket=market)
     by_token = f" (the market of YES token {typed})" if typed != pair.polymarket else ""
+    # Refused before the lock (the file is replaced whole, so a read without it is consistent): taking
+    # it creates <pairs file>.lock, and its directory at a mistyped ORION_HOME, which a refusal leaves.
+    _check_addable(load_pairs(path), pair, market_of, by_token)
     with _writing(path):
         text = _read_text(path)
         pairs = parse_pairs(text, path)
-        for p in pairs:
-            theirs = market_of.get(p.polymarket, p.polymarket)  # an entry naming the same token is that market
-            if (p.kalshi, theirs, p.inverted) == (pair.kalshi, pair.polymarket, pair.inverted):
-                raise AlreadyCurated(p)
-            if p.kalshi == pair.kalshi:
-                raise UsageError(
-                    f"Kalshi market {pair.kalshi} is already paired with {p.polymarket}",
-                    hint=f"remove the existing pair first: orion pairs remove {p.kalshi}",
-                )
-            if theirs == pair.polymarket and p.inverted == pair.inverted:
-                how = "inverted" if p.inverted else "direct (not inverted)"
-                raise UsageError(
-                    f"Polymarket market {pair.polymarket}{by_token} is already paired {how} with Kalshi market "
-                    f"{p.kalshi}: a Polymarket market pairs with one Kalshi market each way (direct, and "
-                    "--inverted for the other outcome of a two-outcome event)",
-                    hint=f"if {pair.kalshi} replaces it, remove the existing pair first: orion pairs remove {p.kalshi}",
-                )
+        _check_addable(pairs, pair, market_of, by_token)  # again: another process may have changed it
         if pair.added_at is None:
             now = datetime.now(UTC).replace(microsecond=0)
             pair = CuratedPair(pair.kalshi, pair.polymarket, pair.inverted, pair.note, now)
@@ -437,6 +424,28 @@ def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | N
             before_write()
         _save_edit(path, _appended(text, pair), [*pairs, pair])
     return pair
+
+
+def _check_addable(pairs: Sequence[CuratedPair], pair: CuratedPair, market_of: Mapping[str, str],
+                   by_token: str) -> None:
+    """Refuse ``pair`` if ``pairs`` hold it already or pair either of its markets the same way."""
+    for p in pairs:
+        theirs = market_of.get(p.polymarket, p.polymarket)  # an entry naming the same token is that market
+        if (p.kalshi, theirs, p.inverted) == (pair.kalshi, pair.polymarket, pair.inverted):
+            raise AlreadyCurated(p)
+        if p.kalshi == pair.kalshi:
+            raise UsageError(
+                f"Kalshi market {pair.kalshi} is already paired with {p.polymarket}",
+                hint=f"remove the existing pair first: orion pairs remove {p.kalshi}",
+            )
+        if theirs == pair.polymarket and p.inverted == pair.inverted:
+            how = "inverted" if p.inverted else "direct (not inverted)"
+            raise UsageError(
+                f"Polymarket market {pair.polymarket}{by_token} is already paired {how} with Kalshi market "
+                f"{p.kalshi}: a Polymarket market pairs with one Kalshi market each way (direct, and "
+                "--inverted for the other outcome of a two-outcome event)",
+                hint=f"if {pair.kalshi} replaces it, remove the existing pair first: orion pairs remove {p.kalshi}",
+            )
 
 
 def _id_kind(market_id: str) -> str:
@@ -455,19 +464,28 @@ def remove_pair(path: Path, kalshi: str, polymarket: str | None = None, *,
     """
     kalshi = canonical_kalshi(kalshi)
     polymarket = canonical_polymarket(polymarket) if polymarket is not None else None
+    # Refused before the lock, as in add_pair: an unknown pair at a mistyped ORION_HOME left the lock
+    # file there, in a directory made for it.
+    _removal(path, load_pairs(path), kalshi, polymarket)
     with _writing(path):
         text = _read_text(path)
         pairs = parse_pairs(text, path)
-        for i, p in enumerate(pairs):
-            if p.kalshi == kalshi and (polymarket is None or p.polymarket == polymarket):
-                rest = pairs[:i] + pairs[i + 1 :]
-                if before_write is not None:
-                    before_write()
-                if len(_entry_lines(text)) == len(pairs):
-                    _save_edit(path, _cut(text, i), rest)
-                else:
-                    save_pairs(path, rest)
-                return p
+        i = _removal(path, pairs, kalshi, polymarket)  # again: another process may have changed it
+        rest = pairs[:i] + pairs[i + 1 :]
+        if before_write is not None:
+            before_write()
+        if len(_entry_lines(text)) == len(pairs):
+            _save_edit(path, _cut(text, i), rest)
+        else:
+            save_pairs(path, rest)
+        return pairs[i]
+
+
+def _removal(path: Path, pairs: Sequence[CuratedPair], kalshi: str, polymarket: str | None) -> int:
+    """The index in ``pairs`` of the pair :func:`remove_pair` removes, or its refusal."""
+    for i, p in enumerate(pairs):
+        if p.kalshi == kalshi and (polymarket is None or p.polymarket == polymarket):
+            return i
     held = next((p.polymarket for p in pairs if p.kalshi == kalshi), None)
     if (held is not None and polymarket is not None and _POLYMARKET_ID.fullmatch(polymarket)
             and _id_kind(held) != _id_kind(polymarket)):

@@ -243,6 +243,23 @@ def test_a_refused_change_leaves_no_ledger_behind(isolated_home: Path) -> None:
     assert [e.payload["kalshi"] for e in audit("pairs.removed")] == [LAL_K]
 
 
+def test_a_refused_change_leaves_no_file_behind(tmp_path: Path) -> None:
+    """Found by black-box testing: a refused `pairs remove` at a mistyped ORION_HOME created the
+    directory with a `pairs.toml.lock` in it; in the home, a refused remove or add left that lock file."""
+    mistyped = tmp_path / "orion-hmoe"
+    code, _, err = invoke("pairs", "remove", "KXNOPE-1", env={"ORION_HOME": str(mistyped)})
+    assert code == 2 and "no curated pair KXNOPE-1" in err
+    assert not mistyped.exists()
+    assert invoke("pairs", "add", LAL_K, LAL_P)[0] == 0
+    home = default_pairs_file().parent
+    (home / "pairs.toml.lock").unlink()  # the add's: filelock leaves it after a change
+    before = sorted(p.name for p in home.iterdir())
+    for args in (("remove", "KXNOPE-1"), ("add", LAL_K, BRIA_P), ("suggest", "--demo", "--accept", LAL_K)):
+        code, _, err = invoke("pairs", *args)
+        assert code == 2, (args, err)
+        assert sorted(p.name for p in home.iterdir()) == before, args
+
+
 def test_a_ledger_that_cannot_be_created_refuses_the_change_before_the_pairs_file_is_written(
         tmp_path: Path) -> None:
     """The missing ledger is created just before the write, not by its audit event after it: one that

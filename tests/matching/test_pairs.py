@@ -283,6 +283,27 @@ def test_before_write_is_called_for_a_change_that_goes_ahead_only_and_before_it(
     assert len(called) == 2 and called[0] == before and called[1] != before
 
 
+def test_a_refused_change_leaves_no_file_behind(tmp_path: Path) -> None:
+    """Found by black-box testing: a refused `pairs remove` (no such pair) at a mistyped ORION_HOME made
+    the directory and left `pairs.toml.lock` in it, and a refused remove or add left the lock file
+    next to an existing pairs file. A change is refused before the lock is taken."""
+    missing = tmp_path / "mistyped-home" / "pairs.toml"
+    with pytest.raises(NotFound):
+        remove_pair(missing, "KXNOPE-1")
+    assert not missing.parent.exists()
+    home = tmp_path / "home"
+    path = home / "pairs.toml"
+    save_pairs(path, [LAL, MIL])
+    for refused in (lambda: remove_pair(path, "KXNOPE-1"),
+                    lambda: remove_pair(path, LAL.kalshi, "123"),  # the other kind of id than the file holds
+                    lambda: add_pair(path, CuratedPair(LAL.kalshi, "0x" + "11" * 32)),  # the ticker is paired
+                    lambda: add_pair(path, CuratedPair("KXOTHER-1", LAL.polymarket, True)),  # so is the market
+                    lambda: add_pair(path, LAL)):  # the very pair: nothing to add
+        with pytest.raises((UsageError, NotFound)):
+            refused()
+        assert [p.name for p in home.iterdir()] == ["pairs.toml"]
+
+
 def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "cfg" / "pairs.toml"
     save_pairs(path, [LAL])
