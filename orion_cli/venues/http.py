@@ -27,13 +27,14 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from orion_cli.core.errors import REJECTED_HINT, AuthError, VenueError, VenueUnavailable
+from orion_cli.core.errors import REJECTED_HINT, AuthError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.money import loads_exact
 
 __all__ = [
     "DEFAULT_USER_AGENT",
     "AsyncTokenBucket",
     "AuthCallable",
+    "DeniedClassifier",
     "ErrorDescriber",
     "RetryPolicy",
     "VenueHttp",
@@ -48,6 +49,10 @@ AuthCallable = Callable[[str, str, bytes], dict[str, str]]
 
 ErrorDescriber = Callable[[int, bytes], tuple[str, str]]
 """``(status, body) -> (code, message)``: a venue's error body made readable."""
+
+DeniedClassifier = Callable[[str, str, httpx.Response], OrionError | None]
+"""``(METHOD, path, response) -> error``: for a 401/403, the error to raise when the answer is not
+the venue rejecting our credentials (a firewall in front of it refusing this host), else None."""
 
 
 class AsyncTokenBucket:
@@ -241,9 +246,15 @@ class VenueHttp:
         user_agent: str = DEFAULT_USER_AGENT,
         describe_error: ErrorDescriber | None = None,
         before_first: Callable[[], Awaitable[None]] | None = None,
+        classify_denied: DeniedClassifier | None = None,
     ) -> None:
         """``before_first`` is awaited once, before this client's first request (e.g. to align the
-        clock that signs them); concurrent first requests wait for it together."""
+        clock that signs them); concurrent first requests wait for it together.
+
+        ``classify_denied`` lets a venue say which 401/403 is not a credential rejection: Polymarket's
+        Cloudflare front answers a blocked host 403 with an HTML page, and "rejected our credentials"
+        (exit 4) would send the operator after keys the venue never saw. Without it, or when it
+        answers None, every 401/403 is :class:`AuthError`."""
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.venue = venue
@@ -254,6 +265,7 @@ class VenueHttp:
         self._auth = auth
         self._describe = describe_error or _default_describe
         self._before_first = before_first
+        self._classify_denied = classify_denied
         self._first_lock = asyncio.Lock()
         self._client = httpx.AsyncClient(
             base_url=self.base_url + "/",
@@ -316,7 +328,12 @@ class VenueHttp:
     def _count(self, status: int) -> None:
         self.status_counts[status] = self.status_counts.get(status, 0) + 1
 
-    def _auth_error(self, method: str, path: str, response: httpx.Response) -> AuthError:
+    def _denied(self, method: str, path: str, response: httpx.Response) -> OrionError:
+        """A 401/403: the venue's own refusal when it classifies one, else our credentials rejected."""
+        if self._classify_denied is not None:
+            other = self._classify_denied(method, path, response)
+            if other is not None:
+                return other
         code, detail = self._describe(response.status_code, response.content)
         reason = " ".join(x for x in (code, detail if detail != code else "") if x)
         return AuthError(
@@ -381,7 +398,7 @@ class VenueHttp:
             code, detail = self._describe(status, response.content)
             raise _Retryable(f"HTTP {status}" + (f" {code or detail}" if (code or detail) else ""))
         if status in (401, 403):
-            raise self._auth_error("GET", path, response)
+            raise self._denied("GET", path, response)
         if status >= 400:
             code, detail = self._describe(status, response.content)
             raise VenueHttpError(self.venue, "GET", path, status, code, detail)
@@ -411,8 +428,9 @@ class VenueHttp:
 
         Never retried: an order write that timed out may have been executed, so the caller
         decides (by looking the order up) instead of this layer re-sending it. 401/403 raise
-        :class:`AuthError` (a rejected signature never acts); transport failures raise
-        :class:`VenueSendFailed` with ``may_have_reached``.
+        :class:`AuthError` (a rejected signature never acts), or the error ``classify_denied`` gives
+        for one that is not about credentials; transport failures raise :class:`VenueSendFailed`
+        with ``may_have_reached``.
         """
         await self._run_before_first()
         await self._spend(bucket, cost)
@@ -434,7 +452,7 @@ class VenueHttp:
                 ) from exc
         self._count(response.status_code)
         if response.status_code in (401, 403):
-            raise self._auth_error(method.upper(), path, response)
+            raise self._denied(method.upper(), path, response)
         return response
 
     # -- lifecycle --------------------------------------------------------------------------

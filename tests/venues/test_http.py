@@ -9,10 +9,11 @@ import time
 from collections.abc import Iterator
 
 import certifi
+import httpx
 import pytest
 from sim.server import FaultRule, SimRequest, SimResponse, SimServer
 
-from orion_cli.core.errors import AuthError, ExitCode, VenueError, VenueUnavailable
+from orion_cli.core.errors import AuthError, ExitCode, OrionError, Refused, VenueError, VenueUnavailable
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
 
 FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01)
@@ -314,6 +315,35 @@ def test_send_401_raises_auth_error(sim: SimServer) -> None:
 
     with pytest.raises(AuthError):
         asyncio.run(main())
+
+
+def test_a_venue_may_say_which_401_or_403_is_not_a_credential_rejection(sim: SimServer) -> None:
+    """``classify_denied`` answers for a venue whose 403 can come from a firewall in front of it; the
+    answers it leaves alone (None) stay :class:`AuthError`, for reads and writes alike."""
+    sim.route("GET", r"/api/blocked", lambda r, m: SimResponse(403, b"<html>blocked</html>"))
+    sim.route("POST", r"/api/blocked", lambda r, m: SimResponse(403, b"<html>blocked</html>"))
+    sim.route("POST", r"/api/denied", lambda r, m: SimResponse(401, {"error": {"code": "authentication_error"}}))
+    seen: list[tuple[str, str, int]] = []
+
+    def classify(method: str, path: str, response: httpx.Response) -> OrionError | None:
+        seen.append((method, path, response.status_code))
+        return Refused(f"firewall: {method} {path}") if response.content.startswith(b"<html>") else None
+
+    async def main() -> None:
+        async with client(sim, classify_denied=classify) as h:
+            with pytest.raises(Refused, match="firewall: GET /blocked"):
+                await h.get_json("/blocked")
+            with pytest.raises(Refused, match="firewall: POST /blocked"):
+                await h.send("POST", "/blocked", b"{}")
+            with pytest.raises(AuthError):
+                await h.send("POST", "/denied", b"{}")
+            with pytest.raises(AuthError):
+                await h.get_json("/unauth")
+
+    asyncio.run(main())
+    assert seen == [("GET", "/blocked", 403), ("POST", "/blocked", 403), ("POST", "/denied", 401),
+                    ("GET", "/unauth", 401)]
+    assert len(sim.requests) == 4  # none retried
 
 
 def test_buckets_are_spent_per_attempt(sim: SimServer) -> None:

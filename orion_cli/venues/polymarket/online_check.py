@@ -25,6 +25,7 @@ from orion_cli.secrets.store import CheckResult, SecretStore, register_online_ch
 from orion_cli.venues.polymarket.orders import SignatureType
 from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey
 from orion_cli.venues.polymarket.trading import CLOB_URL, DATA_URL, GEOBLOCK_URL, PolymarketTrading
+from orion_cli.venues.trading import Geoblocked
 
 __all__ = ["online_check"]
 
@@ -38,6 +39,12 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, OrionError):
         return exc.message[:300]
     return type(exc).__name__  # a library's text could quote what it was given
+
+
+def _unreached(exc: OrionError) -> bool:
+    """The venue was not asked: down, or its firewall refused this host (:class:`Geoblocked` for a
+    Cloudflare 403 page), so nothing was learned about the credentials ("failed" would say exit 4)."""
+    return isinstance(exc, VenueUnavailable | Geoblocked)
 
 
 def online_check(
@@ -105,7 +112,7 @@ async def _run(
             results.append(CheckResult(_KEY, "failed", f"venue refused the wallet signature: {_why(exc)}"))
             derived = None
         except OrionError as exc:
-            results.append(CheckResult(_KEY, "unreachable" if isinstance(exc, VenueUnavailable) else "failed",
+            results.append(CheckResult(_KEY, "unreachable" if _unreached(exc) else "failed",
                                        f"derive-api-key failed: {_why(exc)}"))
             derived = None
         if derived is not None:
@@ -127,7 +134,7 @@ async def _run(
                 hint = "; the wallet derives different API credentials: re-derive and store them"
             results.append(CheckResult(_API, "failed", f"venue refused the API credentials: {_why(exc)}{hint}"))
         except OrionError as exc:
-            results.append(CheckResult(_API, "unreachable" if isinstance(exc, VenueUnavailable) else "failed",
+            results.append(CheckResult(_API, "unreachable" if _unreached(exc) else "failed",
                                        f"authenticated read failed: {_why(exc)}"))
         else:
             results.append(CheckResult(_API, "ok", "authenticated read (balance-allowance) accepted (L2)"))

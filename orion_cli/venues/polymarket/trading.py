@@ -23,6 +23,14 @@ Why it is shaped this way (``orion_cli.venues.trading`` has the contract):
 * **Geoblock first.** Polymarket refuses many countries; :meth:`submit` consults
   ``GET https://polymarket.com/api/geoblock`` (cached for ``geoblock_ttl`` seconds) and raises
   :class:`Geoblocked` (exit 6) naming the country and region before anything is sent.
+* **A firewall's 403 is the geoblock, not our keys.** Cloudflare in front of Polymarket answers a
+  host it blocks (geoblocked countries, many datacenter and cloud IPs; often only ``POST /order``,
+  while reads work and the geoblock endpoint says "not blocked") with an HTML 403 "Sorry, you have
+  been blocked" page (py-clob-client issues #101, #143, #152, #262; clob-client #231, #262). The
+  request never reached the CLOB, so no key was judged and nothing was placed: every client here
+  raises :class:`Geoblocked` for a 403 whose body is not a JSON object (:func:`_firewall_refusal`),
+  and the executor records the order rejected rather than looking up an order that cannot exist.
+  The CLOB's own 401/403 (a JSON ``{"error": ...}``) stays :class:`AuthError` (exit 4).
 
 Wire facts (reference notes §2.2-§2.5, py_clob_client_v2 1.2.1 ``client.py``/``endpoints.py``;
 docs.polymarket.com/trading/orders/create, /resources/error-codes, /trading/orders/cancel):
@@ -51,6 +59,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -177,6 +186,68 @@ def _describe_error(status: int, body: bytes) -> tuple[str, str]:
 
 def _error_message(body: bytes) -> str:
     return _describe_error(0, body)[1]
+
+
+_FIREWALL_HINT: Final = (
+    "Polymarket's firewall (Cloudflare) blocks geoblocked countries and many datacenter and cloud IPs, often "
+    f"for orders only; check {GEOBLOCK_URL} from this host, and trade from a permitted location and network"
+)
+_PAGE_HEADLINES: Final = (
+    re.compile(rb"<h1[^>]*>(.*?)</h1>", re.I | re.S),
+    re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S),
+)
+_TAG: Final = re.compile(r"<[^>]*>")
+_EXCERPT_CHARS: Final = 60
+# What a blocked request did not do, where it matters: the operator's next step depends on it.
+_NOT_DONE: Final = {("POST", "/order"): "no order was placed", ("DELETE", "/order"): "nothing was cancelled"}
+
+
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _block_page_excerpt(body: bytes) -> str:
+    """A few plain words naming a block page: its headline, else its title; the start of a body
+    that is not HTML. Never the page itself, whose footer carries this host's IP and a trace id."""
+    head = body[:20_000]
+    raw = b""
+    if b"<" in head:
+        for pattern in _PAGE_HEADLINES:
+            found = pattern.search(head)
+            if found:
+                raw = found.group(1)
+                break
+    else:
+        raw = head[:_EXCERPT_CHARS * 4]
+    text = _TAG.sub(" ", raw.decode("utf-8", "replace"))
+    text = " ".join("".join(c for c in text if c.isprintable()).split())
+    return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
+
+
+def _firewall_refusal(method: str, path: str, response: httpx.Response) -> Geoblocked | None:
+    """A 403 whose body is not a JSON object came from the firewall in front of Polymarket, not from
+    the CLOB (whose errors are JSON ``{"error": ...}``): this host is refused, whatever its keys.
+
+    Why :class:`Geoblocked` (exit 6, reason ``GEOBLOCKED``) and not :class:`AuthError` (exit 4):
+    "rejected our credentials" sends the operator after keys the venue never saw, and the executor
+    takes an unexplained error on ``POST /order`` for an order that may exist and looks it up; the
+    geoblock's refusal says what happened (nothing reached the venue) and what to do.
+    """
+    if response.status_code != 403 or _is_json_object(response.content):
+        return None
+    bare = path.split("?", 1)[0]
+    excerpt = _block_page_excerpt(response.content)
+    not_done = _NOT_DONE.get((method, bare))
+    return Geoblocked(
+        f"Polymarket's firewall refused {method} {bare} from this host (HTTP 403"
+        + (f": {excerpt}" if excerpt else "")
+        + "); the request never reached Polymarket"
+        + (f", {not_done}" if not_done else ""),
+        hint=_FIREWALL_HINT,
+    )
 
 
 def _units_to_decimal(value: Any, field: str) -> Decimal:
@@ -475,7 +546,8 @@ async def derive_api_key(
     timeout: float = 10.0,
 ) -> ApiCredentials:
     """L1 ``GET /auth/derive-api-key``: the API credentials bound to ``key`` (same nonce, same key)."""
-    http = VenueHttp(VENUE, clob_url, timeout=timeout, transport=transport, describe_error=_describe_error)
+    http = VenueHttp(VENUE, clob_url, timeout=timeout, transport=transport, describe_error=_describe_error,
+                     classify_denied=_firewall_refusal)
     try:
         return await _derive(http, key, chain_id=chain_id, nonce=nonce, timestamp=timestamp)
     finally:
@@ -559,6 +631,7 @@ class PolymarketTrading:
                 transport=transport,
                 describe_error=_describe_error,
                 before_first=self._sync_clock_once if auth and auto_sync_clock else None,
+                classify_denied=_firewall_refusal,
             )
 
         self.clob = make(clob_url, ["order", "read", "balance", "balance_update"], auth=True)

@@ -122,6 +122,24 @@ def test_unknown_wallet_fails_l1(sim: PolymarketSim) -> None:
     assert_no_secrets(results, values)
 
 
+def test_a_host_the_venues_firewall_blocks_learns_nothing_about_the_credentials(sim: PolymarketSim) -> None:
+    """A 403 page from Polymarket's Cloudflare front (geoblocked country, datacenter IP) never reached the
+    CLOB: "unreachable" (exit 5), not "failed" (exit 4: "a venue rejected credentials")."""
+    from sim.server import FaultRule
+
+    page = b"<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head>" \
+           b"<body><h1 data-translate=\"block_headline\">Sorry, you have been blocked</h1></body></html>"
+    for path in ("/clob/auth/derive-api-key", "/clob/balance-allowance"):
+        sim.server.add_fault(FaultRule("status", method="GET", path_prefix=path, status=403, body=page))
+    store, values = stored(sim)
+    results = online_check(store, clob_url=sim.clob_url)
+    assert verdicts(results) == {"polymarket_private_key": "unreachable", "polymarket_api_key": "unreachable"}
+    for r in results:
+        assert "firewall" in r.detail and "never reached" in r.detail, r.detail
+        assert "signature" not in r.detail and "API credentials" not in r.detail
+    assert_no_secrets(results, values)
+
+
 def test_unset_key_is_skipped(sim: PolymarketSim) -> None:
     results = online_check(MemoryStore(), clob_url=sim.clob_url)
     assert verdicts(results) == {"polymarket_private_key": "skipped"} and results[0].passed

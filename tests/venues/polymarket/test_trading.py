@@ -857,6 +857,132 @@ def test_malformed_geoblock_answer_refuses(sim: PolymarketSim, wallet: Wallet) -
     with_client(wallet, sim, go)
 
 
+# The shape of the page Polymarket's Cloudflare front answers a blocked host with (HTTP 403), as
+# py-clob-client issues #101, #143, #152, #262 and clob-client #231, #262 show it for POST /order from
+# geoblocked countries and datacenter IPs while GETs still work. Cut down; the IP and Ray ID are made up.
+CLOUDFLARE_BLOCK_PAGE = b"""<!DOCTYPE html>
+<!--[if lt IE 7]> <html class="no-js ie6 oldie" lang="en-US"> <![endif]-->
+<!--[if gt IE 8]><!--> <html class="no-js" lang="en-US"> <!--<![endif]-->
+<head>
+<title>Attention Required! | Cloudflare</title>
+<meta charset="UTF-8" />
+<meta name="robots" content="noindex, nofollow" />
+</head>
+<body>
+  <div id="cf-wrapper">
+    <div class="cf-alert cf-alert-error cf-cookie-error" id="cookie-alert" data-translate="enable_cookies">
+      Please enable cookies.</div>
+    <div id="cf-error-details" class="cf-error-details-wrapper">
+      <div class="cf-wrapper cf-header cf-error-overview">
+        <h1 data-translate="block_headline">Sorry, you have been blocked</h1>
+        <h2 class="cf-subheadline"><span data-translate="unable_to_access">You are unable to access</span>
+          polymarket.com</h2>
+      </div>
+      <div class="cf-error-footer cf-wrapper w-240 lg:w-full py-10 sm:py-4 sm:px-8 mx-auto text-center">
+        <p class="text-13">
+          <span class="cf-footer-item sm:block sm:mb-1">Cloudflare Ray ID:
+            <strong class="font-semibold">8f3c0a1b2c3d4e5f</strong></span>
+          <span id="cf-footer-item-ip" class="cf-footer-item hidden sm:block sm:mb-1">
+            Your IP: <span class="hidden" id="cf-footer-ip">203.0.113.77</span>
+          </span>
+        </p>
+      </div>
+    </div>
+  </div>
+</body>
+</html>
+"""
+
+
+def _blocked_at_the_edge(sim: PolymarketSim, method: str, path: str, body: bytes = CLOUDFLARE_BLOCK_PAGE) -> None:
+    sim.server.add_fault(FaultRule("status", method=method, path_prefix=path, status=403, body=body))
+
+
+@pytest.mark.parametrize("body", [CLOUDFLARE_BLOCK_PAGE, b"", b"Forbidden"], ids=["cloudflare", "empty", "text"])
+def test_a_firewall_403_on_an_order_is_a_location_refusal_not_bad_credentials(
+    sim: PolymarketSim, market: Market, wallet: Wallet, body: bytes
+) -> None:
+    """A 403 that is not the CLOB's JSON never reached the CLOB: no key was judged, nothing was placed.
+    It is the geoblock's refusal (exit 6, GEOBLOCKED: the executor records the order rejected, a watch
+    stops), not "rejected our credentials" (exit 4, which sends the operator after good keys)."""
+    _blocked_at_the_edge(sim, "POST", "/clob/order", body)
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(Geoblocked) as info:
+            await pm.submit(pm.prepare(order(market)))
+        exc = info.value
+        assert exc.exit_code is ExitCode.REFUSED and exc.reason == "GEOBLOCKED"
+        text = str(exc)
+        assert "firewall" in text and "POST /order" in text and "HTTP 403" in text and "no order was placed" in text
+        assert "credentials" not in text
+        assert exc.hint is not None and "https://polymarket.com/api/geoblock" in exc.hint and "datacenter" in exc.hint
+        assert (await pm.balance()).available == Decimal("1000")  # the reads still answer: only orders are blocked
+
+    with_client(wallet, sim, go)
+    assert sim.orders == {} and len(posts(sim)) == 1
+
+
+def test_a_firewall_refusal_quotes_the_block_page_briefly_and_nothing_else(
+    sim: PolymarketSim, market: Market, wallet: Wallet
+) -> None:
+    _blocked_at_the_edge(sim, "POST", "/clob/order")
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(Geoblocked) as info:
+            await pm.submit(pm.prepare(order(market)))
+        said = f"{info.value.message} {info.value.hint}"
+        assert "Sorry, you have been blocked" in said  # the page's headline, not its first words ("enable cookies")
+        assert len(info.value.message) < 300
+        for leak in ("<", "cookies", "203.0.113.77", "8f3c0a1b2c3d4e5f", wallet.creds.secret,
+                     wallet.creds.passphrase, wallet.creds.api_key):
+            assert leak not in said
+
+    with_client(wallet, sim, go)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_the_clobs_own_json_401_or_403_stays_a_credentials_error(
+    sim: PolymarketSim, market: Market, wallet: Wallet, status: int
+) -> None:
+    body = {"error": "Unauthorized/Invalid api key"}  # the CLOB's error shape (the sim's own 401)
+    sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/order", status=status, body=body))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(AuthError) as info:
+            await pm.submit(pm.prepare(order(market)))
+        assert info.value.exit_code is ExitCode.AUTH and "rejected our credentials" in str(info.value)
+        assert "Invalid api key" in str(info.value)
+
+    with_client(wallet, sim, go)
+
+
+def test_a_firewall_403_on_the_other_authenticated_calls_is_the_same_refusal(
+    sim: PolymarketSim, wallet: Wallet
+) -> None:
+    for method, path in (("GET", "/clob/balance-allowance"), ("DELETE", "/clob/order"),
+                         ("GET", "/clob/auth/derive-api-key"), ("GET", "/data/positions")):
+        _blocked_at_the_edge(sim, method, path)
+
+    async def go(pm: PolymarketTrading) -> None:
+        calls: list[tuple[Callable[[], Coroutine[Any, Any, Any]], str]] = [
+            (pm.balance_allowance, "GET /balance-allowance"),
+            (lambda: pm.cancel("0x" + "ab" * 32), "DELETE /order"),
+            (pm.derive_api_key, "GET /auth/derive-api-key"),
+            (pm.positions, "GET /positions"),
+        ]
+        for call, named in calls:
+            with pytest.raises(Geoblocked) as info:
+                await call()
+            assert named in str(info.value) and "never reached" in str(info.value)
+            assert "credentials" not in str(info.value) and "no order was placed" not in str(info.value)
+        with pytest.raises(Geoblocked, match=r"DELETE /order.*nothing was cancelled"):
+            await pm.cancel("0x" + "cd" * 32)
+
+    with_client(wallet, sim, go)
+    with pytest.raises(Geoblocked, match="GET /auth/derive-api-key"):
+        run(derive_api_key(wallet.key, clob_url=sim.clob_url))
+
+
 # --------------------------------------------------------------------------- balances and positions
 
 
