@@ -34,7 +34,10 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
 6. **Resume** (:meth:`Executor.resume`) looks every order of the key up, then finishes what is
    safe: it hedges or unwinds a filled first leg, but it never sends a first leg that had not
    been sent before the interruption (its prices are stale; the execution becomes ``failed``), and
-   it never prepares a new order for a tag whose intent exists.
+   it never prepares a new order for a tag whose intent exists. Every decision from a filled count
+   goes by one rule (:meth:`Executor._filled`): an order the ledger holds final counts the fills
+   recorded there (by its read-back, or by ``orion reconcile`` after the interruption), never an
+   earlier read-back's count of an order the venue had not decided yet.
 
 The halt is checked inside the transaction that marks each order submitted. A halt engaged
 mid-execution stops every further *buy* (second leg and its retries); the unwind of naked first-leg
@@ -647,6 +650,7 @@ class Executor:
                                    f"execution already {status.value}; nothing sent", result)
         for tag in result.get("intents", {}):
             self._teach(run, tag)
+        self._legs_from_ledger(run)
         for spec in (run.first, run.second):
             # A paper venue fills at the fee the plan read when the venue's fee cannot be read now, as
             # the live venue charges it; the live Polymarket client charges its fills by this model, not
@@ -1319,15 +1323,42 @@ class Executor:
         overfill). Those are held and recorded (``result.overfill``); beside a hedged pair they are
         neither hedged nor sold back, since unwinding them would sell at a loss (or, below the venue's
         minimum order, halt) over a price improvement. ``raw``: the venue's word, overfill included.
+
+        One rule, for the flow and a resume alike: an order the ledger holds final is counted by the
+        fills the ledger records for it (its read-back's, or what ``orion reconcile`` recorded after
+        an interruption: the result's count may be an earlier read-back's, of an order the venue had
+        not decided yet). Otherwise the larger of the two: a read-back's count may be ahead of the
+        fills the venue lists (the ledger keeps such an order in flight), and a fill count only grows.
         """
+        o = self.ledger.order(run.coid(tag))
         entry = run.result.get("legs", {}).get(tag)
-        size: Decimal | None
-        if entry and "filled" in entry:  # the read-back's count, and the size of the intent it answered
-            filled, size = Decimal(entry["filled"]), run.prepared(tag).request.size
-        else:  # not read back yet: the ledger (two reads) is all there is
-            o = self.ledger.order(run.coid(tag))
-            filled, size = (o.filled_size, o.size) if o is not None else (ZERO, None)
+        size: Decimal | None = o.size if o is not None else None
+        filled = o.filled_size if o is not None else ZERO
+        if entry and "filled" in entry and (o is None or not o.status.terminal):
+            filled, size = max(filled, Decimal(entry["filled"])), run.prepared(tag).request.size
         return filled if raw or size is None else min(filled, size)
+
+    def _legs_from_ledger(self, run: _Run) -> None:
+        """A resume's record of each order the ledger holds final agrees with the ledger's fills.
+
+        The flow goes by them (:meth:`_filled`); the record's count may be an earlier read-back's, of
+        an order the venue had not decided then, whose fills ``orion reconcile`` recorded since. Left
+        stale, the execution's record would show a leg as unfilled beside a hedge bought for it.
+        """
+        for tag, entry in run.result.get("legs", {}).items():
+            if "filled" not in entry or tag not in run.result.get("intents", {}):
+                continue
+            o = self.ledger.order(run.coid(tag))
+            if o is None or not o.status.terminal or o.filled_size == Decimal(entry["filled"]):
+                continue
+            avg = o.avg_fill_price
+            entry.update(status=o.status.value, filled=_d(o.filled_size), fees=_d(o.fees),
+                         avg_price=None if avg is None else _d(avg), from_ledger=True)
+            entry.pop("slippage", None)
+            spec = run.spec_of(tag)
+            if (tag == "l1" or tag.startswith("l2")) and avg is not None and o.filled_size > 0:
+                entry["planned_avg"] = _d(spec.planned_avg)
+                entry["slippage"] = _d(self._slippage(run, tag, spec, o.fills, avg, o.filled_size))
 
     def _slippage(self, run: _Run, tag: str, spec: LegSpec, fills: Sequence[Fill] | None, avg: Decimal,
                   filled: Decimal) -> Decimal:

@@ -1432,6 +1432,89 @@ def _assert_consistent(db: Database, x: Exchange, plan: TradePlan) -> None:
     assert exec_row(db, plan.key).status in {s.value for s in ExecStatus}
 
 
+# -- review: a resume after reconcile recorded the fills of an order the venue had not decided --------------
+
+
+def _reconcile_later(db: Database, x: Exchange, *venues: Venue) -> None:
+    """``orion reconcile`` (no --fix) a few minutes on: it records what the venue did with each order."""
+    from orion_cli.core.reconcile import reconcile
+
+    reconcile(db, Ledger(db, "paper"), {v: FakeVenue(v, x) for v in venues}, settings(), mode="paper", fix=False,
+              alerts=NullAlertSink(), now=datetime.now(UTC) + timedelta(minutes=5))
+
+
+def _matched_late(x: Exchange, plan: TradePlan, tag: str) -> None:
+    """The venue matches, after all, the order it had answered ``delayed``: it fills in full."""
+    coid = client_order_id(plan.key, tag)
+    x.orders[coid] = x.delayed.pop(coid)[1]
+
+
+@pytest.mark.parametrize(("tag", "release"), [("l1", True), ("l2", True), ("l2", False)])
+def test_a_resume_goes_by_the_fills_reconcile_recorded_not_by_an_earlier_read_back(
+        db: Database, tag: str, release: bool) -> None:
+    """Found in review: an order read back undecided (filled 0 in the result) whose cancel failed halts;
+    the venue fills it, `orion reconcile` records the fill, the operator resumes. The resume went by the
+    result's 0: a first leg was abandoned "with nothing filled" (10 NO naked, no alert); a hedge was bought
+    a second time (20 YES against 10 NO, "done"), or, still halted, the hedged first leg was sold back."""
+    x = Exchange(script={tag: [("delayed", None)]}, failing_cancels=True)
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x), **DECIDE).execute(plan, None)).status == "halted"
+    _matched_late(x, plan, tag)
+    x.failing_cancels = False
+    _reconcile_later(db, x, Venue.POLYMARKET if tag == "l1" else Venue.KALSHI)
+    if release:
+        KillSwitch(db).release()
+    res = run(executor(db, fake_venues(x), **DECIDE).resume(plan.key))
+    assert res.status == "done", res.message
+    assert _held(db) == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2"]
+    entry = json.loads(exec_row(db, plan.key).result)["legs"][tag]  # the record says what the ledger holds
+    assert entry["filled"] == "10" and entry["status"] == "filled" and entry["from_ledger"] is True
+    _assert_consistent(db, x, plan)
+
+
+def test_a_resume_after_a_crash_awaiting_a_decision_goes_by_the_fills_reconcile_recorded(db: Database) -> None:
+    """The same, the process killed while it waited for the venue to decide the first leg."""
+    class DiesWaiting(FakeVenue):
+        looks = 0
+
+        async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+            if tag_of(client_order_id) == "l1":
+                DiesWaiting.looks += 1
+                if DiesWaiting.looks == 2:  # the first look after the read-back: the process dies
+                    raise Crash("SIGKILL")
+            return await super().find_order(client_order_id, venue_order_id)
+
+    x = Exchange(script={"l1": [("delayed", None)]})
+    plan = make_plan()
+    with pytest.raises(Crash):
+        run(executor(db, {v: DiesWaiting(v, x) for v in Venue}, **DECIDE).execute(plan, None))
+    _matched_late(x, plan, "l1")
+    _reconcile_later(db, x, Venue.POLYMARKET)
+    res = run(executor(db, fake_venues(x), **DECIDE).resume(plan.key))
+    assert res.status == "done", res.message
+    assert _held(db) == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    _assert_consistent(db, x, plan)
+
+
+def test_a_resume_sells_back_nothing_more_once_reconcile_recorded_the_unwinds_fill(db: Database) -> None:
+    """The unwind variant: the sell read back undecided and uncancellable halts; the venue fills it and
+    reconcile records it. The resume counted it as selling nothing and sent a second sell of 10 shares
+    the ledger no longer held."""
+    x = Exchange(script={"l2": ["kill"], "u1": [("delayed", None)]}, failing_cancels=True)
+    plan = make_plan()
+    first = run(executor(db, fake_venues(x), books=_kalshi_book_moved_away, **DECIDE).execute(plan, None))
+    assert first.status == "halted", first.message
+    _matched_late(x, plan, "u1")
+    x.failing_cancels = False
+    _reconcile_later(db, x, Venue.POLYMARKET)
+    KillSwitch(db).release()
+    res = run(executor(db, fake_venues(x), books=_kalshi_book_moved_away, **DECIDE).resume(plan.key))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "u1"] and _held(db) == {}
+    _assert_consistent(db, x, plan)
+
+
 def test_a_resume_is_not_refused_by_a_probe_of_its_key_lock(db: Database) -> None:
     """Found in review: reconcile (and trade) take an execution's key lock for a moment to learn
     whether anyone drives it. A resume started in that moment was refused "in progress in another
