@@ -30,7 +30,9 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
 5. **Unknown outcomes.** ``OrderOutcomeUnknown`` → ``Ledger.mark_unknown`` → ``find_order`` with
    the persisted ids. Only when the venue says it never saw the order is the *same* prepared
    payload re-sent (every venue also refuses a duplicate of it). An outcome that stays unknown
-   halts (fail closed).
+   halts (fail closed). A re-send refused after a lost answer is not proof that nothing was placed
+   (the first copy may have spent the balance the second needed): the order is looked for again,
+   and if it is still not found, its outcome stays unknown and halts, never "rejected".
 6. **Resume** (:meth:`Executor.resume`) looks every order of the key up, then finishes what is
    safe: it hedges or unwinds a filled first leg, but it never sends a first leg that had not
    been sent before the interruption (its prices are stale; the execution becomes ``failed``), and
@@ -1004,6 +1006,16 @@ class Executor:
                     continue  # the venue never saw it: the same payload may go again
             except Refused as exc:  # OrderRejected, Geoblocked: the venue refused it, nothing placed
                 reason = f"{getattr(exc, 'code', exc.reason)}: {exc.message}"[:500]
+                if looked:
+                    # Not proof that nothing was placed: an earlier attempt's answer was lost and the
+                    # order was not found then, yet it may have landed (a venue lists an order a moment
+                    # late) and be why this copy is refused (its balance spent, its id taken). Looked for
+                    # once more; still not found, its outcome stays unknown: halt, as after a lost answer.
+                    state = await self._lookup(venue, coid, prepared.venue_ref)
+                    if state is None:
+                        raise _Unresolved(f"{coid}: refused ({reason}) after an attempt whose answer was lost "
+                                          f"({last_error}), and not found"[:500]) from None
+                    break
                 if not self._order(tag, run).status.terminal:
                     self.ledger.rejected(coid, reason)
                 self._note(run, tag, {"status": "rejected", "reason": reason[:300]})

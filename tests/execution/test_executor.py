@@ -1218,6 +1218,65 @@ def test_a_halt_between_two_attempts_of_an_order_whose_answer_was_lost_halts_it_
     assert [tag_of(c) for c in x.payloads] == ["l1", "l2"]  # nothing more bought, nothing sold while unknown
 
 
+class _SpentByALostCopy(FakeVenue):
+    """The first leg's first copy is placed and filled but its answer is lost; the venue lists it only
+    at the ``listed_at``-th look (None: never), and refuses the re-sent copy for the balance the first
+    one spent (Polymarket's "not enough balance / allowance")."""
+
+    listed_at: int | None = 2
+
+    def __init__(self, venue: Venue, exchange: Exchange) -> None:
+        super().__init__(venue, exchange)
+        self.sends = self.looks = 0
+
+    async def submit(self, prepared: PreparedOrder) -> OrderState:
+        r = prepared.request
+        if tag_of(r.client_order_id) != "l1":
+            return await super().submit(prepared)
+        self.x.payloads.setdefault(r.client_order_id, []).append(prepared.payload)
+        self.sends += 1
+        if self.sends == 1:
+            self._place(self._fill(r, r.size))
+            raise OrderOutcomeUnknown(self.venue, r.client_order_id, "timeout after the venue took it")
+        raise OrderRejected(self.venue, "INSUFFICIENT_BALANCE", "not enough balance / allowance")
+
+    async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+        if tag_of(client_order_id) == "l1":
+            self.looks += 1
+            if self.listed_at is None or self.looks < self.listed_at:
+                return None
+        return await super().find_order(client_order_id, venue_order_id)
+
+
+def test_a_resend_refused_after_a_lost_answer_looks_again_and_hedges_what_the_first_copy_filled(
+        db: Database) -> None:
+    """Found in review: the first leg's answer was lost and the look-up did not find it yet; the re-sent
+    copy was refused (the first had spent the balance) and the leg recorded rejected, the execution
+    abandoned "with nothing filled" while the venue held 10 NO filled: no hedge, no halt, no alert."""
+    x = Exchange()
+    plan = make_plan()
+    res = run(executor(db, {v: _SpentByALostCopy(v, x) for v in Venue}).execute(plan, None))
+    assert res.status == "done", res.message
+    assert _held(db) == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert len(x.payloads[client_order_id(plan.key, "l1")]) == 2 and not KillSwitch(db).status().halted
+
+
+def test_a_resend_refused_after_a_lost_answer_and_still_not_found_halts_as_unknown(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not found after the refusal either: the first copy may still be there (it is), so its outcome
+    stays unknown — halt and alert, the order left unknown for reconcile, never recorded rejected."""
+    monkeypatch.setattr(_SpentByALostCopy, "listed_at", None)
+    x = Exchange()
+    alerts = NullAlertSink()
+    plan = make_plan()
+    res = run(executor(db, {v: _SpentByALostCopy(v, x) for v in Venue}, alerts).execute(plan, None))
+    assert res.status == "halted" and "INSUFFICIENT_BALANCE" in res.message and "lost" in res.message, res.message
+    assert KillSwitch(db).status().halted and alerts.emitted and alerts.emitted[0][0] == "halt"
+    l1 = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert l1 is not None and l1.status is OrderStatus.UNKNOWN, l1
+    assert [tag_of(c) for c in x.payloads] == ["l1"]  # nothing more sent while its outcome is unknown
+
+
 def test_a_resume_halted_between_its_look_and_its_resend_does_not_escape(db: Database,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: a resume re-sends a hedge it does not find at the venue unless trading is halted;
