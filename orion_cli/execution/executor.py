@@ -17,7 +17,10 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
 3. **Equal shares.** The second leg buys exactly what the first filled (floored to the second
    market's size step, never more than planned). Short: up to ``trading.second_leg_retries`` IOC
    retries, each re-reading the book when a reader is available, at a limit that keeps the pair's
-   net ≥ 0 after fees given every fill so far. Still short: the first leg's excess is sold back
+   net ≥ 0 after fees given every fill so far. A first leg filled in part supersedes the committed
+   second leg (the wrong size) with one sized to the fill, sent as that leg would be (at the plan's
+   limit) unless the fresh book has moved above it: then at the breakeven limit, as a retry; the
+   retries follow the same way. Still short: the first leg's excess is sold back
    (IOC) at a limit that keeps the loss ≤ ``trading.max_unwind_loss``. If that fails or is short,
    the kill switch is engaged (kind ``unwind``), ``unwind.failed`` is alerted and the execution is
    left ``halted`` with a precise record (``executions.result``) for ``reconcile``. A remainder too
@@ -815,6 +818,14 @@ class Executor:
                     await self._verify(run, tag, found, None)
 
     async def _new_hedge_intent(self, run: _Run, size: Decimal, *, first_send: bool) -> str | None:
+        """Commit the next hedge order for ``size`` (None: skipped, the reason in ``result.retries``).
+
+        ``first_send``: no hedge was sent yet, because the committed second leg was superseded (the
+        first leg filled in part). It stands for that leg, so it takes the same ladder: the plan's
+        limit, unread when the book cannot be read, as the committed leg is sent; but when the fresh
+        book has moved above the plan's limit it is priced as a retry is (breakeven, within the
+        remaining edge) instead of skipped and the first leg unwound at once.
+        """
         spec = run.second
         n = 1 + sum(1 for t in run.result["intents"] if t.startswith("l2a"))
         tag = f"l2a{n}"
@@ -822,13 +833,23 @@ class Executor:
         if limit is None:
             run.result.setdefault("retries", []).append({"tag": tag, "skipped": "no price keeps the pair's net >= 0"})
             return None
+        note: dict[str, str] = {}
+        book: OrderBook | None = None
         if self._books is not None:
             try:
                 _, book = await self._books(spec.venue, spec.market_id)
             except OrionError as exc:
-                run.result.setdefault("retries", []).append({"tag": tag, "skipped": f"book unavailable: {exc}"})
-                return None
+                if not first_send:
+                    run.result.setdefault("retries", []).append({"tag": tag, "skipped": f"book unavailable: {exc}"})
+                    return None
+                note["priced"] = f"at the plan's limit, the book unavailable: {exc}"[:300]
+        if book is not None:
             best = book.side(spec.side).best_ask
+            if first_send and best is not None and best.price > limit:
+                breakeven = self._breakeven_price(run, size)
+                if breakeven is not None and breakeven > limit:
+                    note["priced"] = f"at breakeven: best ask {_d(best.price)} above the plan's limit {_d(limit)}"
+                    limit = breakeven
             if best is None or best.price > limit:
                 run.result.setdefault("retries", []).append(
                     {"tag": tag, "skipped": f"best ask {best.price if best else 'none'} above {limit}"})
@@ -854,7 +875,7 @@ class Executor:
         with self.db.write() as conn:
             self._commit_intent(conn, run.key, run.result, tag, prepared, spec, "second", datetime.now(UTC))
             save_result(conn, run.key, run.result)
-        run.result.setdefault("retries", []).append({"tag": tag, "size": _d(size), "limit": _d(limit)})
+        run.result.setdefault("retries", []).append({"tag": tag, "size": _d(size), "limit": _d(limit), **note})
         return tag
 
     async def _unwind(self, run: _Run) -> bool:

@@ -468,6 +468,48 @@ def test_a_hedge_retry_the_venue_refuses_to_prepare_goes_to_the_unwind(db: Datab
     assert not KillSwitch(db).status().halted and AuditLog(db).verify().ok
 
 
+async def _kalshi_book_up_a_little(venue: Venue, market_id: str) -> Any:
+    """The hedge's market moved above the plan's 0.40, still under the pair's breakeven."""
+    return kalshi_market(), kalshi_book(datetime.now(UTC), yes_asks=(("0.45", "100"),))
+
+
+async def _no_book(venue: Venue, market_id: str) -> Any:
+    raise VenueUnavailable("kalshi", "scripted: the book cannot be read")
+
+
+@pytest.mark.parametrize(("books", "limit", "priced"), [
+    (_kalshi_book_up_a_little, "0.48", "at breakeven: best ask 0.45 above the plan's limit 0.4"),
+    (_no_book, "0.4", "at the plan's limit, the book unavailable"),
+])
+def test_the_hedge_of_a_partial_first_leg_takes_the_same_ladder_as_a_full_ones(
+        db: Database, books: Any, limit: str, priced: str) -> None:
+    """Found in review: with the first leg filled in part, the committed hedge (the wrong size) is
+    superseded and its replacement was priced at the plan's limit and skipped whenever the fresh book
+    was above it or could not be read — no retry within the remaining edge, the 6 NO sold back at once,
+    where a first leg filled in full is hedged on the same book. Now it is bought at breakeven (6 at
+    0.50 + 0.01 leaves 2.99: 6 at 0.48 + 0.11 Kalshi fee), or unread at the plan's limit, as the
+    committed leg is sent."""
+    x = Exchange(script={"l1": [("partial", "6")]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), books=books).execute(plan, None))
+    assert res.status == "done", (res.message, res.detail.get("retries"))
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2a1"]  # the 10-share l2 was never sent
+    hedge = json.loads(x.payloads[client_order_id(plan.key, "l2a1")][0])
+    assert (hedge["size"], D(hedge["limit_price"])) == ("6", D(limit))
+    assert res.detail["retries"][0]["priced"].startswith(priced), res.detail["retries"]
+    assert _held(db) == {(Venue.KALSHI, Side.YES): D(6), (Venue.POLYMARKET, Side.NO): D(6)}
+
+
+def test_the_hedge_of_a_partial_first_leg_is_not_bought_above_breakeven(db: Database) -> None:
+    """Above the pair's breakeven too, the first leg is sold back, as for a retry."""
+    x = Exchange(script={"l1": [("partial", "6")]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), books=_kalshi_book_moved_away).execute(plan, None))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "u1"]
+    assert res.detail["retries"][0]["skipped"] == "best ask 0.99 above 0.48", res.detail["retries"]  # breakeven
+
+
 def test_unwind_limit_bounds_the_loss(db: Database) -> None:
     s = settings(**{"trading.max_unwind_loss": "0.30"})
     x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["fill"]})
