@@ -307,7 +307,11 @@ class SecretStore(abc.ABC):
             if name not in CATALOGUE:
                 results.append(CheckResult(name, "skipped", "not in the catalogue; format not checked"))
                 continue
-            value = self._read(name)
+            try:
+                value = self._read(name)
+            except SecretsError as exc:  # stored malformed (a keyring entry set by hand): listed, not fatal
+                results.append(CheckResult(name, "invalid", _problem(exc)))
+                continue
             if value is None:
                 results.append(CheckResult(name, "unset", "not set"))
                 continue

@@ -174,5 +174,10 @@ def test_a_malformed_value_outside_orions_index_is_listed_and_can_be_removed(tmp
     assert {i.name: i for i in store.list()}["telegram_bot_token"].is_set
     with pytest.raises(SecretsError, match="malformed"):
         store.get("telegram_bot_token")
+    # Review: check() stopped at it (exit 4), listing no other credential; it is one invalid row.
+    checked = {r.name: r for r in store.check()}
+    assert checked["telegram_bot_token"].status == "invalid" and "malformed" in checked["telegram_bot_token"].detail
+    assert "not base64" not in checked["telegram_bot_token"].detail
+    assert checked["kalshi_api_key_id"].status == "unset"
     store.remove("telegram_bot_token")
     assert (keyring_backend.DEFAULT_SERVICE, "telegram_bot_token") not in backend.data
