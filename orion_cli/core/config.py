@@ -397,7 +397,7 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
             raise bad("not an integer")
         if isinstance(raw, int):
             value = raw
-        elif isinstance(raw, str) and _INTEGER.fullmatch(raw.strip()):
+        elif isinstance(raw, str) and plain_ascii(raw) and _INTEGER.fullmatch(raw.strip()):
             # ASCII digits only: isdigit() also took "٣" and "３" (read as 3) and "²" (which int() refuses).
             value = int(raw.strip())
         else:

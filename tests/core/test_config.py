@@ -308,7 +308,7 @@ def test_out_of_range_in_env_names_the_variable() -> None:
 
 
 @pytest.mark.parametrize("key", ["breaker.reset_hour_utc", "limits.order_notional"])
-@pytest.mark.parametrize("value", ["٣", "３", "1_0", "²", "٣.5", "1_0.5", "--3"])
+@pytest.mark.parametrize("value", ["٣", "３", "1_0", "²", "٣.5", "1_0.5", "--3", "\u00a03"])
 def test_a_number_in_env_that_is_not_plain_ascii_is_a_config_error_naming_the_variable(key: str, value: str) -> None:
     """As the command line's numbers (cli/params.ascii_numbers_only): int() and Decimal() read other
     scripts' digits ("٣", "３") and "1_0", so ORION__BREAKER__DAILY_LOSS=٣ was 3; "²" (a digit to
