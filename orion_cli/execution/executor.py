@@ -49,6 +49,11 @@ mid-execution stops every further *buy* (second leg and its retries); the unwind
 exposure is still sent, because it only reduces risk and a halt should not leave an unhedged
 position behind. The choice is recorded in the result (``halted_mid_execution``).
 
+An execution that ends (``done``, ``unwound``, ``failed``) cancels, with its final status, every order
+of it still at ``intent`` (never marked submitted) as never sent: the pre-trade checks count an
+intent as a market held and cash in flight. One marked submitted may be at the venue: it stays for
+``orion reconcile``. A ``halted`` execution keeps its intents, which a resume may still send.
+
 Money is Decimal throughout. A marketable Polymarket BUY spends a dollar amount, so at better prices
 it gets more shares than the order's size: the ledger holds them (``result.overfill`` says how many).
 Beside a hedged pair they are neither hedged nor unwound; an unwound pair sells them with the rest.
@@ -736,7 +741,8 @@ class Executor:
         elif not allowed(run.status, final):  # a resumed pair found hedged whose earlier sells make it unwound
             self._move(run, ExecStatus.UNWINDING, {})
         run.result["message"] = msg
-        self._move(run, final, {"message": msg})
+        self._move(run, final, {"message": msg}, unsent=f"the execution ended {final.value}" + (
+            " after a halt mid-execution" if run.result.get("halted_mid_execution") else " without it"))
         return self._result(run, verdict, msg, breaker_tripped=self._update_breaker())
 
     async def _hedge(self, run: _Run, *, fresh: bool) -> None:
@@ -1276,13 +1282,9 @@ class Executor:
     # -- endings --------------------------------------------------------------------------------
 
     def _abandon(self, run: _Run, verdict: Verdict, message: str) -> ExecutionResult:
-        """No exposure: the unsent intents are cancelled and the execution ends ``failed``."""
-        for tag in run.result.get("intents", {}):
-            o = self._order(tag, run)
-            if o.status is OrderStatus.INTENT:
-                self.ledger.cancelled(run.coid(tag), reason=NEVER_SENT + message[:200])
+        """No exposure: the execution ends ``failed``, its unsent intents cancelled with it (:meth:`_move`)."""
         run.result["message"] = message
-        self._move(run, ExecStatus.FAILED, {"message": message})
+        self._move(run, ExecStatus.FAILED, {"message": message}, unsent=message)
         return self._result(run, verdict, message)
 
     def _fail_halt(self, run: _Run, verdict: Verdict, message: str, *, alert_kind: str) -> ExecutionResult:
@@ -1513,8 +1515,16 @@ class Executor:
                 return True
         return False
 
-    def _move(self, run: _Run, to: ExecStatus, detail: Mapping[str, Any]) -> None:
-        """Advance the status (with its audit event); moving back to an earlier phase is skipped."""
+    def _move(self, run: _Run, to: ExecStatus, detail: Mapping[str, Any], *, unsent: str = "") -> None:
+        """Advance the status (with its audit event); moving back to an earlier phase is skipped.
+
+        A final status also closes, in the same transaction, every order of the execution still at
+        ``intent`` (never marked submitted, so it never reached a venue) as never sent, ``unsent``
+        saying why: nothing will send it now, and left ``intent`` the checks would count it as a
+        market held and cash in flight until a reconcile. An order marked submitted (or unknown) may
+        be at the venue and stays for reconcile; a ``halted`` execution is not final (a resume may
+        still send its committed intents), so its intents stay too.
+        """
         with self.db.write() as conn:
             if run.status is to and to is not ExecStatus.LEG2_SENT:
                 save_result(conn, run.key, run.result)
@@ -1522,6 +1532,12 @@ class Executor:
             if not allowed(run.status, to) and _RANK[to] <= _RANK[run.status]:
                 save_result(conn, run.key, run.result)
                 return
+            if to.final:
+                reason = NEVER_SENT + (unsent or f"the execution ended {to.value} without it")[:200]
+                for tag in run.result.get("intents", {}):
+                    order = self.ledger.order(run.coid(tag), conn=conn)
+                    if order is not None and order.status is OrderStatus.INTENT:
+                        self.ledger.cancelled(run.coid(tag), reason=reason, conn=conn)
             run.status = advance(conn, run.key, to, mode=self.mode, result=run.result, detail=dict(detail),
                                  actor=self.actor)
 

@@ -1239,6 +1239,36 @@ def test_halt_mid_execution_stops_buys_but_unwinds(db: Database) -> None:
     assert sent == ["l1", "u1"]
 
 
+def test_an_execution_that_ends_leaves_no_unsent_intent_in_flight(db: Database) -> None:
+    """Found by a black-box test: halted while the first leg was in flight, the execution ended
+    `unwound` (final) with its second leg never sent, yet that leg stayed `intent` in the ledger, so
+    every later check counted it as a market held and as cash in flight (BALANCE "in flight 15.00")
+    until a reconcile, minutes later, called it never sent. Ending the execution now cancels it."""
+    from orion_cli.risk.checks import _load_book, positions_in
+
+    x = Exchange()
+
+    def halt_after_first(tag: str) -> None:
+        if tag == "l1":
+            KillSwitch(db).engage("operator", kind="manual")
+
+    x.on_submit = halt_after_first
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "unwound" and exec_row(db, plan.key).status == "unwound", res.message
+    ledger = Ledger(db, "paper")
+    l2 = ledger.order(client_order_id(plan.key, "l2"))
+    assert l2 is not None and l2.status is OrderStatus.CANCELLED and l2.reject_reason.startswith("never sent"), l2
+    assert all(o.status is not OrderStatus.INTENT for o in ledger.orders(execution_id=plan.key))
+    with db.read() as conn:
+        book = _load_book(conn, "paper", positions_in(conn, "paper", include_closed=True))
+    assert book.total == 0 and book.open_markets == set() and book.unacknowledged == {}, book
+    cancelled = [p for t, p in events(db) if t == "order.cancelled"]
+    transitions = [p["to"] for t, p in events(db) if t == "execution.transition"]
+    assert [p["client_order_id"] for p in cancelled] == [client_order_id(plan.key, "l2")]
+    assert transitions[-1] == "unwound"
+
+
 def test_a_halt_between_two_attempts_of_an_order_whose_answer_was_lost_halts_it_as_unknown(db: Database) -> None:
     """Found in review: the hedge's answer was lost and the look-up did not find it; a halt came before
     the second attempt, and the hedge was recorded "never sent: halted before it was sent" and the pair
