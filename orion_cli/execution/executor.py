@@ -4,11 +4,12 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
 
 1. **Check and commit.** One :meth:`Database.write` transaction runs every pre-trade check
    (``evaluate``); a refusal audits ``risk.rejected`` with every failing check and stores nothing,
-   so the same key may be tried again once the reason is gone. Otherwise the ``executions`` row
-   (status ``intents``), ``execution.requested`` and both legs' order intents (the exact prepared
-   payloads) are committed together. Client order ids are derived from the idempotency key and a
-   tag (``l1``, ``l2``, ``l2a1``…, ``u1``…), so a re-run after a crash finds every order it may
-   have sent.
+   so the same key may be tried again once the reason is gone. (A key another process is executing
+   is refused before that transaction, as DUPLICATE, and audited the same way: :func:`audit_refusal`.)
+   Otherwise the ``executions`` row (status ``intents``), ``execution.requested`` and both legs'
+   order intents (the exact prepared payloads) are committed together. Client order ids are derived
+   from the idempotency key and a tag (``l1``, ``l2``, ``l2a1``…, ``u1``…), so a re-run after a
+   crash finds every order it may have sent.
 2. **The thinner leg first.** The leg whose planned size is the larger share of the visible ask
    depth within its limit is the one least likely to fill, so it goes first (ties: Kalshi first,
    because a marketable Polymarket BUY is dollar-denominated and may deliver a few more shares than
@@ -126,8 +127,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CRASH_STEPS", "ExecutionResult", "Executor", "LegSpec", "build_plan", "client_order_id", "leg_order",
-           "venues_resume_may_send_to"]
+__all__ = ["CRASH_STEPS", "ExecutionResult", "Executor", "LegSpec", "audit_refusal", "build_plan", "client_order_id",
+           "leg_order", "venues_resume_may_send_to"]
 
 # -- test hook ------------------------------------------------------------------------------------
 # Crash tests (tests/execution/test_crash.py) SIGKILL a real process at a named step. The variable
@@ -512,8 +513,16 @@ class Executor:
     def _key_lock(self, key: str) -> Any:
         return execution_lock(self.db, key, actor=self.actor)
 
-    def _in_progress(self, key: str, exc: OrionError) -> ExecutionResult:
+    def _in_progress(self, key: str, exc: OrionError, opportunity_id: str | None = None) -> ExecutionResult:
+        """The refusal of a key another process holds, audited as the checks' refusals are (DESIGN §4:
+        every failure is a reason code in the audit log), though it comes before their transaction.
+        ``opportunity_id``: the plan's; a resume takes the stored execution's."""
         check = CheckResult("DUPLICATE", False, f"execution {key} is in progress in another process: {exc.message}")
+        if opportunity_id is None:
+            with self.db.read() as conn:
+                opportunity_id = conn.execute(select(executions.c.opportunity_id)
+                                              .where(executions.c.key == key)).scalar() or ""
+        audit_refusal(self.db, check, key=key, opportunity_id=opportunity_id, mode=self.mode, actor=self.actor)
         return ExecutionResult(key, "refused", Verdict((check,)), [], f"refused by DUPLICATE: {check.detail}")
 
     async def execute(self, plan: TradePlan, ctx: PipelineContext) -> ExecutionResult:
@@ -524,7 +533,7 @@ class Executor:
         try:
             lock.acquire(patience=KEY_LOCK_PATIENCE)
         except RunLocked as exc:
-            return self._in_progress(plan.key, exc)
+            return self._in_progress(plan.key, exc, plan.opportunity_id)
         try:
             return await self._execute_locked(plan, ctx)
         finally:
@@ -589,10 +598,8 @@ class Executor:
                 verdict = Verdict((*verdict.checks, CheckResult(
                     "INVALID_ORDER", False, prepare_problem or "size is zero on the fresh books")))
             if not verdict.passed:
-                failing = [c.to_record() for c in verdict.checks if not c.passed]
-                AuditLog.append(conn, "risk.rejected", {
-                    "key": plan.key, "opportunity_id": plan.opportunity_id, "failed": failing,
-                    "checks": [c.to_record() for c in verdict.checks]}, mode=self.mode, actor=self.actor, now=now)
+                AuditLog.append(conn, "risk.rejected", verdict.rejected_record(plan.key, plan.opportunity_id),
+                                mode=self.mode, actor=self.actor, now=now)
                 return Committed(False, verdict, None)
             assert pair is not None  # a basket never passes (above)
             first, second = pair
@@ -1574,6 +1581,16 @@ def _min_sell_price(spec: LegSpec, qty: Decimal, unit_cost: Decimal, max_loss: D
                 return price
         price = spec.ticks.round_up(price + spec.ticks.step_at(price))
     return None
+
+
+def audit_refusal(db: Database, check: CheckResult, *, key: str, opportunity_id: str, mode: str,
+                  actor: Mapping[str, Any] | None = None) -> None:
+    """Audit ``risk.rejected`` for a trade refused outside the checks' transaction, in a write
+    transaction of its own: nothing else is written (no execution row, no intent), and the refusal
+    may come while another process holds the key. Same payload as the pipeline's refusals
+    (:meth:`Verdict.rejected_record`), so ``orion report`` counts it under ``check.name``."""
+    AuditLog(db).record("risk.rejected", Verdict((check,)).rejected_record(key, opportunity_id), mode=mode,
+                        actor=actor)
 
 
 def _default_evaluate() -> EvaluateFn:

@@ -146,3 +146,11 @@ class Verdict:
     @property
     def first_failure(self) -> CheckResult | None:
         return next((c for c in self.checks if not c.passed), None)
+
+    def rejected_record(self, key: str, opportunity_id: str) -> dict[str, Any]:
+        """The payload of the ``risk.rejected`` audit event of a refused plan (``orion report`` counts
+        its ``failed`` checks by name): one shape for the pipeline's refusals and for those decided
+        before it (a key another process is executing, an interrupted execution in the way)."""
+        return {"key": key, "opportunity_id": opportunity_id,
+                "failed": [c.to_record() for c in self.checks if not c.passed],
+                "checks": [c.to_record() for c in self.checks]}

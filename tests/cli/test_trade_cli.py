@@ -612,6 +612,66 @@ def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str)
     assert len(ledger_orders()) == 2
 
 
+def _rejections() -> list[tuple[str, str, str]]:
+    """(key, opportunity_id, failing check names) of every ``risk.rejected`` event, oldest first."""
+    from orion_cli.core.report import failed_checks
+
+    db = open_database(None)
+    try:
+        found = [json.loads(e.payload) for e in AuditLog(db).iter_all() if e.type == "risk.rejected"]
+    finally:
+        db.dispose()
+    return [(p["key"], p["opportunity_id"], ",".join(failed_checks(p))) for p in found]
+
+
+def _reported_rejections() -> dict[str, int]:
+    code, out, err = invoke("report", "--json")
+    assert code == 0, err
+    return {r["check"]: r["count"] for r in json.loads(out) if r["type"] == "report_rejection"}
+
+
+def test_refusals_decided_before_the_checks_are_audited_and_reported(op_id: str) -> None:
+    """Found by a black-box test: `trade --confirm` refused by DUPLICATE (the key's execution driven by
+    another process), or by EXECUTION_INTERRUPTED (another execution of these markets in the way),
+    exited 6 but wrote no `risk.rejected` event, so `orion report` counted no rejection where the
+    checks' refusals (HALTED, MARKET_EXPOSURE) are counted. DESIGN §4: every failure is a reason code
+    in the audit log. Each is audited now, with nothing else written."""
+    from orion_cli.execution.keylock import execution_lock
+
+    key = default_key(op_id)
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7")
+    assert code == 0, err
+    killed_between_the_legs()
+    db = open_database(None)
+    try:
+        with execution_lock(db, key):  # another process drives it
+            code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--json")
+    finally:
+        db.dispose()
+    assert code == 6 and json.loads(err.splitlines()[-1])["reason"] == "DUPLICATE", err
+    assert _rejections() == [(key, op_id, "DUPLICATE")]
+    # A new key beside it, interrupted now (no process drives it).
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "k-2",
+                          "--json")
+    assert code == 6 and json.loads(err.splitlines()[-1])["reason"] == "EXECUTION_INTERRUPTED", err
+    assert _rejections()[1:] == [("k-2", op_id, "EXECUTION_INTERRUPTED")]
+    # The key is another opportunity's.
+    import dataclasses
+
+    db = open_database(None)
+    try:
+        op, source = store.load(db, op_id)
+        with db.write() as conn:
+            store.save(conn, [dataclasses.replace(op, id="zzzzzzzz")], source=source)
+    finally:
+        db.dispose()
+    code, _, err = invoke("trade", "zzzzzzzz", "--demo", "--confirm", "--idempotency-key", key, "--json")
+    assert code == 6 and json.loads(err.splitlines()[-1])["reason"] == "DUPLICATE", err
+    assert _rejections()[2:] == [(key, "zzzzzzzz", "DUPLICATE")]
+    assert _reported_rejections() == {"DUPLICATE": 2, "EXECUTION_INTERRUPTED": 1}
+    assert len(ledger_orders()) == 2 and audit_ok()  # nothing more placed
+
+
 def test_an_interrupted_execution_of_other_markets_is_named_not_refused(op_id: str) -> None:
     _interrupt("op-elsewhere", "elsewhere", (("kalshi", "KX-ELSEWHERE"),))
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--jsonl")

@@ -1705,6 +1705,53 @@ def test_a_key_being_driven_by_another_process_is_refused_not_resumed(db: Databa
     assert done.status == "done"
 
 
+def test_a_key_being_driven_by_another_process_is_refused_in_the_audit_log(db: Database,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a black-box test: the DUPLICATE refusal of a key another process is executing left no
+    trace in the audit log (DESIGN §4: every failure is a reason code there), so `orion report` counted
+    no rejection, where the checks' refusals are audited. Now audited `risk.rejected` like theirs,
+    in a transaction of its own, and nothing else is written."""
+    from orion_cli.core.report import failed_checks
+
+    x = Exchange()
+    plan = make_plan()
+    ex = executor(db, fake_venues(x))
+    before = len(events(db))
+    holder = ex._key_lock(plan.key)
+    holder.acquire()
+    try:
+        res = run(ex.execute(plan, None))
+    finally:
+        holder.release()
+    assert res.status == "refused" and "in progress" in res.message, res.message
+    assert exec_row(db, plan.key) is None and Ledger(db, "paper").orders() == [] and x.payloads == {}
+    added = events(db)[before:]
+    assert [t for t, _ in added] == ["risk.rejected"]
+    rejected = added[0][1]
+    assert rejected == {"key": plan.key, "opportunity_id": plan.opportunity_id,
+                        "failed": [c.to_record() for c in res.verdict.checks],
+                        "checks": [c.to_record() for c in res.verdict.checks]}
+    assert failed_checks(rejected) == ["DUPLICATE"]
+    assert "in progress in another process" in rejected["failed"][0]["detail"]
+    # An interrupted key resumed while another process drives it: the stored execution's opportunity.
+    crash_at(monkeypatch, "l1_recorded")
+    with pytest.raises(Crash):
+        run(ex.execute(plan, None))
+    crash_at(monkeypatch, None)
+    before = len(events(db))
+    holder.acquire()
+    try:
+        again = run(ex.resume(plan.key))
+    finally:
+        holder.release()
+    assert again.status == "refused" and exec_row(db, plan.key).status == "leg1_sent", again.message
+    added = events(db)[before:]
+    assert [t for t, _ in added] == ["risk.rejected"]
+    assert added[0][1]["key"] == plan.key and added[0][1]["opportunity_id"] == exec_row(db, plan.key).opportunity_id
+    assert failed_checks(added[0][1]) == ["DUPLICATE"]
+    assert AuditLog(db).verify().ok
+
+
 @pytest.mark.parametrize(("status", "expected"), [
     ("intents", set()),  # abandoned: nothing is sent anywhere
     ("leg1_sent", {"polymarket", "kalshi"}),  # looked up where it went; if it filled, the hedge follows

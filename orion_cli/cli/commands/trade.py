@@ -895,6 +895,16 @@ def _refuse_disabled_venues(op: Opportunity, settings: Settings) -> None:
                       reason="VENUE_DISABLED", hint="enable the venue, or trade an opportunity of the enabled ones")
 
 
+def _audit_refusal(app: AppContext, name: str, detail: str, *, key: str, opportunity_id: str, mode: str) -> None:
+    """A `--confirm` refused by a check decided before the executor's checks (an execution in the
+    way, a key another opportunity's) is audited ``risk.rejected`` as theirs are: DESIGN §4 wants
+    every refusal's reason code in the audit log, and ``orion report`` counts them from there."""
+    from orion_cli.execution.executor import audit_refusal
+    from orion_cli.execution.plan import CheckResult
+
+    audit_refusal(app.db(), CheckResult(name, False, detail), key=key, opportunity_id=opportunity_id, mode=mode)
+
+
 def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, flags: str, *,
                        confirm: bool) -> str | None:
     """Why ``--confirm`` must not start a new execution of ``op`` under ``key`` (None if it may).
@@ -930,6 +940,7 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
         elif not same:
             app.out.warn(f"{what}; resume it with `{resume}`")
     if blocking is not None and confirm:
+        _audit_refusal(app, "EXECUTION_INTERRUPTED", blocking, key=key, opportunity_id=op.id, mode=mode)
         raise Refused(f"not executed: {blocking}", reason="EXECUTION_INTERRUPTED",
                       hint="a new key would trade these markets again beside it")
     return blocking
@@ -947,9 +958,10 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
     prior = existing_execution(app, key)
     if prior is not None:
         if prior["opportunity_id"] != op.id or prior["mode"] != auth.mode:
-            raise Refused(f"idempotency key {key} is already used by a {prior['mode']} execution of "
-                          f"opportunity {prior['opportunity_id']}", reason="DUPLICATE",
-                          hint="choose another --idempotency-key")
+            used = (f"idempotency key {key} is already used by a {prior['mode']} execution of "
+                    f"opportunity {prior['opportunity_id']}")
+            _audit_refusal(app, "DUPLICATE", used, key=key, opportunity_id=op.id, mode=auth.mode)
+            raise Refused(used, reason="DUPLICATE", hint="choose another --idempotency-key")
         from orion_cli.execution.executor import venues_resume_may_send_to
         from orion_cli.execution.state import ExecStatus
 
