@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -504,6 +506,106 @@ def test_a_full_disk_does_not_turn_a_broken_chain_into_an_output_failure(ledger:
     assert broken.stderr.splitlines()[:2] == [
         "warning: could not write the output: No space left on device; the audit chain is broken, exit 7",
         "error: audit chain broken at seq 2: hash mismatch (the event was altered)"], broken.stderr
+
+
+def _with_closed(streams: str, args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    """``orion args`` started with the shell's ``streams`` closed (``"2>&-"``, ``">&-"``, ``"<&-"``), as
+    some daemonisers start jobs: Python then sets sys.stderr (sys.stdout, sys.stdin) to None. The others
+    are captured (stdin empty)."""
+    return subprocess.run(["sh", "-c", f'exec "$@" {streams}', "sh", *orion_cmd(), *args],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, env=child_env(home), timeout=120)
+
+
+def _interrupted_execution(ledger: Path) -> None:
+    """A ledger holding an execution stopped between its legs (its first leg filled): drift, exit 7."""
+    from sqlalchemy import insert
+
+    from orion_cli.core.models import Side, Venue
+    from orion_cli.store.ledger import Ledger
+    from orion_cli.store.tables import executions
+    from orion_cli.venues.trading import (
+        Action,
+        Fill,
+        OrderRequest,
+        OrderStatus,
+        PreparedOrder,
+        TimeInForce,
+    )
+
+    db = open_database(str(ledger))
+    try:
+        at = "2026-11-22T09:00:00Z"
+        with db.write() as conn:
+            conn.execute(insert(executions), {"key": "k-stuck", "opportunity_id": "op123456", "mode": "paper",
+                                              "status": "leg2_sent", "size": 3, "plan": "{}", "result": "{}",
+                                              "created_at": at, "updated_at": at})
+        paper = Ledger(db, "paper")
+        paper.ensure_balance(Venue.KALSHI, Decimal(1000))
+        req = OrderRequest(Venue.KALSHI, "KXNBA-26-NYK", Side.YES, Action.BUY, Decimal(3), Decimal("0.30"),
+                           TimeInForce.FOK, "c-1")
+        paper.record_intent(PreparedOrder(req, "{}"), execution_id="k-stuck")
+        fill = Fill(Venue.KALSHI, "f-1", "v-1", "KXNBA-26-NYK", Side.YES, Action.BUY, Decimal(3), Decimal("0.30"),
+                    Decimal(0), datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+        paper.transition("c-1", OrderStatus.FILLED, venue_order_id="v-1", fills=[fill])
+    finally:
+        db.dispose()
+
+
+def _reconciled(ledger: Path) -> list[str]:
+    """The types of the reconcile events audited, in order."""
+    with contextlib.closing(sqlite3.connect(ledger)) as conn:
+        return [row[0] for row in conn.execute("SELECT type FROM audit_events WHERE type LIKE 'reconcile.%' "
+                                               "ORDER BY seq")]
+
+
+@pytest.mark.parametrize("streams", ["2>&-", "<&-", "<&- 2>&-"])
+def test_a_closed_stderr_or_stdin_is_no_failure_reconcile_and_halt_run(ledger: Path, isolated_home: Path,
+                                                                        streams: str) -> None:
+    """Found in a black-box run: with stderr closed (`2>&-`) Python sets sys.stderr to None, and
+    `reconcile --demo -q` died writing its DEMO banner (an AttributeError, exit 1) before it ran at all;
+    `orion halt` engaged the kill switch, then exited 1. A closed stderr is one whose messages are
+    dropped, a closed stdin an empty one: each command runs and exits with its own code."""
+    clean = _with_closed(streams, ["reconcile", "--demo", "-q", "--jsonl"], isolated_home)
+    assert clean.returncode == 0, clean.stderr
+    assert [json.loads(line)["status"] for line in clean.stdout.splitlines()] == ["clean", "clean"]
+    assert _reconciled(ledger) == ["reconcile.clean"] * 2
+    halt = _with_closed(streams, ["halt", "--reason", "closed stderr", "--json"], isolated_home)
+    assert halt.returncode == 0, halt.stderr
+    assert json.loads(halt.stdout)["halted"] is True
+    assert KillSwitch(open_database(str(ledger))).status().halted
+    if "2>&-" in streams:
+        assert clean.stderr == halt.stderr == ""  # the shell's own capture is not the process's stderr
+
+
+def test_a_closed_stdout_is_output_that_cannot_be_written_and_drift_still_exits_7(ledger: Path,
+                                                                                  isolated_home: Path) -> None:
+    """Found in a black-box run: with stdout closed (`>&-`) a reconcile that found drift audited it, then
+    exited 1, "unexpected internal error (AttributeError at orion_cli/cli/output.py:133)", where `>
+    /dev/full` exits 7. A closed stdout is an output that cannot be written, as a full disk is: exit 1
+    "could not write the output", except that a drift found still exits 7 and is named on stderr."""
+    clean = _with_closed(">&-", ["reconcile", "--demo", "-q"], isolated_home)
+    lost = "could not write the output: Bad file descriptor"
+    assert clean.returncode == 1, clean.stderr
+    assert clean.stderr.splitlines()[-2:] == [f"error: {lost}", json.dumps(
+        {"type": "error", "exit_code": 1, "reason": "output_failed", "message": lost}, separators=(",", ":"))]
+    assert _reconciled(ledger) == ["reconcile.clean"] * 2  # it ran: only its output was lost
+    _interrupted_execution(ledger)
+    drift = _with_closed(">&-", ["reconcile", "--demo", "-q"], isolated_home)
+    assert drift.returncode == 7, drift.stderr
+    assert f"warning: {lost}; drift was found, exit 7" in drift.stderr
+    assert json.loads(drift.stderr.splitlines()[-1])["reason"] == "drift"
+    assert "Traceback" not in drift.stderr and "Exception ignored" not in drift.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["scan", "--help"], ["halt", "--status"]])
+def test_a_closed_stdout_under_help_and_a_closed_stderr_under_help_are_no_internal_error(
+        ledger: Path, isolated_home: Path, args: list[str]) -> None:
+    """The help fast path, the app's help and its error boundary wrote to a None stdout or stderr too."""
+    out_closed = _with_closed(">&-", args, isolated_home)
+    assert out_closed.returncode == 1, out_closed.stderr
+    assert out_closed.stderr.splitlines()[0] == "error: could not write the output: Bad file descriptor"
+    err_closed = _with_closed("2>&-", args, isolated_home)
+    assert err_closed.returncode == 0 and err_closed.stdout and err_closed.stderr == ""
 
 
 # The machine refusing new lock files (a full disk, inodes or quota used up), then orion's entry point.
