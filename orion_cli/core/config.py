@@ -375,8 +375,10 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
 
     def bad(problem: str) -> ConfigError:
         # As written: a TOML number (read as Decimal) bare, a boolean in TOML's spelling, text quoted.
+        # A URL masked: a venue's may carry a key, the database's a password.
         shown = str(raw) if isinstance(raw, Decimal) else str(raw).lower() if isinstance(raw, bool) else repr(
-            mask_web_url(raw) if spec.is_url and isinstance(raw, str) else raw)
+            mask_web_url(raw) if spec.is_url and isinstance(raw, str) else
+            mask_url(raw) if spec.dotted == "database.url" and isinstance(raw, str) else raw)
         return ConfigError(
             f"{spec.dotted} = {shown} from {source}: {problem}; allowed: {spec.allowed()}",
             hint=f"fix or remove {spec.dotted} in {source}",
@@ -425,6 +427,10 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
         if not isinstance(raw_list, list) or not all(isinstance(x, str) for x in raw_list):
             raise bad("not a list of strings")
         value = list(raw_list)
+    if any(NUL in text for text in ([value] if isinstance(value, str) else value if isinstance(value, list) else [])):
+        # A file's path (the ledger, the pairs file, the sentinel) cannot hold one: opening it failed
+        # later as an internal error, and a sentinel never found could never halt.
+        raise bad(NUL_PROBLEM)
     if spec.is_url and not web_url_ok(value):
         raise bad("not a URL orion can send requests to")
     if spec.is_url and not web_url_private(value):
@@ -439,6 +445,11 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
     if spec.max is not None and value > spec.max:
         raise bad("above the maximum")
     return value
+
+
+# No file name can hold it (the system's calls take C strings), nor can a URL or any other setting.
+NUL = "\x00"
+NUL_PROBLEM = "contains a NUL character (\\x00), which no file name or other setting can hold"
 
 
 def _check_absolute_file(value: str, bad: Callable[[str], ConfigError]) -> None:
@@ -539,8 +550,9 @@ class _Problems:
         """``dotted``: the key(s) the problem may concern (a misspelt variable can spell two)."""
         for one in dotted:
             section, _, key = one.partition(".")
+            # database.url's value is the named one when one is named: a wrong one must not halt the default.
             if (not self.lenient or section in self.guarded or (key or section) in self.keys  # a top-level key too
-                    or (section not in SECTIONS and self.unknown_sections)):
+                    or (section not in SECTIONS and self.unknown_sections) or one == "database.url"):
                 raise exc
         if any(section == "halt" or (key or section) in self.halt_keys
                for section, _, key in (one.partition(".") for one in dotted)):

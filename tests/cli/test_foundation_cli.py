@@ -840,3 +840,20 @@ def test_a_venue_url_in_clear_text_to_another_host_is_refused_before_anything_ru
             "ORION__KALSHI__PROD_BASE_URL: plain http:// to a host that is not loopback"), rec
     env = {"ORION__KALSHI__PROD_BASE_URL": "http://127.0.0.1:9/trade-api/v2"}  # the simulators' loopback
     assert run("config", "show", "--json", env=env).exit_code == 0
+
+
+@pytest.mark.parametrize(("body", "args"), [
+    ('[matching]\npairs_file = "/tmp/a\\u0000b"\n', ["pairs", "list", "--json"]),
+    ('[database]\nurl = "/tmp/a\\u0000b.db"\n', ["halt", "--status", "--json"]),
+    ('[database]\nurl = "/tmp/a\\u0000b.db"\n', ["halt", "--reason", "x", "--json"]),
+    ('[halt]\nsentinel_file = "/tmp/a\\u0000b"\n', ["halt", "--status", "--json"]),
+], ids=["pairs-file", "database-status", "database-halt", "sentinel"])
+def test_a_path_setting_holding_a_nul_character_is_exit_3_not_an_internal_error(
+        isolated_home: Path, body: str, args: list[str]) -> None:
+    """Found in a black-box run: each was "unexpected internal error (ValueError …)", exit 1, or (the
+    sentinel) accepted though it could never halt."""
+    (isolated_home / "config.toml").write_text(body, encoding="utf-8")
+    result = run(*args)
+    assert result.exit_code == 3, result.output
+    rec = error_record(result)
+    assert rec["reason"] == "config_invalid" and "contains a NUL character" in rec["message"], rec

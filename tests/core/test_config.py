@@ -432,6 +432,47 @@ def test_venue_urls_that_name_a_host_are_accepted(value: str) -> None:
     assert load_settings(environ={"ORION__KALSHI__PROD_BASE_URL": value}).kalshi.prod_base_url == value
 
 
+# Every key that names a file (the database's URL may be a SQLite path).
+PATH_KEYS = ("database.url", "matching.pairs_file", "halt.sentinel_file", "logging.file", "secrets.vault_path")
+
+
+@pytest.mark.parametrize("lenient", [False, True], ids=["strict", "kill-switch"])
+@pytest.mark.parametrize("dotted", PATH_KEYS)
+def test_a_path_holding_a_nul_character_is_a_config_error_naming_key_and_source(tmp_path: Path, dotted: str,
+                                                                                 lenient: bool) -> None:
+    """Found in a black-box run: `pairs_file = "/tmp/a\\u0000b"` was an internal error (ValueError, exit 1)
+    when the file was opened, `database.url` so made even `orion halt --status` one, and a sentinel file
+    so named was accepted and could never halt. No file name holds a NUL: exit 3, the key and source named
+    (in the file, a variable or on the command line). The kill switch's own keys are refused when it loads
+    leniently too; another key is listed as a problem, at its default."""
+    section, key = dotted.split(".")
+    f = _write(tmp_path / "c.toml", f'[{section}]\n{key} = "/tmp/a\\u0000b"\n')
+    env = f"ORION__{section.upper()}__{key.upper()}"
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"config_file": f, "environ": {}}, f"--config {f}"),
+        ({"environ": {env: "/tmp/a\x00b"}}, f"environment {env}"),
+        ({"overrides": {dotted: "/tmp/a\x00b"}, "environ": {}}, "command line"),  # --db
+    ]
+    for how, source in cases:
+        if lenient and dotted not in ("database.url", "halt.sentinel_file"):
+            s = load_settings(lenient=True, **how)  # type: ignore[arg-type]
+            assert getattr(getattr(s, section), key) == "" and len(s.problems) == 1, s.problems
+            assert "contains a NUL character" in s.problems[0]
+            continue
+        with pytest.raises(ConfigError) as info:
+            load_settings(lenient=lenient, **how)  # type: ignore[arg-type]
+        err = info.value
+        assert err.exit_code == ExitCode.CONFIG and err.reason == "config_invalid"
+        assert err.message.startswith(f"{dotted} = '/tmp/a\\x00b' from {source}: contains a NUL character"), \
+            err.message
+
+
+def test_a_database_url_holding_a_nul_character_is_shown_masked() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(overrides={"database.url": "postgresql+psycopg://u:S3CRET@h/d\x00b"}, environ={})
+    assert "S3CRET" not in info.value.message and "u:***@h" in info.value.message
+
+
 def test_wrong_toml_type_is_a_config_error(tmp_path: Path) -> None:
     f = _write(tmp_path / "c.toml", "[kalshi]\nenabled = 1\n")
     with pytest.raises(ConfigError, match=r"kalshi\.enabled"):
