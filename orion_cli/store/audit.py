@@ -541,6 +541,17 @@ class AuditLog:
         appended_meanwhile = head is not None and count < head[0] and (
             head_before is not None and head_before[0] <= count)
         if head is not None and not appended_meanwhile and (head[0] != count or head[1] != prev_hash):
+            if head == head_before and 0 <= head[0] < count:
+                # The chain goes on past the anchor, whose own event was checked in the walk: the events
+                # after it were never appended by orion (which moves the anchor with each). The first of
+                # them is the one to name, not the anchored one before it (that was called "deleted").
+                first, extra = head[0] + 1, count - head[0]
+                inserted = "1 event was" if extra == 1 else f"{extra} events were"
+                return VerifyResult(
+                    ok=False, events=head[0], first_bad_seq=first,
+                    problem=f"seq {first} follows the newest event the head anchor records (seq {head[0]}): "
+                            f"{inserted} inserted after it, or the anchor was altered",
+                )
             return VerifyResult(
                 ok=False, events=count, first_bad_seq=min(count + 1, max(head[0], 1)),
                 problem=f"the newest event should be seq {head[0]} (head anchor) but the log ends at seq {count}: "

@@ -216,6 +216,28 @@ def test_verify_detects_a_naively_inserted_row(db: Database) -> None:
     assert not result.ok and result.first_bad_seq == 4
 
 
+@pytest.mark.parametrize("appended", [1, 2])
+def test_verify_names_a_correctly_chained_event_appended_after_the_newest(db: Database, appended: int) -> None:
+    """Found in a black-box run: a forged event appended after the newest one, chained as the README tells,
+    was reported at seq 3, the last genuine event, as "events were deleted or the anchor was altered":
+    an investigator was sent to the wrong row with the wrong story. The first event past the head
+    anchor is the inserted one."""
+    log = AuditLog(db)
+    _fill(log, 3)
+    for seq in range(4, 4 + appended):
+        prev = _row(db, seq - 1)
+        ts, actor, payload = str(prev["ts"]), json.dumps({**ACTOR, "user": "mallory"}), '{"forged":true}'
+        digest = compute_hash(str(prev["hash"]), seq, ts, "halt.released", "paper", actor, None, None, payload)
+        _exec(db, "INSERT INTO audit_events (seq, ts, type, mode, actor, venue, market, payload, prev_hash, hash) "
+                  "VALUES (:s, :ts, 'halt.released', 'paper', :a, NULL, NULL, :p, :ph, :h)",
+              s=seq, ts=ts, a=actor, p=payload, ph=prev["hash"], h=digest)
+    result = log.verify()
+    assert not result.ok and result.first_bad_seq == 4 and result.events == 3
+    inserted = "1 event was" if appended == 1 else "2 events were"
+    assert result.problem == ("seq 4 follows the newest event the head anchor records (seq 3): "
+                              f"{inserted} inserted after it, or the anchor was altered")
+
+
 def test_verify_detects_a_reordering(db: Database) -> None:
     log = AuditLog(db)
     _fill(log, 6)
