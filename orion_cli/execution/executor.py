@@ -36,7 +36,11 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
    payload re-sent (every venue also refuses a duplicate of it). An outcome that stays unknown
    halts (fail closed). A re-send refused after a lost answer is not proof that nothing was placed
    (the first copy may have spent the balance the second needed): the order is looked for again,
-   and if it is still not found, its outcome stays unknown and halts, never "rejected".
+   and if it is still not found, its outcome stays unknown and halts, never "rejected". A venue that
+   refuses orion's credentials (HTTP 401/403, ``AuthError``) did nothing with the order: it is
+   rejected as any refusal (the same rule after a lost answer), and the execution's result names it
+   (``credentials_refused``). A hedge is then not retried at that venue (every retry would be refused
+   the same way): the first leg is unwound at once.
 6. **Resume** (:meth:`Executor.resume`) looks every order of the key up, then finishes what is
    safe: it hedges or unwinds a filled first leg, but it never sends a first leg that had not
    been sent before the interruption (its prices are stale; the execution becomes ``failed``), and
@@ -79,7 +83,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from orion_cli.core.config import Settings
-from orion_cli.core.errors import DataError, Halted, NotFound, OrionError, Refused, VenueUnavailable
+from orion_cli.core.errors import AuthError, DataError, Halted, NotFound, OrionError, Refused, VenueUnavailable
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import (
     POLYMARKET_MIN_MARKETABLE_BUY,
@@ -472,6 +476,14 @@ def _settled_or_unresolved(run: _Run, tag: str, state: OrderState) -> None:
         raise _Unresolved(f"{run.coid(tag)} is {state.status.value} at the venue after a look-up and a cancel")
 
 
+def _credentials_said(refusal: Mapping[str, Any], what: str = "") -> str:
+    """An execution's message naming the venue that refused orion's credentials, for which order, and
+    its answer (the venue's error, never a credential)."""
+    tag = str(refusal["tag"])
+    leg = "first leg" if tag == "l1" else "second leg" if tag.startswith("l2") else "unwind"
+    return f"{refusal['venue']} refused orion's credentials for the {leg}{what} ({refusal['reason']})"
+
+
 def _was_sent(order: OrderState) -> bool:
     return order.status is not OrderStatus.INTENT and not order.reject_reason.startswith(NEVER_SENT)
 
@@ -703,6 +715,9 @@ class Executor:
             if not o1.status.terminal:
                 raise _Unresolved(f"{run.coid('l1')} is {o1.status.value} after read-back")
             filled1 = self._filled(run, "l1")
+            refused = [r for r in self._credentials_refused(run) if r["tag"] == "l1"]
+            if filled1 <= 0 and refused:
+                return self._abandon(run, verdict, _credentials_said(refused[0], ": nothing was placed"))
             if filled1 <= 0:
                 return self._abandon(run, verdict, f"first leg {o1.status.value} with nothing filled "
                                                    f"({o1.reject_reason or o1.venue_status or 'no reason'})")
@@ -730,6 +745,12 @@ class Executor:
         dust = run.result.get("dust_accepted")
         msg = ("both legs filled in equal shares" + (" but for dust" if dust else "")) if final is ExecStatus.DONE \
             else "second leg short; the excess was sold back within max_unwind_loss"
+        refused = self._credentials_refused(run)
+        if refused and final is ExecStatus.UNWOUND and refused[0]["tag"].startswith("l2"):
+            msg = _credentials_said(refused[0], ", so no retry was sent there; the excess of the first leg was sold "
+                                                "back within max_unwind_loss")
+        elif refused:
+            msg += "; " + _credentials_said(refused[0])
         if run.result.get("halted_mid_execution"):
             msg += " (halted mid-execution: no further buys were sent)"
         if dust:
@@ -776,6 +797,10 @@ class Executor:
             hedged = self._filled_leg(run, "l2")
             remaining = plain(floor_to(target - hedged, spec.size_step))
             if remaining <= 0 or remaining < spec.min_size:
+                break
+            if self._credentials_refused(run, spec.venue):
+                # Each retry would be refused the same way while the first leg stays naked: the unwind
+                # goes next (not the halt a retried refusal once ended in, which skipped it).
                 break
             if self._halted():
                 run.result["halted_mid_execution"] = True
@@ -1038,7 +1063,9 @@ class Executor:
                 if state is None:
                     looked, last_error = True, str(exc)
                     continue  # the venue never saw it: the same payload may go again
-            except Refused as exc:  # OrderRejected, Geoblocked: the venue refused it, nothing placed
+            except (Refused, AuthError) as exc:
+                # OrderRejected, Geoblocked; AuthError: the venue refused our credentials (HTTP 401/403
+                # with its own error) and so did nothing with the order. Either way nothing was placed.
                 reason = f"{getattr(exc, 'code', exc.reason)}: {exc.message}"[:500]
                 if looked:
                     # Not proof that nothing was placed: an earlier attempt's answer was lost and the
@@ -1053,6 +1080,12 @@ class Executor:
                 if not self._order(tag, run).status.terminal:
                     self.ledger.rejected(coid, reason)
                 self._note(run, tag, {"status": "rejected", "reason": reason[:300]})
+                if isinstance(exc, AuthError):
+                    # Every later order to this venue would be refused the same way (a key without
+                    # trading rights, a clock off): the flow sends it no hedge retry, and the outcome
+                    # names it (exit 4 in `orion trade`, see _credentials_refused).
+                    run.result.setdefault("credentials_refused", []).append(
+                        {"tag": tag, "venue": prepared.request.venue.value, "reason": reason[:300]})
                 return self._order(tag, run)
             except VenueUnavailable as exc:
                 # Certainly not placed (rate limited / never left this host): same payload again, after
@@ -1296,6 +1329,9 @@ class Executor:
 
     def _fail_halt(self, run: _Run, verdict: Verdict, message: str, *, alert_kind: str) -> ExecutionResult:
         """Engage the kill switch, alert, and leave the execution ``halted`` with the facts for reconcile."""
+        refused = self._credentials_refused(run)
+        if refused:  # why the hedge was not retried, or the unwind refused: the key is the operator's to fix
+            message += "; " + _credentials_said(refused[0])
         run.result["message"] = message
         run.result["naked"] = self._exposure(run)
         with self.db.write() as conn:
@@ -1353,6 +1389,10 @@ class Executor:
             raise NotFound(f"order {run.coid(tag)} of execution {run.key} is missing from the ledger",
                            reason="order_not_found")
         return state
+
+    def _credentials_refused(self, run: _Run, venue: Venue | None = None) -> list[dict[str, Any]]:
+        """The orders of this execution a venue (``venue``, or any) refused for orion's credentials."""
+        return [r for r in run.result.get("credentials_refused", []) if venue is None or r["venue"] == venue.value]
 
     def _note(self, run: _Run, tag: str, values: Mapping[str, Any]) -> None:
         run.result.setdefault("legs", {}).setdefault(tag, {}).update(values)

@@ -465,6 +465,35 @@ def test_a_kalshi_withdrawal_is_capital_for_balance_and_reconcile_not_a_loss(wor
     assert code == 0, err + out
 
 
+def test_a_hedge_kalshi_refuses_our_credentials_for_is_unwound_and_the_trade_exits_4(world: World) -> None:
+    """Found in review: Kalshi answered the hedge's create with its recorded 401 (auth__skew_minus30s: a
+    skewed clock; a read-only key is refused the same way while its signed reads work). Taken for a
+    lost answer, the hedge was looked up, re-sent until the limit and the trade halted as "not found after
+    3 attempts whose answers were lost" (exit 6), 10 Polymarket NO left naked. The venue placed
+    nothing: the Polymarket leg is sold back at once, and the trade exits 4 naming the refusal."""
+    from sim.kalshi_sim import load_fixture
+
+    create = FaultRule("status", status=401, body=load_fixture("auth__skew_minus30s"), method="POST",
+                       path_prefix=f"{API_PREFIX}/portfolio/events/orders")
+    world.ksim.server.add_fault(create)
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-auth")
+    assert code == 4, err
+    execution = _execution(out)
+    assert execution["status"] == "unwound", execution["message"]
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["reason"] == "auth" and error["exit_code"] == 4, error
+    assert "kalshi refused orion's credentials for the second leg" in error["message"], error
+    assert "header_timestamp_expired" in error["message"] and "hint: check the API key id" in err
+    assert "`orion secrets check --online`" in err and "answers were lost" not in err
+    assert create.fired == 1 and world.kalshi_created() == []  # sent once, never re-sent or retried
+    assert [o["side"] for o in world.poly_created()] == ["BUY", "SELL"]  # the first leg and its sale
+    assert world.venue_positions() == {} and world.ledger_positions() == {}
+    code, out, err = world.run("halt", "--status", "--json")
+    assert code == 0 and json.loads(out)["halted"] is False, out
+    code, out, err = world.run("audit", "verify")
+    assert code == 0, err + out
+
+
 def test_a_limit_refuses_live_and_nothing_reaches_the_venues(world: World) -> None:
     code, out, err = world.run(*LIVE, "--size", "10", extra_env={"ORION__LIMITS__ORDER_NOTIONAL": "3"})
     assert code == 6, err

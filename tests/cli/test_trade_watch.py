@@ -775,3 +775,79 @@ def test_a_stopped_watch_ends_with_the_error_record_a_stopped_trade_ends_with(si
     assert f"error: {said}\n" in err, err
     assert json.loads(err.strip().splitlines()[-1]) == {"type": "error", "exit_code": 130, "reason": "interrupted",
                                                         "message": said}, err
+
+
+def _result_unwound_for_credentials(key: str) -> Any:
+    """An execution whose hedge Kalshi refused for orion's credentials (HTTP 401), the first leg sold back."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from orion_cli.core.models import Side, Venue
+    from orion_cli.execution.executor import ExecutionResult
+    from orion_cli.execution.plan import Verdict
+    from orion_cli.venues.trading import Action, OrderState, OrderStatus
+
+    reason = ("auth: kalshi rejected our credentials for POST /portfolio/events/orders: HTTP 401 "
+              "header_timestamp_expired header timestamp expired")
+
+    def order(tag: str, venue: Venue, status: OrderStatus, action: Action = Action.BUY) -> OrderState:
+        filled = Decimal(0) if status is OrderStatus.REJECTED else Decimal(1)
+        return OrderState(venue, f"{key}-{tag}", f"v-{tag}", status, "M", Side.YES, action, Decimal(1), filled, None,
+                          Decimal(0), Decimal("0.5"), datetime.now(UTC),
+                          reject_reason=reason if status is OrderStatus.REJECTED else "")
+
+    return ExecutionResult(
+        key, "unwound", Verdict(),
+        [order("l1", Venue.POLYMARKET, OrderStatus.FILLED), order("l2", Venue.KALSHI, OrderStatus.REJECTED),
+         order("u1", Venue.POLYMARKET, OrderStatus.FILLED, Action.SELL)],
+        f"kalshi refused orion's credentials for the second leg, so no retry was sent there; the excess of the "
+        f"first leg was sold back within max_unwind_loss ({reason})",
+        {"status": "unwound", "credentials_refused": [{"tag": "l2", "venue": "kalshi", "reason": reason}]})
+
+
+def test_an_execution_whose_order_a_venue_refused_for_our_credentials_stops_the_watch_with_exit_4(
+        monkeypatch: Any) -> None:
+    """Found in review: the watch traded on, round after round, though every order to that venue would be
+    refused the same way (a single trade of it then halted; now it exits 4). The watch now stops after
+    that execution, as `trade --confirm` ends on it: exit 4, reason auth, the same message (prefixed
+    "watch stopped: ") and the hint naming `orion secrets check --online` — before its --max-trades."""
+    import orion_cli.cli.commands.trade as trade_cmd
+
+    executed: list[str] = []
+
+    async def execute(app: Any, venues: Any, source: Any, op: Any, size: Any, key: str, *args: Any,
+                      **kwargs: Any) -> Any:
+        executed.append(key)
+        return None, _result_unwound_for_credentials(key)
+
+    monkeypatch.setattr(trade_cmd, "_execute", execute)  # a single trade and the watch both execute through it
+    code, out, err = _invoke("--jsonl", "scan", "--demo")
+    assert code == 0, err
+    op_id = json.loads(out.splitlines()[0])["id"]
+    single_code, _, single_err = _invoke("--jsonl", "trade", op_id, "--confirm", "--demo")
+    single = _error_record(single_err)
+    assert single_code == single["exit_code"] == 4 and single["reason"] == "auth", single_err
+    assert "kalshi refused orion's credentials" in single["message"], single
+    assert "`orion secrets check --online`" in (_hint(single_err) or ""), single_err
+
+    executed.clear()
+    code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo", "--max-trades", "3")
+    assert code == single_code, err
+    assert len(executed) == 1, executed  # nothing traded after it, this round or the next
+    assert _error_record(err) == {**single, "message": f"watch stopped: {single['message']}"}, err
+    assert _hint(err) == _hint(single_err), (err, single_err)
+    stopped = json.loads(out.strip().splitlines()[-1])
+    assert stopped["event"] == "stopped" and (stopped["reason"], stopped["exit_code"]) == (single["message"], 4)
+    assert (stopped["reason_code"], stopped["trades"]) == ("auth", 1)
+
+
+def test_a_credentials_refusal_stops_the_round_even_at_its_max_trades(tmp_path: Path, monkeypatch: Any) -> None:
+    """The --max-trades'th trade refused for credentials ends the watch as that trade does (exit 4), not
+    with exit 0 "max trades reached", as a breaker trip by it does."""
+    from orion_cli.cli.commands.trade import CREDENTIALS_REFUSED_HINT
+
+    result = _result_unwound_for_credentials("k1")
+    (trades, stop), executed = _scripted_round(tmp_path, monkeypatch, [result], 1)
+    assert (trades, stop) == (1, WatchStop(f"the first leg was unwound: {result.message}", 4, "auth",
+                                           CREDENTIALS_REFUSED_HINT))
+    assert executed == ["op0"]

@@ -126,7 +126,8 @@ class FakeVenue:
 
     ``"fill"`` / ``("fill", price)`` · ``("partial", qty)`` · ``"kill"`` · ``"reject"`` ·
     ``"unknown_filled"`` (placed and filled, answer lost) · ``"unknown_absent"`` (answer lost, never
-    placed) · ``"unavailable"`` (the venue answers 503: never placed) · ``"crash_after_accept"``
+    placed) · ``"unavailable"`` (the venue answers 503: never placed) · ``"auth"`` (the venue refuses
+    our credentials, HTTP 401: never placed) · ``"crash_after_accept"``
     (placed and filled, then the process dies) ·
     ``("delayed", n)`` (accepted unmatched, as Polymarket's ``delayed``; fills in full at the n-th
     lookup, or never with ``None``: only a cancel ends it).
@@ -196,6 +197,11 @@ class FakeVenue:
             from orion_cli.core.errors import VenueUnavailable
 
             raise VenueUnavailable(self._venue.value, "POST /orders: HTTP 503 after 3 attempts")
+        if kind == "auth":
+            from orion_cli.core.errors import REJECTED_HINT, AuthError
+
+            raise AuthError(f"{self._venue.value} rejected our credentials for POST /orders: HTTP 401 "
+                            "header_timestamp_expired header timestamp expired", hint=REJECTED_HINT)
         if kind == "delayed":
             self.x.delayed[coid] = (b[1], self._fill(r, r.size))
             return self._place(OrderState(self._venue, coid, f"V-{coid}", OrderStatus.SUBMITTED, r.market_id, r.side,

@@ -1310,7 +1310,10 @@ class _SpentByALostCopy(FakeVenue):
         if self.sends == 1:
             self._place(self._fill(r, r.size))
             raise OrderOutcomeUnknown(self.venue, r.client_order_id, "timeout after the venue took it")
-        raise OrderRejected(self.venue, "INSUFFICIENT_BALANCE", "not enough balance / allowance")
+        raise self.refusal()
+
+    def refusal(self) -> Exception:
+        return OrderRejected(self.venue, "INSUFFICIENT_BALANCE", "not enough balance / allowance")
 
     async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
         if tag_of(client_order_id) == "l1":
@@ -1347,6 +1350,107 @@ def test_a_resend_refused_after_a_lost_answer_and_still_not_found_halts_as_unkno
     l1 = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
     assert l1 is not None and l1.status is OrderStatus.UNKNOWN, l1
     assert [tag_of(c) for c in x.payloads] == ["l1"]  # nothing more sent while its outcome is unknown
+
+
+# -- a venue that refuses orion's credentials (HTTP 401/403: AuthError) --------------------------------
+
+
+def _credentials_hint_and_code(res: Any) -> tuple[int, str, str]:
+    """How `orion trade --confirm` ends on ``res``: (exit code, reason, hint)."""
+    from orion_cli.cli.commands.trade import raise_for_result
+    from orion_cli.core.errors import OrionError
+
+    with pytest.raises(OrionError) as info:
+        raise_for_result(res)
+    return int(info.value.exit_code), info.value.reason, info.value.hint or ""
+
+
+def test_a_hedge_the_venue_refuses_our_credentials_for_is_unwound_at_once_not_retried_or_halted(
+        db: Database) -> None:
+    """Found in review: an AuthError (a read-only Kalshi key, a skewed clock) was taken for an answer
+    that may have landed: looked up, re-sent twice (refused alike), then halted as "not found after 3
+    attempts whose answers were lost" — a halt skips the unwind, so 10 Polymarket NO were left naked.
+    Nothing was placed: the hedge is rejected, not retried at that venue, and the first leg sold back."""
+    x = Exchange(script={"l2": ["auth"]})
+    alerts = NullAlertSink()
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
+    assert res.status == "unwound", res.message
+    assert "kalshi refused orion's credentials for the second leg" in res.message, res.message
+    assert not KillSwitch(db).status().halted and alerts.emitted == []
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "u1"]  # no re-send, no retry: the unwind next
+    assert len(x.payloads[client_order_id(plan.key, "l2")]) == 1
+    l2 = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    assert l2 is not None and l2.status is OrderStatus.REJECTED and "rejected our credentials" in l2.reject_reason
+    assert _held(db) == {}
+    assert res.detail["credentials_refused"] == [{"tag": "l2", "venue": "kalshi", "reason": l2.reject_reason}]
+    code, reason, hint = _credentials_hint_and_code(res)
+    assert (code, reason) == (4, "auth") and "orion secrets check --online" in hint
+
+
+def test_a_hedge_retry_refused_for_our_credentials_is_the_last_sent_there(db: Database) -> None:
+    """The hedge filled 6 of 10; its first retry is refused for the credentials: no second retry goes to
+    that venue (second_leg_retries allows one more), the 4 left over are sold back."""
+    x = Exchange(script={"l2": [("partial", "6")], "l2a1": ["auth"], "u1": [("fill", "0.48")]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "l2a1", "u1"]
+    assert json.loads(x.payloads[client_order_id(plan.key, "u1")][0])["size"] == "4"
+    assert _held(db) == {(Venue.POLYMARKET, Side.NO): D(6), (Venue.KALSHI, Side.YES): D(6)}
+    assert not KillSwitch(db).status().halted
+
+
+def test_a_first_leg_the_venue_refuses_our_credentials_for_fails_with_nothing_placed(db: Database) -> None:
+    x = Exchange(script={"l1": ["auth"]})
+    alerts = NullAlertSink()
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
+    assert res.status == "failed", res.message
+    assert res.message.startswith("polymarket refused orion's credentials for the first leg: nothing was placed")
+    assert [tag_of(c) for c in x.payloads] == ["l1"] and len(x.payloads[client_order_id(plan.key, "l1")]) == 1
+    assert not KillSwitch(db).status().halted and alerts.emitted == []
+    orders = {tag_of(o.client_order_id): o.status for o in Ledger(db, "paper").orders(execution_id=plan.key)}
+    assert orders == {"l1": OrderStatus.REJECTED, "l2": OrderStatus.CANCELLED}
+    code, reason, hint = _credentials_hint_and_code(res)
+    assert (code, reason) == (4, "auth") and "orion secrets check --online" in hint
+
+
+class _CredentialsRefusedAfterALostCopy(_SpentByALostCopy):
+    """As :class:`_SpentByALostCopy`, the re-sent copy refused for our credentials (the clock drifted)."""
+
+    def refusal(self) -> Exception:
+        from orion_cli.core.errors import AuthError
+
+        return AuthError(f"{self.venue.value} rejected our credentials for POST /order: HTTP 401 Unauthorized")
+
+
+def test_a_resend_refused_for_our_credentials_after_a_lost_answer_looks_again_and_hedges(db: Database) -> None:
+    """A credentials refusal is a refusal, so the rule for one after a lost answer holds: the copy that
+    may have landed is looked for again; found, it is hedged and nothing is called refused."""
+    x = Exchange()
+    plan = make_plan()
+    res = run(executor(db, {v: _CredentialsRefusedAfterALostCopy(v, x) for v in Venue}).execute(plan, None))
+    assert res.status == "done", res.message
+    assert _held(db) == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert len(x.payloads[client_order_id(plan.key, "l1")]) == 2 and "credentials_refused" not in res.detail
+
+
+def test_a_resend_refused_for_our_credentials_after_a_lost_answer_and_not_found_halts_at_once(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not found after the refusal either: its outcome stays unknown (halt, for reconcile), and no
+    further copy is sent (it was re-sent until the limit, each refused, "answers lost")."""
+    monkeypatch.setattr(_SpentByALostCopy, "listed_at", None)
+    x = Exchange()
+    alerts = NullAlertSink()
+    plan = make_plan()
+    res = run(executor(db, {v: _CredentialsRefusedAfterALostCopy(v, x) for v in Venue}, alerts).execute(plan, None))
+    assert res.status == "halted" and "rejected our credentials" in res.message and "lost" in res.message, \
+        res.message
+    assert KillSwitch(db).status().halted and alerts.emitted and alerts.emitted[0][0] == "halt"
+    l1 = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert l1 is not None and l1.status is OrderStatus.UNKNOWN, l1
+    assert [tag_of(c) for c in x.payloads] == ["l1"] and len(x.payloads[client_order_id(plan.key, "l1")]) == 2
 
 
 def test_a_resume_halted_between_its_look_and_its_resend_does_not_escape(db: Database,

@@ -11,12 +11,14 @@ Shape (one command, two uses):
 * ``orion trade OP_ID --confirm [--live --authorize-live]`` — executes both legs (paper unless the
   live gate of :mod:`orion_cli.core.gate` authorizes live trading). Exit 0 done (or already done
   under this idempotency key), 6 refused by a safeguard (the failing check is named), 5 a venue
-  unreachable. Ctrl-C, SIGTERM or SIGHUP before anything is sent stops with nothing placed (exit
-  130); once the executor has started, it waits until the execution is finished and recorded.
+  unreachable, 4 a venue refused orion's credentials for an order (after the unwind it called for).
+  Ctrl-C, SIGTERM or SIGHUP before anything is sent stops with nothing placed (exit 130); once the
+  executor has started, it waits until the execution is finished and recorded.
 * ``orion trade --watch SECONDS [--max-trades N]`` — the auto-execute loop: scan, trade the best
   opportunities within the limits, repeat. Off unless asked; stops on a halt, a breaker trip or a
-  geoblock (exit 6, with the reason and hint a single trade's refusal has) and on Ctrl-C, SIGTERM or
-  SIGHUP (exit 130) after finishing the execution in flight.
+  geoblock (exit 6, with the reason and hint a single trade's refusal has), after an order a venue
+  refused for orion's credentials (exit 4, as a single trade ends) and on Ctrl-C, SIGTERM or SIGHUP
+  (exit 130) after finishing the execution in flight.
 
 The default idempotency key is ``op-<OP_ID>``: one stored opportunity is executed at most once unless
 another ``--idempotency-key`` is given. A recorded source (``--demo``/``--snapshot``) is paper only;
@@ -47,13 +49,14 @@ from orion_cli.cli.output import Column
 from orion_cli.cli.params import decimal_value, finite
 from orion_cli.cli.stopping import StopFlag, flush_alerts_then_restore
 from orion_cli.core.aio import all_or_none
+from orion_cli.core.errors import REJECTED_HINT, AuthError
 
 if TYPE_CHECKING:
     from orion_cli.cli.live_venues import LazyStore
     from orion_cli.core.alert_sink import AlertSink
     from orion_cli.core.alerts import LowBalanceWatch
     from orion_cli.core.config import Settings
-    from orion_cli.core.errors import Refused
+    from orion_cli.core.errors import OrionError
     from orion_cli.core.gate import Authorization
     from orion_cli.core.models import Market, OrderBook, Venue
     from orion_cli.core.opportunity import Opportunity
@@ -419,14 +422,34 @@ def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
 HALTED_EXECUTION_HINT = "`orion halt --status` shows why; `orion reconcile` checks what reached the venues"
 
 
+# A venue refused orion's credentials for an order: the key, its environment or the clock to fix, as
+# every other command's credentials rejection says (REJECTED_HINT), and the check that proves the fix.
+CREDENTIALS_REFUSED_HINT = f"{REJECTED_HINT}; `orion secrets check --online` tries them against each venue"
+
+
+def credentials_refusal(result: ExecutionResult) -> AuthError | None:
+    """The error (exit 4, reason ``auth``) an execution ends with when a venue refused orion's
+    credentials for one of its orders and it then ended without a halt: failed (a first leg, nothing
+    placed) or unwound (a hedge, the first leg sold back). A halt stays a halt (exit 6): what it left
+    naked comes first. None otherwise."""
+    if result.status not in ("failed", "unwound") or not result.detail.get("credentials_refused"):
+        return None
+    what = "execution failed" if result.status == "failed" else "the first leg was unwound"
+    return AuthError(f"{what}: {result.message}", hint=CREDENTIALS_REFUSED_HINT)
+
+
 def raise_for_result(result: ExecutionResult) -> None:
-    """Exit codes: done/already done 0; refused, halted, unwound 6; a venue unreachable 5."""
+    """Exit codes: done/already done 0; refused, halted, unwound 6; a venue unreachable 5; a venue that
+    refused orion's credentials for an order 4 (:func:`credentials_refusal`)."""
     from orion_cli.core.errors import Halted, Refused, VenueError
     from orion_cli.venues.trading import OrderStatus
 
     status = result.status
     if status in ("done", "already_done"):
         return
+    refusal = credentials_refusal(result)
+    if refusal is not None:
+        raise refusal
     if status == "refused":
         failed = result.verdict.first_failure
         name = failed.name if failed is not None else "REFUSED"
@@ -1025,6 +1048,12 @@ class WatchStop:
         return cls(text, int(ExitCode.REFUSED), reason_code, hint)
 
     @classmethod
+    def credentials_refused(cls, error: AuthError) -> WatchStop:
+        """A venue refused orion's credentials for an order (exit 4, reason ``auth``): every later trade
+        there would be refused the same way, so the watch ends as that single trade would."""
+        return cls(error.message, int(error.exit_code), error.reason, error.hint)
+
+    @classmethod
     def interrupted(cls, text: str) -> WatchStop:
         """Ctrl-C, SIGTERM or SIGHUP (exit 130); ``text`` names the signal. The reason is the error
         boundary's for an interrupted command."""
@@ -1032,10 +1061,13 @@ class WatchStop:
 
         return cls(text, int(ExitCode.INTERRUPTED), "interrupted")
 
-    def error(self) -> Refused:
-        """The error the watch ends with when a safeguard stopped it (:class:`Halted` for a halt)."""
-        from orion_cli.core.errors import Halted, Refused
+    def error(self) -> OrionError:
+        """The error the watch ends with when a safeguard stopped it (:class:`Halted` for a halt), or
+        a venue refused orion's credentials (:class:`AuthError`)."""
+        from orion_cli.core.errors import ExitCode, Halted, Refused
 
+        if self.exit_code == int(ExitCode.AUTH):
+            return AuthError(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
         kind = Halted if self.reason_code == Halted.reason else Refused
         return kind(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
 
@@ -1140,7 +1172,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
            rounds=rounds, exit_code=ended.exit_code, reason_code=ended.reason_code)
     if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
         app.out.warn(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
-    if ended.exit_code == int(ExitCode.REFUSED):
+    if ended.exit_code in (int(ExitCode.REFUSED), int(ExitCode.AUTH)):
         raise ended.error()
     if ended.exit_code == int(ExitCode.INTERRUPTED):
         # Ended as a stopped `trade` or `scan --watch` ends: "error: interrupted" (or the signal named)
@@ -1280,6 +1312,9 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         if result.breaker_tripped:  # a halt, whatever else this round would have ended on
             return trades, WatchStop.refused(f"the loss breaker tripped ({', '.join(result.breaker_tripped)})",
                                              "HALTED", BREAKER_TRIPPED_HINT)
+        refusal = credentials_refusal(result)
+        if refusal is not None:  # every later order there would be refused alike: even the --max-trades'th
+            return trades, WatchStop.credentials_refused(refusal)
         if result.status != "already_done" and result.sent_orders and max_trades is not None \
                 and trades >= max_trades:
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
