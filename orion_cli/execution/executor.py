@@ -113,6 +113,7 @@ from orion_cli.store.tables import executions, plain
 from orion_cli.venues.trading import (
     Action,
     Fill,
+    Geoblocked,
     OrderOutcomeUnknown,
     OrderRejected,
     OrderRequest,
@@ -798,7 +799,8 @@ class Executor:
             remaining = plain(floor_to(target - hedged, spec.size_step))
             if remaining <= 0 or remaining < spec.min_size:
                 break
-            if self._credentials_refused(run, spec.venue):
+            if self._credentials_refused(run, spec.venue) or any(
+                    r["venue"] == spec.venue.value for r in run.result.get("geoblocked", [])):
                 # Each retry would be refused the same way while the first leg stays naked: the unwind
                 # goes next (not the halt a retried refusal once ended in, which skipped it).
                 break
@@ -1080,6 +1082,11 @@ class Executor:
                 if not self._order(tag, run).status.terminal:
                     self.ledger.rejected(coid, reason)
                 self._note(run, tag, {"status": "rejected", "reason": reason[:300]})
+                if isinstance(exc, Geoblocked):
+                    # The same for this host's location (a firewall that lets the geoblock check pass
+                    # and blocks orders): no hedge retry there; `trade --watch` stops on it.
+                    run.result.setdefault("geoblocked", []).append(
+                        {"tag": tag, "venue": prepared.request.venue.value, "reason": exc.message[:300]})
                 if isinstance(exc, AuthError):
                     # Every later order to this venue would be refused the same way (a key without
                     # trading rights, a clock off): the flow sends it no hedge retry, and the outcome

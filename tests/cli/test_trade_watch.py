@@ -851,3 +851,62 @@ def test_a_credentials_refusal_stops_the_round_even_at_its_max_trades(tmp_path: 
     assert (trades, stop) == (1, WatchStop(f"the first leg was unwound: {result.message}", 4, "auth",
                                            CREDENTIALS_REFUSED_HINT))
     assert executed == ["op0"]
+
+
+def test_an_order_refused_for_this_hosts_location_stops_the_round_even_at_its_max_trades(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Review: a firewall that blocks orders only (the geoblock check passing) left the hedge rejected
+    and the execution unwound; the watch, which stopped only on a GEOBLOCKED *exception*, went on to
+    the next opportunity, filling and selling back a first leg each time. It stops with GEOBLOCKED."""
+    import dataclasses
+
+    from orion_cli.cli.commands.trade import GEOBLOCKED_ORDER_HINT
+
+    base = _result_unwound_for_credentials("k1")
+    detail = {"status": "unwound", "geoblocked": [{"tag": "l2", "venue": "polymarket", "reason": "blocked here"}]}
+    result = dataclasses.replace(base, message="second leg short; the excess was sold back", detail=detail)
+    (trades, stop), executed = _scripted_round(tmp_path, monkeypatch, [result, result], 3)
+    assert (trades, stop) == (1, WatchStop("polymarket refused an order from this host: blocked here", 6,
+                                           "GEOBLOCKED", GEOBLOCKED_ORDER_HINT))
+    assert executed == ["op0"]
+
+
+def test_a_halted_execution_on_the_max_trades_th_trade_stops_as_a_halt(tmp_path: Path, monkeypatch: Any) -> None:
+    """Found in review: the --max-trades check ran first, so a halt by the last allowed trade ended the
+    watch with exit 0 "max trades reached"."""
+    import dataclasses
+
+    from orion_cli.cli.commands.trade import HALTED_EXECUTION_HINT
+
+    base = _result_unwound_for_credentials("k1")
+    result = dataclasses.replace(base, status="halted", message="unwind failed", detail={"status": "halted"})
+    (trades, stop), _ = _scripted_round(tmp_path, monkeypatch, [result], 1)
+    assert (trades, stop) == (1, WatchStop("halted: unwind failed", 6, "HALTED", HALTED_EXECUTION_HINT))
+
+
+def test_a_ctrl_c_while_a_round_flushes_its_alerts_keeps_the_halt_that_round_ended_on(monkeypatch: Any) -> None:
+    """Found in review: the round's stop was kept only after its alerts' flush(0); a Ctrl-C landing in
+    that flush ended a watch its execution had halted as "interrupted" (exit 130), not HALTED (exit 6)."""
+    import dataclasses
+    import os
+
+    import orion_cli.cli.commands.trade as trade_cmd
+    import orion_cli.cli.live_venues as live_venues
+    from orion_cli.core.alert_sink import NullAlertSink
+
+    class StoppedDuringRoundFlush(NullAlertSink):
+        def flush(self, timeout: float = 5.0) -> None:
+            if not timeout:  # the round's flush(0)
+                os.kill(os.getpid(), signal.SIGINT)
+
+    async def execute(app: Any, venues: Any, source: Any, op: Any, size: Any, key: str, *args: Any,
+                      **kwargs: Any) -> Any:
+        base = _result_unwound_for_credentials(key)
+        return None, dataclasses.replace(base, status="halted", message="unwind failed", detail={"status": "halted"})
+
+    monkeypatch.setattr(trade_cmd, "_execute", execute)
+    monkeypatch.setattr(live_venues, "alert_sink", lambda app, secrets, mode: StoppedDuringRoundFlush())
+    code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
+    stopped = json.loads(out.strip().splitlines()[-1])
+    assert (code, stopped["reason_code"], stopped["exit_code"]) == (6, "HALTED", 6), (out, err)
+    assert _error_record(err)["reason"] == "HALTED", err

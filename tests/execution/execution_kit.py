@@ -127,8 +127,8 @@ class FakeVenue:
     ``"fill"`` / ``("fill", price)`` · ``("partial", qty)`` · ``"kill"`` · ``"reject"`` ·
     ``"unknown_filled"`` (placed and filled, answer lost) · ``"unknown_absent"`` (answer lost, never
     placed) · ``"unavailable"`` (the venue answers 503: never placed) · ``"auth"`` (the venue refuses
-    our credentials, HTTP 401: never placed) · ``"crash_after_accept"``
-    (placed and filled, then the process dies) ·
+    our credentials, HTTP 401: never placed) · ``"geoblocked"`` (refused for this host: never placed) ·
+    ``"crash_after_accept"`` (placed and filled, then the process dies) ·
     ``("delayed", n)`` (accepted unmatched, as Polymarket's ``delayed``; fills in full at the n-th
     lookup, or never with ``None``: only a cancel ends it).
     """
@@ -188,6 +188,10 @@ class FakeVenue:
             return self._place(self._fill(r, D(0)))
         if kind == "reject":
             raise OrderRejected(self._venue, "INSUFFICIENT_BALANCE", "scripted rejection")
+        if kind == "geoblocked":
+            from orion_cli.venues.trading import Geoblocked
+
+            raise Geoblocked(f"{self._venue.value}'s firewall refused POST /order from this host (HTTP 403)")
         if kind == "unknown_filled":
             self._place(self._fill(r, r.size))
             raise OrderOutcomeUnknown(self._venue, coid, "scripted timeout")

@@ -1388,6 +1388,20 @@ def test_a_hedge_the_venue_refuses_our_credentials_for_is_unwound_at_once_not_re
     assert (code, reason) == (4, "auth") and "orion secrets check --online" in hint
 
 
+def test_a_hedge_refused_for_this_hosts_location_is_not_retried_there(db: Database) -> None:
+    """Review: a Geoblocked hedge (a firewall that blocks orders while the geoblock check passes) was
+    retried at the same venue, each retry refused the same way while the first leg stayed naked. The
+    first leg is now sold back at once, and the result names the refusal (the watch stops on it)."""
+    x = Exchange(script={"l2": ["geoblocked"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "u1"]
+    assert _held(db) == {} and not KillSwitch(db).status().halted
+    assert [(r["tag"], r["venue"]) for r in res.detail["geoblocked"]] == [("l2", "kalshi")]
+    assert "firewall refused" in res.detail["geoblocked"][0]["reason"]
+
+
 def test_a_hedge_retry_refused_for_our_credentials_is_the_last_sent_there(db: Database) -> None:
     """The hedge filled 6 of 10; its first retry is refused for the credentials: no second retry goes to
     that venue (second_leg_retries allows one more), the 4 left over are sold back."""

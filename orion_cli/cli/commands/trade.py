@@ -427,6 +427,10 @@ HALTED_EXECUTION_HINT = "`orion halt --status` shows why; `orion reconcile` chec
 CREDENTIALS_REFUSED_HINT = f"{REJECTED_HINT}; `orion secrets check --online` tries them against each venue"
 
 
+# An order refused for this host's location, where the venue's geoblock answer let the trade start.
+GEOBLOCKED_ORDER_HINT = "trade from a location and network the venue permits (datacenter addresses are often blocked)"
+
+
 def credentials_refusal(result: ExecutionResult) -> AuthError | None:
     """The error (exit 4, reason ``auth``) an execution ends with when a venue refused orion's
     credentials for one of its orders and it then ended without a halt: failed (a first leg, nothing
@@ -1149,9 +1153,10 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                        round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
             trades, round_stop = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades,
                                               max_trades, source_flags=source_flags(snapshot, demo))
+            if round_stop is not None:
+                ended = round_stop  # before the flush: a Ctrl-C during it must not replace a halt or refusal
             alerts.flush(0)  # audits, without waiting, the round's alerts that cannot be sent at all
             if round_stop is not None:
-                ended = round_stop
                 break
             if app.out.stdout_closed():
                 ended = WatchStop.finished(OUTPUT_CLOSED)
@@ -1164,7 +1169,8 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 ended = WatchStop.interrupted(stop.reason)
                 break
     except KeyboardInterrupt:
-        ended = WatchStop.interrupted(stop.reason)
+        if ended.exit_code in (0, int(ExitCode.INTERRUPTED)):  # a safeguard's stop already decided is kept
+            ended = WatchStop.interrupted(stop.reason)
     finally:
         flush_alerts_then_restore(stop, alerts)
     reason = ended.text
@@ -1315,11 +1321,15 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         refusal = credentials_refusal(result)
         if refusal is not None:  # every later order there would be refused alike: even the --max-trades'th
             return trades, WatchStop.credentials_refused(refusal)
+        if result.status == "halted":  # raise_for_result's message and hint; a halt, even on the last trade
+            return trades, WatchStop.refused(f"halted: {result.message}", "HALTED", HALTED_EXECUTION_HINT)
+        blocked = result.detail.get("geoblocked")
+        if blocked:  # an order refused for this host's location (a firewall that blocks orders only)
+            return trades, WatchStop.refused(f"{blocked[0]['venue']} refused an order from this host: "
+                                             f"{blocked[0]['reason']}", "GEOBLOCKED", GEOBLOCKED_ORDER_HINT)
         if result.status != "already_done" and result.sent_orders and max_trades is not None \
                 and trades >= max_trades:
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
-        if result.status == "halted":  # raise_for_result's message and hint
-            return trades, WatchStop.refused(f"halted: {result.message}", "HALTED", HALTED_EXECUTION_HINT)
         if result.status == "refused":
             failed = result.verdict.first_failure
             if failed is not None and failed.name == "BREAKER":
