@@ -82,12 +82,14 @@ __all__ = [
     "DEFAULT_LOOKBACK",
     "Drift",
     "Resolved",
+    "Unhedged",
     "VenueReconcile",
     "order_rows",
     "reconcile",
     "reconcile_async",
     "teach",
     "teach_fees",
+    "unhedged_executions",
 ]
 
 T = TypeVar("T")
@@ -460,50 +462,99 @@ def _update_breaker(ctx: _Context, results: Sequence[VenueReconcile]) -> None:
 
 # An execution left in a non-final state that no process drives (its key lock is free), or that has
 # not moved for longer than the grace period, was interrupted (a crash, a kill) between its legs: one
-# leg may be filled with nothing on the other venue. HALTED ones already carry their record and
-# alert; HEDGED ones hold equal shares (up to the dust the hedge accepted). Derived from the
-# machine, so a status added to it is not missed.
-_STUCK = tuple(s.value for s in ExecStatus if not s.final and s not in (ExecStatus.HALTED, ExecStatus.HEDGED))
+# leg may be filled with nothing on the other venue. HALTED ones too, whether or not the kill switch
+# has been released since: the executor's halt alerted once, but until a resume ends it a failed
+# unwind's leg (or dust) stays held, and `trade --watch` refuses to trade beside it as interrupted; a
+# cron run must not call that clean. HEDGED ones hold equal shares (up to the dust the hedge
+# accepted). Derived from the machine, so a status added to it is not missed.
+_STUCK = tuple(s.value for s in ExecStatus if not s.final and s is not ExecStatus.HEDGED)
+MAX_HALT_MESSAGE = 300  # of a halted execution's own message, quoted in its drift
 
 
-def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
-    """Report every interrupted execution as drift (exit 7, alert, ``--halt-on-drift``).
+@dataclass(frozen=True, slots=True)
+class Unhedged:
+    """An interrupted execution whose legs hold unequal shares: what `orion reconcile` reports as an
+    ``execution`` drift and `orion resume` warns of (one reading, so the two name the same ones)."""
 
-    Reconcile never trades, so it does not finish them: it names the command that resumes one (the
-    execution's own key, so nothing already sent is sent again).
+    key: str
+    opportunity_id: str
+    mode: str
+    status: str
+    updated_at: str
+    imbalance: _Imbalance
+    halted_for: str = ""  # a halted one's own message (why it halted), one line; else ""
+
+    def resume(self, source_flags: str = "") -> str:
+        """The command that resumes it (its own key: nothing already sent is sent again)."""
+        return resume_command(self.opportunity_id, self.key, mode=self.mode, source_flags=source_flags)
+
+
+def unhedged_executions(db: Database, mode: str, *, now: datetime | None = None,
+                        grace: timedelta = DEFAULT_GRACE) -> list[Unhedged]:
+    """The interrupted executions of ``mode`` (see ``_STUCK``) whose legs hold unequal shares, oldest first.
+
+    A recent one may still be running (a trade beside this call): interrupted only if no one drives it
+    (its key lock is free), or if it has not moved for ``grace``. One with nothing filled, or equal
+    shares, was interrupted with nothing at risk: not listed (its resume ends it).
     """
     from orion_cli.execution.keylock import unfinished_executions
 
-    if not results:
-        return
-    cut = iso_utc(ctx.now - ctx.grace)
-    # A recent one may still be running (a trade beside this run): interrupted only if no one drives it.
-    rows = [e for e in unfinished_executions(ctx.db, ctx.mode, _STUCK) if not e["running"] or e["updated_at"] < cut]
-    with ctx.db.read() as conn:
+    cut = iso_utc((now or datetime.now(UTC)) - grace)
+    rows = [e for e in unfinished_executions(db, mode, _STUCK) if not e["running"] or e["updated_at"] < cut]
+    if not rows:
+        return []
+    with db.read() as conn:
         legs: dict[str, list[Any]] = {row["key"]: [] for row in rows}
-        recorded: dict[str, str] = {}
-        if rows:
-            for leg in conn.execute(select(orders.c.execution_id, orders.c.client_order_id, orders.c.venue,
-                                         orders.c.market_id, orders.c.side, orders.c.action, orders.c.size,
-                                         orders.c.filled_size, orders.c.avg_fill_price)
-                                  .where(orders.c.execution_id.in_(list(legs)))
-                                  .order_by(orders.c.created_at, orders.c.client_order_id)):
-                legs[leg.execution_id].append(leg)
-            recorded = {r.key: r.result for r in conn.execute(select(executions.c.key, executions.c.result)
-                                                              .where(executions.c.key.in_(list(legs))))}
-    stuck: list[Drift] = []  # not the execution drifts of late fills: each venue's own summary has those
+        for leg in conn.execute(select(orders.c.execution_id, orders.c.client_order_id, orders.c.venue,
+                                       orders.c.market_id, orders.c.side, orders.c.action, orders.c.size,
+                                       orders.c.filled_size, orders.c.avg_fill_price)
+                                .where(orders.c.execution_id.in_(list(legs)))
+                                .order_by(orders.c.created_at, orders.c.client_order_id)):
+            legs[leg.execution_id].append(leg)
+        recorded = {r.key: r.result for r in conn.execute(select(executions.c.key, executions.c.result)
+                                                          .where(executions.c.key.in_(list(legs))))}
+    found: list[Unhedged] = []
     for row in rows:
         imbalance = _Imbalance.of(legs[row["key"]], recorded.get(row["key"]))
         if imbalance is None or imbalance.unhedged == 0:
             continue  # nothing filled, or equal shares: interrupted, but nothing is at risk
-        a, b = imbalance.held, imbalance.other
-        resume = resume_command(row["opportunity_id"], row["key"], mode=ctx.mode, source_flags=ctx.source_flags)
+        found.append(Unhedged(row["key"], row["opportunity_id"], row["mode"], row["status"], row["updated_at"],
+                              imbalance, _halted_for(recorded.get(row["key"])) if row["status"] ==
+                              ExecStatus.HALTED.value else ""))
+    return found
+
+
+def _halted_for(result: str | None) -> str:
+    """A halted execution's own message (why it halted: the unwind that failed, the dust left), as one
+    line of at most ``MAX_HALT_MESSAGE`` characters; "" when its result has none or cannot be read."""
+    try:
+        message = load_result(result or "").get("message")
+    except ValueError:
+        return ""
+    text = " ".join(str(message).split()) if message else ""
+    return text if len(text) <= MAX_HALT_MESSAGE else text[:MAX_HALT_MESSAGE - 1] + "…"
+
+
+def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
+    """Report every interrupted execution with unequal legs as drift (exit 7, alert, ``--halt-on-drift``),
+    halted ones included (:func:`unhedged_executions`).
+
+    Reconcile never trades, so it does not finish them: it names the command that resumes one (the
+    execution's own key, so nothing already sent is sent again). Reported by every run until resumed,
+    and alerted by each, as any drift a run finds is.
+    """
+    if not results:
+        return
+    stuck: list[Drift] = []  # not the execution drifts of late fills: each venue's own summary has those
+    for e in unhedged_executions(ctx.db, ctx.mode, now=ctx.now, grace=ctx.grace):
+        imbalance = e.imbalance
+        why = f"; it halted: {e.halted_for}" if e.halted_for else ""
         drift = Drift(
             venue=imbalance.venue, kind="execution", market=imbalance.market, side=imbalance.side,
-            ledger_qty=plain(a), venue_qty=plain(b), value=imbalance.value,
-            detail=(f"execution {row['key']} was interrupted at {row['status']} (last change {row['updated_at']}): "
-                    f"{imbalance.held_text}; resume it with `{resume}`"),
-            ref=row["key"], fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
+            ledger_qty=plain(imbalance.held), venue_qty=plain(imbalance.other), value=imbalance.value,
+            detail=(f"execution {e.key} was interrupted at {e.status} (last change {e.updated_at}{why}): "
+                    f"{imbalance.held_text}; resume it with `{e.resume(ctx.source_flags)}`"),
+            ref=e.key, fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
         _attach(results, drift)
         stuck.append(drift)
     if not stuck:

@@ -137,9 +137,9 @@ def test_drift_is_exit_7_with_the_drift_in_the_record(db_file: str, drifting: di
     assert "`orion reconcile --demo --fix` adopts" in res.stderr  # the hint runs as given
 
 
-def test_an_interrupted_execution_is_drift_whose_hint_is_to_resume_it(db_file: str) -> None:
-    """Found by black-box testing: the hint said `reconcile --fix` adopts the venue's truth, while the
-    drift itself says reconcile does not fix it (a resume finishes an execution)."""
+def _interrupted_paper_execution(db_file: str, status: str, result: str = "{}") -> None:
+    """Paper execution k-stuck (of op123456) left at ``status``: its first leg, 3 Kalshi YES, filled, and
+    nothing on the other leg."""
     from sqlalchemy import insert
 
     from orion_cli.store.ledger import Ledger
@@ -151,7 +151,7 @@ def test_an_interrupted_execution_is_drift_whose_hint_is_to_resume_it(db_file: s
         at = "2026-11-22T09:00:00Z"
         with db.write() as conn:
             conn.execute(insert(executions), {"key": "k-stuck", "opportunity_id": "op123456", "mode": "paper",
-                                              "status": "leg2_sent", "size": D(3), "plan": "{}", "result": "{}",
+                                              "status": status, "size": D(3), "plan": "{}", "result": result,
                                               "created_at": at, "updated_at": at})
         ledger = Ledger(db, "paper")
         ledger.ensure_balance(Venue.KALSHI, D(1000))
@@ -162,11 +162,57 @@ def test_an_interrupted_execution_is_drift_whose_hint_is_to_resume_it(db_file: s
         ledger.transition("c-1", OrderStatus.FILLED, venue_order_id="v-1", fills=[fill])
     finally:
         db.dispose()
+
+
+def test_an_interrupted_execution_is_drift_whose_hint_is_to_resume_it(db_file: str) -> None:
+    """Found by black-box testing: the hint said `reconcile --fix` adopts the venue's truth, while the
+    drift itself says reconcile does not fix it (a resume finishes an execution)."""
+    _interrupted_paper_execution(db_file, "leg2_sent")
     res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
     assert res.exit_code == 7, res.output
     drifts = [d for r in json.loads(res.stdout) for d in r["drifts"]]
     assert [(d["kind"], d["ledger_qty"], d["venue_qty"]) for d in drifts] == [("execution", "3", "0")]
     assert "resume each interrupted execution" in res.stderr and "--fix` adopts" not in res.stderr
+
+
+@pytest.mark.parametrize("released", [False, True])
+def test_a_halted_execution_left_unhedged_is_drift_for_cron_also_after_resume(
+        db_file: str, tmp_path: Path, released: bool) -> None:
+    """Found by black-box testing: after a failed unwind the execution ended `halted` with its first leg
+    held; once `orion resume` released the kill switch, `orion reconcile --halt-on-drift` said "clean"
+    (exit 0, metrics drifts 0, nothing halted) while `trade --watch` refused to trade beside it as
+    interrupted. A cron job saw all green with a naked leg held."""
+    _interrupted_paper_execution(db_file, "halted", json.dumps({"message": "unwind sold 0 of 3 shares; 3 remain "
+                                                                            "unhedged"}))
+    db = open_database(db_file)
+    try:
+        switch = KillSwitch(db)
+        switch.engage("execution k-stuck: unwind sold 0 of 3 shares; 3 remain unhedged", kind="unwind")
+        if released:
+            switch.release()
+    finally:
+        db.dispose()
+    prom = tmp_path / "orion.prom"
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", "--halt-on-drift", "--metrics-file", str(prom))
+    assert res.exit_code == 7, res.output
+    (drift,) = [d for r in json.loads(res.stdout) for d in r["drifts"]]
+    assert (drift["venue"], drift["kind"], drift["ledger_qty"], drift["venue_qty"], drift["ref"]) == (
+        "kalshi", "execution", "3", "0", "k-stuck")
+    assert "execution k-stuck was interrupted at halted" in drift["detail"], drift["detail"]
+    assert "resume it with `orion trade op123456 --confirm --idempotency-key k-stuck --demo`" in drift["detail"]
+    assert "resume each interrupted execution" in res.stderr
+    assert "HALTED: drift found with --halt-on-drift" in res.stderr
+    samples = dict(line.rsplit(" ", 1) for line in prom.read_text().splitlines() if line and line[0] != "#")
+    assert samples['orion_reconcile_drifts{venue="kalshi",mode="paper"}'] == "1"
+    assert samples["orion_halted"] == "1" and samples["orion_reconcile_exit_code"] == "7"
+    db = open_database(db_file)
+    try:
+        st = KillSwitch(db).status()
+        events = [e.type for e in AuditLog(db).tail(50)]
+    finally:
+        db.dispose()
+    assert st.halted and st.kind == ("reconcile" if released else "unwind"), st
+    assert events.count("reconcile.execution_interrupted") == 1
 
 
 def test_drift_table_on_stdout_names_market_quantities_and_value(db_file: str, drifting: dict[str, Any]) -> None:

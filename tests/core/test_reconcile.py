@@ -1390,9 +1390,10 @@ def test_settlements_that_cannot_be_read_for_an_outage_make_the_venue_unavailabl
     assert {p.market_id: p.size for p in ledger.positions()} == {MKT: D(10)}
 
 
-def _killed_after_its_first_leg(db: Database, *, status: str = "leg2_sent", at: str | None = None) -> None:
+def _killed_after_its_first_leg(db: Database, *, status: str = "leg2_sent", at: str | None = None,
+                                result: dict[str, Any] | None = None) -> None:
     """Live execution K1, its first leg (10 Kalshi YES at 0.40) filled, left at ``status`` by a kill at
-    ``at`` (a second before NOW unless given)."""
+    ``at`` (a second before NOW unless given), its stored ``result`` empty unless given."""
     from sqlalchemy import insert, update
 
     from orion_cli.store.tables import executions, orders
@@ -1402,8 +1403,8 @@ def _killed_after_its_first_leg(db: Database, *, status: str = "leg2_sent", at: 
     with db.write() as conn:
         conn.execute(update(orders).where(orders.c.client_order_id == "c-1").values(execution_id="K1"))
         conn.execute(insert(executions), {"key": "K1", "opportunity_id": "op1", "mode": "live", "status": status,
-                                          "size": D(10), "plan": "{}", "result": "{}", "created_at": when,
-                                          "updated_at": when})
+                                          "size": D(10), "plan": "{}", "result": json.dumps(result or {}),
+                                          "created_at": when, "updated_at": when})
 
 
 def test_an_interrupted_execution_on_a_venue_whose_settlements_are_down_shows_it_as_drift(
@@ -1468,6 +1469,84 @@ def test_an_execution_that_finishes_while_reconcile_looks_is_not_taken_for_inter
     (res,) = _run(db, settings, {Venue.KALSHI: venue}, grace=timedelta(seconds=120), halt_on_drift=True)
     assert (res.status, res.drifts) == ("clean", [])
     assert not KillSwitch(db).status().halted
+
+
+UNWIND_FAILED = {"message": "unwind sold 0 of 10 shares; 10 remain unhedged"}
+
+
+@pytest.mark.parametrize("released", [False, True])
+def test_a_halted_execution_holding_an_unhedged_leg_is_drift_whether_or_not_the_halt_was_released(
+        db: Database, settings: Settings, released: bool) -> None:
+    """Found by black-box testing: an execution the executor halted after a failed unwind (10 held on
+    Kalshi, nothing on the other leg) was left out of the interrupted executions. Reconcile said
+    "clean" (exit 0, no alert, nothing for --halt-on-drift), also once `orion resume` had released the
+    kill switch, while `trade --watch` refused to trade beside it as interrupted. It is drift as any
+    interrupted execution is: the leg held, why it halted, and the command that resumes it."""
+    _killed_after_its_first_leg(db, status="halted", result=UNWIND_FAILED)
+    switch = KillSwitch(db)
+    switch.engage("execution K1: unwind sold 0 of 10 shares; 10 remain unhedged", kind="unwind")
+    if released:
+        switch.release()
+    venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])
+    alerts = NullAlertSink()
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, alerts=alerts, halt_on_drift=True)
+    assert res.status == "drift" and res.counts["drifts"] == 1, res
+    (d,) = res.drifts
+    assert (d.kind, d.ref, d.market, d.side, d.ledger_qty, d.venue_qty, d.value, d.fixed) == (
+        "execution", "K1", MKT, Side.YES, D(10), D(0), D("4"), False)
+    assert "execution K1 was interrupted at halted" in d.detail, d.detail
+    assert "it halted: unwind sold 0 of 10 shares; 10 remain unhedged" in d.detail, d.detail
+    assert "resume it with `orion trade op1 --confirm --idempotency-key K1 --live`" in d.detail, d.detail
+    assert _types(db).count("reconcile.execution_interrupted") == 1
+    st = KillSwitch(db).status()
+    assert st.halted and st.kind == ("reconcile" if released else "unwind"), st  # a halt held keeps its reason
+    assert [k for k, _, _ in alerts.emitted] == (["reconcile.drift", "halt"] if released else ["reconcile.drift"])
+    _verify(db)
+
+
+def test_a_halted_execution_whose_legs_are_equal_is_not_drift(db: Database, settings: Settings) -> None:
+    """Halted, then its second leg's unknown outcome found filled: nothing is unhedged, as for any
+    interrupted execution whose legs are equal (its resume ends it; the watch still names it)."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "K1-l1", "o-1", [_fill("k1", "o-1", "10", "0.40")])
+    _filled_order(ledger, "K1-l2", "o-2", [_fill("k2", "o-2", "10", "0.55", side=Side.NO)])
+    _execution(db, "K1", "halted", ["K1-l1", "K1-l2"], {"message": "the outcome of K1-l2 is unknown"})
+    venue = FakeVenue(fills_=[_fill("k1", "o-1", "10", "0.40"), _fill("k2", "o-2", "10", "0.55", side=Side.NO)],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4")),
+                                  Position(Venue.KALSHI, MKT, Side.NO, D(10), D("0.55"), D("5.5"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert (res.status, res.drifts) == ("clean", []), res.drifts
+    assert "reconcile.execution_interrupted" not in _types(db)
+
+
+@pytest.mark.parametrize(("filled", "unhedged"), [("6", "4"), ("10", "0")])
+def test_a_halted_executions_unknown_leg_resolved_in_the_run_is_judged_once_with_it(
+        db: Database, settings: Settings, filled: str, unhedged: str) -> None:
+    """Halted for the unknown outcome of its second leg (Polymarket), which this run finds: the legs are
+    judged with the fill it records, in one execution drift (none in the venue's own summary, which
+    holds no late fill for an execution that has not ended), and none when they are now equal."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "K1-l1", "o-1", [_fill("k1", "o-1", "10", "0.40")])
+    _intent(ledger, "K1-l2", venue=Venue.POLYMARKET, market=PM, side=Side.NO, price="0.55")
+    _execution(db, "K1", "halted", ["K1-l1", "K1-l2"], {"message": "the outcome of K1-l2 is unknown"})
+    p1 = _fill("p1", "pm-2", filled, "0.55", venue=Venue.POLYMARKET, market=PM, side=Side.NO)
+    poly = FakeVenue(venue_=Venue.POLYMARKET, fills_=[p1],
+                     orders={"K1-l2": _state("K1-l2", "pm-2", OrderStatus.CANCELLED, "10", filled, (p1,),
+                                             side=Side.NO, market=PM, price="0.55", venue=Venue.POLYMARKET)},
+                     positions_=[Position(Venue.POLYMARKET, PM, Side.NO, D(filled), D("0.55"), D(filled) * D("0.55"))])
+    kalshi = FakeVenue(fills_=[_fill("k1", "o-1", "10", "0.40")],
+                       positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])
+    for later in (0, 5):  # reported by every run until resumed, once each
+        results = _run(db, settings, {Venue.POLYMARKET: poly, Venue.KALSHI: kalshi},
+                       now=NOW + timedelta(minutes=later))
+        drifts = [d for r in results for d in r.drifts]
+        if unhedged == "0":
+            assert drifts == [], drifts
+            continue
+        assert [(d.kind, d.ref, d.venue, d.ledger_qty, d.venue_qty) for d in drifts] == [
+            ("execution", "K1", Venue.KALSHI, D(10), D(filled))], drifts
+    assert _types(db).count("reconcile.execution_interrupted") == (0 if unhedged == "0" else 2)
+    _verify(db)
 
 
 @pytest.mark.parametrize(("second", "sold", "unhedged"), [("10", "0", "0"), ("6", "0", "4"), ("6", "4", "0")])
