@@ -18,7 +18,7 @@ from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import open_database
 from orion_cli.store.ledger import Ledger
 from orion_cli.venues.paper import request_payload
-from orion_cli.venues.trading import Action, OrderRequest, OrderStatus, PreparedOrder, TimeInForce
+from orion_cli.venues.trading import Action, Fill, OrderRequest, OrderStatus, PreparedOrder, TimeInForce
 
 
 def run(*args: str) -> Result:
@@ -404,3 +404,59 @@ def test_a_named_pipe_as_the_sentinel_is_a_config_error_halt_still_engages_under
     engaged = run("halt", "--reason", "drill", "--json")
     assert engaged.exit_code == 3, engaged.output
     assert json.loads(engaged.stdout)["halted"] is True
+
+
+def _halted_execution(db_file: Path, mode: str, key: str, second: str) -> None:
+    """Execution ``key`` of op123456 that the executor halted: 3 Kalshi YES bought on its first leg,
+    ``second`` Polymarket NO on its second."""
+    from sqlalchemy import insert
+
+    from orion_cli.store.tables import executions
+
+    db = open_database(f"sqlite:///{db_file}")
+    try:
+        at = "2026-11-22T09:00:00Z"
+        with db.write() as conn:
+            conn.execute(insert(executions), {"key": key, "opportunity_id": "op123456", "mode": mode,
+                                              "status": "halted", "size": D(3), "plan": "{}", "result": "{}",
+                                              "created_at": at, "updated_at": at})
+        ledger = Ledger(db, mode)
+        if mode == "paper":
+            ledger.ensure_balance(Venue.KALSHI, D(1000))
+            ledger.ensure_balance(Venue.POLYMARKET, D(1000))
+        legs = ((Venue.KALSHI, "KXNBA-26-NYK", Side.YES, "3", "l1"), (Venue.POLYMARKET, "0xnyk", Side.NO, second, "l2"))
+        for venue, market, side, filled, tag in legs:
+            coid = f"{key}-{tag}"
+            req = OrderRequest(venue, market, side, Action.BUY, D(3), D("0.30"), TimeInForce.FOK, coid)
+            ledger.record_intent(PreparedOrder(req, "{}"), execution_id=key)
+            fill = Fill(venue, f"f-{coid}", f"v-{coid}", market, side, Action.BUY, D(filled), D("0.30"), D(0),
+                        datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+            ledger.transition(coid, OrderStatus.FILLED if filled == "3" else OrderStatus.CANCELLED,
+                              venue_order_id=f"v-{coid}", fills=[fill] if filled != "0" else [])
+    finally:
+        db.dispose()
+
+
+def test_resume_warns_of_each_halted_execution_still_holding_a_leg_unhedged(isolated_home: Path) -> None:
+    """Found by black-box testing: after a failed unwind left 100 contracts unhedged, `orion resume --yes`
+    said only "kill switch released"; nothing named the execution the operator now had to resume.
+    Each one with unequal legs, of either ledger, is named with its resume command, even with -q; one
+    whose legs are equal is not."""
+    assert run("init").exit_code == 0
+    db_file = isolated_home / "orion.db"
+    _halted_execution(db_file, "paper", "k-paper", "0")
+    _halted_execution(db_file, "live", "k-live", "1")
+    _halted_execution(db_file, "paper", "k-equal", "3")
+    assert run("halt", "-r", "execution k-paper: unwind sold 0 of 3 shares").exit_code == 0
+    res = run("resume", "--yes", "-q")
+    assert res.exit_code == 0, res.output
+    warnings = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: live execution k-live was interrupted at halted with a leg unhedged (3 held on kalshi "
+        "(KXNBA-26-NYK yes, the first leg), 1 on the other leg); resume it with `orion trade op123456 "
+        "--confirm --idempotency-key k-live --live`",
+        "warning: paper execution k-paper was interrupted at halted with a leg unhedged (3 held on kalshi "
+        "(KXNBA-26-NYK yes, the first leg), 0 on the other leg); resume it with `orion trade op123456 "
+        "--confirm --idempotency-key k-paper` (with the --demo or --snapshot FILE it was traded on, if any)",
+    ], res.stderr
+    assert json.loads(run("halt", "--status", "--json").stdout)["halted"] is False

@@ -241,6 +241,9 @@ def resume_command(
 ) -> None:
     """Release the kill switch (typed confirmation on a terminal, --yes otherwise).
 
+    Then warns, even with -q, of each interrupted execution (of either ledger) still holding a leg
+    unhedged, such as one halted after a failed unwind, naming the command that resumes it.
+
     Exit 3 when no ledger exists there (a mistyped --db or ORION_HOME is not created). Exit 6, releasing
     nothing, while the sentinel file (halt.sentinel_file) exists: remove it first.
 
@@ -279,3 +282,31 @@ def resume_command(
         raise Refused(f"the database's halt was released, but trading is still halted: {st.reason}",
                       reason="HALTED", hint="`orion halt --status` shows what holds it")
     app.out.success("kill switch released")
+    _warn_unhedged(app)
+
+
+def _warn_unhedged(app: AppContext) -> None:
+    """Warn, even with -q, of each interrupted execution that holds a leg unhedged (a halted one whose
+    unwind failed, above all), naming the command that resumes it.
+
+    Why: releasing the kill switch says nothing of them, while `orion reconcile` reports each as drift
+    and `trade --watch` refuses to trade beside it; the operator who released it is the one to resume
+    them. Both ledgers: the kill switch is the database's, whichever mode the command was given. The
+    switch is already released, so a failure to look is a warning, never the command's failure.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from orion_cli.core.errors import OrionError
+    from orion_cli.core.reconcile import unhedged_executions
+
+    try:
+        found = [e for mode in ("live", "paper") for e in unhedged_executions(app.db(existing=True), mode)]
+    except (OrionError, DBAPIError, OSError) as exc:
+        app.out.warn(f"could not look for interrupted executions ({type(exc).__name__}); `orion reconcile` "
+                     "lists them")
+        return
+    for e in found:
+        # A paper trade resumes on the data it was priced from, which the ledger does not record.
+        data = " (with the --demo or --snapshot FILE it was traded on, if any)" if e.mode == "paper" else ""
+        app.out.warn(f"{e.mode} execution {e.key} was interrupted at {e.status} with a leg unhedged "
+                     f"({e.imbalance.held_text}); resume it with `{e.resume()}`{data}")
