@@ -1261,7 +1261,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         return trades, WatchStop.refused(
             f"execution {p['key']} was interrupted at {p['status']}: resume it with `{resume}`",
             "EXECUTION_INTERRUPTED",
-            "resume it, then start the watch again; `orion reconcile` lists every interrupted execution")
+            "resume it, then start the watch again; `orion reconcile` lists each one holding a leg unhedged")
     for op in ops:
         if max_trades is not None and trades >= max_trades:
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
