@@ -155,15 +155,16 @@ def _state_statement() -> Any:
         _EXECUTION.with_only_columns(executions.c.status).scalar_subquery().label("key_status"),
         _EXECUTION.with_only_columns(executions.c.created_at).scalar_subquery().label("key_created_at"),
         *TAIL_COLUMNS,
-        *(_ledger_cash(venue) for venue in Venue),
+        *(column for venue in Venue for column in _ledger_cash(venue)),
     )
 
 
-def _ledger_cash(venue: Venue) -> Any:
-    """The venue's cash as the ledger holds it now: paper cash, or live the last report moved by the
-    fills recorded since (BALANCE: another process's fills since this one read its balances)."""
-    return (select(balances.c.available).where(balances.c.mode == bindparam("mode"), balances.c.venue == venue.value)
-            .scalar_subquery().label(f"ledger_cash_{venue.value}"))
+def _ledger_cash(venue: Venue) -> tuple[Any, Any]:
+    """The venue's cash as the ledger holds it now, and as of when: paper cash, or live the last report
+    moved by the fills recorded since (BALANCE: another process's fills since this one read its balances)."""
+    row = select(balances.c.available).where(balances.c.mode == bindparam("mode"), balances.c.venue == venue.value)
+    return (row.scalar_subquery().label(f"ledger_cash_{venue.value}"),
+            row.with_only_columns(balances.c.as_of).scalar_subquery().label(f"ledger_cash_as_of_{venue.value}"))
 
 
 # Built when first compiled (Prepared takes a function of the dialect): the breaker imports this module.
@@ -586,9 +587,12 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
                                              f"{limits.balance_max_age_seconds}: treated as unknown", leg=i)
     cash, since = bal.available, ""
     recorded = getattr(lazy.state, f"ledger_cash_{venue.value}", None)
-    if recorded is not None and Decimal(recorded) < cash:
+    recorded_as_of = getattr(lazy.state, f"ledger_cash_as_of_{venue.value}", None)
+    if recorded is not None and Decimal(recorded) < cash and _not_older(recorded_as_of, bal.as_of):
         # Read before this transaction: fills recorded since (another orion process's trade) have
-        # spent some of it. The lower figure, so processes trading at once never share the same cash.
+        # spent some of it. The lower figure, so processes trading at once never share the same cash;
+        # but only from a ledger figure at least as new as the read (live: one that starts from an
+        # older report, say the last one recorded before a deposit, would refuse cash the venue holds).
         cash = Decimal(recorded)
         since = f", {fmt(cash)} after the fills recorded since"
     mine = [x for x in lazy.plan.legs if x.venue is venue]
@@ -603,6 +607,14 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
     return CheckResult("BALANCE", usable >= required,
                        f"{venue.value} available {fmt(bal.available)}{since}{flight} {op} required {fmt(required)} "
                        f"(cost+fees {fmt(needed)}{cents} + {fmt(limits.balance_buffer_pct)}% buffer)", leg=i)
+
+
+def _not_older(stored: Any, read_at: datetime) -> bool:
+    """Whether the ledger's balance time ``stored`` (ISO text) is at or after ``read_at``."""
+    try:
+        return bool(stored) and datetime.fromisoformat(str(stored)) >= read_at
+    except (TypeError, ValueError):
+        return False
 
 
 LegCheck = Callable[[LegPlan, int, PipelineContext, _Lazy], CheckResult]
