@@ -197,6 +197,7 @@ _PAGE_HEADLINES: Final = (
     re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S),
 )
 _TAG: Final = re.compile(r"<[^>]*>")
+_REGION_REFUSAL: Final = "restricted in your region"
 _EXCERPT_CHARS: Final = 60
 # What a blocked request did not do, where it matters: the operator's next step depends on it.
 _NOT_DONE: Final = {("POST", "/order"): "no order was placed", ("DELETE", "/order"): "nothing was cancelled"}
@@ -236,8 +237,16 @@ def _firewall_refusal(method: str, path: str, response: httpx.Response) -> Geobl
     takes an unexplained error on ``POST /order`` for an order that may exist and looks it up; the
     geoblock's refusal says what happened (nothing reached the venue) and what to do.
     """
-    if response.status_code != 403 or _is_json_object(response.content):
+    if response.status_code != 403:
         return None
+    if _is_json_object(response.content):
+        # The CLOB checks the location before the keys: a restricted host's order is answered 403
+        # {"error": "Trading restricted in your region, ..."} (widely reported), no credential judged.
+        said = _error_message(response.content)
+        if _REGION_REFUSAL not in said.lower():
+            return None
+        return Geoblocked(f"Polymarket refused {method} {path.split('?', 1)[0]} from this host's location: "
+                          f"{said[:200]}; nothing was placed", hint=_FIREWALL_HINT)
     bare = path.split("?", 1)[0]
     excerpt = _block_page_excerpt(response.content)
     not_done = _NOT_DONE.get((method, bare))

@@ -956,6 +956,24 @@ def test_the_clobs_own_json_401_or_403_stays_a_credentials_error(
     with_client(wallet, sim, go)
 
 
+def test_the_clobs_own_region_403_on_an_order_is_the_geoblock_not_bad_credentials(
+    sim: PolymarketSim, market: Market, wallet: Wallet
+) -> None:
+    """Review: the CLOB checks the location before the keys, answering a restricted host's order 403
+    {"error": "Trading restricted in your region, ..."}; JSON, so it stayed "rejected our credentials"."""
+    body = {"error": "Trading restricted in your region, please refer to available regions - "
+                     "https://docs.polymarket.com/developers/CLOB/geoblock"}
+    sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/order", status=403, body=body))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(Geoblocked) as info:
+            await pm.submit(pm.prepare(order(market)))
+        assert info.value.exit_code is ExitCode.REFUSED and "restricted in your region" in info.value.message
+        assert "nothing was placed" in info.value.message
+
+    with_client(wallet, sim, go)
+
+
 def test_a_firewall_403_on_the_other_authenticated_calls_is_the_same_refusal(
     sim: PolymarketSim, wallet: Wallet
 ) -> None:
