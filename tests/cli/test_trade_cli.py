@@ -378,18 +378,24 @@ def test_same_idempotency_key_reports_and_never_sends_twice(op_id: str) -> None:
     assert len(ledger_orders()) == 4
 
 
+def _stored_again_as(op_id: str, new_id: str) -> None:
+    """Store the scanned opportunity ``op_id`` again under ``new_id``: another opportunity of the same
+    markets, whose trades a key of the first must not serve."""
+    import dataclasses
+
+    db = open_database(None)
+    try:
+        op, source = store.load(db, op_id)
+        with db.write() as conn:
+            store.save(conn, [dataclasses.replace(op, id=new_id)], source=source)
+    finally:
+        db.dispose()
+
+
 def test_key_of_another_opportunity_is_refused(op_id: str) -> None:
     code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "shared")
     assert code == 0, err
-    db = open_database(None)
-    try:
-        with db.write() as conn:
-            op, source = store.load(db, op_id)
-            import dataclasses
-
-            store.save(conn, [dataclasses.replace(op, id="zzzzzzzz")], source=source)
-    finally:
-        db.dispose()
+    _stored_again_as(op_id, "zzzzzzzz")
     code, _, err = invoke("trade", "zzzzzzzz", "--demo", "--confirm", "--size", "7", "--idempotency-key", "shared")
     assert code == 6 and "already used" in err
     assert len(ledger_orders()) == 2
@@ -598,15 +604,7 @@ def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str)
     finally:
         db.dispose()
     assert code == 0 and json.loads(out)["next"] == "refuse" and "another process" in err, err
-    import dataclasses
-
-    db = open_database(None)
-    try:
-        op, source = store.load(db, op_id)
-        with db.write() as conn:
-            store.save(conn, [dataclasses.replace(op, id="zzzzzzzz")], source=source)
-    finally:
-        db.dispose()
+    _stored_again_as(op_id, "zzzzzzzz")
     code, out, err = invoke("trade", "zzzzzzzz", "--demo", "--json", "--idempotency-key", default_key(op_id))
     assert code == 0 and json.loads(out)["next"] == "refuse", err  # another opportunity's key
     assert len(ledger_orders()) == 2
@@ -656,15 +654,7 @@ def test_refusals_decided_before_the_checks_are_audited_and_reported(op_id: str)
     assert code == 6 and json.loads(err.splitlines()[-1])["reason"] == "EXECUTION_INTERRUPTED", err
     assert _rejections()[1:] == [("k-2", op_id, "EXECUTION_INTERRUPTED")]
     # The key is another opportunity's.
-    import dataclasses
-
-    db = open_database(None)
-    try:
-        op, source = store.load(db, op_id)
-        with db.write() as conn:
-            store.save(conn, [dataclasses.replace(op, id="zzzzzzzz")], source=source)
-    finally:
-        db.dispose()
+    _stored_again_as(op_id, "zzzzzzzz")
     code, _, err = invoke("trade", "zzzzzzzz", "--demo", "--confirm", "--idempotency-key", key, "--json")
     assert code == 6 and json.loads(err.splitlines()[-1])["reason"] == "DUPLICATE", err
     assert _rejections()[2:] == [(key, "zzzzzzzz", "DUPLICATE")]

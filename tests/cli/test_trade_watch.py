@@ -355,6 +355,16 @@ def test_a_daily_trip_in_force_after_resume_stops_the_watch_as_a_breaker_refusal
         db.dispose()
 
 
+def _a_single_trade_of_the_demo() -> tuple[int, str, dict[str, Any]]:
+    """Scan the demo, then `trade --confirm` its opportunity once: (exit code, stderr, its error record),
+    what a watch stopped by the same cause is compared with."""
+    code, out, err = _invoke("--jsonl", "scan", "--demo")
+    assert code == 0, err
+    op_id = json.loads(out.splitlines()[0])["id"]
+    single_code, _, single_err = _invoke("--jsonl", "trade", op_id, "--confirm", "--demo")
+    return single_code, single_err, _error_record(single_err)
+
+
 def _scripted_round(tmp_path: Path, monkeypatch: Any, results: list[Any], max_trades: int | None,
                     ) -> tuple[tuple[int, WatchStop | None], list[str]]:
     """One watch round (:func:`_trade_round`) over four opportunities whose executions return ``results``
@@ -686,11 +696,7 @@ def test_a_venue_gate_refusal_stops_the_watch_as_it_refuses_a_single_trade(monke
         raise refusal()
 
     monkeypatch.setattr(trade_cmd, "_execute", refused)  # a single trade and the watch both execute through it
-    code, out, err = _invoke("--jsonl", "scan", "--demo")
-    assert code == 0, err
-    op_id = json.loads(out.splitlines()[0])["id"]
-    single_code, _, single_err = _invoke("--jsonl", "trade", op_id, "--confirm", "--demo")
-    single = _error_record(single_err)
+    single_code, single_err, single = _a_single_trade_of_the_demo()
     assert single_code == single["exit_code"] == 6, single_err
 
     code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
@@ -743,11 +749,7 @@ def test_an_execution_that_meets_a_halt_stops_the_watch_in_a_single_trades_words
         return None, result(key)
 
     monkeypatch.setattr(trade_cmd, "_execute", execute)  # a single trade and the watch both execute through it
-    code, out, err = _invoke("--jsonl", "scan", "--demo")
-    assert code == 0, err
-    op_id = json.loads(out.splitlines()[0])["id"]
-    single_code, _, single_err = _invoke("--jsonl", "trade", op_id, "--confirm", "--demo")
-    single = _error_record(single_err)
+    single_code, single_err, single = _a_single_trade_of_the_demo()
     assert single_code == single["exit_code"] == 6 and single["reason"] == "HALTED", single_err
 
     code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
@@ -821,11 +823,7 @@ def test_an_execution_whose_order_a_venue_refused_for_our_credentials_stops_the_
         return None, _result_unwound_for_credentials(key)
 
     monkeypatch.setattr(trade_cmd, "_execute", execute)  # a single trade and the watch both execute through it
-    code, out, err = _invoke("--jsonl", "scan", "--demo")
-    assert code == 0, err
-    op_id = json.loads(out.splitlines()[0])["id"]
-    single_code, _, single_err = _invoke("--jsonl", "trade", op_id, "--confirm", "--demo")
-    single = _error_record(single_err)
+    single_code, single_err, single = _a_single_trade_of_the_demo()
     assert single_code == single["exit_code"] == 4 and single["reason"] == "auth", single_err
     assert "kalshi refused orion's credentials" in single["message"], single
     assert "`orion secrets check --online`" in (_hint(single_err) or ""), single_err

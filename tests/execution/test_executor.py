@@ -1224,7 +1224,8 @@ def test_a_resting_hedge_whose_cancel_fails_halts_and_alerts(db: Database) -> No
 # -- halts --------------------------------------------------------------------------------------------
 
 
-def test_halt_mid_execution_stops_buys_but_unwinds(db: Database) -> None:
+def _halting_after_the_first_leg(db: Database) -> Exchange:
+    """An exchange at which the operator engages the kill switch once the first leg is sent."""
     x = Exchange()
 
     def halt_after_first(tag: str) -> None:
@@ -1232,6 +1233,11 @@ def test_halt_mid_execution_stops_buys_but_unwinds(db: Database) -> None:
             KillSwitch(db).engage("operator", kind="manual")
 
     x.on_submit = halt_after_first
+    return x
+
+
+def test_halt_mid_execution_stops_buys_but_unwinds(db: Database) -> None:
+    x = _halting_after_the_first_leg(db)
     plan = make_plan()
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status == "unwound" and "halted mid-execution" in res.message
@@ -1246,13 +1252,7 @@ def test_an_execution_that_ends_leaves_no_unsent_intent_in_flight(db: Database) 
     until a reconcile, minutes later, called it never sent. Ending the execution now cancels it."""
     from orion_cli.risk.checks import _load_book, positions_in
 
-    x = Exchange()
-
-    def halt_after_first(tag: str) -> None:
-        if tag == "l1":
-            KillSwitch(db).engage("operator", kind="manual")
-
-    x.on_submit = halt_after_first
+    x = _halting_after_the_first_leg(db)
     plan = make_plan()
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status == "unwound" and exec_row(db, plan.key).status == "unwound", res.message
