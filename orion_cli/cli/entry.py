@@ -81,9 +81,10 @@ def _stdout_is_tty() -> bool:
 
 
 def main() -> None:
-    from orion_cli.cli.streams import fill_closed_streams
+    if sys.stdin is None or sys.stdout is None or sys.stderr is None:  # first: None to every writer, the help too
+        from orion_cli.cli.streams import fill_closed_streams
 
-    fill_closed_streams()  # first: a closed stdout or stderr is None to every writer, the help too
+        fill_closed_streams()
     argv = sys.argv[1:]
     drop_unplain_size_variables()
     # The cache only where it fits: on a narrower terminal its 100-column boxes would break on every

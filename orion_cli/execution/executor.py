@@ -477,6 +477,11 @@ def _settled_or_unresolved(run: _Run, tag: str, state: OrderState) -> None:
         raise _Unresolved(f"{run.coid(tag)} is {state.status.value} at the venue after a look-up and a cancel")
 
 
+# The execution result's records of orders a venue refused for good (see Executor._refusals).
+CREDENTIALS_REFUSED = "credentials_refused"
+GEOBLOCKED = "geoblocked"
+
+
 def _credentials_said(refusal: Mapping[str, Any], what: str = "") -> str:
     """An execution's message naming the venue that refused orion's credentials, for which order, and
     its answer (the venue's error, never a credential)."""
@@ -716,7 +721,7 @@ class Executor:
             if not o1.status.terminal:
                 raise _Unresolved(f"{run.coid('l1')} is {o1.status.value} after read-back")
             filled1 = self._filled(run, "l1")
-            refused = [r for r in self._credentials_refused(run) if r["tag"] == "l1"]
+            refused = [r for r in self._refusals(run, CREDENTIALS_REFUSED) if r["tag"] == "l1"]
             if filled1 <= 0 and refused:
                 return self._abandon(run, verdict, _credentials_said(refused[0], ": nothing was placed"))
             if filled1 <= 0:
@@ -746,7 +751,7 @@ class Executor:
         dust = run.result.get("dust_accepted")
         msg = ("both legs filled in equal shares" + (" but for dust" if dust else "")) if final is ExecStatus.DONE \
             else "second leg short; the excess was sold back within max_unwind_loss"
-        refused = self._credentials_refused(run)
+        refused = self._refusals(run, CREDENTIALS_REFUSED)
         if refused and final is ExecStatus.UNWOUND and refused[0]["tag"].startswith("l2"):
             msg = _credentials_said(refused[0], ", so no retry was sent there; the excess of the first leg was sold "
                                                 "back within max_unwind_loss")
@@ -770,8 +775,8 @@ class Executor:
         elif not allowed(run.status, final):  # a resumed pair found hedged whose earlier sells make it unwound
             self._move(run, ExecStatus.UNWINDING, {})
         run.result["message"] = msg
-        self._move(run, final, {"message": msg}, unsent=f"the execution ended {final.value}" + (
-            " after a halt mid-execution" if run.result.get("halted_mid_execution") else " without it"))
+        self._move(run, final, {"message": msg}, unsent=f"the execution ended {final.value} after a halt "
+                   "mid-execution" if run.result.get("halted_mid_execution") else "")
         return self._result(run, verdict, msg, breaker_tripped=self._update_breaker())
 
     async def _hedge(self, run: _Run, *, fresh: bool) -> None:
@@ -799,8 +804,7 @@ class Executor:
             remaining = plain(floor_to(target - hedged, spec.size_step))
             if remaining <= 0 or remaining < spec.min_size:
                 break
-            if self._credentials_refused(run, spec.venue) or any(
-                    r["venue"] == spec.venue.value for r in run.result.get("geoblocked", [])):
+            if self._refusals(run, CREDENTIALS_REFUSED, spec.venue) or self._refusals(run, GEOBLOCKED, spec.venue):
                 # Each retry would be refused the same way while the first leg stays naked: the unwind
                 # goes next (not the halt a retried refusal once ended in, which skipped it).
                 break
@@ -1082,17 +1086,16 @@ class Executor:
                 if not self._order(tag, run).status.terminal:
                     self.ledger.rejected(coid, reason)
                 self._note(run, tag, {"status": "rejected", "reason": reason[:300]})
-                if isinstance(exc, Geoblocked):
-                    # The same for this host's location (a firewall that lets the geoblock check pass
-                    # and blocks orders): no hedge retry there; `trade --watch` stops on it.
-                    run.result.setdefault("geoblocked", []).append(
-                        {"tag": tag, "venue": prepared.request.venue.value, "reason": exc.message[:300]})
-                if isinstance(exc, AuthError):
-                    # Every later order to this venue would be refused the same way (a key without
-                    # trading rights, a clock off): the flow sends it no hedge retry, and the outcome
-                    # names it (exit 4 in `orion trade`, see _credentials_refused).
-                    run.result.setdefault("credentials_refused", []).append(
-                        {"tag": tag, "venue": prepared.request.venue.value, "reason": reason[:300]})
+                # Every later order to this venue would be refused the same way: for orion's credentials
+                # (a key without trading rights, a clock off; exit 4 in `orion trade`) or this host's
+                # location (a firewall that lets the geoblock check pass and blocks orders; `trade
+                # --watch` stops on it). The flow sends that venue no hedge retry (see _refusals).
+                kind = CREDENTIALS_REFUSED if isinstance(exc, AuthError) else \
+                    GEOBLOCKED if isinstance(exc, Geoblocked) else None
+                if kind is not None:
+                    said = reason if kind == CREDENTIALS_REFUSED else exc.message
+                    run.result.setdefault(kind, []).append(
+                        {"tag": tag, "venue": prepared.request.venue.value, "reason": said[:300]})
                 return self._order(tag, run)
             except VenueUnavailable as exc:
                 # Certainly not placed (rate limited / never left this host): same payload again, after
@@ -1336,7 +1339,7 @@ class Executor:
 
     def _fail_halt(self, run: _Run, verdict: Verdict, message: str, *, alert_kind: str) -> ExecutionResult:
         """Engage the kill switch, alert, and leave the execution ``halted`` with the facts for reconcile."""
-        refused = self._credentials_refused(run)
+        refused = self._refusals(run, CREDENTIALS_REFUSED)
         if refused:  # why the hedge was not retried, or the unwind refused: the key is the operator's to fix
             message += "; " + _credentials_said(refused[0])
         run.result["message"] = message
@@ -1397,9 +1400,10 @@ class Executor:
                            reason="order_not_found")
         return state
 
-    def _credentials_refused(self, run: _Run, venue: Venue | None = None) -> list[dict[str, Any]]:
-        """The orders of this execution a venue (``venue``, or any) refused for orion's credentials."""
-        return [r for r in run.result.get("credentials_refused", []) if venue is None or r["venue"] == venue.value]
+    def _refusals(self, run: _Run, kind: str, venue: Venue | None = None) -> list[dict[str, Any]]:
+        """The orders of this execution a venue (``venue``, or any) refused for good: ``kind`` is
+        :data:`CREDENTIALS_REFUSED` (orion's credentials) or :data:`GEOBLOCKED` (this host's location)."""
+        return [r for r in run.result.get(kind, []) if venue is None or r["venue"] == venue.value]
 
     def _note(self, run: _Run, tag: str, values: Mapping[str, Any]) -> None:
         run.result.setdefault("legs", {}).setdefault(tag, {}).update(values)
@@ -1419,7 +1423,7 @@ class Executor:
         not decided yet). Otherwise the larger of the two: a read-back's count may be ahead of the
         fills the venue lists (the ledger keeps such an order in flight), and a fill count only grows.
         """
-        o = self.ledger.order(run.coid(tag))
+        o = self.ledger.order(run.coid(tag), with_fills=False)  # status, size and filled size: the row's
         entry = run.result.get("legs", {}).get(tag)
         size: Decimal | None = o.size if o is not None else None
         filled = o.filled_size if o is not None else ZERO
@@ -1589,7 +1593,7 @@ class Executor:
             if to.final:
                 reason = NEVER_SENT + (unsent or f"the execution ended {to.value} without it")[:200]
                 for tag in run.result.get("intents", {}):
-                    order = self.ledger.order(run.coid(tag), conn=conn)
+                    order = self.ledger.order(run.coid(tag), conn=conn, with_fills=False)
                     if order is not None and order.status is OrderStatus.INTENT:
                         self.ledger.cancelled(run.coid(tag), reason=reason, conn=conn)
             run.status = advance(conn, run.key, to, mode=self.mode, result=run.result, detail=dict(detail),

@@ -23,7 +23,6 @@ import codecs
 import contextlib
 import os
 import re
-import stat
 import tempfile
 import tomllib
 from collections import defaultdict
@@ -36,7 +35,7 @@ from typing import Any
 import tomli_w
 
 from orion_cli.core.errors import ConfigError, NotFound, UsageError
-from orion_cli.core.files import NOT_REGULAR, FileRefused, MiB, read_regular_file
+from orion_cli.core.files import FileRefused, MiB, read_regular_file
 from orion_cli.core.paths import make_private_dirs
 from orion_cli.matching.equivalence import MatchCandidate
 
@@ -351,12 +350,8 @@ def _writing(path: Path) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        mode = stat.S_IFREG  # missing (the write creates it) or unreadable (the read says why)
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # refused before its lock is made next to it
-        raise _refused(path, NOT_REGULAR)
+    # Both callers have read the file first (load_pairs), which refuses a device or named pipe before
+    # its lock could be made next to it.
     try:
         make_private_dirs(path.parent)
     except OSError as exc:

@@ -610,11 +610,9 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
 
 
 def _not_older(stored: Any, read_at: datetime) -> bool:
-    """Whether the ledger's balance time ``stored`` (ISO text) is at or after ``read_at``."""
-    try:
-        return bool(stored) and datetime.fromisoformat(str(stored)) >= read_at
-    except (TypeError, ValueError):
-        return False
+    """Whether the ledger's balance time ``stored`` (:func:`iso_utc` text, whose order is time order)
+    is at or after ``read_at``."""
+    return bool(stored) and str(stored) >= iso_utc(read_at)
 
 
 LegCheck = Callable[[LegPlan, int, PipelineContext, _Lazy], CheckResult]

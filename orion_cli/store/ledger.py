@@ -958,12 +958,15 @@ class Ledger:
             fills=tuple(t.fills), venue_status=row.status, reject_reason=row.reject_reason,
         )
 
-    def order(self, client_order_id: str, *, conn: Connection | None = None) -> OrderState | None:
+    def order(self, client_order_id: str, *, conn: Connection | None = None,
+              with_fills: bool = True) -> OrderState | None:
+        """The order as recorded; ``with_fills=False`` skips reading its fills (``fills`` is then empty):
+        its status, size and filled size are the order row's own, read in one statement."""
         with self._read(conn) as c:
             row = self._order_row(c, client_order_id)
             if row is None or row.mode != self.mode:
                 return None
-            return self._state(c, row)
+            return self._state(c, row, None if with_fills else _Totals())
 
     def order_payload(self, client_order_id: str) -> str | None:
         """The exact prepared body committed before sending (what a retry must re-send)."""

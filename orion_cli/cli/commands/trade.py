@@ -49,7 +49,7 @@ from orion_cli.cli.output import Column
 from orion_cli.cli.params import decimal_value, finite
 from orion_cli.cli.stopping import StopFlag, flush_alerts_then_restore
 from orion_cli.core.aio import all_or_none
-from orion_cli.core.errors import REJECTED_HINT, AuthError
+from orion_cli.core.errors import REJECTED_HINT, AuthError, ExitCode, Halted, Refused
 
 if TYPE_CHECKING:
     from orion_cli.cli.live_venues import LazyStore
@@ -417,9 +417,12 @@ def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
     app.out.banner(f"HALTED: the loss breaker tripped ({', '.join(result.breaker_tripped)}); {BREAKER_TRIPPED_HINT}.")
 
 
+HALT_HINT = "`orion halt --status` shows why"
+
+
 # An execution that halted left an outcome unknown or an unwind unfinished: what reached the venues is
 # reconcile's to tell (a single trade and the watch say the same).
-HALTED_EXECUTION_HINT = "`orion halt --status` shows why; `orion reconcile` checks what reached the venues"
+HALTED_EXECUTION_HINT = f"{HALT_HINT}; `orion reconcile` checks what reached the venues"
 
 
 # A venue refused orion's credentials for an order: the key, its environment or the clock to fix, as
@@ -1020,7 +1023,6 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
 OUTPUT_CLOSED = "the output was closed"
 # A watch stopped by the BREAKER check's refusal (no halt needed): a single trade's words, exit 6, reason BREAKER.
 REFUSED_BY_BREAKER = "refused by BREAKER: "
-HALT_HINT = "`orion halt --status` shows why"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1047,8 +1049,6 @@ class WatchStop:
     @classmethod
     def refused(cls, text: str, reason_code: str, hint: str | None = None) -> WatchStop:
         """A safeguard stops the watch (exit 6), with the reason code a single trade gives for it."""
-        from orion_cli.core.errors import ExitCode
-
         return cls(text, int(ExitCode.REFUSED), reason_code, hint)
 
     @classmethod
@@ -1061,15 +1061,11 @@ class WatchStop:
     def interrupted(cls, text: str) -> WatchStop:
         """Ctrl-C, SIGTERM or SIGHUP (exit 130); ``text`` names the signal. The reason is the error
         boundary's for an interrupted command."""
-        from orion_cli.core.errors import ExitCode
-
         return cls(text, int(ExitCode.INTERRUPTED), "interrupted")
 
     def error(self) -> OrionError:
         """The error the watch ends with when a safeguard stopped it (:class:`Halted` for a halt), or
         a venue refused orion's credentials (:class:`AuthError`)."""
-        from orion_cli.core.errors import ExitCode, Halted, Refused
-
         if self.exit_code == int(ExitCode.AUTH):
             return AuthError(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
         kind = Halted if self.reason_code == Halted.reason else Refused
@@ -1332,10 +1328,9 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
         if result.status == "refused":
             failed = result.verdict.first_failure
-            if failed is not None and failed.name == "BREAKER":
-                return trades, WatchStop.refused(f"{REFUSED_BY_BREAKER}{failed.detail}", "BREAKER")
-            if failed is not None and failed.name == "HALTED":  # a single trade's words, as for BREAKER
-                return trades, WatchStop.refused(f"refused by HALTED: {failed.detail}", "HALTED", HALT_HINT)
+            if failed is not None and failed.name in ("BREAKER", "HALTED"):  # in a single trade's words
+                return trades, WatchStop.refused(f"refused by {failed.name}: {failed.detail}", failed.name,
+                                                 HALT_HINT if failed.name == "HALTED" else None)
     return trades, None
 
 
