@@ -310,6 +310,8 @@ class SecretStore(abc.ABC):
             try:
                 value = self._read(name)
             except SecretsError as exc:  # stored malformed (a keyring entry set by hand): listed, not fatal
+                if exc.reason != "keyring_damaged":  # the store itself failing is its own error, not a bad value
+                    raise
                 results.append(CheckResult(name, "invalid", _problem(exc)))
                 continue
             if value is None:

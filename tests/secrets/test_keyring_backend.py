@@ -181,3 +181,22 @@ def test_a_malformed_value_outside_orions_index_is_listed_and_can_be_removed(tmp
     assert checked["kalshi_api_key_id"].status == "unset"
     store.remove("telegram_bot_token")
     assert (keyring_backend.DEFAULT_SERVICE, "telegram_bot_token") not in backend.data
+
+
+def test_check_reports_a_failing_keyring_as_its_error_not_as_an_invalid_credential(tmp_path: Path) -> None:
+    """Final read: the catch that lists a malformed entry as invalid also took the backend failing to
+    read (keyring_error), so `secrets check` blamed a credential for the store's own failure."""
+    backend = MemoryKeyring()
+    store = kr_store(tmp_path, backend)
+    store.set_many({"polymarket_private_key": WALLET_KEY})  # in orion's index: read inside check's catch
+    read = backend.get_password
+
+    def broken(service: str, username: str) -> str | None:
+        if username == "polymarket_private_key":
+            raise RuntimeError("the keyring daemon went away")
+        return read(service, username)
+
+    backend.get_password = broken  # type: ignore[method-assign]
+    with pytest.raises(SecretsError) as info:
+        store.check()
+    assert info.value.reason == "keyring_error"
