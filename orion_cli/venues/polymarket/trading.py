@@ -239,17 +239,17 @@ def _firewall_refusal(method: str, path: str, response: httpx.Response) -> Geobl
     """
     if response.status_code != 403:
         return None
+    bare = path.split("?", 1)[0]
+    not_done = _NOT_DONE.get((method, bare))
     if _is_json_object(response.content):
         # The CLOB checks the location before the keys: a restricted host's order is answered 403
         # {"error": "Trading restricted in your region, ..."} (widely reported), no credential judged.
         said = _error_message(response.content)
         if _REGION_REFUSAL not in said.lower():
             return None
-        return Geoblocked(f"Polymarket refused {method} {path.split('?', 1)[0]} from this host's location: "
-                          f"{said[:200]}; nothing was placed", hint=_FIREWALL_HINT)
-    bare = path.split("?", 1)[0]
+        return Geoblocked(f"Polymarket refused {method} {bare} from this host's location: {said[:200]}"
+                          + (f"; {not_done}" if not_done else ""), hint=_FIREWALL_HINT)
     excerpt = _block_page_excerpt(response.content)
-    not_done = _NOT_DONE.get((method, bare))
     return Geoblocked(
         f"Polymarket's firewall refused {method} {bare} from this host (HTTP 403"
         + (f": {excerpt}" if excerpt else "")

@@ -969,9 +969,25 @@ def test_the_clobs_own_region_403_on_an_order_is_the_geoblock_not_bad_credential
         with pytest.raises(Geoblocked) as info:
             await pm.submit(pm.prepare(order(market)))
         assert info.value.exit_code is ExitCode.REFUSED and "restricted in your region" in info.value.message
-        assert "nothing was placed" in info.value.message
+        assert "no order was placed" in info.value.message
 
     with_client(wallet, sim, go)
+
+
+def test_the_clobs_region_403_says_what_was_not_done_for_the_call_it_answered() -> None:
+    """Final read: the region refusal said "nothing was placed" for every call, a cancel or a key
+    derivation too; it now says what that call did not do, as the firewall's refusal does."""
+    import httpx
+
+    from orion_cli.venues.polymarket.trading import _firewall_refusal
+
+    body = json.dumps({"error": "Trading restricted in your region, please refer to available regions"}).encode()
+    said = {(m, p): _firewall_refusal(m, p, httpx.Response(403, content=body))
+            for m, p in (("POST", "/order"), ("DELETE", "/order"), ("GET", "/auth/derive-api-key"))}
+    assert all(isinstance(e, Geoblocked) for e in said.values())
+    assert said["POST", "/order"].message.endswith("; no order was placed")  # type: ignore[union-attr]
+    assert said["DELETE", "/order"].message.endswith("; nothing was cancelled")  # type: ignore[union-attr]
+    assert "placed" not in said["GET", "/auth/derive-api-key"].message  # type: ignore[union-attr]
 
 
 def test_a_firewall_403_on_the_other_authenticated_calls_is_the_same_refusal(
