@@ -864,8 +864,8 @@ def test_an_order_refused_for_this_hosts_location_stops_the_round_even_at_its_ma
     detail = {"status": "unwound", "geoblocked": [{"tag": "l2", "venue": "polymarket", "reason": "blocked here"}]}
     result = dataclasses.replace(base, message="second leg short; the excess was sold back", detail=detail)
     (trades, stop), executed = _scripted_round(tmp_path, monkeypatch, [result, result], 3)
-    assert (trades, stop) == (1, WatchStop("polymarket refused an order from this host: blocked here", 6,
-                                           "GEOBLOCKED", GEOBLOCKED_ORDER_HINT))
+    assert (trades, stop) == (1, WatchStop("the first leg was unwound: polymarket refused an order from this host: "
+                                           "blocked here", 6, "GEOBLOCKED", GEOBLOCKED_ORDER_HINT))
     assert executed == ["op0"]
 
 

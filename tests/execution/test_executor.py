@@ -1400,6 +1400,13 @@ def test_a_hedge_refused_for_this_hosts_location_is_not_retried_there(db: Databa
     assert _held(db) == {} and not KillSwitch(db).status().halted
     assert [(r["tag"], r["venue"]) for r in res.detail["geoblocked"]] == [("l2", "kalshi")]
     assert "firewall refused" in res.detail["geoblocked"][0]["reason"]
+    # `orion trade --confirm` ends on it as the watch does (final read: it said UNWOUND, no hint).
+    from orion_cli.cli.commands.trade import GEOBLOCKED_ORDER_HINT, raise_for_result
+    from orion_cli.core.errors import Refused
+
+    with pytest.raises(Refused) as info:
+        raise_for_result(res)
+    assert (info.value.reason, info.value.hint) == ("GEOBLOCKED", GEOBLOCKED_ORDER_HINT), info.value
 
 
 def test_a_hedge_retry_refused_for_our_credentials_is_the_last_sent_there(db: Database) -> None:

@@ -445,6 +445,19 @@ def credentials_refusal(result: ExecutionResult) -> AuthError | None:
     return AuthError(f"{what}: {result.message}", hint=CREDENTIALS_REFUSED_HINT)
 
 
+def geoblock_refusal(result: ExecutionResult) -> Refused | None:
+    """The refusal (exit 6, reason ``GEOBLOCKED``) an execution ends with when a venue refused one of
+    its orders for this host's location (a firewall that lets the geoblock check pass) and it then
+    ended without a halt: failed (a first leg, nothing placed) or unwound (a hedge, the first leg sold
+    back). A single trade and the watch end on it alike. None otherwise."""
+    blocked = result.detail.get("geoblocked")
+    if result.status not in ("failed", "unwound") or not blocked:
+        return None
+    what = "execution failed" if result.status == "failed" else "the first leg was unwound"
+    return Refused(f"{what}: {blocked[0]['venue']} refused an order from this host: {blocked[0]['reason']}",
+                   reason="GEOBLOCKED", hint=GEOBLOCKED_ORDER_HINT)
+
+
 def raise_for_result(result: ExecutionResult) -> None:
     """Exit codes: done/already done 0; refused, halted, unwound 6; a venue unreachable 5; a venue that
     refused orion's credentials for an order 4 (:func:`credentials_refusal`)."""
@@ -454,7 +467,7 @@ def raise_for_result(result: ExecutionResult) -> None:
     status = result.status
     if status in ("done", "already_done"):
         return
-    refusal = credentials_refusal(result)
+    refusal = credentials_refusal(result) or geoblock_refusal(result)
     if refusal is not None:
         raise refusal
     if status == "refused":
@@ -1319,10 +1332,9 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             return trades, WatchStop.credentials_refused(refusal)
         if result.status == "halted":  # raise_for_result's message and hint; a halt, even on the last trade
             return trades, WatchStop.refused(f"halted: {result.message}", "HALTED", HALTED_EXECUTION_HINT)
-        blocked = result.detail.get("geoblocked")
-        if blocked:  # an order refused for this host's location (a firewall that blocks orders only)
-            return trades, WatchStop.refused(f"{blocked[0]['venue']} refused an order from this host: "
-                                             f"{blocked[0]['reason']}", "GEOBLOCKED", GEOBLOCKED_ORDER_HINT)
+        blocked = geoblock_refusal(result)
+        if blocked is not None:  # an order refused for this host's location (a firewall that blocks orders only)
+            return trades, WatchStop.refused(blocked.message, blocked.reason, blocked.hint)
         if result.status != "already_done" and result.sent_orders and max_trades is not None \
                 and trades >= max_trades:
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
