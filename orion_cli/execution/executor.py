@@ -18,7 +18,8 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
 3. **Equal shares.** The second leg buys exactly what the first filled (floored to the second
    market's size step, never more than planned). Short: up to ``trading.second_leg_retries`` IOC
    retries, each re-reading the book when a reader is available, at a limit that keeps the pair's
-   net ≥ 0 after fees given every fill so far. A first leg filled in part supersedes the committed
+   net ≥ 0 after fees given every fill so far, and within ORDER_NOTIONAL and PRICE_BAND (the checks
+   passed the plan's price, not this one). A first leg filled in part supersedes the committed
    second leg (the wrong size) with one sized to the fill, sent as that leg would be (at the plan's
    limit) unless the fresh book has moved above it: then at the breakeven limit, as a retry; the
    retries follow the same way. Still short: the first leg's excess is sold back
@@ -894,6 +895,20 @@ class Executor:
                 if breakeven is not None and breakeven > limit:
                     note["priced"] = f"at breakeven: best ask {_d(best.price)} above the plan's limit {_d(limit)}"
                     limit = breakeven
+        cap = self._limits_cap_price(spec, size)
+        if cap is None or cap < limit:
+            # Priced above the plan's limit (breakeven), a hedge can pass what the checks passed the plan
+            # at: every order sent keeps to ORDER_NOTIONAL and PRICE_BAND's high end.
+            limits = self.settings.limits
+            within = f"order_notional {_d(limits.order_notional)} and price_band_high {_d(limits.price_band_high)}"
+            if cap is None:
+                run.result.setdefault("retries", []).append(
+                    {"tag": tag, "skipped": f"no price keeps {_d(size)} within {within}"})
+                return None
+            note["capped"] = f"at {_d(cap)}, within {within} ({_d(limit)} is not)"
+            limit = cap
+        if book is not None:
+            best = book.side(spec.side).best_ask
             if best is None or best.price > limit:
                 run.result.setdefault("retries", []).append(
                     {"tag": tag, "skipped": f"best ask {best.price if best else 'none'} above {limit}"})
@@ -1542,6 +1557,17 @@ class Executor:
         price = spec.ticks.round_down(min(room / size, ONE - spec.ticks.min_step))
         while price > 0 and spec.ticks.is_valid(price):
             if size * price + spec.fee_model.fill_fee(size, price) <= room:
+                return price
+            price = spec.ticks.round_down(price - spec.ticks.step_at(price))
+        return None
+
+    def _limits_cap_price(self, spec: LegSpec, size: Decimal) -> Decimal | None:
+        """Highest price at which ``size`` shares keep to ORDER_NOTIONAL (cost with fees) and PRICE_BAND."""
+        limits = self.settings.limits
+        price = spec.ticks.round_down(min(limits.order_notional / size, limits.price_band_high,
+                                          ONE - spec.ticks.min_step))
+        while price > 0 and spec.ticks.is_valid(price):
+            if size * price + spec.fee_model.fill_fee(size, price) <= limits.order_notional:
                 return price
             price = spec.ticks.round_down(price - spec.ticks.step_at(price))
         return None

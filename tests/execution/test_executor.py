@@ -429,6 +429,33 @@ def test_second_leg_rejected_then_a_retry_fills(db: Database) -> None:
     assert limit > D("0.40") and D(10) - (D(5) + D("0.01")) - (10 * limit + D("0.01")) >= 0
 
 
+@pytest.mark.parametrize(("override", "limit"), [
+    ({"limits.order_notional": "4.50"}, "0.43"),  # 10 at 0.43 + 0.18 fee = 4.48; at 0.44, 4.58
+    ({"limits.price_band_high": "0.45"}, "0.45"),
+])
+def test_a_hedge_retry_keeps_to_the_per_order_limits_the_plan_was_checked_against(
+        db: Database, override: dict[str, str], limit: str) -> None:
+    """Found in review: a retry priced at breakeven (0.48 here: 10 at 0.48 + 0.18 fee = 4.98) was sent
+    whatever ORDER_NOTIONAL or PRICE_BAND said; the checks had passed the plan's 0.40 only. It is now
+    limited where both still hold."""
+    x = Exchange(script={"l2": ["reject"], "l2a1": ["fill"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), s=settings(**override)).execute(plan, None))
+    assert res.status == "done", res.message
+    payload = json.loads(x.payloads[client_order_id(plan.key, "l2a1")][0])
+    assert D(payload["limit_price"]) == D(limit), res.detail["retries"]
+    assert res.detail["retries"][0]["capped"].startswith(f"at {limit}, within order_notional"), res.detail["retries"]
+
+
+def test_a_hedge_retry_no_price_of_which_keeps_to_order_notional_is_not_sent(db: Database) -> None:
+    x = Exchange(script={"l2": ["reject"], "u1": ["fill"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), s=settings(**{"limits.order_notional": "0.05"})).execute(plan, None))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "u1"]
+    assert res.detail["retries"][0]["skipped"].startswith("no price keeps 10 within order_notional 0.05")
+
+
 def test_second_leg_partial_retries_then_unwinds_the_excess(db: Database) -> None:
     x = Exchange(script={"l2": [("partial", "6")], "l2a1": ["kill"], "l2a2": ["kill"], "u1": [("fill", "0.48")]})
     alerts = NullAlertSink()
