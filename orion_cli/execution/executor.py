@@ -748,7 +748,8 @@ class Executor:
                                    alert_kind="unwind.failed")
         _crash_point("before_final")
         sold = Decimal(run.result.get("unwind", {}).get("sold", "0"))
-        final = ExecStatus.UNWOUND if sold > 0 or run.status is ExecStatus.UNWINDING else ExecStatus.DONE
+        gone = run.result.get("closed_outside")
+        final = ExecStatus.UNWOUND if sold > 0 or gone or run.status is ExecStatus.UNWINDING else ExecStatus.DONE
         dust = run.result.get("dust_accepted")
         msg = ("both legs filled in equal shares" + (" but for dust" if dust else "")) if final is ExecStatus.DONE \
             else "second leg short; the excess was sold back within max_unwind_loss"
@@ -758,6 +759,9 @@ class Executor:
                                                 "back within max_unwind_loss")
         elif refused:
             msg += "; " + _credentials_said(refused[0])
+        if gone:
+            msg += (f"; {gone['shares']} {gone['side'].upper()} shares of {gone['market']} on {gone['venue']} were not "
+                    "held any more (closed outside orion, as `orion reconcile` recorded): not sold")
         if run.result.get("halted_mid_execution"):
             msg += " (halted mid-execution: no further buys were sent)"
         if dust:
@@ -946,7 +950,7 @@ class Executor:
         if not await self._sell_back_excess(run):
             return False
         spec, leg_name, excess = self._imbalance(run)
-        rest = plain(excess - self._sold(run))
+        rest = plain(excess - self._sold(run) - self._closed_outside(run))
         if rest <= 0:
             run.result.pop("dust", None)
             return True
@@ -987,7 +991,13 @@ class Executor:
         info: dict[str, Any] = run.result.setdefault("unwind", {})
         loss_cap = self.settings.trading.max_unwind_loss
         sold_before = self._sold(run)
-        qty = plain(floor_to(excess - sold_before, spec.size_step))
+        gone = max(ZERO, excess - sold_before - self._held(run, spec, leg_name))
+        if gone > 0:
+            run.result["closed_outside"] = {"leg": leg_name, "venue": spec.venue.value, "market": spec.market_id,
+                                            "side": spec.side.value, "shares": _d(gone)}
+        else:
+            run.result.pop("closed_outside", None)
+        qty = plain(floor_to(excess - sold_before - gone, spec.size_step))
         if qty <= 0 or qty < spec.min_size:
             info["sold"] = _d(sold_before)
             return True
@@ -1041,7 +1051,7 @@ class Executor:
         if not done.status.terminal:
             raise _Unresolved(f"{run.coid(tag)} is {done.status.value} after read-back")
         sold = self._sold(run)
-        left = floor_to(excess - sold, spec.size_step)
+        left = floor_to(excess - sold - gone, spec.size_step)
         info.update(sold=_d(sold), shares=_d(excess), limit_price=_d(limit), unit_cost=_d(cost_basis))
         ok = left <= 0 or left < spec.min_size
         if not ok:
@@ -1523,6 +1533,29 @@ class Executor:
 
     def _sold(self, run: _Run) -> Decimal:
         return sum((self._filled(run, t) for t in run.tags("u")), ZERO)
+
+    def _held(self, run: _Run, spec: LegSpec, leg_name: str) -> Decimal:
+        """What the ledger holds of the heavy leg's shares, with this execution's fills the venue has
+        not listed yet (bought: held; sold back: gone).
+
+        An unwind sells no more than that: shares closed outside orion (by hand after a failed unwind,
+        recorded by ``orion reconcile --fix``) are not there to sell; a sell of them would be refused,
+        or on Kalshi, whose positions net, buy the other side.
+        """
+        held = sum((p.size for p in self.ledger.positions(spec.venue)
+                    if p.market_id == spec.market_id and p.side is spec.side), ZERO)
+        bought = ["l1"] if leg_name == "first" else run.tags("l2")
+        for t in (*bought, *run.tags("u")):
+            unlisted = self._filled(run, t, raw=True) - sum((f.size for f in self.ledger.fills(
+                client_order_id=run.coid(t))), ZERO)
+            if unlisted > 0:
+                held += unlisted if t in bought else -unlisted
+        return held
+
+    def _closed_outside(self, run: _Run) -> Decimal:
+        """Shares of the excess the ledger no longer holds (:meth:`_held`), as the last unwind found."""
+        gone = run.result.get("closed_outside")
+        return Decimal(gone["shares"]) if gone else ZERO
 
     def _unit_cost(self, run: _Run, leg_name: str) -> Decimal:
         """All-in cost per share (price + fees) of one leg's buys (see :meth:`_spend`)."""

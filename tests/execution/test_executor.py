@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -826,6 +827,46 @@ def test_unwind_failure_halts_and_alerts(db: Database) -> None:
     assert row.status == "halted"
     naked = json.loads(row.result)["naked"]
     assert naked["first"]["bought"] == "10" and naked["second"]["bought"] == "0" and naked["unhedged_shares"] == "10"
+    assert AuditLog(db).verify().ok
+
+
+def _closed_by_hand(db: Database, venue: Venue, market: str, side: Side, size: D, price: D) -> None:
+    """What ``orion reconcile --fix`` records for shares the venue no longer holds: an adjustment sell."""
+    ledger, coid = Ledger(db, "paper"), f"adjust-{uuid.uuid4().hex}"
+    request = OrderRequest(venue, market, side, Action.SELL, size, price, TimeInForce.IOC, coid)
+    ledger.record_intent(PreparedOrder(request, "{}"))
+    ledger.transition(coid, OrderStatus.FILLED, fills=[Fill(
+        venue=venue, fill_id=coid, venue_order_id="", market_id=market, side=side, action=Action.SELL, size=size,
+        price=price, fee=D(0), ts=datetime.now(UTC), is_taker=False, client_order_id=coid)])
+
+
+@pytest.mark.parametrize("closed", ["10", "4"])
+def test_a_failed_unwind_closed_by_hand_and_reconciled_ends_on_resume_without_selling_it_again(
+        db: Database, closed: str) -> None:
+    """Found by the black box: after a failed unwind the operator closed the shares on the venue and
+    ran `orion reconcile --fix`; every resume sold them again — refused, or on Kalshi (positions net)
+    a buy of the other side — and halted again: the execution could never end. The unwind sells no
+    more than the ledger holds; what is gone is named, and the execution ends unwound."""
+    x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"], "u2": ["fill"]})
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert first is not None and first.filled_size == D(10)
+    _closed_by_hand(db, first.venue, first.market_id, first.side, D(closed), D("0.50"))
+    KillSwitch(db).release()
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "unwound", res.message
+    assert res.detail["closed_outside"]["shares"] == closed
+    assert f"{closed} NO shares of {first.market_id} on {first.venue.value} were not held any more" in res.message
+    sent_after = [t for t in _sent(x) if t.startswith("u") and t != "u1"]
+    left = D(10) - D(closed)
+    if left:
+        assert sent_after == ["u2"] and json.loads(x.payloads[client_order_id(plan.key, "u2")][0])["size"] == str(left)
+    else:
+        assert sent_after == []
+    assert not KillSwitch(db).status().halted
+    held = {(p.venue, p.side): p.size for p in Ledger(db, "paper").positions()}
+    assert held.get((first.venue, first.side), D(0)) == 0
     assert AuditLog(db).verify().ok
 
 
