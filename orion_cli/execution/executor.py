@@ -440,8 +440,10 @@ class _Run:
     first: LegSpec
     second: LegSpec
     result: dict[str, Any]
-    # A resume of a halted execution: the unsellable remainder ("dust") that halt named, if any.
+    # A resume of a halted execution: the unsellable remainder ("dust") that halt named, if any, and
+    # when the execution was last halted (its row's ``updated_at``).
     halted_dust: dict[str, Any] | None = None
+    halted_at: str | None = None
 
     def coid(self, tag: str) -> str:
         return client_order_id(self.key, tag)
@@ -680,7 +682,8 @@ class Executor:
         specs = {int(s["index"]): LegSpec.from_record(s) for s in plan_rec["specs"]}
         run = _Run(key, status, specs[int(plan_rec["first"])], specs[int(plan_rec["second"])], result,
                    halted_dust=result.get("dust_accepted") or (result.get("dust") if status is ExecStatus.HALTED
-                                                               else None))
+                                                               else None),
+                   halted_at=row.updated_at if status is ExecStatus.HALTED else None)
         if status.final:
             return ExecutionResult(key, "already_done", Verdict(), self.ledger.orders(execution_id=key),
                                    f"execution already {status.value}; nothing sent", result)
@@ -957,7 +960,7 @@ class Executor:
         dust = {"leg": leg_name, "venue": spec.venue.value, "market": spec.market_id, "side": spec.side.value,
                 "shares": _d(rest)}
         run.result["dust"] = dust
-        if dust == run.halted_dust and not self._halted():
+        if dust == run.halted_dust and self._halt_released(run):
             # The halt named exactly these shares and said to close them by hand and release the kill
             # switch; the operator has, and resumes: the execution ends (the shares stay in the ledger,
             # where reconcile adopts a close made by hand) instead of halting again for ever.
@@ -1623,6 +1626,16 @@ class Executor:
                 "message": run.result.get("unwind", {}).get("message", "")}, mode=self.mode, actor=self.actor,
                 venue=spec.venue.value, market=spec.market_id)
             save_result(conn, run.key, run.result)
+
+    def _halt_released(self, run: _Run) -> bool:
+        """Whether the halt that stopped this execution was released: no halt now, or one engaged since
+        the execution last halted. A cron ``reconcile --halt-on-drift`` halts again for the very execution
+        between the operator's ``orion resume`` and the resume that ends it; a resume while the first halt
+        stands finds it older than the execution's own halt (its halt attempt kept that one)."""
+        status = self.kill_switch.status()
+        if not status.halted:
+            return True
+        return run.halted_at is not None and status.since is not None and status.since > run.halted_at
 
     def _halted(self) -> bool:
         with self.db.read() as conn:

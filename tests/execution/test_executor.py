@@ -913,6 +913,25 @@ def test_a_dust_halt_released_by_the_operator_ends_on_resume_instead_of_halting_
     assert AuditLog(db).verify().ok
 
 
+def test_a_dust_halt_released_then_halted_again_by_a_drift_still_ends_on_resume(db: Database) -> None:
+    """Found by the black box: between `orion resume` and the resume of the execution, a cron
+    `reconcile --halt-on-drift` halts again for this very execution (it is drift until it ends), and the
+    resume found a halt and halted once more: with cron every minute it could never end. A halt engaged
+    after the execution's own was released counts as released; the new halt stays."""
+    x = Exchange(script={"l1": [("partial", "6.5")]})
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    KillSwitch(db).release()
+    time.sleep(0.002)  # iso_utc keeps microseconds: the drift halt is strictly later
+    KillSwitch(db).engage("reconcile: drift (execution interrupted)", kind="drift")
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "done", res.message
+    assert res.detail["dust_accepted"]["shares"] == "0.5"
+    st = KillSwitch(db).status()
+    assert st.halted and st.kind == "drift"  # the drift's halt is the operator's to release
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2a1"]
+
+
 def test_a_released_dust_halt_does_not_excuse_other_dust(db: Database) -> None:
     """Only the shares the halt named are accepted: a resume that finds a different remainder halts."""
     x = Exchange(script={"l1": [("partial", "6.5")]})
