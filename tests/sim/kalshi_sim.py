@@ -105,6 +105,17 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _json_kind(value: Any) -> str:
+    """The JSON type name Go's decoder uses in an unmarshal error."""
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "number"
+
+
 def _bad_request(details: str) -> SimResponse:
     """The flat shape Kalshi uses for request-decoding 400s (orders__numeric_field_types)."""
     return SimResponse(400, {"code": "bad_request", "message": "bad request", "details": details})
@@ -832,6 +843,10 @@ class KalshiSim:
         if side not in ("bid", "ask") or tif not in ("fill_or_kill", "immediate_or_cancel", "good_till_canceled") \
                 or stp not in ("taker_at_cross", "maker"):
             return _bad_request("Key: 'CreateOrderV2Request' Error:Field validation failed on the 'oneof' tag")
+        reduce_only = body.get("reduce_only")
+        if reduce_only is not None and not isinstance(reduce_only, bool):  # Go decodes null as absent
+            return _bad_request(f"json: cannot unmarshal {_json_kind(reduce_only)} into Go struct field "
+                                "CreateOrderV2Request.reduce_only of type bool")
         try:
             count = Decimal(body["count"])
             price = Decimal(body["price"])
@@ -849,11 +864,24 @@ class KalshiSim:
         with self._portfolio_lock:
             if cid and cid in acct.client_ids:
                 return SimResponse(409, DUPLICATE_ORDER)
+            placed = count
+            if reduce_only is True:
+                # The spec: "the order place count should be capped by the member's current position".
+                # Positions are netted (+ YES, - NO): an ask reduces a YES position, a bid a NO one;
+                # nothing held on that side caps the count to 0. What Kalshi answers for a cap is not
+                # recorded in the fixtures; MODELLED, not recorded: an IOC/GTC order is placed for the
+                # capped count (a cap to 0 is the unfilled-IOC answer: 201, fill_count "0.00", order
+                # canceled), and a fill_or_kill whose cap is below its count is the recorded 409
+                # fill_or_kill_insufficient_resting_volume, as any FOK that cannot fill completely.
+                held = acct.positions.get(body["ticker"], {}).get("position", D0)
+                placed = min(count, max(held if side == "ask" else -held, D0))
+                if tif == "fill_or_kill" and placed < count:
+                    return SimResponse(409, FOK_INSUFFICIENT)
             own_limit = price if side == "bid" else D1 - price
-            if acct.cash < own_limit * count:
+            if acct.cash < own_limit * placed:
                 return SimResponse(400, INSUFFICIENT_BALANCE)
             book = self._live_book(body["ticker"])
-            plan = self._plan(book, side, price, count)
+            plan = self._plan(book, side, price, placed)
             filled = sum((q for _, _, q in plan), D0)
             if plan and body.get("post_only"):
                 return SimResponse(400, POST_ONLY_CROSS)
@@ -893,7 +921,7 @@ class KalshiSim:
                     "yes_price_dollars": _d4(yes),
                 })
             book[("no_dollars" if side == "bid" else "yes_dollars")] = [lv for lv in levels if Decimal(lv[1]) > 0]
-            remaining = count - filled if tif == "good_till_canceled" else D0
+            remaining = placed - filled if tif == "good_till_canceled" else D0
             acct.cash -= own_limit * remaining  # collateral held while resting
             status = "resting" if remaining > 0 else ("executed" if filled >= count else "canceled")
             acct.orders[order_id] = {

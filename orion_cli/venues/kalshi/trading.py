@@ -21,6 +21,13 @@ Why it looks the way it does (facts in ``../shared/reference/kalshi.md`` §2.3�
   as "sell YES" or "buy NO": the venue cannot tell us which one we meant. Requests seen by this
   instance (``prepare``/``submit``/:meth:`remember`) are used; otherwise a ``bid`` reads as
   *buy YES* and an ``ask`` as *buy NO* (orion's arbitrage buys both outcomes).
+- For the same reason every *sell* is sent ``reduce_only``: positions are netted (``position_fp``
+  signed, + YES / − NO), so an ``ask`` with no YES held *buys NO* and a ``bid`` with no NO held buys
+  YES. orion sells only to unwind shares it believes it holds; if they are gone (closed by hand, a
+  sell the ledger missed), a plain sell would open the opposite position — naked exposure, the
+  reverse of an unwind. ``reduce_only`` caps the count at the position held, so such a sell fills
+  only what is really there (nothing, when nothing is). Buys omit the field (its default is false),
+  so their wire format is unchanged.
 """
 
 from __future__ import annotations
@@ -456,7 +463,13 @@ class KalshiTrading:
         return TickStructure.uniform(request.tick_size), SIZE_STEP
 
     def prepare(self, request: OrderRequest) -> PreparedOrder:
-        """The exact V2 body (no I/O). The returned request carries the rounded limit price."""
+        """The exact V2 body (no I/O). The returned request carries the rounded limit price.
+
+        A sell carries ``"reduce_only": true``: V2 has no buy/sell action and nets positions, so a
+        sell of shares no longer held would open the opposite position instead of closing one; the
+        venue caps a reduce-only order's count at the position it reduces. Buys leave the field out
+        (the spec's default, false), so a buy's body is exactly what it was.
+        """
         if request.venue is not Venue.KALSHI:
             raise OrderInvalid(Venue.KALSHI, "invalid_order", f"not a Kalshi order ({request.venue.value})")
         cid = request.client_order_id.strip()
@@ -480,7 +493,7 @@ class KalshiTrading:
                 "invalid_price",
                 f"limit {request.limit_price} has no valid tick on the safe side (YES-book {raw_yes})",
             )
-        body = {
+        body: dict[str, str | bool] = {
             "ticker": request.market_id,
             "side": book_side,
             "count": _count_str(request.size),
@@ -489,6 +502,8 @@ class KalshiTrading:
             "self_trade_prevention_type": self.self_trade_prevention,
             "client_order_id": cid,
         }
+        if request.action is Action.SELL:
+            body["reduce_only"] = True
         rounded = replace(request, limit_price=outcome_price(request.side, yes_price))
         self._requests[cid] = rounded
         return PreparedOrder(rounded, json.dumps(body, separators=(",", ":")))

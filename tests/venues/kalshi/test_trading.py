@@ -217,6 +217,9 @@ def test_yes_book_translation_both_ways(
     wire_price: str, fill_price: str,
 ) -> None:
     async def body(v: KalshiTrading) -> Any:
+        if action is Action.SELL:  # a sell is reduce-only: hold what it sells (from the other book side)
+            held = await v.submit(v.prepare(req(side, Action.BUY, "2", "0.60")))
+            assert held.filled_size == D("2")
         prepared = v.prepare(req(side, action, "2", limit))
         state = await v.submit(prepared)
         fills = await v.fills(venue_order_id=state.venue_order_id)
@@ -229,6 +232,7 @@ def test_yes_book_translation_both_ways(
     prepared, state, fills, again = run(sim, key, body)
     payload = json.loads(prepared.payload)
     assert (payload["side"], payload["price"], payload["count"]) == (wire_side, wire_price, "2.00")
+    assert payload.get("reduce_only") is (True if action is Action.SELL else None)  # buys: field left out
     assert book_side_for(side, action) == wire_side and yes_book_price(side, D(limit)) == D(wire_price)
     assert state.status is OrderStatus.FILLED and state.filled_size == D("2")
     assert state.avg_fill_price == D(fill_price) and (state.side, state.action) == (side, action)
@@ -241,13 +245,70 @@ def test_yes_book_translation_both_ways(
 
 def test_unknown_direction_reads_bid_as_buy_yes_and_ask_as_buy_no(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
     async def body(v: KalshiTrading) -> Any:
-        s = await v.submit(v.prepare(req(Side.YES, Action.SELL, "1", "0.40")))
-        async with make(sim, key) as fresh:  # knows nothing about the request
-            return await fresh.find_order("", s.venue_order_id)
+        # Sells are reduce-only: each sells shares bought just before (the buy lifts the other book side).
+        await v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.60")))
+        ask = await v.submit(v.prepare(req(Side.YES, Action.SELL, "1", "0.40")))
+        await v.submit(v.prepare(req(Side.NO, Action.BUY, "1", "0.60")))
+        bid = await v.submit(v.prepare(req(Side.NO, Action.SELL, "1", "0.40")))
+        async with make(sim, key) as fresh:  # knows nothing about the requests
+            return await fresh.find_order("", ask.venue_order_id), await fresh.find_order("", bid.venue_order_id)
 
-    found = run(sim, key, body)
+    found, found_bid = run(sim, key, body)
     assert found is not None and (found.side, found.action) == (Side.NO, Action.BUY)
     assert found.avg_fill_price == D("0.53")  # the economically identical NO buy at 1 − 0.47
+    assert found_bid is not None and (found_bid.side, found_bid.action) == (Side.YES, Action.BUY)
+    assert found_bid.avg_fill_price == D("0.52")  # the NO sell at 0.48 read as a YES buy at 1 − 0.48
+
+
+def test_a_sell_is_reduce_only_and_never_opens_the_other_side(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """V2 has no buy/sell and nets positions: an ``ask`` with no YES held *buys NO*, a ``bid`` with no NO
+    held buys YES. orion sells only to unwind; shares no longer held (closed by hand, a sell the ledger
+    missed) must make the sell fill nothing, never open naked exposure on the other side."""
+    acct = sim.account(KEY_ID)
+
+    def position() -> Decimal:  # the venue's netted position_fp: + YES, − NO
+        return D(acct.positions.get(TICKER, {}).get("position", D(0)))
+
+    async def body(v: KalshiTrading) -> Any:
+        seen: dict[str, Any] = {}
+
+        async def step(name: str, r: OrderRequest) -> None:
+            state = await v.submit(v.prepare(r))
+            fills = await v.fills(venue_order_id=state.venue_order_id) if state.venue_order_id else []
+            seen[name] = (state.status, state.filled_size, sum((f.size for f in fills), D(0)), position())
+
+        # Nothing held: a YES sell (ask) and a NO sell (bid), IOC, FOK and GTC, fill nothing and open nothing.
+        await step("yes_unheld", req(Side.YES, Action.SELL, "2", "0.40"))
+        await step("no_unheld", req(Side.NO, Action.SELL, "2", "0.40"))
+        await step("fok_unheld", req(Side.YES, Action.SELL, "2", "0.40", TimeInForce.FOK))
+        await step("gtc_unheld", req(Side.YES, Action.SELL, "2", "0.50", TimeInForce.GTC))
+        seen["open"] = await v.open_orders()
+        seen["positions"] = await v.positions()
+        # Held: a sell of held YES fills; a sell of more than held fills only what is held.
+        await step("buy3", req(Side.YES, Action.BUY, "3", "0.60"))
+        await step("over", req(Side.YES, Action.SELL, "5", "0.40"))
+        await step("buy2", req(Side.YES, Action.BUY, "2", "0.60"))
+        await step("held", req(Side.YES, Action.SELL, "2", "0.40"))
+        # NO held: selling YES does not reduce it (it would add NO); selling the NO does.
+        await step("buy_no", req(Side.NO, Action.BUY, "2", "0.60"))
+        await step("yes_vs_no", req(Side.YES, Action.SELL, "2", "0.40"))
+        await step("no_held", req(Side.NO, Action.SELL, "2", "0.40"))
+        return seen
+
+    seen = run(sim, key, body)
+    nothing = (OrderStatus.CANCELLED, D(0), D(0), D(0))
+    for name in ("yes_unheld", "no_unheld", "fok_unheld", "gtc_unheld"):
+        assert seen[name] == nothing, name
+    assert seen["open"] == [] and seen["positions"] == []
+    assert seen["buy3"][1:] == (D(3), D(3), D(3))
+    assert seen["over"] == (OrderStatus.PARTIAL, D(3), D(3), D(0))  # capped at the 3 held
+    assert seen["held"] == (OrderStatus.FILLED, D(2), D(2), D(0))
+    assert seen["buy_no"][3] == D(-2)
+    assert seen["yes_vs_no"] == (OrderStatus.CANCELLED, D(0), D(0), D(-2))
+    assert seen["no_held"] == (OrderStatus.FILLED, D(2), D(2), D(0))
+    bodies = [json.loads(r.body) for r in sim.requests if r.method == "POST" and r.path == CREATE]
+    assert [b.get("reduce_only") for b in bodies] == [
+        True, True, True, True, None, True, None, True, None, True, True]
 
 
 def test_prices_round_toward_safety_on_the_market_grid(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:

@@ -179,6 +179,10 @@ def test_every_trading_request_matches_the_spec(spec: dict[str, Any], key: rsa.R
     finally:
         sim.stop()
     seen = {check_request(spec, r) for r in sim.requests}
+    # Every sell carries the declared reduce_only flag (checked above against the closed schema); buys
+    # leave it out, so a buy's body is what it always was.
+    creates = [json.loads(r.body) for r in sim.requests if r.method == "POST"]
+    assert [b.get("reduce_only") for b in creates] == [None, None, True, True, None, None]
     assert seen >= {
         "GET /exchange/status", "GET /portfolio/balance", "GET /portfolio/positions",
         "POST /portfolio/events/orders", "DELETE /portfolio/events/orders/{order_id}",
@@ -198,6 +202,7 @@ def test_contract_checker_catches_bad_order_bodies(spec: dict[str, Any]) -> None
         {**good, "side": "yes"},  # legacy vocabulary
         {**good, "time_in_force": "gtc"},
         {**good, "type": "limit"},  # removed Feb 2026; not in CreateOrderV2Request
+        {**good, "reduce_only": "true"},  # a boolean, not a string
         {k: v for k, v in good.items() if k != "price"},
     ):
         with pytest.raises((AssertionError, jsonschema.ValidationError)):
@@ -261,6 +266,16 @@ def test_simulator_portfolio_bodies_match_the_spec(spec: dict[str, Any], key: rs
             checks.append(("POST", "/portfolio/events/orders", r, "201"))
             checks.append(("POST", "/portfolio/events/orders",
                            call("POST", "/portfolio/events/orders", order("0.4000", "fill_or_kill", "ask")), "201"))
+            # Reduce-only with nothing held (the two orders above bought then sold 1 YES): capped to 0,
+            # answered as an unfilled IOC (modelled: Kalshi's answer to a cap is not recorded).
+            capped = call("POST", "/portfolio/events/orders",
+                          {**order("0.4000", "immediate_or_cancel", "ask"), "reduce_only": True})
+            checks.append(("POST", "/portfolio/events/orders", capped, "201"))
+            assert (capped.json()["fill_count"], capped.json()["remaining_count"]) == ("0.00", "0.00")
+            capped_oid = capped.json()["order_id"]
+            checks.append(("GET", f"/portfolio/orders/{capped_oid}", call("GET", f"/portfolio/orders/{capped_oid}"),
+                           "200"))
+            assert call("GET", f"/portfolio/orders/{capped_oid}").json()["order"]["status"] == "canceled"
             resting = call("POST", "/portfolio/events/orders", order("0.0500", "good_till_canceled"))
             checks.append(("POST", "/portfolio/events/orders", resting, "201"))
             oid = resting.json()["order_id"]
@@ -294,6 +309,10 @@ def test_simulator_portfolio_bodies_match_the_spec(spec: dict[str, Any], key: rs
             dup = call("POST", "/portfolio/events/orders", {**order("0.0500", "good_till_canceled"),
                                                             "client_order_id": resting.json()["client_order_id"]})
             assert dup.status_code == 409 and dup.json() == load_fixture("orders__reuse_canceled_client_id")
+            for not_bool in ("true", 1):
+                flag = call("POST", "/portfolio/events/orders", {**order("0.0500", "good_till_canceled"),
+                                                                 "reduce_only": not_bool})
+                assert flag.status_code == 400 and flag.json()["code"] == "bad_request", flag.text[:200]
             numeric = call("POST", "/portfolio/events/orders", {**order("0.0500", "good_till_canceled"), "count": 1})
             assert numeric.status_code == 400 and numeric.json() == load_fixture("orders__numeric_field_types")
             off_tick = call("POST", "/portfolio/events/orders", order("0.5150", "good_till_canceled"))
