@@ -417,9 +417,11 @@ _THRESHOLD_HINTS = (
     "gallon", "lit", "barrel", "hour", "hr", "minute", "min", "second", "sec", "day", "week", "month", "year",
 )
 _THRESHOLD_HINT = re.compile("|".join(re.escape(w) for w in _THRESHOLD_HINTS))
+# The unit is read as _UNIT reads it: "°C" is Celsius, a bare "°" Fahrenheit, and a word after "°"
+# ("84-85° for …") is no unit letter.
 _RANGE = re.compile(
-    r"(?:between\s+)?(?P<cur>\$)?(?P<lo>\d+(?:\.\d+)?)\s*(?P<u1>°|%)?\s*(?:-|to|and)\s*\$?(?P<hi>\d+(?:\.\d+)?)\s*"
-    r"(?P<unit>°\s*f?|%)"
+    r"(?:between\s+)?(?P<cur>\$)?(?P<lo>\d+(?:\.\d+)?)\s*(?P<u1>°(?:\s*[fc]\b)?|%)?\s*(?:-|to|and)\s*\$?"
+    r"(?P<hi>\d+(?:\.\d+)?)\s*(?P<unit>°(?:\s*[fc]\b)?|%)"
 )
 _MULTIPLIERS = {
     "k": Decimal(1000), "thousand": Decimal(1000), "m": Decimal(10**6), "mn": Decimal(10**6),

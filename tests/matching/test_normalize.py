@@ -126,6 +126,27 @@ def test_ranges() -> None:
     assert (t.value, t.upper, t.direction, t.unit) == (Decimal(84), Decimal(85), "between", "degf")
 
 
+def test_celsius_range_is_not_fahrenheit() -> None:
+    (th,) = parse_thresholds("between 20-21°C")
+    assert th.unit == "degc"
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [
+        ("Will the high in London be 20-21 °C on June 15, 2026?", "degc"),
+        ("Will the high in London be 20°C to 21°C on June 15, 2026?", "degc"),
+        ("Will the high temp in NYC be 84-85°F on Jun 15, 2026?", "degf"),
+        ("Will the high temp in NYC be 84°F to 85°F on Jun 15, 2026?", "degf"),
+        ("84-85° for the high in NYC", "degf"),  # a word after "°" is no unit letter
+        ("20-21° children", "degf"),
+    ],
+)
+def test_range_units(text: str, unit: str) -> None:
+    (th,) = parse_thresholds(text)
+    assert (th.direction, th.unit) == ("between", unit)
+
+
 @pytest.mark.parametrize(
     ("text", "direction"),
     [("at least", GE), ("≥", GE), ("above", GT), ("over", GT), (">", GT), ("below", LT), ("under", LT),

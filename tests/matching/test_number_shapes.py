@@ -58,6 +58,7 @@ TRICKY = [
     "Will the Warriors win Game 7 of the 2026 NBA Finals in Week 12?",
     "GDP above 2% in Q3 2026 (H1: 1.5%), 3rd quarter, game 1.5, Round 16 and Round of 16",
     "Will Hunter Biden or Donald Trump Jr. get 10 inches of snow at or above 5,000 ft?",
+    "Between 20-21°C, 20 °C to 21 °C or 84°F to 85°F for the 84-85° chart",
 ]
 
 

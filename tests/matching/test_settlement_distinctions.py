@@ -79,6 +79,9 @@ HELD: list[tuple[str, str, str]] = [
      "Will a hurricane's winds exceed 150 mph in 2026?", "Will a hurricane's winds exceed 150 km/h in 2026?"),
     ("THRESHOLD_MISMATCH",
      "Will it snow more than 10 inches in NYC in January 2026?", "Will it snow more than 10 in NYC in January 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will the high in London be between 20-21°C on June 15, 2026?",
+     "Will the high in London be between 20-21°F on June 15, 2026?"),
 ]
 
 
@@ -104,6 +107,8 @@ SAME: list[tuple[str, str]] = [
     ("Will Hunter Biden attend the summit?", "Will Hunter Biden attend the summit?"),
     ("Will it snow more than 10 inches in NYC in January 2026?",
      "Will it snow more than 10 in. in NYC in January 2026?"),
+    ("Will the high in London be between 20-21°C on June 15, 2026?",
+     "Will the high in London be 20°C to 21°C on June 15, 2026?"),
 ]
 
 
