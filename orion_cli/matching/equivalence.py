@@ -178,6 +178,23 @@ def _compare_one_date(x: DateSpan, y: DateSpan, tol_days: int) -> tuple[bool, bo
     return False, True, ""
 
 
+def _check_strikes(
+    a: tuple[Threshold, ...], b: tuple[Threshold, ...], hold: Callable[[str, str], None], evidence: list[float]
+) -> None:
+    """Several strikes on a side (a title's two, or a range and a strike): every one must be on the
+    other side too, exactly, since comparing the first only passed "$95,000" and "$100,000" against
+    "$95,000" and "$105,000". No polarity is read from several strikes: a pair that differs is held back."""
+    sa, sb = set(a), set(b)
+    if sa == sb:
+        evidence.append(0.4)
+        return
+    why = f"{', '.join(sorted(map(_th_str, sa)))} vs {', '.join(sorted(map(_th_str, sb)))}"
+    if {(t.value, t.upper, t.unit) for t in sa} == {(t.value, t.upper, t.unit) for t in sb}:
+        hold(DIRECTION_MISMATCH, why)
+    else:
+        hold(THRESHOLD_MISMATCH, why)
+
+
 def _units_conflict(a: str, b: str) -> bool:
     """Two different strike units: both stated, or a unit of measure on one side only ("10 inches" vs
     "10" is not known to be the same bet; "$100k" vs "100k" keeps its old, lenient reading)."""
@@ -289,6 +306,8 @@ def evaluate(
         if not kf.thresholds or not pf.thresholds:
             side = "kalshi" if kf.thresholds else "polymarket"
             hold(THRESHOLD_MISMATCH, f"strike only on {side}")
+        elif len(set(kf.thresholds)) > 1 or len(set(pf.thresholds)) > 1:
+            _check_strikes(kf.thresholds, pf.thresholds, hold, evidence)
         else:
             ta, tb = kf.thresholds[0], pf.thresholds[0]
             if ta.unit != tb.unit and _units_conflict(ta.unit, tb.unit):

@@ -423,6 +423,17 @@ _RANGE = re.compile(
     r"(?:between\s+)?(?P<cur>\$)?(?P<lo>\d+(?:\.\d+)?)\s*(?P<u1>°(?:\s*[fc]\b)?|%)?\s*(?:-|to|and)\s*\$?"
     r"(?P<hi>\d+(?:\.\d+)?)\s*(?P<unit>°(?:\s*[fc]\b)?|%)"
 )
+# A dollar range is one strike with two bounds ("$95,000-$100,000", "between $95k and $100k", Kalshi's
+# "$95,000 to $99,999.99"), not two "equals" strikes of which only the first would be compared. It needs a
+# "$" before its low number, or "between" and a "$" before its high one; "and" only after "between", and
+# "from $a to $b" is a move, not a range (both are read as strikes instead).
+_MONEY = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_RANGE_MULT = r"(?:\s*(?P<{}>k|m|mn|bn|b|t|thousand|million|billion|trillion)\b)?"
+_USD_RANGE = re.compile(
+    r"(?:\b(?P<btw>between)\s+)?(?P<c1>\$)?\s*(?<![\w.,])(?P<lo>" + _MONEY + r")" + _RANGE_MULT.format("m1")
+    + r"\s*(?P<sep>-|to\b|and\b)\s*(?P<c2>\$)?\s*(?P<hi>" + _MONEY + r")(?![\d,])" + _RANGE_MULT.format("m2")
+)
+_FROM = re.compile(r"\bfrom\s*$")
 _MULTIPLIERS = {
     "k": Decimal(1000), "thousand": Decimal(1000), "m": Decimal(10**6), "mn": Decimal(10**6),
     "million": Decimal(10**6), "b": Decimal(10**9), "bn": Decimal(10**9), "billion": Decimal(10**9),
@@ -507,8 +518,11 @@ def _strikes_in(text: str, low_shape: str) -> tuple[Threshold, ...]:
     return _read_thresholds(matches, fold(text)) if matches[0] or matches[1] else ()
 
 
-# A range match: its span, the spans of its low and high numbers, its unit text and currency sign.
-_RangeMatch = tuple[tuple[int, int], tuple[int, int], tuple[int, int], str | None, bool]
+# A range match: its span, the spans of its low and high numbers, its unit text, currency sign and the
+# multipliers of its low and high numbers ("$95k-$100k").
+_RangeMatch = tuple[
+    tuple[int, int], tuple[int, int], tuple[int, int], str | None, bool, str | None, str | None
+]
 # A strike match: its start, the span of its number, and its pre, post, unit, currency and multiplier texts.
 _StrikeMatch = tuple[int, tuple[int, int], str | None, str | None, str | None, str | None, str | None]
 _ThresholdMatches = tuple[tuple[_RangeMatch, ...], tuple[_StrikeMatch, ...]]
@@ -526,7 +540,14 @@ def _threshold_matches(shape: str) -> _ThresholdMatches:
     ranges: list[_RangeMatch] = []
     if "°" in shape or "%" in shape:  # a range always ends in ° or %
         for m in _RANGE.finditer(shape):
-            ranges.append((m.span(), m.span("lo"), m.span("hi"), m["unit"], bool(m["cur"])))
+            ranges.append((m.span(), m.span("lo"), m.span("hi"), m["unit"], bool(m["cur"]), None, None))
+    if "$" in shape:
+        for m in _USD_RANGE.finditer(shape):
+            if not (m["c1"] or (m["btw"] and m["c2"])) or (m["sep"] == "and" and not m["btw"]):
+                continue
+            if _FROM.search(shape, 0, m.start()) or any(a < m.end() and m.start() < b for (a, b), *_ in ranges):
+                continue
+            ranges.append((m.span(), m.span("lo"), m.span("hi"), None, True, m["m1"], m["m2"]))
     strikes: list[_StrikeMatch] = []
     for m in _THRESHOLD.finditer(shape):
         pre, post, unit_raw, cur, mult = m.group("pre", "post", "unit", "cur", "mult")
@@ -540,9 +561,17 @@ def _read_thresholds(matches: _ThresholdMatches, low: str) -> tuple[Threshold, .
     ranges, strikes = matches
     out: list[Threshold] = []
     taken: list[tuple[int, int]] = []
-    for span, (la, lb), (ha, hb), range_unit, currency in ranges:
+    for span, (la, lb), (ha, hb), range_unit, currency, lo_mult, hi_mult in ranges:
         lo, hi = _decimal(low[la:lb]), _decimal(low[ha:hb])
-        if lo is None or hi is None or hi <= lo:
+        if lo is None or hi is None:
+            continue
+        if hi_mult:
+            if not lo_mult and lo < hi:
+                lo_mult = hi_mult  # "$95-100k" is $95k to $100k; "$500-1k" is $500 to $1,000
+            hi *= _MULTIPLIERS[hi_mult]
+        if lo_mult:
+            lo *= _MULTIPLIERS[lo_mult]
+        if hi <= lo:
             continue
         unit, scale = _unit_of(range_unit, currency)
         out.append(Threshold(lo * scale, unit, BETWEEN, hi * scale))

@@ -148,6 +148,38 @@ def test_range_units(text: str, unit: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "lo", "hi"),
+    [
+        ("Will Bitcoin be between $95,000 and $100,000 on Dec 31, 2026?", "95000", "100000"),
+        ("Will Bitcoin be between $95,000-$100,000 on Dec 31, 2026?", "95000", "100000"),
+        ("Bitcoin $95,000 – $100,000", "95000", "100000"),
+        ("Bitcoin $95k-$100k", "95000", "100000"),
+        ("$95,000 to $99,999.99", "95000", "99999.99"),  # Kalshi's range sub-title
+        ("between 95,000 and $100,000", "95000", "100000"),
+        ("$95-100k", "95000", "100000"),  # the high number's multiplier is the low one's too
+        ("$500-1k", "500", "1000"),  # ... unless that makes the low one the higher
+        ("$1.5m-$2m", "1500000", "2000000"),
+    ],
+)
+def test_dollar_ranges(text: str, lo: str, hi: str) -> None:
+    (th,) = parse_thresholds(text)
+    assert (th.value, th.upper, th.direction, th.unit) == (Decimal(lo), Decimal(hi), "between", "usd")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Will Bitcoin rise from $95,000 to $100,000 in 2026?",  # a move, not a range
+        "Will Bitcoin be above $95,000 and $100,000?",  # "and" makes a range only after "between"
+        "Will Bitcoin fall $100,000 to $95,000?",  # a high bound below the low one
+    ],
+)
+def test_dollar_pairs_that_are_not_ranges(text: str) -> None:
+    assert [th.direction for th in parse_thresholds(text)] != ["between"]
+    assert len(parse_thresholds(text)) == 2
+
+
+@pytest.mark.parametrize(
     ("text", "direction"),
     [("at least", GE), ("≥", GE), ("above", GT), ("over", GT), (">", GT), ("below", LT), ("under", LT),
      ("<", LT), ("at most", LE), ("or fewer", LE)],

@@ -59,6 +59,7 @@ TRICKY = [
     "GDP above 2% in Q3 2026 (H1: 1.5%), 3rd quarter, game 1.5, Round 16 and Round of 16",
     "Will Hunter Biden or Donald Trump Jr. get 10 inches of snow at or above 5,000 ft?",
     "Between 20-21°C, 20 °C to 21 °C or 84°F to 85°F for the 84-85° chart",
+    "Will Bitcoin be between $95,000 and $100,000, $95k-$100k, $95-100k, $500-1k or from $95,000 to $99,999.99?",
 ]
 
 
