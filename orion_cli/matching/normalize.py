@@ -562,17 +562,10 @@ def _read_thresholds(matches: _ThresholdMatches, low: str) -> tuple[Threshold, .
     out: list[Threshold] = []
     taken: list[tuple[int, int]] = []
     for span, (la, lb), (ha, hb), range_unit, currency, lo_mult, hi_mult in ranges:
-        lo, hi = _decimal(low[la:lb]), _decimal(low[ha:hb])
-        if lo is None or hi is None:
+        bounds = _bounds(low[la:lb], low[ha:hb], lo_mult, hi_mult)
+        if bounds is None:
             continue
-        if hi_mult:
-            if not lo_mult and lo < hi:
-                lo_mult = hi_mult  # "$95-100k" is $95k to $100k; "$500-1k" is $500 to $1,000
-            hi *= _MULTIPLIERS[hi_mult]
-        if lo_mult:
-            lo *= _MULTIPLIERS[lo_mult]
-        if hi <= lo:
-            continue
+        lo, hi = bounds
         unit, scale = _unit_of(range_unit, currency)
         out.append(Threshold(lo * scale, unit, BETWEEN, hi * scale))
         taken.append(span)
@@ -583,6 +576,83 @@ def _read_thresholds(matches: _ThresholdMatches, low: str) -> tuple[Threshold, .
         if th is not None:
             out.append(th)
     return tuple(out)
+
+
+def _bounds(lo_text: str, hi_text: str, lo_mult: str | None, hi_mult: str | None) -> tuple[Decimal, Decimal] | None:
+    """A range's (low, high) with their multipliers, or ``None`` when it is no range (high not above low)."""
+    lo, hi = _decimal(lo_text), _decimal(hi_text)
+    if lo is None or hi is None:
+        return None
+    if hi_mult:
+        if not lo_mult and lo < hi:
+            lo_mult = hi_mult  # "$95-100k" is $95k to $100k; "$500-1k" is $500 to $1,000
+        hi *= _MULTIPLIERS[hi_mult]
+    if lo_mult:
+        lo *= _MULTIPLIERS[lo_mult]
+    return (lo, hi) if hi > lo else None
+
+
+# An outcome label that is only a number or a range of numbers ("2", "3-4", "100k"): in a ladder of
+# outcomes the label is the outcome's value, a strike though it carries no unit or comparison word.
+_BARE_LABEL = re.compile(
+    r"(?P<lo>" + _MONEY + r")" + _RANGE_MULT.format("m1")
+    + r"(?:\s*(?:-|to)\s*(?P<hi>" + _MONEY + r")" + _RANGE_MULT.format("m2") + r")?"
+)
+
+
+@lru_cache(maxsize=1 << 14)
+def _label_strikes(label: str) -> tuple[Threshold, ...]:
+    """The strikes of a YES outcome label (Kalshi's ``yes_sub_title``, Polymarket's ``groupItemTitle``):
+    those its text states, or the label itself when it is a bare number or range of numbers."""
+    found = _thresholds(label)
+    if found:
+        return found
+    m = _BARE_LABEL.fullmatch(fold(label).strip())
+    if m is None:
+        return ()
+    if m["hi"] is None:
+        value = _decimal(m["lo"])
+        if value is None:
+            return ()
+        return (Threshold(value * _MULTIPLIERS[m["m1"]] if m["m1"] else value, "", EQ),)
+    bounds = _bounds(m["lo"], m["hi"], m["m1"], m["m2"])
+    return (Threshold(bounds[0], "", BETWEEN, bounds[1]),) if bounds is not None else ()
+
+
+def _restates(label_strike: Threshold, title_strikes: tuple[Threshold, ...]) -> bool:
+    """Whether a label's strike says again what a title strike says ("above $100,000" titled, "$100,000"
+    or "100k" as its label): the same number, and no unit or direction of its own that differs; or, for
+    a whole-number reading, the next whole number (Kalshi's ">85°" titled with "86° or above")."""
+    return any(
+        label_strike == t
+        or (
+            label_strike.value == t.value
+            and label_strike.upper == t.upper
+            and label_strike.unit in (t.unit, "")
+            and label_strike.direction in (t.direction, EQ)
+        )
+        or _next_whole(label_strike, t)
+        for t in title_strikes
+    )
+
+
+# Units whose readings are whole numbers: counts, and temperatures as the weather services report them.
+_WHOLE_UNITS = frozenset({"", "degf", "degc"})
+_NEXT_WHOLE = {(GT, GE): 1, (GE, GT): -1, (LT, LE): -1, (LE, LT): 1}
+
+
+def _next_whole(a: Threshold, b: Threshold) -> bool:
+    """"> 85" and "≥ 86" of whole readings, stated by one market's title and label: the same strike.
+    Only within one market, whose venue states both; across venues they stay different strikes."""
+    step = _NEXT_WHOLE.get((b.direction, a.direction))
+    return (
+        step is not None
+        and a.unit == b.unit
+        and a.unit in _WHOLE_UNITS
+        and a.value % 1 == 0
+        and b.value % 1 == 0
+        and a.value == b.value + step
+    )
 
 
 @lru_cache(maxsize=1 << 14)
@@ -1392,7 +1462,6 @@ class _ShapeFacts:
     strikes: _ThresholdMatches  # where the title's strikes are
     periods: tuple[_PeriodMatch, ...]  # where the head's periods are
     label_periods: tuple[_PeriodMatch, ...]  # ... and the YES label's
-    label_fallback: bool  # a strikeless title falls back to the YES label's strikes (spreads, props)
     dates: tuple[_DateMatch, ...]  # where the head's date facts are
 
 
@@ -1428,7 +1497,6 @@ def _shape_facts(
         static=st,
         line=line,
         strikes=_threshold_matches(low_title_shape) if _HAS_DIGIT.search(title_shape) else _NO_STRIKES,
-        label_fallback=line is None and st.family in (*_SPREADS, "prop"),
         dates=_date_matches(fold(head_shape)) if _HAS_DIGIT.search(head_shape) else (),
         periods=_period_matches(fold(head_shape)),
         label_periods=_period_matches(fold(yes_shape)) if yes_shape else (),
@@ -1506,13 +1574,23 @@ def _numbers_text(text: str) -> str:
 
 
 def _read_strikes(sf: _ShapeFacts, title: str, yes_label: str) -> tuple[Threshold, ...]:
-    """The strike of a market: a spread's line, else the title's, else (spread, prop) the YES label's."""
+    """The strikes of a market: a spread's line or the title's, and the YES label's that do not restate
+    them. A ladder's markets often share one title and differ in the label only ("How many Fed cuts in
+    2026?" with "2" and "3"; Kalshi's range markets, whose ``title`` is deprecated for ``yes_sub_title``),
+    so a label's strike is compared as the title's are."""
     if sf.line is not None:
         sign, a, b = sf.line
-        return (_spread_threshold(title[a:b], sign),)
-    ranges, strikes = sf.strikes
-    found = _read_thresholds(sf.strikes, _numbers_text(title)) if ranges or strikes else ()
-    return _thresholds(yes_label) if not found and sf.label_fallback else found
+        found: tuple[Threshold, ...] = (_spread_threshold(title[a:b], sign),)
+    else:
+        ranges, strikes = sf.strikes
+        found = _read_thresholds(sf.strikes, _numbers_text(title)) if ranges or strikes else ()
+    label = _label_strikes(yes_label) if _HAS_DIGIT.search(yes_label) else ()
+    if not label:
+        return found
+    if not found:
+        return label
+    more = tuple(th for th in label if not _restates(th, found))
+    return found + more if more else found
 
 
 @lru_cache(maxsize=1 << 12)

@@ -691,3 +691,20 @@ def test_held_back_candidates_show_what_they_would_be_worth_if_curated(demo: Mar
     assert {op.pair_key for op in result.opportunities}.isdisjoint(
         {f"kalshi:{k}~polymarket:{p}" for k, p in held}
     )
+
+
+def test_ladder_markets_differing_in_their_label_strike_are_neither_traded_nor_priced_if_curated(
+        cfg: Settings) -> None:
+    """Shipped defaults, no curated pair: two markets of a "How many Fed rate cuts in 2026?" ladder share
+    their title and differ in the YES label only ("2" vs "3"). K-YES + P-NO, priced as a sure $1, loses
+    both legs if there are 3 cuts: not a hedge, so not an opportunity, and no "net edge if curated"."""
+    k = kalshi_market("KXFEDCUTS-26-2", title="How many Fed rate cuts in 2026?", outcome_label="2",
+                      event_id="KXFEDCUTS-26", category="Economics")
+    p = poly_market(title="How many Fed rate cuts in 2026?", outcome_label="3", category="economy")
+    kb = book(k, side([("0.40", "100")]), side([("0.61", "100")]))
+    pb = book(p, side([("0.61", "100")]), side([("0.40", "100")]))
+    result = scan(data_of((k, kb), (p, pb)), [], cfg, opts(within_venue=False))
+    assert result.opportunities == [], [legs_of(o) for o in result.opportunities]
+    (held,) = [c for c in result.held_back if (c.kalshi_id, c.polymarket_id) == (k.id, p.id)]
+    assert "THRESHOLD_MISMATCH" in held.reasons
+    assert (k.id, p.id) not in result.if_curated

@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 
 from orion_cli.matching.normalize import (
+    BETWEEN,
     DEADLINE,
     EDITION,
+    EQ,
     GE,
     GT,
     LE,
@@ -19,6 +21,7 @@ from orion_cli.matching.normalize import (
     DateSpan,
     Threshold,
     canonical_entities,
+    extract_features,
     fold,
     normalize_text,
     parse_dates,
@@ -27,6 +30,8 @@ from orion_cli.matching.normalize import (
     parse_poly_slug,
     parse_thresholds,
 )
+
+from .fixture_markets import kalshi_market
 
 
 def test_fold_case_accents_apostrophes() -> None:
@@ -177,6 +182,40 @@ def test_dollar_ranges(text: str, lo: str, hi: str) -> None:
 def test_dollar_pairs_that_are_not_ranges(text: str) -> None:
     assert [th.direction for th in parse_thresholds(text)] != ["between"]
     assert len(parse_thresholds(text)) == 2
+
+
+@pytest.mark.parametrize(
+    ("title", "label", "expected"),
+    [
+        ("How many Fed rate cuts in 2026?", "2", [Threshold(Decimal(2), "", EQ)]),
+        ("Bitcoin price range on Dec 31, 2026?", "$95,000 to $99,999.99",
+         [Threshold(Decimal(95000), "usd", BETWEEN, Decimal("99999.99"))]),
+        ("Fed decision in December 2026?", "Cut 25bps", [Threshold(Decimal("0.25"), "pct", EQ)]),
+        ("Which bracket?", "3-4", [Threshold(Decimal(3), "", BETWEEN, Decimal(4))]),
+        # the label's strike is compared with the title's ...
+        ("How many Fed rate cuts of 25 bps in 2026?", "2",
+         [Threshold(Decimal("0.25"), "pct", EQ), Threshold(Decimal(2), "", EQ)]),
+        ("Will the high temp in NYC be >85° on Jun 15, 2026?", "87° or above",
+         [Threshold(Decimal(85), "degf", GT), Threshold(Decimal(87), "degf", GE)]),
+        # ... unless it restates it
+        ("Will the high temp in NYC be >85° on Jun 15, 2026?", "86° or above", [Threshold(Decimal(85), "degf", GT)]),
+        ("Will the high temp in NYC be <78° on Jun 15, 2026?", "77° or below", [Threshold(Decimal(78), "degf", LT)]),
+        ("Will the high temp in NYC be 84-85° on Jun 15, 2026?", "84° to 85°",
+         [Threshold(Decimal(84), "degf", BETWEEN, Decimal(85))]),
+        ("Will Bitcoin be above $100,000 on Dec 31, 2026?", "$100,000", [Threshold(Decimal(100000), "usd", GT)]),
+        ("Will Bitcoin be above $100,000 on Dec 31, 2026?", "100k", [Threshold(Decimal(100000), "usd", GT)]),
+        ("Giannis Antetokounmpo: Points Over 30.5", "Points O/U 30.5", [Threshold(Decimal(31), "", GE)]),
+        # a price is no whole number: "$101 or above" does not restate "above $100"
+        ("Will Bitcoin be above $100 on Dec 31, 2026?", "$101 or above",
+         [Threshold(Decimal(100), "usd", GT), Threshold(Decimal(101), "usd", GE)]),
+        # numbers that are no strike
+        ("Who will win the match?", "Round Of 16", []),
+        ("Who will win the 2025-26 season?", "2025-26", []),
+    ],
+)
+def test_outcome_label_strikes(title: str, label: str, expected: list[Threshold]) -> None:
+    market = kalshi_market("KXTEST-26DEC31-T1", title, label, close_time=None)
+    assert list(extract_features(market).thresholds) == expected
 
 
 @pytest.mark.parametrize(

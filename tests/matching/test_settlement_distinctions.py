@@ -221,3 +221,62 @@ def test_name_extensions_are_other_people() -> None:
     # a hyphenated ticket or a neighbouring entity is not a first name
     assert canonical_entities("Trump-Vance ticket") == ["person:trump", "person:vance"]
     assert canonical_entities("Fed Powell") == ["org:fed", "person:powell"]
+
+
+# The markets of a ladder often share one title and differ in their YES outcome label only (Kalshi's
+# ``yes_sub_title``, Polymarket's ``groupItemTitle``): the label's strike is compared as the title's.
+# (title, kalshi YES label, polymarket YES label)
+LABELS_HELD: list[tuple[str, str, str]] = [
+    ("How many Fed rate cuts in 2026?", "2", "3"),
+    ("Fed decision in December 2026?", "Cut 25bps", "Cut 50+ bps"),
+    ("Highest temperature in NYC on June 15, 2026?", "86° or above", "88°F or higher"),
+    ("How many Fed rate cuts of 25 bps in 2026?", "2", "3"),  # a strike in the title, another in the label
+    ("Bitcoin price range on Dec 31, 2026?", "$95,000 to $99,999.99", "$100,000 to $104,999.99"),
+    ("Highest temperature in NYC on June 15, 2026?", "86° or above", ""),  # a strike on one side only
+    ("Highest temperature in NYC on June 15, 2026?", "", "86°F or higher"),
+]
+
+
+@pytest.mark.parametrize(("title", "k_label", "p_label"), LABELS_HELD,
+                         ids=[f"{t[:30]}|{k}|{p}" for t, k, p in LABELS_HELD])
+def test_strikes_in_outcome_labels_are_compared(title: str, k_label: str, p_label: str) -> None:
+    assert "THRESHOLD_MISMATCH" in evaluate_pair(_k(title, k_label), _p(title, p_label), settings=SETTINGS).reasons
+
+
+def test_kalshi_range_label_to_the_cent_is_not_a_polymarket_bracket() -> None:
+    """Kalshi's range markets name their range in ``yes_sub_title`` only (see
+    test_kalshi_range_to_the_cent_is_not_a_polymarket_bracket for why the two ranges are not known to agree)."""
+    k = _k("Bitcoin price range on Dec 31, 2026?", "$95,000 to $99,999.99")
+    p = _p("Will Bitcoin be between $95k and $100k on December 31, 2026?", "$95k-$100k")
+    assert "THRESHOLD_MISMATCH" in evaluate_pair(k, p, settings=SETTINGS).reasons
+
+
+# The same strike stated in the title and the label, or in the label on both sides: still the same bet.
+# (kalshi title, kalshi YES label, polymarket title, polymarket YES label)
+LABELS_SAME: list[tuple[str, str, str, str]] = [
+    ("How many Fed rate cuts in 2026?", "2", "How many Fed rate cuts in 2026?", "2"),
+    ("Highest temperature in NYC on June 15, 2026?", "86° or above",
+     "Highest temperature in NYC on June 15, 2026?", "86°F or higher"),
+    ("Will Bitcoin be between $95,000 and $100,000 on Dec 31, 2026?", "$95,000-$100,000",
+     "Will Bitcoin be between $95k and $100k on December 31, 2026?", "95,000-100,000"),
+    ("Will Bitcoin be above $100,000 on Dec 31, 2026?", "above $100,000",
+     "Will Bitcoin be above $100k on December 31, 2026?", "$100,000"),
+]
+
+
+@pytest.mark.parametrize(("kt", "kl", "pt", "pl"), LABELS_SAME, ids=[f"{k[:30]}|{a}|{b}" for k, a, _, b in LABELS_SAME])
+def test_same_strike_in_labels_still_passes(kt: str, kl: str, pt: str, pl: str) -> None:
+    c = evaluate_pair(_k(kt, kl), _p(pt, pl), settings=SETTINGS)
+    assert c.reasons == (), c.detail.get("why")
+
+
+def test_kalshi_temperature_title_and_label_are_one_strike() -> None:
+    """Kalshi titles ">85°" and labels "86° or above" one market (whole-degree readings): its strike is
+    the title's, so it still meets Polymarket's "above 85°F" (a reworded pair: only the text score may
+    hold it back at 0.97, and the default auto-accept passes it), and not Polymarket's "86°F or higher"."""
+    k = _k("Will the **high temp in NYC** be >85° on Jun 15, 2026?", "86° or above")
+    same = _p("Will the highest temperature in NYC be above 85°F on June 15, 2026?")
+    assert set(evaluate_pair(k, same, settings=SETTINGS).reasons) <= {"LOW_SCORE"}
+    assert evaluate_pair(k, same, settings=MatchSettings()).reasons == ()
+    other = _p("Will the highest temperature in NYC be 86°F or higher on June 15, 2026?", "86°F or higher")
+    assert "THRESHOLD_MISMATCH" in evaluate_pair(k, other, settings=SETTINGS).reasons
