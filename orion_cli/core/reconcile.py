@@ -26,7 +26,9 @@ Why it runs the way it does (DESIGN §2, §5 point 6, §7):
   fills may come later in the run); left "not judged", it is judged once every venue is compared,
   by the first run in which none of them is undecided any more (fill or no fill), and reported once.
 * **One venue down is not every venue down.** A venue that cannot be reached is ``unavailable``
-  (audited ``reconcile.unavailable``) and the others are still reconciled.
+  (audited ``reconcile.unavailable``) and the others are still reconciled. So is one that refuses
+  this host's location (Polymarket's geoblock or firewall, :class:`Geoblocked`), with ``refusal``
+  ``GEOBLOCKED``: what it could not read is neither clean nor drift.
 * **Kalshi nets.** Holding YES and NO of one Kalshi market nets out at the venue, while the ledger
   keeps both sides; for netting venues positions are compared as net YES − NO per market.
 """
@@ -62,6 +64,7 @@ from orion_cli.venues.trading import (
     Action,
     Balance,
     Fill,
+    Geoblocked,
     OrderRequest,
     OrderState,
     OrderStatus,
@@ -191,6 +194,8 @@ class VenueReconcile:
     transfers: list[CountedTransfer] = field(default_factory=list)  # deposits/withdrawals counted as capital
     reason: str = ""
     rejected: bool = False  # unavailable because the venue refused our credentials (exit 4, not 5)
+    geoblocked: bool = False  # unavailable because the venue refused this host's location (exit 6, not 5)
+    hint: str = ""  # what to do about a refusal (the venue's error's hint); not in the record
     pending: list[str] = field(default_factory=list)  # not judged yet: too recent to call
     balance: Balance | None = None
     counts: dict[str, int] = field(default_factory=dict)
@@ -198,6 +203,13 @@ class VenueReconcile:
     @property
     def fixed(self) -> int:
         return sum(1 for d in self.drifts if d.fixed)
+
+    @property
+    def refusal(self) -> str | None:
+        """Why the venue refused to be read, as the error's ``reason`` the exit code goes with:
+        ``auth`` (our credentials, exit 4), ``GEOBLOCKED`` (this host's location, exit 6); else None
+        (an outage, or read in full)."""
+        return "auth" if self.rejected else Geoblocked.reason if self.geoblocked else None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -212,6 +224,7 @@ class VenueReconcile:
             "pending": list(self.pending),
             "fixed": self.fixed,
             "reason": self.reason or None,
+            "refusal": self.refusal,
             "balance": None if self.balance is None else self.balance.to_record(),
             "counts": dict(self.counts),
         }
@@ -219,19 +232,27 @@ class VenueReconcile:
 
 class _Unreachable(Exception):
     """A venue call failed: the venue is reported unavailable, the others carry on. ``rejected``: it
-    refused our credentials (exit 4: a key to fix, not an outage to wait out)."""
+    refused our credentials (exit 4: a key to fix, not an outage to wait out); ``geoblocked``: it
+    refused this host's location (exit 6, as a trade it refuses so: a host to move, nothing read)."""
 
-    def __init__(self, reason: str, *, rejected: bool = False) -> None:
+    def __init__(self, reason: str, *, rejected: bool = False, geoblocked: bool = False, hint: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.rejected = rejected
+        self.geoblocked = geoblocked
+        self.hint = hint
+
+    @classmethod
+    def of(cls, exc: OrionError) -> _Unreachable:
+        return cls(exc.message, rejected=isinstance(exc, AuthError), geoblocked=isinstance(exc, Geoblocked),
+                   hint=exc.hint or "")
 
 
 async def _call(aw: Awaitable[T]) -> T:
     try:
         return await aw
     except OrionError as exc:
-        raise _Unreachable(exc.message, rejected=isinstance(exc, AuthError)) from exc
+        raise _Unreachable.of(exc) from exc
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -766,6 +787,7 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
             "mode": ctx.mode,
             "status": result.status,
             "reason": result.reason or None,
+            "refusal": result.refusal,
             "counts": dict(result.counts),
             "drifts": [d.to_record() for d in result.drifts[:MAX_AUDITED_DRIFTS]],
             "drifts_not_listed": max(0, len(result.drifts) - MAX_AUDITED_DRIFTS),
@@ -834,13 +856,13 @@ def _unreachable(ctx: _Context, venue: Venue, result: VenueReconcile, exc: _Unre
     """
     result.status = "drift" if result.drifts else "unavailable"
     result.reason = exc.reason
-    result.rejected = exc.rejected
+    result.rejected, result.geoblocked, result.hint = exc.rejected, exc.geoblocked, exc.hint
     if result.drifts:
         result.counts["drifts"] = len(result.drifts)
     with ctx.db.write() as conn:
         ctx.audit(conn, "reconcile.unavailable", {
             "venue": venue.value, "mode": ctx.mode, "status": result.status, "reason": exc.reason,
-            "resolved": [r.to_record() for r in result.resolved],
+            "refusal": result.refusal, "resolved": [r.to_record() for r in result.resolved],
             "drifts": [d.to_record() for d in result.drifts[:MAX_AUDITED_DRIFTS]],
             "drifts_not_listed": max(0, len(result.drifts) - MAX_AUDITED_DRIFTS)}, venue=venue)
         halted_alert = _halt_for_venue_drift(ctx, conn, venue, result)
@@ -889,8 +911,9 @@ async def _resolve(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any],
     young = ctx.now - _parse_ts(row.updated_at) < ctx.grace
     try:
         state = await tv.find_order(coid, row.venue_order_id)
-    except (VenueUnavailable, VenueError, SecretsError) as exc:
-        raise _Unreachable(exc.message, rejected=isinstance(exc, AuthError)) from exc
+    except (VenueUnavailable, VenueError, SecretsError, Geoblocked) as exc:
+        # A host refused for its location learnt nothing of the order: not a failed lookup (drift).
+        raise _Unreachable.of(exc) from exc
     except OrionError as exc:
         result.drifts.append(_order_drift(venue, row, f"outcome {before.value}; the venue lookup failed: {exc}"))
         return
@@ -1458,8 +1481,11 @@ async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
         why = exc.unchecked[min(exc.unchecked)] if exc.unchecked else ""
         found, unchecked, outage = exc.found, set(exc.unchecked), exc.unreachable
         cause = f"{exc.message} ({why})" if why else exc.message
-    except VenueUnavailable as exc:
+    except (VenueUnavailable, Geoblocked) as exc:
+        # A host refused for its location was not answered either: unavailable (exit 6), not drift.
         found, unchecked, cause, outage = [], set(held), exc.message, True
+        if isinstance(exc, Geoblocked):
+            result.geoblocked, result.hint = True, exc.hint or ""
     except OrionError as exc:
         found, unchecked, cause, outage = [], set(held), exc.message, False
     if outage:
@@ -1472,9 +1498,12 @@ async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
 
 async def _read_transfers(venue: Venue, tv: TradingVenue, result: VenueReconcile) -> list[Transfer] | None:
     """The venue's deposits and withdrawals ([] when it lists none). Unreadable, they are drift (the
-    rest of the venue is still compared) and None: the balance report is then not recorded."""
+    rest of the venue is still compared) and None: the balance report is then not recorded. Refused for
+    this host's location, the venue is unavailable (:class:`_Unreachable`), as for any of its reads."""
     try:
         return await tv.transfers() or []
+    except Geoblocked as exc:
+        raise _Unreachable.of(exc) from exc
     except OrionError as exc:
         result.drifts.append(Drift(venue, "transfers", "", None, ZERO, ZERO, ZERO,
                                    f"could not read the venue's deposits and withdrawals: {exc.message}"[:400],

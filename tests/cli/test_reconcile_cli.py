@@ -34,7 +34,7 @@ from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import open_database
 from orion_cli.venues import paper as paper_mod
-from orion_cli.venues.trading import Fill, OrderState, OrderStatus, Position
+from orion_cli.venues.trading import Fill, Geoblocked, OrderState, OrderStatus, Position
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,9 +66,12 @@ def db_file(tmp_path: Path) -> str:
 def drifting(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Make the paper venues report an extra position (drift) or fail (outage), per venue; ``found``
     scripts what an order lookup answers, by client order id."""
-    script: dict[str, Any] = {"extra": {}, "down": set(), "rejecting": set(), "found": {}}
+    script: dict[str, Any] = {"extra": {}, "down": set(), "rejecting": set(), "blocking": set(), "found": {}}
 
     def fail(venue: Venue) -> None:
+        if venue in script["blocking"]:
+            raise Geoblocked("Polymarket's firewall refused GET /positions from this host (HTTP 403); the "
+                             "request never reached Polymarket", hint="trade from a permitted location and network")
         if venue in script["rejecting"]:
             raise AuthError(f"{venue.value} rejected our credentials for GET /portfolio/positions: HTTP 401")
         if venue in script["down"]:
@@ -250,6 +253,32 @@ def test_a_venue_refusing_our_credentials_is_exit_4_not_an_outage(db_file: str, 
     drifting["down"].add(Venue.KALSHI)  # an outage beside it: the key still decides
     assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 4
     drifting["down"].clear()
+    drifting["extra"][Venue.KALSHI] = [_extra()]  # a drift still wins
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 7
+
+
+def test_a_venue_refusing_this_hosts_location_is_exit_6_geoblocked_not_an_outage(
+        db_file: str, drifting: dict[str, Any], tmp_path: Path) -> None:
+    """Found in review: a Polymarket firewall's refusal of this host was exit 5, an outage the README's
+    systemd unit counts as success and cron waits out, where `trade` refuses it with exit 6 (GEOBLOCKED):
+    a host to move. The venue is unavailable (never clean, never drift) and the JSON says why."""
+    drifting["blocking"].add(Venue.POLYMARKET)
+    prom = tmp_path / "orion.prom"
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", "--metrics-file", str(prom))
+    assert res.exit_code == 6, res.output
+    recs = {r["venue"]: r for r in json.loads(res.stdout)}
+    assert (recs["polymarket"]["status"], recs["polymarket"]["refusal"]) == ("unavailable", "GEOBLOCKED")
+    assert "firewall" in recs["polymarket"]["reason"] and recs["polymarket"]["drifts"] == []
+    assert (recs["kalshi"]["status"], recs["kalshi"]["refusal"]) == ("clean", None)
+    assert "orion_reconcile_exit_code 6" in prom.read_text()
+    error = json.loads(res.stderr.strip().splitlines()[-1])
+    assert (error["exit_code"], error["reason"]) == (6, "GEOBLOCKED") and "permitted location" in res.stderr
+    drifting["down"].add(Venue.KALSHI)  # an outage beside it: the refusal still decides
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 6
+    drifting["down"].clear()
+    drifting["rejecting"].add(Venue.KALSHI)  # a key to fix beside it: exit 4, as without it
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 4
+    drifting["rejecting"].clear()
     drifting["extra"][Venue.KALSHI] = [_extra()]  # a drift still wins
     assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 7
 

@@ -1008,3 +1008,37 @@ def test_live_trade_without_polymarket_credentials_exits_4_and_closes_the_vault(
         assert Ledger(db, "live").orders() == []
     finally:
         db.dispose()
+
+
+
+_BLOCK_PAGE = (b"<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body>"
+               b"<h1 data-translate=\"block_headline\">Sorry, you have been blocked</h1></body></html>")
+
+
+def test_reconcile_on_a_host_polymarkets_firewall_refuses_is_geoblocked_not_drift(world: World) -> None:
+    """Found in review: with an order whose outcome the ledger does not know, reconcile from a host that
+    Polymarket's firewall refuses (a 403 page on every read) reported that order as drift ("the venue
+    lookup failed", exit 7, --fix hinted, --halt-on-drift halting), and with none the venue unavailable
+    (exit 5, an outage to wait out). Nothing was read, so nothing disagrees: the venue is unavailable
+    with refusal GEOBLOCKED, and the run exits 6 with the geoblock's reason and hint, as a trade does."""
+    _crash_at(world, "l1_sent", "--idempotency-key", "live-sim-geoblocked")
+    for prefix in ("/clob", "/data"):
+        world.psim.server.add_fault(FaultRule("status", path_prefix=prefix, status=403, body=_BLOCK_PAGE))
+    code, out, err = world.run("reconcile", "--json", "--halt-on-drift")
+    assert code == 6, err + out
+    (runs,) = json_documents(out)
+    by = {r["venue"]: r for r in runs}
+    assert (by["polymarket"]["status"], by["polymarket"]["drifts"]) == ("unavailable", []), out
+    assert by["polymarket"]["refusal"] == "GEOBLOCKED" and "firewall" in by["polymarket"]["reason"]
+    assert (by["kalshi"]["status"], by["kalshi"]["refusal"]) == ("clean", None)
+    error = json.loads(err.strip().splitlines()[-1])
+    assert (error["exit_code"], error["reason"]) == (6, "GEOBLOCKED"), err
+    assert "--fix" not in err and "HALTED" not in err and "polymarket.com/api/geoblock" in err
+    db = open_database(world.db_url)
+    try:
+        (event,) = [e for e in AuditLog(db).tail(100) if e.type.startswith("reconcile.") and e.venue == "polymarket"]
+        assert event.type == "reconcile.unavailable" and event.payload["refusal"] == "GEOBLOCKED"
+        (order,) = Ledger(db, "live").orders(venue=Venue.POLYMARKET)
+        assert order.status.value == "submitted"  # still to look up, not settled as never sent
+    finally:
+        db.dispose()

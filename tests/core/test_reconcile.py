@@ -979,6 +979,56 @@ def test_an_unreachable_venue_is_unavailable_while_the_other_reconciles(db: Data
     _verify(db)
 
 
+@pytest.mark.parametrize("refused", ["find_order", "positions", "settlements"])
+def test_a_venue_refusing_this_hosts_location_is_unavailable_geoblocked_never_drift(
+        db: Database, settings: Settings, refused: str) -> None:
+    """Found in review: a Polymarket firewall's refusal (:class:`Geoblocked`) of an unknown order's lookup
+    was drift ("the venue lookup failed": exit 7, halted for with --halt-on-drift), of the settlements'
+    read settlement drift, and of any other read an outage (exit 5) no one could tell from a 503. The
+    host was refused, so nothing was read: unavailable, ``refusal`` GEOBLOCKED, no drift, no alert."""
+    from orion_cli.venues.trading import Geoblocked
+
+    ledger = Ledger(db, "live")
+    fill = _fill("f0", "o-0", "10", "0.40", market=PM, venue=Venue.POLYMARKET)
+    _filled_order(ledger, "c-0", "o-0", [fill])
+    _intent(ledger, "c-1", market=PM, venue=Venue.POLYMARKET)
+
+    class Blocked(FakeVenue):
+        def _refuse(self, call: str) -> None:
+            if call == refused:
+                raise Geoblocked("Polymarket's firewall refused GET /x from this host (HTTP 403); the request "
+                                 "never reached Polymarket", hint="trade from a permitted location")
+
+        async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+            self._refuse("find_order")
+            return await super().find_order(client_order_id, venue_order_id)
+
+        async def positions(self) -> list[Position]:
+            self._refuse("positions")
+            return await super().positions()
+
+        async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+            self._refuse("settlements")
+            return await super().settlements(markets)
+
+    venue = Blocked(venue_=Venue.POLYMARKET, fills_=[fill],
+                    orders={"c-1": _state("c-1", "o-1", OrderStatus.CANCELLED, "10", "0", venue=Venue.POLYMARKET,
+                                          market=PM)},
+                    positions_=[Position(Venue.POLYMARKET, PM, Side.YES, D(10), D("0.40"), D("4"))])
+    alerts = NullAlertSink()
+    (res,) = _run(db, settings, {Venue.POLYMARKET: venue}, halt_on_drift=True, alerts=alerts)
+    assert (res.status, res.drifts, res.refusal) == ("unavailable", [], "GEOBLOCKED"), res.drifts
+    assert "firewall" in res.reason and res.hint == "trade from a permitted location"
+    assert res.to_record()["refusal"] == "GEOBLOCKED"
+    order = ledger.order("c-1")
+    assert order is not None and order.status is (OrderStatus.UNKNOWN if refused == "find_order"
+                                                  else OrderStatus.CANCELLED)
+    (event,) = [e for e in AuditLog(db).tail(50) if e.type.startswith("reconcile.") and e.type != "reconcile.resolved"]
+    assert event.type == "reconcile.unavailable" and event.payload["refusal"] == "GEOBLOCKED"
+    assert alerts.emitted == [] and not KillSwitch(db).status().halted
+    _verify(db)
+
+
 def test_halt_on_drift_engages_the_kill_switch_in_the_same_run(db: Database, settings: Settings) -> None:
     venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("1"), D("0.40"), D("0.4"))])
     (res,) = _run(db, settings, {Venue.KALSHI: venue}, halt_on_drift=True)

@@ -148,8 +148,10 @@ def reconcile_command(
     during the wait for alerts at exit (at most 5 s) waits for it; the run is then reported and exits
     130, or with its own non-zero code.
 
-    Exit codes: 0 clean · 7 drift (wins over 5) · 5 a venue could not be reached · 6 another run holds
-    the lock · 4 credentials missing or vault locked · 3 no ledger exists there (a mistyped --db,
+    Exit codes: 0 clean · 7 drift (wins over 4, 6 and 5) · 5 a venue could not be reached · 6 another
+    run holds the lock (LOCKED), or a venue refused this host's location (GEOBLOCKED: a Polymarket geoblock
+    or firewall page; the venue is unavailable, never clean or drift) · 4 credentials missing, vault
+    locked or a venue rejected them · 3 no ledger exists there (a mistyped --db,
     ORION__DATABASE__URL or ORION_HOME is never created and reported clean; `orion init` creates one),
     or no venue is enabled.
 
@@ -278,6 +280,11 @@ def reconcile_command(
         from orion_cli.core.errors import REJECTED_HINT, AuthError
 
         raise AuthError("; ".join(r.reason for r in rejected), hint=REJECTED_HINT)
+    blocked = [r for r in unavailable if r.geoblocked]
+    if blocked:  # refused for this host's location: a host to move, not an outage (exit 5), as `trade` says
+        from orion_cli.venues.trading import Geoblocked
+
+        raise Geoblocked("; ".join(r.reason for r in blocked), hint=next((r.hint for r in blocked if r.hint), None))
     if unavailable:
         raise VenueUnavailable(", ".join(r.venue.value for r in unavailable),
                                "; ".join(r.reason for r in unavailable))
@@ -300,12 +307,14 @@ def _say_halted(app: AppContext, halt: HaltStatus, *, since: str) -> None:
 def outcome(results: list[VenueReconcile]) -> tuple[list[VenueReconcile], list[VenueReconcile], int]:
     """(drifted, unavailable, exit code): 7 for any drift, even one found on a venue that was then
     unreachable (an interrupted execution is reported on the venue holding the most); else 4 when a
-    venue refused our credentials; else 5; else 0. A venue not fully compared is unavailable also when
-    drift found before its failure made its status ``drift`` (its reason says why), so it is still named."""
+    venue refused our credentials; else 6 when one refused this host's location (GEOBLOCKED); else 5;
+    else 0. A venue not fully compared is unavailable also when drift found before its failure made its
+    status ``drift`` (its reason says why), so it is still named."""
     drifted = [r for r in results if r.drifts]  # status "drift" is set only with drifts
     unavailable = [r for r in results if r.status == "unavailable" or r.reason]
     rejected = any(r.rejected for r in unavailable)
-    return drifted, unavailable, 7 if drifted else 4 if rejected else 5 if unavailable else 0
+    blocked = any(r.geoblocked for r in unavailable)
+    return drifted, unavailable, 7 if drifted else 4 if rejected else 6 if blocked else 5 if unavailable else 0
 
 
 def _render(app: AppContext, results: list[VenueReconcile]) -> None:

@@ -873,6 +873,8 @@ class PolymarketTrading:
         async def checked(market: str) -> tuple[MarketOutcome, dict[Side, Decimal]] | None:
             try:
                 return await self._redeemed(market)
+            except Geoblocked:  # this host, not this market: no market can be checked (reconcile: unavailable)
+                raise
             except OrionError as exc:  # this market only: the others are still checked
                 unchecked[market] = str(exc)[:200]
                 if not isinstance(exc, VenueUnavailable):

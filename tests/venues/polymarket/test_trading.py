@@ -1231,6 +1231,22 @@ def test_one_market_that_cannot_be_checked_is_named_and_spares_the_others(
     assert len(_outcome_requests(sim)) >= 2  # asked, and retried, before giving that market up
 
 
+def test_a_firewall_403_on_a_redeemed_markets_lookup_is_the_hosts_refusal_not_an_unusable_answer(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    """Found in review: the firewall's refusal of a held market's lookup was kept as "an answer orion cannot
+    use" for that market, which reconcile reports as settlement drift. No request reached the venue, and
+    none will from this host: the refusal is raised (reconcile: the venue unavailable, GEOBLOCKED)."""
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.submit(pm.prepare(order(market)))
+        sim.resolve_market(market.id, 0)
+        sim.redeem(pm.funder, market.id)  # listed by no one now: its market record is looked up
+        _blocked_at_the_edge(sim, "GET", "/clob/markets/")
+        with pytest.raises(Geoblocked, match="firewall refused GET /markets/"):
+            await pm.settlements([market.id])
+
+    with_client(wallet, sim, go)
+
+
 def test_a_trades_read_that_answers_404_leaves_the_market_unchecked_not_unsettled(
         sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
     """Found in review: only the market lookup's 404 means "the venue does not know this market", but
