@@ -167,7 +167,9 @@ def test_when_not_one_contract_fits_the_preview_still_shows_the_plan_and_the_ref
     assert code == 6, err
     assert lines(err.splitlines()[-1])[0]["reason"] == limit
     assert out == "" and ledger_orders() == []
-    assert audit_count() == before  # refused before the gate: nothing planned, authorized or sent
+    # Refused before the gate: nothing planned, authorized or sent; only the refusal is audited, as the
+    # checks' refusals are (test_refusals_decided_before_the_checks_are_audited_and_reported).
+    assert audit_count() == before + 1 and _rejections() == [(f"op-{op_id}", op_id, limit)]
 
 
 def test_a_half_set_environment_preview_does_not_call_the_refusal_paper_trading(
@@ -660,6 +662,32 @@ def test_refusals_decided_before_the_checks_are_audited_and_reported(op_id: str)
     assert _rejections()[2:] == [(key, "zzzzzzzz", "DUPLICATE")]
     assert _reported_rejections() == {"DUPLICATE": 2, "EXECUTION_INTERRUPTED": 1}
     assert len(ledger_orders()) == 2 and audit_ok()  # nothing more placed
+
+
+@pytest.mark.parametrize("refusal", ["ORDER_NOTIONAL", "VENUE_DISABLED"])
+def test_order_limit_and_disabled_venue_refusals_are_audited_and_reported_once(
+        op_id: str, monkeypatch: pytest.MonkeyPatch, refusal: str) -> None:
+    """Found in review: `trade --confirm` refused before the checks because not one contract fits the
+    order limits (ORDER_NOTIONAL) or a leg's venue is disabled (VENUE_DISABLED) exited 6 with no
+    `risk.rejected` event, so `orion report` counted no rejection, where DUPLICATE and
+    EXECUTION_INTERRUPTED, refused at the same point, are audited and counted. Each is audited once now;
+    the preview (read-only, as every check's preview, whose transaction is rolled back) audits nothing."""
+    if refusal == "ORDER_NOTIONAL":
+        monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "0.5")  # not one contract fits
+        preview_code = 0  # the preview plans the scanned size to show the refusing check
+    else:
+        monkeypatch.setenv("ORION__POLYMARKET__ENABLED", "false")
+        preview_code = 6
+    before = audit_count()
+    code, _, err = invoke("trade", op_id, "--demo", "--jsonl")
+    assert code == preview_code, err
+    assert audit_count() == before  # a preview writes nothing
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--json")
+    assert code == 6 and json.loads(err.splitlines()[-1])["reason"] == refusal, err
+    assert _rejections() == [(f"op-{op_id}", op_id, refusal)]
+    assert audit_count() == before + 1 and audit_ok()  # the refusal alone
+    assert _reported_rejections() == {refusal: 1}
+    assert ledger_orders() == []
 
 
 def test_an_interrupted_execution_of_other_markets_is_named_not_refused(op_id: str) -> None:

@@ -804,6 +804,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
             why = (f"not one contract of {op.id} fits the order limits at the scanned prices "
                    f"(limits.order_notional ${limits.order_notional}, order_contracts {limits.order_contracts})")
             if confirm:
+                _audit_refusal(app, binding, why, key=key, opportunity_id=op.id, mode=pre_mode)
                 raise Refused(why, reason=binding)
             # The preview plans the scanned size all the same, as for any plan a check refuses: the
             # checks on the fresh books say which limit refuses and by how much (one contract could be
@@ -815,7 +816,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
             out.info(f"size {size} (scanned {op.size}, capped by limits.order_contracts/order_notional; "
                      "--size to choose)")
     if not resuming:  # a resume may still have to finish (or unwind) on a venue disabled since
-        _refuse_disabled_venues(op, settings)
+        _refuse_disabled_venues(app, op, settings, key=key, mode=pre_mode, confirm=confirm)
     blocking = None if resuming else _unfinished_beside(app, op, key, pre_mode, source_flags(snapshot, demo),
                                                         confirm=confirm)
     source = open_source(app, snapshot, demo)
@@ -922,26 +923,34 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
     return False
 
 
-def _refuse_disabled_venues(op: Opportunity, settings: Settings) -> None:
+def _refuse_disabled_venues(app: AppContext, op: Opportunity, settings: Settings, *, key: str, mode: str,
+                            confirm: bool) -> None:
     """A new execution trades only venues the configuration enables (kalshi.enabled /
     polymarket.enabled): an opportunity scanned before one was disabled, or read from a recording
     that holds it, must not open a position there (that venue's balance, positions and reconcile
-    are skipped)."""
+    are skipped). With ``confirm`` the refusal is audited (:func:`_audit_refusal`); a preview's is
+    not, as no check's preview is."""
     from orion_cli.core.config import enabled_venues
     from orion_cli.core.errors import Refused
 
     enabled = enabled_venues(settings)
     off = sorted({leg.venue.value for leg in op.legs if leg.venue not in enabled})
     if off:
-        raise Refused(f"{op.id} trades on {' and '.join(off)}, disabled in the configuration "
-                      f"({', '.join(f'{v}.enabled = false' for v in off)}); nothing sent",
-                      reason="VENUE_DISABLED", hint="enable the venue, or trade an opportunity of the enabled ones")
+        why = (f"{op.id} trades on {' and '.join(off)}, disabled in the configuration "
+               f"({', '.join(f'{v}.enabled = false' for v in off)})")
+        if confirm:
+            _audit_refusal(app, "VENUE_DISABLED", why, key=key, opportunity_id=op.id, mode=mode)
+        raise Refused(f"{why}; nothing sent", reason="VENUE_DISABLED",
+                      hint="enable the venue, or trade an opportunity of the enabled ones")
 
 
 def _audit_refusal(app: AppContext, name: str, detail: str, *, key: str, opportunity_id: str, mode: str) -> None:
     """A `--confirm` refused by a check decided before the executor's checks (an execution in the
-    way, a key another opportunity's) is audited ``risk.rejected`` as theirs are: DESIGN §4 wants
-    every refusal's reason code in the audit log, and ``orion report`` counts them from there."""
+    way, a key another opportunity's, not one contract within the order limits, a disabled venue) is
+    audited ``risk.rejected`` as theirs are: DESIGN §4 wants every refusal's reason code in the audit
+    log, and ``orion report`` counts them from there. The pipeline never runs after it (the refusal is
+    raised), so it is audited once. A preview audits nothing: its checks run in a rolled-back
+    transaction."""
     from orion_cli.execution.executor import audit_refusal
     from orion_cli.execution.plan import CheckResult
 
