@@ -1042,3 +1042,98 @@ def test_reconcile_on_a_host_polymarkets_firewall_refuses_is_geoblocked_not_drif
         assert order.status.value == "submitted"  # still to look up, not settled as never sent
     finally:
         db.dispose()
+
+
+
+
+class _LiveWatch:
+    """`orion trade --watch 1 --live --authorize-live --jsonl` over the world's simulators, its stdout
+    events read on a thread."""
+
+    def __init__(self, world: World) -> None:
+        import queue
+
+        argv = [sys.executable, "-m", "orion_cli", "--db", world.db_url, "trade", "--watch", "1", "--live",
+                "--authorize-live", "--jsonl"]
+        self.world = world
+        self.proc = subprocess.Popen(argv, env=world.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
+        assert self.proc.stdout is not None
+        stdout = self.proc.stdout
+        threading.Thread(target=lambda: [self.events.put(json.loads(ln)) for ln in stdout], daemon=True).start()
+
+    def until(self, pred: Any, timeout: float = TIMEOUT) -> dict[str, Any]:
+        import queue
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                ev = self.events.get(timeout=0.2)
+            except queue.Empty:
+                if self.proc.poll() is not None and self.events.empty():
+                    break
+                continue
+            self.seen.append(ev)
+            if pred(ev):
+                return ev
+        self.proc.kill()
+        raise AssertionError(f"event not seen; events: {self.seen}")
+
+    def finish(self) -> tuple[int, str]:
+        try:
+            code = self.proc.wait(timeout=TIMEOUT)
+        finally:
+            self.proc.kill()
+        assert self.proc.stderr is not None
+        err = self.proc.stderr.read()
+        self.world.assert_no_secret(err + json.dumps(self.seen))
+        return code, err
+
+
+@pytest.mark.parametrize("refused", ["kalshi exchange status", "polymarket balance"])
+def test_a_watch_whose_venue_refuses_our_credentials_before_any_order_stops_with_exit_4(
+        world: World, refused: str) -> None:
+    """Found in review: a key the venue refuses (revoked, rotated) met before any order was sent did not
+    stop `trade --watch`: Kalshi's 401 for its exchange status was an "error" event every round, and
+    Polymarket's 401 for the balance made each round's trade a BALANCE refusal, audited every round,
+    while a refusal of an order stops the watch (exit 4). It now stops the same way, as that single
+    trade ends (exit 4, reason auth). An outage (5xx) before any order still does not stop it."""
+    from sim.kalshi_sim import load_fixture
+
+    code, _, err = world.run("pairs", "add", TICKER, world.cond)  # the watch's scan prices the world's pair
+    assert code == 0, err
+    status = f"{API_PREFIX}/exchange/status"
+    world.ksim.server.add_fault(FaultRule("status", method="GET", path_prefix=status, status=503))
+    watch = _LiveWatch(world)
+    for _round in (1, 2):  # an outage: said, and the next round tries again
+        ev = watch.until(lambda e: e.get("event") in ("error", "stopped"))
+        assert (ev["event"], ev["reason"]) == ("error", "venue_unavailable"), ev
+    world.ksim.server.clear_faults()
+    if refused == "kalshi exchange status":  # every signed Kalshi read refused, as for a revoked key
+        for path in (status, f"{API_PREFIX}/portfolio"):
+            world.ksim.server.add_fault(FaultRule("status", method="GET", path_prefix=path, status=401,
+                                                  body=load_fixture("auth__bad_signature")))
+    else:
+        world.psim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob/balance-allowance",
+                                              status=401, body={"error": "Unauthorized/Invalid api key"}))
+    stopped = watch.until(lambda e: e.get("event") == "stopped")
+    code, err = watch.finish()
+    assert code == 4, err
+    assert (stopped["exit_code"], stopped["reason_code"], stopped["trades"]) == (4, "auth", 0), stopped
+    assert "rejected our credentials" in stopped["reason"], stopped
+    error = json.loads(err.strip().splitlines()[-1])
+    assert (error["exit_code"], error["reason"]) == (4, "auth"), err
+    assert error["message"] == f"watch stopped: {stopped['reason']}" and "hint: check the API key id" in err
+    assert world.kalshi_created() == [] and world.poly_created() == []  # nothing was sent
+    db = open_database(world.db_url)
+    try:
+        assert [e.type for e in AuditLog(db).tail(10_000) if e.type in ("risk.rejected", "order.intent")] == []
+    finally:
+        db.dispose()
+    # A single trade meeting the same refusal ends the same way (exit 4, reason auth), nothing sent.
+    code, _, err = world.run(*LIVE, "--idempotency-key", "live-sim-auth-before")
+    assert code == 4, err
+    assert json.loads(err.strip().splitlines()[-1])["message"] == stopped["reason"], err
+    assert world.kalshi_created() == [] and world.poly_created() == []

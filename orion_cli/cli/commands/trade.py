@@ -11,13 +11,15 @@ Shape (one command, two uses):
 * ``orion trade OP_ID --confirm [--live --authorize-live]`` — executes both legs (paper unless the
   live gate of :mod:`orion_cli.core.gate` authorizes live trading). Exit 0 done (or already done
   under this idempotency key), 6 refused by a safeguard (the failing check is named), 5 a venue
-  unreachable, 4 a venue refused orion's credentials for an order (after the unwind it called for).
+  unreachable, 4 a venue refused orion's credentials for an order (after the unwind it called for),
+  or for a read before the first order (a balance, Kalshi's exchange status; nothing sent).
   Ctrl-C, SIGTERM or SIGHUP before anything is sent stops with nothing placed (exit 130); once the
   executor has started, it waits until the execution is finished and recorded.
 * ``orion trade --watch SECONDS [--max-trades N]`` — the auto-execute loop: scan, trade the best
   opportunities within the limits, repeat. Off unless asked; stops on a halt, a breaker trip or a
   geoblock (exit 6, with the reason and hint a single trade's refusal has), after an order a venue
-  refused for orion's credentials (exit 4, as a single trade ends) and on Ctrl-C, SIGTERM or SIGHUP
+  refused for orion's credentials or such a refusal of a read before one (exit 4, as a single trade
+  ends; an outage there skips the round) and on Ctrl-C, SIGTERM or SIGHUP
   (exit 130) after finishing the execution in flight.
 
 The default idempotency key is ``op-<OP_ID>``: one stored opportunity is executed at most once unless
@@ -242,6 +244,9 @@ class VenueSet:
         self.wanted = tuple(dict.fromkeys(venues))
         self.secrets = secrets
         self.venues: dict[Venue, TradingVenue] = {}
+        # The venues whose balance read refused orion's credentials, with that refusal: a trade raises it
+        # before anything is sent (exit 4, it stops a watch), where the BALANCE check would blame the balance.
+        self.rejected: dict[Venue, AuthError] = {}
 
     def build(self) -> dict[Venue, TradingVenue]:
         if not self.venues:
@@ -291,6 +296,8 @@ class VenueSet:
             except OrionError as exc:
                 self.app.out.warn(f"{v.value} balance unknown: {exc.message}")
                 out[v] = None
+                if isinstance(exc, AuthError):
+                    self.rejected[v] = exc
         return out
 
 
@@ -694,6 +701,21 @@ async def _require_exchange_trading(built: Mapping[Venue, TradingVenue], key: st
         raise
 
 
+def _first_refusal(failures: Sequence[BaseException]) -> BaseException | None:
+    """Which of the failures of a live trade's reads before its first order ends it: a stop or
+    cancellation first, then a geoblock (exit 6), then a credentials refusal (exit 4), then the rest
+    (an exchange not trading, exit 5), each kind in the order given. Both refusals stop a watch, where
+    an outage is waited out: an outage beside one must not hide it."""
+    from orion_cli.venues.trading import Geoblocked
+
+    def rank(exc: BaseException) -> int:
+        if not isinstance(exc, Exception):
+            return 0
+        return 1 if isinstance(exc, Geoblocked) else 2 if isinstance(exc, AuthError) else 3
+
+    return min(failures, key=rank, default=None)
+
+
 class StoppedBeforeSending(Exception):
     """A stop (Ctrl-C, SIGTERM, SIGHUP) came while the trade was still being prepared: nothing is sent."""
 
@@ -751,14 +773,17 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
             # venue gates refuse before anything is sent: Geoblocked (exit 6), an exchange not trading.
             # All at once: every read between the fresh books and the first order ages the quotes.
             # Each is waited for, so which refusal is shown never depends on which answer came first:
-            # a geoblock (exit 6, it stops a watch) before an exchange not trading (exit 5).
+            # a geoblock (exit 6, it stops a watch), then a venue refusing orion's credentials, for the
+            # exchange's status or a balance (exit 4, it stops a watch too: a key to fix), before an
+            # exchange not trading (exit 5, waited out).
             check_geoblock = getattr(built.get(V.POLYMARKET), "check_geoblock", None)
             outcomes = await asyncio.gather(
                 *([check_geoblock()] if check_geoblock is not None else []), _require_exchange_trading(built),
                 record_reports(ledger, built, balances), return_exceptions=True)
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+            failures = [o for o in outcomes if isinstance(o, BaseException)]
+            first = _first_refusal([*failures, *venues.rejected.values()])
+            if first is not None:
+                raise first
         ctx = _pipeline_context(settings, mode, True, auth.how, balances, breaker)
         if stopped():
             raise StoppedBeforeSending
@@ -1075,8 +1100,9 @@ class WatchStop:
 
     @classmethod
     def credentials_refused(cls, error: AuthError) -> WatchStop:
-        """A venue refused orion's credentials for an order (exit 4, reason ``auth``): every later trade
-        there would be refused the same way, so the watch ends as that single trade would."""
+        """A venue refused orion's credentials, for an order or a read before one (exit 4, reason
+        ``auth``): every later trade there would be refused the same way, so the watch ends as that
+        single trade would."""
         return cls(error.message, int(error.exit_code), error.reason, error.hint)
 
     @classmethod
@@ -1322,6 +1348,11 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
                 # Every later trade would be refused the same way. Ended as `trade --confirm` ends on
                 # it (reason, hint): a geoblock is no halt, and `orion halt --status` would say none.
                 return trades, WatchStop.refused(exc.message, exc.reason, exc.hint)
+            if isinstance(exc, AuthError):
+                # A venue refused orion's credentials before any order (its balance, the exchange's
+                # status): every later round would meet the same refusal. Ended as that single trade
+                # ends (exit 4) and as a refusal of an order ends the watch; an outage (exit 5) is not.
+                return trades, WatchStop.credentials_refused(exc)
             continue
         rec = {**result.to_record(), "v": 1, "opportunity_id": op.id}
         if app.out.machine:
