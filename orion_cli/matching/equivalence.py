@@ -67,7 +67,10 @@ class MatchSettings:
     auto_accept_confidence: float = 0.9
     close_time_tolerance: timedelta = timedelta(days=15)
     resolution_time_tolerance: timedelta = timedelta(hours=36)
-    deadline_tolerance_days: int = 1
+    # Days two stated deadlines may differ by. 0: "by Dec 30" and "by Dec 31" are different bets (an
+    # event on Dec 31 settles them apart), and "before Dec 31" is "by Dec 30". Time-zone slop is absorbed
+    # by the close and resolution time tolerances, which compare instants, not by the calendar days.
+    deadline_tolerance_days: int = 0
     min_candidate_score: float = 35.0  # rapidfuzz 0–100; below this a blocked pair is dropped silently
     max_candidates_per_market: int = 6  # best-scoring candidates per Kalshi market that get checked
     score_window: float = 25.0  # …and only those within this many points of that market's best score

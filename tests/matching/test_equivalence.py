@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from orion_cli.core.models import Market, MarketStatus
-from orion_cli.matching import MatchSettings, evaluate_pair, match_markets
+from orion_cli.matching import MatchCandidate, MatchSettings, evaluate_pair, match_markets
 from orion_cli.matching.equivalence import REASON_CODES, evaluate
 from orion_cli.matching.normalize import extract_features
 
@@ -238,3 +238,58 @@ def test_early_closing_kalshi_market_close_time_is_a_backstop() -> None:
     early = replace(k_btc(close_time=CLOSE - timedelta(days=30), expected=CLOSE),
                     extra={"can_close_early": "true"})
     assert "CLOSE_TIME_GAP" in reasons(early, p_btc())
+
+
+# --------------------------------------------------------------------------------------------------
+# Pairs that settle differently (or the other way round) but were auto-accepted as direct at the
+# shipped auto_accept_confidence (0.97): `orion scan` priced each as a hedge that is not one (in some
+# outcome both legs lose). Each has controls that must still pass, so the fix is not "hold all back".
+
+_SHIPPED = MatchSettings(auto_accept_confidence=0.97, close_time_tolerance=timedelta(hours=48),
+                         resolution_time_tolerance=timedelta(hours=36))
+_DEC31 = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
+
+
+def _yes_no_pair(k_title: str, p_title: str, *, k_label: str = "", p_label: str = "",
+                 k_close: datetime = _DEC31, p_close: datetime = _DEC31) -> tuple[Market, Market]:
+    k = kalshi_market("KXREV-26DEC31-T1", k_title, k_label, close_time=k_close)
+    p = poly_market("0x" + "cd" * 32, p_title, ["Yes", "No"], ["11", "22"], end=p_close, group_item_title=p_label)
+    return k, p
+
+
+def _auto_accepted_direct(k: Market, p: Market) -> bool:
+    c = evaluate_pair(k, p, settings=_SHIPPED)
+    return c.passed and not c.inverted
+
+
+def _accepted(k: Market, p: Market) -> MatchCandidate:
+    c = evaluate_pair(k, p, settings=_SHIPPED)
+    assert c.reasons == (), c.detail.get("why")
+    return c
+
+
+@pytest.mark.parametrize(("k_title", "p_title"), [
+    ("Will Elon Musk tweet about Dogecoin by Dec 30, 2026?",
+     "Will Elon Musk tweet about Dogecoin by December 31, 2026?"),
+    ("Will Elon Musk tweet about Dogecoin before Dec 31, 2026?",
+     "Will Elon Musk tweet about Dogecoin by December 31, 2026?"),
+])
+def test_deadlines_one_day_apart_are_held_back(k_title: str, p_title: str) -> None:
+    """A tweet on Dec 31 makes "by Dec 30" NO and "by Dec 31" YES: K-NO + P-YES then loses both legs.
+    A stated calendar deadline is exact; time-zone slop is the close and resolution times' business."""
+    assert "DATE_MISMATCH" in evaluate_pair(*_yes_no_pair(k_title, p_title), settings=_SHIPPED).reasons
+    assert "DATE_MISMATCH" in evaluate_pair(*_yes_no_pair(p_title, k_title), settings=_SHIPPED).reasons
+
+
+@pytest.mark.parametrize(("k_title", "p_title"), [
+    ("Will Elon Musk tweet about Dogecoin by Dec 31, 2026?",
+     "Will Elon Musk tweet about Dogecoin by December 31, 2026?"),
+    ("Will Elon Musk tweet about Dogecoin before Jan 1, 2027?",
+     "Will Elon Musk tweet about Dogecoin by December 31, 2026?"),
+    ("Will Elon Musk tweet about Dogecoin before 2027?",
+     "Will Elon Musk tweet about Dogecoin by December 31, 2026?"),
+    ("Will Elon Musk tweet about Dogecoin before Jan 2027?",
+     "Will Elon Musk tweet about Dogecoin by December 31?"),
+])
+def test_the_same_deadline_worded_differently_still_passes(k_title: str, p_title: str) -> None:
+    assert not _accepted(*_yes_no_pair(k_title, p_title)).inverted
