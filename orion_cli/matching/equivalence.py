@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from orion_cli.core.models import Market, MarketStatus
 from orion_cli.matching import aliases
@@ -28,7 +28,9 @@ from orion_cli.matching.normalize import (
     RANGE,
     DateSpan,
     MarketFeatures,
+    StatedTime,
     Threshold,
+    utc_offset,
 )
 
 # Reason codes, in the order they are reported.
@@ -40,6 +42,7 @@ MARKET_KIND_MISMATCH = "MARKET_KIND_MISMATCH"
 THRESHOLD_MISMATCH = "THRESHOLD_MISMATCH"
 DIRECTION_MISMATCH = "DIRECTION_MISMATCH"
 DATE_MISMATCH = "DATE_MISMATCH"
+TIME_OF_DAY_MISMATCH = "TIME_OF_DAY_MISMATCH"
 PERIOD_MISMATCH = "PERIOD_MISMATCH"
 CLOSE_TIME_GAP = "CLOSE_TIME_GAP"
 RESOLUTION_TIME_GAP = "RESOLUTION_TIME_GAP"
@@ -53,7 +56,7 @@ LOW_SCORE = "LOW_SCORE"
 
 REASON_CODES: tuple[str, ...] = (
     MARKET_NOT_OPEN, SCALAR_VS_BINARY, ENTITY_MISMATCH, PROPOSITION_MISMATCH, MARKET_KIND_MISMATCH,
-    THRESHOLD_MISMATCH, DIRECTION_MISMATCH, DATE_MISMATCH, PERIOD_MISMATCH, CLOSE_TIME_GAP,
+    THRESHOLD_MISMATCH, DIRECTION_MISMATCH, DATE_MISMATCH, TIME_OF_DAY_MISMATCH, PERIOD_MISMATCH, CLOSE_TIME_GAP,
     RESOLUTION_TIME_GAP, OTHER_OUTCOME_ONE_SIDE, OTHER_OUTCOME_BOTH_SIDES, FIFTY_FIFTY_ONE_SIDE, NEG_RISK_AUGMENTED,
     DRAW_POSSIBLE, AMBIGUOUS_MATCH, LOW_SCORE,
 )
@@ -198,6 +201,64 @@ def _check_strikes(
         hold(THRESHOLD_MISMATCH, why)
 
 
+# How far a time of day stated on one side may lie from the other side's resolution (or close) time,
+# which states none: a venue's timestamp may be a little early ("16:59:59"), never hours off.
+_TIME_SLOP = timedelta(minutes=5)
+
+
+def _compare_times(kalshi: Market, poly: Market, kf: MarketFeatures, pf: MarketFeatures) -> str:
+    """Why the stated times of day differ, or "" when they agree.
+
+    Both sides state times: they must be the same instants ("5pm ET" is "22:00 UTC" in December), or,
+    where a zone is not named, the same words. One side only: its instant must be the other side's
+    expected resolution (or close) time within a few minutes; a time that cannot be placed on a day
+    in a known zone, or another side with no time at all, is doubt, and doubt holds the pair back.
+    """
+    k_at, p_at = _instants(kalshi, kf), _instants(poly, pf)
+    if kf.times and pf.times:
+        if k_at is not None and p_at is not None:
+            same = k_at == p_at
+        else:
+            same = set(kf.times) == set(pf.times)
+        return "" if same else f"kalshi {_times_str(kf.times)} vs polymarket {_times_str(pf.times)}"
+    side, other, times, at = ("kalshi", poly, kf.times, k_at) if kf.times else ("polymarket", kalshi, pf.times, p_at)
+    ref = other.expected_resolution_time or other.close_time
+    if at is None or ref is None:
+        return f"only {side} states a time ({_times_str(times)}), and it cannot be compared"
+    if any(abs(t - ref) <= _TIME_SLOP for t in at):
+        return ""
+    other_side = "polymarket" if side == "kalshi" else "kalshi"
+    return f"{side} states {_times_str(times)}, {other_side} resolves at {_jsonable(ref)}"
+
+
+def _instants(market: Market, f: MarketFeatures) -> frozenset[datetime] | None:
+    """The stated times of day as instants, on the one day the market states (else the local day of
+    its resolution time), or ``None`` when one cannot be placed (no zone named, no day, several days)."""
+    days = {d.end for d in f.dates if d.kind in (ON, DEADLINE)}
+    when = market.expected_resolution_time or market.close_time
+    if len(days) > 1 or (not days and when is None):
+        return None
+    out: set[datetime] = set()
+    for t in f.times:
+        if days:
+            day = next(iter(days))
+        else:  # the local day of the resolution time (at a DST change, off by an hour: never a day)
+            at = cast("datetime", when)
+            near = utc_offset(t.zone, at.date())
+            if near is None:
+                return None
+            day = (at + near).date()
+        offset = utc_offset(t.zone, day)
+        if offset is None:
+            return None
+        out.add(datetime.combine(day, time(t.minute // 60, t.minute % 60), UTC) - offset)
+    return frozenset(out)
+
+
+def _times_str(times: tuple[StatedTime, ...]) -> str:
+    return ", ".join(str(t) for t in times)
+
+
 def _units_conflict(a: str, b: str) -> bool:
     """Two different strike units: both stated, or a unit of measure on one side only ("10 inches" vs
     "10" is not known to be the same bet; "$100k" vs "100k" keeps its old, lenient reading)."""
@@ -331,6 +392,10 @@ def evaluate(
         hold(DATE_MISMATCH, why)
     elif agree:
         evidence.append(0.5)
+    if kf.times or pf.times:
+        time_why = _compare_times(kalshi, poly, kf, pf)
+        if time_why:
+            hold(TIME_OF_DAY_MISMATCH, time_why)
     if kf.periods != pf.periods:
         # "Q3" vs "Q4", "Game 7" vs "Game 6", or a period named on one side only ("Q3 2026" vs "2026").
         # A first half on one side of a game line is already MARKET_KIND_MISMATCH (1h_winner vs winner).

@@ -916,6 +916,71 @@ def ticker_date(ticker: str) -> date | None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Times of day: "at 5pm ET", "12:00 PM EST", "noon ET", "17:00 UTC"
+# ---------------------------------------------------------------------------------------------------
+
+
+class StatedTime(NamedTuple):
+    """A time of day a text states: minutes after midnight, and its zone ("et", "ct", "mt", "pt", "utc",
+    or "" when none is named). "EST" and "EDT" are read as New York time ("et"), as titles use them."""
+
+    minute: int
+    zone: str
+
+    def __str__(self) -> str:
+        return f"{self.minute // 60:02d}:{self.minute % 60:02d} {self.zone.upper() or '(no zone)'}"
+
+
+_TIME = re.compile(
+    r"(?<![\w:.$])(?:(?P<h>\d{1,2})(?::(?P<m>[0-5]\d))?\s*(?P<ap>[ap])\.?\s?m\b\.?"  # 5pm, 5:30 p.m.
+    r"|(?P<h24>[01]?\d|2[0-3]):(?P<m24>[0-5]\d)(?![\d:])"  # 17:00
+    r"|\b(?P<word>noon|midnight)\b)"
+    r"(?:\s*(?P<tz>[ecmp][sd]?t|utc|gmt)\b)?"
+)
+_TIME_HINT = re.compile(r"\d\s*[ap]\.?\s?m\b|\d:[0-5]\d|noon|midnight")
+_TIME_ZONES = {"e": "et", "c": "ct", "m": "mt", "p": "pt", "u": "utc", "g": "utc"}
+_STANDARD_HOURS = {"et": -5, "ct": -6, "mt": -7, "pt": -8, "utc": 0}
+
+
+@lru_cache(maxsize=1 << 14)
+def parse_times(text: str) -> tuple[StatedTime, ...]:
+    """The times of day ``text`` states, in order. "Bitcoin above $100k at 5pm ET" and "... at noon ET"
+    are different bets on the same day, and their close times may lie within every tolerance, so only
+    the words can tell them apart. Read from the text itself (its times are not number shapes)."""
+    low = fold(text)
+    if not _TIME_HINT.search(low):
+        return ()
+    out: list[StatedTime] = []
+    for m in _TIME.finditer(low):
+        if m["word"]:
+            minute = 720 if m["word"] == "noon" else 0
+        elif m["ap"]:
+            hour = int(m["h"])
+            if not 1 <= hour <= 12:
+                continue
+            minute = (hour % 12 + (12 if m["ap"] == "p" else 0)) * 60 + int(m["m"] or 0)
+        else:
+            minute = int(m["h24"]) * 60 + int(m["m24"])
+        out.append(StatedTime(minute, _TIME_ZONES[m["tz"][0]] if m["tz"] else ""))
+    return tuple(dict.fromkeys(out))
+
+
+def utc_offset(zone: str, day: date) -> timedelta | None:
+    """The UTC offset of a :class:`StatedTime` zone on ``day`` (US daylight saving time: from the second
+    Sunday of March to the first Sunday of November), or ``None`` for an unnamed zone. Computed here
+    rather than with ``zoneinfo``, which needs a time-zone database the host may not have."""
+    hours = _STANDARD_HOURS.get(zone)
+    if hours is None:
+        return None
+    if zone != "utc":
+        march, november = date(day.year, 3, 8), date(day.year, 11, 1)
+        dst_start = march + timedelta(days=(6 - march.weekday()) % 7)  # second Sunday of March
+        dst_end = november + timedelta(days=(6 - november.weekday()) % 7)  # first Sunday of November
+        hours += dst_start <= day < dst_end
+    return timedelta(hours=hours)
+
+
+# ---------------------------------------------------------------------------------------------------
 # Periods and ordinals: which quarter, half, game, round, week, leg…
 # ---------------------------------------------------------------------------------------------------
 
@@ -1167,6 +1232,7 @@ class MarketFeatures(NamedTuple):
     other: bool
     context: Mapping[str, frozenset[str]] = MappingProxyType({})  # entity kind → ids ("comp", "org" …)
     periods: frozenset[str] = frozenset()  # quarter, half, game/round/week number … (parse_periods)
+    times: tuple[StatedTime, ...] = ()  # times of day the head states ("at 5pm ET"; parse_times)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -1381,6 +1447,7 @@ def extract_features(market: Market) -> MarketFeatures:
         other=st.other,
         context=st.context,
         periods=tf.periods,
+        times=parse_times(head),
     )
 
 

@@ -68,6 +68,11 @@ CASES: list[Case] = [
     ("DATE_MISMATCH",
      lambda: (k_btc("Will the Fed cut rates by June 30, 2026?"), p_btc("Will the Fed cut rates by December 31, 2026?")),
      lambda: (k_btc("Will the Fed cut rates by June 30, 2026?"), p_btc("Fed rate cut by June 30, 2026?"))),
+    ("TIME_OF_DAY_MISMATCH",
+     lambda: (k_btc("Will Bitcoin be above $100,000 on June 30, 2026 at 5pm ET?"),
+              p_btc("Will Bitcoin be above $100k on June 30, 2026 at noon ET?")),
+     lambda: (k_btc("Will Bitcoin be above $100,000 on June 30, 2026 at 5pm ET?"),
+              p_btc("Will Bitcoin be above $100k on June 30, 2026 at 5:00 PM EDT?"))),
     ("PERIOD_MISMATCH",
      lambda: (k_btc("Will GDP growth exceed 2% in Q3 2026?"), p_btc("Will GDP growth exceed 2% in Q4 2026?")),
      lambda: (k_btc("Will GDP growth exceed 2% in Q3 2026?"), p_btc("GDP growth above 2% in Q3 2026?"))),
@@ -293,3 +298,52 @@ def test_deadlines_one_day_apart_are_held_back(k_title: str, p_title: str) -> No
 ])
 def test_the_same_deadline_worded_differently_still_passes(k_title: str, p_title: str) -> None:
     assert not _accepted(*_yes_no_pair(k_title, p_title)).inverted
+
+
+_BTC_5PM = "Will Bitcoin be above $100,000 on Dec 31, 2026 at 5pm ET?"
+_FIVE_PM_ET, _NOON_ET = datetime(2026, 12, 31, 22, 0, tzinfo=UTC), datetime(2026, 12, 31, 17, 0, tzinfo=UTC)
+
+
+def test_a_different_time_of_day_is_a_different_bet() -> None:
+    """Bitcoin's price at 5pm ET and at noon ET on one day are two bets; the close times (22:00Z and
+    17:00Z) are within every tolerance, so only the stated times can tell them apart."""
+    k, p = _yes_no_pair(_BTC_5PM, "Will Bitcoin be above $100,000 on December 31, 2026 at 12pm ET?",
+                        k_close=_FIVE_PM_ET, p_close=_NOON_ET)
+    c = evaluate_pair(k, p, settings=_SHIPPED)
+    assert c.reasons == ("TIME_OF_DAY_MISMATCH",), c.detail.get("why")
+    assert "17:00 ET" in c.detail["why"][0] and "12:00 ET" in c.detail["why"][0]
+
+
+@pytest.mark.parametrize("p_title", [
+    "Will Bitcoin be above $100,000 on December 31, 2026 at 5pm ET?",
+    "Will Bitcoin be above $100,000 on December 31, 2026 at 5:00 PM EST?",
+    "Will Bitcoin be above $100,000 on December 31, 2026 at 22:00 UTC?",
+])
+def test_the_same_time_of_day_worded_differently_still_passes(p_title: str) -> None:
+    assert not _accepted(*_yes_no_pair(_BTC_5PM, p_title, k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)).inverted
+
+
+def test_the_same_time_of_day_is_the_same_instant_across_daylight_saving() -> None:
+    july = datetime(2026, 7, 1, 21, 0, tzinfo=UTC)  # 5pm EDT
+    k, p = _yes_no_pair("Will Bitcoin be above $100,000 on Jul 1, 2026 at 5pm ET?",
+                        "Will Bitcoin be above $100,000 on July 1, 2026 at 21:00 UTC?", k_close=july, p_close=july)
+    assert _accepted(k, p).reasons == ()
+    k, p = _yes_no_pair(_BTC_5PM, "Will Bitcoin be above $100,000 on December 31, 2026 at 21:00 UTC?",
+                        k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)
+    assert "TIME_OF_DAY_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
+
+
+def test_a_time_of_day_stated_on_one_side_must_be_the_other_sides_resolution_time() -> None:
+    """Kalshi says 5pm ET; Polymarket states no time and resolves at noon ET (its close, 17:00Z): the
+    same trap, which the close-time tolerance cannot see. At 22:00Z it is the same instant."""
+    p_title = "Will Bitcoin be above $100,000 on December 31, 2026?"
+    noon = evaluate_pair(*_yes_no_pair(_BTC_5PM, p_title, k_close=_FIVE_PM_ET, p_close=_NOON_ET), settings=_SHIPPED)
+    assert noon.reasons == ("TIME_OF_DAY_MISMATCH",), noon.detail.get("why")
+    flipped = evaluate_pair(*_yes_no_pair(p_title, _BTC_5PM, k_close=_NOON_ET, p_close=_FIVE_PM_ET), settings=_SHIPPED)
+    assert flipped.reasons == ("TIME_OF_DAY_MISMATCH",)
+    assert _accepted(*_yes_no_pair(_BTC_5PM, p_title, k_close=_FIVE_PM_ET,
+                                   p_close=_FIVE_PM_ET - timedelta(seconds=1))).reasons == ()
+    # a time with no zone cannot be placed: held back, not guessed
+    no_zone = _yes_no_pair("Will Bitcoin be above $100,000 on Dec 31, 2026 at 5pm?", p_title,
+                           k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)
+    assert "TIME_OF_DAY_MISMATCH" in evaluate_pair(*no_zone, settings=_SHIPPED).reasons

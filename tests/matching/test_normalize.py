@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -29,6 +29,8 @@ from orion_cli.matching.normalize import (
     parse_kalshi_game,
     parse_poly_slug,
     parse_thresholds,
+    parse_times,
+    utc_offset,
 )
 
 from .fixture_markets import kalshi_market
@@ -251,3 +253,38 @@ def test_dates_and_windows() -> None:
     assert parse_dates("the 2025-26 Stanley Cup") == parse_dates("the 2026 Stanley Cup")
     assert parse_dates("by June 30", ref) != parse_dates("by December 31", ref)
     assert parse_dates("no dates here") == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Will Bitcoin be above $100,000 on Dec 31, 2026 at 5pm ET?", [(1020, "et")]),
+    ("at 12pm ET", [(720, "et")]),
+    ("at 12:00 PM EST", [(720, "et")]),
+    ("by 11:59 p.m. EDT", [(1439, "et")]),
+    ("at 12am PT", [(0, "pt")]),
+    ("at noon CT", [(720, "ct")]),
+    ("at 17:00 UTC", [(1020, "utc")]),
+    ("at 9:30 GMT", [(570, "utc")]),
+    ("at 5 am", [(300, "")]),
+    ("between 9am and 5pm ET", [(540, ""), (1020, "et")]),
+    ("Top 5 amazing plays", []),
+    ("Round of 16", []),
+    ("Bucks vs. Lakers: O/U 229.5", []),
+    ("Will it be 13pm ET?", []),
+    ("Will the S&P 500 close above 5,000 by Dec 31, 2026?", []),
+])
+def test_times_of_day(text: str, expected: list[tuple[int, str]]) -> None:
+    assert [tuple(t) for t in parse_times(text)] == expected
+
+
+def _hours(zone: str, day: date) -> float:
+    offset = utc_offset(zone, day)
+    assert offset is not None
+    return offset.total_seconds() / 3600
+
+
+def test_utc_offsets_follow_us_daylight_saving() -> None:
+    days = (date(2026, 3, 7), date(2026, 3, 8), date(2026, 10, 31), date(2026, 11, 1), date(2026, 12, 31))
+    assert [_hours("et", d) for d in days] == [-5, -4, -4, -5, -5]
+    assert _hours("pt", date(2026, 7, 1)) == -7 and _hours("ct", date(2026, 1, 1)) == -6
+    assert utc_offset("utc", date(2026, 7, 1)) == timedelta(0)
+    assert utc_offset("", date(2026, 7, 1)) is None
