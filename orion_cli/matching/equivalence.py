@@ -23,6 +23,10 @@ from orion_cli.matching import aliases
 from orion_cli.matching.normalize import (
     DEADLINE,
     EDITION,
+    GE,
+    GT,
+    LE,
+    LT,
     MEASURE_UNITS,
     ON,
     RANGE,
@@ -259,6 +263,35 @@ def _times_str(times: tuple[StatedTime, ...]) -> str:
     return ", ".join(str(t) for t in times)
 
 
+_LABEL_STRIKES = {"over": (GT, GE), "under": (LT, LE)}
+
+
+def _direction_labels(kf: MarketFeatures, pf: MarketFeatures) -> tuple[bool, str]:
+    """(invert, why held) when an outcome label names a direction ("Over"/"Under", "Up"/"Down").
+
+    Such a label, not the title, says which outcome YES is: Polymarket's YES is its first outcome, so
+    ["Under", "Over"] has YES = Under while the title reads "O/U 229.5". Both sides name one: the same
+    is direct; opposite ones are inverted only when one market names the other's YES as its own NO (a
+    two-outcome market: certain), and held back otherwise. One side only: its label must agree with its
+    own strikes (over ≥/>, under ≤/<), which are then compared as strikes; anything else is held back.
+    """
+    kd, pd = kf.yes_direction, pf.yes_direction
+    # The strikes' complement ("≥ 230" vs "≤ 229", one strike a side) inverts the pair in the strike
+    # check; labels that say the same must not invert it a second time.
+    ks, ps = set(kf.thresholds), set(pf.thresholds)
+    strikes_flip = len(ks) == 1 and len(ps) == 1 and kf.thresholds[0].complement_of(pf.thresholds[0])
+    if kd and pd:
+        if kd == pd:
+            return False, f"both YES '{kd}', but opposite strikes" if strikes_flip else ""
+        if pf.no_direction == kd or kf.no_direction == pd:
+            return not strikes_flip, ""
+        return False, f"kalshi YES '{kd}' vs polymarket YES '{pd}'"
+    side, other, d, f = ("kalshi", "polymarket", kd, kf) if kd else ("polymarket", "kalshi", pd, pf)
+    if f.thresholds and all(t.direction in _LABEL_STRIKES.get(d, ()) for t in f.thresholds):
+        return False, ""
+    return False, f"{side} YES is '{d}', {other} names no direction"
+
+
 def _units_conflict(a: str, b: str) -> bool:
     """Two different strike units: both stated, or a unit of measure on one side only ("10 inches" vs
     "10" is not known to be the same bet; "$100k" vs "100k" keeps its old, lenient reading)."""
@@ -364,6 +397,13 @@ def evaluate(
         hold(PROPOSITION_MISMATCH, f"{kf.predicate} vs {pf.predicate}")
     if k_family != p_family and (k_family or p_family) and (k_teams or p_teams):
         hold(MARKET_KIND_MISMATCH, f"{k_family or 'none'} vs {p_family or 'none'}")
+
+    if kf.yes_direction or pf.yes_direction:
+        flip, direction_why = _direction_labels(kf, pf)
+        if direction_why:
+            hold(DIRECTION_MISMATCH, direction_why)
+        elif flip:
+            inverted = not inverted
 
     # --- how much: thresholds and direction --------------------------------------------------------
     if kf.thresholds or pf.thresholds:

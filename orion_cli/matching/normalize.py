@@ -1233,11 +1233,26 @@ class MarketFeatures(NamedTuple):
     context: Mapping[str, frozenset[str]] = MappingProxyType({})  # entity kind → ids ("comp", "org" …)
     periods: frozenset[str] = frozenset()  # quarter, half, game/round/week number … (parse_periods)
     times: tuple[StatedTime, ...] = ()  # times of day the head states ("at 5pm ET"; parse_times)
+    yes_direction: str = ""  # "over", "under", "up" or "down" when the YES label is one (label_direction)
+    no_direction: str = ""  # ... and the NO label, when both outcomes are named
 
 
 @lru_cache(maxsize=1 << 14)
 def _is_other(label: str) -> bool:
     return bool(label) and bool(_OTHER_LABEL.match(" ".join(tokens(label))))
+
+
+_DIRECTION_LABELS = frozenset({"over", "under", "up", "down"})
+
+
+@lru_cache(maxsize=1 << 12)
+def label_direction(label: str) -> str:
+    """The direction an outcome label names ("Over", "Under", "Up", "Down" → "over" …), or "".
+
+    Such a label names no subject, yet decides which outcome YES is: a Polymarket market with outcomes
+    ["Under", "Over"] has YES = Under (its first outcome), the other way round from a Kalshi "Over"."""
+    word = " ".join(tokens(label))
+    return word if word in _DIRECTION_LABELS else ""
 
 
 @lru_cache(maxsize=1 << 14)
@@ -1448,6 +1463,8 @@ def extract_features(market: Market) -> MarketFeatures:
         context=st.context,
         periods=tf.periods,
         times=parse_times(head),
+        yes_direction=label_direction(market.outcome_label),
+        no_direction=label_direction(extra.get("no_label", "")),
     )
 
 

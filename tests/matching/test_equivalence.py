@@ -347,3 +347,61 @@ def test_a_time_of_day_stated_on_one_side_must_be_the_other_sides_resolution_tim
     no_zone = _yes_no_pair("Will Bitcoin be above $100,000 on Dec 31, 2026 at 5pm?", p_title,
                            k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)
     assert "TIME_OF_DAY_MISMATCH" in evaluate_pair(*no_zone, settings=_SHIPPED).reasons
+
+
+_OU = "Lakers vs. Celtics: O/U 229.5"
+
+
+def _labelled_pair(title: str, k_label: str, p_outcomes: list[str]) -> tuple[Market, Market]:
+    k = kalshi_market("KXREV-26DEC31-T1", title, k_label, close_time=_DEC31)
+    p = poly_market("0x" + "cd" * 32, title, p_outcomes, ["11", "22"], end=_DEC31)
+    return k, p
+
+
+@pytest.mark.parametrize(("title", "k_label", "p_outcomes"), [
+    (_OU, "Over", ["Under", "Over"]),
+    (_OU, "Under", ["Over", "Under"]),
+    ("Bitcoin Up or Down on December 31, 2026?", "Up", ["Down", "Up"]),
+])
+def test_direction_labels_decide_polarity(title: str, k_label: str, p_outcomes: list[str]) -> None:
+    """Kalshi YES = "Over", Polymarket YES token = "Under" (its first outcome): Kalshi YES settles like
+    Polymarket NO. The Polymarket market names Kalshi's YES as its other outcome, so that is certain."""
+    k, p = _labelled_pair(title, k_label, p_outcomes)
+    assert not _auto_accepted_direct(k, p)
+    assert _accepted(k, p).inverted
+
+
+@pytest.mark.parametrize(("title", "k_label", "p_outcomes"), [
+    (_OU, "Over", ["Over", "Under"]),
+    (_OU, "Under", ["Under", "Over"]),
+    ("Bitcoin Up or Down on December 31, 2026?", "Up", ["Up", "Down"]),
+    ("Bitcoin Up or Down on December 31, 2026?", "Down", ["Down", "Up"]),
+])
+def test_the_same_direction_label_is_still_direct(title: str, k_label: str, p_outcomes: list[str]) -> None:
+    assert not _accepted(*_labelled_pair(title, k_label, p_outcomes)).inverted
+
+
+def test_a_direction_label_that_its_market_does_not_pin_down_is_held_back() -> None:
+    # Opposite labels, but neither market names the other's YES as its other outcome.
+    k, p = _labelled_pair(_OU, "Over", ["Under", "Push"])
+    assert "DIRECTION_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
+    # YES = Under on one side, a yes/no "over" question on the other: the title's "O/U" reads as over.
+    k, p = _labelled_pair(_OU, "Under", ["Yes", "No"])
+    assert "DIRECTION_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
+    # Up/Down on one side only: no strike to check it against.
+    k = kalshi_market("KXREV-26DEC31-T1", "Bitcoin Up or Down on December 31, 2026?", "Up", close_time=_DEC31)
+    p = poly_market("0x" + "cd" * 32, "Will Bitcoin go up on December 31, 2026?", ["Yes", "No"], ["11", "22"],
+                    end=_DEC31)
+    assert "DIRECTION_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
+
+
+def test_a_direction_label_that_agrees_with_its_own_strike_is_compared_as_the_strike() -> None:
+    """Polymarket's totals (["Over", "Under"], "O/U 229.5") against Kalshi's "over"/"under" questions:
+    the label says what the strike says, and the strikes decide (under 229.5 is the NO of over 229.5).
+    Worded apart, these score under the shipped 0.97, so the matcher's default (0.9) accepts them."""
+    p = poly_market("0x" + "cd" * 32, _OU, ["Over", "Under"], ["11", "22"], end=_DEC31)
+    over = kalshi_market("KXREV-26DEC31-T1", "Lakers vs. Celtics: Total Points over 229.5?", "", close_time=_DEC31)
+    under = kalshi_market("KXREV-26DEC31-T2", "Lakers vs. Celtics: Total Points under 229.5?", "", close_time=_DEC31)
+    under_labelled = replace(under, outcome_label="Under")  # label and strike agree: inverted once, not twice
+    verdicts = [evaluate_pair(k, p, settings=SETTINGS) for k in (over, under, under_labelled)]
+    assert [(c.reasons, c.inverted) for c in verdicts] == [((), False), ((), True), ((), True)]

@@ -23,6 +23,7 @@ from orion_cli.matching.normalize import (
     canonical_entities,
     extract_features,
     fold,
+    label_direction,
     normalize_text,
     parse_dates,
     parse_direction,
@@ -288,3 +289,11 @@ def test_utc_offsets_follow_us_daylight_saving() -> None:
     assert _hours("pt", date(2026, 7, 1)) == -7 and _hours("ct", date(2026, 1, 1)) == -6
     assert utc_offset("utc", date(2026, 7, 1)) == timedelta(0)
     assert utc_offset("", date(2026, 7, 1)) is None
+
+
+@pytest.mark.parametrize(("label", "direction"), [
+    ("Over", "over"), ("UNDER", "under"), (" Up ", "up"), ("Down", "down"),
+    ("Yes", ""), ("Over 230.5 points scored", ""), ("Lakers", ""), ("", ""),
+])
+def test_direction_labels(label: str, direction: str) -> None:
+    assert label_direction(label) == direction
