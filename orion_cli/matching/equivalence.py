@@ -28,8 +28,10 @@ from orion_cli.matching.normalize import (
     LE,
     LT,
     MEASURE_UNITS,
+    NEGATED,
     ON,
     RANGE,
+    STANCE_GROUPS,
     DateSpan,
     MarketFeatures,
     StatedTime,
@@ -42,6 +44,7 @@ MARKET_NOT_OPEN = "MARKET_NOT_OPEN"
 SCALAR_VS_BINARY = "SCALAR_VS_BINARY"
 ENTITY_MISMATCH = "ENTITY_MISMATCH"
 PROPOSITION_MISMATCH = "PROPOSITION_MISMATCH"
+OPPOSITE_PROPOSITION = "OPPOSITE_PROPOSITION"
 MARKET_KIND_MISMATCH = "MARKET_KIND_MISMATCH"
 THRESHOLD_MISMATCH = "THRESHOLD_MISMATCH"
 DIRECTION_MISMATCH = "DIRECTION_MISMATCH"
@@ -59,7 +62,8 @@ AMBIGUOUS_MATCH = "AMBIGUOUS_MATCH"
 LOW_SCORE = "LOW_SCORE"
 
 REASON_CODES: tuple[str, ...] = (
-    MARKET_NOT_OPEN, SCALAR_VS_BINARY, ENTITY_MISMATCH, PROPOSITION_MISMATCH, MARKET_KIND_MISMATCH,
+    MARKET_NOT_OPEN, SCALAR_VS_BINARY, ENTITY_MISMATCH, PROPOSITION_MISMATCH, OPPOSITE_PROPOSITION,
+    MARKET_KIND_MISMATCH,
     THRESHOLD_MISMATCH, DIRECTION_MISMATCH, DATE_MISMATCH, TIME_OF_DAY_MISMATCH, PERIOD_MISMATCH, CLOSE_TIME_GAP,
     RESOLUTION_TIME_GAP, OTHER_OUTCOME_ONE_SIDE, OTHER_OUTCOME_BOTH_SIDES, FIFTY_FIFTY_ONE_SIDE, NEG_RISK_AUGMENTED,
     DRAW_POSSIBLE, AMBIGUOUS_MATCH, LOW_SCORE,
@@ -263,6 +267,31 @@ def _times_str(times: tuple[StatedTime, ...]) -> str:
     return ", ".join(str(t) for t in times)
 
 
+# The marked forms of a stance group: a market may state "lose", "miss", "leave" or "fail" only
+# against a market that states the same (a title that names no outcome at all is no evidence).
+_MARKED_STANCES = frozenset({"lose", "miss", "leave", "fail"})
+
+
+def _opposite_propositions(k: frozenset[str], p: frozenset[str]) -> str:
+    """Why two markets' propositions are opposite (or may be), or "" when nothing says so.
+
+    "Trump wins" vs "Trump loses" or "Trump does not win", "the Fed cuts" vs "hikes", "the Lakers
+    make the playoffs" vs "miss them": one negates the other, or both state one sense differently.
+    Such a pair is at best the complement, which only the rules can confirm (an election that is not
+    held makes "wins" and "loses" both NO), so it is held back, never inverted.
+    """
+    if (NEGATED in k) != (NEGATED in p):
+        return f"only {'kalshi' if NEGATED in k else 'polymarket'} negates the proposition"
+    for group in sorted({STANCE_GROUPS[t] for t in k ^ p if t != NEGATED}):
+        ka = sorted(t for t in k if STANCE_GROUPS.get(t) == group)
+        pa = sorted(t for t in p if STANCE_GROUPS.get(t) == group)
+        if ka and pa:
+            return f"{'/'.join(ka)} vs {'/'.join(pa)}"
+        if _MARKED_STANCES.intersection(ka or pa):
+            return f"only {'kalshi' if ka else 'polymarket'} says {'/'.join(ka or pa)}"
+    return ""
+
+
 _LABEL_STRIKES = {"over": (GT, GE), "under": (LT, LE)}
 
 
@@ -395,6 +424,10 @@ def evaluate(
     k_family, p_family = kf.family, pf.family
     if kf.predicate and pf.predicate and kf.predicate != pf.predicate:
         hold(PROPOSITION_MISMATCH, f"{kf.predicate} vs {pf.predicate}")
+    if kf.stance != pf.stance:
+        opposite_why = _opposite_propositions(kf.stance, pf.stance)
+        if opposite_why:
+            hold(OPPOSITE_PROPOSITION, opposite_why)
     if k_family != p_family and (k_family or p_family) and (k_teams or p_teams):
         hold(MARKET_KIND_MISMATCH, f"{k_family or 'none'} vs {p_family or 'none'}")
 

@@ -86,7 +86,7 @@ def number_shape(text: str) -> tuple[str, tuple[str, ...]]:
     * a zeroed number is still a token of digits of the same length, and the threshold and date
       patterns read a digit only through ``\\d`` or in a literal "19"/"20", which neither the zeros
       nor the number they replace hold: every match has the same span and groups;
-    * no alias, league hint, stop word, line-family or predicate pattern reads a number token ("1h"
+    * no alias, league hint, stop word, line-family, predicate or stance pattern reads a number token ("1h"
       and "1st" are other tokens), and none is a run of zeros;
     * folding leaves ASCII digits and token boundaries alone, so the folded shape is the shape of the
       folded text. Text with other non-ASCII characters is returned as it is (no numbers replaced):
@@ -1208,6 +1208,47 @@ _PREDICATES = (
     ("inaugurate", ("inaugurated",), re.compile(r"\binaugurated\b")),
     ("win", ("win", "champion", "beat", "defeat"), re.compile(r"\bwins?\b|\bwinner\b|\bchampion\b|\bbeat\b|\bdefeat")),
 )
+# What a proposition says happens, by sense: (tag, its group, the pattern). Synonyms share a tag ("beat",
+# "defeat", "win"; "hike", "raise"); the tags of one group are opposites ("win" vs "lose", "cut" vs
+# "hike" vs "hold"). Two markets that state one group with different tags are opposite bets, and so is
+# a market that negates its proposition against one that does not (_NEGATION): see
+# equivalence._opposite_propositions. Not a grammar, a lexicon: what it misses, the text score and the
+# other checks still see; what it sees it holds back for curation, never inverts.
+_STANCES = (
+    ("win", "outcome", re.compile(r"\bwins?\b|\bwinner\b|\bchampions?\b|\bbeats?\b|\bdefeats?\b")),
+    ("lose", "outcome", re.compile(r"\blos(?:e|es|ing)\b|\bloser\b|\blost\b")),
+    ("qualify", "qualify", re.compile(
+        r"\bmakes? the (?:\w+ ){0,2}?(?:playoffs|play-offs|postseason|finals|cut)\b|\bqualif(?:y|ies)\b|"
+        r"\badvances?\b|\bclinch")),
+    ("miss", "qualify", re.compile(
+        r"\bmiss(?:es)?\b(?! (?:universe|world|america|usa|teen)\b)|\beliminated\b|\bknocked out\b")),
+    ("rise", "change", re.compile(r"\bhikes?\b|\braises?\b|\bincreases?\b|\brises?\b|\bgo(?:es)? up\b")),
+    ("fall", "change", re.compile(
+        r"\bcuts?\b|\breduces?\b|\bdecreases?\b|\bfalls?\b|\bgo(?:es)? down\b|\blowers? (?:interest |the )?rates?\b")),
+    ("hold", "change", re.compile(r"\bholds?\b|\bpauses?\b|\bunchanged\b|\bno change\b|\bmaintains?\b")),
+    ("stay", "office", re.compile(r"\bremains?\b|\bstays?\b")),
+    ("leave", "office", re.compile(
+        r"\bleaves?\b|\bresigns?\b|\bsteps? down\b|\bfired\b|\bousted\b|\bremoved\b|\bout as\b")),
+    ("pass", "passage", re.compile(r"\bpass(?:es)?\b|\bapprove[sd]?\b|\bsign(?:s|ed)? into law\b")),
+    ("fail", "passage", re.compile(r"\bfail(?:s|ed)?\b|\breject(?:s|ed)?\b|\bveto(?:es|ed)?\b")),
+)
+STANCE_GROUPS: Mapping[str, str] = MappingProxyType({tag: group for tag, group, _ in _STANCES})
+NEGATED = "not"  # the stance tag of a negated proposition
+# "not" but in comparisons ("not less than") and "whether or not"; contractions ("won't"); "fail to".
+_NEGATION = re.compile(
+    r"(?<!\bor )\bnot\b(?! (?:less|fewer|more|higher|lower) than)|n't\b|\bnever\b|\bfail(?:s|ed)? to\b|"
+    r"\bno longer\b"
+)
+
+
+@lru_cache(maxsize=1 << 14)
+def stance(low: str) -> frozenset[str]:
+    """The stance tags of a folded text (or its :func:`number_shape`): :data:`STANCE_GROUPS` keys, and
+    :data:`NEGATED` when it negates its proposition ("Will Trump not win …?", "… won't …")."""
+    found = {tag for tag, _, rx in _STANCES if rx.search(low)}
+    if _NEGATION.search(low):
+        found.add(NEGATED)
+    return frozenset(found)
 
 
 class MarketFeatures(NamedTuple):
@@ -1234,6 +1275,7 @@ class MarketFeatures(NamedTuple):
     periods: frozenset[str] = frozenset()  # quarter, half, game/round/week number … (parse_periods)
     times: tuple[StatedTime, ...] = ()  # times of day the head states ("at 5pm ET"; parse_times)
     yes_direction: str = ""  # "over", "under", "up" or "down" when the YES label is one (label_direction)
+    stance: frozenset[str] = frozenset()  # what the title and YES label say happens, or "not" (stance)
     no_direction: str = ""  # ... and the NO label, when both outcomes are named
 
 
@@ -1464,6 +1506,7 @@ def extract_features(market: Market) -> MarketFeatures:
         periods=tf.periods,
         times=parse_times(head),
         yes_direction=label_direction(market.outcome_label),
+        stance=st.stance,
         no_direction=label_direction(extra.get("no_label", "")),
     )
 
@@ -1695,6 +1738,7 @@ class _StaticFacts(NamedTuple):
     entity_keys: frozenset[str]  # the "e:" block keys
     context: Mapping[str, frozenset[str]]  # shared by the markets with these facts: read-only
     other: bool
+    stance: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -1743,6 +1787,7 @@ def _static_facts(
         entity_keys=frozenset("e:" + e for e in entities),
         context={k: frozenset(v) for k, v in context.items()},
         other=is_other or _is_other(yes_shape),
+        stance=stance(low_title_shape) | stance(fold(yes_shape)) if yes_shape else stance(low_title_shape),
     )
 
 

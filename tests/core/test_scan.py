@@ -708,3 +708,19 @@ def test_ladder_markets_differing_in_their_label_strike_are_neither_traded_nor_p
     (held,) = [c for c in result.held_back if (c.kalshi_id, c.polymarket_id) == (k.id, p.id)]
     assert "THRESHOLD_MISMATCH" in held.reasons
     assert (k.id, p.id) not in result.if_curated
+
+
+def test_an_auto_accepted_pair_of_opposite_propositions_is_never_priced_as_a_hedge(cfg: Settings) -> None:
+    """Shipped defaults, no curated pair: "Trump wins" (Kalshi) vs "Trump loses" (Polymarket) was
+    auto-accepted as a *direct* pair, so K-YES + P-NO was priced as a sure $1. Both legs pay if he
+    wins, and both lose if he loses: one bet bought twice, reported with a positive net edge. It is
+    now held back (OPPOSITE_PROPOSITION), and not priced "if curated" either: it is not the same bet."""
+    k = kalshi_market("KXPRES-28-TRUMP", title="Will Trump win the 2028 presidential election?",
+                      event_id="KXPRES-28", category="Politics")
+    p = poly_market(title="Will Trump lose the 2028 presidential election?", category="politics")
+    kb = book(k, side([("0.40", "100")]), side([("0.61", "100")]))
+    pb = book(p, side([("0.61", "100")]), side([("0.40", "100")]))
+    result = scan(data_of((k, kb), (p, pb)), [], cfg, opts(within_venue=False))
+    assert result.opportunities == [], [legs_of(o) for o in result.opportunities]
+    (held,) = result.held_back
+    assert held.reasons == ("OPPOSITE_PROPOSITION",) and not result.if_curated

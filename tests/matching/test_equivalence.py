@@ -68,6 +68,11 @@ CASES: list[Case] = [
     ("DATE_MISMATCH",
      lambda: (k_btc("Will the Fed cut rates by June 30, 2026?"), p_btc("Will the Fed cut rates by December 31, 2026?")),
      lambda: (k_btc("Will the Fed cut rates by June 30, 2026?"), p_btc("Fed rate cut by June 30, 2026?"))),
+    ("OPPOSITE_PROPOSITION",
+     lambda: (k_btc("Will the Fed cut interest rates by June 30, 2026?"),
+              p_btc("Will the Fed hike interest rates by June 30, 2026?")),
+     lambda: (k_btc("Will the Fed cut interest rates by June 30, 2026?"),
+              p_btc("Will the Fed lower interest rates by June 30, 2026?"))),
     ("TIME_OF_DAY_MISMATCH",
      lambda: (k_btc("Will Bitcoin be above $100,000 on June 30, 2026 at 5pm ET?"),
               p_btc("Will Bitcoin be above $100k on June 30, 2026 at noon ET?")),
@@ -405,3 +410,43 @@ def test_a_direction_label_that_agrees_with_its_own_strike_is_compared_as_the_st
     under_labelled = replace(under, outcome_label="Under")  # label and strike agree: inverted once, not twice
     verdicts = [evaluate_pair(k, p, settings=SETTINGS) for k in (over, under, under_labelled)]
     assert [(c.reasons, c.inverted) for c in verdicts] == [((), False), ((), True), ((), True)]
+
+
+
+@pytest.mark.parametrize(("k_title", "p_title"), [
+    ("Will Trump win the 2028 presidential election?", "Will Trump lose the 2028 presidential election?"),
+    ("Will Trump win the 2028 presidential election?", "Will Trump not win the 2028 presidential election?"),
+    ("Will Trump win the 2028 presidential election?", "Trump won't win the 2028 presidential election?"),
+    ("Will the Fed cut rates in December 2026?", "Will the Fed hike rates in December 2026?"),
+    ("Will the Fed cut rates in December 2026?", "Will the Fed hold rates in December 2026?"),
+    ("Will the Lakers make the 2027 playoffs?", "Will the Lakers miss the 2027 playoffs?"),
+    ("Will the Lakers be in the 2027 playoffs?", "Will the Lakers miss the 2027 playoffs?"),
+    ("Will the Lakers win the 2027 NBA Finals?", "Will the Lakers lose the 2027 NBA Finals?"),
+    ("Will Powell remain Fed chair through 2026?", "Will Powell leave the Fed by December 31, 2026?"),
+    ("Will the Senate pass the budget bill by Dec 31, 2026?", "Will the budget bill fail by December 31, 2026?"),
+])
+def test_opposite_propositions_are_not_auto_accepted_as_the_same_bet(k_title: str, p_title: str) -> None:
+    """Each was auto-accepted as direct (0.978–0.996): K-YES + P-NO pays nothing in one outcome. Held
+    back, not inverted: "wins" and "loses" are both NO if the election is not held, and only the rules
+    can say whether two such markets are complements (`orion pairs add --inverted` if they are)."""
+    for k, p in (_yes_no_pair(k_title, p_title), _yes_no_pair(p_title, k_title)):
+        assert not _auto_accepted_direct(k, p)
+        assert "OPPOSITE_PROPOSITION" in evaluate_pair(k, p, settings=_SHIPPED).reasons
+
+
+@pytest.mark.parametrize(("k_title", "p_title"), [
+    ("Will the Lakers beat the Celtics on Dec 31, 2026?", "Will the Lakers defeat the Celtics on Dec 31, 2026?"),
+    ("Will Trump win the 2028 presidential election?", "Will Donald Trump win the 2028 presidential election?"),
+    ("Will Trump not win the 2028 presidential election?", "Will Trump not win the 2028 presidential election?"),
+    ("Will the Fed cut interest rates in December 2026?", "Will the Fed cut interest rates in December 2026?"),
+    ("Will the Fed cut interest rates in December 2026?", "Will the Fed lower interest rates in December 2026?"),
+    ("Will the Fed hike interest rates in December 2026?", "Will the Fed raise interest rates in December 2026?"),
+    ("Will the Lakers make the 2027 NBA playoffs?", "Will the Lakers qualify for the 2027 NBA playoffs?"),
+    ("Will the Lakers miss the 2027 playoffs?", "Will the Lakers miss the 2027 playoffs?"),
+    ("Will Powell remain Fed chair through 2026?", "Will Powell stay Fed chair through 2026?"),
+    ("Will Powell resign as Fed chair by Dec 31, 2026?", "Will Powell step down as Fed chair by December 31, 2026?"),
+    ("Will unemployment be not less than 5% in December 2026?", "Will unemployment be at least 5% in December 2026?"),
+])
+def test_the_same_proposition_worded_differently_still_passes(k_title: str, p_title: str) -> None:
+    assert not _accepted(*_yes_no_pair(k_title, p_title)).inverted
+    assert not _accepted(*_yes_no_pair(p_title, k_title)).inverted

@@ -31,6 +31,7 @@ from orion_cli.matching.normalize import (
     parse_poly_slug,
     parse_thresholds,
     parse_times,
+    stance,
     utc_offset,
 )
 
@@ -297,3 +298,27 @@ def test_utc_offsets_follow_us_daylight_saving() -> None:
 ])
 def test_direction_labels(label: str, direction: str) -> None:
     assert label_direction(label) == direction
+
+
+@pytest.mark.parametrize(("text", "tags"), [
+    ("will trump win the 2028 presidential election?", {"win"}),
+    ("will the lakers beat the celtics?", {"win"}),
+    ("will trump lose the 2028 presidential election?", {"lose"}),
+    ("will trump not win the 2028 presidential election?", {"win", "not"}),
+    ("trump won't win in 2028?", {"win", "not"}),
+    ("will the fed cut rates?", {"fall"}),
+    ("will the fed lower interest rates?", {"fall"}),
+    ("will the fed hike rates?", {"rise"}),
+    ("fed decision: no change", {"hold"}),
+    ("will the lakers make the playoffs?", {"qualify"}),
+    ("will the lakers make the 2027 nba playoffs?", {"qualify"}),
+    ("will the lakers miss the playoffs?", {"miss"}),
+    ("will powell step down?", {"leave"}),
+    ("will the bill fail to pass?", {"fail", "pass", "not"}),
+    ("will unemployment be not less than 5%?", set()),
+    ("whether or not it rains", set()),
+    ("will bitcoin be lower than $90k?", set()),
+    ("who will win miss universe 2026?", {"win"}),
+])
+def test_stance(text: str, tags: set[str]) -> None:
+    assert stance(text) == tags
