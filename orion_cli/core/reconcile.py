@@ -767,16 +767,12 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
         waiting = _missing_fills(ctx, conn, venue, venue_fills, result)
         # Each settlement's cash is judged against the report read above, which then replaces the
         # ledger's figure (after any --fix adjustment, whose cash that report already holds), plus
-        # the payouts made after it.
+        # the payouts and fills recorded that it cannot hold (Ledger.record_balance adds them).
         _settle(ctx, conn, venue, venue_settlements, result, report=report)
         _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked, waiting=waiting)
         if report is not None:
             result.transfers = ctx.ledger.record_transfers(moved or [], balance, conn=conn, now=ctx.now)
-            # A payout made after the report is not in it: the ledger's figure is the report plus it.
-            paid_since = sum((x.payout for x in result.settled if x.cash_moved), ZERO)
-            ctx.ledger.record_balance(balance if not paid_since else replace(
-                balance, available=balance.available + paid_since, total=balance.total + paid_since),
-                conn=conn, now=ctx.now)
+            ctx.ledger.record_balance(balance, conn=conn, now=ctx.now)
         result.status = "drift" if result.drifts else "unavailable" if unread else "clean"
         result.reason = unread or ""
         result.counts.update(resolved=len(result.resolved), settled=len(result.settled),

@@ -12,8 +12,9 @@ executor, ``balance``/``positions`` and ``reconcile`` all read one truth:
   report (:meth:`Ledger.record_balance`) plus the fills recorded since: a fill moves cash the
   moment it is recorded, as it moves the position, so equity (cash + positions) neither counts a
   buy's cost twice (stale cash *and* the new position) nor hides a realised loss until the next
-  report. The next report replaces the figure, fills included, so nothing is counted twice. Before
-  the first report a live venue has no balance row and fills move no cash.
+  report. The next report replaces the figure, plus the fills and payouts recorded that it cannot
+  hold (read before they happened: another process recorded them first), so nothing is counted
+  twice nor dropped. Before the first report a live venue has no balance row and fills move no cash.
 
 Today's P&L is equity now (cash + positions at their marks, or at cost when no mark is known)
 minus the equity before the day's first change, snapshotted at cost in ``equity_snapshots``. A
@@ -31,12 +32,12 @@ import functools
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, type_coerce, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, type_coerce, union, update
 from sqlalchemy.exc import IntegrityError
 
 from orion_cli.core.categories import CATEGORY_CHARS, normalise_category
@@ -193,6 +194,31 @@ def q(value: Decimal) -> Decimal:
 
 def _parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def report_time(report: Balance) -> datetime:
+    """The instant a venue report is judged by: when orion read it (``read_at``), else its ``as_of``.
+
+    Why not ``as_of`` alone: Kalshi's is the whole second of the balance's last change, so the fill
+    that made that change (at 12:00:00.5 in a report "as of" 12:00:00) would read as one the report
+    cannot hold, and count a second time at every report until the balance changed again.
+    """
+    return report.read_at if report.read_at is not None else report.as_of
+
+
+def report_holds(taken: datetime, order_created_at: datetime, fill_ts: datetime) -> bool:
+    """Whether a venue report taken at ``taken`` already holds a fill: its order was out before the
+    report *and* the fill is no later than it. Both must hold: the order's time is the ledger's clock,
+    the fill's the venue's, so one skewed clock alone cannot have the fills of an order sent after the
+    report taken for held. (:meth:`Ledger._unreported` selects the negation in SQL.)"""
+    return order_created_at < taken and fill_ts <= taken
+
+
+def cash_move(action: Action | str, size: Decimal, price: Decimal, fee: Decimal) -> Decimal:
+    """What a fill moves its venue's cash by: a buy pays its notional and fee, a sell brings its
+    notional less the fee (the notional rounded to the ledger's places, as the position's cost is)."""
+    notional = q(size * price)
+    return -(notional + fee) if Action(action) is Action.BUY else notional - fee
 
 
 def trading_day(now: datetime, reset_hour_utc: int = 0) -> tuple[str, datetime]:
@@ -655,12 +681,9 @@ class Ledger:
             if self.mode != "paper":
                 return
             raise TradingError(f"no {self.mode} balance on {f.venue.value}; initialise it before trading")
-        if self.mode != "paper":
-            reported = _parse_ts(row.as_of)
-            if _parse_ts(order_created_at) < reported and f.ts <= reported:
-                return  # the venue's report already holds it
-        notional = q(f.size * f.price)  # as _apply_to_position
-        self._move_cash(c, row, -(notional + f.fee) if f.action is Action.BUY else notional - f.fee, now)
+        if self.mode != "paper" and report_holds(_parse_ts(row.as_of), _parse_ts(order_created_at), f.ts):
+            return  # the venue's report already holds it
+        self._move_cash(c, row, cash_move(f.action, f.size, f.price, f.fee), now)
 
     def _move_cash(self, c: Connection, row: Row[Any], delta: Decimal, now: datetime) -> None:
         """Move a venue's stored cash (``row``) by ``delta``; a paper figure is as of now, a live one
@@ -679,9 +702,10 @@ class Ledger:
         Each side held is closed at what it pays (``s.payout``): its realised P&L gains the payout
         less the contracts' cost and fees, and the cash it brings moves the venue's balance as a
         fill's would (paper: always; live: unless the venue's last report, taken at or after
-        ``s.paid_at``, already holds it). ``report``: a venue report the caller records next in
-        this transaction, judged instead of the stored one. Audited as ``position.settled``. None
-        when the market's settlement is already recorded or the ledger holds nothing in it.
+        ``s.paid_at``, already holds it). ``report``: a venue report the caller records in this
+        transaction, judged (by :func:`report_time`) beside the stored one. Audited as
+        ``position.settled``. None when the market's settlement is already recorded or the ledger
+        holds nothing in it.
         """
         now = now or datetime.now(UTC)
         key = (settlements.c.mode == self.mode, settlements.c.venue == s.venue.value,
@@ -730,7 +754,7 @@ class Ledger:
         if self.mode != "paper":
             reported = _parse_ts(row.as_of)
             if report is not None:
-                reported = max(reported, report.as_of)  # the newer one is what is kept
+                reported = max(reported, report_time(report))  # the newer one is what is kept
             if reported >= s.paid_at:
                 return False  # that report holds it
         self._move_cash(c, row, payout, now)
@@ -831,11 +855,21 @@ class Ledger:
             return bal
 
     def record_balance(self, balance: Balance, *, conn: Connection | None = None, now: datetime | None = None) -> None:
-        """Store a venue's own balance report (live), audited as ``balance.updated`` when it changed.
+        """Store a venue's own balance report (live), audited as ``balance.updated`` when the figure changed.
 
-        The report replaces the ledger's figure (the last report plus the fills recorded since); the
-        event's ``previous_total`` is that figure, so a difference the fills do not explain (a
-        deposit, a withdrawal, a settlement payout, a fee the ledger did not know) is visible.
+        The figure recorded is the report plus what the fills and payouts the ledger holds that the
+        report cannot hold moved the cash by (:meth:`_unreported`; judged by :func:`report_time`, by
+        the rule :meth:`_apply_to_balance` skips a fill by). Why: a report read before another
+        process recorded a fill or a payout made after it (a trade beside a cron ``reconcile``) would
+        otherwise drop it from the cash until the next report, overstating equity for the breaker and
+        the cash the BALANCE check trusts. Its ``as_of`` stays the report's.
+
+        The event's ``available``/``reserved``/``total`` are that figure and ``previous_total`` the one
+        it replaced (the last report plus the fills and payouts recorded since), so a difference they
+        do not explain (a deposit, a withdrawal, a fee the ledger did not know) is visible; when the
+        figure is not the report's own, ``reported_total`` is the venue's and ``unreported`` what was
+        added to it. A report that leaves the figure as it was only updates its time, silently; one
+        older than the stored one is not recorded at all.
         """
         now = now or datetime.now(UTC)
         with self._write(conn) as c:
@@ -845,7 +879,13 @@ class Ledger:
                 # would undo what the newer report held (its fills, transfers, payouts).
                 log.info("%s: a balance report older than the stored one is not recorded", balance.venue.value)
                 return
-            values = {"available": balance.available, "reserved": balance.reserved, "total": balance.total,
+            # The first report is the cash it finds: before it, no fill moved cash, and all of it is
+            # capital (below). A fill it cannot hold is in the next report, which replaces it.
+            unreported = ZERO if self.mode == "paper" or old is None else \
+                self._unreported(c, balance.venue, report_time(balance))
+            figure = balance if not unreported else replace(
+                balance, available=plain(balance.available + unreported), total=plain(balance.total + unreported))
+            values = {"available": figure.available, "reserved": figure.reserved, "total": figure.total,
                       "as_of": iso_utc(balance.as_of), "source": balance.source[:16]}
             if old is None:
                 # A venue seen for the first time brings capital, not profit: today's start equity
@@ -853,18 +893,48 @@ class Ledger:
                 self._add_capital(c, now, balance.total)
                 c.execute(insert(balances).values(mode=self.mode, venue=balance.venue.value, **values))
             else:
-                if (old.available, old.reserved, old.total) == (balance.available, balance.reserved, balance.total):
+                if (old.available, old.reserved, old.total) == (figure.available, figure.reserved, figure.total):
                     c.execute(update(balances).where(balances.c.mode == self.mode,
                                                      balances.c.venue == balance.venue.value).values(**values))
                     return
                 self._ensure_day_snapshot(c, now)
                 c.execute(update(balances).where(balances.c.mode == self.mode,
                                                  balances.c.venue == balance.venue.value).values(**values))
-            payload = {k: v for k, v in balance.to_record().items() if k != "type"}
+            payload = {k: v for k, v in figure.to_record().items() if k != "type"}
             if old is not None:
                 payload["previous_total"] = old.total
+            if unreported:
+                payload.update(reported_total=balance.total, unreported=unreported)
             self._audit(c, "balance.updated", payload,
                         venue=balance.venue.value, market=None, now=now)
+
+    def _unreported(self, c: Connection, venue: Venue, taken: datetime) -> Decimal:
+        """What the fills and settlement payouts recorded on ``venue`` that a report taken at ``taken``
+        cannot hold moved the cash by: a fill of an order created at or after it, or dated after it
+        (the negation of :func:`report_holds`), and a payout dated after it (as :meth:`_settle_cash`
+        judges one).
+
+        Few and recent, so each look-up is bounded by the report's time on an index: the fills by
+        their date (``ix_fills_ts``), the orders by their creation (``ix_orders_mode_created``, then
+        their fills by ``ix_fills_order``); a fill both find counts once (UNION). The second look-up
+        names the fills' mode and venue only in Python: in SQL those terms steer SQLite's planner
+        onto the fills' primary key, every fill of the venue for each order. Settlements are one row
+        per market ever settled on the venue, read by the primary key's (mode, venue) prefix.
+        """
+        at = iso_utc(taken)
+        columns = (fills.c.mode, fills.c.venue, fills.c.fill_id, fills.c.action, fills.c.size, fills.c.price,
+                   fills.c.fee)
+        dated_after = select(*columns).where(fills.c.mode == self.mode, fills.c.ts > at,
+                                             fills.c.venue == venue.value)
+        sent_after = (select(*columns)
+                      .select_from(orders.join(fills, fills.c.client_order_id == orders.c.client_order_id))
+                      .where(orders.c.mode == self.mode, orders.c.created_at >= at, orders.c.venue == venue.value))
+        moved = sum((cash_move(r.action, Decimal(r.size), Decimal(r.price), Decimal(r.fee))
+                     for r in c.execute(union(dated_after, sent_after))
+                     if (r.mode, r.venue) == (self.mode, venue.value)), ZERO)
+        paid = c.execute(select(type_coerce(func.sum(settlements.c.payout), Money)).where(
+            settlements.c.mode == self.mode, settlements.c.venue == venue.value, settlements.c.paid_at > at)).scalar()
+        return plain(moved + (ZERO if paid is None else Decimal(paid)))
 
     # -- start-of-day equity -----------------------------------------------------------------------
 

@@ -296,7 +296,14 @@ class Transfer:
 
 @dataclass(frozen=True, slots=True)
 class Balance:
-    """Cash on one venue. ``as_of`` is when the venue (or ledger) reported it."""
+    """Cash on one venue. ``as_of`` is when the venue (or ledger) reported it.
+
+    ``read_at`` is when orion asked the venue for it, by orion's own clock (None: not known, as for a
+    figure the ledger holds). The ledger judges by it which of the fills and payouts it recorded the
+    report cannot hold (:meth:`Ledger.record_balance`): ``as_of`` may be older than the reading, as
+    Kalshi's, which is the whole second of the balance's last change, before the fill that made it.
+    Not part of the record, nor of equality.
+    """
 
     venue: Venue
     mode: str  # paper | live
@@ -305,6 +312,7 @@ class Balance:
     total: Decimal
     as_of: datetime
     source: str = "venue"  # venue | ledger
+    read_at: datetime | None = field(default=None, compare=False)
 
     def to_record(self) -> dict[str, Any]:
         return {

@@ -92,7 +92,9 @@ class FakeVenue:
 
     async def balance(self) -> Balance:
         self._check()
-        return Balance(self.venue_, "live", self.cash, D(0), self.cash, NOW)
+        # Read during the run, so after it started (the run's clock is NOW): a --fix adjustment, made
+        # at NOW, is in it.
+        return Balance(self.venue_, "live", self.cash, D(0), self.cash, NOW, read_at=NOW + timedelta(milliseconds=1))
 
     async def positions(self) -> list[Position]:
         self._check()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -268,6 +269,9 @@ def test_a_live_fill_before_any_venue_report_moves_no_cash(db: Database) -> None
     led.record_intent(prepared(), now=NOW)
     led.record_fills("c1", [fill("f1", "10", "0.40", "0.0672")], now=NOW)
     assert led.balance(Venue.KALSHI) is None and led.positions()[0].size == D(10)
+    # The first report is the cash it finds (capital as a whole), even one read before that fill.
+    led.record_balance(_kalshi_report("100", NOW - timedelta(seconds=1)), now=NOW)
+    assert _cash(led) == (D(100), D(100))
 
 
 def test_a_live_loss_counts_in_todays_pnl_before_the_venue_reports_cash_again(db: Database) -> None:
@@ -287,6 +291,129 @@ def test_a_live_loss_counts_in_todays_pnl_before_the_venue_reports_cash_again(db
     assert pnl() == D("-1.12")  # bought for 4.00 + 0.07, sold for 3.00 − 0.05
     bal = led.balance(Venue.KALSHI)
     assert bal is not None and bal.total == D("98.88")
+
+
+def _kalshi_report(total: str, as_of: datetime, **kw: Any) -> Balance:
+    return Balance(Venue.KALSHI, "live", D(total), D(0), D(total), as_of, source="venue", **kw)
+
+
+def _cash(led: Ledger) -> tuple[D, D]:
+    bal = led.balance(Venue.KALSHI)
+    assert bal is not None
+    return bal.available, bal.total
+
+
+def test_a_report_read_before_another_process_recorded_a_fill_keeps_that_fill_in_the_cash(db: Database) -> None:
+    """Found in review: a report read before another process recorded a fill made after it (a trade
+    beside a cron reconcile) replaced the figure, and the fill's cost left the ledger's cash until the
+    next report: equity (the breaker's) and the BALANCE check's cash overstated by it."""
+    led = Ledger(db, "live")
+    t0 = NOW - timedelta(minutes=1)
+    led.record_balance(_kalshi_report("500", t0 - timedelta(minutes=1)), now=t0 - timedelta(minutes=1))
+    led.record_intent(prepared("c1"), now=t0 - timedelta(seconds=30))
+    # Process A reads the venue at t0 (500: nothing filled yet); then c1 fills, and process B records it.
+    led.record_fills("c1", [replace(fill("f1", "10", "0.40", "0.0672"), ts=t0 + timedelta(seconds=5))],
+                     now=t0 + timedelta(seconds=6))
+    assert _cash(led) == (D("495.9328"), D("495.9328"))
+    events = len(AuditLog(db).tail(100))
+
+    led.record_balance(_kalshi_report("500", t0), now=t0 + timedelta(seconds=10))  # A records its report
+
+    assert _cash(led) == (D("495.9328"), D("495.9328"))  # the report plus the fill it cannot hold
+    assert led.balance(Venue.KALSHI).as_of == t0  # type: ignore[union-attr]
+    assert len(AuditLog(db).tail(100)) == events  # the figure did not change: no balance.updated
+    pnl = led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("50"), now=NOW)
+    assert (pnl.equity, pnl.pnl) == (D("499.9328"), D("-0.0672"))  # cash + the position at cost: the fee
+    # The venue's next report holds the fill: it replaces the figure, nothing counted twice.
+    led.record_balance(_kalshi_report("495.9328", NOW), now=NOW)
+    assert _cash(led) == (D("495.9328"), D("495.9328"))
+
+
+def test_a_report_keeps_only_the_fills_it_cannot_hold(db: Database) -> None:
+    """c1 was out before the report and filled before it: the report holds it. c2, out before it too,
+    filled after it: the report cannot hold that one. Only c2 is added to the report."""
+    led = Ledger(db, "live")
+    t0 = NOW - timedelta(minutes=1)
+    led.record_balance(_kalshi_report("500", t0 - timedelta(minutes=2)), now=t0 - timedelta(minutes=2))
+    led.record_intents([(prepared("c1"), ""), (prepared("c2"), "")], now=t0 - timedelta(seconds=90))
+    led.record_fills("c1", [replace(fill("f1", "10", "0.40", "0.0672"), ts=t0 - timedelta(seconds=60))],
+                     now=t0 - timedelta(seconds=59))
+    led.record_fills("c2", [replace(fill("f2", "10", "0.40", "0.0672", coid="c2"), ts=t0 + timedelta(seconds=5))],
+                     now=t0 + timedelta(seconds=6))
+    assert _cash(led) == (D("491.8656"), D("491.8656"))
+
+    led.record_balance(_kalshi_report("495.9328", t0), now=t0 + timedelta(seconds=10))  # holds f1, not f2
+
+    assert _cash(led) == (D("491.8656"), D("491.8656"))  # not 495.9328 (f2 lost), nor 487.7984 (f1 twice)
+    event = AuditLog(db).tail(1)[0]
+    assert event.type == "order.filled"  # the figure the fills made is the one recorded: no balance.updated
+
+
+def test_a_fill_of_an_order_sent_after_the_report_counts_once_whatever_its_timestamp(db: Database) -> None:
+    """c1 was sent after the report (the ledger's clock) though the venue dates its fill before it (a
+    venue clock behind): the report cannot hold it. c2's fill is after the report by both clocks: it
+    is found by both of the ledger's look-ups and counts once."""
+    led = Ledger(db, "live")
+    t0 = NOW - timedelta(minutes=1)
+    led.record_balance(_kalshi_report("500", t0 - timedelta(minutes=2)), now=t0 - timedelta(minutes=2))
+    led.record_intents([(prepared("c1"), ""), (prepared("c2"), "")], now=t0 + timedelta(seconds=2))
+    led.record_fills("c1", [replace(fill("f1", "10", "0.40", "0.0672"), ts=t0 - timedelta(seconds=1))],
+                     now=t0 + timedelta(seconds=3))
+    led.record_fills("c2", [replace(fill("f2", "10", "0.40", "0.0672", coid="c2"), ts=t0 + timedelta(seconds=3))],
+                     now=t0 + timedelta(seconds=4))
+
+    led.record_balance(_kalshi_report("501", t0), now=t0 + timedelta(seconds=10))  # $1 more: a deposit, say
+
+    assert _cash(led) == (D("492.8656"), D("492.8656"))  # 501 − 2 × 4.0672
+    event = AuditLog(db).tail(1)[0]
+    assert (event.type, event.payload["total"], event.payload["previous_total"]) == (
+        "balance.updated", "492.8656", "491.8656")
+    assert (event.payload["reported_total"], event.payload["unreported"]) == ("501", "-8.1344")
+
+
+def test_a_kalshi_report_dated_to_the_second_of_its_last_change_holds_the_fill_that_made_it(db: Database) -> None:
+    """Kalshi dates its balance by its last change, in whole seconds: a fill at t0 + 0.5 s is in a
+    report "as of" t0. Judged by that date alone, the last trade's fill would count a second time at
+    every report until the balance changed again; the report is judged by when orion read it."""
+    led = Ledger(db, "live")
+    t0 = NOW.replace(microsecond=0) - timedelta(minutes=1)
+    led.record_balance(_kalshi_report("500", t0 - timedelta(minutes=2)), now=t0 - timedelta(minutes=2))
+    led.record_intent(prepared("c1"), now=t0 + timedelta(milliseconds=300))
+    led.record_fills("c1", [replace(fill("f1", "10", "0.40", "0.0672"), ts=t0 + timedelta(milliseconds=500))],
+                     now=t0 + timedelta(milliseconds=600))
+    read = t0 + timedelta(seconds=10)
+    # Another process's order, sent and filled after the report was read: not in it.
+    led.record_intent(prepared("c2"), now=read + timedelta(seconds=1))
+    led.record_fills("c2", [replace(fill("f2", "10", "0.40", "0.0672", coid="c2"), ts=read + timedelta(seconds=2))],
+                     now=read + timedelta(seconds=3))
+
+    led.record_balance(_kalshi_report("495.9328", t0, read_at=read), now=read + timedelta(seconds=5))
+
+    assert _cash(led) == (D("491.8656"), D("491.8656"))  # f1 in the report, f2 after it
+
+
+def test_a_report_read_before_a_payout_recorded_by_another_process_keeps_the_payout(db: Database) -> None:
+    """The same race with a settlement: a payout made after the report (recorded first by another
+    process) stays in the cash; one made before it is the report's own."""
+    led = Ledger(db, "live")
+    t0 = NOW - timedelta(minutes=1)
+    led.record_balance(_kalshi_report("50", t0 - timedelta(minutes=10)), now=t0 - timedelta(minutes=10))
+    for market in ("KXA-1", "KXB-1"):
+        led.record_intent(prepared(f"c-{market}", market=market), now=t0 - timedelta(minutes=9))
+        led.transition(f"c-{market}", OrderStatus.FILLED,
+                       fills=[replace(fill(f"f-{market}", "10", "0.40", "0", coid=f"c-{market}", market=market),
+                                      ts=t0 - timedelta(minutes=9))], now=t0 - timedelta(minutes=9))
+    assert _cash(led) == (D(42), D(42))
+    held = led.record_settlement(Settlement(Venue.KALSHI, "KXA-1", D(1), t0 - timedelta(seconds=5), result="yes"),
+                                 now=t0 + timedelta(seconds=6))
+    late = led.record_settlement(Settlement(Venue.KALSHI, "KXB-1", D(1), t0 + timedelta(seconds=5), result="yes"),
+                                 now=t0 + timedelta(seconds=6))
+    assert held is not None and late is not None and held.cash_moved and late.cash_moved
+    assert _cash(led) == (D(62), D(62))
+
+    led.record_balance(_kalshi_report("52", t0), now=t0 + timedelta(seconds=10))  # 42 + KXA-1's 10
+
+    assert _cash(led) == (D(62), D(62))  # and KXB-1's 10, paid after it
 
 
 def test_money_columns_refuse_more_than_ten_places(db: Database) -> None:

@@ -406,7 +406,12 @@ class KalshiTrading:
         of resting orders, so ``reserved`` is computed from the resting orders themselves
         (remaining × the price of the outcome each one buys); ``total = available + reserved``.
         With ``with_reserved=False`` no order list is read and ``reserved`` is 0.
+
+        ``as_of`` is ``updated_ts``, the whole second of the balance's last change (a fill at
+        12:00:00.5 is in a report "as of" 12:00:00); ``read_at``, taken before asking, is what the
+        ledger judges the fills and payouts it recorded against.
         """
+        read_at = datetime.now(UTC)
         data = _obj(await self._get("/portfolio/balance"), "balance")
         available = _dec(data, "balance_dollars", "balance")
         as_of = _epoch(data.get("updated_ts"), "balance.updated_ts") or datetime.now(UTC)
@@ -414,7 +419,7 @@ class KalshiTrading:
         if with_reserved:
             async for order in self._iter_orders("/portfolio/orders", {"status": "resting"}):
                 reserved += _order_reserve(order)
-        return Balance(Venue.KALSHI, "live", available, reserved, available + reserved, as_of)
+        return Balance(Venue.KALSHI, "live", available, reserved, available + reserved, as_of, read_at=read_at)
 
     async def positions(self) -> list[Position]:
         """Non-zero market positions; ``position_fp`` > 0 is YES, < 0 is NO."""

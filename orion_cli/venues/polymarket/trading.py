@@ -820,6 +820,7 @@ class PolymarketTrading:
             reserved=reserved,
             total=cash + unredeemed.quantize(MICRO, ROUND_FLOOR),  # pUSD has 6 decimals
             as_of=as_of,
+            read_at=as_of,  # taken before asking
         )
 
     async def transfers(self) -> None:

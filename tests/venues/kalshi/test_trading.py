@@ -161,6 +161,15 @@ def test_balance_positions_and_exchange_status(sim: KalshiSim, key: rsa.RSAPriva
         run(sim, key, lambda v: v.require_trading())
 
 
+def test_a_balance_says_when_orion_read_it_beside_kalshis_own_time(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """``as_of`` is Kalshi's ``updated_ts``, the whole second of the balance's last change; the ledger
+    judges which fills it recorded a report holds by ``read_at``, taken before asking."""
+    start = datetime.now(UTC)
+    bal = run(sim, key, lambda v: v.balance())
+    assert bal.as_of.microsecond == 0
+    assert bal.read_at is not None and start <= bal.read_at <= datetime.now(UTC)
+
+
 def test_positions_carry_the_fees_and_realised_pnl_kalshi_reports(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
     """Found by a black-box audit: live `orion positions` showed fees "0" and realized_pnl "0" for a
     position whose venue reported fees_paid_dollars "0.018900". The recorded body, as Kalshi sends it."""

@@ -184,6 +184,7 @@ def test_fok_buy_fills_reads_back_with_fills_and_fees(sim: PolymarketSim, market
         ]
         bal = await pm.balance()
         assert bal.total == Decimal("994.8") and bal.available == Decimal("994.8")
+        assert bal.read_at == bal.as_of  # taken before asking: what the ledger judges its fills by
         positions = await pm.positions()
         assert [(p.market_id, p.side, p.size, p.avg_price) for p in positions] == [
             (market.id, Side.YES, Decimal("10"), Decimal("0.52"))
