@@ -5,6 +5,15 @@ cost when no mark is known), so the breaker, ``orion balance`` and the executor 
 Peak equity is persisted in ``breaker_state`` so that every process sharing the database, and the
 next run, measure drawdown from the same peak.
 
+The peak is recorded on one basis only: cash plus positions at cost, or at what a settled pair
+partner says they pay (:meth:`Ledger.daily_pnl` without marks, the basis of the start-of-day
+snapshot too), never at marks. Why: marks are one process's view (``trade --watch`` values held
+legs at its round's bids), which a single ``trade``, ``reconcile`` or the next run cannot reproduce;
+a peak set at a bid above cost was read by every check at cost as a drawdown with nothing lost (a
+false trip that only ``orion resume --breaker`` clears). The drawdown is still measured on the
+figures the caller has: at marks, a bid below cost counts as drawdown from that peak (conservative,
+as the daily loss counts it), a bid above cost is no gain in the peak until it is realised.
+
 A limit is *reached* when the loss equals it (``loss >= limit`` trips). A warning (audit event and
 alert) is raised at ``breaker.warn_at_pct`` of a limit, once per trading day per kind. A trip
 engages the kill switch: kind ``breaker`` for the daily loss, ``drawdown`` for the drawdown (whose
@@ -12,7 +21,8 @@ release needs ``orion resume --breaker``). The daily part resets at ``breaker.re
 new trading day measures from its own start-of-day equity. A daily trip's halt is *not* released
 automatically at the reset (fail closed: a person resumes); the BREAKER check, though, passes again
 on the new day. After a drawdown halt has been released with ``--breaker`` the peak is rebased to
-the equity at that moment, otherwise the very next check would trip again on the old peak.
+the equity at that moment (on the peak's basis), otherwise the very next check would trip again on
+the old peak; a watch whose held leg's bid alone is the limit below its cost trips again.
 
 ``check`` never writes: it can run inside any transaction, including a read-only one.
 """
@@ -181,6 +191,17 @@ def _drawdown_released(state: _State, halt: Any) -> bool:
     return halt is None or not (halt.halted and halt.kind == DRAWDOWN)
 
 
+def _peak(state: _State, halt: Any, basis: Decimal, start_equity: Decimal) -> Decimal:
+    """The peak as of ``basis`` (equity on the peak's basis, see the module doc): the persisted one
+    raised to it; the equity itself once a drawdown trip was released; never recorded, the day's
+    start if higher (a loss already taken today is measured)."""
+    if state.peak is None:
+        return max(basis, start_equity)
+    if _drawdown_released(state, halt):
+        return basis
+    return max(state.peak, basis)
+
+
 def refused_at_a_limit(check: CheckResult) -> bool:
     """Whether a failed BREAKER check found a limit reached (or a trip in force): figures that
     :meth:`Breaker.update` trips on. Not when it failed closed (the figures could not be computed,
@@ -215,14 +236,22 @@ class Breaker:
         return self.ledger.daily_pnl(daily_loss=b.daily_loss, daily_loss_pct=b.daily_loss_pct, marks=self._marks,
                                      now=now, conn=conn, every_position=every_position, day_figures=day_figures)
 
-    def _status(self, pnl: DailyPnl, state: _State, halt: Any, now: datetime, *, peak: Decimal | None = None,
-                warnings: tuple[str, ...] = (), trips: tuple[str, ...] = ()) -> BreakerStatus:
+    def _basis(self, pnl: DailyPnl, now: datetime, conn: Connection | None = None,
+               every_position: Sequence[Position] | None = None, day_figures: DayFigures | None = None) -> Decimal:
+        """Equity on the peak's basis (see the module doc): ``pnl``'s own without marks, else valued again
+        without them (on the same connection; only a marked update or status pays for the second read)."""
+        if not self._marks:
+            return pnl.equity
+        return self.ledger.daily_pnl(daily_loss=ZERO, daily_loss_pct=ZERO, now=now, conn=conn,
+                                     every_position=every_position, day_figures=day_figures).equity
+
+    def _status(self, pnl: DailyPnl, basis: Decimal, state: _State, halt: Any, now: datetime, *,
+                peak: Decimal | None = None, warnings: tuple[str, ...] = (),
+                trips: tuple[str, ...] = ()) -> BreakerStatus:
+        """``basis``: equity on the peak's basis (:meth:`_basis`); the drawdown is ``pnl.equity``'s."""
         b = self.settings.breaker
         if peak is None:
-            if state.peak is None or _drawdown_released(state, halt):
-                peak = max(pnl.equity, pnl.start_equity) if state.peak is None else pnl.equity
-            else:
-                peak = max(state.peak, pnl.equity)
+            peak = _peak(state, halt, basis, pnl.start_equity)
         loss = max(ZERO, -pnl.pnl)
         dd = max(ZERO, peak - pnl.equity)
         dd_pct = q(dd * 100 / peak) if peak > 0 else ZERO
@@ -261,7 +290,8 @@ class Breaker:
             state = _load(conn, self.mode)
             halt = _halt_row(conn)
             pnl = self._pnl(now, conn)
-        return self._status(pnl, state, halt, now)
+            basis = self._basis(pnl, now, conn)
+        return self._status(pnl, basis, state, halt, now)
 
     # -- the pipeline check ------------------------------------------------------------------------
 
@@ -279,7 +309,8 @@ class Breaker:
             else:
                 state, halt = _load(conn, self.mode), _halt_row(conn)
             # On the checks' own connection: one consistent view, and no second connection per trade.
-            st = self._status(self._pnl(now, conn, every_position, day_figures), state, halt, now)
+            pnl = self._pnl(now, conn, every_position, day_figures)
+            st = self._status(pnl, self._basis(pnl, now, conn, every_position, day_figures), state, halt, now)
         except Exception as exc:  # fail closed: a breaker that cannot be computed refuses
             return CheckResult("BREAKER", False, f"cannot compute the breaker: {type(exc).__name__}: {exc}"[:500])
         if st.problems:
@@ -306,16 +337,17 @@ class Breaker:
             halt = _halt_row(conn)
             # Read inside the write lock: no other process can commit a fill between this and our writes.
             pnl = self._pnl(now, conn)
+            basis = self._basis(pnl, now, conn)
             day, _ = trading_day(now, b.reset_hour_utc)
             if _drawdown_released(state, halt):
                 AuditLog.append(conn, "breaker.reset", {"kind": DRAWDOWN, "old_peak": state.peak,
-                                                        "new_peak": pnl.equity, "tripped_at": state.tripped_at},
+                                                        "new_peak": basis, "tripped_at": state.tripped_at},
                                 mode=self.mode, actor=actor, now=now)
-                state.peak, state.tripped_kind, state.tripped_at = pnl.equity, None, None
+                state.peak, state.tripped_kind, state.tripped_at = basis, None, None
             elif state.tripped_kind == DAILY and state.extra.get("daily_tripped_day") != pnl.day:
                 state.tripped_kind, state.tripped_at = None, None
-            peak = max(state.peak, pnl.equity) if state.peak is not None else max(pnl.equity, pnl.start_equity)
-            st = self._status(pnl, state, halt, now, peak=peak)
+            peak = _peak(state, halt, basis, pnl.start_equity)
+            st = self._status(pnl, basis, state, halt, now, peak=peak)
             warn_share = b.warn_at_pct / 100
             warnings: list[str] = []
             trips: list[str] = []
@@ -370,7 +402,8 @@ class Breaker:
             else:
                 conn.execute(insert(breaker_state).values(mode=self.mode, **values))
             halt = _halt_row(conn)
-            result = self._status(pnl, state, halt, now, peak=peak, warnings=tuple(warnings), trips=tuple(trips))
+            result = self._status(pnl, basis, state, halt, now, peak=peak, warnings=tuple(warnings),
+                                  trips=tuple(trips))
         # Alerts after the commit: never announce a change that was rolled back.
         for kind, message, payload in alerts:
             self.alerts.emit(kind, message, payload)

@@ -162,30 +162,32 @@ def test_drawdown_from_peak_trips_and_needs_resume_breaker(lite: Database) -> No
     b, led, sink = make(lite, s, cash="1000")
     trade(led, Action.BUY, "1000", "0.50")  # cash 500 + 1000 contracts at cost 500: equity 1000
     key = (Venue.KALSHI, "KXM", Side.YES)
-    assert b.update({key: D("0.60")}, now=DAY1).peak_equity == 1100  # a new peak, persisted
-    st = b.update({key: D("0.5121")}, now=DAY1)  # 1012.1: 7.99% below 1100
+    st = b.update({key: D("0.60")}, now=DAY1)  # 1100 at the bid: no peak until it is realised
+    assert (st.equity, st.peak_equity, st.drawdown) == (D("1100"), D("1000"), D("0"))
+    st = b.update({key: D("0.4201")}, now=DAY1)  # 920.1: 7.99% below 1000
     assert st.warnings == () and st.drawdown_pct < 8
-    st = b.update({key: D("0.512")}, now=DAY1)  # 1012: exactly 8% = 80% of 10%
+    st = b.update({key: D("0.42")}, now=DAY1)  # 920: exactly 8% = 80% of 10%
     assert st.warnings == ("drawdown",) and st.drawdown_used_pct == 80
-    st = b.update({key: D("0.4901")}, now=DAY1)  # 990.1: 9.99%
+    st = b.update({key: D("0.4001")}, now=DAY1)  # 900.1: 9.99%
     assert st.trips == () and check(lite, b, DAY1).passed
-    st = b.update({key: D("0.49")}, now=DAY1)  # 990: exactly 10%
+    st = b.update({key: D("0.40")}, now=DAY1)  # 900: exactly 10%
     assert st.trips == ("drawdown",) and st.tripped == "drawdown"
     halt = KillSwitch(lite).status()
     assert halt.halted and halt.kind == "drawdown"
     assert [k for k, _, _ in sink.emitted] == ["breaker.warning", "breaker.tripped"]
     r = check(lite, b, DAY1)
-    assert not r.passed and "drawdown 10.00% from peak 1100.00" in r.detail
+    assert not r.passed and "drawdown 10.00% from peak 1000.00" in r.detail
 
     with pytest.raises(Refused, match="resume --breaker"):
         KillSwitch(lite).release()
     assert not check(lite, b, DAY1).passed
+    trade(led, Action.SELL, "1000", "0.40")  # the fall realised: 900 at cost too
     KillSwitch(lite).release(breaker=True)
     # Released deliberately: the peak is rebased to the equity at that moment, trading may resume.
     assert check(lite, b, DAY1).passed
     st = b.update(now=DAY1)
-    assert st.peak_equity == 990 and st.tripped is None and st.ok
-    assert events(lite, "breaker.reset")[0]["new_peak"] == "990"
+    assert st.peak_equity == 900 and st.tripped is None and st.ok
+    assert events(lite, "breaker.reset")[0]["new_peak"] == "900"
 
 
 def test_a_drawdown_trip_while_already_halted_still_needs_resume_breaker(lite: Database) -> None:
@@ -240,8 +242,10 @@ def test_state_persists_across_breaker_instances(db_url: str) -> None:
         s = _drawdown_settings()
         b, led, _ = make(db, s, cash="1000")
         trade(led, Action.BUY, "1000", "0.50")
-        assert b.update({(Venue.KALSHI, "KXM", Side.YES): D("0.60")}, now=DAY1).peak_equity == 1100
-        # Another process, no marks: positions at cost, equity 1000, 9.09% below the persisted peak.
+        trade(led, Action.SELL, "1000", "0.60")  # 100 realised: cash 1100
+        assert b.update(now=DAY1).peak_equity == 1100
+        lose(led, "100")  # equity 1000
+        # Another process: 9.09% below the persisted peak.
         again = Breaker(db, s, mode="paper", ledger=Ledger(db, "paper"), alerts=NullAlertSink())
         assert again.status(now=DAY1).peak_equity == 1100
         st = again.update(now=DAY1)
@@ -434,3 +438,26 @@ def test_an_unpaired_position_is_not_valued_by_another_markets_settlement(lite: 
                           now=DAY1 + timedelta(minutes=2))
     st = b.update(now=DAY1 + timedelta(minutes=3))
     assert st.daily_pnl == D("-60") and "daily_loss" in st.trips  # a real loss is still a loss
+
+
+def test_a_bid_above_cost_is_no_peak_a_check_at_cost_reads_as_a_drawdown(lite: Database) -> None:
+    """Found in review (rev1): `trade --watch` persisted the peak at its round's bids (`update(marks)`),
+    while the BREAKER check of its own trades (and every single trade, reconcile) values positions at
+    cost. A held leg whose bid rose (400 bought at 0.30, bid 0.60) left a peak of 1120 that the next
+    check at cost read as a 10.7% drawdown: refused, then tripped by the refusal's update, with
+    nothing lost. The peak is recorded at cost (or a settled partner's value) only."""
+    s = _drawdown_settings()
+    b, led, _ = make(lite, s, cash="1000")
+    trade(led, Action.BUY, "400", "0.30")  # cash 880 + 400 contracts at cost 120: equity 1000, nothing lost
+    watch = b.update({(Venue.KALSHI, "KXM", Side.YES): D("0.60")}, now=DAY1)
+    assert (watch.equity, watch.trips) == (D("1120"), ())
+    assert (watch.peak_equity, watch.drawdown) == (D("1000"), D("0"))
+    single = Breaker(lite, s, mode="paper", ledger=led, alerts=NullAlertSink())  # no marks
+    later = DAY1 + timedelta(minutes=1)
+    r = check(lite, single, later)
+    assert r.passed, r.detail
+    assert single.update(now=later).trips == ()
+    assert not KillSwitch(lite).status().halted
+    # The bid falls below cost: that fall is a drawdown at marks, from the peak at cost.
+    fell = b.update({(Venue.KALSHI, "KXM", Side.YES): D("0.05")}, now=later)  # 880 + 20: 10% below 1000
+    assert (fell.peak_equity, fell.trips) == (D("1000"), ("drawdown",))
