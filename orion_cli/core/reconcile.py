@@ -773,6 +773,16 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
         if report is not None:
             result.transfers = ctx.ledger.record_transfers(moved or [], balance, conn=conn, now=ctx.now)
             ctx.ledger.record_balance(balance, conn=conn, now=ctx.now)
+        if not result.pending:
+            # What this venue recorded may raise equity (a settlement, a report, an adopted position)
+            # in a run whose breaker update is skipped (drift, another venue pending): its peak is
+            # recorded now, or a later loss is measured from the old one. Not while a trade is still
+            # recording this venue's fills (pending): a sell the venue filled and the ledger has not
+            # recorded yet is its cash reported beside contracts still held at cost, a peak never had;
+            # that trade's own breaker update records the peak once its fills are in.
+            from orion_cli.risk.breaker import record_peak
+
+            record_peak(conn, ctx.ledger, now=ctx.now, actor=ctx.actor)
         result.status = "drift" if result.drifts else "unavailable" if unread else "clean"
         result.reason = unread or ""
         result.counts.update(resolved=len(result.resolved), settled=len(result.settled),

@@ -55,6 +55,8 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
     settled: list[SettledMarket] = []
     if not found:
         return settled
+    from orion_cli.risk.breaker import record_peak
+
     with ledger.db.write() as conn:
         for report, settlements, moved in found:
             ledger.record_transfers(moved, report, conn=conn, now=now)
@@ -63,4 +65,7 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
                 done = ledger.record_settlement(s, conn=conn, now=now, report=report)
                 if done is not None:
                     settled.append(done)
+        # A payout or a higher report raises equity with no breaker update after it: its peak is
+        # recorded now, or a loss recorded before the next trade's check is measured from the old one.
+        record_peak(conn, ledger, now=now)
     return settled

@@ -24,7 +24,14 @@ on the new day. After a drawdown halt has been released with ``--breaker`` the p
 the equity at that moment (on the peak's basis), otherwise the very next check would trip again on
 the old peak; a watch whose held leg's bid alone is the limit below its cost trips again.
 
-``check`` never writes: it can run inside any transaction, including a read-only one.
+The peak is recorded wherever equity is valued inside a write transaction anyway, not only by
+``update``: by ``check`` inside the pre-trade checks' transaction, and by :func:`record_peak` where
+venue reports are recorded (``orion balance``, a live ``trade``, ``reconcile``). Why: equity raised
+by a write that runs no ``update`` (a settlement, a report, an adopted position) was seen by the next
+check and then forgotten, so a loss after it was measured from the older, lower peak and the drawdown
+limit could be passed without a trip. Each writes only when the peak rises (or a released drawdown
+trip is rebased): the order path runs no extra statement otherwise. ``check`` in a read-only
+transaction (a preview) writes nothing.
 """
 
 from __future__ import annotations
@@ -202,6 +209,48 @@ def _peak(state: _State, halt: Any, basis: Decimal, start_equity: Decimal) -> De
     return max(state.peak, basis)
 
 
+def _rebase(conn: Connection, mode: str, state: _State, basis: Decimal, now: datetime,
+            actor: Mapping[str, Any]) -> None:
+    """A released drawdown trip: the peak restarts at ``basis`` (audited as ``breaker.reset``); ``state``
+    is changed, the caller writes it."""
+    AuditLog.append(conn, "breaker.reset", {"kind": DRAWDOWN, "old_peak": state.peak, "new_peak": basis,
+                                            "tripped_at": state.tripped_at}, mode=mode, actor=actor, now=now)
+    state.peak, state.tripped_kind, state.tripped_at = basis, None, None
+
+
+def _record_peak(conn: Connection, mode: str, state: _State, halt: Any, basis: Decimal, start_equity: Decimal,
+                 now: datetime, actor: Mapping[str, Any]) -> Decimal:
+    """Persist the peak as of ``basis`` in the caller's write transaction; returns it. ``state`` and
+    ``halt`` are what the caller read in that transaction. Writes nothing when the stored peak stands."""
+    values: dict[str, Any] = {"updated_at": iso_utc(now)}
+    if _drawdown_released(state, halt):
+        _rebase(conn, mode, state, basis, now, actor)
+        values.update(tripped_kind=None, tripped_at=None)
+    peak = _peak(state, halt, basis, start_equity)
+    if state.exists and state.peak == q(peak) and len(values) == 1:
+        return peak
+    values["peak_equity"] = q(peak)
+    if state.exists:
+        conn.execute(update(breaker_state).where(breaker_state.c.mode == mode).values(**values))
+    else:
+        conn.execute(insert(breaker_state).values(mode=mode, detail=json.dumps(state.extra, sort_keys=True),
+                                                  **values))
+        state.exists = True
+    state.peak = q(peak)
+    return peak
+
+
+def record_peak(conn: Connection, ledger: Ledger, *, now: datetime,
+                actor: Mapping[str, Any] | None = None) -> Decimal:
+    """Raise the breaker's persisted peak to the ledger's equity now, in the caller's write transaction,
+    after it recorded what may have raised it (a venue report, a settlement, an adopted position); the
+    peak. A released drawdown trip is rebased here too. See the module doc for why."""
+    row = conn.execute(HALT_AND_STATE, {"mode": ledger.mode}).first()
+    pnl = ledger.daily_pnl(daily_loss=ZERO, daily_loss_pct=ZERO, now=now, conn=conn)
+    return _record_peak(conn, ledger.mode, state_of(row), row, pnl.equity, pnl.start_equity, now,
+                        actor or ledger.actor or default_actor("breaker"))
+
+
 def refused_at_a_limit(check: CheckResult) -> bool:
     """Whether a failed BREAKER check found a limit reached (or a trip in force): figures that
     :meth:`Breaker.update` trips on. Not when it failed closed (the figures could not be computed,
@@ -301,7 +350,8 @@ class Breaker:
         """BREAKER: fails when a breaker limit is reached right now, or a trip is still in force.
 
         ``halt_and_state`` (a :data:`HALT_AND_STATE` row for this mode), ``every_position`` and
-        ``day_figures`` are what the pipeline already read on ``conn``.
+        ``day_figures`` are what the pipeline already read on ``conn``. In a write transaction (the
+        checks' own, before the intents) a peak higher than the stored one is persisted there.
         """
         try:
             if halt_and_state is not None:
@@ -310,7 +360,12 @@ class Breaker:
                 state, halt = _load(conn, self.mode), _halt_row(conn)
             # On the checks' own connection: one consistent view, and no second connection per trade.
             pnl = self._pnl(now, conn, every_position, day_figures)
-            st = self._status(pnl, self._basis(pnl, now, conn, every_position, day_figures), state, halt, now)
+            basis = self._basis(pnl, now, conn, every_position, day_figures)
+            peak = None
+            if Database.in_write(conn):
+                peak = _record_peak(conn, self.mode, state, halt, basis, pnl.start_equity, now,
+                                    self.ledger.actor or default_actor("breaker"))
+            st = self._status(pnl, basis, state, halt, now, peak=peak)
         except Exception as exc:  # fail closed: a breaker that cannot be computed refuses
             return CheckResult("BREAKER", False, f"cannot compute the breaker: {type(exc).__name__}: {exc}"[:500])
         if st.problems:
@@ -340,10 +395,7 @@ class Breaker:
             basis = self._basis(pnl, now, conn)
             day, _ = trading_day(now, b.reset_hour_utc)
             if _drawdown_released(state, halt):
-                AuditLog.append(conn, "breaker.reset", {"kind": DRAWDOWN, "old_peak": state.peak,
-                                                        "new_peak": basis, "tripped_at": state.tripped_at},
-                                mode=self.mode, actor=actor, now=now)
-                state.peak, state.tripped_kind, state.tripped_at = basis, None, None
+                _rebase(conn, self.mode, state, basis, now, actor)
             elif state.tripped_kind == DAILY and state.extra.get("daily_tripped_day") != pnl.day:
                 state.tripped_kind, state.tripped_at = None, None
             peak = _peak(state, halt, basis, pnl.start_equity)

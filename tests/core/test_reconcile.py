@@ -847,8 +847,8 @@ def test_fix_counts_an_adopted_position_as_capital_not_as_todays_profit(db: Data
     venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10"), D("0.30"), D("3"))])
     (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
     assert _pnl(db) == (D("503"), D("503"), D(0))
-    with db.read() as c:  # the peak follows the equity by itself; moved too, it would be a false drawdown
-        assert c.execute(breaker_state.select()).one().peak_equity == D("500")
+    with db.read() as c:  # the peak follows the equity (503); moved by the capital too (506), a false drawdown
+        assert c.execute(breaker_state.select()).one().peak_equity == D("503")
     (drift,) = fixed.drifts
     assert drift.fixed and "their cost 3 counted as capital" in drift.fix, drift
     (event,) = [e for e in AuditLog(db).tail(500) if e.type == "capital.adopted"]
@@ -856,6 +856,45 @@ def test_fix_counts_an_adopted_position_as_capital_not_as_todays_profit(db: Data
     (clean,) = _run(db, settings, {Venue.KALSHI: venue})
     assert clean.status == "clean" and _pnl(db)[2] == 0
     _verify(db)
+
+
+def _stored_peak(db: Database) -> D | None:
+    from orion_cli.store.tables import breaker_state
+
+    with db.read() as c:
+        return c.execute(breaker_state.select().where(breaker_state.c.mode == "live")).one().peak_equity
+
+
+def test_a_run_with_drift_records_the_peak_a_later_clean_run_measures_the_drawdown_from(
+        db: Database) -> None:
+    """Found in review (rev1): a run left with drift hands nothing to the breaker, so the 1100 its report
+    brought was never a peak: the next clean run recorded 985 as 1.5% below the old peak of 1000, not
+    10.45% below 1100, and nothing tripped. Each venue's transaction now records the peak."""
+    s = load_settings(overrides={"breaker.daily_loss": "100000", "breaker.daily_loss_pct": "100",
+                                 "breaker.drawdown_pct": "10"}, environ={})
+    (first,) = _run(db, s, {Venue.KALSHI: FakeVenue(cash=D("1000"))})
+    assert first.status == "clean" and _stored_peak(db) == D("1000")
+    stray = OrderState(Venue.KALSHI, "", "o-hand", OrderStatus.OPEN, MKT, Side.YES, Action.BUY, D("5"), D(0), None,
+                       D(0), D("0.40"), NOW, venue_status="resting")  # placed by hand: order drift, left
+    (drift,) = _run(db, s, {Venue.KALSHI: FakeVenue(cash=D("1100"), open_=[stray])},
+                    now=NOW + timedelta(minutes=1))
+    assert drift.status == "drift" and _stored_peak(db) == D("1100")
+    (clean,) = _run(db, s, {Venue.KALSHI: FakeVenue(cash=D("985"))}, now=NOW + timedelta(minutes=2))
+    assert clean.status == "clean"
+    assert KillSwitch(db).status().kind == "drawdown"
+    _verify(db)
+
+
+def test_a_run_left_pending_records_no_peak(db: Database) -> None:
+    """While a trade is still recording a venue's fills, that venue's report can hold a sale's cash
+    beside contracts the ledger still holds at cost: a peak never had. That trade's own update records
+    the peak once its fills are in."""
+    s = load_settings(overrides={"breaker.daily_loss": "100000", "breaker.daily_loss_pct": "100"}, environ={})
+    (first,) = _run(db, s, {Venue.KALSHI: FakeVenue(cash=D("1000"))})
+    assert first.status == "clean" and _stored_peak(db) == D("1000")
+    _intent(Ledger(db, "live"), "c-young", at=NOW - timedelta(seconds=5))
+    (res,) = _run(db, s, {Venue.KALSHI: FakeVenue(cash=D("1100"))})
+    assert res.pending and _stored_peak(db) == D("1000"), res
 
 
 def test_fix_books_no_capital_for_contracts_it_removes(db: Database, settings: Settings) -> None:

@@ -163,3 +163,25 @@ def test_a_report_whose_transfers_cannot_be_read_is_not_recorded(db: Database) -
     assert _reports(ledger, FakeVenue([], transfers_down=True), report) == []
     bal = ledger.balance(Venue.KALSHI)
     assert bal is not None and bal.total == D(600)  # not a 500 profit from a deposit it could not see
+
+
+def test_the_peak_a_recorded_report_raises_is_recorded_with_it(db: Database) -> None:
+    """Found in review (rev1): `orion balance` (and a live trade) recorded a settlement's gain with no
+    breaker update after it; a loss recorded before the next trade's check (a reconcile run) was then
+    measured from the older peak: 1400 read as no drawdown at all instead of 12.5% below 1600."""
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.core.config import load_settings
+    from orion_cli.risk.breaker import Breaker
+
+    s = load_settings(overrides={"breaker.daily_loss": "100000", "breaker.daily_loss_pct": "100",
+                                 "breaker.drawdown_pct": "10"}, environ={})
+    ledger = Ledger(db, "live")
+    _hold(ledger)  # equity 1000
+    breaker = Breaker(db, s, mode="live", ledger=ledger, alerts=NullAlertSink())
+    assert breaker.update(now=NOW - timedelta(hours=2)).peak_equity == D(1000)
+    venue = FakeVenue([Settlement(Venue.KALSHI, MKT, D(1), NOW - timedelta(hours=1), result="yes")])
+    _reports(ledger, venue, Balance(Venue.KALSHI, "live", D(1600), D(0), D(1600), NOW))  # the payout: 1600
+    later = NOW + timedelta(minutes=5)
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D(1400), D(0), D(1400), later), now=later)
+    st = breaker.update(now=later)
+    assert (st.peak_equity, st.trips) == (D(1600), ("drawdown",)), st

@@ -461,3 +461,78 @@ def test_a_bid_above_cost_is_no_peak_a_check_at_cost_reads_as_a_drawdown(lite: D
     # The bid falls below cost: that fall is a drawdown at marks, from the peak at cost.
     fell = b.update({(Venue.KALSHI, "KXM", Side.YES): D("0.05")}, now=later)  # 880 + 20: 10% below 1000
     assert (fell.peak_equity, fell.trips) == (D("1000"), ("drawdown",))
+
+
+# -- the peak is recorded wherever equity is valued in a write, not only by update ---------------------
+
+
+def test_a_peak_a_check_saw_outside_an_update_is_where_the_drawdown_is_measured_from(lite: Database) -> None:
+    """Found in review (rev1): the peak was persisted only by ``update``; equity raised by a write that
+    runs none (a settlement recorded by `orion balance` / a live trade's report recording, a reconcile
+    run left pending or with drift, an adopted position) was seen by the pre-trade check (peak 1100)
+    and forgotten: the trade's loss then measured its drawdown from the old peak (1.5%, not 10.45%),
+    no trip. The checks' write transaction now records it."""
+    from orion_cli.venues.trading import Settlement
+
+    s = _drawdown_settings()
+    b, led, _ = make(lite, s, cash="1000")
+    trade(led, Action.BUY, "200", "0.50", market="WIN")
+    assert b.update(now=DAY1).peak_equity == 1000
+    led.record_settlement(Settlement(Venue.KALSHI, "WIN", D(1), DAY1), now=DAY1)  # +100: equity 1100
+    later = DAY1 + timedelta(minutes=5)
+    assert "(peak 1100.00)" in check(lite, b, later).detail  # the check sees the new peak...
+    lose(led, "115", now=later)  # equity 985: 10.45% below 1100
+    st = b.update(now=later)
+    assert st.peak_equity == 1100 and st.trips == ("drawdown",), st  # ...and the update measures from it
+
+
+def test_the_first_check_after_resume_breaker_rebases_the_peak_for_good(lite: Database) -> None:
+    """The same gap after `orion resume --breaker`: the check rebased the peak in its view only, and the
+    next update rebased it again after the trade, to the equity its loss had left: that loss was never
+    measured."""
+    s = _drawdown_settings()
+    b, led, _ = make(lite, s, cash="1000")
+    lose(led, "100")
+    assert b.update(now=DAY1).trips == ("drawdown",)
+    KillSwitch(lite).release(breaker=True)
+    later = DAY1 + timedelta(minutes=5)
+    r = check(lite, b, later)
+    assert r.passed and "(peak 900.00)" in r.detail
+    [reset] = events(lite, "breaker.reset")
+    assert (reset["old_peak"], reset["new_peak"]) == ("1000", "900")
+    lose(led, "90", now=later)  # 810: 10% below 900
+    st = b.update(now=later)
+    assert (st.peak_equity, st.trips) == (D("900"), ("drawdown",)), st
+    assert len(events(lite, "breaker.reset")) == 1
+
+
+def test_the_check_writes_nothing_unless_the_peak_rises_and_nothing_in_a_read(lite: Database) -> None:
+    """The order path runs the check in every trade's write transaction: a peak that stands costs no
+    statement there, and a preview (a read-only transaction) never writes."""
+    from sqlalchemy import event, select
+
+    from orion_cli.store.tables import breaker_state
+
+    s = _drawdown_settings()
+    b, led, _ = make(lite, s, cash="1000")
+    writes: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_a: Any) -> None:
+        if "breaker_state" in statement and not statement.lstrip().upper().startswith("SELECT"):
+            writes.append(statement)
+
+    event.listen(lite.engine, "before_cursor_execute", seen)
+    try:
+        with lite.read() as conn:
+            assert b.check(conn, DAY1).passed
+        assert writes == []  # a preview: no row written, even the first one
+        assert check(lite, b, DAY1).passed
+        assert len(writes) == 1  # the first peak
+        trade(led, Action.BUY, "100", "0.50", fee="1")  # equity 999: the peak stands
+        assert check(lite, b, DAY1).passed and len(writes) == 1
+        trade(led, Action.SELL, "100", "0.60")  # +10 realised: 1009
+        assert check(lite, b, DAY1).passed and len(writes) == 2
+    finally:
+        event.remove(lite.engine, "before_cursor_execute", seen)
+    with lite.read() as conn:
+        assert conn.execute(select(breaker_state.c.peak_equity)).scalar() == D("1009")
