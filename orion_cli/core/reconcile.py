@@ -55,7 +55,7 @@ from orion_cli.core.config import Settings
 from orion_cli.core.errors import AuthError, DataError, OrionError, SecretsError, VenueError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import CENT, MICRO, ONE, ZERO, to_decimal
-from orion_cli.execution.state import NEVER_SENT, ExecStatus, load_result, resume_command, save_result
+from orion_cli.execution.state import ADJUST_PREFIX, NEVER_SENT, ExecStatus, load_result, resume_command, save_result
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import CountedTransfer, Ledger, SettledMarket
@@ -104,7 +104,6 @@ OPEN_STATUSES = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN,
 NOT_FINAL = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
 QTY_TOLERANCE = MICRO  # Polymarket's 6-decimal share unit
 EXTERNAL_PREFIX = "ext-"
-ADJUST_PREFIX = "reconcile-adj-"
 MAX_AUDITED_DRIFTS = 200
 # NEVER_SENT first: a resumed execution must not count this order as a hedge attempt that was sent.
 NEVER_REACHED = f"{NEVER_SENT}never reached the venue (reconcile: the venue does not know the order)"

@@ -103,14 +103,14 @@ from orion_cli.core.pricing import fillable_size, size_grid
 from orion_cli.execution.keylock import KEY_LOCK_PATIENCE, execution_lock
 from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.execution.slippage import levels_from_record, levels_record, planned_cost
-from orion_cli.execution.state import NEVER_SENT, ExecStatus, advance, allowed, load_result, save_result
+from orion_cli.execution.state import ADJUST_PREFIX, NEVER_SENT, ExecStatus, advance, allowed, load_result, save_result
 from orion_cli.risk.halt import KillSwitch, assert_not_halted
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
 from orion_cli.store.audit import batched as audit_batch
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger, intents_refused
 from orion_cli.store.prepared import Prepared, defer, deferred
-from orion_cli.store.tables import executions, plain
+from orion_cli.store.tables import executions, fills, plain
 from orion_cli.venues.trading import (
     Action,
     Fill,
@@ -440,10 +440,8 @@ class _Run:
     first: LegSpec
     second: LegSpec
     result: dict[str, Any]
-    # A resume of a halted execution: the unsellable remainder ("dust") that halt named, if any, and
-    # when the execution was last halted (its row's ``updated_at``).
+    # A resume of a halted execution: the unsellable remainder ("dust") that halt named, if any.
     halted_dust: dict[str, Any] | None = None
-    halted_at: str | None = None
 
     def coid(self, tag: str) -> str:
         return client_order_id(self.key, tag)
@@ -682,8 +680,7 @@ class Executor:
         specs = {int(s["index"]): LegSpec.from_record(s) for s in plan_rec["specs"]}
         run = _Run(key, status, specs[int(plan_rec["first"])], specs[int(plan_rec["second"])], result,
                    halted_dust=result.get("dust_accepted") or (result.get("dust") if status is ExecStatus.HALTED
-                                                               else None),
-                   halted_at=row.updated_at if status is ExecStatus.HALTED else None)
+                                                               else None))
         if status.final:
             return ExecutionResult(key, "already_done", Verdict(), self.ledger.orders(execution_id=key),
                                    f"execution already {status.value}; nothing sent", result)
@@ -755,7 +752,8 @@ class Executor:
         final = ExecStatus.UNWOUND if sold > 0 or gone or run.status is ExecStatus.UNWINDING else ExecStatus.DONE
         dust = run.result.get("dust_accepted")
         msg = ("both legs filled in equal shares" + (" but for dust" if dust else "")) if final is ExecStatus.DONE \
-            else "second leg short; the excess was sold back within max_unwind_loss"
+            else "second leg short; the excess was sold back within max_unwind_loss" if sold > 0 \
+            else "second leg short"
         refused = self._refusals(run, CREDENTIALS_REFUSED)
         if refused and final is ExecStatus.UNWOUND and refused[0]["tag"].startswith("l2"):
             msg = _credentials_said(refused[0], ", so no retry was sent there; the excess of the first leg was sold "
@@ -994,7 +992,23 @@ class Executor:
         info: dict[str, Any] = run.result.setdefault("unwind", {})
         loss_cap = self.settings.trading.max_unwind_loss
         sold_before = self._sold(run)
-        gone = max(ZERO, excess - sold_before - self._held(run, spec, leg_name))
+        held = self._held(run, spec, leg_name)
+        where = f"{spec.side.value.upper()} shares of {spec.market_id} on {spec.venue.value}"
+        if held is None:
+            info["message"] = (f"{where} were closed outside orion (`orion reconcile --fix` recorded it) and other "
+                               "orders hold shares there too: whose were closed cannot be told, so none are sold; "
+                               "close this execution's remainder by hand")
+            return False
+        # The other leg's shares are hedged by as many of these: only what the ledger holds beyond them
+        # is this leg's excess.
+        backing = self._filled_leg(run, "l2" if leg_name == "first" else "l1", raw=True)
+        if held < backing:
+            info["message"] = (
+                f"the ledger holds {_d(held)} {where} for this execution, fewer than the {_d(backing)} the other "
+                f"leg's shares need: shares of the hedged pair were closed outside orion, and {_d(backing - held)} of "
+                "the other leg are unhedged; close them by hand")
+            return False
+        gone = max(ZERO, excess - sold_before - (held - backing))
         if gone > 0:
             run.result["closed_outside"] = {"leg": leg_name, "venue": spec.venue.value, "market": spec.market_id,
                                             "side": spec.side.value, "shares": _d(gone)}
@@ -1373,8 +1387,9 @@ class Executor:
         run.result["message"] = message
         run.result["naked"] = self._exposure(run)
         with self.db.write() as conn:
-            self.kill_switch.engage(f"execution {run.key}: {message}"[:500], kind="unwind",
-                                    actor=self.actor, conn=conn)
+            halt = self.kill_switch.engage(f"execution {run.key}: {message}"[:500], kind="unwind",
+                                           actor=self.actor, conn=conn)
+            run.result["halt_since"] = halt.since  # which halt stopped it (see _halt_released)
             AuditLog.append(conn, "order.failed", {"key": run.key, "message": message, "naked": run.result["naked"]},
                             mode=self.mode, actor=self.actor)
             if allowed(run.status, ExecStatus.HALTED) or run.status is ExecStatus.HALTED:
@@ -1537,16 +1552,32 @@ class Executor:
     def _sold(self, run: _Run) -> Decimal:
         return sum((self._filled(run, t) for t in run.tags("u")), ZERO)
 
-    def _held(self, run: _Run, spec: LegSpec, leg_name: str) -> Decimal:
-        """What the ledger holds of the heavy leg's shares, with this execution's fills the venue has
-        not listed yet (bought: held; sold back: gone).
+    def _held(self, run: _Run, spec: LegSpec, leg_name: str) -> Decimal | None:
+        """What the ledger holds of the heavy leg's shares for this execution: the position less what
+        other orders hold in it, with this execution's fills the venue has not listed yet (bought:
+        held; sold back: gone). None when that cannot be told.
 
         An unwind sells no more than that: shares closed outside orion (by hand after a failed unwind,
-        recorded by ``orion reconcile --fix``) are not there to sell; a sell of them would be refused,
-        or on Kalshi, whose positions net, buy the other side.
+        recorded by ``orion reconcile --fix`` as adjustment sells) are not there to sell, and a sell of
+        them would be refused (Kalshi's are reduce-only) or sell another pair's shares. When other orders
+        (another execution, one ``reconcile`` adopted) also hold shares there and some were closed by
+        hand, whose they were cannot be told: None.
         """
-        held = sum((p.size for p in self.ledger.positions(spec.venue)
-                    if p.market_id == spec.market_id and p.side is spec.side), ZERO)
+        mine = {run.coid(t) for t in run.result.get("intents", {})}
+        held = others = closed = ZERO
+        with self.db.read() as conn:
+            for r in conn.execute(select(fills.c.client_order_id, fills.c.action, fills.c.size).where(
+                    fills.c.mode == self.mode, fills.c.venue == spec.venue.value,
+                    fills.c.market_id == spec.market_id, fills.c.side == spec.side.value)):
+                signed = Decimal(r.size) if r.action == Action.BUY.value else -Decimal(r.size)
+                held += signed
+                if r.client_order_id.startswith(ADJUST_PREFIX) and signed < 0:
+                    closed += signed
+                elif r.client_order_id not in mine:
+                    others += signed
+        if closed < 0 and others != 0:
+            return None
+        held -= others
         bought = ["l1"] if leg_name == "first" else run.tags("l2")
         for t in (*bought, *run.tags("u")):
             unlisted = self._filled(run, t, raw=True) - sum((f.size for f in self.ledger.fills(
@@ -1628,14 +1659,16 @@ class Executor:
             save_result(conn, run.key, run.result)
 
     def _halt_released(self, run: _Run) -> bool:
-        """Whether the halt that stopped this execution was released: no halt now, or one engaged since
-        the execution last halted. A cron ``reconcile --halt-on-drift`` halts again for the very execution
-        between the operator's ``orion resume`` and the resume that ends it; a resume while the first halt
-        stands finds it older than the execution's own halt (its halt attempt kept that one)."""
+        """Whether the halt that stopped this execution was released: no halt now, or another one than
+        the halt its own engaged or kept (``result.halt_since``, that halt's identity). A cron
+        ``reconcile --halt-on-drift`` halts again for the very execution between the operator's ``orion
+        resume`` and the resume that ends it. Identity, not time order: hosts sharing a ledger need not
+        agree on the time."""
         status = self.kill_switch.status()
         if not status.halted:
             return True
-        return run.halted_at is not None and status.since is not None and status.since > run.halted_at
+        kept = run.result.get("halt_since")
+        return kept is not None and status.since is not None and status.since != kept
 
     def _halted(self) -> bool:
         with self.db.read() as conn:

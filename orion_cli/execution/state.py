@@ -44,6 +44,9 @@ from orion_cli.venues.trading import TradingError
 # superseded, or a submitted order the venue does not know). The executor counts such orders as not
 # sent: they use no hedge retry and do not turn the next attempt into a retry. Reconcile uses it too.
 NEVER_SENT = "never sent: "
+# Client order id prefix of the fills `orion reconcile --fix` records to move the ledger to the venue's
+# positions (no venue order): a close made by hand arrives as one of these sells.
+ADJUST_PREFIX = "reconcile-adj-"
 
 
 def resume_command(opportunity_id: str, key: str, *, mode: str, source_flags: str = "") -> str:

@@ -756,8 +756,8 @@ def test_a_fix_adjustment_is_no_order_sent_in_the_report(db: Database, settings:
     """Found by a black-box audit: `orion report` counted the `reconcile --fix` adjustment orders (the
     ledger brought to the venue's positions; nothing was sent) as orders sent and filled, their
     contracts as contracts sent and filled, and a bought one as a filled buy with no planned price."""
-    from orion_cli.core.reconcile import ADJUST_PREFIX
     from orion_cli.core.report import build_report
+    from orion_cli.execution.state import ADJUST_PREFIX
 
     ledger = Ledger(db, "live")
     fill = _fill("f1", "o-1", "10", "0.30")

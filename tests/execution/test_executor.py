@@ -42,13 +42,13 @@ from orion_cli.core.models import BookSide, Market, OrderBook, Side, Venue
 from orion_cli.execution import executor as executor_mod
 from orion_cli.execution.executor import CRASH_STEPS, Executor, client_order_id, leg_order, venues_resume_may_send_to
 from orion_cli.execution.plan import TradePlan
-from orion_cli.execution.state import ExecStatus
+from orion_cli.execution.state import ADJUST_PREFIX, ExecStatus
 from orion_cli.risk.checks import PipelineContext
 from orion_cli.risk.halt import KillSwitch
-from orion_cli.store.audit import AuditLog
+from orion_cli.store.audit import AuditLog, iso_utc
 from orion_cli.store.db import Database, open_database
 from orion_cli.store.ledger import Ledger
-from orion_cli.store.tables import executions
+from orion_cli.store.tables import executions, halt_state
 from orion_cli.venues.paper import PaperVenue
 from orion_cli.venues.trading import (
     Action,
@@ -832,7 +832,7 @@ def test_unwind_failure_halts_and_alerts(db: Database) -> None:
 
 def _closed_by_hand(db: Database, venue: Venue, market: str, side: Side, size: D, price: D) -> None:
     """What ``orion reconcile --fix`` records for shares the venue no longer holds: an adjustment sell."""
-    ledger, coid = Ledger(db, "paper"), f"adjust-{uuid.uuid4().hex}"
+    ledger, coid = Ledger(db, "paper"), f"{ADJUST_PREFIX}{uuid.uuid4().hex}"
     request = OrderRequest(venue, market, side, Action.SELL, size, price, TimeInForce.IOC, coid)
     ledger.record_intent(PreparedOrder(request, "{}"))
     ledger.transition(coid, OrderStatus.FILLED, fills=[Fill(
@@ -868,6 +868,66 @@ def test_a_failed_unwind_closed_by_hand_and_reconciled_ends_on_resume_without_se
     held = {(p.venue, p.side): p.size for p in Ledger(db, "paper").positions()}
     assert held.get((first.venue, first.side), D(0)) == 0
     assert AuditLog(db).verify().ok
+
+
+def test_a_partial_hedges_excess_closed_by_hand_is_not_sold_again_out_of_the_hedged_shares(db: Database) -> None:
+    """Found in review: with 6 of 10 hedged, the 4 closed by hand, a resume compared the excess with the
+    whole position (6 held) and sold 4 of the shares backing the hedge, ending `unwound` with 4 naked."""
+    x = Exchange(script={"l2": [("partial", "6")], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"],
+                         "u2": ["fill"]})
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert first is not None and first.filled_size == D(10)
+    _closed_by_hand(db, first.venue, first.market_id, first.side, D(4), D("0.50"))
+    KillSwitch(db).release()
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "unwound" and res.detail["closed_outside"]["shares"] == "4", res.message
+    assert [t for t in _sent(x) if t.startswith("u")] == ["u1"]
+    assert _held(db)[(first.venue, first.side)] == D(6)
+
+
+def test_closing_the_hedged_shares_by_hand_too_halts_naming_the_other_legs_unhedged_shares(db: Database) -> None:
+    """Found in review: all 10 closed by hand (the 6 backing the hedge too) ended `unwound`, the
+    hedge's 6 naked and nothing left to report it (the ledger matches the venues)."""
+    x = Exchange(script={"l2": [("partial", "6")], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"],
+                         "u2": ["fill"]})
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert first is not None
+    _closed_by_hand(db, first.venue, first.market_id, first.side, D(10), D("0.50"))
+    KillSwitch(db).release()
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "halted" and KillSwitch(db).status().halted, res.message
+    assert "6 of the other leg are unhedged" in res.message, res.message
+    assert [t for t in _sent(x) if t.startswith("u")] == ["u1"]
+
+
+def test_a_resume_does_not_sell_another_executions_shares_after_a_close_by_hand(db: Database) -> None:
+    """Found in review: the position is the account's; B's 10 closed by hand left A's hedged 10, which
+    B's resume counted as its own and sold, A's pair left naked and nothing halted. Whose shares were
+    closed cannot be told: nothing is sold, and the execution stays halted."""
+    assert run(executor(db, fake_venues(Exchange())).execute(make_plan(key="exec-A"), None)).status == "done"
+    xb = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"], "u2": ["fill"]})
+    plan_b = make_plan(key="exec-B")
+    assert run(executor(db, fake_venues(xb)).execute(plan_b, None)).status == "halted"
+    first = Ledger(db, "paper").order(client_order_id(plan_b.key, "l1"))
+    assert first is not None
+    _closed_by_hand(db, first.venue, first.market_id, first.side, D(10), D("0.50"))
+    KillSwitch(db).release()
+    res = run(executor(db, fake_venues(xb)).resume(plan_b.key))
+    assert res.status == "halted" and "whose were closed cannot be told" in res.message, res.message
+    assert [t for t in _sent(xb) if t.startswith("u")] == ["u1"]
+    assert _held(db)[(first.venue, first.side)] == D(10)  # A's hedged shares
+
+
+def test_another_executions_shares_in_the_market_do_not_make_a_normal_unwind_halt(db: Database) -> None:
+    """Nothing closed by hand: other orders' shares in the same market are theirs, this unwind sells its own."""
+    assert run(executor(db, fake_venues(Exchange())).execute(make_plan(key="exec-A"), None)).status == "done"
+    xb = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["fill"]})
+    res = run(executor(db, fake_venues(xb)).execute(make_plan(key="exec-B"), None))
+    assert res.status == "unwound" and "closed_outside" not in res.detail, res.message
 
 
 def test_unsellable_dust_halts_and_alerts_naming_the_shares(db: Database) -> None:
@@ -930,6 +990,42 @@ def test_a_dust_halt_released_then_halted_again_by_a_drift_still_ends_on_resume(
     st = KillSwitch(db).status()
     assert st.halted and st.kind == "drift"  # the drift's halt is the operator's to release
     assert [tag_of(c) for c in x.payloads] == ["l1", "l2a1"]
+
+
+def test_a_halt_kept_by_the_dust_halt_is_not_a_release_whatever_its_hosts_clock(db: Database) -> None:
+    """Found in review: the release was judged by time order, the halt's `since` against the execution's
+    `updated_at`, stamped by two hosts' clocks. A halt engaged mid-execution by a host 5 s ahead, kept by
+    the dust halt, read as "engaged after it": the next resume, nothing released, accepted the dust."""
+    def other_host_halts(tag: str) -> None:
+        if tag == "l2a1":
+            KillSwitch(db).engage("reconcile: drift", kind="drift")
+            with db.write() as conn:
+                conn.execute(halt_state.update().where(halt_state.c.id == 1).values(
+                    since=iso_utc(datetime.now(UTC) + timedelta(seconds=5))))
+
+    x = Exchange(script={"l1": [("partial", "6.5")]}, on_submit=other_host_halts)
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "halted", res.message
+
+
+def test_a_released_dust_halt_accepted_then_crashed_still_ends_beside_a_drift_halt(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: saving `dust_accepted` (before the final status) moved `updated_at`, which the
+    release was judged against: after a crash there, the drift halt read as older and it halted again."""
+    x = Exchange(script={"l1": [("partial", "6.5")]})
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    KillSwitch(db).release()
+    time.sleep(0.002)
+    KillSwitch(db).engage("reconcile: drift (execution interrupted)", kind="drift")
+    crash_at(monkeypatch, "before_final")
+    with pytest.raises(Crash):
+        run(executor(db, fake_venues(x)).resume(plan.key))
+    crash_at(monkeypatch, None)
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "done", res.message
 
 
 def test_a_released_dust_halt_does_not_excuse_other_dust(db: Database) -> None:
