@@ -19,7 +19,8 @@ Why it runs the way it does (DESIGN §2, §5 point 6, §7):
 * **Never silently.** A drift is reported whether or not it is fixed; ``--fix`` adopts the venue's
   truth through ordinary ledger orders and fills (an ``ext-…`` order for a fill or resting order
   orion never placed, a ``reconcile-adj-…`` fill for a position difference no fill explains),
-  each with its ``reconcile.fixed`` event. Nothing is ever sent to a venue. A fill recorded for a leg
+  each with its ``reconcile.fixed`` event. Nothing is ever sent to a venue, and an order the ledger
+  holds ended is never reopened: one the venue still lists resting is reported only. A fill recorded for a leg
   of an execution that has ended (resolved in step (1) or adopted) is recorded in that execution's
   result too, and legs it leaves unequal are an ``execution`` drift. A fill resolved in step (1)
   is judged only when none of the execution's orders is undecided in the ledger (the other leg's
@@ -1073,11 +1074,29 @@ def _savepoint_fix(ctx: _Context, conn: Connection, drift: Drift, apply: Any) ->
     return fixed
 
 
+ENDED_RESTING_FIX = ("not fixed by reconcile: the ledger never reopens an ended order; cancel it at the venue "
+                     "(`orion halt --cancel-open` halts, then cancels every resting order), or let it fill: "
+                     "its fills are then fill drift, which --fix records on that order")
+
+
 def _unknown_open_orders(ctx: _Context, conn: Connection, venue: Venue, venue_open: Sequence[OrderState],
                          result: VenueReconcile) -> None:
+    """Report (and with ``--fix`` adopt) the venue's resting orders the ledger does not hold, and report
+    those it holds as ended (filled, partial, cancelled, rejected).
+
+    Why the ended ones: an order the ledger ended (cancelled as "not found at the venue" after a lookup
+    lag, a cancel that was answered but did not take) can still fill at any moment while the venue lists
+    it resting, yet ended it counts toward no exposure or in-flight cash. The ledger cannot reopen it,
+    so it is only reported. One ended within ``grace`` by another process is pending: the venue's list
+    was read before that write (a cancel read back while the venue still lists the order) and may be
+    stale; one this run ended itself (step (1)) was ended before the list was read, so it is drift."""
+    resolved_here = {r.client_order_id for r in result.resolved}
     for st in venue_open:
-        if _find_row(conn, ctx.mode, venue, client_order_id=st.client_order_id,
-                     venue_order_id=st.venue_order_id) is not None:
+        row = _find_row(conn, ctx.mode, venue, client_order_id=st.client_order_id,
+                        venue_order_id=st.venue_order_id)
+        if row is not None:
+            if OrderStatus(row.status).terminal:
+                _ended_but_resting(ctx, venue, row, st, result, resolved_here=resolved_here)
             continue
         drift = Drift(venue, "order", st.market_id, st.side, ZERO, st.remaining,
                       plain(st.remaining * st.limit_price),
@@ -1096,6 +1115,23 @@ def _unknown_open_orders(ctx: _Context, conn: Connection, venue: Venue, venue_op
             return f"recorded as ledger order {coid} (open)"
 
         result.drifts.append(_savepoint_fix(ctx, conn, drift, adopt))
+
+
+def _ended_but_resting(ctx: _Context, venue: Venue, row: Row[Any], st: OrderState, result: VenueReconcile, *,
+                       resolved_here: set[str]) -> None:
+    """``row`` is ended in the ledger while the venue lists it resting as ``st``: an ``order`` drift
+    (pending while another process ended it within ``grace``; see :func:`_unknown_open_orders`)."""
+    coid = row.client_order_id
+    held = f"ledger order {coid} ({row.status}, filled {plain(Decimal(row.filled_size))} of {plain(Decimal(row.size))})"
+    if ctx.now - _parse_ts(row.updated_at) < ctx.grace and coid not in resolved_here:
+        result.pending.append(f"{held} ended less than {int(ctx.grace.total_seconds())} s ago, but the venue lists "
+                              f"order {st.venue_order_id or coid} resting ({plain(st.remaining)} left)")
+        return
+    result.drifts.append(Drift(
+        venue, "order", st.market_id, st.side, ZERO, st.remaining, plain(st.remaining * st.limit_price),
+        f"resting {st.action.value} {st.side.value} order {st.venue_order_id or '?'} ({plain(st.remaining)} at "
+        f"{st.limit_price}, venue says {st.venue_status or st.status.value}) is {held} in the ledger: it can still "
+        "fill, and an ended order counts toward no exposure or in-flight cash", ref=coid, fix=ENDED_RESTING_FIX))
 
 
 # -- (2) fills the ledger does not have ----------------------------------------------------------

@@ -510,6 +510,78 @@ def test_a_manual_trade_at_the_venue_is_drift_and_fix_adopts_it(db: Database, se
     _verify(db)
 
 
+def _resting(cid: str, oid: str, size: str = "10", filled: str = "0") -> OrderState:
+    return OrderState(Venue.KALSHI, cid, oid, OrderStatus.OPEN, MKT, Side.YES, Action.BUY, D(size), D(filled), None,
+                      D(0), D("0.40"), NOW, venue_status="resting")
+
+
+@pytest.mark.parametrize("ended", ["cancelled", "rejected", "partial"])
+def test_an_order_the_ledger_holds_ended_but_the_venue_lists_resting_is_drift(db: Database, settings: Settings,
+                                                                             ended: str) -> None:
+    """Found in review (rev1): step (4) skipped every resting venue order the ledger has a row for, whatever
+    that row's status. An order the ledger ended (cancelled as "not found at the venue" after a lookup
+    lag, a cancel that answered but did not take) yet the venue still lists resting can fill at any
+    moment, and ended, it counts toward no exposure or in-flight cash: reconcile reported the venue clean.
+    It is order drift naming both sides; --fix leaves it (the ledger never reopens an ended order)."""
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-rest", status="unknown", ref="o-rest")
+    if ended == "cancelled":
+        ledger.cancelled("c-rest", reason=NEVER_REACHED, now=EARLIER)
+        resting = _resting("c-rest", "o-rest")
+    elif ended == "rejected":
+        ledger.rejected("c-rest", "insufficient balance", now=EARLIER)
+        resting = _resting("", "o-rest")  # matched by the venue's id alone
+    else:  # the ledger took the remainder for cancelled (an IOC's): the venue still has it on the book
+        fill = _fill("f-rest", "o-rest", "6", "0.40")
+        ledger.transition("c-rest", OrderStatus.PARTIAL, fills=[fill], now=EARLIER)
+        resting = _resting("c-rest", "o-rest", filled="6")
+    held = [Position(Venue.KALSHI, MKT, Side.YES, D(6), D("0.40"), D("2.4"))] if ended == "partial" else []
+    venue = FakeVenue(open_=[resting], orders={"c-rest": resting}, positions_=held)
+    for fix in (False, True):
+        alerts = NullAlertSink()
+        (res,) = _run(db, settings, {Venue.KALSHI: venue}, fix=fix, alerts=alerts)
+        assert res.status == "drift", res
+        assert [(d.kind, d.ledger_qty, d.venue_qty, d.value, d.ref, d.fixed) for d in res.drifts] == [
+            ("order", D(0), D(4) if ended == "partial" else D(10), D("1.6") if ended == "partial" else D(4),
+             "c-rest", False)]
+        (drift,) = res.drifts
+        assert f"ledger order c-rest ({ended}" in drift.detail and "resting buy yes order o-rest" in drift.detail
+        assert "not fixed by reconcile" in drift.fix and "--cancel-open" in drift.fix
+        assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift"]
+    order = ledger.order("c-rest")
+    assert order is not None and order.status is OrderStatus(ended)
+    assert _types(db).count("reconcile.fixed") == 0
+    _verify(db)
+
+
+def test_an_order_another_process_ended_a_moment_ago_still_listed_resting_is_pending(db: Database,
+                                                                                      settings: Settings) -> None:
+    """The venue's list is read before the comparison: an order a trade cancelled since (or whose cancel the
+    venue still lists resting for a moment, as Kalshi's demo does) is pending, and drift once the grace is over."""
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-rest", status="unknown", ref="o-rest")
+    ledger.cancelled("c-rest", reason="cancelled by the executor", now=NOW - timedelta(seconds=5))
+    venue = FakeVenue(open_=[_resting("c-rest", "o-rest")])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert (res.status, res.drifts) == ("clean", []), res.drifts
+    assert any("c-rest (cancelled" in p and "o-rest resting" in p for p in res.pending), res.pending
+    (later,) = _run(db, settings, {Venue.KALSHI: venue}, now=NOW + timedelta(minutes=2))
+    assert [d.kind for d in later.drifts] == ["order"], later
+
+
+def test_an_order_this_run_found_missing_but_the_venue_lists_resting_is_drift(db: Database,
+                                                                              settings: Settings) -> None:
+    """Step (1) ends an order the lookup does not find ("never reached the venue"); the venue's list, read
+    after that, shows it resting (a lookup lag): drift in that same run, not pending for the grace."""
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-rest", status="unknown", ref="o-rest")
+    venue = FakeVenue(open_=[_resting("c-rest", "o-rest")])  # find_order answers "no such order"
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert [(r.client_order_id, r.after) for r in res.resolved] == [("c-rest", "cancelled")]
+    assert res.status == "drift" and [d.kind for d in res.drifts] == ["order"], res
+    assert "never reached" not in res.drifts[0].detail and "(cancelled" in res.drifts[0].detail
+
+
 def test_a_manual_order_filled_in_several_fills_is_adopted_whole_and_then_clean(db: Database,
                                                                              settings: Settings) -> None:
     """The second fill of an order placed outside orion was recorded on the first fill's adopted (filled,
