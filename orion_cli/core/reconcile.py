@@ -752,8 +752,9 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
     balance = await _call(tv.balance())
     # After the balance: a market settled (or a transfer finalized) in between is then paid after
     # that report, and counted.
-    (venue_settlements, unchecked, unread), moved = await all_of(_read_settlements(ctx, venue, tv, result),
-                                                               _read_transfers(venue, tv, result))
+    (venue_settlements, unchecked, unsettled), (moved, unmoved) = await all_of(
+        _read_settlements(ctx, venue, tv, result), _read_transfers(venue, tv, result))
+    unread = "; ".join(why for why in (unsettled, unmoved) if why)  # no answer: the venue is unavailable
     # Without its transfers the report is not recorded (a deposit in it would count as profit); nor
     # beside a held market not checked for settlement (its payout, in the report, would count twice).
     report = balance if tv.mode == "live" and moved is not None and not unchecked else None
@@ -1503,15 +1504,30 @@ UNDECIDED_FIX = ("not fixed: an order in this market is not final in the ledger,
                  "checked again on the next run")
 
 
+def _unanswered(exc: OrionError, result: VenueReconcile) -> bool:
+    """Whether ``exc``, from a read of settlements or transfers, means the venue gave no answer to read:
+    an outage, or a refusal of this host's location (flagged ``geoblocked``: exit 6) or of our
+    credentials (flagged ``rejected``: exit 4), as :func:`_call` takes them for every other read.
+    Else (False) it answered something orion cannot read: drift, as the venue's record disagrees."""
+    if not isinstance(exc, (VenueUnavailable, Geoblocked, SecretsError)):
+        return False
+    if isinstance(exc, Geoblocked):
+        result.geoblocked, result.hint = True, exc.hint or ""
+    elif isinstance(exc, AuthError):
+        result.rejected, result.hint = True, exc.hint or ""
+    return True
+
+
 async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
                             result: VenueReconcile) -> tuple[list[Settlement], set[str], str | None]:
     """The venue's settlements of the markets the ledger holds there, the held markets it could not
-    say about, and why not when it could not be asked (an outage; else None).
+    say about, and why not when it could not be asked (no answer: :func:`_unanswered`; else None).
 
     Either way the fills, positions and orders are still compared, and a position in a market not
     checked is never adopted (a vanished one may be a settled one). An answer orion cannot read is
-    settlement drift; no answer at all makes the venue unavailable (exit 5, as any outage), not
-    drift: nothing the venue said disagrees, and --fix could not mend it."""
+    settlement drift; no answer at all makes the venue unavailable (exit 5 for an outage; 4 or 6 for a
+    refusal, as any read refused so), not drift: nothing the venue said disagrees, and --fix could not
+    mend it."""
     with ctx.db.read() as conn:
         held = sorted({p.market_id for p in ctx.ledger.positions(venue, conn=conn)})
     if not held:
@@ -1522,13 +1538,8 @@ async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
         why = exc.unchecked[min(exc.unchecked)] if exc.unchecked else ""
         found, unchecked, outage = exc.found, set(exc.unchecked), exc.unreachable
         cause = f"{exc.message} ({why})" if why else exc.message
-    except (VenueUnavailable, Geoblocked) as exc:
-        # A host refused for its location was not answered either: unavailable (exit 6), not drift.
-        found, unchecked, cause, outage = [], set(held), exc.message, True
-        if isinstance(exc, Geoblocked):
-            result.geoblocked, result.hint = True, exc.hint or ""
     except OrionError as exc:
-        found, unchecked, cause, outage = [], set(held), exc.message, False
+        found, unchecked, cause, outage = [], set(held), exc.message, _unanswered(exc, result)
     if outage:
         return found, unchecked, f"could not read the settlements of the markets held: {cause}"[:400]
     result.drifts.append(Drift(venue, "settlement", ", ".join(sorted(unchecked))[:200], None, ZERO, ZERO, ZERO,
@@ -1537,19 +1548,22 @@ async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
     return found, unchecked, None
 
 
-async def _read_transfers(venue: Venue, tv: TradingVenue, result: VenueReconcile) -> list[Transfer] | None:
-    """The venue's deposits and withdrawals ([] when it lists none). Unreadable, they are drift (the
-    rest of the venue is still compared) and None: the balance report is then not recorded. Refused for
-    this host's location, the venue is unavailable (:class:`_Unreachable`), as for any of its reads."""
+async def _read_transfers(venue: Venue, tv: TradingVenue,
+                          result: VenueReconcile) -> tuple[list[Transfer] | None, str | None]:
+    """The venue's deposits and withdrawals ([] when it lists none), and why not when it could not be
+    asked (else None). Either way the rest of the venue is still compared; without them (None) the
+    balance report is not recorded. As for settlements (:func:`_read_settlements`): a list orion cannot
+    read is ``transfers`` drift; no answer at all (:func:`_unanswered`: an outage, this host or our
+    credentials refused) makes the venue unavailable, not drift: nothing the venue said disagrees."""
     try:
-        return await tv.transfers() or []
-    except Geoblocked as exc:
-        raise _Unreachable.of(exc) from exc
+        return await tv.transfers() or [], None
     except OrionError as exc:
+        if _unanswered(exc, result):
+            return None, f"could not read the venue's deposits and withdrawals: {exc.message}"[:400]
         result.drifts.append(Drift(venue, "transfers", "", None, ZERO, ZERO, ZERO,
                                    f"could not read the venue's deposits and withdrawals: {exc.message}"[:400],
                                    fix="not fixed: the balance report is recorded once they can be read"))
-        return None
+        return None, None
 
 
 def _unstorable(exc: BaseException) -> BaseException:

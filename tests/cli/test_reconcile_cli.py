@@ -66,7 +66,8 @@ def db_file(tmp_path: Path) -> str:
 def drifting(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Make the paper venues report an extra position (drift) or fail (outage), per venue; ``found``
     scripts what an order lookup answers, by client order id."""
-    script: dict[str, Any] = {"extra": {}, "down": set(), "rejecting": set(), "blocking": set(), "found": {}}
+    script: dict[str, Any] = {"extra": {}, "down": set(), "rejecting": set(), "blocking": set(), "found": {},
+                              "transfers": {}}
 
     def fail(venue: Venue) -> None:
         if venue in script["blocking"]:
@@ -89,6 +90,12 @@ def drifting(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
             found: OrderState | None = script["found"].get(client_order_id)
             return found or await super().find_order(client_order_id, venue_order_id)
+
+        async def transfers(self) -> None:
+            error: Exception | None = script["transfers"].get(self.venue)
+            if error is not None:
+                raise error
+            return await super().transfers()
 
     monkeypatch.setattr(paper_mod, "PaperVenue", Scripted)
     return script
@@ -281,6 +288,25 @@ def test_a_venue_refusing_this_hosts_location_is_exit_6_geoblocked_not_an_outage
     drifting["rejecting"].clear()
     drifting["extra"][Venue.KALSHI] = [_extra()]  # a drift still wins
     assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 7
+
+
+def test_a_transfers_read_with_no_answer_is_exit_5_or_4_not_drift(db_file: str, drifting: dict[str, Any]) -> None:
+    """Found in review (rev1): an outage of the deposits/withdrawals endpoints was `transfers` drift: exit 7,
+    which cron acts on as the ledger being wrong (and --halt-on-drift halted). No answer is the venue
+    unavailable (exit 5); a refusal of our credentials there is exit 4, as on any other read."""
+    drifting["transfers"][Venue.KALSHI] = VenueUnavailable("kalshi", "GET /portfolio/deposits: HTTP 503")
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", "--halt-on-drift")
+    assert res.exit_code == 5, res.output
+    recs = {r["venue"]: r for r in json.loads(res.stdout)}
+    assert (recs["kalshi"]["status"], recs["kalshi"]["drifts"], recs["kalshi"]["refusal"]) == ("unavailable", [], None)
+    assert "deposits and withdrawals" in recs["kalshi"]["reason"] and recs["polymarket"]["status"] == "clean"
+    db = open_database(db_file)
+    assert not KillSwitch(db).status().halted
+    db.dispose()
+    drifting["transfers"][Venue.KALSHI] = AuthError("kalshi rejected our credentials for GET /portfolio/deposits")
+    rejected = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert rejected.exit_code == 4, rejected.output
+    assert json.loads(rejected.stdout)[0]["refusal"] == "auth"
 
 
 def _holding_a_paper_position(tmp_path: Path) -> str:

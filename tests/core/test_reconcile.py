@@ -23,7 +23,7 @@ from sim.server import FaultRule
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.config import Settings, load_settings
-from orion_cli.core.errors import DataError, VenueUnavailable
+from orion_cli.core.errors import AuthError, DataError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.reconcile import NEVER_REACHED, VenueReconcile, reconcile
 from orion_cli.risk.halt import KillSwitch
@@ -1092,7 +1092,7 @@ def test_an_unreachable_venue_is_unavailable_while_the_other_reconciles(db: Data
     _verify(db)
 
 
-@pytest.mark.parametrize("refused", ["find_order", "positions", "settlements"])
+@pytest.mark.parametrize("refused", ["find_order", "positions", "settlements", "transfers"])
 def test_a_venue_refusing_this_hosts_location_is_unavailable_geoblocked_never_drift(
         db: Database, settings: Settings, refused: str) -> None:
     """Found in review: a Polymarket firewall's refusal (:class:`Geoblocked`) of an unknown order's lookup
@@ -1123,6 +1123,10 @@ def test_a_venue_refusing_this_hosts_location_is_unavailable_geoblocked_never_dr
         async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
             self._refuse("settlements")
             return await super().settlements(markets)
+
+        async def transfers(self) -> list[Transfer]:
+            self._refuse("transfers")
+            return await super().transfers()
 
     venue = Blocked(venue_=Venue.POLYMARKET, fills_=[fill],
                     orders={"c-1": _state("c-1", "o-1", OrderStatus.CANCELLED, "10", "0", venue=Venue.POLYMARKET,
@@ -1386,6 +1390,47 @@ def test_transfers_that_cannot_be_read_are_drift_and_the_report_is_not_recorded(
     assert settled.cash_moved
     bal = ledger.balance(Venue.KALSHI)
     assert bal is not None and bal.total == D("910")  # the stored figure and the payout after it: no report
+
+
+@pytest.mark.parametrize("read", ["transfers", "settlements"])
+@pytest.mark.parametrize("refused", ["outage", "credentials"])
+def test_an_outage_reading_transfers_is_unavailable_not_drift(db: Database, settings: Settings, read: str,
+                                                              refused: str) -> None:
+    """Found in review (rev1): an outage of the deposits/withdrawals endpoints (no answer at all) was
+    reported as `transfers` drift (exit 7, a `reconcile.drift` alert, a halt with --halt-on-drift), where
+    the same outage reading settlements is `unavailable` (exit 5): nothing the venue said disagrees. A
+    refusal of our credentials there was drift too, on either read, where on any other read it is
+    `refusal` auth (exit 4). The rest of the venue is still compared; its report is not recorded."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
+    path = "/portfolio/deposits" if read == "transfers" else "/portfolio/settlements"
+    error = VenueUnavailable("kalshi", f"GET {path}: 503 after 3 attempts") if refused == "outage" \
+        else AuthError(f"kalshi rejected our credentials for GET {path}: HTTP 401")
+
+    class Down(FakeVenue):
+        async def transfers(self) -> list[Transfer]:
+            if read == "transfers":
+                raise error
+            return await super().transfers()
+
+        async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+            if read == "settlements":
+                raise error
+            return await super().settlements(markets)
+
+    alerts = NullAlertSink()
+    venue = Down(cash=D("510"), positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, halt_on_drift=True, alerts=alerts)
+    assert (res.status, res.drifts) == ("unavailable", []), res.drifts
+    assert ("deposits and withdrawals" if read == "transfers" else "settlements") in res.reason
+    assert (res.refusal, res.to_record()["refusal"]) == ((None, None) if refused == "outage" else ("auth", "auth"))
+    assert res.counts["positions_venue"] == 1  # the rest of the venue was still compared
+    assert alerts.emitted == [] and not KillSwitch(db).status().halted
+    assert _types(db)[-1] == "reconcile.unavailable"
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D("500")  # the report is not recorded
+    _verify(db)
 
 
 def test_a_payout_made_after_the_venue_report_stays_in_the_ledgers_cash(db: Database, settings: Settings) -> None:
