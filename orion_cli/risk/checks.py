@@ -78,6 +78,10 @@ class PipelineContext:
     # Optional: the process's breaker (keeps the marks of its last update); without one, the
     # BREAKER check values open positions at cost.
     breaker: Breaker | None = None
+    # A preview (`trade` without --confirm): it records no balance report, where --confirm records
+    # the one it reads before its checks. BALANCE then says so instead of refusing a live venue the
+    # ledger has no report of yet.
+    preview: bool = False
 
 
 _CENT = Decimal("0.01")
@@ -588,6 +592,18 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
     cash, since = bal.available, ""
     recorded = getattr(lazy.state, f"ledger_cash_{venue.value}", None)
     recorded_as_of = getattr(lazy.state, f"ledger_cash_as_of_{venue.value}", None)
+    if ctx.mode == "live" and recorded_as_of is None:
+        # No report recorded yet (this trade's could not be: settlements or transfers unreadable). The
+        # ledger would book this trade's fills moving no cash, and the first report, already net of
+        # them, would then count whole as capital: their cost read as today's profit, hiding as large a
+        # loss from the breaker's daily limit. --confirm records the report it reads before its checks.
+        if not ctx.preview:
+            return CheckResult("BALANCE", False, f"{venue.value}: the live ledger holds no balance report of this "
+                                                 "venue yet (this trade's was not recorded: its settlements or "
+                                                 "transfers could not be read), so its fills would read as today's "
+                                                 "profit and hide losses from the daily limit: run `orion balance` in "
+                                                 "live mode to record one, then trade again", leg=i)
+        since = " (no report recorded yet: --confirm records this one first)"
     if recorded is not None and Decimal(recorded) < cash and _not_older(recorded_as_of, bal.as_of):
         # Read before this transaction: fills recorded since (another orion process's trade) have
         # spent some of it. The lower figure, so processes trading at once never share the same cash;

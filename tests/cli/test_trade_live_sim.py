@@ -509,6 +509,27 @@ def test_a_limit_refuses_live_and_nothing_reaches_the_venues(world: World) -> No
     assert code == 0, err + out
 
 
+def test_a_first_live_trade_whose_report_cannot_be_recorded_is_refused_by_balance(world: World) -> None:
+    """Review rev1: the first live trade on a venue whose report could not be recorded (its transfers
+    unreadable: the report is skipped and the trade went on) filled with no balance row: its fills
+    moved no cash, and the next report, net of them, counted whole as capital, so their cost read as
+    today's profit and hid as large a loss from the daily breaker. BALANCE now refuses it, nothing is
+    sent; once the report can be recorded the same command trades."""
+    world.ksim.server.add_fault(FaultRule("status", status=503, path_prefix=f"{API_PREFIX}/portfolio/deposits"))
+    code, out, err = world.run(*LIVE)
+    assert code == 6, err
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert rec["reason"] == "BALANCE" and "no balance report" in rec["message"], rec
+    assert "`orion balance`" in rec["message"], rec
+    assert world.kalshi_created() == [] and world.poly_created() == []
+    assert Venue.KALSHI not in world.ledger_cash() and world.ledger_positions() == {}
+    world.ksim.server.clear_faults()
+    code, out, err = world.run(*LIVE)
+    assert code == 0, err
+    assert _execution(out)["status"] == "done"
+    assert set(world.ledger_cash()) == {Venue.KALSHI, Venue.POLYMARKET}
+
+
 def test_an_exchange_in_maintenance_refuses_before_either_leg_is_sent(world: World) -> None:
     world.ksim.exchange_state = {"exchange_active": True, "trading_active": False}
     code, out, err = world.run(*LIVE)

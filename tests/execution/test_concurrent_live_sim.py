@@ -88,6 +88,7 @@ async def _worker(w: dict[str, Any]) -> dict[str, Any]:
     from orion_cli.core.alert_sink import NullAlertSink
     from orion_cli.core.config import load_settings
     from orion_cli.core.models import Venue
+    from orion_cli.core.settlement import record_reports
     from orion_cli.execution.executor import Executor
     from orion_cli.risk.checks import PipelineContext
     from orion_cli.store.db import open_database
@@ -116,8 +117,8 @@ async def _worker(w: dict[str, Any]) -> dict[str, Any]:
     refused: Counter[str] = Counter()
     errors: list[str] = []
     try:
-        ex = Executor(db, Ledger(db, "live"), venues, settings, mode="live", alerts=NullAlertSink(),
-                      verify_delays=(0.0, 0.05))
+        ledger = Ledger(db, "live")
+        ex = Executor(db, ledger, venues, settings, mode="live", alerts=NullAlertSink(), verify_delays=(0.0, 0.05))
         ready = time.monotonic()
         wait_for_start(w, timeout=180)
         went = time.monotonic()
@@ -128,6 +129,9 @@ async def _worker(w: dict[str, Any]) -> dict[str, Any]:
             key = f"conc-{w['worker'] * 3 + j * 7 % 11:02d}" if not oversized else f"conc-big-{w['worker']}"
             try:
                 balances = {v: await venue.balance() for v, venue in venues.items()}
+                # As `orion trade --confirm`: the reports are recorded before the checks (BALANCE
+                # refuses a live venue the ledger holds no report of).
+                await record_reports(ledger, venues, balances)
                 ctx = PipelineContext(settings=settings, mode="live", authorized=True, authorization="flag",
                                       balances=balances, now=datetime.now(UTC))
                 result = await ex.execute(_plan(pair, key, OVERSIZE if oversized else SIZE, w), ctx)

@@ -647,6 +647,29 @@ def test_balance_ignores_a_live_ledger_figure_older_than_the_read(db: Database) 
     assert r.passed and "after the fills" not in r.detail, r.detail
 
 
+def test_balance_refuses_a_live_venue_the_ledger_holds_no_report_of(db: Database) -> None:
+    """Review rev1: a live fill recorded while the venue has no balance row moves no cash, but its
+    contracts count in equity at cost, and the first report (cash already net of that buy) is then
+    added as capital whole. The first live trade on a venue whose report could not be recorded
+    (settlements or transfers unreadable: `record_reports` skips it and the trade went on) read as a
+    100 profit for the rest of the day, hiding a 100 loss from the daily breaker. BALANCE now refuses
+    a live leg on a venue the ledger has no report of; a preview (which records nothing, where
+    --confirm records its read first) says so instead."""
+    led = Ledger(db, "live")
+    led.record_balance(Balance(Venue.POLYMARKET, "live", D("1000"), D(0), D("1000"), NOW), now=NOW)
+    live = balances("1000", "1000", mode="live")
+    kalshi, poly = results(run(db, c=ctx(mode="live", bals=live)), "BALANCE")
+    assert not kalshi.passed and "holds no balance report of this venue" in kalshi.detail, kalshi
+    assert "`orion balance`" in kalshi.detail, kalshi
+    assert poly.passed, poly
+    preview = ctx(mode="live", bals=live)
+    previewed = results(run(db, c=dataclasses.replace(preview, preview=True)), "BALANCE")[0]
+    assert previewed.passed and "--confirm records this one first" in previewed.detail, previewed
+    assert all(r.passed for r in results(run(db), "BALANCE"))  # paper: the ledger's own cash, created on use
+    led.record_balance(Balance(Venue.KALSHI, "live", D("1000"), D(0), D("1000"), NOW), now=NOW)  # as --confirm
+    assert all(r.passed for r in results(run(db, c=ctx(mode="live", bals=live)), "BALANCE"))
+
+
 def test_balance_never_takes_a_higher_ledger_figure_than_the_read(db: Database) -> None:
     Ledger(db, "paper").ensure_balance(Venue.KALSHI, D("1000"))
     r = results(run(db, c=ctx(bals=balances("4.39"))), "BALANCE")[0]

@@ -330,11 +330,12 @@ def _register_markets(venues: Mapping[Venue, TradingVenue], plan: TradePlan) -> 
 
 
 def _pipeline_context(settings: Settings, mode: str, authorized: bool, authorization: str,
-                      balances: Mapping[Venue, Balance | None], breaker: Breaker | None = None) -> PipelineContext:
+                      balances: Mapping[Venue, Balance | None], breaker: Breaker | None = None, *,
+                      preview: bool = False) -> PipelineContext:
     from orion_cli.risk.checks import PipelineContext as Ctx
 
     return Ctx(settings=settings, mode=mode, authorized=authorized, authorization=authorization,
-               balances=dict(balances), now=_now(), breaker=breaker)
+               balances=dict(balances), now=_now(), breaker=breaker, preview=preview)
 
 
 class _Rollback(Exception):
@@ -863,7 +864,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
                 await venues.aclose()
 
         plan, balances = run(preview)
-        ctx = _pipeline_context(settings, pre_mode, pre_authorized, pre_how, balances)
+        ctx = _pipeline_context(settings, pre_mode, pre_authorized, pre_how, balances, preview=True)
         verdict = preview_verdict(app, plan, ctx)
         _render_plan(app, plan, pre_mode, verdict, blocking=blocking)
         # Offered only for a plan --confirm would place: NOT_AUTHORIZED is what the gate, next, decides.
