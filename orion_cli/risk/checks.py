@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, case, func, literal, select, type_coerce
+from sqlalchemy import Connection, String, Text, bindparam, case, cast, func, literal, select, type_coerce
 from sqlalchemy.exc import DBAPIError
 
 from orion_cli.core.categories import normalise_category
@@ -51,10 +51,11 @@ from orion_cli.store.ledger import (
     DayFigures,
     positions_from_rows,
     positions_in,
+    q,
     trading_day,
 )
 from orion_cli.store.prepared import Batch, Prepared
-from orion_cli.store.tables import Money, balances, executions, orders, plain
+from orion_cli.store.tables import Money, balances, executions, fills, orders, plain
 from orion_cli.venues.trading import Balance, OrderStatus, Position
 
 if TYPE_CHECKING:
@@ -141,12 +142,13 @@ def _orders_created(after: str, up_to: str | None = None) -> Any:
     return since if up_to is None else since.where(orders.c.created_at <= bindparam(up_to))
 
 
-def _state_statement() -> Any:
+def _state_statement(dialect: str) -> Any:
     """Every single-value read of the pipeline in one statement (each is a round trip on PostgreSQL).
 
     The kill switch joined with the breaker state, the day's figures, the recent-order counts, the
-    idempotency key's execution, and the audit chain's tail (which the order path's own events
-    continue). Built on first use: the breaker module imports this one.
+    idempotency key's execution, the audit chain's tail (which the order path's own events
+    continue), and each venue's cash as the ledger holds it. Built on first use: the breaker module
+    imports this one.
     """
     from orion_cli.risk.breaker import HALT_AND_STATE
 
@@ -159,20 +161,36 @@ def _state_statement() -> Any:
         _EXECUTION.with_only_columns(executions.c.status).scalar_subquery().label("key_status"),
         _EXECUTION.with_only_columns(executions.c.created_at).scalar_subquery().label("key_created_at"),
         *TAIL_COLUMNS,
-        *(column for venue in Venue for column in _ledger_cash(venue)),
+        *(column for venue in Venue for column in _ledger_cash(venue, dialect)),
     )
 
 
-def _ledger_cash(venue: Venue) -> tuple[Any, Any]:
+def _ledger_cash(venue: Venue, dialect: str) -> tuple[Any, Any, Any]:
     """The venue's cash as the ledger holds it now, and as of when: paper cash, or live the last report
-    moved by the fills recorded since (BALANCE: another process's fills since this one read its balances)."""
+    moved by the fills recorded since (BALANCE: another process's fills since this one read its balances).
+
+    Third, live and only when that figure is older than this trade's read (``read_<venue>``: its report
+    was not recorded), the buy fills recorded after the read, one ``size:price:fee`` each, ``;`` between
+    (:func:`_spent_since_read`): the cash they took that the read cannot show. As text because no SQL
+    product of two Money columns is exact on SQLite (integer units overflow into a float); the CASE
+    runs the look-up only then (both engines evaluate an uncorrelated subquery where it is reached),
+    so the usual trade, whose read was just recorded, scans no fills.
+    """
     row = select(balances.c.available).where(balances.c.mode == bindparam("mode"), balances.c.venue == venue.value)
+    as_of = row.with_only_columns(balances.c.as_of).scalar_subquery()
+    read = bindparam(f"read_{venue.value}", type_=String)
+    one = (cast(fills.c.size, String) + literal(":") + cast(fills.c.price, String) + literal(":")
+           + cast(fills.c.fee, String))
+    joined = func.group_concat(one, literal(";")) if dialect == "sqlite" else func.string_agg(one, literal(";"))
+    bought = select(joined).where(fills.c.mode == bindparam("mode"), fills.c.venue == venue.value,
+                                  fills.c.action == "buy", fills.c.recorded_at > read)
     return (row.scalar_subquery().label(f"ledger_cash_{venue.value}"),
-            row.with_only_columns(balances.c.as_of).scalar_subquery().label(f"ledger_cash_as_of_{venue.value}"))
+            as_of.label(f"ledger_cash_as_of_{venue.value}"),
+            type_coerce(case((as_of < read, bought.scalar_subquery())), Text).label(f"bought_since_read_{venue.value}"))
 
 
 # Built when first compiled (Prepared takes a function of the dialect): the breaker imports this module.
-_PIPELINE_STATE = Prepared(lambda _dialect: _state_statement(), name="pipeline_state")
+_PIPELINE_STATE = Prepared(_state_statement, name="pipeline_state")
 
 
 def _load_book(conn: Connection, mode: str, held: Sequence[Position],
@@ -252,7 +270,19 @@ class _Lazy:
         now = self.ctx.now
         key = self.plan.key if isinstance(self.plan.key, str) else ""
         return {"mode": self.mode, "day": self.day, "key": key,
-                "minute_cut": iso_utc(now - timedelta(seconds=60)), "hour_cut": iso_utc(now - timedelta(seconds=3600))}
+                "minute_cut": iso_utc(now - timedelta(seconds=60)), "hour_cut": iso_utc(now - timedelta(seconds=3600)),
+                **{f"read_{venue.value}": self._read_cut(venue) for venue in Venue}}
+
+    def _read_cut(self, venue: Venue) -> str:
+        """When this trade read ``venue``'s balance (its ``as_of``), as :func:`iso_utc` text; "" (no
+        look-up) in paper, whose ledger *is* the venue (every fill re-dates its figure), or when the
+        read is unusable (BALANCE refuses it). Kalshi's ``as_of`` is the balance's last change, before
+        the read: a fill recorded between the two, already in the read, is taken again (the safe side)."""
+        bal: object = self.ctx.balances.get(venue)
+        if self.mode != "live" or not isinstance(bal, Balance) or not isinstance(bal.as_of, datetime) \
+                or bal.as_of.tzinfo is None:
+            return ""
+        return iso_utc(bal.as_of)
 
     def _set_state(self, row: Any) -> None:
         if row is None:  # the migration inserts it; guard against manual tampering
@@ -611,6 +641,14 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
         # older report, say the last one recorded before a deposit, would refuse cash the venue holds).
         cash = Decimal(recorded)
         since = f", {fmt(cash)} after the fills recorded since"
+    else:
+        spent = _spent_since_read(getattr(lazy.state, f"bought_since_read_{venue.value}", None), lazy.conn)
+        if spent:
+            # Live, the ledger's figure is older than the read (this trade's report was not recorded):
+            # its own cash is not used (it may predate a deposit), but the buys recorded since the read
+            # (another process's trade) spent cash the read still shows.
+            cash = bal.available - spent
+            since = f", {fmt(cash)} after {fmt(spent)} spent by the fills recorded since it was read"
     mine = [x for x in lazy.plan.legs if x.venue is venue]
     needed = sum((_cash_out(x) for x in mine), ZERO)
     exact = sum((x.notional for x in mine), ZERO)
@@ -623,6 +661,25 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
     return CheckResult("BALANCE", usable >= required,
                        f"{venue.value} available {fmt(bal.available)}{since}{flight} {op} required {fmt(required)} "
                        f"(cost+fees {fmt(needed)}{cents} + {fmt(limits.balance_buffer_pct)}% buffer)", leg=i)
+
+
+_MONEY = Money()
+
+
+def _spent_since_read(bought: Any, conn: Connection) -> Decimal:
+    """The cash the buy fills listed in ``bought`` (:func:`_ledger_cash`'s text) took: each fill's
+    notional, rounded as the ledger books it, plus its fee. Each value is decoded as its Money column
+    stores it (on SQLite, integer units)."""
+    if not bought:
+        return ZERO
+    dialect = conn.dialect
+    raw = (int if dialect.name == "sqlite" else str)
+    total = ZERO
+    for one in str(bought).split(";"):
+        size, price, fee = (_MONEY.process_result_value(raw(v), dialect) for v in one.split(":"))
+        assert size is not None and price is not None and fee is not None
+        total += q(size * price) + fee
+    return total
 
 
 def _not_older(stored: Any, read_at: datetime) -> bool:

@@ -670,6 +670,59 @@ def test_balance_refuses_a_live_venue_the_ledger_holds_no_report_of(db: Database
     assert all(r.passed for r in results(run(db, c=ctx(mode="live", bals=live)), "BALANCE"))
 
 
+def _other_trade(led: Ledger, coid: str, action: str, size: str, price: str, fee: str, at: datetime) -> None:
+    """Another process's order, filled and recorded at ``at`` (its fills' ``recorded_at``)."""
+    from orion_cli.venues.trading import Action, Fill, OrderRequest, PreparedOrder, TimeInForce
+
+    req = OrderRequest(Venue.KALSHI, "KXB-2", Side.YES, Action(action), D(size), D(price), TimeInForce.FOK, coid)
+    led.record_intent(PreparedOrder(req, f'{{"id":"{coid}"}}'), now=at)
+    led.record_fills(coid, [Fill(Venue.KALSHI, f"f-{coid}", f"v-{coid}", "KXB-2", Side.YES, Action(action), D(size),
+                                 D(price), D(fee), at)], now=at)
+
+
+def test_balance_counts_fills_recorded_after_the_read_even_on_an_older_live_figure(db: Database) -> None:
+    """Review rev1: live, the ledger's figure is ignored whenever its report is older than this trade's
+    read (its fresh report was not recorded: settlements or transfers unreadable). Another process's
+    pair, sent after that read and filled before these checks, had spent 996 of the 1000 the read
+    shows; BALANCE passed on the same dollars (the venue then refuses a leg: a hedge short, an unwind
+    loss). The buys recorded after the read are now taken from it, whatever the ledger figure's age."""
+    led = Ledger(db, "live")
+    led.record_balance(Balance(Venue.KALSHI, "live", D("1000"), D(0), D("1000"), NOW - timedelta(hours=1)),
+                       now=NOW - timedelta(hours=1))
+    led.record_balance(Balance(Venue.POLYMARKET, "live", D("1000"), D(0), D("1000"), NOW), now=NOW)
+    after_read = NOW + timedelta(seconds=1)  # the read: 1000 at NOW; the other trade: after it
+    _other_trade(led, "other-l1", "buy", "1992", "0.50", "0", after_read)
+    bal = led.balance(Venue.KALSHI)
+    assert bal is not None and bal.available == D("4")  # what the venue holds now
+    c = ctx(mode="live", now=NOW + timedelta(seconds=2), bals=balances("1000", "1000", mode="live"))
+    r = results(run(db, c=c), "BALANCE")[0]  # the 10 × 0.40 leg needs 4.40
+    assert not r.passed, r.detail
+    assert "available 1000.00, 4.00 after 996.00 spent by the fills recorded since it was read" in r.detail, r
+
+
+def test_balance_takes_only_the_buys_recorded_after_the_read_from_it(db: Database) -> None:
+    """The other side of the rule above: a fill recorded before the read is in it (the ledger's older
+    figure, 2.00 before a deposit, still is not used); a sale recorded after it is not counted as cash
+    (a sale the read already held, recorded late, would count twice); a fee is spent too."""
+    led = Ledger(db, "live")
+    led.record_balance(Balance(Venue.KALSHI, "live", D("2"), D(0), D("2"), NOW - timedelta(hours=1)),
+                       now=NOW - timedelta(hours=1))
+    led.record_balance(Balance(Venue.POLYMARKET, "live", D("1000"), D(0), D("1000"), NOW), now=NOW)
+    _other_trade(led, "before", "buy", "10", "0.10", "0", NOW - timedelta(seconds=1))  # in the read
+    _other_trade(led, "after-buy", "buy", "3", "0.333", "0.0101", NOW + timedelta(seconds=1))  # 0.999 + fee
+    _other_trade(led, "after-sell", "sell", "3", "0.40", "0", NOW + timedelta(seconds=1))
+    c = ctx(mode="live", now=NOW + timedelta(seconds=2), bals=balances("5.41", "1000", mode="live"))
+    r = results(run(db, c=c), "BALANCE")[0]  # 5.41 - 1.0091 = 4.4009 >= 4.40
+    assert r.passed and "4.4009 after 1.0091 spent by the fills recorded since it was read" in r.detail, r
+    c = ctx(mode="live", now=NOW + timedelta(seconds=2), bals=balances("5.40", "1000", mode="live"))
+    assert not results(run(db, c=c), "BALANCE")[0].passed
+    # The read recorded (as a trade records it before its checks): the ledger's figure counts instead.
+    led.record_balance(Balance(Venue.KALSHI, "live", D("5.41"), D(0), D("5.41"), NOW), now=NOW)
+    c = ctx(mode="live", now=NOW + timedelta(seconds=2), bals=balances("5.41", "1000", mode="live"))
+    r = results(run(db, c=c), "BALANCE")[0]
+    assert r.passed and "spent by" not in r.detail, r
+
+
 def test_balance_never_takes_a_higher_ledger_figure_than_the_read(db: Database) -> None:
     Ledger(db, "paper").ensure_balance(Venue.KALSHI, D("1000"))
     r = results(run(db, c=ctx(bals=balances("4.39"))), "BALANCE")[0]
