@@ -96,6 +96,7 @@ from orion_cli.core.models import (
     TickStructure,
     Venue,
     polymarket_buy_short_of_minimum,
+    utcnow,
 )
 from orion_cli.core.money import ONE, ZERO, ceil_to, floor_to
 from orion_cli.core.opportunity import Opportunity, not_a_pair, ratio_down
@@ -601,9 +602,12 @@ class Executor:
         except (OrderRejected, DataError) as exc:
             prepared, prepare_problem = {}, str(exc)
         evaluate = self._evaluate or _default_evaluate()
-        now = datetime.now(UTC)
+        if ctx is not None and ctx.clock is None:
+            # Judged at the time the writers' lock is held, not at ctx.now (taken before the wait for it).
+            ctx = replace(ctx, clock=utcnow)
         with self.db.write() as conn:
             verdict = evaluate(conn, plan, ctx)
+            now = datetime.now(UTC)  # the lock held: what this transaction records is stamped after the last writer's
             # A passed DUPLICATE check already proved the key unused in this transaction; otherwise (it
             # failed, or a custom evaluate has none) look: an existing key is resumed, not refused.
             duplicate = next((c for c in verdict.checks if c.name == "DUPLICATE" and c.leg is None), None)

@@ -16,6 +16,7 @@ plus this plan's legs at worst cost including fees (``LegPlan.notional``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -83,6 +84,9 @@ class PipelineContext:
     # the one it reads before its checks. BALANCE then says so instead of refusing a live venue the
     # ledger has no report of yet.
     preview: bool = False
+    # The clock the checks are judged by, read once the writers' lock is held (:func:`evaluate`);
+    # ``now`` is taken before the wait for it, which may last database.busy_timeout_ms. None: ``now``.
+    clock: Callable[[], datetime] | None = None
 
 
 _CENT = Decimal("0.01")
@@ -723,9 +727,19 @@ def _failed(name: str, exc: BaseException, leg: int | None = None) -> CheckResul
 
 
 def evaluate(conn: Connection, plan: TradePlan, ctx: PipelineContext) -> Verdict:
-    """Every check of :data:`CHECK_ORDER`, for every leg, in order; never stops at the first failure."""
+    """Every check of :data:`CHECK_ORDER`, for every leg, in order; never stops at the first failure.
+
+    With ``ctx.clock``, the time-based checks (STALE_QUOTE, BALANCE's age, TRADING_WINDOW, a market's
+    close, BREAKER's day) are judged at the clock read once the first statement has run, so under the
+    writers' lock (SQLite takes it at BEGIN, PostgreSQL with that statement), never before ``ctx.now``:
+    a wait for another process's transaction ages the books as much as any other. The statement's own
+    cuts were taken from ``ctx.now``: RATE_LIMIT's window then reaches a little further back (the
+    safe side), and BREAKER reads the day's figures again if the day turned meanwhile.
+    """
     lazy = _Lazy(conn, ctx, plan)
     lazy.prefetch()
+    if ctx.clock is not None:
+        ctx = lazy.ctx = dataclasses.replace(ctx, now=max(ctx.now, ctx.clock()))
     results: list[CheckResult] = []
     legs: Sequence[LegPlan] = plan.legs if isinstance(plan.legs, tuple | list) else ()
     malformed = [i for i, problems in enumerate(lazy.leg_problems) if problems]

@@ -729,6 +729,61 @@ def test_balance_never_takes_a_higher_ledger_figure_than_the_read(db: Database) 
     assert not r.passed and "after the fills" not in r.detail, r
 
 
+# -- the checks' clock ------------------------------------------------------------------------------
+
+
+def test_the_time_checks_are_judged_at_the_clock_read_once_the_lock_is_held(lite: Database) -> None:
+    """Review rev1: ``ctx.now`` is taken before the wait for the writers' lock; with ``ctx.clock`` the
+    checks read the time again once it is held (after the first statement) and judge STALE_QUOTE,
+    BALANCE's age and TRADING_WINDOW by it. A clock behind ``now`` (stepped back) moves nothing back."""
+    s = settings(**{"trading.trading_windows": ["14:00-15:05"]})  # NOW (15:00) inside
+    later = NOW + timedelta(seconds=301)  # past quote (5 s) and balance (300 s) ages; outside the window
+    reads: list[bool] = []
+
+    def clock() -> datetime:
+        reads.append(True)
+        return later
+
+    c = dataclasses.replace(ctx(s, bals=balances(as_of=NOW)), clock=clock)
+    v = run(lite, c=c)
+    assert reads == [True]  # once
+    assert not passed(v, "STALE_QUOTE") and "book age 301.00 s" in results(v, "STALE_QUOTE")[0].detail
+    assert not any(r.passed for r in results(v, "BALANCE")) and "301 s old" in results(v, "BALANCE")[0].detail
+    assert not passed(v, "TRADING_WINDOW") and "15:05:01 UTC outside" in results(v, "TRADING_WINDOW")[0].detail
+    behind = dataclasses.replace(c, clock=lambda: NOW - timedelta(hours=1))
+    assert run(lite, c=behind).passed  # judged at NOW, as without a clock
+    assert run(lite, c=dataclasses.replace(c, clock=None)).passed
+
+
+def test_the_clock_is_read_after_the_wait_for_another_writer_on_either_engine(db: Database) -> None:
+    """PostgreSQL takes the writers' lock with the transaction's first statement, not at BEGIN: the
+    clock is read after that statement, so the wait for another process's transaction (1.5 s here)
+    counts toward the books' age on both engines."""
+    import threading
+
+    s = settings(**{"trading.quote_max_age_seconds": "1"})
+    now = datetime.now(UTC)
+    p = plan(leg(fetched=now), leg(Venue.POLYMARKET, "0xabc", Side.NO, price="0.50", fetched=now))
+    c = dataclasses.replace(ctx(s, now=now, bals=balances(as_of=now)), clock=lambda: datetime.now(UTC))
+    held, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with db.write() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            held.set()
+            release.wait(1.5)
+
+    t = threading.Thread(target=other_writer)
+    t.start()
+    held.wait(5)
+    try:
+        v = run(db, p, c)
+    finally:
+        release.set()
+        t.join()
+    assert not passed(v, "STALE_QUOTE") and not passed(v, "STALE_QUOTE", 1), results(v, "STALE_QUOTE")
+
+
 # -- RATE_LIMIT / DUPLICATE ------------------------------------------------------------------------
 
 

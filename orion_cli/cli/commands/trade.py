@@ -335,7 +335,7 @@ def _pipeline_context(settings: Settings, mode: str, authorized: bool, authoriza
     from orion_cli.risk.checks import PipelineContext as Ctx
 
     return Ctx(settings=settings, mode=mode, authorized=authorized, authorization=authorization,
-               balances=dict(balances), now=_now(), breaker=breaker, preview=preview)
+               balances=dict(balances), now=_now(), breaker=breaker, preview=preview, clock=_now)
 
 
 class _Rollback(Exception):
