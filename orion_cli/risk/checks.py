@@ -278,15 +278,17 @@ class _Lazy:
                 **{f"read_{venue.value}": self._read_cut(venue) for venue in Venue}}
 
     def _read_cut(self, venue: Venue) -> str:
-        """When this trade read ``venue``'s balance (its ``as_of``), as :func:`iso_utc` text; "" (no
-        look-up) in paper, whose ledger *is* the venue (every fill re-dates its figure), or when the
-        read is unusable (BALANCE refuses it). Kalshi's ``as_of`` is the balance's last change, before
-        the read: a fill recorded between the two, already in the read, is taken again (the safe side)."""
+        """When this trade read ``venue``'s balance, as :func:`iso_utc` text: its ``read_at`` (orion's
+        clock when it asked), else its ``as_of``; "" (no look-up) in paper, whose ledger *is* the venue
+        (every fill re-dates its figure), or when the read is unusable (BALANCE refuses it). Kalshi's
+        ``as_of`` is the balance's last change, to the second, before the read: cut there, a fill
+        recorded between the two, already in the read, would be taken again."""
         bal: object = self.ctx.balances.get(venue)
         if self.mode != "live" or not isinstance(bal, Balance) or not isinstance(bal.as_of, datetime) \
                 or bal.as_of.tzinfo is None:
             return ""
-        return iso_utc(bal.as_of)
+        read_at = bal.read_at
+        return iso_utc(read_at if isinstance(read_at, datetime) and read_at.tzinfo is not None else bal.as_of)
 
     def _set_state(self, row: Any) -> None:
         if row is None:  # the migration inserts it; guard against manual tampering

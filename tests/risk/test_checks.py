@@ -723,6 +723,20 @@ def test_balance_takes_only_the_buys_recorded_after_the_read_from_it(db: Databas
     assert r.passed and "spent by" not in r.detail, r
 
 
+def test_balance_cuts_the_fills_since_the_read_at_when_orion_read_it_not_at_the_venues_as_of(db: Database) -> None:
+    """Kalshi's ``as_of`` is the balance's last change, to the second, before orion asked: a fill
+    recorded between the two is in the read, and was taken from it again."""
+    led = Ledger(db, "live")
+    led.record_balance(Balance(Venue.KALSHI, "live", D("1000"), D(0), D("1000"), NOW - timedelta(hours=1)),
+                       now=NOW - timedelta(hours=1))
+    led.record_balance(Balance(Venue.POLYMARKET, "live", D("1000"), D(0), D("1000"), NOW), now=NOW)
+    _other_trade(led, "between", "buy", "1992", "0.50", "0", NOW + timedelta(seconds=1))  # before orion asked
+    bals = balances("1000", "1000", mode="live")
+    bals[Venue.KALSHI] = dataclasses.replace(bals[Venue.KALSHI], read_at=NOW + timedelta(seconds=2))  # type: ignore[type-var]
+    r = results(run(db, c=ctx(mode="live", now=NOW + timedelta(seconds=3), bals=bals)), "BALANCE")[0]
+    assert r.passed and "spent by" not in r.detail, r
+
+
 def test_balance_never_takes_a_higher_ledger_figure_than_the_read(db: Database) -> None:
     Ledger(db, "paper").ensure_balance(Venue.KALSHI, D("1000"))
     r = results(run(db, c=ctx(bals=balances("4.39"))), "BALANCE")[0]
