@@ -53,6 +53,7 @@ from orion_cli.store.ledger import (
     positions_from_rows,
     positions_in,
     q,
+    report_time,
     trading_day,
 )
 from orion_cli.store.prepared import Batch, Prepared
@@ -619,9 +620,10 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
     if bal.mode != ctx.mode:
         return CheckResult("BALANCE", False, f"{venue.value} balance is a {bal.mode} balance; the plan trades "
                                              f"{ctx.mode}", leg=i)
-    if bal.as_of.tzinfo is None:
+    read = report_time(bal)  # when orion read it: Kalshi's as_of is the balance's last change
+    if bal.as_of.tzinfo is None or read.tzinfo is None:
         return CheckResult("BALANCE", False, f"{venue.value} balance time is naive: treated as unknown", leg=i)
-    age = (ctx.now - bal.as_of).total_seconds()
+    age = (ctx.now - read).total_seconds()
     if age > limits.balance_max_age_seconds:
         return CheckResult("BALANCE", False, f"{venue.value} balance is {int(age)} s old > balance_max_age_seconds "
                                              f"{limits.balance_max_age_seconds}: treated as unknown", leg=i)
@@ -640,7 +642,7 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
                                                  "profit and hide losses from the daily limit: run `orion balance` in "
                                                  "live mode to record one, then trade again", leg=i)
         since = " (no report recorded yet: --confirm records this one first)"
-    if recorded is not None and Decimal(recorded) < cash and _not_older(recorded_as_of, bal.as_of):
+    if recorded is not None and Decimal(recorded) < cash and _not_older(recorded_as_of, read):
         # Read before this transaction: fills recorded since (another orion process's trade) have
         # spent some of it. The lower figure, so processes trading at once never share the same cash;
         # but only from a ledger figure at least as new as the read (live: one that starts from an

@@ -666,7 +666,7 @@ class Ledger:
         """Move the venue's cash by what the fill paid or brought in.
 
         Paper cash is the ledger's own. Live cash is the venue's last report moved by the fills
-        recorded since; its ``as_of`` stays the report's time (what the venue last said). Without a
+        recorded since; its ``as_of`` stays the report's :func:`report_time` (when orion read it). Without a
         report yet (no row) a live fill moves no cash: the first report brings the cash it finds.
 
         A fill recorded after the report may already be in it: its order was out before the report
@@ -781,14 +781,14 @@ class Ledger:
         counted: list[CountedTransfer] = []
         with self._write(conn) as c:
             stored = self._balance(c, report.venue)
-            if stored is not None and report.as_of < stored.as_of:
+            if stored is not None and report_time(report) < stored.as_of:
                 return counted
             known = {(r.kind, r.transfer_id): r for r in c.execute(select(transfers).where(
                 transfers.c.mode == self.mode, transfers.c.venue == report.venue.value))}
             for t in sorted(found, key=lambda t: (t.at, t.kind, t.transfer_id)):
                 if t.venue is not report.venue:
                     raise DataError("transfer", f"a {t.venue.value} transfer with a {report.venue.value} report")
-                if t.at > report.as_of:
+                if t.at > report_time(report):
                     continue
                 row = known.get((t.kind, t.transfer_id))
                 held_before = stored is None or t.at <= stored.as_of
@@ -862,7 +862,8 @@ class Ledger:
         the rule :meth:`_apply_to_balance` skips a fill by). Why: a report read before another
         process recorded a fill or a payout made after it (a trade beside a cron ``reconcile``) would
         otherwise drop it from the cash until the next report, overstating equity for the breaker and
-        the cash the BALANCE check trusts. Its ``as_of`` stays the report's.
+        the cash the BALANCE check trusts. Its ``as_of`` is the report's :func:`report_time`: every later
+        judgement (a fill recorded later, a payout, a transfer, the BALANCE check) is by that instant.
 
         The event's ``available``/``reserved``/``total`` are that figure and ``previous_total`` the one
         it replaced (the last report plus the fills and payouts recorded since), so a difference they
@@ -874,7 +875,7 @@ class Ledger:
         now = now or datetime.now(UTC)
         with self._write(conn) as c:
             old = self._balance(c, balance.venue)
-            if old is not None and balance.as_of < old.as_of:
+            if old is not None and report_time(balance) < old.as_of:
                 # Read before the stored one (a trade and a cron reconcile overlapping): recording it
                 # would undo what the newer report held (its fills, transfers, payouts).
                 log.info("%s: a balance report older than the stored one is not recorded", balance.venue.value)
@@ -886,7 +887,7 @@ class Ledger:
             figure = balance if not unreported else replace(
                 balance, available=plain(balance.available + unreported), total=plain(balance.total + unreported))
             values = {"available": figure.available, "reserved": figure.reserved, "total": figure.total,
-                      "as_of": iso_utc(balance.as_of), "source": balance.source[:16]}
+                      "as_of": iso_utc(report_time(balance)), "source": balance.source[:16]}
             if old is None:
                 # A venue seen for the first time brings capital, not profit: today's start equity
                 # includes it, whether or not today's snapshot was taken before this venue was known.

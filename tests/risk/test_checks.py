@@ -920,3 +920,17 @@ def test_an_in_flight_overfilled_buy_does_not_cancel_anothers_unfilled_part(tmp_
         assert book.by_market[("kalshi", "KXM")] == D("11.00")
     finally:
         db.dispose()
+
+
+def test_a_kalshi_balance_read_now_is_not_stale_for_a_last_change_an_hour_ago(db: Database) -> None:
+    """Found in review: BALANCE judged a read's age by its ``as_of``, which Kalshi gives as the balance's
+    last change: an account funded an hour ago and read a second ago was refused as 3601 s old on every
+    live trade until its balance changed. The age is the read's (``read_at``)."""
+    led = Ledger(db, "live")
+    kalshi = Balance(Venue.KALSHI, "live", D("1000"), D(0), D("1000"), NOW - timedelta(hours=1), read_at=NOW)
+    poly = Balance(Venue.POLYMARKET, "live", D("1000"), D(0), D("1000"), NOW, read_at=NOW)
+    for report in (kalshi, poly):  # as `trade --live --confirm` records its reads before the checks
+        led.record_balance(report, now=NOW + timedelta(milliseconds=200))
+    r = results(run(db, c=ctx(mode="live", now=NOW + timedelta(seconds=1),
+                              bals={Venue.KALSHI: kalshi, Venue.POLYMARKET: poly})), "BALANCE")
+    assert all(x.passed for x in r), r

@@ -554,3 +554,33 @@ def test_a_settlement_of_a_market_the_ledger_does_not_hold_records_nothing(db: D
     assert AuditLog(db).last_seq() == seq and led.settlements() == []
     with pytest.raises(ValueError):
         Settlement(Venue.KALSHI, "KXZ-9", D("1.5"), NOW)
+
+
+def _kalshi_report(total: str, as_of: datetime, **kw: Any) -> Balance:
+    return Balance(Venue.KALSHI, "live", D(total), D(0), D(total), as_of, source="venue", **kw)
+
+
+@pytest.mark.parametrize(("action", "reported"), [(Action.BUY, "495.9328"), (Action.SELL, "499.8656")])
+def test_a_fill_a_report_holds_recorded_after_it_moves_no_cash_again(db: Database, action: Action,
+                                                                     reported: str) -> None:
+    """Found in review: the stored report kept Kalshi's ``as_of`` (the balance's last change, to the
+    second) while it was judged by its read time: a fill the report holds, recorded by its trade after
+    another process recorded that report, was taken for one it cannot hold and moved the cash again
+    (a buy debited twice, a sale credited twice: a peak never had). The stored time is the judged one."""
+    led = Ledger(db, "live")
+    t0 = NOW.replace(microsecond=0) - timedelta(minutes=1)
+    led.record_balance(_kalshi_report("500", t0 - timedelta(minutes=2)), now=t0 - timedelta(minutes=2))
+    if action is Action.SELL:  # shares to sell, bought and reported long before
+        led.record_intent(prepared("c0"), now=t0 - timedelta(seconds=100))
+        led.record_fills("c0", [replace(fill("f0", "10", "0.40", "0.0672", coid="c0"), ts=t0 - timedelta(seconds=99))],
+                         now=t0 - timedelta(seconds=99))
+        led.record_balance(_kalshi_report("495.9328", t0 - timedelta(seconds=99), read_at=t0 - timedelta(seconds=90)),
+                           now=t0 - timedelta(seconds=90))
+    led.record_intent(prepared("c1", action=action), now=t0 + timedelta(milliseconds=300))  # sent at t0+0.3
+    # Another process reads the balance at t0+0.8, holding the fill (at t0+0.5); Kalshi dates it t0.
+    led.record_balance(_kalshi_report(reported, t0, read_at=t0 + timedelta(milliseconds=800)),
+                       now=t0 + timedelta(milliseconds=900))
+    led.record_fills("c1", [replace(fill("f1", "10", "0.40", "0.0672", action=action),
+                                    ts=t0 + timedelta(milliseconds=500))], now=t0 + timedelta(seconds=1))
+    bal = led.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D(reported)
