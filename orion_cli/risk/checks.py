@@ -284,9 +284,10 @@ class _Lazy:
         (every fill re-dates its figure), or when the read is unusable (BALANCE refuses it). Kalshi's
         ``as_of`` is the balance's last change, to the second, before the read: cut there, a fill
         recorded between the two, already in the read, would be taken again."""
+        if self.mode != "live":
+            return ""
         bal: object = self.ctx.balances.get(venue)
-        if self.mode != "live" or not isinstance(bal, Balance) or not isinstance(bal.as_of, datetime) \
-                or bal.as_of.tzinfo is None:
+        if not isinstance(bal, Balance) or not isinstance(bal.as_of, datetime) or bal.as_of.tzinfo is None:
             return ""
         read_at = bal.read_at
         return iso_utc(read_at if isinstance(read_at, datetime) and read_at.tzinfo is not None else bal.as_of)
