@@ -255,11 +255,17 @@ def _instants(market: Market, f: MarketFeatures) -> frozenset[datetime] | None:
             near = utc_offset(t.zone, at.date())
             if near is None:
                 return None
-            day = (at + near).date()
+            try:
+                day = (at + near).date()
+            except OverflowError:  # a close at the calendar's edge (year 9999 or 1): no day to place it on
+                return None
         offset = utc_offset(t.zone, day)
         if offset is None:
             return None
-        out.add(datetime.combine(day, time(t.minute // 60, t.minute % 60), UTC) - offset)
+        try:
+            out.add(datetime.combine(day, time(t.minute // 60, t.minute % 60), UTC) - offset)
+        except OverflowError:
+            return None
     return frozenset(out)
 
 

@@ -385,7 +385,9 @@ _PRE = (
     r"o/u|over/under|more than|greater than|higher than|at least|no less than|less than|"
     r"lower than|fewer than|at most|no more than|exceeds?|above|over|below|under|exactly|>=|<=|[≥≤<>=])?"
 )
-_NUM = r"(?P<cur>\$)?\s*(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+# The sign with its own spaces, or none: "\s*" both before and after an optional "$" backtracked
+# cubically on a run of spaces (2,000 cost half a minute of one title).
+_NUM = r"(?:(?P<cur>\$)\s*)?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _MULT = r"(?:\s*(?P<mult>k|m|mn|bn|b|t|thousand|million|billion|trillion)\b)?"
 # Units of measure (length, speed, mass, volume, duration) besides the legacy ones: "10 inches" is not
 # "10 cm". Counts (points, yards, goals) stay unitless so that half-point lines compare (_canonical).
@@ -710,7 +712,11 @@ _MON = (
     r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
     r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
-_PREP = r"(?:\b(?P<prep>by|before|on|in|through|until|till|ending|end of|by the end of|by end of|after)\s+(?:the\s+)?)?"
+# Inclusive deadlines first: at the same place "on or before X" must not be read as "on" (no date
+# follows it) and then, from "before", as the day before X.
+_INCLUSIVE_PREPS = ("on or before", "before or on", "by or before", "on or by", "no later than")
+_PREP = (r"(?:\b(?P<prep>" + "|".join(p.replace(" ", r"\s+") for p in _INCLUSIVE_PREPS)
+         + r"|by|before|on|in|through|until|till|ending|end of|by the end of|by end of|after)\s+(?:the\s+)?)?")
 _DAY_DATE = re.compile(
     _PREP + _MON + r"\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*(?P<year>(?:19|20)\d{2}))?"
 )
@@ -766,10 +772,10 @@ def _month_end(y: int, m: int) -> date:
 
 def _span(prep: str | None, start: date, end: date) -> DateSpan:
     """Apply the preposition: "before X" ends the day before X starts; "by X"/"in X" keep X."""
-    p = (prep or "").strip()
+    p = " ".join((prep or "").split())
     if p == "before":
         return DateSpan(DEADLINE, None, start - timedelta(days=1))
-    if p in ("by", "through", "until", "till", "end of", "by the end of", "by end of"):
+    if p in ("by", "through", "until", "till", "end of", "by the end of", "by end of", *_INCLUSIVE_PREPS):
         return DateSpan(DEADLINE, None, end)
     if start == end:
         return DateSpan(ON, start, end)

@@ -280,3 +280,33 @@ def test_kalshi_temperature_title_and_label_are_one_strike() -> None:
     assert evaluate_pair(k, same, settings=MatchSettings()).reasons == ()
     other = _p("Will the highest temperature in NYC be 86°F or higher on June 15, 2026?", "86°F or higher")
     assert "THRESHOLD_MISMATCH" in evaluate_pair(k, other, settings=SETTINGS).reasons
+
+
+# -- batch review of this session's matcher changes ------------------------------------------------------
+
+GREENLAND = "Will Trump visit Greenland "
+
+
+@pytest.mark.parametrize(("kalshi", "poly", "same"), [
+    ("by Dec 30, 2026?", "on or before December 31, 2026?", False),  # was read as "before Dec 31": Dec 30
+    ("by Dec 31, 2026?", "on or before December 31, 2026?", True),
+    ("by Dec 31, 2026?", "no later than December 31, 2026?", True),
+    ("by Dec 31, 2026?", "before or on Dec 31, 2026?", True),
+    ("by Dec 30, 2026?", "before Dec 31, 2026?", True),
+])
+def test_an_inclusive_deadline_is_read_as_by(kalshi: str, poly: str, same: bool) -> None:
+    """Found in review: "on or before Dec 31" matched "before" and read as Dec 30; with the deadline
+    tolerance at 0 a pair one day apart was accepted and a true pair held back (DATE_MISMATCH)."""
+    c = evaluate_pair(_k(GREENLAND + kalshi), _p(GREENLAND + poly), settings=SETTINGS)
+    assert c.passed is same, (c.confidence, c.reasons)
+
+
+def test_a_market_closing_at_the_calendars_edge_with_a_stated_time_does_not_abort_the_match() -> None:
+    """Found in review: a close at 9999-12-31 (both parsers accept it) and a late stated time overflowed
+    placing the instant, and the OverflowError ended the whole match, every pair of the scan."""
+    from orion_cli.matching import match_markets
+
+    far = kalshi_market("KXBTC-99DEC31-T1", "Will Bitcoin be above $100,000 at 11pm ET?", "",
+                        close_time=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+    match_markets([far], [_p("Will Bitcoin be above $100,000 at 11pm ET?")], settings=SETTINGS)
+
