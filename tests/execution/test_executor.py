@@ -34,6 +34,7 @@ from execution.execution_kit import (
     tag_of,
 )
 from sqlalchemy import select
+from store.writers import another_writer
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.errors import NotFound, VenueUnavailable
@@ -2083,29 +2084,15 @@ def test_a_wait_for_the_writers_lock_counts_toward_the_quotes_age(db: Database) 
     10 s by default, twice the 5 s quote limit). Books 1.5 s old when the lock was got passed a
     1-second limit, reported as "book age 0.00 s": the legs were sent on prices older than the limit
     allows. They are now judged at the time read once the lock is held."""
-    import threading
-
     s = settings(**{"trading.quote_max_age_seconds": "1"})
     venues = paper_venues(db, s)
     ex = Executor(db, Ledger(db, "paper"), venues, s, mode="paper", alerts=NullAlertSink(), verify_delays=(0.0,))
     now = datetime.now(UTC)
     plan = make_plan(now=now)
-    held, release = threading.Event(), threading.Event()
-
-    def other_writer() -> None:  # another orion process's transaction, holding the lock 1.5 s
-        with db.write() as conn:
-            conn.exec_driver_sql("SELECT 1")
-            held.set()
-            release.wait(1.5)
-
-    t = threading.Thread(target=other_writer)
-    t.start()
-    held.wait(5)
-    try:
+    # another orion process's transaction, holding the writers' lock 1.5 s
+    with another_writer(db.engine.url.render_as_string(hide_password=False),
+                        lambda conn: conn.exec_driver_sql("SELECT 1"), hold_for=1.5):
         committed = ex.commit_intents(plan, ctx_for(s, now))
-    finally:
-        release.set()
-        t.join()
     stale = [c for c in committed.verdict.checks if c.name == "STALE_QUOTE"]
     assert stale and not all(c.passed for c in stale), [c.detail for c in stale]
     assert not committed.verdict.passed and committed.run is None  # refused: nothing committed to send

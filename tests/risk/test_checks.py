@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert
+from store.writers import another_writer
 
 from orion_cli.core.config import Settings, load_settings
 from orion_cli.core.fees import FeeModel
@@ -773,28 +774,14 @@ def test_the_clock_is_read_after_the_wait_for_another_writer_on_either_engine(db
     """PostgreSQL takes the writers' lock with the transaction's first statement, not at BEGIN: the
     clock is read after that statement, so the wait for another process's transaction (1.5 s here)
     counts toward the books' age on both engines."""
-    import threading
-
     s = settings(**{"trading.quote_max_age_seconds": "1"})
     now = datetime.now(UTC)
     p = plan(leg(fetched=now), leg(Venue.POLYMARKET, "0xabc", Side.NO, price="0.50", fetched=now))
     c = dataclasses.replace(ctx(s, now=now, bals=balances(as_of=now)), clock=lambda: datetime.now(UTC))
-    held, release = threading.Event(), threading.Event()
-
-    def other_writer() -> None:
-        with db.write() as conn:
-            conn.exec_driver_sql("SELECT 1")
-            held.set()
-            release.wait(1.5)
-
-    t = threading.Thread(target=other_writer)
-    t.start()
-    held.wait(5)
-    try:
+    # another orion process's transaction, holding the writers' lock 1.5 s
+    with another_writer(db.engine.url.render_as_string(hide_password=False),
+                        lambda conn: conn.exec_driver_sql("SELECT 1"), hold_for=1.5):
         v = run(db, p, c)
-    finally:
-        release.set()
-        t.join()
     assert not passed(v, "STALE_QUOTE") and not passed(v, "STALE_QUOTE", 1), results(v, "STALE_QUOTE")
 
 
