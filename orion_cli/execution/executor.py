@@ -759,7 +759,7 @@ class Executor:
             else "second leg short; the excess was sold back within max_unwind_loss" if sold > 0 \
             else "second leg short"
         refused = self._refusals(run, CREDENTIALS_REFUSED)
-        if refused and final is ExecStatus.UNWOUND and refused[0]["tag"].startswith("l2"):
+        if refused and final is ExecStatus.UNWOUND and sold > 0 and refused[0]["tag"].startswith("l2"):
             msg = _credentials_said(refused[0], ", so no retry was sent there; the excess of the first leg was sold "
                                                 "back within max_unwind_loss")
         elif refused:
@@ -1570,12 +1570,15 @@ class Executor:
         mine = {run.coid(t) for t in run.result.get("intents", {})}
         held = others = closed = ZERO
         with self.db.read() as conn:
-            for r in conn.execute(select(fills.c.client_order_id, fills.c.action, fills.c.size).where(
-                    fills.c.mode == self.mode, fills.c.venue == spec.venue.value,
-                    fills.c.market_id == spec.market_id, fills.c.side == spec.side.value)):
+            began = conn.execute(select(executions.c.created_at).where(executions.c.key == run.key)).scalar()
+            for r in conn.execute(select(fills.c.client_order_id, fills.c.action, fills.c.size, fills.c.recorded_at)
+                                  .where(fills.c.mode == self.mode, fills.c.venue == spec.venue.value,
+                                         fills.c.market_id == spec.market_id, fills.c.side == spec.side.value)):
                 signed = Decimal(r.size) if r.action == Action.BUY.value else -Decimal(r.size)
                 held += signed
-                if r.client_order_id.startswith(ADJUST_PREFIX) and signed < 0:
+                # A close by hand recorded before this execution began closed other shares than its own.
+                if r.client_order_id.startswith(ADJUST_PREFIX) and signed < 0 and began is not None \
+                        and str(r.recorded_at) >= str(began):
                     closed += signed
                 elif r.client_order_id not in mine:
                     others += signed
@@ -1651,7 +1654,7 @@ class Executor:
                 "second": {"venue": run.second.venue.value, "market": run.second.market_id,
                            "side": run.second.side.value, "bought": _d(hedged)},
                 "sold_back": _d(sold),
-                "unhedged_shares": _d(abs(filled1 - hedged) - sold)}
+                "unhedged_shares": _d(abs(filled1 - hedged) - sold - self._closed_outside(run))}
 
     def _audit_unwind_done(self, run: _Run, tag: str, spec: LegSpec, qty: Decimal, sold: Decimal, *,
                            ok: bool) -> None:

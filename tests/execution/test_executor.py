@@ -923,6 +923,24 @@ def test_a_resume_does_not_sell_another_executions_shares_after_a_close_by_hand(
     assert _held(db)[(first.venue, first.side)] == D(10)  # A's hedged shares
 
 
+def test_a_close_by_hand_recorded_before_an_execution_began_does_not_make_its_unwind_halt(db: Database) -> None:
+    """Found in the final read: any close by hand ever recorded in a market, beside another execution's
+    fills there, made every later unwind in it halt ("whose were closed cannot be told") instead of
+    selling its own shares. One recorded before this execution began closed other shares than its own."""
+    x0 = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"]})
+    p0 = make_plan(key="exec-0")
+    assert run(executor(db, fake_venues(x0)).execute(p0, None)).status == "halted"
+    first = Ledger(db, "paper").order(client_order_id(p0.key, "l1"))
+    assert first is not None
+    _closed_by_hand(db, first.venue, first.market_id, first.side, D(10), D("0.50"))
+    KillSwitch(db).release()
+    assert run(executor(db, fake_venues(x0)).resume(p0.key)).status == "unwound"
+    time.sleep(0.002)  # the next execution begins strictly after that close was recorded
+    x1 = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["fill"]})
+    res = run(executor(db, fake_venues(x1)).execute(make_plan(key="exec-1"), None))
+    assert res.status == "unwound" and "closed_outside" not in res.detail, res.message
+
+
 def test_another_executions_shares_in_the_market_do_not_make_a_normal_unwind_halt(db: Database) -> None:
     """Nothing closed by hand: other orders' shares in the same market are theirs, this unwind sells its own."""
     assert run(executor(db, fake_venues(Exchange())).execute(make_plan(key="exec-A"), None)).status == "done"
