@@ -432,8 +432,8 @@ _RANGE = re.compile(
 _MONEY = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _RANGE_MULT = r"(?:\s*(?P<{}>k|m|mn|bn|b|t|thousand|million|billion|trillion)\b)?"
 _USD_RANGE = re.compile(
-    r"(?:\b(?P<btw>between)\s+)?(?P<c1>\$)?\s*(?<![\w.,])(?P<lo>" + _MONEY + r")" + _RANGE_MULT.format("m1")
-    + r"\s*(?P<sep>-|to\b|and\b)\s*(?P<c2>\$)?\s*(?P<hi>" + _MONEY + r")(?![\d,])" + _RANGE_MULT.format("m2")
+    r"(?:\b(?P<btw>between)\s+)?(?:(?P<c1>\$)\s*)?(?<![\w.,])(?P<lo>" + _MONEY + r")" + _RANGE_MULT.format("m1")
+    + r"\s*(?P<sep>-|to\b|and\b)\s*(?:(?P<c2>\$)\s*)?(?P<hi>" + _MONEY + r")(?![\d,])" + _RANGE_MULT.format("m2")
 )
 _FROM = re.compile(r"\bfrom\s*$")
 _MULTIPLIERS = {
