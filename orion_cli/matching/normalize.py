@@ -1243,7 +1243,10 @@ NEGATED = "not"  # the stance tag of a negated proposition
 # "not" but in comparisons ("not less than") and "whether or not"; contractions ("won't"); "fail to".
 _NEGATION = re.compile(
     r"(?<!\bor )\bnot\b(?! (?:less|fewer|more|higher|lower) than)|n't\b|\bnever\b|\bfail(?:s|ed)? to\b|"
-    r"\bno longer\b"
+    r"\bno longer\b|"
+    # "no" as a determiner ("Will there be no Fed rate cut?"), a stop word the key texts lose; not in
+    # "no change", "no later/more/less than", "No. 1" or a Yes/No pair.
+    r"(?<!\byes or )(?<!\byes/)\bno\b(?![./-]| (?:change|later|more|less|fewer|earlier|sooner)\b)"
 )
 
 

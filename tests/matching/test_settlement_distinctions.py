@@ -310,3 +310,21 @@ def test_a_market_closing_at_the_calendars_edge_with_a_stated_time_does_not_abor
                         close_time=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
     match_markets([far], [_p("Will Bitcoin be above $100,000 at 11pm ET?")], settings=SETTINGS)
 
+
+
+@pytest.mark.parametrize(("kalshi", "poly"), [
+    ("Will there be a Fed rate cut in December 2026?", "Will there be no Fed rate cut in December 2026?"),
+    ("Will the Fed cut rates in 2026?", "No Fed rate cuts in 2026?"),
+])
+def test_no_as_a_determiner_negates_the_proposition(kalshi: str, poly: str) -> None:
+    """Found in review: "no" is a stop word, so "a Fed rate cut" and "no Fed rate cut" had the same key
+    text and were auto-accepted as one bet at 1.000."""
+    c = evaluate_pair(_k(kalshi), _p(poly), settings=SETTINGS)
+    assert not c.passed and "OPPOSITE_PROPOSITION" in c.reasons, (c.confidence, c.reasons)
+
+
+@pytest.mark.parametrize("title", ["Will rates see no change in December 2026?",
+                                   "Will the No. 1 seed win the 2027 title?", "Will anyone throw a no-hitter in 2026?"])
+def test_no_that_negates_nothing_does_not_hold_a_pair_back(title: str) -> None:
+    c = evaluate_pair(_k(title), _p(title), settings=SETTINGS)
+    assert "OPPOSITE_PROPOSITION" not in c.reasons, c.reasons
