@@ -840,6 +840,20 @@ def _closed_by_hand(db: Database, venue: Venue, market: str, side: Side, size: D
         venue=venue, fill_id=coid, venue_order_id="", market_id=market, side=side, action=Action.SELL, size=size,
         price=price, fee=D(0), ts=datetime.now(UTC), is_taker=False, client_order_id=coid)])
 
+def _halted_closed_by_hand_resumed(db: Database, x: Exchange, plan: TradePlan, shares: str,
+                                   *, check_first: bool = False) -> tuple[OrderState, Any]:
+    """The execution halts, ``shares`` of its first leg are closed by hand and recorded as ``orion reconcile
+    --fix`` records them, the kill switch is released, and the execution is resumed: (first leg, result)."""
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert first is not None
+    if check_first:
+        assert first.filled_size == D(10)
+    _closed_by_hand(db, first.venue, first.market_id, first.side, D(shares), D("0.50"))
+    KillSwitch(db).release()
+    return first, run(executor(db, fake_venues(x)).resume(plan.key))
+
+
 
 @pytest.mark.parametrize("closed", ["10", "4"])
 def test_a_failed_unwind_closed_by_hand_and_reconciled_ends_on_resume_without_selling_it_again(
@@ -850,12 +864,7 @@ def test_a_failed_unwind_closed_by_hand_and_reconciled_ends_on_resume_without_se
     more than the ledger holds; what is gone is named, and the execution ends unwound."""
     x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"], "u2": ["fill"]})
     plan = make_plan()
-    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
-    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
-    assert first is not None and first.filled_size == D(10)
-    _closed_by_hand(db, first.venue, first.market_id, first.side, D(closed), D("0.50"))
-    KillSwitch(db).release()
-    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    first, res = _halted_closed_by_hand_resumed(db, x, plan, closed, check_first=True)
     assert res.status == "unwound", res.message
     assert res.detail["closed_outside"]["shares"] == closed
     assert f"{closed} NO shares of {first.market_id} on {first.venue.value} were not held any more" in res.message
@@ -877,12 +886,7 @@ def test_a_partial_hedges_excess_closed_by_hand_is_not_sold_again_out_of_the_hed
     x = Exchange(script={"l2": [("partial", "6")], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"],
                          "u2": ["fill"]})
     plan = make_plan()
-    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
-    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
-    assert first is not None and first.filled_size == D(10)
-    _closed_by_hand(db, first.venue, first.market_id, first.side, D(4), D("0.50"))
-    KillSwitch(db).release()
-    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    first, res = _halted_closed_by_hand_resumed(db, x, plan, "4", check_first=True)
     assert res.status == "unwound" and res.detail["closed_outside"]["shares"] == "4", res.message
     assert [t for t in _sent(x) if t.startswith("u")] == ["u1"]
     assert _held(db)[(first.venue, first.side)] == D(6)
@@ -893,13 +897,7 @@ def test_closing_the_hedged_shares_by_hand_too_halts_naming_the_other_legs_unhed
     hedge's 6 naked and nothing left to report it (the ledger matches the venues)."""
     x = Exchange(script={"l2": [("partial", "6")], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"],
                          "u2": ["fill"]})
-    plan = make_plan()
-    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
-    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
-    assert first is not None
-    _closed_by_hand(db, first.venue, first.market_id, first.side, D(10), D("0.50"))
-    KillSwitch(db).release()
-    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    _, res = _halted_closed_by_hand_resumed(db, x, make_plan(), "10")
     assert res.status == "halted" and KillSwitch(db).status().halted, res.message
     assert "6 of the other leg are unhedged" in res.message, res.message
     assert [t for t in _sent(x) if t.startswith("u")] == ["u1"]
@@ -911,13 +909,7 @@ def test_a_resume_does_not_sell_another_executions_shares_after_a_close_by_hand(
     closed cannot be told: nothing is sold, and the execution stays halted."""
     assert run(executor(db, fake_venues(Exchange())).execute(make_plan(key="exec-A"), None)).status == "done"
     xb = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"], "u2": ["fill"]})
-    plan_b = make_plan(key="exec-B")
-    assert run(executor(db, fake_venues(xb)).execute(plan_b, None)).status == "halted"
-    first = Ledger(db, "paper").order(client_order_id(plan_b.key, "l1"))
-    assert first is not None
-    _closed_by_hand(db, first.venue, first.market_id, first.side, D(10), D("0.50"))
-    KillSwitch(db).release()
-    res = run(executor(db, fake_venues(xb)).resume(plan_b.key))
+    first, res = _halted_closed_by_hand_resumed(db, xb, make_plan(key="exec-B"), "10")
     assert res.status == "halted" and "whose were closed cannot be told" in res.message, res.message
     assert [t for t in _sent(xb) if t.startswith("u")] == ["u1"]
     assert _held(db)[(first.venue, first.side)] == D(10)  # A's hedged shares
@@ -928,13 +920,7 @@ def test_a_close_by_hand_recorded_before_an_execution_began_does_not_make_its_un
     fills there, made every later unwind in it halt ("whose were closed cannot be told") instead of
     selling its own shares. One recorded before this execution began closed other shares than its own."""
     x0 = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"]})
-    p0 = make_plan(key="exec-0")
-    assert run(executor(db, fake_venues(x0)).execute(p0, None)).status == "halted"
-    first = Ledger(db, "paper").order(client_order_id(p0.key, "l1"))
-    assert first is not None
-    _closed_by_hand(db, first.venue, first.market_id, first.side, D(10), D("0.50"))
-    KillSwitch(db).release()
-    assert run(executor(db, fake_venues(x0)).resume(p0.key)).status == "unwound"
+    assert _halted_closed_by_hand_resumed(db, x0, make_plan(key="exec-0"), "10")[1].status == "unwound"
     time.sleep(0.002)  # the next execution begins strictly after that close was recorded
     x1 = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["fill"]})
     res = run(executor(db, fake_venues(x1)).execute(make_plan(key="exec-1"), None))
