@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli.test_trade_watch import Watch
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from eth_account import Account
@@ -1067,50 +1068,10 @@ def test_reconcile_on_a_host_polymarkets_firewall_refuses_is_geoblocked_not_drif
 
 
 
-class _LiveWatch:
-    """`orion trade --watch 1 --live --authorize-live --jsonl` over the world's simulators, its stdout
-    events read on a thread."""
-
-    def __init__(self, world: World) -> None:
-        import queue
-
-        argv = [sys.executable, "-m", "orion_cli", "--db", world.db_url, "trade", "--watch", "1", "--live",
-                "--authorize-live", "--jsonl"]
-        self.world = world
-        self.proc = subprocess.Popen(argv, env=world.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.seen: list[dict[str, Any]] = []
-        assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-        threading.Thread(target=lambda: [self.events.put(json.loads(ln)) for ln in stdout], daemon=True).start()
-
-    def until(self, pred: Any, timeout: float = TIMEOUT) -> dict[str, Any]:
-        import queue
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                ev = self.events.get(timeout=0.2)
-            except queue.Empty:
-                if self.proc.poll() is not None and self.events.empty():
-                    break
-                continue
-            self.seen.append(ev)
-            if pred(ev):
-                return ev
-        self.proc.kill()
-        raise AssertionError(f"event not seen; events: {self.seen}")
-
-    def finish(self) -> tuple[int, str]:
-        try:
-            code = self.proc.wait(timeout=TIMEOUT)
-        finally:
-            self.proc.kill()
-        assert self.proc.stderr is not None
-        err = self.proc.stderr.read()
-        self.world.assert_no_secret(err + json.dumps(self.seen))
-        return code, err
+def _live_watch(world: World) -> Watch:
+    """`orion trade --watch 1 --live --authorize-live --jsonl` over the world's simulators."""
+    return Watch([sys.executable, "-m", "orion_cli", "--db", world.db_url, "trade", "--watch", "1", "--live",
+                  "--authorize-live", "--jsonl"], world.env)
 
 
 @pytest.mark.parametrize("refused", ["kalshi exchange status", "polymarket balance"])
@@ -1127,7 +1088,7 @@ def test_a_watch_whose_venue_refuses_our_credentials_before_any_order_stops_with
     assert code == 0, err
     status = f"{API_PREFIX}/exchange/status"
     world.ksim.server.add_fault(FaultRule("status", method="GET", path_prefix=status, status=503))
-    watch = _LiveWatch(world)
+    watch = _live_watch(world)
     for _round in (1, 2):  # an outage: said, and the next round tries again
         ev = watch.until(lambda e: e.get("event") in ("error", "stopped"))
         assert (ev["event"], ev["reason"]) == ("error", "venue_unavailable"), ev
@@ -1140,7 +1101,9 @@ def test_a_watch_whose_venue_refuses_our_credentials_before_any_order_stops_with
         world.psim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob/balance-allowance",
                                               status=401, body={"error": "Unauthorized/Invalid api key"}))
     stopped = watch.until(lambda e: e.get("event") == "stopped")
-    code, err = watch.finish()
+    code = watch.finish(timeout=TIMEOUT)
+    err = watch.stderr()
+    world.assert_no_secret(err + json.dumps(watch.events))
     assert code == 4, err
     assert (stopped["exit_code"], stopped["reason_code"], stopped["trades"]) == (4, "auth", 0), stopped
     assert "rejected our credentials" in stopped["reason"], stopped
