@@ -50,15 +50,15 @@ from orion_cli.store.ledger import (
     DAY_FIGURE_COLUMNS,
     POSITIONS_OF_MODE,
     DayFigures,
+    cash_move,
     positions_from_rows,
     positions_in,
-    q,
     report_time,
     trading_day,
 )
 from orion_cli.store.prepared import Batch, Prepared
 from orion_cli.store.tables import Money, balances, executions, fills, orders, plain
-from orion_cli.venues.trading import Balance, OrderStatus, Position
+from orion_cli.venues.trading import Action, Balance, OrderStatus, Position
 
 if TYPE_CHECKING:
     from orion_cli.risk.breaker import Breaker
@@ -287,10 +287,10 @@ class _Lazy:
         if self.mode != "live":
             return ""
         bal: object = self.ctx.balances.get(venue)
-        if not isinstance(bal, Balance) or not isinstance(bal.as_of, datetime) or bal.as_of.tzinfo is None:
+        if not isinstance(bal, Balance) or not isinstance(bal.as_of, datetime):
             return ""
-        read_at = bal.read_at
-        return iso_utc(read_at if isinstance(read_at, datetime) and read_at.tzinfo is not None else bal.as_of)
+        read = report_time(bal)
+        return iso_utc(read) if read.tzinfo is not None else ""  # naive: BALANCE refuses the read
 
     def _set_state(self, row: Any) -> None:
         if row is None:  # the migration inserts it; guard against manual tampering
@@ -687,7 +687,7 @@ def _spent_since_read(bought: Any, conn: Connection) -> Decimal:
     for one in str(bought).split(";"):
         size, price, fee = (_MONEY.process_result_value(raw(v), dialect) for v in one.split(":"))
         assert size is not None and price is not None and fee is not None
-        total += q(size * price) + fee
+        total -= cash_move(Action.BUY, size, price, fee)
     return total
 
 
