@@ -821,7 +821,7 @@ class Executor:
             if self._halted():
                 run.result["halted_mid_execution"] = True
                 break
-            orders = {t: self._order(t, run) for t in run.tags("l2")}
+            orders = {t: self._order(t, run, with_fills=False) for t in run.tags("l2")}
             sent = [t for t, o in orders.items() if _was_sent(o)]
             pending = [t for t, o in orders.items() if o.status is OrderStatus.INTENT]
             if len(sent) >= budget:
@@ -897,13 +897,12 @@ class Executor:
                     run.result.setdefault("retries", []).append({"tag": tag, "skipped": f"book unavailable: {exc}"})
                     return None
                 note["priced"] = f"at the plan's limit, the book unavailable: {exc}"[:300]
-        if book is not None:
-            best = book.side(spec.side).best_ask
-            if first_send and best is not None and best.price > limit:
-                breakeven = self._breakeven_price(run, size)
-                if breakeven is not None and breakeven > limit:
-                    note["priced"] = f"at breakeven: best ask {_d(best.price)} above the plan's limit {_d(limit)}"
-                    limit = breakeven
+        best = book.side(spec.side).best_ask if book is not None else None
+        if first_send and best is not None and best.price > limit:
+            breakeven = self._breakeven_price(run, size)
+            if breakeven is not None and breakeven > limit:
+                note["priced"] = f"at breakeven: best ask {_d(best.price)} above the plan's limit {_d(limit)}"
+                limit = breakeven
         cap = self._limits_cap_price(spec, size)
         if cap is None or cap < limit:
             # Priced above the plan's limit (breakeven), a hedge can pass what the checks passed the plan
@@ -917,7 +916,6 @@ class Executor:
             note["capped"] = f"at {_d(cap)}, within {within} ({_d(limit)} is not)"
             limit = cap
         if book is not None:
-            best = book.side(spec.side).best_ask
             if best is None or best.price > limit:
                 run.result.setdefault("retries", []).append(
                     {"tag": tag, "skipped": f"best ask {best.price if best else 'none'} above {limit}"})
@@ -1023,7 +1021,7 @@ class Executor:
             info["sold"] = _d(sold_before)
             return True
         budget = 1 + self.settings.trading.second_leg_retries
-        orders = {t: self._order(t, run) for t in run.tags("u")}
+        orders = {t: self._order(t, run, with_fills=False) for t in run.tags("u")}
         if sum(1 for o in orders.values() if _was_sent(o)) >= budget:
             info["message"] = f"unwind attempts exhausted with {_d(qty)} shares still unhedged"
             return False
@@ -1440,8 +1438,8 @@ class Executor:
         return {"key": plan.key, "first_leg": first.venue.value, "second_leg": second.venue.value,
                 "planned_size": _d(plan.size), "intents": {}, "legs": {}}
 
-    def _order(self, tag: str, run: _Run) -> OrderState:
-        state = self.ledger.order(run.coid(tag))
+    def _order(self, tag: str, run: _Run, *, with_fills: bool = True) -> OrderState:
+        state = self.ledger.order(run.coid(tag), with_fills=with_fills)
         if state is None:
             raise NotFound(f"order {run.coid(tag)} of execution {run.key} is missing from the ledger",
                            reason="order_not_found")
@@ -1628,23 +1626,12 @@ class Executor:
         room = target - first_cost - spent
         if room <= 0:
             return None
-        price = spec.ticks.round_down(min(room / size, ONE - spec.ticks.min_step))
-        while price > 0 and spec.ticks.is_valid(price):
-            if size * price + spec.fee_model.fill_fee(size, price) <= room:
-                return price
-            price = spec.ticks.round_down(price - spec.ticks.step_at(price))
-        return None
+        return _highest_price(spec, size, room, ONE)
 
     def _limits_cap_price(self, spec: LegSpec, size: Decimal) -> Decimal | None:
         """Highest price at which ``size`` shares keep to ORDER_NOTIONAL (cost with fees) and PRICE_BAND."""
         limits = self.settings.limits
-        price = spec.ticks.round_down(min(limits.order_notional / size, limits.price_band_high,
-                                          ONE - spec.ticks.min_step))
-        while price > 0 and spec.ticks.is_valid(price):
-            if size * price + spec.fee_model.fill_fee(size, price) <= limits.order_notional:
-                return price
-            price = spec.ticks.round_down(price - spec.ticks.step_at(price))
-        return None
+        return _highest_price(spec, size, limits.order_notional, limits.price_band_high)
 
     def _exposure(self, run: _Run) -> dict[str, Any]:
         filled1, hedged = self._filled(run, "l1", raw=True), self._filled_leg(run, "l2", raw=True)
@@ -1729,6 +1716,17 @@ _RANK: Mapping[ExecStatus, int] = {
     ExecStatus.HEDGED: 4, ExecStatus.UNWINDING: 5, ExecStatus.HALTED: 6, ExecStatus.DONE: 7,
     ExecStatus.UNWOUND: 7, ExecStatus.FAILED: 7, ExecStatus.REFUSED: 7,
 }
+
+
+def _highest_price(spec: LegSpec, size: Decimal, budget: Decimal, ceiling: Decimal) -> Decimal | None:
+    """Highest valid tick, at most ``ceiling`` (and below 1), at which ``size`` shares cost, with their
+    fee, no more than ``budget``; None when none does."""
+    price = spec.ticks.round_down(min(budget / size, ceiling, ONE - spec.ticks.min_step))
+    while price > 0 and spec.ticks.is_valid(price):
+        if size * price + spec.fee_model.fill_fee(size, price) <= budget:
+            return price
+        price = spec.ticks.round_down(price - spec.ticks.step_at(price))
+    return None
 
 
 def _min_sell_price(spec: LegSpec, qty: Decimal, unit_cost: Decimal, max_loss: Decimal) -> Decimal | None:
