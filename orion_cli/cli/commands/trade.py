@@ -447,7 +447,9 @@ def credentials_refusal(result: ExecutionResult) -> AuthError | None:
     credentials for one of its orders and it then ended without a halt: failed (a first leg, nothing
     placed) or unwound (a hedge, the first leg sold back). A halt stays a halt (exit 6): what it left
     naked comes first. None otherwise."""
-    if result.status not in ("failed", "unwound") or not result.detail.get("credentials_refused"):
+    from orion_cli.execution.executor import CREDENTIALS_REFUSED  # loaded already: the execution ran
+
+    if result.status not in ("failed", "unwound") or not result.detail.get(CREDENTIALS_REFUSED):
         return None
     what = "execution failed" if result.status == "failed" else "the first leg was unwound"
     return AuthError(f"{what}: {result.message}", hint=CREDENTIALS_REFUSED_HINT)
@@ -458,7 +460,9 @@ def geoblock_refusal(result: ExecutionResult) -> Refused | None:
     its orders for this host's location (a firewall that lets the geoblock check pass) and it then
     ended without a halt: failed (a first leg, nothing placed) or unwound (a hedge, the first leg sold
     back). A single trade and the watch end on it alike. None otherwise."""
-    blocked = result.detail.get("geoblocked")
+    from orion_cli.execution.executor import GEOBLOCKED  # loaded already: the execution ran
+
+    blocked = result.detail.get(GEOBLOCKED)
     if result.status not in ("failed", "unwound") or not blocked:
         return None
     what = "execution failed" if result.status == "failed" else "the first leg was unwound"
