@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from typer.models import TyperPath
 
-from orion_cli.core.config import plain_ascii
+from orion_cli.core.plain_text import plain_ascii
 
 # Click's int and float types (IntRange and FloatRange derive from them), which convert with int()/float();
 # told by class name, as Typer vendors Click.

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 from orion_cli.core.errors import ConfigError
 from orion_cli.core.files import FileRefused, MiB, read_regular_file
 from orion_cli.core.paths import user_config_file
+from orion_cli.core.plain_text import plain_ascii
 from orion_cli.core.redact import LOOPBACK_HOSTS, mask_url, mask_web_url, web_url_ok, web_url_private
 
 if TYPE_CHECKING:
@@ -35,16 +36,6 @@ MAX_CONFIG_BYTES = 16 * MiB  # a config file is a few kilobytes: anything near t
 T = TypeVar("T")
 
 _INTEGER = re.compile(r"-?[0-9]+")
-
-
-def plain_ascii(text: str) -> bool:
-    """Whether ``text`` may be a number or a time orion reads from a person: ASCII and no "_".
-
-    Python's int(), float(), Decimal() and ``\\d`` in a regex also take other scripts' digits ("٣",
-    full-width "３") and "1_000"; no option or setting documents them, and a value nobody can read
-    back at a glance (`--since ٣d`, ``ORION__LIMITS__ORDER_NOTIONAL=５0``) is refused (exit 2 for an
-    option, 3 for a setting) rather than read as a number."""
-    return text.isascii() and "_" not in text
 
 
 def opt(

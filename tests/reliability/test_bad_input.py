@@ -528,7 +528,7 @@ def test_every_command_survives_garbage_arguments(cmd: Command, data: st.DataObj
 
 def _takes(param: Param, value: str) -> bool:
     """Our own oracle: whether ``value`` is a number the option must take. Plain ASCII without "_" (as
-    cli/params.plain_ascii), read by int() or float() as Click reads it, finite, and within its range."""
+    core/plain_text.plain_ascii), read by int() or float() as Click reads it, finite, and within its range."""
     if not value.isascii() or "_" in value:
         return False
     try:

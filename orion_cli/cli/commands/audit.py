@@ -13,7 +13,7 @@ from orion_cli.cli.context import get_app
 from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column
 from orion_cli.cli.params import finite
-from orion_cli.core.config import plain_ascii
+from orion_cli.core.plain_text import plain_ascii
 
 app = typer.Typer(help="The append-only, hash-chained audit log.\n\n"
                        "Example:  orion audit tail -n 20 --type halt.engaged", no_args_is_help=True, cls=CommandGroup)
