@@ -278,6 +278,7 @@ def _times_str(times: tuple[StatedTime, ...]) -> str:
 _MARKED_STANCES = frozenset({"lose", "miss", "leave", "fail"})
 
 
+@lru_cache(maxsize=1024)  # two stance sets: few distinct pairs, met per candidate
 def _opposite_propositions(k: frozenset[str], p: frozenset[str]) -> str:
     """Why two markets' propositions are opposite (or may be), or "" when nothing says so.
 

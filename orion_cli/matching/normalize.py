@@ -387,8 +387,10 @@ _PRE = (
 )
 # The sign with its own spaces, or none: "\s*" both before and after an optional "$" backtracked
 # cubically on a run of spaces (2,000 cost half a minute of one title).
-_NUM = r"(?:(?P<cur>\$)\s*)?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-_MULT = r"(?:\s*(?P<mult>k|m|mn|bn|b|t|thousand|million|billion|trillion)\b)?"
+_MONEY = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"  # a number as titles write it, thousands comma'd or not
+_NUM = r"(?:(?P<cur>\$)\s*)?(?P<num>" + _MONEY + ")"
+_RANGE_MULT = r"(?:\s*(?P<{}>k|m|mn|bn|b|t|thousand|million|billion|trillion)\b)?"  # named per use
+_MULT = _RANGE_MULT.format("mult")
 # Units of measure (length, speed, mass, volume, duration) besides the legacy ones: "10 inches" is not
 # "10 cm". Counts (points, yards, goals) stay unitless so that half-point lines compare (_canonical).
 _MEASURE_UNITS = (
@@ -429,8 +431,6 @@ _RANGE = re.compile(
 # "$95,000 to $99,999.99"), not two "equals" strikes of which only the first would be compared. It needs a
 # "$" before its low number, or "between" and a "$" before its high one; "and" only after "between", and
 # "from $a to $b" is a move, not a range (both are read as strikes instead).
-_MONEY = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_RANGE_MULT = r"(?:\s*(?P<{}>k|m|mn|bn|b|t|thousand|million|billion|trillion)\b)?"
 _USD_RANGE = re.compile(
     r"(?:\b(?P<btw>between)\s+)?(?:(?P<c1>\$)\s*)?(?<![\w.,])(?P<lo>" + _MONEY + r")" + _RANGE_MULT.format("m1")
     + r"\s*(?P<sep>-|to\b|and\b)\s*(?:(?P<c2>\$)\s*)?(?P<hi>" + _MONEY + r")(?![\d,])" + _RANGE_MULT.format("m2")
