@@ -161,16 +161,14 @@ def test_live_mode_without_a_vault_is_a_secrets_error(ledger_url: str, monkeypat
     assert res.exit_code == 2  # --demo is paper only
 
 
-def test_live_balance_reads_the_venue_with_vault_credentials(tmp_path: Path, ledger_url: str,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """End to end: vault → signed Kalshi balance call → the simulator's figure, recorded in the ledger."""
+def _live_kalshi_sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
+    """A started Kalshi simulator and the id of a throwaway key it knows, stored in a fresh vault the
+    environment points live mode at (Polymarket disabled). The caller stops the simulator."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     from sim.kalshi_sim import API_PREFIX, KalshiSim
 
     from orion_cli.secrets.store import open_store
-    from orion_cli.store.db import open_database
-    from orion_cli.store.ledger import Ledger
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_id = "0b0f6c1e-2f1a-4c55-9a57-1c6b1e0d9a11"
@@ -189,13 +187,20 @@ def test_live_balance_reads_the_venue_with_vault_credentials(tmp_path: Path, led
     store.close()
     sim = KalshiSim()
     sim.register_key(key_id, key.public_key())
-    sim.account(key_id).cash = D("123.4567")
     sim.start()
+    monkeypatch.setenv("ORION__TRADING__MODE", "live")
+    monkeypatch.setenv("ORION__POLYMARKET__ENABLED", "false")
+    monkeypatch.setenv("ORION__SECRETS__VAULT_PATH", str(vault))
+    monkeypatch.setenv("ORION__KALSHI__PROD_BASE_URL", sim.server.base_url + API_PREFIX)
+    return sim, key_id
+
+
+def test_live_balance_reads_the_venue_with_vault_credentials(tmp_path: Path, ledger_url: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end: vault → signed Kalshi balance call → the simulator's figure, recorded in the ledger."""
+    sim, key_id = _live_kalshi_sim(tmp_path, monkeypatch)
+    sim.account(key_id).cash = D("123.4567")
     try:
-        monkeypatch.setenv("ORION__TRADING__MODE", "live")
-        monkeypatch.setenv("ORION__POLYMARKET__ENABLED", "false")
-        monkeypatch.setenv("ORION__SECRETS__VAULT_PATH", str(vault))
-        monkeypatch.setenv("ORION__KALSHI__PROD_BASE_URL", sim.server.base_url + API_PREFIX)
         res = _invoke("--db", ledger_url, "balance", "--json")
         assert res.exit_code == 0, res.output
         records = json.loads(res.stdout)
@@ -224,6 +229,37 @@ def test_live_balance_reads_the_venue_with_vault_credentials(tmp_path: Path, led
         assert "polymarket credentials are not in the vault" in by_venue["polymarket"]["reason"]
         warned = [ln for ln in res.stderr.splitlines() if "polymarket credentials are not in the vault" in ln]
         assert len(warned) == 1 and "orion secrets encrypt" in warned[0], res.stderr  # once, with the hint
+    finally:
+        sim.stop()
+
+
+def test_live_refresh_marks_positions_to_the_venues_books(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: live `positions --refresh` / `balance --refresh` dropped the flag, so live P&L
+    was always at cost (unrealised losses of an unhedged leg hidden) and the output said "not marked
+    — use --refresh" after --refresh was given."""
+    from sim.kalshi_sim import KalshiSim
+
+    ticker = next(m["ticker"] for m in KalshiSim.recorded_markets() if m["status"] == "active")
+    sim, key_id = _live_kalshi_sim(tmp_path, monkeypatch)
+    sim.account(key_id).positions[ticker] = {"position": D("10"), "exposure": D("4.00"), "fees": D("0.17"),
+                                             "traded": D("4.00"), "realized": D("0"), "updated": ""}
+    sim.set_book(ticker, [["0.25", "30.00"], ["0.31", "12.00"]], [["0.60", "9.00"]])
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    open_database(url).dispose()
+    try:
+        def position(*args: str) -> dict[str, Any]:
+            res = _invoke("--db", url, "positions", "--json", *args)
+            assert res.exit_code == 0, res.output
+            return next(r for r in json.loads(res.stdout) if r["type"] == "position")
+
+        assert position()["mark"] is None
+        marked = position("--refresh")
+        assert (marked["market"], D(marked["mark"])) == (ticker, D("0.31"))  # the best YES bid
+        res = _invoke("--db", url, "balance", "--refresh", "--json")
+        assert res.exit_code == 0, res.output
+        pnl = next(r for r in json.loads(res.stdout) if r["type"] == "pnl")
+        assert pnl["marked"] is True, pnl
+        assert "not marked" not in res.stderr
     finally:
         sim.stop()
 

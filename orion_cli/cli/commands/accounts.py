@@ -70,7 +70,7 @@ def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> A
 
     settings = app.settings()
     if app.mode() == "live":
-        return _live_report(app, snapshot, demo)
+        return _live_report(app, snapshot, demo, mark)
     source = open_source(app, snapshot, demo)
     if snapshot is not None or demo:
         announce(app, source)
@@ -84,11 +84,12 @@ def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> A
     return report
 
 
-def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> AccountsReport:
+def _live_report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> AccountsReport:
     """Live mode: each venue's own balances and positions, read with the vault's credentials.
 
     Read-only (nothing is sent), so no live-trading authorization is needed; the figures are also
-    recorded as the ledger's balance snapshot the breaker and the BALANCE check use.
+    recorded as the ledger's balance snapshot the breaker and the BALANCE check use. ``mark``
+    (``--refresh``): positions are marked to the venues' current public books, as in paper mode.
     """
     import dataclasses
 
@@ -121,11 +122,14 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool) -> Accounts
     async def read() -> AccountsReport:
         try:
             # Recorded with the held markets the venues have settled since (their payout is in the report).
-            return await gather(venues, ledger, settings, record=True)
+            return await gather(venues, ledger, settings, source=open_source(app, None, False) if mark else None,
+                                record=True)
         finally:
             await aclose_venues(venues.values())
 
     report: AccountsReport = run(read)
+    for problem in report.mark_errors:
+        app.out.warn(f"could not mark {problem}")
     if missing:
         # Warned once, with the other unavailable venues (_finish), the hint in its reason.
         absent = [VenueAccount(v, "live", None, reason=f"{problem.message}; {CREDENTIALS_HINT}")
