@@ -52,7 +52,10 @@ class CancelOutcome:
 
     @property
     def cancelled(self) -> bool:
-        return not self.error and self.after is not None and self.after.status is OrderStatus.CANCELLED
+        """Taken off the book by the cancel: ``cancelled``, or ``partial`` (both venues' status for an
+        order done with part of it filled: the cancel took the rest)."""
+        return not self.error and self.after is not None and \
+            self.after.status in (OrderStatus.CANCELLED, OrderStatus.PARTIAL)
 
     @property
     def finished_first(self) -> bool:

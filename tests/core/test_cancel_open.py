@@ -97,3 +97,30 @@ def test_a_run_stopped_part_way_still_audits_what_the_venue_answered(db: Databas
     assert [c["order_id"] for c in event.payload["cancelled"]] == ["o-0", "o-1", "o-2", "o-4"]
     assert [f["order_id"] for f in event.payload["failed"]] == ["o-5"]
     assert [n["order_id"] for n in event.payload["not_finished"]] == ["o-3"]
+
+
+class PartlyFilledThenCancelled(SlowCancels):
+    """``o-0`` rests with 1 of 3 filled; the cancel takes the other 2 off, so the venue shows it ``partial``
+    (the status both venues give an order done with part of it filled). ``o-1`` filled in full first."""
+
+    def __init__(self) -> None:
+        super().__init__(2)
+        self.resting[0] = replace(self.resting[0], filled_size=D(1), avg_fill_price=D("0.05"))
+
+    async def cancel(self, venue_order_id: str) -> OrderState | None:
+        order = next(o for o in self.resting if o.venue_order_id == venue_order_id)
+        if venue_order_id == "o-1":
+            return replace(order, status=OrderStatus.FILLED, filled_size=order.size)
+        return replace(order, status=OrderStatus.PARTIAL)
+
+
+def test_a_partly_filled_order_the_cancel_took_off_the_book_counts_as_cancelled(db: Database) -> None:
+    """Found by review: it was reported (and audited) as finished before the cancel, so the halt's record
+    said the kill switch stopped nothing when it took the rest of the order off the book."""
+    (result,) = asyncio.run(cancel_open.cancel_open_orders(db, {Venue.KALSHI: PartlyFilledThenCancelled()},  # type: ignore[dict-item]
+                                                           "live"))
+    assert [(o.order.venue_order_id, o.cancelled, o.finished_first) for o in result.outcomes] == [
+        ("o-0", True, False), ("o-1", False, True)]
+    (event,) = AuditLog(db).tail(5, types=("halt.cancel_open",))
+    assert [b["order_id"] for b in event.payload["cancelled"]] == ["o-0"]
+    assert [b["order_id"] for b in event.payload["finished_first"]] == ["o-1"]
