@@ -102,7 +102,7 @@ from orion_cli.core.money import ONE, ZERO, ceil_to, floor_to
 from orion_cli.core.opportunity import Opportunity, not_a_pair, ratio_down
 from orion_cli.core.pricing import fillable_size, size_grid
 from orion_cli.execution.keylock import KEY_LOCK_PATIENCE, execution_lock
-from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict
+from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict, sole_venue
 from orion_cli.execution.slippage import levels_from_record, levels_record, planned_cost
 from orion_cli.execution.state import ADJUST_PREFIX, NEVER_SENT, ExecStatus, advance, allowed, load_result, save_result
 from orion_cli.risk.halt import KillSwitch, assert_not_halted
@@ -622,7 +622,8 @@ class Executor:
                     "INVALID_ORDER", False, prepare_problem or "size is zero on the fresh books")))
             if not verdict.passed:
                 AuditLog.append(conn, "risk.rejected", verdict.rejected_record(plan.key, plan.opportunity_id),
-                                mode=self.mode, actor=self.actor, now=now)
+                                mode=self.mode, actor=self.actor, now=now,
+                                venue=sole_venue(leg.venue for leg in plan.legs))
                 return Committed(False, verdict, None)
             assert pair is not None  # a basket never passes (above)
             first, second = pair
@@ -1745,13 +1746,14 @@ def _min_sell_price(spec: LegSpec, qty: Decimal, unit_cost: Decimal, max_loss: D
 
 
 def audit_refusal(db: Database, check: CheckResult, *, key: str, opportunity_id: str, mode: str,
-                  actor: Mapping[str, Any] | None = None) -> None:
+                  actor: Mapping[str, Any] | None = None, venue: str | None = None) -> None:
     """Audit ``risk.rejected`` for a trade refused outside the checks' transaction, in a write
     transaction of its own: nothing else is written (no execution row, no intent), and the refusal
     may come while another process holds the key. Same payload as the pipeline's refusals
-    (:meth:`Verdict.rejected_record`), so ``orion report`` counts it under ``check.name``."""
+    (:meth:`Verdict.rejected_record`), so ``orion report`` counts it under ``check.name``; ``venue``
+    as :func:`~orion_cli.execution.plan.sole_venue` gives it."""
     AuditLog(db).record("risk.rejected", Verdict((check,)).rejected_record(key, opportunity_id), mode=mode,
-                        actor=actor)
+                        actor=actor, venue=venue)
 
 
 def _default_evaluate() -> EvaluateFn:

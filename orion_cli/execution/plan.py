@@ -7,6 +7,7 @@ pre-trade pipeline (:mod:`orion_cli.risk.checks`) judges it, and the two-leg exe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -73,6 +74,14 @@ class LegPlan:
             "category": self.market.category,
             "book_fetched_at": self.book.fetched_at,
         }
+
+
+def sole_venue(venues: Iterable[Venue]) -> str | None:
+    """The venue every leg is on (a within-venue opportunity), else None: a ``risk.rejected`` event's
+    venue column, which ``orion report --venue`` filters by. A cross-venue refusal has a leg on each
+    venue and counts in each one's report."""
+    found = {v.value for v in venues}
+    return found.pop() if len(found) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -353,6 +353,30 @@ def test_refusal_lists_every_failing_check(db: Database) -> None:
     assert [c["name"] for c in rejected["failed"]] == ["ORDER_CONTRACTS", "BALANCE"]
 
 
+def test_a_refusal_is_audited_with_the_venue_every_leg_is_on(db: Database) -> None:
+    """Found by review: `risk.rejected` was always written with no venue, so `orion report --venue kalshi`
+    counted the refusals of a Polymarket YES+NO opportunity. A within-venue refusal now carries its venue;
+    a cross-venue one has a leg on each venue and none."""
+    from orion_cli.core.pricing import price_within_venue
+    from orion_cli.core.report import build_report
+    from orion_cli.execution.executor import build_plan
+
+    now = datetime.now(UTC)
+    pm = poly_market()
+    pb = OrderBook(Venue.POLYMARKET, pm.id, BookSide(asks=levels(("0.45", "10"))),
+                   BookSide(asks=levels(("0.50", "20"))), now)
+    (opp,) = price_within_venue(pm, pb, now=now)
+    within = build_plan(opp, {(Venue.POLYMARKET, pm.id): (pm, pb)}, size=None, key="within", settings=settings(),
+                        now=now)
+    ex = executor(db, fake_venues(Exchange()), evaluate=refuse)
+    assert run(ex.execute(within, None)).status == "refused"
+    assert run(ex.execute(make_plan(key="across"), None)).status == "refused"
+    venues = [e.venue for e in AuditLog(db).iter_all() if e.type == "risk.rejected"]
+    assert venues == ["polymarket", None]
+    assert build_report(db, mode="paper", venue=Venue.KALSHI).rejection_events == 1
+    assert build_report(db, mode="paper", venue=Venue.POLYMARKET).rejection_events == 2
+
+
 def test_balance_read_before_another_trade_filled_does_not_pay_for_a_second_trade(db: Database) -> None:
     """Review: trade B read its balances, trade A's pair filled (its orders final, no longer in flight),
     then B's checks passed on the cash A had spent; Kalshi refused B's hedge and the filled leg was

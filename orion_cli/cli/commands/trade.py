@@ -834,7 +834,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
             why = (f"not one contract of {op.id} fits the order limits at the scanned prices "
                    f"(limits.order_notional ${limits.order_notional}, order_contracts {limits.order_contracts})")
             if confirm:
-                _audit_refusal(app, binding, why, key=key, opportunity_id=op.id, mode=pre_mode)
+                _audit_refusal(app, binding, why, key=key, op=op, mode=pre_mode)
                 raise Refused(why, reason=binding)
             # The preview plans the scanned size all the same, as for any plan a check refuses: the
             # checks on the fresh books say which limit refuses and by how much (one contract could be
@@ -969,12 +969,12 @@ def _refuse_disabled_venues(app: AppContext, op: Opportunity, settings: Settings
         why = (f"{op.id} trades on {' and '.join(off)}, disabled in the configuration "
                f"({', '.join(f'{v}.enabled = false' for v in off)})")
         if confirm:
-            _audit_refusal(app, "VENUE_DISABLED", why, key=key, opportunity_id=op.id, mode=mode)
+            _audit_refusal(app, "VENUE_DISABLED", why, key=key, op=op, mode=mode)
         raise Refused(f"{why}; nothing sent", reason="VENUE_DISABLED",
                       hint="enable the venue, or trade an opportunity of the enabled ones")
 
 
-def _audit_refusal(app: AppContext, name: str, detail: str, *, key: str, opportunity_id: str, mode: str) -> None:
+def _audit_refusal(app: AppContext, name: str, detail: str, *, key: str, op: Opportunity, mode: str) -> None:
     """A `--confirm` refused by a check decided before the executor's checks (an execution in the
     way, a key another opportunity's, not one contract within the order limits, a disabled venue) is
     audited ``risk.rejected`` as theirs are: DESIGN §4 wants every refusal's reason code in the audit
@@ -982,9 +982,10 @@ def _audit_refusal(app: AppContext, name: str, detail: str, *, key: str, opportu
     raised), so it is audited once. A preview audits nothing: its checks run in a rolled-back
     transaction."""
     from orion_cli.execution.executor import audit_refusal
-    from orion_cli.execution.plan import CheckResult
+    from orion_cli.execution.plan import CheckResult, sole_venue
 
-    audit_refusal(app.db(), CheckResult(name, False, detail), key=key, opportunity_id=opportunity_id, mode=mode)
+    audit_refusal(app.db(), CheckResult(name, False, detail), key=key, opportunity_id=op.id, mode=mode,
+                  venue=sole_venue(leg.venue for leg in op.legs))
 
 
 def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, flags: str, *,
@@ -1022,7 +1023,7 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
         elif not same:
             app.out.warn(f"{what}; resume it with `{resume}`")
     if blocking is not None and confirm:
-        _audit_refusal(app, "EXECUTION_INTERRUPTED", blocking, key=key, opportunity_id=op.id, mode=mode)
+        _audit_refusal(app, "EXECUTION_INTERRUPTED", blocking, key=key, op=op, mode=mode)
         raise Refused(f"not executed: {blocking}", reason="EXECUTION_INTERRUPTED",
                       hint="a new key would trade these markets again beside it")
     return blocking
@@ -1042,7 +1043,7 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         if prior["opportunity_id"] != op.id or prior["mode"] != auth.mode:
             used = (f"idempotency key {key} is already used by a {prior['mode']} execution of "
                     f"opportunity {prior['opportunity_id']}")
-            _audit_refusal(app, "DUPLICATE", used, key=key, opportunity_id=op.id, mode=auth.mode)
+            _audit_refusal(app, "DUPLICATE", used, key=key, op=op, mode=auth.mode)
             raise Refused(used, reason="DUPLICATE", hint="choose another --idempotency-key")
         from orion_cli.execution.executor import venues_resume_may_send_to
         from orion_cli.execution.state import ExecStatus
