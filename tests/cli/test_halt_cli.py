@@ -67,6 +67,27 @@ def test_cancel_open_cancels_an_open_paper_order_after_halting(isolated_home: Pa
     assert status.exit_code == 0 and json.loads(status.stdout)["halted"] is True
 
 
+def test_paper_cancel_open_on_a_ledger_that_traded_live_warns_even_with_q(isolated_home: Path) -> None:
+    """Found by review: run in paper mode (`trading.mode` unset) on a ledger that trades live with
+    `--live --authorize-live`, `halt --cancel-open` cancelled paper orders only and exited 0; the one hint
+    was an info line that -q drops, while the venues' resting orders kept filling."""
+    from orion_cli.venues.trading import Balance
+
+    assert run("init").exit_code == 0
+    quiet = run("-q", "halt", "--cancel-open", "--reason", "drill")
+    assert quiet.exit_code == 0 and "--live" not in quiet.stderr  # a paper-only ledger: nothing to say
+    assert run("resume", "--yes").exit_code == 0
+    db = open_database(f"sqlite:///{isolated_home / 'orion.db'}")
+    try:
+        now = datetime.now(UTC)
+        Ledger(db, "live").record_balance(Balance(Venue.KALSHI, "live", D(100), D(0), D(100), now, "venue"), now=now)
+    finally:
+        db.dispose()
+    quiet = run("-q", "halt", "--cancel-open", "--reason", "drill")
+    assert quiet.exit_code == 0, quiet.output
+    assert "has traded live: `orion halt --cancel-open --live` cancels the venues' orders" in quiet.stderr
+
+
 def test_status_with_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
     result = run("halt", "--status", "--cancel-open")
     assert result.exit_code == 2, result.output

@@ -212,9 +212,18 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
                 app.out.banner(f"LIVE: cancelling the resting orders on {', '.join(v.value for v in venues)}.")
         else:
             from orion_cli.cli.commands.market_data import open_source
+            from orion_cli.core.models import Venue
+            from orion_cli.store.ledger import Ledger
             from orion_cli.venues.paper import PaperVenue
 
-            app.out.info("paper: cancelling the paper ledger's resting orders (--live for the venues)")
+            live_ledger = Ledger(db, "live")
+            if any(live_ledger.balance(v) is not None for v in Venue):
+                # This ledger has held live money: a halt meant for the venues must not pass for one
+                # that cancelled them (an info line, which -q drops, would be the only trace).
+                app.out.warn("paper mode: only the paper ledger's resting orders are cancelled, and this ledger "
+                             "has traded live: `orion halt --cancel-open --live` cancels the venues' orders")
+            else:
+                app.out.info("paper: cancelling the paper ledger's resting orders (--live for the venues)")
             source = open_source(app, None, False)  # not read: cancelling needs no quotes
             venues = {v: PaperVenue(v, db, source, settings) for v in venues_wanted(settings, None)}
 
