@@ -7,19 +7,29 @@ Nothing here validates or stores: :meth:`SecretStore.set_many` validates the who
 from __future__ import annotations
 
 import contextlib
+import hmac
 import os
 import re
 import secrets as _secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from orion_cli.core.errors import SecretsError
 from orion_cli.core.files import FileRefused, read_file_or_stream
 from orion_cli.secrets.dotenv import parse_dotenv
-from orion_cli.secrets.names import CATALOGUE
+from orion_cli.secrets.names import CATALOGUE, normalise
 
 MAX_VALUE_FILE_BYTES = 1 << 20
+
+
+class Differing(NamedTuple):
+    """An alias ignored although its value differs from the stored one (origins, never values)."""
+
+    name: str  # the credential, e.g. "polymarket_private_key"
+    ignored: str  # e.g. "old.env:PK"
+    stored: str  # e.g. "old.env:POLYMARKET_PRIVATE_KEY"
 
 
 @dataclass
@@ -30,6 +40,8 @@ class ImportPlan:
     origins: dict[str, str] = field(default_factory=dict)  # name -> "KALSHI_API_KEY_ID" or "KALSHI_..._PATH=<file>"
     files: list[Path] = field(default_factory=list)
     shadowed: list[str] = field(default_factory=list)  # alias variables ignored because an earlier one won
+    # The shadowed value variables whose value differs from the one stored (see collect).
+    differing: list[Differing] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"ImportPlan(names={sorted(self.values)}, files={[str(f) for f in self.files]})"
@@ -92,11 +104,24 @@ def read_value_file(path: Path) -> bytes:
     return data
 
 
+def same_value(name: str, a: bytes, b: bytes) -> bool:
+    """Whether two values given for credential ``name`` are the same credential once normalised
+    (``0x``-prefixed or not, a UUID's case); compared as stripped text when either is malformed."""
+    try:
+        a, b = normalise(name, a), normalise(name, b)
+    except SecretsError:
+        a, b = a.strip(), b.strip()
+    return hmac.compare_digest(a, b)
+
+
 def collect(variables: Mapping[str, str], *, base_dir: Path, origin_prefix: str = "") -> ImportPlan:
     """Map documented variable names (see ``names.CATALOGUE``) to credentials.
 
     For each credential the first alias present with a non-empty value wins: the value variables
-    first, then the ``*_PATH`` variables (read relative to ``base_dir``).
+    first, then the ``*_PATH`` variables (read relative to ``base_dir``). A later value variable with a
+    different value is listed in ``plan.differing``: it may be the key the old bot really used (its
+    wallet's funds), so `--shred-source` must not destroy its only copy (a shadowed ``*_PATH``
+    variable's file is neither read nor shredded).
     """
     plan = ImportPlan()
     for spec in CATALOGUE.values():
@@ -109,6 +134,8 @@ def collect(variables: Mapping[str, str], *, base_dir: Path, origin_prefix: str 
                     plan.origins[spec.name] = origin_prefix + var
                 else:
                     plan.shadowed.append(origin_prefix + var)
+                    if not same_value(spec.name, plan.values[spec.name], variables[var].encode("utf-8")):
+                        plan.differing.append(Differing(spec.name, origin_prefix + var, origin_prefix + found))
         for var in spec.env_path:
             raw_path = variables.get(var, "").strip()
             if not raw_path:

@@ -224,6 +224,40 @@ def test_shred_source_leaves_a_pipe_alone(tmp_path: Path, home: Path, pw_file: P
     assert listed()["kalshi_api_key_id"]["set"]
 
 
+def test_shred_source_refused_when_an_ignored_alias_holds_a_different_key(
+        tmp_path: Path, home: Path, pw_file: Path) -> None:
+    """Review (D1): `POLYMARKET_PRIVATE_KEY` and `PK` with different wallet keys: the first was stored, the
+    other only an info line (-q hid it), and `--shred-source --yes` destroyed the only copy of the key the
+    old bot may have used. Now refused (exit 6, nothing stored or shredded) naming the variables, never
+    the values; without --shred-source the ignored one is a warning, also under -q; the same key twice is
+    no reason to refuse."""
+    import secrets as pysecrets
+
+    first, other = pysecrets.token_hex(32), pysecrets.token_hex(32)
+    env = tmp_path / "two.env"
+    env.write_text(f"POLYMARKET_PRIVATE_KEY=0x{first}\nPK=0x{other}\n")
+    refused = run("encrypt", "--from-file", str(env), "--shred-source", "--yes", pre=("-q",))
+    assert refused.exit_code == 6, refused.output
+    assert "two.env:PK differs from two.env:POLYMARKET_PRIVATE_KEY" in refused.stderr
+    assert json.loads(refused.stderr.strip().splitlines()[-1])["reason"] == "ALIASES_DIFFER"
+    assert env.read_text() == f"POLYMARKET_PRIVATE_KEY=0x{first}\nPK=0x{other}\n"
+    assert not vault_of(home).exists()
+
+    kept = run("encrypt", "--from-file", str(env), pre=("-q",))
+    assert kept.exit_code == 0, kept.output
+    assert "warning: ignored two.env:PK: it holds a different polymarket_private_key than " \
+           "two.env:POLYMARKET_PRIVATE_KEY" in kept.stderr
+    assert env.exists() and listed()["polymarket_private_key"]["set"]
+
+    env.write_text(f"POLYMARKET_PRIVATE_KEY=0x{first}\nPK={first.upper()}\n")  # one key under both names
+    same = run("encrypt", "--from-file", str(env), "--shred-source", "--yes")
+    assert same.exit_code == 0, same.output
+    assert "warning" not in same.stderr and "ignored two.env:PK (an earlier alias" in same.stderr
+    assert not env.exists()
+    said = refused.output + kept.output + same.output
+    assert not any(v in said.lower() for v in (first, other))
+
+
 def test_shred_not_done_when_import_fails(tmp_path: Path, home: Path, pw_file: Path) -> None:
     bad = tmp_path / "bad.env"
     bad.write_text("POLYMARKET_PRIVATE_KEY=0x1234\n")

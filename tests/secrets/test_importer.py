@@ -8,7 +8,7 @@ import pytest
 from secrets_testkit import WALLET_KEY
 
 from orion_cli.core.errors import SecretsError
-from orion_cli.secrets.importer import from_dotenv, from_environ, read_value_file, shred
+from orion_cli.secrets.importer import Differing, from_dotenv, from_environ, read_value_file, shred
 
 
 def test_from_environ_aliases_and_key_path(tmp_path: Path, kalshi_pem: str) -> None:
@@ -132,3 +132,22 @@ def test_a_dotless_path_that_exists_is_named_and_a_missing_one_is_not_called_a_k
     with pytest.raises(SecretsError) as missing:
         from_environ({"KALSHI_PRIVATE_KEY_PATH": "/run/secrets/polymarket_private_key_x"})
     assert "no file at the given path" in missing.value.message and "check that it exists" in (missing.value.hint or "")
+
+
+def test_a_shadowed_alias_with_a_different_value_is_named_in_differing(tmp_path: Path) -> None:
+    """Review (D1): a later alias holding another key was only "shadowed", with nothing to tell it from
+    a repeat of the same key, and `--shred-source` destroyed it. Same key however spelt: not differing."""
+    import secrets as pysecrets
+
+    first, other = pysecrets.token_hex(32), pysecrets.token_hex(32)
+    key_id = "8ccdb333-2be7-4fb0-a051-d86e415bfca4"
+    env = tmp_path / ".env"
+    env.write_text(f"POLYMARKET_PRIVATE_KEY=0x{first}\nPK={other}\n"
+                   f"KALSHI_API_KEY_ID={key_id}\nKALSHI_KEY_ID={key_id.upper()}\n")
+    plan = from_dotenv(env)
+    assert plan.values["polymarket_private_key"] == f"0x{first}".encode()
+    assert sorted(plan.shadowed) == [".env:KALSHI_KEY_ID", ".env:PK"]
+    assert plan.differing == [Differing("polymarket_private_key", ".env:PK", ".env:POLYMARKET_PRIVATE_KEY")]
+    assert other not in repr(plan) and first not in repr(plan)
+    env.write_text(f"POLYMARKET_PRIVATE_KEY=0x{first}\nPK={first.upper()}\n")  # the same key, spelt otherwise
+    assert from_dotenv(env).differing == []

@@ -231,6 +231,8 @@ def encrypt(
 
     if sources and not plan.values:  # before the ledger and the vault are touched
         raise nothing_to_store()
+    if shred_source and from_file is not None and plan.differing:  # even with --yes: nothing is undone
+        raise _differing_aliases_refused(from_file, plan)
     # The audit trail first: a broken ledger must fail before the vault changes (a missing one is
     # created for a change only: before_change in _open).
     app_ctx.db_if_exists()
@@ -244,8 +246,14 @@ def encrypt(
             plan = _interactive_plan(app_ctx)
             if not plan.values:
                 raise nothing_to_store()
+        differing = {d.ignored: d for d in plan.differing}
         for var in plan.shadowed:
-            out.info(f"ignored {var} (an earlier alias for the same credential was set)")
+            if var in differing:
+                d = differing[var]
+                out.warn(f"ignored {var}: it holds a different {d.name} than {d.stored}, which is the one stored "
+                         "(keep the other value if the old bot used it)")
+            else:
+                out.info(f"ignored {var} (an earlier alias for the same credential was set)")
         stop.install()
         try:
             stored = store.set_many(plan.values, hold=lambda: stop.section("the credentials are stored and audited"))
@@ -277,6 +285,25 @@ def encrypt(
         for f in files:
             shred(f)
             out.info(f"shredded {f}")
+
+
+def _differing_aliases_refused(source: Path, plan: ImportPlan) -> Exception:
+    """`--shred-source` of a file in which two names for one credential hold different values.
+
+    Only the first is stored; shredding the file would destroy the only copy of the other, which may be
+    the wallet key (or API key set) the old bot really used. Refused before anything changes, even with
+    --yes: which of them is wanted is the operator's call. Names the variables, never their values.
+    """
+    from orion_cli.core.errors import Refused
+
+    pairs = "; ".join(f"{d.ignored} differs from {d.stored} ({d.name})" for d in plan.differing)
+    return Refused(
+        f"--shred-source refused: {source} gives one credential two different values ({pairs}); only the "
+        "first would be stored, and the file is the only copy of the other; nothing was stored",
+        hint="keep the value you want in the file (save the other elsewhere first), or import without "
+             "--shred-source",
+        reason="ALIASES_DIFFER",
+    )
 
 
 # -- list / remove ------------------------------------------------------------------------------
