@@ -12,11 +12,14 @@ use::
 The vault is decrypted per call and only the requested entry is kept; the rest is dropped at once.
 (Python cannot guarantee that copies made by ``bytes``/``str`` are overwritten; the buffers we own are.)
 
-Every change calls ``on_change(action, name)`` after it is durable: action is ``"set"``, ``"remove"``
-or ``"rotate"`` (name ``"*"``). The lead wires it to the ``secrets.changed`` audit event. No value
-is ever passed. ``before_change()`` is called once before a change is made, after every check and
-password: the CLI opens the ledger the change is audited in there, so a missing one is created only
-for a change that goes ahead, never by a command that fails.
+Every change is made inside ``audit(action, names)`` (see :data:`AuditScope`): action is ``"set"``,
+``"remove"`` or ``"rotate"`` (name ``"*"``). The CLI takes the ledger's write transaction there and
+appends the ``secrets.changed`` events before the change, committing them after it, so a busy or
+broken ledger fails before anything changes. ``on_change(action, name)`` is also called after a
+change is durable (and audited). No value is ever passed to either. ``before_change()`` is called
+once before a change is made, after every check and password: the CLI opens the ledger the change is
+audited in there, so a missing one is created only for a change that goes ahead, never by a command
+that fails.
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ from __future__ import annotations
 import abc
 import contextlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from orion_cli.core.errors import ConfigError, NotFound, OrionError, SecretsError, UsageError
+from orion_cli.core.errors import ConfigError, NotFound, OrionError, SecretsError, StorageError, UsageError
 from orion_cli.secrets.names import CATALOGUE, check_name, normalise, unknown_credential
 from orion_cli.secrets.unlock import MIN_NEW_PASSWORD_LENGTH, MasterPassword, resolve_master_password
 from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, Vault, derive_key
@@ -42,6 +45,20 @@ PasswordProvider = Callable[[bool], MasterPassword]
 """Called with ``new=True`` when a vault is being created (ask twice), else ``False``."""
 # What a caller enters around a change and its audit events (see SecretStore.set_many).
 Hold = Callable[[], AbstractContextManager[Any]]
+AuditScope = Callable[[str, list[str]], AbstractContextManager[Any]]
+"""Called with (action, names) just before a change is made; the change is made inside it. It takes the
+ledger's write lock and appends the audit events on entry (so a busy or unusable ledger refuses the
+change before anything changed), commits when the block ends cleanly and rolls back when it raises."""
+
+
+class ChangedButNotAudited(StorageError):
+    """The change was made, but the audit transaction holding its events failed afterwards (its commit).
+
+    Rare by construction (the lock is held and the events written before the change; only the commit
+    comes after it), and said as what it is: the change stands, so "failed, retry" would be false; and
+    it is no success either, since the audit log lacks it (exit 3, like any other ledger failure)."""
+
+    reason = "changed_not_audited"
 
 BACKENDS = ("vault", "keyring")
 _List = list  # SecretStore.list shadows the builtin inside the class body
@@ -186,9 +203,11 @@ def _problem(exc: SecretsError) -> str:
 class SecretStore(abc.ABC):
     backend: str
 
-    def __init__(self, on_change: OnChange | None, before_change: BeforeChange | None = None) -> None:
+    def __init__(self, on_change: OnChange | None, before_change: BeforeChange | None = None,
+                 audit: AuditScope | None = None) -> None:
         self._on_change = on_change
         self._before_change = before_change
+        self._audit = audit
 
     def _about_to_change(self) -> None:
         if self._before_change is not None:
@@ -198,6 +217,35 @@ class SecretStore(abc.ABC):
         if self._on_change is not None:
             for name in names:
                 self._on_change(action, name)
+
+    @contextlib.contextmanager
+    def _recorded(self, action: str, names: list[str], done: str) -> Iterator[None]:
+        """Make the change in the block inside its audit transaction (``audit``), then ``on_change``.
+
+        The order, and why: lock and events first, change, commit last. A failure to lock or to write
+        the events (a busy ledger, a full disk) comes before the change, so "failed" is true; a failed
+        change rolls the events back, so the log never claims a change that was not made. The one step
+        after the change is the commit: if it fails, :class:`ChangedButNotAudited` says the change
+        (``done``) was made. (Appending after the change, in its own transaction, had a busy ledger
+        report "retry" for a vault already re-keyed under the new password.)
+        """
+        if self._audit is None:
+            yield
+        else:
+            made = False
+            try:
+                with self._audit(action, names):
+                    yield
+                    made = True
+            except Exception as exc:
+                if not made:
+                    raise
+                why = exc.message if isinstance(exc, OrionError) else type(exc).__name__
+                raise ChangedButNotAudited(
+                    f"{done}, but its audit event could not be recorded: {why}",
+                    hint="the change stands (do not repeat it); `orion audit tail` will not show it",
+                ) from None
+        self._changed(action, names)
 
     @abc.abstractmethod
     def _read(self, name: str) -> bytes | None: ...
@@ -256,10 +304,9 @@ class SecretStore(abc.ABC):
         clean = _validated(values)
         self._ready_to_write(create=True)
         self._about_to_change()
-        with hold():
+        names = sorted(clean)
+        with hold(), self._recorded("set", names, f"stored {', '.join(names)} in the {self.backend}"):
             self._write(clean)
-            names = sorted(clean)
-            self._changed("set", names)
         return names
 
     def set(self, name: str, value: str | bytes) -> None:
@@ -275,10 +322,9 @@ class SecretStore(abc.ABC):
         if not self._holds(name):  # asked before the change begins: nothing to remove changes nothing
             raise _not_set(name)
         self._about_to_change()
-        with hold():
-            if not self._delete(name):  # removed meanwhile by another process
+        with hold(), self._recorded("remove", [name], f"removed {name} from the {self.backend}"):
+            if not self._delete(name):  # removed meanwhile by another process (its events roll back)
                 raise _not_set(name)
-            self._changed("remove", [name])
 
     def list(self) -> list[SecretInfo]:
         """Every catalogue credential (set or not, and where) plus any other stored name, catalogue order
@@ -354,8 +400,8 @@ class VaultStore(SecretStore):
     backend = "vault"
 
     def __init__(self, vault: Vault, password: PasswordProvider, on_change: OnChange | None = None,
-                 before_change: BeforeChange | None = None) -> None:
-        super().__init__(on_change, before_change)
+                 before_change: BeforeChange | None = None, audit: AuditScope | None = None) -> None:
+        super().__init__(on_change, before_change, audit)
         self.vault = vault
         self._password = password
         self._key: DerivedKey | None = None
@@ -453,9 +499,14 @@ class VaultStore(SecretStore):
         changed = not hmac.compare_digest(same.check_value(), old.check_value())
         same.wipe()
         self._about_to_change()
-        self._key = self.vault.rekey(old, new_password)
-        old.wipe()
-        self._changed("rotate", ["*"])
+        done = ("re-encrypted the vault under the new master password: the old one no longer works" if changed
+                else "re-encrypted the vault under a new salt (the same password still works)")
+        try:
+            with self._recorded("rotate", ["*"], done):
+                self._key = self.vault.rekey(old, new_password)
+        finally:
+            if self._key is not old:  # re-keyed (audited or not): the old key is of no more use
+                old.wipe()
         return changed
 
     def close(self) -> None:
@@ -480,8 +531,8 @@ class KeyringStore(SecretStore):
     backend = "keyring"
 
     def __init__(self, secrets: Any, on_change: OnChange | None = None,
-                 before_change: BeforeChange | None = None) -> None:
-        super().__init__(on_change, before_change)
+                 before_change: BeforeChange | None = None, audit: AuditScope | None = None) -> None:
+        super().__init__(on_change, before_change, audit)
         self._secrets = secrets
 
     def _read(self, name: str) -> bytes | None:
@@ -516,6 +567,7 @@ def open_store(
     password: PasswordProvider | None = None,
     on_change: OnChange | None = None,
     before_change: BeforeChange | None = None,
+    audit: AuditScope | None = None,
     keyring_backend: Any = None,
     keyring_service: str = "orion",
     kdf: KdfParams = DEFAULT_KDF,
@@ -532,12 +584,13 @@ def open_store(
     path = Path(vault_path) if vault_path is not None else default_vault_path()
     if backend == "vault":
         provider: PasswordProvider = password or (lambda new: resolve_master_password(path, new=new))
-        return VaultStore(Vault(path, kdf=kdf, allow_weak_kdf=allow_weak_kdf), provider, on_change, before_change)
+        return VaultStore(Vault(path, kdf=kdf, allow_weak_kdf=allow_weak_kdf), provider, on_change, before_change,
+                          audit)
     if backend == "keyring":
         from orion_cli.secrets.keyring_backend import KeyringSecrets, system_keyring
 
         kr = keyring_backend if keyring_backend is not None else system_keyring()
         lock = path.parent / "keyring.lock"
         return KeyringStore(KeyringSecrets(kr, service=keyring_service, lock_path=lock), on_change,
-                            before_change)
+                            before_change, audit)
     raise ConfigError(f"secrets.backend: unknown backend {backend!r:.40}", hint='use "vault" or "keyring"')

@@ -1015,6 +1015,82 @@ def test_a_stop_during_a_vault_change_waits_for_its_audit_event(
         assert sorted(e["name"] for e in changed) == sorted(n for n, r in listed().items() if r["set"])
 
 
+def test_a_busy_ledger_refuses_a_vault_change_before_the_vault_changes(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review (D3): the vault was changed first and its audit event appended after, in a transaction of
+    its own. With another process holding the ledger's write lock, `rotate` said "database is busy …
+    retry" (exit 3), but the vault was already re-keyed (the old password refused), unaudited, and the
+    keyring not updated. The lock is now taken and the events written before the vault is touched."""
+    import sqlite3
+
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    before, events = vault_of(home).read_bytes(), _secrets_events()
+    new = tmp_path / "new-password"
+    new.write_text("the new master password\n")
+    new.chmod(0o600)
+    value = tmp_path / "value"
+    value.write_text("1\n")
+    monkeypatch.setenv("ORION__DATABASE__BUSY_TIMEOUT_MS", "100")
+    holder = sqlite3.connect(home / "orion.db", isolation_level=None)  # another process's write transaction
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for args in (("rotate", "--new-password-file", str(new)), ("remove", "polymarket_signature_type"),
+                     ("encrypt", "--name", "polymarket_signature_type", "--value-file", str(value))):
+            result = run(*args)
+            assert result.exit_code == 3 and "database is busy" in result.stderr, (args, result.output)
+            assert vault_of(home).read_bytes() == before, args
+    finally:
+        holder.rollback()
+        holder.close()
+    assert _secrets_events() == events
+    assert listed()["polymarket_signature_type"]["set"]  # and the old password still opens it
+
+
+def test_a_rotation_whose_audit_commit_fails_says_the_vault_was_re_encrypted_and_updates_the_keyring(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one step after the vault change is the audit transaction's commit. If it fails, the rotation
+    is not reported as failed ("retry" would re-key again with a password that no longer opens it): the
+    error says the vault was re-encrypted and the old password no longer works, and the keyring follows."""
+    import contextlib
+
+    import keyring
+
+    from orion_cli.core.errors import StorageError
+
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    kr = MemoryKeyring()
+    monkeypatch.setattr(keyring, "get_keyring", lambda: kr)
+    assert run("remember").exit_code == 0
+    real = secrets_cmd._audit
+
+    def commit_fails(app_ctx: Any, backend: str) -> Any:
+        scope = real(app_ctx, backend)
+
+        @contextlib.contextmanager
+        def failing(action: str, names: list[str]) -> Iterator[None]:
+            with scope(action, names):
+                yield
+                raise StorageError("database error: disk I/O error (sqlite:///orion.db)")  # rolls it back
+
+        return failing
+
+    monkeypatch.setattr(secrets_cmd, "_audit", commit_fails)
+    new = tmp_path / "new-password"
+    new.write_text(f"{CANARY_PASSWORD}\n")
+    new.chmod(0o600)
+    result = run("rotate", "--new-password-file", str(new), pre=("--json",))
+    assert result.exit_code == 3, result.output
+    error = json.loads(result.stderr.strip().splitlines()[-1])
+    assert error["reason"] == "changed_not_audited" and error["message"].startswith(
+        "re-encrypted the vault under the new master password: the old one no longer works, but its audit "
+        "event could not be recorded: database error: disk I/O error"), error
+    assert "updated the password remembered in the OS keyring" in result.stderr
+    assert list(kr.data.values()) == [CANARY_PASSWORD]
+    assert CANARY_PASSWORD not in result.output and PASSWORD not in result.output
+    assert not any(e["action"] == "rotate" for e in _secrets_events())
+    assert listed(env={"ORION_MASTER_PASSWORD_FILE": str(new)})["kalshi_private_key"]["set"]
+
+
 def test_a_refusal_comes_before_any_password_is_asked_for(tmp_path: Path, home: Path, pem: str,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: asking for the password first (to hold a stop over the write) turned "not

@@ -184,3 +184,80 @@ def test_unknown_backend_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(Exception) as err:
         open_store("plaintext", vault_path=tmp_path / "v.json")
     assert getattr(err.value, "exit_code", None) == ExitCode.CONFIG
+
+
+def test_a_change_is_made_inside_its_audit_scope_and_a_failed_commit_says_it_was_made(
+        vault_path: Path, make_store: Callable[..., SecretStore], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review (D3): the vault was written first and audited after, in a transaction of its own: a busy
+    ledger then had `rotate` report "retry" (exit 3) for a vault already re-keyed. The audit scope is
+    now entered (lock taken, events written) before the change and left (committed) after it: a scope
+    that cannot be entered changes nothing, a change that fails rolls its events back, and a commit
+    that fails after the change is said as a change made but not audited (exit 3), never as "failed"."""
+    import contextlib
+    import secrets as pysecrets
+    from collections.abc import Iterator
+
+    from orion_cli.core.errors import StorageError
+    from orion_cli.secrets.store import ChangedButNotAudited
+
+    key = pysecrets.token_hex(32)
+    seen: list[object] = []
+
+    @contextlib.contextmanager
+    def audit(action: str, names: list[str]) -> Iterator[None]:
+        seen.append((action, names, vault_path.exists()))
+        try:
+            yield
+        except Exception as exc:
+            seen.append(f"rolled back: {type(exc).__name__}")
+            raise
+        seen.append("committed")
+
+    store = make_store(audit=audit)
+    store.set_many({"polymarket_signature_type": "1", "polymarket_private_key": key})
+    # One transaction for the whole batch (review N2), entered before the vault was created.
+    assert seen == [("set", ["polymarket_private_key", "polymarket_signature_type"], False), "committed"]
+    seen.clear()
+    with pytest.raises(NotFound):  # checked before the scope: nothing to audit
+        store.remove("telegram_bot_token")
+    assert seen == []
+
+    def cannot_write(self: VaultStore, values: dict[str, bytes]) -> None:
+        raise SecretsError("cannot write the vault: No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(VaultStore, "_write", cannot_write)
+        with pytest.raises(SecretsError, match="cannot write"):
+            store.set_many({"polymarket_signature_type": "2"})
+    assert seen == [("set", ["polymarket_signature_type"], True), "rolled back: SecretsError"]
+
+    def busy(action: str, names: list[str]) -> contextlib.AbstractContextManager[None]:
+        raise StorageError("database is busy: database is locked", reason="storage_busy")
+
+    before = vault_path.read_bytes()
+    refused = make_store(audit=busy)
+    for change in (lambda: refused.rotate("a brand new password"), lambda: refused.remove("polymarket_private_key"),
+                   lambda: refused.set_many({"polymarket_signature_type": "2"})):
+        with pytest.raises(StorageError) as err:
+            change()
+        assert err.value.reason == "storage_busy" and vault_path.read_bytes() == before
+    assert make_store().get("polymarket_signature_type").reveal() == "1"  # the old password still opens it
+
+    @contextlib.contextmanager
+    def commit_fails(action: str, names: list[str]) -> Iterator[None]:
+        yield
+        raise StorageError("database error: disk I/O error")
+
+    events: list[tuple[str, str]] = []
+    unaudited = make_store(audit=commit_fails, on_change=lambda a, n: events.append((a, n)))
+    with pytest.raises(ChangedButNotAudited) as err:
+        unaudited.rotate("a brand new password")
+    assert err.value.exit_code == ExitCode.CONFIG and err.value.message == (
+        "re-encrypted the vault under the new master password: the old one no longer works, but its audit "
+        "event could not be recorded: database error: disk I/O error")
+    assert "do not repeat it" in str(err.value.hint) and events == []
+    assert make_store("a brand new password").get("polymarket_private_key").reveal() == "0x" + key
+    with pytest.raises(ChangedButNotAudited, match=r"^removed polymarket_signature_type from the vault, but"):
+        make_store("a brand new password", audit=commit_fails).remove("polymarket_signature_type")
+    assert not make_store("a brand new password").get_optional("polymarket_signature_type")
+    assert key not in repr(seen) + str(err.value)

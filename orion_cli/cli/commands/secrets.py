@@ -6,6 +6,8 @@ value file. Nothing here prints a value; every change is audited as ``secrets.ch
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,7 +20,7 @@ from orion_cli.cli.stopping import StopFlag, end_if_stopped, finish_first
 
 if TYPE_CHECKING:
     from orion_cli.secrets.importer import ImportPlan
-    from orion_cli.secrets.store import SecretStore
+    from orion_cli.secrets.store import AuditScope, SecretStore
     from orion_cli.secrets.unlock import MasterPassword
     from orion_cli.secrets.vault import KdfParams
 
@@ -72,15 +74,25 @@ def _password_provider(app_ctx: AppContext, path: Path) -> Any:
     return provide
 
 
-def _audit(app_ctx: AppContext, backend: str) -> Any:
-    def on_change(action: str, name: str) -> None:
-        from orion_cli.store.audit import AuditLog
+def _audit(app_ctx: AppContext, backend: str) -> AuditScope:
+    """The change's ``secrets.changed`` events (one per name, in one transaction), written before the
+    change under the ledger's write lock and committed after it (see ``SecretStore._recorded``).
 
-        AuditLog(app_ctx.db()).record(
-            "secrets.changed", {"action": action, "name": name, "backend": backend}, mode=app_ctx.mode()
-        )
+    Appended after the change in a transaction of its own, a busy ledger made `rotate` say "database is
+    busy … retry" (exit 3) with the vault already re-keyed, unaudited, and the keyring not updated."""
 
-    return on_change
+    @contextlib.contextmanager
+    def scope(action: str, names: list[str]) -> Iterator[None]:
+        from orion_cli.store.audit import AuditLog, batched
+
+        with app_ctx.db().write() as conn:
+            with batched(conn):
+                for name in names:
+                    AuditLog.append(conn, "secrets.changed", {"action": action, "name": name, "backend": backend},
+                                    mode=app_ctx.mode())
+            yield
+
+    return scope
 
 
 def _open(app_ctx: AppContext) -> SecretStore:
@@ -93,7 +105,7 @@ def _open(app_ctx: AppContext) -> SecretStore:
         backend,
         vault_path=path,
         password=_password_provider(app_ctx, path),
-        on_change=_audit(app_ctx, backend),
+        audit=_audit(app_ctx, backend),
         # The ledger the change is audited in, opened (a missing one created) only once a change goes
         # ahead: a command that fails leaves no ledger behind at a mistyped --db or ORION_HOME.
         before_change=app_ctx.db,
@@ -368,7 +380,7 @@ def rotate(
 
     from orion_cli.cli.prompts import interactive
     from orion_cli.core.errors import UsageError
-    from orion_cli.secrets.store import VaultStore
+    from orion_cli.secrets.store import ChangedButNotAudited, VaultStore
     from orion_cli.secrets.unlock import prompt_new_password, read_password_file
 
     app_ctx = get_app(ctx)
@@ -388,7 +400,12 @@ def rotate(
             raise UsageError("no terminal to prompt for the new password: use --new-password-file F (chmod 600)")
         # The vault, its audit event and the password remembered in the keyring change together.
         with finish_first(app_ctx.out, "the vault is re-encrypted and recorded") as stop:
-            changed = store.rotate(new)
+            try:
+                changed = store.rotate(new)
+            except ChangedButNotAudited:  # re-keyed all the same: the keyring must follow
+                if _update_remembered(store.path, new):
+                    app_ctx.out.info("updated the password remembered in the OS keyring")
+                raise
             remembered = _update_remembered(store.path, new)
     if changed:
         app_ctx.out.success("vault re-encrypted under the new master password; the old one no longer works")
