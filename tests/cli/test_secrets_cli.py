@@ -1091,6 +1091,47 @@ def test_a_rotation_whose_audit_commit_fails_says_the_vault_was_re_encrypted_and
     assert listed(env={"ORION_MASTER_PASSWORD_FILE": str(new)})["kalshi_private_key"]["set"]
 
 
+def test_a_keyring_that_refuses_the_new_password_after_rotate_is_a_warning_not_an_internal_error(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review (D4): the vault re-keyed, then the OS keyring's set_password raised (a locked collection,
+    `PasswordSetError`): `rotate` ended as "unexpected internal error" (exit 1), with no success line and
+    no word that the remembered password was now stale. The rotation succeeded and is recorded: exit 0,
+    and a warning (also under -q) to run `orion secrets remember`."""
+    import secrets as pysecrets
+
+    import keyring
+    from keyring.errors import PasswordSetError
+
+    class LockedKeyring(MemoryKeyring):
+        locked = False
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            if self.locked:
+                raise PasswordSetError("the collection is locked")
+            super().set_password(service, username, password)
+
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    kr = LockedKeyring()
+    monkeypatch.setattr(keyring, "get_keyring", lambda: kr)
+    assert run("remember").exit_code == 0
+    kr.locked = True
+    new_password = pysecrets.token_urlsafe(24)
+    new = tmp_path / "new-password"
+    new.write_text(new_password + "\n")
+    new.chmod(0o600)
+    result = run("rotate", "--new-password-file", str(new), pre=("-q", "--json"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["password_changed"] is True
+    assert "warning: the vault was re-encrypted, but the password remembered in the OS keyring could not be " \
+           "updated (PasswordSetError): it no longer opens the vault; run `orion secrets remember`" in result.stderr
+    assert new_password not in result.output and PASSWORD not in result.output
+    assert list(kr.data.values()) == [PASSWORD]  # stale, as the warning says
+    assert {"action": "rotate", "name": "*", "backend": "vault"} in _secrets_events()
+    kr.locked = False
+    assert run("remember", env={"ORION_MASTER_PASSWORD_FILE": str(new)}).exit_code == 0  # the cure it names
+    assert list(kr.data.values()) == [new_password]
+
+
 def test_a_refusal_comes_before_any_password_is_asked_for(tmp_path: Path, home: Path, pem: str,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: asking for the password first (to hold a stop over the write) turned "not

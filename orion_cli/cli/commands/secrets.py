@@ -372,7 +372,8 @@ def rotate(
     """Re-encrypt the vault under a new master password and a new salt (atomic).
 
     The old password stops working (the same password again only renews the salt and the KDF cost).
-    A password remembered in the OS keyring is updated.
+    A password remembered in the OS keyring is updated (if the keyring refuses, a warning says to run
+    `orion secrets remember`; the rotation stands).
 
     Example:  orion secrets rotate
     """
@@ -403,8 +404,7 @@ def rotate(
             try:
                 changed = store.rotate(new)
             except ChangedButNotAudited:  # re-keyed all the same: the keyring must follow
-                if _update_remembered(store.path, new):
-                    app_ctx.out.info("updated the password remembered in the OS keyring")
+                _say_remembered(app_ctx, _update_remembered(store.path, new), changed=True)
                 raise
             remembered = _update_remembered(store.path, new)
     if changed:
@@ -412,27 +412,47 @@ def rotate(
     else:
         app_ctx.out.success("vault re-encrypted under a new salt; the new password is the same as the old one, "
                             "which still works")
-    if remembered:
-        app_ctx.out.info("updated the password remembered in the OS keyring")
+    _say_remembered(app_ctx, remembered, changed=changed)
     if changed and (os.environ.get("ORION_MASTER_PASSWORD_FILE") or os.environ.get("ORION_MASTER_PASSWORD")):
         app_ctx.out.warn("update ORION_MASTER_PASSWORD_FILE / ORION_MASTER_PASSWORD: they hold the old password")
     app_ctx.out.record({"type": "secrets_rotated", "vault": str(store.path), "password_changed": changed})
     end_if_stopped(stop, "the vault was re-encrypted under the new password and recorded")
 
 
-def _update_remembered(path: Path, new_password: str) -> bool:
+def _update_remembered(path: Path, new_password: str) -> str | None:
+    """Put the new password in the OS keyring if one is remembered there for this vault.
+
+    "updated", None (no usable keyring, or nothing remembered), or the name of the keyring's error.
+    The vault is already re-keyed when this runs: a keyring that refuses the update (locked, read-only:
+    a ``keyring.errors.PasswordSetError``) must not turn that success into "unexpected internal error"
+    (exit 1), which it did; it is reported by :func:`_say_remembered` instead."""
     from orion_cli.core.errors import SecretsError
     from orion_cli.secrets.keyring_backend import system_keyring
     from orion_cli.secrets.unlock import KEYRING_SERVICE, keyring_username
 
     try:
         kr = system_keyring()
+    except SecretsError:  # no usable keyring: nothing can be remembered in it
+        return None
+    try:
         if kr.get_password(KEYRING_SERVICE, keyring_username(path)) is None:
-            return False
+            return None
         kr.set_password(KEYRING_SERVICE, keyring_username(path), new_password)
-    except SecretsError:
-        return False
-    return True
+    except Exception as exc:  # the keyring's own errors (KeyringError and what its backends raise)
+        return type(exc).__name__
+    return "updated"
+
+
+def _say_remembered(app_ctx: AppContext, outcome: str | None, *, changed: bool) -> None:
+    """What happened to the remembered password. A keyring that could not be updated is a warning, not
+    a failure (exit unchanged): the rotation itself succeeded and is recorded, and the old password in
+    the keyring is a stale unlock source like ORION_MASTER_PASSWORD_FILE, which `rotate` also only warns
+    about; `orion secrets remember` stores the new one. Unchanged password: the keyring's still works."""
+    if outcome == "updated":
+        app_ctx.out.info("updated the password remembered in the OS keyring")
+    elif outcome is not None and changed:
+        app_ctx.out.warn(f"the vault was re-encrypted, but the password remembered in the OS keyring could not be "
+                         f"updated ({outcome}): it no longer opens the vault; run `orion secrets remember`")
 
 
 # -- check --------------------------------------------------------------------------------------
