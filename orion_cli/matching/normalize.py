@@ -435,6 +435,19 @@ _USD_RANGE = re.compile(
     r"(?:\b(?P<btw>between)\s+)?(?:(?P<c1>\$)\s*)?(?<![\w.,])(?P<lo>" + _MONEY + r")" + _RANGE_MULT.format("m1")
     + r"\s*(?P<sep>-|to\b|and\b)\s*(?:(?P<c2>\$)\s*)?(?P<hi>" + _MONEY + r")(?![\d,])" + _RANGE_MULT.format("m2")
 )
+# A range of plain numbers, with no "$" ("between 6,000 and 6,100", "6,000-6,099", "6,000 to 6,099.99",
+# "between 20 and 25 inches"): an index level, a count or a measure, one strike with two bounds like a
+# dollar range, and with the unit of measure its high number carries. Without "between" only "-" and "to"
+# join the bounds; a number glued to a letter, a dash, a colon or "$" ("H-1B", "2026-12-31", "5:00", "$95")
+# starts none, and a pair of years (1900–2100, no multiplier or unit) is a window, not a strike (see
+# _read_thresholds). Each "\s*" is followed by a required word or sign, so a run of spaces is not backtracked
+# into quadratically.
+_NUM_RANGE = re.compile(
+    r"(?:\b(?P<btw>between)\s+)?(?<![\w.,$:\-])(?P<lo>" + _MONEY + r")" + _RANGE_MULT.format("m1")
+    + r"\s*(?P<sep>-|to\b|and\b)\s*(?P<hi>" + _MONEY + r")(?![\d,]|-\d)" + _RANGE_MULT.format("m2") + _UNIT
+)
+_NUM_RANGE_HINT = re.compile(r"between|\d\s*(?:-|to\b)\s*\d")
+_YEARS = re.compile(r"19\d\d|20\d\d|2100")
 _FROM = re.compile(r"\bfrom\s*$")
 _MULTIPLIERS = {
     "k": Decimal(1000), "thousand": Decimal(1000), "m": Decimal(10**6), "mn": Decimal(10**6),
@@ -520,8 +533,9 @@ def _strikes_in(text: str, low_shape: str) -> tuple[Threshold, ...]:
     return _read_thresholds(matches, fold(text)) if matches[0] or matches[1] else ()
 
 
-# A range match: its span, the spans of its low and high numbers, its unit text, currency sign and the
-# multipliers of its low and high numbers ("$95k-$100k").
+# A range match: its span, the spans of its low and high numbers, its unit text (``None`` for a dollar
+# range, "" for a range of plain numbers without one), currency sign and the multipliers of its low and
+# high numbers ("$95k-$100k").
 _RangeMatch = tuple[
     tuple[int, int], tuple[int, int], tuple[int, int], str | None, bool, str | None, str | None
 ]
@@ -537,9 +551,9 @@ def _threshold_matches(shape: str) -> _ThresholdMatches:
 
     The spans are those of the text itself, and the titles of one ladder share one entry.
     """
-    if not _THRESHOLD_HINT.search(shape):
-        return _NO_STRIKES  # a kept match needs a comparison word, a unit or a currency sign
     ranges: list[_RangeMatch] = []
+    if not _THRESHOLD_HINT.search(shape):  # a kept strike needs a comparison word, a unit or a currency sign
+        return (_num_ranges(shape, ranges), ()) if _NUM_RANGE_HINT.search(shape) else _NO_STRIKES
     if "°" in shape or "%" in shape:  # a range always ends in ° or %
         for m in _RANGE.finditer(shape):
             ranges.append((m.span(), m.span("lo"), m.span("hi"), m["unit"], bool(m["cur"]), None, None))
@@ -550,12 +564,35 @@ def _threshold_matches(shape: str) -> _ThresholdMatches:
             if _FROM.search(shape, 0, m.start()) or any(a < m.end() and m.start() < b for (a, b), *_ in ranges):
                 continue
             ranges.append((m.span(), m.span("lo"), m.span("hi"), None, True, m["m1"], m["m2"]))
+    if _NUM_RANGE_HINT.search(shape):
+        _num_ranges(shape, ranges)
     strikes: list[_StrikeMatch] = []
     for m in _THRESHOLD.finditer(shape):
         pre, post, unit_raw, cur, mult = m.group("pre", "post", "unit", "cur", "mult")
         if pre or post or unit_raw or cur:  # a bare number is not a strike
             strikes.append((m.start(), m.span("num"), pre, post, unit_raw, cur, mult))
     return tuple(ranges), tuple(strikes)
+
+
+def _num_ranges(shape: str, ranges: list[_RangeMatch]) -> tuple[_RangeMatch, ...]:
+    """Add to ``ranges`` the ranges of plain numbers in ``shape`` (:data:`_NUM_RANGE`) that no range found
+    before overlaps; their unit text is the high number's unit, "" when none (a dollar range's is ``None``)."""
+    before = ranges[:]  # the ranges of this loop do not overlap each other (finditer)
+    for m in _NUM_RANGE.finditer(shape):
+        if m["sep"] == "and" and not m["btw"]:
+            continue
+        if _after_from(shape, m.start()) or any(a < m.end() and m.start() < b for (a, b), *_ in before):
+            continue
+        ranges.append((m.span(), m.span("lo"), m.span("hi"), m["unit"] or "", False, m["m1"], m["m2"]))
+    return tuple(ranges)
+
+
+def _after_from(text: str, i: int) -> bool:
+    """Whether the word before ``text[i]`` is "from" (:data:`_FROM`, without searching the text from its
+    start once per match: a title of many ranges would take quadratic time)."""
+    while i and text[i - 1].isspace():
+        i -= 1
+    return text.endswith("from", 0, i) and (i == 4 or not (text[i - 5].isalnum() or text[i - 5] == "_"))
 
 
 def _read_thresholds(matches: _ThresholdMatches, low: str) -> tuple[Threshold, ...]:
@@ -568,6 +605,9 @@ def _read_thresholds(matches: _ThresholdMatches, low: str) -> tuple[Threshold, .
         if bounds is None:
             continue
         lo, hi = bounds
+        plain = range_unit == "" and not (lo_mult or hi_mult)
+        if plain and _YEARS.fullmatch(low[la:lb]) and _YEARS.fullmatch(low[ha:hb]):
+            continue  # "between 2025 and 2026": a window of years (a date), not a strike
         unit, scale = _unit_of(range_unit, currency)
         out.append(Threshold(lo * scale, unit, BETWEEN, hi * scale))
         taken.append(span)

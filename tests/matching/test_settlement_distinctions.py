@@ -95,6 +95,22 @@ HELD: list[tuple[str, str, str]] = [
     ("THRESHOLD_MISMATCH",
      "Will Bitcoin be above $95,000 and Ethereum above $3,000 on Dec 31, 2026?",
      "Will Bitcoin be above $95,000 and Ethereum above $3,500 on Dec 31, 2026?"),
+    # a range of plain numbers (an index level) too: it was no strike at all, and every bracket matched
+    ("THRESHOLD_MISMATCH",
+     "Will the S&P 500 close between 6,000 and 6,100 on Dec 31, 2026?",
+     "Will the S&P 500 close between 6,100 and 6,200 on Dec 31, 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will the S&P 500 close between 6,000 and 6,100 on Dec 31, 2026?",
+     "Will the S&P 500 close between 6,000 and 6,200 on Dec 31, 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will the S&P 500 close at 6,000-6,099 on Dec 31, 2026?",
+     "Will the S&P 500 close at 6,100-6,199 on Dec 31, 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will the S&P 500 close between 6000 and 6100 on Dec 31, 2026?",
+     "Will the S&P 500 close at 6,000 to 6,099.99 on Dec 31, 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will it snow between 20 and 25 inches in NYC in January 2026?",
+     "Will it snow between 20 and 25 cm in NYC in January 2026?"),
 ]
 
 
@@ -129,6 +145,10 @@ SAME: list[tuple[str, str]] = [
     ("Will Bitcoin be $95,000–$100,000 on Dec 31, 2026?", "Will Bitcoin be $95k-$100k on December 31, 2026?"),
     ("Will Bitcoin be above $95,000 and Ethereum above $3,000 on Dec 31, 2026?",
      "Will Bitcoin be above $95k and Ethereum above $3,000 on December 31, 2026?"),
+    ("Will the S&P 500 close between 6,000 and 6,100 on Dec 31, 2026?",
+     "Will the S&P 500 close between 6000 and 6100 on December 31, 2026?"),
+    ("Will the S&P 500 close at 6,000-6,099 on Dec 31, 2026?",
+     "Will the S&P 500 close at 6,000 to 6,099 on Dec 31, 2026?"),
 ]
 
 
@@ -194,6 +214,23 @@ def test_inclusive_directions(text: str, direction: str) -> None:
 def test_units_of_measure(text: str, unit: str, value: Decimal) -> None:
     (th,) = parse_thresholds(text)
     assert (th.unit, th.value) == (unit, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "strikes"),
+    [
+        ("between 6,000 and 6,100", [("6000", "", "6100")]), ("6,000-6,099", [("6000", "", "6099")]),
+        ("6,000 to 6,099.99", [("6000", "", "6099.99")]), ("between 5k and 6k", [("5000", "", "6000")]),
+        ("between 20 and 25 inches", [("20", "in", "25")]), ("Gold between 2,000 and 2,100", [("2000", "", "2100")]),
+        # years are a window, a move is no range, and dates, codes and times hold no range
+        ("between 2025 and 2026", []), ("the 2025-2026 season", []), ("from 6,000 to 6,100", []),
+        ("on 2026-12-31", []), ("H-1B visas", []), ("Covid-19 cases", []), ("5:00-6:00", []), ("6,000 and 6,100", []),
+    ],
+)
+def test_ranges_of_plain_numbers(text: str, strikes: list[tuple[str, str, str]]) -> None:
+    found = parse_thresholds(text)
+    assert [(str(t.value), t.unit, str(t.upper)) for t in found] == strikes
+    assert all(t.direction == "between" for t in found)
 
 
 @pytest.mark.parametrize(
