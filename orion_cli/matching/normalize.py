@@ -400,8 +400,15 @@ _MEASURE_UNITS = (
     r"gallons?\b|lit(?:er|re)s?\b|barrels?\b|hours?\b|hrs?\b|minutes?\b|mins?\b|seconds?\b|secs?\b|"
     r"days?\b|weeks?\b|months?\b|years?\b"
 )
+# A temperature in signs or words: "°C", "° Celsius", "degrees C", "degrees Fahrenheit", "20 celsius". The
+# scale is read wherever it is written (a °C threshold compared as °F is another bet); a bare "°" or
+# "degrees" is Fahrenheit, as Kalshi's US weather markets write it. "\s+" is followed by a required word.
+_DEGREES = (
+    r"°\s*(?:f|fahrenheit|c|celsius|centigrade)\b|°|degrees?\s+(?:f|fahrenheit|c|celsius|centigrade)\b|degrees?\b|"
+    r"fahrenheit\b|celsius\b|centigrade\b"
+)
 _UNIT = (
-    r"(?:\s*(?P<unit>%|percent\b|percentage points?\b|bps\b|basis points?\b|°\s*f\b|°\s*c\b|°|degrees?\b|"
+    r"(?:\s*(?P<unit>%|percent\b|percentage points?\b|bps\b|basis points?\b|" + _DEGREES + r"|"
     r"points?\b|pts\b|" + _MEASURE_UNITS + r"))?"
 )
 _POST = (
@@ -414,7 +421,8 @@ _THRESHOLD = re.compile(r"(?<![\w.])" + _PRE + r"\s*" + _NUM + _MULT + _UNIT + _
 _THRESHOLD_HINTS = (
     "$", "%", "°", "=", "<", ">", "≥", "≤", "+", "o/u", "over", "under", "more than", "greater than", "higher than",
     "at least", "no less than", "less than", "lower than", "fewer than", "at most", "no more than", "exceed",
-    "above", "below", "exactly", "percent", "bps", "basis point", "degree", "point", "pts", "or more", "or higher",
+    "above", "below", "exactly", "percent", "bps", "basis point", "degree", "fahrenheit", "celsius", "centigrade",
+    "point", "pts", "or more", "or higher",
     "or greater", "or less", "or lower", "or fewer", "and up", "and higher", "and more", "and greater",
     "and lower", "and less", "and fewer", "inch", "in.", "cm", "centimet", "mm", "millimet", "km", "kph", "kmh",
     "kilomet", "met", "feet", "foot", "ft", "mph", "mile", "mi", "kg", "kilogram", "gram", "lb", "pound", "ton",
@@ -425,7 +433,7 @@ _THRESHOLD_HINT = re.compile("|".join(re.escape(w) for w in _THRESHOLD_HINTS))
 # ("84-85° for …") is no unit letter.
 _RANGE = re.compile(
     r"(?:between\s+)?(?P<cur>\$)?(?P<lo>\d+(?:\.\d+)?)\s*(?P<u1>°(?:\s*[fc]\b)?|%)?\s*(?:-|to|and)\s*\$?"
-    r"(?P<hi>\d+(?:\.\d+)?)\s*(?P<unit>°(?:\s*[fc]\b)?|%)"
+    r"(?P<hi>\d+(?:\.\d+)?)\s*(?P<unit>°(?:\s*(?:[fc]|fahrenheit|celsius|centigrade)\b)?|%)"
 )
 # A dollar range is one strike with two bounds ("$95,000-$100,000", "between $95k and $100k", Kalshi's
 # "$95,000 to $99,999.99"), not two "equals" strikes of which only the first would be compared. It needs a
@@ -462,15 +470,13 @@ def _unit_of(raw: str | None, currency: bool) -> tuple[str, Decimal]:
         return "usd", Decimal(1)
     if not raw:
         return "", Decimal(1)
-    u = raw.replace(" ", "")
+    u = "".join(raw.split())
     if u in ("%", "percent") or u.startswith("percentage"):
         return "pct", Decimal(1)
     if u in ("bps",) or u.startswith("basis"):
         return "pct", Decimal("0.01")
-    if u in ("°f", "°", "degree", "degrees"):
-        return "degf", Decimal(1)
-    if u == "°c":
-        return "degc", Decimal(1)
+    if u.startswith(("°", "degree")) or u in ("fahrenheit", "celsius", "centigrade"):  # _DEGREES
+        return ("degc" if u.endswith(("c", "celsius", "centigrade")) else "degf"), Decimal(1)
     return _MEASURES.get(u, ""), Decimal(1)  # "points", "pts": "", a count, like a bare O/U line
 
 

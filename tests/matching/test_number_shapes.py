@@ -60,6 +60,7 @@ TRICKY = [
     "Will Hunter Biden or Donald Trump Jr. get 10 inches of snow at or above 5,000 ft?",
     "Between 20-21°C, 20 °C to 21 °C or 84°F to 85°F for the 84-85° chart",
     "Will Bitcoin be between $95,000 and $100,000, $95k-$100k, $95-100k, $500-1k or from $95,000 to $99,999.99?",
+    "Above 20 degrees C, 21 degrees Fahrenheit, 22° Celsius, 23 celsius, 24-25°Celsius or 26 degrees for 27°F?",
     "S&P 500 between 6,000 and 6,100, at 6,000-6,099, 6000 to 6099.99, between 2025 and 2026, 1999-2100 or 2100-2200?",
 ]
 

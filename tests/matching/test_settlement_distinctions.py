@@ -111,6 +111,16 @@ HELD: list[tuple[str, str, str]] = [
     ("THRESHOLD_MISMATCH",
      "Will it snow between 20 and 25 inches in NYC in January 2026?",
      "Will it snow between 20 and 25 cm in NYC in January 2026?"),
+    # a temperature's scale in words: "degrees C" was read as a bare "degrees", Fahrenheit
+    ("THRESHOLD_MISMATCH",
+     "Will the high in London be above 20 degrees C on June 15, 2026?",
+     "Will the high in London be above 20 degrees F on June 15, 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will the high in London be above 20 degrees Celsius on June 15, 2026?",
+     "Will the high in London be above 20°F on June 15, 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will the high in London be between 20-21° Celsius on June 15, 2026?",
+     "Will the high in London be between 20-21°F on June 15, 2026?"),
 ]
 
 
@@ -149,6 +159,8 @@ SAME: list[tuple[str, str]] = [
      "Will the S&P 500 close between 6000 and 6100 on December 31, 2026?"),
     ("Will the S&P 500 close at 6,000-6,099 on Dec 31, 2026?",
      "Will the S&P 500 close at 6,000 to 6,099 on Dec 31, 2026?"),
+    ("Will the high in London be above 20 degrees C on June 15, 2026?",
+     "Will the high in London be above 20°C on June 15, 2026?"),
 ]
 
 
@@ -214,6 +226,21 @@ def test_inclusive_directions(text: str, direction: str) -> None:
 def test_units_of_measure(text: str, unit: str, value: Decimal) -> None:
     (th,) = parse_thresholds(text)
     assert (th.unit, th.value) == (unit, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [
+        ("above 20 degrees C", "degc"), ("above 20 degrees Celsius", "degc"), ("above 20 degree c", "degc"),
+        ("above 20° Celsius", "degc"), ("above 20 celsius", "degc"), ("above 20 degrees centigrade", "degc"),
+        ("20-21°Celsius", "degc"), ("between 20 and 21 degrees C", "degc"), ("above 20°\tC", "degc"),
+        ("above 85 degrees F", "degf"), ("above 85 degrees Fahrenheit", "degf"), ("above 85°F", "degf"),
+        ("above 85°", "degf"), ("above 85 degrees", "degf"), ("85 degrees for NYC", "degf"), ("84-85° for NYC", "degf"),
+    ],
+)
+def test_temperature_scales_in_words(text: str, unit: str) -> None:
+    (th,) = parse_thresholds(text)
+    assert th.unit == unit
 
 
 @pytest.mark.parametrize(
