@@ -263,7 +263,7 @@ def _instants(market: Market, f: MarketFeatures) -> frozenset[datetime] | None:
         if offset is None:
             return None
         try:
-            out.add(datetime.combine(day, time(t.minute // 60, t.minute % 60), UTC) - offset)
+            out.add(datetime.combine(day, time(t.minute // 60, t.minute % 60, t.second), UTC) - offset)
         except OverflowError:
             return None
     return frozenset(out)

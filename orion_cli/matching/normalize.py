@@ -973,23 +973,30 @@ def ticker_date(ticker: str) -> date | None:
 
 
 class StatedTime(NamedTuple):
-    """A time of day a text states: minutes after midnight, and its zone ("et", "ct", "mt", "pt", "utc",
-    or "" when none is named). "EST" and "EDT" are read as New York time ("et"), as titles use them."""
+    """A time of day a text states: minutes after midnight, its zone ("et", "ct", "mt", "pt", "utc",
+    or "" when none is named) and the seconds after that minute ("4:59:59 PM" is not "4:59 PM").
+    "EST" and "EDT" are read as New York time ("et"), as titles use them."""
 
     minute: int
     zone: str
+    second: int = 0
 
     def __str__(self) -> str:
-        return f"{self.minute // 60:02d}:{self.minute % 60:02d} {self.zone.upper() or '(no zone)'}"
+        seconds = f":{self.second:02d}" if self.second else ""
+        return f"{self.minute // 60:02d}:{self.minute % 60:02d}{seconds} {self.zone.upper() or '(no zone)'}"
 
 
+_ZONE = r"[ecmp][sd]?t|utc|gmt"
+# "5pm", "5:30 p.m.", "5:00:00 PM"; "17:00", "17:00:00"; "1700 ET" (four digits only before a zone,
+# and not after a comma: "Dec 31, 2026 ET" is a year); "noon", "midnight".
 _TIME = re.compile(
-    r"(?<![\w:.$])(?:(?P<h>\d{1,2})(?::(?P<m>[0-5]\d))?\s*(?P<ap>[ap])\.?\s?m\b\.?"  # 5pm, 5:30 p.m.
-    r"|(?P<h24>[01]?\d|2[0-3]):(?P<m24>[0-5]\d)(?![\d:])"  # 17:00
+    r"(?<![\w:.$])(?:(?P<h>\d{1,2})(?::(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d))?)?\s*(?P<ap>[ap])\.?\s?m\b\.?"
+    r"|(?P<h24>[01]?\d|2[0-3]):(?P<m24>[0-5]\d)(?::(?P<s24>[0-5]\d))?(?![\d:])"
+    r"|(?<!,)(?<!, )(?P<hhmm>(?:[01]\d|2[0-3])[0-5]\d)(?=\s*(?:" + _ZONE + r")\b)"
     r"|\b(?P<word>noon|midnight)\b)"
-    r"(?:\s*(?P<tz>[ecmp][sd]?t|utc|gmt)\b)?"
+    r"(?:\s*(?P<tz>" + _ZONE + r")\b)?"
 )
-_TIME_HINT = re.compile(r"\d\s*[ap]\.?\s?m\b|\d:[0-5]\d|noon|midnight")
+_TIME_HINT = re.compile(r"\d\s*[ap]\.?\s?m\b|\d:[0-5]\d|\d{4}\s*(?:" + _ZONE + r")\b|noon|midnight")
 _TIME_ZONES = {"e": "et", "c": "ct", "m": "mt", "p": "pt", "u": "utc", "g": "utc"}
 _STANDARD_HOURS = {"et": -5, "ct": -6, "mt": -7, "pt": -8, "utc": 0}
 
@@ -1011,9 +1018,12 @@ def parse_times(text: str) -> tuple[StatedTime, ...]:
             if not 1 <= hour <= 12:
                 continue
             minute = (hour % 12 + (12 if m["ap"] == "p" else 0)) * 60 + int(m["m"] or 0)
+        elif m["hhmm"]:
+            minute = int(m["hhmm"][:2]) * 60 + int(m["hhmm"][2:])
         else:
             minute = int(m["h24"]) * 60 + int(m["m24"])
-        out.append(StatedTime(minute, _TIME_ZONES[m["tz"][0]] if m["tz"] else ""))
+        second = int(m["s"] or m["s24"] or 0)
+        out.append(StatedTime(minute, _TIME_ZONES[m["tz"][0]] if m["tz"] else "", second))
     return tuple(dict.fromkeys(out))
 
 

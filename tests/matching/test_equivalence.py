@@ -328,6 +328,31 @@ def test_the_same_time_of_day_worded_differently_still_passes(p_title: str) -> N
     assert not _accepted(*_yes_no_pair(_BTC_5PM, p_title, k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)).inverted
 
 
+@pytest.mark.parametrize("k_title", [
+    "Will Bitcoin be above $100,000 on Dec 31, 2026 at 12:00:00 PM ET?",
+    "Will Bitcoin be above $100,000 on Dec 31, 2026 at 1200 ET?",
+    "Will Bitcoin be above $100,000 on Dec 31, 2026 at 4:59:59 PM ET?",
+    "Will Bitcoin be above $100,000 on Dec 31, 2026 at 16:59:59 ET?",
+])
+def test_times_with_seconds_or_four_digits_are_read(k_title: str) -> None:
+    """Found in review: "12:00:00 PM ET" and "1200 ET" were no time at all, so against "5pm ET" only
+    Polymarket stated one, which was its own close: auto-accepted, a noon bet against a 5pm one. A
+    second off is another instant too ("4:59:59 PM" is not "5pm")."""
+    k, p = _yes_no_pair(k_title, _BTC_5PM, k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)
+    assert "TIME_OF_DAY_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
+    k, p = _yes_no_pair(_BTC_5PM, k_title, k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)
+    assert "TIME_OF_DAY_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
+
+
+@pytest.mark.parametrize("p_title", [
+    "Will Bitcoin be above $100,000 on December 31, 2026 at 5:00:00 PM ET?",
+    "Will Bitcoin be above $100,000 on December 31, 2026 at 1700 ET?",
+    "Will Bitcoin be above $100,000 on December 31, 2026 at 2200 UTC?",
+])
+def test_the_same_time_with_seconds_or_four_digits_still_passes(p_title: str) -> None:
+    assert not _accepted(*_yes_no_pair(_BTC_5PM, p_title, k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)).inverted
+
+
 def test_the_same_time_of_day_is_the_same_instant_across_daylight_saving() -> None:
     july = datetime(2026, 7, 1, 21, 0, tzinfo=UTC)  # 5pm EDT
     k, p = _yes_no_pair("Will Bitcoin be above $100,000 on Jul 1, 2026 at 5pm ET?",

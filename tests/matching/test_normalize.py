@@ -273,9 +273,27 @@ def test_dates_and_windows() -> None:
     ("Bucks vs. Lakers: O/U 229.5", []),
     ("Will it be 13pm ET?", []),
     ("Will the S&P 500 close above 5,000 by Dec 31, 2026?", []),
+    ("at 5:00:00 PM ET", [(1020, "et")]),
+    ("at 17:00:00 UTC", [(1020, "utc")]),
+    ("at 1700 ET", [(1020, "et")]),
+    ("at 0930 GMT", [(570, "utc")]),
+    ("at 1700ET", [(1020, "et")]),
+    ("at 1700", []),  # four digits are a time only before a zone
+    ("on Dec 31, 2026 ET", []),  # a year after a comma
+    ("at 2400 ET", []),
+    ("at 1760 ET", []),
 ])
 def test_times_of_day(text: str, expected: list[tuple[int, str]]) -> None:
-    assert [tuple(t) for t in parse_times(text)] == expected
+    assert [(t.minute, t.zone) for t in parse_times(text)] == expected
+    assert all(t.second == 0 for t in parse_times(text))
+
+
+def test_seconds_of_a_time_of_day() -> None:
+    (t,) = parse_times("at 4:59:59 p.m. EDT")
+    assert (t.minute, t.zone, t.second, str(t)) == (1019, "et", 59, "16:59:59 ET")
+    (t,) = parse_times("at 16:59:59 ET")
+    assert (t.minute, t.second) == (1019, 59)
+    assert str(parse_times("at 5pm ET")[0]) == "17:00 ET"
 
 
 def _hours(zone: str, day: date) -> float:
