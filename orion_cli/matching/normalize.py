@@ -973,9 +973,11 @@ def ticker_date(ticker: str) -> date | None:
 
 
 class StatedTime(NamedTuple):
-    """A time of day a text states: minutes after midnight, its zone ("et", "ct", "mt", "pt", "utc",
-    or "" when none is named) and the seconds after that minute ("4:59:59 PM" is not "4:59 PM").
-    "EST" and "EDT" are read as New York time ("et"), as titles use them."""
+    """A time of day a text states: minutes after midnight, its zone and the seconds after that minute
+    ("4:59:59 PM" is not "4:59 PM"). The zone is "et", "ct", "mt", "pt" or "utc" (converted; "EST" and
+    "EDT" are read as New York time, as titles use them), an offset from UTC ("utc+01:00", converted), another
+    zone's abbreviation as written ("cet", "bst", "jst": not converted, so equal only to the same words),
+    or "" when none is named."""
 
     minute: int
     zone: str
@@ -986,7 +988,14 @@ class StatedTime(NamedTuple):
         return f"{self.minute // 60:02d}:{self.minute % 60:02d}{seconds} {self.zone.upper() or '(no zone)'}"
 
 
-_ZONE = r"[ecmp][sd]?t|utc|gmt"
+# Zones orion does not convert (European, Asian, Australian, … abbreviations, but none that is an English
+# word: "west", "eat", "cat", "art", "wet"). Named, they keep a time from reading as zoneless or as
+# another zone's: "5pm CET" was "5pm" and so equal to "5pm BST".
+_OTHER_ZONES = (
+    "cet", "cest", "bst", "ist", "eet", "eest", "msk", "jst", "kst", "hkt", "sgt", "awst", "acst", "acdt", "aest",
+    "aedt", "nzst", "nzdt", "akst", "akdt", "hst", "ast", "adt", "brt", "sast", "pkt", "ict", "wib",
+)
+_ZONE = r"[ecmp][sd]?t|utc|gmt|" + "|".join(_OTHER_ZONES)
 # "5pm", "5:30 p.m.", "5:00:00 PM"; "17:00", "17:00:00"; "1700 ET" (four digits only before a zone,
 # and not after a comma: "Dec 31, 2026 ET" is a year); "noon", "midnight".
 _TIME = re.compile(
@@ -994,7 +1003,7 @@ _TIME = re.compile(
     r"|(?P<h24>[01]?\d|2[0-3]):(?P<m24>[0-5]\d)(?::(?P<s24>[0-5]\d))?(?![\d:])"
     r"|(?<!,)(?<!, )(?P<hhmm>(?:[01]\d|2[0-3])[0-5]\d)(?=\s*(?:" + _ZONE + r")\b)"
     r"|\b(?P<word>noon|midnight)\b)"
-    r"(?:\s*(?P<tz>" + _ZONE + r")\b)?"
+    r"(?:\s*(?P<tz>" + _ZONE + r")(?:\s?(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>[0-5]\d))?)?\b)?"  # UTC+1
 )
 _TIME_HINT = re.compile(r"\d\s*[ap]\.?\s?m\b|\d:[0-5]\d|\d{4}\s*(?:" + _ZONE + r")\b|noon|midnight")
 _TIME_ZONES = {"e": "et", "c": "ct", "m": "mt", "p": "pt", "u": "utc", "g": "utc"}
@@ -1023,16 +1032,34 @@ def parse_times(text: str) -> tuple[StatedTime, ...]:
         else:
             minute = int(m["h24"]) * 60 + int(m["m24"])
         second = int(m["s"] or m["s24"] or 0)
-        out.append(StatedTime(minute, _TIME_ZONES[m["tz"][0]] if m["tz"] else "", second))
+        out.append(StatedTime(minute, _zone(m), second))
     return tuple(dict.fromkeys(out))
+
+
+def _zone(m: re.Match[str]) -> str:
+    """The :class:`StatedTime` zone of a :data:`_TIME` match: "UTC+1" and "GMT+01:00" are "utc+01:00" (an
+    offset after another zone, "CET+1", is kept as written: not converted)."""
+    tz = m["tz"]
+    if not tz:
+        return ""
+    if m["sign"]:
+        offset = f"{m['sign']}{int(m['oh']):02d}:{m['om'] or '00'}"
+        return f"utc{offset}" if tz in ("utc", "gmt") else f"{tz}{offset}"
+    return tz if tz in _OTHER_ZONES else _TIME_ZONES[tz[0]]
 
 
 def utc_offset(zone: str, day: date) -> timedelta | None:
     """The UTC offset of a :class:`StatedTime` zone on ``day`` (US daylight saving time: from the second
-    Sunday of March to the first Sunday of November), or ``None`` for an unnamed zone. Computed here
-    rather than with ``zoneinfo``, which needs a time-zone database the host may not have."""
+    Sunday of March to the first Sunday of November; an offset "utc+01:00" as stated), or ``None`` for an
+    unnamed zone or one orion does not convert. Computed here rather than with ``zoneinfo``, which needs
+    a time-zone database the host may not have."""
     hours = _STANDARD_HOURS.get(zone)
     if hours is None:
+        if len(zone) == 9 and zone.startswith(("utc+", "utc-")):  # "utc+05:30"
+            offset = timedelta(hours=int(zone[4:6]), minutes=int(zone[7:9]))
+            if offset > timedelta(hours=14):
+                return None  # no zone is that far from UTC: not an offset
+            return -offset if zone[3] == "-" else offset
         return None
     if zone != "utc":
         march, november = date(day.year, 3, 8), date(day.year, 11, 1)

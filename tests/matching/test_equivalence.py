@@ -353,6 +353,41 @@ def test_the_same_time_with_seconds_or_four_digits_still_passes(p_title: str) ->
     assert not _accepted(*_yes_no_pair(_BTC_5PM, p_title, k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)).inverted
 
 
+_BTC_AT = "Will Bitcoin be above $100,000 on Dec 31, 2026 at {}?"
+
+
+@pytest.mark.parametrize(("k_time", "p_time"), [
+    ("5pm CET", "5pm BST"),
+    ("5pm CET", "5pm"),
+    ("5pm CET", "5pm CEST"),
+    ("17:00 UTC+1", "17:00 UTC"),
+    ("5pm JST", "5pm ET"),
+])
+def test_a_time_in_a_zone_orion_cannot_convert_is_not_another_zones(k_time: str, p_time: str) -> None:
+    """Found in review: "CET", "BST" and other zones were not read, so "5pm CET" was a zoneless "5pm",
+    equal in words to "5pm BST" or "5pm", and "UTC+1" was read as "UTC": all auto-accepted, an hour or
+    more apart. Such a zone is now kept as written: equal only to the same words, never converted."""
+    for a, b in ((k_time, p_time), (p_time, k_time)):
+        k, p = _yes_no_pair(_BTC_AT.format(a), _BTC_AT.format(b), k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)
+        assert "TIME_OF_DAY_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
+
+
+def test_a_time_in_a_zone_orion_cannot_convert_on_one_side_only_is_held_back() -> None:
+    k, p = _yes_no_pair(_BTC_AT.format("11pm CET"), "Will Bitcoin be above $100,000 on December 31, 2026?",
+                        k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)
+    assert "TIME_OF_DAY_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
+
+
+@pytest.mark.parametrize(("k_time", "p_time"), [
+    ("5pm CET", "5pm CET"),  # the same words: the same instant, whatever CET's offset
+    ("23:00 UTC+1", "22:00 UTC"),  # an offset is converted
+    ("5pm ET", "2200 GMT+0"),
+])
+def test_the_same_time_in_another_zone_still_passes(k_time: str, p_time: str) -> None:
+    assert not _accepted(*_yes_no_pair(_BTC_AT.format(k_time), _BTC_AT.format(p_time),
+                                       k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)).inverted
+
+
 def test_the_same_time_of_day_is_the_same_instant_across_daylight_saving() -> None:
     july = datetime(2026, 7, 1, 21, 0, tzinfo=UTC)  # 5pm EDT
     k, p = _yes_no_pair("Will Bitcoin be above $100,000 on Jul 1, 2026 at 5pm ET?",

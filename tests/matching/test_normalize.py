@@ -282,6 +282,15 @@ def test_dates_and_windows() -> None:
     ("on Dec 31, 2026 ET", []),  # a year after a comma
     ("at 2400 ET", []),
     ("at 1760 ET", []),
+    ("at 5pm CET", [(1020, "cet")]),  # zones orion does not convert: kept as written
+    ("at 5pm BST", [(1020, "bst")]),
+    ("1700 AEST", [(1020, "aest")]),
+    ("at 17:00 UTC+1", [(1020, "utc+01:00")]),
+    ("at 17:00 GMT +05:30", [(1020, "utc+05:30")]),
+    ("at 17:00 UTC-5", [(1020, "utc-05:00")]),
+    ("17:00 UTC - 18:00 UTC", [(1020, "utc"), (1080, "utc")]),  # two times, not an offset
+    ("at 5pm CET+1", [(1020, "cet+01:00")]),
+    ("noon west of Denver", [(720, "")]),  # an English word is no zone
 ])
 def test_times_of_day(text: str, expected: list[tuple[int, str]]) -> None:
     assert [(t.minute, t.zone) for t in parse_times(text)] == expected
@@ -308,6 +317,10 @@ def test_utc_offsets_follow_us_daylight_saving() -> None:
     assert _hours("pt", date(2026, 7, 1)) == -7 and _hours("ct", date(2026, 1, 1)) == -6
     assert utc_offset("utc", date(2026, 7, 1)) == timedelta(0)
     assert utc_offset("", date(2026, 7, 1)) is None
+    assert utc_offset("cet", date(2026, 7, 1)) is None and utc_offset("bst", date(2026, 7, 1)) is None
+    assert _hours("utc+01:00", date(2026, 7, 1)) == 1 and _hours("utc-05:30", date(2026, 1, 1)) == -5.5
+    assert utc_offset("utc-18:00", date(2026, 7, 1)) is None  # no zone is that far: not an offset
+    assert utc_offset("cet+01:00", date(2026, 7, 1)) is None
 
 
 @pytest.mark.parametrize(("label", "direction"), [
