@@ -1305,7 +1305,9 @@ _PREDICATES = (
 # other checks still see; what it sees it holds back for curation, never inverts.
 _STANCES = (
     ("win", "outcome", re.compile(r"\bwins?\b|\bwinner\b|\bchampions?\b|\bbeats?\b|\bdefeats?\b")),
-    ("lose", "outcome", re.compile(r"\blos(?:e|es|ing)\b|\bloser\b|\blost\b")),
+    ("lose", "outcome", re.compile(
+        r"\blos(?:e|es|ing)\b|\bloser\b|\blost\b|\b(?:be|been|being|is|are|gets?|got) (?:defeated|beaten)\b|"
+        r"\b(?:defeated|beaten) by\b")),  # the passive: "be defeated" is to lose
     ("qualify", "qualify", re.compile(
         r"\bmakes? the (?:\w+ ){0,2}?(?:playoffs|play-offs|postseason|finals|cut)\b|\bqualif(?:y|ies)\b|"
         r"\badvances?\b|\bclinch")),
@@ -1320,6 +1322,8 @@ _STANCES = (
         r"\bleaves?\b|\bresigns?\b|\bsteps? down\b|\bfired\b|\bousted\b|\bremoved\b|\bout as\b")),
     ("pass", "passage", re.compile(r"\bpass(?:es)?\b|\bapprove[sd]?\b|\bsign(?:s|ed)? into law\b")),
     ("fail", "passage", re.compile(r"\bfail(?:s|ed)?\b|\breject(?:s|ed)?\b|\bveto(?:es|ed)?\b")),
+    ("convict", "verdict", re.compile(r"\bconvict(?:s|ed|ion)?\b|\bfound guilty\b|\bguilty verdict\b")),
+    ("acquit", "verdict", re.compile(r"\bacquit(?:s|ted|tal)?\b")),
 )
 STANCE_GROUPS: Mapping[str, str] = MappingProxyType({tag: group for tag, group, _ in _STANCES})
 NEGATED = "not"  # the stance tag of a negated proposition
@@ -1327,6 +1331,8 @@ NEGATED = "not"  # the stance tag of a negated proposition
 _NEGATION = re.compile(
     r"(?<!\bor )\bnot\b(?! (?:less|fewer|more|higher|lower) than)|n't\b|\bnever\b|\bfail(?:s|ed)? to\b|"
     r"\bno longer\b|"
+    # "anyone but Trump", "someone other than Trump": the proposition of everyone else
+    r"\b(?:any|some)(?:one|body) (?:but|except|besides)\b|\bother than\b|"
     # "no" as a determiner ("Will there be no Fed rate cut?"), a stop word the key texts lose; not in
     # "no change", "no later/more/less than", "No. 1" or a Yes/No pair.
     r"(?<!\byes or )(?<!\byes/)\bno\b(?![./-]| (?:change|later|more|less|fewer|earlier|sooner)\b)"

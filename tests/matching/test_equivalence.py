@@ -484,6 +484,13 @@ def test_a_direction_label_that_agrees_with_its_own_strike_is_compared_as_the_st
     ("Will the Lakers win the 2027 NBA Finals?", "Will the Lakers lose the 2027 NBA Finals?"),
     ("Will Powell remain Fed chair through 2026?", "Will Powell leave the Fed by December 31, 2026?"),
     ("Will the Senate pass the budget bill by Dec 31, 2026?", "Will the budget bill fail by December 31, 2026?"),
+    # found in review: outside the word list, each was auto-accepted (0.951–0.990)
+    ("Will Trump win the 2028 presidential election?", "Will Trump be defeated in the 2028 presidential election?"),
+    ("Will Trump win the 2028 presidential election?", "Will anyone but Trump win the 2028 presidential election?"),
+    ("Will Trump win the 2028 presidential election?",
+     "Will someone other than Trump win the 2028 presidential election?"),
+    ("Will Trump be convicted by Dec 31, 2026?", "Will Trump be acquitted by Dec 31, 2026?"),
+    ("Will Trump be found guilty by Dec 31, 2026?", "Will Trump be acquitted by Dec 31, 2026?"),
 ])
 def test_opposite_propositions_are_not_auto_accepted_as_the_same_bet(k_title: str, p_title: str) -> None:
     """Each was auto-accepted as direct (0.978–0.996): K-YES + P-NO pays nothing in one outcome. Held
@@ -506,6 +513,9 @@ def test_opposite_propositions_are_not_auto_accepted_as_the_same_bet(k_title: st
     ("Will Powell remain Fed chair through 2026?", "Will Powell stay Fed chair through 2026?"),
     ("Will Powell resign as Fed chair by Dec 31, 2026?", "Will Powell step down as Fed chair by December 31, 2026?"),
     ("Will unemployment be not less than 5% in December 2026?", "Will unemployment be at least 5% in December 2026?"),
+    ("Will Trump lose the 2028 presidential election?", "Will Trump be defeated in the 2028 presidential election?"),
+    ("Will Trump be convicted by Dec 31, 2026?", "Will Trump be convicted by December 31, 2026?"),
+    ("Will Trump be acquitted by Dec 31, 2026?", "Will Trump be acquitted by December 31, 2026?"),
 ])
 def test_the_same_proposition_worded_differently_still_passes(k_title: str, p_title: str) -> None:
     assert not _accepted(*_yes_no_pair(k_title, p_title)).inverted
