@@ -323,18 +323,26 @@ def _chain_tail(conn: Connection) -> tuple[int, str]:
 
 
 def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tuple[int, str]:
-    """Where the chain goes on: after the newest row, or after the head anchor when the anchor is ahead
-    of it or names another hash (newest events deleted or replaced).
+    """Where the chain goes on: the (seq, hash) the next event takes its seq from and links to.
 
-    Going on from the anchor leaves the hole where the events were, so ``audit verify`` keeps
-    reporting it; going on from the newest row re-used their seq and anchored the shortened chain,
-    and the next write hid the deletion for good (found by a black-box run).
+    After the newest row when it is the one the head anchor records (or there is no anchor yet).
+    Otherwise the next event links to the anchored hash, never to rows orion did not anchor:
+
+    - the anchor ahead of the newest row or naming another hash (newest events deleted or replaced):
+      the chain goes on after the anchor, leaving the hole for ``audit verify`` to keep reporting. Going
+      on from the newest row re-used the deleted seq, and the next write hid the deletion for good
+      (found by a black-box run);
+    - rows past the anchor (appended by something other than orion, which moves the anchor with each
+      event): the next event takes the next free seq but links to the anchored event, so the rows in
+      between stay off the chain and ``audit verify`` keeps naming the first of them. Linking to the
+      newest row adopted them: the next write anchored a forged ``halt.released`` for good (found in
+      review). Refusing to append instead would have blocked ``orion halt`` on an audit problem.
     """
     tail = (int(seq), str(digest)) if seq is not None and digest is not None else (0, GENESIS_HASH)
     if anchor:
         head = parse_head(anchor)
-        if head[0] >= tail[0] and head[1] and head != tail:  # (a tampered seq parses as -1: not ahead)
-            return head
+        if head[0] >= 0 and head[1] and head != tail:  # (a tampered seq parses as -1: not used)
+            return max(head[0], tail[0]), head[1]
     return tail
 
 
@@ -518,6 +526,9 @@ class AuditLog:
             if row.seq != expected_seq:
                 problem = f"expected seq {expected_seq}, found {row.seq} (a row was deleted or inserted)"
             elif row.prev_hash != prev_hash:
+                skipped = self._off_the_chain(row.seq, row.prev_hash)
+                if skipped is not None:
+                    return skipped
                 problem = "prev_hash does not match the previous event (rows reordered, deleted or inserted)"
             else:
                 try:
@@ -558,6 +569,28 @@ class AuditLog:
                         "events were deleted or the anchor was altered",
             )
         return VerifyResult(ok=True, events=count, first_bad_seq=None, problem=None)
+
+    def _off_the_chain(self, seq: int, prev_hash: str) -> VerifyResult | None:
+        """Rows the event at ``seq`` skips: it links to an earlier event than the one before it.
+
+        So orion's next event after rows inserted past the head anchor links (see :func:`_link_after`),
+        and so does the event after a forged one slipped in with the later rows shifted up. The first
+        skipped row is the one to name, not the genuine event after it. None when ``prev_hash`` is no
+        earlier event's hash. (Only on a broken chain: the lookup is not indexed.)
+        """
+        with self.db.read() as conn:
+            linked = conn.execute(
+                select(audit_events.c.seq).where(audit_events.c.hash == prev_hash, audit_events.c.seq < seq - 1)
+                .order_by(audit_events.c.seq.desc()).limit(1)).scalar()
+        if linked is None:
+            return None
+        first, last = int(linked) + 1, seq - 1
+        rows = f"seq {first} is" if first == last else f"seq {first}-{last} are"
+        return VerifyResult(
+            ok=False, events=int(linked), first_bad_seq=first,
+            problem=f"{rows} not on the chain: seq {seq} links to seq {linked} (inserted after seq {linked}, "
+                    "or replaced)",
+        )
 
 
 def _type_filter(types: tuple[str, ...]) -> Any:

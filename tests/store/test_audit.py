@@ -201,8 +201,10 @@ def test_verify_detects_an_inserted_row_even_when_correctly_chained(db: Database
           ts=ts, a=actor, p=payload, ph=prev["hash"], h=digest)
     result = log.verify()
     assert not result.ok
-    assert result.first_bad_seq == 4  # the forged row itself chains; the next one no longer does
-    assert result.events == 3
+    # The forged row itself chains; the next one links past it to seq 2, which names it (it was seq 4).
+    assert result.first_bad_seq == 3
+    assert result.events == 2
+    assert result.problem == "seq 3 is not on the chain: seq 4 links to seq 2 (inserted after seq 2, or replaced)"
 
 
 def test_verify_detects_a_naively_inserted_row(db: Database) -> None:
@@ -399,6 +401,50 @@ def test_a_deletion_stays_detected_after_the_next_write(db: Database, deleted: s
     assert newest == 6  # after the anchored head (5), not in the hole
     result = log.verify()
     assert not result.ok and result.first_bad_seq is not None and result.first_bad_seq <= 6
+
+
+def _forge_after_the_newest(db: Database, n: int) -> None:
+    """Append ``n`` well-chained ``halt.released`` rows directly, the head anchor untouched (as a forger
+    following the README would)."""
+    with db.read() as conn:
+        newest = int(conn.execute(text("SELECT max(seq) FROM audit_events")).scalar_one())
+    for seq in range(newest + 1, newest + 1 + n):
+        prev = _row(db, seq - 1)
+        ts, actor, payload = "2026-11-23T07:00:00.000000Z", json.dumps({**ACTOR, "user": "mallory"}), '{"forged":true}'
+        digest = compute_hash(str(prev["hash"]), seq, ts, "halt.released", "paper", actor, None, None, payload)
+        _exec(db, "INSERT INTO audit_events (seq, ts, type, mode, actor, venue, market, payload, prev_hash, hash) "
+                  "VALUES (:s, :ts, 'halt.released', 'paper', :a, NULL, NULL, :p, :ph, :h)",
+              s=seq, ts=ts, a=actor, p=payload, ph=prev["hash"], h=digest)
+
+
+@pytest.mark.parametrize("forged", [1, 2])
+@pytest.mark.parametrize("next_write", ["record", "order_path_prefetch"])
+def test_an_insertion_stays_detected_after_the_next_write(db: Database, forged: int, next_write: str) -> None:
+    """Found in review: rows appended past the head anchor were reported only until orion's next event,
+    which linked to the newest row and anchored it, so the forged rows passed every later verify.
+    The next event now links to the anchored one: the forged rows stay off the chain, named."""
+    from orion_cli.store.audit import TAIL_COLUMNS, prime_tail
+
+    log = AuditLog(db)
+    _fill(log, 2)
+    _forge_after_the_newest(db, forged)
+    assert log.verify().first_bad_seq == 3
+    for i in range(2):  # and stays reported after more writes, not only the first
+        if next_write == "record":
+            log.record("test.event", {"i": f"after{i}"}, actor=ACTOR)
+        else:  # as the pre-trade checks do: the tail read in their own statement, then appends
+            with db.write() as conn:
+                row = conn.execute(select(*TAIL_COLUMNS)).one()
+                prime_tail(conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)
+                AuditLog.append(conn, "test.event", {"i": f"after{i}"}, actor=ACTOR)
+        result = log.verify()
+        assert not result.ok and result.first_bad_seq == 3 and result.events == 2
+        rows = "seq 3 is" if forged == 1 else "seq 3-4 are"
+        assert result.problem == (f"{rows} not on the chain: seq {3 + forged} links to seq 2 "
+                                  "(inserted after seq 2, or replaced)")
+    after = _row(db, 3 + forged)
+    assert after["prev_hash"] == _row(db, 2)["hash"]  # orion's own event goes on from the anchored one
+    assert _row(db, 4 + forged)["prev_hash"] == after["hash"]
 
 
 @pytest.mark.parametrize("when", ["between_pages", "after_the_walk"])
