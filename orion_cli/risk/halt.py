@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from orion_cli.core.errors import Halted, Refused
+from orion_cli.core.errors import Halted, Refused, StorageError
+from orion_cli.core.redact import mask_url
 from orion_cli.store.audit import AuditLog, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.tables import halt_state
@@ -52,9 +53,23 @@ MAX_REASON = 500  # a halt reason is shown on every refused order and status lin
 
 def _read(conn: Connection) -> Any:
     row = conn.execute(_HALT_ROW).first()
-    if row is None:  # pragma: no cover - the migration inserts it; guard against manual tampering
-        raise Refused("halt state row missing: refusing to trade", reason="HALTED")
+    if row is None:
+        raise _missing_row(conn)
     return row
+
+
+def _missing_row(conn: Connection) -> StorageError:
+    """The migration inserts the row and no code deletes it: a damaged database (SQLite can read a
+    damaged page as empty) or a manual edit. Trading stops either way (exit 3). It was "refusing to
+    trade" (exit 6, reason HALTED), also the answer to ``orion halt``, which then recorded nothing."""
+    where = mask_url(conn.engine.url.render_as_string(hide_password=True))
+    return StorageError(
+        f"the kill switch's state (the halt_state row) is missing from the database {where}: it is damaged or "
+        "was edited; nothing trades on it",
+        hint="stop every orion process using it and restore it from a backup (`PRAGMA integrity_check` in the "
+             "sqlite3 shell shows damage); orion never repairs or recreates a ledger",
+        reason="storage_corrupt",
+    )
 
 
 def _sentinel_status(sentinel_file: str) -> HaltStatus | None:

@@ -29,6 +29,7 @@ from uuid import UUID
 import orjson
 from sqlalchemy import Connection, select
 
+from orion_cli.core.errors import StorageError
 from orion_cli.store.audit_head import HEAD_KEY, get_head, parse_head, set_head
 from orion_cli.store.db import Database
 from orion_cli.store.prepared import Prepared, defer, defer_many
@@ -515,7 +516,24 @@ class AuditLog:
         The head anchor is read before the walk and again after it. Events and anchor commit
         together, so an event another process appends while the walk runs lies beyond the first
         anchor: it is no sign of tampering (it was once reported as "events were deleted").
+
+        A log SQLite cannot read (damaged pages) is not intact either: reported as broken from the
+        first seq not read, not raised as a storage error (an internal error before that), so a
+        monitor keyed on ``audit verify``'s exit 7 sees it.
         """
+        reached = [1]  # the seq the walk was about to check
+        try:
+            return self._verify(reached)
+        except StorageError as exc:
+            if exc.reason != "storage_corrupt":
+                raise
+            return VerifyResult(
+                ok=False, events=reached[0] - 1, first_bad_seq=reached[0],
+                problem=f"the log cannot be read from seq {reached[0]} on: {exc.message}; restore the database "
+                        "from a backup (orion never repairs or recreates a ledger)",
+            )
+
+    def _verify(self, reached: list[int]) -> VerifyResult:
         with self.db.read() as conn:
             head_before = get_head(conn)
         prev_hash = GENESIS_HASH
@@ -545,6 +563,7 @@ class AuditLog:
             prev_hash = row.hash
             expected_seq += 1
             count += 1
+            reached[0] = expected_seq
         with self.db.read() as conn:
             head = get_head(conn)
         # The log must end exactly at the anchor, or (events appended after the walk read its last

@@ -71,7 +71,9 @@ class Database:
                 finally:
                     conn.info.pop("immediate", None)
                     conn.info.pop(PG_LOCK_PENDING, None)
-        except OperationalError as exc:
+        except DatabaseError as exc:
+            if not isinstance(exc, OperationalError) and not is_corrupt(exc):
+                raise  # an IntegrityError and the like: the caller's to handle
             raise _storage_error(exc, self.display_url, self.sqlite_dir) from None
 
     @staticmethod
@@ -86,7 +88,9 @@ class Database:
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
-        except OperationalError as exc:
+        except DatabaseError as exc:
+            if not isinstance(exc, OperationalError) and not is_corrupt(exc):
+                raise
             raise _storage_error(exc, self.display_url, self.sqlite_dir) from None
 
     def dispose(self) -> None:
@@ -116,11 +120,39 @@ def _disk_full(where: str, detail: str, directory: Path | None = None) -> Storag
                         reason="storage_full")
 
 
+# SQLite's primary result codes for a damaged file: SQLITE_CORRUPT ("database disk image is malformed")
+# and SQLITE_NOTADB ("file is not a database"). pysqlite raises both as a plain DatabaseError, not an
+# OperationalError.
+_SQLITE_CORRUPT_CODES = frozenset({11, 26})
+
+
+def is_corrupt(exc: SQLAlchemyError) -> bool:
+    """Whether ``exc`` is SQLite saying the ledger file is damaged (pages that cannot be read as a
+    database), as opposed to busy, full, unwritable or a constraint."""
+    # By the result code (Python 3.11+), not the text: "malformed" is also SQLite's word for bad JSON,
+    # and PostgreSQL's for a bad array literal.
+    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _SQLITE_CORRUPT_CODES
+
+
+def corrupt_error(display_url: str, detail: str) -> StorageError:
+    """A damaged ledger, said as such: what to do about it, and that orion will not paper over it."""
+    return StorageError(
+        f"the database {display_url} is damaged: {detail}",
+        hint="stop every orion process using it and restore it from a backup (`PRAGMA integrity_check` in the "
+             "sqlite3 shell shows the damage); orion never repairs or recreates a ledger. Meanwhile the file "
+             "halt.sentinel_file names halts every orion configured with it",
+        reason="storage_corrupt",
+    )
+
+
 def _storage_error(exc: SQLAlchemyError, display_url: str, directory: Path | None = None) -> StorageError:
     detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
     full = _disk_full(display_url, detail, directory)
     if full is not None:
         return full
+    if is_corrupt(exc):
+        return corrupt_error(display_url, detail)
     if "locked" in detail or "busy" in detail or "lock timeout" in detail:
         return StorageError(
             f"database is busy: {detail} ({display_url})",

@@ -481,3 +481,48 @@ def test_resume_warns_of_each_halted_execution_still_holding_a_leg_unhedged(isol
         "--confirm --idempotency-key k-paper` (with the --demo or --snapshot FILE it was traded on, if any)",
     ], res.stderr
     assert json.loads(run("halt", "--status", "--json").stdout)["halted"] is False
+
+
+@pytest.mark.parametrize("sentinel", [False, True])
+@pytest.mark.parametrize("damage", ["pages", "halt_row_gone"])
+def test_a_damaged_ledger_is_not_said_halted_and_audit_verify_calls_it_broken(
+        damage: str, sentinel: bool, isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: on a ledger whose halt_state and audit pages were damaged, `audit verify` and
+    `audit tail` were "unexpected internal error" (exit 1), and `orion halt --reason` either that or,
+    where SQLite read the damaged page as empty, "halt state row missing: refusing to trade" (exit 6,
+    reason HALTED), having recorded nothing. Now halt says NOT halted (exit 3, storage_corrupt) and
+    what still halts; verify exits 7, tail 3."""
+    import sqlite3
+
+    from store.damage import damage_tables
+
+    assert run("init").exit_code == 0
+    assert run("halt", "--reason", "drill").exit_code == 0 and run("resume", "--yes").exit_code == 0
+    if damage == "pages":
+        damage_tables(isolated_home / "orion.db", "halt_state", "audit_events")
+    else:  # what a page read as empty looks like
+        conn = sqlite3.connect(isolated_home / "orion.db")
+        with conn:
+            conn.execute("DELETE FROM halt_state")
+        conn.close()
+    stop = tmp_path / "stop-orion"
+    if sentinel:
+        monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(stop))
+    result = run("halt", "--reason", "outage", "--json")
+    assert result.exit_code == 3, result.output
+    error = json.loads(result.stderr.strip().splitlines()[-1])
+    assert error["reason"] == "storage_corrupt" and error["message"].startswith("NOT halted: ")
+    assert "HALTED" not in result.stderr and result.stdout == ""
+    assert (f"create the file halt.sentinel_file names: {stop}" if sentinel
+            else "no halt.sentinel_file is configured") in result.stderr
+    assert not stop.exists()  # named, not created: engaging writes the database only
+    status = run("halt", "--status", "--json")
+    assert status.exit_code == 3 and "storage_corrupt" in status.stderr
+    if damage != "pages":
+        return
+    verify = run("audit", "verify", "--json")
+    assert verify.exit_code == 7, verify.output
+    record = json.loads(verify.stdout)
+    assert record["ok"] is False and record["first_bad_seq"] == 1 and "malformed" in record["problem"]
+    tail = run("audit", "tail", "--json")
+    assert tail.exit_code == 3 and json.loads(tail.stderr.strip().splitlines()[-1])["reason"] == "storage_corrupt"

@@ -447,6 +447,27 @@ def test_an_insertion_stays_detected_after_the_next_write(db: Database, forged: 
     assert _row(db, 4 + forged)["prev_hash"] == after["hash"]
 
 
+def test_a_log_sqlite_cannot_read_is_reported_broken_not_raised(tmp_path: Path) -> None:
+    """Found in review: a damaged page ("database disk image is malformed") made `audit verify` an
+    "unexpected internal error" (exit 1), which a monitor keyed on its exit 7 reads as "a bug, retry".
+    A log that cannot be read is not a verified one: broken from the first seq not read, saying why."""
+    from store.damage import damage_tables
+
+    path = tmp_path / "ledger.db"
+    db = open_database(str(path))
+    _fill(AuditLog(db), 3)
+    db.dispose()
+    damage_tables(path, "audit_events")
+    db = open_database(str(path))
+    try:
+        result = AuditLog(db).verify()
+    finally:
+        db.dispose()
+    assert not result.ok and result.first_bad_seq == 1 and result.events == 0
+    assert result.problem is not None and result.problem.startswith("the log cannot be read from seq 1 on: ")
+    assert str(path) in result.problem and "malformed" in result.problem and "backup" in result.problem
+
+
 @pytest.mark.parametrize("when", ["between_pages", "after_the_walk"])
 def test_an_event_appended_while_verify_walks_is_not_tampering(db: Database, when: str) -> None:
     """Found in review: the anchor was read only after the walk, so an event another process committed

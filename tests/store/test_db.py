@@ -580,3 +580,36 @@ def test_a_ledger_a_newer_orion_migrated_is_refused_by_name_and_left_alone(tmp_p
     assert (err.exit_code, err.reason) == (ExitCode.CONFIG, "storage_newer")
     assert "'0999'" in err.message and HEAD_REVISION in err.message and str(path) in err.message
     assert path.read_bytes() == before
+
+
+# -- a ledger damaged after it opened ------------------------------------------------------------
+
+
+def test_a_ledger_damaged_where_a_statement_reads_is_said_to_be_damaged(tmp_path: Path) -> None:
+    """Found in review: SQLite's "database disk image is malformed" is a plain DatabaseError, not an
+    OperationalError, so it escaped read() and write() as "unexpected internal error" (exit 1; `audit
+    verify`, `audit tail`). Now exit 3, reason storage_corrupt, naming the file and what to do."""
+    from store.damage import damage_tables
+
+    path = tmp_path / "ledger.db"
+    db = open_database(str(path))
+    with db.write() as conn:
+        conn.execute(text("INSERT INTO orion_meta (key, value) VALUES ('k', 'v')"))
+    db.dispose()
+    damage_tables(path, "audit_events")
+    db = open_database(str(path))  # the damage is not where opening looks
+    try:
+        for transaction in (db.read, db.write):
+            with pytest.raises(StorageError) as info, transaction() as conn:
+                conn.execute(text("SELECT * FROM audit_events")).all()  # (count(*) would read an index)
+            err = info.value
+            assert err.exit_code == ExitCode.CONFIG and err.reason == "storage_corrupt"
+            assert str(path) in err.message and "damaged" in err.message and "malformed" in err.message
+            assert "backup" in (err.hint or "") and "never repairs or recreates" in (err.hint or "")
+        # Only damage is mapped: a constraint the caller may handle is still its own error.
+        from sqlalchemy.exc import IntegrityError
+
+        with pytest.raises(IntegrityError), db.write() as conn:
+            conn.execute(text("INSERT INTO orion_meta (key, value) VALUES ('k', 'again')"))
+    finally:
+        db.dispose()

@@ -97,6 +97,7 @@ def halt_command(
 
     Example:  orion halt --reason "venue outage" --cancel-open --live   ·   orion halt --status --json
     """
+    from orion_cli.core.errors import StorageError
     from orion_cli.risk.halt import MAX_REASON, KillSwitch
 
     app = get_app(ctx)
@@ -125,7 +126,11 @@ def halt_command(
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
         return
     asked = reason or "halted from the command line"
-    st = switch.engage(asked)  # first: a flag given wrongly must not keep the kill switch off
+    try:
+        st = switch.engage(asked)  # first: a flag given wrongly must not keep the kill switch off
+    except StorageError as exc:  # busy, full, damaged: say plainly that nothing is halted, and what still can be
+        raise StorageError(f"NOT halted: {exc.message}", hint=_unrecorded_hint(settings.halt.sentinel_file, exc),
+                           reason=exc.reason) from None
     app.out.banner(f"HALTED: {st.reason}")
     if cleaned:
         app.out.warn(f"the reason was stored as shown: {' and '.join(cleaned)}")
@@ -179,6 +184,19 @@ def halt_command(
 
             raise AuthError(message, hint=f"{REJECTED_HINT}; then run `orion halt --cancel-open` again")
         raise VenueUnavailable(", ".join(sorted({p.split(":", 1)[0] for p in problems})), message, hint=hint)
+
+
+def _unrecorded_hint(sentinel_file: str, exc: Exception) -> str:
+    """What still halts when the database would not record a halt: the sentinel file, which this
+    command does not create (engaging writes the database only), or stopping the processes."""
+    from orion_cli.core.errors import OrionError
+
+    own = f"; {exc.hint}" if isinstance(exc, OrionError) and exc.hint else ""
+    if sentinel_file:
+        return (f"to halt every orion configured with it meanwhile, create the file halt.sentinel_file names: "
+                f"{sentinel_file}{own}")
+    return ("no halt.sentinel_file is configured: stop the orion processes themselves (cron, systemd) until the "
+            f"database is usable{own}")
 
 
 def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[str], str | None]:
