@@ -447,7 +447,8 @@ def root(
     ] = None,
     db: Annotated[
         str | None, typer.Option("--db", click_type=path_as_typed(),  # as --config
-                                 help="Database URL or SQLite path (overrides database.url).")
+                                 help="Database URL or SQLite path (overrides database.url; a relative path is "
+                                      "the working directory's).")
     ] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="Output: auto (table on a terminal, JSON lines when piped), table, json, "

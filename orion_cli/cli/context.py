@@ -41,11 +41,13 @@ class AppContext:
         """``lenient`` only for the kill switch (see ``load_settings``); call it before anything else
         reads the settings, as the first call's result is kept for the whole command."""
         if self._settings is None:
-            from orion_cli.core.config import load_settings
+            from orion_cli.core.config import absolute_database, load_settings
 
             overrides = dict(self.overrides)
             if self.db_url:
-                overrides["database.url"] = self.db_url
+                # A relative SQLite path on the command line is the working directory's, as typed; the
+                # settings refuse one from a file or the environment (whose directory is anyone's guess).
+                overrides["database.url"] = absolute_database(self.db_url)
             settings = load_settings(config_file=self.config_path, overrides=overrides, lenient=lenient,
                                      engaging=engaging)
             from orion_cli.core.logs import configure_logging

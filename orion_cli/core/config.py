@@ -209,7 +209,9 @@ class SecretsConfig:
 class DatabaseConfig:
     """The ledger. SQLite (WAL) by default; PostgreSQL to share one ledger between hosts."""
 
-    url: str = opt("", "SQLAlchemy URL; empty = SQLite orion.db in the data dir; e.g. postgresql+psycopg://u@h/db")
+    url: str = opt("", "SQLAlchemy URL or SQLite file; empty = SQLite orion.db in the data dir; e.g. "
+                       "postgresql+psycopg://u@h/db; a SQLite file by its absolute path (~ allowed), as every "
+                       "process must use the same ledger, and so the same kill switch")
     busy_timeout_ms: int = opt(10000, "how long a writer waits for the lock", unit="ms", min=100, max=600000)
 
 
@@ -322,6 +324,9 @@ class KeySpec:
     def allowed(self) -> str:
         if self.is_absolute_path:
             return "the absolute path of a file (~ allowed), or empty"
+        if self.dotted == "database.url":
+            return ("a postgresql:// URL, a SQLite file's absolute path (~ allowed) or sqlite:////absolute/path "
+                    "URL, or empty")
         if self.is_url:
             return f"an https:// URL with a host (http:// only to a loopback host: {LOOPBACK_HOSTS})"
         if self.choices:
@@ -429,6 +434,8 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
         raise bad("plain http:// to a host that is not loopback would send requests unencrypted")
     if spec.is_absolute_path and value:
         _check_absolute_file(value, bad)
+    if spec.dotted == "database.url" and value:
+        _check_absolute_database(value, bad)
     if spec.choices and value not in spec.choices:
         raise bad("not an allowed value")
     if spec.min is not None and value < spec.min:
@@ -462,6 +469,63 @@ def _check_absolute_file(value: str, bad: Callable[[str], ConfigError]) -> None:
         raise bad("names a directory, which would halt trading for as long as it exists")
     if odd:  # the halt counts as engaged while it exists (risk.halt), without reading it
         raise bad("names a named pipe, socket or device, not a regular file")
+
+
+# A SQLite URL; a URL of another scheme (or a typo of one) and a libpq "key=value" string, which
+# store.db refuses with its own words; anything else is a SQLite file's path.
+_SQLITE_URL = re.compile(r"sqlite(?:\+[A-Za-z0-9_]+)?://", re.IGNORECASE)
+_URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:|\s*[A-Za-z_]+\s*=")
+
+
+def sqlite_file(url: str) -> tuple[str, str, str] | None:
+    """A database URL or path that names a SQLite file, split as (before the path, the path, after it);
+    None for anything else (empty, PostgreSQL, in-memory SQLite, text ``store.db`` refuses)."""
+    m = _SQLITE_URL.match(url)
+    if m:
+        rest = url[m.end():]
+        if not rest.startswith("/"):  # "sqlite://": in memory
+            return None
+        path, mark, query = rest[1:].partition("?")
+        if not path or path == ":memory:":
+            return None
+        return url[:m.end() + 1], path, mark + query
+    if not url or "://" in url or _URL_LIKE.match(url):
+        return None
+    return "", url, ""
+
+
+def absolute_database(url: str) -> str:
+    """``--db`` as the user typing it means it: a relative SQLite file is in the working directory.
+    Made absolute before it reaches the settings, which refuse a relative one (see below), so every
+    process started with the printed URL finds the same ledger."""
+    parts = sqlite_file(url)
+    if parts is None:
+        return url
+    before, path, after = parts
+    try:
+        full = Path(path).expanduser()
+    except RuntimeError:  # ~nosuchuser: left for the settings to refuse, naming it
+        return url
+    if full.is_absolute() and not path.startswith("~"):
+        return url
+    return f"{before}{full.resolve()}{after}"
+
+
+def _check_absolute_database(value: str, bad: Callable[[str], ConfigError]) -> None:
+    """A relative SQLite file is found in each process's own working directory: a cron job or a
+    service started elsewhere would keep a ledger of its own, so an operator's `orion halt` would not
+    stop it, and limits and the drawdown breaker would be split. (``--db`` is made absolute first.)"""
+    parts = sqlite_file(value)
+    if parts is None:
+        return
+    try:
+        absolute = Path(parts[1]).expanduser().is_absolute()
+    except RuntimeError:
+        raise bad("names the home directory of a user this machine does not have") from None
+    if not absolute:
+        raise bad("a relative SQLite path is looked for in each process's own working directory, so a cron job "
+                  "or a service started elsewhere would keep a ledger, and a kill switch, of its own; give its "
+                  "absolute path")
 
 
 def _unknown_key(dotted: str, source: str) -> ConfigError:

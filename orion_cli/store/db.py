@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
+from orion_cli.core.config import sqlite_file
 from orion_cli.core.errors import StorageError
 from orion_cli.core.paths import default_database_url, make_private_dirs
 from orion_cli.core.redact import mask_url
@@ -288,6 +289,11 @@ def resolve_url(url: str | None) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the driver we ship; plain URLs would ask SQLAlchemy for psycopg2.
         return "postgresql+psycopg://" + url.split("://", 1)[1]
+    sqlite = sqlite_file(url)
+    if sqlite is not None and sqlite[1].startswith("~"):
+        # As for a bare path (and as the settings read it): SQLite itself would make a "~" directory
+        # in the working directory, a ledger of that process's own.
+        return f"{sqlite[0]}{Path(sqlite[1]).expanduser()}{sqlite[2]}"
     return url
 
 

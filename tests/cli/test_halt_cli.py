@@ -526,3 +526,25 @@ def test_a_damaged_ledger_is_not_said_halted_and_audit_verify_calls_it_broken(
     assert record["ok"] is False and record["first_bad_seq"] == 1 and "malformed" in record["problem"]
     tail = run("audit", "tail", "--json")
     assert tail.exit_code == 3 and json.loads(tail.stderr.strip().splitlines()[-1])["reason"] == "storage_corrupt"
+
+
+def test_a_relative_database_cannot_give_a_cron_job_a_kill_switch_of_its_own(
+        isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: with `database.url = "sqlite:///rel.db"` (or --db so), the operator's halt in one
+    directory did not stop a job started in another, which made and traded on a ledger of its own.
+    From the environment or a file it is refused; --db reads it as the working directory's, absolutely."""
+    ops, cron = tmp_path / "ops", tmp_path / "cron"
+    ops.mkdir()
+    cron.mkdir()
+    monkeypatch.chdir(ops)
+    assert run("--db", "sqlite:///rel.db", "init").exit_code == 0
+    assert run("--db", "rel.db", "halt", "--reason", "stop").exit_code == 0
+    shown = json.loads(run("--db", "sqlite:///rel.db", "config", "show", "--json").stdout)
+    assert {r["key"]: r["value"] for r in shown}["database.url"] == f"sqlite:///{ops.resolve() / 'rel.db'}"
+    monkeypatch.chdir(cron)
+    monkeypatch.setenv("ORION__DATABASE__URL", "sqlite:///rel.db")
+    scan = run("scan", "--demo", "--json")
+    assert scan.exit_code == 3, scan.output
+    assert "database.url" in scan.stderr and "relative" in scan.stderr and list(cron.iterdir()) == []
+    monkeypatch.setenv("ORION__DATABASE__URL", str(ops / "rel.db"))
+    assert json.loads(run("halt", "--status", "--json").stdout)["halted"] is True

@@ -426,6 +426,54 @@ def test_an_absolute_or_home_sentinel_file_is_accepted(value: str) -> None:
     assert load_settings(environ={"ORION__HALT__SENTINEL_FILE": value}).halt.sentinel_file == value
 
 
+@pytest.mark.parametrize("value", ["ledger.db", "./ledger.db", "data/ledger.db", "sqlite:///ledger.db",
+                                   "sqlite:///data/ledger.db?timeout=5", "sqlite+pysqlite:///ledger.db",
+                                   "~nosuchuser-orion/ledger.db"])
+def test_a_relative_sqlite_database_is_a_config_error(value: str, tmp_path: Path) -> None:
+    """Found in review: `database.url = "ledger.db"` (or sqlite:///ledger.db, from a file or the
+    environment) gave each working directory a ledger of its own, and so a kill switch of its own: an
+    operator's `orion halt` did not stop a cron job started elsewhere, and limits and the breaker were
+    split. Refused, as a relative halt.sentinel_file is (the --db flag is made absolute instead)."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION__DATABASE__URL": value})
+    err = info.value
+    assert err.exit_code == ExitCode.CONFIG and err.message.startswith("database.url = ")
+    assert "environment ORION__DATABASE__URL" in err.message
+    assert any(why in err.message for why in ("working directory", "user this machine does not have"))
+    assert "a SQLite file's absolute path (~ allowed)" in err.message
+    f = _write(tmp_path / "c.toml", f'[database]\nurl = "{value}"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    assert str(f) in info.value.message
+
+
+@pytest.mark.parametrize("value", ["", "/srv/orion/ledger.db", "~/ledger.db", "sqlite:////srv/orion/ledger.db",
+                                   "sqlite:///~/ledger.db", "postgresql://u@db/orion",
+                                   "postgresql+psycopg://u@db/orion", "sqlite:///:memory:", "sqlite://"])
+def test_an_absolute_sqlite_database_or_another_url_is_accepted(value: str) -> None:
+    """(In-memory SQLite, which no two processes share, is refused when opened: store/db.py.)"""
+    assert load_settings(environ={"ORION__DATABASE__URL": value}).database.url == value
+
+
+@pytest.mark.parametrize("given,expected", [
+    ("rel.db", "{cwd}/rel.db"), ("./d/rel.db", "{cwd}/d/rel.db"), ("sqlite:///rel.db", "sqlite:///{cwd}/rel.db"),
+    ("sqlite:///d/rel.db?timeout=5", "sqlite:///{cwd}/d/rel.db?timeout=5"), ("~/x.db", "{home}/x.db"),
+    ("sqlite:///~/x.db", "sqlite:///{home}/x.db"), ("/abs/x.db", "/abs/x.db"),
+    ("sqlite:////abs/x.db", "sqlite:////abs/x.db"), ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ("sqlite:///:memory:", "sqlite:///:memory:"), ("host=db dbname=orion", "host=db dbname=orion")])
+def test_the_db_flag_is_made_absolute_against_the_working_directory(
+        given: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a user typing `--db rel.db` means; the settings then hold a path every process can use."""
+    from orion_cli.core.config import absolute_database
+
+    cwd, home = tmp_path / "cwd", tmp_path / "home"
+    cwd.mkdir()
+    home.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("HOME", str(home))
+    assert absolute_database(given) == expected.format(cwd=cwd.resolve(), home=home.resolve())
+
+
 @pytest.mark.parametrize("value", ["http://127.0.0.1:8080/trade-api/v2", "https://u:pw@proxy.example/x?y=1",
                                    "http://[::1]:9/x"])
 def test_venue_urls_that_name_a_host_are_accepted(value: str) -> None:
@@ -670,14 +718,14 @@ def test_with_the_database_named_on_the_command_line_only_the_halt_keys_must_be_
     """Found in review: `orion --db URL halt`, the way out the errors name, still failed on a misspelt
     [database] section or value, which the named database makes irrelevant."""
     f = _write(tmp_path / "c.toml", body)
-    for named in ({"overrides": {"database.url": "sqlite:///named.db"}, "environ": {}},
-                  {"environ": {"ORION__DATABASE__URL": "sqlite:///named.db"}}):
+    for named in ({"overrides": {"database.url": "sqlite:////srv/orion/named.db"}, "environ": {}},
+                  {"environ": {"ORION__DATABASE__URL": "sqlite:////srv/orion/named.db"}}):
         s = load_settings(config_file=f, lenient=True, **named)  # type: ignore[arg-type]
-        assert s.database.url == "sqlite:///named.db" and len(s.problems) == 1
+        assert s.database.url == "sqlite:////srv/orion/named.db" and len(s.problems) == 1
     for halt_keys in ('[limits]\nsentinel_file = "/tmp/s"\n', 'sentinel_file = "/tmp/s"\n'):  # header deleted
         with pytest.raises(ConfigError):
             load_settings(config_file=_write(tmp_path / "h.toml", halt_keys),
-                          overrides={"database.url": "sqlite:///named.db"}, environ={}, lenient=True)
+                          overrides={"database.url": "sqlite:////srv/orion/named.db"}, environ={}, lenient=True)
 
 
 def test_an_unparseable_file_is_skipped_only_when_the_database_is_named_elsewhere(tmp_path: Path) -> None:
@@ -685,8 +733,8 @@ def test_an_unparseable_file_is_skipped_only_when_the_database_is_named_elsewher
     with pytest.raises(ConfigError) as info:  # it may name the database: halting the default one would mislead
         load_settings(config_file=f, environ={}, lenient=True)
     assert info.value.hint is not None and "orion --db URL halt" in info.value.hint
-    s = load_settings(config_file=f, environ={}, overrides={"database.url": "sqlite:///elsewhere.db"}, lenient=True)
-    assert s.database.url == "sqlite:///elsewhere.db"
+    s = load_settings(config_file=f, environ={}, overrides={"database.url": "sqlite:////srv/other.db"}, lenient=True)
+    assert s.database.url == "sqlite:////srv/other.db"
     assert len(s.problems) == 1 and "TOML syntax error" in s.problems[0] and "skipped" in s.problems[0]
 
 
@@ -694,8 +742,8 @@ def _skipped_only_with_the_database_named(f: Path, problem: str) -> None:
     with pytest.raises(ConfigError) as info:  # it may name the database
         load_settings(config_file=f, environ={}, lenient=True)
     assert info.value.hint is not None and "orion --db URL halt" in info.value.hint
-    s = load_settings(config_file=f, environ={}, overrides={"database.url": "sqlite:///elsewhere.db"}, lenient=True)
-    assert s.database.url == "sqlite:///elsewhere.db"
+    s = load_settings(config_file=f, environ={}, overrides={"database.url": "sqlite:////srv/other.db"}, lenient=True)
+    assert s.database.url == "sqlite:////srv/other.db"
     assert len(s.problems) == 1 and "skipped" in s.problems[0] and problem in s.problems[0]
 
 

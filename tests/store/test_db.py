@@ -194,6 +194,14 @@ def test_default_database_is_a_sqlite_file_in_the_data_dir(isolated_home: Path) 
         db.dispose()
 
 
+def test_a_sqlite_url_under_the_home_directory_is_the_home_directorys(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path) -> None:
+    """SQLite would have made a "~" directory in the working directory (the settings accept ~)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert resolve_url("sqlite:///~/x.db") == f"sqlite:///{tmp_path}/x.db"
+    assert resolve_url("sqlite:///~/x.db?timeout=5") == f"sqlite:///{tmp_path}/x.db?timeout=5"
+
+
 def test_resolve_url_forms(tmp_path: Path) -> None:
     assert resolve_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
     assert resolve_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
