@@ -65,6 +65,10 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
                 done = ledger.record_settlement(s, conn=conn, now=now, report=report)
                 if done is not None:
                     settled.append(done)
+                    if s.voided:
+                        log.warning("%s %s: the venue voided the market; its positions were closed at what it "
+                                    "refunded (%s), realised P&L %s", s.venue.value, s.market_id, done.payout,
+                                    done.realized_pnl)
         # A payout or a higher report raises equity with no breaker update after it: its peak is
         # recorded now, or a loss recorded before the next trade's check is measured from the old one.
         record_peak(conn, ledger, now=now)

@@ -119,7 +119,8 @@ _SETTLED_BUYS_OF_EXECUTIONS = (
     # The mode on the settlement only (an execution id is one mode's): a mode term that reached the
     # orders would steer SQLite's planner off the execution index, onto every order of the mode.
     .join(settlements, (settlements.c.venue == orders.c.venue) & (settlements.c.market_id == orders.c.market_id))
-    .where(settlements.c.mode == bindparam("mode"),
+    # A voided market paid no outcome (each side came back at cost): it says nothing of its partner's.
+    .where(settlements.c.mode == bindparam("mode"), settlements.c.result != "void",
            orders.c.execution_id.in_(bindparam("executions", expanding=True)),
            orders.c.action == "buy", orders.c.filled_size > ZERO)
     .distinct()
@@ -699,13 +700,14 @@ class Ledger:
                           report: Balance | None = None) -> SettledMarket | None:
         """Close what the ledger holds in a settled market at the payout; once per market.
 
-        Each side held is closed at what it pays (``s.payout``): its realised P&L gains the payout
-        less the contracts' cost and fees, and the cash it brings moves the venue's balance as a
-        fill's would (paper: always; live: unless the venue's last report, taken at or after
-        ``s.paid_at``, already holds it). ``report``: a venue report the caller records in this
-        transaction, judged (by :func:`report_time`) beside the stored one. Audited as
-        ``position.settled``. None when the market's settlement is already recorded or the ledger
-        holds nothing in it.
+        Each side held is closed at what it pays (``s.payout``; a voided market, at what the venue
+        says it refunded per contract, or where it does not say, at the side's own cost): its
+        realised P&L gains the payout less the contracts' cost and fees, and the cash it brings
+        moves the venue's balance as a fill's would (paper: always; live: unless the venue's last
+        report, taken at or after ``s.paid_at``, already holds it). ``report``: a venue report the
+        caller records in this transaction, judged (by :func:`report_time`) beside the stored one.
+        Audited as ``position.settled``. None when the market's settlement is already recorded or
+        the ledger holds nothing in it.
         """
         now = now or datetime.now(UTC)
         key = (settlements.c.mode == self.mode, settlements.c.venue == s.venue.value,
@@ -723,14 +725,17 @@ class Ledger:
             for row in held:
                 side = Side(row.side)
                 size, cost, fees = Decimal(row.size), Decimal(row.cost), Decimal(row.fees)
-                pays = q(size * s.payout(side))
+                each = s.payout(side)
+                if s.voided and s.refund(side) is None:  # a side the venue did not list: back at its cost
+                    each = cost / size
+                pays = q(size * each)
                 pnl = pays - cost - fees
                 c.execute(update(positions).where(
                     positions.c.mode == self.mode, positions.c.venue == s.venue.value,
                     positions.c.market_id == s.market_id, positions.c.side == side.value).values(
                     size=ZERO, cost=ZERO, fees=ZERO, realized_pnl=Decimal(row.realized_pnl) + pnl,
                     updated_at=iso_utc(now)))
-                lines.append(SettledSide(side, plain(size), plain(s.payout(side)), plain(cost + fees), plain(pays),
+                lines.append(SettledSide(side, plain(size), plain(each), plain(cost + fees), plain(pays),
                                          plain(pnl)))
             payout = sum((x.payout for x in lines), ZERO)
             cash_moved = self._settle_cash(c, s, payout, now, report)

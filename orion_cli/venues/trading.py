@@ -221,24 +221,45 @@ class Settlement:
     Why a record of its own: an arbitrage is held to settlement, so every execution ends here. The
     ledger closes the position at the payout (not at cost), and the cash it brings counts once,
     whether the venue's next balance report already holds it or not (``paid_at``).
+
+    A voided market (``refunds`` set) pays no outcome: each side is returned at what it cost, so
+    no single YES payout (NO = 1 - it) can describe it. ``refunds`` holds what the venue says came
+    back per contract of each side it settled; a side it does not list is refunded at the ledger's
+    own cost (:meth:`~orion_cli.store.ledger.Ledger.record_settlement`).
     """
 
     venue: Venue
     market_id: str
-    yes_payout: Decimal  # what one YES contract pays, in [0, 1]; a NO contract pays 1 - this
+    yes_payout: Decimal  # what one YES contract pays, in [0, 1]; a NO contract pays 1 - this (0 for a void)
     paid_at: datetime  # when the payout reached (or counts in) the venue's cash
-    result: str = ""  # the venue's word for the outcome: yes | no | scalar | ...
+    result: str = ""  # the venue's word for the outcome: yes | no | scalar | void | ...
     counts: tuple[tuple[Side, Decimal], ...] = ()  # contracts the venue settled, where it says
     revenue: Decimal | None = None  # what the venue says it paid, where it says
     source: str = "venue"  # where the venue said it: at most 16 characters (the ledger's column)
+    refunds: tuple[tuple[Side, Decimal], ...] | None = None  # a void: per contract of a side, what came back
 
     def __post_init__(self) -> None:
         if not (ZERO <= self.yes_payout <= 1):
             raise ValueError(f"a settlement pays between 0 and 1 per contract, not {self.yes_payout}")
         if len(self.source) > 16:
             raise ValueError(f"a settlement's source is at most 16 characters, not {self.source!r}")
+        if self.refunds is not None and any(each < 0 for _, each in self.refunds):
+            raise ValueError(f"a void refunds nothing negative, not {self.refunds}")
+
+    @property
+    def voided(self) -> bool:
+        """Whether the market was voided: every position returned at its cost, no outcome paid."""
+        return self.refunds is not None
+
+    def refund(self, side: Side) -> Decimal | None:
+        """A void's refund per contract of ``side`` as the venue states it; None where it does not."""
+        return dict(self.refunds or ()).get(side)
 
     def payout(self, side: Side) -> Decimal:
+        """What one contract of ``side`` brings: its payout, or a void's stated refund (0 where the
+        venue states none: the ledger refunds such a side at its own cost)."""
+        if self.refunds is not None:
+            return self.refund(side) or ZERO
         return self.yes_payout if side is Side.YES else 1 - self.yes_payout
 
     def to_record(self) -> dict[str, Any]:
@@ -247,8 +268,9 @@ class Settlement:
             "venue": self.venue.value,
             "market": self.market_id,
             "result": self.result,
-            "yes_payout": self.yes_payout,
-            "no_payout": 1 - self.yes_payout,
+            "voided": self.voided,
+            "yes_payout": self.payout(Side.YES),
+            "no_payout": self.payout(Side.NO),
             "paid_at": self.paid_at,
             "venue_counts": {side.value: count for side, count in self.counts},
             "revenue": self.revenue,

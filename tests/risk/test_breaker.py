@@ -427,6 +427,24 @@ def test_a_hedged_pair_settling_one_venue_first_is_neither_a_loss_nor_a_peak(
     assert final.daily_pnl == 0 and final.drawdown == 0 and final.trips == ()
 
 
+def test_a_voided_leg_says_nothing_of_its_partners_value(lite: Database) -> None:
+    """A void pays no outcome (each side back at cost): its stored YES payout of 0 must not value the
+    pair's other leg at 1 (150 NO bought at 0.55 read as a 67.50 gain: a false peak, then a drawdown)."""
+    from orion_cli.venues.trading import Settlement
+
+    s = settings(**{"breaker.daily_loss": "50"})
+    b, led, _ = make(lite, s)
+    led.ensure_balance(Venue.POLYMARKET, D("500"), now=DAY1 - timedelta(minutes=1))
+    _pair_leg(led, "exec-1", Venue.KALSHI, "KXM", Side.YES, "150", "0.40")
+    _pair_leg(led, "exec-1", Venue.POLYMARKET, "0xM", Side.NO, "150", "0.55")
+    assert b.update(now=DAY1 + timedelta(minutes=1)).daily_pnl == 0
+    led.record_settlement(Settlement(Venue.KALSHI, "KXM", D(0), DAY1 + timedelta(minutes=2), result="void",
+                                     refunds=((Side.YES, D("0.40")),)), now=DAY1 + timedelta(minutes=2))
+    st = b.update(now=DAY1 + timedelta(minutes=3))
+    assert (st.daily_pnl, st.trips) == (0, ()), st  # refunded at cost; the partner still at cost
+    assert st.peak_equity == st.equity
+
+
 def test_an_unpaired_position_is_not_valued_by_another_markets_settlement(lite: Database) -> None:
     from orion_cli.venues.trading import Settlement
 

@@ -512,6 +512,34 @@ def test_a_settlement_closes_each_side_at_its_payout_and_pays_the_paper_cash_onc
     assert AuditLog(db).verify().ok
 
 
+def test_a_void_closes_each_side_at_its_refund_and_pays_back_the_cost(db: Database) -> None:
+    """Found in review: a voided market (each side returned at cost) had no representation; a YES
+    payout of 0 would have closed 10 YES bought at 0.40 as a 4.00 loss while 4.00 came back."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    _hold_both_sides(led)
+    cash_before = led.balance(Venue.KALSHI)
+    assert cash_before is not None
+    later = NOW + timedelta(hours=2)
+    # The venue states the YES refund (0.40 each); NO, which it does not list, comes back at its own cost.
+    s = Settlement(Venue.KALSHI, "KXA-1", D(0), later, result="void", refunds=((Side.YES, D("0.40")),))
+
+    settled = led.record_settlement(s, now=later)
+
+    assert settled is not None and settled.cash_moved
+    assert [(x.side, x.size, x.pays, x.payout, x.realized_pnl) for x in settled.sides] == [
+        (Side.NO, D(4), D("0.55"), D("2.2"), D("-0.0693")), (Side.YES, D(10), D("0.4"), D(4), D("-0.0672"))]
+    assert (settled.payout, settled.realized_pnl) == (D("6.2"), D("-0.1365"))  # the fees only
+    assert led.positions() == []
+    cash = led.balance(Venue.KALSHI)
+    assert cash is not None and cash.total == cash_before.total + D("6.2")
+    event = AuditLog(db).tail(1)[0]
+    assert (event.type, event.payload["result"], event.payload["voided"], event.payload["payout"]) == (
+        "position.settled", "void", True, "6.2")
+    assert [(r["result"], r["realized_pnl"]) for r in led.settlements()] == [("void", D("-0.1365"))]
+    assert AuditLog(db).verify().ok
+
+
 def test_a_live_settlement_the_venue_report_already_holds_moves_no_cash(db: Database) -> None:
     paid = NOW + timedelta(hours=1)
     for market, report_at, moved in (("KXA-1", NOW, True), ("KXB-1", paid + timedelta(seconds=1), False)):

@@ -215,12 +215,35 @@ def _cents(obj: Mapping[str, Any], key: str, name: str, *, below: int | None = N
     return Decimal(value) / 100
 
 
+def _void_refunds(obj: Mapping[str, Any], name: str, counts: tuple[tuple[Side, Decimal], ...],
+                  revenue: Decimal) -> tuple[tuple[Side, Decimal], ...]:
+    """What a voided market returned per contract of each side Kalshi settled: ``revenue`` (what
+    came back, a fee refunded with the cost included) over the contracts. Both sides listed (Kalshi
+    nets them, so not expected): ``revenue`` split by each side's ``*_total_cost_dollars``."""
+    held = [(side, n) for side, n in counts if n > 0]
+    if len(held) == 1:
+        return ((held[0][0], revenue / held[0][1]),)
+    cost = {side: _dec(obj, f"{side.value}_total_cost_dollars", name) for side, _ in held}
+    total = sum(cost.values(), ZERO)
+    if held and total <= 0:
+        raise DataError(f"{name}.yes_total_cost_dollars", "a void of both sides without what either cost")
+    return tuple((side, cost[side] / n * revenue / total) for side, n in held)
+
+
 def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
     """One spec ``Settlement``: ``value`` is one YES contract's payout in cents (absent: from the
-    result), ``revenue`` the cents paid, the counts fixed-point strings."""
+    result), ``revenue`` the cents paid, the counts fixed-point strings.
+
+    ``void``, which the spec's ``market_result`` enum (yes | no | scalar) does not list, is Kalshi's
+    SDK's word for a market voided or cancelled, "all positions returned at original cost"
+    (``value`` optional, and no YES payout either way): a settlement whose ``refunds`` are what
+    ``revenue`` says came back (:func:`_void_refunds`).
+    """
     ticker = _str(obj, "ticker", name)
     result = _str(obj, "market_result", name)
-    if obj.get("value") is not None:
+    if result == "void":
+        yes_payout = ZERO  # unused: a void pays its refunds
+    elif obj.get("value") is not None:
         yes_payout = _cents(obj, "value", name, below=101, label="whole cents 0-100")
     elif result in ("yes", "no"):
         yes_payout = ONE if result == "yes" else ZERO
@@ -231,12 +254,13 @@ def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
     if settled is None:
         raise DataError(f"{name}.settled_time", "missing")
     counts = tuple((side, _dec(obj, f"{side.value}_count_fp", name)) for side in (Side.YES, Side.NO))
+    refunds = _void_refunds(obj, name, counts, revenue) if result == "void" else None
     # Paid as of its second: the balance that holds it says when in whole seconds (``updated_ts``), so
     # a payout within the balance's own second counts as held (never added on top of it twice).
     settled = settled.replace(microsecond=0)
     return Settlement(Venue.KALSHI, ticker, yes_payout, settled, result=result,
                       counts=counts, revenue=revenue,
-                      source="settlements")
+                      source="settlements", refunds=refunds)
 
 
 def parse_transfer(obj: Mapping[str, Any], kind: str, name: str) -> Transfer | None:

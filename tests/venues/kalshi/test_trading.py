@@ -701,6 +701,22 @@ def test_a_settlement_in_other_units_is_refused_not_guessed(over: dict[str, Any]
         trading_mod.parse_settlement(_settlement(**over), "s")
 
 
+def test_a_void_settlement_refunds_what_kalshi_says_came_back() -> None:
+    """Found in review: ``void`` (Kalshi's SDK; not in the spec's enum), with no ``value``, was
+    refused, and with it every Kalshi settlement. Each side is refunded, never paid an outcome."""
+    void = trading_mod.parse_settlement(_settlement(market_result="void", revenue=322), "s")
+    assert void.voided and void.result == "void" and void.revenue == D("3.22")
+    assert void.refund(Side.NO) == D("0.46") and void.payout(Side.NO) == D("0.46")  # 3.22 over 7
+    assert void.refund(Side.YES) is None and void.payout(Side.YES) == D(0)  # none held: the ledger's own cost
+    # A value sent with a void pays no outcome either.
+    assert trading_mod.parse_settlement(_settlement(market_result="void", value=0, revenue=322), "s").voided
+    # Both sides listed (Kalshi nets them, so not expected): the revenue split by each side's cost.
+    both = trading_mod.parse_settlement(_settlement(market_result="void", yes_count_fp="2.00",
+                                                    yes_total_cost_dollars="0.8000", revenue=402), "s")
+    assert (both.refund(Side.YES), both.refund(Side.NO)) == (D("0.40"), D("0.46"))
+    assert not trading_mod.parse_settlement(_settlement(), "s").voided
+
+
 def test_settlements_are_read_per_held_market_from_the_simulator(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
     async def body(v: KalshiTrading) -> Any:
         await v.submit(v.prepare(req(Side.NO, Action.BUY, "3", "0.60")))  # NO asks 0.53/0.55
