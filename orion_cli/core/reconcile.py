@@ -1500,6 +1500,8 @@ class _Holding:
 
 
 UNCHECKED_FIX = "not fixed: whether the market settled is unknown; checked again on the next run"
+UNREADABLE_FIX = ("not fixed: the venue's settlement record of it cannot be read; check the market at the venue. "
+                  "Checked again on the next run; the venue's balance report is not recorded until it is read")
 UNDECIDED_FIX = ("not fixed: an order in this market is not final in the ledger, or a fill in it is too recent; "
                  "checked again on the next run")
 
@@ -1544,7 +1546,7 @@ async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
         return found, unchecked, f"could not read the settlements of the markets held: {cause}"[:400]
     result.drifts.append(Drift(venue, "settlement", ", ".join(sorted(unchecked))[:200], None, ZERO, ZERO, ZERO,
                                f"could not read the venue's settlements of the markets held: {cause}"[:400],
-                               fix=UNCHECKED_FIX))
+                               fix=UNREADABLE_FIX))
     return found, unchecked, None
 
 

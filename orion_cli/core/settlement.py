@@ -20,7 +20,7 @@ from orion_cli.core.aio import all_of, all_or_none
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Venue
 from orion_cli.store.ledger import Ledger, SettledMarket
-from orion_cli.venues.trading import Balance, Settlement, TradingVenue, Transfer
+from orion_cli.venues.trading import Balance, Settlement, SettlementsIncomplete, TradingVenue, Transfer
 
 log = logging.getLogger(__name__)
 
@@ -30,23 +30,41 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
                          now: datetime | None = None) -> list[SettledMarket]:
     """Record each venue's report (read before this call) with the settlements of the markets the
     ledger holds there. A venue whose settlements cannot be read keeps its last recorded figure
-    (moved by the fills since): recording the report without them could count a payout twice."""
+    (moved by the fills since): recording the report without them could count a payout twice.
+
+    Where only some held markets could not be checked (:class:`SettlementsIncomplete`: one record
+    orion cannot read, one market's lookup failing), the others' settlements are still recorded,
+    against the stored figure, and the unchecked markets are named in the warning: one market must
+    not keep every other from settling (the breaker's equity, peak and daily P&L would be wrong)."""
     now = now or datetime.now(UTC)
 
-    async def read(asked: tuple[Venue, Balance]) -> tuple[Balance, list[Settlement], list[Transfer]] | None:
+    async def read(asked: tuple[Venue, Balance]) -> tuple[Balance | None, list[Settlement], list[Transfer]] | None:
         venue, report = asked
         tv = venues[venue]
         held = sorted({p.market_id for p in ledger.positions(venue)})
 
-        async def settled() -> list[Settlement]:
-            return await tv.settlements(held) if held else []
+        async def settled() -> tuple[list[Settlement], SettlementsIncomplete | None]:
+            try:
+                return (await tv.settlements(held) if held else []), None
+            except SettlementsIncomplete as exc:  # the others are kept
+                return exc.found, exc
 
         try:
-            found, moved = await all_of(settled(), tv.transfers())
+            (found, incomplete), moved = await all_of(settled(), tv.transfers())
         except OrionError as exc:
             log.warning("%s: settlements or transfers not readable (%s); its balance report is not recorded "
                         "this time", venue.value, exc)
             return None
+        if incomplete is not None:
+            names = "; ".join(f"{m} ({why})" for m, why in sorted(incomplete.unchecked.items())[:5])
+            more = len(incomplete.unchecked) - 5
+            todo = ("no answer; checked again on every run" if incomplete.unreachable else
+                    "check them at the venue; they are checked again on every run, and `orion reconcile` "
+                    "lists them as settlement drift")
+            log.warning("%s: held market(s) not checked for a settlement: %s%s. The other markets' settlements are "
+                        "recorded; its balance report is not, while one of those may have paid into it: %s",
+                        venue.value, names, f" and {more} more" if more > 0 else "", todo)
+            return None, found, []
         return report, found, moved or []
 
     # The venues at once: a live trade waits on this before its checks.
@@ -59,8 +77,9 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
 
     with ledger.db.write() as conn:
         for report, settlements, moved in found:
-            ledger.record_transfers(moved, report, conn=conn, now=now)
-            ledger.record_balance(report, conn=conn, now=now)
+            if report is not None:
+                ledger.record_transfers(moved, report, conn=conn, now=now)
+                ledger.record_balance(report, conn=conn, now=now)
             for s in settlements:
                 done = ledger.record_settlement(s, conn=conn, now=now, report=report)
                 if done is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -1282,6 +1283,66 @@ def test_against_the_simulator_a_dropped_create_is_found_filled_and_positions_ag
     assert bal is not None and bal.available == sim.account(KEY_ID).cash == cash_before + 5
     (last,) = asyncio.run(check())
     assert last.status == "clean" and last.settled == []
+    _verify(db)
+    db.dispose()
+
+
+def test_against_the_simulator_a_void_settles_at_its_refund_and_an_unreadable_record_names_only_its_market(
+        tmp_path: Path, sim: KalshiSim, key: rsa.RSAPrivateKey, settings: Settings) -> None:
+    """Found in review: a voided market (``void``, Kalshi's SDK) could not be read, and one record orion
+    cannot read failed every held market's settlement: none settled, the balance report was never
+    recorded, and every reconcile reported drift --fix could not mend."""
+    from orion_cli.core.reconcile import UNREADABLE_FIX, reconcile_async
+
+    db = open_database(f"sqlite:///{tmp_path / 'l.db'}")
+    ledger = Ledger(db, "live")
+    cid = str(uuid.uuid4())
+    req = OrderRequest(Venue.KALSHI, TICKER, Side.YES, Action.BUY, D("5"), D("0.55"), TimeInForce.IOC, cid)
+
+    async def check() -> VenueReconcile:
+        async with _kalshi(sim, key) as venue:
+            (res,) = await reconcile_async(db, ledger, {Venue.KALSHI: venue}, settings, mode="live", fix=False,
+                                           alerts=NullAlertSink(), grace=timedelta(0))
+            return res
+
+    async def place() -> None:
+        async with _kalshi(sim, key) as venue:
+            prepared = venue.prepare(req)
+            ledger.record_intent(prepared)
+            ledger.mark_submitted(cid)
+            await venue.submit(prepared)
+            ledger.mark_unknown(cid, "looked up by reconcile")
+
+    asyncio.run(place())
+    assert asyncio.run(check()).status == "clean"  # 5 YES at 0.52, the venue's report recorded
+    order = ledger.order(cid)
+    assert order is not None and order.filled_size == D(5)
+    # A second held market whose settlement record orion cannot read (an unknown result).
+    other = "KXOTHER-26JUN11-X"
+    ledger.record_intent(PreparedOrder(OrderRequest(Venue.KALSHI, other, Side.YES, Action.BUY, D(2), D("0.30"),
+                                                    TimeInForce.IOC, "c-other"), "{}"))
+    ledger.transition("c-other", OrderStatus.FILLED, fills=[_fill("f-other", "o-other", "2", "0.30", market=other)])
+    stored = ledger.balance(Venue.KALSHI)
+    cash_before = sim.account(KEY_ID).cash
+    # Every position back at its cost (5 × 0.52), paid after the report recorded above (in a later second).
+    sim.settle_market(TICKER, "void", at=time.time() + 2)
+    sim.account(KEY_ID).settlements.append({
+        "ticker": other, "event_ticker": "KXOTHER-26JUN11", "market_result": "all_void", "yes_count_fp": "2.00",
+        "yes_total_cost_dollars": "0.6000", "no_count_fp": "0.00", "no_total_cost_dollars": "0.0000",
+        "revenue": 60, "settled_time": iso_utc(datetime.now(UTC)), "fee_cost": "0.0000", "ts": 0})
+
+    res = asyncio.run(check())
+
+    (s,) = res.settled  # the void settled, though the other market's record cannot be read
+    assert s.settlement.voided and s.settlement.revenue == D("2.60") == s.payout
+    assert s.payout == sim.account(KEY_ID).cash - cash_before and s.cash_moved  # what came back
+    assert s.realized_pnl == -order.fees and s.to_record()["result"] == "void"
+    assert [p.market_id for p in ledger.positions(Venue.KALSHI)] == [other]
+    (unread,) = [d for d in res.drifts if d.kind == "settlement"]
+    assert unread.market == other and "all_void" in unread.detail and unread.fix == UNREADABLE_FIX
+    bal = ledger.balance(Venue.KALSHI)
+    # Not the venue's report (it may hold the unread market's payout): the stored one plus the refund.
+    assert stored is not None and bal is not None and bal.total == stored.total + D("2.60")
     _verify(db)
     db.dispose()
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
+
+import pytest
 
 from orion_cli.core.errors import VenueUnavailable
 from orion_cli.core.models import Side, Venue
@@ -20,6 +23,7 @@ from orion_cli.venues.trading import (
     OrderStatus,
     PreparedOrder,
     Settlement,
+    SettlementsIncomplete,
     TimeInForce,
     Transfer,
 )
@@ -105,6 +109,45 @@ def test_a_report_whose_settlements_cannot_be_read_is_not_recorded(db: Database)
     bal = ledger.balance(Venue.KALSHI)
     assert bal is not None and bal.total == D(600)  # the last report moved by the fill: nothing counted twice
     assert len(ledger.positions()) == 1
+
+
+class OneUnreadable(FakeVenue):
+    """A venue that settled every held market, one of them in a record orion cannot read."""
+
+    def __init__(self, found: list[Settlement], unreadable: str) -> None:
+        super().__init__(found, moved=[])
+        self.unreadable = unreadable
+
+    async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+        read = await super().settlements(markets)
+        raise SettlementsIncomplete(Venue.KALSHI, read, {self.unreadable: "market_result: not a result: 'all_void'"})
+
+
+def test_one_unreadable_settlement_no_longer_keeps_the_others_from_settling(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """Found in review: one Kalshi settlement record orion could not read (a voided market) failed
+    them all, so no held market ever settled and the venue's report was never recorded again."""
+    ledger = Ledger(db, "live")
+    _hold(ledger)
+    other = "KXSETTLE-26-B"
+    req = OrderRequest(Venue.KALSHI, other, Side.NO, Action.BUY, D(10), D("0.50"), TimeInForce.IOC, "c2")
+    ledger.record_intent(PreparedOrder(req, "{}"), now=NOW - timedelta(hours=4))
+    ledger.transition("c2", OrderStatus.FILLED, fills=[Fill(Venue.KALSHI, "f2", "o2", other, Side.NO, Action.BUY,
+                                                            D(10), D("0.50"), D(0), NOW - timedelta(hours=4))],
+                      now=NOW - timedelta(hours=4))
+    venue = OneUnreadable([Settlement(Venue.KALSHI, MKT, D(1), NOW - timedelta(hours=1), result="yes")], other)
+    report = Balance(Venue.KALSHI, "live", D(1595), D(0), D(1595), NOW)  # may hold the unread one's payout
+
+    with caplog.at_level(logging.WARNING, logger="orion_cli.core.settlement"):
+        (settled,) = _reports(ledger, venue, report)
+
+    assert settled.settlement.market_id == MKT and settled.payout == D(1000) and settled.cash_moved
+    assert [p.market_id for p in ledger.positions()] == [other]  # at cost, until its record can be read
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D(1595)  # 600 − 5 + the payout: the report itself not recorded
+    assert bal.as_of == NOW - timedelta(days=1)
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert other in warned and "all_void" in warned and "orion reconcile" in warned
 
 
 class WaitsForTheOther(FakeVenue):

@@ -727,7 +727,8 @@ class KalshiSim:
                       at: float | None = None) -> None:
         """Settle ``ticker`` as the exchange does: the market turns ``finalized`` with its result, every
         account holding it is paid (YES pays ``value`` cents, NO the rest) and its position is gone,
-        with a spec ``Settlement`` record (``revenue`` in cents, counts as fixed-point strings)."""
+        with a spec ``Settlement`` record (``revenue`` in cents, counts as fixed-point strings). ``void``
+        (the SDK's, not the spec's): every position back at its cost, the record without ``value``."""
         value = value_cents if value_cents is not None else (100 if result == "yes" else 0)
         yes_pays = Decimal(value) / 100
         now = time.time() if at is None else at
@@ -742,6 +743,8 @@ class KalshiSim:
                     continue
                 held = pos["position"]
                 paid = held * yes_pays if held > 0 else -held * (D1 - yes_pays)
+                if result == "void":  # the SDK's void: every position back at its cost, no value
+                    paid = pos["exposure"]
                 acct.cash += paid
                 acct.settlements.append({
                     "ticker": ticker,
@@ -754,7 +757,7 @@ class KalshiSim:
                     "revenue": int((paid * 100).to_integral_value(rounding=ROUND_FLOOR)),
                     "settled_time": _iso(now),
                     "fee_cost": _d4(pos["fees"]),
-                    "value": value,
+                    "value": None if result == "void" else value,
                     "ts": int(now),
                 })
 

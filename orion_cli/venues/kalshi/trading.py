@@ -69,6 +69,7 @@ from orion_cli.venues.trading import (
     Position,
     PreparedOrder,
     Settlement,
+    SettlementsIncomplete,
     Transfer,
     reported_amount,
 )
@@ -756,18 +757,31 @@ class KalshiTrading:
         markets at a time: a live trade waits on this before it checks its balances.
 
         Kalshi settles and pays at ``settled_time``: the payout is in ``balance_dollars`` from then on.
+        A market whose settlement record orion cannot read (an unknown result, a malformed row) fails
+        alone: :class:`SettlementsIncomplete` names it, with the other markets' settlements.
         """
+        unchecked: dict[str, str] = {}
+
         async def of(ticker: str) -> list[Settlement]:
             found: list[Settlement] = []
             async for page in self._pages("/portfolio/settlements", {"ticker": ticker}, "settlements"):
                 for i, raw in enumerate(page):
-                    s = parse_settlement(_obj(raw, f"settlements[{i}]"), f"settlements[{i}]")
+                    try:
+                        s = parse_settlement(_obj(raw, f"settlements[{i}]"), f"settlements[{i}]")
+                    except DataError as exc:
+                        # This market only: its record is one orion cannot read (an unknown result, a
+                        # malformed row), and the other markets' settlements must still be recorded.
+                        unchecked[ticker] = f"its settlement record is not readable: {exc}"[:200]
+                        return []
                     if s.market_id == ticker:
                         found.append(s)
             return found
 
         per_market = await gather_limited(of, dict.fromkeys(markets), limit=SETTLEMENT_CONCURRENCY)
-        return [s for found in per_market for s in found]
+        out = [s for found in per_market for s in found]
+        if unchecked:
+            raise SettlementsIncomplete(Venue.KALSHI, out, unchecked)
+        return out
 
     async def transfers(self) -> list[Transfer]:
         """``/portfolio/deposits`` and ``/portfolio/withdrawals`` (cursor-paged, both at once): the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -715,6 +716,29 @@ def test_a_void_settlement_refunds_what_kalshi_says_came_back() -> None:
                                                     yes_total_cost_dollars="0.8000", revenue=402), "s")
     assert (both.refund(Side.YES), both.refund(Side.NO)) == (D("0.40"), D("0.46"))
     assert not trading_mod.parse_settlement(_settlement(), "s").voided
+
+
+def test_one_unreadable_settlement_names_its_market_and_keeps_the_others(
+        sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """Found in review: one record orion could not read failed every held market's settlement; and
+    a voided market, one such record, is read as a refund of what the account paid."""
+    from orion_cli.venues.trading import SettlementsIncomplete
+
+    async def body(v: KalshiTrading) -> Any:
+        await v.submit(v.prepare(req(Side.NO, Action.BUY, "3", "0.60")))  # NO asks 0.53/0.55
+        sim.settle_market(TICKER, "void")
+        sim.account(KEY_ID).settlements.append({**_settlement(ticker=TAPERED, market_result="all_void"),
+                                                "ts": int(time.time())})
+        with pytest.raises(SettlementsIncomplete) as caught:
+            await v.settlements([TICKER, TAPERED])
+        return caught.value
+
+    incomplete = run(sim, key, body)
+    assert list(incomplete.unchecked) == [TAPERED] and "all_void" in incomplete.unchecked[TAPERED]
+    assert not incomplete.unreachable
+    (void,) = incomplete.found
+    assert (void.market_id, void.result, void.revenue, void.refund(Side.NO)) == (TICKER, "void", D("1.59"),
+                                                                                 D("0.53"))
 
 
 def test_settlements_are_read_per_held_market_from_the_simulator(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
