@@ -14,7 +14,7 @@ There are three ways to authorize live trading, each made of two deliberate acts
   (how = ``"env"``), for services; equivalent to the flag pair.
 
 The full matrix (``L`` = ``--live``, ``A`` = ``--authorize-live``, ``P0`` = ``ORION_PAPER_TRADING``
-is exactly ``0``, ``AT`` = ``ORION_LIVE_TRADING_AUTHORIZED`` is ``true`` (case-insensitive); rows
+is exactly ``0``, ``AT`` = ``ORION_LIVE_TRADING_AUTHORIZED`` is exactly ``true``; rows
 are tried top to bottom and the first that applies decides):
 
 ====  =====================  ======  ===============================================================
@@ -43,7 +43,8 @@ Details that the matrix implies and the tests pin down:
   reported as a note too.
 * ``trading.mode = "live"`` in the configuration is not an authorization: without one of the pairs
   above the result is paper (with a note saying so).
-* The phrase is compared exactly (case-sensitive); only surrounding whitespace is ignored.
+* The phrase is compared exactly: case, spaces and all. So are the environment values (``TRUE`` or
+  `` 0`` is another value, ignored with a note): real money is not authorized by a guess.
 """
 
 from __future__ import annotations
@@ -113,8 +114,9 @@ def env_authorizes_live(environ: Mapping[str, str]) -> bool:
     return _is_set(environ, ENV_PAPER, "0") and _is_set(environ, ENV_AUTHORIZED, "true")
 
 def _is_set(environ: Mapping[str, str], name: str, wanted: str) -> bool:
-    value = environ.get(name)
-    return value is not None and value.strip().lower() == wanted
+    """Exactly ``wanted``: an authorization to trade real money is not guessed from ``TRUE`` or ``" 0"``
+    (README: another value than ``0`` / ``true`` changes nothing; :func:`odd_values` says so)."""
+    return environ.get(name) == wanted
 
 
 def near_misses(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -146,10 +148,10 @@ def odd_values(environ: Mapping[str, str]) -> tuple[str, ...]:
     """
     notes: list[str] = []
     paper = environ.get(ENV_PAPER)
-    if paper is not None and paper.strip().lower() not in _PAPER_ON | {"0"}:
+    if paper is not None and paper != "0" and paper.strip().lower() not in _PAPER_ON:
         notes.append(f"ignored {ENV_PAPER}={_shown(paper)} (only 0 turns paper trading off)")
     authorized = environ.get(ENV_AUTHORIZED)
-    if authorized is not None and authorized.strip().lower() not in _NOT_AUTHORIZED | {"true"}:
+    if authorized is not None and authorized != "true" and authorized.strip().lower() not in _NOT_AUTHORIZED:
         notes.append(f"ignored {ENV_AUTHORIZED}={_shown(authorized)} (only true is an authorization)")
     return tuple(notes)
 
@@ -193,7 +195,7 @@ def decide(
             return Refused(FLAG_AUTHORIZE, f"{FLAG_LIVE} was given without {FLAG_AUTHORIZE}, and there is no "
                            f"terminal to type {PHRASE!r} on: pass {FLAG_AUTHORIZE} too", tuple(notes))
         answer = ask(PROMPT)
-        if answer is not None and answer.strip() == PHRASE:
+        if answer == PHRASE:
             return Authorization("live", "typed", tuple(notes))
         return Refused("the phrase", f"live trading not authorized: the phrase typed was not exactly {PHRASE!r}",
                        tuple(notes))

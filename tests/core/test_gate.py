@@ -95,9 +95,12 @@ def test_wrong_phrase_refuses(answer: str | None) -> None:
     assert PHRASE in result.message
 
 
-def test_phrase_with_surrounding_whitespace_is_accepted() -> None:
-    result = decide(live=True, authorize_live=False, environ={}, tty=True, ask=Asker(f"  {PHRASE}\n"))
-    assert result == Authorization("live", "typed")
+@pytest.mark.parametrize("answer", [f"  {PHRASE}", f"{PHRASE} ", f"{PHRASE}\n"])
+def test_phrase_with_surrounding_whitespace_is_refused(answer: str) -> None:
+    """Found by black-box testing: README says the phrase must be typed exactly; " CONFIRM LIVE TRADING"
+    authorized real-money trading."""
+    result = decide(live=True, authorize_live=False, environ={}, tty=True, ask=Asker(answer))
+    assert isinstance(result, Refused) and result.missing == "the phrase"
 
 
 @pytest.mark.parametrize("misspelled", [
@@ -156,9 +159,17 @@ def test_an_odd_value_is_shown_cut_and_quoted() -> None:
     assert result.notes == (f"ignored {ENV_PAPER}='{'x' * 20}…' (only 0 turns paper trading off)",)
 
 
-def test_values_are_case_and_space_tolerant_for_true() -> None:
-    result = decide(live=False, authorize_live=False, tty=False, environ={ENV_PAPER: " 0 ", ENV_AUTHORIZED: "TRUE"})
-    assert result == Authorization("live", "env")
+@pytest.mark.parametrize("environ", [{ENV_PAPER: " 0 ", ENV_AUTHORIZED: "true"},
+                                     {ENV_PAPER: "0", ENV_AUTHORIZED: "TRUE"},
+                                     {ENV_PAPER: "0", ENV_AUTHORIZED: " true"},
+                                     {ENV_PAPER: "0 ", ENV_AUTHORIZED: "True"}])
+def test_only_the_exact_values_authorize(environ: dict[str, str]) -> None:
+    """Found by black-box testing: "TRUE", " true" and " 0" authorized live trading, while README says
+    another value than `0` / `true` changes nothing and the note says "only true is an authorization".
+    Now such a half is ignored with that note: the other half alone is refused, and none trades paper."""
+    result = decide(live=False, authorize_live=False, tty=False, environ=environ)
+    assert not (isinstance(result, Authorization) and result.live)
+    assert any(n.startswith("ignored ORION_") and "(only " in n for n in result.notes), result.notes
 
 
 def test_config_mode_live_is_not_an_authorization() -> None:
