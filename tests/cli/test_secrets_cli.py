@@ -1085,6 +1085,8 @@ def test_a_rotation_whose_audit_commit_fails_says_the_vault_was_re_encrypted_and
         "re-encrypted the vault under the new master password: the old one no longer works, but its audit "
         "event could not be recorded: database error: disk I/O error"), error
     assert "updated the password remembered in the OS keyring" in result.stderr
+    # Found in review: the rotation stands, so the password file the environment names is stale too.
+    assert "update ORION_MASTER_PASSWORD_FILE / ORION_MASTER_PASSWORD: they hold the old password" in result.stderr
     assert list(kr.data.values()) == [CANARY_PASSWORD]
     assert CANARY_PASSWORD not in result.output and PASSWORD not in result.output
     assert not any(e["action"] == "rotate" for e in _secrets_events())
@@ -1130,6 +1132,31 @@ def test_a_keyring_that_refuses_the_new_password_after_rotate_is_a_warning_not_a
     kr.locked = False
     assert run("remember", env={"ORION_MASTER_PASSWORD_FILE": str(new)}).exit_code == 0  # the cure it names
     assert list(kr.data.values()) == [new_password]
+
+
+def test_a_keyring_that_cannot_be_read_after_rotate_is_not_said_to_hold_the_old_password(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a keyring whose read fails (locked, no D-Bus session) was reported as holding a
+    remembered password that "no longer opens the vault", though nothing may ever have been remembered."""
+    import secrets as pysecrets
+
+    import keyring
+    from keyring.errors import KeyringLocked
+
+    class Unreadable(MemoryKeyring):
+        def get_password(self, service: str, username: str) -> str | None:
+            raise KeyringLocked("the collection is locked")
+
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    monkeypatch.setattr(keyring, "get_keyring", lambda: Unreadable())
+    new = tmp_path / "new-password"
+    new.write_text(pysecrets.token_urlsafe(24) + "\n")
+    new.chmod(0o600)
+    result = run("rotate", "--new-password-file", str(new), pre=("-q", "--json"))
+    assert result.exit_code == 0, result.output
+    assert "no longer opens the vault" not in result.stderr
+    assert "warning: the OS keyring could not be read (KeyringLocked): if it remembers this vault's password, " \
+           "that is the old one now; `orion secrets remember` stores the new one" in result.stderr
 
 
 def test_a_refusal_comes_before_any_password_is_asked_for(tmp_path: Path, home: Path, pem: str,

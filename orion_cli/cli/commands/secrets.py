@@ -377,8 +377,6 @@ def rotate(
 
     Example:  orion secrets rotate
     """
-    import os
-
     from orion_cli.cli.prompts import interactive
     from orion_cli.core.errors import UsageError
     from orion_cli.secrets.store import ChangedButNotAudited, VaultStore
@@ -403,8 +401,8 @@ def rotate(
         with finish_first(app_ctx.out, "the vault is re-encrypted and recorded") as stop:
             try:
                 changed = store.rotate(new)
-            except ChangedButNotAudited:  # re-keyed all the same: the keyring must follow
-                _say_remembered(app_ctx, _update_remembered(store.path, new), changed=True)
+            except ChangedButNotAudited:  # re-keyed all the same: the keyring and the warnings follow
+                _after_rotation(app_ctx, _update_remembered(store.path, new), changed=True)
                 raise
             remembered = _update_remembered(store.path, new)
     if changed:
@@ -412,9 +410,7 @@ def rotate(
     else:
         app_ctx.out.success("vault re-encrypted under a new salt; the new password is the same as the old one, "
                             "which still works")
-    _say_remembered(app_ctx, remembered, changed=changed)
-    if changed and (os.environ.get("ORION_MASTER_PASSWORD_FILE") or os.environ.get("ORION_MASTER_PASSWORD")):
-        app_ctx.out.warn("update ORION_MASTER_PASSWORD_FILE / ORION_MASTER_PASSWORD: they hold the old password")
+    _after_rotation(app_ctx, remembered, changed=changed)
     app_ctx.out.record({"type": "secrets_rotated", "vault": str(store.path), "password_changed": changed})
     end_if_stopped(stop, "the vault was re-encrypted under the new password and recorded")
 
@@ -422,7 +418,9 @@ def rotate(
 def _update_remembered(path: Path, new_password: str) -> str | None:
     """Put the new password in the OS keyring if one is remembered there for this vault.
 
-    "updated", None (no usable keyring, or nothing remembered), or the name of the keyring's error.
+    "updated", None (no usable keyring, or nothing remembered), ``"unread: <error>"`` when the keyring
+    could not be read (whether a password is remembered is unknown), or the name of the error of a
+    refused update.
     The vault is already re-keyed when this runs: a keyring that refuses the update (locked, read-only:
     a ``keyring.errors.PasswordSetError``) must not turn that success into "unexpected internal error"
     (exit 1), which it did; it is reported by :func:`_say_remembered` instead."""
@@ -434,13 +432,31 @@ def _update_remembered(path: Path, new_password: str) -> str | None:
         kr = system_keyring()
     except SecretsError:  # no usable keyring: nothing can be remembered in it
         return None
+    # The keyring's own errors (KeyringError and what its backends raise) are caught broadly.
     try:
-        if kr.get_password(KEYRING_SERVICE, keyring_username(path)) is None:
-            return None
+        remembered = kr.get_password(KEYRING_SERVICE, keyring_username(path))
+    except Exception as exc:
+        return f"{UNREAD}{type(exc).__name__}"
+    if remembered is None:
+        return None
+    try:
         kr.set_password(KEYRING_SERVICE, keyring_username(path), new_password)
-    except Exception as exc:  # the keyring's own errors (KeyringError and what its backends raise)
+    except Exception as exc:
         return type(exc).__name__
     return "updated"
+
+
+UNREAD = "unread: "  # _update_remembered's prefix for a keyring that could not be read
+
+
+def _after_rotation(app_ctx: AppContext, remembered: str | None, *, changed: bool) -> None:
+    """What a rotation leaves stale, said whether or not its audit event was committed: the keyring's
+    password (:func:`_say_remembered`) and the environment's."""
+    import os
+
+    _say_remembered(app_ctx, remembered, changed=changed)
+    if changed and (os.environ.get("ORION_MASTER_PASSWORD_FILE") or os.environ.get("ORION_MASTER_PASSWORD")):
+        app_ctx.out.warn("update ORION_MASTER_PASSWORD_FILE / ORION_MASTER_PASSWORD: they hold the old password")
 
 
 def _say_remembered(app_ctx: AppContext, outcome: str | None, *, changed: bool) -> None:
@@ -450,6 +466,9 @@ def _say_remembered(app_ctx: AppContext, outcome: str | None, *, changed: bool) 
     about; `orion secrets remember` stores the new one. Unchanged password: the keyring's still works."""
     if outcome == "updated":
         app_ctx.out.info("updated the password remembered in the OS keyring")
+    elif outcome is not None and outcome.startswith(UNREAD) and changed:
+        app_ctx.out.warn(f"the OS keyring could not be read ({outcome.removeprefix(UNREAD)}): if it remembers "
+                         "this vault's password, that is the old one now; `orion secrets remember` stores the new one")
     elif outcome is not None and changed:
         app_ctx.out.warn(f"the vault was re-encrypted, but the password remembered in the OS keyring could not be "
                          f"updated ({outcome}): it no longer opens the vault; run `orion secrets remember`")
