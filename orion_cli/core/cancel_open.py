@@ -7,7 +7,8 @@ which is why this is asked for explicitly.
 
 The venues are worked on at once; on each, every resting order is cancelled on its own (a few at a
 time, paced by the venue client's rate limits), so one that cannot be cancelled does not stop the
-others. A cancel counts only when the venue's answer shows the order cancelled; one that filled
+others. A cancel counts only when the venue's answer shows the order cancelled (or partial: the rest of a
+partly filled order taken off the book); one that filled
 first is reported as such, and one still open (or not found) after the cancel is a failure. Every
 venue's outcome is audited as ``halt.cancel_open``, also when the run is stopped part way (Ctrl-C,
 SIGTERM): the cancels the venue already answered are recorded, and the orders still waiting for an

@@ -79,9 +79,13 @@ def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> A
     venues = paper_venues(settings, db, source)
     app.out.banner("PAPER: balances and positions of the paper ledger (no real money).")
     report: AccountsReport = run(lambda: gather(venues, ledger, settings, source=source if mark else None))
+    _warn_unmarked(app, report)
+    return report
+
+
+def _warn_unmarked(app: AppContext, report: AccountsReport) -> None:
     for problem in report.mark_errors:
         app.out.warn(f"could not mark {problem}")
-    return report
 
 
 def _live_report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> AccountsReport:
@@ -128,8 +132,7 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool)
             await aclose_venues(venues.values())
 
     report: AccountsReport = run(read)
-    for problem in report.mark_errors:
-        app.out.warn(f"could not mark {problem}")
+    _warn_unmarked(app, report)
     if missing:
         # Warned once, with the other unavailable venues (_finish), the hint in its reason.
         absent = [VenueAccount(v, "live", None, reason=f"{problem.message}; {CREDENTIALS_HINT}")
