@@ -830,6 +830,28 @@ def test_one_environment_half_is_refused(op_id: str, monkeypatch: pytest.MonkeyP
     assert ledger_orders() == []
 
 
+@pytest.mark.parametrize("attempt", [
+    {"ORION_PAPER_TRADING": "0"}, {"ORION_LIVE_TRADING_AUTHORIZED": "true"}, "--authorize-live", "--live"])
+def test_a_refused_live_attempt_is_audited_as_a_rejection(op_id: str, monkeypatch: pytest.MonkeyPatch,
+                                                          attempt: dict[str, str] | str) -> None:
+    """Found by black-box testing: a `trade --confirm` the live gate refused (one half of the pair, no
+    terminal for the phrase) left no audit trace, so `orion report` never counted a half-configured
+    service's failed attempts, while every other refused trade is audited (DESIGN §4)."""
+    flags = [attempt] if isinstance(attempt, str) else []
+    for name, value in ({} if isinstance(attempt, str) else attempt).items():
+        monkeypatch.setenv(name, value)
+    code, _, err = invoke("trade", op_id, "--confirm", *flags, "--idempotency-key", "gate-1")
+    assert code == 6, err
+    assert _rejections() == [("gate-1", op_id, "NOT_AUTHORIZED")]
+    db = open_database(None)
+    try:
+        (event,) = [e for e in AuditLog(db).iter_all() if e.type == "risk.rejected"]
+    finally:
+        db.dispose()
+    assert event.mode == "live"
+    assert ledger_orders() == []
+
+
 def test_misspelled_variable_stays_paper(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORION_LIVE_TRADING_AUTHORISED", "true")
     code, out, err = invoke("trade", op_id, "--confirm", "--demo", "--size", "7", "--jsonl")

@@ -588,11 +588,13 @@ async def _banner_balances(venues: VenueSet) -> dict[Venue, Balance | None]:
 
 
 def run_gate(app: AppContext, *, live: bool, authorize_live: bool, venues: VenueSet | None,
-             op: Opportunity | None, notes_said: bool = False) -> Authorization:
+             op: Opportunity | None, notes_said: bool = False, key: str | None = None) -> Authorization:
     """Apply the gate (prompting on a terminal only for ``--live`` alone); audit ``live.authorized``.
 
     ``notes_said``: the preview before it already warned the gate's notes (the operator accepted
-    "Place these orders?"), so they are not warned twice."""
+    "Place these orders?"), so they are not warned twice. ``key`` (a trade of ``op``): a refusal is
+    audited ``risk.rejected`` NOT_AUTHORIZED in the live ledger, as every other refused trade is (DESIGN
+    §4), so a half-configured service's failed attempts show in `orion report`."""
     from orion_cli.cli.prompts import ask_text, interactive
     from orion_cli.core import gate
 
@@ -606,6 +608,8 @@ def run_gate(app: AppContext, *, live: bool, authorize_live: bool, venues: Venue
     for note in () if notes_said else decision.notes:
         app.out.warn(note)
     if isinstance(decision, gate.Refused):
+        if op is not None and key is not None:
+            _audit_refusal(app, decision.reason, decision.message, key=key, op=op, mode="live")
         raise decision.error()
     if decision.live:
         if decision.how != "typed" and venues is not None:
@@ -881,7 +885,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
 
     venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
     auth = run_gate(app, live=live, authorize_live=authorize_live, venues=venues if pre_mode == "live" or live
-                    else None, op=op, notes_said=not confirm)
+                    else None, op=op, notes_said=not confirm, key=key)
     if _stop_after_gate(app, auth):
         return
     venues = VenueSet(app, auth.mode, source, leg_venues, secrets)
