@@ -541,8 +541,12 @@ class AuditLog:
         count = 0
         for row in self.iter_all():
             problem = None
+            bad = int(row.seq)
             if row.seq != expected_seq:
                 problem = f"expected seq {expected_seq}, found {row.seq} (a row was deleted or inserted)"
+                # A gap names the first seq missing, as a deleted newest row is named (README: the
+                # first seq that was deleted); an out-of-order seq names itself.
+                bad = expected_seq if row.seq > expected_seq else bad
             elif row.prev_hash != prev_hash:
                 skipped = self._off_the_chain(row.seq, row.prev_hash)
                 if skipped is not None:
@@ -559,7 +563,7 @@ class AuditLog:
                 elif head_before is not None and row.seq == head_before[0] and row.hash != head_before[1]:
                     problem = "the event does not match the head anchor (the anchor or the chain was altered)"
             if problem:
-                return VerifyResult(ok=False, events=count, first_bad_seq=int(row.seq), problem=problem)
+                return VerifyResult(ok=False, events=count, first_bad_seq=bad, problem=problem)
             prev_hash = row.hash
             expected_seq += 1
             count += 1

@@ -713,7 +713,7 @@ def test_audit_verify_table_on_tamper(ledger: Path) -> None:
     conn.close()
     result = run("--format", "table", "audit", "verify")
     assert result.exit_code == 7
-    assert "error: audit chain broken at seq 2" in result.stderr
+    assert "error: audit chain broken at seq 1: expected seq 1, found 2" in result.stderr
 
 
 # -- the error boundary ------------------------------------------------------------------------
