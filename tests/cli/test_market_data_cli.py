@@ -278,6 +278,29 @@ def test_live_book_and_both_venues_down_exit_5(sims: tuple[KalshiSim, Polymarket
     assert json.loads(err.strip().splitlines()[-1])["reason"] == "venue_unavailable"
 
 
+def test_a_polymarket_firewall_403_on_book_and_markets_is_the_geoblock_exit_6(
+        sims: tuple[KalshiSim, PolymarketSim]) -> None:
+    """Found in review: Polymarket's public reads send no credential, yet a blocked host's Cloudflare 403
+    page exited 4 ("rejected our credentials", the page in the message); README: a venue refusing this
+    host's location is exit 6, reason GEOBLOCKED."""
+    k, p = sims
+    env = env_for(k.server.base_url + "/trade-api/v2", p.gamma_url, p.clob_url)
+    page = (b"<html><head><title>Attention Required! | Cloudflare</title></head>"
+            b"<body><h1>Sorry, you have been blocked</h1><span>Your IP: 203.0.113.77</span></body></html>")
+    slug = p.events[0]["markets"][0]["slug"]
+    try:
+        for prefix in ("/gamma/", "/clob/"):
+            p.server.add_fault(FaultRule("status", path_prefix=prefix, status=403, body=page))
+        for args in (("book", slug, "--json"), ("markets", "--venue", "polymarket", "--json")):
+            code, _, err = invoke(*args, env=env)
+            assert code == 6, err
+            last = json.loads(err.strip().splitlines()[-1])
+            assert last["reason"] == "GEOBLOCKED" and "firewall" in last["message"]
+            assert "credentials" not in err and "203.0.113.77" not in err and "<" not in err
+    finally:
+        p.server.clear_faults()
+
+
 def test_snapshot_record_refuses_a_bad_out_directory_before_any_request(
         sims: tuple[KalshiSim, PolymarketSim], tmp_path: Path) -> None:
     """Found by a tester: `--out /nonexistent/x.json.gz` fetched both venues, then failed on writing."""

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sim.polymarket_sim import PolymarketSim
+from sim.server import FaultRule
 from typer.testing import CliRunner
 
 from orion_cli.cli.app import app
@@ -457,3 +459,19 @@ def test_category_filter_finds_a_pair_named_differently_on_each_venue(category: 
     result = CliRunner().invoke(app, ["scan", "--demo", "--category", category, "--json"])
     assert result.exit_code == 0, result.output
     assert [o["strategy"] for o in json.loads(result.stdout)] == ["cross_direct"]
+
+
+def test_a_live_polymarket_scan_from_a_host_its_firewall_blocks_exits_6_not_4() -> None:
+    """Found in review: `scan --venue polymarket` from a host Cloudflare blocks exited 4, "polymarket
+    rejected our credentials" with the raw block page and a hint to check API keys, although a scan
+    sends none; README: a venue refusing this host's location is exit 6, reason GEOBLOCKED."""
+    page = (b"<html><head><title>Attention Required! | Cloudflare</title></head>"
+            b"<body><h1>Sorry, you have been blocked</h1>")
+    with PolymarketSim.universe(4) as sim:
+        sim.server.add_fault(FaultRule("status", path_prefix="/gamma/", status=403, body=page))
+        env = {"ORION__POLYMARKET__GAMMA_URL": sim.gamma_url, "ORION__POLYMARKET__CLOB_URL": sim.clob_url}
+        result = CliRunner().invoke(app, ["scan", "--venue", "polymarket", "--json"], env=env)
+    assert result.exit_code == 6, result.stderr
+    last = json.loads(result.stderr.strip().splitlines()[-1])
+    assert last["reason"] == "GEOBLOCKED" and "firewall refused GET /events/keyset" in last["message"]
+    assert "credentials" not in result.stderr and "<" not in result.stderr

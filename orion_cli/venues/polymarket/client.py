@@ -31,6 +31,7 @@ from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavai
 from orion_cli.core.models import Market, MarketStatus, OrderBook, utcnow
 from orion_cli.core.money import loads_exact
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
+from orion_cli.venues.polymarket.firewall import public_refusal
 from orion_cli.venues.polymarket.parse import (
     ClobMarketInfo,
     TokenBook,
@@ -157,6 +158,9 @@ class PolymarketClient:
                 timeout=timeout,
                 retry=retry,
                 transport=transport,
+                # No request here carries a credential: a 401/403 is the firewall refusing this host
+                # (Geoblocked, exit 6) or the venue refusing the request, never our keys rejected.
+                classify_denied=public_refusal,
             )
 
         self.gamma = make(gamma_url, ["gamma_events", "gamma_markets"])

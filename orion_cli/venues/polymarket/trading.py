@@ -59,7 +59,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -76,6 +75,10 @@ from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import Side, Venue, utcnow
 from orion_cli.core.money import MICRO, loads_exact, to_decimal
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
+from orion_cli.venues.polymarket.firewall import GEOBLOCK_URL, public_refusal
+from orion_cli.venues.polymarket.firewall import describe_error as _describe_error
+from orion_cli.venues.polymarket.firewall import error_message as _error_message
+from orion_cli.venues.polymarket.firewall import firewall_refusal as _firewall_refusal
 from orion_cli.venues.polymarket.orders import OrderSide, OrderType, SignatureType, build_signed_order
 from orion_cli.venues.polymarket.parse import MarketOutcome, is_assumed_fee, parse_market_outcome
 from orion_cli.venues.polymarket.signing import (
@@ -123,7 +126,6 @@ __all__ = [
 
 CLOB_URL: Final = "https://clob.polymarket.com"
 DATA_URL: Final = "https://data-api.polymarket.com"
-GEOBLOCK_URL: Final = "https://polymarket.com/api/geoblock"
 INITIAL_CURSOR: Final = "MA=="
 END_CURSOR: Final = "LTE="
 VENUE: Final = "polymarket"
@@ -165,98 +167,6 @@ _PLACED_STATUSES: Final = frozenset({"live", "matched", "delayed", "unmatched"})
 def _bucket(name: str) -> AsyncTokenBucket:
     count, seconds = _RATE_WINDOWS[name]
     return AsyncTokenBucket(count, count / seconds)
-
-
-def _describe_error(status: int, body: bytes) -> tuple[str, str]:
-    """The CLOB's error bodies are ``{"error": "<message>"}`` (sometimes ``errorMsg``)."""
-    try:
-        parsed = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        parsed = None
-    if isinstance(parsed, dict):
-        for key in ("error", "errorMsg", "message"):
-            value = parsed.get(key)
-            if isinstance(value, str) and value:
-                return "", " ".join(value.split())[:300]
-            if isinstance(value, dict):
-                return "", " ".join(json.dumps(value)[:300].split())
-    text = body[:200].decode("utf-8", "replace")
-    return "", " ".join(text.split())
-
-
-def _error_message(body: bytes) -> str:
-    return _describe_error(0, body)[1]
-
-
-_FIREWALL_HINT: Final = (
-    "Polymarket's firewall (Cloudflare) blocks geoblocked countries and many datacenter and cloud IPs, often "
-    f"for orders only; check {GEOBLOCK_URL} from this host, and trade from a permitted location and network"
-)
-_PAGE_HEADLINES: Final = (
-    re.compile(rb"<h1[^>]*>(.*?)</h1>", re.I | re.S),
-    re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S),
-)
-_TAG: Final = re.compile(r"<[^>]*>")
-_REGION_REFUSAL: Final = "restricted in your region"
-_EXCERPT_CHARS: Final = 60
-# What a blocked request did not do, where it matters: the operator's next step depends on it.
-_NOT_DONE: Final = {("POST", "/order"): "no order was placed", ("DELETE", "/order"): "nothing was cancelled"}
-
-
-def _is_json_object(body: bytes) -> bool:
-    try:
-        return isinstance(json.loads(body), dict)
-    except (ValueError, RecursionError):
-        return False
-
-
-def _block_page_excerpt(body: bytes) -> str:
-    """A few plain words naming a block page: its headline, else its title; the start of a body
-    that is not HTML. Never the page itself, whose footer carries this host's IP and a trace id."""
-    head = body[:20_000]
-    raw = b""
-    if b"<" in head:
-        for pattern in _PAGE_HEADLINES:
-            found = pattern.search(head)
-            if found:
-                raw = found.group(1)
-                break
-    else:
-        raw = head[:_EXCERPT_CHARS * 4]
-    text = _TAG.sub(" ", raw.decode("utf-8", "replace"))
-    text = " ".join("".join(c for c in text if c.isprintable()).split())
-    return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
-
-
-def _firewall_refusal(method: str, path: str, response: httpx.Response) -> Geoblocked | None:
-    """A 403 whose body is not a JSON object came from the firewall in front of Polymarket, not from
-    the CLOB (whose errors are JSON ``{"error": ...}``): this host is refused, whatever its keys.
-
-    Why :class:`Geoblocked` (exit 6, reason ``GEOBLOCKED``) and not :class:`AuthError` (exit 4):
-    "rejected our credentials" sends the operator after keys the venue never saw, and the executor
-    takes an unexplained error on ``POST /order`` for an order that may exist and looks it up; the
-    geoblock's refusal says what happened (nothing reached the venue) and what to do.
-    """
-    if response.status_code != 403:
-        return None
-    bare = path.split("?", 1)[0]
-    not_done = _NOT_DONE.get((method, bare))
-    if _is_json_object(response.content):
-        # The CLOB checks the location before the keys: a restricted host's order is answered 403
-        # {"error": "Trading restricted in your region, ..."} (widely reported), no credential judged.
-        said = _error_message(response.content)
-        if _REGION_REFUSAL not in said.lower():
-            return None
-        return Geoblocked(f"Polymarket refused {method} {bare} from this host's location: {said[:200]}"
-                          + (f"; {not_done}" if not_done else ""), hint=_FIREWALL_HINT)
-    excerpt = _block_page_excerpt(response.content)
-    return Geoblocked(
-        f"Polymarket's firewall refused {method} {bare} from this host (HTTP 403"
-        + (f": {excerpt}" if excerpt else "")
-        + "); the request never reached Polymarket"
-        + (f", {not_done}" if not_done else ""),
-        hint=_FIREWALL_HINT,
-    )
 
 
 def _units_to_decimal(value: Any, field: str) -> Decimal:
@@ -640,7 +550,8 @@ class PolymarketTrading:
                 transport=transport,
                 describe_error=_describe_error,
                 before_first=self._sync_clock_once if auth and auto_sync_clock else None,
-                classify_denied=_firewall_refusal,
+                # Only the signed client's 401/403 can be about our keys; the others send none.
+                classify_denied=_firewall_refusal if auth else public_refusal,
             )
 
         self.clob = make(clob_url, ["order", "read", "balance", "balance_update"], auth=True)

@@ -20,10 +20,11 @@ if _TESTS not in sys.path:  # importable under any pytest import mode
 from sim.polymarket_sim import PolymarketSim  # noqa: E402
 from sim.server import FaultRule  # noqa: E402
 
-from orion_cli.core.errors import VenueUnavailable  # noqa: E402
+from orion_cli.core.errors import AuthError, ExitCode, VenueUnavailable  # noqa: E402
 from orion_cli.core.models import MarketStatus  # noqa: E402
-from orion_cli.venues.http import RetryPolicy  # noqa: E402
+from orion_cli.venues.http import RetryPolicy, VenueHttpError  # noqa: E402
 from orion_cli.venues.polymarket.client import PolymarketClient  # noqa: E402
+from orion_cli.venues.trading import Geoblocked  # noqa: E402
 
 T = TypeVar("T")
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
@@ -253,6 +254,57 @@ def test_malformed_listing_is_a_venue_error_not_a_crash(sim: PolymarketSim) -> N
     sim.server.add_fault(FaultRule("malformed", path_prefix="/gamma/events", times=1))
     with pytest.raises(OrionError):
         with_client(sim, lambda pm: pm.list_events())
+
+
+# The page Polymarket's Cloudflare front answers a blocked host with (HTTP 403), cut down as in
+# test_trading.py; the IP and Ray ID are made up.
+BLOCK_PAGE = (b"<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body>"
+              b"<div>Please enable cookies.</div><h1 data-translate=\"block_headline\">Sorry, you have been blocked"
+              b"</h1><span>Cloudflare Ray ID: 8f3c0a1b2c3d4e5f</span><span>Your IP: 203.0.113.77</span></body></html>")
+
+
+@pytest.mark.parametrize("call", ["list_events", "get_book", "get_books", "get_positions"])
+def test_a_firewall_403_on_a_public_read_is_the_geoblock_not_bad_credentials(sim: PolymarketSim, call: str) -> None:
+    """Found in review: this client sends no credential, yet a blocked host's Cloudflare 403 was "polymarket
+    rejected our credentials" (exit 4, the raw page in the message, a hint to check API keys); the
+    trading client already took the same page for this host's refusal (Geoblocked, exit 6)."""
+    for prefix in ("/gamma/", "/clob/", "/data/"):
+        sim.server.add_fault(FaultRule("status", path_prefix=prefix, status=403, body=BLOCK_PAGE))
+    toks = json.loads(sim.events[0]["markets"][0]["clobTokenIds"])
+
+    async def go(pm: PolymarketClient) -> Any:
+        if call == "list_events":
+            return await pm.list_events()
+        if call == "get_book":
+            return await pm.get_book(toks[0])
+        if call == "get_books":
+            return await pm.get_books(toks)
+        return await pm.get_positions("0x" + "1" * 40)
+
+    with pytest.raises(Geoblocked) as info:
+        with_client(sim, go)
+    exc = info.value
+    assert exc.exit_code is ExitCode.REFUSED and exc.reason == "GEOBLOCKED"
+    assert "firewall" in exc.message and "Sorry, you have been blocked" in exc.message
+    assert exc.hint is not None and "geoblock" in exc.hint
+    for wrong in ("credentials", "<", "203.0.113.77", "8f3c0a1b2c3d4e5f", "cookies"):
+        assert wrong not in f"{exc.message} {exc.hint}"
+    assert len(sim.requests) == 1  # a refusal of this host is not retried
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_json_401_or_403_to_a_request_without_credentials_is_not_a_credentials_error(
+    sim: PolymarketSim, status: int
+) -> None:
+    """No key was sent, so none was rejected: the venue refused the request (exit 5, as any other 4xx),
+    never AuthError's "rejected our credentials" with its hint to check the API keys (exit 4)."""
+    sim.server.add_fault(FaultRule("status", path_prefix="/gamma/", status=status, body={"error": "forbidden"}))
+    with pytest.raises(VenueHttpError) as info:
+        with_client(sim, lambda pm: pm.list_events())
+    exc = info.value
+    assert not isinstance(exc, AuthError) and exc.exit_code is ExitCode.VENUE_UNAVAILABLE
+    assert exc.status == status and "forbidden" in exc.message and "credentials" not in exc.message
+    assert exc.hint is not None and "carried no credentials" in exc.hint
 
 
 # --------------------------------------------------------------------------- other endpoints

@@ -957,6 +957,24 @@ def test_the_clobs_own_json_401_or_403_stays_a_credentials_error(
     with_client(wallet, sim, go)
 
 
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_json_401_or_403_to_an_unsigned_read_is_not_a_credentials_error(
+    sim: PolymarketSim, wallet: Wallet, status: int
+) -> None:
+    """Found in review: the Data API, the geoblock endpoint and the public CLOB reads carry no credential,
+    so their 401/403 cannot be our keys rejected (exit 4); it is the venue refusing the request."""
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/data/positions", status=status,
+                                   body={"error": "forbidden"}))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(VenueHttpError) as info:
+            await pm.positions()
+        assert not isinstance(info.value, AuthError) and info.value.exit_code is ExitCode.VENUE_UNAVAILABLE
+        assert "forbidden" in str(info.value) and "credentials" not in str(info.value)
+
+    with_client(wallet, sim, go)
+
+
 def test_the_clobs_own_region_403_on_an_order_is_the_geoblock_not_bad_credentials(
     sim: PolymarketSim, market: Market, wallet: Wallet
 ) -> None:
