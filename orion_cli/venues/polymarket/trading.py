@@ -1126,10 +1126,19 @@ class PolymarketTrading:
     async def fills(
         self, *, since: datetime | None = None, venue_order_id: str = "", asset_id: str = ""
     ) -> list[Fill]:
-        """``GET /data/trades`` (all pages), our side of each trade; optionally one order's only."""
+        """``GET /data/trades`` (all pages), our side of each trade; optionally one order's only.
+
+        ``since`` is compared at the venue's resolution: a trade's ``match_time`` is whole unix
+        seconds, while ``since`` (reconcile passes an open order's own ``created_at``) carries
+        microseconds, so a fill matched in ``since``'s own second reads as before it and was dropped:
+        the late fill of exactly the order being resolved. Kept from ``since``'s whole second on, and
+        ``after`` asks for one second earlier (whether the venue's bound is inclusive is not
+        documented), as the Kalshi client's ``min_ts`` does.
+        """
         params: dict[str, Any] = {}
-        if since is not None:
-            params["after"] = int(since.timestamp())
+        floor = since.replace(microsecond=0) if since is not None else None
+        if floor is not None:
+            params["after"] = int(floor.timestamp()) - 1
         if asset_id:
             params["asset_id"] = asset_id
         rows = await self._paged("/data/trades", params)
@@ -1139,7 +1148,7 @@ class PolymarketTrading:
                                        fee_models=self._fee_models):
                 if venue_order_id and f.venue_order_id != venue_order_id:
                     continue
-                if since is not None and f.ts < since:
+                if floor is not None and f.ts < floor:
                     continue
                 coid = self._coid_by_hash.get(f.venue_order_id, "")
                 out.append(_with_coid(f, coid) if coid else f)

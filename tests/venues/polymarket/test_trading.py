@@ -1120,6 +1120,25 @@ def test_fills_since_filters_by_time(sim: PolymarketSim, market: Market, wallet:
     with_client(wallet, sim, go)
 
 
+def test_fills_since_keeps_a_fill_matched_in_sinces_own_second(
+    sim: PolymarketSim, market: Market, wallet: Wallet
+) -> None:
+    """Found in review: ``match_time`` is whole seconds and reconcile passes an open order's own
+    ``created_at`` (with microseconds) as ``since``, so that order's fill in the same second was dropped."""
+    from datetime import UTC, datetime, timedelta
+
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.submit(pm.prepare(order(market)))
+        matched = datetime.fromtimestamp(int(sim.clob_trades[-1]["match_time"]), UTC)
+        same_second = matched + timedelta(microseconds=700_000)
+        assert len(await pm.fills(since=same_second)) == 1
+        assert await pm.fills(since=matched + timedelta(seconds=1)) == []  # the next second is after it
+        asked = [r.param("after") for r in sim.requests if r.path == "/clob/data/trades"]
+        assert asked[0] == str(int(matched.timestamp()) - 1)
+
+    with_client(wallet, sim, go)
+
+
 def test_prepare_refuses_what_it_cannot_sign(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
     async def go(pm: PolymarketTrading) -> None:
         with pytest.raises(DataError, match="token_id"):
