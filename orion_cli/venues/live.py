@@ -38,6 +38,7 @@ __all__ = ["LiveSource"]
 
 _KALSHI_BOOKS_PER_REQUEST = 100
 _POLY_BOOK_BATCH_CONCURRENCY = 4
+_KALSHI_EVENTS_MAX_PAGES = 10_000  # 2 million open events: a walk that long is a loop, not a listing
 # What to do when no venue answers: reading commands have offline data sets; recording has none.
 OFFLINE_HINT = "check the network; `--snapshot FILE` or `--demo` work offline"
 RECORD_OFFLINE_HINT = "recording reads the live venues: check the network (and the venue URLs in the config)"
@@ -348,20 +349,34 @@ class LiveSource:
     @staticmethod
     async def _kalshi_events(get: Callable[..., Awaitable[Any]], raw: KalshiRaw, capture: Capture,
                              wanted: set[str]) -> None:
+        """Every open event's object, for the markets listed (titles, fee overrides).
+
+        Only an empty cursor ends the walk as complete. A repeated cursor (a garbage cursor makes
+        Kalshi answer page 1 again) or the page cap stops it with an ``events`` item error, as
+        :meth:`KalshiClient.get_events` raises ``PaginationError`` there: the events after it were
+        not read, and a market parsed without its event loses the event's fee override."""
         cursor: str | None = None
         seen: set[str] = set()
         try:
-            for _ in range(10000):
+            for page in range(1, _KALSHI_EVENTS_MAX_PAGES + 1):
                 body = await get("/events", {"limit": 200, "status": "open", "cursor": cursor})
                 items = body.get("events") if isinstance(body, Mapping) else None
                 if not isinstance(items, list):
                     raise DataError("events", "missing or not a list")
                 raw.events.extend(e for e in items if isinstance(e, dict) and e.get("event_ticker") in wanted)
                 nxt = body.get("cursor")
-                if not nxt or not isinstance(nxt, str) or nxt in seen:
+                if not nxt or not isinstance(nxt, str):
+                    return
+                if nxt in seen:
+                    capture.errors.append(ItemError("kalshi", "events", "/events",
+                                                    f"kalshi /events: cursor repeated at page {page}; "
+                                                    "the events after it were not read", "incomplete"))
                     return
                 seen.add(nxt)
                 cursor = nxt
+            capture.errors.append(ItemError("kalshi", "events", "/events",
+                                            f"kalshi /events: more than {_KALSHI_EVENTS_MAX_PAGES} pages; "
+                                            "the events after them were not read", "incomplete"))
         except AuthError:
             raise
         except OrionError as exc:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from sim.kalshi_sim import KalshiSim
 from sim.polymarket_sim import PolymarketSim
-from sim.server import FaultRule
+from sim.server import FaultRule, SimRequest, SimResponse
 
 from orion_cli.core.config import Settings, load_settings
 from orion_cli.core.errors import DataError, ExitCode, OrionError, VenueError, VenueUnavailable
@@ -270,3 +271,45 @@ def test_a_book_read_without_fees_is_not_refused_when_the_series_or_event_cannot
     assert market.fee_model.multiplier == 1  # the stand-in, not the series' x2: never to be priced with
     with pytest.raises(OrionError, match="fee unknown"):  # pricing still refuses it
         asyncio.run(_one(ksim).book(ONE_TICKER))
+
+
+def _stuck_events(ksim: KalshiSim, cursor: Callable[[int], str]) -> list[int]:
+    """Answer ``GET /events`` with the simulator's first page and ``cursor(n)`` as the next cursor of
+    the n-th request, ahead of the simulator's own route; returns the request count, as it grows."""
+    calls = [0]
+    own = next(h for meth, pat, h in ksim.server.routes if meth == "GET" and pat.pattern.endswith("/events"))
+
+    def handler(req: SimRequest, m: re.Match[str]) -> SimResponse:
+        calls[0] += 1
+        answer = own(req, m)
+        return SimResponse(200, {**answer.body, "cursor": cursor(calls[0])})
+
+    ksim.server.routes.insert(0, ("GET", re.compile(r"/trade-api/v2/events"), handler))
+    return calls
+
+
+@pytest.mark.parametrize("stuck", ["repeated", "page_cap"])
+def test_a_kalshi_events_walk_cut_short_is_an_events_item_error_not_a_complete_listing(
+        ksim: KalshiSim, stuck: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the events walk ended silently on a repeated cursor (a garbage cursor makes
+    Kalshi answer page 1 again) or at the page cap, as if every event had been read, where
+    KalshiClient.get_events raises PaginationError: a market whose event was not read is priced
+    without the event's fee override. It is now an ``events`` item error naming why."""
+    import orion_cli.venues.live as live
+
+    monkeypatch.setattr(live, "_KALSHI_EVENTS_MAX_PAGES", 5)
+    calls = _stuck_events(ksim, (lambda n: "same") if stuck == "repeated" else (lambda n: f"c{n}"))
+    src = LiveSource(settings(ksim.server.base_url + "/trade-api/v2", dead_url(), dead_url()), retry=FAST)
+    capture = asyncio.run(src.capture([Venue.KALSHI], with_books=False))
+    errors = [e for e in capture.errors if e.kind == "events"]
+    assert len(errors) == 1 and errors[0].venue == "kalshi" and errors[0].reason == "incomplete"
+    said = "cursor repeated at page 2" if stuck == "repeated" else "more than 5 pages"
+    assert said in errors[0].message and "not read" in errors[0].message
+    assert calls[0] == (2 if stuck == "repeated" else 5)
+
+
+def test_a_kalshi_events_walk_to_an_empty_cursor_has_no_events_error(ksim: KalshiSim) -> None:
+    src = LiveSource(settings(ksim.server.base_url + "/trade-api/v2", dead_url(), dead_url()), retry=FAST)
+    capture = asyncio.run(src.capture([Venue.KALSHI], with_books=False))
+    assert capture.kalshi is not None and capture.kalshi.events
+    assert not [e for e in capture.errors if e.kind == "events"]
