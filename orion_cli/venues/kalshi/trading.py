@@ -45,7 +45,7 @@ import httpx
 from orion_cli.core.aio import all_of, gather_limited
 from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.models import Market, Side, TickStructure, Venue
-from orion_cli.core.money import ONE, ZERO, is_multiple, loads_exact, to_decimal, to_price
+from orion_cli.core.money import BASIS, ONE, ZERO, floor_to, is_multiple, loads_exact, to_decimal, to_price
 from orion_cli.venues.http import RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
 from orion_cli.venues.kalshi.client import PROD_BASE_URL, TIERS, RateTier, below_venue_bucket
 from orion_cli.venues.kalshi.parse import (
@@ -302,6 +302,20 @@ def _min_ts_param(when: datetime) -> int:
     one second earlier than ``when``'s own (a fill in the second its order was created would be lost);
     the exact bound is applied to the answer."""
     return int(when.timestamp()) - 1
+
+
+def _fees_from_average(per: Decimal, filled: Decimal) -> Decimal:
+    """The fees of a create answer, which states only ``average_fee_paid``: the venue's per-contract
+    average (spec), itself rounded to its last digit, so ``per × filled`` can be below what was
+    charged (1 @ $0.52 + 8 @ $0.53 cost $0.1570; the average $0.0174 × 9 is $0.1566). A cost is
+    never understated: the answer is the most the fills can have cost, the largest multiple of
+    $0.0001 (each fill's fee is rounded up to it, reference §4) within half the average's last digit
+    of it, per contract. Exact when one fill's average is exact (1 @ $0.52: $0.0175); the read-back
+    order's ``taker_fees_dollars`` and the fills' ``fee_cost`` replace it with the exact sum."""
+    if per <= 0 or filled <= 0:
+        return ZERO
+    half_digit = Decimal(1).scaleb(per.as_tuple().exponent) / 2  # type: ignore[arg-type]
+    return floor_to((per + half_digit) * filled, BASIS)
 
 
 def _count_str(count: Decimal) -> str:
@@ -614,8 +628,7 @@ class KalshiTrading:
         if filled > 0:
             avg_yes = _price(obj, "average_fill_price", "create_order")
             avg = outcome_price(request.side, avg_yes)
-            per = _dec(obj, "average_fee_paid", "create_order", default=ZERO)
-            fees = (per * filled).quantize(_PRICE_Q)
+            fees = _fees_from_average(_dec(obj, "average_fee_paid", "create_order", default=ZERO), filled)
         self._cid_by_order[order_id] = request.client_order_id
         return OrderState(
             venue=Venue.KALSHI,

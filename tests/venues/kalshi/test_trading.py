@@ -248,8 +248,9 @@ def test_yes_book_translation_both_ways(
     assert state.avg_fill_price == D(fill_price) and (state.side, state.action) == (side, action)
     assert [(f.side, f.action, f.price, f.size) for f in fills] == [(side, action, D(fill_price), D("2"))]
     assert again is not None and again.avg_fill_price == D(fill_price)
-    # The create answer only has a per-contract average fee (4 places); the read-back is exact.
-    assert again.fees == sum(f.fee for f in fills) and abs(again.fees - state.fees) <= D("0.00005") * 2
+    # The create answer only has a per-contract average fee (4 places): the most the fills can have cost,
+    # never less, at most $0.0001 a contract more; the read-back is exact.
+    assert again.fees == sum(f.fee for f in fills) and again.fees <= state.fees <= again.fees + D("0.0001") * 2
     assert (again.side, again.action, again.limit_price) == (side, action, D(limit))
 
 
@@ -660,6 +661,37 @@ def test_fees_are_exact_decimals_rounded_up_per_fill(sim: KalshiSim, key: rsa.RS
     assert load_fixture("fills__after_taker")["fills"][0]["fee_cost"] == "0.017500"
     fills = run(sim, key, lambda v: v.fills(venue_order_id=state.venue_order_id))
     assert [f.fee for f in fills] == [D("0.0175")]
+
+
+def test_the_create_answers_fee_never_understates_what_the_fills_cost(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """Found in review: the create answer states a per-contract average fee (rounded to 4 places), and
+    average × count, rounded half-even, came out below the fees charged: 1 @ $0.52 ($0.0175) and 8 @ $0.53
+    ($0.1395) cost $0.1570, the average is $0.0174, and 0.0174 × 9 = $0.1566."""
+    sim.set_book(TICKER, [["0.4500", "10.00"]], [["0.4700", "8.00"], ["0.4800", "1.00"]])  # YES ask 0.52 x1, 0.53 x8
+
+    async def body(v: KalshiTrading) -> Any:
+        state = await v.submit(v.prepare(req(Side.YES, Action.BUY, "9", "0.99")))
+        return state, await v.fills(venue_order_id=state.venue_order_id)
+
+    state, fills = run(sim, key, body)
+    assert state.filled_size == D("9")
+    assert [(f.price, f.size) for f in fills] == [(D("0.52"), D("1")), (D("0.53"), D("8"))]
+    charged = sum(f.fee for f in fills)
+    assert charged == D("0.1570") == D(sim.accounts[KEY_ID].orders[state.venue_order_id]["taker_fees_dollars"])
+    assert state.fees == charged  # the most the fills can have cost at that average: here exactly what they did
+
+
+@pytest.mark.parametrize(("per", "filled", "fees"), [
+    ("0.0175", "1", "0.0175"),  # one contract's average is its fee: not overstated
+    ("0.0174", "9", "0.1570"),  # 9 × 0.01745 = 0.15705: at most $0.1570 was charged
+    ("0.0174", "15", "0.2617"),  # 1 @ 0.52 + 14 @ 0.53 cost 0.2617; 0.0174 × 15 is 0.2610
+    ("0.017472", "3", "0.0524"),  # more places, a tighter bound
+    ("0", "5", "0"),
+])
+def test_fees_from_the_average_are_the_most_the_fills_can_have_cost(per: str, filled: str, fees: str) -> None:
+    from orion_cli.venues.kalshi.trading import _fees_from_average
+
+    assert _fees_from_average(D(per), D(filled)) == D(fees)
 
 
 # -- settlements ------------------------------------------------------------------------------------
