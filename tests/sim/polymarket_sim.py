@@ -221,6 +221,9 @@ END_CURSOR = "LTE="
 FOK_KILLED = "order couldn't be fully filled. FOK orders are fully filled or killed."
 FAK_KILLED = "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
 _UNITS = Decimal(1_000_000)
+# ROUNDING_CONFIG's amount decimals by tick (reference §2.4): a resting order's pUSD side may not have more.
+_AMOUNT_DECIMALS = {Decimal("0.1"): 3, Decimal("0.01"): 4, Decimal("0.005"): 5, Decimal("0.0025"): 6,
+                    Decimal("0.001"): 5, Decimal("0.0001"): 6}
 _ORDER_FIELDS = [
     {"name": "salt", "type": "uint256"},
     {"name": "maker", "type": "address"},
@@ -570,6 +573,9 @@ class _AuthenticatedClob:
             return _err(400, "invalid signature")
         if recovered.lower() != acct.address.lower():
             return _err(400, "invalid signature")
+        refused = self._order_shape(order, order_type, token, maker_amt, taker_amt, order_hash)
+        if refused is not None:
+            return refused
         if order_type in ("FOK", "FAK") and side == "BUY" and maker_amt < _UNITS:  # pitfall 8: the $1 minimum
             return _err(400, f"invalid amount for a marketable BUY order (${_dec_text(maker_amt / _UNITS)}), "
                              "min size: $1")
@@ -579,6 +585,81 @@ class _AuthenticatedClob:
             if self.delay_matching and payload["orderType"] in ("FOK", "FAK"):
                 return self._hold(acct, payload, order, order_hash, info)
             return self._match(acct, payload, order, order_hash, info)
+
+    def order_rules(self, token: str) -> tuple[Decimal, Decimal]:
+        """(tick size, minimum order size in shares) the venue holds a token's orders to: its book's
+        ``tick_size``/``min_order_size``, else its market's ``orderPriceMinTickSize``/``orderMinSize``
+        (0.01 and 5 shares, the usual values, when neither says)."""
+        book = self.books.get(token) or {}
+        tick, minimum = book.get("tick_size"), book.get("min_order_size")
+        if tick in (None, "") or minimum in (None, ""):
+            for _ev, m in self.all_markets():
+                if token in _tokens_of(m):
+                    tick = tick if tick not in (None, "") else m.get("orderPriceMinTickSize")
+                    minimum = minimum if minimum not in (None, "") else m.get("orderMinSize")
+                    break
+        return (Decimal(str(tick)) if tick not in (None, "") else Decimal("0.01"),
+                Decimal(str(minimum)) if minimum not in (None, "") else Decimal(5))
+
+    def _order_shape(self, order: dict[str, Any], order_type: str, token: str, maker_amt: int, taker_amt: int,
+                     order_hash: str) -> SimResponse | None:
+        """The venue's refusals of an order's amounts, price and expiration (reference §2.1 "Tick sizes
+        and minimums", §2.4 "Rounding" and "Order types"), in the venue's ``{"error": …}`` 400 shape.
+
+        Amounts are 6-decimal base units. A resting order (GTC/GTD) is held to ``ROUNDING_CONFIG``:
+        shares to 2 decimals, pUSD to the tick's amount decimals (0.1→3, 0.01→4, 0.005→5, 0.0025→6,
+        0.001→5, 0.0001→6), its price pUSD/shares on the tick grid within [tick, 1 − tick], and at least
+        ``min_order_size`` shares. A "market" order (FOK/FAK) has flat precision whatever the tick: BUY
+        pUSD ≤ 2 decimals and shares ≤ 4 (the recorded server message); its implied price is a worst
+        price, not a grid price, and its minimum is the $1 of a marketable BUY (checked by the caller).
+        A GTD's expiration must be at least 60 s away (the venue's security threshold).
+
+        Recorded wording: the market BUY precision message and "breaks minimum tick size rule" (py-clob-client
+        PR #18). Modelled (no capture): the wording of the other messages, the market SELL precision (by
+        symmetry: shares ≤ 2 decimals, pUSD ≤ 4), and the order in which the venue applies these checks.
+        """
+        buy = order["side"] == "BUY"
+        usdc, shares = (maker_amt, taker_amt) if buy else (taker_amt, maker_amt)
+        tick, minimum = self.order_rules(token)
+
+        def places(units: int) -> int:  # decimals of an amount in 6-decimal base units
+            n = 6
+            while n and units % 10 == 0:
+                units, n = units // 10, n - 1
+            return n
+
+        side_word = "buy" if buy else "sell"
+        if order_type in ("FOK", "FAK"):
+            maker_max, taker_max = 2, 4  # BUY: pUSD 2, shares 4; SELL (modelled): shares 2, pUSD 4
+            if places(maker_amt) > maker_max or places(taker_amt) > taker_max:
+                return _err(400, f"invalid amounts, the market {side_word} orders maker amount supports a max "
+                                 f"accuracy of {maker_max} decimals, taker amount a max of {taker_max} decimals")
+            return None
+        amount_dp = _AMOUNT_DECIMALS.get(tick, 6)
+        maker_max, taker_max = (amount_dp, 2) if buy else (2, amount_dp)
+        if places(maker_amt) > maker_max or places(taker_amt) > taker_max:
+            return _err(400, f"invalid amounts, the {side_word} orders maker amount supports a max accuracy of "
+                             f"{maker_max} decimals, taker amount a max of {taker_max} decimals")
+        price = Decimal(usdc) / Decimal(shares)
+        if price % tick != 0:
+            return _err(400, f"order {order_hash} is invalid. Price ({_dec_text(price)}) breaks minimum tick size "
+                             f"rule: {_dec_text(tick)}")
+        if not tick <= price <= 1 - tick:
+            return _err(400, f"order {order_hash} is invalid. Price ({_dec_text(price)}) out of range, min: "
+                             f"{_dec_text(tick)} - max: {_dec_text(1 - tick)}")
+        size = Decimal(shares) / _UNITS
+        if size < minimum:
+            return _err(400, f"order {order_hash} is invalid. Size ({_dec_text(size)}) lower than the minimum: "
+                             f"{_dec_text(minimum)}")
+        if order_type == "GTD":
+            try:
+                expiration = int(str(order.get("expiration", "0")))
+            except ValueError:
+                return _err(400, "Invalid order payload")
+            if expiration < int(time.time()) + 60:
+                return _err(400, f"order {order_hash} is invalid. Expiration ({expiration}) must be at least 60 "
+                                 "seconds in the future")
+        return None
 
     def _hold(
         self, acct: SimAccount, payload: dict[str, Any], order: dict[str, Any], order_hash: str, info: dict[str, Any]

@@ -29,7 +29,12 @@ from orion_cli.core.fees import FeeModel  # noqa: E402
 from orion_cli.core.models import Side, Venue  # noqa: E402
 from orion_cli.core.money import loads_exact  # noqa: E402
 from orion_cli.venues.http import RetryPolicy, VenueHttpError  # noqa: E402
-from orion_cli.venues.polymarket.orders import SignatureType, build_signed_order  # noqa: E402
+from orion_cli.venues.polymarket.orders import (  # noqa: E402
+    OrderSide,
+    OrderType,
+    SignatureType,
+    build_signed_order,
+)
 from orion_cli.venues.polymarket.parse import parse_fee_model  # noqa: E402
 from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey  # noqa: E402
 from orion_cli.venues.polymarket.trading import (  # noqa: E402
@@ -291,6 +296,86 @@ def test_a_marketable_buy_under_a_dollar_is_refused_by_the_venue(sim: Polymarket
         assert state.filled_size >= Decimal("1.93")  # 1.01 spent: taken
 
     with_client(wallet, sim, go)
+
+
+def _signed(pm: PolymarketTrading, market: Market, *, order_type: OrderType, price: str, size: str,
+            tick: str = "0.01", side: OrderSide = OrderSide.BUY, expiration: int = 0) -> PreparedOrder:
+    """An order signed as orion would, but with the type, tick and expiration given (GTD, a wrong tick)."""
+    signed = build_signed_order(pm.key, token_id=market.yes, side=side, price=Decimal(price), size=Decimal(size),
+                                tick_size=Decimal(tick), order_type=order_type, owner=pm.creds.api_key,
+                                neg_risk=False, expiration=expiration)
+    request = order(market, size=size, price=price, tif=TimeInForce.GTC,
+                    action=Action.BUY if side is OrderSide.BUY else Action.SELL)
+    return PreparedOrder(request=request, payload=signed.body.decode(), venue_ref=signed.order_hash)
+
+
+def _refused(wallet: Wallet, sim: PolymarketSim, prepare: Callable[[PolymarketTrading], PreparedOrder],
+             said: str) -> None:
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderRejected, match=said):
+            await pm.submit(prepare(pm))
+
+    with_client(wallet, sim, go)
+    assert sim.orders == {} and len(posts(sim)) == 1
+
+
+def test_the_simulator_refuses_a_resting_price_off_the_tick_grid(sim: PolymarketSim, market: Market,
+                                                                  wallet: Wallet) -> None:
+    """Review (tests/sim realism): the simulator took any price; the venue derives a resting order's price
+    as pUSD/shares and refuses one off the market's grid. 0.523 signed for a 0.001 tick, the market's is 0.01."""
+    _refused(wallet, sim, lambda pm: _signed(pm, market, order_type=OrderType.GTC, price="0.523", size="10",
+                                             tick="0.001"),
+             r"Price \(0\.523\) breaks minimum tick size rule: 0\.01")
+
+
+def test_the_simulator_refuses_a_resting_price_out_of_range(sim: PolymarketSim, market: Market, wallet: Wallet,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from orion_cli.venues.polymarket import orders
+
+    monkeypatch.setattr(orders, "order_amounts", lambda side, *_: orders.OrderAmounts(side, 10_000_000, 10_000_000))
+    _refused(wallet, sim, lambda pm: _signed(pm, market, order_type=OrderType.GTC, price="0.52", size="10"),
+             r"Price \(1\) out of range, min: 0\.01 - max: 0\.99")
+
+
+def test_the_simulator_refuses_a_resting_orders_amounts_beyond_the_ticks_precision(
+    sim: PolymarketSim, market: Market, wallet: Wallet
+) -> None:
+    """A 0.01 tick allows pUSD to 4 decimals (ROUNDING_CONFIG); 10.01 shares at 0.5234 is 5.239234."""
+    _refused(wallet, sim, lambda pm: _signed(pm, market, order_type=OrderType.GTC, price="0.5234", size="10.01",
+                                             tick="0.0001"),
+             "the buy orders maker amount supports a max accuracy of 4 decimals, taker amount a max of 2")
+
+
+def test_the_simulator_refuses_a_market_orders_amounts_beyond_its_flat_precision(
+    sim: PolymarketSim, market: Market, wallet: Wallet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """py-clob-client #121: 1.74 @ 0.58 signed with the limit amounts (pUSD 1.0092) is refused as FOK."""
+    from orion_cli.venues.polymarket import orders
+
+    monkeypatch.setattr(orders, "order_amounts", lambda side, price, size, tick, _type:
+                        orders.limit_amounts(side, price, size, tick))
+    _refused(wallet, sim, lambda pm: pm.prepare(order(market, size="1.74", price="0.58", tif=TimeInForce.FOK)),
+             "market buy orders maker amount supports a max accuracy of 2 decimals, taker amount a max of 4")
+
+
+def test_the_simulator_refuses_a_resting_order_under_the_minimum_size(sim: PolymarketSim, market: Market,
+                                                                     wallet: Wallet) -> None:
+    _refused(wallet, sim, lambda pm: pm.prepare(order(market, size="4", price="0.50", tif=TimeInForce.GTC)),
+             r"Size \(4\) lower than the minimum: 5")
+
+
+def test_the_simulator_refuses_a_gtd_expiring_within_the_venues_60_seconds(sim: PolymarketSim, market: Market,
+                                                                          wallet: Wallet) -> None:
+    _refused(wallet, sim, lambda pm: _signed(pm, market, order_type=OrderType.GTD, price="0.50", size="10",
+                                             expiration=int(time.time()) + 30),
+             "must be at least 60 seconds in the future")
+
+    async def later(pm: PolymarketTrading) -> None:  # a minute and more is taken, and rests
+        state = await pm.submit(_signed(pm, market, order_type=OrderType.GTD, price="0.50", size="10",
+                                        expiration=int(time.time()) + 120))
+        assert state.status is OrderStatus.OPEN
+
+    with_client(wallet, sim, later)
 
 
 def test_fak_partial_fill(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
