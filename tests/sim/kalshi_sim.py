@@ -26,10 +26,10 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidO
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sim.server import FaultRule, SimRequest, SimResponse, SimServer
-
-from orion_cli.venues.kalshi.signing import verify_signature
 
 __all__ = ["API_PREFIX", "FIXTURES", "KalshiSim", "SimAccount", "load_fixture"]
 
@@ -114,6 +114,24 @@ def _json_kind(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "number"
+
+
+def venue_verifies(public_key: rsa.RSAPublicKey, timestamp: str, method: str, target: str, signature: str) -> bool:
+    """Kalshi's signature check, composed here from the raw request (reference §1), never with orion's own
+    ``signing_message``, so that a mistake in how orion composes the message is refused, not mirrored.
+
+    The message is the ``KALSHI-ACCESS-TIMESTAMP`` header's text, the method as sent (upper case), and the
+    path as sent (percent-encoded, ``/trade-api/v2`` included) without its query string, with no separators;
+    the body is never signed. RSA-PSS over SHA-256, MGF1(SHA-256), a salt of exactly 32 bytes (the digest's
+    length), standard base64."""
+    message = (timestamp + method + target.split("?", 1)[0]).encode("ascii")
+    try:
+        raw = base64.b64decode(signature, validate=True)
+        public_key.verify(raw, message, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+                          hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 def _bad_request(details: str) -> SimResponse:
@@ -365,7 +383,7 @@ class KalshiSim:
             past, future = self.timestamp_window
             if age > past or -age > future:
                 failure = _recorded_401("auth__skew_minus30s")
-            elif not verify_signature(self.keys[key_id], ts, req.method, req.path, sig):
+            elif not venue_verifies(self.keys[key_id], ts, req.method, req.path, sig):
                 failure = _recorded_401("auth__bad_signature")
         if failure is not None:
             self.auth_failures += 1

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import math
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from sim.kalshi_sim import API_PREFIX, KalshiSim
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from sim.kalshi_sim import API_PREFIX, KalshiSim, load_fixture
 from sim.server import FaultRule, SimResponse, SimServer
 
 from orion_cli.core.errors import AuthError, ExitCode, VenueUnavailable
@@ -185,6 +189,69 @@ def test_bad_or_missing_signature_is_an_auth_error(sim: KalshiSim, key: rsa.RSAP
     assert needle in str(info.value) and info.value.exit_code == ExitCode.AUTH
     assert len(sim.requests) == 1  # never retried
     assert "PRIVATE" not in str(info.value)
+
+
+def _signed_get(sim: KalshiSim, key: rsa.RSAPrivateKey, target: str, message: Callable[[str, str], bytes],
+                pss: padding.AsymmetricPadding | None = None) -> httpx.Response:
+    """GET ``target`` (path and query, as sent) signed over ``message(timestamp, target)``, composed here."""
+    ts = str(int(time.time() * 1000))
+    scheme = pss or padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    sig = base64.b64encode(key.sign(message(ts, target), scheme, hashes.SHA256())).decode()
+    headers = {"KALSHI-ACCESS-KEY": KEY_ID, "KALSHI-ACCESS-TIMESTAMP": ts, "KALSHI-ACCESS-SIGNATURE": sig}
+    return httpx.get(sim.server.base_url + target, headers=headers, timeout=5.0)
+
+
+@pytest.mark.parametrize("wrong", ["with_query", "lower_method", "no_api_prefix", "separators", "pkcs1v15",
+                                   "salt_max"])
+def test_the_simulator_composes_the_signed_message_itself_and_refuses_a_wrong_one(
+    sim: KalshiSim, key: rsa.RSAPrivateKey, wrong: str
+) -> None:
+    """Review (tests/sim realism): the simulator verified with orion's own ``signing_message``, so a mistake
+    in it would have been mirrored. It now composes timestamp + METHOD + path-without-query from the raw
+    request (reference §1) and verifies with its own PSS parameters: only that message and scheme pass."""
+    sim.register_key(KEY_ID, key.public_key())
+    target = API_PREFIX + "/portfolio/orders?limit=5"
+    bare = target.split("?", 1)[0]
+    right = _signed_get(sim, key, target, lambda ts, _t: f"{ts}GET{bare}".encode())
+    assert right.status_code == 200, right.text
+    messages: dict[str, Callable[[str, str], bytes]] = {
+        "with_query": lambda ts, t: f"{ts}GET{t}".encode(),
+        "lower_method": lambda ts, _t: f"{ts}get{bare}".encode(),
+        "no_api_prefix": lambda ts, _t: f"{ts}GET{bare.removeprefix(API_PREFIX)}".encode(),
+        "separators": lambda ts, _t: f"{ts}\nGET\n{bare}".encode(),
+    }
+    schemes: dict[str, padding.AsymmetricPadding] = {
+        "pkcs1v15": padding.PKCS1v15(),
+        "salt_max": padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH),
+    }
+    answer = _signed_get(sim, key, target, messages.get(wrong, lambda ts, _t: f"{ts}GET{bare}".encode()),
+                         schemes.get(wrong))
+    assert answer.status_code == 401 and answer.json() == load_fixture("auth__bad_signature")
+
+
+@pytest.mark.parametrize("composed", ["lower_method", "no_api_prefix"])
+def test_orions_signer_over_a_wrongly_composed_message_is_refused_by_the_simulator(
+    sim: KalshiSim, key: rsa.RSAPrivateKey, composed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The circle broken: were orion's message composition wrong, its requests are refused (AuthError, 401),
+    where a simulator verifying with that same composition accepted them."""
+    from orion_cli.venues.kalshi import signing
+
+    wrong: dict[str, Callable[[int | str, str, str], bytes]] = {
+        "lower_method": lambda ts, method, path: f"{ts}{method.lower()}{path.split('?', 1)[0]}".encode(),
+        "no_api_prefix": lambda ts, method, path: f"{ts}{method.upper()}{path.removeprefix(API_PREFIX)}".encode(),
+    }
+    monkeypatch.setattr(signing, "signing_message", wrong[composed])
+    sim.register_key(KEY_ID, key.public_key())
+    sim.require_auth_for_books = True
+
+    async def main() -> None:
+        async with make(sim.server.base_url + API_PREFIX, signer=KalshiSigner(KEY_ID, key)) as c:
+            await c.get_orderbook("KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP")
+
+    with pytest.raises(AuthError, match="INCORRECT_API_KEY_SIGNATURE"):
+        run(main())
+    assert sim.auth_failures == 1
 
 
 def test_universe_collects_bad_items_and_keeps_the_rest(sim: KalshiSim) -> None:
