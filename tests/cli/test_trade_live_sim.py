@@ -875,6 +875,33 @@ def test_halt_cancel_open_counts_only_a_cancel_the_venue_confirms(world: World) 
     assert "1 resting order(s) cancelled" in err and world.psim.orders[poly_id]["status"] == "LIVE"
 
 
+@pytest.mark.parametrize("reduced_by", ["3.00", "0.00"])
+def test_halt_cancel_open_counts_no_kalshi_cancel_the_order_outlives(reduced_by: str, world: World) -> None:
+    """Found by black-box testing: Kalshi answered the cancel 200 but every read of the order afterwards
+    said resting; orion printed it cancelled and exited 0 (and, with ``reduced_by`` 0.00, "partial" with
+    every contract filled, though the venue showed none filled). Still resting: failed, exit 5, halted."""
+    ids = _place_resting_orders(world)
+    kalshi_id = ids[Venue.KALSHI]
+    # Acknowledged (the V2 answer's shape), but the sim's order is never touched: it stays resting.
+    world.ksim.server.add_fault(FaultRule("status", method="DELETE", status=200, times=1,
+                                          path_prefix=API_PREFIX + "/portfolio/events/orders",
+                                          body={"order_id": kalshi_id, "reduced_by": reduced_by, "ts_ms": 1}))
+    code, out, err = world.run("halt", "--cancel-open", "--jsonl")
+    assert code == 5, err
+    cancels = {r["venue"]: r for r in map(json.loads, out.splitlines()) if r["type"] == "cancel"}
+    assert cancels["polymarket"]["status"] == "cancelled"
+    kalshi = cancels["kalshi"]
+    assert (kalshi["status"], kalshi["filled_size"]) == ("failed", "0.00"), kalshi  # no fill invented
+    assert "still shows it open" in kalshi["error"]
+    assert "1 resting order(s) cancelled" in err and "halted, but not every resting order was cancelled" in err
+    assert world.ksim.account(KEY_ID).order(kalshi_id)["status"] == "resting"
+    code, out, err = world.run("halt", "--status", "--json")
+    assert code == 0 and json.loads(out)["halted"] is True
+    code, out, err = world.run("halt", "--cancel-open", "--jsonl")  # again, as it says: cancelled
+    assert code == 0, err
+    assert world.ksim.account(KEY_ID).order(kalshi_id)["status"] == "canceled"
+
+
 def test_halt_cancel_open_reads_a_rate_limited_polymarket_cancel_as_try_again_not_a_refusal(world: World) -> None:
     """Found in review: a 429 on Polymarket's DELETE /order was reported as "polymarket rejected DELETE
     /order", a refusal, where Kalshi's says unavailable. It now reads as the venue not answering, and the

@@ -686,8 +686,13 @@ class KalshiTrading:
     async def cancel(self, venue_order_id: str) -> OrderState | None:
         """V2 cancel. A 404 means the order is already terminal (or unknown): its state is returned.
 
-        A read right after an acknowledged cancel can still say ``resting`` (recorded on demo), so
-        the read-back is polled briefly; if it stays stale the acknowledged cancel wins.
+        The answer is the order as the venue then shows it, never the acknowledgement alone: the V2
+        cancel answers only ``{order_id, reduced_by, ts_ms}``, and a read right after it can still say
+        ``resting`` (recorded on demo, about 360 ms later), so the order is read back until it is
+        terminal, for about 0.75 s. One that still shows resting is returned as read (open, its fills
+        as the venue counts them): a cancel counts only when the venue shows the order done, and a
+        fill is never derived from ``reduced_by``, so ``halt --cancel-open`` reports it failed and the
+        executor leaves it unresolved (reconcile or another cancel settles it) instead of trusting it.
         """
         path = f"/portfolio/events/orders/{venue_order_id}"
         try:
@@ -716,17 +721,9 @@ class KalshiTrading:
                 return state
         if state is None:  # pragma: no cover - loop always runs once
             return None
-        # The cancel's own answer says how many it took off (the remaining count then): the rest had
-        # filled, whatever the stale read says. Its fills are read later (the read-back lists none).
-        filled = state.filled_size
-        if reduced_by is not None and ZERO <= reduced_by <= state.size:
-            filled = max(filled, state.size - reduced_by)
-        return replace(
-            state,
-            status=OrderStatus.PARTIAL if filled > 0 else OrderStatus.CANCELLED,
-            filled_size=filled,
-            venue_status=f"{state.venue_status} (cancel acknowledged; read-back stale)",
-        )
+        said = "?" if reduced_by is None else format(reduced_by, "f")
+        return replace(state, venue_status=f"{state.venue_status or 'open'} after a cancel acknowledged "
+                                           f"with reduced_by {said}")
 
     # -- fills ------------------------------------------------------------------------------
 

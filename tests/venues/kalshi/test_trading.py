@@ -406,7 +406,11 @@ def test_fok_ioc_gtc_and_cancel(sim: KalshiSim, key: rsa.RSAPrivateKey, monkeypa
     assert len(statuses) == 4
 
 
-def test_cancel_read_back_that_stays_stale_is_reported_terminal(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+def test_a_read_back_stale_past_the_polling_is_reported_as_read_not_cancelled(
+        sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """Reads that still show the order resting after an acknowledged cancel, for longer than it polls:
+    the order is returned as the venue shows it (open), so a caller retries or reconciles rather than
+    counting it cancelled; a read that turns terminal within the polling is the venue's word."""
     sim.stale_reads_after_cancel = 100
 
     async def body(v: KalshiTrading) -> Any:
@@ -414,16 +418,19 @@ def test_cancel_read_back_that_stays_stale_is_reported_terminal(sim: KalshiSim, 
         return await v.cancel(s.venue_order_id)
 
     state = run(sim, key, body)
-    assert state.status is OrderStatus.CANCELLED and "stale" in state.venue_status
+    assert state.status is OrderStatus.OPEN and state.filled_size == 0
+    assert state.venue_status == "resting after a cancel acknowledged with reduced_by 1.00"
     sim.stale_reads_after_cancel = 1
     state = run(sim, key, body)
     assert state.status is OrderStatus.CANCELLED and state.venue_status == "canceled"
 
 
-def test_a_stale_read_after_a_cancel_does_not_hide_what_filled(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+def test_a_stale_read_after_a_cancel_is_not_taken_as_the_order_done_with_nothing_filled(
+        sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
     """Found in review: 4 of 10 had filled before the cancel (the cancel's answer: reduced_by 6), but the
     stale read still showed none filled, so the order came back CANCELLED with nothing filled, and a
-    first leg could be abandoned while its contracts were held."""
+    first leg could be abandoned while its contracts were held. It now comes back as read, still open:
+    not final, so nothing is concluded from its 0 filled (the executor leaves it unresolved)."""
     sim.stale_reads_after_cancel = 100
 
     async def body(v: KalshiTrading) -> Any:
@@ -435,7 +442,29 @@ def test_a_stale_read_after_a_cancel_does_not_hide_what_filled(sim: KalshiSim, k
         return await v.cancel(s.venue_order_id)
 
     state = run(sim, key, body)
-    assert state.status is OrderStatus.PARTIAL and state.filled_size == D("4") and "stale" in state.venue_status
+    assert state.status is OrderStatus.OPEN and not state.status.terminal
+    assert "reduced_by 6.00" in state.venue_status
+
+
+@pytest.mark.parametrize("reduced_by", ["5.00", "0.00"])
+def test_a_cancel_acknowledged_while_the_order_stays_resting_is_not_cancelled_and_invents_no_fills(
+        reduced_by: str, sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """Found by black-box testing: the DELETE was answered 200 (``reduced_by`` 5.00, or 0.00) but every
+    read of the order afterwards said resting with nothing filled; the cancel was reported CANCELLED
+    (and with ``reduced_by`` 0.00, PARTIAL with 5 filled the venue never showed). The order is what
+    the venue shows: open, 0 filled."""
+
+    async def body(v: KalshiTrading) -> Any:
+        s = await v.submit(v.prepare(req(Side.YES, Action.BUY, "5", "0.05", TimeInForce.GTC)))
+        sim.add_fault(FaultRule("status", method="DELETE", path_prefix=CREATE, status=200, times=1,
+                                body={"order_id": s.venue_order_id, "reduced_by": reduced_by, "ts_ms": 1}))
+        return s.venue_order_id, await v.cancel(s.venue_order_id)
+
+    order_id, state = run(sim, key, body)
+    assert state.status is OrderStatus.OPEN and state.filled_size == 0 and state.size == D("5")
+    assert state.venue_status == f"resting after a cancel acknowledged with reduced_by {reduced_by}"
+    assert sum(1 for r in sim.requests if r.method == "GET" and r.path.endswith(order_id)) == 3  # polled
+    assert sim.account(KEY_ID).order(order_id)["status"] == "resting"  # as it was reported
 
 
 # -- never twice --------------------------------------------------------------------------------
