@@ -273,9 +273,9 @@ def _times_str(times: tuple[StatedTime, ...]) -> str:
     return ", ".join(str(t) for t in times)
 
 
-# The marked forms of a stance group: a market may state "lose", "miss", "leave", "fail" or "acquit"
-# only against a market that states the same (a title that names no outcome at all is no evidence).
-_MARKED_STANCES = frozenset({"lose", "miss", "leave", "fail", "acquit"})
+# The marked forms of a stance group: a market may state "lose", "be beaten by", "miss", "leave", "fail"
+# or "acquit" only against a market that states the same (a title that names no outcome is no evidence).
+_MARKED_STANCES = frozenset({"lose", "lose_by", "miss", "leave", "fail", "acquit"})
 
 
 @lru_cache(maxsize=1024)  # two stance sets: few distinct pairs, met per candidate

@@ -1305,9 +1305,12 @@ _PREDICATES = (
 # other checks still see; what it sees it holds back for curation, never inverts.
 _STANCES = (
     ("win", "outcome", re.compile(r"\bwins?\b|\bwinner\b|\bchampions?\b|\bbeats?\b|\bdefeats?\b")),
-    ("lose", "outcome", re.compile(
-        r"\blos(?:e|es|ing)\b|\bloser\b|\blost\b|\b(?:be|been|being|is|are|gets?|got) (?:defeated|beaten)\b|"
-        r"\b(?:defeated|beaten) by\b")),  # the passive: "be defeated" is to lose
+    ("lose", "outcome", re.compile(  # the passive with no agent: "X is defeated" is to lose
+        r"\blos(?:e|es|ing)\b|\bloser\b|\blost\b|\b(?:be|been|being|is|are|gets?|got) (?:defeated|beaten)\b(?! by\b)")),
+    # The passive with its agent, "X is beaten by Y", is not "lose": "Sinner loses to Alcaraz" against
+    # "Alcaraz is beaten by Sinner" would read "lose" both sides while the two YES outcomes are opposite.
+    # A tag of its own, equal only to itself: against "win", "lose" or no outcome the pair is held back.
+    ("lose_by", "outcome", re.compile(r"\b(?:defeated|beaten) by\b")),
     ("qualify", "qualify", re.compile(
         r"\bmakes? the (?:\w+ ){0,2}?(?:playoffs|play-offs|postseason|finals|cut)\b|\bqualif(?:y|ies)\b|"
         r"\badvances?\b|\bclinch")),

@@ -491,6 +491,11 @@ def test_a_direction_label_that_agrees_with_its_own_strike_is_compared_as_the_st
      "Will someone other than Trump win the 2028 presidential election?"),
     ("Will Trump be convicted by Dec 31, 2026?", "Will Trump be acquitted by Dec 31, 2026?"),
     ("Will Trump be found guilty by Dec 31, 2026?", "Will Trump be acquitted by Dec 31, 2026?"),
+    # found in review: "beaten by" read as "lose" made both sides "lose" with opposite losers (0.9748)
+    ("Will Sinner lose to Alcaraz in the 2027 Wimbledon men's singles final?",
+     "Will Alcaraz be beaten by Sinner in the 2027 Wimbledon men's singles final?"),
+    ("Will Sinner lose to Alcaraz in the 2027 Wimbledon final?",
+     "Will Alcaraz be beaten by Sinner in the 2027 Wimbledon final?"),
 ])
 def test_opposite_propositions_are_not_auto_accepted_as_the_same_bet(k_title: str, p_title: str) -> None:
     """Each was auto-accepted as direct (0.978–0.996): K-YES + P-NO pays nothing in one outcome. Held
@@ -516,6 +521,8 @@ def test_opposite_propositions_are_not_auto_accepted_as_the_same_bet(k_title: st
     ("Will Trump lose the 2028 presidential election?", "Will Trump be defeated in the 2028 presidential election?"),
     ("Will Trump be convicted by Dec 31, 2026?", "Will Trump be convicted by December 31, 2026?"),
     ("Will Trump be acquitted by Dec 31, 2026?", "Will Trump be acquitted by December 31, 2026?"),
+    ("Will Alcaraz be beaten by Sinner in the 2027 Wimbledon final?",
+     "Alcaraz beaten by Sinner in the 2027 Wimbledon final?"),
 ])
 def test_the_same_proposition_worded_differently_still_passes(k_title: str, p_title: str) -> None:
     assert not _accepted(*_yes_no_pair(k_title, p_title)).inverted

@@ -350,6 +350,9 @@ def test_direction_labels(label: str, direction: str) -> None:
     ("whether or not it rains", set()),
     ("will bitcoin be lower than $90k?", set()),
     ("who will win miss universe 2026?", {"win"}),
+    ("will trump be defeated in 2028?", {"lose"}),
+    ("will alcaraz be beaten by sinner in the final?", {"lose_by"}),  # the agent: not a plain "lose"
+    ("alcaraz defeated by sinner?", {"lose_by"}),
 ])
 def test_stance(text: str, tags: set[str]) -> None:
     assert stance(text) == tags
