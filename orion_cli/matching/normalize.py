@@ -456,7 +456,6 @@ _NUM_RANGE = re.compile(
 )
 _NUM_RANGE_HINT = re.compile(r"between|\d\s*(?:-|to\b)\s*\d")
 _YEARS = re.compile(r"19\d\d|20\d\d|2100")
-_FROM = re.compile(r"\bfrom\s*$")
 _MULTIPLIERS = {
     "k": Decimal(1000), "thousand": Decimal(1000), "m": Decimal(10**6), "mn": Decimal(10**6),
     "million": Decimal(10**6), "b": Decimal(10**9), "bn": Decimal(10**9), "billion": Decimal(10**9),
@@ -567,7 +566,7 @@ def _threshold_matches(shape: str) -> _ThresholdMatches:
         for m in _USD_RANGE.finditer(shape):
             if not (m["c1"] or (m["btw"] and m["c2"])) or (m["sep"] == "and" and not m["btw"]):
                 continue
-            if _FROM.search(shape, 0, m.start()) or any(a < m.end() and m.start() < b for (a, b), *_ in ranges):
+            if _word_before(shape, m.start()) == "from" or any(a < m.end() and m.start() < b for (a, b), *_ in ranges):
                 continue
             ranges.append((m.span(), m.span("lo"), m.span("hi"), None, True, m["m1"], m["m2"]))
     if _NUM_RANGE_HINT.search(shape):
@@ -587,18 +586,22 @@ def _num_ranges(shape: str, ranges: list[_RangeMatch]) -> tuple[_RangeMatch, ...
     for m in _NUM_RANGE.finditer(shape):
         if m["sep"] == "and" and not m["btw"]:
             continue
-        if _after_from(shape, m.start()) or any(a < m.end() and m.start() < b for (a, b), *_ in before):
+        if _word_before(shape, m.start()) == "from" or any(a < m.end() and m.start() < b for (a, b), *_ in before):
             continue
         ranges.append((m.span(), m.span("lo"), m.span("hi"), m["unit"] or "", False, m["m1"], m["m2"]))
     return tuple(ranges)
 
 
-def _after_from(text: str, i: int) -> bool:
-    """Whether the word before ``text[i]`` is "from" (:data:`_FROM`, without searching the text from its
-    start once per match: a title of many ranges would take quadratic time)."""
+def _word_before(text: str, i: int) -> str:
+    """The word that ends just before ``text[i]``, spaces between allowed ("" when none): "from" before a
+    range makes it a move. Read backwards from ``i``, not by searching the text from its start once per
+    match: a title of many ranges would take quadratic time."""
     while i and text[i - 1].isspace():
         i -= 1
-    return text.endswith("from", 0, i) and (i == 4 or not (text[i - 5].isalnum() or text[i - 5] == "_"))
+    end = i
+    while i and (text[i - 1].isalnum() or text[i - 1] == "_"):
+        i -= 1
+    return text[i:end]
 
 
 def _read_thresholds(matches: _ThresholdMatches, low: str) -> tuple[Threshold, ...]:
