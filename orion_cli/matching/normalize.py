@@ -604,6 +604,16 @@ def _word_before(text: str, i: int) -> str:
     return text[i:end]
 
 
+def _hour_window(low: str, lo: str, hi: str, hi_end: int) -> bool:
+    """Whether a range of plain numbers is a window of hours ("5-6PM ET", "17-18 UTC"), not a strike: whole
+    numbers of at most 24, the high one followed by am/pm or a time zone (:data:`_HOUR_AFTER`). Read on
+    the text, not on its number shape, whose numbers are all zeros."""
+    return (
+        lo.isdigit() and hi.isdigit() and int(lo) <= 24 and int(hi) <= 24
+        and _HOUR_AFTER.match(low, hi_end) is not None
+    )
+
+
 def _read_thresholds(matches: _ThresholdMatches, low: str) -> tuple[Threshold, ...]:
     """The thresholds of ``low`` at the places :func:`_threshold_matches` found, with its own numbers."""
     ranges, strikes = matches
@@ -617,6 +627,8 @@ def _read_thresholds(matches: _ThresholdMatches, low: str) -> tuple[Threshold, .
         plain = range_unit == "" and not (lo_mult or hi_mult)
         if plain and _YEARS.fullmatch(low[la:lb]) and _YEARS.fullmatch(low[ha:hb]):
             continue  # "between 2025 and 2026": a window of years (a date), not a strike
+        if not currency and _hour_window(low, low[la:lb], low[ha:hb], hb):
+            continue  # "5-6PM ET": a window of hours (parse_times reads the time), not a strike
         unit, scale = _unit_of(range_unit, currency)
         out.append(Threshold(lo * scale, unit, BETWEEN, hi * scale))
         taken.append(span)
@@ -1008,6 +1020,8 @@ _TIME = re.compile(
     r"|\b(?P<word>noon|midnight)\b)"
     r"(?:\s*(?P<tz>" + _ZONE + r")(?:\s?(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>[0-5]\d))?)?\b)?"  # UTC+1
 )
+# After the high hour of a window; read on a title that may not be folded (_numbers_text), so in any case.
+_HOUR_AFTER = re.compile(r"\s*(?:[ap]\.?\s?m\b|(?:" + _ZONE + r")\b)", re.IGNORECASE)
 _TIME_HINT = re.compile(r"\d\s*[ap]\.?\s?m\b|\d:[0-5]\d|\d{4}\s*(?:" + _ZONE + r")\b|noon|midnight")
 _TIME_ZONES = {"e": "et", "c": "ct", "m": "mt", "p": "pt", "u": "utc", "g": "utc"}
 _STANDARD_HOURS = {"et": -5, "ct": -6, "mt": -7, "pt": -8, "utc": 0}

@@ -111,6 +111,11 @@ HELD: list[tuple[str, str, str]] = [
     ("THRESHOLD_MISMATCH",
      "Will it snow between 20 and 25 inches in NYC in January 2026?",
      "Will it snow between 20 and 25 cm in NYC in January 2026?"),
+    # a numbered label's range stays a strike: the period check reads only "Round 3" of "Round 3-4", and
+    # "Weeks" not at all, so without it these were auto-accepted (0.9786)
+    ("THRESHOLD_MISMATCH", "Will T1 win LCK Round 3-4 on Dec 31, 2026?", "Will T1 win LCK Round 3-5 on Dec 31, 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will the Chiefs win Weeks 1-3 on Dec 31, 2026?", "Will the Chiefs win Weeks 4-6 on Dec 31, 2026?"),
     # a temperature's scale in words: "degrees C" was read as a bare "degrees", Fahrenheit
     ("THRESHOLD_MISMATCH",
      "Will the high in London be above 20 degrees C on June 15, 2026?",
@@ -161,6 +166,9 @@ SAME: list[tuple[str, str]] = [
      "Will the S&P 500 close at 6,000 to 6,099 on Dec 31, 2026?"),
     ("Will the high in London be above 20 degrees C on June 15, 2026?",
      "Will the high in London be above 20°C on June 15, 2026?"),
+    # found in review: the hour window "5-6" was read as a strike (5 to 6) and held this pair back
+    ("Ethereum above $4,000 on December 31, 2026, 5-6PM ET?",
+     "Will Ethereum be above $4,000 on Dec 31, 2026 at 6pm ET?"),
 ]
 
 
@@ -252,6 +260,9 @@ def test_temperature_scales_in_words(text: str, unit: str) -> None:
         # years are a window, a move is no range, and dates, codes and times hold no range
         ("between 2025 and 2026", []), ("the 2025-2026 season", []), ("from 6,000 to 6,100", []),
         ("on 2026-12-31", []), ("H-1B visas", []), ("Covid-19 cases", []), ("5:00-6:00", []), ("6,000 and 6,100", []),
+        # found in review: a window of hours is a time (parse_times), not a strike; not past 24 nor in "pt"
+        ("Dec 31, 2026, 5-6PM ET", []), ("5 - 6 p.m. ET", []), ("17-18 UTC", []), ("between 5 and 6 pm", []),
+        ("20-25 pt", [("20", "", "25")]), ("25-26 ET", [("25", "", "26")]),
     ],
 )
 def test_ranges_of_plain_numbers(text: str, strikes: list[tuple[str, str, str]]) -> None:
