@@ -942,6 +942,45 @@ def test_halt_cancel_open_with_a_key_the_venue_refuses_exits_4_not_5(world: Worl
     assert code == 0 and json.loads(out)["halted"] is True
 
 
+def test_halt_cancel_open_with_venues_answering_without_their_order_lists_exits_5_still_halted(
+        world: World) -> None:
+    """Found by black-box testing: venues (or a proxy) answering every request ``200 {}`` — no ``orders``
+    array, no ``data`` array — were read as "no resting orders": exit 0, ``"cancels": []``, and the audit
+    said nothing was cancelled and nothing failed, while the orders still rested. An answer that does
+    not list the orders says nothing about them: exit 5, still halted, each venue named."""
+    from sim.server import FaultRule
+
+    from orion_cli.store.audit import AuditLog
+
+    ids = _place_resting_orders(world)
+    world.ksim.server.add_fault(FaultRule("status", method="GET", path_prefix=API_PREFIX + "/portfolio/orders",
+                                          status=200, body={}))
+    world.psim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob/data/orders", status=200,
+                                          body={}))
+    code, out, err = world.run("halt", "--cancel-open", "--live", "--reason", "drill", "--json")
+    assert code == 5, err
+    (document,) = json_documents(out)
+    assert (document["halted"], document["cancels"]) == (True, [])
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["reason"] == "venue_unavailable", error
+    message = error["message"]
+    assert "halted, but not every resting order was cancelled" in message
+    assert "kalshi: resting orders not listed (/portfolio/orders.orders: missing)" in message, message
+    assert "polymarket: resting orders not listed (/data/orders.data: missing)" in message, message
+    assert "running `orion halt --cancel-open` again is safe" in err
+    assert world.ksim.account(KEY_ID).order(ids[Venue.KALSHI])["status"] == "resting"
+    assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "LIVE"
+    db = open_database(world.db_url)
+    try:
+        audited = {e.venue: e.payload for e in AuditLog(db).tail(50, types=("halt.cancel_open",))}
+    finally:
+        db.dispose()
+    assert {v: ("missing" in p.get("unreachable", ""), p["cancelled"]) for v, p in audited.items()} == {
+        "kalshi": (True, []), "polymarket": (True, [])}
+    code, out, err = world.run("halt", "--status", "--json")
+    assert code == 0 and json.loads(out)["halted"] is True
+
+
 def test_halt_cancel_open_live_spares_no_venue_for_the_others_missing_credentials(
         world: World, tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
     """--live where trading.mode is paper; the vault holds Kalshi's credentials only: Kalshi's orders are

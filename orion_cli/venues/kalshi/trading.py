@@ -815,7 +815,12 @@ class KalshiTrading:
     async def _pages(self, path: str, params: Mapping[str, Any], key: str, *,
                      limit: int | None = None) -> AsyncIterator[list[Any]]:
         """Walk a cursor-paginated list; a repeated cursor (garbage cursors restart at page 1)
-        or too many pages stops with :class:`VenueError` rather than looping."""
+        or too many pages stops with :class:`VenueError` rather than looping.
+
+        A page without its list (``{}`` from an API change, or a proxy answering JSON; ``null``) is a
+        :class:`DataError`, never an empty page: it says nothing about what it should list, and read as
+        "none" it told ``orion halt --cancel-open`` that no order was resting. Every list read here is
+        required by the OpenAPI spec and present in every recorded answer, empty ones as ``[]``."""
         seen: set[str] = set()
         cursor: str | None = None
         for _ in range(self.max_pages):
@@ -824,10 +829,9 @@ class KalshiTrading:
                 query["cursor"] = cursor
             obj = _obj(await self._get(path, query), path)
             items = obj.get(key)
-            if items is None:
-                items = []
             if not isinstance(items, list):
-                raise DataError(f"{path}.{key}", f"expected a list, got {type(items).__name__}")
+                got = "missing" if key not in obj else f"expected a list, got {type(items).__name__}"
+                raise DataError(f"{path}.{key}", got)
             yield items
             cursor = _cursor(obj, path)
             if cursor is None:

@@ -1093,6 +1093,12 @@ class PolymarketTrading:
         return await self.find_order(self._coid_by_hash.get(venue_order_id, ""), venue_order_id)
 
     async def _paged(self, path: str, params: Mapping[str, Any]) -> list[Any]:
+        """Every page of a CLOB ``{data, next_cursor}`` list.
+
+        A page without its ``data`` array (``{}`` from an API change, or a proxy answering JSON;
+        ``null``) is a :class:`DataError`, never an empty page: it says nothing about the orders or
+        trades it should list, and read as "none" it told ``orion halt --cancel-open`` that no order
+        was resting. An empty list is ``"data": []``, as Polymarket's own SDK requires."""
         rows: list[Any] = []
         cursor = INITIAL_CURSOR
         seen: set[str] = set()
@@ -1100,9 +1106,9 @@ class PolymarketTrading:
             body = await self.clob.get_json(path, {**params, "next_cursor": cursor}, bucket="read")
             if not isinstance(body, Mapping):
                 raise DataError(path, "expected a paged object {data, next_cursor}")
-            data = body.get("data") or []
+            data = body.get("data")
             if not isinstance(data, list):
-                raise DataError(f"{path}.data", "expected an array")
+                raise DataError(f"{path}.data", "missing" if "data" not in body else "expected an array")
             rows.extend(data)
             nxt = body.get("next_cursor")
             if nxt in (None, "", END_CURSOR):

@@ -875,3 +875,51 @@ def test_transfers_are_read_from_both_lists_across_pages(sim: KalshiSim, key: rs
     assert (w.transfer_id, w.amount, w.status) == (out, D(-40), "applied")
     pages = [r for r in sim.requests if r.path.endswith("/portfolio/deposits")]
     assert len(pages) == 2 and all(r.query.get("limit") == [str(trading_mod.TRANSFER_LIMIT)] for r in pages)
+
+
+
+# -- lists -------------------------------------------------------------------------------------
+
+LISTS: list[tuple[str, str, Callable[[KalshiTrading], Awaitable[Any]]]] = [
+    ("/portfolio/orders", "orders", lambda v: v.open_orders()),
+    ("/portfolio/orders", "orders", lambda v: v.balance()),  # what the resting orders reserve
+    ("/portfolio/positions", "market_positions", lambda v: v.positions()),
+    ("/portfolio/fills", "fills", lambda v: v.fills()),
+    ("/portfolio/settlements", "settlements", lambda v: v.settlements([TICKER])),
+    ("/portfolio/deposits", "deposits", lambda v: v.transfers()),
+    ("/portfolio/withdrawals", "withdrawals", lambda v: v.transfers()),
+]
+LIST_IDS = ["open_orders", "balance", "positions", "fills", "settlements", "deposits", "withdrawals"]
+
+
+@pytest.mark.parametrize(("path", "listed", "call"), LISTS, ids=LIST_IDS)
+@pytest.mark.parametrize(("answer", "problem"), [({}, "missing"), ({"cursor": ""}, "missing"),
+                                                 ("null", "expected a list, got NoneType")],
+                         ids=["empty-object", "cursor-only", "null"])
+def test_an_answer_without_its_list_is_refused_not_read_as_an_empty_one(
+        sim: KalshiSim, key: rsa.RSAPrivateKey, path: str, listed: str,
+        call: Callable[[KalshiTrading], Awaitable[Any]], answer: Any, problem: str) -> None:
+    """Found by black-box testing: a venue (or a proxy) answering ``200 {}`` to ``GET /portfolio/orders``
+    was read as "no resting orders", and ``orion halt --cancel-open`` exited 0 having cancelled nothing.
+    Every list is required by the spec and present in every recorded answer; without it, it is bad data."""
+    from orion_cli.core.errors import DataError
+
+    body = {listed: None, "cursor": ""} if answer == "null" else answer
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix=API_PREFIX + path, status=200, body=body))
+    with pytest.raises(DataError) as exc:
+        run(sim, key, call)
+    assert (exc.value.field, exc.value.problem) == (f"{path}.{listed}", problem)
+
+
+@pytest.mark.parametrize(("path", "listed", "call"), LISTS, ids=LIST_IDS)
+def test_an_empty_list_is_an_empty_answer_not_an_error(
+        sim: KalshiSim, key: rsa.RSAPrivateKey, path: str, listed: str,
+        call: Callable[[KalshiTrading], Awaitable[Any]]) -> None:
+    """As recorded (``settlements__page``: ``{"cursor":"","settlements":[]}``)."""
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix=API_PREFIX + path, status=200,
+                                   body={listed: [], "cursor": ""}))
+    got = run(sim, key, call)
+    if isinstance(got, list):
+        assert got == []
+    else:  # the balance: nothing reserved
+        assert got.reserved == 0

@@ -471,6 +471,41 @@ def test_a_cancel_the_venue_refuses_is_a_refusal(sim: PolymarketSim, market: Mar
     with_client(wallet, sim, go)
 
 
+PAGED: list[tuple[str, Callable[[PolymarketTrading], Coroutine[Any, Any, Any]]]] = [
+    ("/data/orders", lambda pm: pm.open_orders()),
+    ("/data/orders", lambda pm: pm.balance()),  # what the open BUY orders reserve
+    ("/data/trades", lambda pm: pm.fills()),
+]
+
+
+@pytest.mark.parametrize(("path", "call"), PAGED, ids=["open_orders", "balance", "fills"])
+@pytest.mark.parametrize(("answer", "problem"), [({}, "missing"), ({"next_cursor": "LTE="}, "missing"),
+                                                 ({"data": None, "next_cursor": "LTE="}, "expected an array")],
+                         ids=["empty-object", "cursor-only", "null"])
+def test_a_page_without_its_data_is_refused_not_read_as_an_empty_one(
+        sim: PolymarketSim, wallet: Wallet, path: str,
+        call: Callable[[PolymarketTrading], Coroutine[Any, Any, Any]], answer: Any, problem: str) -> None:
+    """Found by black-box testing: the CLOB (or a proxy) answering ``200 {}`` to ``GET /data/orders`` was
+    read as "no resting orders", and ``orion halt --cancel-open`` exited 0 having cancelled nothing."""
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob" + path, status=200, body=answer))
+    with pytest.raises(DataError) as exc:
+        with_client(wallet, sim, call)
+    assert (exc.value.field, exc.value.problem) == (f"{path}.data", problem)
+
+
+@pytest.mark.parametrize(("path", "call"), PAGED, ids=["open_orders", "balance", "fills"])
+def test_an_empty_page_is_an_empty_answer_not_an_error(
+        sim: PolymarketSim, wallet: Wallet, path: str,
+        call: Callable[[PolymarketTrading], Coroutine[Any, Any, Any]]) -> None:
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob" + path, status=200,
+                                   body={"limit": 500, "count": 0, "next_cursor": "LTE=", "data": []}))
+    got = with_client(wallet, sim, call)
+    if isinstance(got, list):
+        assert got == []
+    else:  # the balance: nothing reserved
+        assert got.reserved == 0
+
+
 def test_gtc_crossing_partially_fills_then_rests(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
     async def go(pm: PolymarketTrading) -> None:
         st = await pm.submit(pm.prepare(order(market, size="130", price="0.53", tif=TimeInForce.GTC)))
