@@ -605,11 +605,13 @@ def _word_before(text: str, i: int) -> str:
 
 
 def _hour_window(low: str, lo: str, hi: str, hi_end: int) -> bool:
-    """Whether a range of plain numbers is a window of hours ("5-6PM ET", "17-18 UTC"), not a strike: whole
-    numbers of at most 24, the high one followed by am/pm or a time zone (:data:`_HOUR_AFTER`). Read on
-    the text, not on its number shape, whose numbers are all zeros."""
+    """Whether a range of plain numbers is a window of hours ("5-6PM ET"), not a strike: whole numbers
+    of at most 12, the high one followed by am/pm (:data:`_HOUR_AFTER`). Read on the text, not on its
+    number shape, whose numbers are all zeros. Not on a zone alone: "1-6 pt" (points), "10-12 ct"
+    (carats) are strikes, and read as hours they were compared by nothing ("17-18 UTC" stays a range:
+    held back, never accepted)."""
     return (
-        lo.isdigit() and hi.isdigit() and int(lo) <= 24 and int(hi) <= 24
+        lo.isdigit() and hi.isdigit() and int(lo) <= 12 and int(hi) <= 12
         and _HOUR_AFTER.match(low, hi_end) is not None
     )
 
@@ -1021,7 +1023,7 @@ _TIME = re.compile(
     r"(?:\s*(?P<tz>" + _ZONE + r")(?:\s?(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>[0-5]\d))?)?\b)?"  # UTC+1
 )
 # After the high hour of a window; read on a title that may not be folded (_numbers_text), so in any case.
-_HOUR_AFTER = re.compile(r"\s*(?:[ap]\.?\s?m\b|(?:" + _ZONE + r")\b)", re.IGNORECASE)
+_HOUR_AFTER = re.compile(r"\s*[ap]\.?\s?m\b", re.IGNORECASE)
 _TIME_HINT = re.compile(r"\d\s*[ap]\.?\s?m\b|\d:[0-5]\d|\d{4}\s*(?:" + _ZONE + r")\b|noon|midnight")
 _TIME_ZONES = {"e": "et", "c": "ct", "m": "mt", "p": "pt", "u": "utc", "g": "utc"}
 _STANDARD_HOURS = {"et": -5, "ct": -6, "mt": -7, "pt": -8, "utc": 0}

@@ -47,6 +47,12 @@ def _reasons(a: str, b: str) -> tuple[str, ...]:
 
 # (code expected, kalshi title, polymarket title)
 HELD: list[tuple[str, str, str]] = [
+    # found in review: "pt" and "ct" were read as time zones after a range of small numbers, so the range
+    # was dropped as an hour window and mutually exclusive buckets were auto-accepted
+    ("THRESHOLD_MISMATCH",
+     "Will the Chiefs win Super Bowl LXI by 1-6 pt?", "Will the Chiefs win Super Bowl LXI by 7-12 pt?"),
+    ("THRESHOLD_MISMATCH",
+     "Will the diamond be 10-12 ct at auction in 2026?", "Will the diamond be 7-9 ct at auction in 2026?"),
     ("DIRECTION_MISMATCH",
      "Will unemployment be at or above 5% in December 2026?", "Will unemployment be above 5% in December 2026?"),
     ("DIRECTION_MISMATCH",
@@ -260,8 +266,10 @@ def test_temperature_scales_in_words(text: str, unit: str) -> None:
         # years are a window, a move is no range, and dates, codes and times hold no range
         ("between 2025 and 2026", []), ("the 2025-2026 season", []), ("from 6,000 to 6,100", []),
         ("on 2026-12-31", []), ("H-1B visas", []), ("Covid-19 cases", []), ("5:00-6:00", []), ("6,000 and 6,100", []),
-        # found in review: a window of hours is a time (parse_times), not a strike; not past 24 nor in "pt"
-        ("Dec 31, 2026, 5-6PM ET", []), ("5 - 6 p.m. ET", []), ("17-18 UTC", []), ("between 5 and 6 pm", []),
+        # found in review: a window of hours is a time (parse_times), not a strike; only before am/pm, as
+        # "1-6 pt" (points) and "10-12 ct" (carats) are strikes, and "17-18 UTC" stays one (held back)
+        ("Dec 31, 2026, 5-6PM ET", []), ("5 - 6 p.m. ET", []), ("between 5 and 6 pm", []),
+        ("17-18 UTC", [("17", "", "18")]), ("1-6 pt", [("1", "", "6")]), ("10-12 ct", [("10", "", "12")]),
         ("20-25 pt", [("20", "", "25")]), ("25-26 ET", [("25", "", "26")]),
     ],
 )
