@@ -539,7 +539,8 @@ class PolymarketTrading:
         self._hash_by_coid: dict[str, str] = {}
         self._coid_by_hash: dict[str, str] = {}
 
-        def make(base: str, names: list[str], auth: bool) -> VenueHttp:
+        def make(base: str, names: list[str], auth: bool, *, signed: bool = False) -> VenueHttp:
+            """``auth``: L2-signed by this client; ``signed``: carries a credential of its own (L1)."""
             return VenueHttp(
                 VENUE,
                 base,
@@ -550,12 +551,13 @@ class PolymarketTrading:
                 transport=transport,
                 describe_error=_describe_error,
                 before_first=self._sync_clock_once if auth and auto_sync_clock else None,
-                # Only the signed client's 401/403 can be about our keys; the others send none.
-                classify_denied=_firewall_refusal if auth else public_refusal,
+                # Only a signed request's 401/403 can be about our keys; the others send none.
+                classify_denied=_firewall_refusal if auth or signed else public_refusal,
             )
 
         self.clob = make(clob_url, ["order", "read", "balance", "balance_update"], auth=True)
-        self.public = make(clob_url, ["read", "auth"], auth=False)
+        self.public = make(clob_url, ["read"], auth=False)
+        self.l1 = make(clob_url, ["auth"], auth=False, signed=True)  # derive-api-key: the wallet's L1 signature
         self.data = make(data_url, ["data_positions"], auth=False)
         geo_base, self._geoblock_path = _split_url(geoblock_url)
         self.geo = make(geo_base, ["geoblock"], auth=False)
@@ -599,7 +601,8 @@ class PolymarketTrading:
         self._fee_models[market_id] = fee_model
 
     async def aclose(self) -> None:
-        await asyncio.gather(self.clob.aclose(), self.public.aclose(), self.data.aclose(), self.geo.aclose())
+        await asyncio.gather(self.clob.aclose(), self.public.aclose(), self.l1.aclose(), self.data.aclose(),
+                             self.geo.aclose())
 
     async def __aenter__(self) -> PolymarketTrading:
         return self
@@ -647,7 +650,7 @@ class PolymarketTrading:
 
     async def derive_api_key(self, key: PrivateKey | None = None, *, nonce: int = 0) -> ApiCredentials:
         """L1 ``GET /auth/derive-api-key`` for ``key`` (default: this client's key)."""
-        return await _derive(self.public, key or self.key, chain_id=self.chain_id, nonce=nonce, timestamp=self._now())
+        return await _derive(self.l1, key or self.key, chain_id=self.chain_id, nonce=nonce, timestamp=self._now())
 
     async def check_geoblock(self) -> GeoblockStatus:
         """Ask the venue whether this host may trade; raise :class:`Geoblocked` (exit 6) when not."""

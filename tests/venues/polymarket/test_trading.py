@@ -873,6 +873,22 @@ def test_gnosis_safe_account_trades_and_reads_positions_by_funder(sim: Polymarke
     with_client(safe, sim, go)
 
 
+@pytest.mark.parametrize("status", [401, 403])
+def test_derive_api_key_refused_is_a_credentials_problem(sim: PolymarketSim, wallet: Wallet, status: int) -> None:
+    """Found in review: once the unsigned clients' 401/403 became "no key was judged" (exit 5), the client's
+    L1-signed derive-api-key went through the unsigned one, so a refused wallet signature read as an
+    outage with a false hint. It is the wallet's signature the venue refused: credentials, exit 4."""
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob/auth/derive-api-key", status=status,
+                                   body={"error": "Invalid L1 Request headers"}))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(AuthError) as info:
+            await pm.derive_api_key()
+        assert info.value.exit_code == ExitCode.AUTH
+
+    with_client(wallet, sim, go)
+
+
 def test_derive_api_key_with_l1_signature(sim: PolymarketSim, wallet: Wallet) -> None:
     async def go(pm: PolymarketTrading) -> None:
         assert await pm.derive_api_key() == wallet.creds
