@@ -45,7 +45,7 @@ import httpx
 from orion_cli.core.aio import all_of, gather_limited
 from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.models import Market, Side, TickStructure, Venue
-from orion_cli.core.money import BASIS, ONE, ZERO, floor_to, is_multiple, loads_exact, to_decimal, to_price
+from orion_cli.core.money import BASIS, CENT, ONE, ZERO, floor_to, is_multiple, loads_exact, to_decimal, to_price
 from orion_cli.venues.http import RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
 from orion_cli.venues.kalshi.client import PROD_BASE_URL, TIERS, RateTier, below_venue_bucket
 from orion_cli.venues.kalshi.parse import (
@@ -220,12 +220,20 @@ def _void_refunds(obj: Mapping[str, Any], name: str, counts: tuple[tuple[Side, D
                   revenue: Decimal) -> tuple[tuple[Side, Decimal], ...]:
     """What a voided market returned per contract of each side Kalshi settled: ``revenue`` (what
     came back, a fee refunded with the cost included) over the contracts. Both sides listed (Kalshi
-    nets them, so not expected): ``revenue`` split by each side's ``*_total_cost_dollars``."""
+    nets them, so not expected): ``revenue`` split by each side's ``*_total_cost_dollars``.
+
+    That the refund is in ``revenue`` is read from the SDK's "returned at original cost", not
+    recorded: a ``revenue`` short of the cost basis by more than a cent a contract (0 for a void, say)
+    is refused as unreadable, so the market is named and the balance report waits, rather than
+    booking a refund as a loss of everything the contracts cost."""
     held = [(side, n) for side, n in counts if n > 0]
-    if len(held) == 1:
-        return ((held[0][0], revenue / held[0][1]),)
     cost = {side: _dec(obj, f"{side.value}_total_cost_dollars", name) for side, _ in held}
     total = sum(cost.values(), ZERO)
+    if revenue < total - CENT * sum((n for _, n in held), ZERO):
+        raise DataError(f"{name}.revenue", f"a void returning {revenue} of a cost basis of {total}: is the refund "
+                                           "elsewhere?")
+    if len(held) == 1:
+        return ((held[0][0], revenue / held[0][1]),)
     if held and total <= 0:
         raise DataError(f"{name}.yes_total_cost_dollars", "a void of both sides without what either cost")
     return tuple((side, cost[side] / n * revenue / total) for side, n in held)

@@ -779,6 +779,19 @@ def test_a_void_settlement_refunds_what_kalshi_says_came_back() -> None:
     assert not trading_mod.parse_settlement(_settlement(), "s").voided
 
 
+@pytest.mark.parametrize("revenue", [0, 200])
+def test_a_void_returning_less_than_its_cost_basis_is_unreadable_not_a_loss(revenue: int) -> None:
+    """Found in review: that a void's refund is in ``revenue`` is the SDK's wording, not a recording. A
+    void whose revenue is short of the cost basis (3.22 for 7 NO) was booked as a refund of that much,
+    a loss of the rest for good; it is refused, so the market is named and the report waits."""
+    from orion_cli.core.errors import DataError
+
+    with pytest.raises(DataError, match="cost basis"):
+        trading_mod.parse_settlement(_settlement(market_result="void", revenue=revenue), "s")
+    # Within a cent a contract of the cost (Kalshi's rounding), or above it (fees refunded too): read.
+    assert trading_mod.parse_settlement(_settlement(market_result="void", revenue=316), "s").voided
+
+
 def test_one_unreadable_settlement_names_its_market_and_keeps_the_others(
         sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
     """Found in review: one record orion could not read failed every held market's settlement; and
