@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select, update
 from orion_cli.core.errors import Halted, Refused, StorageError
 from orion_cli.core.redact import mask_url
 from orion_cli.store.audit import AuditLog, default_actor, iso_utc
-from orion_cli.store.db import Database
+from orion_cli.store.db import Database, corrupt_error
 from orion_cli.store.tables import halt_state
 
 
@@ -63,13 +63,8 @@ def _missing_row(conn: Connection) -> StorageError:
     damaged page as empty) or a manual edit. Trading stops either way (exit 3). It was "refusing to
     trade" (exit 6, reason HALTED), also the answer to ``orion halt``, which then recorded nothing."""
     where = mask_url(conn.engine.url.render_as_string(hide_password=True))
-    return StorageError(
-        f"the kill switch's state (the halt_state row) is missing from the database {where}: it is damaged or "
-        "was edited; nothing trades on it",
-        hint="stop every orion process using it and restore it from a backup (`PRAGMA integrity_check` in the "
-             "sqlite3 shell shows damage); orion never repairs or recreates a ledger",
-        reason="storage_corrupt",
-    )
+    return corrupt_error(where, "the kill switch's state (the halt_state row) is missing: it is damaged or was "
+                                "edited; nothing trades on it")
 
 
 def _sentinel_status(sentinel_file: str) -> HaltStatus | None:
