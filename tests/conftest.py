@@ -8,6 +8,7 @@ when the server binaries are absent).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,13 @@ from orion_cli.store.db import Database, open_database
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures"
+
+# A suite started as a background job of a non-interactive shell (`cmd &` in a script, as a CI runner may)
+# inherits SIGINT ignored, and so does every orion the tests start: orion keeps an ignored signal ignored
+# (`nohup`, a background job), so the Ctrl-C tests found a command that outlived its Ctrl-C (27 failed
+# that way). The tests are of Ctrl-C as a terminal sends it: a handler here makes exec'd children default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
