@@ -775,6 +775,15 @@ def test_alerts_of_a_live_trade_are_the_live_ledgers_and_an_undelivered_low_bala
 # -- halt --cancel-open ---------------------------------------------------------------------------------
 
 
+def _cancel_open_audits(world: World) -> dict[str | None, Any]:
+    """Each venue's last ``halt.cancel_open`` audit payload, by venue."""
+    db = open_database(world.db_url)
+    try:
+        return {e.venue: e.payload for e in AuditLog(db).tail(50, types=("halt.cancel_open",))}
+    finally:
+        db.dispose()
+
+
 def _place_resting_orders(world: World) -> dict[Venue, str]:
     """One GTC bid far below the book on each venue, placed by the live clients built from the vault (the
     account's own resting orders, as a trader's other activity leaves them); their venue order ids."""
@@ -831,13 +840,7 @@ def test_halt_cancel_open_halts_first_then_cancels_every_resting_order(world: Wo
     assert world.ksim.account(KEY_ID).order(ids[Venue.KALSHI])["status"] == "canceled"
     assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "CANCELED"
 
-    from orion_cli.store.audit import AuditLog
-
-    db = open_database(world.db_url)
-    try:
-        audited = {e.venue: e.payload for e in AuditLog(db).tail(50, types=("halt.cancel_open",))}
-    finally:
-        db.dispose()
+    audited = _cancel_open_audits(world)
     assert {v: [c["order_id"] for c in p["cancelled"]] for v, p in audited.items()} == {
         v.value: [i] for v, i in ids.items()}
     code, out, err = world.run("halt", "--cancel-open", "--json")  # again: nothing rests, still halted
@@ -950,8 +953,6 @@ def test_halt_cancel_open_with_venues_answering_without_their_order_lists_exits_
     not list the orders says nothing about them: exit 5, still halted, each venue named."""
     from sim.server import FaultRule
 
-    from orion_cli.store.audit import AuditLog
-
     ids = _place_resting_orders(world)
     world.ksim.server.add_fault(FaultRule("status", method="GET", path_prefix=API_PREFIX + "/portfolio/orders",
                                           status=200, body={}))
@@ -970,11 +971,7 @@ def test_halt_cancel_open_with_venues_answering_without_their_order_lists_exits_
     assert "running `orion halt --cancel-open` again is safe" in err
     assert world.ksim.account(KEY_ID).order(ids[Venue.KALSHI])["status"] == "resting"
     assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "LIVE"
-    db = open_database(world.db_url)
-    try:
-        audited = {e.venue: e.payload for e in AuditLog(db).tail(50, types=("halt.cancel_open",))}
-    finally:
-        db.dispose()
+    audited = _cancel_open_audits(world)
     assert {v: ("missing" in p.get("unreachable", ""), p["cancelled"]) for v, p in audited.items()} == {
         "kalshi": (True, []), "polymarket": (True, [])}
     code, out, err = world.run("halt", "--status", "--json")
