@@ -59,6 +59,7 @@ class ChangedButNotAudited(StorageError):
     it is no success either, since the audit log lacks it (exit 3, like any other ledger failure)."""
 
     reason = "changed_not_audited"
+    password_changed: bool | None = None  # set by a rotation: whether the new password differs from the old
 
 BACKENDS = ("vault", "keyring")
 _List = list  # SecretStore.list shadows the builtin inside the class body
@@ -504,6 +505,9 @@ class VaultStore(SecretStore):
         try:
             with self._recorded("rotate", ["*"], done):
                 self._key = self.vault.rekey(old, new_password)
+        except ChangedButNotAudited as exc:
+            exc.password_changed = changed  # what the caller warns about (a stale password) depends on it
+            raise
         finally:
             if self._key is not old:  # re-keyed (audited or not): the old key is of no more use
                 old.wipe()

@@ -1046,11 +1046,10 @@ def test_a_busy_ledger_refuses_a_vault_change_before_the_vault_changes(
     assert listed()["polymarket_signature_type"]["set"]  # and the old password still opens it
 
 
-def test_a_rotation_whose_audit_commit_fails_says_the_vault_was_re_encrypted_and_updates_the_keyring(
-        tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one step after the vault change is the audit transaction's commit. If it fails, the rotation
-    is not reported as failed ("retry" would re-key again with a password that no longer opens it): the
-    error says the vault was re-encrypted and the old password no longer works, and the keyring follows."""
+def _rotate_with_a_failing_audit_commit(tmp_path: Path, pem: str, monkeypatch: pytest.MonkeyPatch,
+                                        new_password: str) -> tuple[Any, Any, Path]:
+    """`rotate` to ``new_password`` whose audit transaction's commit fails after the vault change, with a
+    password remembered in a memory keyring: (the result, the keyring, the new password's file)."""
     import contextlib
 
     import keyring
@@ -1076,9 +1075,17 @@ def test_a_rotation_whose_audit_commit_fails_says_the_vault_was_re_encrypted_and
 
     monkeypatch.setattr(secrets_cmd, "_audit", commit_fails)
     new = tmp_path / "new-password"
-    new.write_text(f"{CANARY_PASSWORD}\n")
+    new.write_text(f"{new_password}\n")
     new.chmod(0o600)
-    result = run("rotate", "--new-password-file", str(new), pre=("--json",))
+    return run("rotate", "--new-password-file", str(new), pre=("--json",)), kr, new
+
+
+def test_a_rotation_whose_audit_commit_fails_says_the_vault_was_re_encrypted_and_updates_the_keyring(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one step after the vault change is the audit transaction's commit. If it fails, the rotation
+    is not reported as failed ("retry" would re-key again with a password that no longer opens it): the
+    error says the vault was re-encrypted and the old password no longer works, and the keyring follows."""
+    result, kr, new = _rotate_with_a_failing_audit_commit(tmp_path, pem, monkeypatch, CANARY_PASSWORD)
     assert result.exit_code == 3, result.output
     error = json.loads(result.stderr.strip().splitlines()[-1])
     assert error["reason"] == "changed_not_audited" and error["message"].startswith(
@@ -1092,6 +1099,16 @@ def test_a_rotation_whose_audit_commit_fails_says_the_vault_was_re_encrypted_and
     assert not any(e["action"] == "rotate" for e in _secrets_events())
     assert listed(env={"ORION_MASTER_PASSWORD_FILE": str(new)})["kalshi_private_key"]["set"]
 
+
+def test_a_same_password_rotation_whose_audit_commit_fails_calls_no_password_stale(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in the final read: with the audit commit failing, a rotation to the same password (a new salt)
+    warned that ORION_MASTER_PASSWORD_FILE holds the old password; it still opens the vault."""
+    result, kr, _ = _rotate_with_a_failing_audit_commit(tmp_path, pem, monkeypatch, PASSWORD)
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.stderr.strip().splitlines()[-1])["reason"] == "changed_not_audited"
+    assert "hold the old password" not in result.stderr and "no longer opens" not in result.stderr
+    assert list(kr.data.values()) == [PASSWORD]
 
 def test_a_keyring_that_refuses_the_new_password_after_rotate_is_a_warning_not_an_internal_error(
         tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:

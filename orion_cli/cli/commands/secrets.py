@@ -401,8 +401,8 @@ def rotate(
         with finish_first(app_ctx.out, "the vault is re-encrypted and recorded") as stop:
             try:
                 changed = store.rotate(new)
-            except ChangedButNotAudited:  # re-keyed all the same: the keyring and the warnings follow
-                _after_rotation(app_ctx, _update_remembered(store.path, new), changed=True)
+            except ChangedButNotAudited as exc:  # re-keyed all the same: the keyring and the warnings follow
+                _after_rotation(app_ctx, _update_remembered(store.path, new), changed=exc.password_changed is not False)
                 raise
             remembered = _update_remembered(store.path, new)
     if changed:
