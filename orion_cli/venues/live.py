@@ -357,6 +357,7 @@ class LiveSource:
         not read, and a market parsed without its event loses the event's fee override."""
         cursor: str | None = None
         seen: set[str] = set()
+        stopped = f"more than {_KALSHI_EVENTS_MAX_PAGES} pages"  # unless the walk ends or a cursor repeats
         try:
             for page in range(1, _KALSHI_EVENTS_MAX_PAGES + 1):
                 body = await get("/events", {"limit": 200, "status": "open", "cursor": cursor})
@@ -368,15 +369,13 @@ class LiveSource:
                 if not nxt or not isinstance(nxt, str):
                     return
                 if nxt in seen:
-                    capture.errors.append(ItemError("kalshi", "events", "/events",
-                                                    f"kalshi /events: cursor repeated at page {page}; "
-                                                    "the events after it were not read", "incomplete"))
-                    return
+                    stopped = f"cursor repeated at page {page}"
+                    break
                 seen.add(nxt)
                 cursor = nxt
             capture.errors.append(ItemError("kalshi", "events", "/events",
-                                            f"kalshi /events: more than {_KALSHI_EVENTS_MAX_PAGES} pages; "
-                                            "the events after them were not read", "incomplete"))
+                                            f"kalshi /events: {stopped}; the events after it were not read",
+                                            "incomplete"))
         except AuthError:
             raise
         except OrionError as exc:

@@ -11,6 +11,7 @@ from orion_cli.cli.output import Column
 
 if TYPE_CHECKING:
     from orion_cli.core.cancel_open import VenueCancels
+    from orion_cli.core.errors import StorageError
     from orion_cli.core.models import Venue
 
 HALT_COLUMNS = [
@@ -186,12 +187,10 @@ def halt_command(
         raise VenueUnavailable(", ".join(sorted({p.split(":", 1)[0] for p in problems})), message, hint=hint)
 
 
-def _unrecorded_hint(sentinel_file: str, exc: Exception) -> str:
+def _unrecorded_hint(sentinel_file: str, exc: StorageError) -> str:
     """What still halts when the database would not record a halt: the sentinel file, which this
     command does not create (engaging writes the database only), or stopping the processes."""
-    from orion_cli.core.errors import OrionError
-
-    own = f"; {exc.hint}" if isinstance(exc, OrionError) and exc.hint else ""
+    own = f"; {exc.hint}" if exc.hint else ""
     if sentinel_file:
         return (f"to halt every orion configured with it meanwhile, create the file halt.sentinel_file names: "
                 f"{sentinel_file}{own}")
@@ -230,12 +229,10 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
                 app.out.banner(f"LIVE: cancelling the resting orders on {', '.join(v.value for v in venues)}.")
         else:
             from orion_cli.cli.commands.market_data import open_source
-            from orion_cli.core.models import Venue
             from orion_cli.store.ledger import Ledger
             from orion_cli.venues.paper import PaperVenue
 
-            live_ledger = Ledger(db, "live")
-            if any(live_ledger.balance(v) is not None for v in Venue):
+            if Ledger(db, "live").balances():
                 # This ledger has held live money: a halt meant for the venues must not pass for one
                 # that cancelled them (an info line, which -q drops, would be the only trace).
                 app.out.warn("paper mode: only the paper ledger's resting orders are cancelled, and this ledger "

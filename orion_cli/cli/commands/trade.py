@@ -473,7 +473,7 @@ def geoblock_refusal(result: ExecutionResult) -> Refused | None:
 def raise_for_result(result: ExecutionResult) -> None:
     """Exit codes: done/already done 0; refused, halted, unwound 6; a venue unreachable 5; a venue that
     refused orion's credentials for an order 4 (:func:`credentials_refusal`)."""
-    from orion_cli.core.errors import Halted, Refused, VenueError
+    from orion_cli.core.errors import VenueError
     from orion_cli.venues.trading import OrderStatus
 
     status = result.status
@@ -806,7 +806,6 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     from orion_cli.cli.commands.market_data import run
     from orion_cli.cli.prompts import confirm as ask_confirm
     from orion_cli.cli.prompts import interactive
-    from orion_cli.core.errors import Refused
     from orion_cli.store import opportunities as store
 
     settings = app.settings()
@@ -965,7 +964,6 @@ def _refuse_disabled_venues(app: AppContext, op: Opportunity, settings: Settings
     are skipped). With ``confirm`` the refusal is audited (:func:`_audit_refusal`); a preview's is
     not, as no check's preview is."""
     from orion_cli.core.config import enabled_venues
-    from orion_cli.core.errors import Refused
 
     enabled = enabled_venues(settings)
     off = sorted({leg.venue.value for leg in op.legs if leg.venue not in enabled})
@@ -1003,7 +1001,6 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
     Unrelated interrupted executions are named in a warning. Not asked for a used key: resuming one
     is never held back (it is how an interrupted execution is finished). With ``confirm`` the first
     obstacle is raised."""
-    from orion_cli.core.errors import Refused
     from orion_cli.execution.state import ExecStatus, resume_command
 
     mine = {(leg.venue.value, leg.market_id) for leg in op.legs}
@@ -1038,7 +1035,6 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                    stopped: Callable[[], bool]) -> ExecutionResult:
     """Execute (or resume, or report) the trade under ``key`` and render it."""
     from orion_cli.cli.commands.market_data import run
-    from orion_cli.core.errors import Refused
 
     out = app.out
     result: ExecutionResult
@@ -1142,7 +1138,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
            authorize_live: bool, snapshot: Path | None, demo: bool) -> None:
     from orion_cli.cli.commands.market_data import run
     from orion_cli.cli.commands.scan import pairs_path, warn_new
-    from orion_cli.core.errors import ExitCode, OrionError
+    from orion_cli.core.errors import OrionError
     from orion_cli.core.scan import ScanOptions, scan
     from orion_cli.matching.pairs import load_pairs
     from orion_cli.risk.halt import KillSwitch
@@ -1298,7 +1294,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
     is traded, naming the command that resumes it; an opportunity already executed under any key is
     not traded again."""
     from orion_cli.cli.commands.market_data import run
-    from orion_cli.core.errors import ExitCode, OrionError
+    from orion_cli.core.errors import OrionError
     from orion_cli.core.opportunity import not_a_pair
     from orion_cli.execution.state import resume_command
 

@@ -31,7 +31,7 @@ from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavai
 from orion_cli.core.models import Market, MarketStatus, OrderBook, utcnow
 from orion_cli.core.money import loads_exact
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
-from orion_cli.venues.polymarket.firewall import public_refusal
+from orion_cli.venues.polymarket.firewall import VENUE, public_refusal
 from orion_cli.venues.polymarket.parse import (
     ClobMarketInfo,
     TokenBook,
@@ -42,7 +42,6 @@ from orion_cli.venues.polymarket.parse import (
     parse_gamma_market,
 )
 
-VENUE = "polymarket"
 GAMMA_URL = "https://gamma-api.polymarket.com"
 CLOB_URL = "https://clob.polymarket.com"
 DATA_URL = "https://data-api.polymarket.com"

@@ -75,7 +75,7 @@ from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import Side, Venue, utcnow
 from orion_cli.core.money import MICRO, loads_exact, to_decimal
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
-from orion_cli.venues.polymarket.firewall import GEOBLOCK_URL, public_refusal
+from orion_cli.venues.polymarket.firewall import GEOBLOCK_URL, VENUE, public_refusal
 from orion_cli.venues.polymarket.firewall import describe_error as _describe_error
 from orion_cli.venues.polymarket.firewall import error_message as _error_message
 from orion_cli.venues.polymarket.firewall import firewall_refusal as _firewall_refusal
@@ -128,7 +128,6 @@ CLOB_URL: Final = "https://clob.polymarket.com"
 DATA_URL: Final = "https://data-api.polymarket.com"
 INITIAL_CURSOR: Final = "MA=="
 END_CURSOR: Final = "LTE="
-VENUE: Final = "polymarket"
 
 log = logging.getLogger(__name__)
 
