@@ -474,7 +474,10 @@ def _check_absolute_file(value: str, bad: Callable[[str], ConfigError]) -> None:
 # A SQLite URL; a URL of another scheme (or a typo of one) and a libpq "key=value" string, which
 # store.db refuses with its own words; anything else is a SQLite file's path.
 _SQLITE_URL = re.compile(r"sqlite(?:\+[A-Za-z0-9_]+)?://", re.IGNORECASE)
-_URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:|\s*[A-Za-z_]+\s*=")
+# A URL missing its "//" ("postgresql:/u@h/db") and a libpq conninfo ("host=… dbname=…"): neither is a
+# file's path. store.db refuses both, each in its own words.
+SCHEME_TYPO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+LIBPQ_CONNINFO = re.compile(r"\s*[A-Za-z_]+\s*=")
 
 
 def sqlite_file(url: str) -> tuple[str, str, str] | None:
@@ -489,7 +492,7 @@ def sqlite_file(url: str) -> tuple[str, str, str] | None:
         if not path or path == ":memory:":
             return None
         return url[:m.end() + 1], path, mark + query
-    if not url or "://" in url or _URL_LIKE.match(url):
+    if not url or "://" in url or SCHEME_TYPO.match(url) or LIBPQ_CONNINFO.match(url):
         return None
     return "", url, ""
 

@@ -1568,6 +1568,7 @@ class Executor:
         """
         mine = {run.coid(t) for t in run.result.get("intents", {})}
         held = others = closed = ZERO
+        listed: dict[str, Decimal] = {}  # what the ledger holds of each order's fills (this leg's orders among them)
         with self.db.read() as conn:
             began = conn.execute(select(executions.c.created_at).where(executions.c.key == run.key)).scalar()
             for r in conn.execute(select(fills.c.client_order_id, fills.c.action, fills.c.size, fills.c.recorded_at)
@@ -1575,6 +1576,7 @@ class Executor:
                                          fills.c.market_id == spec.market_id, fills.c.side == spec.side.value)):
                 signed = Decimal(r.size) if r.action == Action.BUY.value else -Decimal(r.size)
                 held += signed
+                listed[r.client_order_id] = listed.get(r.client_order_id, ZERO) + Decimal(r.size)
                 # A close by hand recorded before this execution began closed other shares than its own.
                 if r.client_order_id.startswith(ADJUST_PREFIX) and signed < 0 and began is not None \
                         and str(r.recorded_at) >= str(began):
@@ -1586,8 +1588,7 @@ class Executor:
         held -= others
         bought = ["l1"] if leg_name == "first" else run.tags("l2")
         for t in (*bought, *run.tags("u")):
-            unlisted = self._filled(run, t, raw=True) - sum((f.size for f in self.ledger.fills(
-                client_order_id=run.coid(t))), ZERO)
+            unlisted = self._filled(run, t, raw=True) - listed.get(run.coid(t), ZERO)
             if unlisted > 0:
                 held += unlisted if t in bought else -unlisted
         return held

@@ -9,7 +9,6 @@ processes at once cannot exceed a limit that one process respects, and the audit
 from __future__ import annotations
 
 import contextlib
-import re
 import shutil
 import threading
 import time
@@ -21,7 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
-from orion_cli.core.config import sqlite_file
+from orion_cli.core.config import LIBPQ_CONNINFO, SCHEME_TYPO, sqlite_file
 from orion_cli.core.errors import StorageError
 from orion_cli.core.paths import default_database_url, make_private_dirs
 from orion_cli.core.redact import mask_url
@@ -266,8 +265,6 @@ def _install_pg_write_lock(engine: Engine) -> None:
 
 # The opening of a libpq conninfo string ("host=db dbname=orion ..."): a keyword, then "=". Any keyword:
 # libpq has dozens (target_session_attrs, sslrootcert, ...); a file so named can be written ./NAME.
-_LIBPQ_CONNINFO = re.compile(r"\s*[A-Za-z_]+\s*=")
-_SCHEME_TYPO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def resolve_url(url: str | None) -> str:
@@ -275,11 +272,11 @@ def resolve_url(url: str | None) -> str:
     if not url:
         return default_database_url()
     if "://" not in url:
-        if _SCHEME_TYPO.match(url):  # "postgresql:/u@h/db": a URL with a slash missing, not a file
+        if SCHEME_TYPO.match(url):  # "postgresql:/u@h/db": a URL with a slash missing, not a file
             raise StorageError("the database URL's scheme is not followed by '//'; give a URL or a file path",
                                hint="postgresql://USER@HOST:PORT/DBNAME, or a path (./NAME for one with ':')",
                                reason="storage_url")
-        if _LIBPQ_CONNINFO.match(url):
+        if LIBPQ_CONNINFO.match(url):
             # Taken for a file name, it would have opened a new, empty SQLite ledger in the working
             # directory: trades and the kill switch in a database nobody else reads.
             raise StorageError("a libpq key=value connection string is not accepted here; give a URL",
