@@ -554,3 +554,21 @@ def test_the_check_writes_nothing_unless_the_peak_rises_and_nothing_in_a_read(li
         event.remove(lite.engine, "before_cursor_execute", seen)
     with lite.read() as conn:
         assert conn.execute(select(breaker_state.c.peak_equity)).scalar() == D("1009")
+
+
+def test_record_peak_on_a_ledger_missing_its_kill_switch_row_says_it_is_damaged(lite: Database) -> None:
+    """Found in the final read: without the halt_state row, record_peak read the breaker as never written and
+    inserted a second breaker_state row for the mode: an IntegrityError, "unexpected internal error" (exit 1),
+    from `orion balance`, a live trade or reconcile; the pre-trade checks already say "damaged" (exit 3)."""
+    from sqlalchemy import text
+
+    from orion_cli.core.errors import StorageError
+    from orion_cli.risk.breaker import record_peak
+
+    b, led, _ = make(lite, settings())
+    b.update(now=DAY1)  # the mode's breaker_state row exists
+    with lite.write() as conn:
+        conn.execute(text("DELETE FROM halt_state"))
+    with pytest.raises(StorageError) as caught, lite.write() as conn:
+        record_peak(conn, led, now=DAY1)
+    assert caught.value.reason == "storage_corrupt" and "halt_state" in caught.value.message
