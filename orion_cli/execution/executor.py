@@ -533,16 +533,19 @@ class Executor:
     def _key_lock(self, key: str) -> Any:
         return execution_lock(self.db, key, actor=self.actor)
 
-    def _in_progress(self, key: str, exc: OrionError, opportunity_id: str | None = None) -> ExecutionResult:
+    def _in_progress(self, key: str, exc: OrionError, plan: TradePlan | None = None) -> ExecutionResult:
         """The refusal of a key another process holds, audited as the checks' refusals are (DESIGN §4:
         every failure is a reason code in the audit log), though it comes before their transaction.
-        ``opportunity_id``: the plan's; a resume takes the stored execution's."""
+        ``plan``: the one refused (its opportunity and venue); a resume takes the stored execution's
+        opportunity."""
+        opportunity_id = plan.opportunity_id if plan is not None else None
         check = CheckResult("DUPLICATE", False, f"execution {key} is in progress in another process: {exc.message}")
         if opportunity_id is None:
             with self.db.read() as conn:
                 opportunity_id = conn.execute(select(executions.c.opportunity_id)
                                               .where(executions.c.key == key)).scalar() or ""
-        audit_refusal(self.db, check, key=key, opportunity_id=opportunity_id, mode=self.mode, actor=self.actor)
+        audit_refusal(self.db, check, key=key, opportunity_id=opportunity_id, mode=self.mode, actor=self.actor,
+                      venue=sole_venue(leg.venue for leg in plan.legs) if plan is not None else None)
         return ExecutionResult(key, "refused", Verdict((check,)), [], f"refused by DUPLICATE: {check.detail}")
 
     async def execute(self, plan: TradePlan, ctx: PipelineContext) -> ExecutionResult:
@@ -553,7 +556,7 @@ class Executor:
         try:
             lock.acquire(patience=KEY_LOCK_PATIENCE)
         except RunLocked as exc:
-            return self._in_progress(plan.key, exc, plan.opportunity_id)
+            return self._in_progress(plan.key, exc, plan)
         try:
             return await self._execute_locked(plan, ctx)
         finally:

@@ -353,12 +353,9 @@ def test_refusal_lists_every_failing_check(db: Database) -> None:
     assert [c["name"] for c in rejected["failed"]] == ["ORDER_CONTRACTS", "BALANCE"]
 
 
-def test_a_refusal_is_audited_with_the_venue_every_leg_is_on(db: Database) -> None:
-    """Found by review: `risk.rejected` was always written with no venue, so `orion report --venue kalshi`
-    counted the refusals of a Polymarket YES+NO opportunity. A within-venue refusal now carries its venue;
-    a cross-venue one has a leg on each venue and none."""
+def _within_venue_plan(key: str) -> TradePlan:
+    """A Polymarket YES + NO plan: both legs on one venue."""
     from orion_cli.core.pricing import price_within_venue
-    from orion_cli.core.report import build_report
     from orion_cli.execution.executor import build_plan
 
     now = datetime.now(UTC)
@@ -366,8 +363,30 @@ def test_a_refusal_is_audited_with_the_venue_every_leg_is_on(db: Database) -> No
     pb = OrderBook(Venue.POLYMARKET, pm.id, BookSide(asks=levels(("0.45", "10"))),
                    BookSide(asks=levels(("0.50", "20"))), now)
     (opp,) = price_within_venue(pm, pb, now=now)
-    within = build_plan(opp, {(Venue.POLYMARKET, pm.id): (pm, pb)}, size=None, key="within", settings=settings(),
-                        now=now)
+    return build_plan(opp, {(Venue.POLYMARKET, pm.id): (pm, pb)}, size=None, key=key, settings=settings(), now=now)
+
+
+def test_a_refusal_of_a_key_another_process_drives_carries_the_plans_venue(db: Database) -> None:
+    """Found in the final read: the DUPLICATE refusal of a key another process holds was still audited with
+    no venue, so `orion report --venue kalshi` counted it for a Polymarket YES+NO plan."""
+    plan = _within_venue_plan("held-elsewhere")
+    ex = executor(db, fake_venues(Exchange()))
+    holder = ex._key_lock(plan.key)
+    holder.acquire()
+    try:
+        assert run(ex.execute(plan, None)).status == "refused"
+    finally:
+        holder.release()
+    assert [e.venue for e in AuditLog(db).iter_all() if e.type == "risk.rejected"] == ["polymarket"]
+
+
+def test_a_refusal_is_audited_with_the_venue_every_leg_is_on(db: Database) -> None:
+    """Found by review: `risk.rejected` was always written with no venue, so `orion report --venue kalshi`
+    counted the refusals of a Polymarket YES+NO opportunity. A within-venue refusal now carries its venue;
+    a cross-venue one has a leg on each venue and none."""
+    from orion_cli.core.report import build_report
+
+    within = _within_venue_plan("within")
     ex = executor(db, fake_venues(Exchange()), evaluate=refuse)
     assert run(ex.execute(within, None)).status == "refused"
     assert run(ex.execute(make_plan(key="across"), None)).status == "refused"
