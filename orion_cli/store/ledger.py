@@ -62,6 +62,7 @@ from orion_cli.store.tables import (
     transfers,
 )
 from orion_cli.venues.trading import (
+    VOID,
     Action,
     Balance,
     Fill,
@@ -120,7 +121,7 @@ _SETTLED_BUYS_OF_EXECUTIONS = (
     # orders would steer SQLite's planner off the execution index, onto every order of the mode.
     .join(settlements, (settlements.c.venue == orders.c.venue) & (settlements.c.market_id == orders.c.market_id))
     # A voided market paid no outcome (each side came back at cost): it says nothing of its partner's.
-    .where(settlements.c.mode == bindparam("mode"), settlements.c.result != "void",
+    .where(settlements.c.mode == bindparam("mode"), settlements.c.result != VOID,
            orders.c.execution_id.in_(bindparam("executions", expanding=True)),
            orders.c.action == "buy", orders.c.filled_size > ZERO)
     .distinct()
@@ -741,7 +742,7 @@ class Ledger:
             cash_moved = self._settle_cash(c, s, payout, now, report)
             settled = SettledMarket(s, tuple(lines), cash_moved)
             c.execute(insert(settlements).values(
-                mode=self.mode, venue=s.venue.value, market_id=s.market_id, result=s.result[:16],
+                mode=self.mode, venue=s.venue.value, market_id=s.market_id, result=VOID if s.voided else s.result[:16],
                 yes_payout=s.yes_payout, paid_at=iso_utc(s.paid_at), contracts=sum((x.size for x in lines), ZERO),
                 payout=payout, realized_pnl=settled.realized_pnl, cash_moved=cash_moved, source=s.source[:16],
                 recorded_at=iso_utc(now)))

@@ -214,6 +214,10 @@ def payout_result(yes_payout: Decimal) -> str:
     return "yes" if yes_payout == ONE else "no" if yes_payout == ZERO else "50-50"
 
 
+
+VOID = "void"  # a settlement's result when the market was voided (Kalshi's word; the ledger's too)
+
+
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """A market the venue has settled: what one contract of each side pays, and when it was paid.

@@ -58,6 +58,7 @@ from orion_cli.venues.kalshi.parse import (
 from orion_cli.venues.kalshi.signing import KalshiSigner
 from orion_cli.venues.trading import (
     TRANSFER_STATUSES,
+    VOID,
     Action,
     Balance,
     Fill,
@@ -250,7 +251,7 @@ def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
     """
     ticker = _str(obj, "ticker", name)
     result = _str(obj, "market_result", name)
-    if result == "void":
+    if result == VOID:
         yes_payout = ZERO  # unused: a void pays its refunds
     elif obj.get("value") is not None:
         yes_payout = _cents(obj, "value", name, below=101, label="whole cents 0-100")
@@ -263,7 +264,7 @@ def parse_settlement(obj: Mapping[str, Any], name: str) -> Settlement:
     if settled is None:
         raise DataError(f"{name}.settled_time", "missing")
     counts = tuple((side, _dec(obj, f"{side.value}_count_fp", name)) for side in (Side.YES, Side.NO))
-    refunds = _void_refunds(obj, name, counts, revenue) if result == "void" else None
+    refunds = _void_refunds(obj, name, counts, revenue) if result == VOID else None
     # Paid as of its second: the balance that holds it says when in whole seconds (``updated_ts``), so
     # a payout within the balance's own second counts as held (never added on top of it twice).
     settled = settled.replace(microsecond=0)
