@@ -548,3 +548,31 @@ def test_a_relative_database_cannot_give_a_cron_job_a_kill_switch_of_its_own(
     assert "database.url" in scan.stderr and "relative" in scan.stderr and list(cron.iterdir()) == []
     monkeypatch.setenv("ORION__DATABASE__URL", str(ops / "rel.db"))
     assert json.loads(run("halt", "--status", "--json").stdout)["halted"] is True
+
+
+def test_a_relative_orion_home_cannot_give_a_cron_job_a_kill_switch_of_its_own(
+        isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: ORION_HOME=rel (the default ledger's directory) in one directory and in another
+    were two ledgers, so the operator's halt did not stop the job. Every command refuses it, the halt
+    included, unless the database is named; then the halt engages there and says what it ignored."""
+    ops, cron = tmp_path / "ops", tmp_path / "cron"
+    ops.mkdir()
+    cron.mkdir()
+    monkeypatch.setenv("ORION_HOME", "rel-home")
+    for where in (ops, cron):
+        monkeypatch.chdir(where)
+        for args in (("scan", "--demo", "--json"), ("halt", "--reason", "stop")):
+            result = run(*args)
+            assert result.exit_code == 3, result.output
+            assert "ORION_HOME ('rel-home')" in result.stderr and "working directory" in result.stderr
+        assert list(where.iterdir()) == []
+    ledger = tmp_path / "ledger.db"
+    assert run("--db", str(ledger), "init").exit_code == 3  # not the kill switch: refused
+    monkeypatch.delenv("ORION_HOME")
+    assert run("--db", str(ledger), "init").exit_code == 0
+    monkeypatch.setenv("ORION_HOME", "rel-home")
+    halted = run("--db", str(ledger), "halt", "--reason", "stop")
+    assert halted.exit_code == 0, halted.output
+    assert "ORION_HOME ('rel-home')" in halted.stderr
+    monkeypatch.delenv("ORION_HOME")
+    assert json.loads(run("--db", str(ledger), "halt", "--status", "--json").stdout)["halted"] is True

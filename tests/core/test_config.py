@@ -447,6 +447,32 @@ def test_a_relative_sqlite_database_is_a_config_error(value: str, tmp_path: Path
     assert str(f) in info.value.message
 
 
+@pytest.mark.parametrize("home", ["orion-home", "./o", "~nosuchuser_orion/o"])
+def test_a_relative_orion_home_is_a_config_error_unless_the_kill_switch_names_its_database(home: str) -> None:
+    """Found in review: ORION_HOME holds the default ledger, so a relative one gave each working directory
+    a ledger, and a kill switch, of its own, as a relative database.url did. Refused; only the kill
+    switch with its database named (`orion --db URL halt`) goes on, noting it."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION_HOME": home})
+    err = info.value
+    assert err.exit_code == ExitCode.CONFIG and err.message.startswith(f"ORION_HOME ({home!r})")
+    assert any(why in err.message for why in ("working directory", "user this machine does not have"))
+    with pytest.raises(ConfigError):
+        load_settings(environ={"ORION_HOME": home}, lenient=True, engaging=True)
+    named = load_settings(environ={"ORION_HOME": home}, overrides={"database.url": "/srv/orion/ledger.db"},
+                          lenient=True, engaging=True)
+    assert any(p.startswith(f"ORION_HOME ({home!r})") for p in named.problems)
+    with pytest.raises(ConfigError):  # any other command is refused even so (its config file, its vault)
+        load_settings(environ={"ORION_HOME": home}, overrides={"database.url": "/srv/orion/ledger.db"})
+
+
+@pytest.mark.parametrize("home", ["", "  ", "/srv/orion", "~/orion"])
+def test_an_absolute_or_unset_orion_home_is_accepted(home: str, monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert load_settings(environ={"ORION_HOME": home}).problems == ()
+
+
 @pytest.mark.parametrize("value", ["", "/srv/orion/ledger.db", "~/ledger.db", "sqlite:////srv/orion/ledger.db",
                                    "sqlite:///~/ledger.db", "postgresql://u@db/orion",
                                    "postgresql+psycopg://u@db/orion", "sqlite:///:memory:", "sqlite://"])
