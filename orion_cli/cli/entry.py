@@ -80,7 +80,24 @@ def _stdout_is_tty() -> bool:
         return False
 
 
+def no_core_dumps() -> None:
+    """A core dump of orion would hold what it held: the master password, a decrypted vault, a wallet key
+    (and the environment, where some keep them). Off for this process and what it starts, before anything
+    is read; only the soft limit, so a developer can still raise it (``ulimit -c`` cannot lower a hard
+    limit again without privilege, and orion needs none)."""
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return
+    try:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+    except (ValueError, OSError):  # a sandbox that refuses it: nothing more orion can do
+        pass
+
+
 def main() -> None:
+    no_core_dumps()
     if sys.stdin is None or sys.stdout is None or sys.stderr is None:  # first: None to every writer, the help too
         from orion_cli.cli.streams import fill_closed_streams
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import signal
 import subprocess
 import sys
@@ -56,6 +57,35 @@ def test_a_sighup_the_caller_ignores_stays_ignored(isolated_home: Path) -> None:
     assert child.returncode == 0, err.decode()
     assert b"opportunit" in out or b"opportunit" in err  # the scan ran to the end
 
+
+
+CORE_CHILD = """
+import resource, sys
+from orion_cli.cli.entry import main
+sys.argv = ["orion", *sys.argv[1:]]
+try:
+    main()
+finally:
+    sys.stderr.write("limit=%d,%d" % resource.getrlimit(resource.RLIMIT_CORE))
+"""
+
+
+def _allow_core_dumps() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+
+
+@pytest.mark.parametrize("args", [["--version"], ["config", "show", "--json"]])
+def test_orion_makes_no_core_dump_that_could_hold_a_secret(isolated_home: Path, args: list[str]) -> None:
+    """Found in review: a crash (or `kill -QUIT`) with core dumps allowed wrote orion's memory to disk: the
+    master password, a decrypted vault, a wallet key. The soft limit is 0 from the first line of main."""
+    hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+    if hard == 0:
+        pytest.skip("this machine's hard core-size limit is already 0: nothing to show")
+    child = subprocess.run([sys.executable, "-c", CORE_CHILD, *args], capture_output=True,
+                           preexec_fn=_allow_core_dumps, timeout=60)
+    assert child.returncode == 0, child.stderr.decode()
+    assert child.stderr.decode().endswith(f"limit=0,{hard}")
 
 
 @pytest.mark.parametrize("args", [["--help"], ["config", "--help"], ["config", "show", "--format", "table"]])
