@@ -218,8 +218,9 @@ def test_a_live_preview_on_a_terminal_says_the_phrase_is_asked_not_that_there_is
     from orion_cli.cli.commands.trade import _pre_mode
 
     monkeypatch.setattr(prompts, "interactive", lambda: terminal)
-    mode, authorized, why = _pre_mode(True, False)
+    mode, authorized, why, refused = _pre_mode(True, False)
     assert (mode, authorized) == ("live", False) and said in why
+    assert refused is not terminal  # on a terminal the phrase is asked: the preview may offer to place
 
 
 def test_size_option_sets_the_plan_size(op_id: str) -> None:

@@ -206,6 +206,20 @@ def test_a_preview_a_check_refuses_does_not_offer_to_place(op_id: str) -> None:
     assert "would be refused by ORDER_CONTRACTS" in output and audit_events("order.intent") == []
 
 
+@pytest.mark.parametrize(("flags", "env"), [((), {"ORION_PAPER_TRADING": "0"}),
+                                           ((), {"ORION_LIVE_TRADING_AUTHORIZED": "true"}),
+                                           (("--authorize-live",), {})])
+def test_a_preview_the_live_gate_would_refuse_does_not_offer_to_place(
+        op_id: str, flags: tuple[str, ...], env: dict[str, str]) -> None:
+    """Found by black-box testing: with half of an authorization the preview said "would be refused by
+    NOT_AUTHORIZED", then asked "Place these orders?"; yes then failed at the gate with exit 6."""
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo", *flags], "y", enter=False,
+                                      prompt="Place these orders?", **env)
+    assert code == 0, output
+    assert not before and "Place these orders?" not in output
+    assert "would be refused by NOT_AUTHORIZED" in output and audit_events("order.intent") == []
+
+
 def test_a_preview_that_confirming_would_refuse_does_not_offer_to_place(op_id: str) -> None:
     """Found in review: beside an interrupted execution of the same opportunity the preview still
     ended "every check passes"; it ends saying why --confirm would be refused, and does not ask."""

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
@@ -652,17 +652,25 @@ def _gate_notes(app: AppContext, live: bool, authorize_live: bool) -> tuple[str,
                        config_mode=app.settings().trading.mode).notes
 
 
-def _pre_mode(live: bool, authorize_live: bool) -> tuple[str, bool, str]:
-    """(mode, authorized, how-or-why) without prompting: for previews and the recorded-source check."""
+class _PreGate(NamedTuple):
+    """The gate's answer known without prompting: for previews and the recorded-source check."""
+
+    mode: str
+    authorized: bool
+    how: str  # how it is authorized, or why not
+    refused: bool  # --confirm would be refused at the gate whatever is typed: a preview must not offer it
+
+
+def _pre_mode(live: bool, authorize_live: bool) -> _PreGate:
     from orion_cli.cli.prompts import interactive
     from orion_cli.core import gate
 
     d = gate.decide(live=live, authorize_live=authorize_live, environ=os.environ, tty=False)
     if isinstance(d, gate.Authorization):
-        return d.mode, True, d.how
+        return _PreGate(d.mode, True, d.how, False)
     if d.missing == gate.FLAG_AUTHORIZE and interactive():  # --live alone, on a terminal: asked, not refused
-        return "live", False, f"--confirm asks for the phrase {gate.PHRASE!r} on this terminal"
-    return ("live" if live else "paper"), False, d.message
+        return _PreGate("live", False, f"--confirm asks for the phrase {gate.PHRASE!r} on this terminal", False)
+    return _PreGate("live" if live else "paper", False, d.message, True)
 
 
 # -- one trade --------------------------------------------------------------------------------------------
@@ -810,7 +818,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
 
     settings = app.settings()
     out = app.out
-    pre_mode, pre_authorized, pre_how = _pre_mode(live, authorize_live)
+    pre_mode, pre_authorized, pre_how, gate_refuses = _pre_mode(live, authorize_live)
     if pre_mode == "live" and _recorded(snapshot, demo):
         raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
                                  param_hint="--demo/--snapshot")
@@ -874,9 +882,10 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         ctx = _pipeline_context(settings, pre_mode, pre_authorized, pre_how, balances, preview=True)
         verdict = preview_verdict(app, plan, ctx)
         _render_plan(app, plan, pre_mode, verdict, blocking=blocking)
-        # Offered only for a plan --confirm would place: NOT_AUTHORIZED is what the gate, next, decides.
+        # Offered only for a plan --confirm would place: NOT_AUTHORIZED is what the gate, next, decides,
+        # unless it refuses whatever is typed (half a pair, which the verdict has just said).
         refused = any(not c.passed and c.name != "NOT_AUTHORIZED" for c in verdict.checks)
-        if blocking or refused or unfit or not (interactive() and not out.machine):
+        if blocking or refused or unfit or gate_refuses or not (interactive() and not out.machine):
             return
         if not ask_confirm("Place these orders?", default=False):
             out.info("nothing placed")
@@ -1145,7 +1154,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     from orion_cli.store import opportunities as store
 
     settings = app.settings()
-    pre_mode, _, _ = _pre_mode(live, authorize_live)
+    pre_mode = _pre_mode(live, authorize_live).mode
     if pre_mode == "live" and _recorded(snapshot, demo):
         raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
                                  param_hint="--demo/--snapshot")
