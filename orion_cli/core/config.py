@@ -278,6 +278,16 @@ class Settings:
         return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
 
 
+def no_venue_enabled(asked: Iterable[Venue]) -> ConfigError:
+    """Every venue asked for is turned off (kalshi.enabled / polymarket.enabled): a setting to change,
+    not an outage to wait out, so exit 3 as `reconcile` says it, not 5, which a cron job or a watch
+    would retry for ever."""
+    names = ", ".join(v.value for v in asked) or "no venue"
+    return ConfigError(f"{names}: disabled in the configuration (kalshi.enabled / polymarket.enabled); nothing "
+                       "to read", hint="enable it: kalshi.enabled = true in the config file (or "
+                       "ORION__KALSHI__ENABLED=true), polymarket.enabled likewise", reason="no_venue")
+
+
 def enabled_venues(settings: Settings) -> tuple[Venue, ...]:
     """The venues ``kalshi.enabled`` / ``polymarket.enabled`` turn on: the only ones orion reads or trades.
 

@@ -166,8 +166,9 @@ class LiveSource:
         """
         wanted = self.enabled(venues)
         if not wanted:
-            raise VenueUnavailable(", ".join(v.value for v in venues) or "venues",
-                                   "disabled in the configuration (kalshi.enabled / polymarket.enabled)")
+            from orion_cli.core.config import no_venue_enabled
+
+            raise no_venue_enabled(venues)
         capture = Capture(recorded_at=datetime.now(UTC), recorder="orion snapshot record",
                           # Masked: a snapshot is a file to share, and a proxy's password has no place in it.
                           environment={"kalshi": self.settings.kalshi.environment, "polymarket": "prod",

@@ -704,8 +704,9 @@ class SnapshotSource:
         if self.enabled is not None:
             asked, venues = venues, tuple(v for v in venues if v in self.enabled)
             if not venues:
-                raise VenueUnavailable(", ".join(v.value for v in asked) or "venues",
-                                       "disabled in the configuration (kalshi.enabled / polymarket.enabled)")
+                from orion_cli.core.config import no_venue_enabled
+
+                raise no_venue_enabled(asked)
         data = self.load(venues, with_books=with_books, limit=limit)
         if venues and all(v in data.degraded and not data.for_venue(v) for v in venues):
             # What the live run that recorded it would have said: every venue asked for unavailable

@@ -475,3 +475,23 @@ def test_a_live_polymarket_scan_from_a_host_its_firewall_blocks_exits_6_not_4() 
     last = json.loads(result.stderr.strip().splitlines()[-1])
     assert last["reason"] == "GEOBLOCKED" and "firewall refused GET /events/keyset" in last["message"]
     assert "credentials" not in result.stderr and "<" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [("scan", "--demo"), ("scan",), ("markets", "--demo"),
+                                  ("scan", "--watch", "5", "--demo")])
+def test_every_venue_disabled_is_a_config_error_not_a_venue_outage(args: tuple[str, ...],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: with both venues disabled a scan exited 5 (venue_unavailable), which a
+    cron job reads as an outage to retry, while `reconcile` said exit 3 (no_venue): a setting to change."""
+    monkeypatch.setenv("ORION__KALSHI__ENABLED", "false")
+    monkeypatch.setenv("ORION__POLYMARKET__ENABLED", "false")
+    code, out, err = invoke(*args, "--json")
+    assert code == 3, err
+    assert out == "" and json.loads(err.strip().splitlines()[-1])["reason"] == "no_venue"
+    assert "kalshi.enabled" in err and "hint:" in err
+
+
+def test_the_one_venue_asked_for_disabled_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORION__POLYMARKET__ENABLED", "false")
+    code, _, err = invoke("scan", "--demo", "--venue", "polymarket", "--json")
+    assert code == 3 and "polymarket: disabled in the configuration" in err, err

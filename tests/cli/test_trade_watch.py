@@ -908,3 +908,15 @@ def test_a_ctrl_c_while_a_round_flushes_its_alerts_keeps_the_halt_that_round_end
     stopped = json.loads(out.strip().splitlines()[-1])
     assert (code, stopped["reason_code"], stopped["exit_code"]) == (6, "HALTED", 6), (out, err)
     assert _error_record(err)["reason"] == "HALTED", err
+
+
+def test_a_watch_with_every_venue_disabled_is_a_config_error_not_a_loop_of_failed_rounds(tmp_path: Path) -> None:
+    """Found by black-box testing: with kalshi.enabled and polymarket.enabled false, `trade --watch` ran
+    for ever, each round a `scan_failed` (exit 5, venue_unavailable) no wait would mend. It is refused
+    before the watch begins, as `reconcile` refuses it (exit 3, reason no_venue)."""
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"],
+              env(ORION__KALSHI__ENABLED="false", ORION__POLYMARKET__ENABLED="false"))
+    assert w.finish(timeout=60) == 3
+    assert w.events == []  # no round began
+    err = w.stderr()
+    assert json.loads(err.strip().splitlines()[-1])["reason"] == "no_venue" and "kalshi.enabled" in err

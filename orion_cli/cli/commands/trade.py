@@ -1154,6 +1154,10 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     from orion_cli.store import opportunities as store
 
     settings = app.settings()
+    from orion_cli.core.config import enabled_venues, no_venue_enabled
+
+    if not enabled_venues(settings):  # each round would fail the same way, for ever
+        raise no_venue_enabled(ScanOptions.from_settings(settings).venues)
     pre_mode = _pre_mode(live, authorize_live).mode
     if pre_mode == "live" and _recorded(snapshot, demo):
         raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
@@ -1163,8 +1167,6 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     if _recorded(snapshot, demo):
         announce(app, source)
         source = ReplaySource(source)
-    from orion_cli.core.config import enabled_venues
-
     banner_venues = VenueSet(app, "live", source, enabled_venues(settings), secrets) if pre_mode == "live" else None
     auth = run_gate(app, live=live, authorize_live=authorize_live, venues=banner_venues, op=None)
     if _stop_after_gate(app, auth):
