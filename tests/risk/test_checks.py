@@ -387,6 +387,22 @@ def test_price_band_edges(lite: Database, price: str, ok: bool) -> None:
     assert passed(v, "INVALID_ORDER")  # 0.0001 ticks: only the band judges these prices
 
 
+@pytest.mark.parametrize(("cheapest", "ok"), [("0.03", False), ("0.0499", False), ("0.05", True)])
+def test_price_band_judges_the_cheapest_level_a_leg_walks(lite: Database, cheapest: str, ok: bool) -> None:
+    """Found in review: 20 contracts at 0.03 and 80 at 0.06 averaged 0.054, inside [0.05, 0.95], and the
+    check passed saying "prices 0.054..0.06 within" while the leg paid 0.03 for a fifth of them."""
+    walked = (PriceLevel(D(cheapest), D(20)), PriceLevel(D("0.06"), D(80)))
+    avg = (D(cheapest) * 20 + D("0.06") * 80) / 100
+    first = dataclasses.replace(leg(size="100", price="0.06", avg=str(avg)), levels=walked)
+    v = run(lite, plan(first, leg(Venue.POLYMARKET, "0xabc", Side.NO, size="100", price="0.88")))
+    band = results(v, "PRICE_BAND")
+    assert band[0].passed is ok, band[0].detail
+    if ok:
+        assert band[0].detail == "prices 0.05..0.06 within [0.05, 0.95]"
+    else:
+        assert f"cheapest level's price {cheapest} < price_band_low 0.05" in band[0].detail
+
+
 def test_price_band_follows_the_configuration(lite: Database) -> None:
     s = settings(**{"limits.price_band_low": "0.10", "limits.price_band_high": "0.90"})
     v = run(lite, plan(leg(price="0.0999"), leg(Venue.POLYMARKET, "0xabc", Side.NO, price="0.9001")), ctx(s))
