@@ -34,6 +34,7 @@ from orion_cli.matching.normalize import (
     STANCE_GROUPS,
     DateSpan,
     MarketFeatures,
+    Parties,
     StatedTime,
     Threshold,
     utc_offset,
@@ -45,6 +46,7 @@ SCALAR_VS_BINARY = "SCALAR_VS_BINARY"
 ENTITY_MISMATCH = "ENTITY_MISMATCH"
 PROPOSITION_MISMATCH = "PROPOSITION_MISMATCH"
 OPPOSITE_PROPOSITION = "OPPOSITE_PROPOSITION"
+SUBJECT_SWAPPED = "SUBJECT_SWAPPED"
 MARKET_KIND_MISMATCH = "MARKET_KIND_MISMATCH"
 THRESHOLD_MISMATCH = "THRESHOLD_MISMATCH"
 DIRECTION_MISMATCH = "DIRECTION_MISMATCH"
@@ -63,7 +65,7 @@ LOW_SCORE = "LOW_SCORE"
 
 REASON_CODES: tuple[str, ...] = (
     MARKET_NOT_OPEN, SCALAR_VS_BINARY, ENTITY_MISMATCH, PROPOSITION_MISMATCH, OPPOSITE_PROPOSITION,
-    MARKET_KIND_MISMATCH,
+    SUBJECT_SWAPPED, MARKET_KIND_MISMATCH,
     THRESHOLD_MISMATCH, DIRECTION_MISMATCH, DATE_MISMATCH, TIME_OF_DAY_MISMATCH, PERIOD_MISMATCH, CLOSE_TIME_GAP,
     RESOLUTION_TIME_GAP, OTHER_OUTCOME_ONE_SIDE, OTHER_OUTCOME_BOTH_SIDES, FIFTY_FIFTY_ONE_SIDE, NEG_RISK_AUGMENTED,
     DRAW_POSSIBLE, AMBIGUOUS_MATCH, LOW_SCORE,
@@ -299,6 +301,66 @@ def _opposite_propositions(k: frozenset[str], p: frozenset[str]) -> str:
     return ""
 
 
+def _swapped_parties(kf: MarketFeatures, pf: MarketFeatures, inverted: bool) -> str:
+    """Why the two markets set two parties against each other the other way round, or may, or "".
+
+    "Will Sinner beat Alcaraz?" and "Will Alcaraz beat Sinner?" share every word, so every other check
+    passes them as the same bet (1.0), while YES on one is NO on the other: an "arbitrage" on them is a
+    naked bet. The subjects decide polarity where they can (a team's market against a moneyline whose
+    YES is the other team is ``inverted``, and that stands); here the parties must agree with them:
+
+    * both markets read which party YES favours (:class:`~orion_cli.matching.normalize.Parties`): the
+      same party, unless the subjects inverted the pair; the other one, only if they did;
+    * one market only reads it, as a contest: the other's YES subject must be that party, or, with no
+      subject, it must name the two in that order ("Will Alcaraz top Sinner?", a verb not read, against
+      "Sinner beats Alcaraz" is held back: a direction that cannot be read is doubt, and doubt holds).
+
+    Held back, never inverted here: which party wins is the rules' question (a retirement, a walkover,
+    a tie in a ranking), and a pair the subjects have not already inverted is curated by hand.
+    """
+    kp, pp = kf.parties, pf.parties
+    if kp is not None and pp is not None:
+        same = bool(kp.yes & pp.yes) and bool(kp.other & pp.other)
+        swapped = bool(kp.yes & pp.other) and bool(kp.other & pp.yes)
+        if same and swapped:
+            return f"cannot tell the parties apart: kalshi YES {kp.text}, polymarket YES {pp.text}"
+        if swapped and not inverted:
+            return f"kalshi YES {kp.text}, polymarket YES {pp.text}"
+        if same and inverted:
+            return f"both YES {kp.text}, but their subjects invert the pair"
+        return ""
+    reading = cast("Parties", kp if kp is not None else pp)
+    if not reading.contest:
+        return ""  # "Musk is sued by the SEC": its YES subject may be either party
+    side, other_side, f = ("kalshi", "polymarket", pf) if kp is not None else ("polymarket", "kalshi", kf)
+    if f.subject:
+        keys = _party_keys_of(f.subject)
+        on_yes, on_other = bool(keys & reading.yes), bool(keys & reading.other)
+        if on_other and not on_yes and not inverted:
+            return f"{side} YES {reading.text}, {other_side} YES is {'/'.join(sorted(f.subject))}"
+        if on_yes and not on_other and inverted:
+            return f"{side} YES {reading.text}, {other_side} YES is {'/'.join(sorted(f.subject))}, yet inverted"
+        return ""
+    words = f.key_text.split()
+    at_yes, at_other = _first_word(words, reading.yes), _first_word(words, reading.other)
+    if at_yes is not None and at_other is not None and at_other < at_yes:
+        return f"{side} YES {reading.text}; {other_side} names them the other way round, with no direction read"
+    return ""
+
+
+@lru_cache(maxsize=1 << 12)
+def _party_keys_of(subject: frozenset[str]) -> frozenset[str]:
+    """A YES subject's entities as party keys: an unknown name's last word ("name:juan estevez" → "w:estevez")."""
+    return frozenset(e if not e.startswith("name:") else "w:" + e.rsplit(" ", 1)[-1].removeprefix("name:")
+                     for e in subject)
+
+
+def _first_word(words: list[str], keys: frozenset[str]) -> int | None:
+    """Where a key text first names a party: a word of it, or an entity (written "nba_lal" there)."""
+    names = {k[2:] if k.startswith("w:") else k.replace(":", "_") for k in keys}
+    return next((i for i, w in enumerate(words) if w in names), None)
+
+
 _LABEL_STRIKES = {"over": (GT, GE), "under": (LT, LE)}
 
 
@@ -435,6 +497,11 @@ def evaluate(
         opposite_why = _opposite_propositions(kf.stance, pf.stance)
         if opposite_why:
             hold(OPPOSITE_PROPOSITION, opposite_why)
+    if kf.parties is not None or pf.parties is not None:
+        # after the subjects, before anything else flips the polarity: ``inverted`` is theirs alone
+        swapped_why = _swapped_parties(kf, pf, inverted)
+        if swapped_why:
+            hold(SUBJECT_SWAPPED, swapped_why)
     if k_family != p_family and (k_family or p_family) and (k_teams or p_teams):
         hold(MARKET_KIND_MISMATCH, f"{k_family or 'none'} vs {p_family or 'none'}")
 

@@ -73,6 +73,11 @@ CASES: list[Case] = [
               p_btc("Will the Fed hike interest rates by June 30, 2026?")),
      lambda: (k_btc("Will the Fed cut interest rates by June 30, 2026?"),
               p_btc("Will the Fed lower interest rates by June 30, 2026?"))),
+    ("SUBJECT_SWAPPED",
+     lambda: (k_btc("Will Sinner beat Alcaraz in the 2026 Wimbledon final?"),
+              p_btc("Will Alcaraz beat Sinner in the 2026 Wimbledon final?")),
+     lambda: (k_btc("Will Sinner beat Alcaraz in the 2026 Wimbledon final?"),
+              p_btc("Will Sinner defeat Alcaraz in the 2026 Wimbledon final?"))),
     ("TIME_OF_DAY_MISMATCH",
      lambda: (k_btc("Will Bitcoin be above $100,000 on June 30, 2026 at 5pm ET?"),
               p_btc("Will Bitcoin be above $100k on June 30, 2026 at noon ET?")),
@@ -527,3 +532,103 @@ def test_opposite_propositions_are_not_auto_accepted_as_the_same_bet(k_title: st
 def test_the_same_proposition_worded_differently_still_passes(k_title: str, p_title: str) -> None:
     assert not _accepted(*_yes_no_pair(k_title, p_title)).inverted
     assert not _accepted(*_yes_no_pair(p_title, k_title)).inverted
+
+
+# --- two-party propositions: which party YES favours -----------------------------------------------
+
+_WIMBLEDON = "in the 2027 Wimbledon final?"
+
+
+@pytest.mark.parametrize(("k_title", "p_title"), [
+    # found in review: each was auto-accepted as direct (0.97–1.0), though YES on one is NO on the other
+    ("Will Sinner beat Alcaraz in the final?", "Will Alcaraz beat Sinner in the final?"),
+    (f"Will Sinner defeat Alcaraz {_WIMBLEDON}", f"Will Alcaraz defeat Sinner {_WIMBLEDON}"),
+    ("Sinner vs Alcaraz: will Sinner win the 2027 Wimbledon final?",
+     "Sinner vs Alcaraz: will Alcaraz win the 2027 Wimbledon final?"),
+    (f"Will Sinner beat Alcaraz {_WIMBLEDON}", "Sinner vs Alcaraz: will Alcaraz win the 2027 Wimbledon final?"),
+    ("Will Arsenal win against Chelsea on Dec 31, 2026?", "Will Chelsea win against Arsenal on Dec 31, 2026?"),
+    ("Will Trump get more votes than Harris in Pennsylvania in 2028?",
+     "Will Harris get more votes than Trump in Pennsylvania in 2028?"),
+    ("Will Trump get more votes than Harris in Pennsylvania in 2028?",
+     "Will Trump get fewer votes than Harris in Pennsylvania in 2028?"),
+    ("Will Sinner finish ahead of Alcaraz in the 2027 ATP rankings?",
+     "Will Alcaraz finish ahead of Sinner in the 2027 ATP rankings?"),
+    # a verb orion does not read, naming the parties the other way round, is doubt: held, not passed
+    (f"Will Sinner beat Alcaraz {_WIMBLEDON}", f"Will Alcaraz top Sinner {_WIMBLEDON}"),
+    (f"Will Sinner beat Alcaraz {_WIMBLEDON}", f"Will Sinner be topped by Alcaraz {_WIMBLEDON}"),
+    # already held for other reasons (the passive's stance, two subjects), now also for the swap
+    (f"Will Alcaraz be beaten by Sinner {_WIMBLEDON}", f"Will Alcaraz beat Sinner {_WIMBLEDON}"),
+    ("Will BTC outperform ETH in 2026?", "Will ETH outperform BTC in 2026?"),
+    ("Will Trump's approval rating be higher than Biden's on Dec 31, 2026?",
+     "Will Biden's approval rating be higher than Trump's on Dec 31, 2026?"),
+])
+def test_swapped_subjects_are_not_auto_accepted_as_the_same_bet(k_title: str, p_title: str) -> None:
+    """Same words, the two parties the other way round: K-YES + P-NO is then a bet on one party twice.
+    Held back, not inverted: only the rules say whether a retirement, a walkover or a tie settles the
+    two as complements (`orion pairs add --inverted` if they do)."""
+    for k, p in (_yes_no_pair(k_title, p_title), _yes_no_pair(p_title, k_title)):
+        c = evaluate_pair(k, p, settings=_SHIPPED)
+        assert not _auto_accepted_direct(k, p)
+        assert "SUBJECT_SWAPPED" in c.reasons, (c.reasons, c.detail.get("why"))
+
+
+@pytest.mark.parametrize(("k_title", "p_title"), [
+    (f"Will Sinner beat Alcaraz {_WIMBLEDON}", f"Will Jannik Sinner beat Carlos Alcaraz {_WIMBLEDON}"),
+    (f"Will Sinner beat Alcaraz {_WIMBLEDON}", f"Will Sinner top Alcaraz {_WIMBLEDON}"),
+    ("Sinner vs. Alcaraz: will Sinner win the 2027 Wimbledon final?",
+     "Sinner vs Alcaraz: will Sinner win the 2027 Wimbledon final?"),
+    ("Will Arsenal win against Chelsea on Dec 31, 2026?", "Will Arsenal win against Chelsea on Dec 31, 2026?"),
+    ("Will Trump get more votes than Harris in Pennsylvania in 2028?",
+     "Will Trump get more votes than Kamala Harris in Pennsylvania in 2028?"),
+    ("Will Trump get more votes than Harris in Pennsylvania in 2028?",
+     "Will Harris get fewer votes than Trump in Pennsylvania in 2028?"),
+    ("Will Sinner finish ahead of Alcaraz in the 2027 ATP rankings?",
+     "Will Sinner finish ahead of Alcaraz in the 2027 ATP rankings?"),
+    ("Will BTC outperform ETH in 2026?", "Will Bitcoin outperform Ethereum in 2026?"),
+    (f"Will Alcaraz be beaten by Sinner {_WIMBLEDON}", f"Alcaraz beaten by Sinner {_WIMBLEDON}"),
+    # the passive of another verb names a party second without favouring it: no order is read into it
+    ("Will the bill be passed by Congress by Dec 31, 2026?", "Will the bill pass Congress by Dec 31, 2026?"),
+    ("Will Musk be sued by the SEC by Dec 31, 2026?", "Will Musk face an SEC lawsuit by Dec 31, 2026?"),
+])
+def test_the_same_parties_the_same_way_round_still_pass(k_title: str, p_title: str) -> None:
+    assert not _accepted(*_yes_no_pair(k_title, p_title)).inverted
+    assert not _accepted(*_yes_no_pair(p_title, k_title)).inverted
+
+
+def test_a_head_to_head_markets_yes_is_its_first_outcome() -> None:
+    """Found in review: a Kalshi "Will Alcaraz beat Sinner?" passed as direct (0.979) against a
+    Polymarket head-to-head whichever player its YES (first) outcome was."""
+    k = kalshi_market("KXREV-26DEC31-T1", f"Will Alcaraz beat Sinner {_WIMBLEDON}", "", close_time=_DEC31)
+
+    def h2h(outcomes: list[str]) -> Market:
+        return poly_market("0x" + "cd" * 32, "Sinner vs. Alcaraz: 2027 Wimbledon final", outcomes, ["11", "22"],
+                           end=_DEC31)
+
+    held = evaluate_pair(k, h2h(["Sinner", "Alcaraz"]), settings=_SHIPPED)
+    assert "SUBJECT_SWAPPED" in held.reasons and not held.passed
+    assert "kalshi YES alcaraz over sinner, polymarket YES sinner over alcaraz" in held.detail["why"][0]
+    assert not _accepted(k, h2h(["Alcaraz", "Sinner"])).inverted
+
+
+def test_kalshis_player_market_against_a_swapped_proposition_is_held() -> None:
+    """Kalshi's tennis wording (real ATP markets): the YES player is the one "will X win" names."""
+    k = kalshi_market("KXATPMATCH-27JUL12SINALC-ALC", "Will Carlos Alcaraz win the Sinner vs Alcaraz: Final match?",
+                      "Carlos Alcaraz", close_time=_DEC31)
+    sinner_wins = poly_market("0x" + "cd" * 32, "Will Sinner beat Alcaraz in the Wimbledon final?", ["Yes", "No"],
+                              ["11", "22"], end=_DEC31)
+    assert "SUBJECT_SWAPPED" in evaluate_pair(k, sinner_wins, settings=_SHIPPED).reasons
+    alcaraz_wins = replace(sinner_wins, title="Will Alcaraz beat Sinner in the Wimbledon final?")
+    assert "SUBJECT_SWAPPED" not in evaluate_pair(k, alcaraz_wins, settings=_SHIPPED).reasons
+
+
+def test_swapped_teams_stay_inverted_by_their_subjects() -> None:
+    """Where the YES subjects already invert the pair (two teams of one game, no draw), the swap agrees
+    with them and the pair stands, inverted; a passive that names the same winner does not."""
+    lakers = "Will the Lakers beat the Celtics in the NBA on Dec 31, 2026?"
+    c = evaluate_pair(*_yes_no_pair(lakers, "Will the Celtics beat the Lakers in the NBA on Dec 31, 2026?"),
+                      settings=_SHIPPED)
+    assert c.reasons == () and c.inverted
+    topped_by = "Will the Celtics be topped by the Lakers in the NBA on Dec 31, 2026?"
+    topped = evaluate_pair(*_yes_no_pair(lakers, topped_by), settings=_SHIPPED)
+    assert "SUBJECT_SWAPPED" in topped.reasons
+    assert any("subjects invert the pair" in why for why in topped.detail["why"])

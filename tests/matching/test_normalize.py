@@ -31,6 +31,7 @@ from orion_cli.matching.normalize import (
     parse_poly_slug,
     parse_thresholds,
     parse_times,
+    parties,
     stance,
     utc_offset,
 )
@@ -356,3 +357,49 @@ def test_direction_labels(label: str, direction: str) -> None:
 ])
 def test_stance(text: str, tags: set[str]) -> None:
     assert stance(text) == tags
+
+
+@pytest.mark.parametrize(("text", "yes_label", "no_label", "expected"), [
+    ("Will Sinner beat Alcaraz in the final?", "", "", ("w:sinner", "w:alcaraz")),
+    ("Will Jannik Sinner defeat Carlos Alcaraz?", "", "", ("w:sinner", "w:alcaraz")),
+    ("Will the Lakers win against the Celtics on Dec 31, 2026?", "", "", ("nba:lal", "nba:bos")),
+    ("Will Alcaraz lose to Sinner in the final?", "", "", ("w:sinner", "w:alcaraz")),
+    ("Will Alcaraz be beaten by Sinner in the final?", "", "", ("w:sinner", "w:alcaraz")),
+    ("Alcaraz defeated by Sinner?", "", "", ("w:sinner", "w:alcaraz")),
+    ("Will Bitcoin outperform ETH in 2026?", "", "", ("crypto:btc", "crypto:eth")),
+    ("Will Trump get more votes than Harris in Pennsylvania?", "", "", ("person:trump", "w:harris")),
+    ("Will Harris get fewer votes than Trump in Pennsylvania?", "", "", ("person:trump", "w:harris")),
+    ("Will Sinner finish ahead of Alcaraz in the 2027 rankings?", "", "", ("w:sinner", "w:alcaraz")),
+    ("Will Trump's approval rating be higher than Biden's?", "", "", ("person:trump", "person:biden")),
+    ("Sinner vs. Alcaraz: will Alcaraz win the final?", "", "", ("w:alcaraz", "w:sinner")),
+    ("Sinner vs Alcaraz: Alcaraz to win?", "", "", ("w:alcaraz", "w:sinner")),
+    ("Will Juan Estevez win the Cigarran vs Estevez: Round Of 16 match?", "Juan Estevez", "Juan Estevez",
+     ("w:estevez", "w:cigarran")),
+    ("Bucks vs. Lakers", "Bucks", "Lakers", ("nba:mil", "nba:lal")),
+    ("Sinner vs. Alcaraz: 2027 Wimbledon final", "Alcaraz", "Sinner", ("w:alcaraz", "w:sinner")),
+    # no two parties, or no side favoured
+    ("Bucks vs. Lakers: O/U 229.5", "Over", "Under", None),
+    ("Sinner vs. Alcaraz: 2027 Wimbledon final", "", "", None),
+    ("Will Bitcoin be more than $100,000 on June 30, 2026?", "", "", None),
+    ("Will the Lakers win over 50 games?", "", "", None),
+    ("Will Trump win the 2028 presidential election?", "", "", None),
+    ("Will the bill be passed by Dec 31, 2026?", "", "", None),
+    ("Will Sinner beat Alcaraz, or will Alcaraz beat Sinner?", "", "", None),
+    ("Milwaukee at Los Angeles L Winner?", "Milwaukee", "", None),
+])
+def test_parties(text: str, yes_label: str, no_label: str, expected: tuple[str, str] | None) -> None:
+    found = parties(text, yes_label, no_label)
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None and found.contest
+        assert expected[0] in found.yes and expected[1] in found.other
+        assert not found.yes & found.other
+
+
+def test_a_passive_of_another_verb_is_no_contest() -> None:
+    """"The bill is passed by Congress" names the party that acts second, yet its YES is about the bill:
+    compared only with another market's reading, never with its YES subject or word order."""
+    found = parties("Will the bill be passed by Congress by Dec 31, 2026?", "", "")
+    assert found is not None and not found.contest
+    assert "w:congress" in found.yes and "w:bill" in found.other

@@ -62,6 +62,7 @@ TRICKY = [
     "Will Bitcoin be between $95,000 and $100,000, $95k-$100k, $95-100k, $500-1k or from $95,000 to $99,999.99?",
     "Above 20 degrees C, 21 degrees Fahrenheit, 22° Celsius, 23 celsius, 24-25°Celsius or 26 degrees for 27°F?",
     "S&P 500 between 6,000 and 6,100, at 6,000-6,099, 6000 to 6099.99, between 2025 and 2026, 1999-2100 or 2100-2200?",
+    "Will the Philadelphia 76ers beat the Lakers by 10+ points, or get 3 more wins than 1 Celtics on Jan 9, 2026?",
 ]
 
 
