@@ -456,6 +456,30 @@ _NUM_RANGE = re.compile(
 )
 _NUM_RANGE_HINT = re.compile(r"between|\d\s*(?:-|to\b)\s*\d")
 _YEARS = re.compile(r"19\d\d|20\d\d|2100")
+# What makes a range of two year-like numbers a price band, not a window of years: a price noun just
+# before it ("the price of gold be between 2000 and 2050", "ETH price at 2000-2050"), with nothing but a
+# verb, "at" or "in the range of" between, or a currency after its high number ("2000 to 2050 dollars",
+# "per ounce"). A verb alone ("close", "settle", "trade") is not enough: a deal or a lawsuit closes or
+# settles between 2025 and 2026. Read on a folded text or its number shape (words only, no number).
+_PRICE_BEFORE = re.compile(
+    r"\b(?:prices?|values?|levels?|quotes?)(?:\s+of\s+(?:the\s+|one\s+|an?\s+)?[a-z&.']+(?:\s+[a-z&.']+)?)?"
+    r"(?:\s+(?:be|is|are|stay|stays|remain|remains|close|closes|end|ends|settle|settles|trade|trades))?"
+    r"(?:\s+(?:at|in|within))?(?:\s+the\s+range(?:\s+of)?)?\s*:?\s+(?:between\s+)?$"
+)
+_PRICE_AFTER = re.compile(
+    r"\s*(?:dollars?|usd[ct]?|us dollars|per (?:ounce|oz|barrel|share|coin|token|bushel|gallon|mmbtu)|"
+    r"an? (?:ounce|barrel|share))\b"
+)
+_PRICE_WINDOW = 60  # characters before a range searched for its price noun
+
+
+def _price_band(low: str, lo_start: int, hi_end: int) -> bool:
+    """Whether the range of plain numbers from ``lo_start`` to ``hi_end`` of ``low`` is a price band by
+    its words (:data:`_PRICE_BEFORE`, :data:`_PRICE_AFTER`): then two year-like bounds are no years."""
+    return (
+        _PRICE_BEFORE.search(low, max(0, lo_start - _PRICE_WINDOW), lo_start) is not None
+        or _PRICE_AFTER.match(low, hi_end) is not None
+    )
 _MULTIPLIERS = {
     "k": Decimal(1000), "thousand": Decimal(1000), "m": Decimal(10**6), "mn": Decimal(10**6),
     "million": Decimal(10**6), "b": Decimal(10**9), "bn": Decimal(10**9), "billion": Decimal(10**9),
@@ -627,7 +651,7 @@ def _read_thresholds(matches: _ThresholdMatches, low: str) -> tuple[Threshold, .
             continue
         lo, hi = bounds
         plain = range_unit == "" and not (lo_mult or hi_mult)
-        if plain and _YEARS.fullmatch(low[la:lb]) and _YEARS.fullmatch(low[ha:hb]):
+        if plain and _YEARS.fullmatch(low[la:lb]) and _YEARS.fullmatch(low[ha:hb]) and not _price_band(low, la, hb):
             continue  # "between 2025 and 2026": a window of years (a date), not a strike
         if not currency and _hour_window(low, low[la:lb], low[ha:hb], hb):
             continue  # "5-6PM ET": a window of hours (parse_times reads the time), not a strike
@@ -926,11 +950,26 @@ def _date_matches(shape: str) -> tuple[_DateMatch, ...]:
         spans.append(m.span())
         out.append(("season", None, None, (m.span("y1"), m.span("y2"))))
     low = _blank(low, spans)
+    if _NUM_RANGE_HINT.search(low) or "$" in low:
+        low = _blank(low, _strike_range_spans(shape))
     for m in _YEAR.finditer(low):
         prep = (m["prep"] or "").strip()
         if prep != "after":
             out.append(("year", prep, None, (m.span("year"),)))
     return tuple(out)
+
+
+def _strike_range_spans(shape: str) -> list[tuple[int, int]]:
+    """The spans of the ranges in ``shape`` that :func:`_read_thresholds` reads as strikes whatever their
+    numbers ("between 2000 and 2050 points", "$2000-2050", a price band): their year-like numbers are
+    bounds, not years. The other ranges of two years ("between 2025 and 2026") are windows, read as dates.
+    Decided on words, signs and spans only, so the same for a text and its number shape."""
+    spans = [
+        span
+        for span, (la, _), (_, hb), unit, currency, m1, m2 in _threshold_matches(shape)[0]
+        if unit is None or unit or currency or m1 or m2 or _price_band(shape, la, hb)
+    ]
+    return sorted(spans)
 
 
 def _read_dates(matches: tuple[_DateMatch, ...], low: str) -> tuple[tuple[DateSpan | _YearlessDay, ...], bool]:

@@ -258,6 +258,26 @@ def test_dates_and_windows() -> None:
     assert parse_dates("no dates here") == []
 
 
+@pytest.mark.parametrize("text", [
+    "Will the price of gold be between 2000 and 2050 on Dec 31, 2026?",
+    "Will gold trade between 2000 and 2050 dollars on Dec 31, 2026?",
+    "Will the Dow close between 2000 and 2050 points on Dec 31, 2026?",
+    "Will ETH be between $2000 and 2050 on Dec 31, 2026?",
+])
+def test_the_bounds_of_a_strike_range_are_no_years(text: str) -> None:
+    """The years 2000 and 2050 in a price band were also read as editions, so that two bands sharing a bound
+    ("2000 and 2050" vs "2050 and 2100") agreed on a year; a strike's bounds are only its bounds."""
+    assert parse_dates(text) == [DateSpan(ON, date(2026, 12, 31), date(2026, 12, 31))]
+    assert [t.upper for t in parse_thresholds(text)] == [Decimal(2050)]
+
+
+def test_a_range_of_years_without_a_price_is_still_a_window() -> None:
+    years = [DateSpan(EDITION, date(y, 1, 1), date(y, 12, 31)) for y in (2025, 2026)]
+    assert parse_dates("Will the deal close between 2025 and 2026?") == years
+    assert parse_dates("Will the price cap pass between 2025 and 2026?") == years
+    assert parse_thresholds("Will the deal close between 2025 and 2026?") == []
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("Will Bitcoin be above $100,000 on Dec 31, 2026 at 5pm ET?", [(1020, "et")]),
     ("at 12pm ET", [(720, "et")]),

@@ -117,6 +117,17 @@ HELD: list[tuple[str, str, str]] = [
     ("THRESHOLD_MISMATCH",
      "Will it snow between 20 and 25 inches in NYC in January 2026?",
      "Will it snow between 20 and 25 cm in NYC in January 2026?"),
+    # found in review: a price band of year-like numbers without commas was read as two years (editions
+    # that overlap), not a strike, so neighbouring bands were auto-accepted (0.99)
+    ("THRESHOLD_MISMATCH",
+     "Will the ETH price be between 2000 and 2050 on Dec 31, 2026?",
+     "Will the ETH price be between 2050 and 2100 on Dec 31, 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will the price of gold be between 2000 and 2050 on Dec 31, 2026?",
+     "Will the price of gold be between 2000 and 2100 on Dec 31, 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will gold trade between 1950 and 2000 dollars on Dec 31, 2026?",
+     "Will gold trade between 2000 and 2050 dollars on Dec 31, 2026?"),
     # a numbered label's range stays a strike: the period check reads only "Round 3" of "Round 3-4", and
     # "Weeks" not at all, so without it these were auto-accepted (0.9786)
     ("THRESHOLD_MISMATCH", "Will T1 win LCK Round 3-4 on Dec 31, 2026?", "Will T1 win LCK Round 3-5 on Dec 31, 2026?"),
@@ -170,6 +181,8 @@ SAME: list[tuple[str, str]] = [
      "Will the S&P 500 close between 6000 and 6100 on December 31, 2026?"),
     ("Will the S&P 500 close at 6,000-6,099 on Dec 31, 2026?",
      "Will the S&P 500 close at 6,000 to 6,099 on Dec 31, 2026?"),
+    ("Will the ETH price be between 2000 and 2050 on Dec 31, 2026?",
+     "Will the ETH price be between 2,000 and 2,050 on December 31, 2026?"),
     ("Will the high in London be above 20 degrees C on June 15, 2026?",
      "Will the high in London be above 20°C on June 15, 2026?"),
     # found in review: the hour window "5-6" was read as a strike (5 to 6) and held this pair back
@@ -263,8 +276,14 @@ def test_temperature_scales_in_words(text: str, unit: str) -> None:
         ("between 6,000 and 6,100", [("6000", "", "6100")]), ("6,000-6,099", [("6000", "", "6099")]),
         ("6,000 to 6,099.99", [("6000", "", "6099.99")]), ("between 5k and 6k", [("5000", "", "6000")]),
         ("between 20 and 25 inches", [("20", "in", "25")]), ("Gold between 2,000 and 2,100", [("2000", "", "2100")]),
+        # a price band of year-like numbers is a range by its words ("price", a currency after it)
+        ("the ETH price between 2000 and 2050", [("2000", "", "2050")]),
+        ("the price of gold at 1900-2000", [("1900", "", "2000")]), ("ETH price: 2000-2050", [("2000", "", "2050")]),
+        ("gold between 2000 and 2050 dollars", [("2000", "", "2050")]),
+        ("oil at 2000 to 2050 per barrel", [("2000", "", "2050")]),
         # years are a window, a move is no range, and dates, codes and times hold no range
         ("between 2025 and 2026", []), ("the 2025-2026 season", []), ("from 6,000 to 6,100", []),
+        ("Will the deal close between 2025 and 2026?", []), ("Will the price cap pass between 2025 and 2026?", []),
         ("on 2026-12-31", []), ("H-1B visas", []), ("Covid-19 cases", []), ("5:00-6:00", []), ("6,000 and 6,100", []),
         # found in review: a window of hours is a time (parse_times), not a strike; only before am/pm, as
         # "1-6 pt" (points) and "10-12 ct" (carats) are strikes, and "17-18 UTC" stays one (held back)
