@@ -1031,9 +1031,9 @@ def ticker_date(ticker: str) -> date | None:
 class StatedTime(NamedTuple):
     """A time of day a text states: minutes after midnight, its zone and the seconds after that minute
     ("4:59:59 PM" is not "4:59 PM"). The zone is "et", "ct", "mt", "pt" or "utc" (converted; "EST" and
-    "EDT" are read as New York time, as titles use them), an offset from UTC ("utc+01:00", converted), another
-    zone's abbreviation as written ("cet", "bst", "jst": not converted, so equal only to the same words),
-    or "" when none is named."""
+    "EDT" are read as New York time, as titles use them, and "Eastern", "Pacific Time" … as theirs), an
+    offset from UTC ("utc+01:00", converted), another zone's abbreviation as written ("cet", "bst", "jst":
+    not converted, so equal only to the same words), or "" when none is named."""
 
     minute: int
     zone: str
@@ -1052,6 +1052,15 @@ _OTHER_ZONES = (
     "aedt", "nzst", "nzdt", "akst", "akdt", "hst", "ast", "adt", "brt", "sast", "pkt", "ict", "wib",
 )
 _ZONE = r"[ecmp][sd]?t|utc|gmt|" + "|".join(_OTHER_ZONES)
+# A US zone in words after a time ("5pm Eastern", "noon Pacific Time", "5pm Mountain Standard Time"), read as
+# its abbreviation: unread, "5pm Eastern" and "5pm Pacific" were the same zoneless words. Not before a
+# word that makes it another zone or no zone ("Central European Time", "Eastern Conference"); a four-digit
+# time is still read only before an abbreviation ("2026 Eastern Conference" is no 20:26 ET).
+_ZONE_WORD = (
+    r"(?:eastern|central|mountain|pacific)"
+    r"(?![ \t]+(?:europ|afric|asia|austral|brazil|indones|greenland|americ|arab|conference|division|league|"
+    r"district|region|park|bank))(?:[ \t]+(?:standard[ \t]+|daylight[ \t]+)?time)?"
+)
 # "5pm", "5:30 p.m.", "5:00:00 PM"; "17:00", "17:00:00"; "1700 ET" (four digits only before a zone,
 # and not after a comma: "Dec 31, 2026 ET" is a year); "noon", "midnight".
 _TIME = re.compile(
@@ -1059,7 +1068,8 @@ _TIME = re.compile(
     r"|(?P<h24>[01]?\d|2[0-3]):(?P<m24>[0-5]\d)(?::(?P<s24>[0-5]\d))?(?![\d:])"
     r"|(?<!,)(?<!, )(?P<hhmm>(?:[01]\d|2[0-3])[0-5]\d)(?=\s*(?:" + _ZONE + r")\b)"
     r"|\b(?P<word>noon|midnight)\b)"
-    r"(?:\s*(?P<tz>" + _ZONE + r")(?:\s?(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>[0-5]\d))?)?\b)?"  # UTC+1
+    r"(?:\s*(?:(?P<tz>" + _ZONE + r")(?:\s?(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>[0-5]\d))?)?"  # UTC+1
+    r"|(?P<tzword>" + _ZONE_WORD + r"))\b)?"
 )
 # After the high hour of a window; read on a title that may not be folded (_numbers_text), so in any case.
 _HOUR_AFTER = re.compile(r"\s*[ap]\.?\s?m\b", re.IGNORECASE)
@@ -1099,7 +1109,8 @@ def _zone(m: re.Match[str]) -> str:
     offset after another zone, "CET+1", is kept as written: not converted)."""
     tz = m["tz"]
     if not tz:
-        return ""
+        word = m["tzword"]
+        return _TIME_ZONES[word[0]] if word else ""
     if m["sign"]:
         offset = f"{m['sign']}{int(m['oh']):02d}:{m['om'] or '00'}"
         return f"utc{offset}" if tz in ("utc", "gmt") else f"{tz}{offset}"

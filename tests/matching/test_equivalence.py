@@ -377,6 +377,20 @@ def test_a_time_in_a_zone_orion_cannot_convert_is_not_another_zones(k_time: str,
         assert "TIME_OF_DAY_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
 
 
+@pytest.mark.parametrize(("k_time", "p_time"), [
+    ("5pm Eastern", "5pm Pacific"),
+    ("5pm Eastern Time", "5pm CT"),
+    ("5pm Eastern", "5pm"),
+    ("5pm Central European Time", "5pm Central"),
+])
+def test_a_us_zone_in_words_is_that_zone(k_time: str, p_time: str) -> None:
+    """Found in review: a zone in words was no zone, so "5pm Eastern" and "5pm Pacific" were the same
+    zoneless words and auto-accepted (0.991), three hours apart."""
+    for a, b in ((k_time, p_time), (p_time, k_time)):
+        k, p = _yes_no_pair(_BTC_AT.format(a), _BTC_AT.format(b), k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)
+        assert "TIME_OF_DAY_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
+
+
 def test_a_time_in_a_zone_orion_cannot_convert_on_one_side_only_is_held_back() -> None:
     k, p = _yes_no_pair(_BTC_AT.format("11pm CET"), "Will Bitcoin be above $100,000 on December 31, 2026?",
                         k_close=_FIVE_PM_ET, p_close=_FIVE_PM_ET)
@@ -387,6 +401,9 @@ def test_a_time_in_a_zone_orion_cannot_convert_on_one_side_only_is_held_back() -
     ("5pm CET", "5pm CET"),  # the same words: the same instant, whatever CET's offset
     ("23:00 UTC+1", "22:00 UTC"),  # an offset is converted
     ("5pm ET", "2200 GMT+0"),
+    ("5pm Eastern", "5pm ET"),
+    ("5pm Eastern Time", "22:00 UTC"),
+    ("2pm Pacific", "5:00 PM EST"),
 ])
 def test_the_same_time_in_another_zone_still_passes(k_time: str, p_time: str) -> None:
     assert not _accepted(*_yes_no_pair(_BTC_AT.format(k_time), _BTC_AT.format(p_time),

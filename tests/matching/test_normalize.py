@@ -302,6 +302,16 @@ def test_a_range_of_years_without_a_price_is_still_a_window() -> None:
     ("at 1700", []),  # four digits are a time only before a zone
     ("on Dec 31, 2026 ET", []),  # a year after a comma
     ("at 2400 ET", []),
+    # a US zone in words is its abbreviation; not "Central European", and no four-digit time before it
+    ("at 5pm Eastern", [(1020, "et")]),
+    ("at 5pm Eastern Time", [(1020, "et")]),
+    ("at 5:00 PM Pacific", [(1020, "pt")]),
+    ("at noon Central", [(720, "ct")]),
+    ("at 5pm Mountain Standard Time", [(1020, "mt")]),
+    ("at 17:00 Eastern Daylight Time", [(1020, "et")]),
+    ("at 5pm Central European Time", [(1020, "")]),
+    ("the 2026 Eastern Conference Finals", []),
+    ("at 1700 Eastern", []),
     ("at 1760 ET", []),
     ("at 5pm CET", [(1020, "cet")]),  # zones orion does not convert: kept as written
     ("at 5pm BST", [(1020, "bst")]),
