@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 from orion_cli.core.errors import ConfigError
 from orion_cli.core.files import FileRefused, MiB, read_regular_file
-from orion_cli.core.paths import user_config_file
+from orion_cli.core.paths import home_problem, user_config_file
 from orion_cli.core.plain_text import plain_ascii
 from orion_cli.core.redact import LOOPBACK_HOSTS, mask_url, mask_web_url, web_url_ok, web_url_private
 
@@ -541,25 +541,6 @@ def _check_absolute_database(value: str, bad: Callable[[str], ConfigError]) -> N
                   "absolute path")
 
 
-def _relative_home(env: Mapping[str, str]) -> ConfigError | None:
-    """``ORION_HOME`` holds the default ledger, and with it the kill switch: a relative one is found in
-    each process's own working directory, so an operator's `orion halt` would not stop a cron job or a
-    service started elsewhere (the relative ``database.url`` refusal, for the directory around it)."""
-    value = env.get("ORION_HOME", "").strip()
-    if not value:
-        return None
-    try:
-        if Path(value).expanduser().is_absolute():
-            return None
-        why = ("is a relative path, looked for in each process's own working directory: a cron job or a service "
-               "started elsewhere would keep a ledger, and a kill switch, of its own")
-    except RuntimeError:  # ~nosuchuser
-        why = "names the home directory of a user this machine does not have"
-    return ConfigError(f"ORION_HOME ({value!r}) {why}", hint='give its absolute path, e.g. ORION_HOME="$PWD/'
-                       f'{value}"' if not value.startswith("~") else "give its absolute path",
-                       reason="config_invalid")
-
-
 def _unknown_key(dotted: str, source: str) -> ConfigError:
     close = difflib.get_close_matches(dotted, list(_spec_map()), n=1)
     hint = f"did you mean {close[0]}?" if close else "see config.toml.example for every key"
@@ -819,14 +800,15 @@ def load_settings(
         for k, v in _flatten(doc, source, problem).items():
             values[k] = (v, label)
 
-    home = _relative_home(env)
+    home = home_problem(env.get("ORION_HOME", ""))
     if home is not None:  # the default ledger (and so the kill switch) is in it, unless one is named
-        problem(home, "database")
-    user_file = user_config_file()
-    # Anything at the path but nothing at all is read (and so refused if it is a directory, a device, a
-    # FIFO or a dangling link): skipping it ran every command on the defaults, the limits in it unseen.
-    if os.path.lexists(user_file):
-        layer(user_file, str(user_file), f"user config {user_file}")
+        problem(home, "database")  # noted only for the kill switch with its database named: the file unread
+    else:
+        user_file = user_config_file()
+        # Anything at the path but nothing at all is read (and so refused if it is a directory, a device, a
+        # FIFO or a dangling link): skipping it ran every command on the defaults, the limits in it unseen.
+        if os.path.lexists(user_file):
+            layer(user_file, str(user_file), f"user config {user_file}")
 
     explicit = config_file
     explicit_source = "--config"

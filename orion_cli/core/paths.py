@@ -9,12 +9,39 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from orion_cli.core.errors import ConfigError
+
 APP_NAME = "orion"
 
 
+def home_problem(value: str) -> ConfigError | None:
+    """``ORION_HOME`` holds the default ledger, and with it the kill switch: a relative one is found in
+    each process's own working directory, so an operator's `orion halt` would not stop a cron job or a
+    service started elsewhere (as a relative ``database.url`` is refused, for the directory around it)."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        if Path(value).expanduser().is_absolute():
+            return None
+        why = ("is a relative path, looked for in each process's own working directory: a cron job or a service "
+               "started elsewhere would keep a ledger, and a kill switch, of its own")
+    except RuntimeError:  # ~nosuchuser
+        why = "names the home directory of a user this machine does not have"
+    hint = "give its absolute path" + ("" if value.startswith("~") else f', e.g. ORION_HOME="$PWD/{value}"')
+    return ConfigError(f"ORION_HOME ({value!r}) {why}", hint=hint, reason="config_invalid")
+
+
 def home_override() -> Path | None:
+    """The directory ``ORION_HOME`` names; one that cannot be everyone's is a configuration error (exit 3)
+    wherever it is used, never a directory made in the working directory or an internal error."""
     value = os.environ.get("ORION_HOME", "").strip()
-    return Path(value).expanduser() if value else None
+    if not value:
+        return None
+    problem = home_problem(value)
+    if problem is not None:
+        raise problem
+    return Path(value).expanduser()
 
 
 def config_dir() -> Path:

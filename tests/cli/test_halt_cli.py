@@ -550,29 +550,32 @@ def test_a_relative_database_cannot_give_a_cron_job_a_kill_switch_of_its_own(
     assert json.loads(run("halt", "--status", "--json").stdout)["halted"] is True
 
 
+@pytest.mark.parametrize(("home", "why"), [("rel-home", "working directory"),
+                                           ("~nosuchuser_orion/o", "user this machine does not have")])
 def test_a_relative_orion_home_cannot_give_a_cron_job_a_kill_switch_of_its_own(
-        isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home: str, why: str) -> None:
     """Found in review: ORION_HOME=rel (the default ledger's directory) in one directory and in another
-    were two ledgers, so the operator's halt did not stop the job. Every command refuses it, the halt
-    included, unless the database is named; then the halt engages there and says what it ignored."""
+    were two ledgers, so the operator's halt did not stop the job. Every command refuses it (init
+    before it writes anything), the halt included, unless the database is named; then the halt engages
+    there and says what it ignored (a ~nosuchuser home was an internal error there, and in init)."""
     ops, cron = tmp_path / "ops", tmp_path / "cron"
     ops.mkdir()
     cron.mkdir()
-    monkeypatch.setenv("ORION_HOME", "rel-home")
+    monkeypatch.setenv("ORION_HOME", home)
     for where in (ops, cron):
         monkeypatch.chdir(where)
-        for args in (("scan", "--demo", "--json"), ("halt", "--reason", "stop")):
+        for args in (("scan", "--demo", "--json"), ("halt", "--reason", "stop"), ("init",)):
             result = run(*args)
             assert result.exit_code == 3, result.output
-            assert "ORION_HOME ('rel-home')" in result.stderr and "working directory" in result.stderr
+            assert f"ORION_HOME ({home!r})" in result.stderr and why in result.stderr
         assert list(where.iterdir()) == []
     ledger = tmp_path / "ledger.db"
     assert run("--db", str(ledger), "init").exit_code == 3  # not the kill switch: refused
     monkeypatch.delenv("ORION_HOME")
     assert run("--db", str(ledger), "init").exit_code == 0
-    monkeypatch.setenv("ORION_HOME", "rel-home")
+    monkeypatch.setenv("ORION_HOME", home)
     halted = run("--db", str(ledger), "halt", "--reason", "stop")
     assert halted.exit_code == 0, halted.output
-    assert "ORION_HOME ('rel-home')" in halted.stderr
+    assert f"ORION_HOME ({home!r})" in halted.stderr
     monkeypatch.delenv("ORION_HOME")
     assert json.loads(run("--db", str(ledger), "halt", "--status", "--json").stdout)["halted"] is True

@@ -27,7 +27,7 @@ def init_command(
 
     app = get_app(ctx)
     out = app.out
-    path = user_config_file()
+    path = user_config_file()  # first: an ORION_HOME that cannot be everyone's is refused before any write
     wrote = False
     previous: bytes | None = None
     backup: Path | None = None
