@@ -198,6 +198,7 @@ class VenueReconcile:
     hint: str = ""  # what to do about a refusal (the venue's error's hint); not in the record
     pending: list[str] = field(default_factory=list)  # not judged yet: too recent to call
     balance: Balance | None = None
+    report_withheld: str = ""  # live: why the venue's balance report was not recorded ("" when it was)
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -226,6 +227,7 @@ class VenueReconcile:
             "reason": self.reason or None,
             "refusal": self.refusal,
             "balance": None if self.balance is None else self.balance.to_record(),
+            "report_withheld": self.report_withheld or None,
             "counts": dict(self.counts),
         }
 
@@ -756,8 +758,11 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
         _read_settlements(ctx, venue, tv, result), _read_transfers(venue, tv, result))
     unread = "; ".join(why for why in (unsettled, unmoved) if why)  # no answer: the venue is unavailable
     # Without its transfers the report is not recorded (a deposit in it would count as profit); nor
-    # beside a held market not checked for settlement (its payout, in the report, would count twice).
+    # beside a held market not checked for settlement (its payout, in the report, would count twice);
+    # nor beside positions or fills that disagree with the ledger, not fixed (:func:`_settle_and_compare`).
     report = balance if tv.mode == "live" and moved is not None and not unchecked else None
+    if tv.mode == "live" and report is None:
+        result.report_withheld = WITHHELD_TRANSFERS if moved is None else WITHHELD_UNCHECKED
     result.balance = balance
     result.counts.update(orders_checked=len(open_rows), fills_checked=len(venue_fills),
                          positions_venue=len(venue_positions), open_orders_venue=len(venue_open))
@@ -769,18 +774,33 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
         # Each settlement's cash is judged against the report read above, which then replaces the
         # ledger's figure (after any --fix adjustment, whose cash that report already holds), plus
         # the payouts and fills recorded that it cannot hold (Ledger.record_balance adds them).
-        _settle(ctx, conn, venue, venue_settlements, result, report=report)
-        _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked, waiting=waiting)
+        unreconciled = _settle_and_compare(ctx, conn, venue, venue_settlements, venue_positions, result,
+                                           report=report, unchecked=unchecked, waiting=waiting)
+        unreconciled = unreconciled if tv.mode == "live" else []  # a paper ledger is its own venue: no report
+        if unreconciled:
+            report = None
+            result.report_withheld = "; ".join(x for x in (result.report_withheld, WITHHELD_UNRECONCILED) if x)
         if report is not None:
             result.transfers = ctx.ledger.record_transfers(moved or [], balance, conn=conn, now=ctx.now)
             ctx.ledger.record_balance(balance, conn=conn, now=ctx.now)
-        if not result.pending:
+        if tv.mode == "live":
+            from orion_cli.core.settlement import hold_report, release_report
+
+            if unreconciled:  # `orion balance` and a live trade do not record its reports either
+                kinds = " and ".join(sorted({d.kind for d in unreconciled}))
+                hold_report(conn, ctx.mode, venue, f"{len(unreconciled)} {kinds} drift(s) not fixed", now=ctx.now)
+            else:
+                release_report(conn, ctx.mode, venue)
+        if not result.pending and not unreconciled:
             # What this venue recorded may raise equity (a settlement, a report, an adopted position)
             # in a run whose breaker update is skipped (drift, another venue pending): its peak is
             # recorded now, or a later loss is measured from the old one. Not while a trade is still
             # recording this venue's fills (pending): a sell the venue filled and the ledger has not
             # recorded yet is its cash reported beside contracts still held at cost, a peak never had;
-            # that trade's own breaker update records the peak once its fills are in.
+            # that trade's own breaker update records the peak once its fills are in. Nor while its
+            # positions or fills disagree with the ledger, not fixed (a sale made by hand): the same
+            # hazard, which lasts until they are adopted; a figure recorded beside it earlier (by a
+            # `balance` run before this one saw it) is not made a peak here.
             from orion_cli.risk.breaker import record_peak
 
             record_peak(conn, ctx.ledger, now=ctx.now, actor=ctx.actor)
@@ -802,11 +822,59 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
             "settled": [{"market": x.settlement.market_id, "payout": x.payout, "realized_pnl": x.realized_pnl}
                         for x in result.settled],
             "pending": result.pending,
+            "report_withheld": result.report_withheld or None,
             "fix": ctx.fix,
         }
         ctx.audit(conn, f"reconcile.{result.status}", payload, venue=venue)
         halted_alert = _halt_for_venue_drift(ctx, conn, venue, result)
     return halted_alert
+
+
+WITHHELD_TRANSFERS = "its deposits and withdrawals could not be read (a deposit in it would count as profit)"
+WITHHELD_UNCHECKED = "a held market was not checked for settlement (its payout in it would count twice)"
+WITHHELD_UNRECONCILED = (
+    "positions or fills disagree with the ledger and were not fixed: beside contracts the ledger holds at cost "
+    "(or lacks), its cash would count a trade made outside orion twice or not at all (a peak never had, a loss "
+    "hidden); nor is the peak raised. Neither `orion balance` nor a live trade records its reports until a "
+    "reconcile finds none or --fix adopts them")
+# Drift that leaves the venue's cash beside holdings the ledger does not have: its report is not recorded.
+HOLDINGS_KINDS = frozenset({"fill", "position"})
+
+
+def _settle_and_compare(ctx: _Context, conn: Connection, venue: Venue, found: Sequence[Settlement],
+                        venue_positions: Sequence[Position], result: VenueReconcile, *, report: Balance | None,
+                        unchecked: set[str], waiting: Mapping[str, Decimal]) -> list[Drift]:
+    """Settle what the venue settled (:func:`_settle`), then compare positions (:func:`_positions`); the
+    ``fill`` and ``position`` drift left unfixed, beside which ``report`` must not be recorded.
+
+    Why: a sale made outside orion (the README's "close them by hand, then `reconcile --fix`") is in
+    the venue's cash while the ledger still holds the contracts at cost until it is adopted. Recorded
+    by a run without ``--fix``, that cash counted twice: equity and the day's P&L up by the sale's
+    proceeds (a $60 loss read as a $40 gain, the BREAKER check passing), a peak the account never had,
+    and once adopted a drawdown from it that tripped the breaker. A run that finds the ledger agreeing
+    (or ``--fix`` adopting it all) records the report.
+
+    Settlements come first (a market the venue settled is no position to compare), each judged against
+    ``report``; when the report is then not recorded, one judged as held by it would not reach the
+    ledger's cash, so both steps are done again, in a savepoint, judged by the stored figure.
+    """
+    kept = len(result.drifts), len(result.settled), len(result.pending)
+    with conn.begin_nested() as savepoint:
+        _settle(ctx, conn, venue, found, result, report=report)
+        _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked, waiting=waiting)
+        unreconciled = _unreconciled(result)
+        if report is None or not unreconciled or all(s.cash_moved for s in result.settled[kept[1]:]):
+            return unreconciled
+        savepoint.rollback()
+    del result.drifts[kept[0]:], result.settled[kept[1]:], result.pending[kept[2]:]
+    _settle(ctx, conn, venue, found, result, report=None)
+    _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked, waiting=waiting)
+    return _unreconciled(result)
+
+
+def _unreconciled(result: VenueReconcile) -> list[Drift]:
+    """``result``'s ``fill`` and ``position`` drift not fixed in this run."""
+    return [d for d in result.drifts if d.kind in HOLDINGS_KINDS and not d.fixed]
 
 
 @contextmanager

@@ -8,21 +8,79 @@ and, once reconcile settled the market, a false loss. So every place that record
 reading the report, which held markets have settled, and records both in one transaction, each
 settlement's cash judged against that report. The venue's deposits and withdrawals are read and
 recorded the same way, for the same reason: that report holds them, and they are capital, not profit.
+
+Neither compares the venue's positions with the ledger's (a trade cannot wait for that read, nor
+does ``orion balance`` judge them); ``orion reconcile`` does. A venue where it found positions or
+fills that disagree with the ledger and did not fix them (a sale made by hand: the report holds
+its cash while the ledger still holds the contracts at cost) is remembered as *held*
+(:func:`hold_report`), and its reports are not recorded here either until a reconcile of it finds
+none or ``--fix`` adopts them (:func:`release_report`): recorded, the sale's cash would count
+beside the contracts it sold (a peak never had; a day's loss read as a gain by the BREAKER check).
+A disagreement that arises after the last reconcile is not known here: the next reconcile finds it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+
+from sqlalchemy import Connection, delete, insert, select, update
 
 from orion_cli.core.aio import all_of, all_or_none
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Venue
+from orion_cli.store.audit import iso_utc
 from orion_cli.store.ledger import Ledger, SettledMarket
+from orion_cli.store.tables import orion_meta
 from orion_cli.venues.trading import Balance, Settlement, SettlementsIncomplete, TradingVenue, Transfer
 
 log = logging.getLogger(__name__)
+
+HELD_PREFIX = "report_held:"  # orion_meta key report_held:<mode>:<venue>; value JSON {"since", "why"}
+
+
+def _held_key(mode: str, venue: Venue) -> str:
+    return f"{HELD_PREFIX}{mode}:{venue.value}"
+
+
+def hold_report(conn: Connection, mode: str, venue: Venue, why: str, *, now: datetime) -> None:
+    """Remember, in the caller's write transaction, that ``venue``'s reports are not to be recorded
+    (see the module doc): ``why``; ``since`` stays the first run's."""
+    key = _held_key(mode, venue)
+    old = conn.execute(select(orion_meta.c.value).where(orion_meta.c.key == key)).scalar()
+    since = iso_utc(now)
+    if old is not None:
+        try:
+            since = str(json.loads(old)["since"])
+        except (ValueError, TypeError, KeyError):
+            pass
+    value = json.dumps({"since": since, "why": why}, sort_keys=True)
+    if old is None:
+        conn.execute(insert(orion_meta).values(key=key, value=value))
+    elif old != value:
+        conn.execute(update(orion_meta).where(orion_meta.c.key == key).values(value=value))
+
+
+def release_report(conn: Connection, mode: str, venue: Venue) -> None:
+    """Forget that ``venue``'s reports are held: a reconcile found its positions and fills agreeing."""
+    conn.execute(delete(orion_meta).where(orion_meta.c.key == _held_key(mode, venue)))
+
+
+def held_reports(conn: Connection, mode: str, venues: Iterable[Venue]) -> dict[Venue, str]:
+    """The ``venues`` whose reports are held, each with since when and why (as one line)."""
+    keys = {_held_key(mode, v): v for v in venues}
+    if not keys:
+        return {}
+    out: dict[Venue, str] = {}
+    for key, value in conn.execute(select(orion_meta.c.key, orion_meta.c.value).where(orion_meta.c.key.in_(keys))):
+        try:
+            held = json.loads(value)
+            out[keys[key]] = f"since {held['since']}: {held['why']}"
+        except (ValueError, TypeError, KeyError):
+            out[keys[key]] = "by reconcile"  # not a value this module wrote: held all the same
+    return out
 
 
 async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
@@ -76,7 +134,13 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
     from orion_cli.risk.breaker import record_peak
 
     with ledger.db.write() as conn:
+        held = held_reports(conn, ledger.mode, {report.venue for report, _, _ in found if report is not None})
         for report, settlements, moved in found:
+            if report is not None and report.venue in held:
+                log.warning("%s: its balance report is not recorded: `orion reconcile` found positions or fills that "
+                            "disagree with the ledger and did not fix them (%s). `orion reconcile --fix` adopts them",
+                            report.venue.value, held[report.venue])
+                report = None  # its settlements are judged by the stored figure, as for an unchecked market
             if report is not None:
                 ledger.record_transfers(moved, report, conn=conn, now=now)
                 ledger.record_balance(report, conn=conn, now=now)

@@ -970,6 +970,85 @@ def test_a_run_left_pending_records_no_peak(db: Database) -> None:
     assert res.pending and _stored_peak(db) == D("1000"), res
 
 
+def test_a_sale_made_by_hand_is_no_cash_beside_the_contracts_it_sold_until_it_is_adopted(
+        db: Database) -> None:
+    """Found in review: the README's "close them by hand, then `reconcile --fix`". orion bought 200 YES
+    at 0.50 of a $500 ledger; the 200 were sold by hand at 0.20 (the account holds $440). A cron run
+    without --fix reported the drift but recorded the venue's $440 beside the 200 still held at cost:
+    equity 540 (a $60 loss read as a $40 gain: the BREAKER check passed), a peak of 540 the account
+    never had, and once adopted an 18.5% drawdown from it tripped the breaker. `orion balance` and a
+    live trade do not record the report either until a reconcile finds the ledger agreeing."""
+    from orion_cli.core.reconcile import WITHHELD_UNRECONCILED
+
+    # The true drawdown (12%) is below the limit, the false one (18.5%) was not.
+    settings = load_settings(overrides={"breaker.daily_loss": "100000", "breaker.daily_loss_pct": "100",
+                                        "breaker.drawdown_pct": "15"}, environ={})
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D(500), D(0), D(500), EARLIER), now=EARLIER)
+    buy = _fill("f-buy", "o-buy", "200", "0.50", fee="0")
+    _filled_order(ledger, "c-buy", "o-buy", [buy], size="200")
+    (first,) = _run(db, settings, {Venue.KALSHI: FakeVenue(cash=D(400), fills_=[buy], positions_=[
+        Position(Venue.KALSHI, MKT, Side.YES, D(200), D("0.50"), D(100))])})
+    assert first.status == "clean" and _stored_peak(db) == D(500)
+    sold = _fill("f-hand", "o-hand", "200", "0.20", action=Action.SELL, fee="0", ts=NOW - timedelta(minutes=5))
+    venue = FakeVenue(cash=D(440), fills_=[buy, sold])  # holds none of them
+
+    (drift,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert sorted((d.kind, d.fixed) for d in drift.drifts) == [("fill", False), ("position", False)]
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D(400)  # the stored figure: the 200 are still held at cost
+    assert _pnl(db)[1] == D(500) and _stored_peak(db) == D(500)  # not 540
+    assert drift.report_withheld == WITHHELD_UNRECONCILED
+    assert drift.to_record()["report_withheld"] == WITHHELD_UNRECONCILED
+    (summary,) = [e for e in AuditLog(db).tail(500) if e.type == "reconcile.drift"]
+    assert summary.payload["report_withheld"] == WITHHELD_UNRECONCILED
+    # `orion balance` (or a live trade) reading the venue meanwhile does not record it either.
+    _record_reports(ledger, venue)
+    assert ledger.balance(Venue.KALSHI).total == D(400)  # type: ignore[union-attr]
+
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
+    assert [(d.kind, d.fixed) for d in fixed.drifts] == [("fill", True)] and fixed.report_withheld == ""
+    assert _pnl(db)[1] == D(440) and _stored_peak(db) == D(500)  # the $60 loss, from the true peak
+    (clean,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert clean.status == "clean" and _stored_peak(db) == D(500)
+    assert not KillSwitch(db).status().halted
+    venue.cash = D(450)  # released: the next report is recorded again
+    _record_reports(ledger, venue)
+    assert ledger.balance(Venue.KALSHI).total == D(450)  # type: ignore[union-attr]
+    _verify(db)
+
+
+def _record_reports(ledger: Ledger, venue: FakeVenue) -> None:
+    """What `orion balance` and a live trade do with the venue's report."""
+    from orion_cli.core.settlement import record_reports
+
+    report = asyncio.run(venue.balance())
+    asyncio.run(record_reports(ledger, {Venue.KALSHI: venue}, {Venue.KALSHI: report}, now=NOW))
+
+
+def test_a_payout_judged_held_by_a_report_that_is_then_not_recorded_reaches_the_cash(
+        db: Database, settings: Settings) -> None:
+    """A settlement paid after the stored figure and before the venue's report is judged held by that
+    report; when drift then keeps the report from being recorded, the payout is added to the stored
+    figure instead (judged again), or the ledger's cash lacked it until a report was recorded."""
+    ledger = Ledger(db, "live")
+    _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])
+    _filled_order(ledger, "c-z", "o-z", [_fill("fz", "o-z", "5", "0.40", market="KXOTHER-26")], size="5")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D(500), D(0), D(500), EARLIER), now=EARLIER)
+    paid = NOW - timedelta(minutes=5)  # after the stored figure, before the report (as of NOW)
+    venue = FakeVenue(cash=D(512), settlements_=[Settlement(Venue.KALSHI, MKT, D(1), paid, result="yes")])
+    # KXOTHER-26 was sold by hand (for 2) before the lookback: position drift, no fill to explain it.
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert [(d.kind, d.market, d.fixed) for d in res.drifts] == [("position", "KXOTHER-26", False)]
+    (s,) = res.settled
+    assert s.cash_moved and s.payout == D(10)
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D(510)  # the stored 500 and the payout, not the report's 512
+    assert {p.market_id: p.size for p in ledger.positions()} == {"KXOTHER-26": D(5)}
+    assert _types(db).count("position.settled") == 1
+    _verify(db)
+
+
 def test_fix_books_no_capital_for_contracts_it_removes(db: Database, settings: Settings) -> None:
     """Less held than the ledger says: sold at the ledger's own average, no capital. Whether today's
     cash got the proceeds is unknown; if it did not, the day shows a loss (never a hidden one)."""
@@ -1451,6 +1530,8 @@ def test_transfers_that_cannot_be_read_are_drift_and_the_report_is_not_recorded(
     assert settled.cash_moved
     bal = ledger.balance(Venue.KALSHI)
     assert bal is not None and bal.total == D("910")  # the stored figure and the payout after it: no report
+    assert res.to_record()["report_withheld"] == "its deposits and withdrawals could not be read (a deposit in it " \
+                                                 "would count as profit)"
 
 
 @pytest.mark.parametrize("read", ["transfers", "settlements"])

@@ -228,3 +228,37 @@ def test_the_peak_a_recorded_report_raises_is_recorded_with_it(db: Database) -> 
     ledger.record_balance(Balance(Venue.KALSHI, "live", D(1400), D(0), D(1400), later), now=later)
     st = breaker.update(now=later)
     assert (st.peak_equity, st.trips) == (D(1600), ("drawdown",)), st
+
+
+def test_a_report_of_a_venue_reconcile_holds_is_not_recorded_until_a_reconcile_releases_it(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """Found in review: reconcile found 200 contracts sold by hand (fill and position drift, not fixed);
+    the venue's cash held the sale while the ledger held them at cost. `orion balance` or a live trade
+    recorded that cash all the same: equity up by the proceeds (a loss read as a gain by the BREAKER
+    check), and a peak the account never had. Held, the report is not recorded (its settlements are
+    judged by the stored figure) until a reconcile finds the ledger agreeing or --fix adopts them."""
+    from orion_cli.core.settlement import hold_report, release_report
+
+    ledger = Ledger(db, "live")
+    _hold(ledger)  # $600 cash, 1000 YES at cost
+    with db.write() as conn:
+        hold_report(conn, "live", Venue.KALSHI, "1 position drift(s) not fixed", now=NOW - timedelta(minutes=9))
+        hold_report(conn, "live", Venue.KALSHI, "2 fill and position drift(s) not fixed", now=NOW)
+    venue = FakeVenue([Settlement(Venue.KALSHI, MKT, D(1), NOW - timedelta(hours=1), result="yes")], moved=[])
+    report = Balance(Venue.KALSHI, "live", D(1650), D(0), D(1650), NOW)  # the payout, and a sale's 50
+
+    with caplog.at_level(logging.WARNING, logger="orion_cli.core.settlement"):
+        (settled,) = _reports(ledger, venue, report)
+
+    assert settled.payout == D(1000) and settled.cash_moved  # judged by the stored figure
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D(1600)  # 600 + the payout, not the report's 1650
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "not recorded" in warned and "2 fill and position drift(s) not fixed" in warned
+    assert "since 2026-11-22T11:51:00.000000Z" in warned  # the first hold's time stays
+
+    with db.write() as conn:
+        release_report(conn, "live", Venue.KALSHI)
+    _reports(ledger, FakeVenue([], moved=[]), report)
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.total == D(1650)

@@ -338,3 +338,5 @@ def _render(app: AppContext, results: list[VenueReconcile]) -> None:
     for r in results:
         for p in r.pending:
             app.out.info(f"pending ({r.venue.value}): {p}")
+        if r.report_withheld:
+            app.out.info(f"balance report not recorded ({r.venue.value}): {r.report_withheld}")
