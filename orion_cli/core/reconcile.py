@@ -7,8 +7,10 @@ Why it runs the way it does (DESIGN §2, §5 point 6, §7):
   venue_order_id)`` before anything else is compared. Found: its fills and state are recorded
   through the :class:`~orion_cli.store.ledger.Ledger` (audited ``order.*``, plus
   ``reconcile.resolved``). Provably absent at the venue (the venue answers "no such order"): it is
-  marked ``cancelled`` with "never reached the venue". Orders younger than ``grace`` are left alone
-  and reported as pending, because an executor may be sending them this very moment; so are fills
+  marked ``cancelled`` with "never reached the venue", unless a process drives its execution (its
+  key lock is held) or the row changed since it was read (both checked in the write). Orders
+  younger than ``grace`` are left alone and reported as pending, because an executor may be
+  sending them this very moment; so are those, and fills
   within ``grace`` of an order the ledger holds undecided, or does not hold while one of ours in that
   market still awaits its venue id, and the position they explain.
 * **Detection reads, one transaction writes.** All venue I/O (fills since the oldest open activity
@@ -41,7 +43,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -1013,15 +1015,46 @@ async def _resolve(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any],
             result.drifts.append(_order_drift(venue, row, f"the venue reported it filled {plain(reported)} but does "
                                                           "not find it now", venue_qty=reported))
             return
+        _never_reached(ctx, venue, row, result)
+        return
+    await _apply_found(ctx, venue, tv, row, state, result)
+
+
+def _never_reached(ctx: _Context, venue: Venue, row: Row[Any], result: VenueReconcile) -> None:
+    """Cancel ``row``, which the venue does not know, as never reached the venue: only while no process
+    drives its execution (its key lock held for the write) and only if the row is still as read before
+    the lookup (compare-and-set in the write transaction); otherwise it is left, pending.
+
+    Why: the lookup and the write are apart, and an executor may send the order in between (a resume of
+    an intent older than the grace period). Written regardless, the cancel landed on the order the
+    executor had just sent and recorded filled: ``cancelled``, filled 10, "never sent", so the executor
+    (and a resume) took a filled leg for one never sent. The ledger lets one ended status follow
+    another (a late fill of a cancelled order is recorded on it), so the check is here.
+    """
+    from orion_cli.execution.keylock import unless_driven
+
+    coid, before = row.client_order_id, OrderStatus(row.status)
+    # An order of no execution: no key to hold, nothing drives it.
+    with unless_driven(ctx.db, row.execution_id, actor=ctx.actor) if row.execution_id else nullcontext(True) as free:
+        if not free:
+            result.pending.append(f"order {coid} ({before.value}) is not found at the venue, but execution "
+                                  f"{row.execution_id} is in progress in another process (it may be sending it "
+                                  "now): left")
+            return
         with ctx.db.write() as conn:
+            now_row = conn.execute(select(orders.c.status, orders.c.updated_at)
+                                   .where(orders.c.client_order_id == coid)).first()
+            if now_row is None or (now_row.status, now_row.updated_at) != (row.status, row.updated_at):
+                moved = now_row.status if now_row is not None else "gone"
+                result.pending.append(f"order {coid} ({before.value}) is not found at the venue, but another "
+                                      f"process changed it meanwhile (now {moved}): in progress, left")
+                return
             after = ctx.ledger.cancelled(coid, reason=NEVER_REACHED, conn=conn, now=ctx.now)
             res = Resolved(venue, coid, row.venue_order_id, row.market_id, Side(row.side), before.value,
                            after.status.value, after.filled_size, 0, NEVER_REACHED)
             ctx.audit(conn, "reconcile.resolved", {k: v for k, v in res.to_record().items() if k != "type"},
                       venue=venue, market=row.market_id)
-        result.resolved.append(res)
-        return
-    await _apply_found(ctx, venue, tv, row, state, result)
+    result.resolved.append(res)
 
 
 def _reported_filled(ctx: _Context, row: Row[Any]) -> Decimal | None:

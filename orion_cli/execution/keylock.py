@@ -6,7 +6,8 @@ Apart from the executor, so that `orion reconcile` and `orion trade` can ask wit
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -51,6 +52,30 @@ def driven(db: Database, key: str) -> bool:
         return True
     lock.release()
     return False
+
+
+@contextmanager
+def unless_driven(db: Database, key: str, *, actor: Mapping[str, Any] | None = None) -> Iterator[bool]:
+    """Hold execution ``key``'s lock for the ``with`` block if no process drives it (True), else hold
+    nothing (False).
+
+    Why not :func:`driven` then a write: an execution resumed between the probe and the write would be
+    sending the very order the write closes (reconcile cancelling an intent as "never reached the
+    venue" while a resume sent it and recorded its fill). Held, the executor cannot take the key until
+    the write is done; it waits ``KEY_LOCK_PATIENCE`` for it, so the block must be a moment long.
+    """
+    from orion_cli.core.runlock import RunLocked
+
+    lock = execution_lock(db, key, actor=actor)
+    try:
+        lock.acquire(patience=PROBE_PATIENCE)
+    except RunLocked:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def unfinished_executions(db: Database, mode: str, statuses: Sequence[str] = UNFINISHED) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
@@ -246,6 +246,64 @@ def test_unknown_order_absent_at_the_venue_is_marked_never_reached(db: Database,
         ("c-absent", "unknown", "cancelled"), ("c-intent", "intent", "cancelled")]
     order = ledger.order("c-absent")
     assert order is not None and order.status is OrderStatus.CANCELLED and order.reject_reason == NEVER_REACHED
+    _verify(db)
+
+
+def test_an_order_sent_and_filled_while_reconcile_looked_it_up_is_not_cancelled_as_never_reached(
+        db: Database, settings: Settings) -> None:
+    """Found in review: the lookup said "not found", then an executor (a resume of an intent older than
+    the grace period) sent the order and recorded its fill, then reconcile wrote its cancel regardless:
+    the order ended `cancelled`, filled 10, "never sent: never reached the venue", a filled leg the
+    executor then took for one never sent. The cancel is written only on the row as it was read."""
+    ledger = Ledger(db, "live")
+    _intent(ledger, "orion-abc-l2", status="intent", at=NOW - timedelta(hours=2))
+
+    class SentMeanwhile(FakeVenue):
+        async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+            found = await super().find_order(client_order_id, venue_order_id)  # not at the venue yet
+            ledger.mark_submitted(client_order_id)  # meanwhile the executor sends it and records the fill
+            ledger.transition(client_order_id, OrderStatus.FILLED, venue_order_id="V1", fills=[
+                replace(_fill("F1", "V1", "10", "0.40", ts=NOW), client_order_id=client_order_id)])
+            return found
+
+    (res,) = _run(db, settings, {Venue.KALSHI: SentMeanwhile()})
+    assert res.resolved == [] and res.drifts == [], res
+    assert [p for p in res.pending if "orion-abc-l2" in p] == [
+        "order orion-abc-l2 (intent) is not found at the venue, but another process changed it meanwhile "
+        "(now filled): in progress, left"]
+    order = ledger.order("orion-abc-l2")
+    assert order is not None and (order.status, order.filled_size, order.reject_reason) == (
+        OrderStatus.FILLED, D(10), "")
+    _verify(db)
+
+
+def test_an_order_whose_execution_another_process_drives_is_left_not_cancelled(db: Database,
+                                                                              settings: Settings) -> None:
+    """Found in review: reconcile never asked whether the order's execution was being driven; a resume
+    holding its key may be sending it right now. Left pending while the key is held; with the key free,
+    it is cancelled as never reached."""
+    from sqlalchemy import insert
+
+    from orion_cli.execution.keylock import execution_lock
+    from orion_cli.store.tables import executions
+
+    ledger = Ledger(db, "live")
+    with db.write() as conn:
+        conn.execute(insert(executions), {"key": "k-run", "opportunity_id": "op123456", "mode": "live",
+                                          "status": "leg2_sent", "size": D(10), "plan": "{}", "result": "{}",
+                                          "created_at": iso_utc(EARLIER), "updated_at": iso_utc(EARLIER)})
+    req = OrderRequest(Venue.KALSHI, MKT, Side.YES, Action.BUY, D(10), D("0.40"), TimeInForce.FOK, "orion-run-l2")
+    ledger.record_intent(PreparedOrder(req, "{}"), execution_id="k-run", now=EARLIER)
+    with execution_lock(db, "k-run"):  # a resume drives it
+        (res,) = _run(db, settings, {Venue.KALSHI: FakeVenue()})
+    assert res.resolved == [] and res.status == "clean", res
+    assert [p for p in res.pending if "orion-run-l2" in p] == [
+        "order orion-run-l2 (intent) is not found at the venue, but execution k-run is in progress in another "
+        "process (it may be sending it now): left"]
+    order = ledger.order("orion-run-l2")
+    assert order is not None and order.status is OrderStatus.INTENT
+    (later,) = _run(db, settings, {Venue.KALSHI: FakeVenue()})  # no one drives it any more
+    assert [(r.client_order_id, r.after) for r in later.resolved] == [("orion-run-l2", "cancelled")]
     _verify(db)
 
 

@@ -40,3 +40,19 @@ def test_unfinished_executions_reads_again_after_probing_the_locks(db: Database,
         assert found == []
     else:
         assert [(e["key"], e["status"], e["running"]) for e in found] == [("K1", "hedged", True)]
+
+
+def test_unless_driven_holds_a_free_key_through_the_block_and_nothing_of_a_driven_one(db: Database) -> None:
+    """reconcile cancels an order as never reached the venue inside this block: an executor must not
+    take the key (and send the order) between the probe and that write."""
+    from orion_cli.core.runlock import RunLocked
+    from orion_cli.execution.keylock import driven, execution_lock, unless_driven
+
+    with unless_driven(db, "K1") as free:
+        assert free
+        with pytest.raises(RunLocked):  # an executor taking the key now is refused, as for a probe
+            execution_lock(db, "K1").acquire()
+    assert not driven(db, "K1")  # released after the block
+    with execution_lock(db, "K1"), unless_driven(db, "K1") as free:  # a resume drives it
+        assert not free
+        assert driven(db, "K1")  # still the resume's: the probe took nothing
