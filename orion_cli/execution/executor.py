@@ -407,6 +407,16 @@ class ExecutionResult:
     breaker_tripped: tuple[str, ...] = ()
 
     @property
+    def outcome(self) -> str:
+        """How the execution ended: ``status``, but for a re-run of a used key (``already_done``,
+        nothing sent) the stored execution's end (done, unwound or failed), which the caller's exit
+        code and refusal then follow: a retry loop must not read a failed or unwound execution as
+        success because it was asked for twice. Empty (no success either) if the stored end is missing."""
+        if self.status != "already_done":
+            return self.status
+        return str(self.detail.get("status") or "")
+
+    @property
     def sent_orders(self) -> bool:
         """Whether any of its orders reached a venue (done, unwound, a killed FOK...): a trade made."""
         return any(_was_sent(o) for o in self.orders)
@@ -690,8 +700,12 @@ class Executor:
                    halted_dust=result.get("dust_accepted") or (result.get("dust") if status is ExecStatus.HALTED
                                                                else None))
         if status.final:
+            # Reported as it ended: its stored status (``execution_status``, :attr:`ExecutionResult.outcome`)
+            # and its own message, so a failure or an unwind re-run is not read as a success.
+            said = result.get("message")
             return ExecutionResult(key, "already_done", Verdict(), self.ledger.orders(execution_id=key),
-                                   f"execution already {status.value}; nothing sent", result)
+                                   f"execution already {status.value}{f': {said}' if said else ''}; nothing sent",
+                                   {**result, "status": status.value})
         for tag in result.get("intents", {}):
             self._teach(run, tag)
         self._legs_from_ledger(run)

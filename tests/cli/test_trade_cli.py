@@ -374,11 +374,34 @@ def test_same_idempotency_key_reports_and_never_sends_twice(op_id: str) -> None:
     assert code == 0, err
     again = lines(out)[-1]
     assert again["type"] == "execution" and again["status"] == "already_done" and again["key"] == "k-1"
+    assert again["execution_status"] == "done"
     assert len(ledger_orders()) == 2
     # Without a key, the default key op-<id> is another execution of the same opportunity.
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--jsonl")
     assert code == 0, err
     assert len(ledger_orders()) == 4
+
+
+def test_the_same_key_again_exits_as_its_failed_execution_did(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a black-box tester: with one tick of slippage the first leg's fill-or-kill fails (exit
+    6), and running the same command again exited 0, `already_done` with `execution_status` null: a
+    cron retry loop read the failed execution as success. The re-run reports the stored status and
+    exits as the first run did, nothing sent."""
+    monkeypatch.setenv("ORION__PAPER__SLIPPAGE_TICKS", "1")
+    args = ("trade", op_id, "--demo", "--confirm", "--jsonl")
+    code, out, err = invoke(*args)
+    first = lines(out)[-1]
+    assert code == 6 and first["status"] == "failed" and first["execution_status"] == "failed", err
+    reason = json.loads(err.splitlines()[-1])["reason"]
+    sent = len(ledger_orders())
+    code, out, err = invoke(*args)
+    again = lines(out)[-1]
+    assert code == 6, err
+    assert again["status"] == "already_done" and again["execution_status"] == "failed", again
+    assert first["message"] in again["message"] and "nothing sent" in again["message"]
+    error = json.loads(err.splitlines()[-1])
+    assert error["reason"] == reason == "NOT_FILLED" and "already failed" in error["message"], error
+    assert "reporting it, nothing re-sent" in err and len(ledger_orders()) == sent
 
 
 def _stored_again_as(op_id: str, new_id: str) -> None:

@@ -1747,6 +1747,43 @@ def test_the_same_key_twice_never_sends_twice(db: Database) -> None:
     assert run(executor(db, fake_venues(x)).resume(plan.key)).status == "already_done"
 
 
+def _exit_of(res: Any) -> tuple[str, int, str | None] | None:
+    """What `orion trade --confirm` ends with for ``res``: None for exit 0, else the error's kind,
+    exit code and reason."""
+    from orion_cli.cli.commands.trade import raise_for_result
+    from orion_cli.core.errors import OrionError
+
+    try:
+        raise_for_result(res)
+    except OrionError as exc:
+        return type(exc).__name__, int(exc.exit_code), exc.reason
+    return None
+
+
+@pytest.mark.parametrize(("script", "ended"), [
+    ({}, "done"),
+    ({"l1": ["kill"]}, "failed"),
+    ({"l1": ["auth"]}, "failed"),  # exit 4 both times, as the credentials refusal it was
+    ({"l2": ["unavailable"], "l2a1": ["unavailable"], "l2a2": ["unavailable"]}, "unwound"),
+], ids=["done", "failed", "failed-credentials", "unwound"])
+def test_the_same_key_again_reports_how_its_execution_ended(db: Database, script: dict[str, list[Any]],
+                                                           ended: str) -> None:
+    """Found by a black-box tester: a re-run of a failed (or unwound) execution's key exited 0 with
+    `execution_status` null, "already_done" read as success by a retry loop. It now carries the stored
+    status and exits as the first run did; only a key whose execution ended done exits 0."""
+    x = Exchange(script=script)
+    plan = make_plan()
+    first = run(executor(db, fake_venues(x)).execute(plan, None))
+    sent = {k: list(v) for k, v in x.payloads.items()}
+    again = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert first.status == ended, first.message
+    assert again.status == "already_done" and x.payloads == sent  # nothing re-sent
+    assert again.to_record()["execution_status"] == ended
+    assert first.message in again.message and again.message.endswith("; nothing sent")
+    assert _exit_of(again) == _exit_of(first)
+    assert (_exit_of(again) is None) == (ended == "done")
+
+
 def test_resume_of_an_unknown_key_is_not_found(db: Database) -> None:
     with pytest.raises(NotFound):
         run(executor(db, fake_venues(Exchange())).resume("nope"))

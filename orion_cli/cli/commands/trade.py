@@ -9,10 +9,11 @@ Shape (one command, two uses):
   execution and what --confirm will do (report it, resume it by its stored plan, or refuse it), and
   on a terminal offers "Resume it?" for an unfinished one.
 * ``orion trade OP_ID --confirm [--live --authorize-live]`` — executes both legs (paper unless the
-  live gate of :mod:`orion_cli.core.gate` authorizes live trading). Exit 0 done (or already done
-  under this idempotency key), 6 refused by a safeguard (the failing check is named), 5 a venue
-  unreachable, 4 a venue refused orion's credentials for an order (after the unwind it called for),
-  or for a read before the first order (a balance, Kalshi's exchange status; nothing sent).
+  live gate of :mod:`orion_cli.core.gate` authorizes live trading). Exit 0 done, 6 refused by a
+  safeguard (the failing check is named), 5 a venue unreachable, 4 a venue refused orion's
+  credentials for an order (after the unwind it called for), or for a read before the first order
+  (a balance, Kalshi's exchange status; nothing sent). A re-run of a used idempotency key sends
+  nothing and exits as its execution ended: 0 only for one that ended done.
   Ctrl-C, SIGTERM or SIGHUP before anything is sent stops with nothing placed (exit 130); once the
   executor has started, it waits until the execution is finished and recorded.
 * ``orion trade --watch SECONDS [--max-trades N]`` — the auto-execute loop: scan, trade the best
@@ -449,9 +450,9 @@ def credentials_refusal(result: ExecutionResult) -> AuthError | None:
     naked comes first. None otherwise."""
     from orion_cli.execution.executor import CREDENTIALS_REFUSED  # loaded already: the execution ran
 
-    if result.status not in ("failed", "unwound") or not result.detail.get(CREDENTIALS_REFUSED):
+    if result.outcome not in ("failed", "unwound") or not result.detail.get(CREDENTIALS_REFUSED):
         return None
-    what = "execution failed" if result.status == "failed" else "the first leg was unwound"
+    what = "execution failed" if result.outcome == "failed" else "the first leg was unwound"
     return AuthError(f"{what}: {result.message}", hint=CREDENTIALS_REFUSED_HINT)
 
 
@@ -463,21 +464,23 @@ def geoblock_refusal(result: ExecutionResult) -> Refused | None:
     from orion_cli.execution.executor import GEOBLOCKED  # loaded already: the execution ran
 
     blocked = result.detail.get(GEOBLOCKED)
-    if result.status not in ("failed", "unwound") or not blocked:
+    if result.outcome not in ("failed", "unwound") or not blocked:
         return None
-    what = "execution failed" if result.status == "failed" else "the first leg was unwound"
+    what = "execution failed" if result.outcome == "failed" else "the first leg was unwound"
     return Refused(f"{what}: {blocked[0]['venue']} refused an order from this host: {blocked[0]['reason']}",
                    reason="GEOBLOCKED", hint=GEOBLOCKED_ORDER_HINT)
 
 
 def raise_for_result(result: ExecutionResult) -> None:
-    """Exit codes: done/already done 0; refused, halted, unwound 6; a venue unreachable 5; a venue that
-    refused orion's credentials for an order 4 (:func:`credentials_refusal`)."""
+    """Exit codes: done 0; refused, halted, unwound 6; a venue unreachable 5; a venue that refused
+    orion's credentials for an order 4 (:func:`credentials_refusal`). A re-run of a used key (nothing
+    sent) exits as the execution it reports ended (:attr:`ExecutionResult.outcome`): 0 only for one
+    that ended done."""
     from orion_cli.core.errors import VenueError
     from orion_cli.venues.trading import OrderStatus
 
-    status = result.status
-    if status in ("done", "already_done"):
+    status = result.outcome
+    if status == "done":
         return
     refusal = credentials_refusal(result) or geoblock_refusal(result)
     if refusal is not None:
