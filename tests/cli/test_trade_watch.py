@@ -264,6 +264,78 @@ def test_a_size_the_limits_cap_under_polymarkets_minimum_is_skipped_not_tried_ev
         db.dispose()
 
 
+def test_a_limit_refusal_is_audited_once_then_skipped_while_the_limit_holds(tmp_path: Path) -> None:
+    """Found by a black-box tester: with `limits.market_exposure` 50 the demo's opportunity is refused by
+    MARKET_EXPOSURE, and the watch tried it again every round: 11 refused executions and 11 `risk.rejected`
+    audit events in 12 s (86,000 a day at --watch 1), `orion report` counting one unchanging condition 11
+    times. It is refused (and audited) once, then skipped, said once, while the check would refuse it."""
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], env(ORION__LIMITS__MARKET_EXPOSURE="50"))
+    w.until(lambda r: r.get("type") == "watch" and r.get("event") == "scan" and r.get("round") == 4)
+    w.proc.send_signal(signal.SIGINT)
+    assert w.finish() == 130
+    (refused,) = [e for e in w.events if e["type"] == "execution"]
+    assert refused["status"] == "refused" and refused["message"].startswith("refused by MARKET_EXPOSURE"), refused
+    (skipped,) = [e for e in w.events if e.get("event") == "skipped"]
+    assert skipped["reason"] == "MARKET_EXPOSURE" and "> market_exposure 50.00" in skipped["detail"], skipped
+    db = open_database(None)
+    try:
+        rejected = [e for e in AuditLog(db).tail(10000) if e.type == "risk.rejected"]
+    finally:
+        db.dispose()
+    assert len(rejected) == 1, rejected
+
+
+def test_a_refused_opportunity_is_traded_again_once_its_check_would_pass(capsys: Any) -> None:
+    """The other half: the skip lasts only while the check that refused would refuse again. In-process,
+    round by round over the demo's opportunity: refused at a 50 market exposure (audited), skipped (said
+    once, then silently), and traded in the round where the check would pass (the limit raised here;
+    freed exposure alike)."""
+    from types import SimpleNamespace
+
+    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.market_data import open_source, run
+    from orion_cli.cli.commands.scan import pairs_path
+    from orion_cli.cli.context import AppContext
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.core.scan import ScanOptions, scan
+    from orion_cli.matching.pairs import load_pairs
+    from orion_cli.store import opportunities as store
+
+    tight = AppContext(fmt="jsonl", overrides={"limits.market_exposure": "50"})
+    source = trade_cmd.ReplaySource(open_source(tight, None, True))
+    options = ScanOptions.from_settings(tight.settings())
+    data = run(lambda: source.fetch(options.venues, with_books=True))
+    ops = list(scan(data, load_pairs(pairs_path(tight)), tight.settings(), options).opportunities)
+    with tight.db().write() as conn:
+        store.save(conn, ops, source=source.name)
+    auth: Any = SimpleNamespace(mode="paper", how="paper")
+    refused: dict[Any, Any] = {}
+
+    def round_of(app: AppContext) -> tuple[list[dict[str, Any]], int, int]:
+        """One round: its events, the trades it made, and the `risk.rejected` events audited so far."""
+        trades, stop = trade_cmd._trade_round(app, None, ops, auth, source, NullAlertSink(), None,  # type: ignore[arg-type]
+                                              trade_cmd.StopFlag(app.out), 0, None, refused=refused)
+        assert stop is None
+        db = open_database(None)
+        try:
+            audited = len([e for e in AuditLog(db).tail(10000) if e.type == "risk.rejected"])
+        finally:
+            db.dispose()
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()], trades, audited
+
+    events, trades, audited = round_of(tight)
+    assert [(e["type"], e["status"]) for e in events] == [("execution", "refused")], events
+    assert (trades, audited) == (0, 1)
+    events, trades, audited = round_of(tight)
+    assert [(e["event"], e["reason"]) for e in events] == [("skipped", "MARKET_EXPOSURE")], events
+    assert (trades, audited) == (0, 1)
+    events, trades, audited = round_of(tight)  # still refused: not said again
+    assert (events, trades, audited) == ([], 0, 1)
+    events, trades, audited = round_of(AppContext(fmt="jsonl", overrides={"limits.market_exposure": "5000"}))
+    assert [(e["type"], e["status"]) for e in events] == [("execution", "done")], events
+    assert (trades, audited) == (1, 1) and refused == {}
+
+
 def test_a_basket_of_more_than_two_legs_is_skipped_not_an_error_every_round(tmp_path: Path) -> None:
     """Found in a black-box run: the watch planned the 32-leg basket each round and printed an internal
     error for it (exit 1's "bad_data") every time; it is now skipped with the reason the checks give."""

@@ -21,7 +21,8 @@ Shape (one command, two uses):
   geoblock (exit 6, with the reason and hint a single trade's refusal has), after an order a venue
   refused for orion's credentials or such a refusal of a read before one (exit 4, as a single trade
   ends; an outage there skips the round) and on Ctrl-C, SIGTERM or SIGHUP
-  (exit 130) after finishing the execution in flight.
+  (exit 130) after finishing the execution in flight. A refused opportunity is refused (and
+  audited) once, then skipped while the check that refused it would refuse it again.
 
 The default idempotency key is ``op-<OP_ID>``: one stored opportunity is executed at most once unless
 another ``--idempotency-key`` is given. A recorded source (``--demo``/``--snapshot``) is paper only;
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
     from orion_cli.core.models import Market, OrderBook, Venue
     from orion_cli.core.opportunity import Opportunity
     from orion_cli.execution.executor import ExecutionResult
-    from orion_cli.execution.plan import TradePlan, Verdict
+    from orion_cli.execution.plan import CheckResult, TradePlan, Verdict
     from orion_cli.risk.breaker import Breaker
     from orion_cli.risk.checks import PipelineContext
     from orion_cli.venues.base import MarketData, MarketSource
@@ -1187,6 +1188,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     trades = 0
     rounds = 0
     said: set[str] = set()
+    refused: dict[LegsKey, WatchRefusal] = {}  # by markets and sides: a refusal audited once (_trade_round)
     ended = WatchStop.interrupted(stop.reason)
     app.out.info(f"watching every {seconds:g}s ({auth.mode}); Ctrl-C stops after the execution in flight")
     try:
@@ -1216,7 +1218,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 _event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
                        round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
             trades, round_stop = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades,
-                                              max_trades, source_flags=source_flags(snapshot, demo))
+                                              max_trades, source_flags=source_flags(snapshot, demo), refused=refused)
             if round_stop is not None:
                 ended = round_stop  # before the flush: a Ctrl-C during it must not replace a halt or refusal
             alerts.flush(0)  # audits, without waiting, the round's alerts that cannot be sent at all
@@ -1297,16 +1299,76 @@ def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: O
     return factory
 
 
+# The legs an opportunity trades, as (venue, market, side): the same ones come back every round, and
+# under a new id after a rescan in a new minute bucket.
+LegsKey = tuple[tuple[str, str, str], ...]
+
+
+def legs_key(op: Opportunity) -> LegsKey:
+    """What the watch remembers a refusal by (:class:`WatchRefusal`): not the id, which a rescan renews."""
+    return tuple(sorted((leg.venue.value, leg.market_id, leg.side.value) for leg in op.legs))
+
+
+@dataclasses.dataclass
+class WatchRefusal:
+    """A check that refused the watch's trade of some legs (``check``), and whether the watch has said
+    (a ``skipped`` event) that it skips them while that check would refuse them again."""
+
+    check: str
+    said: bool = False
+
+
+def _still_refused(app: AppContext, secrets: LazyStore, op: Opportunity, size: Decimal, key: str,
+                   auth: Authorization, source: MarketSource, check: str) -> CheckResult | None:
+    """Whether ``check`` would refuse ``op`` again: its failing result, or None when it would pass or
+    this cannot tell (a read failed or refused: the trade itself then meets it and ends as it does).
+
+    The preview's way: the books re-read and the balances read without recording them (as
+    ``--confirm`` would read them), then every check in a write transaction rolled back -- the
+    writers' lock is held for the checks only, as a preview holds it, and nothing is audited. It
+    decides only whether the watch skips: a trade it lets through runs the whole pipeline in its own
+    transaction, as ever."""
+    from orion_cli.cli.commands.market_data import run
+    from orion_cli.core.errors import OrionError
+    from orion_cli.execution.executor import build_plan
+
+    venues = VenueSet(app, auth.mode, source, [leg.venue for leg in op.legs], secrets)
+
+    async def plan_it() -> tuple[TradePlan, dict[Venue, Balance | None]]:
+        try:  # quiet, unlike _plan_and_balances: a skip is said once, not every round
+            fresh = await fresh_books(source, op)
+            plan = build_plan(op, fresh, size=size, key=key, settings=app.settings(), now=_now())
+            return plan, await venues.balances(write=False)
+        finally:
+            await venues.aclose()
+
+    try:
+        plan, balances = run(plan_it)
+    except OrionError:
+        return None
+    if venues.rejected:  # a venue refused orion's credentials for a balance: the trade stops the watch on it
+        return None
+    ctx = _pipeline_context(app.settings(), auth.mode, True, auth.how, balances, preview=True)
+    verdict = preview_verdict(app, plan, ctx)
+    return next((c for c in verdict.checks if c.name == check and not c.passed), None)
+
+
 def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity], auth: Authorization,
                  source: MarketSource, alerts: AlertSink, low_balance: LowBalanceWatch, stop: StopFlag, trades: int,
-                 max_trades: int | None, *, source_flags: str = "") -> tuple[int, WatchStop | None]:
+                 max_trades: int | None, *, source_flags: str = "",
+                 refused: dict[LegsKey, WatchRefusal] | None = None) -> tuple[int, WatchStop | None]:
     """Trade the round's opportunities best first; returns (trades, why the watch stops or None).
 
     None also when a stop was requested (Ctrl-C, SIGTERM, SIGHUP): the loop asks the flag itself.
 
     An execution of this mode left interrupted (a leg may be unhedged) stops the loop before anything
     is traded, naming the command that resumes it; an opportunity already executed under any key is
-    not traded again."""
+    not traded again.
+
+    ``refused`` (the watch's, kept across rounds): the legs a check refused, audited then as every
+    refusal is. While that check would refuse them again (:func:`_still_refused`) they are skipped,
+    said once, not traded (and audited ``risk.rejected``) again every round: at --watch 1 one
+    unchanging limit wrote 86,000 refusals a day. Once it would pass, they are traded again."""
     from orion_cli.cli.commands.market_data import run
     from orion_cli.core.errors import OrionError
     from orion_cli.core.opportunity import not_a_pair
@@ -1354,6 +1416,17 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             _event(app, "skipped", f"{op.id}: {short}", opportunity_id=op.id, key=key, reason="INVALID_ORDER",
                    detail=short)
             continue
+        legs = legs_key(op) if refused is not None else ()
+        if refused is not None and (known := refused.get(legs)) is not None:
+            still = _still_refused(app, secrets, op, size, key, auth, source, known.check)
+            if still is not None:
+                if not known.said:
+                    _event(app, "skipped", f"{op.id}: still refused by {known.check}: {still.detail}; skipped "
+                           "until it would pass", opportunity_id=op.id, key=key, reason=known.check,
+                           detail=still.detail)
+                    known.said = True
+                continue
+            del refused[legs]
         venues = VenueSet(app, auth.mode, source, [leg.venue for leg in op.legs], secrets)
         try:
             with stop.section():
@@ -1374,6 +1447,9 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
                 # ends (exit 4) and as a refusal of an order ends the watch; an outage (exit 5) is not.
                 return trades, WatchStop.credentials_refused(exc)
             continue
+        failed = result.verdict.first_failure if result.status == "refused" else None
+        if refused is not None and failed is not None:
+            refused[legs] = WatchRefusal(failed.name)
         rec = {**result.to_record(), "v": 1, "opportunity_id": op.id}
         if app.out.machine:
             app.out.stream(rec, WATCH_COLUMNS)
