@@ -44,6 +44,18 @@ OFFLINE_HINT = "check the network; `--snapshot FILE` or `--demo` work offline"
 RECORD_OFFLINE_HINT = "recording reads the live venues: check the network (and the venue URLs in the config)"
 
 
+def unreadable(venue: Venue, what: str, problem: DataError | str) -> VenueError:
+    """A venue's answer orion cannot use (a field missing, mistyped or out of range; a fee it does not
+    model), as the error a command ends with: exit 5, naming the venue and what was read.
+
+    The parsers raise :class:`DataError`, whose exit 1 is an internal error's; here the data came
+    from the venue, which is at fault as when it answers with a body that is not JSON at all (already
+    a :class:`VenueError`). Turned here, where the live reads meet the parsers, not in the CLI: a
+    ``DataError`` elsewhere (the ledger's own records) stays an internal error.
+    """
+    return VenueError(f"{venue.value} {what}: {problem}")
+
+
 def _err(venue: str, kind: str, key: str, exc: OrionError) -> ItemError:
     return ItemError(venue, kind, key, str(exc), exc.reason)
 
@@ -162,7 +174,8 @@ class LiveSource:
         """Raw responses of every requested venue, fetched concurrently.
 
         Raises when every requested venue failed: :class:`VenueUnavailable` (with ``offline_hint``)
-        if any was unreachable, else the first venue's own error (e.g. :class:`AuthError`, exit 4).
+        if any was unreachable, else the first venue's own error (e.g. :class:`AuthError`, exit 4; a
+        listing orion cannot read is a :class:`VenueError`, exit 5).
         """
         wanted = self.enabled(venues)
         if not wanted:
@@ -185,6 +198,8 @@ class LiveSource:
             if isinstance(result, BaseException):
                 if not isinstance(result, OrionError):
                     raise result
+                if isinstance(result, DataError):  # the listing's own shape: the venue's data is at fault
+                    result = unreadable(venue, "listing", result)
                 failures.append((venue, result))
                 capture.degraded[venue.value] = str(result)
         if len(failures) == len(wanted):
@@ -215,7 +230,7 @@ class LiveSource:
             # series' error before it names only the field.
             own = [e for e in data.errors if e.kind == "market"] or data.errors
             detail = own[0].message if own else "not listed"
-            raise DataError(f"{venue.value} market {ref}", detail)
+            raise unreadable(venue, f"market {ref}", detail)
         market = data.markets[0]
         book = data.book_for(market)
         if book is None and market.status in (MarketStatus.CLOSED, MarketStatus.SETTLED):
@@ -224,7 +239,7 @@ class LiveSource:
             return market, OrderBook(market.venue, market.id, BookSide(), BookSide(), datetime.now(UTC))
         if book is None:
             detail = "; ".join(e.message for e in data.errors if e.kind == "book") or "no book returned"
-            raise DataError(f"{venue.value} book {market.id}", detail)
+            raise unreadable(venue, f"book {market.id}", detail)
         return market, book
 
     # -- Kalshi -------------------------------------------------------------------------------
@@ -395,7 +410,7 @@ class LiveSource:
         object), both exit 5 like the book itself, so ``trade`` sends nothing and can be run again;
         :class:`AuthError` as it came (exit 4). One fetched but stating a fee orion does not model
         (``flat``, an unknown or empty type, a bad multiplier) is refused by the parser, as in a
-        scan, and :meth:`book` raises its ``DataError`` ("fee unknown (series S: …)").
+        scan, and :meth:`book` says so (``VenueError``, exit 5: "fee unknown (series S: …)").
 
         ``with_fees=False`` reads the market and its book only, for a reader that does not price:
         the executor's hedge retry, which only asks whether the book still offers its limit (a
@@ -436,7 +451,7 @@ class LiveSource:
                 raise
             market = body.get("market") if isinstance(body, Mapping) else None
             if not isinstance(market, dict):
-                raise DataError("market", "missing or not an object")
+                raise unreadable(Venue.KALSHI, f"market {ticker}", "market: missing or not an object")
             raw.markets.append(market)
             et = str(market.get("event_ticker") or "")
             st = series_ticker_of(et)
@@ -547,7 +562,10 @@ class LiveSource:
                 raise NotFound(f"no Polymarket market {ref!r}", reason="market_not_found",
                                hint="use a condition id (0x…), an outcome token id or a market slug")
             raw.markets.append(chosen)
-            market = parse_gamma_market(chosen)
+            try:
+                market = parse_gamma_market(chosen)
+            except DataError as exc:
+                raise unreadable(Venue.POLYMARKET, f"market {ref}", exc) from None
             body = await client._post_books([market.yes_token, market.no_token])
             if isinstance(body, list):
                 raw.books.extend(b for b in body if isinstance(b, dict))
@@ -558,7 +576,7 @@ def _gamma_row_named(body: Any, ref: str) -> dict[str, Any] | None:
     """The row of a Gamma ``/markets`` answer that ``ref`` names (condition id, slug or token id)."""
     rows = body.get("markets") if isinstance(body, Mapping) else body
     if not isinstance(rows, list):
-        raise DataError("markets", f"expected an array, got {type(rows).__name__}")
+        raise unreadable(Venue.POLYMARKET, f"market {ref}", f"markets: expected an array, got {type(rows).__name__}")
     for row in rows:
         if not isinstance(row, dict):
             continue

@@ -278,6 +278,30 @@ def test_live_book_and_both_venues_down_exit_5(sims: tuple[KalshiSim, Polymarket
     assert json.loads(err.strip().splitlines()[-1])["reason"] == "venue_unavailable"
 
 
+def test_book_and_markets_of_data_the_venue_sends_unreadable_exit_5_not_1(
+        sims: tuple[KalshiSim, PolymarketSim]) -> None:
+    """Found black-box: a 200 with a price "abc" in a book, or a listing without its list, was an
+    internal error (exit 1, reason bad_data); the venue's data is at fault: exit 5, the venue named."""
+    k, p = sims
+    env = env_for(k.server.base_url + "/trade-api/v2", p.gamma_url, p.clob_url)
+    ticker = k.recorded_markets()[1]["ticker"]
+    k.set_book(ticker, [["abc", "10.00"]], [])
+    try:
+        code, _, err = invoke("book", ticker, "--json", env=env)
+    finally:
+        del k.books[ticker]
+    assert code == 5, err
+    last = json.loads(err.strip().splitlines()[-1])
+    assert last["reason"] == "venue_error" and last["message"].startswith(f"kalshi book {ticker}: "), last
+    k.server.add_fault(FaultRule("remove_field", field="markets", path_prefix="/trade-api/v2/markets"))
+    try:
+        code, _, err = invoke("markets", "--venue", "kalshi", "--json", env=env)
+    finally:
+        k.server.clear_faults()
+    assert code == 5, err
+    assert json.loads(err.strip().splitlines()[-1])["message"] == "kalshi listing: markets: missing"
+
+
 def test_a_polymarket_firewall_403_on_book_and_markets_is_the_geoblock_exit_6(
         sims: tuple[KalshiSim, PolymarketSim]) -> None:
     """Found in review: Polymarket's public reads send no credential, yet a blocked host's Cloudflare 403

@@ -561,7 +561,7 @@ def test_a_kalshi_fee_that_cannot_be_read_refuses_the_trade_before_either_leg_is
     world.ksim.server.clear_faults()
     world.ksim.series_fees[series] = ("flat", 1)  # the "Specific Trading Fees" table: rates not in the API
     code, out, err = world.run(*LIVE)
-    assert code == 1, err
+    assert code == 5, err  # what the venue sent cannot be priced: the venue's answer, not an internal error
     rec = json.loads(err.strip().splitlines()[-1])
     assert "fee unknown" in rec["message"] and f"series {series}" in rec["message"], rec
     assert world.kalshi_created() == [] and world.poly_created() == []
@@ -571,6 +571,20 @@ def test_a_kalshi_fee_that_cannot_be_read_refuses_the_trade_before_either_leg_is
     execution = _execution(out)
     assert execution["status"] == "done", execution["message"]
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+
+
+def test_a_book_the_venue_sends_unreadable_refuses_the_trade_as_the_venues_fault_before_either_leg(
+        world: World) -> None:
+    """Found black-box: a 200 with a price "abc" in Kalshi's book ended the trade as an internal error
+    (exit 1, the parser's DataError). Nothing is sent, and it exits 5 (the venue's data is at fault),
+    naming the venue, the book and the field."""
+    world.ksim.set_book(TICKER, [["abc", "50.00"]], [["0.6000", "50.00"]])
+    code, _out, err = world.run(*LIVE)
+    assert code == 5, err
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert rec["reason"] == "venue_error" and rec["message"].startswith(f"kalshi book {TICKER}: "), rec
+    assert "price: not a number: 'abc'" in rec["message"], rec
+    assert world.kalshi_created() == [] and world.poly_created() == []
 
 
 def test_a_kalshi_hedge_retry_is_sent_though_the_series_cannot_be_read_after_the_first_leg_filled(

@@ -14,7 +14,7 @@ from sim.polymarket_sim import PolymarketSim
 from sim.server import FaultRule, SimRequest, SimResponse
 
 from orion_cli.core.config import Settings, load_settings
-from orion_cli.core.errors import DataError, ExitCode, OrionError, VenueError, VenueUnavailable
+from orion_cli.core.errors import ExitCode, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.models import Venue
 from orion_cli.venues.base import ProgressEvent
 from orion_cli.venues.http import RetryPolicy
@@ -99,8 +99,9 @@ def test_a_malformed_gamma_row_does_not_break_looking_up_another_market(
     broken["clobTokenIds"] = '["12", 34'
     market, _ = asyncio.run(src.book(good.id))
     assert market.id == good.id
-    with pytest.raises(DataError):  # the broken market itself: a typed data error naming the field
+    with pytest.raises(VenueError) as info:  # the broken market itself: the venue's bad data, naming the field
         asyncio.run(src.book(broken["conditionId"]))
+    assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE and "clobTokenIds" in info.value.message
 
 
 def test_limit_caps_markets_per_venue(sims: tuple[KalshiSim, PolymarketSim]) -> None:
@@ -230,14 +231,48 @@ def test_book_refuses_a_market_whose_series_fee_type_is_not_modelled_naming_the_
         ksim: KalshiSim, fee_type: str) -> None:
     """As a scan does ("fee unknown"); the error named the fee type but not whose it was."""
     ksim.series_fees[ONE_SERIES] = (fee_type, 2)
-    with pytest.raises(DataError) as info:
+    with pytest.raises(VenueError) as info:  # what the venue sent cannot be priced: exit 5, not internal (1)
         asyncio.run(_one(ksim).book(ONE_TICKER))
     assert "fee unknown" in info.value.message and f"series {ONE_SERIES}" in info.value.message
     ksim.event_fee_overrides[ONE_EVENT] = ("flat", 1)  # an event override orion cannot model: the same
     ksim.series_fees[ONE_SERIES] = ("quadratic", 1)
-    with pytest.raises(DataError) as info:
+    with pytest.raises(VenueError) as info:
         asyncio.run(_one(ksim).book(ONE_TICKER))
     assert "fee unknown" in info.value.message and f"event {ONE_EVENT}" in info.value.message
+
+
+@pytest.mark.parametrize(("junk", "said"), [
+    ({"book": [["abc", "10.00"]]}, "price: not a number: 'abc'"),
+    ({"book": [["0.3800"]]}, "expected [price, size]"),
+    ({"close_time": "abc"}, "close_time: not an ISO-8601 time"),
+    ({"status": 5}, "status: expected a string"),
+    ({"event_ticker": None}, "event_ticker: missing"),
+])
+def test_a_market_or_book_the_venue_sends_unreadable_is_the_venue_at_fault_exit_5(
+        ksim: KalshiSim, junk: dict[str, Any], said: str) -> None:
+    """Found black-box: a 200 with a price "abc" or a level without its size ended `orion book` and
+    `orion trade` as an internal error (exit 1, the parser's DataError); the venue's data is at fault,
+    as for a body that is not JSON at all: exit 5, naming the venue, the market and the field."""
+    market = next(m for m in ksim.markets if m["ticker"] == ONE_TICKER)
+    if "book" in junk:
+        ksim.set_book(ONE_TICKER, junk["book"], [["0.6000", "50.00"]])
+    else:
+        market.update(junk)
+    with pytest.raises(VenueError) as info:
+        asyncio.run(_one(ksim).book(ONE_TICKER))
+    assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE
+    assert info.value.message.startswith("kalshi ") and ONE_TICKER in info.value.message
+    assert said in info.value.message
+
+
+def test_a_listing_the_venue_sends_unreadable_is_the_venue_at_fault_exit_5(ksim: KalshiSim) -> None:
+    """The listing itself without its list (`markets --venue kalshi`): exit 5 naming the venue, not
+    exit 1 with "markets: missing" alone."""
+    ksim.server.add_fault(FaultRule("remove_field", field="markets", path_prefix="/trade-api/v2/markets"))
+    with pytest.raises(VenueError) as info:
+        asyncio.run(_one(ksim).fetch([Venue.KALSHI]))
+    assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE
+    assert info.value.message == "kalshi listing: markets: missing"
 
 
 # -- a read that does not price (the executor's hedge retry, paper settlement): no fee, nothing to fail
