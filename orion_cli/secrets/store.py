@@ -152,8 +152,10 @@ class CheckResult:
     """One credential's verdict from ``secrets check``; ``detail`` never contains the value."""
 
     name: str
-    # "unreachable": the venue could not be asked (no verdict on the credential; exit 5, not 4)
-    status: Literal["ok", "invalid", "unset", "skipped", "failed", "unreachable"]
+    # "unreachable": the venue could not be asked (no verdict on the credential; exit 5, not 4).
+    # "unreadable": the venue answered, but not about the credential (a 5xx, a body or field orion
+    # cannot read, an unexpected error): no verdict either (exit 5). Only a refusal is "failed" (exit 4).
+    status: Literal["ok", "invalid", "unset", "skipped", "failed", "unreachable", "unreadable"]
     detail: str = ""
 
     @property
@@ -173,7 +175,9 @@ def register_online_check(venue: str, check: OnlineCheck) -> None:
     """Venue modules register a function that authenticates against the venue (``check --online``).
 
     It must raise nothing for a rejected credential: return a ``CheckResult`` with status
-    ``"failed"`` and a detail that names the venue's answer (never the credential).
+    ``"failed"`` and a detail that names the venue's answer (never the credential). ``"failed"`` is
+    for the venue refusing the credential only; an answer that says nothing about it is
+    ``"unreadable"``, no answer ``"unreachable"``.
     """
     _ONLINE_CHECKS[venue] = check
 

@@ -474,6 +474,22 @@ def test_check(tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch:
     result = run("check", "--online")
     assert result.exit_code == 4 and "kalshi_auth" in result.stderr
 
+    # Found black-box: an answer that says nothing about the credentials (a 5xx, a body orion cannot read)
+    # was "a venue rejected credentials" (exit 4); it is no verdict: exit 5, saying what happened.
+    monkeypatch.setattr(store_mod, "_ONLINE_CHECKS", {})
+    store_mod.register_online_check("kalshi", lambda s: [
+        CheckResult("kalshi_api_key_id", "unreadable", "kalshi could not be checked: a non-JSON body")])
+    store_mod.register_online_check("polymarket", lambda s: [
+        CheckResult("polymarket_private_key", "unreachable", "polymarket unavailable: connection refused")])
+    result = run("check", "--online", "--json")
+    assert result.exit_code == 5, result.output
+    error = json.loads(result.stderr.strip().splitlines()[-1])
+    assert error["reason"] == "venue_error" and "rejected" not in result.stderr, result.stderr
+    assert error["message"] == ("kalshi answered the credential check with nothing orion can read (nothing was "
+                                "learned about the credentials); polymarket could not be reached"), error
+    assert {r["name"]: (r["status"], r["passed"]) for r in json.loads(result.stdout)}["kalshi_api_key_id"] == (
+        "unreadable", False)
+
     # A value that a laxer release stored is reported as malformed (exit 4).
     monkeypatch.setattr(store_mod, "_ONLINE_CHECKS", {})
     from orion_cli.secrets import names

@@ -506,12 +506,22 @@ def check(
     bad = [r for r in results if not r.passed]
     if any(r.status == "failed" for r in bad):
         raise AuthError(f"a venue rejected credentials: {', '.join(r.name for r in bad if r.status == 'failed')}")
-    if any(r.status == "unreachable" for r in bad) and not any(r.status == "invalid" for r in bad):
-        from orion_cli.core.errors import VenueUnavailable
+    no_verdict = [r for r in bad if r.status in ("unreachable", "unreadable")]
+    if no_verdict and not any(r.status == "invalid" for r in bad):
+        from orion_cli.core.errors import VenueError, VenueUnavailable
 
-        down = sorted({r.name.split("_", 1)[0] for r in bad if r.status == "unreachable"})  # kalshi_api_key_id
-        raise VenueUnavailable(", ".join(down), "could not be reached to check the credentials (nothing was "
-                                                "learned about them)")
+        def venues(status: str) -> str:
+            return ", ".join(sorted({r.name.split("_", 1)[0] for r in bad if r.status == status}))  # kalshi_api_key_id
+
+        down, garbled = venues("unreachable"), venues("unreadable")
+        if not garbled:
+            raise VenueUnavailable(down, "could not be reached to check the credentials (nothing was "
+                                         "learned about them)")
+        # The venue answered, but not about the credentials (a 5xx, a body orion cannot read): no verdict,
+        # so not "rejected" (exit 4); the table's detail says what came back.
+        raise VenueError(f"{garbled} answered the credential check with nothing orion can read (nothing was "
+                         "learned about the credentials)" + (f"; {down} could not be reached" if down else ""),
+                         hint="the detail column says what the venue answered; try again later")
     if bad:  # malformed ones, perhaps beside unreachable ones (the table shows those)
         raise SecretsError(f"malformed credentials: {', '.join(r.name for r in bad if r.status == 'invalid')}",
                            hint="re-enter them with `orion secrets encrypt --name NAME --value-file F`",

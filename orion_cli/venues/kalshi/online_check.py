@@ -4,7 +4,8 @@ Importing this module registers the check (``orion_cli.cli.commands.secrets`` im
 check never raises for a rejected or malformed credential and never echoes a credential: a 401
 becomes a ``failed`` result naming Kalshi's error code (``authentication_error: NOT_FOUND`` for
 an unknown key id, ``INCORRECT_API_KEY_SIGNATURE`` for a key pair that does not match,
-``header_timestamp_expired`` for a skewed clock).
+``header_timestamp_expired`` for a skewed clock). Only that refusal is ``failed``: no answer is
+``unreachable``, and an answer orion cannot read (or a non-auth error) ``unreadable``.
 
 Which exchange is asked (prod or demo) comes from the settings (``kalshi.environment``), read from
 the user config file, ``$ORION_CONFIG`` and ``ORION_*`` variables; a demo key is unknown on prod.
@@ -107,8 +108,9 @@ def check_kalshi(
         return [CheckResult(PRIVATE_KEY, "invalid", exc.message)]
     except VenueUnavailable as exc:  # unreachable: not a verdict on the credential
         return [CheckResult(KEY_ID, "unreachable", f"kalshi could not be checked: {exc.message}")]
-    except OrionError as exc:  # an unexpected answer: not a verdict either, but not an outage
-        return [CheckResult(KEY_ID, "failed", f"kalshi could not be checked: {exc.message}")]
+    except OrionError as exc:  # an answer that says nothing about the key (a 404, a body or field orion
+        # cannot read): not a verdict either, so not "failed" (exit 4, "rejected credentials")
+        return [CheckResult(KEY_ID, "unreadable", f"kalshi could not be checked: {exc.message}")]
 
 
 def make_check(

@@ -8,7 +8,9 @@ Two independent questions, two results, so the operator knows which credential t
 * ``polymarket_api_key`` — L2: an HMAC-signed ``GET /balance-allowance`` with the stored key,
   secret and passphrase, for the stored signature type.
 
-Nothing here raises for a rejected credential and no detail carries a secret value: details name
+Only the venue refusing a credential is ``failed`` (exit 4); no answer is ``unreachable`` and an
+answer that says nothing about it (a 5xx, a body or field orion cannot read) ``unreadable`` (both
+exit 5). Nothing here raises for a rejected credential and no detail carries a secret value: details name
 the venue's answer (status, message) only, and exceptions are caught and reduced to their class
 and ``OrionError`` message (which by convention never hold secrets either).
 """
@@ -16,18 +18,21 @@ and ``OrionError`` message (which by convention never hold secrets either).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from orion_cli.core.errors import AuthError, OrionError, VenueUnavailable
 from orion_cli.secrets.store import CheckResult, SecretStore, register_online_check
+from orion_cli.venues.http import VenueHttpError
 from orion_cli.venues.polymarket.orders import SignatureType
 from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey
 from orion_cli.venues.polymarket.trading import CLOB_URL, DATA_URL, GEOBLOCK_URL, PolymarketTrading
 from orion_cli.venues.trading import Geoblocked
 
 __all__ = ["online_check"]
+
+Status = Literal["failed", "unreachable", "unreadable"]
 
 _KEY = "polymarket_private_key"
 _API = "polymarket_api_key"
@@ -41,10 +46,21 @@ def _why(exc: BaseException) -> str:
     return type(exc).__name__  # a library's text could quote what it was given
 
 
-def _unreached(exc: OrionError) -> bool:
-    """The venue was not asked: down, or its firewall refused this host (:class:`Geoblocked` for a
-    Cloudflare 403 page), so nothing was learned about the credentials ("failed" would say exit 4)."""
-    return isinstance(exc, VenueUnavailable | Geoblocked)
+def _no_verdict(exc: OrionError) -> Status:
+    """What an error that is not the venue refusing the credential says about it: nothing.
+
+    ``unreachable`` when the venue was not asked (down, or its firewall refused this host:
+    :class:`Geoblocked` for a Cloudflare 403 page); ``unreadable`` when it answered with something
+    else (a 5xx, a body or field orion cannot read, an unexpected error). "failed" would say exit 4,
+    "rejected credentials", for an answer that never judged them.
+    """
+    return "unreachable" if isinstance(exc, VenueUnavailable | Geoblocked) else "unreadable"
+
+
+def _wallet_refused(exc: OrionError) -> bool:
+    """The venue's own refusal of the wallet: a 401/403 with its error, or the 4xx it answers a wallet
+    it holds no API key for (``{"error": "Could not derive api key!"}``, HTTP 400)."""
+    return isinstance(exc, AuthError) or (isinstance(exc, VenueHttpError) and 400 <= exc.status < 500)
 
 
 def online_check(
@@ -112,7 +128,7 @@ async def _run(
             results.append(CheckResult(_KEY, "failed", f"venue refused the wallet signature: {_why(exc)}"))
             derived = None
         except OrionError as exc:
-            results.append(CheckResult(_KEY, "unreachable" if _unreached(exc) else "failed",
+            results.append(CheckResult(_KEY, "failed" if _wallet_refused(exc) else _no_verdict(exc),
                                        f"derive-api-key failed: {_why(exc)}"))
             derived = None
         if derived is not None:
@@ -134,8 +150,7 @@ async def _run(
                 hint = "; the wallet derives different API credentials: re-derive and store them"
             results.append(CheckResult(_API, "failed", f"venue refused the API credentials: {_why(exc)}{hint}"))
         except OrionError as exc:
-            results.append(CheckResult(_API, "unreachable" if _unreached(exc) else "failed",
-                                       f"authenticated read failed: {_why(exc)}"))
+            results.append(CheckResult(_API, _no_verdict(exc), f"authenticated read failed: {_why(exc)}"))
         else:
             results.append(CheckResult(_API, "ok", "authenticated read (balance-allowance) accepted (L2)"))
     return results

@@ -477,6 +477,11 @@ async def _derive(
 ) -> ApiCredentials:
     headers = l1_headers(key, timestamp=timestamp, nonce=nonce, chain_id=chain_id)
     response = await http.send("GET", "/auth/derive-api-key", headers=headers, bucket="auth")
+    if response.status_code == 429 or response.status_code >= 500:
+        # The venue down or busy (sent once, not retried): an outage, not the venue judging the wallet.
+        detail = _error_message(response.content)
+        raise VenueUnavailable(VENUE, f"GET /auth/derive-api-key: HTTP {response.status_code}"
+                                      + (f" ({detail})" if detail else ""))
     if response.status_code >= 400:
         raise VenueHttpError(
             VENUE, "GET", "/auth/derive-api-key", response.status_code, "", _error_message(response.content)

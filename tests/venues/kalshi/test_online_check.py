@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sim.kalshi_sim import API_PREFIX, KalshiSim
+from sim.server import FaultRule
 
 from orion_cli.secrets.store import CheckResult, SecretStore, online_checks
 from orion_cli.venues.kalshi import online_check
@@ -134,6 +135,24 @@ def test_unreachable_venue_is_an_unreachable_check_not_an_exception(key: rsa.RSA
     results = check_kalshi(store, base_url="http://127.0.0.1:9/trade-api/v2", timeout=0.5)
     assert results[0].status == "unreachable" and "could not be checked" in results[0].detail
     assert not results[0].passed
+
+
+@pytest.mark.parametrize("fault", [
+    FaultRule("malformed", path_prefix=API_PREFIX + "/portfolio/balance"),
+    FaultRule("status", status=200, path_prefix=API_PREFIX + "/portfolio/balance", body={"balance": "abc"}),
+    FaultRule("status", status=404, path_prefix=API_PREFIX + "/portfolio/balance",
+              body={"error": {"code": "not_found", "message": "not found"}}),
+], ids=["not-json", "junk-field", "404"])
+def test_an_answer_that_says_nothing_about_the_key_is_unreadable_not_failed(
+        sim: KalshiSim, key: rsa.RSAPrivateKey, fault: FaultRule) -> None:
+    """Found black-box: a 200 orion cannot read was "failed", which `secrets check --online` reports as
+    rejected credentials (exit 4). Only Kalshi's 401/403 judges the key; this is no verdict (exit 5)."""
+    sim.server.add_fault(fault)
+    store = MemoryStore({KEY_ID: KID.encode(), PRIVATE_KEY: _pem(key)})
+    results = check_kalshi(store, base_url=_url(sim))
+    assert [(r.name, r.status, r.passed) for r in results] == [(KEY_ID, "unreadable", False)], results
+    assert "could not be checked" in results[0].detail and sim.auth_failures == 0
+    _assert_no_secret(results, _pem(key))
 
 
 def test_runs_inside_a_running_event_loop(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:

@@ -15,6 +15,7 @@ if _TESTS not in sys.path:
 
 from eth_account import Account  # noqa: E402
 from sim.polymarket_sim import PolymarketSim  # noqa: E402
+from sim.server import FaultRule  # noqa: E402
 
 from orion_cli.secrets.store import CheckResult, SecretStore, online_checks  # noqa: E402
 from orion_cli.venues.polymarket.online_check import online_check  # noqa: E402
@@ -137,6 +138,32 @@ def test_a_host_the_venues_firewall_blocks_learns_nothing_about_the_credentials(
     for r in results:
         assert "firewall" in r.detail and "never reached" in r.detail, r.detail
         assert "signature" not in r.detail and "API credentials" not in r.detail
+    assert_no_secrets(results, values)
+
+
+@pytest.mark.parametrize(("fault", "expected"), [
+    (FaultRule("malformed", path_prefix="/clob/auth/derive-api-key"),
+     {"polymarket_private_key": "unreadable", "polymarket_api_key": "ok"}),
+    (FaultRule("status", status=200, path_prefix="/clob/auth/derive-api-key", body={"apiKey": 5}),
+     {"polymarket_private_key": "unreadable", "polymarket_api_key": "ok"}),
+    (FaultRule("status", status=500, path_prefix="/clob/auth/derive-api-key", body=b"oops"),
+     {"polymarket_private_key": "unreachable", "polymarket_api_key": "ok"}),
+    (FaultRule("malformed", path_prefix="/clob/balance-allowance"),
+     {"polymarket_private_key": "ok", "polymarket_api_key": "unreadable"}),
+    (FaultRule("status", status=200, path_prefix="/clob/balance-allowance", body=[1]),
+     {"polymarket_private_key": "ok", "polymarket_api_key": "unreadable"}),
+], ids=["derive-not-json", "derive-junk-field", "derive-500", "balance-not-json", "balance-junk"])
+def test_an_answer_that_says_nothing_about_the_credentials_is_no_verdict(
+        sim: PolymarketSim, fault: FaultRule, expected: dict[str, str]) -> None:
+    """Found black-box: a 200 orion cannot read, or a 5xx to derive-api-key ("polymarket rejected … HTTP
+    500"), was "failed", which `secrets check --online` reports as rejected credentials (exit 4). Only the
+    venue refusing them is a verdict; the rest is unreadable or unreachable (exit 5)."""
+    sim.server.add_fault(fault)
+    store, values = stored(sim)
+    results = online_check(store, clob_url=sim.clob_url)
+    assert verdicts(results) == expected, results
+    for r in results:
+        assert "rejected" not in r.detail and "refused" not in r.detail, r.detail
     assert_no_secrets(results, values)
 
 
