@@ -86,7 +86,8 @@ def parse_venues(value: str | None) -> tuple[Venue, ...]:
     try:
         return (Venue(value.strip().lower()),)
     except ValueError:
-        raise UsageError(f"unknown venue {value!r}; use kalshi or polymarket", reason="usage") from None
+        raise UsageError(f"unknown venue {value!r}; use kalshi or polymarket", reason="usage",
+                         hint="--venue takes kalshi, polymarket or all (the default: both)") from None
 
 
 @dataclass

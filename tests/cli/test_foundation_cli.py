@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 from orion_cli import __version__
 from orion_cli.cli.app import app, hoist_global_options
+from orion_cli.cli.commands.audit import SINCE_HINT
 from orion_cli.core.config import render_example
 
 
@@ -123,10 +124,15 @@ def test_parser_usage_errors_with_json_write_an_error_object(args: list[str]) ->
     assert rec["exit_code"] == 2 and rec["reason"] and rec["message"]
 
 
-def test_bad_since_is_a_usage_error(ledger: Path) -> None:
-    result = run("audit", "tail", "--since", "last tuesday")
+@pytest.mark.parametrize("value", ["last tuesday", "bogus", "99999999999d", "２h"])
+def test_bad_since_is_a_usage_error_with_a_hint_saying_what_it_takes(ledger: Path, value: str) -> None:
+    """Found black-box: `audit tail --since bogus` printed an error line without the `hint:` line every
+    parser usage error carries; the hint says what --since takes."""
+    result = run("audit", "tail", "--since", value)
     assert result.exit_code == 2
-    assert "--since" in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(f"error: --since {value!r}: "), result.stderr
+    assert lines[1] == f"hint: {SINCE_HINT}", result.stderr
 
 
 def test_format_flags_before_and_after_the_command_agree(ledger: Path) -> None:

@@ -130,7 +130,9 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2
     assert json.loads(err.strip().splitlines()[-1])["exit_code"] == 2
     assert invoke("markets", "--demo", "--snapshot", str(tmp_path / "x.json"))[0] == 2
-    assert invoke("markets", "--demo", "--venue", "kraken")[0] == 2
+    code, _, err = invoke("markets", "--demo", "--venue", "kraken")
+    assert code == 2  # found black-box: without the `hint:` line other usage errors carry
+    assert err.splitlines()[1] == "hint: --venue takes kalshi, polymarket or all (the default: both)", err
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "orion-market-snapshot", "version": 99, "venues": {}}')
     code, _, err = invoke("markets", "--snapshot", str(bad))

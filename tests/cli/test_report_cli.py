@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from orion_cli.cli.app import OrionGroup, root
 from orion_cli.cli.commands import report
+from orion_cli.cli.commands.audit import SINCE_HINT
 from orion_cli.core.config import load_settings
 from orion_cli.core.models import Side, Venue
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
@@ -138,12 +139,20 @@ def test_empty_ledger_is_a_clear_empty_report(tmp_path: Path) -> None:
     assert summary["empty"] is True and summary["fill_rate"] is None
 
 
-@pytest.mark.parametrize("args", [["--venue", "nyse"], ["--since", "yesterday"]])
-def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+@pytest.mark.parametrize(("args", "hint"), [
+    (["--venue", "nyse"], "--venue takes kalshi or polymarket; leave it out for both"),
+    (["--since", "yesterday"], SINCE_HINT),
+    (["--since", "bogus"], SINCE_HINT),
+])
+def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], hint: str) -> None:
+    """Found black-box: these printed an error line without the `hint:` line every parser usage error
+    carries; the hint says what the option takes."""
     result = run("--db", f"sqlite:///{tmp_path / 'x.db'}", "--json", "report", *args)
     assert result.exit_code == 2
-    error = json.loads(result.stderr.strip().splitlines()[-1])
+    lines = result.stderr.strip().splitlines()
+    error = json.loads(lines[-1])
     assert error["type"] == "error" and error["exit_code"] == 2
+    assert lines[0].startswith(f"error: {args[0]} {args[1]!r}: ") and lines[1] == f"hint: {hint}", lines
 
 
 def test_a_paper_trade_filled_exactly_at_its_plan_reports_zero_slippage(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,6 +31,10 @@ AUDIT_COLUMNS = [
 ]
 
 _RELATIVE = re.compile(r"^([0-9]+)([smhd])$")
+# What --since takes, as the hint of every refusal of it (a usage error says what is accepted, as the
+# parser's own errors point at --help).
+SINCE_HINT = ("--since takes an ISO-8601 time (2026-11-21, 2026-11-21T10:00:00Z; UTC unless it names a zone) "
+              "or an age in ASCII digits: 30s, 30m, 2h, 1d")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -43,7 +47,8 @@ def parse_since(text: str) -> str:
 
     raw = text.strip()
     if not plain_ascii(raw):
-        raise UsageError(f"--since {raw!r}: expected ISO-8601 (2026-11-21T10:00:00Z) or 30m/2h/1d, in ASCII digits")
+        raise UsageError(f"--since {raw!r}: expected ISO-8601 (2026-11-21T10:00:00Z) or 30m/2h/1d, in ASCII digits",
+                         hint=SINCE_HINT)
     m = _RELATIVE.match(raw)
     if m:
         n, unit = int(m.group(1)), m.group(2)
@@ -52,17 +57,18 @@ def parse_since(text: str) -> str:
                      "d": timedelta(days=n)}[unit]
             return iso_utc(datetime.now(UTC) - delta)
         except OverflowError:  # 99999999999d: further back than datetime can go
-            raise UsageError(f"--since {raw!r}: too far in the past") from None
+            raise UsageError(f"--since {raw!r}: too far in the past", hint=SINCE_HINT) from None
     try:
         ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--since {raw!r}: expected ISO-8601 (2026-11-21T10:00:00Z) or 30m/2h/1d") from None
+        raise UsageError(f"--since {raw!r}: expected ISO-8601 (2026-11-21T10:00:00Z) or 30m/2h/1d",
+                         hint=SINCE_HINT) from None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
     try:
         ts = ts.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+14:00 is before the first representable UTC instant
-        raise UsageError(f"--since {raw!r}: out of range") from None
+        raise UsageError(f"--since {raw!r}: out of range", hint=SINCE_HINT) from None
     # Nothing orion records is older; and a year before 1000 has no four-digit text, so the text
     # order (what the ledger compares) would put it after every event.
     return iso_utc(max(ts, EPOCH))

@@ -104,7 +104,8 @@ def report_command(
         try:
             chosen = Venue(venue.strip().lower())
         except ValueError:
-            raise UsageError(f"--venue {venue!r}: expected one of {', '.join(v.value for v in Venue)}") from None
+            raise UsageError(f"--venue {venue!r}: expected one of {', '.join(v.value for v in Venue)}",
+                             hint="--venue takes kalshi or polymarket; leave it out for both") from None
     since_dt = datetime.fromisoformat(parse_since(since).replace("Z", "+00:00")) if since is not None else None
     # A mistyped URL: refused, not an empty report.
     report = build_report(app.db(existing=True), mode=app.mode(), since=since_dt, venue=chosen)
