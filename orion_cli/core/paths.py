@@ -71,7 +71,17 @@ def default_database_path() -> Path:
 
 
 def default_database_url() -> str:
-    return f"sqlite:///{default_database_path()}"
+    return sqlite_url(default_database_path())
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of the SQLite file at ``path``, the path taken literally.
+
+    SQLAlchemy reads what follows ``sqlite:///`` as a URL: a ``?`` starts a query (``x?y.db`` opened
+    a file ``x``) and ``%41`` is decoded (``xA.db``). Those two are escaped, which SQLAlchemy decodes
+    back to exactly ``path``; the rest stays as typed, so the URL shown is still readable.
+    """
+    return "sqlite:///" + str(path).replace("%", "%25").replace("?", "%3F")
 
 
 def default_vault_path() -> Path:

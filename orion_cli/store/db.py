@@ -22,7 +22,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 from orion_cli.core.config import LIBPQ_CONNINFO, SCHEME_TYPO, sqlite_file
 from orion_cli.core.errors import StorageError
-from orion_cli.core.paths import default_database_url, make_private_dirs
+from orion_cli.core.paths import default_database_url, make_private_dirs, sqlite_url
 from orion_cli.core.redact import mask_url
 
 # The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
@@ -282,7 +282,7 @@ def resolve_url(url: str | None) -> str:
             raise StorageError("a libpq key=value connection string is not accepted here; give a URL",
                                hint="for PostgreSQL: --db postgresql://USER@HOST:PORT/DBNAME (a file path: ./NAME)",
                                reason="storage_url")
-        return f"sqlite:///{Path(url).expanduser().resolve()}"
+        return sqlite_url(Path(url).expanduser().resolve())  # a path is a path: '?' and '%' taken literally
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the driver we ship; plain URLs would ask SQLAlchemy for psycopg2.
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -320,7 +320,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
             make_private_dirs(path.parent)
         except OSError as exc:
             raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
-        engine = create_engine(resolved, connect_args={"timeout": busy_timeout_ms / 1000})
+        engine = _sqlite_engine(resolved, busy_timeout_ms)
         _install_sqlite_pragmas(engine, busy_timeout_ms)
     elif backend == "postgresql":
         engine = create_engine(
@@ -339,6 +339,35 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
     if migrate:
         _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms)
     return db
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
+    """The engine of a SQLite URL; query arguments the driver does not take are refused (exit 3).
+
+    SQLAlchemy ignores them with a warning printed raw on stderr (``SAWarning: Query string
+    argument(s) 'mode' are not accepted …``), and the ledger then opens as if they were not there: a
+    ``?mode=ro`` would be written to. Most often the ``?`` was meant as part of a file name, which a
+    path given as a path is (see :func:`~orion_cli.core.paths.sqlite_url`).
+    """
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SAWarning)
+        try:
+            return create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+        except SAWarning as exc:
+            import re
+
+            named = re.search(r"argument\(s\) (.+?) are not accepted", str(exc))
+            raise StorageError(
+                f"{mask_url(url)}: the SQLite driver does not take the query argument(s) "
+                f"{named.group(1) if named else 'of this URL'}; nothing was opened",
+                hint="a file whose name has '?' or '%': give --db its path (or write them %3F and %25 in a URL); "
+                     "orion sets the busy timeout itself (database.busy_timeout_ms)",
+                reason="storage_url",
+            ) from None
 
 
 def _ensure_schema_patiently(db: Database, *, create: bool, busy_timeout_ms: int) -> None:

@@ -295,6 +295,25 @@ def test_table_format_on_a_pipe(ledger: Path) -> None:
     assert "halted" in result.stdout and "{" not in result.stdout
 
 
+def test_db_with_a_question_mark_in_the_path_is_that_file_and_nothing_raw_is_printed(isolated_home: Path,
+                                                                                   tmp_path: Path) -> None:
+    """Found black-box: `--db '/tmp/x?y.db'` was parsed as a URL query (a ledger in /tmp/x) and a raw
+    SAWarning reached the terminal. A path given to --db is the file it names; the command prints
+    only its own lines."""
+    import os
+    import subprocess
+    import sys
+
+    other = tmp_path / "x?mode=ro.db"
+    proc = subprocess.run([sys.executable, "-m", "orion_cli", "--db", str(other), "init"], env=dict(os.environ),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "sqlalchemy" not in proc.stderr.lower(), proc.stderr
+    assert other.is_file() and not (tmp_path / "x").exists()
+    status = run("--db", str(other), "--json", "halt", "--status")
+    assert status.exit_code == 0 and json.loads(status.stdout)["halted"] is False, status.output
+
+
 def test_db_option_selects_the_ledger(isolated_home: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     assert run("--db", str(other), "init").exit_code == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 
 def test_private_dirs_are_0700_at_every_level_whatever_the_umask(tmp_path: Path) -> None:
     """Under ``umask 000`` the parents were made 0777: another local user could swap the ledger or
@@ -27,3 +29,19 @@ def test_private_dirs_are_0700_at_every_level_whatever_the_umask(tmp_path: Path)
         assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
     assert stat.S_IMODE(existing.stat().st_mode) == 0o755  # what was there is left alone
     make_private_dirs(existing / "a" / "b")  # already there: nothing to do
+
+
+def test_the_default_ledger_of_an_orion_home_with_a_question_mark_is_in_it(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default URL was the path pasted after sqlite:///: ORION_HOME=/srv/a?b kept its ledger in /srv/a."""
+    from sqlalchemy.engine import make_url
+
+    from orion_cli.core.paths import default_database_url, sqlite_url
+    from orion_cli.store.db import open_database
+
+    home = tmp_path / "desk?1" / "50%"
+    monkeypatch.setenv("ORION_HOME", str(home))
+    assert make_url(default_database_url()).database == str(home / "orion.db")
+    assert sqlite_url(Path("/a b/x.db")) == "sqlite:////a b/x.db"  # readable where nothing needs escaping
+    open_database(None).dispose()
+    assert (home / "orion.db").is_file() and not (tmp_path / "desk").exists()

@@ -202,6 +202,46 @@ def test_a_sqlite_url_under_the_home_directory_is_the_home_directorys(monkeypatc
     assert resolve_url("sqlite:///~/x.db?timeout=5") == f"sqlite:///{tmp_path}/x.db?timeout=5"
 
 
+@pytest.mark.parametrize("name", ["x?y.db", "x%41.db", "x?mode=ro.db", "x#y.db", "50%?.db"])
+def test_a_path_is_that_file_whatever_characters_its_name_has(tmp_path: Path, name: str) -> None:
+    """Found black-box: `--db '/tmp/x?y.db'` opened a ledger in /tmp/x (the "?" began a URL query),
+    `x%41.db` one in xA.db, and `x?mode=ro.db` printed SQLAlchemy's raw SAWarning. A path is taken
+    literally: the URL escapes what SQLAlchemy would read otherwise, and nothing is warned."""
+    import warnings
+
+    from sqlalchemy.engine import make_url
+
+    where = tmp_path / "ledgers"
+    where.mkdir()
+    path = where / name
+    assert make_url(resolve_url(str(path))).database == str(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        db = open_database(str(path))
+        db.dispose()
+        again = open_database(resolve_url(str(path)), create=False)  # the URL printed opens the same file
+        again.dispose()
+    assert [str(w.message) for w in caught] == []
+    assert sorted(p.name for p in where.iterdir() if not p.name.endswith(".migrate.lock")) == [name]
+
+
+def test_a_sqlite_url_query_the_driver_does_not_take_is_refused_not_warned_and_ignored(tmp_path: Path) -> None:
+    """`sqlite:///…/q.db?mode=ro` opened the ledger read-write after a raw SAWarning saying the argument
+    was ignored; it is a configuration error (exit 3) naming it. A query the driver takes still works."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(StorageError) as info:
+            open_database(f"sqlite:///{tmp_path / 'q.db'}?mode=ro")
+    assert [str(w.message) for w in caught] == []
+    assert info.value.exit_code == ExitCode.CONFIG and info.value.reason == "storage_url"
+    assert "does not take the query argument(s) 'mode'" in info.value.message and info.value.hint
+    assert not (tmp_path / "q.db").exists()
+    open_database(f"sqlite:///{tmp_path / 't.db'}?timeout=5").dispose()
+    assert (tmp_path / "t.db").is_file()
+
+
 def test_resolve_url_forms(tmp_path: Path) -> None:
     assert resolve_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
     assert resolve_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
