@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from orion_cli.core.config import Settings, enabled_venues
-from orion_cli.core.errors import AuthError, OrionError
+from orion_cli.core.errors import AuthError, OrionError, venue_cause
 from orion_cli.core.models import OrderBook, Venue
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import DailyPnl, Exposure, Ledger, MarkKey, exposure_of
@@ -160,7 +160,10 @@ async def gather(
             bal = await tv.balance()
             pos = await tv.positions()
         except OrionError as exc:
-            accounts.append(VenueAccount(venue, tv.mode, None, reason=str(exc), rejected=isinstance(exc, AuthError)))
+            # The cause: the reason is shown as "kalshi unavailable: <reason>" (a VenueUnavailable's message
+            # already begins so).
+            accounts.append(VenueAccount(venue, tv.mode, None, reason=venue_cause(exc),
+                                         rejected=isinstance(exc, AuthError)))
             continue
         age = max(0.0, (now - bal.as_of).total_seconds())
         accounts.append(VenueAccount(venue, bal.mode, bal, age_seconds=round(age, 3)))

@@ -89,6 +89,14 @@ class VenueUnavailable(OrionError):
         self.cause = cause
 
 
+def venue_cause(exc: OrionError) -> str:
+    """``exc``'s text for a line that names the venue itself ("kalshi unavailable: …", "DEGRADED:
+    kalshi …"): a :class:`VenueUnavailable`'s cause, which its message already prefixes with
+    "kalshi unavailable: "; any other error's message. Quoting the message there printed
+    "kalshi unavailable: kalshi unavailable: …"."""
+    return exc.cause if isinstance(exc, VenueUnavailable) else exc.message
+
+
 class VenueError(OrionError):
     """A venue answered, but with something we cannot use (bad payload, unexpected error body)."""
 

@@ -55,7 +55,15 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from orion_cli.core.aio import all_of
 from orion_cli.core.alert_sink import AlertSink
 from orion_cli.core.config import Settings
-from orion_cli.core.errors import AuthError, DataError, OrionError, SecretsError, VenueError, VenueUnavailable
+from orion_cli.core.errors import (
+    AuthError,
+    DataError,
+    OrionError,
+    SecretsError,
+    VenueError,
+    VenueUnavailable,
+    venue_cause,
+)
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import CENT, MICRO, ONE, ZERO, to_decimal
 from orion_cli.execution.state import ADJUST_PREFIX, NEVER_SENT, ExecStatus, load_result, resume_command, save_result
@@ -248,7 +256,8 @@ class _Unreachable(Exception):
 
     @classmethod
     def of(cls, exc: OrionError) -> _Unreachable:
-        return cls(exc.message, rejected=isinstance(exc, AuthError), geoblocked=isinstance(exc, Geoblocked),
+        # The cause: the reason is shown as "kalshi unavailable: <reason>" (and so is the exit-5 error).
+        return cls(venue_cause(exc), rejected=isinstance(exc, AuthError), geoblocked=isinstance(exc, Geoblocked),
                    hint=exc.hint or "")
 
 

@@ -20,7 +20,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orion_cli.core.aio import all_of
-from orion_cli.core.errors import AuthError, DataError, NotFound, OrionError, VenueError, VenueUnavailable
+from orion_cli.core.errors import (
+    AuthError,
+    DataError,
+    NotFound,
+    OrionError,
+    VenueError,
+    VenueUnavailable,
+    venue_cause,
+)
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, Venue
 from orion_cli.core.redact import mask_web_url
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressEvent, ProgressFn, guess_venue
@@ -201,7 +209,7 @@ class LiveSource:
                 if isinstance(result, DataError):  # the listing's own shape: the venue's data is at fault
                     result = unreadable(venue, "listing", result)
                 failures.append((venue, result))
-                capture.degraded[venue.value] = str(result)
+                capture.degraded[venue.value] = venue_cause(result)  # the banner and a replay name the venue
         if len(failures) == len(wanted):
             unreachable = [exc for _, exc in failures if isinstance(exc, VenueUnavailable)]
             if len(failures) == 1:
@@ -209,7 +217,7 @@ class LiveSource:
             if unreachable:
                 raise VenueUnavailable(
                     " and ".join(v.value for v, _ in failures),
-                    "; ".join(str(exc) for _, exc in failures),
+                    "; ".join(f"{v.value}: {capture.degraded[v.value]}" for v, _ in failures),
                     hint=offline_hint,
                 )
             raise failures[0][1]

@@ -630,7 +630,9 @@ def parse_capture(
     data.errors.extend(e for e in capture.errors if Venue(e.venue) in venues)
     for venue in venues:
         if venue.value in capture.degraded:
-            data.degraded[venue] = capture.degraded[venue.value]
+            # Recorded before the reason was stored without it, "kalshi unavailable: …" would be
+            # prefixed again by the banner and by the VenueUnavailable a replay raises.
+            data.degraded[venue] = capture.degraded[venue.value].removeprefix(f"{venue.value} unavailable: ")
         if venue is Venue.KALSHI and capture.kalshi is not None:
             k = capture.kalshi
             ms, bs, errs = parse_kalshi(k, k.fetched_at or capture.recorded_at)

@@ -339,6 +339,9 @@ def test_an_unreachable_venue_is_reported_not_fatal(tmp_path: Path) -> None:
     assert report.answered
     (down,) = report.unavailable
     assert down.to_record()["status"] == "unavailable" and "connection refused" in down.reason
+    # Shown as "kalshi unavailable: <reason>": the reason is the cause, not the error's whole message
+    # (found black-box: "kalshi unavailable: kalshi unavailable: …").
+    assert not down.reason.startswith("kalshi unavailable"), down.reason
     alone = asyncio.run(gather({Venue.KALSHI: _Down()}, Ledger(db), settings))  # type: ignore[dict-item]
     assert not alone.answered
     db.dispose()

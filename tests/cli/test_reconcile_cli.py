@@ -240,6 +240,13 @@ def test_unreachable_venue_is_exit_5_and_drift_elsewhere_wins(db_file: str, drif
     recs = {r["venue"]: r for r in json.loads(res.stdout)}
     assert recs["polymarket"]["status"] == "unavailable" and "503" in recs["polymarket"]["reason"]
     assert recs["kalshi"]["status"] == "clean"
+    # Found black-box: the warning and the error said "polymarket unavailable: polymarket unavailable: …"
+    # (the reason was the VenueUnavailable's whole message); the reason is now its cause, said once.
+    assert recs["polymarket"]["reason"] == "HTTP 503 after 3 attempts"
+    said = [ln for ln in res.stderr.splitlines() if "HTTP 503" in ln]
+    assert "warning: polymarket unavailable: HTTP 503 after 3 attempts" in said, res.stderr
+    assert "error: polymarket unavailable: HTTP 503 after 3 attempts" in said, res.stderr
+    assert "unavailable: polymarket unavailable" not in res.stderr
     drifting["extra"][Venue.KALSHI] = [_extra()]
     assert _invoke("--db", db_file, "reconcile", "--demo", "--json").exit_code == 7
 

@@ -143,6 +143,12 @@ def test_a_market_on_a_venue_the_snapshot_recorded_down_is_unavailable_not_missi
             asyncio.run(source.book("KXUPONLY-01-BRIA", venue=venue))
         assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE
         assert info.value.message == "kalshi unavailable: timed out" and "down.json" in (info.value.hint or "")
+    # Recorded before the reason was stored without its prefix: said once, not "kalshi unavailable: kalshi
+    # unavailable: timed out" (found black-box).
+    old = SnapshotSource(write_venue_down_snapshot(tmp_path / "old.json", reason="kalshi unavailable: timed out"))
+    with pytest.raises(VenueUnavailable) as info:
+        asyncio.run(old.book("KXUPONLY-01-BRIA"))
+    assert info.value.message == "kalshi unavailable: timed out"
     market, _ = asyncio.run(source.book(PAIRS["KXUPONLY-01-BRIA"]))  # the venue recorded still answers
     assert market.venue is Venue.POLYMARKET
     with pytest.raises(NotFound):  # and a market it does not list is still a bad argument (exit 2)
