@@ -7,7 +7,7 @@ configured Kalshi rate tier and the Polymarket signature type's own maker.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,11 +101,14 @@ class LazyStore:
 
 
 def live_venues(settings: Settings, store: SecretStore, wanted: list[Venue], *,
-                missing_hint: str = RECONCILE_HINT) -> dict[Venue, TradingVenue]:
+                missing_hint: str = RECONCILE_HINT,
+                warn: Callable[[str], None] | None = None) -> dict[Venue, TradingVenue]:
     """Live clients built from the vault; a venue without its credentials is refused (exit 4), never skipped.
 
     Every wanted venue's credentials are read (and found complete) before any client is built, and
-    wiped as soon as the clients hold them in their own form (signer, key).
+    wiped as soon as the clients hold them in their own form (signer, key). ``warn``: the command's
+    warning output (``app.out.warn``), for a client's notices to the operator (Polymarket's clock
+    skew); without it they go to the log, a raw ``WARNING orion_cli…`` line on stderr.
     """
     from orion_cli.core.errors import SecretsError
 
@@ -122,14 +125,15 @@ def live_venues(settings: Settings, store: SecretStore, wanted: list[Venue], *,
             if missing:
                 raise SecretsError(f"{venue.value} credentials are not in the vault ({', '.join(missing)})",
                                    hint=missing_hint, reason="secret_missing")
-        return {venue: _build(settings, venue, read[venue]) for venue in wanted}
+        return {venue: _build(settings, venue, read[venue], warn) for venue in wanted}
     finally:
         for got in read.values():
             for value in got.values():
                 value.wipe()
 
 
-def _build(settings: Settings, venue: Venue, values: dict[str, SecretValue]) -> TradingVenue:
+def _build(settings: Settings, venue: Venue, values: dict[str, SecretValue],
+           warn: Callable[[str], None] | None) -> TradingVenue:
     from orion_cli.core.errors import DataError, SecretsError
     from orion_cli.core.models import Venue
 
@@ -167,7 +171,7 @@ def _build(settings: Settings, venue: Venue, values: dict[str, SecretValue]) -> 
                            text("polymarket_api_passphrase")),
             PrivateKey.from_hex(text("polymarket_private_key")),
             clob_url=p.clob_url, data_url=p.data_url, geoblock_url=p.geoblock_url, chain_id=p.chain_id,
-            funder=funder, signature_type=signature_type, timeout=float(p.timeout_seconds),
+            funder=funder, signature_type=signature_type, timeout=float(p.timeout_seconds), warn=warn,
         )
     except DataError as exc:
         if exc.field != "funder":

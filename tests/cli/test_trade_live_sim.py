@@ -355,6 +355,21 @@ def test_reconcile_books_an_interrupted_polymarket_legs_fill_at_the_fee_its_plan
     assert [(size, price, fee) for _coid, size, price, fee in _poly_fills(world)] == [(D(10), D("0.5"), D("0.1"))]
 
 
+def test_a_polymarket_clock_notice_is_one_of_orions_warnings_not_a_raw_log_line(world: World) -> None:
+    """Found black-box: "WARNING orion_cli.venues.polymarket.trading: polymarket: could not read the CLOB's
+    clock …" reached stderr in the logger's format, and -q hid it. It is a `warning:` line as the
+    command's own, kept with -q (which keeps warnings) and beside JSON output (stderr: stdout is data)."""
+    world.psim.server.add_fault(FaultRule("status", status=200, path_prefix="/clob/time", body={"not": "a time"}))
+    for quiet in ((), ("-q",)):
+        code, out, err = world.run(*quiet, "balance", "--json")
+        assert code == 0, err
+        assert [ln for ln in err.splitlines() if "CLOB's clock" in ln] == [
+            "warning: polymarket: could not read the CLOB's clock (time: expected unix seconds, got dict); "
+            "signing with the local clock"], err
+        assert "orion_cli" not in err and "WARNING" not in err, err
+        assert json.loads(out)  # the data, whole, on stdout
+
+
 def test_live_positions_show_the_fees_a_venue_reports_and_null_where_it_reports_none(world: World) -> None:
     """Found by a black-box audit: live `orion positions` showed `fees: "0"` and `realized_pnl: "0"` for
     both venues, though Kalshi reports fees_paid_dollars (the fee its fill paid). Polymarket's Data API

@@ -114,7 +114,8 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool)
         for wanted in venues_wanted(settings, None):
             # A venue without credentials is shown as unavailable; it must not hide the other's figures.
             try:
-                venues.update(live_venues(settings, secrets.get(), [wanted], missing_hint=CREDENTIALS_HINT))
+                venues.update(live_venues(settings, secrets.get(), [wanted], missing_hint=CREDENTIALS_HINT,
+                                          warn=app.out.warn))
             except SecretsError as exc:
                 if exc.reason != "secret_missing":
                     raise

@@ -216,7 +216,8 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
             wanted = venues_wanted(settings, None)
             for i, venue in enumerate(wanted):  # one venue's missing credentials spare no other's
                 try:
-                    venues.update(live_venues(settings, secrets.get(), [venue], missing_hint=CANCEL_HINT))
+                    venues.update(live_venues(settings, secrets.get(), [venue], missing_hint=CANCEL_HINT,
+                                              warn=app.out.warn))
                 except SecretsError as exc:
                     if exc.reason not in VAULT_PROBLEMS:
                         missing.append((f"{venue.value}: {exc.message}", exc.reason))

@@ -186,7 +186,7 @@ def reconcile_command(
     db = app.db(existing=True)  # from cron: a mistyped URL must not reconcile a new, empty ledger as clean
     with RunLock(db, "reconcile"), LazyStore(app) as secrets:  # the vault, opened on first need, always closed
         if mode == "live":
-            venues = _live_venues(settings, secrets.get(), wanted)
+            venues = _live_venues(settings, secrets.get(), wanted, warn=app.out.warn)
             app.out.banner(f"LIVE: reconciling the live ledger with {', '.join(v.value for v in venues)}.")
         else:
             from orion_cli.venues.paper import PaperVenue

@@ -261,7 +261,7 @@ class VenueSet:
 
                 assert self.secrets is not None
                 self.venues = live_venues(self.app.settings(), self.secrets.get(), list(self.wanted),
-                                          missing_hint=MISSING_CREDENTIALS_HINT)
+                                          missing_hint=MISSING_CREDENTIALS_HINT, warn=self.app.out.warn)
         return self.venues
 
     async def aclose(self) -> None:

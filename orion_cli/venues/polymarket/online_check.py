@@ -112,11 +112,14 @@ async def _run(
 ) -> list[CheckResult]:
     results: list[CheckResult] = []
     placeholder = creds or ApiCredentials("unset", "AAAA", "unset")
+    # The client's notice of the clock (read before the first signed request) goes into the L2 result,
+    # the request it bears on, not onto stderr as a raw log line beside the table.
+    clock_notes: list[str] = []
     try:
         client = PolymarketTrading(
             placeholder, key, clob_url=http["clob_url"], data_url=DATA_URL, geoblock_url=GEOBLOCK_URL,
             funder=funder if signature_type is not SignatureType.EOA else None, signature_type=signature_type,
-            transport=http["transport"], timeout=http["timeout"],
+            transport=http["transport"], timeout=http["timeout"], warn=clock_notes.append,
         )
     except OrionError as exc:
         return [CheckResult("polymarket_funder_address", "invalid", _why(exc))]
@@ -153,6 +156,9 @@ async def _run(
             results.append(CheckResult(_API, _no_verdict(exc), f"authenticated read failed: {_why(exc)}"))
         else:
             results.append(CheckResult(_API, "ok", "authenticated read (balance-allowance) accepted (L2)"))
+    if clock_notes:
+        last = results[-1]
+        results[-1] = CheckResult(last.name, last.status, "; ".join([last.detail, *clock_notes]))
     return results
 
 

@@ -131,6 +131,10 @@ END_CURSOR: Final = "LTE="
 
 log = logging.getLogger(__name__)
 
+
+def _log_warning(text: str) -> None:
+    log.warning("%s", text)
+
 _UNIT = Decimal(1_000_000)
 _FEE_STEP = Decimal("0.00001")
 _TIF_TO_ORDER_TYPE: Final = {
@@ -519,7 +523,10 @@ class PolymarketTrading:
         clock: Callable[[], float] = time.time,
         max_pages: int = 200,
         auto_sync_clock: bool = True,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
+        """``warn``: where a notice for the operator goes (the clock's skew); the CLI passes its own
+        warning output, so it reads and is silenced like every other warning. Without it, the log."""
         self.creds = creds
         self.key = key
         self.chain_id = chain_id
@@ -536,6 +543,7 @@ class PolymarketTrading:
         self.max_pages = max_pages
         self._clock = clock
         self._clock_offset = 0.0
+        self._warn: Callable[[str], None] = warn if warn is not None else _log_warning
         self._geoblock: GeoblockStatus | None = None
         self._geoblock_at = 0.0
         self._tokens: dict[str, TokenInfo] = {}
@@ -638,11 +646,10 @@ class PolymarketTrading:
         try:
             offset = await self.sync_clock()
         except (VenueUnavailable, DataError) as exc:
-            log.warning("polymarket: could not read the CLOB's clock (%s); signing with the local clock", exc.message)
+            self._warn(f"polymarket: could not read the CLOB's clock ({exc.message}); signing with the local clock")
             return
         if abs(offset) >= 5:
-            log.warning("polymarket: this host's clock is %+.0f s off the CLOB's; signing with the CLOB's time",
-                        offset)
+            self._warn(f"polymarket: this host's clock is {offset:+.0f} s off the CLOB's; signing with the CLOB's time")
 
     async def version(self) -> int:
         """``GET /version``: the order version the CLOB expects (2 for CLOB V2)."""

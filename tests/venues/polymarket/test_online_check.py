@@ -167,6 +167,26 @@ def test_an_answer_that_says_nothing_about_the_credentials_is_no_verdict(
     assert_no_secrets(results, values)
 
 
+def test_the_clock_notice_is_in_the_api_key_result_not_a_raw_log_line(
+        sim: PolymarketSim, caplog: pytest.LogCaptureFixture) -> None:
+    """Found black-box: a host clock off the CLOB's printed a raw "WARNING orion_cli.venues.polymarket.
+    trading: …" line beside the table. The notice is about the signed (L2) request: it is in its detail."""
+    import logging
+    import time
+
+    sim.hmac_max_skew = 10_000  # the venue here accepts the CLOB's time the client signs with
+    sim.server.add_fault(FaultRule("status", status=200, path_prefix="/clob/time", body=int(time.time()) + 120))
+    store, values = stored(sim)
+    with caplog.at_level(logging.WARNING, logger="orion_cli"):
+        results = online_check(store, clob_url=sim.clob_url)
+    assert verdicts(results) == {"polymarket_private_key": "ok", "polymarket_api_key": "ok"}
+    l2 = next(r for r in results if r.name == "polymarket_api_key")
+    assert l2.detail.startswith("authenticated read (balance-allowance) accepted (L2); polymarket: this host's "
+                                "clock is +1"), l2.detail
+    assert caplog.records == []
+    assert_no_secrets(results, values)
+
+
 def test_unset_key_is_skipped(sim: PolymarketSim) -> None:
     results = online_check(MemoryStore(), clob_url=sim.clob_url)
     assert verdicts(results) == {"polymarket_private_key": "skipped"} and results[0].passed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -941,6 +942,23 @@ def test_the_first_signed_request_aligns_a_skewed_clock_once(sim: PolymarketSim,
     with caplog.at_level(logging.WARNING, logger="orion_cli.venues.polymarket.trading"):
         with_client(wallet, sim, go, clock=lambda: time.time() - 120)
     assert any("clock is +1" in r.getMessage() for r in caplog.records)
+
+
+def test_the_clock_notice_goes_to_the_warning_output_given_not_to_the_log(
+        sim: PolymarketSim, wallet: Wallet, caplog: pytest.LogCaptureFixture) -> None:
+    """Found black-box: the notice reached stderr as a raw logger line ("WARNING orion_cli.venues.polymarket.
+    trading: …") beside the command's own "warning: …" lines, and -q hid it. The CLI passes its warning
+    output as ``warn``; the notice goes there, whole, and nothing is logged."""
+    notes: list[str] = []
+
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.balance_allowance()
+
+    with caplog.at_level(logging.WARNING, logger="orion_cli.venues.polymarket.trading"):
+        with_client(wallet, sim, go, clock=lambda: time.time() - 120, warn=notes.append)
+    said = r"polymarket: this host's clock is \+1[12][0-9] s off the CLOB's; signing with the CLOB's time"
+    assert len(notes) == 1 and re.fullmatch(said, notes[0]), notes
+    assert caplog.records == []
 
 
 def test_an_unreadable_server_clock_leaves_the_local_one_signing(sim: PolymarketSim, wallet: Wallet,
