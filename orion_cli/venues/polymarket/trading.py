@@ -645,7 +645,7 @@ class PolymarketTrading:
         server's clock cannot be read, the local one signs."""
         try:
             offset = await self.sync_clock()
-        except (VenueUnavailable, DataError) as exc:
+        except (VenueUnavailable, VenueError, DataError) as exc:  # no answer, or none orion can read
             self._warn(f"polymarket: could not read the CLOB's clock ({exc.message}); signing with the local clock")
             return
         if abs(offset) >= 5:

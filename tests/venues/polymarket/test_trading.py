@@ -944,6 +944,27 @@ def test_the_first_signed_request_aligns_a_skewed_clock_once(sim: PolymarketSim,
     assert any("clock is +1" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("fault", [
+    FaultRule("malformed", method="GET", path_prefix="/clob/time"),
+    FaultRule("status", method="GET", path_prefix="/clob/time", status=404, body={"error": "not found"}),
+], ids=["not-json", "404"])
+def test_a_server_clock_answer_orion_cannot_read_leaves_the_local_one_signing(
+        sim: PolymarketSim, wallet: Wallet, fault: FaultRule) -> None:
+    """Found reproducing a black-box finding: a /time answer that is not JSON (or a 4xx) is a VenueError,
+    which the best-effort clock read let through: the signed request it came before failed with it (and
+    `secrets check --online` judged the API key on /time's answer). The local clock signs, as for no
+    answer at all."""
+    sim.server.add_fault(fault)
+    notes: list[str] = []
+
+    async def go(pm: PolymarketTrading) -> None:
+        assert (await pm.balance_allowance())["balance"] == "1000000000"
+
+    with_client(wallet, sim, go, warn=notes.append)
+    assert len(notes) == 1 and notes[0].startswith("polymarket: could not read the CLOB's clock (polymarket ")
+    assert notes[0].endswith("; signing with the local clock")
+
+
 def test_the_clock_notice_goes_to_the_warning_output_given_not_to_the_log(
         sim: PolymarketSim, wallet: Wallet, caplog: pytest.LogCaptureFixture) -> None:
     """Found black-box: the notice reached stderr as a raw logger line ("WARNING orion_cli.venues.polymarket.
