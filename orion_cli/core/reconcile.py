@@ -785,12 +785,17 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
         # Each settlement's cash is judged against the report read above, which then replaces the
         # ledger's figure (after any --fix adjustment, whose cash that report already holds), plus
         # the payouts and fills recorded that it cannot hold (Ledger.record_balance adds them).
-        unreconciled = _settle_and_compare(ctx, conn, venue, venue_settlements, venue_positions, result,
-                                           report=report, unchecked=unchecked, waiting=waiting)
+        from orion_cli.core.settlement import held_reports
+
+        held = tv.mode == "live" and bool(held_reports(conn, ctx.mode, [venue]))
+        unreconciled, withhold = _settle_and_compare(ctx, conn, venue, venue_settlements, venue_positions, result,
+                                                     report=report, unchecked=unchecked, waiting=waiting, held=held)
         unreconciled = unreconciled if tv.mode == "live" else []  # a paper ledger is its own venue: no report
-        if unreconciled:
+        withhold = withhold and tv.mode == "live"
+        if withhold:
             report = None
-            result.report_withheld = "; ".join(x for x in (result.report_withheld, WITHHELD_UNRECONCILED) if x)
+            why = WITHHELD_UNRECONCILED if unreconciled else WITHHELD_STILL_HELD
+            result.report_withheld = "; ".join(x for x in (result.report_withheld, why) if x)
         if report is not None:
             result.transfers = ctx.ledger.record_transfers(moved or [], balance, conn=conn, now=ctx.now)
             ctx.ledger.record_balance(balance, conn=conn, now=ctx.now)
@@ -800,7 +805,7 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
             if unreconciled:  # `orion balance` and a live trade do not record its reports either
                 kinds = " and ".join(sorted({d.kind for d in unreconciled}))
                 hold_report(conn, ctx.mode, venue, f"{len(unreconciled)} {kinds} drift(s) not fixed", now=ctx.now)
-            else:
+            elif not withhold:  # a run that left something pending did not find the ledger agreeing: kept
                 release_report(conn, ctx.mode, venue)
         if not result.pending and not unreconciled:
             # What this venue recorded may raise equity (a settlement, a report, an adopted position)
@@ -848,15 +853,22 @@ WITHHELD_UNRECONCILED = (
     "(or lacks), its cash would count a trade made outside orion twice or not at all (a peak never had, a loss "
     "hidden); nor is the peak raised. Neither `orion balance` nor a live trade records its reports until a "
     "reconcile finds none or --fix adopts them")
+WITHHELD_STILL_HELD = (
+    "an earlier reconcile found positions or fills disagreeing with the ledger, and this run left some of them "
+    "pending (not compared), so it cannot say they agree now: still held")
 # Drift that leaves the venue's cash beside holdings the ledger does not have: its report is not recorded.
 HOLDINGS_KINDS = frozenset({"fill", "position"})
 
 
 def _settle_and_compare(ctx: _Context, conn: Connection, venue: Venue, found: Sequence[Settlement],
                         venue_positions: Sequence[Position], result: VenueReconcile, *, report: Balance | None,
-                        unchecked: set[str], waiting: Mapping[str, Decimal]) -> list[Drift]:
+                        unchecked: set[str], waiting: Mapping[str, Decimal],
+                        held: bool = False) -> tuple[list[Drift], bool]:
     """Settle what the venue settled (:func:`_settle`), then compare positions (:func:`_positions`); the
-    ``fill`` and ``position`` drift left unfixed, beside which ``report`` must not be recorded.
+    ``fill`` and ``position`` drift left unfixed, and whether ``report`` must not be recorded: beside
+    that drift, or, for a venue an earlier run ``held``, while anything is left pending (a position
+    difference deferred as an order in flight is no agreement, and releasing the hold then recorded
+    the very figure it was for).
 
     Why: a sale made outside orion (the README's "close them by hand, then `reconcile --fix`") is in
     the venue's cash while the ledger still holds the contracts at cost until it is adopted. Recorded
@@ -874,13 +886,15 @@ def _settle_and_compare(ctx: _Context, conn: Connection, venue: Venue, found: Se
         _settle(ctx, conn, venue, found, result, report=report)
         _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked, waiting=waiting)
         unreconciled = _unreconciled(result)
-        if report is None or not unreconciled or all(s.cash_moved for s in result.settled[kept[1]:]):
-            return unreconciled
+        withhold = bool(unreconciled) or (held and bool(result.pending))
+        if report is None or not withhold or all(s.cash_moved for s in result.settled[kept[1]:]):
+            return unreconciled, withhold
         savepoint.rollback()
     del result.drifts[kept[0]:], result.settled[kept[1]:], result.pending[kept[2]:]
     _settle(ctx, conn, venue, found, result, report=None)
     _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked, waiting=waiting)
-    return _unreconciled(result)
+    unreconciled = _unreconciled(result)
+    return unreconciled, bool(unreconciled) or (held and bool(result.pending))
 
 
 def _unreconciled(result: VenueReconcile) -> list[Drift]:

@@ -1076,6 +1076,38 @@ def test_a_sale_made_by_hand_is_no_cash_beside_the_contracts_it_sold_until_it_is
     _verify(db)
 
 
+def test_a_run_that_leaves_the_held_difference_pending_keeps_the_hold(db: Database) -> None:
+    """Found in review: the hold was released by any run that found no unfixed drift, also one that
+    deferred the disputed position as pending (an orion order there not final yet): it recorded the
+    $440 beside the 200 still held at cost, and the next `orion balance` stored the peak of 540."""
+    from orion_cli.core.reconcile import WITHHELD_STILL_HELD
+    from orion_cli.core.settlement import held_reports
+
+    def held() -> bool:
+        with db.read() as conn:
+            return bool(held_reports(conn, "live", [Venue.KALSHI]))
+
+    settings = load_settings(overrides={"breaker.daily_loss": "100000", "breaker.daily_loss_pct": "100",
+                                        "breaker.drawdown_pct": "15"}, environ={})
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D(500), D(0), D(500), EARLIER), now=EARLIER)
+    buy = _fill("f-buy", "o-buy", "200", "0.50", fee="0")
+    _filled_order(ledger, "c-buy", "o-buy", [buy], size="200")
+    (first,) = _run(db, settings, {Venue.KALSHI: FakeVenue(cash=D(400), fills_=[buy], positions_=[
+        Position(Venue.KALSHI, MKT, Side.YES, D(200), D("0.50"), D(100))])})
+    assert first.status == "clean"
+    venue = FakeVenue(cash=D(440), fills_=[buy])  # sold by hand before the lookback: position drift only
+    (drift,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert [(d.kind, d.fixed) for d in drift.drifts] == [("position", False)] and held()
+    _intent(ledger, "c-young", size="200", at=NOW - timedelta(seconds=30), status="unknown")
+    (pending,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert pending.pending and not pending.drifts, pending
+    assert WITHHELD_STILL_HELD in pending.report_withheld and held()
+    assert ledger.balance(Venue.KALSHI).total == D(400)  # type: ignore[union-attr]
+    _record_reports(ledger, venue)  # `orion balance` meanwhile
+    assert ledger.balance(Venue.KALSHI).total == D(400) and _stored_peak(db) == D(500)  # type: ignore[union-attr]
+
+
 def _record_reports(ledger: Ledger, venue: FakeVenue) -> None:
     """What `orion balance` and a live trade do with the venue's report."""
     from orion_cli.core.settlement import record_reports
