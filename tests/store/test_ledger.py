@@ -612,3 +612,101 @@ def test_a_fill_a_report_holds_recorded_after_it_moves_no_cash_again(db: Databas
                                     ts=t0 + timedelta(milliseconds=500))], now=t0 + timedelta(seconds=1))
     bal = led.balance(Venue.KALSHI)
     assert bal is not None and bal.total == D(reported)
+
+
+# -- Kalshi nets YES against NO ------------------------------------------------------------------
+
+# Not built yet: closing the pairs is simple, but a live report read before the netting fill and
+# recorded after it (Ledger._unreported) can only add back the dollar each pair paid if the ledger
+# stores, per fill, how many pairs it netted: a new fills column, so a migration. Left for a decision.
+NETTING = pytest.mark.xfail(strict=True, reason="the ledger keeps YES and NO of one Kalshi market apart; closing "
+                                                "netted pairs needs a per-fill record (a migration): not built")
+
+
+def _buy(led: Ledger, coid: str, size: str, price: str, fee: str, at: datetime, *, side: Side = Side.YES,
+         venue: Venue = Venue.KALSHI, market: str = "KXA-1") -> None:
+    led.record_intent(prepared(coid, size=size, price=price, side=side, venue=venue, market=market), now=at)
+    led.transition(coid, OrderStatus.FILLED, fills=[replace(
+        fill(f"f-{coid}", size, price, fee, coid=coid, side=side, venue=venue, market=market), ts=at)], now=at)
+
+
+def _realised(led: Ledger) -> D:
+    return sum((D(p.extra["realized_pnl"]) for p in led.positions(include_closed=True)), D(0))
+
+
+@NETTING
+def test_a_kalshi_buy_of_the_side_opposite_one_held_closes_the_pairs_at_a_dollar_each(db: Database) -> None:
+    """Kalshi nets YES against NO (``position_fp`` is signed): buying 100 NO while holding 100 YES
+    leaves the account holding nothing, and the 100 pairs pay $1 each into its cash at once
+    (1000 − 40 − 55 + 100 = 1005). Found in review: the ledger kept both sides at cost beside the
+    venue's report, so equity read 1100 (today's P&L +100 for a real +5, hiding up to 95 of losses
+    from the daily limit, and a peak of 1100 the account never had) and exposure 95 where nothing
+    is held."""
+    led = Ledger(db, "live")
+    t0 = NOW - timedelta(minutes=10)
+    led.record_balance(_kalshi_report("1000", t0), now=t0)
+    _buy(led, "exec-a-l2", "100", "0.40", "0", t0 + timedelta(minutes=1))  # one execution's Kalshi leg
+    _buy(led, "exec-b-l1", "100", "0.55", "0", t0 + timedelta(minutes=2), side=Side.NO)  # a later one's
+
+    assert led.positions() == [] and led.exposure().total == 0
+    assert _realised(led) == D(5)  # each pair pays 1 and cost 0.40 + 0.55
+    assert _cash(led) == (D(1005), D(1005))  # the fills recorded since the report, and what the pairs paid
+    # The venue's next report holds all of it: nothing counted twice.
+    led.record_balance(_kalshi_report("1005", t0 + timedelta(minutes=5)), now=t0 + timedelta(minutes=5))
+    pnl = led.daily_pnl(daily_loss=D(100), daily_loss_pct=D(50), now=NOW)
+    assert (pnl.equity, pnl.pnl) == (D(1005), D(5))
+    assert AuditLog(db).verify().ok
+
+
+@NETTING
+def test_kalshi_netting_closes_pairs_pro_rata_with_their_fees_and_keeps_the_rest(db: Database) -> None:
+    """Paper cash is the ledger's own, so paper Kalshi nets as the venue does. Each closed pair takes
+    its share of each side's cost and fees (Kalshi charges no fee for the netting itself); a buy
+    larger than the other side held closes what is there and holds the rest."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D(1000), now=NOW)
+    _buy(led, "y1", "100", "0.40", "1.68", NOW)
+    _buy(led, "n1", "60", "0.55", "1.04", NOW, side=Side.NO)
+    # 60 pairs: 60 − (24 + 1.008) − (33 + 1.04); 40 YES left at 16 (fees 0.672).
+    assert [(p.side, p.size, p.exposure, p.extra["fees"]) for p in led.positions()] == [
+        (Side.YES, D(40), D(16), "0.672")]
+    assert _realised(led) == D("0.952")
+    assert _cash(led) == (D("984.28"), D("984.28"))  # 1000 − 41.68 − 34.04 + 60
+    _buy(led, "n2", "70", "0.50", "1.40", NOW, side=Side.NO)
+    # 40 pairs: 40 − (16 + 0.672) − (20 + 0.80); 30 NO left at 15 (fees 0.60).
+    assert [(p.side, p.size, p.exposure, p.extra["fees"]) for p in led.positions()] == [
+        (Side.NO, D(30), D(15), "0.6")]
+    assert _realised(led) == D("3.48")
+    assert _cash(led) == (D("987.88"), D("987.88"))  # 984.28 − 36.40 + 40
+    pnl = led.daily_pnl(daily_loss=D(100), daily_loss_pct=D(50), now=NOW)
+    assert (pnl.equity, pnl.pnl) == (D("1002.88"), D("2.88"))  # the realised 3.48 less the fees still held
+
+
+@NETTING
+def test_a_report_read_before_a_netting_fill_and_recorded_after_it_keeps_what_the_pairs_paid(db: Database) -> None:
+    """The race a live report already survives for a plain fill (another process reads the venue,
+    a trade records a fill, the report is recorded after it: the report plus the fills it cannot
+    hold): a fill that netted pairs moved the cash by its cost *and* the dollar each pair paid."""
+    led = Ledger(db, "live")
+    t0 = NOW - timedelta(minutes=10)
+    led.record_balance(_kalshi_report("1000", t0), now=t0)
+    _buy(led, "a", "100", "0.40", "0", t0 + timedelta(minutes=1))
+    read = t0 + timedelta(minutes=2)  # another process reads 960: A is in it, B not yet
+    _buy(led, "b", "100", "0.55", "0", t0 + timedelta(minutes=3), side=Side.NO)
+    assert _cash(led) == (D(1005), D(1005))
+
+    led.record_balance(_kalshi_report("960", read), now=t0 + timedelta(minutes=4))
+
+    assert _cash(led) == (D(1005), D(1005))  # 960 − 55 + 100, not 905
+
+
+def test_polymarket_holds_yes_and_no_apart(db: Database) -> None:
+    """Polymarket's YES and NO are two tokens: holding both is two positions until they are merged or
+    settled (the venue does not net them), so the ledger keeps them apart there."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.POLYMARKET, D(1000), now=NOW)
+    _buy(led, "py", "100", "0.40", "0", NOW, venue=Venue.POLYMARKET, market="0xcond")
+    _buy(led, "pn", "100", "0.55", "0", NOW, side=Side.NO, venue=Venue.POLYMARKET, market="0xcond")
+    assert [(p.side, p.size) for p in led.positions()] == [(Side.NO, D(100)), (Side.YES, D(100))]
+    bal = led.balance(Venue.POLYMARKET)
+    assert bal is not None and bal.total == D(905)

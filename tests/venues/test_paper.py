@@ -167,6 +167,25 @@ def test_sell_walks_bids_and_realises_pnl(db: Database, paired: FixedSource) -> 
     assert exc.value.code == "INSUFFICIENT_POSITION"
 
 
+@pytest.mark.xfail(strict=True, reason="the ledger (paper Kalshi's positions and cash) keeps YES and NO of one "
+                                        "Kalshi market apart; netting needs a per-fill record (a migration): not built")
+def test_paper_kalshi_nets_a_no_buy_against_the_yes_held_as_kalshi_does(db: Database, paired: FixedSource) -> None:
+    """Kalshi nets YES against NO: 40 YES then 40 NO of one market leave the account holding nothing,
+    the 40 pairs having paid $1 each into its cash. Paper Kalshi held both (and its cash lacked the $40),
+    so a within-venue pair or two executions crossing in one market diverged from what live trading
+    would hold; an unwind then sold shares Kalshi no longer holds."""
+    pv = venue_for(db, paired)
+    place(pv, order("40", "0.25", coid="y"))  # 40 YES at 0.25, fee 0.5250
+    # NO asks 0.76: 0.07 × 40 × 0.76 × 0.24 = 0.51072 → 0.5108
+    st = place(pv, order("40", "0.76", side=Side.NO, coid="n"))
+    assert (st.status, st.fees) == (OrderStatus.FILLED, D("0.5108"))
+    assert asyncio.run(pv.positions()) == []
+    bal = asyncio.run(pv.balance())
+    assert bal.available == bal.total == D("1000") - D("10.5250") - D("30.9108") + D("40")
+    closed = pv.ledger.positions(include_closed=True)
+    assert sum((D(p.extra["realized_pnl"]) for p in closed), D(0)) == D("40") - D("10.5250") - D("30.9108")
+
+
 def test_insufficient_balance_is_rejected_and_changes_nothing(db: Database, paired: FixedSource) -> None:
     pv = venue_for(db, paired, kalshi_balance="25")
     # worst case 100 × 0.26 + fee(100 @ 0.26) = 26 + 1.3468 > 25, though the walk itself would cost 26.9331
