@@ -32,8 +32,10 @@ Why it runs the way it does (DESIGN §2, §5 point 6, §7):
   (audited ``reconcile.unavailable``) and the others are still reconciled. So is one that refuses
   this host's location (Polymarket's geoblock or firewall, :class:`Geoblocked`), with ``refusal``
   ``GEOBLOCKED``: what it could not read is neither clean nor drift.
-* **Kalshi nets.** Holding YES and NO of one Kalshi market nets out at the venue, while the ledger
-  keeps both sides; for netting venues positions are compared as net YES − NO per market.
+* **Kalshi nets.** Holding YES and NO of one Kalshi market nets out at the venue, and so does the
+  ledger when it records the buy that makes the pairs (``position.netted``); a ledger from before
+  that still holds both sides of a market, so for netting venues positions are compared as net
+  YES − NO per market.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from orion_cli.core.money import CENT, MICRO, ONE, ZERO, to_decimal
 from orion_cli.execution.state import ADJUST_PREFIX, NEVER_SENT, ExecStatus, load_result, resume_command, save_result
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
-from orion_cli.store.ledger import CountedTransfer, Ledger, SettledMarket
+from orion_cli.store.ledger import NETTING_VENUES, CountedTransfer, Ledger, SettledMarket
 from orion_cli.store.tables import MONEY_QUANTUM, executions, fills, orders, plain
 from orion_cli.venues.trading import (
     Action,
@@ -110,7 +112,6 @@ T = TypeVar("T")
 
 DEFAULT_LOOKBACK = timedelta(hours=24)
 DEFAULT_GRACE = timedelta(seconds=120)
-NETTING_VENUES = frozenset({Venue.KALSHI})
 OPEN_STATUSES = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN, OrderStatus.OPEN)
 NOT_FINAL = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
 QTY_TOLERANCE = MICRO  # Polymarket's 6-decimal share unit

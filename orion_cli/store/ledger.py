@@ -15,6 +15,11 @@ executor, ``balance``/``positions`` and ``reconcile`` all read one truth:
   report. The next report replaces the figure, plus the fills and payouts recorded that it cannot
   hold (read before they happened: another process recorded them first), so nothing is counted
   twice nor dropped. Before the first report a live venue has no balance row and fills move no cash.
+* a netting venue (Kalshi: one signed position per market) holds YES and NO as their net, so a buy
+  of one side while the other is held closes the pairs it makes, each paying $1 into the cash at
+  once (``position.netted``; the pairs are stored with the fill, ``fills.netted``, so a report
+  recorded later can add back what they paid). Pairs a ledger from before that still holds on both
+  sides are left as they are: they were paid for then.
 
 Today's P&L is equity now (cash + positions at their marks, or at cost when no mark is known)
 minus the equity before the day's first change, snapshotted at cost in ``equity_snapshots``. A
@@ -89,6 +94,10 @@ STATUS_EVENTS: dict[OrderStatus, str] = {
 }
 
 MarkKey = tuple[Venue, str, Side]
+
+# Venues that net YES against NO of one market (Kalshi: ``position_fp`` is signed). Polymarket's YES
+# and NO are two tokens, held apart until merged or settled.
+NETTING_VENUES = frozenset({Venue.KALSHI})
 
 # Built once: the order path runs these on every trade, and building a statement costs more than running it.
 _ORDER_BY_COID = select(orders).where(orders.c.client_order_id == bindparam("coid"))
@@ -321,6 +330,33 @@ class _Totals:
     notional: Decimal = ZERO
     fees: Decimal = ZERO
     fills: list[Fill] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Netted:
+    """The YES/NO pairs one buy closed on a netting venue (:meth:`Ledger._net`), each paying $1.
+
+    Why a record: the dollar per pair depends on what was held before the fill, so it cannot be
+    derived from the fill again; ``pairs`` is stored with the fill (``fills.netted``) and audited
+    as ``position.netted``.
+    """
+
+    side: Side  # the side bought
+    pairs: Decimal
+    other_cost: Decimal  # the other side's closed contracts: their share of its cost, fees included
+    own_cost: Decimal  # the buy's own closed contracts at the fill's price
+    own_fees: Decimal  # and their share of the fill's fee
+    other_pnl: Decimal  # realised on the other side: pairs - own_cost - other_cost
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """The pairs' payout less both sides' cost and fees (the buy's own side realises -own_fees)."""
+        return self.other_pnl - self.own_fees
+
+    def to_record(self) -> dict[str, Any]:
+        return {"side": self.side.value, "pairs": plain(self.pairs), "payout": plain(self.pairs),
+                "cost": plain(self.other_cost + self.own_cost + self.own_fees),
+                "realized_pnl": plain(self.realized_pnl)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -624,20 +660,33 @@ class Ledger:
         if f.size <= 0 or not (ZERO < f.price < 1) or f.fee < 0:
             raise DataError(f"fill {f.fill_id}", f"impossible size/price/fee {f.size}/{f.price}/{f.fee}")
         self._ensure_day_snapshot(c, now)
+        netted = self._apply_to_position(c, f, category, now)
         c.execute(insert(fills).values(
             mode=self.mode, venue=f.venue.value, fill_id=f.fill_id,
             client_order_id=f.client_order_id or order_row.client_order_id, venue_order_id=f.venue_order_id,
             market_id=f.market_id, side=f.side.value, action=f.action.value, size=f.size, price=f.price, fee=f.fee,
-            ts=iso_utc(f.ts), is_taker=f.is_taker, recorded_at=iso_utc(now),
+            ts=iso_utc(f.ts), is_taker=f.is_taker, recorded_at=iso_utc(now), netted=netted.pairs if netted else ZERO,
         ))
-        self._apply_to_position(c, f, category, now)
-        self._apply_to_balance(c, f, now, order_created_at=order_row.created_at)
+        moved = self._apply_to_balance(c, f, now, order_created_at=order_row.created_at,
+                                       netted=netted.pairs if netted else ZERO)
+        if netted is not None:
+            self._audit(c, "position.netted", {**netted.to_record(), "fill_id": f.fill_id,
+                                               "client_order_id": order_row.client_order_id, "cash_moved": moved},
+                        venue=f.venue.value, market=f.market_id, now=now)
         return True
 
-    def _apply_to_position(self, c: Connection, f: Fill, category: str, now: datetime) -> None:
+    def _apply_to_position(self, c: Connection, f: Fill, category: str, now: datetime) -> Netted | None:
+        """Move the fill's position; on a netting venue a buy first closes the pairs it makes with the
+        other side held (:meth:`_net`). Returns those pairs, or None."""
         key = (positions.c.mode == self.mode, positions.c.venue == f.venue.value,
                positions.c.market_id == f.market_id, positions.c.side == f.side.value)
-        row = c.execute(select(positions).where(*key)).first()
+        nets = f.action is Action.BUY and f.venue in NETTING_VENUES
+        other: Row[Any] | None = None
+        if nets:  # both sides in the one read a fill of any other kind makes of its own side
+            both = {r.side: r for r in c.execute(select(positions).where(*key[:3]))}
+            row, other = both.get(f.side.value), both.get(f.side.other.value)
+        else:
+            row = c.execute(select(positions).where(*key)).first()
         size = Decimal(row.size) if row else ZERO
         cost = Decimal(row.cost) if row else ZERO
         fees = Decimal(row.fees) if row else ZERO
@@ -645,8 +694,13 @@ class Ledger:
         # q(): a fill priced at a ledger average (10 places, e.g. a reconcile adjustment) times a
         # fractional size has more places than the ledger stores; Money would refuse the row.
         notional = q(f.size * f.price)
+        netted: Netted | None = None
         if f.action is Action.BUY:
+            netted = self._net(c, f, other, held=size, now=now) if other is not None else None
             size, cost, fees = size + f.size, cost + notional, fees + f.fee
+            if netted is not None:
+                size, cost, fees = size - netted.pairs, cost - netted.own_cost, fees - netted.own_fees
+                realised -= netted.own_fees
         else:
             if f.size > size:
                 raise DataError(f"fill {f.fill_id}", f"sells {f.size} of {f.market_id} {f.side.value} but the "
@@ -663,9 +717,43 @@ class Ledger:
             if category and not row.category:
                 values["category"] = category[:CATEGORY_CHARS]
             c.execute(update(positions).where(*key).values(**values))
+        return netted
 
-    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime, *, order_created_at: str) -> None:
-        """Move the venue's cash by what the fill paid or brought in.
+    def _net(self, c: Connection, f: Fill, other: Row[Any], *, held: Decimal, now: datetime) -> Netted | None:
+        """Close the YES/NO pairs a buy ``f`` makes with the other side held (``other``, its position
+        row), as a netting venue does, and write that row.
+
+        The venue holds the net of the two sides, so the buy closes at most what that net holds of
+        the other side (``held``: the bought side before the fill). The ledger holds both sides only
+        where it did before it netted (a ledger from before migration 0010): those pairs were paid
+        for then, and netting against them would credit the dollar twice. Each pair pays $1 at once
+        (Kalshi charges no fee for it): the other side's contracts leave pro rata at their cost and
+        fees (rounded as a sell's are) and realise ``1 - the fill's price`` each less those (the buy
+        is a sale of them at that price, as Kalshi books it); the fill's own netted contracts leave
+        at its price and their share of its fee, realising minus that fee. The caller writes the
+        bought side's row.
+        """
+        o_size, o_cost, o_fees = Decimal(other.size), Decimal(other.cost), Decimal(other.fees)
+        pairs = min(f.size, max(ZERO, o_size - held))
+        if pairs <= 0:
+            return None
+        cost_out = o_cost if pairs == o_size else q(o_cost * pairs / o_size)
+        fees_out = o_fees if pairs == o_size else q(o_fees * pairs / o_size)
+        own_cost = q(pairs * f.price)  # rounded as the notional the position adds (that, when all of it nets)
+        own_fees = f.fee if pairs == f.size else q(f.fee * pairs / f.size)
+        other_pnl = pairs - own_cost - cost_out - fees_out
+        c.execute(update(positions).where(
+            positions.c.mode == self.mode, positions.c.venue == f.venue.value, positions.c.market_id == f.market_id,
+            positions.c.side == f.side.other.value,
+        ).values(size=o_size - pairs, cost=o_cost - cost_out, fees=o_fees - fees_out,
+                 realized_pnl=Decimal(other.realized_pnl) + other_pnl, updated_at=iso_utc(now)))
+        return Netted(f.side, pairs, cost_out + fees_out, own_cost, own_fees, other_pnl)
+
+    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime, *, order_created_at: str,
+                          netted: Decimal = ZERO) -> bool:
+        """Move the venue's cash by what the fill paid or brought in, and by the dollar each YES/NO
+        pair it ``netted`` paid (the venue credits that in the same trade, so the same test decides).
+        True when the cash moved.
 
         Paper cash is the ledger's own. Live cash is the venue's last report moved by the fills
         recorded since; its ``as_of`` stays the report's :func:`report_time` (when orion read it). Without a
@@ -681,11 +769,12 @@ class Ledger:
         row = c.execute(select(balances).where(*key)).first()
         if row is None:
             if self.mode != "paper":
-                return
+                return False
             raise TradingError(f"no {self.mode} balance on {f.venue.value}; initialise it before trading")
         if self.mode != "paper" and report_holds(_parse_ts(row.as_of), _parse_ts(order_created_at), f.ts):
-            return  # the venue's report already holds it
-        self._move_cash(c, row, cash_move(f.action, f.size, f.price, f.fee), now)
+            return False  # the venue's report already holds it (and the dollar its pairs paid)
+        self._move_cash(c, row, cash_move(f.action, f.size, f.price, f.fee) + netted, now)
+        return True
 
     def _move_cash(self, c: Connection, row: Row[Any], delta: Decimal, now: datetime) -> None:
         """Move a venue's stored cash (``row``) by ``delta``; a paper figure is as of now, a live one
@@ -918,8 +1007,8 @@ class Ledger:
     def _unreported(self, c: Connection, venue: Venue, taken: datetime) -> Decimal:
         """What the fills and settlement payouts recorded on ``venue`` that a report taken at ``taken``
         cannot hold moved the cash by: a fill of an order created at or after it, or dated after it
-        (the negation of :func:`report_holds`), and a payout dated after it (as :meth:`_settle_cash`
-        judges one).
+        (the negation of :func:`report_holds`), with the dollar each pair it netted paid
+        (``fills.netted``), and a payout dated after it (as :meth:`_settle_cash` judges one).
 
         Few and recent, so each look-up is bounded by the report's time on an index: the fills by
         their date (``ix_fills_ts``), the orders by their creation (``ix_orders_mode_created``, then
@@ -930,13 +1019,13 @@ class Ledger:
         """
         at = iso_utc(taken)
         columns = (fills.c.mode, fills.c.venue, fills.c.fill_id, fills.c.action, fills.c.size, fills.c.price,
-                   fills.c.fee)
+                   fills.c.fee, fills.c.netted)
         dated_after = select(*columns).where(fills.c.mode == self.mode, fills.c.ts > at,
                                              fills.c.venue == venue.value)
         sent_after = (select(*columns)
                       .select_from(orders.join(fills, fills.c.client_order_id == orders.c.client_order_id))
                       .where(orders.c.mode == self.mode, orders.c.created_at >= at, orders.c.venue == venue.value))
-        moved = sum((cash_move(r.action, Decimal(r.size), Decimal(r.price), Decimal(r.fee))
+        moved = sum((cash_move(r.action, Decimal(r.size), Decimal(r.price), Decimal(r.fee)) + Decimal(r.netted)
                      for r in c.execute(union(dated_after, sent_after))
                      if (r.mode, r.venue) == (self.mode, venue.value)), ZERO)
         paid = c.execute(select(type_coerce(func.sum(settlements.c.payout), Money)).where(

@@ -186,6 +186,8 @@ fills = Table(
     Column("ts", String(32), nullable=False),
     Column("is_taker", Boolean, nullable=False),
     Column("recorded_at", String(32), nullable=False),
+    # migration 0010: the YES/NO pairs this buy closed on a netting venue (each paid $1 into its cash)
+    Column("netted", Money, nullable=False, server_default="0"),
     Index("ix_fills_order", "client_order_id"),
     Index("ix_fills_ts", "mode", "ts"),
 )

@@ -1249,8 +1249,6 @@ def test_kalshi_positions_are_compared_net_of_yes_and_no(db: Database, settings:
     assert [(d.side, d.ledger_qty, d.venue_qty) for d in res_pm.drifts] == [(Side.NO, D("4"), D("0"))]
 
 
-@pytest.mark.xfail(strict=True, reason="the ledger keeps YES and NO of one Kalshi market apart; closing netted "
-                                        "pairs needs a per-fill record (a migration): not built")
 def test_pairs_kalshi_netted_are_closed_in_the_ledger_and_the_account_reconciles_clean(
         db: Database, settings: Settings) -> None:
     """Two executions crossing in one Kalshi market (100 YES at 0.40, later 100 NO at 0.55): the venue
@@ -1577,29 +1575,32 @@ def test_paper_reconciles_against_itself_and_settles_a_crashed_submission(tmp_pa
 
 def test_a_market_the_venue_settled_is_closed_at_its_payout_not_reported_as_drift(db: Database,
                                                                                   settings: Settings) -> None:
+    # Both sides held (Polymarket keeps YES and NO apart; Kalshi would have netted them on the buy).
     ledger = Ledger(db, "live")
-    _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])
-    _filled_order(ledger, "c-n", "o-n", [_fill("fn", "o-n", "4", "0.55", side=Side.NO)], size="4")
-    ledger.record_balance(Balance(Venue.KALSHI, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
+    pm = Venue.POLYMARKET
+    _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40", venue=pm, market=PM)])
+    _filled_order(ledger, "c-n", "o-n", [_fill("fn", "o-n", "4", "0.55", side=Side.NO, venue=pm, market=PM)],
+                  size="4")
+    ledger.record_balance(Balance(pm, "live", D("500"), D(0), D("500"), EARLIER), now=EARLIER)
     paid = NOW - timedelta(minutes=5)
-    # Settled YES; Kalshi nets, so it settled 6 YES. Its positions no longer list the market.
-    venue = FakeVenue(cash=D("506"), settlements_=[
-        Settlement(Venue.KALSHI, MKT, D(1), paid, result="yes", counts=((Side.YES, D(6)),), revenue=D(6))])
-    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    # Settled YES: 10 YES pay 10, 4 NO nothing. Its positions no longer list the market.
+    venue = FakeVenue(venue_=pm, cash=D("510"), settlements_=[
+        Settlement(pm, PM, D(1), paid, result="yes", counts=((Side.YES, D(10)), (Side.NO, D(4))), revenue=D(10))])
+    (res,) = _run(db, settings, {pm: venue})
     assert res.status == "clean", res.drifts
-    assert venue.asked_to_settle == [[MKT]]
+    assert venue.asked_to_settle == [[PM]]
     (s,) = res.settled
     assert (s.payout, s.realized_pnl) == (D(10), D("10") - D("4.01") - D("2.21"))
     assert ledger.positions() == []
-    assert res.to_record()["settled"][0]["market"] == MKT and res.counts["settled"] == 1
+    assert res.to_record()["settled"][0]["market"] == PM and res.counts["settled"] == 1
     # The report taken after the payout holds it: the ledger's cash is the venue's, not 10 more.
-    bal = ledger.balance(Venue.KALSHI)
-    assert bal is not None and bal.total == D("506")
+    bal = ledger.balance(pm)
+    assert bal is not None and bal.total == D("510")
     types = _types(db)
     assert types.index("position.settled") < types.index("reconcile.clean")
     # Every later run: nothing held, nothing asked, nothing settled twice.
-    (again,) = _run(db, settings, {Venue.KALSHI: venue})
-    assert again.status == "clean" and again.settled == [] and venue.asked_to_settle == [[MKT]]
+    (again,) = _run(db, settings, {pm: venue})
+    assert again.status == "clean" and again.settled == [] and venue.asked_to_settle == [[PM]]
     assert _types(db).count("position.settled") == 1
     _verify(db)
 

@@ -7,6 +7,7 @@ import re
 import sqlite3
 import threading
 import time
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,41 @@ def test_a_ledger_at_the_previous_revision_upgrades_and_keeps_its_rows(db_url: s
         with db.engine.connect() as conn:
             indexes = {ix["name"] for ix in inspect(conn).get_indexes("opportunities")}
         assert "ix_opportunities_observed" in indexes and "ix_opportunities_expires" not in indexes
+    finally:
+        db.dispose()
+
+
+def test_a_ledger_at_0009_upgrades_and_its_fills_netted_no_pairs(db_url: str) -> None:
+    """0010 adds ``fills.netted`` (the YES/NO pairs a Kalshi buy closed); the ledger never netted
+    before it, so a stored fill keeps its row and reads 0."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import insert, select
+
+    from orion_cli.store import db as db_module
+    from orion_cli.store.tables import fills
+
+    old = open_database(db_url, migrate=False)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
+        with old.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0009")
+            conn.commit()
+        with old.write() as conn:  # no netted value: the statement leaves the new column out
+            conn.execute(insert(fills).values(
+                mode="live", venue="kalshi", fill_id="f-1", client_order_id="c-1", venue_order_id="o-1",
+                market_id="KXA-1", side="no", action="buy", size=D("4"), price=D("0.55"), fee=D("0.0693"),
+                ts="2026-11-21T00:00:00Z", is_taker=True, recorded_at="2026-11-21T00:00:01Z"))
+    finally:
+        old.dispose()
+    db = open_database(db_url)
+    try:
+        with db.read() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD_REVISION
+            assert conn.execute(select(fills.c.fill_id, fills.c.size, fills.c.netted)).all() == [
+                ("f-1", D("4"), D("0"))]
     finally:
         db.dispose()
 

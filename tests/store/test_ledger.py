@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from orion_cli.core.errors import DataError, NotFound, Refused
 from orion_cli.core.models import Side, Venue
+from orion_cli.store import ledger as ledger_module
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import IllegalTransition, Ledger, trading_day
@@ -467,23 +468,31 @@ def test_intents_with_ids_declared_unused_are_still_refused_by_the_primary_key(d
 # -- settlement ----------------------------------------------------------------------------------
 
 
+PM = Venue.POLYMARKET
+PM_MARKET = "0xcond"
+
+
 def _hold_both_sides(led: Ledger) -> None:
-    """10 YES at 0.40 (fee 0.0672) and 4 NO at 0.55 (fee 0.0693) of KXA-1, both filled."""
-    led.record_intent(prepared("y1"), now=NOW)
-    led.transition("y1", OrderStatus.FILLED, fills=[fill("fy", "10", "0.40", "0.0672", coid="y1")], now=NOW)
-    led.record_intent(prepared("n1", size="4", price="0.55", side=Side.NO), now=NOW)
-    led.transition("n1", OrderStatus.FILLED, fills=[fill("fn", "4", "0.55", "0.0693", coid="n1", side=Side.NO)],
-                   now=NOW)
+    """10 YES at 0.40 (fee 0.0672) and 4 NO at 0.55 (fee 0.0693) of one Polymarket market, both filled.
+
+    Polymarket, because it holds YES and NO apart until they settle; Kalshi nets them (the buy of NO
+    would close 4 pairs at once), so settling both sides held is a Polymarket case."""
+    led.record_intent(prepared("y1", venue=PM, market=PM_MARKET), now=NOW)
+    led.transition("y1", OrderStatus.FILLED,
+                   fills=[fill("fy", "10", "0.40", "0.0672", coid="y1", venue=PM, market=PM_MARKET)], now=NOW)
+    led.record_intent(prepared("n1", size="4", price="0.55", side=Side.NO, venue=PM, market=PM_MARKET), now=NOW)
+    led.transition("n1", OrderStatus.FILLED, fills=[fill("fn", "4", "0.55", "0.0693", coid="n1", side=Side.NO,
+                                                         venue=PM, market=PM_MARKET)], now=NOW)
 
 
 def test_a_settlement_closes_each_side_at_its_payout_and_pays_the_paper_cash_once(db: Database) -> None:
     led = Ledger(db, "paper")
-    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    led.ensure_balance(PM, D("100"), now=NOW)
     _hold_both_sides(led)
-    cash_before = led.balance(Venue.KALSHI)
+    cash_before = led.balance(PM)
     assert cash_before is not None and cash_before.total == D("100") - D("4.0672") - D("2.2693")
     later = NOW + timedelta(hours=2)
-    s = Settlement(Venue.KALSHI, "KXA-1", D(1), later, result="yes", source="venue")
+    s = Settlement(PM, PM_MARKET, D(1), later, result="yes", source="venue")
 
     settled = led.record_settlement(s, now=later)
 
@@ -494,11 +503,11 @@ def test_a_settlement_closes_each_side_at_its_payout_and_pays_the_paper_cash_onc
     assert led.positions() == []
     closed = {p.side: p for p in led.positions(include_closed=True)}
     assert (closed[Side.YES].extra["realized_pnl"], closed[Side.NO].extra["realized_pnl"]) == ("5.9328", "-2.2693")
-    cash = led.balance(Venue.KALSHI)
+    cash = led.balance(PM)
     assert cash is not None and cash.total == cash_before.total + 10 and cash.available == cash_before.available + 10
     event = AuditLog(db).tail(1)[0]
     assert (event.type, event.market, event.payload["payout"], event.payload["realized_pnl"]) == (
-        "position.settled", "KXA-1", "10", "3.6635")
+        "position.settled", PM_MARKET, "10", "3.6635")
     # Equity moved by exactly the realised P&L net of the fees already paid: cash + cost before,
     # cash alone after.
     pnl = led.daily_pnl(daily_loss=D(1000), daily_loss_pct=D(100), now=later)
@@ -506,9 +515,9 @@ def test_a_settlement_closes_each_side_at_its_payout_and_pays_the_paper_cash_onc
 
     # The same settlement seen again (every reconcile run sees it): nothing changes.
     assert led.record_settlement(s, now=later + timedelta(minutes=5)) is None
-    assert led.balance(Venue.KALSHI) == cash
+    assert led.balance(PM) == cash
     assert AuditLog(db).tail(1)[0].seq == event.seq
-    assert [r["market"] for r in led.settlements()] == ["KXA-1"]
+    assert [r["market"] for r in led.settlements()] == [PM_MARKET]
     assert AuditLog(db).verify().ok
 
 
@@ -516,13 +525,13 @@ def test_a_void_closes_each_side_at_its_refund_and_pays_back_the_cost(db: Databa
     """Found in review: a voided market (each side returned at cost) had no representation; a YES
     payout of 0 would have closed 10 YES bought at 0.40 as a 4.00 loss while 4.00 came back."""
     led = Ledger(db, "paper")
-    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    led.ensure_balance(PM, D("100"), now=NOW)
     _hold_both_sides(led)
-    cash_before = led.balance(Venue.KALSHI)
+    cash_before = led.balance(PM)
     assert cash_before is not None
     later = NOW + timedelta(hours=2)
     # The venue states the YES refund (0.40 each); NO, which it does not list, comes back at its own cost.
-    s = Settlement(Venue.KALSHI, "KXA-1", D(0), later, result="void", refunds=((Side.YES, D("0.40")),))
+    s = Settlement(PM, PM_MARKET, D(0), later, result="void", refunds=((Side.YES, D("0.40")),))
 
     settled = led.record_settlement(s, now=later)
 
@@ -531,7 +540,7 @@ def test_a_void_closes_each_side_at_its_refund_and_pays_back_the_cost(db: Databa
         (Side.NO, D(4), D("0.55"), D("2.2"), D("-0.0693")), (Side.YES, D(10), D("0.4"), D(4), D("-0.0672"))]
     assert (settled.payout, settled.realized_pnl) == (D("6.2"), D("-0.1365"))  # the fees only
     assert led.positions() == []
-    cash = led.balance(Venue.KALSHI)
+    cash = led.balance(PM)
     assert cash is not None and cash.total == cash_before.total + D("6.2")
     event = AuditLog(db).tail(1)[0]
     assert (event.type, event.payload["result"], event.payload["voided"], event.payload["payout"]) == (
@@ -616,13 +625,6 @@ def test_a_fill_a_report_holds_recorded_after_it_moves_no_cash_again(db: Databas
 
 # -- Kalshi nets YES against NO ------------------------------------------------------------------
 
-# Not built yet: closing the pairs is simple, but a live report read before the netting fill and
-# recorded after it (Ledger._unreported) can only add back the dollar each pair paid if the ledger
-# stores, per fill, how many pairs it netted: a new fills column, so a migration. Left for a decision.
-NETTING = pytest.mark.xfail(strict=True, reason="the ledger keeps YES and NO of one Kalshi market apart; closing "
-                                                "netted pairs needs a per-fill record (a migration): not built")
-
-
 def _buy(led: Ledger, coid: str, size: str, price: str, fee: str, at: datetime, *, side: Side = Side.YES,
          venue: Venue = Venue.KALSHI, market: str = "KXA-1") -> None:
     led.record_intent(prepared(coid, size=size, price=price, side=side, venue=venue, market=market), now=at)
@@ -634,7 +636,6 @@ def _realised(led: Ledger) -> D:
     return sum((D(p.extra["realized_pnl"]) for p in led.positions(include_closed=True)), D(0))
 
 
-@NETTING
 def test_a_kalshi_buy_of_the_side_opposite_one_held_closes_the_pairs_at_a_dollar_each(db: Database) -> None:
     """Kalshi nets YES against NO (``position_fp`` is signed): buying 100 NO while holding 100 YES
     leaves the account holding nothing, and the 100 pairs pay $1 each into its cash at once
@@ -655,10 +656,13 @@ def test_a_kalshi_buy_of_the_side_opposite_one_held_closes_the_pairs_at_a_dollar
     led.record_balance(_kalshi_report("1005", t0 + timedelta(minutes=5)), now=t0 + timedelta(minutes=5))
     pnl = led.daily_pnl(daily_loss=D(100), daily_loss_pct=D(50), now=NOW)
     assert (pnl.equity, pnl.pnl) == (D(1005), D(5))
+    (netted,) = [e for e in AuditLog(db).tail(20) if e.type == "position.netted"]
+    assert netted.market == "KXA-1" and netted.payload == {
+        "side": "no", "pairs": "100", "payout": "100", "cost": "95", "realized_pnl": "5", "fill_id": "f-exec-b-l1",
+        "client_order_id": "exec-b-l1", "cash_moved": True}
     assert AuditLog(db).verify().ok
 
 
-@NETTING
 def test_kalshi_netting_closes_pairs_pro_rata_with_their_fees_and_keeps_the_rest(db: Database) -> None:
     """Paper cash is the ledger's own, so paper Kalshi nets as the venue does. Each closed pair takes
     its share of each side's cost and fees (Kalshi charges no fee for the netting itself); a buy
@@ -682,7 +686,6 @@ def test_kalshi_netting_closes_pairs_pro_rata_with_their_fees_and_keeps_the_rest
     assert (pnl.equity, pnl.pnl) == (D("1002.88"), D("2.88"))  # the realised 3.48 less the fees still held
 
 
-@NETTING
 def test_a_report_read_before_a_netting_fill_and_recorded_after_it_keeps_what_the_pairs_paid(db: Database) -> None:
     """The race a live report already survives for a plain fill (another process reads the venue,
     a trade records a fill, the report is recorded after it: the report plus the fills it cannot
@@ -710,3 +713,46 @@ def test_polymarket_holds_yes_and_no_apart(db: Database) -> None:
     assert [(p.side, p.size) for p in led.positions()] == [(Side.NO, D(100)), (Side.YES, D(100))]
     bal = led.balance(Venue.POLYMARKET)
     assert bal is not None and bal.total == D(905)
+
+
+def test_a_netting_fill_a_report_already_holds_moves_no_cash_again(db: Database) -> None:
+    """The venue credits the pairs in the trade itself, so a report that holds the fill (its order
+    was out before the report and it filled before it; recorded after the report, as a resolved
+    unknown outcome is) holds the dollar each pair paid too: neither moves the cash again."""
+    led = Ledger(db, "live")
+    t0 = NOW - timedelta(minutes=10)
+    led.record_balance(_kalshi_report("1000", t0), now=t0)
+    _buy(led, "a", "100", "0.40", "0", t0 + timedelta(minutes=1))
+    led.record_intent(prepared("b", size="100", price="0.55", side=Side.NO), now=t0 + timedelta(minutes=2))
+    led.record_balance(_kalshi_report("1005", t0 + timedelta(minutes=4)), now=t0 + timedelta(minutes=4))
+
+    fb = replace(fill("f-b", "100", "0.55", "0", coid="b", side=Side.NO), ts=t0 + timedelta(minutes=3))
+    led.transition("b", OrderStatus.FILLED, fills=[fb], now=t0 + timedelta(minutes=5))  # resolved late
+
+    assert _cash(led) == (D(1005), D(1005))  # the report's, not 1050
+    assert led.positions() == [] and _realised(led) == D(5)
+    (netted,) = [e for e in AuditLog(db).tail(20) if e.type == "position.netted"]
+    assert (netted.payload["pairs"], netted.payload["cash_moved"]) == ("100", False)
+
+
+def test_pairs_a_ledger_held_on_both_sides_before_it_netted_are_not_paid_again(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ledger from before netting may hold both sides of a Kalshi market (10 YES, 4 NO: the venue
+    holds the net, 6 YES). Those 4 pairs were paid for then and are left as they are; a later buy
+    nets against the venue's net holding only, so no dollar is credited twice."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D(1000), now=NOW)
+    with monkeypatch.context() as m:  # the ledger as it was before netting
+        m.setattr(ledger_module, "NETTING_VENUES", frozenset())
+        _buy(led, "y1", "10", "0.40", "0", NOW)
+        _buy(led, "n1", "4", "0.55", "0", NOW, side=Side.NO)
+    assert _cash(led) == (D("993.8"), D("993.8"))
+
+    _buy(led, "n2", "3", "0.50", "0", NOW, side=Side.NO)  # nets 3 of the 6 YES the venue holds
+    assert [(p.side, p.size) for p in led.positions()] == [(Side.NO, D(4)), (Side.YES, D(7))]
+    assert _cash(led) == (D("995.3"), D("995.3"))  # 993.8 − 1.5 + 3
+    _buy(led, "n3", "10", "0.50", "0", NOW, side=Side.NO)  # nets the other 3, then holds 7 NO net
+    assert [(p.side, p.size, p.exposure) for p in led.positions()] == [(Side.NO, D(11), D("5.7")),
+                                                                       (Side.YES, D(4), D("1.6"))]
+    assert _cash(led) == (D("993.3"), D("993.3"))  # 995.3 − 5 + 3
+    assert _realised(led) == D("0.6")  # two netted 3 at 1 − 0.40 − 0.50

@@ -167,8 +167,6 @@ def test_sell_walks_bids_and_realises_pnl(db: Database, paired: FixedSource) -> 
     assert exc.value.code == "INSUFFICIENT_POSITION"
 
 
-@pytest.mark.xfail(strict=True, reason="the ledger (paper Kalshi's positions and cash) keeps YES and NO of one "
-                                        "Kalshi market apart; netting needs a per-fill record (a migration): not built")
 def test_paper_kalshi_nets_a_no_buy_against_the_yes_held_as_kalshi_does(db: Database, paired: FixedSource) -> None:
     """Kalshi nets YES against NO: 40 YES then 40 NO of one market leave the account holding nothing,
     the 40 pairs having paid $1 each into its cash. Paper Kalshi held both (and its cash lacked the $40),
