@@ -331,9 +331,20 @@ def test_a_refused_opportunity_is_traded_again_once_its_check_would_pass(capsys:
     assert (trades, audited) == (0, 1)
     events, trades, audited = round_of(tight)  # still refused: not said again
     assert (events, trades, audited) == ([], 0, 1)
+    # Found in review: judged by previews alone (which record nothing: live, a settlement since stays
+    # counted until a trade records it) a skip could last for ever; the trade meets the checks again
+    # every REFUSAL_RECHECK_SECONDS, refused and audited once more, then skipped again.
+    for known in refused.values():
+        known.at -= trade_cmd.REFUSAL_RECHECK_SECONDS
+    events, trades, audited = round_of(tight)
+    assert [(e["type"], e["status"]) for e in events] == [("execution", "refused")], events
+    assert (trades, audited) == (0, 2)
+    events, trades, audited = round_of(tight)
+    assert [(e["event"], e["reason"]) for e in events] == [("skipped", "MARKET_EXPOSURE")], events
+    assert (trades, audited) == (0, 2)
     events, trades, audited = round_of(AppContext(fmt="jsonl", overrides={"limits.market_exposure": "5000"}))
     assert [(e["type"], e["status"]) for e in events] == [("execution", "done")], events
-    assert (trades, audited) == (1, 1) and refused == {}
+    assert (trades, audited) == (1, 2) and refused == {}
 
 
 def test_a_basket_of_more_than_two_legs_is_skipped_not_an_error_every_round(tmp_path: Path) -> None:

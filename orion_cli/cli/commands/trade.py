@@ -1309,13 +1309,22 @@ def legs_key(op: Opportunity) -> LegsKey:
     return tuple(sorted((leg.venue.value, leg.market_id, leg.side.value) for leg in op.legs))
 
 
+# How long the watch judges a remembered refusal as a preview does before it lets the trade itself meet
+# the checks again. The preview records nothing: live, a held market the venue settled since stays
+# counted in the exposure until a trade (or `orion balance`, or reconcile) records the settlement, so a
+# skip judged by previews alone could last for ever. One refusal audited per legs per period, not one a round.
+REFUSAL_RECHECK_SECONDS = 600.0
+
+
 @dataclasses.dataclass
 class WatchRefusal:
-    """A check that refused the watch's trade of some legs (``check``), and whether the watch has said
-    (a ``skipped`` event) that it skips them while that check would refuse them again."""
+    """A check that refused the watch's trade of some legs (``check``), whether the watch has said (a
+    ``skipped`` event) that it skips them while that check would refuse them again, and when (monotonic)
+    the trade itself was refused."""
 
     check: str
     said: bool = False
+    at: float = dataclasses.field(default_factory=time.monotonic)
 
 
 def _still_refused(app: AppContext, secrets: LazyStore, op: Opportunity, size: Decimal, key: str,
@@ -1417,7 +1426,8 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
                    detail=short)
             continue
         legs = legs_key(op) if refused is not None else ()
-        if refused is not None and (known := refused.get(legs)) is not None:
+        if (refused is not None and (known := refused.get(legs)) is not None
+                and time.monotonic() - known.at < REFUSAL_RECHECK_SECONDS):
             still = _still_refused(app, secrets, op, size, key, auth, source, known.check)
             if still is not None:
                 if not known.said:
@@ -1426,7 +1436,8 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
                            detail=still.detail)
                     known.said = True
                 continue
-            del refused[legs]
+        if refused is not None:
+            refused.pop(legs, None)
         venues = VenueSet(app, auth.mode, source, [leg.venue for leg in op.legs], secrets)
         try:
             with stop.section():
