@@ -311,9 +311,12 @@ def _swapped_parties(kf: MarketFeatures, pf: MarketFeatures, inverted: bool) -> 
 
     * both markets read which party YES favours (:class:`~orion_cli.matching.normalize.Parties`): the
       same party, unless the subjects inverted the pair; the other one, only if they did;
-    * one market only reads it, as a contest: the other's YES subject must be that party, or, with no
-      subject, it must name the two in that order ("Will Alcaraz top Sinner?", a verb not read, against
-      "Sinner beats Alcaraz" is held back: a direction that cannot be read is doubt, and doubt holds).
+    * one market only reads it, as a contest: the other's YES subject (its label's or its game's) must
+      be that party; without one, where the other names both, it must name them in that order ("Will
+      Alcaraz edge Sinner?", a verb not read, against "Sinner beats Alcaraz" is held back: a direction
+      that cannot be read is doubt, and doubt holds). A subject guessed from the title (its first known
+      name) counts only where the title does not name both: "Will Harris edge Trump?" has the YES
+      subject Trump, the only name orion knows there, though Trump is the one Harris would have to edge.
 
     Held back, never inverted here: which party wins is the rules' question (a retirement, a walkover,
     a tie in a ranking), and a pair the subjects have not already inverted is curated by hand.
@@ -333,7 +336,10 @@ def _swapped_parties(kf: MarketFeatures, pf: MarketFeatures, inverted: bool) -> 
     if not reading.contest:
         return ""  # "Musk is sued by the SEC": its YES subject may be either party
     side, other_side, f = ("kalshi", "polymarket", pf) if kp is not None else ("polymarket", "kalshi", kf)
-    if f.subject:
+    words = f.key_text.split()
+    at_yes, at_other = _first_word(words, reading.yes), _first_word(words, reading.other)
+    names_both = at_yes is not None and at_other is not None
+    if f.subject and not (f.subject_guessed and names_both):
         keys = _party_keys_of(f.subject)
         on_yes, on_other = bool(keys & reading.yes), bool(keys & reading.other)
         if on_other and not on_yes and not inverted:
@@ -341,9 +347,7 @@ def _swapped_parties(kf: MarketFeatures, pf: MarketFeatures, inverted: bool) -> 
         if on_yes and not on_other and inverted:
             return f"{side} YES {reading.text}, {other_side} YES is {'/'.join(sorted(f.subject))}, yet inverted"
         return ""
-    words = f.key_text.split()
-    at_yes, at_other = _first_word(words, reading.yes), _first_word(words, reading.other)
-    if at_yes is not None and at_other is not None and at_other < at_yes:
+    if names_both and cast("int", at_other) < cast("int", at_yes):
         return f"{side} YES {reading.text}; {other_side} names them the other way round, with no direction read"
     return ""
 

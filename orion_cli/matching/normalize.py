@@ -1445,25 +1445,31 @@ class Parties(NamedTuple):
 
 
 # Relations between two parties, as folded words: +1 when YES favours the party named first ("X beats
-# Y"), -1 when it favours the one named second ("X loses to Y", "X is beaten by Y"). Comparatives
-# ("more votes than", "fewer than") and passives of any verb ("X is topped by Y") are read apart.
+# Y", "X leads Y"), -1 when it favours the one named second ("X loses to Y", "X is beaten by Y").
+# Comparatives ("more votes than", "fewer than"), "win (the final) against" and passives of any verb ("X is
+# praised by Y") are read apart. A relation not listed leaves a market naming both parties unread, and
+# such a market is compared on the order it names them in (equivalence), never on its YES subject.
 _FORWARD_RELATIONS = (
     "beat", "beats", "defeat", "defeats", "eliminate", "eliminates", "win against", "wins against",
     "win over", "wins over", "win vs", "wins vs", "win versus", "wins versus", "prevail over", "prevails over",
     "triumph over", "triumphs over", "ahead of", "in front of", "finish above", "finishes above", "rank above",
     "ranks above", "ranked above", "outperform", "outperforms", "outpace", "outpaces", "outscore", "outscores",
     "outpoll", "outpolls", "outrank", "outranks", "outsell", "outsells", "outlast", "outlasts", "outvote",
-    "outvotes",
+    "outvotes", "outplay", "outplays", "lead", "leads", "top", "tops", "overtake", "overtakes", "surpass",
+    "surpasses", "upset", "upsets", "knock out", "knocks out", "winner over", "the winner over", "trailed by",
 )
 _REVERSE_RELATIONS = (
     "lose to", "loses to", "lost to", "fall to", "falls to", "beaten by", "defeated by", "eliminated by",
     "behind", "finish below", "finishes below", "rank below", "ranks below", "ranked below", "trail", "trails",
-    "underperform", "underperforms",
+    "underperform", "underperforms", "led by", "topped by", "overtaken by", "surpassed by", "upset by",
+    "outplayed by", "knocked out by", "outpolled by", "outperformed by",
 )
 _RELATIONS: Mapping[tuple[str, ...], int] = MappingProxyType(
     {tuple(p.split()): 1 for p in _FORWARD_RELATIONS} | {tuple(p.split()): -1 for p in _REVERSE_RELATIONS}
 )
 _RELATION_FIRST = frozenset(k[0] for k in _RELATIONS)
+_WIN_AGAINST_FIRST = frozenset({"win", "wins", "won"})
+_CLAUSE_WORDS = frozenset("will would if and or but than while whether who which that".split())
 _MORE = frozenset("more higher greater bigger larger better".split())
 _LESS = frozenset("fewer less lower smaller worse".split())
 _PASSIVE_AUX = frozenset("be is are was were been being get gets got gotten".split())
@@ -1472,7 +1478,8 @@ _PASSIVE_AUX = frozenset("be is are was were been being get gets got gotten".spl
 _PARTY_SKIP = frozenset(
     "to be is are was were been being get gets got have has had win wins score scores receive receives earn "
     "earns finish finishes end ends close closes trade trades stay stays remain remains rank ranks ranked poll "
-    "polls raise raises sell sells gain gains grow grows rise rises do does did still also even".split()
+    "polls raise raises sell sells gain gains grow grows rise rises do does did still also even worth valued "
+    "rated priced".split()
 )
 _PARTY_STOP = (
     STOPWORDS | _PARTY_SKIP | _MORE | _LESS | frozenset(_MONTHS)
@@ -1487,7 +1494,8 @@ _PARTY_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]")
 # with neither a relation nor "vs" with a YES party (its label, or "win") is not tokenised.
 _RELATION_HINT = re.compile(
     r"\b(?:beat|defeat|eliminat|wins? (?:against|over|vs|versus)\b|prevail|triumph|ahead|front|finish|rank|behind|"
-    r"out[a-z]|los[et]|falls? to|trails?\b|than\b|underperform)|(?:ed|en) by\b"
+    r"out[a-z]|los[et]|falls? to|trail|than\b|underperform|lead|led\b|tops?\b|topped\b|overtak|surpass|upset|"
+    r"knock|winner over\b|w[io]ns?\b[^?:;]{1,60}\b(?:against|over)\b)|(?:ed|en) by\b"
 )
 _VS_HINT = re.compile(r"\b(?:vs\b|versus\b|v\.)")
 _WIN_HINT = re.compile(r"\bwins?\b")
@@ -1500,12 +1508,16 @@ def _name_word(word: str) -> bool:
 
 
 def _party_before(low: list[str], i: int, skip: bool) -> tuple[int, int] | None:
-    """The span of the party named just before token ``i`` (after the verbs between, when ``skip``)."""
+    """The span of the party named just before token ``i`` (after the verbs and articles between, when
+    ``skip``: "Nvidia *be worth* more than", "Nvidia *have a* higher market cap than"; "Nvidia's market
+    cap", whose party :func:`_party_keys` reads as Nvidia)."""
     j = i
-    while skip and j > 0 and low[j - 1] in _PARTY_SKIP:
+    while skip and j > 0 and (low[j - 1] in _PARTY_SKIP or low[j - 1] in _ARTICLES):
         j -= 1
     end = j
-    while j > 0 and end - j <= _PARTY_MAX and _name_word(low[j - 1]):
+    while j > 0 and end - j <= _PARTY_MAX and (
+        _name_word(low[j - 1]) or (low[j - 1] == "market" and j > 1 and low[j - 2].endswith("'s"))
+    ):
         j -= 1
     return (j, end) if 0 < end - j <= _PARTY_MAX else None
 
@@ -1524,7 +1536,11 @@ def _party_after(low: list[str], k: int) -> tuple[int, int] | None:
 @lru_cache(maxsize=1 << 12)
 def _party_keys(raw: tuple[str, ...], leagues: frozenset[str]) -> frozenset[str]:
     """The keys of a party's words (as written, for the capitals aliases need): its entity ids and
-    "w:" + its last word, without a possessive or a generational suffix ("Trump's", "Jr.")."""
+    "w:" + its last word, without a possessive or a generational suffix ("Trump's", "Jr."). A possessive
+    names the party ("Nvidia's market cap" is Nvidia: read as "cap", it matched Apple's "market cap" too)."""
+    owner = next((k for k, w in enumerate(raw[:-1]) if w.endswith("'s")), -1)
+    if owner >= 0:
+        raw = raw[: owner + 1]
     keys = set(canonical_entities(" ".join(raw), set(leagues)))
     words = [fold(w).removesuffix("'s").replace("'", "") for w in raw]
     words = [w for w in words if w not in _NAME_SUFFIXES] or words
@@ -1582,8 +1598,15 @@ def parties(head: str, yes_label: str, no_label: str, leagues: frozenset[str] = 
                     end, sign = i + size, rel
                     break
         if not sign and word in _PASSIVE_AUX and i + 2 < n and low[i + 2] == "by" and low[i + 1].endswith(("ed", "en")):
-            # "X is beaten by Y", and any verb's passive ("X is topped by Y"), names the favoured party second
-            end, sign, contest = i + 3, -1, (low[i + 1], "by") in _RELATIONS
+            # "X is beaten by Y", and any verb's passive ("X is praised by Y"), names the favoured party
+            # second; a listed one says which ("X is trailed by Y": X)
+            rel = _RELATIONS.get((low[i + 1], "by"))
+            end, sign, contest = i + 3, rel or -1, rel is not None
+        if not sign and word in _WIN_AGAINST_FIRST:
+            # "X wins the 2027 Wimbledon final against Y": a few words of the contest between
+            against = next((k for k in range(i + 2, min(i + 8, n)) if low[k] in ("against", "over")), -1)
+            if against > 0 and all(w.isalnum() and w not in _CLAUSE_WORDS for w in low[i + 1 : against]):
+                end, sign = against + 1, 1
         if not sign and (word in _MORE or word in _LESS):
             than = next((k for k in range(i + 1, min(i + 5, n)) if low[k] == "than"), -1)
             if than > 0 and all(_name_word(w) or w in STOPWORDS for w in low[i + 1 : than]):
@@ -1671,6 +1694,9 @@ class MarketFeatures(NamedTuple):
     stance: frozenset[str] = frozenset()  # what the title and YES label say happens, or "not" (stance)
     no_direction: str = ""  # ... and the NO label, when both outcomes are named
     parties: Parties | None = None  # which of two named parties YES favours ("X beats Y"; parties)
+    # ``subject`` is no label's nor game id's but the title's first known name ("Will Harris lead Trump?":
+    # Trump, the only name orion knows there), which need not be the one YES is about
+    subject_guessed: bool = False
 
 
 @lru_cache(maxsize=1 << 14)
@@ -1903,6 +1929,7 @@ def extract_features(market: Market) -> MarketFeatures:
         stance=st.stance,
         no_direction=label_direction(extra.get("no_label", "")),
         parties=tf.shape.parties,
+        subject_guessed=st.subject_guessed,
     )
 
 
@@ -2136,6 +2163,7 @@ class _StaticFacts(NamedTuple):
     context: Mapping[str, frozenset[str]]  # shared by the markets with these facts: read-only
     other: bool
     stance: frozenset[str] = frozenset()
+    subject_guessed: bool = False  # the subject is the title's first known name (MarketFeatures)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -2159,8 +2187,9 @@ def _static_facts(
     no_subject = _label_subject_cached(no_shape, hf.leagues)
     if game_subject is not None:
         subject = frozenset({game_subject})
-    if not subject and not no_shape and hf.lead is not None and low_title_shape.lstrip().startswith("will"):
-        subject = frozenset({hf.lead})
+    guessed = not subject and not no_shape and hf.lead is not None and low_title_shape.lstrip().startswith("will")
+    if guessed:
+        subject = frozenset({cast("str", hf.lead)})
 
     teams = hf.teams if game_teams is None else game_teams
     family = _family_of(low_title_shape, has_game) if id_family is None else id_family
@@ -2185,6 +2214,7 @@ def _static_facts(
         context={k: frozenset(v) for k, v in context.items()},
         other=is_other or _is_other(yes_shape),
         stance=stance(low_title_shape) | stance(fold(yes_shape)) if yes_shape else stance(low_title_shape),
+        subject_guessed=guessed,
     )
 
 
