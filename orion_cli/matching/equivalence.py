@@ -312,11 +312,13 @@ def _swapped_parties(kf: MarketFeatures, pf: MarketFeatures, inverted: bool) -> 
     * both markets read which party YES favours (:class:`~orion_cli.matching.normalize.Parties`): the
       same party, unless the subjects inverted the pair; the other one, only if they did;
     * one market only reads it, as a contest: the other's YES subject (its label's or its game's) must
-      be that party; without one, where the other names both, it must name them in that order ("Will
-      Alcaraz edge Sinner?", a verb not read, against "Sinner beats Alcaraz" is held back: a direction
-      that cannot be read is doubt, and doubt holds). A subject guessed from the title (its first known
-      name) counts only where the title does not name both: "Will Harris edge Trump?" has the YES
-      subject Trump, the only name orion knows there, though Trump is the one Harris would have to edge.
+      be that party; without one, where the other names both, the party its "will X win" names must be
+      that party ("Celtics at Lakers: will the Lakers win?": "at" puts the away team first, so the
+      order says nothing), and with no "will X win" it must name them in that order ("Will Alcaraz edge
+      Sinner?", a verb not read, against "Sinner beats Alcaraz" is held back: a direction that cannot
+      be read is doubt, and doubt holds). A subject guessed from the title (its first known name)
+      counts only where the title does not name both: "Will Harris edge Trump?" has the YES subject
+      Trump, the only name orion knows there, though Trump is the one Harris would have to edge.
 
     Held back, never inverted here: which party wins is the rules' question (a retirement, a walkover,
     a tie in a ranking), and a pair the subjects have not already inverted is curated by hand.
@@ -347,9 +349,23 @@ def _swapped_parties(kf: MarketFeatures, pf: MarketFeatures, inverted: bool) -> 
         if on_yes and not on_other and inverted:
             return f"{side} YES {reading.text}, {other_side} YES is {'/'.join(sorted(f.subject))}, yet inverted"
         return ""
-    if names_both and cast("int", at_other) < cast("int", at_yes):
+    if not names_both:
+        return ""
+    won = f.winner
+    on_yes, on_other = bool(won & reading.yes), bool(won & reading.other)
+    if on_yes != on_other:  # "Celtics at Lakers: will the Lakers win?": the order of the names says nothing
+        if on_other != inverted:
+            return f"{side} YES {reading.text}, {other_side} asks whether {_party_name(won)} wins"
+        return ""
+    if cast("int", at_other) < cast("int", at_yes):
         return f"{side} YES {reading.text}; {other_side} names them the other way round, with no direction read"
     return ""
+
+
+def _party_name(keys: frozenset[str]) -> str:
+    """A party's keys as a name for a hold-back reason: its word ("w:lakers" → "lakers"), else its ids."""
+    words = sorted(k[2:] for k in keys if k.startswith("w:"))
+    return words[0] if words else "/".join(sorted(keys))
 
 
 @lru_cache(maxsize=1 << 12)

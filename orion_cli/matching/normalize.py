@@ -1649,6 +1649,30 @@ def parties(head: str, yes_label: str, no_label: str, leagues: frozenset[str] = 
     return _reading(raw, low, left, right, 1 if on_left else -1, leagues)
 
 
+@lru_cache(maxsize=1 << 14)
+def win_subject(head: str, leagues: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The party keys (:class:`Parties`) of the one a text asks "will X win" or "X to win" about, or empty.
+
+    A market naming two parties with no relation orion reads ("Celtics at Lakers: will the Lakers win?",
+    "Alcaraz or Sinner: will Sinner win the final?") says plainly who its YES is about; the order of the
+    names does not ("at" puts the away team first). Compared only with another market's reading of the
+    same two (equivalence), so "Will Trump or Vance win?" is no contest of its own. "Win against / over /
+    vs" is a relation (:func:`parties`), not this.
+    """
+    if not _WIN_HINT.search(fold(head)):
+        return frozenset()
+    raw = _PARTY_TOKEN.findall(head.translate(_APOSTROPHES))
+    low = [fold(w) for w in raw]
+    for i, word in enumerate(low):
+        if word in ("win", "wins") and (i + 1 == len(low) or low[i + 1] not in _WIN_RELATION_NEXT):
+            span = _party_before(low, i, True)
+            return _party_keys(tuple(raw[span[0] : span[1]]), leagues) if span is not None else frozenset()
+    return frozenset()
+
+
+_WIN_RELATION_NEXT = frozenset({"against", "over", "vs", "versus", "v"})
+
+
 def _reading(
     raw: list[str],
     low: list[str],
@@ -1697,6 +1721,7 @@ class MarketFeatures(NamedTuple):
     # ``subject`` is no label's nor game id's but the title's first known name ("Will Harris lead Trump?":
     # Trump, the only name orion knows there), which need not be the one YES is about
     subject_guessed: bool = False
+    winner: frozenset[str] = frozenset()  # the party keys of "will X win" / "X to win" (win_subject)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -1930,6 +1955,7 @@ def extract_features(market: Market) -> MarketFeatures:
         no_direction=label_direction(extra.get("no_label", "")),
         parties=tf.shape.parties,
         subject_guessed=st.subject_guessed,
+        winner=tf.shape.winner,
     )
 
 
@@ -2013,6 +2039,7 @@ class _ShapeFacts:
     label_periods: tuple[_PeriodMatch, ...]  # ... and the YES label's
     dates: tuple[_DateMatch, ...]  # where the head's date facts are
     parties: Parties | None  # which of two named parties YES favours (parties)
+    winner: frozenset[str]  # the party "will X win" names (win_subject)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -2051,6 +2078,7 @@ def _shape_facts(
         periods=_period_matches(fold(head_shape)),
         label_periods=_period_matches(fold(yes_shape)) if yes_shape else (),
         parties=parties(head_shape, yes_shape, no_shape, hf.leagues),
+        winner=win_subject(head_shape, hf.leagues),
     )
 
 

@@ -712,3 +712,36 @@ def test_the_same_party_favoured_in_other_words_is_not_a_swap(k_title: str, p_ti
     """Worded apart enough to stay below the auto-accept score, but never for a swap."""
     for k, p in (_yes_no_pair(k_title, p_title), _yes_no_pair(p_title, k_title)):
         assert "SUBJECT_SWAPPED" not in evaluate_pair(k, p, settings=_SHIPPED).reasons
+
+
+_LAKERS_WIN = "will the Lakers win on Dec 31, 2026?"
+
+
+@pytest.mark.parametrize(("k_title", "p_title"), [
+    # found in review: held back as SUBJECT_SWAPPED (passed at 0.977-1.0 before it): the side without a
+    # reading names the two the other way round, yet says plainly whom its YES is about
+    (f"Celtics vs Lakers: {_LAKERS_WIN}", f"Celtics at Lakers: {_LAKERS_WIN}"),
+    ("Will the Lakers win vs the Celtics on Dec 31, 2026?", f"Celtics at Lakers: {_LAKERS_WIN}"),
+    ("Sinner vs Alcaraz: will Sinner win the 2027 Wimbledon final?",
+     "Alcaraz or Sinner: will Sinner win the 2027 Wimbledon final?"),
+    ("Sinner vs Alcaraz: will Sinner win the 2027 Wimbledon final?",
+     "Alcaraz - Sinner: will Sinner win the 2027 Wimbledon final?"),
+    ("Will the Lakers beat the Celtics at home on Dec 31, 2026?",
+     "Celtics at Lakers: will the Lakers win at home on Dec 31, 2026?"),
+])
+def test_will_x_win_decides_where_the_names_come_the_other_way_round(k_title: str, p_title: str) -> None:
+    """"X at Y" puts the away team first: the order of the names says nothing about YES, "will Y win" does."""
+    assert not _accepted(*_yes_no_pair(k_title, p_title)).inverted
+    assert not _accepted(*_yes_no_pair(p_title, k_title)).inverted
+
+
+@pytest.mark.parametrize(("k_title", "p_title"), [
+    ("Will the Lakers beat the Celtics on Dec 31, 2026?", "Lakers at Celtics: will the Celtics win on Dec 31, 2026?"),
+    ("Will the Lakers beat the Celtics on Dec 31, 2026?", "Celtics at Lakers: will the Celtics win on Dec 31, 2026?"),
+    ("Sinner vs Alcaraz: will Sinner win the 2027 Wimbledon final?",
+     "Sinner or Alcaraz: will Alcaraz win the 2027 Wimbledon final?"),
+])
+def test_will_x_win_on_the_other_party_is_held(k_title: str, p_title: str) -> None:
+    for k, p in (_yes_no_pair(k_title, p_title), _yes_no_pair(p_title, k_title)):
+        c = evaluate_pair(k, p, settings=_SHIPPED)
+        assert "SUBJECT_SWAPPED" in c.reasons and not c.passed, (c.reasons, c.detail.get("why"))

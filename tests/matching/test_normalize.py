@@ -34,6 +34,7 @@ from orion_cli.matching.normalize import (
     parties,
     stance,
     utc_offset,
+    win_subject,
 )
 
 from .fixture_markets import kalshi_market
@@ -446,6 +447,20 @@ def test_parties(text: str, yes_label: str, no_label: str, expected: tuple[str, 
         assert found is not None and found.contest
         assert expected[0] in found.yes and expected[1] in found.other
         assert not found.yes & found.other
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Celtics at Lakers: will the Lakers win on Dec 31, 2026?", "nba:lal"),
+    ("Alcaraz or Sinner: will Sinner win the 2027 Wimbledon final?", "w:sinner"),
+    ("Alcaraz - Sinner: Sinner to win the final?", "w:sinner"),
+    ("Will the Lakers win the Celtics game?", "nba:lal"),
+    ("Will the Lakers win against the Celtics?", None),  # a relation (parties), not this
+    ("Will the Lakers win over 50 games?", None),
+    ("Will the Fed cut rates in 2026?", None),
+])
+def test_win_subject(text: str, expected: str | None) -> None:
+    found = win_subject(text)
+    assert (expected in found) if expected is not None else not found
 
 
 def test_a_passive_of_another_verb_is_no_contest() -> None:
