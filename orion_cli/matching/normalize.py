@@ -458,17 +458,32 @@ _NUM_RANGE_HINT = re.compile(r"between|\d\s*(?:-|to\b)\s*\d")
 _YEARS = re.compile(r"19\d\d|20\d\d|2100")
 # What makes a range of two year-like numbers a price band, not a window of years: a price noun just
 # before it ("the price of gold be between 2000 and 2050", "ETH price at 2000-2050"), with nothing but a
-# verb, "at" or "in the range of" between, or a currency after its high number ("2000 to 2050 dollars",
-# "per ounce"). A verb alone ("close", "settle", "trade") is not enough: a deal or a lawsuit closes or
-# settles between 2025 and 2026. Read on a folded text or its number shape (words only, no number).
+# listed verb, "at" or "in the range of" between, or a currency after its high number ("2000 to 2050
+# dollars", "per ounce"). A verb alone ("close", "settle", "trade") is not enough: a deal or a lawsuit
+# closes or settles between 2025 and 2026. "The price / value of X" names X in one word, or in two before
+# a listed verb, "at" or ":", and no other word may follow X: "the price of eggs *rise* between 2025 and
+# 2026" and "the value of the dollar *fall* between ..." are windows of years (read as prices, their years
+# were dropped).
+# "Level(s)" is a price noun only just before the range in a text that names a currency ("ETH at levels
+# between 2000 and 2050 USD"): "stay at current levels between 2025 and 2026" is a window. Read on a
+# folded number shape (the date reader) and on the title as written (the strike reader), so in any case:
+# "ETH Price" and "USD" made a strike for the one and not the other, so that the range was neither a
+# strike nor two years. Words and signs only.
+_PRICE_VERB = r"\s+(?:be|is|are|stay|stays|remain|remains|close|closes|end|ends|settle|settles|trade|trades)"
+_PRICE_OF_LINK = r"(?:" + _PRICE_VERB + r"(?:\s+(?:at|in|within))?|\s+(?:at|in|within)|\s*:)"
 _PRICE_BEFORE = re.compile(
-    r"\b(?:prices?|values?|levels?|quotes?)(?:\s+of\s+(?:the\s+|one\s+|an?\s+)?[a-z&.']+(?:\s+[a-z&.']+)?)?"
-    r"(?:\s+(?:be|is|are|stay|stays|remain|remains|close|closes|end|ends|settle|settles|trade|trades))?"
-    r"(?:\s+(?:at|in|within))?(?:\s+the\s+range(?:\s+of)?)?\s*:?\s+(?:between\s+)?$"
+    r"\b(?:prices?|values?|quotes?)(?:(?:" + _PRICE_VERB + r")?(?:\s+(?:at|in|within))?"
+    r"|\s+of\s+(?:the\s+|one\s+|an?\s+)?[a-z&.']+(?:" + _PRICE_OF_LINK + r")?"  # "of gold (be) between"
+    r"|\s+of\s+(?:the\s+|one\s+|an?\s+)?[a-z&.']+\s+[a-z&.']+" + _PRICE_OF_LINK  # "of crude oil be between"
+    + r")(?:\s+the\s+range(?:\s+of)?)?\s*:?\s+(?:between\s+)?$",
+    re.IGNORECASE,
 )
+_LEVEL_BEFORE = re.compile(r"\blevels?\s*:?\s+(?:between\s+)?$", re.IGNORECASE)
+_CURRENCY = re.compile(r"[$€£]|\b(?:usd[ct]?|dollars?|euros?)\b", re.IGNORECASE)
 _PRICE_AFTER = re.compile(
     r"\s*(?:dollars?|usd[ct]?|us dollars|per (?:ounce|oz|barrel|share|coin|token|bushel|gallon|mmbtu)|"
-    r"an? (?:ounce|barrel|share))\b"
+    r"an? (?:ounce|barrel|share))\b",
+    re.IGNORECASE,
 )
 _PRICE_WINDOW = 60  # characters before a range searched for its price noun
 
@@ -476,9 +491,11 @@ _PRICE_WINDOW = 60  # characters before a range searched for its price noun
 def _price_band(low: str, lo_start: int, hi_end: int) -> bool:
     """Whether the range of plain numbers from ``lo_start`` to ``hi_end`` of ``low`` is a price band by
     its words (:data:`_PRICE_BEFORE`, :data:`_PRICE_AFTER`): then two year-like bounds are no years."""
+    start = max(0, lo_start - _PRICE_WINDOW)
     return (
-        _PRICE_BEFORE.search(low, max(0, lo_start - _PRICE_WINDOW), lo_start) is not None
+        _PRICE_BEFORE.search(low, start, lo_start) is not None
         or _PRICE_AFTER.match(low, hi_end) is not None
+        or (_LEVEL_BEFORE.search(low, start, lo_start) is not None and _CURRENCY.search(low) is not None)
     )
 _MULTIPLIERS = {
     "k": Decimal(1000), "thousand": Decimal(1000), "m": Decimal(10**6), "mn": Decimal(10**6),

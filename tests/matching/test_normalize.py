@@ -264,6 +264,9 @@ def test_dates_and_windows() -> None:
     "Will gold trade between 2000 and 2050 dollars on Dec 31, 2026?",
     "Will the Dow close between 2000 and 2050 points on Dec 31, 2026?",
     "Will ETH be between $2000 and 2050 on Dec 31, 2026?",
+    "Will the ETH Price be between 2000 and 2050 on Dec 31, 2026?",
+    "Will gold trade between 2000 and 2050 USD on Dec 31, 2026?",
+    "Will ETH be at levels between 2000 and 2050 USD on Dec 31, 2026?",
 ])
 def test_the_bounds_of_a_strike_range_are_no_years(text: str) -> None:
     """The years 2000 and 2050 in a price band were also read as editions, so that two bands sharing a bound
@@ -277,6 +280,18 @@ def test_a_range_of_years_without_a_price_is_still_a_window() -> None:
     assert parse_dates("Will the deal close between 2025 and 2026?") == years
     assert parse_dates("Will the price cap pass between 2025 and 2026?") == years
     assert parse_thresholds("Will the deal close between 2025 and 2026?") == []
+
+
+@pytest.mark.parametrize("text", [
+    # found in review: read as price bands, their years dropped
+    "Will the price of eggs rise between 2025 and 2026?",
+    "Will the value of the dollar fall between 2025 and 2026?",
+    "Will mortgage rates stay at current levels between 2025 and 2026?",
+    "Will unemployment stay at its current level between 2025 and 2026?",
+])
+def test_a_price_word_before_another_verb_or_a_level_without_a_currency_is_no_band(text: str) -> None:
+    assert parse_dates(text) == [DateSpan(EDITION, date(y, 1, 1), date(y, 12, 31)) for y in (2025, 2026)]
+    assert parse_thresholds(text) == []
 
 
 @pytest.mark.parametrize(("text", "expected"), [

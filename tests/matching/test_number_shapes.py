@@ -64,6 +64,7 @@ TRICKY = [
     "S&P 500 between 6,000 and 6,100, at 6,000-6,099, 6000 to 6099.99, between 2025 and 2026, 1999-2100 or 2100-2200?",
     "Will the Philadelphia 76ers beat the Lakers by 10+ points, or get 3 more wins than 1 Celtics on Jan 9, 2026?",
     "Gold price between 2000 and 2100, ETH price: 1999-2050, $2000-2050 or 2100 to 2150 dollars in 2026-27?",
+    "ETH Price: 2000-2050, 2000 to 2050 USD, levels between 2000 and 2050 USD; egg prices rise between 2025 and 2026?",
 ]
 
 
