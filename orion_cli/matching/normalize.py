@@ -1049,8 +1049,9 @@ class StatedTime(NamedTuple):
     """A time of day a text states: minutes after midnight, its zone and the seconds after that minute
     ("4:59:59 PM" is not "4:59 PM"). The zone is "et", "ct", "mt", "pt" or "utc" (converted; "EST" and
     "EDT" are read as New York time, as titles use them, and "Eastern", "Pacific Time" … as theirs), an
-    offset from UTC ("utc+01:00", converted), another zone's abbreviation as written ("cet", "bst", "jst":
-    not converted, so equal only to the same words), or "" when none is named."""
+    offset from UTC ("utc+01:00", converted), another zone's abbreviation or IANA name as written ("cet",
+    "bst", "jst", "pacific/auckland": not converted, so equal only to the same words), or "" when none is
+    named."""
 
     minute: int
     zone: str
@@ -1071,12 +1072,20 @@ _OTHER_ZONES = (
 _ZONE = r"[ecmp][sd]?t|utc|gmt|" + "|".join(_OTHER_ZONES)
 # A US zone in words after a time ("5pm Eastern", "noon Pacific Time", "5pm Mountain Standard Time"), read as
 # its abbreviation: unread, "5pm Eastern" and "5pm Pacific" were the same zoneless words. Not before a
-# word that makes it another zone or no zone ("Central European Time", "Eastern Conference"); a four-digit
+# word that makes it another zone or no zone ("Central European Time", "Eastern Conference", the city of
+# "Mountain View"), nor before "/": "Pacific/Auckland" is an IANA zone, New Zealand's; a four-digit
 # time is still read only before an abbreviation ("2026 Eastern Conference" is no 20:26 ET).
 _ZONE_WORD = (
     r"(?:eastern|central|mountain|pacific)"
     r"(?![ \t]+(?:europ|afric|asia|austral|brazil|indones|greenland|americ|arab|conference|division|league|"
-    r"district|region|park|bank))(?:[ \t]+(?:standard[ \t]+|daylight[ \t]+)?time)?"
+    r"district|region|park|bank|view)|[ \t]*/)(?:[ \t]+(?:standard[ \t]+|daylight[ \t]+)?time)?"
+)
+# An IANA zone name after a time ("5pm Pacific/Auckland", "noon America/New_York"): kept as written, like
+# another zone's abbreviation (not converted, so equal only to the same name), never the US zone its
+# first word may name.
+_IANA = (
+    r"(?:africa|america|antarctica|arctic|asia|atlantic|australia|brazil|canada|chile|europe|indian|mexico|"
+    r"pacific|us|etc)/[a-z_]+(?:/[a-z_]+)?(?:[+-]\d{1,2})?"
 )
 # "5pm", "5:30 p.m.", "5:00:00 PM"; "17:00", "17:00:00"; "1700 ET" (four digits only before a zone,
 # and not after a comma: "Dec 31, 2026 ET" is a year); "noon", "midnight".
@@ -1086,7 +1095,7 @@ _TIME = re.compile(
     r"|(?<!,)(?<!, )(?P<hhmm>(?:[01]\d|2[0-3])[0-5]\d)(?=\s*(?:" + _ZONE + r")\b)"
     r"|\b(?P<word>noon|midnight)\b)"
     r"(?:\s*(?:(?P<tz>" + _ZONE + r")(?:\s?(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>[0-5]\d))?)?"  # UTC+1
-    r"|(?P<tzword>" + _ZONE_WORD + r"))\b)?"
+    r"|(?P<iana>" + _IANA + r")|(?P<tzword>" + _ZONE_WORD + r"))\b)?"
 )
 # After the high hour of a window; read on a title that may not be folded (_numbers_text), so in any case.
 _HOUR_AFTER = re.compile(r"\s*[ap]\.?\s?m\b", re.IGNORECASE)
@@ -1126,6 +1135,8 @@ def _zone(m: re.Match[str]) -> str:
     offset after another zone, "CET+1", is kept as written: not converted)."""
     tz = m["tz"]
     if not tz:
+        if m["iana"]:
+            return cast("str", m["iana"])
         word = m["tzword"]
         return _TIME_ZONES[word[0]] if word else ""
     if m["sign"]:

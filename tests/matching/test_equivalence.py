@@ -382,6 +382,11 @@ def test_a_time_in_a_zone_orion_cannot_convert_is_not_another_zones(k_time: str,
     ("5pm Eastern Time", "5pm CT"),
     ("5pm Eastern", "5pm"),
     ("5pm Central European Time", "5pm Central"),
+    # found in review: "Pacific/Auckland" (New Zealand) was read as PT and passed against "5pm PT" (0.992)
+    ("5pm Pacific/Auckland", "5pm PT"),
+    ("5pm Pacific/Auckland", "5pm Pacific"),
+    ("5pm Pacific/Auckland", "5pm Pacific/Honolulu"),  # two IANA zones: equal only by name
+    ("5pm America/Chicago", "5pm Central"),  # not converted: held, the safe side
 ])
 def test_a_us_zone_in_words_is_that_zone(k_time: str, p_time: str) -> None:
     """Found in review: a zone in words was no zone, so "5pm Eastern" and "5pm Pacific" were the same
