@@ -338,8 +338,9 @@ def _swapped_parties(kf: MarketFeatures, pf: MarketFeatures, inverted: bool) -> 
     if not reading.contest:
         return ""  # "Musk is sued by the SEC": its YES subject may be either party
     side, other_side, f = ("kalshi", "polymarket", pf) if kp is not None else ("polymarket", "kalshi", kf)
-    words = f.key_text.split()
-    at_yes, at_other = _first_word(words, reading.yes), _first_word(words, reading.other)
+    at_yes = at_other = None
+    if not f.subject or f.subject_guessed:  # a label's or a game's subject decides without the words
+        at_yes, at_other = _first_word(f.key_text, reading.yes), _first_word(f.key_text, reading.other)
     names_both = at_yes is not None and at_other is not None
     if f.subject and not (f.subject_guessed and names_both):
         keys = _party_keys_of(f.subject)
@@ -375,10 +376,12 @@ def _party_keys_of(subject: frozenset[str]) -> frozenset[str]:
                      for e in subject)
 
 
-def _first_word(words: list[str], keys: frozenset[str]) -> int | None:
-    """Where a key text first names a party: a word of it, or an entity (written "nba_lal" there)."""
+@lru_cache(maxsize=1 << 12)
+def _first_word(key_text: str, keys: frozenset[str]) -> int | None:
+    """Where a key text first names a party: a word of it, or an entity (written "nba_lal" there);
+    memoised, as the markets of a ladder or a game share their key texts and parties."""
     names = {k[2:] if k.startswith("w:") else k.replace(":", "_") for k in keys}
-    return next((i for i, w in enumerate(words) if w in names), None)
+    return next((i for i, w in enumerate(key_text.split()) if w in names), None)
 
 
 _LABEL_STRIKES = {"over": (GT, GE), "under": (LT, LE)}
