@@ -1028,6 +1028,21 @@ def test_a_run_left_pending_records_no_peak(db: Database) -> None:
     assert res.pending and _stored_peak(db) == D("1000"), res
 
 
+def _bought_200_at_half(db: Database) -> tuple[Settings, Ledger, Fill, VenueReconcile]:
+    """A $500 live ledger that bought 200 YES at 0.50, and the clean reconcile that saw the venue agree.
+    The breaker's drawdown limit (15%) lies between the true drawdown of a later sale at 0.20 (12%)
+    and the false one a recorded report made of it (18.5%)."""
+    settings = load_settings(overrides={"breaker.daily_loss": "100000", "breaker.daily_loss_pct": "100",
+                                        "breaker.drawdown_pct": "15"}, environ={})
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D(500), D(0), D(500), EARLIER), now=EARLIER)
+    buy = _fill("f-buy", "o-buy", "200", "0.50", fee="0")
+    _filled_order(ledger, "c-buy", "o-buy", [buy], size="200")
+    (first,) = _run(db, settings, {Venue.KALSHI: FakeVenue(cash=D(400), fills_=[buy], positions_=[
+        Position(Venue.KALSHI, MKT, Side.YES, D(200), D("0.50"), D(100))])})
+    return settings, ledger, buy, first
+
+
 def test_a_sale_made_by_hand_is_no_cash_beside_the_contracts_it_sold_until_it_is_adopted(
         db: Database) -> None:
     """Found in review: the README's "close them by hand, then `reconcile --fix`". orion bought 200 YES
@@ -1038,15 +1053,7 @@ def test_a_sale_made_by_hand_is_no_cash_beside_the_contracts_it_sold_until_it_is
     live trade do not record the report either until a reconcile finds the ledger agreeing."""
     from orion_cli.core.reconcile import WITHHELD_UNRECONCILED
 
-    # The true drawdown (12%) is below the limit, the false one (18.5%) was not.
-    settings = load_settings(overrides={"breaker.daily_loss": "100000", "breaker.daily_loss_pct": "100",
-                                        "breaker.drawdown_pct": "15"}, environ={})
-    ledger = Ledger(db, "live")
-    ledger.record_balance(Balance(Venue.KALSHI, "live", D(500), D(0), D(500), EARLIER), now=EARLIER)
-    buy = _fill("f-buy", "o-buy", "200", "0.50", fee="0")
-    _filled_order(ledger, "c-buy", "o-buy", [buy], size="200")
-    (first,) = _run(db, settings, {Venue.KALSHI: FakeVenue(cash=D(400), fills_=[buy], positions_=[
-        Position(Venue.KALSHI, MKT, Side.YES, D(200), D("0.50"), D(100))])})
+    settings, ledger, buy, first = _bought_200_at_half(db)
     assert first.status == "clean" and _stored_peak(db) == D(500)
     sold = _fill("f-hand", "o-hand", "200", "0.20", action=Action.SELL, fee="0", ts=NOW - timedelta(minutes=5))
     venue = FakeVenue(cash=D(440), fills_=[buy, sold])  # holds none of them
@@ -1087,14 +1094,7 @@ def test_a_run_that_leaves_the_held_difference_pending_keeps_the_hold(db: Databa
         with db.read() as conn:
             return bool(held_reports(conn, "live", [Venue.KALSHI]))
 
-    settings = load_settings(overrides={"breaker.daily_loss": "100000", "breaker.daily_loss_pct": "100",
-                                        "breaker.drawdown_pct": "15"}, environ={})
-    ledger = Ledger(db, "live")
-    ledger.record_balance(Balance(Venue.KALSHI, "live", D(500), D(0), D(500), EARLIER), now=EARLIER)
-    buy = _fill("f-buy", "o-buy", "200", "0.50", fee="0")
-    _filled_order(ledger, "c-buy", "o-buy", [buy], size="200")
-    (first,) = _run(db, settings, {Venue.KALSHI: FakeVenue(cash=D(400), fills_=[buy], positions_=[
-        Position(Venue.KALSHI, MKT, Side.YES, D(200), D("0.50"), D(100))])})
+    settings, ledger, buy, first = _bought_200_at_half(db)
     assert first.status == "clean"
     venue = FakeVenue(cash=D(440), fills_=[buy])  # sold by hand before the lookback: position drift only
     (drift,) = _run(db, settings, {Venue.KALSHI: venue})

@@ -74,21 +74,26 @@ def test_migrations_build_exactly_the_schema_the_code_declares(db_url: str) -> N
         db.dispose()
 
 
-def test_a_ledger_at_the_previous_revision_upgrades_and_keeps_its_rows(db_url: str) -> None:
-    """0009 swaps an opportunities index; a week of stored scans survives it and loads."""
+def _upgrade_to(db: Database, revision: str) -> None:
+    """Migrate ``db`` to an older ``revision`` only, as a ledger an earlier build left."""
     from alembic import command
     from alembic.config import Config
 
     from orion_cli.store import db as db_module
 
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
+    with db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        conn.commit()
+
+
+def test_a_ledger_at_the_previous_revision_upgrades_and_keeps_its_rows(db_url: str) -> None:
+    """0009 swaps an opportunities index; a week of stored scans survives it and loads."""
     old = open_database(db_url, migrate=False)
     try:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
-        with old.engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0008")
-            conn.commit()
+        _upgrade_to(old, "0008")
         with old.write() as conn:
             conn.execute(text("INSERT INTO opportunities (id, kind, pair_key, observed_at, expires_at, net_profit, "
                               "net_edge, source, record) VALUES ('aaaaaaa1', 'cross', 'k', '2026-11-21T00:00:00Z', "
@@ -112,21 +117,13 @@ def test_a_ledger_at_the_previous_revision_upgrades_and_keeps_its_rows(db_url: s
 def test_a_ledger_at_0009_upgrades_and_its_fills_netted_no_pairs(db_url: str) -> None:
     """0010 adds ``fills.netted`` (the YES/NO pairs a Kalshi buy closed); the ledger never netted
     before it, so a stored fill keeps its row and reads 0."""
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import insert, select
 
-    from orion_cli.store import db as db_module
     from orion_cli.store.tables import fills
 
     old = open_database(db_url, migrate=False)
     try:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
-        with old.engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0009")
-            conn.commit()
+        _upgrade_to(old, "0009")
         with old.write() as conn:  # no netted value: the statement leaves the new column out
             conn.execute(insert(fills).values(
                 mode="live", venue="kalshi", fill_id="f-1", client_order_id="c-1", venue_order_id="o-1",
