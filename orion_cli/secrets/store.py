@@ -153,7 +153,7 @@ class CheckResult:
 
     name: str
     # "unreachable": the venue could not be asked (no verdict on the credential; exit 5, not 4).
-    # "unreadable": the venue answered, but not about the credential (a 5xx, a body or field orion
+    # "unreadable": the venue answered, but not about the credential (a 404, a body or field orion
     # cannot read, an unexpected error): no verdict either (exit 5). Only a refusal is "failed" (exit 4).
     status: Literal["ok", "invalid", "unset", "skipped", "failed", "unreachable", "unreadable"]
     detail: str = ""

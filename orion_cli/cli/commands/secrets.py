@@ -517,7 +517,7 @@ def check(
         if not garbled:
             raise VenueUnavailable(down, "could not be reached to check the credentials (nothing was "
                                          "learned about them)")
-        # The venue answered, but not about the credentials (a 5xx, a body orion cannot read): no verdict,
+        # The venue answered, but not about the credentials (a 404, a body orion cannot read): no verdict,
         # so not "rejected" (exit 4); the table's detail says what came back.
         raise VenueError(f"{garbled} answered the credential check with nothing orion can read (nothing was "
                          "learned about the credentials)" + (f"; {down} could not be reached" if down else ""),

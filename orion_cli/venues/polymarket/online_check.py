@@ -9,10 +9,10 @@ Two independent questions, two results, so the operator knows which credential t
   secret and passphrase, for the stored signature type.
 
 Only the venue refusing a credential is ``failed`` (exit 4); no answer is ``unreachable`` and an
-answer that says nothing about it (a 5xx, a body or field orion cannot read) ``unreadable`` (both
-exit 5). Nothing here raises for a rejected credential and no detail carries a secret value: details name
-the venue's answer (status, message) only, and exceptions are caught and reduced to their class
-and ``OrionError`` message (which by convention never hold secrets either).
+answer that says nothing about it (a 4xx other than its 400, a body or field orion cannot read)
+``unreadable`` (both exit 5). Nothing here raises for a rejected credential and no detail carries a
+secret value: details name the venue's answer (status, message) only, and exceptions are caught and
+reduced to their class and ``OrionError`` message (which by convention never hold secrets either).
 """
 
 from __future__ import annotations
@@ -51,16 +51,25 @@ def _no_verdict(exc: OrionError) -> Status:
 
     ``unreachable`` when the venue was not asked (down, or its firewall refused this host:
     :class:`Geoblocked` for a Cloudflare 403 page); ``unreadable`` when it answered with something
-    else (a 5xx, a body or field orion cannot read, an unexpected error). "failed" would say exit 4,
-    "rejected credentials", for an answer that never judged them.
+    else (a 4xx other than the wallet refusal, a body or field orion cannot read, an unexpected error).
+    "failed" would say exit 4, "rejected credentials", for an answer that never judged them.
     """
     return "unreachable" if isinstance(exc, VenueUnavailable | Geoblocked) else "unreadable"
 
 
+def _unjudged(exc: OrionError) -> str:
+    """An answer that is no verdict, said without the HTTP error's "rejected", which would read as one."""
+    if isinstance(exc, VenueHttpError):
+        said = exc.detail or exc.code
+        return f"answered HTTP {exc.status}" + (f" ({said[:200]})" if said else "")
+    return _why(exc)
+
+
 def _wallet_refused(exc: OrionError) -> bool:
-    """The venue's own refusal of the wallet: a 401/403 with its error, or the 4xx it answers a wallet
-    it holds no API key for (``{"error": "Could not derive api key!"}``, HTTP 400)."""
-    return isinstance(exc, AuthError) or (isinstance(exc, VenueHttpError) and 400 <= exc.status < 500)
+    """The venue's own refusal of the wallet: a 401/403 with its error, or the 400 it answers a wallet
+    it holds no API key for (``{"error": "Could not derive api key!"}``). Any other 4xx (a 404 or 405
+    from a wrong ``polymarket.clob_url`` or a proxy) never judged the wallet: no verdict."""
+    return isinstance(exc, AuthError) or (isinstance(exc, VenueHttpError) and exc.status == 400)
 
 
 def online_check(
@@ -131,8 +140,9 @@ async def _run(
             results.append(CheckResult(_KEY, "failed", f"venue refused the wallet signature: {_why(exc)}"))
             derived = None
         except OrionError as exc:
-            results.append(CheckResult(_KEY, "failed" if _wallet_refused(exc) else _no_verdict(exc),
-                                       f"derive-api-key failed: {_why(exc)}"))
+            refused = _wallet_refused(exc)
+            results.append(CheckResult(_KEY, "failed" if refused else _no_verdict(exc),
+                                       f"derive-api-key failed: {_why(exc) if refused else _unjudged(exc)}"))
             derived = None
         if derived is not None:
             if creds is not None and derived.api_key != creds.api_key:
@@ -153,7 +163,7 @@ async def _run(
                 hint = "; the wallet derives different API credentials: re-derive and store them"
             results.append(CheckResult(_API, "failed", f"venue refused the API credentials: {_why(exc)}{hint}"))
         except OrionError as exc:
-            results.append(CheckResult(_API, _no_verdict(exc), f"authenticated read failed: {_why(exc)}"))
+            results.append(CheckResult(_API, _no_verdict(exc), f"authenticated read failed: {_unjudged(exc)}"))
         else:
             results.append(CheckResult(_API, "ok", "authenticated read (balance-allowance) accepted (L2)"))
     if clock_notes:

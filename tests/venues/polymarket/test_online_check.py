@@ -148,11 +148,16 @@ def test_a_host_the_venues_firewall_blocks_learns_nothing_about_the_credentials(
      {"polymarket_private_key": "unreadable", "polymarket_api_key": "ok"}),
     (FaultRule("status", status=500, path_prefix="/clob/auth/derive-api-key", body=b"oops"),
      {"polymarket_private_key": "unreachable", "polymarket_api_key": "ok"}),
+    (FaultRule("status", status=404, path_prefix="/clob/auth/derive-api-key", body={"error": "not found"}),
+     {"polymarket_private_key": "unreadable", "polymarket_api_key": "ok"}),
+    (FaultRule("status", status=405, path_prefix="/clob/auth/derive-api-key", body=b"method not allowed"),
+     {"polymarket_private_key": "unreadable", "polymarket_api_key": "ok"}),
     (FaultRule("malformed", path_prefix="/clob/balance-allowance"),
      {"polymarket_private_key": "ok", "polymarket_api_key": "unreadable"}),
     (FaultRule("status", status=200, path_prefix="/clob/balance-allowance", body=[1]),
      {"polymarket_private_key": "ok", "polymarket_api_key": "unreadable"}),
-], ids=["derive-not-json", "derive-junk-field", "derive-500", "balance-not-json", "balance-junk"])
+], ids=["derive-not-json", "derive-junk-field", "derive-500", "derive-404", "derive-405", "balance-not-json",
+       "balance-junk"])
 def test_an_answer_that_says_nothing_about_the_credentials_is_no_verdict(
         sim: PolymarketSim, fault: FaultRule, expected: dict[str, str]) -> None:
     """Found black-box: a 200 orion cannot read, or a 5xx to derive-api-key ("polymarket rejected … HTTP
