@@ -815,10 +815,11 @@ class Ledger:
             for row in held:
                 side = Side(row.side)
                 size, cost, fees = Decimal(row.size), Decimal(row.cost), Decimal(row.fees)
-                each = s.payout(side)
                 if s.voided and s.refund(side) is None:  # a side the venue did not list: back at its cost
-                    each = cost / size
-                pays = q(size * each)
+                    each, pays = q(cost / size), cost
+                else:
+                    each = s.payout(side)
+                    pays = q(size * each)
                 pnl = pays - cost - fees
                 c.execute(update(positions).where(
                     positions.c.mode == self.mode, positions.c.venue == s.venue.value,

@@ -549,6 +549,24 @@ def test_a_void_closes_each_side_at_its_refund_and_pays_back_the_cost(db: Databa
     assert AuditLog(db).verify().ok
 
 
+def test_a_void_side_refunded_at_a_cost_that_does_not_divide_records_a_ledger_price(db: Database) -> None:
+    """Found in the final read: 3 contracts costing 1.00 came back at cost with a per-contract figure of
+    1/3 to 28 digits, kept for ever in the hash-chained `position.settled` event; the ledger's figures
+    have 10 places. The cost itself is paid back exactly."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(PM, D("100"), now=NOW)
+    led.record_intent(prepared("y3", size="3", venue=PM, market=PM_MARKET), now=NOW)
+    led.transition("y3", OrderStatus.FILLED,
+                   fills=[fill(f"fy{i}", "1", price, "0", coid="y3", venue=PM, market=PM_MARKET)
+                          for i, price in enumerate(("0.33", "0.33", "0.34"))], now=NOW)
+    later = NOW + timedelta(hours=2)
+    settled = led.record_settlement(Settlement(PM, PM_MARKET, D(0), later, result="void", refunds=()), now=later)
+    assert settled is not None
+    (side,) = settled.sides
+    assert side.pays == D("0.3333333333") and side.payout == D(1) and side.realized_pnl == 0
+    assert AuditLog(db).tail(1)[0].payload["positions"][0]["pays"] == "0.3333333333"
+
+
 def test_a_live_settlement_the_venue_report_already_holds_moves_no_cash(db: Database) -> None:
     paid = NOW + timedelta(hours=1)
     for market, report_at, moved in (("KXA-1", NOW, True), ("KXB-1", paid + timedelta(seconds=1), False)):
