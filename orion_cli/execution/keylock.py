@@ -43,15 +43,8 @@ PROBE_PATIENCE = 0.1
 
 def driven(db: Database, key: str) -> bool:
     """Whether a process holds execution ``key``'s lock now: it is being driven, not interrupted."""
-    from orion_cli.core.runlock import RunLocked
-
-    lock = execution_lock(db, key)
-    try:
-        lock.acquire(patience=PROBE_PATIENCE)
-    except RunLocked:
-        return True
-    lock.release()
-    return False
+    with unless_driven(db, key) as free:
+        return not free
 
 
 @contextmanager

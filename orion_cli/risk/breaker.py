@@ -50,7 +50,7 @@ from orion_cli.core.config import Settings
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ZERO
 from orion_cli.execution.plan import CheckResult
-from orion_cli.risk.halt import KillSwitch, read_halt_row
+from orion_cli.risk.halt import KillSwitch, missing_halt_row
 from orion_cli.store.audit import AuditLog, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import DailyPnl, DayFigures, Ledger, q, trading_day
@@ -247,7 +247,7 @@ def record_peak(conn: Connection, ledger: Ledger, *, now: datetime,
     peak. A released drawdown trip is rebased here too. See the module doc for why."""
     row = conn.execute(HALT_AND_STATE, {"mode": ledger.mode}).first()
     if row is None:  # no kill-switch row: a damaged ledger, said as such (not a breaker "never written")
-        read_halt_row(conn)
+        raise missing_halt_row(conn)
     pnl = ledger.daily_pnl(daily_loss=ZERO, daily_loss_pct=ZERO, now=now, conn=conn)
     return _record_peak(conn, ledger.mode, state_of(row), row, pnl.equity, pnl.start_equity, now,
                         actor or ledger.actor or default_actor("breaker"))

@@ -43,7 +43,7 @@ from orion_cli.core.models import (
 from orion_cli.core.money import CENT, ZERO, ceil_to
 from orion_cli.core.opportunity import not_a_pair
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
-from orion_cli.risk.halt import halted_where, read_halt_row, status_of
+from orion_cli.risk.halt import halted_where, missing_halt_row, status_of
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import (
@@ -293,8 +293,8 @@ class _Lazy:
         return iso_utc(read) if read.tzinfo is not None else ""  # naive: BALANCE refuses the read
 
     def _set_state(self, row: Any) -> None:
-        if row is None:  # the migration inserts it; guard against manual tampering
-            read_halt_row(self.conn)  # raises the kill switch's own refusal
+        if row is None:  # the migration inserts it: a damaged ledger or a manual edit (exit 3)
+            raise missing_halt_row(self.conn)
         self._state = row
         if Database.in_write(self.conn):
             prime_tail(self.conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)

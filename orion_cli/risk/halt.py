@@ -54,11 +54,11 @@ MAX_REASON = 500  # a halt reason is shown on every refused order and status lin
 def _read(conn: Connection) -> Any:
     row = conn.execute(_HALT_ROW).first()
     if row is None:
-        raise _missing_row(conn)
+        raise missing_halt_row(conn)
     return row
 
 
-def _missing_row(conn: Connection) -> StorageError:
+def missing_halt_row(conn: Connection) -> StorageError:
     """The migration inserts the row and no code deletes it: a damaged database (SQLite can read a
     damaged page as empty) or a manual edit. Trading stops either way (exit 3). It was "refusing to
     trade" (exit 6, reason HALTED), also the answer to ``orion halt``, which then recorded nothing."""

@@ -9,6 +9,7 @@ processes at once cannot exceed a limit that one process respects, and the audit
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import threading
 import time
@@ -358,8 +359,6 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
         try:
             return create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
         except SAWarning as exc:
-            import re
-
             named = re.search(r"argument\(s\) (.+?) are not accepted", str(exc))
             raise StorageError(
                 f"{mask_url(url)}: the SQLite driver does not take the query argument(s) "

@@ -681,14 +681,16 @@ def _pre_mode(live: bool, authorize_live: bool) -> _PreGate:
 
 
 async def _plan_and_balances(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity,
-                             size: Decimal | None, key: str, *, write: bool,
+                             size: Decimal | None, key: str, *, write: bool, quiet: bool = False,
                              ) -> tuple[TradePlan, dict[Venue, Balance | None]]:
+    """Fresh books, the plan on them and the venues' balances. ``quiet``: without saying a size cut
+    (the watch's recheck of a remembered refusal, said once, not every round)."""
     from orion_cli.execution.executor import build_plan
     from orion_cli.store.tables import plain
 
     fresh = await fresh_books(source, op)
     plan = build_plan(op, fresh, size=size, key=key, settings=app.settings(), now=_now())
-    if size is not None and plan.size < size:  # said, not left to be noticed in the plan
+    if size is not None and plan.size < size and not quiet:  # said, not left to be noticed in the plan
         from orion_cli.core.money import floor_to
         from orion_cli.core.pricing import size_grid
 
@@ -1339,15 +1341,12 @@ def _still_refused(app: AppContext, secrets: LazyStore, op: Opportunity, size: D
     transaction, as ever."""
     from orion_cli.cli.commands.market_data import run
     from orion_cli.core.errors import OrionError
-    from orion_cli.execution.executor import build_plan
 
     venues = VenueSet(app, auth.mode, source, [leg.venue for leg in op.legs], secrets)
 
     async def plan_it() -> tuple[TradePlan, dict[Venue, Balance | None]]:
-        try:  # quiet, unlike _plan_and_balances: a skip is said once, not every round
-            fresh = await fresh_books(source, op)
-            plan = build_plan(op, fresh, size=size, key=key, settings=app.settings(), now=_now())
-            return plan, await venues.balances(write=False)
+        try:  # quiet: a skip is said once, not every round
+            return await _plan_and_balances(app, venues, source, op, size, key, write=False, quiet=True)
         finally:
             await venues.aclose()
 
@@ -1485,11 +1484,9 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         if result.status != "already_done" and result.sent_orders and max_trades is not None \
                 and trades >= max_trades:
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
-        if result.status == "refused":
-            failed = result.verdict.first_failure
-            if failed is not None and failed.name in ("BREAKER", "HALTED"):  # in a single trade's words
-                return trades, WatchStop.refused(f"refused by {failed.name}: {failed.detail}", failed.name,
-                                                 HALT_HINT if failed.name == "HALTED" else None)
+        if failed is not None and failed.name in ("BREAKER", "HALTED"):  # in a single trade's words
+            return trades, WatchStop.refused(f"refused by {failed.name}: {failed.detail}", failed.name,
+                                             HALT_HINT if failed.name == "HALTED" else None)
     return trades, None
 
 
