@@ -518,6 +518,9 @@ class Unhedged:
     updated_at: str
     imbalance: _Imbalance
     halted_for: str = ""  # a halted one's own message (why it halted), one line; else ""
+    # Its resume would hedge the filled first leg, so that while halted it sells it back instead
+    # (:func:`~orion_cli.execution.state.halt_sells_back`): what a printed resume command must say then.
+    halt_sells_back: bool = False
 
     def resume(self, source_flags: str = "") -> str:
         """The command that resumes it (its own key: nothing already sent is sent again)."""
@@ -533,6 +536,7 @@ def unhedged_executions(db: Database, mode: str, *, now: datetime | None = None,
     shares, was interrupted with nothing at risk: not listed (its resume ends it).
     """
     from orion_cli.execution.keylock import unfinished_executions
+    from orion_cli.execution.state import halt_sells_back
 
     cut = iso_utc((now or datetime.now(UTC)) - grace)
     rows = [e for e in unfinished_executions(db, mode, _STUCK) if not e["running"] or e["updated_at"] < cut]
@@ -555,7 +559,8 @@ def unhedged_executions(db: Database, mode: str, *, now: datetime | None = None,
             continue  # nothing filled, or equal shares: interrupted, but nothing is at risk
         found.append(Unhedged(row["key"], row["opportunity_id"], row["mode"], row["status"], row["updated_at"],
                               imbalance, _halted_for(recorded.get(row["key"])) if row["status"] ==
-                              ExecStatus.HALTED.value else ""))
+                              ExecStatus.HALTED.value else "",
+                              imbalance.leg == "first" and halt_sells_back(row["status"], recorded.get(row["key"]))))
     return found
 
 
@@ -578,17 +583,26 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
     execution's own key, so nothing already sent is sent again). Reported by every run until resumed,
     and alerted by each, as any drift a run finds is.
     """
+    from orion_cli.execution.state import resume_advice
+    from orion_cli.risk.halt import KillSwitch
+
     if not results:
         return
     stuck: list[Drift] = []  # not the execution drifts of late fills: each venue's own summary has those
-    for e in unhedged_executions(ctx.db, ctx.mode, now=ctx.now, grace=ctx.grace):
+    found = unhedged_executions(ctx.db, ctx.mode, now=ctx.now, grace=ctx.grace)
+    # Trading halted, or about to be by this run's --halt-on-drift: the resume command each drift names
+    # would sell the filled leg back, not hedge it, and the drift says so (and to release the halt first).
+    halted = bool(found) and (ctx.halt_on_drift or KillSwitch(
+        ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).status().halted)
+    for e in found:
         imbalance = e.imbalance
         why = f"; it halted: {e.halted_for}" if e.halted_for else ""
+        advice = resume_advice(e.resume(ctx.source_flags), sells_back=halted and e.halt_sells_back)
         drift = Drift(
             venue=imbalance.venue, kind="execution", market=imbalance.market, side=imbalance.side,
             ledger_qty=plain(imbalance.held), venue_qty=plain(imbalance.other), value=imbalance.value,
             detail=(f"execution {e.key} was interrupted at {e.status} (last change {e.updated_at}{why}): "
-                    f"{imbalance.held_text}; resume it with `{e.resume(ctx.source_flags)}`"),
+                    f"{imbalance.held_text}; {advice}"),
             ref=e.key, fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
         _attach(results, drift)
         stuck.append(drift)

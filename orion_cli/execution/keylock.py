@@ -80,7 +80,7 @@ def unfinished_executions(db: Database, mode: str, statuses: Sequence[str] = UNF
     taken for interrupted at its old status (reconcile reported it, a watch stopped on it).
     """
     query = (select(executions.c.key, executions.c.opportunity_id, executions.c.mode, executions.c.status,
-                    executions.c.plan, executions.c.updated_at)
+                    executions.c.plan, executions.c.result, executions.c.updated_at)
              .where(executions.c.mode == mode, executions.c.status.in_(list(statuses)))
              .order_by(executions.c.created_at))
     with db.read() as conn:

@@ -62,6 +62,45 @@ def resume_command(opportunity_id: str, key: str, *, mode: str, source_flags: st
             f"{live}{source_flags}")
 
 
+# What the command that resumes an interrupted execution does while trading is halted, said wherever
+# orion names that command then: a halt lets no further buy out, so the hedge is not bought and the
+# filled first leg is sold back at the unwind's bounded loss (README "Kill switch"). Releasing the
+# halt first lets the same command hedge it, which may still lock the planned profit.
+HALT_SELLS_BACK = ("halted: --confirm would sell the filled leg back (up to trading.max_unwind_loss); "
+                   "run `orion resume` first to hedge it")
+
+
+def halt_sells_back(status: str, result: str | Mapping[str, Any] | None) -> bool:
+    """Whether resuming the execution at ``status`` (with its stored ``result``) would buy the hedge if
+    trading were not halted, so that a halt turns the resume into selling the filled first leg back.
+
+    Why: the operator is told to run the resume command, and while halted it costs the unwind's loss
+    where releasing the halt first would hedge. Not so when nothing was sent (``intents``: the resume
+    ends it failed), when it is hedged, nor when it buys nothing either way (the executor's
+    ``no_more_buys``): its unwind had begun (``unwinding``, or an unwind intent recorded), or a halt for
+    dust told the operator to close those shares by hand. A result that cannot be read is taken as
+    one that would hedge: the warning is then the safe side."""
+    if status not in (ExecStatus.LEG1_SENT, ExecStatus.LEG1_DONE, ExecStatus.LEG2_SENT, ExecStatus.HALTED):
+        return False
+    try:
+        record = load_result(result) if isinstance(result, str) else dict(result or {})
+    except ValueError:
+        return True
+    intents = record.get("intents")
+    if isinstance(intents, Mapping) and any(str(tag).startswith("u") for tag in intents):
+        return False
+    return not (record.get("dust_accepted") or (record.get("dust") if status == ExecStatus.HALTED else None))
+
+
+def resume_advice(command: str, *, sells_back: bool, first: bool = False) -> str:
+    """How to finish an interrupted execution: "resume it with `command`", or while halted (when
+    :func:`halt_sells_back`) what that command would do then and to release the halt first.
+    ``first``: it stands in the way of a new trade ("resume it first with")."""
+    if sells_back:
+        return f"{HALT_SELLS_BACK} with `{command}`"
+    return f"resume it{' first' if first else ''} with `{command}`"
+
+
 class ExecStatus(StrEnum):
     INTENTS = "intents"  # plan checked, execution and both intents committed; nothing sent
     LEG1_SENT = "leg1_sent"  # the first leg may be at the venue

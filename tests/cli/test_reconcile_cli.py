@@ -147,9 +147,10 @@ def test_drift_is_exit_7_with_the_drift_in_the_record(db_file: str, drifting: di
     assert "`orion reconcile --demo --fix` adopts" in res.stderr  # the hint runs as given
 
 
-def _interrupted_paper_execution(db_file: str, status: str, result: str = "{}") -> None:
+def _interrupted_paper_execution(db_file: str, status: str, result: str = "{}", coid: str = "c-1") -> None:
     """Paper execution k-stuck (of op123456) left at ``status``: its first leg, 3 Kalshi YES, filled, and
-    nothing on the other leg."""
+    nothing on the other leg. ``coid``: the first leg's client order id (``k-stuck-l1`` tags it the
+    executor's first leg)."""
     from sqlalchemy import insert
 
     from orion_cli.store.ledger import Ledger
@@ -165,11 +166,11 @@ def _interrupted_paper_execution(db_file: str, status: str, result: str = "{}") 
                                               "created_at": at, "updated_at": at})
         ledger = Ledger(db, "paper")
         ledger.ensure_balance(Venue.KALSHI, D(1000))
-        req = OrderRequest(Venue.KALSHI, "KXNBA-26-NYK", Side.YES, Action.BUY, D(3), D("0.30"), TimeInForce.FOK, "c-1")
+        req = OrderRequest(Venue.KALSHI, "KXNBA-26-NYK", Side.YES, Action.BUY, D(3), D("0.30"), TimeInForce.FOK, coid)
         ledger.record_intent(PreparedOrder(req, "{}"), execution_id="k-stuck")
         fill = Fill(Venue.KALSHI, "f-1", "v-1", "KXNBA-26-NYK", Side.YES, Action.BUY, D(3), D("0.30"), D(0),
                     datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
-        ledger.transition("c-1", OrderStatus.FILLED, venue_order_id="v-1", fills=[fill])
+        ledger.transition(coid, OrderStatus.FILLED, venue_order_id="v-1", fills=[fill])
     finally:
         db.dispose()
 
@@ -183,6 +184,43 @@ def test_an_interrupted_execution_is_drift_whose_hint_is_to_resume_it(db_file: s
     drifts = [d for r in json.loads(res.stdout) for d in r["drifts"]]
     assert [(d["kind"], d["ledger_qty"], d["venue_qty"]) for d in drifts] == [("execution", "3", "0")]
     assert "resume each interrupted execution" in res.stderr and "--fix` adopts" not in res.stderr
+
+
+@pytest.mark.parametrize(("halt", "result", "sells_back"), [
+    ("--halt-on-drift", "{}", True),  # the run halts for it
+    ("halted before", "{}", True),
+    ("", "{}", False),  # not halted: the resume hedges
+    # its unwind had begun: the resume sells back, halted or not, and releasing the halt changes nothing
+    ("--halt-on-drift", json.dumps({"intents": {"u1": {"leg": "first"}}}), False),
+])
+def test_while_halted_an_interrupted_executions_drift_says_its_resume_would_sell_the_leg_back(
+        db_file: str, halt: str, result: str, sells_back: bool) -> None:
+    """Found by black-box testing: `reconcile --halt-on-drift` halted for an execution killed between its
+    legs and said "resume each interrupted execution with the command its drift names"; the drift named
+    `orion trade OP --confirm --idempotency-key op-OP --demo`, which, run while halted, sold the filled
+    first leg back at a loss (a halt sends no further buy) where `orion resume` first would have hedged it.
+    Both now say so while halted."""
+    from orion_cli.execution.state import HALT_SELLS_BACK
+
+    _interrupted_paper_execution(db_file, "leg2_sent", result, coid="k-stuck-l1")
+    if halt == "halted before":
+        db = open_database(db_file)
+        try:
+            KillSwitch(db).engage("by hand")
+        finally:
+            db.dispose()
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", *([halt] if halt.startswith("--") else []))
+    assert res.exit_code == 7, res.output
+    (drift,) = [d for r in json.loads(res.stdout) for d in r["drifts"]]
+    command = "`orion trade op123456 --confirm --idempotency-key k-stuck --demo`"
+    hint = [line for line in res.stderr.splitlines() if line.startswith("hint:")]
+    if sells_back:
+        assert drift["detail"].endswith(f"0 on the other leg; {HALT_SELLS_BACK} with {command}"), drift["detail"]
+        assert hint == [f"hint: {HALT_SELLS_BACK}, then resume each interrupted execution with the command its "
+                        "drift names"], res.stderr
+    else:
+        assert drift["detail"].endswith(f"0 on the other leg; resume it with {command}"), drift["detail"]
+        assert hint == ["hint: resume each interrupted execution with the command its drift names"], res.stderr
 
 
 @pytest.mark.parametrize("released", [False, True])

@@ -591,6 +591,52 @@ def test_an_execution_killed_between_its_legs_can_be_resumed_after_a_later_scan(
     assert audit_ok()
 
 
+def _killed_after_the_first_leg(op_id: str) -> None:
+    """A real paper execution of ``op_id`` (7 contracts, key op-OP) SIGKILLed once its first leg filled:
+    the first leg held, the hedge never sent."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    killed = subprocess.run([sys.executable, "-m", "orion_cli", "trade", op_id, "--demo", "--confirm", "--size", "7"],
+                            env={**os.environ, "ORION_TEST_CRASH_AT": "l1_recorded"}, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert [o.status.value for o in ledger_orders()] == ["filled", "intent"]
+
+
+def test_while_halted_the_commands_that_resume_an_interrupted_key_say_it_would_sell_the_leg_back(
+        op_id: str) -> None:
+    """Found by black-box testing: halted with an execution killed between its legs, the preview of its key
+    said `next: resume` ("--confirm resumes it by its stored plan"; on a terminal "Resume it?"), and the
+    command that resumes it sold the filled first leg back at a loss, as a halt sends no further buy,
+    where `orion resume` first would have hedged it. While halted the preview says `unwind` and why, a new
+    trade it stands in the way of says so too, and --confirm (still allowed: it only reduces risk) warns."""
+    from orion_cli.execution.state import HALT_SELLS_BACK
+
+    _killed_after_the_first_leg(op_id)
+    key = default_key(op_id)
+    code, out, err = invoke("trade", op_id, "--demo", "--json")
+    assert code == 0 and json.loads(out)["next"] == "resume", err  # not halted: it hedges
+    assert invoke("halt", "-r", "drift")[0] == 0
+    code, out, err = invoke("trade", op_id, "--demo", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"type": "used_key", "key": key, "opportunity_id": op_id, "mode": "paper",
+                               "execution_status": "leg1_sent", "size": "7", "next": "unwind",
+                               "detail": HALT_SELLS_BACK}
+    assert f"warning: idempotency key {key} is used by a paper execution of {op_id} (leg1_sent); {HALT_SELLS_BACK}. " \
+           "Nothing was planned or placed" in err, err
+    _stored_again_as(op_id, "zzzzzzzz")
+    code, _, err = invoke("trade", "zzzzzzzz", "--demo", "--confirm", "--size", "7", "--json")
+    assert code == 6 and json.loads(err.splitlines()[-1])["reason"] == "EXECUTION_INTERRUPTED", err
+    assert (f"{HALT_SELLS_BACK} with `orion trade {op_id} --confirm --idempotency-key {key} --demo`"
+            in json.loads(err.splitlines()[-1])["message"]), err
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
+    assert code == 6 and lines(out)[-1]["status"] == "unwound", err
+    assert "warning: trading is halted: no further buy is sent, so a filled first leg is sold back" in err, err
+
+
 def test_a_resume_is_sized_by_its_stored_plan_not_by_todays_limits(op_id: str,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by black-box testing: resuming a key printed "size 100 (scanned 950, capped by limits…)",

@@ -196,6 +196,25 @@ def test_a_preview_of_an_interrupted_key_offers_to_resume_it(op_id: str) -> None
     assert len(audit_events("order.intent")) == 2  # nothing sent twice
 
 
+def test_a_preview_of_an_interrupted_key_while_halted_asks_whether_to_sell_the_leg_back(op_id: str) -> None:
+    """Found by black-box testing: halted, the preview of an interrupted key still asked "Resume it?", and
+    yes sold the filled first leg back at a loss (a halt sends no further buy) where `orion resume` first
+    would have hedged it. The question says so; no sends nothing."""
+    from cli.test_trade_cli import _killed_after_the_first_leg
+
+    from orion_cli.execution.state import HALT_SELLS_BACK
+
+    _killed_after_the_first_leg(op_id)
+    assert CliRunner().invoke(orion_app, ["halt", "-r", "drift"]).exit_code == 0
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "n", enter=False,
+                                      prompt="Halted: resume it anyway, selling the filled leg back?",
+                                      ORION_TRADE_STOP_AFTER_GATE="0")
+    assert before, f"no question appeared:\n{output}"
+    assert code == 0 and "Resume it?" not in output, output
+    assert f"{HALT_SELLS_BACK}. Nothing was planned or placed" in before, before  # said in full just above it
+    assert "nothing sent" in output and len(audit_events("order.intent")) == 2  # the killed execution's
+
+
 def test_a_preview_a_check_refuses_does_not_offer_to_place(op_id: str) -> None:
     """Found by black-box testing: right after "would be refused by ORDER_CONTRACTS" the preview asked
     "Place these orders?"; answering yes then failed with exit 6."""

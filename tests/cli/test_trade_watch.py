@@ -205,6 +205,39 @@ def test_an_interrupted_execution_stops_the_watch_naming_the_resume(tmp_path: Pa
     assert f"`{resume}`" in stop.text
 
 
+def test_an_interrupted_execution_found_halted_stops_the_watch_saying_its_resume_would_sell_back(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Found by black-box testing: the command that resumes an interrupted execution, run while halted,
+    sells the filled first leg back (a halt sends no further buy) instead of hedging it. A halt engaged
+    after the round's own check (a cron `reconcile --halt-on-drift` during the scan) left the watch
+    naming that command as a plain resume; it says what it would do then, and to release the halt first."""
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from sqlalchemy import insert
+
+    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.context import AppContext
+    from orion_cli.execution.state import HALT_SELLS_BACK
+    from orion_cli.risk.halt import KillSwitch
+    from orion_cli.store.tables import executions
+
+    app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}")
+    at = "2026-11-22T09:00:00Z"
+    with app.db().write() as conn:
+        conn.execute(insert(executions), [{"key": "op-op1", "opportunity_id": "op1", "mode": "paper",
+                                           "status": "leg2_sent", "size": Decimal(1), "plan": "{}", "result": "{}",
+                                           "created_at": at, "updated_at": at}])
+    KillSwitch(app.db()).engage("reconcile found 1 interrupted execution(s) (--halt-on-drift)", kind="reconcile")
+    monkeypatch.setattr(trade_cmd, "_bind_execute", lambda *a: pytest.fail("nothing may be executed"))
+    trades, stop = trade_cmd._trade_round(app, None, [], SimpleNamespace(mode="paper"),  # type: ignore[arg-type]
+                                          None, None, None, trade_cmd.StopFlag(app.out), 0, None,
+                                          source_flags=" --demo")
+    assert trades == 0 and stop is not None and (stop.exit_code, stop.reason_code) == (6, "EXECUTION_INTERRUPTED")
+    assert stop.text == (f"execution op-op1 was interrupted at leg2_sent: {HALT_SELLS_BACK} with "
+                         "`orion trade op1 --confirm --idempotency-key op-op1 --demo`"), stop.text
+
+
 def test_an_alert_that_cannot_be_sent_is_audited_while_the_watch_runs(tmp_path: Path) -> None:
     """Found in review: with alerts enabled but unusable (no vault here), `alert.failed` was written
     only when the loop exited; a watch running for days recorded none, and a SIGTERM lost them all.

@@ -6,8 +6,9 @@ Shape (one command, two uses):
   books, builds the plan and runs every pre-trade check inside a transaction that is rolled back:
   nothing is placed, nothing is written, exit 0. On a terminal, when no check refuses the plan, it
   then offers "Place these orders?". A used key is not planned afresh: the preview shows its
-  execution and what --confirm will do (report it, resume it by its stored plan, or refuse it), and
-  on a terminal offers "Resume it?" for an unfinished one.
+  execution and what --confirm will do (report it, resume it by its stored plan, or refuse it; while
+  halted, unwind it: a halt sends no further buy, so the filled leg is sold back), and on a terminal
+  offers "Resume it?" for an unfinished one.
 * ``orion trade OP_ID --confirm [--live --authorize-live]`` — executes both legs (paper unless the
   live gate of :mod:`orion_cli.core.gate` authorizes live trading). Exit 0 done, 6 refused by a
   safeguard (the failing check is named), 5 a venue unreachable, 4 a venue refused orion's
@@ -551,8 +552,17 @@ def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
 
     with app.db().read() as conn:
         row = conn.execute(select(executions.c.key, executions.c.opportunity_id, executions.c.mode,
-                                  executions.c.status, executions.c.plan).where(executions.c.key == key)).first()
+                                  executions.c.status, executions.c.plan, executions.c.result)
+                           .where(executions.c.key == key)).first()
     return None if row is None else dict(row._mapping)
+
+
+def trading_halted(app: AppContext) -> bool:
+    """Whether the kill switch (the database's, or the sentinel file) holds now: a resume then sends no
+    further buy, which every message naming a resume command must say (:func:`halt_sells_back`)."""
+    from orion_cli.risk.halt import KillSwitch
+
+    return KillSwitch(app.db(), sentinel_file=app.settings().halt.sentinel_file).status().halted
 
 
 # -- the gate ----------------------------------------------------------------------------------------------
@@ -935,13 +945,15 @@ USED_KEY_COLUMNS = [Column("key", "key"), Column("opportunity_id", "opportunity"
 
 def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity, mode: str) -> bool:
     """The preview of a used key: not a fresh plan (today's books and limits do not decide it) but
-    what --confirm will do with it (``next``): ``report`` it, ``resume`` it by its stored plan, or
-    ``refuse`` (the key is another opportunity's or mode's, or another process drives it). On a
-    terminal it offers to resume an unfinished one; True when the operator accepts."""
+    what --confirm will do with it (``next``): ``report`` it, ``resume`` it by its stored plan,
+    ``unwind`` it (a resume while trading is halted: no further buy is sent, so the filled first leg
+    is sold back where a resume after `orion resume` would hedge it), or ``refuse`` (the key is another
+    opportunity's or mode's, or another process drives it). On a terminal it offers to resume an
+    unfinished one; True when the operator accepts."""
     from orion_cli.cli.prompts import confirm as ask_confirm
     from orion_cli.cli.prompts import interactive
     from orion_cli.execution.keylock import driven
-    from orion_cli.execution.state import ExecStatus, load_result
+    from orion_cli.execution.state import HALT_SELLS_BACK, ExecStatus, halt_sells_back, load_result
 
     out = app.out
     status = ExecStatus(prior["status"])
@@ -955,17 +967,25 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
         after, detail = "report", "reports it; nothing is sent"
     elif driven(app.db(), prior["key"]):
         after, detail = "refuse", "refuses it: another process is driving it (DUPLICATE: in progress)"
+    elif halt_sells_back(status, prior.get("result")) and trading_halted(app):
+        after, detail = "unwind", HALT_SELLS_BACK
     else:
         after, detail = "resume", "resumes it by its stored plan: orders already sent are looked up, never sent twice"
     out.record({"type": "used_key", "key": prior["key"], "opportunity_id": prior["opportunity_id"],
                 "mode": prior["mode"], "execution_status": status.value, "size": size, "next": after,
                 "detail": detail}, USED_KEY_COLUMNS, title="execution under this key")
     afresh = " (another --idempotency-key plans afresh)" if status.final else ""
-    out.info(f"idempotency key {prior['key']} is used by a {prior['mode']} execution of {prior['opportunity_id']} "
-             f"({status.value}); --confirm {detail}. Nothing was planned or placed{afresh}")
-    if not (after == "resume" and interactive() and not out.machine):
+    used = f"idempotency key {prior['key']} is used by a {prior['mode']} execution of {prior['opportunity_id']} " \
+           f"({status.value})"
+    if after == "unwind":  # a warning: following the command as before would cost the unwind's loss
+        out.warn(f"{used}; {detail}. Nothing was planned or placed")
+    else:
+        out.info(f"{used}; --confirm {detail}. Nothing was planned or placed{afresh}")
+    if after not in ("resume", "unwind") or not (interactive() and not out.machine):
         return False
-    if ask_confirm("Resume it?", default=False):
+    # While halted the warning above says why in full; the question (one terminal line) says what yes does.
+    question = "Resume it?" if after == "resume" else "Halted: resume it anyway, selling the filled leg back?"
+    if ask_confirm(question, default=False):
         return True
     out.info("nothing sent")
     return False
@@ -1016,14 +1036,19 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
     Unrelated interrupted executions are named in a warning. Not asked for a used key: resuming one
     is never held back (it is how an interrupted execution is finished). With ``confirm`` the first
     obstacle is raised."""
-    from orion_cli.execution.state import ExecStatus, resume_command
+    from orion_cli.execution.state import ExecStatus, halt_sells_back, resume_advice, resume_command
 
     mine = {(leg.venue.value, leg.market_id) for leg in op.legs}
     blocking: str | None = None
+    halted: bool | None = None  # asked once, when an execution's resume would sell back while halted
     for e in unfinished_executions(app, mode):
         if e["key"] == key:
             continue
         resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags)
+        sells_back = halt_sells_back(e["status"], e.get("result"))
+        if sells_back and halted is None:
+            halted = trading_halted(app)
+        sells_back = sells_back and bool(halted)
         sent = {ExecStatus.INTENTS: "nothing sent yet", ExecStatus.HEDGED: "hedged, not yet read back"}.get(
             ExecStatus(e["status"]), "a leg may be unhedged")
         markets = _markets_of(e)  # unknown: it may hold a leg in these markets, so it stands in the way
@@ -1035,9 +1060,9 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
             continue
         what = f"execution {e['key']} of {e['opportunity_id']} was interrupted at {e['status']} ({sent})"
         if same and blocking is None:
-            blocking = f"{what}; resume it first with `{resume}`"
+            blocking = f"{what}; {resume_advice(resume, sells_back=sells_back, first=True)}"
         elif not same:
-            app.out.warn(f"{what}; resume it with `{resume}`")
+            app.out.warn(f"{what}; {resume_advice(resume, sells_back=sells_back)}")
     if blocking is not None and confirm:
         _audit_refusal(app, "EXECUTION_INTERRUPTED", blocking, key=key, op=op, mode=mode)
         raise Refused(f"not executed: {blocking}", reason="EXECUTION_INTERRUPTED",
@@ -1067,8 +1092,13 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         if status.final:
             out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
         else:  # interrupted: finish it by its persisted ids (a sent order is looked up, never sent twice)
+            from orion_cli.execution.state import halt_sells_back
+
             out.info(f"idempotency key {key} was used before and stopped at {prior['status']}; resuming it: "
                      "orders already sent are looked up, never sent twice")
+            if halt_sells_back(status, prior.get("result")) and trading_halted(app):
+                out.warn("trading is halted: no further buy is sent, so a filled first leg is sold back (up to "
+                         "trading.max_unwind_loss), not hedged; `orion resume` first would have let it hedge")
         resume_to = venues_resume_may_send_to(status, prior["plan"])
         _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True,
                                          resume_to=resume_to, stopped=stopped))
@@ -1380,7 +1410,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
     from orion_cli.cli.commands.market_data import run
     from orion_cli.core.errors import OrionError
     from orion_cli.core.opportunity import not_a_pair
-    from orion_cli.execution.state import resume_command
+    from orion_cli.execution.state import halt_sells_back, resume_advice, resume_command
 
     settings = app.settings()
     stuck = interrupted_executions(app, auth.mode)
@@ -1389,11 +1419,15 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         # id after a restart, or another key) would add to it; its key resumes it, never sending twice.
         p = stuck[0]
         resume = resume_command(p["opportunity_id"], p["key"], mode=p["mode"], source_flags=source_flags)
+        # A halt engaged since the round's own check (a cron `reconcile --halt-on-drift` during the scan)
+        # turns that command into selling the leg back: said, as everywhere the command is named.
+        advice = resume_advice(resume, sells_back=halt_sells_back(p["status"], p.get("result"))
+                               and trading_halted(app))
         _event(app, "interrupted_execution", f"{p['opportunity_id']}: execution {p['key']} stopped at "
-               f"{p['status']}; resume it with `{resume}`", opportunity_id=p["opportunity_id"], key=p["key"],
+               f"{p['status']}; {advice}", opportunity_id=p["opportunity_id"], key=p["key"],
                status=p["status"], resume=resume)
         return trades, WatchStop.refused(
-            f"execution {p['key']} was interrupted at {p['status']}: resume it with `{resume}`",
+            f"execution {p['key']} was interrupted at {p['status']}: {advice}",
             "EXECUTION_INTERRUPTED",
             "resume it, then start the watch again; `orion reconcile` lists each one holding a leg unhedged")
     for op in ops:

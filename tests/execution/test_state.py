@@ -1,0 +1,42 @@
+"""The execution status machine's helpers: what a printed resume command must say while halted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orion_cli.execution.state import HALT_SELLS_BACK, halt_sells_back, resume_advice
+
+DUST = {"leg": "first", "venue": "kalshi", "market": "KX", "side": "yes", "shares": "0.4"}
+
+
+@pytest.mark.parametrize(("status", "result", "sells_back"), [
+    ("leg1_sent", "{}", True),  # a first leg that filled is then sold back, not hedged
+    ("leg1_done", "{}", True),
+    ("leg2_sent", {"intents": {"l1": {}, "l2": {}}}, True),
+    ("halted", "{}", True),  # halted for an outcome unknown: the resume would hedge once released
+    ("halted", "not json", True),  # unreadable: warned, the safe side
+    ("intents", "{}", False),  # nothing sent: the resume ends it, halted or not
+    ("hedged", "{}", False),
+    ("unwinding", "{}", False),  # its unwind had begun: it buys nothing either way
+    ("leg2_sent", json.dumps({"intents": {"l1": {}, "l2": {}, "u1": {"leg": "first"}}}), False),
+    ("halted", json.dumps({"dust": DUST}), False),  # the halt said to close the dust by hand
+    ("leg2_sent", json.dumps({"dust": DUST}), True),  # dust recorded but not halted for: still hedges
+    ("halted", json.dumps({"dust_accepted": DUST}), False),
+    ("done", "{}", False),
+])
+def test_a_halt_turns_a_resume_into_selling_back_only_where_it_would_have_hedged(
+        status: str, result: str | dict[str, object], sells_back: bool) -> None:
+    """As the executor decides: a halt stops the hedge's buys (the filled first leg is sold back instead),
+    and changes nothing for a resume that buys nothing anyway."""
+    assert halt_sells_back(status, result) is sells_back
+
+
+def test_the_advice_names_the_command_and_while_halted_says_what_it_would_do() -> None:
+    command = "orion trade op1 --confirm --idempotency-key op-op1 --demo"
+    assert resume_advice(command, sells_back=False) == f"resume it with `{command}`"
+    assert resume_advice(command, sells_back=False, first=True) == f"resume it first with `{command}`"
+    assert resume_advice(command, sells_back=True, first=True) == f"{HALT_SELLS_BACK} with `{command}`"
+    assert HALT_SELLS_BACK == ("halted: --confirm would sell the filled leg back (up to trading.max_unwind_loss); "
+                               "run `orion resume` first to hedge it")
