@@ -521,10 +521,20 @@ class Unhedged:
     # Its resume would hedge the filled first leg, so that while halted it sells it back instead
     # (:func:`~orion_cli.execution.state.halt_sells_back`): what a printed resume command must say then.
     halt_sells_back: bool = False
+    plan: str = ""  # its stored plan (which records the data flags it was traded on)
 
     def resume(self, source_flags: str = "") -> str:
-        """The command that resumes it (its own key: nothing already sent is sent again)."""
-        return resume_command(self.opportunity_id, self.key, mode=self.mode, source_flags=source_flags)
+        """The command that resumes it (its own key: nothing already sent is sent again), with the data
+        flags recorded with it, else ``source_flags``."""
+        return resume_command(self.opportunity_id, self.key, mode=self.mode, source_flags=source_flags,
+                              plan=self.plan)
+
+    @property
+    def data_recorded(self) -> bool:
+        """Whether its stored plan says which data it was traded on (so :meth:`resume` needs no flags)."""
+        from orion_cli.execution.state import recorded_source_flags
+
+        return recorded_source_flags(self.plan) is not None
 
 
 def unhedged_executions(db: Database, mode: str, *, now: datetime | None = None,
@@ -560,7 +570,8 @@ def unhedged_executions(db: Database, mode: str, *, now: datetime | None = None,
         found.append(Unhedged(row["key"], row["opportunity_id"], row["mode"], row["status"], row["updated_at"],
                               imbalance, _halted_for(recorded.get(row["key"])) if row["status"] ==
                               ExecStatus.HALTED.value else "",
-                              imbalance.leg == "first" and halt_sells_back(row["status"], recorded.get(row["key"]))))
+                              imbalance.leg == "first" and halt_sells_back(row["status"], recorded.get(row["key"])),
+                              row["plan"]))
     return found
 
 

@@ -104,7 +104,16 @@ from orion_cli.core.pricing import fillable_size, size_grid
 from orion_cli.execution.keylock import KEY_LOCK_PATIENCE, execution_lock
 from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict, sole_venue
 from orion_cli.execution.slippage import levels_from_record, levels_record, planned_cost
-from orion_cli.execution.state import ADJUST_PREFIX, NEVER_SENT, ExecStatus, advance, allowed, load_result, save_result
+from orion_cli.execution.state import (
+    ADJUST_PREFIX,
+    NEVER_SENT,
+    SOURCE_FLAGS,
+    ExecStatus,
+    advance,
+    allowed,
+    load_result,
+    save_result,
+)
 from orion_cli.risk.halt import KillSwitch, assert_not_halted
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
 from orion_cli.store.audit import batched as audit_batch
@@ -517,7 +526,7 @@ class Executor:
                  books: BookReader | None = None, verify_delays: Sequence[float] = (0.0, 0.05, 0.2),
                  fill_delays: Sequence[float] = (0.5, 1.0, 2.0), decide_delays: Sequence[float] = (0.5, 1.0, 1.5, 2.0),
                  resend_limit: int = 2, refused_delays: Sequence[float] = (0.2, 0.6),
-                 actor: Mapping[str, Any] | None = None) -> None:
+                 actor: Mapping[str, Any] | None = None, source_flags: str | None = None) -> None:
         self.db = db
         self.ledger = ledger
         self.venues = dict(venues)
@@ -537,6 +546,10 @@ class Executor:
         self.refused_delays = tuple(refused_delays) or (0.0,)
         self.actor = dict(actor) if actor is not None else None
         self.kill_switch = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode)
+        # The data flags the trade reads (" --demo", " --snapshot FILE", "" for the live books), kept in
+        # each new execution's stored plan: `orion resume`, which has none of its own, names the command
+        # resuming an interrupted one with them (state.recorded_source_flags). None: not recorded.
+        self.source_flags = source_flags
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -653,7 +666,9 @@ class Executor:
                         "key": plan.key, "opportunity_id": plan.opportunity_id[:16], "mode": self.mode,
                         "status": ExecStatus.INTENTS.value, "size": plan.size,
                         "plan": canonical_json({**plan_record, "specs": [s.to_record() for s in specs],
-                                                "first": first.index, "second": second.index}),
+                                                "first": first.index, "second": second.index,
+                                                **({SOURCE_FLAGS: self.source_flags}
+                                                   if self.source_flags is not None else {})}),
                         "result": canonical_json(result), "created_at": iso_utc(now), "updated_at": iso_utc(now)})
                     with audit_batch(conn):
                         AuditLog.append(conn, "execution.requested", {

@@ -49,17 +49,51 @@ NEVER_SENT = "never sent: "
 ADJUST_PREFIX = "reconcile-adj-"
 
 
-def resume_command(opportunity_id: str, key: str, *, mode: str, source_flags: str = "") -> str:
+def resume_command(opportunity_id: str, key: str, *, mode: str, source_flags: str = "",
+                   plan: str | None = None) -> str:
     """The command that finishes an interrupted execution by its key (nothing sent is sent again).
 
     A live one needs ``--live`` (the gate then asks for its authorization as usual); a paper one the
-    data it was priced from (``source_flags``: ``--demo`` or ``--snapshot FILE``), or it would read the
-    live books."""
+    data it was priced from (``--demo`` or ``--snapshot FILE``), or it would read the live books. That
+    is the one its stored ``plan`` records (:func:`recorded_source_flags`), else ``source_flags``, the
+    data of the command naming it (an execution recorded before orion kept them)."""
     import shlex
 
     live = " --live" if mode == "live" else ""
+    recorded = recorded_source_flags(plan)
     return (f"orion trade {shlex.quote(opportunity_id)} --confirm --idempotency-key {shlex.quote(key)}"
-            f"{live}{source_flags}")
+            f"{live}{source_flags if recorded is None else recorded}")
+
+
+# The key of an execution's stored plan under which the executor records the data flags of the trade
+# (``" --demo"``, ``" --snapshot FILE"`` with the path absolute, ``""`` for the live books).
+SOURCE_FLAGS = "source_flags"
+
+
+def recorded_source_flags(plan: str | Mapping[str, Any] | None) -> str | None:
+    """The data flags (``" --demo"``, ``" --snapshot FILE"``, ``""``) an execution was traded on, as its
+    stored ``plan`` records them; None when it does not (recorded before orion kept them, or unreadable).
+
+    Why: `orion resume` names the command resuming an interrupted paper execution, and has no data
+    flags of its own to borrow; resumed on other data than it was traded on, it reads other books."""
+    try:
+        record = load_result(plan) if isinstance(plan, str) else dict(plan or {})
+    except ValueError:
+        return None
+    flags = record.get(SOURCE_FLAGS)
+    if not isinstance(flags, str):
+        return None
+    if flags in ("", " --demo"):
+        return flags
+    # A command for the operator to paste: nothing but --snapshot and one (quoted) path, as written.
+    import shlex
+
+    try:
+        words = shlex.split(flags)
+    except ValueError:
+        return None
+    ok = flags.startswith(" --snapshot ") and len(words) == 2 and flags == f" --snapshot {shlex.quote(words[1])}"
+    return flags if ok else None
 
 
 # What the command that resumes an interrupted execution does while trading is halted, said wherever

@@ -483,6 +483,46 @@ def test_resume_warns_of_each_halted_execution_still_holding_a_leg_unhedged(isol
     assert json.loads(run("halt", "--status", "--json").stdout)["halted"] is False
 
 
+@pytest.mark.parametrize("data", ["--demo", "--snapshot"])
+def test_resume_names_a_paper_executions_resume_with_the_data_it_was_traded_on(
+        data: str, isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box testing: with an interrupted --demo execution, `orion resume --yes` named
+    `orion trade X --confirm --idempotency-key op-X` "(with the --demo or --snapshot FILE it was traded
+    on, if any)", where reconcile's drift and the watch name `... --demo`: resume has no data flags to
+    borrow. The trade records its own (a snapshot's path made absolute: the resume may run elsewhere)."""
+    import shlex
+    import signal
+    import subprocess
+    import sys
+
+    from orion_cli.venues.snapshot import demo_path
+
+    workdir = tmp_path / "work dir"
+    (workdir / "my snaps").mkdir(parents=True)
+    (workdir / "my snaps" / "rec.json.gz").write_bytes(demo_path().read_bytes())
+    monkeypatch.chdir(workdir)
+    flags = ["--demo"] if data == "--demo" else ["--snapshot", "my snaps/rec.json.gz"]
+    assert run("init").exit_code == 0
+    scanned = run("scan", *flags, "--jsonl")
+    assert scanned.exit_code == 0, scanned.output
+    op_id = json.loads(scanned.stdout.splitlines()[0])["id"]
+    killed = subprocess.run([sys.executable, "-m", "orion_cli", "trade", op_id, *flags, "--confirm", "--size", "7"],
+                            env={**os.environ, "ORION_TEST_CRASH_AT": "l1_recorded"}, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert run("halt", "-q").exit_code == 0
+    monkeypatch.chdir(tmp_path)  # released from elsewhere: the recorded path still names the file
+    res = run("-q", "resume", "--yes")
+    assert res.exit_code == 0, res.output
+    snapshot = shlex.quote(str(workdir / "my snaps" / "rec.json.gz"))
+    recorded = " --demo" if data == "--demo" else f" --snapshot {snapshot}"
+    command = f"orion trade {op_id} --confirm --idempotency-key op-{op_id}{recorded}"
+    (warning,) = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
+    assert warning.endswith(f"0 on the other leg); resume it with `{command}`"), warning
+    resumed = run(*shlex.split(command)[1:], "--jsonl")  # the command as named, from here: it hedges
+    assert resumed.exit_code == 0 and json.loads(resumed.stdout.splitlines()[-1])["status"] == "done", resumed.output
+
+
 @pytest.mark.parametrize("sentinel", [False, True])
 @pytest.mark.parametrize("damage", ["pages", "halt_row_gone"])
 def test_a_damaged_ledger_is_not_said_halted_and_audit_verify_calls_it_broken(

@@ -40,3 +40,22 @@ def test_the_advice_names_the_command_and_while_halted_says_what_it_would_do() -
     assert resume_advice(command, sells_back=True, first=True) == f"{HALT_SELLS_BACK} with `{command}`"
     assert HALT_SELLS_BACK == ("halted: --confirm would sell the filled leg back (up to trading.max_unwind_loss); "
                                "run `orion resume` first to hedge it")
+
+
+@pytest.mark.parametrize(("plan", "named"), [
+    (json.dumps({"source_flags": " --demo"}), " --demo"),  # recorded: wins over the naming command's data
+    (json.dumps({"source_flags": " --snapshot '/data/my snaps/a.json.gz'"}), " --snapshot '/data/my snaps/a.json.gz'"),
+    (json.dumps({"source_flags": ""}), ""),  # traded on the live books
+    ("{}", " --snapshot b.json"),  # recorded before orion kept them: the naming command's
+    ("not json", " --snapshot b.json"),
+    # never pasted into a shell as given: only --snapshot and one quoted path, as the trade writes it
+    (json.dumps({"source_flags": " --snapshot a.json; rm -rf ~"}), " --snapshot b.json"),
+    (json.dumps({"source_flags": " --live"}), " --snapshot b.json"),
+])
+def test_the_resume_command_carries_the_data_flags_its_execution_recorded(plan: str, named: str) -> None:
+    """Found by black-box testing: `orion resume`, which has no data flags of its own, named a paper
+    execution's resume without the --demo it was traded on."""
+    from orion_cli.execution.state import resume_command
+
+    assert resume_command("op1", "op-op1", mode="paper", source_flags=" --snapshot b.json", plan=plan) == \
+        f"orion trade op1 --confirm --idempotency-key op-op1{named}"

@@ -331,7 +331,9 @@ def _warn_unhedged(app: AppContext) -> None:
                      "lists them")
         return
     for e in found:
-        # A paper trade resumes on the data it was priced from, which the ledger does not record.
-        data = " (with the --demo or --snapshot FILE it was traded on, if any)" if e.mode == "paper" else ""
+        # A paper trade resumes on the data it was priced from: the flags recorded with it (resume has
+        # none of its own to give); one recorded before orion kept them is named with a reminder.
+        data = " (with the --demo or --snapshot FILE it was traded on, if any)" \
+            if e.mode == "paper" and not e.data_recorded else ""
         app.out.warn(f"{e.mode} execution {e.key} was interrupted at {e.status} with a leg unhedged "
                      f"({e.imbalance.held_text}); resume it with `{e.resume()}`{data}")

@@ -196,6 +196,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def data_flags(source: MarketSource) -> str:
+    """The data flags (``" --demo"``, ``" --snapshot FILE"``, ``""`` for the live books) of a trade reading
+    ``source``, the snapshot's path made absolute: recorded with each execution, so that the command
+    resuming it, named later from anywhere (`orion resume` has no data flags to borrow), reads the
+    same books."""
+    from orion_cli.venues.snapshot import SnapshotSource
+
+    inner = source.inner if isinstance(source, ReplaySource) else source
+    if not isinstance(inner, SnapshotSource):
+        return ""
+    return source_flags(None, True) if inner.name == "demo data set" else source_flags(inner.path.absolute(), False)
+
+
 class ReplaySource:
     """A recorded source whose books are served as the current books of that (recorded) world.
 
@@ -780,7 +793,7 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
             return await source.book(market_id, venue=venue, with_fees=False)
 
         executor = Executor(db, ledger, built, settings, mode=mode, alerts=alerts, breaker=breaker,
-                            books=read_book)
+                            books=read_book, source_flags=data_flags(source))
         if resume:
             # Only when Kalshi gets the next order: a paused Kalshi must not hold up a Polymarket
             # hedge. Geoblock is not asked: Polymarket's submit asks it before every order, and a
@@ -1044,7 +1057,7 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
     for e in unfinished_executions(app, mode):
         if e["key"] == key:
             continue
-        resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags)
+        resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags, plan=e["plan"])
         sells_back = halt_sells_back(e["status"], e.get("result"))
         if sells_back and halted is None:
             halted = trading_halted(app)
@@ -1418,7 +1431,8 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         # Skipping it every round would hide it, and trading its legs again (under a new opportunity
         # id after a restart, or another key) would add to it; its key resumes it, never sending twice.
         p = stuck[0]
-        resume = resume_command(p["opportunity_id"], p["key"], mode=p["mode"], source_flags=source_flags)
+        resume = resume_command(p["opportunity_id"], p["key"], mode=p["mode"], source_flags=source_flags,
+                                plan=p["plan"])
         # A halt engaged since the round's own check (a cron `reconcile --halt-on-drift` during the scan)
         # turns that command into selling the leg back: said, as everywhere the command is named.
         advice = resume_advice(resume, sells_back=halt_sells_back(p["status"], p.get("result"))
