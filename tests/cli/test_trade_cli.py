@@ -135,10 +135,18 @@ def test_a_disabled_venue_is_neither_scanned_nor_traded_from_recorded_data(
     code, out, err = invoke("scan", "--demo", "--jsonl")
     assert code == 0, err
     assert all(leg["venue"] != venue for rec in lines(out) if rec.get("type") == "opportunity" for leg in rec["legs"])
-    for args in (("--confirm",), ()):
-        code, out, err = invoke("trade", op_id, "--demo", "--jsonl", *args)
-        assert code == 6 and f"disabled in the configuration ({venue}.enabled = false)" in err, err
-        assert '"reason":"VENUE_DISABLED"' in err
+    code, out, err = invoke("trade", op_id, "--demo", "--jsonl", "--confirm")
+    assert code == 6 and f"disabled in the configuration ({venue}.enabled = false)" in err, err
+    assert '"reason":"VENUE_DISABLED"' in err
+    # Found by black-box testing: the preview exited 6 with no plan, where every other refusal's preview
+    # shows the plan and its checks and exits 0; it does so now, saying --confirm would be refused.
+    code, out, err = invoke("trade", op_id, "--demo", "--jsonl")
+    assert code == 0, err
+    plan = lines(out)[0]
+    assert plan["type"] == "plan" and plan["confirm_refused"] == (
+        f"{op_id} trades on {venue}, disabled in the configuration ({venue}.enabled = false) (VENUE_DISABLED)")
+    assert all(c["passed"] for c in lines(out)[1:]), out
+    assert f"warning: --confirm would be refused: {plan['confirm_refused']}; nothing was placed" in err, err
     assert ledger_orders() == []
 
 
@@ -747,7 +755,7 @@ def test_order_limit_and_disabled_venue_refusals_are_audited_and_reported_once(
         preview_code = 0  # the preview plans the scanned size to show the refusing check
     else:
         monkeypatch.setenv("ORION__POLYMARKET__ENABLED", "false")
-        preview_code = 6
+        preview_code = 0  # the plan, its checks, and why --confirm would be refused
     before = audit_count()
     code, _, err = invoke("trade", op_id, "--demo", "--jsonl")
     assert code == preview_code, err

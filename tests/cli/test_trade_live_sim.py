@@ -525,6 +525,24 @@ def test_a_limit_refuses_live_and_nothing_reaches_the_venues(world: World) -> No
     assert code == 0, err + out
 
 
+def test_a_live_preview_with_a_leg_on_a_disabled_venue_shows_the_plan_without_reading_that_venues_balance(
+        world: World) -> None:
+    """Found by black-box testing: the preview of a trade with a leg on a disabled venue exited 6 with no
+    plan, where every other refusal's preview shows the plan and its checks (exit 0). It shows them now,
+    `confirm_refused` naming VENUE_DISABLED; live, the disabled venue's balance is not read (nor its
+    credentials needed): BALANCE calls it unknown. --confirm is still refused (exit 6)."""
+    off = {"ORION__POLYMARKET__ENABLED": "false"}
+    code, out, err = world.run("trade", OP_ID, "--live", "--authorize-live", "--size", "10", "--json", extra_env=off)
+    assert code == 0, err
+    plan, *checks = json.loads(out)
+    assert plan["type"] == "plan" and plan["confirm_refused"].endswith("(polymarket.enabled = false) (VENUE_DISABLED)")
+    assert [c["detail"] for c in checks if not c["passed"]] == ["polymarket balance unknown: refusing"], checks
+    assert "warning: --confirm would be refused: " in err and "(VENUE_DISABLED); nothing was placed" in err
+    code, out, err = world.run(*LIVE, "--size", "10", extra_env=off)
+    assert code == 6 and json.loads(err.strip().splitlines()[-1])["reason"] == "VENUE_DISABLED", err
+    assert world.kalshi_created() == [] and world.poly_created() == []
+
+
 def test_a_first_live_trade_whose_report_cannot_be_recorded_is_refused_by_balance(world: World) -> None:
     """Review rev1: the first live trade on a venue whose report could not be recorded (its transfers
     unreadable: the report is skipped and the trade went on) filled with no balance row: its fills

@@ -885,10 +885,12 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         elif size < op.size:
             out.info(f"size {size} (scanned {op.size}, capped by limits.order_contracts/order_notional; "
                      "--size to choose)")
-    if not resuming:  # a resume may still have to finish (or unwind) on a venue disabled since
-        _refuse_disabled_venues(app, op, settings, key=key, mode=pre_mode, confirm=confirm)
-    blocking = None if resuming else _unfinished_beside(app, op, key, pre_mode, source_flags(snapshot, demo),
-                                                        confirm=confirm)
+    # A resume may still have to finish (or unwind) on a venue disabled since: neither refuses it.
+    disabled = None if resuming else _refuse_disabled_venues(app, op, settings, key=key, mode=pre_mode,
+                                                             confirm=confirm)
+    beside = None if resuming else _unfinished_beside(app, op, key, pre_mode, source_flags(snapshot, demo),
+                                                      confirm=confirm)
+    blocking = disabled or beside  # --confirm's first refusal, which the preview ends with
     source = open_source(app, snapshot, demo)
     if _recorded(snapshot, demo):
         announce(app, source)
@@ -899,7 +901,12 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         if not _preview_used_key(app, prior, op, pre_mode):
             return
     elif not confirm:
-        venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
+        from orion_cli.core.config import enabled_venues
+
+        # A live preview reads no balance of a venue the configuration disables (nor needs its
+        # credentials): the BALANCE check calls it unknown, beside the VENUE_DISABLED refusal.
+        on = enabled_venues(settings)
+        venues = VenueSet(app, pre_mode, source, [v for v in leg_venues if pre_mode != "live" or v in on], secrets)
 
         async def preview() -> tuple[TradePlan, dict[Venue, Balance | None]]:
             try:
@@ -1005,12 +1012,13 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
 
 
 def _refuse_disabled_venues(app: AppContext, op: Opportunity, settings: Settings, *, key: str, mode: str,
-                            confirm: bool) -> None:
+                            confirm: bool) -> str | None:
     """A new execution trades only venues the configuration enables (kalshi.enabled /
     polymarket.enabled): an opportunity scanned before one was disabled, or read from a recording
     that holds it, must not open a position there (that venue's balance, positions and reconcile
-    are skipped). With ``confirm`` the refusal is audited (:func:`_audit_refusal`); a preview's is
-    not, as no check's preview is."""
+    are skipped). With ``confirm`` the refusal is audited (:func:`_audit_refusal`) and raised; a
+    preview's is returned (None: every venue enabled), to be shown with the plan and its checks and
+    exit 0, as every other refusal's preview is (and audited by none)."""
     from orion_cli.core.config import enabled_venues
 
     enabled = enabled_venues(settings)
@@ -1018,10 +1026,12 @@ def _refuse_disabled_venues(app: AppContext, op: Opportunity, settings: Settings
     if off:
         why = (f"{op.id} trades on {' and '.join(off)}, disabled in the configuration "
                f"({', '.join(f'{v}.enabled = false' for v in off)})")
-        if confirm:
-            _audit_refusal(app, "VENUE_DISABLED", why, key=key, op=op, mode=mode)
+        if not confirm:
+            return f"{why} (VENUE_DISABLED)"
+        _audit_refusal(app, "VENUE_DISABLED", why, key=key, op=op, mode=mode)
         raise Refused(f"{why}; nothing sent", reason="VENUE_DISABLED",
                       hint="enable the venue, or trade an opportunity of the enabled ones")
+    return None
 
 
 def _audit_refusal(app: AppContext, name: str, detail: str, *, key: str, op: Opportunity, mode: str) -> None:
