@@ -831,6 +831,21 @@ def test_a_refusal_by_an_invalid_order_is_reported_as_that_checks_alone(op_id: s
     assert [(r["check"], r["count"]) for r in rejections] == [("INVALID_ORDER", 1)]
 
 
+def test_a_first_leg_fill_or_kill_cannot_fill_exits_6_not_filled_holding_nothing(
+        op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outcome the black-box tester met (exit 6, reason NOT_FILLED, which README's --confirm exits
+    now name): adverse paper slippage puts every fill above the first leg's limit."""
+    monkeypatch.setenv("ORION__PAPER__SLIPPAGE_TICKS", "5")
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--jsonl")
+    assert code == 6, err
+    assert json.loads(err.splitlines()[-1]) == {
+        "type": "error", "exit_code": 6, "reason": "NOT_FILLED",
+        "message": "execution failed: first leg cancelled with nothing filled (fill-or-kill: the book cannot fill "
+                   "the whole size within the limit price)"}, err
+    assert lines(out)[-1]["status"] == "failed"
+    assert {(o.status.value, o.filled_size) for o in ledger_orders()} == {("cancelled", 0)}  # nothing held
+
+
 def test_halted_refuses_with_exit_6(op_id: str) -> None:
     code, _, err = invoke("halt", "--reason", "test halt")
     assert code == 0, err
