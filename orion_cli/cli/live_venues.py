@@ -43,8 +43,9 @@ def venues_wanted(settings: Settings, venue: str | None) -> list[Venue]:
         raise typer.BadParameter(f"{venue!r} is not kalshi or polymarket", param_hint="--venue") from None
 
 
-def open_store(app: AppContext) -> SecretStore:
-    """The vault, unlocked by the non-interactive chain (ORION_MASTER_PASSWORD_FILE first); a prompt only on a TTY."""
+def open_store(app: AppContext, *, ask: bool = True) -> SecretStore:
+    """The vault, unlocked by the non-interactive chain (ORION_MASTER_PASSWORD_FILE first); a prompt only on a
+    TTY, and only when ``ask`` (the kill switch never stops to ask for a password)."""
     from orion_cli.cli.prompts import ask_secret, interactive
     from orion_cli.secrets.store import open_store
     from orion_cli.secrets.unlock import resolve_master_password
@@ -54,7 +55,8 @@ def open_store(app: AppContext) -> SecretStore:
     path = Path(settings.secrets.vault_path).expanduser() if settings.secrets.vault_path else default_vault_path()
 
     def provide(new: bool) -> Any:
-        return resolve_master_password(path, prompt=ask_secret if interactive() else None, warn=app.out.warn, new=new)
+        return resolve_master_password(path, prompt=ask_secret if ask and interactive() else None,
+                                       warn=app.out.warn, new=new)
 
     return open_store(settings.secrets.backend, vault_path=path, password=provide)
 
@@ -79,13 +81,14 @@ class LazyStore:
     clients are rebuilt (one set per event loop).
     """
 
-    def __init__(self, app: AppContext) -> None:
+    def __init__(self, app: AppContext, *, ask: bool = True) -> None:
         self.app = app
+        self.ask = ask
         self._store: SecretStore | None = None
 
     def get(self) -> SecretStore:
         if self._store is None:
-            self._store = open_store(self.app)
+            self._store = open_store(self.app, ask=self.ask)
         return self._store
 
     def close(self) -> None:

@@ -393,3 +393,53 @@ def test_a_trade_alerts_a_low_balance_once_per_venue_on_the_way_down(
     low = sorted(b["payload"]["venue"] for b in world.receiver.bodies if b["kind"] == "balance.low")
     assert low == ["kalshi", "polymarket"]
     assert all(b["payload"]["threshold"] == "1000000" for b in world.receiver.bodies if b["kind"] == "balance.low")
+
+
+# -- halt -----------------------------------------------------------------------------------------------
+
+
+def test_a_halt_by_hand_is_alerted_once_and_audited_as_sent(
+        world: World, db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`orion halt` engages the switch and alerts it (kind halt, who and why); halting again alerts nothing."""
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.password_file))
+    run = _invoke(world, "--db", db_file, "halt", "--reason", "venue outage", "--json")
+    assert run.code == 0, run.stderr
+    assert json.loads(run.stdout)["halted"] is True and _halted(db_file)
+    assert world.receiver.kinds() == ["halt"]
+    body = world.receiver.bodies[0]
+    assert body["payload"]["kind"] == "manual" and body["payload"]["reason"] == "venue outage"
+    assert body["payload"]["mode"] == "paper" and body["payload"]["by"]["user"]
+    assert "trading halted" in body["message"] and "venue outage" in body["message"]
+    assert [(t, p["kind"]) for t, p in _alert_events(db_file)] == [("alert.sent", "halt")]
+    again = _invoke(world, "--db", db_file, "halt", "--reason", "still out")
+    assert again.code == 0, again.stderr
+    assert world.receiver.kinds() == ["halt"]  # the halt that came first was the one alerted
+
+
+def test_a_halt_never_asks_for_the_vault_password_to_alert(
+        world: World, db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal with no password source, the halt is engaged and its alert audited as not sent:
+    the kill switch does not stop to ask for a password (trade and reconcile may)."""
+    from orion_cli.cli import prompts
+
+    def asked(*args: object, **kwargs: object) -> str:
+        raise AssertionError("halt asked for the vault password")
+
+    monkeypatch.setattr(prompts, "interactive", lambda: True)
+    monkeypatch.setattr(prompts, "ask_secret", asked)
+    run = _invoke(world, "--db", db_file, "halt", "--reason", "panic")
+    assert run.code == 0, run.stderr
+    assert _halted(db_file)
+    assert "ORION_MASTER_PASSWORD_FILE" in _alerts_off_warning(run.stderr)
+    assert world.receiver.kinds() == []
+    assert _unsent(db_file) == [("halt", "locked")]
+
+
+def test_a_halt_with_alerts_disabled_never_opens_the_vault(
+        world: World, db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORION__ALERTS__ENABLED", "false")
+    monkeypatch.setenv("ORION_MASTER_PASSWORD", world.password_file.read_text().strip())
+    run = _invoke(world, "--db", db_file, "halt")
+    assert run.code == 0, run.stderr
+    assert ENV_PASSWORD_WARNING not in run.stderr and "alert" not in run.stderr.lower()
+    assert world.receiver.kinds() == [] and _alert_events(db_file) == []

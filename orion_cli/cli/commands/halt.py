@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,8 +13,11 @@ from orion_cli.cli.output import Column
 
 if TYPE_CHECKING:
     from orion_cli.core.cancel_open import VenueCancels
+    from orion_cli.core.config import Settings
     from orion_cli.core.errors import StorageError
     from orion_cli.core.models import Venue
+    from orion_cli.risk.halt import HaltStatus
+    from orion_cli.store.db import Database
 
 HALT_COLUMNS = [
     Column("halted", "halted"),
@@ -92,7 +97,8 @@ def halt_command(
     (4 when credentials were missing or a venue refused them); running it again is safe. A broken
     config.toml only warns, as long as its database section is valid (--cancel-open then exits 3; a
     wrong halt section halts, then exits 3); one that cannot be parsed needs the database named:
-    `orion --db URL halt`. The ledger must
+    `orion --db URL halt`. With alerts enabled, a halt this command engages is alerted (kind halt); the vault
+    is then opened without a prompt (an alert it cannot send is audited as alert.failed). The ledger must
     exist already (exit 3 otherwise; `orion init` creates one): a mistyped --db, ORION__DATABASE__URL or
     ORION_HOME is not created and halted.
 
@@ -133,6 +139,14 @@ def halt_command(
         raise StorageError(f"NOT halted: {exc.message}", hint=_unrecorded_hint(settings.halt.sentinel_file, exc),
                            reason=exc.reason) from None
     app.out.banner(f"HALTED: {st.reason}")
+    with _halt_alert(app, settings, st, mode):
+        _after_engaging(app, settings, st, db, mode, asked=asked, cleaned=cleaned, cancel_open=cancel_open,
+                        live=live)
+
+
+def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Database, mode: str, *, asked: str,
+                    cleaned: list[str], cancel_open: bool, live: bool) -> None:
+    """Everything `orion halt` does once the switch is on: say so, check [halt], cancel with --cancel-open."""
     if cleaned:
         app.out.warn(f"the reason was stored as shown: {' and '.join(cleaned)}")
     if st.already_halted:  # the first halt is kept (a breaker's kind among it)
@@ -185,6 +199,40 @@ def halt_command(
 
             raise AuthError(message, hint=f"{REJECTED_HINT}; then run `orion halt --cancel-open` again")
         raise VenueUnavailable(", ".join(sorted({p.split(":", 1)[0] for p in problems})), message, hint=hint)
+
+
+@contextmanager
+def _halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) -> Iterator[None]:
+    """Alert a halt this command engaged (kind ``halt``, as a reconcile's or an execution's halt is), and
+    wait for its delivery (at most 5 s) as the command ends, whatever --cancel-open meets meanwhile.
+
+    Why: the issue's alerts go out "on halt", and a halt by hand is the one a team most needs to hear of
+    (a cron job's watch stops trading, and nobody at that terminal knows why). A halt that was already
+    engaged is not alerted again: the first was. The alert must never stand between the operator and
+    the kill switch, so it is built after the switch is on, never asks for the vault's password (a
+    vault the non-interactive chain cannot open audits it as ``alert.failed``, as for any command), and
+    a configuration with problems only warns that nothing was alerted.
+    """
+    if st.already_halted or not settings.alerts.enabled:
+        yield
+        return
+    if settings.problems:
+        app.out.warn("the halt was not alerted: alerts need a valid configuration (`orion config show` checks it)")
+        yield
+        return
+    from orion_cli.cli.live_venues import LazyStore
+    from orion_cli.core.alerts import webhook_sink
+
+    with LazyStore(app, ask=False) as secrets:
+        sink = webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db(), mode=mode)
+        by = st.by or {}
+        who = f" by {by.get('user')}@{by.get('host')}" if by.get("user") and by.get("host") else ""
+        sink.emit("halt", f"trading halted{who}: {st.reason}",
+                  {"kind": st.kind, "reason": st.reason, "mode": mode, "by": dict(by)})
+        try:
+            yield
+        finally:
+            sink.flush()
 
 
 def _unrecorded_hint(sentinel_file: str, exc: StorageError) -> str:
