@@ -575,6 +575,33 @@ def unhedged_executions(db: Database, mode: str, *, now: datetime | None = None,
     return found
 
 
+def resume_sells_back(db: Database, key: str, status: str, result: str | None) -> bool:
+    """Whether resuming execution ``key`` while trading is halted would sell a filled first leg back
+    (:func:`~orion_cli.execution.state.halt_sells_back`), judged on what its orders filled as
+    :func:`unhedged_executions` judges it: the first leg holds more than the second.
+
+    Why: the status alone says a hedge is still to buy at ``leg2_sent`` whose two legs both filled, or
+    at ``leg1_sent`` whose first leg filled nothing; warning of a sell-back there sends the trader to
+    release the kill switch for nothing. A first leg still undecided in the ledger (sent, its outcome
+    unknown, or resting) may yet fill: the warning then stands, the safe side. (A second leg's intent
+    is not: not sent, or sent to hedge, it can only make the legs more even.)
+    """
+    from orion_cli.execution.state import halt_sells_back
+
+    if not halt_sells_back(status, result):
+        return False
+    with db.read() as conn:
+        legs = list(conn.execute(select(orders.c.client_order_id, orders.c.venue, orders.c.market_id, orders.c.side,
+                                        orders.c.action, orders.c.size, orders.c.filled_size,
+                                        orders.c.avg_fill_price, orders.c.status)
+                                 .where(orders.c.execution_id == key)
+                                 .order_by(orders.c.created_at, orders.c.client_order_id)))
+    if not legs or any(_leg_of(o, {}) == "first" and not OrderStatus(o.status).terminal for o in legs):
+        return True  # nothing to judge by (its orders are gone), or a first leg that may yet fill
+    imbalance = _Imbalance.of(legs, result)
+    return imbalance is not None and imbalance.unhedged > 0 and imbalance.leg == "first"
+
+
 def _halted_for(result: str | None) -> str:
     """A halted execution's own message (why it halted: the unwind that failed, the dust left), as one
     line of at most ``MAX_HALT_MESSAGE`` characters; "" when its result has none or cannot be read."""

@@ -100,8 +100,8 @@ def recorded_source_flags(plan: str | Mapping[str, Any] | None) -> str | None:
 # orion names that command then: a halt lets no further buy out, so the hedge is not bought and the
 # filled first leg is sold back at the unwind's bounded loss (README "Kill switch"). Releasing the
 # halt first lets the same command hedge it, which may still lock the planned profit.
-HALT_SELLS_BACK = ("halted: --confirm would sell the filled leg back (up to trading.max_unwind_loss); "
-                   "run `orion resume` first to hedge it")
+HALT_SELLS_BACK = ("halted: resuming it now sells the filled leg back (up to trading.max_unwind_loss); "
+                   "run `orion resume` first")
 
 
 def halt_sells_back(status: str, result: str | Mapping[str, Any] | None) -> bool:
@@ -127,11 +127,15 @@ def halt_sells_back(status: str, result: str | Mapping[str, Any] | None) -> bool
 
 
 def resume_advice(command: str, *, sells_back: bool, first: bool = False) -> str:
-    """How to finish an interrupted execution: "resume it with `command`", or while halted (when
-    :func:`halt_sells_back`) what that command would do then and to release the halt first.
-    ``first``: it stands in the way of a new trade ("resume it first with")."""
+    """How to finish an interrupted execution: "resume it with `command`", or while halted (when it
+    would sell back: :func:`~orion_cli.core.reconcile.resume_sells_back`) what resuming does then, and
+    to release the halt before the command. ``first``: it stands in the way of a new trade ("resume it
+    first with").
+
+    Why the command comes last: "--confirm would sell …" read beside a trader's own --confirm (a new
+    trade refused because of this one) named the wrong command."""
     if sells_back:
-        return f"{HALT_SELLS_BACK} with `{command}`"
+        return f"{HALT_SELLS_BACK}, then resume it with `{command}` to hedge it"
     return f"resume it{' first' if first else ''} with `{command}`"
 
 

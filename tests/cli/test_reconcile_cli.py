@@ -215,7 +215,8 @@ def test_while_halted_an_interrupted_executions_drift_says_its_resume_would_sell
     command = "`orion trade op123456 --confirm --idempotency-key k-stuck --demo`"
     hint = [line for line in res.stderr.splitlines() if line.startswith("hint:")]
     if sells_back:
-        assert drift["detail"].endswith(f"0 on the other leg; {HALT_SELLS_BACK} with {command}"), drift["detail"]
+        assert drift["detail"].endswith(f"0 on the other leg; {HALT_SELLS_BACK}, then resume it with {command} "
+                                        "to hedge it"), drift["detail"]
         assert hint == [f"hint: {HALT_SELLS_BACK}, then resume each interrupted execution with the command its "
                         "drift names"], res.stderr
     else:

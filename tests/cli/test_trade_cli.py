@@ -638,11 +638,42 @@ def test_while_halted_the_commands_that_resume_an_interrupted_key_say_it_would_s
     _stored_again_as(op_id, "zzzzzzzz")
     code, _, err = invoke("trade", "zzzzzzzz", "--demo", "--confirm", "--size", "7", "--json")
     assert code == 6 and json.loads(err.splitlines()[-1])["reason"] == "EXECUTION_INTERRUPTED", err
-    assert (f"{HALT_SELLS_BACK} with `orion trade {op_id} --confirm --idempotency-key {key} --demo`"
-            in json.loads(err.splitlines()[-1])["message"]), err
+    assert (f"{HALT_SELLS_BACK}, then resume it with `orion trade {op_id} --confirm --idempotency-key {key} --demo` "
+            "to hedge it" in json.loads(err.splitlines()[-1])["message"]), err
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
     assert code == 6 and lines(out)[-1]["status"] == "unwound", err
     assert "warning: trading is halted: no further buy is sent, so a filled first leg is sold back" in err, err
+
+
+@pytest.mark.parametrize(("crash_at", "slippage_ticks", "statuses"), [
+    ("l2_recorded", "0", ["filled", "filled"]),  # both legs filled: hedged, the status not yet moved on
+    ("l1_recorded", "5", ["cancelled", "intent"]),  # the first leg's fill-or-kill filled nothing
+])
+def test_while_halted_a_key_with_no_first_leg_held_alone_is_not_said_to_sell_back(
+        op_id: str, crash_at: str, slippage_ticks: str, statuses: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the sell-back warning was judged on the status alone, so an execution killed with
+    both legs filled (or its first leg filling nothing) was previewed as `next: unwind`, sending the
+    trader to release the kill switch for nothing; its resume sells nothing back. Judged on the orders now."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("ORION__PAPER__SLIPPAGE_TICKS", slippage_ticks)
+    killed = subprocess.run([sys.executable, "-m", "orion_cli", "trade", op_id, "--demo", "--confirm", "--size", "7"],
+                            env={**os.environ, "ORION_TEST_CRASH_AT": crash_at}, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert [o.status.value for o in ledger_orders()] == statuses
+    assert invoke("halt", "-r", "drift")[0] == 0
+    code, out, err = invoke("trade", op_id, "--demo", "--json")
+    assert code == 0, err
+    assert json.loads(out)["next"] == "resume", out
+    assert "sells the filled leg back" not in err, err
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
+    assert "sold back" not in err, err
+    assert lines(out)[-1]["status"] in ("done", "failed"), out
 
 
 def test_a_resume_is_sized_by_its_stored_plan_not_by_todays_limits(op_id: str,

@@ -234,8 +234,8 @@ def test_an_interrupted_execution_found_halted_stops_the_watch_saying_its_resume
                                           None, None, None, trade_cmd.StopFlag(app.out), 0, None,
                                           source_flags=" --demo")
     assert trades == 0 and stop is not None and (stop.exit_code, stop.reason_code) == (6, "EXECUTION_INTERRUPTED")
-    assert stop.text == (f"execution op-op1 was interrupted at leg2_sent: {HALT_SELLS_BACK} with "
-                         "`orion trade op1 --confirm --idempotency-key op-op1 --demo`"), stop.text
+    assert stop.text == (f"execution op-op1 was interrupted at leg2_sent: {HALT_SELLS_BACK}, then resume it with "
+                         "`orion trade op1 --confirm --idempotency-key op-op1 --demo` to hedge it"), stop.text
 
 
 def test_an_alert_that_cannot_be_sent_is_audited_while_the_watch_runs(tmp_path: Path) -> None:

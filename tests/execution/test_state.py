@@ -37,9 +37,11 @@ def test_the_advice_names_the_command_and_while_halted_says_what_it_would_do() -
     command = "orion trade op1 --confirm --idempotency-key op-op1 --demo"
     assert resume_advice(command, sells_back=False) == f"resume it with `{command}`"
     assert resume_advice(command, sells_back=False, first=True) == f"resume it first with `{command}`"
-    assert resume_advice(command, sells_back=True, first=True) == f"{HALT_SELLS_BACK} with `{command}`"
-    assert HALT_SELLS_BACK == ("halted: --confirm would sell the filled leg back (up to trading.max_unwind_loss); "
-                               "run `orion resume` first to hedge it")
+    assert resume_advice(command, sells_back=True, first=True) == (
+        f"{HALT_SELLS_BACK}, then resume it with `{command}` to hedge it")
+    # Not "--confirm would …": beside a trader's own --confirm (a new trade it refuses) that named the wrong one.
+    assert HALT_SELLS_BACK == ("halted: resuming it now sells the filled leg back (up to trading.max_unwind_loss); "
+                               "run `orion resume` first")
 
 
 @pytest.mark.parametrize(("plan", "named"), [

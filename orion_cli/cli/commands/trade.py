@@ -572,7 +572,7 @@ def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
 
 def trading_halted(app: AppContext) -> bool:
     """Whether the kill switch (the database's, or the sentinel file) holds now: a resume then sends no
-    further buy, which every message naming a resume command must say (:func:`halt_sells_back`)."""
+    further buy, which every message naming a resume command must say (:func:`resume_sells_back`)."""
     from orion_cli.risk.halt import KillSwitch
 
     return KillSwitch(app.db(), sentinel_file=app.settings().halt.sentinel_file).status().halted
@@ -972,8 +972,9 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
     unfinished one; True when the operator accepts."""
     from orion_cli.cli.prompts import confirm as ask_confirm
     from orion_cli.cli.prompts import interactive
+    from orion_cli.core.reconcile import resume_sells_back
     from orion_cli.execution.keylock import driven
-    from orion_cli.execution.state import HALT_SELLS_BACK, ExecStatus, halt_sells_back, load_result
+    from orion_cli.execution.state import HALT_SELLS_BACK, ExecStatus, load_result
 
     out = app.out
     status = ExecStatus(prior["status"])
@@ -987,7 +988,7 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
         after, detail = "report", "reports it; nothing is sent"
     elif driven(app.db(), prior["key"]):
         after, detail = "refuse", "refuses it: another process is driving it (DUPLICATE: in progress)"
-    elif halt_sells_back(status, prior.get("result")) and trading_halted(app):
+    elif trading_halted(app) and resume_sells_back(app.db(), prior["key"], status, prior.get("result")):
         after, detail = "unwind", HALT_SELLS_BACK
     else:
         after, detail = "resume", "resumes it by its stored plan: orders already sent are looked up, never sent twice"
@@ -1059,7 +1060,8 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
     Unrelated interrupted executions are named in a warning. Not asked for a used key: resuming one
     is never held back (it is how an interrupted execution is finished). With ``confirm`` the first
     obstacle is raised."""
-    from orion_cli.execution.state import ExecStatus, halt_sells_back, resume_advice, resume_command
+    from orion_cli.core.reconcile import resume_sells_back
+    from orion_cli.execution.state import ExecStatus, resume_advice, resume_command
 
     mine = {(leg.venue.value, leg.market_id) for leg in op.legs}
     blocking: str | None = None
@@ -1068,10 +1070,9 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
         if e["key"] == key:
             continue
         resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags, plan=e["plan"])
-        sells_back = halt_sells_back(e["status"], e.get("result"))
-        if sells_back and halted is None:
+        if halted is None:
             halted = trading_halted(app)
-        sells_back = sells_back and bool(halted)
+        sells_back = halted and resume_sells_back(app.db(), e["key"], e["status"], e.get("result"))
         sent = {ExecStatus.INTENTS: "nothing sent yet", ExecStatus.HEDGED: "hedged, not yet read back"}.get(
             ExecStatus(e["status"]), "a leg may be unhedged")
         markets = _markets_of(e)  # unknown: it may hold a leg in these markets, so it stands in the way
@@ -1115,11 +1116,11 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         if status.final:
             out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
         else:  # interrupted: finish it by its persisted ids (a sent order is looked up, never sent twice)
-            from orion_cli.execution.state import halt_sells_back
+            from orion_cli.core.reconcile import resume_sells_back
 
             out.info(f"idempotency key {key} was used before and stopped at {prior['status']}; resuming it: "
                      "orders already sent are looked up, never sent twice")
-            if halt_sells_back(status, prior.get("result")) and trading_halted(app):
+            if trading_halted(app) and resume_sells_back(app.db(), key, status, prior.get("result")):
                 out.warn("trading is halted: no further buy is sent, so a filled first leg is sold back (up to "
                          "trading.max_unwind_loss), not hedged; `orion resume` first would have let it hedge")
         resume_to = venues_resume_may_send_to(status, prior["plan"])
@@ -1433,7 +1434,8 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
     from orion_cli.cli.commands.market_data import run
     from orion_cli.core.errors import OrionError
     from orion_cli.core.opportunity import not_a_pair
-    from orion_cli.execution.state import halt_sells_back, resume_advice, resume_command
+    from orion_cli.core.reconcile import resume_sells_back
+    from orion_cli.execution.state import resume_advice, resume_command
 
     settings = app.settings()
     stuck = interrupted_executions(app, auth.mode)
@@ -1445,8 +1447,8 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
                                 plan=p["plan"])
         # A halt engaged since the round's own check (a cron `reconcile --halt-on-drift` during the scan)
         # turns that command into selling the leg back: said, as everywhere the command is named.
-        advice = resume_advice(resume, sells_back=halt_sells_back(p["status"], p.get("result"))
-                               and trading_halted(app))
+        advice = resume_advice(resume, sells_back=trading_halted(app)
+                               and resume_sells_back(app.db(), p["key"], p["status"], p.get("result")))
         _event(app, "interrupted_execution", f"{p['opportunity_id']}: execution {p['key']} stopped at "
                f"{p['status']}; {advice}", opportunity_id=p["opportunity_id"], key=p["key"],
                status=p["status"], resume=resume)
