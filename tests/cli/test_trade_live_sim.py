@@ -525,21 +525,20 @@ def test_a_limit_refuses_live_and_nothing_reaches_the_venues(world: World) -> No
     assert code == 0, err + out
 
 
-def test_a_live_preview_with_a_leg_on_a_disabled_venue_shows_the_plan_without_reading_that_venues_balance(
+def test_a_live_preview_with_a_leg_on_a_disabled_venue_is_refused_without_a_request_to_that_venue(
         world: World) -> None:
-    """Found by black-box testing: the preview of a trade with a leg on a disabled venue exited 6 with no
-    plan, where every other refusal's preview shows the plan and its checks (exit 0). It shows them now,
-    `confirm_refused` naming VENUE_DISABLED; live, the disabled venue's balance is not read (nor its
-    credentials needed): BALANCE calls it unknown. --confirm is still refused (exit 6)."""
+    """Found in review: the preview of a trade with a leg on a disabled venue was made to show the plan (as
+    it does on recorded data), which on the live books read the disabled venue's market and book; a venue
+    is often disabled because it is down or blocked, and its outage (exit 5) then hid the reason. Live,
+    the preview is refused as --confirm is (exit 6, VENUE_DISABLED), before any request to that venue."""
     off = {"ORION__POLYMARKET__ENABLED": "false"}
-    code, out, err = world.run("trade", OP_ID, "--live", "--authorize-live", "--size", "10", "--json", extra_env=off)
-    assert code == 0, err
-    plan, *checks = json.loads(out)
-    assert plan["type"] == "plan" and plan["confirm_refused"].endswith("(polymarket.enabled = false) (VENUE_DISABLED)")
-    assert [c["detail"] for c in checks if not c["passed"]] == ["polymarket balance unknown: refusing"], checks
-    assert "warning: --confirm would be refused: " in err and "(VENUE_DISABLED); nothing was placed" in err
-    code, out, err = world.run(*LIVE, "--size", "10", extra_env=off)
+    before = len(world.psim.requests)
+    code, _, err = world.run("trade", OP_ID, "--live", "--authorize-live", "--size", "10", "--json", extra_env=off)
     assert code == 6 and json.loads(err.strip().splitlines()[-1])["reason"] == "VENUE_DISABLED", err
+    assert len(world.psim.requests) == before  # nothing asked of the disabled venue
+    code, _, err = world.run(*LIVE, "--size", "10", extra_env=off)
+    assert code == 6 and json.loads(err.strip().splitlines()[-1])["reason"] == "VENUE_DISABLED", err
+    assert len(world.psim.requests) == before
     assert world.kalshi_created() == [] and world.poly_created() == []
 
 

@@ -887,7 +887,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
                      "--size to choose)")
     # A resume may still have to finish (or unwind) on a venue disabled since: neither refuses it.
     disabled = None if resuming else _refuse_disabled_venues(app, op, settings, key=key, mode=pre_mode,
-                                                             confirm=confirm)
+                                                             confirm=confirm, recorded=_recorded(snapshot, demo))
     beside = None if resuming else _unfinished_beside(app, op, key, pre_mode, source_flags(snapshot, demo),
                                                       confirm=confirm)
     blocking = disabled or beside  # --confirm's first refusal, which the preview ends with
@@ -901,12 +901,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         if not _preview_used_key(app, prior, op, pre_mode):
             return
     elif not confirm:
-        from orion_cli.core.config import enabled_venues
-
-        # A live preview reads no balance of a venue the configuration disables (nor needs its
-        # credentials): the BALANCE check calls it unknown, beside the VENUE_DISABLED refusal.
-        on = enabled_venues(settings)
-        venues = VenueSet(app, pre_mode, source, [v for v in leg_venues if pre_mode != "live" or v in on], secrets)
+        venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
 
         async def preview() -> tuple[TradePlan, dict[Venue, Balance | None]]:
             try:
@@ -1013,13 +1008,16 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
 
 
 def _refuse_disabled_venues(app: AppContext, op: Opportunity, settings: Settings, *, key: str, mode: str,
-                            confirm: bool) -> str | None:
+                            confirm: bool, recorded: bool) -> str | None:
     """A new execution trades only venues the configuration enables (kalshi.enabled /
     polymarket.enabled): an opportunity scanned before one was disabled, or read from a recording
     that holds it, must not open a position there (that venue's balance, positions and reconcile
     are skipped). With ``confirm`` the refusal is audited (:func:`_audit_refusal`) and raised; a
     preview's is returned (None: every venue enabled), to be shown with the plan and its checks and
-    exit 0, as every other refusal's preview is (and audited by none)."""
+    exit 0, as every other refusal's preview is (and audited by none). Only on ``recorded`` data: on
+    the live books the plan would read the disabled venue's market and book, and a venue is often
+    disabled because it is down or blocked, so that preview is refused as --confirm is, before any
+    request (an outage's exit 5 would hide the reason)."""
     from orion_cli.core.config import enabled_venues
 
     enabled = enabled_venues(settings)
@@ -1027,9 +1025,10 @@ def _refuse_disabled_venues(app: AppContext, op: Opportunity, settings: Settings
     if off:
         why = (f"{op.id} trades on {' and '.join(off)}, disabled in the configuration "
                f"({', '.join(f'{v}.enabled = false' for v in off)})")
-        if not confirm:
+        if not confirm and recorded:
             return f"{why} (VENUE_DISABLED)"
-        _audit_refusal(app, "VENUE_DISABLED", why, key=key, op=op, mode=mode)
+        if confirm:
+            _audit_refusal(app, "VENUE_DISABLED", why, key=key, op=op, mode=mode)
         raise Refused(f"{why}; nothing sent", reason="VENUE_DISABLED",
                       hint="enable the venue, or trade an opportunity of the enabled ones")
     return None
