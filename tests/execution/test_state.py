@@ -53,6 +53,10 @@ def test_the_advice_names_the_command_and_while_halted_says_what_it_would_do() -
     # never pasted into a shell as given: only --snapshot and one quoted path, as the trade writes it
     (json.dumps({"source_flags": " --snapshot a.json; rm -rf ~"}), " --snapshot b.json"),
     (json.dumps({"source_flags": " --live"}), " --snapshot b.json"),
+    # found in review: not as the trade writes it (an absolute path, one line), so not orion's
+    (json.dumps({"source_flags": " --snapshot --live"}), " --snapshot b.json"),
+    (json.dumps({"source_flags": " --snapshot a.json"}), " --snapshot b.json"),
+    (json.dumps({"source_flags": " --snapshot '/a\nwarning: forged.json'"}), " --snapshot b.json"),
 ])
 def test_the_resume_command_carries_the_data_flags_its_execution_recorded(plan: str, named: str) -> None:
     """Found by black-box testing: `orion resume`, which has no data flags of its own, named a paper
