@@ -355,6 +355,44 @@ def test_a_transfers_read_with_no_answer_is_exit_5_or_4_not_drift(db_file: str, 
     assert json.loads(rejected.stdout)[0]["refusal"] == "auth"
 
 
+def test_every_venue_failing_names_each_venue_beside_its_own_cause(db_file: str, drifting: dict[str, Any]) -> None:
+    """Found in review: with every venue failing, the error joined their reasons with "; " unlabelled:
+    "kalshi, polymarket unavailable: HTTP 503 after 3 attempts; HTTP 503 after 3 attempts", and a refusal
+    of our credentials read "could not read the venue's deposits and withdrawals: …" twice, so which venue
+    said what was lost. Each cause is now labelled with its venue, once (never "polymarket: Polymarket's…")."""
+    drifting["down"].update({Venue.KALSHI, Venue.POLYMARKET})
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert res.exit_code == 5, res.output
+    error = json.loads(res.stderr.strip().splitlines()[-1])
+    assert error["message"] == ("kalshi, polymarket unavailable: kalshi: HTTP 503 after 3 attempts; "
+                                "polymarket: HTTP 503 after 3 attempts"), error
+    text = _invoke("--db", db_file, "reconcile", "--demo")
+    assert "error: kalshi, polymarket unavailable: kalshi: HTTP 503 after 3 attempts; polymarket: HTTP 503" \
+        in text.stderr, text.stderr
+    drifting["down"].clear()
+
+    for venue in Venue:  # a cause that does not name its venue: labelled, on exit 4 too
+        drifting["transfers"][venue] = AuthError("rejected our credentials for GET /portfolio/deposits: HTTP 401")
+    rejected = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert rejected.exit_code == 4, rejected.output
+    message = json.loads(rejected.stderr.strip().splitlines()[-1])["message"]
+    assert message.startswith("kalshi: could not read the venue's deposits and withdrawals: rejected"), message
+    assert "; polymarket: could not read the venue's deposits and withdrawals: rejected" in message, message
+    drifting["transfers"].clear()
+
+    drifting["blocking"].add(Venue.POLYMARKET)  # a cause naming its venue already: said once
+    drifting["rejecting"].add(Venue.KALSHI)
+    both = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert both.exit_code == 4, both.output
+    assert json.loads(both.stderr.strip().splitlines()[-1])["message"] == (
+        "kalshi rejected our credentials for GET /portfolio/positions: HTTP 401")
+    drifting["rejecting"].clear()
+    drifting["down"].add(Venue.KALSHI)
+    blocked = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert blocked.exit_code == 6, blocked.output
+    assert json.loads(blocked.stderr.strip().splitlines()[-1])["message"].startswith("Polymarket's firewall refused")
+
+
 def _holding_a_paper_position(tmp_path: Path) -> str:
     """A file ledger (its URL) holding the demo's best opportunity, traded on paper (both legs filled)."""
     from orion_cli.cli.app import app as orion_app

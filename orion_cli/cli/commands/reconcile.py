@@ -285,17 +285,25 @@ def reconcile_command(
     if rejected:  # a revoked or mistyped key is not an outage a unit may wait out (exit 5): exit 4
         from orion_cli.core.errors import REJECTED_HINT, AuthError
 
-        raise AuthError("; ".join(r.reason for r in rejected), hint=REJECTED_HINT)
+        raise AuthError(_causes(rejected), hint=REJECTED_HINT)
     blocked = [r for r in unavailable if r.geoblocked]
     if blocked:  # refused for this host's location: a host to move, not an outage (exit 5), as `trade` says
         from orion_cli.venues.trading import Geoblocked
 
-        raise Geoblocked("; ".join(r.reason for r in blocked), hint=next((r.hint for r in blocked if r.hint), None))
-    if unavailable:
+        raise Geoblocked(_causes(blocked), hint=next((r.hint for r in blocked if r.hint), None))
+    if unavailable:  # one venue: its message says "kalshi unavailable: <cause>", the cause left bare
         raise VenueUnavailable(", ".join(r.venue.value for r in unavailable),
-                               "; ".join(r.reason for r in unavailable))
+                               unavailable[0].reason if len(unavailable) == 1 else _causes(unavailable))
     end_if_stopped(stop, "the run was reported and its alerts delivered or audited")
     app.out.success("clean: the ledger and the venues agree")
+
+
+def _causes(failed: list[VenueReconcile]) -> str:
+    """Each failed venue's reason, labelled with its venue ("kalshi: HTTP 503 …; polymarket: …") unless
+    it already begins with it ("kalshi rejected our credentials …", "Polymarket's firewall …"): joined
+    bare, two venues' causes read "HTTP 503 …; HTTP 503 …" and the operator could not tell which said what."""
+    return "; ".join(r.reason if r.reason.casefold().startswith(r.venue.value) else f"{r.venue.value}: {r.reason}"
+                     for r in failed)
 
 
 def _say_halted(app: AppContext, halt: HaltStatus, *, since: str) -> None:
