@@ -278,14 +278,16 @@ class Settings:
         return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
 
 
-def no_venue_enabled(asked: Iterable[Venue]) -> ConfigError:
+def no_venue_enabled(asked: Iterable[Venue], *, otherwise: str = "") -> ConfigError:
     """Every venue asked for is turned off (kalshi.enabled / polymarket.enabled): a setting to change,
-    not an outage to wait out, so exit 3 as `reconcile` says it, not 5, which a cron job or a watch
-    would retry for ever."""
+    not an outage to wait out, so exit 3, not 5, which a cron job or a watch would retry for ever.
+    One error for every command, so each names the keys to set; ``otherwise`` adds a command's own way
+    round it (`reconcile --venue` reads a disabled venue named)."""
     names = ", ".join(v.value for v in asked) or "no venue"
+    hint = ("enable it: kalshi.enabled = true in the config file (or ORION__KALSHI__ENABLED=true), "
+            "polymarket.enabled likewise")
     return ConfigError(f"{names}: disabled in the configuration (kalshi.enabled / polymarket.enabled); nothing "
-                       "to read", hint="enable it: kalshi.enabled = true in the config file (or "
-                       "ORION__KALSHI__ENABLED=true), polymarket.enabled likewise", reason="no_venue")
+                       "to read", hint=f"{hint}; {otherwise}" if otherwise else hint, reason="no_venue")
 
 
 def enabled_venues(settings: Settings) -> tuple[Venue, ...]:

@@ -132,6 +132,23 @@ def test_no_venue_enabled_is_a_config_error_not_clean(db_file: str, monkeypatch:
     assert named.exit_code == 0, named.output  # named explicitly, a disabled venue is still reconciled
 
 
+def test_no_venue_enabled_is_the_error_every_command_gives_naming_the_keys_and_the_venue_option(
+        db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: reconcile built its own "no venue is enabled" error, whose hint ("enable a venue")
+    named no key to set, beside the one scan, markets, snapshot record and trade --watch give. It gives
+    that one now (the keys and their environment variable), with its own way round: --venue."""
+    from orion_cli.core.config import no_venue_enabled
+
+    monkeypatch.setenv("ORION__KALSHI__ENABLED", "false")
+    monkeypatch.setenv("ORION__POLYMARKET__ENABLED", "false")
+    res = _invoke("--db", db_file, "reconcile", "--demo")
+    assert res.exit_code == 3, res.output
+    shared = no_venue_enabled(tuple(Venue))
+    assert f"error: {shared.message}" in res.stderr, res.stderr
+    assert f"hint: {shared.hint}; or name one with --venue" in res.stderr, res.stderr
+    assert "ORION__KALSHI__ENABLED=true" in res.stderr
+
+
 def test_drift_is_exit_7_with_the_drift_in_the_record(db_file: str, drifting: dict[str, Any]) -> None:
     drifting["extra"][Venue.KALSHI] = [_extra()]
     res = _invoke("--db", db_file, "reconcile", "--demo", "--json")

@@ -176,10 +176,10 @@ def reconcile_command(
     wanted = _venues_wanted(settings, venue)
     if not wanted:
         # From cron, "clean" would say every venue agrees when none was compared.
-        from orion_cli.core.errors import ConfigError
+        from orion_cli.core.config import no_venue_enabled
+        from orion_cli.core.models import Venue
 
-        raise ConfigError("no venue is enabled (kalshi.enabled and polymarket.enabled are both false): nothing "
-                          "to reconcile", hint="enable a venue, or name one with --venue", reason="no_venue")
+        raise no_venue_enabled(tuple(Venue), otherwise="or name one with --venue (reconciled though disabled)")
     if mode == "live" and (snapshot is not None or demo):
         raise typer.BadParameter("--snapshot/--demo are for paper mode; live mode reads the venues",
                                  param_hint="--demo")
