@@ -1230,3 +1230,38 @@ def test_a_watch_whose_venue_refuses_our_credentials_before_any_order_stops_with
     assert code == 4, err
     assert json.loads(err.strip().splitlines()[-1])["message"] == stopped["reason"], err
     assert world.kalshi_created() == [] and world.poly_created() == []
+
+
+def test_a_first_live_trade_after_reconcile_held_the_report_for_drift_is_sent_to_reconcile_fix(world: World) -> None:
+    """Found in review: on a fresh live ledger whose first reconcile found drift (a position bought outside
+    orion), the balance report was held back (report_withheld), and the trade's BALANCE refusal said "run
+    `orion balance` in live mode to record one", which records nothing while reconcile holds the venue's
+    reports: the trader was sent round in a circle. It now names what does help, `orion reconcile --fix`
+    (or a reconcile that finds none), and says why; and the preview no longer promises that --confirm
+    records the report."""
+    acct = world.ksim.account(KEY_ID)
+    world.ksim._apply_fill(acct, TICKER, "bid", D("0.40"), D(5), D("0.02"), time.time())  # bought by hand
+    code, out, err = world.run("reconcile", "--json")
+    assert code == 7, err + out
+    (kalshi,) = [r for r in json.loads(out) if r["venue"] == "kalshi"]
+    assert kalshi["report_withheld"] and "--fix" in err, (kalshi, err)
+
+    code, out, err = world.run(*LIVE)
+    assert code == 6, err
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert rec["reason"] == "BALANCE" and "no balance report" in rec["message"], rec
+    assert "`orion reconcile --venue kalshi --fix`" in rec["message"], rec
+    assert "orion balance" not in rec["message"] and "transfers could not be read" not in rec["message"], rec
+    code, out, err = world.run("trade", OP_ID, "--live", "--authorize-live", "--json")  # the preview agrees
+    previewed = [c for c in json.loads(out)[1:] if c["name"] == "BALANCE" and not c["passed"]]
+    assert previewed and "`orion reconcile --venue kalshi --fix`" in previewed[0]["detail"], out
+    assert world.kalshi_created() == [] and world.poly_created() == []
+
+    code, out, err = world.run("balance")  # what the old message said: it records nothing here
+    assert Venue.KALSHI not in world.ledger_cash(), err
+    code, out, err = world.run("reconcile", "--fix", "--json")  # what the new message says
+    assert code == 7, err + out  # the drift it adopted (the next run is clean)
+    assert Venue.KALSHI in world.ledger_cash()
+    code, out, err = world.run(*LIVE)
+    assert code == 0, err
+    assert _execution(out)["status"] == "done"

@@ -687,6 +687,24 @@ def test_balance_refuses_a_live_venue_the_ledger_holds_no_report_of(db: Database
     assert all(r.passed for r in results(run(db, c=ctx(mode="live", bals=live)), "BALANCE"))
 
 
+def test_balance_sends_a_venue_whose_reports_reconcile_holds_to_reconcile_fix_not_orion_balance(db: Database) -> None:
+    """Found in review: with reconcile holding a venue's reports (drift it found and did not fix), the
+    refusal said "run `orion balance` ... to record one", which records nothing while they are held,
+    and the preview said --confirm would record it, which it does not either. Both now refuse, naming
+    `orion reconcile --fix` and the hold."""
+    from orion_cli.core.settlement import hold_report
+
+    with db.write() as conn:
+        hold_report(conn, "live", Venue.KALSHI, "1 position drift(s) not fixed", now=NOW)
+    Ledger(db, "live").record_balance(Balance(Venue.POLYMARKET, "live", D("1000"), D(0), D("1000"), NOW), now=NOW)
+    live = ctx(mode="live", bals=balances("1000", "1000", mode="live"))
+    for c in (live, dataclasses.replace(live, preview=True)):
+        kalshi, poly = results(run(db, c=c), "BALANCE")
+        assert not kalshi.passed and "`orion reconcile --venue kalshi --fix`" in kalshi.detail, kalshi
+        assert "1 position drift(s) not fixed" in kalshi.detail and "orion balance" not in kalshi.detail, kalshi
+        assert poly.passed, poly
+
+
 def _other_trade(led: Ledger, coid: str, action: str, size: str, price: str, fee: str, at: datetime) -> None:
     """Another process's order, filled and recorded at ``at`` (its fills' ``recorded_at``)."""
     from orion_cli.venues.trading import Action, Fill, OrderRequest, PreparedOrder, TimeInForce
