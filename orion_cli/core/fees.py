@@ -22,6 +22,16 @@ POLY_FEE_STEP = Decimal("0.00001")
 
 FeeKind = Literal["kalshi", "polymarket", "free"]
 
+# Said with a market refused for its fee type: the refusal's exit 5 reads as an outage to wait out, but
+# the venue will send the same type on every try.
+FEE_NOT_MODELLED_HINT = ("orion has no formula for this fee type, so it cannot price the market and retrying "
+                         "will not help: trade another pair, or upgrade orion if a newer release models it")
+
+
+class FeeNotModelled(DataError):
+    """A Kalshi fee type orion has no formula for (``flat``, an unknown or empty one): the venue's data,
+    read as sent, which no retry changes; told apart from junk so the refusal can say so."""
+
 
 @dataclass(frozen=True, slots=True)
 class FeeModel:
@@ -49,9 +59,9 @@ class FeeModel:
         elif fee_type == "quadratic_with_combo_maker_fees":
             maker = KALSHI_TAKER_RATE / 2
         elif fee_type == "flat":
-            raise DataError("fee_type", "'flat' (the Specific Trading Fees table) is not modelled: fee unknown")
+            raise FeeNotModelled("fee_type", "'flat' (the Specific Trading Fees table) is not modelled: fee unknown")
         elif fee_type != "quadratic":
-            raise DataError("fee_type", f"unknown Kalshi fee type {fee_type!r}")
+            raise FeeNotModelled("fee_type", f"unknown Kalshi fee type {fee_type!r}")
         label = source or f"fee_type={fee_type}"
         return cls("kalshi", KALSHI_TAKER_RATE, maker, multiplier, 1, label)
 

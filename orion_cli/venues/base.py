@@ -55,6 +55,8 @@ class ItemError:
     key: str
     message: str
     reason: str = "bad_data"
+    # What to do about it, for a command that ends on this item (`book`, `trade`); not in the record.
+    hint: str = field(default="", compare=False)
 
     def to_record(self) -> dict[str, Any]:
         return {"type": "item_error", "venue": self.venue, "kind": self.kind, "key": self.key,

@@ -52,7 +52,7 @@ OFFLINE_HINT = "check the network; `--snapshot FILE` or `--demo` work offline"
 RECORD_OFFLINE_HINT = "recording reads the live venues: check the network (and the venue URLs in the config)"
 
 
-def unreadable(venue: Venue, what: str, problem: DataError | str) -> VenueError:
+def unreadable(venue: Venue, what: str, problem: DataError | str, *, hint: str = "") -> VenueError:
     """A venue's answer orion cannot use (a field missing, mistyped or out of range; a fee it does not
     model), as the error a command ends with: exit 5, naming the venue and what was read.
 
@@ -61,7 +61,7 @@ def unreadable(venue: Venue, what: str, problem: DataError | str) -> VenueError:
     a :class:`VenueError`). Turned here, where the live reads meet the parsers, not in the CLI: a
     ``DataError`` elsewhere (the ledger's own records) stays an internal error.
     """
-    return VenueError(f"{venue.value} {what}: {problem}")
+    return VenueError(f"{venue.value} {what}: {problem}", hint=hint or None)
 
 
 def _err(venue: str, kind: str, key: str, exc: OrionError) -> ItemError:
@@ -238,7 +238,7 @@ class LiveSource:
             # series' error before it names only the field.
             own = [e for e in data.errors if e.kind == "market"] or data.errors
             detail = own[0].message if own else "not listed"
-            raise unreadable(venue, f"market {ref}", detail)
+            raise unreadable(venue, f"market {ref}", detail, hint=own[0].hint if own else "")
         market = data.markets[0]
         book = data.book_for(market)
         if book is None and market.status in (MarketStatus.CLOSED, MarketStatus.SETTLED):

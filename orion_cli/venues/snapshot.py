@@ -486,6 +486,7 @@ def read_capture(path: Path) -> Capture:
 def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], dict[tuple[Venue, str], OrderBook],
                                                                  list[ItemError]]:
     """Kalshi raw objects → markets and books, with the venue parser, one bad item at a time."""
+    from orion_cli.core.fees import FEE_NOT_MODELLED_HINT, FeeNotModelled
     from orion_cli.venues.kalshi.parse import (
         KalshiEvent,
         KalshiSeries,
@@ -501,6 +502,7 @@ def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], di
     # bad multiplier): its markets' fee is unknown, so they are refused, never priced at the
     # default that stands in for a series nobody fetched.
     unreadable: dict[str, str] = {}
+    not_modelled: set[str] = set()  # of those, the fee types orion has no formula for: no retry helps
     series: dict[str, KalshiSeries] = {}
     for i, s in enumerate(raw.series):
         try:
@@ -510,6 +512,8 @@ def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], di
             errors.append(ItemError("kalshi", "series", str(s.get("ticker") or f"#{i}"), str(exc)))
             if isinstance(s.get("ticker"), str):
                 unreadable[f"series {s['ticker']}"] = str(exc)
+                if isinstance(exc, FeeNotModelled):
+                    not_modelled.add(f"series {s['ticker']}")
     events: dict[str, KalshiEvent] = {}
     for i, e in enumerate(raw.events):
         try:
@@ -519,6 +523,8 @@ def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], di
             errors.append(ItemError("kalshi", "event", str(e.get("event_ticker") or f"#{i}"), str(exc)))
             if isinstance(e.get("event_ticker"), str):
                 unreadable[f"event {e['event_ticker']}"] = str(exc)
+                if isinstance(exc, FeeNotModelled):
+                    not_modelled.add(f"event {e['event_ticker']}")
     markets: list[Market] = []
     seen: set[str] = set()
     # Listed markets not priced for want of their fee: their books are kept all the same, since a held
@@ -534,9 +540,10 @@ def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], di
         event = events.get(et) if isinstance(et, str) else None
         st = event.series_ticker if event else (series_ticker_of(et) if isinstance(et, str) else "")
         whose = ([f"event {et}"] if isinstance(et, str) else []) + ([f"series {st}"] if st else [])
-        fee_gone = next((f"{k}: {unreadable[k]}" for k in whose if k in unreadable), None)
-        if fee_gone is not None:
-            errors.append(ItemError("kalshi", "market", key, f"fee unknown ({fee_gone})"))
+        gone = next((k for k in whose if k in unreadable), None)
+        if gone is not None:
+            errors.append(ItemError("kalshi", "market", key, f"fee unknown ({gone}: {unreadable[gone]})",
+                                    hint=FEE_NOT_MODELLED_HINT if gone in not_modelled else ""))
             unpriced.add(key)
             continue
         try:

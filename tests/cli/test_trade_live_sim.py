@@ -596,6 +596,8 @@ def test_a_kalshi_fee_that_cannot_be_read_refuses_the_trade_before_either_leg_is
     assert code == 5, err  # what the venue sent cannot be priced: the venue's answer, not an internal error
     rec = json.loads(err.strip().splitlines()[-1])
     assert "fee unknown" in rec["message"] and f"series {series}" in rec["message"], rec
+    assert rec["reason"] == "venue_error" and "hint: orion has no formula for this fee type" in err, err
+    assert "retrying will not help" in err and "upgrade orion" in err, err
     assert world.kalshi_created() == [] and world.poly_created() == []
     world.ksim.series_fees[series] = ("quadratic", 2)
     code, out, err = world.run(*LIVE)  # the fee read: the same command trades, at the series' fee
@@ -1265,3 +1267,4 @@ def test_a_first_live_trade_after_reconcile_held_the_report_for_drift_is_sent_to
     code, out, err = world.run(*LIVE)
     assert code == 0, err
     assert _execution(out)["status"] == "done"
+

@@ -233,16 +233,30 @@ def test_book_refuses_a_market_whose_series_or_event_cannot_be_fetched(
 @pytest.mark.parametrize("fee_type", ["flat", "mystery", ""])
 def test_book_refuses_a_market_whose_series_fee_type_is_not_modelled_naming_the_series(
         ksim: KalshiSim, fee_type: str) -> None:
-    """As a scan does ("fee unknown"); the error named the fee type but not whose it was."""
+    """As a scan does ("fee unknown"); the error named the fee type but not whose it was. Found in review:
+    it then said nothing of what to do, and exit 5 reads as an outage to wait out (cron retries), though
+    the venue sends the same type on every try: the hint says retrying will not help, and what does."""
     ksim.series_fees[ONE_SERIES] = (fee_type, 2)
     with pytest.raises(VenueError) as info:  # what the venue sent cannot be priced: exit 5, not internal (1)
         asyncio.run(_one(ksim).book(ONE_TICKER))
     assert "fee unknown" in info.value.message and f"series {ONE_SERIES}" in info.value.message
+    assert info.value.hint and "retrying will not help" in info.value.hint and "upgrade orion" in info.value.hint
     ksim.event_fee_overrides[ONE_EVENT] = ("flat", 1)  # an event override orion cannot model: the same
     ksim.series_fees[ONE_SERIES] = ("quadratic", 1)
     with pytest.raises(VenueError) as info:
         asyncio.run(_one(ksim).book(ONE_TICKER))
     assert "fee unknown" in info.value.message and f"event {ONE_EVENT}" in info.value.message
+    assert info.value.hint and "retrying will not help" in info.value.hint
+
+
+def test_book_of_a_series_whose_fee_is_junk_not_an_unmodelled_type_does_not_say_retrying_cannot_help(
+        ksim: KalshiSim) -> None:
+    """The hint is for a fee type orion has no formula for; a malformed multiplier is junk data, which
+    the venue may send right on the next try."""
+    ksim.series_fees[ONE_SERIES] = ("quadratic", -1)
+    with pytest.raises(VenueError) as info:
+        asyncio.run(_one(ksim).book(ONE_TICKER))
+    assert "fee unknown" in info.value.message and info.value.hint is None
 
 
 @pytest.mark.parametrize(("junk", "said"), [
