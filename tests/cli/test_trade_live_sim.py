@@ -1059,8 +1059,8 @@ class _Spy:
         self.closed: list[Any] = []
         real = lv.open_store
 
-        def spy(app: Any) -> Any:
-            store = real(app)
+        def spy(app: Any, **kwargs: Any) -> Any:
+            store = real(app, **kwargs)
             self.opened.append(store)
             inner = store.close
 
