@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orion_cli.core.errors import SecretsError
-from orion_cli.core.files import open_without_blocking
+from orion_cli.core.files import NOT_FILE_OR_PIPE, open_without_blocking
 from orion_cli.secrets.vault import check_private_mode
 
 PASSWORD_FILE_ENV = "ORION_MASTER_PASSWORD_FILE"  # noqa: S105 - a variable name
@@ -61,7 +61,7 @@ def keyring_username(vault_path: Path) -> str:
 
 
 def read_password_file(path: Path, *, variable: str = PASSWORD_FILE_ENV) -> str:
-    """Read a password file: must exist, be private (0600) and hold one non-empty line."""
+    """Read a password file: a regular file or a pipe (never a device), private (0600), one non-empty line."""
     try:
         fd = open_without_blocking(path)  # a named pipe nothing writes to reads as empty: no hung cron job
     except OSError as exc:
@@ -70,6 +70,11 @@ def read_password_file(path: Path, *, variable: str = PASSWORD_FILE_ENV) -> str:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):  # before the mode check, whose hint would say `chmod 600` the directory
             raise SecretsError(f"{variable}: {path} is a directory, not a password file", reason="password_file")
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            # A device's mode bits say nothing of a password: /dev/null got the hint `chmod 600 /dev/null`
+            # (which, run as root, breaks it for every other user), and a private one would be read.
+            raise SecretsError(f"{variable}: {path} is {NOT_FILE_OR_PIPE}, not a password file",
+                               reason="password_file")
         check_private_mode(mode, path, what=f"password file ({variable})")
         with os.fdopen(fd, "rb", closefd=False) as fh:
             data = fh.read(64 * 1024)

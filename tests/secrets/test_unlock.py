@@ -81,6 +81,18 @@ def test_a_directory_is_not_a_password_file(tmp_path: Path, mode: int) -> None:
     assert err.value.exit_code == ExitCode.AUTH and err.value.hint is None and err.value.reason == "password_file"
 
 
+@pytest.mark.parametrize("variable", ["ORION_MASTER_PASSWORD_FILE", "--new-password-file"])
+def test_a_device_is_not_a_password_file(variable: str) -> None:
+    """Found by black-box testing: ORION_MASTER_PASSWORD_FILE=/dev/null (mode 0666) got the hint
+    `chmod 600 /dev/null`, which run as root breaks /dev/null for every other user of the machine."""
+    import os
+
+    with pytest.raises(SecretsError, match="neither a regular file nor a pipe") as err:
+        read_password_file(Path(os.devnull), variable=variable)
+    assert err.value.exit_code == ExitCode.AUTH and err.value.hint is None and err.value.reason == "password_file"
+    assert variable in err.value.message
+
+
 def test_env_warns_once(tmp_path: Path) -> None:
     warnings: list[str] = []
     for _ in range(3):
