@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from orion_cli.core.errors import SecretsError
+from orion_cli.core.files import open_without_blocking
 from orion_cli.core.paths import make_private_dirs
 
 FORMAT_NAME = "orion-vault"
@@ -227,7 +228,9 @@ class Vault:
 
     def _read_raw(self) -> bytes:
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            # Never waits: a plain open of a named pipe at the vault path (a mistyped secrets.vault_path)
+            # blocked until something wrote to it, hanging every command and cron job that unlocks.
+            fd = open_without_blocking(self.path)
         except FileNotFoundError:
             raise SecretsError(
                 f"no vault at {self.path}", hint="create it with `orion secrets encrypt`", reason="no_vault"

@@ -179,6 +179,18 @@ def test_loose_permissions_refused(vault_path: Path, make_store: Callable[..., S
     assert err.value.hint == f"chmod 600 {vault_path}"
 
 
+@pytest.mark.timeout(30)
+def test_a_named_pipe_at_the_vault_path_is_refused_not_a_hang(vault_path: Path,
+                                                              make_store: Callable[..., SecretStore]) -> None:
+    """Found by black-box testing: `secrets.vault_path` naming a FIFO hung `orion secrets list` (and any
+    command unlocking the vault, a cron job's too) in the open, waiting for a writer that never came."""
+    vault_path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(vault_path, 0o600)
+    with pytest.raises(SecretsError, match="is not a regular file") as err:
+        make_store().get("custom")
+    assert err.value.exit_code == ExitCode.AUTH
+
+
 def test_written_with_mode_0600_and_no_temp_files_left(vault_path: Path,
                                                        make_store: Callable[..., SecretStore]) -> None:
     store = make_store()
