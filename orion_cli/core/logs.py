@@ -45,7 +45,9 @@ def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 
     if file:  # opened first: a file that cannot be opened (OSError) leaves logging as it was
         path = Path(file).expanduser()
         make_private_dirs(path.parent)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # O_NONBLOCK: a named pipe no one reads is refused (ENXIO) instead of blocking the open for
+        # ever, which hung every command, `orion halt` included, before it did anything.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
         os.close(fd)
         file_handler = logging.FileHandler(path, encoding="utf-8")
         file_handler.setFormatter(_SafeFormatter(_FORMAT))

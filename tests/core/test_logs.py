@@ -29,6 +29,20 @@ def test_file_is_created_private_and_receives_records(tmp_path: Path) -> None:
     assert "hello world" in log_file.read_text()
 
 
+@pytest.mark.timeout(30)
+def test_a_named_pipe_no_one_reads_is_refused_not_a_hang(tmp_path: Path) -> None:
+    """Found by black-box testing: logging.file naming a FIFO with no reader blocked the open, so every
+    command (`orion halt` too) hung before doing anything; it is now an OSError, which the CLI turns
+    into exit 3 naming logging.file (and `halt`, lenient, into logging to stderr only)."""
+    import os
+
+    fifo = tmp_path / "orion.log"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(OSError):
+        configure_logging("info", str(fifo))
+    assert not any(isinstance(h, logging.FileHandler) for h in logging.getLogger("orion_cli").handlers)
+
+
 @pytest.mark.parametrize(
     ("level", "verbose", "quiet", "expected"),
     [
