@@ -443,3 +443,29 @@ def test_a_halt_with_alerts_disabled_never_opens_the_vault(
     assert run.code == 0, run.stderr
     assert ENV_PASSWORD_WARNING not in run.stderr and "alert" not in run.stderr.lower()
     assert world.receiver.kinds() == [] and _alert_events(db_file) == []
+
+
+def test_a_halt_cancels_resting_orders_before_it_opens_the_vault_to_alert(
+        world: World, db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the alert's sink (the vault's key derivation, ~0.4 s, more for a costlier vault)
+    was built before --cancel-open, so every resting order waited on it. The cancels go first now."""
+    import orion_cli.cli.commands.halt as halt_cmd
+    from orion_cli.core import alerts
+
+    order: list[str] = []
+    real_sink = alerts.webhook_sink
+
+    def cancel(app: object, mode: str) -> tuple[list[object], list[str], None]:
+        order.append("cancel")
+        return [], [], None
+
+    def sink(*args: Any, **kwargs: Any) -> Any:
+        order.append("alert")
+        return real_sink(*args, **kwargs)
+
+    monkeypatch.setattr(halt_cmd, "_cancel_open", cancel)
+    monkeypatch.setattr(alerts, "webhook_sink", sink)
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.password_file))
+    run = _invoke(world, "--db", db_file, "halt", "--cancel-open")
+    assert run.code == 0, run.stderr
+    assert order == ["cancel", "alert"] and world.receiver.kinds() == ["halt"]

@@ -204,7 +204,8 @@ def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Dat
 @contextmanager
 def _halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) -> Iterator[None]:
     """Alert a halt this command engaged (kind ``halt``, as a reconcile's or an execution's halt is), and
-    wait for its delivery (at most 5 s) as the command ends, whatever --cancel-open meets meanwhile.
+    wait for its delivery (at most 5 s) as the command ends, whatever --cancel-open meets meanwhile:
+    after the cancels, which must not wait on the vault's key derivation (nor on a Ctrl-C's alert).
 
     Why: the issue's alerts go out "on halt", and a halt by hand is the one a team most needs to hear of
     (a cron job's watch stops trading, and nobody at that terminal knows why). A halt that was already
@@ -220,6 +221,16 @@ def _halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) 
         app.out.warn("the halt was not alerted: alerts need a valid configuration (`orion config show` checks it)")
         yield
         return
+    try:
+        yield  # --cancel-open first: a resting order must not wait on the vault's key derivation
+    except Exception:
+        _send_halt_alert(app, settings, st, mode)
+        raise
+    _send_halt_alert(app, settings, st, mode)
+
+
+def _send_halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) -> None:
+    """Build the sink (the vault opened without a prompt), emit the halt, wait for delivery (at most 5 s)."""
     from orion_cli.cli.live_venues import LazyStore
     from orion_cli.core.alerts import webhook_sink
 
@@ -229,10 +240,7 @@ def _halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) 
         who = f" by {by.get('user')}@{by.get('host')}" if by.get("user") and by.get("host") else ""
         sink.emit("halt", f"trading halted{who}: {st.reason}",
                   {"kind": st.kind, "reason": st.reason, "mode": mode, "by": dict(by)})
-        try:
-            yield
-        finally:
-            sink.flush()
+        sink.flush()
 
 
 def _unrecorded_hint(sentinel_file: str, exc: StorageError) -> str:
