@@ -553,13 +553,7 @@ def unhedged_executions(db: Database, mode: str, *, now: datetime | None = None,
     if not rows:
         return []
     with db.read() as conn:
-        legs: dict[str, list[Any]] = {row["key"]: [] for row in rows}
-        for leg in conn.execute(select(orders.c.execution_id, orders.c.client_order_id, orders.c.venue,
-                                       orders.c.market_id, orders.c.side, orders.c.action, orders.c.size,
-                                       orders.c.filled_size, orders.c.avg_fill_price)
-                                .where(orders.c.execution_id.in_(list(legs)))
-                                .order_by(orders.c.created_at, orders.c.client_order_id)):
-            legs[leg.execution_id].append(leg)
+        legs = _orders_of(conn, [row["key"] for row in rows])
         recorded = {r.key: r.result for r in conn.execute(select(executions.c.key, executions.c.result)
                                                           .where(executions.c.key.in_(list(legs))))}
     found: list[Unhedged] = []
@@ -591,15 +585,23 @@ def resume_sells_back(db: Database, key: str, status: str, result: str | None) -
     if not halt_sells_back(status, result):
         return False
     with db.read() as conn:
-        legs = list(conn.execute(select(orders.c.client_order_id, orders.c.venue, orders.c.market_id, orders.c.side,
-                                        orders.c.action, orders.c.size, orders.c.filled_size,
-                                        orders.c.avg_fill_price, orders.c.status)
-                                 .where(orders.c.execution_id == key)
-                                 .order_by(orders.c.created_at, orders.c.client_order_id)))
+        legs = _orders_of(conn, [key])[key]
     if not legs or any(_leg_of(o, {}) == "first" and not OrderStatus(o.status).terminal for o in legs):
         return True  # nothing to judge by (its orders are gone), or a first leg that may yet fill
     imbalance = _Imbalance.of(legs, result)
     return imbalance is not None and imbalance.unhedged > 0 and imbalance.leg == "first"
+
+
+def _orders_of(conn: Connection, keys: list[str]) -> dict[str, list[Any]]:
+    """Each execution's order rows, oldest first, as :meth:`_Imbalance.of` reads them (and their status)."""
+    legs: dict[str, list[Any]] = {key: [] for key in keys}
+    for leg in conn.execute(select(orders.c.execution_id, orders.c.client_order_id, orders.c.venue,
+                                   orders.c.market_id, orders.c.side, orders.c.action, orders.c.size,
+                                   orders.c.filled_size, orders.c.avg_fill_price, orders.c.status)
+                            .where(orders.c.execution_id.in_(keys))
+                            .order_by(orders.c.created_at, orders.c.client_order_id)):
+        legs[leg.execution_id].append(leg)
+    return legs
 
 
 def _halted_for(result: str | None) -> str:

@@ -94,8 +94,8 @@ def recorded_source_flags(plan: str | Mapping[str, Any] | None) -> str | None:
         return None
     # The trade records the path absolute; anything else (a flag, a relative path, a line break that
     # would forge a second line of the warning naming it) was not written by orion.
-    ok = (flags.startswith(" --snapshot ") and len(words) == 2 and flags == f" --snapshot {shlex.quote(words[1])}"
-          and words[1].startswith("/") and flags.isprintable())
+    ok = (len(words) == 2 and flags == f" --snapshot {shlex.quote(words[1])}" and words[1].startswith("/")
+          and flags.isprintable())
     return flags if ok else None
 
 

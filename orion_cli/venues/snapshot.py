@@ -764,10 +764,15 @@ class SnapshotSource:
         return market, book
 
 
+# The demo source's name, by which a command tells it from a snapshot file (its banner, the data flags
+# an execution records).
+DEMO_LABEL = "demo data set"
+
+
 def demo_path() -> Path:
     """The packaged demo snapshot (``orion_cli/data/demo_snapshot.json.gz``)."""
     return Path(str(resources.files("orion_cli") / "data" / "demo_snapshot.json.gz"))
 
 
 def demo_source(*, enabled: Sequence[Venue] | None = None) -> SnapshotSource:
-    return SnapshotSource(demo_path(), label="demo data set", enabled=enabled)
+    return SnapshotSource(demo_path(), label=DEMO_LABEL, enabled=enabled)

@@ -79,13 +79,13 @@ def open_source(app: AppContext, snapshot: Path | None, demo: bool) -> MarketSou
 
 def announce(app: AppContext, source: MarketSource, data: MarketData | None = None) -> None:
     """Banners that must be seen: demo/recorded data and degraded venues (stderr, even with -q)."""
-    from orion_cli.venues.snapshot import SnapshotSource
+    from orion_cli.venues.snapshot import DEMO_LABEL, SnapshotSource
 
     out = app.out
     if isinstance(source, SnapshotSource):
         cap = source.capture()
         when = cap.recorded_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        kind = "DEMO DATA" if source.name == "demo data set" else "SNAPSHOT"
+        kind = "DEMO DATA" if source.name == DEMO_LABEL else "SNAPSHOT"
         out.banner(f"{kind}: recorded {when}; not live prices.")
         if cap.synthesised:
             heads = [s.split(". ", 1)[0].rstrip(".") for s in cap.synthesised]

@@ -201,12 +201,12 @@ def data_flags(source: MarketSource) -> str:
     ``source``, the snapshot's path made absolute: recorded with each execution, so that the command
     resuming it, named later from anywhere (`orion resume` has no data flags to borrow), reads the
     same books."""
-    from orion_cli.venues.snapshot import SnapshotSource
+    from orion_cli.venues.snapshot import DEMO_LABEL, SnapshotSource
 
     inner = source.inner if isinstance(source, ReplaySource) else source
     if not isinstance(inner, SnapshotSource):
         return ""
-    return source_flags(None, True) if inner.name == "demo data set" else source_flags(inner.path.absolute(), False)
+    return source_flags(None, True) if inner.name == DEMO_LABEL else source_flags(inner.path.absolute(), False)
 
 
 class ReplaySource:
@@ -1068,10 +1068,6 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
     for e in unfinished_executions(app, mode):
         if e["key"] == key:
             continue
-        resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags, plan=e["plan"])
-        if halted is None:
-            halted = trading_halted(app)
-        sells_back = halted and resume_sells_back(app.db(), e["key"], e["status"], e.get("result"))
         sent = {ExecStatus.INTENTS: "nothing sent yet", ExecStatus.HEDGED: "hedged, not yet read back"}.get(
             ExecStatus(e["status"]), "a leg may be unhedged")
         markets = _markets_of(e)  # unknown: it may hold a leg in these markets, so it stands in the way
@@ -1081,6 +1077,10 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
                 blocking = (f"execution {e['key']} of {e['opportunity_id']} trades the same markets and is "
                             "running in another process; wait for it to finish")
             continue
+        resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags, plan=e["plan"])
+        if halted is None:
+            halted = trading_halted(app)
+        sells_back = halted and resume_sells_back(app.db(), e["key"], e["status"], e.get("result"))
         what = f"execution {e['key']} of {e['opportunity_id']} was interrupted at {e['status']} ({sent})"
         if same and blocking is None:
             blocking = f"{what}; {resume_advice(resume, sells_back=sells_back, first=True)}"
