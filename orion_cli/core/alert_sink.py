@@ -2,8 +2,8 @@
 
 Services (breaker, executor, reconcile, balance) call ``sink.emit(kind, message, payload)`` and
 never wait for delivery: a webhook sink delivers in the background with retries and audits a failed
-delivery; it never blocks or fails a trade. Kinds: ``halt``, ``breaker.warning``, ``breaker.tripped``,
-``unwind.failed``, ``reconcile.drift``, ``balance.low``.
+delivery; it never blocks or fails a trade. Kinds: ``halt``, ``resume``, ``breaker.warning``,
+``breaker.tripped``, ``unwind.failed``, ``reconcile.drift``, ``balance.low``.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ class HaltStatus:
     by: dict[str, Any]
     sentinel: str | None = None  # the sentinel file path, whenever that file exists (it halts)
     already_halted: bool = False  # from engage(): it found a halt and kept it (not in the record)
+    released: HaltStatus | None = None  # from release(): the halt it released, if any (not in the record)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -181,4 +182,6 @@ class KillSwitch:
             )
             AuditLog.append(conn, "halt.released", was, mode=self.mode, actor=who)
             st = status_in(conn, self.sentinel_file)
-        return st
+        # What was released, read in the same transaction (an alert names it: `orion resume`).
+        released = status_of(row) if row.halted else None
+        return replace(st, released=released)

@@ -445,6 +445,68 @@ def test_a_halt_with_alerts_disabled_never_opens_the_vault(
     assert world.receiver.kinds() == [] and _alert_events(db_file) == []
 
 
+def test_a_resume_is_alerted_with_the_halt_it_released_and_who_released_it(
+        world: World, db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: `orion halt` alerted, `orion resume` did not, so a team watching the alert
+    channel never learned that trading had restarted. Resuming while not halted alerts nothing."""
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.password_file))
+    halt = _invoke(world, "--db", db_file, "halt", "--reason", "venue outage", "--json")
+    assert halt.code == 0, halt.stderr
+    since = json.loads(halt.stdout)["since"]
+    run = _invoke(world, "--db", db_file, "resume", "--yes", "--json")
+    assert run.code == 0, run.stderr
+    assert json.loads(run.stdout)["halted"] is False and not _halted(db_file)
+    assert world.receiver.kinds() == ["halt", "resume"]
+    body = world.receiver.bodies[1]
+    payload = body["payload"]
+    assert (payload["was_kind"], payload["was_reason"], payload["was_since"]) == ("manual", "venue outage", since)
+    assert payload["mode"] == "paper" and payload["by"]["command"] == "resume" and payload["by"]["user"]
+    assert "trading resumed" in body["message"] and "venue outage" in body["message"]
+    assert [(t, p["kind"]) for t, p in _alert_events(db_file)] == [("alert.sent", "halt"), ("alert.sent", "resume")]
+    again = _invoke(world, "--db", db_file, "resume", "--yes")
+    assert again.code == 0, again.stderr
+    assert world.receiver.kinds() == ["halt", "resume"]  # nothing was released, nothing alerted
+
+
+def test_a_resume_warns_of_unhedged_executions_before_it_waits_on_its_alert(
+        world: World, db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warning naming the command that resumes an unhedged execution is the operator's next step:
+    it must not wait behind the vault's key derivation and the alert's delivery (up to 5 s)."""
+    import orion_cli.cli.commands.halt as halt_cmd
+    from orion_cli.core import alerts
+
+    order: list[str] = []
+    real_sink = alerts.webhook_sink
+
+    def warn(app: object) -> None:
+        order.append("warn")
+
+    def sink(*args: Any, **kwargs: Any) -> Any:
+        order.append("alert")
+        return real_sink(*args, **kwargs)
+
+    monkeypatch.setattr(halt_cmd, "_warn_unhedged", warn)
+    monkeypatch.setattr(alerts, "webhook_sink", sink)
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.password_file))
+    monkeypatch.setenv("ORION__ALERTS__ENABLED", "false")  # the halt's own alert stays out of the order
+    assert _invoke(world, "--db", db_file, "halt").code == 0
+    monkeypatch.setenv("ORION__ALERTS__ENABLED", "true")
+    run = _invoke(world, "--db", db_file, "resume", "--yes")
+    assert run.code == 0, run.stderr
+    assert order == ["warn", "alert"] and world.receiver.kinds() == ["resume"]
+
+
+def test_a_resume_with_alerts_disabled_never_opens_the_vault(
+        world: World, db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORION__ALERTS__ENABLED", "false")
+    monkeypatch.setenv("ORION_MASTER_PASSWORD", world.password_file.read_text().strip())
+    assert _invoke(world, "--db", db_file, "halt").code == 0
+    run = _invoke(world, "--db", db_file, "resume", "--yes")
+    assert run.code == 0, run.stderr
+    assert ENV_PASSWORD_WARNING not in run.stderr and "alert" not in run.stderr.lower()
+    assert world.receiver.kinds() == [] and _alert_events(db_file) == []
+
+
 def test_a_halt_cancels_resting_orders_before_it_opens_the_vault_to_alert(
         world: World, db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: the alert's sink (the vault's key derivation, ~0.4 s, more for a costlier vault)

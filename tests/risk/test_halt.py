@@ -44,6 +44,8 @@ def test_engage_then_release_with_audit_events(db: Database) -> None:
 
     released = switch.release()
     assert not released.halted and switch.status().halted is False
+    assert released.released is not None and (released.released.reason, released.released.since) == \
+        ("venue outage", st.since)  # what `orion resume` alerts
     [rel] = _events(db, "halt.released")
     assert rel["payload"]["reason"] == "venue outage" and rel["payload"]["was_halted"] is True  # type: ignore[index]
     assert {"user", "host", "pid"} <= set(rel["actor"])  # type: ignore[arg-type]
@@ -64,7 +66,7 @@ def test_engage_is_idempotent_and_keeps_the_first_reason(db: Database) -> None:
 
 def test_release_when_not_halted_is_harmless(db: Database) -> None:
     st = KillSwitch(db).release()
-    assert not st.halted
+    assert not st.halted and st.released is None
 
 
 def test_assert_not_halted_refuses_inside_the_write_transaction(db: Database) -> None:

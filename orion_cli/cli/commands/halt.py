@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -230,16 +230,29 @@ def _halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) 
 
 
 def _send_halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) -> None:
-    """Build the sink (the vault opened without a prompt), emit the halt, wait for delivery (at most 5 s)."""
+    """The halt's alert (kind ``halt``): who halted, and why."""
+    by = st.by or {}
+    _send_alert(app, settings, mode, "halt", f"trading halted{_who(by)}: {st.reason}",
+                {"kind": st.kind, "reason": st.reason, "mode": mode, "by": dict(by)})
+
+
+def _who(by: dict[str, Any]) -> str:
+    return f" by {by.get('user')}@{by.get('host')}" if by.get("user") and by.get("host") else ""
+
+
+def _send_alert(app: AppContext, settings: Settings, mode: str, kind: str, message: str,
+                payload: dict[str, Any]) -> None:
+    """Build the sink (the vault opened without a prompt), emit one alert, wait for delivery (at most 5 s).
+
+    Shared by `orion halt` (kind ``halt``) and `orion resume` (kind ``resume``): neither ever asks for
+    the vault's password for it; a vault the non-interactive chain cannot open audits the alert as
+    ``alert.failed``."""
     from orion_cli.cli.live_venues import LazyStore
     from orion_cli.core.alerts import webhook_sink
 
     with LazyStore(app, ask=False) as secrets:
         sink = webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db(), mode=mode)
-        by = st.by or {}
-        who = f" by {by.get('user')}@{by.get('host')}" if by.get("user") and by.get("host") else ""
-        sink.emit("halt", f"trading halted{who}: {st.reason}",
-                  {"kind": st.kind, "reason": st.reason, "mode": mode, "by": dict(by)})
+        sink.emit(kind, message, payload)
         sink.flush()
 
 
@@ -323,7 +336,9 @@ def resume_command(
     """Release the kill switch (typed confirmation on a terminal, --yes otherwise).
 
     Then warns, even with -q, of each interrupted execution (of either ledger) still holding a leg
-    unhedged, such as one halted after a failed unwind, naming the command that resumes it.
+    unhedged, such as one halted after a failed unwind, naming the command that resumes it. With
+    alerts enabled, a release is then alerted (kind resume: the halt released, who released it); the
+    vault is opened for it without a prompt (an alert it cannot send is audited as alert.failed).
 
     Exit 3 when no ledger exists there (a mistyped --db or ORION_HOME is not created). Exit 6, releasing
     nothing, while the sentinel file (halt.sentinel_file) exists: remove it first.
@@ -333,6 +348,7 @@ def resume_command(
     from orion_cli.cli.prompts import ask_text, interactive
     from orion_cli.core.errors import Refused
     from orion_cli.risk.halt import KillSwitch
+    from orion_cli.store.audit import default_actor
 
     app = get_app(ctx)
     settings = app.settings()
@@ -357,13 +373,29 @@ def resume_command(
         answer = ask_text("Type RESUME to release the kill switch:")
         if answer.strip() != "RESUME":
             raise Refused("resume not confirmed; the kill switch stays engaged", reason="NOT_CONFIRMED")
-    st = switch.release(breaker=breaker)
+    by = default_actor("resume")
+    st = switch.release(actor=by, breaker=breaker)
     app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
     if st.halted:  # a sentinel file created meanwhile: released in the database, not for trading
         raise Refused(f"the database's halt was released, but trading is still halted: {st.reason}",
                       reason="HALTED", hint="`orion halt --status` shows what holds it")
     app.out.success("kill switch released")
-    _warn_unhedged(app)
+    _warn_unhedged(app)  # before the alert's wait (up to 5 s): the operator's next step comes first
+    if st.released is not None and settings.alerts.enabled:
+        _send_resume_alert(app, settings, st.released, by, app.mode())
+
+
+def _send_resume_alert(app: AppContext, settings: Settings, was: HaltStatus, by: dict[str, Any], mode: str) -> None:
+    """Alert that trading restarted (kind ``resume``): what halt was released, and who released it.
+
+    Why: `orion halt` alerts, and a team watching the alert channel otherwise never learns that
+    trading is on again. Sent only when this command released a halt and trading is no longer
+    halted (a sentinel file still halting it raises first); like the halt's, it never asks for the
+    vault's password."""
+    _send_alert(app, settings, mode, "resume",
+                f"trading resumed{_who(by)}: the {was.kind} halt since {was.since} ({was.reason}) is released",
+                {"was_kind": was.kind, "was_reason": was.reason, "was_since": was.since, "mode": mode,
+                 "by": dict(by)})
 
 
 def _warn_unhedged(app: AppContext) -> None:
