@@ -535,6 +535,9 @@ class AuditLog:
 
     def _verify(self, reached: list[int]) -> VerifyResult:
         with self.db.read() as conn:
+            missing = _missing_table(conn)
+            if missing is not None:
+                return missing
             head_before = get_head(conn)
         prev_hash = GENESIS_HASH
         expected_seq = 1
@@ -614,6 +617,26 @@ class AuditLog:
             problem=f"{rows} not on the chain: seq {seq} links to seq {linked} (inserted after seq {linked}, "
                     "or replaced)",
         )
+
+
+def _missing_table(conn: Connection) -> VerifyResult | None:
+    """The log broken from seq 1 when its table is gone (dropped; the database is still there).
+
+    Every migration creates it and nothing in orion drops it. Reading it was a storage error (exit 3,
+    "no such table"), which a monitor keyed on `audit verify`'s exit 7 took for an outage, not for a
+    log that is gone."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(conn)
+    if inspector.has_table(audit_events.name):
+        return None
+    head = get_head(conn) if inspector.has_table(orion_meta.name) else None  # the anchor's table may be gone too
+    anchored = f" (its head anchor records {head[0]} events)" if head is not None and head[0] > 0 else ""
+    return VerifyResult(
+        ok=False, events=0, first_bad_seq=1,
+        problem=f"the audit log's table (audit_events) is missing: it was dropped{anchored}; restore the "
+                "database from a backup (orion never repairs or recreates a ledger)",
+    )
 
 
 def _type_filter(types: tuple[str, ...]) -> Any:

@@ -712,6 +712,23 @@ def test_audit_tail_shows_a_row_altered_into_unreadable_json_and_warns(ledger: P
     assert run("audit", "verify").exit_code == 7
 
 
+def test_audit_tail_names_a_few_altered_events_then_how_many_more(ledger: Path) -> None:
+    """Found in review: with many rows altered, the warning named the first ten and no count, which
+    reads as "these ten" when there were more."""
+    for i in range(7):
+        run("halt", "--reason", f"r{i}")  # an event each (halting while halted is audited too)
+    with contextlib.closing(sqlite3.connect(ledger)) as conn:
+        conn.execute("UPDATE audit_events SET payload = '{not json'")
+        conn.commit()
+        total = conn.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
+    assert total >= 7
+    result = run("--json", "audit", "tail", "-n", "100")
+    assert result.exit_code == 0, result.output
+    assert f"audit event(s) 1, 2, 3, 4, 5 and {total - 5} more are not readable JSON" in result.stderr
+    few = run("--json", "audit", "tail", "-n", "2")  # only what is shown is counted
+    assert f"audit event(s) {total - 1}, {total} are not readable JSON" in few.stderr
+
+
 @pytest.mark.parametrize("stored", ['{"reason":NaN}', '{"reason":1e999}', '{"reason":-Infinity}'])
 def test_audit_tail_never_prints_a_tampered_non_finite_number(ledger: Path, stored: str) -> None:
     """Found by black-box testing: a row altered to hold NaN or 1e999 came back out of `audit tail --json`
@@ -739,6 +756,19 @@ def test_audit_verify_table_on_tamper(ledger: Path) -> None:
     result = run("--format", "table", "audit", "verify")
     assert result.exit_code == 7
     assert "error: audit chain broken at seq 1: expected seq 1, found 2" in result.stderr
+
+
+def test_audit_verify_of_a_dropped_log_exits_7_from_seq_1(ledger: Path) -> None:
+    """Found in review: a dropped audit_events table was a storage error (exit 3), not a broken chain."""
+    run("halt")
+    with contextlib.closing(sqlite3.connect(ledger)) as conn:
+        conn.execute("DROP TABLE audit_events")
+        conn.commit()
+    result = run("--json", "audit", "verify")
+    assert result.exit_code == 7, result.output
+    assert json.loads(result.stdout)["first_bad_seq"] == 1
+    rec = error_record(result)
+    assert rec["reason"] == "audit_chain_broken" and "seq 1" in rec["message"] and "audit_events" in rec["message"]
 
 
 # -- the error boundary ------------------------------------------------------------------------

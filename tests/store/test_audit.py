@@ -187,6 +187,18 @@ def test_verify_detects_a_deleted_first_row(db: Database) -> None:
     assert not result.ok and result.first_bad_seq == 1
 
 
+def test_verify_calls_a_dropped_table_a_chain_broken_from_seq_1(db: Database) -> None:
+    """Found in review: with the audit_events table dropped (the database still there), verify raised a
+    storage error (exit 3, "no such table"), which a monitor keyed on exit 7 takes for an outage."""
+    log = AuditLog(db)
+    _fill(log, 3)
+    _exec(db, "DROP TABLE audit_events")
+    result = log.verify()
+    assert (result.ok, result.events, result.first_bad_seq) == (False, 0, 1)
+    assert "audit_events" in (result.problem or "") and "missing" in (result.problem or "")
+    assert "head anchor records 3 events" in (result.problem or "")
+
+
 def test_verify_detects_an_inserted_row_even_when_correctly_chained(db: Database) -> None:
     """A forger shifts rows 3.. up by one and inserts a valid-looking event at seq 3."""
     log = AuditLog(db)

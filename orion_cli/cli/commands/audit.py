@@ -36,6 +36,7 @@ _RELATIVE = re.compile(r"^([0-9]+)([smhd])$")
 SINCE_HINT = ("--since takes an ISO-8601 time (2026-11-21, 2026-11-21T10:00:00Z; UTC unless it names a zone) "
               "or an age in ASCII digits: 30s, 30m, 2h, 1d")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ALTERED_SHOWN = 5  # the altered events `audit tail` names before "and N more"
 
 
 def parse_since(text: str) -> str:
@@ -115,8 +116,10 @@ def tail(
     records = [e.to_record() for e in events]
     altered = [e.seq for e in events if not e.readable]
     if altered:
-        out.warn(f"audit event(s) {', '.join(map(str, altered[:10]))} are not readable JSON: the log was altered; "
-                 "`orion audit verify` names the first bad event")
+        # A few named, then how many more: the first ten alone, with no count, read as all of them.
+        more = f" and {len(altered) - ALTERED_SHOWN} more" if len(altered) > ALTERED_SHOWN else ""
+        out.warn(f"audit event(s) {', '.join(map(str, altered[:ALTERED_SHOWN]))}{more} are not readable JSON: the "
+                 "log was altered; `orion audit verify` names the first bad event")
     if follow or out.format in ("json", "jsonl"):
         for rec in records:
             out.stream(rec, AUDIT_COLUMNS)
@@ -142,7 +145,8 @@ def tail(
 def verify(ctx: typer.Context) -> None:
     """Recompute the hash chain; exit 7 naming the first bad seq (a row altered, deleted, inserted, reordered).
 
-    Exit 7 too for a log the damaged database cannot give back (from the first seq not read).
+    Exit 7 too for a log the damaged database cannot give back (from the first seq not read), and for
+    a log whose table was dropped (from seq 1).
     Exit 3 when no ledger exists there: a mistyped --db or ORION_HOME is not created and called intact.
 
     Example:  orion audit verify --json
