@@ -80,6 +80,13 @@ def read_password_file(path: Path, *, variable: str = PASSWORD_FILE_ENV) -> str:
             data = fh.read(64 * 1024)
     finally:
         os.close(fd)
+    if not data and stat.S_ISFIFO(mode):
+        # Opened without blocking, a named pipe nothing writes to reads as ended: "is empty" sent the
+        # operator to look at a file that has no content of its own.
+        raise SecretsError(f"{variable}: {path} is a pipe that gave nothing (nothing was writing to it, or its "
+                           "writer closed it without a password)", reason="password_file",
+                           hint="a pipe must already have its writer when orion starts (a process substitution, "
+                                "<(pass show orion)); otherwise name a regular file (chmod 600)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -50,14 +50,17 @@ def test_loose_password_file_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(30)
-def test_a_password_fifo_nothing_writes_to_is_empty_not_a_hang(tmp_path: Path) -> None:
-    """Review: ORION_MASTER_PASSWORD_FILE naming a named pipe with no writer blocked the open for ever."""
+def test_a_password_fifo_nothing_writes_to_is_a_pipe_that_gave_nothing_not_a_hang(tmp_path: Path) -> None:
+    """Review: ORION_MASTER_PASSWORD_FILE naming a named pipe with no writer blocked the open for ever;
+    then it was "is empty", which sent the operator to look at a file with no content of its own."""
     import os
 
     fifo = tmp_path / "pw"
     os.mkfifo(fifo, 0o600)
-    with pytest.raises(SecretsError, match="is empty"):
-        read_password_file(fifo)
+    with pytest.raises(SecretsError, match="is a pipe that gave nothing") as err:
+        resolve_master_password(tmp_path / "v.json", environ={"ORION_MASTER_PASSWORD_FILE": str(fifo)})
+    assert err.value.exit_code == ExitCode.AUTH and err.value.reason == "password_file"
+    assert "is empty" not in err.value.message and "process substitution" in (err.value.hint or "")
 
 
 def test_missing_or_empty_password_file(tmp_path: Path) -> None:
