@@ -159,6 +159,15 @@ def collect(variables: Mapping[str, str], *, base_dir: Path, origin_prefix: str 
     return plan
 
 
+def looked_for() -> str:
+    """The variables an import looks for, orion's own name for each credential first (and the
+    ``*_PATH`` variable naming a file, where there is one): the hint of an import that found nothing,
+    and README's list. Each also has older names (``names.CATALOGUE``), found as well."""
+    return ", ".join(
+        spec.env[0] + (f" (or a file named by {spec.env_path[0]})" if spec.env_path else "")
+        for spec in CATALOGUE.values())
+
+
 def from_environ(environ: Mapping[str, str] | None = None, *, base_dir: Path | None = None) -> ImportPlan:
     env = os.environ if environ is None else environ
     return collect(env, base_dir=base_dir or Path.cwd(), origin_prefix="$")

@@ -175,6 +175,33 @@ def test_encrypt_usage_errors_exit_2(tmp_path: Path, home: Path, pw_file: Path, 
     assert not vault_of(home).exists()
 
 
+@pytest.mark.parametrize("option", ["--value-file", "--from-file"])
+@pytest.mark.parametrize("dash", ["-", "./-"])
+def test_a_dash_for_a_secret_file_is_a_usage_error_not_a_file_named_dash(
+        tmp_path: Path, home: Path, pw_file: Path, monkeypatch: pytest.MonkeyPatch, option: str, dash: str) -> None:
+    """Found in review: `--value-file -` read a file named "-" in the working directory (exit 4, "cannot
+    read -", or a stray file of that name imported) where stdin was meant. It is a usage error saying
+    to pass a path; a file named "-" still works by its absolute path."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-").write_text(f"KALSHI_API_KEY_ID={KEY_ID}\n" if option == "--from-file" else f"{KEY_ID}\n")
+    named = ["--name", "kalshi_api_key_id"] if option == "--value-file" else []
+    result = run("encrypt", *named, option, dash, pre=("--json",))
+    assert result.exit_code == 2, result.output
+    assert f"{option} -: orion does not read secrets from stdin; pass the path of a file" in result.stderr
+    assert not vault_of(home).exists()
+    absolute = run("encrypt", *named, option, str(tmp_path / "-"))
+    assert absolute.exit_code == 0, absolute.output
+    assert listed()["kalshi_api_key_id"]["set"]
+
+
+def test_rotate_new_password_file_dash_is_a_usage_error(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    before = vault_of(home).read_bytes()
+    result = run("rotate", "--new-password-file", "-")
+    assert result.exit_code == 2 and "orion does not read secrets from stdin" in result.stderr, result.output
+    assert vault_of(home).read_bytes() == before
+
+
 def test_bad_value_refused_vault_unchanged(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
     assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
     before = vault_of(home).read_bytes()
@@ -683,6 +710,31 @@ def test_encrypt_with_nothing_to_import_touches_neither_ledger_nor_vault(home: P
     result = run("encrypt", "--from-env", pre=("--json",))
     assert result.exit_code == 2 and "no credentials found" in result.stderr, result.output
     assert not vault_of(home).exists() and not list(home.glob("orion.db*")), sorted(home.iterdir())
+
+
+def test_an_import_that_finds_nothing_names_the_variables_it_looked_for(
+        tmp_path: Path, home: Path, pw_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the hint named KALSHI_PRIVATE_KEY only, while the help (and older bots) name
+    KALSHI_PRIVATE_KEY_PATH; README lists the same variables the hint names."""
+    from orion_cli.secrets.importer import looked_for
+    from orion_cli.secrets.names import CATALOGUE
+
+    for spec in CATALOGUE.values():
+        for var in (*spec.env, *spec.env_path):
+            monkeypatch.delenv(var, raising=False)
+    hint = f"looked for {looked_for()}"
+    assert "KALSHI_API_KEY_ID, KALSHI_PRIVATE_KEY (or a file named by KALSHI_PRIVATE_KEY_PATH), " \
+           "POLYMARKET_PRIVATE_KEY," in hint
+    result = run("encrypt", "--from-env")
+    assert result.exit_code == 2, result.output
+    assert "no credentials found in the environment" in result.stderr and hint in result.stderr
+    empty = tmp_path / "empty.env"
+    empty.write_text("UNRELATED=1\n")
+    from_file = run("encrypt", "--from-file", str(empty))
+    assert from_file.exit_code == 2 and f"no credentials found in {empty}" in from_file.stderr
+    assert hint in from_file.stderr
+    readme = " ".join((REPO / "README.md").read_text().replace("`", "").split())
+    assert looked_for() in readme
 
 
 @pytest.mark.parametrize("vault", ["existing", "new"])

@@ -204,7 +204,14 @@ def encrypt(
     """
     from orion_cli.cli.prompts import confirm, interactive
     from orion_cli.core.errors import Refused, UsageError
-    from orion_cli.secrets.importer import ImportPlan, from_dotenv, from_environ, read_value_file, shred
+    from orion_cli.secrets.importer import (
+        ImportPlan,
+        from_dotenv,
+        from_environ,
+        looked_for,
+        read_value_file,
+        shred,
+    )
     from orion_cli.secrets.names import CATALOGUE, unknown_credential
 
     app_ctx = get_app(ctx)
@@ -216,6 +223,8 @@ def encrypt(
         raise UsageError("--name and --value-file go together")
     if sources == 0 and shred_source:
         raise UsageError("--shred-source needs a file source (--from-env, --from-file or --value-file)")
+    _not_stdin(from_file, "--from-file")
+    _not_stdin(value_file, "--value-file")
     if shred_source and not yes and not interactive():
         raise Refused("--shred-source deletes files: confirm with --yes (no terminal to ask on)",
                       reason="NOT_CONFIRMED", hint="add --yes")
@@ -238,8 +247,14 @@ def encrypt(
         plan = ImportPlan()
 
     def nothing_to_store() -> UsageError:
-        return UsageError("no credentials found to store", hint="documented variables: "
-                          + ", ".join(v for s in CATALOGUE.values() for v in s.env[:1]))
+        if sources == 0:
+            return UsageError("no credentials entered: nothing to store")
+        where = "in the environment" if from_env else f"in {from_file}"
+        # The exact variables looked for: the hint named KALSHI_PRIVATE_KEY only, while the help names
+        # KALSHI_PRIVATE_KEY_PATH, which holds a file's path, not the key.
+        return UsageError(f"no credentials found {where}: nothing to store",
+                          hint=f"looked for {looked_for()}, and the older names the README lists (PK, "
+                               "CLOB_API_KEY, ...)")
 
     if sources and not plan.values:  # before the ledger and the vault are touched
         raise nothing_to_store()
@@ -297,6 +312,21 @@ def encrypt(
         for f in files:
             shred(f)
             out.info(f"shredded {f}")
+
+
+def _not_stdin(path: Path | None, option: str, command: str = "encrypt") -> None:
+    """Refuse ``-`` (and ``./-``, the same path once parsed) as a file: by convention it means stdin.
+
+    It was read as a file named "-" in the working directory (exit 4, "cannot read -", or a stray file
+    of that name imported). A value is never read from stdin, which may be a terminal echoing it or a
+    pipe nothing ends; a file actually named "-" is given by its absolute path."""
+    from orion_cli.core.errors import UsageError
+
+    if path is not None and str(path) == "-":
+        raise UsageError(f"{option} -: orion does not read secrets from stdin; pass the path of a file",
+                         hint=f"a file named '-' by its absolute path ({option} \"$PWD/-\"); a value with no file "
+                              f"on disk: {option} <(command); or run `orion secrets {command}` on a terminal "
+                              "to be prompted (hidden input)")
 
 
 def _differing_aliases_refused(source: Path, plan: ImportPlan) -> Exception:
@@ -383,6 +413,7 @@ def rotate(
     from orion_cli.secrets.unlock import prompt_new_password, read_password_file
 
     app_ctx = get_app(ctx)
+    _not_stdin(new_password_file, "--new-password-file", "rotate")
     # The audit trail first: a broken ledger must fail before the vault changes (a missing one is
     # created for a change only: before_change in _open).
     app_ctx.db_if_exists()
