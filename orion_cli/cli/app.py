@@ -492,15 +492,17 @@ def root(
 def _warn_misspelt_variables(ctx: typer.Context) -> None:
     """Warn (stderr, also with -q: a cron log keeps it) of each near miss of a variable orion reads for
     itself (ORION_CONFG, ORION_HOMEE): nothing reads it, so the command would run on other settings or
-    another ledger than meant. ``trade``'s gate warns of (and audits) its own pair's near misses."""
-    from orion_cli.core.config import own_variable_near_misses
+    another ledger than meant. ``trade``'s gate warns of (and audits) its own pair's near misses. And of
+    each ``orion__…`` variable in lower case that names no configuration key (one that names a key is a
+    configuration error, when the settings are read)."""
+    from orion_cli.core.config import lowercase_variable_notes, own_variable_near_misses
 
     skip: tuple[str, ...] = ()
     if ctx.invoked_subcommand == "trade":  # the gate module only where it is used anyway
         from orion_cli.core.gate import ENV_AUTHORIZED, ENV_PAPER
 
         skip = (ENV_PAPER, ENV_AUTHORIZED)
-    for note in own_variable_near_misses(os.environ, skip=skip):
+    for note in (*own_variable_near_misses(os.environ, skip=skip), *lowercase_variable_notes(os.environ)):
         ctx.obj.out.warn(note)
 
 

@@ -32,6 +32,12 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "ORION__"
 MAX_CONFIG_BYTES = 16 * MiB  # a config file is a few kilobytes: anything near this is not one
+# Bounds on how a number is written, whatever its key's range: no price, fee, amount or limit needs more
+# places (a venue's tick is 0.01 or 0.001), and a value with dozens of digits is a slip of the keyboard
+# that Decimal arithmetic (28 significant digits) would round silently. An integer of thousands of
+# digits also made int() itself fail (Python's 4300-digit limit), an internal error.
+MAX_DECIMAL_PLACES = 6
+MAX_INTEGER_DIGITS = 18
 
 T = TypeVar("T")
 
@@ -139,7 +145,8 @@ class MatchingConfig:
                                               "backstop)", unit="h", min=D(0), max=D(8760))
     resolution_time_tolerance_hours: Decimal = opt(D("36"), "largest gap between the venues' expected "
                                                    "resolution times", unit="h", min=D(0), max=D(8760))
-    pairs_file: str = opt("", "curated pairs file; empty = pairs.toml in the config dir")
+    pairs_file: str = opt("", "curated pairs file, by its absolute path (~ allowed); empty = pairs.toml in the "
+                              "config dir")
 
 
 @dataclass(frozen=True)
@@ -202,7 +209,7 @@ class SecretsConfig:
     """Where credentials live."""
 
     backend: str = opt("vault", "vault = encrypted file; keyring = the OS keyring", choices=("vault", "keyring"))
-    vault_path: str = opt("", "vault file; empty = vault.json in the data dir")
+    vault_path: str = opt("", "vault file, by its absolute path (~ allowed); empty = vault.json in the data dir")
 
 
 @dataclass(frozen=True)
@@ -228,7 +235,7 @@ class LoggingConfig:
     """Diagnostic logging (never contains secret values)."""
 
     level: str = opt("warning", "log level on stderr", choices=("debug", "info", "warning", "error"))
-    file: str = opt("", "also log to this file; empty = no file")
+    file: str = opt("", "also log to this file, by its absolute path (~ allowed); empty = no file")
 
 
 SECTIONS: dict[str, type[Any]] = {
@@ -381,15 +388,17 @@ def _spec_map() -> dict[str, KeySpec]:
 def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
     """Turn a raw value (TOML-typed, or a string from env/flags) into the key's type, or explain."""
 
-    def bad(problem: str) -> ConfigError:
+    def bad(problem: str, hint: str = "") -> ConfigError:
         # As written: a TOML number (read as Decimal) bare, a boolean in TOML's spelling, text quoted.
         # A URL masked: a venue's may carry a key, the database's a password.
         shown = str(raw) if isinstance(raw, Decimal) else str(raw).lower() if isinstance(raw, bool) else repr(
             mask_web_url(raw) if spec.is_url and isinstance(raw, str) else
             mask_url(raw) if spec.dotted == "database.url" and isinstance(raw, str) else raw)
+        if spec.type in (int, Decimal) and len(shown) > _SHOWN_NUMBER:  # thousands of digits: one line still
+            shown = f"{shown[:_SHOWN_NUMBER]}… ({len(shown)} characters)"
         return ConfigError(
             f"{spec.dotted} = {shown} from {source}: {problem}; allowed: {spec.allowed()}",
-            hint=f"fix or remove {spec.dotted} in {source}",
+            hint=hint or f"fix or remove {spec.dotted} in {source}",
             reason="config_invalid",
         )
 
@@ -406,12 +415,15 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
         if isinstance(raw, bool):
             raise bad("not an integer")
         if isinstance(raw, int):
-            value = raw
+            digits = len(str(abs(raw)))
         elif isinstance(raw, str) and plain_ascii(raw) and _INTEGER.fullmatch(raw.strip()):
             # ASCII digits only: isdigit() also took "٣" and "３" (read as 3) and "²" (which int() refuses).
-            value = int(raw.strip())
+            digits = len(raw.strip().lstrip("-"))  # as written, leading zeros too; counted before int() reads it
         else:
             raise bad("not an integer (ASCII digits 0-9 only)" if isinstance(raw, str) else "not an integer")
+        if digits > MAX_INTEGER_DIGITS:
+            raise bad(f"{digits} digits, more than the {MAX_INTEGER_DIGITS} an integer may have")
+        value = raw if isinstance(raw, int) else int(raw.strip())
     elif tp is Decimal:
         if isinstance(raw, bool):
             raise bad("not a number")
@@ -423,13 +435,20 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
             value = None
         if value is None or not value.is_finite():
             raise bad("not a finite number")
+        _check_decimal_size(value, bad)
     elif tp is str:
         if not isinstance(raw, str):
             raise bad("not a string")
         value = raw
     else:  # list[str]
-        if isinstance(raw, str):
-            raw_list: Any = [p.strip() for p in raw.split(",") if p.strip()]
+        if isinstance(raw, str) and raw.strip().startswith("["):
+            # The TOML array as the config file writes it (ORION__TRADING__TRADING_WINDOWS='["13:30-20:00"]'):
+            # split at its commas, its brackets and quotes made every entry a bad window.
+            raw_list: Any = _toml_array(raw)
+            if raw_list is None:
+                raise bad("not a TOML array of strings", hint=f'write {spec.dotted} as ["a", "b"] or as a, b')
+        elif isinstance(raw, str):
+            raw_list = [p.strip() for p in raw.split(",") if p.strip()]
         else:
             raw_list = raw
         if not isinstance(raw_list, list) or not all(isinstance(x, str) for x in raw_list):
@@ -445,7 +464,7 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
         # Venue requests carry the API key and signatures in their headers: never in clear text.
         raise bad("plain http:// to a host that is not loopback would send requests unencrypted")
     if spec.is_absolute_path and value:
-        _check_absolute_file(value, bad)
+        _check_absolute_file(spec, value, bad)
     if spec.dotted == "database.url" and value:
         _check_absolute_database(value, bad)
     if spec.choices and value not in spec.choices:
@@ -457,21 +476,52 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
     return value
 
 
+# How much of a number too long to be right an error shows.
+_SHOWN_NUMBER = 40
+
 # No file name can hold it (the system's calls take C strings), nor can a URL or any other setting.
 NUL = "\x00"
 NUL_PROBLEM = "contains a NUL character (\\x00), which no file name or other setting can hold"
 
 
-def _check_absolute_file(value: str, bad: Callable[[str], ConfigError]) -> None:
-    """A file every process must find in one place: absolute, and not a directory (which would exist,
-    and so halt, for ever)."""
+def _check_decimal_size(value: Decimal, bad: Callable[[str], ConfigError]) -> None:
+    """At most :data:`MAX_DECIMAL_PLACES` places, as written (``5.0000000`` too), and at most
+    :data:`MAX_INTEGER_DIGITS` digits before the point (``1e30``): checked before the key's range, as
+    ``0.0100000001`` lies within it."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    if exponent < -MAX_DECIMAL_PLACES:
+        raise bad(f"{-exponent} decimal places, more than the {MAX_DECIMAL_PLACES} a number may have")
+    whole = len(digits) + exponent  # digits before the point (Decimal drops leading zeros)
+    if whole > MAX_INTEGER_DIGITS:
+        raise bad(f"{whole} digits before the decimal point, more than the {MAX_INTEGER_DIGITS} a number may have")
+
+
+def _toml_array(text: str) -> list[Any] | None:
+    """``text`` read as one TOML array (of anything: the caller checks its entries), or None."""
+    try:
+        doc = tomllib.loads(f"value = {text}")
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        return None
+    value = doc.get("value")
+    return value if list(doc) == ["value"] and isinstance(value, list) else None  # nothing after it
+
+
+def _check_absolute_file(spec: KeySpec, value: str, bad: Callable[..., ConfigError]) -> None:
+    """A file every process must find in one place: absolute; the sentinel also not a directory (which
+    would exist, and so halt, for ever)."""
     try:
         path = Path(value).expanduser()
     except RuntimeError:  # `~nosuchuser/stop`: pathlib cannot expand it
         raise bad("names the home directory of a user this machine does not have") from None
     if not path.is_absolute():
+        name = path.name or "file"
         raise bad("a relative path is looked for in each process's own working directory, so a cron job or a "
-                  "service started elsewhere would not see it")
+                  "service started elsewhere would not find the same file",
+                  hint=f'give {spec.dotted} as an absolute path, e.g. "/srv/orion/{name}" or "~/{name}" '
+                       "(~ is your home directory)")
+    if spec.dotted != "halt.sentinel_file":  # the others are checked by what opens them, in their own words
+        return
     try:
         is_dir = path.is_dir()
         odd = not is_dir and path.exists() and not path.is_file()
@@ -544,22 +594,43 @@ def _check_absolute_database(value: str, bad: Callable[[str], ConfigError]) -> N
 
 
 def _unknown_key(dotted: str, source: str) -> ConfigError:
-    close = difflib.get_close_matches(dotted, list(_spec_map()), n=1)
-    hint = f"did you mean {close[0]}?" if close else "see config.toml.example for every key"
-    return ConfigError(f"unknown configuration key {dotted} in {source}", hint=hint, reason="config_unknown_key")
+    return ConfigError(f"unknown configuration key {dotted} in {source}", hint=_suggestion(dotted),
+                       reason="config_unknown_key")
 
 
-def read_toml(path: Path, source: str) -> dict[str, Any]:
+def _suggestion(dotted: str) -> str:
+    """The key(s) ``dotted`` may have meant. A key under the wrong table (or none) by its own name
+    first: the whole dotted name matched the table's other keys instead (``[polymarket] pairs_file`` →
+    polymarket.chain_id, ``[trading] daily_loss`` → trading.max_unwind_loss). A name more than one table
+    holds gives each (``max_concurrency``)."""
+    keys = list(_spec_map())
+    section, _, leaf = dotted.rpartition(".")
+    close = [key for key in keys if key.partition(".")[2] == leaf]
+    if not close:  # misspelt too: the nearest name, in this table if it has it (kalshi.timeout_secs)
+        near = difflib.get_close_matches(leaf, list(dict.fromkeys(key.partition(".")[2] for key in keys)), n=1)
+        close = [key for key in keys if near and key.partition(".")[2] == near[0]]
+        close = [key for key in close if key.startswith(f"{section}.")] or close
+    if not close:
+        close = difflib.get_close_matches(dotted, keys, n=1)
+    return f"did you mean {' or '.join(close)}?" if close else "see config.toml.example for every key"
+
+
+def read_toml(path: Path, source: str, *, user: bool = False) -> dict[str, Any]:
     """Parse a TOML config file; syntax errors name line and column. A device, a named pipe or a file
-    above :data:`MAX_CONFIG_BYTES` is refused unread, and nesting too deep for the parser is a syntax
-    error: each is a :class:`ConfigError`, which the kill switch's lenient loading can skip."""
+    above :data:`MAX_CONFIG_BYTES` is refused unread, nesting too deep for the parser is a syntax error,
+    and an integer too long for the parser to read is refused naming its key: each is a
+    :class:`ConfigError`, which the kill switch's lenient loading can skip. ``user``: the user config
+    file, whose path is not the operator's choice."""
     try:
         raw = read_regular_file(path, MAX_CONFIG_BYTES)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}", reason="config_missing") from None
     except IsADirectoryError:
-        raise ConfigError(f"{source}: is a directory, not a config file",
-                          hint=f"name the TOML file itself, e.g. {path / 'config.toml'}") from None
+        # The user config's path is fixed: naming "a file in it" (config.toml/config.toml) would never be read.
+        hint = (f"orion reads its user config from exactly this path: move the directory away (mv {path} "
+                f"{path}.d) or remove it, and write the settings to a file of this name if you want one"
+                if user else f"name the TOML file itself, e.g. {path / 'config.toml'}")
+        raise ConfigError(f"{source}: is a directory, not a config file", hint=hint) from None
     except FileRefused as exc:
         raise ConfigError(f"{source}: {exc}, not a config file", hint="name the TOML file itself") from None
     except OSError as exc:
@@ -578,18 +649,52 @@ def read_toml(path: Path, source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}: TOML syntax error: arrays or inline tables nested too deeply",
                           reason="config_syntax") from None
     except tomllib.TOMLDecodeError as exc:
-        # tomllib's message ends with "(at line L, column C)", except at the very end of the text.
-        message = str(exc)
-        if message.endswith("(at end of document)"):
-            last = text.split("\n")[-1]
-            message = message[: -len("(at end of document)")] + (
-                f"(at end of document: line {text.count(chr(10)) + 1}, column {len(last) + 1})")
-        raise ConfigError(f"{source}: TOML syntax error: {message}", reason="config_syntax") from None
+        raise _toml_syntax_error(exc, text, source) from None
+    except ValueError:  # int() refuses an integer of thousands of digits (Python's int_max_str_digits)
+        raise _long_integer(text, source) from None
 
 
-# The kill switch's sentinel: a relative path made the halt depend on each process's working directory
-# (an operator's file next to the config halted nothing that cron started).
-ABSOLUTE_PATH_KEYS = frozenset({"halt.sentinel_file"})
+def _toml_syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> ConfigError:
+    # tomllib's message ends with "(at line L, column C)", except at the very end of the text.
+    message = str(exc)
+    if message.endswith("(at end of document)"):
+        last = text.split("\n")[-1]
+        message = message[: -len("(at end of document)")] + (
+            f"(at end of document: line {text.count(chr(10)) + 1}, column {len(last) + 1})")
+    return ConfigError(f"{source}: TOML syntax error: {message}", reason="config_syntax")
+
+
+_LONG_NUMBER = re.compile(rf"[0-9](?:_?[0-9]){{{MAX_INTEGER_DIGITS},}}")
+_TABLE_HEADER = re.compile(r"\s*\[\s*([A-Za-z0-9_-]+)\s*\]")
+_KEY_ASSIGNMENT = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*=\s*[+-]?[0-9]")
+
+
+def _long_integer(text: str, source: str) -> ConfigError:
+    """An integer of thousands of digits, which the parser's int() refuses (ValueError, not a syntax
+    error: it was an internal error, exit 1): named by its key, as far as the text says (the first
+    such number assigned, under the table above it), with the bound a number is held to."""
+    table = ""
+    for number, line in enumerate(text.split("\n"), start=1):
+        header = _TABLE_HEADER.match(line)
+        if header:
+            table = header.group(1)
+        assigned = _KEY_ASSIGNMENT.match(line)
+        long = _LONG_NUMBER.search(line)
+        if assigned and long:
+            key = f"{table}.{assigned.group(1)}" if table else assigned.group(1)
+            digits = sum(c.isdigit() for c in long.group())
+            return ConfigError(f"{key} = (a number of {digits} digits) from {source} (at line {number}): more "
+                               f"than the {MAX_INTEGER_DIGITS} digits a number may have", reason="config_invalid",
+                               hint=f"fix or remove {key} in {source}")
+    return ConfigError(f"{source}: a number of thousands of digits, more than the {MAX_INTEGER_DIGITS} digits a "
+                       "number may have", reason="config_invalid")
+
+
+# Files every process must find in one place, whatever its working directory. The kill switch's sentinel:
+# a relative path made the halt depend on it (an operator's file next to the config halted nothing that
+# cron started). The pairs file, the vault and the log file likewise: a cron job started elsewhere
+# traded without the curated pairs, found no credentials, or logged where no one looked.
+ABSOLUTE_PATH_KEYS = frozenset({"halt.sentinel_file", "matching.pairs_file", "secrets.vault_path", "logging.file"})
 
 # What the kill switch needs to be right about: which database to halt, and the sentinel file.
 KILL_SWITCH_SECTIONS = ("database", "halt")
@@ -655,7 +760,16 @@ def _flatten(doc: Mapping[str, Any], source: str, problem: _Problems) -> dict[st
 def _env_layer(environ: Mapping[str, str], problem: _Problems) -> dict[str, tuple[Any, str]]:
     layer: dict[str, tuple[Any, str]] = {}
     for name, value in environ.items():
-        if not name.startswith("ORION_") or name in OWN_VARIABLES:
+        if not name.startswith("ORION_"):
+            meant = _lowercase_variable(name)
+            if meant:
+                right = " or ".join(f"{r} ({key})" if len(meant) > 1 else r for key, r in meant)
+                problem(ConfigError(f"{name} is not read: variable names are case-sensitive, and orion's "
+                                    f"configuration variables are upper case ({ENV_PREFIX}SECTION__KEY)",
+                                    hint=f"rename it {right}", reason="config_unknown_key"),
+                        *(key for key, _ in meant))
+            continue
+        if name in OWN_VARIABLES:
             continue
         prefixed = name.startswith(ENV_PREFIX)
         parts = name[len(ENV_PREFIX):].lower().split("__") if prefixed else []
@@ -678,6 +792,31 @@ def _env_layer(environ: Mapping[str, str], problem: _Problems) -> dict[str, tupl
             continue
         problem(_unknown_key(dotted, f"environment {name}"), dotted)
     return layer
+
+
+def _lowercase_variable(name: str) -> tuple[tuple[str, str], ...]:
+    """Each key ``name`` spells but for its case (``orion__limits__order_notional``, or with one
+    underscore where two belong), with its right, upper-case name. Nothing reads such a variable (names
+    are case-sensitive), so the limit the operator thinks is set would stay at its old value. Only a
+    name whose ``ORION`` is not in upper case: ``ORION__limits__order_notional`` is read as it is."""
+    upper = name.upper()
+    if name.startswith("ORION_") or not upper.startswith("ORION_") or upper in OWN_VARIABLES:
+        return ()  # one of orion's own variables in lower case is a near miss, warned of (own_variable_near_misses)
+    dotted = upper[len(ENV_PREFIX):].lower().replace("__", ".") if upper.startswith(ENV_PREFIX) else ""
+    if dotted in _spec_map():
+        return ((dotted, upper),)
+    return _misspelt_variable(upper)
+
+
+def lowercase_variable_notes(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """A note for each ``orion__…`` variable (its ``ORION`` not in upper case) that names no key: nothing
+    reads it. A warning, as for an unknown variable of another tool; one that names a key is an error
+    (:func:`_lowercase_variable`), as the operator means a setting that would not apply."""
+    return tuple(f"ignored {name} (orion reads only upper-case {ENV_PREFIX}SECTION__KEY variables, and this one "
+                 "names no configuration key)"
+                 for name in sorted(environ)
+                 if not name.startswith("ORION_") and name.upper().startswith(ENV_PREFIX)
+                 and not _lowercase_variable(name))
 
 
 # Variables orion reads for itself, not configuration keys: the live gate's pair, the vault's
@@ -793,7 +932,7 @@ def load_settings(
     def layer(path: Path, source: str, label: str) -> None:
         files.append(str(path))
         try:
-            doc = read_toml(path, source)
+            doc = read_toml(path, source, user=path == user_file)
         except ConfigError as exc:
             if not lenient:
                 raise
@@ -803,6 +942,7 @@ def load_settings(
             values[k] = (v, label)
 
     home = home_problem(env.get("ORION_HOME", ""))
+    user_file: Path | None = None
     if home is not None:  # the default ledger (and so the kill switch) is in it, unless one is named
         problem(home, "database")  # noted only for the kill switch with its database named: the file unread
     else:
@@ -926,6 +1066,8 @@ def render_example() -> str:
         "# (e.g. ORION__LIMITS__ORDER_NOTIONAL=50) > --config FILE / $ORION_CONFIG > this user file",
         "# > built-in defaults. Unknown keys are errors. Secrets never go here: `orion secrets`.",
         "# Uncomment a line to change it. Money is in US dollars, written as decimal strings.",
+        f"# A number has at most {MAX_DECIMAL_PLACES} decimal places and {MAX_INTEGER_DIGITS} digits before the point; "
+        "a file's path is absolute (~ allowed).",
     ]
     for section, cls in SECTIONS.items():
         lines.append("")

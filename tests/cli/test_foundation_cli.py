@@ -882,6 +882,20 @@ def test_a_misspelt_orion_variable_is_warned_even_with_q_and_changes_nothing(led
 
 
 @pytest.mark.usefixtures("isolated_home")
+def test_a_lower_case_configuration_variable_is_refused_or_warned_of() -> None:
+    """Found in review: `orion__limits__order_notional=5` was read by nothing, silently: the operator
+    thought the limit set. One naming a key exits 3 with its upper-case name; one naming none is warned
+    of (it may be another tool's), the command going on."""
+    result = run("config", "show", "--json", env={"orion__limits__order_notional": "5"})
+    assert result.exit_code == 3, result.output
+    assert "hint: rename it ORION__LIMITS__ORDER_NOTIONAL" in result.stderr
+    result = run("config", "show", "--json", env={"orion__limits__nothing": "5"})
+    assert result.exit_code == 0, result.output
+    assert ("warning: ignored orion__limits__nothing (orion reads only upper-case ORION__SECTION__KEY variables, "
+            "and this one names no configuration key)") in result.stderr
+
+
+@pytest.mark.usefixtures("isolated_home")
 def test_a_venue_url_in_clear_text_to_another_host_is_refused_before_anything_runs() -> None:
     """Found by a black-box audit: `ORION__KALSHI__PROD_BASE_URL=http://…` to any host was used, and the
     API key and signatures travel in the requests' headers. Exit 3 naming the key and its source."""

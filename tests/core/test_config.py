@@ -17,6 +17,7 @@ from orion_cli.core.config import (
     iter_flat,
     key_specs,
     load_settings,
+    lowercase_variable_notes,
     own_variable_near_misses,
     render_example,
 )
@@ -137,6 +138,30 @@ def test_unknown_key_in_file_suggests_the_right_one(tmp_path: Path) -> None:
     assert err.hint == "did you mean limits.order_notional?"
 
 
+@pytest.mark.parametrize(("body", "hint"), [
+    ('[polymarket]\npairs_file = "/srv/pairs.toml"\n', "did you mean matching.pairs_file?"),
+    ("[trading]\ndaily_loss = 5\n", "did you mean breaker.daily_loss?"),
+    ('mode = "live"\n', "did you mean trading.mode?"),  # above every table
+    ("[trading]\nmax_concurrency = 4\n", "did you mean kalshi.max_concurrency or polymarket.max_concurrency?"),
+    ("[polymarket]\ndaily_los = 5\n", "did you mean breaker.daily_loss?"),  # misspelt too
+    ("[kalshi]\ntimeout_secs = 5\n", "did you mean kalshi.timeout_seconds?"),  # its own table's first
+])
+def test_a_key_under_the_wrong_table_suggests_the_key_by_its_own_name(tmp_path: Path, body: str, hint: str) -> None:
+    """Found in review: the suggestion matched the whole dotted name, so a key under the wrong table was
+    offered one of that table's keys (`[polymarket] pairs_file` → polymarket.chain_id, `[trading]
+    daily_loss` → trading.max_unwind_loss, top-level `mode` → nothing), never the key meant."""
+    f = _write(tmp_path / "c.toml", body)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    assert info.value.exit_code == ExitCode.CONFIG and info.value.hint == hint
+
+
+def test_a_variable_naming_a_key_under_the_wrong_section_suggests_the_key() -> None:
+    with pytest.raises(ConfigError) as info:  # was: did you mean limits.total_exposure?
+        load_settings(environ={"ORION__LIMITS__DAILY_LOSS": "5"})
+    assert info.value.hint == "did you mean breaker.daily_loss?"
+
+
 def test_unknown_section_is_an_error(tmp_path: Path) -> None:
     f = _write(tmp_path / "c.toml", '[limit]\norder_notional = "5"\n')
     with pytest.raises(ConfigError, match="unknown configuration key limit"):
@@ -154,6 +179,36 @@ def test_unrelated_orion_variables_are_ignored() -> None:
     s = load_settings(environ={"ORION_DEBUG": "1", "ORION_PAPER_TRADING": "1", "ORIONX": "y",
                                "ORION_OTHER__THING": "x", "ORION_LIMITS__NO_SUCH_KEY": "1"})
     assert s.sources[KEY] == "default"
+
+
+@pytest.mark.parametrize(("name", "right"), [
+    ("orion__limits__order_notional", "ORION__LIMITS__ORDER_NOTIONAL"),
+    ("Orion__Limits__Order_Notional", "ORION__LIMITS__ORDER_NOTIONAL"),
+    ("orion_limits_order_notional", "ORION__LIMITS__ORDER_NOTIONAL"),  # and a single underscore
+    ("orion__halt__sentinel_file", "ORION__HALT__SENTINEL_FILE"),
+])
+def test_a_configuration_variable_in_lower_case_is_an_error_naming_the_upper_case_one(name: str, right: str) -> None:
+    """Found in review: variable names are case-sensitive and orion reads ``ORION__…`` only, so
+    ``orion__limits__order_notional=5`` was ignored without a word while the operator thought the limit
+    set. Exit 3, saying to use the upper-case spelling; the kill switch goes on only if it is not its own."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={name: "5"})
+    err = info.value
+    assert err.exit_code == ExitCode.CONFIG and err.message.startswith(f"{name} is not read")
+    assert "upper case" in err.message and err.hint == f"rename it {right}"
+    assert lowercase_variable_notes({name: "5"}) == ()  # an error, not also a warning
+    if "halt" not in name:
+        assert load_settings(environ={name: "5"}, lenient=True).problems
+
+
+def test_a_lower_case_orion_variable_that_names_no_key_is_only_warned_of() -> None:
+    """As another tool's ``ORION_…`` variable: nothing reads it, and it may not be orion's at all."""
+    env = {"orion__limits__no_such_key": "5", "orion__x": "1", "orion_home": "/srv", "orion_other": "1",
+           "ORION__limits__order_notional": "7"}  # read as it is: only ORION itself must be upper case
+    assert load_settings(environ=env).limits.order_notional == Decimal("7")
+    assert lowercase_variable_notes(env) == tuple(
+        f"ignored {name} (orion reads only upper-case ORION__SECTION__KEY variables, and this one names no "
+        "configuration key)" for name in ("orion__limits__no_such_key", "orion__x"))
 
 
 @pytest.mark.parametrize(("name", "right"), [
@@ -321,6 +376,45 @@ def test_a_number_in_env_that_is_not_plain_ascii_is_a_config_error_naming_the_va
     assert key in info.value.message and f"environment {variable}" in info.value.message
 
 
+@pytest.mark.parametrize(("key", "value", "why"), [
+    ("limits.order_notional", "10.1234567", "7 decimal places, more than the 6 a number may have"),
+    ("trading.min_edge", "0.0100000001", "10 decimal places, more than the 6"),  # within the range
+    ("trading.min_edge", "1E-7", "7 decimal places, more than the 6"),
+    ("paper.kalshi_balance", "5.0000000", "7 decimal places, more than the 6"),
+    ("paper.kalshi_balance", "0" * 25 + "1." + "0" * 30, "30 decimal places"),
+    ("limits.order_notional", "1e30", "31 digits before the decimal point, more than the 18"),
+    ("rate_limits.orders_per_minute", "0" * 30 + "1", "31 digits, more than the 18 an integer may have"),
+    ("rate_limits.orders_per_minute", "9" * 5000, "5000 digits, more than the 18"),  # was exit 1: int()'s limit
+])
+def test_a_number_with_absurd_precision_or_size_is_a_config_error_naming_key_and_bound(
+        key: str, value: str, why: str, tmp_path: Path) -> None:
+    """Found in review: a limit, fee or amount took any number of places (0.0100000001, rounded
+    silently by Decimal arithmetic beyond 28 digits) and an integer any number of digits (leading
+    zeros; thousands of digits were an internal error, exit 1, from int()'s 4300-digit limit)."""
+    name = "ORION__" + key.upper().replace(".", "__")
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={name: value})
+    err = info.value
+    assert err.exit_code == ExitCode.CONFIG and err.message.startswith(f"{key} = ") and why in err.message
+    assert f"environment {name}" in err.message and len(err.message) < 300  # a long number is cut short
+    section, _, leaf = key.partition(".")
+    for written in (value, f'"{value}"'):  # a TOML number and a quoted one
+        if written == value and (value.startswith("0") or "E" in value):
+            continue  # not TOML numbers
+        f = _write(tmp_path / "c.toml", f"[{section}]\n{leaf} = {written}\n")
+        with pytest.raises(ConfigError) as info:
+            load_settings(config_file=f, environ={})
+        assert info.value.exit_code == ExitCode.CONFIG and info.value.message.startswith(f"{key} = ")
+        assert str(f) in info.value.message and "more than the" in info.value.message
+
+
+@pytest.mark.parametrize(("key", "value"), [("limits.order_notional", "10.123456"), ("trading.min_edge", "0.000001"),
+                                            ("limits.order_notional", "1E+2"), ("rate_limits.orders_per_hour", "0700")])
+def test_six_decimal_places_and_short_integers_are_read(key: str, value: str) -> None:
+    s = load_settings(environ={"ORION__" + key.upper().replace(".", "__"): value})
+    assert s.sources[key].startswith("environment")
+
+
 def test_plain_ascii_numbers_in_env_are_read() -> None:
     s = load_settings(environ={"ORION__BREAKER__RESET_HOUR_UTC": " 3 ", "ORION__LIMITS__ORDER_NOTIONAL": "12.50"})
     assert s.breaker.reset_hour_utc == 3 and s.limits.order_notional == Decimal("12.50")
@@ -419,6 +513,39 @@ def test_a_sentinel_file_that_is_a_named_pipe_is_a_config_error(tmp_path: Path) 
     assert info.value.exit_code == ExitCode.CONFIG and "not a regular file" in info.value.message
     (tmp_path / "file").write_text("stop\n")
     assert load_settings(environ={"ORION__HALT__SENTINEL_FILE": str(tmp_path / "file")}).halt.sentinel_file
+
+
+@pytest.mark.parametrize("key", ["matching.pairs_file", "secrets.vault_path", "logging.file"])
+@pytest.mark.parametrize("value", ["pairs.toml", "./orion/x.json", "../x", "~nosuchuser-orion/x"])
+def test_a_relative_pairs_vault_or_log_file_is_a_config_error_with_a_hint(key: str, value: str,
+                                                                          tmp_path: Path) -> None:
+    """Found in review: `pairs_file = "pairs.toml"` (or a relative vault_path, logging.file) was read from
+    each process's working directory: a cron job started elsewhere traded without the curated pairs,
+    found no vault, or logged where no one looked. Refused as a relative halt.sentinel_file is."""
+    name = "ORION__" + key.upper().replace(".", "__")
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={name: value})
+    err = info.value
+    assert err.exit_code == ExitCode.CONFIG and err.message.startswith(f"{key} = ")
+    assert f"environment {name}" in err.message and "the absolute path of a file (~ allowed)" in err.message
+    if value.startswith("~"):
+        assert "user this machine does not have" in err.message
+    else:
+        assert "working directory" in err.message
+        assert err.hint is not None and err.hint.startswith(f"give {key} as an absolute path, e.g. ")
+    section, _, leaf = key.partition(".")
+    f = _write(tmp_path / "c.toml", f'[{section}]\n{leaf} = "{value}"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    assert str(f) in info.value.message
+
+
+@pytest.mark.parametrize("key", ["matching.pairs_file", "secrets.vault_path", "logging.file"])
+@pytest.mark.parametrize("value", ["", "/srv/orion/x.toml", "~/x.toml"])
+def test_an_absolute_or_home_pairs_vault_or_log_file_is_accepted(key: str, value: str) -> None:
+    section, _, leaf = key.partition(".")
+    settings = load_settings(environ={"ORION__" + key.upper().replace(".", "__"): value})
+    assert getattr(getattr(settings, section), leaf) == value
 
 
 @pytest.mark.parametrize("value", ["", "/srv/orion/trading.stop", "~/trading.stop"])
@@ -601,7 +728,7 @@ def test_a_device_or_a_named_pipe_as_the_config_file_is_refused_unread(tmp_path:
 
 
 @pytest.mark.timeout(30)
-def test_a_user_config_that_is_not_a_regular_file_is_an_error_not_skipped(user_file: Path) -> None:
+def test_a_user_config_that_is_not_a_regular_file_is_an_error_not_skipped(user_file: Path, tmp_path: Path) -> None:
     """Found in review: the user's own config.toml was read only if ``is_file()``, so a directory, a FIFO or a
     dangling link there was skipped without a word and every command ran on the defaults."""
     import os
@@ -611,7 +738,15 @@ def test_a_user_config_that_is_not_a_regular_file_is_an_error_not_skipped(user_f
         load_settings(environ={})
     assert info.value.exit_code == ExitCode.CONFIG
     assert info.value.message == f"{user_file}: is a directory, not a config file"
+    # Its path is fixed: the hint said to name "the TOML file itself, e.g. …/config.toml/config.toml",
+    # which orion would never read.
+    assert info.value.hint == (f"orion reads its user config from exactly this path: move the directory away "
+                               f"(mv {user_file} {user_file}.d) or remove it, and write the settings to a file of "
+                               "this name if you want one")
     user_file.rmdir()
+    with pytest.raises(ConfigError) as info:  # --config names any file: naming the one inside is right
+        load_settings(config_file=tmp_path, environ={})
+    assert info.value.hint == f"name the TOML file itself, e.g. {tmp_path / 'config.toml'}"
 
     os.mkfifo(user_file)  # refused unread: a FIFO would wait for a writer
     with pytest.raises(ConfigError) as info:
@@ -667,6 +802,28 @@ def test_cross_check_trading_windows(window: str) -> None:
 
 def test_valid_trading_window_passes() -> None:
     assert load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": "22:00-02:00"}).trading.trading_windows
+
+
+@pytest.mark.parametrize(("value", "windows"), [
+    ('["13:30-20:00"]', ["13:30-20:00"]),
+    (' ["13:30-20:00", \'22:00-02:00\',] ', ["13:30-20:00", "22:00-02:00"]),
+    ("[]", []),
+    ("13:30-20:00, 22:00-02:00", ["13:30-20:00", "22:00-02:00"]),  # the comma-separated form, as before
+])
+def test_trading_windows_in_the_environment_may_be_written_as_the_toml_array(value: str, windows: list[str]) -> None:
+    """Found in review: `ORION__TRADING__TRADING_WINDOWS='["13:30-20:00"]'`, copied from the config file,
+    was split at its commas, so its brackets and quotes made the window invalid (exit 3)."""
+    s = load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": value})
+    assert s.trading.trading_windows == windows
+
+
+@pytest.mark.parametrize("value", ['["13:30-20:00"', "[1]", '["13:30-20:00"] x = 1', '["13:30-20:00"]\nx = 1',
+                                   '[["13:30-20:00"]]', '["25:00-26:00"]'])
+def test_a_trading_windows_variable_that_is_not_a_toml_array_of_windows_is_a_config_error(value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": value})
+    assert info.value.exit_code == ExitCode.CONFIG and "trading.trading_windows" in info.value.message
+    assert "ORION__TRADING__TRADING_WINDOWS" in info.value.message
 
 
 # -- example file and display ------------------------------------------------------------------

@@ -250,6 +250,7 @@ def world() -> Iterator[World]:
             "home_config": home / "config.toml",
             "pairs": home / "pairs.toml",
             "root": root,
+            "files": root / "files",  # a valid path key's directory (not made: a missing file is valid)
         }
         with contextlib.chdir(root):  # relative garbage paths land in the scratch dir, never the repo
             yield World(root, home, paths)
@@ -644,8 +645,8 @@ def valid_value(spec: KeySpec) -> st.SearchStrategy[Any]:
             return st.sampled_from(spec.choices)
         if spec.dotted == "database.url":
             return st.sampled_from(["", "sqlite:///@@root@@/fuzz.db"])
-        if spec.dotted in PATHISH:
-            return st.one_of(st.just(""), SAFE_REL)
+        if spec.dotted in PATHISH:  # absolute: a relative one is refused (each process's directory differs)
+            return st.one_of(st.just(""), SAFE_REL.map(lambda name: f"@@files@@/{name}"))
         return st.text(CHARS, max_size=30)
     return st.lists(_window(), max_size=3)
 
@@ -858,7 +859,7 @@ def test_config_file_and_environment_fuzz(case: ConfigCase) -> None:
         env = dict(case.env)
         pre: list[str] = []
         if case.where != "none":
-            config_path.write_bytes(case.text)
+            config_path.write_bytes(case.text.replace(b"@@files@@", str(w.paths["files"]).encode()))
         if case.where == "--config":
             pre = ["--config", str(config_path)]
         elif case.where == "$ORION_CONFIG":
