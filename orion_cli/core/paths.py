@@ -7,6 +7,7 @@ point a test at); otherwise the platform's user config and data dirs are used.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from orion_cli.core.errors import ConfigError
@@ -22,14 +23,35 @@ def home_problem(value: str) -> ConfigError | None:
     if not value:
         return None
     try:
-        if Path(value).expanduser().is_absolute():
-            return None
+        home = Path(value).expanduser()
+        if home.is_absolute():
+            return _not_a_directory(value, home)
         why = ("is a relative path, looked for in each process's own working directory: a cron job or a service "
                "started elsewhere would keep a ledger, and a kill switch, of its own")
     except RuntimeError:  # ~nosuchuser
         why = "names the home directory of a user this machine does not have"
     hint = "give its absolute path" + ("" if value.startswith("~") else f', e.g. ORION_HOME="$PWD/{value}"')
     return ConfigError(f"ORION_HOME ({value!r}) {why}", hint=hint, reason="config_invalid")
+
+
+def _not_a_directory(value: str, home: Path) -> ConfigError | None:
+    """An ``ORION_HOME`` at a file (or below one) holds no config, ledger or vault: the user config was
+    skipped unseen (``config show`` ran on the defaults, exit 0) and the ledger reported missing. One that
+    does not exist yet is fine (``orion init`` makes it); one orion may not look into is left to what
+    opens it."""
+    try:
+        mode = home.stat().st_mode
+    except NotADirectoryError:
+        why = "is below a file, not a directory"
+    except OSError:
+        return None
+    else:
+        if stat.S_ISDIR(mode):
+            return None
+        why = "names a file, not a directory"
+    return ConfigError(f"ORION_HOME ({value!r}) {why}: the config file, ledger and vault are kept in it",
+                       hint="point ORION_HOME at a directory (a missing one is made by `orion init`), or unset it",
+                       reason="config_invalid")
 
 
 def home_override() -> Path | None:

@@ -45,3 +45,33 @@ def test_the_default_ledger_of_an_orion_home_with_a_question_mark_is_in_it(tmp_p
     assert sqlite_url(Path("/a b/x.db")) == "sqlite:////a b/x.db"  # readable where nothing needs escaping
     open_database(None).dispose()
     assert (home / "orion.db").is_file() and not (tmp_path / "desk").exists()
+
+
+@pytest.mark.parametrize("where", ["a file", "below a file"])
+def test_an_orion_home_at_a_file_is_a_config_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             where: str) -> None:
+    """Found in review: ORION_HOME naming a regular file (or a path below one) went unchecked: its
+    config.toml could not exist, so `orion config show` ran on the defaults (exit 0) and `orion halt`
+    said the ledger was missing (ORION_HOME one suspect among four). Exit 3 naming ORION_HOME."""
+    from orion_cli.core import paths
+    from orion_cli.core.config import load_settings
+    from orion_cli.core.errors import ConfigError, ExitCode
+
+    afile = tmp_path / "home-file"
+    afile.write_text("not a directory\n")
+    home = afile if where == "a file" else afile / "sub"
+    monkeypatch.setenv("ORION_HOME", str(home))
+    for call in (lambda: load_settings(environ={"ORION_HOME": str(home)}), paths.config_dir, paths.data_dir):
+        with pytest.raises(ConfigError) as info:
+            call()
+        err = info.value
+        assert err.exit_code == ExitCode.CONFIG and err.message.startswith(f"ORION_HOME ({str(home)!r}) ")
+        assert "not a directory" in err.message and err.hint is not None and "ORION_HOME" in err.hint
+
+
+def test_an_orion_home_that_is_a_directory_or_not_there_yet_is_accepted(tmp_path: Path) -> None:
+    from orion_cli.core.paths import home_problem
+
+    (tmp_path / "link").symlink_to(tmp_path)
+    for home in (tmp_path, tmp_path / "not-yet" / "made", tmp_path / "link"):
+        assert home_problem(str(home)) is None
