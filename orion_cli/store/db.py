@@ -308,7 +308,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         parsed = make_url(resolved)
     except Exception:
         raise StorageError(f"invalid database URL: {mask_url(resolved)[:80]!r}", reason="storage_url") from None
-    backend = parsed.get_backend_name()
+    backend = _supported_backend(parsed.drivername, mask_url(resolved))
     if backend == "sqlite":
         db_path = parsed.database
         if not db_path or db_path == ":memory:":
@@ -334,12 +334,36 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
                           "prepare_threshold": None},
         )
         _install_pg_write_lock(engine)
-    else:
-        raise StorageError(f"unsupported database backend {backend!r}; use sqlite or postgresql")
     db = Database(engine, resolved)
     if migrate:
         _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms)
     return db
+
+
+# The drivers orion ships, by backend (``postgresql://`` is made ``postgresql+psycopg://`` by resolve_url).
+SUPPORTED_DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("psycopg",)}
+SUPPORTED_URL_FORMS = ("postgresql://USER:PASSWORD@HOST:PORT/DBNAME (psycopg 3; also written postgresql+psycopg://)",
+                       "sqlite:////ABSOLUTE/PATH.db", "a SQLite file's path")
+
+
+def _supported_backend(drivername: str, display_url: str) -> str:
+    """``sqlite`` or ``postgresql``, or exit 3 for a backend or driver orion does not ship.
+
+    Asked before any engine is made: SQLAlchemy imports a URL's driver only then, and one not installed
+    (``postgresql+psycopg2://``, ``sqlite+aiosqlite://``) surfaced as an internal error (exit 1), or an
+    async driver as a confusing one later. The URL is shown masked (it may hold a password)."""
+    backend, _, driver = drivername.partition("+")
+    if backend not in SUPPORTED_DRIVERS:
+        problem = f"the database backend {backend!r} is not supported"
+    elif driver not in SUPPORTED_DRIVERS[backend]:
+        problem = f"the {backend} driver {driver!r} is not one orion ships or supports"
+    else:
+        return backend
+    raise StorageError(
+        f"database.url {display_url}: {problem}; orion supports " + "; ".join(SUPPORTED_URL_FORMS),
+        hint="set database.url (or --db, ORION__DATABASE__URL) to one of those forms; nothing was opened",
+        reason="storage_url",
+    )
 
 
 def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:

@@ -438,6 +438,30 @@ def test_unsupported_urls_are_storage_errors(url: str) -> None:
         open_database(url)
 
 
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg2://", "postgresql+asyncpg://", "postgresql+pg8000://",
+                                    "postgresql+psycopg_async://", "mysql+pymysql://", "sqlite+aiosqlite://",
+                                    "sqlite+pysqlcipher://"])
+@pytest.mark.parametrize("create", [True, False])
+def test_a_driver_orion_does_not_ship_is_a_configuration_error_naming_the_setting(
+        scheme: str, create: bool, tmp_path: Path) -> None:
+    """Found in review: `postgresql+psycopg2://…` (the driver SQLAlchemy's docs show) was an internal
+    error, ModuleNotFoundError (exit 1), and `sqlite+aiosqlite://` one or an odd error later. It is
+    exit 3 naming database.url and the forms orion takes, the URL's password masked, nothing made."""
+    here = tmp_path / "ledgers"
+    here.mkdir()
+    where = "CANARY:CANARYPW@127.0.0.1:1/db" if scheme.startswith(("postgresql", "mysql")) else \
+        f":CANARYPW@/{here / 'x.db'}"
+    with pytest.raises(StorageError) as refused:
+        open_database(scheme + where, create=create)
+    error = refused.value
+    said = error.message + (error.hint or "")
+    assert error.exit_code == ExitCode.CONFIG and error.reason == "storage_url", said
+    assert error.message.startswith(f"database.url {scheme}") and scheme.split("://")[0].split("+")[1] in said
+    assert "postgresql://USER" in said and "sqlite:////ABSOLUTE/PATH" in said
+    assert "CANARYPW" not in said and ":***@" in said
+    assert list(here.iterdir()) == []
+
+
 def test_an_unparseable_url_is_refused_without_its_password() -> None:
     with pytest.raises(StorageError) as refused:
         open_database("postgresql://u:CANARYPW@h:notaport/db")
