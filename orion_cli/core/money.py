@@ -2,7 +2,8 @@
 
 Every price, size, fee and balance in orion is a :class:`~decimal.Decimal`. Values enter through
 :func:`to_decimal`, which refuses floats (parse JSON with ``parse_float=Decimal``), NaN, infinities,
-negatives and absurd magnitudes, and names the offending field in the error.
+negatives, absurd magnitudes (above 1e15) and absurd precision (more than 40 decimal places), and
+names the offending field in the error.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ MICRO = Decimal("0.000001")  # Polymarket's 6-decimal base unit
 
 # Anything above this is a corrupted payload, not a market (keeps exponents sane).
 _MAX_MAGNITUDE = Decimal("1e15")
+# No venue price, size, fee or balance has more; more would make every later quantize, sum and
+# printed figure as long as the exponent says ("1E-100000000" prints as a hundred million digits).
+MAX_PLACES = 40
+# decimal_str writes a value longer than this in scientific notation (no value to_decimal takes is).
+_MAX_FIXED_CHARS = 100
 
 
 def to_decimal(
@@ -54,13 +60,26 @@ def to_decimal(
         raise DataError(field, f"expected a decimal string, got {type(value).__name__}")
     if not d.is_finite():
         raise DataError(field, f"not a finite number: {value!s:.40}")
-    if abs(d) > _MAX_MAGNITUDE:
-        raise DataError(field, "number out of range")
+    # Told from the exponent and the digits, never by arithmetic: abs() of 1E+100000000 raises
+    # decimal.Overflow (an internal error), and 1E-100000000 in fixed point is a hundred million digits.
+    if d and (d.adjusted() > 15 or d.copy_abs() > _MAX_MAGNITUDE):
+        raise DataError(field, f"number out of range (magnitude above 1e15): {_shown(value, d)}")
+    exponent = int(d.as_tuple().exponent)
+    if -exponent > MAX_PLACES:
+        raise DataError(field, f"more than {MAX_PLACES} decimal places: {_shown(value, d)}")
+    if exponent > 0:  # "1E+3", "0E+100000000": the integer itself (at most 16 digits, exact)
+        d = d.quantize(ONE)
     if d < 0 and not allow_negative:
         raise DataError(field, f"negative value {d}")
     if max_places is not None and d != d.quantize(Decimal(1).scaleb(-max_places), rounding=ROUND_FLOOR):
         raise DataError(field, f"more than {max_places} decimal places: {d}")
     return d
+
+
+def _shown(value: Any, d: Decimal) -> str:
+    """A refused value for an error message, as sent (a string) and at most 40 characters of it."""
+    text = value.strip() if isinstance(value, str) else str(d)
+    return repr(text) if len(text) <= 40 else f"{text[:40]!r}… ({len(text)} characters)"
 
 
 def to_price(value: Any, field: str) -> Decimal:
@@ -99,7 +118,14 @@ def money_str(value: Decimal, places: int = 4) -> str:
 
 
 def decimal_str(value: Decimal) -> str:
-    """Exact string for JSON output, without exponent notation."""
+    """Exact string for JSON output, without exponent notation; a value whose fixed-point form would be
+    longer than 100 characters (none that :func:`to_decimal` takes) in scientific notation instead,
+    exact still: ``1E-100000000`` would otherwise be written out as a hundred million digits."""
+    if value.is_finite():
+        digits, exponent = len(value.as_tuple().digits), int(value.as_tuple().exponent)
+        fixed = digits + exponent if exponent >= 0 else max(digits, -exponent) + 2
+        if fixed > _MAX_FIXED_CHARS:
+            return str(value)
     text = f"{value:f}"
     return "0" if text in ("-0", "") else text
 
