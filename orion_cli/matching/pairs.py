@@ -108,13 +108,55 @@ _POLYMARKET_ID = re.compile(r"0x[0-9a-fA-F]{64}|[0-9]{1,80}")  # condition id, o
 
 def id_problem(kalshi: str, polymarket: str) -> str | None:
     """Why a pair's ids cannot name venue markets (None when they can): a pasted "…" or a title would
-    otherwise be stored, match nothing, and be found only when the trade it was for is missed."""
-    if not _KALSHI_TICKER.fullmatch(kalshi):
-        return f"kalshi {kalshi[:40]!r} is not a Kalshi market ticker (letters, digits, '-', '.', '_')"
-    if not _POLYMARKET_ID.fullmatch(polymarket):
-        return (f"polymarket {polymarket[:40]!r} is neither a condition id (0x and 64 hex digits) "
-                "nor a YES token id (decimal digits)")
+    otherwise be stored, match nothing, and be found only when the trade it was for is missed.
+
+    Said of the whole id as given (an id cut short in the message hid the very character that was
+    wrong), with what is wrong with it: a character and where, or a length."""
+    problem = _kalshi_problem(kalshi)
+    if problem:
+        return f"kalshi {kalshi!r} is not a Kalshi market ticker: {problem}"
+    problem = _polymarket_problem(polymarket)
+    if problem:
+        return f"polymarket {polymarket!r} {problem}"
     return None
+
+
+_TICKER_CHARACTERS = "letters, digits, '-', '.' and '_'"
+
+
+def _kalshi_problem(ticker: str) -> str | None:
+    if _KALSHI_TICKER.fullmatch(ticker):
+        return None
+    if not ticker:
+        return "it is empty"
+    if len(ticker) > 128:
+        return f"it is {len(ticker)} characters long, and a ticker at most 128"
+    first = ticker[0]
+    if not (first.isascii() and first.isalnum()):
+        return f"it starts with {first!r}, and a ticker with a letter or a digit"
+    at = next(i for i, c in enumerate(ticker) if not re.fullmatch(r"[A-Za-z0-9._-]", c))
+    return f"{ticker[at]!r} at character {at + 1} is not one of the {_TICKER_CHARACTERS} a ticker is made of"
+
+
+def _polymarket_problem(market_id: str) -> str | None:
+    if _POLYMARKET_ID.fullmatch(canonical_polymarket(market_id)):
+        return None
+    if market_id[:2].lower() == "0x":
+        digits = market_id[2:]
+        bad = next((i for i, c in enumerate(digits) if c not in "0123456789abcdefABCDEF"), None)
+        if bad is not None:
+            return (f"is not a condition id: {digits[bad]!r} at character {bad + 3} is not a hex digit "
+                    "(a condition id is 0x and 64 hex digits)")
+        return (f"is not a condition id: it has {len(digits)} hex digits after 0x, and a condition id 64 "
+                f"({'some lost' if len(digits) < 64 else 'some added'} in copying?)")
+    if market_id.isascii() and market_id.isdigit():
+        return f"is not a YES token id: it has {len(market_id)} digits, and a token id at most 80"
+    if market_id[:1].isascii() and market_id[:1].isdigit():
+        bad = next(i for i, c in enumerate(market_id) if not (c.isascii() and c.isdigit()))
+        return (f"is not a YES token id: {market_id[bad]!r} at character {bad + 1} is not a decimal digit "
+                "(a token id is decimal digits only)")
+    return (f"is neither a condition id (0x and 64 hex digits) nor a YES token id (decimal digits only): it "
+            f"starts with {market_id[:1]!r}" if market_id else "is empty")
 
 
 # Ids as the venues write them. Kalshi tickers are upper case and a condition id's hex has no case, so
@@ -392,10 +434,10 @@ def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | N
     ``before_write`` is called once the pair is certain to be added, just before the file is written
     (`orion pairs` opens the ledger the change is audited in there: a refused pair creates none).
     """
-    pair = replace(pair, kalshi=canonical_kalshi(pair.kalshi), polymarket=canonical_polymarket(pair.polymarket))
-    problem = id_problem(pair.kalshi, pair.polymarket)
+    problem = id_problem(pair.kalshi.strip(), pair.polymarket.strip())  # said of the ids as typed
     if problem:
         raise UsageError(problem, hint="copy the ids from `orion markets` or `orion pairs suggest`")
+    pair = replace(pair, kalshi=canonical_kalshi(pair.kalshi), polymarket=canonical_polymarket(pair.polymarket))
     typed = pair.polymarket
     market_of: dict[str, str] = {}
     if look_up is not None and not typed.startswith("0x"):

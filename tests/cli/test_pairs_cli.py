@@ -199,6 +199,33 @@ def test_add_blank_ids_exit_2(args: tuple[str, str]) -> None:
     assert listed() == [] and audit("pairs.added") == []
 
 
+@pytest.mark.parametrize(("kalshi", "polymarket", "problem"), [
+    # A condition id one hex digit short: cut at 40 characters, the message hid the end that was wrong.
+    (BRIA_K, BRIA_P[:-1], "is not a condition id: it has 63 hex digits after 0x, and a condition id 64"),
+    (BRIA_K, BRIA_P + "0", "it has 65 hex digits after 0x"),
+    (BRIA_K, BRIA_P[:-1] + "g", "'g' at character 66 is not a hex digit"),
+    (BRIA_K, BRIA_P[:40] + "…", "'…' at character 41 is not a hex digit"),
+    (BRIA_K, BRIA_YES[:60] + "…", "is not a YES token id: '…' at character 61 is not a decimal digit"),
+    (BRIA_K, BRIA_YES + "0" * 5, "is not a YES token id: it has 82 digits, and a token id at most 80"),
+    (BRIA_K, "https://polymarket.com/event/uponly-podcast-guests",
+     "is neither a condition id (0x and 64 hex digits) nor a YES token id (decimal digits only)"),
+    ("KXNBAGAME-26JAN09MILLAL-LAL/2", LAL_P, "'/' at character 28 is not one of the letters, digits"),
+    ("KXNBAGAME " + "Z" * 40, LAL_P, "' ' at character 10 is not one of the letters, digits"),
+    ("K" * 129, LAL_P, "it is 129 characters long, and a ticker at most 128"),
+    ("_KXFOO", LAL_P, "it starts with '_', and a ticker with a letter or a digit"),
+])
+def test_a_bad_market_id_is_shown_whole_with_what_is_wrong_with_it(kalshi: str, polymarket: str,
+                                                                   problem: str) -> None:
+    """Found in review: `pairs add` cut the id it refused to its first 40 characters and said only that it
+    was "neither a condition id nor a YES token id", so a condition id with a digit lost in copying (66
+    characters) showed as 40 good ones. The message holds the whole id as typed, and what is wrong."""
+    code, out, err = invoke("pairs", "add", kalshi, polymarket)
+    assert code == 2 and out == "", err
+    bad = kalshi if problem.startswith(("'/'", "' '", "it is", "it starts")) else polymarket
+    assert f"{bad!r}" in err and problem in err, err
+    assert listed() == [] and audit("pairs.added") == []
+
+
 def test_remove_and_audit() -> None:
     assert invoke("pairs", "add", LAL_K, LAL_P)[0] == 0
     assert invoke("pairs", "add", BRIA_K, BRIA_P)[0] == 0
