@@ -21,7 +21,7 @@ from orion_cli.cli.context import AppContext
 from orion_cli.cli.entry import drop_unplain_size_variables
 from orion_cli.cli.groups import MISSING_COMMAND, CommandGroup
 from orion_cli.cli.output import FORMATS, Output, stream_is_tty
-from orion_cli.cli.params import ascii_numbers_only, path_as_typed
+from orion_cli.cli.params import ascii_numbers_only, no_empty_paths, path_as_typed
 from orion_cli.cli.streams import discard, unwritten, write_failed
 from orion_cli.core.errors import ExitCode, OrionError
 
@@ -210,6 +210,7 @@ class OrionGroup(CommandGroup):
         super().__init__(*args, **kwargs)
         _reflow_tree(self)
         ascii_numbers_only(self)
+        no_empty_paths(self)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         # Before anything renders: Rich and shutil would read a $COLUMNS of other scripts' digits.
@@ -442,11 +443,11 @@ def root(
         # directory is the config file's problem (exit 3, as a missing file and $ORION_CONFIG=DIR are). Its
         # type is a path's all the same, unchecked (path_as_typed), so the shells complete file names after it.
         str | None, typer.Option("--config", metavar="<file>",  # as typer shows the Path options
-                                 click_type=path_as_typed(),
+                                 click_type=path_as_typed("a config file path"),
                                  help="Config file (overrides the user config; also $ORION_CONFIG).")
     ] = None,
     db: Annotated[
-        str | None, typer.Option("--db", click_type=path_as_typed(),  # as --config
+        str | None, typer.Option("--db", click_type=path_as_typed("a database URL or SQLite path"),  # as --config
                                  help="Database URL or SQLite path (overrides database.url; a relative path is "
                                       "the working directory's).")
     ] = None,
@@ -474,12 +475,8 @@ def root(
     if shorthand and fmt not in ("auto", shorthand):
         # Either could be meant; printing one of them silently would surprise whoever wrote the other.
         raise typer.BadParameter(f"--format {fmt} contradicts --{shorthand}: use one", param_hint="--format")
-    if db is not None and not db.strip():
-        # Empty (an unset shell variable: --db "$ORION_DB"): the default ledger would be used, silently.
-        raise typer.BadParameter("a database URL or SQLite path, not empty", param_hint="--db")
-    if config is not None and not config.strip():
-        # Empty (--config "$UNSET"), like --db: it was read as ".", "cannot read config file .".
-        raise typer.BadParameter("a config file path, not empty", param_hint="--config")
+    # An empty --db (an unset shell variable: --db "$ORION_DB"; the default ledger would be used, silently)
+    # or --config (read as ".") is refused while parsing, as every path option's is (params.no_empty_paths).
     if json_:
         fmt = "json"
     elif jsonl:

@@ -1,4 +1,5 @@
-"""Parameter checks Click's own types miss, and a path type that checks nothing."""
+"""Parameter checks Click's own types miss (NaN, digits of other scripts, empty paths), and a path type
+that checks nothing."""
 
 from __future__ import annotations
 
@@ -39,12 +40,45 @@ def decimal_value(value: str, name: str) -> Decimal:
     return d
 
 
-def path_as_typed() -> TyperPath:
+def path_as_typed(what: str = "a file path") -> TyperPath:
     """A path type that checks nothing and leaves the value the string typed, for ``--config`` and
     ``--db``: a path type, so the shell completions complete file names after them (``static.py`` tells
-    file options by their type), but an empty value stays told from "." and a directory, a missing or an
-    unreadable file stays the loader's to refuse (exit 3), as with $ORION_CONFIG."""
-    return TyperPath(readable=False)
+    file options by their type), but an empty value stays told from "." (and refused by
+    :func:`no_empty_paths`, saying ``what`` the option wants) and a directory, a missing or an unreadable
+    file stays the loader's to refuse (exit 3), as with $ORION_CONFIG."""
+    kind = TyperPath(readable=False)
+    kind.orion_wants = what  # type: ignore[attr-defined]
+    return kind
+
+
+def no_empty_paths(command: Any) -> None:
+    """Give every path option and argument of ``command`` and its subcommands a type that refuses an
+    empty (or blank) value while parsing: a usage error, exit 2, before anything runs.
+
+    An empty value (``--snapshot "$UNSET"``) is the path "." to pathlib: read as the working directory
+    ("snapshot path is a directory: ."), a credential file refused as a directory with exit 4, a file
+    written where none was named. Told from the parameter's type, as :func:`ascii_numbers_only` tells
+    numbers, so a new path option is covered; a copy of the type is changed."""
+    for param in getattr(command, "params", ()):
+        if not any(c.__name__ in ("TyperPath", "Path") for c in type(param.type).__mro__):
+            continue
+        checked = copy.copy(param.type)
+        checked.convert = _refusing_empty(param.type)
+        param.type = checked
+    for sub in (getattr(command, "commands", None) or {}).values():
+        no_empty_paths(sub)
+
+
+def _refusing_empty(kind: Any) -> Any:
+    wants = getattr(kind, "orion_wants", "a file path")
+
+    def convert(value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            hint = param.opts[0] if getattr(param, "param_type_name", "") == "option" else str(param.name).upper()
+            raise typer.BadParameter(f"{wants}, not empty", ctx=ctx, param_hint=hint)
+        return kind.convert(value, param, ctx)
+
+    return convert
 
 
 def ascii_numbers_only(command: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,9 @@ def test_infinities_stay_out_of_range(args: tuple[str, ...], isolated_home: Path
 
 @pytest.mark.parametrize("value", ["", ".", "/", "sqlite:///x.db", "no/such/file.toml"])
 def test_path_as_typed_keeps_the_string_and_checks_nothing(value: str) -> None:
-    """--config and --db take it for the shell completions (file names after them): an empty value, a
-    directory or a missing file must still reach the root callback and the loaders as typed."""
+    """--config and --db take it for the shell completions (file names after them): a directory or a
+    missing file must still reach the loaders as typed (an empty value is refused by the copy of the type
+    no_empty_paths gives every path option, not by this type)."""
     from orion_cli.cli.params import path_as_typed
     from orion_cli.cli.static import FILE, value_kind
 
@@ -86,3 +88,52 @@ def test_since_in_other_digits_is_a_usage_error(command: tuple[str, ...], value:
     result = runner.invoke(app, ["--json", *command, "--since", value])
     assert result.exit_code == 2, result.output
     assert "expected ISO-8601" in result.stderr
+
+
+def _path_params() -> list[tuple[tuple[str, ...], str | None]]:
+    """``(<command path>, <flag>)`` for every option taking a file path, and ``(<command path>, None)``
+    for every such argument, told from the command tree (a new path option is covered)."""
+    import typer
+
+    def walk(cmd: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str | None]]:
+        found = [(path, p.opts[0] if p.param_type_name == "option" else None) for p in cmd.params
+                 if any(c.__name__ in ("TyperPath", "Path") for c in type(p.type).__mro__)]
+        for name, sub in sorted((getattr(cmd, "commands", None) or {}).items()):
+            found += walk(sub, (*path, name))
+        return found
+
+    return walk(typer.main.get_command(app), ())
+
+
+PATH_PARAMS = _path_params()
+
+
+def test_the_path_parameters_are_found() -> None:
+    assert {((), "--db"), ((), "--config"), (("scan",), "--snapshot"), (("trade",), "--snapshot"),
+            (("pairs", "add"), "--snapshot"), (("snapshot", "record"), "--out"), (("snapshot", "info"), None),
+            (("reconcile",), "--metrics-file"), (("secrets", "encrypt"), "--from-file"),
+            (("secrets", "encrypt"), "--value-file"), (("secrets", "rotate"), "--new-password-file")
+            } <= set(PATH_PARAMS)
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+@pytest.mark.parametrize(("command", "flag"), PATH_PARAMS, ids=lambda v: " ".join(v) or "orion" if isinstance(v, tuple)
+                         else v or "ARGUMENT")
+def test_an_empty_path_is_a_usage_error(command: tuple[str, ...], flag: str | None, value: str,
+                                        isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: an empty path (an unset shell variable, `--snapshot "$SNAP"`) is "." to pathlib:
+    `--snapshot ''` said "snapshot path is a directory: .", `secrets encrypt --from-file ''` exited 4
+    refusing "." as a credential file, `snapshot record --out ''` set out to write the working directory.
+    Every path option and argument refuses it while parsing (exit 2), before anything runs or is made."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    given = [flag, value] if flag else [value]
+    args = [*given, "config", "show"] if not command else [*command, *given]
+    result = CliRunner().invoke(app, ["--json", *args])
+    assert result.exit_code == 2, (args, result.output)
+    record = json.loads(result.stderr.splitlines()[-1])
+    shown = flag or "PATH"
+    assert record["reason"] == "usage" and record["message"].startswith(f"Invalid value for {shown}: "), record
+    assert record["message"].endswith(", not empty"), record
+    assert list(cwd.iterdir()) == [] and list(isolated_home.iterdir()) == []  # nothing read, written or made
