@@ -599,17 +599,25 @@ def _unknown_key(dotted: str, source: str) -> ConfigError:
 
 
 def _suggestion(dotted: str) -> str:
-    """The key(s) ``dotted`` may have meant. A key under the wrong table (or none) by its own name
-    first: the whole dotted name matched the table's other keys instead (``[polymarket] pairs_file`` →
-    polymarket.chain_id, ``[trading] daily_loss`` → trading.max_unwind_loss). A name more than one table
-    holds gives each (``max_concurrency``)."""
+    """The key(s) ``dotted`` may have meant. A key under the wrong table (or none) by its own name,
+    unless its table has keys of which it is a word: the whole dotted name matched the table's other
+    keys instead (``[polymarket] pairs_file`` → polymarket.chain_id, ``[trading] daily_loss`` →
+    trading.max_unwind_loss). A name more than one table holds gives each (``max_concurrency``). A
+    misspelt name: the nearest in its own table, else the nearest anywhere."""
     keys = list(_spec_map())
     section, _, leaf = dotted.rpartition(".")
-    close = [key for key in keys if key.partition(".")[2] == leaf]
-    if not close:  # misspelt too: the nearest name, in this table if it has it (kalshi.timeout_secs)
+    here = [key for key in keys if key.startswith(f"{section}.")]
+    # This table's keys holding the name as a whole word come before another table's key of that very
+    # name: `[halt] file` meant halt.sentinel_file (logging.file would log to the sentinel's path, and
+    # nothing would halt), `[polymarket] url` one of its URLs (not database.url).
+    close = [key for key in here if f"_{leaf}_" in f"_{key.partition('.')[2]}_"]
+    close = close or [key for key in keys if key.partition(".")[2] == leaf]
+    if not close:  # misspelt too: the nearest name in this table (kalshi.timeout_secs, [alerts] chat_id), else any
+        near = difflib.get_close_matches(leaf, [key.partition(".")[2] for key in here], n=1)
+        close = [f"{section}.{near[0]}"] if near else []
+    if not close:
         near = difflib.get_close_matches(leaf, list(dict.fromkeys(key.partition(".")[2] for key in keys)), n=1)
         close = [key for key in keys if near and key.partition(".")[2] == near[0]]
-        close = [key for key in close if key.startswith(f"{section}.")] or close
     if not close:
         close = difflib.get_close_matches(dotted, keys, n=1)
     return f"did you mean {' or '.join(close)}?" if close else "see config.toml.example for every key"

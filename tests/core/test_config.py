@@ -145,6 +145,13 @@ def test_unknown_key_in_file_suggests_the_right_one(tmp_path: Path) -> None:
     ("[trading]\nmax_concurrency = 4\n", "did you mean kalshi.max_concurrency or polymarket.max_concurrency?"),
     ("[polymarket]\ndaily_los = 5\n", "did you mean breaker.daily_loss?"),  # misspelt too
     ("[kalshi]\ntimeout_secs = 5\n", "did you mean kalshi.timeout_seconds?"),  # its own table's first
+    # Found in review: another table's key of the very name, or a nearer name anywhere, beat this table's
+    # own key: following `[halt] file` → logging.file would log to the sentinel's path and halt nothing.
+    ('[halt]\nfile = "/srv/orion/STOP"\n', "did you mean halt.sentinel_file?"),
+    ('[polymarket]\nurl = "https://clob.polymarket.com"\n', "did you mean polymarket.gamma_url or "
+     "polymarket.clob_url or polymarket.data_url or polymarket.geoblock_url?"),  # not database.url
+    ('[alerts]\nchat_id = "-100123"\n', "did you mean alerts.telegram_chat_id?"),  # not polymarket.chain_id
+    ('[paper]\nbalance = "500"\n', "did you mean paper.kalshi_balance or paper.polymarket_balance?"),
 ])
 def test_a_key_under_the_wrong_table_suggests_the_key_by_its_own_name(tmp_path: Path, body: str, hint: str) -> None:
     """Found in review: the suggestion matched the whole dotted name, so a key under the wrong table was
