@@ -635,8 +635,12 @@ def read_toml(path: Path, source: str, *, user: bool = False) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}", reason="config_missing") from None
     except IsADirectoryError:
         # The user config's path is fixed: naming "a file in it" (config.toml/config.toml) would never be read.
-        hint = (f"orion reads its user config from exactly this path: move the directory away (mv {path} "
-                f"{path}.d) or remove it, and write the settings to a file of this name if you want one"
+        # Quoted for the shell: macOS's user config dir is ~/Library/Application Support/orion.
+        import shlex
+
+        hint = (f"orion reads its user config from exactly this path: move the directory away (mv "
+                f"{shlex.quote(str(path))} {shlex.quote(f'{path}.d')}) or remove it, and write the settings to a "
+                "file of this name if you want one"
                 if user else f"name the TOML file itself, e.g. {path / 'config.toml'}")
         raise ConfigError(f"{source}: is a directory, not a config file", hint=hint) from None
     except FileRefused as exc:

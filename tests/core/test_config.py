@@ -770,6 +770,22 @@ def test_a_user_config_that_is_not_a_regular_file_is_an_error_not_skipped(user_f
     assert load_settings(environ={}).config_files == ()  # nothing there: the defaults, as before
 
 
+def test_the_hint_to_move_a_directory_at_the_user_config_path_is_quoted_for_the_shell(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the hint's `mv` command was unquoted, so at a path with a space (macOS's
+    ~/Library/Application Support/orion, or such an ORION_HOME) it named other files than the directory."""
+    import shlex
+
+    home = tmp_path / "Application Support"
+    (home / "config.toml").mkdir(parents=True)
+    monkeypatch.setenv("ORION_HOME", str(home))
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION_HOME": str(home)})
+    hint = info.value.hint or ""
+    command = hint[hint.index("(mv ") + 1: hint.index(") or remove it")]
+    assert shlex.split(command) == ["mv", str(home / "config.toml"), f"{home / 'config.toml'}.d"]
+
+
 def test_a_config_file_above_16_mib_is_refused_unread(tmp_path: Path) -> None:
     f = _write(tmp_path / "c.toml", "[limits]\norder_notional = 5\n")
     with f.open("r+b") as fh:  # sparse: the padding is never written, and is not read
