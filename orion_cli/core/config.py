@@ -676,9 +676,9 @@ def _toml_syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> 
     return ConfigError(f"{source}: TOML syntax error: {message}", reason="config_syntax")
 
 
-_LONG_NUMBER = re.compile(rf"[0-9](?:_?[0-9]){{{MAX_INTEGER_DIGITS},}}")
 _TABLE_HEADER = re.compile(r"\s*\[\s*([A-Za-z0-9_-]+)\s*\]")
-_KEY_ASSIGNMENT = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*=\s*[+-]?[0-9]")
+# The number must be the value itself: a long one in a comment after a short value named the wrong key.
+_LONG_ASSIGNMENT = re.compile(rf"\s*([A-Za-z0-9_.-]+)\s*=\s*[+-]?([0-9](?:_?[0-9]){{{MAX_INTEGER_DIGITS},}})")
 
 
 def _long_integer(text: str, source: str) -> ConfigError:
@@ -690,11 +690,10 @@ def _long_integer(text: str, source: str) -> ConfigError:
         header = _TABLE_HEADER.match(line)
         if header:
             table = header.group(1)
-        assigned = _KEY_ASSIGNMENT.match(line)
-        long = _LONG_NUMBER.search(line)
-        if assigned and long:
+        assigned = _LONG_ASSIGNMENT.match(line)
+        if assigned:
             key = f"{table}.{assigned.group(1)}" if table else assigned.group(1)
-            digits = sum(c.isdigit() for c in long.group())
+            digits = sum(c.isdigit() for c in assigned.group(2))
             return ConfigError(f"{key} = (a number of {digits} digits) from {source} (at line {number}): more "
                                f"than the {MAX_INTEGER_DIGITS} digits a number may have", reason="config_invalid",
                                hint=f"fix or remove {key} in {source}")

@@ -415,6 +415,21 @@ def test_a_number_with_absurd_precision_or_size_is_a_config_error_naming_key_and
         assert str(f) in info.value.message and "more than the" in info.value.message
 
 
+def test_an_integer_too_long_for_the_parser_is_named_by_its_own_key_not_a_long_number_in_a_comment(
+        tmp_path: Path) -> None:
+    """Found in review: the key was taken from the first line with a short number assigned and a long
+    digit run anywhere on it, so a ticket number in a comment blamed a valid limit for the 5000-digit
+    balance below it."""
+    f = _write(tmp_path / "c.toml", "[limits]\norder_notional = 5  # ticket 12345678901234567890\n"
+                                    f"[paper]\nkalshi_balance = {'1' * 5000}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    err = info.value
+    assert err.exit_code == ExitCode.CONFIG
+    assert err.message.startswith("paper.kalshi_balance = (a number of 5000 digits)") and "(at line 4)" in err.message
+    assert err.hint == f"fix or remove paper.kalshi_balance in --config {f}"
+
+
 @pytest.mark.parametrize(("key", "value"), [("limits.order_notional", "10.123456"), ("trading.min_edge", "0.000001"),
                                             ("limits.order_notional", "1E+2"), ("rate_limits.orders_per_hour", "0700")])
 def test_six_decimal_places_and_short_integers_are_read(key: str, value: str) -> None:
