@@ -496,6 +496,41 @@ def test_a_resume_warns_of_unhedged_executions_before_it_waits_on_its_alert(
     assert order == ["warn", "alert"] and world.receiver.kinds() == ["resume"]
 
 
+@pytest.mark.parametrize("command", ["halt", "resume"])
+def test_a_stop_during_the_halt_or_resume_alert_wait_is_held_until_it_is_delivered_or_audited(
+        world: World, db_file: str, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """Found in review: Ctrl-C (or SIGTERM) during `orion halt`'s or `orion resume`'s wait for its alert
+    (up to 5 s) raised out of the wait, as it once did in `trade` and `reconcile`: the alert was neither
+    delivered nor audited (no alert.sent, no alert.failed), and a resume exited 130 saying only
+    "interrupted". The stop now waits for that bounded wait; the command then ends as the stop does."""
+    import os
+    import signal
+
+    from orion_cli.core import alerts
+
+    real_flush = alerts.WebhookAlertSink.flush
+
+    def stopped_during_flush(self: Any, timeout: float = 5.0) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # the operator's Ctrl-C, while the sink waits
+        real_flush(self, timeout)
+
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.password_file))
+    if command == "resume":
+        monkeypatch.setenv("ORION__ALERTS__ENABLED", "false")  # the halt's own alert stays out of it
+        assert _invoke(world, "--db", db_file, "halt", "--reason", "venue outage").code == 0
+        monkeypatch.setenv("ORION__ALERTS__ENABLED", "true")
+    monkeypatch.setattr(alerts.WebhookAlertSink, "flush", stopped_during_flush)
+    args = ["--reason", "venue outage"] if command == "halt" else ["--yes"]
+    run = _invoke(world, "--db", db_file, command, *args)
+    assert run.code == 130, run.stderr
+    assert "stopping after the alerts are delivered or audited" in run.stderr
+    done = "the halt was engaged and alerted" if command == "halt" else "the kill switch was released"
+    assert f"interrupted: {done}" in run.stderr
+    assert world.receiver.kinds() == [command]
+    assert [(t, p["kind"]) for t, p in _alert_events(db_file)] == [("alert.sent", command)]
+    assert _halted(db_file) is (command == "halt")
+
+
 def test_a_resume_with_alerts_disabled_never_opens_the_vault(
         world: World, db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORION__ALERTS__ENABLED", "false")

@@ -12,6 +12,7 @@ from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
 
 if TYPE_CHECKING:
+    from orion_cli.cli.stopping import StopFlag
     from orion_cli.core.cancel_open import VenueCancels
     from orion_cli.core.config import Settings
     from orion_cli.core.errors import StorageError
@@ -221,19 +222,22 @@ def _halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) 
         app.out.warn("the halt was not alerted: alerts need a valid configuration (`orion config show` checks it)")
         yield
         return
+    from orion_cli.cli.stopping import end_if_stopped
+
     try:
         yield  # --cancel-open first: a resting order must not wait on the vault's key derivation
     except Exception:
-        _send_halt_alert(app, settings, st, mode)
+        _send_halt_alert(app, settings, st, mode)  # a stop during its wait: the error's own exit code wins
         raise
-    _send_halt_alert(app, settings, st, mode)
+    end_if_stopped(_send_halt_alert(app, settings, st, mode), "the halt was engaged and alerted (delivered or "
+                                                              "audited)")
 
 
-def _send_halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) -> None:
+def _send_halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) -> StopFlag:
     """The halt's alert (kind ``halt``): who halted, and why."""
     by = st.by or {}
-    _send_alert(app, settings, mode, "halt", f"trading halted{_who(by)}: {st.reason}",
-                {"kind": st.kind, "reason": st.reason, "mode": mode, "by": dict(by)})
+    return _send_alert(app, settings, mode, "halt", f"trading halted{_who(by)}: {st.reason}",
+                       {"kind": st.kind, "reason": st.reason, "mode": mode, "by": dict(by)})
 
 
 def _who(by: dict[str, Any]) -> str:
@@ -241,19 +245,27 @@ def _who(by: dict[str, Any]) -> str:
 
 
 def _send_alert(app: AppContext, settings: Settings, mode: str, kind: str, message: str,
-                payload: dict[str, Any]) -> None:
+                payload: dict[str, Any]) -> StopFlag:
     """Build the sink (the vault opened without a prompt), emit one alert, wait for delivery (at most 5 s).
 
     Shared by `orion halt` (kind ``halt``) and `orion resume` (kind ``resume``): neither ever asks for
     the vault's password for it; a vault the non-interactive chain cannot open audits the alert as
-    ``alert.failed``."""
+    ``alert.failed``. A stop (Ctrl-C, SIGTERM, SIGHUP) during the wait is held until the alert is
+    delivered or audited, as in `trade` and `reconcile`: raised out of the wait, it left the alert
+    neither delivered nor audited. The caller ends as the stop does (``end_if_stopped``)."""
     from orion_cli.cli.live_venues import LazyStore
+    from orion_cli.cli.stopping import StopFlag, flush_alerts_then_restore
     from orion_cli.core.alerts import webhook_sink
 
     with LazyStore(app, ask=False) as secrets:
         sink = webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db(), mode=mode)
-        sink.emit(kind, message, payload)
-        sink.flush()
+        stop = StopFlag(app.out)
+        stop.install()
+        try:
+            sink.emit(kind, message, payload)
+        finally:
+            flush_alerts_then_restore(stop, sink)
+    return stop
 
 
 def _unrecorded_hint(sentinel_file: str, exc: StorageError) -> str:
@@ -382,20 +394,24 @@ def resume_command(
     app.out.success("kill switch released")
     _warn_unhedged(app)  # before the alert's wait (up to 5 s): the operator's next step comes first
     if st.released is not None and settings.alerts.enabled:
-        _send_resume_alert(app, settings, st.released, by, app.mode())
+        from orion_cli.cli.stopping import end_if_stopped
+
+        end_if_stopped(_send_resume_alert(app, settings, st.released, by, app.mode()),
+                       "the kill switch was released and its alert delivered or audited")
 
 
-def _send_resume_alert(app: AppContext, settings: Settings, was: HaltStatus, by: dict[str, Any], mode: str) -> None:
+def _send_resume_alert(app: AppContext, settings: Settings, was: HaltStatus, by: dict[str, Any],
+                       mode: str) -> StopFlag:
     """Alert that trading restarted (kind ``resume``): what halt was released, and who released it.
 
     Why: `orion halt` alerts, and a team watching the alert channel otherwise never learns that
     trading is on again. Sent only when this command released a halt and trading is no longer
     halted (a sentinel file still halting it raises first); like the halt's, it never asks for the
     vault's password."""
-    _send_alert(app, settings, mode, "resume",
-                f"trading resumed{_who(by)}: the {was.kind} halt since {was.since} ({was.reason}) is released",
-                {"was_kind": was.kind, "was_reason": was.reason, "was_since": was.since, "mode": mode,
-                 "by": dict(by)})
+    return _send_alert(app, settings, mode, "resume",
+                       f"trading resumed{_who(by)}: the {was.kind} halt since {was.since} ({was.reason}) is released",
+                       {"was_kind": was.kind, "was_reason": was.reason, "was_since": was.since, "mode": mode,
+                        "by": dict(by)})
 
 
 def _warn_unhedged(app: AppContext) -> None:
