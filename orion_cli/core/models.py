@@ -114,6 +114,11 @@ class Market:
 
     ``id`` is the Kalshi ticker or the Polymarket condition id; Polymarket's outcome tokens are in
     ``yes_token`` / ``no_token``.
+
+    Polymarket's neg-risk flag comes twice: ``neg_risk`` is Gamma's (event grouping: which markets
+    form a mutually exclusive basket), ``clob_neg_risk`` the CLOB order book's (None when no book
+    said). The book's is the one the CLOB holds orders to, and Gamma's can lag it, so an order is
+    signed for the exchange :attr:`signs_neg_risk` names; basket eligibility keeps Gamma's.
     """
 
     venue: Venue
@@ -134,6 +139,7 @@ class Market:
     market_type: str = "binary"  # or "scalar"
     neg_risk: bool = False
     neg_risk_augmented: bool = False
+    clob_neg_risk: bool | None = None
     is_other: bool = False  # an "Other"/placeholder outcome of a multi-outcome event
     yes_token: str = ""
     no_token: str = ""
@@ -144,6 +150,12 @@ class Market:
     @property
     def is_open(self) -> bool:
         return self.status is MarketStatus.OPEN
+
+    @property
+    def signs_neg_risk(self) -> bool:
+        """Whether an order here is signed for the Neg Risk CTF Exchange: the CLOB book's flag when
+        a book stated it, else Gamma's (a wrong flag is refused as "invalid signature")."""
+        return self.neg_risk if self.clob_neg_risk is None else self.clob_neg_risk
 
 
 @dataclass(frozen=True, slots=True)

@@ -291,7 +291,7 @@ class LegSpec:
     ticks: TickStructure
     size_step: Decimal
     min_size: Decimal
-    neg_risk: bool
+    neg_risk: bool  # the exchange its orders are signed for: Market.signs_neg_risk (the CLOB book's flag)
     protocol_v2: bool
     limit_price: Decimal
     planned_avg: Decimal
@@ -308,7 +308,7 @@ class LegSpec:
         ratio = Decimal("Infinity") if depth <= 0 else leg.size / depth
         return cls(index=index, venue=leg.venue, market_id=m.id, token_id=leg.token_id, side=leg.side,
                    category=m.category, fee_model=m.fee_model, ticks=m.ticks, size_step=m.size_step,
-                   min_size=m.min_size, neg_risk=m.neg_risk, protocol_v2=m.extra.get("protocol") == "v2",
+                   min_size=m.min_size, neg_risk=m.signs_neg_risk, protocol_v2=m.extra.get("protocol") == "v2",
                    limit_price=leg.limit_price, planned_avg=leg.expected_avg_price, planned_size=leg.size,
                    depth_ratio=ratio, planned_levels=leg.levels)
 

@@ -568,6 +568,7 @@ def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
     """Gamma/CLOB raw bodies → markets and books, with the venue parser, one bad item at a time."""
     from orion_cli.venues.polymarket.parse import (
         TokenBook,
+        clob_terms,
         combine_books,
         parse_book,
         parse_gamma_event,
@@ -608,7 +609,7 @@ def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
         token_books[tb.asset_id] = tb
     books: dict[tuple[Venue, str], OrderBook] = {}
     if token_books:
-        for m in markets:
+        for i, m in enumerate(markets):
             yes, no = token_books.get(m.yes_token), token_books.get(m.no_token)
             if yes is None and no is None:
                 continue
@@ -617,9 +618,14 @@ def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
                     errors.append(ItemError("polymarket", "book", m.id,
                                             f"no book recorded for token {tok[:20]}…", "book_missing"))
             try:
-                books[(Venue.POLYMARKET, m.id)] = combine_books(m, yes, no, fetched_at)
+                book = combine_books(m, yes, no, fetched_at)
+                # The CLOB's tick, minimum and neg-risk flag over Gamma's; books that disagree on
+                # them leave the market without a book, so unquoted.
+                markets[i] = clob_terms(m, yes, no)
             except DataError as exc:
                 errors.append(ItemError("polymarket", "book", m.id, str(exc)))
+                continue
+            books[(Venue.POLYMARKET, m.id)] = book
     return markets, books, errors
 
 

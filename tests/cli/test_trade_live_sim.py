@@ -510,6 +510,48 @@ def test_a_hedge_kalshi_refuses_our_credentials_for_is_unwound_and_the_trade_exi
     assert code == 0, err + out
 
 
+def _poly_market(world: World) -> dict[str, Any]:
+    return world.psim.market(world.cond)
+
+
+def test_a_market_gamma_calls_plain_but_the_clob_book_calls_neg_risk_is_signed_for_the_neg_risk_exchange(
+        world: World) -> None:
+    """Found in review: orders were signed for the exchange Gamma's negRisk named, and Gamma's metadata can
+    lag the CLOB. The simulator, as the venue, checks an order's signature against the flag its book states
+    (neg_risk true here, Gamma false): signed for the plain CTF exchange, the leg was refused "invalid
+    signature". The book's flag now signs it; Gamma's still decides baskets."""
+    assert _poly_market(world)["negRisk"] is False
+    for token in _tokens_of(_poly_market(world)):
+        world.psim.books[token]["neg_risk"] = True
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-clob-neg-risk")
+    assert code == 0, err
+    execution = _execution(out)
+    assert execution["status"] == "done", execution["message"]
+    (poly,) = world.poly_created()
+    assert poly["asset_id"] == world.no_token and world.psim.token_info(world.no_token)["neg_risk"] is True
+    assert world.venue_positions() == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+
+
+def test_an_unwind_is_priced_on_the_clob_books_tick_not_gammas(world: World) -> None:
+    """Gamma says tick 0.001, the CLOB's books 0.01 (the venue holds orders to the book's). The hedge is
+    refused (Kalshi's 401), so the 10 NO bought at 0.50 (fee 0.10: 0.51 a share) are sold back within
+    max_unwind_loss 0.55: on the book's grid the lowest such price is 0.47; on Gamma's it was 0.465, a
+    price off the venue's grid."""
+    from sim.kalshi_sim import load_fixture
+
+    _poly_market(world)["orderPriceMinTickSize"] = 0.001
+    world.ksim.server.add_fault(FaultRule("status", status=401, body=load_fixture("auth__skew_minus30s"),
+                                          method="POST", path_prefix=f"{API_PREFIX}/portfolio/events/orders"))
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-clob-tick",
+                               extra_env={"ORION__TRADING__MAX_UNWIND_LOSS": "0.55"})
+    assert code == 4, err
+    execution = _execution(out)
+    assert execution["status"] == "unwound", execution["message"]
+    assert D(execution["unwind"]["limit_price"]) == D("0.47"), execution["unwind"]
+    assert [o["side"] for o in world.poly_created()] == ["BUY", "SELL"]
+    assert world.venue_positions() == {}
+
+
 def test_a_limit_refuses_live_and_nothing_reaches_the_venues(world: World) -> None:
     code, out, err = world.run(*LIVE, "--size", "10", extra_env={"ORION__LIMITS__ORDER_NOTIONAL": "3"})
     assert code == 6, err

@@ -437,7 +437,7 @@ class _AuthenticatedClob:
                     "market": m.get("conditionId"),
                     "outcome": labels[idx] if idx < len(labels) else str(idx),
                     "index": idx,
-                    "neg_risk": bool(m.get("negRisk")),
+                    "neg_risk": self.clob_neg_risk(token, m),
                     "v2": m.get("version") == "v2",
                     "title": m.get("question", ""),
                     "fee_bps": str(int(Decimal(str(rate or 0)) * 10000)),
@@ -447,6 +447,12 @@ class _AuthenticatedClob:
             return {"market": book["market"], "outcome": "Yes", "index": 0, "neg_risk": bool(book["neg_risk"]),
                     "v2": False, "title": "", "fee_bps": "0"}
         return None
+
+    def clob_neg_risk(self, token: str, market: dict[str, Any]) -> bool:
+        """The neg-risk flag the CLOB holds a token's orders to (and checks their signature against):
+        its book's ``neg_risk``, which Gamma's ``negRisk`` can lag; Gamma's only when the book states none."""
+        flag = (self.books.get(token) or {}).get("neg_risk")
+        return bool(market.get("negRisk")) if flag is None else bool(flag)
 
     def _exchange(self, info: dict[str, Any]) -> tuple[str, str]:
         table = SIM_EXCHANGES[self.chain_id]
@@ -1321,7 +1327,7 @@ class PolymarketSim(_AuthenticatedClob):
         body: dict[str, Any] = {
             "t": [{"t": t, "o": o} for t, o in zip(tokens, labels, strict=False)],
             "mts": mk.get("orderPriceMinTickSize"),
-            "nr": bool(mk.get("negRisk")),
+            "nr": self.clob_neg_risk(tokens[0], mk) if tokens else bool(mk.get("negRisk")),
         }
         sched = mk.get("feeSchedule")
         if mk.get("feesEnabled") and isinstance(sched, dict):

@@ -35,6 +35,7 @@ from orion_cli.venues.polymarket.firewall import VENUE, public_refusal
 from orion_cli.venues.polymarket.parse import (
     ClobMarketInfo,
     TokenBook,
+    clob_terms,
     combine_books,
     parse_book,
     parse_clob_market_info,
@@ -460,6 +461,7 @@ class PolymarketClient:
         await asyncio.gather(*(run(b) for b in batches))
 
         books: dict[str, OrderBook] = {}
+        termed: dict[str, Market] = {}
         for m in open_markets:
             if m.yes_token in failed_tokens or m.no_token in failed_tokens:
                 continue  # already reported; a half-read market is not quoted
@@ -469,9 +471,14 @@ class PolymarketClient:
                     errors.append(FetchError(m.id, "book_missing", f"no book returned for token {tok[:20]}…"))
             try:
                 stamps = [fetched[t] for t in (m.yes_token, m.no_token) if t in fetched]
-                books[m.id] = combine_books(m, yes, no, min(stamps) if stamps else started)
+                book = combine_books(m, yes, no, min(stamps) if stamps else started)
+                # The CLOB's order terms over Gamma's; books that disagree on them: not quoted.
+                termed[m.id] = clob_terms(m, yes, no)
             except DataError as exc:
                 errors.append(FetchError(m.id, "combine", str(exc)))
+                continue
+            books[m.id] = book
+        markets = [termed.get(m.id, m) for m in markets]
         stats = {
             "events": len(listing.items),
             "pages": listing.pages,

@@ -26,6 +26,9 @@ Decisions worth knowing (they are policy, not venue facts):
   :func:`combine_books` takes the YES side from the YES token's book and the NO side from the NO
   token's book, as fetched. A side whose book was not fetched stays **empty**: orion never
   synthesises one token's book as the mirror of the other.
+* **Order terms**: the CLOB's books state the tick, minimum size and neg-risk flag the venue holds
+  orders to; :func:`clob_terms` puts them over Gamma's (which can lag), and a market whose two books
+  disagree on the tick or the flag is left unquoted.
 """
 
 from __future__ import annotations
@@ -699,6 +702,42 @@ def parse_books(raw: Any, *, verify_hash: bool = False) -> list[TokenBook]:
     if not isinstance(raw, list):
         raise DataError("books", f"expected an array, got {type(raw).__name__}")
     return [parse_book(b, prefix=f"books[{i}]", verify_hash=verify_hash) for i, b in enumerate(raw)]
+
+
+def clob_terms(market: Market, yes: TokenBook | None, no: TokenBook | None) -> Market:
+    """``market`` under the order terms its CLOB books state, which override Gamma's.
+
+    Gamma's ``orderPriceMinTickSize``/``orderMinSize``/``negRisk`` can lag the CLOB, and the CLOB is
+    what holds an order to its tick, its minimum and the exchange it is signed for. So a book's
+    ``tick_size`` replaces the market's tick grid, its ``min_order_size`` the minimum (the larger of
+    the two books'), and its ``neg_risk`` is kept as :attr:`Market.clob_neg_risk`, which signing uses
+    (:attr:`Market.signs_neg_risk`); ``Market.neg_risk`` stays Gamma's, for basket grouping. A field
+    no book states leaves Gamma's in place.
+
+    The YES and NO books disagreeing on the tick or the neg-risk flag raise :class:`DataError`: which
+    one the venue would hold an order to cannot be told, so the caller leaves the market unquoted
+    rather than guess. The books must already be known to be this market's (:func:`combine_books`).
+    """
+    books = [b for b in (yes, no) if b is not None]
+    ticks = {b.tick_size for b in books if b.tick_size is not None}
+    if len(ticks) > 1:
+        raise DataError("book.tick_size", "the YES and NO books state different ticks: "
+                                          + ", ".join(f"{t:f}" for t in sorted(ticks)))
+    flags = {b.neg_risk for b in books if b.neg_risk is not None}
+    if len(flags) > 1:
+        raise DataError("book.neg_risk", "the YES and NO books disagree on the neg-risk flag")
+    minimums = [b.min_order_size for b in books if b.min_order_size is not None]
+    for m in minimums:
+        if m <= 0:
+            raise DataError("book.min_order_size", f"must be positive, got {m}")
+    terms: dict[str, Any] = {}
+    if ticks:
+        terms["ticks"] = TickStructure.uniform(ticks.pop())
+    if minimums:
+        terms["min_size"] = max(minimums)
+    if flags:
+        terms["clob_neg_risk"] = flags.pop()
+    return replace(market, **terms) if terms else market
 
 
 def combine_books(

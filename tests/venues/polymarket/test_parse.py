@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,7 @@ from orion_cli.core.money import loads_exact
 from orion_cli.venues.polymarket.parse import (
     ASSUMED_FEE_RATE,
     book_hash,
+    clob_terms,
     combine_books,
     mirror_gap,
     parse_book,
@@ -410,6 +412,83 @@ def test_combine_books_uses_each_tokens_own_book() -> None:
     with pytest.raises(DataError) as exc:
         combine_books(market, parse_book(no_raw), None, at)  # NO token's book offered as YES
     assert exc.value.field == "book.yes.asset_id"
+
+
+def _two_books(**no_changes: Any) -> tuple[Any, Any, Any]:
+    """The live neg-risk market (Gamma: tick 0.001, min 5, negRisk true) and its YES/NO books, from the
+    recorded ``poly_book.json`` (tick 0.01, min 5, neg_risk false), the NO book altered by ``no_changes``."""
+    market, yes_raw = _market_for_book()
+    no_raw = copy.deepcopy(yes_raw)
+    no_raw["asset_id"] = "12345"
+    no_raw.update(no_changes)
+    return market, parse_book(yes_raw), parse_book(no_raw)
+
+
+def test_the_clob_books_order_terms_override_gammas() -> None:
+    """Found in review: the tick, minimum and neg-risk flag came from Gamma only, which can lag the CLOB;
+    an order priced on Gamma's 0.001 tick, or signed for the neg-risk exchange the book says the market
+    is not on, is refused. The books' terms win; Gamma's neg_risk stays for basket grouping."""
+    market, yes, no = _two_books(min_order_size="15")
+    assert market.ticks.min_step == Decimal("0.001") and market.neg_risk and market.signs_neg_risk
+    termed = clob_terms(market, yes, no)
+    assert termed.ticks.min_step == Decimal("0.01") and termed.ticks.is_valid(Decimal("0.21"))
+    assert not termed.ticks.is_valid(Decimal("0.215"))
+    assert termed.min_size == Decimal(15)  # the larger of the two books' minimums
+    assert termed.clob_neg_risk is False and termed.signs_neg_risk is False
+    assert termed.neg_risk is True  # Gamma's, for which markets form a basket
+    # one book read: its terms
+    only_yes = clob_terms(market, yes, None)
+    assert only_yes.ticks.min_step == Decimal("0.01") and only_yes.min_size == Decimal(5)
+    assert only_yes.signs_neg_risk is False
+
+
+def test_a_book_that_states_no_terms_leaves_gammas() -> None:
+    market, yes_raw = _market_for_book()
+    for key in ("tick_size", "min_order_size", "neg_risk"):
+        yes_raw.pop(key)
+    termed = clob_terms(market, parse_book(yes_raw), None)
+    assert termed == market and termed.clob_neg_risk is None and termed.signs_neg_risk is True
+    assert clob_terms(market, None, None) == market
+
+
+def test_a_book_saying_neg_risk_is_signed_for_it_whatever_gamma_says() -> None:
+    market, yes, no = _two_books()
+    gamma_plain = replace(market, neg_risk=False)
+    flagged = [replace(b, neg_risk=True) for b in (yes, no)]
+    termed = clob_terms(gamma_plain, *flagged)
+    assert termed.signs_neg_risk is True and termed.neg_risk is False
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"tick_size": "0.001"}, "book.tick_size"),
+    ({"neg_risk": True}, "book.neg_risk"),
+])
+def test_yes_and_no_books_that_disagree_on_the_terms_are_refused(change: dict[str, Any], field: str) -> None:
+    """Which tick or exchange the venue would hold an order to cannot be told: no guess, no quote."""
+    market, yes, no = _two_books(**change)
+    with pytest.raises(DataError) as exc:
+        clob_terms(market, yes, no)
+    assert exc.value.field == field
+
+
+def test_a_snapshot_market_carries_its_books_terms_or_no_book_when_they_disagree() -> None:
+    from orion_cli.core.models import Venue
+    from orion_cli.venues.snapshot import PolymarketRaw, parse_polymarket
+
+    gamma = load("polymarket/gamma_market_live.json")
+    yes_raw = load("paired/poly_book.json")
+    gamma["conditionId"] = yes_raw["market"]
+    gamma["clobTokenIds"] = json.dumps([yes_raw["asset_id"], "12345"])
+    no_raw = copy.deepcopy(yes_raw)
+    no_raw["asset_id"] = "12345"
+    at = datetime(2026, 6, 11, tzinfo=UTC)
+    (m,), books, errors = parse_polymarket(PolymarketRaw(markets=[gamma], books=[yes_raw, no_raw]), at)
+    assert errors == [] and (Venue.POLYMARKET, m.id) in books
+    assert m.ticks.min_step == Decimal("0.01") and m.signs_neg_risk is False and m.neg_risk is True
+    no_raw["neg_risk"] = True
+    (m,), books, errors = parse_polymarket(PolymarketRaw(markets=[gamma], books=[yes_raw, no_raw]), at)
+    assert books == {}  # unquoted: a scan finds nothing on it
+    assert [(e.key, e.kind) for e in errors] == [(m.id, "book")] and "neg-risk" in errors[0].message
 
 
 def test_post_books_body() -> None:

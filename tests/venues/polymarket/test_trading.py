@@ -847,6 +847,8 @@ def test_order_signed_by_another_key_is_refused(sim: PolymarketSim, market: Mark
 
 def test_wrong_exchange_for_a_neg_risk_market_is_refused(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
     market.raw["negRisk"] = True
+    for token in (market.yes, market.no):  # the CLOB checks a signature against its book's flag
+        sim.books[token]["neg_risk"] = True
 
     async def go(pm: PolymarketTrading) -> None:
         with pytest.raises(OrderRejected, match="invalid signature"):
