@@ -130,6 +130,7 @@ from orion_cli.venues.trading import (
     OrderRequest,
     OrderState,
     OrderStatus,
+    OrderVersionUnsupported,
     PreparedOrder,
     TimeInForce,
     TradingVenue,
@@ -501,6 +502,7 @@ def _settled_or_unresolved(run: _Run, tag: str, state: OrderState) -> None:
 # The execution result's records of orders a venue refused for good (see Executor._refusals).
 CREDENTIALS_REFUSED = "credentials_refused"
 GEOBLOCKED = "geoblocked"
+VERSION_REFUSED = "order_version_refused"  # the venue takes no order in the format orion signs
 
 
 def _credentials_said(refusal: Mapping[str, Any], what: str = "") -> str:
@@ -847,7 +849,7 @@ class Executor:
             remaining = plain(floor_to(target - hedged, spec.size_step))
             if remaining <= 0 or remaining < spec.min_size:
                 break
-            if self._refusals(run, CREDENTIALS_REFUSED, spec.venue) or self._refusals(run, GEOBLOCKED, spec.venue):
+            if any(self._refusals(run, k, spec.venue) for k in (CREDENTIALS_REFUSED, GEOBLOCKED, VERSION_REFUSED)):
                 # Each retry would be refused the same way while the first leg stays naked: the unwind
                 # goes next (not the halt a retried refusal once ended in, which skipped it).
                 break
@@ -1146,9 +1148,10 @@ class Executor:
                 if state is None:
                     looked, last_error = True, str(exc)
                     continue  # the venue never saw it: the same payload may go again
-            except (Refused, AuthError) as exc:
+            except (Refused, AuthError, OrderVersionUnsupported) as exc:
                 # OrderRejected, Geoblocked; AuthError: the venue refused our credentials (HTTP 401/403
-                # with its own error) and so did nothing with the order. Either way nothing was placed.
+                # with its own error) and so did nothing with the order; OrderVersionUnsupported: the
+                # venue takes no order in the format orion signs. Either way nothing was placed.
                 reason = f"{getattr(exc, 'code', exc.reason)}: {exc.message}"[:500]
                 if looked:
                     # Not proof that nothing was placed: an earlier attempt's answer was lost and the
@@ -1168,7 +1171,8 @@ class Executor:
                 # location (a firewall that lets the geoblock check pass and blocks orders; `trade
                 # --watch` stops on it). The flow sends that venue no hedge retry (see _refusals).
                 kind = CREDENTIALS_REFUSED if isinstance(exc, AuthError) else \
-                    GEOBLOCKED if isinstance(exc, Geoblocked) else None
+                    GEOBLOCKED if isinstance(exc, Geoblocked) else \
+                    VERSION_REFUSED if isinstance(exc, OrderVersionUnsupported) else None
                 if kind is not None:
                     said = reason if kind == CREDENTIALS_REFUSED else exc.message
                     run.result.setdefault(kind, []).append(
@@ -1480,7 +1484,8 @@ class Executor:
 
     def _refusals(self, run: _Run, kind: str, venue: Venue | None = None) -> list[dict[str, Any]]:
         """The orders of this execution a venue (``venue``, or any) refused for good: ``kind`` is
-        :data:`CREDENTIALS_REFUSED` (orion's credentials) or :data:`GEOBLOCKED` (this host's location)."""
+        :data:`CREDENTIALS_REFUSED` (orion's credentials), :data:`GEOBLOCKED` (this host's location) or
+        :data:`VERSION_REFUSED` (the order format orion signs)."""
         return [r for r in run.result.get(kind, []) if venue is None or r["venue"] == venue.value]
 
     def _note(self, run: _Run, tag: str, values: Mapping[str, Any]) -> None:

@@ -424,6 +424,19 @@ class OrderOutcomeUnknown(VenueUnavailable):
         self.client_order_id = client_order_id
 
 
+class OrderVersionUnsupported(VenueError):
+    """The venue refused the order for its signed format's version and does not take the one orion
+    signs (Polymarket's ``order_version_mismatch`` while ``GET /version`` reports another version).
+    Nothing was placed and nothing is re-signed in another format (exit 5)."""
+
+    reason = "ORDER_VERSION_MISMATCH"
+
+    def __init__(self, venue: Venue, message: str) -> None:
+        super().__init__(message)
+        self.venue = venue
+        self.code = self.reason
+
+
 class Geoblocked(Refused):
     """The venue refuses this location (Polymarket geoblock)."""
 

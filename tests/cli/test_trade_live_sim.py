@@ -552,6 +552,19 @@ def test_an_unwind_is_priced_on_the_clob_books_tick_not_gammas(world: World) -> 
     assert world.venue_positions() == {}
 
 
+def test_a_clob_taking_another_order_version_fails_the_trade_with_exit_5_naming_it(world: World) -> None:
+    """The Polymarket leg (the thinner, so the first) is refused order_version_mismatch and GET /version
+    reports 3: nothing re-signed, nothing placed, no Kalshi leg sent, and the trade exits 5 naming it."""
+    world.psim.clob_version = 3
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-version")
+    assert code == 5, err
+    assert _execution(out)["status"] == "failed"
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["reason"] == "ORDER_VERSION_MISMATCH" and "order version 3" in error["message"], error
+    posted = [r for r in world.psim.requests if r.method == "POST" and r.path == "/clob/order"]
+    assert len(posted) == 1 and world.poly_created() == [] and world.kalshi_created() == []
+
+
 def test_a_limit_refuses_live_and_nothing_reaches_the_venues(world: World) -> None:
     code, out, err = world.run(*LIVE, "--size", "10", extra_env={"ORION__LIMITS__ORDER_NOTIONAL": "3"})
     assert code == 6, err

@@ -296,6 +296,9 @@ class _AuthenticatedClob:
         self.balance_updates = 0
         self.order_posts_accepted = 0
         self.clob_version = 2
+        # The next n POST /order answers are 400 {"error": "order_version_mismatch"} (a CLOB mid-cutover),
+        # whatever clob_version says; with clob_version other than 2 every V2-signed order is refused so.
+        self.version_mismatches = 0
         # Matching put off, as the venue answers "delayed": a FOK/FAK order is held unmatched and
         # matched against the book as it then is at its n-th GET /data/order (None: never; only a
         # cancel ends it).
@@ -543,6 +546,10 @@ class _AuthenticatedClob:
         acct = self._l2(req)
         if isinstance(acct, SimResponse):
             return acct
+        with self.trade_lock:
+            if self.version_mismatches > 0 or self.clob_version != 2:  # orders here are signed for version 2
+                self.version_mismatches = max(0, self.version_mismatches - 1)
+                return _err(400, "order_version_mismatch")
         try:
             payload = json.loads(req.body)
             order = payload["order"]

@@ -54,7 +54,7 @@ from orion_cli.cli.output import Column
 from orion_cli.cli.params import decimal_value, finite
 from orion_cli.cli.stopping import StopFlag, flush_alerts_then_restore
 from orion_cli.core.aio import all_or_none
-from orion_cli.core.errors import REJECTED_HINT, AuthError, ExitCode, Halted, Refused
+from orion_cli.core.errors import REJECTED_HINT, AuthError, ExitCode, Halted, Refused, VenueError
 
 if TYPE_CHECKING:
     from orion_cli.cli.live_venues import LazyStore
@@ -486,18 +486,31 @@ def geoblock_refusal(result: ExecutionResult) -> Refused | None:
                    reason="GEOBLOCKED", hint=GEOBLOCKED_ORDER_HINT)
 
 
+def version_refusal(result: ExecutionResult) -> VenueError | None:
+    """The venue error (exit 5, reason ``ORDER_VERSION_MISMATCH``) an execution ends with when a venue
+    refused one of its orders for the order format orion signs (Polymarket's CLOB reporting an order
+    version other than 2) and it then ended without a halt. None otherwise."""
+    from orion_cli.execution.executor import VERSION_REFUSED  # loaded already: the execution ran
+
+    refused = result.detail.get(VERSION_REFUSED)
+    if result.outcome not in ("failed", "unwound") or not refused:
+        return None
+    what = "execution failed" if result.outcome == "failed" else "the first leg was unwound"
+    return VenueError(f"{what}: {refused[0]['reason']}", reason="ORDER_VERSION_MISMATCH",
+                      hint="orion signs Polymarket CLOB V2 orders only; check the venue's announcements")
+
+
 def raise_for_result(result: ExecutionResult) -> None:
     """Exit codes: done 0; refused, halted, unwound 6; a venue unreachable 5; a venue that refused
     orion's credentials for an order 4 (:func:`credentials_refusal`). A re-run of a used key (nothing
     sent) exits as the execution it reports ended (:attr:`ExecutionResult.outcome`): 0 only for one
     that ended done."""
-    from orion_cli.core.errors import VenueError
     from orion_cli.venues.trading import OrderStatus
 
     status = result.outcome
     if status == "done":
         return
-    refusal = credentials_refusal(result) or geoblock_refusal(result)
+    refusal = credentials_refusal(result) or geoblock_refusal(result) or version_refusal(result)
     if refusal is not None:
         raise refusal
     if status == "refused":

@@ -20,6 +20,9 @@ Why it is shaped this way (``orion_cli.venues.trading`` has the contract):
   "placed" (a delayed match, a cancelled request context, or an order id with a placed status but no
   ``success``) is an :class:`OrderOutcomeUnknown`, looked up by the order's hash; every other refusal
   is an :class:`OrderRejected` with the venue's message.
+* **A version mismatch is checked, never re-signed.** An order refused as ``order_version_mismatch``
+  makes the client read ``GET /version``: at 2 (the version orion signs) the same signed bytes go
+  once more; at any other, :class:`OrderVersionUnsupported` (exit 5) names it. Nothing was placed.
 * **Geoblock first.** Polymarket refuses many countries; :meth:`submit` consults
   ``GET https://polymarket.com/api/geoblock`` (cached for ``geoblock_ttl`` seconds) and raises
   :class:`Geoblocked` (exit 6) naming the country and region before anything is sent.
@@ -100,6 +103,7 @@ from orion_cli.venues.trading import (
     OrderRequest,
     OrderState,
     OrderStatus,
+    OrderVersionUnsupported,
     Position,
     PreparedOrder,
     Settlement,
@@ -165,6 +169,19 @@ _DUPLICATE_MARKER: Final = "duplicated"
 # as a 5xx it is an unknown outcome like every 5xx.)
 _MAYBE_PLACED_MARKERS: Final = ("order match delayed", "context canceled")
 _PLACED_STATUSES: Final = frozenset({"live", "matched", "delayed", "unmatched"})
+# The order version orion signs (CLOB V2, EIP-712 domain "2"; reference §0) and GET /version reports.
+ORDER_VERSION: Final = 2
+# The CLOB's refusal of an order signed in a version it does not take: 400 {"error": "order_version_mismatch"}
+# (py-clob-client-v2 ORDER_VERSION_MISMATCH_ERROR; reference §0).
+_VERSION_MISMATCH_MARKERS: Final = ("order_version_mismatch", "order version mismatch")
+
+
+def _version_mismatch(response: httpx.Response) -> bool:
+    """Whether ``POST /order`` was refused (4xx) as ``order_version_mismatch``."""
+    if not 400 <= response.status_code < 500:
+        return False
+    said = _error_message(response.content).lower()
+    return any(marker in said for marker in _VERSION_MISMATCH_MARKERS)
 
 
 def _bucket(name: str) -> AsyncTokenBucket:
@@ -935,12 +952,19 @@ class PolymarketTrading:
         self._remember(request, prepared.venue_ref)
         await self._ensure_allowed()
         body = prepared.payload.encode("utf-8")
-        try:
-            response = await self.clob.send("POST", "/order", body, bucket="order")
-        except VenueSendFailed as exc:
-            if exc.may_have_reached:
-                raise OrderOutcomeUnknown(Venue.POLYMARKET, request.client_order_id, exc.cause) from None
-            raise
+        response = await self._post_order(request, body)
+        if _version_mismatch(response):
+            # The CLOB says the order's format is not the version it takes. The official clients then
+            # read GET /version and sign again; orion signs V2 only, so: the CLOB at 2 (a cutover in
+            # flight, a stale node) gets the same signed bytes once more (nothing was placed, and the
+            # same order hash keeps it idempotent); any other version is refused, never re-signed.
+            await self._check_order_version(request)
+            response = await self._post_order(request, body)
+            if _version_mismatch(response):
+                raise OrderVersionUnsupported(
+                    Venue.POLYMARKET,
+                    f"polymarket refused order {request.client_order_id} as order_version_mismatch again "
+                    f"after GET /version reported {ORDER_VERSION}, the version orion signs; nothing was placed")
         status = response.status_code
         message = _error_message(response.content)
         if status in (425, 429) or status == 503:
@@ -959,6 +983,33 @@ class PolymarketTrading:
         if not isinstance(parsed, Mapping):
             raise OrderOutcomeUnknown(Venue.POLYMARKET, request.client_order_id, "answer is not a JSON object")
         return await self._accepted(prepared, parsed)
+
+    async def _post_order(self, request: OrderRequest, body: bytes) -> httpx.Response:
+        """``POST /order`` with ``body`` exactly once; a lost answer is an unknown outcome."""
+        try:
+            return await self.clob.send("POST", "/order", body, bucket="order")
+        except VenueSendFailed as exc:
+            if exc.may_have_reached:
+                raise OrderOutcomeUnknown(Venue.POLYMARKET, request.client_order_id, exc.cause) from None
+            raise
+
+    async def _check_order_version(self, request: OrderRequest) -> None:
+        """After an ``order_version_mismatch``: return when ``GET /version`` reports the version orion
+        signs, else raise :class:`OrderVersionUnsupported` naming what it reports (exit 5)."""
+        said = f"polymarket refused order {request.client_order_id} as order_version_mismatch"
+        try:
+            version = await self.version()
+        except VenueUnavailable as exc:
+            raise VenueUnavailable(VENUE, f"{said.removeprefix('polymarket ')} and GET /version could not be "
+                                          f"read ({exc.cause}); nothing was placed") from None
+        except (VenueError, DataError) as exc:
+            raise OrderVersionUnsupported(Venue.POLYMARKET, f"{said}; its GET /version answer could not be "
+                                                            f"read ({exc.message}); nothing was placed") from None
+        if version != ORDER_VERSION:
+            raise OrderVersionUnsupported(
+                Venue.POLYMARKET,
+                f"{said}: the CLOB takes order version {version}, orion signs version {ORDER_VERSION} "
+                "(CLOB V2) and does not sign another; nothing was placed")
 
     async def _refused(self, prepared: PreparedOrder, code: str, message: str) -> OrderState:
         lowered = message.lower()

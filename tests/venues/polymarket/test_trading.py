@@ -52,6 +52,7 @@ from orion_cli.venues.trading import (  # noqa: E402
     OrderRejected,
     OrderRequest,
     OrderStatus,
+    OrderVersionUnsupported,
     PreparedOrder,
     SettlementsIncomplete,
     TimeInForce,
@@ -858,6 +859,70 @@ def test_wrong_exchange_for_a_neg_risk_market_is_refused(sim: PolymarketSim, mar
         assert state.status is OrderStatus.FILLED
 
     with_client(wallet, sim, go)
+
+
+def _version_reads(sim: PolymarketSim) -> int:
+    return sum(1 for r in sim.requests if r.path == "/clob/version")
+
+
+def test_an_order_version_mismatch_with_the_clob_at_version_2_resends_the_same_bytes_once(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    """Found in review: the CLOB's 400 {"error": "order_version_mismatch"} (a node mid-cutover) was a plain
+    rejection. The official clients read GET /version and try again; orion signs version 2 only, so with
+    the CLOB reporting 2 the very same signed bytes go once more (same hash: idempotent)."""
+    sim.version_mismatches = 1
+
+    async def go(pm: PolymarketTrading) -> None:
+        prepared = pm.prepare(order(market))
+        state = await pm.submit(prepared)
+        assert state.status is OrderStatus.FILLED and state.venue_order_id == prepared.venue_ref
+        assert [r.body for r in posts(sim)] == [prepared.payload.encode()] * 2  # not re-signed
+
+    with_client(wallet, sim, go)
+    assert _version_reads(sim) == 1 and len(sim.orders) == 1
+
+
+def test_an_order_version_mismatch_repeated_after_version_2_is_a_venue_error_sent_twice_only(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    sim.version_mismatches = 5
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderVersionUnsupported) as info:
+            await pm.submit(pm.prepare(order(market)))
+        assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE and "again" in info.value.message
+
+    with_client(wallet, sim, go)
+    assert len(posts(sim)) == 2 and _version_reads(sim) == 1 and sim.orders == {}
+
+
+def test_an_order_version_mismatch_with_the_clob_at_another_version_is_refused_naming_it(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    """Orion never signs another format: the CLOB at version 3 gets nothing more, and the error (exit 5)
+    names the version."""
+    sim.clob_version = 3
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderVersionUnsupported) as info:
+            await pm.submit(pm.prepare(order(market)))
+        assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE
+        assert "order version 3" in info.value.message and "nothing was placed" in info.value.message
+
+    with_client(wallet, sim, go)
+    assert len(posts(sim)) == 1 and _version_reads(sim) == 1 and sim.orders == {}
+
+
+def test_an_order_version_mismatch_whose_version_cannot_be_read_is_not_resent(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    sim.version_mismatches = 1
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob/version", status=404,
+                                   body={"error": "not found"}))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderVersionUnsupported, match="GET /version answer could not be read"):
+            await pm.submit(pm.prepare(order(market)))
+
+    with_client(wallet, sim, go)
+    assert len(posts(sim)) == 1 and sim.orders == {}
 
 
 def test_gnosis_safe_account_trades_and_reads_positions_by_funder(sim: PolymarketSim, market: Market) -> None:
