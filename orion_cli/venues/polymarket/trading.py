@@ -73,7 +73,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from orion_cli.core.aio import all_of, gather_limited
-from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavailable
+from orion_cli.core.errors import AuthError, DataError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import Side, Venue, utcnow
 from orion_cli.core.money import MICRO, loads_exact, to_decimal
@@ -730,6 +730,24 @@ class PolymarketTrading:
                 VENUE, "GET", "/balance-allowance/update", response.status_code, "", _error_message(response.content)
             )
 
+    async def _refreshed_collateral(self) -> dict[str, Any]:
+        """``GET /balance-allowance`` for pUSD, after ``GET /balance-allowance/update`` refreshed it.
+
+        Why: the CLOB caches balances, and until an update it reports the figure it last read (a deposit
+        or a wrap not counted: 0, or "not enough balance / allowance"; reference §2.4, pitfall 7). Our
+        credentials refused (401/403 with the CLOB's own error) raise :class:`AuthError`, as the read
+        would; any other failure of the update (the region or firewall refusing it, a 5xx, a timeout) is
+        a warning, and the cached figure is read anyway.
+        """
+        try:
+            await self.update_balance_allowance("COLLATERAL")
+        except AuthError:
+            raise
+        except OrionError as exc:
+            self._warn(f"polymarket: the CLOB's balance could not be refreshed ({exc.message}); "
+                       "reading the figure it has cached")
+        return await self.balance_allowance("COLLATERAL")
+
     async def balance(self) -> Balance:
         """pUSD cash: the venue's balance, less what open BUY orders reserve; ``total`` also holds
         the payout of resolved positions not yet redeemed.
@@ -737,10 +755,11 @@ class PolymarketTrading:
         Why: a resolved market pays only when its tokens are redeemed on chain, so the CLOB's cash
         lacks the payout until then. The ledger settles the position at resolution (reconcile), so
         the cash it owes is counted here, in ``total`` (equity), never in ``available`` (spendable).
-        Redeeming moves it from one to the other and leaves ``total`` unchanged.
+        Redeeming moves it from one to the other and leaves ``total`` unchanged. The cash is read
+        after asking the CLOB to refresh it (:meth:`_refreshed_collateral`).
         """
         as_of = utcnow()
-        raw, orders, held = await all_of(self.balance_allowance("COLLATERAL"), self.open_orders(), self.positions())
+        raw, orders, held = await all_of(self._refreshed_collateral(), self.open_orders(), self.positions())
         cash = parse_balance_units(raw)
         reserved = Decimal(0)
         for order in orders:

@@ -1327,6 +1327,79 @@ def test_update_balance_allowance(sim: PolymarketSim, wallet: Wallet) -> None:
         ("COLLATERAL", None, "0"), ("CONDITIONAL", "123", "0")]
 
 
+def _balance_paths(sim: PolymarketSim) -> list[str]:
+    return [r.path for r in sim.requests if r.path.startswith("/clob/balance-allowance")]
+
+
+def test_the_balance_is_refreshed_before_it_is_read(sim: PolymarketSim, wallet: Wallet) -> None:
+    """Found in review: the balance was read from the CLOB's cache, which lags a deposit or a wrap until
+    /balance-allowance/update is called (reference §2.4, pitfall 7): orion saw 0 of a funded account.
+    The update (same signature type) now goes first, then the read."""
+    notes: list[str] = []
+
+    async def go(pm: PolymarketTrading) -> None:
+        assert (await pm.balance()).available == Decimal(1000)
+
+    with_client(wallet, sim, go, warn=notes.append)
+    assert _balance_paths(sim) == ["/clob/balance-allowance/update", "/clob/balance-allowance"]
+    update = next(r for r in sim.requests if r.path == "/clob/balance-allowance/update")
+    assert (update.param("asset_type"), update.param("signature_type")) == ("COLLATERAL", "0")
+    assert sim.balance_updates == 1 and notes == []
+
+
+def test_a_balance_refresh_refusing_our_credentials_is_an_auth_error(sim: PolymarketSim, wallet: Wallet) -> None:
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob/balance-allowance/update",
+                                   status=401, body={"error": "Unauthorized/Invalid api key"}))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(AuthError) as info:
+            await pm.balance()
+        assert info.value.exit_code == ExitCode.AUTH
+
+    with_client(wallet, sim, go)
+    assert sim.balance_updates == 0
+
+
+@pytest.mark.parametrize("fault", [
+    FaultRule("status", method="GET", path_prefix="/clob/balance-allowance/update", status=403,
+              body={"error": "Trading restricted in your region, please refer to available regions"}),
+    FaultRule("status", method="GET", path_prefix="/clob/balance-allowance/update", status=403,
+              body=b"<html><head><title>Attention Required!</title></head><h1>Sorry, you have been blocked</h1>"
+                   b"<p>Your IP: 203.0.113.9</p></html>"),
+    FaultRule("status", method="GET", path_prefix="/clob/balance-allowance/update", status=503,
+              body={"error": "service unavailable"}),
+    FaultRule("timeout", method="GET", path_prefix="/clob/balance-allowance/update", seconds=1.5),
+], ids=["region-403", "firewall-403", "5xx", "timeout"])
+def test_a_balance_refresh_that_fails_otherwise_is_warned_and_the_cached_figure_read(
+        sim: PolymarketSim, wallet: Wallet, fault: FaultRule) -> None:
+    sim.server.add_fault(fault)
+    notes: list[str] = []
+
+    async def go(pm: PolymarketTrading) -> None:
+        assert (await pm.balance()).available == Decimal(1000)
+
+    with_client(wallet, sim, go, warn=notes.append, timeout=0.75)
+    assert fault.fired == 1 and sim.balance_updates == 0
+    assert _balance_paths(sim)[-1] == "/clob/balance-allowance"
+    assert len(notes) == 1 and notes[0].startswith("polymarket: the CLOB's balance could not be refreshed (")
+    assert notes[0].endswith("; reading the figure it has cached"), notes
+    for secret in (wallet.creds.api_key, wallet.creds.secret, wallet.creds.passphrase, "203.0.113.9"):
+        assert secret not in notes[0]
+
+
+def test_a_balance_refresh_warning_goes_to_the_log_without_a_warn_callback(
+        sim: PolymarketSim, wallet: Wallet, caplog: pytest.LogCaptureFixture) -> None:
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/clob/balance-allowance/update",
+                                   status=500, body={"error": "Internal server error"}))
+
+    async def go(pm: PolymarketTrading) -> None:
+        assert (await pm.balance()).available == Decimal(1000)
+
+    with caplog.at_level(logging.WARNING, logger="orion_cli.venues.polymarket.trading"):
+        with_client(wallet, sim, go)
+    assert [r.levelno for r in caplog.records if "could not be refreshed" in r.getMessage()] == [logging.WARNING]
+
+
 def test_position_fixture_rows(fixtures_dir: Path) -> None:
     rows = _fixture(fixtures_dir, "data_api_positions_response.json")
     first = parse_position(rows[0])
