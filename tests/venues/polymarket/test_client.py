@@ -173,6 +173,25 @@ def test_universe_survives_bad_items(sim: PolymarketSim) -> None:
     assert len(u.books) == len(u.open_markets) - 1
 
 
+def test_universe_markets_carry_their_books_terms_and_disagreeing_books_are_not_quoted(sim: PolymarketSim) -> None:
+    """The CLOB books' tick, minimum and neg-risk flag override Gamma's; a market whose YES and NO books
+    disagree on the flag gets no book (not quoted), and its Gamma terms stay as listed."""
+    open_ms = [(ev, m) for ev, m in sim.all_markets() if not ev.get("closed")]
+    (lagging_ev, lagging), (_, split) = open_ms[0], open_ms[1]
+    lagging["orderPriceMinTickSize"], lagging["negRisk"] = 0.01, False
+    lagging_ev["negRisk"] = lagging_ev["enableNegRisk"] = False  # orion reads Gamma's flag from the event too
+    for t in json.loads(lagging["clobTokenIds"]):
+        sim.books[t].update(tick_size="0.001", min_order_size="7", neg_risk=True)
+    split_yes, split_no = json.loads(split["clobTokenIds"])
+    sim.books[split_yes]["neg_risk"], sim.books[split_no]["neg_risk"] = True, False
+    u = with_client(sim, lambda pm: pm.fetch_universe(concurrency=2), books_batch=50)
+    m = next(x for x in u.markets if x.id == lagging["conditionId"])
+    assert (m.ticks.min_step, m.min_size, m.signs_neg_risk, m.neg_risk) == (Decimal("0.001"), Decimal(7), True, False)
+    assert split["conditionId"] not in u.books
+    assert [(e.item, e.stage) for e in u.errors] == [(split["conditionId"], "combine")]
+    assert "neg-risk" in u.errors[0].message
+
+
 def test_universe_survives_a_failed_batch(sim: PolymarketSim) -> None:
     sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/books", status=500, times=3))
     u = with_client(sim, lambda pm: pm.fetch_universe(concurrency=1), books_batch=100)
