@@ -25,6 +25,7 @@ import os
 import re
 import tempfile
 import tomllib
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -133,9 +134,20 @@ def _kalshi_problem(ticker: str) -> str | None:
         return f"it is {len(ticker)} characters long, and a ticker at most 128"
     first = ticker[0]
     if not (first.isascii() and first.isalnum()):
-        return f"it starts with {first!r}, and a ticker with a letter or a digit"
+        return f"it starts with {_shown_char(first)}, and a ticker with a letter or a digit"
     at = next(i for i, c in enumerate(ticker) if not re.fullmatch(r"[A-Za-z0-9._-]", c))
-    return f"{ticker[at]!r} at character {at + 1} is not one of the {_TICKER_CHARACTERS} a ticker is made of"
+    return (f"{_shown_char(ticker[at])} at character {at + 1} is not one of the {_TICKER_CHARACTERS} a ticker is "
+            "made of")
+
+
+def _shown_char(c: str) -> str:
+    """A character for a message about it: a non-ASCII one also by its code point and name, since one may
+    look just like an allowed character (a non-breaking hyphen like '-', a Cyrillic K or the Kelvin sign like
+    'K'), and a message showing it alone would seem to refuse the character it resembles."""
+    if c.isascii():
+        return repr(c)
+    name = unicodedata.name(c, "")
+    return f"{c!r} (U+{ord(c):04X}{' ' + name if name else ''}, not ASCII)"
 
 
 def _polymarket_problem(market_id: str) -> str | None:
@@ -145,7 +157,7 @@ def _polymarket_problem(market_id: str) -> str | None:
         digits = market_id[2:]
         bad = next((i for i, c in enumerate(digits) if c not in "0123456789abcdefABCDEF"), None)
         if bad is not None:
-            return (f"is not a condition id: {digits[bad]!r} at character {bad + 3} is not a hex digit "
+            return (f"is not a condition id: {_shown_char(digits[bad])} at character {bad + 3} is not a hex digit "
                     "(a condition id is 0x and 64 hex digits)")
         return (f"is not a condition id: it has {len(digits)} hex digits after 0x, and a condition id 64 "
                 f"({'some lost' if len(digits) < 64 else 'some added'} in copying?)")
@@ -153,10 +165,10 @@ def _polymarket_problem(market_id: str) -> str | None:
         return f"is not a YES token id: it has {len(market_id)} digits, and a token id at most 80"
     if market_id[:1].isascii() and market_id[:1].isdigit():
         bad = next(i for i, c in enumerate(market_id) if not (c.isascii() and c.isdigit()))
-        return (f"is not a YES token id: {market_id[bad]!r} at character {bad + 1} is not a decimal digit "
+        return (f"is not a YES token id: {_shown_char(market_id[bad])} at character {bad + 1} is not a decimal digit "
                 "(a token id is decimal digits only)")
     return (f"is neither a condition id (0x and 64 hex digits) nor a YES token id (decimal digits only): it "
-            f"starts with {market_id[:1]!r}" if market_id else "is empty")
+            f"starts with {_shown_char(market_id[0])}" if market_id else "is empty")
 
 
 # Ids as the venues write them. Kalshi tickers are upper case and a condition id's hex has no case, so

@@ -204,8 +204,9 @@ def test_add_blank_ids_exit_2(args: tuple[str, str]) -> None:
     (BRIA_K, BRIA_P[:-1], "is not a condition id: it has 63 hex digits after 0x, and a condition id 64"),
     (BRIA_K, BRIA_P + "0", "it has 65 hex digits after 0x"),
     (BRIA_K, BRIA_P[:-1] + "g", "'g' at character 66 is not a hex digit"),
-    (BRIA_K, BRIA_P[:40] + "…", "'…' at character 41 is not a hex digit"),
-    (BRIA_K, BRIA_YES[:60] + "…", "is not a YES token id: '…' at character 61 is not a decimal digit"),
+    (BRIA_K, BRIA_P[:40] + "…", "'…' (U+2026 HORIZONTAL ELLIPSIS, not ASCII) at character 41 is not a hex digit"),
+    (BRIA_K, BRIA_YES[:60] + "…", "is not a YES token id: '…' (U+2026 HORIZONTAL ELLIPSIS, not ASCII) at character 61 "
+     "is not a decimal digit"),
     (BRIA_K, BRIA_YES + "0" * 5, "is not a YES token id: it has 82 digits, and a token id at most 80"),
     (BRIA_K, "https://polymarket.com/event/uponly-podcast-guests",
      "is neither a condition id (0x and 64 hex digits) nor a YES token id (decimal digits only)"),
@@ -223,6 +224,28 @@ def test_a_bad_market_id_is_shown_whole_with_what_is_wrong_with_it(kalshi: str, 
     assert code == 2 and out == "", err
     bad = kalshi if problem.startswith(("'/'", "' '", "it is", "it starts")) else polymarket
     assert f"{bad!r}" in err and problem in err, err
+    assert listed() == [] and audit("pairs.added") == []
+
+
+@pytest.mark.parametrize(("kalshi", "polymarket", "problem"), [
+    # U+2011 (a web page's non-breaking hyphen) looks like the '-' the message lists as allowed.
+    ("KXUPONLY\u201101-BRIA", BRIA_P, "'\u2011' (U+2011 NON-BREAKING HYPHEN, not ASCII) at character 9"),
+    # A Cyrillic К and the Kelvin sign look like the letter K the message says a ticker may start with.
+    ("\u041aXUPONLY-01-BRIA", BRIA_P, "it starts with '\u041a' (U+041A CYRILLIC CAPITAL LETTER KA, not ASCII)"),
+    ("\u212aXUPONLY-01-BRIA", BRIA_P, "it starts with '\u212a' (U+212A KELVIN SIGN, not ASCII)"),
+    # A Cyrillic а in a condition id looks like the hex digit a.
+    (BRIA_K, BRIA_P[:10] + "\u0430" + BRIA_P[11:],
+     "'\u0430' (U+0430 CYRILLIC SMALL LETTER A, not ASCII) at character 11 is not a hex digit"),
+    (BRIA_K, "\u0661\u0662\u0663", "it starts with '\u0661' (U+0661 ARABIC-INDIC DIGIT ONE, not ASCII)"),
+])
+def test_a_lookalike_character_in_a_market_id_is_named_by_its_code_point(kalshi: str, polymarket: str,
+                                                                         problem: str) -> None:
+    """Found in review: the message meant to point at the wrong character showed a lookalike of a valid
+    one as itself ('‑' for '-', a Cyrillic 'К' "and a ticker starts with a letter"), so it read as wrong
+    about a character that looks right. A character outside ASCII is named by its code point and name."""
+    code, out, err = invoke("pairs", "add", kalshi, polymarket)
+    assert code == 2 and out == "", err
+    assert problem in err, err
     assert listed() == [] and audit("pairs.added") == []
 
 
