@@ -115,11 +115,23 @@ def id_problem(kalshi: str, polymarket: str) -> str | None:
     wrong), with what is wrong with it: a character and where, or a length."""
     problem = _kalshi_problem(kalshi)
     if problem:
-        return f"kalshi {kalshi!r} is not a Kalshi market ticker: {problem}"
+        return f"kalshi {_shown_id(kalshi)} is not a Kalshi market ticker: {problem}"
     problem = _polymarket_problem(polymarket)
     if problem:
-        return f"polymarket {polymarket!r} {problem}"
+        return f"polymarket {_shown_id(polymarket)} {problem}"
     return None
+
+
+# Longer than any id (a ticker is at most 128 characters): the length is then what is wrong, and a whole
+# pasted page printed back would bury the message.
+_SHOWN_ID_MAX = 200
+
+
+def _shown_id(given: str) -> str:
+    """An id for a message: whole as given, unless it is far longer than any id can be."""
+    if len(given) <= _SHOWN_ID_MAX:
+        return repr(given)
+    return f"{given[:60]!r}… ({len(given)} characters)"
 
 
 _TICKER_CHARACTERS = "letters, digits, '-', '.' and '_'"

@@ -515,3 +515,14 @@ def test_suggest_bad_pairs_file_exit_3_on_accept() -> None:
     code, _, err = invoke("pairs", "suggest", "--demo", "--accept", BRIA_K)
     assert code == 3 and "line 1, column" in err
     assert audit("pairs.added") == []
+
+
+def test_a_pasted_blob_for_a_market_id_is_cut_in_the_message_with_its_length() -> None:
+    """A page pasted where an id goes is refused for its length; printing it back whole (the id is shown
+    whole so a lost digit can be seen) would bury the message under it, so past 200 characters the
+    message shows its start and how long it is."""
+    blob = "KX" + "A" * 5000
+    code, out, err = invoke("pairs", "add", blob, BRIA_P)
+    assert code == 2 and out == "", err
+    assert "(5002 characters)" in err and "it is 5002 characters long" in err, err
+    assert blob not in err and len(err) < 1000, err
