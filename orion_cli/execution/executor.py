@@ -226,6 +226,11 @@ def _x(value: Decimal) -> str:
 # -- planning -------------------------------------------------------------------------------------
 
 
+def _refused_as_invalid(verdict: Verdict) -> bool:
+    """The checks already refused the plan by INVALID_ORDER (a size of 0 fails it on every leg)."""
+    return any(c.name == "INVALID_ORDER" and not c.passed for c in verdict.checks)
+
+
 def build_plan(opportunity: Opportunity, fresh: Mapping[tuple[Venue, str], tuple[Market, OrderBook]], *,
                size: Decimal | None, key: str, settings: Settings, now: datetime) -> TradePlan:
     """Re-price the opportunity's legs on fresh books at ``size`` (default: the scanned size).
@@ -645,7 +650,8 @@ class Executor:
             if basket is not None:
                 if verdict.passed:  # INVALID_ORDER says so; an evaluate without it must not send either
                     verdict = Verdict((*verdict.checks, CheckResult("INVALID_ORDER", False, basket)))
-            elif prepare_problem or not prepared:
+            elif prepare_problem or (not prepared and not _refused_as_invalid(verdict)):
+                # A size of 0 is INVALID_ORDER's own finding on each leg: not said a third time here.
                 verdict = Verdict((*verdict.checks, CheckResult(
                     "INVALID_ORDER", False, prepare_problem or "size is zero on the fresh books")))
             if not verdict.passed:

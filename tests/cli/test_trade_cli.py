@@ -268,6 +268,22 @@ def test_a_size_off_the_legs_step_is_rounded_down_and_said_so_not_blamed_on_dept
     assert "fresh asks" not in err
 
 
+@pytest.mark.parametrize("confirm", [False, True])
+def test_a_size_below_one_step_of_the_legs_is_a_usage_error_naming_the_smallest_size(
+        op_id: str, confirm: bool) -> None:
+    """--size 0.001 (both legs count in hundredths) rounded to a plan of 0 contracts, which went on:
+    the preview showed it and --confirm was refused by INVALID_ORDER (exit 6), as if a check had."""
+    before = audit_count()
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "0.001", "--jsonl",
+                            *(["--confirm"] if confirm else []))
+    assert code == 2, (out, err)
+    error = next(json.loads(line) for line in err.splitlines() if line.startswith('{"type":"error"'))
+    assert error["reason"] == "usage" and "--size" in error["message"]
+    assert "0.001 contracts is below one size step of these legs (0.01)" in error["message"]
+    assert "the smallest size they trade is 5" in error["message"]  # the Polymarket leg's minimum, on the grid
+    assert out == "" and ledger_orders() == [] and audit_count() == before
+
+
 def _stored_op(op_id: str) -> Opportunity:
     db = open_database(None)
     try:

@@ -420,6 +420,28 @@ def test_balance_read_before_another_trade_filled_does_not_pay_for_a_second_trad
     assert ledger.order(client_order_id("B", "l1")) is None and ledger.order(client_order_id("B", "l2")) is None
 
 
+def test_a_plan_of_zero_contracts_is_refused_by_invalid_order_once_per_leg(db: Database) -> None:
+    """A size that rounds to 0 fails INVALID_ORDER on each leg; the executor added a third, leg-less
+    INVALID_ORDER ("size is zero on the fresh books") to the verdict, shown and audited beside them."""
+    s = settings()
+    ledger = Ledger(db, "paper")
+    for v in Venue:
+        ledger.ensure_balance(v, D("1000"))
+    x = Exchange()
+    ex = Executor(db, ledger, fake_venues(x), s, mode="paper", alerts=NullAlertSink(), verify_delays=(0.0,))
+    now = datetime.now(UTC)
+    plan = make_plan(key="zero", size="0", now=now)
+    assert plan.size == 0
+    res = run(ex.execute(plan, ctx_for(s, now)))
+    assert res.status == "refused" and res.verdict.first_failure.name == "INVALID_ORDER", res.message
+    invalid = [(c.leg, c.detail) for c in res.verdict.checks if c.name == "INVALID_ORDER" and not c.passed]
+    assert sorted(leg for leg, _ in invalid) == [0, 1], invalid
+    assert all("size 0" in detail for _, detail in invalid), invalid
+    assert x.payloads == {} and exec_row(db, plan.key) is None
+    rejected = next(p for t, p in events(db) if t == "risk.rejected")
+    assert [c["name"] for c in rejected["failed"]].count("INVALID_ORDER") == 2
+
+
 @pytest.mark.parametrize("count", [0, 1, 3])
 def test_a_plan_of_other_than_two_legs_is_refused_even_by_an_evaluate_that_passes_it(db: Database,
                                                                                    count: int) -> None:

@@ -718,13 +718,16 @@ def _pre_mode(live: bool, authorize_live: bool) -> _PreGate:
 
 async def _plan_and_balances(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity,
                              size: Decimal | None, key: str, *, write: bool, quiet: bool = False,
-                             ) -> tuple[TradePlan, dict[Venue, Balance | None]]:
+                             size_given: bool = False) -> tuple[TradePlan, dict[Venue, Balance | None]]:
     """Fresh books, the plan on them and the venues' balances. ``quiet``: without saying a size cut
-    (the watch's recheck of a remembered refusal, said once, not every round)."""
+    (the watch's recheck of a remembered refusal, said once, not every round). ``size_given``: ``size``
+    is the operator's --size, refused (exit 2) when it is below one step of the legs' size grid."""
     from orion_cli.execution.executor import build_plan
     from orion_cli.store.tables import plain
 
     fresh = await fresh_books(source, op)
+    if size is not None and size_given:
+        _refuse_size_below_step(size, [market for market, _ in fresh.values()])
     plan = build_plan(op, fresh, size=size, key=key, settings=app.settings(), now=_now())
     if size is not None and plan.size < size and not quiet:  # said, not left to be noticed in the plan
         from orion_cli.core.money import floor_to
@@ -736,6 +739,24 @@ async def _plan_and_balances(app: AppContext, venues: VenueSet, source: MarketSo
         app.out.info(f"size {plain(size)} wanted; {why}: planning {plain(plan.size)}")
     balances = await venues.balances(write=write)
     return plan, balances
+
+
+def _refuse_size_below_step(size: Decimal, markets: Sequence[Market]) -> None:
+    """A --size below one step of the legs' common size grid (0.001 where both venues count in
+    hundredths, 0.5 on a whole-contract Kalshi market) rounds to 0 contracts: a mistyped size, refused
+    as a usage error (exit 2) naming the smallest size, before anything is written or sent. Planned, it
+    went on to a plan of 0 contracts that INVALID_ORDER then refused (exit 6), as if a check had."""
+    from orion_cli.core.money import ceil_to, floor_to
+    from orion_cli.core.pricing import size_grid
+    from orion_cli.store.tables import plain
+
+    grid = size_grid([m.size_step for m in markets])
+    if floor_to(size, grid) <= 0:
+        # The smallest size is also each market's minimum order (Polymarket's orderMinSize), on the grid.
+        smallest = max(grid, ceil_to(max(m.min_size for m in markets), grid))
+        raise typer.BadParameter(f"{plain(size)} contracts is below one size step of these legs ({plain(grid)}) "
+                                 f"and would round to 0; the smallest size they trade is {plain(smallest)}",
+                                 param_hint="--size")
 
 
 async def _require_exchange_trading(built: Mapping[Venue, TradingVenue], key: str | None = None) -> None:
@@ -782,7 +803,7 @@ class StoppedBeforeSending(Exception):
 async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal | None,
                    key: str, auth: Authorization, alerts: AlertSink, *, resume: bool = False,
                    resume_to: frozenset[Venue] = frozenset(),
-                   low_balance: LowBalanceWatch | None = None,
+                   low_balance: LowBalanceWatch | None = None, size_given: bool = False,
                    stopped: Callable[[], bool]) -> tuple[TradePlan | None, ExecutionResult]:
     """Plan and execute ``op``, or with ``resume`` finish or report execution ``key`` (``resume_to``: the
     venues the resume may send to next). ``stopped``: asked just before the executor starts; a stop
@@ -818,7 +839,8 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
             if stopped():
                 raise StoppedBeforeSending
             return None, await executor.resume(key)
-        plan, balances = await _plan_and_balances(app, venues, source, op, size, key, write=True)
+        plan, balances = await _plan_and_balances(app, venues, source, op, size, key, write=True,
+                                                  size_given=size_given)
         if low_balance is not None:
             low_balance.check(balances)  # alerted on the way down, before the BALANCE check may refuse
         _register_markets(built, plan)
@@ -860,6 +882,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
 
     settings = app.settings()
     out = app.out
+    size_given = size is not None  # the operator's --size: one below the legs' size step is a usage error
     pre_mode, pre_authorized, pre_how, gate_refuses = _pre_mode(live, authorize_live)
     if pre_mode == "live" and _recorded(snapshot, demo):
         raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
@@ -918,7 +941,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
 
         async def preview() -> tuple[TradePlan, dict[Venue, Balance | None]]:
             try:
-                return await _plan_and_balances(app, venues, source, op, size, key, write=False)
+                return await _plan_and_balances(app, venues, source, op, size, key, write=False,
+                                                size_given=size_given)
             finally:
                 await venues.aclose()
 
@@ -953,7 +977,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     try:
         with stop.section():
             result = _run_execution(app, venues, source, op, size, key, auth, alerts, low_balance,
-                                    stop.stop_before_sending)
+                                    stop.stop_before_sending, size_given=size_given)
     except StoppedBeforeSending:
         out.info(f"{stop.reason} before anything was sent: nothing placed")
         raise KeyboardInterrupt from None
@@ -1108,7 +1132,7 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
 
 def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal | None,
                    key: str, auth: Authorization, alerts: AlertSink, low_balance: LowBalanceWatch,
-                   stopped: Callable[[], bool]) -> ExecutionResult:
+                   stopped: Callable[[], bool], *, size_given: bool = False) -> ExecutionResult:
     """Execute (or resume, or report) the trade under ``key`` and render it."""
     from orion_cli.cli.commands.market_data import run
 
@@ -1140,7 +1164,7 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                                          resume_to=resume_to, stopped=stopped))
     else:
         plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts,
-                                            low_balance=low_balance, stopped=stopped))
+                                            low_balance=low_balance, size_given=size_given, stopped=stopped))
         if plan is not None and out.format == "json":  # one document: the plan inside the execution
             _render_execution(app, result, _plan_record(plan, auth.mode))
             return result
@@ -1570,7 +1594,8 @@ def trade_command(
     op_id: Annotated[str | None, typer.Argument(metavar="[OP_ID]", help="Opportunity id from `orion scan` "
                                                                           "(omit with --watch).")] = None,
     size: Annotated[str | None, typer.Option("--size", help="Contracts per leg (default: the scanned size, "
-                                                            "capped by the order limits).")] = None,
+                                                            "capped by the order limits); below one size step "
+                                                            "of the legs: exit 2.")] = None,
     confirm: Annotated[bool, typer.Option("--confirm", help="Execute (without it: show the plan and every "
                                                             "check, place nothing).")] = False,
     live: Annotated[bool, typer.Option("--live", help="Trade real money; needs --authorize-live, or the typed "
