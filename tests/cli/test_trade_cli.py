@@ -737,6 +737,27 @@ def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str)
     assert len(ledger_orders()) == 2
 
 
+@pytest.mark.parametrize(("half", "missing"), [("ORION_PAPER_TRADING", "ORION_LIVE_TRADING_AUTHORIZED=true"),
+                                              ("ORION_LIVE_TRADING_AUTHORIZED", "ORION_PAPER_TRADING=0")])
+def test_the_preview_of_a_used_key_says_refuse_when_the_gate_refuses_confirm(
+        op_id: str, monkeypatch: pytest.MonkeyPatch, half: str, missing: str) -> None:
+    """With half of the environment pair set, the preview of a used key said `next: report` (or
+    `resume`, with "Resume it?" on a terminal), though --confirm is refused at the live gate (exit 6)
+    before it looks at the key."""
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7")
+    assert code == 0, err
+    monkeypatch.setenv(half, "0" if half == "ORION_PAPER_TRADING" else "true")
+    code, out, err = invoke("trade", op_id, "--demo", "--json")
+    assert code == 0, err
+    used = json.loads(out)
+    assert used["type"] == "used_key" and used["next"] == "refuse", used
+    assert used["detail"].startswith("refuses it at the live gate (NOT_AUTHORIZED)") and missing in used["detail"]
+    assert "--confirm refuses it at the live gate" in err and "plans afresh" not in err
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--json")  # what the preview promised
+    assert code == 6 and '"reason":"NOT_AUTHORIZED"' in err, err
+    assert len(ledger_orders()) == 2
+
+
 def _rejections() -> list[tuple[str, str, str]]:
     """(key, opportunity_id, failing check names) of every ``risk.rejected`` event, oldest first."""
     from orion_cli.core.report import failed_checks

@@ -6,7 +6,8 @@ Shape (one command, two uses):
   books, builds the plan and runs every pre-trade check inside a transaction that is rolled back:
   nothing is placed, nothing is written, exit 0. On a terminal, when no check refuses the plan, it
   then offers "Place these orders?". A used key is not planned afresh: the preview shows its
-  execution and what --confirm will do (report it, resume it by its stored plan, or refuse it; while
+  execution and what --confirm will do (report it, resume it by its stored plan, or refuse it: at the
+  live gate, which --confirm asks first, or as another opportunity's or process's; while
   halted, unwind it: a halt sends no further buy, so the filled leg is sold back), and on a terminal
   offers "Resume it?" for an unfinished one.
 * ``orion trade OP_ID --confirm [--live --authorize-live]`` — executes both legs (paper unless the
@@ -934,7 +935,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     leg_venues = [leg.venue for leg in op.legs]
 
     if not confirm and prior is not None:
-        if not _preview_used_key(app, prior, op, pre_mode):
+        if not _preview_used_key(app, prior, op, pre_mode, gate_refusal=pre_how if gate_refuses else None):
             return
     elif not confirm:
         venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
@@ -995,13 +996,15 @@ USED_KEY_COLUMNS = [Column("key", "key"), Column("opportunity_id", "opportunity"
                     Column("next", "--confirm"), Column("detail", "detail")]
 
 
-def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity, mode: str) -> bool:
+def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity, mode: str, *,
+                      gate_refusal: str | None = None) -> bool:
     """The preview of a used key: not a fresh plan (today's books and limits do not decide it) but
     what --confirm will do with it (``next``): ``report`` it, ``resume`` it by its stored plan,
     ``unwind`` it (a resume while trading is halted: no further buy is sent, so the filled first leg
-    is sold back where a resume after `orion resume` would hedge it), or ``refuse`` (the key is another
-    opportunity's or mode's, or another process drives it). On a terminal it offers to resume an
-    unfinished one; True when the operator accepts."""
+    is sold back where a resume after `orion resume` would hedge it), or ``refuse`` (the live gate
+    refuses whatever is typed: ``gate_refusal``, its message, is asked first, as --confirm asks the
+    gate before it looks at the key; the key is another opportunity's or mode's; another process
+    drives it). On a terminal it offers to resume an unfinished one; True when the operator accepts."""
     from orion_cli.cli.prompts import confirm as ask_confirm
     from orion_cli.cli.prompts import interactive
     from orion_cli.core.reconcile import resume_sells_back
@@ -1014,7 +1017,9 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
         size = load_result(prior["plan"]).get("size")
     except (ValueError, TypeError):
         size = None
-    if prior["opportunity_id"] != op.id or prior["mode"] != mode:
+    if gate_refusal is not None:  # said "report" or "resume", and --confirm then exited 6 at the gate
+        after, detail = "refuse", f"refuses it at the live gate (NOT_AUTHORIZED): {gate_refusal}"
+    elif prior["opportunity_id"] != op.id or prior["mode"] != mode:
         after, detail = "refuse", "refuses it: the key is another opportunity's or mode's (DUPLICATE)"
     elif status.final:
         after, detail = "report", "reports it; nothing is sent"
@@ -1027,7 +1032,7 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
     out.record({"type": "used_key", "key": prior["key"], "opportunity_id": prior["opportunity_id"],
                 "mode": prior["mode"], "execution_status": status.value, "size": size, "next": after,
                 "detail": detail}, USED_KEY_COLUMNS, title="execution under this key")
-    afresh = " (another --idempotency-key plans afresh)" if status.final else ""
+    afresh = " (another --idempotency-key plans afresh)" if status.final and gate_refusal is None else ""
     used = f"idempotency key {prior['key']} is used by a {prior['mode']} execution of {prior['opportunity_id']} " \
            f"({status.value})"
     if after == "unwind":  # a warning: following the command as before would cost the unwind's loss
