@@ -30,6 +30,7 @@ class AppContext:
     _out: Output | None = None
     _settings: Settings | None = None
     _db: Database | None = None
+    _mode_warned: bool = False  # mode() warned of the environment pair's state (once per command)
 
     @property
     def out(self) -> Output:
@@ -111,14 +112,24 @@ class AppContext:
 
     def mode(self) -> str:
         """The ledger this command works on: live when configured, or when the environment pair
-        authorizes live trading (a service trading live through it must reconcile its live ledger)."""
-        if self.settings().trading.mode == "live":
-            return "live"
+        authorizes live trading (a service trading live through it must reconcile its live ledger).
+
+        Warns (stderr, once per command, also with -q) of half of the pair set and of a gate variable
+        with a value that is not its half (``ORION_LIVE_TRADING_AUTHORIZED=yes``): these leave the
+        ledger as configured, silently, and only ``trade`` said so. A misspelt name is warned by the
+        root callback for every command already. The decision itself is the gate's, unchanged."""
         import os
 
-        from orion_cli.core.gate import env_authorizes_live
+        from orion_cli.core.gate import env_authorizes_live, half_pair, odd_values
 
-        return "live" if env_authorizes_live(os.environ) else "paper"
+        mode = "live" if self.settings().trading.mode == "live" or env_authorizes_live(os.environ) else "paper"
+        if not self._mode_warned:
+            self._mode_warned = True
+            half = half_pair(os.environ)
+            notes = [*([f"{half}; this command works on the {mode} ledger"] if half else []), *odd_values(os.environ)]
+            for note in notes:
+                self.out.warn(note)
+        return mode
 
     def close(self) -> None:
         if self._db is not None:

@@ -113,6 +113,21 @@ def env_authorizes_live(environ: Mapping[str, str]) -> bool:
     """
     return _is_set(environ, ENV_PAPER, "0") and _is_set(environ, ENV_AUTHORIZED, "true")
 
+def half_pair(environ: Mapping[str, str]) -> str | None:
+    """A note when exactly one half of the environment pair is set (None otherwise): it authorizes
+    nothing (``trade`` refuses, exit 6, rows 3 and 4), and a command that picks its ledger by the pair
+    (``reconcile``, ``report``, ``balance``, ``halt``) works on the configured one. Said by every such
+    command (:meth:`orion_cli.cli.context.AppContext.mode`), so a cron job learns its environment is
+    half set before a trade is refused, not only when one is."""
+    paper_off, authorized = _is_set(environ, ENV_PAPER, "0"), _is_set(environ, ENV_AUTHORIZED, "true")
+    if paper_off == authorized:
+        return None
+    have, want = (f"{ENV_PAPER}=0", f"{ENV_AUTHORIZED}=true") if paper_off else (f"{ENV_AUTHORIZED}=true",
+                                                                                 f"{ENV_PAPER}=0")
+    return (f"{have} is set but {want} is missing: half of the live environment pair authorizes nothing "
+            "(`orion trade` refuses it, exit 6)")
+
+
 def _is_set(environ: Mapping[str, str], name: str, wanted: str) -> bool:
     """Exactly ``wanted``: an authorization to trade real money is not guessed from ``TRUE`` or ``" 0"``
     (README: another value than ``0`` / ``true`` changes nothing; :func:`odd_values` says so)."""

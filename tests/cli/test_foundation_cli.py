@@ -926,3 +926,40 @@ def test_a_path_setting_holding_a_nul_character_is_exit_3_not_an_internal_error(
     assert result.exit_code == 3, result.output
     rec = error_record(result)
     assert rec["reason"] == "config_invalid" and "contains a NUL character" in rec["message"], rec
+
+
+@pytest.mark.parametrize("command", [("report",), ("balance",), ("positions",), ("halt", "--status"),
+                                     ("reconcile", "--venue", "kalshi", "--demo")])
+@pytest.mark.parametrize(("env", "said"), [
+    ({"ORION_PAPER_TRADING": "0"}, "ORION_PAPER_TRADING=0 is set but ORION_LIVE_TRADING_AUTHORIZED=true is missing"),
+    ({"ORION_LIVE_TRADING_AUTHORIZED": "true"},
+     "ORION_LIVE_TRADING_AUTHORIZED=true is set but ORION_PAPER_TRADING=0 is missing"),
+    ({"ORION_LIVE_TRADING_AUTHORIZED": "yes"}, "ignored ORION_LIVE_TRADING_AUTHORIZED='yes'"),
+])
+def test_every_command_that_picks_its_ledger_by_the_environment_pair_warns_of_a_half_set_or_odd_pair(
+        ledger: Path, command: tuple[str, ...], env: dict[str, str], said: str) -> None:
+    """Only `trade` warned of half of the live environment pair or an odd value: a cron `reconcile` or
+    `report` with ORION_PAPER_TRADING=0 alone worked on the paper ledger in silence, and its operator
+    learnt of the missing half only when a trade was refused. Once, even with -q; the ledger unchanged."""
+    result = run("-q", "--json", *command, env=env)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert [w for w in warnings if said in w] == [warnings[0]] and len(warnings) == 1, result.stderr
+    if "is missing" in said:
+        assert "works on the paper ledger" in warnings[0]
+    assert said not in result.stdout
+
+
+def test_the_environment_pair_is_warned_of_once_however_often_a_command_asks_its_mode(
+        ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pairs suggest --accept` asks the mode for every pair it audits: one warning, not one per pair."""
+    import io
+
+    from orion_cli.cli.context import AppContext
+    from orion_cli.cli.output import Output
+
+    monkeypatch.setenv("ORION_PAPER_TRADING", "0")
+    err = io.StringIO()
+    ctx = AppContext(_out=Output("jsonl", stdout=io.StringIO(), stderr=err))
+    assert [ctx.mode(), ctx.mode(), ctx.mode()] == ["paper"] * 3
+    assert err.getvalue().count("warning:") == 1 and "ORION_LIVE_TRADING_AUTHORIZED=true is missing" in err.getvalue()

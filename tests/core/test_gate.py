@@ -190,3 +190,19 @@ def test_half_set_environment_refuses_before_asking_for_the_phrase() -> None:
 def test_records() -> None:
     rec = Authorization("live", "typed").to_record()
     assert rec == {"type": "authorization", "mode": "live", "how": "typed", "notes": []}
+
+
+@pytest.mark.parametrize("env", list(ENVS))
+def test_half_pair_names_the_missing_half_of_exactly_a_half_set_pair(env: str) -> None:
+    from orion_cli.core.gate import half_pair
+
+    note = half_pair(ENVS[env])
+    if env == "paper_off_only":
+        assert note is not None and note.startswith(f"{ENV_PAPER}=0 is set but {ENV_AUTHORIZED}=true is missing")
+    elif env == "authorized_only":
+        assert note is not None and note.startswith(f"{ENV_AUTHORIZED}=true is set but {ENV_PAPER}=0 is missing")
+    else:
+        assert note is None
+    # The values the gate reads as no half are no half here either (decide() stays the judge).
+    assert half_pair({ENV_PAPER: "0", ENV_AUTHORIZED: "TRUE"}) is not None
+    assert half_pair({ENV_PAPER: "false", ENV_AUTHORIZED: "yes"}) is None
