@@ -50,7 +50,7 @@ from orion_cli.core.config import Settings
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ZERO
 from orion_cli.execution.plan import CheckResult
-from orion_cli.risk.halt import KillSwitch, missing_halt_row
+from orion_cli.risk.halt import DRAWDOWN_KIND, KillSwitch, missing_halt_row, release_command
 from orion_cli.store.audit import AuditLog, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import DailyPnl, DayFigures, Ledger, q, trading_day
@@ -323,7 +323,7 @@ class Breaker:
                 tripped, tripped_at = None, None
             elif not any(p.startswith("drawdown") for p in problems):
                 problems.append(f"drawdown breaker tripped at {state.tripped_at}; release needs "
-                                "`orion resume --breaker`")
+                                f"`{release_command(DRAWDOWN_KIND)}`")
         elif tripped == DAILY and state.extra.get("daily_tripped_day") != pnl.day:
             tripped, tripped_at = None, None
         return BreakerStatus(

@@ -123,14 +123,29 @@ def halted_where(st: HaltStatus) -> str:
     return f"kind {st.kind}" + (f"; also the sentinel file {st.sentinel}" if st.sentinel else "")
 
 
+# The halt's kind the drawdown breaker engages: only `orion resume --breaker` releases it.
+DRAWDOWN_KIND = "drawdown"
+
+
+def release_command(kind: str | None) -> str:
+    """The exact command that releases a database halt of ``kind``, as a script must type it (no
+    terminal to confirm on): a drawdown trip needs ``--breaker`` too. Every hint naming the release
+    names this: `orion resume` alone was refused for a drawdown trip ("needs --breaker"), and
+    `orion resume --breaker` without a terminal ("pass --yes", hint `orion resume --yes`, which the
+    breaker then refused again)."""
+    return "orion resume --breaker --yes" if kind == DRAWDOWN_KIND else "orion resume --yes"
+
+
 def assert_not_halted(conn: Connection, sentinel_file: str = "") -> None:
     """Raise :class:`Halted` (exit 6) when the kill switch is engaged. Call inside the order tx."""
     st = status_in(conn, sentinel_file)
     if st.halted:
         where = f" ({halted_where(st)})" if st.sentinel else ""
+        release = ("removing the sentinel file releases it" if st.kind == "sentinel"
+                   else f"`{release_command(st.kind)}` releases it")
         raise Halted(
             f"trading is halted{where}: {st.reason or 'no reason given'}",
-            hint="`orion halt --status` shows who halted and when; `orion resume` releases it",
+            hint=f"`orion halt --status` shows who halted and when; {release}",
         )
 
 
@@ -170,9 +185,10 @@ class KillSwitch:
         who = actor or default_actor("resume")
         with self.db.write() as conn:
             row = _read(conn)
-            if row.halted and row.kind == "drawdown" and not breaker:
+            if row.halted and row.kind == DRAWDOWN_KIND and not breaker:
                 raise Refused(
-                    "the halt was engaged by the drawdown breaker; releasing it needs `orion resume --breaker`",
+                    "the halt was engaged by the drawdown breaker; releasing it needs --breaker: "
+                    f"`{release_command(DRAWDOWN_KIND)}`",
                     reason="BREAKER",
                 )
             was = {"reason": row.reason, "kind": row.kind, "since": row.since, "was_halted": bool(row.halted)}

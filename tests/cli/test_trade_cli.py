@@ -1129,7 +1129,7 @@ def test_a_trade_that_trips_the_breaker_says_trading_is_halted_even_quietly(
     assert code == 6, err
     assert json.loads(out)["breaker_tripped"] == ["daily_loss"]
     said = [line for line in err.splitlines() if line.startswith("HALTED")]
-    assert len(said) == 1 and "loss breaker tripped (daily_loss)" in said[0] and "`orion resume`" in said[0], err
+    assert len(said) == 1 and "loss breaker tripped (daily_loss)" in said[0] and "`orion resume --yes`" in said[0], err
     assert json.loads(err.strip().splitlines()[-1])["reason"] == "BREAKER"
     # Refused again, now by the halt: nothing new tripped, so nothing more is said of the breaker.
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "3", "--json", "-q")
@@ -1184,3 +1184,41 @@ def test_a_stop_while_a_watch_flushes_its_alerts_still_ends_it_with_its_stopped_
     stopped = [e for e in lines(out) if e.get("event") == "stopped"]
     assert len(stopped) == 1 and "max trades" in stopped[0]["reason"], (out, err)
     assert code == 0, err
+
+
+def test_every_hint_after_a_drawdown_trip_names_the_exact_release_command(op_id: str) -> None:
+    """After a drawdown trip the hints named `orion resume` (refused: needs --breaker), `orion resume
+    --breaker` (refused without a terminal: "pass --yes", hint `orion resume --yes`, refused again by
+    the breaker) or none at all (the trade's HALTED refusal). Each now names `orion resume --breaker --yes`,
+    which releases it."""
+    release = "orion resume --breaker --yes"
+    db = open_database(None)
+    try:
+        KillSwitch(db).engage("drawdown 12.00% >= 10.00%", kind="drawdown")
+    finally:
+        db.dispose()
+
+    def hint(err: str) -> str | None:
+        return next((line.removeprefix("hint: ") for line in err.splitlines() if line.startswith("hint: ")), None)
+
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
+    assert code == 6 and f"`{release}` releases it" in err, err
+    code, out, _ = invoke("trade", op_id, "--demo", "--jsonl", "--idempotency-key", "preview")
+    halted = next(r for r in lines(out) if r.get("name") == "HALTED")
+    assert not halted["passed"] and f"`{release}` releases it" in halted["detail"]
+    code, _, err = invoke("halt", "--status", "--format", "table")
+    assert code == 0 and f"`{release}` releases it" in err, err
+    code, _, err = invoke("resume")  # no terminal: --yes is asked for, and the hint is the whole command
+    assert code == 6 and hint(err) == release, err
+    code, _, err = invoke("resume", "--breaker")
+    assert code == 6 and hint(err) == release, err
+    code, _, err = invoke("resume", "--yes")
+    assert code == 6 and f"`{release}`" in err, err
+    code, _, err = invoke(*release.split()[1:])  # the command named releases it
+    assert code == 0, err
+    # Any other halt: `orion resume --yes`, as before, and no drawdown line under the status.
+    assert invoke("halt", "--reason", "drill")[0] == 0
+    code, _, err = invoke("halt", "--status")
+    assert code == 0 and "--breaker" not in err
+    code, _, err = invoke("resume")
+    assert code == 6 and hint(err) == "orion resume --yes", err

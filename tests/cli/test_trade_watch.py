@@ -31,9 +31,10 @@ ORION = ROOT / ".venv" / "bin" / "orion"
 # The installed script when the README's venv is there, else the same entry point through this interpreter.
 ORION_ARGV = [str(ORION)] if ORION.exists() else [sys.executable, "-m", "orion_cli"]
 
-# The release a trip needs, as `trade` says it when its figures trip the breaker (say_breaker_tripped).
-BREAKER_TRIPPED_HINT = ("`orion halt --status` says more, `orion resume` releases the kill switch (`--breaker` "
-                        "after a drawdown trip)")
+# The release a trip needs, as `trade` says it when its figures trip the breaker (say_breaker_tripped):
+# the exact command, which for a drawdown trip needs --breaker.
+BREAKER_TRIPPED_HINT = "`orion halt --status` says more, `orion resume --yes` releases the kill switch"
+DRAWDOWN_TRIPPED_HINT = "`orion halt --status` says more, `orion resume --breaker --yes` releases the kill switch"
 
 
 class Watch:
@@ -549,7 +550,7 @@ def test_a_trip_by_a_watch_trade_stops_the_round_naming_the_release_a_trade_name
 
     tripped = ExecutionResult("k1", "done", Verdict(), [], "d", breaker_tripped=("drawdown",))
     (trades, stop), executed = _scripted_round(tmp_path, monkeypatch, [tripped], None)
-    assert (trades, stop) == (0, WatchStop("the loss breaker tripped (drawdown)", 6, "HALTED", BREAKER_TRIPPED_HINT))
+    assert (trades, stop) == (0, WatchStop("the loss breaker tripped (drawdown)", 6, "HALTED", DRAWDOWN_TRIPPED_HINT))
     assert executed == ["op0"]
 
 

@@ -132,6 +132,7 @@ def halt_command(
     if status:
         st = switch.status()
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
+        _say_drawdown_release(app, st)
         return
     asked = reason or "halted from the command line"
     try:
@@ -145,6 +146,15 @@ def halt_command(
                         live=live)
 
 
+def _say_drawdown_release(app: AppContext, st: HaltStatus) -> None:
+    """A halt the drawdown breaker engaged is released only by `orion resume --breaker --yes` (from a
+    script): said under the status, as `orion resume` alone is refused for it."""
+    from orion_cli.risk.halt import DRAWDOWN_KIND, release_command
+
+    if st.halted and st.kind == DRAWDOWN_KIND:
+        app.out.info(f"halted by the drawdown breaker: `{release_command(st.kind)}` releases it")
+
+
 def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Database, mode: str, *, asked: str,
                     cleaned: list[str], cancel_open: bool, live: bool) -> None:
     """Everything `orion halt` does once the switch is on: say so, check [halt], cancel with --cancel-open."""
@@ -153,6 +163,7 @@ def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Dat
     if st.already_halted:  # the first halt is kept (a breaker's kind among it)
         app.out.info(f"already halted since {st.since}; that halt's reason is kept, and this one "
                      f"({asked!r}) is in the audit log")
+        _say_drawdown_release(app, st)
     if settings.halt_problems:
         from orion_cli.core.errors import ConfigError
 
@@ -379,8 +390,11 @@ def resume_command(
                       reason="HALTED")
     if not yes:
         if not interactive():
+            from orion_cli.risk.halt import release_command
+
+            # The whole command: for a drawdown trip `orion resume --yes` is refused next (--breaker).
             raise Refused("resume needs confirmation: pass --yes (no terminal to ask on)", reason="NOT_CONFIRMED",
-                          hint="orion resume --yes")
+                          hint=release_command(current.kind))
         app.out.banner(f"Trading is halted: {current.reason} (since {current.since})")
         answer = ask_text("Type RESUME to release the kill switch:")
         if answer.strip() != "RESUME":

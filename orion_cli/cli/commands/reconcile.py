@@ -309,13 +309,14 @@ def _causes(failed: list[VenueReconcile]) -> str:
 def _say_halted(app: AppContext, halt: HaltStatus, *, since: str) -> None:
     """Say, even with -q, that trading is halted: a clean run exits 0, and from cron only the output tells
     that the loss breaker tripped in this run (it updates on a clean run) or that a halt still holds."""
+    from orion_cli.risk.halt import release_command
+
     why = f"{halt.kind}: {halt.reason}" if halt.reason else halt.kind
+    release = f"`{release_command(halt.kind)}` releases the kill switch"  # --breaker for a drawdown trip
     if halt.since is not None and halt.since >= since:
-        app.out.banner(f"HALTED during this run ({why}); `orion halt --status` says more, `orion resume` "
-                       "releases the kill switch.")
+        app.out.banner(f"HALTED during this run ({why}); `orion halt --status` says more, {release}.")
     else:
-        app.out.warn(f"trading is halted{f' since {halt.since}' if halt.since else ''} ({why}); "
-                     "`orion resume` releases the kill switch")
+        app.out.warn(f"trading is halted{f' since {halt.since}' if halt.since else ''} ({why}); {release}")
 
 
 def outcome(results: list[VenueReconcile]) -> tuple[list[VenueReconcile], list[VenueReconcile], int]:

@@ -428,10 +428,15 @@ def _render_execution(app: AppContext, result: ExecutionResult, plan: dict[str, 
         out.records(orders, ORDER_COLUMNS, title="orders")
 
 
-# The release named for every case: a drawdown trip already in force needs --breaker too. Said when a
-# trade trips the breaker, and as the hint of a watch that a trip stops.
-BREAKER_TRIPPED_HINT = ("`orion halt --status` says more, `orion resume` releases the kill switch (`--breaker` "
-                        "after a drawdown trip)")
+def breaker_tripped_hint(trips: Sequence[str]) -> str:
+    """The release of a halt the loss breaker engaged, as the exact command: a drawdown trip needs
+    --breaker (and, from a script, --yes). Said when a trade trips the breaker, and as the hint of a
+    watch that a trip stops. It said "`orion resume` … (`--breaker` after a drawdown trip)", and
+    `orion resume` alone was refused for one."""
+    from orion_cli.risk.halt import DRAWDOWN_KIND, release_command
+
+    kind = DRAWDOWN_KIND if DRAWDOWN_KIND in trips else None
+    return f"`orion halt --status` says more, `{release_command(kind)}` releases the kill switch"
 
 
 def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
@@ -439,10 +444,18 @@ def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
     BREAKER) and exit code do not tell that every later trade is halted until someone resumes."""
     if not result.breaker_tripped:
         return
-    app.out.banner(f"HALTED: the loss breaker tripped ({', '.join(result.breaker_tripped)}); {BREAKER_TRIPPED_HINT}.")
+    app.out.banner(f"HALTED: the loss breaker tripped ({', '.join(result.breaker_tripped)}); "
+                   f"{breaker_tripped_hint(result.breaker_tripped)}.")
 
 
 HALT_HINT = "`orion halt --status` shows why"
+
+
+def _halt_hint(kind: str | None) -> str:
+    """HALT_HINT, and for a drawdown trip the exact release (`orion resume` alone is refused for it)."""
+    from orion_cli.risk.halt import DRAWDOWN_KIND, release_command
+
+    return HALT_HINT if kind != DRAWDOWN_KIND else f"{HALT_HINT}; `{release_command(kind)}` releases it"
 
 
 # An execution that halted left an outcome unknown or an unwind unfinished: what reached the venues is
@@ -1294,7 +1307,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
             started = time.monotonic()
             halt = switch.status()
             if halt.halted:
-                ended = WatchStop.refused(f"halted: {halt.reason}", "HALTED", HALT_HINT)
+                ended = WatchStop.refused(f"halted: {halt.reason}", "HALTED", _halt_hint(halt.kind))
                 break
             try:
                 data = run(lambda: source.fetch(options.venues, with_books=True))
@@ -1381,7 +1394,7 @@ def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertS
     status = Breaker(db, settings, mode=mode, ledger=ledger, alerts=alerts).update(marks)
     if status.trips:  # named, with the release, as a trade that trips it says (say_breaker_tripped)
         return WatchStop.refused(f"the loss breaker tripped on marked positions ({', '.join(status.trips)})",
-                                 "HALTED", BREAKER_TRIPPED_HINT)
+                                 "HALTED", breaker_tripped_hint(status.trips))
     if status.problems:  # what the BREAKER check of every trade would refuse with
         return WatchStop.refused(f"{REFUSED_BY_BREAKER}{'; '.join(status.problems)}", "BREAKER")
     return None
@@ -1573,7 +1586,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             trades += 1
         if result.breaker_tripped:  # a halt, whatever else this round would have ended on
             return trades, WatchStop.refused(f"the loss breaker tripped ({', '.join(result.breaker_tripped)})",
-                                             "HALTED", BREAKER_TRIPPED_HINT)
+                                             "HALTED", breaker_tripped_hint(result.breaker_tripped))
         refusal = credentials_refusal(result)
         if refusal is not None:  # every later order there would be refused alike: even the --max-trades'th
             return trades, WatchStop.credentials_refused(refusal)
