@@ -58,6 +58,10 @@ class StopFlag:
         self.critical = False
         self.sending = False  # inside a section, past stop_before_sending: orders may be going out
         self.doing = ""  # a section that is not an execution: what it finishes before stopping
+        # The outcome is decided and recorded (decide()): a stop from then on is noted, never raised,
+        # and the command ends with the outcome's own exit code; stopped_before_decided: one came earlier.
+        self.decided = False
+        self.stopped_before_decided = False
         self._previous: dict[int, Any] = {}
 
     @property
@@ -67,6 +71,10 @@ class StopFlag:
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         self.requested = True
         _note(signum)
+        if self.decided:
+            with contextlib.suppress(Exception):
+                self.out.info("the outcome is decided and recorded: finishing, then exiting with its exit code…")
+            return
         if self.critical:
             # Before stop_before_sending the section is still reading books and checks: it stops
             # there, and "after the execution in flight" would be followed by "nothing placed".
@@ -87,6 +95,18 @@ class StopFlag:
         landing between the two is seen here, after having said "after the execution in flight"."""
         self.sending = True
         return self.is_requested()
+
+    def decide(self) -> None:
+        """The outcome is decided and recorded (a trade's execution returned: its orders and result are
+        committed). Called inside a section, so no stop can land in between. From here on a stop is
+        only noted: what is left (the wait for alerts, saying the result) is finished, and the command
+        ends with the outcome's exit code, not 130: a script read a trade that had completed as
+        interrupted. A stop that came before stays one (``stopped_before_decided``)."""
+        self.stopped_before_decided = self.requested
+        self.decided = True
+
+    def stopped_after_decided(self) -> bool:
+        return self.decided and self.requested and not self.stopped_before_decided
 
     def install(self) -> None:
         for signum in self.SIGNALS:
@@ -113,6 +133,13 @@ class StopFlag:
             self.doing = ""
 
 
+def flush_alerts(stop: StopFlag, alerts: AlertSink) -> None:
+    """The wait for alerts at exit (at most 5 s), a stop in it deferred until it ends; the signals stay
+    ``stop``'s (see :func:`flush_alerts_then_restore`)."""
+    with stop.section("the alerts are delivered or audited"):
+        alerts.flush(5.0)
+
+
 def flush_alerts_then_restore(stop: StopFlag, alerts: AlertSink) -> None:
     """The wait for alerts at exit (at most 5 s), a stop still deferred, then the signals given back
     (``stop`` installed). `trade`, `trade --watch` and `reconcile` end with it.
@@ -122,8 +149,7 @@ def flush_alerts_then_restore(stop: StopFlag, alerts: AlertSink) -> None:
     own exit code, the watch's last record, the drift found) was lost. The caller reports, then ends as
     the stop does when ``stop.requested`` is set."""
     try:
-        with stop.section("the alerts are delivered or audited"):
-            alerts.flush(5.0)
+        flush_alerts(stop, alerts)
     finally:
         stop.restore()
 

@@ -46,3 +46,32 @@ def test_a_stop_once_orders_may_be_going_out_waits_for_the_execution() -> None:
     finally:
         stop.restore()
         terminated_by.clear()
+
+
+def test_a_stop_after_the_outcome_is_decided_is_noted_never_raised() -> None:
+    """Once a trade's outcome is decided and recorded, a stop (inside a section or not) only waits:
+    the command ends with the outcome's exit code. A stop before it stays a stop."""
+    stop, err = _flag()
+    stop.install()
+    try:
+        with stop.section():
+            assert stop.stop_before_sending() is False
+            stop.decide()
+        signal.raise_signal(signal.SIGTERM)  # outside any section: raised KeyboardInterrupt before decide()
+        assert stop.requested and stop.stopped_after_decided() and not stop.stopped_before_decided
+        assert "the outcome is decided and recorded" in err.getvalue()
+    finally:
+        stop.restore()
+        terminated_by.clear()
+    stop, err = _flag()
+    stop.install()
+    try:
+        with stop.section():
+            assert stop.stop_before_sending() is False
+            signal.raise_signal(signal.SIGINT)  # while the execution runs
+            stop.decide()
+        signal.raise_signal(signal.SIGINT)
+        assert stop.stopped_before_decided and not stop.stopped_after_decided()
+    finally:
+        stop.restore()
+        terminated_by.clear()

@@ -1157,12 +1157,100 @@ def test_a_stop_while_alerts_are_flushed_at_exit_is_deferred_until_they_are(op_i
             flushed.append("finished")
 
     monkeypatch.setattr(live_venues, "alert_sink", lambda app, secrets, mode: StoppedDuringFlush())
-    code, _out, err = invoke("--json", "trade", op_id, "--demo", "--confirm")
+    code, out, err = invoke("--json", "trade", op_id, "--demo", "--confirm")
     assert flushed == ["finished"], err
-    assert code == 130, err
-    assert "stopping after the alerts are delivered or audited" in err
-    assert "interrupted: the execution was finished and recorded first" in err
+    # The execution was decided and recorded before the stop: it ends with its own exit code (it
+    # exited 130, and a script read a completed trade as interrupted).
+    assert code == 0, err
+    assert "the outcome is decided and recorded: finishing, then exiting with its exit code" in err
+    assert "interrupted after the execution was decided and recorded: it ends with its own exit code" in err
+    assert json.loads(out)["status"] == "done"
     assert [o.status for o in ledger_orders()] == ["filled", "filled"]
+
+
+# A trade whose alert sink waits in its flush (as a webhook that does not answer makes it), and says so.
+_SLOW_FLUSH_TRADE = """
+import sys, time
+
+import orion_cli.cli.live_venues as live_venues
+from orion_cli.core.alert_sink import NullAlertSink
+
+
+class SlowFlush(NullAlertSink):
+    def flush(self, timeout: float = 5.0) -> None:
+        print("FLUSHING", file=sys.stderr, flush=True)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            time.sleep(0.02)
+        print("FLUSHED", file=sys.stderr, flush=True)
+
+
+live_venues.alert_sink = lambda app, secrets, mode: SlowFlush()
+sys.argv = ["orion", *sys.argv[1:]]
+from orion_cli.cli.entry import main
+
+main()
+"""
+
+
+@pytest.mark.parametrize("outcome", ["done", "refused"])
+def test_sigterm_after_the_outcome_is_recorded_exits_with_the_outcomes_code(op_id: str, outcome: str) -> None:
+    """A real process, a real SIGTERM (systemd stopping a service): sent while the trade waits for its
+    alerts, after its execution was decided and recorded, it exited 130, and a script took a completed
+    trade for an interrupted one. It now finishes the wait and exits with the execution's own code:
+    0 done, 6 refused; nothing recorded is skipped (the execution, its orders and the audit chain)."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    args = ["--json", "trade", op_id, "--demo", "--confirm"]
+    if outcome == "refused":
+        args += ["--size", "1"]  # below Polymarket's minimum order: INVALID_ORDER, nothing sent
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_FLUSH_TRADE, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    seen: list[str] = []
+    flushing = threading.Event()
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("FLUSHING"):
+                flushing.set()
+        flushing.set()  # ended without flushing: fail at once, with what it said
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    try:
+        assert flushing.wait(60) and proc.poll() is None, "".join(seen)
+        proc.send_signal(signal.SIGTERM)
+        out = proc.stdout.read() if proc.stdout is not None else ""
+        code = proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(10)
+    err = "".join(seen)
+    assert "FLUSHED" in err, err  # the wait was finished, not cut
+    assert "terminated (SIGTERM) after the execution was decided and recorded" in err, err
+    record = json.loads(out)
+    assert record["status"] == outcome, out
+    db = open_database(None)
+    try:
+        assert AuditLog(db).verify().ok
+        audited = {e.type for e in AuditLog(db).tail(1000)}
+    finally:
+        db.dispose()
+    if outcome == "done":
+        assert code == 0, err
+        assert [o.status for o in ledger_orders()] == ["filled", "filled"]
+        assert "execution.requested" in audited and "order.filled" in audited
+    else:
+        assert code == 6, err
+        assert json.loads(err.strip().splitlines()[-1])["reason"] == "INVALID_ORDER"
+        assert ledger_orders() == [] and "risk.rejected" in audited
 
 
 def test_a_stop_while_a_watch_flushes_its_alerts_still_ends_it_with_its_stopped_record(monkeypatch: Any) -> None:

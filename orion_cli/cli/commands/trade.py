@@ -17,7 +17,9 @@ Shape (one command, two uses):
   (a balance, Kalshi's exchange status; nothing sent). A re-run of a used idempotency key sends
   nothing and exits as its execution ended: 0 only for one that ended done.
   Ctrl-C, SIGTERM or SIGHUP before anything is sent stops with nothing placed (exit 130); once the
-  executor has started, it waits until the execution is finished and recorded.
+  executor has started, it waits until the execution is finished and recorded (then exit 130, or
+  the execution's own non-zero code); once the outcome is decided and recorded (the wait for alerts
+  at exit), a stop changes no exit code: the execution's own (0 for done).
 * ``orion trade --watch SECONDS [--max-trades N]`` — the auto-execute loop: scan, trade the best
   opportunities within the limits, repeat. Off unless asked; stops on a halt, a breaker trip or a
   geoblock (exit 6, with the reason and hint a single trade's refusal has), after an order a venue
@@ -53,7 +55,7 @@ from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, o
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
 from orion_cli.cli.params import decimal_value, finite
-from orion_cli.cli.stopping import StopFlag, flush_alerts_then_restore
+from orion_cli.cli.stopping import StopFlag, flush_alerts, flush_alerts_then_restore
 from orion_cli.core.aio import all_or_none
 from orion_cli.core.errors import REJECTED_HINT, AuthError, ExitCode, Halted, Refused, VenueError
 
@@ -985,23 +987,30 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     alerts = alert_sink(app, secrets, auth.mode)
     low_balance = LowBalanceWatch(app.settings(), alerts, app.db(), auth.mode)
     # Ctrl-C, SIGTERM or SIGHUP from here on waits until the execution is recorded: stopping between
-    # the legs would leave the first one unhedged until someone resumes the key.
+    # the legs would leave the first one unhedged until someone resumes the key. Once its outcome is
+    # decided and recorded (stop.decide(), as the executor returns), a stop only waits for the rest
+    # (the alerts, saying the result) and the trade exits with the outcome's code, not 130.
     stop = StopFlag(out)
     stop.install()
     try:
-        with stop.section():
-            result = _run_execution(app, venues, source, op, size, key, auth, alerts, low_balance,
-                                    stop.stop_before_sending, size_given=size_given)
-    except StoppedBeforeSending:
-        out.info(f"{stop.reason} before anything was sent: nothing placed")
-        raise KeyboardInterrupt from None
+        try:
+            with stop.section():
+                result = _run_execution(app, venues, source, op, size, key, auth, alerts, low_balance,
+                                        stop.stop_before_sending, size_given=size_given, decided=stop.decide)
+        except StoppedBeforeSending:
+            out.info(f"{stop.reason} before anything was sent: nothing placed")
+            raise KeyboardInterrupt from None
+        finally:
+            flush_alerts(stop, alerts)
+        say_breaker_tripped(app, result)
+        if stop.stopped_after_decided():
+            out.info(f"{stop.reason} after the execution was decided and recorded: it ends with its own exit code")
+        raise_for_result(result)
+        if stop.requested and not stop.stopped_after_decided():
+            out.info(f"{stop.reason}: the execution was finished and recorded first")
+            raise KeyboardInterrupt
     finally:
-        flush_alerts_then_restore(stop, alerts)
-    say_breaker_tripped(app, result)
-    raise_for_result(result)
-    if stop.requested:
-        out.info(f"{stop.reason}: the execution was finished and recorded first")
-        raise KeyboardInterrupt
+        stop.restore()
 
 
 USED_KEY_COLUMNS = [Column("key", "key"), Column("opportunity_id", "opportunity"), Column("mode", "mode"),
@@ -1150,8 +1159,10 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
 
 def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal | None,
                    key: str, auth: Authorization, alerts: AlertSink, low_balance: LowBalanceWatch,
-                   stopped: Callable[[], bool], *, size_given: bool = False) -> ExecutionResult:
-    """Execute (or resume, or report) the trade under ``key`` and render it."""
+                   stopped: Callable[[], bool], *, size_given: bool = False,
+                   decided: Callable[[], None] = lambda: None) -> ExecutionResult:
+    """Execute (or resume, or report) the trade under ``key`` and render it. ``decided``: called as
+    the executor returns, its outcome committed, before anything is rendered."""
     from orion_cli.cli.commands.market_data import run
 
     out = app.out
@@ -1180,9 +1191,11 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         resume_to = venues_resume_may_send_to(status, prior["plan"])
         _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True,
                                          resume_to=resume_to, stopped=stopped))
+        decided()
     else:
         plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts,
                                             low_balance=low_balance, size_given=size_given, stopped=stopped))
+        decided()
         if plan is not None and out.format == "json":  # one document: the plan inside the execution
             _render_execution(app, result, _plan_record(plan, auth.mode))
             return result
