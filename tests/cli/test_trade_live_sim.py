@@ -1323,3 +1323,30 @@ def test_a_first_live_trade_after_reconcile_held_the_report_for_drift_is_sent_to
     assert code == 0, err
     assert _execution(out)["status"] == "done"
 
+
+
+def test_a_watch_whose_polymarket_clob_takes_another_order_version_stops_with_exit_5(world: World) -> None:
+    """Found in review: a CLOB that takes no V2 order (GET /version 3) did not stop `trade --watch`, as a
+    geoblocked order or refused credentials do. The Kalshi leg (the thinner here, so the first) filled, the
+    Polymarket hedge was refused, the Kalshi leg was unwound at a loss, and the next round scanned on to
+    trade again wherever the books allowed. The watch now stops on the first such refusal, as that single
+    trade ends (exit 5, reason ORDER_VERSION_MISMATCH)."""
+    world.ksim.set_book(TICKER, [["0.3800", "50.00"]], [["0.6000", "25.00"]])  # YES asks 0.40 × 25: thinner
+    code, _, err = world.run("pairs", "add", TICKER, world.cond)  # the watch's scan prices the world's pair
+    assert code == 0, err
+    world.psim.clob_version = 3
+    watch = _live_watch(world)
+    first = watch.until(lambda e: e.get("type") == "execution" or e.get("event") == "stopped")
+    assert (first.get("type"), first.get("status")) == ("execution", "unwound"), first
+    after = watch.until(lambda e: e.get("type") == "execution" or e.get("event") in ("scan", "stopped"))
+    if after.get("event") != "stopped":
+        watch.proc.kill()
+        pytest.fail(f"the watch went on to round {after.get('round')}", pytrace=False)
+    code = watch.finish(timeout=TIMEOUT)
+    err = watch.stderr()
+    assert code == 5, err
+    assert (after["exit_code"], after["reason_code"], after["trades"]) == (5, "ORDER_VERSION_MISMATCH", 1), after
+    assert "order version 3" in after["reason"], after
+    error = json.loads(err.strip().splitlines()[-1])
+    assert (error["exit_code"], error["reason"]) == (5, "ORDER_VERSION_MISMATCH"), err
+    assert len(world.kalshi_created()) == 2 and world.poly_created() == []  # one leg and its unwind

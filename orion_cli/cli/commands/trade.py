@@ -1248,16 +1248,26 @@ class WatchStop:
         return cls(error.message, int(error.exit_code), error.reason, error.hint)
 
     @classmethod
+    def venue_refused(cls, error: VenueError) -> WatchStop:
+        """A venue takes no order in the format orion signs (exit 5, reason ``ORDER_VERSION_MISMATCH``):
+        every later trade there would be refused the same way, after a first leg at the other venue
+        may have filled and been unwound at a loss, so the watch ends as that single trade would."""
+        return cls(error.message, int(error.exit_code), error.reason, error.hint)
+
+    @classmethod
     def interrupted(cls, text: str) -> WatchStop:
         """Ctrl-C, SIGTERM or SIGHUP (exit 130); ``text`` names the signal. The reason is the error
         boundary's for an interrupted command."""
         return cls(text, int(ExitCode.INTERRUPTED), "interrupted")
 
     def error(self) -> OrionError:
-        """The error the watch ends with when a safeguard stopped it (:class:`Halted` for a halt), or
-        a venue refused orion's credentials (:class:`AuthError`)."""
+        """The error the watch ends with when a safeguard stopped it (:class:`Halted` for a halt), a
+        venue refused orion's credentials (:class:`AuthError`), or took no order in the format orion
+        signs (:class:`VenueError`)."""
         if self.exit_code == int(ExitCode.AUTH):
             return AuthError(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
+        if self.exit_code == int(ExitCode.VENUE_UNAVAILABLE):
+            return VenueError(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
         kind = Halted if self.reason_code == Halted.reason else Refused
         return kind(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
 
@@ -1367,7 +1377,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
            rounds=rounds, exit_code=ended.exit_code, reason_code=ended.reason_code)
     if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
         app.out.warn(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
-    if ended.exit_code in (int(ExitCode.REFUSED), int(ExitCode.AUTH)):
+    if ended.exit_code in (int(ExitCode.REFUSED), int(ExitCode.AUTH), int(ExitCode.VENUE_UNAVAILABLE)):
         raise ended.error()
     if ended.exit_code == int(ExitCode.INTERRUPTED):
         # Ended as a stopped `trade` or `scan --watch` ends: "error: interrupted" (or the signal named)
@@ -1608,6 +1618,9 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         blocked = geoblock_refusal(result)
         if blocked is not None:  # an order refused for this host's location (a firewall that blocks orders only)
             return trades, WatchStop.refused(blocked.message, blocked.reason, blocked.hint)
+        unsigned = version_refusal(result)
+        if unsigned is not None:  # an order refused for the format orion signs: so would every later one be
+            return trades, WatchStop.venue_refused(unsigned)
         if result.status != "already_done" and result.sent_orders and max_trades is not None \
                 and trades >= max_trades:
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
