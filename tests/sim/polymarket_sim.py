@@ -299,6 +299,7 @@ class _AuthenticatedClob:
         # The next n POST /order answers are 400 {"error": "order_version_mismatch"} (a CLOB mid-cutover),
         # whatever clob_version says; with clob_version other than 2 every V2-signed order is refused so.
         self.version_mismatches = 0
+        self.version_mismatch_status = 400  # py-clob-client-v2 also reads the error in a 200 body
         # Matching put off, as the venue answers "delayed": a FOK/FAK order is held unmatched and
         # matched against the book as it then is at its n-th GET /data/order (None: never; only a
         # cancel ends it).
@@ -549,7 +550,7 @@ class _AuthenticatedClob:
         with self.trade_lock:
             if self.version_mismatches > 0 or self.clob_version != 2:  # orders here are signed for version 2
                 self.version_mismatches = max(0, self.version_mismatches - 1)
-                return _err(400, "order_version_mismatch")
+                return _err(self.version_mismatch_status, "order_version_mismatch")
         try:
             payload = json.loads(req.body)
             order = payload["order"]

@@ -177,10 +177,23 @@ _VERSION_MISMATCH_MARKERS: Final = ("order_version_mismatch", "order version mis
 
 
 def _version_mismatch(response: httpx.Response) -> bool:
-    """Whether ``POST /order`` was refused (4xx) as ``order_version_mismatch``."""
-    if not 400 <= response.status_code < 500:
+    """Whether ``POST /order`` was refused as ``order_version_mismatch``: a 4xx (as field reports show),
+    or a 2xx whose body is only that error, no order (the form py-clob-client-v2 looks for), which
+    would otherwise be read as a plain rejection and never checked against GET /version."""
+    status = response.status_code
+    if 400 <= status < 500:
+        said = _error_message(response.content).lower()
+    elif 200 <= status < 300:
+        try:
+            body = loads_exact(response.content)
+        except (ValueError, UnicodeDecodeError):
+            return False
+        if not isinstance(body, Mapping) or body.get("success") is True or body.get("orderID"):
+            return False
+        error = body.get("error")
+        said = error.lower() if isinstance(error, str) else ""
+    else:
         return False
-    said = _error_message(response.content).lower()
     return any(marker in said for marker in _VERSION_MISMATCH_MARKERS)
 
 

@@ -865,12 +865,15 @@ def _version_reads(sim: PolymarketSim) -> int:
     return sum(1 for r in sim.requests if r.path == "/clob/version")
 
 
+@pytest.mark.parametrize("status", [400, 200])
 def test_an_order_version_mismatch_with_the_clob_at_version_2_resends_the_same_bytes_once(
-        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+        sim: PolymarketSim, market: Market, wallet: Wallet, status: int) -> None:
     """Found in review: the CLOB's 400 {"error": "order_version_mismatch"} (a node mid-cutover) was a plain
     rejection. The official clients read GET /version and try again; orion signs version 2 only, so with
-    the CLOB reporting 2 the very same signed bytes go once more (same hash: idempotent)."""
+    the CLOB reporting 2 the very same signed bytes go once more (same hash: idempotent). The same error
+    in a 200 body (the form py-clob-client-v2 checks for) is the same refusal, not a plain rejection."""
     sim.version_mismatches = 1
+    sim.version_mismatch_status = status
 
     async def go(pm: PolymarketTrading) -> None:
         prepared = pm.prepare(order(market))
@@ -895,11 +898,13 @@ def test_an_order_version_mismatch_repeated_after_version_2_is_a_venue_error_sen
     assert len(posts(sim)) == 2 and _version_reads(sim) == 1 and sim.orders == {}
 
 
+@pytest.mark.parametrize("status", [400, 200])
 def test_an_order_version_mismatch_with_the_clob_at_another_version_is_refused_naming_it(
-        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+        sim: PolymarketSim, market: Market, wallet: Wallet, status: int) -> None:
     """Orion never signs another format: the CLOB at version 3 gets nothing more, and the error (exit 5)
     names the version."""
     sim.clob_version = 3
+    sim.version_mismatch_status = status
 
     async def go(pm: PolymarketTrading) -> None:
         with pytest.raises(OrderVersionUnsupported) as info:
