@@ -709,14 +709,15 @@ def clob_terms(market: Market, yes: TokenBook | None, no: TokenBook | None) -> M
 
     Gamma's ``orderPriceMinTickSize``/``orderMinSize``/``negRisk`` can lag the CLOB, and the CLOB is
     what holds an order to its tick, its minimum and the exchange it is signed for. So a book's
-    ``tick_size`` replaces the market's tick grid, its ``min_order_size`` the minimum (the larger of
-    the two books'), and its ``neg_risk`` is kept as :attr:`Market.clob_neg_risk`, which signing uses
+    ``tick_size`` replaces the market's tick grid, its ``min_order_size`` the minimum, and its
+    ``neg_risk`` is kept as :attr:`Market.clob_neg_risk`, which signing uses
     (:attr:`Market.signs_neg_risk`); ``Market.neg_risk`` stays Gamma's, for basket grouping. A field
     no book states leaves Gamma's in place.
 
-    The YES and NO books disagreeing on the tick or the neg-risk flag raise :class:`DataError`: which
-    one the venue would hold an order to cannot be told, so the caller leaves the market unquoted
-    rather than guess. The books must already be known to be this market's (:func:`combine_books`).
+    The YES and NO books disagreeing on the tick, the minimum or the neg-risk flag raise
+    :class:`DataError`: which one the venue would hold an order to cannot be told, so the caller
+    leaves the market unquoted rather than guess. The books must already be known to be this
+    market's (:func:`combine_books`).
     """
     books = [b for b in (yes, no) if b is not None]
     ticks = {b.tick_size for b in books if b.tick_size is not None}
@@ -726,15 +727,20 @@ def clob_terms(market: Market, yes: TokenBook | None, no: TokenBook | None) -> M
     flags = {b.neg_risk for b in books if b.neg_risk is not None}
     if len(flags) > 1:
         raise DataError("book.neg_risk", "the YES and NO books disagree on the neg-risk flag")
-    minimums = [b.min_order_size for b in books if b.min_order_size is not None]
+    minimums = {b.min_order_size for b in books if b.min_order_size is not None}
     for m in minimums:
         if m <= 0:
             raise DataError("book.min_order_size", f"must be positive, got {m}")
+    if len(minimums) > 1:
+        # The larger would be safe to buy at but not to unwind at: a remainder below it but above the
+        # token's own minimum would be called unsellable and left held.
+        raise DataError("book.min_order_size", "the YES and NO books state different minimum sizes: "
+                                               + ", ".join(f"{m:f}" for m in sorted(minimums)))
     terms: dict[str, Any] = {}
     if ticks:
         terms["ticks"] = TickStructure.uniform(ticks.pop())
     if minimums:
-        terms["min_size"] = max(minimums)
+        terms["min_size"] = minimums.pop()
     if flags:
         terms["clob_neg_risk"] = flags.pop()
     return replace(market, **terms) if terms else market

@@ -429,16 +429,17 @@ def test_the_clob_books_order_terms_override_gammas() -> None:
     an order priced on Gamma's 0.001 tick, or signed for the neg-risk exchange the book says the market
     is not on, is refused. The books' terms win; Gamma's neg_risk stays for basket grouping."""
     market, yes, no = _two_books(min_order_size="15")
+    yes = replace(yes, min_order_size=Decimal(15))
     assert market.ticks.min_step == Decimal("0.001") and market.neg_risk and market.signs_neg_risk
     termed = clob_terms(market, yes, no)
     assert termed.ticks.min_step == Decimal("0.01") and termed.ticks.is_valid(Decimal("0.21"))
     assert not termed.ticks.is_valid(Decimal("0.215"))
-    assert termed.min_size == Decimal(15)  # the larger of the two books' minimums
+    assert termed.min_size == Decimal(15)  # the books' minimum, not Gamma's 5
     assert termed.clob_neg_risk is False and termed.signs_neg_risk is False
     assert termed.neg_risk is True  # Gamma's, for which markets form a basket
     # one book read: its terms
     only_yes = clob_terms(market, yes, None)
-    assert only_yes.ticks.min_step == Decimal("0.01") and only_yes.min_size == Decimal(5)
+    assert only_yes.ticks.min_step == Decimal("0.01") and only_yes.min_size == Decimal(15)
     assert only_yes.signs_neg_risk is False
 
 
@@ -462,6 +463,8 @@ def test_a_book_saying_neg_risk_is_signed_for_it_whatever_gamma_says() -> None:
 @pytest.mark.parametrize(("change", "field"), [
     ({"tick_size": "0.001"}, "book.tick_size"),
     ({"neg_risk": True}, "book.neg_risk"),
+    # The larger minimum would leave an unwind's remainder between the two held as "unsellable".
+    ({"min_order_size": "15"}, "book.min_order_size"),
 ])
 def test_yes_and_no_books_that_disagree_on_the_terms_are_refused(change: dict[str, Any], field: str) -> None:
     """Which tick or exchange the venue would hold an order to cannot be told: no guess, no quote."""
