@@ -69,6 +69,13 @@ class StopFlag:
         return stop_reason()
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.decided and self.stopped_before_decided:
+            # The stop that came during the execution still ends it (130, or the execution's own
+            # non-zero code) and keeps its name; this one only waits. It said "exiting with its exit
+            # code" and named itself, and the trade then exited 130 for the earlier stop.
+            with contextlib.suppress(Exception):
+                self.out.info(f"already stopping ({stop_reason()}, during the execution): finishing what is left…")
+            return
         self.requested = True
         _note(signum)
         if self.decided:

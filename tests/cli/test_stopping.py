@@ -75,3 +75,27 @@ def test_a_stop_after_the_outcome_is_decided_is_noted_never_raised() -> None:
     finally:
         stop.restore()
         terminated_by.clear()
+
+
+def test_a_second_stop_after_the_outcome_is_decided_keeps_the_first_stop_and_its_words() -> None:
+    """Found in review: SIGTERM during the execution, then SIGHUP while the alerts were flushed, said
+    "the outcome is decided and recorded: finishing, then exiting with its exit code…" and the trade
+    then exited 130 "terminated (SIGHUP)": the first stop still decided the exit, under another name."""
+    stop, err = _flag()
+    stop.install()
+    try:
+        with stop.section():
+            assert stop.stop_before_sending() is False
+            signal.raise_signal(signal.SIGTERM)  # while the execution runs: it ends as a stop
+            stop.decide()
+        with stop.section("the alerts are delivered or audited"):
+            signal.raise_signal(signal.SIGHUP)
+        signal.raise_signal(signal.SIGINT)  # outside any section: still only noted, never raised
+        assert stop.stopped_before_decided and not stop.stopped_after_decided()
+        assert stop.reason == "terminated (SIGTERM)"
+        said = err.getvalue()
+        assert "exiting with its exit code" not in said, said
+        assert "already stopping (terminated (SIGTERM), during the execution)" in said, said
+    finally:
+        stop.restore()
+        terminated_by.clear()
