@@ -281,6 +281,8 @@ def test_a_size_below_one_step_of_the_legs_is_a_usage_error_naming_the_smallest_
     assert error["reason"] == "usage" and "--size" in error["message"]
     assert "0.001 contracts is below one size step of these legs (0.01)" in error["message"]
     assert "the smallest size they trade is 5" in error["message"]  # the Polymarket leg's minimum, on the grid
+    # 5 at the demo's 0.15 spends $0.75, which INVALID_ORDER refuses: the $1 minimum is named beside it
+    assert "; a Polymarket buy must also spend at least $1" in error["message"]
     assert out == "" and ledger_orders() == [] and audit_count() == before
 
 

@@ -762,6 +762,7 @@ def _refuse_size_below_step(size: Decimal, markets: Sequence[Market]) -> None:
     hundredths, 0.5 on a whole-contract Kalshi market) rounds to 0 contracts: a mistyped size, refused
     as a usage error (exit 2) naming the smallest size, before anything is written or sent. Planned, it
     went on to a plan of 0 contracts that INVALID_ORDER then refused (exit 6), as if a check had."""
+    from orion_cli.core.models import POLYMARKET_MIN_MARKETABLE_BUY, Venue
     from orion_cli.core.money import ceil_to, floor_to
     from orion_cli.core.pricing import size_grid
     from orion_cli.store.tables import plain
@@ -770,9 +771,13 @@ def _refuse_size_below_step(size: Decimal, markets: Sequence[Market]) -> None:
     if floor_to(size, grid) <= 0:
         # The smallest size is also each market's minimum order (Polymarket's orderMinSize), on the grid.
         smallest = max(grid, ceil_to(max(m.min_size for m in markets), grid))
+        # Not "the smallest size they trade" where a Polymarket leg is: a buy there must also spend $1,
+        # and 5 at 0.15 was then refused by INVALID_ORDER (exit 6) as the size the message named.
+        dollars = next((f"; a Polymarket buy must also spend at least ${plain(POLYMARKET_MIN_MARKETABLE_BUY)}"
+                        for m in markets if m.venue is Venue.POLYMARKET), "")
         raise typer.BadParameter(f"{plain(size)} contracts is below one size step of these legs ({plain(grid)}) "
-                                 f"and would round to 0; the smallest size they trade is {plain(smallest)}",
-                                 param_hint="--size")
+                                 f"and would round to 0; the smallest size they trade is {plain(smallest)}"
+                                 f"{dollars}", param_hint="--size")
 
 
 async def _require_exchange_trading(built: Mapping[Venue, TradingVenue], key: str | None = None) -> None:
