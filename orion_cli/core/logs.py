@@ -29,6 +29,22 @@ class _SafeFormatter(logging.Formatter):
         return terminal_safe(super().format(record))
 
 
+class _OneLineErrorFormatter(_SafeFormatter):
+    """For a library's records (SQLAlchemy's pool logs "Exception closing connection" with its
+    traceback when a second Ctrl-C lands while a connection closes): the exception as one line, its
+    type and words, never a traceback on the operator's terminal."""
+
+    def formatException(self, ei: object) -> str:
+        exc = ei[1] if isinstance(ei, tuple) and len(ei) > 1 else None
+        if not isinstance(exc, BaseException):
+            return ""
+        words = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return f"({type(exc).__name__}{': ' + words if words else ''})"
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n(", " (", 1)
+
+
 def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 0, quiet: bool = False) -> None:
     """Idempotent: the first call in a process wins (tests reset via ``reset_logging``)."""
     global _CONFIGURED
@@ -59,13 +75,23 @@ def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 
     root.addHandler(stderr_handler)
     if file_handler is not None:
         root.addHandler(file_handler)
+    # SQLAlchemy's own records (warnings and errors only) would reach Python's last-resort handler,
+    # which prints a traceback; they get orion's stderr format with the exception on one line.
+    library = logging.getLogger("sqlalchemy")
+    library_handler = logging.StreamHandler()
+    library_handler.setLevel(max(logging.WARNING, root.level))
+    library_handler.setFormatter(_OneLineErrorFormatter("%(levelname)s %(name)s: %(message)s"))
+    library.addHandler(library_handler)
+    library.propagate = False
     _CONFIGURED = True
 
 
 def reset_logging() -> None:
     global _CONFIGURED
-    root = logging.getLogger("orion_cli")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
+    for name in ("orion_cli", "sqlalchemy"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+    logging.getLogger("sqlalchemy").propagate = True
     _CONFIGURED = False

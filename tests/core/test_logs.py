@@ -77,3 +77,36 @@ def test_a_logged_venue_text_cannot_drive_the_terminal_or_forge_a_line(tmp_path:
     for text in (capsys.readouterr().err, log_file.read_text()):
         assert "venue said bad\\x1b[2J\\x0dINFO orion_cli: forged\\u202e" in text, repr(text)
         assert "venue said bad\\nINFO orion_cli: forged" in text and "\nINFO orion_cli: forged" not in text, repr(text)
+
+
+def test_a_library_error_with_a_traceback_is_one_line_on_stderr() -> None:
+    """Found in review: a second Ctrl-C while SQLAlchemy's pool closed a connection (the end of a
+    `trade --watch`) printed its "Exception closing connection" record through Python's last-resort
+    handler, traceback and all. SQLAlchemy's records get orion's stderr format, the exception on one
+    line. Run in a fresh interpreter: pytest's own log capture would hide the last-resort handler."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging\n"
+        "from orion_cli.core.logs import configure_logging\n"
+        "configure_logging()\n"
+        "log = logging.getLogger('sqlalchemy.pool.impl.QueuePool')\n"
+        "try:\n"
+        "    raise KeyboardInterrupt\n"
+        "except KeyboardInterrupt:\n"
+        "    log.error('Exception closing connection %r', 'conn', exc_info=True)\n"
+        "try:\n"
+        "    raise OSError('disk gone\\nsecond line')\n"
+        "except OSError:\n"
+        "    log.error('Exception during reset', exc_info=True)\n"
+        "log.info('quiet')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines == [
+        "ERROR sqlalchemy.pool.impl.QueuePool: Exception closing connection 'conn' (KeyboardInterrupt)",
+        "ERROR sqlalchemy.pool.impl.QueuePool: Exception during reset (OSError: disk gone)",
+    ], lines
