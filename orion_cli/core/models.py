@@ -207,13 +207,20 @@ def _merge(levels: list[PriceLevel], *, reverse: bool) -> tuple[PriceLevel, ...]
 
 @dataclass(frozen=True, slots=True)
 class OrderBook:
-    """Both outcome sides of one market as orion reads it."""
+    """Both outcome sides of one market as orion reads it.
+
+    ``unreadable`` names a side (``"yes"``/``"no"``) whose book could not be read, with why: a
+    Polymarket market's two sides are two tokens' books, and the venue can answer one and not the
+    other. Such a side is empty because nothing was read, not because it has no depth: no order
+    can fill against it, and ``orion book`` says so rather than show it as an empty book.
+    """
 
     venue: Venue
     market_id: str
     yes: BookSide
     no: BookSide
     fetched_at: datetime
+    unreadable: dict[str, str] = field(default_factory=dict, hash=False)
 
     def side(self, side: Side) -> BookSide:
         return self.yes if side is Side.YES else self.no

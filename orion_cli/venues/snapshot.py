@@ -22,7 +22,7 @@ import stat
 import tempfile
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
@@ -600,11 +600,14 @@ def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
         except DataError as exc:
             errors.append(ItemError("polymarket", "market", str(obj.get("conditionId") or f"#{i}"), str(exc)))
     token_books: dict[str, TokenBook] = {}
+    bad_books: dict[str, str] = {}  # token id -> why its book could not be read
     for i, body in enumerate(raw.books):
         try:
             tb = parse_book(body, prefix=f"books[{i}]")
         except DataError as exc:
             errors.append(ItemError("polymarket", "book", str(body.get("asset_id") or f"#{i}")[:80], str(exc)))
+            if isinstance(body.get("asset_id"), str):
+                bad_books.setdefault(body["asset_id"], str(exc))
             continue
         token_books[tb.asset_id] = tb
     books: dict[tuple[Venue, str], OrderBook] = {}
@@ -613,12 +616,18 @@ def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
             yes, no = token_books.get(m.yes_token), token_books.get(m.no_token)
             if yes is None and no is None:
                 continue
-            for tok, side_book in ((m.yes_token, yes), (m.no_token, no)):
+            unreadable: dict[str, str] = {}
+            for name, tok, side_book in (("yes", m.yes_token, yes), ("no", m.no_token, no)):
                 if side_book is None and m.status is MarketStatus.OPEN:
                     errors.append(ItemError("polymarket", "book", m.id,
                                             f"no book recorded for token {tok[:20]}…", "book_missing"))
+                    # The side is then empty for want of a book, not of depth: said with the book.
+                    unreadable[name] = (f"token {tok[:20]}…: {bad_books[tok]}" if tok in bad_books
+                                        else f"no book returned for token {tok[:20]}…")
             try:
                 book = combine_books(m, yes, no, fetched_at)
+                if unreadable:
+                    book = replace(book, unreadable=unreadable)
                 # The CLOB's tick, minimum and neg-risk flag over Gamma's; books that disagree on
                 # them leave the market without a book, so unquoted.
                 markets[i] = clob_terms(m, yes, no)

@@ -304,6 +304,44 @@ def test_book_and_markets_of_data_the_venue_sends_unreadable_exit_5_not_1(
     assert json.loads(err.strip().splitlines()[-1])["message"] == "kalshi listing: markets: missing"
 
 
+@pytest.mark.parametrize("fault", ["unreadable", "missing"])
+def test_a_polymarket_book_with_one_tokens_book_unreadable_says_so_and_exits_5(
+        sims: tuple[KalshiSim, PolymarketSim], fault: str) -> None:
+    """The NO token's book unreadable (a price "abc") or not returned by the CLOB while the YES token's
+    reads: `orion book` showed the NO side empty, exit 0, no word, and a trader read "no depth" as a
+    fact. The side read is still shown; the other is marked `unavailable` with why in the record, shown
+    "unreadable" in the table, named on stderr (venue, market, side, token, why) and the command exits 5."""
+    k, p = sims
+    env = env_for(k.server.base_url + "/trade-api/v2", p.gamma_url, p.clob_url)
+    m = p.events[1]["markets"][0]
+    _yes_token, no_token = json.loads(m["clobTokenIds"])
+    saved = p.books[no_token]
+    if fault == "unreadable":
+        p.books[no_token] = {**saved, "bids": [{"price": "abc", "size": "1"}]}
+    else:
+        del p.books[no_token]
+    why = "books[1].bids[0].price: not a number: 'abc'" if fault == "unreadable" else "no book returned for token"
+    try:
+        code, out, err = invoke("book", m["slug"], "--json", env=env)
+        assert code == 5, err
+        rec = json.loads(out)
+        assert rec["yes"]["unavailable"] is None and rec["yes"]["asks"], rec  # the side read, as read
+        assert rec["no"]["bids"] == rec["no"]["asks"] == [] and why in rec["no"]["unavailable"], rec
+        assert f"token {no_token[:20]}" in rec["no"]["unavailable"]
+        last = json.loads(err.strip().splitlines()[-1])
+        assert (last["exit_code"], last["reason"]) == (5, "venue_error"), last
+        assert last["message"].startswith(f"polymarket book {m['conditionId']}: the NO side could not be read ("), last
+        assert why in last["message"] and "not because it has no depth" in err
+        code, out, err = invoke("--format", "table", "book", m["slug"], env=env)
+        assert code == 5 and "unreadable" in out and why in err, out + err
+    finally:
+        p.books[no_token] = saved
+    code, out, err = invoke("book", m["slug"], "--json", env=env)  # both read: as before, exit 0
+    assert code == 0, err
+    rec = json.loads(out)
+    assert rec["yes"]["unavailable"] is None and rec["no"]["unavailable"] is None and rec["no"]["asks"]
+
+
 def test_a_polymarket_firewall_403_on_book_and_markets_is_the_geoblock_exit_6(
         sims: tuple[KalshiSim, PolymarketSim]) -> None:
     """Found in review: Polymarket's public reads send no credential, yet a blocked host's Cloudflare 403

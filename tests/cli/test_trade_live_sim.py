@@ -1350,3 +1350,24 @@ def test_a_watch_whose_polymarket_clob_takes_another_order_version_stops_with_ex
     error = json.loads(err.strip().splitlines()[-1])
     assert (error["exit_code"], error["reason"]) == (5, "ORDER_VERSION_MISMATCH"), err
     assert len(world.kalshi_created()) == 2 and world.poly_created() == []  # one leg and its unwind
+
+
+@pytest.mark.parametrize("fault", ["unreadable", "missing"])
+def test_a_polymarket_leg_whose_token_book_cannot_be_read_refuses_as_the_venues_fault_sending_nothing(
+        world: World, fault: str) -> None:
+    """The leg's NO token's book unreadable (a price "abc") or not returned while the YES token's reads:
+    that side was empty, planned as no depth ("the thinnest leg's fresh asks allow 0", exit 6 INVALID_ORDER),
+    safe but read as a fact about the market. Nothing is sent, and it exits 5 naming the book and the side."""
+    if fault == "unreadable":
+        world.psim.books[world.no_token]["bids"] = [{"price": "abc", "size": "1"}]
+    else:
+        del world.psim.books[world.no_token]
+    for args in (LIVE, (*LIVE[:-2], "--json")):  # --confirm, and the preview
+        code, _out, err = world.run(*args)
+        assert code == 5, err
+        rec = json.loads(err.strip().splitlines()[-1])
+        assert rec["reason"] == "venue_error", rec
+        assert rec["message"].startswith(f"polymarket book {world.cond}: the NO side could not be read"), rec
+        assert ("not a number: 'abc'" if fault == "unreadable" else "no book returned for token") in rec["message"]
+        assert "fresh asks allow 0" not in err and "depth is unknown, not zero" in err
+    assert world.kalshi_created() == [] and world.poly_created() == []

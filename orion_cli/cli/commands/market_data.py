@@ -172,11 +172,13 @@ def market_record(market: Market, book: OrderBook | None = None) -> dict[str, An
     return rec
 
 
-def _levels(side: BookSide, depth: int | None) -> dict[str, list[list[str]]]:
+def _levels(side: BookSide, depth: int | None, unavailable: str | None = None) -> dict[str, Any]:
     bids = side.bids[:depth] if depth else side.bids
     asks = side.asks[:depth] if depth else side.asks
     return {"bids": [[_money(lv.price) or "", _money(lv.size) or ""] for lv in bids],
-            "asks": [[_money(lv.price) or "", _money(lv.size) or ""] for lv in asks]}
+            "asks": [[_money(lv.price) or "", _money(lv.size) or ""] for lv in asks],
+            # Why this side's book could not be read (its empty lists then say nothing of its depth).
+            "unavailable": unavailable}
 
 
 def book_record(market: Market, book: OrderBook, depth: int | None = None,
@@ -187,8 +189,8 @@ def book_record(market: Market, book: OrderBook, depth: int | None = None,
         "venue": book.venue.value,
         "market": book.market_id,
         "title": market.title,
-        "yes": _levels(book.yes, depth),
-        "no": _levels(book.no, depth),
+        "yes": _levels(book.yes, depth, book.unreadable.get("yes")),
+        "no": _levels(book.no, depth, book.unreadable.get("no")),
         "fetched_at": book.fetched_at,
         "age_seconds": round(book.age_seconds(now), 3),
         "fee": market.fee_model.source,
@@ -200,6 +202,10 @@ def _book_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for side in ("yes", "no"):
         bids, asks = rec[side]["bids"], rec[side]["asks"]
+        if rec[side].get("unavailable"):
+            rows.append({"side": side.upper(), "level": "", "bid": "unreadable", "bid_size": "",
+                         "ask": "unreadable", "ask_size": ""})
+            continue
         for i in range(max(len(bids), len(asks), 1)):
             b = bids[i] if i < len(bids) else ["", ""]
             a = asks[i] if i < len(asks) else ["", ""]
@@ -275,7 +281,8 @@ def book_command(
     """Show one market's order book the way orion reads it: YES and NO, bids and asks, best first.
 
     Kalshi sends bids only; its asks are the other side's bids at 1 − p. Polymarket books are the
-    two outcome tokens' own books, never mirrored.
+    two outcome tokens' own books, never mirrored; a token's book the CLOB does not answer (or sends
+    unreadable) is marked unreadable, not shown as an empty book, and the command exits 5.
 
     Example:  orion book KXMENWORLDCUP-26-PT --demo   ·   orion book will-portugal-win-the-2026-fifa-world-cup-912
     """
@@ -293,6 +300,17 @@ def book_command(
         app.out.info(f"{m.venue.value} {m.id}: {m.title}  (fee {m.fee_model.source}; "
                      f"fetched {rec['fetched_at']:%Y-%m-%d %H:%M:%S}Z, {rec['age_seconds']:.0f}s ago)")
         app.out.records(_book_rows(rec), LEVEL_COLUMNS, title=f"book {m.id}", empty="empty book")
+    if book.unreadable:
+        # Half a book read is not a book: the side shown empty has unknown depth, not none. The side
+        # read is shown (and marked in the record), and the command fails as an unreadable book does.
+        from orion_cli.core.errors import VenueError
+
+        raise VenueError(
+            f"{m.venue.value} book {m.id}: "
+            + "; ".join(f"the {side.upper()} side could not be read ({why})"
+                        for side, why in sorted(book.unreadable.items(), reverse=True)),
+            hint="that side is shown empty because nothing was read, not because it has no depth; try again later",
+        )
 
 
 snapshot_app = typer.Typer(

@@ -324,10 +324,23 @@ class VenueSet:
 
 
 async def fresh_books(source: MarketSource, op: Opportunity) -> dict[tuple[Venue, str], tuple[Market, OrderBook]]:
-    """Re-read every leg's market and book (concurrently) just before planning."""
+    """Re-read every leg's market and book (concurrently) just before planning.
+
+    A leg whose side's book could not be read (a Polymarket token's book the CLOB did not answer, or
+    answered unreadable, while the other token's read) is the venue's fault, exit 5, as a book that
+    cannot be read at all: its empty side would otherwise plan as a book with no depth."""
+    from orion_cli.core.errors import VenueError
+
     keys = list(dict.fromkeys((leg.venue, leg.market_id) for leg in op.legs))
     results = await all_or_none(source.book(m, venue=v) for v, m in keys)
-    return dict(zip(keys, results, strict=True))
+    fresh = dict(zip(keys, results, strict=True))
+    for leg in op.legs:
+        why = fresh[(leg.venue, leg.market_id)][1].unreadable.get(leg.side.value)
+        if why:
+            raise VenueError(f"{leg.venue.value} book {leg.market_id}: the {leg.side.value.upper()} side "
+                             f"could not be read ({why})",
+                             hint="its depth is unknown, not zero: nothing was sent; try again later")
+    return fresh
 
 
 def _register_markets(venues: Mapping[Venue, TradingVenue], plan: TradePlan) -> None:
