@@ -1371,3 +1371,79 @@ def test_a_polymarket_leg_whose_token_book_cannot_be_read_refuses_as_the_venues_
         assert ("not a number: 'abc'" if fault == "unreadable" else "no book returned for token") in rec["message"]
         assert "fresh asks allow 0" not in err and "depth is unknown, not zero" in err
     assert world.kalshi_created() == [] and world.poly_created() == []
+
+
+@pytest.mark.parametrize("creds", ["no vault", "vault without polymarket keys", "locked vault, no password"])
+def test_a_live_watch_without_usable_credentials_stops_at_once_with_exit_4(
+        world: World, tmp_path: Path, rsa_key: rsa.RSAPrivateKey, creds: str) -> None:
+    """Found in review: a live `trade --watch` (authorized by the environment pair, as a service runs it)
+    with no vault, a vault without a venue's keys, or a locked vault and no password source (no
+    terminal) emitted an `error` event for every opportunity every round, for ever: credentials missing
+    are no outage to wait out. It now stops before its first round, exit 4, with a `stopped` record
+    whose reason_code is the secrets error's, and that error's hint; nothing is sent."""
+    from orion_cli.secrets.unlock import NO_SOURCE_HINT
+
+    code, _, err = world.run("pairs", "add", TICKER, world.cond)  # an opportunity each round
+    assert code == 0, err
+    env = {**world.env, "ORION_PAPER_TRADING": "0", "ORION_LIVE_TRADING_AUTHORIZED": "true"}
+    if creds == "no vault":
+        env["ORION__SECRETS__VAULT_PATH"] = str(tmp_path / "none" / "vault.json")
+        reason, hint = "no_vault", "create it with `orion secrets encrypt`"
+    elif creds == "vault without polymarket keys":
+        (tmp_path / "v").mkdir()
+        pw, vault = _vault(tmp_path / "v", {"kalshi_api_key_id": KEY_ID, "kalshi_private_key": _pem(rsa_key)})
+        env["ORION__SECRETS__VAULT_PATH"], env["ORION_MASTER_PASSWORD_FILE"] = str(vault), str(pw)
+        reason, hint = "secret_missing", "store them with `orion secrets encrypt`, or disable the venue"
+    else:
+        del env["ORION_MASTER_PASSWORD_FILE"]
+        reason, hint = "locked", NO_SOURCE_HINT[:60]
+    watch = Watch([sys.executable, "-m", "orion_cli", "--db", world.db_url, "trade", "--watch", "1", "--jsonl"], env)
+    try:
+        stopped = watch.until(lambda e: e.get("event") == "stopped", timeout=20)  # without the fix: never
+        code = watch.finish(timeout=TIMEOUT)
+    finally:
+        if watch.proc.poll() is None:
+            watch.proc.kill()
+    err = watch.stderr()
+    world.assert_no_secret(err + json.dumps(watch.events))
+    assert code == 4, err
+    assert [e["event"] for e in watch.events] == ["stopped"], watch.events  # before the first round
+    assert (stopped["exit_code"], stopped["reason_code"], stopped["trades"], stopped["rounds"]) == (4, reason, 0, 0)
+    if creds == "vault without polymarket keys":
+        assert "polymarket credentials are not in the vault" in stopped["reason"], stopped
+    error = json.loads(err.strip().splitlines()[-1])
+    assert (error["exit_code"], error["reason"]) == (4, reason), err
+    assert error["message"] == f"watch stopped: {stopped['reason']}" and f"hint: {hint}" in err, err
+    assert world.kalshi_created() == [] and world.poly_created() == []
+
+
+def test_a_live_watch_whose_key_is_removed_from_the_vault_stops_with_exit_4_an_outage_did_not(
+        world: World) -> None:
+    """The same for a key removed from the vault while the watch runs (`orion secrets remove`): the
+    round's trade fails for want of it (secret_missing), and the watch stops then (exit 4) instead of
+    failing every round after. An outage (a 503 for Kalshi's exchange status) still does not stop it.
+    (Not met before the first round: a key removed later is met by the round's trade.)"""
+    code, _, err = world.run("pairs", "add", TICKER, world.cond)
+    assert code == 0, err
+    status = f"{API_PREFIX}/exchange/status"
+    world.ksim.server.add_fault(FaultRule("status", method="GET", path_prefix=status, status=503))
+    env = {**world.env, "ORION_PAPER_TRADING": "0", "ORION_LIVE_TRADING_AUTHORIZED": "true"}
+    watch = Watch([sys.executable, "-m", "orion_cli", "--db", world.db_url, "trade", "--watch", "1", "--jsonl"], env)
+    try:
+        for _round in (1, 2):  # an outage: said, and the next round tries again
+            ev = watch.until(lambda e: e.get("event") in ("error", "stopped"))
+            assert (ev["event"], ev["reason"]) == ("error", "venue_unavailable"), ev
+        # Removed while the outage lasts, so no round can trade on what it read before the removal.
+        code, _, err = world.run("secrets", "remove", "polymarket_api_secret")
+        assert code == 0, err
+        stopped = watch.until(lambda e: e.get("event") == "stopped", timeout=20)  # without the fix: never
+        code = watch.finish(timeout=TIMEOUT)
+    finally:
+        if watch.proc.poll() is None:
+            watch.proc.kill()
+    err = watch.stderr()
+    world.assert_no_secret(err + json.dumps(watch.events))
+    assert code == 4, err
+    assert (stopped["exit_code"], stopped["reason_code"], stopped["trades"]) == (4, "secret_missing", 0), watch.events
+    assert "polymarket_api_secret" in stopped["reason"] and "hint: store them with `orion secrets encrypt`" in err
+    assert world.kalshi_created() == [] and world.poly_created() == []

@@ -57,7 +57,7 @@ from orion_cli.cli.output import Column
 from orion_cli.cli.params import decimal_value, finite
 from orion_cli.cli.stopping import StopFlag, flush_alerts, flush_alerts_then_restore
 from orion_cli.core.aio import all_or_none
-from orion_cli.core.errors import REJECTED_HINT, AuthError, ExitCode, Halted, Refused, VenueError
+from orion_cli.core.errors import REJECTED_HINT, AuthError, ExitCode, Halted, Refused, SecretsError, VenueError
 
 if TYPE_CHECKING:
     from orion_cli.cli.live_venues import LazyStore
@@ -77,6 +77,8 @@ if TYPE_CHECKING:
 
 STOP_AFTER_GATE_ENV = "ORION_TRADE_STOP_AFTER_GATE"
 MISSING_CREDENTIALS_HINT = "store them with `orion secrets encrypt`"
+WATCH_MISSING_CREDENTIALS_HINT = ("store them with `orion secrets encrypt`, or disable the venue "
+                                  "(kalshi.enabled / polymarket.enabled = false)")
 MAX_KEY = 64  # the executions table's key column
 
 LEG_COLUMNS = [
@@ -329,8 +331,6 @@ async def fresh_books(source: MarketSource, op: Opportunity) -> dict[tuple[Venue
     A leg whose side's book could not be read (a Polymarket token's book the CLOB did not answer, or
     answered unreadable, while the other token's read) is the venue's fault, exit 5, as a book that
     cannot be read at all: its empty side would otherwise plan as a book with no depth."""
-    from orion_cli.core.errors import VenueError
-
     keys = list(dict.fromkeys((leg.venue, leg.market_id) for leg in op.legs))
     results = await all_or_none(source.book(m, venue=v) for v, m in keys)
     fresh = dict(zip(keys, results, strict=True))
@@ -1230,6 +1230,9 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
 OUTPUT_CLOSED = "the output was closed"
 # A watch stopped by the BREAKER check's refusal (no halt needed): a single trade's words, exit 6, reason BREAKER.
 REFUSED_BY_BREAKER = "refused by BREAKER: "
+# Secrets errors a live watch waits out (the rounds try again): the vault held by another orion process's
+# write. Any other (no vault, a key missing or malformed, a vault it cannot unlock) stops it, exit 4.
+TRANSIENT_SECRETS_REASONS = frozenset({"vault_busy"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1259,10 +1262,11 @@ class WatchStop:
         return cls(text, int(ExitCode.REFUSED), reason_code, hint)
 
     @classmethod
-    def credentials_refused(cls, error: AuthError) -> WatchStop:
+    def credentials_refused(cls, error: SecretsError) -> WatchStop:
         """A venue refused orion's credentials, for an order or a read before one (exit 4, reason
-        ``auth``): every later trade there would be refused the same way, so the watch ends as that
-        single trade would."""
+        ``auth``), or orion has none it can use (no vault, a venue's keys not in it, a vault it cannot
+        unlock: exit 4, the secrets error's reason): every later trade there would fail the same way,
+        so the watch ends as that single trade would."""
         return cls(error.message, int(error.exit_code), error.reason, error.hint)
 
     @classmethod
@@ -1283,7 +1287,8 @@ class WatchStop:
         venue refused orion's credentials (:class:`AuthError`), or took no order in the format orion
         signs (:class:`VenueError`)."""
         if self.exit_code == int(ExitCode.AUTH):
-            return AuthError(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
+            kind_4 = AuthError if self.reason_code == AuthError.reason else SecretsError
+            return kind_4(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
         if self.exit_code == int(ExitCode.VENUE_UNAVAILABLE):
             return VenueError(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
         kind = Halted if self.reason_code == Halted.reason else Refused
@@ -1326,6 +1331,14 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     auth = run_gate(app, live=live, authorize_live=authorize_live, venues=banner_venues, op=None)
     if _stop_after_gate(app, auth):
         return
+    if auth.mode == "live":
+        # Credentials orion cannot use are no outage to wait out: every round's trade would fail on
+        # them (an `error` event a round, for ever). Found now, before the first round, the watch ends
+        # as a single trade does (exit 4), whether or not an opportunity would have shown.
+        unusable = _unusable_credentials(app, secrets, source, enabled_venues(settings))
+        if unusable is not None:
+            _end_watch(app, unusable, trades=0, rounds=0)  # raises its error, exit 4
+            return
     options = ScanOptions.from_settings(settings)
     curated = load_pairs(pairs_path(app))
     from orion_cli.cli.live_venues import alert_sink
@@ -1390,6 +1403,33 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
             ended = WatchStop.interrupted(stop.reason)
     finally:
         flush_alerts_then_restore(stop, alerts)
+    _end_watch(app, ended, trades=trades, rounds=rounds)
+
+
+def _unusable_credentials(app: AppContext, secrets: LazyStore, source: MarketSource,
+                          venues: Sequence[Venue]) -> WatchStop | None:
+    """Why a live watch cannot trade on ``venues`` with the credentials it has, or None when it can.
+
+    The clients are built as a trade builds them (every credential read, found complete and in its
+    form) and closed unused; nothing is sent. A vault another orion process is writing is waited
+    out by the rounds, as an outage is."""
+    wanted = VenueSet(app, "live", source, venues, secrets)
+    try:
+        wanted.build()
+    except SecretsError as exc:
+        if exc.reason in TRANSIENT_SECRETS_REASONS:
+            return None
+        stop = WatchStop.credentials_refused(exc)
+        if exc.reason == "secret_missing":  # the watch trades on every enabled venue, not only one trade's
+            stop = dataclasses.replace(stop, hint=WATCH_MISSING_CREDENTIALS_HINT)
+        return stop
+    finally:
+        asyncio.run(wanted.aclose())
+    return None
+
+
+def _end_watch(app: AppContext, ended: WatchStop, *, trades: int, rounds: int) -> None:
+    """The ``stopped`` event, then the watch's end: its error (exit 4, 6 or 130) or its exit code."""
     reason = ended.text
     _event(app, "stopped", f"{reason}; {trades} trade(s) in {rounds} round(s)", reason=reason, trades=trades,
            rounds=rounds, exit_code=ended.exit_code, reason_code=ended.reason_code)
@@ -1606,9 +1646,10 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
                 # Every later trade would be refused the same way. Ended as `trade --confirm` ends on
                 # it (reason, hint): a geoblock is no halt, and `orion halt --status` would say none.
                 return trades, WatchStop.refused(exc.message, exc.reason, exc.hint)
-            if isinstance(exc, AuthError):
+            if isinstance(exc, SecretsError) and exc.reason not in TRANSIENT_SECRETS_REASONS:
                 # A venue refused orion's credentials before any order (its balance, the exchange's
-                # status): every later round would meet the same refusal. Ended as that single trade
+                # status), or orion has none it can use (a key removed from the vault since the watch
+                # began): every later round would meet the same failure. Ended as that single trade
                 # ends (exit 4) and as a refusal of an order ends the watch; an outage (exit 5) is not.
                 return trades, WatchStop.credentials_refused(exc)
             continue
@@ -1671,7 +1712,8 @@ def trade_command(
     demo: DemoOpt = False,
     watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400, metavar="SECONDS", callback=finite,
                                                 help="Auto-execute loop: scan every SECONDS and trade the best "
-                                                     "opportunities within the limits.")] = None,
+                                                     "opportunities within the limits (live without credentials "
+                                                     "it can use: stops at once, exit 4).")] = None,
     max_trades: Annotated[int | None, typer.Option("--max-trades", min=1, help="With --watch: stop after N "
                                                                                "executions that sent orders "
                                                                                "(done, unwound or failed).")] = None,
