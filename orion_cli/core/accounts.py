@@ -113,12 +113,14 @@ def marks_from_books(held: Sequence[Position],
                      book_of: Callable[[Venue, str], OrderBook | None]) -> dict[MarkKey, Decimal]:
     """What each held position would fetch if sold now: the best bid of its side; no bid is 0.
 
-    Positions whose market has no book in ``book_of`` are left out (the breaker values them at cost).
+    Positions whose market has no book in ``book_of`` are left out (the breaker values them at cost),
+    and so are those whose side's book could not be read (``OrderBook.unreadable``: a Polymarket
+    token's book the CLOB did not answer): that side is empty for want of a book, not of bids.
     """
     marks: dict[MarkKey, Decimal] = {}
     for p in held:
         book = book_of(p.venue, p.market_id)
-        if book is None or p.size == 0:
+        if book is None or p.size == 0 or p.side.value in book.unreadable:
             continue
         best = book.side(p.side).best_bid
         marks[(p.venue, p.market_id, p.side)] = best.price if best is not None else Decimal(0)
@@ -177,6 +179,7 @@ async def gather(
     titles: dict[tuple[Venue, str], str] = {}
     errors: list[str] = []
     if source is not None:
+        held_sides = {(p.venue, p.market_id, p.side) for p in held}
         for p in held:
             key = (p.venue, p.market_id)
             if key in titles:
@@ -191,6 +194,13 @@ async def gather(
                 continue
             titles[key] = market.title
             for side in (p.side, p.side.other):
+                why = book.unreadable.get(side.value)
+                if why:
+                    # Empty for want of a book, not of bids: left unmarked (at cost), not worth 0.
+                    if (p.venue, p.market_id, side) in held_sides:
+                        errors.append(f"{p.venue.value} {p.market_id}: the {side.value.upper()} side "
+                                      f"could not be read ({why})")
+                    continue
                 best = book.side(side).best_bid
                 if best is not None:
                     marks[(p.venue, p.market_id, side)] = best.price

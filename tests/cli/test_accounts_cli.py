@@ -380,3 +380,56 @@ def test_a_position_is_marked_though_its_fee_cannot_be_read(ledger_url: str) -> 
     (held,) = report.positions
     bid = asyncio.run(demo_source().book("KXNBA-26-NYK", venue=Venue.KALSHI))[1].side(Side.YES).best_bid
     assert bid is not None and held.mark == bid.price
+
+
+class _NoTokenBookMissing:
+    """The demo data set, except that the CLOB does not return a Polymarket market's NO token's book now."""
+
+    name = "demo"
+
+    def __init__(self) -> None:
+        self.inner = demo_source()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def book(self, ref: str, *, venue: Venue | None = None, with_fees: bool = True) -> Any:
+        import dataclasses
+
+        from orion_cli.core.models import BookSide
+
+        market, book = await self.inner.book(ref, venue=venue, with_fees=with_fees)
+        return market, dataclasses.replace(book, no=BookSide(),
+                                           unreadable={"no": f"no book returned for token {market.no_token[:20]}…"})
+
+
+def test_a_held_side_whose_book_was_not_read_is_not_marked_at_zero(tmp_path: Path) -> None:
+    """Found in review: a held Polymarket side whose token's book the CLOB did not return (the other
+    token's read, the book marked ``unavailable`` on that side) was marked as a side without bids, at 0:
+    `positions` and `balance` showed the position worthless and the day's P&L a phantom loss of its
+    whole cost. It is left unmarked (at cost), and the mark error says which side could not be read."""
+    cond = "0x4f3421fb2daf5cca7430ed8d8132463963081572d75434393a1808fdb8829fe8"
+    db = open_database(f"sqlite:///{tmp_path / 'p.db'}")
+    try:
+        settings = load_settings(environ={})
+        pv = PaperVenue(Venue.POLYMARKET, db, demo_source(), settings)
+
+        async def buy() -> Any:
+            await pv.market(cond)
+            req = OrderRequest(Venue.POLYMARKET, cond, Side.NO, Action.BUY, D("10"), D("0.90"),
+                               TimeInForce.FOK, "cli-no-1")
+            return await pv.submit(pv.prepare(req))
+
+        assert asyncio.run(buy()).status is OrderStatus.FILLED
+        source = _NoTokenBookMissing()
+        venues = {Venue.POLYMARKET: PaperVenue(Venue.POLYMARKET, db, source, settings)}  # type: ignore[arg-type]
+        report = asyncio.run(gather(venues, Ledger(db, "paper"), settings, source=source))  # type: ignore[arg-type]
+        both = asyncio.run(gather(venues, Ledger(db, "paper"), settings, source=demo_source()))  # type: ignore[arg-type]
+    finally:
+        db.dispose()
+    (held,) = report.positions
+    assert held.mark is None, held  # at cost, not 0
+    (problem,) = report.mark_errors
+    assert problem.startswith(f"polymarket {cond}: the NO side could not be read (no book returned for token")
+    (read,) = both.positions  # both sides read: marked at the NO bid, as before
+    assert both.mark_errors == [] and read.mark == D("0.896"), read

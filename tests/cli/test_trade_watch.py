@@ -1037,3 +1037,51 @@ def test_a_watch_with_every_venue_disabled_is_a_config_error_not_a_loop_of_faile
     assert w.events == []  # no round began
     err = w.stderr()
     assert json.loads(err.strip().splitlines()[-1])["reason"] == "no_venue" and "kalshi.enabled" in err
+
+
+def test_the_watch_breaker_does_not_mark_at_zero_a_side_whose_polymarket_book_was_not_read(
+        tmp_path: Path) -> None:
+    """Found in review: a held Polymarket side whose token's book the CLOB did not return that round
+    (the other token's read; the book is marked ``unavailable`` on that side) was marked as a side with
+    no bid, worth 0: a phantom loss of the whole position that tripped the breaker and engaged the kill
+    switch. Its depth is unknown, not zero: the position is left unmarked (valued at cost), as a
+    market with no book is."""
+    import asyncio
+    import copy
+    import dataclasses
+    import json as _json
+    from decimal import Decimal
+
+    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.context import AppContext
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.core.models import Side, Venue
+    from orion_cli.venues.paper import PaperVenue
+    from orion_cli.venues.snapshot import demo_path, demo_source, parse_capture, read_capture
+    from orion_cli.venues.trading import Action, OrderRequest, OrderStatus, TimeInForce
+
+    cond = "0x4f3421fb2daf5cca7430ed8d8132463963081572d75434393a1808fdb8829fe8"
+    app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}",
+                     overrides={"breaker.daily_loss": "1.00", "breaker.daily_loss_pct": "100"})
+    pv = PaperVenue(Venue.POLYMARKET, app.db(), demo_source(), app.settings())
+
+    async def buy() -> Any:
+        market, _ = await pv.market(cond)
+        req = OrderRequest(Venue.POLYMARKET, market.id, Side.NO, Action.BUY, Decimal(10), Decimal("0.90"),
+                           TimeInForce.FOK, "watch-marks-2")
+        return market, await pv.submit(pv.prepare(req))
+
+    market, report = asyncio.run(buy())
+    assert report.status is OrderStatus.FILLED
+    capture = read_capture(demo_path())
+    assert capture.polymarket is not None
+    poly = copy.deepcopy(capture.polymarket)
+    poly.books = [b for b in poly.books if b.get("asset_id") != market.no_token]
+    data = parse_capture(dataclasses.replace(capture, polymarket=poly), source="demo")
+    book = data.books[(Venue.POLYMARKET, cond)]
+    assert "no" in book.unreadable and book.no.best_bid is None, _json.dumps(book.unreadable)
+    # At cost (the NO side unread), the 10 NO held lose nothing: no trip. Marked at 0 they lost ~9.
+    assert trade_cmd._breaker_stop_at_marks(app, "paper", data, NullAlertSink()) is None
+    # Both read: marked at the 0.896 bid, within the 1.00 limit as well.
+    assert trade_cmd._breaker_stop_at_marks(app, "paper", parse_capture(capture, source="demo"),
+                                            NullAlertSink()) is None
