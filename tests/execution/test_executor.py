@@ -571,9 +571,19 @@ async def _no_book(venue: Venue, market_id: str) -> Any:
     raise VenueUnavailable("kalshi", "scripted: the book cannot be read")
 
 
+async def _hedge_side_unread(venue: Venue, market_id: str) -> Any:
+    """The hedge's side could not be read (a Polymarket token's book the CLOB did not return, the other
+    token's read): empty for want of a book, marked ``unavailable`` on that side."""
+    book = kalshi_book(datetime.now(UTC), yes_asks=())
+    return kalshi_market(), dataclasses.replace(book, unreadable={"yes": "no book returned for token 1234…"})
+
+
 @pytest.mark.parametrize(("books", "limit", "priced"), [
     (_kalshi_book_up_a_little, "0.48", "at breakeven: best ask 0.45 above the plan's limit 0.4"),
     (_no_book, "0.4", "at the plan's limit, the book unavailable"),
+    # Found in review: the side unread was taken as a side without asks ("best ask none above 0.4"),
+    # the hedge skipped and the first leg sold back, where a book not read at all is hedged.
+    (_hedge_side_unread, "0.4", "at the plan's limit, the book unavailable"),
 ])
 def test_the_hedge_of_a_partial_first_leg_takes_the_same_ladder_as_a_full_ones(
         db: Database, books: Any, limit: str, priced: str) -> None:
@@ -592,6 +602,19 @@ def test_the_hedge_of_a_partial_first_leg_takes_the_same_ladder_as_a_full_ones(
     assert (hedge["size"], D(hedge["limit_price"])) == ("6", D(limit))
     assert res.detail["retries"][0]["priced"].startswith(priced), res.detail["retries"]
     assert _held(db) == {(Venue.KALSHI, Side.YES): D(6), (Venue.POLYMARKET, Side.NO): D(6)}
+
+
+def test_a_hedge_retry_on_a_side_not_read_says_so_not_that_it_has_no_asks(db: Database) -> None:
+    """Found in review: a retry whose side's book was not read (the book marked ``unavailable`` there)
+    was skipped as "best ask none above 0.4", a fact about the market the result then recorded. It is
+    skipped as a book that cannot be read is, naming the side and why; the first leg is sold back."""
+    x = Exchange(script={"l2": ["kill"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), books=_hedge_side_unread).execute(plan, None))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "u1"]
+    assert res.detail["retries"][0]["skipped"] == ("book unavailable: the YES side could not be read "
+                                                   "(no book returned for token 1234…)"), res.detail["retries"]
 
 
 def test_the_hedge_of_a_partial_first_leg_is_not_bought_above_breakeven(db: Database) -> None:
