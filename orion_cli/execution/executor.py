@@ -632,7 +632,11 @@ class Executor:
                 for tag, spec in zip(("l1", "l2"), pair, strict=True)
             } if plan.size > 0 and pair is not None else {}
             prepare_problem = ""
-        except (OrderRejected, DataError) as exc:
+        except OrderRejected as exc:
+            # Refused by the client's own check while preparing: no venue saw it, so not "rejected".
+            prepared, prepare_problem = {}, (f"the {exc.venue.value} order would be refused ({exc.code}), found "
+                                             f"before sending: {exc.detail}")
+        except DataError as exc:
             prepared, prepare_problem = {}, str(exc)
         evaluate = self._evaluate or _default_evaluate()
         if ctx is not None and ctx.clock is None:

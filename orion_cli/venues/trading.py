@@ -412,6 +412,7 @@ class OrderRejected(Refused):
         super().__init__(f"{venue.value} rejected the order: {code}: {message}", reason="ORDER_REJECTED")
         self.venue = venue
         self.code = code
+        self.detail = message
 
 
 class OrderOutcomeUnknown(VenueUnavailable):

@@ -286,6 +286,21 @@ def test_a_size_below_one_step_of_the_legs_is_a_usage_error_naming_the_smallest_
     assert out == "" and ledger_orders() == [] and audit_count() == before
 
 
+def test_an_order_refused_by_the_clients_own_check_is_not_said_to_be_rejected_by_the_venue(op_id: str) -> None:
+    """Found by a black-box tester: --size 1 (under the Polymarket leg's minimum of 5) was refused by
+    INVALID_ORDER saying "polymarket rejected the order", though the refusal was orion's own check while
+    preparing the order and nothing reached a venue."""
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "1", "--confirm", "--json")
+    assert code == 6, (out, err)
+    checks = json.loads(out)["checks"]
+    invalid = [c for c in checks if c["name"] == "INVALID_ORDER" and not c["passed"]]
+    assert invalid, checks
+    details = " ".join(c["detail"] for c in invalid)
+    assert "rejected the order" not in details, details
+    assert "found before sending" in details and "below the market's minimum 5" in details, details
+    assert ledger_orders() == []
+
+
 def _stored_op(op_id: str) -> Opportunity:
     db = open_database(None)
     try:
