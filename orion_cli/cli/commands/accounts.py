@@ -160,8 +160,12 @@ def _finish(app: AppContext, report: AccountsReport) -> None:
 
 def _pnl_line(app: AppContext, report: AccountsReport) -> None:
     p = report.pnl
+    # Paper positions were bought on recorded books (--demo, a snapshot), which the live venues'
+    # --refresh cannot mark: the hint names the source they came from first.
+    how = "use --refresh" if app.mode() == "live" else \
+        "use --demo or --snapshot FILE (the books the paper trades were on), or --refresh (live books)"
     app.out.info(f"today's P&L {p.pnl} of a {p.limit} daily loss limit ({p.used_pct}% used"
-                 f"{'' if p.marked else '; positions at cost, not marked — use --refresh'})")
+                 f"{'' if p.marked else f'; positions at cost, not marked — {how}'})")
 
 
 def balance_command(
