@@ -275,13 +275,20 @@ def test_shred_source_refused_when_an_ignored_alias_holds_a_different_key(
     assert "warning: ignored two.env:PK: it holds a different polymarket_private_key than " \
            "two.env:POLYMARKET_PRIVATE_KEY" in kept.stderr
     assert env.exists() and listed()["polymarket_private_key"]["set"]
+    # Found by a black-box tester: the warning said "which is the one stored" ahead of an import that a
+    # malformed value then refused whole ("nothing was written"): it names the one taken, not stored.
+    env.write_text(f"POLYMARKET_PRIVATE_KEY=0x{first}\nPK=0x{other}\nKALSHI_API_KEY_ID=not a key id\n")
+    failed = run("encrypt", "--from-file", str(env))
+    assert failed.exit_code == 4 and "nothing was written" in failed.stderr, failed.output
+    assert "which is the one taken" in failed.stderr and "the one stored" not in failed.stderr, failed.stderr
+    said_before = failed.output
 
     env.write_text(f"POLYMARKET_PRIVATE_KEY=0x{first}\nPK={first.upper()}\n")  # one key under both names
     same = run("encrypt", "--from-file", str(env), "--shred-source", "--yes")
     assert same.exit_code == 0, same.output
     assert "warning" not in same.stderr and "ignored two.env:PK (an earlier alias" in same.stderr
     assert not env.exists()
-    said = refused.output + kept.output + same.output
+    said = refused.output + kept.output + same.output + said_before
     assert not any(v in said.lower() for v in (first, other))
 
 

@@ -277,7 +277,7 @@ def encrypt(
         for var in plan.shadowed:
             if var in differing:
                 d = differing[var]
-                out.warn(f"ignored {var}: it holds a different {d.name} than {d.stored}, which is the one stored "
+                out.warn(f"ignored {var}: it holds a different {d.name} than {d.stored}, which is the one taken "
                          "(keep the other value if the old bot used it)")
             else:
                 out.info(f"ignored {var} (an earlier alias for the same credential was set)")
