@@ -129,6 +129,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     code, _, err = invoke("book", "KXNOPE-1", "--demo", "--json")
     assert code == 2
     assert json.loads(err.strip().splitlines()[-1])["exit_code"] == 2
+    # Found by a black-box tester: the hint's listing lacked --demo, so it would list the live venues.
+    assert "hint: list markets with `orion markets --demo --search TEXT`" in err, err
     assert invoke("markets", "--demo", "--snapshot", str(tmp_path / "x.json"))[0] == 2
     code, _, err = invoke("markets", "--demo", "--venue", "kraken")
     assert code == 2  # found black-box: without the `hint:` line other usage errors carry

@@ -891,6 +891,9 @@ def test_the_preview_judges_the_paper_balance_as_confirm_does(op_id: str, monkey
 def test_unknown_opportunity_is_exit_2() -> None:
     code, _, err = invoke("trade", "nosuchid", "--demo", "--confirm")
     assert code == 2 and "nosuchid" in err
+    # Found by a black-box tester: the hint said `orion scan`, which reads the live venues, after a
+    # --demo trade; the scan to run is of the same data.
+    assert "hint: run `orion scan --demo` and use an id from its output" in err, err
 
 
 def test_a_failing_limit_refuses_with_exit_6_naming_the_check(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:

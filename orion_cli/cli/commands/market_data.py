@@ -292,7 +292,15 @@ def book_command(
     chosen = parse_venues(venue)
     source = open_source(app, snapshot, demo)
     announce(app, source)
-    m, book = run(lambda: source.book(market, venue=chosen[0] if len(chosen) == 1 else None))
+    from orion_cli.core.errors import NotFound
+
+    try:
+        m, book = run(lambda: source.book(market, venue=chosen[0] if len(chosen) == 1 else None))
+    except NotFound as exc:
+        # The listing to look in is of the same data: without the flags it would list the live venues.
+        if exc.reason == "market_not_found":
+            exc.hint = f"list markets with `orion markets{source_flags(snapshot, demo)} --search TEXT`"
+        raise
     rec = book_record(m, book, depth)
     if app.out.machine:
         app.out.record(rec)

@@ -57,7 +57,16 @@ from orion_cli.cli.output import Column
 from orion_cli.cli.params import decimal_value, finite
 from orion_cli.cli.stopping import StopFlag, flush_alerts, flush_alerts_then_restore
 from orion_cli.core.aio import all_or_none
-from orion_cli.core.errors import REJECTED_HINT, AuthError, ExitCode, Halted, Refused, SecretsError, VenueError
+from orion_cli.core.errors import (
+    REJECTED_HINT,
+    AuthError,
+    ExitCode,
+    Halted,
+    NotFound,
+    Refused,
+    SecretsError,
+    VenueError,
+)
 
 if TYPE_CHECKING:
     from orion_cli.cli.live_venues import LazyStore
@@ -923,7 +932,11 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
                                  param_hint="--demo/--snapshot")
     # An opportunity id names a row of a ledger that exists: a missing one is a mistyped --db or
     # ORION_HOME (exit 3), never created here (a `halt` there would then "succeed" and stop nothing).
-    op, _scanned_from = store.load(app.db(existing=True), op_id)
+    try:
+        op, _scanned_from = store.load(app.db(existing=True), op_id)
+    except NotFound as exc:  # the scan to run is of the same data: without the flags it reads the live venues
+        exc.hint = f"run `orion scan{source_flags(snapshot, demo)}` and use an id from its output"
+        raise
     key = key or default_key(op.id)
     # A used key is reported or resumed from its stored plan: neither today's books nor today's
     # limits size or judge it then.
