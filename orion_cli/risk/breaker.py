@@ -59,7 +59,7 @@ from orion_cli.venues.trading import Position
 
 DAILY = "daily_loss"
 DRAWDOWN = "drawdown"
-HALT_KIND = {DAILY: "breaker", DRAWDOWN: "drawdown"}
+HALT_KIND = {DAILY: "breaker", DRAWDOWN: DRAWDOWN_KIND}
 
 Marks = Mapping[tuple[Venue, str, Side], Decimal]
 

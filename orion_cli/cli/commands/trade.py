@@ -457,9 +457,10 @@ def breaker_tripped_hint(trips: Sequence[str]) -> str:
     --breaker (and, from a script, --yes). Said when a trade trips the breaker, and as the hint of a
     watch that a trip stops. It said "`orion resume` … (`--breaker` after a drawdown trip)", and
     `orion resume` alone was refused for one."""
-    from orion_cli.risk.halt import DRAWDOWN_KIND, release_command
+    from orion_cli.risk.breaker import DRAWDOWN, HALT_KIND
+    from orion_cli.risk.halt import release_command
 
-    kind = DRAWDOWN_KIND if DRAWDOWN_KIND in trips else None
+    kind = HALT_KIND[DRAWDOWN] if DRAWDOWN in trips else None  # trips are the breaker's names, not halt kinds
     return f"`orion halt --status` says more, `{release_command(kind)}` releases the kill switch"
 
 
