@@ -194,12 +194,11 @@ async def gather(
                 continue
             titles[key] = market.title
             for side in (p.side, p.side.other):
-                why = book.unreadable.get(side.value)
-                if why:
+                unread = book.unread(side)
+                if unread:
                     # Empty for want of a book, not of bids: left unmarked (at cost), not worth 0.
                     if (p.venue, p.market_id, side) in held_sides:
-                        errors.append(f"{p.venue.value} {p.market_id}: the {side.value.upper()} side "
-                                      f"could not be read ({why})")
+                        errors.append(f"{p.venue.value} {p.market_id}: {unread}")
                     continue
                 best = book.side(side).best_bid
                 if best is not None:

@@ -225,6 +225,13 @@ class OrderBook:
     def side(self, side: Side) -> BookSide:
         return self.yes if side is Side.YES else self.no
 
+    def unread(self, side: Side | str) -> str | None:
+        """"the YES side could not be read (why)" for a side marked :attr:`unreadable`, else None: the
+        words every command that meets such a side says it in."""
+        name = side.value if isinstance(side, Side) else side
+        why = self.unreadable.get(name)
+        return f"the {name.upper()} side could not be read ({why})" if why else None
+
     def age_seconds(self, now: datetime | None = None) -> float:
         now = now or datetime.now(UTC)
         return max(0.0, (now - self.fetched_at).total_seconds())

@@ -942,12 +942,11 @@ class Executor:
                     run.result.setdefault("retries", []).append({"tag": tag, "skipped": f"book unavailable: {exc}"})
                     return None
                 note["priced"] = f"at the plan's limit, the book unavailable: {exc}"[:300]
-            unread = book.unreadable.get(spec.side.value) if book is not None else None
-            if unread:
+            what = book.unread(spec.side) if book is not None else None
+            if what:
                 # That side's book was not read (a Polymarket token's the CLOB did not return): it is
                 # empty for want of a book, not of asks, and is judged as a book that cannot be read.
                 book = None
-                what = f"the {spec.side.value.upper()} side could not be read ({unread})"
                 if not first_send:
                     run.result.setdefault("retries", []).append({"tag": tag, "skipped": f"book unavailable: {what}"})
                     return None

@@ -315,8 +315,7 @@ def book_command(
 
         raise VenueError(
             f"{m.venue.value} book {m.id}: "
-            + "; ".join(f"the {side.upper()} side could not be read ({why})"
-                        for side, why in sorted(book.unreadable.items(), reverse=True)),
+            + "; ".join(filter(None, (book.unread(side) for side in sorted(book.unreadable, reverse=True)))),
             hint="that side is shown empty because nothing was read, not because it has no depth; try again later",
         )
 

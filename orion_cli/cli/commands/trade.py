@@ -344,10 +344,9 @@ async def fresh_books(source: MarketSource, op: Opportunity) -> dict[tuple[Venue
     results = await all_or_none(source.book(m, venue=v) for v, m in keys)
     fresh = dict(zip(keys, results, strict=True))
     for leg in op.legs:
-        why = fresh[(leg.venue, leg.market_id)][1].unreadable.get(leg.side.value)
-        if why:
-            raise VenueError(f"{leg.venue.value} book {leg.market_id}: the {leg.side.value.upper()} side "
-                             f"could not be read ({why})",
+        unread = fresh[(leg.venue, leg.market_id)][1].unread(leg.side)
+        if unread:
+            raise VenueError(f"{leg.venue.value} book {leg.market_id}: {unread}",
                              hint="its depth is unknown, not zero: nothing was sent; try again later")
     return fresh
 
