@@ -768,17 +768,20 @@ def _flatten(doc: Mapping[str, Any], source: str, problem: _Problems) -> dict[st
     return flat
 
 
+def _misnamed(problem: _Problems, meant: tuple[tuple[str, str], ...], message: str) -> None:
+    """A variable spelling a key wrongly: the error, with the right name(s) (key, variable) to rename it."""
+    right = " or ".join(f"{variable} ({key})" if len(meant) > 1 else variable for key, variable in meant)
+    problem(ConfigError(message, hint=f"rename it {right}", reason="config_unknown_key"), *(key for key, _ in meant))
+
+
 def _env_layer(environ: Mapping[str, str], problem: _Problems) -> dict[str, tuple[Any, str]]:
     layer: dict[str, tuple[Any, str]] = {}
     for name, value in environ.items():
         if not name.startswith("ORION_"):
             meant = _lowercase_variable(name)
             if meant:
-                right = " or ".join(f"{r} ({key})" if len(meant) > 1 else r for key, r in meant)
-                problem(ConfigError(f"{name} is not read: variable names are case-sensitive, and orion's "
-                                    f"configuration variables are upper case ({ENV_PREFIX}SECTION__KEY)",
-                                    hint=f"rename it {right}", reason="config_unknown_key"),
-                        *(key for key, _ in meant))
+                _misnamed(problem, meant, f"{name} is not read: variable names are case-sensitive, and orion's "
+                                          f"configuration variables are upper case ({ENV_PREFIX}SECTION__KEY)")
             continue
         if name in OWN_VARIABLES:
             continue
@@ -790,11 +793,8 @@ def _env_layer(environ: Mapping[str, str], problem: _Problems) -> dict[str, tupl
             continue
         meant = _misspelt_variable(name)
         if meant:
-            renames = " or ".join(f"{right} ({key})" if len(meant) > 1 else right for key, right in meant)
-            problem(ConfigError(f"{name} is not read: configuration variables are {ENV_PREFIX}SECTION__KEY, with two "
-                                f"underscores after ORION and two between section and key",
-                                hint=f"rename it {renames}", reason="config_unknown_key"),
-                    *(key for key, _ in meant))
+            _misnamed(problem, meant, f"{name} is not read: configuration variables are {ENV_PREFIX}SECTION__KEY, "
+                                      "with two underscores after ORION and two between section and key")
             continue
         if not prefixed:
             continue  # another tool's ORION_… variable
