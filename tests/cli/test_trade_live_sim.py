@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -1397,15 +1397,7 @@ def test_a_live_watch_without_usable_credentials_stops_at_once_with_exit_4(
     else:
         del env["ORION_MASTER_PASSWORD_FILE"]
         reason, hint = "locked", NO_SOURCE_HINT[:60]
-    watch = Watch([sys.executable, "-m", "orion_cli", "--db", world.db_url, "trade", "--watch", "1", "--jsonl"], env)
-    try:
-        stopped = watch.until(lambda e: e.get("event") == "stopped", timeout=20)  # without the fix: never
-        code = watch.finish(timeout=TIMEOUT)
-    finally:
-        if watch.proc.poll() is None:
-            watch.proc.kill()
-    err = watch.stderr()
-    world.assert_no_secret(err + json.dumps(watch.events))
+    watch, stopped, code, err = _env_watch_until_stopped(world, env)
     assert code == 4, err
     assert [e["event"] for e in watch.events] == ["stopped"], watch.events  # before the first round
     assert (stopped["exit_code"], stopped["reason_code"], stopped["trades"], stopped["rounds"]) == (4, reason, 0, 0)
@@ -1415,6 +1407,25 @@ def test_a_live_watch_without_usable_credentials_stops_at_once_with_exit_4(
     assert (error["exit_code"], error["reason"]) == (4, reason), err
     assert error["message"] == f"watch stopped: {stopped['reason']}" and f"hint: {hint}" in err, err
     assert world.kalshi_created() == [] and world.poly_created() == []
+
+
+def _env_watch_until_stopped(world: World, env: dict[str, str], *,
+                             before_stop: Callable[[Watch], None] = lambda watch: None,
+                             ) -> tuple[Watch, dict[str, Any], int, str]:
+    """`orion trade --watch 1 --jsonl` live by ``env``'s pair, run until its `stopped` event (``before_stop``
+    first), killed if it outlives the test: the watch, that event, its exit code and its stderr, checked
+    to hold no secret."""
+    watch = Watch([sys.executable, "-m", "orion_cli", "--db", world.db_url, "trade", "--watch", "1", "--jsonl"], env)
+    try:
+        before_stop(watch)
+        stopped = watch.until(lambda e: e.get("event") == "stopped", timeout=20)  # without the fix: never
+        code = watch.finish(timeout=TIMEOUT)
+    finally:
+        if watch.proc.poll() is None:
+            watch.proc.kill()
+    err = watch.stderr()
+    world.assert_no_secret(err + json.dumps(watch.events))
+    return watch, stopped, code, err
 
 
 def test_a_live_watch_whose_key_is_removed_from_the_vault_stops_with_exit_4_an_outage_did_not(
@@ -1428,21 +1439,16 @@ def test_a_live_watch_whose_key_is_removed_from_the_vault_stops_with_exit_4_an_o
     status = f"{API_PREFIX}/exchange/status"
     world.ksim.server.add_fault(FaultRule("status", method="GET", path_prefix=status, status=503))
     env = {**world.env, "ORION_PAPER_TRADING": "0", "ORION_LIVE_TRADING_AUTHORIZED": "true"}
-    watch = Watch([sys.executable, "-m", "orion_cli", "--db", world.db_url, "trade", "--watch", "1", "--jsonl"], env)
-    try:
+
+    def outage_then_removal(watch: Watch) -> None:
         for _round in (1, 2):  # an outage: said, and the next round tries again
             ev = watch.until(lambda e: e.get("event") in ("error", "stopped"))
             assert (ev["event"], ev["reason"]) == ("error", "venue_unavailable"), ev
         # Removed while the outage lasts, so no round can trade on what it read before the removal.
         code, _, err = world.run("secrets", "remove", "polymarket_api_secret")
         assert code == 0, err
-        stopped = watch.until(lambda e: e.get("event") == "stopped", timeout=20)  # without the fix: never
-        code = watch.finish(timeout=TIMEOUT)
-    finally:
-        if watch.proc.poll() is None:
-            watch.proc.kill()
-    err = watch.stderr()
-    world.assert_no_secret(err + json.dumps(watch.events))
+
+    watch, stopped, code, err = _env_watch_until_stopped(world, env, before_stop=outage_then_removal)
     assert code == 4, err
     assert (stopped["exit_code"], stopped["reason_code"], stopped["trades"]) == (4, "secret_missing", 0), watch.events
     assert "polymarket_api_secret" in stopped["reason"] and "hint: store them with `orion secrets encrypt`" in err
