@@ -350,8 +350,8 @@ def test_an_unreachable_venue_is_reported_not_fatal(tmp_path: Path) -> None:
     db.dispose()
 
 
-class _FeeUnreadable:
-    """The demo data set, except that a Kalshi market's fee (its series) cannot be read now."""
+class _DemoSource:
+    """The demo data set as a source; a subclass changes what its ``book`` reads."""
 
     name = "demo"
 
@@ -360,6 +360,10 @@ class _FeeUnreadable:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+class _FeeUnreadable(_DemoSource):
+    """The demo data set, except that a Kalshi market's fee (its series) cannot be read now."""
 
     async def book(self, ref: str, *, venue: Venue | None = None, with_fees: bool = True) -> Any:
         if with_fees and venue is Venue.KALSHI:
@@ -385,16 +389,8 @@ def test_a_position_is_marked_though_its_fee_cannot_be_read(ledger_url: str) -> 
     assert bid is not None and held.mark == bid.price
 
 
-class _NoTokenBookMissing:
+class _NoTokenBookMissing(_DemoSource):
     """The demo data set, except that the CLOB does not return a Polymarket market's NO token's book now."""
-
-    name = "demo"
-
-    def __init__(self) -> None:
-        self.inner = demo_source()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
     async def book(self, ref: str, *, venue: Venue | None = None, with_fees: bool = True) -> Any:
         import dataclasses
