@@ -837,7 +837,7 @@ RUNNER = textwrap.dedent('''
         import orion_cli.core.reconcile as core
         real = core.reconcile_async
         async def slow(*a, **k):
-            time.sleep(8)
+            time.sleep(4)
             return await real(*a, **k)
         core.reconcile_async = slow
     app = typer.Typer(cls=OrionGroup)
@@ -900,7 +900,7 @@ def test_two_overlapping_runs_the_second_exits_promptly_with_the_lock_message(ru
     assert "another orion reconcile is running" in err2 and f"pid {first.pid}" in err2
     assert out2 == ""
     assert first.poll() is None, "the first run should still be running when the second gives up"
-    assert took < 8  # promptly: it did not wait for the first run to finish
+    assert took < 4  # promptly: it did not wait for the first run to finish
     _out1, err1 = first.communicate(timeout=60)
     assert first.returncode == 0, err1
     assert not holder.exists()

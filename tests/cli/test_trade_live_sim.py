@@ -53,6 +53,12 @@ OP_ID = "simlive01"
 # order, so this must be ignored (the Polymarket client refuses it as an EOA's funder, the venue as maker).
 STRAY_FUNDER = "0x1111111111111111111111111111111111111111"
 TIMEOUT = 60
+# Most tests here are of what a venue sends and how orion answers it, which the ledger's backend does not
+# change: they run on a SQLite ledger only. The tests whose subject includes the ledger's own writes (the
+# fills it books, reconcile's corrections and capital, halt's records, the alerts it reads back) run on
+# PostgreSQL too. Storage itself is tested on both backends under tests/store, and eight live processes
+# share one database of each kind in tests/execution/test_concurrent_live_sim.py.
+ONE_BACKEND = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -303,6 +309,7 @@ def _poly_fills(world: World) -> list[tuple[str, D, D, D]]:
         db.dispose()
 
 
+@ONE_BACKEND
 def test_a_polymarket_fill_whose_trade_record_reports_no_fee_is_booked_at_the_markets_fee(world: World) -> None:
     """Found in review: a Polymarket fill's fee was the trade record's fee_rate_bps, which a live V2 taker
     fill reported as 0 while it was charged (py-clob-client-v2 #107): the ledger booked no fee, so the loss
@@ -355,6 +362,7 @@ def test_reconcile_books_an_interrupted_polymarket_legs_fill_at_the_fee_its_plan
     assert [(size, price, fee) for _coid, size, price, fee in _poly_fills(world)] == [(D(10), D("0.5"), D("0.1"))]
 
 
+@ONE_BACKEND
 def test_a_polymarket_clock_notice_is_one_of_orions_warnings_not_a_raw_log_line(world: World) -> None:
     """Found black-box: "WARNING orion_cli.venues.polymarket.trading: polymarket: could not read the CLOB's
     clock …" reached stderr in the logger's format, and -q hid it. It is a `warning:` line as the
@@ -370,6 +378,7 @@ def test_a_polymarket_clock_notice_is_one_of_orions_warnings_not_a_raw_log_line(
         assert json.loads(out)  # the data, whole, on stdout
 
 
+@ONE_BACKEND
 def test_live_positions_show_the_fees_a_venue_reports_and_null_where_it_reports_none(world: World) -> None:
     """Found by a black-box audit: live `orion positions` showed `fees: "0"` and `realized_pnl: "0"` for
     both venues, though Kalshi reports fees_paid_dollars (the fee its fill paid). Polymarket's Data API
@@ -386,6 +395,7 @@ def test_live_positions_show_the_fees_a_venue_reports_and_null_where_it_reports_
     assert (held["polymarket"]["fees"], held["polymarket"]["realized_pnl"]) == (None, None)
 
 
+@ONE_BACKEND
 def test_live_positions_show_the_category_the_ledger_counts_them_under(world: World) -> None:
     """Found with the black-box audit's category finding: a venue's position report names no category,
     so live `orion positions` listed every position, and its category exposure, as uncategorised while
@@ -481,6 +491,7 @@ def test_a_kalshi_withdrawal_is_capital_for_balance_and_reconcile_not_a_loss(wor
     assert code == 0, err + out
 
 
+@ONE_BACKEND
 def test_a_hedge_kalshi_refuses_our_credentials_for_is_unwound_and_the_trade_exits_4(world: World) -> None:
     """Found in review: Kalshi answered the hedge's create with its recorded 401 (auth__skew_minus30s: a
     skewed clock; a read-only key is refused the same way while its signed reads work). Taken for a
@@ -514,6 +525,7 @@ def _poly_market(world: World) -> dict[str, Any]:
     return world.psim.market(world.cond)
 
 
+@ONE_BACKEND
 def test_a_market_gamma_calls_plain_but_the_clob_book_calls_neg_risk_is_signed_for_the_neg_risk_exchange(
         world: World) -> None:
     """Found in review: orders were signed for the exchange Gamma's negRisk named, and Gamma's metadata can
@@ -532,6 +544,7 @@ def test_a_market_gamma_calls_plain_but_the_clob_book_calls_neg_risk_is_signed_f
     assert world.venue_positions() == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
 
 
+@ONE_BACKEND
 def test_an_unwind_is_priced_on_the_clob_books_tick_not_gammas(world: World) -> None:
     """Gamma says tick 0.001, the CLOB's books 0.01 (the venue holds orders to the book's). The hedge is
     refused (Kalshi's 401), so the 10 NO bought at 0.50 (fee 0.10: 0.51 a share) are sold back within
@@ -552,6 +565,7 @@ def test_an_unwind_is_priced_on_the_clob_books_tick_not_gammas(world: World) -> 
     assert world.venue_positions() == {}
 
 
+@ONE_BACKEND
 def test_a_clob_taking_another_order_version_fails_the_trade_with_exit_5_naming_it(world: World) -> None:
     """The Polymarket leg (the thinner, so the first) is refused order_version_mismatch and GET /version
     reports 3: nothing re-signed, nothing placed, no Kalshi leg sent, and the trade exits 5 naming it."""
@@ -565,6 +579,7 @@ def test_a_clob_taking_another_order_version_fails_the_trade_with_exit_5_naming_
     assert len(posted) == 1 and world.poly_created() == [] and world.kalshi_created() == []
 
 
+@ONE_BACKEND
 def test_a_limit_refuses_live_and_nothing_reaches_the_venues(world: World) -> None:
     code, out, err = world.run(*LIVE, "--size", "10", extra_env={"ORION__LIMITS__ORDER_NOTIONAL": "3"})
     assert code == 6, err
@@ -580,6 +595,7 @@ def test_a_limit_refuses_live_and_nothing_reaches_the_venues(world: World) -> No
     assert code == 0, err + out
 
 
+@ONE_BACKEND
 def test_a_live_preview_with_a_leg_on_a_disabled_venue_is_refused_without_a_request_to_that_venue(
         world: World) -> None:
     """Found in review: the preview of a trade with a leg on a disabled venue was made to show the plan (as
@@ -597,6 +613,7 @@ def test_a_live_preview_with_a_leg_on_a_disabled_venue_is_refused_without_a_requ
     assert world.kalshi_created() == [] and world.poly_created() == []
 
 
+@ONE_BACKEND
 def test_a_first_live_trade_whose_report_cannot_be_recorded_is_refused_by_balance(world: World) -> None:
     """Review rev1: the first live trade on a venue whose report could not be recorded (its transfers
     unreadable: the report is skipped and the trade went on) filled with no balance row: its fills
@@ -618,6 +635,7 @@ def test_a_first_live_trade_whose_report_cannot_be_recorded_is_refused_by_balanc
     assert set(world.ledger_cash()) == {Venue.KALSHI, Venue.POLYMARKET}
 
 
+@ONE_BACKEND
 def test_an_exchange_in_maintenance_refuses_before_either_leg_is_sent(world: World) -> None:
     world.ksim.exchange_state = {"exchange_active": True, "trading_active": False}
     code, out, err = world.run(*LIVE)
@@ -632,6 +650,7 @@ def test_an_exchange_in_maintenance_refuses_before_either_leg_is_sent(world: Wor
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
 
 
+@ONE_BACKEND
 def test_a_kalshi_fee_that_cannot_be_read_refuses_the_trade_before_either_leg_is_sent(world: World) -> None:
     """The re-read before the orders dropped a series it could not fetch and priced the Kalshi leg at the
     default quadratic x1, half the fee of this x2 series: a trade whose edge the fee may take back was
@@ -662,6 +681,7 @@ def test_a_kalshi_fee_that_cannot_be_read_refuses_the_trade_before_either_leg_is
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
 
 
+@ONE_BACKEND
 def test_a_book_the_venue_sends_unreadable_refuses_the_trade_as_the_venues_fault_before_either_leg(
         world: World) -> None:
     """Found black-box: a 200 with a price "abc" in Kalshi's book ended the trade as an internal error
@@ -676,6 +696,7 @@ def test_a_book_the_venue_sends_unreadable_refuses_the_trade_as_the_venues_fault
     assert world.kalshi_created() == [] and world.poly_created() == []
 
 
+@ONE_BACKEND
 def test_a_kalshi_hedge_retry_is_sent_though_the_series_cannot_be_read_after_the_first_leg_filled(
         world: World) -> None:
     """Found in review: the hedge retry's fresh book was read as a trade's pricing read is, series and
@@ -716,6 +737,7 @@ def test_a_kalshi_hedge_retry_is_sent_though_the_series_cannot_be_read_after_the
     assert len(world.poly_created()) == 2
 
 
+@ONE_BACKEND
 def test_a_paper_kalshi_hedge_retry_fills_though_the_series_cannot_be_read_as_live_would(world: World) -> None:
     """Found in review: the executor checks a hedge retry's book without the fee, but the paper venue
     then filled it through the read with fees: where live hedges (above), paper refused the second leg
@@ -757,6 +779,7 @@ def test_a_paper_kalshi_hedge_retry_fills_though_the_series_cannot_be_read_as_li
     assert not world.kalshi_created() and not world.poly_created()  # paper: nothing reached a venue
 
 
+@ONE_BACKEND
 def test_the_live_gates_are_asked_while_the_reports_are_read_not_after(world: World) -> None:
     """Between the fresh books and the first order every read ages the quotes: the exchange-status
     and geoblock checks run alongside the reports' settlement and transfer reads, not after them."""
@@ -789,6 +812,7 @@ def test_the_live_gates_are_asked_while_the_reports_are_read_not_after(world: Wo
         assert gate in seen["/portfolio/deposits"] or "/portfolio/deposits" in seen[gate], (gate, seen)
 
 
+@ONE_BACKEND
 def test_a_geoblocked_host_during_maintenance_is_refused_as_geoblocked_whichever_answer_comes_first(
         world: World) -> None:
     """Found in review: with the two gates asked at once, the refusal shown (exit 6 geoblock, which
@@ -801,6 +825,7 @@ def test_a_geoblocked_host_during_maintenance_is_refused_as_geoblocked_whichever
     assert "geoblock" in err.lower() and world.kalshi_created() == [] and world.poly_created() == []
 
 
+@ONE_BACKEND
 def test_resuming_into_a_maintenance_window_sends_nothing_and_resumes_after_it(world: World) -> None:
     # Polymarket is the thinner leg, so it goes first; the process dies once it is recorded.
     key = ("--idempotency-key", "live-sim-resume")
@@ -825,6 +850,7 @@ def test_resuming_into_a_maintenance_window_sends_nothing_and_resumes_after_it(w
     assert world.venue_positions() == expected == world.ledger_positions()
 
 
+@ONE_BACKEND
 def test_resuming_a_polymarket_hedge_is_not_held_up_by_kalshi_maintenance(world: World) -> None:
     """Kalshi's leg first (Polymarket made the deeper book); killed with the hedge marked but not sent.
     During Kalshi's maintenance the resume still sends the hedge, to Polymarket: nothing goes to Kalshi."""
@@ -952,6 +978,7 @@ def test_halt_cancel_open_halts_first_then_cancels_every_resting_order(world: Wo
     assert (document["type"], document["halted"], document["cancels"]) == ("halt", True, [])
 
 
+@ONE_BACKEND
 def test_halt_cancel_open_with_a_venue_down_still_halts_and_cancels_the_other(world: World) -> None:
     ids = _place_resting_orders(world)
     code, out, err = world.run("halt", "--cancel-open", "--json",
@@ -965,6 +992,7 @@ def test_halt_cancel_open_with_a_venue_down_still_halts_and_cancels_the_other(wo
     assert code == 0 and json.loads(out)["halted"] is True
 
 
+@ONE_BACKEND
 def test_halt_cancel_open_counts_only_a_cancel_the_venue_confirms(world: World) -> None:
     """Polymarket answers 200 but lists the order under not_canceled: still resting, so exit 5, not success."""
     from sim.server import FaultRule
@@ -981,6 +1009,7 @@ def test_halt_cancel_open_counts_only_a_cancel_the_venue_confirms(world: World) 
     assert "1 resting order(s) cancelled" in err and world.psim.orders[poly_id]["status"] == "LIVE"
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize("reduced_by", ["3.00", "0.00"])
 def test_halt_cancel_open_counts_no_kalshi_cancel_the_order_outlives(reduced_by: str, world: World) -> None:
     """Found by black-box testing: Kalshi answered the cancel 200 but every read of the order afterwards
@@ -1008,6 +1037,7 @@ def test_halt_cancel_open_counts_no_kalshi_cancel_the_order_outlives(reduced_by:
     assert world.ksim.account(KEY_ID).order(kalshi_id)["status"] == "canceled"
 
 
+@ONE_BACKEND
 def test_halt_cancel_open_reads_a_rate_limited_polymarket_cancel_as_try_again_not_a_refusal(world: World) -> None:
     """Found in review: a 429 on Polymarket's DELETE /order was reported as "polymarket rejected DELETE
     /order", a refusal, where Kalshi's says unavailable. It now reads as the venue not answering, and the
@@ -1029,6 +1059,7 @@ def test_halt_cancel_open_reads_a_rate_limited_polymarket_cancel_as_try_again_no
     assert world.psim.orders[poly_id]["status"] == "CANCELED"
 
 
+@ONE_BACKEND
 def test_halt_cancel_open_with_a_key_the_venue_refuses_exits_4_not_5(world: World) -> None:
     """Found by black-box testing: a revoked key (HTTP 401 listing the resting orders) exited 5 saying
     "running again is safe", as for an outage a retry may outlast; the key must be fixed first."""
@@ -1048,6 +1079,7 @@ def test_halt_cancel_open_with_a_key_the_venue_refuses_exits_4_not_5(world: Worl
     assert code == 0 and json.loads(out)["halted"] is True
 
 
+@ONE_BACKEND
 def test_halt_cancel_open_with_venues_answering_without_their_order_lists_exits_5_still_halted(
         world: World) -> None:
     """Found by black-box testing: venues (or a proxy) answering every request ``200 {}`` — no ``orders``
@@ -1081,6 +1113,7 @@ def test_halt_cancel_open_with_venues_answering_without_their_order_lists_exits_
     assert code == 0 and json.loads(out)["halted"] is True
 
 
+@ONE_BACKEND
 def test_halt_cancel_open_live_spares_no_venue_for_the_others_missing_credentials(
         world: World, tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
     """--live where trading.mode is paper; the vault holds Kalshi's credentials only: Kalshi's orders are
@@ -1203,6 +1236,7 @@ _BLOCK_PAGE = (b"<!DOCTYPE html><html><head><title>Attention Required! | Cloudfl
                b"<h1 data-translate=\"block_headline\">Sorry, you have been blocked</h1></body></html>")
 
 
+@ONE_BACKEND
 def test_reconcile_on_a_host_polymarkets_firewall_refuses_is_geoblocked_not_drift(world: World) -> None:
     """Found in review: with an order whose outcome the ledger does not know, reconcile from a host that
     Polymarket's firewall refuses (a 403 page on every read) reported that order as drift ("the venue
@@ -1240,6 +1274,7 @@ def _live_watch(world: World) -> Watch:
                   "--authorize-live", "--jsonl"], world.env)
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize("refused", ["kalshi exchange status", "polymarket balance"])
 def test_a_watch_whose_venue_refuses_our_credentials_before_any_order_stops_with_exit_4(
         world: World, refused: str) -> None:
@@ -1289,6 +1324,7 @@ def test_a_watch_whose_venue_refuses_our_credentials_before_any_order_stops_with
     assert world.kalshi_created() == [] and world.poly_created() == []
 
 
+@ONE_BACKEND
 def test_a_first_live_trade_after_reconcile_held_the_report_for_drift_is_sent_to_reconcile_fix(world: World) -> None:
     """Found in review: on a fresh live ledger whose first reconcile found drift (a position bought outside
     orion), the balance report was held back (report_withheld), and the trade's BALANCE refusal said "run
@@ -1325,6 +1361,7 @@ def test_a_first_live_trade_after_reconcile_held_the_report_for_drift_is_sent_to
 
 
 
+@ONE_BACKEND
 def test_a_watch_whose_polymarket_clob_takes_another_order_version_stops_with_exit_5(world: World) -> None:
     """Found in review: a CLOB that takes no V2 order (GET /version 3) did not stop `trade --watch`, as a
     geoblocked order or refused credentials do. The Kalshi leg (the thinner here, so the first) filled, the
@@ -1352,6 +1389,7 @@ def test_a_watch_whose_polymarket_clob_takes_another_order_version_stops_with_ex
     assert len(world.kalshi_created()) == 2 and world.poly_created() == []  # one leg and its unwind
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize("fault", ["unreadable", "missing"])
 def test_a_polymarket_leg_whose_token_book_cannot_be_read_refuses_as_the_venues_fault_sending_nothing(
         world: World, fault: str) -> None:
@@ -1373,6 +1411,7 @@ def test_a_polymarket_leg_whose_token_book_cannot_be_read_refuses_as_the_venues_
     assert world.kalshi_created() == [] and world.poly_created() == []
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize("creds", ["no vault", "vault without polymarket keys", "locked vault, no password"])
 def test_a_live_watch_without_usable_credentials_stops_at_once_with_exit_4(
         world: World, tmp_path: Path, rsa_key: rsa.RSAPrivateKey, creds: str) -> None:
@@ -1428,6 +1467,7 @@ def _env_watch_until_stopped(world: World, env: dict[str, str], *,
     return watch, stopped, code, err
 
 
+@ONE_BACKEND
 def test_a_live_watch_whose_key_is_removed_from_the_vault_stops_with_exit_4_an_outage_did_not(
         world: World) -> None:
     """The same for a key removed from the vault while the watch runs (`orion secrets remove`): the
