@@ -94,12 +94,12 @@ class LimitsConfig:
                                   min=D("0.01"), max=D(1000000))
     order_contracts: Decimal = opt(D("100"), "largest size of one order (ORDER_CONTRACTS)", unit="contracts",
                                    min=D("0.01"), max=D(1000000))
-    market_exposure: Decimal = opt(D("200"), "largest exposure in one market (MARKET_EXPOSURE)", unit="USD",
-                                   min=D("0.01"), max=D(10000000))
-    category_exposure: Decimal = opt(D("500"), "largest exposure in one category (CATEGORY_EXPOSURE)",
+    market_exposure: Decimal = opt(D("200"), "largest exposure, cost + fees, in one market (MARKET_EXPOSURE)",
+                                   unit="USD", min=D("0.01"), max=D(10000000))
+    category_exposure: Decimal = opt(D("500"), "largest exposure, cost + fees, in one category (CATEGORY_EXPOSURE)",
                                      unit="USD", min=D("0.01"), max=D(10000000))
-    total_exposure: Decimal = opt(D("1000"), "largest exposure across all markets (TOTAL_EXPOSURE)", unit="USD",
-                                  min=D("0.01"), max=D(100000000))
+    total_exposure: Decimal = opt(D("1000"), "largest exposure, cost + fees, across all markets (TOTAL_EXPOSURE)",
+                                  unit="USD", min=D("0.01"), max=D(100000000))
     open_positions: int = opt(20, "most markets with an open position at once (OPEN_POSITIONS)", min=1, max=10000)
     price_band_low: Decimal = opt(D("0.05"), "lowest price orion will pay (PRICE_BAND)", unit="USD",
                                   min=D("0.001"), max=D("0.999"))

@@ -9,15 +9,19 @@ Fail closed: a check that cannot be evaluated (unknown balance, a query that fai
 wrong type) fails, and its ``detail`` says why. Limits are inclusive: a value *equal* to its limit
 passes; one cent more fails.
 
-What counts as exposure: open positions of this mode at cost (from the ledger), plus buy orders
-still in flight (intent / submitted / unknown / open) at their limit price for the unfilled part,
-plus this plan's legs at worst cost including fees (``LegPlan.notional``).
+What counts as exposure, in every exposure check alike: money committed, cost plus fees. Open
+positions of this mode at cost plus the fees paid on them (from the ledger), plus buy orders still in
+flight (intent / submitted / unknown / open) at their limit price for the unfilled part plus the fees
+their execution's plan expected for those contracts (an order orion did not place, one reconcile
+adopted, has no plan and counts without fees), plus this plan's legs at worst cost including fees
+(``LegPlan.notional``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,7 +61,7 @@ from orion_cli.store.ledger import (
     trading_day,
 )
 from orion_cli.store.prepared import Batch, Prepared
-from orion_cli.store.tables import Money, balances, executions, fills, orders, plain
+from orion_cli.store.tables import MONEY_QUANTUM, Money, balances, executions, fills, orders, plain
 from orion_cli.venues.trading import Action, Balance, OrderStatus, Position
 
 if TYPE_CHECKING:
@@ -115,7 +119,8 @@ _fmt_cached = functools.lru_cache(maxsize=4096)(_fmt)
 
 @dataclass
 class _Book:
-    """Existing exposure of this mode: positions at cost plus in-flight buys at their limit."""
+    """Existing exposure of this mode, cost plus fees (module doc): positions at cost plus the fees paid
+    on them, in-flight buys at their limit plus their plan's expected fees."""
 
     by_market: dict[tuple[str, str], Decimal]
     by_category: dict[str, Decimal]
@@ -124,18 +129,24 @@ class _Book:
     unacknowledged: dict[str, Decimal]  # venue → cash committed to orders the venue has not confirmed
 
 
-# Built once (the order path runs them on every trade). Positions at cost; in-flight buys aggregated in
+# Built once (the order path runs them on every trade). Positions at cost plus fees; in-flight buys aggregated in
 # SQL (exact: sums and differences of Money stay Money), so a thousand resting orders cost one row per
-# market and price, not a thousand Decimal conversions.
+# market, price and execution, not a thousand Decimal conversions. Each row carries its execution's
+# plan (none for an order orion did not place), whose legs say what fees the plan expected
+# (:func:`_planned_fees`): in flight only while an execution runs, so usually no row at all.
 _PENDING = (
     select(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price,
+           orders.c.side, orders.c.execution_id,
            # Per order, never below 0: an in-flight overfilled buy must not cancel another's unfilled part.
            type_coerce(func.sum(case((orders.c.size > orders.c.filled_size, orders.c.size - orders.c.filled_size),
-                                     else_=literal(0))), Money).label("unfilled"))
+                                     else_=literal(0))), Money).label("unfilled"),
+           select(executions.c.plan).where(executions.c.key == orders.c.execution_id)
+           .scalar_subquery().label("plan"))
     # The statuses as literals, not an expanding list: the statement is prepared once (store/prepared.py).
     .where(orders.c.mode == bindparam("mode"), orders.c.action == "buy",
            orders.c.status.in_([literal(s) for s in IN_FLIGHT]))
-    .group_by(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price)
+    .group_by(orders.c.venue, orders.c.market_id, orders.c.category, orders.c.status, orders.c.limit_price,
+              orders.c.side, orders.c.execution_id)
 )
 _PENDING_BY_MARKET = Prepared(_PENDING, name="pending_by_market")
 _EXECUTION = select(executions.c.status, executions.c.created_at).where(executions.c.key == bindparam("key"))
@@ -212,13 +223,41 @@ def _load_book(conn: Connection, mode: str, held: Sequence[Position],
 
     for pos in held:
         if pos.size > 0:
-            add(pos.venue.value, pos.market_id, pos.category, pos.exposure)
+            # Cost plus the fees paid: the plan's legs count their expected fees (LegPlan.notional),
+            # so the contracts held must count theirs, or a limit meant less for new money than old.
+            add(pos.venue.value, pos.market_id, pos.category, pos.exposure + Decimal(pos.extra.get("fees", ZERO)))
+    planned: dict[str, dict[tuple[str, str, str], tuple[Decimal, Decimal]]] = {}
     for p in _PENDING_BY_MARKET.rows(conn, {"mode": mode}) if pending is None else pending:
-        amount = max(ZERO, Decimal(p.unfilled)) * Decimal(p.limit_price)
-        add(p.venue, p.market_id, p.category, amount)
+        unfilled = max(ZERO, Decimal(p.unfilled))
+        amount = unfilled * Decimal(p.limit_price)
+        fees = ZERO
+        if p.plan is not None and unfilled > 0:
+            if p.execution_id not in planned:
+                planned[p.execution_id] = _planned_fees(p.plan)
+            leg = planned[p.execution_id].get((p.venue, p.market_id, p.side))
+            if leg is None:  # fail closed (each check says so): the plan does not hold the order's leg
+                raise ValueError(f"execution {p.execution_id}'s plan has no {p.venue} {p.market_id} {p.side} leg: "
+                                 "the fees of its order in flight are unknown")
+            leg_fees, leg_size = leg
+            # The plan's fees pro rata (exact for an order nothing has filled yet; else rounded up).
+            fees = leg_fees if unfilled == leg_size else ceil_to(leg_fees * unfilled / leg_size, MONEY_QUANTUM)
+        add(p.venue, p.market_id, p.category, amount + fees)
         if p.status in UNACKNOWLEDGED:
+            # BALANCE's cash in flight: the orders' spend at their limit, as before.
             book.unacknowledged[p.venue] = book.unacknowledged.get(p.venue, ZERO) + amount
     return book
+
+
+def _planned_fees(plan: str) -> dict[tuple[str, str, str], tuple[Decimal, Decimal]]:
+    """The fees each leg of an execution's stored plan expected and its size, by (venue, market, side).
+    A hedge retried at another limit counts the plan's fees per contract too."""
+    out: dict[tuple[str, str, str], tuple[Decimal, Decimal]] = {}
+    for leg in json.loads(plan)["legs"]:
+        size, fees = Decimal(str(leg["size"])), Decimal(str(leg["fees"]))
+        if size <= 0 or not fees.is_finite() or fees < 0:
+            raise ValueError(f"a leg of the stored plan has size {size} and fees {fees}")
+        out[(str(leg["venue"]), str(leg["market"]), str(leg["side"]))] = (fees, size)
+    return out
 
 
 class _Lazy:
@@ -325,6 +364,10 @@ class _Lazy:
         return self._book
 
 
+# What the exposure checks' figures count (module doc), said in each of their details.
+EXPOSURE_COUNTED = " (cost+fees of positions held, buys in flight and the plan)"
+
+
 # -- plan-wide checks -------------------------------------------------------------------------------
 
 Result = CheckResult | list[CheckResult]
@@ -410,7 +453,8 @@ def check_total(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _
     total = existing + new
     op = "<=" if total <= limit else ">"
     return CheckResult("TOTAL_EXPOSURE", total <= limit,
-                       f"existing {fmt(existing)} + plan {fmt(new)} = {fmt(total)} {op} total_exposure {fmt(limit)}")
+                       f"existing {fmt(existing)} + plan {fmt(new)} = {fmt(total)} {op} total_exposure {fmt(limit)}"
+                       f"{EXPOSURE_COUNTED}")
 
 
 def check_open_positions(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
@@ -584,7 +628,7 @@ def check_market_exposure(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Laz
     op = "<=" if total <= limit else ">"
     return CheckResult("MARKET_EXPOSURE", total <= limit,
                        f"{leg.venue.value} {leg.market.id}: existing {fmt(existing)} + plan {fmt(new)} = {fmt(total)} "
-                       f"{op} market_exposure {fmt(limit)}", leg=i)
+                       f"{op} market_exposure {fmt(limit)}{EXPOSURE_COUNTED}", leg=i)
 
 
 def check_category_exposure(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
@@ -596,7 +640,7 @@ def check_category_exposure(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _L
     op = "<=" if total <= limit else ">"
     return CheckResult("CATEGORY_EXPOSURE", total <= limit,
                        f"category {cat}: existing {fmt(existing)} + plan {fmt(new)} = {fmt(total)} {op} "
-                       f"category_exposure {fmt(limit)}", leg=i)
+                       f"category_exposure {fmt(limit)}{EXPOSURE_COUNTED}", leg=i)
 
 
 def _cash_out(leg: LegPlan) -> Decimal:

@@ -727,7 +727,8 @@ def test_an_order_filled_before_its_fills_are_listed_stays_in_flight_until_they_
     assert {o.status for o in orders.values()} == {OrderStatus.SUBMITTED}  # in flight, not "filled 0"
     with db.read() as conn:
         book = _load_book(conn, "paper", positions_in(conn, "paper", include_closed=True))
-    assert book.total == sum((o.size * o.limit_price for o in orders.values()), D(0)) > 0
+    # In flight at their limits plus the fees the plan expected (as the plan's own check counted them).
+    assert book.total == sum((o.size * o.limit_price for o in orders.values()), D(0)) + plan.fees > plan.fees > 0
     verified = [p for t, p in events(db) if t == "order.verified"]
     assert verified and all(D(p["fills_listed"]) == 0 and D(p["venue_filled"]) == 10 for p in verified)
     assert not KillSwitch(db).status().halted

@@ -132,10 +132,10 @@ def lite(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
 
 
 def add_position(db: Database, venue: Venue, mid: str, cost: str, *, category: str = "Politics",
-                 size: str = "10", mode: str = "paper") -> None:
+                 size: str = "10", mode: str = "paper", fees: str = "0") -> None:
     with db.write() as conn:
         conn.execute(insert(positions).values(mode=mode, venue=venue.value, market_id=mid, side="yes", size=D(size),
-                                              cost=D(cost), fees=D(0), realized_pnl=D(0), category=category,
+                                              cost=D(cost), fees=D(fees), realized_pnl=D(0), category=category,
                                               updated_at=iso_utc(NOW)))
 
 
@@ -482,6 +482,80 @@ def test_market_exposure_counts_in_flight_orders_but_not_finished_ones(db: Datab
     add_order(db, size="1", price="0.01", status="unknown")  # + 0.01
     r = results(run(db, _one_leg_plan("10")), "MARKET_EXPOSURE")[0]
     assert not r.passed and "200.01 > market_exposure 200.00" in r.detail
+
+
+@pytest.mark.parametrize(("fees", "ok"), [("5", True), ("5.01", False)])
+def test_every_exposure_check_counts_the_fees_paid_on_a_position_as_the_plan_counts_its_own(
+        db: Database, fees: str, ok: bool) -> None:
+    """Found in review: a position counted at its cost without the fees paid on it, while the plan's
+    legs counted theirs (LegPlan.notional), so the same limit let old money through that it refused as
+    new: 185 held (+5.01 fees) plus a 10.00 leg read 195.00, not 200.01, and passed a 200 limit."""
+    s = settings(**{"limits.market_exposure": "200", "limits.category_exposure": "200",
+                    "limits.total_exposure": "201"})  # the plan's other leg (1.00) is in another market/category
+    add_position(db, Venue.KALSHI, "KXA-1", "185", fees=fees)
+    v = run(db, _one_leg_plan("10"), ctx(s))
+    held = D(185) + D(fees)
+    for name, figures in (("MARKET_EXPOSURE", f"existing {held:.2f} + plan 10.00 = {held + 10:.2f}"),
+                          ("CATEGORY_EXPOSURE", f"existing {held:.2f} + plan 10.00 = {held + 10:.2f}"),
+                          ("TOTAL_EXPOSURE", f"existing {held:.2f} + plan 11.00 = {held + 11:.2f}")):
+        r = results(v, name)[0]
+        assert r.passed is ok and figures in r.detail, r
+        assert r.detail.endswith("(cost+fees of positions held, buys in flight and the plan)"), r
+
+
+def _record_execution(db: Database, p: TradePlan, *, plan_record: dict[str, Any] | None = None) -> list[str]:
+    """``p``'s execution row and both intents, as the executor commits them; their client order ids."""
+    from orion_cli.store.audit import canonical_json
+    from orion_cli.venues.trading import Action, OrderRequest, PreparedOrder, TimeInForce
+
+    with db.write() as conn:
+        conn.execute(insert(executions).values(
+            key=p.key, opportunity_id=p.opportunity_id, mode="paper", status="intents", size=p.size,
+            plan=canonical_json(plan_record or p.to_record()), result="{}", created_at=iso_utc(NOW),
+            updated_at=iso_utc(NOW)))
+    ledger, coids = Ledger(db, "paper"), []
+    for i, x in enumerate(p.legs):
+        req = OrderRequest(x.venue, x.market.id, x.side, Action.BUY, x.size, x.limit_price, TimeInForce.FOK,
+                           f"{p.key}-l{i + 1}", token_id=x.token_id)
+        ledger.record_intent(PreparedOrder(req, "{}"), execution_id=p.key, category=x.market.category, now=NOW)
+        coids.append(req.client_order_id)
+    return coids
+
+
+@pytest.mark.parametrize(("limit", "ok"), [("20", True), ("19.99", False)])
+def test_an_order_in_flight_counts_the_fees_its_plan_expected(db: Database, limit: str, ok: bool) -> None:
+    """Found in review: another execution's buy in flight counted at its limit without fees (4.00), where
+    that execution's own check had counted it with them (10.00): a process checking meanwhile passed
+    what, once the fill recorded its fee, was past the limit."""
+    _record_execution(db, _one_leg_plan("10", key="key-0"))  # KXA-1: 10 x 0.40 + fees 6.00
+    r = results(run(db, _one_leg_plan("10"), ctx(settings(**{"limits.market_exposure": limit}))),
+                "MARKET_EXPOSURE")[0]
+    assert r.passed is ok and "existing 10.00 + plan 10.00 = 20.00" in r.detail, r
+
+
+def test_a_part_filled_order_counts_the_fill_s_fee_and_the_plan_s_for_the_rest(db: Database) -> None:
+    """4 of 10 filled with their share of the fees (2.40): the position (1.60 + 2.40) and the 6 still in
+    flight (2.40 + 6/10 of the plan's 6.00) count what the whole order did before the fill."""
+    from orion_cli.venues.trading import Action, Fill, OrderStatus
+
+    coid = _record_execution(db, _one_leg_plan("10", key="key-0"))[0]
+    ledger = Ledger(db, "paper")
+    ledger.ensure_balance(Venue.KALSHI, D(1000), now=NOW)
+    ledger.mark_submitted(coid, now=NOW)
+    fill = Fill(Venue.KALSHI, "f-1", "v-1", "KXA-1", Side.YES, Action.BUY, D(4), D("0.40"), D("2.40"), NOW)
+    ledger.transition(coid, OrderStatus.OPEN, fills=[fill], now=NOW)
+    r = results(run(db, _one_leg_plan("10")), "MARKET_EXPOSURE")[0]
+    assert "existing 10.00 + plan 10.00 = 20.00" in r.detail, r
+
+
+def test_an_order_in_flight_whose_plan_lacks_its_leg_fails_the_exposure_checks_closed(db: Database) -> None:
+    other = _one_leg_plan("10", key="key-0")
+    record = {**other.to_record(), "legs": [other.legs[1].to_record()]}  # the KXA-1 leg is missing
+    _record_execution(db, other, plan_record=record)
+    v = run(db, _one_leg_plan("10"))
+    for name in ("MARKET_EXPOSURE", "CATEGORY_EXPOSURE", "TOTAL_EXPOSURE"):
+        r = results(v, name)[0]
+        assert not r.passed and "could not be evaluated" in r.detail and "fees" in r.detail, r
 
 
 def test_market_exposure_sums_legs_in_the_same_market(lite: Database) -> None:

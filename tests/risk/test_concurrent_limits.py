@@ -63,7 +63,7 @@ def _worker_main(url: str, go: str, worker: int, out: str) -> None:
     from orion_cli.core.config import load_settings
     from orion_cli.core.models import Venue
     from orion_cli.risk.checks import PipelineContext, evaluate
-    from orion_cli.store.audit import iso_utc
+    from orion_cli.store.audit import canonical_json, iso_utc
     from orion_cli.store.db import open_database
     from orion_cli.store.ledger import Ledger
     from orion_cli.store.tables import executions
@@ -98,7 +98,9 @@ def _worker_main(url: str, go: str, worker: int, out: str) -> None:
                                          category=leg.market.category, conn=conn, now=now)
                 conn.execute(insert(executions).values(
                     key=key, opportunity_id=plan.opportunity_id, mode="paper", status="intent", size=plan.size,
-                    plan=json.dumps({"notional": [str(leg.notional) for leg in plan.legs]}), result="{}",
+                    # The plan as the executor stores it: later checks count its legs' fees for these
+                    # orders while they are in flight.
+                    plan=canonical_json(plan.to_record()), result="{}",
                     created_at=iso_utc(now), updated_at=iso_utc(now)))
                 accepted += 1
         except Exception as exc:  # a second use of a key or id would land here
