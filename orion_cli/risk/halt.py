@@ -136,16 +136,29 @@ def release_command(kind: str | None) -> str:
     return "orion resume --breaker --yes" if kind == DRAWDOWN_KIND else "orion resume --yes"
 
 
+def release_hint(st: HaltStatus, what: str = "it") -> str:
+    """What releases the halt ``st`` describes, as a clause ("…; <this>"), agreeing with `orion resume`.
+
+    While the sentinel file exists, `resume` releases nothing (exit 6, "remove that file"), so a
+    hint naming only `orion resume --yes` under a database halt *and* the file sent the operator to a
+    command that refused. The file alone: removing it; both: removing it, then the command (which
+    for a drawdown trip needs --breaker); the database alone: the command."""
+    command = f"`{release_command(st.kind)}`"
+    if st.kind == "sentinel":
+        return f"removing the sentinel file {st.sentinel} releases {what}"
+    if st.sentinel:
+        return f"removing the sentinel file {st.sentinel}, then {command}, releases {what}"
+    return f"{command} releases {what}"
+
+
 def assert_not_halted(conn: Connection, sentinel_file: str = "") -> None:
     """Raise :class:`Halted` (exit 6) when the kill switch is engaged. Call inside the order tx."""
     st = status_in(conn, sentinel_file)
     if st.halted:
         where = f" ({halted_where(st)})" if st.sentinel else ""
-        release = ("removing the sentinel file releases it" if st.kind == "sentinel"
-                   else f"`{release_command(st.kind)}` releases it")
         raise Halted(
             f"trading is halted{where}: {st.reason or 'no reason given'}",
-            hint=f"`orion halt --status` shows who halted and when; {release}",
+            hint=f"`orion halt --status` shows who halted and when; {release_hint(st)}",
         )
 
 

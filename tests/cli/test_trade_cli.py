@@ -1330,3 +1330,55 @@ def test_every_hint_after_a_drawdown_trip_names_the_exact_release_command(op_id:
     assert code == 0 and "--breaker" not in err
     code, _, err = invoke("resume")
     assert code == 6 and hint(err) == "orion resume --yes", err
+
+
+@pytest.mark.parametrize(("kind", "release"), [("manual", "orion resume --yes"),
+                                               ("drawdown", "orion resume --breaker --yes")])
+def test_every_hint_under_a_database_halt_and_the_sentinel_file_names_removing_the_file_first(
+        kind: str, release: str, op_id: str, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With both a database halt and the sentinel file, the hints named `orion resume --yes` (or
+    `--breaker --yes`), which `resume` refuses while the file exists ("remove that file to resume").
+    Each now names removing the file, then that command, and following it releases the kill switch."""
+    sentinel = isolated_home / "HALT"
+    monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(sentinel))
+    db = open_database(None)
+    try:
+        KillSwitch(db).engage("db halt", kind=kind)
+    finally:
+        db.dispose()
+    sentinel.write_text("ops stop\n")
+    expected = f"removing the sentinel file {sentinel}, then `{release}`, releases it"
+
+    code, out, err = invoke("trade", op_id, "--demo", "--jsonl", "--idempotency-key", "preview")
+    halted = next(r for r in lines(out) if r.get("name") == "HALTED")
+    assert not halted["passed"] and expected in halted["detail"], halted
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
+    assert code == 6 and expected in err and f"; `{release}` releases it" not in err, err
+    code, _, err = invoke("trade", "--watch", "1", "--demo", "--jsonl")
+    assert code == 6 and expected in err, err
+    code, _, err = invoke("halt", "--status", "--format", "table")
+    assert code == 0 and expected in err, err
+    code, _, err = invoke("reconcile", "--jsonl")
+    assert code == 0 and f"removing the sentinel file {sentinel}, then `{release}`, releases the kill switch" \
+        in err, err
+    code, _, err = invoke(*release.split()[1:])  # what resume itself says: remove the file first
+    assert code == 6 and "remove that file to resume" in err, err
+    sentinel.unlink()  # following the hint releases it
+    code, _, err = invoke(*release.split()[1:])
+    assert code == 0, err
+    code, out, _ = invoke("halt", "--status", "--json")
+    assert json.loads(out)["halted"] is False
+
+
+def test_the_sentinel_file_alone_names_removing_it_not_resume(op_id: str, isolated_home: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """`orion reconcile` under the sentinel file alone said "`orion resume --yes` releases the kill
+    switch", which `resume` refuses while the file exists."""
+    sentinel = isolated_home / "HALT"
+    monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(sentinel))
+    sentinel.write_text("ops stop\n")
+    code, _, err = invoke("reconcile", "--jsonl")
+    assert code == 0 and f"removing the sentinel file {sentinel} releases the kill switch" in err, err
+    assert "orion resume" not in err, err
+    code, _, err = invoke("trade", "--watch", "1", "--demo", "--jsonl")
+    assert code == 6 and f"removing the sentinel file {sentinel} releases it" in err, err

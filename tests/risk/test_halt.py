@@ -193,3 +193,30 @@ def test_a_named_pipe_as_the_sentinel_counts_as_halted_without_blocking(db: Data
         pytest.fail("the kill switch check blocked on a named pipe")
     (st,) = found
     assert st.halted and st.kind == "sentinel" and st.reason == "sentinel path is not a regular file", st
+
+
+@pytest.mark.parametrize(("kind", "release"), [("manual", "orion resume --yes"),
+                                               ("drawdown", "orion resume --breaker --yes")])
+def test_the_hint_under_a_database_halt_and_the_sentinel_file_names_removing_the_file(
+        db: Database, tmp_path: Path, kind: str, release: str) -> None:
+    """It named `orion resume --yes` alone, which resume refuses while the sentinel file exists."""
+    sentinel = tmp_path / "HALT"
+    sentinel.write_text("file")
+    KillSwitch(db).engage("db", kind=kind)
+    with pytest.raises(Halted) as info, db.write() as conn:
+        assert_not_halted(conn, str(sentinel))
+    assert info.value.hint == ("`orion halt --status` shows who halted and when; removing the sentinel file "
+                               f"{sentinel}, then `{release}`, releases it")
+    sentinel.unlink()
+    with pytest.raises(Halted) as info, db.write() as conn:
+        assert_not_halted(conn, str(sentinel))
+    assert info.value.hint == f"`orion halt --status` shows who halted and when; `{release}` releases it"
+
+
+def test_the_hint_under_the_sentinel_file_alone_names_removing_it(db: Database, tmp_path: Path) -> None:
+    sentinel = tmp_path / "HALT"
+    sentinel.write_text("file")
+    with pytest.raises(Halted) as info, db.write() as conn:
+        assert_not_halted(conn, str(sentinel))
+    assert info.value.hint == ("`orion halt --status` shows who halted and when; removing the sentinel file "
+                               f"{sentinel} releases it")

@@ -132,7 +132,7 @@ def halt_command(
     if status:
         st = switch.status()
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
-        _say_drawdown_release(app, st)
+        _say_release(app, st)
         return
     asked = reason or "halted from the command line"
     try:
@@ -146,13 +146,19 @@ def halt_command(
                         live=live)
 
 
-def _say_drawdown_release(app: AppContext, st: HaltStatus) -> None:
+def _say_release(app: AppContext, st: HaltStatus) -> None:
     """A halt the drawdown breaker engaged is released only by `orion resume --breaker --yes` (from a
-    script): said under the status, as `orion resume` alone is refused for it."""
-    from orion_cli.risk.halt import DRAWDOWN_KIND, release_command
+    script), and a database halt under the sentinel file only once the file is removed (`orion resume`
+    refuses while it exists): said under the status, as `orion resume` alone is refused for either."""
+    from orion_cli.risk.halt import DRAWDOWN_KIND, release_hint
 
-    if st.halted and st.kind == DRAWDOWN_KIND:
-        app.out.info(f"halted by the drawdown breaker: `{release_command(st.kind)}` releases it")
+    if not st.halted or st.kind == "sentinel":
+        return
+    if st.kind == DRAWDOWN_KIND:
+        app.out.info(f"halted by the drawdown breaker{' and the sentinel file' if st.sentinel else ''}: "
+                     f"{release_hint(st)}")
+    elif st.sentinel:
+        app.out.info(f"halted in the database ({st.kind}) and by the sentinel file: {release_hint(st)}")
 
 
 def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Database, mode: str, *, asked: str,
@@ -163,7 +169,7 @@ def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Dat
     if st.already_halted:  # the first halt is kept (a breaker's kind among it)
         app.out.info(f"already halted since {st.since}; that halt's reason is kept, and this one "
                      f"({asked!r}) is in the audit log")
-        _say_drawdown_release(app, st)
+        _say_release(app, st)
     if settings.halt_problems:
         from orion_cli.core.errors import ConfigError
 

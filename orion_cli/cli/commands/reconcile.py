@@ -250,7 +250,9 @@ def reconcile_command(
         # Said from the kill switch as read after the run, not assumed from the flag: a drift the run
         # did not halt for must not be announced as halted.
         if halted:
-            app.out.banner("HALTED: drift found with --halt-on-drift; `orion resume` releases the kill switch.")
+            from orion_cli.risk.halt import release_hint
+
+            app.out.banner(f"HALTED: drift found with --halt-on-drift; {release_hint(halt, 'the kill switch')}.")
         else:
             app.out.warn("drift found with --halt-on-drift, but the kill switch is not engaged: see "
                          "`orion halt --status`")
@@ -309,10 +311,11 @@ def _causes(failed: list[VenueReconcile]) -> str:
 def _say_halted(app: AppContext, halt: HaltStatus, *, since: str) -> None:
     """Say, even with -q, that trading is halted: a clean run exits 0, and from cron only the output tells
     that the loss breaker tripped in this run (it updates on a clean run) or that a halt still holds."""
-    from orion_cli.risk.halt import release_command
+    from orion_cli.risk.halt import release_hint
 
     why = f"{halt.kind}: {halt.reason}" if halt.reason else halt.kind
-    release = f"`{release_command(halt.kind)}` releases the kill switch"  # --breaker for a drawdown trip
+    # --breaker for a drawdown trip; the sentinel file removed first (resume refuses while it exists).
+    release = release_hint(halt, "the kill switch")
     if halt.since is not None and halt.since >= since:
         app.out.banner(f"HALTED during this run ({why}); `orion halt --status` says more, {release}.")
     else:

@@ -81,6 +81,7 @@ if TYPE_CHECKING:
     from orion_cli.execution.plan import CheckResult, TradePlan, Verdict
     from orion_cli.risk.breaker import Breaker
     from orion_cli.risk.checks import PipelineContext
+    from orion_cli.risk.halt import HaltStatus
     from orion_cli.venues.base import MarketData, MarketSource
     from orion_cli.venues.trading import Balance, TradingVenue
 
@@ -475,11 +476,12 @@ def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
 HALT_HINT = "`orion halt --status` shows why"
 
 
-def _halt_hint(kind: str | None) -> str:
-    """HALT_HINT, and for a drawdown trip the exact release (`orion resume` alone is refused for it)."""
-    from orion_cli.risk.halt import DRAWDOWN_KIND, release_command
+def _halt_hint(halt: HaltStatus) -> str:
+    """HALT_HINT, and for a drawdown trip or the sentinel file the exact release: `orion resume` alone is
+    refused for a drawdown trip, and any resume while the sentinel file exists."""
+    from orion_cli.risk.halt import DRAWDOWN_KIND, release_hint
 
-    return HALT_HINT if kind != DRAWDOWN_KIND else f"{HALT_HINT}; `{release_command(kind)}` releases it"
+    return f"{HALT_HINT}; {release_hint(halt)}" if halt.kind == DRAWDOWN_KIND or halt.sentinel else HALT_HINT
 
 
 # An execution that halted left an outcome unknown or an unwind unfinished: what reached the venues is
@@ -1374,7 +1376,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
             started = time.monotonic()
             halt = switch.status()
             if halt.halted:
-                ended = WatchStop.refused(f"halted: {halt.reason}", "HALTED", _halt_hint(halt.kind))
+                ended = WatchStop.refused(f"halted: {halt.reason}", "HALTED", _halt_hint(halt))
                 break
             try:
                 data = run(lambda: source.fetch(options.venues, with_books=True))
