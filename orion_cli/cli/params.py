@@ -27,8 +27,12 @@ def finite(value: float | None) -> float | None:
 
 
 def decimal_value(value: str, name: str) -> Decimal:
-    """A plain ASCII decimal, finite. Python's Decimal also takes "1_0", full-width digits, NaN and
-    Infinity; an option that means a number of contracts or dollars takes none of them."""
+    """A plain ASCII decimal, finite, written with no more digits than a configuration key's number may
+    have (6 decimal places, 18 before the point). Python's Decimal also takes "1_0", full-width digits,
+    NaN and Infinity; an option that means a number of contracts or dollars takes none of them. The
+    digits: `scan --min-edge 0.0000001` was taken where trading.min_edge = 0.0000001 is refused."""
+    from orion_cli.core.config import decimal_size_problem
+
     try:
         if not plain_ascii(value):
             raise InvalidOperation
@@ -37,6 +41,9 @@ def decimal_value(value: str, name: str) -> Decimal:
         raise typer.BadParameter(f"{value!r} is not a decimal number", param_hint=name) from None
     if not d.is_finite():
         raise typer.BadParameter(f"{value!r} must be a finite number", param_hint=name)
+    problem = decimal_size_problem(d)
+    if problem is not None:
+        raise typer.BadParameter(f"{value!r}: {problem}", param_hint=name)
     return d
 
 

@@ -484,17 +484,26 @@ NUL = "\x00"
 NUL_PROBLEM = "contains a NUL character (\\x00), which no file name or other setting can hold"
 
 
-def _check_decimal_size(value: Decimal, bad: Callable[[str], ConfigError]) -> None:
-    """At most :data:`MAX_DECIMAL_PLACES` places, as written (``5.0000000`` too), and at most
-    :data:`MAX_INTEGER_DIGITS` digits before the point (``1e30``): checked before the key's range, as
-    ``0.0100000001`` lies within it."""
+def decimal_size_problem(value: Decimal) -> str | None:
+    """Why the finite ``value`` is written with too many digits, or None: more than
+    :data:`MAX_DECIMAL_PLACES` places, as written (``5.0000000`` too), or more than
+    :data:`MAX_INTEGER_DIGITS` digits before the point (``1e30``). Checked before a key's (or a
+    command-line option's, :func:`orion_cli.cli.params.decimal_value`) range, as ``0.0100000001``
+    lies within it."""
     _, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)  # finite
     if exponent < -MAX_DECIMAL_PLACES:
-        raise bad(f"{-exponent} decimal places, more than the {MAX_DECIMAL_PLACES} a number may have")
+        return f"{-exponent} decimal places, more than the {MAX_DECIMAL_PLACES} a number may have"
     whole = len(digits) + exponent  # digits before the point (Decimal drops leading zeros)
     if whole > MAX_INTEGER_DIGITS:
-        raise bad(f"{whole} digits before the decimal point, more than the {MAX_INTEGER_DIGITS} a number may have")
+        return f"{whole} digits before the decimal point, more than the {MAX_INTEGER_DIGITS} a number may have"
+    return None
+
+
+def _check_decimal_size(value: Decimal, bad: Callable[[str], ConfigError]) -> None:
+    problem = decimal_size_problem(value)
+    if problem is not None:
+        raise bad(problem)
 
 
 def _toml_array(text: str) -> list[Any] | None:

@@ -137,3 +137,26 @@ def test_an_empty_path_is_a_usage_error(command: tuple[str, ...], flag: str | No
     assert record["reason"] == "usage" and record["message"].startswith(f"Invalid value for {shown}: "), record
     assert record["message"].endswith(", not empty"), record
     assert list(cwd.iterdir()) == [] and list(isolated_home.iterdir()) == []  # nothing read, written or made
+
+
+@pytest.mark.parametrize("args", [
+    ("scan", "--demo", "--min-edge", "0.0000001"),  # was taken: trading.min_edge = 0.0000001 is refused (exit 3)
+    ("scan", "--demo", "--min-edge", "0.0100000"),  # as written, as the configuration counts them
+    ("scan", "--demo", "--min-profit", "0.1000001"),
+    ("trade", "abc", "--demo", "--size", "10.0000001"),
+])
+def test_a_decimal_option_with_more_places_than_a_config_number_is_a_usage_error(
+        args: tuple[str, ...], isolated_home: Path) -> None:
+    result = CliRunner().invoke(app, ["--json", *args])
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stderr.splitlines()[-1])
+    assert error["reason"] == "usage"
+    assert args[-2] in error["message"] and "7 decimal places, more than the 6 a number may have" in error["message"]
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [("scan", "--demo", "--min-edge", "0.000001"),
+                                  ("scan", "--demo", "--min-profit", "123456.000001")])
+def test_a_decimal_option_with_six_places_is_taken(args: tuple[str, ...], isolated_home: Path) -> None:
+    result = CliRunner().invoke(app, ["--json", *args])
+    assert result.exit_code == 0, result.output

@@ -260,11 +260,12 @@ def test_a_size_beyond_the_books_depth_is_cut_and_said(op_id: str) -> None:
 
 def test_a_size_off_the_legs_step_is_rounded_down_and_said_so_not_blamed_on_depth(op_id: str) -> None:
     """Found by black-box testing: --size 5.123456789 said "the thinnest leg's fresh asks allow 5.12",
-    though the books held far more: the legs' size step had rounded it."""
-    code, out, err = invoke("trade", op_id, "--demo", "--size", "5.123456789", "--jsonl")
+    though the books held far more: the legs' size step had rounded it. (More than 6 places is a
+    usage error now, as for a configuration number: test_params.py.)"""
+    code, out, err = invoke("trade", op_id, "--demo", "--size", "5.123456", "--jsonl")
     assert code == 0, err
     assert lines(out)[0]["size"] == "5.12"
-    assert "size 5.123456789 wanted; the legs trade in steps of 0.01: planning 5.12" in err
+    assert "size 5.123456 wanted; the legs trade in steps of 0.01: planning 5.12" in err
     assert "fresh asks" not in err
 
 
