@@ -18,7 +18,7 @@ complete -c orion -n '__fish_use_subcommand' -a 'secrets' -d 'Venue credentials,
 complete -c orion -n '__fish_use_subcommand' -a 'snapshot' -d 'Record market data from the live venues into a file that --snapshot replays offline.'
 complete -c orion -n '__fish_use_subcommand' -a 'trade' -d 'Show the plan and every pre-trade check for a scanned opportunity, or execute both legs.'
 complete -c orion -n '__fish_use_subcommand' -l 'config' -r -F -d 'Config file (overrides the user config; also $ORION_CONFIG).'
-complete -c orion -n '__fish_use_subcommand' -l 'db' -r -F -d 'Database URL or SQLite path (overrides database.url; a relative path is the working directory'\''s).'
+complete -c orion -n '__fish_use_subcommand' -l 'db' -r -F -d 'Database URL or SQLite path (overrides database.url; a relative path is the working directory'\''s; its directory must exist).'
 complete -c orion -n '__fish_use_subcommand' -l 'format' -x -d 'Output: auto (table on a terminal, JSON lines when piped), table, json, jsonl.'
 complete -c orion -n '__fish_use_subcommand' -l 'json' -d 'Shorthand for --format json.'
 complete -c orion -n '__fish_use_subcommand' -l 'jsonl' -d 'Shorthand for --format jsonl.'

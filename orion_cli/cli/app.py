@@ -449,7 +449,7 @@ def root(
     db: Annotated[
         str | None, typer.Option("--db", click_type=path_as_typed("a database URL or SQLite path"),  # as --config
                                  help="Database URL or SQLite path (overrides database.url; a relative path is "
-                                      "the working directory's).")
+                                      "the working directory's; its directory must exist).")
     ] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="Output: auto (table on a terminal, JSON lines when piped), table, json, "

@@ -217,8 +217,9 @@ class DatabaseConfig:
     """The ledger. SQLite (WAL) by default; PostgreSQL to share one ledger between hosts."""
 
     url: str = opt("", "SQLAlchemy URL or SQLite file; empty = SQLite orion.db in the data dir; e.g. "
-                       "postgresql+psycopg://u@h/db; a SQLite file by its absolute path (~ allowed), as every "
-                       "process must use the same ledger, and so the same kill switch")
+                       "postgresql+psycopg://u@h/db; a SQLite file by its absolute path (~ allowed), in a "
+                       "directory that exists (never created), as every process must use the same ledger, and "
+                       "so the same kill switch")
     busy_timeout_ms: int = opt(10000, "how long a writer waits for the lock", unit="ms", min=100, max=600000)
 
 

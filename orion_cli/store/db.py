@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -315,10 +316,12 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
             raise StorageError("in-memory SQLite cannot be shared between processes; use a file path")
         path = Path(db_path)
         # Asked before any connection: one would switch even an empty SQLite file to WAL.
+        if url:  # named (--db, ORION__DATABASE__URL, database.url): its directory is never created
+            _check_named_directory(path.parent, mask_url(resolved))
         if not _check_sqlite_file(path) and not create:
             raise _missing(mask_url(resolved))
         try:
-            make_private_dirs(path.parent)
+            make_private_dirs(path.parent)  # the data dir, made on first use
         except OSError as exc:
             raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
         engine = _sqlite_engine(resolved, busy_timeout_ms)
@@ -412,6 +415,32 @@ def _ensure_schema_patiently(db: Database, *, create: bool, busy_timeout_ms: int
         db.engine.dispose()  # a connection whose WAL switch failed is not reused
         time.sleep(pause)
         pause = min(pause * 2, 0.5)
+
+
+def _check_named_directory(directory: Path, display_url: str) -> None:
+    """Refuse (exit 3, reason ``storage_missing``) a SQLite ledger named explicitly in a directory that
+    does not exist, rather than create the directory and a new, empty ledger in it.
+
+    Why: every process must use the same ledger, and so the same kill switch. A typo in --db,
+    ORION__DATABASE__URL or database.url (`/srv/orino/ledger.db`) made its directories and gave that
+    process a ledger of its own, whose kill switch no other process sees. Only the default data dir
+    (ORION_HOME, or the platform's) is created on first use. A directory that cannot be looked at
+    (permissions) is left to the open, which says so."""
+    try:
+        is_dir = stat.S_ISDIR(directory.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        is_dir = None
+    except OSError:
+        return
+    if is_dir:
+        return
+    what = "is not a directory" if is_dir is False else "does not exist"
+    raise StorageError(f"no orion ledger at {display_url}: its directory {directory} {what}, and a ledger "
+                       "named by --db, ORION__DATABASE__URL or database.url is never created in one",
+                       hint=(f"create the directory first (mkdir -p {directory}) if the path is right, or "
+                             if is_dir is None else "") + "correct the path: every process must use the same "
+                            "ledger, and so the same kill switch",
+                       reason="storage_missing")
 
 
 def _missing(display_url: str) -> StorageError:

@@ -963,3 +963,37 @@ def test_the_environment_pair_is_warned_of_once_however_often_a_command_asks_its
     ctx = AppContext(_out=Output("jsonl", stdout=io.StringIO(), stderr=err))
     assert [ctx.mode(), ctx.mode(), ctx.mode()] == ["paper"] * 3
     assert err.getvalue().count("warning:") == 1 and "ORION_LIVE_TRADING_AUTHORIZED=true is missing" in err.getvalue()
+
+
+@pytest.mark.parametrize("how", ["--db", "environment", "config"])
+def test_a_named_ledger_in_a_missing_directory_is_refused_not_created(
+        how: str, isolated_home: Path, tmp_path: Path) -> None:
+    """`--db /srv/orino/x.db` (a typo) made the directories and a fresh, empty ledger: a process with
+    a kill switch of its own, unseen by the others. Exit 3, naming the directory; nothing created."""
+    missing = tmp_path / "nonexistent" / "dir"
+    ledger = missing / "x.db"
+    env: dict[str, str | None] = {}
+    pre: tuple[str, ...] = ()
+    if how == "--db":
+        pre = ("--db", str(ledger))
+    elif how == "environment":
+        env = {"ORION__DATABASE__URL": f"sqlite:///{ledger}"}
+    else:
+        (isolated_home / "config.toml").write_text(f'[database]\nurl = "{ledger}"\n')
+    for args in (("scan", "--demo"), ("init",), ("halt", "--reason", "drill")):
+        result = run(*pre, "--json", *args, env=env)
+        assert result.exit_code == 3, (args, result.output)
+        error = error_record(result)
+        assert error["reason"] == "storage_missing" and f"its directory {missing} does not exist" in error["message"]
+        assert f"mkdir -p {missing}" in result.stderr
+        assert not (tmp_path / "nonexistent").exists(), args
+    missing.mkdir(parents=True)  # created as the hint says, the same ledger is made and used
+    assert run(*pre, "scan", "--demo", env=env).exit_code == 0
+    assert ledger.stat().st_size > 0
+
+
+def test_the_default_data_dir_is_still_created_on_first_use(tmp_path: Path, isolated_home: Path) -> None:
+    home = tmp_path / "fresh" / "orion-home"
+    result = run("scan", "--demo", env={"ORION_HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    assert (home / "orion.db").stat().st_size > 0

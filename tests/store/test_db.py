@@ -718,3 +718,44 @@ def test_a_ledger_damaged_where_a_statement_reads_is_said_to_be_damaged(tmp_path
             conn.execute(text("INSERT INTO orion_meta (key, value) VALUES ('k', 'again')"))
     finally:
         db.dispose()
+
+
+# -- a named ledger's directory ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["path", "url"])
+@pytest.mark.parametrize("create", [True, False])
+def test_a_named_sqlite_ledger_in_a_missing_directory_is_refused_not_created(
+        tmp_path: Path, form: str, create: bool) -> None:
+    """A typo in an explicit ledger path (`/srv/orino/ledger.db`) made the missing directories and a
+    new, empty ledger: that process's own, with a kill switch no other process sees."""
+    path = tmp_path / "typo" / "deeper" / "ledger.db"
+    with pytest.raises(StorageError) as refused:
+        open_database(str(path) if form == "path" else f"sqlite:///{path}", create=create)
+    assert refused.value.reason == "storage_missing" and refused.value.exit_code == ExitCode.CONFIG
+    assert f"its directory {path.parent} does not exist" in refused.value.message
+    assert f"mkdir -p {path.parent}" in (refused.value.hint or "")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_named_sqlite_ledger_under_a_regular_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(StorageError) as refused:
+        open_database(str(tmp_path / "a-file" / "ledger.db"))
+    assert refused.value.reason == "storage_missing"
+    assert f"its directory {tmp_path / 'a-file'} is not a directory" in refused.value.message
+    assert "mkdir" not in (refused.value.hint or "")
+
+
+def test_a_named_sqlite_ledger_in_an_existing_directory_is_still_created(tmp_path: Path) -> None:
+    (tmp_path / "srv").mkdir()
+    open_database(str(tmp_path / "srv" / "ledger.db")).dispose()
+    assert (tmp_path / "srv" / "ledger.db").stat().st_size > 0
+
+
+def test_the_default_data_dir_is_still_created_on_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "not" / "yet" / "orion"
+    monkeypatch.setenv("ORION_HOME", str(home))
+    open_database(None).dispose()
+    assert (home / "orion.db").stat().st_size > 0
+    assert (home.stat().st_mode & 0o777) == 0o700
