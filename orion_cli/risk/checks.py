@@ -233,7 +233,13 @@ def _load_book(conn: Connection, mode: str, held: Sequence[Position],
         fees = ZERO
         if p.plan is not None and unfilled > 0:
             if p.execution_id not in planned:
-                planned[p.execution_id] = _planned_fees(p.plan)
+                try:
+                    planned[p.execution_id] = _planned_fees(p.plan)
+                except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                    # Fail closed (each check says so), naming the execution the operator must look at.
+                    what = exc if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+                    raise ValueError(f"execution {p.execution_id}'s stored plan cannot be read for the fees of its "
+                                     f"order in flight: {what}") from exc
             leg = planned[p.execution_id].get((p.venue, p.market_id, p.side))
             if leg is None:  # fail closed (each check says so): the plan does not hold the order's leg
                 raise ValueError(f"execution {p.execution_id}'s plan has no {p.venue} {p.market_id} {p.side} leg: "
@@ -252,7 +258,7 @@ def _planned_fees(plan: str) -> dict[tuple[str, str, str], tuple[Decimal, Decima
     """The fees each leg of an execution's stored plan expected and its size, by (venue, market, side).
     A hedge retried at another limit counts the plan's fees per contract too."""
     out: dict[tuple[str, str, str], tuple[Decimal, Decimal]] = {}
-    for leg in json.loads(plan)["legs"]:
+    for leg in json.loads(plan, parse_float=Decimal)["legs"]:
         size, fees = Decimal(str(leg["size"])), Decimal(str(leg["fees"]))
         if size <= 0 or not fees.is_finite() or fees < 0:
             raise ValueError(f"a leg of the stored plan has size {size} and fees {fees}")

@@ -558,6 +558,23 @@ def test_an_order_in_flight_whose_plan_lacks_its_leg_fails_the_exposure_checks_c
         assert not r.passed and "could not be evaluated" in r.detail and "fees" in r.detail, r
 
 
+@pytest.mark.parametrize("stored", ["{}", "[]", "not json", '{"legs": [{"venue": "kalshi"}]}'])
+def test_an_order_in_flight_whose_plan_cannot_be_read_names_its_execution(db: Database, stored: str) -> None:
+    """Found in review: a stored plan without legs (or not JSON) failed the checks closed with
+    "KeyError: 'legs'" alone, naming no execution: the operator could not tell which order in flight
+    blocked every trade."""
+    from sqlalchemy import update
+
+    _record_execution(db, _one_leg_plan("10", key="key-0"))
+    with db.write() as conn:
+        conn.execute(update(executions).where(executions.c.key == "key-0").values(plan=stored))
+    v = run(db, _one_leg_plan("10"))
+    for name in ("MARKET_EXPOSURE", "CATEGORY_EXPOSURE", "TOTAL_EXPOSURE"):
+        r = results(v, name)[0]
+        assert not r.passed and "could not be evaluated" in r.detail, r
+        assert "execution key-0's stored plan cannot be read" in r.detail, r
+
+
 def test_market_exposure_sums_legs_in_the_same_market(lite: Database) -> None:
     both = plan(leg(size="100", price="0.50", fees="0"), leg(side=Side.NO, size="100", price="0.50", fees="0.01"))
     s = settings(**{"limits.market_exposure": "100"})
