@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 
-def test_private_dirs_are_0700_at_every_level_whatever_the_umask(tmp_path: Path) -> None:
+def test_private_dirs_are_0700_at_every_level_whatever_the_umask(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Under ``umask 000`` the parents were made 0777: another local user could swap the ledger or
-    the pairs file inside them."""
+    the pairs file inside them. (The ledger's directories are made only for the default ledger, in the
+    data dir: a ledger named by its path must be in a directory that exists.)"""
     import stat
 
     from orion_cli.core.paths import make_private_dirs
@@ -21,7 +23,8 @@ def test_private_dirs_are_0700_at_every_level_whatever_the_umask(tmp_path: Path)
     old = os.umask(0)
     try:
         make_private_dirs(existing / "a" / "b")
-        db = open_database(f"sqlite:///{existing / 'x' / 'y' / 'orion.db'}")
+        monkeypatch.setenv("ORION_HOME", str(existing / "x" / "y"))
+        db = open_database(None)  # the default ledger, in the data dir
         db.dispose()
     finally:
         os.umask(old)
