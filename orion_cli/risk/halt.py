@@ -142,12 +142,15 @@ def release_hint(st: HaltStatus, what: str = "it") -> str:
     While the sentinel file exists, `resume` releases nothing (exit 6, "remove that file"), so a
     hint naming only `orion resume --yes` under a database halt *and* the file sent the operator to a
     command that refused. The file alone: removing it; both: removing it, then the command (which
-    for a drawdown trip needs --breaker); the database alone: the command."""
+    for a drawdown trip needs --breaker); the database alone: the command. The file's path as a shell
+    needs it (`rm` of a path with a space, unquoted, removes other files and leaves the halt)."""
+    import shlex
+
     command = f"`{release_command(st.kind)}`"
     if st.kind == "sentinel":
-        return f"removing the sentinel file {st.sentinel} releases {what}"
+        return f"removing the sentinel file {shlex.quote(st.sentinel or '')} releases {what}"
     if st.sentinel:
-        return f"removing the sentinel file {st.sentinel}, then {command}, releases {what}"
+        return f"removing the sentinel file {shlex.quote(st.sentinel)}, then {command}, releases {what}"
     return f"{command} releases {what}"
 
 

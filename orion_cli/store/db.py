@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shlex
 import shutil
 import stat
 import threading
@@ -437,9 +438,9 @@ def _check_named_directory(directory: Path, display_url: str) -> None:
     what = "is not a directory" if is_dir is False else "does not exist"
     raise StorageError(f"no orion ledger at {display_url}: its directory {directory} {what}, and a ledger "
                        "named by --db, ORION__DATABASE__URL or database.url is never created in one",
-                       hint=(f"create the directory first (mkdir -p {directory}) if the path is right, or "
-                             if is_dir is None else "") + "correct the path: every process must use the same "
-                            "ledger, and so the same kill switch",
+                       hint=(f"create the directory first (mkdir -p {shlex.quote(str(directory))}) if the path is "
+                             "right, or " if is_dir is None else "")
+                       + "correct the path: every process must use the same ledger, and so the same kill switch",
                        reason="storage_missing")
 
 

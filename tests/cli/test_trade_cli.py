@@ -1383,3 +1383,27 @@ def test_the_sentinel_file_alone_names_removing_it_not_resume(op_id: str, isolat
     assert "orion resume" not in err, err
     code, _, err = invoke("trade", "--watch", "1", "--demo", "--jsonl")
     assert code == 6 and f"removing the sentinel file {sentinel} releases it" in err, err
+
+
+def test_a_sentinel_path_with_a_space_is_named_shell_quoted_by_status_and_resume(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`halt --status` and `resume` named `/srv/orion halt/HALT` bare: an `rm` of the text as given removes
+    other paths, and the halt stays. Both now name it as a shell needs it."""
+    import shlex
+
+    sentinel = isolated_home / "orion halt" / "HALT file"
+    sentinel.parent.mkdir()
+    monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(sentinel))
+    db = open_database(None)
+    try:
+        KillSwitch(db).engage("db halt")
+    finally:
+        db.dispose()
+    sentinel.write_text("ops stop\n")
+    quoted = shlex.quote(str(sentinel))
+    code, _, err = invoke("halt", "--status", "--format", "table")
+    assert code == 0 and f"removing the sentinel file {quoted}, then `orion resume --yes`" in err, err
+    code, _, err = invoke("resume", "--yes")
+    assert code == 6 and f"halted by the sentinel file {quoted} as well" in err, err
+    code, out, _ = invoke("halt", "--status", "--json")
+    assert json.loads(out)["sentinel_file"] == str(sentinel)  # the record keeps the path itself

@@ -220,3 +220,20 @@ def test_the_hint_under_the_sentinel_file_alone_names_removing_it(db: Database, 
         assert_not_halted(conn, str(sentinel))
     assert info.value.hint == ("`orion halt --status` shows who halted and when; removing the sentinel file "
                                f"{sentinel} releases it")
+
+
+@pytest.mark.parametrize("kind", [None, "manual", "drawdown"])
+def test_a_sentinel_path_with_a_space_is_shell_quoted_in_the_release_hint(
+        db: Database, tmp_path: Path, kind: str | None) -> None:
+    """The hint named `removing the sentinel file /srv/orion halt/HALT`: an operator's `rm` of that text
+    removes two other paths (or none) and the halt stays; the path is now quoted as a shell needs it."""
+    import shlex
+
+    sentinel = tmp_path / "orion halt" / "HALT file"
+    sentinel.parent.mkdir()
+    sentinel.write_text("file")
+    if kind is not None:
+        KillSwitch(db).engage("db", kind=kind)
+    with pytest.raises(Halted) as info, db.write() as conn:
+        assert_not_halted(conn, str(sentinel))
+    assert f"removing the sentinel file {shlex.quote(str(sentinel))}" in (info.value.hint or "")

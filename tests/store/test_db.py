@@ -759,3 +759,14 @@ def test_the_default_data_dir_is_still_created_on_first_use(tmp_path: Path, monk
     open_database(None).dispose()
     assert (home / "orion.db").stat().st_size > 0
     assert (home.stat().st_mode & 0o777) == 0o700
+
+
+def test_the_mkdir_hint_for_a_missing_directory_with_a_space_is_shell_quoted(tmp_path: Path) -> None:
+    """`mkdir -p /srv/orion data` made two directories, neither the ledger's: the path is quoted."""
+    import shlex
+
+    path = tmp_path / "orion data" / "ledger.db"
+    with pytest.raises(StorageError) as refused:
+        open_database(str(path))
+    assert f"mkdir -p {shlex.quote(str(path.parent))})" in (refused.value.hint or "")
+

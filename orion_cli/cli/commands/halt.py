@@ -390,8 +390,11 @@ def resume_command(
     if current.sentinel:
         # Releasing only the database's halt would leave trading halted: a script's `resume --yes &&
         # trade` must not read that as released. Nothing is released; the file goes first.
+        import shlex
+
         also = "" if current.kind == "sentinel" else f" as well as in the database ({current.kind}: {current.reason})"
-        raise Refused(f"halted by the sentinel file {current.sentinel}{also}; remove that file to resume"
+        # The path as a shell needs it: `rm` of one with a space, unquoted, removes other files.
+        raise Refused(f"halted by the sentinel file {shlex.quote(current.sentinel)}{also}; remove that file to resume"
                       + ("" if current.kind == "sentinel" else ", then run resume again (nothing was released)"),
                       reason="HALTED")
     if not yes:
