@@ -583,7 +583,11 @@ def absolute_database(url: str) -> str:
         return url
     if full.is_absolute() and not path.startswith("~"):
         return url
-    return f"{before}{full.resolve()}{after}"
+    try:
+        resolved = full.resolve()
+    except RuntimeError:  # a symbolic link loop: made absolute as written, for the store to refuse (exit 3)
+        resolved = Path.cwd() / full
+    return f"{before}{resolved}{after}"
 
 
 def _check_absolute_database(value: str, bad: Callable[[str], ConfigError]) -> None:

@@ -9,6 +9,7 @@ processes at once cannot exceed a limit that one process respects, and the audit
 from __future__ import annotations
 
 import contextlib
+import errno
 import re
 import shlex
 import shutil
@@ -56,7 +57,12 @@ class Database:
     def sqlite_dir(self) -> Path | None:
         """The directory of a SQLite ledger file (where its journal and -wal/-shm files go)."""
         name = make_url(self.url).database if self.is_sqlite else None
-        return Path(name).expanduser().resolve().parent if name and name != ":memory:" else None
+        if not name or name == ":memory:":
+            return None
+        try:
+            return Path(name).expanduser().resolve().parent
+        except RuntimeError:  # a symbolic link loop: the directory as named (only messages use it)
+            return (Path.cwd() / Path(name).expanduser()).parent
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -285,7 +291,7 @@ def resolve_url(url: str | None) -> str:
             raise StorageError("a libpq key=value connection string is not accepted here; give a URL",
                                hint="for PostgreSQL: --db postgresql://USER@HOST:PORT/DBNAME (a file path: ./NAME)",
                                reason="storage_url")
-        return sqlite_url(Path(url).expanduser().resolve())  # a path is a path: '?' and '%' taken literally
+        return sqlite_url(_resolved(Path(url).expanduser()))  # a path is a path: '?' and '%' taken literally
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the driver we ship; plain URLs would ask SQLAlchemy for psycopg2.
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -295,6 +301,16 @@ def resolve_url(url: str | None) -> str:
         # in the working directory, a ledger of that process's own.
         return f"{sqlite[0]}{Path(sqlite[1]).expanduser()}{sqlite[2]}"
     return url
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` resolved; a symbolic link loop in it (Path.resolve raises RuntimeError on Python 3.11:
+    exit 1, an internal error) is a ledger that cannot be opened there, exit 3."""
+    try:
+        return path.resolve()
+    except RuntimeError:
+        raise StorageError(f"cannot open a ledger at {path}: a symbolic link in its path loops",
+                           hint="correct the path, or the symbolic link", reason="storage_missing") from None
 
 
 def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migrate: bool = True,
@@ -427,15 +443,19 @@ def _check_named_directory(directory: Path, display_url: str) -> None:
     process a ledger of its own, whose kill switch no other process sees. Only the default data dir
     (ORION_HOME, or the platform's) is created on first use. A directory that cannot be looked at
     (permissions) is left to the open, which says so."""
+    loop = False
     try:
         is_dir = stat.S_ISDIR(directory.stat().st_mode)
     except (FileNotFoundError, NotADirectoryError):
         is_dir = None
-    except OSError:
-        return
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            return
+        # A symbolic link loop: no directory there (the open then failed as an internal error).
+        is_dir, loop = False, True
     if is_dir:
         return
-    what = "is not a directory" if is_dir is False else "does not exist"
+    what = ("is a symbolic link loop" if loop else "is not a directory") if is_dir is False else "does not exist"
     raise StorageError(f"no orion ledger at {display_url}: its directory {directory} {what}, and a ledger "
                        "named by --db, ORION__DATABASE__URL or database.url is never created in one",
                        hint=(f"create the directory first (mkdir -p {shlex.quote(str(directory))}) if the path is "

@@ -997,3 +997,17 @@ def test_the_default_data_dir_is_still_created_on_first_use(tmp_path: Path, isol
     result = run("scan", "--demo", env={"ORION_HOME": str(home)})
     assert result.exit_code == 0, result.output
     assert (home / "orion.db").stat().st_size > 0
+
+
+@pytest.mark.parametrize("form", ["relative", "absolute", "url"])
+def test_a_ledger_under_a_symlink_loop_is_a_storage_error_not_an_internal_one(
+        form: str, isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--db loop/x.db` under a symbolic link loop raised RuntimeError from Path.resolve() (making the
+    path absolute, then opening it): exit 1, "unexpected internal error". Now exit 3, saying why."""
+    (tmp_path / "loop").symlink_to("loop")
+    monkeypatch.chdir(tmp_path)
+    db = {"relative": "loop/x.db", "absolute": str(tmp_path / "loop" / "x.db"),
+          "url": f"sqlite:///{tmp_path / 'loop' / 'x.db'}"}[form]
+    result = run("--db", db, "--json", "scan", "--demo")
+    assert result.exit_code == 3, result.output
+    assert "symbolic link" in error_record(result)["message"]

@@ -770,3 +770,15 @@ def test_the_mkdir_hint_for_a_missing_directory_with_a_space_is_shell_quoted(tmp
         open_database(str(path))
     assert f"mkdir -p {shlex.quote(str(path.parent))})" in (refused.value.hint or "")
 
+
+@pytest.mark.parametrize("form", ["path", "url"])
+def test_a_named_sqlite_ledger_under_a_symlink_loop_is_refused_not_an_internal_error(
+        tmp_path: Path, form: str) -> None:
+    """A directory that is a symbolic link loop raised RuntimeError from Path.resolve(): exit 1, "unexpected
+    internal error", where a ledger that cannot be opened there is a storage error (exit 3)."""
+    (tmp_path / "loop").symlink_to("loop")
+    path = tmp_path / "loop" / "ledger.db"
+    with pytest.raises(StorageError) as refused:
+        open_database(str(path) if form == "path" else f"sqlite:///{path}")
+    assert refused.value.exit_code == ExitCode.CONFIG
+    assert "symbolic link" in refused.value.message
