@@ -33,18 +33,27 @@ def decimal_value(value: str, name: str) -> Decimal:
     digits: `scan --min-edge 0.0000001` was taken where trading.min_edge = 0.0000001 is refused."""
     from orion_cli.core.config import decimal_size_problem
 
+    shown = shown_option(value)
     try:
         if not plain_ascii(value):
             raise InvalidOperation
         d = Decimal(value.strip())
     except InvalidOperation:
-        raise typer.BadParameter(f"{value!r} is not a decimal number", param_hint=name) from None
+        raise typer.BadParameter(f"{shown} is not a decimal number", param_hint=name) from None
     if not d.is_finite():
-        raise typer.BadParameter(f"{value!r} must be a finite number", param_hint=name)
+        raise typer.BadParameter(f"{shown} must be a finite number", param_hint=name)
     problem = decimal_size_problem(d)
     if problem is not None:
-        raise typer.BadParameter(f"{value!r}: {problem}", param_hint=name)
+        raise typer.BadParameter(f"{shown}: {problem}", param_hint=name)
     return d
+
+
+def shown_option(value: str) -> str:
+    """A number option's text as its refusal shows it: quoted, and shortened as the configuration
+    shows a number (the first 40 characters and the length), not all 5,000 digits pasted."""
+    from orion_cli.core.config import shown_number
+
+    return shown_number(repr(value))
 
 
 def path_as_typed(what: str = "a file path") -> TyperPath:

@@ -395,8 +395,8 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
         shown = str(raw) if isinstance(raw, Decimal) else str(raw).lower() if isinstance(raw, bool) else repr(
             mask_web_url(raw) if spec.is_url and isinstance(raw, str) else
             mask_url(raw) if spec.dotted == "database.url" and isinstance(raw, str) else raw)
-        if spec.type in (int, Decimal) and len(shown) > _SHOWN_NUMBER:  # thousands of digits: one line still
-            shown = f"{shown[:_SHOWN_NUMBER]}… ({len(shown)} characters)"
+        if spec.type in (int, Decimal):  # thousands of digits: one line still
+            shown = shown_number(shown)
         return ConfigError(
             f"{spec.dotted} = {shown} from {source}: {problem}; allowed: {spec.allowed()}",
             hint=hint or f"fix or remove {spec.dotted} in {source}",
@@ -479,6 +479,12 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
 
 # How much of a number too long to be right an error shows.
 _SHOWN_NUMBER = 40
+
+
+def shown_number(shown: str) -> str:
+    """A number as an error shows it: its first :data:`_SHOWN_NUMBER` characters and its length when
+    longer (a configuration key's, and a command-line option's: :func:`orion_cli.cli.params.decimal_value`)."""
+    return f"{shown[:_SHOWN_NUMBER]}… ({len(shown)} characters)" if len(shown) > _SHOWN_NUMBER else shown
 
 # No file name can hold it (the system's calls take C strings), nor can a URL or any other setting.
 NUL = "\x00"

@@ -160,3 +160,17 @@ def test_a_decimal_option_with_more_places_than_a_config_number_is_a_usage_error
 def test_a_decimal_option_with_six_places_is_taken(args: tuple[str, ...], isolated_home: Path) -> None:
     result = CliRunner().invoke(app, ["--json", *args])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("args", [("scan", "--demo", "--min-edge"), ("scan", "--demo", "--min-profit"),
+                                  ("trade", "abc", "--demo", "--size")])
+@pytest.mark.parametrize("value", ["1" + "0" * 5000, "0." + "0" * 5000 + "1", "x" * 5000])
+def test_a_decimal_option_thousands_of_characters_long_is_shown_shortened_as_the_config_shows_one(
+        args: tuple[str, ...], value: str, isolated_home: Path) -> None:
+    """The refusal echoed all of it (5,000 digits on one line, twice with --json); the configuration
+    shows the first 40 characters and the length, and so does an option now."""
+    result = CliRunner().invoke(app, ["--json", *args, value])
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stderr.splitlines()[-1])
+    assert error["reason"] == "usage" and args[-1] in error["message"]
+    assert f"… ({len(value) + 2} characters)" in error["message"] and len(error["message"]) < 300, error

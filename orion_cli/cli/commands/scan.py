@@ -13,7 +13,7 @@ import typer
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, progress_bar, run
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column, rich_console
-from orion_cli.cli.params import decimal_value, finite
+from orion_cli.cli.params import decimal_value, finite, shown_option
 from orion_cli.core.categories import CATEGORY_HELP
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def _decimal_option(value: str | None, name: str, upper: Decimal) -> Decimal | N
         return None
     d = decimal_value(value, name)
     if not 0 <= d <= upper:
-        raise typer.BadParameter(f"{value!r} must be a number from 0 to {upper}", param_hint=name)
+        raise typer.BadParameter(f"{shown_option(value)} must be a number from 0 to {upper}", param_hint=name)
     return d
 
 

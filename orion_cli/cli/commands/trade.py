@@ -54,7 +54,7 @@ import typer
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, source_flags
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
-from orion_cli.cli.params import decimal_value, finite
+from orion_cli.cli.params import decimal_value, finite, shown_option
 from orion_cli.cli.stopping import StopFlag, flush_alerts, flush_alerts_then_restore
 from orion_cli.core.aio import all_or_none
 from orion_cli.core.errors import (
@@ -154,9 +154,10 @@ def _size_option(value: str | None) -> Decimal | None:
         return None
     d = decimal_value(value, "--size")
     if d <= 0:
-        raise typer.BadParameter(f"{value!r} must be a finite number > 0", param_hint="--size")
+        raise typer.BadParameter(f"{shown_option(value)} must be a finite number > 0", param_hint="--size")
     if d > MAX_SIZE_OPTION:  # beyond any book; and 1e400 is beyond what a Decimal rounds (an internal error)
-        raise typer.BadParameter(f"{value!r} is more than {MAX_SIZE_OPTION:,} contracts", param_hint="--size")
+        raise typer.BadParameter(f"{shown_option(value)} is more than {MAX_SIZE_OPTION:,} contracts",
+                                 param_hint="--size")
     return d
 
 
