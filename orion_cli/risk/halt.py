@@ -98,6 +98,11 @@ def _sentinel_status(sentinel_file: str) -> HaltStatus | None:
     return HaltStatus(True, reason, "sentinel", since, {}, str(path))
 
 
+def _sentinel_path(sentinel_file: str) -> str | None:
+    st = _sentinel_status(sentinel_file)
+    return st.sentinel if st else None
+
+
 def status_in(conn: Connection, sentinel_file: str = "") -> HaltStatus:
     return status_of(_read(conn), sentinel_file)
 
@@ -194,7 +199,8 @@ class KillSwitch:
             )
         )
         AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kind}, mode=self.mode, actor=who)
-        return HaltStatus(True, reason, kind, since, who)
+        # With the sentinel file, when it exists: `orion resume` refuses until it is removed.
+        return HaltStatus(True, reason, kind, since, who, _sentinel_path(self.sentinel_file))
 
     def release(self, *, actor: dict[str, Any] | None = None, breaker: bool = False) -> HaltStatus:
         """Release the halt. A drawdown trip needs ``breaker=True`` (``orion resume --breaker``)."""

@@ -1407,3 +1407,18 @@ def test_a_sentinel_path_with_a_space_is_named_shell_quoted_by_status_and_resume
     assert code == 6 and f"halted by the sentinel file {quoted} as well" in err, err
     code, out, _ = invoke("halt", "--status", "--json")
     assert json.loads(out)["sentinel_file"] == str(sentinel)  # the record keeps the path itself
+
+
+def test_a_halt_engaged_while_the_sentinel_file_exists_names_the_file_and_its_release(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`orion halt` while the sentinel file exists recorded `"sentinel_file": null` and said nothing of it
+    (`halt --status` and a second `halt` named it), so the `orion resume --yes` an operator then ran was
+    refused ("remove that file"). The record names the file, and the release says to remove it first."""
+    sentinel = isolated_home / "HALT"
+    monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(sentinel))
+    invoke("init")
+    sentinel.write_text("ops stop\n")
+    code, out, err = invoke("halt", "--reason", "drill", "--json")
+    assert code == 0, err
+    assert json.loads(out)["sentinel_file"] == str(sentinel)
+    assert f"removing the sentinel file {sentinel}, then `orion resume --yes`, releases it" in err, err

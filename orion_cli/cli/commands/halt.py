@@ -169,7 +169,7 @@ def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Dat
     if st.already_halted:  # the first halt is kept (a breaker's kind among it)
         app.out.info(f"already halted since {st.since}; that halt's reason is kept, and this one "
                      f"({asked!r}) is in the audit log")
-        _say_release(app, st)
+    _say_release(app, st)  # a drawdown trip kept, or the sentinel file: `orion resume --yes` alone is refused
     if settings.halt_problems:
         from orion_cli.core.errors import ConfigError
 
