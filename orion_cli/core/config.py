@@ -486,6 +486,7 @@ def shown_number(shown: str) -> str:
     longer (a configuration key's, and a command-line option's: :func:`orion_cli.cli.params.decimal_value`)."""
     return f"{shown[:_SHOWN_NUMBER]}… ({len(shown)} characters)" if len(shown) > _SHOWN_NUMBER else shown
 
+
 # No file name can hold it (the system's calls take C strings), nor can a URL or any other setting.
 NUL = "\x00"
 NUL_PROBLEM = "contains a NUL character (\\x00), which no file name or other setting can hold"
