@@ -386,6 +386,11 @@ def _spec_map() -> dict[str, KeySpec]:
     return _SPECS
 
 
+def key_spec(dotted: str) -> KeySpec:
+    """The key ``section.key``: a command-line option that stands in for a key takes the key's range."""
+    return _spec_map()[dotted]
+
+
 def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
     """Turn a raw value (TOML-typed, or a string from env/flags) into the key's type, or explain."""
 

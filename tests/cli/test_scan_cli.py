@@ -272,6 +272,7 @@ def test_table_says_when_nothing_clears_the_bar() -> None:
     ("--min-edge", "1_0"),
     ("--min-edge", "０.０１"),
     ("--min-profit", "1e13"),
+    ("--min-profit", "100000.01"),  # was taken (up to 1e12) where trading.min_profit takes at most 100000
     ("--max-results", "0"),
     ("--watch", "0.5"),
     ("--venue", "nyse"),

@@ -45,13 +45,19 @@ CANDIDATE_COLUMNS = [
 ]
 
 
-def _decimal_option(value: str | None, name: str, upper: Decimal) -> Decimal | None:
-    """A plain decimal in [0, ``upper``]: an exponent like 1e999999 overflows the pricing arithmetic."""
+def _decimal_option(value: str | None, name: str, key: str) -> Decimal | None:
+    """A plain decimal in the range of the configuration key the option stands in for: the option
+    took up to 1e12 for --min-profit where trading.min_profit takes at most 100000 (and an exponent
+    like 1e999999 overflows the pricing arithmetic)."""
+    from orion_cli.core.config import key_spec
+
     if value is None:
         return None
     d = decimal_value(value, name)
-    if not 0 <= d <= upper:
-        raise typer.BadParameter(f"{shown_option(value)} must be a number from 0 to {upper}", param_hint=name)
+    spec = key_spec(key)
+    if not spec.min <= d <= spec.max:
+        raise typer.BadParameter(f"{shown_option(value)} must be a number from {spec.min} to {spec.max}, as {key}",
+                                 param_hint=name)
     return d
 
 
@@ -198,8 +204,8 @@ def scan_command(
     settings = app.settings()
     options = ScanOptions.from_settings(
         settings,
-        min_edge=_decimal_option(min_edge, "--min-edge", Decimal(1)),  # per contract: a contract pays at most 1
-        min_profit=_decimal_option(min_profit, "--min-profit", Decimal(10) ** 12),
+        min_edge=_decimal_option(min_edge, "--min-edge", "trading.min_edge"),  # a contract pays at most 1
+        min_profit=_decimal_option(min_profit, "--min-profit", "trading.min_profit"),
         max_results=max_results,
         venues=parse_venues(venue),
         category=category,
