@@ -1008,7 +1008,9 @@ def load_settings(
 
     if unread:
         if not database_named:  # the unreadable file may name the database (or override another's)
-            unread[0].hint = "`orion --db URL halt` engages the kill switch on URL without the file"
+            # the command to follow literally: a status query is pointed at a status query, never told how to halt
+            unread[0].hint = ("`orion --db URL halt` engages the kill switch on URL without the file" if engaging
+                              else "`orion --db URL halt --status` shows the kill switch on URL without the file")
             raise unread[0]
         problem.found.extend(f"{exc.message} (the file was skipped: halt.sentinel_file and every other key "
                              "it sets are not applied)" for exc in unread)

@@ -1011,3 +1011,23 @@ def test_a_ledger_under_a_symlink_loop_is_a_storage_error_not_an_internal_one(
     result = run("--db", db, "--json", "scan", "--demo")
     assert result.exit_code == 3, result.output
     assert "symbolic link" in error_record(result)["message"]
+
+
+def test_an_unreadable_config_hints_a_status_query_at_the_status_not_at_engaging(ledger: Path,
+                                                                                 tmp_path: Path) -> None:
+    """Found black-box: `orion --config missing.toml halt --status` hinted "`orion --db URL halt` engages the
+    kill switch on URL without the file", so an operator only asking for the status who followed the hint
+    literally halted trading. The status query's hint is the status query; `halt`'s still the halt."""
+    missing = str(tmp_path / "missing.toml")
+    status = run("--config", missing, "halt", "--status", "--json")
+    assert status.exit_code == 3, status.output
+    hint = [line for line in status.stderr.splitlines() if line.startswith("hint:")]
+    assert hint == ["hint: `orion --db URL halt --status` shows the kill switch on URL without the file"], status.stderr
+    followed = run("--config", missing, "--db", str(ledger), "halt", "--status", "--json")
+    assert followed.exit_code == 0, followed.output
+    assert json.loads(followed.stdout)["halted"] is False
+    assert not json.loads(run("--json", "halt", "--status").stdout)["halted"]
+    engage = run("--config", missing, "halt", "--json")
+    assert engage.exit_code == 3, engage.output
+    assert "hint: `orion --db URL halt` engages the kill switch on URL without the file" in engage.stderr
+    assert not json.loads(run("--json", "halt", "--status").stdout)["halted"]
