@@ -423,7 +423,12 @@ class VaultStore(SecretStore):
             self._new_password = self._password(True)
 
     def unlock(self) -> None:
-        """Obtain the password and derive the key now (a wrong password fails here, exit 4)."""
+        """Obtain the password and derive the key now (a wrong password fails here, exit 4).
+
+        A missing vault is refused first (``no_vault``): asked for no password, since none opens it."""
+        if not self.vault.exists():
+            raise SecretsError(f"no vault at {self.vault.path}", hint="create it with `orion secrets encrypt`",
+                               reason="no_vault")
         self._key_for_existing()
 
     def _key_for_existing(self) -> DerivedKey:

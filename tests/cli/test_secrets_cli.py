@@ -478,6 +478,19 @@ def test_rotate(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
     assert rows["kalshi_private_key"]["set"]
 
 
+def test_rotate_without_a_vault_says_there_is_none_not_that_a_password_is_missing(home: Path) -> None:
+    """Found black-box: `orion secrets rotate` with no vault and no password source said "the vault is
+    locked and no master password source is available" with a hint to set ORION_MASTER_PASSWORD_FILE;
+    followed, it then said there is no vault. Now it says so at once, as `secrets check` does."""
+    result = run("rotate", "--json")
+    assert result.exit_code == 4, result.output
+    error = json.loads(result.stderr.strip().splitlines()[-1])
+    assert error["reason"] == "no_vault", result.stderr
+    assert "create it with `orion secrets encrypt`" in result.stderr
+    assert "ORION_MASTER_PASSWORD_FILE" not in result.stderr
+    assert not vault_of(home).exists()
+
+
 def test_rotate_to_the_same_password_does_not_claim_the_old_one_stopped_working(
         tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
     assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
