@@ -619,3 +619,20 @@ def test_a_relative_orion_home_cannot_give_a_cron_job_a_kill_switch_of_its_own(
     assert f"ORION_HOME ({home!r})" in halted.stderr
     monkeypatch.delenv("ORION_HOME")
     assert json.loads(run("--db", str(ledger), "halt", "--status", "--json").stdout)["halted"] is True
+
+
+def test_an_invalid_config_named_by_flag_is_checked_by_the_command_the_warning_names(isolated_home: Path,
+                                                                                     tmp_path: Path) -> None:
+    """Found black-box: `orion --config bad.toml halt` warned "Fix it before trading (`orion config show`
+    checks it)", but that command, as written, checks the user config, not bad.toml: it said all is
+    well (exit 0). The warning names the command with the file it read, and that command refuses it."""
+    assert run("init").exit_code == 0
+    bad = tmp_path / "bad config.toml"
+    bad.write_text('[trading]\nmin_edge = "0.5x"\n')
+    for args in (("halt", "--status"), ("halt", "-r", "x")):
+        result = run("--config", str(bad), *args)
+        assert result.exit_code == 0, result.output
+        hinted = f"orion --config '{bad}' config show"
+        assert f"(`{hinted}` checks it)" in result.stderr, result.stderr
+        assert run("--config", str(bad), "config", "show").exit_code == 3
+    assert run("resume", "--yes").exit_code == 0
