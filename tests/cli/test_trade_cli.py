@@ -1422,3 +1422,32 @@ def test_a_halt_engaged_while_the_sentinel_file_exists_names_the_file_and_its_re
     assert code == 0, err
     assert json.loads(out)["sentinel_file"] == str(sentinel)
     assert f"removing the sentinel file {sentinel}, then `orion resume --yes`, releases it" in err, err
+
+
+@pytest.mark.parametrize("ending", ["halted", "outcome unknown"])
+def test_the_reconcile_hint_after_a_demo_trade_carries_demo(op_id: str, monkeypatch: pytest.MonkeyPatch,
+                                                            ending: str) -> None:
+    """Found black-box: a demo trade that halted, or left an order's outcome unknown, hinted a bare
+    `orion reconcile`, which reads the live venues, not the data the trade was made on; the other
+    hints after a demo trade carried --demo already. (The execution's end is scripted: the demo data
+    set fills every paper order.)"""
+    import dataclasses
+
+    from cli.test_trade_watch import _result_unwound_for_credentials
+
+    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.venues.trading import OrderStatus
+
+    base = _result_unwound_for_credentials("k")
+    if ending == "halted":
+        result = dataclasses.replace(base, status="halted", message="unwind failed", detail={"status": "halted"})
+    else:
+        orders = [dataclasses.replace(base.orders[0], status=OrderStatus.UNKNOWN)]
+        result = dataclasses.replace(base, status="failed", message="the first leg's outcome is unknown",
+                                     orders=orders, detail={"status": "failed"})
+    monkeypatch.setattr(trade_cmd, "_run_execution", lambda *a, **k: result)
+    code, _out, err = invoke("--json", "trade", op_id, "--demo", "--confirm")
+    error = json.loads(err.strip().splitlines()[-1])
+    assert (code, error["reason"]) == ((6, "HALTED") if ending == "halted" else (5, "venue_unavailable")), err
+    assert "`orion reconcile --demo`" in err and "`orion reconcile`" not in err, err
+    assert trade_cmd.halted_execution_hint().endswith("`orion reconcile` checks what reached the venues")

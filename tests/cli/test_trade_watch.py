@@ -483,7 +483,7 @@ def _a_single_trade_of_the_demo() -> tuple[int, str, dict[str, Any]]:
 
 
 def _scripted_round(tmp_path: Path, monkeypatch: Any, results: list[Any], max_trades: int | None,
-                    ) -> tuple[tuple[int, WatchStop | None], list[str]]:
+                    source_flags: str = "") -> tuple[tuple[int, WatchStop | None], list[str]]:
     """One watch round (:func:`_trade_round`) over four opportunities whose executions return ``results``
     in turn: what it returned, and the opportunities it executed."""
     from decimal import Decimal
@@ -512,7 +512,7 @@ def _scripted_round(tmp_path: Path, monkeypatch: Any, results: list[Any], max_tr
     stop = trade_cmd.StopFlag(app.out)
     auth = SimpleNamespace(mode="paper")
     returned = trade_cmd._trade_round(app, None, ops, auth, None, None, None, stop,  # type: ignore[arg-type]
-                                      0, max_trades)
+                                      0, max_trades, source_flags=source_flags)
     return returned, executed
 
 
@@ -991,12 +991,16 @@ def test_a_halted_execution_on_the_max_trades_th_trade_stops_as_a_halt(tmp_path:
     watch with exit 0 "max trades reached"."""
     import dataclasses
 
-    from orion_cli.cli.commands.trade import HALTED_EXECUTION_HINT
+    from orion_cli.cli.commands.trade import halted_execution_hint
 
     base = _result_unwound_for_credentials("k1")
     result = dataclasses.replace(base, status="halted", message="unwind failed", detail={"status": "halted"})
     (trades, stop), _ = _scripted_round(tmp_path, monkeypatch, [result], 1)
-    assert (trades, stop) == (1, WatchStop("halted: unwind failed", 6, "HALTED", HALTED_EXECUTION_HINT))
+    assert (trades, stop) == (1, WatchStop("halted: unwind failed", 6, "HALTED", halted_execution_hint()))
+
+    # A watch on recorded data names the reconcile of that data: a bare `orion reconcile` reads the live venues.
+    (_trades, stop), _ = _scripted_round(tmp_path, monkeypatch, [result], 1, source_flags=" --demo")
+    assert stop is not None and "`orion reconcile --demo` checks what reached the venues" in stop.hint, stop
 
 
 def test_a_ctrl_c_while_a_round_flushes_its_alerts_keeps_the_halt_that_round_ended_on(monkeypatch: Any) -> None:

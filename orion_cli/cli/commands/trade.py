@@ -485,9 +485,11 @@ def _halt_hint(halt: HaltStatus) -> str:
     return f"{HALT_HINT}; {release_hint(halt)}" if halt.kind == DRAWDOWN_KIND or halt.sentinel else HALT_HINT
 
 
-# An execution that halted left an outcome unknown or an unwind unfinished: what reached the venues is
-# reconcile's to tell (a single trade and the watch say the same).
-HALTED_EXECUTION_HINT = f"{HALT_HINT}; `orion reconcile` checks what reached the venues"
+def halted_execution_hint(source_flags: str = "") -> str:
+    """An execution that halted left an outcome unknown or an unwind unfinished: what reached the venues
+    is reconcile's to tell (a single trade and the watch say the same). With the trade's --demo or
+    --snapshot, as a bare `orion reconcile` after a trade on recorded data reads the live venues."""
+    return f"{HALT_HINT}; `orion reconcile{source_flags}` checks what reached the venues"
 
 
 # A venue refused orion's credentials for an order: the key, its environment or the clock to fix, as
@@ -541,11 +543,12 @@ def version_refusal(result: ExecutionResult) -> VenueError | None:
                       hint="orion signs Polymarket CLOB V2 orders only; check the venue's announcements")
 
 
-def raise_for_result(result: ExecutionResult) -> None:
+def raise_for_result(result: ExecutionResult, source_flags: str = "") -> None:
     """Exit codes: done 0; refused, halted, unwound 6; a venue unreachable 5; a venue that refused
     orion's credentials for an order 4 (:func:`credentials_refusal`). A re-run of a used key (nothing
     sent) exits as the execution it reports ended (:attr:`ExecutionResult.outcome`): 0 only for one
-    that ended done."""
+    that ended done. ``source_flags``: the trade's --demo/--snapshot, carried by the hints that name
+    `orion reconcile`."""
     from orion_cli.venues.trading import OrderStatus
 
     status = result.outcome
@@ -560,7 +563,7 @@ def raise_for_result(result: ExecutionResult) -> None:
         detail = failed.detail if failed is not None else result.message
         raise Refused(f"refused by {name}: {detail}", reason=name)
     if status == "halted":
-        raise Halted(f"halted: {result.message}", hint=HALTED_EXECUTION_HINT)
+        raise Halted(f"halted: {result.message}", hint=halted_execution_hint(source_flags))
     if status == "unwound":
         raise Refused(f"the first leg was unwound: {result.message}", reason="UNWOUND",
                       hint="`orion positions` shows what is held")
@@ -568,7 +571,7 @@ def raise_for_result(result: ExecutionResult) -> None:
     text = result.message.lower()
     if unknown or "unavailable" in text or "unreachable" in text:
         raise VenueError(f"execution failed: {result.message}", reason="venue_unavailable",
-                         hint="`orion reconcile` resolves orders whose outcome is unknown")
+                         hint=f"`orion reconcile{source_flags}` resolves orders whose outcome is unknown")
     raise Refused(f"execution failed: {result.message}", reason="NOT_FILLED")
 
 
@@ -1039,7 +1042,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         say_breaker_tripped(app, result)
         if stop.stopped_after_decided():
             out.info(f"{stop.reason} after the execution was decided and recorded: it ends with its own exit code")
-        raise_for_result(result)
+        raise_for_result(result, source_flags(snapshot, demo))
         if stop.requested and not stop.stopped_after_decided():
             out.info(f"{stop.reason}: the execution was finished and recorded first")
             raise KeyboardInterrupt
@@ -1689,7 +1692,8 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         if refusal is not None:  # every later order there would be refused alike: even the --max-trades'th
             return trades, WatchStop.credentials_refused(refusal)
         if result.status == "halted":  # raise_for_result's message and hint; a halt, even on the last trade
-            return trades, WatchStop.refused(f"halted: {result.message}", "HALTED", HALTED_EXECUTION_HINT)
+            return trades, WatchStop.refused(f"halted: {result.message}", "HALTED",
+                                             halted_execution_hint(source_flags))
         blocked = geoblock_refusal(result)
         if blocked is not None:  # an order refused for this host's location (a firewall that blocks orders only)
             return trades, WatchStop.refused(blocked.message, blocked.reason, blocked.hint)
