@@ -156,7 +156,7 @@ def test_a_decimal_option_with_more_places_than_a_config_number_is_a_usage_error
 
 
 @pytest.mark.parametrize("args", [("scan", "--demo", "--min-edge", "0.000001"),
-                                  ("scan", "--demo", "--min-profit", "123456.000001")])
+                                  ("scan", "--demo", "--min-profit", "12345.000001")])
 def test_a_decimal_option_with_six_places_is_taken(args: tuple[str, ...], isolated_home: Path) -> None:
     result = CliRunner().invoke(app, ["--json", *args])
     assert result.exit_code == 0, result.output
