@@ -935,22 +935,21 @@ class Executor:
         note: dict[str, str] = {}
         book: OrderBook | None = None
         if self._books is not None:
+            unavailable: str | None = None
             try:
                 _, book = await self._books(spec.venue, spec.market_id)
+                # A side not read (a Polymarket token's book the CLOB did not return) is empty for want
+                # of a book, not of asks: it is judged as a book that cannot be read.
+                unavailable = book.unread(spec.side) if book is not None else None
             except OrionError as exc:
-                if not first_send:
-                    run.result.setdefault("retries", []).append({"tag": tag, "skipped": f"book unavailable: {exc}"})
-                    return None
-                note["priced"] = f"at the plan's limit, the book unavailable: {exc}"[:300]
-            what = book.unread(spec.side) if book is not None else None
-            if what:
-                # That side's book was not read (a Polymarket token's the CLOB did not return): it is
-                # empty for want of a book, not of asks, and is judged as a book that cannot be read.
+                unavailable = str(exc)
+            if unavailable:
                 book = None
                 if not first_send:
-                    run.result.setdefault("retries", []).append({"tag": tag, "skipped": f"book unavailable: {what}"})
+                    run.result.setdefault("retries", []).append({"tag": tag,
+                                                                 "skipped": f"book unavailable: {unavailable}"})
                     return None
-                note["priced"] = f"at the plan's limit, the book unavailable: {what}"[:300]
+                note["priced"] = f"at the plan's limit, the book unavailable: {unavailable}"[:300]
         best = book.side(spec.side).best_ask if book is not None else None
         if first_send and best is not None and best.price > limit:
             breakeven = self._breakeven_price(run, size)
