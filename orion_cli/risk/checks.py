@@ -47,7 +47,7 @@ from orion_cli.core.models import (
 from orion_cli.core.money import CENT, ZERO, ceil_to
 from orion_cli.core.opportunity import not_a_pair
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
-from orion_cli.risk.halt import DRAWDOWN_KIND, halted_where, missing_halt_row, release_hint, status_of
+from orion_cli.risk.halt import halted_where, missing_halt_row, status_of, unusual_release
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import (
@@ -383,9 +383,8 @@ def check_halted(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: 
     st = status_of(lazy.state, ctx.settings.halt.sentinel_file)
     if st.halted:
         where = halted_where(st)
-        # A drawdown trip names its release: `orion resume` alone is refused for it (needs --breaker);
-        # so does the sentinel file, which `orion resume` does not remove (it refuses while it exists).
-        release = f"; {release_hint(st)}" if st.kind == DRAWDOWN_KIND or st.sentinel else ""
+        unusual = unusual_release(st)  # a drawdown trip or the sentinel file: `orion resume` alone is refused
+        release = f"; {unusual}" if unusual else ""
         return CheckResult("HALTED", False, f"trading is halted ({where}) since {st.since}: "
                                             f"{st.reason or 'no reason given'}{release}")
     return CheckResult("HALTED", True, "kill switch released")

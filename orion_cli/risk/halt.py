@@ -159,6 +159,13 @@ def release_hint(st: HaltStatus, what: str = "it") -> str:
     return f"{command} releases {what}"
 
 
+def unusual_release(st: HaltStatus) -> str | None:
+    """:func:`release_hint` where a plain `orion resume` would not release ``st``, else None: a drawdown
+    trip needs --breaker, and nothing is released while the sentinel file exists. The hints that name
+    a release only then (the trade's HALTED check, the watch's stop) ask this."""
+    return release_hint(st) if st.kind == DRAWDOWN_KIND or st.sentinel else None
+
+
 def assert_not_halted(conn: Connection, sentinel_file: str = "") -> None:
     """Raise :class:`Halted` (exit 6) when the kill switch is engaged. Call inside the order tx."""
     st = status_in(conn, sentinel_file)

@@ -480,9 +480,10 @@ HALT_HINT = "`orion halt --status` shows why"
 def _halt_hint(halt: HaltStatus) -> str:
     """HALT_HINT, and for a drawdown trip or the sentinel file the exact release: `orion resume` alone is
     refused for a drawdown trip, and any resume while the sentinel file exists."""
-    from orion_cli.risk.halt import DRAWDOWN_KIND, release_hint
+    from orion_cli.risk.halt import unusual_release
 
-    return f"{HALT_HINT}; {release_hint(halt)}" if halt.kind == DRAWDOWN_KIND or halt.sentinel else HALT_HINT
+    unusual = unusual_release(halt)
+    return f"{HALT_HINT}; {unusual}" if unusual else HALT_HINT
 
 
 def halted_execution_hint(source_flags: str = "") -> str:
