@@ -249,8 +249,12 @@ def _load_book(conn: Connection, mode: str, held: Sequence[Position],
             fees = leg_fees if unfilled == leg_size else ceil_to(leg_fees * unfilled / leg_size, MONEY_QUANTUM)
         add(p.venue, p.market_id, p.category, amount + fees)
         if p.status in UNACKNOWLEDGED:
-            # BALANCE's cash in flight: the orders' spend at their limit, as before.
-            book.unacknowledged[p.venue] = book.unacknowledged.get(p.venue, ZERO) + amount
+            # BALANCE's cash in flight, counted as _cash_out counts a leg: the spend and the fees its plan
+            # expected, rounded as the venue takes them (a row groups an execution's orders at one limit:
+            # usually one order).
+            spend = (polymarket_buy_spend(unfilled, Decimal(p.limit_price)) + fees if p.venue == Venue.POLYMARKET.value
+                     else ceil_to(amount + fees, CENT))
+            book.unacknowledged[p.venue] = book.unacknowledged.get(p.venue, ZERO) + spend
     return book
 
 

@@ -730,6 +730,27 @@ def test_balance_counts_both_legs_on_one_venue_and_unacknowledged_orders(db: Dat
     assert results(run(db, both, ctx(bals=balances("9.91"))), "BALANCE")[0].passed
 
 
+@pytest.mark.parametrize(("cash", "ok"), [("21.00", True), ("20.99", False)])
+def test_balance_counts_an_unacknowledged_order_with_the_fees_its_plan_expected(db: Database, cash: str,
+                                                                                 ok: bool) -> None:
+    """Found in review: BALANCE took an order the venue has not confirmed at size x limit (4.00), without
+    the 6.00 of fees its plan expected, while the exposure checks and the plan's own legs count fees: a
+    second process trading meanwhile passed with cash the first order's fees would take."""
+    _record_execution(db, _one_leg_plan("10", key="key-0"))  # KXA-1: 10 x 0.40 + fees 6.00, not yet sent
+    r = results(run(db, _one_leg_plan("10"), ctx(bals=balances(cash))), "BALANCE")[0]
+    # in flight 10.00; the plan's leg 10.00 + 10% buffer = 11.00
+    assert r.passed is ok and "in flight 10.00" in r.detail and "required 11.00" in r.detail, r
+
+
+def test_balance_counts_an_unacknowledged_polymarket_buy_at_its_signed_spend(db: Database) -> None:
+    """An immediate Polymarket buy is signed for size x limit rounded up to the cent and may spend all of it
+    (``polymarket_buy_spend``): 3 x 0.663 = 1.989 in flight is 1.99."""
+    add_order(db, venue=Venue.POLYMARKET, mid="0xabc", size="3", price="0.663", status="submitted")
+    r = results(run(db, plan(leg(size="3", price="0.50"), leg(Venue.POLYMARKET, "0xzzz", Side.NO, size="3",
+                                                               price="0.50"))), "BALANCE")[1]
+    assert "in flight 1.99 " in r.detail, r
+
+
 @pytest.mark.parametrize(("in_ledger", "ok"), [("4.40", True), ("4.39", False)])
 def test_balance_takes_the_ledger_cash_inside_the_transaction_when_lower_than_the_read(
         db: Database, in_ledger: str, ok: bool) -> None:
