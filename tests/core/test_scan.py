@@ -321,6 +321,23 @@ def test_curated_pairs_whose_markets_the_data_does_not_list_are_reported_not_cou
     assert "KXGONE-9 " in many.notes[0] and "KXGONE-10 " not in many.notes[0] and ", and 2 more;" in many.notes[0]
 
 
+def test_a_category_that_selects_no_market_says_so_and_names_the_data_s_categories(cfg: Settings) -> None:
+    """Found in review: `scan --category nope` said "0 opportunities", as a scan that found no arbitrage
+    does, where the filter (a typo) had left no market to match."""
+    k, p = kalshi_market(), poly_market()
+    other = kalshi_market("KXOTHER-1", category="Elections")
+    data = data_of((k, book(k, side([("0.40", "10")]), side())), (p, book(p, side(), side([("0.50", "10")]))),
+                   (other, None))
+    (note,) = scan(data, [], cfg, opts(category="sceince")).notes
+    assert note == ("--category 'sceince' selects no market in live (its categories: Elections, Science); nothing "
+                    "was matched or priced"), note
+    # A category some market has, a part of one, and no filter: no such note.
+    for chosen in ("science", "elect", None, " "):
+        assert scan(data, [], cfg, opts(category=chosen)).notes == [], chosen
+    long = scan(data, [], cfg, opts(category="x" * 500)).notes[0]
+    assert "(502 characters)" in long and len(long) < 200, long
+
+
 # --------------------------------------------------------------------------------------------------
 # hand-built books, exact figures
 
