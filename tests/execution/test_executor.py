@@ -268,10 +268,12 @@ def test_a_trade_the_breaker_refuses_trips_it_with_a_halt_and_an_alert(db: Datab
     no alert, `halt --status` said trading was on. The refusal now hands the figures to the breaker."""
     from orion_cli.risk.breaker import Breaker
 
-    s = settings(**{"breaker.daily_loss": "5"})
+    before = datetime.now(UTC) - timedelta(minutes=5)
+    # The trading day resets half a day away: run in the 5 minutes after the reset hour (CI found it, just
+    # after midnight UTC), the fills were yesterday's and the trade passed.
+    s = settings(**{"breaker.daily_loss": "5", "breaker.reset_hour_utc": (before.hour + 12) % 24})
     venues = paper_venues(db, s)
     ledger = Ledger(db, "paper")
-    before = datetime.now(UTC) - timedelta(minutes=5)
     ledger.ensure_balance(Venue.KALSHI, D("1000"), now=before)
     for action, fee in ((Action.BUY, "0"), (Action.SELL, "6")):  # 6 lost today in fees, the limit 5
         coid = f"manual-{action.value}"
