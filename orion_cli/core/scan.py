@@ -134,6 +134,8 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         # Curated wins: a candidate for a market a curated pair already pairs the same way round is held
         # back (CURATED_ELSEWHERE), shown with the other held-back candidates, never priced.
         candidates = hold_back_for_curated(curated, result.candidates, market_of)
+        k_index = {m.id: m for m in kalshi}
+        p_index = _index(poly)
         tradable = tradable_pairs(curated, candidates, float(settings.matching.auto_accept_confidence), market_of)
         missing = [t for t in tradable
                    if t.source == "curated" and (t.kalshi_id not in listed_k or t.polymarket_id not in listed_p)]
@@ -141,6 +143,9 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
             gone = {id(t) for t in missing}
             tradable = [t for t in tradable if id(t) not in gone]
             notes.append(_missing_note(missing, listed_k, listed_p, data.source))
+        # A curated pair outside --category is filtered, not missing: not priced, not counted, not named.
+        tradable = [t for t in tradable if t.source != "curated"
+                    or (t.kalshi_id in k_index and t.polymarket_id in p_index)]
         # Two curated pairs on one Polymarket market the same way round (one by condition id, one by YES
         # token: the file cannot tell): which Kalshi market settles like it is the operator's to say, and
         # pricing both would buy against the one book twice. Neither is priced. (One already missing from
@@ -155,8 +160,6 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         held_back = sorted((c for c in candidates if (c.kalshi_id, c.polymarket_id) not in tradable_keys
                             and ((c.kalshi_id, c.polymarket_id) not in accepted or c.reasons)),
                            key=lambda c: (-c.confidence, c.kalshi_id, c.polymarket_id))
-        k_index = {m.id: m for m in kalshi}
-        p_index = _index(poly)
         for pair in tradable:
             km = k_index.get(pair.kalshi_id)
             pm = p_index.get(pair.polymarket_id)

@@ -230,6 +230,16 @@ def test_curated_pairs_not_in_the_data_are_named_not_counted_as_tradable() -> No
     assert all(json.loads(line)["type"] == "opportunity" for line in out.splitlines())  # stdout stays data
 
 
+def test_tradable_pairs_in_the_summary_are_those_of_the_category() -> None:
+    """Found by a black-box run: with one curated culture pair, `scan --demo -c elections` said "1 tradable
+    pair(s) … 0 pair(s) priced". A curated pair outside --category is filtered: not counted, not missing."""
+    assert invoke("pairs", "add", GCR_K, GCR_P)[0] == 0
+    code, _, err = invoke("scan", "--demo", "--jsonl", "-c", "elections")
+    m = SUMMARY.search(err)
+    assert code == 0 and m is not None and (m[2], m[5]) == ("0", "0"), err
+    assert "not found in" not in err
+
+
 # -- filters -----------------------------------------------------------------------------------
 
 

@@ -505,6 +505,19 @@ def test_category_filter(cfg: Settings) -> None:
     assert len(scan(data, curated, cfg, opts(category="")).opportunities) == 3
 
 
+def test_tradable_pairs_are_counted_within_the_category(cfg: Settings) -> None:
+    """Found by a black-box run: with one curated sports pair, `scan --demo -c elections` said "1 tradable
+    pair(s) … 0 pair(s) priced" (with 36 curated, `-c culture` said 36 of which 2 were priced). A curated
+    pair outside --category is filtered: neither counted as tradable nor named as missing."""
+    data, curated = _three_pairs(category_b="Politics")
+    science = scan(data, curated, cfg, opts(category="science"))
+    assert [t.kalshi_id for t in science.tradable] == ["KXA-1", "KXC-1"] and science.priced_pairs == 2
+    assert science.curated_missing == [] and science.notes == []
+    politics = scan(data, curated, cfg, opts(category="politics"))
+    assert [t.kalshi_id for t in politics.tradable] == ["KXB-1"] and politics.priced_pairs == 1
+    assert len(scan(data, curated, cfg, opts()).tradable) == 3
+
+
 def test_category_filter_applies_to_both_legs(cfg: Settings) -> None:
     k = kalshi_market("KXM-1", fee_model=FeeModel.free(), category="Politics")
     p = poly_market("0x" + "e5" * 32, fee_model=FeeModel.free(), category="elections")
