@@ -151,6 +151,17 @@ class Market:
     def is_open(self) -> bool:
         return self.status is MarketStatus.OPEN
 
+    def not_open_at(self, now: datetime) -> str | None:
+        """Why no order can go to this market at ``now``, or None when one can: its status is not open, or
+        its close time has passed (``close_time <= now``). The one rule behind a leg's ``INVALID_ORDER``
+        and the scan's holding back a pair as ``MARKET_NOT_OPEN`` (never priced)."""
+        if self.status is not MarketStatus.OPEN:
+            return f"market {self.id} is {self.status.value}, not open"
+        if self.close_time is not None and self.close_time <= now:
+            closed = self.close_time.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+            return f"market {self.id} closed at {closed}"
+        return None
+
     @property
     def signs_neg_risk(self) -> bool:
         """Whether an order here is signed for the Neg Risk CTF Exchange: the CLOB book's flag when

@@ -134,6 +134,9 @@ class Opportunity:
     net_profit: Decimal
     return_on_capital: Decimal
     annualized_return: Decimal | None
+    # The latest of the legs' close times: the capital is tied up until every leg settles, so it is the
+    # horizon of ``annualized_return``. (The scan prices no market past its close time: at ``observed_at``
+    # every leg's market is still open.)
     close_time: datetime | None
     quote_age_seconds: Decimal
     depth_consumed: Decimal

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,7 @@ from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Market, OrderBook, Venue
 from orion_cli.core.opportunity import Opportunity
 from orion_cli.core.pricing import price_neg_risk_event, price_pair, price_within_venue
-from orion_cli.matching.equivalence import MatchCandidate, MatchSettings
+from orion_cli.matching.equivalence import MARKET_NOT_OPEN, MatchCandidate, MatchSettings
 from orion_cli.matching.pairs import (
     POLARITY_CONFLICT,
     CuratedPair,
@@ -74,6 +74,10 @@ class ScanResult:
     # Curated pairs a market of which the data does not list at all (a mistyped id, a settled market,
     # a snapshot of other markets): not priced, and not among ``tradable``.
     curated_missing: list[TradablePair] = field(default_factory=list)
+    # Curated pairs (in the scanned category) a market of which is not open at the scan's time — past its
+    # close time, or no longer open — by the rule a trade's INVALID_ORDER applies: not priced, not
+    # among ``tradable``, reasons ending in MARKET_NOT_OPEN.
+    curated_closed: list[TradablePair] = field(default_factory=list)
 
 
 def match_settings(settings: Settings) -> MatchSettings:
@@ -122,6 +126,7 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
     held_back: list[MatchCandidate] = []
     stats: MatchStats | None = None
     missing: list[TradablePair] = []
+    closed: list[TradablePair] = []
     priced = 0
     if both and kalshi and poly:
         result = match_markets(kalshi, poly, settings=match_settings(settings))
@@ -136,6 +141,10 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         candidates = hold_back_for_curated(curated, result.candidates, market_of)
         k_index = {m.id: m for m in kalshi}
         p_index = _index(poly)
+        # A market no order can go to at ``now`` (past its close time, or no longer open: the rule a
+        # trade's INVALID_ORDER applies) is never priced: its candidates are held back, never
+        # auto-accepted, and `orion trade` would only refuse them, every round of a watch.
+        candidates = hold_back_not_open(candidates, k_index, p_index, now)
         tradable = tradable_pairs(curated, candidates, float(settings.matching.auto_accept_confidence), market_of)
         missing = [t for t in tradable
                    if t.source == "curated" and (t.kalshi_id not in listed_k or t.polymarket_id not in listed_p)]
@@ -146,11 +155,23 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         # A curated pair outside --category is filtered, not missing: not priced, not counted, not named.
         tradable = [t for t in tradable if t.source != "curated"
                     or (t.kalshi_id in k_index and t.polymarket_id in p_index)]
+        for t in tradable:
+            if t.source == "curated":
+                shut = [f"{m.venue.value} {problem.removeprefix(f'market {m.id} ')}"
+                        for m in (k_index[t.kalshi_id], p_index[t.polymarket_id])
+                        if (problem := m.not_open_at(now)) is not None]
+                if shut:
+                    reasons = t.reasons if MARKET_NOT_OPEN in t.reasons else (*t.reasons, MARKET_NOT_OPEN)
+                    closed.append(replace(t, reasons=reasons, detail={**t.detail, "not_open": shut}))
+        if closed:
+            shut_k = {t.kalshi_id for t in closed}
+            tradable = [t for t in tradable if t.source != "curated" or t.kalshi_id not in shut_k]
+            notes.append(_closed_note(closed, data.source))
         # Two curated pairs on one Polymarket market the same way round (one by condition id, one by YES
         # token: the file cannot tell): which Kalshi market settles like it is the operator's to say, and
         # pricing both would buy against the one book twice. Neither is priced. (One already missing from
-        # the data is not priced anyway, and named above.)
-        gone_k = {t.kalshi_id for t in missing}
+        # the data, or closed, is not priced anyway, and named above.)
+        gone_k = {t.kalshi_id for t in (*missing, *closed)}
         for group in curated_twice([p for p in curated if p.kalshi not in gone_k], market_of):
             twice = {p.kalshi for p in group}
             tradable = [t for t in tradable if t.source != "curated" or t.kalshi_id not in twice]
@@ -212,7 +233,38 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         notes=notes,
         if_curated=if_curated,
         curated_missing=missing,
+        curated_closed=closed,
     )
+
+
+def hold_back_not_open(candidates: Sequence[MatchCandidate], k_index: dict[str, Market], p_index: dict[str, Market],
+                       now: datetime) -> list[MatchCandidate]:
+    """``candidates``, each one a market of which is not open at ``now`` (:meth:`Market.not_open_at`: past
+    its close time, or no longer open) held back as ``MARKET_NOT_OPEN``, the leg's INVALID_ORDER text
+    among its ``why``. ``k_index``/``p_index``: the markets by id (Polymarket's by condition id)."""
+    out: list[MatchCandidate] = []
+    for c in candidates:
+        km, pm = k_index.get(c.kalshi_id), p_index.get(c.polymarket_id)
+        shut = [problem for m in (km, pm) if m is not None and (problem := m.not_open_at(now)) is not None]
+        if shut:
+            reasons = c.reasons if MARKET_NOT_OPEN in c.reasons else (*c.reasons, MARKET_NOT_OPEN)
+            why = [*c.detail.get("why", ()), *(f"{MARKET_NOT_OPEN}: {s}" for s in shut)]
+            c = replace(c, reasons=reasons, detail={**c.detail, "why": why})
+        out.append(c)
+    return out
+
+
+def _closed_note(closed: Sequence[TradablePair], source: str) -> str:
+    """One warning line naming the curated pairs a market of which no order can go to (without the scan's
+    time: a watch says it once, not every round)."""
+    named = []
+    for t in closed[:_MISSING_SHOWN]:
+        poly = t.polymarket_id if len(t.polymarket_id) <= 14 else t.polymarket_id[:12] + "…"
+        named.append(f"{t.kalshi_id} ~ {poly} ({'; '.join(str(s) for s in t.detail.get('not_open', ()))})")
+    more = f", and {len(closed) - _MISSING_SHOWN} more" if len(closed) > _MISSING_SHOWN else ""
+    return (f"{len(closed)} curated pair(s) in {source} past a market's close time or not open (not priced, not "
+            f"counted as tradable; `orion trade` refuses them): {', '.join(named)}{more}; "
+            "`orion pairs remove KALSHI` once it has settled")
 
 
 _MISSING_SHOWN = 10
@@ -295,6 +347,10 @@ def _within_venue(data: MarketData, markets: Sequence[Market], options: ScanOpti
     events: dict[tuple[Venue, str], list[Market]] = defaultdict(list)
     for m in markets:
         if m.venue not in options.venues:
+            continue
+        # Past its close time (or not open): a trade would refuse it (INVALID_ORDER). Its event's basket,
+        # short of this outcome, is incomplete and not priced either.
+        if m.not_open_at(now) is not None:
             continue
         book = data.book_for(m)
         if book is not None:

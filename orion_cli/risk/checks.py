@@ -37,7 +37,6 @@ from orion_cli.core.errors import OrionError
 from orion_cli.core.models import (
     POLYMARKET_MIN_MARKETABLE_BUY,
     Market,
-    MarketStatus,
     OrderBook,
     Side,
     Venue,
@@ -543,10 +542,8 @@ def _leg_problems(leg: LegPlan, plan: TradePlan, now: datetime) -> list[str]:
         token = market.yes_token if leg.side is Side.YES else market.no_token
         if not leg.token_id or (token and leg.token_id != token):
             problems.append(f"token {leg.token_id or '(none)'} is not market {market.id}'s {leg.side.value} token")
-    if market.status is not MarketStatus.OPEN:
-        problems.append(f"market {market.id} is {market.status.value}, not open")
-    elif market.close_time is not None and market.close_time <= now:
-        problems.append(f"market {market.id} closed at {iso_utc(market.close_time)}")
+    if (shut := market.not_open_at(now)) is not None:
+        problems.append(shut)
     if leg.size > 0:
         if leg.size < market.min_size:
             problems.append(f"size {leg.size} below the market minimum {market.min_size}")

@@ -230,6 +230,31 @@ def test_curated_pairs_not_in_the_data_are_named_not_counted_as_tradable() -> No
     assert all(json.loads(line)["type"] == "opportunity" for line in out.splitlines())  # stdout stays data
 
 
+def test_a_curated_pair_whose_market_closed_is_named_not_priced_nor_counted() -> None:
+    """Found by a black-box run: Portugal's World Cup pair curated on the demo set (its Polymarket market
+    ends 2026-07-20, long past) was priced, and `orion trade` refused each of its opportunities
+    (INVALID_ORDER "closed at"), a `trade --watch` every round. It is now held back, said in one warning."""
+    pt_k, pt_p = "KXMENWORLDCUP-26-PT", "0x4f3421fb2daf5cca7430ed8d8132463963081572d75434393a1808fdb8829fe8"
+    assert invoke("pairs", "add", pt_k, pt_p)[0] == 0
+    code, out, err = invoke("scan", "--demo", "--jsonl", "--min-edge", "0", "--min-profit", "0",
+                            "--include-candidates")
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert not [r for r in records if r["type"] == "opportunity" and pt_p in json.dumps(r["legs"])]
+    [held] = [r for r in records if r["type"] == "candidate" and (r["kalshi_id"], r["polymarket_id"]) == (pt_k, pt_p)]
+    assert "MARKET_NOT_OPEN" in held["reasons"]
+    [warning] = [line for line in err.splitlines() if pt_k in line]
+    assert warning.startswith("warning: 1 curated pair(s) in demo data set past a market's close time or not open ")
+    assert f"{pt_k} ~ {pt_p[:12]}… (polymarket closed at 2026-07-20T00:00:00.000000Z)" in warning
+    m = SUMMARY.search(err)
+    assert m is not None, err
+    tradable = int(m[2])
+    assert invoke("pairs", "remove", pt_k)[0] == 0
+    code, _, err = invoke("scan", "--demo", "--jsonl", "--min-edge", "0", "--min-profit", "0")
+    m2 = SUMMARY.search(err)
+    assert code == 0 and m2 is not None and int(m2[2]) == tradable and "not open" not in err  # not counted
+
+
 def test_tradable_pairs_in_the_summary_are_those_of_the_category() -> None:
     """Found by a black-box run: with one curated culture pair, `scan --demo -c elections` said "1 tradable
     pair(s) … 0 pair(s) priced". A curated pair outside --category is filtered: not counted, not missing."""

@@ -585,6 +585,74 @@ def test_closed_market_and_missing_book_are_not_priced(cfg: Settings) -> None:
     assert result.opportunities == [] and result.priced_pairs == 0
 
 
+PT_K = "KXMENWORLDCUP-26-PT"
+PT_P = "0x4f3421fb2daf5cca7430ed8d8132463963081572d75434393a1808fdb8829fe8"  # ends 2026-07-20 in the demo
+PT_CLOSE = datetime(2026, 7, 20, tzinfo=UTC)
+
+
+def test_a_curated_pair_with_a_market_past_its_close_time_is_held_back_named_and_never_priced(
+        demo: MarketData, cfg: Settings) -> None:
+    """Found by a black-box run: with Portugal's World Cup pair curated on the demo set (its Polymarket
+    market ends 2026-07-20) and a cheaper Kalshi YES, `orion scan` listed a 13.79 opportunity that
+    `orion trade` refused every time (INVALID_ORDER "market … closed at 2026-07-20…"), a `trade --watch`
+    every round. A market past its close time at the scan's `now` (by that very rule) is never priced: the
+    pair is held back as MARKET_NOT_OPEN and named in one note, as a curated pair the data lacks is."""
+    data = _with_books(demo, {PT_K: (side([("0.06", "400")]), side([("0.95", "400")]))})
+    curated = [CuratedPair(PT_K, PT_P)]
+    before = scan(data, curated, cfg, opts(now=PT_CLOSE - timedelta(microseconds=1), within_venue=False))
+    assert [t.kalshi_id for t in before.tradable if t.source == "curated"] == [PT_K] and before.curated_closed == []
+    assert [legs_of(o) for o in involving(before, PT_K)] == [{("kalshi", PT_K, "yes"), ("polymarket", PT_P, "no")}]
+    for now in (PT_CLOSE, PT_CLOSE + timedelta(days=127)):  # at its close time, and the day of the report
+        result = scan(data, curated, cfg, opts(now=now, within_venue=False))
+        assert involving(result, PT_K) == [] and involving(result, PT_P) == []
+        assert all(t.kalshi_id != PT_K for t in result.tradable)
+        assert result.priced_pairs == len(result.tradable)  # BRIA (auto) until 2027: PT was not priced
+        [closed] = result.curated_closed
+        assert (closed.kalshi_id, closed.polymarket_id) == (PT_K, PT_P) and closed.reasons[-1] == "MARKET_NOT_OPEN"
+        assert result.curated_missing == []
+        [note] = [n for n in result.notes if PT_K in n]
+        assert note == ("1 curated pair(s) in demo data set past a market's close time or not open (not priced, "
+                        "not counted as tradable; `orion trade` refuses them): KXMENWORLDCUP-26-PT ~ 0x4f3421fb2d… "
+                        "(polymarket closed at 2026-07-20T00:00:00.000000Z); `orion pairs remove KALSHI` once it "
+                        "has settled"), note
+        # Its candidate is held back with the reason (shown by --include-candidates), not priced "if curated".
+        # The leg's INVALID_ORDER text, word for word: the one rule.
+        [held] = [c for c in result.held_back if (c.kalshi_id, c.polymarket_id) == (PT_K, PT_P)]
+        assert "MARKET_NOT_OPEN" in held.reasons
+        assert f"MARKET_NOT_OPEN: market {PT_P} closed at 2026-07-20T00:00:00.000000Z" in held.detail["why"]
+        assert (PT_K, PT_P) not in result.if_curated
+
+
+def test_an_auto_accepted_candidate_past_its_close_time_is_held_back(demo: MarketData, cfg: Settings) -> None:
+    """The demo's one opportunity, UpOnly/Brian Armstrong, ends 2027-01-01T05:00Z on Polymarket (15:00Z on
+    Kalshi): until then it is auto-accepted and priced, from then on held back as MARKET_NOT_OPEN (a trade
+    would refuse its Polymarket leg)."""
+    close = datetime(2027, 1, 1, 5, tzinfo=UTC)
+    assert {m.id: m.close_time for m in demo.markets if m.id in (BRIA_K, BRIA_P)} == {
+        BRIA_P: close, BRIA_K: datetime(2027, 1, 1, 15, tzinfo=UTC)}
+    open_ = scan(demo, [], cfg, ScanOptions.from_settings(cfg, now=close - timedelta(seconds=1)))
+    assert [legs_of(o) for o in open_.opportunities] == [{("kalshi", BRIA_K, "no"), ("polymarket", BRIA_P, "yes")}]
+    shut = scan(demo, [], cfg, ScanOptions.from_settings(cfg, now=close))
+    assert shut.opportunities == [] and shut.tradable == [] and shut.priced_pairs == 0
+    [held] = [c for c in shut.held_back if (c.kalshi_id, c.polymarket_id) == (BRIA_K, BRIA_P)]
+    assert held.reasons == ("MARKET_NOT_OPEN",)
+    assert shut.curated_closed == [] and shut.notes == []  # nothing curated: the candidate list says it
+
+
+def test_within_venue_skips_a_market_past_its_close_time(cfg: Settings) -> None:
+    k = kalshi_market(close_time=NOW)  # YES 0.40 + NO 0.50: a within-venue arbitrage, but closed at NOW
+    data = data_of((k, book(k, side([("0.40", "10")]), side([("0.50", "10")]))))
+    assert [o.strategy for o in scan(data, [], cfg, opts(now=NOW - timedelta(seconds=1))).opportunities] == ["yes_no"]
+    assert scan(data, [], cfg, opts()).opportunities == []
+
+
+def test_a_neg_risk_basket_with_an_outcome_past_its_close_time_is_not_priced(cfg: Settings) -> None:
+    basket = _basket(3, ["3", "3", "3"])  # nor a basket of the two others: one short of the event
+    basket.markets[2] = dataclasses.replace(basket.markets[2], close_time=NOW - timedelta(hours=1))
+    assert scan(basket, [], cfg, opts(now=NOW - timedelta(hours=2))).opportunities != []
+    assert scan(basket, [], cfg, opts()).opportunities == []
+
+
 # --------------------------------------------------------------------------------------------------
 # neg-risk baskets: only complete events, by the venue's own count
 

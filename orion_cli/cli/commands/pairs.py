@@ -173,8 +173,11 @@ def suggest_command(
 
     Example:  orion pairs suggest --demo   ·   orion pairs suggest --demo --accept KXUPONLY-01-BRIA
     """
+    from datetime import UTC, datetime
+
     from orion_cli.core.errors import NotFound, Refused
-    from orion_cli.core.scan import match_settings, polymarket_market_of
+    from orion_cli.core.scan import hold_back_not_open, match_settings, polymarket_market_of
+    from orion_cli.matching.equivalence import MARKET_NOT_OPEN
     from orion_cli.matching.pairs import (
         CURATED_ELSEWHERE,
         AlreadyCurated,
@@ -203,6 +206,9 @@ def suggest_command(
     # the same way round is CURATED_ELSEWHERE, not "auto" (the scan never trades it, --accept refuses it).
     market_of = polymarket_market_of(data.for_venue(Venue.POLYMARKET))
     candidates = hold_back_for_curated(curated, result.candidates, market_of)
+    # And as MARKET_NOT_OPEN, a candidate with a market past its close time (`orion trade` refuses it).
+    candidates = hold_back_not_open(candidates, {m.id: m for m in data.for_venue(Venue.KALSHI)},
+                                    {m.id: m for m in data.for_venue(Venue.POLYMARKET)}, datetime.now(UTC))
     chosen = [c for c in candidates if c.confidence >= min_confidence][:limit]
     records = []
     for c in chosen:
@@ -231,6 +237,11 @@ def suggest_command(
                           "pairs with one Kalshi market each way", reason="HELD_BACK",
                           hint=f"if {ticker} replaces it, remove that pair first: "
                                f"orion pairs remove {holder or 'KALSHI'}")
+        if MARKET_NOT_OPEN in match.reasons:  # not "curate it with `pairs add`": the scan would not price it
+            raise Refused(f"candidate {ticker} ↔ {match.polymarket_id} is held back ({MARKET_NOT_OPEN}): "
+                          + "; ".join(w.removeprefix(f"{MARKET_NOT_OPEN}: ") for w in match.detail.get("why", ())
+                                      if w.startswith(f"{MARKET_NOT_OPEN}: "))
+                          + ", and no order can go to it", reason="HELD_BACK")
         if match.reasons:
             raise Refused(f"candidate {ticker} ↔ {match.polymarket_id} is held back ({', '.join(match.reasons)}); "
                           "curate it explicitly with `orion pairs add` if you have checked both rulebooks",
