@@ -92,6 +92,28 @@ def db(db_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
+def redated_demo(tmp_path: Path) -> Callable[[str], Path]:
+    """The demo data set as a snapshot file recorded at another time (``recorded_at`` and each venue's
+    ``fetched_at``, ISO text): a recording is judged at its own time, so a market the demo has open
+    is past its close in a copy recorded after it."""
+    import gzip
+    import json
+
+    from orion_cli.venues.snapshot import demo_path
+
+    def make(recorded_at: str) -> Path:
+        doc = json.loads(gzip.decompress(demo_path().read_bytes()))
+        doc["recorded_at"] = recorded_at
+        for venue in doc["venues"].values():
+            venue["fetched_at"] = recorded_at
+        path = tmp_path / f"demo-recorded-{recorded_at.replace(':', '')}.json"
+        path.write_text(json.dumps(doc))
+        return path
+
+    return make
+
+
+@pytest.fixture
 def unsearchable(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
     """Make ``Path.stat`` under a directory fail as it does where orion may not search it (EACCES):
     root, which runs the tests, would otherwise read through any mode bits."""

@@ -110,6 +110,7 @@ def price_pair(
     max_size: Decimal | None = None,
     min_edge: Decimal = ZERO,
     quote_ttl_seconds: int = DEFAULT_QUOTE_TTL_SECONDS,
+    market_now: datetime | None = None,
     pair_key: str | None = None,
 ) -> list[Opportunity]:
     """Both directions of a matched cross-venue pair, best net profit first.
@@ -135,6 +136,7 @@ def price_pair(
             max_size=max_size,
             min_edge=min_edge,
             quote_ttl_seconds=quote_ttl_seconds,
+            market_now=market_now,
         )
         if opp is not None:
             out.append(opp)
@@ -149,6 +151,7 @@ def price_within_venue(
     max_size: Decimal | None = None,
     min_edge: Decimal = ZERO,
     quote_ttl_seconds: int = DEFAULT_QUOTE_TTL_SECONDS,
+    market_now: datetime | None = None,
 ) -> list[Opportunity]:
     """YES ask + NO ask (+ fees) below $1 on one market: buy both, one of them pays $1."""
     _check_book(market, book)
@@ -163,6 +166,7 @@ def price_within_venue(
         max_size=max_size,
         min_edge=min_edge,
         quote_ttl_seconds=quote_ttl_seconds,
+        market_now=market_now,
     )
     return [] if opp is None else [opp]
 
@@ -209,6 +213,7 @@ def price_neg_risk_event(
     max_size: Decimal | None = None,
     min_edge: Decimal = ZERO,
     quote_ttl_seconds: int = DEFAULT_QUOTE_TTL_SECONDS,
+    market_now: datetime | None = None,
 ) -> list[Opportunity]:
     """The YES asks of every outcome of a complete neg-risk event summing (with fees) below $1.
 
@@ -240,6 +245,7 @@ def price_neg_risk_event(
         max_size=max_size,
         min_edge=min_edge,
         quote_ttl_seconds=quote_ttl_seconds,
+        market_now=market_now,
     )
     return [] if opp is None else [opp]
 
@@ -535,6 +541,7 @@ def _price_legs(
     max_size: Decimal | None,
     min_edge: Decimal,
     quote_ttl_seconds: int,
+    market_now: datetime | None = None,
 ) -> Opportunity | None:
     if now.tzinfo is None:
         raise DataError("now", "naive datetime (timezone-aware UTC required)")
@@ -612,7 +619,8 @@ def _price_legs(
         gross_profit=gross,
         net_profit=net,
         return_on_capital=ratio_down(net, cost + fees),
-        annualized_return=annualized_return(net, cost + fees, close_time, now),
+        # Over the time to close of the markets' world: a recording's, replayed (MarketData.market_clock).
+        annualized_return=annualized_return(net, cost + fees, close_time, market_now or now),
         close_time=close_time,
         quote_age_seconds=seconds(age),
         depth_consumed=max(leg.depth_fraction for leg in legs),

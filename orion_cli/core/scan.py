@@ -110,6 +110,8 @@ def polymarket_market_of(markets: Sequence[Market]) -> dict[str, str]:
 def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, options: ScanOptions) -> ScanResult:
     """Match, price and rank. Pure: same data in, same opportunities out (given ``options.now``)."""
     now = options.now or datetime.now(UTC)
+    # Whether a market is open, and its time to close, at the data's own time: a recording's, replayed.
+    market_now = data.market_clock(now)
     ttl = settings.trading.opportunity_ttl_seconds
     # Resolved once over both venues' names: a part of one venue's name selects its category on both.
     in_category = category_filter(options.category, {m.category for m in data.markets})
@@ -141,10 +143,10 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         candidates = hold_back_for_curated(curated, result.candidates, market_of)
         k_index = {m.id: m for m in kalshi}
         p_index = _index(poly)
-        # A market no order can go to at ``now`` (past its close time, or no longer open: the rule a
-        # trade's INVALID_ORDER applies) is never priced: its candidates are held back, never
+        # A market no order can go to at ``market_now`` (past its close time, or no longer open: the rule
+        # a trade's INVALID_ORDER applies) is never priced: its candidates are held back, never
         # auto-accepted, and `orion trade` would only refuse them, every round of a watch.
-        candidates = hold_back_not_open(candidates, k_index, p_index, now)
+        candidates = hold_back_not_open(candidates, k_index, p_index, market_now)
         tradable = tradable_pairs(curated, candidates, float(settings.matching.auto_accept_confidence), market_of)
         missing = [t for t in tradable
                    if t.source == "curated" and (t.kalshi_id not in listed_k or t.polymarket_id not in listed_p)]
@@ -159,7 +161,7 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
             if t.source == "curated":
                 shut = [f"{m.venue.value} {problem.removeprefix(f'market {m.id} ')}"
                         for m in (k_index[t.kalshi_id], p_index[t.polymarket_id])
-                        if (problem := m.not_open_at(now)) is not None]
+                        if (problem := m.not_open_at(market_now)) is not None]
                 if shut:
                     reasons = t.reasons if MARKET_NOT_OPEN in t.reasons else (*t.reasons, MARKET_NOT_OPEN)
                     closed.append(replace(t, reasons=reasons, detail={**t.detail, "not_open": shut}))
@@ -209,13 +211,13 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
             priced += 1
             opportunities.extend(
                 price_pair(km, kb, pm, pb, inverted=pair.inverted, now=now, min_edge=options.min_edge,
-                           quote_ttl_seconds=ttl)
+                           quote_ttl_seconds=ttl, market_now=market_now)
             )
-        if_curated = _price_held_back(data, held_back, k_index, p_index, now, ttl)
+        if_curated = _price_held_back(data, held_back, k_index, p_index, now, ttl, market_now)
     else:
         if_curated = {}
     if options.within_venue:
-        opportunities.extend(_within_venue(data, [*kalshi, *poly], options, now, ttl))
+        opportunities.extend(_within_venue(data, [*kalshi, *poly], options, now, ttl, market_now))
 
     qualifying = [o for o in opportunities if o.net_profit > 0 and o.net_profit >= options.min_profit
                   and o.net_edge >= options.min_edge]
@@ -316,7 +318,8 @@ _TIMING_OR_SCORE = frozenset({"CLOSE_TIME_GAP", "RESOLUTION_TIME_GAP", "LOW_SCOR
 
 
 def _price_held_back(data: MarketData, held_back: Sequence[MatchCandidate], k_index: dict[str, Market],
-                     p_index: dict[str, Market], now: datetime, ttl: int) -> dict[tuple[str, str], Decimal | None]:
+                     p_index: dict[str, Market], now: datetime, ttl: int,
+                     market_now: datetime) -> dict[tuple[str, str], Decimal | None]:
     """Best net edge per contract a held-back candidate would have if an operator curated it.
 
     Only for candidates held back on timing or score alone (same entity, proposition, strike and
@@ -334,7 +337,8 @@ def _price_held_back(data: MarketData, held_back: Sequence[MatchCandidate], k_in
         if kb is None or pb is None:
             continue
         try:
-            ops = price_pair(km, kb, pm, pb, inverted=c.inverted, now=now, quote_ttl_seconds=ttl)
+            ops = price_pair(km, kb, pm, pb, inverted=c.inverted, now=now, quote_ttl_seconds=ttl,
+                             market_now=market_now)
         except OrionError:
             continue
         out[(c.kalshi_id, c.polymarket_id)] = max((o.net_edge for o in ops), default=None)
@@ -342,7 +346,7 @@ def _price_held_back(data: MarketData, held_back: Sequence[MatchCandidate], k_in
 
 
 def _within_venue(data: MarketData, markets: Sequence[Market], options: ScanOptions, now: datetime,
-                  ttl: int) -> list[Opportunity]:
+                  ttl: int, market_now: datetime) -> list[Opportunity]:
     out: list[Opportunity] = []
     events: dict[tuple[Venue, str], list[Market]] = defaultdict(list)
     for m in markets:
@@ -350,11 +354,12 @@ def _within_venue(data: MarketData, markets: Sequence[Market], options: ScanOpti
             continue
         # Past its close time (or not open): a trade would refuse it (INVALID_ORDER). Its event's basket,
         # short of this outcome, is incomplete and not priced either.
-        if m.not_open_at(now) is not None:
+        if m.not_open_at(market_now) is not None:
             continue
         book = data.book_for(m)
         if book is not None:
-            out.extend(price_within_venue(m, book, now=now, min_edge=options.min_edge, quote_ttl_seconds=ttl))
+            out.extend(price_within_venue(m, book, now=now, min_edge=options.min_edge, quote_ttl_seconds=ttl,
+                                          market_now=market_now))
         if m.neg_risk and m.event_id:
             events[(m.venue, m.event_id)].append(m)
     # Completeness must come from the venue's own event listing (the parser records how many outcome
@@ -375,6 +380,6 @@ def _within_venue(data: MarketData, markets: Sequence[Market], options: ScanOpti
                 books[m.id] = b
         out.extend(
             price_neg_risk_event(members, books, event_market_count=listed[key], now=now, min_edge=options.min_edge,
-                                 quote_ttl_seconds=ttl)
+                                 quote_ttl_seconds=ttl, market_now=market_now)
         )
     return out

@@ -91,6 +91,9 @@ class PipelineContext:
     # The clock the checks are judged by, read once the writers' lock is held (:func:`evaluate`);
     # ``now`` is taken before the wait for it, which may last database.busy_timeout_ms. None: ``now``.
     clock: Callable[[], datetime] | None = None
+    # A recording's time (`--demo`, `--snapshot`: MarketData.market_clock): its markets are judged open or
+    # closed at it, as the scan that offered them judged them. None (live): at ``now``.
+    recorded_at: datetime | None = None
 
 
 _CENT = Decimal("0.01")
@@ -289,7 +292,8 @@ class _Lazy:
         """:func:`_leg_problems` of each leg (the pipeline and INVALID_ORDER both ask)."""
         if self._problems is None:
             legs = self.plan.legs if isinstance(self.plan.legs, tuple | list) else ()
-            self._problems = [_leg_problems(leg, self.plan, self.ctx.now) for leg in legs]
+            at = self.ctx.recorded_at or self.ctx.now
+            self._problems = [_leg_problems(leg, self.plan, at) for leg in legs]
         return self._problems
 
     def prefetch(self) -> None:
@@ -567,14 +571,15 @@ def check_invalid(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy:
     if basket is not None:
         out.append(CheckResult("INVALID_ORDER", False, basket))
     known = lazy.leg_problems  # empty when the legs are not a tuple or list: judged here instead
+    recorded = "" if ctx.recorded_at is None else f" at the recording's time {iso_utc(ctx.recorded_at)}"
     for i, leg in enumerate(plan.legs):
-        problems = known[i] if i < len(known) else _leg_problems(leg, plan, ctx.now)
+        problems = known[i] if i < len(known) else _leg_problems(leg, plan, ctx.recorded_at or ctx.now)
         if problems:
             out.append(CheckResult("INVALID_ORDER", False, "; ".join(problems), leg=i))
         else:
             out.append(CheckResult("INVALID_ORDER", True,
                                    f"{leg.venue.value} {leg.market.id} {leg.side.value}: buy {leg.size} "
-                                   f"at <= {leg.limit_price}, market open", leg=i))
+                                   f"at <= {leg.limit_price}, market open{recorded}", leg=i))
     return out
 
 

@@ -113,6 +113,17 @@ class MarketData:
     synthesised: list[str] = field(default_factory=list)
     venues: tuple[Venue, ...] = ALL_VENUES
 
+    def market_clock(self, now: datetime) -> datetime:
+        """The instant this data's markets are judged open or closed at (and their time to close counted
+        from): a recording's ``recorded_at``, live data's ``now``.
+
+        A recording (``--demo``, ``--snapshot``) is replayed as the world it recorded: its books are that
+        moment's, so whether its markets were still open is too. By today's clock, the demo would offer
+        nothing once its markets' close times passed (the UpOnly pair from 2027-01-01), and a snapshot
+        recorded before a close would price what its own paper trade then refused.
+        """
+        return self.recorded_at if self.recorded_at is not None else now
+
     @property
     def is_degraded(self) -> bool:
         return bool(self.degraded)

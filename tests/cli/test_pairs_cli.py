@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -458,17 +459,26 @@ def test_suggest_accept_held_back_candidate_exit_6() -> None:
     assert listed() == [] and audit("pairs.added") == []
 
 
-def test_suggest_holds_back_a_candidate_whose_market_has_closed_as_the_scan_does() -> None:
-    """Found by a black-box run: `pairs suggest --demo` offered the World Cup pairs, whose Polymarket markets
-    ended 2026-07-20, for curating; curated, their opportunities were refused by every `orion trade`. They are
-    held back as MARKET_NOT_OPEN, as the scan holds them, and --accept says why, not "curate it with add"."""
+def test_suggest_holds_back_a_candidate_whose_market_has_closed_as_the_scan_does(
+        redated_demo: Callable[[str], Path]) -> None:
+    """Found by a black-box run: `pairs suggest` offered the World Cup pairs of data recorded after their
+    Polymarket markets ended (2026-07-20) for curating; curated, their opportunities were refused by every
+    `orion trade`. They are held back as MARKET_NOT_OPEN, as the scan holds them, and --accept says why, not
+    "curate it with add". (The demo itself, recorded in May 2026, has them open: it is judged at its own time.)"""
     pt_k, pt_p = "KXMENWORLDCUP-26-PT", "0x4f3421fb2daf5cca7430ed8d8132463963081572d75434393a1808fdb8829fe8"
-    code, out, err = invoke("pairs", "suggest", "--demo", "--min-confidence", "0", "--limit", "500", "--jsonl")
-    assert code == 0, err
-    [pt] = [c for c in map(json.loads, out.splitlines()) if (c["kalshi_id"], c["polymarket_id"]) == (pt_k, pt_p)]
+    snap = str(redated_demo("2026-08-01T00:00:00Z"))
+
+    def suggested(*data: str) -> dict[str, Any]:
+        code, out, err = invoke("pairs", "suggest", *data, "--min-confidence", "0", "--limit", "500", "--jsonl")
+        assert code == 0, err
+        [pt] = [c for c in map(json.loads, out.splitlines()) if (c["kalshi_id"], c["polymarket_id"]) == (pt_k, pt_p)]
+        return pt
+
+    assert "MARKET_NOT_OPEN" not in suggested("--demo")["reasons"]
+    pt = suggested("--snapshot", snap)
     assert "MARKET_NOT_OPEN" in pt["reasons"] and pt["auto_accepted"] is False
     assert f"MARKET_NOT_OPEN: market {pt_p} closed at 2026-07-20T00:00:00.000000Z" in pt["detail"]["why"]
-    code, _, err = invoke("--json", "pairs", "suggest", "--demo", "--accept", pt_k)
+    code, _, err = invoke("--json", "pairs", "suggest", "--snapshot", snap, "--accept", pt_k)
     assert code == 6, err
     assert f"held back (MARKET_NOT_OPEN): market {pt_p} closed at 2026-07-20T00:00:00.000000Z" in err
     assert "pairs add" not in err and listed() == []

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -230,13 +231,15 @@ def test_curated_pairs_not_in_the_data_are_named_not_counted_as_tradable() -> No
     assert all(json.loads(line)["type"] == "opportunity" for line in out.splitlines())  # stdout stays data
 
 
-def test_a_curated_pair_whose_market_closed_is_named_not_priced_nor_counted() -> None:
-    """Found by a black-box run: Portugal's World Cup pair curated on the demo set (its Polymarket market
-    ends 2026-07-20, long past) was priced, and `orion trade` refused each of its opportunities
-    (INVALID_ORDER "closed at"), a `trade --watch` every round. It is now held back, said in one warning."""
+def test_a_curated_pair_whose_market_closed_is_named_not_priced_nor_counted(
+        redated_demo: Callable[[str], Path]) -> None:
+    """Found by a black-box run: Portugal's World Cup pair curated on data recorded after its Polymarket market
+    ended (2026-07-20) was priced, and `orion trade` refused each of its opportunities (INVALID_ORDER "closed
+    at"), a `trade --watch` every round. It is now held back, said in one warning."""
     pt_k, pt_p = "KXMENWORLDCUP-26-PT", "0x4f3421fb2daf5cca7430ed8d8132463963081572d75434393a1808fdb8829fe8"
+    snap = str(redated_demo("2026-08-01T00:00:00Z"))
     assert invoke("pairs", "add", pt_k, pt_p)[0] == 0
-    code, out, err = invoke("scan", "--demo", "--jsonl", "--min-edge", "0", "--min-profit", "0",
+    code, out, err = invoke("scan", "--snapshot", snap, "--jsonl", "--min-edge", "0", "--min-profit", "0",
                             "--include-candidates")
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
@@ -244,15 +247,34 @@ def test_a_curated_pair_whose_market_closed_is_named_not_priced_nor_counted() ->
     [held] = [r for r in records if r["type"] == "candidate" and (r["kalshi_id"], r["polymarket_id"]) == (pt_k, pt_p)]
     assert "MARKET_NOT_OPEN" in held["reasons"]
     [warning] = [line for line in err.splitlines() if pt_k in line]
-    assert warning.startswith("warning: 1 curated pair(s) in demo data set past a market's close time or not open ")
+    assert warning.startswith("warning: 1 curated pair(s) in ") and "past a market's close time or not open" in warning
     assert f"{pt_k} ~ {pt_p[:12]}… (polymarket closed at 2026-07-20T00:00:00.000000Z)" in warning
     m = SUMMARY.search(err)
     assert m is not None, err
     tradable = int(m[2])
     assert invoke("pairs", "remove", pt_k)[0] == 0
-    code, _, err = invoke("scan", "--demo", "--jsonl", "--min-edge", "0", "--min-profit", "0")
+    code, _, err = invoke("scan", "--snapshot", snap, "--jsonl", "--min-edge", "0", "--min-profit", "0")
     m2 = SUMMARY.search(err)
     assert code == 0 and m2 is not None and int(m2[2]) == tradable and "not open" not in err  # not counted
+
+
+def test_the_demo_s_markets_are_open_at_its_recording_s_time_for_scan_and_trade_alike() -> None:
+    """Found in review: by today's clock, the demo's World Cup markets (Polymarket end 2026-07-20) were
+    closed, and from 2027-01-01 its one opportunity's would be: `scan --demo` would offer nothing and every
+    demo trade be refused INVALID_ORDER. A recording is the world it recorded, for the scan and for the
+    trade's checks alike: Portugal's pair, curated, is priced and its legs pass INVALID_ORDER."""
+    pt_k, pt_p = "KXMENWORLDCUP-26-PT", "0x4f3421fb2daf5cca7430ed8d8132463963081572d75434393a1808fdb8829fe8"
+    assert invoke("pairs", "add", pt_k, pt_p)[0] == 0
+    code, out, err = invoke("scan", "--demo", "--jsonl", "--min-edge", "0", "--min-profit", "0")
+    assert code == 0 and "not open" not in err, err
+    [op] = [r for r in map(json.loads, out.splitlines())
+            if r["type"] == "opportunity" and pt_p in json.dumps(r["legs"])]
+    code, out, err = invoke("trade", op["id"], "--demo", "--jsonl")
+    assert code == 0, err
+    invalid = [r for r in map(json.loads, out.splitlines()) if r["type"] == "check" and r["name"] == "INVALID_ORDER"]
+    assert len(invalid) == 2 and all(r["passed"] for r in invalid), invalid
+    assert all(r["detail"].endswith("market open at the recording's time 2026-05-26T00:00:00.000000Z")
+               for r in invalid), invalid
 
 
 def test_tradable_pairs_in_the_summary_are_those_of_the_category() -> None:

@@ -599,11 +599,13 @@ def test_a_curated_pair_with_a_market_past_its_close_time_is_held_back_named_and
     pair is held back as MARKET_NOT_OPEN and named in one note, as a curated pair the data lacks is."""
     data = _with_books(demo, {PT_K: (side([("0.06", "400")]), side([("0.95", "400")]))})
     curated = [CuratedPair(PT_K, PT_P)]
-    before = scan(data, curated, cfg, opts(now=PT_CLOSE - timedelta(microseconds=1), within_venue=False))
+    # A recording is judged at its own time (MarketData.market_clock), whatever the scan's clock says.
+    later = opts(now=PT_CLOSE + timedelta(days=127), within_venue=False)  # the day of the report
+    before = scan(dataclasses.replace(data, recorded_at=PT_CLOSE - timedelta(microseconds=1)), curated, cfg, later)
     assert [t.kalshi_id for t in before.tradable if t.source == "curated"] == [PT_K] and before.curated_closed == []
     assert [legs_of(o) for o in involving(before, PT_K)] == [{("kalshi", PT_K, "yes"), ("polymarket", PT_P, "no")}]
-    for now in (PT_CLOSE, PT_CLOSE + timedelta(days=127)):  # at its close time, and the day of the report
-        result = scan(data, curated, cfg, opts(now=now, within_venue=False))
+    for at in (PT_CLOSE, PT_CLOSE + timedelta(days=1)):  # recorded at its close time, and after it
+        result = scan(dataclasses.replace(data, recorded_at=at), curated, cfg, later)
         assert involving(result, PT_K) == [] and involving(result, PT_P) == []
         assert all(t.kalshi_id != PT_K for t in result.tradable)
         assert result.priced_pairs == len(result.tradable)  # BRIA (auto) until 2027: PT was not priced
@@ -623,20 +625,37 @@ def test_a_curated_pair_with_a_market_past_its_close_time_is_held_back_named_and
         assert (PT_K, PT_P) not in result.if_curated
 
 
-def test_an_auto_accepted_candidate_past_its_close_time_is_held_back(demo: MarketData, cfg: Settings) -> None:
-    """The demo's one opportunity, UpOnly/Brian Armstrong, ends 2027-01-01T05:00Z on Polymarket (15:00Z on
-    Kalshi): until then it is auto-accepted and priced, from then on held back as MARKET_NOT_OPEN (a trade
-    would refuse its Polymarket leg)."""
+def test_an_auto_accepted_candidate_past_its_close_time_is_held_back(cfg: Settings) -> None:
+    """The UpOnly/Brian Armstrong pair ends 2027-01-01T05:00Z on Polymarket (15:00Z on Kalshi): data read
+    before then (live, judged at the scan's clock) has it auto-accepted and priced, from then on held back
+    as MARKET_NOT_OPEN (a trade would refuse its Polymarket leg)."""
     close = datetime(2027, 1, 1, 5, tzinfo=UTC)
-    assert {m.id: m.close_time for m in demo.markets if m.id in (BRIA_K, BRIA_P)} == {
+    live = dataclasses.replace(demo_source().load(), recorded_at=None, source="live")  # as if read live
+    assert {m.id: m.close_time for m in live.markets if m.id in (BRIA_K, BRIA_P)} == {
         BRIA_P: close, BRIA_K: datetime(2027, 1, 1, 15, tzinfo=UTC)}
-    open_ = scan(demo, [], cfg, ScanOptions.from_settings(cfg, now=close - timedelta(seconds=1)))
+    open_ = scan(live, [], cfg, ScanOptions.from_settings(cfg, now=close - timedelta(seconds=1)))
     assert [legs_of(o) for o in open_.opportunities] == [{("kalshi", BRIA_K, "no"), ("polymarket", BRIA_P, "yes")}]
-    shut = scan(demo, [], cfg, ScanOptions.from_settings(cfg, now=close))
+    shut = scan(live, [], cfg, ScanOptions.from_settings(cfg, now=close))
     assert shut.opportunities == [] and shut.tradable == [] and shut.priced_pairs == 0
     [held] = [c for c in shut.held_back if (c.kalshi_id, c.polymarket_id) == (BRIA_K, BRIA_P)]
     assert held.reasons == ("MARKET_NOT_OPEN",)
     assert shut.curated_closed == [] and shut.notes == []  # nothing curated: the candidate list says it
+
+
+def test_the_demo_is_judged_at_its_recording_s_time_not_today_s(demo: MarketData, cfg: Settings) -> None:
+    """Found in review: judged by today's clock, the demo's one opportunity (UpOnly, Polymarket market ending
+    2027-01-01T05:00Z) would vanish from then on, with `orion scan --demo` and every test built on it. A
+    recording is the world it recorded: its markets open then are open, and its annualised return runs from
+    then to their close, whenever it is replayed."""
+    recorded = datetime(2026, 5, 26, tzinfo=UTC)
+    assert demo.recorded_at == recorded
+    results = [scan(demo, [], cfg, ScanOptions.from_settings(cfg, now=now))
+               for now in (recorded, datetime(2027, 1, 1, 5, tzinfo=UTC), datetime(2031, 6, 1, tzinfo=UTC))]
+    for result in results:
+        assert [legs_of(o) for o in result.opportunities] == [{("kalshi", BRIA_K, "no"),
+                                                               ("polymarket", BRIA_P, "yes")}]
+    assert len({o.annualized_return for r in results for o in r.opportunities}) == 1
+    assert results[0].opportunities[0].annualized_return is not None
 
 
 def test_within_venue_skips_a_market_past_its_close_time(cfg: Settings) -> None:

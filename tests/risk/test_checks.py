@@ -305,6 +305,20 @@ def test_invalid_order_rejects(lite: Database, bad: Any, needle: str) -> None:
     assert not passed(v, "ORDER_NOTIONAL") and "not evaluated" in results(v, "ORDER_NOTIONAL")[0].detail
 
 
+@pytest.mark.parametrize(("recorded_at", "ok"), [(None, False), (NOW - timedelta(microseconds=1), True),
+                                                (NOW, False)])
+def test_a_recording_s_market_is_judged_open_at_the_recording_s_time(lite: Database, recorded_at: datetime | None,
+                                                                      ok: bool) -> None:
+    """A market closing at NOW, traded after it (NOW + 1 day): live (no recording) it is closed; replayed from
+    a recording made before its close it is open, as the scan of that recording judged it."""
+    p = plan(leg(mkt=market(close=NOW)), leg(Venue.POLYMARKET, "0xdef", Side.NO, price="0.50", size="10"),
+             size=D(10))
+    c = dataclasses.replace(ctx(now=NOW + timedelta(days=1)), recorded_at=recorded_at)
+    r = results(run(lite, p, c), "INVALID_ORDER")[0]
+    assert r.passed is ok, r
+    assert ("at the recording's time" in r.detail) is (recorded_at is not None and ok), r
+
+
 @pytest.mark.parametrize(("size", "price", "tick", "ok"), [
     ("5", "0.19", "0.01", False),  # $0.95
     ("5", "0.20", "0.01", True),  # $1.00

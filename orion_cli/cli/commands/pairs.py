@@ -206,9 +206,11 @@ def suggest_command(
     # the same way round is CURATED_ELSEWHERE, not "auto" (the scan never trades it, --accept refuses it).
     market_of = polymarket_market_of(data.for_venue(Venue.POLYMARKET))
     candidates = hold_back_for_curated(curated, result.candidates, market_of)
-    # And as MARKET_NOT_OPEN, a candidate with a market past its close time (`orion trade` refuses it).
+    # And as MARKET_NOT_OPEN, a candidate with a market past its close time at the data's own time, a
+    # recording's replayed (`orion trade` refuses it).
     candidates = hold_back_not_open(candidates, {m.id: m for m in data.for_venue(Venue.KALSHI)},
-                                    {m.id: m for m in data.for_venue(Venue.POLYMARKET)}, datetime.now(UTC))
+                                    {m.id: m for m in data.for_venue(Venue.POLYMARKET)},
+                                    data.market_clock(datetime.now(UTC)))
     chosen = [c for c in candidates if c.confidence >= min_confidence][:limit]
     records = []
     for c in chosen:

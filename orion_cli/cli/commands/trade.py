@@ -239,6 +239,13 @@ class ReplaySource:
     def name(self) -> str:
         return self.inner.name
 
+    @property
+    def recorded_at(self) -> datetime | None:
+        """When the recording was made: its markets are judged open or closed then (MarketData.market_clock),
+        by the checks as by the scan that offered them."""
+        capture = getattr(self.inner, "capture", None)
+        return capture().recorded_at if callable(capture) else None
+
     async def fetch(self, venues: Sequence[Venue] | None = None, *, with_books: bool = True,
                     limit: int | None = None, progress: Any = None) -> MarketData:
         from orion_cli.venues.base import ALL_VENUES
@@ -373,11 +380,13 @@ def _register_markets(venues: Mapping[Venue, TradingVenue], plan: TradePlan) -> 
 
 def _pipeline_context(settings: Settings, mode: str, authorized: bool, authorization: str,
                       balances: Mapping[Venue, Balance | None], breaker: Breaker | None = None, *,
-                      preview: bool = False) -> PipelineContext:
+                      preview: bool = False, source: MarketSource | None = None) -> PipelineContext:
     from orion_cli.risk.checks import PipelineContext as Ctx
 
+    recorded_at = source.recorded_at if isinstance(source, ReplaySource) else None
     return Ctx(settings=settings, mode=mode, authorized=authorized, authorization=authorization,
-               balances=dict(balances), now=_now(), breaker=breaker, preview=preview, clock=_now)
+               balances=dict(balances), now=_now(), breaker=breaker, preview=preview, clock=_now,
+               recorded_at=recorded_at)
 
 
 class _Rollback(Exception):
@@ -915,7 +924,7 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
             first = _first_refusal([*failures, *venues.rejected.values()])
             if first is not None:
                 raise first
-        ctx = _pipeline_context(settings, mode, True, auth.how, balances, breaker)
+        ctx = _pipeline_context(settings, mode, True, auth.how, balances, breaker, source=source)
         if stopped():
             raise StoppedBeforeSending
         return plan, await executor.execute(plan, ctx)
@@ -1001,7 +1010,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
                 await venues.aclose()
 
         plan, balances = run(preview)
-        ctx = _pipeline_context(settings, pre_mode, pre_authorized, pre_how, balances, preview=True)
+        ctx = _pipeline_context(settings, pre_mode, pre_authorized, pre_how, balances, preview=True, source=source)
         verdict = preview_verdict(app, plan, ctx)
         _render_plan(app, plan, pre_mode, verdict, blocking=blocking)
         # Offered only for a plan --confirm would place: NOT_AUTHORIZED is what the gate, next, decides,
@@ -1565,7 +1574,7 @@ def _still_refused(app: AppContext, secrets: LazyStore, op: Opportunity, size: D
         return None
     if venues.rejected:  # a venue refused orion's credentials for a balance: the trade stops the watch on it
         return None
-    ctx = _pipeline_context(app.settings(), auth.mode, True, auth.how, balances, preview=True)
+    ctx = _pipeline_context(app.settings(), auth.mode, True, auth.how, balances, preview=True, source=source)
     verdict = preview_verdict(app, plan, ctx)
     return next((c for c in verdict.checks if c.name == check and not c.passed), None)
 
