@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from orion_cli.core.errors import DataError
 from orion_cli.core.fees import FeeModel
-from orion_cli.core.money import CENT, ONE, ZERO, ceil_to, floor_to, is_multiple
+from orion_cli.core.money import CENT, MICRO, ONE, ZERO, ceil_to, floor_to, is_multiple
 
 
 class Venue(StrEnum):
@@ -35,6 +35,26 @@ def polymarket_buy_spend(size: Decimal, limit_price: Decimal) -> Decimal:
     buy as an amount of dollars and spends all of it, best ask first (more shares at better prices).
     """
     return ceil_to(size * limit_price, CENT)
+
+
+def polymarket_buy_shares(spend: Decimal, price: Decimal) -> Decimal:
+    """The shares ``spend`` dollars buy at ``price``: floored to the venue's 6-decimal base unit (its
+    fills state shares to 6 places: $1 at 0.48 bought 2.083334 in a recorded fill; floored here, so
+    orion never counts a share more than the venue gives)."""
+    return floor_to(spend / price, MICRO)
+
+
+def polymarket_buy_fill(size: Decimal, limit_price: Decimal, fee_model: FeeModel) -> tuple[Decimal, Decimal, Decimal]:
+    """(dollars spent, shares bought, fee) of an immediate Polymarket buy of ``size`` filled at its limit.
+
+    The buy is signed for :func:`polymarket_buy_spend` dollars and the venue spends all of them, so it
+    gets a little more than ``size`` shares; the venue's fee is on the shares bought. Pricing, the
+    trade's plan and the paper venue all cost a Polymarket buy leg this way: at its dollars (the extra
+    shares are not counted as hedged value) plus that fee.
+    """
+    spend = polymarket_buy_spend(size, limit_price)
+    shares = polymarket_buy_shares(spend, limit_price)
+    return spend, shares, fee_model.fill_fee(shares, limit_price)
 
 
 def polymarket_buy_short_of_minimum(size: Decimal, limit_price: Decimal) -> Decimal | None:

@@ -95,10 +95,11 @@ from orion_cli.core.models import (
     TickRange,
     TickStructure,
     Venue,
+    polymarket_buy_fill,
     polymarket_buy_short_of_minimum,
     utcnow,
 )
-from orion_cli.core.money import ONE, ZERO, ceil_to, floor_to
+from orion_cli.core.money import CENT, ONE, ZERO, ceil_to, floor_to
 from orion_cli.core.opportunity import Opportunity, not_a_pair, ratio_down
 from orion_cli.core.pricing import fillable_size, size_grid
 from orion_cli.execution.keylock import KEY_LOCK_PATIENCE, execution_lock
@@ -1688,7 +1689,7 @@ class Executor:
     def _limits_cap_price(self, spec: LegSpec, size: Decimal) -> Decimal | None:
         """Highest price at which ``size`` shares keep to ORDER_NOTIONAL (cost with fees) and PRICE_BAND."""
         limits = self.settings.limits
-        return _highest_price(spec, size, limits.order_notional, limits.price_band_high)
+        return _highest_price(spec, size, limits.order_notional, limits.price_band_high, cash_out=True)
 
     def _exposure(self, run: _Run) -> dict[str, Any]:
         filled1, hedged = self._filled(run, "l1", raw=True), self._filled_leg(run, "l2", raw=True)
@@ -1775,12 +1776,24 @@ _RANK: Mapping[ExecStatus, int] = {
 }
 
 
-def _highest_price(spec: LegSpec, size: Decimal, budget: Decimal, ceiling: Decimal) -> Decimal | None:
+def _buy_cost(spec: LegSpec, size: Decimal, price: Decimal, *, cash_out: bool) -> Decimal:
+    """What a buy of ``size`` limited at ``price`` costs with its fee: a Polymarket buy the dollars it is
+    signed for (and spends in full) plus the fee on the shares they buy (``polymarket_buy_fill``); with
+    ``cash_out``, a Kalshi order's rounded up to the cent, as ORDER_NOTIONAL counts it (``_cash_out``)."""
+    if spec.venue is Venue.POLYMARKET:
+        spend, _, fee = polymarket_buy_fill(size, price, spec.fee_model)
+        return spend + fee
+    cost = size * price + spec.fee_model.fill_fee(size, price)
+    return ceil_to(cost, CENT) if cash_out else cost
+
+
+def _highest_price(spec: LegSpec, size: Decimal, budget: Decimal, ceiling: Decimal, *,
+                   cash_out: bool = False) -> Decimal | None:
     """Highest valid tick, at most ``ceiling`` (and below 1), at which ``size`` shares cost, with their
-    fee, no more than ``budget``; None when none does."""
+    fee, no more than ``budget`` (:func:`_buy_cost`); None when none does."""
     price = spec.ticks.round_down(min(budget / size, ceiling, ONE - spec.ticks.min_step))
     while price > 0 and spec.ticks.is_valid(price):
-        if size * price + spec.fee_model.fill_fee(size, price) <= budget:
+        if _buy_cost(spec, size, price, cash_out=cash_out) <= budget:
             return price
         price = spec.ticks.round_down(price - spec.ticks.step_at(price))
     return None

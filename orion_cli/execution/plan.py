@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from orion_cli.core.models import Market, OrderBook, PriceLevel, Side, Venue
+from orion_cli.core.models import Market, OrderBook, PriceLevel, Side, Venue, polymarket_buy_spend
 
 # The reason codes of DESIGN §4, in pipeline order.
 CHECK_ORDER: tuple[str, ...] = (
@@ -57,7 +57,17 @@ class LegPlan:
 
     @property
     def notional(self) -> Decimal:
-        """Cash the leg can take at worst: size × limit price plus fees."""
+        """Cost plus fees the leg can commit at worst: size × limit price plus fees; for a Polymarket buy,
+        the dollars it is signed for (size × limit rounded up to the cent, which the venue spends in
+        full: :func:`polymarket_buy_spend`) plus fees. What its position will cost once it fills."""
+        if self.venue is Venue.POLYMARKET:
+            return polymarket_buy_spend(self.size, self.limit_price) + self.expected_fees
+        return self.exact_notional
+
+    @property
+    def exact_notional(self) -> Decimal:
+        """Size × limit price plus fees, unrounded (a Polymarket leg's :attr:`notional` before its spend is
+        rounded up to the cent)."""
         return self.size * self.limit_price + self.expected_fees
 
     def to_record(self) -> dict[str, Any]:

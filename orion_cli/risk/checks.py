@@ -14,7 +14,9 @@ positions of this mode at cost plus the fees paid on them (from the ledger), plu
 flight (intent / submitted / unknown / open) at their limit price for the unfilled part plus the fees
 their execution's plan expected for those contracts (an order orion did not place, one reconcile
 adopted, has no plan and counts without fees), plus this plan's legs at worst cost including fees
-(``LegPlan.notional``).
+(``LegPlan.notional``). A Polymarket buy, in flight or planned, counts at the dollars it is signed for
+(size × limit rounded up to the cent, :func:`polymarket_buy_spend`): the venue spends all of them, so
+that is the cost its position holds once it fills.
 """
 
 from __future__ import annotations
@@ -231,7 +233,9 @@ def _load_book(conn: Connection, mode: str, held: Sequence[Position],
     planned: dict[str, dict[tuple[str, str, str], tuple[Decimal, Decimal]]] = {}
     for p in _PENDING_BY_MARKET.rows(conn, {"mode": mode}) if pending is None else pending:
         unfilled = max(ZERO, Decimal(p.unfilled))
-        amount = unfilled * Decimal(p.limit_price)
+        # A Polymarket buy spends the dollars it is signed for in full (module doc), as its plan's leg counted.
+        amount = (polymarket_buy_spend(unfilled, Decimal(p.limit_price)) if p.venue == Venue.POLYMARKET.value
+                  else unfilled * Decimal(p.limit_price))
         fees = ZERO
         if p.plan is not None and unfilled > 0:
             if p.execution_id not in planned:
@@ -254,8 +258,7 @@ def _load_book(conn: Connection, mode: str, held: Sequence[Position],
             # BALANCE's cash in flight, counted as _cash_out counts a leg: the spend and the fees its plan
             # expected, rounded as the venue takes them (a row groups an execution's orders at one limit:
             # usually one order).
-            spend = (polymarket_buy_spend(unfilled, Decimal(p.limit_price)) + fees if p.venue == Venue.POLYMARKET.value
-                     else ceil_to(amount + fees, CENT))
+            spend = amount + fees if p.venue == Venue.POLYMARKET.value else ceil_to(amount + fees, CENT)
             book.unacknowledged[p.venue] = book.unacknowledged.get(p.venue, ZERO) + spend
     return book
 
@@ -607,12 +610,19 @@ def check_stale(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Chec
     return CheckResult("STALE_QUOTE", True, f"book age {fmt(age)} s <= quote_max_age_seconds {fmt(limit)}", leg=i)
 
 
+def _rounded(needed: Decimal, exact: Decimal) -> str:
+    """What BALANCE and ORDER_NOTIONAL say when the cash out is more than size × limit + fees."""
+    return f" ({fmt(exact)} before its spend is rounded up to the cent)" if needed != exact else ""
+
+
 def check_notional(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
+    """The most the order can take (:func:`_cash_out`, as BALANCE counts it), not size × limit + fees:
+    a Polymarket buy spends its size × limit rounded up to the cent."""
     limit = ctx.settings.limits.order_notional
-    n = leg.notional
+    n = _cash_out(leg)
     op = "<=" if n <= limit else ">"
     return CheckResult("ORDER_NOTIONAL", n <= limit,
-                       f"cost+fees {fmt(n)} {op} order_notional {fmt(limit)} "
+                       f"cost+fees {fmt(n)}{_rounded(n, leg.exact_notional)} {op} order_notional {fmt(limit)} "
                        f"({plain(leg.size)} x {leg.limit_price} + fees {fmt(leg.expected_fees)})", leg=i)
 
 
@@ -663,12 +673,14 @@ def _cash_out(leg: LegPlan) -> Decimal:
     the cent. Orion cannot tell which kind of member an account is, so it assumes the worse.
 
     An immediate Polymarket buy is signed for size x limit rounded up to the cent
-    (``marketable_amounts``), which it may spend in full; its fees (taken in shares, or in pUSD when
-    the venue says otherwise) are counted on top, as the worse case.
+    (``marketable_amounts``), which it spends in full (``LegPlan.notional``); its fees (taken in
+    shares, or in pUSD when the venue says otherwise) are counted on top, as the worse case.
+
+    One figure for BALANCE and ORDER_NOTIONAL alike.
     """
     if leg.venue is Venue.KALSHI:
         return ceil_to(leg.notional, CENT)
-    return polymarket_buy_spend(leg.size, leg.limit_price) + leg.expected_fees
+    return leg.notional
 
 
 def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
@@ -736,8 +748,7 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
             since = f", {fmt(cash)} after {fmt(spent)} spent by the fills recorded since it was read"
     mine = [x for x in lazy.plan.legs if x.venue is venue]
     needed = sum((_cash_out(x) for x in mine), ZERO)
-    exact = sum((x.notional for x in mine), ZERO)
-    cents = f" ({fmt(exact)} before its spend is rounded up to the cent)" if needed != exact else ""
+    cents = _rounded(needed, sum((x.exact_notional for x in mine), ZERO))
     required = needed * (1 + limits.balance_buffer_pct / 100)
     in_flight = lazy.book.unacknowledged.get(venue.value, ZERO)
     usable = cash - in_flight

@@ -516,6 +516,17 @@ def test_a_hedge_retry_keeps_to_the_per_order_limits_the_plan_was_checked_agains
     assert res.detail["retries"][0]["capped"].startswith(f"at {limit}, within order_notional"), res.detail["retries"]
 
 
+def test_a_polymarket_hedge_retry_keeps_to_order_notional_at_the_dollars_it_is_signed_for() -> None:
+    """Found in review: the retry's cap counted size x limit + fee, as ORDER_NOTIONAL did; a Polymarket buy
+    spends size x limit rounded up to the cent and pays the fee on the shares that buys. 379.99 at 0.897 is
+    signed for 340.86, 380 shares, fee 380 x 0.03 x 0.897 x 0.103 = 1.05325: 341.91325 > 341.91 (the exact
+    340.85103 + 1.05322 = 341.90425 passed). At 0.896: 340.48 for 380 shares + 1.06229 = 341.54229."""
+    spec = executor_mod.LegSpec.from_plan(1, next(leg for leg in make_plan().legs if leg.venue is Venue.POLYMARKET))
+    spec = dataclasses.replace(spec, ticks=kit.TickStructure.uniform(D("0.001")))
+    assert executor_mod._highest_price(spec, D("379.99"), D("341.91"), D(1), cash_out=True) == D("0.896")
+    assert executor_mod._highest_price(spec, D("379.99"), D("341.91325"), D(1), cash_out=True) == D("0.897")
+
+
 def test_a_hedge_retry_no_price_of_which_keeps_to_order_notional_is_not_sent(db: Database) -> None:
     x = Exchange(script={"l2": ["reject"], "u1": ["fill"]})
     plan = make_plan()

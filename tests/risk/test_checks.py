@@ -454,6 +454,34 @@ def test_order_notional_exactly_100_passes(lite: Database, fees: str, ok: bool) 
     assert r.detail.startswith("cost+fees 100.00 " if ok else "cost+fees 100.01 > order_notional 100.00")
 
 
+@pytest.mark.parametrize(("limit", "ok"), [("341.92", True), ("341.91", False)])
+def test_order_notional_counts_a_polymarket_buy_at_the_dollars_it_is_signed_for(lite: Database, limit: str,
+                                                                               ok: bool) -> None:
+    """Found in review: ORDER_NOTIONAL compared size x limit + fees (379.99 x 0.897 + 1.05322 = 341.90425)
+    while the buy is signed for, and spends, 340.85103 rounded up to the cent: 340.86 + 1.05322 =
+    341.91322, BALANCE's figure in the same preview. A 341.91 limit passed an order that takes more."""
+    s = settings(**{"limits.order_notional": limit, "limits.order_contracts": "2000",
+                    "limits.market_exposure": "5000", "limits.category_exposure": "5000",
+                    "limits.total_exposure": "5000"})
+    p = leg(Venue.POLYMARKET, "0xabc", Side.NO, size="379.99", price="0.897", fees="1.05322")
+    r = results(run(lite, plan(leg(size="379.99", price="0.06"), p), ctx(s)), "ORDER_NOTIONAL")[1]
+    assert r.passed is ok, r
+    op = "<=" if ok else ">"
+    assert r.detail == (f"cost+fees 341.91322 (341.90425 before its spend is rounded up to the cent) {op} "
+                        f"order_notional {limit} (379.99 x 0.897 + fees 1.05322)"), r
+
+
+@pytest.mark.parametrize(("limit", "ok"), [("3.34", True), ("3.339", False)])
+def test_order_notional_counts_a_kalshi_order_as_balance_does_rounded_up_to_the_cent(lite: Database, limit: str,
+                                                                                   ok: bool) -> None:
+    """One figure for ORDER_NOTIONAL and BALANCE (``_cash_out``): 10 x 0.333 + 0.0001 = 3.3301, which a
+    non-direct member's balance takes as 3.34."""
+    k = leg(size="10", price="0.333", fees="0.0001")
+    r = results(run(lite, plan(k, leg(Venue.POLYMARKET, "0xabc", Side.NO, size="10", price="0.50")),
+                    ctx(settings(**{"limits.order_notional": limit}))), "ORDER_NOTIONAL")[0]
+    assert r.passed is ok and r.detail.startswith("cost+fees 3.34 (3.3301 before its spend is rounded up"), r
+
+
 @pytest.mark.parametrize(("size", "ok"), [("100", True), ("100.01", False)])
 def test_order_contracts_edges(lite: Database, size: str, ok: bool) -> None:
     s = settings(**{"limits.order_notional": "1000", "limits.market_exposure": "1000"})
@@ -587,6 +615,18 @@ def test_an_order_in_flight_whose_plan_cannot_be_read_names_its_execution(db: Da
         r = results(v, name)[0]
         assert not r.passed and "could not be evaluated" in r.detail, r
         assert "execution key-0's stored plan cannot be read" in r.detail, r
+
+
+@pytest.mark.parametrize(("limit", "ok"), [("4.00", True), ("3.99", False)])
+def test_exposure_counts_a_polymarket_buy_at_its_signed_spend_planned_or_in_flight(db: Database, limit: str,
+                                                                                   ok: bool) -> None:
+    """A Polymarket buy spends size x limit rounded up to the cent, and its position then costs that: 3 x
+    0.663 = 1.989 counts as 1.99, in flight (intent) as in the plan, so 1.99 + 1.99 + fees 0.02 = 4.00."""
+    s = settings(**{"limits.market_exposure": limit})
+    add_order(db, venue=Venue.POLYMARKET, mid="0xabc", size="3", price="0.663", status="intent")
+    p = leg(Venue.POLYMARKET, "0xabc", Side.NO, size="3", price="0.663", fees="0.02")
+    r = results(run(db, plan(leg(size="3", price="0.30"), p), ctx(s)), "MARKET_EXPOSURE")[1]
+    assert r.passed is ok and "existing 1.99 + plan 2.01 = 4.00" in r.detail, r
 
 
 def test_market_exposure_sums_legs_in_the_same_market(lite: Database) -> None:
