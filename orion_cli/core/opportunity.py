@@ -43,10 +43,13 @@ class Leg:
     """Buy ``size`` of ``side`` on one market, walking its ask ladder up to ``worst_price``.
 
     A Polymarket leg's ladder is its best ask alone (``orion_cli.core.pricing``), and so is its
-    ``depth_available``.
+    ``depth_available``. Its ``cost`` is the dollars its buy is signed for (size × that ask rounded up to
+    the cent), which the venue spends in full: its one fill is the shares they buy, a little more than
+    ``size`` (only ``size`` of them are hedged), and its fee is on those shares.
 
-    ``cost`` excludes fees. ``avg_price`` is ``cost / size`` rounded up to 1e-6 (display only; the
-    exact figure is ``cost``). ``worst_price`` is the limit price an IOC/FOK order needs.
+    ``cost`` excludes fees. ``avg_price`` is the fills' average price per contract bought, rounded up to
+    1e-6 (display only; for a Kalshi leg ``cost / size``). ``worst_price`` is the limit price an IOC/FOK
+    order needs.
     """
 
     venue: Venue

@@ -13,11 +13,14 @@ does (:meth:`FeeModel.fill_fee`: Kalshi rounds each fill *up* to $0.0001, so spl
 costs more than one fill of the same size; Polymarket floors to 5 decimals).
 
 A Polymarket leg takes its best ask level only. An immediate buy there is signed as dollars (size ×
-one limit price) and the venue spends all of them: a leg walking cheaper levels before its limit
-would spend the difference on extra shares at the limit, which the other leg does not hedge. And the
-dollars must fit the level: its last sizes are out of reach when the cent rounding of the spend asks
-for more than the level holds (:meth:`_Ladder.fills_in_full`), so the search skips sizes that do not
-fill (the bounds of those that do are critical sizes too).
+one limit price, rounded up to the cent) and the venue spends all of them: a leg walking cheaper levels
+before its limit would spend the difference on extra shares at the limit, which the other leg does not
+hedge. So the leg is costed at those dollars (:func:`polymarket_buy_fill`), its fee on the shares they
+buy (a little more than the size: the fee is the venue's, on what it fills), and the extra shares count
+for nothing (they are held, not hedged): the edge is the hedged pair's. And the dollars must fit the
+level: its last sizes are out of reach when the cent rounding of the spend asks for more than the level
+holds (:meth:`_Ladder.fills_in_full`), so the search skips sizes that do not fill (the bounds of those
+that do are critical sizes too).
 
 Choosing the size
 -----------------
@@ -32,18 +35,21 @@ exact:
    ≥ the payout, every further share costs ≥ $1 and fees never fall: ``P`` is non-increasing from
    there. The search stops at the first such critical size that fills (see above; under a
    ``min_edge`` hurdle, where ties go to the larger size, at the first whose levels sum to more than
-   the payout).
+   the payout). A Polymarket leg's spend, rounded up to the cent, can make a larger size earn a little
+   more (its spend a whole number of cents); so when the unrounded profit at the cut (plus the fee
+   floors) could still beat the best found before it, the sizes past the cut are searched too.
 2. Every critical size is evaluated exactly.
 3. Between two consecutive critical sizes every leg stays on one level, so with ``m`` the slope of
    the unrounded profit (payout − Σ price − Σ unrounded per-contract fee) and ``U`` the sum of the
-   legs' rounding units, any interior ``n`` satisfies ``P(n) < P(n') + m·(n − n') + U`` for the
+   legs' rounding units (a Polymarket leg's includes the cent its spend is rounded up by, and the fee
+   on the shares that cent buys), any interior ``n`` satisfies ``P(n) < P(n') + m·(n − n') + U`` for the
    interior end ``n'`` towards which ``m`` climbs. Only the sizes within ``U / |m|`` steps of that end
    can still beat the best value found so far; those are evaluated one by one (all of them when
    ``m = 0``). Intervals whose bound cannot beat the best are skipped.
 
 Step 3 is exhaustive unless a window exceeds :data:`INTERVAL_SCAN_CAP` sizes (or all windows together
 exceed :data:`SCAN_BUDGET`), which needs a marginal edge within a hair of zero; then the chosen size
-is within ``U`` (at most $0.00011 for a Kalshi + Polymarket pair) of the true maximum. Ties go to
+is within ``U`` (about a cent for a Kalshi + Polymarket pair) of the true maximum. Ties go to
 the smaller size (same profit, less capital at risk), except above the ``min_edge`` hurdle (below).
 Reported figures are always the exact ones of the chosen size, so an approximation can never report
 a non-positive net.
@@ -62,7 +68,7 @@ figure for direct members).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
@@ -79,6 +85,7 @@ from orion_cli.core.models import (
     OrderBook,
     Side,
     Venue,
+    polymarket_buy_fill,
     polymarket_buy_spend,
 )
 from orion_cli.core.money import BASIS, CENT, ONE, ZERO, ceil_to, floor_to
@@ -323,7 +330,10 @@ class _Ladder:
             cum.append(cum[-1] + q)
             full_cost.append(full_cost[-1] + p * q)
             full_fee.append(full_fee[-1] + fee)
-            unit = max(unit, fee_shape(fee_model, p)[1])
+            per_contract, fee_unit = fee_shape(fee_model, p)
+            if spends_dollars:  # the spend rounded up by under a cent, and that cent's extra shares' fee
+                fee_unit += CENT + CENT * per_contract / p
+            unit = max(unit, fee_unit)
         return cls(prices, sizes, tuple(cum), tuple(full_cost), tuple(full_fee), tuple(level_fees), fee_model, unit,
                    spends_dollars)
 
@@ -370,7 +380,22 @@ class _Ladder:
             s = min(floor_to(limits[bisect_left(self.cum, s) - 1], grid), s - grid)
         return max(s, ZERO)
 
+    def linear_cost(self, s: Decimal) -> Decimal:
+        """Cost plus fees of buying ``s`` before any rounding: price plus unrounded fee, per contract."""
+        out, left = ZERO, s
+        for p, q in zip(self.prices, self.sizes, strict=True):
+            take = min(left, q)
+            if take <= 0:
+                break
+            out += take * (p + fee_shape(self.fee_model, p)[0])
+            left -= take
+        return out
+
     def cost_fees(self, s: Decimal) -> tuple[Decimal, Decimal]:
+        """(cost, fees) of buying ``s``; a buy taken as dollars costs them (:func:`polymarket_buy_fill`)."""
+        if self.spends_dollars and s > 0:
+            spend, _, fee = polymarket_buy_fill(s, self.prices[bisect_left(self.cum, s) - 1], self.fee_model)
+            return spend, fee
         k = self.level_at(s)
         cost, fees = self.full_cost[k], self.full_fee[k]
         if k < len(self.prices):
@@ -382,6 +407,11 @@ class _Ladder:
         return cost, fees
 
     def fills(self, s: Decimal) -> tuple[Fill, ...]:
+        """The fills buying ``s`` makes; a buy taken as dollars, the shares they buy at its one level."""
+        if self.spends_dollars and s > 0:
+            price = self.prices[bisect_left(self.cum, s) - 1]
+            _, shares, fee = polymarket_buy_fill(s, price, self.fee_model)
+            return (Fill(price, shares, fee),)
         k = self.level_at(s)
         out = [Fill(self.prices[i], self.sizes[i], self.level_fees[i]) for i in range(k)]
         if k < len(self.prices):
@@ -446,10 +476,15 @@ def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, 
             for n in (_steps(c, grid, ROUND_FLOOR), _steps(c, grid, ROUND_CEILING)):
                 if n_lo < n < n_hi:
                     crit.add(n)
-    points = sorted(crit)
+    every = sorted(crit)
+    points = every
     # 1. truncation: from the first size whose next share costs ≥ payout, P never rises again (with
     #    larger_on_tie, from one whose next share costs more: at equal cost P stays level). So the
     #    first size from there that fills is the best of the rest (one that fills: critical sizes).
+    #    Not quite with a buy taken as dollars: its spend is rounded up to the cent, so a larger size
+    #    whose spend is a whole number of cents can earn more. Past the cut, P stays below its unrounded
+    #    figure at the cut plus the fee floors (``tail_bound``): the rest is searched when that can win.
+    tail_bound: Decimal | None = None
     for i, n in enumerate(points):
         if n == n_hi:
             break
@@ -457,9 +492,22 @@ def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, 
         cost = sum(lad.prices[lad.level_at(s)] for lad in ladders)
         if cost > payout or (cost == payout and not larger_on_tie):  # a tie may still extend the size
             last = next((j for j in range(i, len(points)) if fills(points[j])), len(points) - 1)
+            if any(lad.spends_dollars for lad in ladders) and last + 1 < len(points):
+                cut = points[last] * grid
+                tail_bound = cut * payout - sum((lad.linear_cost(cut) for lad in ladders), ZERO) + sum(
+                    (POLY_FEE_STEP for lad in ladders if lad.fee_model.kind == "polymarket"), _BOUND_SLACK)
             points = points[: last + 1]
             break
 
+    found = _search(ladders, grid, points, payout, larger_on_tie, value, fills)
+    if tail_bound is not None and (found is None or tail_bound >= found.value):
+        found = _search(ladders, grid, every, payout, larger_on_tie, value, fills)
+    return found
+
+
+def _search(ladders: Sequence[_Ladder], grid: Decimal, points: Sequence[int], payout: Decimal, larger_on_tie: bool,
+            value: Callable[[int], Decimal], fills: Callable[[int], bool]) -> _Choice | None:
+    """Steps 2 and 3 of the size search (module docstring) over the critical sizes ``points``."""
     best_n, best_v = -1, Decimal(0)
 
     def consider(n: int, v: Decimal) -> None:
@@ -575,8 +623,8 @@ def _price_legs(
     legs: list[Leg] = []
     for (market, _, side), lad in zip(specs, ladders, strict=True):
         fills = lad.fills(size)
-        cost = sum((f.price * f.size for f in fills), ZERO)
-        fees = sum((f.fee for f in fills), ZERO)
+        cost, fees = lad.cost_fees(size)
+        bought = sum((f.size for f in fills), ZERO)
         token = ""
         if market.venue is Venue.POLYMARKET:
             token = market.yes_token if side is Side.YES else market.no_token
@@ -586,7 +634,7 @@ def _price_legs(
                 market_id=market.id,
                 side=side,
                 size=size,
-                avg_price=ceil_to(cost / size, _AVG_PRICE_STEP),
+                avg_price=ceil_to(sum((f.price * f.size for f in fills), ZERO) / bought, _AVG_PRICE_STEP),
                 worst_price=fills[-1].price,
                 fees=fees,
                 levels_consumed=len(fills),

@@ -274,7 +274,13 @@ def build_plan(opportunity: Opportunity, fresh: Mapping[tuple[Venue, str], tuple
             left -= take
         best = book.side(side).best_ask
         limit = worst if worst is not None else (best.price if best is not None else ONE)
-        avg = ceil_to(cost / chosen, _PRICE_Q) if chosen > 0 else limit
+        if market.venue is Venue.POLYMARKET and chosen > 0:
+            # Costed as scan prices it (core/pricing.py): the dollars the buy is signed for, which the venue
+            # spends in full at the one level ``fillable_size`` keeps it to, the fee on the shares they buy.
+            cost, shares, fees = polymarket_buy_fill(chosen, limit, market.fee_model)
+            taken = [PriceLevel(limit, shares)]
+        bought = sum((lv.size for lv in taken), ZERO)
+        avg = ceil_to(sum((lv.price * lv.size for lv in taken), ZERO) / bought, _PRICE_Q) if bought > 0 else limit
         legs.append(LegPlan(venue=market.venue, market=market, side=side, size=chosen, limit_price=limit,
                             expected_avg_price=avg, expected_cost=cost, expected_fees=fees, book=book,
                             token_id=token, levels=tuple(taken)))

@@ -46,13 +46,16 @@ class LegPlan:
     side: Side
     size: Decimal
     limit_price: Decimal  # worst price walked on the fresh book (the order's limit)
-    expected_avg_price: Decimal
-    expected_cost: Decimal  # size × prices walked, excluding fees
-    expected_fees: Decimal
+    expected_avg_price: Decimal  # per contract bought
+    # Size × prices walked, excluding fees; a Polymarket buy's, the dollars it is signed for (size × limit
+    # rounded up to the cent), which buy a little more than ``size`` shares (``polymarket_buy_fill``).
+    expected_cost: Decimal
+    expected_fees: Decimal  # on the contracts bought
     book: OrderBook  # the fresh book the leg was priced on
     token_id: str = ""  # Polymarket outcome token
-    # The levels walked for ``size``, cheapest first: (price, contracts taken). Slippage is measured
-    # against them (execution/slippage.py), exactly, not against the rounded ``expected_avg_price``.
+    # The levels walked for ``size``, cheapest first: (price, contracts taken; a Polymarket buy's, the
+    # shares its dollars buy). Slippage is measured against them (execution/slippage.py), exactly, not
+    # against the rounded ``expected_avg_price``.
     levels: tuple[PriceLevel, ...] = ()
 
     @property

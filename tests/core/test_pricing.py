@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from math import lcm
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from orion_cli.core.config import load_settings
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import (
     BookSide,
@@ -25,7 +26,7 @@ from orion_cli.core.models import (
     Venue,
 )
 from orion_cli.core.money import loads_exact, to_decimal, to_price
-from orion_cli.core.opportunity import Opportunity
+from orion_cli.core.opportunity import Fill, Opportunity
 from orion_cli.core.pricing import (
     fillable_size,
     neg_risk_guard,
@@ -34,6 +35,7 @@ from orion_cli.core.pricing import (
     price_within_venue,
     size_grid,
 )
+from orion_cli.execution.executor import build_plan
 
 D = Decimal
 NOW = datetime(2026, 6, 11, 12, 0, 0, tzinfo=UTC)
@@ -117,17 +119,23 @@ def walk_profit(legs: list[tuple[tuple[PriceLevel, ...], FeeModel]], size: Decim
     """Independent brute force: size × $1 − Σ (price × qty + fee per level walked).
 
     The legs numbered in ``dollars`` buy as Polymarket takes an immediate buy: at the best ask alone,
-    for size × that price rounded up to the cent, which the level must hold (None otherwise).
+    for size × that price rounded up to the cent, which the level must hold (None otherwise), costing
+    those dollars plus the fee on the shares they buy (to 6 places, floored).
     """
     total = size
     for i, (asks, fee_model) in enumerate(legs):
         remaining = size
         ordered = sorted(asks, key=lambda lv: lv.price)
         if i in dollars:
-            ordered = ordered[:1]
             best = ordered[0] if ordered else None
-            if best is not None and (size * best.price).quantize(D("0.01"), ROUND_CEILING) > best.price * best.size:
+            if best is None:
                 return None
+            spend = (size * best.price).quantize(D("0.01"), ROUND_CEILING)
+            if spend > best.price * best.size:
+                return None
+            shares = (spend / best.price).quantize(D("0.000001"), ROUND_FLOOR)
+            total -= spend + fee_model.fill_fee(shares, best.price)
+            continue
         for lv in ordered:
             take = min(lv.size, remaining)
             if take > 0:
@@ -139,9 +147,18 @@ def walk_profit(legs: list[tuple[tuple[PriceLevel, ...], FeeModel]], size: Decim
 
 
 def recompute(opp: Opportunity, fee_models: list[FeeModel]) -> Decimal:
-    """Net profit from the legs' fills alone, with fees recomputed from the fee models."""
+    """Net profit from the legs' fills alone, with fees recomputed from the fee models. A Polymarket leg's
+    one fill is the shares its dollars (size × price rounded up to the cent) buy, floored to 6 places;
+    it costs those dollars."""
     net = opp.size
     for leg, fm in zip(opp.legs, fee_models, strict=True):
+        if leg.venue is Venue.POLYMARKET:
+            (f,) = leg.fills
+            spend = (leg.size * f.price).quantize(D("0.01"), ROUND_CEILING)
+            assert f.size == (spend / f.price).quantize(D("0.000001"), ROUND_FLOOR) >= leg.size == opp.size
+            assert leg.cost == spend
+            net -= spend + fm.fill_fee(f.size, f.price)
+            continue
         assert sum(f.size for f in leg.fills) == leg.size == opp.size
         for f in leg.fills:
             net -= f.price * f.size + fm.fill_fee(f.size, f.price)
@@ -389,16 +406,68 @@ def test_a_polymarket_leg_takes_its_best_ask_only() -> None:
     assert o.legs[1].depth_available == D(30)
 
 
+def test_a_polymarket_leg_is_costed_at_the_dollars_its_buy_is_signed_for() -> None:
+    """Found in review: the leg was costed at size x ask (7.25 x 0.15 = 1.0875) while its buy is signed for,
+    and spends, 1.09. Kalshi NO 0.80 and Polymarket YES 0.15, fee-free: every contract earns 0.05 unrounded,
+    so the old search took the largest size, 7.25, at an edge of 0.05. Costed at 1.09 it earns 7.25 - 5.80 -
+    1.09 = 0.36, no more than 7.2 (7.2 x 0.15 = 1.08 exactly): the tie goes to the smaller size."""
+    km = kalshi_market(fee_model=FeeModel.free())
+    pm = poly_market(rate=D(0), min_size=D(1))
+    kb = book(Venue.KALSHI, km.id, BookSide(), BookSide(asks=levels(("0.80", "1000"))))
+    pb = book(Venue.POLYMARKET, pm.id, BookSide(asks=levels(("0.15", "1000"))), BookSide())
+    (o,) = price_pair(km, kb, pm, pb, inverted=False, now=NOW, max_size=D("7.25"))
+    assert (o.size, o.net_profit, o.legs[1].cost) == (D("7.2"), D("0.36"), D("1.08"))
+    # Under a 0.05 hurdle 7.2 still clears it exactly; 7.25 (0.36 < 0.3625) does not, as the old search said it did.
+    (hurdle,) = price_pair(km, kb, pm, pb, inverted=False, now=NOW, max_size=D("7.25"), min_edge=D("0.05"))
+    assert (hurdle.size, hurdle.net_edge) == (D("7.2"), D("0.05"))
+
+
+def test_a_polymarket_leg_pays_the_fee_on_the_shares_its_dollars_buy() -> None:
+    """Kalshi NO 0.70 (fee-free), Polymarket YES 0.15 at rate 0.05: 7.25 is signed for 1.09, which buys
+    1.09 / 0.15 = 7.266666 shares (6 places, floored); the venue's fee is on those: 7.266666 x 0.05 x 0.15 x
+    0.85 = 0.0463249... -> 0.04632 (7.25's own would be 0.04621). Net 7.25 - 5.075 - 1.09 - 0.04632 = 1.03868;
+    7.2 (1.08, fee 0.0459) earns 1.0341, 7.24 (also 1.09) 1.03568."""
+    km = kalshi_market(fee_model=FeeModel.free())
+    pm = poly_market(rate=D("0.05"), min_size=D(1))
+    kb = book(Venue.KALSHI, km.id, BookSide(), BookSide(asks=levels(("0.70", "1000"))))
+    pb = book(Venue.POLYMARKET, pm.id, BookSide(asks=levels(("0.15", "1000"))), BookSide())
+    (o,) = price_pair(km, kb, pm, pb, inverted=False, now=NOW, max_size=D("7.25"))
+    leg = o.legs[1]
+    assert (o.size, o.net_profit, o.net_edge) == (D("7.25"), D("1.03868"), D("0.143266"))
+    assert (leg.cost, leg.fees, leg.avg_price, leg.worst_price) == (D("1.09"), D("0.04632"), D("0.15"), D("0.15"))
+    assert leg.fills == (Fill(D("0.15"), D("7.266666"), D("0.04632")),)
+    # trade re-plans the same way on the same books (executor.build_plan)
+    plan = build_plan(o, {(Venue.KALSHI, km.id): (km, kb), (Venue.POLYMARKET, pm.id): (pm, pb)}, size=None,
+                      key="k", settings=load_settings(environ={}), now=NOW)
+    p = plan.legs[1]
+    assert (p.expected_cost, p.expected_fees, p.expected_avg_price, plan.net_profit) == (
+        D("1.09"), D("0.04632"), D("0.15"), D("1.03868"))
+    assert p.levels == (PriceLevel(D("0.15"), D("7.266666")),)
+
+
+def test_the_size_search_takes_the_larger_size_its_polymarket_spend_costs_no_more_for() -> None:
+    """Kalshi YES 0.05 x 229.99 then 0.103; Polymarket NO 0.897 (all fee-free). Past 229.99 a contract costs
+    0.103 + 0.897 = 1 unrounded, so the search cut there and took 229.99, signed for 206.30103 -> 206.31.
+    230 is signed for 206.31 too (230 x 0.897 exactly): net 230 - 11.50053 - 206.31 = 12.18947 against
+    229.99 - 11.4995 - 206.31 = 12.1805. Larger sizes earn at most that (240: 215.28, the same 12.18947)."""
+    km = kalshi_market(fee_model=FeeModel.free())
+    pm = poly_market(rate=D(0), min_size=D(1), ticks=TickStructure.uniform(D("0.001")))
+    kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0.05", "229.99"), ("0.103", "100"))), BookSide())
+    pb = book(Venue.POLYMARKET, pm.id, BookSide(), BookSide(asks=levels(("0.897", "1000"))))
+    (o,) = price_pair(km, kb, pm, pb, inverted=False, now=NOW)
+    assert (o.size, o.net_profit, o.legs[1].cost) == (D("230"), D("12.18947"), D("206.31"))
+
+
 def test_a_polymarket_level_is_out_of_reach_where_the_cents_of_its_spend_exceed_it() -> None:
     # Polymarket YES 0.155×321 holds $49.755 of asks; a buy of all 321 is signed for $49.76 and, the
     # venue spending all of it, killed. 320.96 (up to 320.967… spend 49.75 or less) is the most that
-    # fills: net 320.96 × (1 − 0.80 − 0.155) = 14.4432.
+    # fills: net 320.96 × (1 − 0.80) − 49.75 (320.96 × 0.155 = 49.7488, signed as 49.75) = 14.442.
     km = kalshi_market(fee_model=FeeModel.free())
     pm = poly_market(rate=D(0), min_size=D(1), ticks=TickStructure.uniform(D("0.005")))
     kb = book(Venue.KALSHI, km.id, BookSide(), BookSide(asks=levels(("0.80", "500"))))
     pb = book(Venue.POLYMARKET, pm.id, BookSide(asks=levels(("0.155", "321"))), BookSide())
     (o,) = price_pair(km, kb, pm, pb, inverted=False, now=NOW)
-    assert (o.size, o.net_profit) == (D("320.96"), D("14.4432"))
+    assert (o.size, o.net_profit) == (D("320.96"), D("14.442"))
     # The same level by the contract is taken whole.
     other = replace(pm, venue=Venue.KALSHI)
     (whole,) = price_pair(km, kb, other, replace(pb, venue=Venue.KALSHI), inverted=False, now=NOW)
