@@ -4,9 +4,13 @@ It implements :class:`~orion_cli.venues.trading.TradingVenue` exactly as the liv
 the executor, ``balance`` and ``reconcile`` run unchanged in paper mode. ``submit`` re-reads the
 book, walks the traded outcome's asks (buy) or bids (sell) best first up to the limit price, and
 charges the market's own fee model once per level (Kalshi rounds each fill up, so walking levels
-costs more than one fill at the average). Fill-or-kill fills everything or nothing; immediate-or-
-cancel fills what is there. Optional latency and adverse slippage (every level N ticks worse) make
-the simulation less kind than the book. Orders never rest: good-till-cancelled is refused.
+costs more than one fill at the average). A Polymarket buy is filled as the venue fills an immediate
+buy: as dollars, size × limit rounded up to the cent, spent best ask first within the limit, each
+level's shares to the venue's 6 places (floored), so it gets a little more than its size (more at
+better prices), which the ledger holds as the live ledger does. Fill-or-kill fills everything or
+nothing (a dollar buy: spends all its dollars or nothing); immediate-or-cancel fills what is there.
+Optional latency and adverse slippage (every level N ticks worse) make the simulation less kind than
+the book. Orders never rest: good-till-cancelled is refused.
 
 Idempotent like a venue: the same client order id submitted twice returns the recorded outcome and
 never fills twice — the outcome is decided and written inside one serialised transaction.
@@ -34,7 +38,10 @@ from orion_cli.core.models import (
     PriceLevel,
     TickStructure,
     Venue,
+    polymarket_buy_fill,
+    polymarket_buy_shares,
     polymarket_buy_short_of_minimum,
+    polymarket_buy_spend,
 )
 from orion_cli.core.money import ONE, ZERO, is_multiple
 from orion_cli.store.db import Database
@@ -118,6 +125,36 @@ def walk_book(
         out.append(SimulatedFill(take, price, market.fee_model.fill_fee(take, price)))
         remaining -= take
     return out
+
+
+def walk_dollars(
+    levels: tuple[PriceLevel, ...],
+    *,
+    spend: Decimal,
+    limit_price: Decimal,
+    market: Market,
+    slippage_ticks: int = 0,
+) -> tuple[list[SimulatedFill], Decimal]:
+    """Spend ``spend`` dollars on asks best first while the (slipped) level price is within the limit, as
+    Polymarket fills an immediate buy; one fill per level, its shares to 6 places (floored). Returns the
+    fills and the dollars left unspent (0 when the book took all of them)."""
+    out: list[SimulatedFill] = []
+    remaining = spend
+    for lv in levels:
+        if remaining <= 0:
+            break
+        price = slip(lv.price, market.ticks, slippage_ticks, Action.BUY) if slippage_ticks else lv.price
+        if price is None or price > limit_price:
+            break
+        if lv.size * price <= remaining:
+            take, paid = lv.size, lv.size * price
+        else:
+            take, paid = polymarket_buy_shares(remaining, price), remaining
+        if take <= 0:
+            break  # under one base unit of a share left: nothing more to buy
+        out.append(SimulatedFill(take, price, market.fee_model.fill_fee(take, price)))
+        remaining -= paid
+    return out, remaining
 
 
 class PaperVenue:
@@ -264,19 +301,32 @@ class PaperVenue:
             raise OrderRejected(self._venue, "BOOK_UNAVAILABLE", str(exc)) from None
         side = book.side(r.side)
         levels = side.asks if r.action is Action.BUY else side.bids
-        sims = walk_book(levels, action=r.action, size=r.size, limit_price=r.limit_price, market=market,
-                         slippage_ticks=self.settings.paper.slippage_ticks)
-        return self._settle(prepared, market, sims)
+        slippage = self.settings.paper.slippage_ticks
+        if self._spends_dollars(r):
+            sims, unspent = walk_dollars(levels, spend=polymarket_buy_spend(r.size, r.limit_price),
+                                         limit_price=r.limit_price, market=market, slippage_ticks=slippage)
+            complete = unspent <= 0
+        else:
+            sims = walk_book(levels, action=r.action, size=r.size, limit_price=r.limit_price, market=market,
+                             slippage_ticks=slippage)
+            complete = sum((x.size for x in sims), ZERO) >= r.size
+        return self._settle(prepared, market, sims, complete=complete)
 
-    def _settle(self, prepared: PreparedOrder, market: Market, sims: list[SimulatedFill]) -> OrderState:
-        """Decide and record the outcome in one transaction (re-checking the order and the cash there)."""
+    def _spends_dollars(self, r: OrderRequest) -> bool:
+        """A Polymarket buy: the venue takes it as dollars (size × limit rounded up to the cent)."""
+        return self._venue is Venue.POLYMARKET and r.action is Action.BUY
+
+    def _settle(self, prepared: PreparedOrder, market: Market, sims: list[SimulatedFill], *,
+                complete: bool) -> OrderState:
+        """Decide and record the outcome in one transaction (re-checking the order and the cash there).
+        ``complete``: the book filled the whole order (a dollar buy: spent all its dollars)."""
         r = prepared.request
         now = self._clock()
         filled = sum((s.size for s in sims), ZERO)
-        if r.time_in_force is TimeInForce.FOK and filled < r.size:
+        if r.time_in_force is TimeInForce.FOK and not complete:
             sims, filled = [], ZERO
         status = OrderStatus.CANCELLED if filled == 0 else (
-            OrderStatus.FILLED if filled == r.size else OrderStatus.PARTIAL)
+            OrderStatus.FILLED if filled >= r.size else OrderStatus.PARTIAL)
         order_ref = f"paper-{r.client_order_id}"
         fills = [
             Fill(venue=self._venue, fill_id=f"{order_ref}-{i + 1}", venue_order_id=order_ref, market_id=r.market_id,
@@ -302,19 +352,26 @@ class PaperVenue:
                         "fill-or-kill: the book cannot fill the whole size within the limit price"
                 elif status is OrderStatus.PARTIAL:
                     reason = f"immediate-or-cancel: {r.size - filled} unfilled, cancelled"
+                # A dollar buy's shares beyond its size are held, as the venue holds them (overfill_ok).
                 state = self.ledger.transition(r.client_order_id, status, venue_order_id=order_ref, fills=fills,
-                                               reject_reason=reason, category=market.category, conn=conn, now=now)
+                                               reject_reason=reason, category=market.category, conn=conn, now=now,
+                                               overfill_ok=self._spends_dollars(r))
         if rejection is not None:
             raise rejection
         return state
 
     def _affordability(self, conn: Connection, r: OrderRequest, market: Market,
                        fills: list[Fill]) -> tuple[str, str] | None:
-        """Buys need cash for the worst case (size × limit + fee, as venues reserve); sells need the contracts."""
+        """Buys need cash for the worst case (size × limit + fee, as venues reserve; a Polymarket buy, the
+        dollars it is signed for and the fee on the shares they buy at the limit); sells need the contracts."""
         bal = self.ledger.balance(self._venue, conn=conn)
         available = bal.available if bal is not None else ZERO
         if r.action is Action.BUY:
-            worst = r.size * r.limit_price + market.fee_model.fill_fee(r.size, r.limit_price)
+            if self._spends_dollars(r):
+                spend, _, fee = polymarket_buy_fill(r.size, r.limit_price, market.fee_model)
+                worst = spend + fee
+            else:
+                worst = r.size * r.limit_price + market.fee_model.fill_fee(r.size, r.limit_price)
             actual = sum((f.size * f.price + f.fee for f in fills), ZERO)
             needed = max(worst, actual)
             if available < needed:

@@ -276,14 +276,17 @@ def test_polymarket_fills_and_fees_to_the_hundred_thousandth(db: Database, poly:
     pv = venue_for(db, poly, Venue.POLYMARKET, polymarket_balance="100")
     m = poly.market
     st = place(pv, order("50", "0.24", TimeInForce.IOC, venue=Venue.POLYMARKET, market=m.id, token=m.yes_token))
-    # 15 @ 0.21:    15 × 0.03 × 0.1659 = 0.074655   → 0.07465 (floored)
-    # 25.08 @ 0.23: 25.08 × 0.03 × 0.1771 = 0.13325004 → 0.13325
-    # 9.92 @ 0.24:  9.92 × 0.03 × 0.1824 = 0.05428224 → 0.05428
-    assert [(f.size, f.price, f.fee) for f in st.fills] == [
-        (D("15"), D("0.21"), D("0.07465")), (D("25.08"), D("0.23"), D("0.13325")), (D("9.92"), D("0.24"), D("0.05428"))]
-    assert st.status is OrderStatus.FILLED and st.fees == D("0.26218")
-    # cost 3.15 + 5.7684 + 2.3808 = 11.2992
-    assert asyncio.run(pv.balance()).available == D("100") - D("11.2992") - D("0.26218")
+    # A Polymarket buy spends dollars: 50 × 0.24 = $12.00, best ask first within the limit, so the
+    # cheaper levels leave dollars for more shares at 0.24 than 50 − 15 − 25.08 (as the venue fills it).
+    # 15 @ 0.21:    $3.15;    15 × 0.03 × 0.1659 = 0.074655   → 0.07465 (floored)
+    # 25.08 @ 0.23: $5.7684;  25.08 × 0.03 × 0.1771 = 0.13325004 → 0.13325
+    # the $3.0816 left @ 0.24 = 12.84 shares: 12.84 × 0.03 × 0.1824 = 0.07026048 → 0.07026
+    assert [(f.size, f.price, f.fee) for f in st.fills] == [(D("15"), D("0.21"), D("0.07465")),
+                                                            (D("25.08"), D("0.23"), D("0.13325")),
+                                                            (D("12.84"), D("0.24"), D("0.07026"))]
+    assert st.status is OrderStatus.FILLED and st.fees == D("0.27816") and st.filled_size == D("52.92")
+    # cost: the $12.00 signed for, all spent
+    assert asyncio.run(pv.balance()).available == D("100") - D("12") - D("0.27816")
     sold = place(pv, order("20", "0.16", TimeInForce.IOC, action=Action.SELL, venue=Venue.POLYMARKET,
                            market=m.id, coid="s1"))
     # 5 @ 0.17: 5 × 0.03 × 0.1411 = 0.021165 → 0.02116;  15 @ 0.16: 15 × 0.03 × 0.1344 = 0.06048
@@ -304,6 +307,36 @@ def test_polymarket_fills_and_fees_to_the_hundred_thousandth(db: Database, poly:
     under_sell = place(pv, order("5", "0.15", TimeInForce.IOC, action=Action.SELL, venue=Venue.POLYMARKET,
                                  market=m.id, coid="s2"))
     assert under_sell.filled_size == D(5)  # the minimum is for buys; a 0.75 sell is taken
+
+
+def test_a_paper_polymarket_buy_spends_its_size_times_limit_rounded_up_to_the_cent(db: Database,
+                                                                                    poly: FixedSource) -> None:
+    """Found in review: paper filled exactly the size at size x price (150.5 at 0.15: 22.575), where the venue
+    takes a signed $22.58 and spends all of it. Here 10.05 at 0.21 (the best ask, 15 deep) = 2.1105 is
+    signed for 2.12, which buys 2.12 / 0.21 = 10.095238 shares (6 places, floored); the fee is on those:
+    10.095238 × 0.03 × 0.21 × 0.79 = 0.0502438... → 0.05024 (10.05's own would be 0.05001)."""
+    pv = venue_for(db, poly, Venue.POLYMARKET, polymarket_balance="100")
+    m = poly.market
+    st = place(pv, order("10.05", "0.21", venue=Venue.POLYMARKET, market=m.id, token=m.yes_token))
+    assert st.status is OrderStatus.FILLED
+    assert [(f.size, f.price, f.fee) for f in st.fills] == [(D("10.095238"), D("0.21"), D("0.05024"))]
+    # 10.095238 × 0.21 = 2.11999998: the signed 2.12 less the share's last decimal floored away
+    assert asyncio.run(pv.balance()).available == D("100") - D("2.11999998") - D("0.05024")
+    (pos,) = asyncio.run(pv.positions())
+    assert pos.size == D("10.095238")
+    # Fill-or-kill is judged on the dollars: 71.4 at 0.21 is signed for 14.994 → 14.99, which the 15 at
+    # 0.21 ($3.15) cannot take within the limit: killed. Immediate-or-cancel takes the level and stops.
+    killed = place(pv, order("71.4", "0.21", venue=Venue.POLYMARKET, market=m.id, token=m.yes_token, coid="fok"))
+    assert killed.status is OrderStatus.CANCELLED and killed.fills == ()
+    part = place(pv, order("71.4", "0.21", TimeInForce.IOC, venue=Venue.POLYMARKET, market=m.id,
+                           token=m.yes_token, coid="ioc"))
+    assert part.status is OrderStatus.PARTIAL and part.filled_size == D("15")  # the level's 15 ($3.15)
+    # The cash check counts the signed dollars and the fee on the shares they buy at the limit. Left:
+    # 100 − 2.11999998 − 0.05024 − 3.15 − 0.07465 = 94.60511002. 440.05 at 0.21 = 92.4105 + fee 2.19012
+    # = 94.60062 fits; signed for 92.42, 440.095238 shares, fee 2.19035: 94.61035 does not.
+    with pytest.raises(OrderRejected, match=r"INSUFFICIENT_BALANCE|needs 94\.61035") as poor:
+        place(pv, order("440.05", "0.21", venue=Venue.POLYMARKET, market=m.id, token=m.yes_token, coid="poor"))
+    assert poor.value.code == "INSUFFICIENT_BALANCE" and "needs 94.61035" in poor.value.message
 
 
 def test_find_cancel_open_orders_and_audit_chain(db: Database, paired: FixedSource) -> None:
