@@ -169,7 +169,9 @@ def test_when_not_one_contract_fits_the_preview_still_shows_the_plan_and_the_ref
     assert plan["type"] == "plan" and Decimal(plan["size"]) > 1
     assert {c["name"] for c in checks if not c["passed"]} >= {limit}
     assert not {c["name"] for c in checks if not c["passed"]} & {"INVALID_ORDER"}
-    assert "not one contract" in err and "planning the scanned size" in err
+    assert f"limits.{limit.lower()} {'$' if limit == 'ORDER_NOTIONAL' else ''}0.5 allows" in err, err
+    assert "planning the scanned size" in err
+    assert "not one contract" not in err  # 0.5 contracts fit: the markets' minimum (5) does not
     assert audit_count() == before
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
     assert code == 6, err
@@ -311,14 +313,91 @@ def _stored_op(op_id: str) -> Opportunity:
     return op
 
 
+def _leg_markets(step: str = "0.01", minimum: str = "0.01") -> Any:
+    """The legs' markets for size_within_limits: their size step and minimum order only."""
+    from types import SimpleNamespace
+
+    return lambda: [SimpleNamespace(size_step=Decimal(step), min_size=Decimal(minimum)),
+                    SimpleNamespace(size_step=Decimal("0.01"), min_size=Decimal(minimum))]
+
+
+def _not_read() -> Any:
+    raise AssertionError("the markets are read only when a limit binds")
+
+
 def test_default_size_is_capped_by_the_order_limits(op_id: str) -> None:
     op = _stored_op(op_id)
     settings = load_settings()
-    size = size_within_limits(op, settings)
-    assert size is not None and size <= settings.limits.order_contracts
+    limited = size_within_limits(op, settings, _leg_markets())
+    assert limited.size is not None and limited.size <= settings.limits.order_contracts
     for leg in op.legs:
-        assert size * (leg.worst_price + leg.fees / leg.size) <= settings.limits.order_notional
-    assert size_within_limits(_with_size(op, Decimal("3")), settings) == Decimal("3")
+        assert limited.size * (leg.worst_price + leg.fees / leg.size) <= settings.limits.order_notional
+    assert size_within_limits(_with_size(op, Decimal("3")), settings, _not_read).size == Decimal("3")
+
+
+@pytest.mark.parametrize("scanned", ["129.99", "7.25", "0.5"])
+def test_a_scanned_size_that_fits_the_limits_is_the_default_size_exactly(
+        op_id: str, monkeypatch: pytest.MonkeyPatch, scanned: str) -> None:
+    """Found by a black-box reviewer: with order_contracts and order_notional at 1000, a scanned 129.99
+    was planned as 129 "capped by limits.order_contracts/order_notional", though neither binds; and
+    under a min_edge the scanned 7.25 met exactly, the 7 planned fell below it (EDGE_GONE). A scanned
+    0.5 was "not one contract fits the order limits"."""
+    monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "1000")
+    monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "1000")
+    limited = size_within_limits(_with_size(_stored_op(op_id), Decimal(scanned)), load_settings(), _not_read)
+    assert (limited.size, limited.binding) == (Decimal(scanned), None)
+
+
+def test_a_binding_limit_cuts_to_the_legs_size_step_and_is_named(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    op = _with_size(_stored_op(op_id), Decimal("129.99"))
+    monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "17.5")
+    limited = size_within_limits(op, load_settings(), _leg_markets())
+    assert (limited.size, limited.binding) == (Decimal("17.5"), "order_contracts")
+    assert limited.cut_note() == "size 17.5 (scanned 129.99, capped by limits.order_contracts 17.5; --size to choose)"
+    whole = size_within_limits(op, load_settings(), _leg_markets(step="1"))  # a Kalshi market without fractions
+    assert (whole.size, whole.binding) == (Decimal(17), "order_contracts")
+    monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "1000")
+    monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "50")
+    limited = size_within_limits(op, load_settings(), _leg_markets())
+    assert limited.binding == "order_notional" and limited.size is not None
+    assert limited.size % Decimal("0.01") == 0 and limited.size != limited.size.to_integral_value()
+    assert "capped by limits.order_notional $50;" in limited.cut_note()
+    for leg in op.legs:  # the most that fits: one step more would not
+        per_contract = leg.worst_price + leg.fees / leg.size
+        assert limited.size * per_contract <= Decimal(50)
+    assert any((limited.size + Decimal("0.01")) * (leg.worst_price + leg.fees / leg.size) > Decimal("49.95")
+               for leg in op.legs)
+
+
+def test_a_limit_below_the_smallest_size_the_legs_trade_says_so(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    op = _with_size(_stored_op(op_id), Decimal("129.99"))
+    monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "0.5")
+    unfit = size_within_limits(op, load_settings(), _leg_markets(minimum="5"))
+    assert unfit.size is None and unfit.reason == "ORDER_CONTRACTS"
+    assert unfit.unfit_note(op.id) == (f"limits.order_contracts 0.5 allows 0.5 contracts of {op.id} at the scanned "
+                                       "prices, below the smallest size its legs trade (5)")
+    whole = size_within_limits(op, load_settings(), _leg_markets(step="1"))
+    assert whole.size is None and "allows less than one size step (1)" in whole.unfit_note(op.id)
+    assert size_within_limits(op, load_settings(), _leg_markets()).size == Decimal("0.5")  # 0.5 trades there
+
+
+def test_the_preview_plans_the_scanned_size_where_no_limit_binds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The black-box repro through the command: a scanned size with a fraction, limits that do not bind."""
+    monkeypatch.setenv("ORION__TRADING__MIN_EDGE", "0.032426")
+    monkeypatch.setenv("ORION__TRADING__MIN_PROFIT", "0")
+    code, out, err = invoke("scan", "--demo", "--jsonl")
+    assert code == 0, err
+    scanned = lines(out)[0]
+    assert scanned["size"] == "7.25", scanned  # the demo's size at exactly this edge
+    code, out, err = invoke("trade", scanned["id"], "--demo", "--jsonl")
+    assert code == 0, err
+    plan, *checks = lines(out)
+    assert plan["size"] == "7.25" and "capped" not in err, (plan, err)
+    assert all(c["passed"] for c in checks if c["name"] == "EDGE_GONE"), checks
+    monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "5.5")
+    code, out, err = invoke("trade", scanned["id"], "--demo", "--jsonl")
+    assert code == 0 and lines(out)[0]["size"] == "5.5", err
+    assert "size 5.5 (scanned 7.25, capped by limits.order_contracts 5.5; --size to choose)" in err, err
 
 
 def test_a_size_under_polymarkets_dollar_minimum_is_named_at_the_ladders_price(op_id: str) -> None:
@@ -1451,3 +1530,35 @@ def test_the_reconcile_hint_after_a_demo_trade_carries_demo(op_id: str, monkeypa
     assert (code, error["reason"]) == ((6, "HALTED") if ending == "halted" else (5, "venue_unavailable")), err
     assert "`orion reconcile --demo`" in err and "`orion reconcile`" not in err, err
     assert trade_cmd.halted_execution_hint().endswith("`orion reconcile` checks what reached the venues")
+
+
+@pytest.mark.parametrize(("contracts", "planned"), [("1000", "129.99"), ("17.5", "17.5"), ("0.5", "129.99")])
+def test_on_the_live_books_the_plan_sizes_the_default_on_the_fresh_markets(
+        op_id: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        contracts: str, planned: str) -> None:
+    """On the live books nothing is read before the gate: the default size is decided by the plan, on
+    the fresh markets' size steps, as the recorded data's is before it (the scanned size when it fits; a
+    cut to the binding limit, said; and the scanned size for the checks to refuse when nothing fits)."""
+    from orion_cli.cli.commands import trade as trade_cmd
+    from orion_cli.cli.commands.market_data import run
+    from orion_cli.cli.context import AppContext
+    from orion_cli.venues.snapshot import demo_source
+
+    monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", contracts)
+    monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "1000")
+    op = _with_size(_stored_op(op_id), Decimal("129.99"))
+    app = AppContext()
+    source = trade_cmd.ReplaySource(demo_source())
+    venues = trade_cmd.VenueSet(app, "paper", source, [leg.venue for leg in op.legs], None)
+
+    async def plan_it() -> Any:
+        try:
+            return await trade_cmd._plan_and_balances(app, venues, source, op, None, "k", write=False)
+        finally:
+            await venues.aclose()
+
+    plan, _ = run(plan_it)
+    assert plan.size == Decimal(planned)
+    err = capsys.readouterr().err
+    assert ("capped by limits.order_contracts 17.5" in err) == (contracts == "17.5"), err
+    assert ("limits.order_contracts 0.5 allows 0.5 contracts" in err) == (contracts == "0.5"), err

@@ -194,7 +194,8 @@ def test_an_interrupted_execution_stops_the_watch_naming_the_resume(tmp_path: Pa
              "result": "{}", "created_at": at, "updated_at": at}
             for k, op, status in (("op-op0", "op0", "done"), (key, "op1", "leg1_sent"))])
     monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
-    monkeypatch.setattr(trade_cmd, "size_within_limits", lambda op, settings: Decimal(1))
+    monkeypatch.setattr(trade_cmd, "size_within_limits",
+                        lambda op, settings, markets: trade_cmd.LimitedSize(Decimal(1), Decimal(1)))
     monkeypatch.setattr(trade_cmd, "short_of_venue_minimum", lambda op, size: None)
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id=f"op{i}", legs=legs) for i in range(3)]
@@ -264,6 +265,18 @@ def test_max_trades_stops_with_exit_0(tmp_path: Path) -> None:
     stopped = w.events[-1]
     assert stopped["event"] == "stopped" and "max trades" in stopped["reason"]
     assert stopped["exit_code"] == 0 and stopped["reason_code"] is None  # no error record to match
+
+
+def test_the_watch_trades_the_scanned_size_when_no_limit_binds(tmp_path: Path) -> None:
+    """Found by a black-box reviewer: at a min_edge the demo's scanned 7.25 meets exactly, the watch
+    planned 7 (whole contracts, "capped" by limits that did not bind) and EDGE_GONE refused it (net
+    edge 0.032425 < 0.032426) on books that had not changed. The scanned size is traded as scanned."""
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--max-trades", "1", "--demo", "--jsonl"],
+              env(ORION__TRADING__MIN_EDGE="0.032426", ORION__TRADING__MIN_PROFIT="0"))
+    assert w.finish() == 0, w.stderr()
+    execution = next(e for e in w.events if e["type"] == "execution")
+    assert execution["status"] == "done", execution["message"]
+    assert [o["size"] for o in execution["orders"]] == ["7.25", "7.25"]
 
 
 def test_watch_stops_on_a_halt_with_exit_6(tmp_path: Path) -> None:
@@ -504,7 +517,8 @@ def _scripted_round(tmp_path: Path, monkeypatch: Any, results: list[Any], max_tr
 
     monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
     monkeypatch.setattr(trade_cmd, "existing_execution", lambda app, key: None)
-    monkeypatch.setattr(trade_cmd, "size_within_limits", lambda op, settings: Decimal(1))
+    monkeypatch.setattr(trade_cmd, "size_within_limits",
+                        lambda op, settings, markets: trade_cmd.LimitedSize(Decimal(1), Decimal(1)))
     monkeypatch.setattr(trade_cmd, "short_of_venue_minimum", lambda op, size: None)
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id=f"op{i}", legs=legs) for i in range(4)]
@@ -645,7 +659,8 @@ def test_an_interrupted_execution_of_a_rescanned_opportunity_stops_the_watch_unl
                                            "status": "leg1_done", "size": Decimal(1), "plan": "{}", "result": "{}",
                                            "created_at": at, "updated_at": at}])
     monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
-    monkeypatch.setattr(trade_cmd, "size_within_limits", lambda op, settings: Decimal(1))
+    monkeypatch.setattr(trade_cmd, "size_within_limits",
+                        lambda op, settings, markets: trade_cmd.LimitedSize(Decimal(1), Decimal(1)))
     monkeypatch.setattr(trade_cmd, "short_of_venue_minimum", lambda op, size: None)
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id="after", legs=legs)]  # the same legs, scanned again: a new id

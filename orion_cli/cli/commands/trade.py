@@ -45,7 +45,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
@@ -166,21 +166,94 @@ def default_key(opportunity_id: str) -> str:
     return f"op-{opportunity_id.strip().lower()}"
 
 
-def size_within_limits(op: Opportunity, settings: Settings) -> Decimal | None:
-    """The largest whole-contract size of ``op`` that fits ORDER_CONTRACTS and ORDER_NOTIONAL on every leg.
+@dataclasses.dataclass(frozen=True, slots=True)
+class LimitedSize:
+    """A new trade's default size: the scanned size, or, when an order limit cuts it, the most that
+    limit allows on the legs' size step (:func:`size_within_limits`)."""
 
-    Per leg the worst case per contract is its limit (worst) price plus its fee per contract; the
-    result is rounded down to whole contracts. ``None`` when not even one contract fits.
+    scanned: Decimal
+    size: Decimal | None  # None: the limits allow less than the smallest size the legs trade
+    binding: str | None = None  # the limit cutting the scanned size, "order_contracts" or "order_notional"
+    limit: Decimal = ZERO  # that limit's value
+    allowed: Decimal = ZERO  # the most it allows, floored to the legs' size step
+    smallest: Decimal = ZERO  # the smallest size the legs trade (one size step, or a market's minimum)
+    step: Decimal = ZERO  # the legs' size step
+
+    @property
+    def reason(self) -> str:
+        """The check that refuses a trade none of whose sizes fits: the binding limit's."""
+        return (self.binding or "order_notional").upper()
+
+    def cut_note(self) -> str:
+        """Said when the limit cuts the scanned size."""
+        from orion_cli.store.tables import plain
+
+        return (f"size {plain(self.allowed)} (scanned {plain(self.scanned)}, capped by {self._limit()}; "
+                "--size to choose)")
+
+    def unfit_note(self, op_id: str) -> str:
+        """Why no size of ``op_id`` fits the limits."""
+        from orion_cli.store.tables import plain
+
+        if self.allowed <= 0:
+            return (f"{self._limit()} allows less than one size step ({plain(self.step)}) of {op_id} at the "
+                    "scanned prices")
+        return (f"{self._limit()} allows {plain(self.allowed)} contracts of {op_id} at the scanned prices, below the "
+                f"smallest size its legs trade ({plain(self.smallest)})")
+
+    def _limit(self) -> str:
+        from orion_cli.store.tables import plain
+
+        value = f"${plain(self.limit)}" if self.binding == "order_notional" else f"{plain(self.limit)}"
+        return f"limits.{self.binding} {value}"
+
+
+def order_limit_cap(op: Opportunity, settings: Settings) -> tuple[Decimal, str | None]:
+    """The most of ``op`` that ORDER_CONTRACTS and ORDER_NOTIONAL allow on every leg (exact, not rounded)
+    and which of them binds: ``(op.size, None)`` when the scanned size fits both.
+
+    The scanned size fits ORDER_NOTIONAL when each leg's size at its limit (worst) price plus its
+    scanned fees does, as the check judges the plan. A cut size is priced at the worst price plus the
+    fee per contract, less a cushion: a smaller fill rounds its fee up relatively more.
     """
     limits = settings.limits
-    cap = min(op.size, limits.order_contracts)
-    budget = limits.order_notional - FEE_CUSHION  # a smaller fill rounds its fee up relatively more
+    if op.size <= limits.order_contracts and all(
+            op.size * leg.worst_price + leg.fees <= limits.order_notional for leg in op.legs):
+        return op.size, None
+    budget = max(limits.order_notional - FEE_CUSHION, ZERO)
+    by_notional: Decimal | None = None
     for leg in op.legs:
         per_contract = leg.worst_price + (leg.fees / leg.size if leg.size > 0 else ZERO)
         if per_contract > 0:
-            cap = min(cap, max(budget, ZERO) / per_contract)
-    whole = cap.to_integral_value(rounding=ROUND_DOWN)
-    return whole if whole >= 1 else None
+            fits = budget / per_contract
+            by_notional = fits if by_notional is None else min(by_notional, fits)
+    if by_notional is not None and by_notional < min(limits.order_contracts, op.size):
+        return by_notional, "order_notional"
+    return min(limits.order_contracts, op.size), "order_contracts"
+
+
+def size_within_limits(op: Opportunity, settings: Settings,
+                       markets: Callable[[], Sequence[Market]]) -> LimitedSize:
+    """The default size of a new trade of ``op``: the scanned size when it fits limits.order_contracts
+    and limits.order_notional, else the most the binding limit allows, rounded down to the legs' size
+    step (the grid the scan and the plan size on: the lcm of the markets' size steps), or no size when
+    that is below the smallest size the legs trade (one step, or a market's minimum order).
+
+    ``markets``: the legs' markets, asked for only when a limit binds (their size steps are not stored
+    with the opportunity).
+    """
+    from orion_cli.core.money import ceil_to, floor_to
+    from orion_cli.core.pricing import size_grid
+
+    cap, binding = order_limit_cap(op, settings)
+    if binding is None:
+        return LimitedSize(op.size, op.size)
+    legs = markets()
+    grid = size_grid([m.size_step for m in legs])
+    allowed = floor_to(cap, grid)
+    smallest = max(grid, ceil_to(max(m.min_size for m in legs), grid))
+    limit = settings.limits.order_notional if binding == "order_notional" else settings.limits.order_contracts
+    return LimitedSize(op.size, allowed if allowed >= smallest else None, binding, limit, allowed, smallest, grid)
 
 
 def short_of_venue_minimum(op: Opportunity, size: Decimal) -> str | None:
@@ -775,11 +848,20 @@ async def _plan_and_balances(app: AppContext, venues: VenueSet, source: MarketSo
                              size_given: bool = False) -> tuple[TradePlan, dict[Venue, Balance | None]]:
     """Fresh books, the plan on them and the venues' balances. ``quiet``: without saying a size cut
     (the watch's recheck of a remembered refusal, said once, not every round). ``size_given``: ``size``
-    is the operator's --size, refused (exit 2) when it is below one step of the legs' size grid."""
+    is the operator's --size, refused (exit 2) when it is below one step of the legs' size grid.
+    ``size`` None: the default size (:func:`size_within_limits`) on the fresh markets' size steps; when
+    not even the legs' smallest size fits the limits, the scanned size, which the checks then refuse."""
     from orion_cli.execution.executor import build_plan
     from orion_cli.store.tables import plain
 
     fresh = await fresh_books(source, op)
+    if size is None:
+        limited = size_within_limits(op, app.settings(), lambda: [m for m, _ in fresh.values()])
+        size = op.size if limited.size is None else limited.size
+        if limited.size is None:
+            app.out.info(f"{limited.unfit_note(op.id)}; planning the scanned size {plain(size)} for the checks")
+        elif limited.binding is not None and not quiet:
+            app.out.info(limited.cut_note())
     if size is not None and size_given:
         _refuse_size_below_step(size, [market for market, _ in fresh.values()])
     plan = build_plan(op, fresh, size=size, key=key, settings=app.settings(), now=_now())
@@ -938,6 +1020,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     from orion_cli.cli.prompts import confirm as ask_confirm
     from orion_cli.cli.prompts import interactive
     from orion_cli.store import opportunities as store
+    from orion_cli.store.tables import plain
 
     settings = app.settings()
     out = app.out
@@ -964,26 +1047,6 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     if store.is_expired(op) and not resuming:
         out.info(f"opportunity {op.id} expired at {op.expires_at:%Y-%m-%d %H:%M:%S}Z; re-reading the books "
                  "(STALE_QUOTE / EDGE_GONE decide)")
-    unfit = False  # nothing fits the limits: the preview shows the scanned size, never offers it
-    if size is None and not resuming:
-        size = size_within_limits(op, settings)
-        if size is None:
-            limits = settings.limits
-            binding = "ORDER_CONTRACTS" if limits.order_contracts < 1 else "ORDER_NOTIONAL"
-            why = (f"not one contract of {op.id} fits the order limits at the scanned prices "
-                   f"(limits.order_notional ${limits.order_notional}, order_contracts {limits.order_contracts})")
-            if confirm:
-                _audit_refusal(app, binding, why, key=key, op=op, mode=pre_mode)
-                raise Refused(why, reason=binding)
-            # The preview plans the scanned size all the same, as for any plan a check refuses: the
-            # checks on the fresh books say which limit refuses and by how much (one contract could be
-            # below a market's minimum, and INVALID_ORDER would hide the limit), exit 0. Never sent:
-            # --confirm is refused above, and the preview does not offer to place it.
-            size, unfit = op.size, True
-            out.info(f"{why}; planning the scanned size {size} to show the checks")
-        elif size < op.size:
-            out.info(f"size {size} (scanned {op.size}, capped by limits.order_contracts/order_notional; "
-                     "--size to choose)")
     # A resume may still have to finish (or unwind) on a venue disabled since: neither refuses it.
     disabled = None if resuming else _refuse_disabled_venues(app, op, settings, key=key, mode=pre_mode,
                                                              confirm=confirm, recorded=_recorded(snapshot, demo))
@@ -995,6 +1058,29 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         announce(app, source)
         source = ReplaySource(source)
     leg_venues = [leg.venue for leg in op.legs]
+    unfit = False  # nothing fits the limits: the preview shows the scanned size, never offers it
+    if size is None and not resuming and _recorded(snapshot, demo):
+        # Sized here, where the legs' markets (their size steps, asked for only when a limit cuts the
+        # scanned size) cost no request: so that --confirm is refused before the gate when nothing fits.
+        # On the live books no request precedes the gate: the plan sizes it on the fresh markets
+        # (_plan_and_balances), and the checks refuse what does not fit.
+        limited = size_within_limits(op, settings,
+                                     lambda: [m for m, _ in run(lambda: fresh_books(source, op)).values()])
+        if limited.size is None:
+            why = limited.unfit_note(op.id)
+            if confirm:
+                _audit_refusal(app, limited.reason, why, key=key, op=op, mode=pre_mode)
+                raise Refused(why, reason=limited.reason)
+            # The preview plans the scanned size all the same, as for any plan a check refuses: the
+            # checks on the fresh books say which limit refuses and by how much (the size it allows could
+            # be below a market's minimum, and INVALID_ORDER would hide the limit), exit 0. Never sent:
+            # --confirm is refused above, and the preview does not offer to place it.
+            size, unfit = op.size, True
+            out.info(f"{why}; planning the scanned size {plain(size)} to show the checks")
+        else:
+            size = limited.size
+            if limited.binding is not None:
+                out.info(limited.cut_note())
 
     if not confirm and prior is not None:
         if not _preview_used_key(app, prior, op, pre_mode, gate_refusal=pre_how if gate_refuses else None):
@@ -1147,7 +1233,7 @@ def _refuse_disabled_venues(app: AppContext, op: Opportunity, settings: Settings
 
 def _audit_refusal(app: AppContext, name: str, detail: str, *, key: str, op: Opportunity, mode: str) -> None:
     """A `--confirm` refused by a check decided before the executor's checks (an execution in the
-    way, a key another opportunity's, not one contract within the order limits, a disabled venue) is
+    way, a key another opportunity's, no size within the order limits, a disabled venue) is
     audited ``risk.rejected`` as theirs are: DESIGN §4 wants every refusal's reason code in the audit
     log, and ``orion report`` counts them from there. The pipeline never runs after it (the refusal is
     raised), so it is audited once. A preview audits nothing: its checks run in a rolled-back
@@ -1410,8 +1496,10 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 warn_new(app.out, result.notes, said)  # a pair never priced: said once, the first round it shows
                 _event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
                        round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
-            trades, round_stop = _trade_round(app, secrets, ops, auth, source, alerts, low_balance, stop, trades,
-                                              max_trades, source_flags=source_flags(snapshot, demo), refused=refused)
+            trades, round_stop = _trade_round(
+                app, secrets, ops, auth, source, alerts, low_balance, stop, trades, max_trades,
+                source_flags=source_flags(snapshot, demo), refused=refused,
+                markets=None if data is None else {(m.venue, m.id): m for m in data.markets})
             if round_stop is not None:
                 ended = round_stop  # before the flush: a Ctrl-C during it must not replace a halt or refusal
             alerts.flush(0)  # audits, without waiting, the round's alerts that cannot be sent at all
@@ -1579,10 +1667,25 @@ def _still_refused(app: AppContext, secrets: LazyStore, op: Opportunity, size: D
     return next((c for c in verdict.checks if c.name == check and not c.passed), None)
 
 
+def _leg_markets(op: Opportunity, markets: Mapping[tuple[Venue, str], Market] | None,
+                 source: MarketSource) -> Callable[[], list[Market]]:
+    """The legs' markets for :func:`size_within_limits`: the round's scan data's, or read again."""
+    def read() -> list[Market]:
+        from orion_cli.cli.commands.market_data import run
+
+        known = markets or {}
+        if all((leg.venue, leg.market_id) in known for leg in op.legs):
+            return [known[(leg.venue, leg.market_id)] for leg in op.legs]
+        return [m for m, _ in run(lambda: fresh_books(source, op)).values()]
+
+    return read
+
+
 def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity], auth: Authorization,
                  source: MarketSource, alerts: AlertSink, low_balance: LowBalanceWatch, stop: StopFlag, trades: int,
                  max_trades: int | None, *, source_flags: str = "",
-                 refused: dict[LegsKey, WatchRefusal] | None = None) -> tuple[int, WatchStop | None]:
+                 refused: dict[LegsKey, WatchRefusal] | None = None,
+                 markets: Mapping[tuple[Venue, str], Market] | None = None) -> tuple[int, WatchStop | None]:
     """Trade the round's opportunities best first; returns (trades, why the watch stops or None).
 
     None also when a stop was requested (Ctrl-C, SIGTERM, SIGHUP): the loop asks the flag itself.
@@ -1638,11 +1741,18 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             _event(app, "skipped", f"{op.id}: {basket}", opportunity_id=op.id, key=key, reason="INVALID_ORDER",
                    detail=basket)
             continue
-        size = size_within_limits(op, settings)
-        if size is None:
-            _event(app, "skipped", f"{op.id}: not one contract fits the order limits", opportunity_id=op.id,
-                   key=key, reason="ORDER_NOTIONAL")
+        try:  # as a single trade sizes it: the scanned size, or the most the binding limit allows
+            limited = size_within_limits(op, settings, _leg_markets(op, markets, source))
+        except OrionError as exc:  # the legs' markets could not be read again (none of the round's data)
+            _event(app, "error", f"{op.id}: {exc.message}", opportunity_id=op.id, key=key, reason=exc.reason,
+                   message=exc.message)
             continue
+        if limited.size is None:
+            why = limited.unfit_note(op.id)
+            _event(app, "skipped", f"{op.id}: {why}", opportunity_id=op.id, key=key, reason=limited.reason,
+                   detail=why)
+            continue
+        size = limited.size
         short = short_of_venue_minimum(op, size)
         if short is not None:
             _event(app, "skipped", f"{op.id}: {short}", opportunity_id=op.id, key=key, reason="INVALID_ORDER",
