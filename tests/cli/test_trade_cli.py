@@ -503,6 +503,33 @@ def test_same_idempotency_key_reports_and_never_sends_twice(op_id: str) -> None:
     assert len(ledger_orders()) == 4
 
 
+def test_a_used_key_with_another_size_says_the_size_is_ignored(op_id: str) -> None:
+    """Found by a black-box reviewer: `--size 20 --idempotency-key K --confirm` after K's first run at
+    size 10 reported `already_done` for size 10, nothing saying --size 20 was ignored. A warning names
+    the key's recorded size, and the record carries `size_ignored`; the exit code is unchanged."""
+    base = ("trade", op_id, "--demo", "--idempotency-key", "k-size")
+    code, out, err = invoke(*base, "--confirm", "--size", "10", "--json")
+    assert code == 0 and "size_ignored" not in json.loads(out), err
+    code, out, err = invoke(*base, "--confirm", "--size", "20", "--json")
+    assert code == 0, err
+    again = json.loads(out)
+    assert again["status"] == "already_done" and again["execution_status"] == "done"
+    assert again["size_ignored"] == {"requested": "20", "recorded": "10"}, again
+    assert "warning: --size 20 ignored: idempotency key k-size was used for size 10 (done)" in err, err
+    code, out, err = invoke(*base, "--size", "20", "--json")  # the preview says it too
+    assert code == 0 and json.loads(out)["size_ignored"] == {"requested": "20", "recorded": "10"}, out
+    assert "--size 20 ignored" in err
+    for same in (("--size", "10"), ()):  # the recorded size, or none asked: nothing ignored
+        code, out, err = invoke(*base, "--confirm", *same, "--json")
+        assert code == 0 and "size_ignored" not in json.loads(out) and "ignored" not in err, err
+    killed_between_the_legs()  # a resume is sized by its stored plan too
+    code, out, err = invoke(*base, "--confirm", "--size", "20", "--jsonl")
+    assert code == 0 and "resuming it" in err, err
+    assert lines(out)[-1]["size_ignored"] == {"requested": "20", "recorded": "10"}
+    assert "it is resumed by its stored plan, not re-sized" in err, err
+    assert len(ledger_orders()) == 2
+
+
 def test_the_same_key_again_exits_as_its_failed_execution_did(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by a black-box tester: with one tick of slippage the first leg's fill-or-kill fails (exit
     6), and running the same command again exited 0, `already_done` with `execution_status` null: a

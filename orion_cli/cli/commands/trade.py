@@ -520,12 +520,16 @@ def _render_plan(app: AppContext, plan: TradePlan, mode: str, verdict: Verdict |
         out.warn(f"--confirm would be refused: {blocking}; nothing was placed")
 
 
-def _render_execution(app: AppContext, result: ExecutionResult, plan: dict[str, Any] | None = None) -> None:
-    """``plan``: the plan record, which ``--json`` carries inside the execution's one document."""
+def _render_execution(app: AppContext, result: ExecutionResult, plan: dict[str, Any] | None = None, *,
+                      size_ignored: dict[str, str] | None = None) -> None:
+    """``plan``: the plan record, which ``--json`` carries inside the execution's one document.
+    ``size_ignored``: the --size a re-run of a used key did not use, and the key's recorded size."""
     out = app.out
     rec = result.to_record()
     if plan is not None:
         rec["plan"] = plan
+    if size_ignored is not None:
+        rec["size_ignored"] = size_ignored
     if out.machine:
         out.record(rec)
         return
@@ -708,6 +712,29 @@ def existing_execution(app: AppContext, key: str) -> Mapping[str, Any] | None:
                                   executions.c.status, executions.c.plan, executions.c.result)
                            .where(executions.c.key == key)).first()
     return None if row is None else dict(row._mapping)
+
+
+def ignored_size(app: AppContext, prior: Mapping[str, Any], size: Decimal | None) -> dict[str, str] | None:
+    """A --size that a re-run of a used key does not use, with the key's recorded size, said as a warning
+    (the ``size_ignored`` field of the record): the key's execution is reported, or resumed, by its stored
+    plan, and a run that asked for another size must not read the report as a trade of the size it asked."""
+    from orion_cli.execution.state import ExecStatus, load_result
+    from orion_cli.store.tables import plain
+
+    if size is None:
+        return None
+    try:
+        recorded = Decimal(str(load_result(prior["plan"]).get("size")))
+    except (ValueError, TypeError, ArithmeticError):
+        recorded = None
+    if recorded is not None and recorded.is_finite() and recorded == size:
+        return None
+    shown = "unknown" if recorded is None or not recorded.is_finite() else str(plain(recorded))
+    final = ExecStatus(prior["status"]).final
+    app.out.warn(f"--size {plain(size)} ignored: idempotency key {prior['key']} was used for size {shown} "
+                 f"({prior['status']}); {'it is reported as it ended' if final else 'it is resumed by its stored plan'}"
+                 f", not re-sized; another --idempotency-key plans --size {plain(size)} afresh")
+    return {"requested": str(plain(size)), "recorded": shown}
 
 
 def trading_halted(app: AppContext) -> bool:
@@ -1083,7 +1110,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
                 out.info(limited.cut_note())
 
     if not confirm and prior is not None:
-        if not _preview_used_key(app, prior, op, pre_mode, gate_refusal=pre_how if gate_refuses else None):
+        if not _preview_used_key(app, prior, op, pre_mode, gate_refusal=pre_how if gate_refuses else None,
+                                 size=size):
             return
     elif not confirm:
         venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
@@ -1152,7 +1180,7 @@ USED_KEY_COLUMNS = [Column("key", "key"), Column("opportunity_id", "opportunity"
 
 
 def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity, mode: str, *,
-                      gate_refusal: str | None = None) -> bool:
+                      gate_refusal: str | None = None, size: Decimal | None = None) -> bool:
     """The preview of a used key: not a fresh plan (today's books and limits do not decide it) but
     what --confirm will do with it (``next``): ``report`` it, ``resume`` it by its stored plan,
     ``unwind`` it (a resume while trading is halted: no further buy is sent, so the filled first leg
@@ -1167,6 +1195,7 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
     from orion_cli.execution.state import HALT_SELLS_BACK, ExecStatus, load_result
 
     out = app.out
+    asked = size  # the operator's --size, which the key's stored plan overrides
     status = ExecStatus(prior["status"])
     try:
         size = load_result(prior["plan"]).get("size")
@@ -1184,9 +1213,12 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
         after, detail = "unwind", HALT_SELLS_BACK
     else:
         after, detail = "resume", "resumes it by its stored plan: orders already sent are looked up, never sent twice"
-    out.record({"type": "used_key", "key": prior["key"], "opportunity_id": prior["opportunity_id"],
-                "mode": prior["mode"], "execution_status": status.value, "size": size, "next": after,
-                "detail": detail}, USED_KEY_COLUMNS, title="execution under this key")
+    rec = {"type": "used_key", "key": prior["key"], "opportunity_id": prior["opportunity_id"], "mode": prior["mode"],
+           "execution_status": status.value, "size": size, "next": after, "detail": detail}
+    ignored = ignored_size(app, prior, asked) if after != "refuse" else None
+    if ignored is not None:
+        rec["size_ignored"] = ignored
+    out.record(rec, USED_KEY_COLUMNS, title="execution under this key")
     afresh = " (another --idempotency-key plans afresh)" if status.final and gate_refusal is None else ""
     used = f"idempotency key {prior['key']} is used by a {prior['mode']} execution of {prior['opportunity_id']} " \
            f"({status.value})"
@@ -1300,6 +1332,7 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
 
     out = app.out
     result: ExecutionResult
+    ignored: dict[str, str] | None = None  # a --size the key's stored execution overrides
     prior = existing_execution(app, key)
     if prior is not None:
         if prior["opportunity_id"] != op.id or prior["mode"] != auth.mode:
@@ -1311,6 +1344,7 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         from orion_cli.execution.state import ExecStatus
 
         status = ExecStatus(prior["status"])
+        ignored = ignored_size(app, prior, size if size_given else None)
         if status.final:
             out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
         else:  # interrupted: finish it by its persisted ids (a sent order is looked up, never sent twice)
@@ -1334,7 +1368,7 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
             return result
         if plan is not None:
             _render_plan(app, plan, auth.mode, result.verdict if result.status == "refused" else None)
-    _render_execution(app, result)
+    _render_execution(app, result, size_ignored=ignored)
     return result
 
 
