@@ -65,7 +65,7 @@ complete -c orion -n '__fish_seen_subcommand_from config; and __fish_seen_subcom
 complete -c orion -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from show' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from halt' -l 'reason' -x -d 'Why trading is being halted; stored as one line of at most 500 characters (never refused).'
 complete -c orion -n '__fish_seen_subcommand_from halt' -s 'r' -x -d 'Why trading is being halted; stored as one line of at most 500 characters (never refused).'
-complete -c orion -n '__fish_seen_subcommand_from halt' -l 'status' -d 'Show the kill switch without changing it.'
+complete -c orion -n '__fish_seen_subcommand_from halt' -l 'status' -d 'Show the kill switch without changing it, and until when a daily-loss breaker trip refuses trades.'
 complete -c orion -n '__fish_seen_subcommand_from halt' -l 'cancel-open' -d 'After halting, cancel every resting order on the enabled venues (orion'\''s and any other the same accounts placed).'
 complete -c orion -n '__fish_seen_subcommand_from halt' -l 'live' -d 'With --cancel-open: cancel at the live venues (the vault'\''s credentials) even where trading.mode is paper. Cancelling needs no live authorization.'
 complete -c orion -n '__fish_seen_subcommand_from halt' -s 'h' -d 'Show help and exit.'

@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -62,6 +62,28 @@ DRAWDOWN = "drawdown"
 HALT_KIND = {DAILY: "breaker", DRAWDOWN: DRAWDOWN_KIND}
 
 Marks = Mapping[tuple[Venue, str, Side], Decimal]
+
+
+def next_reset(now: datetime, reset_hour_utc: int) -> datetime:
+    """The end of the trading day ``now`` is in (the next ``breaker.reset_hour_utc``, up to 24 h away):
+    until then a daily-loss trip refuses every trade, whatever the kill switch says."""
+    return trading_day(now, reset_hour_utc)[1] + timedelta(days=1)
+
+
+def reset_text(at: datetime) -> str:
+    """A reset as a full UTC date-time ("2026-11-25 00:00 UTC"): "00:00 UTC" alone may be 24 h away."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def daily_trip_until(db: Database, mode: str, reset_hour_utc: int, now: datetime | None = None) -> datetime | None:
+    """When the daily-loss trip of ``mode``'s trading day now stops refusing trades (its reset), or None
+    when none is in force. Read from the breaker's state alone (no figures): `orion halt --status` and
+    `orion resume` say it, since releasing the kill switch does not lift it."""
+    now = now or datetime.now(UTC)
+    with db.read() as conn:
+        state = _load(conn, mode)
+    day, _ = trading_day(now, reset_hour_utc)
+    return next_reset(now, reset_hour_utc) if state.extra.get("daily_tripped_day") == day else None
 
 
 def _fmt(value: Decimal) -> str:
@@ -317,7 +339,7 @@ class Breaker:
             # Said beside a loss still over the limit too: the figures alone do not tell that the
             # refusal lasts until the reset, however they move after a resume.
             problems.append(f"daily loss breaker tripped today ({pnl.day}); it resets at "
-                            f"{b.reset_hour_utc:02d}:00 UTC")
+                            f"{reset_text(next_reset(now, b.reset_hour_utc))}")
         if tripped == DRAWDOWN:
             if _drawdown_released(state, halt):
                 tripped, tripped_at = None, None

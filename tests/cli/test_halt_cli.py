@@ -636,3 +636,53 @@ def test_an_invalid_config_named_by_flag_is_checked_by_the_command_the_warning_n
         assert f"(`{hinted}` checks it)" in result.stderr, result.stderr
         assert run("--config", str(bad), "config", "show").exit_code == 3
     assert run("resume", "--yes").exit_code == 0
+
+
+def _trip_daily_breaker_today(db_file: Path, reset_hour_utc: int = 0) -> datetime:
+    """The paper loss breaker's daily trip recorded for the current trading day, the kill switch engaged
+    as the trip engages it; returns the trading day's reset (its end)."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from orion_cli.risk.halt import KillSwitch
+    from orion_cli.store.ledger import trading_day
+    from orion_cli.store.tables import breaker_state
+
+    now = datetime.now(UTC)
+    day, start = trading_day(now, reset_hour_utc)
+    db = open_database(f"sqlite:///{db_file}")
+    try:
+        with db.write() as conn:
+            conn.execute(insert(breaker_state).values(
+                mode="paper", peak_equity=None, warned_day=None, tripped_kind="daily_loss",
+                tripped_at=now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), detail=json.dumps({"daily_tripped_day": day}),
+                updated_at=now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")))
+        KillSwitch(db).engage("paper loss breaker tripped: daily loss 9.75 of limit 5.00", kind="breaker")
+    finally:
+        db.dispose()
+    return start + timedelta(days=1)
+
+
+def test_halt_status_says_a_daily_trip_refuses_trades_until_its_reset_after_resume(isolated_home: Path) -> None:
+    """Found by a black-box reviewer: after a daily-loss trip and `orion resume --yes`, `halt --status`
+    said "halted": false and nothing more, while every trade was refused by BREAKER until the reset.
+    The status (JSON and table) and resume say until when the daily trip refuses trades."""
+    assert run("init").exit_code == 0
+    result = run("halt", "--status", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["breaker_refuses_until"] is None, result.output
+    assert "daily-loss" not in result.stderr
+    until = _trip_daily_breaker_today(isolated_home / "orion.db")
+    said = (f"the paper daily-loss breaker tripped today: it refuses every trade (BREAKER) until its reset at "
+            f"{until:%Y-%m-%d %H:%M} UTC, the kill switch released or not")
+    result = run("resume", "--yes")
+    assert result.exit_code == 0 and "kill switch released" in result.stderr, result.output
+    assert said in result.stderr, result.stderr
+    result = run("halt", "--status", "--json")
+    assert result.exit_code == 0, result.output
+    rec = json.loads(result.stdout)
+    assert rec["halted"] is False and rec["breaker_refuses_until"] == f"{until:%Y-%m-%dT%H:%M:%S}Z", rec
+    assert said in result.stderr
+    result = run("halt", "--status", "--format", "table")
+    assert result.exit_code == 0 and f"{until:%Y-%m-%dT%H:%M:%S}Z" in result.stdout, result.stdout
+    assert "breaker refuses until" in result.stdout

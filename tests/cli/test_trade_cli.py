@@ -1257,6 +1257,15 @@ def test_a_trade_that_trips_the_breaker_says_trading_is_halted_even_quietly(
     assert json.loads(out)["breaker_tripped"] == ["daily_loss"]
     said = [line for line in err.splitlines() if line.startswith("HALTED")]
     assert len(said) == 1 and "loss breaker tripped (daily_loss)" in said[0] and "`orion resume --yes`" in said[0], err
+    # Found by a black-box reviewer: after `orion resume` every trade was still refused (BREAKER) until the
+    # reset, which the trip did not say; nor which day's 00:00 UTC.
+    from datetime import UTC, datetime, timedelta
+
+    from orion_cli.store.ledger import trading_day
+
+    reset = (trading_day(datetime.now(UTC))[1] + timedelta(days=1)).strftime("%Y-%m-%d %H:%M UTC")
+    assert (f"trades stay refused by the daily-loss breaker until its reset at {reset}, even once the kill switch "
+            "is released.") in said[0], said
     assert json.loads(err.strip().splitlines()[-1])["reason"] == "BREAKER"
     # Refused again, now by the halt: nothing new tripped, so nothing more is said of the breaker.
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "3", "--json", "-q")

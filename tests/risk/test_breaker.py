@@ -231,9 +231,28 @@ def test_a_daily_trip_in_force_says_when_it_resets_even_while_the_loss_is_over_t
     KillSwitch(lite).release()
     r = check(lite, b, DAY1 + timedelta(hours=1))
     assert not r.passed
+    # The reset as a full date-time: "06:00 UTC" alone may be a day away.
     assert r.detail == ("daily loss 50.00 >= limit 50.00 (breaker.daily_loss); daily loss breaker tripped today "
-                        "(2026-11-21); it resets at 06:00 UTC")
+                        "(2026-11-21); it resets at 2026-11-22 06:00 UTC")
     assert b.update(now=DAY1 + timedelta(hours=1)).problems == tuple(r.detail.split("; ", 1))
+
+
+def test_daily_trip_until_is_the_trading_days_reset_while_the_trip_is_in_force(lite: Database) -> None:
+    """What `orion halt --status` and `orion resume` say: the daily trip refuses trades until the reset,
+    as a full date-time (the reset hour of the next calendar day when tripped after it)."""
+    from orion_cli.risk.breaker import daily_trip_until
+
+    s = settings(**{"breaker.reset_hour_utc": 6})
+    b, led, _ = make(lite, s)
+    assert daily_trip_until(lite, "paper", 6, DAY1) is None
+    lose(led, "50")
+    assert b.update(now=DAY1).trips == ("daily_loss",)
+    KillSwitch(lite).release()
+    reset = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+    assert daily_trip_until(lite, "paper", 6, DAY1 + timedelta(hours=1)) == reset
+    assert daily_trip_until(lite, "paper", 6, reset - timedelta(microseconds=1)) == reset
+    assert daily_trip_until(lite, "paper", 6, reset) is None  # the new trading day
+    assert daily_trip_until(lite, "live", 6, DAY1 + timedelta(hours=1)) is None  # per mode
 
 
 def test_state_persists_across_breaker_instances(db_url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -81,7 +82,8 @@ def halt_command(
     reason: Annotated[str, typer.Option(
         "--reason", "-r", help="Why trading is being halted; stored as one line of at most 500 characters "
                                "(never refused).")] = "",
-    status: Annotated[bool, typer.Option("--status", help="Show the kill switch without changing it.")] = False,
+    status: Annotated[bool, typer.Option("--status", help="Show the kill switch without changing it, and until "
+                                                         "when a daily-loss breaker trip refuses trades.")] = False,
     cancel_open: Annotated[bool, typer.Option(
         "--cancel-open", help="After halting, cancel every resting order on the enabled venues (orion's and any "
                               "other the same accounts placed).")] = False,
@@ -131,8 +133,13 @@ def halt_command(
     switch = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode)
     if status:
         st = switch.status()
-        app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
+        until = _daily_trip_until(app, settings, db, mode)
+        rec = {**st.to_record(),
+               "breaker_refuses_until": None if until is None else until.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        app.out.record(rec, [*HALT_COLUMNS, Column("breaker_refuses_until", "breaker refuses until")],
+                       title="kill switch")
         _say_release(app, st)
+        _say_daily_trip(app, until, mode)
         return
     asked = reason or "halted from the command line"
     try:
@@ -144,6 +151,32 @@ def halt_command(
     with _halt_alert(app, settings, st, mode):
         _after_engaging(app, settings, st, db, mode, asked=asked, cleaned=cleaned, cancel_open=cancel_open,
                         live=live)
+
+
+def _daily_trip_until(app: AppContext, settings: Settings, db: Database, mode: str) -> datetime | None:
+    """When ``mode``'s daily-loss trip of today stops refusing trades (None: none in force). Releasing the
+    kill switch does not lift it, so `halt --status` said "halted": false while every trade was refused.
+    A breaker state that cannot be read is warned of, never allowed to stand between the operator and
+    the kill switch's own status."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from orion_cli.core.errors import OrionError
+    from orion_cli.risk.breaker import daily_trip_until
+
+    try:
+        return daily_trip_until(db, mode, settings.breaker.reset_hour_utc)
+    except (OrionError, SQLAlchemyError) as exc:
+        app.out.warn(f"the loss breaker's state could not be read: {getattr(exc, 'message', None) or exc}")
+        return None
+
+
+def _say_daily_trip(app: AppContext, until: datetime | None, mode: str) -> None:
+    """Said even with -q: trading is refused whatever the kill switch says."""
+    from orion_cli.risk.breaker import reset_text
+
+    if until is not None:
+        app.out.warn(f"the {mode} daily-loss breaker tripped today: it refuses every trade (BREAKER) until its "
+                     f"reset at {reset_text(until)}, the kill switch released or not")
 
 
 def _say_release(app: AppContext, st: HaltStatus) -> None:
@@ -425,6 +458,7 @@ def resume_command(
         raise Refused(f"the database's halt was released, but trading is still halted: {st.reason}",
                       reason="HALTED", hint="`orion halt --status` shows what holds it")
     app.out.success("kill switch released")
+    _say_daily_trip(app, _daily_trip_until(app, settings, app.db(), app.mode()), app.mode())
     _warn_unhedged(app)  # before the alert's wait (up to 5 s): the operator's next step comes first
     if st.released is not None and settings.alerts.enabled:
         from orion_cli.cli.stopping import end_if_stopped

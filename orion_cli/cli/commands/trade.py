@@ -539,16 +539,22 @@ def _render_execution(app: AppContext, result: ExecutionResult, plan: dict[str, 
         out.records(orders, ORDER_COLUMNS, title="orders")
 
 
-def breaker_tripped_hint(trips: Sequence[str]) -> str:
+def breaker_tripped_hint(trips: Sequence[str], reset_hour_utc: int, now: datetime | None = None) -> str:
     """The release of a halt the loss breaker engaged, as the exact command: a drawdown trip needs
     --breaker (and, from a script, --yes). Said when a trade trips the breaker, and as the hint of a
     watch that a trip stops. It said "`orion resume` … (`--breaker` after a drawdown trip)", and
-    `orion resume` alone was refused for one."""
-    from orion_cli.risk.breaker import DRAWDOWN, HALT_KIND
+    `orion resume` alone was refused for one. A daily-loss trip also refuses every trade (BREAKER) until
+    the trading day's reset, the kill switch released or not: said with the reset's date and time
+    (``now``'s trading day's end), as "00:00 UTC" alone may be 24 hours away."""
+    from orion_cli.risk.breaker import DAILY, DRAWDOWN, HALT_KIND, next_reset, reset_text
     from orion_cli.risk.halt import release_command
 
     kind = HALT_KIND[DRAWDOWN] if DRAWDOWN in trips else None  # trips are the breaker's names, not halt kinds
-    return f"`orion halt --status` says more, `{release_command(kind)}` releases the kill switch"
+    hint = f"`orion halt --status` says more, `{release_command(kind)}` releases the kill switch"
+    if DAILY in trips:
+        hint += (f"; trades stay refused by the daily-loss breaker until its reset at "
+                 f"{reset_text(next_reset(now or _now(), reset_hour_utc))}, even once the kill switch is released")
+    return hint
 
 
 def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
@@ -557,7 +563,7 @@ def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
     if not result.breaker_tripped:
         return
     app.out.banner(f"HALTED: the loss breaker tripped ({', '.join(result.breaker_tripped)}); "
-                   f"{breaker_tripped_hint(result.breaker_tripped)}.")
+                   f"{breaker_tripped_hint(result.breaker_tripped, app.settings().breaker.reset_hour_utc)}.")
 
 
 HALT_HINT = "`orion halt --status` shows why"
@@ -1626,7 +1632,7 @@ def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertS
     status = Breaker(db, settings, mode=mode, ledger=ledger, alerts=alerts).update(marks)
     if status.trips:  # named, with the release, as a trade that trips it says (say_breaker_tripped)
         return WatchStop.refused(f"the loss breaker tripped on marked positions ({', '.join(status.trips)})",
-                                 "HALTED", breaker_tripped_hint(status.trips))
+                                 "HALTED", breaker_tripped_hint(status.trips, settings.breaker.reset_hour_utc))
     if status.problems:  # what the BREAKER check of every trade would refuse with
         return WatchStop.refused(f"{REFUSED_BY_BREAKER}{'; '.join(status.problems)}", "BREAKER")
     return None
@@ -1841,7 +1847,8 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             trades += 1
         if result.breaker_tripped:  # a halt, whatever else this round would have ended on
             return trades, WatchStop.refused(f"the loss breaker tripped ({', '.join(result.breaker_tripped)})",
-                                             "HALTED", breaker_tripped_hint(result.breaker_tripped))
+                                             "HALTED", breaker_tripped_hint(result.breaker_tripped,
+                                                                            settings.breaker.reset_hour_utc))
         refusal = credentials_refusal(result)
         if refusal is not None:  # every later order there would be refused alike: even the --max-trades'th
             return trades, WatchStop.credentials_refused(refusal)
