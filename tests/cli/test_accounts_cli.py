@@ -92,6 +92,30 @@ def test_balance_table_without_refresh_is_at_cost(ledger_url: str) -> None:
     assert "use --demo or --snapshot FILE" in res.stderr, res.stderr
 
 
+@pytest.mark.parametrize("command", ["positions", "balance"])
+def test_a_refresh_that_cannot_read_the_marks_says_so_not_to_use_refresh(
+        ledger_url: str, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """Found by a black-box reviewer: paper `positions --refresh` / `balance --refresh` with the venues
+    unreachable warned "could not mark …", then ended "positions at cost, not marked — use … or --refresh
+    (live books)", advice to use the flag that had just failed. The line says the marks could not be read,
+    and why in short."""
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nothing listens on: connection refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("ORION__KALSHI__PROD_BASE_URL", f"{down}/trade-api/v2")
+    for key in ("GAMMA_URL", "CLOB_URL", "DATA_URL"):
+        monkeypatch.setenv(f"ORION__POLYMARKET__{key}", down)
+    res = _invoke("--db", ledger_url, command, "--refresh", "--format", "table")
+    assert res.exit_code == 0, res.output
+    assert "could not mark kalshi KXNBA-26-NYK: kalshi unavailable" in res.stderr, res.stderr
+    (line,) = [x for x in res.stderr.splitlines() if x.startswith("today's P&L")]
+    assert line.endswith("(0.29% used; positions at cost where the marks could not be read: kalshi unavailable)"), line
+    assert "--refresh" not in line and "not marked" not in line, line
+
+
 def test_balance_and_positions_show_one_pnl_for_one_source(ledger_url: str) -> None:
     """Found by black-box testing: `positions --demo` marked to the demo books, `balance --demo` (no
     --refresh) silently did not, so the two commands showed different P&L for one ledger."""

@@ -158,14 +158,31 @@ def _finish(app: AppContext, report: AccountsReport) -> None:
         raise VenueUnavailable("every venue", "; ".join(f"{a.venue.value}: {a.reason}" for a in report.accounts))
 
 
-def _pnl_line(app: AppContext, report: AccountsReport) -> None:
+def _mark_causes(errors: list[str]) -> str:
+    """The causes of the marks not read, in short ("kalshi unavailable; polymarket unavailable"): each
+    error is "VENUE MARKET: cause", whose first clause is the venue's state; the warnings say the rest."""
+    causes = list(dict.fromkeys(e.split(": ", 1)[-1].split(": ", 1)[0] for e in errors))
+    shown = "; ".join(causes[:3]) + (f"; {len(causes) - 3} more" if len(causes) > 3 else "")
+    return shown if len(shown) <= 160 else shown[:159] + "…"
+
+
+def _pnl_line(app: AppContext, report: AccountsReport, *, marking: bool) -> None:
+    """``marking``: the positions were to be marked (--refresh, --demo, --snapshot). After a refresh that
+    could not read the marks, the line says so and why, not to use --refresh: it was just used."""
     p = report.pnl
-    # Paper positions were bought on recorded books (--demo, a snapshot), which the live venues'
-    # --refresh cannot mark: the hint names the source they came from first.
-    how = "use --refresh" if app.mode() == "live" else \
-        "use --demo or --snapshot FILE (the books the paper trades were on), or --refresh (live books)"
-    app.out.info(f"today's P&L {p.pnl} of a {p.limit} daily loss limit ({p.used_pct}% used"
-                 f"{'' if p.marked else f'; positions at cost, not marked — {how}'})")
+    if p.marked:
+        note = ""
+    elif report.mark_errors:
+        note = f"; positions at cost where the marks could not be read: {_mark_causes(report.mark_errors)}"
+    elif marking:
+        note = "; positions at cost where the books had no mark for them"
+    else:
+        # Paper positions were bought on recorded books (--demo, a snapshot), which the live venues'
+        # --refresh cannot mark: the hint names the source they came from first.
+        how = "use --refresh" if app.mode() == "live" else \
+            "use --demo or --snapshot FILE (the books the paper trades were on), or --refresh (live books)"
+        note = f"; positions at cost, not marked — {how}"
+    app.out.info(f"today's P&L {p.pnl} of a {p.limit} daily loss limit ({p.used_pct}% used{note})")
 
 
 def balance_command(
@@ -189,7 +206,8 @@ def balance_command(
     """
     app = get_app(ctx)
     # Marked whenever positions would be: one ledger, one P&L, whichever command shows it.
-    report = _report(app, snapshot, demo, mark=refresh or demo or snapshot is not None)
+    marking = refresh or demo or snapshot is not None
+    report = _report(app, snapshot, demo, mark=marking)
     balances = [a.to_record() for a in report.accounts]
     pnl = report.pnl.to_record()
     if app.out.machine:
@@ -199,7 +217,7 @@ def balance_command(
         exposure = _exposure_records(report)
         app.out.records(exposure, EXPOSURE_COLUMNS, title="exposure", empty="no open positions")
         app.out.record(pnl, PNL_COLUMNS, title="today's P&L")
-        _pnl_line(app, report)
+        _pnl_line(app, report, marking=marking)
     _finish(app, report)
 
 
@@ -218,7 +236,8 @@ def positions_command(
     Example:  orion positions --demo   ·   orion positions --json
     """
     app = get_app(ctx)
-    report = _report(app, snapshot, demo, mark=refresh or demo or snapshot is not None)
+    marking = refresh or demo or snapshot is not None
+    report = _report(app, snapshot, demo, mark=marking)
     positions = [p.to_record() for p in report.positions]
     # A venue that did not answer holds positions nobody has seen: said in the data (its `balance`
     # record, status "unavailable"), not only in a warning that -q drops.
@@ -236,5 +255,5 @@ def positions_command(
         exposure = _exposure_records(report)
         if exposure:
             app.out.records(exposure, EXPOSURE_COLUMNS, title="exposure")
-        _pnl_line(app, report)
+        _pnl_line(app, report, marking=marking)
     _finish(app, report)
