@@ -144,13 +144,25 @@ def is_corrupt(exc: SQLAlchemyError) -> bool:
     return isinstance(code, int) and code & 0xFF in _SQLITE_CORRUPT_CODES
 
 
+# What still halts while a ledger cannot be used, as the store's hints say it to any command; `orion
+# halt` says it for its own configuration instead (whether a sentinel file is configured, and where):
+# :func:`without_sentinel_advice`.
+_SENTINEL_ADVICE = "the file halt.sentinel_file names halts every orion configured with it"
+_CORRUPT_MEANWHILE = f". Meanwhile {_SENTINEL_ADVICE}"
+_NEWER_MEANWHILE = f"; meanwhile {_SENTINEL_ADVICE}, database or not"
+
+
+def without_sentinel_advice(hint: str) -> str:
+    """A store's hint without its general word on the sentinel file."""
+    return hint.replace(_CORRUPT_MEANWHILE, "").replace(_NEWER_MEANWHILE, "")
+
+
 def corrupt_error(display_url: str, detail: str) -> StorageError:
     """A damaged ledger, said as such: what to do about it, and that orion will not paper over it."""
     return StorageError(
         f"the database {display_url} is damaged: {detail}",
         hint="stop every orion process using it and restore it from a backup (`PRAGMA integrity_check` in the "
-             "sqlite3 shell shows the damage); orion never repairs or recreates a ledger. Meanwhile the file "
-             "halt.sentinel_file names halts every orion configured with it",
+             f"sqlite3 shell shows the damage); orion never repairs or recreates a ledger{_CORRUPT_MEANWHILE}",
         reason="storage_corrupt",
     )
 
@@ -483,8 +495,8 @@ def _newer(display_url: str, rev: str) -> StorageError:
     return StorageError(
         f"{display_url} is at schema revision {rev[:32]!r}, which this orion does not know (it knows up to "
         f"{HEAD_REVISION}): a newer orion wrote it; nothing was changed",
-        hint="run the orion that wrote it (upgrade this one), or point --db / database.url at another ledger; "
-             "meanwhile the file halt.sentinel_file names halts every orion configured with it, database or not",
+        hint="run the orion that wrote it (upgrade this one), or point --db / database.url at another ledger"
+             f"{_NEWER_MEANWHILE}",
         reason="storage_newer",
     )
 

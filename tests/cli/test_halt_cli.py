@@ -555,6 +555,9 @@ def test_a_damaged_ledger_is_not_said_halted_and_audit_verify_calls_it_broken(
     assert "HALTED" not in result.stderr and result.stdout == ""
     assert (f"create the file halt.sentinel_file names: {stop}" if sentinel
             else "no halt.sentinel_file is configured") in result.stderr
+    # Found by review: with none configured, the store's own hint went on "Meanwhile the file
+    # halt.sentinel_file names halts every orion…"; said once, for this configuration.
+    assert "halt.sentinel_file names halts" not in result.stderr and "restore it from a backup" in result.stderr
     assert not stop.exists()  # named, not created: engaging writes the database only
     status = run("halt", "--status", "--json")
     assert status.exit_code == 3 and "storage_corrupt" in status.stderr
@@ -686,3 +689,73 @@ def test_halt_status_says_a_daily_trip_refuses_trades_until_its_reset_after_resu
     result = run("halt", "--status", "--format", "table")
     assert result.exit_code == 0 and f"{until:%Y-%m-%dT%H:%M:%S}Z" in result.stdout, result.stdout
     assert "breaker refuses until" in result.stdout
+
+
+@pytest.mark.parametrize("sentinel", [False, True])
+@pytest.mark.parametrize("ledger", ["postgresql_unreachable", "directory", "not_a_database", "missing", "newer"])
+@pytest.mark.parametrize("cancel_open", [False, True])
+def test_a_ledger_that_cannot_be_opened_is_said_not_halted_with_the_sentinel_file(
+        ledger: str, sentinel: bool, cancel_open: bool, isolated_home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box review: only a failure inside the engage said "NOT halted" and named the
+    sentinel file; a ledger that could not be opened at all (PostgreSQL unreachable: just when the
+    operator needs the file) said "cannot connect…" like any other command (exit 3)."""
+    import sqlite3
+
+    url = {"postgresql_unreachable": "postgresql://u@127.0.0.1:1/x", "directory": str(tmp_path / "dir.db"),
+           "not_a_database": str(tmp_path / "notdb.db"), "missing": str(tmp_path / "nope.db"),
+           "newer": str(tmp_path / "newer.db")}[ledger]
+    (tmp_path / "dir.db").mkdir()
+    (tmp_path / "notdb.db").write_text("garbage\n")
+    open_database(str(tmp_path / "newer.db")).dispose()  # then migrated by a newer orion (its migration fails)
+    conn = sqlite3.connect(tmp_path / "newer.db")
+    with conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0999'")
+    conn.close()
+    stop = tmp_path / "stop orion"
+    if sentinel:
+        monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(stop))
+    result = run("--db", url, "halt", "--reason", "outage", *(["--cancel-open"] if cancel_open else []), "--json")
+    assert result.exit_code == 3, result.output
+    error = json.loads(result.stderr.strip().splitlines()[-1])
+    assert error["message"].startswith("NOT halted: ") and error["reason"].startswith("storage"), error
+    assert "HALTED" not in result.stderr and result.stdout == ""
+    if sentinel:  # quoted for the shell: `touch` of it unquoted would make two other files
+        assert f"create the file halt.sentinel_file names: '{stop}'" in result.stderr
+    else:  # how to configure one, and no word of a file that halts
+        assert "no halt.sentinel_file is configured" in result.stderr
+        assert "set halt.sentinel_file to an absolute path" in result.stderr
+        assert "halt.sentinel_file names" not in result.stderr
+    assert not stop.exists()  # named, not created
+    assert run("--db", url, "halt", "--status").exit_code == 3  # a status is not a halt: nothing to say NOT of
+    assert "NOT halted" not in run("--db", url, "halt", "--status").stderr
+
+
+def test_a_configuration_naming_no_database_it_can_trust_is_said_not_halted(isolated_home: Path,
+                                                                            tmp_path: Path) -> None:
+    """Found by review: a wrong [database] key refused the halt without saying nothing was halted, nor
+    that `orion --db URL halt` gets past it (an unreadable file's error said that much)."""
+    config = tmp_path / "c.toml"
+    config.write_text("[database]\nurlx = 1\n")
+    result = run("--config", str(config), "halt", "--reason", "outage")
+    assert result.exit_code == 3, result.output
+    assert "error: NOT halted: unknown configuration key database.urlx" in result.stderr
+    assert "hint: did you mean database.url? Or `orion --db URL halt` engages the kill switch" in result.stderr
+
+
+def test_an_unknown_environment_variable_only_warns_the_halt(isolated_home: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by black-box review: ORION__FOO__BAR=1 refused `orion halt` (exit 3, "unknown configuration
+    key foo.bar"), while a misspelt key of a known section only warned and halted: an unknown section
+    was taken for a possibly misspelt [database]. One that may be (ORION__DATABSE__…) still refuses."""
+    assert run("init").exit_code == 0
+    monkeypatch.setenv("ORION__FOO__BAR", "1")
+    result = run("halt", "--reason", "t")
+    assert result.exit_code == 0, result.output
+    assert "unknown configuration key foo.bar" in result.stderr and "HALTED: t" in result.stderr
+    assert run("resume", "--yes").exit_code == 3  # strict, as every command but the kill switch
+    monkeypatch.delenv("ORION__FOO__BAR")
+    assert run("resume", "--yes").exit_code == 0
+    monkeypatch.setenv("ORION__DATABSE__URL_X", "1")
+    refused = run("halt", "--reason", "t")
+    assert refused.exit_code == 3 and "NOT halted: unknown configuration key databse.url_x" in refused.stderr

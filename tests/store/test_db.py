@@ -15,7 +15,15 @@ from sqlalchemy import text
 from store.writers import another_writer
 
 from orion_cli.core.errors import ExitCode, StorageError
-from orion_cli.store.db import HEAD_REVISION, Database, _migrate, open_database, resolve_url
+from orion_cli.store.db import (
+    HEAD_REVISION,
+    Database,
+    _migrate,
+    corrupt_error,
+    open_database,
+    resolve_url,
+    without_sentinel_advice,
+)
 
 ORION_TABLES = {"orion_meta", "audit_events", "halt_state", "alembic_version"}
 
@@ -685,6 +693,20 @@ def test_a_ledger_a_newer_orion_migrated_is_refused_by_name_and_left_alone(tmp_p
     assert (err.exit_code, err.reason) == (ExitCode.CONFIG, "storage_newer")
     assert "'0999'" in err.message and HEAD_REVISION in err.message and str(path) in err.message
     assert path.read_bytes() == before
+    assert err.hint is not None and "halt.sentinel_file names halts" in err.hint  # to any command
+    assert without_sentinel_advice(err.hint) == ("run the orion that wrote it (upgrade this one), or point --db / "
+                                                 "database.url at another ledger")  # `orion halt` says its own
+
+
+def test_a_damaged_ledgers_hint_without_the_sentinel_advice_keeps_its_own() -> None:
+    """`orion halt` says what halts meanwhile for its own configuration: with none configured, the
+    store's "the file halt.sentinel_file names halts every orion" after "no halt.sentinel_file is
+    configured" contradicted it."""
+    hint = corrupt_error("sqlite:////x.db", "database disk image is malformed").hint
+    assert hint is not None and "Meanwhile the file halt.sentinel_file names halts every orion" in hint
+    assert without_sentinel_advice(hint) == ("stop every orion process using it and restore it from a backup "
+                                             "(`PRAGMA integrity_check` in the sqlite3 shell shows the damage); orion "
+                                             "never repairs or recreates a ledger")
 
 
 # -- a ledger damaged after it opened ------------------------------------------------------------

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from orion_cli.cli.stopping import StopFlag
     from orion_cli.core.cancel_open import VenueCancels
     from orion_cli.core.config import Settings
-    from orion_cli.core.errors import StorageError
+    from orion_cli.core.errors import ConfigError
     from orion_cli.core.models import Venue
     from orion_cli.risk.halt import HaltStatus
     from orion_cli.store.db import Database
@@ -98,10 +98,13 @@ def halt_command(
     (live when trading.mode is live, with the live environment pair, or with --live; the paper ledger
     otherwise). It exits 5, still halted, when a venue cannot be reached or an order cannot be cancelled
     (4 when credentials were missing or a venue refused them); running it again is safe. A broken
-    config.toml only warns, as long as its database section is valid (--cancel-open then exits 3; a
-    wrong halt section halts, then exits 3); one that cannot be parsed needs the database named:
-    `orion --db URL halt`. With alerts enabled, a halt this command engages is alerted (kind halt); the vault
-    is then opened without a prompt (an alert it cannot send is audited as alert.failed). The ledger must
+    config.toml (an unknown key or section too) only warns, as long as its database section is valid
+    (--cancel-open then exits 3; a wrong halt section halts, then exits 3); one that cannot be parsed
+    needs the database named: `orion --db URL halt`. A ledger that cannot be opened or record the halt
+    (unreachable, read-only, damaged) exits 3 saying NOT halted, and names the sentinel file
+    (halt.sentinel_file), which still halts every orion configured with it. With alerts enabled, a
+    halt this command engages is alerted (kind halt); the vault is then opened without a prompt (an
+    alert it cannot send is audited as alert.failed). The ledger must
     exist already (exit 3 otherwise; `orion init` creates one): a mistyped --db, ORION__DATABASE__URL or
     ORION_HOME is not created and halted.
 
@@ -117,12 +120,12 @@ def halt_command(
         raise typer.BadParameter("--status shows the kill switch; it halts nothing, so it takes no reason",
                                  param_hint="--reason")
     reason, cleaned = one_line_reason(reason, MAX_REASON)
-    # A bad edit to config.toml must not stand between the operator and the kill switch: only the
-    # database and the sentinel file have to be right (see load_settings).
-    # Engaging writes the database only, so a wrong [halt] key (the sentinel file) does not stop it;
-    # it is an error once the switch is on. --status reads the sentinel file: there it still refuses.
-    settings = app.settings(lenient=True, engaging=not status)
-    db = app.db(existing=True)  # a mistyped --db must not halt a new, empty ledger and report success
+    # --status reads the sentinel file: a wrong [halt] key still refuses there (see _to_halt).
+    if status:
+        settings = app.settings(lenient=True)
+        db = app.db(existing=True)
+    else:
+        settings, db = _to_halt(app)
     others = [p for p in settings.problems if p not in settings.halt_problems]
     if others:
         where = settings.sources.get("database.url", "default")
@@ -145,8 +148,7 @@ def halt_command(
     try:
         st = switch.engage(asked)  # first: a flag given wrongly must not keep the kill switch off
     except StorageError as exc:  # busy, full, damaged: say plainly that nothing is halted, and what still can be
-        raise StorageError(f"NOT halted: {exc.message}", hint=_unrecorded_hint(settings.halt.sentinel_file, exc),
-                           reason=exc.reason) from None
+        raise _not_halted(exc, _unrecorded_hint(settings, exc)) from None
     app.out.banner(f"HALTED: {st.reason}")
     with _halt_alert(app, settings, st, mode):
         _after_engaging(app, settings, st, db, mode, asked=asked, cleaned=cleaned, cancel_open=cancel_open,
@@ -177,6 +179,38 @@ def _say_daily_trip(app: AppContext, until: datetime | None, mode: str) -> None:
     if until is not None:
         app.out.warn(f"the {mode} daily-loss breaker tripped today: it refuses every trade (BREAKER) until its "
                      f"reset at {reset_text(until)}, the kill switch released or not")
+
+
+def _to_halt(app: AppContext) -> tuple[Settings, Database]:
+    """The settings and the ledger `orion halt` engages, or an error that says ``NOT halted`` first.
+
+    Why: a ledger that could not be opened (PostgreSQL unreachable, a read-only directory, a file that
+    is not a database, one migrated by a newer orion) or a configuration naming no database it could
+    trust said only "cannot connect…" (exit 3), as any other command does, where a halt whose database
+    would not record it says NOT halted and what still halts: the sentinel file, or the database named
+    on the command line. An unreachable database is just when the operator needs that way."""
+    from orion_cli.core.errors import ConfigError
+
+    try:
+        # A bad edit to config.toml must not stand between the operator and the kill switch: only the
+        # database has to be right (see load_settings). Engaging writes the database only, so a wrong
+        # [halt] key (the sentinel file) does not stop it; it is an error once the switch is on.
+        settings = app.settings(lenient=True, engaging=True)
+    except ConfigError as exc:  # the database cannot be told: the command line can name it
+        way = "`orion --db URL halt` engages the kill switch on URL, whatever the configuration says of the database"
+        hint = exc.hint
+        if not app.db_url and "orion --db URL halt" not in (hint or ""):  # named already: its value is wrong
+            hint = (f"{hint} Or {way}" if hint.endswith("?") else f"{hint}; or {way}") if hint else way
+        raise _not_halted(exc, hint) from None
+    try:
+        return settings, app.db(existing=True)  # a mistyped --db must not halt a new, empty ledger
+    except ConfigError as exc:  # StorageError among them: unreachable, unwritable, foreign, newer, missing
+        raise _not_halted(exc, _unrecorded_hint(settings, exc)) from None
+
+
+def _not_halted(exc: ConfigError, hint: str | None) -> ConfigError:
+    """``exc`` (a ConfigError, or a StorageError) saying first that the kill switch is NOT engaged."""
+    return type(exc)(f"NOT halted: {exc.message}", hint=hint, reason=exc.reason)
 
 
 def _say_release(app: AppContext, st: HaltStatus) -> None:
@@ -328,15 +362,32 @@ def _send_alert(app: AppContext, settings: Settings, mode: str, kind: str, messa
     return stop
 
 
-def _unrecorded_hint(sentinel_file: str, exc: StorageError) -> str:
-    """What still halts when the database would not record a halt: the sentinel file, which this
-    command does not create (engaging writes the database only), or stopping the processes."""
-    own = f"; {exc.hint}" if exc.hint else ""
+def _unrecorded_hint(settings: Settings, exc: ConfigError) -> str:
+    """What still halts when the database would not record a halt (or could not be opened): the
+    sentinel file, which this command does not create (engaging writes the database only), or, with
+    none configured, configuring one or stopping the processes; with the store's own advice, first
+    for a ledger not found (a mistyped path, put right at once). The store's general word on the
+    sentinel file is left out, said here for this configuration: "no halt.sentinel_file is
+    configured", then "the file halt.sentinel_file names halts every orion…", contradicted itself."""
+    import shlex
+
+    from orion_cli.store.db import without_sentinel_advice
+
+    own = without_sentinel_advice(exc.hint or "")
+    sentinel_file = settings.halt.sentinel_file
     if sentinel_file:
-        return (f"to halt every orion configured with it meanwhile, create the file halt.sentinel_file names: "
-                f"{sentinel_file}{own}")
-    return ("no halt.sentinel_file is configured: stop the orion processes themselves (cron, systemd) until the "
-            f"database is usable{own}")
+        advice = (f"to halt every orion configured with it meanwhile, create the file halt.sentinel_file names: "
+                  f"{shlex.quote(sentinel_file)}")
+    else:
+        why, way = (f"the [halt] configuration is wrong ({settings.halt_problems[0]})", "fix it")\
+            if settings.halt_problems else ("no halt.sentinel_file is configured", "set halt.sentinel_file to an "
+                                            "absolute path in the configuration every orion reads")
+        advice = (f"{why}, so no file halts orion meanwhile: stop the orion processes themselves (cron, systemd) "
+                  f"until the database is usable, or {way} (a process already running reads it once restarted) "
+                  "and create that file")
+    if not own:
+        return advice
+    return f"{own}; {advice}" if exc.reason == "storage_missing" else f"{advice}; {own}"
 
 
 def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[str], str | None]:
