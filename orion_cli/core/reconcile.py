@@ -632,12 +632,16 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
     found = unhedged_executions(ctx.db, ctx.mode, now=ctx.now, grace=ctx.grace)
     # Trading halted, or about to be by this run's --halt-on-drift: the resume command each drift names
     # would sell the filled leg back, not hedge it, and the drift says so (and to release the halt first).
-    halted = bool(found) and (ctx.halt_on_drift or KillSwitch(
-        ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).status().halted)
+    # Its release named exactly: a halt in force (a drawdown trip's, the sentinel file), else the one
+    # --halt-on-drift is about to engage (None: an ordinary kind).
+    halt = KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).status() \
+        if found else None
+    halted = halt is not None and (halt.halted or ctx.halt_on_drift)
+    held = halt if halt is not None and halt.halted else None
     for e in found:
         imbalance = e.imbalance
         why = f"; it halted: {e.halted_for}" if e.halted_for else ""
-        advice = resume_advice(e.resume(ctx.source_flags), sells_back=halted and e.halt_sells_back)
+        advice = resume_advice(e.resume(ctx.source_flags), sells_back=halted and e.halt_sells_back, halt=held)
         drift = Drift(
             venue=imbalance.venue, kind="execution", market=imbalance.market, side=imbalance.side,
             ledger_qty=plain(imbalance.held), venue_qty=plain(imbalance.other), value=imbalance.value,

@@ -1031,7 +1031,8 @@ class Executor:
         run.result.setdefault("unwind", {})["message"] = (
             f"{_d(rest)} {spec.side.value.upper()} shares of {spec.market_id} on {spec.venue.value} left unhedged: "
             f"below the venue's size step {_d(spec.size_step)} or minimum order {_d(spec.min_size)}, so they cannot "
-            "be sold back; close them by hand, then `orion resume` and resume this execution to end it")
+            "be sold back; close them by hand, then release the halt (`orion resume --yes`) and resume this execution "
+            "to end it")
         return False
 
     async def _sell_back_excess(self, run: _Run) -> bool:

@@ -31,7 +31,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
 
@@ -39,6 +39,9 @@ from orion_cli.core.errors import NotFound
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
 from orion_cli.store.tables import executions
 from orion_cli.venues.trading import TradingError
+
+if TYPE_CHECKING:
+    from orion_cli.risk.halt import HaltStatus
 
 # The reject reason of an order cancelled without ever reaching its venue (an intent abandoned or
 # superseded, or a submitted order the venue does not know). The executor counts such orders as not
@@ -103,8 +106,15 @@ def recorded_source_flags(plan: str | Mapping[str, Any] | None) -> str | None:
 # orion names that command then: a halt lets no further buy out, so the hedge is not bought and the
 # filled first leg is sold back at the unwind's bounded loss (README "Kill switch"). Releasing the
 # halt first lets the same command hedge it, which may still lock the planned profit.
-HALT_SELLS_BACK = ("halted: resuming it now sells the filled leg back (up to trading.max_unwind_loss); "
-                   "run `orion resume` first")
+HALT_SELLS_BACK = "halted: resuming it now sells the filled leg back (up to trading.max_unwind_loss)"
+
+
+def sells_back_advice(halt: HaltStatus | None) -> str:
+    """:data:`HALT_SELLS_BACK`, then what releases the halt first (``halt``: see
+    :func:`~orion_cli.risk.halt.release_steps`): the exact command a script must type."""
+    from orion_cli.risk.halt import release_steps
+
+    return f"{HALT_SELLS_BACK}; {release_steps(halt)} first"
 
 
 def halt_sells_back(status: str, result: str | Mapping[str, Any] | None) -> bool:
@@ -129,16 +139,16 @@ def halt_sells_back(status: str, result: str | Mapping[str, Any] | None) -> bool
     return not (record.get("dust_accepted") or (record.get("dust") if status == ExecStatus.HALTED else None))
 
 
-def resume_advice(command: str, *, sells_back: bool, first: bool = False) -> str:
+def resume_advice(command: str, *, sells_back: bool, first: bool = False, halt: HaltStatus | None = None) -> str:
     """How to finish an interrupted execution: "resume it with `command`", or while halted (when it
     would sell back: :func:`~orion_cli.core.reconcile.resume_sells_back`) what resuming does then, and
-    to release the halt before the command. ``first``: it stands in the way of a new trade ("resume it
-    first with").
+    to release the halt before the command (``halt``: the halt, for its exact release). ``first``: it
+    stands in the way of a new trade ("resume it first with").
 
     Why the command comes last: "--confirm would sell …" read beside a trader's own --confirm (a new
     trade refused because of this one) named the wrong command."""
     if sells_back:
-        return f"{HALT_SELLS_BACK}, then resume it with `{command}` to hedge it"
+        return f"{sells_back_advice(halt)}, then resume it with `{command}` to hedge it"
     return f"resume it{' first' if first else ''} with `{command}`"
 
 

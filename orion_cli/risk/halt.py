@@ -159,6 +159,24 @@ def release_hint(st: HaltStatus, what: str = "it") -> str:
     return f"{command} releases {what}"
 
 
+def release_steps(st: HaltStatus | None) -> str:
+    """What releases the halt ``st`` describes, as steps to take ("run `orion resume --yes`"), agreeing
+    with :func:`release_hint`; ``None``: a halt not yet engaged (a run's --halt-on-drift), by an
+    ordinary kind.
+
+    Why: "run `orion resume` first" (resuming an interrupted execution while halted sells its leg
+    back) named a command that, without a terminal, refuses (exit 6, "pass --yes"), and after a
+    drawdown trip refuses for --breaker too; while the sentinel file exists it releases nothing."""
+    import shlex
+
+    command = f"run `{release_command(st.kind if st is not None else None)}`"
+    if st is None or not st.sentinel:
+        return command
+    if st.kind == "sentinel":
+        return f"remove the sentinel file {shlex.quote(st.sentinel)}"
+    return f"remove the sentinel file {shlex.quote(st.sentinel)}, then {command}"
+
+
 def unusual_release(st: HaltStatus) -> str | None:
     """:func:`release_hint` where a plain `orion resume` would not release ``st``, else None: a drawdown
     trip needs --breaker, and nothing is released while the sentinel file exists. The hints that name

@@ -206,6 +206,8 @@ def test_an_interrupted_execution_is_drift_whose_hint_is_to_resume_it(db_file: s
 @pytest.mark.parametrize(("halt", "result", "sells_back"), [
     ("--halt-on-drift", "{}", True),  # the run halts for it
     ("halted before", "{}", True),
+    ("tripped before", "{}", True),  # a drawdown trip: its release needs --breaker
+    ("--halt-on-drift tripped before", "{}", True),  # the trip's halt is kept
     ("", "{}", False),  # not halted: the resume hedges
     # its unwind had begun: the resume sells back, halted or not, and releasing the halt changes nothing
     ("--halt-on-drift", json.dumps({"intents": {"u1": {"leg": "first"}}}), False),
@@ -216,25 +218,30 @@ def test_while_halted_an_interrupted_executions_drift_says_its_resume_would_sell
     legs and said "resume each interrupted execution with the command its drift names"; the drift named
     `orion trade OP --confirm --idempotency-key op-OP --demo`, which, run while halted, sold the filled
     first leg back at a loss (a halt sends no further buy) where `orion resume` first would have hedged it.
-    Both now say so while halted."""
+    Both now say so while halted, naming the release as a script must type it: "run `orion resume`
+    first" named a command that, without a terminal, refuses (exit 6, pass --yes), and after a drawdown
+    trip refuses for --breaker too."""
     from orion_cli.execution.state import HALT_SELLS_BACK
 
     _interrupted_paper_execution(db_file, "leg2_sent", result, coid="k-stuck-l1")
-    if halt == "halted before":
+    if halt.endswith("before"):
         db = open_database(db_file)
         try:
-            KillSwitch(db).engage("by hand")
+            KillSwitch(db).engage("by hand", kind="drawdown" if "tripped" in halt else "manual")
         finally:
             db.dispose()
-    res = _invoke("--db", db_file, "reconcile", "--demo", "--json", *([halt] if halt.startswith("--") else []))
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json",
+                  *(["--halt-on-drift"] if halt.startswith("--") else []))
     assert res.exit_code == 7, res.output
     (drift,) = [d for r in json.loads(res.stdout) for d in r["drifts"]]
     command = "`orion trade op123456 --confirm --idempotency-key k-stuck --demo`"
     hint = [line for line in res.stderr.splitlines() if line.startswith("hint:")]
+    release = "orion resume --breaker --yes" if "tripped" in halt else "orion resume --yes"
     if sells_back:
-        assert drift["detail"].endswith(f"0 on the other leg; {HALT_SELLS_BACK}, then resume it with {command} "
+        advice = f"{HALT_SELLS_BACK}; run `{release}` first"
+        assert drift["detail"].endswith(f"0 on the other leg; {advice}, then resume it with {command} "
                                         "to hedge it"), drift["detail"]
-        assert hint == [f"hint: {HALT_SELLS_BACK}, then resume each interrupted execution with the command its "
+        assert hint == [f"hint: {advice}, then resume each interrupted execution with the command its "
                         "drift names"], res.stderr
     else:
         assert drift["detail"].endswith(f"0 on the other leg; resume it with {command}"), drift["detail"]

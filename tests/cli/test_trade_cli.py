@@ -763,6 +763,8 @@ def test_while_halted_the_commands_that_resume_an_interrupted_key_say_it_would_s
     trade it stands in the way of says so too, and --confirm (still allowed: it only reduces risk) warns."""
     from orion_cli.execution.state import HALT_SELLS_BACK
 
+    advice = f"{HALT_SELLS_BACK}; run `orion resume --yes` first"  # as a script must type it (no terminal)
+
     _killed_after_the_first_leg(op_id)
     key = default_key(op_id)
     code, out, err = invoke("trade", op_id, "--demo", "--json")
@@ -772,17 +774,18 @@ def test_while_halted_the_commands_that_resume_an_interrupted_key_say_it_would_s
     assert code == 0, err
     assert json.loads(out) == {"type": "used_key", "key": key, "opportunity_id": op_id, "mode": "paper",
                                "execution_status": "leg1_sent", "size": "7", "next": "unwind",
-                               "detail": HALT_SELLS_BACK}
-    assert f"warning: idempotency key {key} is used by a paper execution of {op_id} (leg1_sent); {HALT_SELLS_BACK}. " \
+                               "detail": advice}
+    assert f"warning: idempotency key {key} is used by a paper execution of {op_id} (leg1_sent); {advice}. " \
            "Nothing was planned or placed" in err, err
     _stored_again_as(op_id, "zzzzzzzz")
     code, _, err = invoke("trade", "zzzzzzzz", "--demo", "--confirm", "--size", "7", "--json")
     assert code == 6 and json.loads(err.splitlines()[-1])["reason"] == "EXECUTION_INTERRUPTED", err
-    assert (f"{HALT_SELLS_BACK}, then resume it with `orion trade {op_id} --confirm --idempotency-key {key} --demo` "
+    assert (f"{advice}, then resume it with `orion trade {op_id} --confirm --idempotency-key {key} --demo` "
             "to hedge it" in json.loads(err.splitlines()[-1])["message"]), err
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
     assert code == 6 and lines(out)[-1]["status"] == "unwound", err
     assert "warning: trading is halted: no further buy is sent, so a filled first leg is sold back" in err, err
+    assert "releasing the halt first (run `orion resume --yes`) would have let it hedge" in err, err
 
 
 @pytest.mark.parametrize(("crash_at", "slippage_ticks", "statuses"), [

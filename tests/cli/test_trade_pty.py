@@ -211,7 +211,8 @@ def test_a_preview_of_an_interrupted_key_while_halted_asks_whether_to_sell_the_l
                                       ORION_TRADE_STOP_AFTER_GATE="0")
     assert before, f"no question appeared:\n{output}"
     assert code == 0 and "Resume it?" not in output, output
-    assert f"{HALT_SELLS_BACK}. Nothing was planned or placed" in before, before  # said in full just above it
+    said = f"{HALT_SELLS_BACK}; run `orion resume --yes` first. Nothing was planned or placed"
+    assert said in before, before  # said in full just above it
     assert "nothing sent" in output and len(audit_events("order.intent")) == 2  # the killed execution's
 
 

@@ -251,7 +251,8 @@ def test_an_interrupted_execution_found_halted_stops_the_watch_saying_its_resume
                                           None, None, None, trade_cmd.StopFlag(app.out), 0, None,
                                           source_flags=" --demo")
     assert trades == 0 and stop is not None and (stop.exit_code, stop.reason_code) == (6, "EXECUTION_INTERRUPTED")
-    assert stop.text == (f"execution op-op1 was interrupted at leg2_sent: {HALT_SELLS_BACK}, then resume it with "
+    assert stop.text == (f"execution op-op1 was interrupted at leg2_sent: {HALT_SELLS_BACK}; run `orion resume "
+                         "--yes` first, then resume it with "
                          "`orion trade op1 --confirm --idempotency-key op-op1 --demo` to hedge it"), stop.text
 
 

@@ -1169,7 +1169,7 @@ def _sent(x: Exchange) -> list[str]:
 def test_resuming_a_released_dust_halt_sends_nothing(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review. README: "Such a remainder ("dust") is closed by hand: once the kill switch is released,
     resuming the execution ends it with those shares named". The halt message says "close them by hand,
-    then `orion resume` and resume this execution to end it".
+    then release the halt (`orion resume --yes`) and resume this execution to end it".
 
     Polymarket (first leg) has its usual 5-share minimum. It fills 10; the Kalshi hedge fills 7 and its
     retry of 3 is skipped (book moved). 3 NO shares < 5 cannot be sold back: dust halt. The operator
@@ -1182,6 +1182,8 @@ def test_resuming_a_released_dust_halt_sends_nothing(db: Database, monkeypatch: 
     first = run(executor(db, fake_venues(x), books=_kalshi_book_moved_away).execute(plan, None))
     assert first.status == "halted" and first.detail["dust"]["shares"] == "3", first.message
     assert "close them by hand" in first.message and "to end it" in first.message
+    # The release as a script must type it: `orion resume` alone refuses without a terminal (exit 6).
+    assert "then release the halt (`orion resume --yes`) and resume this execution" in first.message
     assert _sent(x) == ["l1", "l2"]
     KillSwitch(db).release()  # the operator has closed the 3 shares by hand, as the message said
     res = run(executor(db, fake_venues(x), books=_kalshi_book_as_planned).resume(plan.key))

@@ -37,11 +37,28 @@ def test_the_advice_names_the_command_and_while_halted_says_what_it_would_do() -
     command = "orion trade op1 --confirm --idempotency-key op-op1 --demo"
     assert resume_advice(command, sells_back=False) == f"resume it with `{command}`"
     assert resume_advice(command, sells_back=False, first=True) == f"resume it first with `{command}`"
+    # The release as a script must type it: `orion resume` alone refuses without a terminal (exit 6).
     assert resume_advice(command, sells_back=True, first=True) == (
-        f"{HALT_SELLS_BACK}, then resume it with `{command}` to hedge it")
+        f"{HALT_SELLS_BACK}; run `orion resume --yes` first, then resume it with `{command}` to hedge it")
     # Not "--confirm would …": beside a trader's own --confirm (a new trade it refuses) that named the wrong one.
-    assert HALT_SELLS_BACK == ("halted: resuming it now sells the filled leg back (up to trading.max_unwind_loss); "
-                               "run `orion resume` first")
+    assert HALT_SELLS_BACK == "halted: resuming it now sells the filled leg back (up to trading.max_unwind_loss)"
+
+
+@pytest.mark.parametrize(("kind", "sentinel", "release"), [
+    ("manual", None, "run `orion resume --yes`"),
+    ("drawdown", None, "run `orion resume --breaker --yes`"),
+    ("drawdown", "/srv/stop orion",
+     "remove the sentinel file '/srv/stop orion', then run `orion resume --breaker --yes`"),
+    ("sentinel", "/srv/stop", "remove the sentinel file /srv/stop"),
+])
+def test_while_halted_the_advice_names_the_exact_release(kind: str, sentinel: str | None, release: str) -> None:
+    """Found by black-box review: "run `orion resume` first" refused without a terminal (pass --yes),
+    after a drawdown trip for --breaker too, and while the sentinel file exists releases nothing."""
+    from orion_cli.risk.halt import HaltStatus
+
+    halt = HaltStatus(halted=True, reason="r", kind=kind, since="2026-11-22T09:00:00Z", by={}, sentinel=sentinel)
+    assert resume_advice("orion trade op1 --confirm", sells_back=True, halt=halt) == (
+        f"{HALT_SELLS_BACK}; {release} first, then resume it with `orion trade op1 --confirm` to hedge it")
 
 
 @pytest.mark.parametrize(("plan", "named"), [

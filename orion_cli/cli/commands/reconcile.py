@@ -269,13 +269,14 @@ def reconcile_command(
             hints.append(f"inspect the drifts; `orion reconcile{source_flags(snapshot, demo)} --fix` adopts the "
                          "venue's truth (audited)")
         if "execution" in kinds:  # not reconcile's to fix: only a resume finishes an execution
-            from orion_cli.execution.state import HALT_SELLS_BACK
+            from orion_cli.execution.state import HALT_SELLS_BACK, sells_back_advice
 
             # While halted, a drift whose resume would sell the filled leg back says so (the run judged
-            # it): the hint must not send the operator to that command before `orion resume`.
+            # it): the hint must not send the operator to that command before the release, named as a
+            # script must type it (`orion resume --yes`; --breaker after a drawdown trip).
             sells_back = halted and any(HALT_SELLS_BACK in d.detail for r in drifted for d in r.drifts)
             resume = "resume each interrupted execution with the command its drift names"
-            hints.append(f"{HALT_SELLS_BACK}, then {resume}" if sells_back else resume)
+            hints.append(f"{sells_back_advice(halt)}, then {resume}" if sells_back else resume)
         raise DriftFound(
             f"drift between the {mode} ledger and {', '.join(r.venue.value for r in drifted)}: {total} drift(s)"
             + (f", {fixed} adopted with --fix" if fixed else ""),

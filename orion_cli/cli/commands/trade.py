@@ -746,9 +746,14 @@ def ignored_size(app: AppContext, prior: Mapping[str, Any], size: Decimal | None
 def trading_halted(app: AppContext) -> bool:
     """Whether the kill switch (the database's, or the sentinel file) holds now: a resume then sends no
     further buy, which every message naming a resume command must say (:func:`resume_sells_back`)."""
+    return halt_now(app).halted
+
+
+def halt_now(app: AppContext) -> HaltStatus:
+    """The kill switch now (see :func:`trading_halted`), for the exact command that releases it."""
     from orion_cli.risk.halt import KillSwitch
 
-    return KillSwitch(app.db(), sentinel_file=app.settings().halt.sentinel_file).status().halted
+    return KillSwitch(app.db(), sentinel_file=app.settings().halt.sentinel_file).status()
 
 
 # -- the gate ----------------------------------------------------------------------------------------------
@@ -1198,7 +1203,7 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
     from orion_cli.cli.prompts import interactive
     from orion_cli.core.reconcile import resume_sells_back
     from orion_cli.execution.keylock import driven
-    from orion_cli.execution.state import HALT_SELLS_BACK, ExecStatus, load_result
+    from orion_cli.execution.state import ExecStatus, load_result, sells_back_advice
 
     out = app.out
     asked = size  # the operator's --size, which the key's stored plan overrides
@@ -1215,8 +1220,8 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
         after, detail = "report", "reports it; nothing is sent"
     elif driven(app.db(), prior["key"]):
         after, detail = "refuse", "refuses it: another process is driving it (DUPLICATE: in progress)"
-    elif trading_halted(app) and resume_sells_back(app.db(), prior["key"], status, prior.get("result")):
-        after, detail = "unwind", HALT_SELLS_BACK
+    elif (halt := halt_now(app)).halted and resume_sells_back(app.db(), prior["key"], status, prior.get("result")):
+        after, detail = "unwind", sells_back_advice(halt)
     else:
         after, detail = "resume", "resumes it by its stored plan: orders already sent are looked up, never sent twice"
     rec = {"type": "used_key", "key": prior["key"], "opportunity_id": prior["opportunity_id"], "mode": prior["mode"],
@@ -1299,7 +1304,7 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
 
     mine = {(leg.venue.value, leg.market_id) for leg in op.legs}
     blocking: str | None = None
-    halted: bool | None = None  # asked once, when an execution's resume would sell back while halted
+    halt: HaltStatus | None = None  # asked once, when an execution's resume would sell back while halted
     for e in unfinished_executions(app, mode):
         if e["key"] == key:
             continue
@@ -1313,14 +1318,14 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
                             "running in another process; wait for it to finish")
             continue
         resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags, plan=e["plan"])
-        if halted is None:
-            halted = trading_halted(app)
-        sells_back = halted and resume_sells_back(app.db(), e["key"], e["status"], e.get("result"))
+        if halt is None:
+            halt = halt_now(app)
+        sells_back = halt.halted and resume_sells_back(app.db(), e["key"], e["status"], e.get("result"))
         what = f"execution {e['key']} of {e['opportunity_id']} was interrupted at {e['status']} ({sent})"
         if same and blocking is None:
-            blocking = f"{what}; {resume_advice(resume, sells_back=sells_back, first=True)}"
+            blocking = f"{what}; {resume_advice(resume, sells_back=sells_back, first=True, halt=halt)}"
         elif not same:
-            app.out.warn(f"{what}; {resume_advice(resume, sells_back=sells_back)}")
+            app.out.warn(f"{what}; {resume_advice(resume, sells_back=sells_back, halt=halt)}")
     if blocking is not None and confirm:
         _audit_refusal(app, "EXECUTION_INTERRUPTED", blocking, key=key, op=op, mode=mode)
         raise Refused(f"not executed: {blocking}", reason="EXECUTION_INTERRUPTED",
@@ -1358,9 +1363,12 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
 
             out.info(f"idempotency key {key} was used before and stopped at {prior['status']}; resuming it: "
                      "orders already sent are looked up, never sent twice")
-            if trading_halted(app) and resume_sells_back(app.db(), key, status, prior.get("result")):
+            if (halt := halt_now(app)).halted and resume_sells_back(app.db(), key, status, prior.get("result")):
+                from orion_cli.risk.halt import release_steps
+
                 out.warn("trading is halted: no further buy is sent, so a filled first leg is sold back (up to "
-                         "trading.max_unwind_loss), not hedged; `orion resume` first would have let it hedge")
+                         f"trading.max_unwind_loss), not hedged; releasing the halt first ({release_steps(halt)}) "
+                         "would have let it hedge")
         resume_to = venues_resume_may_send_to(status, prior["plan"])
         _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True,
                                          resume_to=resume_to, stopped=stopped))
@@ -1754,8 +1762,9 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
                                 plan=p["plan"])
         # A halt engaged since the round's own check (a cron `reconcile --halt-on-drift` during the scan)
         # turns that command into selling the leg back: said, as everywhere the command is named.
-        advice = resume_advice(resume, sells_back=trading_halted(app)
-                               and resume_sells_back(app.db(), p["key"], p["status"], p.get("result")))
+        halt = halt_now(app)
+        advice = resume_advice(resume, sells_back=halt.halted and resume_sells_back(app.db(), p["key"], p["status"],
+                                                                                    p.get("result")), halt=halt)
         _event(app, "interrupted_execution", f"{p['opportunity_id']}: execution {p['key']} stopped at "
                f"{p['status']}; {advice}", opportunity_id=p["opportunity_id"], key=p["key"],
                status=p["status"], resume=resume)
