@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from orion_cli.core.config import Settings, enabled_venues
-from orion_cli.core.errors import AuthError, OrionError, venue_cause
+from orion_cli.core.errors import AuthError, OrionError, StorageError, venue_cause
 from orion_cli.core.models import OrderBook, Venue
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import DailyPnl, Exposure, Ledger, MarkKey, exposure_of
@@ -161,6 +161,8 @@ async def gather(
         try:
             bal = await tv.balance()
             pos = await tv.positions()
+        except StorageError:
+            raise  # the ledger's own database (the paper venue's figures are its): exit 3, not the venue down
         except OrionError as exc:
             # The cause: the reason is shown as "kalshi unavailable: <reason>" (a VenueUnavailable's message
             # already begins so).

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orion_cli.core.aio import gather_limited
-from orion_cli.core.errors import AuthError, OrionError
+from orion_cli.core.errors import AuthError, OrionError, StorageError
 from orion_cli.core.models import Venue
 from orion_cli.core.reconcile import OPEN_STATUSES, order_rows, teach
 from orion_cli.store.audit import AuditLog
@@ -111,6 +111,8 @@ async def _cancel_venue(db: Database, ledger: Ledger, venue: Venue, tv: TradingV
         teach(tv, order_rows(conn, mode, venue, statuses=OPEN_STATUSES))
     try:
         resting = await tv.open_orders()
+    except StorageError:
+        raise  # the ledger's own database (the paper venue's book): exit 3, not the venue unreachable
     except OrionError as exc:
         result.unreachable = exc.message
         result.rejected = isinstance(exc, AuthError)

@@ -62,6 +62,7 @@ from orion_cli.core.errors import (
     DataError,
     OrionError,
     SecretsError,
+    StorageError,
     VenueError,
     VenueUnavailable,
     venue_cause,
@@ -263,8 +264,15 @@ class _Unreachable(Exception):
 
 
 async def _call(aw: Awaitable[T]) -> T:
+    """A venue read; its failure makes the venue unavailable (:class:`_Unreachable`). Not a failure of the
+    ledger's own database (:class:`StorageError`: busy, damaged, full), which the paper venue reads
+    and writes: that is raised as it is and ends the run (exit 3, its reason). Taken for the venue's,
+    a busy ledger was "kalshi unavailable: database is busy", exit 5, which a unit counting 5 as an
+    outcome (SuccessExitStatus=5 7) let pass, and the metrics said the venue was down."""
     try:
         return await aw
+    except StorageError:
+        raise
     except OrionError as exc:
         raise _Unreachable.of(exc) from exc
 
@@ -1073,6 +1081,8 @@ async def _resolve(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[Any],
     except (VenueUnavailable, VenueError, SecretsError, Geoblocked) as exc:
         # A host refused for its location learnt nothing of the order: not a failed lookup (drift).
         raise _Unreachable.of(exc) from exc
+    except StorageError:
+        raise  # the ledger's own database (the paper venue's book): exit 3, not the venue's lookup failing
     except OrionError as exc:
         result.drifts.append(_order_drift(venue, row, f"outcome {before.value}; the venue lookup failed: {exc}"))
         return
@@ -1723,6 +1733,8 @@ async def _read_settlements(ctx: _Context, venue: Venue, tv: TradingVenue,
         why = exc.unchecked[min(exc.unchecked)] if exc.unchecked else ""
         found, unchecked, outage = exc.found, set(exc.unchecked), exc.unreachable
         cause = f"{exc.message} ({why})" if why else exc.message
+    except StorageError:
+        raise  # the ledger's own database, not the venue's answer: exit 3 (see _call)
     except OrionError as exc:
         found, unchecked, cause, outage = [], set(held), exc.message, _unanswered(exc, result)
     if outage:
@@ -1742,6 +1754,8 @@ async def _read_transfers(venue: Venue, tv: TradingVenue,
     credentials refused) makes the venue unavailable, not drift: nothing the venue said disagrees."""
     try:
         return await tv.transfers() or [], None
+    except StorageError:
+        raise  # the ledger's own database, not the venue's answer: exit 3 (see _call)
     except OrionError as exc:
         if _unanswered(exc, result):
             return None, f"could not read the venue's deposits and withdrawals: {exc.message}"[:400]

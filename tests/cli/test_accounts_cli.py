@@ -374,6 +374,27 @@ def test_an_unreachable_venue_is_reported_not_fatal(tmp_path: Path) -> None:
     db.dispose()
 
 
+def test_the_ledgers_own_database_failing_is_a_storage_error_not_the_venue_unavailable(tmp_path: Path) -> None:
+    """Found in review (as in reconcile): the paper venue's balance and positions are the ledger's, and
+    its database failing there (busy, "database is locked") was shown as "kalshi unavailable: database
+    is busy". A storage error is raised as it is: exit 3, reason storage_busy."""
+    from orion_cli.core.errors import StorageError
+
+    db = open_database(f"sqlite:///{tmp_path / 'l.db'}")
+    settings = load_settings(environ={})
+    busy = StorageError("database is busy: database is locked (sqlite:///l.db)", reason="storage_busy")
+
+    class Busy(PaperVenue):
+        async def positions(self) -> Any:
+            raise busy
+
+    venue = Busy(Venue.KALSHI, db, demo_source(), settings)
+    with pytest.raises(StorageError) as raised:
+        asyncio.run(gather({Venue.KALSHI: venue}, Ledger(db, "paper"), settings))
+    assert raised.value is busy
+    db.dispose()
+
+
 class _DemoSource:
     """The demo data set as a source; a subclass changes what its ``book`` reads."""
 

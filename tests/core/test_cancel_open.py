@@ -124,3 +124,23 @@ def test_a_partly_filled_order_the_cancel_took_off_the_book_counts_as_cancelled(
     (event,) = AuditLog(db).tail(5, types=("halt.cancel_open",))
     assert [b["order_id"] for b in event.payload["cancelled"]] == ["o-0"]
     assert [b["order_id"] for b in event.payload["finished_first"]] == ["o-1"]
+
+
+def test_the_ledgers_own_database_failing_in_the_listing_is_a_storage_error_not_the_venue_unreachable(
+        db: Database) -> None:
+    """Found in review (as in reconcile): the paper venue lists its resting orders from the ledger's
+    database, and that failing (busy) was reported as the venue unreachable. Raised as it is: exit 3."""
+    from orion_cli.core.errors import StorageError
+
+    busy = StorageError("database is busy: database is locked (sqlite:///l.db)", reason="storage_busy")
+
+    class Busy(SlowCancels):
+        async def open_orders(self) -> list[OrderState]:
+            raise busy
+
+    try:
+        asyncio.run(cancel_open.cancel_open_orders(db, {Venue.KALSHI: Busy(3)}, "live"))  # type: ignore[dict-item]
+    except StorageError as exc:
+        assert exc is busy
+    else:
+        raise AssertionError("a busy ledger was taken for the venue unreachable")

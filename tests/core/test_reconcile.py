@@ -1285,6 +1285,65 @@ def test_an_unreachable_venue_is_unavailable_while_the_other_reconciles(db: Data
     _verify(db)
 
 
+@pytest.mark.parametrize("read", ["find_order", "fills", "positions", "open_orders", "balance", "settlements",
+                                  "transfers"])
+def test_the_ledgers_own_database_failing_in_a_venue_read_is_a_storage_error_not_the_venue_unavailable(
+        db: Database, settings: Settings, read: str) -> None:
+    """Found in review: the paper venue reads and writes the ledger's database, and a busy one ("database
+    is locked") raised in its read was taken for the venue's failure: "kalshi unavailable: database is
+    busy", exit 5 (a unit's SuccessExitStatus), the metrics saying the venue was down; in an unknown
+    order's lookup it was drift, in the settlements' or transfers' read settlement or transfers drift
+    (exit 7). A storage error is the ledger's: raised as it is (exit 3, reason storage_busy)."""
+    from orion_cli.core.errors import StorageError
+
+    ledger = Ledger(db, "live")
+    fill = _fill("f0", "o-0", "10", "0.40")
+    _filled_order(ledger, "c-0", "o-0", [fill])
+    _intent(ledger, "c-1")
+    busy = StorageError("database is busy: database is locked (sqlite:///x.db)", reason="storage_busy")
+
+    class Busy(FakeVenue):
+        def _fail(self, call: str) -> None:
+            if call == read:
+                raise busy
+
+        async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+            self._fail("find_order")
+            return await super().find_order(client_order_id, venue_order_id)
+
+        async def fills(self, *, since: datetime | None = None, venue_order_id: str = "") -> list[Fill]:
+            self._fail("fills")
+            return await super().fills(since=since, venue_order_id=venue_order_id)
+
+        async def positions(self) -> list[Position]:
+            self._fail("positions")
+            return await super().positions()
+
+        async def open_orders(self) -> list[OrderState]:
+            self._fail("open_orders")
+            return await super().open_orders()
+
+        async def balance(self) -> Balance:
+            self._fail("balance")
+            return await super().balance()
+
+        async def settlements(self, markets: Sequence[str]) -> list[Settlement]:
+            self._fail("settlements")
+            return await super().settlements(markets)
+
+        async def transfers(self) -> list[Transfer]:
+            self._fail("transfers")
+            return await super().transfers()
+
+    venue = Busy(fills_=[fill], orders={"c-1": _state("c-1", "o-1", OrderStatus.CANCELLED, "10", "0")},
+                 positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D("4"))])
+    with pytest.raises(StorageError) as raised:
+        _run(db, settings, {Venue.KALSHI: venue})
+    assert raised.value is busy and raised.value.exit_code == 3 and raised.value.reason == "storage_busy"
+    assert "reconcile.unavailable" not in _types(db) and "reconcile.drift" not in _types(db)
+    _verify(db)
+
+
 @pytest.mark.parametrize("refused", ["find_order", "positions", "settlements", "transfers"])
 def test_a_venue_refusing_this_hosts_location_is_unavailable_geoblocked_never_drift(
         db: Database, settings: Settings, refused: str) -> None:
