@@ -41,6 +41,11 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.setenv("ORION_HOME", str(home))
     monkeypatch.setenv("NO_COLOR", "1")
     yield home
+    # A command run in this process (CliRunner) whose outcome was decided keeps its stop handlers until
+    # the process exits, as the console script ends (stopping.hold_until_exit): given back here.
+    from orion_cli.cli.stopping import release_held
+
+    release_held()
 
 
 @pytest.fixture

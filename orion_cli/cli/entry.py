@@ -122,7 +122,7 @@ def main() -> None:
 
         _print_text(f"orion {__version__}\n")
         raise SystemExit(0)
-    from orion_cli.cli.stopping import stop_like_ctrl_c, stop_reason
+    from orion_cli.cli.stopping import ignore_stops_at_exit, pause_point, stop_like_ctrl_c, stop_reason
 
     stop_like_ctrl_c()
     try:
@@ -134,3 +134,8 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write(f"error: {stop_reason()}\n")
         raise SystemExit(130) from None
+    finally:
+        # A command whose outcome was decided (`trade --confirm`, `reconcile`) exits with its code:
+        # a stop from here on, and in the interpreter's teardown, is ignored.
+        ignore_stops_at_exit()
+        pause_point("exit")

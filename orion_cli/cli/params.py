@@ -122,3 +122,16 @@ def _refusing_unplain(kind: Any, what: str) -> Any:
         return kind.convert(value, param, ctx)
 
     return convert
+
+
+def one_venue(values: list[str] | None) -> str | None:
+    """The one venue a ``--venue`` option names (None: left out). The option is typed as a list only so
+    that a repeat is seen: given twice (``--venue kalshi --venue polymarket``) the parser kept the last
+    one and the command silently covered that venue alone (`reconcile` reconciled only Polymarket). A
+    usage error instead (exit 2), in every command that takes ``--venue``: leaving it out covers both."""
+    if not values:
+        return None
+    if len(values) > 1:
+        raise typer.BadParameter(f"given {len(values)} times ({', '.join(repr(v) for v in values)}); it names one "
+                                 "venue, and leaving it out covers every venue", param_hint="--venue")
+    return values[0]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import time
 from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -16,8 +18,42 @@ terminated_by: list[str] = []
 
 
 def _note(signum: int) -> None:
+    _stops_seen[0] += 1
     name = signal.Signals(signum).name
     terminated_by[:] = [] if name == "SIGINT" else [name]
+
+
+# -- test hook -------------------------------------------------------------------------------------
+# Signal tests (tests/cli/test_signal_after_outcome.py) stop a real process at a named point: with
+# ORION_TEST_PAUSE_AT=<point>, the process says "orion-test: paused at <point>" on stderr there and
+# waits (at most PAUSE_SECONDS) for a stop signal to be handled. Read once, at import; inert unless set.
+_PAUSE_AT: str | None = os.environ.get("ORION_TEST_PAUSE_AT") or None
+PAUSE_SECONDS = 5.0
+PAUSE_POINTS = ("trade_end", "reconcile_started", "reconcile_decided", "exit", "teardown")
+_stops_seen = [0]  # stop signals handled by orion's handlers, for the pause to end on
+
+
+def pause_point(point: str) -> None:
+    """The test hook's pause at ``point`` (see above); nothing unless ORION_TEST_PAUSE_AT names it."""
+    if _PAUSE_AT is None or _PAUSE_AT != point:
+        return
+    seen = _stops_seen[0]
+    os.write(2, f"orion-test: paused at {point}\n".encode())
+    deadline = time.monotonic() + PAUSE_SECONDS
+    while _stops_seen[0] == seen and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+class _TeardownProbe:
+    """The "teardown" pause: in the interpreter's own teardown, after it has given every signal with a
+    Python handler back to the system's default (a stop there killed orion: exit 143 or 129)."""
+
+    def __del__(self, write: object = os.write, sleep: object = time.sleep) -> None:
+        write(2, b"orion-test: paused at teardown\n")  # type: ignore[operator]
+        sleep(1.0)  # type: ignore[operator]  # no handler can run here to end it early
+
+
+_teardown_probe = _TeardownProbe() if _PAUSE_AT == "teardown" else None
 
 
 def stop_reason() -> str:
@@ -52,8 +88,9 @@ class StopFlag:
 
     SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
-    def __init__(self, out: Any) -> None:
+    def __init__(self, out: Any, *, during: str = "the execution") -> None:
         self.out = out
+        self.during = during  # what a stop that came before the outcome was decided came during
         self.requested = False
         self.critical = False
         self.sending = False  # inside a section, past stop_before_sending: orders may be going out
@@ -62,6 +99,7 @@ class StopFlag:
         # and the command ends with the outcome's own exit code; stopped_before_decided: one came earlier.
         self.decided = False
         self.stopped_before_decided = False
+        self.held = False  # hold_until_exit(): the handlers are kept until the process exits
         self._previous: dict[int, Any] = {}
 
     @property
@@ -73,8 +111,9 @@ class StopFlag:
             # The stop that came during the execution still ends it (130, or the execution's own
             # non-zero code) and keeps its name; this one only waits. It said "exiting with its exit
             # code" and named itself, and the trade then exited 130 for the earlier stop.
+            _stops_seen[0] += 1
             with contextlib.suppress(Exception):
-                self.out.info(f"already stopping ({stop_reason()}, during the execution): finishing what is left…")
+                self.out.info(f"already stopping ({stop_reason()}, during {self.during}): finishing what is left…")
             return
         self.requested = True
         _note(signum)
@@ -115,6 +154,24 @@ class StopFlag:
     def stopped_after_decided(self) -> bool:
         return self.decided and self.requested and not self.stopped_before_decided
 
+    def hold_until_exit(self) -> None:
+        """The command's outcome (its exit code) is decided: from here until the process exits a stop
+        is only noted (:meth:`decide`), never raised, and the handlers are never given back.
+
+        Given back after the wait for alerts, they let a stop cut the output, the metrics file and
+        the error boundary's message short: a `trade` done and printed exited 130, a `reconcile` that
+        found drift (exit 7) exited 130 with no metrics written. Given back at all, the interpreter's
+        teardown (which resets a Python-handled signal to the system's default) let the stop kill the
+        process, no message, exit 143 (SIGHUP 129). The console script's last act is
+        :func:`ignore_stops_at_exit`. Installed here if it was not."""
+        if not self.decided:
+            self.decide()
+        if not self._previous:
+            self.install()
+        self.held = True
+        if self not in _held:
+            _held.append(self)
+
     def install(self) -> None:
         for signum in self.SIGNALS:
             # A signal the caller chose to ignore stays ignored: under `nohup` (SIGHUP) or as a
@@ -123,6 +180,8 @@ class StopFlag:
                 self._previous[signum] = signal.signal(signum, self._handler)
 
     def restore(self) -> None:
+        if self.held:  # kept until the process exits (hold_until_exit)
+            return
         for signum, previous in self._previous.items():
             if previous is not None:
                 signal.signal(signum, previous)
@@ -138,6 +197,31 @@ class StopFlag:
         finally:
             self.critical = self.sending = False
             self.doing = ""
+
+
+_held: list[StopFlag] = []  # the stops held until the process exits (StopFlag.hold_until_exit)
+
+
+def ignore_stops_at_exit() -> None:
+    """The console script's last act, after the command has ended: a command whose outcome is decided
+    and held (:meth:`StopFlag.hold_until_exit`) ignores SIGINT, SIGTERM and SIGHUP from here on. The
+    interpreter's teardown resets a signal with a Python handler to the system's default, under
+    which a stop killed the process with 143 (129) after it had printed its outcome; an ignored one it
+    leaves ignored. The exit code is the command's."""
+    if not _held:
+        return
+    for signum in StopFlag.SIGNALS:
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def release_held() -> None:
+    """Give back the handlers of every held stop (for a command run inside a longer-lived process, as the
+    tests run it; the console script never does)."""
+    while _held:
+        stop = _held.pop()
+        stop.held = False
+        stop.restore()
 
 
 def flush_alerts(stop: StopFlag, alerts: AlertSink) -> None:

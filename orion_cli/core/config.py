@@ -874,7 +874,7 @@ def lowercase_variable_notes(environ: Mapping[str, str]) -> tuple[str, ...]:
 OWN_VARIABLES = frozenset({
     "ORION_HOME", "ORION_CONFIG", "ORION_DEBUG", "ORION_PAPER_TRADING", "ORION_LIVE_TRADING_AUTHORIZED",
     "ORION_MASTER_PASSWORD", "ORION_MASTER_PASSWORD_FILE", "ORION_ALERT_WEBHOOK_URL",
-    "ORION_TRADE_STOP_AFTER_GATE", "ORION_TEST_CRASH_AT",
+    "ORION_TRADE_STOP_AFTER_GATE", "ORION_TEST_CRASH_AT", "ORION_TEST_PAUSE_AT",
 })
 
 def own_variable_near_misses(environ: Mapping[str, str], *, skip: Collection[str] = ()) -> tuple[str, ...]:

@@ -51,11 +51,14 @@ def render_reconcile(
     *,
     finished_at: datetime,
     duration_seconds: float,
-    halted: bool,
+    halted: bool | None,
     mode: str = "",
     exit_code: int | None = None,
 ) -> str:
-    """The metrics text (ends with a newline). Durations and timestamps are measurements, not money."""
+    """The metrics text (ends with a newline). Durations and timestamps are measurements, not money.
+
+    A run that ended before comparing the venues has no ``results``: no drift or status figures are
+    written (none is known), and ``halted`` None (the ledger could not be read) leaves out ``orion_halted``."""
     lines: list[str] = []
 
     def family(name: str, kind: str, doc: str) -> None:
@@ -67,10 +70,13 @@ def render_reconcile(
     lines.append(f"orion_reconcile_last_run_timestamp_seconds {_num(round(finished_at.timestamp(), 3))}")
     family("orion_reconcile_duration_seconds", "gauge", "Wall-clock duration of the last orion reconcile run.")
     lines.append(f"orion_reconcile_duration_seconds {_num(round(duration_seconds, 3))}")
-    family("orion_reconcile_drifts", "gauge", "Drifts between the ledger and the venue found by the last run.")
+    if results:
+        family("orion_reconcile_drifts", "gauge", "Drifts between the ledger and the venue found by the last run.")
     for r in results:
         lines.append(f'orion_reconcile_drifts{{venue="{_label(_venue_name(r.venue))}"{mode_label}}} {len(r.drifts)}')
-    family("orion_reconcile_status", "gauge", "1 for the venue's status in the last run (clean, drift, unavailable).")
+    if results:
+        family("orion_reconcile_status", "gauge",
+               "1 for the venue's status in the last run (clean, drift, unavailable).")
     for r in results:
         v = _label(_venue_name(r.venue))
         for status in STATUSES:
@@ -78,11 +84,13 @@ def render_reconcile(
                          f"{1 if r.status == status else 0}")
     if exit_code is not None:
         family("orion_reconcile_exit_code", "gauge", "Exit code of the last orion reconcile run (0 clean, 7 drift, "
-               "5 a venue unavailable, 4 credentials rejected, 1 its output not written, 130 stopped at its "
-               "alerts' wait).")
+               "6 a venue refused this host, 5 a venue unavailable, 4 credentials missing or rejected or the "
+               "vault locked, 3 configuration or ledger, 2 usage, 1 its output not written or an internal "
+               "error, 130 stopped).")
         lines.append(f"orion_reconcile_exit_code {int(exit_code)}")
-    family("orion_halted", "gauge", "1 when the orion kill switch is engaged.")
-    lines.append(f"orion_halted {1 if halted else 0}")
+    if halted is not None:
+        family("orion_halted", "gauge", "1 when the orion kill switch is engaged.")
+        lines.append(f"orion_halted {1 if halted else 0}")
     return "\n".join(lines) + "\n"
 
 

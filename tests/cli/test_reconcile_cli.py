@@ -570,6 +570,64 @@ def test_metrics_file_is_prometheus_text(db_file: str, tmp_path: Path, drifting:
     assert sorted(p.name for p in prom.parent.iterdir()) == ["orion.prom"]  # no temp file left behind
 
 
+@pytest.mark.parametrize(("failure", "exit_code"), [("config", 3), ("no_ledger", 3), ("busy", 3), ("vault", 4),
+                                                     ("internal", 1), ("locked", 6)])
+def test_a_run_that_ends_before_comparing_still_writes_its_exit_code_to_the_metrics_file(
+        db_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str, exit_code: int) -> None:
+    """Found in review: a run that failed before the comparison (a configuration error, a mistyped
+    ORION_HOME, a locked vault, a busy ledger) left the previous run's file, which still said
+    `orion_reconcile_exit_code 0` with the old timestamp: no alert on the exit code could fire. Each now
+    writes its exit code and time (no venue figures: none was compared; `orion_halted` when the ledger
+    could be read). A run refused by the lock still leaves the file to the run holding it."""
+    from orion_cli.cli.context import AppContext
+    from orion_cli.core.errors import StorageError
+
+    prom = tmp_path / "orion.prom"
+    assert _invoke("--db", db_file, "reconcile", "--demo", "--metrics-file", str(prom)).exit_code == 0
+    before = prom.read_text()
+    assert "orion_reconcile_exit_code 0\n" in before
+    db_arg = db_file
+    held = None
+    if failure == "config":
+        monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "abc")
+    elif failure == "no_ledger":
+        db_arg = f"sqlite:///{tmp_path / 'typo.db'}"
+    elif failure == "busy":
+        def busy(self: AppContext, *, existing: bool = False) -> Any:
+            raise StorageError("database is busy: database is locked (x.db)", reason="storage_busy")
+        monkeypatch.setattr(AppContext, "db", busy)
+    elif failure == "vault":
+        monkeypatch.setenv("ORION__TRADING__MODE", "live")
+    elif failure == "internal":
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("a bug")
+        monkeypatch.setattr(reconcile_cmd, "open_source", broken)
+    else:
+        held = open_database(db_file)
+        lock = RunLock(held, "reconcile", actor={"pid": 4242, "host": "cron-host", "user": "ops"})
+        lock.acquire()
+    try:
+        args = ["--db", db_arg, "reconcile"] + ([] if failure == "vault" else ["--demo"])
+        res = _invoke(*args, "--metrics-file", str(prom))
+    finally:
+        if held is not None:
+            lock.release()
+            held.dispose()
+    assert res.exit_code == exit_code, res.output
+    text = prom.read_text()
+    if failure == "locked":
+        assert text == before  # the run holding the lock writes it
+        return
+    samples = {line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1] for line in text.splitlines()
+               if line and not line.startswith("#")}
+    assert samples["orion_reconcile_exit_code"] == str(exit_code)
+    assert abs(float(samples["orion_reconcile_last_run_timestamp_seconds"]) - time.time()) < 60
+    assert not any(name.startswith(("orion_reconcile_drifts", "orion_reconcile_status")) for name in samples)
+    # The kill switch only where the ledger was opened and readable.
+    assert samples.get("orion_halted") == ("0" if failure in ("vault", "internal") else None), text
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".orion.prom")) == []
+
+
 def test_metrics_are_replaced_atomically_never_written_in_place(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "textfile").mkdir()
@@ -911,3 +969,19 @@ def test_two_overlapping_runs_the_second_exits_promptly_with_the_lock_message(ru
     _out1, err1 = first.communicate(timeout=60)
     assert first.returncode == 0, err1
     assert not holder.exists()
+
+
+@pytest.mark.parametrize("command", [["reconcile", "--demo"], ["scan", "--demo"], ["report"], ["markets", "--demo"],
+                                     ["book", "KXNBA-26-NYK", "--demo"]])
+def test_venue_given_twice_is_a_usage_error_in_every_command(db_file: str, command: list[str]) -> None:
+    """Found in review: `reconcile --venue kalshi --venue polymarket` reconciled Polymarket alone (the
+    parser kept the last value) and exited 0; every command taking --venue did the same. --venue names
+    one venue (leaving it out covers both): given twice is exit 2, before anything is read."""
+    from orion_cli.cli.app import app as orion_app
+
+    res = CliRunner().invoke(orion_app, ["--db", db_file, *command, "--venue", "kalshi", "--venue", "polymarket"])
+    assert res.exit_code == 2, res.output
+    assert "--venue" in res.stderr and "given 2 times" in res.stderr
+    assert res.stdout == ""
+    once = CliRunner().invoke(orion_app, ["--db", db_file, *command, "--venue", "kalshi"])
+    assert once.exit_code == 0, once.output

@@ -13,6 +13,7 @@ import typer
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column, rich_console, stream_is_tty
+from orion_cli.cli.params import one_venue
 from orion_cli.core.categories import CATEGORY_HELP, category_filter
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ SNAPSHOT_COLUMNS = [
     Column("bytes", "bytes"),
 ]
 
-VenueOpt = Annotated[str | None, typer.Option("--venue", help="kalshi or polymarket (default: both).")]
+VenueOpt = Annotated[list[str] | None, typer.Option("--venue", help="kalshi or polymarket (default: both).")]
 SnapshotOpt = Annotated[
     Path | None, typer.Option("--snapshot", help="Read a recorded snapshot file instead of the live venues.",
                               dir_okay=False)
@@ -255,7 +256,7 @@ def markets_command(
     from orion_cli.venues.base import parse_venues
 
     app = get_app(ctx)
-    venues = parse_venues(venue)
+    venues = parse_venues(one_venue(venue))
     source = open_source(app, snapshot, demo)
     live = snapshot is None and not demo
     with progress_bar(app) as progress:
@@ -289,7 +290,7 @@ def book_command(
     from orion_cli.venues.base import parse_venues
 
     app = get_app(ctx)
-    chosen = parse_venues(venue)
+    chosen = parse_venues(one_venue(venue))
     source = open_source(app, snapshot, demo)
     announce(app, source)
     from orion_cli.core.errors import NotFound
@@ -352,7 +353,7 @@ def snapshot_record_command(
     from orion_cli.venues.snapshot import check_writable, parse_capture, write_capture
 
     app = get_app(ctx)
-    venues = parse_venues(venue)
+    venues = parse_venues(one_venue(venue))
     check_writable(out_path)  # before any request: a missing or read-only directory costs no fetch
     source = LiveSource(app.settings())
     with progress_bar(app) as progress:

@@ -16,11 +16,16 @@ from orion_cli.cli.live_venues import LazyStore, aclose_venues, alert_sink
 from orion_cli.cli.live_venues import live_venues as _live_venues
 from orion_cli.cli.live_venues import venues_wanted as _venues_wanted
 from orion_cli.cli.output import Column
-from orion_cli.cli.stopping import StopFlag, end_if_stopped, flush_alerts_then_restore
+from orion_cli.cli.params import one_venue
+from orion_cli.cli.stopping import StopFlag, end_if_stopped, flush_alerts, pause_point
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from orion_cli.core.config import Settings
     from orion_cli.core.reconcile import VenueReconcile
     from orion_cli.risk.halt import HaltStatus
+    from orion_cli.store.db import Database
 
 RECONCILE_COLUMNS = [
     Column("venue", "venue"),
@@ -117,10 +122,80 @@ def _check_metrics_path(path: Path) -> None:
                                  param_hint="--metrics-file")
 
 
+class _MetricsRecord:
+    """The --metrics-file of one run, written once: by the run that compared the venues (its results),
+    or, when it ended before that, with its exit code, its time and no venue figures (``failed``).
+
+    Left untouched by a run that failed first, the file kept the previous run's figures: exit_code 0
+    and its timestamp, while runs failed on a configuration error, a mistyped ORION_HOME, a locked
+    vault, a busy ledger or a stop. Only a run refused by the lock leaves it alone: the run holding
+    the lock writes it."""
+
+    def __init__(self, app: AppContext, path: Path | None, started: float) -> None:
+        self.app = app
+        self.path = path
+        self.started = started
+        self.done = path is None
+        self.settings: Settings | None = None
+        self.db: Database | None = None
+        self.mode = ""
+
+    def write(self, results: Sequence[VenueReconcile], *, halted: bool | None, exit_code: int) -> str | None:
+        """Write the file (atomically); why it could not be written, or None."""
+        from orion_cli.core.metrics import render_reconcile, write_atomic
+
+        self.done = True
+        if self.path is None:
+            return None
+        try:
+            write_atomic(self.path, render_reconcile(
+                results, finished_at=datetime.now(UTC), duration_seconds=time.monotonic() - self.started,
+                halted=halted, mode=self.mode, exit_code=exit_code))
+        except OSError as exc:
+            return f"cannot write --metrics-file {self.path}: {exc.strerror or exc}"
+        return None
+
+    def failed(self, exc: BaseException) -> None:
+        """The run ends on ``exc`` before its results were written: the file records its exit code."""
+        from orion_cli.cli.stopping import StopFlag
+        from orion_cli.core.runlock import RunLocked
+
+        if self.done or isinstance(exc, RunLocked):
+            return
+        # The exit code is decided: a stop now cuts neither the file nor the message short (see trade).
+        StopFlag(self.app.out, during="the run").hold_until_exit()
+        error = self.write([], halted=self._halted(exc), exit_code=exit_code_of(exc))
+        if error is not None:
+            self.app.out.warn(error)  # the run's own failure is the one it exits with
+
+    def _halted(self, exc: BaseException) -> bool | None:
+        """The kill switch as it stands, when the ledger can still be read; None (not written) when not."""
+        from orion_cli.core.errors import StorageError
+        from orion_cli.risk.halt import KillSwitch
+
+        if self.db is None or self.settings is None or isinstance(exc, StorageError):
+            return None
+        try:
+            return KillSwitch(self.db, sentinel_file=self.settings.halt.sentinel_file, mode=self.mode).status().halted
+        except Exception:  # the figure is left out; the run's own failure is what it reports
+            return None
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code the CLI's error boundary ends a run with for ``exc``: an orion error's, a usage error's
+    (2), a stop's (130); 1 for anything else (an internal error)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else 1
+    code = getattr(exc, "exit_code", None)
+    return int(code) if isinstance(code, int) else 1
+
+
 def reconcile_command(
     ctx: typer.Context,
-    venue: Annotated[str | None, typer.Option("--venue", help="kalshi or polymarket (default: every enabled "
-                                                              "venue).")] = None,
+    venue: Annotated[list[str] | None, typer.Option("--venue", help="kalshi or polymarket (default: every "
+                                                                    "enabled venue).")] = None,
     fix: Annotated[bool, typer.Option("--fix", help="Adopt the venue's truth in the ledger (each change audited "
                                                     "as reconcile.fixed); nothing is ever sent to a venue.")] = False,
     halt_on_drift: Annotated[bool, typer.Option("--halt-on-drift", help="Engage the kill switch when drift is "
@@ -171,70 +246,84 @@ def reconcile_command(
     app = get_app(ctx)
     if metrics_file is not None:
         _check_metrics_path(metrics_file)
-    settings = app.settings()
-    mode = app.mode()
-    wanted = _venues_wanted(settings, venue)
-    if not wanted:
-        # From cron, "clean" would say every venue agrees when none was compared.
-        from orion_cli.core.config import no_venue_enabled
-        from orion_cli.core.models import Venue
+    # From here every run writes its exit code to the metrics file, whatever ends it (a configuration or
+    # ledger error, a locked vault, a stop): left as it was, the file said the previous run's exit 0.
+    record = _MetricsRecord(app, metrics_file, started)
+    try:
+        settings = app.settings()
+        mode = app.mode()
+        record.settings, record.mode = settings, mode
+        wanted = _venues_wanted(settings, one_venue(venue))
+        if not wanted:
+            # From cron, "clean" would say every venue agrees when none was compared.
+            from orion_cli.core.config import no_venue_enabled
+            from orion_cli.core.models import Venue
 
-        raise no_venue_enabled(tuple(Venue), otherwise="or name one with --venue (reconciled though disabled)")
-    if mode == "live" and (snapshot is not None or demo):
-        raise typer.BadParameter("--snapshot/--demo are for paper mode; live mode reads the venues",
-                                 param_hint="--demo")
-    db = app.db(existing=True)  # from cron: a mistyped URL must not reconcile a new, empty ledger as clean
-    with RunLock(db, "reconcile"), LazyStore(app) as secrets:  # the vault, opened on first need, always closed
-        if mode == "live":
-            venues = _live_venues(settings, secrets.get(), wanted, warn=app.out.warn)
-            app.out.banner(f"LIVE: reconciling the live ledger with {', '.join(v.value for v in venues)}.")
-        else:
-            from orion_cli.venues.paper import PaperVenue
-
-            source = open_source(app, snapshot, demo)
-            if snapshot is not None or demo:
-                announce(app, source)
-            venues = {v: PaperVenue(v, db, source, settings) for v in wanted}
-            app.out.info("paper: reconciling the paper ledger with the paper venues")
-        alerts = alert_sink(app, secrets, mode)
-        ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
-
-        async def main() -> list[VenueReconcile]:
+            raise no_venue_enabled(tuple(Venue), otherwise="or name one with --venue (reconciled though disabled)")
+        if mode == "live" and (snapshot is not None or demo):
+            raise typer.BadParameter("--snapshot/--demo are for paper mode; live mode reads the venues",
+                                     param_hint="--demo")
+        db = app.db(existing=True)  # from cron: a mistyped URL must not reconcile a new, empty ledger as clean
+        record.db = db
+        with RunLock(db, "reconcile"), LazyStore(app) as secrets:  # the vault, opened on first need, always closed
             try:
-                return await reconcile_async(db, ledger, venues, settings, mode=mode, fix=fix, alerts=alerts,
-                                             halt_on_drift=halt_on_drift, lookback=timedelta(hours=lookback_hours),
-                                             source_flags=source_flags(snapshot, demo))
-            finally:
-                await aclose_venues(venues.values())
+                if mode == "live":
+                    venues = _live_venues(settings, secrets.get(), wanted, warn=app.out.warn)
+                    app.out.banner(f"LIVE: reconciling the live ledger with {', '.join(v.value for v in venues)}.")
+                else:
+                    from orion_cli.venues.paper import PaperVenue
 
-        stop = StopFlag(app.out)
-        try:
-            results: list[VenueReconcile] = run(main)
-        finally:
-            # A stop during the wait for alerts (a drift's, a trip's) waits for it, as in `trade`: it lost
-            # them unaudited. Installed after the run, whose Ctrl-C asyncio's own handling still ends.
-            stop.install()
-            flush_alerts_then_restore(stop, alerts)
-        drifted, unavailable, exit_code = outcome(results)
-        # The data before the metrics, so that they record the run's exit code: stdout refusing it (a
-        # full disk under `> file`) is exit 1, unless drift was found (cron must see that: exit 7).
-        unwritten_output = app.out.outcome_first(lambda: _render(app, results))
-        if unwritten_output is not None and not drifted:
-            exit_code = int(ExitCode.ERROR)
-        if stop.requested and not exit_code:  # reported, then it ends as the stop (130); a failure wins
-            exit_code = int(ExitCode.INTERRUPTED)
-        halt = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode).status()
-        halted = halt.halted
-        metrics_error = None
-        if metrics_file is not None:
-            from orion_cli.core.metrics import render_reconcile, write_atomic
+                    source = open_source(app, snapshot, demo)
+                    if snapshot is not None or demo:
+                        announce(app, source)
+                    venues = {v: PaperVenue(v, db, source, settings) for v in wanted}
+                    app.out.info("paper: reconciling the paper ledger with the paper venues")
+                alerts = alert_sink(app, secrets, mode)
+                ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
 
-            try:
-                write_atomic(metrics_file, render_reconcile(
-                    results, finished_at=datetime.now(UTC), duration_seconds=time.monotonic() - started,
-                    halted=halted, mode=mode, exit_code=exit_code))
-            except OSError as exc:
-                metrics_error = f"cannot write --metrics-file {metrics_file}: {exc.strerror or exc}"
+                async def main() -> list[VenueReconcile]:
+                    try:
+                        return await reconcile_async(db, ledger, venues, settings, mode=mode, fix=fix,
+                                                     alerts=alerts, halt_on_drift=halt_on_drift,
+                                                     lookback=timedelta(hours=lookback_hours),
+                                                     source_flags=source_flags(snapshot, demo))
+                    finally:
+                        await aclose_venues(venues.values())
+
+                stop = StopFlag(app.out, during="the run")
+                try:
+                    pause_point("reconcile_started")
+                    results: list[VenueReconcile] = run(main)
+                finally:
+                    # A stop during the wait for alerts (a drift's, a trip's) waits for it, as in `trade`: it
+                    # lost them unaudited. Installed after the run, whose Ctrl-C asyncio's own handling still
+                    # ends. Then the outcome is decided: a stop from here until the process exits changes no
+                    # exit code and cuts no output or metrics file short (given back here, the handlers let
+                    # one end a run that found drift with 130 and no metrics, or kill it: 143).
+                    stop.install()
+                    try:
+                        flush_alerts(stop, alerts)
+                    finally:
+                        stop.hold_until_exit()
+                stopped = stop.stopped_before_decided
+                pause_point("reconcile_decided")
+                drifted, unavailable, exit_code = outcome(results)
+                # The data before the metrics, so that they record the run's exit code: stdout refusing it (a
+                # full disk under `> file`) is exit 1, unless drift was found (cron must see that: exit 7).
+                unwritten_output = app.out.outcome_first(lambda: _render(app, results))
+                if unwritten_output is not None and not drifted:
+                    exit_code = int(ExitCode.ERROR)
+                if stopped and not exit_code:  # reported, then it ends as the stop (130); a failure wins
+                    exit_code = int(ExitCode.INTERRUPTED)
+                halt = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode).status()
+                halted = halt.halted
+                metrics_error = record.write(results, halted=halted, exit_code=exit_code)
+            except BaseException as exc:  # written under the lock: a later run's file is never replaced
+                record.failed(exc)
+                raise
+    except BaseException as exc:
+        record.failed(exc)
+        raise
     # A metrics file that could not be written fails the run (exit 3), unless it already fails with what
     # cron must see first: drift (exit 7), or output that could not be written (exit 1, as they were to say).
     if metrics_error is not None:
@@ -297,7 +386,8 @@ def reconcile_command(
     if unavailable:  # one venue: its message says "kalshi unavailable: <cause>", the cause left bare
         raise VenueUnavailable(", ".join(r.venue.value for r in unavailable),
                                unavailable[0].reason if len(unavailable) == 1 else _causes(unavailable))
-    end_if_stopped(stop, "the run was reported and its alerts delivered or audited")
+    if stopped:  # a stop that came before the outcome was decided (in the wait for alerts) ends it: 130
+        end_if_stopped(stop, "the run was reported and its alerts delivered or audited")
     app.out.success("clean: the ledger and the venues agree")
 
 

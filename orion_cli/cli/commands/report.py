@@ -8,6 +8,7 @@ import typer
 
 from orion_cli.cli.context import get_app
 from orion_cli.cli.output import Column
+from orion_cli.cli.params import one_venue
 
 SUMMARY_COLUMNS = [
     Column("mode", "mode"),
@@ -74,8 +75,8 @@ def report_command(
     since: Annotated[
         str | None, typer.Option("--since", help="Only what happened at or after: ISO time or 30m/2h/1d.")
     ] = None,
-    venue: Annotated[
-        str | None, typer.Option("--venue", help="Only this venue (kalshi or polymarket): its orders' fill rate, "
+    venue_given: Annotated[
+        list[str] | None, typer.Option("--venue", help="Only this venue (kalshi or polymarket): its orders' fill rate, "
                                                 "slippage and latency, and the executions and rejections with a "
                                                 "leg there, counted whole (a two-leg trade is in both venues' "
                                                 "reports).")
@@ -100,6 +101,7 @@ def report_command(
 
     app = get_app(ctx)
     chosen: Venue | None = None
+    venue = one_venue(venue_given)
     if venue is not None:
         try:
             chosen = Venue(venue.strip().lower())

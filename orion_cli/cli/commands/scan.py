@@ -13,7 +13,7 @@ import typer
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, progress_bar, run
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column, rich_console
-from orion_cli.cli.params import decimal_value, finite, shown_option
+from orion_cli.cli.params import decimal_value, finite, one_venue, shown_option
 from orion_cli.core.categories import CATEGORY_HELP
 
 if TYPE_CHECKING:
@@ -179,8 +179,8 @@ def scan_command(
                                                                         "USD (default trading.min_profit).")] = None,
     max_results: Annotated[int | None, typer.Option("--max-results", min=1, max=100000,
                                                     help="Show at most N (default trading.max_results).")] = None,
-    venue: Annotated[str | None, typer.Option("--venue", help="kalshi or polymarket: only within-venue "
-                                                              "arbitrage on that venue (default: both).")] = None,
+    venue: Annotated[list[str] | None, typer.Option("--venue", help="kalshi or polymarket: only within-venue "
+                                                                    "arbitrage on that venue (default: both).")] = None,
     category: Annotated[str | None, typer.Option("--category", "-c", help=CATEGORY_HELP)] = None,
     include_candidates: Annotated[bool, typer.Option("--include-candidates",
                                                      help="Also list matched candidates held back, with "
@@ -207,7 +207,7 @@ def scan_command(
         min_edge=_decimal_option(min_edge, "--min-edge", "trading.min_edge"),  # a contract pays at most 1
         min_profit=_decimal_option(min_profit, "--min-profit", "trading.min_profit"),
         max_results=max_results,
-        venues=parse_venues(venue),
+        venues=parse_venues(one_venue(venue)),
         category=category,
     )
     source = open_source(app, snapshot, demo)

@@ -55,7 +55,7 @@ from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, o
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
 from orion_cli.cli.params import decimal_value, finite, shown_option
-from orion_cli.cli.stopping import StopFlag, flush_alerts, flush_alerts_then_restore
+from orion_cli.cli.stopping import StopFlag, flush_alerts, flush_alerts_then_restore, pause_point
 from orion_cli.core.aio import all_or_none
 from orion_cli.core.errors import (
     REJECTED_HINT,
@@ -1182,7 +1182,11 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
             out.info(f"{stop.reason}: the execution was finished and recorded first")
             raise KeyboardInterrupt
     finally:
-        stop.restore()
+        if stop.decided:  # the exit code is the execution's: a later stop, until the process exits, waits
+            stop.hold_until_exit()
+        else:
+            stop.restore()
+        pause_point("trade_end")
 
 
 USED_KEY_COLUMNS = [Column("key", "key"), Column("opportunity_id", "opportunity"), Column("mode", "mode"),
