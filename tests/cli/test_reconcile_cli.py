@@ -836,6 +836,32 @@ def test_a_breaker_trip_during_a_clean_run_is_said_even_with_q(db_file: str, mon
     assert "HALTED during this run (breaker: daily loss 120 reached the limit 100)" in res.stderr, res.stderr
 
 
+def test_a_daily_loss_trip_during_a_run_says_trades_stay_refused_until_the_reset(
+        db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a trip's banner offered `orion resume --yes` alone, while a daily-loss trip refuses
+    every trade until the trading day's reset, the kill switch released or not (as `trade` says)."""
+    from orion_cli.risk import breaker
+    from orion_cli.risk.breaker import Breaker
+
+    def trips(self: Breaker, marks: Any = None, now: Any = None) -> Any:
+        KillSwitch(self.db).engage("daily loss 120 reached the limit 100", kind="breaker")
+
+    monkeypatch.setattr(Breaker, "update", trips)
+    asked: list[tuple[str, int]] = []
+
+    def until(db: Any, mode: str, reset_hour_utc: int, now: Any = None) -> datetime | None:
+        asked.append((mode, reset_hour_utc))
+        return datetime(2026, 11, 25, 6, tzinfo=UTC) if len(asked) == 1 else None
+
+    monkeypatch.setattr(breaker, "daily_trip_until", until)
+    res = _invoke("--db", db_file, "-q", "reconcile", "--demo", "--json")
+    assert res.exit_code == 0 and asked == [("paper", 0)], res.output
+    assert ("`orion resume --yes` releases the kill switch; trades stay refused by the daily-loss breaker until its "
+            "reset at 2026-11-25 06:00 UTC, even once the kill switch is released") in res.stderr, res.stderr
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json")  # no trip in force: the release alone
+    assert res.exit_code == 0 and "daily-loss" not in res.stderr, res.stderr
+
+
 def test_a_halt_older_than_the_run_is_a_warning_on_a_clean_run(db_file: str) -> None:
     db = open_database(db_file)
     KillSwitch(db).engage("maintenance")

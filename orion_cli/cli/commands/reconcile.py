@@ -346,7 +346,7 @@ def reconcile_command(
             app.out.warn("drift found with --halt-on-drift, but the kill switch is not engaged: see "
                          "`orion halt --status`")
     elif halted:
-        _say_halted(app, halt, since=run_began)
+        _say_halted(app, halt, since=run_began, daily_until=_daily_trip_until(db, mode, settings))
     if drifted:
         if unwritten_output is not None:
             app.out.warn(f"{unwritten(unwritten_output)}; drift was found, exit 7")
@@ -399,14 +399,33 @@ def _causes(failed: list[VenueReconcile]) -> str:
                      for r in failed)
 
 
-def _say_halted(app: AppContext, halt: HaltStatus, *, since: str) -> None:
+def _daily_trip_until(db: Database, mode: str, settings: Settings) -> datetime | None:
+    """When today's daily-loss trip stops refusing trades (None: none, or its state cannot be read: the
+    halt is still said, without it)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from orion_cli.core.errors import OrionError
+    from orion_cli.risk.breaker import daily_trip_until
+
+    try:
+        return daily_trip_until(db, mode, settings.breaker.reset_hour_utc)
+    except (OrionError, SQLAlchemyError):
+        return None
+
+
+def _say_halted(app: AppContext, halt: HaltStatus, *, since: str, daily_until: datetime | None = None) -> None:
     """Say, even with -q, that trading is halted: a clean run exits 0, and from cron only the output tells
-    that the loss breaker tripped in this run (it updates on a clean run) or that a halt still holds."""
+    that the loss breaker tripped in this run (it updates on a clean run) or that a halt still holds. A
+    daily-loss trip refuses trades until its reset even once the kill switch is released: said with it."""
+    from orion_cli.risk.breaker import reset_text
     from orion_cli.risk.halt import release_hint
 
     why = f"{halt.kind}: {halt.reason}" if halt.reason else halt.kind
     # --breaker for a drawdown trip; the sentinel file removed first (resume refuses while it exists).
     release = release_hint(halt, "the kill switch")
+    if daily_until is not None:
+        release += (f"; trades stay refused by the daily-loss breaker until its reset at {reset_text(daily_until)}, "
+                    "even once the kill switch is released")
     if halt.since is not None and halt.since >= since:
         app.out.banner(f"HALTED during this run ({why}); `orion halt --status` says more, {release}.")
     else:
