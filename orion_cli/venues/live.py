@@ -168,7 +168,11 @@ class LiveSource:
         progress: ProgressFn | None = None,
     ) -> MarketData:
         capture = await self.capture(venues, with_books=with_books, limit=limit, progress=progress)
-        return parse_capture(capture, capture.venues, source=self.name, with_books=with_books, limit=limit)
+        data = parse_capture(capture, capture.venues, source=self.name, with_books=with_books, limit=limit)
+        # Not a recording: its markets are judged open or closed at the current time (MarketData.market_clock),
+        # not when the fetch began (a market closing during a long listing was offered, then refused).
+        data.recorded_at = None
+        return data
 
     async def capture(
         self,

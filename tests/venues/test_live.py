@@ -6,6 +6,7 @@ import asyncio
 import re
 import socket
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -69,6 +70,9 @@ def test_both_venues_fetched_with_books(sims: tuple[KalshiSim, PolymarketSim]) -
     assert {e.venue for e in events} == {"kalshi", "polymarket"}
     # Both venues were being fetched at the same time: each sim saw requests.
     assert k.requests and p.requests
+    # Live data is no recording: judged at the current time, not when the fetch began (found in review).
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert data.recorded_at is None and data.market_clock(later) == later
 
 
 def test_capture_replays_exactly(sims: tuple[KalshiSim, PolymarketSim]) -> None:
