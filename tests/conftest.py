@@ -96,18 +96,25 @@ def db(db_url: str) -> Iterator[Database]:
         database.dispose()
 
 
-@pytest.fixture
-def redated_demo(tmp_path: Path) -> Callable[[str], Path]:
-    """The demo data set as a snapshot file recorded at another time (``recorded_at`` and each venue's
-    ``fetched_at``, ISO text): a recording is judged at its own time, so a market the demo has open
-    is past its close in a copy recorded after it."""
+def _demo_document() -> dict[str, Any]:
     import gzip
     import json
 
     from orion_cli.venues.snapshot import demo_path
 
+    doc: dict[str, Any] = json.loads(gzip.decompress(demo_path().read_bytes()))
+    return doc
+
+
+@pytest.fixture
+def redated_demo(tmp_path: Path) -> Callable[[str], Path]:
+    """The demo data set as a snapshot file recorded at another time (``recorded_at`` and each venue's
+    ``fetched_at``, ISO text): a recording is judged at its own time, so a market the demo has open
+    is past its close in a copy recorded after it."""
+    import json
+
     def make(recorded_at: str) -> Path:
-        doc = json.loads(gzip.decompress(demo_path().read_bytes()))
+        doc = _demo_document()
         doc["recorded_at"] = recorded_at
         for venue in doc["venues"].values():
             venue["fetched_at"] = recorded_at
@@ -116,6 +123,26 @@ def redated_demo(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return make
+
+
+# The demo's one opportunity buys Polymarket's UpOnly/Brian Armstrong YES at its best ask, 0.15 (320 there).
+DEMO_BRIA_YES_TOKEN = "63135575408667591224412466200736995005307966265895477308224847363697705611477"
+
+
+@pytest.fixture
+def fractional_demo(tmp_path: Path) -> Path:
+    """The demo data set with 72.4 at the best ask of the Polymarket leg of its one opportunity, which the
+    scan then sizes at 72.4 (10.86 dollars at 0.15, no cent to round up): a scanned size with a fraction
+    that the default order limits let through."""
+    import json
+
+    doc = _demo_document()
+    [book] = [b for b in doc["venues"]["polymarket"]["books"] if b["asset_id"] == DEMO_BRIA_YES_TOKEN]
+    [best] = [level for level in book["asks"] if level["price"] == "0.15"]
+    best["size"] = "72.4"
+    path = tmp_path / "demo-fractional.json"
+    path.write_text(json.dumps(doc))
+    return path
 
 
 @pytest.fixture

@@ -28,6 +28,23 @@ class Venue(StrEnum):
 POLYMARKET_MIN_MARKETABLE_BUY = Decimal(1)
 
 
+def order_cash_out(venue: Venue, size: Decimal, limit_price: Decimal, fees: Decimal) -> Decimal:
+    """The cash a buy of ``size`` at ``limit_price`` can take from the account at worst, with its fees.
+
+    Kalshi keeps a non-direct member's balance (one trading through a broker) to the cent, charging a
+    rounding fee per order to get there; the reference's safety margin is cash out rounded up to the
+    cent. Orion cannot tell which kind of member an account is, so it assumes the worse. An immediate
+    Polymarket buy is signed for size x limit rounded up to the cent (:func:`polymarket_buy_spend`),
+    which it spends in full; its fees are counted on top, as the worse case.
+
+    One figure for BALANCE and ORDER_NOTIONAL, and for the default size a trade is cut to: a size that
+    fitted the limit by another figure was planned, then refused by ORDER_NOTIONAL.
+    """
+    if venue is Venue.KALSHI:
+        return ceil_to(size * limit_price + fees, CENT)
+    return polymarket_buy_spend(size, limit_price) + fees
+
+
 def polymarket_buy_spend(size: Decimal, limit_price: Decimal) -> Decimal:
     """The dollars an immediate Polymarket buy of ``size`` at ``limit_price`` is signed for, and spends.
 

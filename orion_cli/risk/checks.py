@@ -42,6 +42,7 @@ from orion_cli.core.models import (
     OrderBook,
     Side,
     Venue,
+    order_cash_out,
     polymarket_buy_short_of_minimum,
     polymarket_buy_spend,
 )
@@ -610,9 +611,11 @@ def check_stale(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Chec
     return CheckResult("STALE_QUOTE", True, f"book age {fmt(age)} s <= quote_max_age_seconds {fmt(limit)}", leg=i)
 
 
-def _rounded(needed: Decimal, exact: Decimal) -> str:
-    """What BALANCE and ORDER_NOTIONAL say when the cash out is more than size × limit + fees."""
-    return f" ({fmt(exact)} before its spend is rounded up to the cent)" if needed != exact else ""
+def _rounded(needed: Decimal, exact: Decimal, venue: Venue) -> str:
+    """What BALANCE and ORDER_NOTIONAL say when the cash out is more than size × limit + fees: a Polymarket
+    buy's signed spend is rounded up to the cent (its fees are not), a Kalshi order's whole cash."""
+    what = "spend" if venue is Venue.POLYMARKET else "cash"
+    return f" ({fmt(exact)} before its {what} is rounded up to the cent)" if needed != exact else ""
 
 
 def check_notional(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
@@ -621,8 +624,9 @@ def check_notional(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> C
     limit = ctx.settings.limits.order_notional
     n = _cash_out(leg)
     op = "<=" if n <= limit else ">"
+    rounded = _rounded(n, leg.exact_notional, leg.venue)
     return CheckResult("ORDER_NOTIONAL", n <= limit,
-                       f"cost+fees {fmt(n)}{_rounded(n, leg.exact_notional)} {op} order_notional {fmt(limit)} "
+                       f"cost+fees {fmt(n)}{rounded} {op} order_notional {fmt(limit)} "
                        f"({plain(leg.size)} x {leg.limit_price} + fees {fmt(leg.expected_fees)})", leg=i)
 
 
@@ -666,21 +670,9 @@ def check_category_exposure(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _L
 
 
 def _cash_out(leg: LegPlan) -> Decimal:
-    """The cash a leg can take from the account at worst.
-
-    Kalshi keeps a non-direct member's balance (one trading through a broker) to the cent, charging
-    a rounding fee per order to get there; the reference's safety margin is cash out rounded up to
-    the cent. Orion cannot tell which kind of member an account is, so it assumes the worse.
-
-    An immediate Polymarket buy is signed for size x limit rounded up to the cent
-    (``marketable_amounts``), which it spends in full (``LegPlan.notional``); its fees (taken in
-    shares, or in pUSD when the venue says otherwise) are counted on top, as the worse case.
-
-    One figure for BALANCE and ORDER_NOTIONAL alike.
-    """
-    if leg.venue is Venue.KALSHI:
-        return ceil_to(leg.notional, CENT)
-    return leg.notional
+    """The cash a leg can take from the account at worst (:func:`order_cash_out`): BALANCE and
+    ORDER_NOTIONAL alike."""
+    return order_cash_out(leg.venue, leg.size, leg.limit_price, leg.expected_fees)
 
 
 def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> CheckResult:
@@ -748,7 +740,7 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
             since = f", {fmt(cash)} after {fmt(spent)} spent by the fills recorded since it was read"
     mine = [x for x in lazy.plan.legs if x.venue is venue]
     needed = sum((_cash_out(x) for x in mine), ZERO)
-    cents = _rounded(needed, sum((x.exact_notional for x in mine), ZERO))
+    cents = _rounded(needed, sum((x.exact_notional for x in mine), ZERO), venue)
     required = needed * (1 + limits.balance_buffer_pct / 100)
     in_flight = lazy.book.unacknowledged.get(venue.value, ZERO)
     usable = cash - in_flight

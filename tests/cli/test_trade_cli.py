@@ -348,6 +348,30 @@ def test_a_scanned_size_that_fits_the_limits_is_the_default_size_exactly(
     assert (limited.size, limited.binding) == (Decimal(scanned), None)
 
 
+@pytest.mark.parametrize(("venue", "size", "price", "fees", "limit", "fits"), [
+    (Venue.POLYMARKET, "116.77", "0.85", "0.74444", "100", False),  # 99.2545 signed as 99.26: + fees 100.00444
+    (Venue.POLYMARKET, "116.76", "0.85", "0.74438", "100", True),  # 99.246 signed as 99.25: + fees 99.99438
+    (Venue.KALSHI, "100", "0.9", "9.9901", "99.995", False),  # 99.9901 is 100.00 to the cent
+    (Venue.KALSHI, "100", "0.9", "9.9901", "100", True),
+])
+def test_the_scanned_size_fits_order_notional_by_the_checks_own_figure(venue: Venue, size: str, price: str,
+                                                                       fees: str, limit: str, fits: bool) -> None:
+    """Found in review: the scanned size was kept when size x worst price + fees fitted order_notional,
+    while ORDER_NOTIONAL counts what the order can take (a Polymarket buy's dollars rounded up to the cent,
+    a Kalshi order's cash to the cent): planned as fitting, it was then refused. One figure for both."""
+    from types import SimpleNamespace
+
+    from orion_cli.cli.commands.trade import order_limit_cap
+    from orion_cli.core.models import order_cash_out
+
+    s = load_settings(overrides={"limits.order_contracts": 10000, "limits.order_notional": limit})
+    leg = SimpleNamespace(venue=venue, size=Decimal(size), worst_price=Decimal(price), fees=Decimal(fees))
+    op = SimpleNamespace(size=Decimal(size), legs=[leg])
+    _, binding = order_limit_cap(op, s)  # type: ignore[arg-type]
+    cash = order_cash_out(venue, Decimal(size), Decimal(price), Decimal(fees))
+    assert (binding is None) is fits is (cash <= s.limits.order_notional), (binding, cash)
+
+
 def test_a_binding_limit_cuts_to_the_legs_size_step_and_is_named(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     op = _with_size(_stored_op(op_id), Decimal("129.99"))
     monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "17.5")
@@ -381,23 +405,27 @@ def test_a_limit_below_the_smallest_size_the_legs_trade_says_so(op_id: str, monk
     assert size_within_limits(op, load_settings(), _leg_markets()).size == Decimal("0.5")  # 0.5 trades there
 
 
-def test_the_preview_plans_the_scanned_size_where_no_limit_binds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The black-box repro through the command: a scanned size with a fraction, limits that do not bind."""
-    monkeypatch.setenv("ORION__TRADING__MIN_EDGE", "0.032426")
-    monkeypatch.setenv("ORION__TRADING__MIN_PROFIT", "0")
-    code, out, err = invoke("scan", "--demo", "--jsonl")
+def test_the_preview_plans_the_scanned_size_where_no_limit_binds(fractional_demo: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The black-box repro through the command: a scanned size with a fraction, limits that do not bind (it
+    was planned as 72, "capped by limits" that did not bind, and at a min_edge the scanned size just met,
+    EDGE_GONE refused the smaller size on unchanged books)."""
+    snap = str(fractional_demo)
+    code, out, err = invoke("scan", "--snapshot", snap, "--jsonl")
     assert code == 0, err
     scanned = lines(out)[0]
-    assert scanned["size"] == "7.25", scanned  # the demo's size at exactly this edge
-    code, out, err = invoke("trade", scanned["id"], "--demo", "--jsonl")
+    assert scanned["size"] == "72.4", scanned
+    monkeypatch.setenv("ORION__TRADING__MIN_EDGE", scanned["net_edge"])  # met exactly at the scanned size
+    code, out, err = invoke("trade", scanned["id"], "--snapshot", snap, "--jsonl")
     assert code == 0, err
     plan, *checks = lines(out)
-    assert plan["size"] == "7.25" and "capped" not in err, (plan, err)
+    assert plan["size"] == "72.4" and "capped" not in err, (plan, err)
     assert all(c["passed"] for c in checks if c["name"] == "EDGE_GONE"), checks
     monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "5.5")
-    code, out, err = invoke("trade", scanned["id"], "--demo", "--jsonl")
+    monkeypatch.setenv("ORION__TRADING__MIN_EDGE", "0.01")
+    code, out, err = invoke("trade", scanned["id"], "--snapshot", snap, "--jsonl")
     assert code == 0 and lines(out)[0]["size"] == "5.5", err
-    assert "size 5.5 (scanned 7.25, capped by limits.order_contracts 5.5; --size to choose)" in err, err
+    assert "size 5.5 (scanned 72.4, capped by limits.order_contracts 5.5; --size to choose)" in err, err
 
 
 def test_a_size_under_polymarkets_dollar_minimum_is_named_at_the_ladders_price(op_id: str) -> None:

@@ -283,16 +283,16 @@ def test_max_trades_stops_with_exit_0(tmp_path: Path) -> None:
     assert stopped["exit_code"] == 0 and stopped["reason_code"] is None  # no error record to match
 
 
-def test_the_watch_trades_the_scanned_size_when_no_limit_binds(tmp_path: Path) -> None:
-    """Found by a black-box reviewer: at a min_edge the demo's scanned 7.25 meets exactly, the watch
-    planned 7 (whole contracts, "capped" by limits that did not bind) and EDGE_GONE refused it (net
-    edge 0.032425 < 0.032426) on books that had not changed. The scanned size is traded as scanned."""
-    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--max-trades", "1", "--demo", "--jsonl"],
-              env(ORION__TRADING__MIN_EDGE="0.032426", ORION__TRADING__MIN_PROFIT="0"))
+def test_the_watch_trades_the_scanned_size_when_no_limit_binds(fractional_demo: Path) -> None:
+    """Found by a black-box reviewer: the watch planned a scanned size with a fraction as whole contracts,
+    "capped" by limits that did not bind, and at a min_edge the scanned size just met EDGE_GONE refused
+    the smaller size on books that had not changed. The scanned size (72.4 here) is traded as scanned."""
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--max-trades", "1", "--snapshot", str(fractional_demo),
+               "--jsonl"], env(ORION__TRADING__MIN_EDGE="0.032424", ORION__TRADING__MIN_PROFIT="0"))
     assert w.finish() == 0, w.stderr()
     execution = next(e for e in w.events if e["type"] == "execution")
     assert execution["status"] == "done", execution["message"]
-    assert [o["size"] for o in execution["orders"]] == ["7.25", "7.25"]
+    assert [o["size"] for o in execution["orders"]] == ["72.4", "72.4"]
 
 
 def test_watch_stops_on_a_halt_with_exit_6(tmp_path: Path) -> None:

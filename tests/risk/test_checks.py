@@ -479,7 +479,7 @@ def test_order_notional_counts_a_kalshi_order_as_balance_does_rounded_up_to_the_
     k = leg(size="10", price="0.333", fees="0.0001")
     r = results(run(lite, plan(k, leg(Venue.POLYMARKET, "0xabc", Side.NO, size="10", price="0.50")),
                     ctx(settings(**{"limits.order_notional": limit}))), "ORDER_NOTIONAL")[0]
-    assert r.passed is ok and r.detail.startswith("cost+fees 3.34 (3.3301 before its spend is rounded up"), r
+    assert r.passed is ok and r.detail.startswith("cost+fees 3.34 (3.3301 before its cash is rounded up"), r
 
 
 @pytest.mark.parametrize(("size", "ok"), [("100", True), ("100.01", False)])
@@ -731,7 +731,7 @@ def test_balance_rounds_kalshi_cash_out_up_to_the_cent(lite: Database, available
     p = leg(Venue.POLYMARKET, "0xabc", Side.NO, size="10", price="0.333", fees="0.0001")
     v = run(lite, plan(k, p), ctx(bals=balances(available, "3.66311")))
     r = results(v, "BALANCE")[0]
-    assert r.passed is ok and "cost+fees 3.34 (3.3301 before its spend is rounded up to the cent)" in r.detail, r
+    assert r.passed is ok and "cost+fees 3.34 (3.3301 before its cash is rounded up to the cent)" in r.detail, r
     assert "required 3.674" in r.detail, r
     assert results(v, "BALANCE")[1].passed and "rounded" not in results(v, "BALANCE")[1].detail
 

@@ -212,13 +212,17 @@ def order_limit_cap(op: Opportunity, settings: Settings) -> tuple[Decimal, str |
     """The most of ``op`` that ORDER_CONTRACTS and ORDER_NOTIONAL allow on every leg (exact, not rounded)
     and which of them binds: ``(op.size, None)`` when the scanned size fits both.
 
-    The scanned size fits ORDER_NOTIONAL when each leg's size at its limit (worst) price plus its
-    scanned fees does, as the check judges the plan. A cut size is priced at the worst price plus the
-    fee per contract, less a cushion: a smaller fill rounds its fee up relatively more.
+    The scanned size fits ORDER_NOTIONAL when each leg's cash out at its limit (worst) price with its
+    scanned fees does, by the check's own figure (:func:`order_cash_out`: rounded up to the cent). A cut
+    size is priced at the worst price plus the fee per contract, less a cushion: a smaller fill rounds
+    its fee up relatively more, and its cash out up to the cent.
     """
+    from orion_cli.core.models import order_cash_out
+
     limits = settings.limits
     if op.size <= limits.order_contracts and all(
-            op.size * leg.worst_price + leg.fees <= limits.order_notional for leg in op.legs):
+            order_cash_out(leg.venue, op.size, leg.worst_price, leg.fees) <= limits.order_notional
+            for leg in op.legs):
         return op.size, None
     budget = max(limits.order_notional - FEE_CUSHION, ZERO)
     by_notional: Decimal | None = None
