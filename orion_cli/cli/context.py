@@ -35,8 +35,16 @@ class AppContext:
     @property
     def out(self) -> Output:
         if self._out is None:
-            self._out = Output(self.fmt, quiet=self.quiet, verbose=self.verbose)
+            self._out = Output(self.fmt, quiet=self.quiet, verbose=self.verbose,
+                               command_options=self.command_options())
         return self._out
+
+    def command_options(self) -> str:
+        """This command's own --config and --db, as every `orion …` command it names must carry them
+        (core/command_line): nothing else carries them to the next command."""
+        from orion_cli.core.command_line import global_options
+
+        return global_options(self.config_path, self.db_url)
 
     def settings(self, *, lenient: bool = False, engaging: bool = False) -> Settings:
         """``lenient`` only for the kill switch (see ``load_settings``); call it before anything else
@@ -55,7 +63,8 @@ class AppContext:
 
             log = settings.logging
             try:
-                configure_logging(log.level, log.file, verbose=self.verbose, quiet=self.quiet)
+                configure_logging(log.level, log.file, verbose=self.verbose, quiet=self.quiet,
+                                  command_options=self.command_options())
             except (OSError, RuntimeError, ValueError) as exc:  # e.g. ~nosuchuser/… (RuntimeError), a NUL
                 import dataclasses
 
@@ -65,7 +74,8 @@ class AppContext:
                 problem = f"logging.file = {log.file!r} from {settings.sources['logging.file']}: cannot open it ({why})"
                 if not lenient:
                     raise ConfigError(problem, hint="fix or remove logging.file", reason="config_invalid") from None
-                configure_logging(log.level, "", verbose=self.verbose, quiet=self.quiet)  # stderr only
+                configure_logging(log.level, "", verbose=self.verbose, quiet=self.quiet,  # stderr only
+                                  command_options=self.command_options())
                 settings = dataclasses.replace(settings, problems=(*settings.problems, problem))
             self._settings = settings
         return self._settings

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from orion_cli.cli.stopping import StopFlag
 from orion_cli.cli.streams import discard, write_failed
+from orion_cli.core.command_line import with_global_options
 from orion_cli.core.terminal import C1_AND_BIDI, one_line, terminal_safe
 
 FORMATS = ("auto", "table", "json", "jsonl")
@@ -190,6 +191,7 @@ class Output:
         verbose: int = 0,
         stdout: IO[str] | None = None,
         stderr: IO[str] | None = None,
+        command_options: str = "",
     ) -> None:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
@@ -207,6 +209,30 @@ class Output:
         # stdout refusing a write (a full disk under `> file`, an I/O error): raised, and the command
         # ends "could not write the output" (exit 1), unless it catches it with ``outcome_first``.
         self.stdout_failure: OSError | None = None
+        # The process's own --config/--db, carried by every `orion …` command a message or a record names
+        # (core/command_line): run as printed, it acts on this ledger and configuration, not the default's.
+        self.command_options = command_options
+        # False for data shown as it was recorded (the audit log): only the messages about it are changed.
+        self.commands_in_data = True
+
+    def commands(self, text: str) -> str:
+        """``text`` with each backticked `orion …` command carrying this process's --config/--db."""
+        return with_global_options(text, self.command_options)
+
+    def _data(self, value: Any) -> Any:
+        """A record's text values as :meth:`commands` says them (a drift's detail, an execution's
+        message): a JSON field says what the stderr line does."""
+        if not self.command_options or not self.commands_in_data:
+            return value
+        if isinstance(value, str):
+            return self.commands(value)
+        if isinstance(value, dict):
+            return {k: self._data(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._data(v) for v in value]
+        if type(value) is tuple:
+            return tuple(self._data(v) for v in value)
+        return value
 
     def stdout_closed(self) -> bool:
         """Whether stdout's reader went away (a method: a loop's check after a write is never narrowed away).
@@ -232,6 +258,7 @@ class Output:
 
     def record(self, record: dict[str, Any], columns: Sequence[Column] | None = None, *, title: str = "") -> None:
         """One result object (e.g. halt status)."""
+        record = self._data(record)
         if self.format == "json":
             self._write(to_json(record, indent=2))
         elif self.format == "jsonl":
@@ -243,6 +270,7 @@ class Output:
     def records(self, records: Sequence[dict[str, Any]], columns: Sequence[Column], *, title: str = "",
                 empty: str = "nothing to show") -> None:
         """A list of results: a table, one JSON array, or JSON lines."""
+        records = [self._data(r) for r in records]
         if self.format == "json":
             self._write(to_json(list(records), indent=2))
         elif self.format == "jsonl":
@@ -255,6 +283,7 @@ class Output:
 
     def stream(self, record: dict[str, Any], columns: Sequence[Column]) -> None:
         """One record of an open-ended stream (follow/watch): always a line, flushed."""
+        record = self._data(record)
         if self.machine:
             self._write(to_json_line(record))
         else:
@@ -352,6 +381,7 @@ class Output:
     # -- talk ----------------------------------------------------------------------------------
 
     def _say(self, text: str, style: str = "", *, single: bool = False) -> None:
+        text = self.commands(text)
         text = one_line(text) if single else terminal_safe(text)
         if self.color and style:
             # soft_wrap: the terminal folds a long line; rich would break it at a word with a real
@@ -403,5 +433,6 @@ class Output:
 
     def error_record(self, exit_code: int, reason: str, message: str) -> None:
         """With --json/--jsonl, failures also get one machine-readable line on stderr."""
-        line = to_json_line({"type": "error", "exit_code": exit_code, "reason": reason, "message": message})
+        line = to_json_line({"type": "error", "exit_code": exit_code, "reason": reason,
+                             "message": self.commands(message)})
         self._to_stderr(lambda: self.stderr.write(line + "\n"))

@@ -10,20 +10,25 @@ import logging
 import os
 from pathlib import Path
 
+from orion_cli.core.command_line import with_global_options
 from orion_cli.core.paths import make_private_dirs
 from orion_cli.core.terminal import terminal_safe
 
 _CONFIGURED = False
+# The process's own --config/--db, which a command a log record names carries (core/command_line). Set by
+# every configure_logging call, even one that finds logging configured (the command's own options).
+_command_options = ""
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class _SafeFormatter(logging.Formatter):
     """A record may quote a venue's text (an error body, a market title): its control characters are
     escaped, so a log line can neither drive the terminal nor forge another line (in the file too).
-    The message's own line breaks too; a traceback after it keeps its lines."""
+    The message's own line breaks too; a traceback after it keeps its lines. A command it names
+    (`orion reconcile --fix`) carries the process's --config/--db, as a message does."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        return super().formatMessage(record).replace("\n", "\\n")
+        return with_global_options(super().formatMessage(record), _command_options).replace("\n", "\\n")
 
     def format(self, record: logging.LogRecord) -> str:
         return terminal_safe(super().format(record))
@@ -45,9 +50,12 @@ class _OneLineErrorFormatter(_SafeFormatter):
         return super().format(record).replace("\n(", " (", 1)
 
 
-def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 0, quiet: bool = False) -> None:
-    """Idempotent: the first call in a process wins (tests reset via ``reset_logging``)."""
-    global _CONFIGURED
+def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 0, quiet: bool = False,
+                      command_options: str = "") -> None:
+    """Idempotent: the first call in a process wins (tests reset via ``reset_logging``), but for
+    ``command_options``: the process's own --config/--db, for the commands a record names."""
+    global _CONFIGURED, _command_options
+    _command_options = command_options
     if _CONFIGURED:
         return
     name = level.upper()
@@ -87,7 +95,8 @@ def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 
 
 
 def reset_logging() -> None:
-    global _CONFIGURED
+    global _CONFIGURED, _command_options
+    _command_options = ""
     for name in ("orion_cli", "sqlalchemy"):
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):

@@ -497,7 +497,7 @@ def _check_addable(pairs: Sequence[CuratedPair], pair: CuratedPair, market_of: M
         if p.kalshi == pair.kalshi:
             raise UsageError(
                 f"Kalshi market {pair.kalshi} is already paired with {p.polymarket}",
-                hint=f"remove the existing pair first: orion pairs remove {p.kalshi}",
+                hint=f"remove the existing pair first: `orion pairs remove {p.kalshi}`",
             )
         if theirs == pair.polymarket and p.inverted == pair.inverted:
             how = "inverted" if p.inverted else "direct (not inverted)"
@@ -505,7 +505,7 @@ def _check_addable(pairs: Sequence[CuratedPair], pair: CuratedPair, market_of: M
                 f"Polymarket market {pair.polymarket}{by_token} is already paired {how} with Kalshi market "
                 f"{p.kalshi}: a Polymarket market pairs with one Kalshi market each way (direct, and "
                 "--inverted for the other outcome of a two-outcome event)",
-                hint=f"if {pair.kalshi} replaces it, remove the existing pair first: orion pairs remove {p.kalshi}",
+                hint=f"if {pair.kalshi} replaces it, remove the existing pair first: `orion pairs remove {p.kalshi}`",
             )
 
 
@@ -554,7 +554,8 @@ def _removal(path: Path, pairs: Sequence[CuratedPair], kalshi: str, polymarket: 
             f"the curated pair of {kalshi} is stored with Polymarket {_id_kind(held)} {held}: give that id, not "
             f"{_id_kind(polymarket)} {polymarket} (which market a token id names cannot be told without market "
             "data); nothing was removed",
-            hint=f"orion pairs remove {kalshi} {held} (or orion pairs remove {kalshi}: a Kalshi market has one pair)")
+            hint=f"`orion pairs remove {kalshi} {held}` (or `orion pairs remove {kalshi}`: a Kalshi market has "
+                 "one pair)")
     what = kalshi if polymarket is None else f"{kalshi} <-> {polymarket}"
     raise NotFound(f"no curated pair {what} in {path}", hint="`orion pairs list` shows the curated pairs")
 

@@ -255,7 +255,7 @@ def test_live_balance_reads_the_venue_with_vault_credentials(tmp_path: Path, led
         assert by_venue["polymarket"]["status"] == "unavailable"
         assert "polymarket credentials are not in the vault" in by_venue["polymarket"]["reason"]
         warned = [ln for ln in res.stderr.splitlines() if "polymarket credentials are not in the vault" in ln]
-        assert len(warned) == 1 and "orion secrets encrypt" in warned[0], res.stderr  # once, with the hint
+        assert len(warned) == 1 and "secrets encrypt`" in warned[0], res.stderr  # once, with the hint
     finally:
         sim.stop()
 

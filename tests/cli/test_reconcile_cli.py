@@ -161,7 +161,8 @@ def test_drift_is_exit_7_with_the_drift_in_the_record(db_file: str, drifting: di
     err = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
     assert err == [{"type": "error", "exit_code": 7, "reason": "drift", "message": err[0]["message"]}]
     assert "kalshi" in err[0]["message"]
-    assert "`orion reconcile --demo --fix` adopts" in res.stderr  # the hint runs as given
+    # the hint runs as given: on this ledger (--db), on the same data (--demo)
+    assert f"`orion --db {db_file} reconcile --demo --fix` adopts" in res.stderr
 
 
 def _interrupted_paper_execution(db_file: str, status: str, result: str = "{}", coid: str = "c-1") -> None:
@@ -234,11 +235,12 @@ def test_while_halted_an_interrupted_executions_drift_says_its_resume_would_sell
                   *(["--halt-on-drift"] if halt.startswith("--") else []))
     assert res.exit_code == 7, res.output
     (drift,) = [d for r in json.loads(res.stdout) for d in r["drifts"]]
-    command = "`orion trade op123456 --confirm --idempotency-key k-stuck --demo`"
+    # Each command named carries this run's --db: run as printed, it acts on this ledger.
+    command = f"`orion --db {db_file} trade op123456 --confirm --idempotency-key k-stuck --demo`"
     hint = [line for line in res.stderr.splitlines() if line.startswith("hint:")]
-    release = "orion resume --breaker --yes" if "tripped" in halt else "orion resume --yes"
+    release = "resume --breaker --yes" if "tripped" in halt else "resume --yes"
     if sells_back:
-        advice = f"{HALT_SELLS_BACK}; run `{release}` first"
+        advice = f"{HALT_SELLS_BACK}; run `orion --db {db_file} {release}` first"
         assert drift["detail"].endswith(f"0 on the other leg; {advice}, then resume it with {command} "
                                         "to hedge it"), drift["detail"]
         assert hint == [f"hint: {advice}, then resume each interrupted execution with the command its "
@@ -272,7 +274,8 @@ def test_a_halted_execution_left_unhedged_is_drift_for_cron_also_after_resume(
     assert (drift["venue"], drift["kind"], drift["ledger_qty"], drift["venue_qty"], drift["ref"]) == (
         "kalshi", "execution", "3", "0", "k-stuck")
     assert "execution k-stuck was interrupted at halted" in drift["detail"], drift["detail"]
-    assert "resume it with `orion trade op123456 --confirm --idempotency-key k-stuck --demo`" in drift["detail"]
+    assert (f"resume it with `orion --db {db_file} trade op123456 --confirm --idempotency-key k-stuck --demo`"
+            in drift["detail"]), drift["detail"]
     assert "resume each interrupted execution" in res.stderr
     assert "HALTED: drift found with --halt-on-drift" in res.stderr
     samples = dict(line.rsplit(" ", 1) for line in prom.read_text().splitlines() if line and line[0] != "#")

@@ -1464,9 +1464,9 @@ def test_every_hint_after_a_drawdown_trip_names_the_exact_release_command(op_id:
     code, _, err = invoke("halt", "--status", "--format", "table")
     assert code == 0 and f"`{release}` releases it" in err, err
     code, _, err = invoke("resume")  # no terminal: --yes is asked for, and the hint is the whole command
-    assert code == 6 and hint(err) == release, err
+    assert code == 6 and hint(err) == f"`{release}`", err
     code, _, err = invoke("resume", "--breaker")
-    assert code == 6 and hint(err) == release, err
+    assert code == 6 and hint(err) == f"`{release}`", err
     code, _, err = invoke("resume", "--yes")
     assert code == 6 and f"`{release}`" in err, err
     code, _, err = invoke(*release.split()[1:])  # the command named releases it
@@ -1476,7 +1476,7 @@ def test_every_hint_after_a_drawdown_trip_names_the_exact_release_command(op_id:
     code, _, err = invoke("halt", "--status")
     assert code == 0 and "--breaker" not in err
     code, _, err = invoke("resume")
-    assert code == 6 and hint(err) == "orion resume --yes", err
+    assert code == 6 and hint(err) == "`orion resume --yes`", err
 
 
 @pytest.mark.parametrize(("kind", "release"), [("manual", "orion resume --yes"),

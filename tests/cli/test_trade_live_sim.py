@@ -309,6 +309,14 @@ def _poly_fills(world: World) -> list[tuple[str, D, D, D]]:
         db.dispose()
 
 
+
+def orion(world: World) -> str:
+    """`orion` as every command a message names is written: with the --db this test runs on (the
+    message's command, run as printed, acts on the same ledger)."""
+    from orion_cli.core.command_line import global_options
+
+    return f"orion {global_options(None, world.db_url)}"
+
 @ONE_BACKEND
 def test_a_polymarket_fill_whose_trade_record_reports_no_fee_is_booked_at_the_markets_fee(world: World) -> None:
     """Found in review: a Polymarket fill's fee was the trade record's fee_rate_bps, which a live V2 taker
@@ -511,7 +519,7 @@ def test_a_hedge_kalshi_refuses_our_credentials_for_is_unwound_and_the_trade_exi
     assert error["reason"] == "auth" and error["exit_code"] == 4, error
     assert "kalshi refused orion's credentials for the second leg" in error["message"], error
     assert "header_timestamp_expired" in error["message"] and "hint: check the API key id" in err
-    assert "`orion secrets check --online`" in err and "answers were lost" not in err
+    assert f"`{orion(world)} secrets check --online`" in err and "answers were lost" not in err
     assert create.fired == 1 and world.kalshi_created() == []  # sent once, never re-sent or retried
     assert [o["side"] for o in world.poly_created()] == ["BUY", "SELL"]  # the first leg and its sale
     assert world.venue_positions() == {} and world.ledger_positions() == {}
@@ -625,7 +633,7 @@ def test_a_first_live_trade_whose_report_cannot_be_recorded_is_refused_by_balanc
     assert code == 6, err
     rec = json.loads(err.strip().splitlines()[-1])
     assert rec["reason"] == "BALANCE" and "no balance report" in rec["message"], rec
-    assert "`orion balance`" in rec["message"], rec
+    assert f"`{orion(world)} balance`" in rec["message"], rec  # on this ledger
     assert world.kalshi_created() == [] and world.poly_created() == []
     assert Venue.KALSHI not in world.ledger_cash() and world.ledger_positions() == {}
     world.ksim.server.clear_faults()
@@ -1052,7 +1060,7 @@ def test_halt_cancel_open_reads_a_rate_limited_polymarket_cancel_as_try_again_no
     error = cancels["polymarket"]["error"]
     assert cancels["polymarket"]["status"] == "failed" and "polymarket unavailable" in error and "HTTP 429" in error
     assert "rejected" not in error
-    assert "running `orion halt --cancel-open` again is safe" in err
+    assert f"running `{orion(world)} halt --cancel-open` again is safe" in err
     assert world.psim.orders[poly_id]["status"] == "LIVE"
     code, out, err = world.run("halt", "--cancel-open", "--jsonl")  # again, as it says: cancelled
     assert code == 0, err
@@ -1073,7 +1081,7 @@ def test_halt_cancel_open_with_a_key_the_venue_refuses_exits_4_not_5(world: Worl
     assert code == 4, err
     error = json.loads(err.strip().splitlines()[-1])
     assert error["reason"] == "auth" and "kalshi" in error["message"], error
-    assert "check the API key id" in err and "running `orion halt --cancel-open` again is safe" not in err
+    assert "check the API key id" in err and f"running `{orion(world)} halt --cancel-open` again is safe" not in err
     assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] != "LIVE"  # the other venue's were still cancelled
     code, out, err = world.run("halt", "--status", "--json")
     assert code == 0 and json.loads(out)["halted"] is True
@@ -1103,7 +1111,7 @@ def test_halt_cancel_open_with_venues_answering_without_their_order_lists_exits_
     assert "halted, but not every resting order was cancelled" in message
     assert "kalshi: resting orders not listed (/portfolio/orders.orders: missing)" in message, message
     assert "polymarket: resting orders not listed (/data/orders.data: missing)" in message, message
-    assert "running `orion halt --cancel-open` again is safe" in err
+    assert f"running `{orion(world)} halt --cancel-open` again is safe" in err
     assert world.ksim.account(KEY_ID).order(ids[Venue.KALSHI])["status"] == "resting"
     assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "LIVE"
     audited = _cancel_open_audits(world)
@@ -1343,11 +1351,11 @@ def test_a_first_live_trade_after_reconcile_held_the_report_for_drift_is_sent_to
     assert code == 6, err
     rec = json.loads(err.strip().splitlines()[-1])
     assert rec["reason"] == "BALANCE" and "no balance report" in rec["message"], rec
-    assert "`orion reconcile --venue kalshi --fix`" in rec["message"], rec
-    assert "orion balance" not in rec["message"] and "transfers could not be read" not in rec["message"], rec
+    assert f"`{orion(world)} reconcile --venue kalshi --fix`" in rec["message"], rec
+    assert "balance` in live mode" not in rec["message"] and "transfers could not be read" not in rec["message"], rec
     code, out, err = world.run("trade", OP_ID, "--live", "--authorize-live", "--json")  # the preview agrees
     previewed = [c for c in json.loads(out)[1:] if c["name"] == "BALANCE" and not c["passed"]]
-    assert previewed and "`orion reconcile --venue kalshi --fix`" in previewed[0]["detail"], out
+    assert previewed and f"`{orion(world)} reconcile --venue kalshi --fix`" in previewed[0]["detail"], out
     assert world.kalshi_created() == [] and world.poly_created() == []
 
     code, out, err = world.run("balance")  # what the old message said: it records nothing here
@@ -1427,12 +1435,12 @@ def test_a_live_watch_without_usable_credentials_stops_at_once_with_exit_4(
     env = {**world.env, "ORION_PAPER_TRADING": "0", "ORION_LIVE_TRADING_AUTHORIZED": "true"}
     if creds == "no vault":
         env["ORION__SECRETS__VAULT_PATH"] = str(tmp_path / "none" / "vault.json")
-        reason, hint = "no_vault", "create it with `orion secrets encrypt`"
+        reason, hint = "no_vault", f"create it with `{orion(world)} secrets encrypt`"
     elif creds == "vault without polymarket keys":
         (tmp_path / "v").mkdir()
         pw, vault = _vault(tmp_path / "v", {"kalshi_api_key_id": KEY_ID, "kalshi_private_key": _pem(rsa_key)})
         env["ORION__SECRETS__VAULT_PATH"], env["ORION_MASTER_PASSWORD_FILE"] = str(vault), str(pw)
-        reason, hint = "secret_missing", "store them with `orion secrets encrypt`, or disable the venue"
+        reason, hint = "secret_missing", f"store them with `{orion(world)} secrets encrypt`, or disable the venue"
     else:
         del env["ORION_MASTER_PASSWORD_FILE"]
         reason, hint = "locked", NO_SOURCE_HINT[:60]
@@ -1491,5 +1499,6 @@ def test_a_live_watch_whose_key_is_removed_from_the_vault_stops_with_exit_4_an_o
     watch, stopped, code, err = _env_watch_until_stopped(world, env, before_stop=outage_then_removal)
     assert code == 4, err
     assert (stopped["exit_code"], stopped["reason_code"], stopped["trades"]) == (4, "secret_missing", 0), watch.events
-    assert "polymarket_api_secret" in stopped["reason"] and "hint: store them with `orion secrets encrypt`" in err
+    assert "polymarket_api_secret" in stopped["reason"]
+    assert f"hint: store them with `{orion(world)} secrets encrypt`" in err, err
     assert world.kalshi_created() == [] and world.poly_created() == []

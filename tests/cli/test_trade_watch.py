@@ -223,7 +223,7 @@ def test_an_interrupted_execution_stops_the_watch_naming_the_resume(tmp_path: Pa
 
 
 def test_an_interrupted_execution_found_halted_stops_the_watch_saying_its_resume_would_sell_back(
-        tmp_path: Path, monkeypatch: Any) -> None:
+        tmp_path: Path, monkeypatch: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """Found by black-box testing: the command that resumes an interrupted execution, run while halted,
     sells the filled first leg back (a halt sends no further buy) instead of hedging it. A halt engaged
     after the round's own check (a cron `reconcile --halt-on-drift` during the scan) left the watch
@@ -254,6 +254,12 @@ def test_an_interrupted_execution_found_halted_stops_the_watch_saying_its_resume
     assert stop.text == (f"execution op-op1 was interrupted at leg2_sent: {HALT_SELLS_BACK}; run `orion resume "
                          "--yes` first, then resume it with "
                          "`orion trade op1 --confirm --idempotency-key op-op1 --demo` to hedge it"), stop.text
+    # Its event's `resume` is the command as this watch's --db needs it run (the stop's text gets it where
+    # it is said: the output's, as every message).
+    (event,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert event["event"] == "interrupted_execution", event
+    assert event["resume"] == (f"orion --db sqlite:///{tmp_path / 'w.db'} trade op1 --confirm --idempotency-key op-op1 "
+                               "--demo"), event
 
 
 def test_an_alert_that_cannot_be_sent_is_audited_while_the_watch_runs(tmp_path: Path) -> None:

@@ -98,6 +98,8 @@ def tail(
 
     app_ctx = get_app(ctx)
     out = app_ctx.out
+    # The events as they were recorded (hashed): a command one names is not given this one's --config/--db.
+    out.commands_in_data = False
     log = AuditLog(app_ctx.db(existing=True))  # a mistyped URL: refused, not an empty log
     # Every type orion writes is lower case: `--type ORDER.FILLED` (or " halt") means order.filled.
     types = tuple(t.strip().lower() for t in type_ or ())

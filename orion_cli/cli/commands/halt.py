@@ -131,7 +131,7 @@ def halt_command(
         where = settings.sources.get("database.url", "default")
         app.out.warn(f"the configuration is invalid: {'; '.join(others)}. The kill switch does not "
                      f"depend on what is wrong: database {db.display_url} (from {where}). Fix "
-                     f"it before trading (`{_config_show(app)}` checks it)")
+                     "it before trading (`orion config show` checks it)")
     mode = "live" if live else app.mode()
     switch = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode)
     if status:
@@ -286,16 +286,6 @@ def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Dat
         raise VenueUnavailable(", ".join(sorted({p.split(":", 1)[0] for p in problems})), message, hint=hint)
 
 
-def _config_show(app: AppContext) -> str:
-    """The command that checks the configuration this run read: with the file named by --config (which
-    nothing carries to the next command, unlike $ORION_CONFIG), a bare `orion config show` checks another."""
-    if app.config_path is None:
-        return "orion config show"
-    import shlex
-
-    return f"orion --config {shlex.quote(str(app.config_path))} config show"
-
-
 @contextmanager
 def _halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) -> Iterator[None]:
     """Alert a halt this command engaged (kind ``halt``, as a reconcile's or an execution's halt is), and
@@ -313,7 +303,7 @@ def _halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) 
         yield
         return
     if settings.problems:
-        app.out.warn(f"the halt was not alerted: alerts need a valid configuration (`{_config_show(app)}` checks it)")
+        app.out.warn("the halt was not alerted: alerts need a valid configuration (`orion config show` checks it)")
         yield
         return
     from orion_cli.cli.stopping import end_if_stopped
@@ -497,7 +487,7 @@ def resume_command(
 
             # The whole command: for a drawdown trip `orion resume --yes` is refused next (--breaker).
             raise Refused("resume needs confirmation: pass --yes (no terminal to ask on)", reason="NOT_CONFIRMED",
-                          hint=release_command(current.kind))
+                          hint=f"`{release_command(current.kind)}`")
         app.out.banner(f"Trading is halted: {current.reason} (since {current.since})")
         answer = ask_text("Type RESUME to release the kill switch:")
         if answer.strip() != "RESUME":

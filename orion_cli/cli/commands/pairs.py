@@ -74,7 +74,7 @@ def _token_look_up(app_ctx: AppContext, snapshot: Path | None, demo: bool) -> Ca
             raise UsageError(
                 f"{token} is the NO token of Polymarket market {market.id}: a pair names the market, by its "
                 "condition id or YES token, and --inverted says Kalshi YES settles like Polymarket NO",
-                hint=f"orion pairs add KALSHI {market.id} --inverted (if that is what settles alike)")
+                hint=f"`orion pairs add KALSHI {market.id} --inverted` (if that is what settles alike)")
         if token != market.yes_token:
             raise UsageError(f"Polymarket market {market.id} lists {token} as neither its YES nor its NO token")
         return market.id
@@ -238,7 +238,7 @@ def suggest_command(
                           f"Polymarket market is curated {how} with Kalshi market {holder or '(another)'}, and "
                           "pairs with one Kalshi market each way", reason="HELD_BACK",
                           hint=f"if {ticker} replaces it, remove that pair first: "
-                               f"orion pairs remove {holder or 'KALSHI'}")
+                               f"`orion pairs remove {holder or 'KALSHI'}`")
         if MARKET_NOT_OPEN in match.reasons:  # not "curate it with `pairs add`": the scan would not price it
             raise Refused(f"candidate {ticker} ↔ {match.polymarket_id} is held back ({MARKET_NOT_OPEN}): "
                           + "; ".join(w.removeprefix(f"{MARKET_NOT_OPEN}: ") for w in match.detail.get("why", ())

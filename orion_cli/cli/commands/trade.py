@@ -1755,6 +1755,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
     said once, not traded (and audited ``risk.rejected``) again every round: at --watch 1 one
     unchanging limit wrote 86,000 refusals a day. Once it would pass, they are traded again."""
     from orion_cli.cli.commands.market_data import run
+    from orion_cli.core.command_line import with_options
     from orion_cli.core.errors import OrionError
     from orion_cli.core.opportunity import not_a_pair
     from orion_cli.core.reconcile import resume_sells_back
@@ -1775,7 +1776,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
                                                                                     p.get("result")), halt=halt)
         _event(app, "interrupted_execution", f"{p['opportunity_id']}: execution {p['key']} stopped at "
                f"{p['status']}; {advice}", opportunity_id=p["opportunity_id"], key=p["key"],
-               status=p["status"], resume=resume)
+               status=p["status"], resume=with_options(resume, app.out.command_options))
         return trades, WatchStop.refused(
             f"execution {p['key']} was interrupted at {p['status']}: {advice}",
             "EXECUTION_INTERRUPTED",
