@@ -740,9 +740,8 @@ KILL_SWITCH_SECTIONS = ("database", "halt")
 class _Problems:
     """Strict loading raises the first problem; lenient loading (the kill switch's) notes each one
     and leaves its key at the default, unless it may concern the kill switch's own keys: in their
-    sections, under a section name orion does not know that may be a misspelt one of theirs (a
-    [databse]; another unknown section, ORION__FOO__BAR, is noted), or a key of theirs under another
-    section, known or not (its header line deleted). With the database named on the command line or
+    sections, under a section name orion does not know (a misspelt [database]), or a key of theirs
+    under another section (its header line deleted). With the database named on the command line or
     in the environment, only the [halt] keys are guarded so. ``engaging`` (``orion halt`` itself)
     does not guard the [halt] keys: engaging writes the halt to the database and never reads the
     sentinel file, so a misspelt sentinel setting must not keep the switch off; such problems are
@@ -759,22 +758,13 @@ class _Problems:
         self.found: list[str] = []
         self.halt_found: list[str] = []
 
-    def _may_mean_guarded(self, section: str) -> bool:
-        """Whether a section orion does not know may be a misspelt guarded one ([databse], [datbase],
-        ORION__HLT__…; a guarded key under any section is caught by its name). Any other unknown section
-        (ORION__FOO__BAR, a newer orion's [table]) is only noted: it refused the halt, while a wrong key
-        in a known section only warned."""
-        return any(g.startswith(section) or section.startswith(g) for g in self.guarded) or bool(
-            difflib.get_close_matches(section, self.guarded, n=1, cutoff=0.6))
-
     def __call__(self, exc: ConfigError, *dotted: str) -> None:
         """``dotted``: the key(s) the problem may concern (a misspelt variable can spell two)."""
         for one in dotted:
             section, _, key = one.partition(".")
             # database.url's value is the named one when one is named: a wrong one must not halt the default.
             if (not self.lenient or section in self.guarded or (key or section) in self.keys  # a top-level key too
-                    or (section not in SECTIONS and self.unknown_sections and self._may_mean_guarded(section))
-                    or one == "database.url"):
+                    or (section not in SECTIONS and self.unknown_sections) or one == "database.url"):
                 raise exc
         if any(section == "halt" or (key or section) in self.halt_keys
                for section, _, key in (one.partition(".") for one in dotted)):
@@ -789,9 +779,8 @@ class _Problems:
 def _flatten(doc: Mapping[str, Any], source: str, problem: _Problems) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for section, body in doc.items():
-        if section not in SECTIONS:  # with its keys: a guarded key under it is a deleted or misspelt header
-            keys = [f"{section}.{key}" for key in body] if isinstance(body, dict) else []
-            problem(_unknown_key(section, source), section, *keys)
+        if section not in SECTIONS:
+            problem(_unknown_key(section, source), section)
             continue
         if not isinstance(body, dict):
             problem(ConfigError(f"{section} in {source} must be a [table]", reason="config_invalid"), section)

@@ -949,34 +949,6 @@ def test_with_the_database_named_on_the_command_line_only_the_halt_keys_must_be_
                           overrides={"database.url": "sqlite:////srv/orion/named.db"}, environ={}, lenient=True)
 
 
-@pytest.mark.parametrize(("body", "environ"), [
-    ("", {"ORION__FOO__BAR": "1"}), ("", {"ORION__FOO": "1"}), ("[newer_section]\nx = 1\n", {}),
-    ("[foo]\nbar = 1\n[limits]\norder_notional = 5\n", {})])
-def test_lenient_loading_notes_an_unknown_section_that_cannot_mean_the_kill_switchs(
-        tmp_path: Path, body: str, environ: dict[str, str]) -> None:
-    """Found by black-box review: ORION__FOO__BAR=1 refused `orion halt` (any unknown section was taken
-    for a misspelt [database]), while a wrong key of a known section only warned."""
-    f = _write(tmp_path / "c.toml", body)
-    with pytest.raises(ConfigError):
-        load_settings(config_file=f, environ=environ)
-    for engaging in (False, True):
-        s = load_settings(config_file=f, environ=environ, lenient=True, engaging=engaging)
-        assert len(s.problems) == 1 and ("unknown configuration key" in s.problems[0]
-                                         or "expected ORION__SECTION__KEY" in s.problems[0]), s.problems
-
-
-@pytest.mark.parametrize(("body", "environ"), [
-    ("", {"ORION__DATABSE__URL": "sqlite:////x.db"}), ("", {"ORION__DATABSE__X": "1"}),
-    ("", {"ORION__DATA__X": "1"}), ("", {"ORION__DB__URL": "sqlite:////x.db"}),
-    ('[db]\nurl = "sqlite:////x.db"\n', {}), ("[datbase]\nx = 1\n", {}), ("[databases]\nx = 1\n", {})])
-def test_lenient_loading_still_refuses_an_unknown_section_that_may_mean_database(
-        tmp_path: Path, body: str, environ: dict[str, str]) -> None:
-    f = _write(tmp_path / "c.toml", body)
-    for engaging in (False, True):
-        with pytest.raises(ConfigError):
-            load_settings(config_file=f, environ=environ, lenient=True, engaging=engaging)
-
-
 def test_an_unparseable_file_is_skipped_only_when_the_database_is_named_elsewhere(tmp_path: Path) -> None:
     f = _write(tmp_path / "c.toml", '[database]\nurl = "postgresql+psycopg://u@h/db"\n[limits\n')
     with pytest.raises(ConfigError) as info:  # it may name the database: halting the default one would mislead

@@ -98,9 +98,10 @@ def halt_command(
     (live when trading.mode is live, with the live environment pair, or with --live; the paper ledger
     otherwise). It exits 5, still halted, when a venue cannot be reached or an order cannot be cancelled
     (4 when credentials were missing or a venue refused them); running it again is safe. A broken
-    config.toml (an unknown key or section too) only warns, as long as its database section is valid
-    (--cancel-open then exits 3; a wrong halt section halts, then exits 3); one that cannot be parsed
-    needs the database named: `orion --db URL halt`. A ledger that cannot be opened or record the halt
+    config.toml (a wrong key of a known section too) only warns, as long as its database section is
+    valid (--cancel-open then exits 3; a wrong halt section halts, then exits 3); an unknown section,
+    which may be a misspelt database one, or one that cannot be parsed needs the database named:
+    `orion --db URL halt`. A ledger that cannot be opened or record the halt
     (unreachable, read-only, damaged) exits 3 saying NOT halted, and names the sentinel file
     (halt.sentinel_file), which still halts every orion configured with it. With alerts enabled, a
     halt this command engages is alerted (kind halt); the vault is then opened without a prompt (an
