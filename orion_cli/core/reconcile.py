@@ -1204,6 +1204,8 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
             if changed:
                 ctx.audit(conn, "reconcile.resolved", {k: v for k, v in res.to_record().items() if k != "type"},
                           venue=venue, market=row.market_id)
+    except StorageError:
+        raise  # the ledger's own database (busy, damaged, full): exit 3, never drift
     except OrionError as exc:
         result.drifts.append(_order_drift(venue, row, f"{detail}, but it cannot be recorded: {exc}",
                                           venue_qty=state.filled_size))

@@ -1344,6 +1344,28 @@ def test_the_ledgers_own_database_failing_in_a_venue_read_is_a_storage_error_not
     _verify(db)
 
 
+def test_the_ledger_busy_while_a_resolved_order_is_recorded_is_a_storage_error_not_drift(
+        db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the write that records an order reconcile resolved (SQLite's BEGIN IMMEDIATE is where
+    "database is locked" meets a reader) was caught as any OrionError and reported as drift (exit 7, an
+    alert) where README says the ledger's own database failing is never drift: raised as it is (exit 3)."""
+    from orion_cli.core.errors import StorageError
+
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-1")
+    busy = StorageError("database is busy: database is locked (sqlite:///x.db)", reason="storage_busy")
+
+    def locked(self: Ledger, *args: Any, **kw: Any) -> Any:
+        raise busy
+
+    monkeypatch.setattr(Ledger, "transition", locked)
+    venue = FakeVenue(orders={"c-1": _state("c-1", "o-1", OrderStatus.CANCELLED, "10", "0")})
+    with pytest.raises(StorageError) as raised:
+        _run(db, settings, {Venue.KALSHI: venue})
+    assert raised.value is busy
+    assert "reconcile.drift" not in _types(db)
+
+
 @pytest.mark.parametrize("refused", ["find_order", "positions", "settlements", "transfers"])
 def test_a_venue_refusing_this_hosts_location_is_unavailable_geoblocked_never_drift(
         db: Database, settings: Settings, refused: str) -> None:
