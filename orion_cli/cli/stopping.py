@@ -100,6 +100,8 @@ class StopFlag:
         self.decided = False
         self.stopped_before_decided = False
         self.held = False  # hold_until_exit(): the handlers are kept until the process exits
+        self.held_as = "the outcome is decided and recorded"  # what a stop while held is told
+        self._stops_while_held = 0
         self._previous: dict[int, Any] = {}
 
     @property
@@ -107,6 +109,10 @@ class StopFlag:
         return stop_reason()
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.held:
+            self._stops_while_held += 1
+            if self._stops_while_held > 1:
+                _stop_now(signum)
         if self.decided and self.stopped_before_decided:
             # The stop that came during the execution still ends it (130, or the execution's own
             # non-zero code) and keeps its name; this one only waits. It said "exiting with its exit
@@ -119,7 +125,9 @@ class StopFlag:
         _note(signum)
         if self.decided:
             with contextlib.suppress(Exception):
-                self.out.info("the outcome is decided and recorded: finishing, then exiting with its exit code…")
+                self.out.info(f"{self.held_as}: finishing, then exiting with its exit code (stop again to "
+                              "exit at once)…" if self.held else
+                              f"{self.held_as}: finishing, then exiting with its exit code…")
             return
         if self.critical:
             # Before stop_before_sending the section is still reading books and checks: it stops
@@ -154,7 +162,7 @@ class StopFlag:
     def stopped_after_decided(self) -> bool:
         return self.decided and self.requested and not self.stopped_before_decided
 
-    def hold_until_exit(self) -> None:
+    def hold_until_exit(self, said: str | None = None) -> None:
         """The command's outcome (its exit code) is decided: from here until the process exits a stop
         is only noted (:meth:`decide`), never raised, and the handlers are never given back.
 
@@ -163,7 +171,13 @@ class StopFlag:
         found drift (exit 7) exited 130 with no metrics written. Given back at all, the interpreter's
         teardown (which resets a Python-handled signal to the system's default) let the stop kill the
         process, no message, exit 143 (SIGHUP 129). The console script's last act is
-        :func:`ignore_stops_at_exit`. Installed here if it was not."""
+        :func:`ignore_stops_at_exit`. Installed here if it was not.
+
+        A second stop while held exits at once (130, :func:`_stop_now`): what is left may hang (a ledger
+        read on a database gone quiet), and the operator must not need SIGKILL. ``said``: what a stop is
+        told is decided (the default: the outcome, recorded; a run that failed says so)."""
+        if said is not None:
+            self.held_as = said
         if not self.decided:
             self.decide()
         if not self._previous:
@@ -200,6 +214,15 @@ class StopFlag:
 
 
 _held: list[StopFlag] = []  # the stops held until the process exits (StopFlag.hold_until_exit)
+
+
+def _stop_now(signum: int) -> None:
+    """A second stop while a decided outcome is held: the operator insists, so the process exits at once
+    (130, as any stop; the outcome was recorded before the hold), saying so with what a handler may call."""
+    name = signal.Signals(signum).name
+    with contextlib.suppress(OSError):
+        os.write(2, f"error: stopped again ({name}) while finishing: exiting at once (130)\n".encode())
+    os._exit(130)
 
 
 def ignore_stops_at_exit() -> None:

@@ -859,8 +859,9 @@ def test_a_daily_loss_trip_during_a_run_says_trades_stay_refused_until_the_reset
     monkeypatch.setattr(breaker, "daily_trip_until", until)
     res = _invoke("--db", db_file, "-q", "reconcile", "--demo", "--json")
     assert res.exit_code == 0 and asked == [("paper", 0)], res.output
-    assert ("`orion resume --yes` releases the kill switch; trades stay refused by the daily-loss breaker until its "
-            "reset at 2026-11-25 06:00 UTC, even once the kill switch is released") in res.stderr, res.stderr
+    assert (f"`orion --db {db_file} resume --yes` releases the kill switch; trades stay refused by the daily-loss "
+            "breaker until its reset at 2026-11-25 06:00 UTC, even once the kill switch is released") in res.stderr, \
+        res.stderr
     res = _invoke("--db", db_file, "reconcile", "--demo", "--json")  # no trip in force: the release alone
     assert res.exit_code == 0 and "daily-loss" not in res.stderr, res.stderr
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import signal
 
+import pytest
+
 from orion_cli.cli.output import Output
 from orion_cli.cli.stopping import StopFlag, terminated_by
 
@@ -98,4 +100,32 @@ def test_a_second_stop_after_the_outcome_is_decided_keeps_the_first_stop_and_its
         assert "already stopping (terminated (SIGTERM), during the execution)" in said, said
     finally:
         stop.restore()
+        terminated_by.clear()
+
+
+def test_a_second_stop_while_the_outcome_is_held_exits_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: once held until exit, every stop was only noted; a reconcile then reading a ledger on
+    a database gone quiet could be ended by SIGKILL alone. The first stop is noted (the command ends with
+    its own code); a second exits at once, 130, saying so."""
+    from orion_cli.cli import stopping
+
+    exits: list[int] = []
+
+    def fake_exit(code: int) -> None:
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(stopping.os, "_exit", fake_exit)
+    stop, err = _flag()
+    try:
+        stop.hold_until_exit(said="the run has ended (its exit code is decided)")
+        signal.raise_signal(signal.SIGTERM)
+        assert exits == [] and stop.stopped_after_decided()
+        assert "the run has ended (its exit code is decided): finishing" in err.getvalue()
+        assert "stop again to exit at once" in err.getvalue()
+        with pytest.raises(SystemExit):
+            signal.raise_signal(signal.SIGINT)
+        assert exits == [130]
+    finally:
+        stopping.release_held()
         terminated_by.clear()

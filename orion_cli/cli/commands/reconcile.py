@@ -163,7 +163,8 @@ class _MetricsRecord:
         if self.done or isinstance(exc, RunLocked):
             return
         # The exit code is decided: a stop now cuts neither the file nor the message short (see trade).
-        StopFlag(self.app.out, during="the run").hold_until_exit()
+        StopFlag(self.app.out, during="the run").hold_until_exit(said="the run has ended (its exit code is decided)")
+        # A run stopped because that very database went quiet may hang here too: a second stop exits at once.
         error = self.write([], halted=self._halted(exc), exit_code=exit_code_of(exc))
         if error is not None:
             self.app.out.warn(error)  # the run's own failure is the one it exits with
