@@ -93,14 +93,16 @@ class PgServer:
 
         return psycopg.connect(host="127.0.0.1", port=self.port, user=USER, dbname=dbname, autocommit=True)
 
-    def create_database(self, prefix: str = "t") -> str:
-        """A fresh, empty database; returns its SQLAlchemy URL."""
+    def create_database(self, prefix: str = "t", *, template: str | None = None) -> str:
+        """A fresh database, empty or a copy of ``template`` (a database's name: nobody may be connected
+        to it); returns its SQLAlchemy URL."""
         self._counter += 1
         name = f"{prefix}_{os.getpid()}_{self._counter}"
         with self.connect() as conn:
             # FILE_COPY (PostgreSQL 15+) is several times faster than the default WAL_LOG for tiny databases.
             strategy = " STRATEGY = FILE_COPY" if conn.info.server_version >= 150000 else ""
-            conn.execute(f'CREATE DATABASE "{name}"{strategy}')
+            copy = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(f'CREATE DATABASE "{name}"{copy}{strategy}')
         self._created.append(name)
         return self.url(name)
 

@@ -138,4 +138,4 @@ def main() -> None:
         # A command whose outcome was decided (`trade --confirm`, `reconcile`) exits with its code:
         # a stop from here on, and in the interpreter's teardown, is ignored.
         ignore_stops_at_exit()
-        pause_point("exit")
+        pause_point("exit", seconds=2.0)  # the stops are ignored here: none ends the pause early

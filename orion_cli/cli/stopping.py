@@ -33,13 +33,14 @@ PAUSE_POINTS = ("trade_end", "reconcile_started", "reconcile_decided", "exit", "
 _stops_seen = [0]  # stop signals handled by orion's handlers, for the pause to end on
 
 
-def pause_point(point: str) -> None:
-    """The test hook's pause at ``point`` (see above); nothing unless ORION_TEST_PAUSE_AT names it."""
+def pause_point(point: str, seconds: float = PAUSE_SECONDS) -> None:
+    """The test hook's pause at ``point`` (see above), at most ``seconds``; nothing unless ORION_TEST_PAUSE_AT
+    names it."""
     if _PAUSE_AT is None or _PAUSE_AT != point:
         return
     seen = _stops_seen[0]
     os.write(2, f"orion-test: paused at {point}\n".encode())
-    deadline = time.monotonic() + PAUSE_SECONDS
+    deadline = time.monotonic() + seconds
     while _stops_seen[0] == seen and time.monotonic() < deadline:
         time.sleep(0.005)
 

@@ -41,15 +41,16 @@ exact:
 2. Every critical size is evaluated exactly.
 3. Between two consecutive critical sizes every leg stays on one level, so with ``m`` the slope of
    the unrounded profit (payout − Σ price − Σ unrounded per-contract fee) and ``U`` the sum of the
-   legs' rounding units (a Polymarket leg's includes the cent its spend is rounded up by, and the fee
-   on the shares that cent buys), any interior ``n`` satisfies ``P(n) < P(n') + m·(n − n') + U`` for the
-   interior end ``n'`` towards which ``m`` climbs. Only the sizes within ``U / |m|`` steps of that end
-   can still beat the best value found so far; those are evaluated one by one (all of them when
-   ``m = 0``). Intervals whose bound cannot beat the best are skipped.
+   legs' fee rounding units, any interior ``n`` satisfies ``P(n) ≤ P⁺(n) < P⁺(n') + m·(n − n') + U`` for
+   the interior end ``n'`` towards which ``m`` climbs, where ``P⁺`` is the profit with a Polymarket
+   leg's spend not rounded up to the cent (equal to ``P`` for other legs; the rounding only costs).
+   Only the sizes within ``U / |m|`` steps of that end can still beat the best value found so far;
+   those are evaluated one by one (all of them when ``m = 0``). Intervals whose bound cannot beat the
+   best are skipped.
 
 Step 3 is exhaustive unless a window exceeds :data:`INTERVAL_SCAN_CAP` sizes (or all windows together
 exceed :data:`SCAN_BUDGET`), which needs a marginal edge within a hair of zero; then the chosen size
-is within ``U`` (about a cent for a Kalshi + Polymarket pair) of the true maximum. Ties go to
+is within ``U`` (at most $0.00011 for a Kalshi + Polymarket pair) of the true maximum. Ties go to
 the smaller size (same profit, less capital at risk), except above the ``min_edge`` hurdle (below).
 Reported figures are always the exact ones of the chosen size, so an approximation can never report
 a non-positive net.
@@ -330,10 +331,9 @@ class _Ladder:
             cum.append(cum[-1] + q)
             full_cost.append(full_cost[-1] + p * q)
             full_fee.append(full_fee[-1] + fee)
-            per_contract, fee_unit = fee_shape(fee_model, p)
-            if spends_dollars:  # the spend rounded up by under a cent, and that cent's extra shares' fee
-                fee_unit += CENT + CENT * per_contract / p
-            unit = max(unit, fee_unit)
+            # The fee rounding only: a dollar buy's cent of rounding is left to upper_cost_fees (the bounds
+            # are taken on the unrounded spend, which the rounded one never beats).
+            unit = max(unit, fee_shape(fee_model, p)[1])
         return cls(prices, sizes, tuple(cum), tuple(full_cost), tuple(full_fee), tuple(level_fees), fee_model, unit,
                    spends_dollars)
 
@@ -406,6 +406,17 @@ class _Ladder:
                 fees += self.fee_model.fill_fee(q, p)
         return cost, fees
 
+    def upper_cost_fees(self, s: Decimal) -> tuple[Decimal, Decimal]:
+        """:meth:`cost_fees` with a dollar buy's spend not rounded up (size × price, the fee on ``s`` shares):
+        never more than what buying ``s`` costs (the rounding only adds dollars, and shares to pay the fee
+        on), so the profit it gives bounds the true profit from above, as the search's bounds need, with
+        the fee rounding unit alone; with the cent of rounding in the unit the bounds pruned far less and
+        a scan took twice as long."""
+        if self.spends_dollars and s > 0:
+            price = self.prices[bisect_left(self.cum, s) - 1]
+            return s * price, self.fee_model.fill_fee(s, price)
+        return self.cost_fees(s)
+
     def fills(self, s: Decimal) -> tuple[Fill, ...]:
         """The fills buying ``s`` makes; a buy taken as dollars, the shares they buy at its one level."""
         if self.spends_dollars and s > 0:
@@ -465,6 +476,15 @@ def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, 
             v -= c + f
         return v
 
+    def upper(n: int) -> Decimal:
+        """At least value(n): the profit with each dollar buy's spend unrounded (the bounds' reference)."""
+        s = n * grid
+        v = s * payout
+        for lad in ladders:
+            c, f = lad.upper_cost_fees(s)
+            v -= c + f
+        return v
+
     def fills(n: int) -> bool:
         return all(lad.fills_in_full(n * grid) for lad in ladders)
 
@@ -499,15 +519,17 @@ def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, 
             points = points[: last + 1]
             break
 
-    found = _search(ladders, grid, points, payout, larger_on_tie, value, fills)
+    found = _search(ladders, grid, points, payout, larger_on_tie, value, upper, fills)
     if tail_bound is not None and (found is None or tail_bound >= found.value):
-        found = _search(ladders, grid, every, payout, larger_on_tie, value, fills)
+        found = _search(ladders, grid, every, payout, larger_on_tie, value, upper, fills)
     return found
 
 
 def _search(ladders: Sequence[_Ladder], grid: Decimal, points: Sequence[int], payout: Decimal, larger_on_tie: bool,
-            value: Callable[[int], Decimal], fills: Callable[[int], bool]) -> _Choice | None:
-    """Steps 2 and 3 of the size search (module docstring) over the critical sizes ``points``."""
+            value: Callable[[int], Decimal], upper: Callable[[int], Decimal],
+            fills: Callable[[int], bool]) -> _Choice | None:
+    """Steps 2 and 3 of the size search (module docstring) over the critical sizes ``points``. The bounds
+    are taken from ``upper`` (at least ``value``; equal but for a dollar buy's cent of rounding)."""
     best_n, best_v = -1, Decimal(0)
 
     def consider(n: int, v: Decimal) -> None:
@@ -529,9 +551,9 @@ def _search(ladders: Sequence[_Ladder], grid: Decimal, points: Sequence[int], pa
         lo, hi = a + 1, b - 1
         if not fills(lo):  # nor does any size in between (see the critical sizes)
             continue
-        v_lo, v_hi = value(lo), value(hi)
-        consider(lo, v_lo)
-        consider(hi, v_hi)
+        consider(lo, value(lo))
+        consider(hi, value(hi))
+        v_lo, v_hi = upper(lo), upper(hi)  # the bounds' references (module docstring)
         s_lo = lo * grid
         slope = payout
         for lad in ladders:
