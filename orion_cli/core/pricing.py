@@ -468,22 +468,20 @@ def _best_size(ladders: Sequence[_Ladder], grid: Decimal, n_lo: int, n_hi: int, 
     if n_lo > n_hi:
         return None
 
-    def value(n: int) -> Decimal:
+    def profit(n: int, unrounded: bool) -> Decimal:
         s = n * grid
         v = s * payout
         for lad in ladders:
-            c, f = lad.cost_fees(s)
+            c, f = lad.upper_cost_fees(s) if unrounded else lad.cost_fees(s)
             v -= c + f
         return v
 
+    def value(n: int) -> Decimal:
+        return profit(n, False)
+
     def upper(n: int) -> Decimal:
         """At least value(n): the profit with each dollar buy's spend unrounded (the bounds' reference)."""
-        s = n * grid
-        v = s * payout
-        for lad in ladders:
-            c, f = lad.upper_cost_fees(s)
-            v -= c + f
-        return v
+        return profit(n, True)
 
     def fills(n: int) -> bool:
         return all(lad.fills_in_full(n * grid) for lad in ladders)
