@@ -115,7 +115,7 @@ from orion_cli.execution.state import (
     load_result,
     save_result,
 )
-from orion_cli.risk.halt import KillSwitch, assert_not_halted
+from orion_cli.risk.halt import KillSwitch, assert_not_halted, release_steps
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
 from orion_cli.store.audit import batched as audit_batch
 from orion_cli.store.db import Database
@@ -1028,10 +1028,14 @@ class Executor:
             with self.db.write() as conn:  # a crash before the final status must not halt for it again
                 save_result(conn, run.key, run.result)
             return True
+        # The release of the halt in force, if one is (a drawdown trip keeps its kind: --breaker), as every
+        # other hint names it; else the one this dust's halt will need.
+        in_force = self.kill_switch.status()
+        release = release_steps(in_force if in_force.halted else None).removeprefix("run ")
         run.result.setdefault("unwind", {})["message"] = (
             f"{_d(rest)} {spec.side.value.upper()} shares of {spec.market_id} on {spec.venue.value} left unhedged: "
             f"below the venue's size step {_d(spec.size_step)} or minimum order {_d(spec.min_size)}, so they cannot "
-            "be sold back; close them by hand, then release the halt (`orion resume --yes`) and resume this execution "
+            f"be sold back; close them by hand, then release the halt ({release}) and resume this execution "
             "to end it")
         return False
 

@@ -1192,6 +1192,22 @@ def test_resuming_a_released_dust_halt_sends_nothing(db: Database, monkeypatch: 
     assert res.detail.get("dust_accepted", {}).get("shares") == "3", res.message
 
 
+def test_a_dust_halts_message_names_the_release_of_a_drawdown_halt_already_in_force(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the dust halt's message named `orion resume --yes` whatever halt was in force; under a
+    drawdown trip (whose kind the dust's own halt keeps) that command refuses: it needs --breaker."""
+    from orion_cli.risk.halt import HaltStatus
+
+    monkeypatch.setattr(kit, "poly_market", _poly_with_min("5"))
+    x = Exchange(script={"l2": [("partial", "7")]})
+    ex = executor(db, fake_venues(x), books=_kalshi_book_moved_away)
+    drawdown = HaltStatus(True, "drawdown 12% of peak", "drawdown", None, {})
+    monkeypatch.setattr(ex.kill_switch, "status", lambda: drawdown)
+    first = run(ex.execute(kit.make_plan(), None))
+    assert first.status == "halted" and first.detail["dust"]["shares"] == "3", first.message
+    assert "then release the halt (`orion resume --breaker --yes`) and resume this execution" in first.message
+
+
 # -- review: accepting dust on a resume that moved HALTED -> HEDGED, with shares sold back: illegal transition -----
 
 
