@@ -40,6 +40,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home.mkdir()
     monkeypatch.setenv("ORION_HOME", str(home))
     monkeypatch.setenv("NO_COLOR", "1")
+    # The platform's user dirs too, for a test that unsets ORION_HOME: one ran `orion --db X init` so and
+    # wrote its config.toml into the real ~/.config/orion of whoever ran the suite.
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
     yield home
     # A command run in this process (CliRunner) whose outcome was decided keeps its stop handlers until
     # the process exits, as the console script ends (stopping.hold_until_exit): given back here.

@@ -33,3 +33,12 @@ def test_no_database_or_lock_file_is_committed() -> None:
                 if fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC:
                     stray.append(path)
     assert not stray, f"committed database/lock files: {[str(p.relative_to(ROOT)) for p in stray]}"
+
+
+def test_without_orion_home_the_user_dirs_are_the_tests_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Found at the end of session 39: a test that unsets ORION_HOME (to see what the default dirs do) wrote
+    config.toml into the real ~/.config/orion of whoever ran the suite. The user dirs are the test's own."""
+    from orion_cli.core import paths
+
+    monkeypatch.delenv("ORION_HOME")
+    assert paths.config_dir().is_relative_to(tmp_path) and paths.data_dir().is_relative_to(tmp_path)
