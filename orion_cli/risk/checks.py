@@ -46,7 +46,7 @@ from orion_cli.core.models import (
     polymarket_buy_short_of_minimum,
     polymarket_buy_spend,
 )
-from orion_cli.core.money import CENT, ZERO, ceil_to
+from orion_cli.core.money import ZERO, ceil_to
 from orion_cli.core.opportunity import not_a_pair
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.risk.halt import halted_where, missing_halt_row, status_of, unusual_release
@@ -256,10 +256,10 @@ def _load_book(conn: Connection, mode: str, held: Sequence[Position],
             fees = leg_fees if unfilled == leg_size else ceil_to(leg_fees * unfilled / leg_size, MONEY_QUANTUM)
         add(p.venue, p.market_id, p.category, amount + fees)
         if p.status in UNACKNOWLEDGED:
-            # BALANCE's cash in flight, counted as _cash_out counts a leg: the spend and the fees its plan
-            # expected, rounded as the venue takes them (a row groups an execution's orders at one limit:
-            # usually one order).
-            spend = amount + fees if p.venue == Venue.POLYMARKET.value else ceil_to(amount + fees, CENT)
+            # BALANCE's cash in flight, counted as _cash_out counts a leg (order_cash_out): the spend and the
+            # fees its plan expected, rounded as the venue takes them (a row groups an execution's orders at
+            # one limit: usually one order).
+            spend = order_cash_out(Venue(p.venue), unfilled, Decimal(p.limit_price), fees)
             book.unacknowledged[p.venue] = book.unacknowledged.get(p.venue, ZERO) + spend
     return book
 
