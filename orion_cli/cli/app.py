@@ -23,6 +23,8 @@ from orion_cli.cli.groups import MISSING_COMMAND, CommandGroup
 from orion_cli.cli.output import FORMATS, Output, stream_is_tty
 from orion_cli.cli.params import ascii_numbers_only, no_empty_paths, path_as_typed
 from orion_cli.cli.streams import discard, unwritten, write_failed
+from orion_cli.core.command_line import command_words, set_actor_command
+from orion_cli.core.command_line import takes_next as _takes_next
 from orion_cli.core.errors import ExitCode, OrionError
 
 EXIT_CODES_EPILOG = (
@@ -127,19 +129,6 @@ def options_end(args: list[str], value_options: frozenset[str] = frozenset()) ->
     return len(args)
 
 
-def _takes_next(arg: str, value_options: frozenset[str]) -> bool:
-    """Whether Click reads the token after ``arg`` as ``arg``'s value."""
-    if arg in value_options:
-        return True
-    if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
-        # Combined short flags (-qn): a value-taking letter takes the rest of the token, or the
-        # next token when it is the last letter.
-        for pos, letter in enumerate(arg[1:], start=1):
-            if f"-{letter}" in value_options:
-                return pos == len(arg) - 1
-    return False
-
-
 def value_option_names(command: Any) -> frozenset[str]:
     """Every option name in the command tree that takes a value (none of them is a flag elsewhere)."""
     names: set[str] = set()
@@ -223,6 +212,9 @@ class OrionGroup(CommandGroup):
             args = hoist_global_options(list(args), value_options, short_flag_names(self))
             # Typer re-parses the leftovers when resolving an unknown command: keep the first answer.
             ctx.meta.setdefault(_FORMAT_KEY, _format_requested(args, value_options))
+            # What this process's audit events name as the command: its words, never an option's value
+            # (`--db URL`'s password was recorded). The tree's own value options, the root's included.
+            set_actor_command(ctx.meta.setdefault(_ACTOR_KEY, command_words(args, value_options)))
             try:
                 return super().parse_args(ctx, args)
             except _click_exception_types() as exc:
@@ -278,6 +270,7 @@ class OrionGroup(CommandGroup):
 
 
 _FORMAT_KEY = "orion.requested_format"
+_ACTOR_KEY = "orion.actor_command"
 
 
 def _format_requested(args: list[str], value_options: frozenset[str]) -> str:

@@ -23,7 +23,8 @@ import re
 import shlex
 from pathlib import Path
 
-__all__ = ["global_options", "with_global_options", "with_options"]
+__all__ = ["actor_command", "command_words", "global_options", "set_actor_command", "takes_next",
+           "with_global_options", "with_options"]
 
 # A command in backticks: `orion`, then a space or the closing backtick. Never across a backtick.
 _COMMAND = re.compile(r"`orion(?=[ `])([^`]*)`")
@@ -80,3 +81,70 @@ def with_global_options(text: str, options: str) -> str:
     if not options or "`orion" not in text:
         return text
     return _COMMAND.sub(lambda m: f"`{with_options(m.group()[1:-1], options)}`", text)
+
+
+# -- the command an audit event's actor names ------------------------------------------------------
+#
+# ``actor.command`` in every audit event is the command's words (``init``, ``audit tail``, ``trade OP_ID``),
+# never an option's value: ``orion --db postgresql://orion:PASSWORD@host/db init`` recorded the URL, its
+# password with it, in the append-only log, where it stays (found by a black-box run). The CLI, which
+# knows every option that takes a value (its command tree: one source, nothing listed by hand here),
+# hands the words over once it has parsed the command line (:func:`set_actor_command`); the store reads
+# them (:func:`actor_command`). The core never imports the CLI.
+
+_ACTOR_WORDS = 2  # `audit tail`, `trade OP_ID`, `pairs add`: as many words as name the command
+_actor_command: str | None = None
+
+
+def takes_next(arg: str, value_options: frozenset[str]) -> bool:
+    """Whether Click reads the token after ``arg`` as ``arg``'s value (``value_options``: the names of
+    the options that take one)."""
+    if arg in value_options:
+        return True
+    if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
+        # Combined short flags (-qn): a value-taking letter takes the rest of the token, or the
+        # next token when it is the last letter.
+        for pos, letter in enumerate(arg[1:], start=1):
+            if f"-{letter}" in value_options:
+                return pos == len(arg) - 1
+    return False
+
+
+def command_words(args: list[str] | tuple[str, ...], value_options: frozenset[str]) -> str:
+    """The first words of ``args`` (the command line without the program) that are neither an option
+    nor an option's value, wherever the options stand (global ones are taken after the command too);
+    ``"orion"`` when there are none. ``value_options`` must name every option that takes a value: an
+    option not named is taken for a flag."""
+    words: list[str] = []
+    i = 0
+    while i < len(args) and len(words) < _ACTOR_WORDS:
+        arg = args[i]
+        if arg == "--":  # the options end: what follows is positional
+            words.extend(args[i + 1:i + 1 + _ACTOR_WORDS - len(words)])
+            break
+        if arg.startswith("-") and arg != "-":
+            i += 2 if takes_next(arg, value_options) else 1
+            continue
+        words.append(arg)
+        i += 1
+    return " ".join(words) or "orion"
+
+
+def set_actor_command(command: str | None) -> None:
+    """Name the command this process runs (:func:`command_words`), for its audit events; None forgets it."""
+    global _actor_command
+    _actor_command = command
+
+
+def actor_command(argv: list[str] | tuple[str, ...]) -> str:
+    """The command words the CLI named, or, in a process the CLI did not start, the leading words of
+    ``argv`` (without the program) up to its first option: nothing after an option, which may take
+    a value, is taken for a word."""
+    if _actor_command is not None:
+        return _actor_command
+    words: list[str] = []
+    for arg in argv[:_ACTOR_WORDS]:
+        if arg.startswith("-"):
+            break
+        words.append(arg)
+    return " ".join(words) or "orion"

@@ -29,7 +29,9 @@ from uuid import UUID
 import orjson
 from sqlalchemy import Connection, select
 
+from orion_cli.core.command_line import actor_command
 from orion_cli.core.errors import StorageError
+from orion_cli.core.redact import mask_url
 from orion_cli.store.audit_head import HEAD_KEY, get_head, parse_head, set_head
 from orion_cli.store.db import Database
 from orion_cli.store.prepared import Prepared, defer, defer_many
@@ -151,7 +153,8 @@ def _iso_utc_cached(ts: datetime) -> str:
 
 def default_actor(command: str = "") -> dict[str, Any]:
     user, host = _user_and_host()
-    return {"command": command or _command_from_argv(), "user": user, "host": host, "pid": os.getpid()}
+    return {"command": _masked(command or actor_command(sys.argv[1:])), "user": user, "host": host,
+            "pid": os.getpid()}
 
 
 @functools.cache
@@ -164,9 +167,13 @@ def _user_and_host() -> tuple[str, str]:
     return user, socket.gethostname()
 
 
-def _command_from_argv() -> str:
-    words = [w for w in sys.argv[1:3] if not w.startswith("-")]
-    return " ".join(words) or "orion"
+@functools.lru_cache(maxsize=8)
+def _masked(command: str) -> str:
+    """``command`` with every password a URL in it holds as ``***``: the words are never an option's value
+    (``core/command_line``), but an event is kept for good, so a URL given as a word is masked too."""
+    if "://" not in command and "=" not in command:
+        return command
+    return " ".join(mask_url(word) for word in command.split(" "))
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,9 +300,9 @@ def _actor_text(actor: Mapping[str, Any]) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _default_actor_text(pid: int, argv: tuple[str, ...]) -> str:
-    """``canonical_json(default_actor())``: constant for a process (and its arguments; tests vary them)."""
-    return canonical_json(default_actor())
+def _default_actor_text(pid: int, command: str) -> str:
+    """``canonical_json(default_actor())``: constant for a process (and its command; tests vary it)."""
+    return canonical_json(default_actor(command))
 
 
 @functools.lru_cache(maxsize=32)
@@ -427,7 +434,8 @@ class AuditLog:
         last_seq, prev = _chain_tail(conn)
         seq = last_seq + 1
         ts = iso_utc(now or datetime.now(UTC))
-        actor_text = _actor_text(actor) if actor is not None else _default_actor_text(os.getpid(), tuple(sys.argv[1:3]))
+        actor_text = (_actor_text(actor) if actor is not None
+                      else _default_actor_text(os.getpid(), actor_command(sys.argv[1:])))
         payload_text = canonical_json(dict(payload or {}))
         digest = _link_from_texts(prev, seq, ts, type_, mode, actor_text, venue, market, payload_text)
         row = {"seq": seq, "ts": ts, "type": type_, "mode": mode, "actor": actor_text, "venue": venue,

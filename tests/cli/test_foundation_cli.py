@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -756,6 +757,67 @@ def test_audit_verify_table_on_tamper(ledger: Path) -> None:
     result = run("--format", "table", "audit", "verify")
     assert result.exit_code == 7
     assert "error: audit chain broken at seq 1: expected seq 1, found 2" in result.stderr
+
+
+def _actors(ledger: Path) -> list[dict[str, Any]]:
+    with contextlib.closing(sqlite3.connect(ledger)) as conn:
+        return [json.loads(r[0]) for r in conn.execute("SELECT actor FROM audit_events ORDER BY seq")]
+
+
+@pytest.mark.parametrize("form", [
+    ("--db", "{db}", "halt", "-r", "x"),
+    ("--db={db}", "halt", "--reason", "x"),
+    ("halt", "--db", "{db}", "-r", "x"),
+    ("--config", "{cfg}", "--db", "{db}", "halt"),
+    ("--format", "json", "halt", "--db={db}", "-qr", "x"),
+    ("-q", "--db", "{db}", "--", "halt"),
+], ids=["db-space", "db-equals", "db-after", "config-and-db", "format-and-cluster", "double-dash"])
+def test_the_audit_actor_names_the_command_words_never_a_global_option_value(
+        isolated_home: Path, form: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in a black-box run: `orion --db URL init` recorded the URL (a PostgreSQL one with its
+    password) as the actor's command of every event, in the append-only log for good."""
+    db = isolated_home / "other.db"
+    cfg = isolated_home / "config.toml"
+    monkeypatch.setattr(sys, "argv", ["orion", "--db", str(db), "init"])  # as the process's own
+    assert run(*sys.argv[1:]).exit_code == 0
+    monkeypatch.setattr(sys, "argv", ["orion", *(a.format(db=db, cfg=cfg) for a in form)])
+    result = run(*sys.argv[1:])
+    assert result.exit_code == 0, result.output
+    actors = _actors(db)
+    assert [a["command"] for a in actors] == ["init", "halt"]
+    assert all(str(db) not in json.dumps(a) for a in actors)
+
+
+@pytest.mark.postgres
+def test_a_database_password_given_with_db_never_reaches_the_audit_log(
+        isolated_home: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's own form, `orion --db postgresql://user:PASSWORD@host/db init`, recorded the URL and its
+    password as the actor's command of every event (append-only, hash-chained: there for good)."""
+    from sqlalchemy import create_engine, text
+
+    password = "".join(["pw-", uuid.uuid4().hex])  # the throwaway server trusts loopback: any password works
+    url = pg_server.create_database()
+    with_password = url.replace("://orion@", f"://orion:{password}@", 1)
+    assert with_password != url
+    try:
+        for args in (["--db", with_password, "init"], ["--db=" + with_password, "halt", "-r", "x"],
+                     ["resume", "--yes", "--db", with_password]):
+            monkeypatch.setattr(sys, "argv", ["orion", *args])
+            result = run(*args)
+            assert result.exit_code == 0, result.output
+            assert password not in result.output
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT actor, payload FROM audit_events ORDER BY seq")).all()
+        finally:
+            engine.dispose()
+        leaking = [seq for seq, (actor, payload) in enumerate(rows, 1) if password in f"{actor}{payload}"]
+        assert rows and not leaking, f"the password is in the events at seq {leaking}"
+        assert [json.loads(actor)["command"] for actor, _ in rows][:1] == ["init"]
+        assert {json.loads(actor)["command"] for actor, _ in rows} <= {"init", "halt", "resume"}
+    finally:
+        pg_server.drop_database(url)
 
 
 def test_audit_verify_of_a_dropped_log_exits_7_from_seq_1(ledger: Path) -> None:

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from orion_cli.cli.output import Output
-from orion_cli.core.command_line import global_options, with_global_options, with_options
+from orion_cli.core.command_line import (
+    actor_command,
+    command_words,
+    global_options,
+    set_actor_command,
+    with_global_options,
+    with_options,
+)
 from orion_cli.core.logs import configure_logging, reset_logging
 
 OPTS = "--db /srv/other.db"
@@ -115,3 +122,36 @@ def test_a_log_record_naming_a_command_carries_the_options(capsys: pytest.Captur
     configure_logging("warning")
     logging.getLogger("orion_cli.test").warning("`orion reconcile` lists them")
     assert "`orion reconcile` lists them" in capsys.readouterr().err
+
+
+# -- the command an audit event's actor names --------------------------------------------------
+
+
+_VALUES = frozenset({"--db", "--config", "--format", "-n", "--size", "--idempotency-key", "-r", "--reason"})
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--db", "postgresql://orion:PW@h/db", "init"], "init"),
+    (["--db=postgresql://orion:PW@h/db", "init"], "init"),
+    (["--config", "/etc/orion.toml", "--db", "x.db", "audit", "tail", "-n", "5"], "audit tail"),
+    (["trade", "--size", "5", "OP1", "--db", "postgresql://orion:PW@h/db"], "trade OP1"),
+    (["trade", "--idempotency-key", "K", "--db=x.db", "OP1", "--confirm"], "trade OP1"),
+    (["audit", "-qn", "5", "tail"], "audit tail"),  # -n, the cluster's last letter, takes the next word
+    (["halt", "-qrwhy"], "halt"),  # -r takes the rest of the cluster
+    (["--db", "x.db", "--", "trade", "OP1"], "trade OP1"),
+    (["--db", "x.db"], "orion"),
+])
+def test_command_words_skip_every_option_and_its_value_wherever_it_stands(args: list[str], words: str) -> None:
+    assert command_words(args, _VALUES) == words
+
+
+def test_the_actor_command_is_what_the_cli_named_else_argv_up_to_its_first_option() -> None:
+    try:
+        set_actor_command(None)
+        assert actor_command(["--db", "postgresql://orion:PW@h/db", "init"]) == "orion"
+        assert actor_command(["halt", "--db", "x.db"]) == "halt"
+        assert actor_command(["trade", "OP1", "--confirm"]) == "trade OP1"
+        set_actor_command("init")
+        assert actor_command(["--db", "postgresql://orion:PW@h/db", "init"]) == "init"
+    finally:
+        set_actor_command(None)

@@ -683,3 +683,18 @@ def test_actors_that_hash_alike_are_still_encoded_apart() -> None:
     assert [audit_module._actor_text({"x": v}) for v in (0.0, -0.0)] == ['{"x":0.0}', '{"x":-0.0}']
     assert texts == ['{"command":"x","pid":1}', '{"command":"x","pid":true}', '{"command":"x","pid":1.0}']
     assert audit_module._actor_text({"command": "x", "tags": ["a"]}) == '{"command":"x","tags":["a"]}'
+
+
+def test_a_url_in_the_actor_command_is_recorded_with_its_password_masked(db: Database) -> None:
+    """Defence in depth: the command words are never an option's value (core/command_line), but a URL
+    given as a word (an argument) must not put a password into the append-only log either."""
+    from orion_cli.core.command_line import set_actor_command
+
+    try:
+        set_actor_command("snapshot postgresql://orion:hunter2@db.example/orion")
+        event = AuditLog(db).record("test.actor")
+        explicit = audit_module.default_actor("sqlite:///x.db?password=hunter2")
+    finally:
+        set_actor_command(None)
+    assert event.actor["command"] == "snapshot postgresql://orion:***@db.example/orion"
+    assert "hunter2" not in event.actor_json and "hunter2" not in json.dumps(explicit)
