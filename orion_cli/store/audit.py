@@ -315,8 +315,9 @@ _INSERT_PREPARED = Prepared.insert(audit_events, name="insert_audit_events")
 _TAIL_KEY = "orion.audit_tail"
 
 
-def _chain_tail(conn: Connection) -> tuple[int, str]:
-    """The (seq, hash) the next event links to, as this transaction sees it.
+def _chain_tail(conn: Connection) -> tuple[int, str, bool]:
+    """The (seq, hash) the next event links to, as this transaction sees it, and whether the log has
+    its head anchor (:func:`_link_after`).
 
     Remembered per transaction (the innermost one, so a rolled-back savepoint never leaves a stale
     tail): an execution appends several events in one transaction, and the writer lock means no
@@ -325,15 +326,19 @@ def _chain_tail(conn: Connection) -> tuple[int, str]:
     txn = conn.get_nested_transaction() or conn.get_transaction()
     cached = conn.info.get(_TAIL_KEY)
     if cached is not None and cached[0] is txn:
-        return cached[1], cached[2]
+        return cached[1], cached[2], cached[3]
     row = conn.execute(_TAIL_SELECT).one()
     return _link_after(row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)
 
 
-def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tuple[int, str]:
-    """Where the chain goes on: the (seq, hash) the next event takes its seq from and links to.
+def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tuple[int, str, bool]:
+    """Where the chain goes on: the (seq, hash) the next event takes its seq from and links to, and
+    whether the log has its head anchor, which the appends then move on.
 
-    After the newest row when it is the one the head anchor records (or there is no anchor yet).
+    After the newest row when it is the one the head anchor records. With no anchor at all (every
+    ledger has one since migration 0011: it was deleted, perhaps with the newest events) after the
+    newest row, and the anchor stays missing: writing one there would anchor what is left, and the
+    next write would hide the deletion for good; ``audit verify`` keeps reporting it.
     Otherwise the next event links to the anchored hash, never to rows orion did not anchor:
 
     - the anchor ahead of the newest row or naming another hash (newest events deleted or replaced):
@@ -347,15 +352,17 @@ def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tupl
       review). Refusing to append instead would have blocked ``orion halt`` on an audit problem.
     """
     tail = (int(seq), str(digest)) if seq is not None and digest is not None else (0, GENESIS_HASH)
+    if anchor is None:
+        return (*tail, False)
     if anchor:
         head = parse_head(anchor)
         if head[0] >= 0 and head[1] and head != tail:  # (a tampered seq parses as -1: not used)
-            return max(head[0], tail[0]), head[1]
-    return tail
+            return max(head[0], tail[0]), head[1], True
+    return (*tail, True)
 
 
-def _remember_tail(conn: Connection, seq: int, digest: str) -> None:
-    conn.info[_TAIL_KEY] = (conn.get_nested_transaction() or conn.get_transaction(), seq, digest)
+def _remember_tail(conn: Connection, seq: int, digest: str, anchored: bool) -> None:
+    conn.info[_TAIL_KEY] = (conn.get_nested_transaction() or conn.get_transaction(), seq, digest, anchored)
 
 
 # The chain tail and the head anchor as columns, for a caller that reads other things in the same
@@ -407,7 +414,9 @@ def batched(conn: Connection) -> Iterator[None]:
         conn.info.pop(_BATCH_KEY, None)
     if rows:
         defer_many(conn, _INSERT_PREPARED, rows)
-        set_head(conn, rows[-1]["seq"], rows[-1]["hash"])
+        tail = conn.info.get(_TAIL_KEY)
+        if tail is None or tail[3]:  # a log whose anchor is missing stays without one (_link_after)
+            set_head(conn, rows[-1]["seq"], rows[-1]["hash"])
 
 
 class AuditLog:
@@ -431,7 +440,7 @@ class AuditLog:
         now: datetime | None = None,
     ) -> Event:
         """Append inside the caller's :meth:`Database.write` transaction."""
-        last_seq, prev = _chain_tail(conn)
+        last_seq, prev, anchored = _chain_tail(conn)
         seq = last_seq + 1
         ts = iso_utc(now or datetime.now(UTC))
         actor_text = (_actor_text(actor) if actor is not None
@@ -445,8 +454,9 @@ class AuditLog:
             batch.append(row)
         else:
             defer(conn, _INSERT_PREPARED, row)
-            set_head(conn, seq, digest)
-        _remember_tail(conn, seq, digest)
+            if anchored:
+                set_head(conn, seq, digest)
+        _remember_tail(conn, seq, digest, anchored)
         return Event(seq, ts, type_, mode, actor_text, venue, market, payload_text, prev, digest)
 
     def record(self, type_: str, payload: Mapping[str, Any] | None = None, **kwargs: Any) -> Event:
@@ -546,7 +556,8 @@ class AuditLog:
             missing = _missing_table(conn)
             if missing is not None:
                 return missing
-            head_before = get_head(conn)
+            meta_table = _has_table(conn, orion_meta.name)
+            head_before = get_head(conn) if meta_table else None
         prev_hash = GENESIS_HASH
         expected_seq = 1
         count = 0
@@ -579,8 +590,14 @@ class AuditLog:
             expected_seq += 1
             count += 1
             reached[0] = expected_seq
-        with self.db.read() as conn:
-            head = get_head(conn)
+        if head_before is None:
+            with self.db.read() as conn:
+                head = get_head(conn) if meta_table and _has_table(conn, orion_meta.name) else None
+            if head is None:
+                return _unanchored(count, meta_table)
+        else:
+            with self.db.read() as conn:
+                head = get_head(conn)
         # The log must end exactly at the anchor, or (events appended after the walk read its last
         # batch) at least reach the anchor read before the walk, whose event was checked above.
         appended_meanwhile = head is not None and count < head[0] and (
@@ -625,6 +642,26 @@ class AuditLog:
             problem=f"{rows} not on the chain: seq {seq} links to seq {linked} (inserted after seq {linked}, "
                     "or replaced)",
         )
+
+
+def _has_table(conn: Connection, name: str) -> bool:
+    from sqlalchemy import inspect
+
+    return bool(inspect(conn).has_table(name))
+
+
+def _unanchored(count: int, meta_table: bool) -> VerifyResult:
+    """A log without its head anchor: broken after its newest event, whose successors may have been
+    deleted with the anchor. Every ledger has one since migration 0011 (a new one's names the empty
+    log), and orion never deletes it; it was taken for a log from before anchors, so deleting the newest
+    events and the anchor (or all of them) passed as intact (found by a black-box run)."""
+    gone = (f"the head anchor's table ({orion_meta.name}) is missing: it was dropped" if not meta_table else
+            f"the head anchor ({orion_meta.name} key '{HEAD_KEY}') is missing: it was deleted")
+    return VerifyResult(
+        ok=False, events=count, first_bad_seq=count + 1,
+        problem=f"{gone}, and with it what shows whether the newest events were deleted too (the log ends at "
+                f"seq {count}); restore the database from a backup (orion never repairs or recreates a ledger)",
+    )
 
 
 def _missing_table(conn: Connection) -> VerifyResult | None:

@@ -2,7 +2,8 @@
 
 A hash chain alone cannot reveal that its newest events were deleted (what remains is still a valid
 chain). Every append also records its link here, in the same transaction, and ``audit verify``
-checks that the chain ends exactly at the anchor.
+checks that the chain ends exactly at the anchor. Every ledger has one from its first migration on
+(0011; a new one's names the empty log), so a missing anchor is itself a broken log.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ HEAD_KEY = "audit_head"
 
 
 def _upsert_head(dialect: str) -> Executable:
-    # One statement whether or not the anchor exists yet (a log from before anchors has none), so it
-    # needs no result and can go out with the other writes of a batch.
+    # One statement whether or not the anchor exists (migration 0011 writes it for every ledger; a test
+    # deletes it), so it needs no result and can go out with the other writes of a batch.
     make = sqlite_insert if dialect == "sqlite" else pg_insert
     stmt = make(orion_meta).values(key=HEAD_KEY, value=bindparam("head", type_=orion_meta.c.value.type))
     return stmt.on_conflict_do_update(index_elements=[orion_meta.c.key], set_={"value": stmt.excluded.value})
@@ -35,7 +36,8 @@ def set_head(conn: Connection, seq: int, digest: str) -> None:
 
 
 def get_head(conn: Connection) -> tuple[int, str] | None:
-    """The anchored (seq, hash), or None for a log written before anchors (or by bulk tools)."""
+    """The anchored (seq, hash), or None when the anchor is missing: every ledger has one since migration
+    0011, so the anchor was deleted (``audit verify`` reports the log broken)."""
     row = conn.execute(select(orion_meta.c.value).where(orion_meta.c.key == HEAD_KEY)).first()
     return None if row is None else parse_head(row[0])
 

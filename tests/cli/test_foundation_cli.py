@@ -820,6 +820,32 @@ def test_a_database_password_given_with_db_never_reaches_the_audit_log(
         pg_server.drop_database(url)
 
 
+@pytest.mark.parametrize(("deleted", "first_bad", "events"), [("seq >= 4", 4, 3), ("1 = 1", 1, 0)])
+def test_audit_verify_of_newest_events_deleted_with_the_anchor_exits_7(
+        ledger: Path, deleted: str, first_bad: int, events: int) -> None:
+    """Found by a black-box run: deleting the newest events (or every one) and the anchor row exited 0,
+    "intact (3 events)"; a log without its anchor was taken for one from before anchors."""
+    for _ in range(4):
+        assert run("halt", "-r", "x").exit_code == 0
+    with contextlib.closing(sqlite3.connect(ledger)) as conn:
+        conn.execute(f"DELETE FROM audit_events WHERE {deleted}")
+        conn.execute("DELETE FROM orion_meta WHERE key = 'audit_head'")
+        conn.commit()
+    result = run("--json", "audit", "verify")
+    assert result.exit_code == 7, result.output
+    assert json.loads(result.stdout)["first_bad_seq"] == first_bad and json.loads(result.stdout)["events"] == events
+    rec = error_record(result)
+    assert rec["reason"] == "audit_chain_broken" and "head anchor" in rec["message"] and "missing" in rec["message"]
+    assert run("halt", "-r", "again").exit_code == 0  # orion still records (a halt must go through) ...
+    assert run("audit", "verify").exit_code == 7  # ... and the deletion stays found
+
+
+def test_a_new_ledger_verifies_intact(ledger: Path) -> None:
+    result = run("--json", "audit", "verify")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] is True
+
+
 def test_audit_verify_of_a_dropped_log_exits_7_from_seq_1(ledger: Path) -> None:
     """Found in review: a dropped audit_events table was a storage error (exit 3), not a broken chain."""
     run("halt")

@@ -698,3 +698,49 @@ def test_a_url_in_the_actor_command_is_recorded_with_its_password_masked(db: Dat
         set_actor_command(None)
     assert event.actor["command"] == "snapshot postgresql://orion:***@db.example/orion"
     assert "hunter2" not in event.actor_json and "hunter2" not in json.dumps(explicit)
+
+
+def test_a_new_ledger_has_its_anchor_and_verifies_intact(db: Database) -> None:
+    with db.read() as conn:
+        assert conn.execute(text("SELECT value FROM orion_meta WHERE key = 'audit_head'")).scalar_one() == \
+            f"0:{GENESIS_HASH}"
+    assert AuditLog(db).verify().to_record() == {"type": "audit_verify", "ok": True, "events": 0,
+                                                 "first_bad_seq": None, "problem": None}
+
+
+def test_deleting_the_newest_events_with_the_anchor_is_found_and_stays_found(db: Database) -> None:
+    """Found by a black-box run: with the anchor row deleted too, the log was taken for one written before
+    anchors, and verify said "intact (3 events)"; orion's next write would then have anchored what was left."""
+    log = AuditLog(db)
+    _fill(log, 5)
+    _exec(db, "DELETE FROM audit_events WHERE seq >= 4")
+    _exec(db, "DELETE FROM orion_meta WHERE key = 'audit_head'")
+    result = log.verify()
+    assert (result.ok, result.events, result.first_bad_seq) == (False, 3, 4)
+    assert "head anchor" in (result.problem or "") and "missing" in (result.problem or "")
+    log.record("after.deletion", {}, actor=ACTOR)  # orion goes on (a halt must be recordable)...
+    with db.write() as conn, audit_module.batched(conn):
+        AuditLog.append(conn, "after.deletion.batched", {}, actor=ACTOR)
+    again = log.verify()  # ... without anchoring what is left
+    assert (again.ok, again.events, again.first_bad_seq) == (False, 5, 6)
+    assert "missing" in (again.problem or "")
+
+
+def test_deleting_every_event_with_the_anchor_is_a_log_broken_from_seq_1(db: Database) -> None:
+    log = AuditLog(db)
+    _fill(log, 3)
+    _exec(db, "DELETE FROM audit_events")
+    _exec(db, "DELETE FROM orion_meta WHERE key = 'audit_head'")
+    result = log.verify()
+    assert (result.ok, result.events, result.first_bad_seq) == (False, 0, 1)
+
+
+def test_a_dropped_anchor_table_is_a_broken_log(db: Database) -> None:
+    """The anchor's table dropped: verify reports the log broken after its newest event (exit 7 in the CLI),
+    as it does for a dropped audit_events; reading it was a storage error."""
+    log = AuditLog(db)
+    _fill(log, 3)
+    _exec(db, "DROP TABLE orion_meta")
+    result = log.verify()
+    assert (result.ok, result.events, result.first_bad_seq) == (False, 3, 4)
+    assert "orion_meta" in (result.problem or "") and "dropped" in (result.problem or "")

@@ -58,9 +58,9 @@ def test_migrations_create_schema_and_are_idempotent(db_url: str) -> None:
     try:
         assert _count(again, "alembic_version") == 1
         assert _count(again, "halt_state") == 1
-        assert _count(again, "orion_meta") == 1
         with again.read() as conn:
-            assert conn.execute(text("SELECT value FROM orion_meta WHERE key = 'application'")).scalar_one() == "orion"
+            assert dict(conn.execute(text("SELECT key, value FROM orion_meta")).all()) == {
+                "application": "orion", "audit_head": "0:" + "0" * 64}  # 0011: the empty log's anchor
     finally:
         again.dispose()
 
@@ -145,6 +145,34 @@ def test_a_ledger_at_0009_upgrades_and_its_fills_netted_no_pairs(db_url: str) ->
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD_REVISION
             assert conn.execute(select(fills.c.fill_id, fills.c.size, fills.c.netted)).all() == [
                 ("f-1", D("4"), D("0"))]
+    finally:
+        db.dispose()
+
+
+def test_0011_anchors_an_older_log_at_its_newest_event_and_it_verifies_intact(db_url: str) -> None:
+    """A log written before anchors has none; 0011 writes it at the log's newest event, so from then on a
+    log without its anchor is a broken one (deleting the newest events and the anchor passed as intact)."""
+    from orion_cli.store.audit import AuditLog
+
+    old = open_database(db_url, migrate=False)
+    try:
+        _upgrade_to(old, "0010")
+        for i in range(3):
+            AuditLog(old).record("test.event", {"i": i})
+        with old.write() as conn:  # as an orion from before anchors left it
+            conn.execute(text("DELETE FROM orion_meta WHERE key = 'audit_head'"))
+            newest = conn.execute(text("SELECT hash FROM audit_events WHERE seq = 3")).scalar_one()
+    finally:
+        old.dispose()
+    db = open_database(db_url)
+    try:
+        with db.read() as conn:
+            assert conn.execute(text("SELECT value FROM orion_meta WHERE key = 'audit_head'")).scalar_one() == \
+                f"3:{newest}"
+        assert AuditLog(db).verify().ok
+        AuditLog(db).record("test.event", {"i": 3})
+        result = AuditLog(db).verify()
+        assert (result.ok, result.events) == (True, 4)
     finally:
         db.dispose()
 

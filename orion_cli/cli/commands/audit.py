@@ -147,8 +147,9 @@ def tail(
 def verify(ctx: typer.Context) -> None:
     """Recompute the hash chain; exit 7 naming the first bad seq (a row altered, deleted, inserted, reordered).
 
-    Exit 7 too for a log the damaged database cannot give back (from the first seq not read), and for
-    a log whose table was dropped (from seq 1).
+    Exit 7 too for a log the damaged database cannot give back (from the first seq not read), for a
+    log whose table was dropped (from seq 1), and for one whose head anchor was deleted (from the seq
+    after the newest: newest events deleted with it would go unseen).
     Exit 3 when no ledger exists there: a mistyped --db or ORION_HOME is not created and called intact.
 
     Example:  orion audit verify --json
