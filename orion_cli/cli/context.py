@@ -80,17 +80,19 @@ class AppContext:
             self._settings = settings
         return self._settings
 
-    def db(self, *, existing: bool = False) -> Database:
+    def db(self, *, existing: bool = False, unmarked_ok: bool = False) -> Database:
         """``existing`` (the kill switch, reconcile, audit verify): the ledger must exist already; a
         mistyped --db, ORION__DATABASE__URL or ORION_HOME (or cron running as another user) is
-        refused, not created and then reported halted or clean. The first call's answer is kept."""
+        refused, not created and then reported halted or clean. ``unmarked_ok`` (audit verify): a
+        ledger whose orion_meta table was dropped is opened, not refused (store.db.unmarked_ledger).
+        The first call's answer is kept."""
         if self._db is None:
             from orion_cli.store.db import open_database
 
             s = self.settings()
             try:
                 self._db = open_database(s.database.url or None, busy_timeout_ms=s.database.busy_timeout_ms,
-                                         create=not existing)
+                                         create=not existing, unmarked_ok=unmarked_ok)
             except OSError as exc:
                 # e.g. a path component longer than NAME_MAX: the store lets the OSError through.
                 from orion_cli.core.errors import ConfigError

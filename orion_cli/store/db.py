@@ -81,7 +81,7 @@ class Database:
                     conn.info.pop("immediate", None)
                     conn.info.pop(PG_LOCK_PENDING, None)
         except DatabaseError as exc:
-            if not isinstance(exc, OperationalError) and not is_corrupt(exc):
+            if not isinstance(exc, OperationalError) and not is_corrupt(exc) and not table_missing(exc):
                 raise  # an IntegrityError and the like: the caller's to handle
             raise _storage_error(exc, self.display_url, self.sqlite_dir) from None
 
@@ -98,7 +98,7 @@ class Database:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
         except DatabaseError as exc:
-            if not isinstance(exc, OperationalError) and not is_corrupt(exc):
+            if not isinstance(exc, OperationalError) and not is_corrupt(exc) and not table_missing(exc):
                 raise
             raise _storage_error(exc, self.display_url, self.sqlite_dir) from None
 
@@ -144,6 +144,13 @@ def is_corrupt(exc: SQLAlchemyError) -> bool:
     return isinstance(code, int) and code & 0xFF in _SQLITE_CORRUPT_CODES
 
 
+def table_missing(exc: SQLAlchemyError) -> bool:
+    """Whether ``exc`` is PostgreSQL's "relation does not exist" (SQLSTATE 42P01): a table of a ledger at
+    the current schema dropped. SQLite says "no such table" as an OperationalError, a storage error
+    already; PostgreSQL's came out as an internal error (exit 1)."""
+    return getattr(getattr(exc, "orig", exc), "sqlstate", None) == "42P01"
+
+
 # What still halts while a ledger cannot be used, as the store's hints say it to any command; `orion
 # halt` says it for its own configuration instead (whether a sentinel file is configured, and where):
 # :func:`without_sentinel_advice`.
@@ -174,6 +181,10 @@ def _storage_error(exc: SQLAlchemyError, display_url: str, directory: Path | Non
         return full
     if is_corrupt(exc):
         return corrupt_error(display_url, detail)
+    if table_missing(exc) or detail.startswith("no such table"):
+        if "orion_meta" in detail:
+            return unmarked_error(display_url)
+        return corrupt_error(display_url, f"a table of the ledger is missing ({detail})")
     if "locked" in detail or "busy" in detail or "lock timeout" in detail:
         return StorageError(
             f"database is busy: {detail} ({display_url})",
@@ -203,9 +214,11 @@ def _unopenable(where: str, detail: str, directory: Path | None = None) -> Stora
                         reason="storage_corrupt")
 
 
-def _check_sqlite_file(path: Path) -> set[str]:
+def _check_sqlite_file(path: Path, unmarked_ok: bool = False) -> set[str]:
     """Refuse a file that is not orion's SQLite database *before* any connection can change it; the
-    names of its tables (none for a missing or empty file).
+    names of its tables (none for a missing or empty file). An orion ledger whose ``orion_meta`` was
+    dropped is refused as damaged (:func:`unmarked_error`), unless ``unmarked_ok`` (``audit verify``,
+    which reports it as a broken log).
 
     The probe opens the file read-only (no WAL switch, no journal), so a foreign or corrupt file is
     left byte-for-byte as it was.
@@ -234,12 +247,40 @@ def _check_sqlite_file(path: Path) -> set[str]:
     except sqlite3.DatabaseError as exc:
         raise _unopenable(str(path), str(exc)[:200], path.resolve().parent) from None
     if names and "orion_meta" not in names:
+        if unmarked_ledger(names):
+            if unmarked_ok:
+                return names
+            raise unmarked_error(str(path))
         raise StorageError(
             f"{path} holds tables that are not orion's; refusing to touch it",
             hint="point --db / database.url at an orion database or a new path",
             reason="storage_foreign",
         )
     return names
+
+
+# Tables only orion's migrations make: with orion's schema revision table, a database holding one of
+# them is an orion ledger, its marker table (orion_meta) gone or not.
+_ORION_OWN_TABLES = frozenset({"audit_events", "halt_state"})
+
+
+def unmarked_ledger(names: set[str]) -> bool:
+    """Whether a database with these tables is an orion ledger whose ``orion_meta`` table was dropped.
+
+    Why: it was refused as "tables that are not orion's" (exit 3, ``storage_foreign``), which misled, and
+    ``audit verify`` exited 3 where a dropped ``audit_events`` exits 7: a monitor keyed on 7 missed it.
+    ``orion_meta`` holds the audit log's head anchor, so the log is broken (found by a black-box run)."""
+    return "orion_meta" not in names and "alembic_version" in names and bool(names & _ORION_OWN_TABLES)
+
+
+def unmarked_error(where: str) -> StorageError:
+    return StorageError(
+        f"{where} is an orion ledger whose orion_meta table is missing: it was dropped, with the ledger's "
+        "marker and the audit log's head anchor; refusing to use it",
+        hint="stop every orion process using it and restore it from a backup (`orion audit verify` reports the "
+             f"audit log); orion never repairs or recreates a ledger{_CORRUPT_MEANWHILE}",
+        reason="storage_corrupt",
+    )
 
 
 def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
@@ -326,12 +367,14 @@ def _resolved(path: Path) -> Path:
 
 
 def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migrate: bool = True,
-                  create: bool = True) -> Database:
+                  create: bool = True, unmarked_ok: bool = False) -> Database:
     """Open (creating and migrating if needed) the ledger at ``url``.
 
     ``create=False`` refuses a ledger that does not exist yet (a missing or empty SQLite file, a
     PostgreSQL database without orion's tables): for the kill switch, a mistyped URL must not halt a
-    new, empty ledger that nothing trades against and report success.
+    new, empty ledger that nothing trades against and report success. ``unmarked_ok`` opens a ledger
+    at the current schema whose ``orion_meta`` was dropped (:func:`unmarked_ledger`), for ``audit
+    verify`` to report; it is otherwise refused.
     """
     resolved = resolve_url(url)
     try:
@@ -347,7 +390,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         # Asked before any connection: one would switch even an empty SQLite file to WAL.
         if url:  # named (--db, ORION__DATABASE__URL, database.url): its directory is never created
             _check_named_directory(path.parent, mask_url(resolved))
-        if not _check_sqlite_file(path) and not create:
+        if not _check_sqlite_file(path, unmarked_ok) and not create:
             raise _missing(mask_url(resolved))
         try:
             make_private_dirs(path.parent)  # the data dir, made on first use
@@ -528,6 +571,8 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
                 raise _newer(db.display_url, rev)
             with conn.begin():
                 tables = _table_names(conn)
+            if unmarked_ledger(tables):  # not migrated: its migrations need orion_meta
+                raise unmarked_error(db.display_url)
             if tables and "orion_meta" not in tables:
                 raise StorageError(
                     f"{db.display_url} holds tables that are not orion's; refusing to touch it",

@@ -846,6 +846,26 @@ def test_a_new_ledger_verifies_intact(ledger: Path) -> None:
     assert json.loads(result.stdout)["ok"] is True
 
 
+def test_audit_verify_of_a_dropped_anchor_table_exits_7_and_other_commands_call_the_ledger_damaged(
+        ledger: Path) -> None:
+    """Found by a black-box run: with orion_meta dropped, `audit verify` exited 3 ("holds tables that are
+    not orion's") where a dropped audit_events exits 7, so a monitor keyed on 7 missed it."""
+    run("halt")
+    with contextlib.closing(sqlite3.connect(ledger)) as conn:
+        conn.execute("DROP TABLE orion_meta")
+        conn.commit()
+    result = run("--json", "audit", "verify")
+    assert result.exit_code == 7, result.output
+    assert json.loads(result.stdout)["first_bad_seq"] == 3  # init's and halt's events are there
+    rec = error_record(result)
+    assert rec["reason"] == "audit_chain_broken" and "orion_meta" in rec["message"]
+    for command in (("halt", "-r", "x"), ("balance",), ("audit", "tail")):
+        other = run("--json", *command)
+        assert other.exit_code == 3, other.output
+        rec = error_record(other)
+        assert rec["reason"] == "storage_corrupt" and "orion_meta table is missing" in rec["message"]
+
+
 def test_audit_verify_of_a_dropped_log_exits_7_from_seq_1(ledger: Path) -> None:
     """Found in review: a dropped audit_events table was a storage error (exit 3), not a broken chain."""
     run("halt")

@@ -744,3 +744,15 @@ def test_a_dropped_anchor_table_is_a_broken_log(db: Database) -> None:
     result = log.verify()
     assert (result.ok, result.events, result.first_bad_seq) == (False, 3, 4)
     assert "orion_meta" in (result.problem or "") and "dropped" in (result.problem or "")
+
+
+def test_a_dropped_anchor_table_is_a_damaged_ledger_to_every_other_reader(db: Database) -> None:
+    """PostgreSQL's "relation does not exist" was an internal error (exit 1); both backends now say the
+    ledger is damaged (exit 3, storage_corrupt), naming the table."""
+    from orion_cli.core.errors import StorageError
+    from orion_cli.store.tables import orion_meta
+
+    _exec(db, "DROP TABLE orion_meta")
+    with pytest.raises(StorageError) as info, db.write() as conn:
+        conn.execute(select(orion_meta.c.value))
+    assert info.value.reason == "storage_corrupt" and "orion_meta table is missing" in info.value.message

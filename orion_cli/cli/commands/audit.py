@@ -148,8 +148,8 @@ def verify(ctx: typer.Context) -> None:
     """Recompute the hash chain; exit 7 naming the first bad seq (a row altered, deleted, inserted, reordered).
 
     Exit 7 too for a log the damaged database cannot give back (from the first seq not read), for a
-    log whose table was dropped (from seq 1), and for one whose head anchor was deleted (from the seq
-    after the newest: newest events deleted with it would go unseen).
+    log whose table was dropped (from seq 1), and for one whose head anchor was deleted, or its table
+    (orion_meta) dropped (from the seq after the newest: newest events deleted with it would go unseen).
     Exit 3 when no ledger exists there: a mistyped --db or ORION_HOME is not created and called intact.
 
     Example:  orion audit verify --json
@@ -159,7 +159,9 @@ def verify(ctx: typer.Context) -> None:
     from orion_cli.store.audit import AuditLog
 
     app_ctx = get_app(ctx)
-    result = AuditLog(app_ctx.db(existing=True)).verify()  # a mistyped URL: refused, not an empty chain
+    # A mistyped URL: refused, not an empty chain. A ledger whose orion_meta (the head anchor's table) was
+    # dropped: opened, for the walk to report it broken (exit 7), as a dropped audit_events is.
+    result = AuditLog(app_ctx.db(existing=True, unmarked_ok=True)).verify()
     # A broken chain is exit 7 even when stdout refuses the record (a full disk), as reconcile's drift.
     unwritten_output = app_ctx.out.outcome_first(lambda: app_ctx.out.record(
         result.to_record(), [Column("ok", "intact"), Column("events", "events verified"),
