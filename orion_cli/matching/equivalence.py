@@ -157,9 +157,12 @@ def _compare_dates(a: tuple[DateSpan, ...], b: tuple[DateSpan, ...], tol_days: i
         if not xa or not xb:
             continue
         if kind == DEADLINE:
-            ea, eb = max(d.end for d in xa), max(d.end for d in xb)
-            if abs((ea - eb).days) > tol_days:
-                return True, False, f"deadline {ea} vs {eb}"
+            # Every deadline a side states must be one the other states: comparing the latest only
+            # passed "by Dec 30" and "by Dec 31" on one side against "by Dec 31" on the other.
+            ea, eb = sorted({d.end for d in xa}), sorted({d.end for d in xb})
+            if not (all(any(abs((x - y).days) <= tol_days for y in eb) for x in ea)
+                    and all(any(abs((x - y).days) <= tol_days for x in ea) for y in eb)):
+                return True, False, f"deadline {', '.join(map(str, ea))} vs {', '.join(map(str, eb))}"
         elif kind == EDITION:
             if not ({d.end.year for d in xa} & {d.end.year for d in xb}):
                 return True, False, f"year {sorted(d.end.year for d in xa)} vs {sorted(d.end.year for d in xb)}"

@@ -2066,6 +2066,7 @@ class _ShapeFacts:
     periods: tuple[_PeriodMatch, ...]  # where the head's periods are
     label_periods: tuple[_PeriodMatch, ...]  # ... and the YES label's
     dates: tuple[_DateMatch, ...]  # where the head's date facts are
+    title_dates: tuple[_DateMatch, ...] | None  # ... and the title's own, when the head is not the title
     parties: Parties | None  # which of two named parties YES favours (parties)
     winner: frozenset[str]  # the party "will X win" names (win_subject)
 
@@ -2103,6 +2104,8 @@ def _shape_facts(
         line=line,
         strikes=_threshold_matches(low_title_shape) if _HAS_DIGIT.search(title_shape) else _NO_STRIKES,
         dates=_date_matches(fold(head_shape)) if _HAS_DIGIT.search(head_shape) else (),
+        title_dates=(None if title_shape == head_shape
+                     else _date_matches(low_title_shape) if _HAS_DIGIT.search(title_shape) else ()),
         periods=_period_matches(fold(head_shape)),
         label_periods=_period_matches(fold(yes_shape)) if yes_shape else (),
         parties=parties(head_shape, yes_shape, no_shape, hf.leagues),
@@ -2155,7 +2158,12 @@ def _text_facts(
     thresholds = _read_strikes(sf, title, yes_label)
     if thresholds:
         text_keys = text_keys.union([f"n:{th.value.normalize()}{th.unit}" for th in thresholds])
-    plan, needs_ref = _read_dates(sf.dates, _numbers_text(head)) if sf.dates else ((), False)
+    # The market's own dates govern: an event title's ("…before 2027?") is context only for a title
+    # that states none, since "by December 30, 2026" under it is not also "by December 31, 2026".
+    if sf.title_dates:
+        plan, needs_ref = _read_dates(sf.title_dates, _numbers_text(title))
+    else:
+        plan, needs_ref = _read_dates(sf.dates, _numbers_text(head)) if sf.dates else ((), False)
     days = () if needs_ref else cast("_Dates", plan)
     periods = _read_periods(sf.periods, _numbers_text(head)) if sf.periods else _NO_PERIODS
     if sf.label_periods:

@@ -371,6 +371,36 @@ def test_snapshot_file_scans_like_the_demo(tmp_path: Path) -> None:
     assert stored(rec["id"])[1].startswith("snapshot ")
 
 
+def _demo_with(tmp_path: Path, question: str, end_date: str) -> Path:
+    """The demo data set with BRIA's Polymarket market asking ``question``, closing at ``end_date``."""
+    import gzip
+
+    from orion_cli.venues.snapshot import demo_path
+
+    doc = json.loads(gzip.decompress(demo_path().read_bytes()))
+    [market] = [m for e in doc["venues"]["polymarket"]["events"] for m in e["markets"] if m["conditionId"] == BRIA_P]
+    market["question"], market["endDate"] = question, end_date
+    path = tmp_path / "variant.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_a_market_s_own_deadline_is_not_masked_by_its_event_title_s(tmp_path: Path) -> None:
+    """Found by a black-box review: BRIA's Polymarket market asking "by December 30, 2026?" under its
+    event "…before 2027?" was auto-accepted with Kalshi's "before Jan 2027?" (by Dec 31) and priced:
+    an appearance on Dec 31 loses both legs. It is held back as DATE_MISMATCH, and nothing is priced."""
+    variant = _demo_with(tmp_path, "Will Brian Armstrong appear on the UpOnly podcast by December 30, 2026?",
+                         "2026-12-31T05:00:00Z")
+    code, out, err = invoke("scan", "--snapshot", str(variant), "--jsonl", "--include-candidates")
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert not [r for r in records if r["type"] == "opportunity"]
+    [held] = [r for r in records if r["type"] == "candidate" and r["kalshi_id"] == BRIA_K
+              and r["polymarket_id"] == BRIA_P]
+    assert held["reasons"] == ["DATE_MISMATCH"]
+    assert "DATE_MISMATCH: deadline 2026-12-31 vs 2026-12-30" in held["detail"]["why"]
+
+
 def test_bad_pairs_file_exit_3() -> None:
     from orion_cli.core.paths import default_pairs_file
 

@@ -310,6 +310,83 @@ def test_the_same_deadline_worded_differently_still_passes(k_title: str, p_title
     assert not _accepted(*_yes_no_pair(k_title, p_title)).inverted
 
 
+# The demo's UpOnly pair: each venue's event title states the event's deadline too ("…before 2027").
+_UPONLY_K_EVENT = "UpOnly Podcast guests before 2027"
+_UPONLY_P_EVENT = "Which guests will appear on the UpOnly podcast before 2027?"
+_UPONLY_K = "Will Brian Armstrong be on UpOnly Podcast before Jan 2027?"
+_UPONLY_P = "Will Brian Armstrong appear on the UpOnly podcast by December 31?"
+
+
+def _uponly_pair(k_title: str, p_title: str, *, p_close: datetime = datetime(2027, 1, 1, 5, tzinfo=UTC),
+                 k_event: str = _UPONLY_K_EVENT, p_event: str = _UPONLY_P_EVENT) -> tuple[Market, Market]:
+    k = replace(kalshi_market("KXUPONLY-01-BRIA", k_title, "Brian Armstrong",
+                              close_time=datetime(2027, 1, 1, 15, tzinfo=UTC)), event_title=k_event)
+    p = poly_market("0x" + "cd" * 32, p_title, ["Yes", "No"], ["11", "22"], end=p_close, event_title=p_event)
+    return k, p
+
+
+@pytest.mark.parametrize(("k_title", "p_title", "p_close"), [
+    # the market's own "by December 30, 2026" under an event "before 2027" (= by Dec 31, 2026)
+    (_UPONLY_K, "Will Brian Armstrong appear on the UpOnly podcast by December 30, 2026?",
+     datetime(2026, 12, 31, 5, tzinfo=UTC)),
+    # "before Dec 31" is "by Dec 30", whatever the event's "before 2027" says
+    ("Will Brian Armstrong be on UpOnly Podcast before Dec 31, 2026?",
+     "Will Brian Armstrong appear on the UpOnly podcast by December 31, 2026?", datetime(2027, 1, 1, 5, tzinfo=UTC)),
+    # a year apart
+    ("Will Brian Armstrong be on UpOnly Podcast by December 31, 2026?",
+     "Will Brian Armstrong appear on the UpOnly podcast by December 31, 2025?", datetime(2027, 1, 1, 5, tzinfo=UTC)),
+])
+def test_an_event_title_s_deadline_does_not_mask_the_market_s_own(k_title: str, p_title: str,
+                                                                  p_close: datetime) -> None:
+    """Found by a black-box review: the event title was read with the market's, so the event's "before
+    2027" was a second deadline on the side whose own differed, and only the latest of each side's was
+    compared: the pair passed at 0.97 and was traded, though an appearance on Dec 31 loses both legs.
+    A market's own deadline governs; the event's is context for a market that states none."""
+    for k, p in (_uponly_pair(k_title, p_title, p_close=p_close),
+                 _uponly_pair(p_title, k_title, p_close=p_close)):  # whichever side states which
+        c = evaluate_pair(k, p, settings=_SHIPPED)
+        assert "DATE_MISMATCH" in c.reasons, c.detail
+    # The same pair without the event titles was already held back.
+    k, p = _uponly_pair(k_title, p_title, p_close=p_close, k_event="", p_event="")
+    assert "DATE_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
+
+
+def test_an_event_title_s_deadline_still_dates_a_market_that_states_none() -> None:
+    """The demo's true pair still passes, and a market whose own title states no date takes its event's:
+    "…appear on the UpOnly podcast?" under "…before 2027?" is the Kalshi "before Jan 2027", and under
+    "…before 2026?" it is not."""
+    c = evaluate_pair(*_uponly_pair(_UPONLY_K, _UPONLY_P), settings=SETTINGS)
+    assert c.reasons == () and not c.inverted, c.detail
+    undated = "Will Brian Armstrong appear on the UpOnly podcast?"
+    k, p = _uponly_pair(_UPONLY_K, undated)
+    assert evaluate_pair(k, p, settings=SETTINGS).reasons == ()
+    k, p = _uponly_pair(_UPONLY_K, undated, p_event="Which guests will appear on the UpOnly podcast before 2026?")
+    assert evaluate_pair(k, p, settings=SETTINGS).reasons == ("DATE_MISMATCH",)
+
+
+def test_markets_whose_own_deadlines_agree_pass_whatever_their_event_titles_say() -> None:
+    """Both "by December 30, 2026", one under an event "…before 2027?": the event's deadline is not the
+    market's, so it neither passes a pair whose own deadlines differ nor holds back one whose agree."""
+    k, p = _uponly_pair("Will Brian Armstrong be on UpOnly Podcast by Dec 30, 2026?",
+                        "Will Brian Armstrong appear on the UpOnly podcast by December 30, 2026?",
+                        k_event="UpOnly Podcast guests", p_close=datetime(2026, 12, 31, 5, tzinfo=UTC))
+    c = evaluate_pair(k, p, settings=SETTINGS)
+    assert c.reasons == (), c.detail
+
+
+def test_a_market_stating_two_deadlines_is_held_back_unless_the_other_states_both() -> None:
+    """Every deadline a side states must be one the other states: the latest alone passed a market
+    "by December 30, 2026 (before 2027)" against "before Jan 2027"."""
+    two = "Will Brian Armstrong appear on the UpOnly podcast by December 30, 2026 (before 2027)?"
+    k, p = _uponly_pair(_UPONLY_K, two, p_event="")
+    c = evaluate_pair(k, p, settings=_SHIPPED)
+    assert "DATE_MISMATCH" in c.reasons, c.detail
+    assert "deadline 2026-12-31 vs 2026-12-30, 2026-12-31" in " ".join(c.detail["why"])
+    k, p = _uponly_pair("Will Brian Armstrong be on UpOnly Podcast by Dec 30, 2026 (before 2027)?", two,
+                        p_event="")
+    assert "DATE_MISMATCH" not in evaluate_pair(k, p, settings=_SHIPPED).reasons
+
+
 _BTC_5PM = "Will Bitcoin be above $100,000 on Dec 31, 2026 at 5pm ET?"
 _FIVE_PM_ET, _NOON_ET = datetime(2026, 12, 31, 22, 0, tzinfo=UTC), datetime(2026, 12, 31, 17, 0, tzinfo=UTC)
 
