@@ -24,14 +24,16 @@ from orion_cli.core.opportunity import Opportunity
 from orion_cli.core.pricing import price_neg_risk_event, price_pair, price_within_venue
 from orion_cli.matching.equivalence import MARKET_NOT_OPEN, MatchCandidate, MatchSettings
 from orion_cli.matching.pairs import (
+    NOT_MATCHED,
     POLARITY_CONFLICT,
     CuratedPair,
     TradablePair,
     curated_twice,
     hold_back_for_curated,
+    settlement_doubts,
     tradable_pairs,
 )
-from orion_cli.matching.pipeline import MatchStats, match_markets
+from orion_cli.matching.pipeline import MatchStats, evaluate_pair, match_markets
 from orion_cli.venues.base import ItemError, MarketData
 
 
@@ -131,7 +133,8 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
     closed: list[TradablePair] = []
     priced = 0
     if both and kalshi and poly:
-        result = match_markets(kalshi, poly, settings=match_settings(settings))
+        matching = match_settings(settings)
+        result = match_markets(kalshi, poly, settings=matching)
         stats = result.stats
         # Looked up among every market the data lists, not only the scanned category's: a curated pair
         # outside --category is filtered, not missing.
@@ -157,6 +160,7 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         # A curated pair outside --category is filtered, not missing: not priced, not counted, not named.
         tradable = [t for t in tradable if t.source != "curated"
                     or (t.kalshi_id in k_index and t.polymarket_id in p_index)]
+        tradable = [_checked(t, k_index, p_index, matching) for t in tradable]
         for t in tradable:
             if t.source == "curated":
                 shut = [f"{m.venue.value} {problem.removeprefix(f'market {m.id} ')}"
@@ -208,6 +212,20 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
                              f"matcher reads it as {its}: if the curated polarity is wrong, its opportunities buy "
                              "one outcome twice; check both markets' rules (`orion pairs remove`, then `add`, "
                              "to change it)")
+            doubts = settlement_doubts(pair.reasons) if pair.source == "curated" else ()
+            if doubts:
+                # Priced as curated (the operator decides), but said every scan: a pair the matcher
+                # holds back as a different bet (a sibling market's ticker, another deadline) is no
+                # hedge, and nothing else would say so.
+                whys = [w for w in pair.detail.get("why", ())
+                        if isinstance(w, str) and w.startswith(tuple(f"{d}:" for d in doubts))]
+                holds = ("the matcher never paired the two, and checked as a pair holds it back"
+                         if NOT_MATCHED in pair.reasons else "the matcher holds it back")
+                notes.append(f"curated pair {pair.kalshi_id} ~ {pair.polymarket_id[:12]}… is priced as curated, "
+                             f"but {holds} ({'; '.join(whys) or ', '.join(doubts)})"
+                             ": if the two markets do not settle alike, its opportunities are no hedge and can "
+                             f"lose both legs; check both markets' rules (`orion pairs remove {pair.kalshi_id}` "
+                             "if the pair is a slip)")
             priced += 1
             opportunities.extend(
                 price_pair(km, kb, pm, pb, inverted=pair.inverted, now=now, min_edge=options.min_edge,
@@ -237,6 +255,24 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
         curated_missing=missing,
         curated_closed=closed,
     )
+
+
+def _checked(pair: TradablePair, k_index: dict[str, Market], p_index: dict[str, Market],
+             matching: MatchSettings) -> TradablePair:
+    """A curated pair the matcher never paired (``NOT_MATCHED``: blocking never put the two markets side
+    by side) with the verdict of every check on the two markets, so its warning names what differs as
+    for any other curated pair; any other pair as it is. A pair naming a NO token is not priced at all.
+
+    Its polarity is not judged: two markets the matcher would not pair on their texts are "direct" by
+    default, not by reading (no subject, strike or label to read it from), and saying "the matcher reads
+    it as direct" of them would be the misleading hint ``POLARITY_CONFLICT`` must never be."""
+    if pair.source != "curated" or NOT_MATCHED not in pair.reasons:
+        return pair
+    km, pm = k_index.get(pair.kalshi_id), p_index.get(pair.polymarket_id)
+    if km is None or pm is None or (pm.no_token and pair.polymarket_id == pm.no_token):
+        return pair
+    c = evaluate_pair(km, pm, settings=matching)
+    return replace(pair, confidence=c.confidence, reasons=(NOT_MATCHED, *c.reasons), detail=c.detail)
 
 
 def hold_back_not_open(candidates: Sequence[MatchCandidate], k_index: dict[str, Market], p_index: dict[str, Market],

@@ -38,6 +38,7 @@ import tomli_w
 from orion_cli.core.errors import ConfigError, NotFound, UsageError
 from orion_cli.core.files import FileRefused, MiB, read_regular_file
 from orion_cli.core.paths import make_private_dirs
+from orion_cli.matching import equivalence as eq
 from orion_cli.matching.equivalence import MatchCandidate
 
 MAX_PAIRS_BYTES = 16 * MiB  # some 80,000 pairs: far beyond any curated list
@@ -48,6 +49,31 @@ NOT_MATCHED = "NOT_MATCHED"
 # A passing candidate held back because a curated pair already pairs its Polymarket market, the same
 # way round, with another Kalshi market: curated wins (see :func:`hold_back_for_curated`).
 CURATED_ELSEWHERE = "CURATED_ELSEWHERE"
+# Reasons a candidate's polarity is no reading: the subjects, propositions, strikes or directions that
+# decide it disagree, so its ``inverted`` is only the default (GCR's Kalshi market against Armstrong's
+# Polymarket market is "direct" in no sense a curated polarity could be checked against).
+_POLARITY_UNREAD = frozenset({
+    eq.SCALAR_VS_BINARY, eq.ENTITY_MISMATCH, eq.PROPOSITION_MISMATCH, eq.OPPOSITE_PROPOSITION,
+    eq.SUBJECT_SWAPPED, eq.MARKET_KIND_MISMATCH, eq.THRESHOLD_MISMATCH, eq.DIRECTION_MISMATCH,
+})
+# Reasons that do not say two markets may settle apart: a score, a timing gap, a tie between passing
+# candidates, or what the scan says otherwise (a market not open, a polarity, a pair never matched).
+_NO_SETTLEMENT_DOUBT = frozenset({
+    eq.LOW_SCORE, eq.CLOSE_TIME_GAP, eq.RESOLUTION_TIME_GAP, eq.AMBIGUOUS_MATCH, eq.MARKET_NOT_OPEN,
+    POLARITY_CONFLICT, NOT_MATCHED, CURATED_ELSEWHERE,
+})
+
+
+def polarity_conflict(found: MatchCandidate, inverted: bool) -> bool:
+    """Whether the matcher read ``found`` the other way round from a curated ``inverted``: never where
+    it read no polarity at all (:data:`_POLARITY_UNREAD`)."""
+    return found.inverted != inverted and not _POLARITY_UNREAD.intersection(found.reasons)
+
+
+def settlement_doubts(reasons: Sequence[str]) -> tuple[str, ...]:
+    """The reasons among ``reasons`` that say a pair's two markets may not settle alike (a curated pair
+    is priced all the same, with a warning naming them)."""
+    return tuple(r for r in reasons if r not in _NO_SETTLEMENT_DOUBT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -635,8 +661,8 @@ def tradable_pairs(
     A candidate for the same Kalshi market as a curated pair is superseded by the curated pair; one for
     a curated pair's Polymarket market the same way round is held back (:func:`hold_back_for_curated`,
     which ``market_of`` is for). A curated pair the matcher never saw gets ``NOT_MATCHED``; one whose
-    polarity differs from the matcher's gets ``POLARITY_CONFLICT``: both are shown, neither blocks (the
-    operator decided).
+    polarity differs from the matcher's reading gets ``POLARITY_CONFLICT`` (:func:`polarity_conflict`):
+    both are shown, neither blocks (the operator decided).
     """
     candidates = hold_back_for_curated(curated, candidates, market_of)
     by_pair: dict[tuple[str, str], MatchCandidate] = {}
@@ -653,7 +679,7 @@ def tradable_pairs(
         if found is None:
             out.append(TradablePair(p.kalshi, p.polymarket, p.inverted, "curated", None, (NOT_MATCHED,), p.note))
             continue
-        reasons = found.reasons + ((POLARITY_CONFLICT,) if found.inverted != p.inverted else ())
+        reasons = found.reasons + ((POLARITY_CONFLICT,) if polarity_conflict(found, p.inverted) else ())
         out.append(
             TradablePair(
                 p.kalshi, found.polymarket_id, p.inverted, "curated", found.confidence, reasons, p.note, found.detail

@@ -195,6 +195,21 @@ def test_a_curated_polymarket_market_is_never_auto_accepted_with_another_kalshi_
     assert BRIA_K in kalshi
 
 
+@pytest.mark.parametrize("inverted", [False, True])
+def test_a_curated_sibling_ticker_slip_is_priced_with_a_warning_naming_why(inverted: bool) -> None:
+    """Found by a black-box review: `pairs add KXUPONLY-01-GCR <Armstrong's market>` was priced by `scan`
+    without a word, and with --inverted was said to be "read as direct" where the matcher said
+    ENTITY_MISMATCH. Curation wins; the warning says what the matcher holds it back for."""
+    assert invoke("pairs", "add", GCR_K, BRIA_P, *(["--inverted"] if inverted else []))[0] == 0
+    for fmt in (["--jsonl"], ["--json"], []):  # the table when stdout is no terminal too
+        code, out, err = invoke(*fmt, "scan", "--demo")
+        assert code == 0, err
+        assert GCR_K in out  # priced
+        assert (f"warning: curated pair {GCR_K} ~ {BRIA_P[:12]}… is priced as curated, but the matcher holds it "
+                "back (ENTITY_MISMATCH: subject ['name:gcr'] vs ['name:brian armstrong'])") in " ".join(err.split())
+        assert "reads it as" not in err
+
+
 def test_two_curated_pairs_on_one_polymarket_market_by_condition_id_and_yes_token_are_not_priced() -> None:
     """Found by a black-box audit: GCR curated with BRIA's Polymarket market by its YES token id, BRIA with
     it by condition id, and the scan priced both against the one book. The file cannot tell (two ids);

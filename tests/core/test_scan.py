@@ -269,6 +269,38 @@ def test_a_curated_polarity_the_matcher_contradicts_is_priced_and_said(demo: Mar
     assert priced.inverted == curated_inverted and "POLARITY_CONFLICT" in priced.reasons
 
 
+@pytest.mark.parametrize("curated_inverted", [False, True])
+def test_a_curated_pair_the_matcher_holds_back_as_another_bet_is_priced_and_said(demo: MarketData, cfg: Settings,
+                                                                                curated_inverted: bool) -> None:
+    """Found by a black-box review: GCR's Kalshi market curated with Armstrong's Polymarket market (a
+    sibling ticker's slip) was priced without a word, and curated --inverted it was said to be "read as
+    direct" by a matcher that had read no polarity, only ENTITY_MISMATCH. Curation wins (it is priced),
+    and every scan names what the matcher holds it back for; no polarity it never read is claimed."""
+    result = scan(demo, [CuratedPair(GCR_K, BRIA_P, inverted=curated_inverted)], cfg, opts())
+    (pair,) = [t for t in result.tradable if t.kalshi_id == GCR_K]
+    assert pair.source == "curated" and "ENTITY_MISMATCH" in pair.reasons and "POLARITY_CONFLICT" not in pair.reasons
+    assert [o for o in involving(result, GCR_K) if o.kind == "cross_venue"]  # priced: the operator decided
+    assert not [n for n in result.notes if "matcher reads it as" in n]
+    (note,) = [n for n in result.notes if n.startswith(f"curated pair {GCR_K} ")]
+    assert (f"curated pair {GCR_K} ~ {BRIA_P[:12]}… is priced as curated, but the matcher holds it back "
+            "(ENTITY_MISMATCH: subject ['name:gcr'] vs ['name:brian armstrong'])") in note
+    assert f"`orion pairs remove {GCR_K}`" in note
+
+
+def test_a_curated_pair_the_matcher_never_paired_is_checked_and_its_differences_said(cfg: Settings) -> None:
+    """A curated pair blocking never put side by side (NOT_MATCHED) was priced with no check at all: it
+    is checked as a pair, and what differs is said as for any other; a pair differing in its score
+    alone is not (see test_curated_pair_unknown_to_the_matcher_is_priced_with_not_matched)."""
+    k, p = kalshi_market(), poly_market(title="Will Ethereum hit $4,000?")
+    data = data_of((k, book(k, side([("0.40", "10")]), side())), (p, book(p, side(), side([("0.50", "10")]))))
+    result = scan(data, [CuratedPair(k.id, p.id, inverted=True)], cfg, opts())
+    assert [t.reasons for t in result.tradable] == [("NOT_MATCHED", "ENTITY_MISMATCH", "THRESHOLD_MISMATCH")]
+    (note,) = result.notes
+    assert ("is priced as curated, but the matcher never paired the two, and checked as a pair holds it back "
+            "(ENTITY_MISMATCH: crypto [] vs ['crypto:eth']; THRESHOLD_MISMATCH: strike only on polymarket)") in note
+    assert result.priced_pairs == 1
+
+
 def test_curated_pair_is_priced_even_when_the_matcher_holds_it_back(demo: MarketData, cfg: Settings) -> None:
     data = _with_books(demo, GCR_BOOKS)
     uncurated = scan(data, [], cfg, opts())
@@ -290,7 +322,10 @@ def test_curated_pair_unknown_to_the_matcher_is_priced_with_not_matched(cfg: Set
     k, p = kalshi_market(), poly_market()
     data = data_of((k, book(k, side([("0.40", "10")]), side())), (p, book(p, side(), side([("0.50", "10")]))))
     result = scan(data, [CuratedPair(k.id, p.yes_token)], cfg, opts())  # by YES token id
-    assert [(t.kalshi_id, t.source, t.reasons) for t in result.tradable] == [(k.id, "curated", (NOT_MATCHED,))]
+    # The matcher never paired them; checked as a pair, they differ in nothing but their score.
+    assert [(t.kalshi_id, t.source, t.reasons) for t in result.tradable] == [
+        (k.id, "curated", (NOT_MATCHED, "LOW_SCORE"))]
+    assert result.notes == []  # nothing that says the two may settle apart
     assert len(result.opportunities) == 1
     verify(result.opportunities[0], data)
 

@@ -364,6 +364,19 @@ def test_tradable_pairs() -> None:
     assert {t.kalshi_id for t in tradable_pairs([], cands, 0.96)} == {"K1", "K5"}
 
 
+@pytest.mark.parametrize("held", ["ENTITY_MISMATCH", "SUBJECT_SWAPPED", "OPPOSITE_PROPOSITION", "THRESHOLD_MISMATCH",
+                                  "DIRECTION_MISMATCH", "PROPOSITION_MISMATCH", "MARKET_KIND_MISMATCH",
+                                  "SCALAR_VS_BINARY"])
+def test_no_polarity_conflict_where_the_matcher_read_no_polarity(held: str) -> None:
+    """A candidate held back because its subjects, propositions, strikes or directions disagree has no
+    polarity read (its ``inverted`` is the default): a curated pair against it is not "read as direct"."""
+    cands = [_cand("K1", "0xP1", False, 0.4, (held,)), _cand("K2", "0xP2", False, 0.4, ("DATE_MISMATCH", "LOW_SCORE"))]
+    out = {t.kalshi_id: t for t in tradable_pairs([CuratedPair("K1", "0xP1", True), CuratedPair("K2", "0xP2", True)],
+                                                  cands, 0.9)}
+    assert out["K1"].reasons == (held,)
+    assert out["K2"].reasons == ("DATE_MISMATCH", "LOW_SCORE", POLARITY_CONFLICT)  # the subjects agreed there
+
+
 def test_a_curated_polymarket_market_is_not_auto_accepted_again_the_same_way_round() -> None:
     """Found by a black-box audit: a Polymarket market curated with one Kalshi market was auto-accepted,
     the same way round, with another, and the scan priced both against the one book. Curated wins."""
