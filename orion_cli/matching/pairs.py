@@ -163,7 +163,19 @@ def _shown_id(given: str) -> str:
 _TICKER_CHARACTERS = "letters, digits, '-', '.' and '_'"
 
 
+_CONDITION_ID_LIKE = re.compile(r"0[xX][0-9a-fA-F]+")
+
+
 def _kalshi_problem(ticker: str) -> str | None:
+    # A Polymarket id has a ticker's characters too: stored, it pairs nothing, and its Polymarket market,
+    # curated with it, is CURATED_ELSEWHERE for its real Kalshi market (the pair the user meant).
+    swapped = "; the Kalshi ticker comes first: `orion pairs add KALSHI POLYMARKET`"
+    if _CONDITION_ID_LIKE.fullmatch(ticker):
+        what = ("a Polymarket condition id (0x and 64 hex digits)" if len(ticker) == 66
+                else "0x and hex digits, as a Polymarket condition id is")
+        return f"it is {what}{swapped}"
+    if ticker.isascii() and ticker.isdigit():
+        return f"it is decimal digits only, as a Polymarket token id is{swapped}"
     if _KALSHI_TICKER.fullmatch(ticker):
         return None
     if not ticker:

@@ -228,6 +228,25 @@ def test_a_bad_market_id_is_shown_whole_with_what_is_wrong_with_it(kalshi: str, 
     assert listed() == [] and audit("pairs.added") == []
 
 
+@pytest.mark.parametrize(("kalshi", "problem"), [
+    (GCR_P, "it is a Polymarket condition id (0x and 64 hex digits); the Kalshi ticker comes first"),
+    (GCR_P.upper(), "it is a Polymarket condition id (0x and 64 hex digits); the Kalshi ticker comes first"),
+    (GCR_P[:20], "it is 0x and hex digits, as a Polymarket condition id is; the Kalshi ticker comes first"),
+    (BRIA_YES, "it is decimal digits only, as a Polymarket token id is; the Kalshi ticker comes first"),
+])
+def test_a_polymarket_id_given_for_the_kalshi_ticker_is_refused(kalshi: str, problem: str) -> None:
+    """Found by a black-box review: `pairs add <GCR's condition id> <BRIA's condition id>` was stored as the
+    Kalshi ticker "0X27AAD6B1…", which paired nothing and made BRIA's real pair CURATED_ELSEWHERE, so the
+    scan found nothing. A Polymarket id in the Kalshi slot is refused (exit 2), as the swap the other way is."""
+    code, out, err = invoke("pairs", "add", kalshi, BRIA_P, "--json")
+    assert code == 2 and out == "", err
+    message = json.loads(err.strip().splitlines()[-1])["message"]
+    assert f"kalshi {kalshi!r} is not a Kalshi market ticker: {problem}" in message
+    assert not default_pairs_file().exists() and audit("pairs.added") == []
+    code, out, err = invoke("scan", "--demo", "--jsonl")  # BRIA's own pair is still found
+    assert code == 0 and BRIA_K in out, err
+
+
 @pytest.mark.parametrize(("kalshi", "polymarket", "problem"), [
     # U+2011 (a web page's non-breaking hyphen) looks like the '-' the message lists as allowed.
     ("KXUPONLY\u201101-BRIA", BRIA_P, "'\u2011' (U+2011 NON-BREAKING HYPHEN, not ASCII) at character 9"),
