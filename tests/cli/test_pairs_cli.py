@@ -159,7 +159,7 @@ def test_a_token_id_whose_market_cannot_be_told_is_refused(polymarket: str, env:
     assert code == exit_code and out == "", err
     assert said in json.loads(err.strip().splitlines()[-1])["message"]
     if polymarket == BRIA_NO:
-        assert f"orion pairs add KALSHI {BRIA_P} --inverted" in err
+        assert f"hint: `orion pairs add {GCR_K} {BRIA_P} --inverted`" in err  # the ticker typed, not a placeholder
     assert not default_pairs_file().exists() and audit("pairs.added") == []
 
 

@@ -42,9 +42,10 @@ def list_command(ctx: typer.Context) -> None:
     app_ctx.out.records(records, PAIR_COLUMNS, title=f"curated pairs ({path})", empty=f"no curated pairs in {path}")
 
 
-def _token_look_up(app_ctx: AppContext, snapshot: Path | None, demo: bool) -> Callable[[str], str]:
+def _token_look_up(app_ctx: AppContext, snapshot: Path | None, demo: bool, kalshi: str) -> Callable[[str], str]:
     """The condition id of the market whose YES token a pair names: read from the recording (--snapshot,
-    --demo) or asked of Polymarket. A NO token, or a token no market has, is refused."""
+    --demo) or asked of Polymarket. A NO token, or a token no market has, is refused (a NO token with the
+    command to give instead, for ``kalshi``, the ticker typed)."""
 
     def look_up(token: str) -> str:
         from orion_cli.core.errors import NotFound, OrionError, UsageError
@@ -74,7 +75,7 @@ def _token_look_up(app_ctx: AppContext, snapshot: Path | None, demo: bool) -> Ca
             raise UsageError(
                 f"{token} is the NO token of Polymarket market {market.id}: a pair names the market, by its "
                 "condition id or YES token, and --inverted says Kalshi YES settles like Polymarket NO",
-                hint=f"`orion pairs add KALSHI {market.id} --inverted` (if that is what settles alike)")
+                hint=f"`orion pairs add {kalshi} {market.id} --inverted` (if that is what settles alike)")
         if token != market.yes_token:
             raise UsageError(f"Polymarket market {market.id} lists {token} as neither its YES nor its NO token")
         return market.id
@@ -123,7 +124,7 @@ def add_command(
     typed = polymarket.strip()
     try:
         pair = add_pair(pairs_path(app_ctx), CuratedPair(kalshi.strip(), typed, inverted, note),
-                        look_up=_token_look_up(app_ctx, snapshot, demo), before_write=app_ctx.db)
+                        look_up=_token_look_up(app_ctx, snapshot, demo, kalshi.strip()), before_write=app_ctx.db)
     except AlreadyCurated as same:  # a provisioning script run twice: nothing to do, nothing wrong
         app_ctx.out.info(f"{same.message}; nothing changed")
         app_ctx.out.record(same.pair.to_record(), PAIR_COLUMNS)
