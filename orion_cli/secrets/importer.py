@@ -69,21 +69,52 @@ def _exists(path: Path) -> bool:
 
 
 def _shown_path(path: Path) -> str:
-    """The path for an error message, unless it is key material pasted where a path belongs.
-
-    A PEM key in ``KALSHI_PRIVATE_KEY_PATH`` (or typed at the path prompt) is a likely mistake, and
-    the message would otherwise print the whole key to stderr, which cron keeps in its logs.
-    """
+    """The path of a file that exists (a directory, a device: refused for what it is) for an error
+    message, unless it is key material pasted where a path belongs (kept as a guard: a path that
+    exists is a real one, so this only ever hides, never shows, what might be a key)."""
     text = str(path)
-    # Something is there: a real path (a Docker secret's /run/secrets/kalshi_private_key_pem has no dot
-    # either), never a key pasted in its place.
     if (looks_like_key(text) or looks_like_key(path.name)) and not _exists(path):
         return "the given path (it looks like a key, not a file path; not shown)"
     return text if len(text) <= 512 else text[:80] + "…"
 
 
-def read_value_file(path: Path) -> bytes:
-    """Read one credential from a file (``--value-file``); ``-`` is not accepted (no argv/stdin mixups)."""
+NOT_REPEATED = "its path is not repeated here: a value given in its place would be a secret"
+
+
+def not_opened(named_by: str, exc: OSError | ValueError | RuntimeError, *, hint: str | None,
+               reason: str = "source_unreadable") -> SecretsError:
+    """A file named by ``named_by`` (``--value-file``, ``old.env:KALSHI_PRIVATE_KEY_PATH``,
+    ``ORION_MASTER_PASSWORD_FILE``) that could not be opened, saying why but never repeating its path.
+
+    A path that cannot be opened may be no path at all but the value itself, given where its path
+    belongs (``--value-file "123456789:TGTOKEN…"``, a password in ``ORION_MASTER_PASSWORD_FILE``), and
+    DESIGN §7 keeps secret values out of every error: stderr, the JSON error record, cron's mail. Told
+    apart by the shape of the text, a Telegram token, a webhook URL or a passphrase slipped through;
+    so no such path is shown, whatever it looks like. The operator typed or set it, and the option or
+    variable named says where to look."""
+    import errno
+
+    if isinstance(exc, RuntimeError):  # "~someone/x" for a user who does not exist
+        why = "names the home directory of an unknown user"
+    elif isinstance(exc, ValueError):  # an embedded NUL: no path can hold one
+        why = "is not a possible path (it holds a NUL character)"
+    elif exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+        why = "does not exist"
+    else:
+        why = f"cannot be opened ({exc.strerror or type(exc).__name__})"
+    return SecretsError(f"the file named by {named_by} {why} ({NOT_REPEATED})", hint=hint, reason=reason)
+
+
+VALUE_FILE_HINT = ("--value-file takes the path of a file holding the value (or <(command), with no file on disk); "
+                   "to type the value instead, run `orion secrets encrypt` on a terminal (hidden prompts)")
+
+
+def read_value_file(path: Path, *, named_by: str, hint: str | None = None) -> bytes:
+    """Read one credential from a file; ``-`` is not accepted (no argv/stdin mixups).
+
+    ``named_by`` is where the path came from (``--value-file``, a ``*_PATH`` variable, the prompt):
+    a file that cannot be opened is named by it, never by its path (:func:`not_opened`), with ``hint``.
+    """
     try:
         data = read_file_or_stream(path, MAX_VALUE_FILE_BYTES)
     except IsADirectoryError:  # its size says nothing about it being a credential
@@ -92,11 +123,8 @@ def read_value_file(path: Path) -> bytes:
     except FileRefused as exc:  # /dev/zero was read until memory ran out; /dev/tty waited for typing
         what = f"larger than {MAX_VALUE_FILE_BYTES} bytes" if str(exc).startswith("larger") else str(exc)
         raise SecretsError(f"{_shown_path(path)} is {what}; not a credential file") from None
-    except OSError as exc:
-        shown = _shown_path(path)
-        raise SecretsError(f"cannot read {shown}: {exc.strerror}", reason="source_unreadable",
-                           hint=None if "not shown" not in shown else "a *_PATH variable names a file; the key "
-                                "itself goes in the variable without _PATH") from None
+    except (OSError, ValueError) as exc:
+        raise not_opened(named_by, exc, hint=hint) from None
     if data.endswith(b"\n"):  # `echo value > file` adds one; validators strip the rest for known names
         data = data[:-1]
         if data.endswith(b"\r"):
@@ -144,16 +172,16 @@ def collect(variables: Mapping[str, str], *, base_dir: Path, origin_prefix: str 
                 plan.shadowed.append(origin_prefix + var)
                 continue
             found = var
-            if looks_like_key(raw_path) and not _exists(base_dir / raw_path):
-                # Before the path is joined to base_dir: a base64 key's "/" would split it into parts.
-                raise SecretsError(f"{origin_prefix}{var}: no file at the given path (not shown: it looks like a "
-                                   "key rather than a file path)", reason="source_unreadable",
-                                   hint="a *_PATH variable names a file: check that it exists; a key itself goes "
-                                        "in the variable without _PATH")
-            path = Path(raw_path).expanduser()
+            where = f"{origin_prefix}{var}"
+            hint = (f"{var} names the file holding the key (a relative path is read from {base_dir}): check "
+                    f"the path it gives; the key itself goes in {spec.env[0]}, without _PATH")
+            try:
+                path = Path(raw_path).expanduser()
+            except RuntimeError as exc:  # "~someone/key.pem" for a user who does not exist
+                raise not_opened(where, exc, hint=hint) from None
             if not path.is_absolute():
                 path = base_dir / path
-            plan.values[spec.name] = read_value_file(path)
+            plan.values[spec.name] = read_value_file(path, named_by=where, hint=hint)
             plan.origins[spec.name] = f"{origin_prefix}{var}={path}"
             plan.files.append(path)
     return plan
@@ -173,8 +201,11 @@ def from_environ(environ: Mapping[str, str] | None = None, *, base_dir: Path | N
     return collect(env, base_dir=base_dir or Path.cwd(), origin_prefix="$")
 
 
-def from_dotenv(path: Path) -> ImportPlan:
-    data = read_value_file(path)  # a missing, unreadable or impossible path (too long) is a typed refusal
+def from_dotenv(path: Path, *, named_by: str = "--from-file") -> ImportPlan:
+    # A missing, unreadable or impossible path (too long) is a typed refusal, its path not repeated.
+    data = read_value_file(path, named_by=named_by,
+                           hint=f"{named_by} takes the path of a .env file (NAME=value lines); a value itself "
+                                "never goes on the command line")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

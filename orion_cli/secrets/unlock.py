@@ -64,8 +64,8 @@ def read_password_file(path: Path, *, variable: str = PASSWORD_FILE_ENV) -> str:
     """Read a password file: a regular file or a pipe (never a device), private (0600), one non-empty line."""
     try:
         fd = open_without_blocking(path)  # a named pipe nothing writes to reads as empty: no hung cron job
-    except OSError as exc:
-        raise SecretsError(f"{variable}: cannot read {path}: {exc.strerror}", reason="password_file") from None
+    except (OSError, ValueError) as exc:
+        raise _not_opened(variable, exc) from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):  # before the mode check, whose hint would say `chmod 600` the directory
@@ -102,6 +102,20 @@ def read_password_file(path: Path, *, variable: str = PASSWORD_FILE_ENV) -> str:
     return text
 
 
+def _not_opened(variable: str, exc: OSError | ValueError | RuntimeError) -> SecretsError:
+    """A password file that cannot be opened, its path never repeated: a password set in
+    ``ORION_MASTER_PASSWORD_FILE`` (or given to ``--new-password-file``) by mistake would be shown."""
+    from orion_cli.secrets.importer import not_opened
+
+    if variable == PASSWORD_FILE_ENV:
+        hint = (f"{PASSWORD_FILE_ENV} names a file holding the password on one line (chmod 600): check the path "
+                f"it holds; the password itself never goes there ({PASSWORD_ENV} takes one, discouraged)")
+    else:
+        hint = (f"{variable} takes the path of a file holding the password on one line (chmod 600); on a terminal, "
+                "leave it out to be prompted (hidden input)")
+    return not_opened(variable, exc, hint=hint, reason="password_file")
+
+
 def default_keyring_get(service: str, username: str) -> str | None:
     """Look the password up in the OS keyring; an unusable keyring simply means "not remembered".
 
@@ -134,7 +148,11 @@ def resolve_master_password(
     env = os.environ if environ is None else environ
     file_var = env.get(PASSWORD_FILE_ENV, "").strip()
     if file_var:
-        password = read_password_file(Path(file_var).expanduser())
+        try:
+            path = Path(file_var).expanduser()
+        except RuntimeError as exc:  # "~someone/pw" for a user who does not exist
+            raise _not_opened(PASSWORD_FILE_ENV, exc) from None
+        password = read_password_file(path)
         return _checked(MasterPassword(password, "file"), new)
     env_value = env.get(PASSWORD_ENV)
     if env_value:

@@ -292,6 +292,26 @@ def test_shred_source_refused_when_an_ignored_alias_holds_a_different_key(
     assert not any(v in said.lower() for v in (first, other))
 
 
+@pytest.mark.parametrize("option", ["--value-file", "--from-file"])
+@pytest.mark.parametrize("value", ["123456789:TGTOKENabcdefghijklmnopqrstuvwxyz012",
+                                   "https://hooks.slack.com/services/T0/B0/CANARYwebhook", CANARY_PASSPHRASE])
+def test_a_value_given_where_its_file_belongs_is_never_printed(home: Path, pw_file: Path, option: str,
+                                                               value: str) -> None:
+    """Black-box review: `secrets encrypt --name telegram_bot_token --value-file "123456789:TGTOKEN…"` exited 4
+    printing the token (`cannot read 123456789:TGTOKEN…: No such file or directory`), in the JSON error
+    record too, with a hint about *_PATH variables this command does not have. Now the option is named,
+    the path never repeated, and the hint is about this option; exit 4, nothing stored."""
+    args = ("--name", "telegram_bot_token", "--value-file", value) if option == "--value-file" else (option, value)
+    result = run("encrypt", *args, pre=("--json",))
+    assert result.exit_code == 4, result.output
+    said = result.stdout + result.stderr
+    assert value not in said and "TGTOKEN" not in said and "CANARY" not in said, said
+    record = json.loads(result.stderr.strip().splitlines()[-1])
+    assert record["message"].startswith(f"the file named by {option} does not exist") and "not repeated" in said
+    assert f"hint: {option} takes the path of" in result.stderr and "_PATH" not in result.stderr
+    assert not vault_of(home).exists()
+
+
 def test_shred_not_done_when_import_fails(tmp_path: Path, home: Path, pw_file: Path) -> None:
     bad = tmp_path / "bad.env"
     bad.write_text("POLYMARKET_PRIVATE_KEY=0x1234\n")
@@ -711,7 +731,7 @@ def test_interactive_encrypt_asks_again_for_a_bad_value_at_once(tmp_path: Path, 
                       + ["Kalshi RSA private key"] * 3 + ["Polymarket wallet private key"] * 2)
     err = result.stderr
     assert "error: kalshi_api_key_id: is not a Kalshi key id" in err and "not-a-key-id" not in err
-    assert "error: cannot read" in err and "missing.pem" in err
+    assert "error: the file named by your answer does not exist" in err and "missing.pem" not in err
     assert "error: kalshi_private_key: is not a PEM private key" in err
     assert "error: polymarket_private_key: is not a wallet private key" in err and "0x1234" not in err
     assert err.count("hint:") == 4 and "enter it again, or press Enter to skip it" in err

@@ -43,9 +43,9 @@ def test_from_dotenv_relative_key_path(tmp_path: Path, kalshi_pem: str) -> None:
 
 
 def test_missing_sources(tmp_path: Path) -> None:
-    with pytest.raises(SecretsError, match="cannot read"):
+    with pytest.raises(SecretsError, match="the file named by --from-file does not exist"):
         from_dotenv(tmp_path / "nope.env")
-    with pytest.raises(SecretsError, match="cannot read"):
+    with pytest.raises(SecretsError, match=r"the file named by \$KALSHI_PRIVATE_KEY_PATH does not exist"):
         from_environ({"KALSHI_PRIVATE_KEY_PATH": str(tmp_path / "missing.pem")})
 
 
@@ -56,19 +56,52 @@ def test_a_key_pasted_where_its_path_belongs_is_never_echoed(tmp_path: Path, kal
     said = f"{refused.value.message} {refused.value.hint}"
     body = [ln for ln in kalshi_pem.splitlines() if ln and not ln.startswith("-----")]
     assert not any(ln in said for ln in body) and "BEGIN" not in said
-    assert "not shown" in said and "without _PATH" in said
+    assert "not repeated" in said and "without _PATH" in said and "KALSHI_PRIVATE_KEY," in said
     wallet = "0x" + "4c0883a6" * 8
     # hex, bare hex, DER base64, and base64 with "/" (split into path parts, whose last one is short)
     for pasted in (wallet, wallet[2:], "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg",
-                   "MIGHAgEAMBMGByqGSM49AgEGCCqG/SM49AwEHBG0w/awIBAQQg+5EA6Auw==", "QUJD" * 200):  # a name too long
+                   "MIGHAgEAMBMGByqGSM49AgEGCCqG/SM49AwEHBG0w/awIBAQQg+5EA6Auw==", "QUJD" * 200,  # a name too long
+                   "~nobody-" + "x" * 40 + "/k.pem"):  # an unknown user's home
         with pytest.raises(SecretsError) as refused:
             from_environ({"KALSHI_PRIVATE_KEY_PATH": pasted}, base_dir=tmp_path)
-        assert pasted not in f"{refused.value.message} {refused.value.hint}" and "not shown" in refused.value.message
-    with pytest.raises(SecretsError) as typo:  # an ordinary missing file is still named, without the hint
-        read_value_file(tmp_path / "k.pem")
-    assert str(tmp_path / "k.pem") in typo.value.message and typo.value.hint is None
+        assert pasted not in f"{refused.value.message} {refused.value.hint}" and "not repeated" in refused.value.message
     with pytest.raises(SecretsError, match="is a directory, not a credential file"):  # not "larger than"
-        read_value_file(tmp_path)
+        read_value_file(tmp_path, named_by="--value-file")
+
+
+@pytest.mark.parametrize("value", [
+    "123456789:TGTOKENabcdefghijklmnopqrstuvwxyz012",  # a Telegram bot token: not hex, not base64
+    "https://hooks.slack.com/services/T0/B0/SECRETwebhookpart",  # a webhook URL
+    "correct horse battery staple",  # a passphrase
+    "pw.with.dots",  # a password looking like a file name
+])
+def test_a_value_given_where_a_path_belongs_is_never_echoed(tmp_path: Path, value: str) -> None:
+    """Black-box review: `--value-file "123456789:TGTOKEN…"` (the value where its file belongs) exited 4
+    printing `cannot read 123456789:TGTOKEN…` (also in the JSON error record): only hex- or base64-like
+    text was kept back, with a hint about *_PATH variables that this option does not have. A path that
+    cannot be opened is never repeated, whatever it looks like; the error names where it came from."""
+    for named_by, read in (
+            ("--value-file", lambda p: read_value_file(p, named_by="--value-file")),
+            ("--from-file", from_dotenv),
+            ("old.env:KALSHI_PRIVATE_KEY_PATH",
+             lambda p: from_dotenv(_env_with(tmp_path, f"KALSHI_PRIVATE_KEY_PATH={p}\n")))):
+        with pytest.raises(SecretsError) as refused:
+            read(Path(value))
+        said = f"{refused.value.message} {refused.value.hint}"
+        assert value not in said and "SECRET" not in said and "TGTOKEN" not in said, said
+        assert refused.value.message.startswith(f"the file named by {named_by} does not exist"), said
+        assert "not repeated" in refused.value.message and refused.value.reason == "source_unreadable"
+    loop = tmp_path / value.replace("/", "_")  # a reason other than "does not exist" is said as it is
+    loop.symlink_to(loop.name)  # opening it fails with ELOOP, as root too (unlike a chmod 000 file)
+    with pytest.raises(SecretsError) as looped:
+        read_value_file(loop, named_by="--value-file")
+    assert "cannot be opened (Too many levels" in looped.value.message and value not in looped.value.message
+
+
+def _env_with(tmp_path: Path, text: str) -> Path:
+    env = tmp_path / "old.env"
+    env.write_text(text)
+    return env
 
 
 @pytest.mark.timeout(30)
@@ -79,12 +112,12 @@ def test_value_file_reads_a_pipe_and_caps_a_device(tmp_path: Path) -> None:
     import threading
 
     with pytest.raises(SecretsError, match=r"is neither a regular file nor a pipe .*; not a credential file"):
-        read_value_file(Path("/dev/zero"))
+        read_value_file(Path("/dev/zero"), named_by="--value-file")
     r, w = os.pipe()  # as bash hands over `<(cmd)`: /dev/fd/N, held by its writer
     writer = threading.Thread(target=lambda: (os.write(w, b"from-a-pipe\n"), os.close(w)))
     writer.start()
     try:
-        assert read_value_file(Path(f"/dev/fd/{r}")) == b"from-a-pipe"
+        assert read_value_file(Path(f"/dev/fd/{r}"), named_by="--value-file") == b"from-a-pipe"
     finally:
         writer.join()
         os.close(r)
@@ -93,7 +126,7 @@ def test_value_file_reads_a_pipe_and_caps_a_device(tmp_path: Path) -> None:
 def test_value_file_strips_one_newline(tmp_path: Path) -> None:
     f = tmp_path / "v"
     f.write_bytes(b"value\n\n")
-    assert read_value_file(f) == b"value\n"
+    assert read_value_file(f, named_by="--value-file") == b"value\n"
 
 
 def test_shred_overwrites_then_deletes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +164,7 @@ def test_a_dotless_path_that_exists_is_named_and_a_missing_one_is_not_called_a_k
     assert str(there) in refused.value.message and "is a directory" in refused.value.message
     with pytest.raises(SecretsError) as missing:
         from_environ({"KALSHI_PRIVATE_KEY_PATH": "/run/secrets/polymarket_private_key_x"})
-    assert "no file at the given path" in missing.value.message and "check that it exists" in (missing.value.hint or "")
+    assert "does not exist" in missing.value.message and "check the path it gives" in (missing.value.hint or "")
 
 
 def test_a_shadowed_alias_with_a_different_value_is_named_in_differing(tmp_path: Path) -> None:

@@ -64,12 +64,30 @@ def test_a_password_fifo_nothing_writes_to_is_a_pipe_that_gave_nothing_not_a_han
 
 
 def test_missing_or_empty_password_file(tmp_path: Path) -> None:
-    with pytest.raises(SecretsError, match="cannot read"):
+    with pytest.raises(SecretsError, match="the file named by ORION_MASTER_PASSWORD_FILE does not exist"):
         read_password_file(tmp_path / "nope")
     with pytest.raises(SecretsError, match="empty"):
         read_password_file(pw_file(tmp_path, "\n"))
     with pytest.raises(SecretsError, match="single line"):
         read_password_file(pw_file(tmp_path, "a\nb\n"))
+
+
+@pytest.mark.parametrize("variable", ["ORION_MASTER_PASSWORD_FILE", "--new-password-file"])
+@pytest.mark.parametrize("pasted", ["CANARYpassword with spaces", "correct-horse.battery", "~nobody-CANARYxyzq/pw"])
+def test_a_password_given_where_its_file_belongs_is_never_echoed(tmp_path: Path, variable: str, pasted: str) -> None:
+    """Black-box review: a value given where a path belongs was echoed (`cannot read <it>`) when it did
+    not look like hex or base64: ORION_MASTER_PASSWORD_FILE=<the password> printed the password, in the
+    JSON error record too. A password file that cannot be opened is named by its source, never its path."""
+    with pytest.raises(SecretsError) as refused:
+        if variable == "ORION_MASTER_PASSWORD_FILE":
+            resolve_master_password(tmp_path / "v.json", environ={variable: pasted})
+        else:
+            read_password_file(Path(pasted), variable=variable)
+    said = f"{refused.value.message} {refused.value.hint}"
+    assert "CANARY" not in said and "horse" not in said, said
+    assert refused.value.message.startswith(f"the file named by {variable} ") and "not repeated" in said
+    assert refused.value.reason == "password_file" and refused.value.exit_code == ExitCode.AUTH
+    assert ("ORION_MASTER_PASSWORD takes one" if variable == "ORION_MASTER_PASSWORD_FILE" else "prompted") in said
 
 
 @pytest.mark.parametrize("mode", [0o700, 0o755])

@@ -158,7 +158,7 @@ def _take_answer(app_ctx: AppContext, plan: ImportPlan, name: str, answer: str, 
                 path = Path(answer).expanduser()
             except RuntimeError:  # "~someone/key.pem" for a user who does not exist
                 raise SecretsError("that path names the home directory of an unknown user") from None
-            raw = read_value_file(path)
+            raw = read_value_file(path, named_by="your answer")
         else:
             raw = answer.encode("utf-8")
         normalise(name, raw)
@@ -205,6 +205,7 @@ def encrypt(
     from orion_cli.cli.prompts import confirm, interactive
     from orion_cli.core.errors import Refused, UsageError
     from orion_cli.secrets.importer import (
+        VALUE_FILE_HINT,
         ImportPlan,
         from_dotenv,
         from_environ,
@@ -241,8 +242,8 @@ def encrypt(
     elif name is not None and value_file is not None:
         if name not in CATALOGUE:
             raise unknown_credential(name)
-        plan = ImportPlan(values={name: read_value_file(value_file)}, origins={name: str(value_file)},
-                          files=[value_file])
+        plan = ImportPlan(values={name: read_value_file(value_file, named_by="--value-file", hint=VALUE_FILE_HINT)},
+                          origins={name: str(value_file)}, files=[value_file])
     else:
         plan = ImportPlan()
 
