@@ -42,6 +42,8 @@ class ImportPlan:
     shadowed: list[str] = field(default_factory=list)  # alias variables ignored because an earlier one won
     # The shadowed value variables whose value differs from the one stored (see collect).
     differing: list[Differing] = field(default_factory=list)
+    # Variables of a .env file that no credential is read from (names only; see from_dotenv).
+    unimported: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"ImportPlan(names={sorted(self.values)}, files={[str(f) for f in self.files]})"
@@ -213,6 +215,10 @@ def from_dotenv(path: Path, *, named_by: str = "--from-file") -> ImportPlan:
     variables = parse_dotenv(text, source=str(path))
     plan = collect(variables, base_dir=path.parent, origin_prefix=f"{path.name}:")
     plan.files.insert(0, path)
+    # What the file holds besides credentials (KALSHI_PASSWORD, RPC_URL, OPENAI_API_KEY…): never
+    # stored, so `--shred-source` must not destroy the file's copy of them (an empty one holds nothing).
+    known = {var for spec in CATALOGUE.values() for var in (*spec.env, *spec.env_path)}
+    plan.unimported = [name for name, value in variables.items() if name not in known and value.strip()]
     return plan
 
 

@@ -312,6 +312,37 @@ def test_a_value_given_where_its_file_belongs_is_never_printed(home: Path, pw_fi
     assert not vault_of(home).exists()
 
 
+def test_shred_source_refused_when_the_file_holds_variables_not_imported(
+        tmp_path: Path, home: Path, pw_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Black-box review: `--from-file mixed.env --shred-source --yes` with KALSHI_PASSWORD, RPC_URL and
+    OPENAI_API_KEY beside POLYMARKET_PRIVATE_KEY stored the one credential and shredded the file: the
+    other values were destroyed without a word (the terminal's confirmation did not name them either).
+    Now refused (exit 6, UNIMPORTED_VARIABLES, nothing stored or shredded, even with --yes or at a
+    terminal) naming the variables, never their values; an empty one holds nothing and is no reason."""
+    from orion_cli.cli import prompts
+
+    text = (f"POLYMARKET_PRIVATE_KEY={WALLET_KEY}\nKALSHI_PASSWORD=CANARYkalshipw\n"
+            "RPC_URL=https://polygon.example/CANARYrpc\nexport OPENAI_API_KEY='CANARY-sk-123'\nEMPTY=\n")
+    env = tmp_path / "mixed.env"
+    env.write_text(text)
+    refused = run("encrypt", "--from-file", str(env), "--shred-source", "--yes", pre=("-q",))
+    assert refused.exit_code == 6, refused.output
+    assert "also holds variables orion does not import (KALSHI_PASSWORD, RPC_URL, OPENAI_API_KEY)" in refused.stderr
+    assert "EMPTY" not in refused.stderr and "CANARY" not in refused.output
+    assert json.loads(refused.stderr.strip().splitlines()[-1])["reason"] == "UNIMPORTED_VARIABLES"
+    assert env.read_text() == text and not vault_of(home).exists()
+
+    monkeypatch.setattr(prompts, "interactive", lambda: True)  # no confirmation is asked for: refused first
+    monkeypatch.setattr(prompts, "confirm", lambda *a, **k: pytest.fail("asked to confirm"))
+    assert run("encrypt", "--from-file", str(env), "--shred-source").exit_code == 6
+    assert env.read_text() == text and not vault_of(home).exists()
+
+    env.write_text(f"POLYMARKET_PRIVATE_KEY={WALLET_KEY}\nEMPTY=\n")  # only what is imported: shredded
+    done = run("encrypt", "--from-file", str(env), "--shred-source", "--yes")
+    assert done.exit_code == 0, done.output
+    assert not env.exists() and listed()["polymarket_private_key"]["set"]
+
+
 def test_shred_not_done_when_import_fails(tmp_path: Path, home: Path, pw_file: Path) -> None:
     bad = tmp_path / "bad.env"
     bad.write_text("POLYMARKET_PRIVATE_KEY=0x1234\n")

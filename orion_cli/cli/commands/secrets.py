@@ -190,7 +190,8 @@ def encrypt(
     ] = None,
     shred_source: Annotated[
         bool, typer.Option("--shred-source", help="After a successful import, overwrite and delete the plaintext "
-                                                  "source files (asks first).")
+                                                  "source files (asks first; refused for a .env file that also "
+                                                  "holds variables orion does not import).")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before shredding.")] = False,
 ) -> None:
@@ -261,6 +262,8 @@ def encrypt(
         raise nothing_to_store()
     if shred_source and from_file is not None and plan.differing:  # even with --yes: nothing is undone
         raise _differing_aliases_refused(from_file, plan)
+    if shred_source and from_file is not None and plan.unimported:  # the same: the file is their only copy
+        raise _unimported_refused(from_file, plan)
     # The audit trail first: a broken ledger must fail before the vault changes (a missing one is
     # created for a change only: before_change in _open).
     app_ctx.db_if_exists()
@@ -346,6 +349,27 @@ def _differing_aliases_refused(source: Path, plan: ImportPlan) -> Exception:
         hint="keep the value you want in the file (save the other elsewhere first), or import without "
              "--shred-source",
         reason="ALIASES_DIFFER",
+    )
+
+
+def _unimported_refused(source: Path, plan: ImportPlan) -> Exception:
+    """`--shred-source` of a .env file that also holds variables orion does not import.
+
+    They were shredded with it (`KALSHI_PASSWORD`, `RPC_URL`, `OPENAI_API_KEY` beside the wallet key:
+    "stored 1 credential(s)", then "shredded"), with no word of them, not even at the terminal's
+    confirmation. Refused before anything changes, even with --yes, like ALIASES_DIFFER (exit 6): what
+    to keep is the operator's call. Names the variables, never their values."""
+    from orion_cli.core.errors import Refused
+
+    shown = 12
+    names = ", ".join(plan.unimported[:shown]) + (f" and {len(plan.unimported) - shown} more"
+                                                  if len(plan.unimported) > shown else "")
+    return Refused(
+        f"--shred-source refused: {source} also holds variables orion does not import ({names}); shredding "
+        "the file would destroy them; nothing was stored",
+        hint="move them to another file (or delete them) first, or import without --shred-source and delete "
+             "the file yourself",
+        reason="UNIMPORTED_VARIABLES",
     )
 
 
