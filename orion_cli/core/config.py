@@ -25,7 +25,17 @@ from orion_cli.core.errors import ConfigError
 from orion_cli.core.files import FileRefused, MiB, read_regular_file
 from orion_cli.core.paths import home_problem, user_config_file
 from orion_cli.core.plain_text import plain_ascii
-from orion_cli.core.redact import LOOPBACK_HOSTS, mask_url, mask_web_url, web_url_ok, web_url_private
+from orion_cli.core.redact import (
+    LOOPBACK_HOSTS,
+    NOT_SHOWN,
+    SHOWN_SETTING_CHARS,
+    mask_url,
+    mask_web_url,
+    setting_looks_secret,
+    shown_setting,
+    web_url_ok,
+    web_url_private,
+)
 
 if TYPE_CHECKING:
     from orion_cli.core.models import Venue
@@ -397,11 +407,15 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
     def bad(problem: str, hint: str = "") -> ConfigError:
         # As written: a TOML number (read as Decimal) bare, a boolean in TOML's spelling, text quoted.
         # A URL masked: a venue's may carry a key, the database's a password.
-        shown = str(raw) if isinstance(raw, Decimal) else str(raw).lower() if isinstance(raw, bool) else repr(
-            mask_web_url(raw) if spec.is_url and isinstance(raw, str) else
-            mask_url(raw) if spec.dotted == "database.url" and isinstance(raw, str) else raw)
-        if spec.type in (int, Decimal):  # thousands of digits: one line still
-            shown = shown_number(shown)
+        # Text through shown_setting: one that looks like a key not at all, the rest clipped (a webhook URL
+        # pasted into alerts.format was quoted whole in every warning).
+        if isinstance(raw, str):
+            shown = shown_setting(raw, mask=mask_web_url if spec.is_url else
+                                  mask_url if spec.dotted == "database.url" else None)
+        elif isinstance(raw, Decimal | int) and not isinstance(raw, bool):  # thousands of digits: one line still
+            shown = shown_number(str(raw))
+        else:
+            shown = str(raw).lower() if isinstance(raw, bool) else shown_setting(repr(raw))
         return ConfigError(
             f"{spec.dotted} = {shown} from {source}: {problem}; allowed: {spec.allowed()}",
             hint=hint or f"fix or remove {spec.dotted} in {source}",
@@ -537,7 +551,9 @@ def _check_absolute_file(spec: KeySpec, value: str, bad: Callable[..., ConfigErr
     except RuntimeError:  # `~nosuchuser/stop`: pathlib cannot expand it
         raise bad("names the home directory of a user this machine does not have") from None
     if not path.is_absolute():
-        name = path.name or "file"
+        # The value's own file name in the example only when shown_setting would quote it whole.
+        short = path.name and len(path.name) <= SHOWN_SETTING_CHARS and not setting_looks_secret(path.name)
+        name = path.name if short else "file"
         raise bad("a relative path is looked for in each process's own working directory, so a cron job or a "
                   "service started elsewhere would not find the same file",
                   hint=f'give {spec.dotted} as an absolute path, e.g. "/srv/orion/{name}" or "~/{name}" '
@@ -1069,13 +1085,13 @@ def parse_window(text: str, source: str) -> tuple[int, int]:
             raise ValueError
     except ValueError:
         raise ConfigError(
-            f"trading.trading_windows entry {text!r} from {source} is not HH:MM-HH:MM (UTC)",
+            f"trading.trading_windows entry {shown_setting(text)} from {source} is not HH:MM-HH:MM (UTC)",
             reason="config_invalid",
         ) from None
     start_min, end_min = sh * 60 + sm, eh * 60 + em
     if start_min == end_min:  # a typo, not a choice: read as "always" it would lift the window altogether
         raise ConfigError(
-            f"trading.trading_windows entry {text!r} from {source} starts where it ends",
+            f"trading.trading_windows entry {shown_setting(text)} from {source} starts where it ends",
             hint="the whole day is 00:00-24:00; an empty list means always open",
             reason="config_invalid",
         )
@@ -1084,11 +1100,14 @@ def parse_window(text: str, source: str) -> tuple[int, int]:
 
 def redacted_view(settings: Settings) -> dict[str, dict[str, Any]]:
     """The settings for display. No key is meant to hold a secret, but a URL can carry one (a proxy's
-    ``user:password@``, an ``?api_key=``): every URL is shown masked."""
+    ``user:password@``, an ``?api_key=``): every URL is shown masked; and a value that looks like a key
+    or token (a wallet key set as ``alerts.telegram_chat_id``) is not shown."""
     out = settings.as_dict()
     for section, values in out.items():
         for key, value in values.items():
-            if section != "database" and isinstance(value, str) and "://" in value:
+            if isinstance(value, str) and setting_looks_secret(value):  # a key or token put in the wrong key
+                values[key] = NOT_SHOWN
+            elif section != "database" and isinstance(value, str) and "://" in value:
                 values[key] = mask_web_url(value)
     db = out["database"]
     if db.get("url"):

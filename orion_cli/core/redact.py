@@ -7,6 +7,7 @@ CLI all show URLs, and none of them should import another's machinery to do it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import unquote
 
 _SECRET_PARAMS = ("password", "secret", "token")  # libpq's password= and sslpassword=, and the like
@@ -17,6 +18,54 @@ _CONNINFO_SECRET = re.compile(
     r"(\b\w*(?:" + "|".join(_SECRET_PARAMS) + r")\w*\s*=\s*)"
     r"('(?:[^'\\]|\\.)*(?:'|$)|\"(?:[^\"\\]|\\.)*(?:\"|$)|(?:\\.|[^\s\\])+)",
     re.IGNORECASE)
+
+
+# A wallet key (0x + 64 hex), a bare hex secret, or a base64 DER/secret pasted as a path: 32+ characters of
+# the key alphabets (base64's "/" included), nothing else. Real credential paths have an extension.
+_KEYLIKE = re.compile(r"(0x)?[0-9a-fA-F]{32,}|[A-Za-z0-9+/=_-]{32,}")
+# A Telegram bot token (the shape secrets.names validates): <bot id>:<35 or so characters>.
+_TELEGRAM_TOKEN = re.compile(r"[0-9]{5,16}:[A-Za-z0-9_-]{30,64}")
+
+
+def looks_like_key(text: str) -> bool:
+    """Whether ``text``, given where a path belongs, is more likely key material than a path."""
+    text = text.strip()
+    if "\n" in text or "-----BEGIN" in text or "PRIVATE KEY" in text:
+        return True
+    return bool(_KEYLIKE.fullmatch(text)) and "." not in text
+
+
+def setting_looks_secret(text: str) -> bool:
+    """Whether a setting's value looks like a credential put there by mistake: key material
+    (:func:`looks_like_key`; an absolute path, ``/…`` or ``~…``, is taken for the path it is, as
+    ``/run/secrets/kalshi_private_key_pem`` would look like a key) or a Telegram bot token."""
+    text = text.strip()
+    return (looks_like_key(text) and not text.startswith(("/", "~"))) or bool(_TELEGRAM_TOKEN.fullmatch(text))
+
+
+NOT_SHOWN = "(not shown: it looks like a key or token)"
+SHOWN_SETTING_CHARS = 12  # how much of a long value a warning or an error quotes
+
+
+def shown_setting(text: str, *, mask: Callable[[str], str] | None = None) -> str:
+    """A setting's value (``alerts.format``, ``secrets.vault_path``…) as a warning or an error quotes it.
+
+    A value that looks like a credential is not shown at all; any other is quoted with the password
+    and secret parameters of a URL in it masked and clipped to its first :data:`SHOWN_SETTING_CHARS`
+    characters, with its length: a webhook URL or a key pasted into the wrong key (``--config``,
+    ``ORION__ALERTS__FORMAT=…``) was quoted whole in every warning, and cron keeps stderr. The key and
+    its source, which every such message names, say where to look. A URL key's value is given with
+    its ``mask`` (:func:`mask_web_url`, :func:`mask_url`) and shown whole: its host is what its error
+    is about."""
+    if setting_looks_secret(text):
+        return NOT_SHOWN
+    if mask is not None:
+        return repr(mask(text))
+    if "://" in text:
+        text = mask_web_url(text)
+    if len(text) <= SHOWN_SETTING_CHARS:
+        return repr(text)
+    return f"{text[:SHOWN_SETTING_CHARS]!r}… ({len(text)} characters)"
 
 
 def _secret_param(name: str) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hmac
 import os
-import re
 import secrets as _secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import NamedTuple
 
 from orion_cli.core.errors import SecretsError
 from orion_cli.core.files import FileRefused, read_file_or_stream
+from orion_cli.core.redact import looks_like_key
 from orion_cli.secrets.dotenv import parse_dotenv
 from orion_cli.secrets.names import CATALOGUE, normalise
 
@@ -47,19 +47,6 @@ class ImportPlan:
 
     def __repr__(self) -> str:
         return f"ImportPlan(names={sorted(self.values)}, files={[str(f) for f in self.files]})"
-
-
-# A wallet key (0x + 64 hex), a bare hex secret, or a base64 DER/secret pasted as a path: 32+ characters of
-# the key alphabets (base64's "/" included), nothing else. Real credential paths have an extension.
-_KEYLIKE = re.compile(r"(0x)?[0-9a-fA-F]{32,}|[A-Za-z0-9+/=_-]{32,}")
-
-
-def looks_like_key(text: str) -> bool:
-    """Whether ``text``, given where a path belongs, is more likely key material than a path."""
-    text = text.strip()
-    if "\n" in text or "-----BEGIN" in text or "PRIVATE KEY" in text:
-        return True
-    return bool(_KEYLIKE.fullmatch(text)) and "." not in text
 
 
 def _exists(path: Path) -> bool:

@@ -606,4 +606,6 @@ def open_store(
         lock = path.parent / "keyring.lock"
         return KeyringStore(KeyringSecrets(kr, service=keyring_service, lock_path=lock), on_change,
                             before_change, audit)
-    raise ConfigError(f"secrets.backend: unknown backend {backend!r:.40}", hint='use "vault" or "keyring"')
+    from orion_cli.core.redact import shown_setting
+
+    raise ConfigError(f"secrets.backend: unknown backend {shown_setting(backend)}", hint='use "vault" or "keyring"')

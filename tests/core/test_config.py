@@ -890,6 +890,53 @@ def test_repo_config_example_matches_render_example() -> None:
     assert example.read_text(encoding="utf-8") == render_example()
 
 
+WALLET = "0x" + "c68e" * 16  # a wallet key's shape (throwaway value)
+WEBHOOK = "https://hooks.slack.com/services/T000/B000/CANARYhooksecret"
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("alerts.enabled", WALLET), ("secrets.vault_path", WALLET), ("limits.order_notional", WALLET),
+    ("alerts.format", WEBHOOK), ("alerts.format", "123456789:AAHcanaryTokenTelegram0123456789abcd"),
+    ("alerts.format", "correct horse battery CANARY"), ("trading.trading_windows", "13:30-20:00 CANARY"),
+    ("secrets.vault_path", "relative/dir/CANARYsecret.json"), ("kalshi.prod_base_url", WALLET),
+])
+def test_a_refused_value_that_may_be_a_secret_is_not_quoted_whole(key: str, value: str) -> None:
+    """Black-box review: `ORION__ALERTS__ENABLED=0x<64 hex> orion halt --status` warned
+    `alerts.enabled = '0xc68e…'` with the whole key; so did secrets.vault_path, a webhook URL pasted into
+    alerts.format, and limits.order_notional kept ~40 hex characters. A value that looks like a key or a
+    token is not shown; any other is clipped to a few characters (URL keys keep their masked whole)."""
+    env = "ORION__" + key.upper().replace(".", "__")
+    s = load_settings(environ={env: value}, lenient=True)
+    (problem,) = s.problems
+    assert problem.startswith((f"{key} = ", f"{key} entry ")) and env in problem, problem
+    assert "CANARY" not in problem and "c68ec68e" not in problem and "hooks.slack.com/services" not in problem, problem
+    assert "not shown" in problem or "characters)" in problem, problem
+    with pytest.raises(ConfigError) as refused:  # strict, as every other command loads it: its hint too
+        load_settings(environ={env: value})
+    said = f"{refused.value.message} {refused.value.hint}"
+    assert "CANARY" not in said and "c68ec68e" not in said and "hooks.slack.com/services" not in said, said
+
+
+def test_a_short_refused_value_is_still_quoted() -> None:
+    s = load_settings(environ={"ORION__ALERTS__FORMAT": "slakc", "ORION__TRADING__TRADING_WINDOWS": "25:00-26:00"},
+                      lenient=True)
+    assert any("alerts.format = 'slakc' from" in p for p in s.problems), s.problems
+    with pytest.raises(ConfigError, match="entry '25:00-26:00' from"):
+        load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": "25:00-26:00"})
+
+
+def test_a_value_that_looks_like_a_key_is_not_shown_by_config_show() -> None:
+    """Black-box review: `config show` printed a wallet key set as alerts.telegram_chat_id whole."""
+    s = load_settings(environ={"ORION__ALERTS__TELEGRAM_CHAT_ID": WALLET}, lenient=True)
+    shown = {k: v for k, v, _ in iter_flat(s)}
+    assert shown["alerts.telegram_chat_id"] == "(not shown: it looks like a key or token)"
+    s = load_settings(environ={"ORION__ALERTS__TELEGRAM_CHAT_ID": "-1001234567890",
+                               "ORION__SECRETS__VAULT_PATH": "/run/secrets/orion_vault_file_for_prod_host"})
+    shown = {k: v for k, v, _ in iter_flat(s)}  # a chat id and a dotless absolute path are shown as they are
+    assert shown["alerts.telegram_chat_id"] == "-1001234567890"
+    assert shown["secrets.vault_path"] == "/run/secrets/orion_vault_file_for_prod_host"
+
+
 def test_database_url_password_is_masked_in_show() -> None:
     s = load_settings(overrides={"database.url": "postgresql://orion:s3cret@db.example/orion"}, environ={})
     shown = {k: v for k, v, _ in iter_flat(s)}
