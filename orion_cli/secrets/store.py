@@ -434,7 +434,7 @@ class VaultStore(SecretStore):
     def _key_for_existing(self) -> DerivedKey:
         if self._key is None:
             pw = self._password(False)
-            self._key = self.vault.unlock(pw.value)
+            self._key = self.vault.unlock(pw.value, pw.source)
         return self._key
 
     def _entries(self) -> dict[str, Entry]:
@@ -465,7 +465,7 @@ class VaultStore(SecretStore):
             except SecretsError as exc:
                 if exc.reason != "vault_exists":  # lost a race with another creator: update instead
                     raise
-                self._key = self.vault.unlock(pw.value)
+                self._key = self.vault.unlock(pw.value, pw.source)
         self.vault.update(self._key_for_existing(), lambda entries: entries.update(new_entries))
 
     def _delete(self, name: str) -> bool:

@@ -297,15 +297,20 @@ class Vault:
     def read_header(self) -> _Header:
         return self._parse(self._read_raw())
 
-    def unlock(self, password: str) -> DerivedKey:
-        """Derive the key for the vault as it is on disk and verify the password (exit 4 if wrong)."""
+    def unlock(self, password: str, source: str | None = None) -> DerivedKey:
+        """Derive the key for the vault as it is on disk and verify the password (exit 4 if wrong).
+
+        ``source`` is where the password came from (``MasterPassword.source``): the hint of a wrong one
+        names that place. It named ORION_MASTER_PASSWORD_FILE and the keyring for a password that came
+        from ORION_MASTER_PASSWORD, which outranks the keyring and was never mentioned."""
         header = self.read_header()
         key = derive_key(password, header.kdf, header.salt)
         if not hmac.compare_digest(key.check_value(), header.check):
             key.wipe()
             raise SecretsError(
-                "wrong master password (or the vault header was altered); nothing was changed",
-                hint="check ORION_MASTER_PASSWORD_FILE / the remembered keyring entry, or type it again",
+                f"wrong master password{WRONG_PASSWORD_FROM.get(source or '', '')} (or the vault header was "
+                "altered); nothing was changed",
+                hint=WRONG_PASSWORD_HINTS.get(source or "", WRONG_PASSWORD_HINTS[""]),
                 reason="wrong_password",
             )
         return key
@@ -316,8 +321,15 @@ class Vault:
 
     def _decrypt(self, header: _Header, key: DerivedKey) -> dict[str, Entry]:
         if not key.matches(header):
+            # The hint said only "run the command again", which then failed as a wrong password: the
+            # other rotation set its own new password, which this process does not have.
             raise SecretsError(
-                f"vault {self.path} was re-keyed by another process (secrets rotate); run the command again",
+                f"vault {self.path} was re-encrypted by another process (`orion secrets rotate`) after this one "
+                "unlocked it; nothing was changed by this command",
+                hint="the vault now opens with the new password that other rotation set, not the one this command "
+                     "used (unless it kept the same one): run the command again with that password (a remembered "
+                     "keyring entry was updated by it; ORION_MASTER_PASSWORD_FILE and ORION_MASTER_PASSWORD were "
+                     "not)",
                 reason="vault_rekeyed",
             )
         if not hmac.compare_digest(key.check_value(), header.check):
@@ -437,6 +449,21 @@ class Vault:
             new_key = derive_key(new_password, self.kdf, _secrets.token_bytes(_SALT_BYTES))
             self._encrypt_and_write(new_key, entries)
             return new_key
+
+
+# Where a wrong master password came from (MasterPassword.source), for its error and hint.
+WRONG_PASSWORD_FROM = {"file": " from ORION_MASTER_PASSWORD_FILE", "env": " from ORION_MASTER_PASSWORD",
+                       "keyring": " remembered in the OS keyring", "prompt": ""}
+WRONG_PASSWORD_HINTS = {
+    "file": "the password came from the file ORION_MASTER_PASSWORD_FILE names, which outranks every other "
+            "source: put the right one there (one line), or unset it",
+    "env": "the password came from ORION_MASTER_PASSWORD, which outranks the keyring and the prompt: set the "
+           "right one there, or unset it",
+    "keyring": "the password remembered in the OS keyring does not open this vault (rotated elsewhere?): "
+               "`orion secrets forget`, then `orion secrets remember` with the right one",
+    "prompt": "type it again",
+    "": "check ORION_MASTER_PASSWORD_FILE, ORION_MASTER_PASSWORD or the remembered keyring entry, or type it again",
+}
 
 
 def _strict_b64(text: Any) -> bytes:

@@ -365,6 +365,33 @@ def test_wrong_password_exit_4_vault_untouched(tmp_path: Path, home: Path, pw_fi
     assert vault_of(home).read_bytes() == before
 
 
+def test_a_wrong_password_is_blamed_on_the_source_that_gave_it(tmp_path: Path, home: Path, pw_file: Path, pem: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Black-box review: with a wrong ORION_MASTER_PASSWORD, `secrets check` said "hint: check
+    ORION_MASTER_PASSWORD_FILE / the remembered keyring entry, or type it again": neither was in play.
+    The error and its hint name the source that supplied the password."""
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the password")
+    wrong.chmod(0o600)
+    monkeypatch.delenv("ORION_MASTER_PASSWORD_FILE")
+    by_env = run("check", env={"ORION_MASTER_PASSWORD": "not the password"})
+    assert by_env.exit_code == 4, by_env.output
+    assert "wrong master password from ORION_MASTER_PASSWORD (" in by_env.stderr
+    assert "hint: the password came from ORION_MASTER_PASSWORD," in by_env.stderr
+    hint = by_env.stderr.split("hint:")[1].splitlines()[0]  # (the env warning names the file, as a better way)
+    assert "ORION_MASTER_PASSWORD_FILE" not in hint and "remembered" not in hint
+    by_file = run("check", env={"ORION_MASTER_PASSWORD_FILE": str(wrong)})
+    assert by_file.exit_code == 4 and "wrong master password from ORION_MASTER_PASSWORD_FILE" in by_file.stderr
+    assert "hint: the password came from the file ORION_MASTER_PASSWORD_FILE names" in by_file.stderr
+    kr = MemoryKeyring()
+    monkeypatch.setattr("keyring.get_keyring", lambda: kr)
+    kr.set_password(unlock_mod.KEYRING_SERVICE, unlock_mod.keyring_username(vault_of(home)), "not the password")
+    by_keyring = run("list")
+    assert by_keyring.exit_code == 4 and "wrong master password remembered in the OS keyring" in by_keyring.stderr
+    assert "`orion secrets forget`, then `orion secrets remember`" in by_keyring.stderr
+
+
 def test_no_password_source_no_tty_exit_4_fast(tmp_path: Path, home: Path, pw_file: Path, pem: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0

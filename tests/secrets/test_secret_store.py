@@ -162,6 +162,11 @@ def test_rekeyed_by_another_process_is_detected(make_store: Callable[..., Secret
     with pytest.raises(SecretsError) as err:
         first.set_many({"custom": "2"})
     assert err.value.reason == "vault_rekeyed"
+    # Review: the loser of two rotations was told only "run the command again", which then failed with a
+    # wrong password: the vault now has the other process's new password, which the hint says.
+    assert "nothing was changed" in err.value.message
+    assert "now opens with the new password that other rotation set" in (err.value.hint or "")
+    assert make_store("rotated elsewhere").get("custom").reveal() == "1"
 
 
 def test_check_reports_invalid_stored_values(make_store: Callable[..., SecretStore]) -> None:

@@ -623,7 +623,7 @@ def remember(ctx: typer.Context) -> None:
     pw = resolve_master_password(path, prompt=_prompt_hidden if interactive() else None, warn=app_ctx.out.warn,
                                  keyring_get=None)
     vault = Vault(path, allow_weak_kdf=_TEST_KDF is not None)
-    vault.unlock(pw.value).wipe()  # only a password that opens the vault is remembered
+    vault.unlock(pw.value, pw.source).wipe()  # only a password that opens the vault is remembered
     try:
         kr.set_password(KEYRING_SERVICE, keyring_username(path), pw.value)
     except Exception as exc:
