@@ -38,6 +38,8 @@ _GLOBAL_SHORT_FLAGS = frozenset({"-v", "-q"})
 _GLOBAL_FLAGS = frozenset({*_FORMAT_FLAGS, *_GLOBAL_SHORT_FLAGS, "--verbose", "--quiet", "--version"})
 _GLOBAL_VALUE_OPTIONS = frozenset({"--format", "--config", "--db"})
 _VERBOSE_RUN = re.compile(r"-v{2,}")  # -vv, -vvv: the count option, combined
+# The root options hoist_global_options takes from after the command (the static completions offer them there).
+HOISTED_OPTIONS = frozenset({*_GLOBAL_FLAGS, *_GLOBAL_VALUE_OPTIONS})
 
 
 def hoist_global_options(args: list[str], value_options: frozenset[str] = frozenset(),

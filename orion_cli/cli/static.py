@@ -91,6 +91,16 @@ def _walk(cmd: Any, path: tuple[str, ...]) -> Node:
     return node
 
 
+def after_command(tree: Node) -> list[tuple[str, str]]:
+    """The root's options that orion also takes after a command (``orion report --json``), as
+    :func:`orion_cli.cli.app.hoist_global_options` moves them to the front: offered there too, as README
+    says they are accepted before or after the command (``orion report --js<TAB>`` offered nothing).
+    ``--version`` is taken there as well but not offered: after a command it runs nothing of it."""
+    from orion_cli.cli.app import HOISTED_OPTIONS
+
+    return [(flag, h) for flag, h in tree.options if flag in HOISTED_OPTIONS and flag != "--version"]
+
+
 def _nodes(node: Node) -> list[Node]:
     out = [node]
     for child in node.children:
@@ -227,8 +237,9 @@ def render_bash(tree: Node) -> str:
         *_file_argument_cases(tree, "path", '_orion_files "$cur"; return 0'),
         '    case "$path" in',
     ]
+    globals_after = [o for o, _ in after_command(tree)]
     for n in _nodes(tree):
-        words = [c.path[-1] for c in n.children] + [o for o, _ in n.options]
+        words = [c.path[-1] for c in n.children] + [o for o, _ in n.options] + (globals_after if n.path else [])
         lines.append(f'        "{_key(n)}") COMPREPLY=($(compgen -W "{" ".join(words)}" -- "$cur")) ;;')
     lines += ["    esac", "}", "complete -o default -F _orion_complete orion", ""]
     return "\n".join(lines)
@@ -261,9 +272,10 @@ def render_zsh(tree: Node) -> str:
         *_file_argument_cases(tree, "path_key", "_files; return"),
         '    case "$path_key" in',
     ]
+    globals_after = after_command(tree)
     for n in _nodes(tree):
         items = [f"'{_q(c.path[-1])}:{_q(c.help).replace(':', ' ')}'" for c in n.children]
-        items += [f"'{_q(o)}:{_q(h).replace(':', ' ')}'" for o, h in n.options]
+        items += [f"'{_q(o)}:{_q(h).replace(':', ' ')}'" for o, h in [*n.options, *(globals_after if n.path else [])]]
         lines.append(f'        "{_key(n)}") items=({" ".join(items)}) ;;')
     lines += ["    esac", "    _describe 'orion' items", "}", 'compdef _orion orion', ""]
     return "\n".join(lines)
@@ -278,6 +290,7 @@ def render_fish(tree: Node) -> str:
         "# Install: copy to ~/.config/fish/completions/orion.fish",
         "complete -c orion -f",
     ]
+    everywhere = {flag for flag, _ in after_command(tree)}  # the root's, offered after any command too
     for n in _nodes(tree):
         if not n.path:
             cond = "__fish_use_subcommand"
@@ -289,10 +302,11 @@ def render_fish(tree: Node) -> str:
             lines.append(f"complete -c orion -n '{cond}' -a '{_q(c.path[-1])}' -d '{_q(c.help)}'")
         for flag, h in n.options:
             value = {FILE: " -r -F", VALUE: " -x"}.get(n.values.get(flag, ""), "")
+            where = "" if not n.path and flag in everywhere else f" -n '{cond}'"
             if flag.startswith("--"):
-                lines.append(f"complete -c orion -n '{cond}' -l '{flag[2:]}'{value} -d '{_q(h)}'")
+                lines.append(f"complete -c orion{where} -l '{flag[2:]}'{value} -d '{_q(h)}'")
             elif flag.startswith("-") and len(flag) == 2:
-                lines.append(f"complete -c orion -n '{cond}' -s '{flag[1:]}'{value} -d '{_q(h)}'")
+                lines.append(f"complete -c orion{where} -s '{flag[1:]}'{value} -d '{_q(h)}'")
         if FILE in n.arguments:
             lines.append(f"complete -c orion -n '{cond}' -F")
     return "\n".join(lines) + "\n"

@@ -149,7 +149,8 @@ def test_bash_options_and_commands_after_an_option_value(tmp_path: Path) -> None
     offered = [words for words, _ in _complete_in_bash(tmp_path, cases)]
     assert {"audit", "scan", "--config"} <= set(offered[0])
     assert {"--venue", "--watch"} <= set(offered[1]) and "audit" not in offered[1]
-    assert offered[2] == offered[3] == sorted(["--demo", "-h", "--help"])
+    globals_after = [flag for flag, _ in static.after_command(static.command_tree())]
+    assert offered[2] == offered[3] == sorted(["--demo", "-h", "--help", *globals_after])
     assert {"--inverted", "--note"} <= set(offered[4]) and not set(offered[4]) & set(FILES)
 
 
@@ -189,7 +190,8 @@ def test_bash_counts_a_value_bash_split_at_a_colon_as_one_word(tmp_path: Path) -
     out = _complete_lines_in_bash(tmp_path, lines, files)
     for line, (offered, opts) in zip(lines[:3], out, strict=False):
         assert offered == sorted(files) and "-o filenames" in opts, line
-    assert out[3][0] == sorted(["--demo", "-h", "--help"])
+    globals_after = [flag for flag, _ in static.after_command(static.command_tree())]
+    assert out[3][0] == sorted(["--demo", "-h", "--help", *globals_after])
     assert {"--fix", "--venue", "--halt-on-drift"} <= set(out[4][0]) and not set(out[4][0]) & set(files)
     assert out[5] == ([], "+o default")
     for line, (offered, opts) in zip(lines[6:9], out[6:9], strict=True):
@@ -206,7 +208,8 @@ def test_fish_requires_option_values_and_completes_files_only_for_file_ones() ->
     assert any(line.startswith(f"{scan} -l 'snapshot' -r -F -d ") for line in fish)
     assert any(line.startswith(f"{scan} -l 'venue' -x -d ") for line in fish)
     assert any(line.startswith(f"{scan} -l 'demo' -d ") for line in fish)
-    assert any(line.startswith("complete -c orion -n '__fish_use_subcommand' -l 'config' -r -F -d ") for line in fish)
+    # A global option, taken after the command as well: offered everywhere (no condition).
+    assert any(line.startswith("complete -c orion -l 'config' -r -F -d ") for line in fish)
     assert any(line.startswith(f"{record} -s 'o' -r -F -d ") for line in fish)
     info = "'__fish_seen_subcommand_from snapshot; and __fish_seen_subcommand_from info'"
     assert f"complete -c orion -n {info} -F" in fish
@@ -228,6 +231,29 @@ def test_zsh_completes_files_for_file_options_and_arguments() -> None:
         script = "\n".join(zsh)
         result = subprocess.run(["zsh", "-n"], input=script, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
+
+
+def test_global_options_are_offered_after_a_command_as_orion_takes_them(tmp_path: Path) -> None:
+    """Black-box review: `orion report --js<TAB>` offered nothing, though orion takes the global options
+    after the command (README; hoist_global_options). Offered after every command in each shell now, as
+    exactly the root options orion hoists (--version, which runs nothing of the command, not offered)."""
+    from orion_cli.cli.app import HOISTED_OPTIONS
+
+    tree = static.command_tree()
+    after = {flag for flag, _ in static.after_command(tree)}
+    assert after == {flag for flag, _ in tree.options} & HOISTED_OPTIONS - {"--version"}
+    assert {"--json", "--jsonl", "--format", "--config", "--db", "-q", "-v"} <= after
+    report, tail, group, root, no_version = _complete_in_bash(tmp_path, [
+        ["orion", "report", "--js"], ["orion", "audit", "tail", "--co"], ["orion", "secrets", "--qu"],
+        ["orion", "--ver"], ["orion", "report", "--ver"]])
+    assert report[0] == ["--json", "--jsonl"] and tail[0] == ["--config"] and group[0] == ["--quiet"]
+    assert root[0] == ["--verbose", "--version"] and no_version[0] == ["--verbose"]
+    zsh = static.render_zsh(tree)
+    [report_items] = [line for line in zsh.splitlines() if line.startswith('        "/report") items=(')]
+    assert "'--json:" in report_items and "'--config:" in report_items and "'--version:" not in report_items
+    fish = static.render_fish(tree).splitlines()
+    assert "complete -c orion -l 'json' -d 'Shorthand for --format json.'" in fish
+    assert any(line.startswith("complete -c orion -n '__fish_use_subcommand' -l 'version'") for line in fish)
 
 
 def test_fast_help_path_matches_app_help() -> None:
