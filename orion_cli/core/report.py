@@ -25,7 +25,8 @@ why, rather than a zero that looks like a measurement.
   the audit log's ``order.submitted`` timestamp to the order's first answer event
   (``order.acknowledged``/``filled``/``partial``/``cancelled``/``rejected``).
 * **Rejections by check**: ``risk.rejected`` audit events, counted once per event for each check
-  that failed in it (a check failing on both legs counts once).
+  that failed in it (a check failing on both legs counts once). With a venue, a check that failed on
+  one leg of a cross-venue plan counts for that leg's venue only; a plan-wide one for every venue.
 * **Realised vs quoted edge** (per execution, per contract): the plan's legs (two or more) form a
   complete set paying $1 at settlement, so realised profit = hedged contracts × $1 − everything paid for the
   execution's orders (buys + fees − sale proceeds), where contracts bought beyond the hedged sets
@@ -58,7 +59,7 @@ from orion_cli.execution.slippage import levels_from_record, planned_cost
 from orion_cli.execution.state import ADJUST_PREFIX, NEVER_SENT
 from orion_cli.store.audit import iso_utc
 from orion_cli.store.db import Database
-from orion_cli.store.tables import MONEY_QUANTUM, audit_events, executions, fills, orders, plain
+from orion_cli.store.tables import MONEY_QUANTUM, audit_events, executions, fills, opportunities, orders, plain
 
 ONE = Decimal(1)
 MS_QUANTUM = Decimal("0.001")
@@ -296,6 +297,14 @@ def _plan_legs(plan: Any) -> list[dict[str, Any]]:
     return [leg for leg in legs if isinstance(leg, dict)] if isinstance(legs, list) else []
 
 
+def _leg_venues(record: Any) -> list[str]:
+    """The venue of each leg of a stored opportunity record, in order (a plan's legs are its legs)."""
+    legs = record.get("legs") if isinstance(record, dict) else None
+    if not isinstance(legs, list):
+        return []
+    return [leg["venue"] if isinstance(leg, dict) and isinstance(leg.get("venue"), str) else "" for leg in legs]
+
+
 def _leg_key(venue: Any, market: Any, side: Any) -> tuple[str, str, str]:
     return str(venue), str(market), str(side)
 
@@ -330,26 +339,37 @@ def failed_checks(payload: Mapping[str, Any]) -> list[str]:
     Accepted: ``checks`` (check records with ``name``/``passed``), ``failed``/``failed_checks``/
     ``failing`` (names or check records), or one ``check``/``reason``/``name``.
     """
-    names: list[str] = []
+    return list(dict.fromkeys(name for name, _ in _failed_on_legs(payload)))  # once per event, first-seen order
+
+
+def _failed_on_legs(payload: Mapping[str, Any]) -> list[tuple[str, int | None]]:
+    """(check name, the plan leg it failed on, None for a plan-wide check) for every failing check a
+    ``risk.rejected`` event records (:func:`failed_checks`), each pair once, first-seen order."""
+    found: list[tuple[str, int | None]] = []
     checks = payload.get("checks")
     if isinstance(checks, list):
-        names += [str(c["name"]) for c in checks
+        found += [(str(c["name"]), _leg_index(c)) for c in checks
                   if isinstance(c, dict) and c.get("name") and c.get("passed") is False and not _skipped(c)]
     for key in ("failed", "failed_checks", "failing"):
         listed = payload.get(key)
         if isinstance(listed, list):
             for c in listed:
                 if isinstance(c, str) and c:
-                    names.append(c)
+                    found.append((c, None))
                 elif isinstance(c, dict) and c.get("name") and not _skipped(c):
-                    names.append(str(c["name"]))
-    if not names:
+                    found.append((str(c["name"]), _leg_index(c)))
+    if not found:
         for key in ("check", "reason", "name"):
             value = payload.get(key)
             if isinstance(value, str) and value:
-                names.append(value)
+                found.append((value, None))
                 break
-    return list(dict.fromkeys(names))  # once per event, first-seen order
+    return list(dict.fromkeys(found))
+
+
+def _leg_index(check: Mapping[str, Any]) -> int | None:
+    leg = check.get("leg")
+    return leg if isinstance(leg, int) and not isinstance(leg, bool) and leg >= 0 else None
 
 
 def _skipped(check: Mapping[str, Any]) -> bool:
@@ -389,6 +409,15 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
         extra_execs = conn.execute(select(executions.c.key, executions.c.plan, executions.c.result).where(
             executions.c.key.in_(select(orders.c.execution_id).where(*order_where)),
             executions.c.key.not_in(window_keys))).all()
+        # A cross-venue refusal recorded before events named their legs' venues: its opportunity's legs.
+        unplaced = sorted({p["opportunity_id"] for p in (_loads(ev.payload) for ev in event_rows
+                                                         if venue is not None and ev.type == "risk.rejected"
+                                                         and ev.venue is None)
+                           if isinstance(p, dict) and "leg_venues" not in p
+                           and isinstance(p.get("opportunity_id"), str)})
+        opportunity_venues = {row.id: _leg_venues(_loads(row.record)) for row in conn.execute(
+            select(opportunities.c.id, opportunities.c.record).where(opportunities.c.id.in_(unplaced)))
+        } if unplaced else {}
         exec_orders = conn.execute(select(orders).where(
             orders.c.mode == mode, orders.c.execution_id.in_(window_keys))).all()
         fill_rows = conn.execute(select(fills).join(orders, fills.c.client_order_id == orders.c.client_order_id)
@@ -415,7 +444,7 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
     paid = _paid(buy_fills)
     before = _bought_before(exec_buys)
     venues = _venue_quality(wanted, order_rows, plans, paid, before, executor_latency, event_rows, notes)
-    rejections, rejection_events = _rejections(event_rows, venue)
+    rejections, rejection_events = _rejections(event_rows, venue, opportunity_venues, notes)
     execs = [_execution_quality(row, exec_orders, fill_rows) for row in exec_rows
              if venue is None or any(leg.get("venue") == venue.value for leg in _plan_legs(plans.get(row.key)))]
     if execs and all(e.realised_edge is None for e in execs):
@@ -593,21 +622,55 @@ def _planned_cost(plan: Any, venue: str, market: str, side: str, quantity: Decim
     return None, False
 
 
-def _rejections(event_rows: Iterable[Any], venue: Venue | None) -> tuple[list[RejectionCount], int]:
+def _rejections(event_rows: Iterable[Any], venue: Venue | None, opportunity_venues: Mapping[str, list[str]],
+                notes: list[str]) -> tuple[list[RejectionCount], int]:
+    """Rejections by check; with ``venue``, those of its legs and the plan-wide ones.
+
+    An event's ``venue`` column names the venue every leg is on (a within-venue plan) and is empty for
+    a cross-venue one: there a check that failed on one leg (its ``leg``) is that leg's venue's, read
+    from the event's ``leg_venues``, or, for an event recorded before those were kept, from its
+    opportunity's legs (``opportunity_venues``; the plan's legs are its legs, in order). A check with
+    no leg (a whole plan's) is every venue's; so is a leg check whose venue is not known (noted)."""
     counts: dict[str, int] = {}
     last: dict[str, str] = {}
-    events = 0
+    events = unplaced = 0
     for ev in event_rows:
         if ev.type != "risk.rejected":
             continue
         if venue is not None and ev.venue is not None and ev.venue != venue.value:
             continue
         payload = _loads(ev.payload)
-        names = failed_checks(payload) if isinstance(payload, dict) else []
+        found = _failed_on_legs(payload) if isinstance(payload, dict) else []
+        names: list[str] = []
+        if venue is None or ev.venue is not None:
+            names = [name for name, _ in found]
+        else:
+            listed = payload.get("leg_venues") if isinstance(payload, dict) else None
+            if not isinstance(listed, list):
+                opportunity_id = payload.get("opportunity_id") if isinstance(payload, dict) else None
+                listed = opportunity_venues.get(opportunity_id, []) if isinstance(opportunity_id, str) else []
+            guessed = False
+            for name, leg in found:
+                if leg is None:
+                    names.append(name)
+                elif leg < len(listed) and isinstance(listed[leg], str) and listed[leg]:
+                    if listed[leg] == venue.value:
+                        names.append(name)
+                else:
+                    guessed = True
+                    names.append(name)
+            unplaced += guessed
+            if found and not names:
+                continue  # every check it failed on is another venue's leg
+        names = list(dict.fromkeys(names))
         events += 1
         for name in names or [UNSPECIFIED_CHECK]:
             counts[name] = counts.get(name, 0) + 1
             last[name] = ev.ts
+    if unplaced:
+        notes.append(f"rejections: {unplaced} event(s) name a failing leg whose venue is not recorded (before "
+                     "events named their legs' venues, and the opportunity is no longer stored); counted on "
+                     "every venue")
     lines = [RejectionCount(n, counts[n], last[n]) for n in sorted(counts, key=_check_sort_key)]
     return lines, events
 

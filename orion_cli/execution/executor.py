@@ -666,7 +666,9 @@ class Executor:
                 verdict = Verdict((*verdict.checks, CheckResult(
                     "INVALID_ORDER", False, prepare_problem or "size is zero on the fresh books")))
             if not verdict.passed:
-                AuditLog.append(conn, "risk.rejected", verdict.rejected_record(plan.key, plan.opportunity_id),
+                rejected = verdict.rejected_record(plan.key, plan.opportunity_id,
+                                                   [leg.venue.value for leg in plan.legs])
+                AuditLog.append(conn, "risk.rejected", rejected,
                                 mode=self.mode, actor=self.actor, now=now,
                                 venue=sole_venue(leg.venue for leg in plan.legs))
                 return Committed(False, verdict, None)

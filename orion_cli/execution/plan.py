@@ -7,7 +7,7 @@ pre-trade pipeline (:mod:`orion_cli.risk.checks`) judges it, and the two-leg exe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -169,10 +169,17 @@ class Verdict:
     def first_failure(self) -> CheckResult | None:
         return next((c for c in self.checks if not c.passed), None)
 
-    def rejected_record(self, key: str, opportunity_id: str) -> dict[str, Any]:
+    def rejected_record(self, key: str, opportunity_id: str, leg_venues: Sequence[str] = ()) -> dict[str, Any]:
         """The payload of the ``risk.rejected`` audit event of a refused plan (``orion report`` counts
         its ``failed`` checks by name): one shape for the pipeline's refusals and for those decided
-        before it (a key another process is executing, an interrupted execution in the way)."""
-        return {"key": key, "opportunity_id": opportunity_id,
-                "failed": [c.to_record() for c in self.checks if not c.passed],
-                "checks": [c.to_record() for c in self.checks]}
+        before it (a key another process is executing, an interrupted execution in the way).
+
+        ``leg_venues``: each plan leg's venue, by leg index, so ``orion report --venue`` counts a
+        check that failed on one leg (``leg``) for that leg's venue only (a cross-venue event's
+        venue column is empty); recorded when given."""
+        record: dict[str, Any] = {"key": key, "opportunity_id": opportunity_id,
+                                  "failed": [c.to_record() for c in self.checks if not c.passed],
+                                  "checks": [c.to_record() for c in self.checks]}
+        if leg_venues:
+            record["leg_venues"] = list(leg_venues)
+        return record

@@ -24,7 +24,7 @@ from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, Pri
 from orion_cli.core.report import build_report, failed_checks, percentile
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
 from orion_cli.store.db import Database, open_database
-from orion_cli.store.tables import executions
+from orion_cli.store.tables import executions, opportunities
 from orion_cli.venues.paper import PaperVenue
 from orion_cli.venues.trading import Action, OrderRejected, OrderRequest, OrderState, PreparedOrder, TimeInForce
 
@@ -474,3 +474,42 @@ def test_a_plan_recorded_before_levels_were_kept_uses_its_exact_average_and_says
     s, _ = _kalshi_slippage(db)
     # 140 @ 0.80 = 112 against 140 × 241.60 / 300 = 112.746666…: -0.0053333333 a contract.
     assert (s.orders, s.p50, s.total) == (2, D("-0.0053333333"), D("-0.7466666667"))
+
+
+def test_a_cross_venue_rejection_counts_for_the_venue_of_the_leg_that_failed(db: Database) -> None:
+    """Found by review: `report --venue polymarket` counted a MARKET_EXPOSURE refusal of a plan's Kalshi
+    leg (leg 0), as it filtered on the event's venue column, empty for every cross-venue plan. A leg's
+    check now counts for its leg's venue (the event's `leg_venues`, else the stored opportunity's legs);
+    a plan-wide check, and a leg whose venue is recorded nowhere (noted), for every venue."""
+    w = World(db)
+    exposure = {"name": "MARKET_EXPOSURE", "passed": False, "leg": 0, "detail": "kalshi KX-A: existing …"}
+    halted = {"name": "HALTED", "passed": False, "leg": None}
+    band = {"name": "PRICE_BAND", "passed": False, "leg": 1}
+    w.rejected({"key": "r1", "opportunity_id": "op-new", "leg_venues": ["kalshi", "polymarket"],
+                "checks": [exposure], "failed": [exposure]})
+    w.rejected({"key": "r2", "opportunity_id": "op-new", "leg_venues": ["kalshi", "polymarket"],
+                "checks": [halted, band], "failed": [halted, band]})
+    # Recorded before events named their legs' venues: the stored opportunity's legs say which.
+    with db.write() as conn:
+        conn.execute(insert(opportunities).values(
+            id="op-old", kind="cross", pair_key="p", observed_at=iso_utc(T0), expires_at=iso_utc(T0),
+            net_profit="1", net_edge="0.1", source="test",
+            record=canonical_json({"id": "op-old", "legs": [{"venue": "kalshi"}, {"venue": "polymarket"}]})))
+    w.rejected({"key": "r3", "opportunity_id": "op-old", "checks": [exposure], "failed": [exposure]})
+    w.rejected({"key": "r4", "opportunity_id": "op-gone", "checks": [exposure], "failed": [exposure]})
+
+    def counts(venue: Venue | None) -> tuple[list[tuple[str, int]], int, list[str]]:
+        report = build_report(db, mode="paper", venue=venue)
+        return [(r.check, r.count) for r in report.rejections], report.rejection_events, report.notes
+
+    poly, poly_events, poly_notes = counts(Venue.POLYMARKET)
+    # r1 and r3 failed only on Kalshi's leg; r2's HALTED is the plan's, its PRICE_BAND Polymarket's leg;
+    # r4's leg venue is not known: counted (and noted) rather than dropped.
+    assert (poly, poly_events) == ([("HALTED", 1), ("PRICE_BAND", 1), ("MARKET_EXPOSURE", 1)], 2)
+    assert any(n.startswith("rejections: 1 event(s) name a failing leg whose venue is not recorded")
+               for n in poly_notes)
+    kalshi, kalshi_events, _ = counts(Venue.KALSHI)
+    assert (kalshi, kalshi_events) == ([("HALTED", 1), ("MARKET_EXPOSURE", 3)], 4)
+    everything, events, notes = counts(None)
+    assert (everything, events) == ([("HALTED", 1), ("PRICE_BAND", 1), ("MARKET_EXPOSURE", 3)], 4)
+    assert not [n for n in notes if n.startswith("rejections:")]

@@ -398,6 +398,26 @@ def test_a_refusal_is_audited_with_the_venue_every_leg_is_on(db: Database) -> No
     assert build_report(db, mode="paper", venue=Venue.POLYMARKET).rejection_events == 2
 
 
+def test_a_cross_venue_refusal_records_each_legs_venue(db: Database) -> None:
+    """Found by review: a cross-venue refusal's event has no venue and its checks only a leg index, so
+    `orion report --venue polymarket` counted a check that failed on the Kalshi leg. The event now
+    records each leg's venue, and the report counts a leg's check for that venue only."""
+    from orion_cli.core.report import build_report
+    from orion_cli.execution.plan import CheckResult, Verdict
+
+    def kalshi_leg_only(conn: Any, plan: TradePlan, ctx: Any) -> Verdict:
+        return Verdict((CheckResult("MARKET_EXPOSURE", False, "kalshi leg over its limit", leg=0),))
+
+    plan = make_plan(key="kalshi-leg")
+    assert [leg.venue for leg in plan.legs] == [Venue.KALSHI, Venue.POLYMARKET]
+    assert run(executor(db, fake_venues(Exchange()), evaluate=kalshi_leg_only).execute(plan, None)).status == "refused"
+    rejected = next(p for t, p in events(db) if t == "risk.rejected")
+    assert rejected["leg_venues"] == ["kalshi", "polymarket"]
+    assert build_report(db, mode="paper", venue=Venue.POLYMARKET).rejection_events == 0
+    assert [(r.check, r.count) for r in build_report(db, mode="paper", venue=Venue.KALSHI).rejections] == [
+        ("MARKET_EXPOSURE", 1)]
+
+
 def test_balance_read_before_another_trade_filled_does_not_pay_for_a_second_trade(db: Database) -> None:
     """Review: trade B read its balances, trade A's pair filled (its orders final, no longer in flight),
     then B's checks passed on the cash A had spent; Kalshi refused B's hedge and the filled leg was
