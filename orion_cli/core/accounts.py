@@ -23,8 +23,9 @@ from typing import Any
 from orion_cli.core.config import Settings, enabled_venues
 from orion_cli.core.errors import AuthError, OrionError, StorageError, venue_cause
 from orion_cli.core.models import OrderBook, Venue
+from orion_cli.core.money import ZERO
 from orion_cli.store.db import Database
-from orion_cli.store.ledger import DailyPnl, Exposure, Ledger, MarkKey, exposure_of
+from orion_cli.store.ledger import DailyPnl, Exposure, ExposureLine, Ledger, MarkKey, exposure_of
 from orion_cli.store.tables import plain
 from orion_cli.venues.base import MarketSource
 from orion_cli.venues.trading import Balance, Position, TradingVenue
@@ -99,6 +100,7 @@ class AccountsReport:
     pnl: DailyPnl
     as_of: datetime
     mark_errors: list[str] = field(default_factory=list)
+    exposure_error: str = ""  # why the exposure limits' figures could not be read (each line's counted is None)
 
     @property
     def answered(self) -> bool:
@@ -212,5 +214,34 @@ async def gather(
               for p in held]
     pnl = ledger.daily_pnl(daily_loss=settings.breaker.daily_loss, daily_loss_pct=settings.breaker.daily_loss_pct,
                            marks=marks, now=now)
-    return AccountsReport(mode=mode, accounts=accounts, positions=marked, exposure=exposure_of(held), pnl=pnl,
-                          as_of=now, mark_errors=errors)
+    exposure, exposure_error = with_limit_basis(exposure_of(held), ledger, settings)
+    return AccountsReport(mode=mode, accounts=accounts, positions=marked, exposure=exposure, pnl=pnl,
+                          as_of=now, mark_errors=errors, exposure_error=exposure_error)
+
+
+def with_limit_basis(exposure: Exposure, ledger: Ledger, settings: Settings) -> tuple[Exposure, str]:
+    """``exposure`` (the positions' cost) with, on each line, what the MARKET_EXPOSURE /
+    CATEGORY_EXPOSURE check counts there and its limit, read by the checks' own function from the
+    mode's ledger: cost plus the fees paid, and buys in flight with their planned fees. A market or
+    category only buys in flight are counted in gets a line of its own (no position, exposure 0).
+    When the checks could not read it (they refuse then), no line has the figure and the reason is
+    returned."""
+    from orion_cli.risk.checks import counted_exposure
+
+    try:
+        with ledger.db.read() as conn:
+            book = counted_exposure(conn, ledger.mode)
+    except ValueError as exc:
+        return exposure, f"the exposure limits' figures cannot be read, so a trade is refused: {exc}"
+    market_limit, category_limit = settings.limits.market_exposure, settings.limits.category_exposure
+    markets = [dataclasses.replace(x, counted=plain(book.by_market.get((x.venue, x.key), ZERO)), limit=market_limit)
+               for x in exposure.by_market]
+    shown = {(x.venue, x.key) for x in markets}
+    markets += [ExposureLine("market", m, ZERO, venue=v, counted=plain(amount), limit=market_limit)
+                for (v, m), amount in sorted(book.by_market.items()) if (v, m) not in shown and amount > 0]
+    cats = [dataclasses.replace(x, counted=plain(book.by_category.get(x.key, ZERO)), limit=category_limit)
+            for x in exposure.by_category]
+    named = {x.key for x in cats}
+    cats += [ExposureLine("category", k, ZERO, counted=plain(amount), limit=category_limit)
+             for k, amount in sorted(book.by_category.items()) if k not in named and amount > 0]
+    return dataclasses.replace(exposure, by_market=tuple(markets), by_category=tuple(cats)), ""

@@ -264,6 +264,13 @@ def _load_book(conn: Connection, mode: str, held: Sequence[Position],
     return book
 
 
+def counted_exposure(conn: Connection, mode: str) -> _Book:
+    """The existing exposure of ``mode`` the exposure checks count (module doc), read on ``conn``: what
+    ``orion positions`` / ``orion balance`` show beside each exposure line. Raises ``ValueError`` where
+    the checks fail closed (an execution's stored plan cannot be read for its order in flight)."""
+    return _load_book(conn, mode, positions_in(conn, mode, include_closed=True))
+
+
 def _planned_fees(plan: str) -> dict[tuple[str, str, str], tuple[Decimal, Decimal]]:
     """The fees each leg of an execution's stored plan expected and its size, by (venue, market, side).
     A hedge retried at another limit counts the plan's fees per contract too."""

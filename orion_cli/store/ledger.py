@@ -252,17 +252,23 @@ def _trading_day_utc(now: datetime, reset_hour_utc: int) -> tuple[str, datetime]
 
 @dataclass(frozen=True, slots=True)
 class ExposureLine:
-    """Cost at risk in one market (``key`` = market id) or one category (``key`` = category)."""
+    """Cost at risk in one market (``key`` = market id) or one category (``key`` = category).
+
+    ``counted``: what the MARKET_EXPOSURE / CATEGORY_EXPOSURE check counts as existing here (the
+    ledger's positions at cost plus their fees, and buys in flight with their planned fees:
+    :func:`orion_cli.risk.checks.counted_exposure`), against ``limit``; None when not read."""
 
     kind: str  # market | category
     key: str
     exposure: Decimal
     venue: str = ""
     positions: int = 0
+    counted: Decimal | None = None
+    limit: Decimal | None = None
 
     def to_record(self) -> dict[str, Any]:
         rec: dict[str, Any] = {"type": "exposure", "kind": self.kind, "key": self.key, "exposure": self.exposure,
-                               "positions": self.positions}
+                               "positions": self.positions, "limit_counted": self.counted, "limit": self.limit}
         if self.venue:
             rec["venue"] = self.venue
         return rec

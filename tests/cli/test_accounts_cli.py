@@ -175,6 +175,64 @@ def test_a_position_shows_the_category_its_exposure_is_counted_under(tmp_path: P
     assert table.exit_code == 0 and "Entertainment" not in table.stdout and "culture" in table.stdout, table.output
 
 
+def test_exposure_lines_show_what_the_exposure_limits_count(ledger_url: str) -> None:
+    """Found by a black-box reviewer: `positions` showed exposure 157.6 where MARKET_EXPOSURE's refusal
+    said "existing 159.8064": the checks count cost plus fees (and buys in flight), the lines the cost
+    alone, so the trader saw $2.21 more room than the check allowed. Each line now also shows what the
+    check counts there (the checks' own function) and its limit; a market only a buy in flight is
+    counted in has a line too."""
+    from orion_cli.risk.checks import counted_exposure
+    from orion_cli.venues.trading import PreparedOrder
+
+    db = open_database(ledger_url)
+    # A buy in flight (an intent orion did not plan: no fees known) on a market with no position.
+    req = OrderRequest(Venue.KALSHI, "KXNBA-26-BOS", Side.YES, Action.BUY, D("5"), D("0.40"), TimeInForce.FOK,
+                       "cli-flight")
+    Ledger(db, "paper").record_intent(PreparedOrder(req, "{}"))
+    with db.read() as conn:
+        book = counted_exposure(conn, "paper")
+    db.dispose()
+    for command in ("positions", "balance"):
+        res = _invoke("--db", ledger_url, command, "--json")
+        assert res.exit_code == 0, res.output
+        lines = {(r["kind"], r["key"]): (r["exposure"], r["limit_counted"], r["limit"])
+                 for r in json.loads(res.stdout) if r["type"] == "exposure"}
+        # 10 × 0.30 = 3 at cost, + its fee 0.147 counted; the in-flight buy 5 × 0.40 = 2, no position
+        # (recorded with no category, the check counts it as uncategorised).
+        assert lines == {("market", "KXNBA-26-NYK"): ("3", "3.147", "200"),
+                         ("market", "KXNBA-26-BOS"): ("0", "2", "200"),
+                         ("category", "sports"): ("3", "3.147", "500"),
+                         ("category", "uncategorised"): ("0", "2", "500")}, lines
+        assert D(lines[("market", "KXNBA-26-NYK")][1]) == book.by_market[("kalshi", "KXNBA-26-NYK")]
+        assert D(lines[("category", "sports")][1]) == book.by_category["sports"]
+    table = _invoke("--db", ledger_url, "positions", "--format", "table")
+    assert table.exit_code == 0 and "limit counts" in table.stdout and "3.147" in table.stdout, table.output
+
+
+def test_exposure_the_limits_cannot_read_is_said_not_shown_as_zero(ledger_url: str) -> None:
+    """Where the exposure checks fail closed (an execution's stored plan cannot be read for the fees of
+    its order in flight), the lines carry no limit figure (null) and a warning says why."""
+    from sqlalchemy import insert
+
+    from orion_cli.store.tables import executions
+    from orion_cli.venues.trading import PreparedOrder
+
+    db = open_database(ledger_url)
+    with db.write() as conn:
+        conn.execute(insert(executions).values(key="bad-plan", opportunity_id="op", mode="paper", status="intents",
+                                               size=D("5"), plan="{}", result="{}", created_at="2026-01-01T00:00:00Z",
+                                               updated_at="2026-01-01T00:00:00Z"))
+    req = OrderRequest(Venue.KALSHI, "KXNBA-26-BOS", Side.YES, Action.BUY, D("5"), D("0.40"), TimeInForce.FOK,
+                       "cli-bad")
+    Ledger(db, "paper").record_intent(PreparedOrder(req, "{}"), execution_id="bad-plan")
+    db.dispose()
+    res = _invoke("--db", ledger_url, "positions", "--json")
+    assert res.exit_code == 0, res.output
+    lines = [r for r in json.loads(res.stdout) if r["type"] == "exposure"]
+    assert lines and all(r["limit_counted"] is None and r["limit"] is None for r in lines), lines
+    assert "exposure limits' figures cannot be read" in res.stderr and "bad-plan" in res.stderr, res.stderr
+
+
 def test_live_mode_without_a_vault_is_a_secrets_error(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Live mode reads the venues with the vault's credentials; without them: exit 4, nothing on stdout."""
     monkeypatch.setenv("ORION__TRADING__MODE", "live")

@@ -45,7 +45,10 @@ EXPOSURE_COLUMNS = [
     Column("key", "market / category"),
     Column("venue", "venue"),
     Column("positions", "positions", "right"),
-    Column("exposure", "exposure", "right"),
+    Column("exposure", "exposure (cost)", "right"),
+    # What MARKET_EXPOSURE / CATEGORY_EXPOSURE count here, and their limit: the room a trade has.
+    Column("limit_counted", "limit counts (+fees, in flight)", "right"),
+    Column("limit", "limit", "right"),
 ]
 
 PNL_COLUMNS = [
@@ -86,6 +89,8 @@ def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> A
 def _warn_unmarked(app: AppContext, report: AccountsReport) -> None:
     for problem in report.mark_errors:
         app.out.warn(f"could not mark {problem}")
+    if report.exposure_error:
+        app.out.warn(report.exposure_error)
 
 
 def _live_report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> AccountsReport:
@@ -198,7 +203,8 @@ def balance_command(
     settled since (position.settled) and the Kalshi deposits and withdrawals it holds (capital, not
     profit or loss: capital.transfer). Polymarket's total includes resolved payouts not yet redeemed. A
     venue that cannot be reached, or has no credentials, is shown as unavailable; exit 5 only when none
-    answered (exit 4 when no venue has credentials, or a venue rejected them). Today's P&L marks
+    answered (exit 4 when no venue has credentials, or a venue rejected them). Exposure lines show the
+    cost and what the exposure limits count (cost plus fees, and buys in flight). Today's P&L marks
     positions to the best bids with --demo or --snapshot (or --refresh on live books), as `orion
     positions` does; else at cost.
 
@@ -229,8 +235,10 @@ def positions_command(
 ) -> None:
     """Open positions per venue with exposure by market and category; marked when a source is given.
 
-    With --demo or --snapshot (or --refresh on live books) each position is marked to the best bid
-    of its outcome. A venue that cannot be read is listed as unavailable (a `balance` record with
+    Each exposure line shows the positions' cost and, beside it, what MARKET_EXPOSURE /
+    CATEGORY_EXPOSURE count there (cost plus fees, and buys in flight) against their limit. With
+    --demo or --snapshot (or --refresh on live books) each position is marked to the best bid of its
+    outcome. A venue that cannot be read is listed as unavailable (a `balance` record with
     status "unavailable" in JSON), its positions unknown; exit 5 only when none answered.
 
     Example:  orion positions --demo   ·   orion positions --json
