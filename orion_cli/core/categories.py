@@ -88,3 +88,32 @@ def category_filter(wanted: str | None, names: Iterable[str] = ()) -> Callable[[
         return lambda _name: True
     selected = wanted_categories(wanted, names)
     return lambda name: canonical_category(name) in selected
+
+
+_CATEGORIES_SHOWN = 12
+
+
+def no_category_note(wanted: str, names: Iterable[str], where: str, consequence: str) -> str | None:
+    """The warning for a ``--category wanted`` that selects none of ``names`` (the category names of the
+    markets in ``where``), naming what could be typed instead; None when it selects one, or is blank.
+
+    One warning for every command with the filter (``scan``, ``markets``): the names listed are every
+    venue's own (each selects its category on both venues: "culture" and Kalshi's "Entertainment"),
+    one spelling of each name whatever its case, the first :data:`_CATEGORIES_SHOWN`.
+    """
+    from orion_cli.core.config import shown_number
+
+    every = list(names)
+    if not wanted or not wanted.strip() or not every:
+        return None
+    selects = category_filter(wanted, every)
+    if any(selects(n) for n in every):
+        return None
+    spelled: dict[str, str] = {}
+    for n in sorted(n.strip() for n in every if n.strip()):  # the capitalised spelling first
+        spelled.setdefault(n.casefold(), n)
+    listed = sorted(spelled.values(), key=str.casefold)
+    shown = ", ".join(listed[:_CATEGORIES_SHOWN])
+    more = f", and {len(listed) - _CATEGORIES_SHOWN} more" if len(listed) > _CATEGORIES_SHOWN else ""
+    named = f"its categories: {shown}{more}" if listed else "its markets carry no category"
+    return f"--category {shown_number(repr(wanted))} selects no market in {where} ({named}); {consequence}"

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from orion_cli.core.categories import canonical_category, category_filter
-from orion_cli.core.config import Settings, shown_number
+from orion_cli.core.categories import category_filter, no_category_note
+from orion_cli.core.config import Settings
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Market, OrderBook, Venue
 from orion_cli.core.opportunity import Opportunity
@@ -123,9 +123,12 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
 
     opportunities: list[Opportunity] = []
     notes: list[str] = []
-    if data.markets and not kalshi and not poly and options.category and options.category.strip():
+    if not kalshi and not poly and options.category:
         # Else "0 opportunities" reads as "no arbitrage" where the filter (a typo) left nothing to match.
-        notes.append(_no_category_note(options.category, data))
+        missed = no_category_note(options.category, (m.category for m in data.markets), data.source,
+                                  "nothing was matched or priced")
+        if missed:
+            notes.append(missed)
     tradable: list[TradablePair] = []
     held_back: list[MatchCandidate] = []
     stats: MatchStats | None = None
@@ -320,24 +323,6 @@ def _missing_note(missing: Sequence[TradablePair], listed_k: set[str], listed_p:
     more = f", and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
     return (f"{len(missing)} curated pair(s) not found in {source} (not priced, not counted as tradable): "
             f"{', '.join(named)}{more}; a settled market or a mistyped id? (`orion pairs list`, `orion markets`)")
-
-
-_CATEGORIES_SHOWN = 12
-
-
-def _no_category_note(wanted: str, data: MarketData) -> str:
-    """The warning for a ``--category`` that selects no market of the data, naming the categories it has."""
-    # As the venues name them (either venue's name selects its category), one spelling of each.
-    by_key: dict[str, str] = {}
-    for m in data.markets:
-        if m.category.strip():
-            by_key.setdefault(canonical_category(m.category), m.category.strip())
-    names = sorted(set(by_key.values()), key=str.casefold)
-    shown = ", ".join(names[:_CATEGORIES_SHOWN])
-    more = f", and {len(names) - _CATEGORIES_SHOWN} more" if len(names) > _CATEGORIES_SHOWN else ""
-    listed = f"its categories: {shown}{more}" if names else "its markets carry no category"
-    return (f"--category {shown_number(repr(wanted))} selects no market in {data.source} ({listed}); nothing was "
-            "matched or priced")
 
 
 def _twice_note(group: Sequence[CuratedPair], market_of: dict[str, str]) -> str:

@@ -96,6 +96,24 @@ def test_markets_filters_and_jsonl() -> None:
     assert code == 0 and {r["category"] for r in json.loads(out)} == {"Elections", "politics"}
     code, out, err = invoke("markets", "--demo", "--search", "no such market anywhere", "--format", "table")
     assert code == 0 and "no markets match" in err
+    assert "selects no market" not in err  # no --category: nothing to warn about
+
+
+def test_markets_warns_as_scan_does_when_the_category_selects_no_market() -> None:
+    """Found by a black-box reviewer: `markets --demo --category zzz` said only "no markets match" (rc 0)
+    where `scan` warns that the filter selects no market; and scan's list named Kalshi's categories only,
+    not Polymarket's "culture"/"politics", which select the same markets. One warning for both commands,
+    naming every name either venue uses."""
+    code, _out, err = invoke("markets", "--demo", "--category", "zzz", "--format", "table")
+    assert code == 0 and "no markets match" in err
+    assert ("warning: --category 'zzz' selects no market in demo data set (its categories: culture, Elections, "
+            "Entertainment, politics, Sports); nothing to list") in " ".join(err.split()), err
+    code, _out, err = invoke("markets", "--demo", "--venue", "polymarket", "--category", "zzz", "--json")
+    assert code == 0 and "(its categories: culture, politics, sports)" in " ".join(err.split()), err
+    # A category that selects markets (a part of one venue's name too) and a blank one: no warning.
+    for chosen in ("culture", "entert", " "):
+        code, _out, err = invoke("markets", "--demo", "--category", chosen, "--json")
+        assert code == 0 and "selects no market" not in err, (chosen, err)
 
 
 def test_markets_table_format() -> None:

@@ -381,6 +381,16 @@ def test_a_category_that_selects_no_market_says_so_and_names_the_data_s_categori
     assert "(502 characters)" in long and len(long) < 200, long
 
 
+def test_a_category_note_names_both_venues_category_names(cfg: Settings) -> None:
+    """Found by a black-box reviewer: the note listed one spelling per shared category, the first market's
+    (Kalshi's "Entertainment"), leaving out Polymarket's "culture", which the user can type as well."""
+    k = kalshi_market(category="Entertainment")
+    p = poly_market(category="culture")
+    data = data_of((k, None), (p, None))
+    (note,) = scan(data, [], cfg, opts(category="zzz")).notes
+    assert "(its categories: culture, Entertainment)" in note, note
+
+
 # --------------------------------------------------------------------------------------------------
 # hand-built books, exact figures
 

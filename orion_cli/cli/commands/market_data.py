@@ -14,7 +14,7 @@ from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column, rich_console, stream_is_tty
 from orion_cli.cli.params import one_venue
-from orion_cli.core.categories import CATEGORY_HELP, category_filter
+from orion_cli.core.categories import CATEGORY_HELP, category_filter, no_category_note
 
 if TYPE_CHECKING:
     from orion_cli.core.models import BookSide, Market, OrderBook
@@ -263,6 +263,11 @@ def markets_command(
         data = run(lambda: source.fetch(venues, with_books=not live, progress=progress))
     announce(app, source, data)
     in_category = category_filter(category, {m.category for m in data.markets})
+    # Scan's warning: else "no markets match" hides that the filter (a typo) selects no category at all.
+    missed = no_category_note(category or "", (m.category for m in data.markets), data.source,
+                              "nothing to list")
+    if missed:
+        app.out.warn(missed)
     chosen = [m for m in data.markets if _matches(m, search, in_category)]
     chosen.sort(key=lambda m: (m.venue.value, m.event_title or m.event_id, m.title, m.id))
     if limit is not None:
