@@ -445,6 +445,9 @@ def test_suggest_table_says_why() -> None:
     code, out, _ = invoke("pairs", "suggest", "--demo", "--format", "table")
     assert code == 0
     assert "passes every check" in out and "LOW_SCORE" in out
+    # Found by a black-box reviewer: scan's "net edge if curated" column was shown, never filled (suggest
+    # reads no books, so prices nothing; `scan --include-candidates` does).
+    assert "if curated" not in out and "auto" in out
 
 
 def test_suggest_accept_passing_candidate_writes_it() -> None:

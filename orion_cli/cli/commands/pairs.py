@@ -159,6 +159,11 @@ def remove_command(
     app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
 
 
+# Scan's candidate columns but "net edge if curated": suggest reads no books, so it prices nothing
+# (`orion scan --include-candidates` shows that figure).
+SUGGEST_COLUMNS = [*(c for c in CANDIDATE_COLUMNS if c.key != "if_curated_text"), Column("auto_accepted", "auto")]
+
+
 @app.command("suggest")
 def suggest_command(
     ctx: typer.Context,
@@ -221,7 +226,7 @@ def suggest_command(
         if app_ctx.out.machine:
             rec.pop("reasons_text")
         records.append(rec)
-    app_ctx.out.records(records, [*CANDIDATE_COLUMNS, Column("auto_accepted", "auto")],
+    app_ctx.out.records(records, SUGGEST_COLUMNS,
                         title="suggested pairs", empty="no candidates")
     if accept:  # the ledger before any write to the pairs file (a missing one: created by a write only)
         app_ctx.db_if_exists()
