@@ -272,6 +272,8 @@ def parse_iso_z(value: Any, field: str) -> datetime:
 
 
 _RATIO_STEP = Decimal("0.000001")
+# The precision of an edge per contract (scan's and the plan's, and so `orion report`'s realised edge).
+EDGE_STEP = _RATIO_STEP
 
 
 def ratio_down(num: Decimal, den: Decimal) -> Decimal:

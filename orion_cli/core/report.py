@@ -31,7 +31,8 @@ why, rather than a zero that looks like a measurement.
   complete set paying $1 at settlement, so realised profit = hedged contracts × $1 − everything paid for the
   execution's orders (buys + fees − sale proceeds), where contracts bought beyond the hedged sets
   (a Polymarket overfill, a short unwind) are still held and so carried at their cost; realised edge
-  = profit / hedged. An execution with nothing hedged but contracts still held has no realised edge
+  = profit / hedged, at the quoted and planned edges' precision (1e-6, rounded down), so the three
+  compare alike. An execution with nothing hedged but contracts still held has no realised edge
   until it settles (null, with a note). A fully unwound execution's profit is what the unwind cost:
   the summary's ``realised_profit`` includes it (and ``unwind_cost`` states it), while its
   ``realised_edge`` is over the hedged executions only, to compare with their quoted edge.
@@ -46,13 +47,14 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
 
 from orion_cli.core.models import Venue
 from orion_cli.core.money import ZERO
+from orion_cli.core.opportunity import EDGE_STEP
 from orion_cli.core.reconcile import EXTERNAL_PREFIX
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED
 from orion_cli.execution.slippage import levels_from_record, planned_cost
@@ -70,6 +72,13 @@ UNSPECIFIED_CHECK = "UNSPECIFIED"
 
 def _q(value: Decimal, quantum: Decimal = MONEY_QUANTUM) -> Decimal:
     return plain(value.quantize(quantum, rounding=ROUND_HALF_EVEN))
+
+
+def _edge(value: Decimal) -> Decimal:
+    """An edge per contract at the precision the quoted and planned edges have (1e-6), so the figures a
+    reader compares are alike: rounded down (toward −∞, never overstated), as the plan rounds its own,
+    so a realised edge exactly the plan's reads as the plan's (it showed 10 places against their 6)."""
+    return plain(value.quantize(EDGE_STEP, rounding=ROUND_FLOOR))
 
 
 def percentile(values: Sequence[Decimal], pct: int) -> Decimal | None:
@@ -212,7 +221,7 @@ class ExecutionQuality:
     def edge_vs_quote(self) -> Decimal | None:
         if self.realised_edge is None or self.quoted_edge is None:
             return None
-        return self.realised_edge - self.quoted_edge
+        return plain(self.realised_edge - self.quoted_edge)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -276,9 +285,9 @@ class Report:
             "hedged_contracts": hedged,
             "realised_profit": plain(profit - unwind_cost) if with_edge or unwound else None,
             "unwind_cost": plain(unwind_cost),
-            "realised_edge": _q(profit / hedged) if hedged else None,
-            "quoted_edge": _q(sum((e.quoted_edge * e.hedged for e in quoted if e.quoted_edge is not None), ZERO)
-                              / quoted_hedged) if quoted_hedged else None,
+            "realised_edge": _edge(profit / hedged) if hedged else None,
+            "quoted_edge": _edge(sum((e.quoted_edge * e.hedged for e in quoted if e.quoted_edge is not None), ZERO)
+                                 / quoted_hedged) if quoted_hedged else None,
             "rejection_events": self.rejection_events,
             "notes": list(self.notes),
         }
@@ -721,7 +730,7 @@ def _execution_quality(row: Any, exec_orders: Sequence[Any], fill_rows: Sequence
     else:
         # Contracts beyond the hedged sets are still held: carried at their cost, not realised.
         profit = plain(hedged * ONE - (paid - carried))
-        realised = _q(profit / hedged)
+        realised = _edge(profit / hedged)
         if excess:
             note = f"unhedged {described} carried at cost {plain(carried)}, left out of the realised figures"
     return ExecutionQuality(

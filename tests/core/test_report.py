@@ -513,3 +513,28 @@ def test_a_cross_venue_rejection_counts_for_the_venue_of_the_leg_that_failed(db:
     everything, events, notes = counts(None)
     assert (everything, events) == ([("HALTED", 1), ("PRICE_BAND", 1), ("MARKET_EXPOSURE", 3)], 4)
     assert not [n for n in notes if n.startswith("rejections:")]
+
+
+def test_a_realised_edge_is_shown_at_the_planned_edges_precision(db: Database) -> None:
+    """Found by a black-box reviewer: an execution that realised exactly its plan showed realised
+    0.0324251351 against planned 0.032425, as if it had beaten the plan by 1.35e-7. The realised edge is
+    now at the quoted and planned edges' precision (1e-6, rounded down as the plan's is)."""
+    w = World(db)
+    w.source.add(Venue.KALSHI, "KX-D", yes_asks=levels(("0.37", "100")), delay_ms=10)
+    w.source.add(Venue.POLYMARKET, "PM-D", no_asks=levels(("0.50", "100")), delay_ms=10)
+    # 7 × 0.37 = 2.59 + fee ceil(0.07 × 7 × 0.37 × 0.63 = 0.114219) = 0.1143, + 7 × 0.50 = 3.50 (no fee):
+    # paid 6.2043 for 7 sets paying 7, profit 0.7957; 0.7957 / 7 = 0.11367142857…
+    w.execution("exec-d", [leg("kalshi", "KX-D", "yes", "0.37"), leg("polymarket", "PM-D", "no", "0.50")],
+                quoted="0.113671", planned="0.113671", size="7", status="done")
+    w.place(Venue.KALSHI, "KX-D", Side.YES, Action.BUY, "7", "0.37", "d-k", "exec-d")
+    w.place(Venue.POLYMARKET, "PM-D", Side.NO, Action.BUY, "7", "0.50", "d-p", "exec-d")
+    report = build_report(db, mode="paper")
+    (e,) = report.executions
+    assert e.realised_profit == D("0.7957")
+    assert e.realised_edge == e.planned_edge == D("0.113671")
+    record = e.to_record()
+    assert (record["realised_edge"], record["planned_edge"], record["edge_vs_quote"]) == (
+        D("0.113671"), D("0.113671"), D("0"))
+    assert str(record["edge_vs_quote"]) == "0"
+    summary = report.summary()
+    assert (summary["realised_edge"], summary["quoted_edge"]) == (D("0.113671"), D("0.113671"))
