@@ -108,6 +108,32 @@ def test_preview_prints_plan_and_every_check_and_places_nothing(op_id: str) -> N
     assert audit_count() == before  # the checks ran in a rolled-back transaction
 
 
+def test_a_preview_on_a_fresh_ledger_judges_the_breaker_as_confirm_will(op_id: str) -> None:
+    """Found by a black-box reviewer: on a fresh ledger the preview's BREAKER said "(peak 0.00)" while
+    `--confirm` (which opens the paper accounts before its checks) said "peak 2000.00". The preview opens
+    them too, in its rolled-back transaction: the same figures, and still nothing written."""
+    def breaker(*extra: str) -> str:
+        code, out, err = invoke("trade", op_id, "--demo", "--jsonl", *extra)
+        assert code == 0, err
+        return next(str(r["detail"]) for r in lines(out) if r.get("type") == "check" and r["name"] == "BREAKER")
+
+    before = audit_count()
+    previewed = breaker()
+    assert "(peak 2000.00)" in previewed, previewed
+    db = open_database(None)
+    try:
+        assert Ledger(db, "paper").balances() == []  # rolled back: no account opened, nothing audited
+    finally:
+        db.dispose()
+    assert audit_count() == before
+    assert breaker() == previewed  # a second preview: the same
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
+    assert code == 0, err
+    (execution,) = [r for r in lines(out) if r.get("type") == "execution"]
+    confirmed = next(c["detail"] for c in execution["checks"] if c["name"] == "BREAKER")
+    assert "(peak 2000.00)" in confirmed, confirmed
+
+
 def test_preview_table_on_request(op_id: str) -> None:
     code, out, err = invoke("trade", op_id, "--demo", "--format", "table")
     assert code == 0, err

@@ -477,11 +477,27 @@ def preview_verdict(app: AppContext, plan: TradePlan, ctx: PipelineContext) -> V
     box: list[Verdict] = []
     try:
         with app.db().write() as conn:
+            if ctx.mode == "paper":
+                _open_paper_accounts(app, plan, ctx, conn)
             box.append(evaluate(conn, plan, ctx))
             raise _Rollback
     except _Rollback:
         pass
     return box[0]
+
+
+def _open_paper_accounts(app: AppContext, plan: TradePlan, ctx: PipelineContext, conn: Any) -> None:
+    """A paper account a leg trades on that the ledger holds no balance of yet gets its starting cash
+    in the preview's transaction (rolled back with it), as ``--confirm`` opens it before its checks:
+    so BREAKER judges the equity and peak ``--confirm`` will (on a fresh ledger it said "peak 0.00"
+    where ``--confirm`` judged 2000.00)."""
+    from orion_cli.store.ledger import Ledger
+
+    ledger = Ledger(app.db(), "paper")
+    p = ctx.settings.paper
+    for venue in dict.fromkeys(leg.venue for leg in plan.legs):
+        start = p.kalshi_balance if venue.value == "kalshi" else p.polymarket_balance
+        ledger.ensure_balance(venue, start, conn=conn, now=ctx.now)
 
 
 def _plan_record(plan: TradePlan, mode: str, *, confirm_refused: str | None = None) -> dict[str, Any]:
