@@ -1,5 +1,5 @@
-"""What orion accepts as a number or a time typed by a person; stdlib only, so the CLI's option
-parsing can import it at start-up without loading the configuration."""
+"""What orion accepts as a number or a time typed by a person, and a count's noun as orion says it;
+stdlib only, so the CLI's option parsing can import it at start-up without loading the configuration."""
 
 from __future__ import annotations
 
@@ -12,3 +12,9 @@ def plain_ascii(text: str) -> bool:
     back at a glance (`--since ٣d`, ``ORION__LIMITS__ORDER_NOTIONAL=５0``) is refused (exit 2 for an
     option, 3 for a setting) rather than read as a number."""
     return text.isascii() and "_" not in text
+
+
+def plural(count: object, noun: str) -> str:
+    """``noun`` as it follows ``count``: singular for exactly one ("1 contract"), else plural ("0.5
+    contracts", "2 orders"); a regular English plural (an added "s")."""
+    return noun if count == 1 else f"{noun}s"

@@ -48,6 +48,7 @@ from orion_cli.core.models import (
 )
 from orion_cli.core.money import ZERO, ceil_to
 from orion_cli.core.opportunity import not_a_pair
+from orion_cli.core.plain_text import plural
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.risk.halt import halted_where, missing_halt_row, status_of, unusual_release
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
@@ -488,7 +489,8 @@ def check_open_positions(conn: Connection, plan: TradePlan, ctx: PipelineContext
     count = len(held) + len(new)
     op = "<=" if count <= limit else ">"
     return CheckResult("OPEN_POSITIONS", count <= limit,
-                       f"{len(held)} markets held + {len(new)} new = {count} {op} open_positions {limit}")
+                       f"{len(held)} {plural(len(held), 'market')} held + {len(new)} new = {count} {op} "
+                       f"open_positions {limit}")
 
 
 def check_rate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
@@ -500,8 +502,9 @@ def check_rate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _L
     ok = per_min <= rl.orders_per_minute and per_hour <= rl.orders_per_hour
     return CheckResult(
         "RATE_LIMIT", ok,
-        f"{last_minute} orders in the last 60 s + {n} = {per_min} {'<=' if per_min <= rl.orders_per_minute else '>'}"
-        f" orders_per_minute {rl.orders_per_minute}; {last_hour} in the last 3600 s + {n} = {per_hour} "
+        f"{last_minute} {plural(last_minute, 'order')} in the last 60 s + {n} = {per_min} "
+        f"{'<=' if per_min <= rl.orders_per_minute else '>'} orders_per_minute {rl.orders_per_minute}; "
+        f"{last_hour} in the last 3600 s + {n} = {per_hour} "
         f"{'<=' if per_hour <= rl.orders_per_hour else '>'} orders_per_hour {rl.orders_per_hour}",
     )
 

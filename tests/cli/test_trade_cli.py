@@ -426,6 +426,12 @@ def test_a_limit_below_the_smallest_size_the_legs_trade_says_so(op_id: str, monk
     assert unfit.size is None and unfit.reason == "ORDER_CONTRACTS"
     assert unfit.unfit_note(op.id) == (f"limits.order_contracts 0.5 allows 0.5 contracts of {op.id} at the scanned "
                                        "prices, below the smallest size its legs trade (5)")
+    # Found by a black-box reviewer: "allows 1 contracts".
+    monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "1")
+    one = size_within_limits(op, load_settings(), _leg_markets(minimum="5"))
+    assert one.unfit_note(op.id) == (f"limits.order_contracts 1 allows 1 contract of {op.id} at the scanned "
+                                     "prices, below the smallest size its legs trade (5)")
+    monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "0.5")
     whole = size_within_limits(op, load_settings(), _leg_markets(step="1"))
     assert whole.size is None and "allows less than one size step (1)" in whole.unfit_note(op.id)
     assert size_within_limits(op, load_settings(), _leg_markets()).size == Decimal("0.5")  # 0.5 trades there

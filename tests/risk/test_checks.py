@@ -701,6 +701,12 @@ def test_open_positions_counts_new_markets(db: Database, held: int, ok: bool) ->
     assert r.passed is ok and f"{held} markets held + 2 new = {held + 2}" in r.detail, r
 
 
+def test_open_positions_says_one_market_in_the_singular(db: Database) -> None:
+    add_position(db, Venue.KALSHI, "KXP-1", "1", category="c1")
+    r = results(run(db), "OPEN_POSITIONS")[0]
+    assert "1 market held + 2 new = 3 <=" in r.detail, r
+
+
 def test_open_positions_a_market_already_held_is_not_new(db: Database) -> None:
     for i in range(18):
         add_position(db, Venue.KALSHI, f"KXP-{i}", "1", category=f"c{i}")
@@ -1022,7 +1028,8 @@ def test_rate_limit_hour_counts_each_order_once_either_side_of_the_minute(db: Da
     assert r.passed and "0 orders in the last 60 s" in r.detail and "98 in the last 3600 s + 2 = 100 <=" in r.detail
     add_order(db, created=NOW - timedelta(seconds=1), status="filled")
     r = results(run(db, c=ctx(s)), "RATE_LIMIT")[0]
-    assert not r.passed and "1 orders in the last 60 s" in r.detail and "99 in the last 3600 s + 2 = 101 >" in r.detail
+    # "1 order", not "1 orders" (found by a black-box reviewer in ORDER_CONTRACTS' "allows 1 contracts").
+    assert not r.passed and "1 order in the last 60 s" in r.detail and "99 in the last 3600 s + 2 = 101 >" in r.detail
 
 
 def test_duplicate_key(db: Database) -> None:

@@ -67,6 +67,7 @@ from orion_cli.core.errors import (
     SecretsError,
     VenueError,
 )
+from orion_cli.core.plain_text import plural
 
 if TYPE_CHECKING:
     from orion_cli.cli.live_venues import LazyStore
@@ -198,8 +199,8 @@ class LimitedSize:
         if self.allowed <= 0:
             return (f"{self._limit()} allows less than one size step ({plain(self.step)}) of {op_id} at the "
                     "scanned prices")
-        return (f"{self._limit()} allows {plain(self.allowed)} contracts of {op_id} at the scanned prices, below the "
-                f"smallest size its legs trade ({plain(self.smallest)})")
+        return (f"{self._limit()} allows {plain(self.allowed)} {plural(self.allowed, 'contract')} of {op_id} at the "
+                f"scanned prices, below the smallest size its legs trade ({plain(self.smallest)})")
 
     def _limit(self) -> str:
         from orion_cli.store.tables import plain
@@ -280,8 +281,8 @@ def short_of_venue_minimum(op: Opportunity, size: Decimal) -> str | None:
                 break
         spend = polymarket_buy_short_of_minimum(size, price)
         if spend is not None:
-            return (f"{size} contracts (what the order limits allow) at <= {price} spend {spend} on Polymarket, "
-                    f"below its {POLYMARKET_MIN_MARKETABLE_BUY} dollar minimum for an immediate buy")
+            return (f"{size} {plural(size, 'contract')} (what the order limits allow) at <= {price} spend {spend} on "
+                    f"Polymarket, below its {POLYMARKET_MIN_MARKETABLE_BUY} dollar minimum for an immediate buy")
     return None
 
 
@@ -791,7 +792,8 @@ def _banner(app: AppContext, venues: VenueSet, op: Opportunity | None) -> None:
                          for leg in op.legs)
         out.banner(f"  opportunity {op.id}: buy {legs}")
     lim = s.limits
-    out.banner(f"  limits: order ${lim.order_notional} / {lim.order_contracts} contracts, market ${lim.market_exposure}"
+    out.banner(f"  limits: order ${lim.order_notional} / {lim.order_contracts} "
+               f"{plural(lim.order_contracts, 'contract')}, market ${lim.market_exposure}"
                f", category ${lim.category_exposure}, total ${lim.total_exposure}; daily loss ${s.breaker.daily_loss}"
                f" ({s.breaker.daily_loss_pct}%), drawdown {s.breaker.drawdown_pct}%; "
                f"{s.rate_limits.orders_per_minute}/min, {s.rate_limits.orders_per_hour}/h")
@@ -953,9 +955,9 @@ def _refuse_size_below_step(size: Decimal, markets: Sequence[Market]) -> None:
         # and 5 at 0.15 was then refused by INVALID_ORDER (exit 6) as the size the message named.
         dollars = next((f"; a Polymarket buy must also spend at least ${plain(POLYMARKET_MIN_MARKETABLE_BUY)}"
                         for m in markets if m.venue is Venue.POLYMARKET), "")
-        raise typer.BadParameter(f"{plain(size)} contracts is below one size step of these legs ({plain(grid)}) "
-                                 f"and would round to 0; the smallest size they trade is {plain(smallest)}"
-                                 f"{dollars}", param_hint="--size")
+        raise typer.BadParameter(f"{plain(size)} {plural(size, 'contract')} is below one size step of these legs "
+                                 f"({plain(grid)}) and would round to 0; the smallest size they trade is "
+                                 f"{plain(smallest)}{dollars}", param_hint="--size")
 
 
 async def _require_exchange_trading(built: Mapping[Venue, TradingVenue], key: str | None = None) -> None:
