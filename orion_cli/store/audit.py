@@ -335,8 +335,9 @@ def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tupl
     """Where the chain goes on: the (seq, hash) the next event takes its seq from and links to, and
     whether the log has its head anchor, which the appends then move on.
 
-    After the newest row when it is the one the head anchor records. With no anchor at all (every
-    ledger has one since migration 0011: it was deleted, perhaps with the newest events) after the
+    After the newest row when it is the one the head anchor records. With no anchor at all, or one that
+    does not parse (every ledger has one since migration 0011: it was deleted or overwritten, perhaps
+    with the newest events) after the
     newest row, and the anchor stays missing: writing one there would anchor what is left, and the
     next write would hide the deletion for good; ``audit verify`` keeps reporting it.
     Otherwise the next event links to the anchored hash, never to rows orion did not anchor:
@@ -352,12 +353,13 @@ def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tupl
       review). Refusing to append instead would have blocked ``orion halt`` on an audit problem.
     """
     tail = (int(seq), str(digest)) if seq is not None and digest is not None else (0, GENESIS_HASH)
-    if anchor is None:
+    head = parse_head(anchor) if anchor else None
+    if head is None or head[0] < 0 or not head[1]:
+        # No anchor, or one blanked or garbled (a tampered seq parses as -1): the same as none. Writing a
+        # fresh one over it anchored what was left, and the next write hid a deletion for good (review).
         return (*tail, False)
-    if anchor:
-        head = parse_head(anchor)
-        if head[0] >= 0 and head[1] and head != tail:  # (a tampered seq parses as -1: not used)
-            return max(head[0], tail[0]), head[1], True
+    if head != tail:
+        return max(head[0], tail[0]), head[1], True
     return (*tail, True)
 
 

@@ -726,6 +726,23 @@ def test_deleting_the_newest_events_with_the_anchor_is_found_and_stays_found(db:
     assert "missing" in (again.problem or "")
 
 
+@pytest.mark.parametrize("overwritten", ["", "garbage", "x:" + "0" * 64, "3:"])
+def test_a_deletion_with_the_anchor_blanked_or_garbled_stays_found(db: Database, overwritten: str) -> None:
+    """Found in review: the deletion above with the anchor overwritten (UPDATE, not DELETE) was found once,
+    but an anchor that did not parse was written afresh by orion's next event, at what was left, and verify
+    then said "intact"."""
+    log = AuditLog(db)
+    _fill(log, 5)
+    _exec(db, "DELETE FROM audit_events WHERE seq >= 4")
+    _exec(db, f"UPDATE orion_meta SET value = '{overwritten}' WHERE key = 'audit_head'")
+    assert not log.verify().ok
+    log.record("after.deletion", {}, actor=ACTOR)
+    with db.write() as conn, audit_module.batched(conn):
+        AuditLog.append(conn, "after.deletion.batched", {}, actor=ACTOR)
+    again = log.verify()
+    assert not again.ok and again.first_bad_seq is not None and again.first_bad_seq <= 4, again
+
+
 def test_deleting_every_event_with_the_anchor_is_a_log_broken_from_seq_1(db: Database) -> None:
     log = AuditLog(db)
     _fill(log, 3)
