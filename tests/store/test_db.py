@@ -177,6 +177,52 @@ def test_0011_anchors_an_older_log_at_its_newest_event_and_it_verifies_intact(db
         db.dispose()
 
 
+def test_0011_keeps_the_anchor_an_older_orion_writes_while_it_runs(db_url: str) -> None:
+    """Found in review: an older orion appending its first event wrote the anchor between 0011's read and
+    its insert, and the insert failed on PostgreSQL as a unique violation, reported as a server that
+    cannot be reached (exit 3), for any command in that window. The anchor written is kept instead."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises the two writers: the race is PostgreSQL's (READ COMMITTED)")
+    old = open_database(db_url, migrate=False)
+    theirs = "1:" + "ab" * 32
+    try:
+        _upgrade_to(old, "0010")
+        with old.write() as conn:  # an empty log: no anchor yet
+            conn.execute(text("DELETE FROM orion_meta WHERE key = 'audit_head'"))
+        with old.engine.connect() as other:  # the older orion's append, its anchor upsert not yet committed
+            other.execute(text("INSERT INTO orion_meta (key, value) VALUES ('audit_head', :v) "
+                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value"), {"v": theirs})
+            outcome: list[BaseException | Database] = []
+
+            def migrate() -> None:
+                try:
+                    outcome.append(open_database(db_url))
+                except BaseException as exc:
+                    outcome.append(exc)
+
+            thread = threading.Thread(target=migrate)
+            thread.start()
+            with old.engine.connect() as watch:  # until 0011's insert waits on the uncommitted row
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and not watch.execute(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE 'INSERT INTO orion_meta%'")).scalar_one():
+                    watch.rollback()  # pg_stat_activity is read once per transaction
+                    time.sleep(0.05)
+            other.commit()
+            thread.join(30)
+        assert len(outcome) == 1 and isinstance(outcome[0], Database), outcome
+        db = outcome[0]
+        try:
+            with db.read() as conn:
+                assert conn.execute(text("SELECT value FROM orion_meta WHERE key = 'audit_head'")).scalar_one() \
+                    == theirs
+        finally:
+            db.dispose()
+    finally:
+        old.dispose()
+
+
 def test_migrate_false_leaves_an_empty_database_untouched(db_url: str) -> None:
     db = open_database(db_url, migrate=False)
     try:

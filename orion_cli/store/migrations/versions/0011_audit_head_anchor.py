@@ -34,7 +34,11 @@ def upgrade() -> None:
     events = sa.table("audit_events", sa.column("seq", sa.BigInteger), sa.column("hash", sa.String))
     newest = conn.execute(sa.select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(1)).first()
     head = f"{int(newest[0])}:{newest[1]}" if newest is not None else f"0:{GENESIS_HASH}"
-    op.bulk_insert(meta, [{"key": HEAD_KEY, "value": head}])
+    # An older orion writing its first event between the read above and this insert writes the anchor
+    # itself (a newer one than ours): kept. A plain insert failed there on PostgreSQL, as a unique
+    # violation reported as an unreachable server (found in review). Both dialects take ON CONFLICT.
+    conn.execute(sa.text("INSERT INTO orion_meta (key, value) VALUES (:key, :value) ON CONFLICT (key) DO NOTHING"),
+                 {"key": HEAD_KEY, "value": head})
 
 
 def downgrade() -> None:
