@@ -1,7 +1,8 @@
 """What is committed: no database files or lock files left behind by a manual run.
 
 A stray ``orion --db x ...`` once committed an empty ledger (``x``) and its migration lock at the
-repository root; nothing else would have noticed.
+repository root; nothing else would have noticed. A helper's shell log (``lc.err``) was committed there
+too, later.
 """
 
 from __future__ import annotations
@@ -42,3 +43,12 @@ def test_without_orion_home_the_user_dirs_are_the_tests_own(monkeypatch: pytest.
 
     monkeypatch.delenv("ORION_HOME")
     assert paths.config_dir().is_relative_to(tmp_path) and paths.data_dir().is_relative_to(tmp_path)
+
+
+# The repository root holds these files only: anything else there is a leftover of a manual run.
+ROOT_FILES = {".gitignore", "CHANGELOG.md", "README.md", "config.toml.example", "pyproject.toml"}
+
+
+def test_nothing_stray_is_committed_at_the_repository_root() -> None:
+    stray = sorted(p.name for p in _tracked() if p.parent == ROOT and p.name not in ROOT_FILES)
+    assert not stray, f"committed at the repository root: {stray} (a leftover? else add it to ROOT_FILES)"
