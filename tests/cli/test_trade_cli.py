@@ -134,6 +134,36 @@ def test_a_preview_on_a_fresh_ledger_judges_the_breaker_as_confirm_will(op_id: s
     assert "(peak 2000.00)" in confirmed, confirmed
 
 
+def test_a_preview_books_the_accounts_it_opens_to_the_breakers_trading_day(
+        op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review of the fix above: the preview opened its accounts on a ledger counting days from
+    midnight UTC, so with the breaker's day reset at 05:00 and the time 03:00, the new account's cash went
+    to another day than the breaker reads: it read as a gain that hid the day's loss. The preview passed
+    BREAKER where --confirm tripped it."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from orion_cli.cli.commands import trade as trade_cmd
+    from orion_cli.store.tables import balances
+
+    monkeypatch.setenv("ORION__BREAKER__RESET_HOUR_UTC", "5")
+    now = datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=0)
+    monkeypatch.setattr(trade_cmd, "_now", lambda: now)
+    db = open_database(None)
+    try:
+        Ledger(db, "paper", reset_hour_utc=5).ensure_balance(Venue.KALSHI, Decimal(1000), now=now)
+        with db.write() as conn:  # the day's loss of 60 (standing in for trades that lost it)
+            conn.execute(update(balances).where(balances.c.mode == "paper", balances.c.venue == "kalshi")
+                         .values(available=Decimal(940), total=Decimal(940)))
+    finally:
+        db.dispose()
+    code, out, err = invoke("trade", op_id, "--demo", "--jsonl")
+    assert code == 0, err
+    (check,) = [r for r in lines(out) if r.get("type") == "check" and r["name"] == "BREAKER"]
+    assert not check["passed"] and "daily loss 60.00" in str(check["detail"]), check
+
+
 def test_preview_table_on_request(op_id: str) -> None:
     code, out, err = invoke("trade", op_id, "--demo", "--format", "table")
     assert code == 0, err

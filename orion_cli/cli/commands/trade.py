@@ -494,7 +494,9 @@ def _open_paper_accounts(app: AppContext, plan: TradePlan, ctx: PipelineContext,
     where ``--confirm`` judged 2000.00)."""
     from orion_cli.store.ledger import Ledger
 
-    ledger = Ledger(app.db(), "paper")
+    # The breaker's trading day, as PaperVenue's ledger books it: counted from midnight UTC, the new
+    # account's cash went to another day than the one BREAKER reads, a gain hiding the day's loss.
+    ledger = Ledger(app.db(), "paper", reset_hour_utc=ctx.settings.breaker.reset_hour_utc)
     p = ctx.settings.paper
     for venue in dict.fromkeys(leg.venue for leg in plan.legs):
         start = p.kalshi_balance if venue.value == "kalshi" else p.polymarket_balance
