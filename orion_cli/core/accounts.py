@@ -148,12 +148,14 @@ async def gather(
     source: MarketSource | None = None,
     now: datetime | None = None,
     record: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> AccountsReport:
     """Balances and positions of every venue; marks from ``source`` when given.
 
     ``record`` (live): the reports are recorded in the ledger, with the settlements since, before the
     day's P&L is valued, so the P&L is of the figures shown. Valued first, a ledger's first report was
-    not yet its capital, and the start-of-day equity read 0.
+    not yet its capital, and the start-of-day equity read 0. ``warn``: the command's warnings, for what
+    recording them tells the operator (a report not recorded, a voided market).
     """
     now = now or datetime.now(UTC)
     accounts: list[VenueAccount] = []
@@ -178,7 +180,7 @@ async def gather(
     if record:
         from orion_cli.core.settlement import record_reports
 
-        await record_reports(ledger, venues, {a.venue: a.balance for a in accounts})
+        await record_reports(ledger, venues, {a.venue: a.balance for a in accounts}, warn=warn)
     marks: dict[MarkKey, Decimal] = {}
     titles: dict[tuple[Venue, str], str] = {}
     errors: list[str] = []

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -37,6 +37,10 @@ from orion_cli.store.tables import orion_meta
 from orion_cli.venues.trading import Balance, Settlement, SettlementsIncomplete, TradingVenue, Transfer
 
 log = logging.getLogger(__name__)
+
+def _log_warning(text: str) -> None:
+    log.warning("%s", text)
+
 
 HELD_PREFIX = "report_held:"  # orion_meta key report_held:<mode>:<venue>; value JSON {"since", "why"}
 
@@ -85,7 +89,8 @@ def held_reports(conn: Connection, mode: str, venues: Iterable[Venue]) -> dict[V
 
 async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
                          reports: Mapping[Venue, Balance | None], *,
-                         now: datetime | None = None) -> list[SettledMarket]:
+                         now: datetime | None = None,
+                         warn: Callable[[str], None] | None = None) -> list[SettledMarket]:
     """Record each venue's report (read before this call) with the settlements of the markets the
     ledger holds there. A venue whose settlements cannot be read keeps its last recorded figure
     (moved by the fills since): recording the report without them could count a payout twice.
@@ -93,8 +98,12 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
     Where only some held markets could not be checked (:class:`SettlementsIncomplete`: one record
     orion cannot read, one market's lookup failing), the others' settlements are still recorded,
     against the stored figure, and the unchecked markets are named in the warning: one market must
-    not keep every other from settling (the breaker's equity, peak and daily P&L would be wrong)."""
+    not keep every other from settling (the breaker's equity, peak and daily P&L would be wrong).
+
+    ``warn``: how the operator is told (a report not recorded, a market not checked, a voided market):
+    the command's own ``warning:`` lines, kept with -q; without one, a log record."""
     now = now or datetime.now(UTC)
+    say = warn if warn is not None else _log_warning
 
     async def read(asked: tuple[Venue, Balance]) -> tuple[Balance | None, list[Settlement], list[Transfer]] | None:
         venue, report = asked
@@ -110,8 +119,8 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
         try:
             (found, incomplete), moved = await all_of(settled(), tv.transfers())
         except OrionError as exc:
-            log.warning("%s: settlements or transfers not readable (%s); its balance report is not recorded "
-                        "this time", venue.value, exc)
+            say(f"{venue.value}: settlements or transfers not readable ({exc}); its balance report is not "
+                "recorded this time")
             return None
         if incomplete is not None:
             names = "; ".join(f"{m} ({why})" for m, why in sorted(incomplete.unchecked.items())[:5])
@@ -119,9 +128,9 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
             todo = ("no answer; checked again on every run" if incomplete.unreachable else
                     "check them at the venue; they are checked again on every run, and `orion reconcile` "
                     "lists them as settlement drift")
-            log.warning("%s: held market(s) not checked for a settlement: %s%s. The other markets' settlements are "
-                        "recorded; its balance report is not, while one of those may have paid into it: %s",
-                        venue.value, names, f" and {more} more" if more > 0 else "", todo)
+            say(f"{venue.value}: held market(s) not checked for a settlement: {names}"
+                f"{f' and {more} more' if more > 0 else ''}. The other markets' settlements are recorded; its "
+                f"balance report is not, while one of those may have paid into it: {todo}")
             return None, found, []
         return report, found, moved or []
 
@@ -133,13 +142,14 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
         return settled
     from orion_cli.risk.breaker import record_peak
 
+    notices: list[str] = []  # said once the transaction has committed: what it recorded, not what it meant to
     with ledger.db.write() as conn:
         held = held_reports(conn, ledger.mode, {report.venue for report, _, _ in found if report is not None})
         for report, settlements, moved in found:
             if report is not None and report.venue in held:
-                log.warning("%s: its balance report is not recorded: `orion reconcile` found positions or fills that "
-                            "disagree with the ledger and did not fix them (%s). `orion reconcile --fix` adopts them",
-                            report.venue.value, held[report.venue])
+                notices.append(f"{report.venue.value}: its balance report is not recorded: `orion reconcile` "
+                               "found positions or fills that disagree with the ledger and did not fix them "
+                               f"({held[report.venue]}). `orion reconcile --fix` adopts them")
                 report = None  # its settlements are judged by the stored figure, as for an unchecked market
             if report is not None:
                 ledger.record_transfers(moved, report, conn=conn, now=now)
@@ -149,10 +159,12 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
                 if done is not None:
                     settled.append(done)
                     if s.voided:
-                        log.warning("%s %s: the venue voided the market; its positions were closed at what it "
-                                    "refunded (%s), realised P&L %s", s.venue.value, s.market_id, done.payout,
-                                    done.realized_pnl)
+                        notices.append(f"{s.venue.value} {s.market_id}: the venue voided the market; its positions "
+                                       f"were closed at what it refunded ({done.payout}), realised P&L "
+                                       f"{done.realized_pnl}")
         # A payout or a higher report raises equity with no breaker update after it: its peak is
         # recorded now, or a loss recorded before the next trade's check is measured from the old one.
         record_peak(conn, ledger, now=now)
+    for text in notices:
+        say(text)
     return settled

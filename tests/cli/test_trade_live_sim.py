@@ -387,6 +387,43 @@ def test_a_polymarket_clock_notice_is_one_of_orions_warnings_not_a_raw_log_line(
 
 
 @ONE_BACKEND
+def test_settlement_and_report_notices_are_orions_warnings_kept_with_quiet(world: World) -> None:
+    """Found black-box: "WARNING orion_cli.core.settlement: polymarket: its balance report is not recorded: …"
+    reached stderr in the logger's format, and -q (which keeps warnings: a cron log must) dropped it; so
+    did a voided market's notice and "settlements or transfers not readable". Each is now a `warning:`
+    line of the command itself, with -q and beside JSON on stdout: a live trade's, `balance`'s,
+    `positions`'."""
+    from orion_cli.core.settlement import hold_report
+
+    def warnings(err: str, words: str) -> list[str]:
+        assert "orion_cli" not in err and "WARNING" not in err, err
+        return [ln for ln in err.splitlines() if words in ln and ln.startswith("warning: ")]
+
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-warn-1")
+    assert code == 0 and _execution(out)["status"] == "done", err
+    db = open_database(world.db_url)
+    try:
+        with db.write() as conn:
+            hold_report(conn, "live", Venue.POLYMARKET, "1 position drift(s) not fixed", now=datetime.now(UTC))
+    finally:
+        db.dispose()
+    code, out, err = world.run("-q", *LIVE, "--idempotency-key", "live-sim-warn-2")  # a live trade
+    assert code == 0 and _execution(out)["status"] == "done", err
+    assert len(warnings(err, "polymarket: its balance report is not recorded: `orion --db")) == 1, err
+
+    world.ksim.settle_market(TICKER, "void")
+    code, out, err = world.run("-q", "balance", "--json")
+    assert code == 0 and json.loads(out), err
+    assert len(warnings(err, "polymarket: its balance report is not recorded")) == 1, err
+    assert len(warnings(err, f"kalshi {TICKER}: the venue voided the market")) == 1, err
+
+    world.ksim.server.add_fault(FaultRule("status", status=400, path_prefix=API_PREFIX + "/portfolio/deposits"))
+    code, out, err = world.run("-q", "positions", "--json")
+    assert code == 0 and json_documents(out), err
+    assert len(warnings(err, "kalshi: settlements or transfers not readable")) == 1, err
+
+
+@ONE_BACKEND
 def test_live_positions_show_the_fees_a_venue_reports_and_null_where_it_reports_none(world: World) -> None:
     """Found by a black-box audit: live `orion positions` showed `fees: "0"` and `realized_pnl: "0"` for
     both venues, though Kalshi reports fees_paid_dollars (the fee its fill paid). Polymarket's Data API

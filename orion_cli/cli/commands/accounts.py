@@ -133,7 +133,7 @@ def _live_report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool)
         try:
             # Recorded with the held markets the venues have settled since (their payout is in the report).
             return await gather(venues, ledger, settings, source=open_source(app, None, False) if mark else None,
-                                record=True)
+                                record=True, warn=app.out.warn)
         finally:
             await aclose_venues(venues.values())
 

@@ -1063,7 +1063,7 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
             check_geoblock = getattr(built.get(V.POLYMARKET), "check_geoblock", None)
             outcomes = await asyncio.gather(
                 *([check_geoblock()] if check_geoblock is not None else []), _require_exchange_trading(built),
-                record_reports(ledger, built, balances), return_exceptions=True)
+                record_reports(ledger, built, balances, warn=app.out.warn), return_exceptions=True)
             failures = [o for o in outcomes if isinstance(o, BaseException)]
             first = _first_refusal([*failures, *venues.rejected.values()])
             if first is not None:
