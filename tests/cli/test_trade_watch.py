@@ -316,6 +316,40 @@ def test_watch_stops_on_a_halt_with_exit_6(tmp_path: Path) -> None:
     assert not [e for e in w.events if e["type"] == "execution"]
 
 
+@pytest.mark.parametrize("how", ["database", "sentinel"])
+def test_a_halt_engaged_during_the_wait_between_rounds_stops_the_watch_within_seconds(tmp_path: Path, how: str) -> None:
+    """Found black-box: with `--watch 60`, `orion halt` from another terminal 6 s after round 1 was acted on
+    ~55 s later, at the next round (with --watch 300, minutes of a watch `halt` said was stopped). The wait
+    reads the kill switch, the database's and the sentinel file, every few seconds, and stops as a round's
+    start would: the `stopped` event, HALTED, exit 6."""
+    from orion_cli.risk.halt import KillSwitch
+
+    sentinel = tmp_path / "HALT"
+    w = Watch([*ORION_ARGV, "trade", "--watch", "30", "--demo", "--jsonl"],
+              env(ORION__HALT__SENTINEL_FILE=str(sentinel), ORION__LIMITS__ORDER_NOTIONAL="5"))
+    w.until(lambda r: r.get("event") == "skipped")  # round 1's one opportunity, skipped: the round is over
+    time.sleep(0.5)
+    asked = time.monotonic()
+    if how == "sentinel":
+        sentinel.write_text("drill\n")
+    else:
+        db = open_database(None)
+        try:
+            KillSwitch(db).engage("test: halted from another terminal")
+        finally:
+            db.dispose()
+    try:
+        code = w.finish(timeout=12)
+    except subprocess.TimeoutExpired:
+        w.proc.kill()
+        raise AssertionError("the watch slept on through the halt") from None
+    assert time.monotonic() - asked < 10
+    assert code == 6, w.stderr()
+    assert w.events[-1]["event"] == "stopped" and w.events[-1]["reason_code"] == "HALTED", w.events[-1]
+    assert w.events[-1]["exit_code"] == 6 and "halted" in w.events[-1]["reason"]
+    assert not [e for e in w.events if e.get("type") == "watch" and e.get("round", 1) > 1], w.events
+
+
 def test_a_size_the_limits_cap_under_polymarkets_minimum_is_skipped_not_tried_every_round(tmp_path: Path) -> None:
     """The demo's opportunity buys Polymarket at 0.15-0.16; a $5 order notional allows 5 contracts, 0.75 there.
     Found in review: the watch planned it, INVALID_ORDER refused it, and the next round did the same."""

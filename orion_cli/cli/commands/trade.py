@@ -82,7 +82,7 @@ if TYPE_CHECKING:
     from orion_cli.execution.plan import CheckResult, TradePlan, Verdict
     from orion_cli.risk.breaker import Breaker
     from orion_cli.risk.checks import PipelineContext
-    from orion_cli.risk.halt import HaltStatus
+    from orion_cli.risk.halt import HaltStatus, KillSwitch
     from orion_cli.venues.base import MarketData, MarketSource
     from orion_cli.venues.trading import Balance, TradingVenue
 
@@ -1550,9 +1550,9 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
         while True:
             rounds += 1
             started = time.monotonic()
-            halt = switch.status()
-            if halt.halted:
-                ended = WatchStop.refused(f"halted: {halt.reason}", "HALTED", _halt_hint(halt))
+            halted = _halt_stop(switch)
+            if halted is not None:
+                ended = halted
                 break
             try:
                 data = run(lambda: source.fetch(options.venues, with_books=True))
@@ -1587,7 +1587,10 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
             if stop.is_requested():
                 ended = WatchStop.interrupted(stop.reason)
                 break
-            _sleep(max(0.0, seconds - (time.monotonic() - started)), stop)
+            halted = _sleep(max(0.0, seconds - (time.monotonic() - started)), stop, switch)
+            if halted is not None:  # engaged during the wait: the watch stops now, as at a round's start
+                ended = halted
+                break
             if stop.is_requested():
                 ended = WatchStop.interrupted(stop.reason)
                 break
@@ -1638,13 +1641,41 @@ def _end_watch(app: AppContext, ended: WatchStop, *, trades: int, rounds: int) -
         raise typer.Exit(ended.exit_code)
 
 
-def _sleep(seconds: float, stop: StopFlag) -> None:
+# How often the wait between a watch's rounds reads the kill switch (the database's and the sentinel file).
+HALT_POLL_SECONDS = 2.0
+
+
+def _halt_stop(switch: KillSwitch) -> WatchStop | None:
+    """The watch's stop when the kill switch holds, else None."""
+    halt = switch.status()
+    return WatchStop.refused(f"halted: {halt.reason}", "HALTED", _halt_hint(halt)) if halt.halted else None
+
+
+def _sleep(seconds: float, stop: StopFlag, switch: KillSwitch | None = None, *,
+           every: float = HALT_POLL_SECONDS) -> WatchStop | None:
+    """Wait ``seconds`` or until a stop is asked for; the halt's stop when ``switch`` is found engaged
+    meanwhile (read every ``every`` seconds). Found black-box: `orion halt` from another terminal was
+    acted on only at the next round, minutes later with a long interval, while `halt` said trading was
+    stopped. A read that fails is left to the next round's own check, which says why."""
+    from orion_cli.core.errors import OrionError
+
     end = time.monotonic() + seconds
+    poll = time.monotonic() + every
     while not stop.is_requested():
-        left = end - time.monotonic()
+        now = time.monotonic()
+        left = end - now
         if left <= 0:
-            return
+            return None
+        if switch is not None and now >= poll:
+            try:
+                halted = _halt_stop(switch)
+            except OrionError:
+                halted = None
+            if halted is not None:
+                return halted
+            poll = time.monotonic() + every
         time.sleep(min(left, 0.1))
+    return None
 
 
 def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertSink) -> WatchStop | None:
