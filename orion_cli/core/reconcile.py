@@ -1224,7 +1224,46 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
             venue, row, f"{detail}: filled {state.filled_size} but the venue lists fills for only {listed}",
             venue_qty=state.filled_size, ledger_qty=after.filled_size))
     elif after.status in NOT_FINAL:
-        result.pending.append(f"order {coid}: {detail} (not final at the venue yet)")
+        unattended = None if changed else _unattended(ctx, row)
+        if unattended is None:
+            result.pending.append(f"order {coid}: {detail} (not final at the venue yet)")
+        else:
+            drift = _order_drift(venue, row, f"{detail} (not final at the venue), {unattended}",
+                                 venue_qty=state.filled_size, ledger_qty=after.filled_size)
+            result.drifts.append(replace(drift, fix="not fixed by reconcile: the venue has not decided it"))
+
+
+def _unattended(ctx: _Context, row: Row[Any]) -> str | None:
+    """Why an order the venue still holds undecided is drift, and what to do, or None while it is pending.
+
+    Found black-box: a live trade killed after its first leg was sent, the match delayed at Polymarket,
+    was reported "pending: venue says delayed (not final at the venue yet)" and "clean", exit 0, by every
+    reconcile for as long as the venue kept it so: a buy live at the venue that no process watches, and
+    no drift, no alert. Pending while it may be in hand: unchanged in the ledger for less than the grace
+    period, or its execution's key held (a trade or a resume drives it). Past that, drift: its execution
+    resumed by its key looks it up again and finishes it; an execution that has ended cannot, and the
+    order is to be checked at the venue. An order of no execution (the paper venue's) stays pending."""
+    from orion_cli.execution.keylock import driven
+    from orion_cli.execution.state import UNFINISHED, resume_advice
+    from orion_cli.risk.halt import KillSwitch
+
+    key = row.execution_id
+    age = ctx.now - _parse_ts(row.updated_at)
+    if not key or age < ctx.grace or driven(ctx.db, key):
+        return None
+    with ctx.db.read() as conn:
+        ex = conn.execute(select(executions.c.opportunity_id, executions.c.mode, executions.c.status,
+                                 executions.c.plan, executions.c.result)
+                          .where(executions.c.key == key)).first()
+    unmoved = (f"unchanged in the ledger for {int(age.total_seconds())} s (grace "
+               f"{int(ctx.grace.total_seconds())} s) and no process drives its execution {key}")
+    if ex is None or ex.status not in UNFINISHED:
+        return (f"{unmoved}, which has ended: it may still fill; check it at the venue and cancel it there if it "
+                "should not")
+    halt = KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).status()
+    sells_back = halt.halted and resume_sells_back(ctx.db, key, ex.status, ex.result)
+    command = resume_command(ex.opportunity_id, key, mode=ex.mode, source_flags=ctx.source_flags, plan=ex.plan)
+    return f"{unmoved}: {resume_advice(command, sells_back=sells_back, halt=halt if halt.halted else None)}"
 
 
 def _known_fill_ids(conn: Connection, mode: str, venue: Venue, ids: Sequence[str] | None = None) -> set[str]:

@@ -383,6 +383,49 @@ def test_a_position_difference_beside_an_undecided_order(db: Database, settings:
     assert [(p.market_id, p.size) for p in ledger.positions(Venue.KALSHI)] == [(MKT, D(10))]  # nothing adopted
 
 
+@pytest.mark.parametrize("ended", [False, True], ids=["interrupted", "ended"])
+def test_an_order_the_venue_keeps_undecided_that_no_process_drives_is_drift_once_past_the_grace(
+        db: Database, settings: Settings, ended: bool) -> None:
+    """Found black-box: a live trade killed 2 s after its first leg went to Polymarket, whose match the
+    venue delayed, was "pending: venue says delayed (not final at the venue yet)" and "clean", exit 0, on
+    every reconcile, minutes on: a buy live at the venue that no process watched, no drift, no alert.
+    Pending within the grace period and while a process holds its execution's key; past that, `order`
+    drift (exit 7) naming the resume by its key, or, its execution ended, to check it at the venue."""
+    from orion_cli.execution.keylock import execution_lock
+
+    ledger = Ledger(db, "live")
+    sent = NOW - timedelta(minutes=5)
+    _intent(ledger, "orion-del-l1", status="submitted", at=sent, venue=Venue.POLYMARKET, market=PM, ref="0xhash")
+    _execution(db, "k-del", "done" if ended else "leg1_sent", ["orion-del-l1"], at=sent)
+    delayed = replace(_state("orion-del-l1", "0xhash", OrderStatus.SUBMITTED, "10", "0", market=PM,
+                             venue=Venue.POLYMARKET), venue_status="delayed")
+    venue = FakeVenue(Venue.POLYMARKET, orders={"orion-del-l1": delayed})
+    grace = timedelta(seconds=120)
+
+    (young,) = _run(db, settings, {Venue.POLYMARKET: venue}, grace=grace, now=sent + timedelta(seconds=90))
+    assert young.status == "clean" and young.drifts == [], young.drifts
+    assert "order orion-del-l1: venue says delayed (not final at the venue yet)" in young.pending
+    with execution_lock(db, "k-del"):  # a trade or a resume drives it: still in hand
+        (driven,) = _run(db, settings, {Venue.POLYMARKET: venue}, grace=grace)
+    assert driven.status == "clean" and driven.drifts == [], driven.drifts
+
+    (late,) = _run(db, settings, {Venue.POLYMARKET: venue}, grace=grace)  # NOW: 5 minutes after it was sent
+    assert late.status == "drift" and not any("orion-del-l1" in p for p in late.pending), late
+    (drift,) = late.drifts
+    assert (drift.kind, drift.ref, drift.fixed) == ("order", "orion-del-l1", False)
+    assert drift.detail.startswith("order orion-del-l1: venue says delayed (not final at the venue), unchanged in "
+                                   "the ledger for 300 s (grace 120 s) and no process drives its execution k-del")
+    if ended:
+        assert drift.detail.endswith("which has ended: it may still fill; check it at the venue and cancel it "
+                                     "there if it should not"), drift.detail
+    else:
+        assert drift.detail.endswith(": resume it with `orion trade op1 --confirm --idempotency-key k-del --live`"), \
+            drift.detail
+    order = ledger.order("orion-del-l1")
+    assert order is not None and order.status is OrderStatus.SUBMITTED  # nothing decided for the venue
+    _verify(db)
+
+
 def test_a_young_unknown_order_is_left_pending_not_cancelled(db: Database, settings: Settings) -> None:
     ledger = Ledger(db, "live")
     _intent(ledger, "c-young", at=NOW - timedelta(seconds=5))
