@@ -114,6 +114,8 @@ T = TypeVar("T")
 DEFAULT_LOOKBACK = timedelta(hours=24)
 DEFAULT_GRACE = timedelta(seconds=120)
 OPEN_STATUSES = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN, OrderStatus.OPEN)
+# The fix of an order's drift that the venue has not decided (:func:`_unattended`).
+UNDECIDED_FIX = "not fixed by reconcile: the venue has not decided it"
 NOT_FINAL = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
 QTY_TOLERANCE = MICRO  # Polymarket's 6-decimal share unit
 EXTERNAL_PREFIX = "ext-"
@@ -874,7 +876,7 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
                 hold_report(conn, ctx.mode, venue, f"{len(unreconciled)} {kinds} drift(s) not fixed", now=ctx.now)
             elif not withhold:  # a run that left something pending did not find the ledger agreeing: kept
                 release_report(conn, ctx.mode, venue)
-        if not result.pending and not unreconciled:
+        if not _in_doubt(result) and not unreconciled:
             # What this venue recorded may raise equity (a settlement, a report, an adopted position)
             # in a run whose breaker update is skipped (drift, another venue pending): its peak is
             # recorded now, or a later loss is measured from the old one. Not while a trade is still
@@ -953,7 +955,7 @@ def _settle_and_compare(ctx: _Context, conn: Connection, venue: Venue, found: Se
         _settle(ctx, conn, venue, found, result, report=report)
         _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked, waiting=waiting)
         unreconciled = _unreconciled(result)
-        withhold = bool(unreconciled) or (held and bool(result.pending))
+        withhold = bool(unreconciled) or (held and _in_doubt(result))
         if report is None or not withhold or all(s.cash_moved for s in result.settled[kept[1]:]):
             return unreconciled, withhold
         savepoint.rollback()
@@ -961,7 +963,13 @@ def _settle_and_compare(ctx: _Context, conn: Connection, venue: Venue, found: Se
     _settle(ctx, conn, venue, found, result, report=None)
     _positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked, waiting=waiting)
     unreconciled = _unreconciled(result)
-    return unreconciled, bool(unreconciled) or (held and bool(result.pending))
+    return unreconciled, bool(unreconciled) or (held and _in_doubt(result))
+
+
+def _in_doubt(result: VenueReconcile) -> bool:
+    """Whether ``result`` left something undecided: pending, or an order the venue has not decided that
+    no process drives (drift, but as much in flight as a pending one: its fills may yet come)."""
+    return bool(result.pending) or any(d.fix == UNDECIDED_FIX for d in result.drifts)
 
 
 def _unreconciled(result: VenueReconcile) -> list[Drift]:
@@ -1230,7 +1238,7 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
         else:
             drift = _order_drift(venue, row, f"{detail} (not final at the venue), {unattended}",
                                  venue_qty=state.filled_size, ledger_qty=after.filled_size)
-            result.drifts.append(replace(drift, fix="not fixed by reconcile: the venue has not decided it"))
+            result.drifts.append(replace(drift, fix=UNDECIDED_FIX))
 
 
 def _unattended(ctx: _Context, row: Row[Any]) -> str | None:

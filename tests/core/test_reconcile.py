@@ -409,7 +409,14 @@ def test_an_order_the_venue_keeps_undecided_that_no_process_drives_is_drift_once
         (driven,) = _run(db, settings, {Venue.POLYMARKET: venue}, grace=grace)
     assert driven.status == "clean" and driven.drifts == [], driven.drifts
 
+    from orion_cli.core.settlement import held_reports, hold_report
+
+    with db.write() as conn:  # an earlier run's disagreement, not fixed: the order in doubt must not release it
+        hold_report(conn, "live", Venue.POLYMARKET, "1 position drift(s) not fixed", now=sent)
     (late,) = _run(db, settings, {Venue.POLYMARKET: venue}, grace=grace)  # NOW: 5 minutes after it was sent
+    with db.read() as conn:
+        assert Venue.POLYMARKET in held_reports(conn, "live", [Venue.POLYMARKET])
+    assert late.report_withheld, late
     assert late.status == "drift" and not any("orion-del-l1" in p for p in late.pending), late
     (drift,) = late.drifts
     assert (drift.kind, drift.ref, drift.fixed) == ("order", "orion-del-l1", False)
