@@ -204,6 +204,47 @@ def test_an_interrupted_execution_is_drift_whose_hint_is_to_resume_it(db_file: s
     assert "resume each interrupted execution" in res.stderr and "--fix` adopts" not in res.stderr
 
 
+def test_an_undecided_order_no_process_drives_is_drift_whose_hint_is_its_resume_not_fix(
+        db_file: str, drifting: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found black-box: a first leg the venue kept `delayed` after its trade was killed was pending and
+    "clean", exit 0, on every run. Past the grace period it is drift, exit 7, and the hint is its
+    execution's resume: --fix adopts no truth the venue has not decided."""
+    from sqlalchemy import insert
+
+    from orion_cli.store.ledger import Ledger
+    from orion_cli.store.tables import executions
+    from orion_cli.venues.trading import Action, OrderRequest, PreparedOrder, TimeInForce
+
+    at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # long past the grace period
+    db = open_database(db_file)
+    try:
+        with db.write() as conn:
+            conn.execute(insert(executions), {"key": "k-late", "opportunity_id": "op123456", "mode": "paper",
+                                              "status": "leg1_sent", "size": D(3), "plan": "{}", "result": "{}",
+                                              "created_at": "2026-11-22T09:00:00Z",
+                                              "updated_at": "2026-11-22T09:00:00Z"})
+        ledger = Ledger(db, "paper")
+        req = OrderRequest(Venue.KALSHI, "KXNBA-26-NYK", Side.YES, Action.BUY, D(3), D("0.30"), TimeInForce.FOK,
+                           "k-late-l1")
+        ledger.record_intent(PreparedOrder(req, "{}", venue_ref="v-late"), execution_id="k-late", now=at)
+        ledger.mark_submitted("k-late-l1", now=at)
+    finally:
+        db.dispose()
+    drifting["found"]["k-late-l1"] = OrderState(
+        Venue.KALSHI, "k-late-l1", "v-late", OrderStatus.SUBMITTED, "KXNBA-26-NYK", Side.YES, Action.BUY, D(3), D(0),
+        None, D(0), D("0.30"), at, (), venue_status="delayed")
+    # As a live venue answers: the paper venue's own undecided order is one it never settled (closed).
+    monkeypatch.setattr(paper_mod.PaperVenue, "mode", property(lambda self: "live"))
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert res.exit_code == 7, res.output
+    (drift,) = [d for r in json.loads(res.stdout) for d in r["drifts"]]
+    assert (drift["kind"], drift["ref"], drift["fixed"]) == ("order", "k-late-l1", False), drift
+    assert drift["detail"].endswith("resume it with `orion --db " + db_file + " trade op123456 --confirm "
+                                    "--idempotency-key k-late --demo`"), drift["detail"]
+    assert "hint: resume each interrupted execution with the command its drift names" in res.stderr, res.stderr
+    assert "--fix` adopts" not in res.stderr, res.stderr
+
+
 @pytest.mark.parametrize(("halt", "result", "sells_back"), [
     ("--halt-on-drift", "{}", True),  # the run halts for it
     ("halted before", "{}", True),

@@ -353,19 +353,25 @@ def reconcile_command(
             app.out.warn(f"{unwritten(unwritten_output)}; drift was found, exit 7")
         total = sum(len(r.drifts) for r in drifted)
         fixed = sum(r.fixed for r in drifted)
-        kinds = {d.kind for r in drifted for d in r.drifts}
+        from orion_cli.core.reconcile import UNDECIDED_FIX
+
+        # An order the venue has not decided is no truth --fix can adopt: its execution's resume finishes it.
+        undecided = any(d.fix == UNDECIDED_FIX for r in drifted for d in r.drifts)
+        kinds = {d.kind for r in drifted for d in r.drifts if d.fix != UNDECIDED_FIX}
         hints = []
         if kinds - {"execution"} and not fix:
             hints.append(f"inspect the drifts; `orion reconcile{source_flags(snapshot, demo)} --fix` adopts the "
                          "venue's truth (audited)")
-        if "execution" in kinds:  # not reconcile's to fix: only a resume finishes an execution
+        if "execution" in kinds or undecided:  # not reconcile's to fix: only a resume finishes an execution
             from orion_cli.execution.state import HALT_SELLS_BACK, sells_back_advice
 
             # While halted, a drift whose resume would sell the filled leg back says so (the run judged
             # it): the hint must not send the operator to that command before the release, named as a
             # script must type it (`orion resume --yes`; --breaker after a drawdown trip).
             sells_back = halted and any(HALT_SELLS_BACK in d.detail for r in drifted for d in r.drifts)
-            resume = "resume each interrupted execution with the command its drift names"
+            resume = "resume each interrupted execution with the command its drift names" + (
+                " (an order the venue has not decided, of an execution that has ended: check it at the venue)"
+                if undecided else "")
             hints.append(f"{sells_back_advice(halt)}, then {resume}" if sells_back else resume)
         raise DriftFound(
             f"drift between the {mode} ledger and {', '.join(r.venue.value for r in drifted)}: {total} drift(s)"
