@@ -159,7 +159,7 @@ complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subco
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -l 'from-file' -r -F -d 'Import the same variables from a .env file.'
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -l 'name' -x -d 'Set one credential (with --value-file).'
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -l 'value-file' -r -F -d 'File holding the value for --name.'
-complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -l 'shred-source' -d 'After a successful import, overwrite and delete the plaintext source files (asks first; refused for a .env file that also holds variables orion does not import).'
+complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -l 'shred-source' -d 'After a successful import, overwrite and delete the plaintext source files (asks first; refused for a .env file that also holds values orion does not import).'
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -l 'yes' -d 'Do not ask before shredding.'
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -s 'y' -d 'Do not ask before shredding.'
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -s 'h' -d 'Show help and exit.'

@@ -9,16 +9,47 @@ Strict because a silently mis-parsed key is worse than a refusal. Accepted per l
     NAME="value with \\n"       (escapes \\n \\r \\t \\" \\\\; may span lines)
 
 No variable interpolation. Errors name the line number, never the line's content (it may be a key).
+
+:func:`scan_dotenv` also reports the values the file holds that its parse does not keep (an
+assignment a later one replaces, a commented-out ``# NAME=value``): shredding the file destroys them.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from orion_cli.core.errors import SecretsError
 
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$"}
+
+
+# A commented-out assignment: "#", then optionally "export", then NAME=... ("# see https://x?a=b" and
+# "# e.g. FOO=1" are prose: no name directly after the "#").
+_COMMENTED_RE = re.compile(r"#+\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=(.*)")
+
+
+class Unkept(NamedTuple):
+    """A value in the file that the parse does not keep (line numbers, never the value)."""
+
+    name: str
+    line: int
+    replaced_on: int | None  # the line of the assignment that wins; None: commented out
+    emptied: bool = False  # the assignment that wins is empty
+
+    def describe(self) -> str:
+        if self.replaced_on is None:
+            return f"{self.name} on line {self.line} (commented out)"
+        how = "emptied" if self.emptied else "replaced"
+        return f"{self.name} on line {self.line} ({how} on line {self.replaced_on})"
+
+
+@dataclass
+class DotenvScan:
+    values: dict[str, str] = field(default_factory=dict, repr=False)
+    unkept: list[Unkept] = field(default_factory=list)
 
 
 def _error(source: str, line: int, problem: str) -> SecretsError:
@@ -27,7 +58,28 @@ def _error(source: str, line: int, problem: str) -> SecretsError:
 
 def parse_dotenv(text: str, *, source: str = ".env") -> dict[str, str]:
     """Parse ``text``; later assignments of the same name win, as in a shell."""
+    return scan_dotenv(text, source=source).values
+
+
+def _commented_value(rest: str) -> str:
+    """The value of a commented-out assignment, roughly as the parser would read it (quotes dropped,
+    a `` #`` comment cut); only whether it is empty, or the value kept, matters."""
+    rest = rest.strip()
+    if rest[:1] in ("'", '"'):
+        close = rest.find(rest[0], 1)
+        return rest[1:close] if close != -1 else rest[1:]  # unclosed: a commented-out multi-line value
+    hash_at = re.search(r"\s#", rest)
+    return (rest[: hash_at.start()] if hash_at else rest).strip()
+
+
+def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
+    """Parse ``text`` (as :func:`parse_dotenv`), and list the non-empty values it does not keep: an
+    assignment replaced by a later one of the same name with another value (or an empty one), and a
+    commented-out assignment (``# NAME=value``, ``#export NAME=value``) holding another value than the
+    name's. Each is the file's only copy of that value (an old wallet key, say)."""
     out: dict[str, str] = {}
+    assigned: list[tuple[str, int, str]] = []
+    commented: list[tuple[str, int, str]] = []
     i, n, line = 0, len(text), 1
     if text.startswith("\ufeff"):
         i = 1
@@ -38,6 +90,9 @@ def parse_dotenv(text: str, *, source: str = ".env") -> dict[str, str]:
         stripped = raw.strip()
         start_line = line
         if not stripped or stripped.startswith("#"):
+            m = _COMMENTED_RE.fullmatch(stripped)
+            if m is not None:
+                commented.append((m.group(1), start_line, _commented_value(m.group(2))))
             i, line = eol + 1, line + 1
             continue
         body = stripped[len("export "):].lstrip() if stripped.startswith("export ") else stripped
@@ -60,13 +115,21 @@ def parse_dotenv(text: str, *, source: str = ".env") -> dict[str, str]:
             if tail and not tail.startswith("#"):
                 raise _error(source, line, "unexpected text after the closing quote")
             out[key] = value
+            assigned.append((key, start_line, value))
             i, line = tail_end + 1, line + 1
             continue
         hash_at = re.search(r"\s#", rest)
         value = (rest[: hash_at.start()] if hash_at else rest).strip()
         out[key] = value
+        assigned.append((key, start_line, value))
         i, line = eol + 1, line + 1
-    return out
+    last = {key: at for key, at, _ in assigned}
+    unkept = [Unkept(key, at, last[key], emptied=not out[key].strip())
+              for key, at, value in assigned
+              if at != last[key] and value.strip() and value != out[key]]
+    unkept += [Unkept(key, at, None) for key, at, value in commented if value.strip() and value != out.get(key)]
+    unkept.sort(key=lambda u: u.line)
+    return DotenvScan(out, unkept)
 
 
 def _read_quoted(text: str, pos: int, quote: str, source: str, line: int) -> tuple[str, int, int]:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from orion_cli.core.errors import SecretsError
 from orion_cli.core.files import FileRefused, read_file_or_stream
 from orion_cli.core.redact import looks_like_key
-from orion_cli.secrets.dotenv import parse_dotenv
+from orion_cli.secrets.dotenv import Unkept, scan_dotenv
 from orion_cli.secrets.names import CATALOGUE, normalise
 
 MAX_VALUE_FILE_BYTES = 1 << 20
@@ -44,6 +44,8 @@ class ImportPlan:
     differing: list[Differing] = field(default_factory=list)
     # Variables of a .env file that no credential is read from (names only; see from_dotenv).
     unimported: list[str] = field(default_factory=list)
+    # Values of a .env file its parse does not keep: replaced by a later assignment, commented out.
+    unkept: list[Unkept] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"ImportPlan(names={sorted(self.values)}, files={[str(f) for f in self.files]})"
@@ -199,9 +201,13 @@ def from_dotenv(path: Path, *, named_by: str = "--from-file") -> ImportPlan:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise SecretsError(f"{path} is not UTF-8 text", reason="bad_dotenv") from None
-    variables = parse_dotenv(text, source=str(path))
+    scan = scan_dotenv(text, source=str(path))
+    variables = scan.values
     plan = collect(variables, base_dir=path.parent, origin_prefix=f"{path.name}:")
     plan.files.insert(0, path)
+    # Nor are the values the file's last assignment of a name replaces (a first wallet key under a
+    # second one, an RPC_URL emptied further down) or a commented-out `# OLD_WALLET=0x…`.
+    plan.unkept = scan.unkept
     # What the file holds besides credentials (KALSHI_PASSWORD, RPC_URL, OPENAI_API_KEY…): never
     # stored, so `--shred-source` must not destroy the file's copy of them (an empty one holds nothing).
     known = {var for spec in CATALOGUE.values() for var in (*spec.env, *spec.env_path)}

@@ -343,6 +343,46 @@ def test_shred_source_refused_when_the_file_holds_variables_not_imported(
     assert not env.exists() and listed()["polymarket_private_key"]["set"]
 
 
+OTHER_WALLET_KEY = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # Hardhat #1, public
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    (f"POLYMARKET_PRIVATE_KEY={OTHER_WALLET_KEY}\nPOLYMARKET_PRIVATE_KEY={WALLET_KEY}\n",
+     "POLYMARKET_PRIVATE_KEY on line 1 (replaced on line 2)"),
+    (f"RPC_URL=https://rpc.example/CANARYrpc\nRPC_URL=\nPOLYMARKET_PRIVATE_KEY={WALLET_KEY}\n",
+     "RPC_URL on line 1 (emptied on line 2)"),
+    (f"# the old wallet, kept in case\n#  export OLD_WALLET='{OTHER_WALLET_KEY}'\n"
+     f"POLYMARKET_PRIVATE_KEY={WALLET_KEY}\n",
+     "OLD_WALLET on line 2 (commented out)"),
+], ids=["replaced", "emptied", "commented-out"])
+def test_shred_source_refused_when_the_file_holds_values_its_parse_drops(
+        tmp_path: Path, home: Path, pw_file: Path, text: str, named: str) -> None:
+    """Review: the UNIMPORTED_VARIABLES refusal looked at each name's last assignment only. A first
+    wallet key under a second, an RPC_URL emptied further down, a commented-out `# OLD_WALLET=0x…`:
+    the one key was stored and the file shredded, the other value lost without a word. Refused now
+    (exit 6, nothing stored or shredded), naming the variable and its lines, never the value."""
+    env = tmp_path / "old.env"
+    env.write_text(text)
+    refused = run("encrypt", "--from-file", str(env), "--shred-source", "--yes", pre=("-q",))
+    assert refused.exit_code == 6, refused.output
+    assert f"also holds values no import keeps ({named})" in refused.stderr
+    assert OTHER_WALLET_KEY not in refused.output and "CANARY" not in refused.output
+    assert json.loads(refused.stderr.strip().splitlines()[-1])["reason"] == "UNIMPORTED_VARIABLES"
+    assert env.read_text() == text and not vault_of(home).exists()
+
+
+def test_shred_source_not_refused_for_what_the_import_keeps(tmp_path: Path, home: Path, pw_file: Path) -> None:
+    """Prose comments, a value assigned twice alike, an assignment emptied and set again, and a
+    commented-out copy of the value imported hold nothing the shred destroys: shredded as before."""
+    env = tmp_path / "old.env"
+    env.write_text(f"# Polymarket: see https://docs.example/?a=b\n# e.g. PK=... works too\n#EMPTY=\n"
+                   f"POLYMARKET_PRIVATE_KEY=\nPOLYMARKET_PRIVATE_KEY={WALLET_KEY}\n"
+                   f"# POLYMARKET_PRIVATE_KEY={WALLET_KEY}\nPOLYMARKET_PRIVATE_KEY={WALLET_KEY}\n")
+    done = run("encrypt", "--from-file", str(env), "--shred-source", "--yes")
+    assert done.exit_code == 0, done.output
+    assert not env.exists() and listed()["polymarket_private_key"]["set"]
+
+
 def test_shred_not_done_when_import_fails(tmp_path: Path, home: Path, pw_file: Path) -> None:
     bad = tmp_path / "bad.env"
     bad.write_text("POLYMARKET_PRIVATE_KEY=0x1234\n")

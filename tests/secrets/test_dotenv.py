@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orion_cli.core.errors import SecretsError
-from orion_cli.secrets.dotenv import parse_dotenv
+from orion_cli.secrets.dotenv import Unkept, parse_dotenv, scan_dotenv
 
 
 def test_forms() -> None:
@@ -41,3 +41,33 @@ def test_errors_name_the_line_not_the_content(text: str, line: int) -> None:
         parse_dotenv(text, source="my.env")
     assert f"my.env, line {line}" in str(err.value)
     assert "unterminated\nB" not in str(err.value) and "junk" not in str(err.value)
+
+
+def test_scan_lists_the_values_the_parse_does_not_keep() -> None:
+    """What `--shred-source` would destroy beyond each name's last value: an assignment replaced by
+    another value or emptied, a commented-out assignment (with `export`, quoted); not prose comments,
+    a value repeated alike, an empty one, a commented-out copy of the kept value, nor a `#` line inside
+    a quoted value. Line numbers only."""
+    text = (
+        "# Polymarket: see https://docs.example/?a=b\n"  # 1 prose
+        "# e.g. PK=... (an older name)\n"  # 2 prose
+        "A=first\n"  # 3 replaced on 6
+        "B=kept\n"  # 4
+        "B=kept\n"  # 5 the same value
+        "A=second\n"  # 6
+        "C=gone\n"  # 7 emptied on 8
+        "C=\n"  # 8
+        "##  export OLD='0xold' # why\n"  # 9 commented out
+        "#EMPTY=\n"  # 10
+        "# B=kept\n"  # 11 the value kept
+        'PEM="x\n# INSIDE=1\n"\n'  # 12-14
+        "D=\n"  # 15
+        "D=set\n"  # 16
+    )
+    scan = scan_dotenv(text)
+    assert scan.values == parse_dotenv(text)
+    assert scan.values["A"] == "second" and scan.values["C"] == ""
+    assert scan.unkept == [Unkept("A", 3, 6), Unkept("C", 7, 8, emptied=True), Unkept("OLD", 9, None)]
+    assert [u.describe() for u in scan.unkept] == [
+        "A on line 3 (replaced on line 6)", "C on line 7 (emptied on line 8)", "OLD on line 9 (commented out)"]
+    assert "first" not in repr(scan) and "0xold" not in repr(scan)

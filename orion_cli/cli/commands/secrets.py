@@ -191,7 +191,7 @@ def encrypt(
     shred_source: Annotated[
         bool, typer.Option("--shred-source", help="After a successful import, overwrite and delete the plaintext "
                                                   "source files (asks first; refused for a .env file that also "
-                                                  "holds variables orion does not import).")
+                                                  "holds values orion does not import).")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before shredding.")] = False,
 ) -> None:
@@ -262,7 +262,7 @@ def encrypt(
         raise nothing_to_store()
     if shred_source and from_file is not None and plan.differing:  # even with --yes: nothing is undone
         raise _differing_aliases_refused(from_file, plan)
-    if shred_source and from_file is not None and plan.unimported:  # the same: the file is their only copy
+    if shred_source and from_file is not None and (plan.unimported or plan.unkept):  # the same: their only copy
         raise _unimported_refused(from_file, plan)
     # The audit trail first: a broken ledger must fail before the vault changes (a missing one is
     # created for a change only: before_change in _open).
@@ -353,20 +353,29 @@ def _differing_aliases_refused(source: Path, plan: ImportPlan) -> Exception:
 
 
 def _unimported_refused(source: Path, plan: ImportPlan) -> Exception:
-    """`--shred-source` of a .env file that also holds variables orion does not import.
+    """`--shred-source` of a .env file that also holds values orion does not import.
 
     They were shredded with it (`KALSHI_PASSWORD`, `RPC_URL`, `OPENAI_API_KEY` beside the wallet key:
     "stored 1 credential(s)", then "shredded"), with no word of them, not even at the terminal's
-    confirmation. Refused before anything changes, even with --yes, like ALIASES_DIFFER (exit 6): what
-    to keep is the operator's call. Names the variables, never their values."""
+    confirmation. So were the values the file's parse does not keep: a name's earlier assignment
+    replaced by a later one (a first `POLYMARKET_PRIVATE_KEY` under a second: its wallet's only key),
+    or emptied (`RPC_URL=`), and a commented-out `# OLD_WALLET=0x…`. Refused before anything changes,
+    even with --yes, like ALIASES_DIFFER (exit 6): what to keep is the operator's call. Names the
+    variables and their lines, never their values."""
     from orion_cli.core.errors import Refused
 
-    shown = 12
-    names = ", ".join(plan.unimported[:shown]) + (f" and {len(plan.unimported) - shown} more"
-                                                  if len(plan.unimported) > shown else "")
+    def listed(items: list[str]) -> str:
+        shown = 12
+        return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+    held = []
+    if plan.unimported:
+        held.append(f"variables orion does not import ({listed(plan.unimported)})")
+    if plan.unkept:
+        held.append(f"values no import keeps ({listed([u.describe() for u in plan.unkept])})")
     return Refused(
-        f"--shred-source refused: {source} also holds variables orion does not import ({names}); shredding "
-        "the file would destroy them; nothing was stored",
+        f"--shred-source refused: {source} also holds {' and '.join(held)}; shredding the file would destroy "
+        "them; nothing was stored",
         hint="move them to another file (or delete them) first, or import without --shred-source and delete "
              "the file yourself",
         reason="UNIMPORTED_VARIABLES",
