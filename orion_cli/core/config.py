@@ -28,7 +28,9 @@ from orion_cli.core.plain_text import plain_ascii
 from orion_cli.core.redact import (
     LOOPBACK_HOSTS,
     NOT_SHOWN,
+    SHOWN_PATH_CHARS,
     SHOWN_SETTING_CHARS,
+    SHOWN_WINDOW_CHARS,
     mask_url,
     mask_web_url,
     setting_looks_secret,
@@ -411,7 +413,8 @@ def _coerce(spec: KeySpec, raw: Any, source: str) -> Any:
         # pasted into alerts.format was quoted whole in every warning).
         if isinstance(raw, str):
             shown = shown_setting(raw, mask=mask_web_url if spec.is_url else
-                                  mask_url if spec.dotted == "database.url" else None)
+                                  mask_url if spec.dotted == "database.url" else None,
+                                  whole_up_to=SHOWN_PATH_CHARS if spec.is_absolute_path else SHOWN_SETTING_CHARS)
         elif isinstance(raw, Decimal | int) and not isinstance(raw, bool):  # thousands of digits: one line still
             shown = shown_number(str(raw))
         else:
@@ -552,7 +555,8 @@ def _check_absolute_file(spec: KeySpec, value: str, bad: Callable[..., ConfigErr
         raise bad("names the home directory of a user this machine does not have") from None
     if not path.is_absolute():
         # The value's own file name in the example only when shown_setting would quote it whole.
-        short = path.name and len(path.name) <= SHOWN_SETTING_CHARS and not setting_looks_secret(path.name)
+        short = (path.name and shown_setting(value, whole_up_to=SHOWN_PATH_CHARS) == repr(value)
+                 and not setting_looks_secret(path.name))
         name = path.name if short else "file"
         raise bad("a relative path is looked for in each process's own working directory, so a cron job or a "
                   "service started elsewhere would not find the same file",
@@ -1085,13 +1089,15 @@ def parse_window(text: str, source: str) -> tuple[int, int]:
             raise ValueError
     except ValueError:
         raise ConfigError(
-            f"trading.trading_windows entry {shown_setting(text)} from {source} is not HH:MM-HH:MM (UTC)",
+            f"trading.trading_windows entry {shown_setting(text, whole_up_to=SHOWN_WINDOW_CHARS)} from {source} "
+            "is not HH:MM-HH:MM (UTC)",
             reason="config_invalid",
         ) from None
     start_min, end_min = sh * 60 + sm, eh * 60 + em
     if start_min == end_min:  # a typo, not a choice: read as "always" it would lift the window altogether
         raise ConfigError(
-            f"trading.trading_windows entry {shown_setting(text)} from {source} starts where it ends",
+            f"trading.trading_windows entry {shown_setting(text, whole_up_to=SHOWN_WINDOW_CHARS)} from {source} "
+            "starts where it ends",
             hint="the whole day is 00:00-24:00; an empty list means always open",
             reason="config_invalid",
         )

@@ -44,26 +44,36 @@ def setting_looks_secret(text: str) -> bool:
 
 
 NOT_SHOWN = "(not shown: it looks like a key or token)"
-SHOWN_SETTING_CHARS = 12  # how much of a long value a warning or an error quotes
+SHOWN_SETTING_CHARS = 12  # how much of a long value a warning or an error quotes (free text: alerts.format…)
+# Values of a known shape, shown whole up to these many characters, as their mistake is often at the
+# end: a trading window entry ("09:30-16:00 UTC", "9:30am-4pm America/New_York") and a path key's file
+# ("orion/vault/vault.json", relative; "~/orion/vault.jsn").
+SHOWN_WINDOW_CHARS = 40
+SHOWN_PATH_CHARS = 160
 
 
-def shown_setting(text: str, *, mask: Callable[[str], str] | None = None) -> str:
+def shown_setting(text: str, *, mask: Callable[[str], str] | None = None,
+                  whole_up_to: int = SHOWN_SETTING_CHARS) -> str:
     """A setting's value (``alerts.format``, ``secrets.vault_path``…) as a warning or an error quotes it.
 
     A value that looks like a credential is not shown at all; any other is quoted with the password
-    and secret parameters of a URL in it masked and clipped to its first :data:`SHOWN_SETTING_CHARS`
-    characters, with its length: a webhook URL or a key pasted into the wrong key (``--config``,
-    ``ORION__ALERTS__FORMAT=…``) was quoted whole in every warning, and cron keeps stderr. The key and
-    its source, which every such message names, say where to look. A URL key's value is given with
-    its ``mask`` (:func:`mask_web_url`, :func:`mask_url`) and shown whole: its host is what its error
-    is about."""
+    and secret parameters of a URL in it masked and, beyond ``whole_up_to`` characters, clipped to its
+    first :data:`SHOWN_SETTING_CHARS`, with its length: a webhook URL or a key pasted into the wrong key
+    (``--config``, ``ORION__ALERTS__FORMAT=…``) was quoted whole in every warning, and cron keeps
+    stderr. The key and its source, which every such message names, say where to look. A trading window
+    entry or a path is given a larger ``whole_up_to`` (:data:`SHOWN_WINDOW_CHARS`,
+    :data:`SHOWN_PATH_CHARS`): clipped at 12, the ``UTC`` of ``"09:30-16:00 UTC"`` that made it wrong
+    was cut off. A URL (``://``) is clipped at 12 all the same, as no window or path holds one and a
+    webhook's secret is in its path. A URL key's value is given with its ``mask``
+    (:func:`mask_web_url`, :func:`mask_url`) and shown whole: its host is what its error is about."""
     if setting_looks_secret(text):
         return NOT_SHOWN
     if mask is not None:
         return repr(mask(text))
     if "://" in text:
         text = mask_web_url(text)
-    if len(text) <= SHOWN_SETTING_CHARS:
+        whole_up_to = SHOWN_SETTING_CHARS
+    if len(text) <= max(whole_up_to, SHOWN_SETTING_CHARS):
         return repr(text)
     return f"{text[:SHOWN_SETTING_CHARS]!r}… ({len(text)} characters)"
 

@@ -897,14 +897,17 @@ WEBHOOK = "https://hooks.slack.com/services/T000/B000/CANARYhooksecret"
 @pytest.mark.parametrize(("key", "value"), [
     ("alerts.enabled", WALLET), ("secrets.vault_path", WALLET), ("limits.order_notional", WALLET),
     ("alerts.format", WEBHOOK), ("alerts.format", "123456789:AAHcanaryTokenTelegram0123456789abcd"),
-    ("alerts.format", "correct horse battery CANARY"), ("trading.trading_windows", "13:30-20:00 CANARY"),
-    ("secrets.vault_path", "relative/dir/CANARYsecret.json"), ("kalshi.prod_base_url", WALLET),
+    ("alerts.format", "correct horse battery CANARY"), ("trading.trading_windows", WALLET),
+    ("trading.trading_windows", "13:30-20:00 " + "x" * 30 + "CANARY"),
+    ("secrets.vault_path", "relative/" + "dir/" * 40 + "CANARYsecret.json"), ("secrets.vault_path", WEBHOOK),
+    ("matching.pairs_file", WEBHOOK), ("kalshi.prod_base_url", WALLET),
 ])
 def test_a_refused_value_that_may_be_a_secret_is_not_quoted_whole(key: str, value: str) -> None:
     """Black-box review: `ORION__ALERTS__ENABLED=0x<64 hex> orion halt --status` warned
     `alerts.enabled = '0xc68e…'` with the whole key; so did secrets.vault_path, a webhook URL pasted into
     alerts.format, and limits.order_notional kept ~40 hex characters. A value that looks like a key or a
-    token is not shown; any other is clipped to a few characters (URL keys keep their masked whole)."""
+    token is not shown; any other is clipped to a few characters (URL keys keep their masked whole), a
+    trading window entry beyond 40 characters, a path key's value beyond 160 or holding a URL."""
     env = "ORION__" + key.upper().replace(".", "__")
     s = load_settings(environ={env: value}, lenient=True)
     (problem,) = s.problems
@@ -923,6 +926,26 @@ def test_a_short_refused_value_is_still_quoted() -> None:
     assert any("alerts.format = 'slakc' from" in p for p in s.problems), s.problems
     with pytest.raises(ConfigError, match="entry '25:00-26:00' from"):
         load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": "25:00-26:00"})
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("trading.trading_windows", "09:30-16:00 UTC", "entry '09:30-16:00 UTC' from"),
+    ("trading.trading_windows", "9:30am-4pm America/New_York", "entry '9:30am-4pm America/New_York' from"),
+    ("trading.trading_windows", "13:30 - 13:30", "entry '13:30 - 13:30' from"),
+    ("secrets.vault_path", "orion/vault/vault.json", "secrets.vault_path = 'orion/vault/vault.json' from"),
+    ("halt.sentinel_file", "orion/run/trading.stop", "halt.sentinel_file = 'orion/run/trading.stop' from"),
+])
+def test_a_refused_window_or_path_is_quoted_whole(key: str, value: str, said: str) -> None:
+    """Review: clipped at 12 characters, `"09:30-16:00 UTC"` was quoted as `'09:30-16:00 '… (15 characters)`:
+    the ` UTC` that makes it wrong cut off; a relative vault path `'orion/vault/'… (22 characters)`. A
+    window entry (up to 40 characters) and a path key's value (up to 160) that do not look like a key or
+    token are quoted whole, and the relative path's hint names its own file."""
+    env = "ORION__" + key.upper().replace(".", "__")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={env: value})
+    assert said in refused.value.message and "characters)" not in refused.value.message, refused.value.message
+    if key != "trading.trading_windows":
+        assert f'"/srv/orion/{value.rpartition("/")[2]}"' in (refused.value.hint or ""), refused.value.hint
 
 
 def test_a_value_that_looks_like_a_key_is_not_shown_by_config_show() -> None:
