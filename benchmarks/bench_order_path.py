@@ -47,7 +47,7 @@ from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.config import load_settings
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
-from orion_cli.execution.executor import Executor, client_order_id
+from orion_cli.execution.executor import Executor
 from orion_cli.execution.plan import LegPlan, TradePlan
 from orion_cli.risk.breaker import Breaker
 from orion_cli.risk.checks import PipelineContext
@@ -133,8 +133,9 @@ def bench(db: Database, n: int, prefix: str = "run") -> dict[str, Any]:
             continue
         # Untimed: settle the intents as a finished execution would, so the ledger stays in a steady
         # state (a few in-flight orders, a growing history) instead of piling up unsent intents.
+        assert committed.run is not None
         for tag in ("l1", "l2"):
-            ledger.cancelled(client_order_id(p.key, tag), reason="benchmark: never sent")
+            ledger.cancelled(committed.run.coid(tag), reason="benchmark: never sent")
     b, o = summary(bare), summary(path)
     shape = _shape(db, executor, settings, prefix, breaker)
     return {"n": n, "refused": refused, "bare_insert": b, "order_path": o, **shape,

@@ -8,8 +8,10 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
    is refused before that transaction, as DUPLICATE, and audited the same way: :func:`audit_refusal`.)
    Otherwise the ``executions`` row (status ``intents``), ``execution.requested`` and both legs'
    order intents (the exact prepared payloads) are committed together. Client order ids are derived
-   from the idempotency key and a tag (``l1``, ``l2``, ``l2a1``…, ``u1``…), so a re-run after a
-   crash finds every order it may have sent.
+   from the ledger's own id, the idempotency key and a tag (``l1``, ``l2``, ``l2a1``…, ``u1``…) and
+   stored with each intent, so a re-run after a crash finds every order it may have sent by the ids
+   it sent, and two ledgers trading the same venue accounts with the same key never send the same id
+   (Kalshi keeps a client order id per account for ever and answers a reuse with the order holding it).
 2. **The thinner leg first.** The leg whose planned size is the larger share of the visible ask
    depth within its limit is the one least likely to fill, so it goes first (ties: Kalshi first,
    because a marketable Polymarket BUY is dollar-denominated and may deliver a few more shares than
@@ -208,9 +210,18 @@ def venues_resume_may_send_to(status: ExecStatus, plan_json: str) -> frozenset[V
     return frozenset({first, second})  # LEG1_SENT, HALTED, and any status not named here: either venue
 
 
-def client_order_id(key: str, tag: str) -> str:
-    """Deterministic per (key, tag): a re-run after a crash finds the order it may have sent."""
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+def client_order_id(key: str, tag: str, *, ledger: str) -> str:
+    """Deterministic per (ledger, key, tag), for a new order only: each order's id is stored with its
+    intent, and every later use (a resume, a look-up, reconcile) takes the stored one.
+
+    ``ledger`` is the ledger's own random id (:func:`orion_cli.store.meta.ledger_id`): Kalshi keeps a
+    client order id per account for ever and answers a reuse with the order holding it, so an id of
+    the key alone made a second ledger trading the same accounts with the same key (another
+    ``--db``, a fresh ``init``) send the first ledger's ids and be answered with its orders.
+    """
+    if not ledger:
+        raise DataError("ledger_id", "a client order id needs the ledger's id")
+    digest = hashlib.sha256(f"{ledger}\n{key}".encode()).hexdigest()[:24]
     return f"orion-{digest}-{tag}"
 
 
@@ -473,11 +484,18 @@ class _Run:
     first: LegSpec
     second: LegSpec
     result: dict[str, Any]
+    # The ledger's id, which salts the client order id of an order committed from now on.
+    ledger_id: str
     # A resume of a halted execution: the unsellable remainder ("dust") that halt named, if any.
     halted_dust: dict[str, Any] | None = None
 
     def coid(self, tag: str) -> str:
-        return client_order_id(self.key, tag)
+        """The client order id of ``tag``: the one committed with its intent (an execution begun before
+        ids were salted with the ledger's id keeps its own), else the one a new intent gets."""
+        rec = self.result.get("intents", {}).get(tag)
+        if rec is not None:
+            return str(rec["request"]["client_order_id"])
+        return client_order_id(self.key, tag, ledger=self.ledger_id)
 
     def prepared(self, tag: str) -> PreparedOrder:
         rec = self.result["intents"][tag]
@@ -564,6 +582,15 @@ class Executor:
         # each new execution's stored plan: `orion resume`, which has none of its own, names the command
         # resuming an interrupted one with them (state.recorded_source_flags). None: not recorded.
         self.source_flags = source_flags
+        self._ledger_id: str | None = None  # read once (store.meta.ledger_id)
+
+    def ledger_id(self) -> str:
+        """The ledger's own id, which salts the client order ids of new orders (:func:`client_order_id`)."""
+        if self._ledger_id is None:
+            from orion_cli.store.meta import ledger_id
+
+            self._ledger_id = ledger_id(self.db)
+        return self._ledger_id
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -631,10 +658,11 @@ class Executor:
         basket = not_a_pair(len(specs))  # refused below, through the checks, with nothing prepared
         pair = leg_order(specs) if basket is None else None
         tif = TimeInForce(self.settings.trading.time_in_force)
+        salt = self.ledger_id()
         try:
             prepared = {
                 tag: self._venue(spec.venue).prepare(spec.request(
-                    coid=client_order_id(plan.key, tag), action=Action.BUY, size=plan.size,
+                    coid=client_order_id(plan.key, tag, ledger=salt), action=Action.BUY, size=plan.size,
                     limit=spec.limit_price, tif=tif))
                 for tag, spec in zip(("l1", "l2"), pair, strict=True)
             } if plan.size > 0 and pair is not None else {}
@@ -698,13 +726,13 @@ class Executor:
                             "order_rule": "larger share of visible depth first; ties Kalshi first",
                             "checks": [c.to_record() for c in verdict.checks]},
                             mode=self.mode, actor=self.actor, now=now)
-                        # The order ids derive from the key: an unused key means unused ids.
+                        # The order ids derive from the key (and the ledger): an unused key means unused ids.
                         self.ledger.record_intents([(prepared[tag], spec.category) for tag, spec, _ in legs],
                                                    execution_id=plan.key, conn=conn, now=now, unused_ids=key_unused)
             except IntegrityError:
                 # A key (and so its order ids) that the checks found unused, taken after all.
-                raise intents_refused([client_order_id(plan.key, tag) for tag, _, _ in legs]) from None
-        return Committed(False, verdict, _Run(plan.key, ExecStatus.INTENTS, first, second, result))
+                raise intents_refused([prepared[tag].request.client_order_id for tag, _, _ in legs]) from None
+        return Committed(False, verdict, _Run(plan.key, ExecStatus.INTENTS, first, second, result, salt))
 
     async def resume(self, key: str) -> ExecutionResult:
         """Look every order of ``key`` up by its persisted ids; finish what is safe, or report."""
@@ -733,6 +761,7 @@ class Executor:
         plan_rec = load_result(row.plan)
         specs = {int(s["index"]): LegSpec.from_record(s) for s in plan_rec["specs"]}
         run = _Run(key, status, specs[int(plan_rec["first"])], specs[int(plan_rec["second"])], result,
+                   self.ledger_id() if not status.final else "",
                    halted_dust=result.get("dust_accepted") or (result.get("dust") if status is ExecStatus.HALTED
                                                                else None))
         if status.final:

@@ -30,7 +30,7 @@ from orion_cli.core.paths import default_database_url, make_private_dirs, sqlite
 from orion_cli.core.redact import mask_url
 
 # The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Arbitrary constant shared by every orion process: the PostgreSQL advisory lock key for writes.
 PG_WRITE_LOCK = 0x4F52494F4E  # "ORION"

@@ -300,6 +300,47 @@ def test_live_trade_fills_both_legs_once_and_the_ledger_matches_the_venues(world
                       "seconds": round(time.monotonic() - started, 2)}))
 
 
+@ONE_BACKEND
+def test_two_ledgers_trading_one_account_with_one_key_each_send_and_book_their_own_orders(
+        world: World, tmp_path: Path) -> None:
+    """Found by a black-box run: ledger A traded under `--idempotency-key nightly-1`, then ledger B (another
+    --db, the same venue accounts) under the same key with --size 5. Client order ids were of the key alone:
+    B's Kalshi leg was answered 409 order_already_exists and took A's order (10 filled) for its own, so B
+    said "done", booked 10 Kalshi contracts it never bought and left its 5 Polymarket NO unhedged. Ids are
+    salted with each ledger's own id now: two Kalshi orders, each ledger booking only its own."""
+    from dataclasses import replace
+
+    other = replace(world, db_url=f"sqlite:///{tmp_path / 'b.db'}")
+    _store_opportunity(other.db_url, world.cond, world.no_token)
+    code, out, err = world.run(*LIVE, "--idempotency-key", "nightly-1")
+    assert code == 0, err
+    assert _execution(out)["status"] == "done"
+    code, out, err = other.run(*LIVE, "--size", "5", "--idempotency-key", "nightly-1")
+    assert code == 0, err
+    b = _execution(out)
+    assert b["status"] == "done" and "more than" not in b["message"] and not b["overfill"], b["message"]
+    assert sorted((o["venue"], D(o["size"]), D(o["filled_size"])) for o in b["orders"]) == [
+        ("kalshi", D(5), D(5)), ("polymarket", D(5), D(5))]
+
+    kalshi = world.kalshi_created()
+    assert sorted(D(o["initial_count_fp"]) for o in kalshi) == [D(5), D(10)]
+    assert len({o["client_order_id"] for o in kalshi}) == 2, kalshi
+    assert world.venue_positions() == {(Venue.KALSHI, Side.YES): D(15), (Venue.POLYMARKET, Side.NO): D(15)}
+    assert world.ledger_positions() == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert other.ledger_positions() == {(Venue.KALSHI, Side.YES): D(5), (Venue.POLYMARKET, Side.NO): D(5)}
+    for ledger in (world, other):  # each booked only its own Kalshi order
+        db = open_database(ledger.db_url)
+        try:
+            mine = [o for o in Ledger(db, "live").orders(execution_id="nightly-1") if o.venue is Venue.KALSHI]
+        finally:
+            db.dispose()
+        assert len(mine) == 1
+        venue = next(o for o in kalshi if o["client_order_id"] == mine[0].client_order_id)
+        assert (mine[0].venue_order_id, mine[0].filled_size) == (venue["order_id"], D(venue["initial_count_fp"]))
+        code, out, err = ledger.run("audit", "verify")
+        assert code == 0, err + out
+
+
 def _poly_fills(world: World) -> list[tuple[str, D, D, D]]:
     """The live ledger's Polymarket fills: (order, size, price, fee)."""
     db = open_database(world.db_url)

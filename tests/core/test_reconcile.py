@@ -2154,11 +2154,11 @@ def test_the_legs_of_a_within_venue_execution_are_told_apart_as_the_executor_nam
     so an equal pair read as 20 held against 0, a short one as 16 against 0, and one whose excess was
     sold back as 12 against 0. They are the executor's legs now: l1 the first, l2… the second, an
     unwind u… the leg its intent names."""
-    from orion_cli.execution.executor import client_order_id
+    from execution.execution_kit import coid_of
 
     ledger = Ledger(db, "live")
     a, b = "0xoutcome-a", "0xoutcome-b"
-    l1, l2, u1 = (client_order_id("K5", tag) for tag in ("l1", "l2", "u1"))
+    l1, l2, u1 = (coid_of(db, "K5", tag) for tag in ("l1", "l2", "u1"))
     fills = [_fill("pa", "pm-a", "10", "0.40", venue=Venue.POLYMARKET, market=a),
              _fill("pb", "pm-b", second, "0.55", venue=Venue.POLYMARKET, market=b)]
     _filled_order(ledger, l1, "pm-a", fills[:1])

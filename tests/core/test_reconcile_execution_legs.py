@@ -27,12 +27,12 @@ from core.test_reconcile import (  # type: ignore[import-not-found]
     _verify,
     _waiting_for_judgement,
 )
+from execution.execution_kit import coid_of
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.config import Settings, load_settings
 from orion_cli.core.errors import DataError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
-from orion_cli.execution.executor import client_order_id
 from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
 from orion_cli.store.db import Database
@@ -148,7 +148,7 @@ def test_an_unwind_whose_intent_is_not_in_the_result_counts_with_its_own_leg(db:
     u1 must count with the leg of its instrument (an unwind sells what its leg bought). Found in
     review: it became a third "leg" with -4, summed into "the other leg": 10 against 2, 8 unhedged."""
     ledger = Ledger(db, "live")
-    l1, l2, u1 = (client_order_id("K6", tag) for tag in ("l1", "l2", "u1"))
+    l1, l2, u1 = (coid_of(db, "K6", tag) for tag in ("l1", "l2", "u1"))
     k1 = _fill("k1", "o-1", "10", "0.40")
     p1 = _fill("p1", "pm-2", "6", "0.55", venue=Venue.POLYMARKET, market=PM, side=Side.NO)
     ku = _fill("ku", "o-u", "4", "0.38", action=Action.SELL)
@@ -181,7 +181,7 @@ def test_a_late_overfill_of_an_unwound_pairs_first_leg_is_unhedged_as_the_execut
     sold, 0.3 is left unhedged (dust: it halts). Found in review: reconcile subtracted the sells before
     comparing the buys (10 - 4 = 6 against 6): "balanced", 0 unhedged, "an overfill: held, not hedged"."""
     ledger = Ledger(db, "live")
-    l1, l2, u1 = (client_order_id("K4x", tag) for tag in ("l1", "l2", "u1"))
+    l1, l2, u1 = (coid_of(db, "K4x", tag) for tag in ("l1", "l2", "u1"))
     p1 = _fill("p1", "pm-1", "10", "0.40", venue=Venue.POLYMARKET, market=PM)
     k1 = _fill("k1", "o-2", "6", "0.55", side=Side.NO)
     pu = _fill("pu", "pm-u", "4", "0.38", venue=Venue.POLYMARKET, market=PM, action=Action.SELL)
@@ -208,7 +208,7 @@ def test_an_interrupted_unwind_that_left_the_overfill_unsold_is_reported(db: Dat
     executor, resumed, would sell it (or halt on it as dust). Found in review: the buys less the sells
     (10 - 4 = 6 against 6) read "balanced", and nothing was reported."""
     ledger = Ledger(db, "live")
-    l1, l2, u1 = (client_order_id("K3x", tag) for tag in ("l1", "l2", "u1"))
+    l1, l2, u1 = (coid_of(db, "K3x", tag) for tag in ("l1", "l2", "u1"))
     p1 = _fill("p1", "pm-1", "10", "0.40", venue=Venue.POLYMARKET, market=PM)
     p2 = _fill("p2", "pm-1", "0.3", "0.40", venue=Venue.POLYMARKET, market=PM)
     k1 = _fill("k1", "o-2", "6", "0.55", side=Side.NO)

@@ -18,7 +18,7 @@ from orion_cli.core.config import Settings, load_settings
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
 from orion_cli.core.pricing import price_pair
-from orion_cli.execution.executor import build_plan
+from orion_cli.execution.executor import build_plan, client_order_id
 from orion_cli.execution.plan import CheckResult, TradePlan, Verdict
 from orion_cli.venues.paper import request_payload
 from orion_cli.venues.trading import (
@@ -90,6 +90,13 @@ def all_pass(conn: Any, plan: TradePlan, ctx: Any) -> Verdict:
 def refuse(conn: Any, plan: TradePlan, ctx: Any) -> Verdict:
     return Verdict((CheckResult("HALTED", True, "ok"), CheckResult("ORDER_CONTRACTS", False, "too big", leg=0),
                     CheckResult("BALANCE", False, "too poor", leg=1)))
+
+
+def coid_of(db: Any, key: str, tag: str) -> str:
+    """The client order id the executor gives ``tag`` of a new execution under ``key`` in ``db``'s ledger."""
+    from orion_cli.store.meta import ledger_id
+
+    return client_order_id(key, tag, ledger=ledger_id(db))
 
 
 def tag_of(coid: str) -> str:

@@ -22,6 +22,7 @@ from execution.execution_kit import (
     Exchange,
     FakeVenue,
     all_pass,
+    coid_of,
     fake_venues,
     kalshi_book,
     kalshi_market,
@@ -41,7 +42,7 @@ from orion_cli.core.errors import NotFound, VenueUnavailable
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, OrderBook, Side, Venue
 from orion_cli.execution import executor as executor_mod
-from orion_cli.execution.executor import CRASH_STEPS, Executor, client_order_id, leg_order, venues_resume_may_send_to
+from orion_cli.execution.executor import CRASH_STEPS, Executor, leg_order, venues_resume_may_send_to
 from orion_cli.execution.plan import TradePlan
 from orion_cli.execution.state import ADJUST_PREFIX, ExecStatus
 from orion_cli.risk.checks import PipelineContext
@@ -180,7 +181,7 @@ def test_happy_path_on_paper_with_the_real_checks(db: Database) -> None:
     assert seq.index("execution.requested") < seq.index("order.intent") < first_send
     assert seq.count("order.intent") == 2 and seq.count("order.verified") == 2
     submitted = [p for t, p in events(db) if t == "order.submitted"]
-    assert submitted[0]["client_order_id"] == client_order_id(plan.key, "l1")
+    assert submitted[0]["client_order_id"] == coid_of(db, plan.key, "l1")
     intents = [p for t, p in events(db) if t == "order.intent"]
     assert intents[0]["venue"] == "polymarket" and intents[1]["venue"] == "kalshi"
     assert AuditLog(db).verify().ok
@@ -439,7 +440,7 @@ def test_balance_read_before_another_trade_filled_does_not_pay_for_a_second_trad
     res = run(ex.execute(make_plan(key="B", now=now), ctx(read_by_b)))
     assert res.status == "refused" and res.verdict.first_failure.name == "BALANCE", res.message
     assert "after the fills recorded since" in res.verdict.first_failure.detail
-    assert ledger.order(client_order_id("B", "l1")) is None and ledger.order(client_order_id("B", "l2")) is None
+    assert ledger.order(coid_of(db, "B", "l1")) is None and ledger.order(coid_of(db, "B", "l2")) is None
 
 
 def test_a_plan_of_zero_contracts_is_refused_by_invalid_order_once_per_leg(db: Database) -> None:
@@ -488,8 +489,8 @@ def test_first_leg_killed_sends_nothing_else(db: Database) -> None:
     plan = make_plan()
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status == "failed"
-    assert list(x.payloads) == [client_order_id(plan.key, "l1")]
-    l2 = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    assert list(x.payloads) == [coid_of(db, plan.key, "l1")]
+    l2 = Ledger(db, "paper").order(coid_of(db, plan.key, "l2"))
     assert l2 is not None and l2.status is OrderStatus.CANCELLED and l2.reject_reason.startswith("never sent")
     assert exec_row(db, plan.key).status == "failed"
 
@@ -509,9 +510,9 @@ def test_second_leg_rejected_then_a_retry_fills(db: Database) -> None:
     plan = make_plan()
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status == "done", res.message
-    retry = Ledger(db, "paper").order(client_order_id(plan.key, "l2a1"))
+    retry = Ledger(db, "paper").order(coid_of(db, plan.key, "l2a1"))
     assert retry is not None and retry.status is OrderStatus.FILLED and retry.size == D("10")
-    payload = json.loads(x.payloads[client_order_id(plan.key, "l2a1")][0])
+    payload = json.loads(x.payloads[coid_of(db, plan.key, "l2a1")][0])
     assert payload["time_in_force"] == TimeInForce.IOC.value
     # the retry limit keeps the pair's net ≥ 0: 10 × 1 − (10 × 0.50 + 0.01) − (10 × p + 0.01) ≥ 0
     limit = D(payload["limit_price"])
@@ -531,7 +532,7 @@ def test_a_hedge_retry_keeps_to_the_per_order_limits_the_plan_was_checked_agains
     plan = make_plan()
     res = run(executor(db, fake_venues(x), s=settings(**override)).execute(plan, None))
     assert res.status == "done", res.message
-    payload = json.loads(x.payloads[client_order_id(plan.key, "l2a1")][0])
+    payload = json.loads(x.payloads[coid_of(db, plan.key, "l2a1")][0])
     assert D(payload["limit_price"]) == D(limit), res.detail["retries"]
     assert res.detail["retries"][0]["capped"].startswith(f"at {limit}, within order_notional"), res.detail["retries"]
 
@@ -562,7 +563,7 @@ def test_second_leg_partial_retries_then_unwinds_the_excess(db: Database) -> Non
     plan = make_plan()
     res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
     assert res.status == "unwound", res.message
-    coids = [client_order_id(plan.key, t) for t in ("l1", "l2", "l2a1", "l2a2", "u1")]
+    coids = [coid_of(db, plan.key, t) for t in ("l1", "l2", "l2a1", "l2a2", "u1")]
     assert list(x.payloads) == coids
     unwind = json.loads(x.payloads[coids[-1]][0])
     assert unwind["action"] == "sell" and unwind["size"] == "4" and unwind["time_in_force"] == "immediate_or_cancel"
@@ -591,7 +592,7 @@ def test_a_hedge_retry_the_venue_refuses_to_prepare_goes_to_the_unwind(db: Datab
     assert res.status == "unwound", res.message
     assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "u1"]
     assert "refused before sending" in res.detail["retries"][0]["skipped"]
-    assert Ledger(db, "paper").order(client_order_id(plan.key, "l2a1")) is None
+    assert Ledger(db, "paper").order(coid_of(db, plan.key, "l2a1")) is None
     assert not KillSwitch(db).status().halted and AuditLog(db).verify().ok
 
 
@@ -631,7 +632,7 @@ def test_the_hedge_of_a_partial_first_leg_takes_the_same_ladder_as_a_full_ones(
     res = run(executor(db, fake_venues(x), books=books).execute(plan, None))
     assert res.status == "done", (res.message, res.detail.get("retries"))
     assert [tag_of(c) for c in x.payloads] == ["l1", "l2a1"]  # the 10-share l2 was never sent
-    hedge = json.loads(x.payloads[client_order_id(plan.key, "l2a1")][0])
+    hedge = json.loads(x.payloads[coid_of(db, plan.key, "l2a1")][0])
     assert (hedge["size"], D(hedge["limit_price"])) == ("6", D(limit))
     assert res.detail["retries"][0]["priced"].startswith(priced), res.detail["retries"]
     assert _held(db) == {(Venue.KALSHI, Side.YES): D(6), (Venue.POLYMARKET, Side.NO): D(6)}
@@ -666,7 +667,7 @@ def test_unwind_limit_bounds_the_loss(db: Database) -> None:
     plan = make_plan()
     res = run(executor(db, fake_venues(x), s=s).execute(plan, None))
     assert res.status == "unwound"
-    unwind = json.loads(x.payloads[client_order_id(plan.key, "u1")][0])
+    unwind = json.loads(x.payloads[coid_of(db, plan.key, "u1")][0])
     # 10 bought at 0.50 + 0.01 fee → 0.501 a share; sell ≥ 0.501 − 0.30/10 (+ fee) → 0.48 on the grid
     limit = D(unwind["limit_price"])
     assert limit == D("0.48")
@@ -685,9 +686,9 @@ def test_unwind_loss_bound_covers_every_unwind_sell_of_the_execution(db: Databas
     res = run(executor(db, fake_venues(x), s=s).resume(plan.key))
     assert res.status == "unwound", res.message
     ledger = Ledger(db, "paper")
-    bought = ledger.fills(client_order_id=client_order_id(plan.key, "l1"))
+    bought = ledger.fills(client_order_id=coid_of(db, plan.key, "l1"))
     unit_cost = sum((f.size * f.price + f.fee for f in bought), D(0)) / sum((f.size for f in bought), D(0))
-    sells = [f for t in ("u1", "u2") for f in ledger.fills(client_order_id=client_order_id(plan.key, t))]
+    sells = [f for t in ("u1", "u2") for f in ledger.fills(client_order_id=coid_of(db, plan.key, t))]
     assert sum((f.size for f in sells), D(0)) == 100
     lost = sum((f.size * unit_cost - (f.size * f.price - f.fee) for f in sells), D(0))
     assert D("4") < lost <= D("5.00"), lost  # the second sell used what the first left, no more
@@ -802,7 +803,7 @@ def test_an_overfill_whose_rest_is_unlisted_is_not_called_filled(db: Database) -
     plan = make_plan()
     res = run(executor(db, venues, fill_delays=(0.0,)).execute(plan, None))
     assert res.status == "done" and res.detail["fills_pending"] == {"l1": {"venue_filled": "12", "listed": "10"}}
-    order = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    order = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
     assert order is not None and order.status is OrderStatus.SUBMITTED and order.filled_size == 10
 
 
@@ -843,7 +844,7 @@ def test_a_resume_does_not_cancel_a_first_leg_the_venue_reported_filled(db: Data
 
     res = run(executor(db, {v: Forgetful(v, x, lag=10**6, only={"l1"}) for v in Venue}).resume(plan.key))
     assert res.status == "halted" and "reported it filled 10 before" in res.message, res.message
-    order = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    order = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
     assert order is not None and order.status is OrderStatus.SUBMITTED  # not cancelled as never placed
 
 
@@ -876,7 +877,7 @@ def test_a_buy_overfill_is_held_not_hedged_unwound_or_halted_for(db: Database, t
     assert [tag_of(c) for c in x.payloads] == ["l1", "l2"]  # nothing sold back
     assert alerts.emitted == [] and not KillSwitch(db).status().halted
     ledger = Ledger(db, "paper")
-    order = ledger.order(client_order_id(plan.key, tag))
+    order = ledger.order(coid_of(db, plan.key, tag))
     assert order is not None and (order.size, order.filled_size) == (D(10), D(filled))
     held = {(p.venue, p.side): p.size for p in ledger.positions()}
     assert held[(order.venue, order.side)] == D(filled)  # as the venue holds it
@@ -928,7 +929,7 @@ def test_an_overfill_is_sold_back_with_the_rest_when_the_pair_is_unwound(db: Dat
     plan = make_plan()
     res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
     assert res.status == "unwound", res.message
-    assert json.loads(x.payloads[client_order_id(plan.key, "u1")][0])["size"] == "12"
+    assert json.loads(x.payloads[coid_of(db, plan.key, "u1")][0])["size"] == "12"
     assert Ledger(db, "paper").positions() == []
     assert "more than asked" not in res.message  # nothing of it is held
     assert alerts.emitted == [] and not KillSwitch(db).status().halted
@@ -967,7 +968,7 @@ def _halted_closed_by_hand_resumed(db: Database, x: Exchange, plan: TradePlan, s
     """The execution halts, ``shares`` of its first leg are closed by hand and recorded as ``orion reconcile
     --fix`` records them, the kill switch is released, and the execution is resumed: (first leg, result)."""
     assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
-    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    first = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
     assert first is not None
     if check_first:
         assert first.filled_size == D(10)
@@ -993,7 +994,7 @@ def test_a_failed_unwind_closed_by_hand_and_reconciled_ends_on_resume_without_se
     sent_after = [t for t in _sent(x) if t.startswith("u") and t != "u1"]
     left = D(10) - D(closed)
     if left:
-        assert sent_after == ["u2"] and json.loads(x.payloads[client_order_id(plan.key, "u2")][0])["size"] == str(left)
+        assert sent_after == ["u2"] and json.loads(x.payloads[coid_of(db, plan.key, "u2")][0])["size"] == str(left)
     else:
         assert sent_after == []
     assert not KillSwitch(db).status().halted
@@ -1063,7 +1064,7 @@ def test_unsellable_dust_halts_and_alerts_naming_the_shares(db: Database) -> Non
     x = Exchange(script={"l1": [("partial", "6.5")]})
     alerts = NullAlertSink()
     plan = make_plan()
-    first = client_order_id(plan.key, "l1")
+    first = coid_of(db, plan.key, "l1")
     res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
     assert json.loads(x.payloads[first][0])["token_id"], "the first leg must be the Polymarket one"
     assert res.status == "halted", res.message
@@ -1075,7 +1076,7 @@ def test_unsellable_dust_halts_and_alerts_naming_the_shares(db: Database) -> Non
     assert [k for k, _, _ in alerts.emitted] == ["unwind.failed"]
     held = {(p.venue, p.side): p.size for p in Ledger(db, "paper").positions()}
     assert held == {(Venue.POLYMARKET, Side.NO): D("6.5"), (Venue.KALSHI, Side.YES): D("6")}
-    assert client_order_id(plan.key, "u1") not in x.payloads  # nothing the venue would refuse was sent
+    assert coid_of(db, plan.key, "u1") not in x.payloads  # nothing the venue would refuse was sent
     assert AuditLog(db).verify().ok
 
 
@@ -1292,7 +1293,7 @@ def test_a_resume_never_sends_a_second_hedge_while_the_first_still_rests(db: Dat
     assert first.status == "halted", first.message
     KillSwitch(db).release()
     res = run(executor(db, venues, NullAlertSink()).resume(plan.key))
-    l2 = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    l2 = Ledger(db, "paper").order(coid_of(db, plan.key, "l2"))
     assert l2 is not None
     assert not (l2.status is OrderStatus.OPEN and "l2a1" in _sent(x)), (res.status, res.message, _sent(x), l2.status)
 
@@ -1315,7 +1316,7 @@ def test_a_first_leg_halted_between_attempts_is_not_left_in_flight(db: Database)
     plan = kit.make_plan()
     res = run(executor(db, fake_venues(x), refused_delays=(0.0,)).execute(plan, None))
     assert res.status == "failed", res.message
-    l1 = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    l1 = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
     assert l1 is not None and l1.status.terminal, l1.status
 
 
@@ -1350,7 +1351,7 @@ def test_no_retry_price_keeps_the_pair_positive(db: Database) -> None:
     plan = make_plan()
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status in ("unwound", "halted")
-    assert client_order_id(plan.key, "l2a1") not in x.payloads
+    assert coid_of(db, plan.key, "l2a1") not in x.payloads
     assert any("no price keeps" in r.get("skipped", "") for r in res.detail["retries"])
 
 
@@ -1362,7 +1363,7 @@ def test_second_leg_timeout_found_filled_is_not_resent(db: Database) -> None:
     plan = make_plan()
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status == "done"
-    coid = client_order_id(plan.key, "l2")
+    coid = coid_of(db, plan.key, "l2")
     assert len(x.payloads[coid]) == 1 and x.accepted[coid] == 1
     assert "order.unknown" in types(db)
 
@@ -1372,9 +1373,9 @@ def test_second_leg_timeout_never_seen_resends_the_same_payload(db: Database) ->
     plan = make_plan()
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status == "done"
-    sent = x.payloads[client_order_id(plan.key, "l2")]
+    sent = x.payloads[coid_of(db, plan.key, "l2")]
     assert len(sent) == 2 and sent[0] == sent[1]  # verbatim, never a new order
-    assert x.accepted[client_order_id(plan.key, "l2")] == 1
+    assert x.accepted[coid_of(db, plan.key, "l2")] == 1
 
 
 def test_unresolvable_unknown_outcome_halts(db: Database) -> None:
@@ -1401,8 +1402,8 @@ def test_a_first_leg_the_venue_never_takes_is_abandoned_not_halted_on(db: Databa
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status == "failed", res.message
     assert not KillSwitch(db).status().halted
-    assert [tag_of(c) for c in x.payloads] == ["l1"] and len(x.payloads[client_order_id(plan.key, "l1")]) == 3
-    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    assert [tag_of(c) for c in x.payloads] == ["l1"] and len(x.payloads[coid_of(db, plan.key, "l1")]) == 3
+    first = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
     assert first is not None and first.status is OrderStatus.REJECTED
     assert "never placed after 3 attempts" in first.reject_reason and "HTTP 503" in first.reject_reason
     with pytest.raises(VenueError) as info:  # exit 5: the venue, not a safeguard
@@ -1439,9 +1440,9 @@ def test_a_hedge_whose_every_answer_is_lost_and_never_found_still_halts(db: Data
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status == "halted", res.message
     assert KillSwitch(db).status().halted and "not found after 3 attempts" in res.message
-    hedge = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    hedge = Ledger(db, "paper").order(coid_of(db, plan.key, "l2"))
     assert hedge is not None and hedge.status is OrderStatus.UNKNOWN
-    assert client_order_id(plan.key, "l2a1") not in x.payloads
+    assert coid_of(db, plan.key, "l2a1") not in x.payloads
 
 
 def test_a_refused_hedge_is_resent_after_a_growing_backoff_not_at_once(db: Database) -> None:
@@ -1454,7 +1455,7 @@ def test_a_refused_hedge_is_resent_after_a_growing_backoff_not_at_once(db: Datab
     plan = make_plan()
     res = run(executor(db, fake_venues(x), refused_delays=(0.2, 0.6)).execute(plan, None))
     assert res.status == "done", res.message
-    assert len(sent) == 3 and x.accepted[client_order_id(plan.key, "l2")] == 1
+    assert len(sent) == 3 and x.accepted[coid_of(db, plan.key, "l2")] == 1
     first_gap, second_gap = sent[1] - sent[0], sent[2] - sent[1]
     assert 0.1 <= first_gap < 0.5 and 0.3 <= second_gap < 1.0, (first_gap, second_gap)
 
@@ -1488,9 +1489,9 @@ def test_an_order_listed_late_after_its_answers_were_lost_is_taken_not_resent(db
     plan = make_plan()
     res = run(executor(db, {v: _ListedLate(v, x) for v in Venue}).execute(plan, None))
     assert res.status == "done", res.message
-    hedge = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    hedge = Ledger(db, "paper").order(coid_of(db, plan.key, "l2"))
     assert hedge is not None and hedge.status is OrderStatus.FILLED
-    assert x.accepted[client_order_id(plan.key, "l2")] == 1 and client_order_id(plan.key, "l2a1") not in x.payloads
+    assert x.accepted[coid_of(db, plan.key, "l2")] == 1 and coid_of(db, plan.key, "l2a1") not in x.payloads
 
 
 DECIDE = {"decide_delays": (0.0, 0.0, 0.0)}
@@ -1504,7 +1505,7 @@ def test_a_first_leg_the_venue_matches_late_is_waited_for_not_halted_on(db: Data
     res = run(executor(db, fake_venues(x), **DECIDE).execute(plan, None))
     assert res.status == "done", res.message
     assert not KillSwitch(db).status().halted
-    assert [tag_of(c) for c in x.payloads] == ["l1", "l2"] and x.accepted[client_order_id(plan.key, "l1")] == 1
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2"] and x.accepted[coid_of(db, plan.key, "l1")] == 1
     assert json.loads(exec_row(db, plan.key).result)["legs"]["l1"]["decided_after_s"] == 0.0
 
 
@@ -1515,8 +1516,8 @@ def test_a_first_leg_that_stays_undecided_is_cancelled_and_abandoned_not_halted_
     assert res.status == "failed" and "nothing filled" in res.message, res.message
     assert not KillSwitch(db).status().halted
     assert [tag_of(c) for c in x.payloads] == ["l1"]  # no hedge for a leg that never filled
-    assert x.orders[client_order_id(plan.key, "l1")].status is OrderStatus.CANCELLED
-    assert Ledger(db, "paper").order(client_order_id(plan.key, "l1")).status is OrderStatus.CANCELLED
+    assert x.orders[coid_of(db, plan.key, "l1")].status is OrderStatus.CANCELLED
+    assert Ledger(db, "paper").order(coid_of(db, plan.key, "l1")).status is OrderStatus.CANCELLED
 
 
 def test_an_undecided_hedge_is_cancelled_and_retried(db: Database) -> None:
@@ -1525,7 +1526,7 @@ def test_an_undecided_hedge_is_cancelled_and_retried(db: Database) -> None:
     res = run(executor(db, fake_venues(x), **DECIDE).execute(plan, None))
     assert res.status == "done", res.message
     assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "l2a1"]
-    assert x.orders[client_order_id(plan.key, "l2")].status is OrderStatus.CANCELLED
+    assert x.orders[coid_of(db, plan.key, "l2")].status is OrderStatus.CANCELLED
 
 
 def test_an_undecided_order_that_cannot_be_cancelled_still_halts(db: Database) -> None:
@@ -1585,7 +1586,7 @@ def test_an_execution_that_ends_leaves_no_unsent_intent_in_flight(db: Database) 
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status == "unwound" and exec_row(db, plan.key).status == "unwound", res.message
     ledger = Ledger(db, "paper")
-    l2 = ledger.order(client_order_id(plan.key, "l2"))
+    l2 = ledger.order(coid_of(db, plan.key, "l2"))
     assert l2 is not None and l2.status is OrderStatus.CANCELLED and l2.reject_reason.startswith("never sent"), l2
     assert all(o.status is not OrderStatus.INTENT for o in ledger.orders(execution_id=plan.key))
     with db.read() as conn:
@@ -1593,7 +1594,7 @@ def test_an_execution_that_ends_leaves_no_unsent_intent_in_flight(db: Database) 
     assert book.total == 0 and book.open_markets == set() and book.unacknowledged == {}, book
     cancelled = [p for t, p in events(db) if t == "order.cancelled"]
     transitions = [p["to"] for t, p in events(db) if t == "execution.transition"]
-    assert [p["client_order_id"] for p in cancelled] == [client_order_id(plan.key, "l2")]
+    assert [p["client_order_id"] for p in cancelled] == [coid_of(db, plan.key, "l2")]
     assert transitions[-1] == "unwound"
 
 
@@ -1612,7 +1613,7 @@ def test_a_halt_between_two_attempts_of_an_order_whose_answer_was_lost_halts_it_
     plan = make_plan()
     res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
     assert res.status == "halted" and "answer was lost" in res.message, res.message
-    l2 = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    l2 = Ledger(db, "paper").order(coid_of(db, plan.key, "l2"))
     assert l2 is not None and l2.status is OrderStatus.UNKNOWN, l2
     assert alerts.emitted and alerts.emitted[0][0] == "halt"
     assert [tag_of(c) for c in x.payloads] == ["l1", "l2"]  # nothing more bought, nothing sold while unknown
@@ -1661,7 +1662,7 @@ def test_a_resend_refused_after_a_lost_answer_looks_again_and_hedges_what_the_fi
     res = run(executor(db, {v: _SpentByALostCopy(v, x) for v in Venue}).execute(plan, None))
     assert res.status == "done", res.message
     assert _held(db) == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
-    assert len(x.payloads[client_order_id(plan.key, "l1")]) == 2 and not KillSwitch(db).status().halted
+    assert len(x.payloads[coid_of(db, plan.key, "l1")]) == 2 and not KillSwitch(db).status().halted
 
 
 def test_a_resend_refused_after_a_lost_answer_and_still_not_found_halts_as_unknown(
@@ -1675,7 +1676,7 @@ def test_a_resend_refused_after_a_lost_answer_and_still_not_found_halts_as_unkno
     res = run(executor(db, {v: _SpentByALostCopy(v, x) for v in Venue}, alerts).execute(plan, None))
     assert res.status == "halted" and "INSUFFICIENT_BALANCE" in res.message and "lost" in res.message, res.message
     assert KillSwitch(db).status().halted and alerts.emitted and alerts.emitted[0][0] == "halt"
-    l1 = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    l1 = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
     assert l1 is not None and l1.status is OrderStatus.UNKNOWN, l1
     assert [tag_of(c) for c in x.payloads] == ["l1"]  # nothing more sent while its outcome is unknown
 
@@ -1707,8 +1708,8 @@ def test_a_hedge_the_venue_refuses_our_credentials_for_is_unwound_at_once_not_re
     assert "kalshi refused orion's credentials for the second leg" in res.message, res.message
     assert not KillSwitch(db).status().halted and alerts.emitted == []
     assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "u1"]  # no re-send, no retry: the unwind next
-    assert len(x.payloads[client_order_id(plan.key, "l2")]) == 1
-    l2 = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    assert len(x.payloads[coid_of(db, plan.key, "l2")]) == 1
+    l2 = Ledger(db, "paper").order(coid_of(db, plan.key, "l2"))
     assert l2 is not None and l2.status is OrderStatus.REJECTED and "rejected our credentials" in l2.reject_reason
     assert _held(db) == {}
     assert res.detail["credentials_refused"] == [{"tag": "l2", "venue": "kalshi", "reason": l2.reject_reason}]
@@ -1745,7 +1746,7 @@ def test_a_hedge_retry_refused_for_our_credentials_is_the_last_sent_there(db: Da
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status == "unwound", res.message
     assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "l2a1", "u1"]
-    assert json.loads(x.payloads[client_order_id(plan.key, "u1")][0])["size"] == "4"
+    assert json.loads(x.payloads[coid_of(db, plan.key, "u1")][0])["size"] == "4"
     assert _held(db) == {(Venue.POLYMARKET, Side.NO): D(6), (Venue.KALSHI, Side.YES): D(6)}
     assert not KillSwitch(db).status().halted
 
@@ -1757,7 +1758,7 @@ def test_a_first_leg_the_venue_refuses_our_credentials_for_fails_with_nothing_pl
     res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
     assert res.status == "failed", res.message
     assert res.message.startswith("polymarket refused orion's credentials for the first leg: nothing was placed")
-    assert [tag_of(c) for c in x.payloads] == ["l1"] and len(x.payloads[client_order_id(plan.key, "l1")]) == 1
+    assert [tag_of(c) for c in x.payloads] == ["l1"] and len(x.payloads[coid_of(db, plan.key, "l1")]) == 1
     assert not KillSwitch(db).status().halted and alerts.emitted == []
     orders = {tag_of(o.client_order_id): o.status for o in Ledger(db, "paper").orders(execution_id=plan.key)}
     assert orders == {"l1": OrderStatus.REJECTED, "l2": OrderStatus.CANCELLED}
@@ -1782,7 +1783,7 @@ def test_a_resend_refused_for_our_credentials_after_a_lost_answer_looks_again_an
     res = run(executor(db, {v: _CredentialsRefusedAfterALostCopy(v, x) for v in Venue}).execute(plan, None))
     assert res.status == "done", res.message
     assert _held(db) == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
-    assert len(x.payloads[client_order_id(plan.key, "l1")]) == 2 and "credentials_refused" not in res.detail
+    assert len(x.payloads[coid_of(db, plan.key, "l1")]) == 2 and "credentials_refused" not in res.detail
 
 
 def test_a_resend_refused_for_our_credentials_after_a_lost_answer_and_not_found_halts_at_once(
@@ -1797,9 +1798,9 @@ def test_a_resend_refused_for_our_credentials_after_a_lost_answer_and_not_found_
     assert res.status == "halted" and "rejected our credentials" in res.message and "lost" in res.message, \
         res.message
     assert KillSwitch(db).status().halted and alerts.emitted and alerts.emitted[0][0] == "halt"
-    l1 = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    l1 = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
     assert l1 is not None and l1.status is OrderStatus.UNKNOWN, l1
-    assert [tag_of(c) for c in x.payloads] == ["l1"] and len(x.payloads[client_order_id(plan.key, "l1")]) == 2
+    assert [tag_of(c) for c in x.payloads] == ["l1"] and len(x.payloads[coid_of(db, plan.key, "l1")]) == 2
 
 
 def test_a_resume_halted_between_its_look_and_its_resend_does_not_escape(db: Database,
@@ -1818,7 +1819,7 @@ def test_a_resume_halted_between_its_look_and_its_resend_does_not_escape(db: Dat
     res = run(executor(db, fake_venues(x)).resume(plan.key))
     assert res.status == "unwound", res.message
     assert [tag_of(c) for c in x.payloads] == ["l1", "u1"]  # the hedge never went; the first leg was sold back
-    l2 = Ledger(db, "paper").order(client_order_id(plan.key, "l2"))
+    l2 = Ledger(db, "paper").order(coid_of(db, plan.key, "l2"))
     assert l2 is not None and l2.status is OrderStatus.CANCELLED
 
 
@@ -1966,7 +1967,7 @@ def test_a_first_leg_that_never_landed_is_closed_on_resume_though_its_id_was_kno
     with pytest.raises(Crash):
         run(executor(db, venues).execute(plan, None))
     crash_at(monkeypatch, None)
-    first = Ledger(db, "paper").order(client_order_id(plan.key, "l1"))
+    first = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
     assert first is not None and first.venue_order_id.startswith("0xhash-")
     res = run(executor(db, venues).resume(plan.key))
     assert res.status == "failed" and "never placed" in res.message, res.message
@@ -2066,7 +2067,7 @@ def _reconcile_later(db: Database, x: Exchange, *venues: Venue) -> None:
 
 def _matched_late(x: Exchange, plan: TradePlan, tag: str) -> None:
     """The venue matches, after all, the order it had answered ``delayed``: it fills in full."""
-    coid = client_order_id(plan.key, tag)
+    coid = next(c for c in x.delayed if kit.tag_of(c) == tag)
     x.orders[coid] = x.delayed.pop(coid)[1]
 
 
@@ -2277,3 +2278,63 @@ def test_a_wait_for_the_writers_lock_counts_toward_the_quotes_age(db: Database) 
     stale = [c for c in committed.verdict.checks if c.name == "STALE_QUOTE"]
     assert stale and not all(c.passed for c in stale), [c.detail for c in stale]
     assert not committed.verdict.passed and committed.run is None  # refused: nothing committed to send
+
+
+# -- client order ids salted with the ledger's id: an execution begun before keeps its own ------------
+
+
+def _legacy_client_order_id(key: str, tag: str, *, ledger: str) -> str:
+    """The id an orion before migration 0012 gave an order: of the key alone."""
+    import hashlib
+
+    del ledger
+    return f"orion-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:24]}-{tag}"
+
+
+@pytest.mark.parametrize("tag", ["l1", "l2"])
+def test_an_execution_begun_before_ids_were_salted_resumes_with_the_ids_it_sent(
+        db: Database, monkeypatch: pytest.MonkeyPatch, tag: str) -> None:
+    """Client order ids are salted with the ledger's id now (a second ledger with the same key took over
+    the first's Kalshi order). An execution an older orion began, interrupted after its order reached the
+    venue, must be looked up and finished by the ids it committed, never by ids computed anew: the
+    order found under its old id is the one booked, the hedge committed before goes under its old id,
+    and only an order committed after the upgrade (a hedge retry) gets a salted one."""
+    x = Exchange(script={tag: ["crash_after_accept"], **({"l2": ["kill"]} if tag == "l1" else {})})
+    plan = make_plan()
+    monkeypatch.setattr(executor_mod, "client_order_id", _legacy_client_order_id)  # the older orion
+    with pytest.raises(Crash):
+        run(executor(db, fake_venues(x)).execute(plan, None))
+    monkeypatch.undo()  # the upgraded one
+    old = {t: _legacy_client_order_id(plan.key, t, ledger="") for t in ("l1", "l2")}
+    assert set(x.accepted) == {old[t] for t in ("l1", "l2")[: 1 + (tag == "l2")]}
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "done", res.message
+    assert x.accepted[old["l1"]] == 1 and old["l2"] in x.payloads and all(n == 1 for n in x.accepted.values())
+    booked = {o.client_order_id: o.filled_size for o in Ledger(db, "paper").orders(execution_id=plan.key)}
+    if tag == "l1":  # the committed l2 was killed: the retry committed now is salted with the ledger's id
+        assert set(x.accepted) == {old["l1"], old["l2"], coid_of(db, plan.key, "l2a1")}
+        assert booked == {old["l1"]: D(10), old["l2"]: D(0), coid_of(db, plan.key, "l2a1"): D(10)}
+    else:
+        assert set(x.accepted) == set(old.values()) and booked == {old["l1"]: D(10), old["l2"]: D(10)}
+    assert coid_of(db, plan.key, "l1") not in x.payloads and coid_of(db, plan.key, "l2") not in x.payloads
+    _assert_consistent(db, x, plan)
+
+
+def test_two_ledgers_with_one_key_send_distinct_ids(tmp_path: Any) -> None:
+    """Each ledger has its own id (migration 0012), which salts its client order ids: the same key in two
+    ledgers on the same venue accounts sends two orders, never one id for both."""
+    from orion_cli.store.db import open_database
+
+    dbs = [open_database(f"sqlite:///{tmp_path / f'{n}.db'}") for n in ("a", "b")]
+    try:
+        x = Exchange()
+        plan = make_plan()
+        for one in dbs:
+            res = run(executor(one, fake_venues(x)).execute(plan, None))
+            assert res.status == "done", res.message
+        ids = [{o.client_order_id for o in Ledger(one, "paper").orders(execution_id=plan.key)} for one in dbs]
+        assert len(ids[0]) == len(ids[1]) == 2 and not ids[0] & ids[1]
+        assert set(x.accepted) == ids[0] | ids[1] and all(n == 1 for n in x.accepted.values())
+    finally:
+        for one in dbs:
+            one.dispose()

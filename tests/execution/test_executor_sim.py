@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from eth_account import Account
-from execution.execution_kit import all_pass, settings
+from execution.execution_kit import all_pass, coid_of, settings
 from sim.kalshi_sim import API_PREFIX, KalshiSim
 from sim.polymarket_sim import PolymarketSim, _tokens_of
 from sim.server import FaultRule
@@ -28,7 +28,7 @@ from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
 from orion_cli.core.opportunity import Leg, Opportunity
-from orion_cli.execution.executor import Executor, build_plan, client_order_id
+from orion_cli.execution.executor import Executor, build_plan
 from orion_cli.execution.plan import TradePlan
 from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import AuditLog
@@ -174,7 +174,7 @@ def test_happy_path_over_loopback(db: Database, env: Setup) -> None:
     assert res.status == "done", res.message
     assert [o.status for o in res.orders] == [OrderStatus.FILLED, OrderStatus.FILLED]
     assert [o.venue for o in res.orders] == [Venue.POLYMARKET, Venue.KALSHI]  # the thinner leg first
-    assert env.kalshi_created() == {client_order_id("sim-happy", "l2"): 1} and env.poly_orders() == 1
+    assert env.kalshi_created() == {coid_of(db, "sim-happy", "l2"): 1} and env.poly_orders() == 1
     fills = Ledger(db, "live").fills()
     assert sum((f.size for f in fills if f.venue is Venue.KALSHI), D(0)) == D(10)
     assert sum((f.size for f in fills if f.venue is Venue.POLYMARKET), D(0)) == D(10)
@@ -242,7 +242,7 @@ def test_kalshi_5xx_on_the_second_leg_is_looked_up_then_resent_verbatim(db: Data
     assert res.status == "done", res.message
     posts = [r for r in env.ksim.server.requests if r.method == "POST" and r.path == CREATE]
     assert len(posts) == 2 and posts[0].body == posts[1].body
-    assert env.kalshi_created() == {client_order_id("sim-5xx", "l2"): 1}
+    assert env.kalshi_created() == {coid_of(db, "sim-5xx", "l2"): 1}
     assert_no_duplicates(env, db, "sim-5xx")
 
 
@@ -252,7 +252,7 @@ def test_kalshi_drop_after_on_the_second_leg_is_found_not_resent(db: Database, e
     assert res.status == "done", res.message
     posts = [r for r in env.ksim.server.requests if r.method == "POST" and r.path == CREATE]
     assert len(posts) == 1
-    assert env.kalshi_created() == {client_order_id("sim-drop", "l2"): 1}
+    assert env.kalshi_created() == {coid_of(db, "sim-drop", "l2"): 1}
     assert_no_duplicates(env, db, "sim-drop")
 
 
@@ -266,7 +266,7 @@ def test_kalshi_409_duplicate_is_read_back_never_placed_twice(db: Database, env:
     assert res.status == "done", res.message
     posts = [r for r in env.ksim.server.requests if r.method == "POST" and r.path == CREATE]
     assert len(posts) == 2 and posts[0].body == posts[1].body
-    assert env.kalshi_created() == {client_order_id("sim-409", "l2"): 1}
+    assert env.kalshi_created() == {coid_of(db, "sim-409", "l2"): 1}
     assert_no_duplicates(env, db, "sim-409")
 
 

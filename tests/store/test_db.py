@@ -59,8 +59,9 @@ def test_migrations_create_schema_and_are_idempotent(db_url: str) -> None:
         assert _count(again, "alembic_version") == 1
         assert _count(again, "halt_state") == 1
         with again.read() as conn:
-            assert dict(conn.execute(text("SELECT key, value FROM orion_meta")).all()) == {
-                "application": "orion", "audit_head": "0:" + "0" * 64}  # 0011: the empty log's anchor
+            meta = dict(conn.execute(text("SELECT key, value FROM orion_meta")).all())
+        assert re.fullmatch(r"[0-9a-f]{32}", meta.pop("ledger_id"))  # 0012: the ledger's own random id
+        assert meta == {"application": "orion", "audit_head": "0:" + "0" * 64}  # 0011: the empty log's anchor
     finally:
         again.dispose()
 
@@ -221,6 +222,36 @@ def test_0011_keeps_the_anchor_an_older_orion_writes_while_it_runs(db_url: str) 
             db.dispose()
     finally:
         old.dispose()
+
+
+def test_0012_gives_each_ledger_its_own_id_once(db_url: str, tmp_path: Path) -> None:
+    """Client order ids are salted with the ledger's id (a second ledger on the same venue accounts with the
+    same idempotency key took over the first's Kalshi order): a ledger from before 0012 gets one, another
+    ledger another, and it never changes after (an id that changed would not matter to orders already
+    committed, which keep theirs, but nothing should move it)."""
+    from orion_cli.store.meta import LEDGER_ID_KEY, ledger_id
+
+    old = open_database(db_url, migrate=False)
+    try:
+        _upgrade_to(old, "0011")
+        with old.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM orion_meta WHERE key = 'ledger_id'")).scalar_one() == 0
+    finally:
+        old.dispose()
+    db = open_database(db_url)
+    other = open_database(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        first = ledger_id(db)
+        assert re.fullmatch(r"[0-9a-f]{32}", first) and ledger_id(other) != first
+        _migrate(db)
+        assert ledger_id(db) == first
+        with db.write() as conn:  # deleted by hand: made anew, once
+            conn.execute(text("DELETE FROM orion_meta WHERE key = :k"), {"k": LEDGER_ID_KEY})
+        remade = ledger_id(db)
+        assert re.fullmatch(r"[0-9a-f]{32}", remade) and remade != first and ledger_id(db) == remade
+    finally:
+        db.dispose()
+        other.dispose()
 
 
 def test_migrate_false_leaves_an_empty_database_untouched(db_url: str) -> None:

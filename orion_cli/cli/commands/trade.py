@@ -1957,7 +1957,7 @@ def trade_command(
                                                                          "authorization (with --live).")] = False,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Execution key (default "
                                                         "op-OP_ID; up to 64 printable characters): a re-run with "
-                                                        "the same key reports, never re-sends.")] = None,
+                                                        "the same key in this ledger reports, never re-sends.")] = None,
     snapshot: SnapshotOpt = None,
     demo: DemoOpt = False,
     watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400, metavar="SECONDS", callback=finite,
