@@ -43,7 +43,10 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
    refuses orion's credentials (HTTP 401/403, ``AuthError``) did nothing with the order: it is
    rejected as any refusal (the same rule after a lost answer), and the execution's result names it
    (``credentials_refused``). A hedge is then not retried at that venue (every retry would be refused
-   the same way): the first leg is unwound at once.
+   the same way): the first leg is unwound at once. An order a venue holds under the order's client order
+   id that is not this order (Kalshi's ``ClientOrderIdTaken``: an id used before on the account) is never
+   taken for it: answered to a send, the order is rejected (``result.client_order_id_taken``), nothing
+   placed; met by a look-up, the outcome stays unresolved and halts.
 6. **Resume** (:meth:`Executor.resume`) looks every order of the key up, then finishes what is
    safe: it hedges or unwinds a filled first leg, but it never sends a first leg that had not
    been sent before the interruption (its prices are stale; the execution becomes ``failed``), and
@@ -126,6 +129,7 @@ from orion_cli.store.prepared import Prepared, defer, deferred
 from orion_cli.store.tables import executions, fills, plain
 from orion_cli.venues.trading import (
     Action,
+    ClientOrderIdTaken,
     Fill,
     Geoblocked,
     OrderOutcomeUnknown,
@@ -533,6 +537,9 @@ def _settled_or_unresolved(run: _Run, tag: str, state: OrderState) -> None:
 CREDENTIALS_REFUSED = "credentials_refused"
 GEOBLOCKED = "geoblocked"
 VERSION_REFUSED = "order_version_refused"  # the venue takes no order in the format orion signs
+# The venue holds another order under the order's client order id (ClientOrderIdTaken): not this order,
+# never taken for it. Not a reason to skip the hedge's retries, whose ids are new.
+ID_TAKEN = "client_order_id_taken"
 
 
 def _credentials_said(refusal: Mapping[str, Any], what: str = "") -> str:
@@ -1233,11 +1240,14 @@ class Executor:
                 # --watch` stops on it). The flow sends that venue no hedge retry (see _refusals).
                 kind = CREDENTIALS_REFUSED if isinstance(exc, AuthError) else \
                     GEOBLOCKED if isinstance(exc, Geoblocked) else \
-                    VERSION_REFUSED if isinstance(exc, OrderVersionUnsupported) else None
+                    VERSION_REFUSED if isinstance(exc, OrderVersionUnsupported) else \
+                    ID_TAKEN if isinstance(exc, ClientOrderIdTaken) else None
+                # ID_TAKEN: another order holds this one's client order id; later orders have their own.
                 if kind is not None:
                     said = reason if kind == CREDENTIALS_REFUSED else exc.message
                     run.result.setdefault(kind, []).append(
-                        {"tag": tag, "venue": prepared.request.venue.value, "reason": said[:300]})
+                        {"tag": tag, "venue": prepared.request.venue.value,
+                         "reason": said[:500 if kind == ID_TAKEN else 300]})
                 return self._order(tag, run)
             except VenueUnavailable as exc:
                 # Certainly not placed (rate limited / never left this host): same payload again, after

@@ -415,6 +415,24 @@ class OrderRejected(Refused):
         self.detail = message
 
 
+class ClientOrderIdTaken(OrderRejected):
+    """The venue holds another order under this order's client order id (Kalshi keeps one per account
+    for ever and answers a reuse with 409 ``order_already_exists``): an order whose market, direction,
+    count or price differ from this one's was placed by someone else (another orion ledger trading the
+    same account with the same idempotency key, a ledger restored from a backup). Every send of an
+    order carries the same bytes, and the id is unique at the venue, so this one was not placed."""
+
+    CODE = "client_order_id_taken"
+
+    def __init__(self, venue: Venue, client_order_id: str, venue_order_id: str, differs: str) -> None:
+        super().__init__(venue, self.CODE, (
+            f"{venue.value} holds order {venue_order_id} under client order id {client_order_id}, not this order "
+            f"({differs}): the id was used before on this account (another ledger, or this one restored from a "
+            "backup, with this idempotency key); this order was not placed and that one is not taken for it"))
+        self.client_order_id = client_order_id
+        self.venue_order_id = venue_order_id
+
+
 class OrderOutcomeUnknown(VenueUnavailable):
     """The request may have reached the venue but no answer came back: look the order up first."""
 

@@ -25,6 +25,7 @@ from sim.polymarket_sim import PolymarketSim, _tokens_of
 from sim.server import FaultRule
 
 from orion_cli.core.alert_sink import NullAlertSink
+from orion_cli.core.errors import Refused
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
 from orion_cli.core.opportunity import Leg, Opportunity
@@ -301,3 +302,73 @@ def test_unwind_that_cannot_fill_halts_and_alerts(db: Database, env: Setup) -> N
     assert KillSwitch(db, mode="live").status().halted
     assert [k for k, _, _ in alerts.emitted] == ["unwind.failed"]
     assert_no_duplicates(env, db, "sim-halt")
+
+
+def _place_foreign(env: Setup, cid: str, side: Side, size: str, price: str) -> str:
+    """An order another party (another orion ledger on this account, this ledger before a restore from
+    backup) placed under ``cid``: Kalshi keeps the id for ever."""
+    from orion_cli.venues.trading import Action, OrderRequest, TimeInForce
+
+    async def main() -> str:
+        k = env.venues()[Venue.KALSHI]
+        try:
+            request = OrderRequest(Venue.KALSHI, TICKER, side, Action.BUY, D(size), D(price), TimeInForce.IOC, cid)
+            return (await k.submit(k.prepare(request))).venue_order_id
+        finally:
+            await k.aclose()
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("tag", ["l1", "l2"])
+def test_a_kalshi_client_order_id_another_order_holds_is_never_adopted(db: Database, env: Setup, tag: str) -> None:
+    """Found by a black-box run: a second ledger trading the same accounts with the same key sent the first
+    ledger's Kalshi id, was answered 409 order_already_exists, and adopted the order found under it
+    (10 filled where it asked 5): "done", 10 Kalshi contracts booked that it never bought, its own
+    Polymarket shares unhedged. Ids are now salted per ledger; should one still be held by another order
+    (a ledger restored from a backup), the send is refused naming the collision and nothing of that
+    order is booked: a first leg fails with nothing sent anywhere, a second is hedged by a retry."""
+    key = f"sim-taken-{tag}"
+    plan = env.plan(key, kalshi_depth=D(12) if tag == "l1" else D(50))  # Kalshi the thinner leg: sent first
+    foreign = _place_foreign(env, coid_of(db, key, tag), Side.YES, "3", "0.40")
+    res = execute(db, env, key, plan=plan)
+    ledger = Ledger(db, "live")
+    booked = {o.venue_order_id for o in ledger.orders(execution_id=key) if o.venue is Venue.KALSHI}
+    assert foreign not in booked and all(f.venue_order_id != foreign for f in ledger.fills())
+    taken = ledger.order(coid_of(db, key, tag))
+    assert taken is not None and taken.status is OrderStatus.REJECTED and taken.filled_size == 0
+    assert "client_order_id_taken" in taken.reject_reason and foreign in taken.reject_reason
+    assert not KillSwitch(db, mode="live").status().halted
+    if tag == "l1":
+        assert res.status == "failed" and "client_order_id_taken" in res.message and foreign in res.message
+        assert env.poly_orders() == 0 and ledger.positions() == []
+        assert list(env.kalshi_created()) == [coid_of(db, key, tag)]  # only the foreign order
+        from orion_cli.cli.commands.trade import raise_for_result
+
+        with pytest.raises(Refused) as refused:  # `orion trade`: exit 6, the collision its reason
+            raise_for_result(res)
+        assert refused.value.reason == "CLIENT_ORDER_ID_TAKEN" and refused.value.exit_code == 6
+    else:
+        assert res.status == "done", res.message
+        held = {(p.venue, p.side): p.size for p in ledger.positions()}
+        assert held == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+        assert env.kalshi_created() == {coid_of(db, key, "l2"): 1, coid_of(db, key, "l2a1"): 1}
+    assert AuditLog(db).verify().ok
+
+
+def test_a_kalshi_order_found_under_its_id_after_a_lost_answer_is_not_adopted_if_another(
+        db: Database, env: Setup) -> None:
+    """The same collision met by a look-up: the first leg's create is dropped (its answer lost, the venue
+    never saw it) and the look-up by client order id finds another order under that id. It is not taken
+    for the first leg: the outcome stays unresolved, so the execution halts naming the collision, with
+    nothing of that order booked and nothing sent to Polymarket."""
+    key = "sim-taken-lost"
+    plan = env.plan(key, kalshi_depth=D(12))  # Kalshi the thinner leg: sent first
+    foreign = _place_foreign(env, coid_of(db, key, "l1"), Side.YES, "3", "0.40")
+    env.ksim.server.add_fault(FaultRule("drop", times=1, method="POST", path_prefix=CREATE))
+    res = execute(db, env, key, plan=plan)
+    assert res.status == "halted" and "client_order_id_taken" in res.message and foreign in res.message, res.message
+    ledger = Ledger(db, "live")
+    assert all(o.venue_order_id != foreign for o in ledger.orders()) and ledger.fills() == []
+    assert env.poly_orders() == 0 and list(env.kalshi_created()) == [coid_of(db, key, "l1")]
+    assert KillSwitch(db, mode="live").status().halted

@@ -659,6 +659,20 @@ def version_refusal(result: ExecutionResult) -> VenueError | None:
                       hint="orion signs Polymarket CLOB V2 orders only; check the venue's announcements")
 
 
+def id_taken_refusal(result: ExecutionResult) -> Refused | None:
+    """The refusal (exit 6, reason ``CLIENT_ORDER_ID_TAKEN``) of an execution that failed because the venue
+    holds another order under its first leg's client order id (an id used before on the account: another
+    ledger, or this one restored from a backup, under the same key). Nothing was placed. None otherwise."""
+    from orion_cli.execution.executor import ID_TAKEN  # loaded already: the execution ran
+
+    taken = [r for r in result.detail.get(ID_TAKEN, []) if r.get("tag") == "l1"]
+    if result.outcome != "failed" or not taken:
+        return None
+    return Refused(f"execution failed: {result.message}", reason="CLIENT_ORDER_ID_TAKEN",
+                   hint="that order is not this execution's and nothing of it was booked; another "
+                        "--idempotency-key sends new ids")
+
+
 def raise_for_result(result: ExecutionResult, source_flags: str = "") -> None:
     """Exit codes: done 0; refused, halted, unwound 6; a venue unreachable 5; a venue that refused
     orion's credentials for an order 4 (:func:`credentials_refusal`). A re-run of a used key (nothing
@@ -670,7 +684,8 @@ def raise_for_result(result: ExecutionResult, source_flags: str = "") -> None:
     status = result.outcome
     if status == "done":
         return
-    refusal = credentials_refusal(result) or geoblock_refusal(result) or version_refusal(result)
+    refusal = credentials_refusal(result) or geoblock_refusal(result) or version_refusal(result) or \
+        id_taken_refusal(result)
     if refusal is not None:
         raise refusal
     if status == "refused":

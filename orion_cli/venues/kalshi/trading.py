@@ -13,6 +13,12 @@ Why it looks the way it does (facts in ``../shared/reference/kalshi.md`` ยง2.3โ€
   sends the same bytes with the same ``client_order_id``. Kalshi keeps client order ids forever
   (also after a cancel), so a 409 ``order_already_exists`` proves the first attempt landed: the
   order is looked up, never placed again.
+- The 409 is only proof once the order found under the id *is* this order: the id may have been used
+  on the account before (another orion ledger with the same idempotency key; a ledger restored from a
+  backup), and an order holding it for another ticker, direction, count or price is someone else's.
+  :meth:`find_order` checks an order it finds by client order id against the request it knows for
+  that id and raises :class:`ClientOrderIdTaken` (a rejection: this order was not placed) for one
+  that differs, so it is never adopted.
 - ``VenueHttp.send`` never retries. A transport failure after the request may have left this host,
   or a 5xx on create, is :class:`OrderOutcomeUnknown`: look the order up first.
 - Kalshi has no lookup by client order id: :meth:`find_order` lists ``/portfolio/orders`` (narrowed
@@ -61,6 +67,7 @@ from orion_cli.venues.trading import (
     VOID,
     Action,
     Balance,
+    ClientOrderIdTaken,
     Fill,
     OrderOutcomeUnknown,
     OrderRejected,
@@ -327,6 +334,30 @@ def _fees_from_average(per: Decimal, filled: Decimal) -> Decimal:
     return floor_to((per + half_digit) * filled, BASIS)
 
 
+def _not_the_request(order: Mapping[str, Any], request: OrderRequest) -> str:
+    """How an order found under ``request``'s client order id differs from what ``request`` sends ("" when
+    it is that order): ticker, YES-book side, price and count, as the venue lists them.
+
+    A sell is sent ``reduce_only``, whose count the venue may cap at the position held: its order may
+    list fewer contracts than asked, never more.
+    """
+    name = "order"
+    differs: list[str] = []
+    ticker = _str(order, "ticker", name)
+    if ticker != request.market_id:
+        differs.append(f"ticker {ticker}, not {request.market_id}")
+    book_side = _str(order, "book_side", name)
+    if book_side != book_side_for(request.side, request.action):
+        differs.append(f"{book_side} on the YES book, not {book_side_for(request.side, request.action)}")
+    price, sent = _price(order, "yes_price_dollars", name), yes_book_price(request.side, request.limit_price)
+    if price != sent:
+        differs.append(f"YES price {_price_str(price)}, not {_price_str(sent)}")
+    count = _dec(order, "initial_count_fp", name)
+    if count > request.size or (request.action is Action.BUY and count != request.size):
+        differs.append(f"{_count_str(count)} contracts, not {_count_str(request.size)}")
+    return "; ".join(differs)
+
+
 def _count_str(count: Decimal) -> str:
     return f"{count.quantize(_COUNT_Q):f}"
 
@@ -589,7 +620,10 @@ class KalshiTrading:
         err = parse_error_body(response.content)
         if status == 409 and err.is_code("order_already_exists"):
             try:
-                found = await self.find_order(cid)
+                # Not found among the ticker's orders, the id may be held by an order of another market.
+                found = await self.find_order(cid) or await self._find(cid, narrow=False)
+            except ClientOrderIdTaken:
+                raise  # another order holds the id: this one was not placed
             except OrionError as exc:  # held by the venue, whatever the look-up says: never "not placed"
                 raise OrderOutcomeUnknown(
                     Venue.KALSHI, cid, f"kalshi says the client order id exists; looking it up failed: {exc}"
@@ -675,16 +709,24 @@ class KalshiTrading:
             state = await self.get_order(venue_order_id)
             if state is not None:
                 return state
+        return await self._find(client_order_id, venue_order_id)
+
+    async def _find(self, client_order_id: str, venue_order_id: str = "", *, narrow: bool = True) -> OrderState | None:
+        """Among live, then historical orders; ``narrow``: only those of the known request's ticker."""
         if not client_order_id and not venue_order_id:
             return None
         known = self._requests.get(client_order_id) if client_order_id else None
-        params: dict[str, Any] = {"ticker": known.market_id} if known else {}
+        params: dict[str, Any] = {"ticker": known.market_id} if known and narrow else {}
         for path in ("/portfolio/orders", "/historical/orders"):
             async for order in self._iter_orders(path, params):
                 oid = order.get("order_id")
                 if (client_order_id and order.get("client_order_id") == client_order_id) or (
                     venue_order_id and oid == venue_order_id
                 ):
+                    if known is not None and not (venue_order_id and oid == venue_order_id):
+                        differs = _not_the_request(order, known)
+                        if differs:
+                            raise ClientOrderIdTaken(Venue.KALSHI, client_order_id, str(oid), differs)
                     return await self._with_fills(self._from_order(order, "order"), order)
         return None
 

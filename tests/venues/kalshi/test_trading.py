@@ -32,6 +32,7 @@ from orion_cli.venues.kalshi.signing import KalshiSigner
 from orion_cli.venues.kalshi.trading import KalshiTrading, OrderInvalid, book_side_for, yes_book_price
 from orion_cli.venues.trading import (
     Action,
+    ClientOrderIdTaken,
     OrderOutcomeUnknown,
     OrderRejected,
     OrderRequest,
@@ -629,6 +630,56 @@ def test_409_whose_look_up_fails_stays_unknown_not_not_placed(sim: KalshiSim, ke
     with pytest.raises(OrderOutcomeUnknown) as info:
         run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.60"))))
     assert "exists" in str(info.value)
+
+
+@pytest.mark.parametrize(("side", "size", "price", "ticker", "differs"), [
+    (Side.YES, "5", "0.60", TICKER, "2.00 contracts, not 5.00"),
+    (Side.NO, "2", "0.40", TICKER, "bid on the YES book, not ask"),
+    (Side.YES, "2", "0.59", TICKER, "YES price 0.6000, not 0.5900"),
+    (Side.YES, "2", "0.60", TAPERED, f"ticker {TICKER}, not {TAPERED}"),
+], ids=["count", "direction", "price", "ticker"])
+def test_a_409_for_an_id_another_order_holds_is_a_refusal_never_that_order(
+        sim: KalshiSim, key: rsa.RSAPrivateKey, side: Side, size: str, price: str, ticker: str, differs: str) -> None:
+    """Found by a black-box run: a second orion ledger on the same account, with the same idempotency key,
+    sent the first ledger's client order id; Kalshi answered 409 order_already_exists and the order found
+    under the id (the first ledger's: 10 YES where 5 were asked) was adopted as this one, filled 10. An
+    order under the id that is not this order (another ticker, direction, price or count) is someone
+    else's: the send is refused, naming the collision, nothing is placed, and a look-up does not take it
+    either."""
+    cid = "orion-0123456789abcdef01234567-l2"
+    theirs = run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "2", "0.60", cid=cid))))
+    assert theirs.status is OrderStatus.FILLED
+    mine = req(side, Action.BUY, size, price, ticker=ticker, cid=cid)
+
+    async def send(v: KalshiTrading) -> None:  # a fresh client, as another process: only its own request
+        await v.submit(v.prepare(mine))
+
+    with pytest.raises(ClientOrderIdTaken) as info:
+        run(sim, key, send)
+    assert isinstance(info.value, OrderRejected) and info.value.code == "client_order_id_taken"
+    said = str(info.value)
+    assert cid in said and theirs.venue_order_id in said and differs in said and "was not placed" in said
+    assert len(sim.account(KEY_ID).created) == 1  # only theirs
+
+    async def look(v: KalshiTrading) -> Any:  # a restarted process looking its intent up (reconcile, resume)
+        v.remember(v.prepare(mine))
+        return await v.find_order(cid)
+
+    if ticker != TICKER:  # looked for among its own market's orders only: not found, so not taken either
+        assert run(sim, key, look) is None
+        return
+    with pytest.raises(ClientOrderIdTaken):
+        run(sim, key, look)
+
+
+def test_a_409_for_this_very_order_is_still_read_back_as_placed(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """The check leaves the 409's purpose alone: the same order sent again (by a restarted process, which
+    knows only its intent) is the order the first send placed, filled as it was."""
+    cid = "orion-0123456789abcdef01234567-l1"
+    first = run(sim, key, lambda v: v.submit(v.prepare(req(Side.NO, Action.BUY, "3", "0.60", cid=cid))))
+    again = run(sim, key, lambda v: v.submit(v.prepare(req(Side.NO, Action.BUY, "3", "0.60", cid=cid))))
+    assert again.venue_order_id == first.venue_order_id and again.filled_size == D(3)
+    assert len(sim.account(KEY_ID).created) == 1 and creates(sim) == 2
 
 
 # -- fills and the historical cutoff ------------------------------------------------------------
