@@ -550,6 +550,26 @@ def _credentials_said(refusal: Mapping[str, Any], what: str = "") -> str:
     return f"{refusal['venue']} refused orion's credentials for the {leg}{what} ({refusal['reason']})"
 
 
+def _overfill_said(run: _Run) -> str:
+    """The message's words for the shares venues filled beyond the orders' sizes (``result.overfill``).
+
+    Only a Polymarket buy spends a dollar amount and so may get more shares at better prices; any other
+    venue's order is for a count it never exceeds, so more than asked there is not explained away."""
+    extra: dict[Venue, Decimal] = {}
+    for tag, shares in run.result["overfill"].items():
+        venue = run.spec_of(tag).venue
+        extra[venue] = extra.get(venue, ZERO) + Decimal(shares)
+    said = ""
+    for venue, shares in sorted(extra.items(), key=lambda kv: kv[0].value):
+        if venue is Venue.POLYMARKET:
+            said += (f"; {venue.value} filled {_d(shares)} share(s) more than asked (a dollar-amount buy at better "
+                     "prices): held, not hedged")
+        else:
+            said += (f"; {venue.value} reported {_d(shares)} contract(s) filled beyond the order's count, which "
+                     "its orders never do: held, not hedged; check them with `orion reconcile`")
+    return said
+
+
 def _was_sent(order: OrderState) -> bool:
     return order.status is not OrderStatus.INTENT and not order.reject_reason.startswith(NEVER_SENT)
 
@@ -864,9 +884,7 @@ class Executor:
                     "unhedged (dust below the venue's minimum order), left to be closed by hand as the released "
                     "halt said")
         if run.result.get("overfill") and final is ExecStatus.DONE:  # an unwind sold it back with the rest
-            extra = sum((Decimal(v) for v in run.result["overfill"].values()), ZERO)
-            msg += (f"; the venue filled {_d(extra)} share(s) more than asked (a dollar-amount buy at better "
-                    "prices): held, not hedged")
+            msg += _overfill_said(run)
         if run.result.get("fills_pending"):
             msg += (f"; the venue has not listed the fills of {len(run.result['fills_pending'])} order(s) yet: they "
                     "count as in flight at their limit until `orion reconcile` records them")
