@@ -115,7 +115,7 @@ DEFAULT_LOOKBACK = timedelta(hours=24)
 DEFAULT_GRACE = timedelta(seconds=120)
 OPEN_STATUSES = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN, OrderStatus.OPEN)
 # The fix of an order's drift that the venue has not decided (:func:`_unattended`).
-UNDECIDED_FIX = "not fixed by reconcile: the venue has not decided it"
+ORDER_UNDECIDED_FIX = "not fixed by reconcile: the venue has not decided it"
 NOT_FINAL = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
 QTY_TOLERANCE = MICRO  # Polymarket's 6-decimal share unit
 EXTERNAL_PREFIX = "ext-"
@@ -969,7 +969,7 @@ def _settle_and_compare(ctx: _Context, conn: Connection, venue: Venue, found: Se
 def _in_doubt(result: VenueReconcile) -> bool:
     """Whether ``result`` left something undecided: pending, or an order the venue has not decided that
     no process drives (drift, but as much in flight as a pending one: its fills may yet come)."""
-    return bool(result.pending) or any(d.fix == UNDECIDED_FIX for d in result.drifts)
+    return bool(result.pending) or any(d.fix == ORDER_UNDECIDED_FIX for d in result.drifts)
 
 
 def _unreconciled(result: VenueReconcile) -> list[Drift]:
@@ -1238,7 +1238,7 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
         else:
             drift = _order_drift(venue, row, f"{detail} (not final at the venue), {unattended}",
                                  venue_qty=state.filled_size, ledger_qty=after.filled_size)
-            result.drifts.append(replace(drift, fix=UNDECIDED_FIX))
+            result.drifts.append(replace(drift, fix=ORDER_UNDECIDED_FIX))
 
 
 def _unattended(ctx: _Context, row: Row[Any]) -> str | None:
@@ -1268,8 +1268,12 @@ def _unattended(ctx: _Context, row: Row[Any]) -> str | None:
     if ex is None or ex.status not in UNFINISHED:
         return (f"{unmoved}, which has ended: it may still fill; check it at the venue and cancel it there if it "
                 "should not")
+    # Halted, or about to be by this run's --halt-on-drift (as for an interrupted execution's drift): the
+    # resume would sell the filled leg back, and the advice must say so (review: it said "resume it" in
+    # the very run that engaged the halt).
     halt = KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).status()
-    sells_back = halt.halted and resume_sells_back(ctx.db, key, ex.status, ex.result)
+    halted = halt.halted or ctx.halt_on_drift
+    sells_back = halted and resume_sells_back(ctx.db, key, ex.status, ex.result)
     command = resume_command(ex.opportunity_id, key, mode=ex.mode, source_flags=ctx.source_flags, plan=ex.plan)
     return f"{unmoved}: {resume_advice(command, sells_back=sells_back, halt=halt if halt.halted else None)}"
 

@@ -353,11 +353,11 @@ def reconcile_command(
             app.out.warn(f"{unwritten(unwritten_output)}; drift was found, exit 7")
         total = sum(len(r.drifts) for r in drifted)
         fixed = sum(r.fixed for r in drifted)
-        from orion_cli.core.reconcile import UNDECIDED_FIX
+        from orion_cli.core.reconcile import ORDER_UNDECIDED_FIX
 
         # An order the venue has not decided is no truth --fix can adopt: its execution's resume finishes it.
-        undecided = any(d.fix == UNDECIDED_FIX for r in drifted for d in r.drifts)
-        kinds = {d.kind for r in drifted for d in r.drifts if d.fix != UNDECIDED_FIX}
+        undecided = any(d.fix == ORDER_UNDECIDED_FIX for r in drifted for d in r.drifts)
+        kinds = {d.kind for r in drifted for d in r.drifts if d.fix != ORDER_UNDECIDED_FIX}
         hints = []
         if kinds - {"execution"} and not fix:
             hints.append(f"inspect the drifts; `orion reconcile{source_flags(snapshot, demo)} --fix` adopts the "
