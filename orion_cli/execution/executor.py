@@ -8,10 +8,12 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
    is refused before that transaction, as DUPLICATE, and audited the same way: :func:`audit_refusal`.)
    Otherwise the ``executions`` row (status ``intents``), ``execution.requested`` and both legs'
    order intents (the exact prepared payloads) are committed together. Client order ids are derived
-   from the ledger's own id, the idempotency key and a tag (``l1``, ``l2``, ``l2a1``…, ``u1``…) and
-   stored with each intent, so a re-run after a crash finds every order it may have sent by the ids
-   it sent, and two ledgers trading the same venue accounts with the same key never send the same id
-   (Kalshi keeps a client order id per account for ever and answers a reuse with the order holding it).
+   from a random nonce the execution gets when it is committed (kept in its stored plan), the
+   idempotency key and a tag (``l1``, ``l2``, ``l2a1``…, ``u1``…) and stored with each intent, so a
+   re-run after a crash finds every order it may have sent by the ids it sent (the execution is found
+   by its key, never by an id), and no other execution — in another ledger, or in a copy of this one
+   restored from a backup — ever sends the same id (Kalshi keeps a client order id per account for
+   ever and answers a reuse with the order holding it).
 2. **The thinner leg first.** The leg whose planned size is the larger share of the visible ask
    depth within its limit is the one least likely to fill, so it goes first (ties: Kalshi first,
    because a marketable Polymarket BUY is dollar-denominated and may deliver a few more shares than
@@ -77,6 +79,7 @@ import hashlib
 import logging
 import os
 import random
+import secrets
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -127,6 +130,7 @@ from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger, intents_refused
 from orion_cli.store.prepared import Prepared, defer, deferred
 from orion_cli.store.tables import executions, fills, plain
+from orion_cli.store.tables import orders as order_rows
 from orion_cli.venues.trading import (
     Action,
     ClientOrderIdTaken,
@@ -214,18 +218,29 @@ def venues_resume_may_send_to(status: ExecStatus, plan_json: str) -> frozenset[V
     return frozenset({first, second})  # LEG1_SENT, HALTED, and any status not named here: either venue
 
 
-def client_order_id(key: str, tag: str, *, ledger: str) -> str:
-    """Deterministic per (ledger, key, tag), for a new order only: each order's id is stored with its
+# The key, in an execution's stored plan, of the random nonce that salts its client order ids.
+ID_NONCE = "id_nonce"
+
+
+def new_id_nonce() -> str:
+    """A new execution's own random salt for its client order ids (:func:`client_order_id`)."""
+    return secrets.token_hex(16)
+
+
+def client_order_id(key: str, tag: str, *, salt: str) -> str:
+    """Deterministic per (salt, key, tag), for a new order only: each order's id is stored with its
     intent, and every later use (a resume, a look-up, reconcile) takes the stored one.
 
-    ``ledger`` is the ledger's own random id (:func:`orion_cli.store.meta.ledger_id`): Kalshi keeps a
-    client order id per account for ever and answers a reuse with the order holding it, so an id of
-    the key alone made a second ledger trading the same accounts with the same key (another
-    ``--db``, a fresh ``init``) send the first ledger's ids and be answered with its orders.
+    ``salt`` is the execution's own random nonce (:data:`ID_NONCE` in its stored plan, made when it is
+    committed); an execution committed before there were nonces salts the orders it commits later
+    with the ledger's id (:func:`orion_cli.store.meta.ledger_id`). Kalshi keeps a client order id per
+    account for ever and answers a reuse with the order holding it: an id of the key alone made a
+    second ledger with the same key send the first ledger's ids, and one of the ledger and the key
+    made a copy of a ledger (restored from a backup) send the original's.
     """
-    if not ledger:
-        raise DataError("ledger_id", "a client order id needs the ledger's id")
-    digest = hashlib.sha256(f"{ledger}\n{key}".encode()).hexdigest()[:24]
+    if not salt:
+        raise DataError("id_nonce", "a client order id needs its execution's nonce")
+    digest = hashlib.sha256(f"{salt}\n{key}".encode()).hexdigest()[:24]
     return f"orion-{digest}-{tag}"
 
 
@@ -488,18 +503,19 @@ class _Run:
     first: LegSpec
     second: LegSpec
     result: dict[str, Any]
-    # The ledger's id, which salts the client order id of an order committed from now on.
-    ledger_id: str
+    # What salts the client order id of an order committed from now on: the execution's nonce (the
+    # ledger's id for an execution committed before there were nonces).
+    salt: str
     # A resume of a halted execution: the unsellable remainder ("dust") that halt named, if any.
     halted_dust: dict[str, Any] | None = None
 
     def coid(self, tag: str) -> str:
         """The client order id of ``tag``: the one committed with its intent (an execution begun before
-        ids were salted with the ledger's id keeps its own), else the one a new intent gets."""
+        ids were salted as now keeps its own), else the one a new intent gets."""
         rec = self.result.get("intents", {}).get(tag)
         if rec is not None:
             return str(rec["request"]["client_order_id"])
-        return client_order_id(self.key, tag, ledger=self.ledger_id)
+        return client_order_id(self.key, tag, salt=self.salt)
 
     def prepared(self, tag: str) -> PreparedOrder:
         rec = self.result["intents"][tag]
@@ -612,7 +628,8 @@ class Executor:
         self._ledger_id: str | None = None  # read once (store.meta.ledger_id)
 
     def ledger_id(self) -> str:
-        """The ledger's own id, which salts the client order ids of new orders (:func:`client_order_id`)."""
+        """The ledger's own id, which salts the client order ids an execution committed before there were
+        nonces (:data:`ID_NONCE`) commits now (:func:`client_order_id`)."""
         if self._ledger_id is None:
             from orion_cli.store.meta import ledger_id
 
@@ -685,11 +702,13 @@ class Executor:
         basket = not_a_pair(len(specs))  # refused below, through the checks, with nothing prepared
         pair = leg_order(specs) if basket is None else None
         tif = TimeInForce(self.settings.trading.time_in_force)
-        salt = self.ledger_id()
+        # This execution's own salt, committed with it: no other execution (another ledger, a copy of
+        # this one) derives the same ids from the same key.
+        salt = new_id_nonce()
         try:
             prepared = {
                 tag: self._venue(spec.venue).prepare(spec.request(
-                    coid=client_order_id(plan.key, tag, ledger=salt), action=Action.BUY, size=plan.size,
+                    coid=client_order_id(plan.key, tag, salt=salt), action=Action.BUY, size=plan.size,
                     limit=spec.limit_price, tif=tif))
                 for tag, spec in zip(("l1", "l2"), pair, strict=True)
             } if plan.size > 0 and pair is not None else {}
@@ -742,7 +761,7 @@ class Executor:
                         "key": plan.key, "opportunity_id": plan.opportunity_id[:16], "mode": self.mode,
                         "status": ExecStatus.INTENTS.value, "size": plan.size,
                         "plan": canonical_json({**plan_record, "specs": [s.to_record() for s in specs],
-                                                "first": first.index, "second": second.index,
+                                                "first": first.index, "second": second.index, ID_NONCE: salt,
                                                 **({SOURCE_FLAGS: self.source_flags}
                                                    if self.source_flags is not None else {})}),
                         "result": canonical_json(result), "created_at": iso_utc(now), "updated_at": iso_utc(now)})
@@ -753,12 +772,14 @@ class Executor:
                             "order_rule": "larger share of visible depth first; ties Kalshi first",
                             "checks": [c.to_record() for c in verdict.checks]},
                             mode=self.mode, actor=self.actor, now=now)
-                        # The order ids derive from the key (and the ledger): an unused key means unused ids.
+                        # The order ids derive from the key and a new nonce: an unused key means unused ids.
                         self.ledger.record_intents([(prepared[tag], spec.category) for tag, spec, _ in legs],
                                                    execution_id=plan.key, conn=conn, now=now, unused_ids=key_unused)
             except IntegrityError:
                 # A key (and so its order ids) that the checks found unused, taken after all.
                 raise intents_refused([prepared[tag].request.client_order_id for tag, _, _ in legs]) from None
+        for tag, _, _ in legs:
+            self._intent_time(prepared[tag], now)
         return Committed(False, verdict, _Run(plan.key, ExecStatus.INTENTS, first, second, result, salt))
 
     async def resume(self, key: str) -> ExecutionResult:
@@ -787,8 +808,9 @@ class Executor:
         result = load_result(row.result)
         plan_rec = load_result(row.plan)
         specs = {int(s["index"]): LegSpec.from_record(s) for s in plan_rec["specs"]}
+        nonce = plan_rec.get(ID_NONCE)
         run = _Run(key, status, specs[int(plan_rec["first"])], specs[int(plan_rec["second"])], result,
-                   self.ledger_id() if not status.final else "",
+                   str(nonce) if nonce else self.ledger_id() if not status.final else "",
                    halted_dust=result.get("dust_accepted") or (result.get("dust") if status is ExecStatus.HALTED
                                                                else None))
         if status.final:
@@ -798,8 +820,14 @@ class Executor:
             return ExecutionResult(key, "already_done", Verdict(), self.ledger.orders(execution_id=key),
                                    f"execution already {status.value}{f': {said}' if said else ''}; nothing sent",
                                    {**result, "status": status.value})
+        with self.db.read() as conn:
+            intent_at = {r.client_order_id: r.created_at for r in conn.execute(
+                select(order_rows.c.client_order_id, order_rows.c.created_at).where(order_rows.c.execution_id == key))}
         for tag in result.get("intents", {}):
             self._teach(run, tag)
+            at = intent_at.get(run.coid(tag))
+            if at:
+                self._intent_time(run.prepared(tag), datetime.fromisoformat(at))
         self._legs_from_ledger(run)
         for spec in (run.first, run.second):
             # A paper venue fills at the fee the plan read when the venue's fee cannot be read now, as
@@ -1554,11 +1582,19 @@ class Executor:
         if callable(register) and r.token_id:
             register(r.token_id, r.market_id, r.side)
 
+    def _intent_time(self, prepared: PreparedOrder, at: datetime) -> None:
+        """Tell a venue client when an order's intent was committed (``orders.created_at``): an order the
+        venue holds under its id, created before that, is another's (Kalshi: ``ClientOrderIdTaken``)."""
+        remember = getattr(self._venue(prepared.request.venue), "remember", None)
+        if callable(remember):
+            remember(prepared, intent_at=at)
+
     def _commit_intent(self, conn: Connection, key: str, result: dict[str, Any], tag: str, prepared: PreparedOrder,
                        spec: LegSpec, leg_name: str, now: datetime) -> None:
         """One later intent (a retry of the second leg, an unwind) and its record in the result."""
         self.ledger.record_intent(prepared, execution_id=key, category=spec.category, conn=conn, now=now)
         result["intents"][tag] = _intent_record(prepared, leg_name)
+        self._intent_time(prepared, now)
 
     def _initial_result(self, plan: TradePlan, first: LegSpec, second: LegSpec) -> dict[str, Any]:
         return {"key": plan.key, "first_leg": first.venue.value, "second_leg": second.venue.value,

@@ -341,6 +341,47 @@ def test_two_ledgers_trading_one_account_with_one_key_each_send_and_book_their_o
         assert code == 0, err + out
 
 
+@ONE_BACKEND
+def test_a_ledger_restored_from_a_backup_trading_the_same_key_sends_and_books_its_own_orders(
+        world: World, tmp_path: Path) -> None:
+    """Found in review: a copy of a ledger (a backup restored after storage_corrupt, as the README advises,
+    or `cp orion.db` to run a second one) has the same ledger id, so the same key gave byte-identical
+    client order ids: Kalshi answered the copy's order with 409, the order found under the id matched it
+    (same plan: ticker, side, price, count) and was adopted. The copy said "done" with the original's 10
+    Kalshi contracts and bought 10 more Polymarket NO: Kalshi 10 YES against Polymarket 20 NO. Each
+    execution's ids are salted with its own nonce now: two Kalshi orders, each ledger its own, hedged."""
+    import shutil
+    from dataclasses import replace
+
+    backup = tmp_path / "backup.db"
+    shutil.copyfile(world.db_url.removeprefix("sqlite:///"), backup)  # the backup, made before A's trade
+    restored = replace(world, db_url=f"sqlite:///{backup}")
+    code, out, err = world.run(*LIVE, "--idempotency-key", "nightly-1")
+    assert code == 0, err
+    assert _execution(out)["status"] == "done"
+    code, out, err = restored.run(*LIVE, "--idempotency-key", "nightly-1")
+    assert code == 0, err
+    b = _execution(out)
+    assert b["status"] == "done" and "more than" not in b["message"] and not b["overfill"], b["message"]
+
+    kalshi = world.kalshi_created()
+    assert sorted(D(o["initial_count_fp"]) for o in kalshi) == [D(10), D(10)]
+    assert len({o["client_order_id"] for o in kalshi}) == 2, kalshi
+    assert world.venue_positions() == {(Venue.KALSHI, Side.YES): D(20), (Venue.POLYMARKET, Side.NO): D(20)}
+    for ledger in (world, restored):  # each booked only its own Kalshi order, and is hedged
+        assert ledger.ledger_positions() == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+        db = open_database(ledger.db_url)
+        try:
+            mine = [o for o in Ledger(db, "live").orders(execution_id="nightly-1") if o.venue is Venue.KALSHI]
+        finally:
+            db.dispose()
+        assert len(mine) == 1
+        venue = next(o for o in kalshi if o["client_order_id"] == mine[0].client_order_id)
+        assert (mine[0].venue_order_id, mine[0].filled_size) == (venue["order_id"], D(venue["initial_count_fp"]))
+        code, out, err = ledger.run("audit", "verify")
+        assert code == 0, err + out
+
+
 def _poly_fills(world: World) -> list[tuple[str, D, D, D]]:
     """The live ledger's Polymarket fills: (order, size, price, fee)."""
     db = open_database(world.db_url)

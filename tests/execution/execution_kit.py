@@ -92,11 +92,23 @@ def refuse(conn: Any, plan: TradePlan, ctx: Any) -> Verdict:
                     CheckResult("BALANCE", False, "too poor", leg=1)))
 
 
-def coid_of(db: Any, key: str, tag: str) -> str:
-    """The client order id the executor gives ``tag`` of a new execution under ``key`` in ``db``'s ledger."""
-    from orion_cli.store.meta import ledger_id
+def coid_of(db: Any, key: str, tag: str, *, nonce: str | None = None) -> str:
+    """The client order id the executor gives ``tag`` of the execution under ``key`` in ``db``'s ledger:
+    salted with the nonce stored with that execution (``nonce``: the one it will get, for an execution
+    not committed yet), or the ledger's id for one committed before there were nonces (or none yet: a
+    test that writes its orders itself)."""
+    from sqlalchemy import select
 
-    return client_order_id(key, tag, ledger=ledger_id(db))
+    from orion_cli.execution.executor import ID_NONCE
+    from orion_cli.execution.state import load_result
+    from orion_cli.store.meta import ledger_id
+    from orion_cli.store.tables import executions
+
+    if nonce is None:
+        with db.read() as conn:
+            plan = conn.execute(select(executions.c.plan).where(executions.c.key == key)).scalar()
+        nonce = (load_result(plan).get(ID_NONCE) if plan is not None else None) or ledger_id(db)
+    return client_order_id(key, tag, salt=nonce)
 
 
 def tag_of(coid: str) -> str:

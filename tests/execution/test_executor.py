@@ -440,7 +440,7 @@ def test_balance_read_before_another_trade_filled_does_not_pay_for_a_second_trad
     res = run(ex.execute(make_plan(key="B", now=now), ctx(read_by_b)))
     assert res.status == "refused" and res.verdict.first_failure.name == "BALANCE", res.message
     assert "after the fills recorded since" in res.verdict.first_failure.detail
-    assert ledger.order(coid_of(db, "B", "l1")) is None and ledger.order(coid_of(db, "B", "l2")) is None
+    assert ledger.orders(execution_id="B") == []
 
 
 def test_a_plan_of_zero_contracts_is_refused_by_invalid_order_once_per_leg(db: Database) -> None:
@@ -1069,8 +1069,8 @@ def test_unsellable_dust_halts_and_alerts_naming_the_shares(db: Database) -> Non
     x = Exchange(script={"l1": [("partial", "6.5")]})
     alerts = NullAlertSink()
     plan = make_plan()
-    first = coid_of(db, plan.key, "l1")
     res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
+    first = coid_of(db, plan.key, "l1")
     assert json.loads(x.payloads[first][0])["token_id"], "the first leg must be the Polymarket one"
     assert res.status == "halted", res.message
     assert res.detail["dust"] == {"leg": "first", "venue": "polymarket", "market": plan.legs[1].market.id,
@@ -2288,12 +2288,25 @@ def test_a_wait_for_the_writers_lock_counts_toward_the_quotes_age(db: Database) 
 # -- client order ids salted with the ledger's id: an execution begun before keeps its own ------------
 
 
-def _legacy_client_order_id(key: str, tag: str, *, ledger: str) -> str:
+def _legacy_client_order_id(key: str, tag: str, *, salt: str) -> str:
     """The id an orion before migration 0012 gave an order: of the key alone."""
     import hashlib
 
-    del ledger
+    del salt
     return f"orion-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:24]}-{tag}"
+
+
+def _strip_id_nonce(db: Database, key: str) -> None:
+    """Make ``key``'s stored plan one an orion before execution nonces wrote (no ``id_nonce``)."""
+    from sqlalchemy import select, update
+
+    from orion_cli.execution.state import load_result
+    from orion_cli.store.tables import executions
+
+    with db.write() as conn:
+        plan = load_result(conn.execute(select(executions.c.plan).where(executions.c.key == key)).scalar_one())
+        assert plan.pop(executor_mod.ID_NONCE)
+        conn.execute(update(executions).where(executions.c.key == key).values(plan=json.dumps(plan)))
 
 
 @pytest.mark.parametrize("tag", ["l1", "l2"])
@@ -2310,13 +2323,17 @@ def test_an_execution_begun_before_ids_were_salted_resumes_with_the_ids_it_sent(
     with pytest.raises(Crash):
         run(executor(db, fake_venues(x)).execute(plan, None))
     monkeypatch.undo()  # the upgraded one
-    old = {t: _legacy_client_order_id(plan.key, t, ledger="") for t in ("l1", "l2")}
+    _strip_id_nonce(db, plan.key)  # an older orion stored no nonce with its execution
+    old = {t: _legacy_client_order_id(plan.key, t, salt="") for t in ("l1", "l2")}
     assert set(x.accepted) == {old[t] for t in ("l1", "l2")[: 1 + (tag == "l2")]}
     res = run(executor(db, fake_venues(x)).resume(plan.key))
     assert res.status == "done", res.message
     assert x.accepted[old["l1"]] == 1 and old["l2"] in x.payloads and all(n == 1 for n in x.accepted.values())
     booked = {o.client_order_id: o.filled_size for o in Ledger(db, "paper").orders(execution_id=plan.key)}
     if tag == "l1":  # the committed l2 was killed: the retry committed now is salted with the ledger's id
+        from orion_cli.store.meta import ledger_id
+
+        assert coid_of(db, plan.key, "l2a1") == executor_mod.client_order_id(plan.key, "l2a1", salt=ledger_id(db))
         assert set(x.accepted) == {old["l1"], old["l2"], coid_of(db, plan.key, "l2a1")}
         assert booked == {old["l1"]: D(10), old["l2"]: D(0), coid_of(db, plan.key, "l2a1"): D(10)}
     else:
@@ -2340,6 +2357,51 @@ def test_two_ledgers_with_one_key_send_distinct_ids(tmp_path: Any) -> None:
         ids = [{o.client_order_id for o in Ledger(one, "paper").orders(execution_id=plan.key)} for one in dbs]
         assert len(ids[0]) == len(ids[1]) == 2 and not ids[0] & ids[1]
         assert set(x.accepted) == ids[0] | ids[1] and all(n == 1 for n in x.accepted.values())
+    finally:
+        for one in dbs:
+            one.dispose()
+
+
+def test_one_key_in_two_copies_of_one_ledger_sends_distinct_ids_and_a_resume_the_stored_ones(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: ids salted with the ledger's id alone were the same in a copy of the ledger (`cp
+    orion.db`, a restore from a backup), so the copy repeating an execution its original sent sent the
+    same ids and was answered with the original's orders. Each execution gets its own nonce when it is
+    committed: the copy sends other ids; and a resume after a crash in the same ledger uses the ids
+    stored with the execution, never new ones, and sends nothing twice."""
+    import re
+    import shutil
+
+    from orion_cli.store.db import open_database
+
+    a_path, b_path = tmp_path / "a.db", tmp_path / "b.db"
+    a = open_database(f"sqlite:///{a_path}")
+    a.dispose()
+    shutil.copyfile(a_path, b_path)  # the backup, made before A's trade: the same ledger id
+    dbs = [open_database(f"sqlite:///{p}") for p in (a_path, b_path)]
+    try:
+        from orion_cli.store.meta import ledger_id
+
+        assert ledger_id(dbs[0]) == ledger_id(dbs[1])
+        x = Exchange(script={"l2": ["crash_after_accept"]})
+        plan = make_plan()
+        with pytest.raises(Crash):  # A: both legs reached the venue, then the process died
+            run(executor(dbs[0], fake_venues(x)).execute(plan, None))
+        committed = {o.client_order_id for o in Ledger(dbs[0], "paper").orders(execution_id=plan.key)}
+        assert committed == {coid_of(dbs[0], plan.key, t) for t in ("l1", "l2")}
+        res = run(executor(dbs[0], fake_venues(x)).resume(plan.key))  # a fresh process: the stored ids
+        assert res.status == "done", res.message
+        assert {o.client_order_id for o in Ledger(dbs[0], "paper").orders(execution_id=plan.key)} == committed
+        assert set(x.accepted) == committed and all(n == 1 for n in x.accepted.values())
+        res = run(executor(dbs[0], fake_venues(x)).execute(plan, None))  # the same key again: reported
+        assert res.status == "already_done" and set(x.accepted) == committed
+        x.script.clear()  # the copy's orders simply fill
+        res = run(executor(dbs[1], fake_venues(x)).execute(plan, None))  # the copy, the same key
+        assert res.status == "done", res.message
+        copy_ids = {o.client_order_id for o in Ledger(dbs[1], "paper").orders(execution_id=plan.key)}
+        assert len(copy_ids) == 2 and not copy_ids & committed, (copy_ids, committed)
+        assert set(x.accepted) == committed | copy_ids and all(n == 1 for n in x.accepted.values())
+        assert all(re.fullmatch(r"orion-[0-9a-f]{24}-l[12]", c) for c in committed | copy_ids)
     finally:
         for one in dbs:
             one.dispose()

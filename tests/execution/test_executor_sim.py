@@ -304,6 +304,17 @@ def test_unwind_that_cannot_fill_halts_and_alerts(db: Database, env: Setup) -> N
     assert_no_duplicates(env, db, "sim-halt")
 
 
+PINNED_NONCE = "f" * 32
+
+
+def _pin_nonce(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give the next execution a known nonce, so a test can place an order under one of its ids first
+    (as a copy of the same execution in a ledger restored from a backup would have)."""
+    from orion_cli.execution import executor as executor_mod
+
+    monkeypatch.setattr(executor_mod, "new_id_nonce", lambda: PINNED_NONCE)
+
+
 def _place_foreign(env: Setup, cid: str, side: Side, size: str, price: str) -> str:
     """An order another party (another orion ledger on this account, this ledger before a restore from
     backup) placed under ``cid``: Kalshi keeps the id for ever."""
@@ -321,7 +332,8 @@ def _place_foreign(env: Setup, cid: str, side: Side, size: str, price: str) -> s
 
 
 @pytest.mark.parametrize("tag", ["l1", "l2"])
-def test_a_kalshi_client_order_id_another_order_holds_is_never_adopted(db: Database, env: Setup, tag: str) -> None:
+def test_a_kalshi_client_order_id_another_order_holds_is_never_adopted(db: Database, env: Setup, tag: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by a black-box run: a second ledger trading the same accounts with the same key sent the first
     ledger's Kalshi id, was answered 409 order_already_exists, and adopted the order found under it
     (10 filled where it asked 5): "done", 10 Kalshi contracts booked that it never bought, its own
@@ -330,7 +342,8 @@ def test_a_kalshi_client_order_id_another_order_holds_is_never_adopted(db: Datab
     order is booked: a first leg fails with nothing sent anywhere, a second is hedged by a retry."""
     key = f"sim-taken-{tag}"
     plan = env.plan(key, kalshi_depth=D(12) if tag == "l1" else D(50))  # Kalshi the thinner leg: sent first
-    foreign = _place_foreign(env, coid_of(db, key, tag), Side.YES, "3", "0.40")
+    _pin_nonce(monkeypatch)  # the id another party already used: this execution's own
+    foreign = _place_foreign(env, coid_of(db, key, tag, nonce=PINNED_NONCE), Side.YES, "3", "0.40")
     res = execute(db, env, key, plan=plan)
     ledger = Ledger(db, "live")
     booked = {o.venue_order_id for o in ledger.orders(execution_id=key) if o.venue is Venue.KALSHI}
@@ -357,14 +370,15 @@ def test_a_kalshi_client_order_id_another_order_holds_is_never_adopted(db: Datab
 
 
 def test_a_kalshi_order_found_under_its_id_after_a_lost_answer_is_not_adopted_if_another(
-        db: Database, env: Setup) -> None:
+        db: Database, env: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same collision met by a look-up: the first leg's create is dropped (its answer lost, the venue
     never saw it) and the look-up by client order id finds another order under that id. It is not taken
     for the first leg: the outcome stays unresolved, so the execution halts naming the collision, with
     nothing of that order booked and nothing sent to Polymarket."""
     key = "sim-taken-lost"
     plan = env.plan(key, kalshi_depth=D(12))  # Kalshi the thinner leg: sent first
-    foreign = _place_foreign(env, coid_of(db, key, "l1"), Side.YES, "3", "0.40")
+    _pin_nonce(monkeypatch)
+    foreign = _place_foreign(env, coid_of(db, key, "l1", nonce=PINNED_NONCE), Side.YES, "3", "0.40")
     env.ksim.server.add_fault(FaultRule("drop", times=1, method="POST", path_prefix=CREATE))
     res = execute(db, env, key, plan=plan)
     assert res.status == "halted" and "client_order_id_taken" in res.message and foreign in res.message, res.message
