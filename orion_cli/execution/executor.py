@@ -130,7 +130,6 @@ from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger, intents_refused
 from orion_cli.store.prepared import Prepared, defer, deferred
 from orion_cli.store.tables import executions, fills, plain
-from orion_cli.store.tables import orders as order_rows
 from orion_cli.venues.trading import (
     Action,
     ClientOrderIdTaken,
@@ -778,8 +777,6 @@ class Executor:
             except IntegrityError:
                 # A key (and so its order ids) that the checks found unused, taken after all.
                 raise intents_refused([prepared[tag].request.client_order_id for tag, _, _ in legs]) from None
-        for tag, _, _ in legs:
-            self._intent_time(prepared[tag], now)
         return Committed(False, verdict, _Run(plan.key, ExecStatus.INTENTS, first, second, result, salt))
 
     async def resume(self, key: str) -> ExecutionResult:
@@ -820,14 +817,8 @@ class Executor:
             return ExecutionResult(key, "already_done", Verdict(), self.ledger.orders(execution_id=key),
                                    f"execution already {status.value}{f': {said}' if said else ''}; nothing sent",
                                    {**result, "status": status.value})
-        with self.db.read() as conn:
-            intent_at = {r.client_order_id: r.created_at for r in conn.execute(
-                select(order_rows.c.client_order_id, order_rows.c.created_at).where(order_rows.c.execution_id == key))}
         for tag in result.get("intents", {}):
             self._teach(run, tag)
-            at = intent_at.get(run.coid(tag))
-            if at:
-                self._intent_time(run.prepared(tag), datetime.fromisoformat(at))
         self._legs_from_ledger(run)
         for spec in (run.first, run.second):
             # A paper venue fills at the fee the plan read when the venue's fee cannot be read now, as
@@ -1582,19 +1573,11 @@ class Executor:
         if callable(register) and r.token_id:
             register(r.token_id, r.market_id, r.side)
 
-    def _intent_time(self, prepared: PreparedOrder, at: datetime) -> None:
-        """Tell a venue client when an order's intent was committed (``orders.created_at``): an order the
-        venue holds under its id, created before that, is another's (Kalshi: ``ClientOrderIdTaken``)."""
-        remember = getattr(self._venue(prepared.request.venue), "remember", None)
-        if callable(remember):
-            remember(prepared, intent_at=at)
-
     def _commit_intent(self, conn: Connection, key: str, result: dict[str, Any], tag: str, prepared: PreparedOrder,
                        spec: LegSpec, leg_name: str, now: datetime) -> None:
         """One later intent (a retry of the second leg, an unwind) and its record in the result."""
         self.ledger.record_intent(prepared, execution_id=key, category=spec.category, conn=conn, now=now)
         result["intents"][tag] = _intent_record(prepared, leg_name)
-        self._intent_time(prepared, now)
 
     def _initial_result(self, plan: TradePlan, first: LegSpec, second: LegSpec) -> dict[str, Any]:
         return {"key": plan.key, "first_leg": first.venue.value, "second_leg": second.venue.value,

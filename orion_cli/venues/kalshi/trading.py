@@ -18,10 +18,10 @@ Why it looks the way it does (facts in ``../shared/reference/kalshi.md`` §2.3�
   backup), and an order holding it for another ticker, direction, count or price is someone else's.
   :meth:`find_order` checks an order it finds by client order id against the request it knows for
   that id and raises :class:`ClientOrderIdTaken` (a rejection: this order was not placed) for one
-  that differs, so it is never adopted. Nor is one the venue created before this order's intent was
-  committed (its ``created_time`` earlier than the intent's ``orders.created_at``, which the executor
-  tells :meth:`remember`, by more than :data:`INTENT_CLOCK_SKEW`): an identical order from the same
-  plan placed by a copy of this ledger before it was restored.
+  that differs, so it is never adopted. An identical one is taken as this order: ids are unique per
+  execution (its random nonce), so only a copy of this ledger made while the execution was in flight
+  can hold it, and restored from a backup that copy's order is this execution's own (no rule on the
+  venue's creation time can tell it from a copy still trading; one copy must resume the execution).
 - ``VenueHttp.send`` never retries. A transport failure after the request may have left this host,
   or a 5xx on create, is :class:`OrderOutcomeUnknown`: look the order up first.
 - Kalshi has no lookup by client order id: :meth:`find_order` lists ``/portfolio/orders`` (narrowed
@@ -45,7 +45,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -106,12 +106,6 @@ ENDPOINT_COSTS: dict[str, float] = {
     "DELETE /portfolio/events/orders/:order_id": 2.0,
     "GET /portfolio/orders/:order_id": 2.0,
 }
-# How far the venue's clock may run behind ours: an order found under an id, created earlier than its
-# intent by more than this, is another's (:meth:`KalshiTrading._made_before_intent`). Generous on purpose:
-# taken for another's, orion's own filled order would be booked as never placed (an unhedged position
-# the ledger does not hold), where this check only backs up the execution nonce, which already keeps a
-# copied ledger's ids apart; a copy trades a reused key minutes or days after its original, not seconds.
-INTENT_CLOCK_SKEW = timedelta(minutes=5)
 SIZE_STEP = Decimal("0.01")  # fractional trading is always on: counts in hundredths
 LIST_LIMIT = 200
 TRANSFER_LIMIT = 500  # the most the deposit and withdrawal lists allow: read whole on every report
@@ -434,7 +428,6 @@ class KalshiTrading:
         )
         self._requests: dict[str, OrderRequest] = {}  # client_order_id → what we asked for
         self._cid_by_order: dict[str, str] = {}  # venue order id → client_order_id
-        self._intent_at: dict[str, datetime] = {}  # client_order_id → when its intent was committed
 
     # -- protocol basics --------------------------------------------------------------------
 
@@ -458,14 +451,10 @@ class KalshiTrading:
     def add_market(self, market: Market) -> None:
         self.markets[market.id] = market
 
-    def remember(self, prepared: PreparedOrder | OrderRequest, venue_order_id: str = "", *,
-                 intent_at: datetime | None = None) -> None:
-        """Tell this instance what a persisted order meant (after a restart, before a lookup), and when its
-        intent was committed (``intent_at``): an order found under its id created before then is another's."""
+    def remember(self, prepared: PreparedOrder | OrderRequest, venue_order_id: str = "") -> None:
+        """Tell this instance what a persisted order meant (after a restart, before a lookup)."""
         request = prepared.request if isinstance(prepared, PreparedOrder) else prepared
         self._requests[request.client_order_id] = request
-        if intent_at is not None:
-            self._intent_at[request.client_order_id] = intent_at
         if venue_order_id:
             self._cid_by_order[venue_order_id] = request.client_order_id
 
@@ -737,25 +726,12 @@ class KalshiTrading:
                 if (client_order_id and order.get("client_order_id") == client_order_id) or (
                     venue_order_id and oid == venue_order_id
                 ):
-                    if not (venue_order_id and oid == venue_order_id):
-                        differs = _not_the_request(order, known) if known is not None else ""
-                        differs = differs or self._made_before_intent(order, client_order_id)
+                    if known is not None and not (venue_order_id and oid == venue_order_id):
+                        differs = _not_the_request(order, known)
                         if differs:
                             raise ClientOrderIdTaken(Venue.KALSHI, client_order_id, str(oid), differs)
                     return await self._with_fills(self._from_order(order, "order"), order)
         return None
-
-    def _made_before_intent(self, order: Mapping[str, Any], client_order_id: str) -> str:
-        """How an order found under ``client_order_id`` predates that order's intent ("" when it does not,
-        or either time is unknown): the venue created it before orion committed the order it is looked
-        up for, so someone else sent it (a copy of this ledger, restored from a backup, with the same
-        execution)."""
-        intent_at = self._intent_at.get(client_order_id)
-        created = _iso(order.get("created_time"), "order.created_time")
-        if intent_at is None or created is None or created >= intent_at - INTENT_CLOCK_SKEW:
-            return ""
-        return (f"created {created.isoformat()}, before this order's intent was committed at "
-                f"{intent_at.astimezone(UTC).isoformat()}")
 
     async def open_orders(self) -> list[OrderState]:
         resting = self._iter_orders("/portfolio/orders", {"status": "resting"})
