@@ -337,9 +337,9 @@ def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tupl
 
     After the newest row when it is the one the head anchor records. With no anchor at all, or one that
     does not parse (every ledger has one since migration 0011: it was deleted or overwritten, perhaps
-    with the newest events) after the
-    newest row, and the anchor stays missing: writing one there would anchor what is left, and the
-    next write would hide the deletion for good; ``audit verify`` keeps reporting it.
+    with the newest events), after the newest row, and the anchor stays missing: writing one there
+    would anchor what is left, and the next write would hide the deletion for good; ``audit verify``
+    keeps reporting it.
     Otherwise the next event links to the anchored hash, never to rows orion did not anchor:
 
     - the anchor ahead of the newest row or naming another hash (newest events deleted or replaced):
