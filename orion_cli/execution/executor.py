@@ -13,7 +13,8 @@ How one execution runs (the statuses are :mod:`orion_cli.execution.state`):
    re-run after a crash finds every order it may have sent by the ids it sent (the execution is found
    by its key, never by an id), and no other execution — in another ledger, or in a copy of this one
    restored from a backup — ever sends the same id (Kalshi keeps a client order id per account for
-   ever and answers a reuse with the order holding it).
+   ever and answers a reuse with the order holding it). An execution in flight when the ledger was
+   copied is the same execution in both copies, ids and all: restored, its orders are its own.
 2. **The thinner leg first.** The leg whose planned size is the larger share of the visible ask
    depth within its limit is the one least likely to fill, so it goes first (ties: Kalshi first,
    because a marketable Polymarket BUY is dollar-denominated and may deliver a few more shares than
