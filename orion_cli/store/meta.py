@@ -1,8 +1,11 @@
 """The ledger's own id: a random value each ledger gets once (migration 0012), kept in ``orion_meta``.
 
-It salts the client order ids the ledger sends (``execution.executor.client_order_id``), so that two
-ledgers trading the same venue accounts with the same idempotency key send different ids: Kalshi keeps
-a client order id per account for ever and answers a reuse with the order that holds it.
+It salts the client order ids that an execution committed before executions had their own nonce
+commits later (a hedge retry, an unwind: ``execution.executor.client_order_id``), so that two ledgers
+trading the same venue accounts with the same idempotency key send different ids: Kalshi keeps a client
+order id per account for ever and answers a reuse with the order that holds it. Every newer execution
+salts its ids with its own nonce instead, which a copy of the ledger does not share for a key it trades
+anew.
 """
 
 from __future__ import annotations
