@@ -418,15 +418,18 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
         extra_execs = conn.execute(select(executions.c.key, executions.c.plan, executions.c.result).where(
             executions.c.key.in_(select(orders.c.execution_id).where(*order_where)),
             executions.c.key.not_in(window_keys))).all()
+        # The refusals the report counts, each payload read once.
+        rejected = [(ev, _loads(ev.payload)) for ev in event_rows if ev.type == "risk.rejected"
+                    and (venue is None or ev.venue is None or ev.venue == venue.value)]
         # A cross-venue refusal recorded before events named their legs' venues: its opportunity's legs.
-        unplaced = sorted({p["opportunity_id"] for p in (_loads(ev.payload) for ev in event_rows
-                                                         if venue is not None and ev.type == "risk.rejected"
-                                                         and ev.venue is None)
-                           if isinstance(p, dict) and "leg_venues" not in p
-                           and isinstance(p.get("opportunity_id"), str)})
-        opportunity_venues = {row.id: _leg_venues(_loads(row.record)) for row in conn.execute(
-            select(opportunities.c.id, opportunities.c.record).where(opportunities.c.id.in_(unplaced)))
-        } if unplaced else {}
+        unplaced = sorted({p["opportunity_id"] for ev, p in rejected
+                           if venue is not None and ev.venue is None and isinstance(p, dict)
+                           and "leg_venues" not in p and isinstance(p.get("opportunity_id"), str)})
+        opportunity_venues: dict[str, list[str]] = {}
+        for start in range(0, len(unplaced), _IDS_PER_QUERY):  # a long history's ids, in bounded lists
+            opportunity_venues.update((row.id, _leg_venues(_loads(row.record))) for row in conn.execute(
+                select(opportunities.c.id, opportunities.c.record)
+                .where(opportunities.c.id.in_(unplaced[start:start + _IDS_PER_QUERY]))))
         exec_orders = conn.execute(select(orders).where(
             orders.c.mode == mode, orders.c.execution_id.in_(window_keys))).all()
         fill_rows = conn.execute(select(fills).join(orders, fills.c.client_order_id == orders.c.client_order_id)
@@ -453,7 +456,7 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
     paid = _paid(buy_fills)
     before = _bought_before(exec_buys)
     venues = _venue_quality(wanted, order_rows, plans, paid, before, executor_latency, event_rows, notes)
-    rejections, rejection_events = _rejections(event_rows, venue, opportunity_venues, notes)
+    rejections, rejection_events = _rejections(rejected, venue, opportunity_venues, notes)
     execs = [_execution_quality(row, exec_orders, fill_rows) for row in exec_rows
              if venue is None or any(leg.get("venue") == venue.value for leg in _plan_legs(plans.get(row.key)))]
     if execs and all(e.realised_edge is None for e in execs):
@@ -631,9 +634,14 @@ def _planned_cost(plan: Any, venue: str, market: str, side: str, quantity: Decim
     return None, False
 
 
-def _rejections(event_rows: Iterable[Any], venue: Venue | None, opportunity_venues: Mapping[str, list[str]],
-                notes: list[str]) -> tuple[list[RejectionCount], int]:
-    """Rejections by check; with ``venue``, those of its legs and the plan-wide ones.
+# Ids per IN list: far below SQLite's and PostgreSQL's bound-parameter limits.
+_IDS_PER_QUERY = 500
+
+
+def _rejections(rejected: Iterable[tuple[Any, Any]], venue: Venue | None,
+                opportunity_venues: Mapping[str, list[str]], notes: list[str]) -> tuple[list[RejectionCount], int]:
+    """Rejections by check; with ``venue``, those of its legs and the plan-wide ones. ``rejected``: the
+    ``risk.rejected`` events of the window not on another venue alone, each with its parsed payload.
 
     An event's ``venue`` column names the venue every leg is on (a within-venue plan) and is empty for
     a cross-venue one: there a check that failed on one leg (its ``leg``) is that leg's venue's, read
@@ -643,12 +651,7 @@ def _rejections(event_rows: Iterable[Any], venue: Venue | None, opportunity_venu
     counts: dict[str, int] = {}
     last: dict[str, str] = {}
     events = unplaced = 0
-    for ev in event_rows:
-        if ev.type != "risk.rejected":
-            continue
-        if venue is not None and ev.venue is not None and ev.venue != venue.value:
-            continue
-        payload = _loads(ev.payload)
+    for ev, payload in rejected:
         found = _failed_on_legs(payload) if isinstance(payload, dict) else []
         names: list[str] = []
         if venue is None or ev.venue is not None:
