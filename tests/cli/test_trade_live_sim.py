@@ -329,16 +329,22 @@ def test_two_ledgers_trading_one_account_with_one_key_each_send_and_book_their_o
     assert world.ledger_positions() == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
     assert other.ledger_positions() == {(Venue.KALSHI, Side.YES): D(5), (Venue.POLYMARKET, Side.NO): D(5)}
     for ledger in (world, other):  # each booked only its own Kalshi order
-        db = open_database(ledger.db_url)
-        try:
-            mine = [o for o in Ledger(db, "live").orders(execution_id="nightly-1") if o.venue is Venue.KALSHI]
-        finally:
-            db.dispose()
-        assert len(mine) == 1
-        venue = next(o for o in kalshi if o["client_order_id"] == mine[0].client_order_id)
-        assert (mine[0].venue_order_id, mine[0].filled_size) == (venue["order_id"], D(venue["initial_count_fp"]))
-        code, out, err = ledger.run("audit", "verify")
-        assert code == 0, err + out
+        _books_only_its_own_kalshi_order(ledger, kalshi, "nightly-1")
+
+
+def _books_only_its_own_kalshi_order(ledger: World, kalshi: list[dict[str, Any]], key: str) -> None:
+    """``ledger`` books one Kalshi order for ``key``, the venue's order under its own client order id, as
+    filled as the venue says, and its audit chain verifies."""
+    db = open_database(ledger.db_url)
+    try:
+        mine = [o for o in Ledger(db, "live").orders(execution_id=key) if o.venue is Venue.KALSHI]
+    finally:
+        db.dispose()
+    assert len(mine) == 1
+    venue = next(o for o in kalshi if o["client_order_id"] == mine[0].client_order_id)
+    assert (mine[0].venue_order_id, mine[0].filled_size) == (venue["order_id"], D(venue["initial_count_fp"]))
+    code, out, err = ledger.run("audit", "verify")
+    assert code == 0, err + out
 
 
 @ONE_BACKEND
@@ -370,16 +376,7 @@ def test_a_ledger_restored_from_a_backup_trading_the_same_key_sends_and_books_it
     assert world.venue_positions() == {(Venue.KALSHI, Side.YES): D(20), (Venue.POLYMARKET, Side.NO): D(20)}
     for ledger in (world, restored):  # each booked only its own Kalshi order, and is hedged
         assert ledger.ledger_positions() == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
-        db = open_database(ledger.db_url)
-        try:
-            mine = [o for o in Ledger(db, "live").orders(execution_id="nightly-1") if o.venue is Venue.KALSHI]
-        finally:
-            db.dispose()
-        assert len(mine) == 1
-        venue = next(o for o in kalshi if o["client_order_id"] == mine[0].client_order_id)
-        assert (mine[0].venue_order_id, mine[0].filled_size) == (venue["order_id"], D(venue["initial_count_fp"]))
-        code, out, err = ledger.run("audit", "verify")
-        assert code == 0, err + out
+        _books_only_its_own_kalshi_order(ledger, kalshi, "nightly-1")
 
 
 def _poly_fills(world: World) -> list[tuple[str, D, D, D]]:

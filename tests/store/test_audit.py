@@ -708,6 +708,13 @@ def test_a_new_ledger_has_its_anchor_and_verifies_intact(db: Database) -> None:
                                                  "first_bad_seq": None, "problem": None}
 
 
+def _write_one_and_a_batch(db: Database, log: AuditLog) -> None:
+    """orion's two ways of appending after a tampering: one event, and a batch (as an execution writes)."""
+    log.record("after.deletion", {}, actor=ACTOR)
+    with db.write() as conn, audit_module.batched(conn):
+        AuditLog.append(conn, "after.deletion.batched", {}, actor=ACTOR)
+
+
 def test_deleting_the_newest_events_with_the_anchor_is_found_and_stays_found(db: Database) -> None:
     """Found by a black-box run: with the anchor row deleted too, the log was taken for one written before
     anchors, and verify said "intact (3 events)"; orion's next write would then have anchored what was left."""
@@ -718,9 +725,7 @@ def test_deleting_the_newest_events_with_the_anchor_is_found_and_stays_found(db:
     result = log.verify()
     assert (result.ok, result.events, result.first_bad_seq) == (False, 3, 4)
     assert "head anchor" in (result.problem or "") and "missing" in (result.problem or "")
-    log.record("after.deletion", {}, actor=ACTOR)  # orion goes on (a halt must be recordable)...
-    with db.write() as conn, audit_module.batched(conn):
-        AuditLog.append(conn, "after.deletion.batched", {}, actor=ACTOR)
+    _write_one_and_a_batch(db, log)  # orion goes on (a halt must be recordable)...
     again = log.verify()  # ... without anchoring what is left
     assert (again.ok, again.events, again.first_bad_seq) == (False, 5, 6)
     assert "missing" in (again.problem or "")
@@ -736,9 +741,7 @@ def test_a_deletion_with_the_anchor_blanked_or_garbled_stays_found(db: Database,
     _exec(db, "DELETE FROM audit_events WHERE seq >= 4")
     _exec(db, f"UPDATE orion_meta SET value = '{overwritten}' WHERE key = 'audit_head'")
     assert not log.verify().ok
-    log.record("after.deletion", {}, actor=ACTOR)
-    with db.write() as conn, audit_module.batched(conn):
-        AuditLog.append(conn, "after.deletion.batched", {}, actor=ACTOR)
+    _write_one_and_a_batch(db, log)
     again = log.verify()
     assert not again.ok and again.first_bad_seq is not None and again.first_bad_seq <= 4, again
 
