@@ -428,6 +428,22 @@ def parse_trade_fills(
     return out
 
 
+def _position_side(raw: Mapping[str, Any]) -> Side:
+    """The side a Data-API row holds, by the rule the market parser picks the YES token with.
+
+    A Yes/No market's YES is the outcome labelled "Yes" whichever index it has (some markets list
+    ``["No","Yes"]``); read by ``outcomeIndex`` alone, a NO holding there would be taken for YES and
+    settled the wrong way round. Any other two labels (team names): the first outcome is YES.
+    """
+    label = raw.get("outcome")
+    if isinstance(label, str) and label.strip().lower() in ("yes", "no"):
+        return _side_of_outcome(label)
+    index = raw.get("outcomeIndex")
+    if isinstance(index, int) and not isinstance(index, bool) and index in (0, 1):
+        return Side.YES if index == 0 else Side.NO
+    return _side_of_outcome(label)
+
+
 def parse_position(raw: Any) -> Position | None:
     """One Data-API ``/positions`` row; ``None`` for a closed-out (size 0) row."""
     if not isinstance(raw, Mapping):
@@ -436,11 +452,7 @@ def parse_position(raw: Any) -> Position | None:
     if size == 0:
         return None
     avg = to_decimal(raw.get("avgPrice"), "position.avgPrice")
-    index = raw.get("outcomeIndex")
-    if isinstance(index, int) and not isinstance(index, bool) and index in (0, 1):
-        side = Side.YES if index == 0 else Side.NO
-    else:
-        side = _side_of_outcome(raw.get("outcome"))
+    side = _position_side(raw)
     market = raw.get("conditionId")
     if not isinstance(market, str) or not market:
         raise DataError("position.conditionId", "missing")

@@ -1413,6 +1413,18 @@ def test_position_fixture_rows(fixtures_dir: Path) -> None:
     assert parse_position(rows[1]) is None  # closed out
 
 
+def test_a_position_side_follows_the_outcome_label_as_the_market_parser_does(fixtures_dir: Path) -> None:
+    """Found by a venue review: the side was read from ``outcomeIndex`` (0 = YES), while the market
+    parser takes the token labelled "Yes" in either order. A NO holding in a ``["No","Yes"]`` market
+    came back as YES, and its settlement would have been computed the wrong way round."""
+    row = _fixture(fixtures_dir, "data_api_positions_response.json")[0]
+    for outcome, index, side in (("Yes", 0, Side.YES), ("No", 1, Side.NO),  # the usual order
+                                 ("No", 0, Side.NO), ("Yes", 1, Side.YES),  # a ["No","Yes"] market
+                                 ("Lakers", 0, Side.YES), ("Celtics", 1, Side.NO)):  # team names: first is YES
+        pos = parse_position({**row, "outcome": outcome, "outcomeIndex": index})
+        assert pos is not None and pos.side is side, (outcome, index)
+
+
 def test_a_position_shows_the_realised_pnl_the_data_api_reports_and_no_fees(fixtures_dir: Path) -> None:
     """Found by a black-box audit: live `orion positions` showed Polymarket fees "0" and realized_pnl "0".
     The Data API reports `realizedPnl` and no fee: the one is shown, the other is null (not reported)."""
