@@ -189,7 +189,8 @@ def alert_sink(app: AppContext, secrets: LazyStore, mode: str) -> AlertSink:
     vault only when alerts are enabled.
 
     A vault that cannot be opened does not stop the command (an alert problem must never block a
-    trade or a reconcile): the sink warns why, and audits each alert it could not send.
+    trade or a reconcile): the sink warns why (a ``warning:`` line, kept with -q, once per run), and
+    audits each alert it could not send.
     """
     from orion_cli.core.alert_sink import NullAlertSink
 
@@ -198,4 +199,5 @@ def alert_sink(app: AppContext, secrets: LazyStore, mode: str) -> AlertSink:
         return NullAlertSink()
     from orion_cli.core.alerts import webhook_sink
 
-    return webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db(), mode=mode)
+    return webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db(), mode=mode,
+                        warn=app.out.warn)

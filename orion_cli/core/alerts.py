@@ -433,16 +433,22 @@ def _audit(db: Database | None, mode: str, type_: str, payload: dict[str, Any]) 
         log.warning("could not audit %s (%s)", type_, type(exc).__name__)
 
 
+def _log_warning(text: str) -> None:
+    log.warning("%s", text)
+
+
 class UnavailableAlertSink:
     """Alerts are enabled but cannot be sent (no webhook secret, no chat id, a vault that cannot be read).
 
-    Warns once when built, and records every alert emitted; ``flush`` audits each as ``alert.failed``
-    (``error: "unavailable"``, the reason code, no attempt made). A cron job run with ``-q`` sees no
-    warning, so the audit log is where it learns that its alerts went nowhere. Like the webhook
-    sink, ``emit`` never touches the database (it may be called inside a write transaction).
+    Warns once when built, through ``warn`` (a command passes its own ``warning:`` line, kept with
+    ``-q``, so a cron job's log says its alerts went nowhere; without one, a log record), and records
+    every alert emitted; ``flush`` audits each as ``alert.failed`` (``error: "unavailable"``, the
+    reason code, no attempt made), so the audit log keeps the trace too. Like the webhook sink,
+    ``emit`` never touches the database (it may be called inside a write transaction).
     """
 
-    def __init__(self, db: Database | None, *, fmt: str, mode: str, reason: str, why: str) -> None:
+    def __init__(self, db: Database | None, *, fmt: str, mode: str, reason: str, why: str,
+                 warn: Callable[[str], None] | None = None) -> None:
         self._db = db
         self.format = fmt
         self.mode = mode
@@ -450,7 +456,8 @@ class UnavailableAlertSink:
         self._pending: list[_Alert] = []
         self._low: list[_Alert] = []  # balance.low alerts of this run, their marks cleared at the exit wait
         self._lock = threading.Lock()
-        log.warning("alerts are enabled but off for this run: %s", why)
+        say = warn if warn is not None else _log_warning
+        say(f"alerts are enabled but off for this run: {why}")
 
     def emit(self, kind: str, message: str, payload: Mapping[str, Any] | None = None) -> None:
         about = payload or {}
@@ -492,6 +499,7 @@ def webhook_sink(
     telegram_api: str = TELEGRAM_API,
     transport: httpx.BaseTransport | None = None,
     backoff: float = DEFAULT_BACKOFF,
+    warn: Callable[[str], None] | None = None,
 ) -> AlertSink:
     """The configured sink; a :class:`NullAlertSink` when alerts are off; an :class:`UnavailableAlertSink`
     when they are on but cannot be sent (secret missing, vault locked, bad configuration).
@@ -500,7 +508,9 @@ def webhook_sink(
     the vault is locked: alerts are then unavailable for this process, as above). ``mode`` is the
     ledger the command works on, which the audit events of deliveries carry: a command trading live
     through the flag or environment pair is live whatever ``trading.mode`` says. ``telegram_api``
-    replaces ``https://api.telegram.org`` (tests point it at a loopback server).
+    replaces ``https://api.telegram.org`` (tests point it at a loopback server). ``warn`` says why
+    alerts are off for this run (a command's ``warning:`` line, kept with ``-q``; without one, a log
+    record).
     """
     cfg = settings.alerts
     if not cfg.enabled:
@@ -513,21 +523,21 @@ def webhook_sink(
             token = secret_getter("telegram_bot_token")
             chat_id = cfg.telegram_chat_id.strip()
             if not token:
-                return UnavailableAlertSink(db, fmt=fmt, mode=mode, reason="secret_missing",
+                return UnavailableAlertSink(db, fmt=fmt, mode=mode, warn=warn, reason="secret_missing",
                                             why="format telegram but telegram_bot_token is not in the vault")
             if not chat_id:
-                return UnavailableAlertSink(db, fmt=fmt, mode=mode, reason="config",
+                return UnavailableAlertSink(db, fmt=fmt, mode=mode, warn=warn, reason="config",
                                             why="format telegram but alerts.telegram_chat_id is empty")
             url = telegram_url(token, telegram_api)
             redact.append(token)
         else:
             found = secret_getter("alert_webhook_url")
             if not found:
-                return UnavailableAlertSink(db, fmt=fmt, mode=mode, reason="secret_missing",
+                return UnavailableAlertSink(db, fmt=fmt, mode=mode, warn=warn, reason="secret_missing",
                                             why="alert_webhook_url is not in the vault")
             url = found
     except OrionError as exc:
-        return UnavailableAlertSink(db, fmt=fmt, mode=mode, reason=exc.reason,
+        return UnavailableAlertSink(db, fmt=fmt, mode=mode, warn=warn, reason=exc.reason,
                                     why=f"the alert credentials could not be read: {exc.message}"
                                         + (f" ({exc.hint})" if exc.hint else ""))
     return WebhookAlertSink(

@@ -265,8 +265,10 @@ def test_an_interrupted_execution_found_halted_stops_the_watch_saying_its_resume
 def test_an_alert_that_cannot_be_sent_is_audited_while_the_watch_runs(tmp_path: Path) -> None:
     """Found in review: with alerts enabled but unusable (no vault here), `alert.failed` was written
     only when the loop exited; a watch running for days recorded none, and a SIGTERM lost them all.
-    Every paper balance is below the threshold, so round 1's first trade alerts `balance.low`."""
-    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"],
+    Every paper balance is below the threshold, so round 1's first trade alerts `balance.low`. Found
+    black-box too: with -q the watch never said that its alerts were off (a log record, which -q drops);
+    it now says it once, as a `warning:` line, however many rounds it runs."""
+    w = Watch([*ORION_ARGV, "-q", "trade", "--watch", "1", "--demo", "--jsonl"],
               env(ORION__ALERTS__ENABLED="true", ORION__ALERTS__LOW_BALANCE="100000000"))
     w.until(lambda r: r.get("event") == "scan" and r.get("round") == 2)
     db = open_database(None)
@@ -278,6 +280,8 @@ def test_an_alert_that_cannot_be_sent_is_audited_while_the_watch_runs(tmp_path: 
     assert failed and failed[0].payload["kind"] == "balance.low", failed
     w.proc.send_signal(signal.SIGINT)
     assert w.finish() == 130
+    said = [line for line in w.stderr().splitlines() if "alerts are enabled but off for this run" in line]
+    assert len(said) == 1 and said[0].startswith("warning: ") and "no vault" in said[0], said
 
 
 def test_max_trades_stops_with_exit_0(tmp_path: Path) -> None:

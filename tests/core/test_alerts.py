@@ -526,3 +526,17 @@ def test_low_balance_alerts_only_for_known_balances_under_the_threshold() -> Non
     assert "kalshi" in message and "49.99" in message and "50" in message
     assert payload["available"] == D("49.99") and payload["threshold"] == D("50")
     assert low_balance_alerts([None, poly], settings, sink) == []
+
+
+def test_unusable_alerts_warn_through_the_commands_own_warning_once(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """Found black-box: the warning was a log record only, which `-q` drops; a command passes its own
+    `warning:` line (kept with -q), which then says it once, and no log record repeats it."""
+    said: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="orion_cli.core.alerts"):
+        sink = webhook_sink(alert_settings(), vault(), db, mode="paper", warn=said.append)
+    assert isinstance(sink, UnavailableAlertSink)
+    sink.emit("halt", "trading halted: test", {})
+    sink.flush()
+    assert said == ["alerts are enabled but off for this run: alert_webhook_url is not in the vault"]
+    assert not [r for r in caplog.records if "off for this run" in r.getMessage()]

@@ -343,7 +343,8 @@ def _send_alert(app: AppContext, settings: Settings, mode: str, kind: str, messa
     from orion_cli.core.alerts import webhook_sink
 
     with LazyStore(app, ask=False) as secrets:
-        sink = webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db(), mode=mode)
+        sink = webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db(), mode=mode,
+                            warn=app.out.warn)
         stop = StopFlag(app.out)
         stop.install()
         try:
