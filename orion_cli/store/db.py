@@ -387,16 +387,23 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         if not db_path or db_path == ":memory:":
             raise StorageError("in-memory SQLite cannot be shared between processes; use a file path")
         path = Path(db_path)
-        # Asked before any connection: one would switch even an empty SQLite file to WAL.
-        if url:  # named (--db, ORION__DATABASE__URL, database.url): its directory is never created
-            _check_named_directory(path.parent, mask_url(resolved))
-        if not _check_sqlite_file(path, unmarked_ok) and not create:
-            raise _missing(mask_url(resolved))
-        try:
-            make_private_dirs(path.parent)  # the data dir, made on first use
-        except OSError as exc:
-            raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
+        # The URL itself first (query arguments the driver does not take; making the engine opens
+        # nothing): a ledger found missing would otherwise be told to `orion init` with a URL that
+        # init refuses too, the user sent round twice.
         engine = _sqlite_engine(resolved, busy_timeout_ms)
+        try:
+            # Asked before any connection: one would switch even an empty SQLite file to WAL.
+            if url:  # named (--db, ORION__DATABASE__URL, database.url): its directory is never created
+                _check_named_directory(path.parent, mask_url(resolved))
+            if not _check_sqlite_file(path, unmarked_ok) and not create:
+                raise _missing(mask_url(resolved))
+            try:
+                make_private_dirs(path.parent)  # the data dir, made on first use
+            except OSError as exc:
+                raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
+        except BaseException:
+            engine.dispose()
+            raise
         _install_sqlite_pragmas(engine, busy_timeout_ms)
     elif backend == "postgresql":
         engine = create_engine(

@@ -166,6 +166,23 @@ def test_a_ledger_that_does_not_exist_is_refused_not_created(command: tuple[str,
     assert run("init").exit_code == 0 and run(*command).exit_code == 0
 
 
+@pytest.mark.parametrize("where", ["x.db", "nodir/x.db"])
+def test_a_url_the_driver_refuses_is_said_before_the_ledger_is_found_missing(
+        where: str, isolated_home: Path, tmp_path: Path) -> None:
+    """Found black-box: `--db 'sqlite:////…/x.db?mode=ro' halt --status` said `storage_missing` with the
+    hint "`orion --db '…?mode=ro' init` creates a new ledger", and that init was refused (exit 3,
+    storage_url: the driver does not take 'mode'). The URL is checked first, so no hint names a
+    command that cannot work."""
+    url = f"sqlite:///{tmp_path / where}?mode=ro"
+    for command in (("halt", "--status"), ("init",)):
+        result = run("--db", url, *command, "--json")
+        assert result.exit_code == 3, result.output
+        error = json.loads(result.stderr.strip().splitlines()[-1])
+        assert error["reason"] == "storage_url" and "does not take the query argument(s) 'mode'" in error["message"]
+        assert " init`" not in result.stderr and "mkdir" not in result.stderr
+    assert not (tmp_path / "x.db").exists() and not (tmp_path / "nodir").exists()
+
+
 @pytest.mark.parametrize("confirm", [(), ("--confirm",)])
 def test_a_trade_at_a_ledger_that_does_not_exist_is_refused_not_created(
         confirm: tuple[str, ...], isolated_home: Path, tmp_path: Path) -> None:
