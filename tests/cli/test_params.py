@@ -174,3 +174,48 @@ def test_a_decimal_option_thousands_of_characters_long_is_shown_shortened_as_the
     error = json.loads(result.stderr.splitlines()[-1])
     assert error["reason"] == "usage" and args[-1] in error["message"]
     assert f"… ({len(value) + 2} characters)" in error["message"] and len(error["message"]) < 300, error
+
+
+def _options_standing_in_for_keys() -> list[tuple[tuple[str, ...], Any, str]]:
+    """(command path, option, key) for every option whose help says it defaults to a configuration key."""
+    import re
+
+    import typer
+
+    from orion_cli.core.config import key_specs
+
+    keys = {s.dotted for s in key_specs()}
+
+    def walk(cmd: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any, str]]:
+        found = [(path, p, named[1]) for p in cmd.params if p.param_type_name == "option"
+                 and (named := re.search(r"\(default ([a-z_]+\.[a-z_]+)\)", p.help or "")) and named[1] in keys]
+        for name, sub in sorted((getattr(cmd, "commands", None) or {}).items()):
+            found += walk(sub, (*path, name))
+        return found
+
+    return walk(typer.main.get_command(app), ())
+
+
+def test_an_option_standing_in_for_a_key_takes_the_keys_range(isolated_home: Path) -> None:
+    """Found black-box: `scan --max-results` took 1..100000 while trading.max_results takes 1..10000, so
+    50000 worked on the command line and failed from the configuration (exit 3). Each option that stands
+    in for a key takes exactly the key's range: a Click range the key's, or (a decimal given as text)
+    the key's bounds accepted while parsing and one step past them refused (exit 2), naming the key."""
+    from decimal import Decimal
+
+    from orion_cli.core.config import key_spec
+
+    found = _options_standing_in_for_keys()
+    assert {(path, p.opts[0], key) for path, p, key in found} >= {
+        (("scan",), "--max-results", "trading.max_results"), (("scan",), "--min-edge", "trading.min_edge"),
+        (("scan",), "--min-profit", "trading.min_profit")}
+    for path, param, key in found:
+        spec = key_spec(key)
+        if spec.min is None and spec.max is None:
+            continue
+        if type(param.type).__name__ in ("IntRange", "FloatRange"):  # Click's, vendored by Typer
+            assert (param.type.min, param.type.max) == (spec.min, spec.max), (path, param.opts[0], key)
+            continue
+        for bad in (Decimal(spec.min) - Decimal("0.01"), Decimal(spec.max) + Decimal("0.01")):
+            result = CliRunner().invoke(app, ["--json", *path, "--demo", param.opts[0], str(bad)])
+            assert result.exit_code == 2 and f"as {key}" in result.stderr, (path, param.opts[0], result.output)

@@ -15,6 +15,7 @@ from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column, rich_console
 from orion_cli.cli.params import decimal_value, finite, one_venue, shown_option
 from orion_cli.core.categories import CATEGORY_HELP
+from orion_cli.core.config import key_spec
 
 if TYPE_CHECKING:
     from orion_cli.core.opportunity import Opportunity
@@ -49,8 +50,6 @@ def _decimal_option(value: str | None, name: str, key: str) -> Decimal | None:
     """A plain decimal in the range of the configuration key the option stands in for: the option
     took up to 1e12 for --min-profit where trading.min_profit takes at most 100000 (and an exponent
     like 1e999999 overflows the pricing arithmetic)."""
-    from orion_cli.core.config import key_spec
-
     if value is None:
         return None
     d = decimal_value(value, name)
@@ -59,6 +58,11 @@ def _decimal_option(value: str | None, name: str, key: str) -> Decimal | None:
         raise typer.BadParameter(f"{shown_option(value)} must be a number from {spec.min} to {spec.max}, as {key}",
                                  param_hint=name)
     return d
+
+
+# The range of the key --max-results stands in for: the option took up to 100000, which the key
+# (1..10000) refuses, so a value that worked on the command line failed from the configuration (exit 3).
+MAX_RESULTS = key_spec("trading.max_results")
 
 
 def pairs_path(app: AppContext) -> Path:
@@ -177,7 +181,7 @@ def scan_command(
                                                                     "the most is priced instead.")] = None,
     min_profit: Annotated[str | None, typer.Option("--min-profit", help="Minimum net profit per opportunity, "
                                                                         "USD (default trading.min_profit).")] = None,
-    max_results: Annotated[int | None, typer.Option("--max-results", min=1, max=100000,
+    max_results: Annotated[int | None, typer.Option("--max-results", min=MAX_RESULTS.min, max=MAX_RESULTS.max,
                                                     help="Show at most N (default trading.max_results).")] = None,
     venue: Annotated[list[str] | None, typer.Option("--venue", help="kalshi or polymarket: only within-venue "
                                                                     "arbitrage on that venue (default: both).")] = None,
