@@ -201,6 +201,12 @@ def _validated(values: Mapping[str, str | bytes]) -> dict[str, bytes]:
     return {check_name(name): normalise(name, _as_bytes(value)) for name, value in values.items()}
 
 
+def check_values(values: Mapping[str, str | bytes]) -> None:
+    """Refuse (as :meth:`SecretStore.set_many` would) a batch with a bad value, without storing it or
+    asking for a password: a command that must be confirmed says so only of a batch it could store."""
+    _validated(values)
+
+
 def _problem(exc: SecretsError) -> str:
     return exc.message.removesuffix("; nothing was written")
 

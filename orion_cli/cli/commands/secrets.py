@@ -227,9 +227,6 @@ def encrypt(
         raise UsageError("--shred-source needs a file source (--from-env, --from-file or --value-file)")
     _not_stdin(from_file, "--from-file")
     _not_stdin(value_file, "--value-file")
-    if shred_source and not yes and not interactive():
-        raise Refused("--shred-source deletes files: confirm with --yes (no terminal to ask on)",
-                      reason="NOT_CONFIRMED", hint="add --yes")
 
     if sources == 0 and not interactive():
         raise UsageError(
@@ -270,6 +267,15 @@ def encrypt(
     store = _open(app_ctx)
     stop = StopFlag(out)
     try:
+        # Asked for once all that can be checked without the master password has been (the source
+        # read, its refusals, each value, the ledger, the backend): refused first, a file that cannot
+        # be read sent the user round twice, `--yes` added only to be told the file does not exist.
+        if shred_source and not yes and not interactive():
+            from orion_cli.secrets.store import check_values
+
+            check_values(plan.values)
+            raise Refused("--shred-source deletes files: confirm with --yes (no terminal to ask on)",
+                          reason="NOT_CONFIRMED", hint="add --yes")
         if sources == 0:
             # The master password before the credentials: a mistyped one (or two new ones that differ)
             # found after the last answer threw every answer away.
