@@ -110,6 +110,14 @@ class World:
                 out[(Venue.POLYMARKET, Side.NO)] = D(str(row["size"]))
         return out
 
+    def poly_cash(self) -> D:
+        """The Polymarket simulator's pUSD balance of this account."""
+        return D(self.psim.account(self.secrets["polymarket_api_key"]).cash) / 1_000_000
+
+    def poly_fees_charged(self) -> D:
+        """The taker fees the Polymarket simulator charged, in pUSD (a BUY's fee under "pusd")."""
+        return sum((D(units) for _id, _side, units in self.psim.fees_charged), D(0)) / 1_000_000
+
     def ledger_cash(self) -> dict[Venue, tuple[D, D]]:
         """The live ledger's cash per venue, with the fees of the fills it holds there."""
         db = open_database(self.db_url)
@@ -276,12 +284,11 @@ def test_live_trade_fills_both_legs_once_and_the_ledger_matches_the_venues(world
     expected = {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
     assert world.venue_positions() == expected
     assert world.ledger_positions() == expected
-    # The live cash the breaker values: the balances read before the trade, moved by its fills, is
-    # what the venues now hold (the Polymarket simulator records fees on trades but does not charge them).
+    # The live cash the breaker values: the balances read before the trade, moved by its fills (their
+    # fees included), is what the venues now hold, each having charged its own taker fee.
     cash = world.ledger_cash()
     assert cash[Venue.KALSHI][0] == world.ksim.account(KEY_ID).cash, cash
-    poly_cash = D(world.psim.account(world.secrets["polymarket_api_key"]).cash) / 1_000_000
-    assert cash[Venue.POLYMARKET][0] == poly_cash - cash[Venue.POLYMARKET][1], (cash, poly_cash)
+    assert cash[Venue.POLYMARKET] == (world.poly_cash(), world.poly_fees_charged()), cash
 
     # The same command and key again: reported from the ledger, nothing new at either venue.
     code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-1")

@@ -29,7 +29,7 @@ one came back forever (with ``keyset_fresh_cursors`` each answer carries a new c
 CLOB's full market record) follows the recorded ``clob_market_*.json`` captures.
 
 Authenticated trading (``_AuthenticatedClob``, below): API keys from :meth:`add_account`, L1/L2
-verification independent of orion's signing code, order matching against the books, balances,
+verification independent of orion's signing code, order matching against the books, balances, taker fees,
 trades, positions, duplicates refused as the venue does, and a geoblock endpoint. See README.md.
 """
 
@@ -47,7 +47,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -203,8 +203,14 @@ def _flag(req: SimRequest, name: str) -> bool | None:
 # INVALID_ORDER_DUPLICATED in docs.polymarket.com/trading/orders/create). The simulator does the
 # same; clients are expected to read the existing order back (GET /data/order/{hash}).
 # FOK/FAK kills are 400s with the venue's exact wording and the order is not stored.
-# Fees are recorded on trades (``fee_rate_bps``, see ``trade_fee_rate_bps``) but not deducted from the
-# simulated balance.
+# Fees: every taker match in a fee-enabled market (Gamma ``feesEnabled`` with a ``feeSchedule``) is
+# charged as the venue does (reference §4): ``shares × rate × (p × (1 − p))^exponent`` per fill, floored
+# to 5 decimals (how the recorded on-chain fills come out, chain_order_filled_taker_fees.json); makers pay
+# nothing. A SELL's fee comes out of its pUSD proceeds. Which asset a BUY's fee is taken from is not
+# settled by the captures, so it is a switch, ``fee_denomination``: "pusd" (orion's model: out of the pUSD
+# balance, every share bought delivered) or "shares" (that amount withheld from the shares delivered).
+# Trade records keep the recorded shape: the rate (``fee_rate_bps``, see ``trade_fee_rate_bps``), never an
+# amount; ``sim.fees_charged`` lists what was charged.
 
 SIM_EXCHANGES: dict[int, dict[str, str]] = {
     137: {
@@ -308,6 +314,11 @@ class _AuthenticatedClob:
         # What new trade records report as ``fee_rate_bps``; None: the market's feeSchedule rate × 10000.
         # "0" is what a live V2 taker fill was seen reporting while it was charged (py-clob-client-v2 #107).
         self.trade_fee_rate_bps: str | None = None
+        # The asset a taker BUY's fee is taken in (see the note above _AuthenticatedClob): "pusd" or "shares".
+        self.fee_denomination = "pusd"
+        # Each fee charged, in order: (trade id, side, fee in 6-decimal base units of pUSD, or of shares
+        # for a BUY under "shares").
+        self.fees_charged: list[tuple[str, str, int]] = []
 
     def _reset_trading(self) -> None:
         self._init_trading(self.chain_id)
@@ -437,6 +448,7 @@ class _AuthenticatedClob:
                 labels = _decode(m.get("outcomes"))
                 sched = m.get("feeSchedule") if m.get("feesEnabled") else None
                 rate = sched.get("rate") if isinstance(sched, dict) else 0
+                exponent = sched.get("exponent", 1) if isinstance(sched, dict) else 1
                 return {
                     "market": m.get("conditionId"),
                     "outcome": labels[idx] if idx < len(labels) else str(idx),
@@ -445,11 +457,13 @@ class _AuthenticatedClob:
                     "v2": m.get("version") == "v2",
                     "title": m.get("question", ""),
                     "fee_bps": str(int(Decimal(str(rate or 0)) * 10000)),
+                    "fee_rate": Decimal(str(rate or 0)),
+                    "fee_exponent": int(exponent if exponent is not None else 1),
                 }
         book = self.books.get(token)
         if book is not None:
             return {"market": book["market"], "outcome": "Yes", "index": 0, "neg_risk": bool(book["neg_risk"]),
-                    "v2": False, "title": "", "fee_bps": "0"}
+                    "v2": False, "title": "", "fee_bps": "0", "fee_rate": Decimal(0), "fee_exponent": 1}
         return None
 
     def clob_neg_risk(self, token: str, market: dict[str, Any]) -> bool:
@@ -754,6 +768,13 @@ class _AuthenticatedClob:
         if order_type == "FAK" and not fills:
             return _err(400, FAK_KILLED)
         usd_units = sum((p * q for p, q in fills), Decimal(0))
+        if self.fee_denomination not in ("pusd", "shares"):
+            raise ValueError(f"fee_denomination must be 'pusd' or 'shares', not {self.fee_denomination!r}")
+        if buy and self.fee_denomination == "pusd":  # the fee is paid on top: the balance must hold it too
+            charge = sum(int((p * q).to_integral_value(rounding="ROUND_CEILING")) + self.taker_fee_units(info, p, q)
+                         for p, q in fills)
+            if acct.cash - self._reserved(acct, None) < charge:
+                return _err(400, "not enough balance / allowance")
         trade_ids = self._settle(acct, token, side, fills, info, order_hash)
         original = Decimal(taker_amt if buy else maker_amt) / _UNITS
         if market_order or complete:
@@ -814,11 +835,18 @@ class _AuthenticatedClob:
         ids: list[str] = []
         for price, qty in fills:
             usd = price * qty
+            fee = self.taker_fee_units(info, price, qty)
+            delivered = qty
             if buy:
-                acct.cash -= int(usd.to_integral_value(rounding="ROUND_CEILING"))
-                acct.shares[token] = acct.shares.get(token, 0) + qty
+                paid = int(usd.to_integral_value(rounding="ROUND_CEILING"))
+                if self.fee_denomination == "shares":
+                    delivered -= fee
+                else:
+                    paid += fee
+                acct.cash -= paid
+                acct.shares[token] = acct.shares.get(token, 0) + delivered
             else:
-                acct.cash += int(usd.to_integral_value(rounding="ROUND_FLOOR"))
+                acct.cash += int(usd.to_integral_value(rounding="ROUND_FLOOR")) - fee
                 acct.shares[token] = acct.shares.get(token, 0) - qty
             if book is not None:
                 levels = book["asks"] if buy else book["bids"]
@@ -829,6 +857,8 @@ class _AuthenticatedClob:
                 levels[:] = [lv for lv in levels if Decimal(str(lv["size"])) > 0]
             trade_id = f"sim-trade-{len(self.clob_trades) + 1}"
             ids.append(trade_id)
+            if fee:
+                self.fees_charged.append((trade_id, side, fee))
             self.clob_trades.append(
                 {
                     "id": trade_id,
@@ -851,7 +881,7 @@ class _AuthenticatedClob:
                     "maker_orders": [],
                 }
             )
-            self._update_position(acct, token, info, qty if buy else -qty, price)
+            self._update_position(acct, token, info, delivered if buy else -qty, price, cost=usd / _UNITS)
         if book is not None:
             book["hash"] = sim_book_hash(book)
         return ids
@@ -888,7 +918,24 @@ class _AuthenticatedClob:
                 acct.shares.pop(str(r.get("asset")), None)
             return paid
 
-    def _update_position(self, acct: SimAccount, token: str, info: dict[str, Any], qty: int, price: Decimal) -> None:
+    def taker_fee_units(self, info: dict[str, Any], price: Decimal, qty: int) -> int:
+        """The venue's taker fee for ``qty`` share units at ``price`` in a market of ``info``
+        (:meth:`token_info`), in 6-decimal base units: ``shares × rate × (p × (1 − p))^exponent``
+        floored to 5 decimals (reference §4, the recorded on-chain fills). Written independently of
+        orion's ``FeeModel``."""
+        rate: Decimal = info.get("fee_rate") or Decimal(0)
+        if rate <= 0 or qty <= 0:
+            return 0
+        with localcontext() as ctx:
+            ctx.prec = 60
+            fee = Decimal(qty) / _UNITS * rate * (price * (1 - price)) ** int(info.get("fee_exponent", 1))
+            step = Decimal("0.00001")
+            return int((fee / step).to_integral_value(rounding=ROUND_FLOOR) * step * _UNITS)
+
+    def _update_position(self, acct: SimAccount, token: str, info: dict[str, Any], qty: int, price: Decimal,
+                         *, cost: Decimal | None = None) -> None:
+        """Move the Data-API position by ``qty`` share units bought (> 0) at ``price``, or sold; a buy
+        adds ``cost`` (pUSD paid, when it is not ``qty × price``: shares withheld for a fee)."""
         wallet = acct.funder.lower()
         row = next((p for p in self.positions if p.get("proxyWallet") == wallet and p.get("asset") == token), None)
         delta = Decimal(qty) / _UNITS
@@ -897,14 +944,14 @@ class _AuthenticatedClob:
                    "avgPrice": Decimal(0), "initialValue": Decimal(0), "title": info["title"],
                    "outcome": info["outcome"], "outcomeIndex": info["index"], "negativeRisk": info["neg_risk"]}
             self.positions.append(row)
-        size, cost = Decimal(str(row["size"])), Decimal(str(row["initialValue"]))
+        size, value = Decimal(str(row["size"])), Decimal(str(row["initialValue"]))
         if delta > 0:
-            cost += delta * price
+            value += delta * price if cost is None else cost
         elif size > 0:
-            cost -= cost * (-delta) / size
+            value -= value * (-delta) / size
         size += delta
-        row["size"], row["initialValue"] = size, cost
-        row["avgPrice"] = (cost / size).quantize(Decimal("0.000001")) if size > 0 else Decimal(0)
+        row["size"], row["initialValue"] = size, value
+        row["avgPrice"] = (value / size).quantize(Decimal("0.000001")) if size > 0 else Decimal(0)
 
     def _public_order(self, o: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in o.items() if not k.startswith("_")}

@@ -189,8 +189,10 @@ def test_fok_buy_fills_reads_back_with_fills_and_fees(sim: PolymarketSim, market
         assert [(f.size, f.price, f.is_taker, f.client_order_id) for f in fills] == [
             (Decimal("10"), Decimal("0.52"), True, "c-1")
         ]
+        # The venue charged the market's taker fee on top of 10 × 0.52 (the BUY fee in pUSD): what orion booked.
+        assert [(side, units) for _id, side, units in sim.fees_charged] == [("BUY", 99840)]
         bal = await pm.balance()
-        assert bal.total == Decimal("994.8") and bal.available == Decimal("994.8")
+        assert bal.total == Decimal("994.70016") and bal.available == Decimal("994.70016")
         assert bal.read_at == bal.as_of  # taken before asking: what the ledger judges its fills by
         positions = await pm.positions()
         assert [(p.market_id, p.side, p.size, p.avg_price) for p in positions] == [
@@ -405,11 +407,69 @@ def test_fok_sell_of_held_shares(sim: PolymarketSim, market: Market) -> None:
         state = await pm.submit(pm.prepare(order(market, action=Action.SELL, size="20", price="0.48")))
         assert state.status is OrderStatus.FILLED and state.filled_size == Decimal("20")
         assert state.avg_fill_price == Decimal("0.48")
-        assert (await pm.balance()).total == Decimal("1009.6")
+        fills = await pm.fills(venue_order_id=state.venue_order_id)
+        assert [f.fee for f in fills] == [Decimal("0.19968")]  # 20 × 0.04 × 0.48 × 0.52, out of the proceeds
+        assert [(side, units) for _id, side, units in sim.fees_charged] == [("SELL", 199680)]
+        assert (await pm.balance()).total == Decimal("1009.6") - Decimal("0.19968")
         conditional = await pm.balance_allowance("CONDITIONAL", market.yes)
         assert conditional["balance"] == "5000000"
 
     with_client(w, sim, go)
+
+
+def test_the_simulators_taker_fee_is_the_recorded_on_chain_fee() -> None:
+    """The simulator's fee (written apart from orion's FeeModel) against every real fill captured on chain
+    (shares × rate × p(1 − p), floored to 5 decimals) and py-clob-client-v2's exponent-2 vector."""
+    from sim.polymarket_sim import FIXTURES
+
+    sim = PolymarketSim.__new__(PolymarketSim)  # the fee needs no server
+    rows = json.loads((FIXTURES / "polymarket/chain_order_filled_taker_fees.json").read_text())
+    assert len(rows) > 10 and any(r["fee"] != "0" for r in rows)
+    for r in rows:
+        shares = int(r["taker_amount_filled"] if r["side"] == "BUY" else r["maker_amount_filled"])
+        info = {"fee_rate": Decimal(r["fee_rate"]), "fee_exponent": 1}
+        assert sim.taker_fee_units(info, Decimal(r["price"]), shares) == int(r["fee"]), r
+    vector = {"fee_rate": Decimal("0.25"), "fee_exponent": 2}
+    assert sim.taker_fee_units(vector, Decimal("0.5"), 100_000000) == 1_562500  # 100 @ 0.5 → 1.5625
+
+
+def test_a_buy_fee_taken_in_shares_delivers_fewer_shares_and_no_pusd(
+    sim: PolymarketSim, market: Market, wallet: Wallet
+) -> None:
+    """The simulator's other denomination for a BUY's fee (the captures do not settle which asset pays it):
+    the same amount withheld from the shares delivered, the pUSD paid only the matched notional."""
+    sim.fee_denomination = "shares"
+
+    async def go(pm: PolymarketTrading) -> None:
+        state = await pm.submit(pm.prepare(order(market)))
+        assert state.status is OrderStatus.FILLED and state.filled_size == Decimal("10")
+        assert [(side, units) for _id, side, units in sim.fees_charged] == [("BUY", 99840)]
+        assert (await pm.balance()).total == Decimal("994.8")
+        conditional = await pm.balance_allowance("CONDITIONAL", market.yes)
+        assert conditional["balance"] == "9900160"  # 10 − 0.09984
+        assert [(p.size, p.avg_price) for p in await pm.positions()] == [
+            (Decimal("9.90016"), (Decimal("5.2") / Decimal("9.90016")).quantize(Decimal("0.000001")))]
+
+    with_client(wallet, sim, go)
+
+
+def test_a_fee_free_market_charges_nothing_and_a_fee_beyond_the_balance_is_refused(
+    sim: PolymarketSim, market: Market
+) -> None:
+    """A pUSD-paid fee is paid on top of the notional, so a balance of just the notional does not cover it;
+    in a fee-free market it does."""
+    exact = Wallet(sim, balance="5.2")
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderRejected, match="not enough balance"):
+            await pm.submit(pm.prepare(order(market)))
+        assert sim.fees_charged == [] and (await pm.balance()).total == Decimal("5.2")
+        market.raw["feesEnabled"] = False
+        state = await pm.submit(pm.prepare(order(market, coid="c-2")))
+        assert state.status is OrderStatus.FILLED
+        assert sim.fees_charged == [] and (await pm.balance()).total == Decimal(0)
+
+    with_client(exact, sim, go)
 
 
 def test_gtc_rests_is_listed_reserves_cash_and_cancels_idempotently(
@@ -549,7 +609,7 @@ def test_timeout_after_send_is_unknown_then_found_and_never_doubled(
     bodies = {r.body for r in posts(sim)}
     assert len(posts(sim)) == 2 and len(bodies) == 1  # identical bytes both times
     assert sim.order_posts_accepted == 1 and len(sim.orders) == 1
-    assert sim.account(wallet.creds.api_key).cash == 1000_000000 - 5_200000  # charged once
+    assert sim.account(wallet.creds.api_key).cash == 1000_000000 - 5_200000 - 99840  # charged once, with its fee
 
 
 def test_dropped_connection_after_acceptance(sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
