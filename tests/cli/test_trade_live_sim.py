@@ -416,10 +416,85 @@ def test_a_polymarket_fill_whose_trade_record_reports_no_fee_is_booked_at_the_ma
     assert [(size, price, fee) for _coid, size, price, fee in _poly_fills(world)] == [(D(10), D("0.5"), D("0.1"))]
 
 
+def _reconcile_records(out: str) -> dict[str, dict[str, Any]]:
+    """`orion reconcile --json`'s per-venue records, by venue."""
+    (runs,) = json_documents(out)  # one array: a record per venue
+    return {d["venue"]: d for d in runs}
+
+
+@ONE_BACKEND
+def test_a_fee_charging_polymarket_leg_books_the_fee_the_venue_charged_and_reconciles_clean(world: World) -> None:
+    """The Polymarket leg's market charges takers 0.04 (its feeSchedule), and the simulator charges it as the
+    venue does, the BUY's fee out of the pUSD balance (orion's model): 10 NO @ 0.50 pay 5 + 10 × 0.04 × 0.25.
+    The ledger books that fee on the fill, its cash is the venue's to the micro-dollar, and reconcile finds
+    nothing to report."""
+    assert world.psim.fee_denomination == "pusd"
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-fee-pusd")
+    assert code == 0 and _execution(out)["status"] == "done", err
+    assert [(side, units) for _id, side, units in world.psim.fees_charged] == [("BUY", 100_000)]
+    assert [(size, price, fee) for _coid, size, price, fee in _poly_fills(world)] == [(D(10), D("0.5"), D("0.1"))]
+    assert world.poly_cash() == D(1000) - D(5) - D("0.1")
+    assert world.ledger_cash()[Venue.POLYMARKET] == (world.poly_cash(), world.poly_fees_charged())
+    expected = {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert world.venue_positions() == world.ledger_positions() == expected
+
+    code, out, err = world.run("reconcile", "--json")
+    assert code == 0, err + out
+    poly = _reconcile_records(out)["polymarket"]
+    assert (poly["status"], poly["drifts"], poly["pending"]) == ("clean", [], []), poly
+    assert D(poly["balance"]["total"]) == world.poly_cash()
+    # And judged past the grace period (nothing left pending because it just changed): still clean.
+    [late] = _reconcile_past_grace(world, [Venue.POLYMARKET])
+    assert (late.status, late.drifts, late.pending) == ("clean", [], [])
+
+
+@ONE_BACKEND
+def test_a_polymarket_buy_fee_taken_in_shares_is_position_drift_once_the_grace_period_is_over(world: World) -> None:
+    """Which asset a BUY's fee comes out of is not settled by the captures (reference §4); orion models pUSD.
+    Were it shares, 10 NO bought at 0.50 deliver 10 − 0.1 while the venue's answer and trade record say 10,
+    and orion books 10. Reconcile run at once does not call it drift: the position changed within the
+    grace period (two minutes), so it is only pending, and the run is clean. Judged after that, it is
+    position drift."""
+    world.psim.fee_denomination = "shares"
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-fee-shares")
+    assert code == 0 and _execution(out)["status"] == "done", err
+    assert [(side, units) for _id, side, units in world.psim.fees_charged] == [("BUY", 100_000)]
+    assert world.poly_cash() == D(1000) - D(5)  # no pUSD fee: the shares paid it
+    assert world.venue_positions()[(Venue.POLYMARKET, Side.NO)] == D("9.9")
+    assert world.ledger_positions()[(Venue.POLYMARKET, Side.NO)] == D(10)
+    assert [fee for *_rest, fee in _poly_fills(world)] == [D("0.1")]  # booked as pUSD, as orion models it
+
+    # At once: not drift. The ledger's position changed within the grace period, so the difference is
+    # pending and the run is clean (exit 0), as for a trade still recording its fills.
+    code, out, err = world.run("reconcile", "--json")
+    assert code == 0, err + out
+    poly = _reconcile_records(out)["polymarket"]
+    assert (poly["status"], poly["drifts"]) == ("clean", []), poly
+    assert len(poly["pending"]) == 1, poly
+    assert poly["pending"][0].endswith(f"{world.cond} no: ledger 10, venue 9.9; changed in the last 120 s"), poly
+    # Once the grace period is over: position drift, the ledger's 10 against the venue's 9.9.
+    [late] = _reconcile_past_grace(world, [Venue.POLYMARKET])
+    assert late.status == "drift" and late.pending == []
+    assert [(d.kind, d.market, d.side, d.ledger_qty, d.venue_qty) for d in late.drifts] == [
+        ("position", world.cond, Side.NO, D(10), D("9.9"))]
+
+
 def test_reconcile_books_an_interrupted_polymarket_legs_fill_at_the_fee_its_plan_read(world: World) -> None:
     """The trade is killed once its Polymarket leg (the thinner, so the first) is sent, before its fill is
     recorded; a fresh process's reconcile finds it filled. The trade record says fee_rate_bps 0, so the fee
     comes from the plan the execution persisted (reconcile reads no market), not from the record."""
+    world.psim.trade_fee_rate_bps = "0"
+    _crash_at(world, "l1_sent", "--idempotency-key", "live-sim-poly-fee-crash")
+    assert len(world.poly_created()) == 1 and world.kalshi_created() == []
+    assert _poly_fills(world) == []  # killed before the fill was recorded
+
+    _reconcile_past_grace(world, [Venue.POLYMARKET])
+    assert [(size, price, fee) for _coid, size, price, fee in _poly_fills(world)] == [(D(10), D("0.5"), D("0.1"))]
+
+
+def _reconcile_past_grace(world: World, venues: list[Venue]) -> list[Any]:
+    """``orion reconcile`` (no --fix) in this process, as a run once the grace period is over would be:
+    what changed seconds ago is judged, not left pending. Its :class:`VenueReconcile` results."""
     import asyncio
 
     from orion_cli.cli.live_venues import aclose_venues, live_venues
@@ -429,31 +504,25 @@ def test_reconcile_books_an_interrupted_polymarket_legs_fill_at_the_fee_its_plan
     from orion_cli.secrets.store import open_store
     from orion_cli.secrets.unlock import resolve_master_password
 
-    world.psim.trade_fee_rate_bps = "0"
-    _crash_at(world, "l1_sent", "--idempotency-key", "live-sim-poly-fee-crash")
-    assert len(world.poly_created()) == 1 and world.kalshi_created() == []
-    assert _poly_fills(world) == []  # killed before the fill was recorded
-
     settings = load_settings(environ=world.env)
     vault = Path(world.env["ORION__SECRETS__VAULT_PATH"])
     store = open_store("vault", vault_path=vault, password=lambda new: resolve_master_password(
         vault, environ=world.env, prompt=None, keyring_get=None, new=new))
     try:
-        venues = live_venues(settings, store, [Venue.POLYMARKET])
+        clients = live_venues(settings, store, venues)
     finally:
         store.close()
 
-    async def check() -> None:
+    async def check() -> list[Any]:
         db = open_database(world.db_url)
         try:
-            await reconcile_async(db, Ledger(db, "live"), venues, settings, mode="live", fix=False,
-                                  alerts=NullAlertSink(), grace=timedelta(0))
+            return await reconcile_async(db, Ledger(db, "live"), clients, settings, mode="live", fix=False,
+                                         alerts=NullAlertSink(), grace=timedelta(0))
         finally:
-            await aclose_venues(venues.values())
+            await aclose_venues(clients.values())
             db.dispose()
 
-    asyncio.run(check())
-    assert [(size, price, fee) for _coid, size, price, fee in _poly_fills(world)] == [(D(10), D("0.5"), D("0.1"))]
+    return asyncio.run(check())
 
 
 @ONE_BACKEND
@@ -694,6 +763,25 @@ def test_an_unwind_is_priced_on_the_clob_books_tick_not_gammas(world: World) -> 
     assert D(execution["unwind"]["limit_price"]) == D("0.47"), execution["unwind"]
     assert [o["side"] for o in world.poly_created()] == ["BUY", "SELL"]
     assert world.venue_positions() == {}
+
+
+@ONE_BACKEND
+def test_an_unwound_polymarket_leg_books_both_fees_the_venue_charged(world: World) -> None:
+    """The hedge is refused (Kalshi's 401) and the 10 NO bought at 0.50 are sold back at 0.47, each a taker
+    in a 0.04 market: the venue charges the buy 0.1 and the sale 10 × 0.04 × 0.47 × 0.53 = 0.09964 (out of
+    its proceeds). The ledger's cash, which the loss breaker values, is the venue's, both fees paid."""
+    from sim.kalshi_sim import load_fixture
+
+    world.ksim.server.add_fault(FaultRule("status", status=401, body=load_fixture("auth__skew_minus30s"),
+                                          method="POST", path_prefix=f"{API_PREFIX}/portfolio/events/orders"))
+    code, out, err = world.run(*LIVE, "--idempotency-key", "live-sim-unwind-fees",
+                               extra_env={"ORION__TRADING__MAX_UNWIND_LOSS": "0.55"})
+    assert code == 4 and _execution(out)["status"] == "unwound", err
+    assert [(side, units) for _id, side, units in world.psim.fees_charged] == [("BUY", 100_000), ("SELL", 99_640)]
+    assert sorted(fee for *_rest, fee in _poly_fills(world)) == [D("0.09964"), D("0.1")]
+    assert world.poly_cash() == D(1000) - D(5) - D("0.1") + D("4.7") - D("0.09964")
+    assert world.ledger_cash()[Venue.POLYMARKET] == (world.poly_cash(), world.poly_fees_charged())
+    assert world.venue_positions() == world.ledger_positions() == {}
 
 
 @ONE_BACKEND
