@@ -6,17 +6,17 @@ Why it looks the way it does:
 - ``/markets`` is cursor-paginated, a garbage or stale cursor silently answers page 1, and the
   last page carries ``cursor: ""``; the paginator therefore tracks cursors and page fingerprints
   and has a page cap, so a venue bug can never make it loop forever.
-- Books come from the batch endpoint (100 tickers per request) and are fetched while the market
-  pages are still arriving, so a full-universe scan costs about ``requests ÷ rate`` seconds.
-- One bad market or book never sinks a scan: such items are collected as :class:`ItemError`.
+- The full-universe fetch ``orion scan`` runs is :class:`~orion_cli.venues.live.LiveSource`'s: it walks
+  :meth:`KalshiClient.iter_market_pages` and requests the batch books (100 tickers per request) while
+  the market pages are still arriving, through this client's HTTP layer, and parses the raw answers
+  with the snapshot parser, one bad item at a time (``benchmarks/bench_fetch.py`` times it).
+- :meth:`KalshiClient.get_orderbooks` reports a bad book per ticker, as :class:`ItemError`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -40,8 +40,6 @@ from orion_cli.venues.kalshi.parse import (
     parse_orderbook,
     parse_orderbooks_batch,
     parse_series,
-    parse_series_list,
-    series_ticker_of,
 )
 from orion_cli.venues.kalshi.signing import KalshiSigner
 
@@ -53,7 +51,6 @@ __all__ = [
     "KalshiClient",
     "PaginationError",
     "RateTier",
-    "Universe",
 ]
 
 PROD_BASE_URL = "https://external-api.kalshi.com/trade-api/v2"
@@ -95,26 +92,12 @@ class PaginationError(VenueError):
 
 @dataclass(frozen=True, slots=True)
 class ItemError:
-    """One item (market, book, series, page) that could not be read, and why."""
+    """One book :meth:`KalshiClient.get_orderbooks` could not read, and why."""
 
     kind: str
     key: str
     message: str
     reason: str = "bad_data"
-
-
-@dataclass
-class Universe:
-    """Everything open on Kalshi at ``fetched_at``: markets, their books and what failed."""
-
-    markets: list[Market]
-    books: dict[str, OrderBook]
-    errors: list[ItemError] = field(default_factory=list)
-    series: dict[str, KalshiSeries] = field(default_factory=dict)
-    events: dict[str, KalshiEvent] = field(default_factory=dict)
-    pages: int = 0
-    complete: bool = True
-    fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def _error_item(kind: str, key: str, exc: OrionError) -> ItemError:
@@ -270,33 +253,6 @@ class KalshiClient:
         raw = parse_market_response(await self._get(f"/markets/{ticker}"))
         return parse_market(raw, series=series, event=event)
 
-    def parse_markets(
-        self,
-        raw: Iterable[Mapping[str, Any]],
-        *,
-        series: Mapping[str, KalshiSeries] | None = None,
-        events: Mapping[str, KalshiEvent] | None = None,
-    ) -> tuple[list[Market], list[ItemError]]:
-        """Parse market objects one by one; a bad one becomes an :class:`ItemError`."""
-        markets: list[Market] = []
-        errors: list[ItemError] = []
-        for i, obj in enumerate(raw):
-            ticker = obj.get("ticker")
-            key = ticker if isinstance(ticker, str) and ticker else f"#{i}"
-            event_ticker = obj.get("event_ticker")
-            event = events.get(event_ticker) if events and isinstance(event_ticker, str) else None
-            s = None
-            if series:
-                st = event.series_ticker if event else (
-                    series_ticker_of(event_ticker) if isinstance(event_ticker, str) else ""
-                )
-                s = series.get(st)
-            try:
-                markets.append(parse_market(obj, series=s, event=event))
-            except DataError as exc:
-                errors.append(_error_item("market", key, exc))
-        return markets, errors
-
     # -- events and series ------------------------------------------------------------------
 
     async def get_events(
@@ -331,9 +287,6 @@ class KalshiClient:
         if not isinstance(data, Mapping):
             raise DataError("response", "expected an object")
         return parse_event(data.get("event"), "event")
-
-    async def get_series_list(self, *, category: str | None = None) -> dict[str, KalshiSeries]:
-        return {s.ticker: s for s in parse_series_list(await self._get("/series", {"category": category}))}
 
     async def get_series(self, series_ticker: str) -> KalshiSeries:
         data = await self._get(f"/series/{series_ticker}")
@@ -372,87 +325,3 @@ class KalshiClient:
             if t not in books and t not in bad:
                 errors.append(ItemError("book", t, f"{t}: missing from the batch orderbooks answer"))
         return {t: b for t, b in books.items() if t in wanted}, errors
-
-    # -- the whole open universe ------------------------------------------------------------
-
-    async def fetch_universe(
-        self,
-        *,
-        with_books: bool = True,
-        with_fees: bool = True,
-        with_events: bool = True,
-        series_ticker: str | None = None,
-    ) -> Universe:
-        """All open, non-combo markets with their books, fee models and event titles.
-
-        Book requests start as soon as each market page arrives. The listing itself failing
-        (first page unreachable, credentials rejected) raises; anything after that is reported
-        in :attr:`Universe.errors` and ``complete`` is False.
-        """
-        universe = Universe(markets=[], books={})
-        meta_tasks: list[asyncio.Task[Any]] = []
-        if with_fees:
-            meta_tasks.append(asyncio.create_task(self._safe_series(universe)))
-        if with_events:
-            meta_tasks.append(asyncio.create_task(self._safe_events(universe, series_ticker)))
-
-        raw: list[Mapping[str, Any]] = []
-        seen_tickers: set[str] = set()
-        book_tasks: list[asyncio.Task[tuple[dict[str, OrderBook], list[ItemError]]]] = []
-        try:
-            try:
-                async for page in self.iter_market_pages(series_ticker=series_ticker):
-                    universe.pages += 1
-                    fresh: list[str] = []
-                    for obj in page.markets:
-                        t = obj.get("ticker")
-                        if isinstance(t, str) and t:
-                            if t in seen_tickers:
-                                continue
-                            seen_tickers.add(t)
-                            fresh.append(t)
-                        raw.append(obj)
-                    if with_books:
-                        book_tasks.extend(
-                            asyncio.create_task(self._book_chunk(c)) for c in _chunks(fresh, BATCH_BOOKS_MAX)
-                        )
-            except OrionError as exc:
-                if universe.pages == 0 or isinstance(exc, AuthError):
-                    raise
-                universe.complete = False
-                universe.errors.append(_error_item("page", f"page {universe.pages + 1}", exc))
-            for b, e in await asyncio.gather(*book_tasks):
-                universe.books.update(b)
-                universe.errors.extend(e)
-            await asyncio.gather(*meta_tasks)
-        except BaseException:
-            for task in (*book_tasks, *meta_tasks):
-                task.cancel()
-            await asyncio.gather(*book_tasks, *meta_tasks, return_exceptions=True)
-            raise
-        markets, errors = self.parse_markets(raw, series=universe.series, events=universe.events)
-        universe.markets = markets
-        universe.errors.extend(errors)
-        good = {m.id for m in markets}
-        universe.books = {t: b for t, b in universe.books.items() if t in good}
-        if any(e.kind in ("page", "series", "events") for e in universe.errors):
-            universe.complete = False
-        return universe
-
-    async def _safe_series(self, universe: Universe) -> None:
-        try:
-            universe.series.update(await self.get_series_list())
-        except AuthError:
-            raise
-        except OrionError as exc:
-            universe.errors.append(_error_item("series", "/series", exc))
-
-    async def _safe_events(self, universe: Universe, series_ticker: str | None) -> None:
-        try:
-            events = await self.get_events(series_ticker=series_ticker)
-        except AuthError:
-            raise
-        except OrionError as exc:
-            universe.errors.append(_error_item("events", "/events", exc))
-            return
-        universe.events.update({e.event_ticker: e for e in events})

@@ -56,7 +56,6 @@ __all__ = [
     "parse_orderbook",
     "parse_orderbooks_batch",
     "parse_series",
-    "parse_series_list",
     "parse_ticks",
     "series_ticker_of",
 ]
@@ -287,12 +286,6 @@ def parse_series(data: Any, name: str = "series") -> KalshiSeries:
         fee_type=fee_type,
         fee_multiplier=multiplier,
     )
-
-
-def parse_series_list(data: Any) -> list[KalshiSeries]:
-    obj = _obj(data, "response")
-    items = _list(obj.get("series"), "series", allow_none=True)
-    return [parse_series(s, f"series[{i}]") for i, s in enumerate(items)]
 
 
 @dataclass(frozen=True, slots=True)

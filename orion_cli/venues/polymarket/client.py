@@ -21,25 +21,22 @@ import asyncio
 import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 
-from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavailable
-from orion_cli.core.models import Market, MarketStatus, OrderBook, utcnow
+from orion_cli.core.errors import DataError, VenueError, VenueUnavailable
+from orion_cli.core.models import Market, OrderBook, utcnow
 from orion_cli.core.money import loads_exact
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
 from orion_cli.venues.polymarket.firewall import VENUE, public_refusal
 from orion_cli.venues.polymarket.parse import (
     ClobMarketInfo,
     TokenBook,
-    clob_terms,
     combine_books,
     parse_book,
     parse_clob_market_info,
-    parse_gamma_event,
     parse_gamma_market,
 )
 
@@ -74,10 +71,10 @@ def _bucket(name: str, scale: float) -> AsyncTokenBucket:
 
 @dataclass(frozen=True, slots=True)
 class FetchError:
-    """One item that could not be fetched or parsed; the rest of the universe is still usable."""
+    """One book :meth:`PolymarketClient.get_books` could not parse; the other tokens' books are still usable."""
 
-    item: str  # condition id, token id, event id or "listing"
-    stage: Literal["listing", "parse", "books", "book_missing", "combine"]
+    item: str  # the token id (or its place in the answer)
+    stage: Literal["books"]
     message: str
 
 
@@ -89,22 +86,6 @@ class Listing:
     complete: bool
     pages: int
     stop_reason: str = ""
-
-
-@dataclass(slots=True)
-class Universe:
-    """Every open market with both tokens' books, plus whatever went wrong per item."""
-
-    markets: list[Market]
-    books: dict[str, OrderBook]  # by market (condition) id; only markets whose books were read
-    errors: list[FetchError]
-    complete: bool  # False when the listing stopped early (loop guard, page cap, deep-offset refusal)
-    fetched_at: datetime
-    stats: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def open_markets(self) -> list[Market]:
-        return [m for m in self.markets if m.status is MarketStatus.OPEN]
 
 
 def _item_key(item: Mapping[str, Any]) -> str:
@@ -276,28 +257,6 @@ class PolymarketClient:
             params["active"] = active
         return await self._walk("/markets", params, key="markets", bucket="gamma_markets", mode=self.pagination)
 
-    async def fetch_markets(self, *, closed: bool = False) -> tuple[list[Market], list[FetchError], Listing]:
-        """Every market of every listed event, parsed; unparseable markets become errors."""
-        listing = await self.list_events(closed=closed)
-        markets: list[Market] = []
-        errors: list[FetchError] = []
-        seen: set[str] = set()
-        for ev in listing.items:
-            skipped: list[DataError] = []
-            try:
-                parsed = parse_gamma_event(ev, skipped=skipped)
-            except DataError as exc:
-                errors.append(FetchError(f"event {str(ev.get('id'))[:40]}", "parse", str(exc)))
-                continue
-            errors.extend(FetchError(e.field.split(".", 1)[0], "parse", str(e)) for e in skipped)
-            for m in parsed:
-                if m.id not in seen:  # a market can appear under two events; keep the first
-                    seen.add(m.id)
-                    markets.append(m)
-        if not listing.complete:
-            errors.append(FetchError("listing", "listing", f"listing incomplete: {listing.stop_reason}"))
-        return markets, errors, listing
-
     async def get_market(self, gamma_id: str) -> Market:
         body = await self._gamma_get(f"/markets/{gamma_id}", {}, "gamma_markets")
         return parse_gamma_market(body)
@@ -352,7 +311,7 @@ class PolymarketClient:
     async def get_books(
         self, token_ids: Sequence[str], *, verify_hash: bool = False
     ) -> tuple[dict[str, TokenBook], list[FetchError]]:
-        """Books for many tokens via ``POST /books`` in batches (sequential; see fetch_universe).
+        """Books for many tokens via ``POST /books`` in batches, one batch after another.
 
         Tokens the venue returns no book for are simply absent; a malformed book is an error for
         that token only.
@@ -419,73 +378,3 @@ class PolymarketClient:
             if len(body) < limit:
                 return rows
         raise VenueError(f"{VENUE} /positions did not end within {max_pages} pages")
-
-    # -- the whole open universe ------------------------------------------------------------
-
-    async def fetch_universe(self, *, concurrency: int = 4, verify_hash: bool = False) -> Universe:
-        """All open markets and both tokens' books.
-
-        The listing must succeed (a venue that cannot list is unavailable); after that nothing
-        about one market can sink the others: parse failures, failed book batches, malformed or
-        missing books and token mismatches are collected in :attr:`Universe.errors`.
-        """
-        started = utcnow()
-        markets, errors, listing = await self.fetch_markets()
-        open_markets = [m for m in markets if m.status is MarketStatus.OPEN]
-        tokens: list[str] = []
-        for m in open_markets:
-            tokens.extend((m.yes_token, m.no_token))
-        tokens = list(dict.fromkeys(tokens))
-        batches = list(_chunks(tokens, self.books_batch))
-        sem = asyncio.Semaphore(max(1, concurrency))
-        token_books: dict[str, TokenBook] = {}
-        fetched: dict[str, datetime] = {}
-        failed_tokens: set[str] = set()
-
-        async def run(batch: list[str]) -> None:
-            async with sem:
-                at = utcnow()
-                try:
-                    got, errs = await self._books_batch(batch, verify_hash=verify_hash)
-                except OrionError as exc:
-                    failed_tokens.update(batch)
-                    errors.append(FetchError(f"{len(batch)} tokens", "books", str(exc)))
-                    return
-                token_books.update(got)
-                for t in got:
-                    fetched[t] = at
-                for e in errs:
-                    failed_tokens.add(e.item)
-                errors.extend(errs)
-
-        await asyncio.gather(*(run(b) for b in batches))
-
-        books: dict[str, OrderBook] = {}
-        termed: dict[str, Market] = {}
-        for m in open_markets:
-            if m.yes_token in failed_tokens or m.no_token in failed_tokens:
-                continue  # already reported; a half-read market is not quoted
-            yes, no = token_books.get(m.yes_token), token_books.get(m.no_token)
-            for tok, tb in ((m.yes_token, yes), (m.no_token, no)):
-                if tb is None:
-                    errors.append(FetchError(m.id, "book_missing", f"no book returned for token {tok[:20]}…"))
-            try:
-                stamps = [fetched[t] for t in (m.yes_token, m.no_token) if t in fetched]
-                book = combine_books(m, yes, no, min(stamps) if stamps else started)
-                # The CLOB's order terms over Gamma's; books that disagree on them: not quoted.
-                termed[m.id] = clob_terms(m, yes, no)
-            except DataError as exc:
-                errors.append(FetchError(m.id, "combine", str(exc)))
-                continue
-            books[m.id] = book
-        markets = [termed.get(m.id, m) for m in markets]
-        stats = {
-            "events": len(listing.items),
-            "pages": listing.pages,
-            "markets": len(markets),
-            "open_markets": len(open_markets),
-            "book_batches": len(batches),
-            "books": len(books),
-            "errors": len(errors),
-        }
-        return Universe(markets, books, errors, listing.complete, started, stats)

@@ -1,4 +1,7 @@
-"""The Kalshi client over real loopback HTTP against KalshiSim (signatures verified by the sim)."""
+"""The Kalshi client over real loopback HTTP against KalshiSim (signatures verified by the sim).
+
+The full-universe fetch is tested as ``orion scan`` runs it: :class:`LiveSource` (its Kalshi capture,
+through this client's paginator and HTTP layer, parsed by the snapshot parser), see :func:`live`."""
 
 from __future__ import annotations
 
@@ -18,11 +21,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sim.kalshi_sim import API_PREFIX, KalshiSim, load_fixture
 from sim.server import FaultRule, SimResponse, SimServer
 
+from orion_cli.core.config import load_settings
 from orion_cli.core.errors import AuthError, ExitCode, VenueUnavailable
-from orion_cli.core.models import MarketStatus
+from orion_cli.core.models import MarketStatus, Venue
 from orion_cli.venues.http import RetryPolicy
 from orion_cli.venues.kalshi.client import KalshiClient, PaginationError, RateTier
 from orion_cli.venues.kalshi.signing import KalshiSigner
+from orion_cli.venues.live import LiveSource
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
 FREE = RateTier("test", 1e6, 1e6, 1e6, 1e6)
@@ -52,6 +57,15 @@ def make(url: str, **kw: Any) -> KalshiClient:
     args: dict[str, Any] = {"tier": FREE, "retry": FAST, "timeout": 5.0}
     args.update(kw)
     return KalshiClient(url, **args)
+
+
+def live(sim: KalshiSim, *, signer: KalshiSigner | None = None, **config: Any) -> LiveSource:
+    """The production full fetch (what ``orion scan`` runs live) of Kalshi alone, against ``sim``;
+    ``config`` overrides settings keys (``{"kalshi.read_tokens_per_second": 50}``)."""
+    settings = load_settings(overrides={"kalshi.prod_base_url": sim.server.base_url + API_PREFIX,
+                                        "kalshi.read_tokens_per_second": 100000, "kalshi.timeout_seconds": 5,
+                                        "polymarket.enabled": False, **config})
+    return LiveSource(settings, kalshi_auth=signer, retry=FAST)  # type: ignore[arg-type]
 
 
 def market_requests(sim: KalshiSim) -> list[Any]:
@@ -143,12 +157,8 @@ def test_transient_failures_are_retried(sim: KalshiSim, rule: FaultRule) -> None
 def test_exhausted_retries_are_venue_unavailable(sim: KalshiSim, rule: FaultRule) -> None:
     sim.add_fault(rule)
 
-    async def main() -> None:
-        async with make(sim.start(), timeout=0.3) as c:
-            await c.fetch_universe()
-
     with pytest.raises(VenueUnavailable) as info:
-        run(main())
+        run(live(sim, **{"kalshi.timeout_seconds": Decimal("0.5")}).fetch([Venue.KALSHI]))
     assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE and info.value.venue == "kalshi"
 
 
@@ -156,12 +166,8 @@ def test_signed_requests_are_verified_by_the_sim(sim: KalshiSim, key: rsa.RSAPri
     sim.register_key(KEY_ID, key.public_key())
     sim.require_auth_for_books = True
 
-    async def main() -> int:
-        async with make(sim.start(), signer=KalshiSigner(KEY_ID, key)) as c:
-            u = await c.fetch_universe()
-            return len(u.books)
-
-    assert run(main()) > 200
+    data = run(live(sim, signer=KalshiSigner(KEY_ID, key)).fetch([Venue.KALSHI]))
+    assert len(data.books) > 200 and not data.errors
     assert sim.auth_failures == 0
     assert all("kalshi-access-signature" in r.headers for r in sim.requests)
 
@@ -261,17 +267,20 @@ def test_universe_collects_bad_items_and_keeps_the_rest(sim: KalshiSim) -> None:
     sim.set_book("BAD-BOOK", [["0.5000", "-3.00"]], [])
     sim.set_book(good["ticker"], [["0.4000", "2.00"], ["0.4100", "1.00"]], None)
 
-    async def main() -> Any:
-        async with make(sim.start()) as c:
-            return await c.fetch_universe()
-
-    u = run(main())
-    errors = {(e.kind, e.key) for e in u.errors}
+    data = run(live(sim).fetch([Venue.KALSHI]))
+    errors = {(e.kind, e.key) for e in data.errors}
     assert ("market", "BAD-NAN") in errors and ("book", "BAD-BOOK") in errors
-    assert "BAD-NAN" not in {m.id for m in u.markets} and "BAD-NAN" not in u.books
-    assert len(u.markets) > 200 and len(u.books) >= len(u.markets) - 1
-    assert u.complete
-    book = u.books[good["ticker"]]
+    assert "BAD-NAN" not in {m.id for m in data.markets} and (Venue.KALSHI, "BAD-NAN") not in data.books
+    assert (Venue.KALSHI, "BAD-BOOK") not in data.books
+    assert len(data.markets) > 200 and len(data.books) >= len(data.markets) - 1
+    assert not data.incomplete and not data.degraded
+    # Books in batches of at most 100 tickers, each listed market's asked for exactly once.
+    batch = [r for r in sim.requests if r.path == API_PREFIX + "/markets/orderbooks"]
+    sent = [t for r in batch for t in r.query["tickers"]]
+    assert all(len(r.query["tickers"]) <= 100 for r in batch) and len(batch) == math.ceil(len(sent) / 100)
+    assert sorted(sent) == sorted(m["ticker"] for m in sim.markets
+                                  if m["status"] == "active" and "mve_collection_ticker" not in m)
+    book = data.books[(Venue.KALSHI, good["ticker"])]
     assert book.yes.best_bid is not None and book.yes.best_bid.price == Decimal("0.4100")
     assert book.no.asks[0].price == Decimal("0.5900") and book.yes.asks == ()
 
@@ -296,12 +305,8 @@ def test_fee_models_come_from_series_and_event_overrides(sim: KalshiSim) -> None
     override_event = sim.markets[1]["event_ticker"]
     sim.event_fee_overrides[override_event] = ("quadratic", 0)
 
-    async def main() -> Any:
-        async with make(sim.start()) as c:
-            return await c.fetch_universe(with_books=False)
-
-    u = run(main())
-    by_id = {m.id: m for m in u.markets}
+    data = run(live(sim).fetch([Venue.KALSHI], with_books=False))
+    by_id = {m.id: m for m in data.markets}
     m0 = by_id[sample["ticker"]]
     if sample["event_ticker"] != override_event:
         assert m0.fee_model.multiplier == Decimal("0.5") and m0.fee_model.maker_rate == Decimal("0.0175")
@@ -311,15 +316,11 @@ def test_fee_models_come_from_series_and_event_overrides(sim: KalshiSim) -> None
 
 
 def test_client_rate_limit_avoids_venue_429s(sim: KalshiSim) -> None:
-    sim.server.rate_limit = (100.0, 2000.0)  # tokens: 10 requests of burst, 200 requests/s
-    tier = RateTier("sim", 2000, 100, 2000, 100)
-
-    async def main() -> None:
-        async with make(sim.start(), tier=tier, page_limit=20) as c:
-            await c.fetch_universe()
-
-    run(main())
-    assert len(sim.requests) > 20
+    # The venue's read bucket as orion's config states it (capacity = one second of refill): 50 tokens,
+    # 5 requests of burst, then 5 requests/s; the fetch sends more than the burst.
+    sim.server.rate_limit = (50.0, 50.0)
+    run(live(sim, **{"kalshi.read_tokens_per_second": 50}).fetch([Venue.KALSHI]))
+    assert len(sim.requests) > 6
     assert sim.server.rate_limited == 0
 
 

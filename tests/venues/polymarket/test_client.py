@@ -1,4 +1,7 @@
-"""PolymarketClient over real loopback HTTP against PolymarketSim: paging, guards, batches, retries."""
+"""PolymarketClient over real loopback HTTP against PolymarketSim: paging, guards, batches, retries.
+
+The full-universe fetch is tested as ``orion scan`` runs it: :class:`LiveSource` (its Polymarket
+capture, through this client, parsed by the snapshot parser), see :func:`live_fetch`."""
 
 from __future__ import annotations
 
@@ -20,10 +23,14 @@ if _TESTS not in sys.path:  # importable under any pytest import mode
 from sim.polymarket_sim import PolymarketSim  # noqa: E402
 from sim.server import FaultRule  # noqa: E402
 
+from orion_cli.core.config import load_settings  # noqa: E402
 from orion_cli.core.errors import AuthError, ExitCode, VenueUnavailable  # noqa: E402
-from orion_cli.core.models import MarketStatus  # noqa: E402
+from orion_cli.core.models import MarketStatus, Venue  # noqa: E402
+from orion_cli.venues.base import MarketData  # noqa: E402
 from orion_cli.venues.http import RetryPolicy, VenueHttpError  # noqa: E402
-from orion_cli.venues.polymarket.client import PolymarketClient  # noqa: E402
+from orion_cli.venues.live import LiveSource  # noqa: E402
+from orion_cli.venues.polymarket.client import BOOKS_MAX_BATCH, PolymarketClient  # noqa: E402
+from orion_cli.venues.polymarket.parse import parse_gamma_event  # noqa: E402
 from orion_cli.venues.trading import Geoblocked  # noqa: E402
 
 T = TypeVar("T")
@@ -63,6 +70,22 @@ def with_client(sim: PolymarketSim, fn: Callable[[PolymarketClient], Coroutine[A
             return await fn(pm)
 
     return run(go())
+
+
+def live_fetch(sim: PolymarketSim) -> MarketData:
+    """The production full fetch (what ``orion scan`` runs live) of Polymarket alone, against ``sim``."""
+    settings = load_settings(overrides={"polymarket.gamma_url": sim.gamma_url, "polymarket.clob_url": sim.clob_url,
+                                        "polymarket.data_url": sim.data_url, "polymarket.timeout_seconds": 2,
+                                        "kalshi.enabled": False})
+    return run(LiveSource(settings, retry=FAST).fetch([Venue.POLYMARKET]))
+
+
+def open_markets(data: MarketData) -> list[Any]:
+    return [m for m in data.markets if m.status is MarketStatus.OPEN]
+
+
+def book(data: MarketData, market_id: str) -> Any:
+    return data.books.get((Venue.POLYMARKET, market_id))
 
 
 # --------------------------------------------------------------------------- pagination
@@ -119,18 +142,18 @@ def test_deep_offset_refusal_keeps_what_was_read(sim: PolymarketSim) -> None:
 
 
 def test_universe_books_in_batches(sim: PolymarketSim) -> None:
-    u = with_client(sim, lambda pm: pm.fetch_universe(concurrency=3, verify_hash=True), books_batch=40)
-    assert u.complete and u.errors == []
-    open_markets = u.open_markets
-    assert open_markets and len(u.books) == len(open_markets)
-    tokens = [t for m in open_markets for t in (m.yes_token, m.no_token)]
+    data = live_fetch(sim)
+    assert not data.incomplete and data.errors == []
+    opened = open_markets(data)
+    assert opened and len(data.books) == len(opened)
+    tokens = [t for m in opened for t in (m.yes_token, m.no_token)]
     posts = reqs(sim, "POST", "/clob/books")
-    assert len(posts) == math.ceil(len(tokens) / 40)
+    assert len(posts) == math.ceil(len(tokens) / BOOKS_MAX_BATCH) > 1
     sent = [x["token_id"] for r in posts for x in r.json()]
-    assert all(len(r.json()) <= 40 for r in posts)
+    assert all(len(r.json()) <= BOOKS_MAX_BATCH for r in posts)
     assert sorted(sent) == sorted(tokens)
-    for m in open_markets[:50]:
-        ob = u.books[m.id]
+    for m in opened[:50]:
+        ob = book(data, m.id)
         yes_raw, no_raw = sim.books[m.yes_token], sim.books[m.no_token]
         assert ob.yes.best_bid is not None and ob.yes.best_ask is not None
         assert ob.yes.best_bid.price == Decimal(yes_raw["bids"][-1]["price"])  # best is last on the wire
@@ -140,8 +163,8 @@ def test_universe_books_in_batches(sim: PolymarketSim) -> None:
 
 def test_get_order_book_reads_both_tokens(sim: PolymarketSim) -> None:
     async def go(pm: PolymarketClient) -> Any:
-        markets, _errors, _listing = await pm.fetch_markets()
-        m = next(x for x in markets if x.status is MarketStatus.OPEN)
+        listing = await pm.list_events()
+        m = next(x for ev in listing.items for x in parse_gamma_event(ev, skipped=[]) if x.status is MarketStatus.OPEN)
         return m, await pm.get_order_book(m, verify_hash=True), await pm.get_book(m.no_token)
 
     m, ob, no_book = with_client(sim, go)
@@ -159,18 +182,27 @@ def test_universe_survives_bad_items(sim: PolymarketSim) -> None:
     sim.books[neg]["bids"][0]["size"] = "-3"
     gone = json.loads(markets[20]["clobTokenIds"])[0]
     del sim.books[gone]
-    u = with_client(sim, lambda pm: pm.fetch_universe(concurrency=2), books_batch=50)
-    by_stage: dict[str, list[Any]] = {}
-    for e in u.errors:
-        by_stage.setdefault(e.stage, []).append(e)
-    assert [e.item for e in by_stage["parse"]] == [bad_market["conditionId"]]
-    assert "outcomePrices[0]" in by_stage["parse"][0].message
-    assert [e.item for e in by_stage["books"]] == [neg] and "size" in by_stage["books"][0].message
-    assert [e.item for e in by_stage["book_missing"]] == [markets[20]["conditionId"]]
-    assert markets[10]["conditionId"] not in u.books  # half-read market is not quoted
-    missing = u.books[markets[20]["conditionId"]]
+    data = live_fetch(sim)
+    by_kind: dict[str, list[Any]] = {}
+    for e in data.errors:
+        by_kind.setdefault(e.kind, []).append(e)
+    assert set(by_kind) == {"market", "book"}
+    assert [e.key for e in by_kind["market"]] == [bad_market["conditionId"]]
+    assert "outcomePrices[0]" in by_kind["market"][0].message
+    half, missing_id = markets[10]["conditionId"], markets[20]["conditionId"]
+    assert sorted((e.key, e.reason) for e in by_kind["book"]) == sorted(
+        [(neg, "bad_data"), (half, "book_missing"), (missing_id, "book_missing")])
+    assert "size" in next(e.message for e in by_kind["book"] if e.key == neg)
+    assert bad_market["conditionId"] not in {m.id for m in data.markets}
+    # A side whose book could not be read is empty and marked so (no order fills against it); the
+    # other side is still real.
+    halfread = book(data, half)
+    assert halfread.no.bids == () and halfread.no.asks == () and "size" in halfread.unreadable["no"]
+    assert halfread.yes.asks and "yes" not in halfread.unreadable
+    missing = book(data, missing_id)
     assert missing.yes.bids == () and missing.yes.asks == () and missing.no.asks  # NO side still real
-    assert len(u.books) == len(u.open_markets) - 1
+    assert "no book returned" in missing.unreadable["yes"] and "no" not in missing.unreadable
+    assert len(data.books) == len(open_markets(data))
 
 
 def test_universe_markets_carry_their_books_terms_and_disagreeing_books_are_not_quoted(sim: PolymarketSim) -> None:
@@ -184,27 +216,33 @@ def test_universe_markets_carry_their_books_terms_and_disagreeing_books_are_not_
         sim.books[t].update(tick_size="0.001", min_order_size="7", neg_risk=True)
     split_yes, split_no = json.loads(split["clobTokenIds"])
     sim.books[split_yes]["neg_risk"], sim.books[split_no]["neg_risk"] = True, False
-    u = with_client(sim, lambda pm: pm.fetch_universe(concurrency=2), books_batch=50)
-    m = next(x for x in u.markets if x.id == lagging["conditionId"])
+    data = live_fetch(sim)
+    m = next(x for x in data.markets if x.id == lagging["conditionId"])
     assert (m.ticks.min_step, m.min_size, m.signs_neg_risk, m.neg_risk) == (Decimal("0.001"), Decimal(7), True, False)
-    assert split["conditionId"] not in u.books
-    assert [(e.item, e.stage) for e in u.errors] == [(split["conditionId"], "combine")]
-    assert "neg-risk" in u.errors[0].message
+    assert book(data, split["conditionId"]) is None
+    assert [(e.key, e.kind) for e in data.errors] == [(split["conditionId"], "book")]
+    assert "neg-risk" in data.errors[0].message
 
 
-def test_universe_survives_a_failed_batch(sim: PolymarketSim) -> None:
+def test_universe_survives_a_failed_batch(sim: PolymarketSim, monkeypatch: pytest.MonkeyPatch) -> None:
+    import orion_cli.venues.live as live
+
+    # One batch at a time, so that the three failures are one batch's three attempts.
+    monkeypatch.setattr(live, "_POLY_BOOK_BATCH_CONCURRENCY", 1)
     sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/books", status=500, times=3))
-    u = with_client(sim, lambda pm: pm.fetch_universe(concurrency=1), books_batch=100)
-    failed = [e for e in u.errors if e.stage == "books"]
-    assert len(failed) == 1 and "unavailable" in failed[0].message
-    assert len(u.books) == len(u.open_markets) - 50  # one batch = 100 tokens = 50 markets
+    data = live_fetch(sim)
+    failed = [e for e in data.errors if e.kind == "book"]
+    assert len(failed) == 1 and "failed after 3 attempts" in failed[0].message
+    assert failed[0].key == f"{BOOKS_MAX_BATCH} tokens"
+    assert len(data.books) == len(open_markets(data)) - BOOKS_MAX_BATCH // 2  # one batch = 50 markets' tokens
 
 
-def test_hash_mismatch_is_reported_per_market(sim: PolymarketSim) -> None:
-    tok = json.loads(sim.events[0]["markets"][0]["clobTokenIds"])[0]
-    sim.books[tok]["asks"][-1]["size"] = "999"  # content changed, hash not recomputed
-    u = with_client(sim, lambda pm: pm.fetch_universe(verify_hash=True))
-    assert [(e.item, e.stage) for e in u.errors] == [(tok, "books")] and "hash" in u.errors[0].message
+def test_hash_mismatch_is_reported_per_token(sim: PolymarketSim) -> None:
+    toks = json.loads(sim.events[0]["markets"][0]["clobTokenIds"])
+    sim.books[toks[0]]["asks"][-1]["size"] = "999"  # content changed, hash not recomputed
+    books, errors = with_client(sim, lambda pm: pm.get_books(toks, verify_hash=True))
+    assert [(e.item, e.stage) for e in errors] == [(toks[0], "books")] and "hash" in errors[0].message
+    assert set(books) == {toks[1]}
 
 
 # --------------------------------------------------------------------------- retries and failures
@@ -264,7 +302,7 @@ def test_exhausted_retries_raise_venue_unavailable(sim: PolymarketSim, rule: Fau
 def test_universe_raises_when_listing_is_unavailable(sim: PolymarketSim) -> None:
     sim.server.add_fault(FaultRule("status", path_prefix="/gamma/", status=502))
     with pytest.raises(VenueUnavailable):
-        with_client(sim, lambda pm: pm.fetch_universe())
+        live_fetch(sim)
 
 
 def test_malformed_listing_is_a_venue_error_not_a_crash(sim: PolymarketSim) -> None:
@@ -359,7 +397,7 @@ def test_rate_windows_match_the_published_limits(sim: PolymarketSim) -> None:
 
 def test_recorded_universe_end_to_end() -> None:
     with PolymarketSim(seed=1) as s:
-        u = with_client(s, lambda pm: pm.fetch_universe(verify_hash=True))
-    assert u.complete and u.errors == []
-    assert len(u.markets) == sum(len(e["markets"]) for e in s.events if not e.get("closed"))
-    assert {m.id for m in u.open_markets} == set(u.books)
+        data = live_fetch(s)
+    assert not data.incomplete and not data.degraded and data.errors == []
+    assert len(data.markets) == sum(len(e["markets"]) for e in s.events if not e.get("closed"))
+    assert {(Venue.POLYMARKET, m.id) for m in open_markets(data)} == set(data.books)
