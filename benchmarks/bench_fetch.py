@@ -11,7 +11,8 @@ walk; then ``snapshot.parse_capture``, one bad item at a time), configured as a 
 retry policy, unsigned as ``orion scan`` reads). The simulator runs in a separate process (so its CPU
 and memory are not the client's) and enforces the venue's token bucket (``--rate`` tokens/s,
 ``--capacity`` tokens, 10 tokens per request) with a 429 like Kalshi's. Prints one JSON object:
-- ``wall_s``: time for ``LiveSource.fetch([kalshi])``, of which ``parse_s`` parsing the capture
+- ``wall_s``: time for ``LiveSource.fetch([kalshi])``: ``capture_s`` fetching, then ``parse_s`` parsing
+  the capture (after it, not while the rate limit holds requests back)
 - ``requests``: what the fetch sent (client attempts, retries included), by path in ``requests_by_path``
 - ``floor_s`` = max(requests × cost ÷ rate, requests × latency ÷ concurrency)
 - ``ratio`` = wall ÷ floor (target ≤ 1.25) and ``http_429`` (target 0)
@@ -150,6 +151,7 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
         "latency_s": args.latency,
         "concurrency": args.concurrency,
         "wall_s": round(wall, 3),
+        "capture_s": round(wall - parse_s, 3),
         "parse_s": round(parse_s, 3),
         "floor_s": round(floor, 3),
         "ratio": round(wall / floor, 3) if floor else None,
