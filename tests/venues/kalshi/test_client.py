@@ -315,6 +315,27 @@ def test_fee_models_come_from_series_and_event_overrides(sim: KalshiSim) -> None
     assert m1.event_title
 
 
+def test_a_series_whose_fee_is_not_modelled_refuses_its_own_markets_only(sim: KalshiSim) -> None:
+    """Found in review: the client's own full fetch (removed; `orion scan` never ran it) parsed the
+    /series list all or nothing, so one series with a fee type orion does not model (``flat``)
+    dropped every series, and every market was priced at the default quadratic x1, understating a
+    x2 series' fee. The live fetch refuses that series' markets and prices the others by theirs."""
+    series_of = {m["ticker"]: m["event_ticker"].split("-", 1)[0] for m in sim.markets}
+    flat, doubled = sorted(set(series_of.values()))[:2]
+    sim.series_fees[flat] = ("flat", 1)
+    sim.series_fees[doubled] = ("quadratic", 2)
+
+    data = run(live(sim).fetch([Venue.KALSHI], with_books=False))
+    priced = {m.id: m for m in data.markets}
+    refused = {e.key: e.message for e in data.errors if e.kind == "market"}
+    flat_markets = {t for t, s in series_of.items() if s == flat and t in priced.keys() | refused.keys()}
+    doubled_markets = [priced[t] for t, s in series_of.items() if s == doubled and t in priced]
+    assert flat_markets and flat_markets <= refused.keys() and not flat_markets & priced.keys()
+    assert all("fee unknown" in refused[t] and f"series {flat}" in refused[t] for t in flat_markets)
+    assert doubled_markets and all(m.fee_model.multiplier == 2 for m in doubled_markets)
+    assert ("series", flat) in {(e.kind, e.key) for e in data.errors}
+
+
 def test_client_rate_limit_avoids_venue_429s(sim: KalshiSim) -> None:
     # The venue's read bucket as orion's config states it (capacity = one second of refill): 50 tokens,
     # 5 requests of burst, then 5 requests/s; the fetch sends more than the burst.
