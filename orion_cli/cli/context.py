@@ -112,13 +112,15 @@ class AppContext:
         schema) refuses before the vault or the pairs file changes; a missing one is not created here,
         but by :meth:`db` once the change goes ahead. Otherwise a command that failed (a credential
         not set, a mistyped market id) left a new, empty ledger at a mistyped --db or ORION_HOME,
-        which reconcile then reported clean and the kill switch halted."""
+        which reconcile then reported clean and the kill switch halted. A named ledger whose directory
+        is missing is refused here all the same: the change could never create it."""
         from orion_cli.core.errors import StorageError
+        from orion_cli.store.db import MissingLedgerDirectory
 
         try:
             return self.db(existing=True)
         except StorageError as exc:
-            if exc.reason != "storage_missing":
+            if exc.reason != "storage_missing" or isinstance(exc, MissingLedgerDirectory):
                 raise
             return None
 

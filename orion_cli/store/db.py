@@ -496,6 +496,15 @@ def _ensure_schema_patiently(db: Database, *, create: bool, busy_timeout_ms: int
         pause = min(pause * 2, 0.5)
 
 
+class MissingLedgerDirectory(StorageError):
+    """``storage_missing`` that creating the ledger would not cure: its named directory is missing.
+
+    A command that opens the ledger only if it exists (``AppContext.db_if_exists``) must still refuse
+    this one at once: the ledger its change would create can never be made there."""
+
+    reason = "storage_missing"
+
+
 def _check_named_directory(directory: Path, display_url: str) -> None:
     """Refuse (exit 3, reason ``storage_missing``) a SQLite ledger named explicitly in a directory that
     does not exist, rather than create the directory and a new, empty ledger in it.
@@ -518,7 +527,7 @@ def _check_named_directory(directory: Path, display_url: str) -> None:
     if is_dir:
         return
     what = ("is a symbolic link loop" if loop else "is not a directory") if is_dir is False else "does not exist"
-    raise StorageError(f"no orion ledger at {display_url}: its directory {directory} {what}, and a ledger "
+    raise MissingLedgerDirectory(f"no orion ledger at {display_url}: its directory {directory} {what}, and a ledger "
                        "named by --db, ORION__DATABASE__URL or database.url is never created in one",
                        hint=(f"create the directory first (mkdir -p {shlex.quote(str(directory))}) if the path is "
                              "right, or " if is_dir is None else "")

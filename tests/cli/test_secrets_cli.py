@@ -230,13 +230,24 @@ def test_shred_source(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> No
     assert listed()["kalshi_private_key"]["set"]
 
 
-@pytest.mark.parametrize("case", ["missing-file", "missing-value-file", "bad-value", "unimported"])
+@pytest.mark.parametrize("case", ["missing-file", "missing-value-file", "bad-value", "unimported",
+                                  "no-password-source", "ledger-directory-missing"])
 def test_shred_source_without_yes_says_what_yes_would_not_fix_first(tmp_path: Path, home: Path, pw_file: Path,
-                                                                       case: str) -> None:
+                                                                       case: str, monkeypatch: pytest.MonkeyPatch,
+                                                                       pem: str) -> None:
     """Found black-box: `encrypt --from-file <missing> --shred-source` with no terminal said NOT_CONFIRMED
     ("add --yes"), and with --yes then that the file does not exist: sent round twice. What can be checked
-    without the master password (the source read, each value, the shred refusals) is checked first."""
-    if case == "missing-file":
+    before the confirmation (the source read, each value, the shred refusals, the password source, a
+    named ledger's directory: the last two found in review) is checked first."""
+    pre: tuple[str, ...] = ()
+    if case in ("no-password-source", "ledger-directory-missing"):
+        args, code = ("--from-file", str(write_env(tmp_path, pem))), 4
+        reason = "locked"
+        if case == "no-password-source":  # cron's usual mistake: no terminal, no password file
+            monkeypatch.delenv("ORION_MASTER_PASSWORD_FILE")
+        else:
+            pre, code, reason = ("--db", str(tmp_path / "nodir" / "x.db")), 3, "storage_missing"
+    elif case == "missing-file":
         args, code, reason = ("--from-file", str(tmp_path / "nope.env")), 4, "source_unreadable"
     elif case == "missing-value-file":
         args = ("--name", "polymarket_private_key", "--value-file", str(tmp_path / "nope"))
@@ -246,12 +257,12 @@ def test_shred_source_without_yes_says_what_yes_would_not_fix_first(tmp_path: Pa
         env.write_text("POLYMARKET_PRIVATE_KEY=0x1234\n" if case == "bad-value"
                        else f"POLYMARKET_PRIVATE_KEY={WALLET_KEY}\nRPC_URL=https://polygon.example/rpc\n")
         args, code = ("--from-file", str(env)), 4 if case == "bad-value" else 6
-        reason = None if case == "bad-value" else "UNIMPORTED_VARIABLES"
+        reason = "invalid_secret" if case == "bad-value" else "UNIMPORTED_VARIABLES"
     for yes in ((), ("--yes",)):  # the same answer either way
-        result = run("encrypt", *args, "--shred-source", *yes, pre=("--json",))
+        result = run("encrypt", *args, "--shred-source", *yes, pre=("--json", *pre))
         assert result.exit_code == code, result.output
         error = json.loads(result.stderr.strip().splitlines()[-1])
-        assert error["reason"] != "NOT_CONFIRMED" and (reason is None or error["reason"] == reason), error
+        assert error["reason"] == reason, error
     assert not vault_of(home).exists()
 
 

@@ -274,6 +274,7 @@ def encrypt(
             from orion_cli.secrets.store import check_values
 
             check_values(plan.values)
+            store.ready_to_write()  # no terminal: a password source that is missing or wrong is said now
             raise Refused("--shred-source deletes files: confirm with --yes (no terminal to ask on)",
                           reason="NOT_CONFIRMED", hint="add --yes")
         if sources == 0:
