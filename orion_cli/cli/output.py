@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import select
 import signal
@@ -26,6 +27,7 @@ from typing import IO, Any
 from orion_cli.cli.stopping import StopFlag
 from orion_cli.cli.streams import discard, write_failed
 from orion_cli.core.command_line import with_global_options
+from orion_cli.core.logs import file_record
 from orion_cli.core.terminal import C1_AND_BIDI, one_line, terminal_safe
 
 FORMATS = ("auto", "table", "json", "jsonl")
@@ -380,9 +382,12 @@ class Output:
 
     # -- talk ----------------------------------------------------------------------------------
 
-    def _say(self, text: str, style: str = "", *, single: bool = False) -> None:
+    def _say(self, text: str, style: str = "", *, single: bool = False, file_level: int = 0) -> None:
+        """``file_level``: a warning, banner or error, which logging.file gets too (core.logs.file_record)."""
         text = self.commands(text)
         text = one_line(text) if single else terminal_safe(text)
+        if file_level:
+            file_record(file_level, text)
         if self.color and style:
             # soft_wrap: the terminal folds a long line; rich would break it at a word with a real
             # newline, and quoted text could then begin a line of its own ("error: …").
@@ -420,16 +425,16 @@ class Output:
     # A warning, a banner, an error and its hint are one line each, whatever outside text they quote.
 
     def warn(self, text: str) -> None:
-        self._say(f"warning: {text}", "yellow", single=True)
+        self._say(f"warning: {text}", "yellow", single=True, file_level=logging.WARNING)
 
     def banner(self, text: str) -> None:
         """A notice that must be seen even with -q (demo data, live mode, degraded venue)."""
-        self._say(text, "bold yellow", single=True)
+        self._say(text, "bold yellow", single=True, file_level=logging.WARNING)
 
     def error(self, text: str, hint: str | None = None) -> None:
-        self._say(f"error: {text}", "bold red", single=True)
+        self._say(f"error: {text}", "bold red", single=True, file_level=logging.ERROR)
         if hint:
-            self._say(f"hint: {hint}", "cyan", single=True)
+            self._say(f"hint: {hint}", "cyan", single=True, file_level=logging.ERROR)
 
     def error_record(self, exit_code: int, reason: str, message: str) -> None:
         """With --json/--jsonl, failures also get one machine-readable line on stderr."""

@@ -19,6 +19,9 @@ _CONFIGURED = False
 # every configure_logging call, even one that finds logging configured (the command's own options).
 _command_options = ""
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The configured logging.file's handler: what the command says on stderr as a warning or an error is
+# written there too (file_record), whatever the log level, so a service's log file has it.
+_file_handler: logging.Handler | None = None
 
 
 class _SafeFormatter(logging.Formatter):
@@ -54,7 +57,7 @@ def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 
                       command_options: str = "") -> None:
     """Idempotent: the first call in a process wins (tests reset via ``reset_logging``), but for
     ``command_options``: the process's own --config/--db, for the commands a record names."""
-    global _CONFIGURED, _command_options
+    global _CONFIGURED, _command_options, _file_handler
     _command_options = command_options
     if _CONFIGURED:
         return
@@ -83,6 +86,7 @@ def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 
     root.addHandler(stderr_handler)
     if file_handler is not None:
         root.addHandler(file_handler)
+    _file_handler = file_handler
     # SQLAlchemy's own records (warnings and errors only) would reach Python's last-resort handler,
     # which prints a traceback; they get orion's stderr format with the exception on one line.
     library = logging.getLogger("sqlalchemy")
@@ -94,9 +98,23 @@ def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 
     _CONFIGURED = True
 
 
+def file_record(level: int, text: str) -> None:
+    """``text``, a line the command printed on stderr (a warning, an error), into logging.file too.
+
+    Why: those lines are the operator's own messages, not log records, so neither -q nor the log level
+    would otherwise let them reach the file a service reads (a halt whose alert went nowhere, a
+    settlement notice, the error a cron run exited with). Written whatever the level."""
+    handler = _file_handler
+    if handler is None:
+        return
+    # A failing write is the handler's own to report (Handler.handleError): never raised here.
+    handler.handle(logging.LogRecord("orion_cli", level, __file__, 0, text, None, None))
+
+
 def reset_logging() -> None:
-    global _CONFIGURED, _command_options
+    global _CONFIGURED, _command_options, _file_handler
     _command_options = ""
+    _file_handler = None
     for name in ("orion_cli", "sqlalchemy"):
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):

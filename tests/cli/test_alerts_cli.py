@@ -343,6 +343,27 @@ def test_quiet_keeps_the_one_warning_that_alerts_are_off(world: World, db_file: 
     assert world.receiver.kinds() == []
 
 
+def test_the_alerts_warning_and_an_error_reach_logging_file_as_printed(
+        world: World, db_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: once the alerts warning became the command's own `warning:` line, a service
+    logging to logging.file lost it there (it had been a log record). Every warning, banner and error
+    the command prints now reaches the file too, whatever -q and the log level say."""
+    log_file = tmp_path / "orion.log"
+    monkeypatch.setenv("ORION__LOGGING__FILE", str(log_file))
+    run = _invoke(world, "-q", "--db", db_file, "halt", "--reason", "drill")
+    assert run.code == 0, run.stderr
+    lines = log_file.read_text().splitlines()
+    printed = _alerts_off_warning(run.stderr)
+    assert [ln for ln in lines if " WARNING " in ln and ln.endswith(printed)], lines
+    run = _invoke(world, "--db", db_file, "resume")  # no terminal, no --yes: refused (exit 6)
+    assert run.code == 6, run.stderr
+    said = [ln for ln in run.stderr.splitlines() if ln.startswith(("error: ", "hint: "))]
+    assert len(said) == 2, run.stderr
+    lines = log_file.read_text().splitlines()
+    for text in said:
+        assert [ln for ln in lines if " ERROR " in ln and ln.endswith(text)], (text, lines)
+
+
 def _unsent(db_file: str) -> list[tuple[str, str]]:
     """(kind, reason) of each alert audited as failed because alerts were unavailable."""
     return [(p["kind"], p["reason"]) for t, p in _alert_events(db_file)
