@@ -435,8 +435,11 @@ def _position_side(raw: Mapping[str, Any]) -> Side:
     ``["No","Yes"]``); read by ``outcomeIndex`` alone, a NO holding there would be taken for YES and
     settled the wrong way round. Any other two labels (team names): the first outcome is YES.
     """
-    label = raw.get("outcome")
-    if isinstance(label, str) and label.strip().lower() in ("yes", "no"):
+    label, opposite = raw.get("outcome"), raw.get("oppositeOutcome")
+    pair = sorted(str(x).strip().lower() for x in (label, opposite) if isinstance(x, str))
+    # Both labels known: the market parser's own test ({yes, no} exactly). Only one: a "Yes"/"No" on
+    # its own is the best word there is.
+    if pair == ["no", "yes"] or (len(pair) == 1 and pair[0] in ("yes", "no")):
         return _side_of_outcome(label)
     index = raw.get("outcomeIndex")
     if isinstance(index, int) and not isinstance(index, bool) and index in (0, 1):

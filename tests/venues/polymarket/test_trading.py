@@ -1478,11 +1478,20 @@ def test_a_position_side_follows_the_outcome_label_as_the_market_parser_does(fix
     parser takes the token labelled "Yes" in either order. A NO holding in a ``["No","Yes"]`` market
     came back as YES, and its settlement would have been computed the wrong way round."""
     row = _fixture(fixtures_dir, "data_api_positions_response.json")[0]
+    opposite = {"Yes": "No", "No": "Yes", "Lakers": "Celtics", "Celtics": "Lakers"}
     for outcome, index, side in (("Yes", 0, Side.YES), ("No", 1, Side.NO),  # the usual order
                                  ("No", 0, Side.NO), ("Yes", 1, Side.YES),  # a ["No","Yes"] market
                                  ("Lakers", 0, Side.YES), ("Celtics", 1, Side.NO)):  # team names: first is YES
-        pos = parse_position({**row, "outcome": outcome, "outcomeIndex": index})
+        pos = parse_position({**row, "outcome": outcome, "oppositeOutcome": opposite[outcome], "outcomeIndex": index})
         assert pos is not None and pos.side is side, (outcome, index)
+        without = {k: v for k, v in row.items() if k != "oppositeOutcome"}
+        pos = parse_position({**without, "outcome": outcome, "outcomeIndex": index})
+        assert pos is not None and pos.side is side, (outcome, index, "no oppositeOutcome")
+    # A "Yes" beside a label that is not "No" (review): the market parser reads such a pair by position,
+    # first outcome YES, so the position must too.
+    for outcome, other, index, side in (("Yes", "Other", 1, Side.NO), ("No", "Maybe", 0, Side.YES)):
+        pos = parse_position({**row, "outcome": outcome, "oppositeOutcome": other, "outcomeIndex": index})
+        assert pos is not None and pos.side is side, (outcome, other, index)
 
 
 def test_a_position_shows_the_realised_pnl_the_data_api_reports_and_no_fees(fixtures_dir: Path) -> None:
