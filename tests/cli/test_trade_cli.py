@@ -53,6 +53,14 @@ def lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def used_key(out: str) -> dict[str, Any]:
+    """The `used_key` record of a preview's --json: one array of typed records, as a fresh plan's preview
+    is (a plan and its checks), never a bare object, whatever the ledger holds under the key."""
+    document = json.loads(out)
+    assert isinstance(document, list) and [r["type"] for r in document] == ["used_key"], document
+    return dict(document[0])
+
+
 @pytest.fixture
 def op_id() -> str:
     code, out, err = invoke("scan", "--demo", "--jsonl")
@@ -607,7 +615,7 @@ def test_a_used_key_with_another_size_says_the_size_is_ignored(op_id: str) -> No
     assert again["size_ignored"] == {"requested": "20", "recorded": "10"}, again
     assert "warning: --size 20 ignored: idempotency key k-size was used for size 10 (done)" in err, err
     code, out, err = invoke(*base, "--size", "20", "--json")  # the preview says it too
-    assert code == 0 and json.loads(out)["size_ignored"] == {"requested": "20", "recorded": "10"}, out
+    assert code == 0 and used_key(out)["size_ignored"] == {"requested": "20", "recorded": "10"}, out
     assert "--size 20 ignored" in err
     for same in (("--size", "10"), ()):  # the recorded size, or none asked: nothing ignored
         code, out, err = invoke(*base, "--confirm", *same, "--json")
@@ -858,13 +866,13 @@ def test_while_halted_the_commands_that_resume_an_interrupted_key_say_it_would_s
     _killed_after_the_first_leg(op_id)
     key = default_key(op_id)
     code, out, err = invoke("trade", op_id, "--demo", "--json")
-    assert code == 0 and json.loads(out)["next"] == "resume", err  # not halted: it hedges
+    assert code == 0 and used_key(out)["next"] == "resume", err  # not halted: it hedges
     assert invoke("halt", "-r", "drift")[0] == 0
     code, out, err = invoke("trade", op_id, "--demo", "--json")
     assert code == 0, err
-    assert json.loads(out) == {"type": "used_key", "key": key, "opportunity_id": op_id, "mode": "paper",
-                               "execution_status": "leg1_sent", "size": "7", "next": "unwind",
-                               "detail": advice}
+    assert used_key(out) == {"type": "used_key", "key": key, "opportunity_id": op_id, "mode": "paper",
+                             "execution_status": "leg1_sent", "size": "7", "next": "unwind",
+                             "detail": advice}
     assert f"warning: idempotency key {key} is used by a paper execution of {op_id} (leg1_sent); {advice}. " \
            "Nothing was planned or placed" in err, err
     _stored_again_as(op_id, "zzzzzzzz")
@@ -902,7 +910,7 @@ def test_while_halted_a_key_with_no_first_leg_held_alone_is_not_said_to_sell_bac
     assert invoke("halt", "-r", "drift")[0] == 0
     code, out, err = invoke("trade", op_id, "--demo", "--json")
     assert code == 0, err
-    assert json.loads(out)["next"] == "resume", out
+    assert used_key(out)["next"] == "resume", out
     assert "sells the filled leg back" not in err, err
     code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--jsonl")
     assert "sold back" not in err, err
@@ -924,6 +932,24 @@ def test_a_resume_is_sized_by_its_stored_plan_not_by_todays_limits(op_id: str,
     assert len(ledger_orders()) == 2
 
 
+def test_the_json_preview_is_an_array_whatever_the_key_holds(op_id: str) -> None:
+    """Found by a contract reviewer: `trade ID --demo --json` was an array (plan, checks) for a fresh key
+    and a bare object (`used_key`) once the key was used, so `jq '.[] | select(.type=="check")'` broke on
+    the ledger's state. Both are one array of typed records."""
+    def preview(*key: str) -> list[dict[str, Any]]:
+        code, out, err = invoke("trade", op_id, "--demo", *key, "--json")
+        assert code == 0, err
+        document = json.loads(out)
+        assert isinstance(document, list) and all(isinstance(r, dict) and "type" in r for r in document), out
+        return document
+
+    fresh = preview()
+    assert fresh[0]["type"] == "plan" and {r["type"] for r in fresh[1:]} == {"check"}
+    assert invoke("trade", op_id, "--demo", "--confirm", "--size", "7")[0] == 0
+    assert [r["type"] for r in preview()] == ["used_key"]  # the default key, used now
+    assert [r["type"] for r in preview("--idempotency-key", "fresh9")][0] == "plan"
+
+
 def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str) -> None:
     """Found in review: previewing an interrupted key planned afresh at today's limits ("size 100 …
     capped"), then said DUPLICATE would refuse it, though --confirm resumes its stored plan of 7."""
@@ -931,13 +957,13 @@ def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str)
     assert code == 0, err
     code, out, err = invoke("trade", op_id, "--demo", "--json")
     assert code == 0, err
-    assert json.loads(out) == {"type": "used_key", "key": default_key(op_id), "opportunity_id": op_id,
-                               "mode": "paper", "execution_status": "done", "size": "7", "next": "report",
-                               "detail": "reports it; nothing is sent"}
+    assert used_key(out) == {"type": "used_key", "key": default_key(op_id), "opportunity_id": op_id,
+                             "mode": "paper", "execution_status": "done", "size": "7", "next": "report",
+                             "detail": "reports it; nothing is sent"}
     killed_between_the_legs()
     code, out, err = invoke("trade", op_id, "--demo", "--json")
     assert code == 0, err
-    assert json.loads(out)["next"] == "resume" and json.loads(out)["size"] == "7"
+    assert used_key(out)["next"] == "resume" and used_key(out)["size"] == "7"
     assert "capped" not in err and "DUPLICATE" not in out + err and "Nothing was planned or placed" in err
     from orion_cli.execution.keylock import execution_lock
 
@@ -947,10 +973,10 @@ def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str)
             code, out, err = invoke("trade", op_id, "--demo", "--json")
     finally:
         db.dispose()
-    assert code == 0 and json.loads(out)["next"] == "refuse" and "another process" in err, err
+    assert code == 0 and used_key(out)["next"] == "refuse" and "another process" in err, err
     _stored_again_as(op_id, "zzzzzzzz")
     code, out, err = invoke("trade", "zzzzzzzz", "--demo", "--json", "--idempotency-key", default_key(op_id))
-    assert code == 0 and json.loads(out)["next"] == "refuse", err  # another opportunity's key
+    assert code == 0 and used_key(out)["next"] == "refuse", err  # another opportunity's key
     assert len(ledger_orders()) == 2
 
 
@@ -966,7 +992,7 @@ def test_the_preview_of_a_used_key_says_refuse_when_the_gate_refuses_confirm(
     monkeypatch.setenv(half, "0" if half == "ORION_PAPER_TRADING" else "true")
     code, out, err = invoke("trade", op_id, "--demo", "--json")
     assert code == 0, err
-    used = json.loads(out)
+    used = used_key(out)
     assert used["type"] == "used_key" and used["next"] == "refuse", used
     assert used["detail"].startswith("refuses it at the live gate (NOT_AUTHORIZED)") and missing in used["detail"]
     assert "--confirm refuses it at the live gate" in err and "plans afresh" not in err

@@ -1272,7 +1272,10 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
     ignored = ignored_size(app, prior, asked) if after != "refuse" else None
     if ignored is not None:
         rec["size_ignored"] = ignored
-    out.record(rec, USED_KEY_COLUMNS, title="execution under this key")
+    if out.format == "json":  # one array, as a fresh plan's preview is: a script's `.[]` reads both alike
+        out.records([rec], USED_KEY_COLUMNS)
+    else:
+        out.record(rec, USED_KEY_COLUMNS, title="execution under this key")
     afresh = " (another --idempotency-key plans afresh)" if status.final and gate_refusal is None else ""
     used = f"idempotency key {prior['key']} is used by a {prior['mode']} execution of {prior['opportunity_id']} " \
            f"({status.value})"
