@@ -147,6 +147,11 @@ def test_watch_streams_events_and_stops_cleanly_on_sigint(tmp_path: Path) -> Non
     assert stopped["trades"] == len(executed) >= 1
     assert len({e["key"] for e in executed}) == len(executed)
     assert all("type" in e for e in w.events)
+    # README's stream shape: every line carries `v`, `event` and `ts`. Found by a contract reviewer: the
+    # `execution` line had neither `event` nor `ts` (`jq '{type,event,ts}'` gave nulls for it).
+    assert all(e["v"] == 1 and isinstance(e["event"], str) and re.fullmatch(r"\d{4}-.+Z", e["ts"])
+               for e in w.events), w.events
+    assert {e["event"] for e in executed} == {"execution"}
     check_ledger_and_audit()
 
 
@@ -166,7 +171,7 @@ def test_a_signal_during_an_execution_finishes_and_records_it_first(tmp_path: Pa
     err = w.stderr()
     assert code == 130, err
     kinds = [(e["type"], e.get("event")) for e in w.events]
-    assert ("execution", None) in kinds, kinds
+    assert ("execution", "execution") in kinds, kinds
     execution = next(e for e in w.events if e["type"] == "execution")
     assert execution["status"] == "done"
     assert kinds[-1] == ("watch", "stopped")

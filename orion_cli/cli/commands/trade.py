@@ -1922,7 +1922,8 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         failed = result.verdict.first_failure if result.status == "refused" else None
         if refused is not None and failed is not None:
             refused[legs] = WatchRefusal(failed.name)
-        rec = {**result.to_record(), "v": 1, "opportunity_id": op.id}
+        # The watch stream's shape: every line has `v`, `event` and `ts`, an execution as the `watch` events do.
+        rec = {**result.to_record(), "v": 1, "event": "execution", "ts": _now(), "opportunity_id": op.id}
         if app.out.machine:
             app.out.stream(rec, WATCH_COLUMNS)
         else:
