@@ -647,8 +647,22 @@ def test_audit_tail_says_when_a_type_matches_nothing_in_the_log(ledger: Path) ->
     assert [e["type"] for e in jsonl(result.stdout)] == ["halt.engaged"]  # what matched is still shown
     warning = next(line for line in result.stderr.splitlines() if line.startswith("warning:"))
     assert "'halt.engage', 'hlat'" in warning and "its types: " in warning and "halt.engaged" in warning
-    assert "'halt'" not in warning
+    assert "family 'halt.engage', 'hlat' (" in warning  # 'halt' matched: not listed (only as a suggestion)
+    assert "'halt.engage': did you mean 'halt.engaged'?; 'hlat': did you mean 'halt'?" in warning, warning
     assert "warning:" not in run("audit", "tail", "--type", "halt.engaged", "--type", "halt").stderr
+
+
+def test_audit_tail_suggests_the_stored_spelling_of_a_type(ledger: Path) -> None:
+    """Found by a contract reviewer: `--type config.initialised` (as `balance.initialised` is spelt)
+    found nothing, the warning listing every type but not which was meant. The stored types are not
+    renamed (existing logs keep theirs); the warning names the close one."""
+    assert run("halt", "--reason", "r").exit_code == 0
+    result = run("audit", "tail", "--type", "config.initialised", "--type", "hatl", "--type", "zzz", "--jsonl")
+    assert result.exit_code == 0 and result.stdout == ""
+    warning = next(line for line in result.stderr.splitlines() if line.startswith("warning:"))
+    assert "'config.initialised': did you mean 'config.initialized'?" in warning, warning
+    assert "'hatl': did you mean 'halt'?" in warning and "'zzz': did you" not in warning, warning
+    assert run("audit", "tail", "--type", "config.initialized", "--jsonl").stdout.count("config.initialized") == 1
 
 
 def test_audit_tail_type_is_matched_whatever_its_case(ledger: Path) -> None:

@@ -75,6 +75,19 @@ def parse_since(text: str) -> str:
     return iso_utc(max(ts, EPOCH))
 
 
+def _did_you_mean(missing: list[str], present: list[str]) -> str:
+    """The type or family in the log a missing ``--type`` is likely a misspelling of. The stored types
+    are kept as written (a renamed one would split an existing log's history), and they spell alike
+    only mostly: `config.initialized` beside `balance.initialised`, so `--type config.initialised`
+    found nothing without a word of what was meant."""
+    import difflib
+
+    names = sorted({*present, *(t.split(".", 1)[0] for t in present)})
+    guesses = [(m, difflib.get_close_matches(m, names, n=1, cutoff=0.75)) for m in missing]
+    said = [f"{m!r}: did you mean {g[0]!r}?" for m, g in guesses if g]
+    return f" ({'; '.join(said)})" if said else ""
+
+
 @app.command("tail")
 def tail(
     ctx: typer.Context,
@@ -113,6 +126,7 @@ def tail(
         present = log.types()
         shown = ", ".join(present[:30]) + (f" and {len(present) - 30} more" if len(present) > 30 else "")
         out.warn(f"no event in this log is of type or family {', '.join(map(repr, missing))}"
+                 + _did_you_mean(missing, present)
                  + (f"; its types: {shown}" if present else "; the log is empty")
                  + (" (following for new ones)" if follow else ""))
     records = [e.to_record() for e in events]
