@@ -195,7 +195,7 @@ complete -c orion -n '__fish_seen_subcommand_from snapshot; and __fish_seen_subc
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'size' -x -d 'Contracts per leg (default: the scanned size, capped by the order limits); below one size step of the legs: exit 2.'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'confirm' -d 'Execute (without it: show the plan and every check, place nothing).'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'live' -d 'Trade real money; needs --authorize-live, or the typed phrase on a terminal.'
-complete -c orion -n '__fish_seen_subcommand_from trade' -l 'authorize-live' -d 'The second half of the live authorization (with --live).'
+complete -c orion -n '__fish_seen_subcommand_from trade' -l 'authorize-live' -d 'The second half of the live authorization (with --live; never with --demo/--snapshot: exit 2).'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'idempotency-key' -x -d 'Execution key (default op-OP_ID; up to 64 printable characters): a re-run with the same key in this ledger reports, never re-sends.'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'snapshot' -r -F -d 'Read a recorded snapshot file instead of the live venues.'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'demo' -d 'Read the packaged demo data set (recorded, offline).'

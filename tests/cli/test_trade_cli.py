@@ -664,6 +664,22 @@ def _stored_again_as(op_id: str, new_id: str) -> None:
         db.dispose()
 
 
+def _stored_from(op_id: str, source: str) -> None:
+    """Record ``source`` as the data the stored opportunity ``op_id`` was scanned from (``live venues
+    (kalshi prod)`` as a scan of the live venues records it, ``snapshot PATH`` a recording's), so a
+    test can trade it on those books: a trade must read the data its opportunity was priced on."""
+    db = open_database(None)
+    try:
+        op, _ = store.load(db, op_id)
+        with db.write() as conn:
+            store.save(conn, [op], source=source)
+    finally:
+        db.dispose()
+
+
+LIVE_SCAN = "live venues (kalshi prod)"
+
+
 def test_key_of_another_opportunity_is_refused(op_id: str) -> None:
     code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "shared")
     assert code == 0, err
@@ -947,7 +963,7 @@ def test_the_json_preview_is_an_array_whatever_the_key_holds(op_id: str) -> None
     assert fresh[0]["type"] == "plan" and {r["type"] for r in fresh[1:]} == {"check"}
     assert invoke("trade", op_id, "--demo", "--confirm", "--size", "7")[0] == 0
     assert [r["type"] for r in preview()] == ["used_key"]  # the default key, used now
-    assert [r["type"] for r in preview("--idempotency-key", "fresh9")][0] == "plan"
+    assert preview("--idempotency-key", "fresh9")[0]["type"] == "plan"
 
 
 def test_the_preview_of_a_used_key_says_what_confirm_will_do_with_it(op_id: str) -> None:
@@ -1206,6 +1222,7 @@ def test_an_opportunity_on_a_venue_the_snapshot_recorded_down_is_exit_5_not_a_mi
     """Found in a black-box run: `trade OP --snapshot F`, F recording Kalshi down, said "no market ...
     in snapshot" (exit 2, as if the opportunity named a mistyped market): Kalshi is unavailable there."""
     down = str(write_venue_down_snapshot(tmp_path / "down.json"))
+    _stored_from(op_id, f"snapshot {down}")  # as if scanned there before Kalshi went down
     for confirm in ([], ["--confirm"]):
         code, _, err = invoke("trade", op_id, "--snapshot", down, *confirm, "--json")
         assert code == 5, err
@@ -1214,15 +1231,88 @@ def test_an_opportunity_on_a_venue_the_snapshot_recorded_down_is_exit_5_not_a_mi
     assert ledger_orders() == []
 
 
+@pytest.mark.parametrize("confirm", [[], ["--confirm"]])
+def test_an_opportunity_is_traded_only_on_the_data_it_was_scanned_from(op_id: str, tmp_path: Path,
+                                                                      confirm: list[str]) -> None:
+    """Found by a contract reviewer: an id from `orion scan --demo` traded without --demo went to the
+    live venues (4 retries, exit 5, "the venue may be down or rate limiting us"). The opportunity records
+    the data it was scanned from: on other data it is a usage error (exit 2) before any request or write,
+    the hint naming the flag to use. The reverse too: a live-scanned id on --demo books."""
+    from orion_cli.venues.snapshot import demo_path
+
+    snapshot = str(demo_path())
+    before = audit_count()
+
+    def refused(*flags: str) -> dict[str, Any]:
+        code, out, err = invoke("trade", op_id, *flags, *confirm, "--json")
+        assert code == 2 and out == "", err
+        record = json.loads(err.strip().splitlines()[-1])
+        assert record["reason"] == "other_data" and "nothing was read or sent" in record["message"], record
+        return {"message": record["message"], "hint": err.strip().splitlines()[-2]}
+
+    said = refused()
+    assert said["message"].startswith(f"opportunity {op_id} was scanned from the demo data set, and this trade "
+                                      "would read the live venues' books"), said
+    assert said["hint"] == "hint: it was scanned from the demo data set: add --demo", said
+    assert refused("--snapshot", snapshot)["hint"] == ("hint: it was scanned from the demo data set: use --demo "
+                                                       "instead of --snapshot"), said
+    _stored_from(op_id, f"snapshot {snapshot}")
+    assert refused()["hint"] == f"hint: it was scanned from the snapshot {snapshot}: add --snapshot {snapshot}"
+    assert refused("--demo")["hint"] == (f"hint: it was scanned from the snapshot {snapshot}: use --snapshot "
+                                         f"{snapshot} instead of --demo")
+    _stored_from(op_id, LIVE_SCAN)
+    assert refused("--demo")["hint"] == "hint: it was scanned from the live venues' books: leave out --demo"
+    assert refused("--snapshot", snapshot)["hint"] == ("hint: it was scanned from the live venues' books: leave "
+                                                       "out --snapshot")
+    assert audit_count() == before and ledger_orders() == []
+
+
+def test_a_used_key_is_traded_only_on_the_data_its_execution_was(op_id: str) -> None:
+    """A used key is reported or resumed on the data flags its execution recorded (the books its resume
+    must read again), whatever the opportunity's record says."""
+    assert invoke("trade", op_id, "--demo", "--confirm", "--size", "7")[0] == 0
+    _stored_from(op_id, LIVE_SCAN)  # a rescan of the live venues under the same id: the execution still says demo
+    for confirm in ([], ["--confirm"]):
+        code, _, err = invoke("trade", op_id, *confirm)
+        assert code == 2, err
+        assert f"execution {default_key(op_id)} of {op_id} was traded on the demo data set" in err, err
+        assert "hint: it was traded on the demo data set: add --demo" in err, err
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm")
+    assert code == 0 and "reporting it, nothing re-sent" in err, err
+    assert len(ledger_orders()) == 2
+
+
 def test_live_alone_without_a_terminal_is_refused_naming_the_other_half(op_id: str) -> None:
+    _stored_from(op_id, LIVE_SCAN)
     code, _, err = invoke("trade", op_id, "--live", "--confirm")
     assert code == 6 and "--authorize-live" in err
 
 
 def test_authorize_alone_is_refused_naming_live(op_id: str) -> None:
-    code, _, err = invoke("trade", op_id, "--authorize-live", "--confirm", "--demo")
+    _stored_from(op_id, LIVE_SCAN)
+    code, _, err = invoke("trade", op_id, "--authorize-live", "--confirm")
     assert code == 6 and "--live" in err
     assert ledger_orders() == []
+
+
+@pytest.mark.parametrize("confirm", [[], ["--confirm"]])
+@pytest.mark.parametrize("data", [["--demo"], ["--snapshot", "SNAPSHOT"]])
+def test_authorize_live_on_recorded_data_is_a_usage_error(op_id: str, tmp_path: Path, confirm: list[str],
+                                                          data: list[str]) -> None:
+    """Found by a contract reviewer: `--demo --confirm --authorize-live` was refused at the live gate
+    (exit 6, "pass --live", which --demo then refuses as exit 2) and audited as a *live* NOT_AUTHORIZED
+    rejection, which `orion report` counted in the live ledger. Recorded data is paper only: a live flag
+    beside it is a usage error, as `--demo --live` is, with nothing audited."""
+    if data[0] == "--snapshot":
+        from orion_cli.venues.snapshot import demo_path
+
+        data = ["--snapshot", str(demo_path())]
+        _stored_from(op_id, f"snapshot {demo_path()}")  # scanned there: only the live flag is wrong
+    before = audit_count()
+    code, out, err = invoke("trade", op_id, *data, *confirm, "--authorize-live", "--idempotency-key", "L2", "--json")
+    assert code == 2 and out == "", err
+    assert "--authorize-live" in err and "--demo and --snapshot are paper only" in err, err
+    assert audit_count() == before and _rejections() == [] and ledger_orders() == []
 
 
 @pytest.mark.parametrize(("name", "value", "missing"), [
@@ -1232,9 +1322,23 @@ def test_authorize_alone_is_refused_naming_live(op_id: str) -> None:
 def test_one_environment_half_is_refused(op_id: str, monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                          missing: str) -> None:
     monkeypatch.setenv(name, value)
-    code, _, err = invoke("trade", op_id, "--confirm", "--demo", "--size", "7")
+    code, _, err = invoke("trade", op_id, "--confirm", "--demo", "--size", "7", "--idempotency-key", "L3")
     assert code == 6 and missing in err
     assert ledger_orders() == []
+    # Found by a contract reviewer: on --demo data (paper only) the refusal was audited as a *live*
+    # rejection, counted by the live ledger's `orion report` and missing from the paper one; and its hint
+    # said to set the other half, which --demo then refuses (exit 2).
+    assert f"hint: --demo and --snapshot are paper only: unset {name}" in err, err
+    db = open_database(None)
+    try:
+        (event,) = [e for e in AuditLog(db).iter_all() if e.type == "risk.rejected"]
+    finally:
+        db.dispose()
+    assert (event.mode, json.loads(event.payload)["key"]) == ("paper", "L3")
+    monkeypatch.delenv(name)
+    assert _reported_rejections() == {"NOT_AUTHORIZED": 1}
+    monkeypatch.setenv("ORION__TRADING__MODE", "live")
+    assert _reported_rejections() == {}
 
 
 @pytest.mark.parametrize("attempt", [
@@ -1247,6 +1351,7 @@ def test_a_refused_live_attempt_is_audited_as_a_rejection(op_id: str, monkeypatc
     flags = [attempt] if isinstance(attempt, str) else []
     for name, value in ({} if isinstance(attempt, str) else attempt).items():
         monkeypatch.setenv(name, value)
+    _stored_from(op_id, LIVE_SCAN)  # the live venues' books: the demo data is paper only
     code, _, err = invoke("trade", op_id, "--confirm", *flags, "--idempotency-key", "gate-1")
     assert code == 6, err
     assert _rejections() == [("gate-1", op_id, "NOT_AUTHORIZED")]

@@ -41,6 +41,22 @@ def op_id() -> str:
     return str(json.loads(result.stdout.splitlines()[0])["id"])
 
 
+@pytest.fixture
+def live_op_id(op_id: str) -> str:
+    """The scanned opportunity as if scanned from the live venues: a live trade must be of live-priced
+    data (one scanned from --demo is refused, exit 2). Nothing reads a book: the gate stops the child."""
+    from orion_cli.store import opportunities as store
+
+    db = open_database(None)
+    try:
+        op, _ = store.load(db, op_id)
+        with db.write() as conn:
+            store.save(conn, [op], source="live venues (kalshi prod)")
+    finally:
+        db.dispose()
+    return op_id
+
+
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "NO_COLOR": "1", "COLUMNS": "200", "LINES": "50",
@@ -96,8 +112,8 @@ def audit_events(type_: str) -> list[Any]:
         db.dispose()
 
 
-def test_correct_phrase_authorizes_live_and_audits_how(op_id: str, tmp_path: Path) -> None:
-    argv = [*ORION_ARGV, "trade", op_id, "--live", "--confirm"]
+def test_correct_phrase_authorizes_live_and_audits_how(live_op_id: str, tmp_path: Path) -> None:
+    argv = [*ORION_ARGV, "trade", live_op_id, "--live", "--confirm"]
     code, before, output = run_on_pty(argv, "CONFIRM LIVE TRADING")
     assert before, f"no phrase prompt appeared:\n{output}"
     # The banner comes first: venues, limits and balances.
@@ -108,7 +124,7 @@ def test_correct_phrase_authorizes_live_and_audits_how(op_id: str, tmp_path: Pat
     events = audit_events("live.authorized")
     assert len(events) == 1
     assert events[0].mode == "live" and events[0].payload["how"] == "typed"
-    assert events[0].payload["opportunity_id"] == op_id
+    assert events[0].payload["opportunity_id"] == live_op_id
     assert audit_chain_ok()
 
 
@@ -121,8 +137,8 @@ def audit_chain_ok() -> bool:
 
 
 @pytest.mark.parametrize("answer", ["confirm live trading", "CONFIRM LIVE", ""])
-def test_wrong_phrase_is_refused_with_exit_6(op_id: str, tmp_path: Path, answer: str) -> None:
-    argv = [*ORION_ARGV, "trade", op_id, "--live", "--confirm"]
+def test_wrong_phrase_is_refused_with_exit_6(live_op_id: str, tmp_path: Path, answer: str) -> None:
+    argv = [*ORION_ARGV, "trade", live_op_id, "--live", "--confirm"]
     code, before, output = run_on_pty(argv, answer)
     assert before, f"no phrase prompt appeared:\n{output}"
     assert code == 6, output
@@ -131,9 +147,9 @@ def test_wrong_phrase_is_refused_with_exit_6(op_id: str, tmp_path: Path, answer:
 
 
 @pytest.mark.parametrize("keys", ["\x03", "\x04"], ids=["ctrl-c", "ctrl-d"])
-def test_cancelling_the_phrase_prompt_is_an_interruption_exit_130(op_id: str, keys: str) -> None:
+def test_cancelling_the_phrase_prompt_is_an_interruption_exit_130(live_op_id: str, keys: str) -> None:
     """Ctrl-C or Ctrl-D at the phrase is "interrupted" (DESIGN: 130), not a wrong phrase; nothing authorized."""
-    argv = [*ORION_ARGV, "trade", op_id, "--live", "--confirm"]
+    argv = [*ORION_ARGV, "trade", live_op_id, "--live", "--confirm"]
     code, before, output = run_on_pty(argv, keys, enter=False)
     assert before, f"no phrase prompt appeared:\n{output}"
     assert code == 130, output
@@ -142,8 +158,8 @@ def test_cancelling_the_phrase_prompt_is_an_interruption_exit_130(op_id: str, ke
     assert audit_events("live.authorized") == []
 
 
-def test_no_terminal_refuses_at_once_naming_the_other_half(op_id: str, tmp_path: Path) -> None:
-    argv = [*ORION_ARGV, "trade", op_id, "--live", "--confirm"]
+def test_no_terminal_refuses_at_once_naming_the_other_half(live_op_id: str, tmp_path: Path) -> None:
+    argv = [*ORION_ARGV, "trade", live_op_id, "--live", "--confirm"]
     started = time.monotonic()
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
                           env=child_env())
@@ -154,8 +170,8 @@ def test_no_terminal_refuses_at_once_naming_the_other_half(op_id: str, tmp_path:
     assert audit_events("live.authorized") == []
 
 
-def test_flag_pair_on_a_terminal_never_prompts_and_audits_flag(op_id: str, tmp_path: Path) -> None:
-    argv = [*ORION_ARGV, "trade", op_id, "--live", "--authorize-live", "--confirm"]
+def test_flag_pair_on_a_terminal_never_prompts_and_audits_flag(live_op_id: str, tmp_path: Path) -> None:
+    argv = [*ORION_ARGV, "trade", live_op_id, "--live", "--authorize-live", "--confirm"]
     code, before, output = run_on_pty(argv, None)
     assert before == "" and code == 0, output
     assert "LIVE TRADING" in output and "limits:" in output
@@ -232,12 +248,15 @@ def test_a_preview_a_check_refuses_does_not_offer_to_place(op_id: str) -> None:
 def test_a_preview_the_live_gate_would_refuse_does_not_offer_to_place(
         op_id: str, flags: tuple[str, ...], env: dict[str, str]) -> None:
     """Found by black-box testing: with half of an authorization the preview said "would be refused by
-    NOT_AUTHORIZED", then asked "Place these orders?"; yes then failed at the gate with exit 6."""
+    NOT_AUTHORIZED", then asked "Place these orders?"; yes then failed at the gate with exit 6.
+    `--authorize-live` beside --demo (paper only) is a usage error now, before any plan."""
     code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo", *flags], "y", enter=False,
                                       prompt="Place these orders?", **env)
-    assert code == 0, output
+    assert code == (2 if flags else 0), output
     assert not before and "Place these orders?" not in output
-    assert "would be refused by NOT_AUTHORIZED" in output and audit_events("order.intent") == []
+    # (a usage panel on a terminal styles the flags in its words: matched by a plain part)
+    assert ("paper only" if flags else "would be refused by NOT_AUTHORIZED") in output
+    assert audit_events("order.intent") == []
 
 
 def test_a_preview_that_confirming_would_refuse_does_not_offer_to_place(op_id: str) -> None:

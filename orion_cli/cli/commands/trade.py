@@ -29,8 +29,10 @@ Shape (one command, two uses):
   audited) once, then skipped while the check that refused it would refuse it again.
 
 The default idempotency key is ``op-<OP_ID>``: one stored opportunity is executed at most once unless
-another ``--idempotency-key`` is given. A recorded source (``--demo``/``--snapshot``) is paper only;
-its books are replayed as the current books (re-stamped now), since they *are* that world's market.
+another ``--idempotency-key`` is given. A recorded source (``--demo``/``--snapshot``) is paper only
+(a live flag beside it is exit 2); its books are replayed as the current books (re-stamped now), since
+they *are* that world's market. An opportunity is traded on the kind of data it was scanned from (a used
+key: its execution's), else exit 2 before any request (:func:`_refuse_other_data`).
 
 Test hook: ``ORION_TRADE_STOP_AFTER_GATE=1`` stops right after the live gate and its
 ``live.authorized`` audit event, before any book is read or any venue contacted (rehearse the gate).
@@ -343,6 +345,75 @@ def _recorded(snapshot: Path | None, demo: bool) -> bool:
     return snapshot is not None or demo
 
 
+RECORDED_IS_PAPER = "--demo and --snapshot are paper only"
+
+
+def _refuse_live_on_recorded(pre_mode: str, authorize_live: bool, snapshot: Path | None, demo: bool) -> None:
+    """Recorded data (``--demo``, ``--snapshot``) is paper only: a live flag beside it contradicts it (exit
+    2, before anything is read, written or audited). ``--authorize-live`` too: the gate would refuse it as
+    half the flag pair (exit 6, "pass --live"), and adding --live is refused here. Half of the environment
+    pair is the gate's refusal (exit 6) as anywhere, audited in the paper ledger (:func:`run_gate`)."""
+    if not _recorded(snapshot, demo):
+        return
+    if pre_mode == "live":
+        raise typer.BadParameter(f"live trading reads the live venues; {RECORDED_IS_PAPER}",
+                                 param_hint="--demo/--snapshot")
+    if authorize_live:
+        raise typer.BadParameter(f"--authorize-live authorizes live trading, which reads the live venues; "
+                                 f"{RECORDED_IS_PAPER}", param_hint="--authorize-live")
+
+
+def _data_of_flags(flags: str) -> tuple[str, str]:
+    """The kind (``live``, ``demo``, ``snapshot``) of the data ``flags`` (:func:`source_flags`) read, and its words."""
+    if not flags:
+        return "live", "the live venues' books"
+    if flags == " --demo":
+        return "demo", "the demo data set"
+    return "snapshot", f"the snapshot{flags.removeprefix(' --snapshot')}"
+
+
+def scanned_flags(scanned_from: str) -> str:
+    """The data flags reading the data an opportunity was scanned from, by the source name stored with it
+    (the demo set's label, ``snapshot PATH``, else the live venues)."""
+    from orion_cli.venues.snapshot import DEMO_LABEL
+
+    if scanned_from == DEMO_LABEL:
+        return source_flags(None, True)
+    if scanned_from.startswith("snapshot "):
+        return source_flags(Path(scanned_from.removeprefix("snapshot ")), False)
+    return ""
+
+
+def _refuse_other_data(op: Opportunity, scanned_from: str, prior: Mapping[str, Any] | None,
+                       snapshot: Path | None, demo: bool) -> None:
+    """A trade of ``op`` on other data than it was priced on (exit 2, before any request or write).
+
+    Found by a contract reviewer: an id from `orion scan --demo` traded without --demo went to the live
+    venues (4 retries, then exit 5, "the venue may be down"); the reverse planned a live opportunity on
+    the demo books. The opportunity records the source it was scanned from; a used key, the data flags
+    its execution was traded on, which its resume must read again. Only the kind of data is compared:
+    a snapshot's path is the one typed then, relative to another working directory perhaps."""
+    from orion_cli.execution.state import recorded_source_flags
+
+    recorded = recorded_source_flags(prior["plan"]) if prior is not None else None
+    expected = scanned_flags(scanned_from) if recorded is None else recorded
+    given = source_flags(snapshot, demo)
+    (want, want_words), (have, have_words) = _data_of_flags(expected), _data_of_flags(given)
+    if want == have:
+        return
+    what = (f"opportunity {op.id} was scanned from {want_words}" if prior is None or recorded is None
+            else f"execution {prior['key']} of {op.id} was traded on {want_words}")
+    flag = given.split()[0] if given else ""
+    fix = (f"add{expected}" if have == "live" else f"leave out {flag}" if want == "live"
+           else f"use{expected} instead of {flag}")
+    from orion_cli.core.errors import UsageError
+
+    raise UsageError(f"{what}, and this trade would read {have_words}, where it was never priced; nothing "
+                     "was read or sent", hint=f"it was {'scanned from' if recorded is None else 'traded on'} "
+                                               f"{want_words}: {fix}", reason="other_data")
+
+
+# -- venues ------------------------------------------------------------------------------------------
 # -- venues ------------------------------------------------------------------------------------------
 
 
@@ -832,13 +903,17 @@ async def _banner_balances(venues: VenueSet) -> dict[Venue, Balance | None]:
 
 
 def run_gate(app: AppContext, *, live: bool, authorize_live: bool, venues: VenueSet | None,
-             op: Opportunity | None, notes_said: bool = False, key: str | None = None) -> Authorization:
+             op: Opportunity | None, notes_said: bool = False, key: str | None = None,
+             recorded: bool = False) -> Authorization:
     """Apply the gate (prompting on a terminal only for ``--live`` alone); audit ``live.authorized``.
 
     ``notes_said``: the preview before it already warned the gate's notes (the operator accepted
     "Place these orders?"), so they are not warned twice. ``key`` (a trade of ``op``): a refusal is
     audited ``risk.rejected`` NOT_AUTHORIZED in the live ledger, as every other refused trade is (DESIGN
-    §4), so a half-configured service's failed attempts show in `orion report`."""
+    §4), so a half-configured service's failed attempts show in `orion report`. ``recorded``: the trade
+    reads ``--demo``/``--snapshot`` data, paper only (:func:`_refuse_live_on_recorded` refused every live
+    flag): a refusal there (half the environment pair) is a paper trade's, audited in the paper ledger, and
+    its hint says to unset the half, since completing the pair would be refused next."""
     from orion_cli.cli.prompts import ask_text, interactive
     from orion_cli.core import gate
 
@@ -853,8 +928,13 @@ def run_gate(app: AppContext, *, live: bool, authorize_live: bool, venues: Venue
         app.out.warn(note)
     if isinstance(decision, gate.Refused):
         if op is not None and key is not None:
-            _audit_refusal(app, decision.reason, decision.message, key=key, op=op, mode="live")
-        raise decision.error()
+            _audit_refusal(app, decision.reason, decision.message, key=key, op=op,
+                           mode="paper" if recorded else "live")
+        error = decision.error()
+        if recorded:  # only half the environment pair gets here: every live flag is exit 2 before
+            half = gate.ENV_PAPER if decision.missing.startswith(gate.ENV_AUTHORIZED) else gate.ENV_AUTHORIZED
+            error.hint = f"{RECORDED_IS_PAPER}: unset {half}, half of the live environment pair, to trade on them"
+        raise error
     if decision.live:
         if decision.how != "typed" and venues is not None:
             _banner(app, venues, op)
@@ -1103,13 +1183,11 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     out = app.out
     size_given = size is not None  # the operator's --size: one below the legs' size step is a usage error
     pre_mode, pre_authorized, pre_how, gate_refuses = _pre_mode(live, authorize_live)
-    if pre_mode == "live" and _recorded(snapshot, demo):
-        raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
-                                 param_hint="--demo/--snapshot")
+    _refuse_live_on_recorded(pre_mode, authorize_live, snapshot, demo)
     # An opportunity id names a row of a ledger that exists: a missing one is a mistyped --db or
     # ORION_HOME (exit 3), never created here (a `halt` there would then "succeed" and stop nothing).
     try:
-        op, _scanned_from = store.load(app.db(existing=True), op_id)
+        op, scanned_from = store.load(app.db(existing=True), op_id)
     except NotFound as exc:  # the scan to run is of the same data: without the flags it reads the live venues
         exc.hint = f"run `orion scan{source_flags(snapshot, demo)}` and use an id from its output"
         raise
@@ -1117,6 +1195,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     # A used key is reported or resumed from its stored plan: neither today's books nor today's
     # limits size or judge it then.
     prior = existing_execution(app, key)
+    _refuse_other_data(op, scanned_from, prior, snapshot, demo)
     resuming = prior is not None
     if not confirm:  # --confirm says them at the gate; a preview must not stay silent on them
         for note in _gate_notes(app, live, authorize_live):
@@ -1188,7 +1267,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
 
     venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
     auth = run_gate(app, live=live, authorize_live=authorize_live, venues=venues if pre_mode == "live" or live
-                    else None, op=op, notes_said=not confirm, key=key)
+                    else None, op=op, notes_said=not confirm, key=key, recorded=_recorded(snapshot, demo))
     if _stop_after_gate(app, auth):
         return
     venues = VenueSet(app, auth.mode, source, leg_venues, secrets)
@@ -1528,16 +1607,15 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     if not enabled_venues(settings):  # each round would fail the same way, for ever
         raise no_venue_enabled(ScanOptions.from_settings(settings).venues)
     pre_mode = _pre_mode(live, authorize_live).mode
-    if pre_mode == "live" and _recorded(snapshot, demo):
-        raise typer.BadParameter("live trading reads the live venues; --demo and --snapshot are paper only",
-                                 param_hint="--demo/--snapshot")
+    _refuse_live_on_recorded(pre_mode, authorize_live, snapshot, demo)
     _require_ledger_for_live(app, pre_mode)
     source = open_source(app, snapshot, demo)
     if _recorded(snapshot, demo):
         announce(app, source)
         source = ReplaySource(source)
     banner_venues = VenueSet(app, "live", source, enabled_venues(settings), secrets) if pre_mode == "live" else None
-    auth = run_gate(app, live=live, authorize_live=authorize_live, venues=banner_venues, op=None)
+    auth = run_gate(app, live=live, authorize_live=authorize_live, venues=banner_venues, op=None,
+                    recorded=_recorded(snapshot, demo))
     if _stop_after_gate(app, auth):
         return
     if auth.mode == "live":
@@ -1963,8 +2041,10 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
 
 def trade_command(
     ctx: typer.Context,
-    op_id: Annotated[str | None, typer.Argument(metavar="[OP_ID]", help="Opportunity id from `orion scan` "
-                                                                          "(omit with --watch).")] = None,
+    op_id: Annotated[str | None, typer.Argument(metavar="[OP_ID]", help="Opportunity id from `orion scan`, "
+                                                                          "traded on the data it was scanned "
+                                                                          "from (--demo / --snapshot F as the "
+                                                                          "scan's; omit with --watch).")] = None,
     size: Annotated[str | None, typer.Option("--size", help="Contracts per leg (default: the scanned size, "
                                                             "capped by the order limits); below one size step "
                                                             "of the legs: exit 2.")] = None,
@@ -1973,7 +2053,8 @@ def trade_command(
     live: Annotated[bool, typer.Option("--live", help="Trade real money; needs --authorize-live, or the typed "
                                                       "phrase on a terminal.")] = False,
     authorize_live: Annotated[bool, typer.Option("--authorize-live", help="The second half of the live "
-                                                                         "authorization (with --live).")] = False,
+                                                                         "authorization (with --live; never "
+                                                                         "with --demo/--snapshot: exit 2).")] = False,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Execution key (default "
                                                         "op-OP_ID; up to 64 printable characters): a re-run with "
                                                         "the same key in this ledger reports, never re-sends.")] = None,
