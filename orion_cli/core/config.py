@@ -248,8 +248,8 @@ class LoggingConfig:
     """Diagnostic logging (never contains secret values)."""
 
     level: str = opt("warning", "log level on stderr", choices=("debug", "info", "warning", "error"))
-    file: str = opt("", "also log to this file, by its absolute path (~ allowed), with every warning and "
-                        "error printed; empty = no file")
+    file: str = opt("", "also log to this file, by its absolute path (~ allowed), with the warnings and "
+                        "errors printed; empty = no file")
 
 
 SECTIONS: dict[str, type[Any]] = {

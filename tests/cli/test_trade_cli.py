@@ -689,6 +689,20 @@ def test_key_of_another_opportunity_is_refused(op_id: str) -> None:
     assert len(ledger_orders()) == 2
 
 
+def test_a_key_of_another_opportunity_is_refused_not_judged_by_that_ones_data(op_id: str) -> None:
+    """Found in review: the data check took a used key's execution as this opportunity's, whichever
+    opportunity it traded, and sent the operator to flags this one was never priced on (add --demo,
+    then refused as the key's DUPLICATE). The key is another opportunity's: DUPLICATE says so at once."""
+    assert invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "shared")[0] == 0
+    _stored_again_as(op_id, "zzzzzzzz")
+    _stored_from("zzzzzzzz", LIVE_SCAN)  # scanned from the live venues; the key's execution traded demo data
+    _, out, err = invoke("trade", "zzzzzzzz", "--idempotency-key", "shared", "--json")
+    assert "other_data" not in err and "add --demo" not in err, err
+    (record,) = json.loads(out)
+    assert (record["type"], record["opportunity_id"], record["next"]) == ("used_key", op_id, "refuse"), record
+    assert len(ledger_orders()) == 2
+
+
 def _interrupt(key: str, opportunity_id: str, markets: tuple[tuple[str, str], ...] = (),
                status: str = "leg1_sent") -> None:
     """An execution a kill left unfinished (no process drives it), trading ``markets`` (venue, id)."""

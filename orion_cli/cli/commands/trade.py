@@ -392,9 +392,13 @@ def _refuse_other_data(op: Opportunity, scanned_from: str, prior: Mapping[str, A
     venues (4 retries, then exit 5, "the venue may be down"); the reverse planned a live opportunity on
     the demo books. The opportunity records the source it was scanned from; a used key, the data flags
     its execution was traded on, which its resume must read again. Only the kind of data is compared:
-    a snapshot's path is the one typed then, relative to another working directory perhaps."""
+    a snapshot's path is the one typed then, relative to another working directory perhaps. A key an
+    execution of another opportunity holds says nothing of this one's data (review: its data sent the
+    operator to flags this opportunity was never priced on); DUPLICATE refuses that key later."""
     from orion_cli.execution.state import recorded_source_flags
 
+    if prior is not None and prior["opportunity_id"] != op.id:
+        prior = None
     recorded = recorded_source_flags(prior["plan"]) if prior is not None else None
     expected = scanned_flags(scanned_from) if recorded is None else recorded
     given = source_flags(snapshot, demo)
@@ -413,7 +417,6 @@ def _refuse_other_data(op: Opportunity, scanned_from: str, prior: Mapping[str, A
                                                f"{want_words}: {fix}", reason="other_data")
 
 
-# -- venues ------------------------------------------------------------------------------------------
 # -- venues ------------------------------------------------------------------------------------------
 
 

@@ -436,15 +436,19 @@ def _position_side(raw: Mapping[str, Any]) -> Side:
     settled the wrong way round. Any other two labels (team names): the first outcome is YES.
     """
     label, opposite = raw.get("outcome"), raw.get("oppositeOutcome")
-    pair = sorted(str(x).strip().lower() for x in (label, opposite) if isinstance(x, str))
-    # Both labels known: the market parser's own test ({yes, no} exactly). Only one: a "Yes"/"No" on
-    # its own is the best word there is.
-    if pair == ["no", "yes"] or (len(pair) == 1 and pair[0] in ("yes", "no")):
-        return _side_of_outcome(label)
+    own = label.strip().lower() if isinstance(label, str) else None
+    other = opposite.strip().lower() if isinstance(opposite, str) else None
+    # Both labels: the market parser's own test ({yes, no} exactly). The held outcome's label alone: a
+    # "Yes"/"No" is the best word there is. The other outcome's label alone says nothing of this one.
+    if (own is not None and other is not None and sorted((own, other)) == ["no", "yes"]) or (
+            other is None and own in ("yes", "no")):
+        return Side.NO if own == "no" else Side.YES
     index = raw.get("outcomeIndex")
     if isinstance(index, int) and not isinstance(index, bool) and index in (0, 1):
         return Side.YES if index == 0 else Side.NO
-    return _side_of_outcome(label)
+    # Neither a word nor a position to go by: a guess would settle the holding either way round.
+    raise DataError("position.outcomeIndex",
+                    f"missing, and the outcome label {str(label)[:40]!r} does not say the side")
 
 
 def parse_position(raw: Any) -> Position | None:

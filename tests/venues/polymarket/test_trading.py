@@ -1492,6 +1492,13 @@ def test_a_position_side_follows_the_outcome_label_as_the_market_parser_does(fix
     for outcome, other, index, side in (("Yes", "Other", 1, Side.NO), ("No", "Maybe", 0, Side.YES)):
         pos = parse_position({**row, "outcome": outcome, "oppositeOutcome": other, "outcomeIndex": index})
         assert pos is not None and pos.side is side, (outcome, other, index)
+    # Only the other outcome's label (review: a "Yes" there read as this holding's): the position decides.
+    without = {k: v for k, v in row.items() if k not in ("outcome", "oppositeOutcome")}
+    for other, index, side in (("Yes", 1, Side.NO), ("No", 0, Side.YES)):
+        pos = parse_position({**without, "oppositeOutcome": other, "outcomeIndex": index})
+        assert pos is not None and pos.side is side, (other, index)
+    with pytest.raises(DataError, match="outcomeIndex"):  # nothing to go by: refused, never guessed
+        parse_position({**{k: v for k, v in without.items() if k != "outcomeIndex"}, "outcome": "Lakers"})
 
 
 def test_a_position_shows_the_realised_pnl_the_data_api_reports_and_no_fees(fixtures_dir: Path) -> None:
