@@ -27,7 +27,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from orion_cli.core.command_line import actor_command
 from orion_cli.core.errors import StorageError
@@ -486,6 +486,41 @@ class AuditLog:
         with self.db.read() as conn:
             rows = conn.execute(stmt).all()
         return [self._row_to_event(r) for r in reversed(rows)]
+
+    def since(self, since: str, *, types: tuple[str, ...] = (), batch: int = 1000) -> Iterator[Event]:
+        """Every matching event at or after ``since`` (audit ts text), oldest first, read in keyset
+        batches of ``batch``: memory stays flat however many there are.
+
+        The walk starts at the lowest seq whose ts is at or after ``since`` (not the first by ts: an event's
+        time is taken before its writer waits for the lock, so a later seq can carry an earlier ts) and
+        each batch then runs on the primary key: one pass over the window, never one per batch. The
+        ``+ 0`` keeps that first lookup on the ts index (over the window only): a plain ``min(seq)`` is
+        answered by walking the primary key from seq 1 up to the window, the whole log's history."""
+        with self.db.read() as conn:
+            first = conn.execute(select(func.min(audit_events.c.seq + 0)).where(audit_events.c.ts >= since)).scalar()
+        if first is None:
+            return
+        last = int(first) - 1
+        while True:
+            stmt = select(audit_events).where(audit_events.c.seq > last, audit_events.c.ts >= since)
+            if types:
+                stmt = stmt.where(_type_filter(types))
+            stmt = stmt.order_by(audit_events.c.seq).limit(batch)
+            with self.db.read() as conn:
+                rows = conn.execute(stmt).all()
+            for row in rows:
+                yield self._row_to_event(row)
+            if len(rows) < batch:
+                return
+            last = rows[-1].seq
+
+    def count_since(self, since: str, *, types: tuple[str, ...] = ()) -> int:
+        """How many matching events are at or after ``since``."""
+        stmt = select(func.count()).select_from(audit_events).where(audit_events.c.ts >= since)
+        if types:
+            stmt = stmt.where(_type_filter(types))
+        with self.db.read() as conn:
+            return int(conn.execute(stmt).scalar() or 0)
 
     def after(self, seq: int, *, types: tuple[str, ...] = (), limit: int = 1000) -> list[Event]:
         """Events with a seq greater than ``seq`` (for ``--follow``)."""

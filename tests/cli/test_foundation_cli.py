@@ -638,6 +638,57 @@ def test_audit_tail_json_lines_and_filters(ledger: Path) -> None:
     assert run("audit", "tail", "-n", "0", "--jsonl").stdout == ""
 
 
+def _bulk_events(ledger: Path, n: int, type_: str = "test.bulk") -> None:
+    from orion_cli.store.audit import AuditLog
+    from orion_cli.store.db import open_database
+
+    db = open_database(str(ledger))
+    try:
+        with db.write() as conn:
+            for i in range(n):
+                AuditLog.append(conn, type_, {"i": i})
+    finally:
+        db.dispose()
+
+
+def test_audit_tail_since_without_n_shows_every_event_since_then(ledger: Path) -> None:
+    """Found by a black-box contract review: `audit tail --since 1d --json` printed the newest 20 of 81
+    events, exit 0, nothing said: a cron `--since 1h --json | jq` lost the rest unnoticed."""
+    _bulk_events(ledger, 30)
+    every = run("audit", "tail", "-n", "1000", "--jsonl")
+    assert len(jsonl(every.stdout)) == 31  # init's event and the 30
+    for fmt in ("--json", "--jsonl"):
+        since = run("audit", "tail", "--since", "1h", fmt)
+        assert since.exit_code == 0 and since.stderr == "", since.output
+        assert jsonl(since.stdout) == jsonl(every.stdout)
+    table = run("--format", "table", "audit", "tail", "--since", "1h")  # streamed as lines, as -f prints them
+    assert table.exit_code == 0 and len(table.stdout.splitlines()) == 31
+    typed = run("audit", "tail", "--since", "1h", "--type", "test", "--jsonl")
+    assert [e["payload"]["i"] for e in jsonl(typed.stdout)] == list(range(30)) and typed.stderr == ""
+    assert run("audit", "tail", "--since", "2999-01-01", "--jsonl").stdout == ""
+    assert len(jsonl(run("audit", "tail", "--jsonl").stdout)) == 20  # no --since: the newest 20, as ever
+
+
+def test_audit_tail_says_when_n_leaves_out_events_since_then(ledger: Path) -> None:
+    _bulk_events(ledger, 30)
+    for quiet in ((), ("-q",)):  # a warning: kept under -q
+        cut = run(*quiet, "audit", "tail", "--since", "1h", "-n", "20", "--jsonl")
+        assert cut.exit_code == 0 and [e["seq"] for e in jsonl(cut.stdout)] == list(range(12, 32))
+        warning = [line for line in cut.stderr.splitlines() if line.startswith("warning:")]
+        assert warning == ["warning: -n 20 shows the newest 20 of the 31 events since 1h; omit -n to get them all: "
+                           "`orion audit tail --since 1h`"], cut.stderr
+    typed = run("audit", "tail", "--since", "1h", "-n", "5", "--type", "test.bulk", "--jsonl")
+    assert len(jsonl(typed.stdout)) == 5
+    assert "the newest 5 of the 30 events since 1h" in typed.stderr
+    assert "`orion audit tail --since 1h --type test.bulk`" in typed.stderr
+    none = run("audit", "tail", "--since", "1h", "-n", "0", "--jsonl")
+    assert none.stdout == "" and "-n 0 shows none of the 31 events since 1h" in none.stderr
+    for enough in ("31", "1000"):
+        whole = run("audit", "tail", "--since", "1h", "-n", enough, "--jsonl")
+        assert len(jsonl(whole.stdout)) == 31 and whole.stderr == ""
+    assert run("audit", "tail", "-n", "5", "--jsonl").stderr == ""  # no --since: the tail asked for, nothing cut
+
+
 def test_audit_tail_says_when_a_type_matches_nothing_in_the_log(ledger: Path) -> None:
     """Found in a black-box run: `--type halt.engage` (or `hlat`) printed nothing and exited 0, which
     reads as "no halt ever happened"."""

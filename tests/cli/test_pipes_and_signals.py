@@ -153,6 +153,35 @@ def test_a_follower_notices_its_reader_gone_with_nothing_new_to_write(ledger: Pa
     assert (code, err) == (0, "")
 
 
+def test_audit_tail_follow_since_streams_every_event_since_then_then_follows(ledger: Path,
+                                                                           isolated_home: Path) -> None:
+    """`--since` without -n showed only the newest 20 (black-box review); with -f it shows them all, then the
+    new ones, none twice and none lost."""
+    _fill(ledger, 25)
+    follower = subprocess.Popen([*orion_cmd(), "audit", "tail", "-f", "--since", "1h", "--interval", "0.1", "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(isolated_home))
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert follower.stdout is not None
+        for line in follower.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        # Read with a timeout: cut to the newest 20, the old code would leave this waiting for ever.
+        assert [json.loads(lines.get(timeout=30))["seq"] for _ in range(25)] == list(range(1, 26))
+        AuditLog(open_database(str(ledger))).record("test.after", {"ok": True})
+        rec = json.loads(lines.get(timeout=30))
+        assert (rec["seq"], rec["type"]) == (26, "test.after")
+        follower.send_signal(signal.SIGTERM)
+        _, err = follower.communicate(timeout=30)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 130 and "warning" not in err, err
+
+
 def test_audit_tail_follow_exits_130_on_sigterm_saying_so(ledger: Path, isolated_home: Path) -> None:
     """Found by black-box testing: SIGTERM killed `audit tail -f` (exit 143, nothing said), and
     `reconcile` likewise."""

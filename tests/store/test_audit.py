@@ -87,6 +87,29 @@ def test_tail_returns_the_last_n_oldest_first_with_filters(db: Database) -> None
     assert log.last_seq() == 10
 
 
+def test_since_reads_every_event_at_or_after_a_time_in_batches_in_seq_order(db: Database) -> None:
+    """`audit tail --since` without -n (a black-box review found it cut to the newest 20): every event since
+    then, however many, in keyset batches; one whose time was taken before a later seq's (its writer
+    waited for the lock) is still found."""
+    log = AuditLog(db)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    minutes = [0, 1, 2, 9, 3, 4, 5, 6, 7, 8, 10, 11]  # seq 4 carries a later time than seq 5-10
+    with db.write() as conn:
+        for i, m in enumerate(minutes):
+            AuditLog.append(conn, ("halt.engaged", "order.intent")[i % 2], {"i": i}, actor=ACTOR,
+                            now=base + timedelta(minutes=m))
+    since = iso_utc(base + timedelta(minutes=7))
+    expected = [seq for seq, m in enumerate(minutes, 1) if m >= 7]
+    assert expected == [4, 9, 10, 11, 12]
+    for batch in (1, 2, 3, 1000):
+        assert [e.seq for e in log.since(since, batch=batch)] == expected
+    assert [e.seq for e in log.since(since, types=("halt",), batch=1)] == [9, 11]
+    assert [e.seq for e in log.since(iso_utc(base), batch=5)] == list(range(1, 13))
+    assert list(log.since(iso_utc(base + timedelta(days=1)))) == []
+    assert log.count_since(since) == 5 and log.count_since(since, types=("order.intent",)) == 3
+    assert list(AuditLog(db).since("2000-01-01T00:00:00.000000Z")) == log.tail(100)
+
+
 def test_unmatched_names_the_types_and_families_no_event_is_of(db: Database) -> None:
     log = AuditLog(db)
     assert log.unmatched(("halt",)) == ["halt"] and log.types() == []

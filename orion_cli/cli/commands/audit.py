@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,6 +14,10 @@ from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column
 from orion_cli.cli.params import finite
 from orion_cli.core.plain_text import plain_ascii
+
+if TYPE_CHECKING:
+    from orion_cli.cli.output import Output
+    from orion_cli.store.audit import AuditLog, Event
 
 app = typer.Typer(help="The append-only, hash-chained audit log.\n\n"
                        "Example:  orion audit tail -n 20 --type halt.engaged", no_args_is_help=True, cls=CommandGroup)
@@ -37,6 +41,7 @@ SINCE_HINT = ("--since takes an ISO-8601 time (2026-11-21, 2026-11-21T10:00:00Z;
               "or an age in ASCII digits: 30s, 30m, 2h, 1d")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ALTERED_SHOWN = 5  # the altered events `audit tail` names before "and N more"
+DEFAULT_LINES = 20  # `audit tail` without -n or --since
 
 
 def parse_since(text: str) -> str:
@@ -91,21 +96,28 @@ def _did_you_mean(missing: list[str], present: list[str]) -> str:
 @app.command("tail")
 def tail(
     ctx: typer.Context,
-    n: Annotated[int, typer.Option("-n", "--lines", min=0, max=1_000_000, help="How many recent events.")] = 20,
+    n: Annotated[int | None, typer.Option(
+        "-n", "--lines", min=0, max=1_000_000, show_default=False,
+        help=f"How many recent events (default {DEFAULT_LINES}; with --since, every event since then).")] = None,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new events (Ctrl-C stops).")] = False,
     type_: Annotated[
         list[str] | None,
         typer.Option("--type", "-t", help="Only this type (halt.engaged) or family (halt); repeatable."),
     ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only events at or after: ISO time or 30m/2h/1d.")
+        str | None, typer.Option("--since", help="Only events at or after: ISO time or 30m/2h/1d; all of them "
+                                                 "unless -n is given (a warning says what -n left out).")
     ] = None,
     interval: Annotated[float, typer.Option("--interval", min=0.05, max=60, callback=finite,
                                             help="Follow poll interval, s.")] = 0.5,
 ) -> None:
     """Show the most recent audit events; JSON lines with --json or when piped.
 
-    Example:  orion audit tail -n 50 --type halt --json | jq .payload
+    With --since and no -n, every event since then is shown, oldest first, as lines (as -f prints
+    them), read in batches however many there are. With -n as well, the newest N of them, and a
+    warning (even with -q) when that leaves some out.
+
+    Example:  orion audit tail -n 50 --type halt --json | jq .payload   ·   orion audit tail --since 1h --json
     """
     from orion_cli.store.audit import AuditLog
 
@@ -120,7 +132,6 @@ def tail(
         raise typer.BadParameter("an event type or family, e.g. halt.engaged or halt (not empty)",
                                  param_hint="--type")
     since_ts = parse_since(since) if since is not None else None
-    events = log.tail(n, types=types, since=since_ts) if n else []
     missing = log.unmatched(types) if types else []
     if missing:
         present = log.types()
@@ -129,21 +140,37 @@ def tail(
                  + _did_you_mean(missing, present)
                  + (f"; its types: {shown}" if present else "; the log is empty")
                  + (" (following for new ones)" if follow else ""))
-    records = [e.to_record() for e in events]
-    altered = [e.seq for e in events if not e.readable]
-    if altered:
-        # A few named, then how many more: the first ten alone, with no count, read as all of them.
-        more = f" and {len(altered) - ALTERED_SHOWN} more" if len(altered) > ALTERED_SHOWN else ""
-        out.warn(f"audit event(s) {', '.join(map(str, altered[:ALTERED_SHOWN]))}{more} are not readable JSON: the "
-                 "log was altered; `orion audit verify` names the first bad event")
-    if follow or out.format in ("json", "jsonl"):
-        for rec in records:
-            out.stream(rec, AUDIT_COLUMNS)
+    # What a follower goes on after when nothing is shown: read first, so nothing appended meanwhile is lost.
+    newest_before = log.last_seq() if follow else 0
+    altered = _Altered()
+    if since_ts is not None and n is None:
+        # Every event since then: a pipeline (`--since 1h --json | jq`) must get all of them, and they
+        # could be millions, so they are streamed in keyset batches, never held in memory at once.
+        last = 0
+        for event in log.since(since_ts, types=types):
+            last = event.seq
+            altered.note(event)
+            out.stream(event.to_record(), AUDIT_COLUMNS)
+            if out.stdout_closed():  # `| head -1`: the reader went away; reading on would be for no one
+                break
     else:
-        out.records(records, AUDIT_COLUMNS, title="audit log", empty="no audit events")
+        lines = DEFAULT_LINES if n is None else n
+        events = log.tail(lines, types=types, since=since_ts) if lines else []
+        if since_ts is not None:
+            _say_left_out(out, log, lines, events, types=types, since=since_ts, since_text=str(since))
+        for event in events:
+            altered.note(event)
+        records = [e.to_record() for e in events]
+        if follow or out.format in ("json", "jsonl"):
+            for rec in records:
+                out.stream(rec, AUDIT_COLUMNS)
+        else:
+            out.records(records, AUDIT_COLUMNS, title="audit log", empty="no audit events")
+        last = events[-1].seq if events else 0
+    altered.warn(out)
     if not follow or out.stdout_closed():  # a follower whose reader went away has no one to follow for
         return
-    last = events[-1].seq if events else log.last_seq()
+    last = max(last, newest_before)
     while True:
         time.sleep(interval)
         if out.stdout_closed():  # the reader went away while nothing new came
@@ -155,6 +182,44 @@ def tail(
             out.stream(event.to_record(), AUDIT_COLUMNS)
             if out.stdout_closed():
                 return
+
+
+class _Altered:
+    """The events shown whose stored JSON is no longer readable: a few seqs kept, and how many."""
+
+    def __init__(self) -> None:
+        self.first: list[int] = []
+        self.count = 0
+
+    def note(self, event: Event) -> None:
+        if not event.readable:
+            self.count += 1
+            if len(self.first) < ALTERED_SHOWN:
+                self.first.append(event.seq)
+
+    def warn(self, out: Output) -> None:
+        if not self.count:
+            return
+        # A few named, then how many more: the first ten alone, with no count, read as all of them.
+        more = f" and {self.count - ALTERED_SHOWN} more" if self.count > ALTERED_SHOWN else ""
+        out.warn(f"audit event(s) {', '.join(map(str, self.first))}{more} are not readable JSON: the "
+                 "log was altered; `orion audit verify` names the first bad event")
+
+
+def _say_left_out(out: Output, log: AuditLog, lines: int, events: list[Event], *, types: tuple[str, ...], since: str,
+                  since_text: str) -> None:
+    """Warn (even with -q) when -n left out events since --since: a pipeline given 20 of 81 cannot tell."""
+    if len(events) < lines:
+        return  # all of them are shown
+    total = log.count_since(since, types=types)
+    if total <= len(events):
+        return
+    import shlex
+
+    shown = f"the newest {len(events)}" if events else "none"
+    every = " ".join(["orion audit tail --since", shlex.quote(since_text),
+                      *(f"--type {shlex.quote(t)}" for t in types)])
+    out.warn(f"-n {lines} shows {shown} of the {total} events since {since_text}; omit -n to get them all: `{every}`")
 
 
 @app.command("verify")
