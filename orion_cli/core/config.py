@@ -1167,7 +1167,48 @@ def toml_value(value: Any) -> str:
 
 
 def iter_flat(settings: Settings) -> Iterable[tuple[str, Any, str]]:
-    """(dotted key, value, source) for every key, redacted."""
+    """(dotted key, value, source) for every key, redacted; the ledger, vault and pairs file as the
+    commands find them (:func:`effective_location`)."""
     view = redacted_view(settings)
     for spec in key_specs():
-        yield spec.dotted, view[spec.section][spec.key], settings.sources.get(spec.dotted, "default")
+        value, source = view[spec.section][spec.key], settings.sources.get(spec.dotted, "default")
+        if spec.dotted in LOCATION_KEYS:
+            value, source = effective_location(spec.dotted, value, source)
+        yield spec.dotted, value, source
+
+
+# The keys that name where the ledger, the vault and the pairs file are, empty for a default place.
+LOCATION_KEYS = ("database.url", "secrets.vault_path", "matching.pairs_file")
+
+
+def effective_location(dotted: str, value: Any, source: str) -> tuple[Any, str]:
+    """The (value, source) shown for a :data:`LOCATION_KEYS` key: the file or URL every command uses.
+
+    Why: left empty, each was shown as ``""`` from ``default`` while the ledger was the ORION_HOME's
+    ``orion.db`` (found by a black-box review): an operator could not confirm that cron and a trader
+    share one ledger, and so one kill switch. An empty key is shown resolved, its source saying where
+    the default came from (``default (ORION_HOME)``, or the user data or config dir); a path given
+    with ``~`` is shown expanded (cron running as another user finds another home). A URL's password
+    stays masked; anything else is shown as configured.
+    """
+    from orion_cli.core import paths
+
+    text = str(value)
+    if dotted == "database.url":
+        if not text:
+            home = "ORION_HOME" if paths.home_override() is not None else "user data dir"
+            return paths.default_database_url(), f"default ({home})"
+        parts = sqlite_file(text)
+        return (mask_url(absolute_database(text)) if parts is not None and parts[1].startswith("~") else value,
+                source)
+    if not text:
+        home = "ORION_HOME" if paths.home_override() is not None else (
+            "user data dir" if dotted == "secrets.vault_path" else "user config dir")
+        where = paths.default_vault_path() if dotted == "secrets.vault_path" else paths.default_pairs_file()
+        return str(where), f"default ({home})"
+    if text.startswith("~"):
+        try:
+            return str(Path(text).expanduser()), source
+        except RuntimeError:  # ~nosuchuser: refused by the settings already; shown as given
+            return value, source
+    return value, source

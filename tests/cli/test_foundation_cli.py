@@ -443,6 +443,49 @@ def test_config_show_masks_credentials_in_venue_urls(isolated_home: Path) -> Non
     assert rows["polymarket.gamma_url"]["value"] == "https://gamma-api.polymarket.com"
 
 
+LOCATIONS = ("database.url", "secrets.vault_path", "matching.pairs_file")
+
+
+def test_config_show_names_the_ledger_vault_and_pairs_file_in_use(isolated_home: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a black-box contract review: left empty, the three were shown as "" from "default" while the
+    ledger was ORION_HOME's orion.db: an operator could not confirm cron and a trader share one ledger."""
+    init = json.loads(run("--json", "init").stdout)
+    result = run("--jsonl", "config", "show", "--sources")
+    assert result.exit_code == 0, result.output
+    rows = {r["key"]: r for r in jsonl(result.stdout)}
+    assert {k: (rows[k]["value"], rows[k]["source"]) for k in LOCATIONS} == {
+        "database.url": (init["database"], "default (ORION_HOME)"),
+        "secrets.vault_path": (str(isolated_home / "vault.json"), "default (ORION_HOME)"),
+        "matching.pairs_file": (str(isolated_home / "pairs.toml"), "default (ORION_HOME)"),
+    }
+    assert init["database"] == f"sqlite:///{isolated_home / 'orion.db'}"
+    assert set(rows["database.url"]) == {"type", "key", "value", "source"}  # the record's shape is unchanged
+    # without ORION_HOME: the platform's user dirs, named as such
+    monkeypatch.delenv("ORION_HOME")
+    rows = {r["key"]: r for r in jsonl(run("--jsonl", "config", "show", "--sources").stdout)}
+    assert rows["database.url"]["value"] == f"sqlite:///{tmp_path / 'xdg_data_home' / 'orion' / 'orion.db'}"
+    assert rows["database.url"]["source"] == rows["secrets.vault_path"]["source"] == "default (user data dir)"
+    assert rows["matching.pairs_file"] == {"type": "config", "key": "matching.pairs_file",
+                                           "value": str(tmp_path / "xdg_config_home" / "orion" / "pairs.toml"),
+                                           "source": "default (user config dir)"}
+    # given with ~: shown as the files this user's processes use; given otherwise: as given, masked
+    monkeypatch.setenv("HOME", str(tmp_path))
+    env = {"ORION__SECRETS__VAULT_PATH": "~/v.json", "ORION__DATABASE__URL": "sqlite:///~/x.db"}
+    rows = {r["key"]: r for r in jsonl(run("--jsonl", "config", "show", "--sources", env=env).stdout)}
+    assert rows["secrets.vault_path"]["value"] == str(tmp_path / "v.json")
+    assert rows["database.url"] == {"type": "config", "key": "database.url", "value": f"sqlite:///{tmp_path}/x.db",
+                                    "source": "environment ORION__DATABASE__URL"}
+    shown = run("--db", "postgresql://u:S3CRET@h/db", "--jsonl", "config", "show", "--sources")
+    assert "S3CRET" not in shown.stdout + shown.stderr
+    assert {r["key"]: r for r in jsonl(shown.stdout)}["database.url"]["value"] == "postgresql://u:***@h/db"
+
+
+def test_init_writes_no_resolved_location_into_the_config_file(isolated_home: Path) -> None:
+    assert run("init").exit_code == 0
+    assert (isolated_home / "config.toml").read_text() == render_example()
+
+
 def test_config_show_table(isolated_home: Path) -> None:
     result = run("--format", "table", "config", "show", "--sources")
     assert result.exit_code == 0

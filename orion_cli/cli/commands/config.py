@@ -21,6 +21,10 @@ def show(
 ) -> None:
     """Show the effective configuration (secrets are never shown; they live in the vault).
 
+    The ledger, vault and pairs file are shown as every command finds them: an empty database.url,
+    secrets.vault_path or matching.pairs_file as the file in use (source "default (ORION_HOME)", or the
+    user data or config dir), a path with ~ expanded.
+
     Example:  orion config show --sources
     """
     from orion_cli.core.config import iter_flat
