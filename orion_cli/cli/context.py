@@ -31,6 +31,7 @@ class AppContext:
     _settings: Settings | None = None
     _db: Database | None = None
     _mode_warned: bool = False  # mode() warned of the environment pair's state (once per command)
+    _config_recorded: bool = False  # record_config() ran (once per command)
 
     @property
     def out(self) -> Output:
@@ -144,6 +145,31 @@ class AppContext:
             for note in notes:
                 self.out.warn(note)
         return mode
+
+    def record_config(self, db: Database, mode: str) -> None:
+        """Audit the configuration this command acts under (``config.loaded``), once, at its start, when it
+        differs from the one this ledger recorded last (store/config_loaded).
+
+        Never the command's failure: a ledger too busy or unwritable for it is warned of (even with -q)
+        and the command goes on, meeting the ledger as it would have. Not recorded for settings loaded
+        leniently with problems (the kill switch under a broken file): no trade runs under those."""
+        if self._config_recorded:
+            return
+        self._config_recorded = True
+        settings = self.settings()
+        if settings.problems:
+            return
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from orion_cli.core.errors import OrionError
+        from orion_cli.store.config_loaded import record_config_loaded
+
+        try:
+            record_config_loaded(db, settings, mode=mode)
+        except (OrionError, SQLAlchemyError, OSError) as exc:
+            why = getattr(exc, "message", None) or type(exc).__name__
+            self.out.warn(f"the configuration in use was not recorded in the audit log (config.loaded): {why}; "
+                          "going on")
 
     def close(self) -> None:
         if self._db is not None:

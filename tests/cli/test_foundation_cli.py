@@ -668,12 +668,13 @@ def test_audit_tail_json_lines_and_filters(ledger: Path) -> None:
         assert run("halt", "--reason", f"r{i}").exit_code == 0
         assert run("resume", "--yes").exit_code == 0
     events = jsonl(run("audit", "tail", "--json").stdout)  # --json: one object per line, like --jsonl
-    assert [e["seq"] for e in events] == list(range(1, 8))
+    assert [e["seq"] for e in events] == list(range(1, 9))  # init's, the first halt's config.loaded, 3 × 2
+    assert events[2]["type"] == "config.loaded"
     for e in events:
         assert {"v", "seq", "ts", "type", "mode", "actor", "payload", "prev_hash", "hash"} <= set(e)
         assert e["v"] == 1 and e["ts"].endswith("Z")
     last2 = jsonl(run("audit", "tail", "-n", "2", "--jsonl").stdout)
-    assert [e["seq"] for e in last2] == [6, 7]
+    assert [e["seq"] for e in last2] == [7, 8]
     released = jsonl(run("audit", "tail", "--type", "halt.released", "--jsonl").stdout)
     assert len(released) == 3 and {e["type"] for e in released} == {"halt.released"}
     assert jsonl(run("audit", "tail", "--since", "1h", "--jsonl").stdout) == events
@@ -783,8 +784,8 @@ def test_audit_verify_intact(ledger: Path) -> None:
     run("halt")
     result = run("--json", "audit", "verify")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"type": "audit_verify", "ok": True, "events": 2, "first_bad_seq": None,
-                                         "problem": None}
+    assert json.loads(result.stdout) == {"type": "audit_verify", "ok": True, "events": 3, "first_bad_seq": None,
+                                         "problem": None}  # init's, halt's and its config.loaded
 
 
 def _alter_payload(ledger: Path, seq: int, text: str) -> None:
@@ -816,7 +817,7 @@ def test_audit_tail_shows_a_row_altered_into_unreadable_json_and_warns(ledger: P
     assert result.exit_code == 0, result.output
     rows = {r["seq"]: r for r in map(json.loads, result.stdout.splitlines())}
     assert rows[2]["payload"] == {"unreadable": True, "stored": "{not json"}
-    assert rows[3]["payload"]["reason"] == "r1"  # the rest of the log is still shown
+    assert rows[4]["payload"]["reason"] == "r1"  # the rest of the log is still shown (3: config.loaded)
     assert "audit event(s) 2 are not readable" in result.stderr and "orion audit verify" in result.stderr
     assert run("audit", "verify").exit_code == 7
 
@@ -892,7 +893,7 @@ def test_the_audit_actor_names_the_command_words_never_a_global_option_value(
     result = run(*sys.argv[1:])
     assert result.exit_code == 0, result.output
     actors = _actors(db)
-    assert [a["command"] for a in actors] == ["init", "halt"]
+    assert [a["command"] for a in actors] == ["init", "halt", "halt"]  # halt.engaged, config.loaded
     assert all(str(db) not in json.dumps(a) for a in actors)
 
 
@@ -964,7 +965,7 @@ def test_audit_verify_of_a_dropped_anchor_table_exits_7_and_other_commands_call_
         conn.commit()
     result = run("--json", "audit", "verify")
     assert result.exit_code == 7, result.output
-    assert json.loads(result.stdout)["first_bad_seq"] == 3  # init's and halt's events are there
+    assert json.loads(result.stdout)["first_bad_seq"] == 4  # init's, halt's and its config.loaded are there
     rec = error_record(result)
     assert rec["reason"] == "audit_chain_broken" and "orion_meta" in rec["message"]
     for command in (("halt", "-r", "x"), ("balance",), ("audit", "tail")):

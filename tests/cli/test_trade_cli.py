@@ -84,6 +84,15 @@ def audit_count() -> int:
         db.dispose()
 
 
+def audited_since(seq: int) -> list[str]:
+    """The types of the events after ``seq``."""
+    db = open_database(None)
+    try:
+        return [e.type for e in AuditLog(db).after(seq)]
+    finally:
+        db.dispose()
+
+
 def audit_ok() -> bool:
     db = open_database(None)
     try:
@@ -242,8 +251,10 @@ def test_when_not_one_contract_fits_the_preview_still_shows_the_plan_and_the_ref
     assert lines(err.splitlines()[-1])[0]["reason"] == limit
     assert out == "" and ledger_orders() == []
     # Refused before the gate: nothing planned, authorized or sent; only the refusal is audited, as the
-    # checks' refusals are (test_refusals_decided_before_the_checks_are_audited_and_reported).
-    assert audit_count() == before + 1 and _rejections() == [(f"op-{op_id}", op_id, limit)]
+    # checks' refusals are (test_refusals_decided_before_the_checks_are_audited_and_reported), after the
+    # configuration --confirm acted under (config.loaded, at its start).
+    assert audited_since(before) == ["config.loaded", "risk.rejected"]
+    assert _rejections() == [(f"op-{op_id}", op_id, limit)]
 
 
 def test_a_half_set_environment_preview_does_not_call_the_refusal_paper_trading(
@@ -350,7 +361,9 @@ def test_a_size_below_one_step_of_the_legs_is_a_usage_error_naming_the_smallest_
     assert "the smallest size they trade is 5" in error["message"]  # the Polymarket leg's minimum, on the grid
     # 5 at the demo's 0.15 spends $0.75, which INVALID_ORDER refuses: the $1 minimum is named beside it
     assert "; a Polymarket buy must also spend at least $1" in error["message"]
-    assert out == "" and ledger_orders() == [] and audit_count() == before
+    assert out == "" and ledger_orders() == []
+    # no refusal audited; --confirm recorded the configuration it started under (config.loaded) only
+    assert audited_since(before) == (["config.loaded"] if confirm else [])
 
 
 def test_an_order_refused_by_the_clients_own_check_is_not_said_to_be_rejected_by_the_venue(op_id: str) -> None:
@@ -1104,7 +1117,8 @@ def test_order_limit_and_disabled_venue_refusals_are_audited_and_reported_once(
     code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--json")
     assert code == 6 and json.loads(err.splitlines()[-1])["reason"] == refusal, err
     assert _rejections() == [(f"op-{op_id}", op_id, refusal)]
-    assert audit_count() == before + 1 and audit_ok()  # the refusal alone
+    # the refusal alone, after the configuration --confirm acted under (config.loaded, at its start)
+    assert audited_since(before) == ["config.loaded", "risk.rejected"] and audit_ok()
     assert _reported_rejections() == {refusal: 1}
     assert ledger_orders() == []
 

@@ -151,6 +151,9 @@ def halt_command(
     except StorageError as exc:  # busy, full, damaged: say plainly that nothing is halted, and what still can be
         raise _not_halted(exc, _unrecorded_hint(settings, exc)) from None
     app.out.banner(f"HALTED: {st.reason}")
+    # After engaging, never before: nothing may delay the kill switch (config.loaded; skipped for a
+    # configuration loaded with problems).
+    app.record_config(db, mode)
     with _halt_alert(app, settings, st, mode):
         _after_engaging(app, settings, st, db, mode, asked=asked, cleaned=cleaned, cancel_open=cancel_open,
                         live=live)
@@ -494,6 +497,7 @@ def resume_command(
         answer = ask_text("Type RESUME to release the kill switch:")
         if answer.strip() != "RESUME":
             raise Refused("resume not confirmed; the kill switch stays engaged", reason="NOT_CONFIRMED")
+    app.record_config(app.db(), app.mode())  # the configuration trading resumes under (config.loaded)
     by = default_actor("resume")
     st = switch.release(actor=by, breaker=breaker)
     app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")

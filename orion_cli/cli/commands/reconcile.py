@@ -267,6 +267,7 @@ def reconcile_command(
         db = app.db(existing=True)  # from cron: a mistyped URL must not reconcile a new, empty ledger as clean
         record.db = db
         with RunLock(db, "reconcile"), LazyStore(app) as secrets:  # the vault, opened on first need, always closed
+            app.record_config(db, mode)  # the configuration this run judges under (config.loaded)
             try:
                 if mode == "live":
                     venues = _live_venues(settings, secrets.get(), wanted, warn=app.out.warn)

@@ -1194,6 +1194,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     except NotFound as exc:  # the scan to run is of the same data: without the flags it reads the live venues
         exc.hint = f"run `orion scan{source_flags(snapshot, demo)}` and use an id from its output"
         raise
+    if confirm:  # the configuration it acts under, audited before anything it decides (config.loaded)
+        app.record_config(app.db(), pre_mode)
     key = key or default_key(op.id)
     # A used key is reported or resumed from its stored plan: neither today's books nor today's
     # limits size or judge it then.
@@ -1268,6 +1270,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
             out.info("nothing placed")
             return
 
+    app.record_config(app.db(), pre_mode)  # a preview's "Place these orders?" answered yes acts too
     venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
     auth = run_gate(app, live=live, authorize_live=authorize_live, venues=venues if pre_mode == "live" or live
                     else None, op=op, notes_said=not confirm, key=key, recorded=_recorded(snapshot, demo))
@@ -1621,6 +1624,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                     recorded=_recorded(snapshot, demo))
     if _stop_after_gate(app, auth):
         return
+    app.record_config(app.db(), auth.mode)  # the configuration the watch trades under (config.loaded)
     if auth.mode == "live":
         # Credentials orion cannot use are no outage to wait out: every round's trade would fail on
         # them (an `error` event a round, for ever). Found now, before the first round, the watch ends
