@@ -1194,13 +1194,13 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     except NotFound as exc:  # the scan to run is of the same data: without the flags it reads the live venues
         exc.hint = f"run `orion scan{source_flags(snapshot, demo)}` and use an id from its output"
         raise
-    if confirm:  # the configuration it acts under, audited before anything it decides (config.loaded)
-        app.record_config(app.db(), pre_mode)
     key = key or default_key(op.id)
     # A used key is reported or resumed from its stored plan: neither today's books nor today's
     # limits size or judge it then.
     prior = existing_execution(app, key)
-    _refuse_other_data(op, scanned_from, prior, snapshot, demo)
+    _refuse_other_data(op, scanned_from, prior, snapshot, demo)  # a usage error: nothing written before it
+    if confirm:  # the configuration it acts under, audited before anything it decides (config.loaded)
+        app.record_config(app.db(), pre_mode)
     resuming = prior is not None
     if not confirm:  # --confirm says them at the gate; a preview must not stay silent on them
         for note in _gate_notes(app, live, authorize_live):
