@@ -5,14 +5,16 @@ Usage: .venv/bin/python benchmarks/bench_fetch.py [--markets 5000] [--rate 200] 
        [--latency 0.02] [--concurrency 8] [--memory-markets 50000]
 
 What is timed is the production path: :meth:`LiveSource.fetch` for Kalshi (``LiveSource._capture_kalshi``,
-the raw capture: market pages, batch books started as each page arrives, ``/series``, the ``/events``
-walk; then ``snapshot.parse_capture``, one bad item at a time), configured as a user would
+the raw capture: market pages, batch books started as each page arrives, ``/series`` and the ``/events``
+walk beside them, each page and batch parsed as it arrives by ``snapshot.KalshiParser``; then
+``snapshot.parse_capture`` finishing it, one bad item at a time), configured as a user would
 (``kalshi.read_tokens_per_second = --rate``, ``kalshi.max_concurrency = --concurrency``, the default
 retry policy, unsigned as ``orion scan`` reads). The simulator runs in a separate process (so its CPU
 and memory are not the client's) and enforces the venue's token bucket (``--rate`` tokens/s,
 ``--capacity`` tokens, 10 tokens per request) with a 429 like Kalshi's. Prints one JSON object:
-- ``wall_s``: time for ``LiveSource.fetch([kalshi])``: ``capture_s`` fetching, then ``parse_s`` parsing
-  the capture (after it, not while the rate limit holds requests back)
+- ``wall_s``: time for ``LiveSource.fetch([kalshi])``: ``capture_s`` fetching (markets and books are
+  parsed as they arrive, while the rate limit holds the next requests back), then ``parse_s`` finishing
+  the parse after the last answer (pricing the markets by their series and events, in ``parse_capture``)
 - ``requests``: what the fetch sent (client attempts, retries included), by path in ``requests_by_path``
 - ``floor_s`` = max(requests × cost ÷ rate, requests × latency ÷ concurrency)
 - ``ratio`` = wall ÷ floor (target ≤ 1.25) and ``http_429`` (target 0)

@@ -3,8 +3,11 @@
 Why it records raw responses: ``orion snapshot record`` must store what the venues sent, and a
 snapshot must replay exactly like live data. So the live source fetches the raw venue objects
 (through the venue clients' HTTP layers, with their rate limits and retries) into a
-:class:`~orion_cli.venues.snapshot.Capture` and parses that with the very same function a
-snapshot goes through. Live data and recordings cannot drift apart.
+:class:`~orion_cli.venues.snapshot.Capture` and parses that with the very same code a snapshot
+goes through. Live data and recordings cannot drift apart. Kalshi's markets and books are parsed
+as they arrive (:class:`~orion_cli.venues.snapshot.KalshiParser`, fed the capture's objects in
+its order), so the parsing overlaps the requests the rate limit holds back; its series and
+events, which price the markets, are read beside the listing.
 
 A venue that cannot be reached (:class:`VenueUnavailable` after retries), rejects us, or answers
 with an unusable listing is marked *degraded* and the other venue's data is still returned; only
@@ -32,7 +35,7 @@ from orion_cli.core.errors import (
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, Venue
 from orion_cli.core.redact import mask_web_url
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressEvent, ProgressFn, guess_venue
-from orion_cli.venues.snapshot import Capture, KalshiRaw, PolymarketRaw, parse_capture
+from orion_cli.venues.snapshot import Capture, KalshiParser, KalshiRaw, PolymarketRaw, parse_capture
 
 if TYPE_CHECKING:
     import httpx
@@ -44,9 +47,13 @@ if TYPE_CHECKING:
 
 __all__ = ["LiveSource"]
 
+_Feed = Callable[[Sequence[Mapping[str, Any]]], None]  # KalshiParser.add_markets / add_orderbooks
+
 _KALSHI_BOOKS_PER_REQUEST = 100
 _POLY_BOOK_BATCH_CONCURRENCY = 4
 _KALSHI_EVENTS_MAX_PAGES = 10_000  # 2 million open events: a walk that long is a loop, not a listing
+_KALSHI_MISSING_MAX = 100  # listed markets' events the walk lacked, read one by one up to this
+_PARSE_SLICE = 100  # market or book objects parsed between two turns of the event loop
 # What to do when no venue answers: reading commands have offline data sets; recording has none.
 OFFLINE_HINT = "check the network; `--snapshot FILE` or `--demo` work offline"
 RECORD_OFFLINE_HINT = "recording reads the live venues: check the network (and the venue URLs in the config)"
@@ -167,8 +174,12 @@ class LiveSource:
         limit: int | None = None,
         progress: ProgressFn | None = None,
     ) -> MarketData:
-        capture = await self.capture(venues, with_books=with_books, limit=limit, progress=progress)
-        data = parse_capture(capture, capture.venues, source=self.name, with_books=with_books, limit=limit)
+        # Kalshi's markets and books are parsed as they arrive, by the code a snapshot is parsed with.
+        parser = KalshiParser(datetime.now(UTC))
+        capture = await self.capture(venues, with_books=with_books, limit=limit, progress=progress,
+                                     kalshi_parser=parser)
+        data = parse_capture(capture, capture.venues, source=self.name, with_books=with_books, limit=limit,
+                             kalshi_parser=parser)
         # Not a recording: its markets are judged open or closed at the current time (MarketData.market_clock),
         # not when the fetch began (a market closing during a long listing was offered, then refused).
         data.recorded_at = None
@@ -182,8 +193,10 @@ class LiveSource:
         limit: int | None = None,
         progress: ProgressFn | None = None,
         offline_hint: str = OFFLINE_HINT,
+        kalshi_parser: KalshiParser | None = None,
     ) -> Capture:
-        """Raw responses of every requested venue, fetched concurrently.
+        """Raw responses of every requested venue, fetched concurrently (``kalshi_parser``: fed Kalshi's
+        markets and books as they are captured, for :func:`parse_capture` to finish).
 
         Raises when every requested venue failed: :class:`VenueUnavailable` (with ``offline_hint``)
         if any was unreachable, else the first venue's own error (e.g. :class:`AuthError`, exit 4; a
@@ -201,7 +214,7 @@ class LiveSource:
                                        "polymarket_gamma_url": mask_web_url(self.settings.polymarket.gamma_url),
                                        "polymarket_clob_url": mask_web_url(self.settings.polymarket.clob_url)})
         jobs: dict[Venue, Callable[[], Awaitable[Any]]] = {
-            Venue.KALSHI: lambda: self._capture_kalshi(capture, with_books, limit, progress),
+            Venue.KALSHI: lambda: self._capture_kalshi(capture, with_books, limit, progress, kalshi_parser),
             Venue.POLYMARKET: lambda: self._capture_polymarket(capture, with_books, limit, progress),
         }
         results = await asyncio.gather(*(jobs[v]() for v in wanted), return_exceptions=True)
@@ -257,17 +270,39 @@ class LiveSource:
     # -- Kalshi -------------------------------------------------------------------------------
 
     async def _capture_kalshi(self, capture: Capture, with_books: bool, limit: int | None,
-                              progress: ProgressFn | None) -> None:
+                              progress: ProgressFn | None, parser: KalshiParser | None = None) -> None:
+        """The raw Kalshi capture; ``parser``, when given, is fed each page of markets and each batch of
+        books as it is added to the capture (in the capture's order), so that parsing them overlaps
+        the requests the rate limit holds back, instead of following the last of them."""
         from orion_cli.venues.kalshi.client import MARKETS_MAX_LIMIT
         from orion_cli.venues.kalshi.parse import series_ticker_of
 
-        raw = KalshiRaw(fetched_at=datetime.now(UTC))
+        raw = KalshiRaw(fetched_at=parser.fetched_at if parser is not None else datetime.now(UTC))
         async with self.kalshi_client() as client:
             async def get(path: str, params: Any = None) -> Any:
                 return await client.http.get_json(path, params, bucket="read", cost=client.request_cost)
 
+            worker: asyncio.Task[None] | None = None
+            fee_tasks: list[asyncio.Task[None]] = []  # /series and the /events walk
             book_tasks: list[asyncio.Task[None]] = []
             books_done = [0]
+            # The parser's work, in the order the capture grows: (its feed, the objects just added).
+            parse_jobs: asyncio.Queue[tuple[_Feed, list[dict[str, Any]]] | None] = asyncio.Queue()
+
+            async def parse_worker() -> None:
+                assert parser is not None
+                while (job := await parse_jobs.get()) is not None:
+                    feed, items = job
+                    for i in range(0, len(items), _PARSE_SLICE):
+                        feed(items[i : i + _PARSE_SLICE])
+                        await asyncio.sleep(0)  # the requests waiting on the loop go out between slices
+
+            def added(feed: _Feed | None, items: list[dict[str, Any]]) -> None:
+                if feed is not None and items:
+                    parse_jobs.put_nowait((feed, items))
+
+            feed_markets = parser.add_markets if parser is not None else None
+            feed_books = parser.add_orderbooks if parser is not None else None
 
             async def books(chunk: list[str]) -> None:
                 try:
@@ -278,6 +313,7 @@ class LiveSource:
                     wanted = set(chunk)
                     got = [it for it in items if isinstance(it, dict) and it.get("ticker") in wanted]
                     raw.orderbooks.extend(got)
+                    added(feed_books, got)
                     found = {it["ticker"] for it in got}
                     capture.errors.extend(ItemError("kalshi", "book", t, f"{t}: missing from the orderbooks answer",
                                                     "book_missing") for t in chunk if t not in found)
@@ -290,11 +326,20 @@ class LiveSource:
             page_size = min(limit, MARKETS_MAX_LIMIT) if limit else None
             pages = 0
             seen: set[str] = set()
+            walked: list[dict[str, Any]] = []  # every open event the walk read; ours are kept when it ends
             try:
+                if parser is not None:
+                    worker = asyncio.create_task(parse_worker())
+                if not limit:
+                    # The series (fee schedules) and events (titles, fee overrides) price every market: read
+                    # beside the listing, not after it, so the markets can be priced as the last books come in.
+                    fee_tasks.append(asyncio.create_task(self._kalshi_series(get, raw, capture)))
+                    fee_tasks.append(asyncio.create_task(self._kalshi_events(get, walked, capture)))
                 try:
                     async for page in client.iter_market_pages(limit=page_size):
                         pages += 1
                         fresh: list[str] = []
+                        listed: list[dict[str, Any]] = []
                         for obj in page.markets:
                             t = obj.get("ticker")
                             if isinstance(t, str) and t in seen:
@@ -302,9 +347,11 @@ class LiveSource:
                             if isinstance(t, str):
                                 seen.add(t)
                                 fresh.append(t)
-                            raw.markets.append(dict(obj))
-                            if limit and len(raw.markets) >= limit:
+                            listed.append(dict(obj))
+                            if limit and len(raw.markets) + len(listed) >= limit:
                                 break
+                        raw.markets.extend(listed)
+                        added(feed_markets, listed)
                         if progress:
                             progress(ProgressEvent("kalshi", "markets", len(raw.markets), None))
                         if with_books:
@@ -319,24 +366,38 @@ class LiveSource:
                     capture.errors.append(_err("kalshi", "page", f"page {pages + 1}", exc))
                 if limit and len(raw.markets) >= limit:
                     raw.complete, raw.stop_reason = False, f"limited to {limit} markets"
-                # Series (fee schedules) and events (titles): the whole lists, or just ours when limited.
+                # The events and series of the markets listed: the whole lists, or just ours when limited.
                 event_tickers = list(dict.fromkeys(str(m.get("event_ticker")) for m in raw.markets
                                                    if m.get("event_ticker")))
-                series_tickers = list(dict.fromkeys(series_ticker_of(e) for e in event_tickers))
                 if limit:
+                    series_tickers = list(dict.fromkeys(series_ticker_of(e) for e in event_tickers))
                     await asyncio.gather(
                         *(self._kalshi_single(get, f"/series/{s}", "series", raw.series, capture, s)
                           for s in series_tickers),
                         *(self._kalshi_single(get, f"/events/{e}", "event", raw.events, capture, e)
                           for e in event_tickers))
                 else:
-                    await asyncio.gather(self._kalshi_series(get, raw, capture),
-                                         self._kalshi_events(get, raw, capture, set(event_tickers)))
+                    await asyncio.gather(*fee_tasks)
+                    wanted = set(event_tickers)
+                    raw.events.extend(e for e in walked if e.get("event_ticker") in wanted)
+                    walked.clear()
+                    if not any(e.kind == "events" and e.venue == "kalshi" for e in capture.errors):
+                        # Read whole while the listing went on, the walk can miss an event opened meanwhile
+                        # (or one not listed as open): each is read on its own, up to a few.
+                        missing = wanted - {str(e.get("event_ticker")) for e in raw.events}
+                        if 0 < len(missing) <= _KALSHI_MISSING_MAX:
+                            await asyncio.gather(*(
+                                self._kalshi_single(get, f"/events/{e}", "event", raw.events, capture, e)
+                                for e in event_tickers if e in missing))
                 await asyncio.gather(*book_tasks)
+                if worker is not None:
+                    parse_jobs.put_nowait(None)
+                    await worker
             except BaseException:
-                for task in book_tasks:
+                pending = [*fee_tasks, *book_tasks, *([worker] if worker is not None else [])]
+                for task in pending:
                     task.cancel()
-                await asyncio.gather(*book_tasks, return_exceptions=True)
+                await asyncio.gather(*pending, return_exceptions=True)
                 raise
         capture.kalshi = raw
 
@@ -375,9 +436,10 @@ class LiveSource:
             capture.errors.append(_err("kalshi", "series", "/series", exc))
 
     @staticmethod
-    async def _kalshi_events(get: Callable[..., Awaitable[Any]], raw: KalshiRaw, capture: Capture,
-                             wanted: set[str]) -> None:
-        """Every open event's object, for the markets listed (titles, fee overrides).
+    async def _kalshi_events(get: Callable[..., Awaitable[Any]], into: list[dict[str, Any]],
+                             capture: Capture) -> None:
+        """Every open event's object, into ``into`` (the caller keeps the listed markets' events: titles,
+        fee overrides).
 
         Only an empty cursor ends the walk as complete. A repeated cursor (a garbage cursor makes
         Kalshi answer page 1 again) or the page cap stops it with an ``events`` item error, as
@@ -392,7 +454,7 @@ class LiveSource:
                 items = body.get("events") if isinstance(body, Mapping) else None
                 if not isinstance(items, list):
                     raise DataError("events", "missing or not a list")
-                raw.events.extend(e for e in items if isinstance(e, dict) and e.get("event_ticker") in wanted)
+                into.extend(e for e in items if isinstance(e, dict))
                 nxt = body.get("cursor")
                 if not nxt or not isinstance(nxt, str):
                     return

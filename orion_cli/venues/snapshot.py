@@ -39,6 +39,7 @@ __all__ = [
     "FORMAT",
     "VERSION",
     "Capture",
+    "KalshiParser",
     "KalshiRaw",
     "PolymarketRaw",
     "SnapshotError",
@@ -486,81 +487,140 @@ def read_capture(path: Path) -> Capture:
 def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], dict[tuple[Venue, str], OrderBook],
                                                                  list[ItemError]]:
     """Kalshi raw objects → markets and books, with the venue parser, one bad item at a time."""
-    from orion_cli.core.fees import FEE_NOT_MODELLED_HINT, FeeNotModelled
-    from orion_cli.venues.kalshi.parse import (
-        KalshiEvent,
-        KalshiSeries,
-        parse_event,
-        parse_market,
-        parse_orderbooks_batch,
-        parse_series,
-        series_ticker_of,
-    )
+    parser = KalshiParser(fetched_at)
+    parser.add_markets(raw.markets)
+    parser.add_orderbooks(raw.orderbooks)
+    return parser.finish(raw)
 
-    errors: list[ItemError] = []
-    # A series or event that was sent but could not be read (an unknown or unmodelled fee type, a
-    # bad multiplier): its markets' fee is unknown, so they are refused, never priced at the
-    # default that stands in for a series nobody fetched.
-    unreadable: dict[str, str] = {}
-    not_modelled: set[str] = set()  # of those, the fee types orion has no formula for: no retry helps
-    series: dict[str, KalshiSeries] = {}
-    for i, s in enumerate(raw.series):
-        try:
-            parsed = parse_series(s, f"series[{i}]")
-            series[parsed.ticker] = parsed
-        except DataError as exc:
-            errors.append(ItemError("kalshi", "series", str(s.get("ticker") or f"#{i}"), str(exc)))
-            if isinstance(s.get("ticker"), str):
-                unreadable[f"series {s['ticker']}"] = str(exc)
-                if isinstance(exc, FeeNotModelled):
-                    not_modelled.add(f"series {s['ticker']}")
-    events: dict[str, KalshiEvent] = {}
-    for i, e in enumerate(raw.events):
-        try:
-            ev = parse_event(e, f"events[{i}]")
-            events[ev.event_ticker] = ev
-        except DataError as exc:
-            errors.append(ItemError("kalshi", "event", str(e.get("event_ticker") or f"#{i}"), str(exc)))
-            if isinstance(e.get("event_ticker"), str):
-                unreadable[f"event {e['event_ticker']}"] = str(exc)
-                if isinstance(exc, FeeNotModelled):
-                    not_modelled.add(f"event {e['event_ticker']}")
-    markets: list[Market] = []
-    seen: set[str] = set()
-    # Listed markets not priced for want of their fee: their books are kept all the same, since a held
-    # position is marked at its bid (no fee in it) and the watch's breaker would otherwise see it at cost.
-    unpriced: set[str] = set()
-    for i, obj in enumerate(raw.markets):
-        ticker = obj.get("ticker")
-        key = ticker if isinstance(ticker, str) and ticker else f"#{i}"
-        if key in seen:
-            continue
-        seen.add(key)
-        et = obj.get("event_ticker")
-        event = events.get(et) if isinstance(et, str) else None
-        st = event.series_ticker if event else (series_ticker_of(et) if isinstance(et, str) else "")
-        whose = ([f"event {et}"] if isinstance(et, str) else []) + ([f"series {st}"] if st else [])
-        gone = next((k for k in whose if k in unreadable), None)
-        if gone is not None:
-            errors.append(ItemError("kalshi", "market", key, f"fee unknown ({gone}: {unreadable[gone]})",
-                                    hint=FEE_NOT_MODELLED_HINT if gone in not_modelled else ""))
-            unpriced.add(key)
-            continue
-        try:
-            markets.append(parse_market(obj, series=series.get(st), event=event))
-        except DataError as exc:
-            errors.append(ItemError("kalshi", "market", key, str(exc)))
-    books: dict[tuple[Venue, str], OrderBook] = {}
-    if raw.orderbooks:
-        try:
-            parsed_books, bad = parse_orderbooks_batch({"orderbooks": raw.orderbooks}, fetched_at=fetched_at)
-        except DataError as exc:
-            errors.append(ItemError("kalshi", "book", "orderbooks", str(exc)))
-            parsed_books, bad = {}, {}
-        errors.extend(ItemError("kalshi", "book", t, str(e)) for t, e in bad.items())
+
+class KalshiParser:
+    """:func:`parse_kalshi` in pieces, for a reader that has the raw objects a page at a time.
+
+    The live source reads each ``/markets`` page and each batch of books as it arrives, while the rate
+    limit holds its next requests back, and prices the markets once the series and events are in
+    (:meth:`finish`); a snapshot feeds the whole recording at once. Both run this code on the same
+    objects in the same order, so a live fetch and a replay of its recording parse alike.
+    """
+
+    def __init__(self, fetched_at: datetime) -> None:
+        self.fetched_at = fetched_at
+        self.markets_fed = 0  # raw market objects fed, duplicates included
+        self.books_fed = 0
+        self._seen: set[str] = set()
+        # Per market listed (first of its key): key, event ticker, its fields read or why they could not be.
+        self._read: list[Any] = []  # (key, event ticker, MarketFields or DataError), None once priced
+        self._books: dict[str, OrderBook] = {}
+        self._bad_books: dict[str, DataError] = {}  # the last bad book of a ticker, first-seen order
+        self._unreadable_books: list[ItemError] = []  # items without a ticker
+
+    def fed(self, raw: KalshiRaw) -> bool:
+        """Whether exactly ``raw``'s markets and books were fed (by count: each is fed as it is added)."""
+        return self.markets_fed == len(raw.markets) and self.books_fed == len(raw.orderbooks)
+
+    def add_markets(self, objs: Sequence[Mapping[str, Any]]) -> None:
+        from orion_cli.venues.kalshi.parse import read_market
+
+        for obj in objs:
+            i = self.markets_fed
+            self.markets_fed += 1
+            ticker = obj.get("ticker")
+            key = ticker if isinstance(ticker, str) and ticker else f"#{i}"
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            et = obj.get("event_ticker")
+            try:
+                fields: Any = read_market(obj)
+            except DataError as exc:
+                fields = exc
+            self._read.append((key, et if isinstance(et, str) else None, fields))
+
+    def add_orderbooks(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Each ``{"ticker", "orderbook_fp"}`` item on its own: one bad item costs its own book only."""
+        from orion_cli.venues.kalshi.parse import parse_orderbooks_batch
+
+        for item in items:
+            i = self.books_fed
+            self.books_fed += 1
+            try:
+                books, bad = parse_orderbooks_batch({"orderbooks": [item]}, fetched_at=self.fetched_at, start=i)
+            except DataError as exc:
+                ticker = item.get("ticker") if isinstance(item, Mapping) else None
+                key = ticker if isinstance(ticker, str) and ticker else f"#{i}"
+                self._unreadable_books.append(ItemError("kalshi", "book", key, str(exc)))
+                continue
+            self._books.update(books)
+            for t, e in bad.items():
+                self._bad_books[t] = e
+
+    def finish(self, raw: KalshiRaw) -> tuple[list[Market], dict[tuple[Venue, str], OrderBook], list[ItemError]]:
+        """The markets (priced by ``raw``'s series and events), their books and the item errors."""
+        from orion_cli.core.fees import FEE_NOT_MODELLED_HINT, FeeNotModelled
+        from orion_cli.venues.kalshi.parse import (
+            KalshiEvent,
+            KalshiSeries,
+            bind_market,
+            parse_event,
+            parse_series,
+            series_ticker_of,
+        )
+
+        errors: list[ItemError] = []
+        # A series or event that was sent but could not be read (an unknown or unmodelled fee type, a
+        # bad multiplier): its markets' fee is unknown, so they are refused, never priced at the
+        # default that stands in for a series nobody fetched.
+        unreadable: dict[str, str] = {}
+        not_modelled: set[str] = set()  # of those, the fee types orion has no formula for: no retry helps
+        series: dict[str, KalshiSeries] = {}
+        for i, s in enumerate(raw.series):
+            try:
+                parsed = parse_series(s, f"series[{i}]")
+                series[parsed.ticker] = parsed
+            except DataError as exc:
+                errors.append(ItemError("kalshi", "series", str(s.get("ticker") or f"#{i}"), str(exc)))
+                if isinstance(s.get("ticker"), str):
+                    unreadable[f"series {s['ticker']}"] = str(exc)
+                    if isinstance(exc, FeeNotModelled):
+                        not_modelled.add(f"series {s['ticker']}")
+        events: dict[str, KalshiEvent] = {}
+        for i, e in enumerate(raw.events):
+            try:
+                ev = parse_event(e, f"events[{i}]")
+                events[ev.event_ticker] = ev
+            except DataError as exc:
+                errors.append(ItemError("kalshi", "event", str(e.get("event_ticker") or f"#{i}"), str(exc)))
+                if isinstance(e.get("event_ticker"), str):
+                    unreadable[f"event {e['event_ticker']}"] = str(exc)
+                    if isinstance(exc, FeeNotModelled):
+                        not_modelled.add(f"event {e['event_ticker']}")
+        markets: list[Market] = []
+        # Listed markets not priced for want of their fee: their books are kept all the same, since a held
+        # position is marked at its bid (no fee in it) and the watch's breaker would otherwise see it at cost.
+        unpriced: set[str] = set()
+        read, self._read = self._read, []
+        for n, (key, et, fields) in enumerate(read):
+            read[n] = None  # spent: the market replaces it
+            event = events.get(et) if et is not None else None
+            st = event.series_ticker if event else (series_ticker_of(et) if et is not None else "")
+            whose = ([f"event {et}"] if et is not None else []) + ([f"series {st}"] if st else [])
+            gone = next((k for k in whose if k in unreadable), None)
+            if gone is not None:
+                errors.append(ItemError("kalshi", "market", key, f"fee unknown ({gone}: {unreadable[gone]})",
+                                        hint=FEE_NOT_MODELLED_HINT if gone in not_modelled else ""))
+                unpriced.add(key)
+                continue
+            if isinstance(fields, DataError):
+                errors.append(ItemError("kalshi", "market", key, str(fields)))
+                continue
+            try:
+                markets.append(bind_market(fields, series=series.get(st), event=event))
+            except DataError as exc:
+                errors.append(ItemError("kalshi", "market", key, str(exc)))
+        errors.extend(self._unreadable_books)
+        errors.extend(ItemError("kalshi", "book", t, str(e)) for t, e in self._bad_books.items())
         good = {m.id for m in markets} | unpriced
-        books = {(Venue.KALSHI, t): b for t, b in parsed_books.items() if t in good}
-    return markets, books, errors
+        books = {(Venue.KALSHI, t): b for t, b in self._books.items() if t in good}
+        return markets, books, errors
 
 
 def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
@@ -645,8 +705,12 @@ def parse_capture(
     source: str = "snapshot",
     with_books: bool = True,
     limit: int | None = None,
+    kalshi_parser: KalshiParser | None = None,
 ) -> MarketData:
-    """The :class:`MarketData` of a capture, restricted to ``venues``."""
+    """The :class:`MarketData` of a capture, restricted to ``venues``.
+
+    ``kalshi_parser``: one the capture's Kalshi markets and books were fed to as they were fetched
+    (the live source), finished here as :func:`parse_kalshi` would parse them."""
     data = MarketData(markets=[], books={}, source=source, recorded_at=capture.recorded_at, notes=capture.notes,
                       synthesised=list(capture.synthesised), venues=tuple(venues))
     data.errors.extend(e for e in capture.errors if Venue(e.venue) in venues)
@@ -657,7 +721,12 @@ def parse_capture(
             data.degraded[venue] = capture.degraded[venue.value].removeprefix(f"{venue.value} unavailable: ")
         if venue is Venue.KALSHI and capture.kalshi is not None:
             k = capture.kalshi
-            ms, bs, errs = parse_kalshi(k, k.fetched_at or capture.recorded_at)
+            parser = kalshi_parser
+            if parser is None or not parser.fed(k):
+                parser = KalshiParser(k.fetched_at or capture.recorded_at)
+                parser.add_markets(k.markets)
+                parser.add_orderbooks(k.orderbooks)
+            ms, bs, errs = parser.finish(k)
             if not k.complete:
                 data.incomplete[venue] = k.stop_reason or "listing incomplete"
         elif venue is Venue.POLYMARKET and capture.polymarket is not None:

@@ -7,6 +7,7 @@ import re
 import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from orion_cli.core.models import Venue
 from orion_cli.venues.base import ProgressEvent
 from orion_cli.venues.http import RetryPolicy
 from orion_cli.venues.live import LiveSource
-from orion_cli.venues.snapshot import parse_capture
+from orion_cli.venues.snapshot import KalshiParser, SnapshotSource, parse_capture, write_capture
 
 FAST = RetryPolicy(attempts=1, base_delay=0.0, max_delay=0.0)
 
@@ -370,3 +371,135 @@ def test_a_kalshi_events_walk_to_an_empty_cursor_has_no_events_error(ksim: Kalsh
     capture = asyncio.run(src.capture([Venue.KALSHI], with_books=False))
     assert capture.kalshi is not None and capture.kalshi.events
     assert not [e for e in capture.errors if e.kind == "events"]
+
+
+class _Recording(LiveSource):
+    """The live source, keeping each Kalshi client it makes (pages of ``page_limit`` markets) and the
+    parser each fetch feeds."""
+
+    def __init__(self, *args: Any, page_limit: int, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.page_limit = page_limit
+
+    def kalshi_client(self) -> Any:
+        client = super().kalshi_client()
+        client.page_limit = self.page_limit
+        return client
+
+
+def _parsers(monkeypatch: pytest.MonkeyPatch) -> list[KalshiParser]:
+    import orion_cli.venues.live as live
+
+    made: list[KalshiParser] = []
+
+    class Kept(KalshiParser):
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(live, "KalshiParser", Kept)
+    return made
+
+
+@pytest.fixture
+def bigger_ksim() -> Iterator[KalshiSim]:
+    """450 markets (5 pages of 100, 5 batches of books), some the venue sends unreadable."""
+    k = KalshiSim(KalshiSim.universe(450, seed=3))
+    series = sorted({m["event_ticker"].split("-", 1)[0] for m in k.markets})
+    k.series_fees[series[0]] = ("flat", 1)  # a fee orion does not model: its markets refused
+    k.series_fees[series[1]] = ("quadratic", 2)
+    others = [m for m in k.markets if m["event_ticker"].split("-", 1)[0] not in series[:2]]
+    others[7]["close_time"] = "yesterday"  # a market object with a bad field
+    others[8]["ticker"] = others[9]["ticker"]  # a ticker listed twice
+    k.set_book(others[20]["ticker"], [["1.5000", "10.00"]], None)  # a book with a price above 1
+    k.event_fee_overrides[others[30]["event_ticker"]] = ("quadratic", 0)
+    k.start()
+    try:
+        yield k
+    finally:
+        k.stop()
+
+
+def test_a_live_kalshi_fetch_and_the_replay_of_its_recording_parse_alike(
+        bigger_ksim: KalshiSim, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The live fetch parses each page of markets and each batch of books as it arrives (overlapping the
+    requests the rate limit holds back) with the pieces parse_kalshi is made of; a snapshot feeds them
+    the whole recording. Same objects, same order: same markets, books and errors, bad items included."""
+    made = _parsers(monkeypatch)
+    dead = dead_url()
+    src = _Recording(settings(bigger_ksim.server.base_url + "/trade-api/v2", dead, dead), retry=FAST, page_limit=100)
+    parser = KalshiParser(datetime.now(UTC))
+    capture = asyncio.run(src.capture([Venue.KALSHI], kalshi_parser=parser))
+    live = parse_capture(capture, (Venue.KALSHI,), source="live", kalshi_parser=parser)
+    assert parser.fed(capture.kalshi) and parser.markets_fed == 449  # type: ignore[arg-type]  # one listed twice
+    path = tmp_path / "rec.json.gz"
+    write_capture(capture, path)
+    replayed = SnapshotSource(path, label="live").load([Venue.KALSHI])
+    assert live.markets == replayed.markets and len(live.markets) > 400
+    assert live.books == replayed.books and len(live.books) > 400  # fetched_at included
+    assert live.errors == replayed.errors
+    kinds = {(e.kind, e.message.split(" (")[0]) for e in live.errors}
+    assert ("market", "fee unknown") in kinds and any("close_time" in e.message for e in live.errors)
+    assert any(e.kind == "book" and "above 1" in e.message for e in live.errors)
+    assert {m.fee_model.multiplier for m in live.markets} == {0, 1, 2}
+    # And fetch() itself: the parser it fed is the one it finished, not a second parse of the capture.
+    fetched = asyncio.run(src.fetch([Venue.KALSHI]))
+    assert len(made) == 1 and made[0].fed(capture.kalshi)  # type: ignore[arg-type]
+    assert fetched.markets == replayed.markets and fetched.errors == replayed.errors
+
+
+def test_the_live_kalshi_fetch_parses_while_it_still_fetches(
+        bigger_ksim: KalshiSim, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`orion scan`'s fetch parsed the whole capture only after its last request, adding ~1 s per 5000
+    markets to a fetch the rate limit paces, and read /series and the /events walk only after the last
+    page of markets. Both now overlap: when the last batch of books comes in, every market and every
+    earlier book has been parsed, and the series and events were asked for before the last page."""
+    made = _parsers(monkeypatch)
+    dead = dead_url()
+    src = _Recording(settings(bigger_ksim.server.base_url + "/trade-api/v2", dead, dead), retry=FAST, page_limit=100)
+    bigger_ksim.server.add_fault(FaultRule("latency", path_prefix="/trade-api/v2/markets/orderbooks", seconds=0.1))
+    seen: list[tuple[int, int, int]] = []
+
+    def progress(ev: ProgressEvent) -> None:
+        if ev.stage == "books" and made:
+            seen.append((ev.done, made[0].markets_fed, made[0].books_fed))
+
+    data = asyncio.run(src.fetch([Venue.KALSHI], progress=progress))
+    assert len(data.books) > 400
+    done, markets_fed, books_fed = seen[-1]  # as the last batch of books is added
+    assert done == 449 and markets_fed == 449 and books_fed >= 349, seen  # 449: one ticker is listed twice
+    paths = [r.path.removeprefix("/trade-api/v2") for r in bigger_ksim.requests]
+    last_page = max(i for i, p in enumerate(paths) if p == "/markets")
+    assert paths.index("/series") < last_page and paths.index("/events") < last_page, paths
+
+
+def test_an_event_the_complete_walk_did_not_return_is_read_on_its_own(ksim: KalshiSim) -> None:
+    """The events walk now runs beside the listing: an event opened meanwhile (or not listed as open)
+    is not in it. Its market would lose the event's fee override and title; the event is read alone."""
+    target = asyncio.run(_one(ksim).fetch([Venue.KALSHI], with_books=False)).markets[0].event_id
+    ksim.event_fee_overrides[target] = ("quadratic", 0)
+    own = ksim._events
+
+    def without_target(req: SimRequest, m: re.Match[str]) -> SimResponse:
+        answer = own(req, m)
+        return SimResponse(200, {**answer.body, "events": [e for e in answer.body["events"]
+                                                           if e["event_ticker"] != target]})
+
+    ksim.server.routes.insert(0, ("GET", re.compile(r"/trade-api/v2/events$"), without_target))
+    data = asyncio.run(_one(ksim).fetch([Venue.KALSHI], with_books=False))
+    assert f"/trade-api/v2/events/{target}" in [r.path for r in ksim.requests]
+    market = next(m for m in data.markets if m.event_id == target)
+    assert market.fee_model.multiplier == 0 and market.event_title and not data.errors
+
+
+def test_one_unreadable_book_item_in_a_recording_costs_its_own_book_only(ksim: KalshiSim) -> None:
+    """parse_kalshi parsed the recorded books as one batch: one item without a ticker (a hand-edited
+    or damaged file) dropped every book of the recording. Each item is read on its own now, as the
+    live fetch reads them batch by batch."""
+    capture = asyncio.run(_one(ksim).capture([Venue.KALSHI]))
+    assert capture.kalshi is not None
+    whole = parse_capture(capture, (Venue.KALSHI,))
+    capture.kalshi.orderbooks.insert(0, {"orderbook_fp": {"yes_dollars": [], "no_dollars": []}})
+    data = parse_capture(capture, (Venue.KALSHI,))
+    assert data.books == whole.books and len(data.books) > 5
+    assert [(e.kind, e.key) for e in data.errors] == [("book", "#0")] and "ticker" in data.errors[0].message

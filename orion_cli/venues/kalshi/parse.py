@@ -42,8 +42,10 @@ __all__ = [
     "KalshiErrorBody",
     "KalshiEvent",
     "KalshiSeries",
+    "MarketFields",
     "MarketsPage",
     "base_code",
+    "bind_market",
     "describe_error",
     "fee_model_for",
     "parse_error_body",
@@ -57,6 +59,7 @@ __all__ = [
     "parse_orderbooks_batch",
     "parse_series",
     "parse_ticks",
+    "read_market",
     "series_ticker_of",
 ]
 
@@ -342,7 +345,7 @@ def fee_model_for(series: KalshiSeries | None, event: KalshiEvent | None = None)
 
     The default (quadratic × 1, Kalshi's standard schedule) is labelled as such so that
     ``orion book`` and the audit log show it was assumed, not read. It stands for a series that was
-    not fetched; one that was sent but could not be read refuses its markets (``parse_kalshi``).
+    not fetched; one that was sent but could not be read refuses its markets (``snapshot.KalshiParser``).
     """
     if event is not None and event.fee_type_override:
         multiplier = event.fee_multiplier_override
@@ -433,6 +436,34 @@ def parse_market(
     name: str = "market",
 ) -> Market:
     """One ``Market`` object. ``fee_model`` wins; else it is resolved from ``event``/``series``."""
+    return bind_market(read_market(data, name=name), fee_model=fee_model, event=event, series=series)
+
+
+@dataclass(slots=True)
+class MarketFields:
+    """A market object read and checked, all but what its event and series add (:func:`bind_market`).
+
+    The two halves of :func:`parse_market`, so that a listing can be read page by page as it arrives
+    while the series and events that price it are still being fetched (``snapshot.KalshiParser``).
+    """
+
+    ticker: str
+    event_ticker: str
+    title: str
+    status: MarketStatus
+    close_time: datetime | None
+    ticks: TickStructure
+    outcome_label: str
+    rules: str
+    open_time: datetime | None
+    expected_resolution_time: datetime | None
+    step: Decimal
+    market_type: str
+    extra: dict[str, str]
+
+
+def read_market(data: Any, *, name: str = "market") -> MarketFields:
+    """Every field of one ``Market`` object checked, raising :class:`DataError` naming the first bad one."""
     obj = _obj(data, name)
     ticker = _str(obj, "ticker", f"{name}.ticker", nonempty=True)
     name = f"{name}({ticker})" if name == "market" else name
@@ -459,7 +490,7 @@ def parse_market(
     latest = _time(obj, "latest_expiration_time", f"{name}.latest_expiration_time", required=False)
 
     fractional = _bool(obj, "fractional_trading_enabled", f"{name}.fractional_trading_enabled", default=True)
-    step = Decimal("0.01") if fractional else ONE
+    step = _CENT if fractional else ONE
 
     extra: dict[str, str] = {}
     for key in _QUOTE_FIELDS:
@@ -506,34 +537,46 @@ def parse_market(
     if latest is not None:
         extra["latest_expiration_time"] = latest.isoformat()
 
-    series_ticker = event.series_ticker if event is not None else series_ticker_of(event_ticker)
-    extra["series_ticker"] = series_ticker
-    if fee_model is None:
-        fee_model = fee_model_for(series, event)
-
     yes_sub = extra.get("yes_sub_title", "")
     title = _str(obj, "title", f"{name}.title", required=False) or yes_sub or ticker
     primary = _str(obj, "rules_primary", f"{name}.rules_primary", required=False)
     secondary = _str(obj, "rules_secondary", f"{name}.rules_secondary", required=False)
     rules = "\n\n".join(x for x in (primary.strip(), secondary.strip()) if x)
+    return MarketFields(ticker, event_ticker, title, status, close_time, ticks, yes_sub, rules, open_time,
+                        expected, step, market_type, extra)
 
+
+def bind_market(
+    fields: MarketFields,
+    *,
+    fee_model: FeeModel | None = None,
+    event: KalshiEvent | None = None,
+    series: KalshiSeries | None = None,
+) -> Market:
+    """The :class:`Market` of ``fields`` (from :func:`read_market`) with what its event and series add:
+    the fee (``fee_model`` wins; else resolved from ``event``/``series``), the series ticker, the
+    category and the event's title. ``fields`` is spent: its ``extra`` becomes the market's."""
+    extra = fields.extra
+    extra["series_ticker"] = event.series_ticker if event is not None else series_ticker_of(fields.event_ticker)
+    if fee_model is None:
+        fee_model = fee_model_for(series, event)
     return Market(
         venue=Venue.KALSHI,
-        id=ticker,
-        event_id=event_ticker,
-        title=title,
-        status=status,
-        close_time=close_time,
+        id=fields.ticker,
+        event_id=fields.event_ticker,
+        title=fields.title,
+        status=fields.status,
+        close_time=fields.close_time,
         fee_model=fee_model,
-        ticks=ticks,
-        outcome_label=yes_sub,
-        rules=rules,
+        ticks=fields.ticks,
+        outcome_label=fields.outcome_label,
+        rules=fields.rules,
         category=series.category if series is not None and series.category else (event.category if event else ""),
-        open_time=open_time,
-        expected_resolution_time=expected,
-        min_size=step,
-        size_step=step,
-        market_type=market_type,
+        open_time=fields.open_time,
+        expected_resolution_time=fields.expected_resolution_time,
+        min_size=fields.step,
+        size_step=fields.step,
+        market_type=fields.market_type,
         event_title=event.title if event is not None else "",
         extra=extra,
     )
@@ -623,18 +666,19 @@ def parse_orderbook(
 
 
 def parse_orderbooks_batch(
-    data: Any, *, fetched_at: datetime | None = None
+    data: Any, *, fetched_at: datetime | None = None, start: int = 0
 ) -> tuple[dict[str, OrderBook], dict[str, DataError]]:
     """``{"orderbooks": [{"ticker", "orderbook_fp"}]}`` → books, plus per-ticker errors.
 
-    One corrupt book does not cost us the other 99.
+    One corrupt book does not cost us the other 99. ``start``: the first item's index in the errors'
+    names, for a batch that continues a longer list.
     """
     obj = _obj(data, "response")
     items = _list(obj.get("orderbooks"), "orderbooks")
     when = fetched_at or datetime.now(UTC)
     books: dict[str, OrderBook] = {}
     errors: dict[str, DataError] = {}
-    for i, item in enumerate(items):
+    for i, item in enumerate(items, start):
         it = _obj(item, f"orderbooks[{i}]")
         ticker = _str(it, "ticker", f"orderbooks[{i}].ticker", nonempty=True)
         try:
