@@ -52,7 +52,7 @@ _Feed = Callable[[Sequence[Mapping[str, Any]]], None]  # KalshiParser.add_market
 _KALSHI_BOOKS_PER_REQUEST = 100
 _POLY_BOOK_BATCH_CONCURRENCY = 4
 _KALSHI_EVENTS_MAX_PAGES = 10_000  # 2 million open events: a walk that long is a loop, not a listing
-_KALSHI_MISSING_MAX = 100  # listed markets' events the walk lacked, read one by one up to this
+_KALSHI_MISSING_MAX = 100  # listed markets' events or series the listings lacked, read one by one up to this
 _PARSE_SLICE = 100  # market or book objects parsed between two turns of the event loop
 # What to do when no venue answers: reading commands have offline data sets; recording has none.
 OFFLINE_HINT = "check the network; `--snapshot FILE` or `--demo` work offline"
@@ -389,6 +389,22 @@ class LiveSource:
                             await asyncio.gather(*(
                                 self._kalshi_single(get, f"/events/{e}", "event", raw.events, capture, e)
                                 for e in event_tickers if e in missing))
+                if not any(e.kind == "series" and e.key == "/series" for e in capture.errors if e.venue == "kalshi"):
+                    # A series the listing did not hold (one opened meanwhile; with --limit, one an event names
+                    # other than its ticker's prefix) leaves its markets' fee unknown: read each on its own.
+                    named = {e.get("event_ticker"): e.get("series_ticker") for e in raw.events}
+                    have = {s.get("ticker") for s in raw.series}
+                    missing_series = [st for st in dict.fromkeys(
+                        str(named[et]) if isinstance(named.get(et), str) and named[et] else series_ticker_of(et)
+                        for et in event_tickers) if st not in have]
+                    if 0 < len(missing_series) <= _KALSHI_MISSING_MAX:
+                        await asyncio.gather(*(self._kalshi_single(get, f"/series/{st}", "series", raw.series,
+                                                                   capture, st) for st in missing_series))
+                    else:  # too many to read one by one: their markets are refused, not priced at a default
+                        capture.errors.extend(ItemError(
+                            "kalshi", "series", st, f"kalshi series {st}: not in the /series listing, and "
+                            f"{len(missing_series)} series missing are more than orion reads one by one",
+                            "incomplete") for st in missing_series)
                 await asyncio.gather(*book_tasks)
                 if worker is not None:
                     parse_jobs.put_nowait(None)

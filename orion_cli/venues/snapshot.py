@@ -484,13 +484,15 @@ def read_capture(path: Path) -> Capture:
 # -- raw → model (shared with the live source) --------------------------------------------------
 
 
-def parse_kalshi(raw: KalshiRaw, fetched_at: datetime) -> tuple[list[Market], dict[tuple[Venue, str], OrderBook],
-                                                                 list[ItemError]]:
-    """Kalshi raw objects → markets and books, with the venue parser, one bad item at a time."""
+def parse_kalshi(raw: KalshiRaw, fetched_at: datetime, *, not_read: Sequence[ItemError] = ()) -> tuple[
+        list[Market], dict[tuple[Venue, str], OrderBook], list[ItemError]]:
+    """Kalshi raw objects → markets and books, with the venue parser, one bad item at a time.
+
+    ``not_read``: the recording's errors (what could not be fetched); see :meth:`KalshiParser.finish`."""
     parser = KalshiParser(fetched_at)
     parser.add_markets(raw.markets)
     parser.add_orderbooks(raw.orderbooks)
-    return parser.finish(raw)
+    return parser.finish(raw, not_read=not_read)
 
 
 class KalshiParser:
@@ -512,6 +514,8 @@ class KalshiParser:
         self._books: dict[str, OrderBook] = {}
         self._bad_books: dict[str, DataError] = {}  # the last bad book of a ticker, first-seen order
         self._unreadable_books: list[ItemError] = []  # items without a ticker
+        # Set by finish(): why markets listed were not priced for a listing not read, if any were.
+        self.unpriced_because: str | None = None
 
     def fed(self, raw: KalshiRaw) -> bool:
         """Whether exactly ``raw``'s markets and books were fed (by count: each is fed as it is added)."""
@@ -553,8 +557,16 @@ class KalshiParser:
             for t, e in bad.items():
                 self._bad_books[t] = e
 
-    def finish(self, raw: KalshiRaw) -> tuple[list[Market], dict[tuple[Venue, str], OrderBook], list[ItemError]]:
-        """The markets (priced by ``raw``'s series and events), their books and the item errors."""
+    def finish(self, raw: KalshiRaw, *, not_read: Sequence[ItemError] = ()) -> tuple[
+            list[Market], dict[tuple[Venue, str], OrderBook], list[ItemError]]:
+        """The markets (priced by ``raw``'s series and events), their books and the item errors.
+
+        ``not_read``: what could not be fetched (the capture's errors). A series or event asked for and
+        not read, or the series listing or events walk failing, leaves a market's fee unknown: the
+        market is refused, never priced at the default that stands in for a series nobody fetched (the
+        x1 a scan then showed overstated every edge of a x2 series), and :attr:`unpriced_because` says
+        why the data is incomplete.
+        """
         from orion_cli.core.fees import FEE_NOT_MODELLED_HINT, FeeNotModelled
         from orion_cli.venues.kalshi.parse import (
             KalshiEvent,
@@ -567,10 +579,24 @@ class KalshiParser:
 
         errors: list[ItemError] = []
         # A series or event that was sent but could not be read (an unknown or unmodelled fee type, a
-        # bad multiplier): its markets' fee is unknown, so they are refused, never priced at the
-        # default that stands in for a series nobody fetched.
+        # bad multiplier), or asked for and not fetched: its markets' fee is unknown, so they are
+        # refused, never priced at the default that stands in for a series nobody fetched.
         unreadable: dict[str, str] = {}
         not_modelled: set[str] = set()  # of those, the fee types orion has no formula for: no retry helps
+        series_listing: str | None = None  # why GET /series was not read, when it was not
+        events_listing: str | None = None  # why the /events walk was not read to its end
+        for fault in not_read:
+            if fault.venue != "kalshi":
+                continue
+            if fault.kind == "series":
+                if fault.key == "/series":
+                    series_listing = series_listing or fault.message
+                else:
+                    unreadable.setdefault(f"series {fault.key}", f"not read: {fault.message}")
+            elif fault.kind == "events":
+                events_listing = events_listing or fault.message
+            elif fault.kind == "event":
+                unreadable.setdefault(f"event {fault.key}", f"not read: {fault.message}")
         series: dict[str, KalshiSeries] = {}
         for i, s in enumerate(raw.series):
             try:
@@ -597,6 +623,7 @@ class KalshiParser:
         # Listed markets not priced for want of their fee: their books are kept all the same, since a held
         # position is marked at its bid (no fee in it) and the watch's breaker would otherwise see it at cost.
         unpriced: set[str] = set()
+        unlisted = 0  # of those, refused for a listing (series, events) not read
         read, self._read = self._read, []
         for n, (key, et, fields) in enumerate(read):
             read[n] = None  # spent: the market replaces it
@@ -604,10 +631,22 @@ class KalshiParser:
             st = event.series_ticker if event else (series_ticker_of(et) if et is not None else "")
             whose = ([f"event {et}"] if et is not None else []) + ([f"series {st}"] if st else [])
             gone = next((k for k in whose if k in unreadable), None)
+            why = unreadable[gone] if gone is not None else ""
+            for_listing = False  # refused for a listing that could not be read (the data is incomplete)
+            if gone is None and events_listing is not None and et is not None and event is None:
+                gone, why = f"event {et}", f"the events listing was not read to its end: {events_listing}"
+                for_listing = True
+            own_fee = event is not None and event.fee_type_override and event.fee_multiplier_override is not None
+            if gone is None and series_listing is not None and st and st not in series and not own_fee:
+                # Not the default quadratic x1, which stands for a series nobody asked for: a series x2
+                # priced at it overstates every edge.
+                gone, why = f"series {st}", f"the series listing was not read: {series_listing}"
+                for_listing = True
             if gone is not None:
-                errors.append(ItemError("kalshi", "market", key, f"fee unknown ({gone}: {unreadable[gone]})",
+                errors.append(ItemError("kalshi", "market", key, f"fee unknown ({gone}: {why})",
                                         hint=FEE_NOT_MODELLED_HINT if gone in not_modelled else ""))
                 unpriced.add(key)
+                unlisted += for_listing
                 continue
             if isinstance(fields, DataError):
                 errors.append(ItemError("kalshi", "market", key, str(fields)))
@@ -616,6 +655,12 @@ class KalshiParser:
                 markets.append(bind_market(fields, series=series.get(st), event=event))
             except DataError as exc:
                 errors.append(ItemError("kalshi", "market", key, str(exc)))
+        self.unpriced_because = None
+        if unlisted:
+            what = " and ".join(w for w, failed in (("series listing", series_listing),
+                                                     ("events listing", events_listing)) if failed)
+            self.unpriced_because = (f"the {what} could not be read, so {unlisted} market(s) whose fee it states "
+                                     "were not priced (fee unknown)")
         errors.extend(self._unreadable_books)
         errors.extend(ItemError("kalshi", "book", t, str(e)) for t, e in self._bad_books.items())
         good = {m.id for m in markets} | unpriced
@@ -726,9 +771,12 @@ def parse_capture(
                 parser = KalshiParser(k.fetched_at or capture.recorded_at)
                 parser.add_markets(k.markets)
                 parser.add_orderbooks(k.orderbooks)
-            ms, bs, errs = parser.finish(k)
-            if not k.complete:
-                data.incomplete[venue] = k.stop_reason or "listing incomplete"
+            ms, bs, errs = parser.finish(k, not_read=capture.errors)
+            why = [k.stop_reason or "listing incomplete"] if not k.complete else []
+            if parser.unpriced_because:
+                why.append(parser.unpriced_because)
+            if why:
+                data.incomplete[venue] = "; ".join(why)
         elif venue is Venue.POLYMARKET and capture.polymarket is not None:
             p = capture.polymarket
             ms, bs, errs = parse_polymarket(p, p.fetched_at or capture.recorded_at)

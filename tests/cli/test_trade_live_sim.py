@@ -39,6 +39,7 @@ from sim.server import FaultRule
 from sqlalchemy import select
 
 from orion_cli.core.models import Side, Venue
+from orion_cli.core.money import ceil_to
 from orion_cli.core.opportunity import Leg, Opportunity
 from orion_cli.store import opportunities as op_store
 from orion_cli.store.audit import AuditLog
@@ -898,6 +899,47 @@ def test_a_kalshi_fee_that_cannot_be_read_refuses_the_trade_before_either_leg_is
     execution = _execution(out)
     assert execution["status"] == "done", execution["message"]
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+
+
+@ONE_BACKEND
+@pytest.mark.parametrize("fault", [
+    FaultRule("status", status=503, path_prefix=f"{API_PREFIX}/series"),  # unavailable after retries
+    FaultRule("status", status=200, path_prefix=f"{API_PREFIX}/series", body={"series": "not a list"}),
+], ids=["unavailable", "not_a_list"])
+def test_a_scan_whose_kalshi_series_listing_cannot_be_read_prices_no_kalshi_market_and_says_so(
+        world: World, tmp_path: Path, fault: FaultRule) -> None:
+    """Found in review: when GET /series failed, `orion scan` recorded a `series` item error and priced
+    every Kalshi market at the default quadratic x1, half this x2 series' fee, showing and storing an
+    overstated edge (only `trade`'s re-read refused it). A market whose series is unknown is now not
+    priced (a `fee unknown` item error; its book is kept) and the scan warns that its data is incomplete."""
+    series = TICKER.split("-", 1)[0]
+    world.ksim.series_fees[series] = ("quadratic", 2)
+    pairs = tmp_path / "pairs.toml"
+    pairs.write_text(f'[[pair]]\nkalshi = "{TICKER}"\npolymarket = "{world.cond}"\ninverted = false\n')
+    env = {"ORION__MATCHING__PAIRS_FILE": str(pairs)}
+
+    def kalshi_legs(out: str) -> list[dict[str, Any]]:
+        return [leg for rec in json.loads(out) if rec.get("type") == "opportunity"
+                for leg in rec["legs"] if leg["venue"] == "kalshi"]
+
+    code, out, err = world.run("scan", "--json", extra_env=env)  # the series read: priced at its x2
+    assert code == 0, err
+    legs = kalshi_legs(out)
+    assert legs and all(leg["market"] == TICKER for leg in legs), out
+    for leg in legs:  # 0.07 × 2 × C × P × (1 − P), rounded up to Kalshi's 0.0001
+        fee = D("0.14") * D(leg["size"]) * D(leg["avg_price"]) * (1 - D(leg["avg_price"]))
+        assert D(leg["fees"]) == ceil_to(fee, D("0.0001")), leg
+    assert "incomplete" not in err, err
+
+    world.ksim.server.add_fault(fault)
+    code, out, err = world.run("-v", "scan", "--json", extra_env=env)
+    assert code == 0, err
+    assert kalshi_legs(out) == [], out  # before: the pair priced at x1, its edge overstated
+    assert "kalshi listing incomplete: the series listing could not be read" in err, err
+    assert f"kalshi market {TICKER}: fee unknown (series {series}: the series listing was not read" in err, err
+    code, out, err = world.run("-v", "markets", "--venue", "kalshi", "--json", extra_env=env)
+    assert code == 0 and TICKER not in {m["id"] for m in json.loads(out)}, err
+    assert "kalshi listing incomplete" in err, err
 
 
 @ONE_BACKEND

@@ -473,6 +473,38 @@ def test_the_live_kalshi_fetch_parses_while_it_still_fetches(
     assert paths.index("/series") < last_page and paths.index("/events") < last_page, paths
 
 
+def test_a_limited_fetch_refuses_the_markets_of_a_series_or_event_it_could_not_read(ksim: KalshiSim) -> None:
+    """`--limit` reads each series and event on its own; one that failed was an item error while its
+    markets were priced at the default quadratic x1 (or without the event's fee override)."""
+    src = _one(ksim)
+    first = asyncio.run(src.fetch([Venue.KALSHI], limit=3, with_books=False))
+    series = first.markets[0].extra["series_ticker"]
+    ksim.series_fees[series] = ("quadratic", 2)
+    ksim.server.add_fault(FaultRule("status", status=503, path_prefix=f"/trade-api/v2/series/{series}"))
+    data = asyncio.run(src.fetch([Venue.KALSHI], limit=3, with_books=False))
+    assert not [m for m in data.markets if m.extra["series_ticker"] == series]
+    refused = [e for e in data.errors if e.kind == "market"]
+    assert refused and all(f"fee unknown (series {series}: not read: " in e.message for e in refused), refused
+    ksim.server.clear_faults()
+    event = first.markets[0].event_id
+    ksim.server.add_fault(FaultRule("status", status=503, path_prefix=f"/trade-api/v2/events/{event}"))
+    data = asyncio.run(src.fetch([Venue.KALSHI], limit=3, with_books=False))
+    assert event not in {m.event_id for m in data.markets}
+    assert any(e.kind == "market" and f"fee unknown (event {event}: not read: " in e.message for e in data.errors)
+
+
+def test_a_kalshi_events_walk_that_fails_leaves_its_markets_unpriced_and_the_data_incomplete(
+        ksim: KalshiSim) -> None:
+    """An event can override its series' fee; with the walk failing, a market's override is unknown."""
+    ksim.server.add_fault(FaultRule("status", status=503, path_prefix="/trade-api/v2/events"))
+    data = asyncio.run(_one(ksim).fetch([Venue.KALSHI]))
+    assert not data.markets
+    assert all("fee unknown (event " in e.message and "the events listing was not read to its end" in e.message
+               for e in data.errors if e.kind == "market")
+    assert "events listing could not be read" in data.incomplete[Venue.KALSHI]
+    assert any(k[0] is Venue.KALSHI for k in data.books)  # kept, for marking a position held there
+
+
 def test_an_event_the_complete_walk_did_not_return_is_read_on_its_own(ksim: KalshiSim) -> None:
     """The events walk now runs beside the listing: an event opened meanwhile (or not listed as open)
     is not in it. Its market would lose the event's fee override and title; the event is read alone."""
@@ -503,3 +535,33 @@ def test_one_unreadable_book_item_in_a_recording_costs_its_own_book_only(ksim: K
     data = parse_capture(capture, (Venue.KALSHI,))
     assert data.books == whole.books and len(data.books) > 5
     assert [(e.kind, e.key) for e in data.errors] == [("book", "#0")] and "ticker" in data.errors[0].message
+
+
+@pytest.mark.parametrize("read_alone", [True, False], ids=["read_alone", "too_many_to_read"])
+def test_a_series_the_listing_did_not_hold_is_read_on_its_own_or_its_markets_refused(
+        ksim: KalshiSim, monkeypatch: pytest.MonkeyPatch, read_alone: bool) -> None:
+    """A series missing from GET /series (opened while the listing was read) priced its markets at the
+    default quadratic x1. It is read on its own; when more are missing than orion reads one by one,
+    their markets are refused ("fee unknown"), never priced at the default."""
+    import orion_cli.venues.live as live
+
+    if not read_alone:
+        monkeypatch.setattr(live, "_KALSHI_MISSING_MAX", 0)
+    market = asyncio.run(_one(ksim).fetch([Venue.KALSHI], with_books=False)).markets[0]
+    series = market.extra["series_ticker"]
+    ksim.series_fees[series] = ("quadratic", 2)
+    own = ksim._series_list
+
+    def without_it(req: SimRequest, m: re.Match[str]) -> SimResponse:
+        answer = own(req, m)
+        return SimResponse(200, {"series": [s for s in answer.body["series"] if s["ticker"] != series]})
+
+    ksim.server.routes.insert(0, ("GET", re.compile(r"/trade-api/v2/series"), without_it))
+    data = asyncio.run(_one(ksim).fetch([Venue.KALSHI], with_books=False))
+    mine = [m for m in data.markets if m.extra["series_ticker"] == series]
+    if read_alone:
+        assert mine and all(m.fee_model.multiplier == 2 for m in mine) and not data.errors
+    else:
+        assert not mine and not [m for m in data.markets if "default" in m.fee_model.source]
+        assert any(e.kind == "market" and e.key == market.id and f"fee unknown (series {series}: not read: "
+                   in e.message for e in data.errors), data.errors

@@ -344,8 +344,10 @@ def fee_model_for(series: KalshiSeries | None, event: KalshiEvent | None = None)
     """The fee model of a market: the event's override if any, else its series', else default.
 
     The default (quadratic × 1, Kalshi's standard schedule) is labelled as such so that
-    ``orion book`` and the audit log show it was assumed, not read. It stands for a series that was
-    not fetched; one that was sent but could not be read refuses its markets (``snapshot.KalshiParser``).
+    ``orion book`` and the audit log show it was assumed, not read. It stands for a series nobody
+    asked for: a read that does not price (``book(with_fees=False)``: the hedge retry, settlement)
+    or a recording that holds no series. One that was asked for and not read (the series listing,
+    or the series itself), or sent but unreadable, refuses its markets (``snapshot.KalshiParser``).
     """
     if event is not None and event.fee_type_override:
         multiplier = event.fee_multiplier_override
