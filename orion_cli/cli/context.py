@@ -146,14 +146,15 @@ class AppContext:
                 self.out.warn(note)
         return mode
 
-    def record_config(self, db: Database, mode: str) -> None:
-        """Audit the configuration this command acts under (``config.loaded``), once, at its start, when it
-        differs from the one this ledger recorded last (store/config_loaded).
+    def record_config(self, db: Database, mode: str, *, each_time: bool = False) -> None:
+        """Audit the configuration this command acts under (``config.loaded``) when it differs from the one
+        this ledger recorded last (store/config_loaded): once per command, or, ``each_time``, on every
+        call (each execution of a watch: another process's record may have come in between).
 
         Never the command's failure: a ledger too busy or unwritable for it is warned of (even with -q)
         and the command goes on, meeting the ledger as it would have. Not recorded for settings loaded
         leniently with problems (the kill switch under a broken file): no trade runs under those."""
-        if self._config_recorded:
+        if self._config_recorded and not each_time:
             return
         self._config_recorded = True
         settings = self.settings()

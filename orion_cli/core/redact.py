@@ -208,6 +208,9 @@ def mask_web_url(url: str) -> str:
         prefix = f"{scheme}://{'***@' if user else ''}{hostport}"
     rest, hash_, fragment = rest.partition("#")
     path, question, query = rest.partition("?")
+    # A path segment that looks like a key or token (a gateway's `/k/<token>/clob`) is masked too: a
+    # venue URL is recorded in the append-only audit log (config.loaded), where it could never be cleaned.
+    path = "/".join("***" if setting_looks_secret(part) else part for part in path.split("/"))
     return f"{prefix}{path}{question}{_mask_params(query)}{hash_}{_mask_params(fragment)}"
 
 

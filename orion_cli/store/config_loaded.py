@@ -1,14 +1,14 @@
 """The ``config.loaded`` audit event (DESIGN §7): the configuration a command that acts ran under.
 
-A trade, a reconcile, a halt or a resume appends it once, at its start, in a short write transaction
-of its own, and only when the effective configuration differs from the one the newest
+An execution (before its ``execution.requested``), a reconcile, a halt or a resume appends it in a
+short write transaction of its own, only when the effective values differ from those the newest
 ``config.loaded`` of this ledger records (by ``digest``): a cron reconcile every minute does not
-flood the log, and every trade's limits can be read from the ``config.loaded`` before it.
+flood the log, and every execution's limits can be read from the ``config.loaded`` before it.
 
 The payload holds, for every key, what ``orion config show --sources`` shows (value and source,
 masked the same way: a URL's password as ``***``, a value that looks like a key or token not shown)
-and the config files read. The digest is SHA-256 of that payload's canonical JSON without the digest:
-of the masked values, so not even a hash of a secret is recorded. Secrets themselves (the vault's
+and the config files read. The digest is SHA-256 of the canonical JSON of the masked values alone
+(not their sources), so not even a hash of a secret is recorded. Secrets themselves (the vault's
 password, API keys, the alert webhook URL) are never settings and never reach it.
 """
 
@@ -37,11 +37,15 @@ def config_payload(settings: Settings) -> dict[str, Any]:
     """``digest``, ``settings`` ({key: {value, source}}, as `config show --sources`) and ``config_files``."""
     from orion_cli.core.config import iter_flat
 
+    flat = list(iter_flat(settings))
     body: dict[str, Any] = {
-        "settings": {key: {"value": value, "source": source} for key, value, source in iter_flat(settings)},
+        "settings": {key: {"value": value, "source": source} for key, value, source in flat},
         "config_files": list(settings.config_files),
     }
-    digest = hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    # Of the values alone: two processes with the same limits from different places (--db in cron, the
+    # environment for a trader) run under one configuration, and would otherwise record it in turns.
+    values = {key: value for key, value, _ in flat}
+    digest = hashlib.sha256(canonical_json(values).encode("utf-8")).hexdigest()
     return {"digest": digest, **body}
 
 
@@ -52,6 +56,10 @@ def record_config_loaded(db: Database, settings: Settings, *, mode: str) -> Even
     processes starting together with one configuration, the second finds the first's event and records
     nothing; the chain never forks, as every append is serialised so."""
     payload = config_payload(settings)
+    with db.read() as conn:  # the usual answer, without the writers' lock: the newest one is this one
+        newest = conn.execute(_NEWEST).scalar()
+    if newest is not None and _digest(newest) == payload["digest"]:
+        return None
     with db.write() as conn:
         newest = conn.execute(_NEWEST).scalar()
         if newest is not None and _digest(newest) == payload["digest"]:

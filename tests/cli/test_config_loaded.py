@@ -59,7 +59,7 @@ def test_acting_commands_record_the_configuration_once_until_it_changes(ledger: 
     assert len(first) == 1
     assert first[0]["actor"]["command"] == "halt" and first[0]["mode"] == "paper"
     types = [e["type"] for e in events()]
-    assert types.index(CONFIG_LOADED) == types.index("halt.engaged") + 1  # after engaging: nothing delays it
+    assert types.index(CONFIG_LOADED) > types.index("halt.engaged")  # after engaging: nothing delays it
 
     changed = {"ORION__LIMITS__ORDER_NOTIONAL": "55"}
     assert run("reconcile", "--demo", env=changed).exit_code == 0
@@ -73,6 +73,66 @@ def test_acting_commands_record_the_configuration_once_until_it_changes(ledger: 
     assert run("audit", "verify").exit_code == 0
 
 
+def test_the_same_values_from_elsewhere_are_one_configuration(ledger: Path) -> None:
+    """Review: the digest covered each value's source, so a cron job given a limit in the environment and a
+    trader reading it from the file, with the same values, recorded config.loaded in turns, every run."""
+    from orion_cli.core.config import load_settings
+
+    same = {"ORION__LIMITS__ORDER_NOTIONAL": str(load_settings().limits.order_notional)}
+    for env in (None, same, None, same):
+        assert run("reconcile", "--demo", env=env).exit_code == 0
+    assert len(loaded()) == 1
+
+
+def test_halt_records_the_configuration_after_its_alert(ledger: Path) -> None:
+    """Review: halt recorded config.loaded between engaging and its cancels and alert, so a writer holding the
+    lock delayed --cancel-open up to busy_timeout_ms, and a Ctrl-C then lost the alert. It comes last."""
+    assert run("halt", "-r", "x", env={"ORION__ALERTS__ENABLED": "true"}).exit_code == 0
+    types = [e["type"] for e in events()]
+    assert types.index("halt.engaged") < types.index("alert.failed") < types.index(CONFIG_LOADED), types
+
+
+def test_a_refused_resume_records_no_configuration(ledger: Path) -> None:
+    """Review: resume recorded config.loaded before releasing, so one the release refused (a drawdown
+    halt without --breaker: nothing resumed) still recorded "the configuration trading resumes under"."""
+    from orion_cli.risk.halt import KillSwitch
+
+    db = open_database(str(ledger))
+    try:
+        KillSwitch(db).engage("drawdown", kind="drawdown")
+    finally:
+        db.dispose()
+    changed = {"ORION__LIMITS__ORDER_NOTIONAL": "55"}  # another configuration than none: it would be recorded
+    assert run("resume", "--yes", env=changed).exit_code == 6  # BREAKER: refused by the release
+    assert loaded() == []
+    assert run("resume", "--yes", "--breaker", env=changed).exit_code == 0
+    assert loaded()[-1]["payload"]["settings"]["limits.order_notional"]["value"] == "55"
+
+
+def test_each_execution_is_recorded_under_its_own_configuration(ledger: Path) -> None:
+    """Review: a watch recorded its configuration once, at its start; a cron reconcile under other limits
+    recorded in between, and the watch's next execution read as judged under those. Each execution
+    checks the newest record and records its own when it is another's (each_time)."""
+    from orion_cli.cli.context import AppContext
+    from orion_cli.core.config import load_settings
+    from orion_cli.store.config_loaded import record_config_loaded
+
+    db = open_database(None)
+    try:
+        app = AppContext()
+        app.record_config(db, "paper")
+        app.record_config(db, "paper", each_time=True)  # the newest is its own: nothing recorded
+        assert len(loaded()) == 1
+        record_config_loaded(db, load_settings(overrides={"limits.order_notional": "55"}), mode="paper")
+        app.record_config(db, "paper")  # once per command: not again
+        assert len(loaded()) == 2
+        app.record_config(db, "paper", each_time=True)  # an execution: its own again, after the other's
+        digests = [e["payload"]["digest"] for e in loaded()]
+        assert len(digests) == 3 and digests[2] == digests[0] != digests[1]
+    finally:
+        db.dispose()
+
+
 def test_the_payload_is_what_config_show_sources_shows_with_the_files_and_a_digest(ledger: Path) -> None:
     assert run("halt").exit_code == 0
     shown = json.loads(run("--json", "config", "show", "--sources").stdout)
@@ -80,9 +140,10 @@ def test_the_payload_is_what_config_show_sources_shows_with_the_files_and_a_dige
     assert payload["settings"] == {r["key"]: {"value": r["value"], "source": r["source"]} for r in shown}
     assert payload["settings"]["database.url"] == {"value": f"sqlite:///{ledger}", "source": "default (ORION_HOME)"}
     assert payload["config_files"] == [str(ledger.parent / "config.toml")]
-    # the digest: SHA-256 of the canonical JSON of the rest, which anyone can recompute from the event
-    rest = {k: v for k, v in payload.items() if k != "digest"}
-    assert payload["digest"] == hashlib.sha256(reference_json(rest).encode()).hexdigest()
+    # the digest: SHA-256 of the canonical JSON of the values alone, which anyone can recompute from the
+    # event; not their sources (review: --db in cron and the environment for a trader recorded in turns)
+    values = {key: entry["value"] for key, entry in payload["settings"].items()}
+    assert payload["digest"] == hashlib.sha256(reference_json(values).encode()).hexdigest()
     assert payload["digest"] == config_payload(load_settings())["digest"]
 
 
@@ -115,6 +176,7 @@ SECRETS = ("S3CRET-VAULT-PASSWORD", "S3CRET-PROXY-PW", "S3CRET-API-KEY", "S3CRET
 def test_no_secret_reaches_the_audit_log(ledger: Path, isolated_home: Path, tmp_path: Path) -> None:
     """Plant secret-looking values wherever one could come from, act, and grep the whole ledger for them."""
     key_like = "0x" + "ab" * 32  # a wallet key set as a setting by mistake
+    path_token = "3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
     password_file = tmp_path / "pw"
     password_file.write_text("S3CRET-VAULT-PASSWORD\n")
     env = {
@@ -122,6 +184,8 @@ def test_no_secret_reaches_the_audit_log(ledger: Path, isolated_home: Path, tmp_
         "ORION_MASTER_PASSWORD_FILE": str(password_file),
         "ORION_ALERT_WEBHOOK_URL": "https://hooks.example/services/S3CRET-HOOK",
         "ORION__POLYMARKET__CLOB_URL": "https://u:S3CRET-PROXY-PW@proxy.example/clob?api_key=S3CRET-API-KEY",
+        # review: a gateway's token in a URL's path
+        "ORION__POLYMARKET__DATA_URL": f"https://proxy.example/k/{path_token}/data",
         "ORION__ALERTS__TELEGRAM_CHAT_ID": key_like,
         "KALSHI_API_KEY_ID": "S3CRET-API-KEY",
     }
@@ -133,9 +197,10 @@ def test_no_secret_reaches_the_audit_log(ledger: Path, isolated_home: Path, tmp_
     settings = records[0]["payload"]["settings"]
     assert settings["polymarket.clob_url"]["value"] == "https://***@proxy.example/clob?api_key=***"
     assert settings["alerts.telegram_chat_id"]["value"].startswith("(not shown")
+    assert settings["polymarket.data_url"]["value"] == "https://proxy.example/k/***/data"
     ledger_bytes = b"".join(p.read_bytes() for p in ledger.parent.glob("orion.db*"))
     tail = run("audit", "tail", "-n", "1000", "--jsonl").stdout
-    for secret in (*SECRETS, key_like, "ab" * 32):
+    for secret in (*SECRETS, key_like, "ab" * 32, path_token):
         assert secret.encode() not in ledger_bytes, secret
         assert secret not in tail, secret
 

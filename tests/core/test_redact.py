@@ -63,6 +63,9 @@ def test_mask_url_hides_every_password_it_holds(url: str, shown: str) -> None:
     ("https://u:pa#S3CRET@h/x", "https://***@h/x"),
     ("https://u:S3/CRET@h/x", "https://***@h/x"),
     ("https://u:S3CRET@h:port/x", "https://***@h:port/x"),
+    # Found in review (config.loaded keeps venue URLs for good): a token in the path is masked too.
+    ("https://proxy.example.com/k/3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c/clob", "https://proxy.example.com/k/***/clob"),
+    ("https://api.elections.kalshi.com/trade-api/v2", "https://api.elections.kalshi.com/trade-api/v2"),
 ])
 def test_mask_web_url_hides_the_user_part_and_secret_parameters(url: str, shown: str) -> None:
     assert mask_web_url(url) == shown

@@ -153,6 +153,8 @@ def tail(
             out.stream(event.to_record(), AUDIT_COLUMNS)
             if out.stdout_closed():  # `| head -1`: the reader went away; reading on would be for no one
                 break
+        if not last and not follow:  # as the table says it: an empty screen read as a hang (review)
+            out.info(f"no audit events since {since}")
     else:
         lines = DEFAULT_LINES if n is None else n
         events = log.tail(lines, types=types, since=since_ts) if lines else []

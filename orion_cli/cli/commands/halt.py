@@ -151,12 +151,13 @@ def halt_command(
     except StorageError as exc:  # busy, full, damaged: say plainly that nothing is halted, and what still can be
         raise _not_halted(exc, _unrecorded_hint(settings, exc)) from None
     app.out.banner(f"HALTED: {st.reason}")
-    # After engaging, never before: nothing may delay the kill switch (config.loaded; skipped for a
-    # configuration loaded with problems).
-    app.record_config(db, mode)
     with _halt_alert(app, settings, st, mode):
         _after_engaging(app, settings, st, db, mode, asked=asked, cleaned=cleaned, cancel_open=cancel_open,
                         live=live)
+    # Last: nothing may delay the kill switch, its cancels or its alert (review: a write lock taken by
+    # another process right after the engage held --cancel-open up to busy_timeout_ms, and a Ctrl-C then
+    # lost the alert). Skipped for a configuration loaded with problems.
+    app.record_config(db, mode)
 
 
 def _daily_trip_until(app: AppContext, settings: Settings, db: Database, mode: str) -> datetime | None:
@@ -497,9 +498,10 @@ def resume_command(
         answer = ask_text("Type RESUME to release the kill switch:")
         if answer.strip() != "RESUME":
             raise Refused("resume not confirmed; the kill switch stays engaged", reason="NOT_CONFIRMED")
-    app.record_config(app.db(), app.mode())  # the configuration trading resumes under (config.loaded)
     by = default_actor("resume")
     st = switch.release(actor=by, breaker=breaker)
+    if st.released is not None:  # a refused release (BREAKER) resumes nothing: no configuration to record
+        app.record_config(app.db(), app.mode())  # the configuration trading resumes under (config.loaded)
     app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
     if st.halted:  # a sentinel file created meanwhile: released in the database, not for trading
         raise Refused(f"the database's halt was released, but trading is still halted: {st.reason}",

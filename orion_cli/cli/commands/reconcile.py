@@ -267,7 +267,6 @@ def reconcile_command(
         db = app.db(existing=True)  # from cron: a mistyped URL must not reconcile a new, empty ledger as clean
         record.db = db
         with RunLock(db, "reconcile"), LazyStore(app) as secrets:  # the vault, opened on first need, always closed
-            app.record_config(db, mode)  # the configuration this run judges under (config.loaded)
             try:
                 if mode == "live":
                     venues = _live_venues(settings, secrets.get(), wanted, warn=app.out.warn)
@@ -280,6 +279,8 @@ def reconcile_command(
                         announce(app, source)
                     venues = {v: PaperVenue(v, db, source, settings) for v in wanted}
                     app.out.info("paper: reconciling the paper ledger with the paper venues")
+                # The configuration this run judges under (config.loaded): after the usage errors above.
+                app.record_config(db, mode)
                 alerts = alert_sink(app, secrets, mode)
                 ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
 

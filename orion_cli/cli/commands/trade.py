@@ -1169,6 +1169,10 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         ctx = _pipeline_context(settings, mode, True, auth.how, balances, breaker, source=source)
         if stopped():
             raise StoppedBeforeSending
+        # The configuration this execution's checks judge under, when the ledger's newest config.loaded
+        # is another's (a read when it is not): after every usage error, before execution.requested, and
+        # for each execution of a watch, which another process's record may have come between.
+        app.record_config(db, mode, each_time=True)
         return plan, await executor.execute(plan, ctx)
     finally:
         await venues.aclose()
@@ -1199,8 +1203,6 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     # limits size or judge it then.
     prior = existing_execution(app, key)
     _refuse_other_data(op, scanned_from, prior, snapshot, demo)  # a usage error: nothing written before it
-    if confirm:  # the configuration it acts under, audited before anything it decides (config.loaded)
-        app.record_config(app.db(), pre_mode)
     resuming = prior is not None
     if not confirm:  # --confirm says them at the gate; a preview must not stay silent on them
         for note in _gate_notes(app, live, authorize_live):
@@ -1270,7 +1272,6 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
             out.info("nothing placed")
             return
 
-    app.record_config(app.db(), pre_mode)  # a preview's "Place these orders?" answered yes acts too
     venues = VenueSet(app, pre_mode, source, leg_venues, secrets)
     auth = run_gate(app, live=live, authorize_live=authorize_live, venues=venues if pre_mode == "live" or live
                     else None, op=op, notes_said=not confirm, key=key, recorded=_recorded(snapshot, demo))
@@ -1415,6 +1416,7 @@ def _audit_refusal(app: AppContext, name: str, detail: str, *, key: str, op: Opp
     from orion_cli.execution.executor import audit_refusal
     from orion_cli.execution.plan import CheckResult, sole_venue
 
+    app.record_config(app.db(), mode, each_time=True)  # the limits that refused it (config.loaded)
     audit_refusal(app.db(), CheckResult(name, False, detail), key=key, opportunity_id=op.id, mode=mode,
                   venue=sole_venue(leg.venue for leg in op.legs))
 
