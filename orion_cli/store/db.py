@@ -67,8 +67,11 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A serialised read-write transaction; commits on success, rolls back on any exception."""
+        info: dict[Any, Any] = {}
         try:
             with self.engine.connect() as conn:  # a new connection can fail too (a disk filled since)
+                info = conn.info
+                info.pop(FIRST_REFUSAL, None)
                 conn.info["immediate"] = True
                 if not self.is_sqlite:
                     # Taken with the transaction's first statement (see _install_pg_write_lock), so the
@@ -81,7 +84,8 @@ class Database:
                     conn.info.pop("immediate", None)
                     conn.info.pop(PG_LOCK_PENDING, None)
         except DatabaseError as exc:
-            if not isinstance(exc, OperationalError) and not is_corrupt(exc) and not table_missing(exc):
+            exc = _aborted_by(info, exc)
+            if not is_storage_failure(exc):
                 raise  # an IntegrityError and the like: the caller's to handle
             raise _storage_error(exc, self.display_url, self.sqlite_dir) from None
 
@@ -94,11 +98,15 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only snapshot transaction (never blocks writers on SQLite WAL)."""
+        info: dict[Any, Any] = {}
         try:
             with self.engine.connect() as conn, conn.begin():
+                info = conn.info
+                info.pop(FIRST_REFUSAL, None)
                 yield conn
         except DatabaseError as exc:
-            if not isinstance(exc, OperationalError) and not is_corrupt(exc) and not table_missing(exc):
+            exc = _aborted_by(info, exc)
+            if not is_storage_failure(exc):
                 raise
             raise _storage_error(exc, self.display_url, self.sqlite_dir) from None
 
@@ -151,6 +159,80 @@ def table_missing(exc: SQLAlchemyError) -> bool:
     return getattr(getattr(exc, "orig", exc), "sqlstate", None) == "42P01"
 
 
+# PostgreSQL's SQLSTATEs for a ledger this connection may not write: insufficient_privilege (a role
+# without INSERT/UPDATE/DELETE on orion's tables; psycopg raises it as a ProgrammingError) and
+# read_only_sql_transaction (a read-only database or a hot standby, default_transaction_read_only;
+# an InternalError). Neither is an OperationalError, so both surfaced as internal errors (exit 1).
+PG_DENIED = "42501"
+PG_READ_ONLY = "25006"
+# SQLite's SQLITE_READONLY (primary result code 8): "attempt to write a readonly database".
+_SQLITE_READONLY = 8
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    state = getattr(getattr(exc, "orig", exc), "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def not_writable(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database refusing this connection a write (or a read) of the ledger: a
+    PostgreSQL role lacking a privilege, a read-only PostgreSQL database or standby, a read-only SQLite
+    file. The ledger is fine; this process may not change it."""
+    if _sqlstate(exc) in (PG_DENIED, PG_READ_ONLY):
+        return True
+    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == _SQLITE_READONLY
+
+
+# PostgreSQL's in_failed_sql_transaction: a statement after one that failed in the same transaction.
+PG_IN_FAILED = "25P02"
+# Where a connection keeps the first refusal (:func:`not_writable`) its transaction met: a check that
+# fails closed on any exception (the breaker recording its peak) swallowed it, and the transaction then
+# failed on its next statement with "current transaction is aborted" (an internal error, exit 1).
+FIRST_REFUSAL = "orion.first_refusal"
+
+
+def remember_refusal(info: dict[Any, Any], exc: BaseException) -> None:
+    """Keep ``exc`` in a connection's ``info`` when it is the database refusing a write and the first."""
+    if isinstance(exc, SQLAlchemyError) and FIRST_REFUSAL not in info and not_writable(exc):
+        info[FIRST_REFUSAL] = exc
+
+
+def _aborted_by(info: dict[Any, Any], exc: DatabaseError) -> DatabaseError:
+    """The refusal that aborted the transaction ``exc`` failed in, where ``exc`` says only that it was
+    aborted (and one was swallowed); otherwise ``exc``."""
+    first = info.pop(FIRST_REFUSAL, None)
+    if _sqlstate(exc) == PG_IN_FAILED and isinstance(first, DatabaseError):
+        return first
+    return exc
+
+
+def is_storage_failure(exc: SQLAlchemyError) -> bool:
+    """Whether ``exc`` is the ledger's database failing (exit 3), not a statement's own error (an
+    IntegrityError and the like, the caller's to handle)."""
+    return isinstance(exc, OperationalError) or is_corrupt(exc) or table_missing(exc) or not_writable(exc)
+
+
+def _not_writable_error(exc: SQLAlchemyError, display_url: str, detail: str) -> StorageError:
+    if _sqlstate(exc) == PG_DENIED:
+        return StorageError(
+            f"the database {display_url} refused this role: {detail}",
+            hint="orion's role needs SELECT, INSERT, UPDATE and DELETE on orion's tables "
+                 "(CREATE on the schema, and owning them, to make or migrate them); GRANT them, or use their owner. "
+                 f"Its transaction was rolled back{_CORRUPT_MEANWHILE}",
+            reason="storage_denied",
+        )
+    pg = _sqlstate(exc) is not None
+    return StorageError(
+        f"the database {display_url} is read-only: {detail}",
+        hint=("a read-only database or a standby (default_transaction_read_only, a failover?): point --db / "
+              "database.url at the primary" if pg else
+              "check the permissions of the file and its directory (a read-only mount?)")
+        + f"; its transaction was rolled back{_CORRUPT_MEANWHILE}",
+        reason="storage_readonly",
+    )
+
+
 # What still halts while a ledger cannot be used, as the store's hints say it to any command; `orion
 # halt` says it for its own configuration instead (whether a sentinel file is configured, and where):
 # :func:`without_sentinel_advice`.
@@ -181,6 +263,8 @@ def _storage_error(exc: SQLAlchemyError, display_url: str, directory: Path | Non
         return full
     if is_corrupt(exc):
         return corrupt_error(display_url, detail)
+    if not_writable(exc):
+        return _not_writable_error(exc, display_url, detail)
     if table_missing(exc) or detail.startswith("no such table"):
         if "orion_meta" in detail:
             return unmarked_error(display_url)
@@ -416,6 +500,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
                           "prepare_threshold": None},
         )
         _install_pg_write_lock(engine)
+        event.listen(engine, "handle_error", _remember_refusal)
     db = Database(engine, resolved)
     if migrate:
         _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms)
@@ -602,6 +687,8 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
         raise
     except (OperationalError, DatabaseError) as exc:
         detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        if not_writable(exc):  # connected, but this role may not migrate it (or the database is read-only)
+            raise _not_writable_error(exc, db.display_url, detail) from None
         if not db.is_sqlite:
             raise StorageError(
                 f"cannot connect to database {db.display_url}: {detail}",
@@ -609,6 +696,12 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
                 reason="storage_unreachable",
             ) from None
         raise _unopenable(db.display_url, detail, db.sqlite_dir) from None
+
+
+def _remember_refusal(context: Any) -> None:
+    """The engine's ``handle_error`` hook: see :data:`FIRST_REFUSAL`."""
+    if context.connection is not None and context.sqlalchemy_exception is not None:
+        remember_refusal(context.connection.info, context.sqlalchemy_exception)
 
 
 def _migrate(db: Database) -> None:

@@ -335,10 +335,15 @@ class Batch:
         try:
             fn(sql, params) if params is not None else fn(sql)
         except dbapi.Error as exc:
+            from orion_cli.store.db import remember_refusal
+
             if shown is None:
-                raise DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True,
-                                          dialect=self.dialect) from exc
-            raise _wrapped(shown, exc, self.dialect) from None
+                error = DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True, dialect=self.dialect)
+                remember_refusal(self.conn.info, error)
+                raise error from exc
+            error = _wrapped(shown, exc, self.dialect)
+            remember_refusal(self.conn.info, error)
+            raise error from None
 
 
 def _wrapped(shown: str, exc: Exception, dialect: Dialect) -> DBAPIError:
