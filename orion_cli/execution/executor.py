@@ -93,7 +93,16 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from orion_cli.core.config import Settings
-from orion_cli.core.errors import AuthError, DataError, Halted, NotFound, OrionError, Refused, VenueUnavailable
+from orion_cli.core.errors import (
+    AuthError,
+    DataError,
+    Halted,
+    NotFound,
+    OrionError,
+    Refused,
+    StorageError,
+    VenueUnavailable,
+)
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import (
     POLYMARKET_MIN_MARKETABLE_BUY,
@@ -625,6 +634,9 @@ class Executor:
         # each new execution's stored plan: `orion resume`, which has none of its own, names the command
         # resuming an interrupted one with them (state.recorded_source_flags). None: not recorded.
         self.source_flags = source_flags
+        # The execution this executor was driving when a storage error stopped it, and the status it had
+        # reached: committed and unfinished (a leg may be unhedged), for the error to name its resume.
+        self.interrupted: tuple[str, ExecStatus] | None = None
         self._ledger_id: str | None = None  # read once (store.meta.ledger_id)
 
     def ledger_id(self) -> str:
@@ -689,7 +701,7 @@ class Executor:
             return ExecutionResult(plan.key, "refused", verdict, [], msg, breaker_tripped=tripped)
         _crash_point("intents_committed")
         assert committed.run is not None
-        return await self._drive(committed.run, verdict, fresh=True)
+        return await self._drive_noting(committed.run, verdict, fresh=True)
 
     def commit_intents(self, plan: TradePlan, ctx: PipelineContext) -> Committed:
         """Prepare both legs, run every check, and commit the execution and both intents — or the refusal.
@@ -828,9 +840,20 @@ class Executor:
             remember_fee = getattr(self._venue(spec.venue), "remember_fee", None)
             if callable(remember_fee):
                 remember_fee(spec.market_id, spec.fee_model)
-        return await self._drive(run, Verdict(), fresh=False)
+        return await self._drive_noting(run, Verdict(), fresh=False)
 
     # -- the flow -------------------------------------------------------------------------------
+
+    async def _drive_noting(self, run: _Run, verdict: Verdict, *, fresh: bool) -> ExecutionResult:
+        """:meth:`_drive`, noting in :attr:`interrupted` where a storage error left the execution.
+
+        Why: a database lost mid-trade (the intents committed, a leg perhaps sent) said only "database
+        error … shutting down"; only the next trade named the execution left unfinished and its resume."""
+        try:
+            return await self._drive(run, verdict, fresh=fresh)
+        except StorageError:
+            self.interrupted = (run.key, run.status)
+            raise
 
     async def _drive(self, run: _Run, verdict: Verdict, *, fresh: bool) -> ExecutionResult:
         try:

@@ -67,6 +67,7 @@ from orion_cli.core.errors import (
     NotFound,
     Refused,
     SecretsError,
+    StorageError,
     VenueError,
 )
 from orion_cli.core.plain_text import plural
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
     from orion_cli.core.opportunity import Opportunity
     from orion_cli.execution.executor import ExecutionResult
     from orion_cli.execution.plan import CheckResult, TradePlan, Verdict
+    from orion_cli.execution.state import ExecStatus
     from orion_cli.risk.breaker import Breaker
     from orion_cli.risk.checks import PipelineContext
     from orion_cli.risk.halt import HaltStatus, KillSwitch
@@ -1117,6 +1119,7 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
     mode = auth.mode
     db = app.db()
     ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
+    executor: Executor | None = None
     try:
         built = venues.build()
         breaker = Breaker(db, settings, mode=mode, ledger=ledger, alerts=alerts)
@@ -1174,6 +1177,10 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         # for each execution of a watch, which another process's record may have come between.
         app.record_config(db, mode, each_time=True)
         return plan, await executor.execute(plan, ctx)
+    except StorageError as exc:
+        if executor is not None and executor.interrupted is not None:
+            _left_unfinished(app, exc, executor.interrupted, op.id, mode, data_flags(source))
+        raise
     finally:
         await venues.aclose()
 
@@ -1441,8 +1448,6 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
     for e in unfinished_executions(app, mode):
         if e["key"] == key:
             continue
-        sent = {ExecStatus.INTENTS: "nothing sent yet", ExecStatus.HEDGED: "hedged, not yet read back"}.get(
-            ExecStatus(e["status"]), "a leg may be unhedged")
         markets = _markets_of(e)  # unknown: it may hold a leg in these markets, so it stands in the way
         same = e["opportunity_id"] == op.id or markets is None or bool(markets & mine)
         if e["running"]:
@@ -1454,7 +1459,7 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
         if halt is None:
             halt = halt_now(app)
         sells_back = halt.halted and resume_sells_back(app.db(), e["key"], e["status"], e.get("result"))
-        what = f"execution {e['key']} of {e['opportunity_id']} was interrupted at {e['status']} ({sent})"
+        what = interrupted_at(e["key"], e["opportunity_id"], ExecStatus(e["status"]))
         if same and blocking is None:
             blocking = f"{what}; {resume_advice(resume, sells_back=sells_back, first=True, halt=halt)}"
         elif not same:
@@ -1464,6 +1469,45 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
         raise Refused(f"not executed: {blocking}", reason="EXECUTION_INTERRUPTED",
                       hint="a new key would trade these markets again beside it")
     return blocking
+
+
+def interrupted_at(key: str, opportunity_id: str, status: ExecStatus) -> str:
+    """"execution KEY of OP was interrupted at STATUS (what may be at the venues)": as a trade it stands in
+    the way of says it, and as the trade a storage error stopped says it (:func:`_left_unfinished`)."""
+    from orion_cli.execution.state import ExecStatus
+
+    sent = {ExecStatus.INTENTS: "nothing sent yet", ExecStatus.HEDGED: "hedged, not yet read back"}.get(
+        status, "a leg may be unhedged")
+    return f"execution {key} of {opportunity_id} was interrupted at {status.value} ({sent})"
+
+
+def _left_unfinished(app: AppContext, exc: OrionError, left: tuple[str, ExecStatus], opportunity_id: str,
+                     mode: str, flags: str) -> None:
+    """Give ``exc`` (a storage error that stopped an execution after its intents were committed) the hint
+    the next trade would give: which execution it left, where, and the command resuming it.
+
+    Why: a database lost mid-trade said only "database error … shutting down" (exit 3), while the ledger
+    held the execution at leg1_sent and, live, a leg may be unhedged; only the next trade said so. The
+    status is the last this process reached (its own record of it, the database being what failed):
+    one whose end could not be recorded is said so."""
+    from orion_cli.core.reconcile import resume_sells_back
+    from orion_cli.execution.state import resume_advice, resume_command
+
+    key, status = left
+    resume = resume_command(opportunity_id, key, mode=mode, source_flags=flags)
+    halt: HaltStatus | None = None
+    sells_back = False
+    try:  # best effort: the database has just failed
+        halt = halt_now(app)
+        sells_back = halt.halted and resume_sells_back(app.db(), key, status.value, None)
+    except Exception:  # the advice without the halt's word, rather than no advice
+        halt, sells_back = None, False
+    if status.final:  # its end was not recorded: the ledger holds it at the status before
+        what = f"execution {key} of {opportunity_id} may not have recorded that it ended {status.value}"
+    else:
+        what = interrupted_at(key, opportunity_id, status)
+    said = f"{what}; {resume_advice(resume, sells_back=sells_back, halt=halt)}"
+    exc.hint = f"{said}; {exc.hint}" if exc.hint else said
 
 
 def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal | None,
