@@ -67,9 +67,13 @@ def _describe(holder: Mapping[str, Any] | None) -> str:
 class RunLock:
     """``with RunLock(db, "reconcile"):`` — raises :class:`RunLocked` at once when already held."""
 
-    def __init__(self, db: Database, name: str, *, actor: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, db: Database, name: str, *, actor: Mapping[str, Any] | None = None,
+                 label: str | None = None) -> None:
         self.db = db
         self.name = name
+        # What the lock's messages call the run holding it ("another orion LABEL is running"): the
+        # command, where ``name`` is an internal one (an execution key's ``locks/exec-<digest>``).
+        self.label = label or name
         self.holder: dict[str, Any] = {**(dict(actor) if actor else default_actor(name)),
                                        "since": iso_utc(datetime.now(UTC))}
         self._file_lock: Any = None
@@ -139,7 +143,7 @@ class RunLock:
             lock.acquire(blocking=False)
         except Timeout:  # an OSError too: first
             raise RunLocked(
-                f"another orion {self.name} is running ({_describe(self._read_holder())}); this run did nothing",
+                f"another orion {self.label} is running ({_describe(self._read_holder())}); this run did nothing",
                 hint=f"runs never overlap; the lock ({self.path}) is released when that run ends or dies",
             ) from None
         except OSError as exc:  # a full disk or quota, a directory not writable: named, nothing done
@@ -177,7 +181,7 @@ class RunLock:
 
     def _label(self) -> str:
         h = self.holder
-        return f"orion {self.name} pid {h.get('pid')} on {h.get('host')} user {h.get('user')}"[:63]
+        return f"orion {self.label} pid {h.get('pid')} on {h.get('host')} user {h.get('user')}"[:63]
 
     def _acquire_advisory(self) -> None:
         key = advisory_key(self.name)
@@ -200,7 +204,7 @@ class RunLock:
                 else:
                     desc = "another session (holder unknown)"
                 raise RunLocked(
-                    f"another orion {self.name} is running ({desc}); this run did nothing",
+                    f"another orion {self.label} is running ({desc}); this run did nothing",
                     hint="runs never overlap, also across hosts sharing the PostgreSQL ledger; the lock is "
                          "released when that run's database session ends",
                 )

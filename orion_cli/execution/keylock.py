@@ -31,10 +31,14 @@ def execution_lock(db: Database, key: str, *, actor: Mapping[str, Any] | None = 
     execution the first process is still driving, and both would move its state. Free, it also says
     that an unfinished execution is not being driven by anyone: it was interrupted.
     """
+    import shlex
+
     from orion_cli.core.runlock import RunLock
 
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-    return RunLock(db, f"locks/exec-{digest}", actor=actor)
+    # Named in its messages by the command, not the lock's name: "another orion locks/exec-64dea6ce… is
+    # running" told a second `trade --idempotency-key k1` nothing it could act on.
+    return RunLock(db, f"locks/exec-{digest}", actor=actor, label=f"trade --idempotency-key {shlex.quote(key)}")
 
 
 # How long a probe waits for a key lock that another probe holds for a moment (two reconciles, a trade).

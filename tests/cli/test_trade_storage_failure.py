@@ -104,3 +104,34 @@ def test_a_storage_error_before_anything_is_committed_names_no_execution(
     failed = run("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "crash2")
     assert failed.exit_code == 3, failed.output
     assert "interrupted" not in failed.stderr and "resume" not in failed.stderr, failed.stderr
+
+
+def test_a_key_another_process_is_executing_is_said_running_and_named_by_its_command(
+        op_id: str, isolated_home: Path) -> None:
+    """Found by black-box review (four concurrent `trade OP --demo --confirm --idempotency-key k1`): a
+    loser that found the execution still running said it "was used before and stopped at leg1_sent;
+    resuming it", and was then refused (DUPLICATE, exit 6) as "another orion locks/exec-64dea6ce… is
+    running (orion locks/exec-… pid …)": a lock's internal name where the command should be."""
+    from orion_cli.execution.keylock import execution_lock
+    from orion_cli.store.db import open_database
+
+    with pytest.MonkeyPatch.context() as patch:  # an execution left at leg1_sent, as a run still driving it is
+        _lose_the_database_at(patch, "l1_sent")
+        left = run("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "k1")
+    assert left.exit_code == 3, left.output
+    db = open_database(f"sqlite:///{isolated_home / 'orion.db'}")
+    lock = execution_lock(db, "k1", actor={"pid": 4242, "host": "host-a", "user": "ops"})
+    lock.acquire()  # another process driving k1 now
+    try:
+        second = run("trade", op_id, "--demo", "--confirm", "--size", "7", "--idempotency-key", "k1", "--json")
+    finally:
+        lock.release()
+        db.dispose()
+    assert second.exit_code == 6, second.output
+    assert "stopped at" not in second.stderr and "resuming it" not in second.stderr, second.stderr
+    assert ("idempotency key k1 is being executed by another orion process (at leg1_sent)" in second.stderr), \
+        second.stderr
+    error = json.loads(second.stderr.strip().splitlines()[-1])
+    assert error["reason"] == "DUPLICATE", error
+    assert "another orion trade --idempotency-key k1 is running (pid 4242, on host-a" in error["message"], error
+    assert "locks/exec" not in second.stderr

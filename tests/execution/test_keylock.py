@@ -56,3 +56,21 @@ def test_unless_driven_holds_a_free_key_through_the_block_and_nothing_of_a_drive
     with execution_lock(db, "K1"), unless_driven(db, "K1") as free:  # a resume drives it
         assert not free
         assert driven(db, "K1")  # still the resume's: the probe took nothing
+
+
+def test_a_held_key_lock_is_named_by_the_command_not_the_lock(db: Database) -> None:
+    """Found by black-box review: a second `trade --idempotency-key k1` was refused as "another orion
+    locks/exec-64dea6ce… is running (orion locks/exec-… pid …)" (PostgreSQL names the holder by its
+    session's application_name): the lock's internal name where the command should be."""
+    from orion_cli.core.runlock import RunLocked
+    from orion_cli.execution.keylock import execution_lock
+
+    held = execution_lock(db, "k1", actor={"pid": 4242, "host": "host-a", "user": "ops"})
+    held.acquire()
+    try:
+        with pytest.raises(RunLocked) as refused:
+            execution_lock(db, "k1").acquire()
+    finally:
+        held.release()
+    assert refused.value.message.startswith("another orion trade --idempotency-key k1 is running ("), refused.value
+    assert "locks/exec" not in refused.value.message and "4242" in refused.value.message, refused.value

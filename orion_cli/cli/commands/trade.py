@@ -1471,6 +1471,16 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
     return blocking
 
 
+def _driven_now(app: AppContext, key: str) -> bool:
+    """Whether another process holds execution ``key``'s lock: it is running, not interrupted.
+
+    Why: a second `trade --idempotency-key K` beside a run still executing K said "was used before and
+    stopped at leg1_sent; resuming it", of an execution that had stopped nowhere."""
+    from orion_cli.execution.keylock import driven
+
+    return driven(app.db(), key)
+
+
 def interrupted_at(key: str, opportunity_id: str, status: ExecStatus) -> str:
     """"execution KEY of OP was interrupted at STATUS (what may be at the venues)": as a trade it stands in
     the way of says it, and as the trade a storage error stopped says it (:func:`_left_unfinished`)."""
@@ -1535,6 +1545,9 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         ignored = ignored_size(app, prior, size if size_given else None)
         if status.final:
             out.info(f"idempotency key {key} was used before ({prior['status']}); reporting it, nothing re-sent")
+        elif _driven_now(app, key):  # not interrupted: another process is executing it now
+            out.info(f"idempotency key {key} is being executed by another orion process (at {prior['status']}); "
+                     "waiting a moment for it to end, to report it (refused, exit 6, while it still runs)")
         else:  # interrupted: finish it by its persisted ids (a sent order is looked up, never sent twice)
             from orion_cli.core.reconcile import resume_sells_back
 
