@@ -222,3 +222,43 @@ def _mask_url_text(url: str) -> str:
         rest = f"{user}{':***' if colon else ''}@{host}"
     head, question, query = rest.partition("?")
     return f"{scheme}{sep}{head}{question}{_mask_params(query, _SECRET_PARAMS)}"
+
+
+_MIN_SCRUBBED = 3  # shorter pieces of a password are left: masking every "ab" would garble the text
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secret strings of a database URL, longest first: its password (as the driver reads it, as
+    written, and each part of it between "@", ":" and "/" a driver may have cut it at) and the values of
+    its secret-named query parameters."""
+    if "://" not in url:
+        return []
+    found: set[str] = set()
+    rest = url.partition("://")[2]
+    userinfo = rest.rpartition("@")[0]  # as far as any parser may have taken it to reach
+    if userinfo:
+        raw = userinfo.partition(":")[2]
+        found.update((raw, unquote(raw)))
+        found.update(re.split(r"[@:/?]", raw))
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        parsed = None
+    if parsed is not None:
+        if parsed.password:
+            found.add(str(parsed.password))
+        for key, value in parsed.query.items():
+            if _secret_param(key):
+                found.update([value] if isinstance(value, str) else value)
+    return sorted((s for s in found if len(s) >= _MIN_SCRUBBED), key=len, reverse=True)
+
+
+def scrub_url_secrets(text: str, url: str) -> str:
+    """``text`` (a driver's error message) with every secret of ``url`` in it replaced by ``***``: a
+    driver that quotes a host or a database name it parsed out of a mistyped URL quotes part of its
+    password with it (``failed to resolve host '2024Secret@127.0.0.1'``)."""
+    for secret in url_secrets(url):
+        text = text.replace(secret, "***")
+    return text

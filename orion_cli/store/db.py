@@ -27,7 +27,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from orion_cli.core.config import LIBPQ_CONNINFO, SCHEME_TYPO, sqlite_file
 from orion_cli.core.errors import StorageError
 from orion_cli.core.paths import default_database_url, make_private_dirs, sqlite_url
-from orion_cli.core.redact import mask_url
+from orion_cli.core.redact import mask_url, scrub_url_secrets
 
 # The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
 HEAD_REVISION = "0012"
@@ -87,7 +87,7 @@ class Database:
             exc = _aborted_by(info, exc)
             if not is_storage_failure(exc):
                 raise  # an IntegrityError and the like: the caller's to handle
-            raise _storage_error(exc, self.display_url, self.sqlite_dir) from None
+            raise _storage_error(exc, self.display_url, self.sqlite_dir, self.url) from None
 
     @staticmethod
     def in_write(conn: Connection) -> bool:
@@ -108,7 +108,7 @@ class Database:
             exc = _aborted_by(info, exc)
             if not is_storage_failure(exc):
                 raise
-            raise _storage_error(exc, self.display_url, self.sqlite_dir) from None
+            raise _storage_error(exc, self.display_url, self.sqlite_dir, self.url) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -256,8 +256,15 @@ def corrupt_error(display_url: str, detail: str) -> StorageError:
     )
 
 
-def _storage_error(exc: SQLAlchemyError, display_url: str, directory: Path | None = None) -> StorageError:
-    detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+def _detail(exc: BaseException, url: str) -> str:
+    """The first line of a driver's error, any secret of ``url`` in it masked (:func:`scrub_url_secrets`)."""
+    lines = str(getattr(exc, "orig", exc)).splitlines()
+    return scrub_url_secrets(lines[0] if lines else type(exc).__name__, url)[:200]
+
+
+def _storage_error(exc: SQLAlchemyError, display_url: str, directory: Path | None = None,
+                   url: str = "") -> StorageError:
+    detail = _detail(exc, url)
     full = _disk_full(display_url, detail, directory)
     if full is not None:
         return full
@@ -490,6 +497,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
             raise
         _install_sqlite_pragmas(engine, busy_timeout_ms)
     elif backend == "postgresql":
+        _check_pg_userinfo(resolved, parsed)
         engine = create_engine(
             resolved,
             pool_pre_ping=True,
@@ -505,6 +513,28 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
     if migrate:
         _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms)
     return db
+
+
+def _check_pg_userinfo(url: str, parsed: Any) -> None:
+    """Refuse (exit 3, ``storage_url``) a PostgreSQL URL whose password holds an unescaped "@", before any
+    connection.
+
+    Why: the driver ends the password at the first "@", so the rest of it became part of the host (or of
+    the database name) and went to the resolver and into the driver's error, printed on stderr, in the
+    JSON error record and in the log file (``failed to resolve host '2024Secret@127.0.0.1'``), while
+    orion's own masking hid everything up to the last "@". The rule: more than one "@" before the URL's
+    query, or an "@" in the host or database name the driver would use. A database name holding "@" is
+    written ``%40`` too."""
+    before_query = url.partition("://")[2].partition("?")[0]
+    if before_query.count("@") <= 1 and "@" not in (parsed.host or "") and "@" not in (parsed.database or ""):
+        return
+    raise StorageError(
+        f"the database URL {mask_url(url)} holds more than one '@' before its host: the driver would end "
+        "the password at the first one and take the rest of it for the host; nothing was opened",
+        hint="percent-encode each '@' in the password as %40 (and each '%' as %25) in the URL from --db, "
+             "ORION__DATABASE__URL or database.url",
+        reason="storage_url",
+    )
 
 
 # The drivers orion ships, by backend (``postgresql://`` is made ``postgresql+psycopg://`` by resolve_url).
@@ -686,7 +716,7 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
     except StorageError:
         raise
     except (OperationalError, DatabaseError) as exc:
-        detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        detail = _detail(exc, db.url)
         if not_writable(exc):  # connected, but this role may not migrate it (or the database is read-only)
             raise _not_writable_error(exc, db.display_url, detail) from None
         if not db.is_sqlite:
