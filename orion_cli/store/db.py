@@ -717,14 +717,12 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
         raise
     except (OperationalError, DatabaseError) as exc:
         detail = _detail(exc, db.url)
-        if not_writable(exc):  # connected, but this role may not migrate it (or the database is read-only)
+        # Connected, but this role may not create or migrate it (pg_open_error names the privilege), or
+        # the database is read-only (a standby).
+        if not db.is_sqlite and (_sqlstate(exc) == PG_DENIED or not not_writable(exc)):
+            raise pg_open_error(exc, db.display_url, detail, make_url(db.url)) from None
+        if not_writable(exc):
             raise _not_writable_error(exc, db.display_url, detail) from None
-        if not db.is_sqlite:
-            raise StorageError(
-                f"cannot connect to database {db.display_url}: {detail}",
-                hint="is the PostgreSQL server running and reachable? check --db / database.url",
-                reason="storage_unreachable",
-            ) from None
         raise _unopenable(db.display_url, detail, db.sqlite_dir) from None
 
 
@@ -732,6 +730,67 @@ def _remember_refusal(context: Any) -> None:
     """The engine's ``handle_error`` hook: see :data:`FIRST_REFUSAL`."""
     if context.connection is not None and context.sqlalchemy_exception is not None:
         remember_refusal(context.connection.info, context.sqlalchemy_exception)
+
+
+_URL_SOURCES = "the URL from --db, ORION__DATABASE__URL or database.url"
+_AUTH_SAID = ("password authentication failed", "no password supplied", "authentication failed",
+              "no pg_hba.conf entry", "role \"", "fe_sendauth")
+# libpq's words for SSL failures (a bare "ssl" would match a host named ssl-db.internal).
+_SSL_SAID = ("support ssl", "ssl was required", "ssl connection", "ssl error", "ssl syscall", "ssl negotiation",
+             "sslmode", "certificate", "root cert")
+
+
+def pg_open_error(exc: BaseException, display_url: str, detail: str, url: Any) -> StorageError:
+    """Why a PostgreSQL ledger could not be opened, with the hint and reason for that cause.
+
+    Why: every failure said "is the PostgreSQL server running and reachable?" (reason
+    ``storage_unreachable``), also a wrong password, a missing database, ``sslmode=require`` against a
+    server without SSL and "permission denied for schema public" after connecting. The cause is read
+    from the SQLSTATE where the server sent one, else from libpq's message; no hint quotes the URL (its
+    password would be masked, so it could not be pasted), and ``detail`` has the URL's secrets masked."""
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None) or ""
+    said = detail.lower()
+    user, database = url.username or "the URL's user", url.database or "the URL's database"
+    if state == "42501" or "permission denied" in said:
+        what = "orion's tables" if "schema" in said else "the ledger"
+        return StorageError(
+            f"the database user may not use {what} in {display_url}: {detail}",
+            hint=f"connected as {user}, which lacks a privilege: to create the ledger (`orion init`, or the first "
+                 f"command on a new database) it needs CREATE on the schema (GRANT CREATE ON SCHEMA public TO "
+                 f"{user}, or a schema it owns), then USAGE on the schema and SELECT, INSERT, UPDATE, DELETE on "
+                 f"orion's tables; or use the user that created them ({_URL_SOURCES})",
+            reason="storage_denied")
+    if state == "3D000" or re.search(r'\bdatabase ".*" does not exist', said):
+        return StorageError(
+            f"cannot open {display_url}: {detail}",
+            hint=f"the PostgreSQL server has no database {database}: create it (createdb -O {user} {database}) "
+                 f"or correct the database name in {_URL_SOURCES}; orion creates its tables, not the database",
+            reason="storage_no_database")
+    if state == "3F000" or "no schema has been selected" in said:
+        return StorageError(
+            f"no schema to create the ledger in at {display_url}: {detail}",
+            hint=f"none of the schemas of the search_path exists: create the schema (CREATE SCHEMA NAME "
+                 f"AUTHORIZATION {user}) or correct options=-csearch_path in {_URL_SOURCES}",
+            reason="storage_no_schema")
+    if state.startswith("28") or any(s in said for s in _AUTH_SAID):
+        return StorageError(
+            f"the PostgreSQL server refused the login to {display_url}: {detail}",
+            hint=f"check the user and password in {_URL_SOURCES} (a password holding '@' or '%' is written with %40 "
+                 "and %25), and the server's pg_hba.conf for this host and user",
+            reason="storage_auth")
+    if any(s in said for s in _SSL_SAID):
+        return StorageError(
+            f"cannot connect to database {display_url} over SSL: {detail}",
+            hint=f"the URL's sslmode asks for SSL the server does not give (or a certificate it cannot verify): "
+                 f"enable SSL on the server, or set sslmode (and sslrootcert) in {_URL_SOURCES} to what it offers",
+            reason="storage_ssl")
+    if state and not state.startswith("08"):  # the server answered: connected, but a statement failed
+        return StorageError(f"database error opening {display_url}: {detail}", reason="storage")
+    return StorageError(
+        f"cannot connect to database {display_url}: {detail}",
+        hint=f"is the PostgreSQL server running and reachable? check the host and port in {_URL_SOURCES}",
+        reason="storage_unreachable")
 
 
 def _migrate(db: Database) -> None:

@@ -7,13 +7,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from orion_cli.core.errors import StorageError
 from orion_cli.core.redact import scrub_url_secrets, url_secrets
-from orion_cli.store.db import open_database
+from orion_cli.store.db import open_database, pg_open_error
 
 # -- a password holding an unescaped "@" --------------------------------------------------------
 
@@ -69,3 +71,73 @@ def test_a_drivers_message_is_scrubbed_of_every_part_of_the_password() -> None:
     assert "Canary2024Secret" in url_secrets(url) and "KeyPass99" in url_secrets(url)
     said = scrub_url_secrets("failed to resolve host 'Canary2024Secret@127.0.0.1'; KeyPass99", url)
     assert said == "failed to resolve host '***@127.0.0.1'; ***"
+
+
+# -- failure hints by cause --------------------------------------------------------------------
+
+
+def _no_secret(err: StorageError, *secrets: str) -> None:
+    said = f"{err.message} {err.hint}"
+    for s in secrets:
+        assert s not in said
+    assert "***" not in (err.hint or "")
+
+
+@pytest.mark.postgres
+def test_a_missing_database_is_said_to_be_missing_and_its_name_is_no_way_to_the_password(pg_server: Any) -> None:
+    url = f"postgresql://orion:Canary_pw_77@127.0.0.1:{pg_server.port}/Canary_pw_77"
+    with pytest.raises(StorageError) as info:
+        open_database(url)
+    assert info.value.reason == "storage_no_database", info.value.message
+    assert 'database "***" does not exist' in info.value.message
+    assert "createdb" in (info.value.hint or "") and "ORION__DATABASE__URL" in (info.value.hint or "")
+
+
+@pytest.mark.postgres
+def test_a_user_without_create_on_the_schema_is_told_which_privilege(pg_server: Any) -> None:
+    url = pg_server.create_database("noperm")
+    name = url.rsplit("/", 1)[1]
+    with pg_server.connect(name) as conn:
+        conn.execute("DO $$ BEGIN CREATE ROLE orion_nocreate LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    try:
+        with pytest.raises(StorageError) as info:
+            open_database(f"postgresql://orion_nocreate:Canary_pw_78@127.0.0.1:{pg_server.port}/{name}")
+        assert info.value.reason == "storage_denied", info.value.message
+        assert "GRANT CREATE ON SCHEMA" in (info.value.hint or "")
+        _no_secret(info.value, "Canary_pw_78")
+    finally:
+        pg_server.drop_database(url)
+
+
+@pytest.mark.postgres
+def test_ssl_required_of_a_server_without_it_is_said_to_be_ssl(pg_server: Any) -> None:
+    with pytest.raises(StorageError) as info:
+        open_database(f"postgresql://orion:Canary_pw_79@127.0.0.1:{pg_server.port}/postgres?sslmode=require")
+    assert info.value.reason == "storage_ssl", info.value.message
+    assert "sslmode" in (info.value.hint or "")
+    _no_secret(info.value, "Canary_pw_79")
+
+
+@pytest.mark.parametrize(("state", "said", "reason"), [
+    ("28P01", 'connection failed: FATAL:  password authentication failed for user "orion"', "storage_auth"),
+    (None, 'connection failed: FATAL:  password authentication failed for user "orion"', "storage_auth"),
+    (None, 'connection failed: FATAL:  no pg_hba.conf entry for host "10.0.0.5", user "orion"', "storage_auth"),
+    (None, 'connection failed: FATAL:  database "orion" does not exist', "storage_no_database"),
+    (None, 'connection failed: FATAL:  role "orion_database" does not exist', "storage_auth"),
+    ("42501", "permission denied for schema public", "storage_denied"),
+    (None, "connection failed: server does not support SSL, but SSL was required", "storage_ssl"),
+    (None, "connection failed: Connection refused", "storage_unreachable"),
+    (None, 'connection failed: connection to server at "ssl-db.internal" (10.0.0.9), port 5432 failed: '
+           'Connection refused', "storage_unreachable"),
+    (None, 'connection failed: root certificate file "/root/.postgresql/root.crt" does not exist', "storage_ssl"),
+    ("3F000", "no schema has been selected to create in", "storage_no_schema"),
+])
+def test_each_cause_has_its_own_reason_and_a_hint_without_the_password(state: str | None, said: str,
+                                                                        reason: str) -> None:
+    exc = SimpleNamespace(orig=SimpleNamespace(sqlstate=state))
+    err = pg_open_error(exc, "postgresql+psycopg://orion:***@db/orion", said,  # type: ignore[arg-type]
+                        make_url("postgresql+psycopg://orion:Canary_pw_80@db/orion"))
+    assert err.reason == reason
+    assert "ORION__DATABASE__URL" in (err.hint or "")
+    _no_secret(err, "Canary_pw_80")
