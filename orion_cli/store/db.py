@@ -504,8 +504,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
             # prepare_threshold=None: psycopg's own automatic statement preparing stays off. Its
             # rollback() answers a rollback with DEALLOCATE ALL once it has prepared anything, which
             # also drops the statements the order path prepares itself (store/prepared.py).
-            connect_args={"connect_timeout": 10, "options": f"-c lock_timeout={busy_timeout_ms}",
-                          "prepare_threshold": None},
+            connect_args={**pg_connect_args(dict(parsed.query), busy_timeout_ms), "prepare_threshold": None},
         )
         _install_pg_write_lock(engine)
         event.listen(engine, "handle_error", _remember_refusal)
@@ -513,6 +512,31 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
     if migrate:
         _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms)
     return db
+
+
+PG_CONNECT_TIMEOUT_S = 10  # unless the URL says otherwise (?connect_timeout=N)
+
+
+def pg_connect_args(query: dict[str, Any], busy_timeout_ms: int) -> dict[str, Any]:
+    """The connection arguments orion adds to a PostgreSQL URL's own, merged with them, never over them.
+
+    Why: they replaced the URL's. ``?options=-csearch_path%3Dapp_a`` was dropped (the ledger's tables went
+    to ``public``, and two ledgers meant for two schemas were one), and ``?connect_timeout=2`` waited 10 s.
+    Now the URL's ``connect_timeout`` is kept (10 s without one), and its ``options`` are kept with
+    orion's ``-c lock_timeout=`` (database.busy_timeout_ms) after them; an ``options`` that sets
+    ``lock_timeout`` itself keeps its own, as the more specific setting.
+    """
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in query:
+        args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    given = query.get("options")
+    if isinstance(given, (tuple, list)):  # ?options=…&options=…: psycopg would take one; orion takes all
+        given = " ".join(given)
+    given = (given or "").strip()
+    if not re.search(r"\block_timeout\s*=", given):
+        given = f"{given} -c lock_timeout={int(busy_timeout_ms)}".strip()
+    args["options"] = given
+    return args
 
 
 def _check_pg_userinfo(url: str, parsed: Any) -> None:

@@ -6,16 +6,19 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from orion_cli.core.errors import StorageError
 from orion_cli.core.redact import scrub_url_secrets, url_secrets
-from orion_cli.store.db import open_database, pg_open_error
+from orion_cli.store.db import open_database, pg_connect_args, pg_open_error
 
 # -- a password holding an unescaped "@" --------------------------------------------------------
 
@@ -73,6 +76,69 @@ def test_a_drivers_message_is_scrubbed_of_every_part_of_the_password() -> None:
     assert said == "failed to resolve host '***@127.0.0.1'; ***"
 
 
+# -- the URL's own options and connect_timeout ------------------------------------------------
+
+
+def test_the_urls_options_and_connect_timeout_are_kept_with_orions_lock_timeout() -> None:
+    assert pg_connect_args({}, 500) == {"connect_timeout": 10, "options": "-c lock_timeout=500"}
+    assert pg_connect_args({"options": "-csearch_path=app_a", "connect_timeout": "2"}, 500) == {
+        "options": "-csearch_path=app_a -c lock_timeout=500"}
+    # A lock_timeout the URL sets is its own.
+    assert pg_connect_args({"options": "-c lock_timeout=99"}, 500) == {"connect_timeout": 10,
+                                                                         "options": "-c lock_timeout=99"}
+
+
+def test_connect_timeout_in_the_url_is_honoured() -> None:
+    """``?connect_timeout=1`` against a loopback port that accepts and never answers gives up in about a
+    second; orion's own 10 s replaced it."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(StorageError) as info:
+            open_database(f"postgresql://orion@127.0.0.1:{port}/orion?connect_timeout=1")
+        assert time.monotonic() - started < 5, info.value.message
+
+
+@pytest.fixture
+def two_schemas(pg_server: Any) -> Iterator[tuple[str, str]]:
+    url = pg_server.create_database("schemas")
+    name = url.rsplit("/", 1)[1]
+    with pg_server.connect(name) as conn:
+        conn.execute("CREATE SCHEMA app_a")
+        conn.execute("CREATE SCHEMA app_b")
+    try:
+        yield (f"{url}?options=-csearch_path%3Dapp_a", f"{url}?options=-csearch_path%3Dapp_b")
+    finally:
+        pg_server.drop_database(url)
+
+
+@pytest.mark.postgres
+def test_two_ledgers_in_two_schemas_of_one_database_are_separate(two_schemas: tuple[str, str],
+                                                                  pg_server: Any) -> None:
+    """Found by a black-box run: the URL's options were replaced by orion's, so both ledgers' tables went to
+    ``public`` and halting one halted the other."""
+    from orion_cli.risk.halt import KillSwitch
+
+    a, b = (open_database(u) for u in two_schemas)
+    try:
+        KillSwitch(a).engage("only ledger a")
+        assert KillSwitch(a).status().halted
+        assert not KillSwitch(b).status().halted
+        with a.read() as conn:
+            assert conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one() == "10s"
+    finally:
+        a.dispose()
+        b.dispose()
+    with pg_server.connect(two_schemas[0].rsplit("/", 1)[1].split("?")[0]) as conn:
+        where = {r[0] for r in conn.execute(
+            "SELECT schemaname FROM pg_tables WHERE tablename = 'halt_state'").fetchall()}
+    assert where == {"app_a", "app_b"}
+
+
 # -- failure hints by cause --------------------------------------------------------------------
 
 
@@ -108,6 +174,14 @@ def test_a_user_without_create_on_the_schema_is_told_which_privilege(pg_server: 
         _no_secret(info.value, "Canary_pw_78")
     finally:
         pg_server.drop_database(url)
+
+
+@pytest.mark.postgres
+def test_a_search_path_naming_no_schema_that_exists_is_said_so(two_schemas: tuple[str, str]) -> None:
+    with pytest.raises(StorageError) as info:
+        open_database(two_schemas[0].replace("app_a", "app_c"))
+    assert info.value.reason == "storage_no_schema", info.value.message
+    assert "CREATE SCHEMA" in (info.value.hint or "")
 
 
 @pytest.mark.postgres
