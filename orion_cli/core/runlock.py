@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from orion_cli.core.errors import Refused, StorageError
 from orion_cli.core.paths import make_private_dirs
 from orion_cli.store.audit import default_actor, iso_utc
-from orion_cli.store.db import PG_WRITE_LOCK, Database
+from orion_cli.store.db import PG_WRITE_LOCK, Database, pg_lock_key, pg_scope
 
 __all__ = ["RunLock", "RunLocked", "advisory_key"]
 
@@ -45,10 +45,11 @@ class RunLocked(Refused):
     reason = "LOCKED"
 
 
-def advisory_key(name: str) -> int:
-    """A stable 63-bit PostgreSQL advisory key per lock name, distinct from the write lock's."""
+def advisory_key(name: str, scope: str = "") -> int:
+    """A stable 63-bit PostgreSQL advisory key per lock name, distinct from the write lock's, and per
+    ledger schema (``scope``, "" for ``public``: :func:`~orion_cli.store.db.pg_lock_key`)."""
     key = (PG_WRITE_LOCK << 24) | (zlib.crc32(name.encode("utf-8")) & 0xFFFFFF)
-    return key if key != PG_WRITE_LOCK else key + 1
+    return pg_lock_key(f"run:{name}", scope, key if key != PG_WRITE_LOCK else key + 1)
 
 
 def _describe(holder: Mapping[str, Any] | None) -> str:
@@ -118,7 +119,8 @@ class RunLock:
             conn, self._conn = self._conn, None
             try:
                 with contextlib.suppress(Exception):  # closing the session releases the lock anyway
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(self.name)})
+                    key = advisory_key(self.name, pg_scope(conn.info))
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                     conn.commit()
             finally:
                 conn.close()
@@ -184,8 +186,8 @@ class RunLock:
         return f"orion {self.label} pid {h.get('pid')} on {h.get('host')} user {h.get('user')}"[:63]
 
     def _acquire_advisory(self) -> None:
-        key = advisory_key(self.name)
         conn = self.db.engine.connect()
+        key = advisory_key(self.name, pg_scope(conn.info))
         try:
             conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": self._label()})
             got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())

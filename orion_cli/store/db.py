@@ -32,12 +32,41 @@ from orion_cli.core.redact import mask_url, scrub_url_secrets
 # The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
 HEAD_REVISION = "0012"
 SQLITE_MAGIC = b"SQLite format 3\x00"
-# Arbitrary constant shared by every orion process: the PostgreSQL advisory lock key for writes.
+# Arbitrary constant shared by every orion process: the PostgreSQL advisory lock key for writes (of a
+# ledger in the schema ``public``; see :func:`pg_lock_key`).
 PG_WRITE_LOCK = 0x4F52494F4E  # "ORION"
 PG_MIGRATE_LOCK = PG_WRITE_LOCK + 1
-PG_WRITE_LOCK_SQL = f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})"
 # Set on a connection between the start of a PostgreSQL write transaction and its first statement.
 PG_LOCK_PENDING = "orion.pg_write_lock_pending"
+# A PostgreSQL connection's lock scope (kept with the pooled connection): the schema its ledger's tables
+# are in, "" for ``public``.
+PG_LOCK_SCOPE = "orion.pg_lock_scope"
+
+
+def pg_lock_key(name: str, scope: str, unscoped: int) -> int:
+    """The advisory lock key of lock ``name`` for a ledger in schema ``scope``.
+
+    Why: advisory locks are per database, not per schema, so ledgers in two schemas of one database
+    (``?options=-csearch_path%3D…``) shared every lock: one's writers waited on the other's, and its
+    reconcile and execution keys were LOCKED by the other's runs. A ledger in ``public`` (``scope`` "")
+    keeps ``unscoped``, the key every orion before used, so an older orion on the same ledger still
+    serialises with this one; any other schema's key is a 63-bit hash of the schema and the name."""
+    if not scope:
+        return unscoped
+    import hashlib
+
+    digest = hashlib.sha256(f"orion\0{scope}\0{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def pg_scope(info: Any) -> str:
+    """The lock scope of a connection (its ``info``), as :func:`_install_pg_write_lock` recorded it."""
+    return str(info.get(PG_LOCK_SCOPE, ""))
+
+
+def pg_write_lock_sql(info: Any) -> str:
+    """The statement that takes the writers' lock of the ledger a connection (its ``info``) uses."""
+    return f"SELECT pg_advisory_xact_lock({pg_lock_key('write', pg_scope(info), PG_WRITE_LOCK)})"
 
 
 class Database:
@@ -402,6 +431,17 @@ def _install_pg_write_lock(engine: Engine) -> None:
     lock at the head of its own text instead: ``store/prepared.py``.)
     """
 
+    @event.listens_for(engine, "connect")
+    def _scope(dbapi_conn: Any, record: Any) -> None:
+        # The schema the ledger's tables are found (and made) in: the URL's options or the role's
+        # search_path choose it, once per connection. NULL (no schema of the path exists) is public's.
+        try:
+            row = dbapi_conn.execute("SELECT current_schema()").fetchone()
+        finally:
+            dbapi_conn.rollback()
+        schema = row[0] if row else None
+        record.info[PG_LOCK_SCOPE] = "" if schema in (None, "public") else str(schema)
+
     @event.listens_for(engine, "before_cursor_execute")
     def _take_lock(conn: Connection, _cursor: Any, _statement: str, _parameters: Any, _context: Any,
                    _executemany: bool) -> None:
@@ -410,7 +450,7 @@ def _install_pg_write_lock(engine: Engine) -> None:
                 # A plain cursor of its own: the statement's cursor may be a server-side one, which
                 # would only DECLARE the lock query, never run it.
                 driver: Any = conn.connection.driver_connection
-                driver.execute(PG_WRITE_LOCK_SQL)
+                driver.execute(pg_write_lock_sql(conn.info))
             except BaseException:
                 conn.info[PG_LOCK_PENDING] = True
                 raise
@@ -832,8 +872,9 @@ def _migrate(db: Database) -> None:
     else:
         lock_ctx = contextlib.nullcontext()
     with lock_ctx, db.engine.connect() as conn:
+        migrate_key = 0 if db.is_sqlite else pg_lock_key("migrate", pg_scope(conn.info), PG_MIGRATE_LOCK)
         if not db.is_sqlite:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": PG_MIGRATE_LOCK})
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": migrate_key})
             conn.commit()
         try:
             # Alembic drives its own transaction; on SQLite it must not be IMMEDIATE-wrapped twice.
@@ -842,7 +883,7 @@ def _migrate(db: Database) -> None:
             conn.commit()
         finally:
             if not db.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_MIGRATE_LOCK})
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": migrate_key})
                 conn.commit()
     if db.is_sqlite:
         db_file = make_url(db.url).database or ""

@@ -273,7 +273,7 @@ class Batch:
         """
         import psycopg
 
-        from orion_cli.store.db import PG_LOCK_PENDING, PG_WRITE_LOCK_SQL
+        from orion_cli.store.db import PG_LOCK_PENDING, pg_write_lock_sql
 
         info = self.conn.info
         known: dict[str, str] = info.setdefault(_PG_PREPARED_KEY, {})
@@ -298,7 +298,7 @@ class Batch:
             # Taken off only now, with the text about to go: a failure before this leaves it pending.
             lock = bool(info.pop(PG_LOCK_PENDING, False))
             if lock:  # the first statement of a Database.write transaction: the writers' lock first
-                texts.insert(0, PG_WRITE_LOCK_SQL)
+                texts.insert(0, pg_write_lock_sql(info))
             try:
                 self._call(cur.execute, ";\n".join(texts), None, shown=shown)
             except BaseException:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,8 @@ from sqlalchemy.engine import make_url
 
 from orion_cli.core.errors import StorageError
 from orion_cli.core.redact import scrub_url_secrets, url_secrets
-from orion_cli.store.db import open_database, pg_connect_args, pg_open_error
+from orion_cli.core.runlock import RunLock, RunLocked
+from orion_cli.store.db import PG_WRITE_LOCK, open_database, pg_connect_args, pg_open_error, pg_write_lock_sql
 
 # -- a password holding an unescaped "@" --------------------------------------------------------
 
@@ -137,6 +139,50 @@ def test_two_ledgers_in_two_schemas_of_one_database_are_separate(two_schemas: tu
         where = {r[0] for r in conn.execute(
             "SELECT schemaname FROM pg_tables WHERE tablename = 'halt_state'").fetchall()}
     assert where == {"app_a", "app_b"}
+
+
+# -- advisory locks per ledger ---------------------------------------------------------------
+
+
+def test_a_ledger_in_public_keeps_the_lock_key_older_orions_take() -> None:
+    assert pg_write_lock_sql({}) == f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})"
+    assert pg_write_lock_sql({"orion.pg_lock_scope": "app_a"}) != pg_write_lock_sql({})
+    assert pg_write_lock_sql({"orion.pg_lock_scope": "app_a"}) != pg_write_lock_sql({"orion.pg_lock_scope": "app_b"})
+
+
+@pytest.mark.postgres
+def test_writers_of_ledgers_in_two_schemas_do_not_wait_on_each_other(two_schemas: tuple[str, str]) -> None:
+    a = open_database(two_schemas[0])
+    b = open_database(two_schemas[1], busy_timeout_ms=300)
+    a2 = open_database(two_schemas[0], busy_timeout_ms=300)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with a.write() as conn:
+            conn.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=hold)
+    writer.start()
+    try:
+        assert holding.wait(10)
+        with b.write() as conn:  # another ledger: not held up
+            conn.execute(text("SELECT 1"))
+        with pytest.raises(StorageError) as busy, a2.write() as conn:  # the same ledger still is
+            conn.execute(text("SELECT 1"))
+        assert busy.value.reason == "storage_busy"
+        # Run locks (reconcile, execution keys) likewise.
+        with RunLock(a, "reconcile"):
+            with RunLock(b, "reconcile"):
+                pass
+            with pytest.raises(RunLocked), RunLock(a2, "reconcile"):
+                pass
+    finally:
+        release.set()
+        writer.join(10)
+        for db in (a, b, a2):
+            db.dispose()
 
 
 # -- failure hints by cause --------------------------------------------------------------------
