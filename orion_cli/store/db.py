@@ -550,7 +550,13 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         event.listen(engine, "handle_error", _remember_refusal)
     db = Database(engine, resolved)
     if migrate:
-        _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms)
+        try:
+            _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms)
+        except BaseException:
+            # The caller never gets the engine: a connection it pooled (PostgreSQL: connected, then refused
+            # a privilege) must be closed here, not left to the garbage collector (a ResourceWarning).
+            engine.dispose()
+            raise
     return db
 
 

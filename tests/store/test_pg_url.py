@@ -212,12 +212,26 @@ def test_a_user_without_create_on_the_schema_is_told_which_privilege(pg_server: 
     with pg_server.connect(name) as conn:
         conn.execute("DO $$ BEGIN CREATE ROLE orion_nocreate LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    import orion_cli.store.db as store_db
+
+    made: list[Any] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        made.append(real_create_engine(*args, **kwargs))
+        return made[-1]
+
+    real_create_engine = store_db.create_engine
     try:
-        with pytest.raises(StorageError) as info:
-            open_database(f"postgresql://orion_nocreate:Canary_pw_78@127.0.0.1:{pg_server.port}/{name}")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(store_db, "create_engine", recording)
+            with pytest.raises(StorageError) as info:
+                open_database(f"postgresql://orion_nocreate:Canary_pw_78@127.0.0.1:{pg_server.port}/{name}")
         assert info.value.reason == "storage_denied", info.value.message
         assert "GRANT CREATE ON SCHEMA" in (info.value.hint or "")
         _no_secret(info.value, "Canary_pw_78")
+        # Found merging: a refused open left its engine, with the connection it had pooled, to the garbage
+        # collector, whose ResourceWarning ("deleted while still open") failed an unrelated test.
+        assert [engine.pool.checkedin() for engine in made] == [0]
     finally:
         pg_server.drop_database(url)
 
