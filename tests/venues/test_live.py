@@ -467,7 +467,9 @@ def test_the_live_kalshi_fetch_parses_while_it_still_fetches(
     data = asyncio.run(src.fetch([Venue.KALSHI], progress=progress))
     assert len(data.books) > 400
     done, markets_fed, books_fed = seen[-1]  # as the last batch of books is added
-    assert done == 449 and markets_fed == 449 and books_fed >= 349, seen  # 449: one ticker is listed twice
+    # 449: one ticker is listed twice. Every market is parsed by then; how many of the batches that arrive
+    # together are is the scheduler's (review: `books_fed >= 349` failed on a loaded machine).
+    assert done == 449 and markets_fed == 449 and books_fed <= 449, seen
     paths = [r.path.removeprefix("/trade-api/v2") for r in bigger_ksim.requests]
     last_page = max(i for i, p in enumerate(paths) if p == "/markets")
     assert paths.index("/series") < last_page and paths.index("/events") < last_page, paths
@@ -485,6 +487,8 @@ def test_a_limited_fetch_refuses_the_markets_of_a_series_or_event_it_could_not_r
     assert not [m for m in data.markets if m.extra["series_ticker"] == series]
     refused = [e for e in data.errors if e.kind == "market"]
     assert refused and all(f"fee unknown (series {series}: not read: " in e.message for e in refused), refused
+    # read once, said once (review: the missing-series pass read it again and recorded its error twice)
+    assert [e.key for e in data.errors if e.kind == "series"] == [series], data.errors
     ksim.server.clear_faults()
     event = first.markets[0].event_id
     ksim.server.add_fault(FaultRule("status", status=503, path_prefix=f"/trade-api/v2/events/{event}"))
@@ -535,6 +539,46 @@ def test_one_unreadable_book_item_in_a_recording_costs_its_own_book_only(ksim: K
     data = parse_capture(capture, (Venue.KALSHI,))
     assert data.books == whole.books and len(data.books) > 5
     assert [(e.kind, e.key) for e in data.errors] == [("book", "#0")] and "ticker" in data.errors[0].message
+
+
+@pytest.mark.parametrize("read_alone", [True, False], ids=["read_alone", "too_many_to_read"])
+def test_an_event_the_walk_did_not_return_is_read_on_its_own_or_its_markets_refused(
+        ksim: KalshiSim, monkeypatch: pytest.MonkeyPatch, read_alone: bool) -> None:
+    """Review: past the events orion reads one by one, a market whose event the walk lacked was priced by
+    its series alone, silently, its event's fee override ignored (every edge overstated at x2)."""
+    import orion_cli.venues.live as live
+
+    if not read_alone:
+        monkeypatch.setattr(live, "_KALSHI_MISSING_MAX", 0)
+    market = asyncio.run(_one(ksim).fetch([Venue.KALSHI], with_books=False)).markets[0]
+    ksim.event_fee_overrides[market.event_id] = ("quadratic", 2)
+    own = ksim._events
+
+    def without_it(req: SimRequest, m: re.Match[str]) -> SimResponse:
+        answer = own(req, m)
+        body = dict(answer.body)
+        body["events"] = [e for e in body["events"] if e["event_ticker"] != market.event_id]
+        return SimResponse(answer.status, body)
+
+    ksim.server.routes.insert(0, ("GET", re.compile(r"/trade-api/v2/events$"), without_it))
+    data = asyncio.run(_one(ksim).fetch([Venue.KALSHI], with_books=False))
+    mine = [m for m in data.markets if m.event_id == market.event_id]
+    if read_alone:
+        assert mine and all(m.fee_model.multiplier == 2 for m in mine) and not data.errors
+    else:
+        assert not mine, [m.fee_model.source for m in mine]
+        assert any(e.kind == "market" and e.key == market.id and "fee unknown" in e.message
+                   for e in data.errors), data.errors
+
+
+def test_a_series_answer_without_its_listing_is_an_unread_listing(ksim: KalshiSim) -> None:
+    """Review: `GET /series` answering `{}` was taken for an empty listing: every market then refused one
+    by one (or read one by one), never said to be an incomplete listing."""
+    ksim.server.routes.insert(0, ("GET", re.compile(r"/trade-api/v2/series$"),
+                                  lambda req, m: SimResponse(200, {})))
+    data = asyncio.run(_one(ksim).fetch([Venue.KALSHI], with_books=False))
+    assert any(e.kind == "series" and e.key == "/series" and "missing" in e.message for e in data.errors), data.errors
+    assert "kalshi" in data.incomplete, data.incomplete
 
 
 @pytest.mark.parametrize("read_alone", [True, False], ids=["read_alone", "too_many_to_read"])
