@@ -21,7 +21,7 @@ import re
 import stat
 import tempfile
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -597,28 +597,26 @@ class KalshiParser:
                 events_listing = events_listing or fault.message
             elif fault.kind == "event":
                 unreadable.setdefault(f"event {fault.key}", f"not read: {fault.message}")
-        series: dict[str, KalshiSeries] = {}
-        for i, s in enumerate(raw.series):
-            try:
-                parsed = parse_series(s, f"series[{i}]")
-                series[parsed.ticker] = parsed
-            except DataError as exc:
-                errors.append(ItemError("kalshi", "series", str(s.get("ticker") or f"#{i}"), str(exc)))
-                if isinstance(s.get("ticker"), str):
-                    unreadable[f"series {s['ticker']}"] = str(exc)
-                    if isinstance(exc, FeeNotModelled):
-                        not_modelled.add(f"series {s['ticker']}")
-        events: dict[str, KalshiEvent] = {}
-        for i, e in enumerate(raw.events):
-            try:
-                ev = parse_event(e, f"events[{i}]")
-                events[ev.event_ticker] = ev
-            except DataError as exc:
-                errors.append(ItemError("kalshi", "event", str(e.get("event_ticker") or f"#{i}"), str(exc)))
-                if isinstance(e.get("event_ticker"), str):
-                    unreadable[f"event {e['event_ticker']}"] = str(exc)
-                    if isinstance(exc, FeeNotModelled):
-                        not_modelled.add(f"event {e['event_ticker']}")
+        def fee_sources(items: Sequence[Mapping[str, Any]], parse: Callable[[Any, str], Any], kind: str,
+                        field: str, listed_as: str) -> dict[str, Any]:
+            """The series (or events) read, by ticker; one that cannot be read is an item error, and
+            its markets' fee unknown (unreadable)."""
+            out: dict[str, Any] = {}
+            for i, obj in enumerate(items):
+                try:
+                    parsed = parse(obj, f"{listed_as}[{i}]")
+                    out[getattr(parsed, field)] = parsed
+                except DataError as exc:
+                    ticker = obj.get(field)
+                    errors.append(ItemError("kalshi", kind, str(ticker or f"#{i}"), str(exc)))
+                    if isinstance(ticker, str):
+                        unreadable[f"{kind} {ticker}"] = str(exc)
+                        if isinstance(exc, FeeNotModelled):
+                            not_modelled.add(f"{kind} {ticker}")
+            return out
+
+        series: dict[str, KalshiSeries] = fee_sources(raw.series, parse_series, "series", "ticker", "series")
+        events: dict[str, KalshiEvent] = fee_sources(raw.events, parse_event, "event", "event_ticker", "events")
         markets: list[Market] = []
         # Listed markets not priced for want of their fee: their books are kept all the same, since a held
         # position is marked at its bid (no fee in it) and the watch's breaker would otherwise see it at cost.
