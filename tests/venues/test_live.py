@@ -445,7 +445,11 @@ def test_a_live_kalshi_fetch_and_the_replay_of_its_recording_parse_alike(
     # And fetch() itself: the parser it fed is the one it finished, not a second parse of the capture.
     fetched = asyncio.run(src.fetch([Venue.KALSHI]))
     assert len(made) == 1 and made[0].fed(capture.kalshi)  # type: ignore[arg-type]
-    assert fetched.markets == replayed.markets and fetched.errors == replayed.errors
+    # A second fetch: its book batches may come back in another order, and a bad book's error names its
+    # index in the recording (found flaking under load), so its errors are compared by what and whose.
+    assert fetched.markets == replayed.markets
+    assert sorted((e.kind, e.key, e.reason) for e in fetched.errors) == sorted(
+        (e.kind, e.key, e.reason) for e in replayed.errors)
 
 
 def test_the_live_kalshi_fetch_parses_while_it_still_fetches(
