@@ -113,10 +113,15 @@ class Database:
                     conn.info.pop("immediate", None)
                     conn.info.pop(PG_LOCK_PENDING, None)
         except DatabaseError as exc:
-            exc = _aborted_by(info, exc)
-            if not is_storage_failure(exc):
-                raise  # an IntegrityError and the like: the caller's to handle
-            raise _storage_error(exc, self.display_url, self.sqlite_dir, self.url) from None
+            raise self._failure(info, exc) from None
+
+    def _failure(self, info: dict[Any, Any], exc: DatabaseError) -> Exception:
+        """What a transaction's ``exc`` is raised as: the database failing as a :class:`StorageError`
+        (exit 3); a statement's own error (an IntegrityError and the like) as itself, the caller's."""
+        exc = _aborted_by(info, exc)
+        if not is_storage_failure(exc):
+            return exc
+        return _storage_error(exc, self.display_url, self.sqlite_dir, self.url)
 
     @staticmethod
     def in_write(conn: Connection) -> bool:
@@ -134,10 +139,7 @@ class Database:
                 info.pop(FIRST_REFUSAL, None)
                 yield conn
         except DatabaseError as exc:
-            exc = _aborted_by(info, exc)
-            if not is_storage_failure(exc):
-                raise
-            raise _storage_error(exc, self.display_url, self.sqlite_dir, self.url) from None
+            raise self._failure(info, exc) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
