@@ -7,7 +7,9 @@ reconcile recorded the limits it was judged under.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
+import importlib.resources
 import json
 import os
 import sqlite3
@@ -160,12 +162,38 @@ def test_a_trade_records_it_before_it_decides_and_a_preview_records_nothing(ledg
     assert loaded()[0]["actor"]["command"] == f"trade {op_id}"
 
 
-def test_a_trade_watch_records_it_once(ledger: Path, isolated_home: Path) -> None:
+def _two_opportunities(path: Path) -> Path:
+    """The demo recording with a second tradable pair: GCR's books made BRIA's (curate the pair to trade it).
+
+    A watch over the demo alone trades its one opportunity once, and finds it again under a new id only
+    when the minute turns (ids are per minute): a second execution waited up to a minute for it.
+    """
+    with importlib.resources.files("orion_cli.data").joinpath("demo_snapshot.json.gz").open("rb") as raw:
+        data = json.load(gzip.open(raw))
+    kalshi = {b["ticker"]: b for b in data["venues"]["kalshi"]["orderbooks"]}
+    kalshi[GCR[0]]["orderbook_fp"] = kalshi["KXUPONLY-01-BRIA"]["orderbook_fp"]
+    books = {b["asset_id"]: b for b in data["venues"]["polymarket"]["books"]}
+    markets = {m["conditionId"]: m for e in data["venues"]["polymarket"]["events"] for m in e["markets"]}
+    bria = markets["0x18682f5c3ac9f66132244ac057a2817a1b908702d424680f35de26cad232087d"]
+    for src, dst in zip(json.loads(bria["clobTokenIds"]), json.loads(markets[GCR[1]]["clobTokenIds"]), strict=True):
+        books[dst].update(asks=books[src]["asks"], bids=books[src]["bids"])
+    path.write_text(json.dumps(data))
+    return path
+
+
+GCR = ("KXUPONLY-01-GCR", "0x27aad6b150842f937852361de3f82b7f8c927a2fa89f8b3c49d955af32e73bd1")
+
+
+def test_a_trade_watch_records_it_once(ledger: Path, isolated_home: Path, tmp_path: Path) -> None:
+    snapshot = _two_opportunities(tmp_path / "two.json")
+    assert run("pairs", "add", *GCR, "--snapshot", str(snapshot)).exit_code == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORION")}
     env["ORION_HOME"] = str(isolated_home)
-    done = subprocess.run([*ORION_ARGV, "trade", "--watch", "1", "--max-trades", "2", "--demo", "--jsonl"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([*ORION_ARGV, "trade", "--watch", "1", "--max-trades", "2", "--snapshot", str(snapshot),
+                           "--jsonl"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+    executed = [json.loads(line) for line in done.stdout.splitlines() if '"type":"execution"' in line]
+    assert [e["status"] for e in executed] == ["done", "done"], done.stdout
     records = loaded()
     assert [e["actor"]["command"] for e in records] == ["trade"]
 

@@ -1,11 +1,11 @@
 """``orion trade --live`` end to end: the real CLI in a subprocess, the vault, both loopback venue simulators.
 
 Nothing is stubbed between the command line and the venues: the subprocess unlocks a throwaway vault
-(production KDF) with ``ORION_MASTER_PASSWORD_FILE``, builds the live clients, re-reads both books
-from the simulators, runs the pre-trade pipeline against balances read from them, and sends RSA-PSS
-signed Kalshi and EIP-712 signed Polymarket orders over 127.0.0.1. Orders are then counted where they
-landed (the simulators), and the live ledger is held against the venues' own positions, by
-``orion reconcile`` and by ``orion audit verify``.
+with ``ORION_MASTER_PASSWORD_FILE`` (at the suite's cheap KDF: tests/cheap_kdf.py), builds the live
+clients, re-reads both books from the simulators, runs the pre-trade pipeline against balances read
+from them, and sends RSA-PSS signed Kalshi and EIP-712 signed Polymarket orders over 127.0.0.1.
+Orders are then counted where they landed (the simulators), and the live ledger is held against the
+venues' own positions, by ``orion reconcile`` and by ``orion audit verify``.
 
 The pair (as in tests/execution/test_executor_sim.py): Kalshi YES asks 0.40 × 50, Polymarket NO asks
 0.50 × 30; 10 contracts a leg.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cheap_kdf import ORION_ARGV, accept_cheap_kdf
 from cli.test_trade_watch import Watch
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -80,7 +80,7 @@ class World:
 
     def run(self, *args: str, extra_env: dict[str, str] | None = None) -> tuple[int, str, str]:
         """The real CLI in its own process, stdin closed (no terminal, no prompt can wait)."""
-        proc = subprocess.run([sys.executable, "-m", "orion_cli", "--db", self.db_url, *args],
+        proc = subprocess.run([*ORION_ARGV, "--db", self.db_url, *args],
                               env={**self.env, **(extra_env or {})}, stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=TIMEOUT)
         self.assert_no_secret(proc.stdout + proc.stderr)
@@ -173,9 +173,10 @@ def _pem(key: rsa.RSAPrivateKey) -> bytes:
 
 
 def _vault(tmp_path: Path, values: dict[str, str | bytes]) -> tuple[Path, Path]:
-    """A throwaway vault (production KDF: the CLI refuses a weak one) and its master password file."""
+    """A throwaway vault (at the cheap test KDF the CLI runs here accept) and its master password file."""
     from orion_cli.secrets.store import open_store
     from orion_cli.secrets.unlock import resolve_master_password
+    from orion_cli.secrets.vault import TEST_KDF
 
     pw = tmp_path / "master"
     pw.write_text("a throwaway master password for this test only")
@@ -184,7 +185,7 @@ def _vault(tmp_path: Path, values: dict[str, str | bytes]) -> tuple[Path, Path]:
     saved = os.environ.get("ORION_MASTER_PASSWORD_FILE")
     os.environ["ORION_MASTER_PASSWORD_FILE"] = str(pw)  # the unlock chain reads it from the environment
     try:
-        store = open_store("vault", vault_path=vault,
+        store = open_store("vault", vault_path=vault, kdf=TEST_KDF, allow_weak_kdf=True,
                            password=lambda new: resolve_master_password(vault, prompt=None, new=new))
         store.set_many(values)
         store.close()
@@ -194,6 +195,12 @@ def _vault(tmp_path: Path, values: dict[str, str | bytes]) -> tuple[Path, Path]:
         else:
             os.environ["ORION_MASTER_PASSWORD_FILE"] = saved
     return pw, vault
+
+
+@pytest.fixture(autouse=True)
+def _cheap_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process reads the world's vault too (reconcile and venue clients built in the test)."""
+    accept_cheap_kdf(monkeypatch)
 
 
 @pytest.fixture
@@ -1531,7 +1538,7 @@ def test_reconcile_on_a_host_polymarkets_firewall_refuses_is_geoblocked_not_drif
 
 def _live_watch(world: World) -> Watch:
     """`orion trade --watch 1 --live --authorize-live --jsonl` over the world's simulators."""
-    return Watch([sys.executable, "-m", "orion_cli", "--db", world.db_url, "trade", "--watch", "1", "--live",
+    return Watch([*ORION_ARGV, "--db", world.db_url, "trade", "--watch", "1", "--live",
                   "--authorize-live", "--jsonl"], world.env)
 
 
@@ -1715,7 +1722,7 @@ def _env_watch_until_stopped(world: World, env: dict[str, str], *,
     """`orion trade --watch 1 --jsonl` live by ``env``'s pair, run until its `stopped` event (``before_stop``
     first), killed if it outlives the test: the watch, that event, its exit code and its stderr, checked
     to hold no secret."""
-    watch = Watch([sys.executable, "-m", "orion_cli", "--db", world.db_url, "trade", "--watch", "1", "--jsonl"], env)
+    watch = Watch([*ORION_ARGV, "--db", world.db_url, "trade", "--watch", "1", "--jsonl"], env)
     try:
         before_stop(watch)
         stopped = watch.until(lambda e: e.get("event") == "stopped", timeout=20)  # without the fix: never
