@@ -1,18 +1,23 @@
 """Diagnostic logging to stderr (and optionally a file), configured once from settings.
 
 Log records never carry secret values: code that handles secrets logs names only. The file, when
-configured, is created 0600 because it may hold market and order details.
+configured, is created 0600 because it may hold market and order details. A file that fails at
+write time (a full disk, an I/O error, a read-only remount, a size limit) is reported once, as one
+warning line on stderr, and then left alone: stderr keeps every record. A file moved or deleted
+under a running command (logrotate without copytruncate) is opened again at its path.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 from orion_cli.core.command_line import with_global_options
 from orion_cli.core.paths import make_private_dirs
-from orion_cli.core.terminal import terminal_safe
+from orion_cli.core.terminal import one_line, terminal_safe
 
 _CONFIGURED = False
 # The process's own --config/--db, which a command a log record names carries (core/command_line). Set by
@@ -53,6 +58,84 @@ class _OneLineErrorFormatter(_SafeFormatter):
         return super().format(record).replace("\n(", " (", 1)
 
 
+class _LogFileHandler(logging.FileHandler):
+    """logging.file: opened 0600, opened again when moved or deleted, and given up on its first failed write.
+
+    Why: Python's FileHandler printed a "--- Logging error ---" block with a traceback for every record
+    a full disk (or /dev/full, EIO, a read-only remount, EFBIG) refused, and orion's own warning and
+    error lines (file_record) each added one; it also kept writing to a rotated-away file's inode for
+    as long as a `trade --watch` ran, and would have created a new file with the umask's mode."""
+
+    def __init__(self, path: Path) -> None:
+        self._inode: tuple[int, int] | None = None
+        self._given_up = False
+        super().__init__(path, encoding="utf-8", errors="backslashreplace")
+
+    def _open(self) -> Any:
+        # O_NONBLOCK while opening: a named pipe no one reads is refused (ENXIO) instead of blocking the
+        # open for ever, which hung every command, `orion halt` included, before it did anything. The
+        # writes then block as a file's always did.
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
+        try:
+            os.set_blocking(fd, True)
+            info = os.fstat(fd)
+            stream = os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._inode = (info.st_dev, info.st_ino)
+        return stream
+
+    def _current_stream(self) -> Any:
+        """The stream to write to. As logging.handlers.WatchedFileHandler: the path naming another
+        file, or none (logrotate renamed or removed it), the path is opened anew."""
+        try:
+            info = Path(self.baseFilename).stat()
+            if self.stream is not None and (info.st_dev, info.st_ino) == self._inode:
+                return self.stream
+        except FileNotFoundError:
+            pass
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
+        self.stream = self._open()
+        return self.stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._given_up:
+            return
+        try:
+            text = self.format(record) + self.terminator
+        except Exception:  # a record that cannot be formatted is a program's error: logging's own report
+            self.handleError(record)
+            return
+        try:
+            stream = self._current_stream()
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError) as exc:  # ValueError: a stream closed under it
+            self._give_up(exc)
+
+    def _give_up(self, exc: BaseException) -> None:
+        self._given_up = True
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            try:
+                stream.close()  # its unwritten buffer is dropped: closing flushes, which fails again
+            except (OSError, ValueError):
+                pass
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        line = one_line(f"warning: logging.file {self.baseFilename}: {why}; logging to stderr only from now on")
+        try:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError, AttributeError):  # stderr gone too (`2>&-`, its reader gone)
+            pass
+
+
 def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 0, quiet: bool = False,
                       command_options: str = "") -> None:
     """Idempotent: the first call in a process wins (tests reset via ``reset_logging``), but for
@@ -72,11 +155,7 @@ def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 
     if file:  # opened first: a file that cannot be opened (OSError) leaves logging as it was
         path = Path(file).expanduser()
         make_private_dirs(path.parent)
-        # O_NONBLOCK: a named pipe no one reads is refused (ENXIO) instead of blocking the open for
-        # ever, which hung every command, `orion halt` included, before it did anything.
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
-        os.close(fd)
-        file_handler = logging.FileHandler(path, encoding="utf-8")
+        file_handler = _LogFileHandler(path)
         file_handler.setFormatter(_SafeFormatter(_FORMAT))
     root = logging.getLogger("orion_cli")
     root.setLevel(getattr(logging, name, logging.WARNING))
@@ -107,7 +186,7 @@ def file_record(level: int, text: str) -> None:
     handler = _file_handler
     if handler is None:
         return
-    # A failing write is the handler's own to report (Handler.handleError): never raised here.
+    # A failing write is the handler's own to report (_LogFileHandler: once, one line): never raised here.
     handler.handle(logging.LogRecord("orion_cli", level, __file__, 0, text, None, None))
 
 

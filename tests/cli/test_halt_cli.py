@@ -306,6 +306,39 @@ def test_a_log_file_that_cannot_be_opened_does_not_stop_the_kill_switch(isolated
     assert other.exit_code == 3 and "logging.file" in other.stderr and "internal" not in other.stderr
 
 
+@pytest.mark.timeout(180)
+def test_a_log_file_that_fails_at_write_time_is_one_warning_line_not_a_traceback(isolated_home: Path,
+                                                                                  tmp_path: Path) -> None:
+    """Found in review: `logging.file = "/dev/full"` opened fine, then `orion scan --demo` printed two
+    "--- Logging error ---" blocks (~99 lines of traceback) and `orion halt` one. Each command now says
+    once, in one warning line, that the file failed, exits as it would have, and keeps every warning,
+    banner and error on stderr. Run as the console script runs, outside pytest's log capture."""
+    import subprocess
+    import sys
+
+    assert run("init").exit_code == 0
+    config = tmp_path / "lc2.toml"
+    config.write_text('[logging]\nfile = "/dev/full"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORION")}
+    env["ORION_HOME"] = str(isolated_home)
+    warning = "warning: logging.file /dev/full: No space left on device; logging to stderr only from now on"
+
+    def orion(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orion_cli", "--config", str(config), *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    scan = orion("scan", "--demo")
+    assert scan.returncode == 0, scan.stderr
+    assert "Traceback" not in scan.stderr and "Logging error" not in scan.stderr, scan.stderr
+    assert scan.stderr.splitlines()[0] == warning and scan.stderr.count("logging.file") == 1, scan.stderr
+    assert "DEMO DATA" in scan.stderr  # the banner the file could not take
+    halt = orion("-q", "halt", "--reason", "x")
+    assert halt.returncode == 0, halt.stderr
+    assert halt.stderr.splitlines() == [warning, "HALTED: x"], halt.stderr
+    status = orion("halt", "--status", "--json")
+    assert json.loads(status.stdout)["halted"] is True, status.stderr
+
+
 def test_a_halt_by_a_service_trading_live_through_the_environment_pair_is_audited_as_live(
         isolated_home: Path) -> None:
     assert run("init").exit_code == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,3 +111,155 @@ def test_a_library_error_with_a_traceback_is_one_line_on_stderr() -> None:
         "ERROR sqlalchemy.pool.impl.QueuePool: Exception closing connection 'conn' (KeyboardInterrupt)",
         "ERROR sqlalchemy.pool.impl.QueuePool: Exception during reset (OSError: disk gone)",
     ], lines
+
+
+WARNING_TAIL = "; logging to stderr only from now on"
+
+
+def _file_handler() -> logging.Handler:
+    from orion_cli.core import logs
+
+    assert logs._file_handler is not None
+    return logs._file_handler
+
+
+def test_a_log_file_that_fails_at_write_time_is_said_once_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Found in review: logging.file = "/dev/full" opened fine, then every record (and every warning,
+    banner and error orion wrote there, file_record) printed a "--- Logging error ---" block with a
+    traceback on stderr. The first failure is one warning line naming the file and the OS error;
+    the file is left alone after it, and stderr keeps every record."""
+    from orion_cli.core.logs import file_record
+
+    configure_logging("info", "/dev/full")
+    log = logging.getLogger("orion_cli.test")
+    log.warning("first %s", "record")
+    file_record(logging.ERROR, "error: the command's own line")
+    log.warning("second record")
+    file_record(logging.WARNING, "warning: another")
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Logging error" not in err, err
+    assert err.splitlines() == [
+        "WARNING orion_cli.test: first record",  # the stderr handler's copy comes first
+        "warning: logging.file /dev/full: No space left on device" + WARNING_TAIL,
+        "WARNING orion_cli.test: second record",
+    ], err
+    _file_handler().flush()  # as logging.shutdown does at exit: nothing left to fail
+    _file_handler().close()
+    assert capsys.readouterr().err == ""
+
+
+def test_a_command_line_written_first_to_a_failing_file_is_said_once_too(capsys: pytest.CaptureFixture[str]) -> None:
+    from orion_cli.core.logs import file_record
+
+    configure_logging("warning", "/dev/full")
+    file_record(logging.WARNING, "warning: a banner")
+    file_record(logging.WARNING, "warning: a second")
+    assert capsys.readouterr().err == "warning: logging.file /dev/full: No space left on device" + WARNING_TAIL + "\n"
+
+
+class _FailingStream:
+    """A log file's stream whose disk went away under it: every write and flush is EIO."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def write(self, text: str) -> int:
+        raise OSError(5, "Input/output error")
+
+    def flush(self) -> None:
+        raise OSError(5, "Input/output error")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("failure", ["closed descriptor", "I/O error"])
+def test_a_log_file_whose_writes_fail_is_given_up_once(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
+    log_file = tmp_path / "orion.log"
+    configure_logging("info", str(log_file))
+    handler = _file_handler()
+    assert isinstance(handler, logging.FileHandler) and handler.stream is not None
+    if failure == "closed descriptor":
+        os.close(handler.stream.fileno())
+        why = "Bad file descriptor"
+    else:
+        fake = _FailingStream()
+        monkeypatch.setattr(handler, "stream", fake)
+        why = "Input/output error"
+    log = logging.getLogger("orion_cli.test")
+    for n in range(3):
+        log.error("record %d", n)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Logging error" not in err, err
+    assert err.splitlines() == ["ERROR orion_cli.test: record 0",
+                                f"warning: logging.file {log_file}: {why}" + WARNING_TAIL,
+                                "ERROR orion_cli.test: record 1", "ERROR orion_cli.test: record 2"], err
+    if failure == "I/O error":
+        assert fake.closed
+    reset_logging()  # closing the given-up handler raises nothing either
+    assert capsys.readouterr().err == ""
+
+
+def test_a_rotated_or_deleted_log_file_is_opened_again_at_its_path(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Found in review: a `trade --watch` kept writing to the file logrotate had renamed (or someone
+    deleted) for as long as it ran. As logging.handlers.WatchedFileHandler, the path is opened again,
+    0600 as the first one, when it names another file or none."""
+    log_file = tmp_path / "orion.log"
+    configure_logging("info", str(log_file))
+    log = logging.getLogger("orion_cli.test")
+    log.info("one")
+    log_file.rename(tmp_path / "orion.log.1")  # logrotate's default (create) mode
+    log.info("two")
+    assert "one" in (tmp_path / "orion.log.1").read_text() and "two" not in (tmp_path / "orion.log.1").read_text()
+    assert "two" in log_file.read_text() and "one" not in log_file.read_text()
+    assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
+    log_file.unlink()
+    log.info("three")
+    assert "three" in log_file.read_text() and stat.S_IMODE(log_file.stat().st_mode) == 0o600
+    log_file.write_text("")  # copytruncate, or a new file in its place: appended to, never a hole
+    log.info("four")
+    assert log_file.read_text().endswith("four\n") and log_file.read_text().count("\n") == 1
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_a_rotated_log_file_whose_directory_is_gone_is_given_up(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    logs_dir = tmp_path / "logs"
+    configure_logging("info", str(logs_dir / "orion.log"))
+    (logs_dir / "orion.log").unlink()
+    logs_dir.rmdir()
+    logging.getLogger("orion_cli.test").warning("after")
+    logging.getLogger("orion_cli.test").warning("again")
+    assert capsys.readouterr().err.splitlines() == [
+        "WARNING orion_cli.test: after",
+        f"warning: logging.file {logs_dir / 'orion.log'}: No such file or directory" + WARNING_TAIL,
+        "WARNING orion_cli.test: again"]
+
+
+@pytest.mark.parametrize("target", ["/dev/full", "size limit"])
+def test_a_failing_log_file_in_a_fresh_process_prints_no_traceback(tmp_path: Path, target: str) -> None:
+    """Outside pytest's capture, as a command runs: /dev/full (ENOSPC), and a file above the process's
+    size limit (EFBIG: Python ignores SIGXFSZ, so the write fails instead of killing the process)."""
+    import subprocess
+    import sys
+
+    path = "/dev/full" if target == "/dev/full" else str(tmp_path / "orion.log")
+    script = (
+        "import logging, resource, sys\n"
+        "from orion_cli.core.logs import configure_logging, file_record\n"
+        f"configure_logging('info', {path!r})\n"
+        f"if {target != '/dev/full'}:\n"
+        "    resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))\n"
+        "log = logging.getLogger('orion_cli.x')\n"
+        "for n in range(4):\n"
+        "    log.warning('record %d %s', n, 'x' * 40)\n"
+        "    file_record(logging.WARNING, 'warning: own line')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    why = "No space left on device" if target == "/dev/full" else "File too large"
+    records = [f"WARNING orion_cli.x: record {n} {'x' * 40}" for n in range(4)]
+    assert done.stderr.splitlines() == [records[0], f"warning: logging.file {path}: {why}" + WARNING_TAIL,
+                                        *records[1:]], done.stderr
