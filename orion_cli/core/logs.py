@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ _CONFIGURED = False
 # The process's own --config/--db, which a command a log record names carries (core/command_line). Set by
 # every configure_logging call, even one that finds logging configured (the command's own options).
 _command_options = ""
-_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The file's lines: when in UTC (as every other time orion writes) and which process, so the lines of a cron
+# job and of a trader's shell sharing one file sort by time and can be told apart.
+_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 # The configured logging.file's handler: what the command says on stderr as a warning or an error is
 # written there too (file_record), whatever the log level, so a service's log file has it.
 _file_handler: logging.Handler | None = None
@@ -40,6 +43,12 @@ class _SafeFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return terminal_safe(super().format(record))
+
+
+class _FileFormatter(_SafeFormatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        at = datetime.fromtimestamp(record.created, UTC)
+        return f"{at:%Y-%m-%dT%H:%M:%S}.{int(record.msecs):03d}Z"
 
 
 class _OneLineErrorFormatter(_SafeFormatter):
@@ -156,7 +165,7 @@ def configure_logging(level: str = "warning", file: str = "", *, verbose: int = 
         path = Path(file).expanduser()
         make_private_dirs(path.parent)
         file_handler = _LogFileHandler(path)
-        file_handler.setFormatter(_SafeFormatter(_FORMAT))
+        file_handler.setFormatter(_FileFormatter(_FORMAT))
     root = logging.getLogger("orion_cli")
     root.setLevel(getattr(logging, name, logging.WARNING))
     root.propagate = False

@@ -263,3 +263,31 @@ def test_a_failing_log_file_in_a_fresh_process_prints_no_traceback(tmp_path: Pat
     records = [f"WARNING orion_cli.x: record {n} {'x' * 40}" for n in range(4)]
     assert done.stderr.splitlines() == [records[0], f"warning: logging.file {path}: {why}" + WARNING_TAIL,
                                         *records[1:]], done.stderr
+
+
+def test_a_log_files_lines_are_stamped_in_utc_with_the_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found black-box (cron review): lines were stamped in the machine's local time without a zone and
+    named no process, so a cron job's lines (UTC) and a trader's shell's (TZ set) sharing one file were
+    out of order, and a reconcile's error could not be told from a watch's."""
+    import re
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: a local stamp is a day off
+    time.tzset()
+    try:
+        log_file = tmp_path / "orion.log"
+        configure_logging("info", str(log_file))
+        before = datetime.now(UTC)
+        logging.getLogger("orion_cli.test").warning("stamped")
+        for handler in logging.getLogger("orion_cli").handlers:
+            handler.flush()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    [line] = log_file.read_text().splitlines()
+    match = re.fullmatch(r"(\S+) \[(\d+)\] WARNING orion_cli\.test: stamped", line)
+    assert match, line
+    assert int(match[2]) == os.getpid()
+    stamp = datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert abs(stamp - before) < timedelta(seconds=5), (line, before)
