@@ -165,6 +165,25 @@ def fractional_demo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def fee_heavy_cheap_levels(tmp_path: Path) -> Path:
+    """The demo data set with its cross pair's Kalshi NO asks at 0.50 (100) and 0.90 (2000) and the
+    Polymarket YES ask at 0.06 (5000): scanned at 2100, far beyond the default $100 order notional, and
+    the cheapest Kalshi level's fee per contract (highest at 0.5) is above the scanned size's average.
+    A cut at that average fee was then refused by ORDER_NOTIONAL ($101.01 > $100)."""
+    import json
+
+    doc = _demo_document()
+    [kalshi] = [b for b in doc["venues"]["kalshi"]["orderbooks"] if b["ticker"] == "KXUPONLY-01-BRIA"]
+    kalshi["orderbook_fp"]["yes_dollars"] = [["0.1000", "2000.00"], ["0.5000", "100.00"]]
+    [poly] = [b for b in doc["venues"]["polymarket"]["books"] if b["asset_id"] == DEMO_BRIA_YES_TOKEN]
+    poly["asks"] = [{"price": "0.06", "size": "5000"}]
+    poly["bids"] = [{"price": "0.05", "size": "100"}]
+    path = tmp_path / "demo-fee-heavy.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture
 def unsearchable(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
     """Make ``Path.stat`` under a directory fail as it does where orion may not search it (EACCES):
     root, which runs the tests, would otherwise read through any mode bits."""

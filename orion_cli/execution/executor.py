@@ -296,28 +296,7 @@ def build_plan(opportunity: Opportunity, fresh: Mapping[tuple[Venue, str], tuple
     chosen = fillable_size([(m, b.side(s)) for m, b, s, _ in specs], wanted, grid)
     legs: list[LegPlan] = []
     for market, book, side, token in specs:
-        cost = fees = ZERO
-        worst: Decimal | None = None
-        taken: list[PriceLevel] = []
-        left = chosen
-        for lv in book.side(side).asks:
-            if left <= 0:
-                break
-            if not (ZERO < lv.price < ONE) or lv.size <= 0:
-                continue
-            take = min(left, lv.size)
-            taken.append(PriceLevel(lv.price, take))
-            cost += take * lv.price
-            fees += market.fee_model.fill_fee(take, lv.price)
-            worst = lv.price
-            left -= take
-        best = book.side(side).best_ask
-        limit = worst if worst is not None else (best.price if best is not None else ONE)
-        if market.venue is Venue.POLYMARKET and chosen > 0:
-            # Costed as scan prices it (core/pricing.py): the dollars the buy is signed for, which the venue
-            # spends in full at the one level ``fillable_size`` keeps it to, the fee on the shares they buy.
-            cost, shares, fees = polymarket_buy_fill(chosen, limit, market.fee_model)
-            taken = [PriceLevel(limit, shares)]
+        limit, cost, fees, taken = costed_buy(market, book.side(side).asks, chosen)
         bought = sum((lv.size for lv in taken), ZERO)
         avg = ceil_to(sum((lv.price * lv.size for lv in taken), ZERO) / bought, _PRICE_Q) if bought > 0 else limit
         legs.append(LegPlan(venue=market.venue, market=market, side=side, size=chosen, limit_price=limit,
@@ -327,6 +306,38 @@ def build_plan(opportunity: Opportunity, fresh: Mapping[tuple[Venue, str], tuple
     return TradePlan(key=key, opportunity_id=opportunity.id, legs=tuple(legs), size=chosen,
                      net_edge=ratio_down(net, chosen) if chosen > 0 else ZERO, net_profit=net if chosen > 0 else ZERO,
                      quoted_net_edge=opportunity.net_edge, planned_at=now)
+
+
+def costed_buy(market: Market, asks: Sequence[PriceLevel],
+               size: Decimal) -> tuple[Decimal, Decimal, Decimal, tuple[PriceLevel, ...]]:
+    """(limit price, cost, fees, levels taken) of an immediate buy of ``size`` on ``market`` walking
+    ``asks`` (lowest first): the figures a plan's leg carries (:func:`build_plan`), which ORDER_NOTIONAL
+    and BALANCE count as its cash out (``order_cash_out(venue, size, limit, fees)``).
+
+    The limit is the worst level walked (the best ask when none is). Each level walked is a fill with its
+    own fee. A Polymarket buy is costed as scan prices it (core/pricing.py): the dollars it is signed for,
+    which the venue spends in full at its limit, the fee on the shares they buy.
+    """
+    cost = fees = ZERO
+    worst: Decimal | None = None
+    taken: list[PriceLevel] = []
+    left = size
+    for lv in asks:
+        if left <= 0:
+            break
+        if not (ZERO < lv.price < ONE) or lv.size <= 0:
+            continue
+        take = min(left, lv.size)
+        taken.append(PriceLevel(lv.price, take))
+        cost += take * lv.price
+        fees += market.fee_model.fill_fee(take, lv.price)
+        worst = lv.price
+        left -= take
+    limit = worst if worst is not None else (asks[0].price if asks else ONE)
+    if market.venue is Venue.POLYMARKET and size > 0:
+        cost, shares, fees = polymarket_buy_fill(size, limit, market.fee_model)
+        taken = [PriceLevel(limit, shares)]
+    return limit, cost, fees, tuple(taken)
 
 
 @dataclass(frozen=True, slots=True)

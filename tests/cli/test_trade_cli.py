@@ -390,12 +390,44 @@ def _stored_op(op_id: str) -> Opportunity:
     return op
 
 
-def _leg_markets(step: str = "0.01", minimum: str = "0.01") -> Any:
-    """The legs' markets for size_within_limits: their size step and minimum order only."""
+def _demo_markets(op: Opportunity) -> list[Any]:
+    """The legs' markets on the demo data set, as the trade reads them."""
+    import asyncio
+
+    from orion_cli.cli.commands.trade import fresh_books
+    from orion_cli.venues.snapshot import demo_source
+
+    return [m for m, _ in asyncio.run(fresh_books(demo_source(), op)).values()]
+
+
+def _leg_markets(op: Opportunity, step: str = "0.01", minimum: str = "0.01") -> Any:
+    """The legs' markets for size_within_limits: the demo's, the Kalshi one's size step and both minimum
+    orders as given."""
+    import dataclasses
+
+    markets = [dataclasses.replace(m, size_step=Decimal(step) if m.venue is Venue.KALSHI else m.size_step,
+                                   min_size=Decimal(minimum)) for m in _demo_markets(op)]
+    return lambda: markets
+
+
+def _limit_checks(op: Opportunity, size: Decimal, settings: Any) -> list[Any]:
+    """ORDER_NOTIONAL and ORDER_CONTRACTS, the checks themselves, on each leg of the plan of ``size`` of
+    ``op`` on the demo books (the books it was scanned on)."""
+    import asyncio
+    from datetime import UTC, datetime
     from types import SimpleNamespace
 
-    return lambda: [SimpleNamespace(size_step=Decimal(step), min_size=Decimal(minimum)),
-                    SimpleNamespace(size_step=Decimal("0.01"), min_size=Decimal(minimum))]
+    from orion_cli.cli.commands.trade import fresh_books
+    from orion_cli.execution.executor import build_plan
+    from orion_cli.risk.checks import check_contracts, check_notional
+    from orion_cli.venues.snapshot import demo_source
+
+    fresh = asyncio.run(fresh_books(demo_source(), op))
+    plan = build_plan(op, fresh, size=size, key="k", settings=settings, now=datetime.now(UTC))
+    assert plan.size == size, (plan.size, size)
+    ctx = SimpleNamespace(settings=settings)
+    return [check(leg, i, ctx, None) for i, leg in enumerate(plan.legs)  # type: ignore[arg-type]
+            for check in (check_notional, check_contracts)]
 
 
 def _not_read() -> Any:
@@ -405,10 +437,9 @@ def _not_read() -> Any:
 def test_default_size_is_capped_by_the_order_limits(op_id: str) -> None:
     op = _stored_op(op_id)
     settings = load_settings()
-    limited = size_within_limits(op, settings, _leg_markets())
-    assert limited.size is not None and limited.size <= settings.limits.order_contracts
-    for leg in op.legs:
-        assert limited.size * (leg.worst_price + leg.fees / leg.size) <= settings.limits.order_notional
+    limited = size_within_limits(op, settings, _leg_markets(op))
+    assert limited.size is not None and limited.size < op.size
+    assert all(c.passed for c in _limit_checks(op, limited.size, settings))
     assert size_within_limits(_with_size(op, Decimal("3")), settings, _not_read).size == Decimal("3")
 
 
@@ -438,54 +469,52 @@ def test_the_scanned_size_fits_order_notional_by_the_checks_own_figure(venue: Ve
     a Kalshi order's cash to the cent): planned as fitting, it was then refused. One figure for both."""
     from types import SimpleNamespace
 
-    from orion_cli.cli.commands.trade import order_limit_cap
+    from orion_cli.cli.commands.trade import scanned_size_fits
     from orion_cli.core.models import order_cash_out
 
     s = load_settings(overrides={"limits.order_contracts": 10000, "limits.order_notional": limit})
     leg = SimpleNamespace(venue=venue, size=Decimal(size), worst_price=Decimal(price), fees=Decimal(fees))
     op = SimpleNamespace(size=Decimal(size), legs=[leg])
-    _, binding = order_limit_cap(op, s)  # type: ignore[arg-type]
     cash = order_cash_out(venue, Decimal(size), Decimal(price), Decimal(fees))
-    assert (binding is None) is fits is (cash <= s.limits.order_notional), (binding, cash)
+    assert scanned_size_fits(op, s) is fits is (cash <= s.limits.order_notional), cash  # type: ignore[arg-type]
 
 
 def test_a_binding_limit_cuts_to_the_legs_size_step_and_is_named(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     op = _with_size(_stored_op(op_id), Decimal("129.99"))
     monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "17.5")
-    limited = size_within_limits(op, load_settings(), _leg_markets())
+    limited = size_within_limits(op, load_settings(), _leg_markets(op))
     assert (limited.size, limited.binding) == (Decimal("17.5"), "order_contracts")
     assert limited.cut_note() == "size 17.5 (scanned 129.99, capped by limits.order_contracts 17.5; --size to choose)"
-    whole = size_within_limits(op, load_settings(), _leg_markets(step="1"))  # a Kalshi market without fractions
+    whole = size_within_limits(op, load_settings(), _leg_markets(op, step="1"))  # a Kalshi market without fractions
     assert (whole.size, whole.binding) == (Decimal(17), "order_contracts")
     monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "1000")
     monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "50")
-    limited = size_within_limits(op, load_settings(), _leg_markets())
+    settings = load_settings()
+    limited = size_within_limits(op, settings, _leg_markets(op))
     assert limited.binding == "order_notional" and limited.size is not None
     assert limited.size % Decimal("0.01") == 0 and limited.size != limited.size.to_integral_value()
     assert "capped by limits.order_notional $50;" in limited.cut_note()
-    for leg in op.legs:  # the most that fits: one step more would not
-        per_contract = leg.worst_price + leg.fees / leg.size
-        assert limited.size * per_contract <= Decimal(50)
-    assert any((limited.size + Decimal("0.01")) * (leg.worst_price + leg.fees / leg.size) > Decimal("49.95")
-               for leg in op.legs)
+    # The most that fits by the check itself: one step more does not.
+    assert all(c.passed for c in _limit_checks(op, limited.size, settings))
+    assert not all(c.passed for c in _limit_checks(op, limited.size + Decimal("0.01"), settings))
 
 
 def test_a_limit_below_the_smallest_size_the_legs_trade_says_so(op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     op = _with_size(_stored_op(op_id), Decimal("129.99"))
     monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "0.5")
-    unfit = size_within_limits(op, load_settings(), _leg_markets(minimum="5"))
+    unfit = size_within_limits(op, load_settings(), _leg_markets(op, minimum="5"))
     assert unfit.size is None and unfit.reason == "ORDER_CONTRACTS"
     assert unfit.unfit_note(op.id) == (f"limits.order_contracts 0.5 allows 0.5 contracts of {op.id} at the scanned "
                                        "prices, below the smallest size its legs trade (5)")
     # Found by a black-box reviewer: "allows 1 contracts".
     monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "1")
-    one = size_within_limits(op, load_settings(), _leg_markets(minimum="5"))
+    one = size_within_limits(op, load_settings(), _leg_markets(op, minimum="5"))
     assert one.unfit_note(op.id) == (f"limits.order_contracts 1 allows 1 contract of {op.id} at the scanned "
                                      "prices, below the smallest size its legs trade (5)")
     monkeypatch.setenv("ORION__LIMITS__ORDER_CONTRACTS", "0.5")
-    whole = size_within_limits(op, load_settings(), _leg_markets(step="1"))
+    whole = size_within_limits(op, load_settings(), _leg_markets(op, step="1"))
     assert whole.size is None and "allows less than one size step (1)" in whole.unfit_note(op.id)
-    assert size_within_limits(op, load_settings(), _leg_markets()).size == Decimal("0.5")  # 0.5 trades there
+    assert size_within_limits(op, load_settings(), _leg_markets(op)).size == Decimal("0.5")  # 0.5 trades there
 
 
 def test_the_preview_plans_the_scanned_size_where_no_limit_binds(fractional_demo: Path,

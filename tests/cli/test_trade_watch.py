@@ -310,6 +310,18 @@ def test_the_watch_trades_the_scanned_size_when_no_limit_binds(fractional_demo: 
     assert [o["size"] for o in execution["orders"]] == ["72.4", "72.4"]
 
 
+def test_the_watch_trades_the_best_opportunity_cut_to_the_order_notional(fee_heavy_cheap_levels: Path) -> None:
+    """Found by a reviewer: the best opportunity's default size, cut to limits.order_notional at the scanned
+    size's average fee per contract, was refused by ORDER_NOTIONAL every round, and the watch never traded
+    it. It trades the most the check lets through (109.1 of 2100: $100.00 on Kalshi)."""
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--max-trades", "1", "--snapshot", str(fee_heavy_cheap_levels),
+               "--jsonl"], env(ORION__LIMITS__ORDER_CONTRACTS="1000"))
+    assert w.finish() == 0, w.stderr()
+    execution = next(e for e in w.events if e["type"] == "execution")
+    assert execution["status"] == "done", execution["message"]
+    assert [(o["venue"], o["size"]) for o in execution["orders"]] == [("kalshi", "109.1"), ("polymarket", "109.1")]
+
+
 def test_watch_stops_on_a_halt_with_exit_6(tmp_path: Path) -> None:
     from orion_cli.risk.halt import KillSwitch
 

@@ -80,7 +80,7 @@ if TYPE_CHECKING:
     from orion_cli.core.errors import OrionError
     from orion_cli.core.gate import Authorization
     from orion_cli.core.models import Market, OrderBook, Venue
-    from orion_cli.core.opportunity import Opportunity
+    from orion_cli.core.opportunity import Leg, Opportunity
     from orion_cli.execution.executor import ExecutionResult
     from orion_cli.execution.plan import CheckResult, TradePlan, Verdict
     from orion_cli.execution.state import ExecStatus
@@ -145,7 +145,6 @@ WATCH_COLUMNS = [
 ]
 
 ZERO = Decimal(0)
-FEE_CUSHION = Decimal("0.05")
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -213,53 +212,91 @@ class LimitedSize:
         return f"limits.{self.binding} {value}"
 
 
-def order_limit_cap(op: Opportunity, settings: Settings) -> tuple[Decimal, str | None]:
-    """The most of ``op`` that ORDER_CONTRACTS and ORDER_NOTIONAL allow on every leg (exact, not rounded)
-    and which of them binds: ``(op.size, None)`` when the scanned size fits both.
-
-    The scanned size fits ORDER_NOTIONAL when each leg's cash out at its limit (worst) price with its
-    scanned fees does, by the check's own figure (:func:`order_cash_out`: rounded up to the cent). A cut
-    size is priced at the worst price plus the fee per contract, less a cushion: a smaller fill rounds
-    its fee up relatively more, and its cash out up to the cent.
-    """
+def scanned_size_fits(op: Opportunity, settings: Settings) -> bool:
+    """Whether the scanned size fits ORDER_CONTRACTS and ORDER_NOTIONAL: each leg's cash out at its limit
+    (worst) price with its scanned fees, by the check's own figure (:func:`order_cash_out`: rounded up to
+    the cent)."""
     from orion_cli.core.models import order_cash_out
 
     limits = settings.limits
-    if op.size <= limits.order_contracts and all(
-            order_cash_out(leg.venue, op.size, leg.worst_price, leg.fees) <= limits.order_notional
-            for leg in op.legs):
-        return op.size, None
-    budget = max(limits.order_notional - FEE_CUSHION, ZERO)
-    by_notional: Decimal | None = None
-    for leg in op.legs:
-        per_contract = leg.worst_price + (leg.fees / leg.size if leg.size > 0 else ZERO)
-        if per_contract > 0:
-            fits = budget / per_contract
-            by_notional = fits if by_notional is None else min(by_notional, fits)
-    if by_notional is not None and by_notional < min(limits.order_contracts, op.size):
-        return by_notional, "order_notional"
-    return min(limits.order_contracts, op.size), "order_contracts"
+    return op.size <= limits.order_contracts and all(
+        order_cash_out(leg.venue, op.size, leg.worst_price, leg.fees) <= limits.order_notional for leg in op.legs)
+
+
+def scanned_cash_out(leg: Leg, market: Market, size: Decimal) -> Decimal:
+    """The cash out ORDER_NOTIONAL counts for a buy of ``size`` of ``leg`` at the scanned prices: the
+    plan's own figures for it (:func:`costed_buy`: the limit and fees of the cheapest levels ``size``
+    takes of those the scan walked, each its own fill) through :func:`order_cash_out`, as the check.
+
+    Not the scanned size's fee per contract: the cheapest levels can cost more in fees per contract
+    (Kalshi's fee is highest at 0.5), and a size so cut was then refused by ORDER_NOTIONAL. A stored
+    opportunity without its fills (an earlier build's) is walked at its worst price.
+    """
+    from orion_cli.core.models import PriceLevel, order_cash_out
+    from orion_cli.execution.executor import costed_buy
+
+    asks = [PriceLevel(f.price, f.size) for f in leg.fills]
+    walked = sum((f.size for f in leg.fills), ZERO)
+    if walked < size:
+        asks.append(PriceLevel(leg.worst_price, size - walked))
+    limit, _, fees, _ = costed_buy(market, asks, size)
+    return order_cash_out(leg.venue, size, limit, fees)
+
+
+def order_limit_cap(op: Opportunity, settings: Settings, markets: Sequence[Market],
+                    grid: Decimal) -> tuple[Decimal, str | None]:
+    """The most of ``op`` on ``grid`` (the legs' size step) that ORDER_CONTRACTS and ORDER_NOTIONAL allow
+    on every leg at the scanned prices, and which of them binds (None: neither cuts the scanned size).
+
+    ORDER_NOTIONAL is judged by :func:`scanned_cash_out`, the check's figure, which grows with the size:
+    the largest size that fits is found by bisection on the grid, so one step more does not fit.
+    ``markets``: the legs' markets (their fee models).
+    """
+    from orion_cli.core.errors import DataError
+    from orion_cli.core.money import floor_to
+
+    limits = settings.limits
+    by_key = {(m.venue, m.id): m for m in markets}
+    try:
+        legs = [(leg, by_key[(leg.venue, leg.market_id)]) for leg in op.legs]
+    except KeyError as exc:
+        raise DataError("markets", f"no market for leg {exc.args[0]}") from None
+
+    def fits(n: int) -> bool:
+        return all(scanned_cash_out(leg, m, n * grid) <= limits.order_notional for leg, m in legs)
+
+    most = floor_to(min(limits.order_contracts, op.size), grid)
+    hi = int(most / grid)
+    if fits(hi):
+        return most, "order_contracts" if limits.order_contracts < op.size else None
+    lo = 0  # fits (a size of 0 takes nothing); hi does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo * grid, "order_notional"
 
 
 def size_within_limits(op: Opportunity, settings: Settings,
                        markets: Callable[[], Sequence[Market]]) -> LimitedSize:
     """The default size of a new trade of ``op``: the scanned size when it fits limits.order_contracts
-    and limits.order_notional, else the most the binding limit allows, rounded down to the legs' size
-    step (the grid the scan and the plan size on: the lcm of the markets' size steps), or no size when
-    that is below the smallest size the legs trade (one step, or a market's minimum order).
+    and limits.order_notional, else the most the binding limit allows on the legs' size step (the grid
+    the scan and the plan size on: the lcm of the markets' size steps) at the scanned prices, by the
+    checks' own figures (:func:`order_limit_cap`), or no size when that is below the smallest size the
+    legs trade (one step, or a market's minimum order).
 
-    ``markets``: the legs' markets, asked for only when a limit binds (their size steps are not stored
-    with the opportunity).
+    ``markets``: the legs' markets, asked for only when a limit binds (their size steps and fee models
+    are not stored with the opportunity).
     """
-    from orion_cli.core.money import ceil_to, floor_to
+    from orion_cli.core.money import ceil_to
     from orion_cli.core.pricing import size_grid
 
-    cap, binding = order_limit_cap(op, settings)
-    if binding is None:
+    if scanned_size_fits(op, settings):
         return LimitedSize(op.size, op.size)
     legs = markets()
     grid = size_grid([m.size_step for m in legs])
-    allowed = floor_to(cap, grid)
+    allowed, binding = order_limit_cap(op, settings, legs, grid)
+    if binding is None:
+        return LimitedSize(op.size, op.size)
     smallest = max(grid, ceil_to(max(m.min_size for m in legs), grid))
     limit = settings.limits.order_notional if binding == "order_notional" else settings.limits.order_contracts
     return LimitedSize(op.size, allowed if allowed >= smallest else None, binding, limit, allowed, smallest, grid)
