@@ -6,7 +6,8 @@ why, rather than a zero that looks like a measurement.
 
 * **Fill rate** (per venue): fully filled orders / orders sent. "Sent" is every order that left
   the ``intent`` state; partial, cancelled, rejected and still-unanswered orders are counted
-  separately. ``contract_fill_rate`` = contracts filled / contracts sent. A ``reconcile --fix``
+  separately. ``contract_fill_rate`` = contracts filled / contracts sent. Both rounded down to 1e-6
+  (:func:`_rate`): 19999 filled of 20000 is 0.99995, never 1 (100%). A ``reconcile --fix``
   adjustment (``reconcile-adj-…``: the ledger brought to the venue's positions) was never sent and
   counts nowhere: not in orders or contracts sent or filled, slippage or latency.
 * **Slippage against quote** (per venue, dollars per contract, positive = worse for us): each
@@ -54,7 +55,7 @@ from sqlalchemy import select
 
 from orion_cli.core.models import Venue
 from orion_cli.core.money import ZERO
-from orion_cli.core.opportunity import EDGE_STEP
+from orion_cli.core.opportunity import EDGE_STEP, ratio_down
 from orion_cli.core.reconcile import EXTERNAL_PREFIX
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED
 from orion_cli.execution.slippage import levels_from_record, planned_cost
@@ -72,6 +73,12 @@ UNSPECIFIED_CHECK = "UNSPECIFIED"
 
 def _q(value: Decimal, quantum: Decimal = MONEY_QUANTUM) -> Decimal:
     return plain(value.quantize(quantum, rounding=ROUND_HALF_EVEN))
+
+
+def _rate(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
+    """``part`` / ``whole`` rounded down to 1e-6 (:func:`ratio_down`), None when ``whole`` is 0: a rate is never
+    shown as more than it was (19999 orders filled of 20000, half-even to 4 places, read 1: all of them)."""
+    return plain(ratio_down(Decimal(part), Decimal(whole))) if whole else None
 
 
 def _edge(value: Decimal) -> Decimal:
@@ -162,13 +169,11 @@ class VenueQuality:
 
     @property
     def fill_rate(self) -> Decimal | None:
-        return _q(Decimal(self.filled) / self.sent, Decimal("0.0001")) if self.sent else None
+        return _rate(self.filled, self.sent)
 
     @property
     def contract_fill_rate(self) -> Decimal | None:
-        if not self.contracts_sent:
-            return None
-        return _q(self.contracts_filled / self.contracts_sent, Decimal("0.0001"))
+        return _rate(self.contracts_filled, self.contracts_sent)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -279,7 +284,7 @@ class Report:
             "empty": self.empty,
             "orders_sent": sent,
             "orders_filled": filled,
-            "fill_rate": _q(Decimal(filled) / sent, Decimal("0.0001")) if sent else None,
+            "fill_rate": _rate(filled, sent),
             "executions": len(self.executions),
             "executions_with_realised_edge": len(with_edge),
             "hedged_contracts": hedged,

@@ -192,7 +192,7 @@ def test_fill_rate_slippage_and_latency_per_venue(world: World) -> None:
     assert (kalshi.sent, kalshi.filled, kalshi.rejected, kalshi.partial, kalshi.cancelled) == (5, 4, 1, 0, 0)
     assert kalshi.fill_rate == D("0.8")
     assert kalshi.contracts_sent == D("32") and kalshi.contracts_filled == D("31")
-    assert kalshi.contract_fill_rate == D("0.9688")  # 31/32 = 0.96875, half-even to 4 places
+    assert kalshi.contract_fill_rate == D("0.96875")  # 31/32, exact to 1e-6
     # Slippage: e1-k avg (2.00 + 2.05)/10 = 0.405 vs 0.40 → +0.005; e2-k 0.30 vs 0.30 → 0.
     # manual-2 has no plan (noted); the unwind is a sell (no quote).
     s = kalshi.slippage
@@ -209,6 +209,27 @@ def test_fill_rate_slippage_and_latency_per_venue(world: World) -> None:
     # e1-p: the executor's own 42.5 ms wins over the audit's 300 ms; e2-p from the audit log: 250 ms.
     assert (poly.latency_ms.p50, poly.latency_ms.p95, poly.latency_ms.source) == (D("42.5"), D("250"), "mixed")
     assert any("1 filled buy order(s) have no planned price" in n for n in report.notes)
+
+
+@pytest.mark.parametrize(("sent", "filled", "contracts_sent", "contracts_filled", "rate", "contract_rate"), [
+    (20000, 19999, "200000", "199999.99", "0.99995", "0.999999"),
+    (3000000, 2999999, "3", "2.9999999", "0.999999", "0.999999"),  # at 1e-6 too: down, not to 1
+    (3, 2, "3", "2", "0.666666", "0.666666"),
+    (7, 7, "7.5", "7.5", "1", "1"),
+])
+def test_a_fill_rate_is_never_shown_above_what_filled(sent: int, filled: int, contracts_sent: str,
+                                                       contracts_filled: str, rate: str, contract_rate: str) -> None:
+    """Found in review: 19999 orders filled of 20000 showed a fill rate of 1 (half-even to 4 places), as
+    if every order had filled. A rate is rounded down: 1 only when all filled."""
+    from orion_cli.core.report import LatencyStats, Report, SlippageStats, VenueQuality
+
+    v = VenueQuality("kalshi", sent, filled, 0, sent - filled, 0, 0, D(contracts_sent), D(contracts_filled),
+                     SlippageStats(0, D(0), None, None, None, None), LatencyStats(0, None, None, None, "audit"))
+    assert (v.fill_rate, v.contract_fill_rate) == (D(rate), D(contract_rate))
+    record = v.to_record()
+    assert (record["fill_rate"], record["contract_fill_rate"]) == (D(rate), D(contract_rate))
+    summary = Report("paper", None, None, T0, [v], [], [], 0).summary()
+    assert summary["fill_rate"] == D(rate)
 
 
 def test_an_intent_cancelled_before_it_was_sent_is_not_counted_as_sent(world: World) -> None:
