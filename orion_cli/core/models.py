@@ -123,6 +123,8 @@ class TickStructure:
         return cls((TickRange(ZERO, ONE, step),))
 
     def step_at(self, price: Decimal) -> Decimal:
+        """The step of the first range holding ``price`` (at a boundary, the lower range's): a label for
+        the grid near a price, never a distance to walk (:meth:`tick_above` / :meth:`tick_below` do that)."""
         for r in self.ranges:
             if r.start <= price <= r.end:
                 return r.step
@@ -143,6 +145,49 @@ class TickStructure:
 
     def round_up(self, price: Decimal) -> Decimal:
         return ceil_to(price, self.step_at(price))
+
+    def tick_above(self, price: Decimal, *, inclusive: bool = False) -> Decimal | None:
+        """The lowest valid price above ``price`` (or at it, with ``inclusive``); None when there is none.
+
+        Every range's grid (counted from its start) is looked at, so at a boundary the step up is the
+        upper range's: on Kalshi's tapered structure 0.90 goes to 0.901, 0.10 to 0.11.
+        """
+        if price <= 0:
+            price, inclusive = ZERO, False
+        best: Decimal | None = None
+        for r in self.ranges:
+            if price < r.start:
+                cand = r.start
+            else:
+                cand = r.start + ceil_to(price - r.start, r.step)
+                if cand == price and not inclusive:
+                    cand += r.step
+                if cand > r.end:
+                    continue
+            if best is None or cand < best:
+                best = cand
+        return best if best is not None and best < ONE else None
+
+    def tick_below(self, price: Decimal, *, inclusive: bool = False) -> Decimal | None:
+        """The highest valid price below ``price`` (or at it, with ``inclusive``); None when there is none.
+
+        The mirror of :meth:`tick_above`: at a boundary the step down is the lower range's, so on
+        Kalshi's tapered structure 0.90 goes to 0.89 and 0.10 to 0.099.
+        """
+        if price >= ONE:
+            price, inclusive = ONE, False
+        best: Decimal | None = None
+        for r in self.ranges:
+            if price < r.start:
+                continue
+            cand = r.start + floor_to(min(price, r.end) - r.start, r.step)
+            if cand == price and not inclusive:
+                cand -= r.step
+                if cand < r.start:
+                    continue
+            if best is None or cand > best:
+                best = cand
+        return best if best is not None and best > 0 else None
 
 
 @dataclass(frozen=True, slots=True)
