@@ -1915,26 +1915,24 @@ def _highest_price(spec: LegSpec, size: Decimal, budget: Decimal, ceiling: Decim
                    cash_out: bool = False) -> Decimal | None:
     """Highest valid tick, at most ``ceiling`` (and below 1), at which ``size`` shares cost, with their
     fee, no more than ``budget`` (:func:`_buy_cost`); None when none does."""
-    price = spec.ticks.round_down(min(budget / size, ceiling, ONE - spec.ticks.min_step))
-    while price > 0 and spec.ticks.is_valid(price):
+    price = spec.ticks.tick_below(min(budget / size, ceiling), inclusive=True)
+    while price is not None:
         if _buy_cost(spec, size, price, cash_out=cash_out) <= budget:
             return price
-        price = spec.ticks.round_down(price - spec.ticks.step_at(price))
+        price = spec.ticks.tick_below(price)
     return None
 
 
 def _min_sell_price(spec: LegSpec, qty: Decimal, unit_cost: Decimal, max_loss: Decimal) -> Decimal | None:
-    """Lowest tick price at which selling ``qty`` loses at most ``max_loss`` against ``unit_cost``."""
-    floor_price = unit_cost - max_loss / qty
-    lowest = spec.ticks.min_step
-    price = spec.ticks.round_up(max(floor_price, lowest)) if floor_price > lowest else lowest
-    top = ONE - spec.ticks.min_step
-    while price <= top:
-        if spec.ticks.is_valid(price):
-            loss = qty * unit_cost - (qty * price - spec.fee_model.fill_fee(qty, price))
-            if loss <= max_loss:
-                return price
-        price = spec.ticks.round_up(price + spec.ticks.step_at(price))
+    """Lowest valid tick at which selling ``qty`` loses at most ``max_loss`` against ``unit_cost``, its fee
+    counted; None when none does. No tick under ``unit_cost - max_loss / qty`` can (the fee only adds),
+    so the walk starts there and goes up one valid tick at a time (:meth:`TickStructure.tick_above`)."""
+    price = spec.ticks.tick_above(unit_cost - max_loss / qty, inclusive=True)
+    while price is not None:
+        loss = qty * unit_cost - (qty * price - spec.fee_model.fill_fee(qty, price))
+        if loss <= max_loss:
+            return price
+        price = spec.ticks.tick_above(price)
     return None
 
 
