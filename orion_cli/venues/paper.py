@@ -83,12 +83,15 @@ def request_payload(request: OrderRequest) -> str:
 
 
 def slip(price: Decimal, ticks: TickStructure, steps: int, action: Action) -> Decimal | None:
-    """``price`` moved ``steps`` ticks against the trader (up for a buy); None when off the board."""
+    """``price`` moved ``steps`` valid ticks against the trader (up for a buy); None when off the board.
+    Each step is to the next valid price (:meth:`TickStructure.tick_above` / ``tick_below``), so one
+    crossing a boundary of Kalshi's tapered grid neither skips a tick nor lands between two."""
     p = price
     for _ in range(steps):
-        p = p + ticks.step_at(p) if action is Action.BUY else p - ticks.step_at(p - ticks.min_step)
-        if p <= 0 or p >= ONE:
+        moved = ticks.tick_above(p) if action is Action.BUY else ticks.tick_below(p)
+        if moved is None:
             return None
+        p = moved
     return p
 
 

@@ -22,7 +22,7 @@ from orion_cli.core.models import Market, MarketStatus, OrderBook, Side, TickStr
 from orion_cli.core.money import loads_exact
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import Database, open_database
-from orion_cli.venues.kalshi.parse import parse_orderbook
+from orion_cli.venues.kalshi.parse import PRICE_LEVEL_STRUCTURES, parse_orderbook
 from orion_cli.venues.paper import PaperVenue, slip
 from orion_cli.venues.polymarket.parse import combine_books, parse_book
 from orion_cli.venues.trading import (
@@ -226,6 +226,28 @@ def test_slippage_moves_every_level_against_the_trader(db: Database, paired: Fix
     assert [(f.price, f.fee) for f in st.fills] == [(D("0.26"), D("0.5388")), (D("0.27"), D("0.8279"))]
     assert slip(D("0.25"), TickStructure.uniform(D("0.01")), 2, Action.SELL) == D("0.23")
     assert slip(D("0.99"), TickStructure.uniform(D("0.01")), 1, Action.BUY) is None
+
+
+def test_slippage_steps_to_the_next_valid_tick_across_a_kalshi_tapered_boundary() -> None:
+    """Found in review: a slip stepped by ``step_at`` (the first range holding the price), so on Kalshi's
+    tapered grid a buy slipped 0.90 → 0.91 (skipping 0.901–0.909) and 0.10 → 0.101 (off the grid: 0.1–0.9
+    steps by 0.01), and a sell slipped 0.901 → 0.891 (off the grid too). Each step is now to the next valid
+    price on the trader's worse side."""
+    tapered = TickStructure(PRICE_LEVEL_STRUCTURES["tapered_deci_cent"])
+    assert slip(D("0.90"), tapered, 1, Action.BUY) == D("0.901")
+    assert slip(D("0.10"), tapered, 1, Action.BUY) == D("0.11")
+    assert slip(D("0.89"), tapered, 2, Action.BUY) == D("0.901")
+    assert slip(D("0.90"), tapered, 1, Action.SELL) == D("0.89")
+    assert slip(D("0.10"), tapered, 1, Action.SELL) == D("0.099")
+    assert slip(D("0.901"), tapered, 1, Action.SELL) == D("0.90")
+    assert slip(D("0.91"), tapered, 1, Action.SELL) == D("0.909")
+    assert slip(D("0.11"), tapered, 2, Action.SELL) == D("0.099")
+    assert slip(D("0.999"), tapered, 1, Action.BUY) is None and slip(D("0.001"), tapered, 1, Action.SELL) is None
+    for price in (D("0.09"), D("0.1"), D("0.5"), D("0.9"), D("0.95")):
+        for action in (Action.BUY, Action.SELL):
+            for steps in range(1, 12):
+                slipped = slip(price, tapered, steps, action)
+                assert slipped is None or tapered.is_valid(slipped), (price, action, steps, slipped)
 
 
 def test_prepare_validates_ticks_sizes_and_prices(db: Database, paired: FixedSource) -> None:
