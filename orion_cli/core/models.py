@@ -140,12 +140,6 @@ class TickStructure:
             return False
         return any(r.start <= price <= r.end and is_multiple(price - r.start, r.step) for r in self.ranges)
 
-    def round_down(self, price: Decimal) -> Decimal:
-        return floor_to(price, self.step_at(price))
-
-    def round_up(self, price: Decimal) -> Decimal:
-        return ceil_to(price, self.step_at(price))
-
     def tick_above(self, price: Decimal, *, inclusive: bool = False) -> Decimal | None:
         """The lowest valid price above ``price`` (or at it, with ``inclusive``); None when there is none.
 

@@ -573,8 +573,11 @@ class KalshiTrading:
             raise OrderInvalid(Venue.KALSHI, "invalid_price", f"limit price {request.limit_price} outside (0, 1)")
         book_side = book_side_for(request.side, request.action)
         raw_yes = yes_book_price(request.side, request.limit_price)
-        yes_price = ticks.round_down(raw_yes) if book_side == "bid" else ticks.round_up(raw_yes)
-        if not ticks.is_valid(yes_price):
+        if book_side == "bid":
+            yes_price = ticks.tick_below(raw_yes, inclusive=True)
+        else:
+            yes_price = ticks.tick_above(raw_yes, inclusive=True)
+        if yes_price is None:
             raise OrderInvalid(
                 Venue.KALSHI,
                 "invalid_price",

@@ -354,6 +354,29 @@ def test_prices_round_toward_safety_on_the_market_grid(sim: KalshiSim, key: rsa.
         asyncio.run(v.aclose())
 
 
+def test_prices_round_onto_a_grid_counted_from_its_range_start(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """``price_ranges`` is taken as sent, and a range's grid runs from its start: with 0.005..0.995 by 0.01
+    the valid prices are 0.005, 0.015, … Rounding used to be to multiples of the step from zero (0.50),
+    off this grid, so every order was refused "no valid tick on the safe side"."""
+    raw = dict(sim._index[TICKER])
+    raw.update(ticker="KXOFFSET-26-A", price_ranges=[{"end": "0.9950", "start": "0.0050", "step": "0.0100"}])
+    v = make(sim, key, markets={"KXOFFSET-26-A": parse_market(raw)})
+    try:
+        def wire(side: Side, action: Action, limit: str) -> tuple[str, str, Decimal]:
+            p = v.prepare(req(side, action, "1", limit, ticker="KXOFFSET-26-A"))
+            body = json.loads(p.payload)
+            return body["side"], body["price"], p.request.limit_price
+
+        assert wire(Side.YES, Action.BUY, "0.5") == ("bid", "0.4950", D("0.495"))
+        assert wire(Side.YES, Action.SELL, "0.5") == ("ask", "0.5050", D("0.505"))
+        assert wire(Side.NO, Action.BUY, "0.5") == ("ask", "0.5050", D("0.495"))
+        assert wire(Side.NO, Action.SELL, "0.5") == ("bid", "0.4950", D("0.505"))
+        with pytest.raises(OrderInvalid, match="no valid tick on the safe side"):
+            v.prepare(req(Side.YES, Action.BUY, "1", "0.004", ticker="KXOFFSET-26-A"))
+    finally:
+        asyncio.run(v.aclose())
+
+
 def test_every_order_carries_its_client_order_id_and_the_sim_accepts_rounded_prices(
     sim: KalshiSim, key: rsa.RSAPrivateKey
 ) -> None:
