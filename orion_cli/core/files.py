@@ -10,9 +10,11 @@ naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 MiB = 1024**2
@@ -110,3 +112,85 @@ def _read_at_most(fd: int, st: os.stat_result, limit: int) -> bytes:
     if total > limit:
         raise FileRefused(f"larger than {size_text(limit)}")
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class DanglingLink(FileRefused):
+    """``path`` is a symbolic link to nothing (a target gone, an unmounted share, a loop): a write there
+    must not put a new file in the link's place, nor create the target; ``str(exc)`` says where it points."""
+
+    def __init__(self, path: Path | str, target: str) -> None:
+        super().__init__(f"it is a symbolic link to {target}, which does not exist")
+        self.path = Path(path)
+        self.target = target
+
+
+def link_target(path: Path) -> Path:
+    """The file a write to ``path`` replaces: ``path`` itself, or, when it is a symbolic link, the file the
+    link (or a chain of them) finally names, so that every process using either name keeps seeing one file.
+
+    Raises :class:`DanglingLink` for a link that names nothing (or a loop); other ``OSError`` propagate.
+    """
+    path = Path(path)
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise DanglingLink(path, str(target)) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DanglingLink(path, f"{path.readlink()} (a loop of links)") from None
+        raise
+    return target
+
+
+def replace_file(path: Path, data: bytes, *, mode: int | None = None) -> Path:
+    """Replace the content of the file at ``path`` atomically: a temp file beside it, fsync, rename over it,
+    fsync the directory; the old content survives any crash. Returns the file written.
+
+    A symbolic link at ``path`` is written *through* (:func:`link_target`): the file it names is replaced
+    and the link stays a link, so an orion using the link and one using the file's own path (a shared
+    vault or pairs file) never part ways; a link to nothing is refused (:class:`DanglingLink`), never
+    replaced by a new file, nor its target created. An existing target that is not a regular file (a
+    device, FIFO or socket, a directory) is refused (:class:`FileRefused`; ``IsADirectoryError``).
+
+    The new file gets ``mode`` if given, else the replaced file's mode (0600 for a new one), and, where this
+    process may set them, the replaced file's owner and group: root rewriting a service user's file must
+    not leave it unreadable to that user. The parent directory must exist.
+    """
+    target = link_target(path)
+    try:
+        st: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise FileRefused(NOT_REGULAR)
+    directory = target.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)  # mode 0600
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if st is not None and os.name != "nt":
+                with contextlib.suppress(OSError):  # only root, or the owner giving the group, may
+                    os.fchown(fh.fileno(), st.st_uid, st.st_gid)
+            if os.name != "nt":
+                os.fchmod(fh.fileno(), mode if mode is not None else stat.S_IMODE(st.st_mode) if st else 0o600)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if os.name != "nt":
+        with contextlib.suppress(OSError):  # directory fsync is not supported everywhere
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+    return target

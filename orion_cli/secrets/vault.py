@@ -31,6 +31,10 @@ Format (version 1) — one UTF-8 JSON object, written as a whole and never edite
   vault, then the directory is fsync'd. A vault that group or others can access is refused.
   Writers hold ``<vault>.lock`` (``filelock``) across read-modify-write, so concurrent writers never
   lose each other's update; readers need no lock because the rename is atomic.
+* **A symbolic link** at the vault path (a vault shared by several ORION_HOMEs) is written through: the
+  file it names is replaced (temp file and lock beside *that* file, so a process using the link and one
+  using the file's own path take the same lock) and the link stays a link. A link to nothing is
+  :class:`VaultLinkBroken` (exit 3) for every command, never "no vault yet": one was configured there.
 """
 
 from __future__ import annotations
@@ -44,7 +48,6 @@ import json
 import os
 import secrets as _secrets
 import stat
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -52,8 +55,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orion_cli.core.errors import SecretsError
-from orion_cli.core.files import open_without_blocking
+from orion_cli.core.errors import ExitCode, SecretsError
+from orion_cli.core.files import DanglingLink, FileRefused, link_target, open_without_blocking, replace_file
 from orion_cli.core.paths import make_private_dirs
 
 FORMAT_NAME = "orion-vault"
@@ -73,6 +76,22 @@ _MAX_SCRYPT_P = 16
 _MAX_SCRYPT_MEMORY = 1 << 30  # 128 * n * r bytes
 
 _HEADER_KEYS = frozenset({"format", "version", "kdf", "cipher", "check", "ciphertext"})
+
+
+class VaultLinkBroken(SecretsError):
+    """The vault path is a symbolic link to nothing (exit 3, reason ``vault_link_dangling``).
+
+    A secrets error (every place that handles an unusable vault handles it: `halt --cancel-open` goes on,
+    alerts are off with a warning), but a configuration fault to fix, as a dangling config.toml is: the
+    vault (shared, on a share not mounted?) is elsewhere, and an `encrypt` must not start a new one."""
+
+    exit_code = ExitCode.CONFIG
+    reason = "vault_link_dangling"
+
+    def __init__(self, path: Path, exc: DanglingLink) -> None:
+        super().__init__(f"vault {path}: {exc}; nothing was read or changed",
+                         hint="mount or restore the file the link names, or point the link (or secrets.vault_path) "
+                              "at the vault")
 
 
 @dataclass(frozen=True)
@@ -224,7 +243,20 @@ class Vault:
     # -- reading ----------------------------------------------------------------------------
 
     def exists(self) -> bool:
-        return self.path.exists()
+        """Whether there is a vault; :class:`VaultLinkBroken` for a link to nothing, which is no "not yet"."""
+        if self.path.exists():
+            return True
+        self.target()  # raises for a link to nothing
+        return False
+
+    def target(self) -> Path:
+        """The file the vault is: its path, or the file a symbolic link there names (:func:`link_target`)."""
+        try:
+            return link_target(self.path)
+        except DanglingLink as exc:
+            raise VaultLinkBroken(self.path, exc) from None
+        except OSError as exc:
+            raise SecretsError(f"cannot open vault {self.path}: {exc.strerror or exc}") from None
 
     def _read_raw(self) -> bytes:
         try:
@@ -232,6 +264,7 @@ class Vault:
             # blocked until something wrote to it, hanging every command and cron job that unlocks.
             fd = open_without_blocking(self.path)
         except FileNotFoundError:
+            self.target()  # a link to nothing says so
             raise SecretsError(
                 f"no vault at {self.path}", hint="create it with `orion secrets encrypt`", reason="no_vault"
             ) from None
@@ -378,18 +411,25 @@ class Vault:
         """Hold the writer lock. Every read-modify-write of the vault happens inside this."""
         from filelock import FileLock, Timeout
 
-        lock = FileLock(str(self.path) + ".lock", timeout=self.lock_timeout, mode=0o600)
         try:
             make_private_dirs(self.path.parent)
+        except OSError as exc:
+            raise SecretsError(f"cannot create the vault's directory {self.path.parent}: {exc.strerror or exc}",
+                               hint="make the directory writable", reason="vault_unwritable") from None
+        # Beside the file the vault is: an orion using a link to a shared vault and one using its own path
+        # must take one lock, or each rename drops the other's change.
+        lock_path = str(self.target()) + ".lock"
+        lock = FileLock(lock_path, timeout=self.lock_timeout, mode=0o600)
+        try:
             lock.acquire()
         except Timeout:  # an OSError too: first
             raise SecretsError(
                 f"vault {self.path} is locked by another orion process",
-                hint=f"wait and retry; if no orion process is running, remove {self.path}.lock",
+                hint=f"wait and retry; if no orion process is running, remove {lock_path}",
                 reason="vault_busy",
             ) from None
         except OSError as exc:  # a full disk or quota: the vault was not touched
-            raise SecretsError(f"cannot create the vault's lock {self.path}.lock: {exc.strerror or exc}",
+            raise SecretsError(f"cannot create the vault's lock {lock_path}: {exc.strerror or exc}",
                                hint="free space, or make the directory writable",
                                reason="vault_unwritable") from None
         try:
@@ -414,6 +454,11 @@ class Vault:
         doc = {**fields, "ciphertext": _b64(ciphertext)}
         try:
             atomic_write(self.path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+        except DanglingLink as exc:  # the target removed meanwhile: never a new vault in its place
+            raise VaultLinkBroken(self.path, exc) from None
+        except FileRefused as exc:
+            raise SecretsError(f"cannot write the vault {self.path}: {exc}; nothing was changed",
+                               reason="vault_unwritable") from None
         except OSError as exc:  # a full disk: nothing may suggest that the change was stored
             raise SecretsError(f"cannot write the vault {self.path}: {exc.strerror or exc}",
                                hint="free space or fix the directory, then run the command again",
@@ -422,7 +467,7 @@ class Vault:
     def create(self, password: str, entries: dict[str, Entry] | None = None) -> DerivedKey:
         """Create a new vault (refuses to overwrite one). Returns the key for further writes."""
         with self.locked():
-            if self.path.exists():
+            if self.exists():
                 raise SecretsError(f"a vault already exists at {self.path}", reason="vault_exists")
             key = derive_key(password, self.kdf, _secrets.token_bytes(_SALT_BYTES))
             self._encrypt_and_write(key, dict(entries or {}))
@@ -488,27 +533,12 @@ def check_private_mode(mode: int, path: Path, *, what: str) -> None:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a 0600 temp file, fsync and rename; the old file survives any crash."""
-    directory = path.parent
-    make_private_dirs(directory)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:  # mkstemp creates the file with mode 0600
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    if os.name != "nt":
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    """Write ``data`` to ``path`` via a 0600 temp file, fsync and rename; the old file survives any crash.
+
+    A symbolic link at ``path`` is written through, the file it names replaced (a link to nothing is
+    refused): :func:`orion_cli.core.files.replace_file`. The file is 0600 whatever it was."""
+    make_private_dirs(path.parent)
+    replace_file(path, data, mode=0o600)
 
 
 def default_vault_path() -> Path:

@@ -1437,3 +1437,38 @@ def test_a_refusal_comes_before_any_password_is_asked_for(tmp_path: Path, home: 
     malformed = run("encrypt", "--from-file", str(env), pre=("--json",))
     assert (malformed.exit_code, reason(malformed)) == (4, "invalid_secret"), malformed.stderr
     assert not vault_of(home).exists()
+
+
+def test_a_linked_vault_is_changed_through_the_link_and_a_link_to_nothing_is_exit_3(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    """Found in review: with $ORION_HOME/vault.json a link to a shared vault, `secrets remove` said
+    "removed" and replaced the link by a private copy: the shared vault, which another orion reads, kept
+    the credential (and `rotate` left it under the old password). With a link to nothing, `secrets list`
+    listed everything unset (exit 0) and `encrypt` wrote a new vault over the link."""
+    shared = tmp_path / "shared" / "vault.json"
+    shared.parent.mkdir()
+    env = {"ORION__SECRETS__VAULT_PATH": str(shared)}
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem)), env=env).exit_code == 0
+    vault_of(home).symlink_to(shared)
+    result = run("remove", "kalshi_api_key_id")
+    assert result.exit_code == 0, result.output
+    assert vault_of(home).is_symlink()
+    assert not listed(env=env)["kalshi_api_key_id"]["set"]  # gone from the shared vault itself
+    new = tmp_path / "new-password"
+    new.write_text("the new master password\n")
+    new.chmod(0o600)
+    assert run("rotate", "--new-password-file", str(new)).exit_code == 0
+    assert vault_of(home).is_symlink() and (shared.stat().st_mode & 0o777) == 0o600
+    assert run("list", env=env).exit_code == 4  # the shared vault no longer opens with the old password
+    assert listed(env={**env, "ORION_MASTER_PASSWORD_FILE": str(new)})["kalshi_private_key"]["set"]
+
+    shared.rename(tmp_path / "elsewhere.json")  # the link now names nothing (a share not mounted)
+    value = tmp_path / "value"
+    value.write_text("1\n")
+    for args in (("list", "--json"), ("check",), ("remove", "kalshi_private_key"),
+                 ("encrypt", "--name", "polymarket_signature_type", "--value-file", str(value)),
+                 ("rotate", "--new-password-file", str(new))):
+        result = run(*args)
+        assert result.exit_code == 3, (args, result.output)
+        assert f"vault {vault_of(home)}: it is a symbolic link to {shared}, which does not exist" in result.stderr
+        assert vault_of(home).is_symlink() and not shared.exists(), args

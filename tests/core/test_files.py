@@ -1,4 +1,5 @@
-"""read_regular_file: the bounded read of a file the operator names (config, pairs file, snapshot)."""
+"""read_regular_file: the bounded read of a file the operator names (config, pairs file, snapshot); replace_file:
+the atomic write of one (vault, pairs file, config), through a symbolic link."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from orion_cli.core.files import FileRefused, GiB, MiB, read_file_or_stream, read_regular_file, size_text
+from orion_cli.core.files import (
+    DanglingLink,
+    FileRefused,
+    GiB,
+    MiB,
+    read_file_or_stream,
+    read_regular_file,
+    replace_file,
+    size_text,
+)
 
 
 def test_a_regular_file_within_the_cap_is_read_whole(tmp_path: Path) -> None:
@@ -140,3 +150,62 @@ def test_a_regular_file_is_read_as_read_regular_file_reads_it(tmp_path: Path) ->
 @pytest.mark.parametrize(("n", "text"), [(16 * MiB, "16 MiB"), (2 * GiB, "2 GiB"), (1500, "1500 bytes")])
 def test_size_text(n: int, text: str) -> None:
     assert size_text(n) == text
+
+
+def test_replace_file_writes_through_a_chain_of_links_keeping_the_file_s_mode(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "w"  # beside the test's own ORION_HOME
+    tmp_path.mkdir()
+    """The file a link names is replaced (atomically, its temp file beside it) and the links stay links;
+    the new content keeps the mode the file had, or the mode asked for."""
+    (tmp_path / "shared").mkdir()
+    target = tmp_path / "shared" / "pairs.toml"
+    target.write_text("old")
+    target.chmod(0o640)
+    middle = tmp_path / "middle.toml"
+    middle.symlink_to("shared/pairs.toml")  # relative: taken from the link's directory
+    (tmp_path / "home").mkdir()
+    link = tmp_path / "home" / "pairs.toml"
+    link.symlink_to(middle)
+    assert replace_file(link, b"new") == target
+    assert link.is_symlink() and middle.is_symlink() and target.read_bytes() == b"new"
+    assert (target.stat().st_mode & 0o777) == 0o640
+    replace_file(link, b"newer", mode=0o600)
+    assert (target.stat().st_mode & 0o777) == 0o600 and target.read_bytes() == b"newer"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["home", "middle.toml", "pairs.toml", "pairs.toml",
+                                                          "shared"]
+    fresh = tmp_path / "fresh"
+    replace_file(fresh, b"x")
+    assert (fresh.stat().st_mode & 0o777) == 0o600  # a new file: private
+
+
+def test_replace_file_refuses_a_link_to_nothing_and_never_creates_its_target(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "w"  # beside the test's own ORION_HOME
+    tmp_path.mkdir()
+    link = tmp_path / "vault.json"
+    link.symlink_to(tmp_path / "unmounted" / "vault.json")
+    with pytest.raises(DanglingLink, match=r"symbolic link to .*unmounted/vault\.json, which does not exist"):
+        replace_file(link, b"x")
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(DanglingLink, match="a loop of links"):
+        replace_file(loop, b"x")
+    assert link.is_symlink() and loop.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "loop", "vault.json"]
+
+
+def test_replace_file_never_replaces_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "w"  # beside the test's own ORION_HOME
+    tmp_path.mkdir()
+    """A link to /dev/null (or a FIFO) is refused: written through, root renamed a file over the device."""
+    link = tmp_path / "pairs.toml"
+    link.symlink_to("/dev/null")
+    with pytest.raises(FileRefused, match="not a regular file"):
+        replace_file(link, b"x")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(FileRefused, match="not a regular file"):
+        replace_file(fifo, b"x")
+    with pytest.raises(IsADirectoryError):
+        replace_file(tmp_path, b"x")
+    assert os.path.exists("/dev/null") and not Path("/dev/null").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "pairs.toml"]

@@ -278,3 +278,65 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     expected = {f"{p}_{i}" for p in ("alpha", "beta", "gamma") for i in range(count)} | {"seed"}
     assert expected <= names
     assert store.get("beta_7").reveal() == "value-beta-7"
+
+
+# -- a vault path that is a symbolic link (a vault shared by several ORION_HOMEs) -------------------
+
+
+def _linked_vault(tmp_path: Path) -> tuple[Path, Path]:
+    """(the link in an ORION_HOME, the shared vault it names), the vault holding two credentials."""
+    shared = tmp_path / "shared" / "vault.json"
+    _store(shared).set_many({"kalshi_api_key_id": "8ccdb333-2be7-4fb0-a051-d86e415bfca4", "custom": "x"})
+    link = tmp_path / "home" / "vault.json"
+    link.parent.mkdir()
+    link.symlink_to(shared)
+    return link, shared
+
+
+def test_a_linked_vault_is_changed_through_the_link_never_replaced_by_a_copy(tmp_path: Path) -> None:
+    """Found in review: `secrets remove`, `rotate` and `encrypt` renamed their new vault over the link, so
+    the link became a private copy and the shared vault kept the removed credential (or the old, perhaps
+    leaked, password) for every other orion using it."""
+    link, shared = _linked_vault(tmp_path)
+    _store(link).remove("kalshi_api_key_id")
+    assert link.is_symlink() and link.resolve() == shared
+    assert not _store(shared).get_optional("kalshi_api_key_id")
+    _store(link).set_many({"custom": "y"})
+    assert _store(shared).get("custom").reveal() == "y"
+    assert (shared.stat().st_mode & 0o777) == 0o600
+    store = _store(link)
+    assert store.rotate("a brand new master password")
+    assert link.is_symlink()
+    with pytest.raises(SecretsError, match="wrong master password"):
+        _store(shared).list()  # the old password no longer opens the shared vault
+    assert _store(shared, "a brand new master password").get("custom").reveal() == "y"
+    assert sorted(p.name for p in shared.parent.iterdir()) == ["vault.json", "vault.json.lock"]
+    assert sorted(p.name for p in link.parent.iterdir()) == ["vault.json"]
+
+
+def test_the_link_and_the_vault_s_own_path_take_one_lock(tmp_path: Path) -> None:
+    """The lock is beside the file the vault is: a writer through the link waits for one through the file's
+    own path (with a lock each beside its own name, both renamed their copy and one change was lost)."""
+    link, shared = _linked_vault(tmp_path)
+    held = Vault(shared, kdf=TEST_KDF, allow_weak_kdf=True)
+    through_link = Vault(link, kdf=TEST_KDF, allow_weak_kdf=True, lock_timeout=0.2)
+    with held.locked(), pytest.raises(SecretsError) as info:
+        through_link.update(through_link.unlock(PASSWORD), lambda entries: entries.clear())
+    assert info.value.reason == "vault_busy" and str(shared) + ".lock" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("target", ["gone/vault.json", "loop"])
+def test_a_link_to_nothing_at_the_vault_path_is_exit_3_never_no_vault_yet(tmp_path: Path, target: str) -> None:
+    """Found in review: with the vault path a link to nothing (a share not mounted), `secrets list` listed
+    every credential unset (exit 0) and `encrypt` started a new vault in the link's place."""
+    link = tmp_path / "vault.json"
+    link.symlink_to(tmp_path / "loop" if target == "loop" else tmp_path / target)
+    if target == "loop":
+        (tmp_path / "loop").symlink_to(link)
+    for action in (lambda s: s.list(), lambda s: s.set_many({"custom": "x"}), lambda s: s.unlock(),
+                   lambda s: s.remove("custom")):
+        with pytest.raises(SecretsError) as info:
+            action(_store(link))
+        assert info.value.reason == "vault_link_dangling" and info.value.exit_code == ExitCode.CONFIG
+        assert str(link) in info.value.message and "symbolic link" in info.value.message
+        assert link.is_symlink() and not (tmp_path / "gone").exists()

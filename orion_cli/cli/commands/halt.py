@@ -50,9 +50,9 @@ CANCEL_COLUMNS = [
 
 # Secrets errors of the store itself (every venue's the same). Anything else is taken as one venue's
 # credentials, so the other venues are still tried: a misreading costs an unlock, never a spared order.
-VAULT_PROBLEMS = frozenset({"no_vault", "locked", "wrong_password", "password_file", "weak_password",
-                            "vault_damaged", "vault_version", "vault_busy", "vault_rekeyed", "loose_permissions",
-                            "no_keyring", "keyring_error"})
+VAULT_PROBLEMS = frozenset({"no_vault", "vault_link_dangling", "locked", "wrong_password", "password_file",
+                            "weak_password", "vault_damaged", "vault_version", "vault_busy", "vault_rekeyed",
+                            "loose_permissions", "no_keyring", "keyring_error"})
 CANCEL_HINT = "`orion secrets encrypt` the venue's credentials, or disable it (kalshi.enabled / polymarket.enabled)"
 
 
