@@ -12,7 +12,10 @@ TOML in the config directory (the caller passes the path)::
 Curated pairs are tradable whatever the matcher thinks (the operator has read both rulebooks), but
 they are still run through the equivalence checks so that a failing check is *shown* next to them.
 Writes are atomic (temp file in the same directory, fsync, rename) so a crash never leaves half a
-file. ``add`` appends its entry to the file's text and ``remove`` cuts only its entry's lines (with
+file; a symbolic link at the path (a pairs file shared by several ORION_HOMEs) is written through, the file
+it names replaced and its lock taken beside it, and a link to nothing is a configuration error, as is a
+``matching.pairs_file`` that names no file (``configured``): only the default path may be absent ("no
+curated pairs yet"). ``add`` appends its entry to the file's text and ``remove`` cuts only its entry's lines (with
 the comment lines directly above it), so the operator's other comments and layout survive; the edit
 is re-parsed and must give exactly the intended pairs, else the file is rewritten whole.
 """
@@ -21,9 +24,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import os
 import re
-import tempfile
 import tomllib
 import unicodedata
 from collections import defaultdict
@@ -36,7 +37,7 @@ from typing import Any
 import tomli_w
 
 from orion_cli.core.errors import ConfigError, NotFound, UsageError
-from orion_cli.core.files import FileRefused, MiB, read_regular_file
+from orion_cli.core.files import DanglingLink, FileRefused, MiB, link_target, read_regular_file, replace_file
 from orion_cli.core.paths import make_private_dirs
 from orion_cli.matching import equivalence as eq
 from orion_cli.matching.equivalence import MatchCandidate
@@ -317,13 +318,38 @@ def _refused(path: Path, problem: str) -> ConfigError:
                        hint="matching.pairs_file must name a TOML file (empty: pairs.toml in the config directory)")
 
 
-def _read_text(path: Path) -> str:
-    """The file's text; "" when it does not exist yet. A byte-order mark (Windows editors write one) is
-    dropped: TOML is UTF-8 either way, and ``tomllib`` refuses the mark. A device, a named pipe or a
-    file above :data:`MAX_PAIRS_BYTES` is refused unread."""
+_CONFIGURED_HINT = ("fix matching.pairs_file (or ORION__MATCHING__PAIRS_FILE), or empty it for pairs.toml in the "
+                    "config directory; `orion pairs add` creates the file it names")
+
+
+def _missing(path: Path, configured: bool) -> ConfigError | None:
+    """Why a pairs file that could not be opened as not found is an error, or None when it is simply not
+    there yet (the default path): a link to nothing, or a path matching.pairs_file names. Either, read as
+    "no curated pairs", dropped every curated pair's polarity and CURATED_ELSEWHERE hold-back unsaid."""
+    try:
+        link_target(path)
+    except DanglingLink as exc:
+        return ConfigError(f"{path}: cannot read pairs file: {exc}",
+                           hint="mount or restore the file the link names, or point the link (or "
+                                "matching.pairs_file) at the pairs file", reason="pairs_missing")
+    except OSError:
+        pass
+    if configured:
+        return ConfigError(f"{path}: pairs file not found (matching.pairs_file names it)", hint=_CONFIGURED_HINT,
+                           reason="pairs_missing")
+    return None
+
+
+def _read_text(path: Path, *, configured: bool = False) -> str:
+    """The file's text; "" when it does not exist yet (at the default path only: :func:`_missing`). A
+    byte-order mark (Windows editors write one) is dropped: TOML is UTF-8 either way, and ``tomllib``
+    refuses the mark. A device, a named pipe or a file above :data:`MAX_PAIRS_BYTES` is refused unread."""
     try:
         raw = read_regular_file(path, MAX_PAIRS_BYTES)
     except FileNotFoundError:
+        refused = _missing(path, configured)
+        if refused is not None:
+            raise refused from None
         return ""
     except FileRefused as exc:  # /dev/zero read until memory ran out; a named pipe blocked
         raise _refused(path, str(exc)) from None
@@ -337,9 +363,11 @@ def _read_text(path: Path) -> str:
         raise ConfigError(f"{path}: not UTF-8 text (byte {where})", hint="fix or remove the pairs file") from None
 
 
-def load_pairs(path: Path) -> list[CuratedPair]:
-    """The curated pairs, or an empty list when the file does not exist yet."""
-    return parse_pairs(_read_text(path), path)
+def load_pairs(path: Path, *, configured: bool = False) -> list[CuratedPair]:
+    """The curated pairs, or an empty list when the file does not exist yet. ``configured``: the path is
+    matching.pairs_file's, which must name a file (exit 3 when it does not); a link to nothing is refused
+    either way."""
+    return parse_pairs(_read_text(path, configured=configured), path)
 
 
 FILE_HEADER = "# Orion curated Kalshi <-> Polymarket pairs (written by `orion pairs`).\n"
@@ -400,33 +428,19 @@ def _save_edit(path: Path, edited: str, intended: Sequence[CuratedPair]) -> None
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Atomically replace the file: write a temp file beside it, fsync, rename, fsync the directory.
+    """Atomically replace the file: write a temp file beside it, fsync, rename, fsync the directory
+    (:func:`replace_file`: through a symbolic link, keeping the file's mode; a new file is 0600).
 
     A write that fails (a full disk) names the file and says it is as it was: the pair was not saved.
     """
     try:
-        make_private_dirs(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        make_private_dirs(path.parent)  # the default location's (a configured one's was refused missing)
+        replace_file(path, text.encode("utf-8"))
+    except FileRefused as exc:  # a link to nothing (its target removed meanwhile), a device
+        raise ConfigError(f"cannot write the pairs file {path}: {exc}; it is as it was",
+                          reason="pairs_unwritable") from None
     except OSError as exc:
         raise _unwritable(path, exc) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        if isinstance(exc, OSError):
-            raise _unwritable(path, exc) from None
-        raise
-    with contextlib.suppress(OSError):  # directory fsync is not supported everywhere
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
 
 
 PAIRS_LOCK_TIMEOUT = 30.0
@@ -454,32 +468,50 @@ def _writing(path: Path) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
-    # Both callers have read the file first (load_pairs), which refuses a device or named pipe before
-    # its lock could be made next to it.
+    # Both callers have read the file first (load_pairs), which refuses a device or named pipe, or a link
+    # to nothing, before its lock could be made next to it; and refused a missing directory of a configured
+    # path (:func:`_check_directory`), so only the default location's is made.
     try:
         make_private_dirs(path.parent)
+        # Beside the file itself: an orion using a link to a shared pairs file and one using the file's own
+        # path must take one lock, or the second rename drops the first one's change.
+        lock_path = f"{link_target(path)}.lock"
+    except DanglingLink as exc:
+        raise ConfigError(f"cannot write the pairs file {path}: {exc}; it is as it was",
+                          reason="pairs_unwritable") from None
     except OSError as exc:
         raise _unwritable(path, exc) from None
-    lock = FileLock(str(path) + ".lock", timeout=PAIRS_LOCK_TIMEOUT)
+    lock = FileLock(lock_path, timeout=PAIRS_LOCK_TIMEOUT)
     try:
         lock.acquire()
     except Timeout:
         raise ConfigError(f"{path} is being changed by another orion process",
-                          hint=f"wait and retry; if no orion process is running, remove {path}.lock") from None
+                          hint=f"wait and retry; if no orion process is running, remove {lock_path}") from None
     except OSError as exc:
-        raise ConfigError(f"{path}.lock: cannot lock the pairs file: {exc.strerror or exc}") from None
+        raise ConfigError(f"{lock_path}: cannot lock the pairs file: {exc.strerror or exc}") from None
     try:
         yield
     finally:
         lock.release()
 
 
-def list_pairs(path: Path) -> list[CuratedPair]:
-    return load_pairs(path)
+def list_pairs(path: Path, *, configured: bool = False) -> list[CuratedPair]:
+    return load_pairs(path, configured=configured)
+
+
+def _check_directory(path: Path, configured: bool) -> None:
+    """Refuse to write a configured pairs file whose directory does not exist (exit 3, reason
+    ``storage_missing``), as a mistyped ledger directory is: made for it, it held a pairs file no other
+    orion reads, while theirs went on without the pair."""
+    if configured and not path.parent.is_dir():
+        problem = "is not a directory" if path.parent.exists() else "does not exist"
+        raise ConfigError(f"cannot write the pairs file {path}: directory {path.parent} {problem}; nothing was "
+                          "changed", hint=f"create it with `mkdir -p {path.parent}` if the path is right, or fix "
+                          "matching.pairs_file", reason="storage_missing")
 
 
 def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | None = None,
-             before_write: Callable[[], object] | None = None) -> CuratedPair:
+             before_write: Callable[[], object] | None = None, configured: bool = False) -> CuratedPair:
     """Append a pair (stamped with ``added_at`` now if absent); a Kalshi market already paired, a
     Polymarket market already paired with the same polarity, or an id that cannot name a market, is
     refused. The very same pair raises :class:`AlreadyCurated`.
@@ -495,10 +527,15 @@ def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | N
 
     ``before_write`` is called once the pair is certain to be added, just before the file is written
     (`orion pairs` opens the ledger the change is audited in there: a refused pair creates none).
+
+    ``configured``: the path is matching.pairs_file's; the file may be missing (this creates it), its
+    directory may not (:func:`_check_directory`). A link to nothing is refused either way.
     """
     problem = id_problem(pair.kalshi.strip(), pair.polymarket.strip())  # said of the ids as typed
     if problem:
         raise UsageError(problem, hint="copy the ids from `orion markets` or `orion pairs suggest`")
+    _read_text(path)  # a bad file or a link to nothing, before a token is looked up
+    _check_directory(path, configured)
     pair = replace(pair, kalshi=canonical_kalshi(pair.kalshi), polymarket=canonical_polymarket(pair.polymarket))
     typed = pair.polymarket
     market_of: dict[str, str] = {}
@@ -552,20 +589,20 @@ def _id_kind(market_id: str) -> str:
 
 
 def remove_pair(path: Path, kalshi: str, polymarket: str | None = None, *,
-                before_write: Callable[[], object] | None = None) -> CuratedPair:
+                before_write: Callable[[], object] | None = None, configured: bool = False) -> CuratedPair:
     """Remove the pair of ``kalshi`` (and ``polymarket`` if given); :class:`NotFound` if there is none.
 
     ``polymarket`` is compared with the id the file holds. A pair added by YES token id holds its
     market's condition id (:func:`add_pair`), and which market a token belongs to takes market data to
     tell; so a token given for a pair held by condition id (or the other way round) is refused with a
     :class:`UsageError` naming the id to give, rather than "no curated pair" for a pair that is there.
-    ``before_write`` as for :func:`add_pair`.
+    ``before_write`` and ``configured`` as for :func:`load_pairs` and :func:`add_pair`.
     """
     kalshi = canonical_kalshi(kalshi)
     polymarket = canonical_polymarket(polymarket) if polymarket is not None else None
     # Refused before the lock, as in add_pair: an unknown pair at a mistyped ORION_HOME left the lock
     # file there, in a directory made for it.
-    _removal(path, load_pairs(path), kalshi, polymarket)
+    _removal(path, load_pairs(path, configured=configured), kalshi, polymarket)
     with _writing(path):
         text = _read_text(path)
         pairs = parse_pairs(text, path)

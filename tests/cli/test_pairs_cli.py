@@ -574,3 +574,54 @@ def test_a_pasted_blob_for_a_market_id_is_cut_in_the_message_with_its_length() -
     assert code == 2 and out == "", err
     assert "(5002 characters)" in err and "it is 5002 characters long" in err, err
     assert blob not in err and len(err) < 1000, err
+
+
+def test_a_linked_pairs_file_is_changed_through_the_link(tmp_path: Path) -> None:
+    """Found in review: with $ORION_HOME/pairs.toml a link to a shared file, `pairs add` replaced the link
+    with a file of its own and the shared file, which other orions read, never got the pair."""
+    shared = tmp_path / "shared" / "pairs.toml"
+    shared.parent.mkdir()
+    shared.write_text("# shared by the team\n")
+    default_pairs_file().parent.mkdir(parents=True, exist_ok=True)
+    default_pairs_file().symlink_to(shared)
+    code, _, err = invoke("pairs", "add", BRIA_K, BRIA_P, "--demo")
+    assert code == 0, err
+    assert default_pairs_file().is_symlink()
+    assert shared.read_text().startswith("# shared by the team\n")
+    assert [p["kalshi"] for p in tomllib.loads(shared.read_text())["pair"]] == [BRIA_K]
+    assert invoke("pairs", "remove", BRIA_K)[0] == 0
+    assert default_pairs_file().is_symlink() and "pair" not in tomllib.loads(shared.read_text())
+
+
+@pytest.mark.parametrize("command", [*_READERS, ("pairs", "remove", BRIA_K)])
+def test_a_link_to_nothing_or_a_configured_file_not_there_is_exit_3_never_no_curated_pairs(
+        command: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a dangling pairs.toml link, or ORION__MATCHING__PAIRS_FILE=/nonexistent/x.toml, was
+    read as "no curated pairs" by `pairs list` and `scan` (the curated pairs' polarity and CURATED_ELSEWHERE
+    hold-backs silently gone), and `pairs add` replaced the link with a file of its own."""
+    link = default_pairs_file()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(tmp_path / "unmounted" / "pairs.toml")
+    code, _, err = invoke(*command)
+    assert code == 3, (command, err)
+    assert f"{link}: cannot read pairs file: it is a symbolic link to {tmp_path}/unmounted/pairs.toml" in err
+    assert link.is_symlink() and not (tmp_path / "unmounted").exists()
+    configured = tmp_path / "nonexistent" / "x.toml"
+    monkeypatch.setenv("ORION__MATCHING__PAIRS_FILE", str(configured))
+    code, _, err = invoke(*command)
+    if command[:2] == ("pairs", "add"):  # a mistyped directory is refused, never made (as a ledger's is)
+        assert code == 3 and f"directory {configured.parent} does not exist" in err, err
+        assert "storage_missing" in invoke(*command, "--json")[2]
+    else:
+        assert code == 3 and f"{configured}: pairs file not found (matching.pairs_file names it)" in err, err
+    assert not configured.parent.exists() and audit("pairs.added", "pairs.removed") == []
+
+
+def test_pairs_add_starts_the_file_matching_pairs_file_names_in_a_directory_that_exists(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    configured = tmp_path / "team" / "pairs.toml"
+    configured.parent.mkdir()
+    monkeypatch.setenv("ORION__MATCHING__PAIRS_FILE", str(configured))
+    assert invoke("pairs", "list")[0] == 3  # not there yet: said, not taken for "none"
+    assert invoke("pairs", "add", BRIA_K, BRIA_P)[0] == 0
+    assert [p["kalshi"] for p in listed()] == [BRIA_K] and not default_pairs_file().exists()

@@ -549,3 +549,79 @@ def test_entries_that_differ_only_in_case_are_one_pair_twice_and_the_error_says_
     with pytest.raises(ConfigError, match="paired twice") as info:
         load_pairs(path)
     assert "keep one of the two entries" in (info.value.hint or "")
+
+
+# -- a pairs file that is a symbolic link, or that matching.pairs_file names ----------------------------
+
+
+def test_a_linked_pairs_file_is_changed_through_the_link_and_keeps_its_mode(tmp_path: Path) -> None:
+    """Found in review: `pairs add` renamed its new file over a link to a shared pairs file, so the link
+    became a private copy and every other orion reading the shared file went on without the pair."""
+    shared = tmp_path / "shared" / "pairs.toml"
+    shared.parent.mkdir()
+    save_pairs(shared, [LAL])
+    shared.chmod(0o644)
+    link = tmp_path / "home" / "pairs.toml"
+    link.parent.mkdir()
+    link.symlink_to(shared)
+    added = add_pair(link, MIL)
+    assert link.is_symlink() and load_pairs(shared) == [LAL, added]
+    assert remove_pair(link, LAL.kalshi) == LAL
+    assert link.is_symlink() and load_pairs(shared) == [added]
+    assert (shared.stat().st_mode & 0o777) == 0o644
+    assert sorted(p.name for p in shared.parent.iterdir()) == ["pairs.toml", "pairs.toml.lock"]
+    assert sorted(p.name for p in link.parent.iterdir()) == ["pairs.toml"]  # no lock, no temp file beside the link
+
+
+def test_the_link_and_the_pairs_file_s_own_path_take_one_lock(tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    from orion_cli.matching import pairs as pairs_mod
+
+    shared = tmp_path / "pairs.toml"
+    save_pairs(shared, [LAL])
+    link = tmp_path / "home" / "pairs.toml"
+    link.parent.mkdir()
+    link.symlink_to(shared)
+    pairs_mod.PAIRS_LOCK_TIMEOUT, saved = 0.2, pairs_mod.PAIRS_LOCK_TIMEOUT
+    try:
+        with FileLock(str(shared) + ".lock"), pytest.raises(ConfigError, match="being changed by another"):
+            add_pair(link, MIL)
+    finally:
+        pairs_mod.PAIRS_LOCK_TIMEOUT = saved
+    assert load_pairs(shared) == [LAL]
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_a_link_to_nothing_is_a_configuration_error_never_no_curated_pairs(tmp_path: Path, configured: bool) -> None:
+    """Found in review: a dangling link read as "no curated pairs" (their polarity and CURATED_ELSEWHERE
+    hold-backs silently gone from the scan), and `pairs add` replaced the link with a new file."""
+    link = tmp_path / "pairs.toml"
+    link.symlink_to(tmp_path / "unmounted" / "pairs.toml")
+    for action in (lambda: load_pairs(link, configured=configured), lambda: add_pair(link, MIL, configured=configured),
+                   lambda: remove_pair(link, LAL.kalshi, configured=configured)):
+        with pytest.raises(ConfigError, match=r"pairs\.toml: cannot read pairs file: it is a symbolic link to "
+                                              r".*unmounted/pairs\.toml, which does not exist") as info:
+            action()
+        assert info.value.reason == "pairs_missing"
+    assert link.is_symlink() and not (tmp_path / "unmounted").exists()
+
+
+def test_a_configured_pairs_file_that_is_not_there_is_an_error_the_default_one_is_empty(tmp_path: Path) -> None:
+    """Found in review: ORION__MATCHING__PAIRS_FILE=/nonexistent/x.toml meant "no curated pairs" to `pairs
+    list` and `scan`; `pairs add` to a mistyped directory made it (mkdir -p)."""
+    missing = tmp_path / "typo" / "sub" / "pairs.toml"
+    assert load_pairs(missing) == []  # the default path, not there yet
+    for action in (lambda: load_pairs(missing, configured=True), lambda: remove_pair(missing, LAL.kalshi,
+                                                                                         configured=True)):
+        with pytest.raises(ConfigError, match=r"pairs file not found \(matching\.pairs_file names it\)") as info:
+            action()
+        assert info.value.reason == "pairs_missing"
+    with pytest.raises(ConfigError, match=r"directory .*typo/sub does not exist; nothing was changed") as info:
+        add_pair(missing, MIL, configured=True)
+    assert info.value.reason == "storage_missing"
+    assert not (tmp_path / "typo").exists()
+    # Its directory there, `pairs add` starts the file a configured path names.
+    missing.parent.mkdir(parents=True)
+    added = add_pair(missing, MIL, configured=True)
+    assert load_pairs(missing, configured=True) == [added]

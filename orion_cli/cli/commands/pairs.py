@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, progress_bar, run
-from orion_cli.cli.commands.scan import CANDIDATE_COLUMNS, pairs_path
+from orion_cli.cli.commands.scan import CANDIDATE_COLUMNS, pairs_configured, pairs_path
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column
@@ -38,7 +38,7 @@ def list_command(ctx: typer.Context) -> None:
 
     app_ctx = get_app(ctx)
     path = pairs_path(app_ctx)
-    records = [p.to_record() for p in list_pairs(path)]
+    records = [p.to_record() for p in list_pairs(path, configured=pairs_configured(app_ctx))]
     app_ctx.out.records(records, PAIR_COLUMNS, title=f"curated pairs ({path})", empty=f"no curated pairs in {path}")
 
 
@@ -124,7 +124,8 @@ def add_command(
     typed = polymarket.strip()
     try:
         pair = add_pair(pairs_path(app_ctx), CuratedPair(kalshi.strip(), typed, inverted, note),
-                        look_up=_token_look_up(app_ctx, snapshot, demo, kalshi.strip()), before_write=app_ctx.db)
+                        look_up=_token_look_up(app_ctx, snapshot, demo, kalshi.strip()), before_write=app_ctx.db,
+                        configured=pairs_configured(app_ctx))
     except AlreadyCurated as same:  # a provisioning script run twice: nothing to do, nothing wrong
         app_ctx.out.info(f"{same.message}; nothing changed")
         app_ctx.out.record(same.pair.to_record(), PAIR_COLUMNS)
@@ -153,7 +154,7 @@ def remove_command(
     app_ctx = get_app(ctx)
     app_ctx.db_if_exists()  # before the write, as in `pairs add` (a missing ledger: created by the write only)
     pair = remove_pair(pairs_path(app_ctx), kalshi.strip(), polymarket.strip() if polymarket else None,
-                       before_write=app_ctx.db)
+                       before_write=app_ctx.db, configured=pairs_configured(app_ctx))
     AuditLog(app_ctx.db()).record("pairs.removed", pair.to_record(), mode=app_ctx.mode())
     app_ctx.out.success(f"removed {pair.kalshi} ↔ {pair.polymarket}")
     app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
@@ -199,7 +200,8 @@ def suggest_command(
 
     app_ctx = get_app(ctx)
     settings = app_ctx.settings()
-    curated = load_pairs(pairs_path(app_ctx))  # a bad pairs file is exit 3 before the venues are asked
+    # A bad pairs file (or one matching.pairs_file names that is not there) is exit 3 before the venues are asked.
+    curated = load_pairs(pairs_path(app_ctx), configured=pairs_configured(app_ctx))
     source = open_source(app_ctx, snapshot, demo)
     with progress_bar(app_ctx) as progress:
         data = run(lambda: source.fetch(with_books=False, progress=progress))
@@ -257,7 +259,8 @@ def suggest_command(
         try:
             pair = add_pair(pairs_path(app_ctx), CuratedPair(
                 match.kalshi_id, match.polymarket_id, match.inverted,
-                f"accepted from suggest (confidence {match.confidence:.2f})"), before_write=app_ctx.db)
+                f"accepted from suggest (confidence {match.confidence:.2f})"), before_write=app_ctx.db,
+                configured=pairs_configured(app_ctx))
         except AlreadyCurated as same:
             app_ctx.out.info(f"{same.message}; nothing changed")
             continue

@@ -72,6 +72,12 @@ def pairs_path(app: AppContext) -> Path:
     return Path(configured).expanduser() if configured else default_pairs_file()
 
 
+def pairs_configured(app: AppContext) -> bool:
+    """Whether matching.pairs_file names the pairs file (config, environment): then it must exist to be
+    read (exit 3, never "no curated pairs") and its directory to be written (never made)."""
+    return bool(app.settings().matching.pairs_file)
+
+
 def _legs_text(rec: dict[str, Any]) -> str:
     parts = []
     for leg in rec["legs"]:
@@ -97,7 +103,7 @@ def _scan_once(app: AppContext, source: Any, options: Any, include_candidates: b
     from orion_cli.store import opportunities as store
 
     settings = app.settings()
-    curated = load_pairs(pairs_path(app))
+    curated = load_pairs(pairs_path(app), configured=pairs_configured(app))
     with progress_bar(app) as progress:
         data = run(lambda: source.fetch(options.venues, with_books=True, progress=progress))
     announce(app, source, data)

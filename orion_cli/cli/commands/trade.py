@@ -1696,7 +1696,7 @@ def _event(app: AppContext, event: str, text: str = "", **fields: Any) -> None:
 def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int | None, live: bool,
            authorize_live: bool, snapshot: Path | None, demo: bool) -> None:
     from orion_cli.cli.commands.market_data import run
-    from orion_cli.cli.commands.scan import pairs_path, warn_new
+    from orion_cli.cli.commands.scan import pairs_configured, pairs_path, warn_new
     from orion_cli.core.errors import OrionError
     from orion_cli.core.scan import ScanOptions, scan
     from orion_cli.matching.pairs import load_pairs
@@ -1730,7 +1730,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
             _end_watch(app, unusable, trades=0, rounds=0)  # raises its error, exit 4
             return
     options = ScanOptions.from_settings(settings)
-    curated = load_pairs(pairs_path(app))
+    curated = load_pairs(pairs_path(app), configured=pairs_configured(app))
     from orion_cli.cli.live_venues import alert_sink
     from orion_cli.core.alerts import LowBalanceWatch
 
