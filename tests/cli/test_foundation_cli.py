@@ -402,6 +402,28 @@ def test_init_refuses_when_the_config_path_is_a_directory(isolated_home: Path) -
     assert (isolated_home / "config.toml").is_dir()
 
 
+def test_init_writes_through_a_linked_config_and_refuses_a_link_to_nothing(isolated_home: Path,
+                                                                             tmp_path: Path) -> None:
+    """Found in review: with config.toml a link to a shared config, `init --force` replaced the link with
+    a config of its own (the shared one unchanged); with a link to nothing, `init` wrote a new config in
+    its place, which every other command refuses (exit 3, "never skipped")."""
+    shared = tmp_path / "shared" / "config.toml"
+    shared.parent.mkdir()
+    cfg = isolated_home / "config.toml"
+    cfg.symlink_to(shared)
+    result = run("--json", "init")
+    assert result.exit_code == 3 and error_record(result)["reason"] == "config_missing", result.output
+    assert f"{cfg}: it is a symbolic link to {shared}, which does not exist" in result.stderr
+    assert cfg.is_symlink() and not shared.exists() and not (isolated_home / "orion.db").exists()
+    shared.write_text('[limits]\norder_notional = "42"\n')
+    shared.chmod(0o640)
+    forced = run("--json", "init", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert cfg.is_symlink() and shared.read_text() == render_example()
+    assert (shared.stat().st_mode & 0o777) == 0o640
+    assert Path(json.loads(forced.stdout)["backup"]).read_text() == '[limits]\norder_notional = "42"\n'
+
+
 # -- config show -------------------------------------------------------------------------------
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -97,27 +96,25 @@ def _backup_path(path: Path) -> Path:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Temp file beside the target, fsync, rename; the temp file never outlives a failure."""
-    import tempfile
+    """Temp file beside the target, fsync, rename; the temp file never outlives a failure.
 
+    A config.toml that is a symbolic link (one config shared by several ORION_HOMEs) is written through,
+    the file it names replaced and the link kept (it was replaced by a file of its own, the shared
+    config left as it was); a link to nothing is refused (exit 3, ``config_missing``) as every other
+    command refuses it, never replaced by a new config file."""
     from orion_cli.core.errors import ConfigError
+    from orion_cli.core.files import DanglingLink, FileRefused, replace_file
     from orion_cli.core.paths import make_private_dirs
 
     try:
         make_private_dirs(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        replace_file(path, data)
+    except DanglingLink as exc:
+        raise ConfigError(f"cannot write the config file {path}: {exc}; nothing was written",
+                          hint="restore the file the link names, or remove the link and run `orion init` again",
+                          reason="config_missing") from None
+    except FileRefused as exc:
+        raise ConfigError(f"cannot write the config file {path}: {exc}", reason="config_unwritable") from None
     except OSError as exc:
         raise ConfigError(f"cannot write the config file {path}: {exc.strerror or exc}",
                           reason="config_unwritable") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write the config file {path}: {exc.strerror or exc}",
-                              reason="config_unwritable") from None
-        raise
