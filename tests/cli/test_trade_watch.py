@@ -1184,3 +1184,18 @@ def test_the_watch_breaker_does_not_mark_at_zero_a_side_whose_polymarket_book_wa
     # Both read: marked at the 0.896 bid, within the 1.00 limit as well.
     assert trade_cmd._breaker_stop_at_marks(app, "paper", parse_capture(capture, source="demo"),
                                             NullAlertSink()) is None
+
+
+def test_a_vault_path_linked_to_nothing_ends_the_watch_with_exit_3_and_says_why() -> None:
+    """The vault a link to nothing is a configuration error (exit 3, vault_link_dangling): a watch that
+    finds it before trading ends with that error said, not as a safeguard's refusal (exit 6) nor silently."""
+    from orion_cli.core.errors import ConfigError
+    from orion_cli.core.files import DanglingLink
+    from orion_cli.secrets.vault import VaultLinkBroken
+
+    link = Path("/srv/orion/vault.json")
+    stop = WatchStop.credentials_refused(VaultLinkBroken(link, DanglingLink(link, "/mnt/shared/vault.json")))
+    error = stop.error()
+    assert isinstance(error, ConfigError) and error.exit_code == 3 and error.reason == "vault_link_dangling"
+    assert error.message == ("watch stopped: vault /srv/orion/vault.json: it is a symbolic link to "
+                             "/mnt/shared/vault.json, which does not exist; nothing was read or changed")

@@ -62,6 +62,7 @@ from orion_cli.core.aio import all_or_none
 from orion_cli.core.errors import (
     REJECTED_HINT,
     AuthError,
+    ConfigError,
     ExitCode,
     Halted,
     NotFound,
@@ -1655,7 +1656,8 @@ class WatchStop:
     def credentials_refused(cls, error: SecretsError) -> WatchStop:
         """A venue refused orion's credentials, for an order or a read before one (exit 4, reason
         ``auth``), or orion has none it can use (no vault, a venue's keys not in it, a vault it cannot
-        unlock: exit 4, the secrets error's reason): every later trade there would fail the same way,
+        unlock: exit 4, the secrets error's reason; a vault path that is a link to nothing: exit 3,
+        ``vault_link_dangling``): every later trade there would fail the same way,
         so the watch ends as that single trade would."""
         return cls(error.message, int(error.exit_code), error.reason, error.hint)
 
@@ -1681,6 +1683,8 @@ class WatchStop:
             return kind_4(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
         if self.exit_code == int(ExitCode.VENUE_UNAVAILABLE):
             return VenueError(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
+        if self.exit_code == int(ExitCode.CONFIG):  # the vault path a link to nothing (vault_link_dangling)
+            return ConfigError(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
         kind = Halted if self.reason_code == Halted.reason else Refused
         return kind(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
 
@@ -1830,7 +1834,8 @@ def _end_watch(app: AppContext, ended: WatchStop, *, trades: int, rounds: int) -
            rounds=rounds, exit_code=ended.exit_code, reason_code=ended.reason_code)
     if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
         app.out.warn(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
-    if ended.exit_code in (int(ExitCode.REFUSED), int(ExitCode.AUTH), int(ExitCode.VENUE_UNAVAILABLE)):
+    if ended.exit_code in (int(ExitCode.REFUSED), int(ExitCode.AUTH), int(ExitCode.VENUE_UNAVAILABLE),
+                           int(ExitCode.CONFIG)):
         raise ended.error()
     if ended.exit_code == int(ExitCode.INTERRUPTED):
         # Ended as a stopped `trade` or `scan --watch` ends: "error: interrupted" (or the signal named)
