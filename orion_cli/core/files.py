@@ -6,6 +6,9 @@ process until it ran out of memory, and a named pipe blocked until something wro
 more than a cap; :func:`read_file_or_stream` also reads a pipe (a credential passed by process
 substitution), to the same kind of cap. Each caller turns :class:`FileRefused` into its own error,
 naming the file.
+
+:func:`replace_file` is the other way: the atomic write of a file the operator keeps (the vault, the
+pairs file, config.toml), through a symbolic link to the file it names, never over the link.
 """
 
 from __future__ import annotations
