@@ -81,11 +81,15 @@ class AppContext:
             self._settings = settings
         return self._settings
 
-    def db(self, *, existing: bool = False, unmarked_ok: bool = False) -> Database:
+    def db(self, *, existing: bool = False, unmarked_ok: bool = False, read_only: bool = False) -> Database:
         """``existing`` (the kill switch, reconcile, audit verify): the ledger must exist already; a
         mistyped --db, ORION__DATABASE__URL or ORION_HOME (or cron running as another user) is
         refused, not created and then reported halted or clean. ``unmarked_ok`` (audit verify): a
         ledger whose orion_meta table was dropped is opened, not refused (store.db.unmarked_ledger).
+        ``read_only`` (with ``existing``; a command that only reads the ledger: audit tail and verify,
+        halt --status, report): a SQLite ledger is opened read-only, so an archived one (a read-only
+        file, directory or mount) is read, and nothing is written beside it (store.db.read_only_uri).
+        Not positions or balance: a paper account's balance is made on first use, a live one recorded.
         The first call's answer is kept."""
         if self._db is None:
             from orion_cli.store.db import open_database
@@ -93,7 +97,7 @@ class AppContext:
             s = self.settings()
             try:
                 self._db = open_database(s.database.url or None, busy_timeout_ms=s.database.busy_timeout_ms,
-                                         create=not existing, unmarked_ok=unmarked_ok)
+                                         create=not existing, unmarked_ok=unmarked_ok, read_only=read_only)
             except OSError as exc:
                 # e.g. a path component longer than NAME_MAX: the store lets the OSError through.
                 from orion_cli.core.errors import ConfigError

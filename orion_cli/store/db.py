@@ -336,14 +336,14 @@ def _unopenable(where: str, detail: str, directory: Path | None = None) -> Stora
                         reason="storage_corrupt")
 
 
-def _check_sqlite_file(path: Path, unmarked_ok: bool = False) -> set[str]:
+def _check_sqlite_file(path: Path, unmarked_ok: bool = False, probe_uri: str | None = None) -> set[str]:
     """Refuse a file that is not orion's SQLite database *before* any connection can change it; the
     names of its tables (none for a missing or empty file). An orion ledger whose ``orion_meta`` was
     dropped is refused as damaged (:func:`unmarked_error`), unless ``unmarked_ok`` (``audit verify``,
     which reports it as a broken log).
 
     The probe opens the file read-only (no WAL switch, no journal), so a foreign or corrupt file is
-    left byte-for-byte as it was.
+    left byte-for-byte as it was; ``probe_uri``: as a reader opens it (:func:`read_only_uri`).
     """
     if not path.exists() or path.stat().st_size == 0:
         return set()
@@ -361,7 +361,7 @@ def _check_sqlite_file(path: Path, unmarked_ok: bool = False) -> set[str]:
     import sqlite3
 
     try:
-        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        probe = sqlite3.connect(probe_uri or f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
         try:
             names = {r[0] for r in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         finally:
@@ -379,6 +379,87 @@ def _check_sqlite_file(path: Path, unmarked_ok: bool = False) -> set[str]:
             reason="storage_foreign",
         )
     return names
+
+
+# SQLite's primary result code SQLITE_CANTOPEN (14; SQLITE_READONLY is 8): with SQLITE_READONLY_DIRECTORY
+# (8 | 6 << 8) what a read-only connection to a WAL database says when it can neither open nor create
+# the -shm file beside it (a read-only directory or mount).
+_SQLITE_CANTOPEN = 14
+
+
+def _wal_bytes(path: Path) -> int:
+    """The size of the write-ahead log beside the SQLite file ``path`` (0: none, or empty); a log that
+    cannot be looked at counts as holding something (-1)."""
+    try:
+        return Path(f"{path}-wal").stat().st_size
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        return -1
+
+
+def _archived(path: Path) -> bool:
+    """Whether nobody writes the SQLite file ``path``: no write permission for anyone (``chmod 444``), or
+    on a read-only file system. Such a file is read as immutable (no locks, no -shm file), which would
+    be unsafe only for a file something else changes meanwhile."""
+    try:
+        if path.stat().st_mode & 0o222 == 0:
+            return True
+        import os
+
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _unread_wal(path: Path, size: int) -> StorageError:
+    held = f"holds {size} bytes" if size > 0 else "cannot be looked at, and may hold changes"
+    return StorageError(
+        f"the ledger {path} is read-only here and its write-ahead log {path}-wal {held} not yet checkpointed "
+        "into it, which SQLite cannot read without a -shm file it can open or create beside them; nothing was "
+        "read (the file alone would miss those changes)",
+        hint="copy the file and its -wal together into a writable directory and run the command on the copy "
+             "(`orion --db COPY audit verify`); to archive the ledger in one file, checkpoint a writable copy "
+             "first (sqlite3 COPY 'PRAGMA wal_checkpoint(TRUNCATE)')",
+        reason="storage_readonly",
+    )
+
+
+def read_only_uri(path: Path) -> str:
+    """The SQLite URI a command that only reads opens the ledger file ``path`` with (``mode=ro``).
+
+    Why: a reader opened the ledger as a writer does, so an archived ledger (``chmod 444``, a read-only
+    directory or mount) could not be verified (exit 3, "cannot open database … for writing"), and in a
+    writable directory the read made -wal and -shm files beside it. A WAL database read read-only needs
+    its -shm file, made or opened beside it; where it cannot be (a read-only directory or mount), or for
+    a file nobody writes (:func:`_archived`), the file is read as ``immutable=1``, which touches nothing
+    beside it. Never over a write-ahead log that holds something: immutable ignores the log, and so
+    would miss what it holds; that ledger is refused (exit 3, ``storage_readonly``), saying how to read it.
+    """
+    import sqlite3
+
+    resolved = path.resolve()
+    base = f"{resolved.as_uri()}?mode=ro"
+    immutable = f"{base}&immutable=1"
+    if not resolved.exists():
+        return base
+    wal = _wal_bytes(resolved)
+    if wal == 0 and _archived(resolved):
+        return immutable
+    try:
+        probe = sqlite3.connect(base, uri=True, timeout=10)
+        try:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if not isinstance(code, int) or code & 0xFF not in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
+            return base  # not a file it could not open read-only: the caller's probe says what it is
+        if wal != 0:
+            raise _unread_wal(resolved, wal) from None
+        return immutable
+    return base
 
 
 # Tables only orion's migrations make: with orion's schema revision table, a database holding one of
@@ -405,7 +486,7 @@ def unmarked_error(where: str) -> StorageError:
     )
 
 
-def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
+def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take transaction control away from pysqlite so BEGIN IMMEDIATE is ours to issue.
@@ -413,10 +494,16 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         cur = dbapi_conn.cursor()
         try:
             cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            cur.execute("PRAGMA journal_mode = WAL")
+            if read_only:
+                # A reader's file (read_only_uri) is never switched or written: any write is refused as
+                # SQLITE_READONLY (exit 3, storage_readonly), whatever this process may do to the file.
+                cur.execute("PRAGMA query_only = ON")
+            else:
+                cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA foreign_keys = ON")
-            # FULL: a committed order intent survives power loss, not only a process crash.
-            cur.execute("PRAGMA synchronous = FULL")
+            if not read_only:
+                # FULL: a committed order intent survives power loss, not only a process crash.
+                cur.execute("PRAGMA synchronous = FULL")
         finally:
             cur.close()
 
@@ -500,7 +587,7 @@ def _resolved(path: Path) -> Path:
 
 
 def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migrate: bool = True,
-                  create: bool = True, unmarked_ok: bool = False) -> Database:
+                  create: bool = True, unmarked_ok: bool = False, read_only: bool = False) -> Database:
     """Open (creating and migrating if needed) the ledger at ``url``.
 
     ``create=False`` refuses a ledger that does not exist yet (a missing or empty SQLite file, a
@@ -508,6 +595,13 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
     new, empty ledger that nothing trades against and report success. ``unmarked_ok`` opens a ledger
     at the current schema whose ``orion_meta`` was dropped (:func:`unmarked_ledger`), for ``audit
     verify`` to report; it is otherwise refused.
+
+    ``read_only`` (a command that only reads, with ``create=False``): a SQLite file is opened read-only
+    (:func:`read_only_uri`), so an archived ledger (a read-only file, directory or mount) can be read
+    and nothing is written to or beside it. One at an older schema is migrated only where this process
+    may write the file and its directory and it is not archived; otherwise it is refused
+    (:class:`UnmigratedLedger`). Not a PostgreSQL matter: a ledger at the current schema is only read
+    there, which a SELECT-only role may do.
     """
     resolved = resolve_url(url)
     try:
@@ -524,20 +618,26 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         # nothing): a ledger found missing would otherwise be told to `orion init` with a URL that
         # init refuses too, the user sent round twice.
         engine = _sqlite_engine(resolved, busy_timeout_ms)
+        read_only = read_only and not create
         try:
             # Asked before any connection: one would switch even an empty SQLite file to WAL.
             if url:  # named (--db, ORION__DATABASE__URL, database.url): its directory is never created
                 _check_named_directory(path.parent, mask_url(resolved))
-            if not _check_sqlite_file(path, unmarked_ok) and not create:
+            probe_uri = _probe_uri(path) if read_only else None
+            if not _check_sqlite_file(path, unmarked_ok, probe_uri) and not create:
                 raise _missing(mask_url(resolved))
-            try:
-                make_private_dirs(path.parent)  # the data dir, made on first use
-            except OSError as exc:
-                raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
+            if probe_uri is not None:
+                engine.dispose()
+                engine = _sqlite_engine(resolved, busy_timeout_ms, probe_uri)
+            else:
+                try:
+                    make_private_dirs(path.parent)  # the data dir, made on first use
+                except OSError as exc:
+                    raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
         except BaseException:
             engine.dispose()
             raise
-        _install_sqlite_pragmas(engine, busy_timeout_ms)
+        _install_sqlite_pragmas(engine, busy_timeout_ms, read_only=read_only)
     elif backend == "postgresql":
         _check_pg_userinfo(resolved, parsed)
         engine = create_engine(
@@ -553,13 +653,40 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
     db = Database(engine, resolved)
     if migrate:
         try:
-            _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms)
+            _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms,
+                                     may_migrate=not (read_only and backend == "sqlite"))
+        except UnmigratedLedger:
+            engine.dispose()
+            if not _may_write(Path(make_url(resolved).database or "")):
+                raise
+            # A reader of a ledger it may write, as every command did: migrated to this orion's schema.
+            return open_database(url, busy_timeout_ms=busy_timeout_ms, migrate=migrate, create=create,
+                                 unmarked_ok=unmarked_ok)
         except BaseException:
             # The caller never gets the engine: a connection it pooled (PostgreSQL: connected, then refused
             # a privilege) must be closed here, not left to the garbage collector (a ResourceWarning).
             engine.dispose()
             raise
     return db
+
+
+def _probe_uri(path: Path) -> str | None:
+    """:func:`read_only_uri` of an existing file; None for a missing one (refused as missing after)."""
+    try:
+        return read_only_uri(path) if path.exists() else None
+    except RuntimeError:  # a symbolic link loop: left to the checks that say so
+        return None
+
+
+def _may_write(path: Path) -> bool:
+    """Whether this process may migrate the SQLite file ``path``: the file and its directory writable to
+    it, and the file not archived (:func:`_archived`; root may write a ``chmod 444`` file)."""
+    import os
+
+    try:
+        return not _archived(path) and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    except OSError:
+        return False
 
 
 PG_CONNECT_TIMEOUT_S = 10  # unless the URL says otherwise (?connect_timeout=N)
@@ -635,14 +762,18 @@ def _supported_backend(drivername: str, display_url: str) -> str:
     )
 
 
-def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
+def _sqlite_engine(url: str, busy_timeout_ms: int, read_only_uri: str | None = None) -> Engine:
     """The engine of a SQLite URL; query arguments the driver does not take are refused (exit 3).
 
     SQLAlchemy ignores them with a warning printed raw on stderr (``SAWarning: Query string
     argument(s) 'mode' are not accepted …``), and the ledger then opens as if they were not there: a
     ``?mode=ro`` would be written to. Most often the ``?`` was meant as part of a file name, which a
     path given as a path is (see :func:`~orion_cli.core.paths.sqlite_url`).
+
+    ``read_only_uri``: connections open that SQLite URI (:func:`read_only_uri`) instead; the engine keeps
+    ``url`` for everything else.
     """
+    import sqlite3
     import warnings
 
     from sqlalchemy.exc import SAWarning
@@ -650,7 +781,12 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
     with warnings.catch_warnings():
         warnings.simplefilter("error", SAWarning)
         try:
-            return create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+            if read_only_uri is None:
+                return create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+            uri = read_only_uri
+            # check_same_thread: as SQLAlchemy sets it for a file's pooled connections (a creator gets none).
+            return create_engine(url, creator=lambda: sqlite3.connect(
+                uri, uri=True, timeout=busy_timeout_ms / 1000, check_same_thread=False))
         except SAWarning as exc:
             named = re.search(r"argument\(s\) (.+?) are not accepted", str(exc))
             raise StorageError(
@@ -662,7 +798,7 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
             ) from None
 
 
-def _ensure_schema_patiently(db: Database, *, create: bool, busy_timeout_ms: int) -> None:
+def _ensure_schema_patiently(db: Database, *, create: bool, busy_timeout_ms: int, may_migrate: bool = True) -> None:
     """``ensure_schema``, tried again while SQLite answers "database is locked", up to the busy timeout.
 
     Processes starting together on a new SQLite file race to switch it to WAL; that switch needs the
@@ -673,7 +809,7 @@ def _ensure_schema_patiently(db: Database, *, create: bool, busy_timeout_ms: int
     pause = 0.02
     while True:
         try:
-            ensure_schema(db, create=create)
+            ensure_schema(db, create=create, may_migrate=may_migrate)
             return
         except StorageError as exc:
             if not db.is_sqlite or exc.reason != "storage_busy" or time.monotonic() + pause > deadline:
@@ -729,6 +865,25 @@ def _missing(display_url: str) -> StorageError:
                         reason="storage_missing")
 
 
+class UnmigratedLedger(StorageError):
+    """A ledger opened read-only (a reader of a read-only SQLite file) whose schema is older than this
+    orion's: a read-only open never migrates it, and this orion reads only its own schema."""
+
+    reason = "storage_readonly"
+
+
+def _unmigrated(display_url: str, rev: str | None) -> UnmigratedLedger:
+    at = f"schema revision {rev!r}" if rev else "a schema without a revision"
+    return UnmigratedLedger(
+        f"{display_url} is at {at}, older than this orion's ({HEAD_REVISION}), and is read-only here: it is "
+        "not migrated (nothing was changed), and this orion reads only a ledger at its own schema",
+        hint="copy the file into a writable directory and run the command on the copy (`orion --db COPY audit "
+             "verify`), which migrates the copy and leaves the archive as it is; or read it with the orion that "
+             "wrote it",
+        reason="storage_readonly",
+    )
+
+
 def _known_revisions() -> set[str]:
     """The schema revisions this build's migrations name (``NNNN_*.py``; a test holds them to Alembic's)."""
     versions = Path(__file__).parent / "migrations" / "versions"
@@ -761,9 +916,10 @@ def _table_names(conn: Connection) -> set[str]:
     return set(inspect(conn).get_table_names())
 
 
-def ensure_schema(db: Database, *, create: bool = True) -> None:
+def ensure_schema(db: Database, *, create: bool = True, may_migrate: bool = True) -> None:
     """Bring the schema to HEAD, once, safely when several processes start together (``create``: also
-    into a database that holds no orion ledger yet)."""
+    into a database that holds no orion ledger yet). Without ``may_migrate`` (a ledger opened read-only)
+    a ledger not at HEAD is refused (:class:`UnmigratedLedger`), after the same checks, never migrated."""
     try:
         with db.engine.connect() as conn:
             with conn.begin():
@@ -784,6 +940,8 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
                 )
             if not create and not tables:
                 raise _missing(db.display_url)
+            if not may_migrate:
+                raise _unmigrated(db.display_url, rev)
         _migrate(db)
     except StorageError:
         raise

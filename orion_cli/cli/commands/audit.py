@@ -125,7 +125,7 @@ def tail(
     out = app_ctx.out
     # The events as they were recorded (hashed): a command one names is not given this one's --config/--db.
     out.commands_in_data = False
-    log = AuditLog(app_ctx.db(existing=True))  # a mistyped URL: refused, not an empty log
+    log = AuditLog(app_ctx.db(existing=True, read_only=True))  # a mistyped URL: refused, not an empty log
     # Every type orion writes is lower case: `--type ORDER.FILLED` (or " halt") means order.filled.
     types = tuple(t.strip().lower() for t in type_ or ())
     if not all(types):
@@ -232,6 +232,7 @@ def verify(ctx: typer.Context) -> None:
     log whose table was dropped (from seq 1), and for one whose head anchor was deleted, or its table
     (orion_meta) dropped (from the seq after the newest: newest events deleted with it would go unseen).
     Exit 3 when no ledger exists there: a mistyped --db or ORION_HOME is not created and called intact.
+    A SQLite ledger is opened read-only: an archived one (read-only file, directory or mount) is checked.
 
     Example:  orion audit verify --json
     """
@@ -242,7 +243,7 @@ def verify(ctx: typer.Context) -> None:
     app_ctx = get_app(ctx)
     # A mistyped URL: refused, not an empty chain. A ledger whose orion_meta (the head anchor's table) was
     # dropped: opened, for the walk to report it broken (exit 7), as a dropped audit_events is.
-    result = AuditLog(app_ctx.db(existing=True, unmarked_ok=True)).verify()
+    result = AuditLog(app_ctx.db(existing=True, unmarked_ok=True, read_only=True)).verify()
     # A broken chain is exit 7 even when stdout refuses the record (a full disk), as reconcile's drift.
     unwritten_output = app_ctx.out.outcome_first(lambda: app_ctx.out.record(
         result.to_record(), [Column("ok", "intact"), Column("events", "events verified"),

@@ -124,7 +124,7 @@ def halt_command(
     # --status reads the sentinel file: a wrong [halt] key still refuses there (see _to_halt).
     if status:
         settings = app.settings(lenient=True)
-        db = app.db(existing=True)
+        db = app.db(existing=True, read_only=True)  # an archived ledger's too
     else:
         settings, db = _to_halt(app)
     others = [p for p in settings.problems if p not in settings.halt_problems]

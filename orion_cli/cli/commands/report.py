@@ -110,7 +110,7 @@ def report_command(
                              hint="--venue takes kalshi or polymarket; leave it out for both") from None
     since_dt = datetime.fromisoformat(parse_since(since).replace("Z", "+00:00")) if since is not None else None
     # A mistyped URL: refused, not an empty report.
-    report = build_report(app.db(existing=True), mode=app.mode(), since=since_dt, venue=chosen)
+    report = build_report(app.db(existing=True, read_only=True), mode=app.mode(), since=since_dt, venue=chosen)
     out = app.out
     if out.machine:
         out.records(report.records(), [])
