@@ -85,6 +85,20 @@ def test_a_select_only_role_is_refused_as_storage_and_halt_says_not_halted(
         _drop_role(pg_server, url, "orion_ro")
 
 
+def test_the_readers_read_with_a_select_only_role(pg_server: Any, ledger: tuple[str, str]) -> None:
+    """README (Storage): a ledger kept for its audit history is still checked. The commands that only read
+    it (audit verify and tail, halt --status, report) need no more than SELECT on a migrated ledger."""
+    url, _op_id = ledger
+    ro = _role(pg_server, url, "orion_reader", "SELECT")
+    try:
+        for command in (["audit", "verify"], ["audit", "tail", "-n", "1"], ["halt", "--status"], ["report"]):
+            done = run("--db", ro, *command, "--json")
+            assert done.exit_code == 0, (command, done.output)
+        assert json.loads(run("--db", ro, "audit", "verify", "--json").stdout)["ok"] is True
+    finally:
+        _drop_role(pg_server, url, "orion_reader")
+
+
 def test_a_read_only_database_is_refused_as_storage_and_halt_says_not_halted(
         pg_server: Any, ledger: tuple[str, str]) -> None:
     """A standby after a failover, or default_transaction_read_only: PostgreSQL's SQLSTATE 25006."""
