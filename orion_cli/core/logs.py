@@ -47,7 +47,9 @@ class _SafeFormatter(logging.Formatter):
 
 class _FileFormatter(_SafeFormatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        at = datetime.fromtimestamp(record.created, UTC)
+        # The whole seconds as msecs counts them (truncated): fromtimestamp rounds to the microsecond, so at
+        # x.9999996 it said the next second beside msecs 999, a line a second ahead of the one after it.
+        at = datetime.fromtimestamp(int(record.created), UTC)
         return f"{at:%Y-%m-%dT%H:%M:%S}.{int(record.msecs):03d}Z"
 
 

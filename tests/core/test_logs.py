@@ -291,3 +291,17 @@ def test_a_log_files_lines_are_stamped_in_utc_with_the_process(tmp_path: Path, m
     assert int(match[2]) == os.getpid()
     stamp = datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert abs(stamp - before) < timedelta(seconds=5), (line, before)
+
+
+def test_a_stamp_a_hair_before_the_second_is_not_a_second_ahead() -> None:
+    """Review: the seconds were rounded to the microsecond and the milliseconds truncated, so a record at
+    x.9999996 s was stamped (x+1).999, after the record made at (x+1).0004."""
+    from orion_cli.core.logs import _FORMAT, _FileFormatter
+
+    formatter = _FileFormatter(_FORMAT)
+    stamps = []
+    for created in (1780000000.9999996, 1780000001.0004):
+        record = logging.LogRecord("orion_cli.test", logging.WARNING, __file__, 1, "x", None, None)
+        record.created, record.msecs = created, int((created % 1) * 1000)
+        stamps.append(formatter.format(record).split(" ")[0])
+    assert stamps == ["2026-05-28T20:26:40.999Z", "2026-05-28T20:26:41.000Z"]
