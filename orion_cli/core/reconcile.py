@@ -470,6 +470,7 @@ async def reconcile_async(
                    now=now or datetime.now(UTC), halt_on_drift=halt_on_drift, lookback=lookback, grace=grace,
                    marks=dict(marks or {}), actor=dict(actor) if actor is not None else default_actor("reconcile"),
                    source_flags=source_flags)
+    _refuse_unknown_states(db)
     results: list[VenueReconcile] = []
     for venue, tv in venues.items():
         result = VenueReconcile(venue=venue, mode=mode)
@@ -482,6 +483,23 @@ async def reconcile_async(
     _stuck_executions(ctx, results)
     _update_breaker(ctx, results)
     return results
+
+
+def _refuse_unknown_states(db: Database) -> None:
+    """A damaged ledger (exit 3, ``storage_corrupt``, naming the row) when an execution or an order is in a
+    state no orion writes, of any mode.
+
+    Why: reconcile reads only the states it acts on, so an execution whose status was altered into
+    something else (``weird``) was read by nothing and the run said "clean: the ledger and the venues
+    agree" of a ledger holding an execution in no known state. Reading the status of such a row is what
+    raises the error (the column's type, ``store/tables.py``); both reads are answered by an index."""
+    from orion_cli.store.tables import EXEC_STATUSES, ORDER_STATUSES
+
+    with db.read() as conn:
+        conn.execute(select(executions.c.key, executions.c.status)
+                     .where(executions.c.status.not_in(sorted(EXEC_STATUSES))).limit(1)).first()
+        conn.execute(select(orders.c.client_order_id, orders.c.status)
+                     .where(orders.c.status.not_in(sorted(ORDER_STATUSES))).limit(1)).first()
 
 
 def _update_breaker(ctx: _Context, results: Sequence[VenueReconcile]) -> None:

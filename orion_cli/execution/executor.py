@@ -130,6 +130,7 @@ from orion_cli.execution.state import (
     ExecStatus,
     advance,
     allowed,
+    decoding,
     load_result,
     save_result,
 )
@@ -205,7 +206,8 @@ _RESULT_STATUS = {
 }
 
 
-def venues_resume_may_send_to(status: ExecStatus, plan_json: str) -> frozenset[Venue]:
+def venues_resume_may_send_to(status: ExecStatus, plan_json: str, key: str | None = None,
+                              where: str = "") -> frozenset[Venue]:
     """Where resuming an execution stopped at ``status`` may send (or cancel) an order next.
 
     A first leg is never re-sent: one never sent is abandoned (nothing goes anywhere); one that may be
@@ -215,9 +217,10 @@ def venues_resume_may_send_to(status: ExecStatus, plan_json: str) -> frozenset[V
     only the first leg's venue may get an order (the unwind). A halted execution may be anywhere, so
     both. Final ones send nothing.
     """
-    plan = load_result(plan_json)
-    specs = {int(s["index"]): Venue(s["venue"]) for s in plan["specs"]}
-    first, second = specs[int(plan["first"])], specs[int(plan["second"])]
+    with decoding(key, where=where):
+        plan = load_result(plan_json)
+        specs = {int(s["index"]): Venue(s["venue"]) for s in plan["specs"]}
+        first, second = specs[int(plan["first"])], specs[int(plan["second"])]
     if status.final or status is ExecStatus.INTENTS:
         return frozenset()
     if status in (ExecStatus.LEG1_DONE, ExecStatus.LEG2_SENT):
@@ -828,9 +831,11 @@ class Executor:
         status = ExecStatus(row.status)
         result = load_result(row.result)
         plan_rec = load_result(row.plan)
-        specs = {int(s["index"]): LegSpec.from_record(s) for s in plan_rec["specs"]}
+        with decoding(key, where=self.db.display_url):
+            specs = {int(s["index"]): LegSpec.from_record(s) for s in plan_rec["specs"]}
+            first, second = specs[int(plan_rec["first"])], specs[int(plan_rec["second"])]
         nonce = plan_rec.get(ID_NONCE)
-        run = _Run(key, status, specs[int(plan_rec["first"])], specs[int(plan_rec["second"])], result,
+        run = _Run(key, status, first, second, result,
                    str(nonce) if nonce else self.ledger_id() if not status.final else "",
                    halted_dust=result.get("dust_accepted") or (result.get("dust") if status is ExecStatus.HALTED
                                                                else None))

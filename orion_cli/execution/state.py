@@ -27,16 +27,18 @@ so the status and its audit event can never disagree.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
 
-from orion_cli.core.errors import NotFound
+from orion_cli.core.errors import NotFound, OrionError
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
+from orion_cli.store.stored import CorruptValue, shown
 from orion_cli.store.tables import executions
 from orion_cli.venues.trading import TradingError
 
@@ -226,6 +228,21 @@ def save_result(conn: Connection, key: str, result: Mapping[str, Any], *, now: d
     """Refresh the ``result`` record without a status change (its facts are audited by the ledger)."""
     conn.execute(update(executions).where(executions.c.key == key).values(
         result=canonical_json(dict(result)), updated_at=iso_utc(now or datetime.now(UTC))))
+
+
+@contextlib.contextmanager
+def decoding(key: str | None, column: str = "plan", where: str = "") -> Iterator[None]:
+    """Decoding an execution's stored ``column`` (its JSON object already checked by the column's type):
+    a record missing what every orion writes there (``{}`` for a plan) is a damaged ledger naming the
+    execution (exit 3, ``storage_corrupt``), not an internal error (a ``KeyError``, exit 1)."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        if isinstance(exc, OrionError):  # raised by what the block calls, with its own exit code
+            raise
+        raise CorruptValue("executions", column, f"is not an execution's {column} ({type(exc).__name__}: "
+                           f"{shown(exc.args[0]) if exc.args else ''})", keys=[{"key": key}] if key else (),
+                           where=where) from None
 
 
 def load_result(text: str) -> dict[str, Any]:

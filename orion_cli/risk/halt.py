@@ -112,10 +112,23 @@ def read_halt_row(conn: Connection) -> Any:
     return _read(conn)
 
 
+def _by(text: Any) -> dict[str, Any]:
+    """Who engaged the halt, as stored; one altered into something else marked ``unreadable`` rather than
+    raised: the kill switch's state (halted, its reason and kind) must stay readable, and releasable, on
+    a ledger whose ``by`` was damaged (it decoded as an internal error, exit 1, for `halt --status`)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        value = None
+    return value if isinstance(value, dict) else {"unreadable": True}
+
+
 def status_of(row: Any, sentinel_file: str = "") -> HaltStatus:
     sentinel = _sentinel_status(sentinel_file)
     if row.halted:
-        by = json.loads(row.by) if row.by else {}
+        by = _by(row.by)
         # The sentinel file named even under a database halt: it still halts once that is released.
         return HaltStatus(True, row.reason, row.kind, row.since, by, sentinel.sentinel if sentinel else None)
     return sentinel or HaltStatus(False, "", row.kind, None, {})

@@ -194,6 +194,8 @@ class Event:
     payload_json: str
     prev_hash: str
     hash: str
+    # The columns whose stored value was not text (a BLOB written by hand), shown as SQLite's x'…' literal.
+    altered: tuple[str, ...] = ()
 
     @property
     def actor(self) -> dict[str, Any]:
@@ -206,11 +208,12 @@ class Event:
 
     @property
     def readable(self) -> bool:
-        """False for a row whose stored JSON was altered into something else (``audit verify`` says where)."""
-        return UNREADABLE not in self.actor and UNREADABLE not in self.payload
+        """False for a row whose stored JSON was altered into something else, or a column into a value that is
+        not text (``audit verify`` says where)."""
+        return not self.altered and UNREADABLE not in self.actor and UNREADABLE not in self.payload
 
     def to_record(self) -> dict[str, Any]:
-        return {
+        record = {
             "v": SCHEMA_VERSION,
             "seq": self.seq,
             "ts": self.ts,
@@ -223,9 +226,22 @@ class Event:
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
+        if self.altered:
+            record[ALTERED] = list(self.altered)
+        return record
 
 
+_EVENT_COLUMNS = ("seq", "ts", "type", "mode", "actor", "venue", "market", "payload", "prev_hash", "hash")
+_NULLABLE = frozenset({"venue", "market"})
 UNREADABLE = "unreadable"
+ALTERED = "altered"  # a record's list of the columns shown as x'…' (only on such a record)
+
+
+def _as_text(value: Any) -> str:
+    """A stored value that is not text, as SQLite writes its literal: bytes as ``x'4142'``."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"x'{bytes(value).hex()}'"
+    return str(value)
 
 
 def _no_constant(name: str) -> Any:
@@ -470,9 +486,27 @@ class AuditLog:
 
     @staticmethod
     def _row_to_event(row: Any) -> Event:
+        """An event as stored, every column that holds something other than text (a BLOB: ``audit_events``'s
+        columns were altered by hand) shown as its ``x'…'`` literal and named in ``altered``.
+
+        Why: such a value reached the JSON writer as bytes and ``audit tail`` exited 1 (not JSON-serialisable)
+        exactly when someone was looking into the tampering; the row is shown, marked, and the command warns,
+        as for an event whose stored JSON was altered (``audit verify`` exits 7 on it)."""
+        values = row._mapping
+        altered = tuple(name for name in _EVENT_COLUMNS
+                        if not (isinstance(values[name], int) if name == "seq" else
+                                (values[name] is None and name in _NULLABLE) or isinstance(values[name], str)))
+        if not altered:
+            return Event(
+                seq=row.seq, ts=row.ts, type=row.type, mode=row.mode, actor_json=row.actor, venue=row.venue,
+                market=row.market, payload_json=row.payload, prev_hash=row.prev_hash, hash=row.hash,
+            )
+        shown: dict[str, Any] = {name: (_as_text(values[name]) if name in altered else values[name])
+                                 for name in _EVENT_COLUMNS}
         return Event(
-            seq=row.seq, ts=row.ts, type=row.type, mode=row.mode, actor_json=row.actor, venue=row.venue,
-            market=row.market, payload_json=row.payload, prev_hash=row.prev_hash, hash=row.hash,
+            seq=shown["seq"], ts=shown["ts"], type=shown["type"], mode=shown["mode"], actor_json=shown["actor"],
+            venue=shown["venue"], market=shown["market"], payload_json=shown["payload"],
+            prev_hash=shown["prev_hash"], hash=shown["hash"], altered=altered,
         )
 
     def tail(self, n: int = 20, *, types: tuple[str, ...] = (), since: str | None = None) -> list[Event]:

@@ -28,6 +28,7 @@ from orion_cli.core.config import LIBPQ_CONNINFO, SCHEME_TYPO, sqlite_file
 from orion_cli.core.errors import StorageError
 from orion_cli.core.paths import default_database_url, make_private_dirs, sqlite_url
 from orion_cli.core.redact import mask_url, scrub_url_secrets
+from orion_cli.store.stored import CORRUPT_HINT, CORRUPT_MEANWHILE, SENTINEL_ADVICE, CorruptValue
 
 # The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
 HEAD_REVISION = "0012"
@@ -114,6 +115,43 @@ class Database:
                     conn.info.pop(PG_LOCK_PENDING, None)
         except DatabaseError as exc:
             raise self._failure(info, exc) from None
+        except CorruptValue as exc:
+            raise self.placed(exc) from None
+
+    def placed(self, exc: CorruptValue) -> CorruptValue:
+        """``exc`` naming this ledger and, when it came from a column's type (which knows no row), the
+        damaged rows' keys: looked for afresh, outside the transaction it ended. A search that fails
+        leaves them unnamed; it never hides the damage behind an error of its own."""
+        if exc.where:
+            return exc
+        keys: list[dict[str, Any]] = []
+        more = False
+        if not exc.keys:
+            with contextlib.suppress(Exception):
+                keys, more = self._damaged_rows(exc.table, exc.column)
+        return exc.placed(self.display_url, keys, more)
+
+    def _damaged_rows(self, table_name: str, column_name: str, shown: int = 3) -> tuple[list[dict[str, Any]], bool]:
+        from orion_cli.store.tables import Checked, metadata
+
+        table = metadata.tables[table_name]
+        column = table.c[column_name]
+        kind = column.type
+        if not isinstance(kind, Checked):
+            return [], False
+        names = [c.name for c in table.primary_key.columns]
+        quote = self.engine.dialect.identifier_preparer.quote
+        # The stored values as the driver gives them, past the column's own type (which would refuse them).
+        # Every name is orion's own (its metadata), quoted: nothing of the input reaches the text.
+        sql = f"SELECT {', '.join(map(quote, names))}, {quote(column.name)} FROM {quote(table.name)}"  # noqa: S608
+        found: list[dict[str, Any]] = []
+        with self.engine.connect() as conn, conn.begin():
+            for row in conn.exec_driver_sql(sql):
+                if kind.problem(row[-1], self.engine.dialect.name) is not None:
+                    if len(found) == shown:
+                        return found, True
+                    found.append(dict(zip(names, row[:-1], strict=True)))
+        return found, False
 
     def _failure(self, info: dict[Any, Any], exc: DatabaseError) -> Exception:
         """What a transaction's ``exc`` is raised as: the database failing as a :class:`StorageError`
@@ -140,6 +178,8 @@ class Database:
                 yield conn
         except DatabaseError as exc:
             raise self._failure(info, exc) from None
+        except CorruptValue as exc:
+            raise self.placed(exc) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -267,8 +307,8 @@ def _not_writable_error(exc: SQLAlchemyError, display_url: str, detail: str) -> 
 # What still halts while a ledger cannot be used, as the store's hints say it to any command; `orion
 # halt` says it for its own configuration instead (whether a sentinel file is configured, and where):
 # :func:`without_sentinel_advice`.
-_SENTINEL_ADVICE = "the file halt.sentinel_file names halts every orion configured with it"
-_CORRUPT_MEANWHILE = f". Meanwhile {_SENTINEL_ADVICE}"
+_SENTINEL_ADVICE = SENTINEL_ADVICE
+_CORRUPT_MEANWHILE = CORRUPT_MEANWHILE
 _NEWER_MEANWHILE = f"; meanwhile {_SENTINEL_ADVICE}, database or not"
 
 
@@ -281,8 +321,7 @@ def corrupt_error(display_url: str, detail: str) -> StorageError:
     """A damaged ledger, said as such: what to do about it, and that orion will not paper over it."""
     return StorageError(
         f"the database {display_url} is damaged: {detail}",
-        hint="stop every orion process using it and restore it from a backup (`PRAGMA integrity_check` in the "
-             f"sqlite3 shell shows the damage); orion never repairs or recreates a ledger{_CORRUPT_MEANWHILE}",
+        hint=CORRUPT_HINT,
         reason="storage_corrupt",
     )
 

@@ -12,6 +12,7 @@ from orion_cli.core.errors import DataError, NotFound
 from orion_cli.core.money import loads_exact
 from orion_cli.core.opportunity import Opportunity
 from orion_cli.store.db import Database
+from orion_cli.store.stored import CorruptValue
 from orion_cli.store.tables import executions
 from orion_cli.store.tables import opportunities as opp_table
 
@@ -78,7 +79,14 @@ def load(db: Database, opportunity_id: str) -> tuple[Opportunity, str]:
     if row is None:
         raise NotFound(f"no opportunity with id {opportunity_id!r}",
                        hint="run `orion scan` and use an id from its output")
-    return Opportunity.from_record(loads_exact(row.record)), row.source
+    try:
+        return Opportunity.from_record(loads_exact(row.record)), row.source
+    except (DataError, KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        # JSON, but not an opportunity's record (the column's type refused anything else): a damaged
+        # ledger naming the row, not an internal error (exit 1) or bad data (the record is orion's own).
+        problem = exc.message if isinstance(exc, DataError) else type(exc).__name__
+        raise CorruptValue(opp_table.name, "record", f"is not an opportunity's record ({problem})",
+                           keys=[{"id": row.id}], where=db.display_url) from None
 
 
 def is_expired(op: Opportunity, now: datetime | None = None) -> bool:

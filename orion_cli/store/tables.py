@@ -16,6 +16,149 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Column, Dialect, Index, Integer, MetaData, Numeric, String, Table, Text
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+MONEY_PLACES = 10
+MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
+_SQLITE_MAX_UNITS = 2**63 - 1
+
+
+class Checked:
+    """A column type that refuses, as it is read, a stored value orion never writes there.
+
+    The value becomes :class:`~orion_cli.store.stored.CorruptValue` naming ``where`` (``table.column``,
+    set for every column of :data:`metadata` below), which :class:`~orion_cli.store.db.Database` turns
+    into a damaged ledger (exit 3) naming the row; the type's :meth:`problem` is what finds that row."""
+
+    where = ""
+
+    def problem(self, value: Any, dialect_name: str) -> str | None:  # pragma: no cover - each type has its own
+        raise NotImplementedError
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return value  # written as given (Money converts its own)
+
+    def corrupt(self, problem: str) -> Exception:
+        from orion_cli.store.stored import CorruptValue
+
+        table, _, column = self.where.partition(".")
+        return CorruptValue(table or "?", column or "?", problem)
+
+
+class Money(Checked, TypeDecorator[Decimal]):
+    """An exact ``Numeric(28, 10)``: prices, sizes, fees and balances never pass through a float.
+
+    PostgreSQL stores NUMERIC exactly. SQLite's NUMERIC affinity would turn a decimal into a REAL
+    (15 significant digits), so there the value is stored as an exact integer count of 10⁻¹⁰ —
+    still a NUMERIC column, read back by this type as the same Decimal. A value with more than
+    ten decimal places is refused rather than silently rounded; one read back that is not integer
+    units (text, a REAL written by hand) is a damaged ledger.
+    """
+
+    impl = Numeric(28, 10)
+    cache_ok = True
+
+    def __init__(self, where: str = "") -> None:
+        super().__init__()
+        self.where = where
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        # SQLite: hand the integer units to the driver untouched (Numeric's own processors use floats).
+        return dialect.type_descriptor(BigInteger() if dialect.name == "sqlite" else Numeric(28, 10))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            raise TypeError(f"money columns take Decimal, not {type(value).__name__}")
+        d = Decimal(value)
+        if not d.is_finite() or d != d.quantize(MONEY_QUANTUM):
+            raise ValueError(f"money value {d} has more than {MONEY_PLACES} decimal places or is not finite")
+        if dialect.name == "sqlite":
+            units = int(d.scaleb(MONEY_PLACES))
+            if abs(units) > _SQLITE_MAX_UNITS:
+                raise ValueError(f"money value {d} out of range for SQLite storage")
+            return units
+        return d
+
+    def problem(self, value: Any, dialect_name: str) -> str | None:
+        if value is None or dialect_name != "sqlite" or (isinstance(value, int) and not isinstance(value, bool)):
+            return None
+        from orion_cli.store.stored import shown
+
+        return f"holds {shown(value)}, not a money amount (SQLite keeps integer units of 10^-{MONEY_PLACES})"
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            if isinstance(value, int):
+                return plain(Decimal(value).scaleb(-MONEY_PLACES))
+            raise self.corrupt(self.problem(value, "sqlite") or "")
+        return plain(Decimal(value))
+
+
+class Choice(Checked, TypeDecorator[str]):
+    """A ``String`` holding one of ``values`` (a status, a side): read back as it is, as text; any other
+    value (a status no orion has, a BLOB) is a damaged ledger, not an internal error where it is decoded."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int, values: frozenset[str], where: str = "") -> None:
+        super().__init__(length)
+        self.values = values
+        self.where = where
+
+    def problem(self, value: Any, dialect_name: str) -> str | None:
+        if value is None or value in self.values:
+            return None
+        from orion_cli.store.stored import shown
+
+        return f"holds {shown(value)}, which is none of {', '.join(sorted(self.values))}"
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or value in self.values:
+            return value  # type: ignore[no-any-return]
+        raise self.corrupt(self.problem(value, dialect.name) or "")
+
+
+class JsonObject(Checked, TypeDecorator[str]):
+    """A ``Text`` holding a JSON object orion wrote (``empty_ok``: or ""), read back as that text."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, empty_ok: bool = False, where: str = "") -> None:
+        super().__init__()
+        self.empty_ok = empty_ok
+        self.where = where
+
+    def problem(self, value: Any, dialect_name: str) -> str | None:
+        from orion_cli.core.money import loads_exact
+        from orion_cli.store.stored import json_problem
+
+        return json_problem(value, loads=loads_exact, empty_ok=self.empty_ok)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        problem = self.problem(value, dialect.name)
+        if problem is not None:
+            raise self.corrupt(problem)
+        return value  # type: ignore[no-any-return]
+
+
+# The values orion writes to its choice columns (``tests/store/test_stored_values.py`` holds them to the
+# enums: Venue, Side, Action, TimeInForce, OrderStatus, ExecStatus), spelled out so that this module stays
+# the hot path's only schema import.
+VENUES = frozenset({"kalshi", "polymarket"})
+SIDES = frozenset({"yes", "no"})
+ACTIONS = frozenset({"buy", "sell"})
+TIMES_IN_FORCE = frozenset({"fill_or_kill", "immediate_or_cancel", "good_till_canceled"})
+ORDER_STATUSES = frozenset({"intent", "submitted", "unknown", "open", "filled", "partial", "cancelled", "rejected"})
+EXEC_STATUSES = frozenset({"intents", "leg1_sent", "leg1_done", "leg2_sent", "hedged", "done", "unwinding",
+                           "unwound", "halted", "failed", "refused"})
+
+
 metadata = MetaData()
 
 orion_meta = Table(
@@ -64,58 +207,12 @@ opportunities = Table(
     Column("net_profit", Text, nullable=False),  # exact decimal text (display/sort key; the record is canonical)
     Column("net_edge", Text, nullable=False),
     Column("source", Text, nullable=False),
-    Column("record", Text, nullable=False),
+    Column("record", JsonObject(), nullable=False),
     Index("ix_opportunities_observed", "observed_at"),  # migration 0009: the prune every scan runs
 )
 
 
 # -- the trading ledger (migration 0003) ----------------------------------------------------------
-
-
-MONEY_PLACES = 10
-MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
-_SQLITE_MAX_UNITS = 2**63 - 1
-
-
-class Money(TypeDecorator[Decimal]):
-    """An exact ``Numeric(28, 10)``: prices, sizes, fees and balances never pass through a float.
-
-    PostgreSQL stores NUMERIC exactly. SQLite's NUMERIC affinity would turn a decimal into a REAL
-    (15 significant digits), so there the value is stored as an exact integer count of 10⁻¹⁰ —
-    still a NUMERIC column, read back by this type as the same Decimal. A value with more than
-    ten decimal places is refused rather than silently rounded.
-    """
-
-    impl = Numeric(28, 10)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        # SQLite: hand the integer units to the driver untouched (Numeric's own processors use floats).
-        return dialect.type_descriptor(BigInteger() if dialect.name == "sqlite" else Numeric(28, 10))
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, Decimal | int):
-            raise TypeError(f"money columns take Decimal, not {type(value).__name__}")
-        d = Decimal(value)
-        if not d.is_finite() or d != d.quantize(MONEY_QUANTUM):
-            raise ValueError(f"money value {d} has more than {MONEY_PLACES} decimal places or is not finite")
-        if dialect.name == "sqlite":
-            units = int(d.scaleb(MONEY_PLACES))
-            if abs(units) > _SQLITE_MAX_UNITS:
-                raise ValueError(f"money value {d} out of range for SQLite storage")
-            return units
-        return d
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        if dialect.name == "sqlite":
-            if isinstance(value, int):
-                return plain(Decimal(value).scaleb(-MONEY_PLACES))
-            raise ValueError(f"unexpected money value {value!r} in SQLite (not integer units)")
-        return plain(Decimal(value))
 
 
 def plain(value: Decimal) -> Decimal:
@@ -144,15 +241,15 @@ orders = Table(
     Column("client_order_id", String(100), primary_key=True),
     Column("execution_id", String(64), nullable=True),
     Column("mode", String(8), nullable=False),
-    Column("venue", String(16), nullable=False),
+    Column("venue", Choice(16, VENUES), nullable=False),
     Column("market_id", String(200), nullable=False),
     Column("token_id", String(100), nullable=False),
-    Column("side", String(4), nullable=False),
-    Column("action", String(4), nullable=False),
+    Column("side", Choice(4, SIDES), nullable=False),
+    Column("action", Choice(4, ACTIONS), nullable=False),
     Column("size", Money, nullable=False),
     Column("limit_price", Money, nullable=False),
-    Column("time_in_force", String(24), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("time_in_force", Choice(24, TIMES_IN_FORCE), nullable=False),
+    Column("status", Choice(16, ORDER_STATUSES), nullable=False),
     Column("venue_order_id", String(200), nullable=False),
     Column("filled_size", Money, nullable=False),
     Column("avg_fill_price", Money, nullable=True),
@@ -173,13 +270,13 @@ fills = Table(
     "fills",
     metadata,
     Column("mode", String(8), primary_key=True),
-    Column("venue", String(16), primary_key=True),
+    Column("venue", Choice(16, VENUES), primary_key=True),
     Column("fill_id", String(200), primary_key=True),
     Column("client_order_id", String(100), nullable=False),  # "" when the venue reports a fill we never sent
     Column("venue_order_id", String(200), nullable=False),
     Column("market_id", String(200), nullable=False),
-    Column("side", String(4), nullable=False),
-    Column("action", String(4), nullable=False),
+    Column("side", Choice(4, SIDES), nullable=False),
+    Column("action", Choice(4, ACTIONS), nullable=False),
     Column("size", Money, nullable=False),
     Column("price", Money, nullable=False),
     Column("fee", Money, nullable=False),
@@ -196,9 +293,9 @@ positions = Table(
     "positions",
     metadata,
     Column("mode", String(8), primary_key=True),
-    Column("venue", String(16), primary_key=True),
+    Column("venue", Choice(16, VENUES), primary_key=True),
     Column("market_id", String(200), primary_key=True),
-    Column("side", String(4), primary_key=True),
+    Column("side", Choice(4, SIDES), primary_key=True),
     Column("size", Money, nullable=False),
     Column("cost", Money, nullable=False),  # what the contracts held cost (fees excluded)
     Column("fees", Money, nullable=False),  # fees paid on the contracts held
@@ -211,7 +308,7 @@ balances = Table(
     "balances",
     metadata,
     Column("mode", String(8), primary_key=True),
-    Column("venue", String(16), primary_key=True),
+    Column("venue", Choice(16, VENUES), primary_key=True),
     Column("available", Money, nullable=False),
     Column("reserved", Money, nullable=False),
     Column("total", Money, nullable=False),
@@ -237,10 +334,10 @@ executions = Table(
     Column("key", String(64), primary_key=True),  # the idempotency key: one execution per key, ever
     Column("opportunity_id", String(16), nullable=False),
     Column("mode", String(8), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", Choice(16, EXEC_STATUSES), nullable=False),
     Column("size", Money, nullable=False),
-    Column("plan", Text, nullable=False),  # JSON: legs, prices, fees, edge at decision time
-    Column("result", Text, nullable=False),  # JSON: what happened (fills, unwind, reasons)
+    Column("plan", JsonObject(empty_ok=True), nullable=False),  # JSON: legs, prices, fees, edge at decision time
+    Column("result", JsonObject(empty_ok=True), nullable=False),  # JSON: what happened (fills, unwind, reasons)
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
     Index("ix_executions_status", "mode", "status"),
@@ -265,7 +362,7 @@ settlements = Table(
     "settlements",
     metadata,
     Column("mode", String(8), primary_key=True),
-    Column("venue", String(16), primary_key=True),
+    Column("venue", Choice(16, VENUES), primary_key=True),
     Column("market_id", String(200), primary_key=True),  # one settlement per market: recorded once
     Column("result", String(16), nullable=False),
     Column("yes_payout", Money, nullable=False),  # per YES contract; a NO contract pays 1 - this (void: 0)
@@ -285,7 +382,7 @@ transfers = Table(
     "transfers",
     metadata,
     Column("mode", String(8), primary_key=True),
-    Column("venue", String(16), primary_key=True),
+    Column("venue", Choice(16, VENUES), primary_key=True),
     Column("kind", String(12), primary_key=True),  # deposit | withdrawal
     Column("transfer_id", String(100), primary_key=True),
     Column("status", String(16), nullable=False),  # applied | returned: the last one seen
@@ -294,3 +391,14 @@ transfers = Table(
     Column("at", String(32), nullable=False),  # when the venue finalized it
     Column("recorded_at", String(32), nullable=False),
 )
+
+
+def _name_checked_columns() -> None:
+    """Tell each checked column's type which column it is (its errors name it)."""
+    for table in metadata.tables.values():
+        for column in table.columns:
+            if isinstance(column.type, Checked):
+                column.type.where = f"{table.name}.{column.name}"
+
+
+_name_checked_columns()

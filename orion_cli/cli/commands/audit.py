@@ -204,8 +204,9 @@ class _Altered:
             return
         # A few named, then how many more: the first ten alone, with no count, read as all of them.
         more = f" and {self.count - ALTERED_SHOWN} more" if self.count > ALTERED_SHOWN else ""
-        out.warn(f"audit event(s) {', '.join(map(str, self.first))}{more} are not readable JSON: the "
-                 "log was altered; `orion audit verify` names the first bad event")
+        out.warn(f"audit event(s) {', '.join(map(str, self.first))}{more} are not readable (JSON, or a column "
+                 "that is not text, shown as x'…' and listed in `altered`): the log was altered; "
+                 "`orion audit verify` names the first bad event")
 
 
 def _say_left_out(out: Output, log: AuditLog, lines: int, events: list[Event], *, types: tuple[str, ...], since: str,

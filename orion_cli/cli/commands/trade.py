@@ -1597,7 +1597,7 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                 out.warn("trading is halted: no further buy is sent, so a filled first leg is sold back (up to "
                          f"trading.max_unwind_loss), not hedged; releasing the halt first ({release_steps(halt)}) "
                          "would have let it hedge")
-        resume_to = venues_resume_may_send_to(status, prior["plan"])
+        resume_to = venues_resume_may_send_to(status, prior["plan"], key, app.db().display_url)
         _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True,
                                          resume_to=resume_to, stopped=stopped))
         decided()
