@@ -653,6 +653,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         if not db_path or db_path == ":memory:":
             raise StorageError("in-memory SQLite cannot be shared between processes; use a file path")
         path = Path(db_path)
+        _refuse_uri_mode(parsed, mask_url(resolved))
         # The URL itself first (query arguments the driver does not take; making the engine opens
         # nothing): a ledger found missing would otherwise be told to `orion init` with a URL that
         # init refuses too, the user sent round twice.
@@ -797,6 +798,25 @@ def _supported_backend(drivername: str, display_url: str) -> str:
     raise StorageError(
         f"database.url {display_url}: {problem}; orion supports " + "; ".join(SUPPORTED_URL_FORMS),
         hint="set database.url (or --db, ORION__DATABASE__URL) to one of those forms; nothing was opened",
+        reason="storage_url",
+    )
+
+
+def _refuse_uri_mode(parsed: Any, display_url: str) -> None:
+    """Refuse (exit 3, ``storage_url``) a SQLite URL with ``?uri=…``, before anything is opened.
+
+    Why: the driver takes ``uri=true`` and then hands SQLite the path with the URL's other arguments as
+    its file name, so ``sqlite:///…/q.db?mode=memory&uri=true`` made a file literally named
+    ``q.db?mode=memory``, a ledger no other process opens, left 0644 (orion made private the ``q.db`` the
+    URL names, which it never wrote), where ``?mode=ro`` alone is refused (:func:`_sqlite_engine`)."""
+    if "uri" not in parsed.query:
+        return
+    raise StorageError(
+        f"{display_url}: the SQLite driver's query argument 'uri' is not taken (it would open a file named by the "
+        "path and the URL's other arguments, not the one the URL names); nothing was opened",
+        hint="give --db the ledger's path (a file whose name has '?' or '%': its path, or %3F and %25 in a URL); "
+             "orion opens SQLite ledgers itself (read-only for the commands that only read) and sets the busy "
+             "timeout (database.busy_timeout_ms)",
         reason="storage_url",
     )
 

@@ -388,6 +388,20 @@ def test_a_sqlite_url_query_the_driver_does_not_take_is_refused_not_warned_and_i
     assert (tmp_path / "t.db").is_file()
 
 
+def test_a_sqlite_url_asking_for_uri_mode_is_refused_and_makes_no_file(tmp_path: Path) -> None:
+    """`sqlite:///…/q.db?mode=memory&uri=true` made a file literally named `q.db?mode=memory`, mode 0644 (the
+    driver takes `uri` and hands SQLite the path with the other arguments as its file name), where `?mode=ro`
+    is refused: refused too (exit 3, storage_url), before anything is made."""
+    where = tmp_path / "ledgers"
+    where.mkdir()
+    for query in ("?mode=memory&uri=true", "?uri=true", "?mode=ro&uri=1"):
+        with pytest.raises(StorageError) as info:
+            open_database(f"sqlite:///{where / 'q.db'}{query}")
+        assert info.value.exit_code == ExitCode.CONFIG and info.value.reason == "storage_url"
+        assert "query argument 'uri'" in info.value.message and info.value.hint
+    assert list(where.iterdir()) == []
+
+
 def test_resolve_url_forms(tmp_path: Path) -> None:
     assert resolve_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
     assert resolve_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
