@@ -18,3 +18,20 @@ def plural(count: object, noun: str) -> str:
     """``noun`` as it follows ``count``: singular for exactly one ("1 contract"), else plural ("0.5
     contracts", "2 orders"); a regular English plural (an added "s")."""
     return noun if count == 1 else f"{noun}s"
+
+
+# Longer than any id, path or name a person types (a ticker is at most 128 characters): the length is then
+# what is wrong, and a whole pasted page printed back (twice: the message and its JSON record) would bury it.
+SHOWN_WHOLE_MAX = 200
+SHOWN_CUT_CHARS = 60
+
+
+def shown_text(given: str) -> str:
+    """A value typed by a person (a market or opportunity id, an option's value) as a message quotes it:
+    ``repr`` (so a control character or a space shows as what it is), whole as given, unless it is far
+    longer than any such value can be: then its first :data:`SHOWN_CUT_CHARS` characters and its length,
+    ``'aaaa…'… (10000 characters)``. One rule for every command, so a 10,000-character id is not echoed
+    whole by one command and cut by another."""
+    if len(given) <= SHOWN_WHOLE_MAX:
+        return repr(given)
+    return f"{given[:SHOWN_CUT_CHARS]!r}… ({len(given)} characters)"

@@ -39,6 +39,7 @@ import tomli_w
 from orion_cli.core.errors import ConfigError, NotFound, UsageError
 from orion_cli.core.files import DanglingLink, FileRefused, MiB, link_target, read_regular_file, replace_file
 from orion_cli.core.paths import make_private_dirs
+from orion_cli.core.plain_text import shown_text
 from orion_cli.matching import equivalence as eq
 from orion_cli.matching.equivalence import MatchCandidate
 
@@ -142,23 +143,11 @@ def id_problem(kalshi: str, polymarket: str) -> str | None:
     wrong), with what is wrong with it: a character and where, or a length."""
     problem = _kalshi_problem(kalshi)
     if problem:
-        return f"kalshi {_shown_id(kalshi)} is not a Kalshi market ticker: {problem}"
+        return f"kalshi {shown_text(kalshi)} is not a Kalshi market ticker: {problem}"
     problem = _polymarket_problem(polymarket)
     if problem:
-        return f"polymarket {_shown_id(polymarket)} {problem}"
+        return f"polymarket {shown_text(polymarket)} {problem}"
     return None
-
-
-# Longer than any id (a ticker is at most 128 characters): the length is then what is wrong, and a whole
-# pasted page printed back would bury the message.
-_SHOWN_ID_MAX = 200
-
-
-def _shown_id(given: str) -> str:
-    """An id for a message: whole as given, unless it is far longer than any id can be."""
-    if len(given) <= _SHOWN_ID_MAX:
-        return repr(given)
-    return f"{given[:60]!r}… ({len(given)} characters)"
 
 
 _TICKER_CHARACTERS = "letters, digits, '-', '.' and '_'"
@@ -631,8 +620,14 @@ def _removal(path: Path, pairs: Sequence[CuratedPair], kalshi: str, polymarket: 
             "data); nothing was removed",
             hint=f"`orion pairs remove {kalshi} {held}` (or `orion pairs remove {kalshi}`: a Kalshi market has "
                  "one pair)")
-    what = kalshi if polymarket is None else f"{kalshi} <-> {polymarket}"
+    what = _as_typed(kalshi) if polymarket is None else f"{_as_typed(kalshi)} <-> {_as_typed(polymarket)}"
     raise NotFound(f"no curated pair {what} in {path}", hint="`orion pairs list` shows the curated pairs")
+
+
+def _as_typed(given: str) -> str:
+    """An id in a message as written when it is a plain one, else quoted and cut when long (:func:`shown_text`):
+    a pasted page or a control character is not echoed back whole."""
+    return given if len(given) <= 128 and given.isprintable() and " " not in given else shown_text(given)
 
 
 def curated_twice(curated: Sequence[CuratedPair], market_of: Mapping[str, str]) -> list[list[CuratedPair]]:

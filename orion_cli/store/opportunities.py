@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, insert, select
 from orion_cli.core.errors import DataError, NotFound
 from orion_cli.core.money import loads_exact
 from orion_cli.core.opportunity import Opportunity
+from orion_cli.core.plain_text import shown_text
 from orion_cli.store.db import Database
 from orion_cli.store.stored import CorruptValue
 from orion_cli.store.tables import executions
@@ -77,7 +78,7 @@ def load(db: Database, opportunity_id: str) -> tuple[Opportunity, str]:
     with db.read() as conn:
         row = conn.execute(select(opp_table).where(opp_table.c.id == key)).first()
     if row is None:
-        raise NotFound(f"no opportunity with id {opportunity_id!r}",
+        raise NotFound(f"no opportunity with id {shown_text(opportunity_id)}",
                        hint="run `orion scan` and use an id from its output")
     try:
         return Opportunity.from_record(loads_exact(row.record)), row.source
