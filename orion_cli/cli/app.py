@@ -21,7 +21,7 @@ from orion_cli.cli.context import AppContext
 from orion_cli.cli.entry import drop_unplain_size_variables
 from orion_cli.cli.groups import MISSING_COMMAND, CommandGroup
 from orion_cli.cli.output import FORMATS, Output, stream_is_tty
-from orion_cli.cli.params import ascii_numbers_only, no_empty_paths, path_as_typed
+from orion_cli.cli.params import ascii_numbers_only, no_empty_paths, one_value_each, path_as_typed
 from orion_cli.cli.streams import discard, unwritten, write_failed
 from orion_cli.core.command_line import command_words, set_actor_command
 from orion_cli.core.command_line import takes_next as _takes_next
@@ -202,6 +202,7 @@ class OrionGroup(CommandGroup):
         _reflow_tree(self)
         ascii_numbers_only(self)
         no_empty_paths(self)
+        one_value_each(self)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         # Before anything renders: Rich and shutil would read a $COLUMNS of other scripts' digits.

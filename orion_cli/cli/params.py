@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.models import TyperPath
 
-from orion_cli.core.plain_text import plain_ascii
+from orion_cli.core.plain_text import plain_ascii, shown_text
 
 # Click's int and float types (IntRange and FloatRange derive from them), which convert with int()/float();
 # told by class name, as Typer vendors Click.
@@ -135,3 +135,63 @@ def one_venue(values: list[str] | None) -> str | None:
         raise typer.BadParameter(f"given {len(values)} times ({', '.join(repr(v) for v in values)}); it names one "
                                  "venue, and leaving it out covers every venue", param_hint="--venue")
     return values[0]
+
+
+def one_value_each(command: Any) -> None:
+    """Refuse an option that takes one value given twice with different values (a usage error, exit 2),
+    in ``command`` and every subcommand.
+
+    Click keeps the last value of a repeated option, silently: ``orion --db q.db halt --db orion.db``
+    halted ``orion.db`` while the first ``--db`` named ``q.db``, and ``--config a.toml --config b.toml``
+    ran under b.toml's limits. Which value was meant cannot be told, so neither is taken. The same value
+    twice (a wrapper script adding what the user also typed) says one thing and passes. Told from the
+    parser's own reading of the command line (an option whose value is stored, not appended: a
+    repeatable option such as ``pairs suggest --accept`` takes every value; a flag or a count is not a
+    value), so every option, a new one included, is covered in this one place."""
+    if getattr(command, "_orion_one_value_each", False):
+        return
+    make_parser = command.make_parser
+
+    def checked_parser(ctx: Any) -> Any:
+        parser = make_parser(ctx)
+        # Click's parser (vendored by Typer, pinned in pyproject.toml) keeps its options by name; each
+        # option object appears once per name it has (-n and --limit).
+        seen: dict[int, Any] = {}
+        for table in (parser._long_opt, parser._short_opt):
+            for option in table.values():
+                seen.setdefault(id(option), option)
+        for option in seen.values():
+            if option.action == "store":
+                option.process = _storing_once(option, ctx)
+        return parser
+
+    command.make_parser = checked_parser
+    command._orion_one_value_each = True
+    for sub in (getattr(command, "commands", None) or {}).values():
+        one_value_each(sub)
+
+
+def _storing_once(option: Any, ctx: Any) -> Any:
+    store = option.process
+
+    def process(value: Any, state: Any) -> None:
+        if option.dest in state.opts and state.opts[option.dest] != value:
+            names = option.obj.opts
+            name = next((n for n in names if n.startswith("--")), names[0])
+            raise typer.BadParameter(
+                f"given twice, with different values ({_shown_value(state.opts[option.dest])} and "
+                f"{_shown_value(value)}); give it once", ctx=ctx, param_hint=name)
+        store(value, state)
+
+    return process
+
+
+def _shown_value(value: Any) -> str:
+    """An option's value in the refusal of a repeat: cut when long (:func:`shown_text`), a database URL's
+    password masked, and nothing of a value that looks like a key (secrets never appear in output)."""
+    from orion_cli.core.redact import NOT_SHOWN, mask_url, mask_web_url, setting_looks_secret
+
+    text = value if isinstance(value, str) else str(value)
+    if setting_looks_secret(text):
+        return NOT_SHOWN
+    return shown_text(mask_web_url(text) if text.lower().startswith(("http://", "https://")) else mask_url(text))

@@ -44,6 +44,90 @@ def halted(db: Path) -> bool:
         return bool(conn.execute("select count(*) from halt_state where halted").fetchone()[0])
 
 
+# -- a single-valued option given twice ----------------------------------------------------------
+
+
+def test_a_repeated_db_with_another_value_is_a_usage_error_and_halts_neither(ledger: Path, tmp_path: Path) -> None:
+    """Review: `orion --db db/q.db halt --reason two --db home/orion.db` halted the second, exit 0."""
+    other = tmp_path / "q.db"
+    assert run("--db", str(other), "init").exit_code == 0
+    result = run("--db", str(other), "--json", "halt", "--reason", "two", "--db", str(ledger))
+    assert result.exit_code == 2, result.output
+    message = error_record(result)["message"]
+    assert "--db" in message and "given twice" in message and str(other) in message and str(ledger) in message
+    assert not halted(ledger) and not halted(other)
+
+
+def test_a_repeated_config_with_another_value_is_a_usage_error(ledger: Path, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text("[limits]\norder_notional = 5\n")
+    b.write_text("[limits]\norder_notional = 500\n")
+    result = run("--config", str(a), "--json", "config", "show", "--config", str(b))
+    assert result.exit_code == 2 and "--config" in error_record(result)["message"], result.output
+    assert result.stdout == ""
+
+
+def test_the_same_value_twice_passes(ledger: Path) -> None:
+    result = run("--db", str(ledger), "--json", "halt", "--status", "--db", str(ledger))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["halted"] is False
+
+
+@pytest.mark.parametrize("args, name", [
+    (["--format", "json", "halt", "--status", "--format", "table"], "--format"),
+    (["markets", "--demo", "-n", "3", "--limit", "4"], "--limit"),
+    (["audit", "tail", "-n", "1", "-n", "2"], "--lines"),
+    (["scan", "--snapshot", "a.json", "--snapshot", "b.json"], "--snapshot"),
+    (["snapshot", "record", "--out", "a.json", "--out", "b.json"], "--out"),
+    (["reconcile", "--metrics-file", "a.prom", "--metrics-file", "b.prom"], "--metrics-file"),
+    (["trade", "abcdefgh", "--demo", "--idempotency-key", "k1", "--idempotency-key", "k2"], "--idempotency-key"),
+    (["trade", "abcdefgh", "--demo", "--size", "1", "--size", "2"], "--size"),
+    (["halt", "--reason", "one", "-r", "two"], "--reason"),
+])
+def test_every_single_valued_option_given_twice_differently_is_refused_before_anything_runs(
+        ledger: Path, tmp_path: Path, args: list[str], name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("--json", *args)
+    assert result.exit_code == 2, result.output
+    message = error_record(result)["message"]
+    assert name in message and "given twice" in message, message
+    assert not halted(ledger)
+    assert not any(tmp_path.glob("[ab].*")), "nothing is written"
+
+
+def test_a_repeatable_option_still_takes_every_value(ledger: Path) -> None:
+    # --accept is repeatable: both tickers are looked for (neither is a candidate: one is named as missing).
+    result = run("--json", "pairs", "suggest", "--demo", "--accept", "KXNOPE-1", "--accept", "KXNOPE-2")
+    assert "given twice" not in result.output
+
+
+def test_a_repeated_db_url_shows_no_password(isolated_home: Path) -> None:
+    result = run("--json", "--db", "postgresql://orion:s3cr3tpw@db.example/orion", "--db", "x.db", "halt", "--status")
+    assert result.exit_code == 2 and "--db" in result.stderr
+    assert "s3cr3tpw" not in result.output and "***" in result.stderr
+
+
+def test_a_repeated_long_value_is_cut_in_the_refusal(ledger: Path) -> None:
+    long = "k." * 5_000
+    result = run("--json", "trade", "abcdefgh", "--idempotency-key", long, "--idempotency-key", "k2")
+    assert result.exit_code == 2 and "(10000 characters)" in result.stderr
+    assert len(result.stderr) < 2_000
+
+
+def test_every_command_refuses_repeats() -> None:
+    """The check is installed on every command of the tree, so a new one is covered."""
+    import typer.main
+
+    stack = [typer.main.get_command(app)]
+    seen = 0
+    while stack:
+        cmd = stack.pop()
+        assert getattr(cmd, "_orion_one_value_each", False), cmd.name
+        seen += 1
+        stack.extend(getattr(cmd, "commands", {}).values())
+    assert seen > 20
+
+
 # -- a long value in a message: cut, the same way everywhere -------------------------------------
 
 
