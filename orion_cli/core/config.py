@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 from orion_cli.core.errors import ConfigError
 from orion_cli.core.files import FileRefused, MiB, read_regular_file
-from orion_cli.core.paths import home_problem, user_config_file
+from orion_cli.core.paths import blank_variable_problem, home_problem, user_config_file
 from orion_cli.core.plain_text import plain_ascii
 from orion_cli.core.redact import (
     LOOPBACK_HOSTS,
@@ -999,7 +999,7 @@ def load_settings(
         for k, v in _flatten(doc, source, problem).items():
             values[k] = (v, label)
 
-    home = home_problem(env.get("ORION_HOME", ""))
+    home = home_problem(env.get("ORION_HOME"))
     user_file: Path | None = None
     if home is not None:  # the default ledger (and so the kill switch) is in it, unless one is named
         problem(home, "database")  # noted only for the kill switch with its database named: the file unread
@@ -1012,7 +1012,12 @@ def load_settings(
 
     explicit = config_file
     explicit_source = "--config"
-    if explicit is None and env.get("ORION_CONFIG", "").strip():
+    blank_config = blank_variable_problem("ORION_CONFIG", env.get("ORION_CONFIG")) if explicit is None else None
+    if blank_config is not None:  # the file it was to name is not read, as an unreadable one is not
+        if not lenient:
+            raise blank_config
+        unread.append(blank_config)
+    elif explicit is None and env.get("ORION_CONFIG") is not None:
         explicit = Path(env["ORION_CONFIG"]).expanduser()
         explicit_source = "$ORION_CONFIG"
     if explicit is not None:

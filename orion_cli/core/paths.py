@@ -15,13 +15,39 @@ from orion_cli.core.errors import ConfigError
 APP_NAME = "orion"
 
 
-def home_problem(value: str) -> ConfigError | None:
+# orion's own variables that name a file or a directory (the configuration's ``ORION__…`` keys aside):
+# what each names, for the refusal of an empty one.
+PATH_VARIABLES = {
+    "ORION_HOME": "the directory of the config file, ledger and vault",
+    "ORION_CONFIG": "a config file",
+    "ORION_MASTER_PASSWORD_FILE": "the file holding the vault's master password",
+}
+
+
+def blank_variable_problem(name: str, value: str | None) -> ConfigError | None:
+    """An empty or blank ``name`` (one of :data:`PATH_VARIABLES`; None: unset): a configuration error
+    (exit 3). It is what an unset shell variable gives (``ORION_CONFIG=$CFG orion trade --watch``, $CFG
+    unset): taken for unset, the command ran, silently, under the user config's limits, on the default
+    ledger or with another unlock source; as ``--config ""`` is a usage error, an empty variable is refused."""
+    if value is None or value.strip():
+        return None
+    return ConfigError(f"{name} is set but empty: it names {PATH_VARIABLES[name]}, and orion will not guess "
+                       "what an empty one meant (an unset shell variable?)",
+                       hint=f"unset it (`unset {name}`) to use the default, or set it to a path",
+                       reason="config_invalid")
+
+
+def home_problem(value: str | None) -> ConfigError | None:
     """``ORION_HOME`` holds the default ledger, and with it the kill switch: a relative one is found in
     each process's own working directory, so an operator's `orion halt` would not stop a cron job or a
-    service started elsewhere (as a relative ``database.url`` is refused, for the directory around it)."""
-    value = value.strip()
-    if not value:
+    service started elsewhere (as a relative ``database.url`` is refused, for the directory around it).
+    Unset (None) is no problem; empty or blank is (:func:`blank_variable_problem`)."""
+    if value is None:
         return None
+    blank = blank_variable_problem("ORION_HOME", value)
+    if blank is not None:
+        return blank
+    value = value.strip()
     try:
         home = Path(value).expanduser()
         if home.is_absolute():
@@ -57,13 +83,11 @@ def _not_a_directory(value: str, home: Path) -> ConfigError | None:
 def home_override() -> Path | None:
     """The directory ``ORION_HOME`` names; one that cannot be everyone's is a configuration error (exit 3)
     wherever it is used, never a directory made in the working directory or an internal error."""
-    value = os.environ.get("ORION_HOME", "").strip()
-    if not value:
-        return None
+    value = os.environ.get("ORION_HOME")
     problem = home_problem(value)
     if problem is not None:
         raise problem
-    return Path(value).expanduser()
+    return None if value is None else Path(value.strip()).expanduser()
 
 
 def config_dir() -> Path:

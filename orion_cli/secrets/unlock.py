@@ -21,6 +21,7 @@ from pathlib import Path
 
 from orion_cli.core.errors import SecretsError
 from orion_cli.core.files import NOT_FILE_OR_PIPE, open_without_blocking
+from orion_cli.core.paths import blank_variable_problem
 from orion_cli.secrets.vault import check_private_mode
 
 PASSWORD_FILE_ENV = "ORION_MASTER_PASSWORD_FILE"  # noqa: S105 - a variable name
@@ -146,6 +147,9 @@ def resolve_master_password(
     be remembered yet) and the password must be at least 8 characters.
     """
     env = os.environ if environ is None else environ
+    blank = blank_variable_problem(PASSWORD_FILE_ENV, env.get(PASSWORD_FILE_ENV))
+    if blank is not None:  # taken for unset, the keyring or a prompt would unlock instead, unasked
+        raise blank
     file_var = env.get(PASSWORD_FILE_ENV, "").strip()
     if file_var:
         try:

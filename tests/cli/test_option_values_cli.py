@@ -128,6 +128,50 @@ def test_every_command_refuses_repeats() -> None:
     assert seen > 20
 
 
+# -- an empty variable naming a file or a directory ----------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["", " ", "\t"])
+@pytest.mark.parametrize("name", ["ORION_CONFIG", "ORION_HOME"])
+def test_an_empty_path_variable_is_a_configuration_error_naming_it(ledger: Path, name: str, value: str) -> None:
+    """Review: ORION_CONFIG= used the user config and ORION_HOME= switched to ~/.local/share/orion, silently."""
+    result = run("--json", "config", "show", "--sources", env={name: value})
+    assert result.exit_code == 3, result.output
+    record = error_record(result)
+    assert record["reason"] == "config_invalid" and name in record["message"]
+    assert f"unset {name}" in result.stderr and result.stdout == ""
+
+
+def test_an_empty_orion_home_does_not_move_trading_to_another_ledger(ledger: Path) -> None:
+    result = run("--json", "trade", "abcdefgh", "--demo", env={"ORION_HOME": ""})
+    assert result.exit_code == 3 and "ORION_HOME" in error_record(result)["message"]
+
+
+def test_the_kill_switch_still_engages_on_a_named_ledger_under_an_empty_variable(ledger: Path) -> None:
+    for name in ("ORION_CONFIG", "ORION_HOME"):
+        result = run("--db", str(ledger), "halt", "--reason", "x", env={name: ""})
+        assert result.exit_code == 0 and name in result.stderr, result.output
+        assert halted(ledger)
+        assert run("--db", str(ledger), "resume", "--yes").exit_code == 0
+
+
+def test_an_empty_master_password_file_variable_is_refused_not_skipped(ledger: Path) -> None:
+    """Taken for unset, ORION_MASTER_PASSWORD (or the keyring) unlocked instead."""
+    from orion_cli.core.errors import ConfigError
+    from orion_cli.secrets.unlock import resolve_master_password
+
+    with pytest.raises(ConfigError, match="ORION_MASTER_PASSWORD_FILE is set but empty"):
+        resolve_master_password(ledger.parent / "vault.json",
+                                environ={"ORION_MASTER_PASSWORD_FILE": " ", "ORION_MASTER_PASSWORD": "pw-pw-pw-pw"})
+    env_file = ledger.parent / "bot.env"
+    env_file.write_text("KALSHI_API_KEY_ID=0d6b0f7e-1c2d-4e5f-8a9b-0c1d2e3f4a5b\n")
+    made = run("secrets", "encrypt", "--from-file", str(env_file), env={"ORION_MASTER_PASSWORD": "pw-pw-pw-pw"})
+    assert made.exit_code == 0, made.output
+    result = run("--json", "secrets", "check",
+                 env={"ORION_MASTER_PASSWORD_FILE": "", "ORION_MASTER_PASSWORD": "pw-pw-pw-pw"})
+    assert result.exit_code == 3 and "ORION_MASTER_PASSWORD_FILE" in error_record(result)["message"], result.output
+
+
 # -- a long value in a message: cut, the same way everywhere -------------------------------------
 
 

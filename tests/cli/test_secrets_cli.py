@@ -91,7 +91,7 @@ def pw_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return f
 
 
-def run(*args: str, env: dict[str, str] | None = None, pre: tuple[str, ...] = ()) -> Any:
+def run(*args: str, env: dict[str, str | None] | None = None, pre: tuple[str, ...] = ()) -> Any:
     return CliRunner().invoke(app, [*pre, "secrets", *args], env=env, catch_exceptions=False)
 
 
@@ -740,7 +740,7 @@ def test_remember_refuses_a_wrong_password(tmp_path: Path, home: Path, pw_file: 
     assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
     kr = MemoryKeyring()
     monkeypatch.setattr(keyring, "get_keyring", lambda: kr)
-    result = run("remember", env={"ORION_MASTER_PASSWORD_FILE": "", "ORION_MASTER_PASSWORD": "wrong-password"})
+    result = run("remember", env={"ORION_MASTER_PASSWORD_FILE": None, "ORION_MASTER_PASSWORD": "wrong-password"})
     assert result.exit_code == 4 and kr.data == {}
 
 

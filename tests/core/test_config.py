@@ -278,7 +278,8 @@ def test_engaging_notes_a_wrong_halt_key_apart_but_still_refuses_a_wrong_databas
 # Every ORION_ variable orion or its tests read for another purpose, and the live gate's near misses
 # (which the gate notes itself): none is a configuration key, none may be refused as a misspelt one.
 NOT_CONFIG_VARIABLES = {
-    "ORION_HOME": "", "ORION_DEBUG": "1", "ORION_PAPER_TRADING": "0", "ORION_LIVE_TRADING_AUTHORIZED": "true",
+    "ORION_HOME": "/nonexistent-orion-home", "ORION_DEBUG": "1", "ORION_PAPER_TRADING": "0",
+    "ORION_LIVE_TRADING_AUTHORIZED": "true",
     "ORION_MASTER_PASSWORD": "pw", "ORION_MASTER_PASSWORD_FILE": "/nonexistent", "ORION_ALERT_WEBHOOK_URL": "x",
     "ORION_TRADE_STOP_AFTER_GATE": "1", "ORION_TEST_CRASH_AT": "l1_recorded", "ORION_DB": "x",
     "ORION_FUZZ_RANDOM": "1", "ORION_FUZZ_EXAMPLES": "5", "ORION_CHAOS_EXECUTIONS": "5",
@@ -615,11 +616,21 @@ def test_a_relative_orion_home_is_a_config_error_unless_the_kill_switch_names_it
         load_settings(environ={"ORION_HOME": home}, overrides={"database.url": "/srv/orion/ledger.db"})
 
 
-@pytest.mark.parametrize("home", ["", "  ", "/srv/orion", "~/orion"])
-def test_an_absolute_or_unset_orion_home_is_accepted(home: str, monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("home", [None, "/srv/orion", "~/orion"])
+def test_an_absolute_or_unset_orion_home_is_accepted(home: str | None, monkeypatch: pytest.MonkeyPatch,
                                                     tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert load_settings(environ={"ORION_HOME": home}).problems == ()
+    assert load_settings(environ={} if home is None else {"ORION_HOME": home}).problems == ()
+
+
+@pytest.mark.parametrize("name", ["ORION_HOME", "ORION_CONFIG"])
+@pytest.mark.parametrize("value", ["", "  ", "\t"])
+def test_an_empty_orion_home_or_config_is_refused_not_taken_for_unset(name: str, value: str) -> None:
+    """Review: an empty one (an unset shell variable, ORION_CONFIG=$CFG) ran on the user config or the
+    default ledger, silently."""
+    with pytest.raises(ConfigError, match=f"{name} is set but empty") as caught:
+        load_settings(environ={name: value})
+    assert caught.value.exit_code == 3 and f"unset {name}" in (caught.value.hint or "")
 
 
 @pytest.mark.parametrize("value", ["", "/srv/orion/ledger.db", "~/ledger.db", "sqlite:////srv/orion/ledger.db",
