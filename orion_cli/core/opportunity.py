@@ -240,6 +240,29 @@ def not_a_pair(legs: int) -> str | None:
             "trade it at the venue by hand")
 
 
+# An id as `orion scan` prints it is 8 letters and digits (:func:`opportunity_id`); twice that is
+# allowed, so an id of another form in a ledger is still found, and nothing longer or of other characters.
+OPPORTUNITY_ID_MAX = 16
+
+
+def opportunity_id_problem(text: str) -> str | None:
+    """Why ``text`` (surrounding blanks aside) cannot be an opportunity id, or None; said of it as given,
+    cut when long (:func:`orion_cli.core.plain_text.shown_text`)."""
+    from orion_cli.core.plain_text import shown_text
+
+    given = text.strip()
+    if not given:
+        why = "it is empty"
+    elif len(given) > OPPORTUNITY_ID_MAX:
+        why = f"it is {len(given)} characters long, and an id 8 (as `orion scan` prints it)"
+    elif given.isascii() and given.isalnum():
+        return None
+    else:
+        at = next(i for i, c in enumerate(given) if not (c.isascii() and c.isalnum()))
+        why = f"{given[at]!r} at character {at + 1} is not a letter or a digit, which an id is made of"
+    return f"{shown_text(text)} is not an opportunity id: {why}"
+
+
 def opportunity_id(kind: str, legs: tuple[tuple[str, str, str], ...], now: datetime) -> str:
     """8 base32 characters of SHA-256 over kind, the (venue, market, side) legs and a minute bucket.
 

@@ -67,6 +67,35 @@ _CONDITION_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _TOKEN_ID = re.compile(r"^[0-9]{6,80}$")
 
 
+# What a market reference (`orion book REF`) is made of: a Kalshi ticker (letters, digits, "-", "." and
+# "_", at most 128), a condition id (0x and 64 hex digits), a token id (up to 80 digits) or a slug
+# (lower-case letters, digits and "-"). Longer than any of them, it is no reference.
+MARKET_REF_MAX = 200
+_MARKET_REF = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def market_ref_problem(ref: str) -> str | None:
+    """Why ``ref`` (surrounding blanks aside, as every reader strips them) cannot name a market, or None.
+
+    Checked before any request: an empty reference, one with a space or a control character in it went
+    to the venue as a search (offline: exit 5, "the venue may be down" for a typing mistake). Said of
+    the reference as given (:func:`orion_cli.core.plain_text.shown_text`), with what is wrong."""
+    from orion_cli.core.plain_text import shown_text
+
+    text = ref.strip()
+    if not text:
+        why = "it is empty"
+    elif len(text) > MARKET_REF_MAX:
+        why = f"it is {len(text)} characters long, and no ticker, id or slug is over {MARKET_REF_MAX}"
+    elif _MARKET_REF.fullmatch(text):
+        return None
+    else:
+        at = next(i for i, c in enumerate(text) if not _MARKET_REF.fullmatch(c))
+        why = (f"{text[at]!r} at character {at + 1} is none of the letters, digits, '-', '.' and '_' a ticker, "
+               "condition id, token id or slug is made of")
+    return f"{shown_text(ref)} is not a market ticker, id or slug: {why}"
+
+
 def guess_venue(ref: str) -> Venue:
     """Which venue a market reference belongs to, from its shape alone.
 

@@ -172,6 +172,68 @@ def test_an_empty_master_password_file_variable_is_refused_not_skipped(ledger: P
     assert result.exit_code == 3 and "ORION_MASTER_PASSWORD_FILE" in error_record(result)["message"], result.output
 
 
+# -- a market or opportunity id that cannot be one: refused before any request ------------------
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every venue request the command would send, recorded and failed."""
+    import httpx
+
+    sent: list[str] = []
+
+    async def refuse(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(request.url))
+        raise httpx.ConnectError("no network in this test", request=request)
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", refuse)
+    return sent
+
+
+@pytest.mark.parametrize("ref, what", [
+    ("", "it is empty"),
+    ("  ", "it is empty"),
+    ("a b", "' ' at character 2"),
+    ("KX\x1b[31m", "'\\x1b' at character 3"),
+    ("https://polymarket.com/event/x", "':' at character 6"),
+    ("K" * 201, "201 characters long"),
+])
+@pytest.mark.parametrize("data", [[], ["--demo"]], ids=["live", "demo"])
+def test_book_refuses_a_reference_that_cannot_name_a_market_before_any_request(
+        isolated_home: Path, no_network: list[str], ref: str, what: str, data: list[str]) -> None:
+    """Review: `orion book ''`, `'a b'` and `$'KX\\e[31m'` went to the network first (offline: exit 5,
+    "polymarket unavailable … the venue may be down")."""
+    result = run("--json", "book", ref, *data)
+    assert result.exit_code == 2, result.output
+    record = error_record(result)
+    assert record["reason"] == "usage" and "is not a market ticker, id or slug" in record["message"]
+    assert what in record["message"] and "\x1b" not in result.output
+    assert no_network == []
+
+
+def test_book_still_reads_a_well_formed_reference(isolated_home: Path) -> None:
+    for ref in ("KXMENWORLDCUP-26-PT", " KXMENWORLDCUP-26-PT ", "will-portugal-win-the-2026-fifa-world-cup-912"):
+        result = run("--json", "book", ref, "--demo")
+        assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("op_id, what", [
+    ("", "it is empty"),
+    ("a b", "' ' at character 2"),
+    ("ab\x1b[31mcd", "'\\x1b' at character 3"),
+    ("a" * 17, "17 characters long"),
+])
+def test_trade_refuses_an_id_that_cannot_be_an_opportunity_before_opening_the_ledger(
+        isolated_home: Path, op_id: str, what: str) -> None:
+    # No ledger at all: the id is refused first (exit 2), not "no orion ledger" (exit 3).
+    result = run("--json", "trade", op_id, "--demo")
+    assert result.exit_code == 2, result.output
+    record = error_record(result)
+    assert "is not an opportunity id" in record["message"] and what in record["message"]
+    assert "`orion scan --demo`" in result.stderr
+    assert not (isolated_home / "orion.db").exists()
+
+
 # -- a long value in a message: cut, the same way everywhere -------------------------------------
 
 

@@ -292,10 +292,15 @@ def book_command(
 
     Example:  orion book KXMENWORLDCUP-26-PT --demo   ·   orion book will-portugal-win-the-2026-fifa-world-cup-912
     """
-    from orion_cli.venues.base import parse_venues
+    from orion_cli.venues.base import market_ref_problem, parse_venues
 
     app = get_app(ctx)
     chosen = parse_venues(one_venue(venue))
+    problem = market_ref_problem(market)
+    if problem is not None:  # before any request or file is read: a typing mistake, not a venue down
+        from orion_cli.core.errors import UsageError
+
+        raise UsageError(problem, hint=f"copy one from `orion markets{source_flags(snapshot, demo)} --search TEXT`")
     source = open_source(app, snapshot, demo)
     announce(app, source)
     from orion_cli.core.errors import NotFound

@@ -2206,6 +2206,13 @@ def trade_command(
     if op_id is None:
         raise typer.BadParameter("give an opportunity id (from `orion scan`) or --watch SECONDS",
                                  param_hint="OP_ID")
+    from orion_cli.core.opportunity import opportunity_id_problem
+
+    problem = opportunity_id_problem(op_id)
+    if problem is not None:  # before the ledger is opened: a typing mistake, said with the id cut
+        from orion_cli.core.errors import UsageError
+
+        raise UsageError(problem, hint=f"run `orion scan{source_flags(snapshot, demo)}` and use an id from its output")
     if idempotency_key is not None and not idempotency_key.strip():
         raise typer.BadParameter("must not be empty", param_hint="--idempotency-key")
     if idempotency_key is not None and (len(idempotency_key.strip()) > MAX_KEY or not idempotency_key.isprintable()):
