@@ -857,9 +857,9 @@ def test_audit_tail_names_a_few_altered_events_then_how_many_more(ledger: Path) 
     assert total >= 7
     result = run("--json", "audit", "tail", "-n", "100")
     assert result.exit_code == 0, result.output
-    assert f"audit event(s) 1, 2, 3, 4, 5 and {total - 5} more are not readable JSON" in result.stderr
+    assert f"audit event(s) 1, 2, 3, 4, 5 and {total - 5} more are not readable (JSON" in result.stderr
     few = run("--json", "audit", "tail", "-n", "2")  # only what is shown is counted
-    assert f"audit event(s) {total - 1}, {total} are not readable JSON" in few.stderr
+    assert f"audit event(s) {total - 1}, {total} are not readable (JSON" in few.stderr
 
 
 @pytest.mark.parametrize("stored", ['{"reason":NaN}', '{"reason":1e999}', '{"reason":-Infinity}'])
