@@ -420,10 +420,23 @@ def capture_from_document(doc: Mapping[str, Any], label: str = "snapshot") -> Ca
         raise _bad(label, f"unknown venue(s) {', '.join(sorted(unknown))}")
     cap = Capture(recorded_at=recorded_at)
     for key in ("environment", "degraded"):
-        value = doc.get(key) or {}
+        value = doc.get(key)
+        if value is None:
+            value = {}
+        # Not `or {}`: `"degraded": []` (or "", 0) was read as "nothing degraded", silently.
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise _bad(label, f"{key}: expected an object of strings")
         setattr(cap, key, dict(value))
+    # `snapshot record` names a venue in `degraded` only when it could not record it, so never beside
+    # that venue's data: a file that does both contradicts itself (its replay priced the "missing"
+    # data under a banner saying it was missing), and one naming no venue orion knows is not its own.
+    strange = sorted(set(cap.degraded) - {v.value for v in ALL_VENUES})
+    if strange:
+        raise _bad(label, f"degraded: unknown venue(s) {', '.join(s[:40] for s in strange)}")
+    both = [v for v in cap.degraded if v in venues]
+    if both:
+        raise _bad(label, f"degraded: {' and '.join(both)} recorded as down, yet venues.{both[0]} holds its data "
+                          "(a recording names a venue in one or the other)")
     notes = doc.get("notes") or ""
     synth = doc.get("synthesised") or []
     if not isinstance(notes, str):

@@ -598,3 +598,39 @@ def test_the_one_venue_asked_for_disabled_is_a_config_error(monkeypatch: pytest.
     monkeypatch.setenv("ORION__POLYMARKET__ENABLED", "false")
     code, _, err = invoke("scan", "--demo", "--venue", "polymarket", "--json")
     assert code == 3 and "polymarket: disabled in the configuration" in err, err
+
+
+# -- recordings a hand edit (or a listing that shifted between pages) made inconsistent (review) ----------
+
+
+def _demo_doc() -> dict[str, Any]:
+    import gzip
+
+    from orion_cli.venues.snapshot import demo_path
+
+    return json.loads(gzip.decompress(demo_path().read_bytes()))  # type: ignore[no-any-return]
+
+
+def _scan_doc(tmp_path: Path, doc: dict[str, Any], *extra: str) -> tuple[int, list[dict[str, Any]], str]:
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(doc))
+    code, out, err = invoke("scan", "--snapshot", str(path), "--jsonl", "-v", *extra)
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+@pytest.mark.parametrize(("degraded", "problem"), [
+    # Both venues "down", yet both recorded: two banners said each venue's data was missing, and an
+    # opportunity priced from it was printed, exit 0 (README: every venue down exits 5).
+    ({"kalshi": "down", "polymarket": "down"}, "degraded: kalshi and polymarket recorded as down, yet venues.kalshi"),
+    ({"polymarket": "timed out"}, "degraded: polymarket recorded as down, yet venues.polymarket holds its data"),
+    ({"nyse": "down"}, "degraded: unknown venue(s) nyse"),
+    ([], "degraded: expected an object of strings"),
+    ("", "degraded: expected an object of strings"),
+])
+def test_a_recording_that_contradicts_itself_about_a_venue_down_is_refused(
+        tmp_path: Path, degraded: object, problem: str) -> None:
+    doc = _demo_doc()
+    doc["degraded"] = degraded
+    code, records, err = _scan_doc(tmp_path, doc)
+    assert code == 2 and records == [], err
+    assert problem in err and "edited.json" in err
