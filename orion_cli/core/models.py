@@ -6,6 +6,7 @@ list of bids and asks *best first*, prices in dollars (0–1) and sizes in contr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -282,6 +283,33 @@ class BookSide:
     @property
     def best_ask(self) -> PriceLevel | None:
         return self.asks[0] if self.asks else None
+
+    @property
+    def crossed(self) -> bool:
+        """The best bid is at or above the best ask. A venue matches such orders as they arrive, so a
+        book showing both is not one it holds: pricing it would buy at an ask under a bid that exists
+        only in the data (a recording's 0.01 ask under a 0.11 bid was offered as 46 arbitrages)."""
+        bid, ask = self.best_bid, self.best_ask
+        return bid is not None and ask is not None and bid.price >= ask.price
+
+    def off_grid(self, ticks: TickStructure) -> PriceLevel | None:
+        """The first level (bids, then asks) whose price ``ticks`` holds invalid, the rule a leg's limit
+        price is checked by (``INVALID_ORDER``): a scan must not offer a price no order can be sent at."""
+        return next((lv for lv in (*self.bids, *self.asks) if not ticks.is_valid(lv.price)), None)
+
+
+def repeated_price(levels: Sequence[PriceLevel]) -> Decimal | None:
+    """A price listed at more than one level of one side (of the levels with size), or None.
+
+    Venues send each price once; :meth:`BookSide.build` would add the sizes, doubling the depth a
+    copy-pasted level shows, so the venue parsers refuse such a side instead."""
+    seen: set[Decimal] = set()
+    for lv in levels:
+        if lv.size > 0:
+            if lv.price in seen:
+                return lv.price
+            seen.add(lv.price)
+    return None
 
 
 def _merge(levels: list[PriceLevel], *, reverse: bool) -> tuple[PriceLevel, ...]:

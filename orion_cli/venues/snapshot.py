@@ -31,7 +31,7 @@ from typing import Any
 
 from orion_cli.core.errors import DataError, NotFound, UsageError, VenueUnavailable
 from orion_cli.core.files import FileRefused, GiB, read_regular_file
-from orion_cli.core.models import Market, MarketStatus, OrderBook, Venue
+from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, TickStructure, Venue
 from orion_cli.core.money import loads_exact
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressFn, guess_venue
 
@@ -521,9 +521,12 @@ class KalshiParser:
         self.fetched_at = fetched_at
         self.markets_fed = 0  # raw market objects fed, duplicates included
         self.books_fed = 0
-        self._seen: set[str] = set()
+        self._seen: dict[str, int] = {}  # key → its index in _read
         # Per market listed (first of its key): key, event ticker, its fields read or why they could not be.
         self._read: list[Any] = []  # (key, event ticker, MarketFields or DataError), None once priced
+        # Markets listed more than once with copies that disagree (a listing that shifted between two
+        # pages can send one twice, changed): why, by key. Which copy is current cannot be told.
+        self._conflicts: dict[str, str] = {}
         self._books: dict[str, OrderBook] = {}
         self._bad_books: dict[str, DataError] = {}  # the last bad book of a ticker, first-seen order
         self._unreadable_books: list[ItemError] = []  # items without a ticker
@@ -535,22 +538,36 @@ class KalshiParser:
         return self.markets_fed == len(raw.markets) and self.books_fed == len(raw.orderbooks)
 
     def add_markets(self, objs: Sequence[Mapping[str, Any]]) -> None:
-        from orion_cli.venues.kalshi.parse import read_market
+        """Each market object on its own. A ticker listed again collapses into its first copy when the
+        copies agree (the listing's quotes and volumes aside); copies that disagree (open, then closed)
+        make the market an item error, unpriced, whichever copy came first."""
+        from orion_cli.venues.kalshi.parse import fields_differ, read_market
 
         for obj in objs:
             i = self.markets_fed
             self.markets_fed += 1
             ticker = obj.get("ticker")
             key = ticker if isinstance(ticker, str) and ticker else f"#{i}"
-            if key in self._seen:
-                continue
-            self._seen.add(key)
             et = obj.get("event_ticker")
             try:
                 fields: Any = read_market(obj)
             except DataError as exc:
                 fields = exc
-            self._read.append((key, et if isinstance(et, str) else None, fields))
+            first = self._seen.get(key)
+            if first is None:
+                self._seen[key] = len(self._read)
+                self._read.append((key, et if isinstance(et, str) else None, fields))
+                continue
+            if key in self._conflicts:
+                continue
+            before = self._read[first][2]
+            if isinstance(before, DataError) or isinstance(fields, DataError):
+                differ = [] if str(before) == str(fields) else ["whether it can be read"]
+            else:
+                differ = fields_differ(before, fields)
+            if differ:
+                self._conflicts[key] = (f"listed twice, and the copies differ in {', '.join(differ)}: "
+                                        "which one is current cannot be told")
 
     def add_orderbooks(self, items: Sequence[Mapping[str, Any]]) -> None:
         """Each ``{"ticker", "orderbook_fp"}`` item on its own: one bad item costs its own book only."""
@@ -566,8 +583,19 @@ class KalshiParser:
                 key = ticker if isinstance(ticker, str) and ticker else f"#{i}"
                 self._unreadable_books.append(ItemError("kalshi", "book", key, str(exc)))
                 continue
-            self._books.update(books)
+            for t, book in books.items():
+                if t in self._bad_books:
+                    # A copy that cannot be read, or two that disagree, already: the book stays refused.
+                    continue
+                if t in self._books and self._books[t] != book:
+                    # Neither is known to be the venue's book now: refused, never the last one read.
+                    del self._books[t]
+                    self._bad_books[t] = DataError(f"orderbooks[{i}]({t})",
+                                                   "book sent twice, and the copies differ")
+                    continue
+                self._books[t] = book
             for t, e in bad.items():
+                self._books.pop(t, None)  # one copy of the book cannot be read: none of it is trusted
                 self._bad_books[t] = e
 
     def finish(self, raw: KalshiRaw, *, not_read: Sequence[ItemError] = ()) -> tuple[
@@ -638,6 +666,10 @@ class KalshiParser:
         read, self._read = self._read, []
         for n, (key, et, fields) in enumerate(read):
             read[n] = None  # spent: the market replaces it
+            if key in self._conflicts:
+                errors.append(ItemError("kalshi", "market", key, self._conflicts[key]))
+                unpriced.add(key)  # its book is kept, as an unpriced market's, for marking a position held
+                continue
             event = events.get(et) if et is not None else None
             st = event.series_ticker if event else (series_ticker_of(et) if et is not None else "")
             whose = ([f"event {et}"] if et is not None else []) + ([f"series {st}"] if st else [])
@@ -674,9 +706,37 @@ class KalshiParser:
                                      "were not priced (fee unknown)")
         errors.extend(self._unreadable_books)
         errors.extend(ItemError("kalshi", "book", t, str(e)) for t, e in self._bad_books.items())
-        good = {m.id for m in markets} | unpriced
+        off: dict[str, str] = {}  # a book with a price no order can be sent at: refused, as trade refuses the leg
+        for m in markets:
+            book = self._books.get(m.id)
+            bad_tick = off_grid(book, m.ticks) if book is not None else None
+            if bad_tick is not None:
+                off[m.id] = bad_tick
+                errors.append(ItemError("kalshi", "book", m.id, bad_tick))
+        good = ({m.id for m in markets} | unpriced) - off.keys()
         books = {(Venue.KALSHI, t): b for t, b in self._books.items() if t in good}
         return markets, books, errors
+
+
+def off_grid(book: OrderBook, ticks: TickStructure) -> str | None:
+    """Why ``book`` shows a price off the market's tick grid (the rule a leg's limit price is held to,
+    ``INVALID_ORDER``), or None. A scan priced such a level and offered an opportunity every trade of
+    which was refused; so the book is an item error when read, and its market unquoted."""
+    # Bids first: a Kalshi book's asks are the other side's bids (1 − p), so the price named is the one sent.
+    for what in ("bids", "asks"):
+        for name, side in (("YES", book.yes), ("NO", book.no)):
+            why = _side_off_grid(BookSide(**{what: getattr(side, what)}), ticks)
+            if why is not None:
+                return f"{name} {why}"
+    return None
+
+
+def _side_off_grid(side: BookSide, ticks: TickStructure) -> str | None:
+    level = side.off_grid(ticks)
+    if level is None:
+        return None
+    what = "bid" if level in side.bids else "ask"
+    return f"{what} at {level.price} is off the market's tick grid (tick {ticks.step_at(level.price)})"
 
 
 def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
@@ -693,12 +753,16 @@ def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
 
     errors: list[ItemError] = []
     markets: list[Market] = []
-    seen: set[str] = set()
+    seen: dict[str, Market] = {}
+    conflicts: dict[str, None] = {}  # markets listed twice, the copies differing: unpriced (first-seen order)
 
     def keep(m: Market) -> None:
-        if m.id not in seen:
-            seen.add(m.id)
+        first = seen.get(m.id)
+        if first is None:
+            seen[m.id] = m
             markets.append(m)
+        elif first != m:  # a listing that shifted between pages can send one twice, changed (open, then closed)
+            conflicts[m.id] = None
 
     for i, ev in enumerate(raw.events):
         skipped: list[DataError] = []
@@ -715,6 +779,10 @@ def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
             keep(parse_gamma_market(obj))
         except DataError as exc:
             errors.append(ItemError("polymarket", "market", str(obj.get("conditionId") or f"#{i}"), str(exc)))
+    if conflicts:
+        markets = [m for m in markets if m.id not in conflicts]
+        errors.extend(ItemError("polymarket", "market", cid, "listed twice, and the copies differ: which one is "
+                                "current cannot be told") for cid in conflicts)
     token_books: dict[str, TokenBook] = {}
     bad_books: dict[str, str] = {}  # token id -> why its book could not be read
     for i, body in enumerate(raw.books):
@@ -724,6 +792,16 @@ def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
             errors.append(ItemError("polymarket", "book", str(body.get("asset_id") or f"#{i}")[:80], str(exc)))
             if isinstance(body.get("asset_id"), str):
                 bad_books.setdefault(body["asset_id"], str(exc))
+                token_books.pop(body["asset_id"], None)  # one copy cannot be read: none of it is trusted
+            continue
+        if tb.asset_id in bad_books:
+            continue  # a copy that cannot be read, or two that disagree, already: the token's book stays refused
+        if tb.asset_id in token_books and token_books[tb.asset_id] != tb:
+            # Neither is known to be the CLOB's book now: refused, never the last one read nor their sum.
+            why = f"books[{i}]: book sent twice for this token, and the copies differ"
+            errors.append(ItemError("polymarket", "book", tb.asset_id[:80], why))
+            bad_books[tb.asset_id] = why
+            del token_books[tb.asset_id]
             continue
         token_books[tb.asset_id] = tb
     books: dict[tuple[Venue, str], OrderBook] = {}
@@ -732,11 +810,30 @@ def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
             yes, no = token_books.get(m.yes_token), token_books.get(m.no_token)
             if yes is None and no is None:
                 continue
+            try:
+                # The CLOB's tick, minimum and neg-risk flag over Gamma's; books that disagree on
+                # them leave the market without a book, so unquoted.
+                termed = clob_terms(m, yes, no)
+            except DataError as exc:
+                errors.append(ItemError("polymarket", "book", m.id, str(exc)))
+                continue
+            # A level no order can be sent at (off the tick the books state): that token's book is refused.
+            for name, token_book in (("yes", yes), ("no", no)):
+                bad_tick = _side_off_grid(token_book.side, termed.ticks) if token_book is not None else None
+                if token_book is not None and bad_tick is not None:
+                    errors.append(ItemError("polymarket", "book", token_book.asset_id[:80],
+                                            f"{m.id[:20]}… {name}: {bad_tick}"))
+                    bad_books[token_book.asset_id] = bad_tick
+                    yes, no = (None, no) if name == "yes" else (yes, None)
+            if yes is None and no is None:
+                continue
             unreadable: dict[str, str] = {}
             for name, tok, side_book in (("yes", m.yes_token, yes), ("no", m.no_token, no)):
                 if side_book is None and m.status is MarketStatus.OPEN:
                     errors.append(ItemError("polymarket", "book", m.id,
-                                            f"no book recorded for token {tok[:20]}…", "book_missing"))
+                                            f"no book recorded for token {tok[:20]}…" if tok not in bad_books else
+                                            f"the book of token {tok[:20]}… was refused: {bad_books[tok]}",
+                                            "book_missing"))
                     # The side is then empty for want of a book, not of depth: said with the book.
                     unreadable[name] = (f"token {tok[:20]}…: {bad_books[tok]}" if tok in bad_books
                                         else f"no book returned for token {tok[:20]}…")
@@ -744,8 +841,6 @@ def parse_polymarket(raw: PolymarketRaw, fetched_at: datetime) -> tuple[
                 book = combine_books(m, yes, no, fetched_at)
                 if unreadable:
                     book = replace(book, unreadable=unreadable)
-                # The CLOB's tick, minimum and neg-risk flag over Gamma's; books that disagree on
-                # them leave the market without a book, so unquoted.
                 markets[i] = clob_terms(m, yes, no)
             except DataError as exc:
                 errors.append(ItemError("polymarket", "book", m.id, str(exc)))

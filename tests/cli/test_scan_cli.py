@@ -634,3 +634,89 @@ def test_a_recording_that_contradicts_itself_about_a_venue_down_is_refused(
     code, records, err = _scan_doc(tmp_path, doc)
     assert code == 2 and records == [], err
     assert problem in err and "edited.json" in err
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_a_kalshi_market_listed_twice_with_copies_that_differ_is_an_item_error(tmp_path: Path, where: str) -> None:
+    """Review: a closed copy appended → the open first copy was priced; put first → the closed one was used,
+    silently. Either way which copy is current cannot be told: the market is an item error, not priced."""
+    doc = _demo_doc()
+    markets = doc["venues"]["kalshi"]["markets"]
+    [bria] = [m for m in markets if m["ticker"] == BRIA_K]
+    closed = {**bria, "status": "closed"}
+    markets.insert(0 if where == "first" else len(markets), closed)
+    code, records, err = _scan_doc(tmp_path, doc)
+    assert code == 0, err
+    assert not [r for r in records if r["type"] == "opportunity" and BRIA_K in json.dumps(r["legs"])]
+    assert f"kalshi market {BRIA_K}: listed twice, and the copies differ in status: which one is current " \
+           "cannot be told" in err
+    # An identical copy (a listing that shifted sends one unchanged) collapses silently.
+    markets.remove(closed)
+    markets.append(dict(bria, volume_fp="123.00"))  # the listing's volume moves between two pages: no conflict
+    code, records, err = _scan_doc(tmp_path, doc)
+    assert code == 0 and "listed twice" not in err and "could not be read" not in err, err
+    [op] = [r for r in records if r["type"] == "opportunity"]
+    assert op["net_profit"] == "8.6528"
+
+
+def test_a_kalshi_book_sent_twice_with_copies_that_differ_is_an_item_error(tmp_path: Path) -> None:
+    """Review: the last copy of a duplicate Kalshi book was used, silently."""
+    doc = _demo_doc()
+    books = doc["venues"]["kalshi"]["orderbooks"]
+    [book] = [b for b in books if b["ticker"] == BRIA_K]
+    books.append(json.loads(json.dumps(book)))  # identical: collapses
+    code, records, err = _scan_doc(tmp_path, doc)
+    assert code == 0 and "could not be read" not in err and len(records) == 1, err
+    deeper = json.loads(json.dumps(book))
+    deeper["orderbook_fp"]["no_dollars"][-1][1] = "99999.00"
+    books.append(deeper)
+    code, records, err = _scan_doc(tmp_path, doc)
+    assert code == 0 and records == [], err
+    assert f"kalshi book {BRIA_K}: orderbooks[" in err and "book sent twice, and the copies differ" in err
+
+
+def test_polymarket_books_sent_twice_that_differ_or_cross_are_item_errors(tmp_path: Path) -> None:
+    """Review: a second copy of a Polymarket token's book, its asks at 0.01 under bids of 0.11, was taken as
+    the book (a crossed one) and 46 within-venue "opportunities" were listed."""
+    doc = _demo_doc()
+    books = doc["venues"]["polymarket"]["books"]
+    [yes_book, _] = [b for b in books if b["market"] == BRIA_P]
+    crossed = {**yes_book, "asks": [{"price": "0.01", "size": "300000"}]}
+    books.append(crossed)
+    code, records, err = _scan_doc(tmp_path, doc)
+    assert code == 0 and not [r for r in records if r["kind"] == "within_venue"], err
+    assert "crossed: best bid 0.11 at or above best ask 0.01" in err
+    books.remove(crossed)
+    books.append({**yes_book, "asks": [{"price": "0.15", "size": "100000"}]})  # not crossed, but not the same
+    code, records, err = _scan_doc(tmp_path, doc)
+    assert code == 0 and records == [], err
+    assert f"polymarket book {yes_book['asset_id']}: books[" in err and "book sent twice for this token" in err
+
+
+def test_a_price_listed_at_two_levels_is_an_item_error_not_summed(tmp_path: Path) -> None:
+    """Review: a level repeated within one book was summed, doubling the depth it shows."""
+    doc = _demo_doc()
+    [book] = [b for b in doc["venues"]["kalshi"]["orderbooks"] if b["ticker"] == BRIA_K]
+    book["orderbook_fp"]["no_dollars"].append(list(book["orderbook_fp"]["no_dollars"][-1]))
+    code, records, err = _scan_doc(tmp_path, doc)
+    assert code == 0 and records == [], err
+    assert f"kalshi book {BRIA_K}: " in err and "listed at two levels" in err
+
+
+@pytest.mark.parametrize("venue", ["polymarket", "kalshi"])
+def test_a_book_level_off_the_tick_grid_is_an_item_error_so_no_untradable_opportunity(
+        tmp_path: Path, venue: str) -> None:
+    """Review: every Polymarket ask at 0.15 + 1e-22 gave 48 opportunities, each refused by `trade`
+    (INVALID_ORDER, "not on the market's tick grid"). Such a book is now refused when read, by that rule."""
+    doc = _demo_doc()
+    if venue == "polymarket":
+        for b in doc["venues"]["polymarket"]["books"]:
+            for lv in b["asks"]:
+                lv["price"] = str(Decimal(lv["price"]) + Decimal("1e-22"))
+    else:
+        for b in doc["venues"]["kalshi"]["orderbooks"]:
+            for lv in b["orderbook_fp"]["no_dollars"]:
+                lv[0] = str(Decimal(lv[0]) + Decimal("1e-22"))
+    code, records, err = _scan_doc(tmp_path, doc, "--min-edge", "0", "--min-profit", "0")
+    assert code == 0 and records == [], err
+    assert "is off the market's tick grid (tick " in err

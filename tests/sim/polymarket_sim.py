@@ -111,6 +111,19 @@ def _fmt(value: float, places: int) -> str:
     return text or "0"
 
 
+def _one_level_per_price(levels: list[dict[str, str]], *, ascending: bool) -> list[dict[str, str]]:
+    """The CLOB aggregates a book by price: one level per price, in wire order (best last; bids
+    ascending, asks descending). The steps drawn above can land twice on one price: their sizes are
+    added, the depth orion read when it summed repeated levels (it now refuses a book that repeats one)."""
+    total: dict[Decimal, Decimal] = {}
+    for lv in levels:
+        price = Decimal(lv["price"])
+        total[price] = total.get(price, Decimal(0)) + Decimal(lv["size"])
+    text = {Decimal(lv["price"]): lv["price"] for lv in levels}
+    return [{"price": text[p], "size": f"{size:f}"}
+            for p, size in sorted(total.items(), reverse=not ascending)]
+
+
 def make_book(
     token: str,
     market: str,
@@ -146,8 +159,8 @@ def make_book(
         "asset_id": token,
         "timestamp": str(int(time.time() * 1000)),
         "hash": "",
-        "bids": list(reversed(bids)),  # worst → best: best bid last
-        "asks": list(reversed(asks)),  # worst → best: best ask last
+        "bids": _one_level_per_price(bids, ascending=True),  # worst → best: best bid last
+        "asks": _one_level_per_price(asks, ascending=False),  # worst → best: best ask last
         "min_order_size": "5",
         "tick_size": _tick_str(t),
         "neg_risk": neg_risk,

@@ -14,6 +14,7 @@ may carry a dynamic ``:suffix``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from orion_cli.core.models import (
     TickRange,
     TickStructure,
     Venue,
+    repeated_price,
 )
 from orion_cli.core.money import ONE, ZERO, decimal_str, loads_exact, to_decimal, to_price
 
@@ -48,6 +50,7 @@ __all__ = [
     "bind_market",
     "describe_error",
     "fee_model_for",
+    "fields_differ",
     "parse_error_body",
     "parse_event",
     "parse_events_page",
@@ -548,6 +551,19 @@ def read_market(data: Any, *, name: str = "market") -> MarketFields:
                         expected, step, market_type, extra)
 
 
+# What a listing's copy of a market says that moves with every trade; orion prices by the book, not by these.
+_MOVING_FIELDS = frozenset((*_QUOTE_FIELDS, *_COUNT_FIELDS, *_SNAPSHOT_SIZE_FIELDS))
+
+
+def fields_differ(a: MarketFields, b: MarketFields) -> list[str]:
+    """The fields two copies of one market disagree on (status, close time, tick, rules, result, …), but
+    the listing's quotes and volumes, which move between two pages of one listing as the market trades."""
+    out = [f.name for f in dataclasses.fields(MarketFields)
+           if f.name != "extra" and getattr(a, f.name) != getattr(b, f.name)]
+    out += sorted(k for k in (a.extra.keys() | b.extra.keys()) - _MOVING_FIELDS if a.extra.get(k) != b.extra.get(k))
+    return out
+
+
 def bind_market(
     fields: MarketFields,
     *,
@@ -632,6 +648,9 @@ def _levels(value: Any, name: str) -> list[PriceLevel]:
             raise DataError(f"{lname}.price", f"out of range (0, 1): {price}")
         size = to_decimal(lv[1], f"{lname}.size")
         out.append(PriceLevel(price, size))
+    twice = repeated_price(out)
+    if twice is not None:  # summed, it doubled the depth the level shows
+        raise DataError(name, f"price {twice} listed at two levels")
     return out
 
 
@@ -658,10 +677,15 @@ def parse_orderbook(
     no_bids = _levels(book.get("no_dollars"), f"{name}.no_dollars")
     yes_asks = [PriceLevel(ONE - lv.price, lv.size) for lv in no_bids]
     no_asks = [PriceLevel(ONE - lv.price, lv.size) for lv in yes_bids]
+    yes = BookSide.build(yes_bids, yes_asks, f"{ticker}.yes")
+    if yes.crossed:  # the NO side mirrors it: a YES bid and a NO bid summing to $1 or more would have matched
+        best_yes, best_no = (max(lv.price for lv in side if lv.size > 0) for side in (yes_bids, no_bids))
+        raise DataError(name, f"crossed: best YES bid {best_yes} + best NO bid {best_no} is $1 or more "
+                              "(Kalshi would have matched them)")
     return OrderBook(
         venue=Venue.KALSHI,
         market_id=ticker,
-        yes=BookSide.build(yes_bids, yes_asks, f"{ticker}.yes"),
+        yes=yes,
         no=BookSide.build(no_bids, no_asks, f"{ticker}.no"),
         fetched_at=fetched_at or datetime.now(UTC),
     )

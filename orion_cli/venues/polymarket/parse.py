@@ -22,7 +22,9 @@ Decisions worth knowing (they are policy, not venue facts):
   ``extra["fee_assumed"]``: over-estimating a fee can only hide an opportunity, never invent one.
   :func:`parse_clob_market_info` can replace the assumption with ``/clob-markets`` ``fd``.
 * **Books**: the CLOB sends bids ascending and asks descending (best is the *last* element);
-  :meth:`BookSide.build` re-sorts best-first whatever the wire order. Each token has its own book:
+  :meth:`BookSide.build` re-sorts best-first whatever the wire order. A price listed at two levels
+  of one side, or a crossed book (best bid at or above best ask), is refused: the CLOB aggregates by
+  price and matches crossing orders, so neither is a book it holds. Each token has its own book:
   :func:`combine_books` takes the YES side from the YES token's book and the NO side from the NO
   token's book, as fetched. A side whose book was not fetched stays **empty**: orion never
   synthesises one token's book as the mirror of the other.
@@ -44,7 +46,16 @@ from typing import Any
 
 from orion_cli.core.errors import DataError
 from orion_cli.core.fees import FeeModel
-from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, TickStructure, Venue
+from orion_cli.core.models import (
+    BookSide,
+    Market,
+    MarketStatus,
+    OrderBook,
+    PriceLevel,
+    TickStructure,
+    Venue,
+    repeated_price,
+)
 from orion_cli.core.money import ONE, ZERO, is_multiple, to_decimal, to_price
 from orion_cli.venues.trading import payout_result
 
@@ -640,6 +651,9 @@ def _levels(raw: Mapping[str, Any], key: str, prefix: str) -> list[PriceLevel]:
             raise DataError(f"{lf}.price", f"out of range (0, 1): {price}")
         size = to_decimal(_req(lv, "size", lf), f"{lf}.size")
         out.append(PriceLevel(price, size))
+    twice = repeated_price(out)
+    if twice is not None:  # summed, it doubled the depth the level shows
+        raise DataError(field, f"price {twice} listed at two levels")
     return out
 
 
@@ -675,6 +689,9 @@ def parse_book(raw: Any, *, prefix: str = "book", verify_hash: bool = False) -> 
     bids = _levels(raw, "bids", prefix)
     asks = _levels(raw, "asks", prefix)
     side = BookSide.build(bids, asks, prefix)
+    if side.crossed:
+        raise DataError(prefix, f"crossed: best bid {side.bids[0].price} at or above best ask {side.asks[0].price} "
+                                "(the CLOB would have matched them)")
     tick = raw.get("tick_size")
     min_size = raw.get("min_order_size")
     ltp = raw.get("last_trade_price")

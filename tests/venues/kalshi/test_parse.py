@@ -396,8 +396,15 @@ BAD_LEVEL = st.sampled_from([
 ])
 
 
+def _side(top_cents: int) -> st.SearchStrategy[list[list[str]]]:
+    """One side of a Kalshi book as the venue sends it: each price once, none above ``top_cents``."""
+    level = st.tuples(st.integers(1, top_cents), st.integers(0, 100000)).map(
+        lambda t: [f"{t[0] / 100:.4f}", f"{t[1] / 100:.2f}"])
+    return st.lists(level, max_size=8, unique_by=lambda lv: lv[0])
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(LEVEL, max_size=8), st.lists(LEVEL, max_size=8))
+@given(_side(49), _side(50))  # YES + NO bids below $1: a book the venue holds is never crossed
 def test_valid_books_keep_every_contract_and_sort(yes: list[list[str]], no: list[list[str]]) -> None:
     book = parse_orderbook({"orderbook_fp": {"yes_dollars": yes, "no_dollars": no}}, "T")
     for side in (book.yes, book.no):
@@ -407,6 +414,27 @@ def test_valid_books_keep_every_contract_and_sort(yes: list[list[str]], no: list
     assert sum(lv.size for lv in book.yes.asks) == sum(Decimal(s) for _, s in no)
     assert {lv.price for lv in book.yes.asks} == {1 - Decimal(p) for p, s in no if Decimal(s) > 0}
     assert {lv.price for lv in book.no.asks} == {1 - Decimal(p) for p, s in yes if Decimal(s) > 0}
+
+
+@pytest.mark.parametrize(("yes", "no", "problem"), [
+    # Summed, a repeated level doubled the depth it shows (review: a hand-edited recording).
+    ([["0.4000", "10.00"], ["0.4000", "10.00"]], [], "yes_dollars: price 0.4000 listed at two levels"),
+    ([], [["0.3000", "5.00"], ["0.2900", "1.00"], ["0.30", "5.00"]], "no_dollars: price 0.30 listed at two levels"),
+    # A YES bid and a NO bid summing to $1 or more would have matched at the venue.
+    ([["0.6000", "10.00"]], [["0.4000", "10.00"]], "crossed: best YES bid 0.6000 + best NO bid 0.4000"),
+    ([["0.6000", "10.00"], ["0.3000", "1.00"]], [["0.2000", "1.00"], ["0.5000", "1.00"]], "crossed"),
+])
+def test_a_book_the_venue_cannot_hold_is_refused(yes: list[list[str]], no: list[list[str]], problem: str) -> None:
+    with pytest.raises(DataError) as info:
+        parse_orderbook({"orderbook_fp": {"yes_dollars": yes, "no_dollars": no}}, "T")
+    assert problem in str(info.value)
+
+
+def test_a_repeated_price_without_size_and_a_book_one_cent_from_crossing_are_fine() -> None:
+    book = parse_orderbook({"orderbook_fp": {"yes_dollars": [["0.4000", "0.00"], ["0.4000", "3.00"]],
+                                             "no_dollars": [["0.5900", "2.00"]]}}, "T")
+    assert book.yes.bids == (PriceLevel(Decimal("0.4"), Decimal(3)),)
+    assert book.yes.asks == (PriceLevel(Decimal("0.41"), Decimal(2)),)
 
 
 @settings(max_examples=200, deadline=None)

@@ -754,3 +754,22 @@ def test_a_malformed_clob_market_is_refused_naming_the_field(change: Any, field:
     assert err.value.field == field
     with pytest.raises(DataError):
         parse_market_outcome([raw], cid)
+
+
+def test_a_book_the_clob_cannot_hold_is_refused() -> None:
+    """Review: a price listed at two levels was summed (the depth doubled), and a book whose best bid is at or
+    above its best ask (which the CLOB would have matched) was priced as it came."""
+    raw = loads_exact((FIXTURES / "paired/poly_book.json").read_bytes())
+    parse_book(raw)  # as sent: fine
+    twice = copy.deepcopy(raw)
+    twice["asks"].append(dict(twice["asks"][-1]))
+    with pytest.raises(DataError) as info:
+        parse_book(twice)
+    assert info.value.field == "book.asks" and "listed at two levels" in info.value.problem
+    crossed = copy.deepcopy(raw)
+    best_bid = max(Decimal(lv["price"]) for lv in raw["bids"])
+    crossed["asks"].append({"price": str(best_bid), "size": "5"})  # at the bid: the CLOB would have matched
+    with pytest.raises(DataError) as info:
+        parse_book(crossed)
+    assert info.value.field == "book" and f"crossed: best bid {best_bid} at or above best ask {best_bid}" in str(
+        info.value)
