@@ -321,11 +321,12 @@ class LiveSource:
                     capture.errors.extend(_err("kalshi", "book", t, exc) for t in chunk)
                 books_done[0] += len(chunk)
                 if progress:
-                    progress(ProgressEvent("kalshi", "books", books_done[0], len(raw.markets)))
+                    progress(ProgressEvent("kalshi", "books", books_done[0], distinct))
 
             page_size = min(limit, MARKETS_MAX_LIMIT) if limit else None
             pages = 0
             seen: set[str] = set()
+            distinct = 0  # markets listed, each counted once however often the listing sent it
             walked: list[dict[str, Any]] = []  # every open event the walk read; ours are kept when it ends
             try:
                 if parser is not None:
@@ -342,29 +343,32 @@ class LiveSource:
                         listed: list[dict[str, Any]] = []
                         for obj in page.markets:
                             t = obj.get("ticker")
-                            if isinstance(t, str) and t in seen:
-                                continue
-                            if isinstance(t, str):
+                            again = isinstance(t, str) and t in seen
+                            if isinstance(t, str) and not again:
                                 seen.add(t)
                                 fresh.append(t)
+                            # A market sent again (the listing shifted between two pages) is recorded and fed
+                            # too: the parser collapses copies that agree and refuses the market when they do
+                            # not (open on one page, closed on the next), rather than keep the first unseen.
                             listed.append(dict(obj))
-                            if limit and len(raw.markets) + len(listed) >= limit:
+                            distinct += not again
+                            if limit and distinct >= limit:
                                 break
                         raw.markets.extend(listed)
                         added(feed_markets, listed)
                         if progress:
-                            progress(ProgressEvent("kalshi", "markets", len(raw.markets), None))
+                            progress(ProgressEvent("kalshi", "markets", distinct, None))
                         if with_books:
                             book_tasks.extend(asyncio.create_task(books(c))
                                               for c in _chunks(fresh, _KALSHI_BOOKS_PER_REQUEST))
-                        if limit and len(raw.markets) >= limit:
+                        if limit and distinct >= limit:
                             break
                 except OrionError as exc:
                     if pages == 0 or isinstance(exc, AuthError):
                         raise
                     raw.complete, raw.stop_reason = False, f"page {pages + 1}: {exc}"
                     capture.errors.append(_err("kalshi", "page", f"page {pages + 1}", exc))
-                if limit and len(raw.markets) >= limit:
+                if limit and distinct >= limit:
                     raw.complete, raw.stop_reason = False, f"limited to {limit} markets"
                 # The events and series of the markets listed: the whole lists, or just ours when limited.
                 event_tickers = list(dict.fromkeys(str(m.get("event_ticker")) for m in raw.markets
@@ -595,6 +599,11 @@ class LiveSource:
                 open_markets.extend(m for m in parsed if m.status is MarketStatus.OPEN)
                 if limit and count >= limit:
                     break
+            if not limit:
+                # An event the listing sent again, changed (it shifted between pages): recorded after the
+                # others, for the parser to refuse a market whose copies disagree. Its books are those of
+                # the first copy's tokens. Not under --limit, whose events are cut to the markets kept.
+                raw.events.extend(listing.repeats)
             if progress:
                 progress(ProgressEvent("polymarket", "markets", count, count))
             if limit and (count >= limit or not listing.complete):

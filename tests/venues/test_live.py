@@ -410,7 +410,7 @@ def bigger_ksim() -> Iterator[KalshiSim]:
     k.series_fees[series[1]] = ("quadratic", 2)
     others = [m for m in k.markets if m["event_ticker"].split("-", 1)[0] not in series[:2]]
     others[7]["close_time"] = "yesterday"  # a market object with a bad field
-    others[8]["ticker"] = others[9]["ticker"]  # a ticker listed twice
+    others[8]["ticker"] = others[9]["ticker"]  # a ticker listed twice, the copies differing
     k.set_book(others[20]["ticker"], [["1.5000", "10.00"]], None)  # a book with a price above 1
     k.event_fee_overrides[others[30]["event_ticker"]] = ("quadratic", 0)
     k.start()
@@ -431,7 +431,8 @@ def test_a_live_kalshi_fetch_and_the_replay_of_its_recording_parse_alike(
     parser = KalshiParser(datetime.now(UTC))
     capture = asyncio.run(src.capture([Venue.KALSHI], kalshi_parser=parser))
     live = parse_capture(capture, (Venue.KALSHI,), source="live", kalshi_parser=parser)
-    assert parser.fed(capture.kalshi) and parser.markets_fed == 449  # type: ignore[arg-type]  # one listed twice
+    # 450 objects fed (one ticker listed twice, both copies recorded), 449 markets
+    assert parser.fed(capture.kalshi) and parser.markets_fed == 450  # type: ignore[arg-type]
     path = tmp_path / "rec.json.gz"
     write_capture(capture, path)
     replayed = SnapshotSource(path, label="live").load([Venue.KALSHI])
@@ -442,6 +443,9 @@ def test_a_live_kalshi_fetch_and_the_replay_of_its_recording_parse_alike(
     assert ("market", "fee unknown") in kinds and any("close_time" in e.message for e in live.errors)
     assert any(e.kind == "book" and "above 1" in e.message for e in live.errors)
     assert {m.fee_model.multiplier for m in live.markets} == {0, 1, 2}
+    # The copies of the ticker listed twice disagree: which is current cannot be told, so it is not priced.
+    twice = next(e for e in live.errors if "listed twice" in e.message)
+    assert twice.kind == "market" and twice.key not in {m.id for m in live.markets}
     # And fetch() itself: the parser it fed is the one it finished, not a second parse of the capture.
     fetched = asyncio.run(src.fetch([Venue.KALSHI]))
     assert len(made) == 1 and made[0].fed(capture.kalshi)  # type: ignore[arg-type]
@@ -471,9 +475,9 @@ def test_the_live_kalshi_fetch_parses_while_it_still_fetches(
     data = asyncio.run(src.fetch([Venue.KALSHI], progress=progress))
     assert len(data.books) > 400
     done, markets_fed, books_fed = seen[-1]  # as the last batch of books is added
-    # 449: one ticker is listed twice. Every market is parsed by then; how many of the batches that arrive
-    # together are is the scheduler's (review: `books_fed >= 349` failed on a loaded machine).
-    assert done == 449 and markets_fed == 449 and books_fed <= 449, seen
+    # 449 markets, one of them listed twice (450 objects). Every market is parsed by then; how many of the
+    # batches that arrive together are is the scheduler's (review: `books_fed >= 349` failed on a loaded machine).
+    assert done == 449 and markets_fed == 450 and books_fed <= 449, seen
     paths = [r.path.removeprefix("/trade-api/v2") for r in bigger_ksim.requests]
     last_page = max(i for i, p in enumerate(paths) if p == "/markets")
     assert paths.index("/series") < last_page and paths.index("/events") < last_page, paths
@@ -613,3 +617,60 @@ def test_a_series_the_listing_did_not_hold_is_read_on_its_own_or_its_markets_ref
         assert not mine and not [m for m in data.markets if "default" in m.fee_model.source]
         assert any(e.kind == "market" and e.key == market.id and f"fee unknown (series {series}: not read: "
                    in e.message for e in data.errors), data.errors
+
+
+def test_a_market_the_kalshi_listing_sends_twice_across_pages(tmp_path: Path) -> None:
+    """A listing that shifts between two cursor pages sends a market again. The live fetch kept the first
+    copy and dropped the others unseen, so a market whose copies disagree (its close time moved) was
+    priced by whichever came first. Every copy is now recorded and fed to the parser a replay uses:
+    copies that agree collapse silently, copies that disagree make the market an item error, unpriced."""
+    markets = KalshiSim.universe(150, seed=4)
+    again = markets[99]["ticker"]  # the last of page 1 comes back first on page 2: the listing shifted
+    markets.insert(100, dict(markets[99], volume_fp="77.00"))  # traded meanwhile: its volume moved, no more
+    moved = markets[50]["ticker"]
+    markets.append(dict(markets[50], close_time="2031-01-01T00:00:00Z"))
+    k = KalshiSim(markets)
+    k.start()
+    try:
+        dead = dead_url()
+        src = _Recording(settings(k.server.base_url + "/trade-api/v2", dead, dead), retry=FAST, page_limit=100)
+        parser = KalshiParser(datetime.now(UTC))
+        capture = asyncio.run(src.capture([Venue.KALSHI], kalshi_parser=parser))
+        data = parse_capture(capture, (Venue.KALSHI,), source="live", kalshi_parser=parser)
+    finally:
+        k.stop()
+    assert len(capture.kalshi.markets) == 152  # type: ignore[union-attr]  # every copy recorded
+    ids = [m.id for m in data.markets]
+    assert ids.count(again) == 1 and (Venue.KALSHI, again) in data.books
+    assert moved not in ids and len(ids) == 149
+    [twice] = [e for e in data.errors if "listed twice" in e.message]
+    assert (twice.kind, twice.key) == ("market", moved) and "differ in close_time" in twice.message
+    # The replay of its recording says the same.
+    path = tmp_path / "shifted.json"
+    write_capture(capture, path)
+    replayed = SnapshotSource(path, label="live").load([Venue.KALSHI])
+    assert replayed.markets == data.markets and replayed.errors == data.errors
+
+
+def test_an_event_the_gamma_listing_sends_twice_changed_is_not_priced_by_its_first_copy() -> None:
+    """Gamma's keyset listing dropped an event met again, keeping its first copy unseen; one whose market
+    changed between the two (its end date moved) was priced by the first. The changed copy is now recorded
+    (an exact one, as a venue ignoring the cursor sends, is still dropped) and the market is an item error."""
+    import copy
+
+    p = PolymarketSim.universe(4, seed=2)
+    changed = copy.deepcopy(p.events[1])
+    cid = changed["markets"][0]["conditionId"]
+    changed["markets"][0]["endDate"] = "2031-01-01T00:00:00Z"
+    p.events.append(changed)
+    p.events.append(copy.deepcopy(p.events[2]))  # an exact copy: nothing to say
+    p.start()
+    try:
+        dead = dead_url()
+        data = asyncio.run(LiveSource(settings(dead, p.gamma_url, p.clob_url), retry=FAST).fetch([Venue.POLYMARKET]))
+    finally:
+        p.stop()
+    ids = [m.id for m in data.markets]
+    assert cid not in ids and len(ids) == len(set(ids)) == 11, ids  # 12 listed, one refused
+    assert [(e.kind, e.key) for e in data.errors if "listed twice" in e.message] == [("market", cid)]
+    assert not [e for e in data.errors if "listed twice" not in e.message], data.errors

@@ -21,7 +21,7 @@ import asyncio
 import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
@@ -86,6 +86,10 @@ class Listing:
     complete: bool
     pages: int
     stop_reason: str = ""
+    # Items the walk met again (a listing that shifted between pages) unlike their first copy: kept for the
+    # parser, which refuses a market whose copies disagree rather than keep the first unseen. Exact copies
+    # (a venue ignoring the cursor repeats page one) are dropped.
+    repeats: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _item_key(item: Mapping[str, Any]) -> str:
@@ -184,7 +188,8 @@ class PolymarketClient:
     ) -> Listing:
         """Page through a Gamma listing, with loop guards. ``key`` names the keyset page's array."""
         items: list[dict[str, Any]] = []
-        seen: set[str] = set()
+        seen: dict[str, dict[str, Any]] = {}
+        repeats: list[dict[str, Any]] = []
         cursors: set[str] = set()
         cursor: str | None = None
         offset = 0
@@ -200,7 +205,7 @@ class PolymarketClient:
             except VenueHttpError as exc:
                 if page > 1 and 400 <= exc.status < 500:
                     # Deep offsets are refused with a validation error; keep what we have.
-                    return Listing(items, False, page - 1, f"page {page} refused: HTTP {exc.status}")
+                    return Listing(items, False, page - 1, f"page {page} refused: HTTP {exc.status}", repeats=repeats)
                 raise
             if mode == "keyset":
                 if not isinstance(body, Mapping):
@@ -219,29 +224,32 @@ class PolymarketClient:
                     raise DataError(f"{key}[]", f"expected an object, got {type(row).__name__}")
                 k = _item_key(row)
                 if k not in seen:
-                    seen.add(k)
+                    seen[k] = row
                     items.append(row)
                     fresh += 1
+                elif row != seen[k]:
+                    repeats.append(row)
             if mode == "keyset":
                 if next_cursor in (None, ""):
-                    return Listing(items, True, page)
+                    return Listing(items, True, page, repeats=repeats)
                 if not isinstance(next_cursor, str):
                     raise DataError("next_cursor", f"expected a string, got {type(next_cursor).__name__}")
                 if next_cursor in cursors:
-                    return Listing(items, False, page, "next_cursor repeated (cursor ignored by the venue?)")
+                    return Listing(items, False, page, "next_cursor repeated (cursor ignored by the venue?)",
+                                   repeats=repeats)
                 if rows and fresh == 0:
-                    return Listing(items, False, page, "page held only items already seen")
+                    return Listing(items, False, page, "page held only items already seen", repeats=repeats)
                 if not rows:
-                    return Listing(items, False, page, "empty page with a next_cursor")
+                    return Listing(items, False, page, "empty page with a next_cursor", repeats=repeats)
                 cursors.add(next_cursor)
                 cursor = next_cursor
             else:
                 if len(rows) < self.page_limit:
-                    return Listing(items, True, page)
+                    return Listing(items, True, page, repeats=repeats)
                 if fresh == 0:
-                    return Listing(items, False, page, "page held only items already seen")
+                    return Listing(items, False, page, "page held only items already seen", repeats=repeats)
                 offset += len(rows)
-        return Listing(items, False, self.max_pages, f"page cap {self.max_pages} reached")
+        return Listing(items, False, self.max_pages, f"page cap {self.max_pages} reached", repeats=repeats)
 
     async def list_events(self, *, closed: bool = False, active: bool | None = True) -> Listing:
         """Raw Gamma events (each with its ``markets[]``). ``closed`` is always sent explicitly."""
