@@ -829,9 +829,10 @@ class Executor:
             raise NotFound(f"execution {key!r} belongs to the {row.mode} ledger, not {self.mode}",
                            reason="execution_not_found")
         status = ExecStatus(row.status)
-        result = load_result(row.result)
-        plan_rec = load_result(row.plan)
+        with decoding(key, "result", where=self.db.display_url):
+            result = load_result(row.result)
         with decoding(key, where=self.db.display_url):
+            plan_rec = load_result(row.plan)
             specs = {int(s["index"]): LegSpec.from_record(s) for s in plan_rec["specs"]}
             first, second = specs[int(plan_rec["first"])], specs[int(plan_rec["second"])]
         nonce = plan_rec.get(ID_NONCE)

@@ -232,14 +232,21 @@ def save_result(conn: Connection, key: str, result: Mapping[str, Any], *, now: d
 
 @contextlib.contextmanager
 def decoding(key: str | None, column: str = "plan", where: str = "") -> Iterator[None]:
-    """Decoding an execution's stored ``column`` (its JSON object already checked by the column's type):
-    a record missing what every orion writes there (``{}`` for a plan) is a damaged ledger naming the
-    execution (exit 3, ``storage_corrupt``), not an internal error (a ``KeyError``, exit 1)."""
+    """Decoding an execution's stored ``column``: text that is not JSON, or a record missing what every
+    orion writes there (``{}`` for a plan), is a damaged ledger naming the execution (exit 3,
+    ``storage_corrupt``), not an internal error (a ``JSONDecodeError``, a ``KeyError``: exit 1).
+
+    Checked here, where a command needs the record, not by the column's type as the row is read:
+    reconcile reads a damaged result and goes on (it judges that execution's fills at once and
+    reports it), and the pipeline's exposure checks name the execution whose plan they cannot read."""
     try:
         yield
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         if isinstance(exc, OrionError):  # raised by what the block calls, with its own exit code
             raise
+        if isinstance(exc, json.JSONDecodeError):
+            raise CorruptValue("executions", column, "is not JSON", keys=[{"key": key}] if key else (),
+                               where=where) from None
         raise CorruptValue("executions", column, f"is not an execution's {column} ({type(exc).__name__}: "
                            f"{shown(exc.args[0]) if exc.args else ''})", keys=[{"key": key}] if key else (),
                            where=where) from None

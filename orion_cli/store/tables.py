@@ -336,8 +336,8 @@ executions = Table(
     Column("mode", String(8), nullable=False),
     Column("status", Choice(16, EXEC_STATUSES), nullable=False),
     Column("size", Money, nullable=False),
-    Column("plan", JsonObject(empty_ok=True), nullable=False),  # JSON: legs, prices, fees, edge at decision time
-    Column("result", JsonObject(empty_ok=True), nullable=False),  # JSON: what happened (fills, unwind, reasons)
+    Column("plan", Text, nullable=False),  # JSON: legs, prices, fees, edge at decision time
+    Column("result", Text, nullable=False),  # JSON: what happened (fills, unwind, reasons)
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
     Index("ix_executions_status", "mode", "status"),

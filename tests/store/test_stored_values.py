@@ -131,7 +131,10 @@ def test_the_choice_columns_take_exactly_what_the_enums_hold() -> None:
     assert tables.EXEC_STATUSES == {v.value for v in ExecStatus}
     named = {c.type.where for t in tables.metadata.tables.values() for c in t.columns
              if isinstance(c.type, tables.Checked)}
-    assert {"orders.size", "executions.status", "executions.plan", "opportunities.record"} <= named
+    assert {"orders.size", "executions.status", "opportunities.record"} <= named
+    # An execution's plan and result are checked where a command decodes them (execution/state.decoding):
+    # reconcile reads past a damaged result, and the exposure checks name the execution of a damaged plan.
+    assert not named & {"executions.plan", "executions.result"}
 
 
 def test_a_damaged_value_read_outside_any_command_names_the_row(traded: tuple[Path, str], tmp_path: Path) -> None:
