@@ -470,10 +470,12 @@ def read_only_uri(path: Path) -> str:
     Why: a reader opened the ledger as a writer does, so an archived ledger (``chmod 444``, a read-only
     directory or mount) could not be verified (exit 3, "cannot open database … for writing"), and in a
     writable directory the read made -wal and -shm files beside it. A WAL database read read-only needs
-    its -shm file, made or opened beside it; where it cannot be (a read-only directory or mount), or for
-    a file nobody writes (:func:`_archived`), the file is read as ``immutable=1``, which touches nothing
-    beside it. Never over a write-ahead log that holds something: immutable ignores the log, and so
-    would miss what it holds; that ledger is refused (exit 3, ``storage_readonly``), saying how to read it.
+    its -shm file, made or opened beside it. A file nobody writes (:func:`_archived`: no write permission,
+    or a read-only mount) is read as ``immutable=1``, which touches nothing beside it; never over a
+    write-ahead log that holds something (immutable ignores the log, and so would miss what it holds).
+    A file that may be written, where this process cannot make the -shm file (a monitoring user who
+    may read the trader's directory but not write it), is refused, never read as immutable (review: a
+    writer's commits tore its pages). Each refusal is exit 3, ``storage_readonly``, saying how to read it.
     """
     import sqlite3
 
@@ -497,8 +499,22 @@ def read_only_uri(path: Path) -> str:
             return base  # not a file it could not open read-only: the caller's probe says what it is
         if wal != 0:
             raise _unread_wal(resolved, wal) from None
-        return immutable
+        # Not immutable: the file may be written (it has write permission), only not by this process, which
+        # cannot make the -shm file beside it. Read as unchanging while a writer commits, pages tear: a
+        # verify said "chain broken, restore from a backup" of a healthy ledger, and `tail -f` saw nothing.
+        raise _unshared_reader(resolved) from None
     return base
+
+
+def _unshared_reader(path: Path) -> StorageError:
+    return StorageError(
+        f"the ledger {path} cannot be read read-only here: SQLite reads it beside a {path.name}-shm file, which "
+        "this process may not open or make in that directory; and the file may be written (it has write "
+        "permission), so it is not read as a file nobody changes; nothing was read",
+        hint="run the command as a user who may write the ledger's directory, or on a copy; a ledger nobody "
+             "writes any more (an archive) is read as it stands once no one may write it (chmod a-w FILE)",
+        reason="storage_readonly",
+    )
 
 
 # Tables only orion's migrations make: with orion's schema revision table, a database holding one of
