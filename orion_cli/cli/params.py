@@ -147,7 +147,13 @@ def one_value_each(command: Any) -> None:
     twice (a wrapper script adding what the user also typed) says one thing and passes. Told from the
     parser's own reading of the command line (an option whose value is stored, not appended: a
     repeatable option such as ``pairs suggest --accept`` takes every value; a flag or a count is not a
-    value), so every option, a new one included, is covered in this one place."""
+    value), so every option, a new one included, is covered in this one place.
+
+    Judged once both the command line's global part and the command's own are read (a repeat is noted
+    as it is parsed, :func:`_storing_once`), so that ``halt`` can be told apart: the kill switch must
+    engage whatever else is wrong with its command line (review: ``orion halt -r a -r b`` and an alias's
+    ``--format`` beside the user's exited 2, NOT halted). There the last value is taken, as Click does,
+    and each repeat is a warning naming the value used."""
     if getattr(command, "_orion_one_value_each", False):
         return
     make_parser = command.make_parser
@@ -167,8 +173,20 @@ def one_value_each(command: Any) -> None:
 
     command.make_parser = checked_parser
     command._orion_one_value_each = True
-    for sub in (getattr(command, "commands", None) or {}).values():
+    subcommands = getattr(command, "commands", None)
+    if subcommands is None:  # a command that runs: judged before it does
+        invoke = command.invoke
+
+        def judged_invoke(ctx: Any) -> Any:
+            _judge_repeats(ctx)
+            return invoke(ctx)
+
+        command.invoke = judged_invoke
+    for sub in (subcommands or {}).values():
         one_value_each(sub)
+
+
+_REPEATS = "orion.repeated_options"
 
 
 def _storing_once(option: Any, ctx: Any) -> Any:
@@ -178,12 +196,33 @@ def _storing_once(option: Any, ctx: Any) -> Any:
         if option.dest in state.opts and state.opts[option.dest] != value:
             names = option.obj.opts
             name = next((n for n in names if n.startswith("--")), names[0])
-            raise typer.BadParameter(
-                f"given twice, with different values ({_shown_value(state.opts[option.dest])} and "
-                f"{_shown_value(value)}); give it once", ctx=ctx, param_hint=name)
+            # ctx.meta is the whole command line's (shared by every context of the tree).
+            ctx.meta.setdefault(_REPEATS, []).append((name, state.opts[option.dest], value))
         store(value, state)
 
     return process
+
+
+def _judge_repeats(ctx: Any) -> None:
+    """Each repeat noted while the command line was read: a usage error, or for ``orion halt`` a warning
+    (the last value taken)."""
+    repeats = ctx.meta.get(_REPEATS) or []
+    if not repeats:
+        return
+    parent = ctx.parent
+    if ctx.info_name == "halt" and parent is not None and parent.parent is None:
+        out = getattr(ctx.obj, "out", None)
+        for name, first, last in repeats:
+            note = (f"{name} given twice, with different values ({_shown_value(first)} and {_shown_value(last)}); "
+                    f"halt takes the last, {_shown_value(last)}: the kill switch engages whatever else is wrong")
+            if out is not None:
+                out.warn(note)
+            else:
+                typer.echo(f"warning: {note}", err=True)
+        return
+    name, first, last = repeats[0]
+    raise typer.BadParameter(f"given twice, with different values ({_shown_value(first)} and "
+                             f"{_shown_value(last)}); give it once", ctx=ctx, param_hint=name)
 
 
 def _shown_value(value: Any) -> str:

@@ -47,15 +47,33 @@ def halted(db: Path) -> bool:
 # -- a single-valued option given twice ----------------------------------------------------------
 
 
-def test_a_repeated_db_with_another_value_is_a_usage_error_and_halts_neither(ledger: Path, tmp_path: Path) -> None:
-    """Review: `orion --db db/q.db halt --reason two --db home/orion.db` halted the second, exit 0."""
+def test_a_repeated_db_with_another_value_is_a_usage_error(ledger: Path, tmp_path: Path) -> None:
+    """Review: `orion --db db/q.db halt --reason two --db home/orion.db` halted the second, exit 0, without a
+    word; any other command given two ledgers is refused (exit 2), naming both."""
     other = tmp_path / "q.db"
     assert run("--db", str(other), "init").exit_code == 0
-    result = run("--db", str(other), "--json", "halt", "--reason", "two", "--db", str(ledger))
+    result = run("--db", str(other), "--json", "resume", "--yes", "--db", str(ledger))
     assert result.exit_code == 2, result.output
     message = error_record(result)["message"]
     assert "--db" in message and "given twice" in message and str(other) in message and str(ledger) in message
-    assert not halted(ledger) and not halted(other)
+
+
+def test_halt_takes_the_last_of_a_repeated_value_and_says_so(ledger: Path, tmp_path: Path) -> None:
+    """Review of the refusal above: `orion halt -r a -r b`, or an alias's --format beside the user's, exited 2
+    and the kill switch stayed off. halt engages whatever else is wrong with its command line: the last
+    value is taken, as before, and each repeat is a warning naming the value used."""
+    other = tmp_path / "q.db"
+    assert run("--db", str(other), "init").exit_code == 0
+    result = run("--db", str(other), "--format", "json", "halt", "-r", "one", "--reason", "two",
+                 "--format", "jsonl", "--db", str(ledger))
+    assert result.exit_code == 0, result.output
+    assert halted(ledger) and not halted(other)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert any("--reason given twice" in w and "takes the last, 'two'" in w for w in warnings), warnings
+    assert any("--db given twice" in w and str(ledger) in w for w in warnings), warnings
+    assert any("--format given twice" in w for w in warnings), warnings
+    with sqlite3.connect(ledger) as conn:
+        assert conn.execute("select reason from halt_state where halted").fetchone()[0] == "two"
 
 
 def test_a_repeated_config_with_another_value_is_a_usage_error(ledger: Path, tmp_path: Path) -> None:
@@ -74,7 +92,6 @@ def test_the_same_value_twice_passes(ledger: Path) -> None:
 
 
 @pytest.mark.parametrize("args, name", [
-    (["--format", "json", "halt", "--status", "--format", "table"], "--format"),
     (["markets", "--demo", "-n", "3", "--limit", "4"], "--limit"),
     (["audit", "tail", "-n", "1", "-n", "2"], "--lines"),
     (["scan", "--snapshot", "a.json", "--snapshot", "b.json"], "--snapshot"),
@@ -82,7 +99,7 @@ def test_the_same_value_twice_passes(ledger: Path) -> None:
     (["reconcile", "--metrics-file", "a.prom", "--metrics-file", "b.prom"], "--metrics-file"),
     (["trade", "abcdefgh", "--demo", "--idempotency-key", "k1", "--idempotency-key", "k2"], "--idempotency-key"),
     (["trade", "abcdefgh", "--demo", "--size", "1", "--size", "2"], "--size"),
-    (["halt", "--reason", "one", "-r", "two"], "--reason"),
+    (["resume", "--yes", "--breaker", "--db", "a.db", "--db", "b.db"], "--db"),
 ])
 def test_every_single_valued_option_given_twice_differently_is_refused_before_anything_runs(
         ledger: Path, tmp_path: Path, args: list[str], name: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,6 +112,12 @@ def test_every_single_valued_option_given_twice_differently_is_refused_before_an
     assert not any(tmp_path.glob("[ab].*")), "nothing is written"
 
 
+def test_a_repeated_format_is_refused_beside_any_command_but_halt(ledger: Path) -> None:
+    result = run("--format", "json", "audit", "verify", "--format", "table")
+    assert result.exit_code == 2 and "--format" in result.stderr and "given twice" in result.stderr, result.output
+    assert result.stdout == ""
+
+
 def test_a_repeatable_option_still_takes_every_value(ledger: Path) -> None:
     # --accept is repeatable: both tickers are looked for (neither is a candidate: one is named as missing).
     result = run("--json", "pairs", "suggest", "--demo", "--accept", "KXNOPE-1", "--accept", "KXNOPE-2")
@@ -102,7 +125,7 @@ def test_a_repeatable_option_still_takes_every_value(ledger: Path) -> None:
 
 
 def test_a_repeated_db_url_shows_no_password(isolated_home: Path) -> None:
-    result = run("--json", "--db", "postgresql://orion:s3cr3tpw@db.example/orion", "--db", "x.db", "halt", "--status")
+    result = run("--json", "--db", "postgresql://orion:s3cr3tpw@db.example/orion", "--db", "x.db", "audit", "verify")
     assert result.exit_code == 2 and "--db" in result.stderr
     assert "s3cr3tpw" not in result.output and "***" in result.stderr
 
