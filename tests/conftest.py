@@ -175,6 +175,9 @@ def fee_heavy_cheap_levels(tmp_path: Path) -> Path:
     doc = _demo_document()
     [kalshi] = [b for b in doc["venues"]["kalshi"]["orderbooks"] if b["ticker"] == "KXUPONLY-01-BRIA"]
     kalshi["orderbook_fp"]["yes_dollars"] = [["0.1000", "2000.00"], ["0.5000", "100.00"]]
+    # NO bids below the best YES bid's complement: a book whose YES and NO bids sum to $1 or more is crossed,
+    # which the parser refuses (it would match).
+    kalshi["orderbook_fp"]["no_dollars"] = [["0.4800", "100.00"]]
     [poly] = [b for b in doc["venues"]["polymarket"]["books"] if b["asset_id"] == DEMO_BRIA_YES_TOKEN]
     poly["asks"] = [{"price": "0.06", "size": "5000"}]
     poly["bids"] = [{"price": "0.05", "size": "100"}]
