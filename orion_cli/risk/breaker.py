@@ -131,6 +131,21 @@ class BreakerStatus:
     def ok(self) -> bool:
         return not self.problems
 
+    def describe(self, kind: str, *, warning: bool) -> str:
+        """A warning or trip of ``kind`` in words: the audit event's and alert's message, and the line
+        a command says it with (:attr:`warning_messages`)."""
+        what = "warning" if warning else "tripped"
+        if kind == DAILY:
+            return (f"{self.mode} loss breaker {what}: daily loss {_fmt(self.daily_loss)} of limit "
+                    f"{_fmt(self.daily_limit)} ({self.daily_used_pct}% used, {self.daily_limit_source})")
+        return (f"{self.mode} drawdown breaker {what}: equity {_fmt(self.equity)} is {_fmt(self.drawdown_pct)}% "
+                f"below peak {_fmt(self.peak_equity)} (limit {_fmt(self.drawdown_limit_pct)}%)")
+
+    @property
+    def warning_messages(self) -> tuple[tuple[str, str], ...]:
+        """The warnings this update raised: (kind, the words audited and alerted)."""
+        return tuple((kind, self.describe(kind, warning=True)) for kind in self.warnings)
+
     def to_record(self) -> dict[str, Any]:
         return {
             "type": "breaker",
@@ -234,10 +249,19 @@ def _peak(state: _State, halt: Any, basis: Decimal, start_equity: Decimal) -> De
 def _rebase(conn: Connection, mode: str, state: _State, basis: Decimal, now: datetime,
             actor: Mapping[str, Any]) -> None:
     """A released drawdown trip: the peak restarts at ``basis`` (audited as ``breaker.reset``); ``state``
-    is changed, the caller writes it."""
+    is changed, the caller writes it (its ``detail`` too).
+
+    The drawdown's once-a-day warning is cleared with it: measured from a new peak, the drawdown
+    approaching the limit again is news. Kept, the warned day outlived the reset and the drawdown
+    reached 80% of its limit again the same day with no warning before the trip."""
     AuditLog.append(conn, "breaker.reset", {"kind": DRAWDOWN, "old_peak": state.peak, "new_peak": basis,
                                             "tripped_at": state.tripped_at}, mode=mode, actor=actor, now=now)
     state.peak, state.tripped_kind, state.tripped_at = basis, None, None
+    state.warned.pop(DRAWDOWN, None)
+
+
+def _warned_day(state: _State) -> str | None:
+    return max(state.warned.values()) if state.warned else None
 
 
 def _record_peak(conn: Connection, mode: str, state: _State, halt: Any, basis: Decimal, start_equity: Decimal,
@@ -247,7 +271,8 @@ def _record_peak(conn: Connection, mode: str, state: _State, halt: Any, basis: D
     values: dict[str, Any] = {"updated_at": iso_utc(now)}
     if _drawdown_released(state, halt):
         _rebase(conn, mode, state, basis, now, actor)
-        values.update(tripped_kind=None, tripped_at=None)
+        values.update(tripped_kind=None, tripped_at=None, warned_day=_warned_day(state),
+                      detail=json.dumps(state.extra, sort_keys=True))
     peak = _peak(state, halt, basis, start_equity)
     if state.exists and state.peak == q(peak) and len(values) == 1:
         return peak
@@ -431,15 +456,21 @@ class Breaker:
 
             daily_hit = st.daily_limit > 0 and st.daily_loss >= st.daily_limit
             dd_hit = st.peak_equity > 0 and st.drawdown_pct >= b.drawdown_pct
-            if daily_hit and state.extra.get("daily_tripped_day") != pnl.day:
+            # A kind whose trip is in force warns of nothing: the day's daily trip (refusing until the
+            # reset, whatever the figures do after `orion resume`), a drawdown trip not yet released
+            # with --breaker (a released one was rebased above). A warning "84% used" after the trip
+            # told the operator the limit was still ahead.
+            daily_in_force = state.extra.get("daily_tripped_day") == pnl.day
+            drawdown_in_force = state.tripped_kind == DRAWDOWN
+            if daily_hit and not daily_in_force:
                 trips.append(DAILY)
-            elif not daily_hit and st.daily_limit > 0 and st.daily_loss > 0 \
+            elif not daily_hit and not daily_in_force and st.daily_limit > 0 and st.daily_loss > 0 \
                     and st.daily_loss >= st.daily_limit * warn_share and state.warned.get(DAILY) != day:
                 warnings.append(DAILY)
-            if dd_hit and state.tripped_kind != DRAWDOWN:
+            if dd_hit and not drawdown_in_force:
                 trips.append(DRAWDOWN)
-            elif not dd_hit and st.drawdown_pct > 0 and st.drawdown_pct >= b.drawdown_pct * warn_share \
-                    and state.warned.get(DRAWDOWN) != day:
+            elif not dd_hit and not drawdown_in_force and st.drawdown_pct > 0 \
+                    and st.drawdown_pct >= b.drawdown_pct * warn_share and state.warned.get(DRAWDOWN) != day:
                 warnings.append(DRAWDOWN)
 
             for kind in warnings:
@@ -467,7 +498,7 @@ class Breaker:
 
             values = {
                 "peak_equity": q(peak),
-                "warned_day": max(state.warned.values()) if state.warned else None,
+                "warned_day": _warned_day(state),
                 "tripped_kind": state.tripped_kind,
                 "tripped_at": state.tripped_at,
                 "detail": json.dumps(state.extra, sort_keys=True),
@@ -486,12 +517,7 @@ class Breaker:
         return result
 
     def _describe(self, kind: str, st: BreakerStatus, *, warning: bool) -> str:
-        what = "warning" if warning else "tripped"
-        if kind == DAILY:
-            return (f"{self.mode} loss breaker {what}: daily loss {_fmt(st.daily_loss)} of limit "
-                    f"{_fmt(st.daily_limit)} ({st.daily_used_pct}% used, {st.daily_limit_source})")
-        return (f"{self.mode} drawdown breaker {what}: equity {_fmt(st.equity)} is {_fmt(st.drawdown_pct)}% below "
-                f"peak {_fmt(st.peak_equity)} (limit {_fmt(st.drawdown_limit_pct)}%)")
+        return st.describe(kind, warning=warning)
 
     def _trip(self, conn: Connection, kind: str, message: str, actor: dict[str, Any]) -> None:
         switch = KillSwitch(self.db, sentinel_file=self.settings.halt.sentinel_file, mode=self.mode)

@@ -591,3 +591,76 @@ def test_record_peak_on_a_ledger_missing_its_kill_switch_row_says_it_is_damaged(
     with pytest.raises(StorageError) as caught, lite.write() as conn:
         record_peak(conn, led, now=DAY1)
     assert caught.value.reason == "storage_corrupt" and "halt_state" in caught.value.message
+
+
+# -- warnings: none for a kind whose trip is in force; the drawdown's comes back after its reset ----------
+
+
+def test_no_daily_warning_after_the_days_daily_trip(lite: Database) -> None:
+    """Found in review: after a daily trip and `orion resume`, a watch on higher bids raised a
+    `breaker.warning` "84.39% used" (and its alert) after the `breaker.tripped`: the warning branch
+    checked only the day's warned flag, and the trip had come with no warning before it. The day's trip
+    is in force until the reset: it warns of nothing more that day."""
+    s = settings()  # daily_loss 50
+    b, led, sink = make(lite, s)
+    trade(led, Action.BUY, "1000", "0.50")  # 500 at cost: nothing lost
+    key = (Venue.KALSHI, "KXM", Side.YES)
+    assert b.update({key: D("0.45")}, now=DAY1).trips == ("daily_loss",)  # 50 lost at the bid, no warning first
+    KillSwitch(lite).release()
+    st = b.update({key: D("0.458")}, now=DAY1 + timedelta(minutes=1))  # 42 lost: 84% of the limit
+    assert (st.warnings, st.trips, st.daily_used_pct) == ((), (), D("84.00")), st
+    assert events(lite, "breaker.warning") == []
+    assert [k for k, _, _ in sink.emitted] == ["breaker.tripped"]
+    # The next trading day is a new one: it warns again.
+    next_day = DAY1 + timedelta(days=1)
+    lose(led, "42", now=next_day)
+    assert b.update({key: D("0.50")}, now=next_day).warnings == ("daily_loss",)
+
+
+def test_no_drawdown_warning_while_its_trip_is_in_force(lite: Database) -> None:
+    """The same gap for the drawdown: tripped with no warning before (one fall past the limit), a bid
+    back to 80% of the limit warned while the trip still held the kill switch."""
+    s = _drawdown_settings()
+    b, led, sink = make(lite, s, cash="1000")
+    trade(led, Action.BUY, "1000", "0.50")
+    key = (Venue.KALSHI, "KXM", Side.YES)
+    assert b.update({key: D("0.40")}, now=DAY1).trips == ("drawdown",)
+    st = b.update({key: D("0.42")}, now=DAY1)  # 8%: 80% of the limit, the trip not released
+    assert (st.warnings, st.tripped) == ((), "drawdown"), st
+    assert events(lite, "breaker.warning") == [] and [k for k, _, _ in sink.emitted] == ["breaker.tripped"]
+
+
+@pytest.mark.parametrize("checked_first", [False, True], ids=["update", "check-then-update"])
+def test_resume_breaker_lets_the_drawdown_warn_again_the_same_day(lite: Database, checked_first: bool) -> None:
+    """Found in review: warned (80%), tripped, `orion resume --breaker`: the peak was rebased but the
+    once-a-day warned flag survived it, so the drawdown from the new peak reached 80% of the limit
+    again that day with no warning. The rebase clears it, whether the update rebases or a trade's
+    check did first (its write persists the cleared flag)."""
+    s = _drawdown_settings()
+    b, led, sink = make(lite, s, cash="1000")
+    trade(led, Action.BUY, "1000", "0.50")  # equity 1000 at cost: the peak
+    key = (Venue.KALSHI, "KXM", Side.YES)
+    assert b.update({key: D("0.42")}, now=DAY1).warnings == ("drawdown",)
+    assert b.update({key: D("0.40")}, now=DAY1).trips == ("drawdown",)
+    KillSwitch(lite).release(breaker=True)
+    later = DAY1 + timedelta(minutes=5)
+    if checked_first:
+        single = Breaker(lite, s, mode="paper", ledger=led, alerts=NullAlertSink())  # a trade's, no marks
+        assert check(lite, single, later).passed
+        assert len(events(lite, "breaker.reset")) == 1
+    st = b.update({key: D("0.42")}, now=later)  # 8% below the rebased peak (1000 at cost)
+    assert (st.warnings, st.trips, st.peak_equity) == (("drawdown",), (), D("1000")), st
+    assert len(events(lite, "breaker.warning")) == 2
+    assert [k for k, _, _ in sink.emitted] == ["breaker.warning", "breaker.tripped", "breaker.warning"]
+    assert b.update({key: D("0.42")}, now=later).warnings == ()  # once again per day from here
+
+
+def test_an_update_says_its_warnings_in_the_words_audited(lite: Database) -> None:
+    """What `trade` and the watch print (``warning_messages``) is the audited message, kind by kind."""
+    b, led, _ = make(lite, settings())
+    lose(led, "40")
+    st = b.update(now=DAY1)
+    [audited] = events(lite, "breaker.warning")
+    assert st.warning_messages == (("daily_loss", audited["message"]),)
+    assert audited["message"] == ("paper loss breaker warning: daily loss 40.00 of limit 50.00 (80.00% used, "
+                                  "breaker.daily_loss)")
