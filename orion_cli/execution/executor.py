@@ -469,6 +469,10 @@ _EXECUTION_EXISTS = select(executions.c.key).where(executions.c.key == bindparam
 _INSERT_EXECUTION = Prepared.insert(executions, name="insert_execution")
 
 
+# What an execution's update of the loss breaker made: its trips, and its warnings as (kind, message).
+BreakerNews = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
 @dataclass
 class ExecutionResult:
     key: str
@@ -480,6 +484,9 @@ class ExecutionResult:
     # The loss breaker's trips (daily_loss, drawdown) that this execution's figures made: trading is
     # halted now, which the caller must say — the execution's own status does not.
     breaker_tripped: tuple[str, ...] = ()
+    # The loss breaker's warnings (at breaker.warn_at_pct of a limit) that this execution's figures
+    # raised, in the words audited as breaker.warning: the caller says them (alerts are off by default).
+    breaker_warnings: tuple[tuple[str, str], ...] = ()  # (kind, message)
 
     @property
     def outcome(self) -> str:
@@ -707,12 +714,13 @@ class Executor:
             if any(refused_at_a_limit(c) for c in verdict.checks):
                 # Figures past a limit that nothing has tripped on yet (a loss a balance report or a
                 # reconcile recorded): the breaker trips now (halt, alert), not only this refusal.
-                tripped = self._update_breaker()
+                tripped, warned = self._update_breaker()
             else:
-                tripped = ()
+                tripped, warned = (), ()
             failure = verdict.first_failure
             msg = f"refused by {failure.name}: {failure.detail}" if failure else "refused"
-            return ExecutionResult(plan.key, "refused", verdict, [], msg, breaker_tripped=tripped)
+            return ExecutionResult(plan.key, "refused", verdict, [], msg, breaker_tripped=tripped,
+                                   breaker_warnings=warned)
         _crash_point("intents_committed")
         assert committed.run is not None
         return await self._drive_noting(committed.run, verdict, fresh=True)
@@ -955,7 +963,7 @@ class Executor:
         run.result["message"] = msg
         self._move(run, final, {"message": msg}, unsent=f"the execution ended {final.value} after a halt "
                    "mid-execution" if run.result.get("halted_mid_execution") else "")
-        return self._result(run, verdict, msg, breaker_tripped=self._update_breaker())
+        return self._result(run, verdict, msg, self._update_breaker())
 
     async def _hedge(self, run: _Run, *, fresh: bool) -> None:
         spec = run.second
@@ -1585,14 +1593,15 @@ class Executor:
                                      detail={"message": message}, actor=self.actor)
         self.alerts.emit(alert_kind, f"execution {run.key} halted: {message}",
                          {"key": run.key, "naked": run.result["naked"]})
-        return self._result(run, verdict, message, breaker_tripped=self._update_breaker())
+        return self._result(run, verdict, message, self._update_breaker())
 
     def _result(self, run: _Run, verdict: Verdict, message: str,
-                breaker_tripped: tuple[str, ...] = ()) -> ExecutionResult:
+                breaker: BreakerNews = ((), ())) -> ExecutionResult:
+        """``breaker``: what :meth:`_update_breaker` returned (its trips, its warnings)."""
         detail = dict(run.result)
         detail["status"] = run.status.value
         return ExecutionResult(run.key, _RESULT_STATUS.get(run.status, run.status.value), verdict,
-                               self.ledger.orders(execution_id=run.key), message, detail, breaker_tripped)
+                               self.ledger.orders(execution_id=run.key), message, detail, *breaker)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -1886,17 +1895,20 @@ class Executor:
             run.status = advance(conn, run.key, to, mode=self.mode, result=run.result, detail=dict(detail),
                                  actor=self.actor)
 
-    def _update_breaker(self) -> tuple[str, ...]:
-        """The trips this update made (none when it failed: the next trade's check recomputes them)."""
+    def _update_breaker(self) -> BreakerNews:
+        """The trips this update made and the warnings it raised (:class:`ExecutionResult`'s
+        ``breaker_tripped`` and ``breaker_warnings``); none when it failed: the next trade's check
+        recomputes them."""
         if self.breaker is None:
-            return ()
+            return (), ()
         try:
-            return self.breaker.update().trips
+            status = self.breaker.update()
         except Exception as exc:
             # Any failure: an execution's outcome (or a refusal) stands, and its exit code is not the
             # breaker's to change; the check before the next trade recomputes the figures.
             log.error("the loss breaker could not be updated (%s)", type(exc).__name__)  # shown with -q too
-            return ()
+            return (), ()
+        return status.trips, status.warning_messages
 
 
 _RANK: Mapping[ExecStatus, int] = {

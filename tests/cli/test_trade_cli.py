@@ -1556,6 +1556,31 @@ def test_a_trade_that_trips_the_breaker_says_trading_is_halted_even_quietly(
     assert {o.client_order_id for o in ledger_orders()} == {"manual-buy", "manual-sell"}
 
 
+def test_a_trade_whose_figures_reach_the_warning_says_so_even_quietly(
+        op_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the breaker's 80% warning was audited (`breaker.warning`) and alerted, alerts being
+    off by default, and the trade exited 0 with no word of it: nothing in the CLI read it. It is a
+    `warning:` line now, kept with -q, in the audited words; once per trading day, as the breaker warns."""
+    monkeypatch.setenv("ORION__BREAKER__DAILY_LOSS", "2.2")
+    _lose_today("1.8")  # 81.8% of 2.20, which no update has seen yet: the trade's own update warns
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "10", "--json", "-q")
+    assert code == 0 and json.loads(out)["status"] == "done", err
+    said = [line for line in err.splitlines() if "breaker" in line]
+    assert len(said) == 1, err
+    # 1.80 + the trade's fees (0.17575)
+    assert said[0] == ("warning: paper loss breaker warning: daily loss 1.97575 of limit 2.20 (89.81% used, "
+                       "breaker.daily_loss); at the limit it trips and halts trading"), said
+    db = open_database(None)
+    try:
+        [warning] = [e.payload for e in AuditLog(db).tail(50, types=("breaker.warning",))]
+    finally:
+        db.dispose()
+    assert said[0] == f"warning: {warning['message']}; at the limit it trips and halts trading", said
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "10", "--json", "-q",
+                            "--idempotency-key", "again")
+    assert code == 0 and not [line for line in err.splitlines() if "breaker" in line], err  # said once a day
+
+
 def test_a_stop_while_alerts_are_flushed_at_exit_is_deferred_until_they_are(op_id: str, monkeypatch: Any) -> None:
     """Black box: Ctrl-C (or SIGTERM) during the up-to-5 s wait for alerts at exit raised out of the wait:
     the undelivered alert was never audited, and the breaker's "HALTED" line and the execution's own

@@ -1199,3 +1199,127 @@ def test_a_vault_path_linked_to_nothing_ends_the_watch_with_exit_3_and_says_why(
     assert isinstance(error, ConfigError) and error.exit_code == 3 and error.reason == "vault_link_dangling"
     assert error.message == ("watch stopped: vault /srv/orion/vault.json: it is a symbolic link to "
                              "/mnt/shared/vault.json, which does not exist; nothing was read or changed")
+
+
+# -- the breaker's warnings, and held positions the round could not mark, said at the terminal -----------
+
+UPONLY_KALSHI = "KXUPONLY-01-BRIA"
+UPONLY_POLY = "0x18682f5c3ac9f66132244ac057a2817a1b908702d424680f35de26cad232087d"
+UPONLY_YES_TOKEN = "63135575408667591224412466200736995005307966265895477308224847363697705611477"
+
+
+def _moved_snapshot(path: Path, no_bid: str, *, yes_bid: str | None = None) -> Path:
+    """The demo recording with the demo pair's Kalshi NO bid moved to ``no_bid`` (depth below it) and,
+    with ``yes_bid``, a Polymarket YES bid at that price: above the 0.15 ask, a crossed book."""
+    import gzip
+    from decimal import Decimal
+
+    from orion_cli.venues.snapshot import demo_path
+
+    with gzip.open(demo_path(), "rt") as fh:
+        doc = json.load(fh)
+    top = Decimal(no_bid)
+    for book in doc["venues"]["kalshi"]["orderbooks"]:
+        if book["ticker"] == UPONLY_KALSHI:
+            book["orderbook_fp"]["no_dollars"] = [[f"{top - Decimal('0.02'):.4f}", "370.00"],
+                                                  [f"{top - Decimal('0.01'):.4f}", "280.00"],
+                                                  [f"{top:.4f}", "110.00"]]
+    if yes_bid is not None:
+        for book in doc["venues"]["polymarket"]["books"]:
+            if book["asset_id"] == UPONLY_YES_TOKEN:
+                book["bids"] = [{"price": yes_bid, "size": "100"}]
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _hold_the_demo_pair() -> None:
+    """What the reviewer held: the demo pair traded once, K NO 100 at 0.80 + P YES 100 at 0.15 (fees 1.7575)."""
+    code, out, err = _invoke("--jsonl", "scan", "--demo")
+    assert code == 0, err
+    op_id = json.loads(out.splitlines()[0])["id"]
+    code, out, err = _invoke("--jsonl", "trade", op_id, "--demo", "--confirm", "--size", "100")
+    assert code == 0 and json.loads(out.splitlines()[-1])["status"] == "done", (out, err)
+
+
+def _unmarked_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("warning: could not mark the held")]
+
+
+def test_a_crossed_polymarket_book_is_no_mark_the_kalshi_loss_trips_the_watch(tmp_path: Path) -> None:
+    """Found by a reviewer: a crossed Polymarket book's bid (0.60 over the 0.15 ask) was taken as the held
+    YES leg's mark, a 45 gain that hid the Kalshi leg's 40 loss: the watch kept trading with no trip. A
+    crossed book is an item error at the shared parser now: the YES side is unread, the leg valued at
+    cost, the Kalshi loss (marked at its 0.40 bid) counted and the breaker trips; the unmarked leg is said."""
+    _hold_the_demo_pair()
+    crossed = _moved_snapshot(tmp_path / "crossed.json", "0.40", yes_bid="0.60")
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--snapshot", str(crossed), "--jsonl", "-q"],
+              env(ORION__BREAKER__DAILY_LOSS="40", ORION__TRADING__MIN_EDGE="1"))
+    assert w.finish() == 6, w.stderr()
+    stopped = w.events[-1]
+    assert stopped["reason"] == "the loss breaker tripped on marked positions (daily_loss)", w.events
+    err = w.stderr()
+    (unmarked,) = _unmarked_lines(err)
+    assert unmarked.startswith(f"warning: could not mark the held polymarket {UPONLY_POLY} yes: the YES side could "
+                               "not be read ("), unmarked
+    assert "crossed: best bid 0.60 at or above best ask 0.15" in unmarked, unmarked
+    assert unmarked.endswith("; the loss breaker values it at cost"), unmarked
+    db = open_database(None)
+    try:
+        [tripped] = [e.payload for e in AuditLog(db).tail(50, types=("breaker.tripped",))]
+    finally:
+        db.dispose()
+    # 100 NO at 0.80 marked at 0.40 (40) + the fees (1.7575); the YES leg at cost, not at the crossed 0.60.
+    assert (tripped["daily_loss"], tripped["marked"]) == ("41.7575", False), tripped
+
+
+def test_the_watch_says_a_held_position_it_cannot_mark_once_not_every_round(tmp_path: Path) -> None:
+    """Found in review: `balance` warned "could not mark …" for a held position whose book was refused,
+    and the watch valued it at cost for its breaker without a word, every round. Said once per market."""
+    _hold_the_demo_pair()
+    crossed = _moved_snapshot(tmp_path / "crossed.json", "0.79", yes_bid="0.60")
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--snapshot", str(crossed), "--jsonl", "-q"],
+              env(ORION__TRADING__MIN_EDGE="1"))
+    w.until(lambda r: r.get("event") == "scan" and r.get("round") == 3)
+    w.proc.send_signal(signal.SIGINT)
+    assert w.finish() == 130
+    (unmarked,) = _unmarked_lines(w.stderr())
+    assert f"polymarket {UPONLY_POLY} yes" in unmarked, unmarked
+
+
+def test_the_watch_says_a_breaker_warning_on_stderr_and_as_an_event(tmp_path: Path) -> None:
+    """Found in review: the 80% warning was audited (and alerted, alerts being off by default) and never
+    reached the terminal: nothing in the CLI read it. The watch says it on stderr, kept with -q, and as a
+    `breaker_warning` event of its stream, once (the breaker warns once per trading day per kind)."""
+    _hold_the_demo_pair()
+    moved = _moved_snapshot(tmp_path / "moved50.json", "0.50")  # the NO leg marked at 0.50: 30 + 1.7575 fees
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--snapshot", str(moved), "--jsonl", "-q"],
+              env(ORION__BREAKER__DAILY_LOSS="40", ORION__TRADING__MIN_EDGE="1"))
+    w.until(lambda r: r.get("event") == "scan" and r.get("round") == 3)
+    w.proc.send_signal(signal.SIGINT)
+    assert w.finish() == 130
+    message = "paper loss breaker warning: daily loss 35.7575 of limit 40.00 (89.39% used, breaker.daily_loss)"
+    (event,) = [e for e in w.events if e["event"] == "breaker_warning"]
+    assert event.pop("ts") and event == {"type": "watch", "v": 1, "event": "breaker_warning", "kind": "daily_loss",
+                                         "message": message}, w.events
+    said = [line for line in w.stderr().splitlines() if "breaker warning" in line]
+    assert said == [f"warning: {message}; at the limit it trips and halts trading"], said
+    assert not _unmarked_lines(w.stderr())  # both legs marked
+
+
+def test_a_watch_trades_breaker_warning_is_said_as_the_marks_one_is(tmp_path: Path, monkeypatch: Any,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The warning an execution's own update raised (its fills' fees, say): said by the round as well."""
+    from orion_cli.execution.executor import ExecutionResult
+    from orion_cli.execution.plan import Verdict
+
+    message = "paper loss breaker warning: daily loss 40.00 of limit 50.00 (80.00% used, breaker.daily_loss)"
+    warned = ExecutionResult("k1", "done", Verdict(), [], "d", breaker_warnings=(("daily_loss", message),))
+    quiet = ExecutionResult("k2", "done", Verdict(), [], "d")
+    (trades, stop), _ = _scripted_round(tmp_path, monkeypatch, [warned, quiet, quiet, quiet], None)
+    assert (trades, stop) == (0, None)
+    out, err = capsys.readouterr()
+    assert [line for line in err.splitlines() if "breaker" in line] == [
+        f"warning: {message}; at the limit it trips and halts trading"], err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [(e["event"], e.get("message")) for e in events if e["event"] == "breaker_warning"] == [
+        ("breaker_warning", message)], out

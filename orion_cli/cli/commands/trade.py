@@ -703,6 +703,17 @@ def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
                    f"{breaker_tripped_hint(result.breaker_tripped, app.settings().breaker.reset_hour_utc)}.")
 
 
+def say_breaker_warnings(app: AppContext, warnings: Sequence[tuple[str, str]], *, watch: bool = False) -> None:
+    """Say, even with -q, each loss-breaker warning (``breaker.warn_at_pct`` of a limit) an update raised:
+    (kind, message) as audited. Alerts are off by default, so the audit event alone reached no one at
+    a terminal. In a machine-readable watch also a ``breaker_warning`` event on stdout, with ``kind``
+    and ``message``."""
+    for kind, message in warnings:
+        app.out.warn(f"{message}; at the limit it trips and halts trading")
+        if watch and app.out.machine:
+            _event(app, "breaker_warning", message, kind=kind, message=message)
+
+
 HALT_HINT = "`orion halt --status` shows why"
 
 
@@ -1344,6 +1355,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
             raise KeyboardInterrupt from None
         finally:
             flush_alerts(stop, alerts)
+        say_breaker_warnings(app, result.breaker_warnings)
         say_breaker_tripped(app, result)
         if stop.stopped_after_decided():
             out.info(f"{stop.reason} after the execution was decided and recorded: it ends with its own exit code")
@@ -1746,6 +1758,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     trades = 0
     rounds = 0
     said: set[str] = set()
+    unmarked_said: set[tuple[Venue, str]] = set()  # held positions the rounds could not mark, warned of once
     refused: dict[LegsKey, WatchRefusal] = {}  # by markets and sides: a refusal audited once (_trade_round)
     ended = WatchStop.interrupted(stop.reason)
     app.out.info(f"watching every {seconds:g}s ({auth.mode}); Ctrl-C stops after the execution in flight")
@@ -1763,7 +1776,8 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 _event(app, "scan_failed", exc.message, round=rounds, reason=exc.reason, message=exc.message)
                 data = None
             ops: list[Opportunity] = []
-            breaker_stop = None if data is None else _breaker_stop_at_marks(app, auth.mode, data, alerts)
+            breaker_stop = None if data is None else _breaker_stop_at_marks(app, auth.mode, data, alerts,
+                                                                            unmarked_said)
             if breaker_stop is not None:
                 ended = breaker_stop
                 break
@@ -1882,9 +1896,12 @@ def _sleep(seconds: float, stop: StopFlag, switch: KillSwitch | None = None, *,
     return None
 
 
-def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertSink) -> WatchStop | None:
+def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertSink,
+                           unmarked_said: set[tuple[Venue, str]] | None = None) -> WatchStop | None:
     """Value held positions at the round's books (best bid of the held side) and update the breaker;
-    why the watch stops, or None while the breaker lets it trade.
+    why the watch stops, or None while the breaker lets it trade. A warning the update raises is said
+    (:func:`say_breaker_warnings`); so is a held position the round could not mark, valued at cost
+    (:func:`_warn_unmarked`), once per market in ``unmarked_said`` (the watch's memory).
 
     The breaker otherwise sees positions at cost, so a market that collapses, or a leg left
     unhedged, would never reach the daily-loss or drawdown limit. A trip made now engages the kill
@@ -1899,14 +1916,39 @@ def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertS
     settings = app.settings()
     db = app.db()
     ledger = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc)
-    marks = marks_from_books(ledger.positions(), lambda venue, market: data.books.get((venue, market)))
+    held = ledger.positions()
+    marks = marks_from_books(held, lambda venue, market: data.books.get((venue, market)))
+    _warn_unmarked(app, held, marks, data, set() if unmarked_said is None else unmarked_said)
     status = Breaker(db, settings, mode=mode, ledger=ledger, alerts=alerts).update(marks)
+    say_breaker_warnings(app, status.warning_messages, watch=True)
     if status.trips:  # named, with the release, as a trade that trips it says (say_breaker_tripped)
         return WatchStop.refused(f"the loss breaker tripped on marked positions ({', '.join(status.trips)})",
                                  "HALTED", breaker_tripped_hint(status.trips, settings.breaker.reset_hour_utc))
     if status.problems:  # what the BREAKER check of every trade would refuse with
         return WatchStop.refused(f"{REFUSED_BY_BREAKER}{'; '.join(status.problems)}", "BREAKER")
     return None
+
+
+def _warn_unmarked(app: AppContext, held: Sequence[Any], marks: Mapping[Any, Decimal], data: Any,
+                   said: set[tuple[Venue, str]]) -> None:
+    """Warn (kept with -q) of each held position the round's books could not mark, which the breaker
+    therefore values at cost: its market missing from the round (an item error, a venue down) or its
+    side's book unread (a crossed book refused). Once per market per watch (``said``), not every round.
+    Found in review: `balance` said "could not mark …" for such a position and the watch said nothing,
+    while a loss there was hidden from its breaker."""
+    for p in held:
+        key = (p.venue, p.market_id)
+        if p.size == 0 or (p.venue, p.market_id, p.side) in marks or key in said:
+            continue
+        said.add(key)
+        book = data.books.get(key)
+        if book is not None:
+            why = book.unread(p.side) or "its side could not be read"
+        else:
+            why = next((e.message for e in data.errors if e.venue == p.venue.value and e.key == p.market_id),
+                       data.degraded.get(p.venue) or "no book for it this round")
+        app.out.warn(f"could not mark the held {p.venue.value} {p.market_id} {p.side.value}: {why}; "
+                     "the loss breaker values it at cost")
 
 
 def _bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Opportunity, size: Decimal,
@@ -2115,6 +2157,7 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
         else:
             _event(app, "execution", f"{op.id} {key}: {result.status} — {result.message}", key=key,
                    status=result.status)
+        say_breaker_warnings(app, result.breaker_warnings, watch=True)
         say_breaker_tripped(app, result)
         # Every execution that sent an order counts (an unwound one risked money too), not only "done".
         if result.status != "already_done" and result.sent_orders:
