@@ -535,3 +535,68 @@ def test_a_held_side_whose_book_was_not_read_is_not_marked_at_zero(tmp_path: Pat
     assert problem.startswith(f"polymarket {cond}: the NO side could not be read (no book returned for token")
     (read,) = both.positions  # both sides read: marked at the NO bid, as before
     assert both.mark_errors == [] and read.mark == D("0.896"), read
+
+
+# -- what the BREAKER check decides now, beside the P&L shown ------------------------------------------
+
+
+def _breaker_fields(pnl: dict[str, Any]) -> tuple[Any, ...]:
+    return pnl["breaker_check"], pnl["breaker_refuses_until"], pnl["breaker_basis"]
+
+
+@pytest.mark.parametrize("command", ["balance", "positions"])
+def test_balance_says_the_breaker_refuses_while_a_daily_trip_is_in_force(
+        ledger_url: str, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """Found in review: after a daily trip (a watch marking at collapsed bids) and `orion resume`,
+    `balance` said "today's P&L -1.7575 of a 40 daily loss limit (4.39% used…)" while every trade was
+    refused by BREAKER until the reset. It says the check refuses, until when and why."""
+    from datetime import UTC, datetime
+
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.risk.breaker import Breaker, next_reset
+    from orion_cli.risk.halt import KillSwitch
+
+    monkeypatch.setenv("ORION__BREAKER__DAILY_LOSS", "2")
+    db = open_database(ledger_url)
+    try:
+        s = load_settings()
+        led = Ledger(db, "paper")
+        watch = Breaker(db, s, mode="paper", ledger=led, alerts=NullAlertSink())
+        # The 10 YES marked at 0: 3 + the 0.147 fee lost, over the 2 limit: the daily trip.
+        assert watch.update({(Venue.KALSHI, "KXNBA-26-NYK", Side.YES): D(0)}).trips == ("daily_loss",)
+        KillSwitch(db).release()
+    finally:
+        db.dispose()
+    until = next_reset(datetime.now(UTC), 0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    res = _invoke("--db", ledger_url, command, "--json")
+    assert res.exit_code == 0, res.output
+    (pnl,) = [r for r in json.loads(res.stdout) if r["type"] == "pnl"]
+    assert (pnl["used_pct"], pnl["marked"]) == ("7.35", False), pnl  # at cost: 0.147 of 2
+    assert _breaker_fields(pnl) == ("refuses", until, "cost"), pnl
+    assert pnl["breaker_detail"].startswith("daily loss breaker tripped today ("), pnl
+    res = _invoke("--db", ledger_url, command, "--format", "table", "-q")
+    assert res.exit_code == 0, res.output
+    (said,) = [line for line in res.stderr.splitlines() if "BREAKER" in line]
+    assert said.startswith("warning: the BREAKER check refuses every paper trade now: daily loss breaker tripped "
+                           "today ("), said
+    assert f"it resets at {until[:10]} 00:00 UTC" in said, said
+    if command == "balance":
+        assert "refuses" in res.stdout and until in res.stdout, res.stdout
+
+
+def test_balance_says_the_check_passes_at_cost_when_the_marks_shown_are_past_the_limit(
+        ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The converse, found in review: marked, `balance` showed the limit more than used up while a single
+    trade passed BREAKER, which values positions at cost. It says the check's basis and verdict."""
+    monkeypatch.setenv("ORION__BREAKER__DAILY_LOSS", "0.2")
+    res = _invoke("--db", ledger_url, "balance", "--demo", "--json")
+    assert res.exit_code == 0, res.output
+    (pnl,) = [r for r in json.loads(res.stdout) if r["type"] == "pnl"]
+    assert (pnl["today_pnl"], pnl["used_pct"], pnl["marked"]) == ("-0.247", "123.50", True), pnl
+    assert _breaker_fields(pnl) == ("passes", None, "cost"), pnl
+    assert pnl["breaker_detail"].startswith("daily loss 0.147 < limit 0.20;"), pnl
+    res = _invoke("--db", ledger_url, "balance", "--demo", "--format", "table", "-q")
+    assert res.exit_code == 0, res.output
+    (said,) = [line for line in res.stderr.splitlines() if "BREAKER" in line]
+    assert said.startswith("warning: at these marks the daily loss is past its limit, but the BREAKER check of a "
+                           "trade values open positions at cost and passes (daily loss 0.147 < limit 0.20;"), said

@@ -59,6 +59,11 @@ PNL_COLUMNS = [
     Column("daily_loss_limit", "daily loss limit"),
     Column("used_pct", "limit used (%)"),
     Column("marked", "marked to books"),
+    # What the BREAKER check of a trade decides now, on its own basis: the figures above may be marked.
+    Column("breaker_check", "BREAKER check now"),
+    Column("breaker_refuses_until", "breaker refuses until"),
+    Column("breaker_basis", "BREAKER check values at"),
+    Column("breaker_detail", "BREAKER check says"),
 ]
 
 CREDENTIALS_HINT = "store them with `orion secrets encrypt`, or disable the venue (kalshi.enabled / polymarket.enabled)"
@@ -171,6 +176,50 @@ def _mark_causes(errors: list[str]) -> str:
     return shown if len(shown) <= 160 else shown[:159] + "…"
 
 
+def _breaker_fields(app: AppContext, report: AccountsReport) -> dict[str, Any]:
+    """What the BREAKER check of a trade in this mode decides right now, beside the P&L shown (found in
+    review: `balance` said "4.39% used" while every trade was refused by a daily trip in force after
+    `orion resume`, and "228.79% used" at marks while a trade passed BREAKER, which values positions at
+    cost). The check itself, run in a read transaction (nothing written), so the words are a trade's:
+    ``breaker_check`` ``passes``/``refuses``; ``breaker_refuses_until`` the UTC date-time (``…Z``) a
+    daily trip in force refuses until, else null (a drawdown trip until `orion resume --breaker`, a
+    limit reached until the figures move: said in ``breaker_detail``); ``breaker_basis`` ``cost``: the
+    check values open positions at cost (a settled partner's payout where one settled), never at marks,
+    which only a `trade --watch` round's own update applies."""
+    from datetime import UTC, datetime
+
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.risk.breaker import Breaker, daily_trip_until
+    from orion_cli.store.ledger import Ledger
+
+    settings = app.settings()
+    db = app.db(existing=True)
+    now = datetime.now(UTC)
+    ledger = Ledger(db, report.mode, reset_hour_utc=settings.breaker.reset_hour_utc)
+    breaker = Breaker(db, settings, mode=report.mode, ledger=ledger, alerts=NullAlertSink())
+    with db.read() as conn:
+        check = breaker.check(conn, now)
+    until = daily_trip_until(db, report.mode, settings.breaker.reset_hour_utc, now) if not check.passed else None
+    return {"breaker_check": "passes" if check.passed else "refuses",
+            "breaker_refuses_until": None if until is None else until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "breaker_basis": "cost", "breaker_detail": check.detail}
+
+
+def _say_breaker(app: AppContext, report: AccountsReport, fields: dict[str, Any]) -> None:
+    """The BREAKER check's verdict in a line: a refusal as a warning (kept with -q), a pass as info,
+    but a warning when the marked figures shown are past the daily limit the check (at cost) passes."""
+    if fields["breaker_check"] == "refuses":
+        # The detail says until when: a daily trip's reset, a drawdown trip's release command.
+        app.out.warn(f"the BREAKER check refuses every {report.mode} trade now: {fields['breaker_detail']}")
+    elif report.pnl.marked and report.pnl.limit > 0 and report.pnl.used_share >= 1:
+        app.out.warn(f"at these marks the daily loss is past its limit, but the BREAKER check of a trade values "
+                     f"open positions at cost and passes ({fields['breaker_detail']}); a `trade --watch` round "
+                     "marks them at its books' bids and trips the breaker on figures like these")
+    else:
+        app.out.info(f"the BREAKER check passes a trade now, valuing open positions at cost: "
+                     f"{fields['breaker_detail']}")
+
+
 def _pnl_line(app: AppContext, report: AccountsReport, *, marking: bool) -> None:
     """``marking``: the positions were to be marked (--refresh, --demo, --snapshot). After a refresh that
     could not read the marks, the line says so and why, not to use --refresh: it was just used."""
@@ -206,7 +255,8 @@ def balance_command(
     answered (exit 4 when no venue has credentials, or a venue rejected them). Exposure lines show the
     cost and what the exposure limits count (cost plus fees, and buys in flight). Today's P&L marks
     positions to the best bids with --demo or --snapshot (or --refresh on live books), as `orion
-    positions` does; else at cost.
+    positions` does; else at cost. Beside it, what the BREAKER check of a trade decides now (it values
+    positions at cost): passes, or refuses and until when.
 
     Example:  orion balance   ·   orion balance --demo --json
     """
@@ -215,7 +265,8 @@ def balance_command(
     marking = refresh or demo or snapshot is not None
     report = _report(app, snapshot, demo, mark=marking)
     balances = [a.to_record() for a in report.accounts]
-    pnl = report.pnl.to_record()
+    breaker = _breaker_fields(app, report)
+    pnl = {**report.pnl.to_record(), **breaker}
     if app.out.machine:
         app.out.records([*balances, *_exposure_records(report), pnl], BALANCE_COLUMNS)
     else:
@@ -224,6 +275,7 @@ def balance_command(
         app.out.records(exposure, EXPOSURE_COLUMNS, title="exposure", empty="no open positions")
         app.out.record(pnl, PNL_COLUMNS, title="today's P&L")
         _pnl_line(app, report, marking=marking)
+    _say_breaker(app, report, breaker)
     _finish(app, report)
 
 
@@ -250,8 +302,9 @@ def positions_command(
     # A venue that did not answer holds positions nobody has seen: said in the data (its `balance`
     # record, status "unavailable"), not only in a warning that -q drops.
     unseen = [a.to_record() for a in report.unavailable]
+    breaker = _breaker_fields(app, report)
     if app.out.machine:
-        app.out.records([*positions, *unseen, *_exposure_records(report), report.pnl.to_record()],
+        app.out.records([*positions, *unseen, *_exposure_records(report), {**report.pnl.to_record(), **breaker}],
                         POSITION_COLUMNS)
     else:
         where = ", ".join(a.venue.value for a in report.unavailable)
@@ -264,4 +317,5 @@ def positions_command(
         if exposure:
             app.out.records(exposure, EXPOSURE_COLUMNS, title="exposure")
         _pnl_line(app, report, marking=marking)
+    _say_breaker(app, report, breaker)
     _finish(app, report)
