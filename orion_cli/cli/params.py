@@ -210,7 +210,8 @@ def _judge_repeats(ctx: Any) -> None:
     if not repeats:
         return
     parent = ctx.parent
-    if ctx.info_name == "halt" and parent is not None and parent.parent is None:
+    # `halt --status` engages nothing: a monitor reading another ledger than it named must be told (exit 2).
+    if ctx.info_name == "halt" and parent is not None and parent.parent is None and not ctx.params.get("status"):
         out = getattr(ctx.obj, "out", None)
         for name, first, last in repeats:
             note = (f"{name} given twice, with different values ({_shown_value(first)} and {_shown_value(last)}); "

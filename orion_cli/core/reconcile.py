@@ -44,7 +44,7 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -352,7 +352,7 @@ def teach_fees(conn: Connection, tv: TradingVenue, venue: Venue, rows: Sequence[
     for key, text in conn.execute(select(executions.c.key, executions.c.plan).where(executions.c.key.in_(keys))):
         try:
             specs = [LegSpec.from_record(rec) for rec in load_result(text).get("specs", [])]
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
             log.warning("reconcile: the plan of execution %s cannot be read for its fee models (%s)", key, exc)
             continue
         for spec in specs:
@@ -416,6 +416,8 @@ class _Context:
     marks: Mapping[tuple[Venue, str, Side], Decimal]
     actor: dict[str, Any]
     source_flags: str = ""  # paper: the --demo / --snapshot FILE a printed resume command needs
+    # How a loss-breaker warning is said to the operator (the command's `warning:` lines, kept with -q).
+    warn: Callable[[str], None] | None = None
 
     def audit(self, conn: Connection, type_: str, payload: Mapping[str, Any], *, venue: Venue | None,
               market: str | None = None) -> None:
@@ -462,14 +464,18 @@ async def reconcile_async(
     marks: Mapping[tuple[Venue, str, Side], Decimal] | None = None,
     actor: Mapping[str, Any] | None = None,
     source_flags: str = "",
+    warn: Callable[[str], None] | None = None,
 ) -> list[VenueReconcile]:
-    """Reconcile every venue in ``venues`` (in order) against the ``mode`` ledger; see the module doc."""
+    """Reconcile every venue in ``venues`` (in order) against the ``mode`` ledger; see the module doc.
+
+    ``warn``: how a loss-breaker warning this run raises is said (without one, it is audited and
+    alerted only): it is said once a day, so a cron run that raises it first must say it."""
     if ledger.mode != mode:
         raise DataError("mode", f"the ledger is {ledger.mode!r} but reconcile was asked for {mode!r}")
     ctx = _Context(db=db, ledger=ledger, settings=settings, mode=mode, fix=fix, alerts=alerts,
                    now=now or datetime.now(UTC), halt_on_drift=halt_on_drift, lookback=lookback, grace=grace,
                    marks=dict(marks or {}), actor=dict(actor) if actor is not None else default_actor("reconcile"),
-                   source_flags=source_flags)
+                   source_flags=source_flags, warn=warn)
     _refuse_unknown_states(db)
     results: list[VenueReconcile] = []
     for venue, tv in venues.items():
@@ -518,9 +524,14 @@ def _update_breaker(ctx: _Context, results: Sequence[VenueReconcile]) -> None:
     from orion_cli.risk.breaker import Breaker
 
     try:
-        Breaker(ctx.db, ctx.settings, mode=ctx.mode, ledger=ctx.ledger, alerts=ctx.alerts).update(ctx.marks or None)
+        status = Breaker(ctx.db, ctx.settings, mode=ctx.mode, ledger=ctx.ledger,
+                         alerts=ctx.alerts).update(ctx.marks or None)
     except (OrionError, DBAPIError) as exc:
         log.warning("reconcile: the loss breaker could not be updated (%s)", type(exc).__name__)
+        return
+    if ctx.warn is not None:
+        for _kind, message in status.warning_messages:
+            ctx.warn(f"{message}; at the limit it trips and halts trading")
 
 
 # An execution left in a non-final state that no process drives (its key lock is free), or that has
@@ -637,7 +648,7 @@ def _halted_for(result: str | None) -> str:
     line of at most ``MAX_HALT_MESSAGE`` characters; "" when its result has none or cannot be read."""
     try:
         message = load_result(result or "").get("message")
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     text = " ".join(str(message).split()) if message else ""
     return text if len(text) <= MAX_HALT_MESSAGE else text[:MAX_HALT_MESSAGE - 1] + "…"
@@ -737,7 +748,7 @@ class _Imbalance:
         records which leg each order is for); None when it has none."""
         try:
             intents = load_result(result or "").get("intents")
-        except ValueError:
+        except (ValueError, RecursionError):
             intents = None
         held: dict[str, Decimal] = {}
         asked: dict[str, Decimal] = {}  # the buys, each counted up to its size
@@ -1188,7 +1199,7 @@ def _reported_filled(ctx: _Context, row: Row[Any]) -> Decimal | None:
     try:
         entry = load_result(text).get("legs", {}).get(row.client_order_id.rsplit("-", 1)[-1], {})
         return max(ZERO, to_decimal(entry.get("filled", "0"), "legs.filled", allow_negative=True))
-    except (DataError, ValueError, ArithmeticError, AttributeError):
+    except (DataError, ValueError, ArithmeticError, AttributeError, RecursionError):
         return None
 
 
@@ -1517,7 +1528,7 @@ def _late_fill(ctx: _Context, conn: Connection, venue: Venue, ended: Row[Any], r
     imbalance = _Imbalance.of(legs, ended.result)
     try:
         record: dict[str, Any] | None = load_result(ended.result)
-    except ValueError:  # unreadable: left as it is (the audit event and the drift still say it)
+    except (ValueError, RecursionError):  # unreadable: left as it is (the audit event and the drift still say it)
         record = None
     unusable = "its result cannot be read" if record is None else \
         "its result's late_fills is not a list" if not isinstance(record.get("late_fills", []), list) else ""
@@ -1638,7 +1649,7 @@ def _judge_deferred(ctx: _Context, conn: Connection, ended: Row[Any], where: Ven
     venue a drift that no order places is reported under."""
     try:
         record = load_result(ended.result)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     late = record.get("late_fills")
     if not isinstance(late, list):

@@ -131,7 +131,7 @@ from orion_cli.execution.state import (
     advance,
     allowed,
     decoding,
-    load_result,
+    load_record,
     save_result,
 )
 from orion_cli.risk.halt import KillSwitch, assert_not_halted, release_steps
@@ -218,7 +218,7 @@ def venues_resume_may_send_to(status: ExecStatus, plan_json: str, key: str | Non
     both. Final ones send nothing.
     """
     with decoding(key, where=where):
-        plan = load_result(plan_json)
+        plan = load_record(plan_json)
         specs = {int(s["index"]): Venue(s["venue"]) for s in plan["specs"]}
         first, second = specs[int(plan["first"])], specs[int(plan["second"])]
     if status.final or status is ExecStatus.INTENTS:
@@ -838,9 +838,11 @@ class Executor:
                            reason="execution_not_found")
         status = ExecStatus(row.status)
         with decoding(key, "result", where=self.db.display_url):
-            result = load_result(row.result)
+            result = load_record(row.result)
+            if not status.final:  # what a resume reads of it: the intents committed with the plan
+                dict(result["intents"])
         with decoding(key, where=self.db.display_url):
-            plan_rec = load_result(row.plan)
+            plan_rec = load_record(row.plan)
             specs = {int(s["index"]): LegSpec.from_record(s) for s in plan_rec["specs"]}
             first, second = specs[int(plan_rec["first"])], specs[int(plan_rec["second"])]
         nonce = plan_rec.get(ID_NONCE)

@@ -241,7 +241,7 @@ def decoding(key: str | None, column: str = "plan", where: str = "") -> Iterator
     reports it), and the pipeline's exposure checks name the execution whose plan they cannot read."""
     try:
         yield
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as exc:
         if isinstance(exc, OrionError):  # raised by what the block calls, with its own exit code
             raise
         if isinstance(exc, json.JSONDecodeError):
@@ -255,3 +255,13 @@ def decoding(key: str | None, column: str = "plan", where: str = "") -> Iterator
 def load_result(text: str) -> dict[str, Any]:
     value = json.loads(text) if text else {}
     return value if isinstance(value, dict) else {}
+
+
+def load_record(text: str) -> dict[str, Any]:
+    """An execution's stored plan or result, where a command needs what it holds (inside :func:`decoding`):
+    a JSON value that is not an object is damage (``TypeError``), not an empty record (:func:`load_result`
+    reads it as one), which failed later on a missing key, an internal error."""
+    value = json.loads(text) if text else {}
+    if not isinstance(value, dict):
+        raise TypeError(f"a JSON {type(value).__name__}, not an object")
+    return value

@@ -484,6 +484,10 @@ def read_only_uri(path: Path) -> str:
     immutable = f"{base}&immutable=1"
     if not resolved.exists():
         return base
+    import os
+
+    if not os.access(resolved, os.R_OK):  # unreadable: the caller's probe says so (not the -shm file's fault)
+        return base
     wal = _wal_bytes(resolved)
     if wal == 0 and _archived(resolved):
         return immutable

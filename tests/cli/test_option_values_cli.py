@@ -112,6 +112,16 @@ def test_every_single_valued_option_given_twice_differently_is_refused_before_an
     assert not any(tmp_path.glob("[ab].*")), "nothing is written"
 
 
+def test_halt_status_given_two_ledgers_is_refused_it_engages_nothing(ledger: Path, tmp_path: Path) -> None:
+    """Review: the exemption of halt took in `halt --status`, so a monitor whose alias adds --db read the last
+    ledger's state, exit 0, told the kill switch engaged."""
+    other = tmp_path / "q.db"
+    assert run("--db", str(other), "init").exit_code == 0
+    result = run("--json", "--db", str(other), "--db", str(ledger), "halt", "--status")
+    assert result.exit_code == 2 and "given twice" in result.stderr, result.output
+    assert result.stdout == ""
+
+
 def test_a_repeated_format_is_refused_beside_any_command_but_halt(ledger: Path) -> None:
     result = run("--format", "json", "audit", "verify", "--format", "table")
     assert result.exit_code == 2 and "--format" in result.stderr and "given twice" in result.stderr, result.output

@@ -260,3 +260,25 @@ def test_the_readers_read_a_ledger_on_a_read_only_mount(ledger: Path) -> None:
         else:
             assert done.returncode == 0, (command, done.stderr)
     assert _state(home) == before
+
+
+def test_a_ledger_the_reader_may_not_read_is_said_so_not_blamed_on_the_shm_file(ledger: Path, archive: Path) -> None:
+    """Review: the read-only open took every "cannot open" for a -shm file it could not make, so a ledger
+    this user may not read at all was said to need a writable directory (which it had) or `chmod a-w`."""
+    import pwd
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the ledger to another user")
+    try:
+        nobody = pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        pytest.skip("no user nobody to give the ledger to")
+    old = archive / "old.db"
+    shutil.copy(ledger, old)
+    os.chown(old, nobody, -1)
+    old.chmod(0o600)  # writable, by its owner only: not an archive, and not this reader's to read
+    done = orion("--db", str(old), "audit", "verify", "--json")
+    assert done.returncode == 3, done.stderr
+    error = _error(done)
+    assert "-shm" not in error["message"] and "chmod a-w" not in done.stderr, error
+    assert "ermission denied" in error["message"] or "cannot read" in error["message"], error

@@ -474,6 +474,22 @@ def _holding_a_paper_position(tmp_path: Path) -> str:
     return db_file
 
 
+def test_a_breaker_warning_a_reconcile_raises_is_said_even_quietly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: reconcile's breaker update threw its warning away (audited, alerted: alerts are off by
+    default), and the warning is once a day, so a cron reconcile crossing warn_at_pct first left every
+    later trade silent about it. The trade's fees (1.7575) are 87.88% of a $2 daily limit here."""
+    from orion_cli.cli.app import app as orion_app
+
+    db_file = _holding_a_paper_position(tmp_path)
+    monkeypatch.setenv("ORION__BREAKER__DAILY_LOSS", "2")
+    done = CliRunner().invoke(orion_app, ["--db", db_file, "-q", "reconcile", "--demo", "--jsonl"])
+    assert done.exit_code == 0, done.output
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert any("loss breaker warning: daily loss 1.7575 of limit 2.00" in w for w in warnings), done.stderr
+    assert all(json.loads(line)["type"] == "reconcile" for line in done.stdout.splitlines()), done.stdout
+
+
 def test_paper_reconcile_with_its_market_data_unreachable_is_exit_5_not_drift(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by black-box testing: holding a paper position, `orion reconcile` with the live market

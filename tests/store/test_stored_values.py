@@ -75,6 +75,18 @@ CASES = [
      "executions.plan of the row key='op-OP' is not JSON"),
     ("UPDATE executions SET result = '{bad'", ["trade", "OP", "--demo", "--confirm"],
      "executions.result of the row key='op-OP' is not JSON"),
+    # Review: JSON that is not an object, in an execution a re-run resumes, read as an empty record and failed
+    # later on a missing key (exit 1); and a result without the intents every execution is committed with.
+    ("UPDATE executions SET status = 'hedged', result = '[1]'", ["trade", "OP", "--demo", "--confirm"],
+     "executions.result of the row key='op-OP' is not an execution's result (TypeError: 'a JSON list, not an"),
+    ("UPDATE executions SET status = 'hedged', result = '{}'", ["trade", "OP", "--demo", "--confirm"],
+     "executions.result of the row key='op-OP' is not an execution's result (KeyError: 'intents')"),
+    ("UPDATE executions SET status = 'hedged', plan = 'null'", ["trade", "OP", "--demo", "--confirm"],
+     "executions.plan of the row key='op-OP' is not an execution's plan (TypeError: 'a JSON NoneType, not an"),
+    # Nested past the decoder's depth: RecursionError, an internal error, in every reader of the column.
+    ("UPDATE executions SET result = replace(hex(zeroblob(100000)), '00', '[') || "
+     "replace(hex(zeroblob(100000)), '00', ']'), status = 'hedged'", ["trade", "OP", "--demo", "--confirm"],
+     "executions.result of the row key='op-OP' is not an execution's result (RecursionError"),
     ("UPDATE executions SET plan = '{}'", ["trade", "OP", "--demo", "--confirm"],
      "executions.plan of the row key='op-OP' is not an execution's plan (KeyError: 'specs')"),
     ("UPDATE executions SET status = 'weird'", ["trade", "OP", "--demo"],
@@ -92,6 +104,15 @@ CASES = [
     ("UPDATE fills SET side = x'41' WHERE venue = 'kalshi'", ["report"],
      "fills.side of the row mode='paper', venue='kalshi', fill_id="),
 ]
+
+
+def test_a_result_nested_past_the_decoders_depth_leaves_the_report_to_read_the_rest(
+        traded: tuple[Path, str], tmp_path: Path) -> None:
+    """Review: `report` exited 1 (RecursionError) on an execution result nested 100,000 deep."""
+    copy = damaged(traded, tmp_path, "UPDATE executions SET result = replace(hex(zeroblob(100000)), '00', '[') || "
+                                     "replace(hex(zeroblob(100000)), '00', ']')")
+    result = run("--db", str(copy), "report", "--json")
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize(("sql", "command", "named"), CASES, ids=[f"{c[1][0]}:{c[0][7:40]}" for c in CASES])

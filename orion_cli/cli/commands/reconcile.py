@@ -289,7 +289,7 @@ def reconcile_command(
                         return await reconcile_async(db, ledger, venues, settings, mode=mode, fix=fix,
                                                      alerts=alerts, halt_on_drift=halt_on_drift,
                                                      lookback=timedelta(hours=lookback_hours),
-                                                     source_flags=source_flags(snapshot, demo))
+                                                     source_flags=source_flags(snapshot, demo), warn=app.out.warn)
                     finally:
                         await aclose_venues(venues.values())
 

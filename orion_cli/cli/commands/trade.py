@@ -867,7 +867,7 @@ def _markets_of(execution: Mapping[str, Any]) -> set[tuple[str, str]] | None:
     try:
         legs = load_result(execution["plan"]).get("legs")
         return {(str(leg["venue"]), str(leg["market"])) for leg in legs} if isinstance(legs, list) else None
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         return None
 
 
@@ -894,7 +894,7 @@ def ignored_size(app: AppContext, prior: Mapping[str, Any], size: Decimal | None
         return None
     try:
         recorded = Decimal(str(load_result(prior["plan"]).get("size")))
-    except (ValueError, TypeError, ArithmeticError):
+    except (ValueError, TypeError, ArithmeticError, RecursionError):
         recorded = None
     if recorded is not None and recorded.is_finite() and recorded == size:
         return None
@@ -1396,7 +1396,7 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
     status = ExecStatus(prior["status"])
     try:
         size = load_result(prior["plan"]).get("size")
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         size = None
     if gate_refusal is not None:  # said "report" or "resume", and --confirm then exited 6 at the gate
         after, detail = "refuse", f"refuses it at the live gate (NOT_AUTHORIZED): {gate_refusal}"
