@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -888,6 +889,7 @@ def test_a_breaker_trip_during_a_clean_run_is_said_even_with_q(db_file: str, mon
 
     def trips(self: Breaker, marks: Any = None, now: Any = None) -> Any:
         KillSwitch(self.db).engage("daily loss 120 reached the limit 100", kind="breaker")
+        return SimpleNamespace(warning_messages=())  # the status update returns: tripped, no warning said
 
     monkeypatch.setattr(Breaker, "update", trips)
     res = _invoke("--db", db_file, "-q", "reconcile", "--demo", "--json")
@@ -905,6 +907,7 @@ def test_a_daily_loss_trip_during_a_run_says_trades_stay_refused_until_the_reset
 
     def trips(self: Breaker, marks: Any = None, now: Any = None) -> Any:
         KillSwitch(self.db).engage("daily loss 120 reached the limit 100", kind="breaker")
+        return SimpleNamespace(warning_messages=())  # the status update returns: tripped, no warning said
 
     monkeypatch.setattr(Breaker, "update", trips)
     asked: list[tuple[str, int]] = []

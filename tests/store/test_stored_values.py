@@ -106,6 +106,7 @@ CASES = [
 ]
 
 
+@pytest.mark.usefixtures("default_recursion_limit")  # py_ecc, imported by other tests, raises it process-wide
 def test_a_result_nested_past_the_decoders_depth_leaves_the_report_to_read_the_rest(
         traded: tuple[Path, str], tmp_path: Path) -> None:
     """Review: `report` exited 1 (RecursionError) on an execution result nested 100,000 deep."""
@@ -115,6 +116,7 @@ def test_a_result_nested_past_the_decoders_depth_leaves_the_report_to_read_the_r
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.usefixtures("default_recursion_limit")  # the nested case: as the CLI runs, never raised past it
 @pytest.mark.parametrize(("sql", "command", "named"), CASES, ids=[f"{c[1][0]}:{c[0][7:40]}" for c in CASES])
 def test_a_damaged_row_is_a_damaged_ledger_naming_it(traded: tuple[Path, str], tmp_path: Path, sql: str,
                                                      command: list[str], named: str) -> None:
