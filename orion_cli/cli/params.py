@@ -150,8 +150,8 @@ def one_value_each(command: Any) -> None:
     value), so every option, a new one included, is covered in this one place.
 
     Judged once both the command line's global part and the command's own are read (a repeat is noted
-    as it is parsed, :func:`_storing_once`), so that ``halt`` can be told apart: the kill switch must
-    engage whatever else is wrong with its command line (review: ``orion halt -r a -r b`` and an alias's
+    as it is parsed, :func:`_storing_once`), so that ``halt`` can be told apart: a repeated option must
+    not keep the kill switch off (review: ``orion halt -r a -r b`` and an alias's
     ``--format`` beside the user's exited 2, NOT halted). There the last value is taken, as Click does,
     and each repeat is a warning naming the value used."""
     if getattr(command, "_orion_one_value_each", False):
@@ -215,7 +215,7 @@ def _judge_repeats(ctx: Any) -> None:
         out = getattr(ctx.obj, "out", None)
         for name, first, last in repeats:
             note = (f"{name} given twice, with different values ({_shown_value(first)} and {_shown_value(last)}); "
-                    f"halt takes the last, {_shown_value(last)}: the kill switch engages whatever else is wrong")
+                    f"halt takes the last, {_shown_value(last)}: a repeat never keeps the kill switch off")
             if out is not None:
                 out.warn(note)
             else:

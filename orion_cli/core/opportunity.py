@@ -254,7 +254,8 @@ def opportunity_id_problem(text: str) -> str | None:
     if not given:
         why = "it is empty"
     elif len(given) > OPPORTUNITY_ID_MAX:
-        why = f"it is {len(given)} characters long, and an id 8 (as `orion scan` prints it)"
+        why = (f"it is {len(given)} characters long, and an id is at most {OPPORTUNITY_ID_MAX} (`orion scan` prints "
+               "8)")
     elif given.isascii() and given.isalnum():
         return None
     else:

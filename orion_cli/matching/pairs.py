@@ -308,7 +308,7 @@ def _refused(path: Path, problem: str) -> ConfigError:
 
 
 _CONFIGURED_HINT = ("fix matching.pairs_file (or ORION__MATCHING__PAIRS_FILE), or empty it for pairs.toml in the "
-                    "config directory; `orion pairs add` creates the file it names")
+                    "config directory; `orion pairs add` creates the file it names, in a directory that exists")
 
 
 def _missing(path: Path, configured: bool) -> ConfigError | None:

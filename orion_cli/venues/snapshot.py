@@ -997,6 +997,13 @@ class SnapshotSource:
         market = self.find_market(ref, venue, data=data)
         book = data.book_for(market)
         if book is None:
+            # A book the parser refused (crossed, a price at two levels, off the tick grid, copies that
+            # differ) is in the recording: say why it is not used (review: "holds no order book", even -v).
+            keys = {market.id, getattr(market, "yes_token", ""), getattr(market, "no_token", "")} - {""}
+            refused = [e for e in data.errors if "book" in e.kind and e.key in keys]
+            if refused:
+                raise NotFound(f"{self.name}'s order book for {market.venue.value} market {market.id} was refused: "
+                               + "; ".join(e.message for e in refused), reason="book_not_found")
             raise NotFound(f"{self.name} holds no order book for {market.venue.value} market {market.id}",
                            reason="book_not_found")
         return market, book

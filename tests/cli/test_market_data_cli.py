@@ -539,3 +539,21 @@ def test_snapshot_record_limit_holds_for_polymarket_events(sims: tuple[KalshiSim
     assert code == 0 and "could not be read" not in err
     replay = json.loads(out)
     assert len(replay) == limit and all("yes_ask" in r for r in replay)  # each with its book
+
+
+def test_book_of_a_market_whose_recorded_book_was_refused_says_why(isolated_home: Path, tmp_path: Path) -> None:
+    """Review: a recorded book the parser refuses (here crossed: YES bid 0.30 + NO bid 0.80) was said to be
+    missing ("holds no order book"), even with -v, though `scan -v` names the refusal."""
+    import gzip
+    import importlib.resources
+
+    with importlib.resources.files("orion_cli.data").joinpath("demo_snapshot.json.gz").open("rb") as raw:
+        data = json.load(gzip.open(raw))
+    [book] = [b for b in data["venues"]["kalshi"]["orderbooks"] if b["ticker"] == "KXUPONLY-01-BRIA"]
+    book["orderbook_fp"] = {"yes_dollars": [["0.3000", "10.00"]], "no_dollars": [["0.8000", "10.00"]]}
+    path = tmp_path / "crossed.json"
+    path.write_text(json.dumps(data))
+    code, _out, err = invoke("--json", "book", "KXUPONLY-01-BRIA", "--snapshot", str(path))
+    assert code == 2, err
+    message = json.loads(err.strip().splitlines()[-1])["message"]
+    assert "was refused" in message and "crossed" in message and "holds no order book" not in message, message

@@ -60,7 +60,7 @@ def test_a_repeated_db_with_another_value_is_a_usage_error(ledger: Path, tmp_pat
 
 def test_halt_takes_the_last_of_a_repeated_value_and_says_so(ledger: Path, tmp_path: Path) -> None:
     """Review of the refusal above: `orion halt -r a -r b`, or an alias's --format beside the user's, exited 2
-    and the kill switch stayed off. halt engages whatever else is wrong with its command line: the last
+    and the kill switch stayed off. A repeat must not keep the kill switch off: the last
     value is taken, as before, and each repeat is a warning naming the value used."""
     other = tmp_path / "q.db"
     assert run("--db", str(other), "init").exit_code == 0
