@@ -21,7 +21,13 @@ from orion_cli.cli.context import AppContext
 from orion_cli.cli.entry import drop_unplain_size_variables
 from orion_cli.cli.groups import MISSING_COMMAND, CommandGroup
 from orion_cli.cli.output import FORMATS, Output, stream_is_tty
-from orion_cli.cli.params import ascii_numbers_only, no_empty_paths, one_value_each, path_as_typed
+from orion_cli.cli.params import (
+    ascii_numbers_only,
+    no_empty_paths,
+    note_output_problem,
+    one_value_each,
+    path_as_typed,
+)
 from orion_cli.cli.streams import discard, unwritten, write_failed
 from orion_cli.core.command_line import command_words, set_actor_command
 from orion_cli.core.command_line import takes_next as _takes_next
@@ -463,14 +469,23 @@ def root(
 ) -> None:
     """Cross-venue arbitrage between Kalshi and Polymarket, with safety rails."""
     fmt = fmt.lower()
-    if fmt not in ("auto", "table", "json", "jsonl"):
-        raise typer.BadParameter(f"{fmt!r} is not one of auto, table, json, jsonl", param_hint="--format")
-    if json_ and jsonl:
-        raise typer.BadParameter("use either --json or --jsonl", param_hint="--json")
     shorthand = "json" if json_ else "jsonl" if jsonl else None
-    if shorthand and fmt not in ("auto", shorthand):
+    problem: tuple[str, str] | None = None
+    if fmt not in ("auto", "table", "json", "jsonl"):
+        problem = (f"{fmt!r} is not one of auto, table, json, jsonl", "--format")
+    elif json_ and jsonl:
+        problem = ("use either --json or --jsonl", "--json")
+    elif shorthand and fmt not in ("auto", shorthand):
         # Either could be meant; printing one of them silently would surprise whoever wrote the other.
-        raise typer.BadParameter(f"--format {fmt} contradicts --{shorthand}: use one", param_hint="--format")
+        problem = (f"--format {fmt} contradicts --{shorthand}: use one", "--format")
+    if problem is not None:
+        if ctx.invoked_subcommand != "halt":
+            raise typer.BadParameter(problem[0], param_hint=problem[1])
+        # The kill switch engages whatever the output options say (review: an alias's --json beside a typed
+        # --format table exited 2, NOT halted): judged with halt's own options (params.note_output_problem:
+        # `halt --status` engages nothing and is refused), the output the shorthand's, else auto.
+        fmt, json_, jsonl = shorthand or "auto", shorthand == "json", shorthand == "jsonl"
+        note_output_problem(ctx, problem, fmt)
     # An empty --db (an unset shell variable: --db "$ORION_DB"; the default ledger would be used, silently)
     # or --config (read as ".") is refused while parsing, as every path option's is (params.no_empty_paths).
     if json_:

@@ -203,16 +203,33 @@ def _storing_once(option: Any, ctx: Any) -> Any:
     return process
 
 
+_OUTPUT_PROBLEM = "orion.output_problem"
+
+
+def note_output_problem(ctx: Any, problem: tuple[str, str], used: str) -> None:
+    """Output options that contradict each other (or a --format no one knows) on `orion halt`'s command line:
+    judged with halt's own options (:func:`_judge_repeats`), as a repeat is."""
+    ctx.meta[_OUTPUT_PROBLEM] = (*problem, used)
+
+
 def _judge_repeats(ctx: Any) -> None:
     """Each repeat noted while the command line was read: a usage error, or for ``orion halt`` a warning
-    (the last value taken)."""
+    (the last value taken); and the output options' problem halt's root noted."""
     repeats = ctx.meta.get(_REPEATS) or []
-    if not repeats:
+    output = ctx.meta.get(_OUTPUT_PROBLEM)
+    if not repeats and output is None:
         return
     parent = ctx.parent
     # `halt --status` engages nothing: a monitor reading another ledger than it named must be told (exit 2).
     if ctx.info_name == "halt" and parent is not None and parent.parent is None and not ctx.params.get("status"):
         out = getattr(ctx.obj, "out", None)
+        if output is not None:
+            note = (f"{output[1]}: {output[0]}; halt goes on, its output as {output[2]} (output options never keep "
+                    "the kill switch off)")
+            if out is not None:
+                out.warn(note)
+            else:
+                typer.echo(f"warning: {note}", err=True)
         for name, first, last in repeats:
             note = (f"{name} given twice, with different values ({_shown_value(first)} and {_shown_value(last)}); "
                     f"halt takes the last, {_shown_value(last)}: a repeat never keeps the kill switch off")
@@ -221,6 +238,8 @@ def _judge_repeats(ctx: Any) -> None:
             else:
                 typer.echo(f"warning: {note}", err=True)
         return
+    if output is not None:
+        raise typer.BadParameter(output[0], ctx=ctx, param_hint=output[1])
     name, first, last = repeats[0]
     raise typer.BadParameter(f"given twice, with different values ({_shown_value(first)} and "
                              f"{_shown_value(last)}); give it once", ctx=ctx, param_hint=name)

@@ -296,3 +296,19 @@ def test_a_missing_opportunity_and_pair_are_named_cut_when_long(ledger: Path) ->
         remove_pair(ledger.parent / "pairs.toml", long)
     for exc in (opp.value, pair.value):
         assert "(5000 characters)" in exc.message and "b" * 61 not in exc.message.lower()
+
+
+@pytest.mark.parametrize("args", [["--json", "halt", "--format", "table"], ["--format", "xml", "halt"],
+                                  ["--json", "--jsonl", "halt"]])
+def test_halt_engages_whatever_the_output_options_say(ledger: Path, args: list[str]) -> None:
+    """Docs review: an alias's --json beside a typed --format table (or a misspelt --format) exited 2 and the
+    kill switch stayed off; halt warns and goes on, its output the shorthand's (else auto)."""
+    result = run(*args, "-r", "x")
+    assert result.exit_code == 0, result.output
+    assert halted(ledger)
+    assert any(line.startswith("warning: ") and "halt goes on" in line for line in result.stderr.splitlines())
+
+
+def test_another_command_still_refuses_contradicting_output_options(ledger: Path) -> None:
+    result = run("--json", "audit", "verify", "--format", "table")
+    assert result.exit_code == 2 and "contradicts --json" in result.stderr, result.output
