@@ -223,16 +223,12 @@ def _judge_repeats(ctx: Any) -> None:
     # `halt --status` engages nothing: a monitor reading another ledger than it named must be told (exit 2).
     if ctx.info_name == "halt" and parent is not None and parent.parent is None and not ctx.params.get("status"):
         out = getattr(ctx.obj, "out", None)
-        if output is not None:
-            note = (f"{output[1]}: {output[0]}; halt goes on, its output as {output[2]} (output options never keep "
-                    "the kill switch off)")
-            if out is not None:
-                out.warn(note)
-            else:
-                typer.echo(f"warning: {note}", err=True)
-        for name, first, last in repeats:
-            note = (f"{name} given twice, with different values ({_shown_value(first)} and {_shown_value(last)}); "
-                    f"halt takes the last, {_shown_value(last)}: a repeat never keeps the kill switch off")
+        notes = [f"{output[1]}: {output[0]}; halt goes on, its output as {output[2]} (output options never keep the "
+                 "kill switch off)"] if output is not None else []
+        notes += [f"{name} given twice, with different values ({_shown_value(first)} and {_shown_value(last)}); "
+                  f"halt takes the last, {_shown_value(last)}: a repeat never keeps the kill switch off"
+                  for name, first, last in repeats]
+        for note in notes:
             if out is not None:
                 out.warn(note)
             else:

@@ -65,16 +65,6 @@ class CorruptValue(StorageError):
                             more=self.more if self.keys else more, where=where)
 
 
-def stored_json(text: Any, *, table: str, column: str, key: Mapping[str, Any] | None = None,
-                loads: Callable[[str], Any] = json.loads, empty_ok: bool = False) -> dict[str, Any]:
-    """``text`` (a stored column) as the JSON object orion wrote there; :class:`CorruptValue` if it is not
-    (not text, not JSON, or JSON of another kind: ``[]``). ``empty_ok``: "" is the empty object."""
-    value, problem = _json_object(text, loads, empty_ok)
-    if problem is not None:
-        raise CorruptValue(table, column, problem, keys=[key] if key else ())
-    return value
-
-
 def json_problem(text: Any, *, loads: Callable[[str], Any] = json.loads, empty_ok: bool = False) -> str | None:
     """Why ``text`` is not a stored JSON object, or None when it is one."""
     return _json_object(text, loads, empty_ok)[1]
