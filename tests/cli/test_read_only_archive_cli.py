@@ -173,20 +173,11 @@ def test_an_archive_with_its_log_and_shm_is_read_with_the_log(ledger: Path, arch
 
 
 def _at_older_revision(path: Path) -> None:
-    from alembic import command
-    from alembic.config import Config
+    from store.test_db import _upgrade_to  # the migration tests' own way to leave a ledger at an older revision
 
-    from orion_cli.store import db as db_module
-
-    older = f"{int(HEAD_REVISION) - 1:04d}"
     db = open_database(f"sqlite:///{path}", migrate=False)
     try:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
-        with db.engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, older)
-            conn.commit()
+        _upgrade_to(db, f"{int(HEAD_REVISION) - 1:04d}")
     finally:
         db.dispose()
 
