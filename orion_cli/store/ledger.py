@@ -217,12 +217,22 @@ def report_time(report: Balance) -> datetime:
     return report.read_at if report.read_at is not None else report.as_of
 
 
-def report_holds(taken: datetime, order_created_at: datetime, fill_ts: datetime) -> bool:
+def report_holds(taken: datetime, order_created_at: datetime, fill_ts: datetime, recorded_at: datetime) -> bool:
     """Whether a venue report taken at ``taken`` already holds a fill: its order was out before the
-    report *and* the fill is no later than it. Both must hold: the order's time is the ledger's clock,
-    the fill's the venue's, so one skewed clock alone cannot have the fills of an order sent after the
-    report taken for held. (:meth:`Ledger._unreported` selects the negation in SQL.)"""
-    return order_created_at < taken and fill_ts <= taken
+    report, *and* either orion had recorded the fill before the report (``recorded_at``) or the
+    venue dates it no later than the report (``fill_ts``). (:meth:`Ledger._unreported` selects the
+    negation in SQL.)
+
+    Why two ways: the fill's date is the venue's clock, the report's time orion's. A fill orion had
+    recorded before it asked for the report (its trade read it back, then a ``balance`` ran) was
+    known to the venue before it answered, so the report holds it whatever the two clocks say;
+    judged by its date alone, a host clock seconds behind the venue's dated it after the report and
+    counted it a second time (a buy's cost twice: a loss never made, both breakers tripped; a sale's
+    proceeds twice: a loss hidden, a peak never had). A fill recorded after the report (reconcile
+    reading fills after the balance, an unknown outcome resolved later) can only be judged by its
+    date. The order's time is the ledger's clock too, so one skewed clock alone cannot have the
+    fills of an order sent after the report taken for held."""
+    return order_created_at < taken and (recorded_at < taken or fill_ts <= taken)
 
 
 def cash_move(action: Action | str, size: Decimal, price: Decimal, fee: Decimal) -> Decimal:
@@ -666,14 +676,21 @@ class Ledger:
         if f.size <= 0 or not (ZERO < f.price < 1) or f.fee < 0:
             raise DataError(f"fill {f.fill_id}", f"impossible size/price/fee {f.size}/{f.price}/{f.fee}")
         self._ensure_day_snapshot(c, now)
+        cash = c.execute(select(balances).where(balances.c.mode == self.mode,
+                                                balances.c.venue == f.venue.value)).first()
+        # Recorded no earlier than the report already stored: what comes into the ledger after a report
+        # cannot be claimed known to the venue before it was read (report_holds), even when ``now`` is
+        # older than that report (a caller's time taken before it began, another process's newer read).
+        recorded = now if cash is None or self.mode == "paper" else max(now, _parse_ts(cash.as_of))
         netted = self._apply_to_position(c, f, category, now)
         c.execute(insert(fills).values(
             mode=self.mode, venue=f.venue.value, fill_id=f.fill_id,
             client_order_id=f.client_order_id or order_row.client_order_id, venue_order_id=f.venue_order_id,
             market_id=f.market_id, side=f.side.value, action=f.action.value, size=f.size, price=f.price, fee=f.fee,
-            ts=iso_utc(f.ts), is_taker=f.is_taker, recorded_at=iso_utc(now), netted=netted.pairs if netted else ZERO,
+            ts=iso_utc(f.ts), is_taker=f.is_taker, recorded_at=iso_utc(recorded),
+            netted=netted.pairs if netted else ZERO,
         ))
-        moved = self._apply_to_balance(c, f, now, order_created_at=order_row.created_at,
+        moved = self._apply_to_balance(c, f, cash, now, order_created_at=order_row.created_at, recorded_at=recorded,
                                        netted=netted.pairs if netted else ZERO)
         if netted is not None:
             self._audit(c, "position.netted", {**netted.to_record(), "fill_id": f.fill_id,
@@ -755,8 +772,8 @@ class Ledger:
                  realized_pnl=Decimal(other.realized_pnl) + other_pnl, updated_at=iso_utc(now)))
         return Netted(f.side, pairs, cost_out + fees_out, own_cost, own_fees, other_pnl)
 
-    def _apply_to_balance(self, c: Connection, f: Fill, now: datetime, *, order_created_at: str,
-                          netted: Decimal = ZERO) -> bool:
+    def _apply_to_balance(self, c: Connection, f: Fill, row: Row[Any] | None, now: datetime, *,
+                          order_created_at: str, recorded_at: datetime, netted: Decimal = ZERO) -> bool:
         """Move the venue's cash by what the fill paid or brought in, and by the dollar each YES/NO
         pair it ``netted`` paid (the venue credits that in the same trade, so the same test decides).
         True when the cash moved.
@@ -769,15 +786,15 @@ class Ledger:
         (an unknown outcome resolved later, a reconcile that left it pending, another process) and
         it happened before the report. Both must hold for the move to be skipped: the order's time
         is the ledger's clock, the fill's is the venue's, so one skewed clock alone cannot skip the
-        fills of an order sent after the report.
+        fills of an order sent after the report. (``recorded_at`` is never before the report here:
+        :func:`report_holds` judges such a fill by its date.) ``row``: the venue's stored cash.
         """
-        key = (balances.c.mode == self.mode, balances.c.venue == f.venue.value)
-        row = c.execute(select(balances).where(*key)).first()
         if row is None:
             if self.mode != "paper":
                 return False
             raise TradingError(f"no {self.mode} balance on {f.venue.value}; initialise it before trading")
-        if self.mode != "paper" and report_holds(_parse_ts(row.as_of), _parse_ts(order_created_at), f.ts):
+        if self.mode != "paper" and report_holds(_parse_ts(row.as_of), _parse_ts(order_created_at), f.ts,
+                                                 recorded_at):
             return False  # the venue's report already holds it (and the dollar its pairs paid)
         self._move_cash(c, row, cash_move(f.action, f.size, f.price, f.fee) + netted, now)
         return True
@@ -1013,13 +1030,14 @@ class Ledger:
 
     def _unreported(self, c: Connection, venue: Venue, taken: datetime) -> Decimal:
         """What the fills and settlement payouts recorded on ``venue`` that a report taken at ``taken``
-        cannot hold moved the cash by: a fill of an order created at or after it, or dated after it
-        (the negation of :func:`report_holds`), with the dollar each pair it netted paid
-        (``fills.netted``), and a payout dated after it (as :meth:`_settle_cash` judges one).
+        cannot hold moved the cash by: a fill of an order created at or after it, or one both dated
+        and recorded at or after it (the negation of :func:`report_holds`), with the dollar each pair
+        it netted paid (``fills.netted``), and a payout dated after it (as :meth:`_settle_cash` judges one).
 
         Few and recent, so each look-up is bounded by the report's time on an index: the fills by
-        their date (``ix_fills_ts``), the orders by their creation (``ix_orders_mode_created``, then
-        their fills by ``ix_fills_order``); a fill both find counts once (UNION). The second look-up
+        their date (``ix_fills_ts``; their recording time is tested on the rows that finds), the
+        orders by their creation (``ix_orders_mode_created``, then their fills by ``ix_fills_order``);
+        a fill both find counts once (UNION). The second look-up
         names the fills' mode and venue only in Python: in SQL those terms steer SQLite's planner
         onto the fills' primary key, every fill of the venue for each order. Settlements are one row
         per market ever settled on the venue, read by the primary key's (mode, venue) prefix.
@@ -1028,7 +1046,7 @@ class Ledger:
         columns = (fills.c.mode, fills.c.venue, fills.c.fill_id, fills.c.action, fills.c.size, fills.c.price,
                    fills.c.fee, fills.c.netted)
         dated_after = select(*columns).where(fills.c.mode == self.mode, fills.c.ts > at,
-                                             fills.c.venue == venue.value)
+                                             fills.c.venue == venue.value, fills.c.recorded_at >= at)
         sent_after = (select(*columns)
                       .select_from(orders.join(fills, fills.c.client_order_id == orders.c.client_order_id))
                       .where(orders.c.mode == self.mode, orders.c.created_at >= at, orders.c.venue == venue.value))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from orion_cli.core.errors import DataError, NotFound, Refused
 from orion_cli.core.models import Side, Venue
 from orion_cli.store import ledger as ledger_module
-from orion_cli.store.audit import AuditLog
+from orion_cli.store.audit import AuditLog, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import IllegalTransition, Ledger, trading_day
 from orion_cli.store.tables import audit_events, fills, orders
@@ -639,6 +639,140 @@ def test_a_fill_a_report_holds_recorded_after_it_moves_no_cash_again(db: Databas
                                     ts=t0 + timedelta(milliseconds=500))], now=t0 + timedelta(seconds=1))
     bal = led.balance(Venue.KALSHI)
     assert bal is not None and bal.total == D(reported)
+
+
+# -- a host clock that disagrees with the venue's ------------------------------------------------
+
+VENUE_BEHIND, VENUE_AHEAD = timedelta(seconds=-3), timedelta(seconds=3)  # the venue's clock minus the host's
+
+
+def _skewed_ledger(db: Database, action: Action, t0: datetime, skew: timedelta) -> tuple[Ledger, D]:
+    """A live Kalshi ledger whose last report (read at t0 − 5 min) is its cash, with 800 YES held for
+    a sale; returns it and that cash. The venue dates what it does on its own clock: host + ``skew``."""
+    led = Ledger(db, "live")
+    start = t0 - timedelta(minutes=10)
+    led.record_balance(_kalshi_report("1000", start + skew, read_at=start), now=start)
+    if action is Action.BUY:
+        return led, D(1000)
+    bought = t0 - timedelta(minutes=8)
+    led.record_intent(prepared("c0", size="800"), now=bought)
+    led.record_fills("c0", [replace(fill("f0", "800", "0.40", "0", coid="c0"), ts=bought + skew)], now=bought)
+    led.record_balance(_kalshi_report("680", bought + skew, read_at=t0 - timedelta(minutes=5)),
+                       now=t0 - timedelta(minutes=5))
+    return led, D(680)
+
+
+def _trade_800_at_half(led: Ledger, action: Action, t0: datetime, filled: datetime, recorded: datetime) -> D:
+    """Send c1 (800 YES at 0.50) at ``t0``, record its fill (venue date ``filled``) at ``recorded``;
+    returns what it moved Kalshi's cash by."""
+    led.record_intent(prepared("c1", size="800", price="0.50", action=action), now=t0)
+    led.record_fills("c1", [replace(fill("f1", "800", "0.50", "0", action=action), ts=filled)], now=recorded)
+    return D(-400) if action is Action.BUY else D(400)
+
+
+@pytest.mark.parametrize("skew", [VENUE_AHEAD, VENUE_BEHIND], ids=["host-behind", "host-ahead"])
+@pytest.mark.parametrize("action", [Action.BUY, Action.SELL])
+def test_a_fill_recorded_before_the_report_was_read_is_held_by_it_whatever_the_clocks(
+        db: Database, action: Action, skew: timedelta) -> None:
+    """Found in review: a fill was judged held by a report only when the venue dated it no later than
+    orion read the report, one time on each clock. A host 3 s behind Kalshi: a buy sent at 10:00:00
+    fills at Kalshi's 10:00:03.2, orion records it at once and reads the balance at 10:00:01 (Kalshi's
+    $600 holds it), and the fill counted a second time: cash 200, a $400 loss never made, the daily
+    and drawdown breakers tripped. A sale overstated the cash instead (a loss hidden, a peak never
+    had). Orion had recorded the fill before it asked: the venue knew it, and the report holds it."""
+    t0 = NOW.replace(microsecond=0)
+    led, cash = _skewed_ledger(db, action, t0, skew)
+    filled = t0 + skew + timedelta(milliseconds=200)  # the venue's date for a fill at the host's t0 + 0.2 s
+    moved = _trade_800_at_half(led, action, t0, filled, t0 + timedelta(milliseconds=300))
+    assert _cash(led) == (cash + moved, cash + moved)  # the fill moves the last report's cash, once
+    read = t0 + timedelta(seconds=1)
+    led.record_balance(_kalshi_report(str(cash + moved), filled.replace(microsecond=0), read_at=read), now=read)
+    assert _cash(led) == (cash + moved, cash + moved)
+    # A buy's 0.50 is held at cost; a sale of what cost 0.40 made 0.10 each.
+    made = D(0) if action is Action.BUY else D(80)
+    assert led.daily_pnl(daily_loss=D(100), daily_loss_pct=D(50), now=read).pnl == made
+
+
+def test_a_host_clock_behind_the_venue_trips_no_breaker_on_a_fill_the_report_holds(db: Database) -> None:
+    """The reviewer's case end to end: the daily and drawdown breakers (the latter cleared only by
+    ``resume --breaker``) stay untripped and nothing is halted."""
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.core.config import load_settings
+    from orion_cli.risk.breaker import Breaker
+    from orion_cli.risk.halt import KillSwitch
+
+    t0 = NOW.replace(microsecond=0)
+    led, _ = _skewed_ledger(db, Action.BUY, t0, VENUE_AHEAD)
+    breaker = Breaker(db, load_settings(overrides={}), mode="live", ledger=led, alerts=NullAlertSink())
+    filled = t0 + VENUE_AHEAD + timedelta(milliseconds=200)
+    _trade_800_at_half(led, Action.BUY, t0, filled, t0 + timedelta(milliseconds=300))
+    read = t0 + timedelta(seconds=1)
+    led.record_balance(_kalshi_report("600", filled.replace(microsecond=0), read_at=read), now=read)
+    status = breaker.update(now=read + timedelta(milliseconds=100))
+    assert (status.equity, status.daily_pnl, status.trips) == (D(1000), D(0), ())
+    assert not KillSwitch(db, mode="live").status().halted
+
+
+@pytest.mark.parametrize("stored_first", [True, False], ids=["report-stored-first", "fill-recorded-first"])
+@pytest.mark.parametrize("skew", [timedelta(0), VENUE_AHEAD], ids=["same-clock", "host-behind"])
+@pytest.mark.parametrize("action", [Action.BUY, Action.SELL])
+def test_a_fill_made_after_the_report_was_read_is_still_added_to_it(db: Database, action: Action, skew: timedelta,
+                                                                    stored_first: bool) -> None:
+    """The report is read at t0 + 1 s, before the fill (host t0 + 1.5 s); the fill is learned later
+    (reconcile reading fills after the balance, an unknown outcome resolved), before or after that
+    report is stored. The report cannot hold it: its cash is added. (A host clock *ahead* of the
+    venue's cannot be told apart here: the venue's date is all there is.)"""
+    t0 = NOW.replace(microsecond=0)
+    led, cash = _skewed_ledger(db, action, t0, skew)
+    read = t0 + timedelta(seconds=1)
+    report = _kalshi_report(str(cash), t0 - timedelta(minutes=5) + skew, read_at=read)
+    if stored_first:
+        led.record_balance(report, now=read + timedelta(milliseconds=100))
+    moved = _trade_800_at_half(led, action, t0, t0 + skew + timedelta(milliseconds=1500), t0 + timedelta(seconds=2))
+    if not stored_first:
+        led.record_balance(report, now=t0 + timedelta(seconds=3))
+    assert _cash(led) == (cash + moved, cash + moved)
+
+
+@pytest.mark.parametrize("action", [Action.BUY, Action.SELL])
+def test_a_fill_recorded_with_a_time_older_than_the_stored_report_is_judged_by_its_date(db: Database,
+                                                                                        action: Action) -> None:
+    """A caller's ``now`` can be older than the report already stored (reconcile's is taken when it
+    starts; another process may store a report read after that). The fill, dated after that report,
+    came into the ledger after it: it is not one the report holds because of the old time it was
+    recorded at (it is recorded no earlier than the report), and its cash moves."""
+    t0 = NOW.replace(microsecond=0)
+    led, cash = _skewed_ledger(db, action, t0, timedelta(0))
+    led.record_intent(prepared("c1", size="800", price="0.50", action=action), now=t0)
+    read = t0 + timedelta(seconds=10)
+    led.record_balance(_kalshi_report(str(cash), t0 - timedelta(minutes=5), read_at=read), now=read)
+    led.record_fills("c1", [replace(fill("f1", "800", "0.50", "0", action=action), ts=read + timedelta(seconds=5))],
+                     now=t0 + timedelta(seconds=1))  # reconcile began at t0 + 1 s
+    moved = D(-400) if action is Action.BUY else D(400)
+    assert _cash(led) == (cash + moved, cash + moved)
+    with db.read() as conn:
+        assert conn.execute(select(fills.c.recorded_at).where(fills.c.fill_id == "f1")).scalar() == iso_utc(read)
+
+
+def test_report_holds_and_the_ledgers_unreported_fills_are_exact_negations(db: Database) -> None:
+    """Every order of the three times a fill is judged by (its order's creation, its recording, the
+    venue's date) before, at and after a report's time: :meth:`Ledger._unreported` adds exactly the
+    fills :func:`ledger_module.report_holds` does not hold. Fill i buys 2**i at 0.50, so the sum
+    names the fills added."""
+    led = Ledger(db, "live")  # no report stored: the fills move no cash, their rows are what is judged
+    taken = NOW.replace(microsecond=0)
+    offsets = (timedelta(seconds=-1), timedelta(0), timedelta(seconds=1))
+    expected = D(0)
+    for i, (created, recorded, dated) in enumerate((a, b, c) for a in offsets for b in offsets for c in offsets):
+        coid = f"n{i}"
+        led.record_intent(prepared(coid, size=str(2 ** i), price="0.50"), now=taken + created)
+        led.record_fills(coid, [replace(fill(f"f{i}", str(2 ** i), "0.50", "0", coid=coid), ts=taken + dated)],
+                         now=taken + recorded)
+        if not ledger_module.report_holds(taken, taken + created, taken + dated, taken + recorded):
+            expected -= D(2 ** i) / 2
+    assert expected not in (0, -(D(2 ** 27) - 1) / 2)  # some held, some not
+    with db.read() as conn:
+        assert led._unreported(conn, Venue.KALSHI, taken) == expected
 
 
 # -- Kalshi nets YES against NO ------------------------------------------------------------------
