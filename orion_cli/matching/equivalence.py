@@ -264,7 +264,7 @@ def _instants(market: Market, f: MarketFeatures) -> frozenset[datetime] | None:
                 day = (at + near).date()
             except OverflowError:  # a close at the calendar's edge (year 9999 or 1): no day to place it on
                 return None
-        offset = utc_offset(t.zone, day)
+        offset = utc_offset(t.zone, day, t.minute)  # at the time stated: a DST change is at 02:00
         if offset is None:
             return None
         try:

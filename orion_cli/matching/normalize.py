@@ -1145,11 +1145,20 @@ def _zone(m: re.Match[str]) -> str:
     return tz if tz in _OTHER_ZONES else _TIME_ZONES[tz[0]]
 
 
-def utc_offset(zone: str, day: date) -> timedelta | None:
-    """The UTC offset of a :class:`StatedTime` zone on ``day`` (US daylight saving time: from the second
-    Sunday of March to the first Sunday of November; an offset "utc+01:00" as stated), or ``None`` for an
-    unnamed zone or one orion does not convert. Computed here rather than with ``zoneinfo``, which needs
-    a time-zone database the host may not have."""
+def utc_offset(zone: str, day: date, minute: int | None = None) -> timedelta | None:
+    """The UTC offset of a :class:`StatedTime` zone at ``minute`` past local midnight on ``day`` (US
+    daylight saving time: from 02:00 local on the second Sunday of March to 02:00 local on the first
+    Sunday of November; an offset "utc+01:00" as stated), or ``None`` for an unnamed zone or one orion
+    does not convert. Without ``minute``, the offset of most of ``day`` (daylight time on the day it
+    begins, standard time on the day it ends).
+
+    At the changes, as ``zoneinfo`` reads a wall-clock time (``fold=0``): on the March day a time
+    before 03:00 is still standard time (02:00-02:59 does not exist on the clock: read as standard
+    time, as the clock stood), and on the November day a time before 02:00 is still daylight time
+    (01:00-01:59 happens twice: the first). Found in review: the day alone decided, so "12:30am ET
+    on March 8" was read an hour early and two markets an hour apart paired as the same time.
+    Computed here rather than with ``zoneinfo``, which needs a time-zone database the host may not
+    have."""
     hours = _STANDARD_HOURS.get(zone)
     if hours is None:
         if len(zone) == 9 and zone.startswith(("utc+", "utc-")):  # "utc+05:30"
@@ -1162,7 +1171,11 @@ def utc_offset(zone: str, day: date) -> timedelta | None:
         march, november = date(day.year, 3, 8), date(day.year, 11, 1)
         dst_start = march + timedelta(days=(6 - march.weekday()) % 7)  # second Sunday of March
         dst_end = november + timedelta(days=(6 - november.weekday()) % 7)  # first Sunday of November
-        hours += dst_start <= day < dst_end
+        if minute is None:
+            hours += dst_start <= day < dst_end
+        else:
+            hours += dst_start < day < dst_end or (day == dst_start and minute >= 180) \
+                or (day == dst_end and minute < 120)
     return timedelta(hours=hours)
 
 

@@ -502,6 +502,20 @@ def test_the_same_time_of_day_is_the_same_instant_across_daylight_saving() -> No
     assert "TIME_OF_DAY_MISMATCH" in evaluate_pair(k, p, settings=_SHIPPED).reasons
 
 
+@pytest.mark.parametrize(("stated", "utc", "same"), [
+    ("12:30am ET", "05:30 UTC", True),  # still EST: the change is at 02:00
+    ("12:30am ET", "04:30 UTC", False),  # read as EDT for the whole day, this was paired as the same time
+    ("3:30am ET", "07:30 UTC", True),
+])
+def test_a_time_before_two_on_the_day_daylight_saving_begins_is_still_standard_time(stated: str, utc: str,
+                                                                                    same: bool) -> None:
+    close = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
+    k, p = _yes_no_pair(f"Will Bitcoin be above $100,000 on March 8, 2026 at {stated}?",
+                        f"Will Bitcoin be above $100,000 on March 8, 2026 at {utc}?", k_close=close, p_close=close)
+    reasons = evaluate_pair(k, p, settings=_SHIPPED).reasons
+    assert ("TIME_OF_DAY_MISMATCH" not in reasons) is same, reasons
+
+
 def test_a_time_of_day_stated_on_one_side_must_be_the_other_sides_resolution_time() -> None:
     """Kalshi says 5pm ET; Polymarket states no time and resolves at noon ET (its close, 17:00Z): the
     same trap, which the close-time tolerance cannot see. At 22:00Z it is the same instant."""

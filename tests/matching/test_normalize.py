@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -373,6 +373,39 @@ def test_utc_offsets_follow_us_daylight_saving() -> None:
     assert _hours("utc+01:00", date(2026, 7, 1)) == 1 and _hours("utc-05:30", date(2026, 1, 1)) == -5.5
     assert utc_offset("utc-18:00", date(2026, 7, 1)) is None  # no zone is that far: not an offset
     assert utc_offset("cet+01:00", date(2026, 7, 1)) is None
+
+
+_US_ZONES = {"et": ("America/New_York", -5), "ct": ("America/Chicago", -6), "mt": ("America/Denver", -7),
+             "pt": ("America/Los_Angeles", -8)}
+
+
+@pytest.mark.parametrize("zone", sorted(_US_ZONES))
+@pytest.mark.parametrize(("day", "changes_at", "before", "after"), [
+    (date(2026, 3, 8), 180, 0, 1),  # 02:00 standard becomes 03:00 daylight: 02:xx is read as standard
+    (date(2026, 11, 1), 120, 1, 0),  # 02:00 daylight becomes 01:00 standard: 01:xx is the first, daylight
+    (date(2027, 3, 14), 180, 0, 1),
+    (date(2027, 11, 7), 120, 1, 0),
+])
+def test_utc_offsets_change_at_two_in_the_morning_local(zone: str, day: date, changes_at: int, before: int,
+                                                        after: int) -> None:
+    """Found in review: the date alone decided, so on 2026-03-08 00:00-01:59 ET read as EDT (−4 h, an
+    hour early) and on 2026-11-01 00:00-01:59 ET as EST. Every half hour of the day before, the day
+    and the day after each change, for every zone orion converts."""
+    name, standard = _US_ZONES[zone]
+    for minute in range(0, 24 * 60, 30):
+        hours = utc_offset(zone, day, minute)
+        assert hours == timedelta(hours=standard + (before if minute < changes_at else after)), (zone, day, minute)
+        for other in (day - timedelta(days=1), day + timedelta(days=1)):
+            whole_day = before if other < day else after
+            assert utc_offset(zone, other, minute) == timedelta(hours=standard + whole_day), (zone, other, minute)
+    try:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        tz = ZoneInfo(name)
+    except ZoneInfoNotFoundError:  # a host without a time-zone database: the table above still ran
+        return
+    for minute in range(0, 24 * 60, 30):  # as zoneinfo reads the same wall-clock time (fold=0)
+        local = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=tz)
+        assert utc_offset(zone, day, minute) == local.utcoffset(), (zone, day, minute)
 
 
 @pytest.mark.parametrize(("label", "direction"), [
