@@ -1086,8 +1086,12 @@ def _cross_checks(s: Settings) -> None:
 
 
 def parse_window(text: str, source: str) -> tuple[int, int]:
-    """``"HH:MM-HH:MM"`` (UTC) → minutes since midnight; a window may wrap past midnight."""
+    """``"HH:MM-HH:MM"`` (UTC) → minutes since midnight; a window may wrap past midnight. ASCII digits
+    only (:func:`plain_ascii`, as every number and time a person gives orion): int() read "１３:30" as
+    13:30."""
     try:
+        if not plain_ascii(text):
+            raise ValueError
         start, end = text.split("-")
         sh, sm = (int(x) for x in start.strip().split(":"))
         eh, em = (int(x) for x in end.strip().split(":"))
@@ -1096,7 +1100,7 @@ def parse_window(text: str, source: str) -> tuple[int, int]:
     except ValueError:
         raise ConfigError(
             f"trading.trading_windows entry {shown_setting(text, whole_up_to=SHOWN_WINDOW_CHARS)} from {source} "
-            "is not HH:MM-HH:MM (UTC)",
+            "is not HH:MM-HH:MM (UTC" + (")" if plain_ascii(text) else ", in ASCII digits)"),
             reason="config_invalid",
         ) from None
     start_min, end_min = sh * 60 + sm, eh * 60 + em

@@ -849,6 +849,24 @@ def test_cross_check_trading_windows(window: str) -> None:
         load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": window})
 
 
+@pytest.mark.parametrize("window", ["１３:30-20:00", "13:30-２０:00", "١٣:٣٠-20:00", "1_3:30-20:00", "13:30-20:0_0"])
+def test_a_trading_window_in_digits_other_than_ascii_is_a_config_error(window: str, tmp_path: Path) -> None:
+    """Found in review: int() read full-width and other scripts' digits ("１３:30" as 13:30) and "1_3",
+    which ``--since`` and every numeric setting refuse; so does a window, naming the key and where it
+    was set (the environment, or the config file)."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": window})
+    assert info.value.exit_code == ExitCode.CONFIG and "trading.trading_windows" in info.value.message
+    assert "ORION__TRADING__TRADING_WINDOWS" in info.value.message
+    assert "ASCII digits" in info.value.message
+    f = tmp_path / "config.toml"
+    f.write_text(f'[trading]\ntrading_windows = ["{window}"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=f, environ={})
+    assert info.value.exit_code == ExitCode.CONFIG and "trading.trading_windows" in info.value.message
+    assert str(f) in info.value.message
+
+
 def test_valid_trading_window_passes() -> None:
     assert load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": "22:00-02:00"}).trading.trading_windows
 
