@@ -97,7 +97,8 @@ class AppContext:
             s = self.settings()
             try:
                 self._db = open_database(s.database.url or None, busy_timeout_ms=s.database.busy_timeout_ms,
-                                         create=not existing, unmarked_ok=unmarked_ok, read_only=read_only)
+                                         create=not existing, unmarked_ok=unmarked_ok, read_only=read_only,
+                                         reset_hour_utc=s.breaker.reset_hour_utc)
             except OSError as exc:
                 # e.g. a path component longer than NAME_MAX: the store lets the OSError through.
                 from orion_cli.core.errors import ConfigError

@@ -143,7 +143,8 @@ class BreakerConfig:
                                 unit="%", min=D("0.1"), max=D(100))
     warn_at_pct: Decimal = opt(D("80"), "share of any breaker limit that raises a warning and an alert",
                                unit="%", min=D(1), max=D(100))
-    reset_hour_utc: int = opt(0, "hour (UTC) at which the daily part resets", min=0, max=23)
+    reset_hour_utc: int = opt(0, "hour (UTC) at which the daily part resets; a change takes effect when the "
+                                 "trading day in progress ends", min=0, max=23)
 
 
 @dataclass(frozen=True)

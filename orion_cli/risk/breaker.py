@@ -20,7 +20,10 @@ engages the kill switch: kind ``breaker`` for the daily loss, ``drawdown`` for t
 release needs ``orion resume --breaker``). The daily part resets at ``breaker.reset_hour_utc``: a
 new trading day measures from its own start-of-day equity. A daily trip's halt is *not* released
 automatically at the reset (fail closed: a person resumes); the BREAKER check, though, passes again
-on the new day. After a drawdown halt has been released with ``--breaker`` the peak is rebased to
+on the new day. The day is the ledger's recorded one (:class:`TradingDay`, keyed by its start): a
+trip or warning records it first, so a changed reset hour cannot end it early, nor make a past day
+current again; the change takes effect when the recorded day ends (:func:`reset_change_warning`).
+After a drawdown halt has been released with ``--breaker`` the peak is rebased to
 the equity at that moment (on the peak's basis), otherwise the very next check would trip again on
 the old peak; a watch whose held leg's bid alone is the limit below its cost trips again.
 
@@ -53,7 +56,7 @@ from orion_cli.execution.plan import CheckResult
 from orion_cli.risk.halt import DRAWDOWN_KIND, KillSwitch, missing_halt_row, release_command
 from orion_cli.store.audit import AuditLog, default_actor, iso_utc
 from orion_cli.store.db import Database
-from orion_cli.store.ledger import DailyPnl, DayFigures, Ledger, q, trading_day
+from orion_cli.store.ledger import DailyPnl, DayFigures, Ledger, TradingDay, day_text, q, trading_day
 from orion_cli.store.tables import breaker_state, halt_state, plain
 from orion_cli.venues.trading import Position
 
@@ -65,25 +68,44 @@ Marks = Mapping[tuple[Venue, str, Side], Decimal]
 
 
 def next_reset(now: datetime, reset_hour_utc: int) -> datetime:
-    """The end of the trading day ``now`` is in (the next ``breaker.reset_hour_utc``, up to 24 h away):
-    until then a daily-loss trip refuses every trade, whatever the kill switch says."""
+    """The next ``reset_hour_utc`` after ``now`` (up to 24 h away): the end of a day of that hour alone.
+    The breaker's day is the ledger's (:meth:`Ledger.current_day`), which a changed hour ends later."""
     return trading_day(now, reset_hour_utc)[1] + timedelta(days=1)
 
 
 def reset_text(at: datetime) -> str:
     """A reset as a full UTC date-time ("2026-11-25 00:00 UTC"): "00:00 UTC" alone may be 24 h away."""
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return day_text(at)
 
 
-def daily_trip_until(db: Database, mode: str, reset_hour_utc: int, now: datetime | None = None) -> datetime | None:
-    """When the daily-loss trip of ``mode``'s trading day now stops refusing trades (its reset), or None
-    when none is in force. Read from the breaker's state alone (no figures): `orion halt --status` and
-    `orion resume` say it, since releasing the kill switch does not lift it."""
+def daily_trip_day(db: Database, mode: str, reset_hour_utc: int, now: datetime | None = None) -> TradingDay | None:
+    """The trading day whose daily-loss trip of ``mode`` refuses trades now (until its end), or None when
+    none is in force. Read from the breaker's state and the recorded day (no figures)."""
     now = now or datetime.now(UTC)
     with db.read() as conn:
         state = _load(conn, mode)
-    day, _ = trading_day(now, reset_hour_utc)
-    return next_reset(now, reset_hour_utc) if state.extra.get("daily_tripped_day") == day else None
+        if "daily_tripped_day" not in state.extra:
+            return None
+        day = Ledger(db, mode, reset_hour_utc=reset_hour_utc).current_day(now, conn=conn)
+    return day if state.extra.get("daily_tripped_day") == day.key else None
+
+
+def daily_trip_until(db: Database, mode: str, reset_hour_utc: int, now: datetime | None = None) -> datetime | None:
+    """When the daily-loss trip of ``mode``'s trading day now stops refusing trades (its reset: the day's
+    end), or None when none is in force. `orion halt --status` and `orion resume` say it, since releasing
+    the kill switch does not lift it."""
+    day = daily_trip_day(db, mode, reset_hour_utc, now)
+    return None if day is None else day.end
+
+
+def reset_change_warning(day: TradingDay) -> str | None:
+    """Said (a ``warning:`` line, kept with -q) while ``breaker.reset_hour_utc`` is not the hour the
+    current, recorded trading day ends at: when the change takes effect. None otherwise."""
+    if not day.recorded or not day.hour_change_pending:
+        return None
+    return (f"breaker.reset_hour_utc is {day.reset_hour_utc}, but {day.began()} was recorded under another "
+            f"reset hour: it ends at {day_text(day.end)}, and the new hour takes effect then (the next trading "
+            f"day runs from {day_text(day.end)} to {day_text(day.next_end)})")
 
 
 def _fmt(value: Decimal) -> str:
@@ -97,7 +119,7 @@ class BreakerStatus:
     """The breaker's figures at one moment and what ``update`` did about them."""
 
     mode: str
-    day: str
+    day: str  # the date the trading day began on (UTC); ``trading_day`` says when it began and ends
     as_of: datetime
     equity: Decimal
     start_equity: Decimal
@@ -116,6 +138,12 @@ class BreakerStatus:
     warnings: tuple[str, ...] = ()  # warnings raised by this update
     trips: tuple[str, ...] = ()  # trips made by this update
     problems: tuple[str, ...] = field(default_factory=tuple)  # why the BREAKER check fails now
+    trading_day: TradingDay | None = None
+
+    @property
+    def reset_change(self) -> str | None:
+        """:func:`reset_change_warning` of the day measured."""
+        return None if self.trading_day is None else reset_change_warning(self.trading_day)
 
     @property
     def daily_used_pct(self) -> Decimal:
@@ -151,6 +179,8 @@ class BreakerStatus:
             "type": "breaker",
             "mode": self.mode,
             "day": self.day,
+            "since": None if self.trading_day is None else self.trading_day.start,
+            "until": None if self.trading_day is None else self.trading_day.end,
             "as_of": self.as_of,
             "equity": self.equity,
             "start_equity": self.start_equity,
@@ -360,18 +390,18 @@ class Breaker:
             problems.append(f"drawdown {_fmt(dd_pct)}% from peak {_fmt(peak)} >= breaker.drawdown_pct "
                             f"{_fmt(b.drawdown_pct)}%")
         tripped, tripped_at = state.tripped_kind, state.tripped_at
-        if state.extra.get("daily_tripped_day") == pnl.day:
+        if state.extra.get("daily_tripped_day") == pnl.key:
             # Said beside a loss still over the limit too: the figures alone do not tell that the
             # refusal lasts until the reset, however they move after a resume.
-            problems.append(f"daily loss breaker tripped today ({pnl.day}); it resets at "
-                            f"{reset_text(next_reset(now, b.reset_hour_utc))}")
+            problems.append(f"daily loss breaker tripped in {pnl.trading_day.began()}; it resets at "
+                            f"{reset_text(pnl.until)}")
         if tripped == DRAWDOWN:
             if _drawdown_released(state, halt):
                 tripped, tripped_at = None, None
             elif not any(p.startswith("drawdown") for p in problems):
                 problems.append(f"drawdown breaker tripped at {state.tripped_at}; release needs "
                                 f"`{release_command(DRAWDOWN_KIND)}`")
-        elif tripped == DAILY and state.extra.get("daily_tripped_day") != pnl.day:
+        elif tripped == DAILY and state.extra.get("daily_tripped_day") != pnl.key:
             tripped, tripped_at = None, None
         return BreakerStatus(
             mode=self.mode, day=pnl.day, as_of=now, equity=pnl.equity, start_equity=pnl.start_equity,
@@ -379,6 +409,7 @@ class Breaker:
             daily_limit_source=pnl.limit_source, drawdown=plain(dd), drawdown_pct=plain(dd_pct),
             drawdown_limit_pct=b.drawdown_pct, warn_at_pct=b.warn_at_pct, marked=pnl.marked, tripped=tripped,
             tripped_at=tripped_at, warnings=warnings, trips=trips, problems=tuple(problems),
+            trading_day=pnl.trading_day,
         )
 
     def status(self, now: datetime | None = None) -> BreakerStatus:
@@ -442,10 +473,10 @@ class Breaker:
             # Read inside the write lock: no other process can commit a fill between this and our writes.
             pnl = self._pnl(now, conn)
             basis = self._basis(pnl, now, conn)
-            day, _ = trading_day(now, b.reset_hour_utc)
+            day = pnl.key
             if _drawdown_released(state, halt):
                 _rebase(conn, self.mode, state, basis, now, actor)
-            elif state.tripped_kind == DAILY and state.extra.get("daily_tripped_day") != pnl.day:
+            elif state.tripped_kind == DAILY and state.extra.get("daily_tripped_day") != day:
                 state.tripped_kind, state.tripped_at = None, None
             peak = _peak(state, halt, basis, pnl.start_equity)
             st = self._status(pnl, basis, state, halt, now, peak=peak)
@@ -460,7 +491,7 @@ class Breaker:
             # reset, whatever the figures do after `orion resume`), a drawdown trip not yet released
             # with --breaker (a released one was rebased above). A warning "84% used" after the trip
             # told the operator the limit was still ahead.
-            daily_in_force = state.extra.get("daily_tripped_day") == pnl.day
+            daily_in_force = state.extra.get("daily_tripped_day") == day
             drawdown_in_force = state.tripped_kind == DRAWDOWN
             if daily_hit and not daily_in_force:
                 trips.append(DAILY)
@@ -473,6 +504,10 @@ class Breaker:
                     and st.drawdown_pct >= b.drawdown_pct * warn_share and state.warned.get(DRAWDOWN) != day:
                 warnings.append(DRAWDOWN)
 
+            if warnings or trips:
+                # The day is recorded before anything is kept by its key: its bounds then stand until it
+                # ends, whatever reset hour another process or a config edit sets meanwhile.
+                self.ledger.ensure_day(conn, now)
             for kind in warnings:
                 state.warned[kind] = day
                 message = self._describe(kind, st, warning=True)
@@ -482,7 +517,7 @@ class Breaker:
             for kind in trips:
                 message = self._describe(kind, st, warning=False)
                 if kind == DAILY:
-                    state.extra["daily_tripped_day"] = pnl.day
+                    state.extra["daily_tripped_day"] = day
                 if kind == DAILY and state.tripped_kind == DRAWDOWN:
                     pass  # a drawdown trip in force outranks the daily one
                 else:

@@ -58,10 +58,10 @@ from orion_cli.store.ledger import (
     POSITIONS_OF_MODE,
     DayFigures,
     cash_move,
+    day_key,
     positions_from_rows,
     positions_in,
     report_time,
-    trading_day,
 )
 from orion_cli.store.prepared import Batch, Prepared
 from orion_cli.store.tables import MONEY_QUANTUM, Money, balances, executions, fills, orders, plain
@@ -296,7 +296,6 @@ class _Lazy:
         self._positions: list[Position] | None = None
         self._pending: list[Any] | None = None
         self._state: Any = None
-        self.day = trading_day(ctx.now, ctx.settings.breaker.reset_hour_utc)[0]  # what the state row's figures are for
         self._problems: list[list[str]] | None = None
 
     @property
@@ -338,7 +337,7 @@ class _Lazy:
     def _state_values(self) -> dict[str, Any]:
         now = self.ctx.now
         key = self.plan.key if isinstance(self.plan.key, str) else ""
-        return {"mode": self.mode, "day": self.day, "key": key,
+        return {"mode": self.mode, "day_cut": day_key(now), "key": key,
                 "minute_cut": iso_utc(now - timedelta(seconds=60)), "hour_cut": iso_utc(now - timedelta(seconds=3600)),
                 **{f"read_{venue.value}": self._read_cut(venue) for venue in Venue}}
 
@@ -380,7 +379,7 @@ class _Lazy:
 
     @property
     def day_figures(self) -> DayFigures:
-        return DayFigures.of_row(self.day, self.state)
+        return DayFigures.of_row(self.ctx.now, self.ctx.settings.breaker.reset_hour_utc, self.state)
 
     @property
     def book(self) -> _Book:

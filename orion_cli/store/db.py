@@ -31,7 +31,7 @@ from orion_cli.core.redact import mask_url, scrub_url_secrets
 from orion_cli.store.stored import CORRUPT_HINT, CORRUPT_MEANWHILE, SENTINEL_ADVICE, CorruptValue
 
 # The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Arbitrary constant shared by every orion process: the PostgreSQL advisory lock key for writes (of a
 # ledger in the schema ``public``; see :func:`pg_lock_key`).
@@ -78,6 +78,9 @@ class Database:
         self.url = url
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._local = threading.local()
+        # The breaker.reset_hour_utc the opener runs with: migration 0013 reads the trading days an older
+        # ledger recorded as dates under it (None: the migration loads the settings itself).
+        self.reset_hour_utc: int | None = None
 
     @property
     def display_url(self) -> str:
@@ -646,7 +649,8 @@ def _resolved(path: Path) -> Path:
 
 
 def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migrate: bool = True,
-                  create: bool = True, unmarked_ok: bool = False, read_only: bool = False) -> Database:
+                  create: bool = True, unmarked_ok: bool = False, read_only: bool = False,
+                  reset_hour_utc: int | None = None) -> Database:
     """Open (creating and migrating if needed) the ledger at ``url``.
 
     ``create=False`` refuses a ledger that does not exist yet (a missing or empty SQLite file, a
@@ -661,6 +665,10 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
     may write the file and its directory and it is not archived; otherwise it is refused
     (:class:`UnmigratedLedger`). Not a PostgreSQL matter: a ledger at the current schema is only read
     there, which a SELECT-only role may do.
+
+    ``reset_hour_utc``: the ``breaker.reset_hour_utc`` this process runs with, which migration 0013
+    reads an older ledger's trading days under (they were recorded as dates); without it the migration
+    loads the settings itself.
     """
     resolved = resolve_url(url)
     try:
@@ -711,6 +719,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         _install_pg_write_lock(engine)
         event.listen(engine, "handle_error", _remember_refusal)
     db = Database(engine, resolved)
+    db.reset_hour_utc = reset_hour_utc
     if migrate:
         try:
             _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms,
@@ -721,7 +730,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
                 raise
             # A reader of a ledger it may write, as every command did: migrated to this orion's schema.
             return open_database(url, busy_timeout_ms=busy_timeout_ms, migrate=migrate, create=create,
-                                 unmarked_ok=unmarked_ok)
+                                 unmarked_ok=unmarked_ok, reset_hour_utc=reset_hour_utc)
         except BaseException:
             # The caller never gets the engine: a connection it pooled (PostgreSQL: connected, then refused
             # a privilege) must be closed here, not left to the garbage collector (a ResourceWarning).
@@ -1124,6 +1133,7 @@ def _migrate(db: Database) -> None:
         try:
             # Alembic drives its own transaction; on SQLite it must not be IMMEDIATE-wrapped twice.
             cfg.attributes["connection"] = conn
+            cfg.attributes["reset_hour_utc"] = db.reset_hour_utc
             command.upgrade(cfg, "head")
             conn.commit()
         finally:

@@ -26,6 +26,14 @@ minus the equity before the day's first change, snapshotted at cost in ``equity_
 position carried over the daily reset therefore contributes all its unrealised P&L, not just
 today's move: conservative for the breaker, and stated in the record (``marked``).
 
+A trading day is identified by the instant it starts (:class:`TradingDay`), and the snapshot
+records its end too: the day that is recorded lasts until that end whatever ``reset_hour_utc``
+says meanwhile (a config edit, another process with another hour). A changed hour takes effect
+when the recorded day ends, the day after it running from there to the next boundary of the new
+hour (:func:`current_day`). Why: the day was a date label ("the date its window starts on"),
+which a changed hour moved under the breaker: a daily trip was lifted hours early and the day's
+loss forgotten, or a past day's trip came back and refused every trade.
+
 Every method takes an optional ``conn`` so that callers (the executor's checks) can run it inside
 their own :meth:`Database.write` transaction; without one it opens its own.
 """
@@ -103,12 +111,24 @@ NETTING_VENUES = frozenset({Venue.KALSHI})
 _ORDER_BY_COID = select(orders).where(orders.c.client_order_id == bindparam("coid"))
 _ORDERS_BY_COIDS = select(orders).where(orders.c.client_order_id.in_(bindparam("coids", expanding=True)))
 INSERT_ORDER = Prepared.insert(orders, name="insert_orders")
-# The day's start equity and the cash now, in one round trip (sums of Money stay exact Money). The
-# pre-trade checks select the same two columns alongside their other single-value reads.
+# The newest recorded trading day that began by ``day_cut`` (:func:`day_key` of now): the primary key's
+# index, read backwards, one entry.
+_LATEST_DAY = (select(equity_snapshots.c.day, equity_snapshots.c.ends_at, equity_snapshots.c.start_equity)
+               .where(equity_snapshots.c.mode == bindparam("mode"), equity_snapshots.c.day <= bindparam("day_cut"))
+               .order_by(equity_snapshots.c.day.desc()).limit(1))
+
+
+def _latest_day(column: Any, label: str) -> Any:
+    return _LATEST_DAY.with_only_columns(column).scalar_subquery().label(label)
+
+
+# The newest recorded day (its start, end and start equity: :meth:`DayFigures.of_row` tells whether it is
+# still the current one) and the cash now, in one round trip (sums of Money stay exact Money). The
+# pre-trade checks select the same columns alongside their other single-value reads.
 DAY_FIGURE_COLUMNS = (
-    select(equity_snapshots.c.start_equity).where(equity_snapshots.c.mode == bindparam("mode"),
-                                                  equity_snapshots.c.day == bindparam("day"))
-    .scalar_subquery().label("start_equity"),
+    _latest_day(equity_snapshots.c.day, "day_key"),
+    _latest_day(equity_snapshots.c.ends_at, "day_ends"),
+    _latest_day(equity_snapshots.c.start_equity, "start_equity"),
     select(type_coerce(func.sum(balances.c.total), Money)).where(balances.c.mode == bindparam("mode"))
     .scalar_subquery().label("cash"),
 )
@@ -172,17 +192,19 @@ def settled_pair_values(conn: Connection, mode: str, held: Iterable[MarkKey]) ->
 
 @dataclass(frozen=True, slots=True)
 class DayFigures:
-    """What :data:`DAY_FIGURE_COLUMNS` read for trading day ``day``: its start equity (None = no
+    """What :data:`DAY_FIGURE_COLUMNS` read for the trading day ``day``: its start equity (None = no
     snapshot yet) and the cash now (None = no balances)."""
 
-    day: str
+    day: TradingDay
     start_equity: Decimal | None
     cash: Decimal | None
 
     @classmethod
-    def of_row(cls, day: str, row: Any) -> DayFigures:
-        """From a row holding the :data:`DAY_FIGURE_COLUMNS` (the Money type reads them as Decimal)."""
-        return cls(day, row.start_equity, row.cash)
+    def of_row(cls, now: datetime, reset_hour_utc: int, row: Any) -> DayFigures:
+        """The day ``now`` is in, from a row holding the :data:`DAY_FIGURE_COLUMNS` read with ``day_cut``
+        :func:`day_key` of ``now`` (the Money type reads them as Decimal)."""
+        day = current_day(now, reset_hour_utc, row.day_key, row.day_ends)
+        return cls(day, row.start_equity if day.recorded else None, row.cash)
 _POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"))
               .order_by(positions.c.venue, positions.c.market_id, positions.c.side))
 # The pre-trade checks read every position of the mode in a batch with their other reads.
@@ -243,8 +265,96 @@ def cash_move(action: Action | str, size: Decimal, price: Decimal, fee: Decimal)
 
 
 def trading_day(now: datetime, reset_hour_utc: int = 0) -> tuple[str, datetime]:
-    """The trading day ``now`` belongs to (its label and its start), days starting at the reset hour."""
+    """The day of the reset hour alone that ``now`` falls in (its date and its start), days starting at
+    the reset hour. Not the breaker's day: that is the ledger's recorded one (:func:`current_day`)."""
     return _trading_day_utc(now if now.tzinfo is UTC else now.astimezone(UTC), reset_hour_utc)
+
+
+# A trading day's key: the UTC instant it starts, to the minute. Fixed width, so text order is time
+# order (the snapshots' primary key is searched by it); 17 characters.
+DAY_KEY_FORMAT = "%Y-%m-%dT%H:%MZ"
+
+
+def day_key(at: datetime) -> str:
+    """The key of a day starting at ``at`` (and, of any instant, the text a key that began by then is <=)."""
+    return (at if at.tzinfo is UTC else at.astimezone(UTC)).strftime(DAY_KEY_FORMAT)
+
+
+def parse_day_key(text: str) -> datetime:
+    """The instant a key (:func:`day_key`) names; a value that is none is a damaged ledger."""
+    try:
+        return datetime.strptime(text, DAY_KEY_FORMAT).replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        raise DataError("equity_snapshots", f"a trading day recorded as {str(text)[:40]!r}, "
+                        f"not a start instant ({DAY_KEY_FORMAT})") from None
+
+
+def day_text(at: datetime) -> str:
+    """An instant as people read it: "2026-11-23 13:00 UTC"."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class TradingDay:
+    """One trading day: ``start`` (inclusive) to ``end``. ``recorded``: the ledger holds it (its start
+    equity was snapshotted), so its bounds stand whatever the reset hour now says; else it is the day
+    the ledger would record now. ``reset_hour_utc``: the hour configured for this process."""
+
+    start: datetime
+    end: datetime
+    reset_hour_utc: int
+    recorded: bool
+
+    @property
+    def key(self) -> str:
+        """What identifies it in the ledger (snapshots, the breaker's trips and warnings)."""
+        return day_key(self.start)
+
+    @property
+    def date(self) -> str:
+        """The UTC date it began on (shown as the records' ``day``; not unique: a short day between two
+        reset hours may begin on the date of the next)."""
+        return self.start.strftime("%Y-%m-%d")
+
+    @property
+    def hour_change_pending(self) -> bool:
+        """The configured reset hour is not the one this day ends at: it takes effect at ``end``."""
+        return self.end.hour != self.reset_hour_utc
+
+    @property
+    def next_end(self) -> datetime:
+        """Where the day after this one ends: the configured hour's first boundary after ``end``."""
+        return _trading_day_utc(self.end, self.reset_hour_utc)[1] + timedelta(days=1)
+
+    def holds(self, now: datetime) -> bool:
+        return self.start <= now < self.end
+
+    def began(self) -> str:
+        """"the trading day that began 2026-11-23 13:00 UTC": a date alone is ambiguous (a day that began
+        at 13:00 yesterday is still today's trading day)."""
+        return f"the trading day that began {day_text(self.start)}"
+
+
+def current_day(now: datetime, reset_hour_utc: int, recorded_key: str | None,
+                recorded_end: str | None) -> TradingDay:
+    """The trading day ``now`` is in, given the newest day the ledger recorded that began by then.
+
+    That day while it lasts, however the hour was set when it was recorded. After it, the day of
+    ``reset_hour_utc``, but never starting before the recorded day's end: a changed hour takes effect
+    there, the day in between running from that end to the new hour's next boundary (shorter than 24 h).
+    With the hour unchanged every day is the hour's own.
+    """
+    now = now if now.tzinfo is UTC else now.astimezone(UTC)
+    _, start = _trading_day_utc(now, reset_hour_utc)
+    end = start + timedelta(days=1)
+    if recorded_key is not None:
+        r_start = parse_day_key(recorded_key)
+        r_end = parse_day_key(recorded_end) if recorded_end is not None else r_start + timedelta(days=1)
+        if r_start <= now < r_end:
+            return TradingDay(r_start, r_end, reset_hour_utc, True)
+        if r_start <= now and r_end > start:
+            start = r_end
+    return TradingDay(start, end, reset_hour_utc, False)
 
 
 @functools.lru_cache(maxsize=64)
@@ -314,10 +424,20 @@ class DailyPnl:
     limit: Decimal
     limit_source: str  # breaker.daily_loss | breaker.daily_loss_pct
     used_share: Decimal  # loss / limit, 0 when in profit (1 = breaker limit reached)
+    trading_day: TradingDay  # the day measured: ``day`` is its date, ``since`` its start
 
     @property
     def used_pct(self) -> Decimal:
         return (self.used_share * 100).quantize(Decimal("0.01"))
+
+    @property
+    def key(self) -> str:
+        """The day's key (:attr:`TradingDay.key`): what the breaker's trips and warnings are kept by."""
+        return self.trading_day.key
+
+    @property
+    def until(self) -> datetime:
+        return self.trading_day.end
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -325,6 +445,7 @@ class DailyPnl:
             "mode": self.mode,
             "day": self.day,
             "since": self.since,
+            "until": self.until,
             "start_equity": self.start_equity,
             "equity": self.equity,
             "today_pnl": self.pnl,
@@ -1110,15 +1231,29 @@ class Ledger:
         self._audit(c, "capital.adopted", {"venue": venue.value, "market": market, "side": side.value, "size": size,
                                            "capital": amount, "why": why}, venue=venue.value, market=market, now=now)
 
-    def _ensure_day_snapshot(self, c: Connection, now: datetime) -> str:
-        """Before the day's first change: remember the equity it started with (:meth:`_start_equity`)."""
-        day, _ = trading_day(now, self.reset_hour_utc)
-        found = c.execute(select(equity_snapshots.c.day).where(
-            equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day)).first()
-        if found is None:
-            c.execute(insert(equity_snapshots).values(mode=self.mode, day=day, start_equity=self._start_equity(c),
-                                                      recorded_at=iso_utc(now)))
+    def current_day(self, now: datetime | None = None, *, conn: Connection | None = None) -> TradingDay:
+        """The trading day ``now`` is in (:func:`current_day`): the recorded one while it lasts."""
+        now = now or datetime.now(UTC)
+        with self._read(conn) as c:
+            row = c.execute(_LATEST_DAY, {"mode": self.mode, "day_cut": day_key(now)}).first()
+        return current_day(now, self.reset_hour_utc, None if row is None else row.day,
+                           None if row is None else row.ends_at)
+
+    def ensure_day(self, c: Connection, now: datetime) -> TradingDay:
+        """Record the trading day ``now`` is in, if it is not yet, in the caller's write transaction: its
+        bounds then stand until it ends, whatever the reset hour says meanwhile. The breaker records it
+        before it keys a trip or a warning to it."""
+        day = self.current_day(now, conn=c)
+        if not day.recorded:
+            c.execute(insert(equity_snapshots).values(mode=self.mode, day=day.key, ends_at=day_key(day.end),
+                                                      start_equity=self._start_equity(c), recorded_at=iso_utc(now)))
+            day = replace(day, recorded=True)
         return day
+
+    def _ensure_day_snapshot(self, c: Connection, now: datetime) -> str:
+        """Before the day's first change: remember the equity it started with (:meth:`_start_equity`);
+        the day's key."""
+        return self.ensure_day(c, now).key
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -1248,12 +1383,13 @@ class Ledger:
         read them on it (figures for another trading day are ignored and read again).
         """
         now = now or datetime.now(UTC)
-        day, since = trading_day(now, self.reset_hour_utc)
         marks = marks or {}
         with self._read(conn) as c:
-            if day_figures is None or day_figures.day != day:
-                row = c.execute(_DAY_FIGURES, {"mode": self.mode, "day": day}).one()
-                day_figures = DayFigures.of_row(day, row)
+            if day_figures is None or not day_figures.day.holds(now) \
+                    or day_figures.day.reset_hour_utc != self.reset_hour_utc:
+                row = c.execute(_DAY_FIGURES, {"mode": self.mode, "day_cut": day_key(now)}).one()
+                day_figures = DayFigures.of_row(now, self.reset_hour_utc, row)
+            day = day_figures.day
             every = list(every_position) if every_position is not None else positions_in(c, self.mode,
                                                                                          include_closed=True)
             held = [p for p in every if p.size != 0]
@@ -1286,9 +1422,9 @@ class Ledger:
             if pct_limit < limit:
                 limit, source = pct_limit, "breaker.daily_loss_pct"
         used = ZERO if pnl >= 0 or limit <= 0 else q(-pnl / limit)
-        return DailyPnl(mode=self.mode, day=day, since=since, start_equity=plain(start), equity=plain(equity),
+        return DailyPnl(mode=self.mode, day=day.date, since=day.start, start_equity=plain(start), equity=plain(equity),
                         pnl=plain(pnl), unrealised=plain(unrealised), marked=marked, limit=plain(limit),
-                        limit_source=source, used_share=plain(used))
+                        limit_source=source, used_share=plain(used), trading_day=day)
 
 
 def intents_refused(coids: Sequence[str]) -> Refused:

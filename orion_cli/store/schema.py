@@ -159,6 +159,7 @@ class EquitySnapshot(Base):
 
     mode: Mapped[str]
     day: Mapped[str]
+    ends_at: Mapped[str]
     start_equity: Mapped[Decimal]
     recorded_at: Mapped[str]
 

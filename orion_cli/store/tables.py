@@ -320,7 +320,9 @@ equity_snapshots = Table(
     "equity_snapshots",
     metadata,
     Column("mode", String(8), primary_key=True),
-    Column("day", String(10), primary_key=True),  # the trading day (YYYY-MM-DD of its reset time)
+    # The trading day: the UTC instant it starts ("2026-11-23T13:00Z", ledger.day_key; migration 0013).
+    Column("day", String(20), primary_key=True),
+    Column("ends_at", String(20), nullable=False),  # its end, as a key: it stands whatever the reset hour says
     Column("start_equity", Money, nullable=False),  # cash + positions at cost before the day's first change
     Column("recorded_at", String(32), nullable=False),
 )
@@ -348,7 +350,7 @@ breaker_state = Table(
     metadata,
     Column("mode", String(8), primary_key=True),
     Column("peak_equity", Money, nullable=True),
-    Column("warned_day", String(10), nullable=True),  # trading day a warning was last raised
+    Column("warned_day", String(20), nullable=True),  # trading day (its key) a warning was last raised
     Column("tripped_kind", String(16), nullable=True),  # daily_loss | drawdown
     Column("tripped_at", String(32), nullable=True),
     Column("detail", Text, nullable=False),

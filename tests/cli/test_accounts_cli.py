@@ -573,12 +573,12 @@ def test_balance_says_the_breaker_refuses_while_a_daily_trip_is_in_force(
     (pnl,) = [r for r in json.loads(res.stdout) if r["type"] == "pnl"]
     assert (pnl["used_pct"], pnl["marked"]) == ("7.35", False), pnl  # at cost: 0.147 of 2
     assert _breaker_fields(pnl) == ("refuses", until, "cost"), pnl
-    assert pnl["breaker_detail"].startswith("daily loss breaker tripped today ("), pnl
+    assert pnl["breaker_detail"].startswith("daily loss breaker tripped in the trading day that began "), pnl
     res = _invoke("--db", ledger_url, command, "--format", "table", "-q")
     assert res.exit_code == 0, res.output
     (said,) = [line for line in res.stderr.splitlines() if "BREAKER" in line]
     assert said.startswith("warning: the BREAKER check refuses every paper trade now: daily loss breaker tripped "
-                           "today ("), said
+                           "in the trading day that began "), said
     assert f"it resets at {until[:10]} 00:00 UTC" in said, said
     if command == "balance":
         assert "refuses" in res.stdout and until in res.stdout, res.stdout
@@ -600,3 +600,28 @@ def test_balance_says_the_check_passes_at_cost_when_the_marks_shown_are_past_the
     (said,) = [line for line in res.stderr.splitlines() if "BREAKER" in line]
     assert said.startswith("warning: at these marks the daily loss is past its limit, but the BREAKER check of a "
                            "trade values open positions at cost and passes (daily loss 0.147 < limit 0.20;"), said
+
+
+@pytest.mark.parametrize("command", ["balance", "positions"])
+def test_a_changed_reset_hour_is_said_to_wait_for_the_recorded_trading_days_end(
+        ledger_url: str, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """A changed breaker.reset_hour_utc takes effect when the recorded trading day ends (changed at once, a
+    daily trip in force was lifted early and the day's loss forgotten): said in a warning kept with -q,
+    with when; the pnl record says the day's bounds (`since`, `until`)."""
+    from datetime import UTC, datetime, timedelta
+
+    began = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)  # the fill's day, hour 0
+    monkeypatch.setenv("ORION__BREAKER__RESET_HOUR_UTC", "12")
+    res = _invoke("--db", ledger_url, command, "--format", "table", "-q")
+    assert res.exit_code == 0, res.output
+    end = began + timedelta(days=1)
+    assert (f"warning: breaker.reset_hour_utc is 12, but the trading day that began {began:%Y-%m-%d} 00:00 UTC was "
+            f"recorded under another reset hour: it ends at {end:%Y-%m-%d} 00:00 UTC, and the new hour takes effect "
+            f"then (the next trading day runs from {end:%Y-%m-%d} 00:00 UTC to {end:%Y-%m-%d} 12:00 UTC)") \
+        in res.stderr, res.stderr
+    res = _invoke("--db", ledger_url, command, "--json")
+    (pnl,) = [r for r in json.loads(res.stdout) if r["type"] == "pnl"]
+    assert (pnl["since"], pnl["until"]) == (f"{began:%Y-%m-%dT%H:%M:%S}Z", f"{end:%Y-%m-%dT%H:%M:%S}Z"), pnl
+    monkeypatch.setenv("ORION__BREAKER__RESET_HOUR_UTC", "0")
+    res = _invoke("--db", ledger_url, command, "--format", "table", "-q")
+    assert res.exit_code == 0 and "reset_hour_utc" not in res.stderr, res.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -694,16 +694,15 @@ def test_an_invalid_config_named_by_flag_is_checked_by_the_command_the_warning_n
 def _trip_daily_breaker_today(db_file: Path, reset_hour_utc: int = 0) -> datetime:
     """The paper loss breaker's daily trip recorded for the current trading day, the kill switch engaged
     as the trip engages it; returns the trading day's reset (its end)."""
-    from datetime import timedelta
-
     from sqlalchemy import insert
 
     from orion_cli.risk.halt import KillSwitch
-    from orion_cli.store.ledger import trading_day
+    from orion_cli.store.ledger import day_key, trading_day
     from orion_cli.store.tables import breaker_state
 
     now = datetime.now(UTC)
-    day, start = trading_day(now, reset_hour_utc)
+    start = trading_day(now, reset_hour_utc)[1]
+    day = day_key(start)  # the trading day's key: the instant it began
     db = open_database(f"sqlite:///{db_file}")
     try:
         with db.write() as conn:
@@ -726,8 +725,10 @@ def test_halt_status_says_a_daily_trip_refuses_trades_until_its_reset_after_resu
     assert result.exit_code == 0 and json.loads(result.stdout)["breaker_refuses_until"] is None, result.output
     assert "daily-loss" not in result.stderr
     until = _trip_daily_breaker_today(isolated_home / "orion.db")
-    said = (f"the paper daily-loss breaker tripped today: it refuses every trade (BREAKER) until its reset at "
-            f"{until:%Y-%m-%d %H:%M} UTC, the kill switch released or not")
+    began = until - timedelta(days=1)
+    said = (f"the paper daily-loss breaker tripped in the trading day that began {began:%Y-%m-%d %H:%M} UTC: it "
+            f"refuses every trade (BREAKER) until its reset at {until:%Y-%m-%d %H:%M} UTC, the kill switch "
+            "released or not")
     result = run("resume", "--yes")
     assert result.exit_code == 0 and "kill switch released" in result.stderr, result.output
     assert said in result.stderr, result.stderr

@@ -547,8 +547,8 @@ def test_a_daily_trip_in_force_after_resume_stops_the_watch_as_a_breaker_refusal
     stopped = w.events[-1]
     assert stopped["event"] == "stopped" and stopped["exit_code"] == 6, w.events
     assert stopped["reason"].startswith("refused by BREAKER: daily loss 9.7575 >= limit 9.00"), stopped
-    reset = re.search(r"tripped today \((\d{4}-\d\d-\d\d)\); it resets at (\d{4}-\d\d-\d\d) 00:00 UTC$",
-                      stopped["reason"])
+    reset = re.search(r"tripped in the trading day that began (\d{4}-\d\d-\d\d) 00:00 UTC; it resets at "
+                      r"(\d{4}-\d\d-\d\d) 00:00 UTC$", stopped["reason"])
     assert reset is not None, stopped  # the reset as a full date-time, the day after the trip's trading day
     assert date.fromisoformat(reset[2]) == date.fromisoformat(reset[1]) + timedelta(days=1), stopped
     assert not [e for e in w.events if e["type"] == "execution"]
@@ -656,7 +656,8 @@ def test_an_execution_refused_by_breaker_stops_the_round_in_a_single_trades_word
     from orion_cli.execution.executor import ExecutionResult
     from orion_cli.execution.plan import CheckResult, Verdict
 
-    detail = "daily loss breaker tripped today (2026-11-21); it resets at 2026-11-22 00:00 UTC"
+    detail = ("daily loss breaker tripped in the trading day that began 2026-11-21 00:00 UTC; it resets at "
+              "2026-11-22 00:00 UTC")
     refused = ExecutionResult("k1", "refused", Verdict((CheckResult("BREAKER", False, detail, at_limit=True),)), [],
                               f"refused by BREAKER: {detail}")
     (trades, stop), executed = _scripted_round(tmp_path, monkeypatch, [refused], None)

@@ -232,8 +232,8 @@ def test_a_daily_trip_in_force_says_when_it_resets_even_while_the_loss_is_over_t
     r = check(lite, b, DAY1 + timedelta(hours=1))
     assert not r.passed
     # The reset as a full date-time: "06:00 UTC" alone may be a day away.
-    assert r.detail == ("daily loss 50.00 >= limit 50.00 (breaker.daily_loss); daily loss breaker tripped today "
-                        "(2026-11-21); it resets at 2026-11-22 06:00 UTC")
+    assert r.detail == ("daily loss 50.00 >= limit 50.00 (breaker.daily_loss); daily loss breaker tripped in the "
+                        "trading day that began 2026-11-21 06:00 UTC; it resets at 2026-11-22 06:00 UTC")
     assert b.update(now=DAY1 + timedelta(hours=1)).problems == tuple(r.detail.split("; ", 1))
 
 
@@ -664,3 +664,96 @@ def test_an_update_says_its_warnings_in_the_words_audited(lite: Database) -> Non
     assert st.warning_messages == (("daily_loss", audited["message"]),)
     assert audited["message"] == ("paper loss breaker warning: daily loss 40.00 of limit 50.00 (80.00% used, "
                                   "breaker.daily_loss)")
+
+
+# -- a changed reset hour (the trading day is the ledger's recorded one, keyed by its start) ---------
+
+
+def _hour(db: Database, hour: int, *, led: Ledger | None = None) -> tuple[Breaker, Ledger]:
+    """The breaker and ledger of a process configured with reset hour ``hour`` (another process, or the
+    same after a config edit)."""
+    s = settings(**{"breaker.reset_hour_utc": hour})
+    led = led or Ledger(db, "paper", reset_hour_utc=hour)
+    return Breaker(db, s, mode="paper", ledger=led, alerts=NullAlertSink()), led
+
+
+def test_a_daily_trip_in_force_outlasts_a_change_of_reset_hour_to_the_end_it_promised(lite: Database) -> None:
+    """Found in review: reset hour 12, a trip at 05:00 promised "resets at 12:00"; switched to hour 0 at
+    06:00, the day became another date label with no trip and no snapshot: BREAKER passed, the loss
+    read 0, and as much could be lost again. The recorded day stands until its end."""
+    trip_at = datetime(2026, 11, 22, 5, 0, tzinfo=UTC)
+    b, led, _ = make(lite, settings(**{"breaker.reset_hour_utc": 12}), now=trip_at - timedelta(hours=30))
+    lose(led, "50", now=trip_at)
+    assert b.update(now=trip_at).trips == ("daily_loss",)
+    KillSwitch(lite).release()
+    later = trip_at + timedelta(hours=1)
+    b0, led0 = _hour(lite, 0)
+    r = check(lite, b0, later)
+    assert not r.passed and r.detail == (
+        "daily loss 50.00 >= limit 50.00 (breaker.daily_loss); daily loss breaker tripped in the trading day that "
+        "began 2026-11-21 12:00 UTC; it resets at 2026-11-22 12:00 UTC")
+    st = b0.status(now=later)
+    assert (st.daily_loss, st.start_equity) == (D("50"), D("10000"))
+    assert st.reset_change == (
+        "breaker.reset_hour_utc is 0, but the trading day that began 2026-11-21 12:00 UTC was recorded under "
+        "another reset hour: it ends at 2026-11-22 12:00 UTC, and the new hour takes effect then (the next "
+        "trading day runs from 2026-11-22 12:00 UTC to 2026-11-23 00:00 UTC)")
+    from orion_cli.risk.breaker import daily_trip_until
+
+    assert daily_trip_until(lite, "paper", 0, later) == datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    # A loss recorded by the new-hour process counts in the same day: no second limit's worth.
+    lose(led0, "10", now=later)
+    assert b0.status(now=later).daily_loss == 60
+    # At the promised end, the day in between: 12:00 to the new hour's 00:00, from its own start.
+    end = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    assert check(lite, b0, end).passed
+    st = b0.update(now=end)
+    assert (st.daily_loss, st.tripped, st.reset_change) == (0, None, None)
+    assert st.trading_day is not None and (st.trading_day.start, st.trading_day.end) == (
+        end, datetime(2026, 11, 23, 0, 0, tzinfo=UTC))
+    # From there on, the new hour's own days.
+    assert led0.current_day(datetime(2026, 11, 23, 5, 0, tzinfo=UTC)).start == datetime(2026, 11, 23, 0, 0,
+                                                                                         tzinfo=UTC)
+
+
+def test_a_past_days_trip_never_comes_back_under_another_reset_hour(lite: Database) -> None:
+    """Found in review: a trip at 10:00 under hour 0 (ended at midnight); the next day at 12:00 with hour 13
+    the window was labelled with the trip's date again: "tripped today (…)", every trade refused and
+    the old loss shown as today's."""
+    b, led, _ = make(lite, settings())
+    trip_at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    lose(led, "50", now=trip_at)
+    assert b.update(now=trip_at).trips == ("daily_loss",)
+    KillSwitch(lite).release()
+    b13, _ = _hour(lite, 13)
+    noon = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    r = check(lite, b13, noon)
+    assert r.passed, r.detail
+    st = b13.update(now=noon)
+    assert (st.daily_loss, st.tripped, st.problems) == (0, None, ())
+    # The day after the trip's: from its end (00:00) to hour 13's next boundary, 13 hours.
+    assert st.trading_day is not None and (st.trading_day.start, st.trading_day.end) == (
+        datetime(2026, 11, 24, 0, 0, tzinfo=UTC), datetime(2026, 11, 24, 13, 0, tzinfo=UTC))
+
+
+def test_a_trip_says_when_its_trading_day_began_not_a_date_that_reads_as_yesterday(lite: Database) -> None:
+    """Found in review: with reset hour 13 a trip at 12:30 said "tripped today (2026-11-23)" on the 24th."""
+    at = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
+    b, led, _ = make(lite, settings(**{"breaker.reset_hour_utc": 13}), now=at)
+    lose(led, "50", now=at)
+    st = b.update(now=at)
+    assert st.problems[-1] == ("daily loss breaker tripped in the trading day that began 2026-11-23 13:00 UTC; "
+                               "it resets at 2026-11-24 13:00 UTC")
+
+
+def test_a_warning_records_its_day_so_another_hour_does_not_warn_again_within_it(lite: Database) -> None:
+    """A warning keyed to a day nothing recorded (the loss at marks alone, no fill that day) would be
+    keyed to another day by a process with another hour, and warned again within the same hours."""
+    s = settings(**{"breaker.reset_hour_utc": 12})
+    at = datetime(2026, 11, 22, 5, 0, tzinfo=UTC)
+    b, led, _ = make(lite, s, now=at - timedelta(days=2))
+    trade(led, Action.BUY, "100", "0.50", now=at - timedelta(days=2))
+    marks = {(Venue.KALSHI, "KXM", Side.YES): D("0.10")}  # 40 of the 50 limit: a warning
+    assert b.update(marks, now=at).warnings == ("daily_loss",)
+    b0, _ = _hour(lite, 0)
+    assert b0.update(marks, now=at + timedelta(hours=1)).warnings == ()

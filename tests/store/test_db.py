@@ -254,6 +254,61 @@ def test_0012_gives_each_ledger_its_own_id_once(db_url: str, tmp_path: Path) -> 
         other.dispose()
 
 
+def test_0013_keys_an_older_ledgers_trading_days_by_their_start_under_the_reset_hour(db_url: str) -> None:
+    """Trading days were keyed by a date, which a changed reset hour moved under the breaker (a trip in
+    force lifted, a past one back). 0013 keys each by the instant it began, read under the opener's reset
+    hour (as the code read the dates until then), and records its end; the breaker's trip and warning
+    days likewise. A key is longer than the old VARCHAR(10), which PostgreSQL enforces."""
+    import json
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.core.config import load_settings
+    from orion_cli.risk.breaker import Breaker, daily_trip_until
+    from orion_cli.store.ledger import Ledger
+    from orion_cli.store.tables import equity_snapshots
+
+    old = open_database(db_url, migrate=False)
+    try:
+        _upgrade_to(old, "0012")
+        with old.write() as conn:  # as an orion from before 0013 left it: reset hour 13, tripped on the 23rd
+            for day, start in (("2026-11-22", D("1000")), ("2026-11-23", D("990"))):  # no ends_at: 0012 had none
+                conn.execute(insert(equity_snapshots).values(mode="paper", day=day, start_equity=start,
+                                                             recorded_at="x"))
+            conn.execute(text("INSERT INTO breaker_state (mode, peak_equity, warned_day, tripped_kind, tripped_at, "
+                              "detail, updated_at) VALUES ('paper', NULL, '2026-11-23', 'daily_loss', 'x', :d, 'x')"),
+                         {"d": json.dumps({"daily_tripped_day": "2026-11-23", "warned": {"daily_loss": "2026-11-23"}})})
+    finally:
+        old.dispose()
+    db = open_database(db_url, reset_hour_utc=13)
+    try:
+        with db.read() as conn:
+            assert conn.execute(select(equity_snapshots.c.day, equity_snapshots.c.ends_at,
+                                       equity_snapshots.c.start_equity).order_by(equity_snapshots.c.day)).all() \
+                == [("2026-11-22T13:00Z", "2026-11-23T13:00Z", D("1000")),
+                    ("2026-11-23T13:00Z", "2026-11-24T13:00Z", D("990"))]
+            warned, detail = conn.execute(text("SELECT warned_day, detail FROM breaker_state")).one()
+        assert warned == "2026-11-23T13:00Z"
+        assert json.loads(detail) == {"daily_tripped_day": "2026-11-23T13:00Z",
+                                      "warned": {"daily_loss": "2026-11-23T13:00Z"}}
+        # The trip of the day that began on the 23rd at 13:00 is in force until 13:00 on the 24th, under
+        # any hour now; the day's start equity is the one recorded.
+        noon = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+        assert daily_trip_until(db, "paper", 0, noon) == datetime(2026, 11, 24, 13, 0, tzinfo=UTC)
+        s = load_settings(overrides={"breaker.reset_hour_utc": 0})
+        st = Breaker(db, s, mode="paper", ledger=Ledger(db, "paper", reset_hour_utc=0),
+                     alerts=NullAlertSink()).status(now=noon)
+        assert st.start_equity == 990 and st.tripped == "daily_loss"
+        # A new day's key fits (VARCHAR(20) on PostgreSQL).
+        with db.write() as conn:
+            assert Ledger(db, "paper", reset_hour_utc=0).ensure_day(conn, datetime(2026, 11, 25, 1, 0, tzinfo=UTC)) \
+                .key == "2026-11-25T00:00Z"
+    finally:
+        db.dispose()
+
+
 def test_migrate_false_leaves_an_empty_database_untouched(db_url: str) -> None:
     db = open_database(db_url, migrate=False)
     try:

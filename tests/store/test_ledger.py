@@ -166,6 +166,27 @@ def test_trading_day_honours_the_reset_hour() -> None:
     assert trading_day(datetime(2026, 1, 2, 5, tzinfo=UTC), 5)[0] == "2026-01-02"
 
 
+def test_the_recorded_trading_day_stands_and_a_changed_hour_starts_at_its_end() -> None:
+    """The day is the ledger's recorded one while it lasts, whatever the hour now says; after it, the day
+    runs from its end to the new hour's next boundary; with the hour unchanged every day is the hour's."""
+    from orion_cli.store.ledger import current_day, day_key
+
+    def at(d: int, h: int) -> datetime:
+        return datetime(2026, 11, d, h, tzinfo=UTC)
+
+    recorded = (day_key(at(21, 12)), day_key(at(22, 12)))  # hour 12's day
+    day = current_day(at(22, 6), 0, *recorded)
+    assert (day.start, day.end, day.recorded, day.hour_change_pending) == (at(21, 12), at(22, 12), True, True)
+    assert day.key == "2026-11-21T12:00Z" and day.next_end == at(23, 0)
+    day = current_day(at(22, 12), 0, *recorded)  # the day in between: 12:00 to hour 0's next boundary
+    assert (day.start, day.end, day.recorded, day.hour_change_pending) == (at(22, 12), at(23, 0), False, False)
+    assert current_day(at(22, 12), 12, *recorded).start == at(22, 12)  # unchanged: the hour's own day
+    assert current_day(at(25, 3), 0, *recorded).start == at(25, 0)  # long after: the new hour's own day
+    later = current_day(at(24, 12), 13, day_key(at(23, 0)), day_key(at(24, 0)))  # a later hour: a 13 h day
+    assert (later.start, later.end) == (at(24, 0), at(24, 13))
+    assert (current_day(at(24, 12), 13, None, None).start, later.reset_hour_utc) == (at(23, 13), 13)
+
+
 def test_a_venue_balance_seen_for_the_first_time_is_capital_not_profit(db: Database) -> None:
     """`orion balance` twice on a quiet day showed today's P&L = the whole balance (breaker input)."""
     led = Ledger(db, "live")

@@ -52,7 +52,10 @@ EXPOSURE_COLUMNS = [
 ]
 
 PNL_COLUMNS = [
-    Column("day", "trading day"),
+    # The trading day by when it began and ends: its date alone read wrong for a day that began at the
+    # reset hour yesterday, or one shortened by a change of the hour.
+    Column("since", "trading day began"),
+    Column("until", "trading day ends"),
     Column("start_equity", "start-of-day equity"),
     Column("equity", "equity now"),
     Column("today_pnl", "today's P&L"),
@@ -207,7 +210,10 @@ def _breaker_fields(app: AppContext, report: AccountsReport) -> dict[str, Any]:
 
 def _say_breaker(app: AppContext, report: AccountsReport, fields: dict[str, Any]) -> None:
     """The BREAKER check's verdict in a line: a refusal as a warning (kept with -q), a pass as info,
-    but a warning when the marked figures shown are past the daily limit the check (at cost) passes."""
+    but a warning when the marked figures shown are past the daily limit the check (at cost) passes.
+    Then a changed breaker.reset_hour_utc waiting for the recorded trading day's end (a warning)."""
+    from orion_cli.risk.breaker import reset_change_warning
+
     if fields["breaker_check"] == "refuses":
         # The detail says until when: a daily trip's reset, a drawdown trip's release command.
         app.out.warn(f"the BREAKER check refuses every {report.mode} trade now: {fields['breaker_detail']}")
@@ -218,6 +224,9 @@ def _say_breaker(app: AppContext, report: AccountsReport, fields: dict[str, Any]
     else:
         app.out.info(f"the BREAKER check passes a trade now, valuing open positions at cost: "
                      f"{fields['breaker_detail']}")
+    change = reset_change_warning(report.pnl.trading_day)
+    if change is not None:
+        app.out.warn(change)
 
 
 def _pnl_line(app: AppContext, report: AccountsReport, *, marking: bool) -> None:

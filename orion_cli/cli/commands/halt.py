@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from orion_cli.core.models import Venue
     from orion_cli.risk.halt import HaltStatus
     from orion_cli.store.db import Database
+    from orion_cli.store.ledger import TradingDay
 
 HALT_COLUMNS = [
     Column("halted", "halted"),
@@ -137,13 +137,15 @@ def halt_command(
     switch = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode)
     if status:
         st = switch.status()
-        until = _daily_trip_until(app, settings, db, mode)
+        tripped = _daily_trip(app, settings, db, mode)
+        until = None if tripped is None else tripped.end
         rec = {**st.to_record(),
                "breaker_refuses_until": None if until is None else until.strftime("%Y-%m-%dT%H:%M:%SZ")}
         app.out.record(rec, [*HALT_COLUMNS, Column("breaker_refuses_until", "breaker refuses until")],
                        title="kill switch")
         _say_release(app, st)
-        _say_daily_trip(app, until, mode)
+        _say_daily_trip(app, tripped, mode)
+        _say_reset_change(app, settings, db, mode)
         return
     asked = reason or "halted from the command line"
     try:
@@ -160,30 +162,48 @@ def halt_command(
     app.record_config(db, mode)
 
 
-def _daily_trip_until(app: AppContext, settings: Settings, db: Database, mode: str) -> datetime | None:
-    """When ``mode``'s daily-loss trip of today stops refusing trades (None: none in force). Releasing the
-    kill switch does not lift it, so `halt --status` said "halted": false while every trade was refused.
-    A breaker state that cannot be read is warned of, never allowed to stand between the operator and
-    the kill switch's own status."""
+def _daily_trip(app: AppContext, settings: Settings, db: Database, mode: str) -> TradingDay | None:
+    """The trading day whose daily-loss trip of ``mode`` refuses trades now, until its end (None: none in
+    force). Releasing the kill switch does not lift it, so `halt --status` said "halted": false while
+    every trade was refused. A breaker state that cannot be read is warned of, never allowed to stand
+    between the operator and the kill switch's own status."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from orion_cli.core.errors import OrionError
-    from orion_cli.risk.breaker import daily_trip_until
+    from orion_cli.risk.breaker import daily_trip_day
 
     try:
-        return daily_trip_until(db, mode, settings.breaker.reset_hour_utc)
+        return daily_trip_day(db, mode, settings.breaker.reset_hour_utc)
     except (OrionError, SQLAlchemyError) as exc:
         app.out.warn(f"the loss breaker's state could not be read: {getattr(exc, 'message', None) or exc}")
         return None
 
 
-def _say_daily_trip(app: AppContext, until: datetime | None, mode: str) -> None:
-    """Said even with -q: trading is refused whatever the kill switch says."""
+def _say_daily_trip(app: AppContext, tripped: TradingDay | None, mode: str) -> None:
+    """Said even with -q: trading is refused whatever the kill switch says. The day by when it began: a
+    date alone ("today (2026-11-23)") read wrong when the day began at the reset hour yesterday."""
     from orion_cli.risk.breaker import reset_text
 
-    if until is not None:
-        app.out.warn(f"the {mode} daily-loss breaker tripped today: it refuses every trade (BREAKER) until its "
-                     f"reset at {reset_text(until)}, the kill switch released or not")
+    if tripped is not None:
+        app.out.warn(f"the {mode} daily-loss breaker tripped in {tripped.began()}: it refuses every trade "
+                     f"(BREAKER) until its reset at {reset_text(tripped.end)}, the kill switch released or not")
+
+
+def _say_reset_change(app: AppContext, settings: Settings, db: Database, mode: str) -> None:
+    """A changed breaker.reset_hour_utc waiting for the recorded trading day's end, said (kept with -q)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from orion_cli.core.errors import OrionError
+    from orion_cli.risk.breaker import reset_change_warning
+    from orion_cli.store.ledger import Ledger
+
+    try:
+        day = Ledger(db, mode, reset_hour_utc=settings.breaker.reset_hour_utc).current_day()
+    except (OrionError, SQLAlchemyError):
+        return  # said by _daily_trip, which read the same ledger
+    message = reset_change_warning(day)
+    if message is not None:
+        app.out.warn(message)
 
 
 def _to_halt(app: AppContext) -> tuple[Settings, Database]:
@@ -507,7 +527,8 @@ def resume_command(
         raise Refused(f"the database's halt was released, but trading is still halted: {st.reason}",
                       reason="HALTED", hint="`orion halt --status` shows what holds it")
     app.out.success("kill switch released")
-    _say_daily_trip(app, _daily_trip_until(app, settings, app.db(), app.mode()), app.mode())
+    _say_daily_trip(app, _daily_trip(app, settings, app.db(), app.mode()), app.mode())
+    _say_reset_change(app, settings, app.db(), app.mode())
     _warn_unhedged(app)  # before the alert's wait (up to 5 s): the operator's next step comes first
     if st.released is not None and settings.alerts.enabled:
         from orion_cli.cli.stopping import end_if_stopped

@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     from orion_cli.risk.breaker import Breaker
     from orion_cli.risk.checks import PipelineContext
     from orion_cli.risk.halt import HaltStatus, KillSwitch
+    from orion_cli.store.ledger import TradingDay
     from orion_cli.venues.base import MarketData, MarketSource
     from orion_cli.venues.trading import Balance, TradingVenue
 
@@ -676,31 +677,68 @@ def _render_execution(app: AppContext, result: ExecutionResult, plan: dict[str, 
         out.records(orders, ORDER_COLUMNS, title="orders")
 
 
-def breaker_tripped_hint(trips: Sequence[str], reset_hour_utc: int, now: datetime | None = None) -> str:
+def breaker_tripped_hint(trips: Sequence[str], reset_at: datetime | None) -> str:
     """The release of a halt the loss breaker engaged, as the exact command: a drawdown trip needs
     --breaker (and, from a script, --yes). Said when a trade trips the breaker, and as the hint of a
     watch that a trip stops. It said "`orion resume` … (`--breaker` after a drawdown trip)", and
     `orion resume` alone was refused for one. A daily-loss trip also refuses every trade (BREAKER) until
     the trading day's reset, the kill switch released or not: said with the reset's date and time
-    (``now``'s trading day's end), as "00:00 UTC" alone may be 24 hours away."""
-    from orion_cli.risk.breaker import DAILY, DRAWDOWN, HALT_KIND, next_reset, reset_text
+    (``reset_at``: the end of the trading day it tripped in, :func:`daily_reset_at`), as "00:00 UTC"
+    alone may be 24 hours away, and a changed reset hour does not move it."""
+    from orion_cli.risk.breaker import DAILY, DRAWDOWN, HALT_KIND, reset_text
     from orion_cli.risk.halt import release_command
 
     kind = HALT_KIND[DRAWDOWN] if DRAWDOWN in trips else None  # trips are the breaker's names, not halt kinds
     hint = f"`orion halt --status` says more, `{release_command(kind)}` releases the kill switch"
     if DAILY in trips:
-        hint += (f"; trades stay refused by the daily-loss breaker until its reset at "
-                 f"{reset_text(next_reset(now or _now(), reset_hour_utc))}, even once the kill switch is released")
+        when = f"its reset at {reset_text(reset_at)}" if reset_at is not None else "the end of its trading day"
+        hint += f"; trades stay refused by the daily-loss breaker until {when}, even once the kill switch is released"
     return hint
 
 
-def say_breaker_tripped(app: AppContext, result: ExecutionResult) -> None:
+def daily_reset_at(app: AppContext, mode: str) -> datetime | None:
+    """When ``mode``'s daily-loss trip in force stops refusing trades (the end of the trading day it
+    tripped in, as recorded); None when none is, or the state cannot be read (the hint says it without
+    the time: the trip is said either way)."""
+    from orion_cli.risk.breaker import daily_trip_until
+
+    try:
+        return daily_trip_until(app.db(), mode, app.settings().breaker.reset_hour_utc)
+    except Exception:  # the trip is said regardless; only its time is left out
+        return None
+
+
+def say_breaker_tripped(app: AppContext, result: ExecutionResult, mode: str) -> None:
     """Say, even with -q, that this trade tripped the loss breaker: its own status (done, or refused by
     BREAKER) and exit code do not tell that every later trade is halted until someone resumes."""
     if not result.breaker_tripped:
         return
+    from orion_cli.risk.breaker import DAILY
+
+    reset_at = daily_reset_at(app, mode) if DAILY in result.breaker_tripped else None
     app.out.banner(f"HALTED: the loss breaker tripped ({', '.join(result.breaker_tripped)}); "
-                   f"{breaker_tripped_hint(result.breaker_tripped, app.settings().breaker.reset_hour_utc)}.")
+                   f"{breaker_tripped_hint(result.breaker_tripped, reset_at)}.")
+
+
+def say_reset_change(app: AppContext, mode: str, said: set[str] | None = None, day: TradingDay | None = None) -> None:
+    """Warn (kept with -q) while ``breaker.reset_hour_utc`` differs from the hour the recorded trading day
+    ends at: the change takes effect at that end (:func:`reset_change_warning`). ``day``: the day the
+    caller measured (else read now); ``said``: the day keys warned of already (a watch's memory). A
+    ledger that cannot be read says nothing here: the command's own reads report it."""
+    from orion_cli.risk.breaker import reset_change_warning
+    from orion_cli.store.ledger import Ledger
+
+    if day is None:
+        try:
+            day = Ledger(app.db(), mode, reset_hour_utc=app.settings().breaker.reset_hour_utc).current_day()
+        except Exception:
+            return
+    message = reset_change_warning(day)
+    if message is None or (said is not None and day.key in said):
+        return
+    if said is not None:
+        said.add(day.key)
+    app.out.warn(message)
 
 
 def say_breaker_warnings(app: AppContext, warnings: Sequence[tuple[str, str]], *, watch: bool = False) -> None:
@@ -1319,6 +1357,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         ctx = _pipeline_context(settings, pre_mode, pre_authorized, pre_how, balances, preview=True, source=source)
         verdict = preview_verdict(app, plan, ctx)
         _render_plan(app, plan, pre_mode, verdict, blocking=blocking)
+        say_reset_change(app, pre_mode)
         # Offered only for a plan --confirm would place: NOT_AUTHORIZED is what the gate, next, decides,
         # unless it refuses whatever is typed (half a pair, which the verdict has just said).
         refused = any(not c.passed and c.name != "NOT_AUTHORIZED" for c in verdict.checks)
@@ -1356,7 +1395,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         finally:
             flush_alerts(stop, alerts)
         say_breaker_warnings(app, result.breaker_warnings)
-        say_breaker_tripped(app, result)
+        say_breaker_tripped(app, result, auth.mode)
+        say_reset_change(app, auth.mode)
         if stop.stopped_after_decided():
             out.info(f"{stop.reason} after the execution was decided and recorded: it ends with its own exit code")
         raise_for_result(result, source_flags(snapshot, demo))
@@ -1759,6 +1799,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     rounds = 0
     said: set[str] = set()
     unmarked_said: set[tuple[Venue, str]] = set()  # held positions the rounds could not mark, warned of once
+    days_said: set[str] = set()  # trading days whose pending change of reset hour was warned of
     refused: dict[LegsKey, WatchRefusal] = {}  # by markets and sides: a refusal audited once (_trade_round)
     ended = WatchStop.interrupted(stop.reason)
     app.out.info(f"watching every {seconds:g}s ({auth.mode}); Ctrl-C stops after the execution in flight")
@@ -1777,7 +1818,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
                 data = None
             ops: list[Opportunity] = []
             breaker_stop = None if data is None else _breaker_stop_at_marks(app, auth.mode, data, alerts,
-                                                                            unmarked_said)
+                                                                            unmarked_said, days_said)
             if breaker_stop is not None:
                 ended = breaker_stop
                 break
@@ -1897,11 +1938,13 @@ def _sleep(seconds: float, stop: StopFlag, switch: KillSwitch | None = None, *,
 
 
 def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertSink,
-                           unmarked_said: set[tuple[Venue, str]] | None = None) -> WatchStop | None:
+                           unmarked_said: set[tuple[Venue, str]] | None = None,
+                           days_said: set[str] | None = None) -> WatchStop | None:
     """Value held positions at the round's books (best bid of the held side) and update the breaker;
     why the watch stops, or None while the breaker lets it trade. A warning the update raises is said
     (:func:`say_breaker_warnings`); so is a held position the round could not mark, valued at cost
-    (:func:`_warn_unmarked`), once per market in ``unmarked_said`` (the watch's memory).
+    (:func:`_warn_unmarked`), once per market in ``unmarked_said`` (the watch's memory); and a reset hour
+    changed while the recorded trading day runs (:func:`say_reset_change`), once per day in ``days_said``.
 
     The breaker otherwise sees positions at cost, so a market that collapses, or a leg left
     unhedged, would never reach the daily-loss or drawdown limit. A trip made now engages the kill
@@ -1921,9 +1964,11 @@ def _breaker_stop_at_marks(app: AppContext, mode: str, data: Any, alerts: AlertS
     _warn_unmarked(app, held, marks, data, set() if unmarked_said is None else unmarked_said)
     status = Breaker(db, settings, mode=mode, ledger=ledger, alerts=alerts).update(marks)
     say_breaker_warnings(app, status.warning_messages, watch=True)
+    say_reset_change(app, mode, set() if days_said is None else days_said, status.trading_day)
     if status.trips:  # named, with the release, as a trade that trips it says (say_breaker_tripped)
+        reset_at = None if status.trading_day is None else status.trading_day.end
         return WatchStop.refused(f"the loss breaker tripped on marked positions ({', '.join(status.trips)})",
-                                 "HALTED", breaker_tripped_hint(status.trips, settings.breaker.reset_hour_utc))
+                                 "HALTED", breaker_tripped_hint(status.trips, reset_at))
     if status.problems:  # what the BREAKER check of every trade would refuse with
         return WatchStop.refused(f"{REFUSED_BY_BREAKER}{'; '.join(status.problems)}", "BREAKER")
     return None
@@ -2158,14 +2203,14 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             _event(app, "execution", f"{op.id} {key}: {result.status} — {result.message}", key=key,
                    status=result.status)
         say_breaker_warnings(app, result.breaker_warnings, watch=True)
-        say_breaker_tripped(app, result)
+        say_breaker_tripped(app, result, auth.mode)
         # Every execution that sent an order counts (an unwound one risked money too), not only "done".
         if result.status != "already_done" and result.sent_orders:
             trades += 1
         if result.breaker_tripped:  # a halt, whatever else this round would have ended on
             return trades, WatchStop.refused(f"the loss breaker tripped ({', '.join(result.breaker_tripped)})",
                                              "HALTED", breaker_tripped_hint(result.breaker_tripped,
-                                                                            settings.breaker.reset_hour_utc))
+                                                                            daily_reset_at(app, auth.mode)))
         refusal = credentials_refusal(result)
         if refusal is not None:  # every later order there would be refused alike: even the --max-trades'th
             return trades, WatchStop.credentials_refused(refusal)
