@@ -2,7 +2,8 @@
 
 :func:`webhook_sink` builds the :class:`~orion_cli.core.alert_sink.AlertSink` the services emit to.
 ``emit`` only renders the body and puts it on a bounded queue; one daemon thread delivers it with
-``alerts.retries`` attempts (exponential backoff, ``alerts.timeout_seconds`` each), then audits the
+one attempt and up to ``alerts.retries`` retries (exponential backoff, ``alerts.timeout_seconds``
+each), then audits the
 outcome as ``alert.sent`` or ``alert.failed`` (kind, attempts, HTTP status or error class). The
 database is touched only by that thread, never from ``emit``, so an alert raised inside a
 :meth:`Database.write` transaction cannot deadlock on the write lock. A short-lived command calls
@@ -239,7 +240,8 @@ class WebhookAlertSink:
         self._db = db
         self.mode = mode
         self._chat_id = chat_id
-        self.attempts = max(1, retries)  # alerts.retries = attempts; 0 still means "try once"
+        self.retries = max(0, retries)  # alerts.retries: retries after the first attempt
+        self.attempts = 1 + self.retries
         self._timeout = timeout
         self._backoff = backoff
         self._max_backoff = max_backoff

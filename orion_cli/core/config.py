@@ -214,7 +214,8 @@ class AlertsConfig:
     low_balance: Decimal = opt(D("50"), "alert when a venue's available balance falls below this", unit="USD",
                                min=D(0), max=D(100000000))
     timeout_seconds: Decimal = opt(D("5"), "per-delivery timeout", unit="s", min=D("0.5"), max=D(60))
-    retries: int = opt(3, "delivery attempts before the failure is audited", min=0, max=20)
+    retries: int = opt(3, "retries after a delivery's first attempt fails, before the failure is audited "
+                                "(0 = one attempt)", min=0, max=20)
 
 
 @dataclass(frozen=True)

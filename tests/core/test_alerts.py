@@ -191,11 +191,24 @@ def test_every_attempt_failing_is_audited_and_never_raises(hook: Hook, db: Datab
     sink = webhook_sink(alert_settings(retries=2), vault(alert_webhook_url=hook.url), db, backoff=0.01, mode="paper")
     sink.emit("reconcile.drift", "ledger and kalshi disagree", {"venue": "kalshi"})
     sink.flush(10)
-    assert len(hook.requests) == 2
+    assert len(hook.requests) == 3  # the first attempt and two retries
     failed = events(db, "alert.failed")
-    assert failed == [{"kind": "reconcile.drift", "format": "generic", "attempts": 2, "status": 500,
+    assert failed == [{"kind": "reconcile.drift", "format": "generic", "attempts": 3, "status": 500,
                        "error": "http_500", "message": "ledger and kalshi disagree"}]
     assert events(db, "alert.sent") == []
+
+
+@pytest.mark.parametrize(("retries", "attempts"), [(0, 1), (1, 2), (3, 4)])
+def test_alerts_retries_counts_retries_after_the_first_attempt(
+        retries: int, attempts: int, hook: Hook, db: Database) -> None:
+    """`alerts.retries` says how many retries follow the first attempt: 0 and 1 were both one try."""
+    hook.statuses = [500]
+    sink = webhook_sink(alert_settings(retries=retries), vault(alert_webhook_url=hook.url), db, backoff=0.001,
+                        mode="paper")
+    sink.emit("halt", "halted", {})
+    sink.flush(10)
+    assert len(hook.requests) == attempts
+    assert [e["attempts"] for e in events(db, "alert.failed")] == [attempts]
 
 
 def test_a_4xx_answer_is_not_retried(hook: Hook, db: Database) -> None:
@@ -218,7 +231,7 @@ def test_unreachable_webhook_is_audited_by_error_class(db: Database) -> None:
     sink.emit("halt", "halted", {})
     sink.flush(10)
     [failed] = events(db, "alert.failed")
-    assert failed["attempts"] == 2
+    assert failed["attempts"] == 3
     assert failed["status"] is None
     assert failed["error"] == "ConnectError"
 
@@ -397,7 +410,7 @@ def captured_logs() -> Iterator[Capture]:
 def test_url_and_token_never_reach_audit_or_logs(hook: Hook, db: Database, captured_logs: Capture) -> None:
     hook.statuses = [500, 200, 500]
     generic = webhook_sink(alert_settings(retries=2), vault(alert_webhook_url=hook.url), db, backoff=0.01, mode="paper")
-    telegram = webhook_sink(alert_settings(format="telegram", telegram_chat_id="42", retries=1),
+    telegram = webhook_sink(alert_settings(format="telegram", telegram_chat_id="42", retries=0),
                             vault(telegram_bot_token=CANARY_TOKEN), db, telegram_api=hook.base, mode="paper")
     generic.emit("halt", "halted", {})
     generic.flush(10)
