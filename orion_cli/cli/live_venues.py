@@ -184,9 +184,10 @@ def _build(settings: Settings, venue: Venue, values: dict[str, SecretValue],
                            hint="`orion secrets encrypt` the proxy/Safe address, or signature type 0") from None
 
 
-def alert_sink(app: AppContext, secrets: LazyStore, mode: str) -> AlertSink:
+def alert_sink(app: AppContext, secrets: LazyStore, mode: str, *, watch: bool = False) -> AlertSink:
     """The configured webhook sink for a command on the ``mode`` ledger, reading its URL/token from the
-    vault only when alerts are enabled.
+    vault only when alerts are enabled. ``watch``: a long-running loop, which may wait out a longer
+    rate limit between attempts than a command about to exit.
 
     A vault that cannot be opened does not stop the command (an alert problem must never block a
     trade or a reconcile): the sink warns why (a ``warning:`` line, kept with -q, once per run), and
@@ -197,7 +198,7 @@ def alert_sink(app: AppContext, secrets: LazyStore, mode: str) -> AlertSink:
     settings = app.settings()
     if not settings.alerts.enabled:
         return NullAlertSink()
-    from orion_cli.core.alerts import webhook_sink
+    from orion_cli.core.alerts import MAX_WAIT, WATCH_MAX_WAIT, webhook_sink
 
     return webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db(), mode=mode,
-                        warn=app.out.warn)
+                        warn=app.out.warn, max_wait=WATCH_MAX_WAIT if watch else MAX_WAIT)

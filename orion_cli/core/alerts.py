@@ -2,8 +2,9 @@
 
 :func:`webhook_sink` builds the :class:`~orion_cli.core.alert_sink.AlertSink` the services emit to.
 ``emit`` only renders the body and puts it on a bounded queue; one daemon thread delivers it with
-one attempt and up to ``alerts.retries`` retries (exponential backoff, ``alerts.timeout_seconds``
-each), then audits the
+one attempt and up to ``alerts.retries`` retries (exponential backoff, or the wait a 429/503 asks
+for in ``Retry-After``; ``alerts.timeout_seconds`` each; within the command's wait at exit once it
+has begun), then audits the
 outcome as ``alert.sent`` or ``alert.failed`` (kind, attempts, HTTP status or error class). The
 database is touched only by that thread, never from ``emit``, so an alert raised inside a
 :meth:`Database.write` transaction cannot deadlock on the write lock. A short-lived command calls
@@ -65,6 +66,11 @@ KINDS = ("halt", "resume", "breaker.warning", "breaker.tripped", "unwind.failed"
 QUEUE_SIZE = 256
 DEFAULT_BACKOFF = 0.5  # seconds before the 2nd attempt; doubles per attempt
 MAX_BACKOFF = 30.0
+# The longest a service's Retry-After is waited for: a longer one gives the alert up at once (audited
+# with the wait asked). A short command waits less still: its attempts end with its wait at exit.
+MAX_WAIT = 60.0
+WATCH_MAX_WAIT = 300.0  # `trade --watch` lives on: it may wait out a longer rate limit
+EXIT_RESERVE = 1.0  # a retry is not begun in the last second of the wait at exit (it could not be answered)
 # Chat services cap message length; a longer text is refused, not truncated, by the service.
 TEXT_LIMITS = {"slack": 3900, "discord": 2000, "telegram": 4096}
 
@@ -203,14 +209,58 @@ class Outcome:
     attempts: int
     status: int | None  # last HTTP status, when an answer came
     error: str | None  # exception class or "http_<status>", never the URL
+    retry_after: float | None = None  # the wait the last answer asked for (429/503 Retry-After)
 
     def audit_payload(self, fmt: str, message: str) -> dict[str, Any]:
-        return {"kind": self.kind, "format": fmt, "attempts": self.attempts, "status": self.status,
-                "error": self.error, "message": _clip(message, 500)}
+        payload = {"kind": self.kind, "format": fmt, "attempts": self.attempts, "status": self.status,
+                   "error": self.error, "message": _clip(message, 500)}
+        if self.retry_after is not None:
+            payload["retry_after_s"] = round(self.retry_after, 3)
+        return payload
 
 
 def _retryable(status: int) -> bool:
     return status >= 500 or status in (408, 425, 429)
+
+
+def retry_after(response: httpx.Response, now: datetime | None = None) -> float | None:
+    """Seconds a 429 or 503 answer asks to wait before the next request, or None when it does not say.
+
+    ``Retry-After`` in seconds or as an HTTP date (RFC 9110); without it, the JSON body's
+    ``retry_after`` (Discord, seconds) or ``parameters.retry_after`` (Telegram). A date in the past
+    is 0; a value that does not parse is None (the usual backoff applies)."""
+    import email.utils
+    import math
+
+    if response.status_code not in (429, 503):
+        return None
+    value = response.headers.get("Retry-After", "").strip()
+    seconds: float | None = None
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    else:
+        try:
+            data = response.json()
+        except Exception:
+            return None
+        if isinstance(data, dict):
+            found = data.get("retry_after")
+            if found is None and isinstance(data.get("parameters"), dict):
+                found = data["parameters"].get("retry_after")
+            if isinstance(found, int | float) and not isinstance(found, bool):
+                seconds = float(found)
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
 
 
 class WebhookAlertSink:
@@ -228,10 +278,13 @@ class WebhookAlertSink:
         timeout: float = 5.0,
         backoff: float = DEFAULT_BACKOFF,
         max_backoff: float = MAX_BACKOFF,
+        max_wait: float = MAX_WAIT,
         queue_size: int = QUEUE_SIZE,
         host: str | None = None,
         transport: httpx.BaseTransport | None = None,
         redact: Iterable[str] = (),
+        clock: Callable[[], float] = time.monotonic,
+        pause: Callable[[float], object] | None = None,
     ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown alert format {fmt!r}")
@@ -245,6 +298,13 @@ class WebhookAlertSink:
         self._timeout = timeout
         self._backoff = backoff
         self._max_backoff = max_backoff
+        self._max_wait = max_wait
+        self._clock = clock
+        self._wake = threading.Event()  # set by flush (an exit wait began) and close: a pause ends early
+        self._pause = pause if pause is not None else self._wake.wait
+        self._exit_by: float | None = None  # when the command's wait at exit ends (flush), on ``clock``
+        self._not_before: float | None = None  # the service's rate limit (Retry-After), for every alert
+        self._tries: dict[int, int] = {}  # attempts made or in flight, per alert being delivered (by id)
         self._host = host or socket.gethostname()
         self._transport = transport
         self._queue: queue.Queue[_Alert | None] = queue.Queue(maxsize=max(1, queue_size))
@@ -295,19 +355,27 @@ class WebhookAlertSink:
         """
         if timeout <= 0:
             return
-        deadline = time.monotonic() + timeout
+        deadline = self._clock() + timeout
         with self._cond:
-            while self._pending > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    log.warning("%d alert(s) still undelivered after waiting %.1fs", self._pending, timeout)
-                    left_over, self._outstanding = self._outstanding, []  # each audited once
-                    break
-                self._cond.wait(left)
-            else:
-                return
-        for item in left_over:  # outside the lock: auditing writes to the database
-            self._audit("alert.failed", {**Outcome(item.kind, False, 0, None, "undelivered_at_exit")
+            self._exit_by = deadline  # the worker's retries and waits end with this wait (see _wait_until)
+        self._wake.set()
+        try:
+            with self._cond:
+                while self._pending > 0:
+                    left = deadline - self._clock()
+                    if left <= 0:
+                        log.warning("%d alert(s) still undelivered after waiting %.1fs", self._pending, timeout)
+                        left_over, self._outstanding = self._outstanding, []  # each audited once
+                        tries = [self._tries.get(id(item), 0) for item in left_over]
+                        break
+                    self._cond.wait(left)
+                else:
+                    return
+        finally:
+            with self._cond:
+                self._exit_by = None  # a process that lives on (tests, a caller) retries as usual again
+        for item, made in zip(left_over, tries, strict=True):  # outside the lock: auditing writes to the database
+            self._audit("alert.failed", {**Outcome(item.kind, False, made, None, "undelivered_at_exit")
                                          .audit_payload(self.format, item.message), "waited_s": timeout})
             self._forget_low(item)
         self._audit_dropped()  # otherwise only the worker does, after its next delivery
@@ -321,6 +389,7 @@ class WebhookAlertSink:
         """Flush, then stop the worker (further emits are ignored)."""
         self.flush(timeout)
         self._stop.set()
+        self._wake.set()
         try:
             self._queue.put_nowait(None)
         except queue.Full:
@@ -353,18 +422,36 @@ class WebhookAlertSink:
                     log.warning("alert worker error (%s)", type(exc).__name__)
                 finally:
                     with self._cond:
+                        self._tries.pop(id(item), None)
                         self._pending -= 1
                         self._outstanding = [a for a in self._outstanding if a is not item]
                         self._cond.notify_all()
 
     def _deliver(self, client: httpx.Client, item: _Alert) -> Outcome:
+        """Post ``item`` until it is delivered, refused for good, or out of retries or time.
+
+        Between attempts: the wait a 429/503 answer asks for (``Retry-After``; longer than
+        ``max_wait`` gives the alert up at once), else exponential backoff. Once the command waits at
+        exit (:meth:`flush`), no retry begins later than ``EXIT_RESERVE`` before that wait ends: a
+        backoff that would is brought forward, a service's rate limit that would is not (an attempt
+        before it would only be refused again)."""
         import httpx
 
         status: int | None = None
         error: str | None = None
+        asked: float | None = None
         attempt = 0
-        while attempt < self.attempts:
+        while True:
+            with self._cond:
+                not_before = self._not_before
+                if not_before is not None and not_before <= self._clock():
+                    not_before = self._not_before = None  # the service's wait is over
+            if not_before is not None and not self._wait_until(not_before, firm=True):
+                return Outcome(item.kind, False, attempt, status, error or "rate_limited", asked)
             attempt += 1
+            with self._cond:
+                self._tries[id(item)] = attempt
+            asked = None
             try:
                 response = client.post(self._url, json=item.body)
                 status = response.status_code
@@ -373,16 +460,47 @@ class WebhookAlertSink:
                 error = f"http_{status}"
                 if not _retryable(status):
                     break
+                asked = retry_after(response)
             except httpx.HTTPError as exc:
                 status, error = None, type(exc).__name__
             except Exception as exc:  # e.g. an invalid URL: not worth retrying
                 status, error = None, type(exc).__name__
                 break
-            if attempt < self.attempts:
-                delay = min(self._max_backoff, self._backoff * (2 ** (attempt - 1)))
-                if self._stop.wait(delay):
+            if attempt >= self.attempts:
+                break
+            if asked is not None:
+                if asked > self._max_wait:
                     break
-        return Outcome(item.kind, False, attempt, status, error)
+                with self._cond:  # the service's limit holds for the alerts queued behind this one too
+                    self._not_before = self._clock() + asked
+                continue
+            delay = min(self._max_backoff, self._backoff * (2 ** (attempt - 1)))
+            if not self._wait_until(self._clock() + delay, firm=False):
+                break
+        return Outcome(item.kind, False, attempt, status, error, asked)
+
+    def _wait_until(self, when: float, *, firm: bool) -> bool:
+        """Pause until ``when`` (on ``clock``); False when the next attempt is not to be made: the sink
+        was closed, or the command's wait at exit ends before ``when`` can come (``firm``: a
+        service's rate limit, never brought forward) or before any retry could be answered."""
+        forward = False  # paused until a retry brought forward into the wait at exit: made once reached
+        while True:
+            self._wake.clear()
+            if self._stop.is_set():
+                return False
+            with self._cond:
+                exit_by = self._exit_by
+            target = when
+            if exit_by is not None:
+                latest = exit_by - min(EXIT_RESERVE, self._timeout)
+                if when > latest:
+                    if firm or (latest <= self._clock() and not forward):
+                        return False
+                    target, forward = latest, True
+            left = target - self._clock()
+            if left <= 0:
+                return True
+            self._pause(left)  # ends early when an exit wait begins (flush) or the sink closes
 
     def _record(self, outcome: Outcome, message: str) -> None:
         self.outcomes = [*self.outcomes[-49:], outcome]
@@ -502,6 +620,7 @@ def webhook_sink(
     transport: httpx.BaseTransport | None = None,
     backoff: float = DEFAULT_BACKOFF,
     warn: Callable[[str], None] | None = None,
+    max_wait: float = MAX_WAIT,
 ) -> AlertSink:
     """The configured sink; a :class:`NullAlertSink` when alerts are off; an :class:`UnavailableAlertSink`
     when they are on but cannot be sent (secret missing, vault locked, bad configuration).
@@ -512,7 +631,8 @@ def webhook_sink(
     through the flag or environment pair is live whatever ``trading.mode`` says. ``telegram_api``
     replaces ``https://api.telegram.org`` (tests point it at a loopback server). ``warn`` says why
     alerts are off for this run (a command's ``warning:`` line, kept with ``-q``; without one, a log
-    record).
+    record). ``max_wait``: the longest rate limit (``Retry-After``) a delivery waits out; `trade
+    --watch`, which lives on, passes ``WATCH_MAX_WAIT``.
     """
     cfg = settings.alerts
     if not cfg.enabled:
@@ -544,7 +664,7 @@ def webhook_sink(
                                         + (f" ({exc.hint})" if exc.hint else ""))
     return WebhookAlertSink(
         url, fmt=fmt, db=db, mode=mode, chat_id=chat_id, retries=cfg.retries,
-        timeout=float(cfg.timeout_seconds), backoff=backoff, transport=transport, redact=redact,
+        timeout=float(cfg.timeout_seconds), backoff=backoff, max_wait=max_wait, transport=transport, redact=redact,
     )
 
 

@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,11 +19,13 @@ from sqlalchemy import select
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.alerts import (
+    MAX_WAIT,
     LowBalanceWatch,
     UnavailableAlertSink,
     WebhookAlertSink,
     low_balance_alerts,
     render,
+    retry_after,
     webhook_sink,
 )
 from orion_cli.core.config import Settings, load_settings
@@ -44,6 +46,7 @@ class Hook:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.statuses: list[int] = [200]
+        self.answer: Callable[[int], tuple[int, dict[str, str]]] | None = None  # n -> status, headers
         self.delay = 0.0
         self.lock = threading.Lock()
         hook = self
@@ -56,12 +59,17 @@ class Hook:
                     hook.requests.append((self.path, body))
                     n = len(hook.requests)
                     status = hook.statuses[min(n, len(hook.statuses)) - 1]
+                    headers: dict[str, str] = {}
+                    if hook.answer is not None:
+                        status, headers = hook.answer(n)
                 if hook.delay:
                     time.sleep(hook.delay)
                 data = b'{"ok": true}'
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
+                    for name, value in headers.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
@@ -264,6 +272,129 @@ def test_flush_is_bounded(hook: Hook, db: Database) -> None:
     assert sink.pending == 0
 
 
+class FakeTime:
+    """The sink's clock and its pause between attempts: a pause moves the clock on at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.pauses: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def pause(self, seconds: float) -> None:
+        self.pauses.append(round(seconds, 6))
+        self.now += seconds
+
+
+def _timed_sink(hook: Hook, db: Database, fake: FakeTime, **options: Any) -> WebhookAlertSink:
+    values: dict[str, Any] = {"retries": 3, "timeout": 2, "backoff": 0.5}
+    values.update(options)
+    return WebhookAlertSink(hook.url, fmt="generic", db=db, clock=fake.clock, pause=fake.pause, **values)
+
+
+def test_a_rate_limits_retry_after_is_waited_out_within_the_wait_at_exit(hook: Hook, db: Database) -> None:
+    """Found black-box: a Discord-like 2 s rate limit lost a halt alert; the retries came 0.5 s and 1 s
+    later (each refused again) and gave up after 1.5 s, while `orion halt` would have waited 5 s."""
+    fake = FakeTime()
+    until = fake.now + 2
+    sent_at: list[float] = []
+
+    def answer(n: int) -> tuple[int, dict[str, str]]:
+        sent_at.append(fake.now)
+        return (204, {}) if fake.now >= until else (429, {"Retry-After": "2"})
+
+    hook.answer = answer
+    sink = _timed_sink(hook, db, fake)
+    sink.emit("halt", "trading halted", {})
+    sink.flush(5)
+    assert sent_at == [1000.0, 1002.0]  # asked to wait 2 s: one retry, after 2 s
+    assert [(e["kind"], e["attempts"], e["status"]) for e in events(db, "alert.sent")] == [("halt", 2, 204)]
+
+
+def test_a_rate_limit_holds_for_the_alerts_queued_behind(hook: Hook, db: Database) -> None:
+    fake = FakeTime()
+    until = fake.now + 2
+    sent_at: list[tuple[str, float]] = []
+
+    def answer(n: int) -> tuple[int, dict[str, str]]:
+        sent_at.append((hook.requests[n - 1][1]["message"], fake.now))
+        return (200, {}) if fake.now >= until else (429, {"Retry-After": "2"})
+
+    hook.answer = answer
+    sink = _timed_sink(hook, db, fake)
+    sink.emit("reconcile.drift", "drift", {})
+    sink.emit("halt", "halted", {})
+    sink.flush(5)
+    assert sent_at == [("drift", 1000.0), ("drift", 1002.0), ("halted", 1002.0)]
+    assert len(events(db, "alert.sent")) == 2
+
+
+def test_a_rate_limit_longer_than_the_wait_at_exit_gives_up_at_once_and_says_so(hook: Hook, db: Database) -> None:
+    fake = FakeTime()
+    hook.answer = lambda n: (429, {"Retry-After": "30"})
+    sink = _timed_sink(hook, db, fake)
+    sink.emit("halt", "halted", {})
+    sink.flush(5)
+    assert len(hook.requests) == 1 and fake.pauses == []
+    [failed] = events(db, "alert.failed")
+    assert (failed["attempts"], failed["error"], failed["retry_after_s"]) == (1, "http_429", 30)
+
+
+def test_a_rate_limit_beyond_max_wait_is_not_waited_for(hook: Hook, db: Database) -> None:
+    """A long-running watch (no wait at exit yet) waits out a rate limit up to its ``max_wait``, not an hour."""
+    fake = FakeTime()
+    hook.answer = lambda n: (429, {"Retry-After": str(int(MAX_WAIT) + 1)}) if n <= 2 else (200, {})
+    sink = _timed_sink(hook, db, fake)
+    sink.emit("halt", "halted", {})
+    deadline = time.monotonic() + 10
+    while sink.pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(hook.requests) == 1 and [e["error"] for e in events(db, "alert.failed")] == ["http_429"]
+    longer = _timed_sink(hook, db, fake, max_wait=MAX_WAIT * 2)
+    longer.emit("halt", "halted again", {})
+    deadline = time.monotonic() + 10
+    while longer.pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.pauses == [MAX_WAIT + 1] and [e["attempts"] for e in events(db, "alert.sent")] == [2]
+
+
+def test_retries_use_the_wait_at_exit_instead_of_giving_up_early(hook: Hook, db: Database) -> None:
+    """A 503 for 4 s: the backoff (0.5, 1, 2, 4 s) would next try at 7.5 s, after the command's 5 s
+    wait has ended; the retry is brought forward into the wait instead (1 s before its end)."""
+    fake = FakeTime()
+    start = fake.now
+    sent_at: list[float] = []
+
+    def answer(n: int) -> tuple[int, dict[str, str]]:
+        sent_at.append(fake.now - start)
+        return (200, {}) if fake.now - start >= 4 else (503, {})
+
+    hook.answer = answer
+    sink = _timed_sink(hook, db, fake, retries=10)
+    sink.emit("halt", "halted", {})
+    sink.flush(5)
+    assert sent_at == [0, 0.5, 1.5, 3.5, 4.0]
+    assert [e["attempts"] for e in events(db, "alert.sent")] == [5]
+
+
+@pytest.mark.parametrize(("status", "headers", "body", "seconds"), [
+    (429, {"Retry-After": "3"}, b"{}", 3.0),
+    (503, {"Retry-After": "1.5"}, b"{}", 1.5),
+    (429, {"Retry-After": "Wed, 21 Oct 2026 07:28:30 GMT"}, b"{}", 30.0),
+    (429, {"Retry-After": "Wed, 21 Oct 2026 07:27:00 GMT"}, b"{}", 0.0),  # a date gone by: at once
+    (429, {"Retry-After": "soon"}, b"{}", None),
+    (429, {}, b'{"message": "You are being rate limited.", "retry_after": 2.5, "global": false}', 2.5),  # Discord
+    (429, {}, b'{"ok": false, "error_code": 429, "parameters": {"retry_after": 7}}', 7.0),  # Telegram
+    (429, {}, b"not json", None),
+    (500, {"Retry-After": "3"}, b"{}", None),  # only 429 and 503 are waited out
+])
+def test_retry_after_reads_seconds_dates_and_the_chat_services_bodies(
+        status: int, headers: dict[str, str], body: bytes, seconds: float | None) -> None:
+    now = datetime(2026, 10, 21, 7, 28, 0, tzinfo=UTC)
+    assert retry_after(httpx.Response(status, headers=headers, content=body), now) == seconds
+
+
 def test_alerts_still_undelivered_when_the_wait_ends_are_audited_as_failed(hook: Hook, db: Database) -> None:
     """The worker is a daemon thread: a command exiting after flush() kills it mid-retry, so an alert
     it was still trying must be on the record as failed, not missing from it."""
@@ -273,6 +404,7 @@ def test_alerts_still_undelivered_when_the_wait_ends_are_audited_as_failed(hook:
     sink.flush(0.2)
     [failed] = events(db, "alert.failed")
     assert failed["kind"] == "halt" and failed["error"] == "undelivered_at_exit"
+    assert failed["attempts"] == 1  # sent, maybe received: its answer had not come
     assert failed["message"] == "halted by the breaker" and failed["waited_s"] == 0.2
     sink.flush(0.2)  # audited once, however often the wait ends
     assert len(events(db, "alert.failed")) == 1

@@ -1790,7 +1790,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     from orion_cli.cli.live_venues import alert_sink
     from orion_cli.core.alerts import LowBalanceWatch
 
-    alerts = alert_sink(app, secrets, auth.mode)
+    alerts = alert_sink(app, secrets, auth.mode, watch=True)
     low_balance = LowBalanceWatch(settings, alerts, app.db(), auth.mode)
     switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=auth.mode)
     stop = StopFlag(app.out)
