@@ -16,6 +16,9 @@ Discord webhook URL is a credential in itself), so they never appear in an audit
 record or an error: failures are described by HTTP status or exception class only, and httpx's
 own request log line is redacted.
 
+Every alert's payload names its ``mode`` (``paper`` or ``live``; the sink's ledger when the emitter
+gave none), and the chat formats' text says it after the kind.
+
 Formats: ``generic`` posts ``{"type": "alert", "kind", "message", "payload", "ts", "host"}``;
 ``slack`` posts ``{"text": ...}``; ``discord`` posts ``{"content": ...}``; ``telegram`` posts
 ``{"chat_id", "text"}`` to ``<api>/bot<token>/sendMessage``.
@@ -102,17 +105,23 @@ def _clip(text: str, limit: int) -> str:
 
 
 def alert_text(kind: str, message: str, payload: Mapping[str, Any], host: str) -> str:
-    """The human line chat formats show: kind, host, message, then the payload as compact JSON."""
-    text = f"[orion] {kind} on {host}: {message}"
+    """The human line chat formats show: kind, mode (paper or live), host, message, then the payload as
+    compact JSON."""
+    mode = payload.get("mode")
+    text = f"[orion] {kind} ({mode}) on {host}: {message}" if mode else f"[orion] {kind} on {host}: {message}"
     if payload:
         text += "\n" + json.dumps(_jsonable(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text
 
 
 def render(fmt: str, kind: str, message: str, payload: Mapping[str, Any] | None, *, ts: datetime, host: str,
-           chat_id: str = "") -> dict[str, Any]:
-    """The JSON body posted for ``fmt``."""
+           chat_id: str = "", mode: str = "") -> dict[str, Any]:
+    """The JSON body posted for ``fmt``. ``mode``: the ledger the sender works on, ``paper`` or ``live``;
+    the payload's own ``mode`` wins, and one without gets this one, so every alert says whether it
+    is a drill or real money (a paper watch and live trading may share a host and a channel)."""
     data = dict(payload or {})
+    if mode and not data.get("mode"):
+        data["mode"] = mode
     if fmt == "generic":
         return {"type": "alert", "kind": kind, "message": message, "payload": _jsonable(data),
                 "ts": _jsonable(ts), "host": host}
@@ -326,7 +335,7 @@ class WebhookAlertSink:
     def emit(self, kind: str, message: str, payload: Mapping[str, Any] | None = None) -> None:
         try:
             body = render(self.format, kind, message, payload, ts=datetime.now(UTC), host=self._host,
-                          chat_id=self._chat_id)
+                          chat_id=self._chat_id, mode=self.mode)
             item = _Alert(kind, message, body, str((payload or {}).get("venue") or ""),
                           str((payload or {}).get("mode") or ""))
             with self._cond:

@@ -1594,7 +1594,7 @@ class Executor:
                 run.status = advance(conn, run.key, ExecStatus.HALTED, mode=self.mode, result=run.result,
                                      detail={"message": message}, actor=self.actor)
         self.alerts.emit(alert_kind, f"execution {run.key} halted: {message}",
-                         {"key": run.key, "naked": run.result["naked"]})
+                         {"key": run.key, "mode": self.mode, "naked": run.result["naked"]})
         return self._result(run, verdict, message, self._update_breaker())
 
     def _result(self, run: _Run, verdict: Verdict, message: str,

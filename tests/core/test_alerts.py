@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.alerts import (
+    KINDS,
     MAX_WAIT,
     LowBalanceWatch,
     UnavailableAlertSink,
@@ -148,7 +149,7 @@ def test_each_webhook_format_reaches_the_server(fmt: str, hook: Hook, db: Databa
         assert body["type"] == "alert"
         assert body["kind"] == "halt"
         assert body["message"] == "trading halted: venue outage"
-        assert body["payload"] == {"reason": "venue outage", "loss": "12.50"}
+        assert body["payload"] == {"reason": "venue outage", "loss": "12.50", "mode": "live"}
         assert body["ts"].endswith("Z")
         datetime.fromisoformat(body["ts"].replace("Z", "+00:00"))
         assert body["host"]
@@ -170,9 +171,42 @@ def test_telegram_posts_to_the_bot_url_with_the_chat_id(hook: Hook, db: Database
     [(path, body)] = hook.requests
     assert path == f"/bot{CANARY_TOKEN}/sendMessage"
     assert body["chat_id"] == "-100123"
-    assert body["text"].startswith("[orion] breaker.tripped on ")
+    assert body["text"].startswith("[orion] breaker.tripped (paper) on ")
     assert "daily loss limit reached" in body["text"]
     assert events(db, "alert.sent")[0]["kind"] == "breaker.tripped"
+
+
+@pytest.mark.parametrize("mode", ["paper", "live"])
+@pytest.mark.parametrize("kind", [*KINDS, "some.new_kind"])
+def test_every_alert_kind_names_its_mode_in_every_format(kind: str, mode: str) -> None:
+    """Found black-box: `unwind.failed` (and the executor's halt for an unknown order outcome) did not
+    say paper or live, so a paper watch's drill read as real naked exposure. The sink names the mode
+    of every alert, whatever the emitter put in its payload, a kind added later included."""
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200)
+
+    for fmt in ("generic", "slack", "discord", "telegram"):
+        bodies.clear()
+        sink = WebhookAlertSink("http://127.0.0.1:9/hook/x", fmt=fmt, db=None, mode=mode, chat_id="42",
+                                transport=httpx.MockTransport(handler))
+        sink.emit(kind, "something happened", {"key": "op1-abc"})
+        sink.close(10)
+        [body] = bodies
+        if fmt == "generic":
+            assert body["payload"]["mode"] == mode, body
+        else:
+            text = body["text"] if fmt in ("slack", "telegram") else body["content"]
+            assert text.startswith(f"[orion] {kind} ({mode}) on "), text
+            assert f'"mode":"{mode}"' in text
+
+
+def test_an_emitters_own_mode_is_kept() -> None:
+    """A balance.low names the venue balance's mode; the sink's never overrides the emitter's."""
+    body = render("generic", "balance.low", "low", {"mode": "live"}, ts=datetime.now(UTC), host="h", mode="paper")
+    assert body["payload"]["mode"] == "live"
 
 
 def test_chat_text_is_clipped_to_the_service_limit() -> None:

@@ -823,6 +823,7 @@ def test_an_unwind_of_a_first_leg_whose_fills_are_unlisted(db: Database, lag: in
     else:
         assert res.status == "halted" and "could not record" in res.message, res.message
         assert KillSwitch(db).status().halted and [k for k, _, _ in alerts.emitted] == ["halt"]
+        assert alerts.emitted[0][2]["mode"] == "paper"
         assert exec_row(db, plan.key).status == "halted"
     assert AuditLog(db).verify().ok
 
@@ -949,6 +950,7 @@ def test_unwind_failure_halts_and_alerts(db: Database) -> None:
     st = KillSwitch(db).status()
     assert st.halted and st.kind == "unwind"
     assert [k for k, _, _ in alerts.emitted] == ["unwind.failed"]
+    assert alerts.emitted[0][2]["mode"] == "paper"  # a drill, not real naked exposure: the alert says which
     seq = types(db)
     for t in ("unwind.started", "unwind.done", "order.failed", "halt.engaged"):
         assert t in seq
@@ -1390,6 +1392,7 @@ def test_unresolvable_unknown_outcome_halts(db: Database) -> None:
     res = run(executor(db, fake_venues(x), alerts).execute(make_plan(), None))
     assert res.status == "halted" and KillSwitch(db).status().halted
     assert alerts.emitted and alerts.emitted[0][0] == "halt"
+    assert alerts.emitted[0][2]["mode"] == "paper"
 
 
 # Found by a black-box audit: a venue answering 503 to every attempt at an order (or losing every answer,
