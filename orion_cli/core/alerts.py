@@ -20,8 +20,10 @@ Every alert's payload names its ``mode`` (``paper`` or ``live``; the sink's ledg
 gave none), and the chat formats' text says it after the kind.
 
 Formats: ``generic`` posts ``{"type": "alert", "kind", "message", "payload", "ts", "host"}``;
-``slack`` posts ``{"text": ...}``; ``discord`` posts ``{"content": ...}``; ``telegram`` posts
-``{"chat_id", "text"}`` to ``<api>/bot<token>/sendMessage``.
+``slack`` posts ``{"text": ...}`` (``&``, ``<``, ``>`` escaped, so no text can ping a channel or
+make a link); ``discord`` posts ``{"content": ..., "allowed_mentions": {"parse": []}}`` (no mention
+pings); ``telegram`` posts ``{"chat_id", "text"}`` to ``<api>/bot<token>/sendMessage`` (plain text: no
+``parse_mode``).
 
 Alerts disabled (``alerts.enabled = false``): a :class:`~orion_cli.core.alert_sink.NullAlertSink`.
 Enabled but unusable (no secret; for Telegram no ``alerts.telegram_chat_id``; a vault that cannot be
@@ -104,6 +106,23 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def slack_escape(text: str) -> str:
+    """Slack's control characters as entities (its documented rule: ``&``, ``<``, ``>``), so an
+    operator's reason or a venue's market title cannot write ``<!channel>`` or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip_escaped(text: str, limit: int) -> str:
+    """:func:`_clip` for escaped text: never cut inside an entity (``&am…`` would show raw)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    amp = head.rfind("&", max(0, len(head) - 4))
+    if amp >= 0 and ";" not in head[amp:]:
+        head = head[:amp]
+    return head + "…"
+
+
 def alert_text(kind: str, message: str, payload: Mapping[str, Any], host: str) -> str:
     """The human line chat formats show: kind, mode (paper or live), host, message, then the payload as
     compact JSON."""
@@ -127,9 +146,9 @@ def render(fmt: str, kind: str, message: str, payload: Mapping[str, Any] | None,
                 "ts": _jsonable(ts), "host": host}
     text = alert_text(kind, message, data, host)
     if fmt == "slack":
-        return {"text": _clip(text, TEXT_LIMITS["slack"])}
-    if fmt == "discord":
-        return {"content": _clip(text, TEXT_LIMITS["discord"])}
+        return {"text": _clip_escaped(slack_escape(text), TEXT_LIMITS["slack"])}
+    if fmt == "discord":  # no mention in the text pings anyone (@everyone, a user, a role)
+        return {"content": _clip(text, TEXT_LIMITS["discord"]), "allowed_mentions": {"parse": []}}
     if fmt == "telegram":
         return {"chat_id": chat_id, "text": _clip(text, TEXT_LIMITS["telegram"]), "disable_web_page_preview": True}
     raise ValueError(f"unknown alert format {fmt!r}")

@@ -155,7 +155,7 @@ def test_each_webhook_format_reaches_the_server(fmt: str, hook: Hook, db: Databa
         assert body["host"]
     else:
         key = "text" if fmt == "slack" else "content"
-        assert set(body) == {key}
+        assert set(body) == ({key} if fmt == "slack" else {key, "allowed_mentions"})
         assert "halt" in body[key] and "trading halted: venue outage" in body[key]
         assert '"loss":"12.50"' in body[key]
     sent = events(db, "alert.sent")
@@ -207,6 +207,26 @@ def test_an_emitters_own_mode_is_kept() -> None:
     """A balance.low names the venue balance's mode; the sink's never overrides the emitter's."""
     body = render("generic", "balance.low", "low", {"mode": "live"}, ts=datetime.now(UTC), host="h", mode="paper")
     assert body["payload"]["mode"] == "live"
+
+
+def test_chat_text_cannot_ping_a_channel() -> None:
+    """Found black-box: `--reason '<!channel> @everyone'` (or a venue's market title) went out as written,
+    and Slack and Discord pinged the whole channel."""
+    reason = "<!channel> @everyone <@U123|bob> & <https://evil.example|click>"
+    payload = {"reason": reason, "mode": "live"}
+    now = datetime.now(UTC)
+    slack = render("slack", "halt", f"trading halted: {reason}", payload, ts=now, host="h")["text"]
+    assert "<" not in slack and ">" not in slack
+    assert "&lt;!channel&gt; @everyone &lt;@U123|bob&gt; &amp; &lt;https://evil.example|click&gt;" in slack
+    discord = render("discord", "halt", f"trading halted: {reason}", payload, ts=now, host="h")
+    assert discord["allowed_mentions"] == {"parse": []}
+    telegram = render("telegram", "halt", f"trading halted: {reason}", payload, ts=now, host="h", chat_id="1")
+    assert "parse_mode" not in telegram and reason in telegram["text"]  # plain text: shown as written
+
+
+def test_escaped_slack_text_is_clipped_between_entities() -> None:
+    text = render("slack", "halt", "x" * 3870 + "<" * 20, {}, ts=datetime.now(UTC), host="h")["text"]
+    assert len(text) <= 3900 and text.endswith("&lt;…")
 
 
 def test_chat_text_is_clipped_to_the_service_limit() -> None:
