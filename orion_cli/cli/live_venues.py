@@ -17,6 +17,7 @@ from orion_cli.cli.context import AppContext
 
 if TYPE_CHECKING:
     from orion_cli.core.alert_sink import AlertSink
+    from orion_cli.core.alerts import Outcome
     from orion_cli.core.config import Settings
     from orion_cli.core.models import Venue
     from orion_cli.secrets.store import SecretStore, SecretValue
@@ -184,10 +185,13 @@ def _build(settings: Settings, venue: Venue, values: dict[str, SecretValue],
                            hint="`orion secrets encrypt` the proxy/Safe address, or signature type 0") from None
 
 
-def alert_sink(app: AppContext, secrets: LazyStore, mode: str, *, watch: bool = False) -> AlertSink:
+def alert_sink(app: AppContext, secrets: LazyStore, mode: str, *, watch: bool = False,
+               undelivered: Callable[[Outcome], None] | None = None) -> AlertSink:
     """The configured webhook sink for a command on the ``mode`` ledger, reading its URL/token from the
     vault only when alerts are enabled. ``watch``: a long-running loop, which may wait out a longer
-    rate limit between attempts than a command about to exit.
+    rate limit between attempts than a command about to exit. An alert not delivered is said by
+    ``undelivered``, by default the command's ``warning:`` line (kept with -q): the audit event alone
+    reached no one, and a log record is dropped by -q.
 
     A vault that cannot be opened does not stop the command (an alert problem must never block a
     trade or a reconcile): the sink warns why (a ``warning:`` line, kept with -q, once per run), and
@@ -201,4 +205,12 @@ def alert_sink(app: AppContext, secrets: LazyStore, mode: str, *, watch: bool = 
     from orion_cli.core.alerts import MAX_WAIT, WATCH_MAX_WAIT, webhook_sink
 
     return webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db(), mode=mode,
-                        warn=app.out.warn, max_wait=WATCH_MAX_WAIT if watch else MAX_WAIT)
+                        warn=app.out.warn, max_wait=WATCH_MAX_WAIT if watch else MAX_WAIT,
+                        undelivered=undelivered or warn_undelivered(app))
+
+
+def warn_undelivered(app: AppContext) -> Callable[[Outcome], None]:
+    """An alert not delivered, as the command's ``warning:`` line (kept with -q, on stderr)."""
+    from orion_cli.core.alerts import undelivered_text
+
+    return lambda outcome: app.out.warn(undelivered_text(outcome))

@@ -247,6 +247,24 @@ class Outcome:
         return payload
 
 
+def undelivered_text(outcome: Outcome) -> str:
+    """The command's warning for an alert that was not delivered (never the URL)."""
+    tries = f"after {outcome.attempts} attempt{'' if outcome.attempts == 1 else 's'}"
+    if outcome.error == "queue_full":
+        why = "dropped: too many alerts queued"
+    elif outcome.error == "undelivered_at_exit":
+        why = f"no answer before the wait at exit ended, {tries}"
+    elif outcome.error == "rate_limited":
+        why = "the webhook was still rate limiting alerts when the wait at exit ended"
+    elif outcome.retry_after is not None:
+        why = f"HTTP {outcome.status} {tries}; the service asked to wait {outcome.retry_after:g}s"
+    elif outcome.status is not None:
+        why = f"HTTP {outcome.status} {tries}"
+    else:
+        why = f"{outcome.error} {tries}"
+    return f"alert {outcome.kind} was not delivered ({why}); audited as alert.failed"
+
+
 def _retryable(status: int) -> bool:
     return status >= 500 or status in (408, 425, 429)
 
@@ -313,6 +331,7 @@ class WebhookAlertSink:
         redact: Iterable[str] = (),
         clock: Callable[[], float] = time.monotonic,
         pause: Callable[[float], object] | None = None,
+        undelivered: Callable[[Outcome], None] | None = None,
     ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown alert format {fmt!r}")
@@ -333,6 +352,9 @@ class WebhookAlertSink:
         self._exit_by: float | None = None  # when the command's wait at exit ends (flush), on ``clock``
         self._not_before: float | None = None  # the service's rate limit (Retry-After), for every alert
         self._tries: dict[int, int] = {}  # attempts made or in flight, per alert being delivered (by id)
+        self._undelivered = undelivered  # the command's own warning (kept with -q), said by flush
+        self._unsaid: list[Outcome] = []  # alerts not delivered, not yet said through ``undelivered``
+        self._said_at_exit: set[int] = set()  # alerts said undelivered at exit (by id): not said twice
         self._host = host or socket.gethostname()
         self._transport = transport
         self._queue: queue.Queue[_Alert | None] = queue.Queue(maxsize=max(1, queue_size))
@@ -364,6 +386,7 @@ class WebhookAlertSink:
                     self._queue.put_nowait(item)
                 except queue.Full:
                     self._dropped[kind] = self._dropped.get(kind, 0) + 1
+                    self._unsaid.append(Outcome(kind, False, 0, None, "queue_full"))
                     log.warning("alert queue full: %s alert dropped", kind)
                     self._dropped_items.append(item)  # the worker clears a dropped low mark (no I/O here)
                     return
@@ -380,7 +403,26 @@ class WebhookAlertSink:
         Alerts still undelivered when the wait ends (a command about to exit: the worker is a daemon
         thread and dies with it) are audited as ``alert.failed`` (``error: "undelivered_at_exit"``)
         now, since no later record may come; a later outcome, if the process lives on, is audited too.
+        Either way, each alert found not delivered by then (given up, dropped, or still undelivered)
+        is said through ``undelivered`` (the command's warning), here, on the caller's thread.
         """
+        try:
+            self._flush(timeout)
+        finally:
+            self._say_undelivered()
+
+    def _say_undelivered(self) -> None:
+        with self._cond:
+            unsaid, self._unsaid = self._unsaid, []
+        if self._undelivered is None:
+            return
+        for outcome in unsaid:
+            try:
+                self._undelivered(outcome)
+            except Exception as exc:  # saying it must never fail the command
+                log.warning("alert %s not delivered; could not say so (%s)", outcome.kind, type(exc).__name__)
+
+    def _flush(self, timeout: float) -> None:
         if timeout <= 0:
             return
         deadline = self._clock() + timeout
@@ -392,9 +434,13 @@ class WebhookAlertSink:
                 while self._pending > 0:
                     left = deadline - self._clock()
                     if left <= 0:
-                        log.warning("%d alert(s) still undelivered after waiting %.1fs", self._pending, timeout)
+                        log.log(logging.INFO if self._undelivered else logging.WARNING,
+                                "%d alert(s) still undelivered after waiting %.1fs", self._pending, timeout)
                         left_over, self._outstanding = self._outstanding, []  # each audited once
                         tries = [self._tries.get(id(item), 0) for item in left_over]
+                        self._unsaid.extend(Outcome(item.kind, False, made, None, "undelivered_at_exit")
+                                            for item, made in zip(left_over, tries, strict=True))
+                        self._said_at_exit.update(id(item) for item in left_over)
                         break
                     self._cond.wait(left)
                 else:
@@ -443,6 +489,10 @@ class WebhookAlertSink:
                 try:
                     outcome = self._deliver(client, item)
                     self._record(outcome, item.message)
+                    with self._cond:
+                        if not outcome.delivered and id(item) not in self._said_at_exit:
+                            self._unsaid.append(outcome)
+                        self._said_at_exit.discard(id(item))
                     if not outcome.delivered:
                         self._forget_low(item)
                     self._audit_dropped()
@@ -534,9 +584,9 @@ class WebhookAlertSink:
         self.outcomes = [*self.outcomes[-49:], outcome]
         if outcome.delivered:
             log.info("alert %s delivered (attempt %d)", outcome.kind, outcome.attempts)
-        else:
-            log.warning("alert %s not delivered after %d attempt(s): %s", outcome.kind, outcome.attempts,
-                        outcome.error)
+        else:  # a command says it in its own words (undelivered_text), kept with -q
+            log.log(logging.INFO if self._undelivered else logging.WARNING,
+                    "alert %s not delivered after %d attempt(s): %s", outcome.kind, outcome.attempts, outcome.error)
         self._audit("alert.sent" if outcome.delivered else "alert.failed", outcome.audit_payload(self.format, message))
 
     def _forget_low(self, item: _Alert) -> None:
@@ -649,6 +699,7 @@ def webhook_sink(
     backoff: float = DEFAULT_BACKOFF,
     warn: Callable[[str], None] | None = None,
     max_wait: float = MAX_WAIT,
+    undelivered: Callable[[Outcome], None] | None = None,
 ) -> AlertSink:
     """The configured sink; a :class:`NullAlertSink` when alerts are off; an :class:`UnavailableAlertSink`
     when they are on but cannot be sent (secret missing, vault locked, bad configuration).
@@ -660,7 +711,8 @@ def webhook_sink(
     replaces ``https://api.telegram.org`` (tests point it at a loopback server). ``warn`` says why
     alerts are off for this run (a command's ``warning:`` line, kept with ``-q``; without one, a log
     record). ``max_wait``: the longest rate limit (``Retry-After``) a delivery waits out; `trade
-    --watch`, which lives on, passes ``WATCH_MAX_WAIT``.
+    --watch`, which lives on, passes ``WATCH_MAX_WAIT``. ``undelivered``: how the command says an alert
+    was not delivered (its ``warning:`` line, see :func:`undelivered_text`), from ``flush``.
     """
     cfg = settings.alerts
     if not cfg.enabled:
@@ -693,6 +745,7 @@ def webhook_sink(
     return WebhookAlertSink(
         url, fmt=fmt, db=db, mode=mode, chat_id=chat_id, retries=cfg.retries,
         timeout=float(cfg.timeout_seconds), backoff=backoff, max_wait=max_wait, transport=transport, redact=redact,
+        undelivered=undelivered,
     )
 
 

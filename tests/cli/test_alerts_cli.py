@@ -91,6 +91,7 @@ class Receiver:
     def __init__(self, cert: Path, key: Path) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.paths: list[str] = []
+        self.status = 200  # what it answers (set back to 200 by clear)
         self.lock = threading.Lock()
         receiver = self
 
@@ -101,7 +102,8 @@ class Receiver:
                 with receiver.lock:
                     receiver.bodies.append(body)
                     receiver.paths.append(self.path)
-                self.send_response(200)
+                    status = receiver.status
+                self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"{}")
@@ -129,6 +131,7 @@ class Receiver:
         with self.lock:
             self.bodies.clear()
             self.paths.clear()
+            self.status = 200
 
     def close(self) -> None:
         self.server.shutdown()
@@ -341,6 +344,40 @@ def test_quiet_keeps_the_one_warning_that_alerts_are_off(world: World, db_file: 
     assert run.code == 0, run.stderr
     assert "ORION_MASTER_PASSWORD_FILE" in _alerts_off_warning(run.stderr)
     assert world.receiver.kinds() == []
+
+
+@pytest.mark.parametrize("command", ["halt", "resume", "reconcile", "trade"])
+def test_quiet_still_says_an_alert_was_not_delivered(
+        world: World, db_file: str, drifting: None, command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found black-box: a webhook refusing the alert left only an `alert.failed` audit event and, without -q,
+    a raw `WARNING orion_cli.core.alerts` log line; with -q (a cron job) nothing said the halt alert went
+    nowhere. Each command now says so in its own `warning:` line, kept with -q, once per alert."""
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.password_file))
+    monkeypatch.setenv("ORION__ALERTS__RETRIES", "0")
+    if command == "resume":
+        assert _invoke(world, "--db", db_file, "halt", "--reason", "drill").code == 0
+        world.receiver.clear()
+        world.receiver.status = 400
+        run = _invoke(world, "-q", "--db", db_file, "resume", "--yes")
+    elif command == "halt":
+        world.receiver.status = 400
+        run = _invoke(world, "-q", "--db", db_file, "halt", "--reason", "drill")
+    elif command == "reconcile":
+        world.receiver.status = 400
+        run = _invoke(world, "-q", "--db", db_file, "reconcile", "--demo", "--json")
+    else:
+        monkeypatch.setenv("ORION__ALERTS__LOW_BALANCE", "1000000")
+        scan = _invoke(world, "--db", db_file, "scan", "--demo", "--jsonl")
+        assert scan.code == 0, scan.stderr
+        op_id = json.loads(scan.stdout.splitlines()[0])["id"]
+        world.receiver.status = 400
+        run = _invoke(world, "-q", "--db", db_file, "trade", op_id, "--demo", "--confirm", "--size", "7", "--jsonl")
+    assert run.code == (7 if command == "reconcile" else 0), run.stderr
+    kind = {"halt": "halt", "resume": "resume", "reconcile": "reconcile.drift", "trade": "balance.low"}[command]
+    said = [line for line in run.stderr.splitlines() if "was not delivered" in line]
+    expected = f"warning: alert {kind} was not delivered (HTTP 400 after 1 attempt); audited as alert.failed"
+    assert expected in said and len(said) == len(world.receiver.bodies), run.stderr
+    assert "orion_cli.core.alerts" not in run.stderr  # no raw log record besides
 
 
 def test_the_alerts_warning_and_an_error_reach_logging_file_as_printed(

@@ -1307,6 +1307,39 @@ def test_the_watch_says_a_breaker_warning_on_stderr_and_as_an_event(tmp_path: Pa
     assert not _unmarked_lines(w.stderr())  # both legs marked
 
 
+def test_a_watch_says_an_undelivered_alert_on_stderr_and_as_an_event(
+        tmp_path: Path, monkeypatch: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found black-box: an alert the webhook refused was an audit event only (with -q): the watch builds its
+    sink to say each one, a `warning:` line and, piped, an `alert_failed` event, as a breaker warning."""
+    import orion_cli.cli.commands.trade as trade_cmd
+    import orion_cli.cli.live_venues as live_venues
+    from orion_cli.cli.context import AppContext
+    from orion_cli.core.alerts import Outcome
+
+    built: dict[str, Any] = {}
+
+    class Built(Exception):
+        pass
+
+    def alert_sink(app: Any, secrets: Any, mode: str, **kw: Any) -> Any:
+        built.update(kw)
+        raise Built  # the wiring is what is checked here; the loop is not run
+
+    monkeypatch.setattr(live_venues, "alert_sink", alert_sink)
+    app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}", fmt="jsonl", quiet=True)
+    with pytest.raises(Built):
+        trade_cmd._watch(app, None, 1.0, None, False, False, None, True)  # type: ignore[arg-type]
+    assert built["watch"] is True
+    capsys.readouterr()
+    built["undelivered"](Outcome("unwind.failed", False, 4, 503, "http_503"))
+    out, err = capsys.readouterr()
+    text = "alert unwind.failed was not delivered (HTTP 503 after 4 attempts); audited as alert.failed"
+    assert err.splitlines() == [f"warning: {text}"], err
+    (event,) = [json.loads(line) for line in out.splitlines()]
+    assert event.pop("ts") and event == {"type": "watch", "v": 1, "event": "alert_failed", "kind": "unwind.failed",
+                                         "error": "http_503", "attempts": 4, "status": 503, "message": text}
+
+
 def test_a_watch_trades_breaker_warning_is_said_as_the_marks_one_is(tmp_path: Path, monkeypatch: Any,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """The warning an execution's own update raised (its fills' fees, say): said by the round as well."""

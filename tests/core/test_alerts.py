@@ -22,11 +22,13 @@ from orion_cli.core.alerts import (
     KINDS,
     MAX_WAIT,
     LowBalanceWatch,
+    Outcome,
     UnavailableAlertSink,
     WebhookAlertSink,
     low_balance_alerts,
     render,
     retry_after,
+    undelivered_text,
     webhook_sink,
 )
 from orion_cli.core.config import Settings, load_settings
@@ -447,6 +449,43 @@ def test_retry_after_reads_seconds_dates_and_the_chat_services_bodies(
         status: int, headers: dict[str, str], body: bytes, seconds: float | None) -> None:
     now = datetime(2026, 10, 21, 7, 28, 0, tzinfo=UTC)
     assert retry_after(httpx.Response(status, headers=headers, content=body), now) == seconds
+
+
+def test_an_alert_not_delivered_is_said_through_the_commands_warning_by_flush(
+        hook: Hook, db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """Found black-box: a failed delivery was an audit event and a raw log record (dropped by -q), so a
+    cron `orion -q halt` whose alert went nowhere printed nothing of it. Each alert not delivered is
+    said, once, through the command's own warning, on the caller's thread (flush), and no log
+    warning repeats it; a delivered one says nothing."""
+    said: list[Outcome] = []
+    hook.statuses = [200, 500]
+    sink = webhook_sink(alert_settings(retries=1), vault(alert_webhook_url=hook.url), db, backoff=0.001,
+                        mode="live", undelivered=said.append)
+    with caplog.at_level(logging.WARNING, logger="orion_cli.core.alerts"):
+        sink.emit("reconcile.drift", "drift", {})
+        sink.emit("halt", "halted", {})
+        sink.flush(10)
+        sink.flush(10)  # said once
+    assert [(o.kind, o.error, o.attempts) for o in said] == [("halt", "http_500", 2)]
+    assert undelivered_text(said[0]) == "alert halt was not delivered (HTTP 500 after 2 attempts); audited as " \
+                                        "alert.failed"
+    assert not [r for r in caplog.records if "not delivered" in r.getMessage()]
+
+
+def test_an_alert_undelivered_at_exit_or_rate_limited_is_said_too(hook: Hook, db: Database) -> None:
+    said: list[str] = []
+    hook.delay = 2.0
+    sink = WebhookAlertSink(hook.url, fmt="generic", db=db, retries=0, timeout=5,
+                            undelivered=lambda o: said.append(undelivered_text(o)))
+    sink.emit("halt", "halted", {})
+    sink.flush(0.2)
+    assert said == ["alert halt was not delivered (no answer before the wait at exit ended, after 1 attempt); "
+                    "audited as alert.failed"]
+    sink.flush(10)  # the late answer (200) says nothing more
+    assert len(said) == 1
+    text = undelivered_text(Outcome("halt", False, 1, 429, "http_429", 30.0))
+    assert text == "alert halt was not delivered (HTTP 429 after 1 attempt; the service asked to wait 30s); " \
+                   "audited as alert.failed"
 
 
 def test_alerts_still_undelivered_when_the_wait_ends_are_audited_as_failed(hook: Hook, db: Database) -> None:

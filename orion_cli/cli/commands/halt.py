@@ -362,13 +362,13 @@ def _send_alert(app: AppContext, settings: Settings, mode: str, kind: str, messa
     ``alert.failed``. A stop (Ctrl-C, SIGTERM, SIGHUP) during the wait is held until the alert is
     delivered or audited, as in `trade` and `reconcile`: raised out of the wait, it left the alert
     neither delivered nor audited. The caller ends as the stop does (``end_if_stopped``)."""
-    from orion_cli.cli.live_venues import LazyStore
+    from orion_cli.cli.live_venues import LazyStore, warn_undelivered
     from orion_cli.cli.stopping import StopFlag, flush_alerts_then_restore
     from orion_cli.core.alerts import webhook_sink
 
     with LazyStore(app, ask=False) as secrets:
         sink = webhook_sink(settings, lambda name: secrets.get().reveal_optional(name), app.db(), mode=mode,
-                            warn=app.out.warn)
+                            warn=app.out.warn, undelivered=warn_undelivered(app))
         stop = StopFlag(app.out)
         stop.install()
         try:

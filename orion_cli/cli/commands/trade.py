@@ -76,7 +76,7 @@ from orion_cli.core.plain_text import plural
 if TYPE_CHECKING:
     from orion_cli.cli.live_venues import LazyStore
     from orion_cli.core.alert_sink import AlertSink
-    from orion_cli.core.alerts import LowBalanceWatch
+    from orion_cli.core.alerts import LowBalanceWatch, Outcome
     from orion_cli.core.config import Settings
     from orion_cli.core.errors import OrionError
     from orion_cli.core.gate import Authorization
@@ -750,6 +750,19 @@ def say_breaker_warnings(app: AppContext, warnings: Sequence[tuple[str, str]], *
         app.out.warn(f"{message}; at the limit it trips and halts trading")
         if watch and app.out.machine:
             _event(app, "breaker_warning", message, kind=kind, message=message)
+
+
+def say_undelivered(app: AppContext, outcome: Outcome) -> None:
+    """A watch's alert that was not delivered: the ``warning:`` line (kept with -q) and, in a
+    machine-readable watch, an ``alert_failed`` event on stdout with ``kind`` (the alert's), ``error``,
+    ``attempts`` and ``status``, as for a breaker warning."""
+    from orion_cli.core.alerts import undelivered_text
+
+    text = undelivered_text(outcome)
+    app.out.warn(text)
+    if app.out.machine:
+        _event(app, "alert_failed", text, kind=outcome.kind, error=outcome.error, attempts=outcome.attempts,
+               status=outcome.status, message=text)
 
 
 HALT_HINT = "`orion halt --status` shows why"
@@ -1790,7 +1803,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     from orion_cli.cli.live_venues import alert_sink
     from orion_cli.core.alerts import LowBalanceWatch
 
-    alerts = alert_sink(app, secrets, auth.mode, watch=True)
+    alerts = alert_sink(app, secrets, auth.mode, watch=True, undelivered=lambda o: say_undelivered(app, o))
     low_balance = LowBalanceWatch(settings, alerts, app.db(), auth.mode)
     switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=auth.mode)
     stop = StopFlag(app.out)
