@@ -479,6 +479,27 @@ def test_a_trade_alerts_a_low_balance_once_per_venue_on_the_way_down(
     assert all(b["payload"]["threshold"] == "1000000" for b in world.receiver.bodies if b["kind"] == "balance.low")
 
 
+def test_a_trade_whose_own_fills_take_a_venue_below_the_threshold_alerts_it(
+        world: World, db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the low balance was checked before an execution only, so a trade whose own fills
+    took a venue below `alerts.low_balance` was alerted by some later trade, if any. Paper balances start
+    at 1000: the threshold sits just under that, so only the fills cross it; once per crossing."""
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.password_file))
+    monkeypatch.setenv("ORION__ALERTS__LOW_BALANCE", "999.99")
+    scan = _invoke(world, "--db", db_file, "scan", "--demo", "--jsonl")
+    assert scan.code == 0, scan.stderr
+    op_id = json.loads(scan.stdout.splitlines()[0])["id"]
+    run = _invoke(world, "--db", db_file, "trade", op_id, "--demo", "--confirm", "--size", "7", "--jsonl")
+    assert run.code == 0, run.stderr
+    low = [b for b in world.receiver.bodies if b["kind"] == "balance.low"]
+    assert sorted(b["payload"]["venue"] for b in low) == ["kalshi", "polymarket"], world.receiver.kinds()
+    assert all(D(b["payload"]["available"]) < D("999.99") and b["payload"]["mode"] == "paper" for b in low)
+    again = _invoke(world, "--db", db_file, "trade", op_id, "--demo", "--confirm", "--size", "7",
+                    "--idempotency-key", "second", "--jsonl")
+    assert again.code in (0, 7), again.stderr
+    assert [b["kind"] for b in world.receiver.bodies].count("balance.low") == 2  # still low: not again
+
+
 # -- halt -----------------------------------------------------------------------------------------------
 
 

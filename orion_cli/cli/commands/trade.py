@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -1276,13 +1277,41 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         # is another's (a read when it is not): after every usage error, before execution.requested, and
         # for each execution of a watch, which another process's record may have come between.
         app.record_config(db, mode, each_time=True)
-        return plan, await executor.execute(plan, ctx)
+        result = await executor.execute(plan, ctx)
+        if low_balance is not None and any(o.filled_size > 0 for o in result.orders):
+            await _low_after_fills(low_balance, built, {o.venue for o in result.orders if o.filled_size > 0})
+        return plan, result
     except StorageError as exc:
         if executor is not None and executor.interrupted is not None:
             _left_unfinished(app, exc, executor.interrupted, op.id, mode, data_flags(source))
         raise
     finally:
         await venues.aclose()
+
+
+LOW_AFTER_FILLS_TIMEOUT = 10.0  # seconds: the balances read after an execution, for balance.low only
+
+
+async def _low_after_fills(low_balance: LowBalanceWatch, built: dict[Venue, TradingVenue],
+                           venues: set[Venue]) -> None:
+    """``balance.low`` for a venue this execution's own fills took below ``alerts.low_balance``: checked
+    before it only, such a fall waited for the next trade. The execution is decided and recorded: a
+    balance that cannot be read now is skipped (the next look sees it), never an error of the trade."""
+    from orion_cli.core.errors import OrionError
+
+    async def read(tv: TradingVenue) -> Balance | None:
+        try:
+            return await asyncio.wait_for(tv.balance(), LOW_AFTER_FILLS_TIMEOUT)
+        except (OrionError, TimeoutError) as exc:
+            logging.getLogger(__name__).info("balance after the fills not read (%s)", type(exc).__name__)
+            return None
+
+    try:
+        balances = await asyncio.gather(*(read(built[v]) for v in sorted(venues, key=lambda v: v.value)
+                                          if v in built))
+        low_balance.check(balances)
+    except Exception as exc:  # an alert problem never fails a trade whose outcome is decided
+        logging.getLogger(__name__).warning("low-balance check after the fills failed (%s)", type(exc).__name__)
 
 
 def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal | None, confirm: bool, live: bool,
