@@ -1709,7 +1709,7 @@ def test_a_stop_while_a_watch_flushes_its_alerts_still_ends_it_with_its_stopped_
             if timeout:  # not the rounds' flush(0): the wait at the end
                 os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(live_venues, "alert_sink", lambda app, secrets, mode: StoppedDuringFinalFlush())
+    monkeypatch.setattr(live_venues, "alert_sink", lambda app, secrets, mode, **kw: StoppedDuringFinalFlush())
     code, out, err = invoke("--jsonl", "trade", "--watch", "1", "--max-trades", "1", "--demo")
     stopped = [e for e in lines(out) if e.get("event") == "stopped"]
     assert len(stopped) == 1 and "max trades" in stopped[0]["reason"], (out, err)

@@ -1120,7 +1120,7 @@ def test_a_ctrl_c_while_a_round_flushes_its_alerts_keeps_the_halt_that_round_end
         return None, dataclasses.replace(base, status="halted", message="unwind failed", detail={"status": "halted"})
 
     monkeypatch.setattr(trade_cmd, "_execute", execute)
-    monkeypatch.setattr(live_venues, "alert_sink", lambda app, secrets, mode: StoppedDuringRoundFlush())
+    monkeypatch.setattr(live_venues, "alert_sink", lambda app, secrets, mode, **kw: StoppedDuringRoundFlush())
     code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
     stopped = json.loads(out.strip().splitlines()[-1])
     assert (code, stopped["reason_code"], stopped["exit_code"]) == (6, "HALTED", 6), (out, err)
