@@ -544,13 +544,12 @@ class WebhookAlertSink:
             except Exception as exc:  # e.g. an invalid URL: not worth retrying
                 status, error = None, type(exc).__name__
                 break
-            if attempt >= self.attempts:
+            if asked is not None and asked <= self._max_wait:
+                with self._cond:  # the service's limit holds for the alerts queued behind this one too,
+                    self._not_before = self._clock() + asked  # this one's last attempt's answer included
+            if attempt >= self.attempts or (asked is not None and asked > self._max_wait):
                 break
             if asked is not None:
-                if asked > self._max_wait:
-                    break
-                with self._cond:  # the service's limit holds for the alerts queued behind this one too
-                    self._not_before = self._clock() + asked
                 continue
             delay = min(self._max_backoff, self._backoff * (2 ** (attempt - 1)))
             if not self._wait_until(self._clock() + delay, firm=False):

@@ -386,6 +386,26 @@ def test_a_rate_limit_holds_for_the_alerts_queued_behind(hook: Hook, db: Databas
     assert len(events(db, "alert.sent")) == 2
 
 
+def test_a_last_attempts_rate_limit_still_holds_for_the_alerts_queued_behind(hook: Hook, db: Database) -> None:
+    """Found in review: with no retry left (``retries = 0``) the 429's Retry-After was dropped, so the
+    next queued alert was posted at once, into the limit, and refused too."""
+    fake = FakeTime()
+    until = fake.now + 2
+    sent_at: list[tuple[str, float]] = []
+
+    def answer(n: int) -> tuple[int, dict[str, str]]:
+        sent_at.append((hook.requests[n - 1][1]["message"], fake.now))
+        return (200, {}) if fake.now >= until else (429, {"Retry-After": "2"})
+
+    hook.answer = answer
+    sink = _timed_sink(hook, db, fake, retries=0)
+    sink.emit("reconcile.drift", "drift", {})
+    sink.emit("halt", "halted", {})
+    sink.flush(5)
+    assert sent_at == [("drift", 1000.0), ("halted", 1002.0)]
+    assert [e["error"] for e in events(db, "alert.failed")] == ["http_429"] and len(events(db, "alert.sent")) == 1
+
+
 def test_a_rate_limit_longer_than_the_wait_at_exit_gives_up_at_once_and_says_so(hook: Hook, db: Database) -> None:
     fake = FakeTime()
     hook.answer = lambda n: (429, {"Retry-After": "30"})
