@@ -156,7 +156,10 @@ class StopFlag:
         committed). Called inside a section, so no stop can land in between. From here on a stop is
         only noted: what is left (the wait for alerts, saying the result) is finished, and the command
         ends with the outcome's exit code, not 130: a script read a trade that had completed as
-        interrupted. A stop that came before stays one (``stopped_before_decided``)."""
+        interrupted. A stop that came before stays one (``stopped_before_decided``). The first call
+        counts: the execution says it as it returns, the command again once it is back."""
+        if self.decided:
+            return
         self.stopped_before_decided = self.requested
         self.decided = True
 

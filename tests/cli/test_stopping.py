@@ -79,6 +79,23 @@ def test_a_stop_after_the_outcome_is_decided_is_noted_never_raised() -> None:
         terminated_by.clear()
 
 
+def test_only_the_first_decide_counts() -> None:
+    """The execution says its outcome is decided as it returns, the command again once it is back: a
+    stop between the two came after the outcome, and must not be taken for one before it."""
+    stop, _err = _flag()
+    stop.install()
+    try:
+        with stop.section():
+            assert stop.stop_before_sending() is False
+            stop.decide()
+            signal.raise_signal(signal.SIGINT)
+            stop.decide()
+        assert stop.stopped_after_decided() and not stop.stopped_before_decided
+    finally:
+        stop.restore()
+        terminated_by.clear()
+
+
 def test_a_second_stop_after_the_outcome_is_decided_keeps_the_first_stop_and_its_words() -> None:
     """Found in review: SIGTERM during the execution, then SIGHUP while the alerts were flushed, said
     "the outcome is decided and recorded: finishing, then exiting with its exit code…" and the trade

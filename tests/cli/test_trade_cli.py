@@ -1610,6 +1610,33 @@ def test_a_stop_while_alerts_are_flushed_at_exit_is_deferred_until_they_are(op_i
     assert [o.status for o in ledger_orders()] == ["filled", "filled"]
 
 
+def test_a_stop_during_the_balances_read_after_the_fills_ends_with_the_executions_code(
+        op_id: str, monkeypatch: Any) -> None:
+    """Found in review: the low-balance look after the fills (up to 10 s of venue reads in live mode)
+    ran before the trade called its outcome decided, so a Ctrl-C landing there turned a done trade
+    into "interrupted", exit 130. The execution says it is decided as it returns."""
+    import os
+    import signal
+
+    from orion_cli.cli.commands import trade as trade_cmd
+
+    real = trade_cmd._low_after_fills
+    looked: list[str] = []
+
+    async def stopped_during(*args: Any) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # the trader's Ctrl-C, while the balances are read again
+        looked.append("read")
+        await real(*args)
+
+    monkeypatch.setattr(trade_cmd, "_low_after_fills", stopped_during)
+    code, out, err = invoke("--json", "trade", op_id, "--demo", "--confirm")
+    assert looked == ["read"], err
+    assert code == 0, err
+    assert "interrupted after the execution was decided and recorded: it ends with its own exit code" in err
+    assert json.loads(out)["status"] == "done"
+    assert [o.status for o in ledger_orders()] == ["filled", "filled"]
+
+
 # A trade whose alert sink waits in its flush (as a webhook that does not answer makes it), and says so.
 _SLOW_FLUSH_TRADE = """
 import sys, time

@@ -1208,10 +1208,13 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                    key: str, auth: Authorization, alerts: AlertSink, *, resume: bool = False,
                    resume_to: frozenset[Venue] = frozenset(),
                    low_balance: LowBalanceWatch | None = None, size_given: bool = False,
-                   stopped: Callable[[], bool]) -> tuple[TradePlan | None, ExecutionResult]:
+                   stopped: Callable[[], bool],
+                   decided: Callable[[], None] = lambda: None) -> tuple[TradePlan | None, ExecutionResult]:
     """Plan and execute ``op``, or with ``resume`` finish or report execution ``key`` (``resume_to``: the
     venues the resume may send to next). ``stopped``: asked just before the executor starts; a stop
-    requested while books were read and checks prepared raises :class:`StoppedBeforeSending`."""
+    requested while books were read and checks prepared raises :class:`StoppedBeforeSending`.
+    ``decided``: called as the executor returns (its outcome committed), before the balances read
+    after the fills: a stop during that read is one after the outcome, not an interrupted trade."""
     from orion_cli.execution.executor import Executor
     from orion_cli.risk.breaker import Breaker
     from orion_cli.store.ledger import Ledger
@@ -1243,7 +1246,9 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                 await _require_exchange_trading(built, key)
             if stopped():
                 raise StoppedBeforeSending
-            return None, await executor.resume(key)
+            resumed = await executor.resume(key)
+            decided()
+            return None, resumed
         plan, balances = await _plan_and_balances(app, venues, source, op, size, key, write=True,
                                                   size_given=size_given)
         if low_balance is not None:
@@ -1278,6 +1283,7 @@ async def _execute(app: AppContext, venues: VenueSet, source: MarketSource, op: 
         # for each execution of a watch, which another process's record may have come between.
         app.record_config(db, mode, each_time=True)
         result = await executor.execute(plan, ctx)
+        decided()
         if low_balance is not None and any(o.filled_size > 0 for o in result.orders):
             await _low_after_fills(low_balance, built, {o.venue for o in result.orders if o.filled_size > 0})
         return plan, result
@@ -1693,11 +1699,12 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                          "would have let it hedge")
         resume_to = venues_resume_may_send_to(status, prior["plan"], key, app.db().display_url)
         _, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts, resume=True,
-                                         resume_to=resume_to, stopped=stopped))
+                                         resume_to=resume_to, stopped=stopped, decided=decided))
         decided()
     else:
         plan, result = run(lambda: _execute(app, venues, source, op, size, key, auth, alerts,
-                                            low_balance=low_balance, size_given=size_given, stopped=stopped))
+                                            low_balance=low_balance, size_given=size_given, stopped=stopped,
+                                            decided=decided))
         decided()
         if plan is not None and out.format == "json":  # one document: the plan inside the execution
             _render_execution(app, result, _plan_record(plan, auth.mode))
