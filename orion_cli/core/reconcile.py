@@ -409,7 +409,11 @@ class _Context:
     mode: str
     fix: bool
     alerts: AlertSink
-    now: datetime
+    now: datetime  # when the run began: what its grace and lookback judgements are measured from
+    # The time as the run goes on (real time, unless a test injects one or a caller fixes ``now``): when
+    # it records a fill it learned from the venue. Not ``now``: a report another process read after the
+    # run began and before the fill happened would count as holding a fill recorded at ``now``.
+    clock: Callable[[], datetime]
     halt_on_drift: bool
     lookback: timedelta
     grace: timedelta
@@ -441,11 +445,12 @@ def reconcile(
     marks: Mapping[tuple[Venue, str, Side], Decimal] | None = None,
     actor: Mapping[str, Any] | None = None,
     source_flags: str = "",
+    clock: Callable[[], datetime] | None = None,
 ) -> list[VenueReconcile]:
     """Synchronous wrapper of :func:`reconcile_async` (runs its own event loop)."""
     return asyncio.run(reconcile_async(db, ledger, venues, settings, mode=mode, fix=fix, alerts=alerts, now=now,
                                        halt_on_drift=halt_on_drift, lookback=lookback, grace=grace, marks=marks,
-                                       actor=actor, source_flags=source_flags))
+                                       actor=actor, source_flags=source_flags, clock=clock))
 
 
 async def reconcile_async(
@@ -465,15 +470,23 @@ async def reconcile_async(
     actor: Mapping[str, Any] | None = None,
     source_flags: str = "",
     warn: Callable[[str], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> list[VenueReconcile]:
     """Reconcile every venue in ``venues`` (in order) against the ``mode`` ledger; see the module doc.
 
     ``warn``: how a loss-breaker warning this run raises is said (without one, it is audited and
-    alerted only): it is said once a day, so a cron run that raises it first must say it."""
+    alerted only): it is said once a day, so a cron run that raises it first must say it.
+
+    ``now``: when the run begins (default: ``clock()``). ``clock``: the time as it runs (default: the
+    real time; with a ``now`` given and no ``clock``, that fixed ``now``), which dates the fills it
+    records (:func:`_apply_found`, :func:`_missing_fills`)."""
     if ledger.mode != mode:
         raise DataError("mode", f"the ledger is {ledger.mode!r} but reconcile was asked for {mode!r}")
+    start = now if now is not None else (clock or _real_time)()
+    if clock is None:
+        clock = _real_time if now is None else (lambda: start)
     ctx = _Context(db=db, ledger=ledger, settings=settings, mode=mode, fix=fix, alerts=alerts,
-                   now=now or datetime.now(UTC), halt_on_drift=halt_on_drift, lookback=lookback, grace=grace,
+                   now=start, clock=clock, halt_on_drift=halt_on_drift, lookback=lookback, grace=grace,
                    marks=dict(marks or {}), actor=dict(actor) if actor is not None else default_actor("reconcile"),
                    source_flags=source_flags, warn=warn)
     _refuse_unknown_states(db)
@@ -489,6 +502,10 @@ async def reconcile_async(
     _stuck_executions(ctx, results)
     _update_breaker(ctx, results)
     return results
+
+
+def _real_time() -> datetime:
+    return datetime.now(UTC)
 
 
 def _refuse_unknown_states(db: Database) -> None:
@@ -858,6 +875,12 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
 
     # venue reads for (2)-(5), before the one write transaction
     venue_fills = await _call(tv.fills(since=since))
+    # When orion learned them: a fill adopted below is recorded at this time, so a report read after
+    # it (this run's own, read next) holds it whatever the clocks say, and one read before it (another
+    # process's, since the run began) is judged by the fill's date (Ledger.report_holds). Not the
+    # time of the write: this run's own report, read between the two, would then judge the fills it
+    # holds by their date, and count one a venue clock ahead of this host's dates after it twice.
+    fills_read = ctx.clock()
     venue_positions = await _call(tv.positions())
     venue_open = await _call(tv.open_orders())
     balance = await _call(tv.balance())
@@ -879,7 +902,7 @@ async def _compare_venue(ctx: _Context, venue: Venue, tv: TradingVenue,
     halted_alert: tuple[str, str, dict[str, Any]] | None = None  # sent after the drift alert it follows
     with _dropped_if_rolled_back(result), ctx.db.write() as conn:
         _unknown_open_orders(ctx, conn, venue, venue_open, result)
-        waiting = _missing_fills(ctx, conn, venue, venue_fills, result)
+        waiting = _missing_fills(ctx, conn, venue, venue_fills, result, learned=fills_read)
         # Each settlement's cash is judged against the report read above, which then replaces the
         # ledger's figure (after any --fix adjustment, whose cash that report already holds), plus
         # the payouts and fills recorded that it cannot hold (Ledger.record_balance adds them).
@@ -1226,9 +1249,12 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
     try:
         with ctx.db.write() as conn:
             known = _known_fill_ids(conn, ctx.mode, venue, [f.fill_id for f in own])
+            # Recorded at the time it is (after the venue answered), not when the run began: a report
+            # another process read in between, before the fill happened, would count as holding it
+            # (Ledger.report_holds), and the ledger's cash lack it until the next report is recorded.
             after = ctx.ledger.transition(coid, target, venue_order_id=state.venue_order_id or None, fills=own,
                                           venue_status=state.venue_status, reject_reason=state.reject_reason,
-                                          conn=conn, now=ctx.now, overfill_ok=buy)
+                                          conn=conn, now=ctx.clock(), overfill_ok=buy)
             new = [f for f in own if f.fill_id not in known]
             new_fills = len(new)
             changed = after.status is not before or new_fills > 0
@@ -1414,9 +1440,10 @@ def _ended_but_resting(ctx: _Context, venue: Venue, row: Row[Any], st: OrderStat
 
 
 def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: Sequence[Fill],
-                   result: VenueReconcile) -> dict[str, Decimal]:
+                   result: VenueReconcile, *, learned: datetime) -> dict[str, Decimal]:
     """Report (and with ``--fix`` adopt) the venue's fills the ledger lacks; returns, by market, the
-    contracts of the fills left pending, which the position comparison must not adopt in their place."""
+    contracts of the fills left pending, which the position comparison must not adopt in their place.
+    ``learned``: when the venue listed them, the time an adopted fill is recorded at."""
     known = _known_fill_ids(conn, ctx.mode, venue)
     waiting: dict[str, Decimal] = {}
     for f in venue_fills:
@@ -1466,7 +1493,7 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
             if row is not None:
                 ctx.ledger.transition(row.client_order_id, None,
                                       fills=[replace(f, client_order_id=row.client_order_id)], conn=conn,
-                                      now=ctx.now, overfill_ok=row.action == Action.BUY.value)
+                                      now=learned, overfill_ok=row.action == Action.BUY.value)
                 done = f"recorded on ledger order {row.client_order_id}"
                 if ended is not None:
                     late.extend(_late_fill(ctx, conn, venue, ended, row, [f]))
@@ -1481,7 +1508,7 @@ def _missing_fills(ctx: _Context, conn: Connection, venue: Venue, venue_fills: S
             ctx.ledger.record_intent(PreparedOrder(request, payload, venue_ref=f.venue_order_id), conn=conn,
                                      now=ctx.now)
             ctx.ledger.transition(coid, OrderStatus.FILLED, fills=[replace(f, client_order_id=coid)],
-                                  venue_status="external", conn=conn, now=ctx.now)
+                                  venue_status="external", conn=conn, now=learned)
             return f"recorded as ledger order {coid} (filled)"
 
         fixed = _savepoint_fix(ctx, conn, drift, adopt)

@@ -1845,6 +1845,102 @@ def test_a_payout_made_after_the_venue_report_stays_in_the_ledgers_cash(db: Data
     assert bal is not None and (bal.available, bal.total) == (D(510), D(510))
 
 
+class _Clock:
+    """This host's clock as a run goes on: the scripted venue moves it as it answers."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.mark.parametrize("learned", ["looked-up", "listed"])
+def test_a_fill_made_after_another_process_read_its_report_is_added_to_it_though_reconcile_began_before(
+        db: Database, settings: Settings, learned: str) -> None:
+    """Found in review: reconcile recorded the fills it learned as of the time it began. It began at
+    t0; a `balance` run read Kalshi's $500 at t0 + 1 s; a buy (10 at 0.40, fee 0.01) filled at
+    t0 + 2 s; reconcile learned it at t0 + 3 s, looking up its unknown order (step 1) or listing the
+    venue's fills (a trade by hand, adopted with --fix: step 2), and recorded it as of t0. When the
+    balance run stored its report, the ledger took it to hold the fill (recorded before it was read):
+    its cash $500, not $495.99, until a later report was recorded (none by this reconcile, whose own
+    report is withheld while its deposits cannot be read). A fill is recorded when it is learned."""
+    from orion_cli.core.reconcile import WITHHELD_TRANSFERS
+    from orion_cli.core.settlement import record_reports
+
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D(500), D(0), D(500), EARLIER), now=EARLIER)
+    t0 = NOW
+    clock = _Clock(t0)
+    made = _fill("f-1", "o-1", "10", "0.40", ts=t0 + timedelta(seconds=2))
+    other_read = Balance(Venue.KALSHI, "live", D(500), D(0), D(500), EARLIER, read_at=t0 + timedelta(seconds=1))
+
+    class Answering(FakeVenue):
+        async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+            clock.at = t0 + timedelta(seconds=3)
+            return await super().find_order(client_order_id, venue_order_id)
+
+        async def fills(self, *, since: datetime | None = None, venue_order_id: str = "") -> list[Fill]:
+            clock.at = t0 + timedelta(seconds=3)
+            return await super().fills(since=since, venue_order_id=venue_order_id)
+
+        async def transfers(self) -> list[Transfer]:
+            raise VenueUnavailable("kalshi", "GET /portfolio/deposits: 503 after 3 attempts")
+
+    held = [Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))]
+    venue = Answering(fills_=[made], positions_=held)
+    if learned == "looked-up":
+        _intent(ledger, "c-1")
+        venue.orders["c-1"] = _state("c-1", "o-1", OrderStatus.FILLED, "10", "10", (made,))
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=t0, clock=clock)
+    assert res.report_withheld == WITHHELD_TRANSFERS
+    assert [(f.fill_id, f.size) for f in ledger.fills()] == [("f-1", D(10))]
+    assert ledger.balance(Venue.KALSHI).total == D("495.99")  # type: ignore[union-attr]
+    asyncio.run(record_reports(ledger, {Venue.KALSHI: FakeVenue()}, {Venue.KALSHI: other_read},
+                               now=t0 + timedelta(seconds=4)))  # the balance run stores what it read
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.as_of == t0 + timedelta(seconds=1)  # recorded: its figure is the one judged
+    assert (bal.available, bal.total) == (D("495.99"), D("495.99"))
+    _verify(db)
+
+
+def test_a_fill_listed_before_the_runs_own_report_is_held_by_it_with_the_venue_clock_ahead(
+        db: Database, settings: Settings) -> None:
+    """A fill adopted in step (2) is recorded at the time the venue listed it, not at the write: the
+    run reads its own report between the two. Kalshi's clock 3 s ahead of this host: a trade by hand
+    at t0 + 0.5 s (Kalshi's t0 + 3.5 s) is listed at t0 + 1 s, the balance ($495.99, holding it) read
+    at t0 + 1.5 s, the fill adopted at t0 + 2 s. Recorded at t0 + 2 s, the report would judge it by
+    Kalshi's date, after the read, and count it a second time ($491.98, a loss never made)."""
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D(500), D(0), D(500), EARLIER), now=EARLIER)
+    t0 = NOW
+    clock = _Clock(t0)
+    made = _fill("mf-1", "manual-o", "10", "0.40", ts=t0 + timedelta(milliseconds=3500))
+
+    class Answering(FakeVenue):
+        async def fills(self, *, since: datetime | None = None, venue_order_id: str = "") -> list[Fill]:
+            clock.at = t0 + timedelta(seconds=1)
+            return await super().fills(since=since, venue_order_id=venue_order_id)
+
+        async def balance(self) -> Balance:
+            read = clock.at = t0 + timedelta(milliseconds=1500)  # read_at: taken before asking
+            return Balance(Venue.KALSHI, "live", self.cash, D(0), self.cash, made.ts.replace(microsecond=0),
+                           read_at=read)
+
+        async def transfers(self) -> list[Transfer]:
+            clock.at = t0 + timedelta(seconds=2)  # the last read: the write follows
+            return await super().transfers()
+
+    venue = Answering(cash=D("495.99"), fills_=[made],
+                      positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=t0, clock=clock)
+    assert [(d.kind, d.fixed) for d in res.drifts] == [("fill", True)] and res.report_withheld == ""
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.as_of == t0 + timedelta(milliseconds=1500)  # the run's report, recorded
+    assert (bal.available, bal.total) == (D("495.99"), D("495.99"))
+    _verify(db)
+
+
 def test_a_settlement_of_another_count_than_the_ledger_held_is_drift(db: Database, settings: Settings) -> None:
     ledger = Ledger(db, "live")
     _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])

@@ -758,8 +758,8 @@ def test_a_fill_made_after_the_report_was_read_is_still_added_to_it(db: Database
 @pytest.mark.parametrize("action", [Action.BUY, Action.SELL])
 def test_a_fill_recorded_with_a_time_older_than_the_stored_report_is_judged_by_its_date(db: Database,
                                                                                         action: Action) -> None:
-    """A caller's ``now`` can be older than the report already stored (reconcile's is taken when it
-    starts; another process may store a report read after that). The fill, dated after that report,
+    """A caller's ``now`` can be older than the report already stored (reconcile's is when the venue
+    listed its fills; another process may store a report read after that). The fill, dated after that report,
     came into the ledger after it: it is not one the report holds because of the old time it was
     recorded at (it is recorded no earlier than the report), and its cash moves."""
     t0 = NOW.replace(microsecond=0)
@@ -768,7 +768,7 @@ def test_a_fill_recorded_with_a_time_older_than_the_stored_report_is_judged_by_i
     read = t0 + timedelta(seconds=10)
     led.record_balance(_kalshi_report(str(cash), t0 - timedelta(minutes=5), read_at=read), now=read)
     led.record_fills("c1", [replace(fill("f1", "800", "0.50", "0", action=action), ts=read + timedelta(seconds=5))],
-                     now=t0 + timedelta(seconds=1))  # reconcile began at t0 + 1 s
+                     now=t0 + timedelta(seconds=1))  # reconcile listed it at t0 + 1 s
     moved = D(-400) if action is Action.BUY else D(400)
     assert _cash(led) == (cash + moved, cash + moved)
     with db.read() as conn:
