@@ -19,7 +19,7 @@ from orion_cli.core.config import Settings, load_settings
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
 from orion_cli.execution.plan import CHECK_ORDER, CheckResult, LegPlan, TradePlan, Verdict
-from orion_cli.risk.checks import PipelineContext, evaluate, in_window
+from orion_cli.risk.checks import PipelineContext, evaluate, fmt, in_window
 from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import iso_utc
 from orion_cli.store.db import Database, open_database
@@ -350,6 +350,26 @@ def test_invalid_order_accepts_an_open_market_closing_later_and_unequal_legs_fai
     assert "equal shares" in results(v, "INVALID_ORDER")[1].detail
 
 
+@pytest.mark.parametrize(("size", "ok"), [("5", True), ("4.99", False)])
+def test_invalid_order_at_the_market_s_minimum_size(lite: Database, size: str, ok: bool) -> None:
+    """Mutation audit: the minimum-size rule was pinned nowhere (a leg one contract under it passed)."""
+    kalshi = leg(size=size, mkt=dataclasses.replace(market(), min_size=D(5)))
+    r = results(run(lite, plan(kalshi, leg(Venue.POLYMARKET, "0xabc", Side.NO, size=size, price="0.50"))),
+                "INVALID_ORDER")[0]
+    assert r.passed is ok, r
+    assert ("below the market minimum 5" in r.detail) is not ok, r
+
+
+@pytest.mark.parametrize(("size", "ok"), [("6", True), ("5.5", False)])
+def test_invalid_order_off_the_market_s_size_step(lite: Database, size: str, ok: bool) -> None:
+    """Mutation audit: a size off the market's contract step (Kalshi: whole contracts) passed every check
+    when the step rule was dropped; the venue refuses such an order once the other leg may have filled."""
+    kalshi = leg(size=size, mkt=dataclasses.replace(market(), min_size=D(1), size_step=D(1)))
+    r = results(run(lite, plan(kalshi, leg(Venue.POLYMARKET, "0xabc", Side.NO, size=size, price="0.50"))),
+                "INVALID_ORDER")[0]
+    assert r.passed is ok, r
+    assert ("not a multiple of 1" in r.detail) is not ok, r
+
 def test_legs_in_another_sequence_type_are_still_judged_one_by_one(lite: Database) -> None:
     """A plan from elsewhere may hold its legs in any sequence: refused as a whole, yet each leg judged."""
 
@@ -590,6 +610,26 @@ def test_a_part_filled_order_counts_the_fill_s_fee_and_the_plan_s_for_the_rest(d
     assert "existing 10.00 + plan 10.00 = 20.00" in r.detail, r
 
 
+def test_the_plan_s_fees_for_the_unfilled_part_are_rounded_up_never_down(db: Database) -> None:
+    """Mutation audit: the pro-rata share of a plan's fees for an order's unfilled part is rounded up to
+    the ledger's quantum; rounded down, exposure read a hair under what the plan expected. 1 of 3 filled:
+    the 2 in flight count 2 x 0.40 + 2/3 of the plan's 1.00 fees = 0.8 + 0.6666666667."""
+    from orion_cli.risk.checks import counted_exposure
+    from orion_cli.venues.trading import Action, Fill, OrderStatus
+
+    p = plan(leg(size="3", price="0.40", fees="1"), leg(Venue.POLYMARKET, "0xzzz", Side.NO, size="3", price="0.50",
+                                                        category="other"), key="key-0")
+    coid = _record_execution(db, p)[0]
+    ledger = Ledger(db, "paper")
+    ledger.ensure_balance(Venue.KALSHI, D(1000), now=NOW)
+    ledger.mark_submitted(coid, now=NOW)
+    fill = Fill(Venue.KALSHI, "f-1", "v-1", "KXA-1", Side.YES, Action.BUY, D(1), D("0.40"), D("0.3333"), NOW)
+    ledger.transition(coid, OrderStatus.OPEN, fills=[fill], now=NOW)
+    with db.read() as conn:
+        book = counted_exposure(conn, "paper")
+    # held: 0.40 + fee 0.3333; in flight: 0.80 + 0.6666666667 (2/3 of 1.00 rounded up at 10 places)
+    assert book.by_market[("kalshi", "KXA-1")] == D("0.7333") + D("0.8") + D("0.6666666667")
+
 def test_an_order_in_flight_whose_plan_lacks_its_leg_fails_the_exposure_checks_closed(db: Database) -> None:
     other = _one_leg_plan("10", key="key-0")
     record = {**other.to_record(), "legs": [other.legs[1].to_record()]}  # the KXA-1 leg is missing
@@ -616,6 +656,20 @@ def test_an_order_in_flight_whose_plan_cannot_be_read_names_its_execution(db: Da
         assert not r.passed and "could not be evaluated" in r.detail, r
         assert "execution key-0's stored plan cannot be read" in r.detail, r
 
+
+def test_an_order_in_flight_whose_plan_has_negative_fees_fails_the_exposure_checks_closed(db: Database) -> None:
+    """Mutation audit: a stored plan whose leg says fees -6.00 was taken as read, so the order in flight
+    counted 6.00 less than nothing-plus-its-cost and a trade over the limit passed. It fails closed."""
+    other = _one_leg_plan("10", key="key-0")  # KXA-1: 10 x 0.40 + fees 6.00
+    record = other.to_record()
+    record = {**record, "legs": [{**record["legs"][0], "fees": D("-6")}, record["legs"][1]]}
+    _record_execution(db, other, plan_record=record)
+    s = settings(**{"limits.market_exposure": "15"})  # 4.00 in flight with -6.00 + 10.00 planned = 8.00 passed
+    v = run(db, _one_leg_plan("10"), ctx(s))
+    for name in ("MARKET_EXPOSURE", "CATEGORY_EXPOSURE", "TOTAL_EXPOSURE"):
+        r = results(v, name)[0]
+        assert not r.passed and "execution key-0's stored plan cannot be read" in r.detail, r
+        assert "fees -6" in r.detail, r
 
 @pytest.mark.parametrize(("limit", "ok"), [("4.00", True), ("3.99", False)])
 def test_exposure_counts_a_polymarket_buy_at_its_signed_spend_planned_or_in_flight(db: Database, limit: str,
@@ -811,6 +865,17 @@ def test_balance_counts_an_unacknowledged_polymarket_buy_at_its_signed_spend(db:
     assert "in flight 1.99 " in r.detail, r
 
 
+def test_balance_does_not_take_an_order_the_venue_acknowledged_from_its_cash_again(db: Database) -> None:
+    """Mutation audit: only orders the venue has not acknowledged (intent / submitted / unknown) are taken
+    from the cash it reports; a resting (open) order's cash is already out of the venue's available
+    figure, and taking it again refused trades the account can pay for."""
+    add_order(db, size="10", price="0.50", status="open")
+    r = results(run(db, c=ctx(bals=balances("4.40"))), "BALANCE")[0]  # the 10 x 0.40 leg needs 4.40
+    assert r.passed and "in flight" not in r.detail, r
+    add_order(db, size="1", price="0.01", status="submitted")
+    r = results(run(db, c=ctx(bals=balances("4.40"))), "BALANCE")[0]
+    assert not r.passed and "in flight 0.01 " in r.detail, r
+
 @pytest.mark.parametrize(("in_ledger", "ok"), [("4.40", True), ("4.39", False)])
 def test_balance_takes_the_ledger_cash_inside_the_transaction_when_lower_than_the_read(
         db: Database, in_ledger: str, ok: bool) -> None:
@@ -824,6 +889,21 @@ def test_balance_takes_the_ledger_cash_inside_the_transaction_when_lower_than_th
     Ledger(db, "live").ensure_balance(Venue.KALSHI, D("0"))  # another mode's cash is not this one's
     assert results(run(db, c=ctx(bals=balances("1000"))), "BALANCE")[0].passed is ok
 
+
+@pytest.mark.parametrize(("fee", "ok"), [("0", True), ("0.01", False)])
+def test_balance_takes_the_live_ledger_cash_moved_since_this_trade_recorded_its_read(db: Database, fee: str,
+                                                                                     ok: bool) -> None:
+    """Mutation audit: `trade --live --confirm` records the report it reads before its checks, so the
+    ledger's figure is as of exactly the read; another process's fill recorded since moves it down.
+    Taken only when strictly newer than the read, BALANCE passed on the 1000 the read shows."""
+    led = Ledger(db, "live")
+    for venue in Venue:  # as --confirm records its reads
+        led.record_balance(Balance(venue, "live", D("1000"), D(0), D("1000"), NOW), now=NOW)
+    _other_trade(led, "other-l1", "buy", "1991.2", "0.50", fee, NOW + timedelta(seconds=1))  # 995.60 + fee
+    c = ctx(mode="live", now=NOW + timedelta(seconds=2), bals=balances("1000", "1000", mode="live"))
+    r = results(run(db, c=c), "BALANCE")[0]  # the 10 x 0.40 leg needs 4.40
+    left = D("4.40") - D(fee)
+    assert r.passed is ok and f"available 1000.00, {fmt(left)} after the fills recorded since" in r.detail, r
 
 def test_balance_ignores_a_live_ledger_figure_older_than_the_read(db: Database) -> None:
     """Review: live, the ledger's cash is its last recorded report plus the fills since; a trade's fresh
