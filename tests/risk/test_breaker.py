@@ -201,6 +201,23 @@ def test_a_drawdown_trip_while_already_halted_still_needs_resume_breaker(lite: D
         KillSwitch(lite).release()
 
 
+def test_a_drawdown_trip_in_force_refuses_though_the_figures_recovered(lite: Database) -> None:
+    """Mutation audit: the BREAKER check failed on a drawdown trip only while the figures were still past
+    the limit; dropping the "trip in force" refusal passed once the bid came back, with the drawdown halt
+    unreleased. A drawdown trip refuses until `orion resume --breaker`, whatever the figures do."""
+    s = _drawdown_settings()
+    b, led, _ = make(lite, s, cash="1000")
+    trade(led, Action.BUY, "1000", "0.50")
+    key = (Venue.KALSHI, "KXM", Side.YES)
+    assert b.update({key: D("0.40")}, now=DAY1).trips == ("drawdown",)  # 900: 10% below 1000
+    st = b.update({key: D("0.50")}, now=DAY1 + timedelta(minutes=1))  # back at cost: no drawdown left
+    assert st.drawdown == 0 and st.tripped == "drawdown" and not st.ok
+    r = check(lite, b, DAY1 + timedelta(minutes=1))
+    assert not r.passed and f"drawdown breaker tripped at {iso_utc(DAY1)}" in r.detail, r.detail
+    assert "`orion resume --breaker --yes`" in r.detail, r.detail
+    assert not b.status(DAY1 + timedelta(minutes=1)).ok
+
+
 def test_the_daily_part_resets_at_the_configured_hour(lite: Database) -> None:
     s = settings(**{"breaker.reset_hour_utc": 6})
     b, led, _ = make(lite, s)
