@@ -99,3 +99,56 @@ def test_decimal_str_is_fixed_point_for_normal_values_and_bounded_for_huge_expon
     assert decimal_str(value) == expected
     assert time.monotonic() - started < 1
     assert Decimal(decimal_str(value)) == value
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("-0.01", "negative value -0.01"),
+    (-1, "negative value -1"),
+    (Decimal("-0.000001"), "negative value"),
+    ("NaN", "not a finite number"),
+    ("Infinity", "not a finite number"),
+    ("-Infinity", "not a finite number"),
+    (Decimal("sNaN"), "not a finite number"),
+    (0.5, "got float"),
+    (True, "got bool"),
+    (False, "got bool"),
+    ("", "empty string"),
+    ("abc", "not a number"),
+    (None, "missing"),
+])
+def test_to_decimal_refuses_what_is_not_a_non_negative_exact_number(value: object, problem: str) -> None:
+    """Mutation audit: the refusals of the module doc (negatives, NaN and infinities, floats, booleans)
+    were pinned only through the venue parsers, if at all; each now fails here by name."""
+    with pytest.raises(DataError) as refused:
+        to_decimal(value, "size")
+    assert refused.value.field == "size" and problem in refused.value.problem, refused.value.problem
+
+
+def test_negatives_and_missing_values_only_where_allowed() -> None:
+    assert to_decimal("-0.01", "pnl", allow_negative=True) == Decimal("-0.01")
+    assert to_decimal(None, "fee", allow_none=True) == 0
+
+
+@pytest.mark.parametrize(("value", "places", "ok"), [
+    ("0.0001", 4, True), ("0.00010", 4, True), ("0.00001", 4, False), ("1.000001", 6, True), ("1.0000001", 6, False),
+])
+def test_max_places_refuses_a_finer_value(value: str, places: int, ok: bool) -> None:
+    """Mutation audit: dropping the ``max_places`` refusal passed every test (a Kalshi fee finer than its
+    $0.0001 grid would have been taken)."""
+    if ok:
+        assert to_decimal(value, "fee", max_places=places) == Decimal(value)
+    else:
+        with pytest.raises(DataError, match=f"more than {places} decimal places"):
+            to_decimal(value, "fee", max_places=places)
+
+
+@pytest.mark.parametrize(("value", "ok"), [("0", True), ("1", True), ("1.0000", True), ("1.0001", False),
+                                           ("-0.0001", False), ("2", False)])
+def test_to_price_is_a_binary_contract_price_from_zero_to_one(value: str, ok: bool) -> None:
+    """Mutation audit: a price above 1 (or below 0) was refused by no test of to_price."""
+    if ok:
+        assert to_price(value, "ask") == Decimal(value)
+    else:
+        with pytest.raises(DataError) as refused:
+            to_price(value, "ask")
+        assert refused.value.field == "ask"
