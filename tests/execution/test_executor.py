@@ -2408,3 +2408,73 @@ def test_one_key_in_two_copies_of_one_ledger_sends_distinct_ids_and_a_resume_the
     finally:
         for one in dbs:
             one.dispose()
+
+
+# -- mutation audit: bounds the suite left unpinned ----------------------------------------------------
+
+
+def test_no_hedge_retry_is_sent_for_a_remainder_below_the_second_leg_s_minimum_order(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mutation audit: dropping the minimum-order bound from the hedge loop passed every test. A retry for
+    3 contracts where the second leg's market takes no order under 5 would only be refused at the venue;
+    the first leg's 3 extra shares are sold back instead."""
+    base = kit.kalshi_market
+    monkeypatch.setattr(kit, "kalshi_market", lambda: dataclasses.replace(base(), min_size=D(5)))
+    x = Exchange(script={"l2": [("partial", "7")]})
+    plan = kit.make_plan()
+    res = run(executor(db, fake_venues(x), books=_kalshi_book_as_planned).execute(plan, None))
+    assert _sent(x) == ["l1", "l2", "u1"], (res.status, res.message)
+    assert res.status == "unwound", res.message
+    assert _held(db) == {(Venue.KALSHI, Side.YES): D(7), (Venue.POLYMARKET, Side.NO): D(7)}
+
+
+def test_the_unwind_sends_at_most_one_plus_second_leg_retries_sells_over_every_resume(db: Database) -> None:
+    """Mutation audit: one more unwind sell than the budget (1 + trading.second_leg_retries, over every run
+    of the execution) passed every test. Each run sells 1 of the 10 and halts; once three sells are sent,
+    the next resume sends none and says the attempts are exhausted."""
+    s = settings(**{"trading.second_leg_retries": 2})
+    x = Exchange(script={"l2": ["kill"], "u1": [("partial", "1")], "u2": [("partial", "1")],
+                         "u3": [("partial", "1")], "u4": ["fill"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), s=s, books=_kalshi_book_moved_away).execute(plan, None))
+    for _ in range(2):
+        assert res.status == "halted", res.message
+        res = run(executor(db, fake_venues(x), s=s, books=_kalshi_book_moved_away).resume(plan.key))
+    assert _sent(x) == ["l1", "l2", "u1", "u2", "u3"]
+    res = run(executor(db, fake_venues(x), s=s, books=_kalshi_book_moved_away).resume(plan.key))
+    assert _sent(x) == ["l1", "l2", "u1", "u2", "u3"], res.message
+    assert res.status == "halted" and "unwind attempts exhausted with 7 shares still unhedged" in res.message
+
+
+def test_a_hedge_at_breakeven_charges_it_only_the_first_leg_shares_it_hedges(db: Database) -> None:
+    """Mutation audit: the first leg filled 6.5, the hedge (whole contracts) is for 6. Its breakeven counts
+    6/6.5 of the first leg's cost (the half share is not hedged but sold back): 6 at 0.48. Charged the whole
+    6.5 shares' cost, the room for the hedge shrank and it was priced lower, on a pair that had the edge."""
+    x = Exchange(script={"l1": [("partial", "6.5")]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), books=_kalshi_book_up_a_little).execute(plan, None))
+    assert [tag_of(c) for c in x.payloads][:2] == ["l1", "l2a1"], (res.status, res.message, res.detail.get("retries"))
+    hedge = json.loads(x.payloads[coid_of(db, plan.key, "l2a1")][0])
+    assert (hedge["size"], D(hedge["limit_price"])) == ("6", D("0.48")), res.detail.get("retries")
+
+
+async def _poly_ask_down_a_little(venue: Venue, market_id: str) -> Any:
+    """The Polymarket hedge's best NO ask fell to 0.45, under the retry's breakeven."""
+    return kit.poly_market(), kit.poly_book(datetime.now(UTC), no_asks=(("0.45", "100"),))
+
+
+def test_a_polymarket_hedge_retry_is_limited_at_the_best_ask_not_above_it(db: Database) -> None:
+    """Mutation audit: a Polymarket buy is signed as dollars (size x limit) the venue spends in full, best ask
+    first; limited at breakeven above a lower best ask, it buys more shares than the size and nothing hedges
+    them. Dropping the cap at the best ask passed every test (no test had Polymarket as the second leg)."""
+    now = datetime.now(UTC)
+    # Kalshi's side is the thinner (its depth ratio the higher): it goes first, Polymarket hedges.
+    plan = make_plan(kbook=kit.kalshi_book(now, yes_asks=(("0.40", "10"),)),
+                     pbook=kit.poly_book(now, no_asks=(("0.50", "100"),)))
+    assert [leg.venue for leg in leg_order([executor_mod.LegSpec.from_plan(i, x)
+                                            for i, x in enumerate(plan.legs)])] == [Venue.KALSHI, Venue.POLYMARKET]
+    x = Exchange(script={"l2": ["kill"]})
+    res = run(executor(db, fake_venues(x), books=_poly_ask_down_a_little).execute(plan, None))
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "l2a1"], (res.status, res.message)
+    retry = res.detail["retries"][0]
+    assert D(retry["limit"]) == D("0.45"), res.detail["retries"]

@@ -91,3 +91,13 @@ def test_a_hedge_retry_price_is_the_highest_valid_tick_within_budget_and_ceiling
             if p <= ceiling and executor_mod._buy_cost(spec, s, p, cash_out=cash_out) <= budget]
     expected = fits[-1] if fits else None
     assert executor_mod._highest_price(spec, s, budget, ceiling, cash_out=cash_out) == expected
+
+
+def test_a_fee_free_unwind_may_sell_at_exactly_its_loss_bound() -> None:
+    """Mutation audit: a loss *equal* to max_unwind_loss is within it (limits are inclusive), which only a
+    fee-free market (most of Polymarket's) reaches exactly: 10 bought at 0.50 with 0.30 of loss allowed
+    sell at 0.47, not 0.48. Starting the walk above the bound's price, or taking only losses under the
+    bound, passed every test; a sell priced a tick too high may not fill, and the unwind then halts."""
+    free = leg(Venue.POLYMARKET, TickStructure.uniform(D("0.01")), FeeModel.free())
+    assert executor_mod._min_sell_price(free, D(10), D("0.50"), D("0.30")) == D("0.47")
+    assert sell_loss(free, D(10), D("0.50"), D("0.47")) == D("0.30")
