@@ -277,6 +277,46 @@ def test_an_order_sent_and_filled_while_reconcile_looked_it_up_is_not_cancelled_
     _verify(db)
 
 
+def test_an_order_whose_venue_id_was_recorded_while_reconcile_looked_it_up_is_not_cancelled(
+        db: Database, settings: Settings) -> None:
+    """Mutation audit: the compare-and-set before a "never reached" cancel compared the status alone in a
+    mutant that passed every test. Here the executor's read-back records the venue's order id meanwhile
+    (the status stays unknown, the row moves on): the order reached the venue, and is left, not cancelled."""
+    ledger = Ledger(db, "live")
+    _intent(ledger, "orion-abc-l1", at=NOW - timedelta(hours=2))
+
+    class AnsweredMeanwhile(FakeVenue):
+        async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+            found = await super().find_order(client_order_id, venue_order_id)  # not listed yet
+            ledger.transition(client_order_id, None, venue_order_id="V9", now=NOW - timedelta(seconds=1))
+            return found
+
+    (res,) = _run(db, settings, {Venue.KALSHI: AnsweredMeanwhile()})
+    assert res.resolved == [], res
+    assert [p for p in res.pending if "orion-abc-l1" in p] == [
+        "order orion-abc-l1 (unknown) is not found at the venue, but another process changed it meanwhile "
+        "(now unknown): in progress, left"], res.pending
+    order = ledger.order("orion-abc-l1")
+    assert order is not None and (order.status, order.venue_order_id) == (OrderStatus.UNKNOWN, "V9")
+    assert order.reject_reason != NEVER_REACHED
+
+
+def test_an_acknowledged_order_the_venue_does_not_know_is_drift_not_never_reached(db: Database,
+                                                                                  settings: Settings) -> None:
+    """Mutation audit: an order the venue acknowledged (open in the ledger) that it no longer finds may have
+    filled or been cancelled there; without the rule that makes it drift, a mutant cancelled it as "never
+    reached the venue" and every test passed. It is reported, and the ledger keeps it open."""
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-open", status="submitted")
+    ledger.mark_acknowledged("c-open", "o-open", now=EARLIER)
+    (res,) = _run(db, settings, {Venue.KALSHI: FakeVenue()})
+    assert res.resolved == [] and res.status == "drift", res
+    [drift] = [d for d in res.drifts if d.ref == "c-open"]
+    assert "the ledger holds it open (acknowledged) but the venue does not know it" in drift.detail, drift
+    order = ledger.order("c-open")
+    assert order is not None and order.status is OrderStatus.OPEN and order.reject_reason == ""
+
+
 def test_an_order_whose_execution_another_process_drives_is_left_not_cancelled(db: Database,
                                                                               settings: Settings) -> None:
     """Found in review: reconcile never asked whether the order's execution was being driven; a resume
