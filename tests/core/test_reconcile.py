@@ -236,6 +236,23 @@ def test_an_unknown_buy_the_venue_overfilled_is_recorded_in_full(db: Database, s
     _verify(db)
 
 
+def test_an_order_the_venue_calls_filled_without_listing_every_fill_stays_undecided(db: Database,
+                                                                                    settings: Settings) -> None:
+    """Mutation audit: an order is never called done while its fills cannot be read; a mutant that recorded
+    it filled with 6 of its 10 listed passed every test (the drift saying so was pinned nowhere). Ended in
+    the ledger, no later run would look it up again for the 4 unlisted."""
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-short")
+    f1 = _fill("f1", "o-short", "6", "0.40")
+    venue = FakeVenue(orders={"c-short": _state("c-short", "o-short", OrderStatus.FILLED, "10", "10", (f1,))},
+                      fills_=[f1], positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10"), D("0.40"), D("4"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    [drift] = [d for d in res.drifts if d.ref == "c-short"]
+    assert "filled 10 but the venue lists fills for only 6" in drift.detail, drift
+    order = ledger.order("c-short")
+    assert order is not None and (order.status, order.filled_size) == (OrderStatus.UNKNOWN, D(6)), order
+
+
 def test_unknown_order_absent_at_the_venue_is_marked_never_reached(db: Database, settings: Settings) -> None:
     ledger = Ledger(db, "live")
     _intent(ledger, "c-absent")
