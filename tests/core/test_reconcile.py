@@ -2419,3 +2419,22 @@ def test_a_breaker_that_cannot_be_updated_costs_the_run_nothing(db: Database, se
     monkeypatch.setattr(Breaker, "update", locked)
     (r,) = _run(db, settings, {Venue.KALSHI: FakeVenue()})
     assert r.status == "clean", r
+
+
+@pytest.mark.parametrize(("undecided", "pending"), [("10", True), ("9", False)])
+def test_an_undecided_order_explains_a_position_difference_up_to_its_unfilled_size(
+        db: Database, settings: Settings, undecided: str, pending: bool) -> None:
+    """Mutation audit: a young order not final in the ledger leaves pending a position difference it could
+    still explain (its unfilled size), no more; a contract beyond it is drift. A mutant that let it explain
+    one contract more passed every test."""
+    from orion_cli.core.reconcile import UNDECIDED_FIX
+
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-young", size=undecided, at=NOW - timedelta(seconds=10))  # younger than the 60 s grace
+    venue = FakeVenue(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10"), D("0.40"), D("4"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue})
+    lines = [d for d in res.drifts if d.kind == "position"]
+    if pending:
+        assert lines == [] and any(p.startswith(f"position {MKT} yes: ledger 0, venue 10") for p in res.pending), res
+    else:
+        assert [(d.ledger_qty, d.venue_qty, d.fix) for d in lines] == [(D(0), D(10), UNDECIDED_FIX)], res.drifts
