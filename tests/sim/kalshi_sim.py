@@ -79,6 +79,19 @@ INSUFFICIENT_BALANCE = load_fixture("orders__insufficient_balance")
 INVALID_PRICE = load_fixture("orders__invalid_price_structure")
 POST_ONLY_CROSS = load_fixture("orders__post_only_cross")
 NUMERIC_FIELD = load_fixture("orders__numeric_field_types")  # the flat shape
+# Refusals of an order on a market or exchange that is not trading. Not in the recorded fixtures (and not in the
+# OpenAPI spec, whose ErrorResponse lists no codes): the status and codes are third parties' journals of the
+# production API (409 {"error":{"code":"trading_is_paused",...}} for a halted market; 409 "exchange_is_paused";
+# 409 "market_closed" for a closed or settled one), in the nested shape of the recorded order errors; the message
+# text is modelled. Reference pitfall 9: closed and determined markets cannot be traded.
+EXCHANGE_PAUSED = {"error": {"code": "exchange_is_paused", "message": "exchange is paused", "service": "exchange"}}
+TRADING_PAUSED = {"error": {"code": "trading_is_paused", "message": "trading is paused", "service": "exchange"}}
+MARKET_CLOSED = {"error": {"code": "market_closed", "message": "market closed", "service": "exchange"}}
+# Response ``Market.status`` values whose market takes orders (``active``) or holds its book while halted
+# (``inactive``: resting orders stay unless sent with ``cancel_order_on_pause``). Every other status (initialized,
+# closed, determined, disputed, amended, finalized) has no resting orders and takes none.
+TRADING_STATUS = "active"
+PAUSED_STATUS = "inactive"
 # Third-party recordings (reference §2.4); the exact message text is not recorded.
 FOK_INSUFFICIENT = {
     "error": {
@@ -132,6 +145,12 @@ def venue_verifies(public_key: rsa.RSAPublicKey, timestamp: str, method: str, ta
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def _places(text: str) -> int:
+    """Decimal places as written (``"0.010000"`` → 6), which is what a fixed-point decoder holds to."""
+    exponent = Decimal(text).as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 def _bad_request(details: str) -> SimResponse:
@@ -194,7 +213,9 @@ class KalshiSim:
         for e in json.loads((FIXTURES / "crossvenue" / "kalshi_nba_events.json").read_text())["events"]:
             self.events_extra[e["event_ticker"]] = e
         self.series_fees: dict[str, tuple[str, int | float]] = {}
-        self.event_fee_overrides: dict[str, tuple[str, int | float]] = {}
+        # event ticker → (fee_type_override, fee_multiplier_override), either None (null) on its own
+        self.event_fee_overrides: dict[str, tuple[str | None, int | float | None]] = {}
+        self.flat_fees: dict[str, Decimal] = {}  # series → $ per contract of a ``flat`` series (not in the API)
         self.keys: dict[str, rsa.RSAPublicKey] = {}
         self.require_auth_for_books = require_auth_for_books
         self.timestamp_window = timestamp_window
@@ -486,6 +507,43 @@ class KalshiSim:
         market = self._index.get(m["ticker"])
         return SimResponse(200, {"market": market}) if market else SimResponse(404, NOT_FOUND)
 
+    def _not_trading(self, market: Mapping[str, Any]) -> SimResponse | None:
+        """The refusal of an order the exchange or the market does not take now (see ``EXCHANGE_PAUSED``)."""
+        if not (self.exchange_state.get("exchange_active") and self.exchange_state.get("trading_active")):
+            return SimResponse(409, EXCHANGE_PAUSED)
+        status = market.get("status")
+        if status == PAUSED_STATUS:
+            return SimResponse(409, TRADING_PAUSED)
+        if status != TRADING_STATUS:
+            return SimResponse(409, MARKET_CLOSED)
+        return None
+
+    def set_market_status(self, ticker: str, status: str) -> None:
+        """``ticker``'s ``Market.status`` as the exchange moves it (``inactive``: halted; ``closed``,
+        ``determined``, ``finalized``...: over). A market that closes has its resting orders cancelled, their
+        collateral released, as the exchange does at close; a halted one keeps them."""
+        with self._portfolio_lock:
+            self._index[ticker]["status"] = status
+            if status in (TRADING_STATUS, PAUSED_STATUS):
+                return
+            now = time.time()
+            for acct in self.accounts.values():
+                for order in acct.orders.values():
+                    if order["ticker"] != ticker or order["status"] != "resting":
+                        continue
+                    remaining = Decimal(order["remaining_count_fp"])
+                    own = order["yes_price_dollars" if order["book_side"] == "bid" else "no_price_dollars"]
+                    acct.cash += Decimal(own) * remaining  # the collateral it held
+                    order.update(status="canceled", remaining_count_fp=_c2(D0), last_update_time=_iso(now))
+
+    def _book_shown(self, ticker: str) -> dict[str, Any]:
+        """The wire book; a market past its trading life (closed, determined, settled...) has no resting orders,
+        so both sides are empty (MODELLED: no recording of such a book; the empty-side shape is the recorded one)."""
+        if self._index[ticker].get("status") in (TRADING_STATUS, PAUSED_STATUS):
+            return self._wire_book(ticker)
+        empty = None if self.empty_side_as_null else []
+        return {"no_dollars": empty, "yes_dollars": empty}
+
     def _orderbook(self, req: SimRequest, m: re.Match[str]) -> SimResponse:
         denied = self._guard(req, required=self.require_auth_for_books)
         if denied:
@@ -493,7 +551,7 @@ class KalshiSim:
         ticker = m["ticker"]
         if ticker not in self._index:
             return SimResponse(404, NOT_FOUND)
-        book = self._wire_book(ticker)
+        book = self._book_shown(ticker)
         depth = int(req.param("depth") or 0)
         if depth > 0:  # the best ``depth`` levels: the *last* ones, as levels are ascending
             book = {k: (v[-depth:] if v else v) for k, v in book.items()}
@@ -511,7 +569,7 @@ class KalshiSim:
                  "Error:Field validation for 'Tickers' failed on the 'max' tag"},
             )
         books = [
-            {"orderbook_fp": self._wire_book(t), "ticker": t} for t in dict.fromkeys(tickers) if t in self._index
+            {"orderbook_fp": self._book_shown(t), "ticker": t} for t in dict.fromkeys(tickers) if t in self._index
         ]
         return SimResponse(200, {"orderbooks": books})
 
@@ -713,10 +771,38 @@ class KalshiSim:
                 left -= qty
         return out
 
+    def fee_schedule(self, ticker: str) -> tuple[str, Decimal]:
+        """(fee type, multiplier) the venue charges ``ticker``'s fills at: what this simulator serves, the event's
+        ``fee_type_override`` / ``fee_multiplier_override`` (each nullable on its own: a null one leaves the
+        series' value) over its series' ``fee_type`` / ``fee_multiplier`` (reference §4)."""
+        market = self._index.get(ticker) or {}
+        event = str(market.get("event_ticker") or ticker.rsplit("-", 1)[0])
+        fee_type, multiplier = self.series_fees.get(event.split("-", 1)[0], ("quadratic", 1))
+        override_type, override_multiplier = self.event_fee_overrides.get(event, (None, None))
+        if override_type:
+            fee_type = override_type
+        if override_multiplier is not None:
+            multiplier = override_multiplier
+        return fee_type, Decimal(str(multiplier))
+
     def _fee_rate(self, ticker: str) -> Decimal:
-        series = ticker.split("-", 1)[0]
-        _, multiplier = self.series_fees.get(series, ("quadratic", 1))
-        return Decimal("0.07") * Decimal(str(multiplier))
+        """The taker rate of one fill (every fill here takes: nothing rests against another account). The
+        quadratic types charge takers 0.07 × multiplier alike (they differ in maker fees only). ``flat`` is the
+        fee schedule's "Specific Trading Fees" table, whose rates the API does not carry: a test trading such a
+        series says what the venue charges per contract in ``flat_fees`` (by series), else the order fails
+        (a 500: the simulator will not invent a fee)."""
+        fee_type, multiplier = self.fee_schedule(ticker)
+        if fee_type in ("quadratic", "quadratic_with_maker_fees", "quadratic_with_combo_maker_fees"):
+            return Decimal("0.07") * multiplier
+        raise ValueError(f"fee type {fee_type!r} of {ticker}: no formula (set flat_fees for a flat series)")
+
+    def _fill_fee(self, ticker: str, qty: Decimal, yes: Decimal) -> Decimal:
+        if self.fee_schedule(ticker)[0] == "flat":
+            series = ticker.split("-", 1)[0]
+            if series not in self.flat_fees:
+                raise ValueError(f"flat fee of series {series}: not in the API; set sim.flat_fees[{series!r}]")
+            return ((self.flat_fees[series] * qty) / _Q4).to_integral_value(rounding=ROUND_CEILING) * _Q4
+        return kalshi_fee(qty, yes, self._fee_rate(ticker))
 
     def _apply_fill(self, acct: SimAccount, ticker: str, side: str, own_price: Decimal, qty: Decimal,
                     fee: Decimal, now: float) -> None:
@@ -753,8 +839,8 @@ class KalshiSim:
         with self._portfolio_lock:
             market = self._index.get(ticker)
             if market is not None:
-                market.update(status="finalized", result=result,
-                              settlement_value_dollars=_d4(yes_pays))
+                self.set_market_status(ticker, "finalized")  # resting orders are cancelled at close
+                market.update(result=result, settlement_value_dollars=_d4(yes_pays))
             for acct in self.accounts.values():
                 pos = acct.positions.pop(ticker, None)
                 if pos is None or pos["position"] == 0:
@@ -873,12 +959,21 @@ class KalshiSim:
             price = Decimal(body["price"])
         except InvalidOperation:
             return _bad_request("invalid fixed-point string")
-        if count <= 0 or count != count.quantize(_Q2) or price != price.quantize(_Q6):
+        if count <= 0 or count != count.quantize(_Q2) or _places(body["count"]) > 2:
             return SimResponse(400, {"error": {"code": "invalid_order", "message": "invalid order",
                                                "details": "invalid count"}})
+        if _places(body["price"]) > 4:
+            # Kalshi's fixed-point migration guide: "*_dollars fields are fixed-point dollar strings with up to 4
+            # decimal places" (reference §2: requests accept 2-4), so "0.010000" is refused though its value is
+            # on the tick grid. (The v3.21 spec's FixedPointDollars says "up to 6"; the docs are the stricter.)
+            # The answer is not recorded: MODELLED as the recorded invalid_price body.
+            return SimResponse(400, INVALID_PRICE)
         market = self._index.get(body["ticker"])
         if market is None:
             return SimResponse(404, NOT_FOUND)
+        refused = self._not_trading(market)
+        if refused is not None:
+            return refused
         if not self._valid_tick(market, price):
             return SimResponse(400, INVALID_PRICE)
         cid = str(body.get("client_order_id") or "")
@@ -911,12 +1006,11 @@ class KalshiSim:
             now = time.time()
             order_id = str(self._new_id())
             levels = book["no_dollars" if side == "bid" else "yes_dollars"]
-            fee_rate = self._fee_rate(body["ticker"])
             total_fee = total_cost = yes_notional = D0
             for i, yes, qty in plan:
                 levels[i][1] = _c2(Decimal(levels[i][1]) - qty)
                 own = yes if side == "bid" else D1 - yes
-                fee = kalshi_fee(qty, yes, fee_rate)
+                fee = self._fill_fee(body["ticker"], qty, yes)
                 total_fee += fee
                 total_cost += own * qty
                 yes_notional += yes * qty

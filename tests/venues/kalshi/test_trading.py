@@ -1012,3 +1012,95 @@ def test_an_empty_list_is_an_empty_answer_not_an_error(
         assert got == []
     else:  # the balance: nothing reserved
         assert got.reserved == 0
+
+
+# -- what the simulator refuses, as the venue does -----------------------------------------------
+
+
+def _raw_create(sim: KalshiSim, key: rsa.RSAPrivateKey, body: dict[str, Any]) -> tuple[int, Any]:
+    """A V2 create sent as is (signed), for bodies orion's client never builds."""
+    import httpx
+
+    headers = KalshiSigner(KEY_ID, key)("POST", CREATE, b"")
+    answer = httpx.post(sim.server.base_url + CREATE, content=json.dumps(body).encode(),
+                        headers={**headers, "content-type": "application/json"})
+    return answer.status_code, answer.json()
+
+
+def _book(sim: KalshiSim, ticker: str) -> Any:
+    import httpx
+
+    return httpx.get(f"{sim.server.base_url}{API_PREFIX}/markets/{ticker}/orderbook").json()["orderbook_fp"]
+
+
+@pytest.mark.parametrize(("pause", "code"), [
+    ("exchange", "exchange_is_paused"), ("inactive", "trading_is_paused"), ("closed", "market_closed"),
+    ("determined", "market_closed"), ("finalized", "market_closed"),
+])
+def test_an_order_the_exchange_or_its_market_does_not_take_is_refused_and_nothing_fills(
+        sim: KalshiSim, key: rsa.RSAPrivateKey, pause: str, code: str) -> None:
+    """Found in review: the simulator filled an IOC on a finalized market (or with trading_active false)
+    against a generated book. Such an order is refused (409, the production codes), nothing placed or paid."""
+    if pause == "exchange":
+        sim.exchange_state = {"exchange_active": True, "trading_active": False}
+    else:
+        sim.set_market_status(TICKER, pause)
+    exc = _reject(sim, key, req(Side.YES, Action.BUY, "1", "0.99"))
+    assert exc.code == code, exc
+    acct = sim.account(KEY_ID)
+    assert (acct.created, acct.fills, acct.positions, acct.cash) == ([], [], {}, sim.starting_cash)
+    if pause in ("closed", "determined", "finalized"):  # no resting orders once closed: an empty book
+        assert _book(sim, TICKER) == {"no_dollars": [], "yes_dollars": []}
+    else:
+        assert _book(sim, TICKER)["yes_dollars"], "a halted market keeps its book"
+
+
+def test_a_market_that_closes_cancels_its_resting_orders_and_frees_their_cash(
+        sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    state = run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "2", "0.10", TimeInForce.GTC))))
+    assert state.status is OrderStatus.OPEN and sim.account(KEY_ID).cash == sim.starting_cash - D("0.2")
+    sim.set_market_status(TICKER, "closed")
+    order = sim.account(KEY_ID).order(state.venue_order_id) or {}
+    assert (order["status"], order["remaining_count_fp"]) == ("canceled", "0.00")
+    assert sim.account(KEY_ID).cash == sim.starting_cash
+
+
+@pytest.mark.parametrize("price", ["0.990000", "0.99000", "0.010000"])
+def test_a_price_written_to_more_than_four_places_is_refused(
+        sim: KalshiSim, key: rsa.RSAPrivateKey, price: str) -> None:
+    """Found in review: the simulator took 6-decimal prices; requests carry at most 4 (reference §2)."""
+    body = {"ticker": TICKER, "side": "bid", "count": "1.00", "price": price, "time_in_force": "immediate_or_cancel",
+            "self_trade_prevention_type": "taker_at_cross", "client_order_id": str(uuid.uuid4())}
+    assert _raw_create(sim, key, body) == (400, load_fixture("orders__invalid_price_structure"))
+    assert _raw_create(sim, key, {**body, "count": "1.000"})[0] == 400  # counts: at most 2 places
+    assert sim.account(KEY_ID).created == []
+    status, answer = _raw_create(sim, key, {**body, "price": "0.9900", "client_order_id": str(uuid.uuid4())})
+    assert (status, answer["fill_count"]) == (201, "1.00")
+
+
+@pytest.mark.parametrize(("series_fee", "override", "fee"), [
+    (("quadratic", 1), ("quadratic", 0), D("0")),  # the event's multiplier 0: free
+    (("quadratic", 1), ("quadratic", 2), D("0.0350")),  # 2 × 0.07 × 0.52 × 0.48 = 0.034944 → 0.0350
+    (("quadratic", 3), ("quadratic_with_maker_fees", None), D("0.0525")),  # type only: the series' x3
+    (("quadratic", 1), (None, 0.5), D("0.0088")),  # multiplier only: 0.008736 → 0.0088
+    (("flat", 1), None, D("0.0200")),  # the "specific" table's per-contract fee the test gives
+])
+def test_fills_are_charged_the_fee_the_simulators_own_series_and_event_data_say(
+        sim: KalshiSim, key: rsa.RSAPrivateKey, series_fee: tuple[str, int], override: Any, fee: D) -> None:
+    """Found in review: every fill was charged 0.07 × the series' multiplier, whatever the event's
+    fee_type_override / fee_multiplier_override (served on /events) or the series' fee type said."""
+    series = TICKER.split("-", 1)[0]
+    sim.series_fees[series] = series_fee
+    if override is not None:
+        sim.event_fee_overrides[sim._index[TICKER]["event_ticker"]] = override
+    sim.flat_fees[series] = D("0.02")
+    state = run(sim, key, lambda v: v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.99"))))
+    assert state.filled_size == 1 and state.avg_fill_price == D("0.52")
+    assert [D(f["fee_cost"]) for f in sim.account(KEY_ID).fills] == [fee]
+    assert state.fees == fee
+
+
+def test_a_flat_series_without_its_fee_table_is_not_charged_a_guessed_fee(sim: KalshiSim) -> None:
+    sim.series_fees[TICKER.split("-", 1)[0]] = ("flat", 1)
+    with pytest.raises(ValueError, match="flat fee"):
+        sim._fill_fee(TICKER, D(1), D("0.52"))
