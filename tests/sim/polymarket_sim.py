@@ -608,6 +608,9 @@ class _AuthenticatedClob:
         info = self.token_info(token)
         if info is None:
             return _err(400, "Invalid token id")
+        closed = self.not_taking_orders(token)
+        if closed is not None:
+            return closed
         try:
             order_hash, recovered = self._order_digest_and_signer(order, info)
         except Exception:
@@ -626,6 +629,23 @@ class _AuthenticatedClob:
             if self.delay_matching and payload["orderType"] in ("FOK", "FAK"):
                 return self._hold(acct, payload, order, order_hash, info)
             return self._match(acct, payload, order, order_hash, info)
+
+    def market_of_token(self, token: str) -> dict[str, Any] | None:
+        """The Gamma market listing ``token``, if any."""
+        return next((m for _ev, m in self.all_markets() if token in _tokens_of(m)), None)
+
+    def not_taking_orders(self, token: str) -> SimResponse | None:
+        """The refusal of an order on a market the CLOB does not trade: ``closed``, ``acceptingOrders`` false or
+        ``enableOrderBook`` false (reference §2.1: CLOB-tradable only if true). A flag left out is not read as
+        false here (recorded Gamma markets always carry them). The body is the documented CLOB error shape
+        (docs.polymarket.com/resources/error-codes: a single ``error`` string, 400 for a refused order); the
+        wording, the venue's MARKET_NOT_READY message, is not recorded for these cases: MODELLED."""
+        m = self.market_of_token(token)
+        if m is None:
+            return None
+        if m.get("closed") is True or m.get("acceptingOrders") is False or m.get("enableOrderBook") is False:
+            return _err(400, "the market is not yet ready to process new orders")
+        return None
 
     def order_rules(self, token: str) -> tuple[Decimal, Decimal]:
         """(tick size, minimum order size in shares) the venue holds a token's orders to: its book's
@@ -1432,5 +1452,41 @@ class PolymarketSim(_AuthenticatedClob):
             return SimResponse(400, {"error": "invalid user address"})
         limit = int(req.param("limit", "100") or 100)
         offset = int(req.param("offset", "0") or 0)
-        rows = [p for p in self.positions if str(p.get("proxyWallet", "")).lower() == user]
+        # ``sizeThreshold``: "The minimum position size to include. Defaults to 1.0" (the Data API's OpenAPI,
+        # docs.polymarket.com/developers/open-api/get-positions.json), so dust below a share is hidden unless a
+        # reader asks for ``sizeThreshold=0``.
+        try:
+            threshold = Decimal(req.param("sizeThreshold") or "1")
+        except ArithmeticError:
+            return SimResponse(400, {"error": "invalid sizeThreshold"})
+        rows = [self._position_row(p) for p in self.positions if str(p.get("proxyWallet", "")).lower() == user
+                and Decimal(str(p.get("size", 0))) >= threshold]
         return SimResponse(200, rows[offset : offset + limit])
+
+    def _position_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A stored position as the v1 Data API lists it (reference §2.4's field list): ``curPrice`` the market's
+        price now (its final price once resolved), ``currentValue``, ``cashPnl``, ``redeemable``, ``mergeable``
+        (the wallet also holds the other outcome, so a pair could be merged back into pUSD), ``oppositeOutcome``
+        and ``oppositeAsset``. Values are the simulator's; the field names and types are the recorded ones."""
+        out = dict(row)
+        token = str(row.get("asset"))
+        m = self.market_of_token(token)
+        if m is None:  # a stored row of no listed market (the recorded example rows): as stored
+            return out
+        tokens, labels, prices = _tokens_of(m), _decode(m.get("outcomes")), _decode(m.get("outcomePrices"))
+        idx = tokens.index(token) if token in tokens else None
+        other = (1 - idx) if idx is not None and len(tokens) == 2 else None
+        size = Decimal(str(row.get("size", 0)))
+        if "curPrice" not in out:
+            out["curPrice"] = Decimal(str(prices[idx])) if idx is not None and idx < len(prices) else Decimal(0)
+        cur = Decimal(str(out["curPrice"]))
+        out["currentValue"] = size * cur
+        out["cashPnl"] = size * cur - Decimal(str(row.get("initialValue", 0)))
+        out.setdefault("redeemable", False)
+        opposite = tokens[other] if other is not None else ""
+        out["mergeable"] = bool(opposite) and not out["redeemable"] and size > 0 and any(
+            str(p.get("asset")) == opposite and p.get("proxyWallet") == row.get("proxyWallet")
+            and Decimal(str(p.get("size", 0))) > 0 for p in self.positions)
+        out["oppositeOutcome"] = labels[other] if other is not None and other < len(labels) else ""
+        out["oppositeAsset"] = opposite
+        return out

@@ -77,8 +77,9 @@ def shared_sim() -> Iterator[PolymarketSim]:
 
 
 class Market:
-    def __init__(self, sim: PolymarketSim) -> None:
-        _ev, m = next((ev, m) for ev, m in sim.all_markets() if len(_tokens_of(m)) == 2)
+    def __init__(self, sim: PolymarketSim, *, nth: int = 0) -> None:
+        """The ``nth`` two-outcome market of the simulator (0: the one every test here trades)."""
+        _ev, m = [(ev, m) for ev, m in sim.all_markets() if len(_tokens_of(m)) == 2][nth]
         m["orderPriceMinTickSize"] = 0.01
         m["negRisk"] = False
         m["feesEnabled"] = True
@@ -1618,17 +1619,21 @@ def test_a_position_sold_before_its_market_resolved_is_no_settlement(sim: Polyma
                                                                      wallet: Wallet) -> None:
     """Found in review: a vanished position was taken for a redeemed one, so a sale the ledger did not
     know was booked as a payout (a false profit) instead of drift."""
+    # A resolved market takes no more orders (the simulator refuses them as the venue does), so the partly
+    # sold case is traded on the simulator's other market.
+    other = Market(sim, nth=1)
+
     async def go(pm: PolymarketTrading) -> None:
         await pm.submit(pm.prepare(order(market)))  # 10 YES
         await pm.submit(pm.prepare(order(market, action=Action.SELL, price="0.01", coid="c-2")))  # sold in full
         sim.resolve_market(market.id, 0)  # YES wins, after the sale
         assert await pm.settlements([market.id]) == []
-        await pm.submit(pm.prepare(order(market, coid="c-3")))  # 10 YES again, then partly sold
-        await pm.submit(pm.prepare(order(market, action=Action.SELL, size="4", price="0.01", coid="c-4")))
-        assert [(p.side, p.size) for p in await pm.positions()] == [(Side.YES, 6)]
-        sim.resolve_market(market.id, 0)
-        sim.redeem(pm.funder, market.id)
-        (s,) = await pm.settlements([market.id])
+        await pm.submit(pm.prepare(order(other, coid="c-3")))  # 10 YES on the other market, then partly sold
+        await pm.submit(pm.prepare(order(other, action=Action.SELL, size="4", price="0.01", coid="c-4")))
+        assert [(p.market_id, p.side, p.size) for p in await pm.positions()] == [(other.id, Side.YES, 6)]
+        sim.resolve_market(other.id, 0)
+        sim.redeem(pm.funder, other.id)
+        (s,) = await pm.settlements([other.id])
         assert s.counts == ((Side.YES, 6), (Side.NO, 0))  # what it held at the end: reconcile compares
 
     with_client(wallet, sim, go)
@@ -1752,3 +1757,46 @@ def test_only_a_final_price_makes_a_redeemable_position_a_payout(fixtures_dir: P
     for price, pays in (("1", 1), ("0", 0), ("0.5", Decimal("0.5")), ("1.0", 1)):
         assert redeemable_price(replace(odd, extra={**odd.extra, "curPrice": price})) == pays
     assert redeemable_price(replace(odd, extra={**odd.extra, "curPrice": "nan?"})) is None
+
+
+# --------------------------------------------------------------------------- what the simulator refuses
+
+
+@pytest.mark.parametrize("flags", [{"closed": True}, {"acceptingOrders": False}, {"enableOrderBook": False}],
+                         ids=["closed", "not_accepting_orders", "no_order_book"])
+def test_an_order_on_a_market_the_clob_does_not_trade_is_refused_and_nothing_is_stored(
+        sim: PolymarketSim, market: Market, wallet: Wallet, flags: dict[str, bool]) -> None:
+    """Found in review: the simulator matched orders on closed markets, markets not accepting orders and
+    markets without a CLOB order book."""
+    market.raw.update(flags)
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(OrderRejected, match="the market is not yet ready to process new orders"):
+            await pm.submit(pm.prepare(order(market)))
+        assert await pm.positions() == []
+
+    with_client(wallet, sim, go)
+    assert sim.orders == {} and sim.clob_trades == [] and sim.fees_charged == []
+    assert sim.account(wallet.creds.api_key).cash == 1000 * 1_000_000
+
+
+def test_positions_below_a_share_are_listed_only_to_a_reader_asking_for_size_threshold_0(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    """The Data API's sizeThreshold defaults to 1 share: orion asks for 0, or dust it holds would go unseen
+    (found in review: the simulator ignored the parameter, so nothing proved orion sends it)."""
+    async def go(pm: PolymarketTrading) -> None:
+        await pm.submit(pm.prepare(order(market)))  # 10 YES
+        await pm.submit(pm.prepare(order(market, action=Action.SELL, size="9.5", price="0.01", coid="c-2")))
+        assert [(p.side, p.size) for p in await pm.positions()] == [(Side.YES, Decimal("0.5"))]
+
+    with_client(wallet, sim, go)
+    asked = [r.query for r in sim.requests if r.path == "/data/positions"]
+    assert asked and all(q.get("sizeThreshold") == ["0"] for q in asked), asked
+    import httpx
+
+    url, user = f"{sim.data_url}/positions", wallet.key.address.lower()
+    assert httpx.get(url, params={"user": user}).json() == []  # the default threshold, 1 share, hides it
+    (row,) = httpx.get(url, params={"user": user, "sizeThreshold": "0"}).json()
+    assert (row["asset"], row["size"], row["oppositeAsset"]) == (market.yes, 0.5, market.no)
+    assert (row["outcome"], row["oppositeOutcome"], row["redeemable"], row["mergeable"]) == ("Yes", "No", False, False)
+    assert row["curPrice"] == float(json.loads(market.raw["outcomePrices"])[0])
