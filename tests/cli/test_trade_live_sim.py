@@ -878,6 +878,100 @@ def test_an_exchange_in_maintenance_refuses_before_either_leg_is_sent(world: Wor
 
 
 @ONE_BACKEND
+@pytest.mark.parametrize(("stop", "code"), [("exchange_paused", "exchange_is_paused"),
+                                            ("market_closed", "market_closed")])
+def test_kalshi_stopping_trading_after_the_first_leg_filled_unwinds_it_and_reconcile_finds_nothing_amiss(
+        world: World, stop: str, code: str) -> None:
+    """The suite lacked it (the simulator filled orders whatever the exchange's or the market's state): Kalshi
+    stops trading between orion's first leg (Polymarket, the thinner) and its hedge, the exchange paused
+    (trading_active false) or the market closed. Kalshi refuses the hedge and its retries (409
+    exchange_is_paused / market_closed), placing nothing; orion sells the Polymarket leg back, records it
+    (the rejections, the unwind, the fills) and exits 6 UNWOUND; reconcile then finds the ledger and both
+    venues agree, each order once, and nothing halted."""
+    from orion_cli.store.audit import AuditLog
+
+    dispatch = world.ksim.server.dispatch
+    hit: list[str] = []
+
+    def stop_at_the_hedge(request: Any) -> Any:
+        if request.method == "POST" and request.path == f"{API_PREFIX}/portfolio/events/orders" and not hit:
+            hit.append(request.path)
+            if stop == "exchange_paused":
+                world.ksim.exchange_state = {"exchange_active": True, "trading_active": False}
+            else:
+                world.ksim.set_market_status(TICKER, "closed")
+        return dispatch(request)
+
+    world.ksim.server.dispatch = stop_at_the_hedge  # type: ignore[method-assign]
+    code_, out, err = world.run(*LIVE, "--idempotency-key", f"live-sim-{stop}")
+    assert hit and code_ == 6, err
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["reason"] == "UNWOUND", error
+    execution = _execution(out)
+    assert execution["status"] == "unwound", execution["message"]
+    kalshi_orders = [o for o in execution["orders"] if o["venue"] == "kalshi"]
+    assert kalshi_orders and all(o["status"] == "rejected" and o["reject_reason"].startswith(code)
+                                 for o in kalshi_orders), kalshi_orders
+    assert world.kalshi_created() == [] and world.ksim.account(KEY_ID).fills == []  # Kalshi placed nothing
+    assert world.ksim.account(KEY_ID).cash == world.ksim.starting_cash
+    assert [o["side"] for o in world.poly_created()] == ["BUY", "SELL"]  # the first leg and its sale, once each
+    assert world.venue_positions() == {} and world.ledger_positions() == {}
+    assert world.ledger_cash()[Venue.POLYMARKET] == (world.poly_cash(), world.poly_fees_charged())
+
+    db = open_database(world.db_url)
+    try:
+        events = AuditLog(db).tail(10_000)
+        sent = [o for o in Ledger(db, "live").orders() if o.venue_order_id]
+    finally:
+        db.dispose()
+    rejected = [e for e in events if e.type == "order.rejected"]
+    assert len(rejected) == len(kalshi_orders) and {e.venue for e in rejected} == {"kalshi"}, rejected
+    assert [e.type for e in events if e.type.startswith("unwind.")] == ["unwind.started", "unwind.done"]
+    assert sorted(o.venue_order_id for o in sent) == sorted(world.psim.orders)
+
+    code_, out, err = world.run("reconcile", "--json")
+    assert code_ == 0, err + out
+    recs = _reconcile_records(out)
+    assert {v: (r["status"], r["drifts"]) for v, r in recs.items()} == {
+        "kalshi": ("clean", []), "polymarket": ("clean", [])}, recs
+    assert len(world.kalshi_created()) == 0 and len(world.poly_created()) == 2  # reconcile re-sent nothing
+    code_, out, err = world.run("halt", "--status", "--json")
+    assert code_ == 0 and json.loads(out)["halted"] is False, out
+    code_, out, err = world.run("audit", "verify")
+    assert code_ == 0, err + out
+
+
+@ONE_BACKEND
+@pytest.mark.parametrize(("override", "fee"), [
+    (("quadratic", 0), D("0")),  # the event waives the fee
+    (("quadratic_with_maker_fees", 2), D("0.3360")),  # 2 × 0.07 × 10 × 0.40 × 0.60, one fill
+    ((None, 0.5), D("0.0840")),  # a multiplier override without its type (orion: the larger of it and x1)
+], ids=["waived", "doubled", "lone_multiplier"])
+def test_a_kalshi_leg_on_an_event_with_a_fee_override_is_planned_at_the_fee_kalshi_charges(
+        world: World, override: tuple[str | None, float], fee: D) -> None:
+    """Found in review: the simulator charged 0.07 × the series' multiplier whatever the event's
+    fee_type_override / fee_multiplier_override it served on /events, so no test held orion's fee for an
+    overridden event to the venue's. Orion plans the Kalshi leg at the event's fee and books the fee Kalshi
+    charged; the two agree (a lone multiplier override: orion plans the larger, x1 here, never less)."""
+    event = next(m for m in world.ksim.markets if m["ticker"] == TICKER)["event_ticker"]
+    world.ksim.event_fee_overrides[event] = override
+    code, out, err = world.run(*LIVE, "--idempotency-key", f"live-sim-fee-{fee}")
+    assert code == 0, err
+    execution = _execution(out)
+    assert execution["status"] == "done", execution["message"]
+    charged = sum((D(f["fee_cost"]) for f in world.ksim.account(KEY_ID).fills), D(0))
+    assert charged == fee, world.ksim.account(KEY_ID).fills
+    (planned,) = [leg for leg in execution["plan"]["legs"] if leg["venue"] == "kalshi"]
+    (sent,) = [o for o in execution["orders"] if o["venue"] == "kalshi"]
+    assert D(sent["fees"]) == charged, sent  # booked as charged
+    if override[0] is not None:
+        assert D(planned["fees"]) == charged, planned  # planned as charged
+    else:  # planned at the larger of the lone multiplier and the series' x1 (0.1680): never understated
+        assert D(planned["fees"]) == D("0.1680") > charged, planned
+    assert world.ledger_cash()[Venue.KALSHI] == (world.ksim.account(KEY_ID).cash, charged)
+
+
+@ONE_BACKEND
 def test_a_kalshi_fee_that_cannot_be_read_refuses_the_trade_before_either_leg_is_sent(world: World) -> None:
     """The re-read before the orders dropped a series it could not fetch and priced the Kalshi leg at the
     default quadratic x1, half the fee of this x2 series: a trade whose edge the fee may take back was
