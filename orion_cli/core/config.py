@@ -1087,6 +1087,9 @@ def _cross_checks(s: Settings) -> None:
         parse_window(window, s.sources["trading.trading_windows"])
 
 
+_WINDOW = re.compile(r"\s*([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})\s*")
+
+
 def parse_window(text: str, source: str) -> tuple[int, int]:
     """``"HH:MM-HH:MM"`` (UTC) → minutes since midnight; a window may wrap past midnight. ASCII digits
     only (:func:`plain_ascii`, as every number and time a person gives orion): int() read "１３:30" as
@@ -1094,9 +1097,10 @@ def parse_window(text: str, source: str) -> tuple[int, int]:
     try:
         if not plain_ascii(text):
             raise ValueError
-        start, end = text.split("-")
-        sh, sm = (int(x) for x in start.strip().split(":"))
-        eh, em = (int(x) for x in end.strip().split(":"))
+        match = _WINDOW.fullmatch(text)  # split and int() alone took "+13:30", "13 :+30" and "13:5"
+        if match is None:
+            raise ValueError
+        sh, sm, eh, em = (int(x) for x in match.groups())
         if not (0 <= sh < 24 and 0 <= eh <= 24 and 0 <= sm < 60 and 0 <= em < 60) or (eh == 24 and em > 0):
             raise ValueError
     except ValueError:

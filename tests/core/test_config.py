@@ -19,6 +19,7 @@ from orion_cli.core.config import (
     load_settings,
     lowercase_variable_notes,
     own_variable_near_misses,
+    parse_window,
     render_example,
 )
 from orion_cli.core.errors import ExitCode
@@ -843,10 +844,19 @@ def test_cross_check_rate_limits() -> None:
 
 
 @pytest.mark.parametrize("window", ["13:30", "25:00-26:00", "aa:bb-cc:dd", "10:61-11:00", "24:30-01:00",
-                                    "13:30-13:30", "00:00-00:00"])  # equal ends: a typo that read as "always"
+                                    "13:30-13:30", "00:00-00:00",  # equal ends: a typo that read as "always"
+                                    "+13:30-20:00", "13:+30-20:00", "13 :30-20:00", "13:5-20:00", "13:30-20:0",
+                                    "130:00-20:00"])  # int() took a sign, inner spaces and one-digit minutes
 def test_cross_check_trading_windows(window: str) -> None:
     with pytest.raises(ConfigError, match="trading_windows"):
         load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": window})
+
+
+@pytest.mark.parametrize(("window", "minutes"), [(" 13:30 - 20:00 ", (810, 1200)), ("9:05-17:00", (545, 1020)),
+                                                 ("22:00-02:00", (1320, 120)), ("00:00-24:00", (0, 1440))])
+def test_a_trading_window_may_have_spaces_around_its_times_and_a_one_digit_hour(
+        window: str, minutes: tuple[int, int]) -> None:
+    assert parse_window(window, "test") == minutes
 
 
 @pytest.mark.parametrize("window", ["１３:30-20:00", "13:30-２０:00", "١٣:٣٠-20:00", "1_3:30-20:00", "13:30-20:0_0"])
