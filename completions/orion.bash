@@ -132,7 +132,7 @@ _orion_complete() {
         "/scan") COMPREPLY=($(compgen -W "--snapshot --demo --min-edge --min-profit --max-results --venue --category -c --include-candidates --watch -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/secrets") COMPREPLY=($(compgen -W "check encrypt forget list remember remove rotate -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/secrets/check") COMPREPLY=($(compgen -W "--online -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
-        "/secrets/encrypt") COMPREPLY=($(compgen -W "--from-env --from-file --name --value-file --shred-source --yes -y -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
+        "/secrets/encrypt") COMPREPLY=($(compgen -W "--from-env --from-file --name --value-file --shred-source --yes -y --replace -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/secrets/forget") COMPREPLY=($(compgen -W "-h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/secrets/list") COMPREPLY=($(compgen -W "-h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/secrets/remember") COMPREPLY=($(compgen -W "-h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;

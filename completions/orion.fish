@@ -162,6 +162,7 @@ complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subco
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -l 'shred-source' -d 'After a successful import, overwrite and delete the plaintext source files (asks first; refused for a .env file that also holds values orion does not import).'
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -l 'yes' -d 'Do not ask before shredding.'
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -s 'y' -d 'Do not ask before shredding.'
+complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -l 'replace' -d 'Replace credentials already stored with another value (without it such an import is refused, exit 6, nothing written or shredded; the prompts skip stored credentials).'
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from encrypt' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from forget' -s 'h' -d 'Show help and exit.'

@@ -16,8 +16,9 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hmac
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,14 @@ class KeyringSecrets:
         stored = self._get_raw(name)
         return None if stored is None else decode_value(name, stored)
 
+    def _other(self, name: str, value: bytes) -> bool:
+        """Whether the keyring's entry under ``name`` is other than ``value`` (a malformed one is)."""
+        try:
+            held = self.get(name)
+        except SecretsError:
+            return True
+        return held is not None and not hmac.compare_digest(held, value)
+
     def index(self) -> dict[str, datetime]:
         stored = self._get_raw(INDEX_USERNAME)
         if not stored:
@@ -155,10 +164,18 @@ class KeyringSecrets:
         except Exception as exc:
             raise self._fail("update", "the index", exc) from None
 
-    def set_many(self, values: Mapping[str, bytes], now: datetime) -> None:
-        """Set every value, then the index. On failure, restore what was there (best effort)."""
+    def set_many(self, values: Mapping[str, bytes], now: datetime,
+                 refuse: Callable[[list[str]], Exception] | None = None) -> None:
+        """Set every value, then the index. On failure, restore what was there (best effort).
+
+        With ``refuse``, a name the keyring already holds with another value (one that cannot be read
+        counts as another) when the lock is taken raises ``refuse(names)`` before anything is set."""
         with self._locked():
             index = self.index()
+            if refuse is not None:
+                held = sorted(n for n, v in values.items() if self.holds(n) and self._other(n, v))
+                if held:
+                    raise refuse(held)
             previous: dict[str, str | None] = {}
             try:
                 for name, value in values.items():

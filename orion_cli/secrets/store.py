@@ -34,7 +34,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from orion_cli.core.errors import ConfigError, NotFound, OrionError, SecretsError, StorageError, UsageError
+from orion_cli.core.errors import (
+    ConfigError,
+    NotFound,
+    OrionError,
+    Refused,
+    SecretsError,
+    StorageError,
+    UsageError,
+)
 from orion_cli.secrets.names import CATALOGUE, check_name, normalise, unknown_credential
 from orion_cli.secrets.unlock import MIN_NEW_PASSWORD_LENGTH, MasterPassword, resolve_master_password
 from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, Vault, derive_key
@@ -278,7 +286,9 @@ class SecretStore(abc.ABC):
         return self.backend if name in stored else UNINDEXED if name in unindexed else None
 
     @abc.abstractmethod
-    def _write(self, values: dict[str, bytes]) -> None: ...
+    def _write(self, values: dict[str, bytes], *, replace: bool) -> None:
+        """Store ``values``; unless ``replace``, refuse (:func:`already_stored`) any name held with
+        another value when the writers' lock is taken, writing nothing."""
 
     @abc.abstractmethod
     def _delete(self, name: str) -> bool: ...
@@ -306,22 +316,63 @@ class SecretStore(abc.ABC):
         with value:
             return value.reveal().strip()
 
-    def set_many(self, values: Mapping[str, str | bytes], *, hold: Hold = contextlib.nullcontext) -> list[str]:
+    def set_many(self, values: Mapping[str, str | bytes], *, replace: bool = False,
+                 hold: Hold = contextlib.nullcontext) -> list[str]:
         """Validate all, then store all at once. Returns the names stored, sorted.
+
+        A name already held with another value is refused (:func:`already_stored`, exit 6, nothing
+        written) unless ``replace``: an import or a prompt meant to add a credential silently replaced a
+        stored one (and ``--shred-source`` then destroyed the file holding the other copy). The same value
+        again replaces nothing and is stored (its update time renewed). The check is made again under the
+        writers' lock, so a credential another process stores meanwhile is not replaced either.
 
         ``hold`` is entered around the write and its audit events, after every value is checked and
         every password asked for: the caller holds Ctrl-C/SIGTERM there, which it could not over a
         question or before a refusal."""
         clean = _validated(values)
         self._ready_to_write(create=True)
-        self._about_to_change()
         names = sorted(clean)
+        if not replace:
+            self._refuse_replacing(clean)
+        self._about_to_change()
         with hold(), self._recorded("set", names, f"stored {', '.join(names)} in the {self.backend}"):
-            self._write(clean)
+            self._write(clean, replace=replace)
         return names
 
-    def set(self, name: str, value: str | bytes) -> None:
-        self.set_many({name: value})
+    def set(self, name: str, value: str | bytes, *, replace: bool = False) -> None:
+        self.set_many({name: value}, replace=replace)
+
+    def held(self, names: list[str]) -> list[str]:
+        """Those of ``names`` that hold a value now (the vault asks for its password first)."""
+        self._ready_to_write(create=False)
+        return [n for n in names if self._holds(n)]
+
+    def replacing(self, values: Mapping[str, str | bytes]) -> list[str]:
+        """The names, sorted, storing ``values`` would replace: held now with another value (one that
+        cannot be read counts as another). Validates ``values`` as :meth:`set_many` does."""
+        return self._replacing(_validated(values))
+
+    def _replacing(self, clean: Mapping[str, bytes]) -> list[str]:
+        replaced = []
+        for name in self.held(sorted(clean)):
+            try:
+                now = self._read(name)
+            except SecretsError:  # held, but unreadable (a damaged keyring entry): replaced all the same
+                replaced.append(name)
+                continue
+            if now is not None and not hmac.compare_digest(now, clean[name]):
+                replaced.append(name)
+        return replaced
+
+    def refuse_replacing(self, values: Mapping[str, str | bytes]) -> None:
+        """:func:`already_stored` when storing ``values`` would replace a stored credential (as
+        :meth:`set_many` refuses it without ``replace``); nothing is written either way."""
+        self._refuse_replacing(_validated(values))
+
+    def _refuse_replacing(self, clean: Mapping[str, bytes]) -> None:
+        replaced = self._replacing(clean)
+        if replaced:
+            raise already_stored(replaced, self.backend)
 
     def remove(self, name: str, *, hold: Hold = contextlib.nullcontext) -> None:
         """Delete one credential; ``hold`` as for :meth:`set_many`. No vault yet: nothing to ask for.
@@ -460,7 +511,7 @@ class VaultStore(SecretStore):
     def _stored(self) -> dict[str, datetime]:
         return {name: e.updated_at for name, e in self._entries().items()}
 
-    def _write(self, values: dict[str, bytes]) -> None:
+    def _write(self, values: dict[str, bytes], *, replace: bool) -> None:
         now = _now()
         new_entries = {name: Entry(value, now) for name, value in values.items()}
         if not self.vault.exists():
@@ -472,7 +523,15 @@ class VaultStore(SecretStore):
                 if exc.reason != "vault_exists":  # lost a race with another creator: update instead
                     raise
                 self._key = self.vault.unlock(pw.value, pw.source)
-        self.vault.update(self._key_for_existing(), lambda entries: entries.update(new_entries))
+
+        def mutate(entries: dict[str, Entry]) -> None:
+            held = sorted(n for n, e in new_entries.items()
+                          if n in entries and not hmac.compare_digest(entries[n].value, e.value))
+            if held and not replace:  # stored by another process since the check: nothing is written
+                raise already_stored(held, self.backend)
+            entries.update(new_entries)
+
+        self.vault.update(self._key_for_existing(), mutate)
 
     def _delete(self, name: str) -> bool:
         if not self.vault.exists():
@@ -539,6 +598,19 @@ class _NothingToDo(Exception):
     pass
 
 
+def already_stored(names: list[str], backend: str) -> Refused:
+    """A credential that would be replaced, held with another value, without ``--replace`` (exit 6,
+    ``ALREADY_STORED``): names only."""
+    listed = ", ".join(names)
+    return Refused(
+        f"{listed} {'is' if len(names) == 1 else 'are'} already stored in the {backend}, with another value: "
+        "nothing was written",
+        reason="ALREADY_STORED",
+        hint="to replace what is stored, run the same command with --replace (`orion secrets list` shows what "
+             "is stored and when it was set)",
+    )
+
+
 def _not_set(name: str) -> OrionError:
     """Nothing stored under ``name``: a credential orion knows is "not set"; any other name is mistyped."""
     if name not in CATALOGUE:
@@ -572,8 +644,9 @@ class KeyringStore(SecretStore):
         # as a client would read it (`list` said "unset" for a value orion uses and `remove` deletes).
         return frozenset(n for n in CATALOGUE if n not in stored and self._secrets.holds(n))
 
-    def _write(self, values: dict[str, bytes]) -> None:
-        self._secrets.set_many(values, _now())
+    def _write(self, values: dict[str, bytes], *, replace: bool) -> None:
+        refuse = None if replace else lambda held: already_stored(held, self.backend)
+        self._secrets.set_many(values, _now(), refuse=refuse)
 
     def _delete(self, name: str) -> bool:
         return bool(self._secrets.remove(name))

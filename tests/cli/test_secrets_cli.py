@@ -230,6 +230,90 @@ def test_shred_source(tmp_path: Path, home: Path, pw_file: Path, pem: str) -> No
     assert listed()["kalshi_private_key"]["set"]
 
 
+OTHER_WALLET_KEY = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # Hardhat #1, public
+
+
+@pytest.mark.parametrize("yes", [(), ("--yes",)])
+def test_encrypt_never_replaces_a_stored_credential_without_replace(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, yes: tuple[str, ...]) -> None:
+    """Found by a docs review: `encrypt` silently replaced a credential already in the vault, and with
+    `--shred-source` then destroyed the file holding the other copy. Now refused (exit 6, ALREADY_STORED,
+    naming it, never its value): nothing stored, nothing shredded; `--replace` replaces it on purpose."""
+    first = tmp_path / "first.env"
+    first.write_text(f"POLYMARKET_PRIVATE_KEY={WALLET_KEY}\n")
+    assert run("encrypt", "--from-file", str(first)).exit_code == 0
+    vault_before = vault_of(home).read_bytes()
+    events_before = _secrets_events()
+
+    env = write_env(tmp_path, pem, POLYMARKET_PRIVATE_KEY=OTHER_WALLET_KEY)
+    env_text = env.read_text()
+    for args in (("--from-file", str(env), "--shred-source", *yes),
+                 ("--name", "polymarket_private_key", "--value-file", str(tmp_path / "value"), "--shred-source", *yes)):
+        (tmp_path / "value").write_text(OTHER_WALLET_KEY + "\n")
+        refused = run("encrypt", *args, pre=("--json",))
+        assert refused.exit_code == 6, refused.output
+        error = json.loads(refused.stderr.strip().splitlines()[-1])
+        assert error["reason"] == "ALREADY_STORED", error
+        assert "polymarket_private_key is already stored in the vault" in error["message"]
+        assert "--replace" in refused.stderr
+        assert OTHER_WALLET_KEY not in refused.output and WALLET_KEY not in refused.output
+        assert vault_of(home).read_bytes() == vault_before and _secrets_events() == events_before
+        assert env.read_text() == env_text and (tmp_path / "kalshi.pem").exists() and (tmp_path / "value").exists()
+
+    # The same value again replaces nothing: stored (and its source shredded when asked).
+    same = run("encrypt", "--from-file", str(first), "--shred-source", *yes, pre=("--json",))
+    if yes:
+        assert same.exit_code == 0, same.output
+        assert json.loads(same.stdout) == [{"type": "secret_stored", "name": "polymarket_private_key",
+                                            "source": "first.env:POLYMARKET_PRIVATE_KEY", "replaced": False}]
+        assert not first.exists()
+
+    replaced = run("encrypt", "--from-file", str(env), "--shred-source", *yes, "--replace", pre=("--json",))
+    if not yes:  # no terminal to confirm the shredding on: refused as before, for that reason only
+        assert replaced.exit_code == 6 and '"NOT_CONFIRMED"' in replaced.stderr, replaced.output
+        replaced = run("encrypt", "--from-file", str(env), "--replace", pre=("--json",))
+    assert replaced.exit_code == 0, replaced.output
+    rows = {r["name"]: r for r in json.loads(replaced.stdout)}
+    assert rows["polymarket_private_key"]["replaced"] is True and rows["kalshi_api_key_id"]["replaced"] is False
+    assert "replaced the stored polymarket_private_key" in replaced.stderr
+    assert env.exists() != bool(yes)
+    secrets = store_mod.open_store("vault", vault_path=vault_of(home), kdf=TEST_KDF, allow_weak_kdf=True)
+    assert secrets.get("polymarket_private_key").reveal() == "0x" + OTHER_WALLET_KEY
+
+
+def test_encrypt_prompts_skip_a_stored_credential_unless_replace(
+        tmp_path: Path, home: Path, pw_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prompts' side of the same fix: an answer for a credential already stored would replace it, so
+    it is not asked for (said so, with --replace); with --replace it is asked for, Enter keeping it."""
+    from orion_cli.cli import prompts
+
+    value = tmp_path / "value"
+    value.write_text(WALLET_KEY + "\n")
+    assert run("encrypt", "--name", "polymarket_private_key", "--value-file", str(value)).exit_code == 0
+    answers = {"Kalshi API key id": KEY_ID, "Polymarket wallet": OTHER_WALLET_KEY}
+    asked: list[str] = []
+
+    def ask_secret(message: str) -> str:
+        asked.append(message)
+        return next((v for k, v in answers.items() if message.startswith(k)), "")
+
+    monkeypatch.setattr(prompts, "interactive", lambda: True)
+    monkeypatch.setattr(prompts, "ask_secret", ask_secret)
+    monkeypatch.setattr(prompts, "ask_text", lambda message: "")
+    kept = run("encrypt")
+    assert kept.exit_code == 0, kept.output
+    assert not any(m.startswith("Polymarket wallet") for m in asked) and any(m.startswith("Kalshi API") for m in asked)
+    assert "polymarket_private_key is already stored: not asked (--replace to replace it)" in kept.stderr
+    secrets = store_mod.open_store("vault", vault_path=vault_of(home), kdf=TEST_KDF, allow_weak_kdf=True)
+    assert secrets.get("polymarket_private_key").reveal() == "0x" + WALLET_KEY
+
+    asked.clear()
+    replaced = run("encrypt", "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert "Polymarket wallet private key (32-byte hex) (already stored: Enter keeps it):" in asked
+    assert secrets.get("polymarket_private_key").reveal() == "0x" + OTHER_WALLET_KEY
+
+
 @pytest.mark.parametrize("case", ["missing-file", "missing-value-file", "bad-value", "unimported",
                                   "no-password-source", "ledger-directory-missing"])
 def test_shred_source_without_yes_says_what_yes_would_not_fix_first(tmp_path: Path, home: Path, pw_file: Path,
@@ -1234,7 +1318,7 @@ def test_a_stop_during_rotate_waits_for_the_audit_event_and_the_keyring(
 
 @pytest.mark.parametrize(("command", "method", "action"), [
     (("remove", "polymarket_signature_type"), "update", "remove"),
-    (("encrypt", "--name", "polymarket_signature_type", "--value-file", "VALUE"), "update", "set"),
+    (("encrypt", "--name", "polymarket_signature_type", "--value-file", "VALUE", "--replace"), "update", "set"),
     (("encrypt", "--from-file", "ENV"), "create", "set"),
 ])
 def test_a_stop_during_a_vault_change_waits_for_its_audit_event(
@@ -1277,7 +1361,7 @@ def test_a_busy_ledger_refuses_a_vault_change_before_the_vault_changes(
     holder.execute("BEGIN IMMEDIATE")
     try:
         for args in (("rotate", "--new-password-file", str(new)), ("remove", "polymarket_signature_type"),
-                     ("encrypt", "--name", "polymarket_signature_type", "--value-file", str(value))):
+                     ("encrypt", "--name", "polymarket_signature_type", "--value-file", str(value), "--replace")):
             result = run(*args)
             assert result.exit_code == 3 and "database is busy" in result.stderr, (args, result.output)
             assert vault_of(home).read_bytes() == before, args

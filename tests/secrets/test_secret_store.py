@@ -227,13 +227,13 @@ def test_a_change_is_made_inside_its_audit_scope_and_a_failed_commit_says_it_was
         store.remove("telegram_bot_token")
     assert seen == []
 
-    def cannot_write(self: VaultStore, values: dict[str, bytes]) -> None:
+    def cannot_write(self: VaultStore, values: dict[str, bytes], *, replace: bool) -> None:
         raise SecretsError("cannot write the vault: No space left on device")
 
     with monkeypatch.context() as m:
         m.setattr(VaultStore, "_write", cannot_write)
         with pytest.raises(SecretsError, match="cannot write"):
-            store.set_many({"polymarket_signature_type": "2"})
+            store.set_many({"polymarket_signature_type": "2"}, replace=True)
     assert seen == [("set", ["polymarket_signature_type"], True), "rolled back: SecretsError"]
 
     def busy(action: str, names: list[str]) -> contextlib.AbstractContextManager[None]:
@@ -242,7 +242,7 @@ def test_a_change_is_made_inside_its_audit_scope_and_a_failed_commit_says_it_was
     before = vault_path.read_bytes()
     refused = make_store(audit=busy)
     for change in (lambda: refused.rotate("a brand new password"), lambda: refused.remove("polymarket_private_key"),
-                   lambda: refused.set_many({"polymarket_signature_type": "2"})):
+                   lambda: refused.set_many({"polymarket_signature_type": "2"}, replace=True)):
         with pytest.raises(StorageError) as err:
             change()
         assert err.value.reason == "storage_busy" and vault_path.read_bytes() == before
@@ -266,3 +266,81 @@ def test_a_change_is_made_inside_its_audit_scope_and_a_failed_commit_says_it_was
         make_store("a brand new password", audit=commit_fails).remove("polymarket_signature_type")
     assert not make_store("a brand new password").get_optional("polymarket_signature_type")
     assert key not in repr(seen) + str(err.value)
+
+
+OTHER_WALLET_KEY = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # Hardhat #1, public
+
+
+@pytest.mark.parametrize("backend", ["vault", "keyring", "keyring-by-hand"])
+def test_a_stored_credential_is_replaced_only_on_purpose(tmp_path: Path, backend: str) -> None:
+    """A docs review found `encrypt` replacing a stored credential silently. ``set_many`` refuses a name
+    held with another value (exit 6, ALREADY_STORED, names only, nothing written) unless ``replace``; the
+    same value again is no replacement. The write checks again under the writers' lock: a value another
+    process stored after the first check is not replaced either. A value set in the keyring by hand,
+    outside orion's index, is held as much as one orion stored."""
+    import contextlib
+    from collections.abc import Iterator
+
+    from keyring.backend import KeyringBackend
+
+    from orion_cli.core.errors import Refused
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.data: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.data.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.data[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            del self.data[(service, username)]
+
+    kr = MemoryKeyring()
+    audited: list[str] = []
+
+    @contextlib.contextmanager
+    def audit(action: str, names: list[str]) -> Iterator[None]:
+        audited.extend(names)
+        yield
+
+    def make() -> SecretStore:
+        if backend == "vault":
+            return open_store("vault", vault_path=tmp_path / "vault.json", password=fixed(PASSWORD), kdf=TEST_KDF,
+                              allow_weak_kdf=True, audit=audit)
+        return open_store("keyring", vault_path=tmp_path / "vault.json", keyring_backend=kr, audit=audit)
+
+    store = make()
+    if backend == "keyring-by-hand":
+        kr.set_password("orion", "polymarket_private_key", "0x" + WALLET_KEY)
+    else:
+        store.set_many({"polymarket_private_key": WALLET_KEY})
+    state = (tmp_path / "vault.json").read_bytes() if backend == "vault" else dict(kr.data)
+
+    def unchanged() -> bool:
+        return state == ((tmp_path / "vault.json").read_bytes() if backend == "vault" else kr.data)
+
+    with pytest.raises(Refused) as err:
+        store.set_many({"polymarket_private_key": OTHER_WALLET_KEY, "polymarket_signature_type": "1"})
+    assert err.value.exit_code == ExitCode.REFUSED and err.value.reason == "ALREADY_STORED"
+    assert err.value.message.startswith("polymarket_private_key is already stored in the ")
+    assert "--replace" in str(err.value.hint) and OTHER_WALLET_KEY not in str(err.value) + str(err.value.hint)
+    assert unchanged() and not store.get_optional("polymarket_signature_type")
+    assert audited == ([] if backend == "keyring-by-hand" else ["polymarket_private_key"])  # refused before its audit
+    assert store.replacing({"polymarket_private_key": OTHER_WALLET_KEY}) == ["polymarket_private_key"]
+    assert store.replacing({"polymarket_private_key": WALLET_KEY, "polymarket_signature_type": "1"}) == []
+
+    # Between the check and the write, another process stores it: refused under the lock, nothing written.
+    with pytest.raises(Refused, match=r"^polymarket_private_key is already stored"):
+        store._write({"polymarket_private_key": ("0x" + OTHER_WALLET_KEY).encode(),
+                      "polymarket_signature_type": b"1"}, replace=False)
+    assert unchanged()
+
+    store.set_many({"polymarket_private_key": WALLET_KEY})  # the same value: nothing is replaced
+    store.set_many({"polymarket_private_key": OTHER_WALLET_KEY}, replace=True)
+    assert make().get("polymarket_private_key").reveal() == "0x" + OTHER_WALLET_KEY

@@ -35,7 +35,7 @@ def _store(path: Path, password: str = PASSWORD) -> SecretStore:
 def test_round_trip_arbitrary_unicode_and_binary(tmp_path: Path, text: str, blob: bytes) -> None:
     path = tmp_path / "rt" / "vault.json"
     store = _store(path)
-    store.set_many({"custom_text": text, "custom_blob": blob})
+    store.set_many({"custom_text": text, "custom_blob": blob}, replace=True)  # tmp_path is shared by examples
     again = _store(path)  # a fresh store: nothing cached
     assert again.get("custom_text").reveal() == text
     assert again.get("custom_blob").reveal_bytes() == blob
@@ -195,7 +195,7 @@ def test_written_with_mode_0600_and_no_temp_files_left(vault_path: Path,
                                                        make_store: Callable[..., SecretStore]) -> None:
     store = make_store()
     store.set_many({"custom": "x"})
-    store.set_many({"custom": "y"})
+    store.set_many({"custom": "y"}, replace=True)
     assert (vault_path.stat().st_mode & 0o777) == 0o600
     leftovers = [p.name for p in vault_path.parent.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
@@ -214,7 +214,7 @@ def test_failed_write_leaves_previous_file(vault_path: Path, make_store: Callabl
     # A secrets error naming the vault (exit 4); as a bare OSError the CLI's boundary took it for
     # stdout's ("could not write the output"), as if only the display had failed.
     with pytest.raises(SecretsError, match=r"cannot write the vault .*No space left on device") as info:
-        store.set_many({"custom": "y"})
+        store.set_many({"custom": "y"}, replace=True)
     assert info.value.reason == "vault_unwritable"
     monkeypatch.undo()
     assert vault_path.read_bytes() == before
@@ -301,7 +301,7 @@ def test_a_linked_vault_is_changed_through_the_link_never_replaced_by_a_copy(tmp
     _store(link).remove("kalshi_api_key_id")
     assert link.is_symlink() and link.resolve() == shared
     assert not _store(shared).get_optional("kalshi_api_key_id")
-    _store(link).set_many({"custom": "y"})
+    _store(link).set_many({"custom": "y"}, replace=True)
     assert _store(shared).get("custom").reveal() == "y"
     assert (shared.stat().st_mode & 0o777) == 0o600
     store = _store(link)

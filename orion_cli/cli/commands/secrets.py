@@ -117,11 +117,12 @@ def _open(app_ctx: AppContext) -> SecretStore:
 # -- encrypt ------------------------------------------------------------------------------------
 
 
-def _interactive_plan(app_ctx: AppContext) -> ImportPlan:
+def _interactive_plan(app_ctx: AppContext, held: set[str], *, replace: bool) -> ImportPlan:
     """Ask for each credential with a hidden prompt (Enter skips); PEM keys are read from a file.
 
     Each answer is validated as soon as it is given and asked for again while it is wrong: checked only
-    after the last prompt, one typo in the first answer threw every answer away.
+    after the last prompt, one typo in the first answer threw every answer away. A credential already
+    stored (``held``) is not asked for unless ``replace``: an answer would replace it.
     """
     from orion_cli.cli.prompts import ask_text
     from orion_cli.secrets.importer import ImportPlan
@@ -130,11 +131,16 @@ def _interactive_plan(app_ctx: AppContext) -> ImportPlan:
     plan = ImportPlan()
     app_ctx.out.info("Enter each credential (input is hidden); press Enter to skip one.")
     for spec in CATALOGUE.values():
+        stored = spec.name in held
+        if stored and not replace:
+            app_ctx.out.info(f"{spec.name} is already stored: not asked (--replace to replace it)")
+            continue
+        keeps = " (already stored: Enter keeps it)" if stored else ""
         while True:
             if spec.multiline:
-                answer = ask_text(f"{spec.description}: path to the .pem file (Enter to skip):").strip()
+                answer = ask_text(f"{spec.description}{keeps}: path to the .pem file (Enter to skip):").strip()
             else:
-                answer = _prompt_hidden(f"{spec.description}:")
+                answer = _prompt_hidden(f"{spec.description}{keeps}:")
             if not answer.strip():
                 break
             if _take_answer(app_ctx, plan, spec.name, answer, from_path=spec.multiline):
@@ -194,12 +200,19 @@ def encrypt(
                                                   "holds values orion does not import).")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before shredding.")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace credentials already stored with another value (without "
+                                             "it such an import is refused, exit 6, nothing written or "
+                                             "shredded; the prompts skip stored credentials).")
+    ] = False,
 ) -> None:
     """Put venue credentials into the vault: hidden prompts on a terminal, or import them.
 
-    Every value is validated before anything is written; one bad value leaves the vault unchanged. At
-    the prompts, each value is checked as it is entered and asked for again until it is valid or skipped;
-    the master password is asked for first, so a mistyped one loses no answers.
+    Every value is validated before anything is written; one bad value leaves the vault unchanged. A
+    credential already stored is never replaced without --replace: an import giving one another value
+    is refused (exit 6, ALREADY_STORED, naming it; nothing stored or shredded), and the prompts skip it.
+    At the prompts, each value is checked as it is entered and asked for again until it is valid or
+    skipped; the master password is asked for first, so a mistyped one loses no answers.
 
     Example:  orion secrets encrypt --from-file ~/old-bot/.env --shred-source
     """
@@ -275,13 +288,15 @@ def encrypt(
 
             check_values(plan.values)
             store.ready_to_write()  # no terminal: a password source that is missing or wrong is said now
+            if not replace:  # a refusal of its own: `--yes` added only to be told this next
+                store.refuse_replacing(plan.values)
             raise Refused("--shred-source deletes files: confirm with --yes (no terminal to ask on)",
                           reason="NOT_CONFIRMED", hint="add --yes")
         if sources == 0:
             # The master password before the credentials: a mistyped one (or two new ones that differ)
             # found after the last answer threw every answer away.
             store.ready_to_write()
-            plan = _interactive_plan(app_ctx)
+            plan = _interactive_plan(app_ctx, set(store.held(list(CATALOGUE))), replace=replace)
             if not plan.values:
                 raise nothing_to_store()
         differing = {d.ignored: d for d in plan.differing}
@@ -292,16 +307,21 @@ def encrypt(
                          "(keep the other value if the old bot used it)")
             else:
                 out.info(f"ignored {var} (an earlier alias for the same credential was set)")
+        replaced = set(store.replacing(plan.values)) if replace else set()
         stop.install()
         try:
-            stored = store.set_many(plan.values, hold=lambda: stop.section("the credentials are stored and audited"))
+            stored = store.set_many(plan.values, replace=replace,
+                                    hold=lambda: stop.section("the credentials are stored and audited"))
         finally:
             stop.restore()
     finally:
         plan.values.clear()
         store.close()
     out.success(f"stored {len(stored)} credential(s) in the {store.backend}")
-    out.records([{"type": "secret_stored", "name": n, "source": plan.origins.get(n, "")} for n in stored],
+    if replaced:
+        out.info(f"replaced the stored {', '.join(sorted(replaced))}")
+    out.records([{"type": "secret_stored", "name": n, "source": plan.origins.get(n, ""), "replaced": n in replaced}
+                 for n in stored],
                 STORED_COLUMNS, title="stored")
     end_if_stopped(stop, "the credentials were stored and audited")
 
