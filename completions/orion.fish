@@ -194,7 +194,7 @@ complete -c orion -n '__fish_seen_subcommand_from snapshot; and __fish_seen_subc
 complete -c orion -n '__fish_seen_subcommand_from snapshot; and __fish_seen_subcommand_from record' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from snapshot; and __fish_seen_subcommand_from record' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'size' -x -d 'Contracts per leg (default: the scanned size, capped by the order limits); below one size step of the legs: exit 2.'
-complete -c orion -n '__fish_seen_subcommand_from trade' -l 'confirm' -d 'Execute (without it: show the plan and every check, place nothing).'
+complete -c orion -n '__fish_seen_subcommand_from trade' -l 'confirm' -d 'Execute without asking (without it: show the plan and every check, then, on a terminal, ask "Place these orders?").'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'live' -d 'Trade real money; needs --authorize-live, or the typed phrase on a terminal.'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'authorize-live' -d 'The second half of the live authorization (with --live; never with --demo/--snapshot: exit 2).'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'idempotency-key' -x -d 'Execution key (default op-OP_ID; up to 64 printable characters): a re-run with the same key in this ledger reports, never re-sends.'

@@ -187,6 +187,26 @@ def test_a_preview_on_a_terminal_asks_before_placing_and_no_places_nothing(op_id
     assert "nothing placed" in output and audit_events("order.intent") == []
 
 
+def test_trade_help_says_a_preview_on_a_terminal_can_place_and_yes_does(op_id: str) -> None:
+    """Found by a docs review: `trade --help` said "Without --confirm nothing is placed", yet on a terminal
+    the preview asks "Place these orders?" and a yes executes the plan. The help now says both, and a
+    yes here (paper, demo data) does place both legs."""
+    helped = CliRunner().invoke(orion_app, ["trade", "--help"], env={"COLUMNS": "400"})
+    assert helped.exit_code == 0, helped.output
+    text = " ".join(helped.stdout.replace("│", " ").split())
+    assert "Without --confirm nothing is placed" not in text and "place nothing)" not in text
+    assert 'With no terminal (or with --json/--jsonl) that is all: nothing is placed, exit 0.' in text
+    assert ('On a terminal, when no check refuses the plan, it then asks "Place these orders?": yes executes it as '
+            '--confirm would (the same live gate), no (the default) places nothing.') in text
+    assert 'then, on a terminal, ask "Place these orders?"' in text  # --confirm's own help
+
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y", enter=False,
+                                      prompt="Place these orders?", ORION_TRADE_STOP_AFTER_GATE="0")
+    assert before, f"no confirmation prompt appeared:\n{output}"
+    assert code == 0, output
+    assert len(audit_events("order.intent")) == 2, output  # both legs sent (to the paper venue)
+
+
 def test_placing_from_a_preview_says_the_gates_notes_once(op_id: str) -> None:
     """Found in review: the preview warned a note, and the gate warned it again once "y" was typed."""
     code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y", enter=False,

@@ -2293,8 +2293,9 @@ def trade_command(
     size: Annotated[str | None, typer.Option("--size", help="Contracts per leg (default: the scanned size, "
                                                             "capped by the order limits); below one size step "
                                                             "of the legs: exit 2.")] = None,
-    confirm: Annotated[bool, typer.Option("--confirm", help="Execute (without it: show the plan and every "
-                                                            "check, place nothing).")] = False,
+    confirm: Annotated[bool, typer.Option("--confirm", help="Execute without asking (without it: show the "
+                                                            "plan and every check, then, on a terminal, ask "
+                                                            "\"Place these orders?\").")] = False,
     live: Annotated[bool, typer.Option("--live", help="Trade real money; needs --authorize-live, or the typed "
                                                       "phrase on a terminal.")] = False,
     authorize_live: Annotated[bool, typer.Option("--authorize-live", help="The second half of the live "
@@ -2315,8 +2316,14 @@ def trade_command(
 ) -> None:
     """Show the plan and every pre-trade check for a scanned opportunity, or execute both legs.
 
-    Without --confirm nothing is placed: both books are re-read, the plan (legs, sizes, prices, fees, net
-    edge) and every check's verdict are printed, exit 0. With --confirm both legs are executed — paper
+    Without --confirm both books are re-read and the plan (legs, sizes, prices, fees, net edge) and every
+    check's verdict are printed, nothing written. With no terminal (or with --json/--jsonl) that is all:
+    nothing is placed, exit 0. On a terminal, when no check refuses the plan, it then asks "Place these
+    orders?": yes executes it as --confirm would (the same live gate), no (the default) places nothing.
+    For a key already used it shows that execution and, on a terminal, asks "Resume it?" for an
+    unfinished one.
+
+    With --confirm both legs are executed — paper
     unless live trading is authorized by both halves: --live --authorize-live, --live plus the typed
     phrase CONFIRM LIVE TRADING on a terminal, or ORION_PAPER_TRADING=0 with
     ORION_LIVE_TRADING_AUTHORIZED=true. One half alone is refused (exit 6). Ctrl-C or SIGTERM before
