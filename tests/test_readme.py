@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,3 +87,55 @@ def test_the_json_schema_table_lists_every_record_type_printed_on_stdout() -> No
     table = _schema_table_types()
     missing = {name: where for name, where in found.items() if name not in table and name not in NOT_STDOUT_RECORDS}
     assert not missing, f"record types printed on stdout but missing from README's JSON schema table: {missing}"
+
+
+def _completion_steps() -> dict[str, str]:
+    """The README's completion install block, per shell (the lines under its `# bash` / `# zsh` / `# fish`)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Shell completion", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```sh\n(.+?)\n```", section, flags=re.S)
+    steps: dict[str, list[str]] = {}
+    shell = ""
+    for line in block.splitlines():
+        if line.startswith("# "):
+            shell = line[2:].split()[0]
+        else:
+            steps.setdefault(shell, []).append(line)
+    assert set(steps) == {"bash", "zsh", "fish"}, steps
+    return {k: "\n".join(v) for k, v in steps.items()}
+
+
+# Per shell: how a new interactive shell is asked what `orion sec<TAB>` completes to.
+_COMPLETES = {
+    "bash": ["bash", "-i", "-c", 'COMP_LINE="orion sec"; COMP_POINT=9; COMP_WORDS=(orion sec); COMP_CWORD=1; '
+                                 '_orion_complete; echo "${COMPREPLY[@]}"'],
+    "zsh": ["zsh", "-i", "-c", "print -r -- ${_comps[orion]}"],  # compinit bound orion to _orion from $fpath
+    "fish": ["fish", "-c", "complete -C 'orion sec'"],
+}
+_EXPECT = {"bash": "secrets", "zsh": "_orion", "fish": "secrets"}
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_the_completion_install_steps_work_pasted_into_a_fresh_account(tmp_path: Path, shell: str) -> None:
+    """Found by a docs review: the steps copied into directories a fresh account does not have (`cp`
+    failed), bash's never got loaded without the bash-completion package, and zsh's ~/.zfunc was never
+    put on $fpath. Each shell's steps run as written, in an empty HOME, then a new shell completes."""
+    import shutil
+    import subprocess
+
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    home, bin_dir = tmp_path / "home", tmp_path / "bin"
+    home.mkdir()
+    bin_dir.mkdir()
+    (bin_dir / "orion").write_text("#!/bin/sh\n")  # an installed orion (fish loads completions of commands only)
+    (bin_dir / "orion").chmod(0o755)
+    env = {"HOME": str(home), "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "TERM": "dumb",
+           "LANG": "C.UTF-8"}
+    steps = _completion_steps()[shell]
+    installed = subprocess.run(["sh", "-e", "-c", steps], cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=60, stdin=subprocess.DEVNULL)
+    assert installed.returncode == 0, installed.stderr
+    asked = subprocess.run(_COMPLETES[shell], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+    assert _EXPECT[shell] in asked.stdout.split(), (asked.stdout, asked.stderr)
