@@ -4,7 +4,12 @@ Run by developers, never at install time; it only reads the fixtures and writes 
 Deterministic: the same inputs give byte-identical output (sorted keys where order is free, gzip
 mtime 0, no clock reads).
 
-    .venv/bin/python scripts/build_demo_snapshot.py [--fixtures DIR] [--out FILE] [--report]
+    .venv/bin/python scripts/build_demo_snapshot.py [--fixtures DIR] [--out FILE]   # (re)build the file
+    .venv/bin/python scripts/build_demo_snapshot.py [--fixtures DIR] --report       # report only, write nothing
+
+``--fixtures`` defaults to ``shared/fixtures`` beside the checkout (``../shared/fixtures``); a directory
+without the recorded files is a usage error (exit 2) naming it. ``--report`` builds the data set in
+memory and prints each pair's edge; it writes a file only when ``--out`` is given too.
 
 What is real and what is reconstructed is written into the snapshot's ``synthesised`` list and
 ``notes`` and documented in ``orion_cli/data/DEMO.md``.
@@ -120,10 +125,14 @@ def depth(top: Decimal, tick: Decimal, key: str, *, better_is_higher: bool) -> l
     return out
 
 
+# The recorded files the data set is built from (relative to --fixtures).
+PAIR_FILES = ("crossvenue/matched_pairs_quotes.json", "crossvenue/cluster_matches_head.json")
+
+
 def load_pairs(fixtures: Path) -> list[dict[str, Any]]:
     pairs: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
-    for name in ("crossvenue/matched_pairs_quotes.json", "crossvenue/cluster_matches_head.json"):
+    for name in PAIR_FILES:
         doc = json.loads((fixtures / name).read_text(encoding="utf-8"))
         for m in doc["matches"]:
             key = (m["kalshi"]["slug"], m["polymarket"]["contract_address"])
@@ -349,17 +358,30 @@ def report(capture: Capture, fixtures: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--report", action="store_true", help="print each pair's best top-of-book edge after fees")
-    args = ap.parse_args()
+    ap.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, metavar="DIR",
+                    help=f"the shared recorded fixtures (default: {DEFAULT_FIXTURES})")
+    ap.add_argument("--out", type=Path, default=None, metavar="FILE",
+                    help="where to write the data set (default: orion_cli/data/demo_snapshot.json.gz, "
+                         "except with --report)")
+    ap.add_argument("--report", action="store_true",
+                    help="print each pair's best top-of-book edge after fees; writes nothing unless --out is given")
+    args = ap.parse_args(argv)
+    missing = [name for name in PAIR_FILES if not (args.fixtures / name).is_file()]
+    if missing:  # a checkout not beside shared/, or a mistyped --fixtures: said, not a traceback
+        ap.error(f"no recorded fixtures in {args.fixtures} (missing {', '.join(missing)}); "
+                 "give the shared fixtures directory with --fixtures DIR")
     capture = build(args.fixtures)
-    size = write_capture(capture, args.out)
-    print(f"wrote {args.out} ({size} bytes): {len(capture.kalshi.markets) if capture.kalshi else 0} Kalshi "
-          f"markets, {sum(len(e['markets']) for e in capture.polymarket.events) if capture.polymarket else 0} "
-          f"Polymarket markets")
+    out = args.out if args.out is not None or args.report else DEFAULT_OUT
+    counts = (f"{len(capture.kalshi.markets) if capture.kalshi else 0} Kalshi markets, "
+              f"{sum(len(e['markets']) for e in capture.polymarket.events) if capture.polymarket else 0} "
+              "Polymarket markets")
+    if out is not None:
+        size = write_capture(capture, out)
+        print(f"wrote {out} ({size} bytes): {counts}")
+    else:
+        print(f"built in memory, nothing written: {counts}")
     if args.report:
         for row in sorted(report(capture, args.fixtures), key=lambda r: -(r["net_edge"] or Decimal(-9))):
             edge = row["net_edge"]
