@@ -139,3 +139,32 @@ def test_the_completion_install_steps_work_pasted_into_a_fresh_account(tmp_path:
     asked = subprocess.run(_COMPLETES[shell], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
                            stdin=subprocess.DEVNULL)
     assert _EXPECT[shell] in asked.stdout.split(), (asked.stdout, asked.stderr)
+
+
+def test_the_readme_says_where_polymarkets_api_credentials_come_from() -> None:
+    """Found by a docs review: the README listed `polymarket_api_key` / `_secret` / `_passphrase` but
+    not where they come from (the CLOB's L1 auth derives them from the wallet key). It says so, with the
+    endpoint orion itself calls to check them, and names any orion command that derives them."""
+    import inspect
+
+    import typer.main
+
+    from orion_cli.cli.app import app
+    from orion_cli.venues.polymarket import trading
+
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    para = text.split("Where Polymarket's CLOB API credentials come from:", 1)[1].split("Names: ", 1)[0]
+    called = set(re.findall(r'"(/auth/[a-z-]+)"', inspect.getsource(trading)))
+    assert called == {"/auth/derive-api-key"}, called
+    assert all(f"`GET {path}`" in para for path in called) and "`POST /auth/api-key`" in para
+    assert "polymarket_private_key" in para and "orion secrets check --online" in para
+
+    def names(group: object, path: str = "") -> list[str]:
+        subs: dict[str, object] = getattr(group, "commands", {})
+        return [path] + [n for k, c in subs.items() for n in names(c, f"{path} {k}".strip())]
+
+    deriving = [n for n in names(typer.main.get_command(app)) if "derive" in n or "api-key" in n]
+    if deriving:  # a command that derives them must be the one the README sends people to
+        assert all(f"orion {n}" in para for n in deriving), deriving
+    else:
+        assert "orion has no command that creates or stores them" in para
