@@ -89,6 +89,74 @@ def test_the_json_schema_table_lists_every_record_type_printed_on_stdout() -> No
     assert not missing, f"record types printed on stdout but missing from README's JSON schema table: {missing}"
 
 
+# Record builders whose fields never reach stdout under their type, and why (each must still be in the code).
+NOT_STDOUT_BUILDERS = {
+    "TradablePair.to_record": "a scan's internal pair (never printed); `pair` on stdout is `pairs list/add/remove`'s",
+}
+
+
+def _record_fields_in_code() -> dict[str, dict[str, str]]:
+    """Every record type's fields as the code builds them: the string keys of each dict literal holding
+    ``"type": "NAME"``. Name -> {field: the builder (Class.function or function) that sets it}."""
+    import ast
+
+    found: dict[str, dict[str, str]] = {}
+
+    def visit(node: ast.AST, where: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(child, f"{where}.{child.name}" if isinstance(node, ast.ClassDef) else child.name)
+                continue
+            if isinstance(child, ast.Dict):
+                keys = [k.value if isinstance(k, ast.Constant) and isinstance(k.value, str) else None
+                        for k in child.keys]
+                if "type" in keys:
+                    value = child.values[keys.index("type")]
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str) \
+                            and re.fullmatch(r"[a-z][a-z0-9_]*", value.value):
+                        for key in keys:
+                            if key and key != "type":
+                                found.setdefault(value.value, {}).setdefault(key, where)
+            visit(child, where)
+
+    for path in sorted((ROOT / "orion_cli").rglob("*.py")):
+        visit(ast.parse(path.read_text(encoding="utf-8")), "")
+    return found
+
+
+def _schema_table_rows() -> dict[str, str]:
+    """README's JSON schema table: each record type named in a first cell -> the text of its fields."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Output and JSON schemas", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        if line.startswith("| "):
+            cells = line.split("|")
+            for name in re.findall(r"`([a-z_]+)`", cells[1]):
+                rows[name] = rows.get(name, "") + "|".join(cells[2:])
+    return rows
+
+
+def test_the_json_schema_table_lists_every_field_of_every_record_printed_on_stdout() -> None:
+    """Found by a docs review: the table left out fields the code prints — `init`'s `backup`, `balance`'s
+    `reason`, `execution`'s `passed`, `execution_status` and `overfill` (and, found by this test,
+    `drift`'s `ref`/`fix`, `opportunity`'s `event_id`, `order`'s `venue_status`/`reject_reason`). Every
+    field of a dict literal that builds a printed record is named in its type's row."""
+    found = _record_fields_in_code()
+    assert {"backup", "database"} <= set(found["init"]) and "overfill" in found["execution"], found  # the scan works
+    builders = {b for fields in found.values() for b in fields.values()}
+    stale = sorted(set(NOT_STDOUT_BUILDERS) - builders)
+    assert not stale, f"exempted record builders no longer in the code: {stale}"
+    rows = _schema_table_rows()
+    missing = {
+        name: sorted(f"{field} ({builder})" for field, builder in fields.items()
+                     if f"`{field}`" not in rows[name] and builder not in NOT_STDOUT_BUILDERS)
+        for name, fields in found.items() if name in rows
+    }
+    missing = {name: fields for name, fields in missing.items() if fields}
+    assert not missing, f"fields printed on stdout but missing from README's JSON schema table: {missing}"
+
+
 def _completion_steps() -> dict[str, str]:
     """The README's completion install block, per shell (the lines under its `# bash` / `# zsh` / `# fish`)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
