@@ -7,7 +7,6 @@ Nothing here validates or stores: :meth:`SecretStore.set_many` validates the who
 from __future__ import annotations
 
 import contextlib
-import hmac
 import os
 import secrets as _secrets
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from orion_cli.core.errors import SecretsError
 from orion_cli.core.files import FileRefused, read_file_or_stream
 from orion_cli.core.redact import looks_like_key
 from orion_cli.secrets.dotenv import Unkept, scan_dotenv
-from orion_cli.secrets.names import CATALOGUE, normalise
+from orion_cli.secrets.names import CATALOGUE, same_value
 
 MAX_VALUE_FILE_BYTES = 1 << 20
 
@@ -121,16 +120,6 @@ def read_value_file(path: Path, *, named_by: str, hint: str | None = None) -> by
         if data.endswith(b"\r"):
             data = data[:-1]
     return data
-
-
-def same_value(name: str, a: bytes, b: bytes) -> bool:
-    """Whether two values given for credential ``name`` are the same credential once normalised
-    (``0x``-prefixed or not, a UUID's case); compared as stripped text when either is malformed."""
-    try:
-        a, b = normalise(name, a), normalise(name, b)
-    except SecretsError:
-        a, b = a.strip(), b.strip()
-    return hmac.compare_digest(a, b)
 
 
 def collect(variables: Mapping[str, str], *, base_dir: Path, origin_prefix: str = "") -> ImportPlan:

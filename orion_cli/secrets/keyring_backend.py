@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import hmac
 import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from typing import Any
 
 from orion_cli.core.errors import SecretsError
 from orion_cli.core.paths import make_private_dirs
+from orion_cli.secrets.names import same_value
 
 DEFAULT_SERVICE = "orion"
 INDEX_USERNAME = "__index__"
@@ -118,9 +118,11 @@ class KeyringSecrets:
         """Whether the keyring's entry under ``name`` is other than ``value`` (a malformed one is)."""
         try:
             held = self.get(name)
-        except SecretsError:
+        except SecretsError as exc:
+            if exc.reason != "keyring_damaged":  # the keyring failing is its own error, not another value
+                raise
             return True
-        return held is not None and not hmac.compare_digest(held, value)
+        return held is not None and not same_value(name, held, value)  # set by hand: as typed
 
     def index(self) -> dict[str, datetime]:
         stored = self._get_raw(INDEX_USERNAME)

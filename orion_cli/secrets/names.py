@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -286,3 +287,13 @@ def normalise(name: str, raw: bytes) -> bytes:
     if spec is None:
         return raw
     return spec.validate(name, raw)
+
+
+def same_value(name: str, a: bytes, b: bytes) -> bool:
+    """Whether two values given for credential ``name`` are the same credential once normalised
+    (``0x``-prefixed or not, a UUID's case); compared as stripped text when either is malformed."""
+    try:
+        a, b = normalise(name, a), normalise(name, b)
+    except SecretsError:
+        a, b = a.strip(), b.strip()
+    return hmac.compare_digest(a, b)

@@ -43,7 +43,7 @@ from orion_cli.core.errors import (
     StorageError,
     UsageError,
 )
-from orion_cli.secrets.names import CATALOGUE, check_name, normalise, unknown_credential
+from orion_cli.secrets.names import CATALOGUE, check_name, normalise, same_value, unknown_credential
 from orion_cli.secrets.unlock import MIN_NEW_PASSWORD_LENGTH, MasterPassword, resolve_master_password
 from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, Vault, derive_key
 
@@ -357,10 +357,12 @@ class SecretStore(abc.ABC):
         for name in self.held(sorted(clean)):
             try:
                 now = self._read(name)
-            except SecretsError:  # held, but unreadable (a damaged keyring entry): replaced all the same
-                replaced.append(name)
+            except SecretsError as exc:
+                if exc.reason != "keyring_damaged":  # the keyring failing is its own error, not another value
+                    raise
+                replaced.append(name)  # held, but malformed: replaced all the same
                 continue
-            if now is not None and not hmac.compare_digest(now, clean[name]):
+            if now is not None and not same_value(name, now, clean[name]):  # a value set by hand as typed
                 replaced.append(name)
         return replaced
 

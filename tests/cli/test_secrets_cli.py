@@ -313,6 +313,12 @@ def test_encrypt_prompts_skip_a_stored_credential_unless_replace(
     assert "Polymarket wallet private key (32-byte hex) (already stored: Enter keeps it):" in asked
     assert secrets.get("polymarket_private_key").reveal() == "0x" + OTHER_WALLET_KEY
 
+    # Review: with -q the "not asked" lines are gone; a run that asks nothing, or only is skipped, says why.
+    answers.clear()
+    quiet = run("-q", "encrypt")
+    assert quiet.exit_code == 2 and "nothing to store" in quiet.stderr, quiet.output
+    assert "not asked for the 2 already stored (kalshi_api_key_id, polymarket_private_key); --replace" in quiet.stderr
+
 
 @pytest.mark.parametrize("case", ["missing-file", "missing-value-file", "bad-value", "unimported",
                                   "no-password-source", "ledger-directory-missing"])

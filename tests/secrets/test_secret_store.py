@@ -271,6 +271,49 @@ def test_a_change_is_made_inside_its_audit_scope_and_a_failed_commit_says_it_was
 OTHER_WALLET_KEY = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # Hardhat #1, public
 
 
+@pytest.mark.parametrize("by_hand", [WALLET_KEY, WALLET_KEY.upper(), "0x" + WALLET_KEY.upper(), f"  {WALLET_KEY}\n"],
+                         ids=["bare", "capitals", "0x-capitals", "spaces"])
+def test_a_credential_set_in_the_keyring_by_hand_as_typed_is_the_same_value(tmp_path: Path, by_hand: str) -> None:
+    """Review: a wallet key set in the keyring by hand without its 0x (or in capitals) is read as typed, so
+    importing the same key was refused as "already stored with another value", pushing the user to
+    --replace; a held value is compared as the credential it is (normalised), before and under the lock.
+    A keyring that fails to read is its own error (exit 4), not another value."""
+    from keyring.backend import KeyringBackend
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+        fail = False
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.data: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            if self.fail and username == "polymarket_private_key":
+                raise RuntimeError("the keyring daemon is gone")
+            return self.data.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.data[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            del self.data[(service, username)]
+
+    kr = MemoryKeyring()
+    store = open_store("keyring", vault_path=tmp_path / "vault.json", keyring_backend=kr)
+    kr.set_password("orion", "polymarket_private_key", by_hand)
+    assert store.replacing({"polymarket_private_key": WALLET_KEY}) == []
+    store._write({"polymarket_private_key": ("0x" + WALLET_KEY).encode()}, replace=False)  # the check under the lock
+    kr.set_password("orion", "polymarket_private_key", by_hand)
+    store.set_many({"polymarket_private_key": "0x" + WALLET_KEY})
+    assert store.get("polymarket_private_key").reveal() == "0x" + WALLET_KEY
+    assert store.replacing({"polymarket_private_key": OTHER_WALLET_KEY}) == ["polymarket_private_key"]
+    kr.fail = True
+    with pytest.raises(SecretsError) as err:
+        store.replacing({"polymarket_private_key": OTHER_WALLET_KEY})
+    assert err.value.exit_code == ExitCode.AUTH and err.value.reason == "keyring_error"
+
+
 @pytest.mark.parametrize("backend", ["vault", "keyring", "keyring-by-hand"])
 def test_a_stored_credential_is_replaced_only_on_purpose(tmp_path: Path, backend: str) -> None:
     """A docs review found `encrypt` replacing a stored credential silently. ``set_many`` refuses a name

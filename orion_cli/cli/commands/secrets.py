@@ -296,8 +296,13 @@ def encrypt(
             # The master password before the credentials: a mistyped one (or two new ones that differ)
             # found after the last answer threw every answer away.
             store.ready_to_write()
-            plan = _interactive_plan(app_ctx, set(store.held(list(CATALOGUE))), replace=replace)
+            held = set(store.held(list(CATALOGUE)))
+            plan = _interactive_plan(app_ctx, held, replace=replace)
             if not plan.values:
+                if held and not replace:  # the lines saying each was not asked are gone under -q
+                    raise UsageError("no credentials entered: nothing to store",
+                                     hint=f"not asked for the {len(held)} already stored ({', '.join(sorted(held))});"
+                                          " --replace asks for them too")
                 raise nothing_to_store()
         differing = {d.ignored: d for d in plan.differing}
         for var in plan.shadowed:
