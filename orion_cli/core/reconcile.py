@@ -1246,15 +1246,17 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
     else:
         own, over = fit_fills([replace(f, client_order_id=coid) for f in found], Decimal(row.size), coid)
     detail = f"venue says {state.venue_status or state.status.value}"
+    # Recorded at the time the venue had answered, not when the run began (a report another process read
+    # in between, before the fill happened, would count as holding it: Ledger.report_holds), nor once the
+    # write lock is held (one read while this waited, after the venue had the fill, would not, and a
+    # venue clock ahead of the host's then had its cash counted twice).
+    learned = ctx.clock()
     try:
         with ctx.db.write() as conn:
             known = _known_fill_ids(conn, ctx.mode, venue, [f.fill_id for f in own])
-            # Recorded at the time it is (after the venue answered), not when the run began: a report
-            # another process read in between, before the fill happened, would count as holding it
-            # (Ledger.report_holds), and the ledger's cash lack it until the next report is recorded.
             after = ctx.ledger.transition(coid, target, venue_order_id=state.venue_order_id or None, fills=own,
                                           venue_status=state.venue_status, reject_reason=state.reject_reason,
-                                          conn=conn, now=ctx.clock(), overfill_ok=buy)
+                                          conn=conn, now=learned, overfill_ok=buy)
             new = [f for f in own if f.fill_id not in known]
             new_fills = len(new)
             changed = after.status is not before or new_fills > 0

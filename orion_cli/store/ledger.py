@@ -799,10 +799,11 @@ class Ledger:
         self._ensure_day_snapshot(c, now)
         cash = c.execute(select(balances).where(balances.c.mode == self.mode,
                                                 balances.c.venue == f.venue.value)).first()
-        # Recorded no earlier than the report already stored: what comes into the ledger after a report
-        # cannot be claimed known to the venue before it was read (report_holds), even when ``now`` is
-        # older than that report (a caller's time taken before it began, another process's newer read).
-        recorded = now if cash is None or self.mode == "paper" else max(now, _parse_ts(cash.as_of))
+        # Recorded at ``now``, the time its caller learned it from the venue (taken before the write lock):
+        # a report another process read after that and stored while this waited holds it (report_holds).
+        # Moved up to that report's time, it was judged by the venue's date alone, and a venue clock ahead
+        # of the host's counted its cash twice. Every caller passes when it learned the fill, none older.
+        recorded = now
         netted = self._apply_to_position(c, f, category, now)
         c.execute(insert(fills).values(
             mode=self.mode, venue=f.venue.value, fill_id=f.fill_id,

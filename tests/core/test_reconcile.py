@@ -1998,6 +1998,60 @@ def test_a_fill_listed_before_the_runs_own_report_is_held_by_it_with_the_venue_c
     _verify(db)
 
 
+def test_a_fill_looked_up_before_another_process_stored_its_report_is_held_by_it_with_the_venue_clock_ahead(
+        db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: a fill looked up (step 1) was recorded at the time of the write, once the write lock was
+    held. Kalshi's clock 3 s ahead of this host: an unknown order filled at t0 + 0.5 s (Kalshi's
+    t0 + 3.5 s); reconcile looked it up at t0 + 1 s; a `balance` in another process read Kalshi's
+    $495.99 (holding it) at t0 + 1.5 s and stored it while reconcile waited for the lock; recorded at
+    t0 + 2 s, the fill was judged by Kalshi's date, after that read, and its cost counted a second time
+    ($491.98, a loss never made). It is recorded when the venue had answered."""
+    import contextlib
+
+    from orion_cli.core.reconcile import WITHHELD_TRANSFERS
+
+    ledger = Ledger(db, "live")
+    ledger.record_balance(Balance(Venue.KALSHI, "live", D(500), D(0), D(500), EARLIER), now=EARLIER)
+    t0 = NOW
+    clock = _Clock(t0)
+    made = _fill("f-1", "o-1", "10", "0.40", ts=t0 + timedelta(milliseconds=3500))
+    looked_up = t0 + timedelta(seconds=1)
+    other_read = Balance(Venue.KALSHI, "live", D("495.99"), D(0), D("495.99"), made.ts.replace(microsecond=0),
+                         read_at=t0 + timedelta(milliseconds=1500))
+
+    class Answering(FakeVenue):
+        async def find_order(self, client_order_id: str, venue_order_id: str = "") -> OrderState | None:
+            clock.at = looked_up
+            return await super().find_order(client_order_id, venue_order_id)
+
+        async def transfers(self) -> list[Transfer]:  # the run's own report is withheld: only the other's counts
+            raise VenueUnavailable("kalshi", "GET /portfolio/deposits: 503 after 3 attempts")
+
+    real_write = db.write
+    stored: list[bool] = []
+
+    @contextlib.contextmanager
+    def write(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        if clock.at == looked_up and not stored:  # while reconcile waits for the lock, the other stores its read
+            stored.append(True)
+            Ledger(db, "live").record_balance(other_read, now=t0 + timedelta(milliseconds=1600))
+            clock.at = t0 + timedelta(seconds=2)
+        with real_write(*args, **kwargs) as conn:
+            yield conn
+
+    monkeypatch.setattr(db, "write", write)
+    _intent(ledger, "c-1")
+    venue = Answering(positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(10), D("0.40"), D(4))])
+    venue.orders["c-1"] = _state("c-1", "o-1", OrderStatus.FILLED, "10", "10", (made,))
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, now=t0, clock=clock)
+    assert stored and res.report_withheld == WITHHELD_TRANSFERS
+    assert [(f.fill_id, f.size) for f in ledger.fills()] == [("f-1", D(10))]
+    bal = ledger.balance(Venue.KALSHI)
+    assert bal is not None and bal.as_of == t0 + timedelta(milliseconds=1500)
+    assert (bal.available, bal.total) == (D("495.99"), D("495.99"))
+    _verify(db)
+
+
 def test_a_settlement_of_another_count_than_the_ledger_held_is_drift(db: Database, settings: Settings) -> None:
     ledger = Ledger(db, "live")
     _filled_order(ledger, "c-y", "o-y", [_fill("fy", "o-y", "10", "0.40")])

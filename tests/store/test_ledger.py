@@ -756,23 +756,26 @@ def test_a_fill_made_after_the_report_was_read_is_still_added_to_it(db: Database
 
 
 @pytest.mark.parametrize("action", [Action.BUY, Action.SELL])
-def test_a_fill_recorded_with_a_time_older_than_the_stored_report_is_judged_by_its_date(db: Database,
-                                                                                        action: Action) -> None:
-    """A caller's ``now`` can be older than the report already stored (reconcile's is when the venue
-    listed its fills; another process may store a report read after that). The fill, dated after that report,
-    came into the ledger after it: it is not one the report holds because of the old time it was
-    recorded at (it is recorded no earlier than the report), and its cash moves."""
+def test_a_fill_learned_before_another_processs_report_and_written_after_it_is_held_by_it(db: Database,
+                                                                                          action: Action) -> None:
+    """Review: a fill was recorded no earlier than the report already stored. A trade learns its fill at
+    t0 + 0.3 s (Kalshi's clock 3 s ahead dates it t0 + 3.2 s); while it waits for the write lock, a
+    ``balance`` in another process reads Kalshi's cash at t0 + 1 s, which holds the fill, and stores it
+    first. Moved up to that report's time, the fill was judged by its date alone (after the read) and
+    its cash moved again: a buy's $400 twice (cash 200 for 600, a loss never made), a sale's proceeds
+    twice. It is recorded at the time it was learned, which every caller passes."""
     t0 = NOW.replace(microsecond=0)
-    led, cash = _skewed_ledger(db, action, t0, timedelta(0))
+    led, cash = _skewed_ledger(db, action, t0, VENUE_AHEAD)
+    filled = t0 + VENUE_AHEAD + timedelta(milliseconds=200)
     led.record_intent(prepared("c1", size="800", price="0.50", action=action), now=t0)
-    read = t0 + timedelta(seconds=10)
-    led.record_balance(_kalshi_report(str(cash), t0 - timedelta(minutes=5), read_at=read), now=read)
-    led.record_fills("c1", [replace(fill("f1", "800", "0.50", "0", action=action), ts=read + timedelta(seconds=5))],
-                     now=t0 + timedelta(seconds=1))  # reconcile listed it at t0 + 1 s
     moved = D(-400) if action is Action.BUY else D(400)
+    read = t0 + timedelta(seconds=1)
+    led.record_balance(_kalshi_report(str(cash + moved), filled.replace(microsecond=0), read_at=read), now=read)
+    learned = t0 + timedelta(milliseconds=300)
+    led.record_fills("c1", [replace(fill("f1", "800", "0.50", "0", action=action), ts=filled)], now=learned)
     assert _cash(led) == (cash + moved, cash + moved)
     with db.read() as conn:
-        assert conn.execute(select(fills.c.recorded_at).where(fills.c.fill_id == "f1")).scalar() == iso_utc(read)
+        assert conn.execute(select(fills.c.recorded_at).where(fills.c.fill_id == "f1")).scalar() == iso_utc(learned)
 
 
 def test_report_holds_and_the_ledgers_unreported_fills_are_exact_negations(db: Database) -> None:
