@@ -815,3 +815,44 @@ def test_an_unknown_environment_variable_is_not_halted_and_names_the_db_option(
         db.dispose()
     named = run("--db", str(isolated_home / "orion.db"), "halt", "--reason", "t")
     assert named.exit_code == 0 and "HALTED: t" in named.stderr, named.output
+
+
+@pytest.mark.parametrize("password", ["none", "wrong"])
+def test_cancel_open_live_with_a_vault_that_does_not_open_gives_its_unlock_hint_and_says_halted(
+        isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, password: str) -> None:
+    """Found in review: a locked vault or a wrong password during `halt --cancel-open --live` hinted
+    "`orion secrets encrypt` the venue's credentials, or disable it", and the message said "nothing was
+    changed" though the halt was engaged. It gives the vault's own unlock hint (as `balance` does), says
+    the halt is on and only the cancelling failed, and names the retry with --live."""
+    from cheap_kdf import accept_cheap_kdf
+
+    from orion_cli.secrets.store import open_store
+    from orion_cli.secrets.unlock import resolve_master_password
+    from orion_cli.secrets.vault import TEST_KDF
+
+    accept_cheap_kdf(monkeypatch)
+    assert run("init").exit_code == 0
+    vault, pw = isolated_home / "vault.json", tmp_path / "master"
+    pw.write_text("a throwaway master password for this test only")
+    pw.chmod(0o600)
+    monkeypatch.setenv("ORION_MASTER_PASSWORD_FILE", str(pw))
+    store = open_store("vault", vault_path=vault, kdf=TEST_KDF, allow_weak_kdf=True,
+                       password=lambda new: resolve_master_password(vault, prompt=None, new=new, keyring_get=None))
+    store.set_many({"polymarket_private_key": "0x" + "11" * 32})
+    store.close()
+    if password == "none":
+        monkeypatch.delenv("ORION_MASTER_PASSWORD_FILE")
+    else:
+        pw.write_text("not the password that opens this vault")
+    result = run("halt", "--cancel-open", "--live", "--json")
+    assert result.exit_code == 4, result.output
+    error = json.loads(result.stderr.strip().splitlines()[-1])
+    assert error["reason"] == ("locked" if password == "none" else "wrong_password"), error
+    assert error["message"].startswith("halted (the kill switch is engaged); only cancelling the resting orders "
+                                       "failed"), error
+    assert "nothing was changed" not in result.stderr
+    hint = next(line for line in result.stderr.splitlines() if line.startswith("hint: "))
+    assert "secrets encrypt" not in hint
+    assert ("ORION_MASTER_PASSWORD_FILE" in hint) and hint.endswith("then run `orion halt --cancel-open --live` "
+                                                                    "to cancel them"), hint
+    assert json.loads(run("halt", "--status", "--json").stdout)["halted"] is True

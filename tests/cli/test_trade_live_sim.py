@@ -1414,11 +1414,35 @@ def test_halt_cancel_open_reads_a_rate_limited_polymarket_cancel_as_try_again_no
     error = cancels["polymarket"]["error"]
     assert cancels["polymarket"]["status"] == "failed" and "polymarket unavailable" in error and "HTTP 429" in error
     assert "rejected" not in error
-    assert f"running `{orion(world)} halt --cancel-open` again is safe" in err
+    assert f"running `{orion(world)} halt --cancel-open --live` again is safe" in err
     assert world.psim.orders[poly_id]["status"] == "LIVE"
     code, out, err = world.run("halt", "--cancel-open", "--jsonl")  # again, as it says: cancelled
     assert code == 0, err
     assert world.psim.orders[poly_id]["status"] == "CANCELED"
+
+
+@ONE_BACKEND
+def test_halt_cancel_open_live_retry_hint_run_as_printed_cancels_at_the_venues(world: World) -> None:
+    """Found in review: `halt --cancel-open --live` (trading.mode paper) with a venue down exited 5
+    hinting "running `orion halt --cancel-open` again is safe"; run as printed, without --live, it
+    cancelled the paper ledger's orders, exited 0 and left the venue's order resting. The hint repeats
+    --live (and --db), and the command it names, run as printed, cancels at the venue."""
+    import re
+    import shlex
+
+    ids = _place_resting_orders(world)
+    paper = {"ORION__TRADING__MODE": "paper"}
+    code, _, err = world.run("halt", "--cancel-open", "--live", "--jsonl",
+                               extra_env={**paper, "ORION__POLYMARKET__CLOB_URL": "http://127.0.0.1:9"})
+    assert code == 5, err
+    assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "LIVE"
+    printed = re.search(r"running `(orion [^`]*)` again is safe", err)
+    assert printed and printed.group(1) == f"{orion(world)} halt --cancel-open --live", err
+    argv = shlex.split(printed.group(1))[1:]
+    proc = subprocess.run([*ORION_ARGV, *argv], env={**world.env, **paper}, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=TIMEOUT)  # as printed: no --db added
+    assert proc.returncode == 0, proc.stderr
+    assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "CANCELED"
 
 
 @ONE_BACKEND
@@ -1435,7 +1459,8 @@ def test_halt_cancel_open_with_a_key_the_venue_refuses_exits_4_not_5(world: Worl
     assert code == 4, err
     error = json.loads(err.strip().splitlines()[-1])
     assert error["reason"] == "auth" and "kalshi" in error["message"], error
-    assert "check the API key id" in err and f"running `{orion(world)} halt --cancel-open` again is safe" not in err
+    assert "check the API key id" in err and "again is safe" not in err
+    assert f"then run `{orion(world)} halt --cancel-open --live` again" in err
     assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] != "LIVE"  # the other venue's were still cancelled
     code, out, err = world.run("halt", "--status", "--json")
     assert code == 0 and json.loads(out)["halted"] is True
@@ -1465,7 +1490,7 @@ def test_halt_cancel_open_with_venues_answering_without_their_order_lists_exits_
     assert "halted, but not every resting order was cancelled" in message
     assert "kalshi: resting orders not listed (/portfolio/orders.orders: missing)" in message, message
     assert "polymarket: resting orders not listed (/data/orders.data: missing)" in message, message
-    assert f"running `{orion(world)} halt --cancel-open` again is safe" in err
+    assert f"running `{orion(world)} halt --cancel-open --live` again is safe" in err
     assert world.ksim.account(KEY_ID).order(ids[Venue.KALSHI])["status"] == "resting"
     assert world.psim.orders[ids[Venue.POLYMARKET]]["status"] == "LIVE"
     audited = _cancel_open_audits(world)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -54,6 +55,22 @@ VAULT_PROBLEMS = frozenset({"no_vault", "vault_link_dangling", "locked", "wrong_
                             "weak_password", "vault_damaged", "vault_version", "vault_busy", "vault_rekeyed",
                             "loose_permissions", "no_keyring", "keyring_error"})
 CANCEL_HINT = "`orion secrets encrypt` the venue's credentials, or disable it (kalshi.enabled / polymarket.enabled)"
+
+
+def cancel_again(mode: str) -> str:
+    """The `orion halt --cancel-open` that retries the cancels where this one ran: in ``mode``'s ledger.
+
+    Why: every retry hint named `orion halt --cancel-open` alone. After `halt --cancel-open --live`
+    failed at a venue (exit 5), that command, run as printed where trading.mode is paper, cancelled the
+    paper ledger's orders, exited 0 and left the venues' orders resting, in an emergency. The options
+    that choose the ledger are repeated: ``--live`` here (harmless where the mode is live anyway, and
+    the environment pair may not be set where the hint is read), ``--config``/``--db`` by the output
+    (core/command_line)."""
+    return "orion halt --cancel-open" + (" --live" if mode == "live" else "")
+
+
+# What a vault message adds that a halt must not repeat: the halt itself did change the ledger.
+_NOTHING_CHANGED = re.compile(r"; nothing was changed(?: by this command)?")
 
 
 def one_line_reason(reason: str, limit: int) -> tuple[str, list[str]]:
@@ -269,7 +286,8 @@ def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Dat
         raise ConfigError(f"halted in the database {db.display_url}, but the [halt] configuration is wrong: "
                           f"{settings.halt_problems[0]}",
                           hint="fix it, then check the sentinel file with `orion halt --status`" +
-                               ("; --cancel-open cancelled nothing: run it again then" if cancel_open else ""),
+                               (f"; --cancel-open cancelled nothing: run `{cancel_again(mode)}` then"
+                                if cancel_open else ""),
                           reason="config_invalid")
     if not cancel_open:
         if live:
@@ -281,7 +299,7 @@ def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Dat
 
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
         raise ConfigError(f"halted, but --cancel-open needs a valid configuration: {settings.problems[0]}",
-                          hint="fix the configuration, then run `orion halt --cancel-open` again",
+                          hint=f"fix the configuration, then run `{cancel_again(mode)}` again",
                           reason="config_invalid")
     cancels, problems, credentials = _cancel_open(app, mode)
     outcomes = [o for r in cancels for o in r.outcomes]
@@ -300,14 +318,23 @@ def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Dat
     if problems:
         from orion_cli.core.errors import SecretsError, VenueUnavailable
 
+        again = cancel_again(mode)
         message = f"halted, but not every resting order was cancelled: {'; '.join(problems)}"
-        hint = "running `orion halt --cancel-open` again is safe"
+        hint = f"running `{again}` again is safe"
         if credentials is not None:  # nothing but credentials stood in the way
-            raise SecretsError(message, hint=CANCEL_HINT, reason=credentials)
+            reason, fix = credentials
+            if reason in VAULT_PROBLEMS:
+                # The vault's own hint (as `balance` gives it: unlock it, the right password), not "encrypt
+                # the credentials"; and its "nothing was changed" is not this command's: the halt is on.
+                message = ("halted (the kill switch is engaged); only cancelling the resting orders failed: "
+                           f"{_NOTHING_CHANGED.sub('', '; '.join(problems))}")
+                fix = fix or "`orion secrets check` says why the vault does not open"
+            raise SecretsError(message, hint=f"{fix or CANCEL_HINT}; then run `{again}` to cancel them",
+                               reason=reason)
         if any(r.rejected for r in cancels):  # a revoked or mistyped key: running again changes nothing
             from orion_cli.core.errors import REJECTED_HINT, AuthError
 
-            raise AuthError(message, hint=f"{REJECTED_HINT}; then run `orion halt --cancel-open` again")
+            raise AuthError(message, hint=f"{REJECTED_HINT}; then run `{again}` again")
         raise VenueUnavailable(", ".join(sorted({p.split(":", 1)[0] for p in problems})), message, hint=hint)
 
 
@@ -406,9 +433,9 @@ def _unrecorded_hint(settings: Settings, exc: ConfigError) -> str:
     return f"{own}; {advice}" if exc.reason == "storage_missing" else f"{advice}; {own}"
 
 
-def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[str], str | None]:
+def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[str], tuple[str, str | None] | None]:
     """Cancel on each enabled venue of ``mode``: (per-venue results, problems, and when credentials were the
-    only problem, the reason of the first)."""
+    only problem, the reason and hint of the first)."""
     from orion_cli.cli.commands.market_data import run
     from orion_cli.cli.live_venues import LazyStore, aclose_venues, live_venues, venues_wanted
     from orion_cli.core.cancel_open import cancel_open_orders
@@ -418,7 +445,8 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
     settings = app.settings()
     db = app.db()
     venues: dict[Venue, TradingVenue] = {}
-    missing: list[tuple[str, str]] = []  # (what, reason) of each venue whose credentials could not be read
+    # (what, reason, hint) of each venue whose credentials could not be read
+    missing: list[tuple[str, str, str | None]] = []
     with LazyStore(app) as secrets:
         if mode == "live":
             wanted = venues_wanted(settings, None)
@@ -428,11 +456,12 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
                                               warn=app.out.warn))
                 except SecretsError as exc:
                     if exc.reason not in VAULT_PROBLEMS:
-                        missing.append((f"{venue.value}: {exc.message}", exc.reason))
+                        missing.append((f"{venue.value}: {exc.message}", exc.reason, exc.hint))
                         continue
                     # The vault itself: the same for every venue left, so it is said once and not
                     # unlocked (or asked for) again.
-                    missing.append((f"{', '.join(v.value for v in wanted[i:])}: {exc.message}", exc.reason))
+                    missing.append((f"{', '.join(v.value for v in wanted[i:])}: {exc.message}", exc.reason,
+                                    exc.hint))
                     break
             if venues:
                 app.out.banner(f"LIVE: cancelling the resting orders on {', '.join(v.value for v in venues)}.")
@@ -461,8 +490,8 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
     problems = [f"{r.venue.value}: resting orders not listed ({r.unreachable})" for r in results if r.unreachable]
     problems += [f"{o.venue.value}: order {o.order.venue_order_id}: {o.error}" for r in results for o in r.outcomes
                  if o.failed]
-    credentials = missing[0][1] if missing and not problems else None
-    return results, [what for what, _ in missing] + problems, credentials
+    credentials = (missing[0][1], missing[0][2]) if missing and not problems else None
+    return results, [what for what, _, _ in missing] + problems, credentials
 
 
 def resume_command(
