@@ -1324,6 +1324,35 @@ def test_an_opportunity_is_traded_only_on_the_data_it_was_scanned_from(op_id: st
     assert audit_count() == before and ledger_orders() == []
 
 
+@pytest.mark.parametrize("how", ["flags", "environment pair"])
+def test_a_live_trade_of_a_recorded_opportunity_hints_a_live_scan_not_a_paper_only_flag(
+        op_id: str, tmp_path: Path, how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: `orion trade ID --confirm --live --authorize-live` for an id scanned with --demo
+    exited 2 hinting "add --demo"; adding it was refused (exit 2, "--demo and --snapshot are paper only"),
+    a loop (the environment pair's too). Live, the hint says the data was recorded and live trading
+    needs an opportunity scanned from the live venues."""
+    import shutil
+
+    from orion_cli.venues.snapshot import demo_path
+
+    snapshot = shutil.copy(demo_path(), tmp_path / "today.json.gz")
+    flags = ["--live", "--authorize-live"] if how == "flags" else []
+    if how == "environment pair":
+        monkeypatch.setenv("ORION_PAPER_TRADING", "0")
+        monkeypatch.setenv("ORION_LIVE_TRADING_AUTHORIZED", "true")
+    for scanned, flag in (("demo data set", "--demo"), (f"snapshot {snapshot}", "--snapshot")):
+        if flag == "--snapshot":
+            _stored_from(op_id, f"snapshot {snapshot}")
+        code, out, err = invoke("trade", op_id, "--confirm", *flags, "--json")
+        assert code == 2 and out == "", err
+        assert json.loads(err.strip().splitlines()[-1])["reason"] == "other_data", err
+        hint = err.strip().splitlines()[-2]
+        assert hint == (f"hint: it was scanned from the {scanned}: that is recorded data, which is paper only; "
+                        "live trading needs an opportunity scanned from the live venues: run `orion scan` "
+                        f"(without {flag}) and trade an id from its output"), hint
+    assert ledger_orders() == []
+
+
 def test_a_used_key_is_traded_only_on_the_data_its_execution_was(op_id: str) -> None:
     """A used key is reported or resumed on the data flags its execution recorded (the books its resume
     must read again), whatever the opportunity's record says."""

@@ -427,7 +427,7 @@ def scanned_flags(scanned_from: str) -> str:
 
 
 def _refuse_other_data(op: Opportunity, scanned_from: str, prior: Mapping[str, Any] | None,
-                       snapshot: Path | None, demo: bool) -> None:
+                       snapshot: Path | None, demo: bool, mode: str = "paper") -> None:
     """A trade of ``op`` on other data than it was priced on (exit 2, before any request or write).
 
     Found by a contract reviewer: an id from `orion scan --demo` traded without --demo went to the live
@@ -436,7 +436,12 @@ def _refuse_other_data(op: Opportunity, scanned_from: str, prior: Mapping[str, A
     its execution was traded on, which its resume must read again. Only the kind of data is compared:
     a snapshot's path is the one typed then, relative to another working directory perhaps. A key an
     execution of another opportunity holds says nothing of this one's data (review: its data sent the
-    operator to flags this opportunity was never priced on); DUPLICATE refuses that key later."""
+    operator to flags this opportunity was never priced on); DUPLICATE refuses that key later.
+
+    In live ``mode`` recorded data is no fix: "add --demo" to a live trade was refused as "--demo and
+    --snapshot are paper only" (review: the hint and the refusal sent the operator in a loop). The hint
+    says the opportunity came from recorded data and that live trading needs one scanned from the live
+    venues."""
     from orion_cli.execution.state import recorded_source_flags
 
     if prior is not None and prior["opportunity_id"] != op.id:
@@ -452,6 +457,9 @@ def _refuse_other_data(op: Opportunity, scanned_from: str, prior: Mapping[str, A
     flag = given.split()[0] if given else ""
     fix = (f"add{expected}" if have == "live" else f"leave out {flag}" if want == "live"
            else f"use{expected} instead of {flag}")
+    if mode == "live" and want != "live":  # recorded data is paper only: adding its flag is refused
+        fix = (f"that is recorded data, which is paper only; live trading needs an opportunity scanned from the "
+               f"live venues: run `orion scan` (without {expected.split()[0]}) and trade an id from its output")
     from orion_cli.core.errors import UsageError
 
     raise UsageError(f"{what}, and this trade would read {have_words}, where it was never priced; nothing "
@@ -1344,7 +1352,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     # A used key is reported or resumed from its stored plan: neither today's books nor today's
     # limits size or judge it then.
     prior = existing_execution(app, key)
-    _refuse_other_data(op, scanned_from, prior, snapshot, demo)  # a usage error: nothing written before it
+    _refuse_other_data(op, scanned_from, prior, snapshot, demo, pre_mode)  # a usage error: nothing written
     resuming = prior is not None
     if not confirm:  # --confirm says them at the gate; a preview must not stay silent on them
         for note in _gate_notes(app, live, authorize_live):
