@@ -922,7 +922,16 @@ class SnapshotSource:
 
     @property
     def name(self) -> str:
-        return self._label or f"snapshot {self.path}"
+        """The label the opportunities scanned from it are stored with: the file's path made absolute, as
+        a hint naming it (`--snapshot FILE`) is read in another directory perhaps. As typed, `orion
+        trade ID --demo` run from the parent of the scan's directory hinted `--snapshot today.json.gz`,
+        which was not found there."""
+        if self._label:
+            return self._label
+        try:
+            return f"snapshot {self.path.absolute()}"
+        except OSError:  # the working directory gone: as typed
+            return f"snapshot {self.path}"
 
     def capture(self) -> Capture:
         if self._capture is None:

@@ -1353,6 +1353,30 @@ def test_a_live_trade_of_a_recorded_opportunity_hints_a_live_scan_not_a_paper_on
     assert ledger_orders() == []
 
 
+def test_a_snapshot_hint_names_the_file_wherever_it_is_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: scanned in wd/ with `--snapshot today.json.gz`, `orion trade ID --demo` from the
+    parent hinted `use --snapshot today.json.gz instead of --demo`, which, run as printed, was "snapshot
+    file not found". The opportunity stores the file's absolute path, and the hint names it."""
+    import shutil
+
+    from orion_cli.venues.snapshot import demo_path
+
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    shutil.copy(demo_path(), wd / "today.json.gz")
+    monkeypatch.chdir(wd)
+    code, out, err = invoke("scan", "--snapshot", "today.json.gz", "--jsonl")
+    assert code == 0, err
+    op = str(lines(out)[0]["id"])
+    monkeypatch.chdir(tmp_path)
+    code, _, err = invoke("trade", op, "--demo")
+    assert code == 2, err
+    path = wd / "today.json.gz"
+    assert f"hint: it was scanned from the snapshot {path}: use --snapshot {path} instead of --demo" in err, err
+    code, _, err = invoke("trade", op, "--snapshot", str(path))  # as printed: a preview of the same data
+    assert code == 0, err
+
+
 def test_a_used_key_is_traded_only_on_the_data_its_execution_was(op_id: str) -> None:
     """A used key is reported or resumed on the data flags its execution recorded (the books its resume
     must read again), whatever the opportunity's record says."""
