@@ -1241,6 +1241,22 @@ def test_halted_refuses_with_exit_6(op_id: str) -> None:
     assert ledger_orders() == []
 
 
+def test_a_trade_refused_by_a_manual_halt_names_its_release_and_that_release_works(op_id: str) -> None:
+    """Found in review: a trade refused by a manual halt said the halt was on and not how to lift it
+    (a breaker trip's refusal names its command). The hint names the release, and run as printed it
+    lets the same trade through."""
+    assert invoke("halt", "--reason", "drill")[0] == 0
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "10")
+    assert code == 6 and "refused by HALTED" in err, err
+    hint = next(line for line in err.splitlines() if line.startswith("hint: "))
+    assert hint == "hint: `orion halt --status` shows why; `orion resume --yes` releases it", err
+    assert ledger_orders() == []
+    code, _, err = invoke(*hint.split("; ")[1].split("`")[1].split()[1:])  # as printed
+    assert code == 0, err
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "10", "--idempotency-key", "after")
+    assert code == 0, err
+
+
 def test_a_basket_of_more_than_two_legs_is_refused_by_the_checks_not_an_internal_error(tmp_path: Path) -> None:
     """Found in a black-box run: scan prices a complete neg-risk basket, the preview passed it, and
     `--confirm` exited 1 ("a two-leg execution needs exactly two legs") before any check ran, even

@@ -945,8 +945,9 @@ def _result_refused_by_halted(key: str) -> Any:
 
 @pytest.mark.parametrize(("result", "hint"), [
     (_result_halted, None),  # None: the single trade's own hint
-    # A single trade's HALTED refusal has no hint; the watch's halts all name `orion halt --status`.
-    (_result_refused_by_halted, "`orion halt --status` shows why"),
+    # A HALTED refusal names the release (the kill switch is not engaged here: the ordinary one), the
+    # watch's as a single trade's.
+    (_result_refused_by_halted, "`orion halt --status` shows why; `orion resume --yes` releases it"),
 ], ids=["execution-halted", "refused-by-HALTED"])
 def test_an_execution_that_meets_a_halt_stops_the_watch_in_a_single_trades_words(
         monkeypatch: Any, result: Any, hint: str | None) -> None:

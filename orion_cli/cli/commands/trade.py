@@ -778,12 +778,27 @@ HALT_HINT = "`orion halt --status` shows why"
 
 
 def _halt_hint(halt: HaltStatus) -> str:
-    """HALT_HINT, and for a drawdown trip or the sentinel file the exact release: `orion resume` alone is
-    refused for a drawdown trip, and any resume while the sentinel file exists."""
-    from orion_cli.risk.halt import unusual_release
+    """HALT_HINT and the exact release (:func:`~orion_cli.risk.halt.release_hint`): `orion resume --yes`,
+    `--breaker` too for a drawdown trip, the sentinel file removed first. Review: a trade refused by a
+    manual halt named no release at all (only a drawdown trip or the file did), where a breaker trip's
+    refusal names its command."""
+    from orion_cli.risk.halt import release_hint
 
-    unusual = unusual_release(halt)
-    return f"{HALT_HINT}; {unusual}" if unusual else HALT_HINT
+    return f"{HALT_HINT}; {release_hint(halt)}"
+
+
+def halted_refusal_hint(app: AppContext, mode: str) -> str:
+    """The hint of a trade the HALTED check refused: :func:`_halt_hint` of the kill switch as it stands
+    now; when it cannot be read (or was released meanwhile), HALT_HINT and the ordinary release."""
+    from orion_cli.risk.halt import KillSwitch, release_command
+
+    try:
+        halt = KillSwitch(app.db(), sentinel_file=app.settings().halt.sentinel_file, mode=mode).status()
+    except Exception:  # the refusal is said regardless; only the release is the ordinary one
+        halt = None
+    if halt is None or not halt.halted:
+        return f"{HALT_HINT}; `{release_command(None)}` releases it"
+    return _halt_hint(halt)
 
 
 def halted_execution_hint(source_flags: str = "") -> str:
@@ -858,12 +873,13 @@ def id_taken_refusal(result: ExecutionResult) -> Refused | None:
                         "--idempotency-key sends new ids")
 
 
-def raise_for_result(result: ExecutionResult, source_flags: str = "") -> None:
+def raise_for_result(result: ExecutionResult, source_flags: str = "",
+                     halted_hint: Callable[[], str] | None = None) -> None:
     """Exit codes: done 0; refused, halted, unwound 6; a venue unreachable 5; a venue that refused
     orion's credentials for an order 4 (:func:`credentials_refusal`). A re-run of a used key (nothing
     sent) exits as the execution it reports ended (:attr:`ExecutionResult.outcome`): 0 only for one
     that ended done. ``source_flags``: the trade's --demo/--snapshot, carried by the hints that name
-    `orion reconcile`."""
+    `orion reconcile`. ``halted_hint``: the hint of a refusal by HALTED (:func:`halted_refusal_hint`)."""
     from orion_cli.venues.trading import OrderStatus
 
     status = result.outcome
@@ -877,7 +893,8 @@ def raise_for_result(result: ExecutionResult, source_flags: str = "") -> None:
         failed = result.verdict.first_failure
         name = failed.name if failed is not None else "REFUSED"
         detail = failed.detail if failed is not None else result.message
-        raise Refused(f"refused by {name}: {detail}", reason=name)
+        hint = (halted_hint() if halted_hint is not None else HALT_HINT) if name == "HALTED" else None
+        raise Refused(f"refused by {name}: {detail}", reason=name, hint=hint)
     if status == "halted":
         raise Halted(f"halted: {result.message}", hint=halted_execution_hint(source_flags))
     if status == "unwound":
@@ -1455,7 +1472,7 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
         say_reset_change(app, auth.mode)
         if stop.stopped_after_decided():
             out.info(f"{stop.reason} after the execution was decided and recorded: it ends with its own exit code")
-        raise_for_result(result, source_flags(snapshot, demo))
+        raise_for_result(result, source_flags(snapshot, demo), lambda: halted_refusal_hint(app, auth.mode))
         if stop.requested and not stop.stopped_after_decided():
             out.info(f"{stop.reason}: the execution was finished and recorded first")
             raise KeyboardInterrupt
@@ -2285,7 +2302,8 @@ def _trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity]
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
         if failed is not None and failed.name in ("BREAKER", "HALTED"):  # in a single trade's words
             return trades, WatchStop.refused(f"refused by {failed.name}: {failed.detail}", failed.name,
-                                             HALT_HINT if failed.name == "HALTED" else None)
+                                             halted_refusal_hint(app, auth.mode) if failed.name == "HALTED"
+                                             else None)
     return trades, None
 
 
