@@ -35,10 +35,33 @@ KeyringGetFn = Callable[[str, str], "str | None"]
 
 NO_SOURCE_HINT = (
     "for cron/services: put the password in a file only you can read and set "
-    f"{PASSWORD_FILE_ENV}=/path/to/file (chmod 600); or run `orion secrets remember` once to keep it in "
-    f"the OS keyring; or set {PASSWORD_ENV} (discouraged: environments leak); or run on a terminal to be "
-    "prompted"
+    f"{PASSWORD_FILE_ENV}=/path/to/file (chmod 600); or set {PASSWORD_ENV} (discouraged: environments "
+    "leak); or run on a terminal to be prompted"
 )
+REMEMBER = "`orion secrets remember`"
+
+
+def usable_keyring() -> bool:
+    """Whether this machine has an OS keyring `orion secrets remember` can store the password in (the
+    filtered backend of :func:`~orion_cli.secrets.keyring_backend.system_keyring`).
+
+    Review: the hints named `orion secrets remember` on machines with no keyring backend, where that
+    command fails ("no usable OS keyring backend"): they name it only where it can work."""
+    try:
+        from orion_cli.secrets.keyring_backend import system_keyring
+
+        system_keyring()
+    except Exception:  # no backend, or none orion accepts (a placeholder, a plaintext file)
+        return False
+    return True
+
+
+def no_source_hint() -> str:
+    """NO_SOURCE_HINT, with `orion secrets remember` among the sources where a keyring can hold it."""
+    if not usable_keyring():
+        return NO_SOURCE_HINT
+    file_source, rest = NO_SOURCE_HINT.split("; ", 1)
+    return f"{file_source}; or run {REMEMBER} once to keep it in the OS keyring; {rest}"
 
 _env_warned = False
 
@@ -175,7 +198,7 @@ def resolve_master_password(
         return MasterPassword(typed, "prompt")
     raise SecretsError(
         "the vault is locked and no master password source is available (not a terminal)",
-        hint=NO_SOURCE_HINT,
+        hint=no_source_hint(),
         reason="locked",
     )
 
@@ -211,7 +234,7 @@ def _warn_env_once(warn: Callable[[str], None] | None) -> None:
     _env_warned = True
     warn(
         f"using {PASSWORD_ENV} from the environment; other processes of this user can read it. "
-        f"Prefer {PASSWORD_FILE_ENV} (chmod 600) or `orion secrets remember`."
+        f"Prefer {PASSWORD_FILE_ENV} (chmod 600)" + (f" or {REMEMBER}." if usable_keyring() else ".")
     )
 
 

@@ -138,12 +138,30 @@ def test_keyring_then_prompt(tmp_path: Path) -> None:
     assert (got.value, got.source) == ("typed", "prompt")
 
 
-def test_no_source_and_no_tty_fails_fast_with_hint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keyring_usable", [False, True], ids=["no-keyring", "keyring"])
+def test_no_source_and_no_tty_fails_fast_with_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   keyring_usable: bool) -> None:
+    """`orion secrets remember` is hinted only where an OS keyring orion accepts exists."""
+    import keyring
+    from keyring.backend import KeyringBackend
+    from keyring.backends import fail
+
+    class Usable(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> None:
+            return None
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise AssertionError("not stored")
+
+    monkeypatch.setattr(keyring, "get_keyring", Usable if keyring_usable else fail.Keyring)
     with pytest.raises(SecretsError) as err:
         resolve_master_password(tmp_path / "v.json", environ={}, keyring_get=no_keyring, prompt=None)
     assert err.value.exit_code == ExitCode.AUTH
     hint = err.value.hint or ""
-    assert "ORION_MASTER_PASSWORD_FILE" in hint and "orion secrets remember" in hint
+    assert "ORION_MASTER_PASSWORD_FILE" in hint and "ORION_MASTER_PASSWORD " in hint
+    assert ("orion secrets remember" in hint) is keyring_usable, hint
 
 
 def test_new_password_asks_twice_and_checks(tmp_path: Path) -> None:
