@@ -159,8 +159,24 @@ def test_a_token_id_whose_market_cannot_be_told_is_refused(polymarket: str, env:
     assert code == exit_code and out == "", err
     assert said in json.loads(err.strip().splitlines()[-1])["message"]
     if polymarket == BRIA_NO:
-        assert f"hint: `orion pairs add {GCR_K} {BRIA_P} --inverted`" in err  # the ticker typed, not a placeholder
+        # the ticker typed, not a placeholder
+        assert (f"hint: Kalshi YES settling like that NO token is the pair inverted: `orion pairs add {GCR_K} "
+                f"{BRIA_P} --inverted`") in err, err
     assert not default_pairs_file().exists() and audit("pairs.added") == []
+
+
+def test_a_no_token_given_with_inverted_hints_the_direct_pair_and_that_pair_is_what_was_meant() -> None:
+    """Found in review: `pairs add K NO_TOKEN --inverted` (Kalshi YES settles like the NO token's other
+    outcome, Polymarket YES) was hinted `pairs add K MARKET --inverted`, the opposite polarity: run as
+    printed, its opportunities buy one outcome twice. The hint keeps the meaning typed: direct."""
+    code, _, err = invoke("pairs", "add", GCR_K, BRIA_NO, "--demo", "--inverted")
+    assert code == 2, err
+    hint = next(line for line in err.splitlines() if line.startswith("hint: "))
+    assert "is the pair direct" in hint and hint.split("`")[1] == f"orion pairs add {GCR_K} {BRIA_P}", hint
+    assert not default_pairs_file().exists()
+    code, _, err = invoke(*hint.split("`")[1].split()[1:])  # as printed
+    assert code == 0, err
+    assert [(p["kalshi"], p["polymarket"], p["inverted"]) for p in listed()] == [(GCR_K, BRIA_P, False)]
 
 
 def test_a_yes_token_id_looked_up_in_a_recording_of_polymarket_down_is_exit_5(tmp_path: Path) -> None:

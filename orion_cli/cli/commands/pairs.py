@@ -42,10 +42,16 @@ def list_command(ctx: typer.Context) -> None:
     app_ctx.out.records(records, PAIR_COLUMNS, title=f"curated pairs ({path})", empty=f"no curated pairs in {path}")
 
 
-def _token_look_up(app_ctx: AppContext, snapshot: Path | None, demo: bool, kalshi: str) -> Callable[[str], str]:
+def _token_look_up(app_ctx: AppContext, snapshot: Path | None, demo: bool, kalshi: str,
+                   inverted: bool = False) -> Callable[[str], str]:
     """The condition id of the market whose YES token a pair names: read from the recording (--snapshot,
     --demo) or asked of Polymarket. A NO token, or a token no market has, is refused (a NO token with the
-    command to give instead, for ``kalshi``, the ticker typed)."""
+    command to give instead, for ``kalshi``, the ticker typed).
+
+    The command given instead keeps what was typed: "Kalshi YES settles like the NO token's outcome"
+    (no --inverted) is the market inverted, and "... like the other outcome" (``inverted``) is the
+    market direct. Review: the hint always added --inverted, so `add K NO_TOKEN --inverted`, run as
+    hinted, curated the opposite polarity, whose opportunities buy one outcome twice."""
 
     def look_up(token: str) -> str:
         from orion_cli.core.errors import NotFound, OrionError, UsageError
@@ -72,10 +78,14 @@ def _token_look_up(app_ctx: AppContext, snapshot: Path | None, demo: bool, kalsh
                 "FILE): its market must be known to hold one Kalshi market on it each way")
             raise
         if token == market.no_token:
+            reading = ("--inverted with that NO token (Kalshi YES settling like its other outcome, Polymarket "
+                       "YES) is the pair direct" if inverted
+                       else "Kalshi YES settling like that NO token is the pair inverted")
             raise UsageError(
                 f"{token} is the NO token of Polymarket market {market.id}: a pair names the market, by its "
                 "condition id or YES token, and --inverted says Kalshi YES settles like Polymarket NO",
-                hint=f"`orion pairs add {kalshi} {market.id} --inverted` (if that is what settles alike)")
+                hint=f"{reading}: `orion pairs add {kalshi} {market.id}"
+                     f"{'' if inverted else ' --inverted'}` (if that is what settles alike)")
         if token != market.yes_token:
             raise UsageError(f"Polymarket market {market.id} lists {token} as neither its YES nor its NO token")
         return market.id
@@ -124,8 +134,8 @@ def add_command(
     typed = polymarket.strip()
     try:
         pair = add_pair(pairs_path(app_ctx), CuratedPair(kalshi.strip(), typed, inverted, note),
-                        look_up=_token_look_up(app_ctx, snapshot, demo, kalshi.strip()), before_write=app_ctx.db,
-                        configured=pairs_configured(app_ctx))
+                        look_up=_token_look_up(app_ctx, snapshot, demo, kalshi.strip(), inverted),
+                        before_write=app_ctx.db, configured=pairs_configured(app_ctx))
     except AlreadyCurated as same:  # a provisioning script run twice: nothing to do, nothing wrong
         app_ctx.out.info(f"{same.message}; nothing changed")
         app_ctx.out.record(same.pair.to_record(), PAIR_COLUMNS)
