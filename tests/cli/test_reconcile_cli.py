@@ -121,6 +121,34 @@ def test_clean_is_exit_0_with_one_reconcile_record_per_venue(db_file: str) -> No
     db.dispose()
 
 
+def test_a_bare_reconcile_after_demo_trades_hints_the_demo_data_they_were_made_on(
+        db_file: str, drifting: dict[str, Any]) -> None:
+    """Found in review: after `orion trade ID --demo --confirm`, a bare `orion reconcile` read the live
+    venues for the demo positions (offline: exit 5 and no hint) and nothing said the trades were made on
+    the demo data set. The hint names `orion reconcile --demo`, which run as printed is clean; a run
+    reading that data says nothing more."""
+    from orion_cli.cli.app import app as orion_app
+
+    def orion(*args: str) -> Any:
+        return CliRunner().invoke(orion_app, ["--db", db_file, *args])
+
+    scan = orion("scan", "--demo", "--jsonl")
+    assert scan.exit_code == 0, scan.output
+    op = json.loads(scan.stdout.splitlines()[0])["id"]
+    traded = orion("trade", op, "--demo", "--confirm", "--size", "10")
+    assert traded.exit_code == 0, traded.output
+    drifting["down"] |= {Venue.KALSHI, Venue.POLYMARKET}  # the live venues, as offline
+    res = _invoke("--db", db_file, "reconcile")
+    assert res.exit_code == 5, res.output
+    hint = next(line for line in res.stderr.splitlines() if line.startswith("hint: "))
+    assert hint == ("hint: the paper ledger's latest trade was made on the demo data set, and this run read the "
+                    f"live venues: `orion --db {db_file} reconcile --demo` reconciles it on the data it was priced "
+                    "on"), res.stderr
+    drifting["down"].clear()
+    res = _invoke(*hint.split("`")[1].split()[1:])  # as printed
+    assert res.exit_code == 0 and "the paper ledger's latest trade" not in res.stderr, res.output
+
+
 def test_no_venue_enabled_is_a_config_error_not_clean(db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by black-box testing: with both venues disabled, reconcile compared nothing and said
     "clean" (exit 0), which a cron job reads as "every venue agrees"."""

@@ -350,6 +350,7 @@ def reconcile_command(
                          "`orion halt --status`")
     elif halted:
         _say_halted(app, halt, since=run_began, daily_until=_daily_trip_until(db, mode, settings))
+    other_data = recorded_data_hint(db, mode, source_flags(snapshot, demo))
     if drifted:
         if unwritten_output is not None:
             app.out.warn(f"{unwritten(unwritten_output)}; drift was found, exit 7")
@@ -375,6 +376,8 @@ def reconcile_command(
                 " (an order the venue has not decided, of an execution that has ended: check it at the venue)"
                 if undecided else "")
             hints.append(f"{sells_back_advice(halt)}, then {resume}" if sells_back else resume)
+        if other_data is not None:
+            hints.insert(0, other_data)
         raise DriftFound(
             f"drift between the {mode} ledger and {', '.join(r.venue.value for r in drifted)}: {total} drift(s)"
             + (f", {fixed} adopted with --fix" if fixed else ""),
@@ -394,10 +397,42 @@ def reconcile_command(
         raise Geoblocked(_causes(blocked), hint=next((r.hint for r in blocked if r.hint), None))
     if unavailable:  # one venue: its message says "kalshi unavailable: <cause>", the cause left bare
         raise VenueUnavailable(", ".join(r.venue.value for r in unavailable),
-                               unavailable[0].reason if len(unavailable) == 1 else _causes(unavailable))
+                               unavailable[0].reason if len(unavailable) == 1 else _causes(unavailable),
+                               hint=other_data)
     if stopped:  # a stop that came before the outcome was decided (in the wait for alerts) ends it: 130
         end_if_stopped(stop, "the run was reported and its alerts delivered or audited")
     app.out.success("clean: the ledger and the venues agree")
+    if other_data is not None:
+        app.out.info(f"note: {other_data}")
+
+
+def recorded_data_hint(db: Database, mode: str, given_flags: str) -> str | None:
+    """Where the paper ledger's latest trade was priced on recorded data (--demo, --snapshot FILE) and this
+    run reads other data (the live venues): the `orion reconcile` that reads the data it was made on.
+
+    Review: after `orion trade ID --demo --confirm`, a bare `orion reconcile` looked the held demo markets
+    up at the live venues (exit 5 offline, with no hint; a market they do not list stays held, "clean"),
+    and nothing said the trades were made on the demo data set. None in live mode, with data flags
+    given, or when the latest execution recording its data was on the live books (or it cannot be read)."""
+    from sqlalchemy import select
+
+    from orion_cli.execution.state import recorded_source_flags
+    from orion_cli.store.tables import executions
+
+    if mode != "paper" or given_flags:
+        return None
+    try:
+        with db.read() as conn:
+            plans = conn.execute(select(executions.c.plan).where(executions.c.mode == "paper")
+                                 .order_by(executions.c.created_at.desc()).limit(100)).scalars()
+            flags = next((f for f in map(recorded_source_flags, plans) if f is not None), None)
+    except Exception:  # a hint only: the run's own outcome is said regardless
+        return None
+    if not flags:
+        return None
+    words = "the demo data set" if flags == " --demo" else f"the snapshot{flags.removeprefix(' --snapshot')}"
+    return (f"the paper ledger's latest trade was made on {words}, and this run read the live venues: "
+            f"`orion reconcile{flags}` reconciles it on the data it was priced on")
 
 
 def _causes(failed: list[VenueReconcile]) -> str:
