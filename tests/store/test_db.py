@@ -309,6 +309,54 @@ def test_0013_keys_an_older_ledgers_trading_days_by_their_start_under_the_reset_
         db.dispose()
 
 
+def test_0013_records_the_day_of_a_trip_in_force_that_no_row_held(db_url: str) -> None:
+    """Review: before 0013 a daily trip at marks (no fill or balance change that day) recorded no day, and
+    a trip whose day is not recorded is in force only while the hour in use computes the same key: an
+    hour changed after the upgrade lifted it at once, the case 0013 was written for. The migration
+    records the tripped day still running, its start equity the cash and positions at cost."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert, select
+
+    from orion_cli.risk.breaker import daily_trip_until
+    from orion_cli.store.tables import balances, equity_snapshots, positions
+
+    now = datetime.now(UTC)
+    today = now.strftime("%Y-%m-%d")
+    yesterday = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+    old = open_database(db_url, migrate=False)
+    try:
+        _upgrade_to(old, "0012")
+        with old.write() as conn:  # reset hour 0: tripped today at marks, the last recorded day yesterday
+            conn.execute(insert(equity_snapshots).values(mode="paper", day=yesterday, start_equity=D("1000"),
+                                                         recorded_at="x"))
+            conn.execute(insert(balances).values(mode="paper", venue="kalshi", available=D("500.25"),
+                                                 reserved=D(0), total=D("500.25"), as_of="x", source="ledger"))
+            for market, size, cost in (("M1", D(10), D("4.10")), ("M2", D(0), D("0"))):
+                conn.execute(insert(positions).values(mode="paper", venue="kalshi", market_id=market, side="yes",
+                                                      size=size, cost=cost, fees=D(0), realized_pnl=D(0),
+                                                      category="", updated_at="x"))
+            conn.execute(text("INSERT INTO breaker_state (mode, peak_equity, warned_day, tripped_kind, tripped_at, "
+                              "detail, updated_at) VALUES ('paper', NULL, :t, 'daily_loss', 'x', :d, 'x')"),
+                         {"t": today, "d": json.dumps({"daily_tripped_day": today})})
+    finally:
+        old.dispose()
+    db = open_database(db_url, reset_hour_utc=0)
+    try:
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        with db.read() as conn:
+            rows = conn.execute(select(equity_snapshots.c.day, equity_snapshots.c.ends_at,
+                                       equity_snapshots.c.start_equity).order_by(equity_snapshots.c.day)).all()
+        key = start.strftime("%Y-%m-%dT%H:%MZ")
+        assert rows[-1] == (key, (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%MZ"), D("504.35"))
+        # In force until the day's end under the hour it was tripped in and under any other now.
+        for hour in (0, 13, 23):
+            assert daily_trip_until(db, "paper", hour, now) == start + timedelta(days=1)
+    finally:
+        db.dispose()
+
+
 def test_migrate_false_leaves_an_empty_database_untouched(db_url: str) -> None:
     db = open_database(db_url, migrate=False)
     try:

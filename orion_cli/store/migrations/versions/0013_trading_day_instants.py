@@ -106,8 +106,38 @@ def upgrade() -> None:
             detail = json.dumps(extra, sort_keys=True)
         conn.execute(sa.update(_breaker).where(_breaker.c.mode == mode).values(
             warned_day=_key(warned_day, hour), detail=detail))
+        if isinstance(extra, dict):
+            _record_tripped_day(conn, mode, extra.get("daily_tripped_day"))
     with op.batch_alter_table("equity_snapshots") as batch:
         batch.alter_column("ends_at", existing_type=sa.String(20), nullable=False)
+
+
+def _record_tripped_day(conn: sa.Connection, mode: str, key: Any) -> None:
+    """Record the day a daily trip in force was keyed to, when no row holds it: before this revision a trip
+    at marks (no fill or balance change that day) recorded none, and a trip whose day is not recorded is
+    in force only while the hour in use computes the same key, so a changed hour lifted it at once. Its
+    start equity is this moment's cash and positions at cost, as the first change of the day would have
+    taken it (the day's figures are shown only; the trip stands by the day's bounds)."""
+    if not isinstance(key, str):
+        return
+    try:
+        start = datetime.strptime(key, KEY_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return
+    end = start + timedelta(days=1)
+    now = datetime.now(UTC)
+    if not start <= now < end:  # a past day's trip is not in force under any hour; a future one cannot be
+        return
+    if conn.execute(sa.select(_snapshots.c.day).where(_snapshots.c.mode == mode, _snapshots.c.day == key)).first():
+        return
+    # Summed in the database, in its own storage (SQLite's integer units, PostgreSQL's NUMERIC): exact.
+    conn.execute(sa.text(
+        "INSERT INTO equity_snapshots (mode, day, ends_at, start_equity, recorded_at) SELECT CAST(:mode AS VARCHAR), "
+        "CAST(:day AS VARCHAR), CAST(:ends AS VARCHAR), "
+        "(SELECT COALESCE(SUM(total), 0) FROM balances WHERE mode = :cash_mode) + "
+        "(SELECT COALESCE(SUM(cost), 0) FROM positions WHERE mode = :held_mode AND size <> 0), CAST(:at AS VARCHAR)"),
+        {"mode": mode, "cash_mode": mode, "held_mode": mode, "day": key, "ends": end.strftime(KEY_FORMAT),
+         "at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
 
 
 def _date(label: Any) -> Any:
