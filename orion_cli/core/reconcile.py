@@ -1378,9 +1378,13 @@ def _savepoint_fix(ctx: _Context, conn: Connection, drift: Drift, apply: Any) ->
     return fixed
 
 
-ENDED_RESTING_FIX = ("not fixed by reconcile: the ledger never reopens an ended order; cancel it at the venue "
-                     "(`orion halt --cancel-open` halts, then cancels every resting order), or let it fill: "
-                     "its fills are then fill drift, which --fix records on that order")
+def ended_resting_fix(mode: str) -> str:
+    """What to do about an ended order the venue lists resting. The halt named with ``--live`` for a live
+    ledger: without it, run where the live environment pair is not set, it cancelled the paper ledger's."""
+    halt = "orion halt --cancel-open" + (" --live" if mode == "live" else "")
+    return (f"not fixed by reconcile: the ledger never reopens an ended order; cancel it at the venue (`{halt}` "
+            "halts, then cancels every resting order), or let it fill: its fills are then fill drift, which --fix "
+            "records on that order")
 
 
 def _unknown_open_orders(ctx: _Context, conn: Connection, venue: Venue, venue_open: Sequence[OrderState],
@@ -1435,7 +1439,8 @@ def _ended_but_resting(ctx: _Context, venue: Venue, row: Row[Any], st: OrderStat
         venue, "order", st.market_id, st.side, ZERO, st.remaining, plain(st.remaining * st.limit_price),
         f"resting {st.action.value} {st.side.value} order {st.venue_order_id or '?'} ({plain(st.remaining)} at "
         f"{st.limit_price}, venue says {st.venue_status or st.status.value}) is {held} in the ledger: it can still "
-        "fill, and an ended order counts toward no exposure or in-flight cash", ref=coid, fix=ENDED_RESTING_FIX))
+        "fill, and an ended order counts toward no exposure or in-flight cash", ref=coid,
+        fix=ended_resting_fix(ctx.mode)))
 
 
 # -- (2) fills the ledger does not have ----------------------------------------------------------

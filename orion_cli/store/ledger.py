@@ -908,8 +908,9 @@ class Ledger:
         (an unknown outcome resolved later, a reconcile that left it pending, another process) and
         it happened before the report. Both must hold for the move to be skipped: the order's time
         is the ledger's clock, the fill's is the venue's, so one skewed clock alone cannot skip the
-        fills of an order sent after the report. (``recorded_at`` is never before the report here:
-        :func:`report_holds` judges such a fill by its date.) ``row``: the venue's stored cash.
+        fills of an order sent after the report. (``recorded_at``, when the caller learned the fill, can
+        be before a report another process stored while this waited to write: that report holds it, by
+        :func:`report_holds`, and no cash moves.) ``row``: the venue's stored cash.
         """
         if row is None:
             if self.mode != "paper":

@@ -720,7 +720,7 @@ def test_an_order_the_ledger_holds_ended_but_the_venue_lists_resting_is_drift(db
              "c-rest", False)]
         (drift,) = res.drifts
         assert f"ledger order c-rest ({ended}" in drift.detail and "resting buy yes order o-rest" in drift.detail
-        assert "not fixed by reconcile" in drift.fix and "--cancel-open" in drift.fix
+        assert "not fixed by reconcile" in drift.fix and "`orion halt --cancel-open --live`" in drift.fix  # live
         assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift"]
     order = ledger.order("c-rest")
     assert order is not None and order.status is OrderStatus(ended)
