@@ -38,7 +38,7 @@ class MemoryStore(SecretStore):
     def _stored(self) -> dict[str, datetime]:
         return {n: datetime.now(UTC) for n in self.values}
 
-    def _write(self, values: dict[str, bytes]) -> None:
+    def _write(self, values: dict[str, bytes], *, replace: bool = False) -> None:
         self.values.update(values)
 
     def _delete(self, name: str) -> bool:

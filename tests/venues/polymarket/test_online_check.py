@@ -34,7 +34,7 @@ class MemoryStore(SecretStore):
     def _stored(self) -> dict[str, datetime]:
         return {n: datetime.now(UTC) for n in self.values}
 
-    def _write(self, values: dict[str, bytes]) -> None:
+    def _write(self, values: dict[str, bytes], *, replace: bool = False) -> None:
         self.values.update(values)
 
     def _delete(self, name: str) -> bool:
@@ -106,7 +106,7 @@ def test_good_credentials_pass_l1_and_l2(sim: PolymarketSim) -> None:
 
 def test_wrong_api_secret_fails_l2_only(sim: PolymarketSim) -> None:
     store, values = stored(sim)
-    store.set("polymarket_api_secret", "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC0xMjM0NQ==")
+    store.set("polymarket_api_secret", "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC0xMjM0NQ==", replace=True)
     results = online_check(store, clob_url=sim.clob_url)
     # the wallet still authenticates (L1); the stored secret does not sign acceptable requests (L2)
     assert verdicts(results) == {"polymarket_private_key": "ok", "polymarket_api_key": "failed"}
