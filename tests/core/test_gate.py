@@ -206,3 +206,33 @@ def test_half_pair_names_the_missing_half_of_exactly_a_half_set_pair(env: str) -
     # The values the gate reads as no half are no half here either (decide() stays the judge).
     assert half_pair({ENV_PAPER: "0", ENV_AUTHORIZED: "TRUE"}) is not None
     assert half_pair({ENV_PAPER: "false", ENV_AUTHORIZED: "yes"}) is None
+
+
+@pytest.mark.parametrize(("environ", "live"), [
+    ({}, False),
+    ({ENV_PAPER: "0", ENV_AUTHORIZED: "true"}, True),
+    ({ENV_PAPER: "0"}, False),
+    ({ENV_AUTHORIZED: "true"}, False),
+    ({ENV_PAPER: "0", ENV_AUTHORIZED: "True"}, False),
+    ({ENV_PAPER: "0", ENV_AUTHORIZED: "1"}, False),
+    ({ENV_PAPER: "false", ENV_AUTHORIZED: "true"}, False),
+    ({ENV_PAPER: " 0", ENV_AUTHORIZED: "true"}, False),
+])
+def test_env_authorizes_live_is_exactly_the_gates_environment_pair(environ: dict[str, str], live: bool) -> None:
+    """Found by a mutation audit: nothing pinned env_authorizes_live, which picks the ledger of `halt`,
+    `reconcile`, `report` and `balance`. With `or` for `and`, half a pair moved them to the live ledger;
+    with another spelling of "true", a service trading live (decide() says env) halted the paper ledger."""
+    from orion_cli.core.gate import env_authorizes_live
+
+    assert env_authorizes_live(environ) is live
+    decision = decide(live=False, authorize_live=False, environ=environ, tty=False)
+    assert (isinstance(decision, Authorization) and decision.how == "env") is live
+
+
+def test_a_lower_case_gate_variable_is_named_in_a_note() -> None:
+    """Found by a mutation audit: lower-case names were pinned to change nothing, not to be reported."""
+    result = decide(live=False, authorize_live=False, tty=False,
+                    environ={"orion_paper_trading": "0", "orion_live_trading_authorized": "true"})
+    assert isinstance(result, Authorization) and result.mode == "paper"
+    assert any(n.startswith("ignored orion_paper_trading ") and ENV_PAPER in n for n in result.notes), result.notes
+    assert any(n.startswith("ignored orion_live_trading_authorized ") for n in result.notes), result.notes
