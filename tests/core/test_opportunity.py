@@ -201,3 +201,39 @@ def test_record_round_trip_property(o: Opportunity) -> None:
     assert back == o  # Decimal equality is by value: "1.50" == "1.5"
     for key in ("size", "cost", "net_profit"):
         assert "E" not in rec[key] and "e" not in rec[key]
+
+
+# found by a mutation audit: conditions no test pinned
+
+
+def test_capital_is_cost_plus_fees() -> None:
+    """Mutant `cost + fees` → `cost` in Opportunity.capital survived: the cash that leaves the account."""
+    km = _market(Venue.KALSHI, "KX-1", FeeModel.kalshi(), None)
+    pm = _market(Venue.POLYMARKET, "0xp", FeeModel.free(), None)
+    kb = OrderBook(Venue.KALSHI, km.id, BookSide(asks=(PriceLevel(Decimal("0.40"), Decimal(10)),)), BookSide(),
+                   datetime(2026, 6, 11, tzinfo=UTC))
+    pb = OrderBook(Venue.POLYMARKET, pm.id, BookSide(), BookSide(asks=(PriceLevel(Decimal("0.50"), Decimal(10)),)),
+                   datetime(2026, 6, 11, tzinfo=UTC))
+    (o,) = price_pair(km, kb, pm, pb, inverted=False, now=datetime(2026, 6, 11, tzinfo=UTC))
+    assert o.fees > 0
+    assert o.capital == o.cost + o.fees
+
+
+def test_only_a_two_leg_opportunity_is_a_pair() -> None:
+    """Mutant `legs == 2` → `legs >= 2` in not_a_pair survived: a basket would reach the two-leg executor."""
+    from orion_cli.core.opportunity import not_a_pair
+
+    assert not_a_pair(2) is None
+    assert not_a_pair(3) is not None and "3 legs" in (not_a_pair(3) or "")
+    assert not_a_pair(1) is not None
+
+
+def test_opportunity_id_bounds_and_ascii_only() -> None:
+    """Mutants of opportunity_id_problem survived: 16 characters is the most allowed, and a non-ASCII letter
+    (a full-width ａ) is not a letter an id is made of."""
+    from orion_cli.core.opportunity import OPPORTUNITY_ID_MAX, opportunity_id_problem
+
+    assert opportunity_id_problem("a" * OPPORTUNITY_ID_MAX) is None
+    assert "17 characters" in (opportunity_id_problem("a" * (OPPORTUNITY_ID_MAX + 1)) or "")
+    why = opportunity_id_problem("ab\uff43d")
+    assert why is not None and "at character 3" in why

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from orion_cli.core.config import load_settings
+from orion_cli.core.errors import DataError
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import (
     BookSide,
@@ -889,3 +890,103 @@ def test_min_edge_size_is_the_exact_argmax_above_the_hurdle_larger_on_tie(
             p2 = next(v for v, s in brute if s == s2)
             expected = s2 if hurdle >= 0 and p2 > 0 else None
     assert [o.size for o in opps] == ([] if expected is None else [expected])
+
+
+# --------------------------------------------------------------------------------------------------
+# found by a mutation audit: conditions no test above pinned
+
+
+def test_a_size_that_ends_a_level_is_limited_at_that_level_and_takes_no_empty_fill() -> None:
+    """Mutant `q > 0` → `q >= 0` in _Ladder.fills survived: at a size ending a level exactly, an empty fill
+    at the next level was added, so worst_price (the IOC limit sent to the venue) was the next, dearer level."""
+    km = kalshi_market(fee_model=FeeModel.free())
+    kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0.30", "0"), ("0.40", "10"), ("0.70", "10"))),
+              BookSide(asks=levels(("0.50", "30"))))
+    (o,) = price_within_venue(km, kb, now=NOW)
+    assert o.size == D(10) and o.net_profit == D("1.00")
+    # (and an ask of no size is no level: mutant `size > 0` → `size >= 0` in from_asks survived)
+    yes = o.legs[0]
+    assert yes.fills == (Fill(D("0.40"), D(10), D(0)),)
+    assert yes.worst_price == D("0.40") and yes.levels_consumed == 1
+    # the leg that takes the larger share of its depth: 10 of 20 (the NO leg takes 10 of 30)
+    assert o.depth_consumed == D("0.5")
+
+
+def test_asks_at_zero_or_one_or_of_no_size_are_not_executable() -> None:
+    """Mutant `ZERO < price < ONE` → `<=` survived: an ask at $0 is free shares no venue sells."""
+    km = kalshi_market(fee_model=FeeModel.free())
+    kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0", "10"), ("0.60", "5"))),
+              BookSide(asks=levels(("0.50", "5"), ("1", "10"))))
+    assert price_within_venue(km, kb, now=NOW) == []  # 0.60 + 0.50 > 1: the $0 and $1 asks are not there
+
+
+def test_a_zero_net_is_not_an_opportunity() -> None:
+    """Mutant `net <= 0` → `net < 0` survived: YES 0.40 + NO 0.60 without fees locks in nothing."""
+    km = kalshi_market(fee_model=FeeModel.free())
+    kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0.40", "10"))), BookSide(asks=levels(("0.60", "10"))))
+    assert price_within_venue(km, kb, now=NOW) == []
+
+
+def test_a_market_that_is_not_binary_is_not_priced() -> None:
+    """Mutant dropping `market_type != "binary"` in _price_legs survived: a scalar market pays no $1 to one side."""
+    pm = poly_market(market_type="scalar")
+    pb = book(Venue.POLYMARKET, pm.id, BookSide(asks=levels(("0.45", "10"))), BookSide(asks=levels(("0.50", "20"))))
+    assert price_within_venue(pm, pb, now=NOW) == []
+    assert len(price_within_venue(poly_market(), pb, now=NOW)) == 1
+
+
+def test_both_directions_of_a_pair_come_best_first() -> None:
+    """Mutant `reverse=True` → False in price_pair survived."""
+    km = kalshi_market()
+    pm = poly_market(rate=D(0), min_size=D(1))
+    kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0.45", "10"))), BookSide(asks=levels(("0.40", "10"))))
+    pb = book(Venue.POLYMARKET, pm.id, BookSide(asks=levels(("0.50", "10"))), BookSide(asks=levels(("0.50", "10"))))
+    opps = price_pair(km, kb, pm, pb, inverted=False, now=NOW)
+    assert len(opps) == 2
+    assert opps[0].net_profit > opps[1].net_profit
+    assert opps[0].legs[0].side is Side.NO  # A-NO 0.40 + B-YES 0.50 beats A-YES 0.45 + B-NO 0.50
+
+
+def test_a_book_of_another_venue_is_refused() -> None:
+    """Mutant dropping the venue half of _check_book survived (the market id half was pinned)."""
+    km = kalshi_market()
+    wrong = book(Venue.POLYMARKET, km.id, BookSide(asks=levels(("0.40", "10"))), BookSide(asks=levels(("0.50", "10"))))
+    with pytest.raises(DataError):
+        price_within_venue(km, wrong, now=NOW)
+
+
+def test_neg_risk_guard_refuses_mixed_venues_no_event_id_and_non_binary_outcomes() -> None:
+    """Mutants dropping three of neg_risk_guard's refusals survived: each is a way for every leg to lose."""
+    markets, books = _neg_risk_event(["0.30", "0.33", "0.32"])
+    assert neg_risk_guard(markets, 3) is None
+    other_venue = [*markets[:2], Market(**{**_fields(markets[2]), "venue": Venue.KALSHI})]
+    assert neg_risk_guard(other_venue, 3) == "markets from more than one venue"
+    no_event = [Market(**{**_fields(m), "event_id": ""}) for m in markets]
+    assert neg_risk_guard(no_event, 3) == "markets from more than one event (or no event id)"
+    scalar = [*markets[:2], Market(**{**_fields(markets[2]), "market_type": "scalar"})]
+    assert neg_risk_guard(scalar, 3) == "an outcome market is not binary"
+    assert price_neg_risk_event(scalar, books, event_market_count=3, now=NOW) == []
+    # books given as a list must be one per market (mutant dropping the check survived)
+    with pytest.raises(DataError):
+        price_neg_risk_event(markets, [books[m.id] for m in markets[:2]], event_market_count=3, now=NOW)
+
+
+def test_a_zero_size_step_is_refused_and_a_negative_size_fills_nothing() -> None:
+    """Mutant `s <= 0` → `s < 0` in size_grid survived (a zero step divides by zero later)."""
+    with pytest.raises(DataError):
+        size_grid([D("0.01"), D(0)])
+    km = kalshi_market()
+    assert fillable_size([(km, BookSide(asks=levels(("0.40", "10"))))], D(-3), D("0.01")) == 0
+
+
+def test_a_book_from_the_future_has_no_negative_age_and_a_closing_market_no_annualised_return() -> None:
+    """Mutants dropping the floor of the quote age at 0 and `close_time <= now` → `<` survived."""
+    from orion_cli.core.pricing import annualized_return
+
+    km = kalshi_market(fee_model=FeeModel.free())
+    kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0.40", "10"))), BookSide(asks=levels(("0.50", "10"))),
+              NOW + timedelta(seconds=2))
+    (o,) = price_within_venue(km, kb, now=NOW)
+    assert o.quote_age_seconds == 0
+    assert annualized_return(D(1), D(10), NOW, NOW) is None
+    assert annualized_return(D(1), D(10), NOW + timedelta(days=365), NOW) == D("0.1")
