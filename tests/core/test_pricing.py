@@ -990,3 +990,27 @@ def test_a_book_from_the_future_has_no_negative_age_and_a_closing_market_no_annu
     assert o.quote_age_seconds == 0
     assert annualized_return(D(1), D(10), NOW, NOW) is None
     assert annualized_return(D(1), D(10), NOW + timedelta(days=365), NOW) == D("0.1")
+
+
+def test_a_size_that_earns_exactly_min_edge_is_kept() -> None:
+    """Mutant `value < min_edge·size` → `<=` survived: a profit-maximising size earning exactly min_edge per
+    contract clears it (net ≥ min_edge × size), so it is kept, not re-chosen under the hurdle (where half of it
+    would be dropped: 10 contracts earning $1.00 instead of 20 earning $1.50)."""
+    a = kalshi_market("KXA-1", fee_model=FeeModel.free())
+    b = kalshi_market("KXB-1", fee_model=FeeModel.free())
+    ab = book(Venue.KALSHI, a.id, BookSide(asks=levels(("0.40", "10"), ("0.45", "10"))), BookSide())
+    bb = book(Venue.KALSHI, b.id, BookSide(), BookSide(asks=levels(("0.50", "20"))))
+    (o,) = price_pair(a, ab, b, bb, inverted=False, now=NOW)
+    assert (o.size, o.net_profit, o.net_edge) == (D(20), D("1.50"), D("0.075"))
+    (m,) = price_pair(a, ab, b, bb, inverted=False, now=NOW, min_edge=D("0.075"))
+    assert (m.size, m.net_profit) == (D(20), D("1.50"))
+
+
+def test_the_average_price_is_rounded_up() -> None:
+    """Mutant ceil_to → floor_to of avg_price survived: the average shown (and checked against the limit) never
+    understates what a contract costs. 0.40×4 + 0.41×3 = 2.83 over 7 = 0.4042857…"""
+    km = kalshi_market(fee_model=FeeModel.free())
+    kb = book(Venue.KALSHI, km.id, BookSide(asks=levels(("0.40", "4"), ("0.41", "3"))),
+              BookSide(asks=levels(("0.50", "7"))))
+    (o,) = price_within_venue(km, kb, now=NOW)
+    assert o.size == D(7) and o.legs[0].avg_price == D("0.404286")
