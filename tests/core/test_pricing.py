@@ -1014,3 +1014,15 @@ def test_the_average_price_is_rounded_up() -> None:
               BookSide(asks=levels(("0.50", "7"))))
     (o,) = price_within_venue(km, kb, now=NOW)
     assert o.size == D(7) and o.legs[0].avg_price == D("0.404286")
+
+
+def test_the_one_size_between_two_critical_sizes_is_searched() -> None:
+    """Mutant `b - a < 2` → `< 3` in the interval search survived: an interval with one interior size was
+    skipped. Here the critical sizes are the minimum (0.13) and the cap (0.15), and the per-fill fee rounding
+    up to $0.0001 makes 0.14 the best: 0.13 → $0.0008, 0.14 → $0.0009, 0.15 → $0.0008."""
+    a = kalshi_market("KXA-1", min_size=D("0.13"), size_step=D("0.01"))
+    b = kalshi_market("KXB-1", min_size=D("0.01"), size_step=D("0.01"))
+    ab = book(Venue.KALSHI, a.id, BookSide(asks=levels(("0.02", "10"))), BookSide())
+    bb = book(Venue.KALSHI, b.id, BookSide(), BookSide(asks=levels(("0.97", "10"))))
+    (o,) = price_pair(a, ab, b, bb, inverted=False, now=NOW, max_size=D("0.15"))
+    assert (o.size, o.net_profit) == (D("0.14"), D("0.0009"))
