@@ -236,3 +236,13 @@ def test_a_lower_case_gate_variable_is_named_in_a_note() -> None:
     assert isinstance(result, Authorization) and result.mode == "paper"
     assert any(n.startswith("ignored orion_paper_trading ") and ENV_PAPER in n for n in result.notes), result.notes
     assert any(n.startswith("ignored orion_live_trading_authorized ") for n in result.notes), result.notes
+
+
+@pytest.mark.parametrize(("misspelled", "meant"), [("ORION_PAPER_TRADE", ENV_PAPER), ("ORION_PAPERTRADING", ENV_PAPER),
+                                                   ("ORION_LIVE_TRADING_AUTHORISED", ENV_AUTHORIZED),
+                                                   ("ORION_LIVE_TRADING_AUTH", ENV_AUTHORIZED)])
+def test_every_misspelling_the_docs_name_is_reported(misspelled: str, meant: str) -> None:
+    """Found by a mutation audit: a stricter similarity cutoff (0.95) dropped the note for ORION_PAPER_TRADE, the
+    module docstring's own example, and no test noticed."""
+    result = decide(live=False, authorize_live=False, environ={misspelled: "0"}, tty=False)
+    assert result.notes == (f"ignored {misspelled} (not a gate variable; did you mean {meant}?)",)
