@@ -246,3 +246,11 @@ def test_every_misspelling_the_docs_name_is_reported(misspelled: str, meant: str
     module docstring's own example, and no test noticed."""
     result = decide(live=False, authorize_live=False, environ={misspelled: "0"}, tty=False)
     assert result.notes == (f"ignored {misspelled} (not a gate variable; did you mean {meant}?)",)
+
+
+def test_the_refusal_hint_names_the_exact_values_that_authorize() -> None:
+    """Found by a mutation audit: nothing read the hint, which tells an operator what to set."""
+    result = decide(live=True, authorize_live=False, environ={}, tty=False)
+    assert isinstance(result, Refused)
+    hint = result.error().hint or ""
+    assert "--live --authorize-live" in hint and f"{ENV_PAPER}=0 with {ENV_AUTHORIZED}=true" in hint
