@@ -932,3 +932,108 @@ def test_pairs_a_ledger_held_on_both_sides_before_it_netted_are_not_paid_again(
                                                                        (Side.YES, D(4), D("1.6"))]
     assert _cash(led) == (D("993.3"), D("993.3"))  # 995.3 − 5 + 3
     assert _realised(led) == D("0.6")  # two netted 3 at 1 − 0.40 − 0.50
+
+
+# -- found by a hand mutation audit of the bookkeeping: each test below failed with one mutant ------
+
+
+@pytest.mark.parametrize(("size", "price", "fee"), [("0", "0.40", "0"), ("-1", "0.40", "0"), ("1", "0", "0"),
+                                                    ("1", "1", "0"), ("1", "0.40", "-0.01")],
+                         ids=["size-0", "size-negative", "price-0", "price-1", "fee-negative"])
+def test_a_fill_of_an_impossible_size_price_or_fee_is_refused_and_moves_nothing(db: Database, size: str,
+                                                                                price: str, fee: str) -> None:
+    """The ledger is the last gate (a Fill validates nothing): a negative fee booked would add cash,
+    a zero-size fill an order's event with nothing in it, a price of 0 or 1 a position at no risk."""
+    from orion_cli.store.tables import positions
+
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    led.record_intent(prepared(), now=NOW)
+    with pytest.raises(DataError, match="impossible size/price/fee"):
+        led.record_fills("c1", [fill("f1", size, price, fee)], now=NOW)
+    assert _cash(led) == (D("100"), D("100"))
+    with db.read() as c:
+        assert c.execute(select(positions)).all() == [] and c.execute(select(fills)).all() == []
+
+
+@pytest.mark.parametrize("other", [{"action": Action.SELL}, {"side": Side.NO}, {"market_id": "KXB-1"},
+                                   {"venue": Venue.POLYMARKET}], ids=["action", "side", "market", "venue"])
+def test_a_fill_that_is_not_the_orders_is_refused(db: Database, other: dict[str, Any]) -> None:
+    """A sell reported against a buy order (or another side, market, venue) booked as the order's
+    would move the cash and the position the wrong way."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    led.record_intent(prepared(), now=NOW)
+    with pytest.raises(DataError, match="does not belong to order c1"):
+        led.record_fills("c1", [replace(fill("f1", "4", "0.40", "0"), **other)], now=NOW)
+    assert _cash(led) == (D("100"), D("100")) and led.positions() == []
+
+
+def test_a_partial_sell_realises_its_proceeds_less_its_fee_and_its_share_of_cost_and_fees(db: Database) -> None:
+    from orion_cli.store.tables import positions
+
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    led.record_intent(prepared(), now=NOW)
+    led.record_fills("c1", [fill("f1", "10", "0.40", "0.10")], now=NOW)
+    led.record_intent(prepared("c2", size="4", price="0.55", action=Action.SELL), now=NOW)
+    led.record_fills("c2", [fill("f2", "4", "0.55", "0.03", coid="c2", action=Action.SELL)], now=NOW)
+    with db.read() as c:
+        row = c.execute(select(positions)).one()
+    # 4 of 10 leave: cost 1.60 and fees 0.04 of 4.00 and 0.10; realised 2.20 - 0.03 - 1.60 - 0.04.
+    assert (row.size, row.cost, row.fees, row.realized_pnl) == (D(6), D("2.4"), D("0.06"), D("0.53"))
+    assert _cash(led) == (D("98.07"), D("98.07"))  # 100 - 4.10 + 2.17
+
+
+def test_paper_cash_moves_for_every_fill_whatever_its_date_against_the_last_move(db: Database) -> None:
+    """Paper cash is the ledger's own: no venue report holds anything, so the rule that skips a live
+    fill a report holds must not skip a paper fill dated before the cash last moved."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    led.record_intent(prepared("a", size="10"), now=NOW)
+    led.record_intent(prepared("b", size="10"), now=NOW)
+    led.record_fills("b", [fill("fb", "10", "0.40", "0", coid="b")], now=NOW + timedelta(seconds=2))
+    led.record_fills("a", [fill("fa", "10", "0.40", "0", coid="a")], now=NOW + timedelta(seconds=3))
+    assert _cash(led) == (D(92), D(92))
+
+
+def test_a_report_taken_at_the_instant_of_a_payout_holds_it(db: Database) -> None:
+    """Both ways the boundary is judged: a payout dated at the stored report's instant is not added to
+    it, and a report taken at the instant of a payout already added keeps no second copy of it."""
+    paid = NOW + timedelta(hours=1)
+    led = Ledger(db, "live")
+    led.record_balance(_kalshi_report("50", NOW), now=NOW)
+    for market in ("KXA-1", "KXB-1"):
+        led.record_intent(prepared(f"c-{market}", market=market), now=NOW)
+        led.record_fills(f"c-{market}", [fill(f"f-{market}", "10", "0.40", "0", coid=f"c-{market}", market=market)],
+                         now=NOW + timedelta(seconds=1))
+    assert _cash(led) == (D(42), D(42))
+    settled = led.record_settlement(Settlement(Venue.KALSHI, "KXA-1", D(1), paid, result="yes"),
+                                    now=paid + timedelta(minutes=1))
+    assert settled is not None and settled.cash_moved and _cash(led) == (D(52), D(52))
+    led.record_balance(_kalshi_report("52", paid), now=paid + timedelta(minutes=2))  # holds the payout
+    assert _cash(led) == (D(52), D(52))
+    settled = led.record_settlement(Settlement(Venue.KALSHI, "KXB-1", D(1), paid, result="yes"),
+                                    now=paid + timedelta(minutes=3))
+    assert settled is not None and not settled.cash_moved and _cash(led) == (D(52), D(52))
+
+
+def test_capital_moves_the_start_equity_and_the_peak_floored_at_zero_and_adopted_contracts_only_the_start(
+        db: Database) -> None:
+    from orion_cli.store.tables import breaker_state
+
+    led = Ledger(db, "live")
+    led.record_balance(_kalshi_report("1000", NOW), now=NOW)
+    with db.write() as c:
+        c.execute(breaker_state.insert().values(mode="live", peak_equity=D("1000"), detail="{}", updated_at="x"))
+        led.count_capital(c, Venue.KALSHI, "KXA-1", Side.YES, D(5), D(2), now=NOW, why="adopted")
+    start = led.daily_pnl(daily_loss=D("100"), daily_loss_pct=D("10"), now=NOW).start_equity
+    assert (start, _peak(db)) == (D(1002), D(1000))  # the peak stays (count_capital's reasons)
+    with db.write() as c:
+        led._add_capital(c, NOW, D(-1500))  # a withdrawal beyond the peak
+    assert _peak(db) == D(0)
+
+
+def test_a_trading_day_ends_at_its_end_exclusive() -> None:
+    day = ledger_module.current_day(NOW, 0, None, None)
+    assert day.holds(day.start) and day.holds(day.end - timedelta(microseconds=1)) and not day.holds(day.end)
