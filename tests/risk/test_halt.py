@@ -237,3 +237,64 @@ def test_a_sentinel_path_with_a_space_is_shell_quoted_in_the_release_hint(
     with pytest.raises(Halted) as info, db.write() as conn:
         assert_not_halted(conn, str(sentinel))
     assert f"removing the sentinel file {shlex.quote(str(sentinel))}" in (info.value.hint or "")
+
+
+# -- found by a hand mutation audit of the kill switch: each test below failed with one mutant -------
+
+
+def test_a_sentinel_file_that_exists_but_cannot_be_read_still_halts(db: Database, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail closed: the file is there (an operator's script made it), only its reason is unreadable
+    (permissions, an I/O error). Returning no status there let every order through."""
+    from orion_cli.risk import halt as halt_module
+
+    sentinel = tmp_path / "HALT"
+    sentinel.write_text("maintenance")
+    real_open = os.open
+
+    def refusing_open(path: object, *args: object, **kw: object) -> int:
+        if str(path) == str(sentinel):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(halt_module.os, "open", refusing_open)
+    st = KillSwitch(db, sentinel_file=str(sentinel)).status()
+    assert st.halted and st.kind == "sentinel" and st.reason == "sentinel file present" and st.sentinel == str(sentinel)
+    with pytest.raises(Halted), db.write() as conn:
+        assert_not_halted(conn, str(sentinel))
+
+
+def test_engage_while_the_sentinel_file_exists_names_it(db: Database, tmp_path: Path) -> None:
+    """`orion halt` tells the operator that `orion resume` will refuse until the file is removed."""
+    sentinel = tmp_path / "HALT"
+    sentinel.write_text("file")
+    st = KillSwitch(db, sentinel_file=str(sentinel)).engage("db")
+    assert st.halted and st.kind == "manual" and st.sentinel == str(sentinel)
+
+
+def test_release_of_a_drawdown_trip_leaves_an_ordinary_switch(db: Database) -> None:
+    """Released, the kind goes back to manual: a switch left as a released drawdown kind would ask
+    a later ordinary halt's release for --breaker (and the record would name a trip no longer there)."""
+    switch = KillSwitch(db)
+    switch.engage("drawdown 12%", kind="drawdown")
+    st = switch.release(breaker=True)
+    assert not st.halted and st.kind == "manual" and st.released is not None and st.released.kind == "drawdown"
+
+
+def test_the_release_steps_and_the_unusual_release_name_the_sentinel_file_under_a_database_halt(
+        db: Database, tmp_path: Path) -> None:
+    """A plain `orion resume` releases nothing while the file exists: every hint names removing it."""
+    from orion_cli.risk.halt import halted_where, release_steps, unusual_release
+
+    sentinel = tmp_path / "HALT"
+    sentinel.write_text("file")
+    switch = KillSwitch(db, sentinel_file=str(sentinel))
+    switch.engage("db")
+    st = switch.status()
+    assert release_steps(st) == f"remove the sentinel file {sentinel}, then run `orion resume --yes`"
+    assert unusual_release(st) == f"removing the sentinel file {sentinel}, then `orion resume --yes`, releases it"
+    assert halted_where(st) == f"kind manual; also the sentinel file {sentinel}"
+    sentinel.unlink()
+    st = switch.status()
+    assert release_steps(st) == "run `orion resume --yes`" and unusual_release(st) is None
+    assert halted_where(st) == "kind manual"
