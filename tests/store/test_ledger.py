@@ -1037,3 +1037,35 @@ def test_capital_moves_the_start_equity_and_the_peak_floored_at_zero_and_adopted
 def test_a_trading_day_ends_at_its_end_exclusive() -> None:
     day = ledger_module.current_day(NOW, 0, None, None)
     assert day.holds(day.start) and day.holds(day.end - timedelta(microseconds=1)) and not day.holds(day.end)
+
+
+def test_the_netting_audit_event_realises_the_buys_own_fee_share_and_none_is_written_when_no_pair_closes(
+        db: Database) -> None:
+    """``position.netted``'s realized_pnl is the pairs' payout less both sides' cost *and* the buy's
+    own share of its fee; a buy against an emptied other side closes nothing and writes no event."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D(1000), now=NOW)
+    _buy(led, "y1", "100", "0.40", "1.68", NOW)
+    _buy(led, "n1", "60", "0.55", "1.04", NOW, side=Side.NO)
+    _buy(led, "n2", "70", "0.50", "1.40", NOW, side=Side.NO)  # closes the last 40 YES: the YES row is empty
+    _buy(led, "n3", "10", "0.50", "0", NOW, side=Side.NO)  # nothing of YES left to pair with
+    events = [e.payload for e in AuditLog(db).tail(50) if e.type == "position.netted"]
+    # 60 - 33 - (24 + 1.008) - 1.04 and 40 - 20 - (16 + 0.672) - 40/70 of 1.40; the sum is the 3.48 realised.
+    assert [(p["client_order_id"], p["pairs"], p["realized_pnl"]) for p in events] == [
+        ("n1", "60", "0.952"), ("n2", "40", "2.528")]
+    assert _realised(led) == D("3.48")
+
+
+def test_a_fractional_fill_moves_the_cash_by_its_notional_rounded_to_the_ledgers_places(db: Database) -> None:
+    """size × price can have more places than the ledger stores: the cash moves by the notional rounded
+    as the position's cost is (unrounded, the Money column refused the fill and the order's record)."""
+    from orion_cli.store.tables import positions
+
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.POLYMARKET, D(100), now=NOW)
+    led.record_intent(prepared(size="0.33333", price="0.123457", venue=Venue.POLYMARKET), now=NOW)
+    led.record_fills("c1", [fill("f1", "0.33333", "0.123457", "0", venue=Venue.POLYMARKET)], now=NOW)
+    bal = led.balance(Venue.POLYMARKET)
+    assert bal is not None and bal.total == D("100") - D("0.0411519218")  # 0.04115192181 to ten places
+    with db.read() as c:
+        assert c.execute(select(positions.c.cost)).scalar() == D("0.0411519218")
