@@ -298,3 +298,19 @@ def test_the_release_steps_and_the_unusual_release_name_the_sentinel_file_under_
     st = switch.status()
     assert release_steps(st) == "run `orion resume --yes`" and unusual_release(st) is None
     assert halted_where(st) == "kind manual"
+
+
+def test_a_halt_whose_by_was_altered_into_another_json_value_reads_as_unreadable(db: Database) -> None:
+    """Who engaged it is shown as a mapping everywhere (`halt --status`, alerts): a damaged ``by``
+    holding a JSON list must not reach them as one; the halt itself stays readable and releasable."""
+    switch = KillSwitch(db)
+    switch.engage("db")
+    from sqlalchemy import update
+
+    from orion_cli.store.tables import halt_state
+
+    with db.write() as conn:
+        conn.execute(update(halt_state).where(halt_state.c.id == 1).values(by="[1, 2]"))
+    st = switch.status()
+    assert st.halted and st.reason == "db" and st.by == {"unreadable": True}
+    assert not switch.release().halted

@@ -1069,3 +1069,16 @@ def test_a_fractional_fill_moves_the_cash_by_its_notional_rounded_to_the_ledgers
     assert bal is not None and bal.total == D("100") - D("0.0411519218")  # 0.04115192181 to ten places
     with db.read() as c:
         assert c.execute(select(positions.c.cost)).scalar() == D("0.0411519218")
+
+
+def test_a_paper_balance_report_is_recorded_as_it_is(db: Database) -> None:
+    """Paper cash is the ledger's own: a paper venue's report (reconcile records it) already holds every
+    fill, so none is added to it as one it could not hold (that took a paper buy's cost out twice)."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D(100), now=NOW)
+    at = NOW + timedelta(seconds=1)
+    led.record_intent(prepared(), now=at)
+    led.record_fills("c1", [replace(fill("f1", "10", "0.40", "0"), ts=at)], now=at)
+    assert _cash(led) == (D(96), D(96))
+    led.record_balance(Balance(Venue.KALSHI, "paper", D(96), D(0), D(96), at, source="ledger"), now=at)
+    assert _cash(led) == (D(96), D(96))
