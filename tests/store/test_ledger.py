@@ -1082,3 +1082,20 @@ def test_a_paper_balance_report_is_recorded_as_it_is(db: Database) -> None:
     assert _cash(led) == (D(96), D(96))
     led.record_balance(Balance(Venue.KALSHI, "paper", D(96), D(0), D(96), at, source="ledger"), now=at)
     assert _cash(led) == (D(96), D(96))
+
+
+def test_overfill_is_taken_only_for_a_buy_never_for_a_sell(db: Database) -> None:
+    """``overfill_ok`` is for a dollar-amount buy filled at better prices; a sell filled beyond its
+    size would take contracts out of the position that the order never asked to sell."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D(100), now=NOW)
+    led.record_intent(prepared(), now=NOW)
+    led.record_fills("c1", [fill("f1", "10", "0.40", "0")], now=NOW)
+    led.record_intent(prepared("c2", size="4", price="0.55", action=Action.SELL), now=NOW)
+    with pytest.raises(DataError, match="more than its size 4"):
+        led.transition("c2", None, fills=[fill("f2", "6", "0.55", "0", coid="c2", action=Action.SELL)], now=NOW,
+                       overfill_ok=True)
+    assert [p.size for p in led.positions()] == [D(10)] and _cash(led) == (D(96), D(96))
+    led.record_intent(prepared("c3", size="4", price="0.40"), now=NOW)  # a buy: the venue's fill is held
+    st = led.transition("c3", None, fills=[fill("f3", "5", "0.40", "0", coid="c3")], now=NOW, overfill_ok=True)
+    assert st.filled_size == D(5) and [p.size for p in led.positions()] == [D(15)]
