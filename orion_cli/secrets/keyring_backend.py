@@ -170,8 +170,9 @@ class KeyringSecrets:
                  refuse: Callable[[list[str]], Exception] | None = None) -> None:
         """Set every value, then the index. On failure, restore what was there (best effort).
 
-        With ``refuse``, a name the keyring already holds with another value (one that cannot be read
-        counts as another) when the lock is taken raises ``refuse(names)`` before anything is set."""
+        With ``refuse``, a name the keyring already holds with another value (a malformed entry
+        counts as another; a read that fails raises) when the lock is taken raises ``refuse(names)``
+        before anything is set."""
         with self._locked():
             index = self.index()
             if refuse is not None:

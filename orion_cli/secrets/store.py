@@ -348,8 +348,8 @@ class SecretStore(abc.ABC):
         return [n for n in names if self._holds(n)]
 
     def replacing(self, values: Mapping[str, str | bytes]) -> list[str]:
-        """The names, sorted, storing ``values`` would replace: held now with another value (one that
-        cannot be read counts as another). Validates ``values`` as :meth:`set_many` does."""
+        """The names, sorted, storing ``values`` would replace: held now with another value (a malformed
+        one counts as another; a keyring that fails to read raises). Validates ``values`` as :meth:`set_many` does."""
         return self._replacing(_validated(values))
 
     def _replacing(self, clean: Mapping[str, bytes]) -> list[str]:
