@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from keyring.backend import KeyringBackend
+from secrets_testkit import MemoryKeyring
 from typer.testing import CliRunner
 
 from orion_cli.cli.app import app
@@ -39,23 +39,6 @@ CANARY_PASSPHRASE = "CANARYpassphrase7f3e9b1c2d4a"
 CANARY_API_KEY = "CANARYapikey0d9e8f7a6b5c4d3e"
 CANARY_SECRET = "Q0FOQVJZLXNlY3JldC1ieXRlcy0xMjM0NTY3OA=="  # base64 of "CANARY-secret-bytes-12345678"
 CANARY_PASSWORD = "CANARYmasterpassword5e6f7a8b"
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.data: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.data.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.data[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.data.pop((service, username))
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Helpers shared by the secrets tests: throwaway keys and constants."""
+"""Helpers shared by the secrets tests: throwaway keys, constants and an in-memory keyring."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
 
 from orion_cli.secrets.unlock import MasterPassword
 
@@ -24,3 +26,24 @@ def rsa_pem(bits: int = 2048) -> str:
 
 def fixed(password: str) -> Callable[[bool], MasterPassword]:
     return lambda new: MasterPassword(password, "test")
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring held in a dict; deleting a missing entry fails as a real backend's does."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.data.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.data[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.data:
+            raise PasswordDeleteError(username)
+        del self.data[(service, username)]

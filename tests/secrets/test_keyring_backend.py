@@ -8,34 +8,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from keyring.backend import KeyringBackend
 from keyrings.alt.file import PlaintextKeyring
-from secrets_testkit import WALLET_KEY
+from secrets_testkit import WALLET_KEY, MemoryKeyring
 
 from orion_cli.core.errors import ExitCode, NotFound, SecretsError, UsageError
 from orion_cli.secrets import keyring_backend
 from orion_cli.secrets.store import SecretStore, open_store
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.data: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.data.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.data[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.data:
-            from keyring.errors import PasswordDeleteError
-
-            raise PasswordDeleteError(username)
-        del self.data[(service, username)]
 
 
 def kr_store(tmp_path: Path, backend: Any, events: list[tuple[str, str]] | None = None) -> SecretStore:

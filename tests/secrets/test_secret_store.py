@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from secrets_testkit import PASSWORD, WALLET_ADDRESS, WALLET_KEY, fixed
+from secrets_testkit import PASSWORD, WALLET_ADDRESS, WALLET_KEY, MemoryKeyring, fixed
 
 from orion_cli.core.errors import ExitCode, NotFound, SecretsError, UsageError
 from orion_cli.secrets.store import SecretStore, SecretValue, VaultStore, open_store
@@ -278,28 +278,16 @@ def test_a_credential_set_in_the_keyring_by_hand_as_typed_is_the_same_value(tmp_
     importing the same key was refused as "already stored with another value", pushing the user to
     --replace; a held value is compared as the credential it is (normalised), before and under the lock.
     A keyring that fails to read is its own error (exit 4), not another value."""
-    from keyring.backend import KeyringBackend
 
-    class MemoryKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
+    class FailingKeyring(MemoryKeyring):
         fail = False
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.data: dict[tuple[str, str], str] = {}
 
         def get_password(self, service: str, username: str) -> str | None:
             if self.fail and username == "polymarket_private_key":
                 raise RuntimeError("the keyring daemon is gone")
-            return self.data.get((service, username))
+            return super().get_password(service, username)
 
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.data[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            del self.data[(service, username)]
-
-    kr = MemoryKeyring()
+    kr = FailingKeyring()
     store = open_store("keyring", vault_path=tmp_path / "vault.json", keyring_backend=kr)
     kr.set_password("orion", "polymarket_private_key", by_hand)
     assert store.replacing({"polymarket_private_key": WALLET_KEY}) == []
@@ -324,25 +312,7 @@ def test_a_stored_credential_is_replaced_only_on_purpose(tmp_path: Path, backend
     import contextlib
     from collections.abc import Iterator
 
-    from keyring.backend import KeyringBackend
-
     from orion_cli.core.errors import Refused
-
-    class MemoryKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.data: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.data.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.data[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            del self.data[(service, username)]
 
     kr = MemoryKeyring()
     audited: list[str] = []
