@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,6 +76,22 @@ def _key(label: Any, hour: int) -> Any:
     return label if start is None else start.strftime(KEY_FORMAT)
 
 
+def _relabelled(detail: Any, label: Callable[[Any], Any]) -> tuple[Any, dict[str, Any] | None]:
+    """The breaker state's ``detail`` with its trip and warning days passed through ``label``, and the
+    object it holds; one that is not a JSON object is left as it is (None)."""
+    try:
+        extra = json.loads(detail) if detail else {}
+    except ValueError:
+        return detail, None
+    if not isinstance(extra, dict):
+        return detail, None
+    if "daily_tripped_day" in extra:
+        extra["daily_tripped_day"] = label(extra["daily_tripped_day"])
+    if isinstance(extra.get("warned"), dict):
+        extra["warned"] = {k: label(v) for k, v in extra["warned"].items()}
+    return json.dumps(extra, sort_keys=True), extra
+
+
 def upgrade() -> None:
     with op.batch_alter_table("equity_snapshots") as batch:
         batch.alter_column("day", existing_type=sa.String(10), type_=sa.String(20), existing_nullable=False)
@@ -94,19 +111,10 @@ def upgrade() -> None:
         conn.execute(sa.update(_snapshots).where(_snapshots.c.mode == mode, _snapshots.c.day == day).values(
             day=start.strftime(KEY_FORMAT), ends_at=(start + timedelta(days=1)).strftime(KEY_FORMAT)))
     for mode, warned_day, detail in states:
-        try:
-            extra = json.loads(detail) if detail else {}
-        except ValueError:
-            extra = None
-        if isinstance(extra, dict):
-            if "daily_tripped_day" in extra:
-                extra["daily_tripped_day"] = _key(extra["daily_tripped_day"], hour)
-            if isinstance(extra.get("warned"), dict):
-                extra["warned"] = {k: _key(v, hour) for k, v in extra["warned"].items()}
-            detail = json.dumps(extra, sort_keys=True)
+        detail, extra = _relabelled(detail, lambda label: _key(label, hour))
         conn.execute(sa.update(_breaker).where(_breaker.c.mode == mode).values(
             warned_day=_key(warned_day, hour), detail=detail))
-        if isinstance(extra, dict):
+        if extra is not None:
             _record_tripped_day(conn, mode, extra.get("daily_tripped_day"))
     with op.batch_alter_table("equity_snapshots") as batch:
         batch.alter_column("ends_at", existing_type=sa.String(20), nullable=False)
@@ -162,16 +170,7 @@ def downgrade() -> None:
                          .values(day=_date(day)))
     for mode, warned_day, detail in conn.execute(sa.select(_breaker.c.mode, _breaker.c.warned_day,
                                                            _breaker.c.detail)).all():
-        try:
-            extra = json.loads(detail) if detail else {}
-        except ValueError:
-            extra = None
-        if isinstance(extra, dict):
-            if "daily_tripped_day" in extra:
-                extra["daily_tripped_day"] = _date(extra["daily_tripped_day"])
-            if isinstance(extra.get("warned"), dict):
-                extra["warned"] = {k: _date(v) for k, v in extra["warned"].items()}
-            detail = json.dumps(extra, sort_keys=True)
+        detail, _ = _relabelled(detail, _date)
         conn.execute(sa.update(_breaker).where(_breaker.c.mode == mode).values(warned_day=_date(warned_day),
                                                                                detail=detail))
     with op.batch_alter_table("equity_snapshots") as batch:
