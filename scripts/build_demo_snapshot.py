@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -390,5 +391,16 @@ def main(argv: list[str] | None = None) -> None:
                   f"{row['polymarket'][:60]:<60} {row['how']}")
 
 
+def run(argv: list[str] | None = None) -> None:
+    """:func:`main`, quiet when its reader stops early (``--report | head``): the rest of the report is not
+    wanted, which is no error of the build (it had written its file, if any, before printing)."""
+    try:
+        main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would flush stdout again at exit and print "Exception ignored ... BrokenPipeError".
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 if __name__ == "__main__":
-    main()
+    run()

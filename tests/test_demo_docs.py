@@ -77,6 +77,23 @@ def test_report_writes_nothing_unless_an_output_is_named(
     assert packaged.is_file() and f"wrote {packaged}" in capsys.readouterr().out
 
 
+def test_a_report_whose_reader_stopped_ends_quietly() -> None:
+    """`build_demo_snapshot.py --report | head -1`: once head had its line the script died with a
+    BrokenPipeError traceback. A reader that stops early now ends it quietly (exit 0: nothing failed)."""
+    import subprocess
+
+    fixtures = _fixtures(_script())
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line, as head's is after its last
+    try:
+        done = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_demo_snapshot.py"), "--fixtures",
+                               str(fixtures), "--report"], stdout=write, stderr=subprocess.PIPE, text=True,
+                              timeout=120, check=False)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
 def test_demo_md_counts_are_the_reports() -> None:
     """Found by a docs review: DEMO.md said "~40 others ≤ 0" and left out a pair with a positive edge
     (Japan, +0.0004). Its table's positive rows and its count of others are the report's."""
