@@ -617,6 +617,20 @@ def test_a_young_fill_of_an_order_being_sent_explains_that_order_once(db: Databa
     assert [(d.kind, d.ledger_qty, d.venue_qty) for d in res.drifts] == [("position", D(0), D(20))], res.drifts
 
 
+def test_a_young_fill_of_a_ledger_order_not_final_explains_that_order_once(db: Database, settings: Settings) -> None:
+    """As above with the fill naming its ledger order (a surviving mutant): the order, still not final in the
+    ledger, counts as undecided with its unfilled size; its young fill must not add its size again."""
+    now = DAY_START - timedelta(hours=12)
+    ledger = Ledger(db, "live")
+    _intent(ledger, "K5-l1", status="submitted", at=now - timedelta(seconds=5))  # 10 unfilled
+    ours = replace(_fill("kf-5", "o-50", "10", "0.40", fee="0", ts=now - timedelta(seconds=2)),
+                   client_order_id="K5-l1")
+    venue = FakeVenue(fills_=[ours], positions_=[Position(Venue.KALSHI, MKT, Side.YES, D(20), D("0.40"), D(8))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, now=now)
+    assert any("kf-5 of order K5-l1" in p for p in res.pending), res.pending
+    assert [(d.kind, d.ledger_qty, d.venue_qty) for d in res.drifts] == [("position", D(0), D(20))], res.drifts
+
+
 # -- (2) fills, (3) positions, (4) resting orders ----------------------------------------------
 
 
@@ -625,6 +639,27 @@ def _filled_order(ledger: Ledger, cid: str, oid: str, fills: list[Fill], size: s
             venue=fills[0].venue)
     ledger.transition(cid, OrderStatus.PARTIAL if sum(f.size for f in fills) < D(size) else OrderStatus.FILLED,
                       venue_order_id=oid, fills=fills, now=EARLIER)
+
+
+def test_a_netting_venue_on_the_other_side_of_a_recent_buy_is_pending_on_both_sides(
+        db: Database, settings: Settings) -> None:
+    """Kalshi nets YES against NO. Seconds after a YES buy from flat, a venue that has not caught up shows NO 3:
+    the comparison splits that into YES (ledger 10, venue 0) and NO (ledger 0, venue 3). Both follow a change
+    made seconds ago, so both are pending (a surviving mutant looked for a recent change on each line's own
+    side only: the NO line was drift, which --fix would have adopted and --halt-on-drift halted on)."""
+    now = DAY_START - timedelta(hours=12)
+    ledger = Ledger(db, "live")
+    yes = _fill("fy", "o-y", "10", "0.40", fee="0", ts=now - timedelta(seconds=10))
+    _intent(ledger, "c-y", status="submitted", at=now - timedelta(seconds=10))
+    ledger.transition("c-y", OrderStatus.FILLED, venue_order_id="o-y", fills=[yes], now=now - timedelta(seconds=10))
+    venue = FakeVenue(fills_=[yes], positions_=[Position(Venue.KALSHI, MKT, Side.NO, D(3), D("0.55"), D("1.65"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, now=now)
+    assert (res.status, res.drifts) == ("clean", []), res.drifts
+    assert sorted(p.split(";")[0] for p in res.pending if p.startswith("position")) == [
+        f"position {MKT} no: ledger 0, venue 3", f"position {MKT} yes: ledger 10, venue 0"], res.pending
+    (later,) = _run(db, settings, {Venue.KALSHI: venue}, now=now + timedelta(minutes=5))  # no longer recent: drift
+    assert sorted((d.kind, d.side.value, d.ledger_qty, d.venue_qty) for d in later.drifts) == [
+        ("position", "no", D(0), D(3)), ("position", "yes", D(10), D(0))], later.drifts
 
 
 def test_missing_fill_is_drift_and_fix_adopts_it_with_audit(db: Database, settings: Settings) -> None:
@@ -2079,6 +2114,10 @@ def test_a_resolved_polymarket_position_listed_until_redeemed_is_settled_not_dri
     assert [(s.payout, s.realized_pnl) for s in res.settled] == [(D(5), D("3.5"))]
     (again,) = _run(db, settings, {Venue.POLYMARKET: venue})  # still listed, still not drift
     assert again.status == "clean" and again.settled == []
+    # Nor once the settlement is no longer recent (a surviving mutant: the settled markets' positions were
+    # not left out of the venue's, and only the recent-change grace kept them from being drift).
+    (later,) = _run(db, settings, {Venue.POLYMARKET: venue}, now=NOW + timedelta(hours=1))
+    assert (later.status, later.drifts, later.pending) == ("clean", [], [])
 
 
 def test_a_polymarket_client_is_told_the_fee_models_its_orders_executions_were_planned_with(
