@@ -22,7 +22,7 @@ from orion_cli.core.config import Settings, load_settings
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
 from orion_cli.core.opportunity import Opportunity
-from orion_cli.core.scan import ScanOptions, ScanResult, scan
+from orion_cli.core.scan import ScanOptions, ScanResult, polymarket_market_of, scan
 from orion_cli.matching.pairs import NOT_MATCHED, CuratedPair
 from orion_cli.venues.base import ItemError, MarketData
 from orion_cli.venues.snapshot import demo_source
@@ -902,3 +902,34 @@ def test_an_auto_accepted_pair_of_opposite_propositions_is_never_priced_as_a_hed
     assert result.opportunities == [], [legs_of(o) for o in result.opportunities]
     (held,) = result.held_back
     assert held.reasons == ("OPPOSITE_PROPOSITION",) and not result.if_curated
+
+
+# --------------------------------------------------------------------------------------------------
+# found by a hand-mutation audit: rules no test above pinned
+
+
+def test_if_curated_shows_the_best_direction_of_a_held_back_pair(cfg: Settings) -> None:
+    """S7: the figure is the best net edge over both directions; the worse one (min) read the same where
+    only one direction was priced. Here both are (crossed books): 0.4804 and 0.3769."""
+    title = "Will the orchestra tour Norway in 2026?"
+    k, p = kalshi_market(title=title), poly_market(title=title, close_time=CLOSE + timedelta(days=20))
+    data = data_of((k, book(k, side([("0.20", "100")]), side([("0.30", "100")]))),
+                   (p, book(p, side([("0.30", "100")]), side([("0.30", "100")]))))
+    result = scan(data, [], cfg, opts(within_venue=False))
+    [held] = result.held_back
+    assert set(held.reasons) <= {"CLOSE_TIME_GAP", "RESOLUTION_TIME_GAP"}
+    assert result.if_curated == {(k.id, p.id): D("0.4804")}
+
+
+def test_a_basket_whose_members_write_the_venues_count_differently_is_not_priced(cfg: Settings) -> None:
+    """S9: members must agree on the event's count as recorded; "3" and "03" are two records of it, and
+    taking either one (the set's arbitrary pop) priced a basket the listing does not vouch for."""
+    assert scan(_basket(3, ["3", "3", "3"]), [], cfg, opts()).opportunities != []
+    assert scan(_basket(3, ["3", "03", "3"]), [], cfg, opts()).opportunities == []
+
+
+def test_a_no_token_names_no_market_for_a_curated_pair() -> None:
+    """S15: a curated pair naming Polymarket's NO token is not priced either way round, so it claims the
+    market for neither (CURATED_ELSEWHERE must not hold back the market's real candidates for it)."""
+    m = poly_market(yes_token="111", no_token="222")
+    assert polymarket_market_of([m]) == {m.id: m.id, "111": m.id}
