@@ -262,3 +262,19 @@ def test_a_report_of_a_venue_reconcile_holds_is_not_recorded_until_a_reconcile_r
     _reports(ledger, FakeVenue([], moved=[]), report)
     bal = ledger.balance(Venue.KALSHI)
     assert bal is not None and bal.total == D(1650)
+
+
+def test_a_voided_market_is_said_with_what_it_refunded(db: Database) -> None:
+    """Found by a mutation audit (the notice dropped, every test passed): a void closes the position at
+    what the venue refunded, not at an outcome, and the operator is told so, with the realised P&L."""
+    ledger = Ledger(db, "live")
+    _hold(ledger)
+    void = Settlement(Venue.KALSHI, MKT, D(0), NOW - timedelta(hours=1), result="void",
+                      refunds=((Side.YES, D("0.40")),))
+    said: list[str] = []
+    report = Balance(Venue.KALSHI, "live", D(1000), D(0), D(1000), NOW)
+    (settled,) = asyncio.run(record_reports(ledger, {Venue.KALSHI: FakeVenue([void])},  # type: ignore[dict-item]
+                                            {Venue.KALSHI: report}, now=NOW, warn=said.append))
+    assert settled.payout == D(400) and settled.realized_pnl == D(0)
+    assert said == [f"kalshi {MKT}: the venue voided the market; its positions were closed at what it refunded "
+                    "(400), realised P&L 0"]
