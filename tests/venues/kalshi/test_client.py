@@ -366,3 +366,14 @@ def test_single_endpoints(sim: KalshiSim) -> None:
 def test_limit_over_max_is_refused_locally() -> None:
     with pytest.raises(ValueError, match="page_limit"):
         KalshiClient("http://127.0.0.1:9", page_limit=1001)
+
+
+def test_the_headroom_below_a_fast_venue_bucket_covers_its_jitter_not_just_one_request() -> None:
+    """At Basic (200/s) one request's 10 tokens and 50 ms of refill are the same headroom; at
+    Prestige (10 000/s) 50 ms is 500 tokens, and a one-request margin let the venue answer 429."""
+    from orion_cli.venues.kalshi.client import TIERS, below_venue_bucket
+
+    basic, prestige = TIERS["basic"], TIERS["prestige"]
+    assert below_venue_bucket(basic.read_capacity, basic.read_rate, 10.0).capacity == 190
+    assert below_venue_bucket(prestige.read_capacity, prestige.read_rate, 10.0).capacity == 9500
+    assert below_venue_bucket(prestige.write_capacity, prestige.write_rate, 10.0).capacity == 15600

@@ -452,3 +452,22 @@ def test_bad_book_level_names_the_field(levels: list[Any], bad: Any, pos: int, s
 def test_series_object_shape() -> None:
     s = parse_series({"ticker": "KXHIGHNY", "fee_type": "quadratic", "fee_multiplier": 1, "category": "Climate"})
     assert s == KalshiSeries("KXHIGHNY", "", "Climate", "quadratic", Decimal(1))
+
+
+# -- found by the venue-client mutation audit -------------------------------------------------------
+
+
+def test_a_market_without_fractional_trading_trades_whole_contracts() -> None:
+    """``fractional_trading_enabled: false``: counts are whole contracts, so the market's minimum and
+    step are 1 (an order of 0.5 would be refused by the venue); absent or true, hundredths."""
+    whole = parse_market({**SINGLE, "fractional_trading_enabled": False})
+    assert (whole.min_size, whole.size_step) == (Decimal(1), Decimal(1))
+    fractional = parse_market({**SINGLE, "fractional_trading_enabled": True})
+    assert (fractional.min_size, fractional.size_step) == (Decimal("0.01"), Decimal("0.01"))
+
+
+def test_a_price_range_whose_step_is_wider_than_the_range_is_refused() -> None:
+    """A step wider than its own range (0.90..1.00 by 0.50) is no grid: refused, not priced on."""
+    with pytest.raises(DataError, match=r"price_ranges\[0\]\.step"):
+        parse_ticks({"price_ranges": [{"start": "0.9000", "end": "1.0000", "step": "0.5000"},
+                                      {"start": "0.0000", "end": "0.9000", "step": "0.0100"}]})

@@ -1104,3 +1104,68 @@ def test_a_flat_series_without_its_fee_table_is_not_charged_a_guessed_fee(sim: K
     sim.series_fees[TICKER.split("-", 1)[0]] = ("flat", 1)
     with pytest.raises(ValueError, match="flat fee"):
         sim._fill_fee(TICKER, D(1), D("0.52"))
+
+
+# -- found by the venue-client mutation audit -------------------------------------------------------
+
+
+def test_a_resting_ask_holds_the_no_price_and_a_bid_the_yes_price() -> None:
+    """A V2 ``ask`` buys NO (or sells YES): the cash it holds is remaining × the NO price, never the
+    YES price its book quotes (which would over- or under-state ``reserved`` in every balance)."""
+    order = {"remaining_count_fp": "2.00", "yes_price_dollars": "0.3000", "no_price_dollars": "0.7000"}
+    assert trading_mod._order_reserve({**order, "book_side": "ask"}) == D("1.4")
+    assert trading_mod._order_reserve({**order, "book_side": "bid"}) == D("0.6")
+
+
+def test_an_order_listed_resting_with_nothing_remaining_is_not_open() -> None:
+    """``resting`` with ``remaining_count_fp`` 0 (a read racing the last fill): what filled decides, so
+    an order filled in full is never left open for the executor to wait on or cancel."""
+    assert trading_mod._status(D(5), D(5), D(0), resting=True) is OrderStatus.FILLED
+    assert trading_mod._status(D(5), D(2), D(0), resting=True) is OrderStatus.PARTIAL
+    assert trading_mod._status(D(5), D(2), D(3), resting=True) is OrderStatus.OPEN
+
+
+def test_a_sell_of_no_read_back_from_its_order_is_priced_in_no(key: rsa.RSAPrivateKey) -> None:
+    """Sell NO at q is a ``bid`` at 1 − q on the YES book, and the order's fill cost is the YES price:
+    the order's own average (before fills replace it) is 1 − that, the NO price the shares sold at."""
+    venue = KalshiTrading(KalshiSigner(KEY_ID, key), tier=FREE)
+    request = req(Side.NO, Action.SELL, "2", "0.40", cid="sell-no-1")
+    venue.remember(request, "ord-1")
+    state = venue._from_order({
+        "order_id": "ord-1", "client_order_id": "sell-no-1", "book_side": "bid", "status": "executed",
+        "ticker": TICKER, "initial_count_fp": "2.00", "fill_count_fp": "2.00", "remaining_count_fp": "0.00",
+        "taker_fill_cost_dollars": "1.2000", "yes_price_dollars": "0.6000",
+        "created_time": "2026-06-11T12:00:00Z"}, "order")
+    asyncio.run(venue.aclose())
+    assert (state.side, state.action, state.status) == (Side.NO, Action.SELL, OrderStatus.FILLED)
+    assert state.avg_fill_price == D("0.4")
+
+
+def test_a_rate_limited_cancel_is_unavailable_and_safe_to_repeat(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """A 429 on the V2 cancel is the venue not answering, not refusing: VenueUnavailable (exit 3) with
+    "cancelling again is safe", as a 5xx; a plain VenueError would report the cancel refused."""
+    async def body(v: KalshiTrading) -> Any:
+        st = await v.submit(v.prepare(req(Side.YES, Action.BUY, "1", "0.01", TimeInForce.GTC)))
+        sim.add_fault(FaultRule("rate_limit", method="DELETE", path_prefix=CREATE, times=1))
+        with pytest.raises(VenueUnavailable) as info:
+            await v.cancel(st.venue_order_id)
+        assert "cancelling again is safe" in (info.value.hint or "")
+        return await v.cancel(st.venue_order_id)
+
+    again = run(sim, key, body)
+    assert again is not None and again.status is OrderStatus.CANCELLED
+
+
+def test_fills_since_before_the_historical_cutoff_read_the_historical_store(
+        sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """``since`` older than the cutoff: the fills archived to ``/historical/fills`` are part of the answer."""
+    async def body(v: KalshiTrading) -> Any:
+        start = datetime.now(UTC) - timedelta(seconds=5)
+        old = await v.submit(v.prepare(req(Side.YES, Action.BUY, "2", "0.60")))
+        sim.set_historical_cutoff(datetime.now(UTC) + timedelta(seconds=1))
+        await asyncio.sleep(1.1)
+        new = await v.submit(v.prepare(req(Side.NO, Action.BUY, "1", "0.60")))
+        return old, new, await v.fills(since=start)
+
+    old, new, fills = run(sim, key, body)
+    assert [f.venue_order_id for f in fills] == [old.venue_order_id, new.venue_order_id]
