@@ -615,3 +615,16 @@ def test_maker_and_signer_per_signature_type() -> None:
     deposit = _order(key, signature_type=SignatureType.POLY_1271, funder=wallet)
     assert deposit.maker == deposit.signer == wallet
     assert len(deposit.signature) == 2 + 2 * (65 + 32 + 32 + 186 + 2)
+
+
+# --------------------------------------------------------------------------- found by the mutation audit
+
+
+def test_an_immediate_sell_too_small_to_keep_its_price_within_a_tick_is_refused() -> None:
+    """0.01 shares at 0.5001 (tick 0.0001): the pUSD floored to 4 decimals is 0.0050, an implied price
+    of 0.5000, a whole tick below the limit. Signed, it could hit bids below the price orion priced at;
+    refused instead. The same sale at 0.5000 keeps its price exactly and is built."""
+    with pytest.raises(DataError, match="too small for an immediate SELL"):
+        marketable_amounts(OrderSide.SELL, D("0.5001"), D("0.01"), D("0.0001"))
+    ok = marketable_amounts(OrderSide.SELL, D("0.5000"), D("0.01"), D("0.0001"))
+    assert (ok.maker, ok.taker) == (10_000, 5_000) and ok.implied_price == D("0.5")

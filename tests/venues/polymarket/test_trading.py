@@ -1800,3 +1800,101 @@ def test_positions_below_a_share_are_listed_only_to_a_reader_asking_for_size_thr
     assert (row["asset"], row["size"], row["oppositeAsset"]) == (market.yes, 0.5, market.no)
     assert (row["outcome"], row["oppositeOutcome"], row["redeemable"], row["mergeable"]) == ("Yes", "No", False, False)
     assert row["curPrice"] == float(json.loads(market.raw["outcomePrices"])[0])
+
+
+# --------------------------------------------------------------------------- found by the mutation audit
+
+
+def _offline_client() -> PolymarketTrading:
+    """A client that never sends anything: for the parts of it that only read what they are given."""
+    return PolymarketTrading(ApiCredentials("k-1", "c2VjcmV0", "pass"), PrivateKey.generate())
+
+
+def _open_row(**fields: Any) -> dict[str, Any]:
+    row = {"id": "0xabc", "status": "LIVE", "original_size": "10", "size_matched": "0", "price": "0.40",
+           "asset_id": "111", "market": "0xcond", "outcome": "Yes", "side": "BUY", "created_at": 1760000000}
+    row.update(fields)
+    return row
+
+
+@pytest.mark.parametrize("status", ["CANCELED", "ORDER_STATUS_CANCELED_MARKET_RESOLVED", "EXPIRED", "KILLED"])
+def test_an_order_ended_after_part_of_it_matched_is_partial_not_cancelled(status: str) -> None:
+    """A cancelled (or expired, killed) order that matched 4 of its 10 shares holds those 4: PARTIAL,
+    never CANCELLED, which would tell the executor nothing filled and leave 4 shares unhedged."""
+    from orion_cli.venues.polymarket.trading import parse_open_order
+
+    part = parse_open_order(_open_row(status=status, size_matched="4"))
+    assert part.status is OrderStatus.PARTIAL and part.filled_size == Decimal("4")
+    assert parse_open_order(_open_row(status=status)).status is OrderStatus.CANCELLED
+
+
+def test_a_trade_time_in_milliseconds_is_read_as_milliseconds() -> None:
+    """``match_time`` in milliseconds (1760000000123) is the same moment as 1760000000 seconds, not a
+    date 55 000 years out (or an error) that would put the fill outside every ``since`` window."""
+    (ms,) = parse_trade_fills(_taker_row(match_time="1760000000123"), api_key="k", funder="0xf")
+    (s,) = parse_trade_fills(_taker_row(match_time="1760000000"), api_key="k", funder="0xf")
+    assert int(ms.ts.timestamp()) == int(s.ts.timestamp()) == 1760000000
+
+
+@pytest.mark.parametrize(("tif", "status"), [(TimeInForce.GTC, OrderStatus.OPEN),
+                                              (TimeInForce.IOC, OrderStatus.PARTIAL)])
+def test_a_matched_answer_for_part_of_the_order(tif: TimeInForce, status: OrderStatus) -> None:
+    """``matched`` for 4 of 10 shares: a GTC rests with the rest (OPEN, cancellable), a FAK is done with
+    4 (PARTIAL). The amounts are read by side: a BUY's making is pUSD, its taking shares."""
+    pm = _offline_client()
+    request = OrderRequest(venue=Venue.POLYMARKET, market_id="0xcond", side=Side.YES, action=Action.BUY,
+                           size=Decimal("10"), limit_price=Decimal("0.50"), time_in_force=tif,
+                           client_order_id="c-1", token_id="111", tick_size=Decimal("0.01"))
+    prepared = PreparedOrder(request, "{}", "0xhash")
+    state = run(pm._accepted(prepared, {"success": True, "orderID": "0xhash", "status": "matched",
+                                        "makingAmount": "2", "takingAmount": "4"}))
+    run(pm.aclose())
+    assert state.status is status and state.filled_size == Decimal("4") and state.avg_fill_price == Decimal("0.5")
+
+
+def test_a_503_on_an_order_is_the_venue_not_taking_orders_not_an_unknown_outcome(
+        sim: PolymarketSim, market: Market, wallet: Wallet) -> None:
+    """503 (trading paused / cancel-only) is documented as not accepted: VenueUnavailable, nothing placed;
+    any other 5xx is an unknown outcome to look up."""
+    sim.server.add_fault(FaultRule("status", method="POST", path_prefix="/clob/order", status=503, times=1,
+                                   body={"error": "trading is currently disabled"}))
+
+    async def go(pm: PolymarketTrading) -> None:
+        with pytest.raises(VenueUnavailable) as info:
+            await pm.submit(pm.prepare(order(market)))
+        assert not isinstance(info.value, OrderOutcomeUnknown) and "nothing was placed" in info.value.message
+
+    with_client(wallet, sim, go)
+    assert not sim.orders
+
+
+def test_only_open_buy_orders_reserve_cash() -> None:
+    """A resting SELL holds shares, not pUSD: only open BUYs (remaining × limit) come off ``available``."""
+    from orion_cli.venues.polymarket.trading import parse_open_order
+
+    pm = _offline_client()
+    buy = parse_open_order(_open_row(id="0x1", original_size="10", size_matched="4", price="0.40"))
+    sell = parse_open_order(_open_row(id="0x2", side="SELL", original_size="10", price="0.60"))
+
+    async def collateral() -> dict[str, Any]:
+        return {"balance": "10000000"}
+
+    async def orders() -> list[Any]:
+        return [buy, sell]
+
+    async def held() -> list[Any]:
+        return []
+
+    pm._refreshed_collateral, pm.open_orders, pm.positions = collateral, orders, held  # type: ignore[method-assign]
+    balance = run(pm.balance())
+    run(pm.aclose())
+    assert balance.reserved == Decimal("2.4") and balance.available == Decimal("7.6")
+    assert balance.total == Decimal("10")
+
+
+def test_positions_stop_at_a_short_page_without_asking_for_another(sim: PolymarketSim, market: Market) -> None:
+    """The Data API's ``/positions`` is offset-paged: a page shorter than the limit is the last, and
+    asking again spends the tight data_positions budget (150 per 10 s) for nothing."""
+    wallet = Wallet(sim, shares={market.yes: Decimal("5")})
+    with_client(wallet, sim, lambda pm: pm.positions())
+    assert len([r for r in sim.requests if r.path.endswith("/positions")]) == 1
