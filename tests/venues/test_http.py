@@ -7,6 +7,8 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
 
 import certifi
 import httpx
@@ -399,3 +401,62 @@ def test_simulator_answers_are_not_held_back_by_nagle(sim: SimServer) -> None:
         return took
 
     assert min(asyncio.run(main())) < 0.03
+
+
+# -- found by the venue-client mutation audit ---------------------------------------------------------
+
+
+def _recording(handler: Any) -> tuple[VenueHttp, list[tuple[str, str]], list[httpx.Request]]:
+    signed: list[tuple[str, str]] = []
+    sent: list[httpx.Request] = []
+
+    def auth(method: str, path: str, body: bytes) -> dict[str, str]:
+        signed.append((method, path))
+        return {"X-Sig": "s"}
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return handler(request)
+
+    http = VenueHttp("testvenue", "https://venue.invalid/api", retry=FAST, auth=auth,
+                     transport=httpx.MockTransport(respond))
+    return http, signed, sent
+
+
+def test_the_path_signed_is_the_percent_encoded_one_sent_without_its_query() -> None:
+    """A venue verifies the signature over the path as it arrives, percent-encoding and all; signing the
+    decoded form (``A B`` for ``A%20B``) fails exactly for the ids that need escaping."""
+    http, signed, sent = _recording(lambda r: httpx.Response(200, json={}))
+
+    async def main() -> None:
+        await http.get_json("/markets/A B:C", {"limit": 5})
+        await http.aclose()
+
+    asyncio.run(main())
+    assert signed == [("GET", sent[0].url.raw_path.split(b"?")[0].decode())]
+    assert "%20" in signed[0][1] and "?" not in signed[0][1] and sent[0].url.query == b"limit=5"
+
+
+def test_decimal_parameters_are_sent_in_plain_notation() -> None:
+    """``Decimal("1E+2")`` is sent as ``100``, never ``1E+2`` (which a venue reads as garbage or as 1)."""
+    http, _, sent = _recording(lambda r: httpx.Response(200, json={}))
+
+    async def main() -> None:
+        await http.get_json("/x", {"a": Decimal("1E+2"), "b": Decimal("0.0000001")})
+        await http.aclose()
+
+    asyncio.run(main())
+    assert sent[0].url.params["a"] == "100" and sent[0].url.params["b"] == "0.0000001"
+
+
+def test_an_http_300_is_an_unexpected_redirect_not_data() -> None:
+    http, _, _ = _recording(lambda r: httpx.Response(300, json={"price": "0.5"}))
+
+    async def main() -> None:
+        try:
+            await http.get_json("/x")
+        finally:
+            await http.aclose()
+
+    with pytest.raises(VenueError, match="unexpected redirect"):
+        asyncio.run(main())
