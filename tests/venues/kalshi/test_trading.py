@@ -1169,3 +1169,17 @@ def test_fills_since_before_the_historical_cutoff_read_the_historical_store(
 
     old, new, fills = run(sim, key, body)
     assert [f.venue_order_id for f in fills] == [old.venue_order_id, new.venue_order_id]
+
+
+def test_an_order_on_the_other_side_of_the_book_from_its_remembered_request_is_not_read_as_it(
+        key: rsa.RSAPrivateKey) -> None:
+    """An order listed as an ``ask`` under the client order id of a remembered *buy YES* (a ``bid``) is
+    not that request: it reads by its own book side (buy NO), never as the YES buy orion asked for."""
+    venue = KalshiTrading(KalshiSigner(KEY_ID, key), tier=FREE)
+    venue.remember(req(Side.YES, Action.BUY, "2", "0.40", cid="buy-yes-1"), "ord-1")
+    state = venue._from_order({
+        "order_id": "ord-1", "client_order_id": "buy-yes-1", "book_side": "ask", "status": "resting",
+        "ticker": TICKER, "initial_count_fp": "2.00", "fill_count_fp": "0.00", "remaining_count_fp": "2.00",
+        "yes_price_dollars": "0.4000", "created_time": "2026-06-11T12:00:00Z"}, "order")
+    asyncio.run(venue.aclose())
+    assert (state.side, state.action, state.limit_price) == (Side.NO, Action.BUY, D("0.6"))
