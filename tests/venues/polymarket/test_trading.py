@@ -25,7 +25,7 @@ from eth_account import Account  # noqa: E402
 from sim.polymarket_sim import PolymarketSim, _tokens_of  # noqa: E402
 from sim.server import FaultKind, FaultRule, SimRequest  # noqa: E402
 
-from orion_cli.core.errors import AuthError, DataError, ExitCode, VenueUnavailable  # noqa: E402
+from orion_cli.core.errors import AuthError, DataError, ExitCode, VenueError, VenueUnavailable  # noqa: E402
 from orion_cli.core.fees import FeeModel  # noqa: E402
 from orion_cli.core.models import Side, Venue  # noqa: E402
 from orion_cli.core.money import loads_exact  # noqa: E402
@@ -1898,3 +1898,64 @@ def test_positions_stop_at_a_short_page_without_asking_for_another(sim: Polymark
     wallet = Wallet(sim, shares={market.yes: Decimal("5")})
     with_client(wallet, sim, lambda pm: pm.positions())
     assert len([r for r in sim.requests if r.path.endswith("/positions")]) == 1
+
+
+def test_a_redeemable_no_holding_settles_the_yes_payout_the_other_way_round() -> None:
+    """A NO holding redeemable at 1 means NO won: the settlement's YES payout is 0 (and 1 for a NO at 0).
+    Taken as the YES payout itself, a NO win would settle as a loss and a loss as a win."""
+    pm = _offline_client()
+    row = {"size": "10", "avgPrice": "0.4", "outcome": "No", "oppositeOutcome": "Yes", "redeemable": True}
+    rows = [{**row, "conditionId": "0xwon", "curPrice": "1"}, {**row, "conditionId": "0xlost", "curPrice": "0"}]
+
+    async def held() -> list[Any]:
+        return [p for p in map(parse_position, rows) if p is not None]
+
+    pm.positions = held  # type: ignore[method-assign]
+    found = run(pm.settlements(["0xwon", "0xlost"]))
+    run(pm.aclose())
+    assert {s.market_id: (s.yes_payout, s.result) for s in found} == {
+        "0xwon": (Decimal(0), "no"), "0xlost": (Decimal(1), "yes")}
+    assert all(dict(s.counts)[Side.NO] == Decimal("10") for s in found)
+
+
+def test_a_repeated_next_cursor_stops_at_once_naming_the_loop() -> None:
+    """A CLOB list answering the same ``next_cursor`` again (a cursor the venue ignores) stops on the
+    second page, saying so, instead of spending the read budget on max_pages identical requests."""
+    pm = _offline_client()
+    calls: list[Any] = []
+
+    async def same_page(path: str, params: Any = None, **kw: Any) -> Any:
+        calls.append(params)
+        return {"data": [], "next_cursor": "Mg=="}
+
+    pm.clob.get_json = same_page  # type: ignore[method-assign]
+    with pytest.raises(VenueError, match="repeated"):
+        run(pm.open_orders())
+    run(pm.aclose())
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize(("offset", "warned"), [(5.0, True), (-5.0, True), (4.9, False)])
+def test_a_clock_five_seconds_off_the_clobs_is_a_notice(offset: float, warned: bool) -> None:
+    notices: list[str] = []
+    pm = PolymarketTrading(ApiCredentials("k-1", "c2VjcmV0", "pass"), PrivateKey.generate(), warn=notices.append)
+
+    async def sync() -> float:
+        return offset
+
+    pm.sync_clock = sync  # type: ignore[method-assign]
+    run(pm._sync_clock_once())
+    run(pm.aclose())
+    assert bool(notices) is warned
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_only_a_403_page_is_the_firewall_and_a_401_stays_a_credentials_answer(status: int) -> None:
+    """The firewall in front of Polymarket answers a blocked host 403 with a page; a 401 is the CLOB
+    judging our keys (exit 4), whatever its body says."""
+    import httpx
+
+    from orion_cli.venues.polymarket.firewall import firewall_refusal
+
+    refused = firewall_refusal("POST", "/order", httpx.Response(status, content=b"<html>Sorry, you have been blocked"))
+    assert (refused is not None) is (status == 403)
