@@ -202,11 +202,17 @@ def _bucket(name: str) -> AsyncTokenBucket:
     return AsyncTokenBucket(count, count / seconds)
 
 
+def _ascii_digits(text: str) -> bool:
+    """Digits 0-9 only: ``str.isdigit`` also takes ``²`` (which ``int`` refuses) and full-width or
+    Arabic-Indic digits (which ``int`` reads), neither of which the venue sends for a number."""
+    return text.isascii() and text.isdigit()
+
+
 def _units_to_decimal(value: Any, field: str) -> Decimal:
     """pUSD/share base units (integer string) → Decimal; a fractional string is refused, not rescaled."""
     if isinstance(value, int) and not isinstance(value, bool):
         units = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and _ascii_digits(value.strip()):
         units = int(value.strip())
     else:
         raise DataError(field, f"expected integer base units (6 decimals), got {str(value)[:40]!r}")
@@ -231,7 +237,7 @@ def _parse_ts(value: Any) -> datetime:
     """Trade/order times come as unix seconds (int or digits), milliseconds, or ISO-8601 text."""
     if isinstance(value, Decimal):
         value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _ascii_digits(value.strip()):
         value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value / 1000 if value > 10**11 else value

@@ -1959,3 +1959,16 @@ def test_only_a_403_page_is_the_firewall_and_a_401_stays_a_credentials_answer(st
 
     refused = firewall_refusal("POST", "/order", httpx.Response(status, content=b"<html>Sorry, you have been blocked"))
     assert (refused is not None) is (status == 403)
+
+
+@pytest.mark.parametrize("text", ["²", "１２", "٣"])
+def test_a_number_in_non_ascii_digits_is_bad_data_not_a_crash_or_a_guess(text: str) -> None:
+    """``str.isdigit`` is true of ``²`` (which ``int`` then refuses with a bare ValueError, a crash) and of
+    full-width or Arabic-Indic digits (which ``int`` reads, a number the venue never sent in base units).
+    A balance or a trade time the CLOB sends is ASCII digits; anything else is a DataError naming it."""
+    from orion_cli.venues.polymarket.trading import _parse_ts
+
+    with pytest.raises(DataError, match="balance"):
+        parse_balance_units({"balance": text})
+    with pytest.raises(DataError, match="timestamp"):
+        _parse_ts(text)
