@@ -685,11 +685,14 @@ class AuditLog:
                     problem=f"seq {first} follows the newest event the head anchor records (seq {head[0]}): "
                             f"{inserted} inserted after it, or the anchor was altered",
                 )
-            return VerifyResult(
-                ok=False, events=count, first_bad_seq=min(count + 1, max(head[0], 1)),
-                problem=f"the newest event should be seq {head[0]} (head anchor) but the log ends at seq {count}: "
-                        "events were deleted or the anchor was altered",
-            )
+            if head[0] < 0:  # parse_head's "not a number": no sequence number to name
+                problem = (f"the head anchor cannot be read (it is not a sequence number and a hash): it was altered, "
+                           f"so whether the log (ending at seq {count}) lost its newest events cannot be told")
+            else:
+                problem = (f"the newest event should be seq {head[0]} (head anchor) but the log ends at seq {count}: "
+                           "events were deleted or the anchor was altered")
+            return VerifyResult(ok=False, events=count, first_bad_seq=min(count + 1, max(head[0], 1)),
+                                problem=problem)
         return VerifyResult(ok=True, events=count, first_bad_seq=None, problem=None)
 
     def _off_the_chain(self, seq: int, prev_hash: str) -> VerifyResult | None:

@@ -43,6 +43,7 @@ def get_head(conn: Connection) -> tuple[int, str] | None:
 
 
 def parse_head(value: object) -> tuple[int, str]:
-    """The anchor's ``"seq:hash"`` text as (seq, hash); seq -1 when it is not a number (tampered)."""
+    """The anchor's ``"seq:hash"`` text as (seq, hash); seq -1 when it is not a number (tampered).
+    ASCII digits only: ``isdigit`` also takes "²", which ``int`` refuses (every event's write failed)."""
     seq_text, _, digest = str(value).partition(":")
-    return (int(seq_text), digest) if seq_text.isdigit() else (-1, digest)
+    return (int(seq_text), digest) if seq_text.isascii() and seq_text.isdigit() else (-1, digest)
