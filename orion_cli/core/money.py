@@ -13,6 +13,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, local
 from typing import Any
 
 from orion_cli.core.errors import DataError
+from orion_cli.core.plain_text import plain_ascii
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -53,6 +54,8 @@ def to_decimal(
         if not text:
             raise DataError(field, "empty string")
         try:
+            if not plain_ascii(text):  # Decimal() also reads "٣", full-width "３" and "1_0": no venue's number
+                raise InvalidOperation
             d = Decimal(text)
         except InvalidOperation:
             raise DataError(field, f"not a number: {text[:40]!r}") from None

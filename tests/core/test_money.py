@@ -114,6 +114,10 @@ def test_decimal_str_is_fixed_point_for_normal_values_and_bounded_for_huge_expon
     (False, "got bool"),
     ("", "empty string"),
     ("abc", "not a number"),
+    # Decimal() reads other scripts' digits and "_" (a venue's number never has them): not guessed at.
+    ("０.５６", "not a number"),
+    ("٣", "not a number"),
+    ("1_000", "not a number"),
     (None, "missing"),
 ])
 def test_to_decimal_refuses_what_is_not_a_non_negative_exact_number(value: object, problem: str) -> None:
