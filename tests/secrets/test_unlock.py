@@ -183,3 +183,30 @@ def test_default_keyring_getter_never_raises(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(keyring, "get_keyring", lambda: fail.Keyring())
     monkeypatch.setattr(unlock, "_env_warned", False)
     assert unlock.default_keyring_get("orion-vault", "x") is None
+
+
+@pytest.mark.parametrize("source", ["file", "env", "prompt"])
+def test_a_new_password_from_any_source_is_held_to_the_minimum_length(tmp_path: Path, source: str) -> None:
+    """Eight characters pass, seven do not, wherever the new password comes from (a vault created with
+    ORION_MASTER_PASSWORD_FILE in cron is no weaker than one typed at the prompt)."""
+
+    def resolve(password: str) -> str:
+        environ: dict[str, str] = {}
+        if source == "file":
+            environ["ORION_MASTER_PASSWORD_FILE"] = str(pw_file(tmp_path, password + "\n"))
+        elif source == "env":
+            environ["ORION_MASTER_PASSWORD"] = password
+        answers = iter([password, password])
+        return resolve_master_password(tmp_path / "v.json", environ=environ, prompt=lambda m: next(answers),
+                                       keyring_get=no_keyring, new=True).value
+
+    assert resolve("eight888") == "eight888"
+    with pytest.raises(SecretsError, match="too short") as err:
+        resolve("seven77")
+    assert err.value.reason == "weak_password" and "seven77" not in err.value.message
+
+
+def test_an_empty_answer_at_the_prompt_is_no_password(tmp_path: Path) -> None:
+    with pytest.raises(SecretsError, match="no master password entered") as err:
+        resolve_master_password(tmp_path / "v.json", environ={}, keyring_get=no_keyring, prompt=lambda m: "")
+    assert err.value.reason == "locked" and err.value.exit_code == ExitCode.AUTH

@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import unicodedata
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,16 @@ from secrets_testkit import PASSWORD, WALLET_KEY
 from orion_cli.core.errors import ExitCode, SecretsError
 from orion_cli.secrets.store import SecretStore, open_store
 from orion_cli.secrets.unlock import MasterPassword
-from orion_cli.secrets.vault import DEFAULT_KDF, MIN_SCRYPT_N, TEST_KDF, KdfParams, Vault
+from orion_cli.secrets.vault import (
+    DEFAULT_KDF,
+    MIN_SCRYPT_N,
+    TEST_KDF,
+    DerivedKey,
+    Entry,
+    KdfParams,
+    Vault,
+    derive_key,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -242,7 +253,9 @@ def test_a_lock_the_disk_refuses_is_a_secrets_error_naming_it(vault_path: Path,
 
 
 def test_scrypt_bounds_refuse_absurd_headers(tmp_path: Path) -> None:
-    for bad in (KdfParams(n=3), KdfParams(n=2**23), KdfParams(r=0), KdfParams(p=99), KdfParams(name="argon2")):
+    # n=2**23 with r=1 is within the memory bound (exactly 1 GiB): only the ceiling on n refuses it.
+    for bad in (KdfParams(n=3), KdfParams(n=2**23), KdfParams(n=2**23, r=1), KdfParams(r=0), KdfParams(p=99),
+                KdfParams(name="argon2")):
         with pytest.raises(SecretsError):
             Vault(tmp_path / "v.json", kdf=bad, allow_weak_kdf=True)
 
@@ -340,3 +353,108 @@ def test_a_link_to_nothing_at_the_vault_path_is_exit_3_never_no_vault_yet(tmp_pa
         assert info.value.reason == "vault_link_dangling" and info.value.exit_code == ExitCode.CONFIG
         assert str(link) in info.value.message and "symbolic link" in info.value.message
         assert link.is_symlink() and not (tmp_path / "gone").exists()
+
+
+# -- pinned by mutation testing --------------------------------------------------------------------
+
+# A vault written by orion at 3fbb1a4 (TEST_KDF; the password typed in NFC), kept as it was on disk. Each
+# vault in the field was written so: a change to the key derivation (the NFC step, the split of its 64
+# bytes into the AES and HMAC keys), to the password check or to the associated data would lock every
+# one of them out, and every round-trip test, writing and reading with the same changed code, passes.
+_EARLIER_PASSWORD = "pässwörd für den Tresor"
+_EARLIER_VAULT = {
+    "format": "orion-vault", "version": 1,
+    "kdf": {"name": "scrypt", "n": 1024, "r": 8, "p": 1, "salt": "k/CxxUtnHGeaGnjM+SSbGw=="},
+    "cipher": {"name": "AES-256-GCM", "nonce": "Hi4FMlpsW+NbjS3L"},
+    "check": "5rprKsZidEEx6hr8tXigfKyk+PaCipy6HSq1cfHtND0=",
+    "ciphertext": (
+        "HUoR/Z1t6RTyMUcig6X26P99UKvsFUN+WbdUQWXFsaNIEw4PJM46+FeHZZcW0+jHaavKo1BunS7XuBGItSOZp9uipDwuYoAcA2Eb"
+        "gWRExGA/dX3cxY/TweCupg8CUT91bHw55Sjc5NI0XnjnO3KXB0zjou0cGb7a6WUHlCibV1Dfb2ncVHYYDVV1r57arABhOtiRvjOK"
+        "qLtoaPwQncrsbRSUoYSzINO1CPKG0vA0WX4PfQG/8qXb2XhMLKsPciM1pmIALVzzCWmoVTvP14cd/sgENfzKciMNu9wjdqA5L8Yp"
+        "fEyYCuHDoEzj9U8+0q2iERuF4qAU1CNWr6DlWin4uUHu6OamoRfaosusAwMHKZ6P+GxFnNiplm4NReVCKgAQKmFp/udIQTM7TKxs"
+        "yZ+hMihSGq7snYYLidt/fONnurizdwO90MVA7YjzmR/gk0sasZDdlR7grogglzXYquqJXRr+kzMPtnSJPSZkUwUfOaOrCYX0wnwR"
+        "+GEjAZC3iocS9ykNLk+yL/Q6JpOO+Sp6guYYjJR3s0LeuDLWk4sUUS3Af5Fu3wbiLi5JCjM43Za92iHLC8sHRpLmNJ2QA+3QjzVs"
+        "M2uzdYsu651eSyLatf/GZKHqjucmbdhNmRoJRKEWCRFcHiVAr4bkxdQxeQiaHHuauynyBnA4NBbcZedo82azjyliZ43UxIHP2Uf3"
+        "zq7G"),
+}
+
+
+def test_a_vault_written_by_an_earlier_orion_still_opens(tmp_path: Path) -> None:
+    """The same password typed in NFD (as some keyboards and password managers give it) opens it too."""
+    path = tmp_path / "vault.json"
+    path.write_text(json.dumps(_EARLIER_VAULT))
+    path.chmod(0o600)
+    for typed in (unicodedata.normalize("NFC", _EARLIER_PASSWORD), unicodedata.normalize("NFD", _EARLIER_PASSWORD)):
+        assert _store(path, typed).get("custom_note").reveal() == "written by orion 3fbb1a4"
+    with pytest.raises(SecretsError) as err:
+        _store(path, _EARLIER_PASSWORD.upper()).get("custom_note")
+    assert err.value.reason == "wrong_password"
+
+
+def test_every_write_draws_a_fresh_nonce_and_every_vault_a_fresh_salt(tmp_path: Path) -> None:
+    """AES-GCM with one key and a nonce used twice leaks the XOR of the two plaintexts and lets the
+    authentication key be recovered: each write of the same vault (same key) must draw a new one."""
+    first, second = tmp_path / "a" / "vault.json", tmp_path / "b" / "vault.json"
+    store = _store(first)
+    headers = []
+    for i in range(3):
+        store.set_many({"custom": f"value-{i}"}, replace=True)
+        headers.append(json.loads(first.read_text()))
+    assert len({h["cipher"]["nonce"] for h in headers}) == 3
+    assert len({h["kdf"]["salt"] for h in headers}) == 1  # the same key throughout
+    _store(second).set_many({"custom": "value-0"})
+    assert json.loads(second.read_text())["kdf"]["salt"] != headers[0]["kdf"]["salt"]
+
+
+@pytest.mark.parametrize("weak", [KdfParams(n=MIN_SCRYPT_N // 2), KdfParams(r=4), KdfParams(r=1)],
+                         ids=["n", "r4", "r1"])
+def test_a_kdf_weaker_in_any_parameter_is_refused(tmp_path: Path, weak: KdfParams) -> None:
+    with pytest.raises(SecretsError, match="weaker than orion allows"):
+        Vault(tmp_path / "v.json", kdf=weak)
+
+
+def test_a_header_whose_kdf_was_weakened_on_disk_is_refused(tmp_path: Path) -> None:
+    """n at the floor but r lowered to 4 (half the memory per guess): a tampered header."""
+    path = tmp_path / "vault.json"
+    open_store("vault", vault_path=path, password=lambda new: MasterPassword(PASSWORD, "t"),
+               kdf=KdfParams(r=4), allow_weak_kdf=True).set_many({"custom": "x"})
+    prod = open_store("vault", vault_path=path, password=lambda new: MasterPassword(PASSWORD, "t"))
+    with pytest.raises(SecretsError, match="weaker than orion allows"):
+        prod.get("custom")
+
+
+def test_the_vault_size_does_not_tell_a_short_credential_from_a_longer_one(tmp_path: Path) -> None:
+    sizes = []
+    for i, value in enumerate(["x", "y" * 300]):
+        path = tmp_path / str(i) / "vault.json"
+        _store(path).set_many({"custom": value})
+        sizes.append(len(json.loads(path.read_text())["ciphertext"]))
+    assert sizes[0] == sizes[1]
+
+
+def test_a_wrong_password_is_refused_by_unlock_itself_and_its_key_wiped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`orion secrets remember` unlocks and nothing more before it stores the password in the keyring."""
+    path = tmp_path / "vault.json"
+    _store(path).set_many({"custom": "x"})
+    wiped: list[DerivedKey] = []
+    real_wipe = DerivedKey.wipe
+
+    def spy(key: DerivedKey) -> None:
+        wiped.append(key)
+        real_wipe(key)
+
+    monkeypatch.setattr(DerivedKey, "wipe", spy)
+    with pytest.raises(SecretsError) as err:
+        Vault(path, allow_weak_kdf=True).unlock("not the password", "prompt")
+    assert err.value.reason == "wrong_password" and err.value.exit_code == ExitCode.AUTH
+    assert len(wiped) == 1 and bytes(wiped[0]._enc) == bytes(32) and bytes(wiped[0]._mac) == bytes(32)
+
+
+def test_entries_and_derived_keys_never_show_their_bytes() -> None:
+    entry = Entry(value=b"CANARY-entry-value", updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert "CANARY" not in repr(entry) and "CANARY" not in str(entry) and "Q0FOQVJZ" not in repr(entry)
+    key = derive_key(PASSWORD, TEST_KDF, bytes(range(16)))
+    material = bytes(key._enc) + bytes(key._mac)
+    for shown in (repr(key), str(key)):
+        assert material.hex()[:16] not in shown and base64.b64encode(material)[:16].decode() not in shown
