@@ -71,3 +71,16 @@ def test_scan_lists_the_values_the_parse_does_not_keep() -> None:
     assert [u.describe() for u in scan.unkept] == [
         "A on line 3 (replaced on line 6)", "C on line 7 (emptied on line 8)", "OLD on line 9 (commented out)"]
     assert "first" not in repr(scan) and "0xold" not in repr(scan)
+
+
+@pytest.mark.parametrize("text", [
+    "A=1\nac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80\n",  # a key pasted on its own line
+    "export ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80\n",
+    "PK ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80=\n",  # a space where "=" belongs
+])
+def test_a_line_that_is_no_assignment_is_refused_without_quoting_it(text: str) -> None:
+    with pytest.raises(SecretsError) as err:
+        parse_dotenv(text, source="my.env")
+    said = f"{err.value.message} {err.value.hint or ''}"
+    assert "my.env, line" in said and "expected NAME=value" in said
+    assert "ac0974bec39a" not in said and "f2ff80" not in said

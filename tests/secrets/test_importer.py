@@ -184,3 +184,13 @@ def test_a_shadowed_alias_with_a_different_value_is_named_in_differing(tmp_path:
     assert other not in repr(plan) and first not in repr(plan)
     env.write_text(f"POLYMARKET_PRIVATE_KEY=0x{first}\nPK={first.upper()}\n")  # the same key, spelt otherwise
     assert from_dotenv(env).differing == []
+
+
+def test_a_path_variable_that_was_read_is_not_listed_as_unimported(tmp_path: Path, kalshi_pem: str) -> None:
+    """KALSHI_PRIVATE_KEY_PATH is how the key was imported, not a value `--shred-source` would destroy."""
+    (tmp_path / "k.pem").write_text(kalshi_pem)
+    env = tmp_path / "old.env"
+    env.write_text("KALSHI_PRIVATE_KEY_PATH=k.pem\nRPC_URL=https://rpc.example\n")
+    plan = from_dotenv(env)
+    assert set(plan.values) == {"kalshi_private_key"}
+    assert plan.unimported == ["RPC_URL"]

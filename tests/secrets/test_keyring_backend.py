@@ -178,3 +178,33 @@ def test_check_reports_a_failing_keyring_as_its_error_not_as_an_invalid_credenti
     with pytest.raises(SecretsError) as info:
         store.check()
     assert info.value.reason == "keyring_error"
+
+
+def test_the_null_keyring_is_no_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """keyring's null backend stores nothing: `orion secrets remember` would say it kept the password."""
+    import keyring
+    from keyring.backends import null
+
+    monkeypatch.setattr(keyring, "get_keyring", lambda: null.Keyring())
+    with pytest.raises(SecretsError) as err:
+        keyring_backend.system_keyring()
+    assert err.value.reason == "no_keyring"
+
+
+def test_a_batch_the_keyring_refuses_part_of_leaves_it_as_it_was(tmp_path: Path) -> None:
+    class FailsOnOne(MemoryKeyring):
+        refuse = ""
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            if username == self.refuse:
+                raise RuntimeError("backend down")
+            super().set_password(service, username, password)
+
+    kr = FailsOnOne()
+    store = kr_store(tmp_path, kr)
+    store.set_many({"custom_a": "old-a"})
+    before = dict(kr.data)
+    kr.refuse = "custom_c"
+    with pytest.raises(SecretsError, match="could not store custom_c"):
+        store.set_many({"custom_a": "new-a", "custom_b": "new-b", "custom_c": "new-c"}, replace=True)
+    assert kr.data == before

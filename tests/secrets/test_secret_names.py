@@ -112,3 +112,20 @@ def test_catalogue_aliases_are_unique() -> None:
             seen[var] = spec.name
     assert {"KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "POLYMARKET_PRIVATE_KEY", "CLOB_API_KEY",
             "CLOB_SECRET", "CLOB_PASS_PHRASE", "PK", "FUNDER"} <= set(seen)
+
+
+def test_validators_refuse_values_just_outside_their_shape() -> None:
+    """Each bound a validator holds, on both sides (found by mutation testing: each could be moved)."""
+    order = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141  # secp256k1's n
+    refused("polymarket_private_key", f"{order:064x}")  # the group order itself is no key
+    assert normalise("polymarket_private_key", f"{order - 1:064x}".encode()) == f"0x{order - 1:064x}".encode()
+    # Control and invisible characters are refused in a token, not only whitespace: pasted from a
+    # chat or a PDF, a key with a zero-width space would be stored and then refused by the venue.
+    refused("polymarket_api_passphrase", "pass\x07phrase-value")
+    refused("polymarket_api_key", "api\u200bkey-value")
+    telegram = "123456789:" + "A" * 30
+    assert normalise("telegram_bot_token", telegram.encode()) == telegram.encode()
+    refused("telegram_bot_token", telegram[:-1])
+    sixteen, fifteen = "QUFBQUFBQUFBQUFBQUFBQQ==", "QUFBQUFBQUFBQUFBQUFB"  # base64 of 16 and 15 bytes
+    assert normalise("polymarket_api_secret", sixteen.encode()) == sixteen.encode()
+    refused("polymarket_api_secret", fifteen)
