@@ -82,3 +82,46 @@ def test_mask_web_url_hides_the_user_part_and_secret_parameters(url: str, shown:
 ])
 def test_web_url_ok_takes_only_urls_requests_can_go_to_as_written(url: str, ok: bool) -> None:
     assert web_url_ok(url) is ok
+
+
+# -- pinned by mutation testing --------------------------------------------------------------------
+
+
+def test_a_value_that_looks_like_a_key_is_never_quoted_and_a_url_is_clipped_at_twelve() -> None:
+    from orion_cli.core.redact import NOT_SHOWN, SHOWN_PATH_CHARS, SHOWN_SETTING_CHARS, shown_setting
+
+    wallet_key = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+    for value in (wallet_key, "0x" + wallet_key, "123456789:CANARYtelegramTOKENabcdefghijklmnop"):
+        assert shown_setting(value) == NOT_SHOWN
+        assert shown_setting(value, whole_up_to=SHOWN_PATH_CHARS) == NOT_SHOWN
+    webhook = "https://hooks.example.com/services/T000/B000/CANARYwebhookSECRET42"
+    for whole_up_to in (SHOWN_SETTING_CHARS, SHOWN_PATH_CHARS):  # a URL where a path belongs: clipped all the same
+        shown = shown_setting(webhook, whole_up_to=whole_up_to)
+        assert "CANARY" not in shown and shown.startswith(repr(webhook[:SHOWN_SETTING_CHARS]))
+
+
+def test_a_conninfo_password_key_in_capitals_is_masked_too() -> None:
+    """libpq refuses `PASSWORD=` (its keys are lower case), and the refusal shows the string."""
+    assert mask_url("host=db PASSWORD=S3CRET user=u") == "host=db PASSWORD=*** user=u"
+    assert mask_url("host=db SslPassword='S3 CRET'") == "host=db SslPassword=***"
+
+
+def test_a_plain_http_url_is_private_only_to_a_loopback_host() -> None:
+    from orion_cli.core.redact import web_url_private
+
+    assert web_url_private("http://localhost:8080/x") and web_url_private("http://127.0.0.1/x")
+    assert not web_url_private("http://localhost.evil.example/x")
+    assert not web_url_private("http://localhostx/x")
+
+
+def test_scrubbing_a_drivers_message_leaves_no_piece_of_the_password() -> None:
+    from orion_cli.core.redact import scrub_url_secrets
+
+    # The whole password before its parts: replacing "cdefg" first left "ab@" of it in the message.
+    assert scrub_url_secrets("host 'ab@cdefg@127.0.0.1'", "postgresql://u:ab@cdefg@127.0.0.1/db") == \
+        "host '***@127.0.0.1'"
+    # A short password (six characters) is scrubbed too.
+    assert scrub_url_secrets("auth failed for pw1234", "postgresql://u:pw1234@h/db") == "auth failed for ***"
+    # A URL the driver cannot parse (a bad port): the password as the driver decodes it, "%40" as "@".
+    assert scrub_url_secrets("role 'S@cret99' ... 'S%40cret99'", "postgresql://u:S%40cret99@h:notaport/db") == \
+        "role '***' ... '***'"
