@@ -798,3 +798,74 @@ def test_unusable_alerts_warn_through_the_commands_own_warning_once(
     sink.flush()
     assert said == ["alerts are enabled but off for this run: alert_webhook_url is not in the vault"]
     assert not [r for r in caplog.records if "off for this run" in r.getMessage()]
+
+
+# -- pinned by mutation testing ----------------------------------------------------------------------
+
+
+def test_a_rate_limit_of_exactly_max_wait_is_waited_out_not_hammered(hook: Hook, db: Database) -> None:
+    fake = FakeTime()
+    until = fake.now + 2
+    sent_at: list[float] = []
+
+    def answer(n: int) -> tuple[int, dict[str, str]]:
+        sent_at.append(fake.now)
+        return (200, {}) if fake.now >= until else (429, {"Retry-After": "2"})
+
+    hook.answer = answer
+    sink = _timed_sink(hook, db, fake, max_wait=2.0)
+    sink.emit("halt", "halted", {})
+    sink.flush(5)
+    assert sent_at == [1000.0, 1002.0]
+    assert [e["attempts"] for e in events(db, "alert.sent")] == [2]
+
+
+def test_the_backoff_is_capped_at_max_backoff(hook: Hook, db: Database) -> None:
+    fake = FakeTime()
+    hook.statuses = [503]
+    sink = _timed_sink(hook, db, fake, retries=3, backoff=0.5, max_backoff=0.6)
+    sink.emit("halt", "halted", {})
+    deadline = time.monotonic() + 10
+    while sink.pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.pauses == [0.5, 0.6, 0.6] and len(hook.requests) == 4
+
+
+def test_a_redirect_is_not_followed_nor_taken_for_delivered(hook: Hook, db: Database) -> None:
+    """A 3xx is no delivery (the service did not take the alert), and the body is not sent on to
+    wherever the answer points."""
+    hook.answer = lambda n: (302, {"Location": "http://127.0.0.1:9/elsewhere"})
+    sink = WebhookAlertSink(hook.url, fmt="generic", db=db, retries=2, backoff=0.01)
+    sink.emit("halt", "halted", {})
+    sink.flush(10)
+    assert len(hook.requests) == 1 and events(db, "alert.sent") == []
+    assert [(e["status"], e["error"]) for e in events(db, "alert.failed")] == [(302, "http_302")]
+
+
+def test_a_payload_value_that_cannot_be_shown_never_fails_the_emitter(hook: Hook, db: Database) -> None:
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    sink = WebhookAlertSink(hook.url, fmt="slack", db=db, retries=0)
+    sink.emit("halt", "halted", {"odd": Unprintable()})  # must return, not raise
+    sink.flush(5)
+
+
+def test_the_audited_message_is_clipped() -> None:
+    payload = Outcome("halt", False, 1, 500, "http_500").audit_payload("generic", "x" * 2000)
+    assert len(payload["message"]) == 500
+
+
+def test_the_webhook_path_and_the_bot_token_are_redacted_wherever_httpx_logs_them(
+        hook: Hook, db: Database, captured_logs: Capture) -> None:
+    """httpx's request line holds the whole URL; a line with only its path, or only the token (another
+    httpx or httpcore version, a debug line), is redacted too."""
+    webhook_sink(alert_settings(format="telegram", telegram_chat_id="42"), vault(telegram_bot_token=CANARY_TOKEN),
+                 db, telegram_api=hook.base, mode="paper")
+    WebhookAlertSink(hook.url, fmt="generic", db=db)
+    httpx_log = logging.getLogger("httpx")
+    httpx_log.info("token %s", CANARY_TOKEN)
+    httpx_log.info("path %s", "/" + CANARY_PATH)
+    lines = [r.getMessage() for r in captured_logs.records]
+    assert "token <redacted>" in lines and "path <redacted>" in lines, lines
