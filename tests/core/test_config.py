@@ -846,7 +846,9 @@ def test_cross_check_rate_limits() -> None:
 @pytest.mark.parametrize("window", ["13:30", "25:00-26:00", "aa:bb-cc:dd", "10:61-11:00", "24:30-01:00",
                                     "13:30-13:30", "00:00-00:00",  # equal ends: a typo that read as "always"
                                     "+13:30-20:00", "13:+30-20:00", "13 :30-20:00", "13:5-20:00", "13:30-20:0",
-                                    "130:00-20:00"])  # int() took a sign, inner spaces and one-digit minutes
+                                    "130:00-20:00",  # int() took a sign, inner spaces and one-digit minutes
+                                    "23:00-24:30", "13:00-13:60", "13:60-14:00",  # past the day's end, minute 60
+                                    "09:00-10:00, 25:00-26:00", '["09:00-10:00", "13:30-13:30"]'])  # not only the first
 def test_cross_check_trading_windows(window: str) -> None:
     with pytest.raises(ConfigError, match="trading_windows"):
         load_settings(environ={"ORION__TRADING__TRADING_WINDOWS": window})
