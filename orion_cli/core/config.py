@@ -825,6 +825,7 @@ def _misnamed(problem: _Problems, meant: tuple[tuple[str, str], ...], message: s
 
 def _env_layer(environ: Mapping[str, str], problem: _Problems) -> dict[str, tuple[Any, str]]:
     layer: dict[str, tuple[Any, str]] = {}
+    clashed: set[str] = set()  # keys two variables set differently: neither value taken, nor a third's
     for name, value in environ.items():
         if not name.startswith("ORION_"):
             meant = _lowercase_variable(name)
@@ -838,7 +839,19 @@ def _env_layer(environ: Mapping[str, str], problem: _Problems) -> dict[str, tupl
         parts = name[len(ENV_PREFIX):].lower().split("__") if prefixed else []
         dotted = ".".join(parts)
         if len(parts) == 2 and dotted in _spec_map():
-            layer[dotted] = (value, f"environment {name}")
+            # Names are case-sensitive but the section and key are not: ORION__LIMITS__ORDER_NOTIONAL and
+            # ORION__limits__order_notional set one key, and the one later in the environment won, silently.
+            earlier = layer.get(dotted)
+            if dotted in clashed:
+                continue
+            if earlier is None:
+                layer[dotted] = (value, f"environment {name}")
+            elif earlier[0] != value:  # the same value twice says one thing: the first one named is its source
+                problem(ConfigError(f"{dotted} is set twice, with different values, by {earlier[1]} and "
+                                    f"environment {name}", hint="unset one of them",
+                                    reason="config_invalid"), dotted)
+                layer.pop(dotted)  # lenient: neither is taken, the key keeps its default (or a file's value)
+                clashed.add(dotted)
             continue
         meant = _misspelt_variable(name)
         if meant:

@@ -1119,3 +1119,34 @@ def test_a_bad_value_is_shown_as_it_was_written(tmp_path: Path, body: str, shown
     with pytest.raises(ConfigError) as info:
         load_settings(config_file=f, environ={})
     assert shown in info.value.message and "Decimal(" not in info.value.message
+
+
+@pytest.mark.parametrize("order", ["upper first", "mixed first"])
+def test_two_variables_setting_one_key_differently_are_refused_whatever_their_order(order: str) -> None:
+    """Mutation audit: section and key are read whatever their case, so ORION__LIMITS__ORDER_NOTIONAL=50 and
+    ORION__limits__order_notional=500 both set limits.order_notional, and the one later in the environment
+    won, silently (a limit the operator lowered could stay raised)."""
+    pair = [("ORION__LIMITS__ORDER_NOTIONAL", "50"), ("ORION__limits__order_notional", "500")]
+    environ = dict(pair if order == "upper first" else pair[::-1])
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ=environ)
+    message = info.value.message
+    assert info.value.exit_code == ExitCode.CONFIG and KEY in message
+    assert "ORION__LIMITS__ORDER_NOTIONAL" in message and "ORION__limits__order_notional" in message
+
+
+def test_two_variables_setting_one_key_alike_are_one_setting() -> None:
+    s = load_settings(environ={"ORION__LIMITS__ORDER_NOTIONAL": "50", "ORION__Limits__Order_Notional": "50"})
+    assert s.limits.order_notional == Decimal("50") and s.sources[KEY] == "environment ORION__LIMITS__ORDER_NOTIONAL"
+
+
+def test_the_kill_switch_refuses_two_variables_naming_its_database_differently() -> None:
+    """Lenient loading notes a key set twice and leaves it at its default, except the kill switch's own."""
+    s = load_settings(environ={"ORION__LIMITS__ORDER_NOTIONAL": "50", "ORION__limits__order_notional": "500"},
+                      lenient=True)
+    assert s.limits.order_notional == Decimal("100") and any(KEY in p for p in s.problems)
+    third = load_settings(environ={"ORION__LIMITS__ORDER_NOTIONAL": "50", "ORION__limits__order_notional": "500",
+                                   "ORION__Limits__Order_Notional": "5"}, lenient=True)
+    assert third.limits.order_notional == Decimal("100")  # a third spelling is not taken either
+    with pytest.raises(ConfigError, match="database.url is set twice"):
+        load_settings(environ={"ORION__DATABASE__URL": "/a.db", "ORION__database__url": "/b.db"}, lenient=True)
