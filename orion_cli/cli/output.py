@@ -35,8 +35,8 @@ FORMATS = ("auto", "table", "json", "jsonl")
 
 def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        text = format(value, "f")
-        return "0" if text == "-0" else text
+        # A zero never carries a sign: "-0.00" (a tiny loss rounded to cents) read as a loss to a pipeline.
+        return format(value.copy_abs() if value.is_zero() else value, "f")
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, Enum):
