@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import signal
 import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from orion_cli.cli.output import Column, Output
+from orion_cli.cli.app import app
+from orion_cli.cli.output import Column, Output, to_json
 
 
 class InterruptedMidWrite(io.StringIO):
@@ -360,3 +366,90 @@ def test_a_long_coloured_message_is_left_to_the_terminal_to_fold() -> None:
     o.color = True  # as on a terminal: the message goes through rich
     o.error("trading is halted: " + "please stand by " * 8 + "error: the ledger is corrupt")
     assert len(err.getvalue().splitlines()) == 1, err.getvalue()
+
+
+# -- the output contract (a mutation audit found each of these unpinned) ---------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("stdout", "fmt", "chosen"), [
+    (io.StringIO, "auto", "jsonl"),  # piped: one JSON object per line, what a pipeline reads
+    (Terminal, "auto", "table"),
+    (io.StringIO, "table", "table"), (Terminal, "json", "json"), (Terminal, "jsonl", "jsonl"),
+])
+def test_auto_is_json_lines_when_piped_and_a_table_on_a_terminal(stdout: type[io.StringIO], fmt: str,
+                                                                 chosen: str) -> None:
+    out = Output(fmt, stdout=stdout(), stderr=io.StringIO())
+    assert out.format == chosen and out.machine is (chosen != "table")
+
+
+def test_piped_auto_writes_one_compact_object_per_line() -> None:
+    stdout = io.StringIO()
+    Output("auto", stdout=stdout, stderr=io.StringIO()).records(
+        [{"type": "t", "n": 1}, {"type": "t", "n": 2}], [Column("n", "N")])
+    assert stdout.getvalue() == '{"type":"t","n":1}\n{"type":"t","n":2}\n'
+
+
+def test_json_writes_one_document_a_list_as_one_array() -> None:
+    stdout = io.StringIO()
+    Output("json", stdout=stdout, stderr=io.StringIO()).records([{"type": "t", "n": 1}], [Column("n", "N")])
+    assert json.loads(stdout.getvalue()) == [{"type": "t", "n": 1}]
+    stdout = io.StringIO()
+    Output("json", stdout=stdout, stderr=io.StringIO()).records([], [Column("n", "N")])
+    assert json.loads(stdout.getvalue()) == []  # nothing to show is still a document
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (Decimal("-0"), "0"), (Decimal("-0.00"), "0.00"), (Decimal("0E-2"), "0.00"), (Decimal("-1.50"), "-1.50"),
+    (Decimal("1E+2"), "100"), (Decimal("0.10"), "0.10"),
+])
+def test_money_is_a_plain_decimal_string_and_never_a_negative_zero(value: Decimal, text: str) -> None:
+    """A pipeline that reads a leading "-" as a loss must not see one on a zero."""
+    assert json.loads(to_json({"v": value})) == {"v": text}
+    assert Column("v", "V").cell({"v": value}) == text
+
+
+def test_times_are_iso_utc_with_z_and_tuples_and_sets_are_arrays() -> None:
+    paris = timezone(timedelta(hours=2))
+    assert json.loads(to_json({"t": datetime(2026, 5, 1, 14, 30, tzinfo=paris)})) == {"t": "2026-05-01T12:30:00Z"}
+    assert json.loads(to_json({"a": (1, 2), "s": frozenset({"x"})})) == {"a": [1, 2], "s": ["x"]}
+
+
+def test_a_boolean_cell_says_yes_or_no() -> None:
+    assert [Column("b", "B").cell({"b": flag}) for flag in (True, False)] == ["yes", "no"]
+
+
+@pytest.mark.parametrize(("no_color", "colour"), [(None, True), ("1", False), ("", True)])
+def test_colour_only_on_a_terminal_and_never_with_no_color(no_color: str | None, colour: bool,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR (no-color.org): present and not empty turns colour off."""
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    assert Output("table", stdout=Terminal(), stderr=Terminal()).color is colour
+    assert Output("table", stdout=Terminal(), stderr=io.StringIO()).color is False
+
+
+def test_the_error_record_has_its_documented_shape() -> None:
+    stderr = io.StringIO()
+    Output("jsonl", stdout=io.StringIO(), stderr=stderr).error_record(3, "config_invalid", "limits.x: bad")
+    assert json.loads(stderr.getvalue()) == {"type": "error", "exit_code": 3, "reason": "config_invalid",
+                                             "message": "limits.x: bad"}
+
+
+@pytest.mark.parametrize("args", [["--format", "JSON", "nosuchcommand"], ["--json", "--format", "table", "nosuchcommand"],
+                                  ["--format=Jsonl", "nosuchcommand"]])
+def test_a_failure_before_the_command_runs_is_reported_in_the_format_asked_for(args: list[str],
+                                                                                isolated_home: Path) -> None:
+    """An unknown command fails before the root settles the format: the arguments are read for it as the
+    root reads them (--format in any case; --json/--jsonl win over --format), so a pipeline still gets
+    its JSON error record."""
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    record = json.loads(result.stderr.strip().splitlines()[-1])
+    assert record["type"] == "error" and record["exit_code"] == 2 and record["reason"] == "usage"
