@@ -221,3 +221,37 @@ def test_an_option_standing_in_for_a_key_takes_the_keys_range(isolated_home: Pat
         for bad in outside:
             result = CliRunner().invoke(app, ["--json", *path, "--demo", param.opts[0], str(bad)])
             assert result.exit_code == 2 and f"as {key}" in result.stderr, (path, param.opts[0], result.output)
+
+
+# -- a mutation audit found these unpinned --------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [("scan", "--demo", "--min-edge"), ("scan", "--demo", "--min-profit"),
+                                  ("trade", "abc", "--demo", "--size")])
+@pytest.mark.parametrize("value", ["Infinity", "inf", "-Infinity", "NaN", "sNaN"])
+def test_a_decimal_option_that_is_not_finite_is_a_usage_error(args: tuple[str, ...], value: str,
+                                                              isolated_home: Path) -> None:
+    """Decimal reads "Infinity": past a NaN-only check it failed the digit count as an internal error (exit 1)."""
+    result = CliRunner().invoke(app, ["--json", *args, value])
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stderr.splitlines()[-1])
+    assert error["reason"] == "usage" and "must be a finite number" in error["message"], error
+
+
+@pytest.mark.parametrize("command", [("reconcile",), ("scan", "--demo"), ("report",), ("markets", "--demo")])
+@pytest.mark.parametrize("venues", [("kalshi", "polymarket"), ("kalshi", "kalshi", "polymarket")])
+def test_venue_given_more_than_once_is_a_usage_error(command: tuple[str, ...], venues: tuple[str, ...],
+                                                     isolated_home: Path) -> None:
+    """The parser kept the last --venue: `reconcile --venue kalshi --venue polymarket` reconciled one venue."""
+    args = [a for v in venues for a in ("--venue", v)]
+    result = CliRunner().invoke(app, ["--json", *command, *args])
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stderr.splitlines()[-1])
+    assert error["reason"] == "usage" and f"given {len(venues)} times" in error["message"], error
+
+
+def test_a_repeated_value_that_looks_like_a_key_is_not_shown_in_the_refusal(isolated_home: Path) -> None:
+    wallet = "0x" + "c68e" * 16  # a wallet key's shape (throwaway value)
+    result = CliRunner().invoke(app, ["--json", "--config", wallet, "--config", "b.toml", "audit", "verify"])
+    assert result.exit_code == 2 and "--config" in result.stderr
+    assert "c68e" not in result.output and "c68e" not in result.stderr
