@@ -453,3 +453,10 @@ def test_a_failure_before_the_command_runs_is_reported_in_the_format_asked_for(a
     assert result.exit_code == 2
     record = json.loads(result.stderr.strip().splitlines()[-1])
     assert record["type"] == "error" and record["exit_code"] == 2 and record["reason"] == "usage"
+
+
+def test_a_table_asked_for_in_any_case_before_an_unknown_command_writes_no_json(isolated_home: Path) -> None:
+    """`--format TABLE` is the table the root would settle on, not auto (JSON lines when piped)."""
+    result = CliRunner().invoke(app, ["--format", "TABLE", "nosuchcommand"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: ")
+    assert '"type":"error"' not in result.stderr
