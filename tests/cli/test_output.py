@@ -442,7 +442,8 @@ def test_the_error_record_has_its_documented_shape() -> None:
                                              "message": "limits.x: bad"}
 
 
-@pytest.mark.parametrize("args", [["--format", "JSON", "nosuchcommand"], ["--json", "--format", "table", "nosuchcommand"],
+@pytest.mark.parametrize("args", [["--format", "JSON", "nosuchcommand"],
+                                  ["--json", "--format", "table", "nosuchcommand"],
                                   ["--format=Jsonl", "nosuchcommand"]])
 def test_a_failure_before_the_command_runs_is_reported_in_the_format_asked_for(args: list[str],
                                                                                 isolated_home: Path) -> None:

@@ -1148,5 +1148,5 @@ def test_the_kill_switch_refuses_two_variables_naming_its_database_differently()
     third = load_settings(environ={"ORION__LIMITS__ORDER_NOTIONAL": "50", "ORION__limits__order_notional": "500",
                                    "ORION__Limits__Order_Notional": "5"}, lenient=True)
     assert third.limits.order_notional == Decimal("100")  # a third spelling is not taken either
-    with pytest.raises(ConfigError, match="database.url is set twice"):
+    with pytest.raises(ConfigError, match=r"database\.url is set twice"):
         load_settings(environ={"ORION__DATABASE__URL": "/a.db", "ORION__database__url": "/b.db"}, lenient=True)

@@ -91,7 +91,7 @@ def test_the_price_band_takes_its_widest_ticks() -> None:
 
 def test_a_price_band_of_no_width_is_refused() -> None:
     """low == high leaves no price to pay; it is a typo, refused as low > high is."""
-    with pytest.raises(ConfigError, match="price_band_low .* must be below"):
+    with pytest.raises(ConfigError, match=r"price_band_low .* must be below"):
         load_settings(environ={"ORION__LIMITS__PRICE_BAND_LOW": "0.5", "ORION__LIMITS__PRICE_BAND_HIGH": "0.5"})
 
 
