@@ -115,15 +115,13 @@ def is_multiple(value: Decimal, step: Decimal) -> bool:
         return quotient == quotient.to_integral_value()
 
 
-def money_str(value: Decimal, places: int = 4) -> str:
-    """Fixed-point string for output: never scientific notation, never float."""
-    return f"{value.quantize(Decimal(1).scaleb(-places)):f}" if places >= 0 else f"{value:f}"
-
-
 def decimal_str(value: Decimal) -> str:
     """Exact string for JSON output, without exponent notation; a value whose fixed-point form would be
     longer than 100 characters (none that :func:`to_decimal` takes) in scientific notation instead,
-    exact still: ``1E-100000000`` would otherwise be written out as a hundred million digits."""
+    exact still: ``1E-100000000`` would otherwise be written out as a hundred million digits. A zero
+    never carries a sign: "-0.00" (a tiny loss rounded to cents) would read as a loss."""
+    if value.is_zero():
+        value = value.copy_abs()
     if value.is_finite():
         digits, exponent = len(value.as_tuple().digits), int(value.as_tuple().exponent)
         fixed = digits + exponent if exponent >= 0 else max(digits, -exponent) + 2

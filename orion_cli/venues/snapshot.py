@@ -143,8 +143,8 @@ def _emit(value: Any, out: list[str], indent: int | None, level: int) -> None:
     elif isinstance(value, Decimal):
         if not value.is_finite():
             raise DataError("snapshot", f"not a finite number: {value}")
-        text = format(value, "f")
-        out.append("0" if text in ("-0", "") else text)
+        text = format(value.copy_abs() if value.is_zero() else value, "f")  # never "-0.00"
+        out.append("0" if text == "" else text)
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise DataError("snapshot", f"not a finite number: {value}")

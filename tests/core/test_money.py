@@ -87,6 +87,8 @@ def test_to_price_refuses_absurd_values_as_data_errors() -> None:
     (Decimal("1E+5"), "100000"),
     (Decimal("1E-7"), "0.0000001"),
     (Decimal("-0"), "0"),
+    (Decimal("-0.00"), "0.00"),  # a tiny loss rounded to cents is no loss
+    (Decimal("-0E-100000000"), "0E-100000000"),
     (Decimal("1E+99"), "1" + "0" * 99),  # 100 digits: still written out
     (Decimal("1E+100"), "1E+100"),  # past 100: scientific, exact
     (Decimal("1E-100000000"), "1E-100000000"),  # never a hundred million characters

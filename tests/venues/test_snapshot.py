@@ -78,6 +78,8 @@ def test_decimals_are_written_digit_for_digit() -> None:
     text = dumps_exact(value)
     assert text == '{"p":0.1000000000000000055511151231257827,"n":[0.0000001,5,true,null]}'
     assert loads_exact(text)["p"] == value["p"]
+    # A zero without its sign, whatever its places ("-0.00" read as a loss to whoever reads the file).
+    assert dumps_exact([Decimal("-0"), Decimal("-0.00"), Decimal("-1.50")]) == "[0,0.00,-1.50]"
 
 
 def write_doc(path: Path, doc: object) -> Path:
