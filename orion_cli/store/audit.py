@@ -686,8 +686,11 @@ class AuditLog:
                             f"{inserted} inserted after it, or the anchor was altered",
                 )
             if head[0] < 0:  # parse_head's "not a number": no sequence number to name
+                # Named from seq 1: with no anchor to end it, nothing of the log can be vouched for (and
+                # what orion appends meanwhile must not make a deletion before it look whole).
                 problem = (f"the head anchor cannot be read (it is not a sequence number and a hash): it was altered, "
-                           f"so whether the log (ending at seq {count}) lost its newest events cannot be told")
+                           f"so whether the log (ending at seq {count}) lost its newest events cannot be told, and "
+                           "none of it is vouched for")
             else:
                 problem = (f"the newest event should be seq {head[0]} (head anchor) but the log ends at seq {count}: "
                            "events were deleted or the anchor was altered")

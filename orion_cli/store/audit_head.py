@@ -44,6 +44,9 @@ def get_head(conn: Connection) -> tuple[int, str] | None:
 
 def parse_head(value: object) -> tuple[int, str]:
     """The anchor's ``"seq:hash"`` text as (seq, hash); seq -1 when it is not a number (tampered).
-    ASCII digits only: ``isdigit`` also takes "²", which ``int`` refuses (every event's write failed)."""
+    ASCII digits only, at most 18 (within a 64-bit integer, as the column it is compared with): ``isdigit``
+    also takes "²", which ``int`` refuses, and a longer number overflowed the database's integer or ``int``'s
+    4,300-digit limit. Each was an internal error of every event's write, ``orion halt``'s included."""
     seq_text, _, digest = str(value).partition(":")
-    return (int(seq_text), digest) if seq_text.isascii() and seq_text.isdigit() else (-1, digest)
+    readable = seq_text.isascii() and seq_text.isdigit() and len(seq_text) <= 18
+    return (int(seq_text), digest) if readable else (-1, digest)

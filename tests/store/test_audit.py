@@ -754,19 +754,22 @@ def test_deleting_the_newest_events_with_the_anchor_is_found_and_stays_found(db:
     assert "missing" in (again.problem or "")
 
 
-@pytest.mark.parametrize("overwritten", ["", "garbage", "x:" + "0" * 64, "3:", "²:" + "0" * 64, "３:" + "0" * 64])
+@pytest.mark.parametrize("overwritten", ["", "garbage", "x:" + "0" * 64, "3:", "²:" + "0" * 64, "３:" + "0" * 64,
+                                         "9" * 19 + ":" + "0" * 64, "9" * 5000 + ":" + "0" * 64],
+                         ids=["empty", "garbage", "x", "3", "superscript", "fullwidth", "int64", "5000-digits"])
 def test_a_deletion_with_the_anchor_blanked_or_garbled_stays_found(db: Database, overwritten: str) -> None:
     """Found in review: the deletion above with the anchor overwritten (UPDATE, not DELETE) was found once,
     but an anchor that did not parse was written afresh by orion's next event, at what was left, and verify
-    then said "intact". A sequence number in digits that are not ASCII ("²", "３") is garbled too: "²" was
-    an internal error (exit 1) of every command writing an event, `orion halt` included."""
+    then said "intact". A sequence number in digits that are not ASCII ("²", "３"), or of more digits than a
+    64-bit integer holds, is garbled too: "²", 19 digits and 5,000 were each an internal error (exit 1) of
+    every command writing an event, `orion halt` included."""
     log = AuditLog(db)
     _fill(log, 5)
     _exec(db, "DELETE FROM audit_events WHERE seq >= 4")
     _exec(db, f"UPDATE orion_meta SET value = '{overwritten}' WHERE key = 'audit_head'")
     found = log.verify()
     assert not found.ok
-    if overwritten in ("", "garbage", "x:" + "0" * 64, "²:" + "0" * 64):  # no sequence number: none is named
+    if overwritten.partition(":")[0] in ("", "garbage", "x", "²", "9" * 19, "9" * 5000):  # no number to name
         assert "head anchor cannot be read" in (found.problem or "") and "seq -1" not in (found.problem or "")
     _write_one_and_a_batch(db, log)
     again = log.verify()
