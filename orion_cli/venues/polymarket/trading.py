@@ -212,11 +212,14 @@ def _units_to_decimal(value: Any, field: str) -> Decimal:
     """pUSD/share base units (integer string) → Decimal; a fractional string is refused, not rescaled."""
     if isinstance(value, int) and not isinstance(value, bool):
         units = value
-    elif isinstance(value, str) and _ascii_digits(value.strip()):
-        units = int(value.strip())
+    elif isinstance(value, str) and _ascii_digits(text := value.strip()):
+        if len(text) > 22:  # past to_decimal's 1e15 whatever the digits (and int() refuses 4,300 of them)
+            raise DataError(field, f"number out of range: {len(text)} digits")
+        units = int(text)
     else:
         raise DataError(field, f"expected integer base units (6 decimals), got {str(value)[:40]!r}")
-    return Decimal(units) / _UNIT
+    # to_decimal's bounds, as for every other venue number: no balance or size is negative or above 1e15.
+    return to_decimal(Decimal(units) / _UNIT, field)
 
 
 def parse_balance_units(payload: Any) -> Decimal:
@@ -236,12 +239,19 @@ def _amount(value: Any, field: str) -> Decimal:
 def _parse_ts(value: Any) -> datetime:
     """Trade/order times come as unix seconds (int or digits), milliseconds, or ISO-8601 text."""
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise DataError("timestamp", f"not a time: {value}")
         value = int(value)
-    if isinstance(value, str) and _ascii_digits(value.strip()):
-        value = int(value.strip())
+    if isinstance(value, str) and _ascii_digits(text := value.strip()):
+        if len(text) > 16:  # past year 2286 in milliseconds (and int() refuses 4,300 digits)
+            raise DataError("timestamp", f"time out of range: {text[:40]!r}")
+        value = int(text)
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value / 1000 if value > 10**11 else value
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise DataError("timestamp", f"time out of range: {str(value)[:40]}") from None
     if isinstance(value, str) and value:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

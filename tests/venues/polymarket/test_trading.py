@@ -1972,3 +1972,22 @@ def test_a_number_in_non_ascii_digits_is_bad_data_not_a_crash_or_a_guess(text: s
         parse_balance_units({"balance": text})
     with pytest.raises(DataError, match="timestamp"):
         _parse_ts(text)
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", 10**20, Decimal("1e30"), Decimal("NaN"), "9" * 5000])
+def test_a_time_out_of_range_is_bad_data_not_a_crash(value: object) -> None:
+    """Found in review: ASCII digits too large for a time raised a bare OSError or OverflowError (and 5,000 of
+    them int()'s ValueError); each is a DataError naming the timestamp."""
+    from orion_cli.venues.polymarket.trading import _parse_ts
+
+    with pytest.raises(DataError, match="timestamp"):
+        _parse_ts(value)
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "9" * 5000, 10**30, -1_000_000])
+def test_a_balance_out_of_range_is_bad_data_not_a_fortune(value: object) -> None:
+    """Found in review: base units skipped the bounds every other venue number has, so a 30-digit balance was
+    taken as 1e24 dollars (and 5,000 digits crashed in int()); a negative one passed too."""
+    with pytest.raises(DataError, match="balance"):
+        parse_balance_units({"balance": value})
+    assert parse_balance_units({"balance": "1000000000000000000000"}) == Decimal("1000000000000000")  # 1e15: the bound
