@@ -995,8 +995,10 @@ def load_settings(
     """
     env = os.environ if environ is None else environ
     # Named on the command line or in the environment: the files cannot point the kill switch elsewhere.
-    database_named = bool(str((overrides or {}).get("database.url") or env.get(f"{ENV_PREFIX}DATABASE__URL", ""))
-                          .strip())
+    # The section and key after ORION__ are read whatever their case (_env_layer), so is this one.
+    named_in_env = any(name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX):].lower() == "database__url"
+                       and str(value).strip() for name, value in env.items())
+    database_named = bool(str((overrides or {}).get("database.url") or "").strip()) or named_in_env
     problem = _Problems(lenient, database_named=database_named, engaging=engaging)
     values: dict[str, tuple[Any, str]] = {}
     files: list[str] = []

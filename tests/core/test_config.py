@@ -1051,7 +1051,10 @@ def test_with_the_database_named_on_the_command_line_only_the_halt_keys_must_be_
     [database] section or value, which the named database makes irrelevant."""
     f = _write(tmp_path / "c.toml", body)
     for named in ({"overrides": {"database.url": "sqlite:////srv/orion/named.db"}, "environ": {}},
-                  {"environ": {"ORION__DATABASE__URL": "sqlite:////srv/orion/named.db"}}):
+                  {"environ": {"ORION__DATABASE__URL": "sqlite:////srv/orion/named.db"}},
+                  # Read whatever the case after ORION__ (found in review: this spelling set the URL but did
+                  # not count as naming the database, so a broken file still kept the switch off).
+                  {"environ": {"ORION__database__Url": "sqlite:////srv/orion/named.db"}}):
         s = load_settings(config_file=f, lenient=True, **named)  # type: ignore[arg-type]
         assert s.database.url == "sqlite:////srv/orion/named.db" and len(s.problems) == 1
     for halt_keys in ('[limits]\nsentinel_file = "/tmp/s"\n', 'sentinel_file = "/tmp/s"\n'):  # header deleted
