@@ -185,13 +185,13 @@ def derive_key(password: str, kdf: KdfParams, salt: bytes) -> DerivedKey:
     except MemoryError:
         # OpenSSL could not allocate what the parameters ask (the bounds allow up to 1 GiB, which a small
         # machine may not have; a tampered header may ask exactly that), or refuses their combination.
-        mib = max(1, 128 * kdf.n * kdf.r * kdf.p // 2**20)
+        mib = max(1, 128 * kdf.n * kdf.r // 2**20)  # scrypt's memory: 128·n·r bytes (p runs one at a time)
         raise SecretsError(
             f"the vault's key derivation (scrypt n={kdf.n}, r={kdf.r}, p={kdf.p}; about {mib} MiB of memory) "
             "could not be run: OpenSSL found too little memory for it, or does not take those parameters together",
-            hint=f"run orion where that much memory is free. orion writes n={DEFAULT_KDF.n}, r={DEFAULT_KDF.r} "
-                 f"({128 * DEFAULT_KDF.n * DEFAULT_KDF.r // 2**20} MiB): other parameters nobody set on purpose mean "
-                 "the vault's header was altered; restore it from a backup",
+            hint=f"orion writes n={DEFAULT_KDF.n}, r={DEFAULT_KDF.r}, p={DEFAULT_KDF.p}; other parameters nobody set "
+                 "on purpose mean the vault's header was altered: restore it from a backup. If they were raised on "
+                 f"purpose, run orion where {mib} MiB of memory is free",
         ) from None
     return DerivedKey(kdf, salt, material)
 

@@ -428,11 +428,11 @@ def test_a_key_derivation_the_machine_cannot_run_is_a_secrets_error_not_a_crash(
     (n=2**20, r=8 is 1 GiB: a tampered header on a small machine; here r=1 with n=2**16, which OpenSSL
     refuses the same way) raised a bare MemoryError: exit 1 with a traceback. It is a SecretsError (exit 4)
     saying what the derivation needs."""
-    heavy = KdfParams(n=2**16, r=1)
+    heavy = KdfParams(n=2**16, r=1, p=4)  # p runs one at a time: 8 MiB, not 32
     with pytest.raises(SecretsError) as refused:
         open_store("vault", vault_path=tmp_path / "vault.json", password=lambda new: MasterPassword(PASSWORD, "t"),
                    kdf=heavy, allow_weak_kdf=True).set_many({"custom": "x"})
-    assert refused.value.exit_code == ExitCode.AUTH and "n=65536, r=1" in refused.value.message
+    assert refused.value.exit_code == ExitCode.AUTH and "n=65536, r=1, p=4; about 8 MiB" in refused.value.message
     assert "memory" in refused.value.message and PASSWORD not in str(refused.value)
 
 
