@@ -115,6 +115,9 @@ def test_kalshi_ticker_and_poly_slug() -> None:
         ("Bucks vs. Lakers: O/U 229.5", Threshold(Decimal(230), "", GE)),
         ("Byron Buxton: 4+ hits?", Threshold(Decimal(4), "", GE)),
         ("under 231.5 points", Threshold(Decimal(231), "", LE)),
+        # a number that could be a year is a strike after a comparison word ("before 2027" has none)
+        ("more than 2,000 measles cases", Threshold(Decimal(2000), "", GT)),
+        ("Will ETH be below 2000 on Dec 31?", Threshold(Decimal(2000), "", LT)),
     ],
 )
 def test_thresholds(text: str, expected: Threshold) -> None:

@@ -154,6 +154,14 @@ HELD: list[tuple[str, str, str]] = [
     ("THRESHOLD_MISMATCH",
      "Will the high in London be between 20-21° Celsius on June 15, 2026?",
      "Will the high in London be between 20-21°F on June 15, 2026?"),
+    # found in a mutation audit: a number from 1900 to 2100 after a comparison word was dropped as a year,
+    # so these counts and prices had no strike at all and were auto-accepted (0.98-0.995): another strike,
+    # and the opposite direction, read as one bet
+    ("THRESHOLD_MISMATCH",
+     "Will US measles cases be more than 2,000 in 2026?", "Will US measles cases be more than 2,050 in 2026?"),
+    ("DIRECTION_MISMATCH",
+     "Will US measles cases be more than 2,000 in 2026?", "Will US measles cases be less than 2,000 in 2026?"),
+    ("DIRECTION_MISMATCH", "Will ETH be above 2000 on Dec 31, 2026?", "Will ETH be below 2000 on Dec 31, 2026?"),
 ]
 
 
@@ -203,6 +211,10 @@ SAME: list[tuple[str, str]] = [
     # found in review: the hour window "5-6" was read as a strike (5 to 6) and held this pair back
     ("Ethereum above $4,000 on December 31, 2026, 5-6PM ET?",
      "Will Ethereum be above $4,000 on Dec 31, 2026 at 6pm ET?"),
+    # ... and the same count written with a comparison word before it and after it was held back
+    # (a strike on one side only)
+    ("Will US measles cases be at least 1,950 in 2026?", "Will US measles cases be 1,950 or more in 2026?"),
+    ("Will US measles cases be more than 2,000 in 2026?", "Will US measles cases be more than 2000 in 2026?"),
 ]
 
 
