@@ -106,6 +106,7 @@ def test_kalshi_ticker_and_poly_slug() -> None:
         ("Bitcoin above $100k?", Threshold(Decimal(100000), "usd", GT)),
         ("Bitcoin at least $1.5m", Threshold(Decimal(1500000), "usd", GE)),
         ("$2bn or more", Threshold(Decimal(2) * 10**9, "usd", GE)),
+        ("market cap above $1.5b", Threshold(Decimal("1.5") * 10**9, "usd", GT)),  # "b" is a billion, as "bn"
         ("cut by 25 bps", Threshold(Decimal("0.25"), "pct", Threshold(Decimal(0), "", GT).direction)),
         ("high temp >85° on Jun 15", Threshold(Decimal(85), "degf", GT)),
         ("86°F or above", Threshold(Decimal(86), "degf", GE)),
@@ -193,6 +194,12 @@ def test_dollar_pairs_that_are_not_ranges(text: str) -> None:
     assert len(parse_thresholds(text)) == 2
 
 
+def test_a_plain_number_before_a_dollar_amount_is_no_range() -> None:
+    """A move by an amount ("drop 5,000 to $95,000") is no range from 5,000 to $95,000: a dollar range
+    needs its "$" before the low number, or "between" (a mutation audit found the rule unpinned)."""
+    assert parse_thresholds("Will Bitcoin drop 5,000 to $95,000 in 2026?") == [Threshold(Decimal(95000), "usd", EQ)]
+
+
 @pytest.mark.parametrize(
     ("title", "label", "expected"),
     [
@@ -213,6 +220,9 @@ def test_dollar_pairs_that_are_not_ranges(text: str) -> None:
          [Threshold(Decimal(84), "degf", BETWEEN, Decimal(85))]),
         ("Will Bitcoin be above $100,000 on Dec 31, 2026?", "$100,000", [Threshold(Decimal(100000), "usd", GT)]),
         ("Will Bitcoin be above $100,000 on Dec 31, 2026?", "100k", [Threshold(Decimal(100000), "usd", GT)]),
+        # ... but a label with a direction of its own that differs says something else: kept, compared too
+        ("Will Bitcoin be above $100,000 on Dec 31, 2026?", "$100,000 or more",
+         [Threshold(Decimal(100000), "usd", GT), Threshold(Decimal(100000), "usd", GE)]),
         ("Giannis Antetokounmpo: Points Over 30.5", "Points O/U 30.5", [Threshold(Decimal(31), "", GE)]),
         # a price is no whole number: "$101 or above" does not restate "above $100"
         ("Will Bitcoin be above $100 on Dec 31, 2026?", "$101 or above",

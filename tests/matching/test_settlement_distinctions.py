@@ -215,6 +215,10 @@ SAME: list[tuple[str, str]] = [
     # (a strike on one side only)
     ("Will US measles cases be at least 1,950 in 2026?", "Will US measles cases be 1,950 or more in 2026?"),
     ("Will US measles cases be more than 2,000 in 2026?", "Will US measles cases be more than 2000 in 2026?"),
+    # pinned by a mutation audit of the parsers: each of these passes only when both sides are read alike
+    ("Will Tesla's market cap be above $1.5b on Dec 31, 2026?",
+     "Will Tesla's market cap be above $1.5 billion on Dec 31, 2026?"),  # "b" is a billion
+    ("Will CPI be between 3% and 4% in 2026?", "Will CPI be between 3 and 4% in 2026?"),  # "and" joins a % range
 ]
 
 
