@@ -270,6 +270,12 @@ def test_dates_and_windows() -> None:
     assert parse_dates("the 2025-26 Stanley Cup") == parse_dates("the 2026 Stanley Cup")
     assert parse_dates("by June 30", ref) != parse_dates("by December 31", ref)
     assert parse_dates("no dates here") == []
+    # pinned by a mutation audit of the date parser
+    assert parse_dates("by 2027") == [DateSpan(DEADLINE, None, date(2026, 12, 31))]  # as "before 2027"
+    assert parse_dates("in December 2026") == [DateSpan(RANGE, date(2026, 12, 1), date(2026, 12, 31))]
+    assert parse_dates("by December 2026") == [DateSpan(DEADLINE, None, date(2026, 12, 31))]
+    assert parse_dates("on March 5 2026") == [DateSpan(ON, date(2026, 3, 5), date(2026, 3, 5))]  # no comma
+    assert parse_dates("Will gold hit $2050 in 2026?") == [DateSpan(RANGE, date(2026, 1, 1), date(2026, 12, 31))]
 
 
 @pytest.mark.parametrize("text", [

@@ -219,6 +219,10 @@ SAME: list[tuple[str, str]] = [
     ("Will Tesla's market cap be above $1.5b on Dec 31, 2026?",
      "Will Tesla's market cap be above $1.5 billion on Dec 31, 2026?"),  # "b" is a billion
     ("Will CPI be between 3% and 4% in 2026?", "Will CPI be between 3 and 4% in 2026?"),  # "and" joins a % range
+    ("Will Elon Musk tweet about Dogecoin by 2027?",
+     "Will Elon Musk tweet about Dogecoin by December 31, 2026?"),  # "by 2027" ends 2026, as "before 2027"
+    ("Will the Fed cut rates by December 2026?", "Will the Fed cut rates by December 31, 2026?"),  # a month's end
+    ("Will Bitcoin be above $100k on March 5 2026?", "Will Bitcoin be above $100k on March 5, 2026?"),  # no comma
 ]
 
 
