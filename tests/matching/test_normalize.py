@@ -70,6 +70,8 @@ def test_aliases_do_not_meet() -> None:
     assert canonical_entities("Los Angeles C", {"nba"}) != canonical_entities("Los Angeles L", {"nba"})
     assert canonical_entities("NBA Finals") != canonical_entities("Western Conference Finals")
     assert canonical_entities("Bitcoin") != canonical_entities("Ethereum")
+    # a city two teams of a league share names neither ("Los Angeles L" is the Lakers)
+    assert canonical_entities("Will Los Angeles win the 2026 NBA Finals?", {"nba"}) == ["comp:nba_finals"]
 
 
 def test_common_words_need_capitals() -> None:
@@ -498,6 +500,7 @@ def test_stance(text: str, tags: set[str]) -> None:
     ("Will Nvidia be valued higher than Apple?", "", "", ("w:nvidia", "w:apple")),
     ("Will Nvidia have a higher market cap than Apple?", "", "", ("w:nvidia", "w:apple")),
     ("Will Nvidia's market cap be larger than Apple's?", "", "", ("w:nvidia", "w:apple")),
+    ("Will Nvidia do worse than Apple in 2026?", "", "", ("w:apple", "w:nvidia")),  # "worse" favours the other
     # no two parties, or no side favoured
     ("Bucks vs. Lakers: O/U 229.5", "Over", "Under", None),
     ("Sinner vs. Alcaraz: 2027 Wimbledon final", "", "", None),
@@ -506,6 +509,7 @@ def test_stance(text: str, tags: set[str]) -> None:
     ("Will Trump win the 2028 presidential election?", "", "", None),
     ("Will the bill be passed by Dec 31, 2026?", "", "", None),
     ("Will Sinner beat Alcaraz, or will Alcaraz beat Sinner?", "", "", None),
+    ("Sinner vs Alcaraz: will Sinner win?", "Alcaraz", "", None),  # its YES label and its words disagree
     ("Milwaukee at Los Angeles L Winner?", "Milwaukee", "", None),
     ("Will Trump lead in the polls on Dec 31, 2026?", "", "", None),
     ("Will Bitcoin hit a new all-time high in 2026?", "", "", None),
@@ -541,3 +545,13 @@ def test_a_passive_of_another_verb_is_no_contest() -> None:
     found = parties("Will the bill be passed by Congress by Dec 31, 2026?", "", "")
     assert found is not None and not found.contest
     assert "w:congress" in found.yes and "w:bill" in found.other
+
+
+@pytest.mark.parametrize(("label", "other"), [
+    ("Other", True), ("Any other candidate", True), ("Someone else", True), ("The field", True),
+    ("Person C", True), ("Donald Trump", False), ("Yes", False),
+])
+def test_other_outcome_labels(label: str, other: bool) -> None:
+    """An "everyone else" outcome is no named subject (a mutation audit found "any other …" unpinned)."""
+    market = kalshi_market("KXTEST-26DEC31-T1", "Who will win the 2028 presidential election?", label, close_time=None)
+    assert extract_features(market).other is other

@@ -70,9 +70,11 @@ HELD: list[tuple[str, str, str]] = [
     ("ENTITY_MISMATCH", "Will Trump win the 2028 election?", "Will Donald Trump Jr. win the 2028 election?"),
     ("ENTITY_MISMATCH", "Will Biden attend the summit?", "Will Hunter Biden attend the summit?"),
     ("ENTITY_MISMATCH", "Will Donald Trump Jr. attend the summit?", "Will Donald Trump Sr. attend the summit?"),
+    ("ENTITY_MISMATCH", "Will Biden attend the summit?", "Will Biden Sr. attend the summit?"),  # his father
     ("PERIOD_MISMATCH", "Will GDP growth exceed 2% in Q3 2026?", "Will GDP growth exceed 2% in Q4 2026?"),
     ("PERIOD_MISMATCH", "Will Q3 2026 GDP growth exceed 2%?", "Will Q4 2026 GDP growth exceed 2%?"),
     ("PERIOD_MISMATCH", "Will GDP growth exceed 2% in Q3 2026?", "Will GDP growth exceed 2% in 2026?"),
+    ("PERIOD_MISMATCH", "Will GDP growth exceed 2% in Q4 2026?", "Will GDP growth exceed 2% in 2026?"),
     ("PERIOD_MISMATCH", "Will Tesla deliver 500k cars in H1 2026?", "Will Tesla deliver 500k cars in H2 2026?"),
     ("PERIOD_MISMATCH", "Will the Warriors win Game 7?", "Will the Warriors win Game 6?"),
     ("PERIOD_MISMATCH", "Will the Bills win in Week 5?", "Will the Bills win in Week 6?"),
@@ -336,7 +338,8 @@ def test_ranges_of_plain_numbers(text: str, strikes: list[tuple[str, str, str]])
 @pytest.mark.parametrize(
     ("text", "periods"),
     [
-        ("GDP in Q3 2026", {"q:3"}), ("third quarter of 2026", {"q:3"}), ("3rd quarter", {"q:3"}),
+        ("GDP in Q3 2026", {"q:3"}), ("GDP in Q4 2026", {"q:4"}), ("third quarter of 2026", {"q:3"}),
+        ("3rd quarter", {"q:3"}),
         ("H1 2026", {"h:1"}), ("first half of 2026", {"h:1"}), ("2nd half", {"h:2"}), ("1H Moneyline", {"h:1"}),
         ("Game 7", {"game:7"}), ("game seven", {"game:7"}), ("Week 12", {"week:12"}), ("Round 3", {"round:3"}),
         ("first round", {"round:1"}), ("second leg", {"leg:2"}), ("Round of 16", set()), ("in 2026", set()),
@@ -353,6 +356,7 @@ def test_name_extensions_are_other_people() -> None:
     assert canonical_entities("Will Trump attend?") == ["person:trump"]
     assert canonical_entities("Donald Trump Jr.") == canonical_entities("Trump Jr") == ["person:trump_jr"]
     assert canonical_entities("Hunter Biden") == ["person:biden_hunter"]
+    assert canonical_entities("Biden Sr.") == ["person:biden_sr"]
     assert canonical_entities("Joe Biden") == ["person:biden"]
     assert canonical_entities("Kimbal Musk") != canonical_entities("Elon Musk")
     # a hyphenated ticket or a neighbouring entity is not a first name
