@@ -243,7 +243,7 @@ def _parse_ts(value: Any) -> datetime:
             raise DataError("timestamp", f"not a time: {value}")
         value = int(value)
     if isinstance(value, str) and _ascii_digits(text := value.strip()):
-        if len(text) > 16:  # past year 2286 in milliseconds (and int() refuses 4,300 digits)
+        if len(text) > 16:  # far past any time even in milliseconds (13 digits now); int() refuses 4,300 digits
             raise DataError("timestamp", f"time out of range: {text[:40]!r}")
         value = int(text)
     if isinstance(value, int) and not isinstance(value, bool):
