@@ -14,6 +14,12 @@ def plain_ascii(text: str) -> bool:
     return text.isascii() and "_" not in text
 
 
+def ascii_digits(text: str) -> bool:
+    """Whether ``text`` is digits 0-9 only: ``str.isdigit`` also takes "²" (which ``int`` refuses) and
+    other scripts' digits (which ``int`` reads), neither of which any number orion reads is written in."""
+    return text.isascii() and text.isdigit()
+
+
 def plural(count: object, noun: str) -> str:
     """``noun`` as it follows ``count``: singular for exactly one ("1 contract"), else plural ("0.5
     contracts", "2 orders"); a regular English plural (an added "s")."""

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import Executable
 
+from orion_cli.core.plain_text import ascii_digits
 from orion_cli.store.prepared import Prepared, defer
 from orion_cli.store.tables import orion_meta
 
@@ -48,5 +49,5 @@ def parse_head(value: object) -> tuple[int, str]:
     also takes "²", which ``int`` refuses, and a longer number overflowed the database's integer or ``int``'s
     4,300-digit limit. Each was an internal error of every event's write, ``orion halt``'s included."""
     seq_text, _, digest = str(value).partition(":")
-    readable = seq_text.isascii() and seq_text.isdigit() and len(seq_text) <= 18
+    readable = ascii_digits(seq_text) and len(seq_text) <= 18
     return (int(seq_text), digest) if readable else (-1, digest)

@@ -77,6 +77,7 @@ from orion_cli.core.errors import AuthError, DataError, OrionError, VenueError, 
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import Side, Venue, utcnow
 from orion_cli.core.money import MICRO, loads_exact, to_decimal
+from orion_cli.core.plain_text import ascii_digits
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
 from orion_cli.venues.polymarket.firewall import GEOBLOCK_URL, VENUE, public_refusal
 from orion_cli.venues.polymarket.firewall import describe_error as _describe_error
@@ -202,17 +203,11 @@ def _bucket(name: str) -> AsyncTokenBucket:
     return AsyncTokenBucket(count, count / seconds)
 
 
-def _ascii_digits(text: str) -> bool:
-    """Digits 0-9 only: ``str.isdigit`` also takes ``²`` (which ``int`` refuses) and full-width or
-    Arabic-Indic digits (which ``int`` reads), neither of which the venue sends for a number."""
-    return text.isascii() and text.isdigit()
-
-
 def _units_to_decimal(value: Any, field: str) -> Decimal:
     """pUSD/share base units (integer string) → Decimal; a fractional string is refused, not rescaled."""
     if isinstance(value, int) and not isinstance(value, bool):
         units = value
-    elif isinstance(value, str) and _ascii_digits(text := value.strip()):
+    elif isinstance(value, str) and ascii_digits(text := value.strip()):
         if len(text) > 22:  # past to_decimal's 1e15 whatever the digits (and int() refuses 4,300 of them)
             raise DataError(field, f"number out of range: {len(text)} digits")
         units = int(text)
@@ -242,7 +237,7 @@ def _parse_ts(value: Any) -> datetime:
         if not value.is_finite():
             raise DataError("timestamp", f"not a time: {value}")
         value = int(value)
-    if isinstance(value, str) and _ascii_digits(text := value.strip()):
+    if isinstance(value, str) and ascii_digits(text := value.strip()):
         if len(text) > 16:  # far past any time even in milliseconds (13 digits now); int() refuses 4,300 digits
             raise DataError("timestamp", f"time out of range: {text[:40]!r}")
         value = int(text)
