@@ -9,11 +9,10 @@ checks that the chain ends exactly at the anchor. Every ledger has one from its 
 from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import Executable
 
 from orion_cli.core.plain_text import ascii_digits
+from orion_cli.store.dialect_insert import insert_for
 from orion_cli.store.prepared import Prepared, defer
 from orion_cli.store.tables import orion_meta
 
@@ -23,7 +22,7 @@ HEAD_KEY = "audit_head"
 def _upsert_head(dialect: str) -> Executable:
     # One statement whether or not the anchor exists (migration 0011 writes it for every ledger; a test
     # deletes it), so it needs no result and can go out with the other writes of a batch.
-    make = sqlite_insert if dialect == "sqlite" else pg_insert
+    make = insert_for(dialect)
     stmt = make(orion_meta).values(key=HEAD_KEY, value=bindparam("head", type_=orion_meta.c.value.type))
     return stmt.on_conflict_do_update(index_elements=[orion_meta.c.key], set_={"value": stmt.excluded.value})
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from orion_cli.store.db import Database
+from orion_cli.store.dialect_insert import insert_for
 from orion_cli.store.tables import orion_meta
 
 LEDGER_ID_KEY = "ledger_id"
@@ -36,7 +35,7 @@ def ledger_id(db: Database) -> str:
     if found is not None:
         return found
     with db.write() as conn:
-        make = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+        make = insert_for(conn.dialect.name)
         stmt = make(orion_meta).values(key=LEDGER_ID_KEY, value=secrets.token_hex(16))
         # Another process may make it first (kept), or the row may hold a blank value (replaced).
         conn.execute(stmt.on_conflict_do_update(index_elements=[orion_meta.c.key], set_={"value": stmt.excluded.value},
