@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from orion_cli.core.errors import DataError
-from orion_cli.core.money import decimal_str, to_decimal, to_price
+from orion_cli.core.money import ceil_to, decimal_str, floor_to, is_multiple, to_decimal, to_price
 
 
 @pytest.mark.parametrize("text", ["0.01", "0.999", "1000000.5", "0", "0.0001", "0.000001", "1", "-3.25",
@@ -158,3 +158,24 @@ def test_to_price_is_a_binary_contract_price_from_zero_to_one(value: str, ok: bo
         with pytest.raises(DataError) as refused:
             to_price(value, "ask")
         assert refused.value.field == "ask"
+
+
+@given(st.decimals(min_value=0, max_value=Decimal("1e9"), places=12, allow_nan=False, allow_infinity=False),
+       st.sampled_from([Decimal("0.01"), Decimal("0.0001"), Decimal("0.000001"), Decimal("0.05"), Decimal(2)]))
+def test_the_grid_roundings_bracket_the_value_on_the_grid(value: Decimal, step: Decimal) -> None:
+    down, up = floor_to(value, step), ceil_to(value, step)
+    assert down <= value <= up and up - down in (0, step)
+    assert is_multiple(down, step) and is_multiple(up, step)
+    assert (down == up) == is_multiple(value, step)
+
+
+def test_the_grid_roundings_work_at_forty_digits_whatever_the_callers_context() -> None:
+    """A caller's coarse context must not round the quotient first: at 5 digits 123456.789 / 0.01 would be
+    1.2346E+7, floored to 123460.00, which is more than the value."""
+    with localcontext() as ctx:
+        ctx.prec = 5
+        assert floor_to(Decimal("123456.789"), Decimal("0.01")) == Decimal("123456.78")
+        assert ceil_to(Decimal("123456.781"), Decimal("0.01")) == Decimal("123456.79")
+        assert not is_multiple(Decimal("123456.781"), Decimal("0.01"))
+    with pytest.raises(ZeroDivisionError):
+        floor_to(Decimal(1), Decimal(0))
