@@ -52,6 +52,25 @@ def _orion_command_built_once() -> None:
 _orion_command_built_once()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _bytecode_cached_for_the_runs_processes(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Under ``PYTHONDONTWRITEBYTECODE`` (set on some CI hosts), nothing caches orion's compiled modules, so
+    every ``orion`` a test starts compiled each module it imports from source again: about a quarter of a
+    second of each run, hundreds of runs. The environment's wish is kept for the source tree: the bytecode
+    goes to this run's temp dir (``PYTHONPYCACHEPREFIX``), shared by the run's worker processes and removed
+    with the run's other temp dirs. This process's later compiles (alembic loads each migration file
+    afresh for every new ledger) are cached there too."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    base = tmp_path_factory.getbasetemp()
+    prefix = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "pycache"
+    prefix.mkdir(exist_ok=True)
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = str(prefix)
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = str(prefix)
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point ORION_HOME at a temp dir and clear every ORION_* / venue credential variable."""
