@@ -28,11 +28,14 @@ _MAX_MAGNITUDE = Decimal("1e15")
 MAX_PLACES = 40
 # decimal_str writes a value longer than this in scientific notation (no value to_decimal takes is).
 _MAX_FIXED_CHARS = 100
-# The grid roundings divide and multiply at 40 significant digits (the most places a value may have),
-# whatever context the caller runs in. One context object, its methods called directly: entering a
-# ``localcontext()`` on every call was half of each rounding's time, and a scan prices with tens of
-# thousands of them. The context's flags are written and never read, so sharing it between threads is safe.
-_ROUNDING = Context(prec=MAX_PLACES)
+# The grid roundings divide and multiply exactly: 100 significant digits hold any value to_decimal takes
+# (16 integer digits and 40 places) divided by any grid step. At 40, a value of more digits could round the
+# wrong way (999999999999999.99…9, forty 9s after the point, floored to the cent gave 1000000000000000.00).
+# The context is built from Python's defaults and ignores the caller's (its rounding, traps and limits); no
+# caller in orion changes anything but precision. One context object, its methods called directly:
+# entering a ``localcontext()`` on every call was half of each rounding's time, and a scan prices with tens
+# of thousands of them. Its flags are written and never read, so sharing it between threads is safe.
+_ROUNDING = Context(prec=100)
 
 
 def to_decimal(

@@ -6,7 +6,7 @@ import time
 from decimal import Decimal, localcontext
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from orion_cli.core.errors import DataError
@@ -160,9 +160,16 @@ def test_to_price_is_a_binary_contract_price_from_zero_to_one(value: str, ok: bo
         assert refused.value.field == "ask"
 
 
-@given(st.decimals(min_value=0, max_value=Decimal("1e9"), places=12, allow_nan=False, allow_infinity=False),
-       st.sampled_from([Decimal("0.01"), Decimal("0.0001"), Decimal("0.000001"), Decimal("0.05"), Decimal(2)]))
+@given(st.decimals(min_value=0, max_value=Decimal("1e15"), places=40, allow_nan=False, allow_infinity=False),
+       st.sampled_from([Decimal("0.01"), Decimal("0.0001"), Decimal("0.000001"), Decimal("0.00001"),
+                        Decimal("0.05"), Decimal("0.001"), Decimal(2)]))
+@example(Decimal("999999999999999." + "9" * 40), Decimal("0.01"))
+@example(Decimal("1." + "0" * 39 + "1"), Decimal("0.01"))
 def test_the_grid_roundings_bracket_the_value_on_the_grid(value: Decimal, step: Decimal) -> None:
+    """Any value to_decimal takes (16 integer digits, 40 places). Found in review: at 40 significant digits
+    the first example floored to 1000000000000000.00, above the value, and the second counted as on the
+    cent grid."""
+    assert to_decimal(str(value), "value") == value
     down, up = floor_to(value, step), ceil_to(value, step)
     assert down <= value <= up and up - down in (0, step)
     assert is_multiple(down, step) and is_multiple(up, step)
@@ -171,7 +178,7 @@ def test_the_grid_roundings_bracket_the_value_on_the_grid(value: Decimal, step: 
 
 def test_the_grid_roundings_work_at_forty_digits_whatever_the_callers_context() -> None:
     """A caller's coarse context must not round the quotient first: at 5 digits 123456.789 / 0.01 would be
-    1.2346E+7, floored to 123460.00, which is more than the value."""
+    1.2346E+7, and the floor 1.2346E+5 (123460), more than the value."""
     with localcontext() as ctx:
         ctx.prec = 5
         assert floor_to(Decimal("123456.789"), Decimal("0.01")) == Decimal("123456.78")
