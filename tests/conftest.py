@@ -162,7 +162,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    """An open :class:`Database` on ``db_url`` (migrated on open), disposed after the test."""
+    """An open :class:`Database` on ``db_url`` (a copy of the session's migrated ledger), disposed after the test."""
     database = open_database(db_url)
     try:
         yield database

@@ -40,7 +40,6 @@ import pytest
 import tenacity
 import tomli_w
 import typer
-import typer.testing
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -150,8 +149,7 @@ def discover(cmd: Any = None, path: tuple[str, ...] = ()) -> list[Command]:
     return found
 
 
-# typer's CliRunner rebuilds the whole Click tree on every call (~0.17 s); the fixture below hands it this
-# one, built once from the same app (Click commands keep no state between invocations).
+# The Click tree the fuzzing walks (tests/conftest.py hands CliRunner one built once per process too).
 CLI = typer.main.get_command(app)
 COMMANDS = discover(CLI)
 ROOT = COMMANDS[0]
@@ -503,8 +501,6 @@ def _offline_and_cheap(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(secrets_cmd, "_TEST_KDF", TEST_KDF)
     monkeypatch.setattr(keyring, "get_keyring", lambda: fail.Keyring())
     monkeypatch.setattr(venue_http, "wait_random_exponential", lambda **_: tenacity.wait_none())
-    build = typer.testing._get_command
-    monkeypatch.setattr(typer.testing, "_get_command", lambda a: CLI if a is app else build(a))
     logs.reset_logging()
     yield
     logs.reset_logging()

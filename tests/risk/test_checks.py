@@ -98,33 +98,12 @@ def passed(v: Verdict, name: str, leg: int | None = 0) -> bool:
     return found[0].passed
 
 
-@pytest.fixture(scope="module")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite ledger per module; each test gets a copy (migrating costs seconds)."""
-    path = tmp_path_factory.mktemp("template") / "ledger.db"
-    open_database(f"sqlite:///{path}").dispose()
-    return path
-
-
-def _fresh(url: str, template: Path) -> Database:
-    if url.startswith("sqlite:///"):
-        shutil.copyfile(template, url.removeprefix("sqlite:///"))
-    return open_database(url)
-
-
 @pytest.fixture
-def db(db_url: str, sqlite_template: Path) -> Iterator[Database]:
-    database = _fresh(db_url, sqlite_template)
-    try:
-        yield database
-    finally:
-        database.dispose()
-
-
-@pytest.fixture
-def lite(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
-    """SQLite only, for checks that read nothing from the ledger."""
-    database = _fresh(f"sqlite:///{tmp_path / 'lite.db'}", sqlite_template)
+def lite(tmp_path: Path, sqlite_migrated: Path) -> Iterator[Database]:
+    """SQLite only, for checks that read nothing from the ledger: a copy of the session's migrated ledger."""
+    path = tmp_path / "lite.db"
+    shutil.copy(sqlite_migrated, path)
+    database = open_database(f"sqlite:///{path}")
     try:
         yield database
     finally:
