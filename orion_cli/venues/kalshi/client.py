@@ -208,6 +208,8 @@ class KalshiClient:
         Raises :class:`PaginationError` when a cursor or a page repeats (a garbage cursor makes
         Kalshi silently restart at page 1) or when ``max_pages`` is exceeded.
         """
+        if limit is not None and not 1 <= limit <= MARKETS_MAX_LIMIT:  # as the constructor's page_limit
+            raise ValueError(f"limit must be 1..{MARKETS_MAX_LIMIT} (Kalshi answers 400 above)")
         params: dict[str, Any] = {
             "limit": limit or self.page_limit,
             "status": status,

@@ -368,6 +368,18 @@ def test_limit_over_max_is_refused_locally() -> None:
         KalshiClient("http://127.0.0.1:9", page_limit=1001)
 
 
+@pytest.mark.parametrize("limit", [0, 1001])
+def test_a_page_limit_out_of_range_for_one_walk_is_refused_before_any_request(limit: int) -> None:
+    """The constructor's page_limit was checked; one walk's own limit went out as asked (Kalshi answers a 400)."""
+    async def main() -> None:
+        async with KalshiClient("http://127.0.0.1:9") as c:  # nothing listens: a request would be a venue error
+            async for _ in c.iter_market_pages(limit=limit):
+                pass
+
+    with pytest.raises(ValueError, match=r"limit must be 1\.\.1000"):
+        run(main())
+
+
 def test_the_headroom_below_a_fast_venue_bucket_covers_its_jitter_not_just_one_request() -> None:
     """At Basic (200/s) one request's 10 tokens and 50 ms of refill are the same headroom; at
     Prestige (10 000/s) 50 ms is 500 tokens, and a one-request margin let the venue answer 429."""
