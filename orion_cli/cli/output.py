@@ -28,6 +28,7 @@ from orion_cli.cli.stopping import StopFlag
 from orion_cli.cli.streams import discard, write_failed
 from orion_cli.core.command_line import with_global_options
 from orion_cli.core.logs import file_record
+from orion_cli.core.money import fixed_str
 from orion_cli.core.terminal import C1_AND_BIDI, one_line, terminal_safe
 
 FORMATS = ("auto", "table", "json", "jsonl")
@@ -35,8 +36,7 @@ FORMATS = ("auto", "table", "json", "jsonl")
 
 def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        # A zero never carries a sign: "-0.00" (a tiny loss rounded to cents) read as a loss to a pipeline.
-        return format(value.copy_abs() if value.is_zero() else value, "f")
+        return fixed_str(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, Enum):

@@ -119,6 +119,12 @@ def is_multiple(value: Decimal, step: Decimal) -> bool:
     return quotient == quotient.to_integral_value(context=_ROUNDING)
 
 
+def fixed_str(value: Decimal) -> str:
+    """``value`` in fixed-point notation with a zero never signed: "-0.00" (a tiny loss rounded to cents)
+    reads as a loss to a pipeline."""
+    return format(value.copy_abs() if value.is_zero() else value, "f")
+
+
 def decimal_str(value: Decimal) -> str:
     """Exact string for JSON output, without exponent notation; a value whose fixed-point form would be
     longer than 100 characters (none that :func:`to_decimal` takes) in scientific notation instead,
@@ -131,8 +137,7 @@ def decimal_str(value: Decimal) -> str:
         fixed = digits + exponent if exponent >= 0 else max(digits, -exponent) + 2
         if fixed > _MAX_FIXED_CHARS:
             return str(value)
-    text = f"{value:f}"
-    return "0" if text in ("-0", "") else text
+    return fixed_str(value)
 
 
 def loads_exact(data: str | bytes) -> Any:

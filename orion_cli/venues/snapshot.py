@@ -32,7 +32,7 @@ from typing import Any
 from orion_cli.core.errors import DataError, NotFound, UsageError, VenueUnavailable
 from orion_cli.core.files import FileRefused, GiB, read_regular_file
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, TickStructure, Venue
-from orion_cli.core.money import loads_exact
+from orion_cli.core.money import fixed_str, loads_exact
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressFn, guess_venue
 
 __all__ = [
@@ -143,8 +143,7 @@ def _emit(value: Any, out: list[str], indent: int | None, level: int) -> None:
     elif isinstance(value, Decimal):
         if not value.is_finite():
             raise DataError("snapshot", f"not a finite number: {value}")
-        text = format(value.copy_abs() if value.is_zero() else value, "f")  # never "-0.00"
-        out.append("0" if text == "" else text)
+        out.append(fixed_str(value))
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise DataError("snapshot", f"not a finite number: {value}")
