@@ -1112,11 +1112,6 @@ def pg_open_error(exc: BaseException, display_url: str, detail: str, url: Any) -
 
 
 def _migrate(db: Database) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     lock_ctx: contextlib.AbstractContextManager[Any]
     if db.is_sqlite:
         from filelock import FileLock
@@ -1131,11 +1126,27 @@ def _migrate(db: Database) -> None:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": migrate_key})
             conn.commit()
         try:
-            # Alembic drives its own transaction; on SQLite it must not be IMMEDIATE-wrapped twice.
-            cfg.attributes["connection"] = conn
-            cfg.attributes["reset_hour_utc"] = db.reset_hour_utc
-            command.upgrade(cfg, "head")
+            if not _table_names(conn):
+                # A new ledger (checked again under the lock: another process may have made it meanwhile):
+                # built at HEAD in this one transaction, not by replaying every migration (store/fresh.py).
+                from orion_cli.store.fresh import create_at_head
+
+                create_at_head(conn, HEAD_REVISION)
+            else:
+                from alembic import command
+                from alembic.config import Config
+
+                conn.commit()  # the look above took a transaction of its own
+                cfg = Config()
+                cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+                # Alembic drives its own transaction; on SQLite it must not be IMMEDIATE-wrapped twice.
+                cfg.attributes["connection"] = conn
+                cfg.attributes["reset_hour_utc"] = db.reset_hour_utc
+                command.upgrade(cfg, "head")
             conn.commit()
+        except BaseException:
+            conn.rollback()  # not committed with the unlock below: nothing of a failed build is kept
+            raise
         finally:
             if not db.is_sqlite:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": migrate_key})

@@ -322,9 +322,11 @@ equity_snapshots = Table(
     Column("mode", String(8), primary_key=True),
     # The trading day: the UTC instant it starts ("2026-11-23T13:00Z", ledger.day_key; migration 0013).
     Column("day", String(20), primary_key=True),
-    Column("ends_at", String(20), nullable=False),  # its end, as a key: it stands whatever the reset hour says
     Column("start_equity", Money, nullable=False),  # cash + positions at cost before the day's first change
     Column("recorded_at", String(32), nullable=False),
+    # Its end, as a key: it stands whatever the reset hour says. Last, where migration 0013 added it (a new
+    # ledger is created from these declarations: store/fresh.py).
+    Column("ends_at", String(20), nullable=False),
 )
 
 

@@ -1,0 +1,140 @@
+"""A new ledger is built at HEAD in one step (store/fresh.py): the same ledger the migrations build.
+
+Every other test's new ledger now comes from the one step, so the migrations' own result from an empty
+database is held here, on both backends, against it: the same tables, columns, keys, indexes and
+constraints as the database reports them, and the same rows.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pgserver
+import pytest
+from sqlalchemy import inspect, text
+
+from orion_cli.store import fresh
+from orion_cli.store.db import HEAD_REVISION, Database, open_database
+
+
+@pytest.fixture
+def replayed_url(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A second empty database beside ``db_url``'s, on the same backend."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'replayed.db'}"
+        return
+    server: pgserver.PgServer = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(url)
+
+
+def _replay_migrations(url: str) -> None:
+    """Every migration from the empty database to HEAD, through Alembic as an older ledger is upgraded."""
+    from alembic import command
+    from alembic.config import Config
+
+    from orion_cli.store import db as db_module
+
+    db = open_database(url, migrate=False)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
+        with db.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            cfg.attributes["reset_hour_utc"] = db.reset_hour_utc
+            command.upgrade(cfg, "head")
+            conn.commit()
+    finally:
+        db.dispose()
+
+
+def _schema(db: Database) -> dict[str, Any]:
+    """The schema as the database reports it, in declaration order where it has one."""
+    with db.engine.connect() as conn:
+        insp = inspect(conn)
+        out: dict[str, Any] = {}
+        for table in sorted(insp.get_table_names()):
+            out[table] = {
+                "columns": [(c["name"], repr(c["type"]), c["nullable"], c.get("default"))
+                            for c in insp.get_columns(table)],
+                "primary_key": insp.get_pk_constraint(table)["constrained_columns"],
+                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                                  for i in insp.get_indexes(table)),
+                "unique": sorted((u["name"], tuple(u["column_names"])) for u in insp.get_unique_constraints(table)),
+                "foreign_keys": insp.get_foreign_keys(table),
+                "checks": sorted(c["sqltext"] for c in insp.get_check_constraints(table)),
+            }
+        return out
+
+
+def _rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows; the ledger id, random in each ledger, stands as its shape."""
+    with db.engine.connect() as conn:
+        out = {}
+        for table in sorted(inspect(conn).get_table_names()):
+            rows = [tuple(r) for r in conn.execute(text(f'SELECT * FROM "{table}"'))]
+            out[table] = sorted(tuple(("<32 hex>" if re.fullmatch(r"[0-9a-f]{32}", str(v)) and r[0] == "ledger_id"
+                                       else v) for v in r) for r in rows)
+        return out
+
+
+def test_a_new_ledger_is_the_ledger_the_migrations_build(db_url: str, replayed_url: str) -> None:
+    made = open_database(db_url)  # a new ledger: the one step
+    _replay_migrations(replayed_url)
+    replayed = open_database(replayed_url)
+    try:
+        assert _schema(made) == _schema(replayed)
+        assert _rows(made) == _rows(replayed)
+        assert _rows(made)["alembic_version"] == [(HEAD_REVISION,)]
+        with made.engine.connect() as conn:
+            ids = conn.execute(text("SELECT value FROM orion_meta WHERE key = 'ledger_id'")).scalars().all()
+        with replayed.engine.connect() as conn:
+            other = conn.execute(text("SELECT value FROM orion_meta WHERE key = 'ledger_id'")).scalars().all()
+        assert len(ids) == 1 and len(other) == 1 and ids != other  # each ledger its own
+    finally:
+        made.dispose()
+        replayed.dispose()
+
+
+def test_a_new_ledger_whose_creation_fails_is_left_empty_and_made_by_the_next_open(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One transaction: a failure after the tables were created (here the ledger id's draw) leaves no
+    table behind, not a ledger without its marker, anchor or version that every later open refuses."""
+
+    def fail(_n: int) -> str:
+        raise RuntimeError("the ledger id could not be drawn")
+
+    monkeypatch.setattr(fresh.secrets, "token_hex", fail)
+    with pytest.raises(RuntimeError, match="could not be drawn"):
+        open_database(db_url)
+    monkeypatch.undo()
+    bare = open_database(db_url, migrate=False)
+    try:
+        with bare.engine.connect() as conn:
+            assert inspect(conn).get_table_names() == []
+    finally:
+        bare.dispose()
+    db = open_database(db_url)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
+    finally:
+        db.dispose()
+
+
+def test_a_new_sqlite_ledger_is_made_without_loading_alembic(tmp_path: Path) -> None:
+    """The first command on a new machine paid for importing Alembic (about 0.3 s) to replay migrations."""
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = ("import sys; from orion_cli.store.db import open_database; "
+            f"open_database({url!r}).dispose(); print('alembic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
