@@ -33,12 +33,17 @@ def accept_cheap_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vault, "MIN_SCRYPT_N", vault.TEST_KDF.n)
 
 
-def _main() -> None:
-    import runpy
-
+def lower_kdf_floor() -> None:
+    """This process (a CLI run started by a test) reads vaults written at ``TEST_KDF``."""
     from orion_cli.secrets import vault
 
     vault.MIN_SCRYPT_N = vault.TEST_KDF.n
+
+
+def _main() -> None:
+    import runpy
+
+    lower_kdf_floor()
     sys.path.pop(0)  # this file's directory, which `python -m orion_cli` would not have put there
     runpy.run_module("orion_cli", run_name="__main__", alter_sys=True)
 

@@ -26,6 +26,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
+import forked_orion
 import pytest
 from cheap_kdf import ORION_ARGV, accept_cheap_kdf
 from cli.test_trade_watch import Watch
@@ -79,10 +80,11 @@ class World:
     secrets: dict[str, str] = field(repr=False)
 
     def run(self, *args: str, extra_env: dict[str, str] | None = None) -> tuple[int, str, str]:
-        """The real CLI in its own process, stdin closed (no terminal, no prompt can wait)."""
-        proc = subprocess.run([*ORION_ARGV, "--db", self.db_url, *args],
-                              env={**self.env, **(extra_env or {})}, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=TIMEOUT)
+        """The real CLI in its own process, stdin closed (no terminal, no prompt can wait): forked from an
+        orion imported once (tests/forked_orion.py), or started afresh for a run that sets a variable read
+        at import (ORION_TEST_CRASH_AT)."""
+        proc = forked_orion.run(["--db", self.db_url, *args], env={**self.env, **(extra_env or {})},
+                                timeout=TIMEOUT)
         self.assert_no_secret(proc.stdout + proc.stderr)
         return proc.returncode, proc.stdout, proc.stderr
 

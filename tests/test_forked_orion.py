@@ -1,0 +1,115 @@
+"""tests/forked_orion.py: a forked run is a run of its own, and a run it cannot fork starts afresh."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import forked_orion
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "orion_cli"
+
+
+def _import_time_reads(tree: ast.Module) -> set[str]:
+    """The environment variables a module reads while it is imported: ``os.environ[...]``,
+    ``os.environ.get(...)``, ``"X" in os.environ`` and ``os.getenv(...)`` outside function bodies."""
+    found: set[str] = set()
+
+    def environ(node: ast.expr) -> bool:
+        return ast.unparse(node).split(".")[-1] == "environ"
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            return  # runs when called, not when imported
+        named: ast.expr | None = None
+        if isinstance(node, ast.Subscript) and environ(node.value):
+            named = node.slice
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute) and (
+                (node.func.attr == "get" and environ(node.func.value)) or node.func.attr == "getenv"):
+            named = node.args[0]
+        elif isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In) and environ(node.comparators[0]):
+            named = node.left
+        if isinstance(named, ast.Constant) and isinstance(named.value, str):
+            found.add(named.value)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def test_orions_only_reads_of_the_environment_at_import_are_its_test_hooks_which_a_fork_does_not_take() -> None:
+    """A variable read at import has the server's value in a forked run: any such variable must not be one
+    a run may change (RUN_TIME_VARIABLES), or the run would silently see the server's."""
+    reads: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for name in _import_time_reads(ast.parse(path.read_text(encoding="utf-8"))):
+            reads.setdefault(name, set()).add(str(path.relative_to(PACKAGE)))
+    assert reads == {"ORION_TEST_PAUSE_AT": {"cli/stopping.py"}, "ORION_TEST_CRASH_AT": {"execution/executor.py"}}
+    for name in reads:
+        assert not forked_orion.forkable({name: "x"}, {})
+
+
+def test_the_reader_of_import_time_reads_finds_each_form_and_skips_function_bodies() -> None:
+    """The check above is only as good as this reader."""
+    source = '''
+import os
+A = os.environ["SUBSCRIPT"]
+B = os.environ.get("GET")
+C = os.getenv("GETENV")
+D = "CONTAINS" in os.environ
+class K:
+    E = os.environ.get("CLASS_BODY")
+def f():
+    return os.environ.get("IN_A_FUNCTION")
+G = lambda: os.getenv("IN_A_LAMBDA")
+'''
+    assert _import_time_reads(ast.parse(source)) == {"SUBSCRIPT", "GET", "GETENV", "CONTAINS", "CLASS_BODY"}
+
+
+def test_a_run_is_forked_only_when_its_environment_differs_from_the_servers_in_run_time_variables() -> None:
+    base = {"PATH": "/usr/bin", "ORION_HOME": "/a", "PYTHONPATH": "/src"}
+    assert forked_orion.forkable({**base, "ORION_HOME": "/b", "ORION__TRADING__MODE": "live", "NO_COLOR": "1"}, base)
+    assert not forked_orion.forkable({**base, "ORION_TEST_CRASH_AT": "after_first_send"}, base)
+    assert not forked_orion.forkable({**base, "PYTHONPATH": "/elsewhere"}, base)  # read by the interpreter's start
+    assert not forked_orion.forkable({k: v for k, v in base.items() if k != "PATH"}, base)
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "ORION_HOME": str(home)}
+
+
+def test_each_forked_run_has_its_own_arguments_environment_directory_streams_and_exit_code(tmp_path: Path) -> None:
+    one, two, here = tmp_path / "one", tmp_path / "two", tmp_path / "here"
+    for d in (one, two, here):
+        d.mkdir()
+    made = forked_orion.run(["init"], env=_env(two), timeout=60)  # the ledger in ORION_HOME: two's
+    assert made.returncode == 0, made.stderr
+    assert (two / "orion.db").exists() and not (one / "orion.db").exists()
+    missing = forked_orion.run(["halt", "--status"], env=_env(one), timeout=60)
+    assert missing.returncode == 3 and missing.stdout == ""
+    assert f"{one}/orion.db" in missing.stderr
+    status = forked_orion.run(["--json", "halt", "--status"], env=_env(two), timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["halted"] is False
+    # A relative --db is the run's own working directory's.
+    relative = forked_orion.run(["--db", "here.db", "init"], env=_env(one), timeout=60, cwd=str(here))
+    assert relative.returncode == 0, relative.stderr
+    assert (here / "here.db").exists() and not Path("here.db").exists()
+    usage = forked_orion.run(["no-such-command"], env=_env(one), timeout=60)
+    assert usage.returncode == 2
+    assert usage.stdout == "" and "no-such-command" in usage.stderr
+
+
+def test_a_forked_run_past_its_time_is_killed_and_reported_as_subprocess_run_reports_it(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        forked_orion.run(["trade", "--watch", "1", "--demo", "--jsonl"], env=_env(tmp_path), timeout=3)
+    assert time.monotonic() - started < 20
+    after = forked_orion.run(["--version"], env=_env(tmp_path), timeout=60)
+    assert after.returncode == 0 and after.stdout.startswith("orion "), after.stderr  # the server still serves
