@@ -1126,17 +1126,21 @@ def _migrate(db: Database) -> None:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": migrate_key})
             conn.commit()
         try:
-            if not _table_names(conn):
-                # A new ledger (checked again under the lock: another process may have made it meanwhile):
-                # built at HEAD in this one transaction, not by replaying every migration (store/fresh.py).
+            # Looked at again under the lock: another process may have made or migrated it meanwhile.
+            tables = _table_names(conn)
+            if not tables:
+                # A new ledger: built at HEAD in this one transaction, not by replaying every migration
+                # (store/fresh.py).
                 from orion_cli.store.fresh import create_at_head
 
                 create_at_head(conn, HEAD_REVISION)
+            elif "alembic_version" in tables and current_revision(conn) == HEAD_REVISION:
+                pass  # done meanwhile: nothing to load Alembic for
             else:
                 from alembic import command
                 from alembic.config import Config
 
-                conn.commit()  # the look above took a transaction of its own
+                conn.commit()  # the check above took a transaction of its own
                 cfg = Config()
                 cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
                 # Alembic drives its own transaction; on SQLite it must not be IMMEDIATE-wrapped twice.

@@ -8,6 +8,7 @@ constraints as the database reports them, and the same rows.
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pgserver
 import pytest
 from sqlalchemy import inspect, text
 
+from orion_cli.core.errors import StorageError
 from orion_cli.store import fresh
 from orion_cli.store.db import HEAD_REVISION, Database, open_database
 
@@ -112,10 +114,10 @@ def test_a_new_ledger_whose_creation_fails_is_left_empty_and_made_by_the_next_op
     def fail(_n: int) -> str:
         raise RuntimeError("the ledger id could not be drawn")
 
-    monkeypatch.setattr(fresh.secrets, "token_hex", fail)
-    with pytest.raises(RuntimeError, match="could not be drawn"):
-        open_database(db_url)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(fresh.secrets, "token_hex", fail)
+        with pytest.raises(RuntimeError, match="could not be drawn"):
+            open_database(db_url)
     bare = open_database(db_url, migrate=False)
     try:
         with bare.engine.connect() as conn:
@@ -130,11 +132,26 @@ def test_a_new_ledger_whose_creation_fails_is_left_empty_and_made_by_the_next_op
         db.dispose()
 
 
-def test_a_new_sqlite_ledger_is_made_without_loading_alembic(tmp_path: Path) -> None:
-    """The first command on a new machine paid for importing Alembic (about 0.3 s) to replay migrations."""
+def test_a_database_holding_only_a_view_named_like_a_ledger_table_is_refused_not_taken_for_it(tmp_path: Path) -> None:
+    """The count of tables that finds a database empty does not see views: the creation must not take a view
+    named ``positions`` for the table and commit a ledger that fails at its first trade."""
+    path = tmp_path / "view.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE VIEW positions AS SELECT 1 AS size")
+    with pytest.raises(StorageError):
+        open_database(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT type, name FROM sqlite_master").fetchall() == [("view", "positions")]
+
+
+def test_a_new_sqlite_ledger_is_made_without_loading_alembic_or_the_postgresql_dialect(tmp_path: Path) -> None:
+    """The first command on a new machine paid for importing Alembic (about 0.2 s) to replay migrations,
+    and with it SQLAlchemy's PostgreSQL dialect package."""
     url = f"sqlite:///{tmp_path / 'new.db'}"
     code = ("import sys; from orion_cli.store.db import open_database; "
-            f"open_database({url!r}).dispose(); print('alembic' in sys.modules)")
+            f"open_database({url!r}).dispose(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith('alembic')} | "
+            "{m for m in sys.modules if m.startswith('sqlalchemy.dialects.postgresql')}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "[]"
