@@ -16,14 +16,19 @@ file descriptors and memory; nothing a run does reaches the next.
 What a fork cannot give: a variable read when a module is imported has the server's value, not the run's.
 So a run goes to a fresh interpreter (:data:`cheap_kdf.ORION_ARGV`, exactly as before) unless its
 environment differs from the server's only in variables read at run time (:data:`RUN_TIME_VARIABLES`,
-checked against orion's own import-time reads by tests/test_forked_orion.py). The test hooks
-ORION_TEST_CRASH_AT and ORION_TEST_PAUSE_AT are read at import: those runs start afresh.
+checked against the import-time reads orion's source shows by tests/test_forked_orion.py). The server is
+started without the test hooks (``ORION_TEST_*``, read at import): a run that sets one starts afresh.
+
+Also unlike a fresh interpreter, and acceptable for what these tests assert: the runs share the server's
+hash seed, umask and resource limits, and find its preloaded modules (PRELOAD) already imported; and the
+server refuses to serve if importing them printed anything, which a fresh run would have printed itself.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
+import locale
 import os
 import select
 import selectors
@@ -76,62 +81,63 @@ def forkable(env: Mapping[str, str], base: Mapping[str, str]) -> bool:
     return True
 
 
+class ServerDied(RuntimeError):
+    """The server ended (or answered nonsense): a bug here, reported with what it said, never a fallback."""
+
+
 class _Server:
     """The client side: the server process and the socket runs are sent over."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = dict(env)
+        self.env = {k: v for k, v in env.items() if not k.startswith("ORION_TEST_")}
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.lock = threading.Lock()
         self.log = tempfile.TemporaryFile()  # what the server itself says (nothing, unless it fails)
         self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), str(theirs.fileno())],
                                      env=self.env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-                                     pass_fds=(theirs.fileno(),), cwd=TESTS)
+                                     pass_fds=(theirs.fileno(),), cwd=tempfile.gettempdir())
         theirs.close()
-        ready = self._recv(ours, 120)
+        ready = _recv(ours, 120)
         if ready.get("ready") is not True:
-            raise RuntimeError(f"the orion fork server did not start: {ready} {self._said()}")
+            self.stop()
+            raise ServerDied(f"the orion fork server did not start: {ready} {self.said()}")
 
-    def _said(self) -> str:
+    def said(self) -> str:
         self.log.seek(0)
         return self.log.read().decode("utf-8", "replace")[-2000:]
 
-    def _recv(self, sock: socket.socket, timeout: float) -> dict[str, Any]:
-        sock.settimeout(timeout)
-        try:
-            data = sock.recv(_MESSAGE)
-        except TimeoutError:
-            return {"timeout": True}
-        return json.loads(data) if data else {"closed": True}
-
     def run(self, args: Sequence[str], env: Mapping[str, str], cwd: str | None,
             timeout: float) -> subprocess.CompletedProcess[str]:
+        deadline = time.monotonic() + timeout
+        request = json.dumps({"args": list(args), "env": dict(env), "cwd": cwd or os.getcwd()}).encode()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         null = os.open(os.devnull, os.O_RDONLY)
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            request = json.dumps({"args": list(args), "env": dict(env), "cwd": cwd or os.getcwd()}).encode()
-            with self.lock:
-                socket.send_fds(self.sock, [request], [null, out_w, err_w, theirs.fileno()])
-        finally:
-            for fd in (null, out_w, err_w):
-                os.close(fd)
-            theirs.close()
-        deadline = time.monotonic() + timeout
-        try:
-            started = self._recv(mine, timeout)
+            try:
+                with self.lock:
+                    socket.send_fds(self.sock, [request], [null, out_w, err_w, theirs.fileno()])
+            except OSError as exc:
+                raise ServerDied(f"the orion fork server is gone ({exc}): {self.said()}") from None
+            finally:  # the child's copies only: a stream ends when the child (and nobody else) closes it
+                for fd in (null, out_w, err_w):
+                    os.close(fd)
+                theirs.close()
+            started = _recv(mine, timeout)
             pid = started.get("pid")
             if not isinstance(pid, int):
-                raise RuntimeError(f"the orion fork server did not start the run: {started} {self._said()}")
+                raise ServerDied(f"the orion fork server did not start the run: {started} {self.said()}")
             out, err = _read_both(out_r, err_r, deadline)
-            ended = self._recv(mine, max(0.0, deadline - time.monotonic())) if out is not None else {"timeout": True}
-            if "status" not in ended:
-                os.kill(pid, signal.SIGKILL)
-                self._recv(mine, 10)
-                raise subprocess.TimeoutExpired([*args], timeout)
-            return subprocess.CompletedProcess([*args], ended["status"], out, err)
+            ended = _recv(mine, deadline - time.monotonic()) if out is not None else {"timeout": True}
+            if "status" in ended:
+                return subprocess.CompletedProcess([*args], ended["status"], _text(out or b""), _text(err))
+            if "timeout" not in ended:
+                raise ServerDied(f"the orion fork server ended during a run: {ended} {self.said()}")
+            os.kill(pid, signal.SIGKILL)  # not reaped yet (its status has not come): still this run's child
+            _recv(mine, 10)
+            raise subprocess.TimeoutExpired([*args], timeout, output=out, stderr=err)
         finally:
             mine.close()
             for fd in (out_r, err_r):
@@ -147,8 +153,25 @@ class _Server:
         self.log.close()
 
 
-def _read_both(out_fd: int, err_fd: int, deadline: float) -> tuple[str | None, str]:
-    """Both streams to their end (None for the output if the deadline came first)."""
+def _recv(sock: socket.socket, timeout: float) -> dict[str, Any]:
+    sock.settimeout(max(timeout, 0.001))  # 0 would make the socket non-blocking
+    try:
+        data = sock.recv(_MESSAGE)
+    except TimeoutError:
+        return {"timeout": True}
+    except OSError as exc:
+        return {"closed": str(exc)}
+    return json.loads(data) if data else {"closed": True}
+
+
+def _text(data: bytes) -> str:
+    """As ``subprocess.run(text=True)`` decodes a stream: the locale's encoding, strictly, universal newlines."""
+    return data.decode(locale.getpreferredencoding(False)).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _read_both(out_fd: int, err_fd: int, deadline: float) -> tuple[bytes | None, bytes]:
+    """Both streams to their end (None for the output if the deadline came first: what was read of the
+    error stream is returned still)."""
     chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
     with selectors.DefaultSelector() as sel:
         for fd in (out_fd, err_fd):
@@ -156,18 +179,18 @@ def _read_both(out_fd: int, err_fd: int, deadline: float) -> tuple[str | None, s
         while sel.get_map():
             left = deadline - time.monotonic()
             if left <= 0:
-                return None, ""
+                return None, b"".join(chunks[err_fd])
             for key, _events in sel.select(left):
                 data = os.read(key.fd, 65536)
                 if data:
                     chunks[key.fd].append(data)
                 else:
                     sel.unregister(key.fd)
-    return (b"".join(chunks[out_fd]).decode("utf-8", "replace"),
-            b"".join(chunks[err_fd]).decode("utf-8", "replace"))
+    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
 
 
 _servers: dict[int, _Server] = {}
+_starting = threading.Lock()
 
 
 def run(args: Sequence[str], *, env: Mapping[str, str], timeout: float,
@@ -176,18 +199,27 @@ def run(args: Sequence[str], *, env: Mapping[str, str], timeout: float,
     text=True, timeout=timeout)`` would run it: forked from the server where :func:`forkable`, else so."""
     from cheap_kdf import ORION_ARGV
 
-    server = _servers.get(os.getpid())
-    if server is None:
-        server = _servers[os.getpid()] = _Server(env)
-        atexit.register(stop)
-    if forkable(env, server.env):
-        return server.run(args, env, cwd, timeout)
+    # The server is Linux's: a Unix socket of SOCK_SEQPACKET, which macOS does not have. Elsewhere every run
+    # starts afresh.
+    server = None
+    if sys.platform.startswith("linux"):
+        with _starting:
+            server = _servers.get(os.getpid())
+            if server is None:
+                server = _servers[os.getpid()] = _Server(env)
+                atexit.register(stop)
+    if server is not None and forkable(env, server.env):
+        try:
+            return server.run(args, env, cwd, timeout)
+        except ServerDied:
+            _servers.pop(os.getpid(), None)  # the next run starts another; this one fails, loudly
+            raise
     return subprocess.run([*ORION_ARGV, *args], env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def stop() -> None:
-    """End this process's server (the suite's session teardown)."""
+    """End this process's server (at the test process's exit)."""
     server = _servers.pop(os.getpid(), None)
     if server is not None:
         server.stop()
@@ -206,8 +238,11 @@ def _serve(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
     sys.path.remove(str(TESTS))  # a run's imports see the path `python -m orion_cli` gives them
     for name in PRELOAD:
         importlib.import_module(name)
-    if threading.active_count() != 1:  # a fork copies only the forking thread: refuse rather than risk it
-        sock.send(json.dumps({"ready": False, "threads": threading.active_count()}).encode())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    said = os.fstat(1).st_size + os.fstat(2).st_size  # the client's log file, both streams
+    if threading.active_count() != 1 or said:  # a fork copies only the forking thread; a fresh run would say it
+        sock.send(json.dumps({"ready": False, "threads": threading.active_count(), "printed": said}).encode())
         return None
     sock.send(json.dumps({"ready": True}).encode())
     running: dict[int, socket.socket] = {}
@@ -215,8 +250,8 @@ def _serve(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
         ready, _, _ = select.select([sock], [], [], 0.002 if running else None)
         if ready:
             data, fds, _flags, _addr = socket.recv_fds(sock, _MESSAGE, 4)
-            if not data:
-                return None
+            if not data or len(fds) != 4:
+                return None  # the client is gone (or confused): nothing more to serve
             request = json.loads(data)
             reply = socket.socket(fileno=fds[3])
             pid = os.fork()
@@ -229,7 +264,10 @@ def _serve(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
             for fd in fds[:3]:
                 os.close(fd)
             running[pid] = reply
-            reply.send(json.dumps({"pid": pid}).encode())
+            try:
+                reply.send(json.dumps({"pid": pid}).encode())
+            except OSError:  # the client is gone: the child runs on, and is reaped below
+                pass
         while running:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:

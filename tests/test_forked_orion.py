@@ -15,27 +15,52 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "orion_cli"
 
 
+_ENVIRON = ("environ", "environb", "getenv", "getenvb")
+
+
 def _import_time_reads(tree: ast.Module) -> set[str]:
     """The environment variables a module reads while it is imported: ``os.environ[...]``,
-    ``os.environ.get(...)``, ``"X" in os.environ`` and ``os.getenv(...)`` outside function bodies."""
+    ``os.environ.get(...)``, ``"X" (not) in os.environ`` and ``(os.)getenv(...)``, outside function bodies
+    (but in their decorators and defaults, which run at import). Any other use of the environment at import
+    (a key that is not a literal, ``dict(os.environ)``, an alias) is ``"?"`` plus its line: it cannot be
+    read here, so it must not pass. A module-level call of a function that reads it is beyond this reader."""
     found: set[str] = set()
+    understood: set[int] = set()  # the environ / getenv nodes of the reads above
 
-    def environ(node: ast.expr) -> bool:
-        return ast.unparse(node).split(".")[-1] == "environ"
+    def is_environ(node: ast.expr) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr in _ENVIRON[:2]) or (
+            isinstance(node, ast.Name) and node.id in _ENVIRON[:2])
+
+    def key(node: ast.expr, at: ast.expr) -> None:
+        understood.add(id(at))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(node.value)
+        else:
+            found.add(f"? line {node.lineno}")
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            return  # runs when called, not when imported
-        named: ast.expr | None = None
-        if isinstance(node, ast.Subscript) and environ(node.value):
-            named = node.slice
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute) and (
-                (node.func.attr == "get" and environ(node.func.value)) or node.func.attr == "getenv"):
-            named = node.args[0]
-        elif isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In) and environ(node.comparators[0]):
-            named = node.left
-        if isinstance(named, ast.Constant) and isinstance(named.value, str):
-            found.add(named.value)
+            at_import: list[ast.AST] = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+            if not isinstance(node, ast.Lambda):
+                at_import += node.decorator_list
+            for part in at_import:
+                visit(part)
+            return  # the body runs when called, not when imported
+        if isinstance(node, ast.Subscript) and is_environ(node.value):
+            key(node.slice, node.value)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and is_environ(node.func.value) and node.args:
+            key(node.args[0], node.func.value)
+        elif isinstance(node, ast.Call) and node.args and (
+                (isinstance(node.func, ast.Attribute) and node.func.attr in _ENVIRON[2:])
+                or (isinstance(node.func, ast.Name) and node.func.id in _ENVIRON[2:])):
+            key(node.args[0], node.func)
+        elif isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In | ast.NotIn) \
+                and is_environ(node.comparators[0]):
+            key(node.left, node.comparators[0])
+        elif isinstance(node, ast.Attribute | ast.Name) and id(node) not in understood and (
+                (node.attr if isinstance(node, ast.Attribute) else node.id) in _ENVIRON):
+            found.add(f"? line {node.lineno}")
         for child in ast.iter_child_nodes(node):
             visit(child)
 
@@ -59,17 +84,27 @@ def test_the_reader_of_import_time_reads_finds_each_form_and_skips_function_bodi
     """The check above is only as good as this reader."""
     source = '''
 import os
+from os import environ, getenv
 A = os.environ["SUBSCRIPT"]
 B = os.environ.get("GET")
 C = os.getenv("GETENV")
 D = "CONTAINS" in os.environ
+E = "NOT_CONTAINS" not in environ
+F = getenv("BARE_GETENV")
 class K:
-    E = os.environ.get("CLASS_BODY")
-def f():
+    G = os.environ.get("CLASS_BODY")
+def f(default=os.environ.get("DEFAULT")):
     return os.environ.get("IN_A_FUNCTION")
-G = lambda: os.getenv("IN_A_LAMBDA")
+@decorate(os.getenv("DECORATOR"))
+def g():
+    return getenv("IN_ANOTHER_FUNCTION")
+H = lambda: os.getenv("IN_A_LAMBDA")
+I = os.environ.get(NAME)
+J = dict(os.environ)
 '''
-    assert _import_time_reads(ast.parse(source)) == {"SUBSCRIPT", "GET", "GETENV", "CONTAINS", "CLASS_BODY"}
+    assert _import_time_reads(ast.parse(source)) == {
+        "SUBSCRIPT", "GET", "GETENV", "CONTAINS", "NOT_CONTAINS", "BARE_GETENV", "CLASS_BODY", "DEFAULT", "DECORATOR",
+        "? line 18", "? line 19"}
 
 
 def test_a_run_is_forked_only_when_its_environment_differs_from_the_servers_in_run_time_variables() -> None:
