@@ -27,6 +27,7 @@ server refuses to serve if importing them printed anything, which a fresh run wo
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import locale
 import os
@@ -100,8 +101,9 @@ class _Server:
         theirs.close()
         ready = _recv(ours, 120)
         if ready.get("ready") is not True:
+            said = self.said()
             self.stop()
-            raise ServerDied(f"the orion fork server did not start: {ready} {self.said()}")
+            raise ServerDied(f"the orion fork server did not start: {ready} {said}")
 
     def said(self) -> str:
         self.log.seek(0)
@@ -125,19 +127,28 @@ class _Server:
                 for fd in (null, out_w, err_w):
                     os.close(fd)
                 theirs.close()
-            started = _recv(mine, timeout)
+            started, pidfds = _recv_fds(mine, timeout)
             pid = started.get("pid")
-            if not isinstance(pid, int):
+            if not isinstance(pid, int) or len(pidfds) != 1:
+                for fd in pidfds:
+                    os.close(fd)
                 raise ServerDied(f"the orion fork server did not start the run: {started} {self.said()}")
-            out, err = _read_both(out_r, err_r, deadline)
-            ended = _recv(mine, deadline - time.monotonic()) if out is not None else {"timeout": True}
-            if "status" in ended:
-                return subprocess.CompletedProcess([*args], ended["status"], _text(out or b""), _text(err))
-            if "timeout" not in ended:
-                raise ServerDied(f"the orion fork server ended during a run: {ended} {self.said()}")
-            os.kill(pid, signal.SIGKILL)  # not reaped yet (its status has not come): still this run's child
-            _recv(mine, 10)
-            raise subprocess.TimeoutExpired([*args], timeout, output=out, stderr=err)
+            try:
+                out, err, finished = _read_both(out_r, err_r, deadline)
+                ended = _recv(mine, deadline - time.monotonic()) if finished else {"timeout": True}
+                if "status" in ended:
+                    return subprocess.CompletedProcess([*args], ended["status"], _text(out), _text(err))
+                if "timeout" not in ended:
+                    raise ServerDied(f"the orion fork server ended during a run: {ended} {self.said()}")
+                # Through the child's pidfd, taken by the server before the child could end: never another
+                # process that reused the number.
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(pidfds[0], signal.SIGKILL)
+                if "status" not in _recv(mine, 10):
+                    raise ServerDied(f"the orion fork server ended during a run: {self.said()}")
+                raise subprocess.TimeoutExpired([*args], timeout, output=out, stderr=err)
+            finally:
+                os.close(pidfds[0])
         finally:
             mine.close()
             for fd in (out_r, err_r):
@@ -153,15 +164,22 @@ class _Server:
         self.log.close()
 
 
-def _recv(sock: socket.socket, timeout: float) -> dict[str, Any]:
+def _recv_fds(sock: socket.socket, timeout: float) -> tuple[dict[str, Any], list[int]]:
     sock.settimeout(max(timeout, 0.001))  # 0 would make the socket non-blocking
     try:
-        data = sock.recv(_MESSAGE)
+        data, fds, _flags, _addr = socket.recv_fds(sock, _MESSAGE, 1)
     except TimeoutError:
-        return {"timeout": True}
+        return {"timeout": True}, []
     except OSError as exc:
-        return {"closed": str(exc)}
-    return json.loads(data) if data else {"closed": True}
+        return {"closed": str(exc)}, []
+    return (json.loads(data) if data else {"closed": True}), fds
+
+
+def _recv(sock: socket.socket, timeout: float) -> dict[str, Any]:
+    message, fds = _recv_fds(sock, timeout)
+    for fd in fds:
+        os.close(fd)
+    return message
 
 
 def _text(data: bytes) -> str:
@@ -169,24 +187,25 @@ def _text(data: bytes) -> str:
     return data.decode(locale.getpreferredencoding(False)).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _read_both(out_fd: int, err_fd: int, deadline: float) -> tuple[bytes | None, bytes]:
-    """Both streams to their end (None for the output if the deadline came first: what was read of the
-    error stream is returned still)."""
+def _read_both(out_fd: int, err_fd: int, deadline: float) -> tuple[bytes, bytes, bool]:
+    """Both streams to their end, or what came of them by the deadline (then ``False``)."""
     chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    finished = True
     with selectors.DefaultSelector() as sel:
         for fd in (out_fd, err_fd):
             sel.register(fd, selectors.EVENT_READ)
         while sel.get_map():
             left = deadline - time.monotonic()
             if left <= 0:
-                return None, b"".join(chunks[err_fd])
+                finished = False
+                break
             for key, _events in sel.select(left):
                 data = os.read(key.fd, 65536)
                 if data:
                     chunks[key.fd].append(data)
                 else:
                     sel.unregister(key.fd)
-    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
+    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd]), finished
 
 
 _servers: dict[int, _Server] = {}
@@ -212,7 +231,10 @@ def run(args: Sequence[str], *, env: Mapping[str, str], timeout: float,
         try:
             return server.run(args, env, cwd, timeout)
         except ServerDied:
-            _servers.pop(os.getpid(), None)  # the next run starts another; this one fails, loudly
+            with _starting:  # the next run starts another; this one fails, loudly
+                if _servers.get(os.getpid()) is server:
+                    del _servers[os.getpid()]
+            server.stop()
             raise
     return subprocess.run([*ORION_ARGV, *args], env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout, check=False)
@@ -240,7 +262,7 @@ def _serve(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
         importlib.import_module(name)
     sys.stdout.flush()
     sys.stderr.flush()
-    said = os.fstat(1).st_size + os.fstat(2).st_size  # the client's log file, both streams
+    said = os.fstat(2).st_size  # the client's log file, which is both streams
     if threading.active_count() != 1 or said:  # a fork copies only the forking thread; a fresh run would say it
         sock.send(json.dumps({"ready": False, "threads": threading.active_count(), "printed": said}).encode())
         return None
@@ -264,10 +286,13 @@ def _serve(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
             for fd in fds[:3]:
                 os.close(fd)
             running[pid] = reply
+            pidfd = os.pidfd_open(pid)  # before it is reaped: the client's handle to kill it by, and no other
             try:
-                reply.send(json.dumps({"pid": pid}).encode())
+                socket.send_fds(reply, [json.dumps({"pid": pid}).encode()], [pidfd])
             except OSError:  # the client is gone: the child runs on, and is reaped below
                 pass
+            finally:
+                os.close(pidfd)
         while running:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:

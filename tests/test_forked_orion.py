@@ -6,6 +6,7 @@ import ast
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -125,6 +126,9 @@ def test_each_forked_run_has_its_own_arguments_environment_directory_streams_and
         d.mkdir()
     made = forked_orion.run(["init"], env=_env(two), timeout=60)  # the ledger in ORION_HOME: two's
     assert made.returncode == 0, made.stderr
+    if sys.platform.startswith("linux"):  # where the server runs: these runs are forked ones
+        server = forked_orion._servers.get(os.getpid())
+        assert server is not None and forked_orion.forkable(_env(one), server.env)
     assert (two / "orion.db").exists() and not (one / "orion.db").exists()
     missing = forked_orion.run(["halt", "--status"], env=_env(one), timeout=60)
     assert missing.returncode == 3 and missing.stdout == ""

@@ -136,12 +136,19 @@ def test_a_database_holding_only_a_view_named_like_a_ledger_table_is_refused_not
     """The count of tables that finds a database empty does not see views: the creation must not take a view
     named ``positions`` for the table and commit a ledger that fails at its first trade."""
     path = tmp_path / "view.db"
-    with sqlite3.connect(path) as conn:
+    conn = sqlite3.connect(path)
+    try:
         conn.execute("CREATE VIEW positions AS SELECT 1 AS size")
+        conn.commit()
+    finally:
+        conn.close()
     with pytest.raises(StorageError):
         open_database(f"sqlite:///{path}")
-    with sqlite3.connect(path) as conn:
+    conn = sqlite3.connect(path)
+    try:
         assert conn.execute("SELECT type, name FROM sqlite_master").fetchall() == [("view", "positions")]
+    finally:
+        conn.close()
 
 
 def test_a_new_sqlite_ledger_is_made_without_loading_alembic_or_the_postgresql_dialect(tmp_path: Path) -> None:
