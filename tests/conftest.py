@@ -29,6 +29,9 @@ FIXTURES = SHARED / "fixtures"
 # that way). The tests are of Ctrl-C as a terminal sends it: a handler here makes exec'd children default.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+# Likewise SIGHUP under `nohup`: the hang-up tests found it ignored, as orion keeps it (2 failed that way).
+if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _orion_command_built_once() -> None:
