@@ -19,27 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from orion_cli.store.db import Database, open_database
+from orion_cli.store.db import open_database
 
-
-def replay(url: str) -> None:
-    """Every migration from the empty database, as an older orion made a new ledger."""
-    from alembic import command
-    from alembic.config import Config
-
-    from orion_cli.store import db as db_module
-
-    db: Database = open_database(url, migrate=False)
-    try:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
-        with db.engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            cfg.attributes["reset_hour_utc"] = db.reset_hour_utc
-            command.upgrade(cfg, "head")
-            conn.commit()
-    finally:
-        db.dispose()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from store.replayed import replay_migrations  # tests/store/replayed.py, on the path just above
 
 
 def first_in_a_process(directory: Path, runs: int) -> float:
@@ -61,13 +44,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="orion-bench-", dir=Path.cwd()) as tmp:
         d = Path(tmp)
         open_database(f"sqlite:///{d}/warm.db").dispose()
-        replay(f"sqlite:///{d}/warm-replayed.db")
+        replay_migrations(f"sqlite:///{d}/warm-replayed.db")
         for i in range(args.runs):
             t0 = time.perf_counter()
             open_database(f"sqlite:///{d}/m{i}.db").dispose()
             made.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            replay(f"sqlite:///{d}/r{i}.db")
+            replay_migrations(f"sqlite:///{d}/r{i}.db")
             replayed.append(time.perf_counter() - t0)
         cold = first_in_a_process(d, 5)
     print(json.dumps({

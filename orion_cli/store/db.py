@@ -1111,6 +1111,21 @@ def pg_open_error(exc: BaseException, display_url: str, detail: str, url: Any) -
         reason="storage_unreachable")
 
 
+def alembic_upgrade(conn: Connection, reset_hour_utc: int | None, revision: str = "head") -> None:
+    """Alembic's upgrade of the database on ``conn`` to ``revision``, one migration at a time: how a ledger at
+    an older revision is migrated (a new one is made in one step: store/fresh.py). The tests and
+    benchmarks/bench_new_ledger.py replay it from an empty database to compare the two."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    # Alembic drives its own transaction; on SQLite it must not be IMMEDIATE-wrapped twice.
+    cfg.attributes["connection"] = conn
+    cfg.attributes["reset_hour_utc"] = reset_hour_utc
+    command.upgrade(cfg, revision)
+
+
 def _migrate(db: Database) -> None:
     lock_ctx: contextlib.AbstractContextManager[Any]
     if db.is_sqlite:
@@ -1137,16 +1152,8 @@ def _migrate(db: Database) -> None:
             elif "alembic_version" in tables and current_revision(conn) == HEAD_REVISION:
                 pass  # done meanwhile: nothing to load Alembic for
             else:
-                from alembic import command
-                from alembic.config import Config
-
                 conn.commit()  # the check above took a transaction of its own
-                cfg = Config()
-                cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-                # Alembic drives its own transaction; on SQLite it must not be IMMEDIATE-wrapped twice.
-                cfg.attributes["connection"] = conn
-                cfg.attributes["reset_hour_utc"] = db.reset_hour_utc
-                command.upgrade(cfg, "head")
+                alembic_upgrade(conn, db.reset_hour_utc)
             conn.commit()
         except BaseException:
             conn.rollback()  # not committed with the unlock below: nothing of a failed build is kept

@@ -18,6 +18,7 @@ from typing import Any
 import pgserver
 import pytest
 from sqlalchemy import inspect, text
+from store.replayed import replay_migrations
 
 from orion_cli.core.errors import StorageError
 from orion_cli.store import fresh
@@ -36,26 +37,6 @@ def replayed_url(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) ->
         yield url
     finally:
         server.drop_database(url)
-
-
-def _replay_migrations(url: str) -> None:
-    """Every migration from the empty database to HEAD, through Alembic as an older ledger is upgraded."""
-    from alembic import command
-    from alembic.config import Config
-
-    from orion_cli.store import db as db_module
-
-    db = open_database(url, migrate=False)
-    try:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
-        with db.engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            cfg.attributes["reset_hour_utc"] = db.reset_hour_utc
-            command.upgrade(cfg, "head")
-            conn.commit()
-    finally:
-        db.dispose()
 
 
 def _schema(db: Database) -> dict[str, Any]:
@@ -90,7 +71,7 @@ def _rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_a_new_ledger_is_the_ledger_the_migrations_build(db_url: str, replayed_url: str) -> None:
     made = open_database(db_url)  # a new ledger: the one step
-    _replay_migrations(replayed_url)
+    replay_migrations(replayed_url)
     replayed = open_database(replayed_url)
     try:
         assert _schema(made) == _schema(replayed)
