@@ -129,7 +129,7 @@ def pg_migrated(pg_server: pgserver.PgServer) -> str:
 @pytest.fixture(scope="session")
 def sqlite_migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite ledger made as ``open_database`` makes a new one, closed (its WAL checkpointed into the
-    file), for ``db_url`` to copy: a copy takes about 3 ms, a new ledger about 15 ms (store/fresh.py)."""
+    file), for ``db_url`` to copy: a copy takes about 3 ms, a new ledger about 10 ms (store/fresh.py)."""
     path = tmp_path_factory.mktemp("template") / "migrated.db"
     open_database(f"sqlite:///{path}").dispose()
     for suffix in ("-wal", "-shm"):
@@ -145,7 +145,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database URL for an empty ledger: a SQLite file in tmp_path, or a fresh PostgreSQL database.
 
     For a test that asks for ``db`` too (which opens it), the ledger is a copy of one made once per
-    session (``sqlite_migrated``, ``pg_migrated``): making a new ledger, about 15 ms per test on SQLite
+    session (``sqlite_migrated``, ``pg_migrated``): making a new ledger, about 10 ms per test on SQLite
     and 0.12 s on PostgreSQL, is paid once. A test of the migrations or of a new ledger asks for
     ``db_url`` alone and gets an empty database (no file, or an empty PostgreSQL database)."""
     if request.param == "sqlite":
