@@ -61,8 +61,8 @@ def _bytecode_cached_for_the_runs_processes(tmp_path_factory: pytest.TempPathFac
     every ``orion`` a test starts compiled each module it imports from source again: about a quarter of a
     second of each run, hundreds of runs. The environment's wish is kept for the source tree: the bytecode
     goes to this run's temp dir (``PYTHONPYCACHEPREFIX``), shared by the run's worker processes and removed
-    with the run's other temp dirs. This process's later compiles (alembic loads each migration file
-    afresh for every new ledger) are cached there too."""
+    with the run's other temp dirs. This process's later compiles (Alembic loads each migration file afresh
+    for every upgrade a test replays) are cached there too."""
     if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
         return
     base = tmp_path_factory.getbasetemp()

@@ -176,7 +176,7 @@ def test_the_grid_roundings_bracket_the_value_on_the_grid(value: Decimal, step: 
     assert (down == up) == is_multiple(value, step)
 
 
-def test_the_grid_roundings_work_at_forty_digits_whatever_the_callers_context() -> None:
+def test_the_grid_roundings_keep_their_own_precision_whatever_the_callers_context() -> None:
     """A caller's coarse context must not round the quotient first: at 5 digits 123456.789 / 0.01 would be
     1.2346E+7, and the floor 1.2346E+5 (123460), more than the value."""
     with localcontext() as ctx:
