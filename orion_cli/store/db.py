@@ -405,7 +405,8 @@ def _check_sqlite_file(path: Path, unmarked_ok: bool = False, probe_uri: str | N
     try:
         probe = sqlite3.connect(probe_uri or f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
         try:
-            names = {r[0] for r in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            # Views too: a database holding only a view is not empty, and not orion's.
+            names = {r[0] for r in probe.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
         finally:
             probe.close()
     except sqlite3.DatabaseError as exc:
@@ -416,7 +417,7 @@ def _check_sqlite_file(path: Path, unmarked_ok: bool = False, probe_uri: str | N
                 return names
             raise unmarked_error(str(path))
         raise StorageError(
-            f"{path} holds tables that are not orion's; refusing to touch it",
+            f"{path} holds tables or views that are not orion's; refusing to touch it",
             hint="point --db / database.url at an orion database or a new path",
             reason="storage_foreign",
         )
@@ -999,9 +1000,18 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def _table_names(conn: Connection) -> set[str]:
+    """The tables and views of the database's default schema.
+
+    Why views: a database holding only a view named like one of orion's tables was found empty, and
+    the new ledger's ``CREATE TABLE`` then failed on the name, refused as "may be corrupt"
+    (``storage_corrupt``) where the database is foreign. orion makes no views."""
     from sqlalchemy import inspect
 
-    return set(inspect(conn).get_table_names())
+    inspector = inspect(conn)
+    names = set(inspector.get_table_names()) | set(inspector.get_view_names())
+    if conn.dialect.name == "postgresql":
+        names |= set(inspector.get_materialized_view_names())
+    return names
 
 
 def ensure_schema(db: Database, *, create: bool = True, may_migrate: bool = True) -> None:
@@ -1022,7 +1032,7 @@ def ensure_schema(db: Database, *, create: bool = True, may_migrate: bool = True
                 raise unmarked_error(db.display_url)
             if tables and "orion_meta" not in tables:
                 raise StorageError(
-                    f"{db.display_url} holds tables that are not orion's; refusing to touch it",
+                    f"{db.display_url} holds tables or views that are not orion's; refusing to touch it",
                     hint="point --db / database.url at an orion database or a new path",
                     reason="storage_foreign",
                 )

@@ -7,6 +7,7 @@ constraints as the database reports them, and the same rows.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import subprocess
@@ -113,23 +114,64 @@ def test_a_new_ledger_whose_creation_fails_is_left_empty_and_made_by_the_next_op
         db.dispose()
 
 
-def test_a_database_holding_only_a_view_named_like_a_ledger_table_is_refused_not_taken_for_it(tmp_path: Path) -> None:
-    """The count of tables that finds a database empty does not see views: the creation must not take a view
-    named ``positions`` for the table and commit a ledger that fails at its first trade."""
-    path = tmp_path / "view.db"
-    conn = sqlite3.connect(path)
+def _refused_as_foreign_and_left(db_url: str, create_view: str) -> None:
+    """``create_view`` run in the empty database ``db_url``; then opening it as a ledger is refused as foreign
+    and changes nothing."""
+    sqlite = db_url.startswith("sqlite")
+
+    def objects() -> list[tuple[str, str]]:
+        if sqlite:
+            with contextlib.closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as conn:
+                return sorted(conn.execute("SELECT type, name FROM sqlite_master").fetchall())
+        bare = open_database(db_url, migrate=False)
+        try:
+            with bare.engine.connect() as conn:
+                return sorted((str(kind), str(name)) for kind, name in conn.execute(text(
+                    "SELECT c.relkind, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = current_schema()")))
+        finally:
+            bare.dispose()
+
+    if sqlite:
+        with contextlib.closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as conn:
+            conn.execute(create_view)
+            conn.commit()
+    else:
+        bare = open_database(db_url, migrate=False)
+        try:
+            with bare.engine.begin() as conn:
+                conn.execute(text(create_view))
+        finally:
+            bare.dispose()
+    before = objects()
+    assert len(before) == 1, before
+    with pytest.raises(StorageError) as caught:
+        open_database(db_url)
+    assert caught.value.reason == "storage_foreign"
+    assert "tables or views that are not orion's" in str(caught.value)
+    assert objects() == before
+
+
+@pytest.mark.parametrize("create_view", ["CREATE VIEW positions AS SELECT 1 AS size",
+                                         "CREATE VIEW desk_report AS SELECT 1 AS size"],
+                         ids=["named like a ledger table", "of its own name"])
+def test_a_database_holding_only_a_view_is_refused_as_foreign_and_left_as_it_was(db_url: str,
+                                                                                  create_view: str) -> None:
+    """The count of tables that finds a database empty did not see views. A view named ``positions`` made the
+    new ledger's ``CREATE TABLE`` fail, refused as "may be corrupt" (``storage_corrupt``), which might lead a
+    trader to restore or delete a healthy database; a view of another name had orion's tables made beside it.
+    Either way the database is not orion's: ``storage_foreign``, nothing created."""
+    _refused_as_foreign_and_left(db_url, create_view)
+
+
+@pytest.mark.postgres
+def test_a_postgresql_database_holding_only_a_materialized_view_is_refused_as_foreign(pg_server: Any) -> None:
+    """PostgreSQL's inspector lists materialized views apart from views."""
+    url = pg_server.create_database()
     try:
-        conn.execute("CREATE VIEW positions AS SELECT 1 AS size")
-        conn.commit()
+        _refused_as_foreign_and_left(url, "CREATE MATERIALIZED VIEW positions AS SELECT 1 AS size")
     finally:
-        conn.close()
-    with pytest.raises(StorageError):
-        open_database(f"sqlite:///{path}")
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("SELECT type, name FROM sqlite_master").fetchall() == [("view", "positions")]
-    finally:
-        conn.close()
+        pg_server.drop_database(url)
 
 
 def test_a_new_sqlite_ledger_is_made_without_loading_alembic_or_the_postgresql_dialect(tmp_path: Path) -> None:
