@@ -72,6 +72,9 @@ REASON_CODES: tuple[str, ...] = (
 )
 
 
+# The places a confidence is kept, shown and compared at: one value for the user and the threshold.
+CONFIDENCE_PLACES = 4
+
 
 @dataclass(frozen=True, slots=True)
 class MatchSettings:
@@ -115,7 +118,7 @@ class MatchCandidate:
             "kalshi_id": self.kalshi_id,
             "polymarket_id": self.polymarket_id,
             "inverted": self.inverted,
-            "confidence": round(self.confidence, 4),
+            "confidence": round(self.confidence, CONFIDENCE_PLACES),
             "score": round(self.score, 2),
             "reasons": list(self.reasons),
             "detail": {k: _jsonable(v) for k, v in self.detail.items()},
@@ -603,13 +606,16 @@ def evaluate(
     miss = 1.0 - base
     for w in evidence:
         miss *= 1.0 - w
-    confidence = 1.0 - miss
+    # At the places it is shown (CONFIDENCE_PLACES), before any comparison: the threshold was held against the
+    # unrounded value, so a candidate shown at 0.9 could be held back as "confidence 0.900 < 0.9", and a threshold
+    # set to a confidence read off `pairs suggest` could hold that very candidate back.
+    confidence = round(1.0 - miss, CONFIDENCE_PLACES)
     if reasons:
-        confidence *= 0.5 ** len(reasons)
+        confidence = round(confidence * 0.5 ** len(reasons), CONFIDENCE_PLACES)
     elif settings.auto_accept_confidence >= 1:  # the off switch: a perfect score is 1.0, not above it
         hold(LOW_SCORE, "auto-accept is off (matching.auto_accept_confidence = 1): curated pairs only")
     elif confidence < settings.auto_accept_confidence:
-        hold(LOW_SCORE, f"confidence {confidence:.3f} < {settings.auto_accept_confidence}")
+        hold(LOW_SCORE, f"confidence {confidence:.{CONFIDENCE_PLACES}f} < {settings.auto_accept_confidence}")
     detail: dict[str, Any] = {"why": whys} if why_first else {}
     detail["close_gap_hours"] = close_hours
     detail["resolution_gap_hours"] = res_hours
@@ -625,7 +631,7 @@ def evaluate(
         kalshi.id,
         poly.id,
         inverted,
-        round(confidence, 6),
+        confidence,
         tuple(reasons) if len(reasons) < 2 else tuple(r for r in REASON_CODES if r in reasons),
         score,
         detail,

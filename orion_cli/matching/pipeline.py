@@ -18,6 +18,7 @@ from orion_cli.core.models import Market
 from orion_cli.matching.candidates import Scorer, default_scorer, generate_candidates
 from orion_cli.matching.equivalence import (
     AMBIGUOUS_MATCH,
+    CONFIDENCE_PLACES,
     REASON_CODES,
     MatchCandidate,
     MatchSettings,
@@ -66,7 +67,7 @@ def _resolve_ambiguity(cands: list[MatchCandidate]) -> list[MatchCandidate]:
     for i in clash:
         c = out[i]
         reasons = tuple(r for r in REASON_CODES if r in (*c.reasons, AMBIGUOUS_MATCH))
-        out[i] = replace(c, reasons=reasons, confidence=round(c.confidence * 0.5, 6))
+        out[i] = replace(c, reasons=reasons, confidence=round(c.confidence * 0.5, CONFIDENCE_PLACES))
     return out
 
 

@@ -229,6 +229,32 @@ def test_a_candidate_at_exactly_the_threshold_is_accepted() -> None:
     assert result.held_back == ()
 
 
+def test_the_confidence_shown_is_the_one_the_threshold_is_held_against() -> None:
+    """The threshold was compared with the unrounded confidence and the candidate shown at 4 places (its
+    reason at 3): at some scores a candidate shown at 0.9 was held back as "confidence 0.900 < 0.9", and a
+    threshold set to a confidence the user read off `pairs suggest` held that very candidate back."""
+    k, p = k_btc(), p_btc()
+    kf, pf = features(k, p)
+    seen = 0
+    for tenths in range(500, 1000):
+        c = check(k, p, kf, pf, score=tenths / 10)
+        if not c.passed:
+            continue
+        shown = c.to_record()["confidence"]
+        if shown >= 0.9999:
+            break  # a threshold above it would be 1: auto-accept off
+        assert c.confidence == shown  # what every comparison sees is what the user sees
+        at = check(k, p, kf, pf, MatchSettings(auto_accept_confidence=shown), score=tenths / 10)
+        assert at.passed, (tenths, shown, at.detail)
+        above = MatchSettings(auto_accept_confidence=round(shown + 0.0001, 4))
+        held = check(k, p, kf, pf, above, score=tenths / 10)
+        assert held.reasons == (LOW_SCORE,)
+        said = held.detail["why"][0] if isinstance(held.detail["why"], list) else held.detail["why"]
+        assert f"confidence {shown:.4f} < {above.auto_accept_confidence}" in str(said), said
+        seen += 1
+    assert seen > 100
+
+
 def _cand(k: str, p: str, inverted: bool, reasons: tuple[str, ...] = ()) -> MatchCandidate:
     return MatchCandidate(k, p, inverted, 0.97, reasons, 95.0)
 
