@@ -1438,7 +1438,7 @@ class Executor:
         venue = self._venue(prepared.request.venue)
         coid = prepared.request.client_order_id
         stored = self._order(tag, run)
-        found = await self._lookup(venue, coid, stored.venue_order_id or prepared.venue_ref)
+        found = await self._lookup(venue, coid, stored.venue_order_id or prepared.venue_ref, confirm_absent=not resend)
         if found is not None and (found.status.terminal or found.status is OrderStatus.OPEN):
             return await self._verify(run, tag, found, None)
         if resend:
@@ -1462,16 +1462,32 @@ class Executor:
             raise _Unresolved(f"{coid}: undecided at the venue after a cancel")
         return await self._verify(run, tag, cancelled, None)
 
-    async def _lookup(self, venue: TradingVenue, coid: str, ref: str) -> OrderState | None:
+    async def _lookup(self, venue: TradingVenue, coid: str, ref: str, *,
+                      confirm_absent: bool = False) -> OrderState | None:
+        """The order as the venue holds it, or None: not found. A look-up that fails is tried again after
+        each of ``verify_delays``; all failing, the outcome is unknown (:class:`_Unresolved`).
+
+        ``confirm_absent``: "not found" is believed only when every look-up says it. The caller closes the
+        order as never placed on it, and a venue may list an order a moment late: a resumed first leg that
+        had filled was closed as "never sent" on the first "not found", the execution failed, and the
+        venue kept a position the ledger did not (found in review). A caller that re-sends instead needs
+        no such care: the venue answers a duplicate with the order it holds.
+        """
         last: Exception | None = None
         for delay in self.verify_delays:
             if delay:
                 await asyncio.sleep(delay)
             try:
-                return await venue.find_order(coid, ref)
+                found = await venue.find_order(coid, ref)
             except (VenueUnavailable, OrionError) as exc:
                 last = exc
-        raise _Unresolved(f"{coid}: lookup failed: {last}")
+                continue
+            if found is not None or not confirm_absent:
+                return found
+        if confirm_absent and last is None:
+            return None  # every look-up answered, and none found it
+        raise _Unresolved(f"{coid}: lookup failed: {last}"
+                          + (" (and not found by the look-ups that answered)" if confirm_absent else ""))
 
     async def _verify(self, run: _Run, tag: str, answer: OrderState, latency_ms: int | None) -> OrderState:
         """Read the order back (fills and fees come from there), record it, audit ``order.verified``."""

@@ -1982,6 +1982,47 @@ def test_a_first_leg_that_never_landed_is_closed_on_resume_though_its_id_was_kno
     assert not KillSwitch(db).status().halted and x.payloads == {}
 
 
+def test_a_resumed_first_leg_the_venue_lists_late_is_found_not_closed_as_never_placed(db: Database) -> None:
+    """Found in review: the resume took the venue's first "not found" for a first leg as final, closed the leg
+    (filled before the crash) as "never sent" and failed the execution, with the venue holding a position the
+    ledger did not. A venue may list an order a moment late: "not found" is believed only when every look-up
+    says it."""
+    x = Exchange(script={"l1": ["crash_after_accept"]})
+    plan = make_plan()
+    with pytest.raises(Crash):
+        run(executor(db, fake_venues(x)).execute(plan, None))
+    l1 = coid_of(db, plan.key, "l1")
+    x.delayed[l1] = (2, x.orders.pop(l1))  # not listed at the first look-up after the restart, listed at the second
+    res = run(executor(db, fake_venues(x), verify_delays=(0.0, 0.0, 0.0)).resume(plan.key))
+    assert res.status == "done", res.message
+    first = Ledger(db, "paper").order(l1)
+    assert first is not None and first.status is OrderStatus.FILLED and first.filled_size == D(10), first
+    _assert_consistent(db, x, plan)
+
+
+def test_a_resumed_first_leg_is_not_closed_as_never_placed_when_a_look_up_failed(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One look-up failing and the next not finding the order is not "every look-up says it": the outcome stays
+    unknown, so the execution halts for reconcile rather than closing the leg as never placed."""
+    x = Exchange()
+    plan = make_plan()
+    crash_at(monkeypatch, "l1_marked")
+    with pytest.raises(Crash):
+        run(executor(db, fake_venues(x)).execute(plan, None))
+    crash_at(monkeypatch, None)
+    x.failing_lookups = 1
+    res = run(executor(db, fake_venues(x), verify_delays=(0.0, 0.0)).resume(plan.key))
+    assert res.status == "halted" and "lookup failed" in res.message, (res.status, res.message)
+    assert KillSwitch(db).status().halted
+    first = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
+    assert first is not None and not first.status.terminal, first
+    # Asked again with the venue answering every time, it is closed as never placed.
+    KillSwitch(db).release()
+    res = run(executor(db, fake_venues(x), verify_delays=(0.0, 0.0)).resume(plan.key))
+    assert res.status == "failed" and "never placed" in res.message, res.message
+    assert x.payloads == {}
+
+
 @pytest.mark.parametrize("tag", ["l1", "l2", "u1"])
 def test_resume_after_the_venue_accepted_and_the_process_died(db: Database, tag: str) -> None:
     script: dict[str, list[Any]] = {tag: ["crash_after_accept"]}
