@@ -19,6 +19,7 @@ from orion_cli.store.db import (
     HEAD_REVISION,
     Database,
     _migrate,
+    alembic_upgrade,
     corrupt_error,
     open_database,
     resolve_url,
@@ -85,16 +86,8 @@ def test_migrations_build_exactly_the_schema_the_code_declares(db_url: str) -> N
 
 def _upgrade_to(db: Database, revision: str) -> None:
     """Migrate ``db`` to an older ``revision`` only, as a ledger an earlier build left."""
-    from alembic import command
-    from alembic.config import Config
-
-    from orion_cli.store import db as db_module
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
     with db.engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        alembic_upgrade(conn, None, revision)
         conn.commit()
 
 
