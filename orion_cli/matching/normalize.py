@@ -972,6 +972,7 @@ def _date_matches(shape: str) -> tuple[_DateMatch, ...]:
     low = _blank(low, spans)
     if _NUM_RANGE_HINT.search(low) or "$" in low:
         low = _blank(low, _strike_range_spans(shape))
+    low = _blank(low, _compared_number_spans(shape))
     for m in _YEAR.finditer(low):
         prep = (m["prep"] or "").strip()
         if prep != "after":
@@ -990,6 +991,13 @@ def _strike_range_spans(shape: str) -> list[tuple[int, int]]:
         if unit is None or unit or currency or m1 or m2 or _price_band(shape, la, hb)
     ]
     return sorted(spans)
+
+
+def _compared_number_spans(shape: str) -> list[tuple[int, int]]:
+    """The spans of the numbers in ``shape`` after a comparison word ("above 2000", "more than 2026"):
+    :func:`_read_thresholds` reads each as a strike, so it is not a year too. "ETH above 2000 on June 30"
+    read as an edition of the year 2000 as well as the strike."""
+    return [(start, end) for start, (_, end), pre, *_ in _threshold_matches(shape)[1] if pre]
 
 
 def _read_dates(matches: tuple[_DateMatch, ...], low: str) -> tuple[tuple[DateSpan | _YearlessDay, ...], bool]:

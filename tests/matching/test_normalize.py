@@ -257,6 +257,17 @@ def test_complement() -> None:
     assert not parse_thresholds("above $100")[0].complement_of(parse_thresholds("below $100")[0])
 
 
+def test_a_number_after_a_comparison_word_is_a_strike_and_not_a_year_too() -> None:
+    """"ETH above 2000" read as the strike 2000 and as an edition of the year 2000 as well."""
+    june_30 = date(2026, 6, 30)
+    assert parse_dates("Will ETH be above 2000 on June 30, 2026?") == [DateSpan(ON, june_30, june_30)]
+    assert parse_dates("more than 2026 cases in 2026") == [DateSpan(RANGE, date(2026, 1, 1), date(2026, 12, 31))]
+    assert parse_dates("ETH >2000 in 2026") == [DateSpan(RANGE, date(2026, 1, 1), date(2026, 12, 31))]
+    # a year with no comparison word before it is still one
+    assert parse_dates("the 2026 final above 2.5 goals") == [DateSpan(EDITION, date(2026, 1, 1), date(2026, 12, 31))]
+    assert parse_dates("before 2027") == [DateSpan(DEADLINE, None, date(2026, 12, 31))]
+
+
 def test_dates_and_windows() -> None:
     ref = date(2026, 6, 1)
     assert parse_dates("by June 30", ref) == [DateSpan(DEADLINE, None, date(2026, 6, 30))]
