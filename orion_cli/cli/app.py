@@ -224,6 +224,7 @@ class OrionGroup(CommandGroup):
             # What this process's audit events name as the command: its words, never an option's value
             # (`--db URL`'s password was recorded). The tree's own value options, the root's included.
             set_actor_command(ctx.meta.setdefault(_ACTOR_KEY, command_words(args, value_options)))
+            ctx.meta.setdefault(_ARGS_KEY, tuple(args))
             try:
                 return super().parse_args(ctx, args)
             except _click_exception_types() as exc:
@@ -280,6 +281,7 @@ class OrionGroup(CommandGroup):
 
 _FORMAT_KEY = "orion.requested_format"
 _ACTOR_KEY = "orion.actor_command"
+_ARGS_KEY = "orion.args"  # the command line as the root parsed it (global options hoisted)
 
 
 def _format_requested(args: list[str], value_options: frozenset[str]) -> str:
@@ -322,17 +324,32 @@ def _usage_error(ctx: Any, exc: BaseException) -> None:
     out = _output(ctx)
     fmt = getattr(exc, "format_message", None)
     message = str(fmt() if callable(fmt) else exc) or MISSING_COMMAND
+    failed = getattr(exc, "ctx", None) or _parsing_context(exc)
+    halting = _halting(ctx)
+    if halting:
+        # Every other way `orion halt` fails says so first (a mistyped `--reson` read as any usage error
+        # left an operator in a hurry believing trading had stopped).
+        message = f"NOT halted: {message}"
     # A group given no command answers with its help on a terminal (Typer printed it to stdout), not with
     # an error line; elsewhere it is an error as any other (groups.CommandGroup).
     if type(exc).__name__ == "NoArgsIsHelpError" or stream_is_tty(out.stderr):
         if out.machine:
             out.error_record(int(ExitCode.USAGE), "usage", message)
+        if halting:  # Click draws this one, with the words above
+            usage_error: Any = _click_usage_error()
+            raise usage_error(message, ctx=failed) from None
         return
-    failed = getattr(exc, "ctx", None) or _parsing_context(exc)
     command = failed.command_path if failed is not None else " ".join(
         filter(None, (ctx.command_path, ctx.invoked_subcommand)))
     _report(ctx, int(ExitCode.USAGE), "usage", message, f"see `{command} --help`")
     raise typer.Exit(int(ExitCode.USAGE)) from None
+
+
+def _halting(ctx: Any) -> bool:
+    """Whether the command line asks `orion halt` to engage the kill switch (not `--status`, not `--help`)."""
+    args = tuple(ctx.meta.get(_ARGS_KEY, ()))
+    args = args[:args.index("--")] if "--" in args else args  # after it, words
+    return str(ctx.meta.get(_ACTOR_KEY, "")).split(" ")[0] == "halt" and not {"--status", "--help", "-h"} & set(args)
 
 
 def _parsing_context(exc: BaseException) -> Any | None:

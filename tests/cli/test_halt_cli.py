@@ -94,6 +94,72 @@ def test_status_with_cancel_open_is_a_usage_error(isolated_home: Path) -> None:
     assert not (isolated_home / "orion.db").exists()  # refused before anything was opened
 
 
+def _halted() -> dict[str, object]:
+    status = run("halt", "--status", "--json")
+    assert status.exit_code == 0, status.output
+    return dict(json.loads(status.stdout))
+
+
+@pytest.mark.parametrize(("args", "stored", "warned"), [
+    (("venue", "outage"), "venue outage", False),
+    (("venue outage",), "venue outage", False),
+    (("-r", "venue", "outage"), "venue outage", True),  # the reason unquoted after -r
+    (("outage", "--reason", "venue"), "venue outage", True),
+])
+def test_words_after_halt_are_its_reason(isolated_home: Path, args: tuple[str, ...], stored: str,
+                                         warned: bool) -> None:
+    """Found in a black-box run: `orion halt venue outage` was a usage error, exit 2 with trading still on."""
+    assert run("init").exit_code == 0
+    result = run("halt", *args)
+    assert result.exit_code == 0, result.output
+    assert _halted()["halted"] is True and _halted()["reason"] == stored
+    assert ("the words beside --reason are the rest of it" in result.stderr) is warned, result.stderr
+
+
+@pytest.mark.parametrize("word", ["status", "--status", "resume", "cancel-open", "Live"])
+def test_one_word_naming_an_option_or_resume_is_refused_and_said_not_halted(isolated_home: Path, word: str) -> None:
+    """`orion halt status` means `--status`, not a halt whose reason is "status" (an unwanted halt may unwind a
+    trade under way). ``--status`` itself is the status."""
+    assert run("init").exit_code == 0
+    result = run("halt", "--", word) if word.startswith("-") else run("halt", word)
+    assert result.exit_code == 2, result.output
+    assert "error: NOT halted:" in result.stderr and "did you mean" in result.stderr, result.stderr
+    assert _halted()["halted"] is False
+
+
+@pytest.mark.parametrize("args", [("--reson", "venue outage"), ("--cancel-opne",), ("--reason",),
+                                  ("--db", "", "--reason", "x")])
+def test_a_usage_error_of_halt_says_not_halted_first(isolated_home: Path, args: tuple[str, ...]) -> None:
+    """Found in a black-box run: a mistyped option was a usage error like any other, where every other failure of
+    `orion halt` says NOT halted first; an operator in a hurry could believe trading had stopped."""
+    assert run("init").exit_code == 0
+    result = run("--json", "halt", *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: NOT halted: "), result.stderr
+    assert json.loads(result.stderr.splitlines()[-1])["message"].startswith("NOT halted: ")  # the error record
+    assert _halted()["halted"] is False
+
+
+def test_a_usage_error_of_halt_on_a_terminal_says_not_halted_in_clicks_own_panel(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal Click draws the error (its usage line and Typer's panel), not orion's error line."""
+    from orion_cli.cli import app as app_module
+
+    assert run("init").exit_code == 0
+    monkeypatch.setattr(app_module, "stream_is_tty", lambda stream: True)
+    result = run("halt", "--reson", "x")
+    assert result.exit_code == 2, result.output
+    assert "NOT halted: No such option: --reson" in " ".join(result.stderr.split()), result.stderr
+    assert "error: " not in result.stderr  # Click's panel, not the line for logs
+
+
+def test_a_usage_error_of_halt_status_or_another_command_says_nothing_of_halting(isolated_home: Path) -> None:
+    assert run("init").exit_code == 0
+    for args in (("halt", "--status", "--bogus"), ("resume", "--bogus"), ("audit", "tail", "--bogus")):
+        result = run(*args)
+        assert result.exit_code == 2 and "NOT halted" not in result.stderr, (args, result.stderr)
+
+
 def test_status_with_a_reason_is_a_usage_error(isolated_home: Path) -> None:
     """Found in a black-box run: `halt --status --reason x` dropped the reason silently."""
     assert run("init").exit_code == 0

@@ -94,8 +94,37 @@ def one_line_reason(reason: str, limit: int) -> tuple[str, list[str]]:
     return reason, changed
 
 
+# One word after `orion halt` that names what a user may have meant instead of halting (`orion halt status`):
+# refused, NOT halted, rather than stored as the reason of a halt nobody asked for.
+_NOT_A_REASON = frozenset({"status", "cancel-open", "live", "reason", "help", "resume"})
+
+
+def words_as_reason(reason: str, words: list[str]) -> tuple[str, str | None]:
+    """The reason to halt with when words follow `orion halt` outside ``--reason``, and the warning to give.
+
+    Why: `orion halt venue outage` (or `-r venue outage`, the reason unquoted) was a usage error, exit 2
+    with trading still on, where the command's one job is to stop it. The words are the reason; beside
+    ``--reason`` they are its rest, said so. A single word naming an option or `resume` is refused
+    instead (:data:`_NOT_A_REASON`)."""
+    if not words:
+        return reason, None
+    if len(words) == 1 and not reason and words[0].lower().lstrip("-") in _NOT_A_REASON:
+        word = words[0].lower().lstrip("-")
+        meant = "`orion resume`" if word == "resume" else f"`orion halt --{word}`"
+        raise typer.BadParameter(f"{words[0]!r} is not an option: did you mean {meant}? To halt with it as the "
+                                 f"reason: orion halt --reason {word}", param_hint="REASON")
+    joined = " ".join(filter(None, (reason, *words)))
+    if not reason:
+        return joined, None
+    return joined, f"took {joined!r} as the reason: the words beside --reason are the rest of it"
+
+
+
 def halt_command(
     ctx: typer.Context,
+    words: Annotated[list[str] | None, typer.Argument(
+        metavar="[REASON]...", show_default=False,
+        help="The reason as words, quoted or not (`orion halt venue outage`); after --reason, the rest of it.")] = None,
     reason: Annotated[str, typer.Option(
         "--reason", "-r", help="Why trading is being halted; stored as one line of at most 500 characters "
                                "(never refused).")] = "",
@@ -126,7 +155,8 @@ def halt_command(
     exist already (exit 3 otherwise; `orion init` creates one): a mistyped --db, ORION__DATABASE__URL or
     ORION_HOME is not created and halted.
 
-    Example:  orion halt --reason "venue outage" --cancel-open --live   ·   orion halt --status --json
+    Example:  orion halt --reason "venue outage" --cancel-open --live   ·   orion halt venue outage   ·
+    orion halt --status --json
     """
     from orion_cli.core.errors import StorageError
     from orion_cli.risk.halt import MAX_REASON, KillSwitch
@@ -134,9 +164,10 @@ def halt_command(
     app = get_app(ctx)
     if status and cancel_open:
         raise typer.BadParameter("--status shows the kill switch; it cancels nothing", param_hint="--cancel-open")
-    if status and reason:
+    if status and (reason or words):
         raise typer.BadParameter("--status shows the kill switch; it halts nothing, so it takes no reason",
-                                 param_hint="--reason")
+                                 param_hint="--reason" if reason else "REASON")
+    reason, took_words = words_as_reason(reason, words or [])
     reason, cleaned = one_line_reason(reason, MAX_REASON)
     # --status reads the sentinel file: a wrong [halt] key still refuses there (see _to_halt).
     if status:
@@ -170,6 +201,8 @@ def halt_command(
     except StorageError as exc:  # busy, full, damaged: say plainly that nothing is halted, and what still can be
         raise _not_halted(exc, _unrecorded_hint(settings, exc)) from None
     app.out.banner(f"HALTED: {st.reason}")
+    if took_words:
+        app.out.warn(took_words)
     with _halt_alert(app, settings, st, mode):
         _after_engaging(app, settings, st, db, mode, asked=asked, cleaned=cleaned, cancel_open=cancel_open,
                         live=live)
