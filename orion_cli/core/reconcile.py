@@ -1285,9 +1285,17 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
             venue_qty=after.filled_size + over, ledger_qty=after.filled_size))
     if not covered:
         listed = sum((f.size for f in found), ZERO)
-        result.drifts.append(_order_drift(
-            venue, row, f"{detail}: filled {state.filled_size} but the venue lists fills for only {listed}",
-            venue_qty=state.filled_size, ledger_qty=after.filled_size))
+        said = f"{detail}: filled {state.filled_size} but the venue lists fills for only {listed}"
+        if _in_hand(ctx, row):
+            # A venue lists an order's fills a moment after it calls it filled. Drift at once (exit 7, an
+            # alert, and under --halt-on-drift a halt that has the trade under way sell its first leg
+            # back) for an order a trade sent seconds ago (found in review); pending, as an order the
+            # venue does not find yet is.
+            result.pending.append(f"order {coid}: {said} yet (changed less than "
+                                  f"{int(ctx.grace.total_seconds())} s ago, or its execution is in progress)")
+        else:
+            result.drifts.append(_order_drift(venue, row, said, venue_qty=state.filled_size,
+                                              ledger_qty=after.filled_size))
     elif after.status in NOT_FINAL:
         unattended = None if changed else _unattended(ctx, row)
         if unattended is None:
@@ -1296,6 +1304,15 @@ async def _apply_found(ctx: _Context, venue: Venue, tv: TradingVenue, row: Row[A
             drift = _order_drift(venue, row, f"{detail} (not final at the venue), {unattended}",
                                  venue_qty=state.filled_size, ledger_qty=after.filled_size)
             result.drifts.append(replace(drift, fix=ORDER_UNDECIDED_FIX))
+
+
+def _in_hand(ctx: _Context, row: Row[Any]) -> bool:
+    """Whether an order may still be in a process's hands: changed in the ledger less than the grace period
+    ago, or its execution driven (its key held) by another process."""
+    from orion_cli.execution.keylock import driven
+
+    young = ctx.now - _parse_ts(row.updated_at) < ctx.grace
+    return young or bool(row.execution_id and driven(ctx.db, row.execution_id))
 
 
 def _unattended(ctx: _Context, row: Row[Any]) -> str | None:

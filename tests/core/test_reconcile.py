@@ -253,6 +253,27 @@ def test_an_order_the_venue_calls_filled_without_listing_every_fill_stays_undeci
     assert order is not None and (order.status, order.filled_size) == (OrderStatus.UNKNOWN, D(6)), order
 
 
+def test_a_young_order_the_venue_calls_filled_before_listing_its_fills_is_pending_not_drift(
+        db: Database, settings: Settings) -> None:
+    """Found in review: the grace period was applied only to an order the venue does not find. One a trade sent
+    seconds ago, which the venue called filled before its fills endpoint listed them, was drift at once: exit 7,
+    an alert, and under --halt-on-drift a halt that has the trade under way sell its first leg back. Pending
+    while young; drift once older than the grace period (the test above)."""
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-young", at=NOW - timedelta(seconds=5))
+    venue = FakeVenue(orders={"c-young": _state("c-young", "o-young", OrderStatus.FILLED, "10", "10", ())},
+                      fills_=[], positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10"), D("0.40"), D("4"))])
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, halt_on_drift=True)
+    assert res.drifts == [] and res.status != "drift", res.drifts
+    assert any("c-young" in p and "lists fills for only 0 yet" in p for p in res.pending), res.pending
+    assert not KillSwitch(db, mode="live").status().halted
+    order = ledger.order("c-young")
+    assert order is not None and order.status is OrderStatus.UNKNOWN and order.filled_size == 0, order
+    # Past the grace period, with the fills still not listed, it is drift.
+    (later,) = _run(db, settings, {Venue.KALSHI: venue}, now=NOW + timedelta(minutes=2))
+    assert any(d.ref == "c-young" and "lists fills for only 0" in d.detail for d in later.drifts), later.drifts
+
+
 def test_unknown_order_absent_at_the_venue_is_marked_never_reached(db: Database, settings: Settings) -> None:
     ledger = Ledger(db, "live")
     _intent(ledger, "c-absent")
