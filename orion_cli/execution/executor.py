@@ -608,8 +608,8 @@ def _overfill_said(run: _Run) -> str:
     said = ""
     for venue, shares in sorted(extra.items(), key=lambda kv: kv[0].value):
         if venue is Venue.POLYMARKET:
-            said += (f"; {venue.value} filled {_d(shares)} share(s) more than asked (a dollar-amount buy at better "
-                     "prices): held, not hedged")
+            said += (f"; {venue.value} filled {_d(shares)} share(s) more than asked (a dollar-amount buy: its dollars, "
+                     "rounded up to the cent, or better prices bought more): held, not hedged")
         else:
             said += (f"; {venue.value} reported {_d(shares)} contract(s) filled beyond the order's count, which "
                      "its orders never do: held, not hedged; check them with `orion reconcile`")
@@ -617,6 +617,11 @@ def _overfill_said(run: _Run) -> str:
 
 
 def _was_sent(order: OrderState) -> bool:
+    """Whether the order reached its venue: anything filled did, whatever its reason says. (A leg reconcile
+    closed as never reached the venue keeps that reason when a fill listed later is recorded on it; read by
+    its reason alone, a filled hedge attempt would not count against the retry budget.)"""
+    if order.filled_size > 0:
+        return True
     return order.status is not OrderStatus.INTENT and not order.reject_reason.startswith(NEVER_SENT)
 
 

@@ -1982,6 +1982,28 @@ def test_a_first_leg_that_never_landed_is_closed_on_resume_though_its_id_was_kno
     assert not KillSwitch(db).status().halted and x.payloads == {}
 
 
+def test_an_order_closed_as_never_reached_that_a_late_fill_is_recorded_on_counts_as_sent(db: Database) -> None:
+    """Found in review: reconcile closes an order the venue does not know as never reached it, and a fill listed
+    later is recorded on it with that reason kept. Read by its reason alone, the filled order counted as never
+    sent: a hedge attempt outside the retry budget, an unwind attempt outside its own."""
+    from orion_cli.core.reconcile import NEVER_REACHED
+
+    ledger = Ledger(db, "live")
+    request = OrderRequest(Venue.KALSHI, K_TICKER, Side.YES, Action.BUY, D(10), D("0.40"), TimeInForce.IOC, "late-1")
+    now = datetime.now(UTC)
+    ledger.record_intent(PreparedOrder(request, '{"cid":"late-1"}'), now=now)
+    ledger.mark_submitted("late-1", now=now)
+    ledger.cancelled("late-1", reason=NEVER_REACHED, now=now)
+    closed = ledger.order("late-1")
+    assert closed is not None and not executor_mod._was_sent(closed)
+    fill = Fill(Venue.KALSHI, "f-late", "V-late", K_TICKER, Side.YES, Action.BUY, D(10), D("0.40"), D("0.07"), now,
+                client_order_id="late-1")
+    ledger.record_fills("late-1", [fill], now=now)
+    filled = ledger.order("late-1")
+    assert filled is not None and filled.filled_size == D(10) and filled.reject_reason == NEVER_REACHED, filled
+    assert executor_mod._was_sent(filled)
+
+
 def test_a_resumed_first_leg_the_venue_lists_late_is_found_not_closed_as_never_placed(db: Database) -> None:
     """Found in review: the resume took the venue's first "not found" for a first leg as final, closed the leg
     (filled before the crash) as "never sent" and failed the execution, with the venue holding a position the
