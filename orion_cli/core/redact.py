@@ -104,6 +104,10 @@ def mask_url(url: str) -> str:
         return _mask_url_text(url)
     placeholder = "ORIONMASKED"  # rendered as is (a literal "***" would be percent-encoded), then replaced
     secret = {k: placeholder for k in parsed.query if _secret_param(k)}
+    if parsed.password is None and not secret:
+        # Nothing to mask: shown as written. Rendered, a path's non-ASCII letters came out percent-encoded
+        # (`init` printed sqlite:////data/%C3%BCn/orion.db where `config show` said /data/ün/orion.db).
+        return url
     if secret:
         parsed = parsed.update_query_dict(secret)
     return parsed.render_as_string(hide_password=True).replace(placeholder, "***")

@@ -363,6 +363,19 @@ def test_init_writes_config_and_database_and_refuses_to_overwrite(isolated_home:
     assert [e["payload"]["config_written"] for e in events] == [True, False, True]
 
 
+def test_init_and_config_show_name_a_ledger_under_a_non_ascii_home_the_same_way(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
+    """Found in a black-box run: `init` printed the ledger's URL with the path's letters percent-encoded
+    (sqlite:////…/%C3%BCn%C3%AF/orion.db), `config show` as written."""
+    home = tmp_path / "a b" / "ünï"
+    home.mkdir(parents=True)
+    monkeypatch.setenv("ORION_HOME", str(home))
+    init = run("--json", "init")
+    assert init.exit_code == 0, init.output
+    shown = {r["key"]: r["value"] for r in json.loads(run("--json", "config", "show").stdout)}
+    assert json.loads(init.stdout)["database"] == shown["database.url"] == f"sqlite:///{home / 'orion.db'}"
+
+
 def test_init_force_keeps_the_operators_config_beside_the_new_one(isolated_home: Path) -> None:
     """Found by a black-box run: `init --force` overwrote a hand-edited config with nothing kept."""
     cfg = isolated_home / "config.toml"

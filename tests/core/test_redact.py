@@ -33,6 +33,11 @@ from orion_cli.core.redact import mask_url, mask_web_url, web_url_ok
     # at the first "@"), and the rest of it was shown as part of the host.
     ("postgresql://orion:PGSECRET@x3@127.0.0.1:1/orion", "postgresql://orion:***@127.0.0.1:1/orion"),
     ("postgresql://u:a@b@c@h/db?password=z&x=1", "postgresql://u:***@h/db?password=***&x=1"),
+    # Found in a black-box run: with nothing to mask, a path's non-ASCII letters came out percent-encoded, so
+    # `init` and `config show` named one ledger two ways. Shown as written.
+    ("sqlite:////tmp/a b/ünï/orion.db", "sqlite:////tmp/a b/ünï/orion.db"),
+    ("postgresql://u@h/dé?application_name=orion", "postgresql://u@h/dé?application_name=orion"),
+    ("postgresql://u:pw@h/dé", "postgresql://u:***@h/d%C3%A9"),  # masked: rendered by the driver's parser
 ])
 def test_mask_url_hides_every_password_it_holds(url: str, shown: str) -> None:
     assert mask_url(url) == shown
