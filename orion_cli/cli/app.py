@@ -137,6 +137,26 @@ def options_end(args: list[str], value_options: frozenset[str] = frozenset()) ->
     return len(args)
 
 
+def options_named(args: list[str], value_options: frozenset[str]) -> frozenset[str]:
+    """The options ``args`` name before the options end, never an option's value (``--x=v`` as ``--x``; a
+    cluster ``-qh`` as ``-q`` and ``-h``, up to a letter that takes the rest as its value)."""
+    named: set[str] = set()
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            named.add(arg.split("=", 1)[0])
+        elif arg.startswith("-") and len(arg) > 1:
+            for letter in arg[1:]:
+                named.add(f"-{letter}")
+                if f"-{letter}" in value_options:
+                    break
+        i += 2 if _takes_next(arg, value_options) else 1
+    return frozenset(named)
+
+
 def value_option_names(command: Any) -> frozenset[str]:
     """Every option name in the command tree that takes a value (none of them is a flag elsewhere)."""
     names: set[str] = set()
@@ -224,7 +244,7 @@ class OrionGroup(CommandGroup):
             # What this process's audit events name as the command: its words, never an option's value
             # (`--db URL`'s password was recorded). The tree's own value options, the root's included.
             set_actor_command(ctx.meta.setdefault(_ACTOR_KEY, command_words(args, value_options)))
-            ctx.meta.setdefault(_ARGS_KEY, tuple(args))
+            ctx.meta.setdefault(_OPTIONS_KEY, options_named(args, value_options))
             try:
                 return super().parse_args(ctx, args)
             except _click_exception_types() as exc:
@@ -281,7 +301,7 @@ class OrionGroup(CommandGroup):
 
 _FORMAT_KEY = "orion.requested_format"
 _ACTOR_KEY = "orion.actor_command"
-_ARGS_KEY = "orion.args"  # the command line as the root parsed it (global options hoisted)
+_OPTIONS_KEY = "orion.options_named"  # the options the command line names (options_named)
 
 
 def _format_requested(args: list[str], value_options: frozenset[str]) -> str:
@@ -347,9 +367,8 @@ def _usage_error(ctx: Any, exc: BaseException) -> None:
 
 def _halting(ctx: Any) -> bool:
     """Whether the command line asks `orion halt` to engage the kill switch (not `--status`, not `--help`)."""
-    args = tuple(ctx.meta.get(_ARGS_KEY, ()))
-    args = args[:args.index("--")] if "--" in args else args  # after it, words
-    return str(ctx.meta.get(_ACTOR_KEY, "")).split(" ")[0] == "halt" and not {"--status", "--help", "-h"} & set(args)
+    named = ctx.meta.get(_OPTIONS_KEY, frozenset())
+    return str(ctx.meta.get(_ACTOR_KEY, "")).split(" ")[0] == "halt" and not {"--status", "--help", "-h"} & named
 
 
 def _parsing_context(exc: BaseException) -> Any | None:

@@ -544,9 +544,11 @@ def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapp
     for name in wanted:
         # An intent cancelled before it was sent (abandoned, superseded, halted) reached no venue; nor
         # did a reconcile --fix adjustment, a "filled" order the ledger wrote to match the venue; an
-        # order placed outside orion (ext-…, adopted by reconcile --fix) is not orion's execution.
+        # order placed outside orion (ext-…, adopted by reconcile --fix) is not orion's execution. One that
+        # filled was sent, whatever its reason (reconcile's "never reached" stays on an order a late fill is
+        # recorded on).
         rows = [r for r in order_rows if r.venue == name and r.status in SENT_STATUSES
-                and not r.reject_reason.startswith(NEVER_SENT)
+                and (not r.reject_reason.startswith(NEVER_SENT) or Decimal(r.filled_size) > 0)
                 and not r.client_order_id.startswith((ADJUST_PREFIX, EXTERNAL_PREFIX))]
         count = {s: sum(1 for r in rows if r.status == s) for s in SENT_STATUSES}
         slips: list[tuple[Decimal, Decimal]] = []  # (dollars over plan, contracts), exact

@@ -68,8 +68,9 @@ of it still at ``intent`` (never marked submitted) as never sent: the pre-trade 
 intent as a market held and cash in flight. One marked submitted may be at the venue: it stays for
 ``orion reconcile``. A ``halted`` execution keeps its intents, which a resume may still send.
 
-Money is Decimal throughout. A marketable Polymarket BUY spends a dollar amount, so at better prices
-it gets more shares than the order's size: the ledger holds them (``result.overfill`` says how many).
+Money is Decimal throughout. A marketable Polymarket BUY spends a dollar amount (size × limit, rounded up
+to the cent), so it may get more shares than the order's size, at better prices or from the cent's rounding
+alone: the ledger holds them (``result.overfill`` says how many).
 Beside a hedged pair they are neither hedged nor unwound; an unwound pair sells them with the rest.
 """
 
@@ -599,7 +600,8 @@ def _credentials_said(refusal: Mapping[str, Any], what: str = "") -> str:
 def _overfill_said(run: _Run) -> str:
     """The message's words for the shares venues filled beyond the orders' sizes (``result.overfill``).
 
-    Only a Polymarket buy spends a dollar amount and so may get more shares at better prices; any other
+    Only a Polymarket buy spends a dollar amount and so may get more shares (at better prices, or from its
+    amount's rounding up to the cent); any other
     venue's order is for a count it never exceeds, so more than asked there is not explained away."""
     extra: dict[Venue, Decimal] = {}
     for tag, shares in run.result["overfill"].items():
@@ -1479,6 +1481,7 @@ class Executor:
         no such care: the venue answers a duplicate with the order it holds.
         """
         last: Exception | None = None
+        answered = 0
         for delay in self.verify_delays:
             if delay:
                 await asyncio.sleep(delay)
@@ -1489,10 +1492,11 @@ class Executor:
                 continue
             if found is not None or not confirm_absent:
                 return found
-        if confirm_absent and last is None:
+            answered += 1
+        if last is None:
             return None  # every look-up answered, and none found it
         raise _Unresolved(f"{coid}: lookup failed: {last}"
-                          + (" (and not found by the look-ups that answered)" if confirm_absent else ""))
+                          + (f" (and not found by the {answered} that answered)" if answered else ""))
 
     async def _verify(self, run: _Run, tag: str, answer: OrderState, latency_ms: int | None) -> OrderState:
         """Read the order back (fills and fees come from there), record it, audit ``order.verified``."""

@@ -993,11 +993,17 @@ def _strike_range_spans(shape: str) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
+# Comparison words that also say "during" a year ("over 2026", "under 2026 rules"): a year after them is
+# kept as one too (both readings, as before), while the strike reader still takes the number.
+_PERIOD_WORDS = frozenset({"over", "under"})
+
+
 def _compared_number_spans(shape: str) -> list[tuple[int, int]]:
     """The spans of the numbers in ``shape`` after a comparison word ("above 2000", "more than 2026"):
     :func:`_read_thresholds` reads each as a strike, so it is not a year too. "ETH above 2000 on June 30"
     read as an edition of the year 2000 as well as the strike."""
-    return [(start, end) for start, (_, end), pre, *_ in _threshold_matches(shape)[1] if pre]
+    return [(start, end) for start, (_, end), pre, *_ in _threshold_matches(shape)[1]
+            if pre and pre not in _PERIOD_WORDS]
 
 
 def _read_dates(matches: tuple[_DateMatch, ...], low: str) -> tuple[tuple[DateSpan | _YearlessDay, ...], bool]:

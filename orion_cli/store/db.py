@@ -1000,18 +1000,23 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def _table_names(conn: Connection) -> set[str]:
-    """The tables and views of the database's default schema.
+    """The names of the relations of the database's default schema that a table could clash with: tables
+    and views on SQLite; on PostgreSQL every relation but indexes (tables, views, materialized views,
+    foreign tables, sequences, composite types).
 
-    Why views: a database holding only a view named like one of orion's tables was found empty, and
-    the new ledger's ``CREATE TABLE`` then failed on the name, refused as "may be corrupt"
-    (``storage_corrupt``) where the database is foreign. orion makes no views."""
+    Why not tables alone: a database holding only a view named like one of orion's tables was found empty,
+    and the new ledger's ``CREATE TABLE`` then failed on the name, refused as "may be corrupt"
+    (``storage_corrupt``) where the database is foreign; one of another name had orion's tables made
+    beside it. orion makes none of these but tables.
+    """
+    if conn.dialect.name == "postgresql":
+        return set(conn.execute(text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind NOT IN ('i', 'I')")).scalars())
     from sqlalchemy import inspect
 
     inspector = inspect(conn)
-    names = set(inspector.get_table_names()) | set(inspector.get_view_names())
-    if conn.dialect.name == "postgresql":
-        names |= set(inspector.get_materialized_view_names())
-    return names
+    return set(inspector.get_table_names()) | set(inspector.get_view_names())
 
 
 def ensure_schema(db: Database, *, create: bool = True, may_migrate: bool = True) -> None:

@@ -42,9 +42,9 @@ def _as_migrated() -> MetaData:
 def create_at_head(conn: Connection, head: str) -> None:
     """In ``conn``'s open transaction, on a database that holds no table: the whole schema, the seeded
     rows (migrations 0001, 0011 and 0012) and the version ``head``. The caller commits, once."""
-    # Without looking first: anything already named like one of them that the caller's count of tables and views
-    # does not see (on PostgreSQL a sequence or a type) fails the creation, and the transaction with it, rather
-    # than being taken as that table.
+    # Without looking first: anything already named like one of them that the caller's count of relations does
+    # not see (a PostgreSQL enum or domain type) fails the creation, and the transaction with it, rather than
+    # being taken as that table.
     _as_migrated().create_all(conn, checkfirst=False)
     conn.execute(insert(orion_meta), [
         {"key": "application", "value": "orion"},  # 0001: the marker of an orion ledger

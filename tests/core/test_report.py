@@ -247,6 +247,29 @@ def test_an_intent_cancelled_before_it_was_sent_is_not_counted_as_sent(world: Wo
     assert kalshi.contracts_sent == D("32")
 
 
+def test_an_order_closed_as_never_reached_that_a_late_fill_is_recorded_on_counts_as_sent(world: World) -> None:
+    """Found in review: reconcile's "never reached the venue" reason stays on an order a fill listed later is
+    recorded on; read by its reason alone, the filled order was left out of the fill rate and slippage."""
+    from orion_cli.core.reconcile import NEVER_REACHED
+    from orion_cli.store.ledger import Ledger
+    from orion_cli.venues.trading import Fill
+
+    ledger = Ledger(world.db, "paper")
+    at = T0 + timedelta(minutes=30)
+    request = OrderRequest(Venue.KALSHI, "KX-A", Side.YES, Action.BUY, D("10"), D("0.40"), TimeInForce.FOK, "e3-k")
+    ledger.record_intent(PreparedOrder(request, "{}"), now=at)
+    ledger.mark_submitted("e3-k", now=at)
+    ledger.cancelled("e3-k", reason=NEVER_REACHED, now=at)
+    before = build_report(world.db, mode="paper", now=T0 + timedelta(hours=2)).venues[0]
+    assert (before.sent, before.filled) == (5, 4)  # closed as never reached: not sent
+    fill = Fill(Venue.KALSHI, "f-e3", "V-e3", "KX-A", Side.YES, Action.BUY, D("10"), D("0.40"), D("0.07"), at,
+                client_order_id="e3-k")
+    ledger.record_fills("e3-k", [fill], now=at)
+    after = build_report(world.db, mode="paper", now=T0 + timedelta(hours=2)).venues[0]
+    assert (after.sent, after.contracts_sent, after.contracts_filled) == (
+        6, before.contracts_sent + 10, before.contracts_filled + 10)
+
+
 def test_rejections_by_check_in_pipeline_order(world: World) -> None:
     report = build_report(world.db, mode="paper")
     counts = [(r.check, r.count) for r in report.rejections]

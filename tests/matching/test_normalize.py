@@ -263,7 +263,8 @@ def test_a_number_after_a_comparison_word_is_a_strike_and_not_a_year_too() -> No
     assert parse_dates("Will ETH be above 2000 on June 30, 2026?") == [DateSpan(ON, june_30, june_30)]
     assert parse_dates("more than 2026 cases in 2026") == [DateSpan(RANGE, date(2026, 1, 1), date(2026, 12, 31))]
     assert parse_dates("ETH >2000 in 2026") == [DateSpan(RANGE, date(2026, 1, 1), date(2026, 12, 31))]
-    # a year with no comparison word before it is still one
+    # a year with no comparison word before it is still one, and so is one after a word that may say "during"
+    assert parse_dates("above 3% over 2026") == [DateSpan(EDITION, date(2026, 1, 1), date(2026, 12, 31))]
     assert parse_dates("the 2026 final above 2.5 goals") == [DateSpan(EDITION, date(2026, 1, 1), date(2026, 12, 31))]
     assert parse_dates("before 2027") == [DateSpan(DEADLINE, None, date(2026, 12, 31))]
 

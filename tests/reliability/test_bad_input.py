@@ -415,6 +415,10 @@ def _is_help_or_version(stdout: str) -> bool:
 
 def _format_requested(argv: Sequence[str]) -> str | None:
     toks = _pre_dash(argv)
+    if "--jsonl" in toks and "--json" in toks:
+        # A usage error for every command but halt, which warns and goes on with --json's output (app.py:
+        # the shorthand is --json's where both are given).
+        return "json"
     if "--jsonl" in toks:
         return "jsonl"
     if "--json" in toks:

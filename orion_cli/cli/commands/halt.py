@@ -114,9 +114,15 @@ def words_as_reason(reason: str, words: list[str]) -> tuple[str, str | None]:
         raise typer.BadParameter(f"{words[0]!r} is not an option: did you mean {meant}? To halt with it as the "
                                  f"reason: orion halt --reason {word}", param_hint="REASON")
     joined = " ".join(filter(None, (reason, *words)))
-    if not reason:
-        return joined, None
-    return joined, f"took {joined!r} as the reason: the words beside --reason are the rest of it"
+    said = [f"took {joined!r} as the reason: the words beside --reason are the rest of it"] if reason else []
+    # Halted all the same (the words may be a reason's), but an option written without its dashes did nothing:
+    # `orion halt outage --cancel-open live` cancelled the paper ledger's orders, not the venues'.
+    named = sorted({w.lower() for w in words} & {"status", "cancel-open", "live"})
+    if named:
+        options = " ".join("--" + w for w in named)
+        said.append(f"{' and '.join(repr(w) for w in named)} in the reason did nothing; if {options} was meant, "
+                    "run it again with the dashes")
+    return joined, "; ".join(said) or None
 
 
 
