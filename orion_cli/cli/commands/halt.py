@@ -125,7 +125,6 @@ def words_as_reason(reason: str, words: list[str]) -> tuple[str, str | None]:
     return joined, "; ".join(said) or None
 
 
-
 def halt_command(
     ctx: typer.Context,
     words: Annotated[list[str] | None, typer.Argument(
