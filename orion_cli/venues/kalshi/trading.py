@@ -677,7 +677,9 @@ class KalshiTrading:
         if filled > 0:
             avg_yes = _price(obj, "average_fill_price", "create_order")
             avg = outcome_price(request.side, avg_yes)
-            fees = _fees_from_average(_dec(obj, "average_fee_paid", "create_order", default=ZERO), filled)
+            # Required where anything filled, as the average price is (reference §2.4): a missing fee read as $0
+            # booked the fills fee-free, understating cost for the ledger and the loss breaker (found in review).
+            fees = _fees_from_average(_dec(obj, "average_fee_paid", "create_order"), filled)
         self._cid_by_order[order_id] = request.client_order_id
         return OrderState(
             venue=Venue.KALSHI,
@@ -934,7 +936,8 @@ class KalshiTrading:
         initial = _dec(obj, "initial_count_fp", name)
         filled = _dec(obj, "fill_count_fp", name)
         remaining = _dec(obj, "remaining_count_fp", name)
-        fees = _dec(obj, "taker_fees_dollars", name, default=ZERO) + _dec(obj, "maker_fees_dollars", name, default=ZERO)
+        # Both required by the spec's Order: missing, never read as $0 (a renamed field booked fee-free fills).
+        fees = _dec(obj, "taker_fees_dollars", name) + _dec(obj, "maker_fees_dollars", name)
         avg: Decimal | None = None
         if filled > 0:
             # Fill cost is what the order's outcome_side exposure cost (bid: YES, ask: NO) — an
@@ -1004,7 +1007,7 @@ class KalshiTrading:
             action=action,
             size=_dec(obj, "count_fp", name),
             price=price,
-            fee=_dec(obj, "fee_cost", name, default=ZERO),
+            fee=_dec(obj, "fee_cost", name),  # required by the spec's Fill: never a silent $0
             ts=ts,
             is_taker=taker if isinstance(taker, bool) else True,
             client_order_id=self._cid_by_order.get(order_id, ""),

@@ -786,6 +786,43 @@ def test_the_create_answers_fee_never_understates_what_the_fills_cost(sim: Kalsh
     assert state.fees == charged  # the most the fills can have cost at that average: here exactly what they did
 
 
+@pytest.mark.parametrize(("fixture", "path", "field", "read"), [
+    ("fills__after_taker", ("fills", 0), "fee_cost", "fill"),
+    ("orders__get_after_create", ("order",), "taker_fees_dollars", "order"),
+    ("orders__get_after_create", ("order",), "maker_fees_dollars", "order"),
+    ("orders__create_v2_taker_ioc", (), "average_fee_paid", "create"),
+])
+def test_a_missing_fee_field_is_refused_never_read_as_zero(key: rsa.RSAPrivateKey, fixture: str,
+                                                           path: tuple[Any, ...], field: str, read: str) -> None:
+    """Found in review: the spec's required fee fields (a fill's ``fee_cost``, an order's taker and maker fees,
+    the create answer's ``average_fee_paid`` where anything filled) were read as $0 when missing, so a renamed
+    field (as in March 2026) booked fills fee-free, understating cost for the ledger and the loss breaker.
+    The recorded answers parse; without the field, each is refused."""
+    from orion_cli.core.errors import DataError
+
+    venue = KalshiTrading(KalshiSigner(KEY_ID, key), tier=FREE)
+    body = load_fixture(fixture)
+    obj: Any = body
+    for step in path:
+        obj = obj[step]
+
+    def parse() -> Any:
+        if read == "fill":
+            return venue._from_fill(obj, "fill")
+        if read == "order":
+            return venue._from_order(obj, "order")
+        request = req(Side.YES, Action.BUY, "1", "0.99", cid=obj["client_order_id"])
+        return venue._from_create(request, obj)
+
+    try:
+        assert parse() is not None  # as recorded
+        del obj[field]
+        with pytest.raises(DataError, match=field):
+            parse()
+    finally:
+        asyncio.run(venue.aclose())
+
+
 @pytest.mark.parametrize(("per", "filled", "fees"), [
     ("0.0175", "1", "0.0175"),  # one contract's average is its fee: not overstated
     ("0.0174", "9", "0.1570"),  # 9 × 0.01745 = 0.15705: at most $0.1570 was charged
@@ -1135,6 +1172,7 @@ def test_a_sell_of_no_read_back_from_its_order_is_priced_in_no(key: rsa.RSAPriva
         "order_id": "ord-1", "client_order_id": "sell-no-1", "book_side": "bid", "status": "executed",
         "ticker": TICKER, "initial_count_fp": "2.00", "fill_count_fp": "2.00", "remaining_count_fp": "0.00",
         "taker_fill_cost_dollars": "1.2000", "yes_price_dollars": "0.6000",
+        "taker_fees_dollars": "0.0300", "maker_fees_dollars": "0.0000",
         "created_time": "2026-06-11T12:00:00Z"}, "order")
     asyncio.run(venue.aclose())
     assert (state.side, state.action, state.status) == (Side.NO, Action.SELL, OrderStatus.FILLED)
@@ -1180,6 +1218,7 @@ def test_an_order_on_the_other_side_of_the_book_from_its_remembered_request_is_n
     state = venue._from_order({
         "order_id": "ord-1", "client_order_id": "buy-yes-1", "book_side": "ask", "status": "resting",
         "ticker": TICKER, "initial_count_fp": "2.00", "fill_count_fp": "0.00", "remaining_count_fp": "2.00",
-        "yes_price_dollars": "0.4000", "created_time": "2026-06-11T12:00:00Z"}, "order")
+        "yes_price_dollars": "0.4000", "taker_fees_dollars": "0.0000", "maker_fees_dollars": "0.0000",
+        "created_time": "2026-06-11T12:00:00Z"}, "order")
     asyncio.run(venue.aclose())
     assert (state.side, state.action, state.limit_price) == (Side.NO, Action.BUY, D("0.6"))
