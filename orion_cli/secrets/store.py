@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from orion_cli.core.errors import (
     ConfigError,
@@ -46,6 +46,9 @@ from orion_cli.core.errors import (
 from orion_cli.secrets.names import CATALOGUE, check_name, normalise, same_value, unknown_credential
 from orion_cli.secrets.unlock import MIN_NEW_PASSWORD_LENGTH, MasterPassword, resolve_master_password
 from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, Vault, derive_key
+
+if TYPE_CHECKING:
+    from orion_cli.core.config import Settings
 
 OnChange = Callable[[str, str], None]
 BeforeChange = Callable[[], object]
@@ -175,12 +178,17 @@ class CheckResult:
                 "detail": self.detail}
 
 
-OnlineCheck = Callable[["SecretStore"], list[CheckResult]]
+# A venue's check: the store, and the settings of the command that runs it (its --config and environment).
+OnlineCheck = Callable[["SecretStore", "Settings"], list[CheckResult]]
 _ONLINE_CHECKS: dict[str, OnlineCheck] = {}
 
 
 def register_online_check(venue: str, check: OnlineCheck) -> None:
     """Venue modules register a function that authenticates against the venue (``check --online``).
+
+    It is given the command's settings and takes the venue's URL from them: a check that loaded its own
+    read `$ORION_CONFIG` or the user's config where the command was given `--config`, and sent signed
+    credentials to another endpoint than the one the operator chose (found in review).
 
     It must raise nothing for a rejected credential: return a ``CheckResult`` with status
     ``"failed"`` and a detail that names the venue's answer (never the credential). ``"failed"`` is

@@ -761,16 +761,17 @@ def test_check(tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch:
     assert result.exit_code == 0 and "no online checks" in result.stderr
 
     monkeypatch.setattr(store_mod, "_ONLINE_CHECKS", {})
-    store_mod.register_online_check("kalshi", lambda s: [CheckResult("kalshi_auth", "failed", "401 from venue")])
+    store_mod.register_online_check("kalshi", lambda s, _settings: [
+        CheckResult("kalshi_auth", "failed", "401 from venue")])
     result = run("check", "--online")
     assert result.exit_code == 4 and "kalshi_auth" in result.stderr
 
     # Found black-box: an answer that says nothing about the credentials (a 5xx, a body orion cannot read)
     # was "a venue rejected credentials" (exit 4); it is no verdict: exit 5, saying what happened.
     monkeypatch.setattr(store_mod, "_ONLINE_CHECKS", {})
-    store_mod.register_online_check("kalshi", lambda s: [
+    store_mod.register_online_check("kalshi", lambda s, _settings: [
         CheckResult("kalshi_api_key_id", "unreadable", "kalshi could not be checked: a non-JSON body")])
-    store_mod.register_online_check("polymarket", lambda s: [
+    store_mod.register_online_check("polymarket", lambda s, _settings: [
         CheckResult("polymarket_private_key", "unreachable", "polymarket unavailable: connection refused")])
     result = run("check", "--online", "--json")
     assert result.exit_code == 5, result.output
@@ -793,12 +794,48 @@ def test_check(tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch:
     result = run("check")
     assert result.exit_code == 4 and "polymarket_signature_type" in result.stderr
     # Malformed beside unreachable: exit 4 naming only the malformed one (the other was not judged).
-    store_mod.register_online_check("kalshi", lambda s: [
+    store_mod.register_online_check("kalshi", lambda s, _settings: [
         CheckResult("kalshi_api_key_id", "unreachable", "kalshi could not be checked: connection refused")])
     result = run("check", "--online", "--json")
     assert result.exit_code == 4, result.output
     error = json.loads(result.stderr.strip().splitlines()[-1])
     assert error["message"] == "malformed credentials: polymarket_signature_type", error
+
+
+def test_check_online_sends_the_credentials_where_the_commands_config_says(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the venue checks loaded their own settings, without the command's --config, so
+    `orion --config demo.toml secrets check --online` signed and sent the credentials to the URL of
+    $ORION_CONFIG (or the user's config, or production). Here $ORION_CONFIG names a closed loopback port and
+    --config the Kalshi simulator: the check must reach the simulator."""
+    import importlib
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from sim.kalshi_sim import API_PREFIX, KalshiSim
+
+    from orion_cli.cli.commands import secrets as secrets_cmd
+    from orion_cli.venues.kalshi import online_check
+
+    assert run("encrypt", "--from-file", str(write_env(tmp_path, pem))).exit_code == 0
+    sim = KalshiSim()
+    sim.register_key(KEY_ID, load_pem_private_key(pem.encode(), None).public_key())  # type: ignore[arg-type]
+    sim.start()
+    try:
+        elsewhere = tmp_path / "elsewhere.toml"
+        elsewhere.write_text('[kalshi]\nprod_base_url = "http://127.0.0.1:9/trade-api/v2"\n')
+        chosen = tmp_path / "chosen.toml"
+        chosen.write_text(f'[kalshi]\nprod_base_url = "{sim.server.base_url}{API_PREFIX}"\n')
+        monkeypatch.setenv("ORION_CONFIG", str(elsewhere))
+        monkeypatch.setattr(secrets_cmd, "ONLINE_CHECK_MODULES", ())
+        monkeypatch.setattr(store_mod, "_ONLINE_CHECKS", {})
+        importlib.reload(online_check)  # registers the Kalshi check alone
+        result = run("check", "--online", "--json", pre=("--config", str(chosen)))
+        statuses = {r["name"]: (r["status"], r["detail"]) for r in json.loads(result.stdout)}
+        assert statuses["kalshi_api_key_id"][0] == "ok", (statuses["kalshi_api_key_id"], result.stderr)
+        assert result.exit_code == 0, result.output
+        assert any(r.path.endswith("/portfolio/balance") for r in sim.requests)
+    finally:
+        sim.stop()
 
 
 # -- keyring: remember / forget, and the keyring backend ----------------------------------------

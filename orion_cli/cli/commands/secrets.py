@@ -596,9 +596,10 @@ def check(
             checks = online_checks()
             if not checks:
                 app_ctx.out.info("no online checks are available yet (venue clients register them)")
+            settings = app_ctx.settings()  # the command's own (--config): where the credentials may be sent
             for venue, run in sorted(checks.items()):
                 app_ctx.out.debug(f"checking {venue} online")
-                results.extend(run(store))
+                results.extend(run(store, settings))
     app_ctx.out.records([r.as_json() for r in results], CHECK_COLUMNS, title="credential check")
     bad = [r for r in results if not r.passed]
     if any(r.status == "failed" for r in bad):

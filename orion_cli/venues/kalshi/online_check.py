@@ -24,6 +24,7 @@ from orion_cli.secrets.store import CheckResult, register_online_check
 if TYPE_CHECKING:
     import httpx
 
+    from orion_cli.core.config import Settings
     from orion_cli.secrets.store import SecretStore
 
 __all__ = ["KEY_ID", "PRIVATE_KEY", "VENUE", "check_kalshi", "make_check"]
@@ -33,10 +34,14 @@ KEY_ID = "kalshi_api_key_id"
 PRIVATE_KEY = "kalshi_private_key"
 
 
-def _configured_base_url() -> str:
+def _loaded_settings() -> Settings:
     from orion_cli.core.config import load_settings
 
-    k = load_settings().kalshi
+    return load_settings()
+
+
+def _configured_base_url(settings: Settings) -> str:
+    k = settings.kalshi
     return k.demo_base_url if k.environment == "demo" else k.prod_base_url
 
 
@@ -82,12 +87,14 @@ async def _balance_call(
 
 def check_kalshi(
     store: SecretStore,
+    settings: Settings | None = None,
     *,
     base_url: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     timeout: float = 10.0,
 ) -> list[CheckResult]:
-    """Authenticate once against Kalshi with the stored key id and private key."""
+    """Authenticate once against Kalshi with the stored key id and private key, at ``base_url`` or the URL
+    ``settings`` name (the command's; without them, the configuration as loaded from the environment)."""
     key_value = store.get_optional(KEY_ID)
     pem_value = store.get_optional(PRIVATE_KEY)
     if key_value is None or pem_value is None:
@@ -97,7 +104,7 @@ def check_kalshi(
                 v.wipe()
         return [CheckResult(KEY_ID, "skipped", f"kalshi online check skipped: {missing} not set")]
     try:
-        url = base_url or _configured_base_url()
+        url = base_url or _configured_base_url(settings or _loaded_settings())
         with key_value, pem_value:
             key_id = key_value.reveal()
             pem = pem_value.reveal_bytes()
@@ -118,8 +125,8 @@ def make_check(
 ) -> Callable[[SecretStore], list[CheckResult]]:
     """A check bound to a URL/transport (tests, or a CLI that knows ``--config``)."""
 
-    def run(store: SecretStore) -> list[CheckResult]:
-        return check_kalshi(store, base_url=base_url, transport=transport, timeout=timeout)
+    def run(store: SecretStore, settings: Settings | None = None) -> list[CheckResult]:
+        return check_kalshi(store, settings, base_url=base_url, transport=transport, timeout=timeout)
 
     return run
 

@@ -18,7 +18,7 @@ reduced to their class and ``OrionError`` message (which by convention never hol
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -29,6 +29,9 @@ from orion_cli.venues.polymarket.orders import SignatureType
 from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey
 from orion_cli.venues.polymarket.trading import CLOB_URL, DATA_URL, GEOBLOCK_URL, PolymarketTrading
 from orion_cli.venues.trading import Geoblocked
+
+if TYPE_CHECKING:
+    from orion_cli.core.config import Settings
 
 __all__ = ["online_check"]
 
@@ -76,6 +79,8 @@ def online_check(
     store: SecretStore,
     *,
     clob_url: str = CLOB_URL,
+    data_url: str = DATA_URL,
+    geoblock_url: str = GEOBLOCK_URL,
     transport: httpx.AsyncBaseTransport | None = None,
     timeout: float = 10.0,
 ) -> list[CheckResult]:
@@ -106,8 +111,8 @@ def online_check(
         return [CheckResult("polymarket_signature_type", "invalid", "expected 0, 1, 2 or 3")]
     funder = values["polymarket_funder_address"]
     return asyncio.run(
-        _run(key, creds, creds_problem, signature_type, funder, clob_url=clob_url, transport=transport,
-             timeout=timeout)
+        _run(key, creds, creds_problem, signature_type, funder, clob_url=clob_url, data_url=data_url,
+             geoblock_url=geoblock_url, transport=transport, timeout=timeout)
     )
 
 
@@ -126,7 +131,7 @@ async def _run(
     clock_notes: list[str] = []
     try:
         client = PolymarketTrading(
-            placeholder, key, clob_url=http["clob_url"], data_url=DATA_URL, geoblock_url=GEOBLOCK_URL,
+            placeholder, key, clob_url=http["clob_url"], data_url=http["data_url"], geoblock_url=http["geoblock_url"],
             funder=funder if signature_type is not SignatureType.EOA else None, signature_type=signature_type,
             transport=http["transport"], timeout=http["timeout"], warn=clock_notes.append,
         )
@@ -172,11 +177,15 @@ async def _run(
     return results
 
 
-def configured_online_check(store: SecretStore) -> list[CheckResult]:
-    """The check against the CLOB URL in the effective configuration (``polymarket.clob_url``)."""
-    from orion_cli.core.config import load_settings
+def configured_online_check(store: SecretStore, settings: Settings | None = None) -> list[CheckResult]:
+    """The check against the CLOB URL of the command's settings (``polymarket.clob_url``; without them, the
+    configuration as loaded from the environment)."""
+    if settings is None:
+        from orion_cli.core.config import load_settings
 
-    return online_check(store, clob_url=load_settings().polymarket.clob_url)
+        settings = load_settings()
+    poly = settings.polymarket
+    return online_check(store, clob_url=poly.clob_url, data_url=poly.data_url, geoblock_url=poly.geoblock_url)
 
 
 register_online_check("polymarket", configured_online_check)

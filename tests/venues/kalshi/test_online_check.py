@@ -165,6 +165,8 @@ def test_runs_inside_a_running_event_loop(sim: KalshiSim, key: rsa.RSAPrivateKey
 
 
 def test_default_url_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert online_check._configured_base_url() == "https://external-api.kalshi.com/trade-api/v2"
+    from orion_cli.core.config import load_settings
+
+    assert online_check._configured_base_url(load_settings()) == "https://external-api.kalshi.com/trade-api/v2"
     monkeypatch.setenv("ORION__KALSHI__ENVIRONMENT", "demo")
-    assert online_check._configured_base_url() == "https://external-api.demo.kalshi.co/trade-api/v2"
+    assert online_check._configured_base_url(load_settings()) == "https://external-api.demo.kalshi.co/trade-api/v2"
