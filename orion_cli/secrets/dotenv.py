@@ -31,6 +31,23 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$"}
 _COMMENTED_RE = re.compile(r"#+\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=(.*)")
 
 
+def name_may_be_key_material(name: str) -> bool:
+    """Whether a name the NAME=value pattern found is more likely part of a key than a variable's name.
+
+    Why: a line of base64 ending in "==" reads as an assignment (``Zm9vYmFy…MQ==`` is the name
+    ``Zm9vYmFy…MQ`` given "="), and so does the last line of a commented-out PEM block; an error that
+    named it printed secret material. A variable's name is in one case (``RPC_URL``, ``rpc_url``) and
+    short; anything else is described by its line alone."""
+    return len(name) > 64 or (name != name.upper() and name != name.lower())
+
+
+def describe_name(name: str, line: int) -> str:
+    """``name`` for a message, or, where it may be key material, the line it is on."""
+    if name_may_be_key_material(name):
+        return f"a value on line {line} (its name not shown: it may be part of a key)"
+    return name
+
+
 class Unkept(NamedTuple):
     """A value in the file that the parse does not keep (line numbers, never the value)."""
 
@@ -40,16 +57,21 @@ class Unkept(NamedTuple):
     emptied: bool = False  # the assignment that wins is empty
 
     def describe(self) -> str:
+        if name_may_be_key_material(self.name):
+            what = f"a value on line {self.line} (its name not shown: it may be part of a key)"
+        else:
+            what = f"{self.name} on line {self.line}"
         if self.replaced_on is None:
-            return f"{self.name} on line {self.line} (commented out)"
+            return f"{what} (commented out)"
         how = "emptied" if self.emptied else "replaced"
-        return f"{self.name} on line {self.line} ({how} on line {self.replaced_on})"
+        return f"{what} ({how} on line {self.replaced_on})"
 
 
 @dataclass
 class DotenvScan:
     values: dict[str, str] = field(default_factory=dict, repr=False)
     unkept: list[Unkept] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # each name's winning assignment's line
 
 
 def _error(source: str, line: int, problem: str) -> SecretsError:
@@ -129,7 +151,7 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
               if at != last[key] and value.strip() and value != out[key]]
     unkept += [Unkept(key, at, None) for key, at, value in commented if value.strip() and value != out.get(key)]
     unkept.sort(key=lambda u: u.line)
-    return DotenvScan(out, unkept)
+    return DotenvScan(out, unkept, last)
 
 
 def _read_quoted(text: str, pos: int, quote: str, source: str, line: int) -> tuple[str, int, int]:

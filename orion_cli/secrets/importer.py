@@ -17,7 +17,7 @@ from typing import NamedTuple
 from orion_cli.core.errors import SecretsError
 from orion_cli.core.files import FileRefused, read_file_or_stream
 from orion_cli.core.redact import looks_like_key
-from orion_cli.secrets.dotenv import Unkept, scan_dotenv
+from orion_cli.secrets.dotenv import Unkept, describe_name, scan_dotenv
 from orion_cli.secrets.names import CATALOGUE, same_value
 
 MAX_VALUE_FILE_BYTES = 1 << 20
@@ -41,7 +41,8 @@ class ImportPlan:
     shadowed: list[str] = field(default_factory=list)  # alias variables ignored because an earlier one won
     # The shadowed value variables whose value differs from the one stored (see collect).
     differing: list[Differing] = field(default_factory=list)
-    # Variables of a .env file that no credential is read from (names only; see from_dotenv).
+    # Variables of a .env file that no credential is read from: names, or the line of one that may be part of a
+    # key (dotenv.describe_name); never values (see from_dotenv).
     unimported: list[str] = field(default_factory=list)
     # Values of a .env file its parse does not keep: replaced by a later assignment, commented out.
     unkept: list[Unkept] = field(default_factory=list)
@@ -200,7 +201,8 @@ def from_dotenv(path: Path, *, named_by: str = "--from-file") -> ImportPlan:
     # What the file holds besides credentials (KALSHI_PASSWORD, RPC_URL, OPENAI_API_KEY…): never
     # stored, so `--shred-source` must not destroy the file's copy of them (an empty one holds nothing).
     known = {var for spec in CATALOGUE.values() for var in (*spec.env, *spec.env_path)}
-    plan.unimported = [name for name, value in variables.items() if name not in known and value.strip()]
+    plan.unimported = [describe_name(name, scan.lines[name]) for name, value in variables.items()
+                       if name not in known and value.strip()]
     return plan
 
 

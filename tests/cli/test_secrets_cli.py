@@ -480,6 +480,38 @@ def test_shred_source_refused_when_the_file_holds_values_its_parse_drops(
     assert env.read_text() == text and not vault_of(home).exists()
 
 
+def test_a_refused_shred_never_prints_a_line_of_key_material_read_as_a_name(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str) -> None:
+    """Found in review: a line of base64 ending in "==" reads as an assignment (the name ``Zm9v…MQ`` given
+    "="), and so does the last line of a commented-out PEM block: the refusal printed such "names", secret
+    material, on stderr and in the JSON error. They are described by their line alone."""
+    import base64
+    import secrets as pysecrets
+
+    # A bare secret in base64 with "==" padding, and an old key commented out whose last line reads so too.
+    while True:
+        bare = base64.b64encode(pysecrets.token_bytes(16)).decode()  # 24 characters, ending "=="
+        if bare[0].isalpha() and bare[:-2].isalnum() and bare[:-2] not in (bare[:-2].upper(), bare[:-2].lower()):
+            break
+    body = "".join(pem.splitlines()[1:-1])
+    tail = body[-22:]  # stands for the last line of an old key, made to end "==" (its padding)
+    while not (tail[0].isalpha() and tail.isalnum() and tail not in (tail.upper(), tail.lower())):
+        tail = base64.b64encode(pysecrets.token_bytes(16)).decode()[:-2]
+    old_key = ["#-----BEGIN PRIVATE KEY-----", *(f"#{body[i:i + 64]}" for i in range(0, 128, 64)), f"#{tail}==",
+               "#-----END PRIVATE KEY-----"]
+    env = tmp_path / "old.env"
+    text = "\n".join([f"POLYMARKET_PRIVATE_KEY={WALLET_KEY}", bare, "RPC_URL=https://rpc.example", *old_key]) + "\n"
+    env.write_text(text)
+    refused = run("encrypt", "--from-file", str(env), "--shred-source", "--yes", pre=("--json",))
+    assert refused.exit_code == 6, refused.output
+    for material in (bare[:-2], tail, body[:40]):
+        assert material not in refused.output, refused.output
+    assert "variables orion does not import (a value on line 2 (its name not shown: it may be part of a key), " \
+           "RPC_URL)" in refused.stderr, refused.stderr
+    assert "a value on line 7 (its name not shown: it may be part of a key) (commented out)" in refused.stderr
+    assert env.read_text() == text and not vault_of(home).exists()
+
+
 def test_shred_source_not_refused_for_what_the_import_keeps(tmp_path: Path, home: Path, pw_file: Path) -> None:
     """Prose comments, a value assigned twice alike, an assignment emptied and set again, and a
     commented-out copy of the value imported hold nothing the shred destroys: shredded as before."""
