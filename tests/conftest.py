@@ -94,6 +94,11 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     from orion_cli.cli.stopping import release_held
 
     release_held()
+    # The secrets a command in this process revealed, which every later output scrubs (core.redact): a
+    # command process's own, forgotten here as the process would end.
+    from orion_cli.core import redact
+
+    redact._REVEALED.clear()
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from orion_cli.cli.streams import discard, write_failed
 from orion_cli.core.command_line import with_global_options
 from orion_cli.core.logs import file_record
 from orion_cli.core.money import fixed_str
+from orion_cli.core.redact import scrub_revealed, scrub_revealed_in
 from orion_cli.core.terminal import C1_AND_BIDI, one_line, terminal_safe
 
 FORMATS = ("auto", "table", "json", "jsonl")
@@ -223,17 +224,22 @@ class Output:
 
     def _data(self, value: Any) -> Any:
         """A record's text values as :meth:`commands` says them (a drift's detail, an execution's
-        message): a JSON field says what the stderr line does."""
+        message): a JSON field says what the stderr line does. No secret the process revealed is
+        repeated in one (core.redact.scrub_revealed_in)."""
+        value = scrub_revealed_in(value)
         if not self.command_options or not self.commands_in_data:
             return value
+        return self._commands_in(value)
+
+    def _commands_in(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.commands(value)
         if isinstance(value, dict):
-            return {k: self._data(v) for k, v in value.items()}
+            return {k: self._commands_in(v) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._data(v) for v in value]
+            return [self._commands_in(v) for v in value]
         if type(value) is tuple:
-            return tuple(self._data(v) for v in value)
+            return tuple(self._commands_in(v) for v in value)
         return value
 
     def stdout_closed(self) -> bool:
@@ -384,7 +390,7 @@ class Output:
 
     def _say(self, text: str, style: str = "", *, single: bool = False, file_level: int = 0) -> None:
         """``file_level``: a warning, banner or error, which logging.file gets too (core.logs.file_record)."""
-        text = self.commands(text)
+        text = scrub_revealed(self.commands(text))
         text = one_line(text) if single else terminal_safe(text)
         if file_level:
             file_record(file_level, text)
@@ -439,5 +445,5 @@ class Output:
     def error_record(self, exit_code: int, reason: str, message: str) -> None:
         """With --json/--jsonl, failures also get one machine-readable line on stderr."""
         line = to_json_line({"type": "error", "exit_code": exit_code, "reason": reason,
-                             "message": self.commands(message)})
+                             "message": scrub_revealed(self.commands(message))})
         self._to_stderr(lambda: self.stderr.write(line + "\n"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 _SECRET_PARAMS = ("password", "secret", "token")  # libpq's password= and sslpassword=, and the like
@@ -44,6 +45,49 @@ def setting_looks_secret(text: str) -> bool:
 
 
 NOT_SHOWN = "(not shown: it looks like a key or token)"
+
+# The secret values this process has revealed from its store (vault or keyring), line by line: no output
+# repeats one, whatever echoed it back (a venue's error body quoting the request's headers, an API key or
+# passphrase among them, was shown as the venue's message: found in review). A value never revealed was
+# never sent, so only these can come back. Short ones (a signature type) are not secrets to scrub.
+_REVEALED: set[str] = set()
+_REVEALED_MIN = 8
+REVEALED_SHOWN_AS = "***"
+
+
+def note_revealed(value: str) -> None:
+    """Remember ``value`` (and each of its lines: a PEM's) as one no output may repeat."""
+    for part in (value, *value.splitlines()):
+        part = part.strip()
+        if len(part) >= _REVEALED_MIN and not part.startswith("-----"):  # a PEM's armour is no secret
+            _REVEALED.add(part)
+            if part[:2].lower() == "0x" and len(part) - 2 >= _REVEALED_MIN:  # a hex key, as written either way
+                _REVEALED.add(part[2:])
+
+
+def scrub_revealed(text: str) -> str:
+    """``text`` with every revealed secret in it replaced (the longest first)."""
+    if not _REVEALED or not text:
+        return text
+    for secret in sorted(_REVEALED, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REVEALED_SHOWN_AS)
+    return text
+
+
+def scrub_revealed_in(value: Any) -> Any:
+    """A record (dicts, lists, tuples of text and other values) with :func:`scrub_revealed` applied to its text."""
+    if not _REVEALED:
+        return value
+    if isinstance(value, str):
+        return scrub_revealed(value)
+    if isinstance(value, dict):
+        return {k: scrub_revealed_in(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_revealed_in(v) for v in value]
+    if type(value) is tuple:
+        return tuple(scrub_revealed_in(v) for v in value)
+    return value
 SHOWN_SETTING_CHARS = 12  # how much of a long value a warning or an error quotes (free text: alerts.format…)
 # Values of a known shape, shown whole up to these many characters, as their mistake is often at the
 # end: a trading window entry ("09:30-16:00 UTC", "9:30am-4pm America/New_York") and a path key's file

@@ -43,6 +43,7 @@ from orion_cli.core.errors import (
     StorageError,
     UsageError,
 )
+from orion_cli.core.redact import note_revealed
 from orion_cli.secrets.names import CATALOGUE, check_name, normalise, same_value, unknown_credential
 from orion_cli.secrets.unlock import MIN_NEW_PASSWORD_LENGTH, MasterPassword, resolve_master_password
 from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, Vault, derive_key
@@ -90,14 +91,25 @@ class SecretValue:
         return self._name
 
     def reveal(self) -> str:
-        """The value as text (credentials are UTF-8)."""
+        """The value as text (credentials are UTF-8); remembered so that no output repeats it."""
         try:
-            return bytes(self._buf).decode("utf-8")
+            text = bytes(self._buf).decode("utf-8")
         except UnicodeDecodeError:
             raise SecretsError(f"{self._name} is binary, not text; use reveal_bytes()") from None
+        self._noted(text)
+        return text
 
     def reveal_bytes(self) -> bytes:
-        return bytes(self._buf)
+        value = bytes(self._buf)
+        self._noted(value.decode("utf-8", "ignore"))
+        return value
+
+    def _noted(self, text: str) -> None:
+        """Output scrubs a revealed secret (core.redact.note_revealed); a public identifier (an address) is
+        shown as it is."""
+        spec = CATALOGUE.get(self._name)
+        if spec is None or spec.sensitive:
+            note_revealed(text)
 
     def wipe(self) -> None:
         for i in range(len(self._buf)):

@@ -130,3 +130,32 @@ def test_scrubbing_a_drivers_message_leaves_no_piece_of_the_password() -> None:
     # A URL the driver cannot parse (a bad port): the password as the driver decodes it, "%40" as "@".
     assert scrub_url_secrets("role 'S@cret99' ... 'S%40cret99'", "postgresql://u:S%40cret99@h:notaport/db") == \
         "role '***' ... '***'"
+
+
+def test_a_revealed_secret_is_scrubbed_from_text_and_records_and_a_public_identifier_is_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the store reveals is remembered (each line of a PEM too, not its armour, nor a short value); what
+    the catalogue calls public (an address) is not."""
+    from orion_cli.core import redact
+    from orion_cli.secrets.store import SecretValue
+
+    monkeypatch.setattr(redact, "_REVEALED", set())
+    assert redact.scrub_revealed("nothing revealed yet: s3cr3t-passphrase") == "nothing revealed yet: s3cr3t-passphrase"
+    with SecretValue("polymarket_api_passphrase", b"s3cr3t-passphrase") as v:
+        v.reveal()
+    pem = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n"
+           "-----END PRIVATE KEY-----\n")
+    with SecretValue("kalshi_private_key", pem.encode()) as v:
+        v.reveal_bytes()
+    with SecretValue("polymarket_funder_address", b"0x1111111111111111111111111111111111111111") as v:
+        v.reveal()
+    with SecretValue("polymarket_signature_type", b"2") as v:
+        v.reveal()
+    said = ("venue: bad passphrase s3cr3t-passphrase; key line MIIEvQIBADANBgkqhkiG9w0BAQEFAASC; "
+            "funder 0x1111111111111111111111111111111111111111; type 2; -----BEGIN PRIVATE KEY-----")
+    assert redact.scrub_revealed(said) == (
+        "venue: bad passphrase ***; key line ***; funder 0x1111111111111111111111111111111111111111; type 2; "
+        "-----BEGIN PRIVATE KEY-----")
+    record = {"detail": said, "list": [said, 5], "nested": {"t": (said,)}}
+    scrubbed = redact.scrub_revealed_in(record)
+    assert "s3cr3t-passphrase" not in repr(scrubbed) and scrubbed["list"][1] == 5

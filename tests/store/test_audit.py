@@ -56,6 +56,22 @@ def test_append_links_each_event_to_the_previous(db: Database) -> None:
     assert rec["ts"].endswith("Z")
 
 
+def test_an_event_never_records_a_secret_the_process_revealed(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A venue's words quoted into an event (a failed alert's, a reconcile's unavailable venue) may quote a
+    credential back; what the store revealed is stored scrubbed, and the chain verifies over what is stored."""
+    from orion_cli.core import redact
+    from orion_cli.secrets.store import SecretValue
+
+    monkeypatch.setattr(redact, "_REVEALED", set())
+    with SecretValue("polymarket_api_passphrase", b"s3cr3t-passphrase") as v:
+        v.reveal()
+    event = AuditLog(db).record("reconcile.unavailable", {"error": "401: passphrase s3cr3t-passphrase refused"},
+                                actor=ACTOR)
+    assert event.payload == {"error": "401: passphrase *** refused"}
+    assert "s3cr3t" not in json.dumps([e.to_record() for e in AuditLog(db).tail(5)])
+    assert AuditLog(db).verify().ok
+
+
 def test_default_actor_names_user_host_and_pid(db: Database) -> None:
     event = AuditLog(db).record("test.actor")
     assert {"user", "host", "pid", "command"} <= set(event.actor)

@@ -94,6 +94,36 @@ def test_the_registered_check_uses_the_configured_clob_url(sim: PolymarketSim, m
     assert_no_secrets(results, values)
 
 
+def test_an_answer_that_quotes_the_request_headers_is_shown_without_the_revealed_secrets(
+        sim: PolymarketSim, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: the venue's error text is quoted in the result, so a proxy or endpoint that echoes the
+    request headers (POLY_API_KEY, POLY_PASSPHRASE) put the credentials on stderr, in the JSON error and in
+    the table. Every secret the process revealed is scrubbed from what it prints (core.redact)."""
+    import io
+
+    from orion_cli.cli.output import Output
+    from orion_cli.core import redact
+
+    monkeypatch.setattr(redact, "_REVEALED", set())
+    store, values = stored(sim)
+    echoed = (f"Unauthorized: POLY_API_KEY={values['polymarket_api_key']} "
+              f"POLY_PASSPHRASE={values['polymarket_api_passphrase']}")
+    sim.server.add_fault(FaultRule("status", status=401, path_prefix="/clob/balance-allowance",
+                                   body={"error": echoed}))
+    results = online_check(store, clob_url=sim.clob_url)
+    assert values["polymarket_api_passphrase"] in " ".join(r.detail for r in results)  # the venue echoed them
+    for fmt in ("json", "table"):
+        out, err = io.StringIO(), io.StringIO()
+        shown = Output(fmt, stdout=out, stderr=err)
+        shown.records([r.as_json() for r in results], [], title="credential check")
+        shown.warn(results[-1].detail)
+        shown.error_record(4, "auth", results[-1].detail)
+        text = out.getvalue() + err.getvalue()
+        for name in ("polymarket_api_key", "polymarket_api_passphrase", "polymarket_private_key"):
+            assert values[name] not in text and values[name].removeprefix("0x") not in text, (fmt, name, text)
+        assert "POLY_PASSPHRASE=***" in text, text
+
+
 def test_good_credentials_pass_l1_and_l2(sim: PolymarketSim) -> None:
     store, values = stored(sim)
     results = online_check(store, clob_url=sim.clob_url)
