@@ -96,9 +96,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     release_held()
     # The secrets a command in this process revealed, which every later output scrubs (core.redact): a
     # command process's own, forgotten here as the process would end.
-    from orion_cli.core import redact
+    from orion_cli.core.redact import forget_revealed
 
-    redact._REVEALED.clear()
+    forget_revealed()
 
 
 @pytest.fixture

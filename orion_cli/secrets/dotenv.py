@@ -31,19 +31,21 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$"}
 _COMMENTED_RE = re.compile(r"#+\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=(.*)")
 
 
-def name_may_be_key_material(name: str) -> bool:
+def name_may_be_key_material(name: str, value: str = "") -> bool:
     """Whether a name the NAME=value pattern found is more likely part of a key than a variable's name.
 
     Why: a line of base64 ending in "==" reads as an assignment (``Zm9vYmFy…MQ==`` is the name
     ``Zm9vYmFy…MQ`` given "="), and so does the last line of a commented-out PEM block; an error that
     named it printed secret material. A variable's name is in one case (``RPC_URL``, ``rpc_url``) and
-    short; anything else is described by its line alone."""
-    return len(name) > 64 or (name != name.upper() and name != name.lower())
+    short, and its value is not padding alone (a base32 seed is in one case: ``JBSWY3DP…====``);
+    anything else is described by its line alone."""
+    padding = bool(value.strip()) and not value.strip().strip("=")
+    return padding or len(name) > 64 or (name != name.upper() and name != name.lower())
 
 
-def describe_name(name: str, line: int) -> str:
+def describe_name(name: str, line: int, value: str = "") -> str:
     """``name`` for a message, or, where it may be key material, the line it is on."""
-    if name_may_be_key_material(name):
+    if name_may_be_key_material(name, value):
         return f"a value on line {line} (its name not shown: it may be part of a key)"
     return name
 
@@ -55,9 +57,10 @@ class Unkept(NamedTuple):
     line: int
     replaced_on: int | None  # the line of the assignment that wins; None: commented out
     emptied: bool = False  # the assignment that wins is empty
+    hidden: bool = False  # its name may be part of a key (name_may_be_key_material): said by its line
 
     def describe(self) -> str:
-        if name_may_be_key_material(self.name):
+        if self.hidden or name_may_be_key_material(self.name):
             what = f"a value on line {self.line} (its name not shown: it may be part of a key)"
         else:
             what = f"{self.name} on line {self.line}"
@@ -146,10 +149,11 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
         assigned.append((key, start_line, value))
         i, line = eol + 1, line + 1
     last = {key: at for key, at, _ in assigned}
-    unkept = [Unkept(key, at, last[key], emptied=not out[key].strip())
+    unkept = [Unkept(key, at, last[key], emptied=not out[key].strip(), hidden=name_may_be_key_material(key, value))
               for key, at, value in assigned
               if at != last[key] and value.strip() and value != out[key]]
-    unkept += [Unkept(key, at, None) for key, at, value in commented if value.strip() and value != out.get(key)]
+    unkept += [Unkept(key, at, None, hidden=name_may_be_key_material(key, value))
+               for key, at, value in commented if value.strip() and value != out.get(key)]
     unkept.sort(key=lambda u: u.line)
     return DotenvScan(out, unkept, last)
 

@@ -201,7 +201,7 @@ def from_dotenv(path: Path, *, named_by: str = "--from-file") -> ImportPlan:
     # What the file holds besides credentials (KALSHI_PASSWORD, RPC_URL, OPENAI_API_KEY…): never
     # stored, so `--shred-source` must not destroy the file's copy of them (an empty one holds nothing).
     known = {var for spec in CATALOGUE.values() for var in (*spec.env, *spec.env_path)}
-    plan.unimported = [describe_name(name, scan.lines[name]) for name, value in variables.items()
+    plan.unimported = [describe_name(name, scan.lines[name], value) for name, value in variables.items()
                        if name not in known and value.strip()]
     return plan
 

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, func, select
 
 from orion_cli.core.command_line import actor_command
 from orion_cli.core.errors import StorageError
-from orion_cli.core.redact import mask_url, scrub_revealed
+from orion_cli.core.redact import mask_url, scrub_revealed_in
 from orion_cli.store.audit_head import HEAD_KEY, get_head, parse_head, set_head
 from orion_cli.store.db import Database
 from orion_cli.store.prepared import Prepared, defer, defer_many
@@ -463,7 +463,9 @@ class AuditLog:
         ts = iso_utc(now or datetime.now(UTC))
         actor_text = (_actor_text(actor) if actor is not None
                       else _default_actor_text(os.getpid(), actor_command(sys.argv[1:])))
-        payload_text = scrub_revealed(canonical_json(dict(payload or {})))  # never a secret the process revealed
+        # Never a secret the process revealed, scrubbed before the canonical text is made (keys too): the hash
+        # is over that text, and verify re-encodes what it stores.
+        payload_text = canonical_json(scrub_revealed_in(dict(payload or {})))
         digest = _link_from_texts(prev, seq, ts, type_, mode, actor_text, venue, market, payload_text)
         row = {"seq": seq, "ts": ts, "type": type_, "mode": mode, "actor": actor_text, "venue": venue,
                "market": market, "payload": payload_text, "prev_hash": prev, "hash": digest}

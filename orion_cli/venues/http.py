@@ -29,6 +29,7 @@ from tenacity import (
 
 from orion_cli.core.errors import REJECTED_HINT, AuthError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.money import loads_exact
+from orion_cli.core.redact import scrub_revealed
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -142,8 +143,8 @@ class VenueHttpError(VenueError):
         super().__init__(text)
         self.venue = venue
         self.status = status
-        self.code = code
-        self.detail = detail
+        self.code = scrub_revealed(code)
+        self.detail = scrub_revealed(detail)  # as the message is (OrionError)
 
 
 class VenueSendFailed(VenueUnavailable):

@@ -139,7 +139,7 @@ def test_a_revealed_secret_is_scrubbed_from_text_and_records_and_a_public_identi
     from orion_cli.core import redact
     from orion_cli.secrets.store import SecretValue
 
-    monkeypatch.setattr(redact, "_REVEALED", set())
+    redact.forget_revealed()  # the conftest forgets them again after the test
     assert redact.scrub_revealed("nothing revealed yet: s3cr3t-passphrase") == "nothing revealed yet: s3cr3t-passphrase"
     with SecretValue("polymarket_api_passphrase", b"s3cr3t-passphrase") as v:
         v.reveal()
@@ -159,3 +159,22 @@ def test_a_revealed_secret_is_scrubbed_from_text_and_records_and_a_public_identi
     record = {"detail": said, "list": [said, 5], "nested": {"t": (said,)}}
     scrubbed = redact.scrub_revealed_in(record)
     assert "s3cr3t-passphrase" not in repr(scrubbed) and scrubbed["list"][1] == 5
+
+
+def test_an_error_made_after_a_secret_was_revealed_never_holds_it() -> None:
+    """Found in review: the scrub at output left a venue's words, echoing a passphrase, in what is stored (an
+    order's reason, an execution's result, a halt's reason) and printed later by a command that revealed
+    nothing. An error's text is scrubbed where it is made."""
+    from orion_cli.core import redact
+    from orion_cli.core.errors import AuthError
+    from orion_cli.secrets.store import SecretValue
+    from orion_cli.venues.http import VenueHttpError
+
+    redact.forget_revealed()  # the conftest forgets them again after the test
+    with SecretValue("polymarket_api_passphrase", b"s3cr3t-passphrase") as v:
+        v.reveal()
+    refused = AuthError("401: passphrase s3cr3t-passphrase refused", hint="not s3cr3t-passphrase")
+    assert (refused.message, refused.hint, str(refused)) == ("401: passphrase *** refused", "not ***",
+                                                             "401: passphrase *** refused")
+    http = VenueHttpError("polymarket", "GET", "/x", 400, "", "bad s3cr3t-passphrase")
+    assert "s3cr3t" not in f"{http.message} {http.detail}"

@@ -194,3 +194,22 @@ def test_a_path_variable_that_was_read_is_not_listed_as_unimported(tmp_path: Pat
     plan = from_dotenv(env)
     assert set(plan.values) == {"kalshi_private_key"}
     assert plan.unimported == ["RPC_URL"]
+
+
+@pytest.mark.parametrize(("line", "name"), [
+    ("Zm9vYmFyc2VjcmV0a2V5MQ==", "Zm9vYmFyc2VjcmV0a2V5MQ"),  # base64, mixed case
+    ("JBSWY3DPEHPK3PXPJBSWY3DP====", "JBSWY3DPEHPK3PXPJBSWY3DP"),  # base32 (a TOTP seed): one case, padding
+    ("#GEZDGNBVGY3TQOJQGEZDGNBV==", "GEZDGNBVGY3TQOJQGEZDGNBV"),  # the same, commented out
+    ("#kw==", "kw"),  # a short PEM tail
+])
+def test_a_line_of_key_material_read_as_an_assignment_is_described_by_its_line(tmp_path: Path, line: str,
+                                                                               name: str) -> None:
+    """Found in review: a line of base64 or base32 ending in "=" padding reads as NAME=..., and the refusal to
+    shred named it: part of a key on stderr. Its "name" is now said by its line alone; a variable's is not."""
+    env = tmp_path / "old.env"
+    env.write_text(f"POLYMARKET_PRIVATE_KEY={WALLET_KEY}\nRPC_URL=https://rpc.example\n{line}\n")
+    plan = from_dotenv(env)
+    said = plan.unimported + [u.describe() for u in plan.unkept]
+    assert "RPC_URL" in said
+    assert not any(name in text for text in said), said
+    assert any("line 3" in text and "may be part of a key" in text for text in said), said

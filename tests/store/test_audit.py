@@ -62,7 +62,7 @@ def test_an_event_never_records_a_secret_the_process_revealed(db: Database, monk
     from orion_cli.core import redact
     from orion_cli.secrets.store import SecretValue
 
-    monkeypatch.setattr(redact, "_REVEALED", set())
+    redact.forget_revealed()  # the conftest forgets them again after the test
     with SecretValue("polymarket_api_passphrase", b"s3cr3t-passphrase") as v:
         v.reveal()
     event = AuditLog(db).record("reconcile.unavailable", {"error": "401: passphrase s3cr3t-passphrase refused"},

@@ -104,7 +104,10 @@ def check_kalshi(
                 v.wipe()
         return [CheckResult(KEY_ID, "skipped", f"kalshi online check skipped: {missing} not set")]
     try:
-        url = base_url or _configured_base_url(settings or _loaded_settings())
+        configured = settings or _loaded_settings()
+        url = base_url or _configured_base_url(configured)
+        if settings is not None and base_url is None:  # the command's own, as a live client is built
+            timeout = float(settings.kalshi.timeout_seconds)
         with key_value, pem_value:
             key_id = key_value.reveal()
             pem = pem_value.reveal_bytes()
@@ -122,8 +125,8 @@ def check_kalshi(
 
 def make_check(
     *, base_url: str | None = None, transport: httpx.AsyncBaseTransport | None = None, timeout: float = 10.0
-) -> Callable[[SecretStore], list[CheckResult]]:
-    """A check bound to a URL/transport (tests, or a CLI that knows ``--config``)."""
+) -> Callable[[SecretStore, Settings | None], list[CheckResult]]:
+    """A check bound to a URL/transport (tests)."""
 
     def run(store: SecretStore, settings: Settings | None = None) -> list[CheckResult]:
         return check_kalshi(store, settings, base_url=base_url, transport=transport, timeout=timeout)

@@ -943,9 +943,8 @@ class KalshiTrading:
             # Fill cost is what the order's outcome_side exposure cost (bid: YES, ask: NO) — an
             # assumption for asks (only bid costs are recorded); _with_fills replaces it with
             # the fills' explicit yes/no prices whenever fills can be read.
-            cost = _dec(obj, "taker_fill_cost_dollars", name, default=ZERO) + _dec(
-                obj, "maker_fill_cost_dollars", name, default=ZERO
-            )
+            # Required by the spec's Order too: read as $0, a missing one understated the average fill price.
+            cost = _dec(obj, "taker_fill_cost_dollars", name) + _dec(obj, "maker_fill_cost_dollars", name)
             own_side = Side.YES if book_side == "bid" else Side.NO
             own = (cost / filled).quantize(Decimal("0.000001"))
             avg = own if own_side is side else ONE - own

@@ -26,7 +26,7 @@ from orion_cli.core.errors import AuthError, OrionError, VenueUnavailable
 from orion_cli.secrets.store import CheckResult, SecretStore, register_online_check
 from orion_cli.venues.http import VenueHttpError
 from orion_cli.venues.polymarket.orders import SignatureType
-from orion_cli.venues.polymarket.signing import ApiCredentials, PrivateKey
+from orion_cli.venues.polymarket.signing import POLYGON_CHAIN_ID, ApiCredentials, PrivateKey
 from orion_cli.venues.polymarket.trading import CLOB_URL, DATA_URL, GEOBLOCK_URL, PolymarketTrading
 from orion_cli.venues.trading import Geoblocked
 
@@ -81,6 +81,7 @@ def online_check(
     clob_url: str = CLOB_URL,
     data_url: str = DATA_URL,
     geoblock_url: str = GEOBLOCK_URL,
+    chain_id: int = POLYGON_CHAIN_ID,
     transport: httpx.AsyncBaseTransport | None = None,
     timeout: float = 10.0,
 ) -> list[CheckResult]:
@@ -112,7 +113,7 @@ def online_check(
     funder = values["polymarket_funder_address"]
     return asyncio.run(
         _run(key, creds, creds_problem, signature_type, funder, clob_url=clob_url, data_url=data_url,
-             geoblock_url=geoblock_url, transport=transport, timeout=timeout)
+             geoblock_url=geoblock_url, chain_id=chain_id, transport=transport, timeout=timeout)
     )
 
 
@@ -132,6 +133,7 @@ async def _run(
     try:
         client = PolymarketTrading(
             placeholder, key, clob_url=http["clob_url"], data_url=http["data_url"], geoblock_url=http["geoblock_url"],
+            chain_id=http["chain_id"],
             funder=funder if signature_type is not SignatureType.EOA else None, signature_type=signature_type,
             transport=http["transport"], timeout=http["timeout"], warn=clock_notes.append,
         )
@@ -184,8 +186,9 @@ def configured_online_check(store: SecretStore, settings: Settings | None = None
         from orion_cli.core.config import load_settings
 
         settings = load_settings()
-    poly = settings.polymarket
-    return online_check(store, clob_url=poly.clob_url, data_url=poly.data_url, geoblock_url=poly.geoblock_url)
+    poly = settings.polymarket  # as a live command's client is built (cli/live_venues.py)
+    return online_check(store, clob_url=poly.clob_url, data_url=poly.data_url, geoblock_url=poly.geoblock_url,
+                        chain_id=poly.chain_id, timeout=float(poly.timeout_seconds))
 
 
 register_online_check("polymarket", configured_online_check)

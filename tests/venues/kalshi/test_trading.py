@@ -790,14 +790,17 @@ def test_the_create_answers_fee_never_understates_what_the_fills_cost(sim: Kalsh
     ("fills__after_taker", ("fills", 0), "fee_cost", "fill"),
     ("orders__get_after_create", ("order",), "taker_fees_dollars", "order"),
     ("orders__get_after_create", ("order",), "maker_fees_dollars", "order"),
+    ("portfolio__orders_list", ("orders", 0), "taker_fill_cost_dollars", "order"),  # an executed order
+    ("portfolio__orders_list", ("orders", 0), "maker_fill_cost_dollars", "order"),
     ("orders__create_v2_taker_ioc", (), "average_fee_paid", "create"),
 ])
 def test_a_missing_fee_field_is_refused_never_read_as_zero(key: rsa.RSAPrivateKey, fixture: str,
                                                            path: tuple[Any, ...], field: str, read: str) -> None:
     """Found in review: the spec's required fee fields (a fill's ``fee_cost``, an order's taker and maker fees,
     the create answer's ``average_fee_paid`` where anything filled) were read as $0 when missing, so a renamed
-    field (as in March 2026) booked fills fee-free, understating cost for the ledger and the loss breaker.
-    The recorded answers parse; without the field, each is refused."""
+    field (as in March 2026) booked fills fee-free, understating cost for the ledger and the loss breaker; so
+    were a filled order's fill costs, understating its average price. The recorded answers parse; without the
+    field, each is refused."""
     from orion_cli.core.errors import DataError
 
     venue = KalshiTrading(KalshiSigner(KEY_ID, key), tier=FREE)
@@ -1171,7 +1174,7 @@ def test_a_sell_of_no_read_back_from_its_order_is_priced_in_no(key: rsa.RSAPriva
     state = venue._from_order({
         "order_id": "ord-1", "client_order_id": "sell-no-1", "book_side": "bid", "status": "executed",
         "ticker": TICKER, "initial_count_fp": "2.00", "fill_count_fp": "2.00", "remaining_count_fp": "0.00",
-        "taker_fill_cost_dollars": "1.2000", "yes_price_dollars": "0.6000",
+        "taker_fill_cost_dollars": "1.2000", "maker_fill_cost_dollars": "0.0000", "yes_price_dollars": "0.6000",
         "taker_fees_dollars": "0.0300", "maker_fees_dollars": "0.0000",
         "created_time": "2026-06-11T12:00:00Z"}, "order")
     asyncio.run(venue.aclose())
