@@ -104,8 +104,7 @@ def check_kalshi(
                 v.wipe()
         return [CheckResult(KEY_ID, "skipped", f"kalshi online check skipped: {missing} not set")]
     try:
-        configured = settings or _loaded_settings()
-        url = base_url or _configured_base_url(configured)
+        url = base_url or _configured_base_url(settings or _loaded_settings())
         if settings is not None and base_url is None:  # the command's own, as a live client is built
             timeout = float(settings.kalshi.timeout_seconds)
         with key_value, pem_value:
