@@ -260,7 +260,9 @@ def flush_alerts(stop: StopFlag, alerts: AlertSink) -> None:
 
 def flush_alerts_then_restore(stop: StopFlag, alerts: AlertSink) -> None:
     """The wait for alerts at exit (at most 5 s), a stop still deferred, then the signals given back
-    (``stop`` installed). `trade`, `trade --watch` and `reconcile` end with it.
+    (``stop`` installed). `halt` and `resume` end with it; `trade`, `trade --watch` and `reconcile`, whose
+    exit code is decided by then, wait with :func:`flush_alerts` and keep their stop
+    (:meth:`StopFlag.hold_until_exit`).
 
     A stop during the wait raised out of it: the undelivered alerts (a drift's, a breaker trip's) were
     never audited, and what the command still had to say (the breaker's "HALTED" line, the execution's

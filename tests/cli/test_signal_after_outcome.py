@@ -119,3 +119,16 @@ def test_a_stop_during_a_reconcile_run_is_written_to_the_metrics_file_as_130(tmp
     assert text != before and "orion_reconcile_exit_code 130\n" in text
     assert "orion_halted 0\n" in text  # the ledger could be read
     assert "orion_reconcile_drifts" not in text and "orion_reconcile_status" not in text  # nothing compared
+
+
+@pytest.mark.parametrize(("point", "sig"), [("exit", signal.SIGTERM), ("exit", signal.SIGINT),
+                                            ("teardown", signal.SIGHUP)])
+def test_a_stop_after_a_watch_printed_its_stopped_record_leaves_that_exit_code(point: str, sig: signal.Signals) -> None:
+    """Found in a black-box run: `trade --watch` gave its signal handlers back after the wait for alerts, so a
+    stop just after its ``stopped`` record (exit_code 0 at --max-trades) ended it 130, or killed it in the
+    interpreter's teardown (143, 129): a supervisor read another exit code than the record's."""
+    code, out, err = _stopped_at(point, sig, "trade", "--watch", "1", "--demo", "--max-trades", "1", "--jsonl")
+    stopped = _records(out)[-1]
+    assert stopped["event"] == "stopped" and stopped["exit_code"] == 0, stopped
+    assert code == 0, err[-3000:]
+    assert "Traceback" not in err and "error:" not in err, err[-3000:]

@@ -993,6 +993,30 @@ def test_a_stopped_watch_ends_with_the_error_record_a_stopped_trade_ends_with(si
                                                         "message": said}, err
 
 
+def test_a_ledger_busy_past_its_timeout_between_trades_ends_the_watch_with_its_stopped_record(
+        isolated_home: Path) -> None:
+    """Found in a black-box run: a write lock held longer than busy_timeout_ms when a round records its scan
+    or the breaker's figures ended the watch exit 3 with no ``stopped`` record, the stream's last line a
+    ``skipped`` event. It now ends as every other stop does: the record, with the error's exit code and reason."""
+    import sqlite3
+
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"],
+              env(ORION__DATABASE__BUSY_TIMEOUT_MS="300"))
+    w.until(lambda r: r.get("event") == "scan")
+    holder = sqlite3.connect(isolated_home / "orion.db", isolation_level=None, timeout=30)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # held until the watch has ended
+        code = w.finish(timeout=60)
+    finally:
+        holder.close()
+    assert code == 3, w.stderr()
+    stopped = w.events[-1]
+    assert stopped["event"] == "stopped" and stopped["exit_code"] == 3, w.events[-3:]
+    assert stopped["reason_code"] == "storage_busy", stopped
+    err = w.stderr()
+    assert json.loads(err.strip().splitlines()[-1])["reason"] == "storage_busy", err
+
+
 def _result_unwound_for_credentials(key: str) -> Any:
     """An execution whose hedge Kalshi refused for orion's credentials (HTTP 401), the first leg sold back."""
     from datetime import UTC, datetime

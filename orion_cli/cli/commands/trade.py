@@ -58,7 +58,7 @@ from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, o
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
 from orion_cli.cli.params import decimal_value, finite, shown_option
-from orion_cli.cli.stopping import StopFlag, flush_alerts, flush_alerts_then_restore, pause_point
+from orion_cli.cli.stopping import StopFlag, flush_alerts, pause_point
 from orion_cli.core.aio import all_or_none
 from orion_cli.core.errors import (
     REJECTED_HINT,
@@ -1767,6 +1767,15 @@ class WatchStop:
     exit_code: int
     reason_code: str | None = None
     hint: str | None = None
+    raised: OrionError | None = None  # failed(): the error the watch ends with, as it was raised
+
+    @classmethod
+    def failed(cls, error: OrionError) -> WatchStop:
+        """An error outside a trade ended the watch (a ledger busy past its timeout, or that cannot be
+        written, where a round records its scan or the breaker's figures): it ends with that error's exit
+        code and reason, after its ``stopped`` record. Found in a black-box run: it ended exit 3 with no
+        ``stopped`` record, the stream's last line a ``skipped`` event."""
+        return cls(error.message, int(error.exit_code), error.reason, error.hint, error)
 
     @classmethod
     def finished(cls, text: str) -> WatchStop:
@@ -1929,8 +1938,17 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     except KeyboardInterrupt:
         if ended.exit_code in (0, int(ExitCode.INTERRUPTED)):  # a safeguard's stop already decided is kept
             ended = WatchStop.interrupted(stop.reason)
+    except OrionError as exc:
+        ended = WatchStop.failed(exc)
     finally:
-        flush_alerts_then_restore(stop, alerts)
+        try:
+            flush_alerts(stop, alerts)
+        finally:
+            # The watch's outcome (its last record and exit code) is decided: a stop from here until the
+            # process exits is only noted, as after a single trade. Given back, a stop just after the
+            # `stopped` record ended the process 130, or killed it (143, 129) in the interpreter's teardown,
+            # where the record said 6 or 0 (found in a black-box run).
+            stop.hold_until_exit(said="the watch has stopped (its exit code is decided)")
     _end_watch(app, ended, trades=trades, rounds=rounds)
 
 
@@ -1963,6 +1981,8 @@ def _end_watch(app: AppContext, ended: WatchStop, *, trades: int, rounds: int) -
            rounds=rounds, exit_code=ended.exit_code, reason_code=ended.reason_code)
     if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
         app.out.warn(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
+    if ended.raised is not None:
+        raise ended.raised
     if ended.exit_code in (int(ExitCode.REFUSED), int(ExitCode.AUTH), int(ExitCode.VENUE_UNAVAILABLE),
                            int(ExitCode.CONFIG)):
         raise ended.error()
