@@ -138,8 +138,11 @@ def _write_whole(stream: IO[str], text: str) -> None:
         stream.flush()
         return
     stream.flush()  # whatever the text layer still holds goes first
+    # A lone surrogate (a byte of the environment or the command line that is not UTF-8, read back into a
+    # record) is written as its escape, \udcf6 (a JSON escape too), never a failed command (found in review).
+    errors = getattr(stream, "errors", None) or "strict"
     view = memoryview(text.encode(getattr(stream, "encoding", None) or "utf-8",
-                                  getattr(stream, "errors", None) or "strict"))
+                                  "backslashreplace" if errors == "strict" else errors))
     while view:
         written = binary.write(view)
         if written is None:  # non-blocking and full: nothing taken; wait a moment and go on

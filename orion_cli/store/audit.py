@@ -109,10 +109,41 @@ def canonical_json(value: Any) -> str:
     try:
         out = orjson.dumps(value, default=_default, option=_FAST_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is one
-        return reference_json(_nan_as_null(value))
+        return reference_json(_nan_as_null(_without_surrogates(value)))
     if _float_spelled_differently(out):
         return reference_json(_nan_as_null(value))
     return out.decode("utf-8")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """``value`` with each lone surrogate in its text (and keys) written as the byte it stands for (``\\xf6``).
+
+    Why: Python reads a byte that is not UTF-8 in the environment or the command line (``LOGNAME=j\xf6rg``,
+    ``orion halt $'bad\xffbyte'``) as a lone surrogate, which no UTF-8 text can hold: the event's hash
+    could not be computed, every append failed (exit 1), and `orion halt` did not halt (found in review)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") \
+                if _escapable(value) else value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_without_surrogates(v) for v in value)
+    return value
+
+
+def _escapable(text: str) -> bool:
+    """Whether every lone surrogate in ``text`` stands for a byte (U+DC80–U+DCFF, as Python decodes one)."""
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _nan_as_null(value: Any) -> Any:
@@ -272,6 +303,10 @@ def _readable(text: str) -> dict[str, Any]:
 def compute_hash(prev_hash: str, seq: int, ts: str, type_: str, mode: str, actor: str, venue: str | None,
                  market: str | None, payload: str) -> str:
     """The chain link. ``actor`` and ``payload`` are the stored canonical JSON texts."""
+    if not (isinstance(actor, str) and isinstance(payload, str)):
+        # Stored as bytes (the column altered by hand, a BLOB): json.loads takes those too, and a payload
+        # cast to a BLOB verified as intact, where `audit tail` said it was altered (found in review).
+        raise TypeError("the actor and the payload are stored as text")
     return _link(prev_hash, seq, ts, type_, mode, json.loads(actor), venue, market, json.loads(payload))
 
 

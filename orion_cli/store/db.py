@@ -712,6 +712,12 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         engine = create_engine(
             resolved,
             pool_pre_ping=True,
+            # READ COMMITTED whatever the database's or role's default says: every write transaction takes its
+            # advisory lock with its first statement, and under REPEATABLE READ (or SERIALIZABLE) that first
+            # statement also fixed the snapshot, before the wait. A writer let in after another then read the
+            # audit chain (and every check) as it was before that one committed: the same seq again, refused by
+            # the primary key, exit 1 (found in review, `ALTER DATABASE … SET default_transaction_isolation`).
+            isolation_level="READ COMMITTED",
             # prepare_threshold=None: psycopg's own automatic statement preparing stays off. Its
             # rollback() answers a rollback with DEALLOCATE ALL once it has prepared anything, which
             # also drops the statements the order path prepares itself (store/prepared.py).

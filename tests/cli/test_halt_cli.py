@@ -173,6 +173,31 @@ def test_a_usage_error_of_halt_status_or_another_command_says_nothing_of_halting
         assert result.exit_code == 2 and "NOT halted" not in result.stderr, (args, result.stderr)
 
 
+def test_a_user_name_or_command_word_that_is_not_utf8_still_halts_and_is_audited(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: Python reads a byte that is not UTF-8 in the environment or the command line
+    (``LOGNAME=j\\xf6rg``, ``orion halt $'bad\\xffbyte'``) as a lone surrogate, no event holding one could be
+    hashed, and `orion halt` exited 1 without halting. The byte is recorded as ``\\xf6``."""
+    from orion_cli.store import audit
+
+    assert run("init").exit_code == 0
+    monkeypatch.setenv("LOGNAME", "j\udcf6rg")  # as os.environ holds the byte 0xf6
+    audit._user_and_host.cache_clear()
+    audit._default_actor_text.cache_clear()
+    try:
+        result = run("halt", "bad\udcffbyte", "outage")
+        assert result.exit_code == 0, result.output
+        assert _halted()["halted"] is True
+        tail = run("--jsonl", "audit", "tail", "--type", "halt")
+        (engaged,) = [json.loads(line) for line in tail.stdout.splitlines()]
+        assert engaged["actor"]["user"] == "j\\xf6rg", engaged
+        verified = run("--json", "audit", "verify")
+        assert verified.exit_code == 0 and json.loads(verified.stdout)["ok"] is True, verified.output
+    finally:
+        audit._user_and_host.cache_clear()
+        audit._default_actor_text.cache_clear()
+
+
 def test_status_with_a_reason_is_a_usage_error(isolated_home: Path) -> None:
     """Found in a black-box run: `halt --status --reason x` dropped the reason silently."""
     assert run("init").exit_code == 0

@@ -206,6 +206,21 @@ def test_verify_detects_any_altered_column(tmp_path: Path, column: str, value: s
         db.dispose()
 
 
+@pytest.mark.parametrize("column", ["payload", "actor"])
+def test_verify_detects_a_text_column_cast_to_bytes(tmp_path: Path, column: str) -> None:
+    """Found in review: json.loads takes bytes, so a payload (or actor) cast to a BLOB by hand verified as
+    intact, where `audit tail` (and the README) say it was altered."""
+    db = open_database(str(tmp_path / "a.db"))
+    try:
+        log = AuditLog(db)
+        _fill(log, 4)
+        _exec(db, f"UPDATE audit_events SET {column} = CAST({column} AS BLOB) WHERE seq = 2")
+        result = log.verify()
+        assert not result.ok and result.first_bad_seq == 2, result
+    finally:
+        db.dispose()
+
+
 def test_verify_detects_a_deleted_row(db: Database) -> None:
     log = AuditLog(db)
     _fill(log, 6)

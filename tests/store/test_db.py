@@ -780,6 +780,36 @@ def test_foreign_postgres_database_is_refused_and_untouched(pg_server) -> None: 
         pg_server.drop_database(url)
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("default", ["repeatable read", "serializable"])
+def test_a_writer_let_in_after_another_sees_its_commit_whatever_the_databases_default_isolation(
+        pg_server, default: str) -> None:  # type: ignore[no-untyped-def]
+    """Found in review: under a database default of REPEATABLE READ the first statement of a write transaction,
+    the one that waits for the writers' lock, also fixed its snapshot. The writer let in after another read
+    the audit chain as it was before that one committed and appended the same seq again: refused by the
+    primary key, exit 1 ("unexpected internal error"). orion's writes run READ COMMITTED whatever the default."""
+    from store.writers import another_writer
+
+    from orion_cli.store.audit import AuditLog
+
+    url = pg_server.create_database("isolation")
+    name = url.rsplit("/", 1)[1]
+    open_database(url).dispose()  # the ledger
+    with pg_server.connect(name) as conn:
+        conn.execute(f"ALTER DATABASE \"{name}\" SET default_transaction_isolation = '{default}'")
+    db = open_database(url)
+    try:
+        with db.write() as conn:
+            assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "read committed"
+        with another_writer(url, lambda conn: AuditLog.append(conn, "test.first", {}), hold_for=0.3):
+            AuditLog(db).record("test.second", {})  # waits for the other writer's commit, then appends after it
+        assert [e.type for e in AuditLog(db).tail(2)] == ["test.first", "test.second"]
+        assert AuditLog(db).verify().ok
+    finally:
+        db.dispose()
+        pg_server.drop_database(url)
+
+
 def test_unreachable_postgres_is_a_clear_storage_error() -> None:
     """Nothing listens on the port: the error says so and does not blame a corrupt file."""
     from pgserver import free_port
