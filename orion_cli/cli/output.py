@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import re
 import select
 import signal
 import sys
@@ -125,6 +126,9 @@ class _interrupt_between_lines:
             self._previous[signum](signum, None)  # default_int_handler raises KeyboardInterrupt here
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _write_whole(stream: IO[str], text: str) -> None:
     """Write all of ``text`` and flush, whatever the stream's buffering.
 
@@ -138,11 +142,15 @@ def _write_whole(stream: IO[str], text: str) -> None:
         stream.flush()
         return
     stream.flush()  # whatever the text layer still holds goes first
-    # A lone surrogate (a byte of the environment or the command line that is not UTF-8, read back into a
-    # record) is written as its escape, \udcf6 (a JSON escape too), never a failed command (found in review).
-    errors = getattr(stream, "errors", None) or "strict"
-    view = memoryview(text.encode(getattr(stream, "encoding", None) or "utf-8",
-                                  "backslashreplace" if errors == "strict" else errors))
+    encoding, errors = getattr(stream, "encoding", None) or "utf-8", getattr(stream, "errors", None) or "strict"
+    try:
+        data = text.encode(encoding, errors)
+    except UnicodeEncodeError:
+        # A lone surrogate (a byte of the environment or a path that is not UTF-8, read into a record) is
+        # written as its escape, \udcf6, which is a JSON escape too; any other character the stream cannot
+        # take still fails as it did (found in review).
+        data = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode(encoding, errors)
+    view = memoryview(data)
     while view:
         written = binary.write(view)
         if written is None:  # non-blocking and full: nothing taken; wait a moment and go on

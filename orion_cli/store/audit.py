@@ -134,6 +134,8 @@ def _without_surrogates(value: Any) -> Any:
         return [_without_surrogates(v) for v in value]
     if isinstance(value, tuple):
         return tuple(_without_surrogates(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return type(value)(_without_surrogates(v) for v in value)
     return value
 
 
@@ -183,9 +185,14 @@ def _iso_utc_cached(ts: datetime) -> str:
 
 
 def default_actor(command: str = "") -> dict[str, Any]:
+    """Who acts: the command's words, the user, the host and the process. A byte that is not UTF-8 in any
+    of them is written as its escape (:func:`_without_surrogates`): the actor is also stored with a halt and
+    printed, and a lone surrogate failed a table on a UTF-8 terminal."""
     user, host = _user_and_host()
-    return {"command": _masked(command or actor_command(sys.argv[1:])), "user": user, "host": host,
-            "pid": os.getpid()}
+    actor: dict[str, Any] = _without_surrogates({"command": _masked(command or actor_command(sys.argv[1:])),
+                                                 "user": user, "host": host})
+    actor["pid"] = os.getpid()
+    return actor
 
 
 @functools.cache

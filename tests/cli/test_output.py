@@ -461,3 +461,21 @@ def test_a_table_asked_for_in_any_case_before_an_unknown_command_writes_no_json(
     result = CliRunner().invoke(app, ["--format", "TABLE", "nosuchcommand"])
     assert result.exit_code == 2 and result.stderr.startswith("error: ")
     assert '"type":"error"' not in result.stderr
+
+
+def test_a_lone_surrogate_is_written_as_its_escape_and_any_other_unencodable_character_still_fails() -> None:
+    """Found in review: a byte of the environment that is not UTF-8, read back into a record, failed the whole
+    command on a strict UTF-8 stdout. It is written as its JSON escape; what the stream's encoding cannot take
+    otherwise fails as before (an escape there would not be JSON)."""
+    import io
+
+    from orion_cli.cli.output import _write_whole
+
+    raw = io.BytesIO()
+    utf8 = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+    _write_whole(utf8, '{"user":"j\udcf6rg"}\n')
+    assert raw.getvalue() == b'{"user":"j\\udcf6rg"}\n'
+    assert json.loads(raw.getvalue()) == {"user": "j\udcf6rg"}
+    ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+    with pytest.raises(UnicodeEncodeError):
+        _write_whole(ascii_out, '{"name":"\u00e9"}\n')

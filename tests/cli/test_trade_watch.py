@@ -1017,6 +1017,23 @@ def test_a_ledger_busy_past_its_timeout_between_trades_ends_the_watch_with_its_s
     assert json.loads(err.strip().splitlines()[-1])["reason"] == "storage_busy", err
 
 
+def test_a_bug_outside_a_trade_ends_the_watch_with_its_stopped_record_and_exit_1(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: only an orion error outside a trade got the ``stopped`` record; anything else (a
+    statement the database refused as the caller's own, a bug) ended the stream without one."""
+    import orion_cli.cli.commands.trade as trade_cmd
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(trade_cmd, "_breaker_stop_at_marks", broken)
+    code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
+    assert code == 1, err
+    stopped = json.loads(out.strip().splitlines()[-1])
+    assert stopped["event"] == "stopped" and (stopped["exit_code"], stopped["reason_code"]) == (1, "internal")
+    assert "unexpected internal error (RuntimeError" in err, err
+
+
 def _result_unwound_for_credentials(key: str) -> Any:
     """An execution whose hedge Kalshi refused for orion's credentials (HTTP 401), the first leg sold back."""
     from datetime import UTC, datetime

@@ -72,6 +72,16 @@ def test_an_event_never_records_a_secret_the_process_revealed(db: Database, monk
     assert AuditLog(db).verify().ok
 
 
+def test_the_default_actor_writes_a_byte_that_is_not_utf8_as_its_escape() -> None:
+    """Found in review: a lone surrogate (a byte of the command line or LOGNAME that is not UTF-8) in the actor
+    failed every append, and, stored with a halt, the table that printed it."""
+    from orion_cli.store.audit import canonical_json, default_actor
+
+    actor = default_actor("halt bad\udcffbyte")
+    assert actor["command"] == "halt bad\\xffbyte"
+    canonical_json(actor).encode("utf-8")  # a text every append can hash
+
+
 def test_default_actor_names_user_host_and_pid(db: Database) -> None:
     event = AuditLog(db).record("test.actor")
     assert {"user", "host", "pid", "command"} <= set(event.actor)

@@ -67,6 +67,7 @@ from orion_cli.core.errors import (
     ExitCode,
     Halted,
     NotFound,
+    OrionError,
     Refused,
     SecretsError,
     StorageError,
@@ -79,7 +80,6 @@ if TYPE_CHECKING:
     from orion_cli.core.alert_sink import AlertSink
     from orion_cli.core.alerts import LowBalanceWatch, Outcome
     from orion_cli.core.config import Settings
-    from orion_cli.core.errors import OrionError
     from orion_cli.core.gate import Authorization
     from orion_cli.core.models import Market, OrderBook, Venue
     from orion_cli.core.opportunity import Leg, Opportunity
@@ -1767,15 +1767,18 @@ class WatchStop:
     exit_code: int
     reason_code: str | None = None
     hint: str | None = None
-    raised: OrionError | None = None  # failed(): the error the watch ends with, as it was raised
+    raised: Exception | None = None  # failed(): the error the watch ends with, as it was raised
 
     @classmethod
-    def failed(cls, error: OrionError) -> WatchStop:
+    def failed(cls, error: Exception) -> WatchStop:
         """An error outside a trade ended the watch (a ledger busy past its timeout, or that cannot be
-        written, where a round records its scan or the breaker's figures): it ends with that error's exit
-        code and reason, after its ``stopped`` record. Found in a black-box run: it ended exit 3 with no
-        ``stopped`` record, the stream's last line a ``skipped`` event."""
-        return cls(error.message, int(error.exit_code), error.reason, error.hint, error)
+        written, where a round records its scan or the breaker's figures; or a bug: exit 1, ``internal``):
+        it ends with that error's exit code and reason, after its ``stopped`` record. Found in a black-box
+        run: it ended exit 3 with no ``stopped`` record, the stream's last line a ``skipped`` event."""
+        if isinstance(error, OrionError):
+            return cls(error.message, int(error.exit_code), error.reason, error.hint, error)
+        return cls(f"unexpected internal error ({type(error).__name__})", int(ExitCode.ERROR), "internal",
+                   None, error)
 
     @classmethod
     def finished(cls, text: str) -> WatchStop:
@@ -1876,7 +1879,7 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     alerts = alert_sink(app, secrets, auth.mode, watch=True, undelivered=lambda o: say_undelivered(app, o))
     low_balance = LowBalanceWatch(settings, alerts, app.db(), auth.mode)
     switch = KillSwitch(app.db(), sentinel_file=settings.halt.sentinel_file, mode=auth.mode)
-    stop = StopFlag(app.out)
+    stop = StopFlag(app.out, during="the watch")
     stop.install()
     trades = 0
     rounds = 0
@@ -1938,7 +1941,11 @@ def _watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int 
     except KeyboardInterrupt:
         if ended.exit_code in (0, int(ExitCode.INTERRUPTED)):  # a safeguard's stop already decided is kept
             ended = WatchStop.interrupted(stop.reason)
-    except OrionError as exc:
+    except Exception as exc:  # the error boundary reports it (exit 1 for a bug) once the record is out
+        # Not the output's own failure (stdout refused: no record can follow), nor a command-line exit.
+        if isinstance(exc, (OSError, typer.Exit, typer.Abort)) or any(
+                c.__name__ == "ClickException" for c in type(exc).__mro__):
+            raise
         ended = WatchStop.failed(exc)
     finally:
         try:
