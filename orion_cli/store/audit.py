@@ -118,8 +118,8 @@ def canonical_json(value: Any) -> str:
 def _without_surrogates(value: Any) -> Any:
     """``value`` with each lone surrogate in its text (and keys) written as the byte it stands for (``\\xf6``).
 
-    Why: Python reads a byte that is not UTF-8 in the environment or the command line (``LOGNAME=j\xf6rg``,
-    ``orion halt $'bad\xffbyte'``) as a lone surrogate, which no UTF-8 text can hold: the event's hash
+    Why: Python reads a byte that is not UTF-8 in the environment or the command line (``LOGNAME=j\\xf6rg``,
+    ``orion halt $'bad\\xffbyte'``) as a lone surrogate, which no UTF-8 text can hold: the event's hash
     could not be computed, every append failed (exit 1), and `orion halt` did not halt (found in review)."""
     if isinstance(value, str):
         try:
