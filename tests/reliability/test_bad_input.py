@@ -21,6 +21,7 @@ Exit 1 (internal error) is a failure here: an unexpected internal error on bad i
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import math
@@ -182,6 +183,8 @@ def _template_home() -> Path:
     """An ORION_HOME with a migrated ledger, built once per process and copied per example."""
     if "home" not in _TEMPLATE:
         base = Path(tempfile.mkdtemp(prefix="orion-fuzz-template-"))
+        # Removed when the process ends: every run of the suite left one per worker in the temp dir.
+        atexit.register(shutil.rmtree, base, True)
         home = base / "home"
         home.mkdir()
         # The ledger alone, as the first command leaves it (no config file: some cases write one).
