@@ -94,9 +94,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     from orion_cli.cli.stopping import release_held
 
     release_held()
-    # The secrets a command in this process revealed, which every later output scrubs (core.redact): a
+    # The secrets a command in this process revealed, which every later output scrubs (core.revealed): a
     # command process's own, forgotten here as the process would end.
-    from orion_cli.core.redact import forget_revealed
+    from orion_cli.core.revealed import forget_revealed
 
     forget_revealed()
 

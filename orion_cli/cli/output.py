@@ -30,7 +30,7 @@ from orion_cli.cli.streams import discard, write_failed
 from orion_cli.core.command_line import with_global_options
 from orion_cli.core.logs import file_record
 from orion_cli.core.money import fixed_str
-from orion_cli.core.redact import scrub_revealed, scrub_revealed_in
+from orion_cli.core.revealed import scrub_revealed, scrub_revealed_in
 from orion_cli.core.terminal import C1_AND_BIDI, one_line, terminal_safe
 
 FORMATS = ("auto", "table", "json", "jsonl")
@@ -236,7 +236,7 @@ class Output:
     def _data(self, value: Any) -> Any:
         """A record's text values as :meth:`commands` says them (a drift's detail, an execution's
         message): a JSON field says what the stderr line does. No secret the process revealed is
-        repeated in one (core.redact.scrub_revealed_in)."""
+        repeated in one (core.revealed.scrub_revealed_in)."""
         value = scrub_revealed_in(value)
         if not self.command_options or not self.commands_in_data:
             return value

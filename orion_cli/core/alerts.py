@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from orion_cli.core.alert_sink import AlertSink, NullAlertSink
 from orion_cli.core.errors import OrionError
-from orion_cli.core.redact import scrub_revealed, scrub_revealed_in
+from orion_cli.core.revealed import scrub_revealed, scrub_revealed_in
 
 if TYPE_CHECKING:
     import httpx
@@ -376,7 +376,7 @@ class WebhookAlertSink:
 
     def emit(self, kind: str, message: str, payload: Mapping[str, Any] | None = None) -> None:
         try:
-            message = scrub_revealed(message)  # a venue's words may quote a secret back (core.redact)
+            message = scrub_revealed(message)  # a venue's words may quote a secret back (core.revealed)
             body = render(self.format, kind, message, scrub_revealed_in(payload), ts=datetime.now(UTC),
                           host=self._host, chat_id=self._chat_id, mode=self.mode)
             item = _Alert(kind, message, body, str((payload or {}).get("venue") or ""),

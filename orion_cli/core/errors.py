@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from orion_cli.core.redact import scrub_revealed
+from orion_cli.core.revealed import scrub_revealed
 
 
 class ExitCode(IntEnum):
@@ -35,7 +35,7 @@ class OrionError(Exception):
     def __init__(self, message: str, *, hint: str | None = None, reason: str | None = None) -> None:
         # Never a secret the process revealed (a venue's words quoting the request's headers back): an
         # error's text is printed, audited, and stored (an order's reason, an execution's result, a
-        # halt's reason) where a later command, which revealed nothing, prints it again (core.redact).
+        # halt's reason) where a later command, which revealed nothing, prints it again (core.revealed).
         message = scrub_revealed(message)
         hint = scrub_revealed(hint) if hint else hint
         super().__init__(message)

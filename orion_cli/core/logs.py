@@ -18,7 +18,7 @@ from typing import Any
 
 from orion_cli.core.command_line import with_global_options
 from orion_cli.core.paths import make_private_dirs
-from orion_cli.core.redact import scrub_revealed
+from orion_cli.core.revealed import scrub_revealed
 from orion_cli.core.terminal import one_line, terminal_safe
 
 _CONFIGURED = False
@@ -43,7 +43,7 @@ class _SafeFormatter(logging.Formatter):
         return with_global_options(super().formatMessage(record), _command_options).replace("\n", "\\n")
 
     def format(self, record: logging.LogRecord) -> str:
-        # No secret the process revealed, whatever quoted it (a venue's error text: core.redact).
+        # No secret the process revealed, whatever quoted it (a venue's error text: core.revealed).
         return terminal_safe(scrub_revealed(super().format(record)))
 
 

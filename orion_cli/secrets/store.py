@@ -43,7 +43,7 @@ from orion_cli.core.errors import (
     StorageError,
     UsageError,
 )
-from orion_cli.core.redact import note_revealed
+from orion_cli.core.revealed import note_revealed
 from orion_cli.secrets.names import CATALOGUE, check_name, normalise, same_value, unknown_credential
 from orion_cli.secrets.unlock import MIN_NEW_PASSWORD_LENGTH, MasterPassword, resolve_master_password
 from orion_cli.secrets.vault import DEFAULT_KDF, DerivedKey, Entry, KdfParams, Vault, derive_key
@@ -105,7 +105,7 @@ class SecretValue:
         return value
 
     def _noted(self, text: str) -> None:
-        """Output scrubs a revealed secret (core.redact.note_revealed); a public identifier (an address) is
+        """Output scrubs a revealed secret (core.revealed.note_revealed); a public identifier (an address) is
         shown as it is."""
         spec = CATALOGUE.get(self._name)
         if spec is None or spec.sensitive:

@@ -31,7 +31,8 @@ from sqlalchemy import Connection, func, select
 
 from orion_cli.core.command_line import actor_command
 from orion_cli.core.errors import StorageError
-from orion_cli.core.redact import mask_url, scrub_revealed_in
+from orion_cli.core.redact import mask_url
+from orion_cli.core.revealed import scrub_revealed_in
 from orion_cli.store.audit_head import HEAD_KEY, get_head, parse_head, set_head
 from orion_cli.store.db import Database
 from orion_cli.store.prepared import Prepared, defer, defer_many

@@ -29,7 +29,7 @@ from tenacity import (
 
 from orion_cli.core.errors import REJECTED_HINT, AuthError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.money import loads_exact
-from orion_cli.core.redact import scrub_revealed
+from orion_cli.core.revealed import scrub_revealed
 
 __all__ = [
     "DEFAULT_USER_AGENT",

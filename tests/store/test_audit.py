@@ -59,10 +59,10 @@ def test_append_links_each_event_to_the_previous(db: Database) -> None:
 def test_an_event_never_records_a_secret_the_process_revealed(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """A venue's words quoted into an event (a failed alert's, a reconcile's unavailable venue) may quote a
     credential back; what the store revealed is stored scrubbed, and the chain verifies over what is stored."""
-    from orion_cli.core import redact
+    from orion_cli.core import revealed
     from orion_cli.secrets.store import SecretValue
 
-    redact.forget_revealed()  # the conftest forgets them again after the test
+    revealed.forget_revealed()  # the conftest forgets them again after the test
     with SecretValue("polymarket_api_passphrase", b"s3cr3t-passphrase") as v:
         v.reveal()
     event = AuditLog(db).record("reconcile.unavailable", {"error": "401: passphrase s3cr3t-passphrase refused"},

@@ -98,13 +98,13 @@ def test_an_answer_that_quotes_the_request_headers_is_shown_without_the_revealed
         sim: PolymarketSim, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: the venue's error text is quoted in the result, so a proxy or endpoint that echoes the
     request headers (POLY_API_KEY, POLY_PASSPHRASE) put the credentials on stderr, in the JSON error and in
-    the table. Every secret the process revealed is scrubbed from what it prints (core.redact)."""
+    the table. Every secret the process revealed is scrubbed from what it prints (core.revealed)."""
     import io
 
     from orion_cli.cli.output import Output
-    from orion_cli.core import redact
+    from orion_cli.core import revealed
 
-    redact.forget_revealed()  # the conftest forgets them again after the test
+    revealed.forget_revealed()  # the conftest forgets them again after the test
     store, values = stored(sim)
     echoed = (f"Unauthorized: POLY_API_KEY={values['polymarket_api_key']} "
               f"POLY_PASSPHRASE={values['polymarket_api_passphrase']}")
