@@ -1325,14 +1325,13 @@ def _unattended(ctx: _Context, row: Row[Any]) -> str | None:
     period, or its execution's key held (a trade or a resume drives it). Past that, drift: its execution
     resumed by its key looks it up again and finishes it; an execution that has ended cannot, and the
     order is to be checked at the venue. An order of no execution (the paper venue's) stays pending."""
-    from orion_cli.execution.keylock import driven
     from orion_cli.execution.state import UNFINISHED, resume_advice
     from orion_cli.risk.halt import KillSwitch
 
     key = row.execution_id
-    age = ctx.now - _parse_ts(row.updated_at)
-    if not key or age < ctx.grace or driven(ctx.db, key):
+    if not key or _in_hand(ctx, row):
         return None
+    age = ctx.now - _parse_ts(row.updated_at)
     with ctx.db.read() as conn:
         ex = conn.execute(select(executions.c.opportunity_id, executions.c.mode, executions.c.status,
                                  executions.c.plan, executions.c.result)
