@@ -151,7 +151,7 @@ def _build(settings: Settings, venue: Venue, values: dict[str, SecretValue],
                                        values["kalshi_private_key"].reveal_bytes())
         tier = RateTier("configured", k.read_tokens_per_second, k.read_tokens_per_second,
                         k.write_tokens_per_second, k.write_tokens_per_second)
-        return KalshiTrading(signer, base_url=k.demo_base_url if k.environment == "demo" else k.prod_base_url,
+        return KalshiTrading(signer, base_url=k.base_url,
                              tier=tier, timeout=float(k.timeout_seconds), max_concurrency=k.max_concurrency)
 
     from orion_cli.venues.polymarket.orders import SignatureType

@@ -177,6 +177,11 @@ class KalshiConfig:
     max_concurrency: int = opt(8, "concurrent requests", min=1, max=64)
     timeout_seconds: Decimal = opt(D("10"), "per-request timeout", unit="s", min=D("0.5"), max=D(120))
 
+    @property
+    def base_url(self) -> str:
+        """The REST base URL of the configured exchange (``environment``)."""
+        return self.demo_base_url if self.environment == "demo" else self.prod_base_url
+
 
 @dataclass(frozen=True)
 class PolymarketConfig:

@@ -131,8 +131,7 @@ class LiveSource:
 
     @property
     def kalshi_url(self) -> str:
-        k = self.settings.kalshi
-        return k.demo_base_url if k.environment == "demo" else k.prod_base_url
+        return self.settings.kalshi.base_url
 
     def enabled(self, venues: Sequence[Venue]) -> tuple[Venue, ...]:
         from orion_cli.core.config import enabled_venues

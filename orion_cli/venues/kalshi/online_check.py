@@ -41,8 +41,7 @@ def _loaded_settings() -> Settings:
 
 
 def _configured_base_url(settings: Settings) -> str:
-    k = settings.kalshi
-    return k.demo_base_url if k.environment == "demo" else k.prod_base_url
+    return settings.kalshi.base_url
 
 
 def _run(coro_factory: Callable[[], Coroutine[Any, Any, CheckResult]]) -> CheckResult:
