@@ -1,6 +1,6 @@
 """A new ledger built at the current schema in one transaction, instead of by replaying every migration.
 
-Why: replaying the migrations into an empty database took about 47 ms of the first command on every new
+Why: replaying the migrations into an empty database took 41–49 ms of the first command on every new
 ledger (Alembic loads each script; on SQLite the batch operations of 0010 and 0013 rebuild tables that
 are still empty). ``tables.py`` declares the schema the migrations build, so a new ledger is that
 metadata created, the rows the migrations seed, and Alembic's version row at HEAD. The two are held
