@@ -270,9 +270,11 @@ def _x(value: Decimal) -> str:
 # -- planning -------------------------------------------------------------------------------------
 
 
-def _refused_as_invalid(verdict: Verdict) -> bool:
-    """The checks already refused the plan by INVALID_ORDER (a size of 0 fails it on every leg)."""
-    return any(c.name == "INVALID_ORDER" and not c.passed for c in verdict.checks)
+def _refused_as_invalid(verdict: Verdict, *, leg: int | None = None) -> bool:
+    """The checks already refused the plan by INVALID_ORDER (a size of 0 fails it on every leg); with
+    ``leg``, on that leg (a leg's failed preparation is its own finding unless its check said it)."""
+    return any(c.name == "INVALID_ORDER" and not c.passed and (leg is None or c.leg == leg)
+               for c in verdict.checks)
 
 
 def build_plan(opportunity: Opportunity, fresh: Mapping[tuple[Venue, str], tuple[Market, OrderBook]], *,
@@ -746,20 +748,26 @@ class Executor:
         # This execution's own salt, committed with it: no other execution (another ledger, a copy of
         # this one) derives the same ids from the same key.
         salt = new_id_nonce()
-        try:
-            prepared = {
-                tag: self._venue(spec.venue).prepare(spec.request(
-                    coid=client_order_id(plan.key, tag, salt=salt), action=Action.BUY, size=plan.size,
-                    limit=spec.limit_price, tif=tif))
-                for tag, spec in zip(("l1", "l2"), pair, strict=True)
-            } if plan.size > 0 and pair is not None else {}
-            prepare_problem = ""
-        except OrderRejected as exc:
-            # Refused by the client's own check while preparing: no venue saw it, so not "rejected".
-            prepared, prepare_problem = {}, (f"the {exc.venue.value} order would be refused ({exc.code}), found "
-                                             f"before sending: {exc.detail}")
-        except DataError as exc:
-            prepared, prepare_problem = {}, str(exc)
+        prepared: dict[str, PreparedOrder] = {}
+        prepare_problem = ""
+        # The leg whose preparation failed: its venue's finding, counted for that venue's leg only
+        # (`report --venue`), and not said twice when the leg's own INVALID_ORDER check found it too.
+        problem_leg: int | None = None
+        if plan.size > 0 and pair is not None:
+            for tag, spec in zip(("l1", "l2"), pair, strict=True):
+                try:
+                    prepared[tag] = self._venue(spec.venue).prepare(spec.request(
+                        coid=client_order_id(plan.key, tag, salt=salt), action=Action.BUY, size=plan.size,
+                        limit=spec.limit_price, tif=tif))
+                except OrderRejected as exc:
+                    # Refused by the client's own check while preparing: no venue saw it, so not "rejected".
+                    prepare_problem = (f"the {exc.venue.value} order would be refused ({exc.code}), found "
+                                       f"before sending: {exc.detail}")
+                except DataError as exc:
+                    prepare_problem = str(exc)
+                if prepare_problem:
+                    prepared, problem_leg = {}, spec.index
+                    break
         evaluate = self._evaluate or _default_evaluate()
         if ctx is not None and ctx.clock is None:
             # Judged at the time the writers' lock is held, not at ctx.now (taken before the wait for it).
@@ -776,10 +784,13 @@ class Executor:
             if basket is not None:
                 if verdict.passed:  # INVALID_ORDER says so; an evaluate without it must not send either
                     verdict = Verdict((*verdict.checks, CheckResult("INVALID_ORDER", False, basket)))
-            elif prepare_problem or (not prepared and not _refused_as_invalid(verdict)):
+            elif prepare_problem and not _refused_as_invalid(verdict, leg=problem_leg):
+                verdict = Verdict((*verdict.checks, CheckResult("INVALID_ORDER", False, prepare_problem,
+                                                                leg=problem_leg)))
+            elif not prepare_problem and not prepared and not _refused_as_invalid(verdict):
                 # A size of 0 is INVALID_ORDER's own finding on each leg: not said a third time here.
                 verdict = Verdict((*verdict.checks, CheckResult(
-                    "INVALID_ORDER", False, prepare_problem or "size is zero on the fresh books")))
+                    "INVALID_ORDER", False, "size is zero on the fresh books")))
             if not verdict.passed:
                 rejected = verdict.rejected_record(plan.key, plan.opportunity_id,
                                                    [leg.venue.value for leg in plan.legs])

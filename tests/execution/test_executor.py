@@ -43,7 +43,7 @@ from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, OrderBook, Side, Venue
 from orion_cli.execution import executor as executor_mod
 from orion_cli.execution.executor import CRASH_STEPS, Executor, leg_order, venues_resume_may_send_to
-from orion_cli.execution.plan import TradePlan
+from orion_cli.execution.plan import CheckResult, TradePlan, Verdict
 from orion_cli.execution.state import ADJUST_PREFIX, ExecStatus
 from orion_cli.risk.checks import PipelineContext
 from orion_cli.risk.halt import KillSwitch
@@ -404,7 +404,6 @@ def test_a_cross_venue_refusal_records_each_legs_venue(db: Database) -> None:
     `orion report --venue polymarket` counted a check that failed on the Kalshi leg. The event now
     records each leg's venue, and the report counts a leg's check for that venue only."""
     from orion_cli.core.report import build_report
-    from orion_cli.execution.plan import CheckResult, Verdict
 
     def kalshi_leg_only(conn: Any, plan: TradePlan, ctx: Any) -> Verdict:
         return Verdict((CheckResult("MARKET_EXPOSURE", False, "kalshi leg over its limit", leg=0),))
@@ -594,6 +593,50 @@ def test_a_hedge_retry_the_venue_refuses_to_prepare_goes_to_the_unwind(db: Datab
     assert "refused before sending" in res.detail["retries"][0]["skipped"]
     assert Ledger(db, "paper").order(coid_of(db, plan.key, "l2a1")) is None
     assert not KillSwitch(db).status().halted and AuditLog(db).verify().ok
+
+
+def _refusing_to_prepare(venue: Venue) -> type[FakeVenue]:
+    class Refusing(FakeVenue):
+        def prepare(self, request: OrderRequest) -> PreparedOrder:
+            if self.venue is venue:
+                raise OrderRejected(self.venue, "INVALID_ORDER", "scripted: refused before sending")
+            return super().prepare(request)
+
+    return Refusing
+
+
+@pytest.mark.parametrize("venue", list(Venue))
+def test_a_leg_refused_while_preparing_is_that_legs_finding(db: Database, venue: Venue) -> None:
+    """Found by a black-box review: the client's refusal of one leg's order was recorded with no leg, as
+    a whole plan's finding, so `report --venue` counted a Polymarket-only refusal for Kalshi too."""
+    x = Exchange()
+    venues = {v: _refusing_to_prepare(venue)(v, x) for v in Venue}
+    plan = make_plan()
+    res = run(executor(db, venues).execute(plan, None))
+    assert res.status == "refused" and x.payloads == {}
+    invalid = [c for c in res.verdict.checks if c.name == "INVALID_ORDER" and not c.passed]
+    assert len(invalid) == 1 and "found before sending" in invalid[0].detail, invalid
+    leg = invalid[0].leg
+    assert leg is not None and plan.legs[leg].venue is venue
+    (rejected,) = [p for t, p in events(db) if t == "risk.rejected"]
+    assert [c["leg"] for c in rejected["checks"] if c["name"] == "INVALID_ORDER" and not c["passed"]] == [leg]
+
+
+def test_a_leg_refused_by_its_check_and_while_preparing_is_said_once(db: Database) -> None:
+    """The leg's own INVALID_ORDER check and the client's preparation found the same order invalid (a
+    Polymarket buy under $1): the refusal said it twice, the second time as no leg's."""
+    plan = make_plan()
+    poly = next(i for i, leg in enumerate(plan.legs) if leg.venue is Venue.POLYMARKET)
+
+    def invalid_poly_leg(conn: Any, plan: TradePlan, ctx: Any) -> Verdict:
+        return Verdict((CheckResult("INVALID_ORDER", False, "below the $1 minimum", leg=poly),))
+
+    x = Exchange()
+    venues = {v: _refusing_to_prepare(Venue.POLYMARKET)(v, x) for v in Venue}
+    res = run(executor(db, venues, evaluate=invalid_poly_leg).execute(plan, None))
+    assert res.status == "refused" and x.payloads == {}
+    assert [(c.name, c.leg, c.detail) for c in res.verdict.checks if not c.passed] == [
+        ("INVALID_ORDER", poly, "below the $1 minimum")]
 
 
 async def _kalshi_book_up_a_little(venue: Venue, market_id: str) -> Any:
