@@ -20,6 +20,29 @@ def interactive() -> bool:
 
 
 def _ask(question: Any) -> Any:
+    if _in_event_loop():
+        # prompt_toolkit runs its own event loop (asyncio.run), which cannot start inside a running one:
+        # a vault unlocked while a live venue is built inside a coroutine (the live banner's balances, a
+        # watch round) crashed with exit 1 before the prompt. The question is asked from a thread of its
+        # own instead; the loop waits for the answer, as it would for any synchronous prompt.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="orion-prompt") as pool:
+            return pool.submit(_answer, question).result()
+    return _answer(question)
+
+
+def _in_event_loop() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _answer(question: Any) -> Any:
     try:
         answer = question.unsafe_ask()
     except EOFError:  # Ctrl-D

@@ -318,6 +318,32 @@ def test_live_trade_fills_both_legs_once_and_the_ledger_matches_the_venues(world
 
 
 @ONE_BACKEND
+@pytest.mark.parametrize("how", ["phrase", "flags"])
+def test_a_live_trade_on_a_terminal_unlocks_the_vault_by_the_typed_password(world: World, how: str) -> None:
+    """Found by a black-box review: with no master password in the environment, a live trade on a terminal
+    crashed with exit 1 ("asyncio.run() cannot be called from a running event loop") when the banner's
+    balances unlocked the vault: the password prompt was asked inside the event loop reading them, so the
+    typed phrase could never be reached. On the terminal, it asks for the password, then the phrase."""
+    from pty_session import run_on_pty
+
+    env = {k: v for k, v in world.env.items() if k != "ORION_MASTER_PASSWORD_FILE"}
+    password = world.secrets["master password"]
+    argv = [*ORION_ARGV, "--db", world.db_url, "trade", OP_ID, "--live", "--confirm", "--idempotency-key", how]
+    answers = [("Master password", password)]
+    if how == "phrase":
+        answers.append(("to trade with real money:", "CONFIRM LIVE TRADING"))
+    else:
+        argv.append("--authorize-live")
+    code, shown = run_on_pty(argv, answers, env, timeout=TIMEOUT)
+    world.assert_no_secret(shown)
+    assert code == 0, shown[-3000:]
+    assert shown.count("<answered>") == len(answers), shown[-3000:]  # each asked once
+    assert f"LIVE trading authorized ({'typed' if how == 'phrase' else 'flag'})" in shown
+    assert "kalshi balance: available $" in shown  # the banner read the balances with the unlocked vault
+    assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+
+
+@ONE_BACKEND
 def test_two_ledgers_trading_one_account_with_one_key_each_send_and_book_their_own_orders(
         world: World, tmp_path: Path) -> None:
     """Found by a black-box run: ledger A traded under `--idempotency-key nightly-1`, then ledger B (another
