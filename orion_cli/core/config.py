@@ -592,6 +592,21 @@ SCHEME_TYPO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 LIBPQ_CONNINFO = re.compile(r"\s*[A-Za-z_]+\s*=")
 
 
+def _anything_at(path: Path) -> bool:
+    """Whether anything may be at ``path``: False only when the system says nothing is there.
+
+    Why not ``os.path.lexists``: it says False too when a directory on the way cannot be searched, and a
+    user config in a directory orion may not enter was skipped for the defaults, every limit and the
+    sentinel file in it unseen. Such a path is read, and so refused saying why."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def sqlite_file(url: str) -> tuple[str, str, str] | None:
     """A database URL or path that names a SQLite file, split as (before the path, the path, after it);
     None for anything else (empty, PostgreSQL, in-memory SQLite, text ``store.db`` refuses)."""
@@ -1029,7 +1044,7 @@ def load_settings(
         user_file = user_config_file()
         # Anything at the path but nothing at all is read (and so refused if it is a directory, a device, a
         # FIFO or a dangling link): skipping it ran every command on the defaults, the limits in it unseen.
-        if os.path.lexists(user_file):
+        if _anything_at(user_file):
             layer(user_file, str(user_file), f"user config {user_file}")
 
     explicit = config_file

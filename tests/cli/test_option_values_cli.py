@@ -312,3 +312,42 @@ def test_halt_engages_whatever_the_output_options_say(ledger: Path, args: list[s
 def test_another_command_still_refuses_contradicting_output_options(ledger: Path) -> None:
     result = run("--json", "audit", "verify", "--format", "table")
     assert result.exit_code == 2 and "contradicts --json" in result.stderr, result.output
+
+
+# -- a user config orion cannot reach ------------------------------------------------------------------
+
+
+def test_a_user_config_in_a_directory_orion_cannot_search_is_refused_not_skipped(
+        isolated_home: Path, tmp_path: Path) -> None:
+    """Found by a black-box review: `os.path.lexists` says False when a directory on the way cannot be
+    searched, so a config there was skipped for the defaults (exit 0): its limits and sentinel file unseen,
+    `halt --status` "not halted" beside a sentinel file that existed. Read, it is refused (exit 3)."""
+    import os
+    import subprocess
+    import sys
+
+    from unprivileged import as_user
+
+    prefix = as_user()
+    config_dir = tmp_path / "xdg_config_home" / "orion"
+    config_dir.mkdir(parents=True)
+    sentinel = tmp_path / "STOP"
+    sentinel.touch()
+    (config_dir / "config.toml").write_text(f'[limits]\norder_notional = "5"\n[halt]\nsentinel_file = "{sentinel}"\n')
+    env = {k: v for k, v in os.environ.items() if k != "ORION_HOME"}
+
+    def orion(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*prefix, sys.executable, "-m", "orion_cli", *args], env=env, capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+    shown = orion("--json", "config", "show")  # readable: the file's limit
+    assert shown.returncode == 0, shown.stderr
+    assert {r["key"]: r["value"] for r in json.loads(shown.stdout)}["limits.order_notional"] == "5"
+    config_dir.chmod(0)
+    try:
+        for args in (("config", "show"), ("halt", "--status")):
+            done = orion("--json", *args)
+            assert done.returncode == 3, (args, done.stdout, done.stderr)
+            assert done.stdout == "" and "Permission denied" in done.stderr, done.stderr
+    finally:
+        config_dir.chmod(0o700)

@@ -21,27 +21,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from unprivileged import as_user
 
 from orion_cli.core.errors import StorageError
 from orion_cli.store.db import HEAD_REVISION, open_database
 
-NO_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
-
-
-def _as_user() -> list[str]:
-    """The prefix that runs a command without root's permission override (none when not root)."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root, and setpriv(1) is missing to drop root's permission override")
-    probe = subprocess.run([*NO_OVERRIDE, "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"setpriv cannot drop capabilities here: {probe.stderr.strip()[:200]}")
-    return NO_OVERRIDE
-
 
 def orion(*args: str, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*(_as_user() if prefix is None else prefix), sys.executable, "-m", "orion_cli", *args],
+    return subprocess.run([*(as_user() if prefix is None else prefix), sys.executable, "-m", "orion_cli", *args],
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
