@@ -43,6 +43,8 @@ from orion_cli.core.plain_text import shown_text
 from orion_cli.matching import equivalence as eq
 from orion_cli.matching.equivalence import MatchCandidate
 
+# What a change is made inside, given the pair it adds or removes (see :func:`add_pair`).
+AroundWrite = Callable[["CuratedPair"], contextlib.AbstractContextManager[object]]
 MAX_PAIRS_BYTES = 16 * MiB  # some 80,000 pairs: far beyond any curated list
 _KEYS = frozenset({"kalshi", "polymarket", "inverted", "note", "added_at"})
 _LINE_COL = re.compile(r"at line (\d+), column (\d+)")
@@ -500,7 +502,7 @@ def _check_directory(path: Path, configured: bool) -> None:
 
 
 def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | None = None,
-             before_write: Callable[[], object] | None = None, configured: bool = False) -> CuratedPair:
+             around_write: AroundWrite | None = None, configured: bool = False) -> CuratedPair:
     """Append a pair (stamped with ``added_at`` now if absent); a Kalshi market already paired, a
     Polymarket market already paired with the same polarity, or an id that cannot name a market, is
     refused. The very same pair raises :class:`AlreadyCurated`.
@@ -514,8 +516,10 @@ def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | N
     pair is then stored with the condition id, so the rule above holds whichever id names the market
     (`orion pairs add` always passes one). Without it a token id is compared as typed.
 
-    ``before_write`` is called once the pair is certain to be added, just before the file is written
-    (`orion pairs` opens the ledger the change is audited in there: a refused pair creates none).
+    ``around_write(pair)`` is entered once the pair is certain to be added, and the file is written inside
+    it: `orion pairs` opens the ledger there (a refused pair creates none) and appends the change's audit
+    event in a transaction it commits after the write. A write that fails rolls the event back, and no
+    process killed after the write leaves the change unaudited for the seconds a separate transaction took.
 
     ``configured``: the path is matching.pairs_file's; the file may be missing (this creates it), its
     directory may not (:func:`_check_directory`). A link to nothing is refused either way.
@@ -545,9 +549,8 @@ def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | N
         if pair.added_at is None:
             now = datetime.now(UTC).replace(microsecond=0)
             pair = CuratedPair(pair.kalshi, pair.polymarket, pair.inverted, pair.note, now)
-        if before_write is not None:
-            before_write()
-        _save_edit(path, _appended(text, pair), [*pairs, pair])
+        with around_write(pair) if around_write is not None else contextlib.nullcontext():
+            _save_edit(path, _appended(text, pair), [*pairs, pair])
     return pair
 
 
@@ -578,14 +581,14 @@ def _id_kind(market_id: str) -> str:
 
 
 def remove_pair(path: Path, kalshi: str, polymarket: str | None = None, *,
-                before_write: Callable[[], object] | None = None, configured: bool = False) -> CuratedPair:
+                around_write: AroundWrite | None = None, configured: bool = False) -> CuratedPair:
     """Remove the pair of ``kalshi`` (and ``polymarket`` if given); :class:`NotFound` if there is none.
 
     ``polymarket`` is compared with the id the file holds. A pair added by YES token id holds its
     market's condition id (:func:`add_pair`), and which market a token belongs to takes market data to
     tell; so a token given for a pair held by condition id (or the other way round) is refused with a
     :class:`UsageError` naming the id to give, rather than "no curated pair" for a pair that is there.
-    ``before_write`` and ``configured`` as for :func:`load_pairs` and :func:`add_pair`.
+    ``around_write`` (given the pair removed) and ``configured`` as for :func:`add_pair`.
     """
     kalshi = canonical_kalshi(kalshi)
     polymarket = canonical_polymarket(polymarket) if polymarket is not None else None
@@ -597,12 +600,11 @@ def remove_pair(path: Path, kalshi: str, polymarket: str | None = None, *,
         pairs = parse_pairs(text, path)
         i = _removal(path, pairs, kalshi, polymarket)  # again: another process may have changed it
         rest = pairs[:i] + pairs[i + 1 :]
-        if before_write is not None:
-            before_write()
-        if len(_entry_lines(text)) == len(pairs):
-            _save_edit(path, _cut(text, i), rest)
-        else:
-            save_pairs(path, rest)
+        with around_write(pairs[i]) if around_write is not None else contextlib.nullcontext():
+            if len(_entry_lines(text)) == len(pairs):
+                _save_edit(path, _cut(text, i), rest)
+            else:
+                save_pairs(path, rest)
         return pairs[i]
 
 

@@ -8,6 +8,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from typer.testing import CliRunner
@@ -79,6 +80,28 @@ def test_add_then_list_and_audit() -> None:
     assert all(e.mode == "paper" for e in events)
     code, out, _ = invoke("pairs", "list", "--format", "table")
     assert code == 0 and LAL_K in out and "Lakers = 2nd outcome" in out
+
+
+@pytest.mark.parametrize("change", [("add", BRIA_K, BRIA_P), ("remove", LAL_K)], ids=["add", "remove"])
+def test_a_change_whose_audit_event_cannot_be_recorded_leaves_the_pairs_file_as_it_was(
+        change: tuple[str, ...]) -> None:
+    """Found by a crash review: the pairs file was written first and the audit event recorded after, in a
+    transaction of its own; a process killed (or a ledger failing) in between left a change to what the
+    scan trades that the audit log never named. The file is now written inside the event's transaction."""
+    from orion_cli.core.errors import StorageError
+    from orion_cli.store import audit as audit_mod
+
+    assert invoke("pairs", "add", LAL_K, LAL_P)[0] == 0
+    before = default_pairs_file().read_bytes()
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise StorageError("the ledger failed (test)")
+
+    with mock.patch.object(audit_mod.AuditLog, "append", staticmethod(failing)):
+        code, out, err = invoke("pairs", *change)
+    assert code != 0 and out == "", (code, err)
+    assert default_pairs_file().read_bytes() == before
+    assert [e.payload["kalshi"] for e in audit("pairs.added", "pairs.removed")] == [LAL_K]
 
 
 def test_add_duplicate_kalshi_ticker_exit_2_and_changes_nothing() -> None:

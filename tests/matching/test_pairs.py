@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -250,37 +253,59 @@ def test_remove_by_the_other_kind_of_id_than_the_file_holds_names_the_one_to_giv
     assert remove_pair(path, LAL.kalshi, LAL.polymarket) == LAL
 
 
-def test_before_write_is_called_for_a_change_that_goes_ahead_only_and_before_it(tmp_path: Path) -> None:
+def test_around_write_is_entered_for_a_change_that_goes_ahead_only_and_the_write_is_inside_it(
+        tmp_path: Path) -> None:
     """`orion pairs` creates a missing ledger there: a refused change (a bad id, a pair in the way, the
-    same pair again, no such pair) must not call it, and one that goes ahead calls it before the file
-    is written (found by black-box testing: a refused `pairs add` created a ledger at a mistyped path)."""
+    same pair again, no such pair) must not enter it (found by black-box testing: a refused `pairs add`
+    created a ledger at a mistyped path). One that goes ahead is written inside it, so the audit event
+    appended there is committed after the write (found by a crash review: a process killed between the
+    write and the event's own transaction left the change unaudited), and a failed write leaves it."""
     path = tmp_path / "pairs.toml"
     save_pairs(path, [LAL])
     before = path.read_bytes()
-    called: list[bytes] = []  # the file as it was when it was called
+    seen: list[tuple[CuratedPair, bytes, bytes, str]] = []  # the pair, the file on entering and on leaving, how
 
-    def note() -> None:
-        called.append(path.read_bytes())
+    @contextlib.contextmanager
+    def note(pair: CuratedPair) -> Iterator[None]:
+        entered = path.read_bytes()
+        try:
+            yield
+        except BaseException as exc:
+            seen.append((pair, entered, path.read_bytes(), type(exc).__name__))
+            raise
+        seen.append((pair, entered, path.read_bytes(), "ok"))
 
-    for refused in (lambda: add_pair(path, CuratedPair("KXFOO-1", "0xabc"), before_write=note),
-                    lambda: add_pair(path, CuratedPair(LAL.kalshi, "0x" + "11" * 32), before_write=note),
-                    lambda: add_pair(path, LAL, before_write=note),
-                    lambda: remove_pair(path, "KXNOPE-1", before_write=note)):
+    for refused in (lambda: add_pair(path, CuratedPair("KXFOO-1", "0xabc"), around_write=note),
+                    lambda: add_pair(path, CuratedPair(LAL.kalshi, "0x" + "11" * 32), around_write=note),
+                    lambda: add_pair(path, LAL, around_write=note),
+                    lambda: remove_pair(path, "KXNOPE-1", around_write=note)):
         with pytest.raises((UsageError, NotFound)):  # AlreadyCurated is a UsageError
             refused()
-    assert called == []
+    assert seen == []
 
-    def refuse() -> None:
+    @contextlib.contextmanager
+    def refuse(pair: CuratedPair) -> Iterator[None]:
         raise ConfigError("the ledger cannot be created")
+        yield
 
-    for change in (lambda: add_pair(path, CuratedPair(MIL.kalshi, MIL.polymarket), before_write=refuse),
-                   lambda: remove_pair(path, LAL.kalshi, before_write=refuse)):
+    for change in (lambda: add_pair(path, CuratedPair(MIL.kalshi, MIL.polymarket), around_write=refuse),
+                   lambda: remove_pair(path, LAL.kalshi, around_write=refuse)):
         with pytest.raises(ConfigError, match="cannot be created"):
             change()
         assert path.read_bytes() == before
-    add_pair(path, CuratedPair(MIL.kalshi, MIL.polymarket), before_write=note)
-    remove_pair(path, LAL.kalshi, before_write=note)
-    assert len(called) == 2 and called[0] == before and called[1] != before
+    added = add_pair(path, CuratedPair(MIL.kalshi, MIL.polymarket), around_write=note)
+    after_add = path.read_bytes()
+    removed = remove_pair(path, LAL.kalshi, around_write=note)
+    assert seen == [(added, before, after_add, "ok"), (removed, after_add, path.read_bytes(), "ok")]
+    assert added.added_at is not None and removed == LAL and after_add != before
+
+    # A write that fails is seen failing inside it (where the event is rolled back), the file as it was.
+    seen.clear()
+    with mock.patch("orion_cli.matching.pairs.replace_file", side_effect=OSError(28, "No space left on device")):
+        with pytest.raises(ConfigError):
+            add_pair(path, CuratedPair(LAL.kalshi, LAL.polymarket), around_write=note)
+    assert [(p.kalshi, how) for p, _, _, how in seen] == [(LAL.kalshi, "ConfigError")]
+    assert path.read_bytes() == seen[0][1]
 
 
 def test_a_refused_change_leaves_no_file_behind(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,6 +27,25 @@ PAIR_COLUMNS = [
     Column("note", "note"),
     Column("added_at", "added"),
 ]
+
+
+if TYPE_CHECKING:
+    from orion_cli.matching.pairs import AroundWrite, CuratedPair
+
+
+def _audited(app_ctx: AppContext, kind: str) -> AroundWrite:
+    """The pairs file is changed inside the transaction that audits the change, committed after it: the
+    file is what the scan trades, so no change to it may go unaudited (a process killed between the
+    write and a transaction of the event's own left a pair tradable that the audit log never named)."""
+    from orion_cli.store.audit import AuditLog
+
+    @contextmanager
+    def around(pair: CuratedPair) -> Iterator[None]:
+        with app_ctx.db().write() as conn:  # the ledger opened (or created) only for a change going ahead
+            AuditLog.append(conn, kind, pair.to_record(), mode=app_ctx.mode())
+            yield
+
+    return around
 
 
 @app.command("list")
@@ -120,7 +140,6 @@ def add_command(
     """
     from orion_cli.core.errors import UsageError
     from orion_cli.matching.pairs import AlreadyCurated, CuratedPair, add_pair, canonical_polymarket
-    from orion_cli.store.audit import AuditLog
 
     app_ctx = get_app(ctx)
     if not kalshi.strip() or not polymarket.strip():
@@ -135,12 +154,11 @@ def add_command(
     try:
         pair = add_pair(pairs_path(app_ctx), CuratedPair(kalshi.strip(), typed, inverted, note),
                         look_up=_token_look_up(app_ctx, snapshot, demo, kalshi.strip(), inverted),
-                        before_write=app_ctx.db, configured=pairs_configured(app_ctx))
+                        around_write=_audited(app_ctx, "pairs.added"), configured=pairs_configured(app_ctx))
     except AlreadyCurated as same:  # a provisioning script run twice: nothing to do, nothing wrong
         app_ctx.out.info(f"{same.message}; nothing changed")
         app_ctx.out.record(same.pair.to_record(), PAIR_COLUMNS)
         return
-    AuditLog(app_ctx.db()).record("pairs.added", pair.to_record(), mode=app_ctx.mode())
     by_token = "" if pair.polymarket == canonical_polymarket(typed) else f" (the market of YES token {typed})"
     app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}{by_token}{' (inverted)' if inverted else ''}")
     app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
@@ -159,13 +177,11 @@ def remove_command(
     Example:  orion pairs remove KXUPONLY-01-BRIA
     """
     from orion_cli.matching.pairs import remove_pair
-    from orion_cli.store.audit import AuditLog
 
     app_ctx = get_app(ctx)
     app_ctx.db_if_exists()  # before the write, as in `pairs add` (a missing ledger: created by the write only)
     pair = remove_pair(pairs_path(app_ctx), kalshi.strip(), polymarket.strip() if polymarket else None,
-                       before_write=app_ctx.db, configured=pairs_configured(app_ctx))
-    AuditLog(app_ctx.db()).record("pairs.removed", pair.to_record(), mode=app_ctx.mode())
+                       around_write=_audited(app_ctx, "pairs.removed"), configured=pairs_configured(app_ctx))
     app_ctx.out.success(f"removed {pair.kalshi} ↔ {pair.polymarket}")
     app_ctx.out.record(pair.to_record(), PAIR_COLUMNS)
 
@@ -206,7 +222,6 @@ def suggest_command(
         load_pairs,
     )
     from orion_cli.matching.pipeline import match_markets
-    from orion_cli.store.audit import AuditLog
 
     app_ctx = get_app(ctx)
     settings = app_ctx.settings()
@@ -269,10 +284,9 @@ def suggest_command(
         try:
             pair = add_pair(pairs_path(app_ctx), CuratedPair(
                 match.kalshi_id, match.polymarket_id, match.inverted,
-                f"accepted from suggest (confidence {match.confidence:.2f})"), before_write=app_ctx.db,
-                configured=pairs_configured(app_ctx))
+                f"accepted from suggest (confidence {match.confidence:.2f})"),
+                around_write=_audited(app_ctx, "pairs.added"), configured=pairs_configured(app_ctx))
         except AlreadyCurated as same:
             app_ctx.out.info(f"{same.message}; nothing changed")
             continue
-        AuditLog(app_ctx.db()).record("pairs.added", pair.to_record(), mode=app_ctx.mode())
         app_ctx.out.success(f"curated {pair.kalshi} ↔ {pair.polymarket}")
