@@ -1366,6 +1366,7 @@ def test_halt_cancel_open_halts_first_then_cancels_every_resting_order(world: Wo
     assert code == 0, err
     (document,) = json_documents(out)  # --json: one document, the halt with what it cancelled
     assert (document["type"], document["halted"], document["cancels"]) == ("halt", True, [])
+    assert document["not_listed"] == []  # every venue listed its resting orders: none rest
 
 
 @ONE_BACKEND
@@ -1512,6 +1513,12 @@ def test_halt_cancel_open_with_venues_answering_without_their_order_lists_exits_
     assert code == 5, err
     (document,) = json_documents(out)
     assert (document["halted"], document["cancels"]) == (True, [])
+    # Found by a black-box review: under the table, "no resting orders" (and the document nothing more), where
+    # nothing was listed. It says so now.
+    assert document["not_listed"] == ["kalshi", "polymarket"]
+    again, table, said = world.run("--format", "table", "halt", "--cancel-open", "--live")
+    assert again == 5 and "no resting orders" not in table + said, said
+    assert "resting orders not listed on kalshi, polymarket: none cancelled there" in " ".join(said.split())
     error = json.loads(err.strip().splitlines()[-1])
     assert error["reason"] == "venue_unavailable", error
     message = error["message"]

@@ -339,14 +339,17 @@ def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Dat
         raise ConfigError(f"halted, but --cancel-open needs a valid configuration: {settings.problems[0]}",
                           hint=f"fix the configuration, then run `{cancel_again(mode)}` again",
                           reason="config_invalid")
-    cancels, problems, credentials = _cancel_open(app, mode)
+    cancels, problems, credentials, unlisted = _cancel_open(app, mode)
     outcomes = [o for r in cancels for o in r.outcomes]
     records = [o.to_record() for o in outcomes]
-    if app.out.format == "json":  # one document: the halt, with what was cancelled
-        app.out.record({**st.to_record(), "cancels": records}, HALT_COLUMNS)
+    if app.out.format == "json":  # one document: the halt, with what was cancelled and where nothing was listed
+        app.out.record({**st.to_record(), "cancels": records, "not_listed": unlisted}, HALT_COLUMNS)
     else:
         app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
-        app.out.records(records, CANCEL_COLUMNS, title=f"resting orders ({mode})", empty="no resting orders")
+        # A venue that listed nothing is not one with nothing resting (what stderr says may be redirected).
+        empty = (f"resting orders not listed on {', '.join(unlisted)}: none cancelled there (see the error)"
+                 if unlisted else "no resting orders")
+        app.out.records(records, CANCEL_COLUMNS, title=f"resting orders ({mode})", empty=empty)
     done, finished = sum(o.cancelled for o in outcomes), sum(o.finished_first for o in outcomes)
     if done or finished:
         app.out.success(f"{done} resting order(s) cancelled" + (f"; {finished} finished before the cancel "
@@ -471,9 +474,10 @@ def _unrecorded_hint(settings: Settings, exc: ConfigError) -> str:
     return f"{own}; {advice}" if exc.reason == "storage_missing" else f"{advice}; {own}"
 
 
-def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[str], tuple[str, str | None] | None]:
-    """Cancel on each enabled venue of ``mode``: (per-venue results, problems, and when credentials were the
-    only problem, the reason and hint of the first)."""
+def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[str], tuple[str, str | None] | None,
+                                                     list[str]]:
+    """Cancel on each enabled venue of ``mode``: (per-venue results, problems, when credentials were the only
+    problem the reason and hint of the first, and the venues whose resting orders could not be listed)."""
     from orion_cli.cli.commands.market_data import run
     from orion_cli.cli.live_venues import LazyStore, aclose_venues, live_venues, venues_wanted
     from orion_cli.core.cancel_open import cancel_open_orders
@@ -485,6 +489,7 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
     venues: dict[Venue, TradingVenue] = {}
     # (what, reason, hint) of each venue whose credentials could not be read
     missing: list[tuple[str, str, str | None]] = []
+    unlisted: list[str] = []
     with LazyStore(app) as secrets:
         if mode == "live":
             wanted = venues_wanted(settings, None)
@@ -495,11 +500,13 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
                 except SecretsError as exc:
                     if exc.reason not in VAULT_PROBLEMS:
                         missing.append((f"{venue.value}: {exc.message}", exc.reason, exc.hint))
+                        unlisted.append(venue.value)
                         continue
                     # The vault itself: the same for every venue left, so it is said once and not
                     # unlocked (or asked for) again.
                     missing.append((f"{', '.join(v.value for v in wanted[i:])}: {exc.message}", exc.reason,
                                     exc.hint))
+                    unlisted += [v.value for v in wanted[i:]]
                     break
             if venues:
                 app.out.banner(f"LIVE: cancelling the resting orders on {', '.join(v.value for v in venues)}.")
@@ -529,7 +536,8 @@ def _cancel_open(app: AppContext, mode: str) -> tuple[list[VenueCancels], list[s
     problems += [f"{o.venue.value}: order {o.order.venue_order_id}: {o.error}" for r in results for o in r.outcomes
                  if o.failed]
     credentials = (missing[0][1], missing[0][2]) if missing and not problems else None
-    return results, [what for what, _, _ in missing] + problems, credentials
+    unlisted += [r.venue.value for r in results if r.unreachable]
+    return results, [what for what, _, _ in missing] + problems, credentials, unlisted
 
 
 def resume_command(
