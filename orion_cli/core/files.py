@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 MiB = 1024**2
@@ -25,6 +27,9 @@ GiB = 1024**3
 _CHUNK = 1024 * 1024
 NOT_REGULAR = "not a regular file (a device, FIFO or socket)"
 NOT_FILE_OR_PIPE = "neither a regular file nor a pipe (a device or socket)"
+# A write's temp file lives for one fsync; one this old beside its target was left by a write killed
+# before its rename (and no other process is still writing it).
+STALE_TEMP_SECONDS = 600.0
 
 
 class FileRefused(Exception):
@@ -148,7 +153,35 @@ def link_target(path: Path) -> Path:
     return target
 
 
-def replace_file(path: Path, data: bytes, *, mode: int | None = None) -> Path:
+def temp_beside(target: Path) -> tuple[int, Path]:
+    """A new 0600 temp file beside ``target`` (fd, path), named as :func:`remove_stale_temps` finds it."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    return fd, Path(name)
+
+
+def remove_stale_temps(target: Path, *, older_than: float = STALE_TEMP_SECONDS) -> None:
+    """Remove the temp files beside ``target`` that writes of it killed before their rename left.
+
+    Why: a write killed by SIGKILL or a power cut cannot remove its own temp file, and no later write did.
+    A vault's held every secret, still readable with the password a rotate had retired and with a key a
+    remove had taken out. ``older_than``: a younger one may be another process's write in progress (0 for
+    a caller holding a lock every writer of ``target`` takes). A file that cannot be removed is left."""
+    named = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.tmp")
+    now = time.time()
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return
+    for entry in entries:
+        if named.fullmatch(entry.name):
+            with contextlib.suppress(OSError):
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= older_than:
+                    Path(entry.path).unlink()
+
+
+def replace_file(path: Path, data: bytes, *, mode: int | None = None,
+                 stale_after: float = STALE_TEMP_SECONDS) -> Path:
     """Replace the content of the file at ``path`` atomically: a temp file beside it, fsync, rename over it,
     fsync the directory; the old content survives any crash. Returns the file written.
 
@@ -160,7 +193,8 @@ def replace_file(path: Path, data: bytes, *, mode: int | None = None) -> Path:
 
     The new file gets ``mode`` if given, else the replaced file's mode (0600 for a new one), and, where this
     process may set them, the replaced file's owner and group: root rewriting a service user's file must
-    not leave it unreadable to that user. The parent directory must exist.
+    not leave it unreadable to that user. The parent directory must exist. Once it is written, the temp files
+    of writes of it killed before their rename, ``stale_after`` seconds old, are removed (:func:`remove_stale_temps`).
     """
     target = link_target(path)
     try:
@@ -172,8 +206,7 @@ def replace_file(path: Path, data: bytes, *, mode: int | None = None) -> Path:
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise FileRefused(NOT_REGULAR)
     directory = target.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)  # mode 0600
-    tmp = Path(tmp_name)
+    fd, tmp = temp_beside(target)
     try:
         with os.fdopen(fd, "wb") as fh:
             if st is not None and os.name != "nt":
@@ -196,4 +229,5 @@ def replace_file(path: Path, data: bytes, *, mode: int | None = None) -> Path:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
+    remove_stale_temps(target, older_than=stale_after)
     return target

@@ -548,9 +548,13 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a 0600 temp file, fsync and rename; the old file survives any crash.
 
     A symbolic link at ``path`` is written through, the file it names replaced (a link to nothing is
-    refused): :func:`orion_cli.core.files.replace_file`. The file is 0600 whatever it was."""
+    refused): :func:`orion_cli.core.files.replace_file`. The file is 0600 whatever it was.
+
+    Called under the vault's writer lock (:meth:`Vault.locked`), which every writer of it holds: any temp
+    file beside it then is a killed write's, holding the secrets as they were, under the password then,
+    and is removed whatever its age."""
     make_private_dirs(path.parent)
-    replace_file(path, data, mode=0o600)
+    replace_file(path, data, mode=0o600, stale_after=0)
 
 
 def default_vault_path() -> Path:

@@ -19,7 +19,6 @@ import math
 import os
 import re
 import stat
-import tempfile
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from orion_cli.core.errors import DataError, NotFound, UsageError, VenueUnavailable
-from orion_cli.core.files import FileRefused, GiB, read_regular_file
+from orion_cli.core.files import FileRefused, GiB, read_regular_file, remove_stale_temps, temp_beside
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, TickStructure, Venue
 from orion_cli.core.money import fixed_str, loads_exact
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressFn, guess_venue
@@ -298,16 +297,17 @@ def write_capture(capture: Capture, path: Path, *, indent: int | None = None) ->
     if path.name.endswith(".gz"):
         data = gzip.compress(data, compresslevel=9, mtime=0)
     directory = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = temp_beside(directory / path.name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        Path(tmp).replace(path)
+        tmp.replace(path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    remove_stale_temps(directory / path.name)  # a killed recording's, up to a whole snapshot each
     return len(data)
 
 

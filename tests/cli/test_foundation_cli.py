@@ -408,11 +408,39 @@ def test_init_on_a_foreign_database_exits_3_and_leaves_it(isolated_home: Path) -
 
 
 def test_init_refuses_when_the_config_path_is_a_directory(isolated_home: Path) -> None:
+    """A configuration error (exit 3), as `config show` says of the same path (found by a black-box review:
+    init said exit 6, "refused", the code of a safeguard)."""
     (isolated_home / "config.toml").mkdir()
-    result = run("init")
-    assert result.exit_code == 6
-    assert "not a file" in result.stderr
-    assert (isolated_home / "config.toml").is_dir()
+    for args in (("init",), ("init", "--force")):
+        result = run("--json", *args)
+        assert result.exit_code == 3, result.output
+        assert error_record(result)["reason"] == "config" and "is a directory" in result.stderr
+        assert "mv " in result.stderr
+        assert (isolated_home / "config.toml").is_dir()
+
+
+def test_init_force_that_cannot_write_the_config_leaves_no_backup(isolated_home: Path) -> None:
+    """Found by a crash review: on a full disk `init --force` failed (exit 3), the config as it was, but left
+    `config.toml.<time>.bak` beside it, the backup of a change that was not made."""
+    from unittest import mock
+
+    from orion_cli.core import files
+
+    cfg = isolated_home / "config.toml"
+    assert run("init").exit_code == 0
+    cfg.write_text('[limits]\norder_notional = "42"\n')
+    real = files.replace_file
+
+    def full_disk(path: Path, data: bytes, **kwargs: Any) -> Path:
+        if path.name == "config.toml":
+            raise OSError(28, "No space left on device")
+        return real(path, data, **kwargs)
+
+    with mock.patch.object(files, "replace_file", full_disk):
+        result = run("--json", "init", "--force")
+    assert result.exit_code == 3 and "No space left" in result.stderr, result.output
+    assert cfg.read_text() == '[limits]\norder_notional = "42"\n'
+    assert sorted(p.name for p in isolated_home.glob("config.toml.*")) == []
 
 
 def test_init_writes_through_a_linked_config_and_refuses_a_link_to_nothing(isolated_home: Path,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from orion_cli.core.files import (
+    STALE_TEMP_SECONDS,
     DanglingLink,
     FileRefused,
     GiB,
@@ -209,3 +210,27 @@ def test_replace_file_never_replaces_what_is_not_a_regular_file(tmp_path: Path) 
         replace_file(tmp_path, b"x")
     assert os.path.exists("/dev/null") and not Path("/dev/null").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "pairs.toml"]
+
+
+def test_replace_file_removes_the_temp_files_killed_writes_left_once_they_are_stale(tmp_path: Path) -> None:
+    """Found by a crash review: a write killed before its rename left `.pairs.toml.x4kvrkb8.tmp` (and a
+    vault's, snapshots' up to 2 GiB) beside the file for good. The next write removes those old enough that
+    no write in progress can own them; another file's temp files, and anything else, are left."""
+    target = tmp_path / "pairs.toml"
+    target.write_text("old\n")
+    stale, young = tmp_path / ".pairs.toml.x4kvrkb8.tmp", tmp_path / ".pairs.toml.abcd_123.tmp"
+    others = [tmp_path / ".other.toml.x4kvrkb8.tmp", tmp_path / ".pairs.toml.x4kvrkb8.tmp.keep",
+              tmp_path / ".pairs.toml.long-name.tmp", tmp_path / "pairs.toml.20261125T030333Z.bak"]
+    for p in (stale, young, *others):
+        p.write_text("left by a killed write\n")
+    old = os.stat(stale).st_mtime - STALE_TEMP_SECONDS - 1
+    os.utime(stale, (old, old))
+    for p in others:
+        os.utime(p, (old, old))
+    replace_file(target, b"new\n")
+    assert target.read_text() == "new\n"
+    assert not stale.exists() and young.exists() and all(p.exists() for p in others)
+    replace_file(target, b"newer\n", stale_after=0)  # a caller holding every writer's lock
+    assert not young.exists() and all(p.exists() for p in others)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith((".", "pairs"))) == sorted(
+        [target.name, *(p.name for p in others)])

@@ -471,3 +471,22 @@ def test_entries_and_derived_keys_never_show_their_bytes() -> None:
     material = bytes(key._enc) + bytes(key._mac)
     for shown in (repr(key), str(key)):
         assert material.hex()[:16] not in shown and base64.b64encode(material)[:16].decode() not in shown
+
+
+@pytest.mark.parametrize("change", ["remove", "rotate"])
+def test_a_vault_copy_a_killed_write_left_is_gone_after_the_next_change(tmp_path: Path, change: str) -> None:
+    """Found by a crash review: `secrets encrypt` killed before its rename left `.vault.json.<random>.tmp`, a
+    whole vault under the password then; after `secrets remove` and `secrets rotate` it still held the removed
+    key, readable with the retired password. A write under the vault's lock removes every such file."""
+    path = tmp_path / "vault.json"
+    store = _store(path)
+    store.set_many({"polymarket_private_key": WALLET_KEY, "custom_note": "kept"})
+    left = tmp_path / ".vault.json.sdeudgjn.tmp"
+    left.write_bytes(path.read_bytes())  # what the killed write had written: a vault, moments old
+    left.chmod(0o600)
+    if change == "remove":
+        store.remove("polymarket_private_key")
+    else:
+        assert store.rotate("a new master password for this test")
+    assert not left.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []

@@ -73,6 +73,22 @@ def test_demo_round_trip(tmp_path: Path) -> None:
     assert read_capture(path).synthesised == cap.synthesised
 
 
+def test_a_recording_removes_the_temp_file_a_killed_recording_left(tmp_path: Path) -> None:
+    """Found by a crash review: `snapshot record --out F` killed before its rename left `.F.<random>.tmp`,
+    up to a whole recording, beside F for good. The next recording of F removes it once it is stale."""
+    import os
+
+    from orion_cli.core.files import STALE_TEMP_SECONDS
+
+    path = tmp_path / "s.json.gz"
+    left = tmp_path / ".s.json.gz.fcd_k34u.tmp"
+    left.write_bytes(b"\x1f\x8b half a recording")
+    old = os.stat(left).st_mtime - STALE_TEMP_SECONDS - 1
+    os.utime(left, (old, old))
+    write_capture(read_capture(demo_path()), path)
+    assert path.exists() and not left.exists()
+
+
 def test_decimals_are_written_digit_for_digit() -> None:
     value = {"p": Decimal("0.1000000000000000055511151231257827"), "n": [Decimal("1E-7"), 5, True, None]}
     text = dumps_exact(value)

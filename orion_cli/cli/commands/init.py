@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +21,7 @@ def init_command(
     Example:  orion init && orion halt --status
     """
     from orion_cli.core.config import render_example
-    from orion_cli.core.errors import Refused
+    from orion_cli.core.errors import ConfigError
     from orion_cli.core.paths import user_config_file
     from orion_cli.store.audit import AuditLog
 
@@ -31,17 +32,27 @@ def init_command(
     previous: bytes | None = None
     backup: Path | None = None
     if path.exists() and not path.is_file():
-        raise Refused(f"{path} exists and is not a file")
+        # A configuration problem (exit 3), as every other command says of the same path.
+        raise ConfigError(f"{path}: is {'a directory' if path.is_dir() else 'not a regular file'}, not a config "
+                          "file; nothing was written",
+                          hint=f"move it away (mv {shlex.quote(str(path))} {shlex.quote(str(path) + '.d')}) and "
+                               "run `orion init` again", reason="config")
     if path.exists() and not force:
         out.info(f"config file already exists: {path} (use --force to overwrite)")
     else:
         previous = _read_existing(path)
         example = render_example().encode("utf-8")
-        if previous is not None and previous != example:
-            # The operator's edits are not ours to lose: --force overwrites, it does not destroy.
-            backup = _backup_path(path)
-            _atomic_write(backup, previous)
-        _atomic_write(path, example)
+        try:
+            if previous is not None and previous != example:
+                # The operator's edits are not ours to lose: --force overwrites, it does not destroy.
+                backup = _backup_path(path)
+                _atomic_write(backup, previous)
+            _atomic_write(path, example)
+        except BaseException:
+            # The config as it was, and no backup of a change that was not made (a full disk).
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+            raise
         wrote = True
     try:
         settings = app.settings()
