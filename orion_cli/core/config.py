@@ -859,6 +859,16 @@ def _env_layer(environ: Mapping[str, str], problem: _Problems) -> dict[str, tupl
         parts = name[len(ENV_PREFIX):].lower().split("__") if prefixed else []
         dotted = ".".join(parts)
         if len(parts) == 2 and dotted in _spec_map():
+            if not value.strip():
+                # What an unset shell variable gives (`ORION__DATABASE__URL=$LEDGER`, $LEDGER unset): taken as
+                # a value, it replaced the file's ledger, sentinel file or trading windows with none.
+                problem(ConfigError(f"{name} is set but empty: it would replace {dotted} with nothing, and orion "
+                                    "will not guess what an empty one meant (an unset shell variable?)",
+                                    hint=f"unset it (`unset {name}`) to keep the config file's value or the "
+                                         "default, or set it to a value", reason="config_invalid"), dotted)
+                clashed.add(dotted)  # lenient: not taken, nor another spelling's value
+                layer.pop(dotted, None)
+                continue
             # Names are case-sensitive but the section and key are not: ORION__LIMITS__ORDER_NOTIONAL and
             # ORION__limits__order_notional set one key, and the one later in the environment won, silently.
             earlier = layer.get(dotted)

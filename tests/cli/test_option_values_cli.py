@@ -188,6 +188,36 @@ def test_the_kill_switch_still_engages_on_a_named_ledger_under_an_empty_variable
         assert run("--db", str(ledger), "resume", "--yes").exit_code == 0
 
 
+@pytest.mark.parametrize("value", ["", " "])
+@pytest.mark.parametrize("name", ["ORION__DATABASE__URL", "ORION__HALT__SENTINEL_FILE",
+                                  "ORION__TRADING__TRADING_WINDOWS", "ORION__LIMITS__ORDER_NOTIONAL",
+                                  "ORION__halt__sentinel_file"])
+def test_an_empty_setting_variable_is_refused_not_taken_for_nothing(ledger: Path, tmp_path: Path, name: str,
+                                                                     value: str) -> None:
+    """Found by a black-box review: `ORION__DATABASE__URL=$LEDGER` with $LEDGER unset ran on the default ledger
+    (`halt --status`: not halted, exit 0, beside the halted one the file named), an empty
+    ORION__HALT__SENTINEL_FILE dropped the file's sentinel file, and an empty windows variable meant "always
+    open". Set but empty is a configuration error (exit 3) naming the variable, for every key."""
+    sentinel = tmp_path / "STOP"
+    sentinel.touch()
+    config = tmp_path / "c.toml"
+    config.write_text(f'[database]\nurl = "{ledger}"\n[halt]\nsentinel_file = "{sentinel}"\n'
+                      '[trading]\ntrading_windows = ["13:30-14:00"]\n')
+    kill_switch_key = name.upper().startswith(("ORION__DATABASE__", "ORION__HALT__"))
+    for args in (("config", "show"), ("trade", "abcdefgh", "--demo"), ("halt", "--status")):
+        result = run("--config", str(config), "--json", *args, env={name: value})
+        if args[0] == "halt" and not kill_switch_key:
+            # The kill switch does not depend on it: shown (halted by the file's sentinel), with the warning.
+            assert result.exit_code == 0 and json.loads(result.stdout)["halted"] is True, result.output
+            assert f"{name} is set but empty" in result.stderr
+            continue
+        assert result.exit_code == 3, (args, result.output)
+        record = error_record(result)
+        assert record["reason"] == "config_invalid" and f"{name} is set but empty" in record["message"]
+        assert f"unset {name}" in result.stderr and result.stdout == ""
+    assert run("--config", str(config), "halt", "--status").exit_code == 0  # unset: the file's values
+
+
 def test_an_empty_master_password_file_variable_is_refused_not_skipped(ledger: Path) -> None:
     """Taken for unset, ORION_MASTER_PASSWORD (or the keyring) unlocked instead."""
     from orion_cli.core.errors import ConfigError

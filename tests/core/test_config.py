@@ -564,17 +564,19 @@ def test_a_relative_pairs_vault_or_log_file_is_a_config_error_with_a_hint(key: s
     assert str(f) in info.value.message
 
 
-@pytest.mark.parametrize("key", ["matching.pairs_file", "secrets.vault_path", "logging.file"])
+@pytest.mark.parametrize("key", ["matching.pairs_file", "secrets.vault_path", "logging.file", "halt.sentinel_file"])
 @pytest.mark.parametrize("value", ["", "/srv/orion/x.toml", "~/x.toml"])
-def test_an_absolute_or_home_pairs_vault_or_log_file_is_accepted(key: str, value: str) -> None:
+def test_an_absolute_or_home_pairs_vault_log_or_sentinel_file_is_accepted(key: str, value: str,
+                                                                          tmp_path: Path) -> None:
+    """From the environment, or from a file, where "" says "none" (a variable set but empty is refused:
+    test_an_empty_setting_variable_is_refused_not_taken_for_nothing)."""
     section, _, leaf = key.partition(".")
-    settings = load_settings(environ={"ORION__" + key.upper().replace(".", "__"): value})
-    assert getattr(getattr(settings, section), leaf) == value
-
-
-@pytest.mark.parametrize("value", ["", "/srv/orion/trading.stop", "~/trading.stop"])
-def test_an_absolute_or_home_sentinel_file_is_accepted(value: str) -> None:
-    assert load_settings(environ={"ORION__HALT__SENTINEL_FILE": value}).halt.sentinel_file == value
+    if value:
+        settings = load_settings(environ={"ORION__" + key.upper().replace(".", "__"): value})
+        assert getattr(getattr(settings, section), leaf) == value
+    config = tmp_path / "c.toml"
+    config.write_text(f'[{section}]\n{leaf} = "{value}"\n')
+    assert getattr(getattr(load_settings(config_file=config, environ={}), section), leaf) == value
 
 
 @pytest.mark.parametrize("value", ["ledger.db", "./ledger.db", "data/ledger.db", "sqlite:///ledger.db",
@@ -634,7 +636,7 @@ def test_an_empty_orion_home_or_config_is_refused_not_taken_for_unset(name: str,
     assert caught.value.exit_code == 3 and f"unset {name}" in (caught.value.hint or "")
 
 
-@pytest.mark.parametrize("value", ["", "/srv/orion/ledger.db", "~/ledger.db", "sqlite:////srv/orion/ledger.db",
+@pytest.mark.parametrize("value", ["/srv/orion/ledger.db", "~/ledger.db", "sqlite:////srv/orion/ledger.db",
                                    "sqlite:///~/ledger.db", "postgresql://u@db/orion",
                                    "postgresql+psycopg://u@db/orion", "sqlite:///:memory:", "sqlite://"])
 def test_an_absolute_sqlite_database_or_another_url_is_accepted(value: str) -> None:

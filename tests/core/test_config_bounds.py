@@ -159,9 +159,13 @@ def test_each_spelling_of_a_boolean_reads_as_it_says(value: str, meant: bool) ->
     assert _value("kalshi.enabled", value) is meant
 
 
-@pytest.mark.parametrize("value", ["", "2", "enabled", "y", "n", "nope"])
+@pytest.mark.parametrize("value", ["2", "enabled", "y", "n", "nope"])
 def test_anything_else_is_not_a_boolean(value: str) -> None:
     assert "not a boolean" in _refused("kalshi.enabled", value).message
+
+
+def test_an_empty_boolean_variable_is_set_but_empty() -> None:
+    assert "KALSHI__ENABLED is set but empty" in _refused("kalshi.enabled", "").message
 
 
 @pytest.mark.parametrize("value", ["LIVE", "Live", "Paper", " paper", "live "])
