@@ -823,7 +823,10 @@ def _flatten(doc: Mapping[str, Any], source: str, problem: _Problems) -> dict[st
     flat: dict[str, Any] = {}
     for section, body in doc.items():
         if section not in SECTIONS:
-            problem(_unknown_key(section, source), section)
+            # Its keys too: a misspelt [hallt] or [Halt] holding sentinel_file concerns the kill switch, also
+            # with the database named (when an unknown section alone no longer does).
+            keys = [f"{section}.{key}" for key in body] if isinstance(body, dict) else []
+            problem(_unknown_key(section, source), section, *keys)
             continue
         if not isinstance(body, dict):
             problem(ConfigError(f"{section} in {source} must be a [table]", reason="config_invalid"), section)

@@ -374,6 +374,30 @@ def test_a_misspelt_sentinel_variable_does_not_keep_the_switch_off(isolated_home
     assert status.exit_code == 0 and json.loads(status.stdout)["reason"] == "drill"
 
 
+@pytest.mark.parametrize("header", ["hallt", "Halt"])
+def test_a_misspelt_halt_table_is_refused_by_the_status_with_the_database_named(isolated_home: Path,
+                                                                                 header: str) -> None:
+    """Found by a black-box review: with --db given, `[hallt] sentinel_file = …` (the sentinel file present)
+    gave `halt --status` "not halted", exit 0: an unknown table was guarded only with no database named, and
+    its keys were never looked at. Its kill-switch keys are, with or without --db."""
+    ledger = isolated_home / "named.db"
+    assert run("--db", str(ledger), "init").exit_code == 0
+    stop = isolated_home / "STOP"
+    stop.touch()
+    config = isolated_home / "h.toml"
+    config.write_text(f'[{header}]\nsentinel_file = "{stop}"\n')
+    for db in ((), ("--db", str(ledger))):
+        status = run("--config", str(config), *db, "halt", "--status", "--json")
+        assert status.exit_code == 3 and status.stdout == "", (db, status.output)
+        assert f"unknown configuration key {header}" in status.stderr
+    engaged = run("--config", str(config), "--db", str(ledger), "halt", "--reason", "drill", "--json")
+    assert engaged.exit_code == 3 and json.loads(engaged.stdout)["halted"] is True, engaged.output
+    assert "the [halt] configuration is wrong" in engaged.stderr
+    config.write_text('[hallt]\nnote = "an unknown table of nothing the kill switch reads"\n')
+    status = run("--config", str(config), "--db", str(ledger), "halt", "--status", "--json")
+    assert status.exit_code == 0 and json.loads(status.stdout)["halted"] is True, status.output
+
+
 def test_halting_while_halted_keeps_the_first_reason_and_says_so(isolated_home: Path) -> None:
     assert run("init").exit_code == 0
     first = run("halt", "--reason", "first")
