@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import re
 import shlex
 import shutil
@@ -616,6 +617,11 @@ def resolve_url(url: str | None) -> str:
     """An explicit URL, or the default SQLite file in the data dir; bare paths are accepted too."""
     if not url:
         return default_database_url()
+    named = sqlite_file(url) if "://" in url else ("", url, "")
+    if named is not None and named[1].endswith(("/", os.sep)):
+        # Path() drops the slash: `--db /srv/orion/` made a ledger file named "orion" where a directory was meant.
+        raise StorageError(f"the SQLite ledger {named[1]} ends in '/': it names a directory, not a ledger file",
+                           hint=f"name the file in it, e.g. {named[1]}orion.db", reason="storage_url")
     if "://" not in url:
         if SCHEME_TYPO.match(url):  # "postgresql:/u@h/db": a URL with a slash missing, not a file
             raise StorageError("the database URL's scheme is not followed by '//'; give a URL or a file path",

@@ -1104,6 +1104,22 @@ def test_keyboard_interrupt_exits_130(ledger: Path, monkeypatch: pytest.MonkeyPa
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("form", ["path", "url", "variable"])
+def test_a_sqlite_ledger_ending_in_a_slash_is_refused_not_made_a_file_of(isolated_home: Path, tmp_path: Path,
+                                                                         form: str) -> None:
+    """Found by a black-box review: `orion --db /srv/orion/newdir/ init` (and the variable) made a ledger FILE
+    named newdir, exit 0, where a directory was meant (Path() drops the trailing slash)."""
+    where = f"{tmp_path / 'newdir'}/"
+    args, env = {"path": ((("--db", where)), {}), "url": (("--db", f"sqlite:///{where}"), {}),
+                 "variable": ((), {"ORION__DATABASE__URL": where})}[form]
+    for command in (("init",), ("halt", "--reason", "drill")):
+        result = CliRunner().invoke(app, [*args, "--json", *command], env=env)
+        assert result.exit_code == 3, result.output
+        assert error_record(result)["reason"] == "storage_url" and "names a directory" in result.stderr
+        assert "newdir/orion.db" in result.stderr
+    assert not (tmp_path / "newdir").exists()
+
+
 def test_a_database_password_in_the_url_query_is_never_printed() -> None:
     """Found by black-box testing: ``?password=`` was printed by the exit-3 error and `config show`."""
     url = "postgresql://orion@127.0.0.1:1/orion?password=S3CRETQ&connect_timeout=1"
