@@ -50,7 +50,7 @@ from orion_cli.core.money import ZERO, ceil_to
 from orion_cli.core.opportunity import not_a_pair
 from orion_cli.core.plain_text import plural
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
-from orion_cli.risk.halt import halted_where, missing_halt_row, status_of, unusual_release
+from orion_cli.risk.halt import halted_detail, missing_halt_row, status_of
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import (
@@ -399,12 +399,8 @@ Result = CheckResult | list[CheckResult]
 
 def check_halted(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
     st = status_of(lazy.state, ctx.settings.halt.sentinel_file)
-    if st.halted:
-        where = halted_where(st)
-        unusual = unusual_release(st)  # a drawdown trip or the sentinel file: `orion resume` alone is refused
-        release = f"; {unusual}" if unusual else ""
-        return CheckResult("HALTED", False, f"trading is halted ({where}) since {st.since}: "
-                                            f"{st.reason or 'no reason given'}{release}")
+    if st.halted:  # a drawdown trip or the sentinel file: the detail names the release (`orion resume` is refused)
+        return CheckResult("HALTED", False, halted_detail(st))
     return CheckResult("HALTED", True, "kill switch released")
 
 

@@ -197,6 +197,14 @@ def unusual_release(st: HaltStatus) -> str | None:
     return release_hint(st) if st.kind == DRAWDOWN_KIND or st.sentinel else None
 
 
+def halted_detail(st: HaltStatus) -> str:
+    """What the HALTED check says of a kill switch ``st`` that holds: where, since when, why, and the release
+    when a plain `orion resume` would not do it (said alike by the check and a refusal made before it)."""
+    unusual = unusual_release(st)
+    release = f"; {unusual}" if unusual else ""
+    return f"trading is halted ({halted_where(st)}) since {st.since}: {st.reason or 'no reason given'}{release}"
+
+
 def assert_not_halted(conn: Connection, sentinel_file: str = "") -> None:
     """Raise :class:`Halted` (exit 6) when the kill switch is engaged. Call inside the order tx."""
     st = status_in(conn, sentinel_file)

@@ -344,6 +344,31 @@ def test_a_live_trade_on_a_terminal_unlocks_the_vault_by_the_typed_password(worl
 
 
 @ONE_BACKEND
+def test_a_live_trade_while_halted_is_refused_before_any_venue_is_asked(world: World) -> None:
+    """Found by a black-box review: halted, `trade --live --authorize-live --confirm` printed the live banner,
+    read both venues' balances with the vault's credentials and audited `live.authorized` before the HALTED
+    check refused it; with the venues down it exited 5 where cron reads 6 for "halted". Refused first now."""
+    code, _, err = world.run("halt", "--reason", "drill")
+    assert code == 0, err
+    before = (len(world.ksim.requests), len(world.psim.requests))
+    code, out, err = world.run(*LIVE, "--idempotency-key", "halted-1")
+    assert code == 6 and json.loads(err.strip().splitlines()[-1])["reason"] == "HALTED", err
+    assert "refused by HALTED" in err and "LIVE TRADING" not in err and out == ""
+    assert (len(world.ksim.requests), len(world.psim.requests)) == before  # nothing asked of either venue
+    db = open_database(world.db_url)
+    try:
+        events = AuditLog(db).tail(100, types=("live.authorized", "risk.rejected"))
+    finally:
+        db.dispose()
+    assert [(e.type, e.payload["checks"][0]["name"]) for e in events] == [("risk.rejected", "HALTED")]
+    code, _, err = world.run("resume", "--yes")
+    assert code == 0, err
+    code, out, err = world.run(*LIVE, "--idempotency-key", "halted-1")  # the same key, after the release
+    assert code == 0, err
+    assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+
+
+@ONE_BACKEND
 def test_two_ledgers_trading_one_account_with_one_key_each_send_and_book_their_own_orders(
         world: World, tmp_path: Path) -> None:
     """Found by a black-box run: ledger A traded under `--idempotency-key nightly-1`, then ledger B (another

@@ -1383,6 +1383,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     beside = None if resuming else _unfinished_beside(app, op, key, pre_mode, source_flags(snapshot, demo),
                                                       confirm=confirm)
     blocking = disabled or beside  # --confirm's first refusal, which the preview ends with
+    if confirm and not resuming:  # a resume may still finish (or sell back) what a halted execution holds
+        _refuse_while_halted(app, op, key, pre_mode)
     source = open_source(app, snapshot, demo)
     if _recorded(snapshot, demo):
         announce(app, source)
@@ -1589,6 +1591,22 @@ def _audit_refusal(app: AppContext, name: str, detail: str, *, key: str, op: Opp
     app.record_config(app.db(), mode, each_time=True)  # the limits that refused it (config.loaded)
     audit_refusal(app.db(), CheckResult(name, False, detail), key=key, opportunity_id=op.id, mode=mode,
                   venue=sole_venue(leg.venue for leg in op.legs))
+
+
+def _refuse_while_halted(app: AppContext, op: Opportunity, key: str, mode: str) -> None:
+    """A new `--confirm` while the kill switch holds is refused by HALTED (exit 6, audited as the check's
+    refusal is) before anything is read: found by a black-box review, a live one printed the banner, read
+    both venues' balances with the vault's credentials and audited `live.authorized` first, and with the
+    venues down exited 5 where cron reads 6 for "halted". DESIGN §4 puts HALTED first; only the refusals
+    decided from the ledger alone come before it (an interrupted execution in the way names how to finish it).
+    No `execution` record is printed: as for those, the error record says it."""
+    from orion_cli.risk.halt import halted_detail
+
+    st = halt_now(app)
+    if st.halted:
+        detail = halted_detail(st)
+        _audit_refusal(app, "HALTED", detail, key=key, op=op, mode=mode)
+        raise Refused(f"refused by HALTED: {detail}", reason="HALTED", hint=halted_refusal_hint(app, mode))
 
 
 def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, flags: str, *,
