@@ -184,8 +184,12 @@ def decide(
     tty: bool,
     ask: AskPhrase | None = None,
     config_mode: str = "paper",
+    no_prompt: str = "",
 ) -> Decision:
-    """Apply the matrix of the module docstring. ``ask`` is called only in row 6 (``--live`` on a TTY)."""
+    """Apply the matrix of the module docstring. ``ask`` is called only in row 6 (``--live`` on a TTY).
+
+    ``no_prompt``: why the phrase is not asked though ``tty`` would allow it (said in the refusal), e.g.
+    the banner the operator must see first would go where they cannot see it."""
     notes = [*near_misses(environ), *odd_values(environ)]
     if config_mode == "live":
         notes.append('trading.mode = "live" in the configuration is not an authorization by itself')
@@ -206,9 +210,10 @@ def decide(
         return Refused(FLAG_LIVE, f"{FLAG_AUTHORIZE} was given without {FLAG_LIVE}: pass both to trade live",
                        tuple(notes))
     if live:
-        if not tty or ask is None:
-            return Refused(FLAG_AUTHORIZE, f"{FLAG_LIVE} was given without {FLAG_AUTHORIZE}, and there is no "
-                           f"terminal to type {PHRASE!r} on: pass {FLAG_AUTHORIZE} too", tuple(notes))
+        if not tty or ask is None or no_prompt:
+            why = no_prompt or f"there is no terminal to type {PHRASE!r} on"
+            return Refused(FLAG_AUTHORIZE, f"{FLAG_LIVE} was given without {FLAG_AUTHORIZE}, and {why}: pass "
+                           f"{FLAG_AUTHORIZE} too", tuple(notes))
         answer = ask(PROMPT)
         if answer == PHRASE:
             return Authorization("live", "typed", tuple(notes))

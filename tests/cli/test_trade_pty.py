@@ -170,6 +170,21 @@ def test_no_terminal_refuses_at_once_naming_the_other_half(live_op_id: str, tmp_
     assert audit_events("live.authorized") == []
 
 
+def test_the_phrase_is_not_asked_when_stderr_would_hide_the_banner(live_op_id: str, tmp_path: Path) -> None:
+    """Found by a black-box review: `trade --live --confirm 2>log` on a terminal showed only the phrase prompt,
+    the banner (venues, limits, balances) gone to the file, and the phrase typed there authorized real money
+    unseen. Refused instead, as without a terminal (exit 6, naming --authorize-live and why)."""
+    log = tmp_path / "stderr.log"
+    argv = ["/bin/sh", "-c", 'exec "$@" 2>"$ORION_TEST_STDERR"', "sh", *ORION_ARGV, "trade", live_op_id, "--live",
+            "--confirm"]
+    code, before, output = run_on_pty(argv, "CONFIRM LIVE TRADING", timeout=60, ORION_TEST_STDERR=str(log))
+    assert before == "" and PROMPT_TAIL not in output, output
+    assert code == 6, output + log.read_text()
+    said = log.read_text()
+    assert "--authorize-live" in said and "stderr is not a terminal" in said, said
+    assert audit_events("live.authorized") == []
+
+
 def test_flag_pair_on_a_terminal_never_prompts_and_audits_flag(live_op_id: str, tmp_path: Path) -> None:
     argv = [*ORION_ARGV, "trade", live_op_id, "--live", "--authorize-live", "--confirm"]
     code, before, output = run_on_pty(argv, None)

@@ -45,6 +45,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -56,7 +57,7 @@ import typer
 
 from orion_cli.cli.commands.market_data import DemoOpt, SnapshotOpt, announce, open_source, source_flags
 from orion_cli.cli.context import AppContext, get_app
-from orion_cli.cli.output import Column
+from orion_cli.cli.output import Column, stream_is_tty
 from orion_cli.cli.params import decimal_value, finite, shown_option
 from orion_cli.cli.stopping import StopFlag, flush_alerts, pause_point
 from orion_cli.core.aio import all_or_none
@@ -1053,8 +1054,14 @@ def run_gate(app: AppContext, *, live: bool, authorize_live: bool, venues: Venue
             _banner(app, venues, op)
         return ask_text(prompt)
 
-    decision = gate.decide(live=live, authorize_live=authorize_live, environ=os.environ, tty=interactive(),
-                           ask=ask, config_mode=app.settings().trading.mode)
+    tty = interactive()
+    # The banner (venues, limits, balances) goes to stderr: a phrase typed with stderr redirected away from
+    # the terminal would authorize real money unseen (found by a black-box review).
+    hidden = tty and venues is not None and not stream_is_tty(sys.stderr)
+    decision = gate.decide(live=live, authorize_live=authorize_live, environ=os.environ, tty=tty, ask=ask,
+                           config_mode=app.settings().trading.mode,
+                           no_prompt=("stderr is not a terminal, so the live banner (venues, limits, balances) "
+                                      "would not be seen before the phrase") if hidden else "")
     for note in () if notes_said else decision.notes:
         app.out.warn(note)
     if isinstance(decision, gate.Refused):
