@@ -154,6 +154,12 @@ def release_command(kind: str | None) -> str:
     return "orion resume --breaker --yes" if kind == DRAWDOWN_KIND else "orion resume --yes"
 
 
+def needs_breaker() -> Refused:
+    """The refusal of `orion resume` without ``--breaker`` of a halt the drawdown breaker engaged."""
+    return Refused("the halt was engaged by the drawdown breaker; releasing it needs --breaker: "
+                   f"`{release_command(DRAWDOWN_KIND)}`", reason="BREAKER", hint=f"`{release_command(DRAWDOWN_KIND)}`")
+
+
 def release_hint(st: HaltStatus, what: str = "it") -> str:
     """What releases the halt ``st`` describes, as a clause ("…; <this>"), agreeing with `orion resume`.
 
@@ -254,11 +260,7 @@ class KillSwitch:
         with self.db.write() as conn:
             row = _read(conn)
             if row.halted and row.kind == DRAWDOWN_KIND and not breaker:
-                raise Refused(
-                    "the halt was engaged by the drawdown breaker; releasing it needs --breaker: "
-                    f"`{release_command(DRAWDOWN_KIND)}`",
-                    reason="BREAKER",
-                )
+                raise needs_breaker()
             was = {"reason": row.reason, "kind": row.kind, "since": row.since, "was_halted": bool(row.halted)}
             conn.execute(
                 update(halt_state).where(halt_state.c.id == 1).values(halted=False, reason="", since=None, by="",

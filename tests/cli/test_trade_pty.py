@@ -318,3 +318,23 @@ def test_a_preview_that_confirming_would_refuse_does_not_offer_to_place(op_id: s
     assert not before and "Place these orders?" not in output
     assert "--confirm would be refused" in output and "every check passes" not in output
     assert audit_events("order.intent") == []
+
+
+def test_resume_on_a_terminal_refuses_a_drawdown_halt_without_breaker_before_asking(op_id: str) -> None:
+    """Found by a black-box review: `orion resume` on a terminal asked for RESUME under a drawdown-breaker halt,
+    and only once it was typed said that releasing it needs --breaker. Said before asking now; with
+    --breaker it asks, and the typed RESUME releases it."""
+    from orion_cli.risk.halt import KillSwitch
+
+    db = open_database(None)
+    try:
+        KillSwitch(db).engage("drawdown 12.00% >= 10.00%", kind="drawdown")
+    finally:
+        db.dispose()
+    prompt = "Type RESUME to release the kill switch:"
+    code, before, output = run_on_pty([*ORION_ARGV, "resume"], "RESUME", prompt=prompt)
+    assert before == "" and prompt not in output, output
+    assert code == 6 and "needs --breaker" in output and "orion resume --breaker --yes" in output, output
+    code, before, output = run_on_pty([*ORION_ARGV, "resume", "--breaker"], "RESUME", prompt=prompt)
+    assert before and code == 0, output
+    assert [e.payload.get("kind") for e in audit_events("halt.released")] == ["drawdown"]

@@ -561,7 +561,7 @@ def resume_command(
     """
     from orion_cli.cli.prompts import ask_text, interactive
     from orion_cli.core.errors import Refused
-    from orion_cli.risk.halt import KillSwitch
+    from orion_cli.risk.halt import DRAWDOWN_KIND, KillSwitch, needs_breaker
     from orion_cli.store.audit import default_actor
 
     app = get_app(ctx)
@@ -582,6 +582,9 @@ def resume_command(
         raise Refused(f"halted by the sentinel file {shlex.quote(current.sentinel)}{also}; remove that file to resume"
                       + ("" if current.kind == "sentinel" else ", then run resume again (nothing was released)"),
                       reason="HALTED")
+    if current.kind == DRAWDOWN_KIND and not breaker:
+        # Refused before asking: typing RESUME only to be told then that it needed --breaker (a black-box review).
+        raise needs_breaker()
     if not yes:
         if not interactive():
             from orion_cli.risk.halt import release_command
