@@ -1342,7 +1342,7 @@ def test_an_opportunity_is_traded_only_on_the_data_it_was_scanned_from(op_id: st
     assert audit_count() == before and ledger_orders() == []
 
 
-@pytest.mark.parametrize("how", ["flags", "environment pair"])
+@pytest.mark.parametrize("how", ["flags", "environment pair", "--authorize-live alone", "--live alone"])
 def test_a_live_trade_of_a_recorded_opportunity_hints_a_live_scan_not_a_paper_only_flag(
         op_id: str, tmp_path: Path, how: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: `orion trade ID --confirm --live --authorize-live` for an id scanned with --demo
@@ -1354,7 +1354,9 @@ def test_a_live_trade_of_a_recorded_opportunity_hints_a_live_scan_not_a_paper_on
     from orion_cli.venues.snapshot import demo_path
 
     snapshot = shutil.copy(demo_path(), tmp_path / "today.json.gz")
-    flags = ["--live", "--authorize-live"] if how == "flags" else []
+    # --authorize-live alone too (found by a black-box review: "add --demo", then "--authorize-live … paper only")
+    flags = {"flags": ["--live", "--authorize-live"], "--authorize-live alone": ["--authorize-live"],
+             "--live alone": ["--live"]}.get(how, [])
     if how == "environment pair":
         monkeypatch.setenv("ORION_PAPER_TRADING", "0")
         monkeypatch.setenv("ORION_LIVE_TRADING_AUTHORIZED", "true")
@@ -1509,7 +1511,9 @@ def test_live_trading_refuses_a_ledger_that_does_not_exist(tmp_path: Path, monke
     """Found in review: a live trade (or watch) with a mistyped --db created a new, empty ledger and
     traded on it, without the real ledger's kill switch, breaker, limits or positions."""
     typo = tmp_path / "typo" / "orion.bd"
-    flags = ["--live", "--authorize-live"] if how == "flags" else []
+    # --authorize-live alone too (found by a black-box review: "add --demo", then "--authorize-live … paper only")
+    flags = {"flags": ["--live", "--authorize-live"], "--authorize-live alone": ["--authorize-live"],
+             "--live alone": ["--live"]}.get(how, [])
     if how == "environment":
         monkeypatch.setenv("ORION_PAPER_TRADING", "0")
         monkeypatch.setenv("ORION_LIVE_TRADING_AUTHORIZED", "true")

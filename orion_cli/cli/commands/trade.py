@@ -428,7 +428,7 @@ def scanned_flags(scanned_from: str) -> str:
 
 
 def _refuse_other_data(op: Opportunity, scanned_from: str, prior: Mapping[str, Any] | None,
-                       snapshot: Path | None, demo: bool, mode: str = "paper") -> None:
+                       snapshot: Path | None, demo: bool, mode: str = "paper", *, asked_live: bool = False) -> None:
     """A trade of ``op`` on other data than it was priced on (exit 2, before any request or write).
 
     Found by a contract reviewer: an id from `orion scan --demo` traded without --demo went to the live
@@ -442,7 +442,8 @@ def _refuse_other_data(op: Opportunity, scanned_from: str, prior: Mapping[str, A
     In live ``mode`` recorded data is no fix: "add --demo" to a live trade was refused as "--demo and
     --snapshot are paper only" (review: the hint and the refusal sent the operator in a loop). The hint
     says the opportunity came from recorded data and that live trading needs one scanned from the live
-    venues."""
+    venues. So does ``asked_live`` (a live flag given, --authorize-live alone too, whose gate refuses later):
+    "add --demo" beside it is refused as paper only (review: a hint leading to another usage error)."""
     from orion_cli.execution.state import recorded_source_flags
 
     if prior is not None and prior["opportunity_id"] != op.id:
@@ -458,7 +459,7 @@ def _refuse_other_data(op: Opportunity, scanned_from: str, prior: Mapping[str, A
     flag = given.split()[0] if given else ""
     fix = (f"add{expected}" if have == "live" else f"leave out {flag}" if want == "live"
            else f"use{expected} instead of {flag}")
-    if mode == "live" and want != "live":  # recorded data is paper only: adding its flag is refused
+    if (mode == "live" or asked_live) and want != "live":  # recorded data is paper only: its flag is refused
         fix = (f"that is recorded data, which is paper only; live trading needs an opportunity scanned from the "
                f"live venues: run `orion scan` (without {expected.split()[0]}) and trade an id from its output")
     from orion_cli.core.errors import UsageError
@@ -1376,7 +1377,8 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     # A used key is reported or resumed from its stored plan: neither today's books nor today's
     # limits size or judge it then.
     prior = existing_execution(app, key)
-    _refuse_other_data(op, scanned_from, prior, snapshot, demo, pre_mode)  # a usage error: nothing written
+    _refuse_other_data(op, scanned_from, prior, snapshot, demo, pre_mode,  # a usage error: nothing written
+                       asked_live=live or authorize_live)
     resuming = prior is not None
     if not confirm:  # --confirm says them at the gate; a preview must not stay silent on them
         for note in _gate_notes(app, live, authorize_live):
