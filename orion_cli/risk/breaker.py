@@ -56,7 +56,7 @@ from orion_cli.execution.plan import CheckResult
 from orion_cli.risk.halt import DRAWDOWN_KIND, KillSwitch, missing_halt_row, release_command
 from orion_cli.store.audit import AuditLog, default_actor, iso_utc
 from orion_cli.store.db import Database
-from orion_cli.store.ledger import DailyPnl, DayFigures, Ledger, TradingDay, day_text, q, trading_day
+from orion_cli.store.ledger import DailyPnl, DayFigures, Ledger, TradingDay, day_text, q, trading_day, used_percent
 from orion_cli.store.tables import breaker_state, halt_state, plain
 from orion_cli.venues.trading import Position
 
@@ -149,11 +149,11 @@ class BreakerStatus:
     def daily_used_pct(self) -> Decimal:
         if self.daily_limit <= 0:
             return ZERO
-        return (self.daily_loss * 100 / self.daily_limit).quantize(Decimal("0.01"))
+        return used_percent(self.daily_loss / self.daily_limit)
 
     @property
     def drawdown_used_pct(self) -> Decimal:
-        return (self.drawdown_pct * 100 / self.drawdown_limit_pct).quantize(Decimal("0.01"))
+        return used_percent(self.drawdown_pct / self.drawdown_limit_pct)
 
     @property
     def ok(self) -> bool:

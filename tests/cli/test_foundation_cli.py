@@ -136,6 +136,21 @@ def test_bad_since_is_a_usage_error_with_a_hint_saying_what_it_takes(ledger: Pat
     assert lines[1] == f"hint: {SINCE_HINT}", result.stderr
 
 
+@pytest.mark.parametrize("command", [("audit", "tail"), ("report",)])
+def test_since_reads_a_lower_case_z_and_t_as_rfc_3339_does(ledger: Path, command: tuple[str, ...]) -> None:
+    """Found by a black-box review: `--since 2026-11-25T02:51:40z` was a usage error in `report` and `audit
+    tail`; RFC 3339 allows a lower-case z (UTC) and t. Each spelling names one instant."""
+    from orion_cli.cli.commands.audit import parse_since
+
+    assert {parse_since(v) for v in ("2026-11-25T02:51:40Z", "2026-11-25T02:51:40z", "2026-11-25t02:51:40z",
+                                     "2026-11-25T02:51:40+00:00", "2026-11-25T03:51:40+01:00")} == {
+        "2026-11-25T02:51:40.000000Z"}
+    lower = run(*command, "--since", "2000-01-01t00:00:00z", "--json")
+    upper = run(*command, "--since", "2000-01-01T00:00:00Z", "--json")
+    assert lower.exit_code == upper.exit_code == 0, lower.output
+    assert len(lower.stdout) == len(upper.stdout) and lower.stdout.count("\n") == upper.stdout.count("\n")
+
+
 def test_format_flags_before_and_after_the_command_agree(ledger: Path) -> None:
     before = run("--json", "halt", "--status")
     after = run("halt", "--status", "--json")

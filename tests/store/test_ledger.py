@@ -15,7 +15,7 @@ from orion_cli.core.models import Side, Venue
 from orion_cli.store import ledger as ledger_module
 from orion_cli.store.audit import AuditLog, iso_utc
 from orion_cli.store.db import Database
-from orion_cli.store.ledger import IllegalTransition, Ledger, trading_day
+from orion_cli.store.ledger import IllegalTransition, Ledger, trading_day, used_percent
 from orion_cli.store.tables import audit_events, fills, orders
 from orion_cli.venues.trading import (
     Action,
@@ -147,6 +147,15 @@ def test_todays_pnl_against_the_daily_loss_limit(db: Database) -> None:
     # The next trading day starts from the equity at cost.
     tomorrow = led.daily_pnl(daily_loss=D("50"), daily_loss_pct=D("5"), now=NOW + timedelta(days=1))
     assert tomorrow.start_equity == D("1158.32") + D("40") and tomorrow.pnl == 0
+
+
+@pytest.mark.parametrize(("share", "shown"), [(D("0.99998"), D("99.99")), (D("0.76405"), D("76.40")),
+                                              (D("0.764059"), D("76.40")), (D("1"), D("100.00")),
+                                              (D("1.32"), D("132.00")), (D("0"), D("0.00"))])
+def test_a_used_percentage_is_rounded_down_so_100_means_the_limit_is_reached(share: D, shown: D) -> None:
+    """Found by a black-box review: `balance` showed used_pct "100.00" beside a BREAKER check that passed
+    (a loss of 5.27289 against a limit of 5.2729: 99.998%, rounded half-even)."""
+    assert used_percent(share) == shown and str(used_percent(share)) == str(shown)
 
 
 def test_trading_day_tells_apart_the_two_instants_of_a_repeated_hour() -> None:

@@ -65,7 +65,8 @@ def parse_since(text: str) -> str:
         except OverflowError:  # 99999999999d: further back than datetime can go
             raise UsageError(f"--since {raw!r}: too far in the past", hint=SINCE_HINT) from None
     try:
-        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        # RFC 3339 allows a lower-case "z" (and "t"), which fromisoformat does not read as UTC.
+        ts = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in ("Z", "z") else raw)
     except ValueError:
         raise UsageError(f"--since {raw!r}: expected ISO-8601 (2026-11-21T10:00:00Z) or 30m/2h/1d",
                          hint=SINCE_HINT) from None
