@@ -271,6 +271,10 @@ def test_trading_windows_any_of_several_and_none_means_always(lite: Database) ->
     (lambda: dataclasses.replace(leg(), market=market(Venue.POLYMARKET)), "is a polymarket market"),
     (lambda: dataclasses.replace(leg(Venue.POLYMARKET, "0xabc"), token_id="0xother"), "token"),
     (lambda: leg(price="0.40", avg="0.41"), "above the limit"),
+    # Found by a test review (the guard could be removed, or its fees half, with every test passing): a plan
+    # with negative fees or cost (junk venue data, a tampered stored plan) overstates the edge.
+    (lambda: dataclasses.replace(leg(), expected_fees=D("-0.01")), "negative cost/fees"),
+    (lambda: dataclasses.replace(leg(), expected_cost=D("-1")), "negative cost/fees"),
 ])
 def test_invalid_order_rejects(lite: Database, bad: Any, needle: str) -> None:
     bad_leg = bad()

@@ -1027,6 +1027,30 @@ def test_a_report_taken_at_the_instant_of_a_payout_holds_it(db: Database) -> Non
     assert settled is not None and not settled.cash_moved and _cash(led) == (D(52), D(52))
 
 
+@pytest.mark.parametrize("order", ["stored newer", "passed newer"])
+def test_the_newer_of_a_passed_and_the_stored_report_decides_whether_a_payout_is_held(db: Database,
+                                                                                     order: str) -> None:
+    """Found by a test review (a mutation survived): nothing passed ``report=`` older than the stored one.
+    Another process stored a report taken after the $10 payout ($56); this one settles with a report taken
+    before it: the stored, newer one holds the payout, so no cash moves (the older one would add it again,
+    $66, equity the breaker and BALANCE count twice). The mirror: the stored report is older than the payout
+    and the passed one newer: it holds the payout too."""
+    paid = NOW + timedelta(hours=1)
+    led = Ledger(db, "live")
+    led.record_balance(_kalshi_report("50", NOW), now=NOW)
+    led.record_intent(prepared("c-KXA-1", market="KXA-1"), now=NOW)
+    led.record_fills("c-KXA-1", [fill("f-KXA-1", "10", "0.40", "0", coid="c-KXA-1", market="KXA-1")],
+                     now=NOW + timedelta(seconds=1))
+    assert _cash(led) == (D(46), D(46))
+    before, after = _kalshi_report("46", paid - timedelta(minutes=5)), _kalshi_report("56", paid + timedelta(minutes=1))
+    stored, passed = (after, before) if order == "stored newer" else (before, after)
+    led.record_balance(stored, now=paid + timedelta(minutes=2))
+    settled = led.record_settlement(Settlement(Venue.KALSHI, "KXA-1", D(1), paid, result="yes"),
+                                    now=paid + timedelta(minutes=3), report=passed)
+    assert settled is not None and not settled.cash_moved
+    assert _cash(led) == ((D(56), D(56)) if order == "stored newer" else (D(46), D(46)))
+
+
 def test_capital_moves_the_start_equity_and_the_peak_floored_at_zero_and_adopted_contracts_only_the_start(
         db: Database) -> None:
     from orion_cli.store.tables import breaker_state
