@@ -684,6 +684,11 @@ class KalshiParser:
                 # priced at it overstates every edge.
                 gone, why = f"series {st}", f"the series listing was not read: {series_listing}"
                 for_listing = True
+            elif gone is None and raw.series and st and st not in series and not own_fee:
+                # Series were read, but not this one: a recording missing it (found by a black-box review, it
+                # was priced at the default x1), not a read that asked for none.
+                gone, why = f"series {st}", "not among the series read"
+                for_listing = True
             if gone is not None:
                 errors.append(ItemError("kalshi", "market", key, f"fee unknown ({gone}: {why})",
                                         hint=FEE_NOT_MODELLED_HINT if gone in not_modelled else ""))
@@ -995,6 +1000,17 @@ class SnapshotSource:
             down = venue or guess_venue(ref)
             if down in data.degraded and not data.for_venue(down):
                 raise VenueUnavailable(down.value, data.degraded[down], hint=self._no_data_hint(down.value)) from None
+            # Recorded but refused (its fee unknown, its fields unreadable): said so, exit 5 as the live venue's
+            # market is, not "no market" (exit 2, a mistyped id; found by a black-box review).
+            text = ref.strip()
+            refused = next((e for e in data.errors if e.kind == "market" and e.key.upper() == text.upper()
+                            and (venue is None or e.venue == venue.value)), None)
+            if refused is not None:
+                from orion_cli.core.errors import VenueError
+
+                raise VenueError(f"{refused.venue} market {refused.key} in {self.name}: {refused.message}",
+                                 hint=refused.hint or "the recording holds it so: reading it again changes "
+                                                       "nothing; trade another pair") from None
             raise
 
     async def book(self, ref: str, *, venue: Venue | None = None,

@@ -6,6 +6,7 @@ import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -557,3 +558,52 @@ def test_book_of_a_market_whose_recorded_book_was_refused_says_why(isolated_home
     assert code == 2, err
     message = json.loads(err.strip().splitlines()[-1])["message"]
     assert "was refused" in message and "crossed" in message and "holds no order book" not in message, message
+
+
+def _demo_altered(tmp_path: Path, name: str, alter: Any) -> Path:
+    """The demo recording with ``alter(document)`` applied, written to ``tmp_path/name``."""
+    import gzip
+    import importlib.resources
+
+    with importlib.resources.files("orion_cli.data").joinpath("demo_snapshot.json.gz").open("rb") as raw:
+        data = json.load(gzip.open(raw))
+    alter(data)
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _series(data: dict[str, Any]) -> list[dict[str, Any]]:
+    series: list[dict[str, Any]] = data["venues"]["kalshi"]["series"]
+    return series
+
+
+def test_a_recorded_market_whose_fee_is_unknown_is_said_so_not_a_mistyped_id(isolated_home: Path,
+                                                                             tmp_path: Path) -> None:
+    """Found by a black-box review: a market the recording holds but orion cannot price (its series' fee type
+    `flat`, not modelled) was "no market 'KXUPONLY-01-BRIA'" (exit 2, market_not_found), with a hint to list
+    markets that did not list it. As the live venue's market: exit 5, venue_error, saying why."""
+    path = _demo_altered(tmp_path, "flat.json", lambda d: [s.update(fee_type="flat") for s in _series(d)
+                                                           if s["ticker"] == "KXUPONLY"])
+    code, out, err = invoke("--json", "book", "KXUPONLY-01-BRIA", "--snapshot", str(path))
+    assert code == 5 and out == "", err
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["reason"] == "venue_error" and "fee unknown" in error["message"], error
+    assert "KXUPONLY-01-BRIA" in error["message"] and "retrying will not help" in err, err
+    code, _, err = invoke("--json", "book", "KXNOSUCH-01-X", "--snapshot", str(path))  # still "no market"
+    assert code == 2 and json.loads(err.strip().splitlines()[-1])["reason"] == "market_not_found", err
+
+
+def test_a_market_whose_series_the_recording_lacks_is_not_priced_at_the_default(isolated_home: Path,
+                                                                                tmp_path: Path) -> None:
+    """Found by a black-box review: a recording holding series data, but not this market's series, priced it
+    at the default quadratic x1, which stands for a read that asked for no series (a x2 series' edge
+    overstated). Its fee is unknown: not priced, as the README says of a series not read."""
+    path = _demo_altered(tmp_path, "noser.json", lambda d: d["venues"]["kalshi"].update(
+        series=[s for s in _series(d) if s["ticker"] != "KXUPONLY"]))
+    code, out, err = invoke("--json", "book", "KXUPONLY-01-BRIA", "--snapshot", str(path))
+    assert code == 5 and "fee unknown (series KXUPONLY: not among the series read)" in err, err
+    code, out, _ = invoke("--json", "markets", "--snapshot", str(path), "--venue", "kalshi")
+    assert code == 0 and "KXUPONLY-01-BRIA" not in out
+    code, out, _ = invoke("--json", "book", "KXMENWORLDCUP-26-AR", "--snapshot", str(path))  # its series held
+    assert code == 0 and "series fee unknown" not in out, out

@@ -2006,3 +2006,23 @@ def test_on_the_live_books_the_plan_sizes_the_default_on_the_fresh_markets(
     err = capsys.readouterr().err
     assert ("capped by limits.order_contracts 17.5" in err) == (contracts == "17.5"), err
     assert ("limits.order_contracts 0.5 allows 0.5 contracts" in err) == (contracts == "0.5"), err
+
+
+def test_a_leg_market_gone_from_the_recording_is_hinted_with_the_same_data(op_id: str, tmp_path: Path) -> None:
+    """Found by a black-box review: a trade whose leg's market the snapshot does not hold said "no market …"
+    with the hint `orion markets --search TEXT`, which, run as printed, lists the live venues. The hint names
+    the snapshot, as `book`'s does."""
+    import gzip
+
+    from orion_cli.venues.snapshot import demo_path
+
+    data = json.load(gzip.open(demo_path()))
+    kalshi = data["venues"]["kalshi"]
+    kalshi["markets"] = [m for m in kalshi["markets"] if m["ticker"] != "KXUPONLY-01-BRIA"]
+    path = tmp_path / "without.json"
+    path.write_text(json.dumps(data))
+    _stored_from(op_id, f"snapshot {path}")
+    code, out, err = invoke("trade", op_id, "--snapshot", str(path), "--json")
+    assert code == 2 and out == "", err
+    assert json.loads(err.strip().splitlines()[-1])["reason"] == "market_not_found", err
+    assert f"hint: list markets with `orion markets --snapshot {path} --search TEXT`" in err, err

@@ -2443,6 +2443,13 @@ def trade_command(
         # The ledger's key column holds 64 (PostgreSQL refuses more); a line break would forge lines.
         raise typer.BadParameter(f"one line of at most {MAX_KEY} printable characters", param_hint="--idempotency-key")
     with LazyStore(app) as secrets:
-        _trade_once(app, secrets, op_id, _size_option(size), confirm, live, authorize_live,
-                    idempotency_key.strip() if idempotency_key else None, snapshot, demo)
+        try:
+            _trade_once(app, secrets, op_id, _size_option(size), confirm, live, authorize_live,
+                        idempotency_key.strip() if idempotency_key else None, snapshot, demo)
+        except NotFound as exc:
+            # A leg's market gone from the data: the listing to look in is of the same data, as `book` says it
+            # (found by a black-box review: without the flags, the hint listed the live venues).
+            if exc.reason == "market_not_found":
+                exc.hint = f"list markets with `orion markets{source_flags(snapshot, demo)} --search TEXT`"
+            raise
 
