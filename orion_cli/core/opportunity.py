@@ -264,14 +264,17 @@ def opportunity_id_problem(text: str) -> str | None:
     return f"{shown_text(text)} is not an opportunity id: {why}"
 
 
-def opportunity_id(kind: str, legs: tuple[tuple[str, str, str], ...], now: datetime) -> str:
-    """8 base32 characters of SHA-256 over kind, the (venue, market, side) legs and a minute bucket.
+def opportunity_id(kind: str, legs: tuple[tuple[str, str, str], ...], now: datetime, *, source: str = "") -> str:
+    """8 base32 characters of SHA-256 over kind, the (venue, market, side) legs, a minute bucket and, when
+    given, the data ``source`` (:func:`orion_cli.core.scan.scan` gives it).
 
     Leg order does not matter; size and price do not enter, so a re-priced opportunity on the same
-    legs keeps its id within the bucket (the stored record is then the latest pricing).
+    legs keeps its id within the bucket (the stored record is then the latest pricing). The source does:
+    a scan of the demo data and one of a snapshot in the same minute gave one id, and the second's stored
+    opportunity replaced the first's, whose `trade ID --demo` was then refused as another data's.
     """
     bucket = (now - _EPOCH) // ID_BUCKET
-    text = "|".join([kind, *sorted(":".join(leg) for leg in legs), str(bucket)])
+    text = "|".join([kind, *sorted(":".join(leg) for leg in legs), str(bucket), *([source] if source else [])])
     digest = hashlib.sha256(text.encode()).digest()
     return base64.b32encode(digest).decode("ascii")[:8].lower()
 

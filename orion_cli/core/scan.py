@@ -20,7 +20,7 @@ from orion_cli.core.categories import category_filter, no_category_note
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Market, OrderBook, Venue
-from orion_cli.core.opportunity import Opportunity
+from orion_cli.core.opportunity import Opportunity, opportunity_id
 from orion_cli.core.pricing import price_neg_risk_event, price_pair, price_within_venue
 from orion_cli.matching.equivalence import MARKET_NOT_OPEN, MatchCandidate, MatchSettings
 from orion_cli.matching.pairs import (
@@ -240,6 +240,10 @@ def scan(data: MarketData, curated: Sequence[CuratedPair], settings: Settings, o
     if options.within_venue:
         opportunities.extend(_within_venue(data, [*kalshi, *poly], options, now, ttl, market_now))
 
+    # Named for the data they were priced on too (opportunity_id): another source's scan keeps its own ids.
+    opportunities = [replace(o, id=opportunity_id(o.kind, tuple((leg.venue.value, leg.market_id, leg.side.value)
+                                                                 for leg in o.legs), now, source=data.source))
+                     for o in opportunities]
     qualifying = [o for o in opportunities if o.net_profit > 0 and o.net_profit >= options.min_profit
                   and o.net_edge >= options.min_edge]
     qualifying.sort(key=lambda o: (-o.net_profit, o.id))

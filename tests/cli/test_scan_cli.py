@@ -720,3 +720,24 @@ def test_a_book_level_off_the_tick_grid_is_an_item_error_so_no_untradable_opport
     code, records, err = _scan_doc(tmp_path, doc, "--min-edge", "0", "--min-profit", "0")
     assert code == 0 and records == [], err
     assert "is off the market's tick grid (tick " in err
+
+
+def test_a_scan_of_other_data_in_the_same_minute_keeps_the_first_scans_opportunity(tmp_path: Path) -> None:
+    """Found by a black-box review: ids were of the legs and the minute only, so `scan --demo` and then `scan
+    --snapshot` of the same recording (the same minute) printed the same id, and the second's stored
+    opportunity replaced the first's: `trade ID --demo` was refused as the snapshot's. Each data's own id."""
+    import gzip
+
+    from orion_cli.venues.snapshot import demo_path
+
+    copy = tmp_path / "demo-copy.json"
+    with gzip.open(demo_path()) as raw:
+        copy.write_bytes(raw.read())
+    demo = CliRunner().invoke(app, ["scan", "--demo", "--jsonl"])
+    snap = CliRunner().invoke(app, ["scan", "--snapshot", str(copy), "--jsonl"])
+    assert demo.exit_code == snap.exit_code == 0, demo.output + snap.output
+    first = json.loads(demo.stdout.splitlines()[0])
+    second = json.loads(snap.stdout.splitlines()[0])
+    assert first["legs"] == second["legs"] and first["id"] != second["id"]
+    preview = CliRunner().invoke(app, ["trade", first["id"], "--demo", "--json"])
+    assert preview.exit_code == 0, preview.output

@@ -124,6 +124,11 @@ def test_id_is_short_stable_and_bucketed() -> None:
     other_side = (("kalshi", "KXRAIN-26JUN11", "no"), ("polymarket", "0xrain", "yes"))
     assert opportunity_id("cross_venue", other_side, NOW) != o.id
     assert opportunity_id("within_venue", legs, NOW) != o.id
+    # The data it was priced on: each source its own id, the same source the same one.
+    by_source = {src: opportunity_id("cross_venue", legs, NOW, source=src)
+                 for src in ("demo data set", "snapshot /srv/a.json.gz", "live venues (kalshi prod)")}
+    assert len(set(by_source.values())) == 3 and o.id not in by_source.values()
+    assert opportunity_id("cross_venue", legs[::-1], NOW, source="demo data set") == by_source["demo data set"]
 
 
 def test_times_are_utc_with_z() -> None:
