@@ -1643,7 +1643,7 @@ def test_a_trade_whose_figures_reach_the_warning_says_so_even_quietly(
     said = [line for line in err.splitlines() if "breaker" in line]
     assert len(said) == 1, err
     # 1.80 + the trade's fees (0.17575)
-    assert said[0] == ("warning: paper loss breaker warning: daily loss 1.97575 of limit 2.20 (89.81% used, "
+    assert said[0] == ("warning: paper loss breaker warning: daily loss 1.97575 of limit 2.20 (89.80% used, "
                        "breaker.daily_loss); at the limit it trips and halts trading"), said
     db = open_database(None)
     try:
