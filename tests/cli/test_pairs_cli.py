@@ -104,6 +104,19 @@ def test_a_change_whose_audit_event_cannot_be_recorded_leaves_the_pairs_file_as_
     assert [e.payload["kalshi"] for e in audit("pairs.added", "pairs.removed")] == [LAL_K]
 
 
+@pytest.mark.parametrize("ids", [("",), (" ",), (LAL_K, ""), (LAL_K, " ")])
+def test_remove_with_an_empty_id_is_a_usage_error(ids: tuple[str, ...]) -> None:
+    """Found by a black-box review: `pairs remove ''` said "no curated pair  in …" (not_found), where `pairs add
+    '' ''` is a usage error naming the empty argument."""
+    assert invoke("pairs", "add", LAL_K, LAL_P)[0] == 0
+    before = default_pairs_file().read_bytes()
+    code, out, err = invoke("--json", "pairs", "remove", *ids)
+    assert code == 2 and out == "", err
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["reason"] == "usage" and "must be non-empty" in error["message"], error
+    assert default_pairs_file().read_bytes() == before
+
+
 def test_add_duplicate_kalshi_ticker_exit_2_and_changes_nothing() -> None:
     assert invoke("pairs", "add", LAL_K, LAL_P)[0] == 0
     before = default_pairs_file().read_bytes()

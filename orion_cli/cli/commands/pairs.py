@@ -178,7 +178,13 @@ def remove_command(
     """
     from orion_cli.matching.pairs import remove_pair
 
+    from orion_cli.core.errors import UsageError
+
     app_ctx = get_app(ctx)
+    if not kalshi.strip() or (polymarket is not None and not polymarket.strip()):
+        # As `pairs add` says it (an unset shell variable), not "no curated pair  in …" (a black-box review).
+        raise UsageError("KALSHI (and POLYMARKET, when given) must be non-empty",
+                         hint="`orion pairs list` shows the curated pairs")
     app_ctx.db_if_exists()  # before the write, as in `pairs add` (a missing ledger: created by the write only)
     pair = remove_pair(pairs_path(app_ctx), kalshi.strip(), polymarket.strip() if polymarket else None,
                        around_write=_audited(app_ctx, "pairs.removed"), configured=pairs_configured(app_ctx))
