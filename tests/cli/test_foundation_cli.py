@@ -413,6 +413,24 @@ def test_init_force_keeps_the_operators_config_beside_the_new_one(isolated_home:
     assert [e["payload"]["backup"] for e in events] == [None, None, str(backups[0]), str(backups[1])]
 
 
+def test_init_force_says_when_the_replaced_config_named_another_ledger(isolated_home: Path, tmp_path: Path) -> None:
+    """Found by a black-box review: `init --force` over a config naming /srv/ledger.db (halted) moved every later
+    command to the default ledger, not halted, without a word. It warns, even with -q, naming both."""
+    other = tmp_path / "srv.db"
+    assert run("--db", str(other), "init").exit_code == 0
+    assert run("--db", str(other), "halt", "--reason", "incident").exit_code == 0
+    cfg = isolated_home / "config.toml"
+    cfg.write_text(f'[database]\nurl = "{other}"\n')
+    forced = run("-q", "--json", "init", "--force")
+    assert forced.exit_code == 0, forced.output
+    backup = json.loads(forced.stdout)["backup"]
+    assert f"the replaced config named the ledger sqlite:///{other}" in forced.stderr, forced.stderr
+    assert f"copy its [database] section from {backup}" in forced.stderr
+    cfg.write_text('[limits]\norder_notional = "42"\n')  # no ledger named: nothing to say
+    again = run("--json", "init", "--force")
+    assert again.exit_code == 0 and "replaced config named the ledger" not in again.stderr, again.stderr
+
+
 def test_init_on_a_foreign_database_exits_3_and_leaves_it(isolated_home: Path) -> None:
     db = isolated_home / "orion.db"
     db.write_text("not a database\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -72,6 +72,7 @@ def init_command(
         raise
     if backup is not None:
         out.success(f"kept the previous config as {backup}")
+        _warn_ledger_moved(app, previous, db.display_url, backup)
     if wrote:
         out.success(f"wrote {path}")
     out.success(f"database ready: {db.display_url}")
@@ -129,3 +130,26 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot write the config file {path}: {exc.strerror or exc}",
                           reason="config_unwritable") from None
+
+
+def _warn_ledger_moved(app: Any, previous: bytes | None, now_url: str, backup: Path) -> None:
+    """Warn when the config `--force` replaced named another ledger than the one orion now uses.
+
+    Why: the example names none, so every later command ran on the default ledger (not halted, its own
+    limits) while the one the operator's config named, halted perhaps, went unread; nothing said so (found by
+    a black-box review). Said even with -q: the kill switch a cron job obeys moved."""
+    import tomllib
+
+    from orion_cli.core.redact import mask_url
+    from orion_cli.store.db import resolve_url
+
+    try:
+        named = tomllib.loads((previous or b"").decode("utf-8")).get("database", {}).get("url")
+        was = mask_url(resolve_url(named)) if isinstance(named, str) and named.strip() else None
+    except Exception:  # an unreadable old config names nothing this can compare
+        return
+    if was is not None and was != now_url:
+        app.out.warn(f"the replaced config named the ledger {was}; orion now uses {now_url} (the example names "
+                     "none), so that ledger's kill switch and trades are no longer read: copy its [database] "
+                     f"section from {backup} if it is the one to keep")
+
