@@ -176,9 +176,8 @@ def remove_command(
 
     Example:  orion pairs remove KXUPONLY-01-BRIA
     """
-    from orion_cli.matching.pairs import remove_pair
-
     from orion_cli.core.errors import UsageError
+    from orion_cli.matching.pairs import remove_pair
 
     app_ctx = get_app(ctx)
     if not kalshi.strip() or (polymarket is not None and not polymarket.strip()):
