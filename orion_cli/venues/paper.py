@@ -422,11 +422,16 @@ class PaperVenue:
         fee (``with_fees=False``): a Kalshi series that cannot be read, or states a fee orion does
         not model, must not keep a position from ever settling.
         """
+        from orion_cli.venues.snapshot import RecordedMarketRefused
+
         out: list[Settlement] = []
         for ref in dict.fromkeys(markets):
             try:
                 market, _ = await self.source.book(ref, venue=self._venue, with_fees=False)
-            except NotFound:
+            except (NotFound, RecordedMarketRefused):
+                # A recording holding the market but refusing it (its fee unknown, as the recording holds it)
+                # settles nothing, as one that does not hold it: it must not leave every position unchecked
+                # (found in review: reconcile on such a recording reported settlement drift it cannot fix).
                 continue
             s = market_settlement(market, self._clock())
             if s is not None:

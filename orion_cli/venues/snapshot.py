@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from orion_cli.core.errors import DataError, NotFound, UsageError, VenueUnavailable
+from orion_cli.core.errors import DataError, NotFound, UsageError, VenueError, VenueUnavailable
 from orion_cli.core.files import FileRefused, GiB, read_regular_file, remove_stale_temps, temp_beside
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, TickStructure, Venue
 from orion_cli.core.money import fixed_str, loads_exact
@@ -1006,11 +1006,9 @@ class SnapshotSource:
             refused = next((e for e in data.errors if e.kind == "market" and e.key.upper() == text.upper()
                             and (venue is None or e.venue == venue.value)), None)
             if refused is not None:
-                from orion_cli.core.errors import VenueError
-
-                raise VenueError(f"{refused.venue} market {refused.key} in {self.name}: {refused.message}",
-                                 hint=refused.hint or "the recording holds it so: reading it again changes "
-                                                       "nothing; trade another pair") from None
+                raise RecordedMarketRefused(f"{refused.venue} market {refused.key} in {self.name}: {refused.message}",
+                                            hint=refused.hint or "the recording holds it so: reading it again "
+                                                                 "changes nothing; trade another pair") from None
             raise
 
     async def book(self, ref: str, *, venue: Venue | None = None,
@@ -1031,6 +1029,11 @@ class SnapshotSource:
             raise NotFound(f"{self.name} holds no order book for {market.venue.value} market {market.id}",
                            reason="book_not_found")
         return market, book
+
+
+class RecordedMarketRefused(VenueError):
+    """A market the recording holds but orion refused (its fee unknown, its fields unreadable): exit 5, as the
+    live venue's would be. The recording holds it so; reading it again changes nothing."""
 
 
 # The demo source's name, by which a command tells it from a snapshot file (its banner, the data flags

@@ -2026,3 +2026,26 @@ def test_a_leg_market_gone_from_the_recording_is_hinted_with_the_same_data(op_id
     assert code == 2 and out == "", err
     assert json.loads(err.strip().splitlines()[-1])["reason"] == "market_not_found", err
     assert f"hint: list markets with `orion markets --snapshot {path} --search TEXT`" in err, err
+
+
+def test_a_paper_position_in_a_market_the_recording_cannot_price_leaves_reconcile_clean(
+        op_id: str, tmp_path: Path) -> None:
+    """Found in review: once a recording's market orion cannot price (its fee type not modelled) was exit 5
+    (RecordedMarketRefused) rather than "no market", paper settlements let it escape: `reconcile --snapshot`
+    reported every held Kalshi market unchecked, as settlement drift --fix cannot mend. It settles nothing,
+    as a market the recording does not hold."""
+    import gzip
+
+    from orion_cli.venues.snapshot import demo_path
+
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "20")
+    assert code == 0, err
+    data = json.load(gzip.open(demo_path()))
+    for series in data["venues"]["kalshi"]["series"]:
+        if series["ticker"] == "KXUPONLY":
+            series["fee_type"] = "flat"
+    path = tmp_path / "flat.json"
+    path.write_text(json.dumps(data))
+    code, out, err = invoke("reconcile", "--snapshot", str(path), "--json")
+    assert code == 0, out + err
+    assert {r["venue"]: r["status"] for r in json.loads(out)} == {"kalshi": "clean", "polymarket": "clean"}
