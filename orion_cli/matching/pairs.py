@@ -549,9 +549,28 @@ def add_pair(path: Path, pair: CuratedPair, *, look_up: Callable[[str], str] | N
         if pair.added_at is None:
             now = datetime.now(UTC).replace(microsecond=0)
             pair = CuratedPair(pair.kalshi, pair.polymarket, pair.inverted, pair.note, now)
-        with around_write(pair) if around_write is not None else contextlib.nullcontext():
-            _save_edit(path, _appended(text, pair), [*pairs, pair])
+        _change(path, text, pair, around_write, lambda: _save_edit(path, _appended(text, pair), [*pairs, pair]))
     return pair
+
+
+def _change(path: Path, text: str, pair: CuratedPair, around_write: AroundWrite | None,
+            write: Callable[[], None]) -> None:
+    """``write`` the change of ``pair`` inside ``around_write(pair)``; the file's ``text`` back if leaving it
+    fails once written (its audit event's commit failed: a review found the pair tradable, unaudited, the
+    command saying it failed). Called under the pairs lock, so no other change comes between."""
+    if around_write is None:
+        write()
+        return
+    written = False
+    try:
+        with around_write(pair):
+            write()
+            written = True
+    except BaseException:
+        if written:
+            with contextlib.suppress(Exception):  # the error raised says what failed; a restore must not hide it
+                _write_text(path, text)
+        raise
 
 
 def _check_addable(pairs: Sequence[CuratedPair], pair: CuratedPair, market_of: Mapping[str, str],
@@ -600,11 +619,13 @@ def remove_pair(path: Path, kalshi: str, polymarket: str | None = None, *,
         pairs = parse_pairs(text, path)
         i = _removal(path, pairs, kalshi, polymarket)  # again: another process may have changed it
         rest = pairs[:i] + pairs[i + 1 :]
-        with around_write(pairs[i]) if around_write is not None else contextlib.nullcontext():
+        def write() -> None:
             if len(_entry_lines(text)) == len(pairs):
                 _save_edit(path, _cut(text, i), rest)
             else:
                 save_pairs(path, rest)
+
+        _change(path, text, pairs[i], around_write, write)
         return pairs[i]
 
 

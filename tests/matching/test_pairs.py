@@ -299,6 +299,20 @@ def test_around_write_is_entered_for_a_change_that_goes_ahead_only_and_the_write
     assert seen == [(added, before, after_add, "ok"), (removed, after_add, path.read_bytes(), "ok")]
     assert added.added_at is not None and removed == LAL and after_add != before
 
+    # Leaving it fails once the file is written (the event's commit failed): the file is put back as it was,
+    # not left holding a change the audit log never names (found reviewing the change itself).
+    @contextlib.contextmanager
+    def commit_fails(pair: CuratedPair) -> Iterator[None]:
+        yield
+        raise ConfigError("database error: disk I/O error (test)")
+
+    kept = path.read_bytes()
+    for change in (lambda: add_pair(path, CuratedPair(LAL.kalshi, LAL.polymarket), around_write=commit_fails),
+                   lambda: remove_pair(path, MIL.kalshi, around_write=commit_fails)):
+        with pytest.raises(ConfigError, match="disk I/O error"):
+            change()
+        assert path.read_bytes() == kept
+
     # A write that fails is seen failing inside it (where the event is rolled back), the file as it was.
     seen.clear()
     with mock.patch("orion_cli.matching.pairs.replace_file", side_effect=OSError(28, "No space left on device")):
