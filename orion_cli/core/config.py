@@ -642,7 +642,10 @@ def absolute_database(url: str) -> str:
         resolved = full.resolve()
     except RuntimeError:  # a symbolic link loop: made absolute as written, for the store to refuse (exit 3)
         resolved = Path.cwd() / full
-    return f"{before}{resolved}{after}"
+    # Path() drops a trailing slash, which names a directory: kept, for the store to refuse (exit 3) rather
+    # than make a ledger file named after the directory (found in review: `--db dd/newdir/`).
+    slash = "/" if path.endswith(("/", os.sep)) else ""
+    return f"{before}{resolved}{slash}{after}"
 
 
 def _check_absolute_database(value: str, bad: Callable[[str], ConfigError]) -> None:

@@ -1137,14 +1137,19 @@ def test_keyboard_interrupt_exits_130(ledger: Path, monkeypatch: pytest.MonkeyPa
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("form", ["path", "url", "variable"])
+@pytest.mark.parametrize("form", ["path", "url", "variable", "relative path", "relative url", "home path"])
 def test_a_sqlite_ledger_ending_in_a_slash_is_refused_not_made_a_file_of(isolated_home: Path, tmp_path: Path,
-                                                                         form: str) -> None:
+                                                                         form: str, monkeypatch: pytest.MonkeyPatch
+                                                                         ) -> None:
     """Found by a black-box review: `orion --db /srv/orion/newdir/ init` (and the variable) made a ledger FILE
-    named newdir, exit 0, where a directory was meant (Path() drops the trailing slash)."""
+    named newdir, exit 0, where a directory was meant (Path() drops the trailing slash); and, found reviewing
+    that fix, a relative or ~ `--db` still did (made absolute first, the slash dropped there)."""
     where = f"{tmp_path / 'newdir'}/"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
     args, env = {"path": ((("--db", where)), {}), "url": (("--db", f"sqlite:///{where}"), {}),
-                 "variable": ((), {"ORION__DATABASE__URL": where})}[form]
+                 "variable": ((), {"ORION__DATABASE__URL": where}), "relative path": (("--db", "newdir/"), {}),
+                 "relative url": (("--db", "sqlite:///newdir/"), {}), "home path": (("--db", "~/newdir/"), {})}[form]
     for command in (("init",), ("halt", "--reason", "drill")):
         result = CliRunner().invoke(app, [*args, "--json", *command], env=env)
         assert result.exit_code == 3, result.output
