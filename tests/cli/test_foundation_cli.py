@@ -475,6 +475,20 @@ def test_init_force_that_cannot_write_the_config_leaves_no_backup(isolated_home:
     assert cfg.read_text() == '[limits]\norder_notional = "42"\n'
     assert sorted(p.name for p in isolated_home.glob("config.toml.*")) == []
 
+    # Interrupted once the new config is in place (found reviewing the fix): the backup, the operator's only
+    # copy of the edits now, is kept.
+    def interrupted_after_the_rename(path: Path, data: bytes, **kwargs: Any) -> Path:
+        written = real(path, data, **kwargs)
+        if path.name == "config.toml":
+            raise KeyboardInterrupt
+        return written
+
+    with mock.patch.object(files, "replace_file", interrupted_after_the_rename):
+        result = run("--json", "init", "--force")
+    assert result.exit_code == 130, result.output
+    [kept] = isolated_home.glob("config.toml.*.bak")
+    assert kept.read_text() == '[limits]\norder_notional = "42"\n'
+
 
 def test_init_writes_through_a_linked_config_and_refuses_a_link_to_nothing(isolated_home: Path,
                                                                              tmp_path: Path) -> None:

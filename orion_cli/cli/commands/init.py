@@ -49,8 +49,9 @@ def init_command(
                 _atomic_write(backup, previous)
             _atomic_write(path, example)
         except BaseException:
-            # The config as it was, and no backup of a change that was not made (a full disk).
-            if backup is not None:
+            # No backup of a change that was not made (a full disk). Kept when the config is not as it was: an
+            # interrupt after the rename (found in review) must not take the operator's edits with the backup.
+            if backup is not None and _unchanged(path, previous):
                 backup.unlink(missing_ok=True)
             raise
         wrote = True
@@ -80,6 +81,14 @@ def init_command(
         {"type": "init", "config_file": str(path), "config_written": wrote,
          "backup": str(backup) if backup else None, "database": db.display_url},
     )
+
+
+def _unchanged(path: Path, previous: bytes | None) -> bool:
+    """Whether the config at ``path`` still holds ``previous`` (False when it cannot be told)."""
+    try:
+        return path.read_bytes() == previous
+    except OSError:
+        return False
 
 
 def _read_existing(path: Path) -> bytes | None:
