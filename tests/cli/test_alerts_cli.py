@@ -657,9 +657,9 @@ def test_a_halt_cancels_resting_orders_before_it_opens_the_vault_to_alert(
     order: list[str] = []
     real_sink = alerts.webhook_sink
 
-    def cancel(app: object, mode: str) -> tuple[list[object], list[str], None]:
+    def cancel(app: object, mode: str) -> tuple[list[object], list[str], None, list[str]]:
         order.append("cancel")
-        return [], [], None
+        return [], [], None, []
 
     def sink(*args: Any, **kwargs: Any) -> Any:
         order.append("alert")
