@@ -14,9 +14,10 @@ import time
 from collections.abc import Mapping, Sequence
 
 
-def run_on_pty(argv: Sequence[str], answers: Sequence[tuple[str, str]], env: Mapping[str, str], *,
+def run_on_pty(argv: Sequence[str], answers: Sequence[tuple[str, str | signal.Signals]], env: Mapping[str, str], *,
                timeout: float = 60.0) -> tuple[int, str]:
-    """Run ``argv`` on a new pty, typing each ``(prompt, answer)``'s answer and Enter when its prompt shows.
+    """Run ``argv`` on a new pty, typing each ``(prompt, answer)``'s answer and Enter when its prompt shows
+    (an answer that is a signal is sent to the child instead: a `kill` while it waits).
 
     (exit code, the transcript with each answered prompt replaced by ``<answered>``). The child is killed,
     and :class:`TimeoutError` raised, when it has not ended within ``timeout`` seconds."""
@@ -52,7 +53,10 @@ def run_on_pty(argv: Sequence[str], answers: Sequence[tuple[str, str]], env: Map
                 prompt, answer = pending.pop(0)
                 transcript = transcript.replace(prompt.encode(), b"<answered>", 1)
                 time.sleep(0.2)
-                os.write(fd, answer.encode() + b"\r")
+                if isinstance(answer, signal.Signals):
+                    os.kill(pid, answer)
+                else:
+                    os.write(fd, answer.encode() + b"\r")
         _, status = os.waitpid(pid, 0)
     finally:
         os.close(fd)

@@ -25,11 +25,65 @@ def _ask(question: Any) -> Any:
         # a vault unlocked while a live venue is built inside a coroutine (the live banner's balances, a
         # watch round) crashed with exit 1 before the prompt. The question is asked from a thread of its
         # own instead; the loop waits for the answer, as it would for any synchronous prompt.
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1, thread_name_prefix="orion-prompt") as pool:
-            return pool.submit(_answer, question).result()
+        return _answer_in_thread(question)
     return _answer(question)
+
+
+def _answer_in_thread(question: Any) -> Any:
+    """:func:`_answer` from a daemon thread, this one waiting interruptibly.
+
+    A stop arriving while it waits (SIGTERM, SIGHUP or SIGINT, raised here as KeyboardInterrupt) ends the
+    prompt's application, so its terminal is put back, and is raised at once: waiting on the prompt thread
+    (a thread pool's exit did) hung the process until someone pressed Enter (found in review)."""
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def ask() -> None:
+        try:
+            outcome["answer"] = _answer(question)
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=ask, name="orion-prompt", daemon=True)
+    # asyncio.run's own SIGINT handler only cancels the loop's main task, which this wait blocks: a SIGINT did
+    # nothing until a second one. While the prompt is shown, SIGINT interrupts the wait, as Ctrl-C would.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        import signal
+
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except BaseException:
+        _end_prompt(question)
+        worker.join(2)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["answer"]
+
+
+def _end_prompt(question: Any) -> None:
+    """Ask the running prompt_toolkit application of ``question`` to exit (from another thread)."""
+    application = getattr(question, "application", None)
+    loop = getattr(application, "loop", None)
+    if application is None or loop is None:
+        return
+
+    def end() -> None:
+        if application.is_running and application.future is not None and not application.future.done():
+            application.exit(exception=KeyboardInterrupt())
+
+    try:
+        loop.call_soon_threadsafe(end)
+    except RuntimeError:  # its loop already closed: the prompt has ended
+        pass
 
 
 def _in_event_loop() -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -341,6 +342,28 @@ def test_a_live_trade_on_a_terminal_unlocks_the_vault_by_the_typed_password(worl
     assert f"LIVE trading authorized ({'typed' if how == 'phrase' else 'flag'})" in shown
     assert "kalshi balance: available $" in shown  # the banner read the balances with the unlocked vault
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+
+
+@ONE_BACKEND
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_stop_at_the_vault_password_prompt_ends_the_live_trade_at_once(world: World, sig: signal.Signals) -> None:
+    """Found reviewing the fix above: the password prompt asked from a thread (inside the event loop) was waited
+    for by a thread pool's exit, so `kill` (SIGTERM), SIGINT or SIGHUP while it was shown left the process
+    hanging until someone pressed Enter. It stops at once (exit 130), nothing authorized or sent."""
+    from pty_session import run_on_pty
+
+    env = {k: v for k, v in world.env.items() if k != "ORION_MASTER_PASSWORD_FILE"}
+    argv = [*ORION_ARGV, "--db", world.db_url, "trade", OP_ID, "--live", "--confirm", "--idempotency-key", "stop"]
+    started = time.monotonic()
+    code, shown = run_on_pty(argv, [("Master password", sig)], env, timeout=30)
+    assert code == 130, shown[-3000:]
+    assert time.monotonic() - started < 20 and "<answered>" in shown
+    assert world.kalshi_created() == [] and world.poly_created() == []
+    db = open_database(world.db_url)
+    try:
+        assert AuditLog(db).tail(10, types=("live.authorized",)) == []
+    finally:
+        db.dispose()
 
 
 @ONE_BACKEND
