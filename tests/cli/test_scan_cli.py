@@ -739,5 +739,17 @@ def test_a_scan_of_other_data_in_the_same_minute_keeps_the_first_scans_opportuni
     first = json.loads(demo.stdout.splitlines()[0])
     second = json.loads(snap.stdout.splitlines()[0])
     assert first["legs"] == second["legs"] and first["id"] != second["id"]
+    # Each the id of its own data, whatever minute each scan fell in (the clock is not pinned here).
+    from datetime import datetime
+
+    from orion_cli.core.opportunity import opportunity_id
+
+    def id_of(record: dict[str, Any], source: str) -> str:
+        legs = tuple((leg["venue"], leg["market"], leg["side"]) for leg in record["legs"])
+        at = datetime.fromisoformat(record["observed_at"].replace("Z", "+00:00"))
+        return opportunity_id(record["kind"], legs, at, source=source)
+
+    assert first["id"] == id_of(first, "demo data set") and second["id"] == id_of(second, f"snapshot {copy}")
+    assert id_of(first, "demo data set") != id_of(first, f"snapshot {copy}")  # the same minute: still two ids
     preview = CliRunner().invoke(app, ["trade", first["id"], "--demo", "--json"])
     assert preview.exit_code == 0, preview.output
