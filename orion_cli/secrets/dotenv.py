@@ -29,6 +29,11 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$"}
 # A commented-out assignment: "#", then optionally "export", then NAME=... ("# see https://x?a=b" and
 # "# e.g. FOO=1" are prose: no name directly after the "#").
 _COMMENTED_RE = re.compile(r"#+\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=(.*)")
+# Key material in a comment that is no assignment: a commented-out PEM private key block (its base64 lines
+# hold "+" and "/", which no name does) or a bare 64-hex-digit wallet key. A black-box review found such a
+# file shredded by `secrets encrypt --shred-source`, the commented key lost with it.
+_KEY_IN_COMMENT_RE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
+                                r"|(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{64}(?![0-9A-Za-z])")
 
 
 def name_may_be_key_material(name: str, value: str = "") -> bool:
@@ -105,6 +110,7 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
     out: dict[str, str] = {}
     assigned: list[tuple[str, int, str]] = []
     commented: list[tuple[str, int, str]] = []
+    keys_in_comments: list[int] = []  # lines of a comment holding key material (no assignment)
     i, n, line = 0, len(text), 1
     if text.startswith("\ufeff"):
         i = 1
@@ -118,6 +124,8 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
             m = _COMMENTED_RE.fullmatch(stripped)
             if m is not None:
                 commented.append((m.group(1), start_line, _commented_value(m.group(2))))
+            elif _KEY_IN_COMMENT_RE.search(stripped):
+                keys_in_comments.append(start_line)
             i, line = eol + 1, line + 1
             continue
         body = stripped[len("export "):].lstrip() if stripped.startswith("export ") else stripped
@@ -154,6 +162,7 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
               if at != last[key] and value.strip() and value != out[key]]
     unkept += [Unkept(key, at, None, hidden=name_may_be_key_material(key, value))
                for key, at, value in commented if value.strip() and value != out.get(key)]
+    unkept += [Unkept("", at, None, hidden=True) for at in keys_in_comments]
     unkept.sort(key=lambda u: u.line)
     return DotenvScan(out, unkept, last)
 

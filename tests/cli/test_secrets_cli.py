@@ -512,6 +512,28 @@ def test_a_refused_shred_never_prints_a_line_of_key_material_read_as_a_name(
     assert env.read_text() == text and not vault_of(home).exists()
 
 
+@pytest.mark.parametrize("kept", ["pem", "hex"])
+def test_shred_source_refused_for_key_material_commented_out_without_an_assignment(
+        tmp_path: Path, home: Path, pw_file: Path, pem: str, kept: str) -> None:
+    """Found by a black-box review: a commented-out PEM private key whose base64 lines hold "+" or "/" (as real
+    ones do) read as no assignment, and `--shred-source --yes` destroyed the file, the only copy of that key;
+    so with a bare wallet key in a comment. Refused now (exit 6, nothing stored or shredded), by line."""
+    if kept == "pem":
+        lines = pem.strip().splitlines()
+        old = [f"# {lines[0]}", "# MIIBVQ+GkqhkiG9w0/Gp3/LQmlQ", "# AbCdEf+gh==", f"# {lines[-1]}"]
+    else:
+        old = [f"# the old wallet, retired: {OTHER_WALLET_KEY.removeprefix('0x')}"]
+    env = tmp_path / "old.env"
+    text = "\n".join([f"POLYMARKET_PRIVATE_KEY={WALLET_KEY}", *old]) + "\n"
+    env.write_text(text)
+    refused = run("encrypt", "--from-file", str(env), "--shred-source", "--yes", pre=("--json",))
+    assert refused.exit_code == 6, refused.output
+    assert json.loads(refused.stderr.strip().splitlines()[-1])["reason"] == "UNIMPORTED_VARIABLES"
+    assert "a value on line 2 (its name not shown: it may be part of a key) (commented out)" in refused.stderr
+    assert OTHER_WALLET_KEY.removeprefix("0x") not in refused.output and "AbCdEf" not in refused.output
+    assert env.read_text() == text and not vault_of(home).exists()
+
+
 def test_shred_source_not_refused_for_what_the_import_keeps(tmp_path: Path, home: Path, pw_file: Path) -> None:
     """Prose comments, a value assigned twice alike, an assignment emptied and set again, and a
     commented-out copy of the value imported hold nothing the shred destroys: shredded as before."""
