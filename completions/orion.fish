@@ -70,7 +70,7 @@ complete -c orion -n '__fish_seen_subcommand_from halt' -l 'cancel-open' -d 'Aft
 complete -c orion -n '__fish_seen_subcommand_from halt' -l 'live' -d 'With --cancel-open: cancel at the live venues (the vault'\''s credentials) even where trading.mode is paper. Cancelling needs no live authorization.'
 complete -c orion -n '__fish_seen_subcommand_from halt' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from halt' -l 'help' -d 'Show help and exit.'
-complete -c orion -n '__fish_seen_subcommand_from init' -l 'force' -d 'Overwrite an existing config file (a copy of it is kept beside it as config.toml.<UTC time>.bak).'
+complete -c orion -n '__fish_seen_subcommand_from init' -l 'force' -d 'Overwrite an existing config file (a copy of it, when it differs from the example, is kept beside it as config.toml.<UTC time>.bak).'
 complete -c orion -n '__fish_seen_subcommand_from init' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from init' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from markets' -l 'venue' -x -d 'kalshi or polymarket (default: both).'

@@ -13,8 +13,9 @@ from orion_cli.cli.context import get_app
 
 def init_command(
     ctx: typer.Context,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config file (a copy of it is kept "
-                                                         "beside it as config.toml.<UTC time>.bak).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config file (a copy of it, when it "
+                                                         "differs from the example, is kept beside it as "
+                                                         "config.toml.<UTC time>.bak).")] = False,
 ) -> None:
     """Write the commented example config to the user config dir and create/migrate the database.
 
