@@ -1241,6 +1241,8 @@ def test_halted_refuses_with_exit_6(op_id: str) -> None:
     code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "3")
     assert code == 6 and "HALTED" in err
     assert ledger_orders() == []
+    # Refused before any book is read, and not said to re-read them first (found by a docs review).
+    assert "re-reading the books" not in err and "DEMO DATA" not in err, err
 
 
 def test_a_trade_refused_by_a_manual_halt_names_its_release_and_that_release_works(op_id: str) -> None:

@@ -1383,9 +1383,6 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     if not confirm:  # --confirm says them at the gate; a preview must not stay silent on them
         for note in _gate_notes(app, live, authorize_live):
             out.warn(note)
-    if store.is_expired(op) and not resuming:
-        out.info(f"opportunity {op.id} expired at {op.expires_at:%Y-%m-%d %H:%M:%S}Z; re-reading the books "
-                 "(STALE_QUOTE / EDGE_GONE decide)")
     # A resume may still have to finish (or unwind) on a venue disabled since: neither refuses it.
     disabled = None if resuming else _refuse_disabled_venues(app, op, settings, key=key, mode=pre_mode,
                                                              confirm=confirm, recorded=_recorded(snapshot, demo))
@@ -1394,6 +1391,9 @@ def _trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal |
     blocking = disabled or beside  # --confirm's first refusal, which the preview ends with
     if confirm and not resuming:  # a resume may still finish (or sell back) what a halted execution holds
         _refuse_while_halted(app, op, key, pre_mode)
+    if store.is_expired(op) and not resuming:  # said once the books will be read (not before a refusal)
+        out.info(f"opportunity {op.id} expired at {op.expires_at:%Y-%m-%d %H:%M:%S}Z; re-reading the books "
+                 "(STALE_QUOTE / EDGE_GONE decide)")
     source = open_source(app, snapshot, demo)
     if _recorded(snapshot, demo):
         announce(app, source)
