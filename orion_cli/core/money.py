@@ -140,6 +140,17 @@ def decimal_str(value: Decimal) -> str:
     return fixed_str(value)
 
 
+class JsonTooDeep(ValueError):
+    """JSON nested deeper than the parser can recurse: a document orion cannot read, as any malformed one."""
+
+
 def loads_exact(data: str | bytes) -> Any:
-    """``json.loads`` with every JSON number that has a fraction parsed as Decimal."""
-    return json.loads(data, parse_float=Decimal)
+    """``json.loads`` with every JSON number that has a fraction parsed as Decimal.
+
+    A document nested too deeply is a :class:`JsonTooDeep` (a ``ValueError``), not a ``RecursionError``:
+    every venue answer is read by catching ``ValueError``, and an order answer of some 2,000 nested brackets
+    escaped as an internal error (exit 1), the first leg filled and left unhedged (found by a review)."""
+    try:
+        return json.loads(data, parse_float=Decimal)
+    except RecursionError:
+        raise JsonTooDeep("JSON nested too deeply") from None

@@ -31,7 +31,7 @@ from typing import Any
 from orion_cli.core.errors import DataError, NotFound, UsageError, VenueError, VenueUnavailable
 from orion_cli.core.files import FileRefused, GiB, read_regular_file, remove_stale_temps, temp_beside
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, TickStructure, Venue
-from orion_cli.core.money import fixed_str, loads_exact
+from orion_cli.core.money import JsonTooDeep, fixed_str, loads_exact
 from orion_cli.venues.base import ALL_VENUES, ItemError, MarketData, ProgressFn, guess_venue
 
 __all__ = [
@@ -353,7 +353,7 @@ def parse_document(raw: bytes, label: str = "snapshot") -> dict[str, Any]:
         doc = loads_exact(data)
     except UnicodeDecodeError:
         raise _bad(label, "not UTF-8 JSON (is this a snapshot file?)") from None
-    except RecursionError:  # the parser recurses into each nested array or object; a recording nests a few
+    except JsonTooDeep:  # the parser recurses into each nested array or object; a recording nests a few
         raise _bad(label, "JSON nested too deeply (is this a snapshot file?)") from None
     except ValueError as exc:
         if data.removeprefix(codecs.BOM_UTF8).lstrip()[:1] != b"{":  # an HTML page or a text file

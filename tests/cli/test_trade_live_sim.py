@@ -367,6 +367,26 @@ def test_a_stop_at_the_vault_password_prompt_ends_the_live_trade_at_once(world: 
 
 
 @ONE_BACKEND
+@pytest.mark.parametrize("venue", ["kalshi", "polymarket"])
+def test_an_order_answer_nested_too_deeply_to_parse_is_an_unknown_outcome_looked_up(world: World, venue: str) -> None:
+    """Found by a fault review: an order answer of ~2,000 nested brackets (valid JSON no parser here can
+    recurse into) raised RecursionError, which no reader caught: exit 1 with the Polymarket leg filled, the
+    Kalshi leg never sent and trading not halted. It is an answer orion cannot read: the order is looked up,
+    found filled, and the trade goes on to hedge it."""
+    deep = b'{"x":' + b"[" * 3000 + b"]" * 3000 + b"}"
+    server, path = ((world.ksim.server, API_PREFIX + "/portfolio/events/orders") if venue == "kalshi"
+                    else (world.psim.server, "/clob/order"))
+    server.add_fault(FaultRule("malformed", method="POST", path_prefix=path, times=1, body=deep))
+    code, out, err = world.run(*LIVE, "--idempotency-key", f"deep-{venue}")
+    assert code == 0, err
+    assert _execution(out)["status"] == "done", _execution(out)["message"]
+    assert "internal error" not in err
+    assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+    expected = {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert world.venue_positions() == expected == world.ledger_positions()
+
+
+@ONE_BACKEND
 def test_a_live_trade_while_halted_is_refused_before_any_venue_is_asked(world: World) -> None:
     """Found by a black-box review: halted, `trade --live --authorize-live --confirm` printed the live banner,
     read both venues' balances with the vault's credentials and audited `live.authorized` before the HALTED

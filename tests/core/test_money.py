@@ -10,7 +10,16 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from orion_cli.core.errors import DataError
-from orion_cli.core.money import ceil_to, decimal_str, floor_to, is_multiple, to_decimal, to_price
+from orion_cli.core.money import (
+    JsonTooDeep,
+    ceil_to,
+    decimal_str,
+    floor_to,
+    is_multiple,
+    loads_exact,
+    to_decimal,
+    to_price,
+)
 
 
 @pytest.mark.parametrize("text", ["0.01", "0.999", "1000000.5", "0", "0.0001", "0.000001", "1", "-3.25",
@@ -186,3 +195,13 @@ def test_the_grid_roundings_keep_their_own_precision_whatever_the_callers_contex
         assert not is_multiple(Decimal("123456.781"), Decimal("0.01"))
     with pytest.raises(ZeroDivisionError):
         floor_to(Decimal(1), Decimal(0))
+
+
+def test_json_nested_too_deeply_is_a_value_error_every_venue_reader_catches() -> None:
+    """Found by a fault review: a venue answer of some 2,000 nested brackets raised RecursionError, which no
+    reader of venue answers caught (they catch ValueError): exit 1, an order's first leg left unhedged."""
+    deep = b'{"x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    with pytest.raises(JsonTooDeep) as caught:
+        loads_exact(deep)
+    assert isinstance(caught.value, ValueError)
+    assert loads_exact(b'{"p": 0.10, "n": [[1]]}') == {"p": Decimal("0.10"), "n": [[1]]}

@@ -76,7 +76,7 @@ class FaultRule:
       ``timeout``       sleep ``seconds`` (longer than the client's timeout), then close with no answer
       ``drop``          close the connection without running the handler or answering
       ``drop_after``    run the handler (the venue accepted the request), then close with no answer
-      ``malformed``     answer 200 with a truncated, non-JSON body
+      ``malformed``     run the handler, then answer 200 with a truncated, non-JSON body (or ``body``, bytes)
       ``rename_field``  rename every key ``field`` to ``new_name`` in the handler's JSON answer
       ``remove_field``  delete every key ``field`` from the handler's JSON answer
       ``rate_limit``    answer 429 with the server's :attr:`SimServer.rate_limit_body`
@@ -336,8 +336,9 @@ class SimServer:
         for rule in faults:
             if rule.kind == "drop_after":
                 raise _Drop
-            if rule.kind == "malformed":
-                return 200, b'{"truncated": [1, 2, ', dict(response.headers)
+            if rule.kind == "malformed":  # ``body`` bytes, when given, are the unreadable answer sent instead
+                unreadable = rule.body if isinstance(rule.body, bytes) else b'{"truncated": [1, 2, '
+                return 200, unreadable, dict(response.headers)
             if isinstance(body, dict | list):
                 if rule.kind == "rename_field":
                     body = _rename(body, rule.field, rule.new_name)

@@ -39,7 +39,7 @@ def describe_error(status: int, body: bytes) -> tuple[str, str]:
     """The CLOB's error bodies are ``{"error": "<message>"}`` (sometimes ``errorMsg``)."""
     try:
         parsed = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deeply: as unreadable (review)
         parsed = None
     if isinstance(parsed, dict):
         for key in ("error", "errorMsg", "message"):
