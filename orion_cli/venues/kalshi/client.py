@@ -189,7 +189,11 @@ class KalshiClient:
     # -- exchange ---------------------------------------------------------------------------
 
     async def exchange_status(self) -> ExchangeStatus:
-        return parse_exchange_status(await self._get("/exchange/status"))
+        body = await self._get("/exchange/status")
+        try:
+            return parse_exchange_status(body)
+        except DataError as exc:  # the venue's answer, unreadable: exit 5 naming it, not an internal error
+            raise VenueError(f"kalshi GET /exchange/status: {exc}") from None
 
     # -- markets ----------------------------------------------------------------------------
 

@@ -470,7 +470,11 @@ class KalshiTrading:
 
     async def exchange_status(self) -> ExchangeStatus:
         """Check before trading: orders are refused while ``trading_active`` is false."""
-        return parse_exchange_status(await self._get("/exchange/status"))
+        body = await self._get("/exchange/status")
+        try:
+            return parse_exchange_status(body)
+        except DataError as exc:  # the venue's answer, unreadable: exit 5 naming it, not an internal error
+            raise VenueError(f"kalshi GET /exchange/status: {exc}") from None
 
     async def require_trading(self) -> ExchangeStatus:
         status = await self.exchange_status()

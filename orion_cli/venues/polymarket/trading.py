@@ -715,8 +715,8 @@ class PolymarketTrading:
         """``GET /version``: the order version the CLOB expects (2 for CLOB V2)."""
         body = await self.public.get_json("/version", bucket="read")
         value = body.get("version") if isinstance(body, Mapping) else None
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise DataError("version", "missing or not an integer")
+        if not isinstance(value, int) or isinstance(value, bool):  # the venue's fault: exit 5, naming it
+            raise VenueError(f"{VENUE} GET /version: version: missing or not an integer")
         return value
 
     async def derive_api_key(self, key: PrivateKey | None = None, *, nonce: int = 0) -> ApiCredentials:
@@ -727,7 +727,8 @@ class PolymarketTrading:
         """Ask the venue whether this host may trade; raise :class:`Geoblocked` (exit 6) when not."""
         body = await self.geo.get_json(self._geoblock_path, bucket="geoblock")
         if not isinstance(body, Mapping) or not isinstance(body.get("blocked"), bool):
-            raise DataError("geoblock.blocked", "missing or not a boolean")
+            # An answer orion cannot read is the venue's fault (exit 5, naming it), not an internal error (1).
+            raise VenueError(f"{VENUE} geoblock check: blocked: missing or not a boolean; nothing was sent")
         status = GeoblockStatus(
             blocked=body["blocked"],
             country=str(body.get("country") or "?"),

@@ -137,6 +137,20 @@ async def _with(venue: KalshiTrading, body: Callable[[KalshiTrading], Awaitable[
 # -- balance, positions, exchange status --------------------------------------------------------
 
 
+@pytest.mark.parametrize("answer", [{}, {"trading_active": "yes"}, {"exchange_active": True}])
+def test_an_unreadable_exchange_status_is_the_venues_fault(sim: KalshiSim, key: rsa.RSAPrivateKey,
+                                                           answer: dict[str, Any]) -> None:
+    """Found by a fault review: an exchange status without its fields (asked before a live trade) was a
+    DataError, exit 1 "bad_data" naming no venue. It is the venue's answer: exit 5, naming Kalshi."""
+    from orion_cli.core.errors import ExitCode, VenueError
+
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix=API_PREFIX + "/exchange/status",
+                                   status=200, body=answer))
+    with pytest.raises(VenueError, match="kalshi GET /exchange/status") as caught:
+        run(sim, key, lambda v: v.exchange_status())
+    assert caught.value.exit_code == ExitCode.VENUE_UNAVAILABLE
+
+
 def test_balance_positions_and_exchange_status(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
     sim.starting_cash = D("98.0186")
 

@@ -1157,11 +1157,16 @@ def test_geoblock_answer_is_cached(sim: PolymarketSim, market: Market, wallet: W
 
 
 def test_malformed_geoblock_answer_refuses(sim: PolymarketSim, wallet: Wallet) -> None:
+    """The venue's fault, exit 5 naming Polymarket (found by a fault review: a DataError, exit 1, "bad_data",
+    naming no venue)."""
+    from orion_cli.core.errors import ExitCode, VenueError
+
     sim.geoblock = {"country": "IE"}
 
     async def go(pm: PolymarketTrading) -> None:
-        with pytest.raises(DataError, match=r"geoblock\.blocked"):
+        with pytest.raises(VenueError, match=r"polymarket geoblock check: blocked") as caught:
             await pm.check_geoblock()
+        assert caught.value.exit_code == ExitCode.VENUE_UNAVAILABLE
 
     with_client(wallet, sim, go)
 
