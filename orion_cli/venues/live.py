@@ -564,8 +564,11 @@ class LiveSource:
             named = raw.events[0].get("series_ticker") if raw.events else None
             if isinstance(named, str) and named and named != st:
                 await fee_source("series", named, f"/series/{named}", raw.series)
-            inner = book_body.get("orderbook_fp") if isinstance(book_body, Mapping) else None
-            raw.orderbooks.append({"ticker": ticker, "orderbook_fp": inner})
+            # As answered, for the parser to judge: an answer without the book ({}, a list, the old cent shape)
+            # was made {"orderbook_fp": None}, which it reads as a wholly empty book (found by a fault review: a
+            # trade refused by INVALID_ORDER "size 0", naming no venue).
+            answered = dict(book_body) if isinstance(book_body, Mapping) else {}
+            raw.orderbooks.append({**answered, "ticker": ticker})
         return raw
 
     # -- Polymarket ---------------------------------------------------------------------------

@@ -288,6 +288,26 @@ def test_a_market_or_book_the_venue_sends_unreadable_is_the_venue_at_fault_exit_
     assert said in info.value.message
 
 
+@pytest.mark.parametrize(("answer", "said"), [
+    ({}, "orderbook_fp: missing"), ([], "orderbook_fp: missing"), ("maintenance", "orderbook_fp: missing"),
+    ({"orderbook": {"yes": [[38, 50]], "no": [[60, 50]]}}, "legacy cent 'orderbook' shape"),
+])
+def test_a_book_answer_without_its_book_is_not_read_as_an_empty_book(ksim: KalshiSim, answer: Any,
+                                                                      said: str) -> None:
+    """Found by a fault review: an orderbook answer without ``orderbook_fp`` ({}, a list, the old cent shape)
+    was made ``{"orderbook_fp": None}``, which reads as a wholly empty book: `book` showed no bids or asks
+    (exit 0), and a trade was refused by INVALID_ORDER "size 0", naming no venue. Exit 5, naming the field."""
+    ksim.server.add_fault(FaultRule("status", method="GET", status=200, body=answer,
+                                    path_prefix=f"/trade-api/v2/markets/{ONE_TICKER}/orderbook"))
+    with pytest.raises(VenueError) as info:
+        asyncio.run(_one(ksim).book(ONE_TICKER))
+    assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE
+    assert info.value.message.startswith("kalshi ") and said in info.value.message, info.value.message
+    ksim.server.clear_faults()
+    _, book = asyncio.run(_one(ksim).book(ONE_TICKER))  # the answer as sent: read
+    assert book.yes.bids or book.yes.asks
+
+
 def test_a_listing_the_venue_sends_unreadable_is_the_venue_at_fault_exit_5(ksim: KalshiSim) -> None:
     """The listing itself without its list (`markets --venue kalshi`): exit 5 naming the venue, not
     exit 1 with "markets: missing" alone."""

@@ -638,7 +638,9 @@ def _levels(raw: Mapping[str, Any], key: str, prefix: str) -> list[PriceLevel]:
     field = _field(prefix, key)
     value = raw.get(key)
     if value is None:
-        return []
+        # The CLOB sends an empty side as []: a side missing is no book read, not one with no depth (found by a
+        # fault review: `{"asset_id": …}` alone planned as an empty book, refused by INVALID_ORDER "size 0").
+        raise DataError(field, "missing")
     if not isinstance(value, list):
         raise DataError(field, f"expected an array, got {type(value).__name__}")
     out: list[PriceLevel] = []

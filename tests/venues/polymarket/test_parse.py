@@ -377,6 +377,17 @@ def test_empty_side_and_blank_last_trade_price() -> None:
     assert book.side.best_bid is not None and book.side.best_bid.price == Decimal("0.002")
 
 
+@pytest.mark.parametrize("side", ["bids", "asks"])
+def test_a_book_without_a_side_is_refused_not_read_as_empty(side: str) -> None:
+    """The CLOB sends an empty side as [] (the recorded book above): a side missing altogether is no book read.
+    Found by a fault review: `{"asset_id": …}` alone planned as a book with no depth, INVALID_ORDER "size 0"."""
+    raw = load("polymarket/clob_book_response_empty_ask.json")
+    del raw[side]
+    with pytest.raises(DataError) as exc:
+        parse_book(raw)
+    assert exc.value.field == f"book.{side}"
+
+
 def test_tampered_book_fails_hash_check() -> None:
     raw = load("paired/poly_book.json")
     raw["asks"][-1]["size"] = "16"
