@@ -694,3 +694,22 @@ def test_an_event_the_gamma_listing_sends_twice_changed_is_not_priced_by_its_fir
     assert cid not in ids and len(ids) == len(set(ids)) == 11, ids  # 12 listed, one refused
     assert [(e.kind, e.key) for e in data.errors if "listed twice" in e.message] == [("market", cid)]
     assert not [e for e in data.errors if "listed twice" not in e.message], data.errors
+
+
+@pytest.mark.parametrize("answer", [{}, {"events": None}, {"data": []}])
+def test_a_gamma_listing_without_its_events_is_not_read_as_no_markets(answer: dict[str, Any]) -> None:
+    """Found by a fault review: a keyset page without its ``events`` list was taken for an empty one:
+    `markets --venue polymarket` printed [] (exit 0, no warning), a scan covered Kalshi only, and a recording
+    showed Polymarket with no markets. It is unreadable, as Kalshi's listing without its markets is."""
+    p = PolymarketSim.universe(2, seed=5)
+    p.start()
+    try:
+        p.server.add_fault(FaultRule("status", method="GET", path_prefix="/gamma/events/keyset", status=200,
+                                     body=answer))
+        src = LiveSource(settings(dead_url(), p.gamma_url, p.clob_url), retry=FAST)
+        with pytest.raises(VenueError) as info:
+            asyncio.run(src.fetch([Venue.POLYMARKET]))
+        assert info.value.exit_code == ExitCode.VENUE_UNAVAILABLE
+        assert info.value.message.startswith("polymarket") and "events: missing" in info.value.message
+    finally:
+        p.stop()

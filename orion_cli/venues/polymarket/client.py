@@ -214,6 +214,11 @@ class PolymarketClient:
                 next_cursor = body.get("next_cursor")
             else:
                 rows, next_cursor = body, None
+            if rows is None and mode == "keyset":
+                # Gamma sends its list (an empty one, [], on a last page with nothing in it): an answer without it
+                # says nothing of the markets, and taken for none it made Polymarket look empty, no warning (a
+                # fault review); refused as Kalshi's listing without its markets is.
+                raise DataError(key, "missing")
             if rows is None:
                 rows = []
             if not isinstance(rows, list):
