@@ -175,7 +175,8 @@ class KalshiConfig:
     write_tokens_per_second: int = opt(100, "write bucket refill (Basic tier: 100)", unit="tokens/s",
                                        min=1, max=100000)
     max_concurrency: int = opt(8, "concurrent requests", min=1, max=64)
-    timeout_seconds: Decimal = opt(D("10"), "per-request timeout", unit="s", min=D("0.5"), max=D(120))
+    timeout_seconds: Decimal = opt(D("10"), "per-request timeout (connection to the answer's last byte)", unit="s",
+                                   min=D("0.5"), max=D(120))
 
     @property
     def base_url(self) -> str:
@@ -194,7 +195,8 @@ class PolymarketConfig:
     geoblock_url: str = opt("https://polymarket.com/api/geoblock", "geoblock check, queried before live trading")
     chain_id: int = opt(137, "Polygon chain id", min=1, max=10**9)
     max_concurrency: int = opt(8, "concurrent requests", min=1, max=64)
-    timeout_seconds: Decimal = opt(D("10"), "per-request timeout", unit="s", min=D("0.5"), max=D(120))
+    timeout_seconds: Decimal = opt(D("10"), "per-request timeout (connection to the answer's last byte)", unit="s",
+                                   min=D("0.5"), max=D(120))
 
 
 @dataclass(frozen=True)

@@ -278,6 +278,10 @@ class VenueHttp:
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
             follow_redirects=False,
         )
+        # httpx's timeout bounds each read of the socket, not the request: an answer sent a byte a second
+        # took minutes (an order's answer too, the hedge waiting), and one never ending would block for ever
+        # (found by a fault review). The whole request, connection to last byte, is bounded by this.
+        self._deadline = float(timeout)
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
         # Counters for benchmarks and diagnostics.
@@ -390,7 +394,7 @@ class VenueHttp:
             request = self._build("GET", path, query, None, None)
             self.attempts += 1
             try:
-                response = await self._client.send(request)
+                response = await self._send(request)
             except httpx.TransportError as exc:
                 raise _Retryable(_cause(exc)) from exc
         status = response.status_code
@@ -442,7 +446,7 @@ class VenueHttp:
             request = self._build(method, path, None, body, merged)
             self.attempts += 1
             try:
-                response = await self._client.send(request)
+                response = await self._send(request)
             except httpx.TransportError as exc:
                 reached = not isinstance(exc, _NEVER_SENT)
                 raise VenueSendFailed(
@@ -455,6 +459,14 @@ class VenueHttp:
         if response.status_code in (401, 403):
             raise self._denied(method.upper(), path, response)
         return response
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """``request`` sent and its whole answer read within the deadline; past it, an httpx ``ReadTimeout``
+        (a request that may have reached the venue, as any read timeout)."""
+        try:
+            return await asyncio.wait_for(self._client.send(request), self._deadline)
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no whole answer within {self._deadline:g} s", request=request) from None
 
     # -- lifecycle --------------------------------------------------------------------------
 

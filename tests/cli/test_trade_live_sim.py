@@ -387,6 +387,28 @@ def test_an_order_answer_nested_too_deeply_to_parse_is_an_unknown_outcome_looked
 
 
 @ONE_BACKEND
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("venue", ["kalshi", "polymarket"])
+def test_an_order_answer_sent_a_byte_at_a_time_is_looked_up_once_the_timeout_passes(world: World,
+                                                                                     venue: str) -> None:
+    """Found by a fault review: an order's answer dribbled a byte a second held the trade for minutes (228 s at
+    timeout_seconds 5, the filled first leg unhedged meanwhile): httpx bounds each read, not the request. Past
+    timeout_seconds the outcome is unknown, looked up, and the trade goes on: one order per leg, hedged."""
+    server, path = ((world.ksim.server, API_PREFIX + "/portfolio/events/orders") if venue == "kalshi"
+                    else (world.psim.server, "/clob/order"))
+    server.add_fault(FaultRule("trickle", method="POST", path_prefix=path, times=1, seconds=0.3))
+    started = time.monotonic()
+    short = {"ORION__KALSHI__TIMEOUT_SECONDS": "1", "ORION__POLYMARKET__TIMEOUT_SECONDS": "1"}
+    code, out, err = world.run(*LIVE, "--idempotency-key", f"slow-{venue}", extra_env=short)
+    assert code == 0, err
+    assert _execution(out)["status"] == "done", _execution(out)["message"]
+    assert time.monotonic() - started < 60
+    assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+    expected = {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert world.venue_positions() == expected == world.ledger_positions()
+
+
+@ONE_BACKEND
 def test_a_live_trade_while_halted_is_refused_before_any_venue_is_asked(world: World) -> None:
     """Found by a black-box review: halted, `trade --live --authorize-live --confirm` printed the live banner,
     read both venues' balances with the vault's credentials and audited `live.authorized` before the HALTED

@@ -36,6 +36,7 @@ FaultKind = Literal[
     "remove_field",
     "rate_limit",
     "garbage_cursor",
+    "trickle",
 ]
 
 
@@ -81,6 +82,7 @@ class FaultRule:
       ``remove_field``  delete every key ``field`` from the handler's JSON answer
       ``rate_limit``    answer 429 with the server's :attr:`SimServer.rate_limit_body`
       ``garbage_cursor`` replace a non-empty top-level ``cursor`` in the answer with garbage
+      ``trickle``       run the handler, then send its answer's body one byte every ``seconds``
     ``times`` = how many matching requests it applies to (``None`` = forever);
     ``probability`` draws from the server's seeded RNG.
     """
@@ -103,6 +105,10 @@ class FaultRule:
         if not path.startswith(self.path_prefix):
             return False
         return self.times is None or self.fired < self.times
+
+
+# An answer's header the handler below reads and never sends: send the body a byte every N seconds.
+_TRICKLE = "X-Sim-Trickle-Seconds"
 
 
 class _Drop(Exception):
@@ -204,11 +210,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         self.send_response(status)
         headers.setdefault("Content-Type", "application/json")
+        trickle = float(headers.pop(_TRICKLE, "0"))
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        if payload:
+        if payload and trickle:
+            try:
+                for i in range(len(payload)):
+                    self.wfile.write(payload[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(trickle)
+            except OSError:  # the client gave up on it
+                self.close_connection = True
+        elif payload:
             self.wfile.write(payload)
 
     do_GET = _serve
@@ -336,6 +351,8 @@ class SimServer:
         for rule in faults:
             if rule.kind == "drop_after":
                 raise _Drop
+            if rule.kind == "trickle":
+                return response.status, encode_body(body), {**dict(response.headers), _TRICKLE: str(rule.seconds)}
             if rule.kind == "malformed":  # ``body`` bytes, when given, are the unreadable answer sent instead
                 unreadable = rule.body if isinstance(rule.body, bytes) else b'{"truncated": [1, 2, '
                 return 200, unreadable, dict(response.headers)

@@ -713,3 +713,19 @@ def test_a_gamma_listing_without_its_events_is_not_read_as_no_markets(answer: di
         assert info.value.message.startswith("polymarket") and "events: missing" in info.value.message
     finally:
         p.stop()
+
+
+@pytest.mark.timeout(60)
+def test_an_answer_sent_a_byte_at_a_time_is_bounded_by_the_request_timeout(ksim: KalshiSim) -> None:
+    """Found by a fault review: httpx's timeout bounds each read of the socket, so an answer dribbled a byte a
+    second took minutes (`book` 94 s at timeout_seconds 2; an order's answer 228 s, the hedge waiting), and one
+    never ending would block for ever. The whole request is bounded by timeout_seconds: retried, then exit 5."""
+    ksim.server.add_fault(FaultRule("trickle", method="GET", seconds=0.3,
+                                    path_prefix=f"/trade-api/v2/markets/{ONE_TICKER}/orderbook"))
+    dead = dead_url()
+    s = load_settings(overrides={"kalshi.prod_base_url": ksim.server.base_url + "/trade-api/v2",
+                                 "polymarket.gamma_url": dead, "polymarket.clob_url": dead,
+                                 "kalshi.read_tokens_per_second": 100000, "kalshi.timeout_seconds": "0.5"})
+    with pytest.raises(VenueUnavailable) as info:
+        asyncio.run(LiveSource(s, retry=FAST).book(ONE_TICKER))
+    assert "no whole answer within 0.5 s" in str(info.value), info.value
