@@ -470,9 +470,12 @@ class LiveSource:
         Kalshi answer page 1 again) or the page cap stops it with an ``events`` item error, as
         :meth:`KalshiClient.get_events` raises ``PaginationError`` there: the events after it were
         not read, and a market parsed without its event loses the event's fee override."""
+        from orion_cli.venues.kalshi.client import EMPTY_PAGES_MAX
+
         cursor: str | None = None
         seen: set[str] = set()
         stopped = f"more than {_KALSHI_EVENTS_MAX_PAGES} pages"  # unless the walk ends or a cursor repeats
+        empty = 0
         try:
             for page in range(1, _KALSHI_EVENTS_MAX_PAGES + 1):
                 body = await get("/events", {"limit": 200, "status": "open", "cursor": cursor})
@@ -485,6 +488,10 @@ class LiveSource:
                     return
                 if nxt in seen:
                     stopped = f"cursor repeated at page {page}"
+                    break
+                empty = 0 if items else empty + 1
+                if empty >= EMPTY_PAGES_MAX:
+                    stopped = f"{empty} empty pages in a row, each with a new cursor, at page {page}"
                     break
                 seen.add(nxt)
                 cursor = nxt

@@ -729,3 +729,29 @@ def test_an_answer_sent_a_byte_at_a_time_is_bounded_by_the_request_timeout(ksim:
     with pytest.raises(VenueUnavailable) as info:
         asyncio.run(LiveSource(s, retry=FAST).book(ONE_TICKER))
     assert "no whole answer within 0.5 s" in str(info.value), info.value
+
+
+@pytest.mark.parametrize("listing", ["events", "markets"])
+def test_empty_pages_each_with_a_new_cursor_stop_the_listing(ksim: KalshiSim, listing: str) -> None:
+    """Found by a fault review: Kalshi pages with no items but a fresh cursor each time never ended a listing
+    before the page cap: `markets --venue kalshi` made 10,000 requests to /events (500 s). Five in a row stop
+    it, said as an incomplete listing."""
+    from orion_cli.venues.kalshi.client import EMPTY_PAGES_MAX
+
+    served = []
+
+    def empty_page(request: SimRequest, match: re.Match[str]) -> SimResponse:
+        served.append(request.path)
+        return SimResponse(200, {listing: [], "cursor": f"c{len(served)}", "milestones": []})
+
+    ksim.server.routes.insert(0, ("GET", re.compile(f"/trade-api/v2/{listing}"), empty_page))
+    dead = dead_url()
+    src = LiveSource(settings(ksim.server.base_url + "/trade-api/v2", dead, dead), retry=FAST)
+    try:
+        data = asyncio.run(src.fetch([Venue.KALSHI]))
+    except VenueError as exc:  # the markets listing itself incomplete: nothing of Kalshi to show
+        said = str(exc)
+    else:
+        said = " ".join(e.message for e in data.errors) + " ".join(data.incomplete.values())
+    assert len(served) == EMPTY_PAGES_MAX, len(served)
+    assert f"{EMPTY_PAGES_MAX} empty pages in a row, each with a new cursor" in said, said
