@@ -461,12 +461,26 @@ class VenueHttp:
         return response
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
-        """``request`` sent and its whole answer read within the deadline; past it, an httpx ``ReadTimeout``
-        (a request that may have reached the venue, as any read timeout)."""
+        """``request`` sent and its whole answer read within the deadline. Past it: a ``ConnectTimeout`` (never
+        sent) when the request's headers had not begun to go out (a stalled connection, TLS handshake or pool
+        wait), else a ``ReadTimeout`` (it may have reached the venue). Told by httpcore's trace: found in review,
+        every deadline was a ReadTimeout, and an order stuck connecting was an unknown outcome, not "not sent"."""
+        started: list[str] = []
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.endswith("send_request_headers.started"):
+                started.append(event)
+
+        request.extensions = {**request.extensions, "trace": trace}
         try:
-            return await asyncio.wait_for(self._client.send(request), self._deadline)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for could swallow a cancellation arriving with the answer.
+            async with asyncio.timeout(self._deadline):
+                return await self._client.send(request)
         except TimeoutError:
-            raise httpx.ReadTimeout(f"no whole answer within {self._deadline:g} s", request=request) from None
+            said = f"no whole answer within {self._deadline:g} s"
+            if not started:
+                raise httpx.ConnectTimeout(f"{said}: not sent", request=request) from None
+            raise httpx.ReadTimeout(said, request=request) from None
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -460,3 +460,36 @@ def test_an_http_300_is_an_unexpected_redirect_not_data() -> None:
 
     with pytest.raises(VenueError, match="unexpected redirect"):
         asyncio.run(main())
+
+
+class _Stalled(httpx.AsyncBaseTransport):
+    """A transport that never answers; with ``sent``, it first says (httpcore's trace) the headers went out."""
+
+    def __init__(self, sent: bool) -> None:
+        self.sent = sent
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        trace = request.extensions.get("trace")
+        if self.sent and trace is not None:
+            await trace("http11.send_request_headers.started", {"request": request})
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("sent", [False, True], ids=["stuck-connecting", "stuck-answering"])
+def test_a_request_past_its_deadline_says_whether_it_may_have_reached_the_venue(sent: bool) -> None:
+    """Found reviewing the whole-request deadline: every deadline was a ReadTimeout, so an order whose connection
+    never opened (a stalled TCP or TLS handshake) was "the venue may have received it" (an unknown outcome,
+    looked up against a venue that cannot answer) where it is "not sent". The trace tells them apart."""
+    async def main() -> None:
+        http = VenueHttp("kalshi", "http://127.0.0.1:9", timeout=0.5, transport=_Stalled(sent),
+                         retry=RetryPolicy(attempts=1, base_delay=0.0, max_delay=0.0))
+        try:
+            with pytest.raises(VenueSendFailed) as caught:
+                await http.send("POST", "/portfolio/events/orders", b"{}")
+        finally:
+            await http.aclose()
+        assert caught.value.may_have_reached is sent
+        assert "no whole answer within 0.5 s" in str(caught.value)
+
+    asyncio.run(main())
