@@ -33,7 +33,13 @@ _COMMENTED_RE = re.compile(r"#+\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=(.*
 # hold "+" and "/", which no name does) or a bare 64-hex-digit wallet key. A black-box review found such a
 # file shredded by `secrets encrypt --shred-source`, the commented key lost with it.
 _KEY_IN_COMMENT_RE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
-                                r"|(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{64}(?![0-9A-Za-z])")
+                                r"|(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9A-Za-z])")
+
+
+def _comment_after(text: str) -> str:
+    """The comment after a value (`` # …``), where an old key is kept too (``PK=0x<new>  # old 0x<old>``)."""
+    at = re.search(r"\s#", text)
+    return text[at.start():] if at else ""
 
 
 def name_may_be_key_material(name: str, value: str = "") -> bool:
@@ -124,7 +130,8 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
             m = _COMMENTED_RE.fullmatch(stripped)
             if m is not None:
                 commented.append((m.group(1), start_line, _commented_value(m.group(2))))
-            elif _KEY_IN_COMMENT_RE.search(stripped):
+            # The comment itself, or, after a commented-out assignment, the comment after its value.
+            if _KEY_IN_COMMENT_RE.search(stripped if m is None else _comment_after(m.group(2))):
                 keys_in_comments.append(start_line)
             i, line = eol + 1, line + 1
             continue
@@ -147,12 +154,16 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
             tail = text[end:tail_end].strip()
             if tail and not tail.startswith("#"):
                 raise _error(source, line, "unexpected text after the closing quote")
+            if _KEY_IN_COMMENT_RE.search(tail):
+                keys_in_comments.append(line)
             out[key] = value
             assigned.append((key, start_line, value))
             i, line = tail_end + 1, line + 1
             continue
         hash_at = re.search(r"\s#", rest)
         value = (rest[: hash_at.start()] if hash_at else rest).strip()
+        if hash_at and _KEY_IN_COMMENT_RE.search(rest[hash_at.start():]):
+            keys_in_comments.append(start_line)
         out[key] = value
         assigned.append((key, start_line, value))
         i, line = eol + 1, line + 1

@@ -84,3 +84,29 @@ def test_a_line_that_is_no_assignment_is_refused_without_quoting_it(text: str) -
     said = f"{err.value.message} {err.value.hint or ''}"
     assert "my.env, line" in said and "expected NAME=value" in said
     assert "ac0974bec39a" not in said and "f2ff80" not in said
+
+
+_NEW, _OLD = "ab" * 32, "cd" * 32
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    (f"# old wallet {_OLD}\n", 1),
+    (f"# old wallet 0X{_OLD}\n", 1),
+    ("# -----BEGIN PRIVATE KEY-----\n# MIIBVQ+GkqhkiG9w0/Gp3\n# -----END PRIVATE KEY-----\n", 1),
+    (f"PK=0x{_NEW}  # old 0x{_OLD}\n", 1),
+    (f'PK="0x{_NEW}" # old {_OLD}\n', 1),
+    (f"PK=0x{_NEW}\n# PK=0x{_NEW}  # was 0x{_OLD}\n", 2),
+], ids=["hex", "0X", "pem", "after-a-value", "after-a-quoted-value", "after-a-commented-copy"])
+def test_key_material_in_a_comment_is_a_value_the_import_does_not_keep(text: str, line: int) -> None:
+    """Found by black-box and diff reviews: a key kept in a comment (a PEM block whose lines hold + or /, bare
+    hex, after a value, after a commented-out copy of the imported value) was no value the import drops, so
+    `--shred-source` destroyed its only copy. Each is one, by its line, its name never shown."""
+    unkept = scan_dotenv(text).unkept
+    assert [(u.line, u.hidden, u.replaced_on) for u in unkept] == [(line, True, None)], unkept
+    assert _OLD not in unkept[0].describe() and "MIIBVQ" not in unkept[0].describe()
+
+
+@pytest.mark.parametrize("text", [f"PK=0x{_NEW}\n# PK=0x{_NEW}\n", "# see https://docs.example/?a=b  # e.g. PK=...\n",
+                                  f"PK=0x{_NEW}  # the key above, copied from the wallet app\n"])
+def test_a_comment_without_key_material_is_nothing_the_import_drops(text: str) -> None:
+    assert scan_dotenv(text).unkept == []
