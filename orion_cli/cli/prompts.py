@@ -52,14 +52,20 @@ def _answer_in_thread(question: Any) -> Any:
     if threading.current_thread() is threading.main_thread():
         import signal
 
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        if _asyncio_runner_handler(signal.getsignal(signal.SIGINT)):  # not another's (a StopFlag's): kept
+            previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     worker.start()
     try:
         while worker.is_alive():
             worker.join(0.1)
     except BaseException:
-        _end_prompt(question)
-        worker.join(2)
+        # Asked again until it has ended (2 s at most): a stop before its application has a loop (it is still
+        # starting) would otherwise leave it running, the terminal raw (found in review).
+        for _ in range(20):
+            _end_prompt(question)
+            worker.join(0.1)
+            if not worker.is_alive():
+                break
         raise
     finally:
         if previous is not None:
@@ -67,6 +73,13 @@ def _answer_in_thread(question: Any) -> Any:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["answer"]
+
+
+def _asyncio_runner_handler(handler: Any) -> bool:
+    """Whether ``handler`` is asyncio.run's own SIGINT handler (a partial of ``Runner._on_sigint``)."""
+    import functools
+
+    return isinstance(handler, functools.partial) and getattr(handler.func, "__name__", "") == "_on_sigint"
 
 
 def _end_prompt(question: Any) -> None:

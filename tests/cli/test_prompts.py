@@ -80,3 +80,40 @@ def test_a_prompt_asked_inside_a_running_event_loop_is_answered(monkeypatch: pyt
     else:
         assert asyncio.run(building_a_live_venue()) == outcome
         assert prompts.ask_secret("Master password") == outcome  # and outside a loop, as before
+
+
+def test_only_asyncio_runs_own_sigint_handler_is_swapped_while_a_prompt_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found reviewing the thread prompt: the SIGINT handler was replaced whatever it was, a StopFlag's too (its
+    deferral inside a critical section skipped). Only asyncio.run's own, which only cancels the blocked main
+    task, is swapped while the prompt waits; any other is kept, and it is put back afterwards."""
+    import asyncio
+    import signal
+
+    import questionary
+
+    seen: list[Any] = []
+
+    during: list[Any] = []
+
+    class Looking(_Question):
+        def unsafe_ask(self) -> Any:
+            during.append(signal.getsignal(signal.SIGINT))  # while the prompt is shown
+            return "answer"
+
+    monkeypatch.setattr(questionary, "password", lambda *a, **k: Looking("answer"))
+
+    def mine(signum: int, frame: Any) -> None:
+        raise AssertionError("not called")
+
+    async def asking() -> Any:
+        seen.append(signal.getsignal(signal.SIGINT))  # asyncio.run's own
+        answered = prompts.ask_secret("Master password")
+        seen.append(signal.getsignal(signal.SIGINT))
+        signal.signal(signal.SIGINT, mine)
+        prompts.ask_secret("Master password")
+        seen.append(signal.getsignal(signal.SIGINT))
+        return answered
+
+    assert asyncio.run(asking()) == "answer"
+    assert prompts._asyncio_runner_handler(seen[0]) and seen[1] is seen[0] and seen[2] is mine
+    assert during == [signal.default_int_handler, mine]  # asyncio's swapped for the wait, another kept
