@@ -731,11 +731,11 @@ def test_an_answer_sent_a_byte_at_a_time_is_bounded_by_the_request_timeout(ksim:
     assert "no whole answer within 0.5 s" in str(info.value), info.value
 
 
-@pytest.mark.parametrize("listing", ["events", "markets"])
+@pytest.mark.parametrize("listing", ["events"])
 def test_empty_pages_each_with_a_new_cursor_stop_the_listing(ksim: KalshiSim, listing: str) -> None:
-    """Found by a fault review: Kalshi pages with no items but a fresh cursor each time never ended a listing
-    before the page cap: `markets --venue kalshi` made 10,000 requests to /events (500 s). Five in a row stop
-    it, said as an incomplete listing."""
+    """Found by a fault review: Kalshi pages with no items but a fresh cursor each time never ended the open
+    events' walk before its page cap: `markets --venue kalshi` made 10,000 requests to /events (500 s). Twenty
+    in a row stop it, said as an incomplete listing."""
     from orion_cli.venues.kalshi.client import EMPTY_PAGES_MAX
 
     served = []
@@ -755,3 +755,32 @@ def test_empty_pages_each_with_a_new_cursor_stop_the_listing(ksim: KalshiSim, li
         said = " ".join(e.message for e in data.errors) + " ".join(data.incomplete.values())
     assert len(served) == EMPTY_PAGES_MAX, len(served)
     assert f"{EMPTY_PAGES_MAX} empty pages in a row, each with a new cursor" in said, said
+
+
+def test_a_later_gamma_page_without_its_list_keeps_the_pages_read_as_an_incomplete_listing() -> None:
+    """Found reviewing the fix above: a later page without its list threw away every page already read, the
+    whole venue degraded; as for a later page refused, the pages read are kept, the listing incomplete."""
+    p = PolymarketSim.universe(4, seed=5)
+    p.start()
+    try:
+        served: list[int] = []
+        method, pattern, handler = next(r for r in p.server.routes if r[0] == "GET" and "keyset" in r[1].pattern
+                                        and "events" in r[1].pattern)
+
+        def second_page_empty(request: SimRequest, match: re.Match[str]) -> SimResponse:
+            served.append(1)
+            return handler(request, match) if len(served) == 1 else SimResponse(200, {})
+
+        p.server.routes.insert(0, (method, pattern, second_page_empty))
+        from orion_cli.venues.polymarket.client import PolymarketClient
+
+        async def listing() -> Any:
+            async with PolymarketClient(gamma_url=p.gamma_url, clob_url=p.clob_url, data_url=p.data_url,
+                                        page_limit=1, retry=FAST) as client:
+                return await client.list_events()
+
+        got = asyncio.run(listing())
+        assert len(served) == 2 and got.items and not got.complete
+        assert "page 2 without its events list" in str(got), got
+    finally:
+        p.stop()

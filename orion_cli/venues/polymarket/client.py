@@ -217,7 +217,10 @@ class PolymarketClient:
             if rows is None and mode == "keyset":
                 # Gamma sends its list (an empty one, [], on a last page with nothing in it): an answer without it
                 # says nothing of the markets, and taken for none it made Polymarket look empty, no warning (a
-                # fault review); refused as Kalshi's listing without its markets is.
+                # fault review); refused as Kalshi's listing without its markets is. After the first page, the
+                # pages read are kept, the listing incomplete, as for a later page refused.
+                if page > 1:
+                    return Listing(items, False, page - 1, f"page {page} without its {key} list", repeats=repeats)
                 raise DataError(key, "missing")
             if rows is None:
                 rows = []
