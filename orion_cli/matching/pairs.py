@@ -36,7 +36,7 @@ from typing import Any
 
 import tomli_w
 
-from orion_cli.core.errors import ConfigError, NotFound, UsageError
+from orion_cli.core.errors import ConfigError, NotFound, OrionError, UsageError
 from orion_cli.core.files import DanglingLink, FileRefused, MiB, link_target, read_regular_file, replace_file
 from orion_cli.core.paths import make_private_dirs
 from orion_cli.core.plain_text import shown_text
@@ -561,15 +561,23 @@ def _change(path: Path, text: str, pair: CuratedPair, around_write: AroundWrite 
     if around_write is None:
         write()
         return
+    existed = path.exists()
     written = False
     try:
         with around_write(pair):
             write()
             written = True
-    except BaseException:
+    except BaseException as exc:
         if written:
-            with contextlib.suppress(Exception):  # the error raised says what failed; a restore must not hide it
-                _write_text(path, text)
+            try:  # as it was: the text it held, or no file
+                if existed:
+                    _write_text(path, text)
+                else:
+                    path.unlink(missing_ok=True)
+            except Exception as restore:  # the error raised says what failed; the change left is said with it
+                if isinstance(exc, OrionError):
+                    exc.message += (f"; and the pairs file {path} could not be put back as it was ({restore}): "
+                                    "it holds the change, which the audit log does not")
         raise
 
 

@@ -664,3 +664,24 @@ def test_a_configured_pairs_file_that_is_not_there_is_an_error_the_default_one_i
     missing.parent.mkdir(parents=True)
     added = add_pair(missing, MIL, configured=True)
     assert load_pairs(missing, configured=True) == [added]
+
+
+def test_a_change_whose_commit_fails_leaves_no_file_where_there_was_none_and_says_a_failed_restore(
+        tmp_path: Path) -> None:
+    """Found reviewing the restore: a pairs file that did not exist was put back as an empty one, and a restore
+    that failed was silent, the file left holding the change the audit log does not."""
+    @contextlib.contextmanager
+    def commit_fails(pair: CuratedPair) -> Iterator[None]:
+        yield
+        raise ConfigError("database error: disk I/O error (test)")
+
+    path = tmp_path / "pairs.toml"
+    with pytest.raises(ConfigError):
+        add_pair(path, CuratedPair(LAL.kalshi, LAL.polymarket), around_write=commit_fails)
+    assert not path.exists()
+
+    save_pairs(path, [LAL])
+    with mock.patch("orion_cli.matching.pairs._write_text", side_effect=[None, OSError(28, "No space left")]):
+        with pytest.raises(ConfigError) as caught:
+            add_pair(path, CuratedPair(MIL.kalshi, MIL.polymarket), around_write=commit_fails)
+    assert "could not be put back as it was" in caught.value.message and "audit log does not" in caught.value.message
