@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import logging
 import re
 import tomllib
 import unicodedata
@@ -571,13 +572,17 @@ def _change(path: Path, text: str, pair: CuratedPair, around_write: AroundWrite 
         if written:
             try:  # as it was: the text it held, or no file
                 if existed:
-                    _write_text(path, text)
+                    replace_file(path, text.encode("utf-8"))
                 else:
                     path.unlink(missing_ok=True)
-            except Exception as restore:  # the error raised says what failed; the change left is said with it
+            except (OSError, FileRefused, DanglingLink) as restore:  # said with the error raised, never hiding it
+                left = (f"the pairs file {path} could not be put back as it was "
+                        f"({getattr(restore, 'strerror', None) or restore}): it holds the change, which the audit "
+                        "log does not")
                 if isinstance(exc, OrionError):
-                    exc.message += (f"; and the pairs file {path} could not be put back as it was ({restore}): "
-                                    "it holds the change, which the audit log does not")
+                    exc.message += f"; and {left}"
+                else:  # an interruption, a driver's own error: said on its own
+                    logging.getLogger(__name__).error(left)
         raise
 
 

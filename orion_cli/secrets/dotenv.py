@@ -36,6 +36,21 @@ _KEY_IN_COMMENT_RE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
                                 r"|(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9A-Za-z])")
 
 
+def _bare_hex(value: str) -> str:
+    """``value`` as a hex key compares: without quotes, blanks or an ``0x``/``0X`` prefix, in lower case."""
+    bare = value.strip().strip("'\"").strip()
+    return (bare[2:] if bare[:2] in ("0x", "0X") else bare).lower()
+
+
+def _drops_key_material(comment: str, kept: set[str]) -> bool:
+    """Whether ``comment`` holds key material the import does not keep: a PEM private key block (never imported
+    from a comment), or 64 hex digits that are not a value imported."""
+    for found in _KEY_IN_COMMENT_RE.finditer(comment):
+        if found.group(0).startswith("-----") or _bare_hex(found.group(0)) not in kept:
+            return True
+    return False
+
+
 def _comment_after(text: str) -> str:
     """The comment after a value (`` # …``), where an old key is kept too (``PK=0x<new>  # old 0x<old>``)."""
     at = re.search(r"\s#", text)
@@ -116,7 +131,7 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
     out: dict[str, str] = {}
     assigned: list[tuple[str, int, str]] = []
     commented: list[tuple[str, int, str]] = []
-    keys_in_comments: list[int] = []  # lines of a comment holding key material (no assignment)
+    keys_in_comments: list[tuple[int, str]] = []  # (line, the comment) of comments holding key material
     i, n, line = 0, len(text), 1
     if text.startswith("\ufeff"):
         i = 1
@@ -131,8 +146,9 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
             if m is not None:
                 commented.append((m.group(1), start_line, _commented_value(m.group(2))))
             # The comment itself, or, after a commented-out assignment, the comment after its value.
-            if _KEY_IN_COMMENT_RE.search(stripped if m is None else _comment_after(m.group(2))):
-                keys_in_comments.append(start_line)
+            comment = stripped if m is None else _comment_after(m.group(2))
+            if _KEY_IN_COMMENT_RE.search(comment):
+                keys_in_comments.append((start_line, comment))
             i, line = eol + 1, line + 1
             continue
         body = stripped[len("export "):].lstrip() if stripped.startswith("export ") else stripped
@@ -155,7 +171,7 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
             if tail and not tail.startswith("#"):
                 raise _error(source, line, "unexpected text after the closing quote")
             if _KEY_IN_COMMENT_RE.search(tail):
-                keys_in_comments.append(line)
+                keys_in_comments.append((line, tail))
             out[key] = value
             assigned.append((key, start_line, value))
             i, line = tail_end + 1, line + 1
@@ -163,7 +179,7 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
         hash_at = re.search(r"\s#", rest)
         value = (rest[: hash_at.start()] if hash_at else rest).strip()
         if hash_at and _KEY_IN_COMMENT_RE.search(rest[hash_at.start():]):
-            keys_in_comments.append(start_line)
+            keys_in_comments.append((start_line, rest[hash_at.start():]))
         out[key] = value
         assigned.append((key, start_line, value))
         i, line = eol + 1, line + 1
@@ -173,7 +189,12 @@ def scan_dotenv(text: str, *, source: str = ".env") -> DotenvScan:
               if at != last[key] and value.strip() and value != out[key]]
     unkept += [Unkept(key, at, None, hidden=name_may_be_key_material(key, value))
                for key, at, value in commented if value.strip() and value != out.get(key)]
-    unkept += [Unkept("", at, None, hidden=True) for at in keys_in_comments]
+    # A comment's key material the import keeps (a copy of a value it imports), or on a line already listed (a
+    # commented-out assignment holding another value), loses nothing more (found in review).
+    kept = {_bare_hex(v) for v in out.values()}
+    listed = {u.line for u in unkept}
+    unkept += [Unkept("", at, None, hidden=True) for at, comment in keys_in_comments
+               if at not in listed and _drops_key_material(comment, kept)]
     unkept.sort(key=lambda u: u.line)
     return DotenvScan(out, unkept, last)
 

@@ -468,7 +468,9 @@ class VenueHttp:
         started: list[str] = []
 
         async def trace(event: str, info: dict[str, Any]) -> None:
-            if event.endswith("send_request_headers.started"):
+            # Not a proxy's CONNECT, sent with these extensions before the venue's connection exists.
+            method = getattr(info.get("request"), "method", b"")  # httpcore's bytes (httpx's str)
+            if event.endswith("send_request_headers.started") and method not in (b"CONNECT", "CONNECT"):
                 started.append(event)
 
         request.extensions = {**request.extensions, "trace": trace}
@@ -478,8 +480,8 @@ class VenueHttp:
                 return await self._client.send(request)
         except TimeoutError:
             said = f"no whole answer within {self._deadline:g} s"
-            if not started:
-                raise httpx.ConnectTimeout(f"{said}: not sent", request=request) from None
+            if not started:  # the caller says "not sent" (_NEVER_SENT)
+                raise httpx.ConnectTimeout(said, request=request) from None
             raise httpx.ReadTimeout(said, request=request) from None
 
     # -- lifecycle --------------------------------------------------------------------------

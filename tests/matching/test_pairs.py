@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -681,7 +682,21 @@ def test_a_change_whose_commit_fails_leaves_no_file_where_there_was_none_and_say
     assert not path.exists()
 
     save_pairs(path, [LAL])
-    with mock.patch("orion_cli.matching.pairs._write_text", side_effect=[None, OSError(28, "No space left")]):
+    from orion_cli.matching import pairs as pairs_mod
+
+    real = pairs_mod.replace_file
+    calls: list[bytes] = []
+
+    def disk_full_on_the_restore(target: Path, data: bytes, **kwargs: Any) -> Path:
+        calls.append(data)
+        if len(calls) == 2:  # the change went in; putting it back finds the disk full
+            raise OSError(28, "No space left on device")
+        return real(target, data, **kwargs)
+
+    with mock.patch.object(pairs_mod, "replace_file", disk_full_on_the_restore):
         with pytest.raises(ConfigError) as caught:
             add_pair(path, CuratedPair(MIL.kalshi, MIL.polymarket), around_write=commit_fails)
-    assert "could not be put back as it was" in caught.value.message and "audit log does not" in caught.value.message
+    said = caught.value.message
+    assert said.startswith("database error: disk I/O error (test); and the pairs file"), said
+    assert "(No space left on device): it holds the change, which the audit log does not" in said
+    assert "it is as it was" not in said  # found in review: the write's own error said so, contradicting it

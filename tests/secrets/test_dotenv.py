@@ -107,6 +107,13 @@ def test_key_material_in_a_comment_is_a_value_the_import_does_not_keep(text: str
 
 
 @pytest.mark.parametrize("text", [f"PK=0x{_NEW}\n# PK=0x{_NEW}\n", "# see https://docs.example/?a=b  # e.g. PK=...\n",
-                                  f"PK=0x{_NEW}  # the key above, copied from the wallet app\n"])
+                                  f"PK=0x{_NEW}  # the key above, copied from the wallet app\n",
+                                  f"PK=0x{_NEW}  # same 0X{_NEW.upper()}\n", f"# note: {_NEW}\nPK={_NEW}\n"])
 def test_a_comment_without_key_material_is_nothing_the_import_drops(text: str) -> None:
+    """A comment holding a copy of a value the import keeps loses nothing (found in review: it refused the shred)."""
     assert scan_dotenv(text).unkept == []
+
+
+def test_a_commented_out_assignment_and_its_own_comment_are_one_value_not_kept() -> None:
+    """Found in review: `# PK=0x<old>  # 0x<old>` was listed twice, as PK's and as a comment's."""
+    assert [(u.line, u.name) for u in scan_dotenv(f"# PK=0x{_OLD}  # 0x{_OLD}\n").unkept] == [(1, "PK")]

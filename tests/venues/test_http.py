@@ -463,26 +463,31 @@ def test_an_http_300_is_an_unexpected_redirect_not_data() -> None:
 
 
 class _Stalled(httpx.AsyncBaseTransport):
-    """A transport that never answers; with ``sent``, it first says (httpcore's trace) the headers went out."""
+    """A transport that never answers; with ``sent``, it first says (httpcore's trace) the headers went out;
+    with ``proxy``, that a proxy's CONNECT went out (which httpcore traces with the request's extensions)."""
 
-    def __init__(self, sent: bool) -> None:
-        self.sent = sent
+    def __init__(self, sent: bool, proxy: bool = False) -> None:
+        self.sent, self.proxy = sent, proxy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         trace = request.extensions.get("trace")
+        if trace is not None and self.proxy:
+            connect = httpx.Request("CONNECT", request.url)
+            await trace("http11.send_request_headers.started", {"request": connect})
         if self.sent and trace is not None:
             await trace("http11.send_request_headers.started", {"request": request})
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
 
 
-@pytest.mark.parametrize("sent", [False, True], ids=["stuck-connecting", "stuck-answering"])
-def test_a_request_past_its_deadline_says_whether_it_may_have_reached_the_venue(sent: bool) -> None:
+@pytest.mark.parametrize(("sent", "proxy"), [(False, False), (True, False), (False, True)],
+                         ids=["stuck-connecting", "stuck-answering", "stuck-behind-a-proxy"])
+def test_a_request_past_its_deadline_says_whether_it_may_have_reached_the_venue(sent: bool, proxy: bool) -> None:
     """Found reviewing the whole-request deadline: every deadline was a ReadTimeout, so an order whose connection
     never opened (a stalled TCP or TLS handshake) was "the venue may have received it" (an unknown outcome,
     looked up against a venue that cannot answer) where it is "not sent". The trace tells them apart."""
     async def main() -> None:
-        http = VenueHttp("kalshi", "http://127.0.0.1:9", timeout=0.5, transport=_Stalled(sent),
+        http = VenueHttp("kalshi", "http://127.0.0.1:9", timeout=0.5, transport=_Stalled(sent, proxy),
                          retry=RetryPolicy(attempts=1, base_delay=0.0, max_delay=0.0))
         try:
             with pytest.raises(VenueSendFailed) as caught:
@@ -490,6 +495,7 @@ def test_a_request_past_its_deadline_says_whether_it_may_have_reached_the_venue(
         finally:
             await http.aclose()
         assert caught.value.may_have_reached is sent
-        assert "no whole answer within 0.5 s" in str(caught.value)
+        said = str(caught.value)
+        assert "no whole answer within 0.5 s" in said and said.count("not sent") == (0 if sent else 1), said
 
     asyncio.run(main())
