@@ -15,12 +15,15 @@ from collections.abc import Mapping, Sequence
 
 
 def run_on_pty(argv: Sequence[str], answers: Sequence[tuple[str, str | signal.Signals]], env: Mapping[str, str], *,
-               timeout: float = 60.0) -> tuple[int, str]:
-    """Run ``argv`` on a new pty, typing each ``(prompt, answer)``'s answer and Enter when its prompt shows
-    (an answer that is a signal is sent to the child instead: a `kill` while it waits).
+               timeout: float = 60.0, enter: bool = True, mark: bool = True,
+               before: list[str] | None = None) -> tuple[int, str]:
+    """Run ``argv`` on a new pty, typing each ``(prompt, answer)``'s answer and Enter (unless ``enter`` is
+    false: keys such as Ctrl-C alone) when its prompt shows (an answer that is a signal is sent to the child
+    instead: a `kill` while it waits). ``before``, when given, gets what the terminal showed when each prompt
+    appeared.
 
-    (exit code, the transcript with each answered prompt replaced by ``<answered>``). The child is killed,
-    and :class:`TimeoutError` raised, when it has not ended within ``timeout`` seconds."""
+    (exit code, the transcript, each answered prompt replaced by ``<answered>`` unless ``mark`` is false). The
+    child is killed, and :class:`TimeoutError` raised, when it has not ended within ``timeout`` seconds."""
     pid, fd = pty.fork()
     if pid == 0:  # the child
         try:
@@ -51,12 +54,15 @@ def run_on_pty(argv: Sequence[str], answers: Sequence[tuple[str, str | signal.Si
                     os.write(fd, b"\x1b[1;1R")
             if pending and pending[0][0].encode() in transcript:
                 prompt, answer = pending.pop(0)
-                transcript = transcript.replace(prompt.encode(), b"<answered>", 1)
+                if before is not None:
+                    before.append(transcript.decode("utf-8", "replace"))
+                if mark:
+                    transcript = transcript.replace(prompt.encode(), b"<answered>", 1)
                 time.sleep(0.2)
                 if isinstance(answer, signal.Signals):
                     os.kill(pid, answer)
                 else:
-                    os.write(fd, answer.encode() + b"\r")
+                    os.write(fd, answer.encode() + (b"\r" if enter else b""))
         _, status = os.waitpid(pid, 0)
     finally:
         os.close(fd)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import select
 import subprocess
 import sys
 import time
@@ -1252,39 +1251,10 @@ app(prog_name="orion")
 
 def _pty_session(args: list[str], answers: list[tuple[str, str]], env: dict[str, str],
                  timeout: float = 60) -> tuple[int, str]:
-    import pty
+    """The secrets commands alone (``_PTY_MAIN``) on a pseudo-terminal, typing ``answers`` (tests/pty_session.py)."""
+    from pty_session import run_on_pty
 
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.execvpe(sys.executable, [sys.executable, "-c", _PTY_MAIN, *args], env)
-    transcript = b""
-    pending = list(answers)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                transcript += chunk
-                if b"\x1b[6n" in chunk:  # prompt_toolkit asks for the cursor position
-                    os.write(fd, b"\x1b[1;1R")
-            text = transcript.decode("utf-8", "replace")
-            if pending and pending[0][0] in text:
-                marker, answer = pending.pop(0)
-                transcript = transcript.replace(marker.encode(), b"<answered>", 1)
-                time.sleep(0.2)
-                os.write(fd, answer.encode() + b"\r")
-    finally:
-        if time.monotonic() >= deadline:
-            os.kill(pid, 9)
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    return os.waitstatus_to_exitcode(status), transcript.decode("utf-8", "replace")
+    return run_on_pty([sys.executable, "-c", _PTY_MAIN, *args], answers, env, timeout=timeout)
 
 
 def _pty_env(tmp_path: Path, home: Path) -> dict[str, str]:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
-import signal
 import subprocess
 import sys
 import time
@@ -68,40 +65,15 @@ def run_on_pty(argv: list[str], answer: str | None, *, timeout: float = 30.0,
                enter: bool = True, prompt: str = PROMPT_TAIL, **env: str) -> tuple[int, str, str]:
     """Run ``argv`` on a new pty; type ``answer`` (and Enter, unless ``enter`` is false) when ``prompt``
     (the phrase prompt's tail by default) appears. (exit code, before, all)."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        try:
-            os.execve(argv[0], argv, child_env(**env))
-        finally:
-            os._exit(127)
-    buf = b""
-    before_prompt = ""
-    answered = False
-    deadline = time.monotonic() + timeout
+    import pty_session
+
+    before: list[str] = []
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:  # EIO: the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                buf += chunk
-            text = buf.decode("utf-8", "replace")
-            if not answered and prompt in text:
-                before_prompt = text
-                answered = True
-                time.sleep(0.2)
-                os.write(fd, ((answer or "") + ("\r" if enter else "")).encode())
-        else:
-            os.kill(pid, signal.SIGKILL)
-            pytest.fail(f"the child did not finish within {timeout}s; output so far:\n{buf.decode(errors='replace')}")
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(fd)
-    return os.waitstatus_to_exitcode(status), before_prompt, buf.decode("utf-8", "replace")
+        code, output = pty_session.run_on_pty(argv, [(prompt, answer or "")], child_env(**env), timeout=timeout,
+                                              enter=enter, mark=False, before=before)
+    except TimeoutError as exc:
+        pytest.fail(f"the child did not finish: {exc}")
+    return code, (before[0] if before else ""), output
 
 
 def audit_events(type_: str) -> list[Any]:
