@@ -52,6 +52,11 @@ _Feed = Callable[[Sequence[Mapping[str, Any]]], None]  # KalshiParser.add_market
 _KALSHI_BOOKS_PER_REQUEST = 100
 _POLY_BOOK_BATCH_CONCURRENCY = 4
 _KALSHI_EVENTS_MAX_PAGES = 10_000  # 2 million open events: a walk that long is a loop, not a listing
+# Empty pages in a row, each with a new cursor, after which the open events' walk stops (incomplete): an empty
+# page never ends one, and a venue (or a proxy) answering so sent a scan through every page its cap allows
+# (10,000, 500 s; found by a fault review). Not applied to /markets (capped at 1,000 pages): whether Kalshi
+# filters mve_filter=exclude before or after paging is not known, and empty pages there may be real.
+KALSHI_EVENTS_EMPTY_PAGES_MAX = 20
 _KALSHI_MISSING_MAX = 100  # listed markets' events or series the listings lacked, read one by one up to this
 _PARSE_SLICE = 100  # market or book objects parsed between two turns of the event loop
 # What to do when no venue answers: reading commands have offline data sets; recording has none.
@@ -470,8 +475,6 @@ class LiveSource:
         Kalshi answer page 1 again) or the page cap stops it with an ``events`` item error, as
         :meth:`KalshiClient.get_events` raises ``PaginationError`` there: the events after it were
         not read, and a market parsed without its event loses the event's fee override."""
-        from orion_cli.venues.kalshi.client import EMPTY_PAGES_MAX
-
         cursor: str | None = None
         seen: set[str] = set()
         stopped = f"more than {_KALSHI_EVENTS_MAX_PAGES} pages"  # unless the walk ends or a cursor repeats
@@ -490,7 +493,7 @@ class LiveSource:
                     stopped = f"cursor repeated at page {page}"
                     break
                 empty = 0 if items else empty + 1
-                if empty >= EMPTY_PAGES_MAX:
+                if empty >= KALSHI_EVENTS_EMPTY_PAGES_MAX:
                     stopped = f"{empty} empty pages in a row, each with a new cursor, at page {page}"
                     break
                 seen.add(nxt)

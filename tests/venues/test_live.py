@@ -736,7 +736,7 @@ def test_empty_pages_each_with_a_new_cursor_stop_the_listing(ksim: KalshiSim, li
     """Found by a fault review: Kalshi pages with no items but a fresh cursor each time never ended the open
     events' walk before its page cap: `markets --venue kalshi` made 10,000 requests to /events (500 s). Twenty
     in a row stop it, said as an incomplete listing."""
-    from orion_cli.venues.kalshi.client import EMPTY_PAGES_MAX
+    from orion_cli.venues.live import KALSHI_EVENTS_EMPTY_PAGES_MAX as EMPTY_PAGES_MAX
 
     served = []
 

@@ -58,11 +58,6 @@ DEMO_BASE_URL = "https://external-api.demo.kalshi.co/trade-api/v2"
 
 MARKETS_MAX_LIMIT = 1000
 EVENTS_MAX_LIMIT = 200
-# Empty pages in a row, each with a new cursor, after which the open events' walk stops (incomplete): an empty
-# page never ends one, and a venue (or a proxy) answering so sent a scan through every page its cap allows
-# (10,000, 500 s; found by a fault review). Not applied to /markets (capped at 1,000 pages): whether Kalshi
-# filters mve_filter=exclude before or after paging is not known, and empty pages there may be real.
-EMPTY_PAGES_MAX = 20
 BATCH_BOOKS_MAX = 100
 DEFAULT_REQUEST_COST = 10.0
 DEFAULT_RETRY = RetryPolicy()
