@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from orion_cli.cli.context import get_app
+from orion_cli.cli.context import AppContext, get_app
 
 
 def init_command(
@@ -142,7 +142,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
                           reason="config_unwritable") from None
 
 
-def _warn_ledger_moved(app: Any, previous: bytes | None, now_url: str, backup: Path) -> None:
+def _warn_ledger_moved(app: AppContext, previous: bytes | None, now_url: str, backup: Path) -> None:
     """Warn when the config `--force` replaced named another ledger than the one orion now uses.
 
     Why: the example names none, so every later command ran on the default ledger (not halted, its own
