@@ -1208,10 +1208,15 @@ class Ledger:
         loss, so every figure the breaker measures equity against moves with it. Today's start
         equity (snapshotted first, before the cash moves, if the day has none yet) and the
         persisted peak: left behind, a deposit would hide a drawdown, a withdrawal trip one.
-        ``peak_too=False``: today's start only (see :meth:`count_capital`)."""
+        ``peak_too=False``: today's start only (see :meth:`count_capital`).
+
+        A day already recorded after ``now``'s moves too: a write can be dated before the reset (a
+        run's clock, taken before its venue reads) and land after another process recorded the next
+        day, whose start equity never held this cash; left there, a deposit would be that day's
+        profit and a withdrawal its loss."""
         day = self._ensure_day_snapshot(c, now)
         c.execute(update(equity_snapshots).where(
-            equity_snapshots.c.mode == self.mode, equity_snapshots.c.day == day).values(
+            equity_snapshots.c.mode == self.mode, equity_snapshots.c.day >= day).values(
             start_equity=equity_snapshots.c.start_equity + amount))
         if not peak_too:
             return

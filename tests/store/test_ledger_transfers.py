@@ -156,3 +156,21 @@ def test_a_report_older_than_the_stored_one_is_not_recorded(led: Ledger) -> None
     bal = led.balance(Venue.KALSHI)
     assert bal is not None and (bal.total, bal.as_of) == (D(1500), newer)
     assert pnl(led, newer) == (D(1500), D(1500), D(0))
+
+
+@pytest.mark.parametrize(("way", "total"), [(deposit, "1500"), (withdrawal, "900")])
+def test_capital_dated_before_a_day_another_writer_recorded_counts_in_that_days_start(
+        led: Ledger, way: Any, total: str) -> None:
+    # A run whose clock was read before the reset records the transfer after another process recorded
+    # the next trading day (its first fill): the cash must be in that day's start equity too, or the
+    # day counts a deposit as profit and a withdrawal as a loss the breaker trips on.
+    next_day = led.current_day(T0).end
+    moved = way("t1", "500" if way is deposit else "100", next_day - timedelta(seconds=30))
+    with led.db.write() as conn:
+        led.ensure_day(conn, next_day + timedelta(seconds=1))
+    run_clock = next_day - timedelta(seconds=2)
+    with led.db.write() as conn:
+        led.record_transfers([moved], report(total, next_day + timedelta(seconds=3)), conn=conn, now=run_clock)
+        led.record_balance(report(total, next_day + timedelta(seconds=3)), conn=conn, now=run_clock)
+    assert pnl(led, next_day + timedelta(minutes=1)) == (D(total), D(total), D(0))
+    assert pnl(led, run_clock) == (D(total), D(total), D(0))  # the day it was dated in counts it too
