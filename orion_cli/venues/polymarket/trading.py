@@ -504,8 +504,8 @@ def redeemable_price(p: Position) -> Decimal | None:
     if p.extra.get("redeemable") != "true":
         return None
     try:
-        price = Decimal(p.extra.get("curPrice", ""))
-    except ArithmeticError:
+        price = to_decimal(p.extra.get("curPrice", ""), "position.curPrice")
+    except DataError:  # "sNaN" too: compared as read by Decimal(), it raised InvalidOperation (exit 1)
         return None
     return price if price in FINAL_PAYOUTS else None
 

@@ -1761,7 +1761,8 @@ def test_only_a_final_price_makes_a_redeemable_position_a_payout(fixtures_dir: P
     assert odd.extra["redeemable"] == "true" and redeemable_price(odd) is None  # redeemable at 0.4: not final
     for price, pays in (("1", 1), ("0", 0), ("0.5", Decimal("0.5")), ("1.0", 1)):
         assert redeemable_price(replace(odd, extra={**odd.extra, "curPrice": price})) == pays
-    assert redeemable_price(replace(odd, extra={**odd.extra, "curPrice": "nan?"})) is None
+    for junk in ("nan?", "NaN", "sNaN", "-1", "Infinity", ""):  # sNaN raised InvalidOperation when compared
+        assert redeemable_price(replace(odd, extra={**odd.extra, "curPrice": junk})) is None
 
 
 # --------------------------------------------------------------------------- what the simulator refuses
