@@ -3,7 +3,8 @@
 Every price, size, fee and balance in orion is a :class:`~decimal.Decimal`. Values enter through
 :func:`to_decimal`, which refuses floats (parse JSON with ``parse_float=Decimal``), NaN, infinities,
 negatives, absurd magnitudes (above 1e15) and absurd precision (more than 40 decimal places), and
-names the offending field in the error.
+names the offending field in the error. A figure the ledger records (fills, orders, balances, positions)
+enters through :func:`to_amount`, held to the ledger's 10 places.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ _MAX_MAGNITUDE = Decimal("1e15")
 # No venue price, size, fee or balance has more; more would make every later quantize, sum and
 # printed figure as long as the exponent says ("1E-100000000" prints as a hundred million digits).
 MAX_PLACES = 40
+# What the ledger stores (store/tables.py: Numeric(28, 10), on SQLite integer units of 10^-10): every venue
+# figure it records is refused past this at the boundary (:func:`to_amount`).
+LEDGER_PLACES = 10
+LEDGER_QUANTUM = Decimal(1).scaleb(-LEDGER_PLACES)
 # decimal_str writes a value longer than this in scientific notation (no value to_decimal takes is).
 _MAX_FIXED_CHARS = 100
 # The grid roundings divide and multiply exactly: 100 significant digits hold any value to_decimal takes
@@ -87,15 +92,27 @@ def to_decimal(
     return d
 
 
+def to_amount(value: Any, field: str, *, allow_negative: bool = False, allow_none: bool = False) -> Decimal:
+    """A venue figure the ledger records (a fill, an order, a balance, a position): :func:`to_decimal`
+    within the ledger's :data:`LEDGER_PLACES`.
+
+    Refused here, at the boundary, the value is an unreadable answer (an order's outcome looked up, a
+    read refused); accepted, it reached the ledger's write after money had moved, which refused it
+    there: a trade with its first leg filled ended in an internal error, unhedged and not halted.
+    Display-only figures (Gamma's ``outcomePrices`` carry 34 places) keep :func:`to_decimal`'s 40.
+    """
+    return to_decimal(value, field, allow_negative=allow_negative, allow_none=allow_none, max_places=LEDGER_PLACES)
+
+
 def _shown(value: Any, d: Decimal) -> str:
     """A refused value for an error message, as sent (a string) and at most 40 characters of it."""
     text = value.strip() if isinstance(value, str) else str(d)
     return repr(text) if len(text) <= 40 else f"{text[:40]!r}… ({len(text)} characters)"
 
 
-def to_price(value: Any, field: str) -> Decimal:
+def to_price(value: Any, field: str, *, max_places: int | None = None) -> Decimal:
     """A binary-contract price in dollars: 0 ≤ p ≤ 1."""
-    d = to_decimal(value, field)
+    d = to_decimal(value, field, max_places=max_places)
     if d > ONE:
         raise DataError(field, f"price {d} above 1")
     return d

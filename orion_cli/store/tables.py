@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Column, Dialect, Index, Integer, MetaData, Numeric, String, Table, Text
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-MONEY_PLACES = 10
+MONEY_PLACES = 10  # core.money.LEDGER_PLACES, which venue figures are held to (not imported: start-up cost)
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
 _SQLITE_MAX_UNITS = 2**63 - 1
 

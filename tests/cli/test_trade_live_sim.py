@@ -542,6 +542,36 @@ def test_a_polymarket_fill_whose_trade_record_reports_no_fee_is_booked_at_the_ma
     assert [(size, price, fee) for _coid, size, price, fee in _poly_fills(world)] == [(D(10), D("0.5"), D("0.1"))]
 
 
+@ONE_BACKEND
+@pytest.mark.parametrize("venue", ["kalshi", "polymarket"])
+def test_a_fill_figure_finer_than_the_ledger_stores_is_unreadable_not_an_internal_error(world: World,
+                                                                                         venue: str) -> None:
+    """Found by a numbers review: a fill's price (Polymarket) or fee (Kalshi) with 11 decimal places passed
+    the venue reader (it took 40) and reached the ledger's write (10 places), which refused it after money
+    had moved: exit 1 with the first leg filled, the hedge never sent (Polymarket first) or the ledger
+    short of a leg (Kalshi), trading not halted and every reconcile exit 1. Refused where it is read, the
+    fills are unreadable: both legs are sent and hedged, and reconcile reports what it cannot record."""
+    server, suffix, key, value = (
+        (world.psim.server, "/clob/data/trades", "price", "0.50000000001") if venue == "polymarket"
+        else (world.ksim.server, "/portfolio/fills", "fee_cost", "0.16800000001"))
+    pattern, own = next((pat, h) for meth, pat, h in server.routes if meth == "GET" and pat.pattern.endswith(suffix))
+
+    def finer(req: Any, m: Any) -> Any:
+        answer = own(req, m)
+        body = answer.body if isinstance(answer.body, dict) else {}
+        for row in body.get("data") or body.get("fills") or []:
+            row[key] = value
+        return answer
+
+    server.routes.insert(0, ("GET", pattern, finer))
+    code, out, err = world.run(*LIVE, "--idempotency-key", f"finer-{venue}")
+    assert "internal error" not in err
+    assert code == 0 and _execution(out)["status"] == "done", err
+    assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1  # hedged, not left naked
+    code, _out, err = world.run("reconcile", "--json")
+    assert code == 7 and "internal error" not in err, err  # drift to look at, not exit 1 on every run
+
+
 def _reconcile_records(out: str) -> dict[str, dict[str, Any]]:
     """`orion reconcile --json`'s per-venue records, by venue."""
     (runs,) = json_documents(out)  # one array: a record per venue

@@ -17,6 +17,7 @@ from orion_cli.core.money import (
     floor_to,
     is_multiple,
     loads_exact,
+    to_amount,
     to_decimal,
     to_price,
 )
@@ -155,6 +156,28 @@ def test_max_places_refuses_a_finer_value(value: str, places: int, ok: bool) -> 
     else:
         with pytest.raises(DataError, match=f"more than {places} decimal places"):
             to_decimal(value, "fee", max_places=places)
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("0.5000000001", True), ("0.50000000000000000000", True), ("123456789.0123456789", True),
+    ("0.50000000001", False), ("0.16800000001", False), ("0." + "0" * 39 + "1", False),
+])
+def test_a_figure_the_ledger_records_is_held_to_its_ten_places(value: str, ok: bool) -> None:
+    """Found by a numbers review: venue fills with 11 places were read (to_decimal takes 40) and refused
+    by the ledger's write after money moved (exit 1, a leg unhedged); refused where they are read."""
+    if ok:
+        assert to_amount(value, "trade.price") == Decimal(value)
+    else:
+        with pytest.raises(DataError, match=r"trade\.price.*more than 10 decimal places"):
+            to_amount(value, "trade.price")
+    assert to_decimal(value, "outcomePrices[0]") == Decimal(value)  # display figures keep their 40 places
+
+
+def test_the_readers_ten_places_are_the_ledgers() -> None:
+    from orion_cli.core.money import LEDGER_PLACES
+    from orion_cli.store.tables import MONEY_PLACES
+
+    assert LEDGER_PLACES == MONEY_PLACES
 
 
 @pytest.mark.parametrize(("value", "ok"), [("0", True), ("1", True), ("1.0000", True), ("1.0001", False),

@@ -54,7 +54,18 @@ import httpx
 from orion_cli.core.aio import all_of, gather_limited
 from orion_cli.core.errors import DataError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.models import Market, Side, TickStructure, Venue
-from orion_cli.core.money import BASIS, CENT, ONE, ZERO, floor_to, is_multiple, loads_exact, to_decimal, to_price
+from orion_cli.core.money import (
+    BASIS,
+    CENT,
+    LEDGER_PLACES,
+    ONE,
+    ZERO,
+    floor_to,
+    is_multiple,
+    loads_exact,
+    to_amount,
+    to_price,
+)
 from orion_cli.venues.http import RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
 from orion_cli.venues.kalshi.client import PROD_BASE_URL, TIERS, RateTier, below_venue_bucket
 from orion_cli.venues.kalshi.parse import (
@@ -177,20 +188,20 @@ def _dec(obj: Mapping[str, Any], key: str, name: str, *, default: Decimal | None
     value = obj.get(key)
     if value is None and default is not None:
         return default
-    return to_decimal(value, f"{name}.{key}")
+    return to_amount(value, f"{name}.{key}")
 
 
 def _reduced_by(content: bytes) -> Decimal | None:
     """``reduced_by`` of a V2 cancel answer (the count cancelled), or None when it cannot be read."""
     try:
         body = loads_exact(content)
-        return to_decimal(body.get("reduced_by"), "cancel.reduced_by") if isinstance(body, Mapping) else None
+        return to_amount(body.get("reduced_by"), "cancel.reduced_by") if isinstance(body, Mapping) else None
     except (ValueError, UnicodeDecodeError, DataError):
         return None
 
 
 def _price(obj: Mapping[str, Any], key: str, name: str) -> Decimal:
-    return to_price(obj.get(key), f"{name}.{key}")
+    return to_price(obj.get(key), f"{name}.{key}", max_places=LEDGER_PLACES)
 
 
 def _iso(value: Any, name: str) -> datetime | None:
@@ -515,11 +526,11 @@ class KalshiTrading:
                 name = f"market_positions[{i}]"
                 obj = _obj(raw, name)
                 ticker = _str(obj, "ticker", name)
-                signed = to_decimal(obj.get("position_fp"), f"{name}.position_fp", allow_negative=True)
+                signed = to_amount(obj.get("position_fp"), f"{name}.position_fp", allow_negative=True)
                 if signed == 0:
                     continue
                 size = abs(signed)
-                exposure = to_decimal(
+                exposure = to_amount(
                     obj.get("market_exposure_dollars", "0"), f"{name}.market_exposure_dollars", allow_negative=True
                 )
                 extra = {
@@ -995,7 +1006,7 @@ class KalshiTrading:
         yes_price = _price(obj, "yes_price_dollars", name)
         no_price = obj.get("no_price_dollars")
         price = yes_price if side is Side.YES else (
-            to_price(no_price, f"{name}.no_price_dollars") if no_price is not None else ONE - yes_price
+            _price(obj, "no_price_dollars", name) if no_price is not None else ONE - yes_price
         )
         ts = _iso(obj.get("created_time"), f"{name}.created_time") or _epoch(obj.get("ts"), f"{name}.ts")
         if ts is None:
@@ -1029,9 +1040,9 @@ def _status(size: Decimal, filled: Decimal, remaining: Decimal, *, resting: bool
 
 def _order_reserve(order: Mapping[str, Any]) -> Decimal:
     """Cash held by one resting order: remaining × the price of the outcome it buys."""
-    remaining = to_decimal(order.get("remaining_count_fp"), "order.remaining_count_fp")
+    remaining = to_amount(order.get("remaining_count_fp"), "order.remaining_count_fp")
     key = "yes_price_dollars" if order.get("book_side") == "bid" else "no_price_dollars"
-    return remaining * to_price(order.get(key), f"order.{key}")
+    return remaining * to_price(order.get(key), f"order.{key}", max_places=LEDGER_PLACES)
 
 
 def _err_text(err: KalshiErrorBody, status: int) -> str:

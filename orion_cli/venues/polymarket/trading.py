@@ -76,7 +76,7 @@ from orion_cli.core.aio import all_of, gather_limited
 from orion_cli.core.errors import AuthError, DataError, OrionError, VenueError, VenueUnavailable
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import Side, Venue, utcnow
-from orion_cli.core.money import MICRO, loads_exact, to_decimal
+from orion_cli.core.money import LEDGER_QUANTUM, MICRO, ceil_to, loads_exact, to_amount, to_decimal
 from orion_cli.core.plain_text import ascii_digits
 from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
 from orion_cli.venues.polymarket.firewall import GEOBLOCK_URL, VENUE, public_refusal
@@ -203,7 +203,7 @@ def _bucket(name: str) -> AsyncTokenBucket:
     return AsyncTokenBucket(count, count / seconds)
 
 
-def _units_to_decimal(value: Any, field: str) -> Decimal:
+def _units_to_amount(value: Any, field: str) -> Decimal:
     """pUSD/share base units (integer string) → Decimal; a fractional string is refused, not rescaled."""
     if isinstance(value, int) and not isinstance(value, bool):
         units = value
@@ -214,21 +214,21 @@ def _units_to_decimal(value: Any, field: str) -> Decimal:
     else:
         raise DataError(field, f"expected integer base units (6 decimals), got {str(value)[:40]!r}")
     # to_decimal's bounds, as for every other venue number: no balance or size is negative or above 1e15.
-    return to_decimal(Decimal(units) / _UNIT, field)
+    return to_amount(Decimal(units) / _UNIT, field)
 
 
 def parse_balance_units(payload: Any) -> Decimal:
     """``GET /balance-allowance`` → the balance in dollars (pUSD has 6 decimals)."""
     if not isinstance(payload, Mapping):
         raise DataError("balance_allowance", "expected a JSON object")
-    return _units_to_decimal(payload.get("balance"), "balance_allowance.balance")
+    return _units_to_amount(payload.get("balance"), "balance_allowance.balance")
 
 
 def _amount(value: Any, field: str) -> Decimal:
     """``makingAmount``/``takingAmount``: decimal strings, "" when nothing matched."""
     if value is None or value == "":
         return Decimal(0)
-    return to_decimal(value, field)
+    return to_amount(value, field)
 
 
 def _parse_ts(value: Any) -> datetime:
@@ -275,7 +275,7 @@ def _fee(size: Decimal, price: Decimal, fee_rate_bps: Any) -> Decimal:
     model is unknown, since V2 records have been seen reporting 0 for a charged fill."""
     if fee_rate_bps in (None, ""):
         return Decimal(0)
-    rate = to_decimal(fee_rate_bps, "trade.fee_rate_bps") / Decimal(10_000)
+    rate = to_amount(fee_rate_bps, "trade.fee_rate_bps") / Decimal(10_000)
     with localcontext() as ctx:
         ctx.prec = 50
         raw = size * rate * price * (1 - price)
@@ -309,9 +309,9 @@ def parse_open_order(
     if not isinstance(order_id, str) or not order_id:
         raise DataError("order.id", "missing")
     status_text = str(raw.get("status") or "").upper().removeprefix("ORDER_STATUS_")
-    size = to_decimal(raw.get("original_size"), "order.original_size")
-    matched = to_decimal(raw.get("size_matched", "0"), "order.size_matched", allow_none=True)
-    price = to_decimal(raw.get("price"), "order.price")
+    size = to_amount(raw.get("original_size"), "order.original_size")
+    matched = to_amount(raw.get("size_matched", "0"), "order.size_matched", allow_none=True)
+    price = to_amount(raw.get("price"), "order.price")
     asset = str(raw.get("asset_id") or "")
     known = (tokens or {}).get(asset)
     market_id, side = known if known else (str(raw.get("market") or ""), _side_of_outcome(raw.get("outcome")))
@@ -385,8 +385,8 @@ def parse_trade_fills(
         asset = str(raw.get("asset_id") or "")
         known = (tokens or {}).get(asset)
         market_id, side = known if known else (str(raw.get("market") or ""), _side_of_outcome(raw.get("outcome")))
-        size = to_decimal(raw.get("size"), "trade.size")
-        price = to_decimal(raw.get("price"), "trade.price")
+        size = to_amount(raw.get("size"), "trade.size")
+        price = to_amount(raw.get("price"), "trade.price")
         model = (fee_models or {}).get(market_id)
         if model is not None:
             fee = model.fill_fee(size, price, taker=True)
@@ -429,8 +429,8 @@ def parse_trade_fills(
                 market_id=market_id,
                 side=side,
                 action=_action(mo.get("side"), f"trade.maker_orders[{i}].side"),
-                size=to_decimal(mo.get("matched_amount"), f"trade.maker_orders[{i}].matched_amount"),
-                price=to_decimal(mo.get("price"), f"trade.maker_orders[{i}].price"),
+                size=to_amount(mo.get("matched_amount"), f"trade.maker_orders[{i}].matched_amount"),
+                price=to_amount(mo.get("price"), f"trade.maker_orders[{i}].price"),
                 fee=Decimal(0),
                 ts=ts,
                 is_taker=False,
@@ -462,20 +462,27 @@ def _position_side(raw: Mapping[str, Any]) -> Side:
                     f"missing, and the outcome label {str(label)[:40]!r} does not say the side")
 
 
+def _venue_average(value: Any, field: str) -> Decimal:
+    """``avgPrice``/``initialValue``: the Data API's own averages, JSON numbers it computed in floating
+    point (``0.3421052631578947``), rounded up to the ledger's places: a reconcile adjustment books a
+    fill at that average, and the ledger refused the write past 10 places (exit 1)."""
+    return ceil_to(to_decimal(value, field), LEDGER_QUANTUM)
+
+
 def parse_position(raw: Any) -> Position | None:
     """One Data-API ``/positions`` row; ``None`` for a closed-out (size 0) row."""
     if not isinstance(raw, Mapping):
         raise DataError("position", "expected a JSON object")
-    size = to_decimal(raw.get("size"), "position.size")
+    size = to_amount(raw.get("size"), "position.size")
     if size == 0:
         return None
-    avg = to_decimal(raw.get("avgPrice"), "position.avgPrice")
+    avg = _venue_average(raw.get("avgPrice"), "position.avgPrice")
     side = _position_side(raw)
     market = raw.get("conditionId")
     if not isinstance(market, str) or not market:
         raise DataError("position.conditionId", "missing")
     initial = raw.get("initialValue")
-    exposure = to_decimal(initial, "position.initialValue") if initial is not None else size * avg
+    exposure = _venue_average(initial, "position.initialValue") if initial is not None else size * avg
     extra = {k: str(raw[k]) for k in ("asset", "outcome", "slug", "eventSlug", "curPrice") if raw.get(k) is not None}
     if raw.get("redeemable") is True:
         extra["redeemable"] = "true"

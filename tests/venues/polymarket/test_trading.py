@@ -1479,6 +1479,17 @@ def test_position_fixture_rows(fixtures_dir: Path) -> None:
     assert parse_position(rows[1]) is None  # closed out
 
 
+def test_a_positions_floating_point_averages_are_rounded_up_to_the_ledgers_places(fixtures_dir: Path) -> None:
+    """The Data API's averages are JSON numbers it computed in floating point; a reconcile adjustment
+    books a fill at ``avgPrice``, and the ledger's write refused more than 10 places (exit 1)."""
+    row = {**_fixture(fixtures_dir, "data_api_positions_response.json")[0],
+           **loads_exact(b'{"avgPrice": 0.3421052631578947, "initialValue": 51.48684210526315}')}
+    held = parse_position(row)
+    assert held is not None
+    assert (held.avg_price, held.exposure) == (Decimal("0.3421052632"), Decimal("51.4868421053"))
+    assert held.size == Decimal("150.5")
+
+
 def test_a_position_side_follows_the_outcome_label_as_the_market_parser_does(fixtures_dir: Path) -> None:
     """Found by a venue review: the side was read from ``outcomeIndex`` (0 = YES), while the market
     parser takes the token labelled "Yes" in either order. A NO holding in a ``["No","Yes"]`` market
