@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError
 
 from orion_cli.core.errors import Refused, StorageError
 from orion_cli.core.paths import make_private_dirs
@@ -81,7 +82,9 @@ class RunLock:
         self._conn: Connection | None = None
         self.path: Path | None = None
         if db.is_sqlite:
-            db_file = make_url(db.url).database or ""
+            # The file itself, not the path as typed: a trader's /data/ledger.db and cron's link to it are
+            # one ledger, and two lock files would let both drive one execution (found in review).
+            db_file = os.path.realpath(make_url(db.url).database or "")
             self.path = Path(f"{db_file}.{name}.lock")
 
     @property
@@ -106,6 +109,26 @@ class RunLock:
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.02)
+
+    def held(self) -> bool:
+        """Whether this run still holds the lock. A PostgreSQL session lock ends with its session, which the
+        server can end under a live run (``idle_session_timeout``, ``pg_terminate_backend``, a restart)
+        without the run hearing of it; asked before anything the lock guards is done again."""
+        if self._file_lock is not None:
+            return bool(self._file_lock.is_locked)
+        conn = self._conn
+        if conn is None:
+            return False
+        key = advisory_key(self.name, pg_scope(conn.info))
+        try:
+            got = conn.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() "
+                "AND classid = :hi AND objid = :lo AND objsubid = 1"),
+                {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF}).scalar()
+            conn.commit()
+        except DatabaseError:
+            return False
+        return bool(got)
 
     def release(self) -> None:
         if self._file_lock is not None:
@@ -186,7 +209,10 @@ class RunLock:
         return f"orion {self.label} pid {h.get('pid')} on {h.get('host')} user {h.get('user')}"[:63]
 
     def _acquire_advisory(self) -> None:
-        conn = self.db.engine.connect()
+        try:
+            conn = self.db.engine.connect()
+        except DatabaseError as exc:  # the server gone: a storage error (exit 3), not an internal one
+            raise self.db.failure(exc) from None
         key = advisory_key(self.name, pg_scope(conn.info))
         try:
             conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": self._label()})
@@ -210,6 +236,9 @@ class RunLock:
                     hint="runs never overlap, also across hosts sharing the PostgreSQL ledger; the lock is "
                          "released when that run's database session ends",
                 )
+        except DatabaseError as exc:
+            conn.close()
+            raise self.db.failure(exc) from None
         except BaseException:
             conn.close()
             raise

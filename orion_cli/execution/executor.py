@@ -129,8 +129,10 @@ from orion_cli.execution.state import (
     NEVER_SENT,
     SOURCE_FLAGS,
     ExecStatus,
+    IllegalExecutionTransition,
     advance,
     allowed,
+    current,
     decoding,
     load_record,
     save_result,
@@ -161,6 +163,7 @@ from orion_cli.venues.trading import (
 
 if TYPE_CHECKING:
     from orion_cli.core.alert_sink import AlertSink
+    from orion_cli.core.runlock import RunLock
     from orion_cli.risk.breaker import Breaker
     from orion_cli.risk.checks import PipelineContext
 
@@ -529,6 +532,14 @@ class _Unresolved(OrionError):
     reason = "order_outcome_unknown"
 
 
+class _NotDriving(OrionError):
+    """This process no longer has the execution to itself: its key lock is gone (a PostgreSQL session
+    the server ended) or another process moved its status. Nothing more is sent; the kill switch is
+    engaged, as for any outcome the ledger cannot vouch for."""
+
+    reason = "execution_taken"
+
+
 @dataclass
 class _Run:
     key: str
@@ -668,6 +679,7 @@ class Executor:
         # reached: committed and unfinished (a leg may be unhedged), for the error to name its resume.
         self.interrupted: tuple[str, ExecStatus] | None = None
         self._ledger_id: str | None = None  # read once (store.meta.ledger_id)
+        self._driving: RunLock | None = None  # the key lock of the execution being driven (_assert_driving)
 
     def ledger_id(self) -> str:
         """The ledger's own id, which salts the client order ids an execution committed before there were
@@ -707,9 +719,11 @@ class Executor:
             lock.acquire(patience=KEY_LOCK_PATIENCE)
         except RunLocked as exc:
             return self._in_progress(plan.key, exc, plan)
+        self._driving = lock
         try:
             return await self._execute_locked(plan, ctx)
         finally:
+            self._driving = None
             lock.release()
 
     async def _execute_locked(self, plan: TradePlan, ctx: PipelineContext) -> ExecutionResult:
@@ -841,9 +855,11 @@ class Executor:
             lock.acquire(patience=KEY_LOCK_PATIENCE)
         except RunLocked as exc:
             return self._in_progress(key, exc)
+        self._driving = lock
         try:
             return await self._resume_locked(key)
         finally:
+            self._driving = None
             lock.release()
 
     async def _resume_locked(self, key: str) -> ExecutionResult:
@@ -942,6 +958,13 @@ class Executor:
         except _Unresolved as exc:
             return self._fail_halt(run, verdict, f"order outcome unknown and not resolvable: {exc.message}",
                                    alert_kind="halt")
+        except (_NotDriving, IllegalExecutionTransition) as exc:
+            # Found in review: a second process given the key through another path to the same ledger
+            # (a symbolic link), or after a PostgreSQL session lock was lost, resumed this execution and
+            # failed it; this one's next move was refused and ended it in an internal error (exit 1),
+            # its filled first leg neither hedged nor unwound and trading not halted.
+            return self._fail_halt(run, verdict, f"this process no longer drives the execution: {exc.message}; "
+                                                 "nothing more was sent", alert_kind="halt")
         except DataError as exc:  # the ledger refused what the venue did (a sell of fills not listed yet)
             return self._fail_halt(run, verdict, f"the ledger could not record an order's outcome: {exc.message}",
                                    alert_kind="halt")
@@ -1302,6 +1325,7 @@ class Executor:
         refusals = 0
         for attempt in range(self.resend_limit + 1):
             with self.db.write() as conn:
+                self._assert_driving(conn, run)
                 if not allow_halted:
                     try:
                         assert_not_halted(conn, self.settings.halt.sentinel_file)
@@ -1613,6 +1637,18 @@ class Executor:
         self._move(run, ExecStatus.FAILED, {"message": message}, unsent=message)
         return self._result(run, verdict, message)
 
+    def _assert_driving(self, conn: Connection, run: _Run) -> None:
+        """Before an order goes out: this process still holds the key's lock, and the ledger's status is
+        the one it moved the execution to. Either failing, another process may be driving it too."""
+        lock = self._driving
+        if lock is not None and not lock.held():
+            raise _NotDriving(f"execution {run.key}: its key lock was lost (the database session holding it "
+                              "ended)")
+        stored = current(conn, run.key)
+        if stored is not run.status:
+            raise _NotDriving(f"execution {run.key} is {stored.value if stored else 'gone'} in the ledger, not "
+                              f"{run.status.value}: another process moved it")
+
     def _fail_halt(self, run: _Run, verdict: Verdict, message: str, *, alert_kind: str) -> ExecutionResult:
         """Engage the kill switch, alert, and leave the execution ``halted`` with the facts for reconcile."""
         refused = self._refusals(run, CREDENTIALS_REFUSED)
@@ -1626,9 +1662,14 @@ class Executor:
             run.result["halt_since"] = halt.since  # which halt stopped it (see _halt_released)
             AuditLog.append(conn, "order.failed", {"key": run.key, "message": message, "naked": run.result["naked"]},
                             mode=self.mode, actor=self.actor)
-            if allowed(run.status, ExecStatus.HALTED) or run.status is ExecStatus.HALTED:
+            # The ledger's status, not this run's: another process may have moved it (then it is left as that
+            # process left it, and the halt and the audit event still stand).
+            stored = current(conn, run.key)
+            if stored is not None and (allowed(stored, ExecStatus.HALTED) or stored is ExecStatus.HALTED):
                 run.status = advance(conn, run.key, ExecStatus.HALTED, mode=self.mode, result=run.result,
                                      detail={"message": message}, actor=self.actor)
+            elif stored is not run.status:
+                run.status = ExecStatus.HALTED  # this process's outcome: it halted (what it reports)
         self.alerts.emit(alert_kind, f"execution {run.key} halted: {message}",
                          {"key": run.key, "mode": self.mode, "naked": run.result["naked"]})
         return self._result(run, verdict, message, self._update_breaker())

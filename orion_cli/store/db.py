@@ -157,6 +157,11 @@ class Database:
                     found.append(dict(zip(names, row[:-1], strict=True)))
         return found, False
 
+    def failure(self, exc: DatabaseError) -> Exception:
+        """``exc``, met on a connection of this database's outside :meth:`read` and :meth:`write` (a run
+        lock's own session), raised as they would raise it."""
+        return self._failure({}, exc)
+
     def _failure(self, info: dict[Any, Any], exc: DatabaseError) -> Exception:
         """What a transaction's ``exc`` is raised as: the database failing as a :class:`StorageError`
         (exit 3); a statement's own error (an IntegrityError and the like) as itself, the caller's."""

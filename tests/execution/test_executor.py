@@ -2584,3 +2584,46 @@ def test_a_polymarket_hedge_retry_is_limited_at_the_best_ask_not_above_it(db: Da
     assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "l2a1"], (res.status, res.message)
     retry = res.detail["retries"][0]
     assert D(retry["limit"]) == D("0.45"), res.detail["retries"]
+
+
+def test_an_execution_another_process_moved_while_its_first_leg_was_out_halts_and_sends_nothing_more(
+        db: Database) -> None:
+    """Found by a concurrency review: a second process reaching the key through a symbolic link to the ledger
+    (another lock file) resumed the execution while its first leg was at the venue, found no order yet and
+    failed it. The first process's next move was refused (failed → leg1_done): exit 1, its filled leg
+    neither hedged nor unwound, trading not halted, reconcile clean. It now halts, naming what it holds."""
+    from orion_cli.execution.state import advance, current
+
+    plan = make_plan()
+
+    def other_process_fails_it(tag: str) -> None:
+        if tag == "l1":
+            with db.write() as conn:
+                assert current(conn, plan.key) is ExecStatus.LEG1_SENT
+                advance(conn, plan.key, ExecStatus.FAILED, mode="paper", result={}, detail={"message": "other"})
+
+    x = Exchange(on_submit=other_process_fails_it)
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "halted" and "no longer drives the execution" in res.message, (res.status, res.message)
+    halt = KillSwitch(db).status()
+    assert halt.halted and plan.key in halt.reason
+    assert sorted(x.payloads) == [coid_of(db, plan.key, "l1")]  # the hedge was not sent beside the other process
+    events = [e.payload for e in AuditLog(db).tail(50, types=("order.failed",))]
+    assert events and events[-1]["naked"], events  # what it holds, for the operator and reconcile
+
+
+def test_an_execution_whose_key_lock_was_lost_halts_before_its_next_order(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PostgreSQL session lock ends with its session (idle_session_timeout, a terminated backend): the
+    process no longer keeps others off the key, so it sends nothing more and halts."""
+    from orion_cli.core.runlock import RunLock
+
+    x = Exchange()
+    lost: list[bool] = []
+    x.on_submit = lambda tag: lost.append(True) if tag == "l1" else None
+    monkeypatch.setattr(RunLock, "held", lambda self: not lost)
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "halted" and "key lock was lost" in res.message, (res.status, res.message)
+    assert KillSwitch(db).status().halted
+    assert sorted(x.payloads) == [coid_of(db, plan.key, "l1")]

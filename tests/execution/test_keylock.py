@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,66 @@ def test_a_held_key_lock_is_named_by_the_command_not_the_lock(db: Database) -> N
         held.release()
     assert refused.value.message.startswith("another orion trade --idempotency-key k1 is running ("), refused.value
     assert "locks/exec" not in refused.value.message and "4242" in refused.value.message, refused.value
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_key_lock_taken_through_a_symbolic_link_to_the_ledger_is_the_same_lock(db: Database, tmp_path: Any) -> None:
+    """Found by a concurrency review: the lock file was named from the database path as typed, so a
+    trader's ledger.db and cron's link to it were one ledger with two key locks, and a second process
+    resumed (and failed) an execution the first was still driving."""
+    from orion_cli.core.runlock import RunLocked
+    from orion_cli.execution.keylock import execution_lock
+    from orion_cli.store.db import open_database
+
+    link = tmp_path / "alias" / "ledger.db"
+    link.parent.mkdir()
+    link.symlink_to(str(db.engine.url.database))
+    other = open_database(f"sqlite:///{link}")
+    try:
+        with execution_lock(db, "k1"), pytest.raises(RunLocked):
+            execution_lock(other, "k1").acquire()
+    finally:
+        other.dispose()
+
+
+def test_a_key_lock_says_whether_it_is_still_held(db: Database) -> None:
+    """The executor asks before each order. On PostgreSQL the lock is its session's, which the server can
+    end under a live run (idle_session_timeout, pg_terminate_backend) without the run hearing of it."""
+    from sqlalchemy import text
+
+    from orion_cli.execution.keylock import execution_lock
+
+    lock = execution_lock(db, "k1")
+    assert not lock.held()
+    lock.acquire()
+    try:
+        assert lock.held()
+        if not db.is_sqlite:
+            session = lock._conn.execute(text("SELECT pg_backend_pid()")).scalar()
+            lock._conn.commit()
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": session})
+                conn.commit()
+            assert not lock.held()
+    finally:
+        lock.release()
+    assert not lock.held()
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_key_lock_whose_server_is_gone_is_a_storage_error(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a storage review: the lock's session is opened outside Database.read/write, so the server
+    going away at that moment (a paper trade, a reconcile) was "unexpected internal error" (exit 1) where
+    every other loss of the database is a storage error (exit 3)."""
+    from sqlalchemy.exc import OperationalError
+
+    from orion_cli.core.errors import StorageError
+    from orion_cli.execution.keylock import execution_lock
+
+    def gone(*_args: Any, **_kw: Any) -> Any:
+        raise OperationalError("connect", {}, Exception("connection refused: is the server running?"))
+
+    monkeypatch.setattr(db.engine, "connect", gone)
+    with pytest.raises(StorageError) as failed:
+        execution_lock(db, "k1").acquire()
+    assert failed.value.exit_code == 3, failed.value
