@@ -1163,7 +1163,8 @@ def _migrate(db: Database) -> None:
     if db.is_sqlite:
         from filelock import FileLock
 
-        db_file = make_url(db.url).database or ""
+        # The file itself, as the run locks name it: two paths to one ledger (a symbolic link) are one lock.
+        db_file = os.path.realpath(make_url(db.url).database or "")
         lock_ctx = FileLock(db_file + ".migrate.lock", timeout=60)
     else:
         lock_ctx = contextlib.nullcontext()

@@ -1049,3 +1049,14 @@ def test_a_named_sqlite_ledger_under_a_symlink_loop_is_refused_not_an_internal_e
         open_database(str(path) if form == "path" else f"sqlite:///{path}")
     assert refused.value.exit_code == ExitCode.CONFIG
     assert "symbolic link" in refused.value.message
+
+
+def test_a_ledger_opened_through_a_symbolic_link_migrates_under_the_files_own_lock(tmp_path: Path) -> None:
+    """Two paths to one ledger (cron's link to the trader's file) take one migration lock, as the run and
+    execution key locks do: named from the file itself, not the path as typed."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").mkdir()
+    (tmp_path / "alias" / "ledger.db").symlink_to(tmp_path / "real" / "ledger.db")
+    open_database(f"sqlite:///{tmp_path / 'alias' / 'ledger.db'}").dispose()
+    assert (tmp_path / "real" / "ledger.db.migrate.lock").exists()
+    assert not (tmp_path / "alias" / "ledger.db.migrate.lock").exists()
