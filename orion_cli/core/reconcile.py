@@ -69,7 +69,15 @@ from orion_cli.core.errors import (
 )
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import CENT, MICRO, ONE, ZERO, to_decimal
-from orion_cli.execution.state import ADJUST_PREFIX, NEVER_SENT, ExecStatus, load_result, resume_command, save_result
+from orion_cli.execution.state import (
+    ADJUST_PREFIX,
+    LATE_LISTING_GRACE,
+    NEVER_SENT,
+    ExecStatus,
+    load_result,
+    resume_command,
+    save_result,
+)
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import NETTING_VENUES, CountedTransfer, Ledger, SettledMarket
@@ -112,7 +120,7 @@ __all__ = [
 T = TypeVar("T")
 
 DEFAULT_LOOKBACK = timedelta(hours=24)
-DEFAULT_GRACE = timedelta(seconds=120)
+DEFAULT_GRACE = LATE_LISTING_GRACE
 OPEN_STATUSES = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN, OrderStatus.OPEN)
 # The fix of an order's drift that the venue has not decided (:func:`_unattended`).
 ORDER_UNDECIDED_FIX = "not fixed by reconcile: the venue has not decided it"

@@ -126,6 +126,7 @@ from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict, s
 from orion_cli.execution.slippage import levels_from_record, levels_record, planned_cost
 from orion_cli.execution.state import (
     ADJUST_PREFIX,
+    LATE_LISTING_GRACE,
     NEVER_SENT,
     SOURCE_FLAGS,
     ExecStatus,
@@ -1492,6 +1493,15 @@ class Executor:
             if answered > 0:
                 raise _Unresolved(f"{coid}: the venue reported it filled {_d(answered)} before "
                                   f"(order {stored.venue_order_id or '?'}) but does not find it now")
+            age = datetime.now(UTC) - stored.updated_at
+            if venue.mode != "paper" and age < LATE_LISTING_GRACE:
+                # Found in review: a trade killed while its first leg's request was at a slow venue, run
+                # again at once, closed the leg as never placed after 0.25 s of look-ups and failed; the
+                # venue placed and filled it a moment later, unhedged, and reconcile took the fill for a
+                # trade made outside orion. (The paper venue decides an order as it records it.)
+                raise _Unresolved(f"{coid}: not found at the venue, but sent {age.total_seconds():.0f} s ago: a "
+                                  f"venue may still place it, so it is not taken for never placed until "
+                                  f"{int(LATE_LISTING_GRACE.total_seconds())} s have passed")
             self.ledger.cancelled(coid, reason=f"{NEVER_SENT}not found at the venue by its persisted ids")
             self._note(run, tag, {"status": "cancelled", "reason": "not found at the venue"})
             # A cancelled intent that was never placed reads as INTENT for the flow's decisions.

@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 # superseded, or a submitted order the venue does not know). The executor counts such orders as not
 # sent: they use no hedge retry and do not turn the next attempt into a retry. Reconcile uses it too.
 NEVER_SENT = "never sent: "
+# How long after an order was sent a venue's "not found" is not taken for "never placed": a venue may
+# place an order it was sent seconds after the sender stopped hearing (a process killed mid-request, a
+# slow gateway). Reconcile leaves such an order pending (its default grace); a resume does not close it.
+LATE_LISTING_GRACE = timedelta(seconds=120)
 # Client order id prefix of the fills `orion reconcile --fix` records to move the ledger to the venue's
 # positions (no venue order): a close made by hand arrives as one of these sells.
 ADJUST_PREFIX = "reconcile-adj-"

@@ -2627,3 +2627,41 @@ def test_an_execution_whose_key_lock_was_lost_halts_before_its_next_order(
     assert res.status == "halted" and "key lock was lost" in res.message, (res.status, res.message)
     assert KillSwitch(db).status().halted
     assert sorted(x.payloads) == [coid_of(db, plan.key, "l1")]
+
+
+def test_a_resumed_first_leg_sent_moments_ago_is_not_closed_as_never_placed(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a concurrency review: a trade killed while its first leg's request was at a slow venue, run
+    again at once, looked the leg up for 0.25 s, closed it as never placed and failed; the venue placed and
+    filled it a moment later, unhedged, and reconcile took the fill for a trade made outside orion. A venue's
+    "not found" for an order sent within the grace reconcile gives it is not proof: the resume halts for
+    reconcile (the order pending there too). Past the grace, it is closed as before."""
+    from sqlalchemy import update
+
+    from orion_cli.store.tables import orders
+
+    class Live(FakeVenue):
+        @property
+        def mode(self) -> str:
+            return "live"
+
+    x = Exchange()
+    venues = {v: Live(v, x) for v in Venue}
+    plan = make_plan()
+    crash_at(monkeypatch, "l1_marked")
+    with pytest.raises(Crash):
+        run(executor(db, venues).execute(plan, None))
+    crash_at(monkeypatch, None)
+    l1 = coid_of(db, plan.key, "l1")
+    res = run(executor(db, venues).resume(plan.key))
+    assert res.status == "halted" and "not found at the venue, but sent" in res.message, (res.status, res.message)
+    first = Ledger(db, "paper").order(l1)
+    assert first is not None and first.status is OrderStatus.SUBMITTED, first  # left for reconcile, not closed
+    # Past the grace, the same answer is taken for never placed.
+    with db.write() as conn:
+        conn.execute(update(orders).where(orders.c.client_order_id == l1)
+                     .values(updated_at=iso_utc(datetime.now(UTC) - timedelta(seconds=121))))
+    KillSwitch(db).release()
+    res = run(executor(db, venues).resume(plan.key))
+    assert res.status == "failed" and "never placed" in res.message, res.message
+    assert x.payloads == {}
