@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, cast
 
@@ -215,6 +216,38 @@ def _check_strikes(
         hold(DIRECTION_MISMATCH, why)
     else:
         hold(THRESHOLD_MISMATCH, why)
+
+
+# The line families whose YES is one team's winning margin beating a line ("Spread: Thunder (-5.5)").
+_SPREAD_FAMILIES = frozenset({"spread", "1h_spread"})
+_HALF = Decimal("0.5")
+
+
+def _spread_edge(th: Threshold) -> Decimal | None:
+    """The margin a spread line's YES team must win by more than ("wins by over 5.5" → 5.5, "Thunder
+    (+5.5)" → -5.5), or ``None`` for a whole line (a push settles neither way) or a strike that is no line."""
+    if th.unit or th.upper is not None or th.direction not in (GT, GE):
+        return None
+    edge = th.value if th.direction == GT else th.value - _HALF  # "over 5.5" is kept as "≥ 6"
+    return edge if edge % 1 else None
+
+
+def _check_other_teams_line(
+    a: tuple[Threshold, ...], b: tuple[Threshold, ...], hold: Callable[[str, str], None], evidence: list[float]
+) -> None:
+    """The lines of two spread markets whose YES teams differ (the subjects inverted the pair).
+
+    NO on "Thunder -5.5" is "Spurs +5.5" (the Spurs win, or lose by 5 or less), not "San Antonio wins by
+    over 5.5": against that, both legs lose when either team wins by 5 or less. Only a half-point line of
+    the same size the other way round is the complement ("Thunder +5.5" against "San Antonio wins by over
+    5.5"); any other pair of lines is held back, never inverted."""
+    if len(set(a)) == 1 and len(set(b)) == 1:
+        ea, eb = _spread_edge(a[0]), _spread_edge(b[0])
+        if ea is not None and eb is not None and ea == -eb:
+            evidence.append(0.4)
+            return
+    ka, kb = (", ".join(sorted(map(_th_str, set(t)))) for t in (a, b))
+    hold(THRESHOLD_MISMATCH, f"kalshi {ka} vs polymarket {kb}, the other team's line: its NO is not kalshi's YES")
 
 
 # How far a time of day stated on one side may lie from the other side's resolution (or close) time,
@@ -520,6 +553,8 @@ def evaluate(
     if kf.context or pf.context:
         _check_context(kf.context, pf.context, hold, evidence)
     k_family, p_family = kf.family, pf.family
+    # ``inverted`` is the subjects' alone here: one team's spread against the other's (_check_other_teams_line)
+    other_teams_line = inverted and not _SPREAD_FAMILIES.isdisjoint((k_family, p_family))
     if kf.predicate and pf.predicate and kf.predicate != pf.predicate:
         hold(PROPOSITION_MISMATCH, f"{kf.predicate} vs {pf.predicate}")
     if kf.stance != pf.stance:
@@ -546,6 +581,8 @@ def evaluate(
         if not kf.thresholds or not pf.thresholds:
             side = "kalshi" if kf.thresholds else "polymarket"
             hold(THRESHOLD_MISMATCH, f"strike only on {side}")
+        elif other_teams_line:
+            _check_other_teams_line(kf.thresholds, pf.thresholds, hold, evidence)
         elif len(set(kf.thresholds)) > 1 or len(set(pf.thresholds)) > 1:
             _check_strikes(kf.thresholds, pf.thresholds, hold, evidence)
         else:
@@ -561,6 +598,8 @@ def evaluate(
                 evidence.append(0.4)
             else:
                 hold(DIRECTION_MISMATCH, f"{_th_str(ta)} vs {_th_str(tb)}")
+    elif other_teams_line:
+        hold(THRESHOLD_MISMATCH, "the other team's spread, with no line read on either side")
 
     # --- when: stated dates/windows, then close and resolution times --------------------------------
     mismatch, agree, why = _compare_dates(kf.dates, pf.dates, settings.deadline_tolerance_days)

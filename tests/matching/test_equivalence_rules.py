@@ -8,7 +8,9 @@ rule is exercised through :func:`evaluate` itself.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -24,6 +26,7 @@ from orion_cli.matching.equivalence import (
     ENTITY_MISMATCH,
     LOW_SCORE,
     REASON_CODES,
+    THRESHOLD_MISMATCH,
     TIME_OF_DAY_MISMATCH,
     _compare_dates,
     evaluate,
@@ -201,6 +204,71 @@ def test_an_asset_named_on_one_side_only_is_an_entity_mismatch() -> None:
     kf = kf._replace(context={"comp": frozenset({"comp:wimbledon"})})
     assert ENTITY_MISMATCH not in check(k, p, kf, pf).reasons
 
+
+
+# -- spreads: the other team's line ----------------------------------------------------------------
+
+_TIPOFF = datetime(2026, 6, 7, 0, 30, tzinfo=UTC)
+_SPREAD_EVENT = "KXNBASPREAD-26JUN06OKCSAS"
+
+
+def _k_spread(code: str, team: str, title: str = "", ticker: str = "") -> Market:
+    """A Kalshi spread market as listed (ticker, title and sub-title of KXNBASPREAD-26JUN06OKCSAS-SAS5)."""
+    label = f"{team} wins by over 5.5 Points"
+    ticker = ticker or f"{_SPREAD_EVENT}-{code}5"
+    return kalshi_market(ticker, title or label + "?", label, close_time=_TIPOFF + timedelta(days=13),
+                         expected=_TIPOFF + timedelta(hours=3), event_ticker=ticker.rsplit("-", 1)[0])
+
+
+def _p_spread(question: str, outcomes: list[str], slug: str = "nba-okc-sas-2026-06-06-spread-away-5pt5") -> Market:
+    """A Polymarket spread market as listed: YES is the first outcome, the team the question names."""
+    return poly_market("0x" + "5a" * 32, question, outcomes, ["1", "2"], end=_TIPOFF, slug=slug, sports_type="spreads")
+
+
+@pytest.mark.parametrize(
+    ("k", "p"),
+    [
+        # found in review: accepted at 0.99, inverted; Polymarket's NO is "Spurs +5.5", not "Spurs -5.5"
+        (lambda: _k_spread("SAS", "San Antonio"), lambda: _p_spread("Spread: Thunder (-5.5)", ["Thunder", "Spurs"])),
+        # the same from the titles alone (no ids that name a game)
+        (lambda: _k_spread("OKC", "Thunder", "Thunder vs Spurs: Spread", ticker="KXTEST-26JUN06-M0"),
+         lambda: _p_spread("Spread: Spurs (-5.5)", ["Spurs", "Thunder"], slug="")),
+        # no line read on either side: nothing says the lines are opposite
+        (lambda: replace(_k_spread("OKC", "Thunder", "Thunder vs Spurs: Spread", ticker="KXTEST-26JUN06-M0"),
+                         outcome_label="Thunder"),
+         lambda: _p_spread("Spread: Spurs", ["Spurs", "Thunder"], slug="")),
+    ],
+    ids=["listed", "titles-only", "no-line"],
+)
+def test_the_other_teams_spread_at_the_same_line_is_no_inverse(k: Callable[[], Market],
+                                                               p: Callable[[], Market]) -> None:
+    """A spread market's NO is not "the other team covers the same line": NO on "Thunder -5.5" is "Spurs
+    +5.5", so against "San Antonio wins by over 5.5" (Spurs -5.5) both legs lose when either team wins by
+    5 or less. Held back, never inverted."""
+    c = evaluate_pair(k(), p(), settings=SETTINGS)
+    assert not c.passed and THRESHOLD_MISMATCH in c.reasons, (c.inverted, c.confidence, c.reasons)
+
+
+def test_the_other_teams_spread_at_the_opposite_line_is_the_inverse() -> None:
+    """Controls: the same team at the same line is the same bet; "Thunder +5.5" is NO exactly when San Antonio
+    wins by over 5.5 (a half-point line cannot push), so that pair is the inverse; a whole line can push."""
+    c = evaluate_pair(_k_spread("OKC", "Oklahoma City"), _p_spread("Spread: Thunder (-5.5)", ["Thunder", "Spurs"]),
+                      settings=SETTINGS)
+    assert (c.passed, c.inverted) == (True, False), c.reasons
+    c = evaluate_pair(_k_spread("SAS", "San Antonio"), _p_spread("Spread: Thunder (+5.5)", ["Thunder", "Spurs"]),
+                      settings=SETTINGS)
+    assert (c.passed, c.inverted) == (True, True), c.reasons
+    c = evaluate_pair(_k_spread("SAS", "San Antonio"), _p_spread("Spread: Thunder (+6)", ["Thunder", "Spurs"]),
+                      settings=SETTINGS)
+    assert THRESHOLD_MISMATCH in c.reasons
+
+
+def test_both_teams_spread_markets_against_one_line_only_the_same_teams_is_accepted() -> None:
+    """With both Kalshi markets listed, the ambiguity pass (by Polymarket market and polarity) saw one
+    direct and one inverted candidate and flagged neither: the wrong one must fail on its own."""
+    res = match_markets([_k_spread("OKC", "Oklahoma City"), _k_spread("SAS", "San Antonio")],
+                        [_p_spread("Spread: Thunder (-5.5)", ["Thunder", "Spurs"])], settings=SETTINGS)
+    assert [(c.kalshi_id, c.inverted) for c in res.accepted] == [(f"{_SPREAD_EVENT}-OKC5", False)]
 
 # -- confidence and acceptance ----------------------------------------------------------------------
 
