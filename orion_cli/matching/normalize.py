@@ -385,10 +385,14 @@ _PRE = (
     r"o/u|over/under|more than|greater than|higher than|at least|no less than|less than|"
     r"lower than|fewer than|at most|no more than|exceeds?|above|over|below|under|exactly|>=|<=|[≥≤<>=])?"
 )
+_MONEY = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"  # a number as titles write it, thousands comma'd or not
+# A minus sign: "-1%", "-$0.50", "minus 5°F" ("−" and "–" fold to "-"); without it "below -1%" was read as
+# "= 1%" and "-1% or lower" as "1% or lower". A hyphen after a word, a number or a point ("COVID-19", "H-1B",
+# "2-3%") or before a space ("2 - 3") joins, and is no sign.
+_MINUS = r"(?:(?<![\w.,])-(?=\$?\d)|\bminus\s+(?=\$?\d))"
 # The sign with its own spaces, or none: "\s*" both before and after an optional "$" backtracked
 # cubically on a run of spaces (2,000 cost half a minute of one title).
-_MONEY = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"  # a number as titles write it, thousands comma'd or not
-_NUM = r"(?:(?P<cur>\$)\s*)?(?P<num>" + _MONEY + ")"
+_NUM = r"(?P<neg>" + _MINUS + r")?(?:(?P<cur>\$)\s*)?(?P<num>" + _MONEY + ")"
 _RANGE_MULT = r"(?:\s*(?P<{}>k|m|mn|bn|b|t|thousand|million|billion|trillion)\b)?"  # named per use
 _MULT = _RANGE_MULT.format("mult")
 # Units of measure (length, speed, mass, volume, duration) besides the legacy ones: "10 inches" is not
@@ -431,9 +435,10 @@ _THRESHOLD_HINTS = (
 _THRESHOLD_HINT = re.compile("|".join(re.escape(w) for w in _THRESHOLD_HINTS))
 # The unit is read as _UNIT reads it: "°C" is Celsius, a bare "°" Fahrenheit, and a word after "°"
 # ("84-85° for …") is no unit letter.
+# Each bound may be negative ("between -2% and -1%", "-5° to 0°"), by a minus sign as _MINUS reads it.
 _RANGE = re.compile(
-    r"(?:between\s+)?(?P<cur>\$)?(?P<lo>\d+(?:\.\d+)?)\s*(?P<u1>°(?:\s*[fc]\b)?|%)?\s*(?:-|to|and)\s*\$?"
-    r"(?P<hi>\d+(?:\.\d+)?)\s*(?P<unit>°(?:\s*(?:[fc]|fahrenheit|celsius|centigrade)\b)?|%)"
+    r"(?:between\s+)?(?P<cur>\$)?(?P<lo>(?:(?<![\w.,])-)?\d+(?:\.\d+)?)\s*(?P<u1>°(?:\s*[fc]\b)?|%)?\s*"
+    r"(?:-|to|and)\s*\$?(?P<hi>-?\d+(?:\.\d+)?)\s*(?P<unit>°(?:\s*(?:[fc]|fahrenheit|celsius|centigrade)\b)?|%)"
 )
 # A dollar range is one strike with two bounds ("$95,000-$100,000", "between $95k and $100k", Kalshi's
 # "$95,000 to $99,999.99"), not two "equals" strikes of which only the first would be compared. It needs a
@@ -447,12 +452,12 @@ _USD_RANGE = re.compile(
 # "between 20 and 25 inches"): an index level, a count or a measure, one strike with two bounds like a
 # dollar range, and with the unit of measure its high number carries. Without "between" only "-" and "to"
 # join the bounds; a number glued to a letter, a dash, a colon or "$" ("H-1B", "2026-12-31", "5:00", "$95")
-# starts none, and a pair of years (1900–2100, no multiplier or unit) is a window, not a strike (see
-# _read_thresholds). Each "\s*" is followed by a required word or sign, so a run of spaces is not backtracked
-# into quadratically.
+# starts none (a minus sign after a space is the bound's own: "between -10 and -5 degrees"), and a pair of
+# years (1900–2100, no multiplier or unit) is a window, not a strike (see _read_thresholds). Each "\s*" is
+# followed by a required word or sign, so a run of spaces is not backtracked into quadratically.
 _NUM_RANGE = re.compile(
-    r"(?:\b(?P<btw>between)\s+)?(?<![\w.,$:\-])(?P<lo>" + _MONEY + r")" + _RANGE_MULT.format("m1")
-    + r"\s*(?P<sep>-|to\b|and\b)\s*(?P<hi>" + _MONEY + r")(?![\d,]|-\d)" + _RANGE_MULT.format("m2") + _UNIT
+    r"(?:\b(?P<btw>between)\s+)?(?<![\w.,$:\-])(?P<lo>-?(?:" + _MONEY + r"))" + _RANGE_MULT.format("m1")
+    + r"\s*(?P<sep>-|to\b|and\b)\s*(?P<hi>-?(?:" + _MONEY + r"))(?![\d,]|-\d)" + _RANGE_MULT.format("m2") + _UNIT
 )
 _NUM_RANGE_HINT = re.compile(r"between|\d\s*(?:-|to\b)\s*\d")
 _YEARS = re.compile(r"19\d\d|20\d\d|2100")
@@ -541,8 +546,10 @@ MEASURE_UNITS = frozenset(_MEASURES.values())
 
 
 def _decimal(text: str) -> Decimal | None:
+    """A number as written. It is read from the text, not its folded shape, so a range's bound may carry
+    its minus sign as "−" or "–", which the patterns read folded to "-" (see _RANGE)."""
     try:
-        return Decimal(text.replace(",", ""))
+        return Decimal(text.replace(",", "").translate(_APOSTROPHES))
     except InvalidOperation:
         return None
 
@@ -585,8 +592,9 @@ def _strikes_in(text: str, low_shape: str) -> tuple[Threshold, ...]:
 _RangeMatch = tuple[
     tuple[int, int], tuple[int, int], tuple[int, int], str | None, bool, str | None, str | None
 ]
-# A strike match: its start, the span of its number, and its pre, post, unit, currency and multiplier texts.
-_StrikeMatch = tuple[int, tuple[int, int], str | None, str | None, str | None, str | None, str | None]
+# A strike match: its start, the span of its number, its pre, post, unit, currency and multiplier texts, and
+# whether a minus sign is before it.
+_StrikeMatch = tuple[int, tuple[int, int], str | None, str | None, str | None, str | None, str | None, bool]
 _ThresholdMatches = tuple[tuple[_RangeMatch, ...], tuple[_StrikeMatch, ...]]
 _NO_STRIKES: _ThresholdMatches = ((), ())
 
@@ -616,7 +624,7 @@ def _threshold_matches(shape: str) -> _ThresholdMatches:
     for m in _THRESHOLD.finditer(shape):
         pre, post, unit_raw, cur, mult = m.group("pre", "post", "unit", "cur", "mult")
         if pre or post or unit_raw or cur:  # a bare number is not a strike
-            strikes.append((m.start(), m.span("num"), pre, post, unit_raw, cur, mult))
+            strikes.append((m.start(), m.span("num"), pre, post, unit_raw, cur, mult, m["neg"] is not None))
     return tuple(ranges), tuple(strikes)
 
 
@@ -675,10 +683,10 @@ def _read_thresholds(matches: _ThresholdMatches, low: str) -> tuple[Threshold, .
         unit, scale = _unit_of(range_unit, currency)
         out.append(Threshold(lo * scale, unit, BETWEEN, hi * scale))
         taken.append(span)
-    for start, (na, nb), pre, post, unit_raw, cur, mult in strikes:
+    for start, (na, nb), pre, post, unit_raw, cur, mult, negative in strikes:
         if taken and any(a <= start < b for a, b in taken):
             continue
-        th = _strike(pre, post, unit_raw, cur, low[na:nb], mult)
+        th = _strike(pre, post, unit_raw, cur, low[na:nb], mult, negative)
         if th is not None:
             out.append(th)
     return tuple(out)
@@ -763,7 +771,8 @@ def _next_whole(a: Threshold, b: Threshold) -> bool:
 
 @lru_cache(maxsize=1 << 14)
 def _strike(
-    pre: str | None, post: str | None, unit_raw: str | None, cur: str | None, num: str, mult: str | None
+    pre: str | None, post: str | None, unit_raw: str | None, cur: str | None, num: str, mult: str | None,
+    negative: bool = False,
 ) -> Threshold | None:
     """One matched strike, from the groups of its match; memoised ("over 30.5" recurs in many titles).
 
@@ -777,6 +786,8 @@ def _strike(
     unit, scale = _unit_of(unit_raw, bool(cur))
     if mult:
         value *= _MULTIPLIERS[mult]
+    if negative:
+        value = -value
     direction = _DIR_WORDS.get(post or "", "") or _DIR_WORDS.get(pre or "", "") or EQ
     return _canonical(Threshold(value * scale, unit, direction))
 

@@ -132,6 +132,43 @@ def test_thresholds(text: str, expected: Threshold) -> None:
     assert got[0] == expected
 
 
+def _th(value: str, unit: str, direction: str, upper: str | None = None) -> Threshold:
+    return Threshold(Decimal(value), unit, direction, None if upper is None else Decimal(upper))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # found in review: the sign was dropped, and with it the comparison word before it ("below -1%" read
+        # as "= 1%"), so "below -1%" passed against "above -1%", and "-1% or lower" against "1% or lower"
+        ("Will US GDP growth be below -1% in Q2 2026?", [_th("-1", "pct", LT)]),
+        ("Will US GDP growth be above -1% in Q2 2026?", [_th("-1", "pct", GT)]),
+        ("Will US GDP growth be -1% or lower in Q2 2026?", [_th("-1", "pct", LE)]),
+        ("GDP -0.5% or lower", [_th("-0.5", "pct", LE)]),
+        ("Will the low temperature in Chicago be -5°F or below on Jan 15, 2027?", [_th("-5", "degf", LE)]),
+        ("Chicago low minus 5°F or below", [_th("-5", "degf", LE)]),
+        ("Chicago low \u22125°F or below", [_th("-5", "degf", LE)]),  # the minus sign, U+2212
+        ("Will Tesla's EPS be -$0.50 or lower?", [_th("-0.50", "usd", LE)]),
+        ("more than -1.5 points", [_th("-1.5", "", GT)]),
+        ("between -2% and -1%", [_th("-2", "pct", BETWEEN, "-1")]),
+        ("-2% to -1%", [_th("-2", "pct", BETWEEN, "-1")]),
+        ("temperature between -5 and 5°F", [_th("-5", "degf", BETWEEN, "5")]),
+        ("between -10 and -5 degrees", [_th("-10", "degf", BETWEEN, "-5")]),
+        # a hyphen that joins a range, a word or a date is no sign
+        ("2-3%", [_th("2", "pct", BETWEEN, "3")]),
+        ("between 2 - 3%", [_th("2", "pct", BETWEEN, "3")]),
+        ("GDP growth 2%-3%", [_th("2", "pct", BETWEEN, "3")]),
+        ("between 2 - 3 inches", [_th("2", "in", BETWEEN, "3")]),
+        ("5-10 degrees", [_th("5", "degf", BETWEEN, "10")]),
+        ("COVID-19 cases above 1,000", [_th("1000", "", GT)]),
+        ("H-1B visas above 85,000", [_th("85000", "", GT)]),
+        ("7-day average above 5%", [_th("5", "pct", GT)]),
+    ],
+)
+def test_negative_strikes(text: str, expected: list[Threshold]) -> None:
+    assert parse_thresholds(text) == expected
+
+
 def test_plain_numbers_are_not_strikes() -> None:
     assert parse_thresholds("Will the Philadelphia 76ers win the 2026 NBA Finals?") == []
     assert parse_thresholds("Round Of 16 match") == []

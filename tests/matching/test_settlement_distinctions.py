@@ -164,6 +164,17 @@ HELD: list[tuple[str, str, str]] = [
     ("DIRECTION_MISMATCH",
      "Will US measles cases be more than 2,000 in 2026?", "Will US measles cases be less than 2,000 in 2026?"),
     ("DIRECTION_MISMATCH", "Will ETH be above 2000 on Dec 31, 2026?", "Will ETH be below 2000 on Dec 31, 2026?"),
+    # found in review: a strike's minus sign was dropped, and with it a comparison word before it, so
+    # these were auto-accepted (0.994-1.0)
+    ("DIRECTION_MISMATCH",
+     "Will US GDP growth be below -1% in Q2 2026?", "Will US GDP growth be above -1% in Q2 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will US GDP growth be -1% or lower in Q2 2026?", "Will US GDP growth be 1% or lower in Q2 2026?"),
+    ("THRESHOLD_MISMATCH",
+     "Will the low temperature in Chicago be -5°F or below on Jan 15, 2027?",
+     "Will the low temperature in Chicago be 5°F or below on Jan 15, 2027?"),
+    ("THRESHOLD_MISMATCH",
+     "Will US GDP growth be between -2% and -1% in Q2 2026?", "Will US GDP growth be between 1% and 2% in Q2 2026?"),
 ]
 
 
@@ -225,6 +236,9 @@ SAME: list[tuple[str, str]] = [
      "Will Elon Musk tweet about Dogecoin by December 31, 2026?"),  # "by 2027" ends 2026, as "before 2027"
     ("Will the Fed cut rates by December 2026?", "Will the Fed cut rates by December 31, 2026?"),  # a month's end
     ("Will Bitcoin be above $100k on March 5 2026?", "Will Bitcoin be above $100k on March 5, 2026?"),  # no comma
+    # a minus sign written as U+2212
+    ("Will the low temperature in Chicago be -5°F or below on Jan 15, 2027?",
+     "Will the low temperature in Chicago be \u22125°F or below on Jan 15, 2027?"),
 ]
 
 
