@@ -821,6 +821,11 @@ def test_audit_tail_since_without_n_shows_every_event_since_then(ledger: Path) -
     assert [e["payload"]["i"] for e in jsonl(typed.stdout)] == list(range(30)) and typed.stderr == ""
     none = run("audit", "tail", "--since", "2999-01-01", "--jsonl")
     assert none.stdout == "" and none.stderr == "no audit events since 2999-01-01\n", none.stderr  # review: a blank
+    # With -n as well (the newest N of them), as found by a later review: it said nothing when piped.
+    none = run("audit", "tail", "--since", "2999-01-01", "-n", "3", "--jsonl")
+    assert none.stdout == "" and none.stderr == "no audit events since 2999-01-01\n", none.stderr
+    none = run("audit", "tail", "--type", "test", "-n", "3", "--json")  # events to show: no note
+    assert len(jsonl(none.stdout)) == 3 and none.stderr == "", none.stderr
     assert len(jsonl(run("audit", "tail", "--jsonl").stdout)) == 20  # no --since: the newest 20, as ever
 
 

@@ -167,6 +167,8 @@ def tail(
         if follow or out.format in ("json", "jsonl"):
             for rec in records:
                 out.stream(rec, AUDIT_COLUMNS)
+            if not records and lines and not follow:  # as without -n: silence read as a failure (review)
+                out.info("no audit events" + (f" since {since}" if since_ts is not None else ""))
         else:
             out.records(records, AUDIT_COLUMNS, title="audit log", empty="no audit events")
         last = events[-1].seq if events else 0
