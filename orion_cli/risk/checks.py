@@ -443,13 +443,14 @@ def check_window(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: 
     if not windows:
         return CheckResult("TRADING_WINDOW", True, "no trading windows configured: always open")
     source = ctx.settings.sources.get("trading.trading_windows", "settings")
-    parsed = [(w, *parse_window(w, source)) for w in windows]
+    # Named as written, without the spaces around it (" 22:00 - 02:00 " is accepted as 22:00 - 02:00).
+    parsed = [(w.strip(), *parse_window(w, source)) for w in windows]
     now_text = ctx.now.astimezone(UTC).strftime("%H:%M:%S")
     for text, start, end in parsed:
         if in_window(ctx.now, start, end):
             return CheckResult("TRADING_WINDOW", True, f"{now_text} UTC inside window {text}")
     return CheckResult("TRADING_WINDOW", False,
-                       f"{now_text} UTC outside every trading window ({', '.join(windows)} UTC)")
+                       f"{now_text} UTC outside every trading window ({', '.join(t for t, _, _ in parsed)} UTC)")
 
 
 def check_edge(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:

@@ -253,6 +253,15 @@ def test_trading_windows_any_of_several_and_none_means_always(lite: Database) ->
     assert in_window(NOW, 0, 1440)  # 00:00-24:00: the whole day (equal ends are refused by the config)
 
 
+def test_a_trading_window_is_named_without_the_spaces_around_it(lite: Database) -> None:
+    """Found in review: " 22:00 - 02:00 " is accepted, and the refusal named it "( 22:00 - 02:00  UTC)"."""
+    t = datetime.fromisoformat("2026-11-21T05:47:52+00:00")
+    s = settings(**{"trading.trading_windows": [" 22:00 - 02:00 ", "08:00-09:00"]})
+    p = plan(leg(fetched=t), leg(Venue.POLYMARKET, "0xabc", Side.NO, price="0.50", fetched=t))
+    (window,) = results(run(lite, p, ctx(s, now=t, bals=balances(as_of=t))), "TRADING_WINDOW")
+    assert window.detail == "05:47:52 UTC outside every trading window (22:00 - 02:00, 08:00-09:00 UTC)", window
+
+
 # -- INVALID_ORDER ---------------------------------------------------------------------------------
 
 
