@@ -308,12 +308,24 @@ def test_a_live_preview_on_a_terminal_says_the_phrase_is_asked_not_that_there_is
     assert refused is not terminal  # on a terminal the phrase is asked: the preview may offer to place
 
 
-def test_size_option_sets_the_plan_size(op_id: str) -> None:
-    code, out, err = invoke("trade", op_id, "--demo", "--size", "7", "--jsonl")
+@pytest.mark.parametrize(("size", "planned"), [("7", "7"), ("0.7e1", "7"), ("1E+1", "10")])
+def test_size_option_sets_the_plan_size(op_id: str, size: str, planned: str) -> None:
+    code, out, err = invoke("trade", op_id, "--demo", "--size", size, "--jsonl")
     assert code == 0, err
     plan = lines(out)[0]
-    assert plan["size"] == "7" and all(leg["size"] == "7" for leg in plan["legs"])
+    assert plan["size"] == planned and all(leg["size"] == planned for leg in plan["legs"])
     assert plan["confirm_refused"] is None  # nothing stands in the way of --confirm
+    # Found in review: "1e2" planned 100 but the checks' details said "buy 1E+2"; 7 is 7 in every word.
+    assert "E+" not in json.dumps(plan), plan
+
+
+def test_a_size_in_exponent_notation_is_said_as_the_number_it_is() -> None:
+    from decimal import Decimal as D
+
+    from orion_cli.cli.params import decimal_value
+
+    assert str(decimal_value("1e2", "--size")) == "100" and str(decimal_value("1.5E+1", "--size")) == "15"
+    assert decimal_value("1e2", "--size") == D(100) and str(decimal_value("0.25", "--size")) == "0.25"
 
 
 @pytest.mark.parametrize("bad", ["0", "-3", "abc", "NaN", "inf",
