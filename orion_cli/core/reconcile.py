@@ -51,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, and_, case, func, not_, or_, select
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from orion_cli.core.aio import all_of
@@ -106,6 +106,7 @@ __all__ = [
     "DEFAULT_GRACE",
     "DEFAULT_LOOKBACK",
     "Drift",
+    "EndedUnhedged",
     "Resolved",
     "Unhedged",
     "VenueReconcile",
@@ -114,6 +115,7 @@ __all__ = [
     "reconcile_async",
     "teach",
     "teach_fees",
+    "unhedged_ended_executions",
     "unhedged_executions",
 ]
 
@@ -508,6 +510,7 @@ async def reconcile_async(
         results.append(result)
     _judge_deferred_late_fills(ctx, results)
     _stuck_executions(ctx, results)
+    _ended_unhedged(ctx, results)
     _update_breaker(ctx, results)
     return results
 
@@ -564,9 +567,15 @@ def _update_breaker(ctx: _Context, results: Sequence[VenueReconcile]) -> None:
 # leg may be filled with nothing on the other venue. HALTED ones too, whether or not the kill switch
 # has been released since: the executor's halt alerted once, but until a resume ends it a failed
 # unwind's leg (or dust) stays held, and `trade --watch` refuses to trade beside it as interrupted; a
-# cron run must not call that clean. HEDGED ones hold equal shares (up to the dust the hedge
-# accepted). Derived from the machine, so a status added to it is not missed.
-_STUCK = tuple(s.value for s in ExecStatus if not s.final and s is not ExecStatus.HEDGED)
+# cron run must not call that clean. HEDGED ones too: most hold equal shares, but a first leg beyond the
+# hedge's size step waits there for its unwind, and a crash while a resume accepted released dust
+# leaves it there (found in review: reported by nothing). Derived from the machine, so a status added
+# to it is not missed; the ended ones (final) are :func:`unhedged_ended_executions`'.
+_STUCK = tuple(s.value for s in ExecStatus if not s.final)
+# The fix of an interrupted execution's drift (a resume ends it), and the start of an ended one's (it is
+# not resumed: what it left unhedged is hedged or closed by hand). The command's hint tells them apart.
+INTERRUPTED_FIX = "not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)"
+ENDED_NOT_RESUMED = "not fixed by reconcile: an ended execution is not resumed"
 MAX_HALT_MESSAGE = 300  # of a halted execution's own message, quoted in its drift
 
 
@@ -711,7 +720,7 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
             ledger_qty=plain(imbalance.held), venue_qty=plain(imbalance.other), value=imbalance.value,
             detail=(f"execution {e.key} was interrupted at {e.status} (last change {e.updated_at}{why}): "
                     f"{imbalance.held_text}; {advice}"),
-            ref=e.key, fix="not fixed by reconcile: resume the execution (orion trade ... --idempotency-key)")
+            ref=e.key, fix=INTERRUPTED_FIX)
         _attach(results, drift)
         stuck.append(drift)
     if not stuck:
@@ -725,6 +734,215 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
                                                       "(--halt-on-drift)", {})
     ctx.alerts.emit("reconcile.drift", f"{ctx.mode}: {len(stuck)} interrupted execution(s) may leave a leg "
                                        "unhedged", {"mode": ctx.mode, "drifts": [d.to_record() for d in stuck]})
+    if halted_alert is not None:
+        ctx.alerts.emit(*halted_alert)
+
+
+# -- ended executions left unhedged -------------------------------------------------------------
+#
+# An execution that has ended (done, unwound, failed) is never resumed, and was judged nowhere: one whose
+# legs differ, share for share agreed by the venues, read clean on every run (found in review: a first
+# leg filled 10 under `failed`, the second cancelled with nothing, no unwind; exit 0 for ever). Its legs
+# are judged as the interrupted ones are (:class:`_Imbalance`), from the ledger alone (net directional
+# exposure the ledger knows of), and what it leaves unhedged is drift on every run until it is gone.
+
+
+@dataclass(frozen=True, slots=True)
+class EndedUnhedged:
+    """An ended execution whose legs the ledger holds unequal: what `orion reconcile` reports as an
+    ``execution`` drift on every run (:func:`unhedged_ended_executions`)."""
+
+    key: str
+    status: str
+    created_at: str
+    updated_at: str
+    imbalance: _Imbalance
+    left: Decimal  # the shares still unhedged
+    outside: Decimal  # of the legs' difference, what trades outside orion since it began closed or hedged
+    accepted: Decimal = ZERO  # of it, the dust its resume accepted (``result.dust_accepted``)
+
+    def drift(self, source_flags: str = "") -> Drift:
+        """Its ``execution`` drift; ``source_flags``: the data flags (paper) the `reconcile --fix` it names needs."""
+        imbalance = self.imbalance
+        said = f"{plain(imbalance.unhedged)} unhedged"
+        if self.accepted:
+            said += f" ({plain(self.accepted)} of them dust accepted when it ended, left out)"
+        if self.outside:
+            said += (f", {plain(self.outside)} of them closed or hedged by trades outside orion since it began: "
+                     f"{plain(self.left)} left")
+        look = (f"look at it with `orion audit tail --type execution --since {self.created_at}` and at what the "
+                "ledger holds with `orion positions`")
+        return Drift(
+            venue=imbalance.venue, kind="execution", market=imbalance.market, side=imbalance.side,
+            ledger_qty=plain(imbalance.held), venue_qty=plain(imbalance.other), value=_q(self.left * imbalance.price),
+            detail=(f"execution {self.key} has ended {self.status} (last change {self.updated_at}) with its legs "
+                    f"unequal: {_held_text(imbalance)}: {said}; {look}"),
+            ref=self.key,
+            fix=(f"{ENDED_NOT_RESUMED}; hedge or close the {plain(self.left)} unhedged by hand (`orion reconcile"
+                 f"{source_flags} --fix` records that trade, which ends this drift), or it ends when the market "
+                 "settles"))
+
+
+def _ended_uneven(mode: str) -> Any:
+    """The keys of the ended executions of ``mode`` whose orders hold their legs unequal, none of those
+    orders undecided: one aggregate over every ended execution's orders, so a run's cost does not grow
+    with the executions it holds in round trips.
+
+    Per execution and instrument (venue, market, side: one per leg, as the executor's legs are), what its
+    orders hold (buys less sells), what its buys were for (each up to its size) and what it sold. Even as
+    :class:`_Imbalance` judges it: the two instruments hold as many (or the one holds none), or nothing
+    was sold and the buys were for as many (an overfill beside an equal pair is held). Anything else
+    (three instruments, say) is judged by :class:`_Imbalance` from its rows. One with an order undecided
+    is left to the late-fill judgement (:func:`_judge_deferred_late_fills`): its fills may come yet."""
+    o = orders.c
+    buy = o.action == Action.BUY.value
+    per = (select(o.execution_id.label("key"),
+                  func.sum(case((buy, o.filled_size), else_=-o.filled_size)).label("held"),
+                  func.sum(case((buy, case((o.filled_size < o.size, o.filled_size), else_=o.size)),
+                                else_=0)).label("asked"),
+                  func.sum(case((buy, 0), else_=o.filled_size)).label("sold"),
+                  func.sum(case((o.status.in_(sorted(_UNDECIDED)), 1), else_=0)).label("undecided"))
+           .join(executions, executions.c.key == o.execution_id)
+           .where(executions.c.mode == mode, executions.c.status.in_(sorted(_ENDED)))
+           .group_by(o.execution_id, o.venue, o.market_id, o.side)
+           .subquery())
+    legs = func.count()
+    alike = (func.max(per.c.held) == func.min(per.c.held), func.max(per.c.asked) == func.min(per.c.asked))
+    even = or_(and_(legs == 1, func.max(per.c.held) == 0), and_(legs == 2, alike[0]),
+               and_(func.sum(per.c.sold) == 0,
+                    or_(and_(legs == 1, func.max(per.c.asked) == 0), and_(legs == 2, alike[1]))))
+    return (select(per.c.key).group_by(per.c.key)
+            .having(func.sum(per.c.undecided) == 0, not_(even)))
+
+
+def _leftover(record: Mapping[str, Any], name: str, imbalance: _Imbalance) -> Decimal:
+    """The shares the executor recorded under ``name`` (``dust_accepted``, ``closed_outside``) for the leg
+    holding more; 0 when it recorded none there (or none that can be read)."""
+    entry = record.get(name)
+    if not isinstance(entry, dict) or (entry.get("venue"), entry.get("market"), entry.get("side")) != (
+            imbalance.venue.value, imbalance.market, imbalance.side.value):
+        return ZERO
+    try:
+        return to_decimal(entry.get("shares"), f"{name}.shares")
+    except (DataError, ArithmeticError):
+        return ZERO
+
+
+Instrument = tuple[Venue, str, Side]
+
+
+def _moves(f: Any, instrument: Instrument) -> int:
+    """+1 when fill ``f`` adds to what is held of ``instrument``, -1 when it takes from it, 0 neither (on a
+    netting venue a buy of the other side of its market takes from it, as the venue nets the pair)."""
+    venue, market, side = instrument
+    if f.venue != venue.value or f.market_id != market:
+        return 0
+    buy = f.action == Action.BUY.value
+    if f.side == side.value:
+        return 1 if buy else -1
+    return (-1 if buy else 1) if venue in NETTING_VENUES else 0
+
+
+def unhedged_ended_executions(db: Database, mode: str) -> list[EndedUnhedged]:
+    """The ended executions of ``mode`` whose legs the ledger holds unequal, oldest first.
+
+    Judged as the interrupted ones are (:class:`_Imbalance`: unwind sells and hedge retries counted, an
+    overfill beside an equal pair held), then less what ended it on purpose or since:
+
+    * the dust its resume accepted once the operator released the halt that named it
+      (``result.dust_accepted``: the README's "closed by hand", left recorded), and the shares its unwind
+      found closed outside orion (``result.closed_outside``);
+    * trades placed outside orion since it began (orders of no execution: an ``ext-…`` order or a
+      ``reconcile-adj-…`` fill that `reconcile --fix` recorded) selling the leg holding more, or buying
+      the other leg: a close or a hedge by hand, each share counted for one execution, the oldest first;
+    * a leg holding more whose market the ledger has settled: nothing is left to hedge or close (its
+      payout closed it), so it is not listed.
+
+    Four reads at most, whatever the number of executions: one finds the uneven (most runs: none), the
+    others read theirs."""
+    from orion_cli.store.tables import settlements
+
+    with db.read() as conn:
+        rows = conn.execute(select(executions.c.key, executions.c.status, executions.c.result,
+                                   executions.c.created_at, executions.c.updated_at)
+                            .where(executions.c.key.in_(_ended_uneven(mode)))
+                            .order_by(executions.c.created_at, executions.c.key)).all()
+        if not rows:
+            return []
+        legs = _orders_of(conn, [row.key for row in rows])
+        judged: list[tuple[Any, _Imbalance, Instrument | None]] = []  # (execution row, its legs, its other leg)
+        for row in rows:
+            imbalance = _Imbalance.of(legs[row.key], row.result)
+            if imbalance is None or imbalance.unhedged == 0:
+                continue
+            heavy = (imbalance.venue, imbalance.market, imbalance.side)
+            light = next(((Venue(o.venue), o.market_id, Side(o.side)) for o in legs[row.key]
+                          if (Venue(o.venue), o.market_id, Side(o.side)) != heavy), None)
+            judged.append((row, imbalance, light))
+        if not judged:
+            return []
+        markets = sorted({m for _, i, light in judged for m in (i.market, *((light[1],) if light else ()))})
+        settled = {(r.venue, r.market_id) for r in conn.execute(
+            select(settlements.c.venue, settlements.c.market_id).where(
+                settlements.c.mode == mode, settlements.c.market_id.in_(markets)))}
+        # The trades placed outside orion (orders of no execution) in those markets since the oldest began.
+        outside = conn.execute(
+            select(fills.c.venue, fills.c.market_id, fills.c.side, fills.c.action, fills.c.size, fills.c.ts)
+            .select_from(fills.outerjoin(orders, orders.c.client_order_id == fills.c.client_order_id))
+            .where(fills.c.mode == mode, fills.c.market_id.in_(markets), orders.c.execution_id.is_(None),
+                   fills.c.ts >= min(str(e.created_at) for e, _, _ in judged))
+            .order_by(fills.c.ts, fills.c.fill_id)).all()
+    unused = [Decimal(f.size) for f in outside]  # what each has not been counted against yet
+    found: list[EndedUnhedged] = []
+    for row, imbalance, light in judged:
+        if (imbalance.venue.value, imbalance.market) in settled:
+            continue
+        try:
+            record = load_result(row.result)
+        except (ValueError, RecursionError):
+            record = {}
+        accepted = min(imbalance.unhedged, _leftover(record, "dust_accepted", imbalance))
+        need = imbalance.unhedged - accepted
+        took = ZERO
+        heavy = (imbalance.venue, imbalance.market, imbalance.side)
+        for i, f in enumerate(outside):  # the oldest execution takes the first trades made after it began
+            if took >= need:
+                break
+            if unused[i] <= 0 or f.ts < row.created_at:
+                continue
+            if _moves(f, heavy) < 0 or (light is not None and _moves(f, light) > 0):
+                share = min(need - took, unused[i])
+                unused[i] -= share
+                took += share
+        gone = min(need, max(took, _leftover(record, "closed_outside", imbalance)))
+        if need - gone > 0:
+            found.append(EndedUnhedged(row.key, row.status, row.created_at, row.updated_at, imbalance, need - gone,
+                                       gone, accepted))
+    return found
+
+
+def _ended_unhedged(ctx: _Context, results: list[VenueReconcile]) -> None:
+    """Report every ended execution that leaves a leg unhedged (:func:`unhedged_ended_executions`) as an
+    ``execution`` drift (exit 7, audited as ``reconcile.execution_unhedged``, alerted, and halted for with
+    ``--halt-on-drift``) on every run, as an interrupted execution's is, until that is gone. One this run
+    already reported (its late fill judged just now) is not reported twice."""
+    if not results:
+        return
+    reported = {d.ref for r in results for d in r.drifts if d.kind == "execution"}
+    found = [e.drift(ctx.source_flags) for e in unhedged_ended_executions(ctx.db, ctx.mode) if e.key not in reported]
+    if not found:
+        return
+    for d in found:
+        _attach(results, d)
+    halted_alert = None
+    with ctx.db.write() as conn:
+        for d in found:
+            ctx.audit(conn, "reconcile.execution_unhedged", d.to_record(), venue=d.venue, market=d.market)
+        if ctx.halt_on_drift:
+            halted_alert = _halt_for_drift(ctx, conn, f"reconcile found {len(found)} ended execution(s) leaving a "
+                                                      "leg unhedged (--halt-on-drift)", {})
+    ctx.alerts.emit("reconcile.drift", f"{ctx.mode}: {len(found)} ended execution(s) leave a leg unhedged",
+                    {"mode": ctx.mode, "drifts": [d.to_record() for d in found]})
     if halted_alert is not None:
         ctx.alerts.emit(*halted_alert)
 
@@ -1650,8 +1868,7 @@ def _late_drift(ended: Row[Any], imbalance: _Imbalance, what: str, *, judged: st
                  plain(imbalance.other), imbalance.value,
                  f"execution {ended.key} has ended {ended.status}, but reconcile recorded {what} after that: "
                  f"{_held_text(imbalance)}{judged}", ref=ended.key,
-                 fix="not fixed by reconcile: an ended execution is not resumed; hedge or close the "
-                     f"{plain(imbalance.unhedged)} unhedged by hand")
+                 fix=f"{ENDED_NOT_RESUMED}; hedge or close the {plain(imbalance.unhedged)} unhedged by hand")
 
 
 def _judge_deferred_late_fills(ctx: _Context, results: list[VenueReconcile]) -> None:

@@ -361,6 +361,38 @@ def test_a_halted_execution_left_unhedged_is_drift_for_cron_also_after_resume(
     assert events.count("reconcile.execution_interrupted") == 1
 
 
+@pytest.mark.parametrize("status", ["failed", "done"])
+def test_an_ended_execution_holding_one_leg_is_drift_for_cron_on_every_run(db_file: str, tmp_path: Path,
+                                                                          status: str) -> None:
+    """Found in review: an execution ended (`failed` "no exposure", or `done`) with its first leg filled and
+    nothing on the other, the venue agreeing share for share: `orion reconcile` said clean, exit 0, on every
+    cron run. It is drift (exit 7, the metrics' drift count, --halt-on-drift), naming the execution, what
+    its legs hold and where to look; the hint says it is not resumed but hedged or closed by hand."""
+    _interrupted_paper_execution(db_file, status, coid="k-stuck-l1")
+    prom = tmp_path / "orion.prom"
+    for _ in range(2):  # every cron run
+        res = _invoke("--db", db_file, "reconcile", "--demo", "--json", "--halt-on-drift", "--metrics-file", str(prom))
+        assert res.exit_code == 7, res.output
+        (drift,) = [d for r in json.loads(res.stdout) for d in r["drifts"]]
+        assert (drift["venue"], drift["kind"], drift["market"], drift["ledger_qty"], drift["venue_qty"], drift["value"],
+                drift["ref"], drift["fixed"]) == ("kalshi", "execution", "KXNBA-26-NYK", "3", "0", "0.9", "k-stuck",
+                                                   False), drift
+        assert f"execution k-stuck has ended {status}" in drift["detail"], drift["detail"]
+        assert "3 held on kalshi (KXNBA-26-NYK yes, the first leg), 0 on the other leg: 3 unhedged" in drift["detail"]
+        assert f"`orion --db {db_file} audit tail --type execution --since 2026-11-22T09:00:00Z`" in drift["detail"]
+        assert "an execution that has ended is not resumed" in res.stderr, res.stderr
+        assert "resume each interrupted execution" not in res.stderr, res.stderr
+        samples = dict(line.rsplit(" ", 1) for line in prom.read_text().splitlines() if line and line[0] != "#")
+        assert samples['orion_reconcile_drifts{venue="kalshi",mode="paper"}'] == "1"
+        assert samples["orion_halted"] == "1" and samples["orion_reconcile_exit_code"] == "7"
+    db = open_database(db_file)
+    try:
+        events = [e.type for e in AuditLog(db).tail(50)]
+    finally:
+        db.dispose()
+    assert events.count("reconcile.execution_unhedged") == 2 and "reconcile.execution_interrupted" not in events
+
+
 def test_drift_table_on_stdout_names_market_quantities_and_value(db_file: str, drifting: dict[str, Any]) -> None:
     drifting["extra"][Venue.KALSHI] = [_extra()]
     res = _invoke("--db", db_file, "reconcile", "--demo", "--format", "table")

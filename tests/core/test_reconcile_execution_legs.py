@@ -24,6 +24,7 @@ from core.test_reconcile import (  # type: ignore[import-not-found]
     _result_of,
     _run,
     _state,
+    _types,
     _verify,
     _waiting_for_judgement,
 )
@@ -68,6 +69,17 @@ def _unwind_sell(ledger: Ledger, coid: str, venue: Venue, market: str, size: D, 
     ledger.record_intent(PreparedOrder(req, "{}"), now=EARLIER)
     ledger.mark_submitted(coid, now=EARLIER)
     ledger.transition(coid, status, venue_order_id=venue_order_id, fills=[fill], now=EARLIER)
+
+
+def _still_unhedged(results: list[Any], key: str, alerts: NullAlertSink) -> None:
+    """A run after the one that judged ``key``'s late fill (10 on its first leg, nothing on the other):
+    the fill is not judged again, but the naked leg is drift on every run, as an ended execution left
+    unhedged, alerted, until it is gone (found in review: it read clean after that one run)."""
+    drifts = [d for r in results for d in r.drifts]
+    assert [(d.kind, d.ref, d.venue, d.ledger_qty, d.venue_qty) for d in drifts] == [
+        ("execution", key, Venue.KALSHI, D(10), D(0))], drifts
+    assert f"execution {key} has ended done" in drifts[0].detail, drifts[0].detail
+    assert [k for k, _, _ in alerts.emitted][2:] == ["reconcile.drift"], alerts.emitted
 
 
 def _kalshi_clean() -> FakeVenue:
@@ -264,9 +276,12 @@ def test_a_late_fill_left_not_judged_is_judged_once_none_of_its_executions_order
     record = _result_of(db, "K9")
     assert [(x["fill_id"], x["unhedged_shares"]) for x in record["late_fills"]] == [("k1", "10")], record
     assert "10 unhedged" in record["message"], record["message"]
-    # Judged once: the next run has nothing new to say about K9.
+    # Judged once: the next run has nothing new to say about K9's late fill, but the naked leg it left
+    # is still drift, as an ended execution left unhedged, until it is gone.
+    judged = _types(db).count("execution.late_fill_judged")
     again = _run(db, settings, venues, alerts=alerts, now=when + timedelta(minutes=5))
-    assert [d for r in again for d in r.drifts] == [] and len(alerts.emitted) == 2
+    _still_unhedged(again, "K9", alerts)
+    assert _types(db).count("execution.late_fill_judged") == judged
     _verify(db)
 
 
@@ -320,9 +335,10 @@ def test_a_late_fill_its_executions_result_cannot_take_is_judged_at_once_and_rep
     (event,) = [e for e in AuditLog(db).tail(500) if e.type == "execution.late_fill"]
     assert (event.payload["fill_id"], event.payload["unhedged_shares"]) == ("k1", "10"), event.payload
     assert event.payload["result_not_updated"].startswith("its result"), event.payload
-    # Reported once: the fill is recorded, and nothing waits for a later run.
+    # Judged once: the fill is recorded, and nothing waits for a later run; the naked leg is still drift.
     again = _run(db, settings, venues, alerts=alerts, now=NOW + timedelta(minutes=5))
-    assert [d for r in again for d in r.drifts] == [] and len(alerts.emitted) == 2
+    _still_unhedged(again, "K12", alerts)
+    assert _types(db).count("execution.late_fill") == 1
     _verify(db)
 
 
@@ -358,7 +374,11 @@ def test_a_late_fill_left_waiting_with_nothing_in_flight_is_judged_by_the_first_
     (event,) = [e for e in AuditLog(db).tail(500) if e.type == "execution.late_fill_judged"]
     assert (event.payload["key"], event.payload["fill_ids"]) == ("K13", ["k1"]), event.payload
     again = _run(db, settings, {Venue.KALSHI: kalshi}, alerts=alerts, now=NOW + timedelta(minutes=5))
-    assert [d for r in again for d in r.drifts] == [] and len(alerts.emitted) == 2
+    if shape == "no order names it":  # judged once; no order holds the leg that later runs could judge
+        assert [d for r in again for d in r.drifts] == [] and len(alerts.emitted) == 2
+    else:
+        _still_unhedged(again, "K13", alerts)
+    assert _types(db).count("execution.late_fill_judged") == 1
     _verify(db)
 
 

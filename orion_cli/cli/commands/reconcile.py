@@ -356,16 +356,23 @@ def reconcile_command(
             app.out.warn(f"{unwritten(unwritten_output)}; drift was found, exit 7")
         total = sum(len(r.drifts) for r in drifted)
         fixed = sum(r.fixed for r in drifted)
-        from orion_cli.core.reconcile import ORDER_UNDECIDED_FIX
+        from orion_cli.core.reconcile import INTERRUPTED_FIX, ORDER_UNDECIDED_FIX
 
         # An order the venue has not decided is no truth --fix can adopt: its execution's resume finishes it.
         undecided = any(d.fix == ORDER_UNDECIDED_FIX for r in drifted for d in r.drifts)
         kinds = {d.kind for r in drifted for d in r.drifts if d.fix != ORDER_UNDECIDED_FIX}
+        # An execution's drift: interrupted (a resume ends it), or ended (never resumed: hedged or closed by hand).
+        ended = any(d.kind == "execution" and d.fix != INTERRUPTED_FIX for r in drifted for d in r.drifts)
+        interrupted = any(d.kind == "execution" and d.fix == INTERRUPTED_FIX for r in drifted for d in r.drifts)
         hints = []
         if kinds - {"execution"} and not fix:
             hints.append(f"inspect the drifts; `orion reconcile{source_flags(snapshot, demo)} --fix` adopts the "
                          "venue's truth (audited)")
-        if "execution" in kinds or undecided:  # not reconcile's to fix: only a resume finishes an execution
+        if ended:
+            hints.append("an execution that has ended is not resumed: hedge or close by hand the shares its drift "
+                         f"names unhedged; once that trade is recorded (`orion reconcile{source_flags(snapshot, demo)} "
+                         "--fix` adopts it), it is drift no more")
+        if interrupted or undecided:  # not reconcile's to fix: only a resume finishes an execution
             from orion_cli.execution.state import HALT_SELLS_BACK, sells_back_advice
 
             # While halted, a drift whose resume would sell the filled leg back says so (the run judged
