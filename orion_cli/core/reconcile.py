@@ -723,17 +723,22 @@ def _stuck_executions(ctx: _Context, results: list[VenueReconcile]) -> None:
             ref=e.key, fix=INTERRUPTED_FIX)
         _attach(results, drift)
         stuck.append(drift)
-    if not stuck:
+    _report_executions(ctx, stuck, "reconcile.execution_interrupted", f"{len(stuck)} interrupted execution(s)",
+                       "may leave a leg unhedged")
+
+
+def _report_executions(ctx: _Context, drifts: Sequence[Drift], event: str, what: str, alert_says: str) -> None:
+    """Audit ``drifts`` (one ``event`` each), halt for them under ``--halt-on-drift``, and alert once."""
+    if not drifts:
         return
     halted_alert = None
     with ctx.db.write() as conn:
-        for d in stuck:
-            ctx.audit(conn, "reconcile.execution_interrupted", d.to_record(), venue=d.venue, market=d.market)
+        for d in drifts:
+            ctx.audit(conn, event, d.to_record(), venue=d.venue, market=d.market)
         if ctx.halt_on_drift:
-            halted_alert = _halt_for_drift(ctx, conn, f"reconcile found {len(stuck)} interrupted execution(s) "
-                                                      "(--halt-on-drift)", {})
-    ctx.alerts.emit("reconcile.drift", f"{ctx.mode}: {len(stuck)} interrupted execution(s) may leave a leg "
-                                       "unhedged", {"mode": ctx.mode, "drifts": [d.to_record() for d in stuck]})
+            halted_alert = _halt_for_drift(ctx, conn, f"reconcile found {what} (--halt-on-drift)", {})
+    ctx.alerts.emit("reconcile.drift", f"{ctx.mode}: {what} {alert_says}",
+                    {"mode": ctx.mode, "drifts": [d.to_record() for d in drifts]})
     if halted_alert is not None:
         ctx.alerts.emit(*halted_alert)
 
@@ -930,21 +935,10 @@ def _ended_unhedged(ctx: _Context, results: list[VenueReconcile]) -> None:
         return
     reported = {d.ref for r in results for d in r.drifts if d.kind == "execution"}
     found = [e.drift(ctx.source_flags) for e in unhedged_ended_executions(ctx.db, ctx.mode) if e.key not in reported]
-    if not found:
-        return
     for d in found:
         _attach(results, d)
-    halted_alert = None
-    with ctx.db.write() as conn:
-        for d in found:
-            ctx.audit(conn, "reconcile.execution_unhedged", d.to_record(), venue=d.venue, market=d.market)
-        if ctx.halt_on_drift:
-            halted_alert = _halt_for_drift(ctx, conn, f"reconcile found {len(found)} ended execution(s) leaving a "
-                                                      "leg unhedged (--halt-on-drift)", {})
-    ctx.alerts.emit("reconcile.drift", f"{ctx.mode}: {len(found)} ended execution(s) leave a leg unhedged",
-                    {"mode": ctx.mode, "drifts": [d.to_record() for d in found]})
-    if halted_alert is not None:
-        ctx.alerts.emit(*halted_alert)
+    _report_executions(ctx, found, "reconcile.execution_unhedged", f"{len(found)} ended execution(s)",
+                       "leave a leg unhedged")
 
 
 @dataclass(frozen=True, slots=True)
