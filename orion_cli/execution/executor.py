@@ -960,12 +960,7 @@ class Executor:
             return self._fail_halt(run, verdict, f"order outcome unknown and not resolvable: {exc.message}",
                                    alert_kind="halt")
         except (_NotDriving, IllegalExecutionTransition) as exc:
-            # Found in review: a second process given the key through another path to the same ledger
-            # (a symbolic link), or after a PostgreSQL session lock was lost, resumed this execution and
-            # failed it; this one's next move was refused and ended it in an internal error (exit 1),
-            # its filled first leg neither hedged nor unwound and trading not halted.
-            return self._fail_halt(run, verdict, f"this process no longer drives the execution: {exc.message}; "
-                                                 "nothing more was sent", alert_kind="halt")
+            return self._taken(run, verdict, exc)
         except DataError as exc:  # the ledger refused what the venue did (a sell of fills not listed yet)
             return self._fail_halt(run, verdict, f"the ledger could not record an order's outcome: {exc.message}",
                                    alert_kind="halt")
@@ -1000,14 +995,28 @@ class Executor:
         if run.result.get("fills_pending"):
             msg += (f"; the venue has not listed the fills of {len(run.result['fills_pending'])} order(s) yet: they "
                     "count as in flight at their limit until `orion reconcile` records them")
-        if final is ExecStatus.DONE:
-            self._move(run, ExecStatus.HEDGED, {})
-        elif not allowed(run.status, final):  # a resumed pair found hedged whose earlier sells make it unwound
-            self._move(run, ExecStatus.UNWINDING, {})
-        run.result["message"] = msg
-        self._move(run, final, {"message": msg}, unsent=f"the execution ended {final.value} after a halt "
-                   "mid-execution" if run.result.get("halted_mid_execution") else "")
+        try:
+            if final is ExecStatus.DONE:
+                self._move(run, ExecStatus.HEDGED, {})
+            elif not allowed(run.status, final):  # a resumed pair found hedged whose earlier sells make it unwound
+                self._move(run, ExecStatus.UNWINDING, {})
+            run.result["message"] = msg
+            self._move(run, final, {"message": msg}, unsent=f"the execution ended {final.value} after a halt "
+                       "mid-execution" if run.result.get("halted_mid_execution") else "")
+        except IllegalExecutionTransition as exc:
+            return self._taken(run, verdict, exc)
         return self._result(run, verdict, msg, self._update_breaker())
+
+    def _taken(self, run: _Run, verdict: Verdict, exc: OrionError) -> ExecutionResult:
+        """Another process drives this execution too (:class:`_NotDriving`), or moved it so that a move of
+        this one's was refused: halt, naming what this one holds.
+
+        Found in review: a second process given the key through another path to the same ledger (a
+        symbolic link), or after a PostgreSQL session lock was lost, resumed this execution and failed it;
+        this one's next move was refused and ended it in an internal error (exit 1), its filled first leg
+        neither hedged nor unwound and trading not halted."""
+        return self._fail_halt(run, verdict, f"this process no longer drives the execution: {exc.message}; nothing "
+                                             "more was sent", alert_kind="halt")
 
     async def _hedge(self, run: _Run, *, fresh: bool) -> None:
         spec = run.second

@@ -2665,3 +2665,26 @@ def test_a_resumed_first_leg_sent_moments_ago_is_not_closed_as_never_placed(
     res = run(executor(db, venues).resume(plan.key))
     assert res.status == "failed" and "never placed" in res.message, res.message
     assert x.payloads == {}
+
+
+def test_an_execution_another_process_ended_before_its_final_move_halts_not_an_internal_error(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found reviewing the fix above: the moves after both legs (hedged, the final status) were outside it, so a
+    second process ending the execution meanwhile still made this one's last move raise (exit 1)."""
+    from orion_cli.execution.state import advance
+
+    plan = make_plan()
+    own = executor_mod.Executor._read_pending_fills
+    ended: list[bool] = []
+
+    async def other_process_ends_it(self: Any, r: Any, tags: Any = None) -> Any:
+        if not ended:
+            ended.append(True)
+            with db.write() as conn:
+                advance(conn, plan.key, ExecStatus.DONE, mode="paper", result=r.result, detail={"message": "other"})
+        return await own(self, r, tags)
+
+    monkeypatch.setattr(executor_mod.Executor, "_read_pending_fills", other_process_ends_it)
+    res = run(executor(db, fake_venues(Exchange())).execute(plan, None))
+    assert res.status == "halted" and "no longer drives the execution" in res.message, (res.status, res.message)
+    assert KillSwitch(db).status().halted
