@@ -459,7 +459,10 @@ _NUM_RANGE = re.compile(
     r"(?:\b(?P<btw>between)\s+)?(?<![\w.,$:\-])(?P<lo>-?(?:" + _MONEY + r"))" + _RANGE_MULT.format("m1")
     + r"\s*(?P<sep>-|to\b|and\b)\s*(?P<hi>-?(?:" + _MONEY + r"))(?![\d,]|-\d)" + _RANGE_MULT.format("m2") + _UNIT
 )
-_NUM_RANGE_HINT = re.compile(r"between|\d\s*(?:-|to\b)\s*\d")
+# The cheap test that a text may hold such a range, before the pattern is tried: a high bound may be
+# negative too ("-5 to -1 degrees", "-5 - -1": without it those ranges were read as "= -1", and different
+# brackets were accepted as one).
+_NUM_RANGE_HINT = re.compile(r"between|\d\s*(?:-|to\b)\s*-?\d")
 _YEARS = re.compile(r"19\d\d|20\d\d|2100")
 # What makes a range of two year-like numbers a price band, not a window of years: a price noun just
 # before it ("the price of gold be between 2000 and 2050", "ETH price at 2000-2050"), with nothing but a

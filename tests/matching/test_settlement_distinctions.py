@@ -175,6 +175,11 @@ HELD: list[tuple[str, str, str]] = [
      "Will the low temperature in Chicago be 5°F or below on Jan 15, 2027?"),
     ("THRESHOLD_MISMATCH",
      "Will US GDP growth be between -2% and -1% in Q2 2026?", "Will US GDP growth be between 1% and 2% in Q2 2026?"),
+    # found reviewing that fix: a negative range without "between" was still read as its high bound alone
+    ("THRESHOLD_MISMATCH", "Will the low temperature in Chicago be -5 to -1 degrees on Jan 15, 2027?",
+     "Will the low temperature in Chicago be -9 to -1 degrees on Jan 15, 2027?"),
+    ("THRESHOLD_MISMATCH", "Will the low temperature in Chicago be -5 - -1 degrees on Jan 15, 2027?",
+     "Will the low temperature in Chicago be -2 - -1 degrees on Jan 15, 2027?"),
 ]
 
 
