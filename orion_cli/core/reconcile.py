@@ -546,8 +546,13 @@ def _update_breaker(ctx: _Context, results: Sequence[VenueReconcile]) -> None:
     are drift not adopted, and those contracts' cost would read as a loss that halts trading (mid-trade,
     an unwind). Such a run leaves the breaker to the next clean one and to the pre-trade check. Its
     failing never costs the run's results: the check before the next trade recomputes it.
+
+    An ``execution`` drift alone does not stop it: it says what the ledger holds (a leg unhedged), and the
+    ledger agrees with the venues. Found in review: an ended execution's drift lasts until the leg is
+    closed by hand or settles, and for all that time, when a loss is likeliest, cron never tripped.
     """
-    if any(r.status != "clean" or r.pending for r in results):
+    if any(r.pending or r.reason or r.refusal or r.report_withheld
+           or any(d.kind != "execution" for d in r.drifts) for r in results):
         return
     from orion_cli.risk.breaker import Breaker
 

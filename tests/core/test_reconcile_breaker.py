@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ from orion_cli.venues.snapshot import demo_source
 from orion_cli.venues.trading import Action, OrderRequest, OrderStatus, TimeInForce
 
 
+@pytest.mark.parametrize("naked", [False, True])
 @pytest.mark.parametrize("limit,trips", [("0.10", True), ("0.20", False)])
-def test_reconcile_trips_the_breaker_on_the_losses_it_finds_recorded(tmp_path: Path, limit: str, trips: bool) -> None:
+def test_reconcile_trips_the_breaker_on_the_losses_it_finds_recorded(tmp_path: Path, limit: str, trips: bool,
+                                                                     naked: bool) -> None:
     """Found by a black-box audit: a loss recorded outside a trade (a withdrawal Polymarket lists no
     transfer for, recorded by `reconcile` from cron) made the BREAKER check refuse every trade, but
     nothing tripped: no halt, no `breaker.tripped` alert, and the metrics' `orion_halted` stayed 0,
@@ -43,8 +46,21 @@ def test_reconcile_trips_the_breaker_on_the_losses_it_finds_recorded(tmp_path: P
 
         assert asyncio.run(buy()).status is OrderStatus.FILLED
         assert not KillSwitch(db).status().halted  # a fill outside an execution updates no breaker
+        if naked:
+            # Found in review: an execution that ended with a leg unhedged (here one that failed two days ago
+            # with its first leg filled) is drift on every run until closed or settled, and drift kept the
+            # breaker from being updated: for all that time, cron never tripped it.
+            from core.test_reconcile import _execution
+            from core.test_reconcile_ended_legs import INTENTS, _order
+
+            at = datetime.now(UTC) - timedelta(days=2)
+            _order(Ledger(db, "paper"), "OLD-l1", market="KXUPONLY-01-BRIA", side=Side.NO, price="0.80", size="1",
+                   filled="1", at=at)
+            _execution(db, "OLD", "failed", ["OLD-l1"], {"intents": INTENTS}, at=at, mode="paper")
         alerts = NullAlertSink()
-        reconcile(db, Ledger(db, "paper"), {Venue.KALSHI: kalshi}, settings, mode="paper", fix=False, alerts=alerts)
+        results = reconcile(db, Ledger(db, "paper"), {Venue.KALSHI: kalshi}, settings, mode="paper", fix=False,
+                            alerts=alerts)
+        assert [d.ref for r in results for d in r.drifts] == (["OLD"] if naked else [])
         halt = KillSwitch(db).status()
         assert halt.halted is trips, halt
         tripped = [e for e in AuditLog(db).tail(100) if e.type == "breaker.tripped"]
