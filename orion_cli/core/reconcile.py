@@ -916,14 +916,18 @@ def unhedged_ended_executions(db: Database, mode: str) -> list[EndedUnhedged]:
         took = ZERO
         heavy = (imbalance.venue, imbalance.market, imbalance.side)
         for i, f in enumerate(outside):  # the oldest execution takes the first trades made after it began
-            if took >= need:
-                break
             if unused[i] <= 0 or f.ts < row.created_at:
                 continue
             if _moves(f, heavy) < 0 or (light is not None and _moves(f, light) > 0):
                 share = min(need - took, unused[i])
-                unused[i] -= share
-                took += share
+            elif took > 0 and (_moves(f, heavy) > 0 or (light is not None and _moves(f, light) < 0)):
+                # The other way (the hedge sold, the close bought back): it undoes what was counted. Found in
+                # review: a round trip by hand read as a hedge and the naked leg as clean.
+                share = -min(took, unused[i])
+            else:
+                continue
+            unused[i] -= abs(share)
+            took += share
         gone = min(need, max(took, _leftover(record, "closed_outside", imbalance)))
         if need - gone > 0:
             found.append(EndedUnhedged(row.key, row.status, row.created_at, row.updated_at, imbalance, need - gone,

@@ -247,6 +247,27 @@ def test_a_naked_leg_hedged_or_closed_by_hand_once_recorded_is_not_drift_any_mor
     _verify(db)
 
 
+@pytest.mark.parametrize("leg", ["the other leg hedged, then sold", "the naked leg sold, then bought back"])
+def test_a_round_trip_by_hand_does_not_end_the_drift(db: Database, settings: Settings, leg: str) -> None:
+    """Found in review: only the trades by hand that close or hedge were counted, so a hedge bought and
+    later sold (or a close bought back) read as a hedge, and the naked leg as clean."""
+    _failed_with_its_first_leg_filled(db)
+    venues = _venues(db)
+    first, then = NOW - timedelta(minutes=4), NOW - timedelta(minutes=2)
+    if leg.startswith("the other"):
+        venues[P].fills_ += [Fill(P, "f-h1", "o-h1", PM, Side.NO, Action.BUY, D(10), D("0.50"), D(0), first),
+                             Fill(P, "f-h2", "o-h2", PM, Side.NO, Action.SELL, D(10), D("0.50"), D(0), then)]
+    else:
+        venues[K].fills_ += [Fill(K, "f-h1", "o-h1", MKT, Side.YES, Action.SELL, D(10), D("0.45"), D(0), first),
+                             Fill(K, "f-h2", "o-h2", MKT, Side.YES, Action.BUY, D(10), D("0.45"), D(0), then)]
+    venues[K].positions_ = [Position(K, MKT, Side.YES, D(10), D("0.40"), D(4))]
+    venues[P].positions_ = []
+    _run(db, settings, venues, fix=True, now=NOW + timedelta(minutes=5))
+    again = _run(db, settings, venues, now=NOW + timedelta(minutes=10))
+    assert [(d[0], d[1]) for d in _drifts(again)] == [("execution", "KE")], again
+    _verify(db)
+
+
 def test_an_interrupted_execution_is_reported_once_as_interrupted(db: Database, settings: Settings) -> None:
     """Not twice: an execution that has not ended has its own drift (resume it)."""
     ledger = Ledger(db, "live")
