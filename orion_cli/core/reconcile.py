@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
+import shlex
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
@@ -780,8 +782,11 @@ class EndedUnhedged:
         if self.outside:
             said += (f", {plain(self.outside)} of them closed or hedged by trades outside orion since it began: "
                      f"{plain(self.left)} left")
-        look = (f"look at it with `orion audit tail --type execution --since {self.created_at}` and at what the "
-                "ledger holds with `orion positions`")
+        # Its own events only (execution.* name it by key, order.* by execution_id): `--type execution` alone
+        # listed every execution's transitions since then, and none of its orders (found in review).
+        mine = f"select(.payload.key == {json.dumps(self.key)} or .payload.execution_id == {json.dumps(self.key)})"
+        look = (f"look at it with `orion audit tail --since {self.created_at} --json | jq -c {shlex.quote(mine)}` "
+                "and at what the ledger holds with `orion positions`")
         return Drift(
             venue=imbalance.venue, kind="execution", market=imbalance.market, side=imbalance.side,
             ledger_qty=plain(imbalance.held), venue_qty=plain(imbalance.other), value=_q(self.left * imbalance.price),

@@ -106,7 +106,7 @@ def test_a_failed_execution_whose_first_leg_filled_is_drift_on_every_run(db: Dat
         (d,) = results[0].drifts
         assert "execution KE has ended failed" in d.detail, d.detail
         assert f"10 held on kalshi ({MKT} yes, the first leg), 0 on the other leg: 10 unhedged" in d.detail, d.detail
-        assert "`orion audit tail --type execution --since " in d.detail, d.detail
+        assert "--json | jq -c 'select(.payload.key == \"KE\" or .payload.execution_id == \"KE\")'`" in d.detail
         assert d.fix.startswith(ENDED) and "hedge or close the 10 unhedged by hand" in d.fix, d.fix
     assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift", "halt", "reconcile.drift"], alerts.emitted
     assert "ended execution(s)" in alerts.emitted[0][1], alerts.emitted[0]
