@@ -553,8 +553,8 @@ def _update_breaker(ctx: _Context, results: Sequence[VenueReconcile]) -> None:
     ledger agrees with the venues. Found in review: an ended execution's drift lasts until the leg is
     closed by hand or settles, and for all that time, when a loss is likeliest, cron never tripped.
     """
-    if any(r.pending or r.reason or r.refusal or r.report_withheld
-           or any(d.kind != "execution" for d in r.drifts) for r in results):
+    # ``reason``: the venue was not read in full (``unavailable``, kept when drift was found beside it).
+    if any(r.pending or r.reason or any(d.kind != "execution" for d in r.drifts) for r in results):
         return
     from orion_cli.risk.breaker import Breaker
 
