@@ -1015,8 +1015,14 @@ class Executor:
         symbolic link), or after a PostgreSQL session lock was lost, resumed this execution and failed it;
         this one's next move was refused and ended it in an internal error (exit 1), its filled first leg
         neither hedged nor unwound and trading not halted."""
+        held = self._exposure(run)
+        first, second = held["first"], held["second"]
+        heavy = first if Decimal(first["bought"]) >= Decimal(second["bought"]) else second
+        unhedged = Decimal(held["unhedged_shares"])
+        said = (f"; {plain(unhedged)} {heavy['side'].upper()} of {heavy['market']} on {heavy['venue']} held unhedged"
+                if unhedged > 0 else "")
         return self._fail_halt(run, verdict, f"this process no longer drives the execution: {exc.message}; nothing "
-                                             "more was sent", alert_kind="halt")
+                                             f"more was sent{said}", alert_kind="halt")
 
     async def _hedge(self, run: _Run, *, fresh: bool) -> None:
         spec = run.second

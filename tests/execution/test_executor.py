@@ -2605,6 +2605,11 @@ def test_an_execution_another_process_moved_while_its_first_leg_was_out_halts_an
     x = Exchange(on_submit=other_process_fails_it)
     res = run(executor(db, fake_venues(x)).execute(plan, None))
     assert res.status == "halted" and "no longer drives the execution" in res.message, (res.status, res.message)
+    first = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
+    assert first is not None
+    held = (f"nothing more was sent; 10 {first.side.value.upper()} of {first.market_id} on {first.venue.value} "
+            "held unhedged")
+    assert res.message.endswith(held), res.message  # what it holds, said where it halts (found verifying the fix)
     halt = KillSwitch(db).status()
     assert halt.halted and plan.key in halt.reason
     assert sorted(x.payloads) == [coid_of(db, plan.key, "l1")]  # the hedge was not sent beside the other process
