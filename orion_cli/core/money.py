@@ -31,6 +31,8 @@ MAX_PLACES = 40
 # figure it records is refused past this at the boundary (:func:`to_amount`).
 LEDGER_PLACES = 10
 LEDGER_QUANTUM = Decimal(1).scaleb(-LEDGER_PLACES)
+# The largest magnitude it stores on every backend: SQLite keeps integer units of 10^-10 in 64 bits.
+LEDGER_MAX = Decimal(2**63 - 1).scaleb(-LEDGER_PLACES)
 # decimal_str writes a value longer than this in scientific notation (no value to_decimal takes is).
 _MAX_FIXED_CHARS = 100
 # The grid roundings divide and multiply exactly: 100 significant digits hold any value to_decimal takes
@@ -99,9 +101,13 @@ def to_amount(value: Any, field: str, *, allow_negative: bool = False, allow_non
     Refused here, at the boundary, the value is an unreadable answer (an order's outcome looked up, a
     read refused); accepted, it reached the ledger's write after money had moved, which refused it
     there: a trade with its first leg filled ended in an internal error, unhedged and not halted.
-    Display-only figures (Gamma's ``outcomePrices`` carry 34 places) keep :func:`to_decimal`'s 40.
+    Display-only figures (Gamma's ``outcomePrices`` carry 34 places) keep :func:`to_decimal`'s 40. So
+    with magnitudes: past :data:`LEDGER_MAX` (about $922M), a balance was exit 1 where it is a refusal.
     """
-    return to_decimal(value, field, allow_negative=allow_negative, allow_none=allow_none, max_places=LEDGER_PLACES)
+    d = to_decimal(value, field, allow_negative=allow_negative, allow_none=allow_none, max_places=LEDGER_PLACES)
+    if d.copy_abs() > LEDGER_MAX:
+        raise DataError(field, f"number out of range for the ledger (magnitude above {LEDGER_MAX}): {_shown(value, d)}")
+    return d
 
 
 def _shown(value: Any, d: Decimal) -> str:

@@ -1011,6 +1011,18 @@ def test_a_first_live_trade_whose_report_cannot_be_recorded_is_refused_by_balanc
 
 
 @ONE_BACKEND
+def test_a_balance_larger_than_the_ledger_stores_is_refused_by_balance_not_an_internal_error(world: World) -> None:
+    """Found by a numbers review: a Kalshi balance of $999,999,999 passed the reader and failed the ledger's
+    SQLite write (exit 1, "StatementError"). It is a balance orion cannot record: BALANCE refuses, nothing sent."""
+    world.ksim.account(KEY_ID).cash = D("999999999")
+    code, _out, err = world.run(*LIVE)
+    assert code == 6 and "internal error" not in err, err
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert rec["reason"] == "BALANCE", rec
+    assert world.kalshi_created() == [] and world.poly_created() == []
+
+
+@ONE_BACKEND
 def test_an_exchange_in_maintenance_refuses_before_either_leg_is_sent(world: World) -> None:
     world.ksim.exchange_state = {"exchange_active": True, "trading_active": False}
     code, out, err = world.run(*LIVE)

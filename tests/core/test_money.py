@@ -174,10 +174,23 @@ def test_a_figure_the_ledger_records_is_held_to_its_ten_places(value: str, ok: b
 
 
 def test_the_readers_ten_places_are_the_ledgers() -> None:
-    from orion_cli.core.money import LEDGER_PLACES
-    from orion_cli.store.tables import MONEY_PLACES
+    from orion_cli.core.money import LEDGER_MAX, LEDGER_PLACES
+    from orion_cli.store.tables import _SQLITE_MAX_UNITS, MONEY_PLACES
 
     assert LEDGER_PLACES == MONEY_PLACES
+    assert LEDGER_MAX == Decimal(_SQLITE_MAX_UNITS).scaleb(-MONEY_PLACES)
+
+
+@pytest.mark.parametrize(("value", "ok"), [("922337203.6854775807", True), ("-922337203.6854775807", True),
+                                           ("922337203.6854775808", False), ("999999999", False), ("1e15", False)])
+def test_a_figure_the_ledger_records_is_held_to_what_it_can_store(value: str, ok: bool) -> None:
+    """Found by a numbers review: a live balance of $999,999,999 passed the reader (1e15) and failed the
+    ledger's SQLite write (exit 1, "StatementError") where an unreadable balance is a refusal."""
+    if ok:
+        assert to_amount(value, "balance_dollars", allow_negative=True) == Decimal(value)
+    else:
+        with pytest.raises(DataError, match=r"balance_dollars.*out of range for the ledger"):
+            to_amount(value, "balance_dollars")
 
 
 @pytest.mark.parametrize(("value", "ok"), [("0", True), ("1", True), ("1.0000", True), ("1.0001", False),

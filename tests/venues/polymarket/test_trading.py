@@ -2007,4 +2007,7 @@ def test_a_balance_out_of_range_is_bad_data_not_a_fortune(value: object) -> None
     taken as 1e24 dollars (and 5,000 digits crashed in int()); a negative one passed too."""
     with pytest.raises(DataError, match="balance"):
         parse_balance_units({"balance": value})
-    assert parse_balance_units({"balance": "1000000000000000000000"}) == Decimal("1000000000000000")  # 1e15: the bound
+    # The bound: what the ledger stores (about $922M, SQLite's 64-bit units of 1e-10), one base unit past it refused.
+    assert parse_balance_units({"balance": "922337203685477"}) == Decimal("922337203.685477")
+    with pytest.raises(DataError, match="out of range for the ledger"):
+        parse_balance_units({"balance": "922337203685478"})
