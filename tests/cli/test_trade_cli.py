@@ -2063,3 +2063,23 @@ def test_a_paper_position_in_a_market_the_recording_cannot_price_leaves_reconcil
     code, out, err = invoke("reconcile", "--snapshot", str(path), "--json")
     assert code == 0, out + err
     assert {r["venue"]: r["status"] for r in json.loads(out)} == {"kalshi": "clean", "polymarket": "clean"}
+
+
+def test_a_ledger_held_by_another_writer_ends_a_paper_trade_at_the_first_wait(
+        op_id: str, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a storage review: with the SQLite ledger held by another writer, `trade --confirm` took the
+    paper balance read's storage_busy for a balance unknown and went on, waiting busy_timeout_ms again for
+    the other venue, the configuration record and the checks (41 s at 10 s) before exit 3. It is the
+    ledger failing, exit 3 at the first wait, nothing said of balances."""
+    import sqlite3
+
+    monkeypatch.setenv("ORION__DATABASE__BUSY_TIMEOUT_MS", "200")
+    holder = sqlite3.connect(isolated_home / "orion.db", isolation_level=None, timeout=30)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        code, _out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "10", "--json")
+    finally:
+        holder.close()
+    assert code == 3, err
+    assert json.loads(err.strip().splitlines()[-1])["reason"] == "storage_busy", err
+    assert "balance unknown" not in err and "not recorded" not in err, err

@@ -516,7 +516,7 @@ class VenueSet:
     async def balances(self, *, write: bool) -> dict[Venue, Balance | None]:
         """Per venue; ``None`` when unknown (the BALANCE check then refuses). Paper previews write nothing,
         and read the figure ``--confirm`` would use: the paper ledger's, current as of now."""
-        from orion_cli.core.errors import OrionError
+        from orion_cli.core.errors import OrionError, StorageError
         from orion_cli.venues.trading import Balance as Bal
 
         out: dict[Venue, Balance | None] = {}
@@ -536,6 +536,11 @@ class VenueSet:
         for v, tv in self.build().items():
             try:
                 out[v] = await tv.balance()
+            except StorageError:
+                # The ledger's own database (the paper venue's book is its ledger), not a venue: exit 3 at
+                # once. Taken for a balance unknown, a ledger held by another writer was waited on again for
+                # the second venue, the configuration and the checks: four times busy_timeout_ms (review).
+                raise
             except OrionError as exc:
                 self.app.out.warn(f"{v.value} balance unknown: {exc.message}")
                 out[v] = None
