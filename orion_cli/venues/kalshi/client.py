@@ -31,9 +31,9 @@ from orion_cli.venues.kalshi.parse import (
     KalshiSeries,
     MarketsPage,
     describe_error,
+    exchange_status_answer,
     parse_event,
     parse_events_page,
-    parse_exchange_status,
     parse_market,
     parse_market_response,
     parse_markets_page,
@@ -189,11 +189,7 @@ class KalshiClient:
     # -- exchange ---------------------------------------------------------------------------
 
     async def exchange_status(self) -> ExchangeStatus:
-        body = await self._get("/exchange/status")
-        try:
-            return parse_exchange_status(body)
-        except DataError as exc:  # the venue's answer, unreadable: exit 5 naming it, not an internal error
-            raise VenueError(f"kalshi GET /exchange/status: {exc}") from None
+        return exchange_status_answer(await self._get("/exchange/status"))
 
     # -- markets ----------------------------------------------------------------------------
 

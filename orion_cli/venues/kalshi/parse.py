@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from orion_cli.core.errors import DataError
+from orion_cli.core.errors import DataError, VenueError
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import (
     BookSide,
@@ -267,6 +267,15 @@ def parse_exchange_status(data: Any) -> ExchangeStatus:
             obj, "exchange_estimated_resume_time", "exchange_estimated_resume_time", required=False
         ),
     )
+
+
+def exchange_status_answer(data: Any) -> ExchangeStatus:
+    """``GET /exchange/status`` as the venue answered it (the market data and the trading clients both ask):
+    an answer that cannot be read is the venue's fault, exit 5 naming it, not an internal error."""
+    try:
+        return parse_exchange_status(data)
+    except DataError as exc:
+        raise VenueError(f"kalshi GET /exchange/status: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)

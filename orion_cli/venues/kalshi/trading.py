@@ -72,8 +72,8 @@ from orion_cli.venues.kalshi.parse import (
     ExchangeStatus,
     KalshiErrorBody,
     describe_error,
+    exchange_status_answer,
     parse_error_body,
-    parse_exchange_status,
 )
 from orion_cli.venues.kalshi.signing import KalshiSigner
 from orion_cli.venues.trading import (
@@ -481,11 +481,7 @@ class KalshiTrading:
 
     async def exchange_status(self) -> ExchangeStatus:
         """Check before trading: orders are refused while ``trading_active`` is false."""
-        body = await self._get("/exchange/status")
-        try:
-            return parse_exchange_status(body)
-        except DataError as exc:  # the venue's answer, unreadable: exit 5 naming it, not an internal error
-            raise VenueError(f"kalshi GET /exchange/status: {exc}") from None
+        return exchange_status_answer(await self._get("/exchange/status"))
 
     async def require_trading(self) -> ExchangeStatus:
         status = await self.exchange_status()
