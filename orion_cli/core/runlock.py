@@ -53,6 +53,11 @@ def advisory_key(name: str, scope: str = "") -> int:
     return pg_lock_key(f"run:{name}", scope, key if key != PG_WRITE_LOCK else key + 1)
 
 
+def _lock_ids(key: int) -> dict[str, int]:
+    """A 64-bit advisory key as ``pg_locks`` shows it: ``classid`` its high half, ``objid`` its low one."""
+    return {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF}
+
+
 def _describe(holder: Mapping[str, Any] | None) -> str:
     if not holder:
         return "another process (holder unknown)"
@@ -124,7 +129,7 @@ class RunLock:
             got = conn.execute(text(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() "
                 "AND classid = :hi AND objid = :lo AND objsubid = 1"),
-                {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF}).scalar()
+                _lock_ids(key)).scalar()
             conn.commit()
         except DatabaseError:
             return False
@@ -223,7 +228,7 @@ class RunLock:
                     "SELECT a.application_name, a.client_addr::text, a.backend_start FROM pg_locks l "
                     "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
                     "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1 LIMIT 1"),
-                    {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF}).first()
+                    _lock_ids(key)).first()
                 conn.commit()
                 if who is not None:
                     since = who[2].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if who[2] else "?"
