@@ -37,7 +37,7 @@ def test_the_confirm_exit_list_names_every_reason_an_execution_that_did_not_pair
     ones `raise_for_result` gives an execution's own outcome."""
     import inspect
 
-    from orion_cli.cli.commands.trade import raise_for_result
+    from orion_cli.cli.commands.trade.say import raise_for_result
 
     given = set(re.findall(r'reason="([A-Z_]+)"', inspect.getsource(raise_for_result)))
     assert given == {"NOT_FILLED", "UNWOUND"}, given  # a new one belongs in the list below

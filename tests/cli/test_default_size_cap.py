@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from orion_cli.cli.app import app as orion_app
-from orion_cli.cli.commands.trade import size_within_limits
+from orion_cli.cli.commands.trade.sizing import size_within_limits
 from orion_cli.core.config import load_settings
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, TickStructure, Venue

@@ -17,7 +17,8 @@ from orion_cli.cli.app import OrionGroup, root
 from orion_cli.cli.app import app as orion_app
 from orion_cli.cli.commands.halt import halt_command
 from orion_cli.cli.commands.scan import scan_command
-from orion_cli.cli.commands.trade import default_key, short_of_venue_minimum, size_within_limits, trade_command
+from orion_cli.cli.commands.trade import trade_command
+from orion_cli.cli.commands.trade.sizing import default_key, short_of_venue_minimum, size_within_limits
 from orion_cli.core.config import load_settings
 from orion_cli.core.models import Venue
 from orion_cli.core.opportunity import Opportunity
@@ -161,12 +162,16 @@ def test_a_preview_books_the_accounts_it_opens_to_the_breakers_trading_day(
 
     from sqlalchemy import update
 
-    from orion_cli.cli.commands import trade as trade_cmd
+    from orion_cli.cli.commands.trade import data as trade_data
+    from orion_cli.cli.commands.trade import plan as trade_plan
+    from orion_cli.cli.commands.trade import round as watch_round
+    from orion_cli.cli.commands.trade import say, venues
     from orion_cli.store.tables import balances
 
     monkeypatch.setenv("ORION__BREAKER__RESET_HOUR_UTC", "5")
     now = datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=0)
-    monkeypatch.setattr(trade_cmd, "_now", lambda: now)
+    for clocked in (trade_data, trade_plan, venues, watch_round, say):  # each module reading the clock
+        monkeypatch.setattr(clocked, "current_time", lambda: now)
     db = open_database(None)
     try:
         Ledger(db, "paper", reset_hour_utc=5).ensure_balance(Venue.KALSHI, Decimal(1000), now=now)
@@ -300,10 +305,10 @@ def test_every_preview_says_the_gates_notes_config_mode_included(op_id: str, mon
 def test_a_live_preview_on_a_terminal_says_the_phrase_is_asked_not_that_there_is_no_terminal(
         monkeypatch: pytest.MonkeyPatch, terminal: bool, said: str) -> None:
     from orion_cli.cli import prompts
-    from orion_cli.cli.commands.trade import _pre_mode
+    from orion_cli.cli.commands.trade.gate import mode_before_gate
 
     monkeypatch.setattr(prompts, "interactive", lambda: terminal)
-    mode, authorized, why, refused = _pre_mode(True, False)
+    mode, authorized, why, refused = mode_before_gate(True, False)
     assert (mode, authorized) == ("live", False) and said in why
     assert refused is not terminal  # on a terminal the phrase is asked: the preview may offer to place
 
@@ -408,7 +413,7 @@ def _demo_markets(op: Opportunity) -> list[Any]:
     """The legs' markets on the demo data set, as the trade reads them."""
     import asyncio
 
-    from orion_cli.cli.commands.trade import fresh_books
+    from orion_cli.cli.commands.trade.data import fresh_books
     from orion_cli.venues.snapshot import demo_source
 
     return [m for m, _ in asyncio.run(fresh_books(demo_source(), op)).values()]
@@ -431,7 +436,7 @@ def _limit_checks(op: Opportunity, size: Decimal, settings: Any) -> list[Any]:
     from datetime import UTC, datetime
     from types import SimpleNamespace
 
-    from orion_cli.cli.commands.trade import fresh_books
+    from orion_cli.cli.commands.trade.data import fresh_books
     from orion_cli.execution.executor import build_plan
     from orion_cli.risk.checks import check_contracts, check_notional
     from orion_cli.venues.snapshot import demo_source
@@ -483,7 +488,7 @@ def test_the_scanned_size_fits_order_notional_by_the_checks_own_figure(venue: Ve
     a Kalshi order's cash to the cent): planned as fitting, it was then refused. One figure for both."""
     from types import SimpleNamespace
 
-    from orion_cli.cli.commands.trade import scanned_size_fits
+    from orion_cli.cli.commands.trade.sizing import scanned_size_fits
     from orion_cli.core.models import order_cash_out
 
     s = load_settings(overrides={"limits.order_contracts": 10000, "limits.order_notional": limit})
@@ -612,7 +617,7 @@ def test_a_stop_requested_before_anything_is_sent_places_nothing_and_exits_130(
     """Found in review: deferring Ctrl-C/SIGTERM for the whole trade also deferred one that came while
     the books were still being read, and the orders went out after it. A stop asked for before the
     executor starts now sends nothing (the signal itself is deferred as before: see test_trade_watch)."""
-    from orion_cli.cli.commands.trade import StopFlag
+    from orion_cli.cli.stopping import StopFlag
 
     monkeypatch.setattr(StopFlag, "is_requested", lambda self: True)
     code, _out, err = invoke("trade", op_id, "--demo", "--confirm", "--size", "7", "--jsonl")
@@ -1564,7 +1569,7 @@ def test_a_fresh_book_that_cannot_be_read_leaves_no_other_read_running() -> None
     import asyncio
     from types import SimpleNamespace
 
-    from orion_cli.cli.commands.trade import fresh_books
+    from orion_cli.cli.commands.trade.data import fresh_books
     from orion_cli.core.errors import VenueUnavailable
 
     cancelled: list[str] = []
@@ -1707,9 +1712,9 @@ def test_a_stop_during_the_balances_read_after_the_fills_ends_with_the_execution
     import os
     import signal
 
-    from orion_cli.cli.commands import trade as trade_cmd
+    from orion_cli.cli.commands.trade import once
 
-    real = trade_cmd._low_after_fills
+    real = once._low_after_fills
     looked: list[str] = []
 
     async def stopped_during(*args: Any) -> None:
@@ -1717,7 +1722,7 @@ def test_a_stop_during_the_balances_read_after_the_fills_ends_with_the_execution
         looked.append("read")
         await real(*args)
 
-    monkeypatch.setattr(trade_cmd, "_low_after_fills", stopped_during)
+    monkeypatch.setattr(once, "_low_after_fills", stopped_during)
     code, out, err = invoke("--json", "trade", op_id, "--demo", "--confirm")
     assert looked == ["read"], err
     assert code == 0, err
@@ -1972,7 +1977,7 @@ def test_the_reconcile_hint_after_a_demo_trade_carries_demo(op_id: str, monkeypa
 
     from cli.test_trade_watch import _result_unwound_for_credentials
 
-    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.trade import once, say
     from orion_cli.venues.trading import OrderStatus
 
     base = _result_unwound_for_credentials("k")
@@ -1982,12 +1987,12 @@ def test_the_reconcile_hint_after_a_demo_trade_carries_demo(op_id: str, monkeypa
         orders = [dataclasses.replace(base.orders[0], status=OrderStatus.UNKNOWN)]
         result = dataclasses.replace(base, status="failed", message="the first leg's outcome is unknown",
                                      orders=orders, detail={"status": "failed"})
-    monkeypatch.setattr(trade_cmd, "_run_execution", lambda *a, **k: result)
+    monkeypatch.setattr(once, "_run_execution", lambda *a, **k: result)
     code, _out, err = invoke("--json", "trade", op_id, "--demo", "--confirm")
     error = json.loads(err.strip().splitlines()[-1])
     assert (code, error["reason"]) == ((6, "HALTED") if ending == "halted" else (5, "venue_unavailable")), err
     assert "`orion reconcile --demo`" in err and "`orion reconcile`" not in err, err
-    assert trade_cmd.halted_execution_hint().endswith("`orion reconcile` checks what reached the venues")
+    assert say.halted_execution_hint().endswith("`orion reconcile` checks what reached the venues")
 
 
 @pytest.mark.parametrize(("contracts", "planned"), [("1000", "129.99"), ("17.5", "17.5"), ("0.5", "129.99")])
@@ -1997,8 +2002,10 @@ def test_on_the_live_books_the_plan_sizes_the_default_on_the_fresh_markets(
     """On the live books nothing is read before the gate: the default size is decided by the plan, on
     the fresh markets' size steps, as the recorded data's is before it (the scanned size when it fits; a
     cut to the binding limit, said; and the scanned size for the checks to refuse when nothing fits)."""
-    from orion_cli.cli.commands import trade as trade_cmd
     from orion_cli.cli.commands.market_data import run
+    from orion_cli.cli.commands.trade import data as trade_data
+    from orion_cli.cli.commands.trade import plan as trade_plan
+    from orion_cli.cli.commands.trade import venues
     from orion_cli.cli.context import AppContext
     from orion_cli.venues.snapshot import demo_source
 
@@ -2006,12 +2013,12 @@ def test_on_the_live_books_the_plan_sizes_the_default_on_the_fresh_markets(
     monkeypatch.setenv("ORION__LIMITS__ORDER_NOTIONAL", "1000")
     op = _with_size(_stored_op(op_id), Decimal("129.99"))
     app = AppContext()
-    source = trade_cmd.ReplaySource(demo_source())
-    venues = trade_cmd.VenueSet(app, "paper", source, [leg.venue for leg in op.legs], None)
+    source = trade_data.ReplaySource(demo_source())
+    venues = venues.VenueSet(app, "paper", source, [leg.venue for leg in op.legs], None)
 
     async def plan_it() -> Any:
         try:
-            return await trade_cmd._plan_and_balances(app, venues, source, op, None, "k", write=False)
+            return await trade_plan.plan_and_balances(app, venues, source, op, None, "k", write=False)
         finally:
             await venues.aclose()
 

@@ -1729,7 +1729,7 @@ def test_trade_clients_get_the_configured_tier_the_eoa_maker_and_one_vault_unloc
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsa_key: rsa.RSAPrivateKey) -> None:
     import asyncio
 
-    from orion_cli.cli.commands.trade import VenueSet
+    from orion_cli.cli.commands.trade.venues import VenueSet
     from orion_cli.cli.context import AppContext
     from orion_cli.cli.live_venues import LazyStore
 

@@ -21,7 +21,7 @@ from closed_pipe import run_into_closed_pipe
 from json_documents import json_documents
 from sqlalchemy import select
 
-from orion_cli.cli.commands.trade import WatchStop
+from orion_cli.cli.commands.trade.stops import WatchStop
 from orion_cli.store.audit import AuditLog
 from orion_cli.store.db import open_database
 from orion_cli.store.ledger import STATUS_EVENTS
@@ -198,8 +198,10 @@ def test_an_interrupted_execution_stops_the_watch_naming_the_resume(tmp_path: Pa
 
     from sqlalchemy import insert
 
-    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.trade import round as watch_round
+    from orion_cli.cli.commands.trade import sizing
     from orion_cli.cli.context import AppContext
+    from orion_cli.cli.stopping import StopFlag
     from orion_cli.core.models import Venue
     from orion_cli.store.tables import executions
 
@@ -213,14 +215,14 @@ def test_an_interrupted_execution_stops_the_watch_naming_the_resume(tmp_path: Pa
             {"key": k, "opportunity_id": op, "mode": mode, "status": status, "size": Decimal(1), "plan": "{}",
              "result": "{}", "created_at": at, "updated_at": at}
             for k, op, status in (("op-op0", "op0", "done"), (key, "op1", "leg1_sent"))])
-    monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
-    monkeypatch.setattr(trade_cmd, "size_within_limits",
-                        lambda op, settings, markets: trade_cmd.LimitedSize(Decimal(1), Decimal(1)))
-    monkeypatch.setattr(trade_cmd, "short_of_venue_minimum", lambda op, size: None)
+    monkeypatch.setattr(watch_round, "bind_execute", bind)
+    monkeypatch.setattr(watch_round, "size_within_limits",
+                        lambda op, settings, markets: sizing.LimitedSize(Decimal(1), Decimal(1)))
+    monkeypatch.setattr(watch_round, "short_of_venue_minimum", lambda op, size: None)
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id=f"op{i}", legs=legs) for i in range(3)]
-    trades, stop = trade_cmd._trade_round(app, None, ops, SimpleNamespace(mode=mode),  # type: ignore[arg-type]
-                                          None, None, None, trade_cmd.StopFlag(app.out), 0, None, source_flags=flags)
+    trades, stop = watch_round.trade_round(app, None, ops, SimpleNamespace(mode=mode),  # type: ignore[arg-type]
+                                           None, None, None, StopFlag(app.out), 0, None, source_flags=flags)
     assert trades == 0 and stop is not None
     assert (stop.exit_code, stop.reason_code) == (6, "EXECUTION_INTERRUPTED")
     assert "interrupted at leg1_sent" in stop.text
@@ -238,8 +240,9 @@ def test_an_interrupted_execution_found_halted_stops_the_watch_saying_its_resume
 
     from sqlalchemy import insert
 
-    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.trade import round as watch_round
     from orion_cli.cli.context import AppContext
+    from orion_cli.cli.stopping import StopFlag
     from orion_cli.execution.state import HALT_SELLS_BACK
     from orion_cli.risk.halt import KillSwitch
     from orion_cli.store.tables import executions
@@ -251,10 +254,10 @@ def test_an_interrupted_execution_found_halted_stops_the_watch_saying_its_resume
                                            "status": "leg2_sent", "size": Decimal(1), "plan": "{}", "result": "{}",
                                            "created_at": at, "updated_at": at}])
     KillSwitch(app.db()).engage("reconcile found 1 interrupted execution(s) (--halt-on-drift)", kind="reconcile")
-    monkeypatch.setattr(trade_cmd, "_bind_execute", lambda *a: pytest.fail("nothing may be executed"))
-    trades, stop = trade_cmd._trade_round(app, None, [], SimpleNamespace(mode="paper"),  # type: ignore[arg-type]
-                                          None, None, None, trade_cmd.StopFlag(app.out), 0, None,
-                                          source_flags=" --demo")
+    monkeypatch.setattr(watch_round, "bind_execute", lambda *a: pytest.fail("nothing may be executed"))
+    trades, stop = watch_round.trade_round(app, None, [], SimpleNamespace(mode="paper"),  # type: ignore[arg-type]
+                                           None, None, None, StopFlag(app.out), 0, None,
+                                           source_flags=" --demo")
     assert trades == 0 and stop is not None and (stop.exit_code, stop.reason_code) == (6, "EXECUTION_INTERRUPTED")
     assert stop.text == (f"execution op-op1 was interrupted at leg2_sent: {HALT_SELLS_BACK}; run `orion resume "
                          "--yes` first, then resume it with "
@@ -416,17 +419,19 @@ def test_a_refused_opportunity_is_traded_again_once_its_check_would_pass(capsys:
     freed exposure alike)."""
     from types import SimpleNamespace
 
-    import orion_cli.cli.commands.trade as trade_cmd
     from orion_cli.cli.commands.market_data import open_source, run
     from orion_cli.cli.commands.scan import pairs_path
+    from orion_cli.cli.commands.trade import data as trade_data
+    from orion_cli.cli.commands.trade import round as watch_round
     from orion_cli.cli.context import AppContext
+    from orion_cli.cli.stopping import StopFlag
     from orion_cli.core.alert_sink import NullAlertSink
     from orion_cli.core.scan import ScanOptions, scan
     from orion_cli.matching.pairs import load_pairs
     from orion_cli.store import opportunities as store
 
     tight = AppContext(fmt="jsonl", overrides={"limits.market_exposure": "50"})
-    source = trade_cmd.ReplaySource(open_source(tight, None, True))
+    source = trade_data.ReplaySource(open_source(tight, None, True))
     options = ScanOptions.from_settings(tight.settings())
     data = run(lambda: source.fetch(options.venues, with_books=True))
     ops = list(scan(data, load_pairs(pairs_path(tight)), tight.settings(), options).opportunities)
@@ -437,8 +442,8 @@ def test_a_refused_opportunity_is_traded_again_once_its_check_would_pass(capsys:
 
     def round_of(app: AppContext) -> tuple[list[dict[str, Any]], int, int]:
         """One round: its events, the trades it made, and the `risk.rejected` events audited so far."""
-        trades, stop = trade_cmd._trade_round(app, None, ops, auth, source, NullAlertSink(), None,  # type: ignore[arg-type]
-                                              trade_cmd.StopFlag(app.out), 0, None, refused=refused)
+        trades, stop = watch_round.trade_round(app, None, ops, auth, source, NullAlertSink(), None,  # type: ignore[arg-type]
+                                               StopFlag(app.out), 0, None, refused=refused)
         assert stop is None
         db = open_database(None)
         try:
@@ -459,7 +464,7 @@ def test_a_refused_opportunity_is_traded_again_once_its_check_would_pass(capsys:
     # counted until a trade records it) a skip could last for ever; the trade meets the checks again
     # every REFUSAL_RECHECK_SECONDS, refused and audited once more, then skipped again.
     for known in refused.values():
-        known.at -= trade_cmd.REFUSAL_RECHECK_SECONDS
+        known.at -= watch_round.REFUSAL_RECHECK_SECONDS
     events, trades, audited = round_of(tight)
     assert [(e["type"], e["status"]) for e in events] == [("execution", "refused")], events
     assert (trades, audited) == (0, 2)
@@ -577,13 +582,15 @@ def _a_single_trade_of_the_demo() -> tuple[int, str, dict[str, Any]]:
 
 def _scripted_round(tmp_path: Path, monkeypatch: Any, results: list[Any], max_trades: int | None,
                     source_flags: str = "") -> tuple[tuple[int, WatchStop | None], list[str]]:
-    """One watch round (:func:`_trade_round`) over four opportunities whose executions return ``results``
+    """One watch round (:func:`trade_round`) over four opportunities whose executions return ``results``
     in turn: what it returned, and the opportunities it executed."""
     from decimal import Decimal
     from types import SimpleNamespace
 
-    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.trade import round as watch_round
+    from orion_cli.cli.commands.trade import sizing
     from orion_cli.cli.context import AppContext
+    from orion_cli.cli.stopping import StopFlag
     from orion_cli.core.models import Venue
 
     scripted = iter(results)
@@ -595,18 +602,17 @@ def _scripted_round(tmp_path: Path, monkeypatch: Any, results: list[Any], max_tr
             return None, next(scripted)
         return factory
 
-    monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
-    monkeypatch.setattr(trade_cmd, "existing_execution", lambda app, key: None)
-    monkeypatch.setattr(trade_cmd, "size_within_limits",
-                        lambda op, settings, markets: trade_cmd.LimitedSize(Decimal(1), Decimal(1)))
-    monkeypatch.setattr(trade_cmd, "short_of_venue_minimum", lambda op, size: None)
+    monkeypatch.setattr(watch_round, "bind_execute", bind)
+    monkeypatch.setattr(watch_round, "size_within_limits",
+                        lambda op, settings, markets: sizing.LimitedSize(Decimal(1), Decimal(1)))
+    monkeypatch.setattr(watch_round, "short_of_venue_minimum", lambda op, size: None)
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id=f"op{i}", legs=legs) for i in range(4)]
     app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}")
-    stop = trade_cmd.StopFlag(app.out)
+    stop = StopFlag(app.out)
     auth = SimpleNamespace(mode="paper")
-    returned = trade_cmd._trade_round(app, None, ops, auth, None, None, None, stop,  # type: ignore[arg-type]
-                                      0, max_trades, source_flags=source_flags)
+    returned = watch_round.trade_round(app, None, ops, auth, None, None, None, stop,  # type: ignore[arg-type]
+                                       0, max_trades, source_flags=source_flags)
     return returned, executed
 
 
@@ -721,8 +727,10 @@ def test_an_interrupted_execution_of_a_rescanned_opportunity_stops_the_watch_unl
 
     from sqlalchemy import insert
 
-    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.trade import round as watch_round
+    from orion_cli.cli.commands.trade import sizing
     from orion_cli.cli.context import AppContext
+    from orion_cli.cli.stopping import StopFlag
     from orion_cli.core.models import Venue
     from orion_cli.execution.keylock import execution_lock
     from orion_cli.store.tables import executions
@@ -739,16 +747,16 @@ def test_an_interrupted_execution_of_a_rescanned_opportunity_stops_the_watch_unl
         conn.execute(insert(executions), [{"key": "op-before", "opportunity_id": "before", "mode": "paper",
                                            "status": "leg1_done", "size": Decimal(1), "plan": "{}", "result": "{}",
                                            "created_at": at, "updated_at": at}])
-    monkeypatch.setattr(trade_cmd, "_bind_execute", bind)
-    monkeypatch.setattr(trade_cmd, "size_within_limits",
-                        lambda op, settings, markets: trade_cmd.LimitedSize(Decimal(1), Decimal(1)))
-    monkeypatch.setattr(trade_cmd, "short_of_venue_minimum", lambda op, size: None)
+    monkeypatch.setattr(watch_round, "bind_execute", bind)
+    monkeypatch.setattr(watch_round, "size_within_limits",
+                        lambda op, settings, markets: sizing.LimitedSize(Decimal(1), Decimal(1)))
+    monkeypatch.setattr(watch_round, "short_of_venue_minimum", lambda op, size: None)
     legs = [SimpleNamespace(venue=Venue.KALSHI), SimpleNamespace(venue=Venue.POLYMARKET)]
     ops = [SimpleNamespace(id="after", legs=legs)]  # the same legs, scanned again: a new id
 
     def round_() -> tuple[int, WatchStop | None]:
-        return trade_cmd._trade_round(app, None, ops, SimpleNamespace(mode="paper"),  # type: ignore[arg-type]
-                                      None, None, None, trade_cmd.StopFlag(app.out), 0, None, source_flags=" --demo")
+        return watch_round.trade_round(app, None, ops, SimpleNamespace(mode="paper"),  # type: ignore[arg-type]
+                                       None, None, None, StopFlag(app.out), 0, None, source_flags=" --demo")
 
     _, stop = round_()
     assert stop is not None and stop.exit_code == 6 and "op-before" in stop.text and executed == []
@@ -824,7 +832,7 @@ def test_the_watch_breaker_marks_a_position_whose_market_went_unpriced_for_its_f
     import dataclasses
     from decimal import Decimal
 
-    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.trade import watch as watch_loop
     from orion_cli.cli.context import AppContext
     from orion_cli.core.alert_sink import NullAlertSink
     from orion_cli.core.models import Side, Venue
@@ -855,7 +863,7 @@ def test_the_watch_breaker_marks_a_position_whose_market_went_unpriced_for_its_f
     assert any(e.key == ticker and "fee unknown" in e.message for e in data.errors)
     # 10 YES bought at the 0.30 ask: the fee, 0.147, is within the 0.20 daily loss limit (at cost, no
     # trip); marked at the 0.29 bid they lose 0.10 more, 0.247 in all, and the breaker trips.
-    stop = trade_cmd._breaker_stop_at_marks(app, "paper", data, NullAlertSink())
+    stop = watch_loop._breaker_stop_at_marks(app, "paper", data, NullAlertSink())
     assert stop is not None and is_daily_trip_hint(stop.hint), stop
     assert stop == WatchStop("the loss breaker tripped on marked positions (daily_loss)", 6, "HALTED", stop.hint)
 
@@ -902,13 +910,13 @@ def test_a_venue_gate_refusal_stops_the_watch_as_it_refuses_a_single_trade(monke
     HALTED, hint "`orion halt --status` shows why", though nothing was halted; a refusal raised as
     Halted lost its own hint. The watch now ends with the exit code, reason and hint `trade --confirm`
     gives for the same refusal, its message prefixed "watch stopped: "."""
-    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.trade import once
     from orion_cli.risk.halt import KillSwitch
 
     async def refused(*args: Any, **kwargs: Any) -> Any:
         raise refusal()
 
-    monkeypatch.setattr(trade_cmd, "_execute", refused)  # a single trade and the watch both execute through it
+    monkeypatch.setattr(once, "execute_plan", refused)  # a single trade and the watch both execute through it
     single_code, single_err, single = _a_single_trade_of_the_demo()
     assert single_code == single["exit_code"] == 6, single_err
 
@@ -956,13 +964,13 @@ def test_an_execution_that_meets_a_halt_stops_the_watch_in_a_single_trades_words
     reconcile`, which tells what reached the venues; a HALTED refusal stopped it as "HALTED: …" where a
     single trade says "refused by HALTED: …". The watch now ends with a single trade's message
     (prefixed "watch stopped: "), reason and exit code."""
-    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.trade import once
 
     async def execute(app: Any, venues: Any, source: Any, op: Any, size: Any, key: str, *args: Any,
                       **kwargs: Any) -> Any:
         return None, result(key)
 
-    monkeypatch.setattr(trade_cmd, "_execute", execute)  # a single trade and the watch both execute through it
+    monkeypatch.setattr(once, "execute_plan", execute)  # a single trade and the watch both execute through it
     single_code, single_err, single = _a_single_trade_of_the_demo()
     assert single_code == single["exit_code"] == 6 and single["reason"] == "HALTED", single_err
 
@@ -1021,12 +1029,12 @@ def test_a_bug_outside_a_trade_ends_the_watch_with_its_stopped_record_and_exit_1
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: only an orion error outside a trade got the ``stopped`` record; anything else (a
     statement the database refused as the caller's own, a bug) ended the stream without one."""
-    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.trade import watch as watch_loop
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(trade_cmd, "_breaker_stop_at_marks", broken)
+    monkeypatch.setattr(watch_loop, "_breaker_stop_at_marks", broken)
     code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
     assert code == 1, err
     stopped = json.loads(out.strip().splitlines()[-1])
@@ -1068,7 +1076,7 @@ def test_an_execution_whose_order_a_venue_refused_for_our_credentials_stops_the_
     refused the same way (a single trade of it then halted; now it exits 4). The watch now stops after
     that execution, as `trade --confirm` ends on it: exit 4, reason auth, the same message (prefixed
     "watch stopped: ") and the hint naming `orion secrets check --online` — before its --max-trades."""
-    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.trade import once
 
     executed: list[str] = []
 
@@ -1077,7 +1085,7 @@ def test_an_execution_whose_order_a_venue_refused_for_our_credentials_stops_the_
         executed.append(key)
         return None, _result_unwound_for_credentials(key)
 
-    monkeypatch.setattr(trade_cmd, "_execute", execute)  # a single trade and the watch both execute through it
+    monkeypatch.setattr(once, "execute_plan", execute)  # a single trade and the watch both execute through it
     single_code, single_err, single = _a_single_trade_of_the_demo()
     assert single_code == single["exit_code"] == 4 and single["reason"] == "auth", single_err
     assert "kalshi refused orion's credentials" in single["message"], single
@@ -1097,7 +1105,7 @@ def test_an_execution_whose_order_a_venue_refused_for_our_credentials_stops_the_
 def test_a_credentials_refusal_stops_the_round_even_at_its_max_trades(tmp_path: Path, monkeypatch: Any) -> None:
     """The --max-trades'th trade refused for credentials ends the watch as that trade does (exit 4), not
     with exit 0 "max trades reached", as a breaker trip by it does."""
-    from orion_cli.cli.commands.trade import CREDENTIALS_REFUSED_HINT
+    from orion_cli.cli.commands.trade.say import CREDENTIALS_REFUSED_HINT
 
     result = _result_unwound_for_credentials("k1")
     (trades, stop), executed = _scripted_round(tmp_path, monkeypatch, [result], 1)
@@ -1113,7 +1121,7 @@ def test_an_order_refused_for_this_hosts_location_stops_the_round_even_at_its_ma
     the next opportunity, filling and selling back a first leg each time. It stops with GEOBLOCKED."""
     import dataclasses
 
-    from orion_cli.cli.commands.trade import GEOBLOCKED_ORDER_HINT
+    from orion_cli.cli.commands.trade.say import GEOBLOCKED_ORDER_HINT
 
     base = _result_unwound_for_credentials("k1")
     detail = {"status": "unwound", "geoblocked": [{"tag": "l2", "venue": "polymarket", "reason": "blocked here"}]}
@@ -1129,7 +1137,7 @@ def test_a_halted_execution_on_the_max_trades_th_trade_stops_as_a_halt(tmp_path:
     watch with exit 0 "max trades reached"."""
     import dataclasses
 
-    from orion_cli.cli.commands.trade import halted_execution_hint
+    from orion_cli.cli.commands.trade.say import halted_execution_hint
 
     base = _result_unwound_for_credentials("k1")
     result = dataclasses.replace(base, status="halted", message="unwind failed", detail={"status": "halted"})
@@ -1147,8 +1155,8 @@ def test_a_ctrl_c_while_a_round_flushes_its_alerts_keeps_the_halt_that_round_end
     import dataclasses
     import os
 
-    import orion_cli.cli.commands.trade as trade_cmd
     import orion_cli.cli.live_venues as live_venues
+    from orion_cli.cli.commands.trade import once
     from orion_cli.core.alert_sink import NullAlertSink
 
     class StoppedDuringRoundFlush(NullAlertSink):
@@ -1161,7 +1169,7 @@ def test_a_ctrl_c_while_a_round_flushes_its_alerts_keeps_the_halt_that_round_end
         base = _result_unwound_for_credentials(key)
         return None, dataclasses.replace(base, status="halted", message="unwind failed", detail={"status": "halted"})
 
-    monkeypatch.setattr(trade_cmd, "_execute", execute)
+    monkeypatch.setattr(once, "execute_plan", execute)
     monkeypatch.setattr(live_venues, "alert_sink", lambda app, secrets, mode, **kw: StoppedDuringRoundFlush())
     code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
     stopped = json.loads(out.strip().splitlines()[-1])
@@ -1194,7 +1202,7 @@ def test_the_watch_breaker_does_not_mark_at_zero_a_side_whose_polymarket_book_wa
     import json as _json
     from decimal import Decimal
 
-    import orion_cli.cli.commands.trade as trade_cmd
+    from orion_cli.cli.commands.trade import watch as watch_loop
     from orion_cli.cli.context import AppContext
     from orion_cli.core.alert_sink import NullAlertSink
     from orion_cli.core.models import Side, Venue
@@ -1223,10 +1231,10 @@ def test_the_watch_breaker_does_not_mark_at_zero_a_side_whose_polymarket_book_wa
     book = data.books[(Venue.POLYMARKET, cond)]
     assert "no" in book.unreadable and book.no.best_bid is None, _json.dumps(book.unreadable)
     # At cost (the NO side unread), the 10 NO held lose nothing: no trip. Marked at 0 they lost ~9.
-    assert trade_cmd._breaker_stop_at_marks(app, "paper", data, NullAlertSink()) is None
+    assert watch_loop._breaker_stop_at_marks(app, "paper", data, NullAlertSink()) is None
     # Both read: marked at the 0.896 bid, within the 1.00 limit as well.
-    assert trade_cmd._breaker_stop_at_marks(app, "paper", parse_capture(capture, source="demo"),
-                                            NullAlertSink()) is None
+    assert watch_loop._breaker_stop_at_marks(app, "paper", parse_capture(capture, source="demo"),
+                                             NullAlertSink()) is None
 
 
 def test_a_vault_path_linked_to_nothing_ends_the_watch_with_exit_3_and_says_why() -> None:
@@ -1353,8 +1361,8 @@ def test_a_watch_says_an_undelivered_alert_on_stderr_and_as_an_event(
         tmp_path: Path, monkeypatch: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """Found black-box: an alert the webhook refused was an audit event only (with -q): the watch builds its
     sink to say each one, a `warning:` line and, piped, an `alert_failed` event, as a breaker warning."""
-    import orion_cli.cli.commands.trade as trade_cmd
     import orion_cli.cli.live_venues as live_venues
+    from orion_cli.cli.commands.trade import watch as watch_loop
     from orion_cli.cli.context import AppContext
     from orion_cli.core.alerts import Outcome
 
@@ -1370,7 +1378,7 @@ def test_a_watch_says_an_undelivered_alert_on_stderr_and_as_an_event(
     monkeypatch.setattr(live_venues, "alert_sink", alert_sink)
     app = AppContext(db_url=f"sqlite:///{tmp_path / 'w.db'}", fmt="jsonl", quiet=True)
     with pytest.raises(Built):
-        trade_cmd._watch(app, None, 1.0, None, False, False, None, True)  # type: ignore[arg-type]
+        watch_loop.run_watch(app, None, 1.0, None, False, False, None, True)  # type: ignore[arg-type]
     assert built["watch"] is True
     capsys.readouterr()
     built["undelivered"](Outcome("unwind.failed", False, 4, 503, "http_503"))

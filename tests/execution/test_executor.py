@@ -1445,7 +1445,7 @@ def test_unresolvable_unknown_outcome_halts(db: Database) -> None:
 
 
 def test_a_first_leg_the_venue_never_takes_is_abandoned_not_halted_on(db: Database) -> None:
-    from orion_cli.cli.commands.trade import raise_for_result
+    from orion_cli.cli.commands.trade.say import raise_for_result
     from orion_cli.core.errors import VenueError
 
     x = Exchange(script={"l1": ["unavailable"]})
@@ -1474,7 +1474,7 @@ def test_a_hedge_the_venue_never_takes_is_retried_then_unwound_not_halted_on(db:
     assert all(o.status is OrderStatus.REJECTED for t, o in orders.items() if t.startswith("l2")), orders
     assert orders["u1"].action is Action.SELL and orders["u1"].filled_size == orders["l1"].filled_size
     assert all(x.accepted.get(c, 0) == 0 for c in x.payloads if tag_of(c).startswith("l2"))
-    from orion_cli.cli.commands.trade import raise_for_result
+    from orion_cli.cli.commands.trade.say import raise_for_result
     from orion_cli.core.errors import Refused
 
     with pytest.raises(Refused) as info:  # exit 6, said once (it read "second leg short; ...: second leg short; ...")
@@ -1737,7 +1737,7 @@ def test_a_resend_refused_after_a_lost_answer_and_still_not_found_halts_as_unkno
 
 def _credentials_hint_and_code(res: Any) -> tuple[int, str, str]:
     """How `orion trade --confirm` ends on ``res``: (exit code, reason, hint)."""
-    from orion_cli.cli.commands.trade import raise_for_result
+    from orion_cli.cli.commands.trade.say import raise_for_result
     from orion_cli.core.errors import OrionError
 
     with pytest.raises(OrionError) as info:
@@ -1781,7 +1781,7 @@ def test_a_hedge_refused_for_this_hosts_location_is_not_retried_there(db: Databa
     assert [(r["tag"], r["venue"]) for r in res.detail["geoblocked"]] == [("l2", "kalshi")]
     assert "firewall refused" in res.detail["geoblocked"][0]["reason"]
     # `orion trade --confirm` ends on it as the watch does (final read: it said UNWOUND, no hint).
-    from orion_cli.cli.commands.trade import GEOBLOCKED_ORDER_HINT, raise_for_result
+    from orion_cli.cli.commands.trade.say import GEOBLOCKED_ORDER_HINT, raise_for_result
     from orion_cli.core.errors import Refused
 
     with pytest.raises(Refused) as info:
@@ -1899,7 +1899,7 @@ def test_the_same_key_twice_never_sends_twice(db: Database) -> None:
 def _exit_of(res: Any) -> tuple[str, int, str | None] | None:
     """What `orion trade --confirm` ends with for ``res``: None for exit 0, else the error's kind,
     exit code and reason."""
-    from orion_cli.cli.commands.trade import raise_for_result
+    from orion_cli.cli.commands.trade.say import raise_for_result
     from orion_cli.core.errors import OrionError
 
     try:

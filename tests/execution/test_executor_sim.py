@@ -356,7 +356,7 @@ def test_a_kalshi_client_order_id_another_order_holds_is_never_adopted(db: Datab
         assert res.status == "failed" and "client_order_id_taken" in res.message and foreign in res.message
         assert env.poly_orders() == 0 and ledger.positions() == []
         assert list(env.kalshi_created()) == [coid_of(db, key, tag)]  # only the foreign order
-        from orion_cli.cli.commands.trade import raise_for_result
+        from orion_cli.cli.commands.trade.say import raise_for_result
 
         with pytest.raises(Refused) as refused:  # `orion trade`: exit 6, the collision its reason
             raise_for_result(res)
