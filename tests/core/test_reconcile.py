@@ -26,7 +26,8 @@ from orion_cli.core.alert_sink import NullAlertSink
 from orion_cli.core.config import Settings, load_settings
 from orion_cli.core.errors import AuthError, DataError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
-from orion_cli.core.reconcile import NEVER_REACHED, VenueReconcile, reconcile
+from orion_cli.core.reconcile import VenueReconcile, reconcile
+from orion_cli.core.reconcile.results import NEVER_REACHED
 from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import AuditLog, iso_utc
 from orion_cli.store.db import Database, open_database
@@ -1226,7 +1227,7 @@ def test_a_sale_made_by_hand_is_no_cash_beside_the_contracts_it_sold_until_it_is
     equity 540 (a $60 loss read as a $40 gain: the BREAKER check passed), a peak of 540 the account
     never had, and once adopted an 18.5% drawdown from it tripped the breaker. `orion balance` and a
     live trade do not record the report either until a reconcile finds the ledger agreeing."""
-    from orion_cli.core.reconcile import WITHHELD_UNRECONCILED
+    from orion_cli.core.reconcile.venue import WITHHELD_UNRECONCILED
 
     settings, ledger, buy, first = _bought_200_at_half(db)
     assert first.status == "clean" and _stored_peak(db) == D(500)
@@ -1262,7 +1263,7 @@ def test_a_run_that_leaves_the_held_difference_pending_keeps_the_hold(db: Databa
     """Found in review: the hold was released by any run that found no unfixed drift, also one that
     deferred the disputed position as pending (an orion order there not final yet): it recorded the
     $440 beside the 200 still held at cost, and the next `orion balance` stored the peak of 540."""
-    from orion_cli.core.reconcile import WITHHELD_STILL_HELD
+    from orion_cli.core.reconcile.venue import WITHHELD_STILL_HELD
     from orion_cli.core.settlement import held_reports
 
     def held() -> bool:
@@ -1360,12 +1361,12 @@ def test_a_first_fix_on_a_new_ledger_counts_the_adopted_position_once(db: Databa
 
 def test_a_fix_the_ledger_cannot_store_is_reported_unfixed_and_the_run_goes_on(
         db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    import orion_cli.core.reconcile as rec
+    from orion_cli.core.reconcile import holdings
 
     def unstorable(*args: Any, **kwargs: Any) -> str:
         raise ValueError("money value has more than 10 decimal places")
 
-    monkeypatch.setattr(rec, "_adjust_fill", unstorable)
+    monkeypatch.setattr(holdings, "_adjust_fill", unstorable)
     ledger = Ledger(db, "live")
     _filled_order(ledger, "c-1", "o-1", [_fill("f1", "o-1", "10", "0.40")])
     venue = FakeVenue(fills_=[_fill("f1", "o-1", "10", "0.40")],
@@ -1740,7 +1741,8 @@ def test_against_the_simulator_a_void_settles_at_its_refund_and_an_unreadable_re
     """Found in review: a voided market (``void``, Kalshi's SDK) could not be read, and one record orion
     cannot read failed every held market's settlement: none settled, the balance report was never
     recorded, and every reconcile reported drift --fix could not mend."""
-    from orion_cli.core.reconcile import UNREADABLE_FIX, reconcile_async
+    from orion_cli.core.reconcile import reconcile_async
+    from orion_cli.core.reconcile.holdings import UNREADABLE_FIX
 
     db = open_database(f"sqlite:///{tmp_path / 'l.db'}")
     ledger = Ledger(db, "live")
@@ -1982,7 +1984,7 @@ def test_a_fill_made_after_another_process_read_its_report_is_added_to_it_though
     balance run stored its report, the ledger took it to hold the fill (recorded before it was read):
     its cash $500, not $495.99, until a later report was recorded (none by this reconcile, whose own
     report is withheld while its deposits cannot be read). A fill is recorded when it is learned."""
-    from orion_cli.core.reconcile import WITHHELD_TRANSFERS
+    from orion_cli.core.reconcile.venue import WITHHELD_TRANSFERS
     from orion_cli.core.settlement import record_reports
 
     ledger = Ledger(db, "live")
@@ -2068,7 +2070,7 @@ def test_a_fill_looked_up_before_another_process_stored_its_report_is_held_by_it
     ($491.98, a loss never made). It is recorded when the venue had answered."""
     import contextlib
 
-    from orion_cli.core.reconcile import WITHHELD_TRANSFERS
+    from orion_cli.core.reconcile.venue import WITHHELD_TRANSFERS
 
     ledger = Ledger(db, "live")
     ledger.record_balance(Balance(Venue.KALSHI, "live", D(500), D(0), D(500), EARLIER), now=EARLIER)
@@ -2554,7 +2556,7 @@ def test_an_undecided_order_explains_a_position_difference_up_to_its_unfilled_si
     """Mutation audit: a young order not final in the ledger leaves pending a position difference it could
     still explain (its unfilled size), no more; a contract beyond it is drift. A mutant that let it explain
     one contract more passed every test."""
-    from orion_cli.core.reconcile import UNDECIDED_FIX
+    from orion_cli.core.reconcile.holdings import UNDECIDED_FIX
 
     ledger = Ledger(db, "live")
     _intent(ledger, "c-young", size=undecided, at=NOW - timedelta(seconds=10))  # younger than the 60 s grace

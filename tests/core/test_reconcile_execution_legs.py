@@ -452,7 +452,7 @@ def test_an_execution_drift_found_before_an_internal_error_is_alerted_and_halts_
     drift was lost: no alert, no --halt-on-drift halt. The error still ends the run; what the failed
     comparison found (here a resting order --fix adopted) was rolled back and is not reported. Found in
     the next review: a stop (Ctrl-C, SIGTERM) or a cancellation there lost it the same way."""
-    from orion_cli.core import reconcile as module
+    from orion_cli.core.reconcile import venue as module
 
     venue_kind = {"reading the venue": _PositionsBroken, "stopped": _StoppedReadingPositions,
                   "cancelled": _CancelledReadingPositions}.get(where, FakeVenue)
@@ -464,7 +464,7 @@ def test_an_execution_drift_found_before_an_internal_error_is_alerted_and_halts_
         def broken(*args: Any, **kwargs: Any) -> None:
             raise KeyError("an internal error")
 
-        monkeypatch.setattr(module, "_positions", broken)
+        monkeypatch.setattr(module, "compare_positions", broken)
     alerts = NullAlertSink()
     with pytest.raises((RuntimeError, KeyError, KeyboardInterrupt, asyncio.CancelledError)):
         _run(db, settings, {Venue.POLYMARKET: poly}, fix=True, halt_on_drift=True, alerts=alerts)

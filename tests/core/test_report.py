@@ -250,7 +250,7 @@ def test_an_intent_cancelled_before_it_was_sent_is_not_counted_as_sent(world: Wo
 def test_an_order_closed_as_never_reached_that_a_late_fill_is_recorded_on_counts_as_sent(world: World) -> None:
     """Found in review: reconcile's "never reached the venue" reason stays on an order a fill listed later is
     recorded on; read by its reason alone, the filled order was left out of the fill rate and slippage."""
-    from orion_cli.core.reconcile import NEVER_REACHED
+    from orion_cli.core.reconcile.results import NEVER_REACHED
     from orion_cli.store.ledger import Ledger
     from orion_cli.venues.trading import Fill
 

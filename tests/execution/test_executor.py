@@ -2029,7 +2029,7 @@ def test_an_order_closed_as_never_reached_that_a_late_fill_is_recorded_on_counts
     """Found in review: reconcile closes an order the venue does not know as never reached it, and a fill listed
     later is recorded on it with that reason kept. Read by its reason alone, the filled order counted as never
     sent: a hedge attempt outside the retry budget, an unwind attempt outside its own."""
-    from orion_cli.core.reconcile import NEVER_REACHED
+    from orion_cli.core.reconcile.results import NEVER_REACHED
 
     ledger = Ledger(db, "live")
     request = OrderRequest(Venue.KALSHI, K_TICKER, Side.YES, Action.BUY, D(10), D("0.40"), TimeInForce.IOC, "late-1")
