@@ -113,10 +113,10 @@ class LimitsConfig:
     total_exposure: Decimal = opt(D("1000"), "largest exposure, cost + fees, across all markets (TOTAL_EXPOSURE)",
                                   unit="USD", min=D("0.01"), max=D(100000000))
     open_positions: int = opt(20, "most markets with an open position at once (OPEN_POSITIONS)", min=1, max=10000)
-    price_band_low: Decimal = opt(D("0.05"), "lowest price orion will pay (PRICE_BAND)", unit="USD",
-                                  min=D("0.001"), max=D("0.999"))
-    price_band_high: Decimal = opt(D("0.95"), "highest price orion will pay (PRICE_BAND)", unit="USD",
-                                   min=D("0.001"), max=D("0.999"))
+    price_band_low: Decimal = opt(D("0.05"), "lowest price orion will pay (PRICE_BAND); below price_band_high",
+                                  unit="USD", min=D("0.001"), max=D("0.999"))
+    price_band_high: Decimal = opt(D("0.95"), "highest price orion will pay (PRICE_BAND); above price_band_low",
+                                   unit="USD", min=D("0.001"), max=D("0.999"))
     balance_buffer_pct: Decimal = opt(D("10"), "cash kept free beyond cost + fees (BALANCE)", unit="%",
                                       min=D(0), max=D(100))
     balance_max_age_seconds: int = opt(300, "an older balance is refreshed before trading; unknown refuses",
@@ -127,8 +127,9 @@ class LimitsConfig:
 class RateLimitsConfig:
     """Order rate limits, counted across every process sharing the database (RATE_LIMIT)."""
 
-    orders_per_minute: int = opt(20, "orders sent in any 60 s", min=1, max=10000)
-    orders_per_hour: int = opt(100, "orders sent in any 3600 s", min=1, max=100000)
+    orders_per_minute: int = opt(20, "orders sent in any 60 s; at most orders_per_hour", min=1, max=10000)
+    orders_per_hour: int = opt(100, "orders sent in any 3600 s; at least orders_per_minute", min=1,
+                                 max=100000)
 
 
 @dataclass(frozen=True)

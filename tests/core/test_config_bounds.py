@@ -172,3 +172,25 @@ def test_an_empty_boolean_variable_is_set_but_empty() -> None:
 def test_a_choice_is_taken_only_as_spelt(value: str) -> None:
     """trading.mode is compared as written ("live"): "LIVE" taken would run a mode no check recognises."""
     assert "not an allowed value" in _refused("trading.mode", value).message
+
+
+def test_every_rule_between_two_keys_is_stated_beside_the_key_it_refuses() -> None:
+    """Found by a docs review: config.toml.example said `orders_per_minute` allows 1..10000 and
+    `price_band_low` 0.001..0.999, but 200 per minute (beside the default 100 an hour) or a low of 0.96
+    (beside the default high of 0.95) is exit 3. Every key is set alone to each end of its stated range;
+    where the refusal names another key, the key's own comment (its line in the example) names it too."""
+    specs = [s for s in key_specs() if s.min is not None and s.max is not None]
+    dotted_keys = {s.dotted for s in key_specs()}
+    cross: list[tuple[str, str]] = []
+    for spec in specs:
+        for end in (spec.min, spec.max):
+            try:
+                load_settings(environ={_variable(spec.dotted): str(end)})
+            except ConfigError as exc:
+                others = [k for k in dotted_keys if k != spec.dotted and k in exc.message]
+                assert others, exc.message  # a stated end refused by the key's own range: a wrong range
+                cross += [(spec.dotted, other) for other in others]
+    assert cross, "no rule between two keys was met: the test no longer tests anything"
+    for dotted, other in cross:
+        doc = next(s.doc for s in key_specs() if s.dotted == dotted)
+        assert other.split(".")[1] in doc, (dotted, other, doc)
