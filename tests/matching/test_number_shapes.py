@@ -6,7 +6,9 @@ the per-shape caches equals the feature computed from the text itself, with no s
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import pkgutil
 import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -18,7 +20,8 @@ import pytest
 from orion_cli.core.models import Market
 from orion_cli.matching import MatchSettings, candidates, normalize
 from orion_cli.matching.equivalence import LOW_SCORE, evaluate
-from orion_cli.matching.normalize import extract_features, fold, number_shape
+from orion_cli.matching.normalize import dates, extract_features, features, fold, number_shape, periods, thresholds
+from orion_cli.matching.normalize import text as text_module
 
 from .fixture_markets import all_markets, kalshi_market, poly_market
 
@@ -68,11 +71,17 @@ TRICKY = [
 ]
 
 
+# Every module of the normalize package: a memo or a use of number_shape in any of them counts.
+MODULES = tuple(importlib.import_module(f"{normalize.__name__}.{m.name}")
+                for m in pkgutil.iter_modules(normalize.__path__))
+
+
 def _caches() -> Iterator[Callable[[], None]]:
-    for value in vars(normalize).values():
-        clear = getattr(value, "cache_clear", None)
-        if clear is not None:
-            yield clear
+    for module in MODULES:
+        for value in vars(module).values():
+            clear = getattr(value, "cache_clear", None)
+            if clear is not None:
+                yield clear
 
 
 def _clear() -> None:
@@ -87,7 +96,9 @@ def unshaped(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[],
     def run(fn: Callable[[], Any]) -> Any:
         _clear()
         with monkeypatch.context() as m:
-            m.setattr(normalize, "number_shape", lambda text: (text, ()))
+            for module in (normalize, *MODULES):
+                if hasattr(module, "number_shape"):
+                    m.setattr(module, "number_shape", lambda text: (text, ()))
             result = fn()
         _clear()
         return result
@@ -110,20 +121,20 @@ def test_number_shape_blanks_numbers_but_years_and_aliases() -> None:
 @pytest.mark.parametrize("text", TRICKY)
 def test_strikes_and_dates_read_through_shapes_are_the_texts_own(text: str) -> None:
     low = fold(text)
-    digits = normalize._HAS_DIGIT.search(text) is not None
-    strikes = normalize._read_thresholds(normalize._threshold_matches(low), low) if digits else ()
-    assert normalize._thresholds.__wrapped__(text) == strikes
-    plan = normalize._read_dates(normalize._date_matches(low), low) if digits else ((), False)
-    assert normalize._date_plan.__wrapped__(text) == plan
-    assert normalize.parse_periods(text) == normalize._read_periods(normalize._period_matches(low), low)
+    digits = text_module.HAS_DIGIT.search(text) is not None
+    strikes = thresholds.read_thresholds(thresholds.threshold_matches(low), low) if digits else ()
+    assert thresholds._thresholds.__wrapped__(text) == strikes
+    plan = dates.read_dates(dates.date_matches(low), low) if digits else ((), False)
+    assert dates._date_plan.__wrapped__(text) == plan
+    assert normalize.parse_periods(text) == periods.read_periods(periods.period_matches(low), low)
 
 
 @pytest.mark.parametrize("text", TRICKY)
 def test_head_facts_through_shapes_are_the_texts_own(text: str) -> None:
     shape, numbers = number_shape(text)
     for leagues in (frozenset(), frozenset({"nba"})):
-        direct = normalize._head_facts.__wrapped__(text, leagues, False)
-        shaped = normalize._head_facts.__wrapped__(shape, leagues, bool(numbers))
+        direct = features._head_facts.__wrapped__(text, leagues, False)
+        shaped = features._head_facts.__wrapped__(shape, leagues, bool(numbers))
         assert shaped.key_text(numbers) == direct.key_text(())
         assert (shaped.leagues, shaped.ents, shaped.lead, shaped.teams) == (
             direct.leagues,
