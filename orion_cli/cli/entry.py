@@ -44,6 +44,12 @@ def _columns() -> int:
         return HELP_WIDTH
 
 
+def _utf(stream: object) -> bool:
+    """Whether ``stream``'s encoding is UTF-8 (the usual case, checked without importing codecs' lookup)."""
+    encoding = str(getattr(stream, "encoding", None) or "").lower().replace("_", "-")
+    return encoding in ("utf-8", "utf8")
+
+
 def _print_text(text: str) -> None:
     """Help or the version to stdout; a reader that took none of it (`| head -0`) is no failure of ours."""
     try:
@@ -102,6 +108,10 @@ def main() -> None:
         from orion_cli.cli.streams import fill_closed_streams
 
         fill_closed_streams()
+    if not (_utf(sys.stdout) and _utf(sys.stderr)):  # a stream that cannot take every character orion may write
+        from orion_cli.cli.streams import escape_unencodable_output
+
+        escape_unencodable_output()
     argv = sys.argv[1:]
     drop_unplain_size_variables()
     # The cache only where it fits: on a narrower terminal its 100-column boxes would break on every

@@ -8,6 +8,7 @@ Colour and decoration only on a terminal, and never when ``NO_COLOR`` is set.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -422,7 +423,9 @@ class Output:
             write()
             self.stderr.flush()
         except OSError as exc:
-            if not (isinstance(exc, BrokenPipeError) or write_failed(exc)):
+            # EIO too: a terminal that hung up (an ssh session dropped). It went on to the interpreter as a
+            # traceback and exit 1, where the command's own outcome (an execution recorded) was the code.
+            if not (isinstance(exc, BrokenPipeError) or write_failed(exc) or exc.errno == errno.EIO):
                 raise
             self._stderr_closed = True
             discard(self.stderr)

@@ -81,3 +81,45 @@ def fill_closed_streams() -> None:
                       closefd=opened not in (0, 1, 2))
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
+
+
+ESCAPE_ERRORS = "orion-json-escape"
+
+
+def _json_escape(exc: UnicodeError) -> tuple[str, int]:
+    """Each character the stream's encoding cannot take, as its JSON escape (``\\u2264``; outside the
+    Basic Multilingual Plane, its surrogate pair): valid inside a JSON string, and still readable in a table."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for ch in exc.object[exc.start:exc.end]:
+        code = ord(ch)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out), exc.end
+
+
+def escape_unencodable_output() -> None:
+    """Let stdout and stderr take any text when their encoding cannot (``PYTHONIOENCODING=ascii``, a
+    Latin-1 locale with UTF-8 mode off): what they cannot encode is written as JSON escapes.
+
+    Found in a review: a market title with an accent, or the ``≤`` of the demo's table, was an
+    "unexpected internal error" (exit 1), and ``audit tail --json | jq`` got one line and then nothing.
+    UTF-8 streams (the usual case, and Python's own default under the C locale) are left as they are."""
+    import codecs
+
+    codecs.register_error(ESCAPE_ERRORS, _json_escape)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if not encoding or reconfigure is None:
+            continue
+        try:
+            name = codecs.lookup(encoding).name
+        except LookupError:
+            continue
+        if not name.startswith("utf"):
+            reconfigure(errors=ESCAPE_ERRORS)

@@ -479,3 +479,26 @@ def test_a_lone_surrogate_is_written_as_its_escape_and_any_other_unencodable_cha
     ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
     with pytest.raises(UnicodeEncodeError):
         _write_whole(ascii_out, '{"name":"\u00e9"}\n')
+
+
+class HungUp(io.StringIO):
+    """A stderr on a terminal that hung up (an ssh session dropped): every write is EIO."""
+
+    attempts = 0
+
+    def write(self, text: str) -> int:
+        self.attempts += 1
+        raise OSError(errno.EIO, "Input/output error")
+
+
+def test_a_stderr_on_a_terminal_that_hung_up_drops_messages_without_failing_the_command() -> None:
+    """Found in a review of the streams: a trade on a terminal whose session dropped recorded its
+    execution, then its next message raised EIO out of the error boundary: a traceback to the dead
+    terminal and exit 1 in place of the execution's own code."""
+    out, err = io.StringIO(), HungUp()
+    o = Output("jsonl", stdout=out, stderr=err)
+    o.warn("first")
+    o.error("second", hint="third")
+    assert o.stderr_closed() and err.attempts == 1
+    o.stream({"type": "a"}, [])
+    assert out.getvalue() == '{"type":"a"}\n'

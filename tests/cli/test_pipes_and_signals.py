@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from closed_pipe import run_into_closed_pipe
@@ -667,3 +668,93 @@ def test_a_lock_file_the_disk_refuses_is_named_not_taken_for_the_output(isolated
     assert record["reason"] == "lock_unwritable", proc.stderr
     assert record["message"].startswith("cannot create the lock ") and "No space left on device" in record["message"]
     assert "could not write the output" not in proc.stderr
+
+
+def _demo_opportunity(home: Path) -> str:
+    proc = subprocess.run([*orion_cmd(), "scan", "--demo", "--json"], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, env=child_env(home), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return str(json.loads(proc.stdout)[0]["id"])
+
+
+def _into_full(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    with open("/dev/full", "w") as full:
+        return subprocess.run([*orion_cmd(), *args], stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE,
+                              text=True, env={**child_env(home), **env}, timeout=180)
+
+
+def _events(home: Path) -> list[dict[str, Any]]:
+    proc = subprocess.run([*orion_cmd(), "audit", "tail", "-n", "100", "--json"], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, env=child_env(home), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device every write to fails, ENOSPC)")
+def test_a_full_disk_under_a_confirmed_trade_still_says_its_outcome(isolated_home: Path) -> None:
+    """Found in a review of the streams: `trade --confirm > /dev/full` whose fills tripped the loss breaker
+    exited 1 with only "could not write the output": the HALTED line (promised even with -q) was lost,
+    and nothing said the trade was done; a refused trade exited 1, not 6. The outcome is now said first."""
+    op = _demo_opportunity(isolated_home)
+    refused = _into_full(["trade", op, "--demo", "--confirm", "--size", "150", "--idempotency-key", "big", "--json"],
+                         isolated_home)
+    assert refused.returncode == 6, refused.stderr  # refused by a check, as to a writable stdout
+    assert "warning: could not write the output: No space left on device; the trade was refused" in refused.stderr
+    assert "error: refused by ORDER_" in refused.stderr, refused.stderr
+    done = _into_full(["trade", op, "--demo", "--confirm", "--json"], isolated_home, ORION__BREAKER__DAILY_LOSS="1")
+    assert done.returncode == 1, done.stderr
+    assert "HALTED: the loss breaker tripped (daily_loss)" in done.stderr, done.stderr
+    assert (f"warning: could not write the output: No space left on device; execution op-{op} ended done; "
+            "the same command again reports it and sends nothing") in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert [e["payload"]["key"] for e in _events(isolated_home)
+            if e["type"] == "execution.transition" and e["payload"]["to"] == "done"] == [f"op-{op}"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device every write to fails, ENOSPC)")
+def test_a_full_disk_under_resume_still_says_the_switch_is_released_and_alerts(ledger: Path,
+                                                                                isolated_home: Path) -> None:
+    """Found in a review of the streams: `orion resume --yes > /dev/full` released the kill switch, then
+    exited 1 with only "could not write the output": a script read "still halted", and the resume alert
+    was never tried (no alert.failed audited, where a writable stdout audits one)."""
+    _engage(ledger)
+    proc = _into_full(["resume", "--yes"], isolated_home, ORION__ALERTS__ENABLED="true")
+    assert proc.returncode == 1, proc.stderr
+    assert not _halted(ledger)
+    assert "warning: could not write the output: No space left on device; the kill switch was released" in \
+        proc.stderr, proc.stderr
+    assert "kill switch released" in proc.stderr.splitlines()[1], proc.stderr
+    assert [e["payload"]["kind"] for e in _events(isolated_home) if e["type"] == "alert.failed"] == ["resume"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device every write to fails, ENOSPC)")
+def test_a_full_disk_under_a_watch_says_what_it_traded(isolated_home: Path) -> None:
+    """Found in a review of the streams: a watch whose stdout filled up ended exit 1, "could not write the
+    output", without the trades it had made: the `stopped` record could not be written either."""
+    proc = _into_full(["trade", "--watch", "1", "--demo", "--max-trades", "1", "--jsonl"], isolated_home)
+    assert proc.returncode == 1, proc.stderr
+    assert re.search(r"^warning: watch stopped: could not write the output: No space left on device; "
+                     r"\d+ trade\(s\) in \d+ round\(s\)$", proc.stderr, re.M), proc.stderr
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_a_stdout_that_cannot_encode_every_character_gets_escapes_not_an_internal_error(
+        isolated_home: Path, encoding: str) -> None:
+    """Found in a review of the streams: with PYTHONIOENCODING=ascii (or a Latin-1 locale with UTF-8 mode
+    off) the demo's table (its "≤") and any accented title were an internal error (exit 1), and `audit
+    tail --json | jq` got one line. What the stream cannot take is now written as its JSON escape: the
+    JSON parses to the same text, the table shows the escape."""
+    def scan(fmt: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*orion_cmd(), "scan", "--demo", "--format", fmt], stdin=subprocess.DEVNULL,
+                              capture_output=True, env={**child_env(isolated_home), **env}, timeout=120, text=False)
+
+    plain = scan("json")
+    escaped = scan("json", PYTHONIOENCODING=encoding)
+    assert escaped.returncode == 0, escaped.stderr
+    varying = ("id", "quote_age_seconds", "observed_at", "expires_at")  # the clock: two runs may differ
+    strip = [{k: v for k, v in op.items() if k not in varying} for op in json.loads(plain.stdout)]
+    assert [{k: v for k, v in op.items() if k not in varying}
+            for op in json.loads(escaped.stdout.decode(encoding))] == strip != []
+    table = scan("table", PYTHONIOENCODING=encoding)
+    assert table.returncode == 0, table.stderr
+    assert b"\\u2264" in table.stdout and b"internal error" not in table.stderr

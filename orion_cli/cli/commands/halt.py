@@ -11,6 +11,7 @@ import typer
 
 from orion_cli.cli.context import AppContext, get_app
 from orion_cli.cli.output import Column
+from orion_cli.cli.streams import unwritten
 
 if TYPE_CHECKING:
     from orion_cli.cli.stopping import StopFlag
@@ -320,7 +321,8 @@ def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Dat
     if settings.halt_problems:
         from orion_cli.core.errors import ConfigError
 
-        app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
+        # The configuration's error is the outcome (exit 3), whether or not stdout takes the record.
+        app.out.outcome_first(lambda: app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch"))
         raise ConfigError(f"halted in the database {db.display_url}, but the [halt] configuration is wrong: "
                           f"{settings.halt_problems[0]}",
                           hint="fix it, then check the sentinel file with `orion halt --status`" +
@@ -335,7 +337,7 @@ def _after_engaging(app: AppContext, settings: Settings, st: HaltStatus, db: Dat
     if settings.problems:  # which venues, at which addresses, in which mode: not from a broken file
         from orion_cli.core.errors import ConfigError
 
-        app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
+        app.out.outcome_first(lambda: app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch"))
         raise ConfigError(f"halted, but --cancel-open needs a valid configuration: {settings.problems[0]}",
                           hint=f"fix the configuration, then run `{cancel_again(mode)}` again",
                           reason="config_invalid")
@@ -600,10 +602,15 @@ def resume_command(
     st = switch.release(actor=by, breaker=breaker)
     if st.released is not None:  # a refused release (BREAKER) resumes nothing: no configuration to record
         app.record_config(app.db(), app.mode())  # the configuration trading resumes under (config.loaded)
-    app.out.record(st.to_record(), HALT_COLUMNS, title="kill switch")
+    # Released: stdout refusing the record (a full disk under `> file`) must not hide that trading is on
+    # again, nor skip its alert. Said on stderr and alerted first; then it ends "could not write the output".
+    unwritten_output = app.out.outcome_first(lambda: app.out.record(st.to_record(), HALT_COLUMNS,
+                                                                    title="kill switch"))
     if st.halted:  # a sentinel file created meanwhile: released in the database, not for trading
         raise Refused(f"the database's halt was released, but trading is still halted: {st.reason}",
                       reason="HALTED", hint="`orion halt --status` shows what holds it")
+    if unwritten_output is not None:  # even with -q: the exit code alone would read as "still halted"
+        app.out.warn(f"{unwritten(unwritten_output)}; the kill switch was released")
     app.out.success("kill switch released")
     _say_daily_trip(app, _daily_trip(app, settings, app.db(), app.mode()), app.mode())
     _say_reset_change(app, settings, app.db(), app.mode())
@@ -613,6 +620,8 @@ def resume_command(
 
         end_if_stopped(_send_resume_alert(app, settings, st.released, by, app.mode()),
                        "the kill switch was released and its alert delivered or audited")
+    if unwritten_output is not None:
+        raise unwritten_output
 
 
 def _send_resume_alert(app: AppContext, settings: Settings, was: HaltStatus, by: dict[str, Any],

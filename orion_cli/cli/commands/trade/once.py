@@ -50,6 +50,7 @@ from orion_cli.cli.commands.trade.venues import VenueSet, register_markets
 from orion_cli.cli.context import AppContext
 from orion_cli.cli.output import Column
 from orion_cli.cli.stopping import StopFlag, flush_alerts, pause_point
+from orion_cli.cli.streams import unwritten
 from orion_cli.core.errors import AuthError, NotFound, OrionError, Refused, StorageError
 
 if TYPE_CHECKING:
@@ -355,7 +356,17 @@ def trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal | 
         say_reset_change(app, auth.mode)
         if stop.stopped_after_decided():
             out.info(f"{stop.reason} after the execution was decided and recorded: it ends with its own exit code")
+        unwritten_output = out.stdout_failure
+        if unwritten_output is not None:  # said even with -q: the caller cannot read what happened on stdout
+            said = ("the trade was refused" if result.status == "refused" else
+                    f"execution {result.key} ended {result.outcome or result.status}; the same command again "
+                    "reports it and sends nothing")
+            out.warn(f"{unwritten(unwritten_output)}; {said}")
+        # A refusal or failure ends with its own code (as reconcile's drift does); a done execution whose
+        # output was lost ends "could not write the output", exit 1, as every command's lost output does.
         raise_for_result(result, source_flags(snapshot, demo), lambda: halted_refusal_hint(app, auth.mode))
+        if unwritten_output is not None:
+            raise unwritten_output
         if stop.requested and not stop.stopped_after_decided():
             out.info(f"{stop.reason}: the execution was finished and recorded first")
             raise KeyboardInterrupt
@@ -596,11 +607,14 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                                                 decided=decided))
         decided()
         if plan is not None and out.format == "json":  # one document: the plan inside the execution
-            render_execution(app, result, shown_plan_record(plan, auth.mode))
+            out.outcome_first(lambda: render_execution(app, result, shown_plan_record(plan, auth.mode)))
             return result
         if plan is not None:
-            render_plan(app, plan, auth.mode, result.verdict if result.status == "refused" else None)
-    render_execution(app, result, size_ignored=ignored)
+            out.outcome_first(lambda: render_plan(app, plan, auth.mode,
+                                                  result.verdict if result.status == "refused" else None))
+    # The outcome is decided and recorded: stdout refusing it (a full disk under `> file`) must not hide it
+    # (its exit code, the breaker's HALTED line) behind "could not write the output"; _trade_once says which wins.
+    out.outcome_first(lambda: render_execution(app, result, size_ignored=ignored))
     return result
 
 

@@ -33,6 +33,7 @@ from orion_cli.cli.commands.trade.stops import OUTPUT_CLOSED, REFUSED_BY_BREAKER
 from orion_cli.cli.commands.trade.venues import VenueSet
 from orion_cli.cli.context import AppContext
 from orion_cli.cli.stopping import StopFlag, flush_alerts
+from orion_cli.cli.streams import unwritten
 from orion_cli.core.errors import ExitCode, OrionError, SecretsError
 
 if TYPE_CHECKING:
@@ -154,6 +155,8 @@ def run_watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: i
         if ended.exit_code in (0, int(ExitCode.INTERRUPTED)):  # a safeguard's stop already decided is kept
             ended = WatchStop.interrupted(stop.reason)
     except Exception as exc:  # the error boundary reports it (exit 1 for a bug) once the record is out
+        if exc is app.out.stdout_failure:  # stdout refused a record (a full disk): no `stopped` record can follow
+            app.out.warn(f"watch stopped: {unwritten(exc)}; {trades} trade(s) in {rounds} round(s)")
         # Not the output's own failure (stdout refused: no record can follow), nor a command-line exit.
         if isinstance(exc, (OSError, typer.Exit, typer.Abort)) or any(
                 c.__name__ == "ClickException" for c in type(exc).__mro__):
