@@ -9,8 +9,9 @@ Run from the repo root::
 ``match_wall_seconds`` / ``match_cpu_seconds`` time one cold ``match_markets`` call (its memo caches start
 empty: the benchmark never runs the matcher before it). Compare wall with CPU: on a busy 2-core machine
 wall time mostly measures the other processes. ``results_digest`` is :func:`results_digest` of that run;
-``results_unchanged`` says whether it still equals the digest of the matcher before its speed-up
-(``EXPECTED_RESULTS_DIGEST``), i.e. whether every candidate, reason and confidence is as it was.
+``results_unchanged`` says whether it still equals ``EXPECTED_RESULTS_DIGEST``, i.e. whether every
+candidate, reason and confidence is as it was; that digest is recomputed, with the frozen ones of
+``tests/matching/test_match_results_unchanged.py``, only by a change meant to alter the results.
 
 Figures (``--skip-baseline``, 2-core VM, load ≈1, runs taken side by side because the VM's speed drifts
 by up to 2× over a day): the matcher as of b6ce930 took 3.5–4.1 s CPU; with number shapes (titles of a
@@ -70,9 +71,11 @@ from orion_cli.matching import MatchSettings, match_markets  # noqa: E402
 from orion_cli.matching.aliases import NBA_TEAMS  # noqa: E402
 
 SEED = 20260109
-# results_digest() of the full 10,000 × 50,000 run with the matcher as of commit c86294d (before the
-# speed-up); tests/matching/test_match_results_unchanged.py freezes a smaller universe the same way.
-EXPECTED_RESULTS_DIGEST = "d0a04cc7b3e250bfc2f9026ceb0fe43884ae8383ea1ae2186f89aa8607d0d84a"
+# results_digest() of the full 10,000 × 50,000 run with the matcher as of commit c46e9b3; until then it
+# was that of c86294d (before the speed-up), which the matcher's deliberate fixes since had left behind,
+# so every run said results_unchanged false. tests/matching/test_match_results_unchanged.py freezes a
+# smaller universe the same way.
+EXPECTED_RESULTS_DIGEST = "f87fcf6e3827fa05815110633d3228da25f105c31253aca8e55dc3ef22d2e42e"
 MONTH_ABBR = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
 
 # (code, Kalshi city name, Polymarket nickname) — Kalshi spells the two LA teams "Los Angeles L/C".
