@@ -118,7 +118,9 @@ def main() -> None:
     # line, so the app renders the help at the terminal's width (piped output has no width: the cache).
     # `orion` alone shows the help only to a person: off a terminal it is a usage error like any other
     # (error: and hint: on stderr, nothing on stdout), which the app reports (groups.CommandGroup).
-    if (argv in (["--help"], ["-h"]) or (not argv and _stdout_is_tty())) and _columns() >= HELP_WIDTH:
+    # And only to a stream that takes its box characters: elsewhere rich draws the boxes in ASCII.
+    if (argv in (["--help"], ["-h"]) or (not argv and _stdout_is_tty())) and _columns() >= HELP_WIDTH \
+            and _utf(sys.stdout):
         try:
             text = _HELP.read_text(encoding="utf-8")
         except OSError:

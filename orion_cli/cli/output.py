@@ -27,7 +27,7 @@ from enum import Enum
 from typing import IO, Any
 
 from orion_cli.cli.stopping import StopFlag
-from orion_cli.cli.streams import discard, write_failed
+from orion_cli.cli.streams import ascii_json, discard, encodable, takes_every_character, write_failed
 from orion_cli.core.command_line import with_global_options
 from orion_cli.core.logs import file_record
 from orion_cli.core.money import fixed_str
@@ -224,6 +224,8 @@ class Output:
         # stdout refusing a write (a full disk under `> file`, an I/O error): raised, and the command
         # ends "could not write the output" (exit 1), unless it catches it with ``outcome_first``.
         self.stdout_failure: OSError | None = None
+        # A stdout whose encoding is not UTF-8 gets its JSON in ASCII (escapes), which every reader decodes alike.
+        self._ascii_json = not takes_every_character(self.stdout)
         # The process's own --config/--db, carried by every `orion …` command a message or a record names
         # (core/command_line): run as printed, it acts on this ledger and configuration, not the default's.
         self.command_options = command_options
@@ -312,6 +314,8 @@ class Output:
     def _write(self, line: str) -> None:
         if self._stdout_closed:
             return
+        if self._ascii_json and self.machine:
+            line = ascii_json(line)
         # Ctrl-C must land between lines, never inside one: an interrupted write to a full pipe leaves
         # half a JSON line for the reader (seen when `audit tail -f` was stopped while its reader lagged).
         try:
@@ -359,8 +363,9 @@ class Output:
     def _table(self, records: Iterable[dict[str, Any]], columns: Sequence[Column], title: str) -> None:
         from rich.table import Table
 
-        table = Table(title=title or None, show_lines=False, header_style="bold" if self.color else None)
-        rows = [[c.cell(rec) for c in columns] for rec in records]
+        table = Table(title=encodable(title, self.stdout) or None, show_lines=False,
+                      header_style="bold" if self.color else None)
+        rows = [[encodable(c.cell(rec), self.stdout) for c in columns] for rec in records]
         need = 1  # the narrowest the table can be: each column's own minimum plus its borders
         for i, c in enumerate(columns):
             # On a narrow terminal a number is never shortened ("921…" reads as another amount) and
@@ -369,7 +374,7 @@ class Output:
             widest = max((len(row[i]) for row in rows), default=0)
             number = c.justify == "right"
             least = max(widest, len(c.header)) if number else min(widest, TEXT_MIN_WIDTH)
-            table.add_column(c.header, justify=c.justify, no_wrap=number,  # type: ignore[arg-type]
+            table.add_column(encodable(c.header, self.stdout), justify=c.justify, no_wrap=number,  # type: ignore[arg-type]
                              overflow="ellipsis" if number else "fold", min_width=least)
             need += least + 3
         from rich.text import Text
@@ -391,11 +396,11 @@ class Output:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=title or None, show_header=False, box=None)
+        table = Table(title=encodable(title, self.stdout) or None, show_header=False, box=None)
         table.add_column("key", style="bold" if self.color else None)
         table.add_column("value")
         for c in columns:
-            table.add_row(Text(c.header), Text(c.cell(record)))
+            table.add_row(Text(encodable(c.header, self.stdout)), Text(encodable(c.cell(record), self.stdout)))
         self._print(self._console(), table)
 
     # -- talk ----------------------------------------------------------------------------------

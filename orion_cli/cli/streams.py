@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
+import re
 import sys
 from typing import IO
 
@@ -102,24 +104,47 @@ def _json_escape(exc: UnicodeError) -> tuple[str, int]:
     return "".join(out), exc.end
 
 
+codecs.register_error(ESCAPE_ERRORS, _json_escape)
+
+
+def takes_every_character(stream: object) -> bool:
+    """Whether ``stream``'s encoding is one of Unicode's (UTF-8 above all): it can write any text."""
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str):
+        return True  # a plain text stream (tests' StringIO): it takes any text
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False
+
+
+def encodable(text: str, stream: object) -> str:
+    """``text`` as ``stream`` will write it: what its encoding cannot take already as its JSON escape, so
+    a table sizes its columns on what is printed."""
+    if text.isascii() or takes_every_character(stream):
+        return text
+    encoding = str(getattr(stream, "encoding", ""))
+    return text.encode(encoding, ESCAPE_ERRORS).decode(encoding)
+
+
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def ascii_json(text: str) -> str:
+    """JSON text with every character outside ASCII as its escape: what ``ensure_ascii`` writes. For a
+    stdout that is not UTF-8 (RFC 8259 asks for UTF-8 between systems: jq read Latin-1's "é" as garbage)."""
+    return _NON_ASCII.sub(lambda m: _json_escape(UnicodeEncodeError("ascii", m.group(), 0, 1, ""))[0], text)
+
+
 def escape_unencodable_output() -> None:
     """Let stdout and stderr take any text when their encoding cannot (``PYTHONIOENCODING=ascii``, a
     Latin-1 locale with UTF-8 mode off): what they cannot encode is written as JSON escapes.
 
     Found in a review: a market title with an accent, or the ``≤`` of the demo's table, was an
     "unexpected internal error" (exit 1), and ``audit tail --json | jq`` got one line and then nothing.
-    UTF-8 streams (the usual case, and Python's own default under the C locale) are left as they are."""
-    import codecs
-
-    codecs.register_error(ESCAPE_ERRORS, _json_escape)
+    UTF-8 streams (the usual case, and Python's own default under the C locale) are left as they are;
+    JSON on such a stdout is all ASCII (:func:`ascii_json`), tables escape their cells first (:func:`encodable`)."""
     for stream in (sys.stdout, sys.stderr):
-        encoding = getattr(stream, "encoding", None)
         reconfigure = getattr(stream, "reconfigure", None)
-        if not encoding or reconfigure is None:
-            continue
-        try:
-            name = codecs.lookup(encoding).name
-        except LookupError:
-            continue
-        if not name.startswith("utf"):
+        if reconfigure is not None and not takes_every_character(stream):
             reconfigure(errors=ESCAPE_ERRORS)

@@ -758,3 +758,37 @@ def test_a_stdout_that_cannot_encode_every_character_gets_escapes_not_an_interna
     table = scan("table", PYTHONIOENCODING=encoding)
     assert table.returncode == 0, table.stderr
     assert b"\\u2264" in table.stdout and b"internal error" not in table.stderr
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_json_on_a_stdout_that_is_not_utf8_is_ascii_and_reads_back_exactly(ledger: Path, isolated_home: Path,
+                                                                          encoding: str) -> None:
+    """Found reviewing the escapes: under a Latin-1 stdout the characters Latin-1 can encode ("é") went out
+    as Latin-1 bytes in the JSON, which jq (UTF-8, as RFC 8259 asks) read as garbage. JSON on a stdout
+    that is not UTF-8 is all ASCII now, every other character escaped."""
+    reason = "Café ≤ 5 — 😀 Zürich"
+    env = child_env(isolated_home)
+    engaged = subprocess.run([*orion_cmd(), "halt", "--reason", reason], stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, env=env, timeout=60)
+    assert engaged.returncode == 0, engaged.stderr
+    proc = subprocess.run([*orion_cmd(), "audit", "tail", "--jsonl", "--type", "halt.engaged"],
+                          stdin=subprocess.DEVNULL, capture_output=True, env={**env, "PYTHONIOENCODING": encoding},
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode("ascii")
+    assert [json.loads(line)["payload"]["reason"] for line in text.splitlines()] == [reason]
+
+
+def test_a_table_on_a_stdout_that_cannot_take_its_characters_keeps_its_columns(isolated_home: Path) -> None:
+    """Found reviewing the escapes: rich sized the demo's table on "≤" and then wrote its six-character
+    escape, so each row's column rules stood to the right of the header's. The cells are escaped first;
+    the cached root help (drawn in box characters) is not used on such a stdout, rich drawing ASCII."""
+    env = {**child_env(isolated_home), "PYTHONIOENCODING": "ascii"}
+    table = subprocess.run([*orion_cmd(), "scan", "--demo", "--format", "table"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert table.returncode == 0, table.stderr
+    ruled = [line for line in table.stdout.splitlines() if line.startswith(("|", "+"))]
+    assert "\\u2264" in table.stdout and len(ruled) >= 4 and len({len(line) for line in ruled}) == 1, table.stdout
+    helped = subprocess.run([*orion_cmd(), "--help"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            env={**env, "COLUMNS": "120"}, timeout=60)
+    assert helped.returncode == 0 and "Usage: orion" in helped.stdout and "\\u25" not in helped.stdout, helped.stdout

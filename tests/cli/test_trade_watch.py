@@ -1407,3 +1407,65 @@ def test_a_watch_trades_breaker_warning_is_said_as_the_marks_one_is(tmp_path: Pa
     events = [json.loads(line) for line in out.splitlines()]
     assert [(e["event"], e.get("message")) for e in events if e["event"] == "breaker_warning"] == [
         ("breaker_warning", message)], out
+
+
+def _full_disk_for(monkeypatch: Any, lost: Any = lambda text: True) -> None:
+    """Stdout refuses every write whose text ``lost`` picks, as a full disk under `> file` does (ENOSPC)."""
+    import errno
+
+    from orion_cli.cli import output
+
+    real = output._write_whole
+
+    def write(stream: Any, text: str) -> None:
+        if stream is not sys.stderr and lost(text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(stream, text)
+
+    monkeypatch.setattr(output, "_write_whole", write)
+
+
+def test_a_halted_execution_whose_output_is_lost_is_said_to_resume_not_to_send_nothing(monkeypatch: Any) -> None:
+    """Found reviewing the lost-output fix: a trade whose execution halted (not final) with stdout on a full
+    disk was said to be one whose re-run "reports it and sends nothing"; the re-run resumes it, and while
+    halted sells a filled leg back."""
+    from orion_cli.cli.commands.trade import once
+
+    code, out, err = _invoke("--jsonl", "scan", "--demo")
+    op_id = json.loads(out.splitlines()[0])["id"]
+
+    async def execute(app: Any, venues: Any, source: Any, op: Any, size: Any, key: str, *args: Any,
+                      **kwargs: Any) -> Any:
+        return None, _result_halted(key)
+
+    monkeypatch.setattr(once, "execute_plan", execute)
+    _full_disk_for(monkeypatch)
+    code, _, err = _invoke("--jsonl", "trade", op_id, "--confirm", "--demo")
+    assert code == 6 and _error_record(err)["reason"] == "HALTED", err  # the execution's own outcome
+    assert (f"could not write the output: No space left on device; execution op-{op_id} stopped halted, "
+            "unfinished: the same command again resumes it") in err, err
+    assert "sends nothing" not in err
+
+
+def test_a_watch_whose_execution_record_is_lost_counts_the_trade_it_made(monkeypatch: Any) -> None:
+    """Found reviewing the lost-output fix: a watch whose execution record did not fit on the disk said
+    "0 trade(s)" though the trade was done (its count was kept only when the round returned)."""
+    _full_disk_for(monkeypatch, lambda text: '"event":"execution"' in text)
+    code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo", "--max-trades", "1")
+    assert code == 1, err
+    assert "warning: watch stopped: max trades (1) reached; 1 trade(s) in 1 round(s)" in err, err
+    assert _error_record(err)["reason"] == "output_failed", err
+    assert '"event":"execution"' not in out and '"event":"stopped"' not in out  # nothing after the lost line
+
+
+def test_a_halted_watch_with_a_full_disk_still_ends_halted(monkeypatch: Any) -> None:
+    """Found reviewing the lost-output fix: a watch that found trading halted, its `stopped` record refused
+    by a full disk, ended exit 1 "could not write the output": a supervisor restarting on 1 restarted a
+    halted watch for ever. The stop's own code wins, as a single trade's refusal does."""
+    code, _, err = _invoke("init")
+    code, _, err = _invoke("halt", "--reason", "drill")
+    assert code == 0, err
+    _full_disk_for(monkeypatch)
+    code, _, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
+    assert code == 6 and _error_record(err)["reason"] == "HALTED", err
+    assert "warning: watch stopped: halted: drill; 0 trade(s) in 1 round(s)" in err, err

@@ -23,7 +23,7 @@ from orion_cli.store.audit import canonical_json
 from orion_cli.store.tables import executions, fills, orders
 from orion_cli.venues.trading import Action, Fill, OrderRequest, OrderStatus, TimeInForce, TradingVenue
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)  # the package's: as before it was split
 
 
 def ledger_coid(prefix: str, venue: Venue, ref: str) -> str:

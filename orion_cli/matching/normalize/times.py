@@ -1,7 +1,8 @@
 """Times of day and their zones ("at 5pm ET", "noon Pacific Time"), as stated.
 
-US zones, UTC and GMT are converted to UTC offsets; other zones and IANA names are kept as written
-rather than guessed, so a time is compared in a zone only when orion knows that zone.
+The contiguous US zones (ET, CT, MT, PT), UTC and GMT are converted to UTC offsets; other zones (Hawaii's
+and Alaska's among them) and IANA names are kept as written rather than guessed, so a time is compared in
+a zone only when orion knows that zone.
 """
 
 from __future__ import annotations

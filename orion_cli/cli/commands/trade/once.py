@@ -215,7 +215,7 @@ async def _low_after_fills(low_balance: LowBalanceWatch, built: dict[Venue, Trad
         try:
             return await asyncio.wait_for(tv.balance(), LOW_AFTER_FILLS_TIMEOUT)
         except (OrionError, TimeoutError) as exc:
-            logging.getLogger(__name__).info("balance after the fills not read (%s)", type(exc).__name__)
+            logging.getLogger(__package__).info("balance after the fills not read (%s)", type(exc).__name__)
             return None
 
     try:
@@ -223,7 +223,7 @@ async def _low_after_fills(low_balance: LowBalanceWatch, built: dict[Venue, Trad
                                           if v in built))
         low_balance.check(balances)
     except Exception as exc:  # an alert problem never fails a trade whose outcome is decided
-        logging.getLogger(__name__).warning("low-balance check after the fills failed (%s)", type(exc).__name__)
+        logging.getLogger(__package__).warning("low-balance check after the fills failed (%s)", type(exc).__name__)
 
 
 def trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal | None, confirm: bool, live: bool,
@@ -358,9 +358,13 @@ def trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal | 
             out.info(f"{stop.reason} after the execution was decided and recorded: it ends with its own exit code")
         unwritten_output = out.stdout_failure
         if unwritten_output is not None:  # said even with -q: the caller cannot read what happened on stdout
+            from orion_cli.execution.state import FINAL
+
+            ended = result.outcome or result.status  # ended for good (final): a re-run reports it, sends nothing
             said = ("the trade was refused" if result.status == "refused" else
-                    f"execution {result.key} ended {result.outcome or result.status}; the same command again "
-                    "reports it and sends nothing")
+                    f"execution {result.key} ended {ended}; the same command again reports it and sends nothing"
+                    if ended in {status.value for status in FINAL} else
+                    f"execution {result.key} stopped {ended}, unfinished: the same command again resumes it")
             out.warn(f"{unwritten(unwritten_output)}; {said}")
         # A refusal or failure ends with its own code (as reconcile's drift does); a done execution whose
         # output was lost ends "could not write the output", exit 1, as every command's lost output does.

@@ -7,6 +7,7 @@ check would refuse it again, so a watch neither spams the audit log nor retries 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -30,7 +31,7 @@ from orion_cli.cli.commands.trade.say import (
     watch_event,
 )
 from orion_cli.cli.commands.trade.sizing import default_key, short_of_venue_minimum, size_within_limits
-from orion_cli.cli.commands.trade.stops import OUTPUT_CLOSED, TRANSIENT_SECRETS_REASONS, WatchStop
+from orion_cli.cli.commands.trade.stops import TRANSIENT_SECRETS_REASONS, WatchStop, watch_output_ended
 from orion_cli.cli.commands.trade.venues import VenueSet
 from orion_cli.cli.context import AppContext
 from orion_cli.cli.stopping import StopFlag
@@ -169,8 +170,8 @@ def trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity],
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")
         if stop.is_requested():
             return trades, None
-        if app.out.stdout_closed():
-            return trades, WatchStop.finished(OUTPUT_CLOSED)
+        if (ended := watch_output_ended(app.out)) is not None:
+            return trades, ended
         key = default_key(op.id)
         prior = executions_of(app, op.id)
         if prior:  # finished, or being driven by another process now
@@ -238,8 +239,8 @@ def trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity],
             refused[legs] = WatchRefusal(failed.name)
         # The watch stream's shape: every line has `v`, `event` and `ts`, an execution as the `watch` events do.
         rec = {**result.to_record(), "v": 1, "event": "execution", "ts": current_time(), "opportunity_id": op.id}
-        if app.out.machine:
-            app.out.stream(rec, WATCH_COLUMNS)
+        if app.out.machine:  # stdout refusing it ends the stream; the execution is still counted and said below
+            app.out.outcome_first(functools.partial(app.out.stream, rec, WATCH_COLUMNS))
         else:
             watch_event(app, "execution", f"{op.id} {key}: {result.status} — {result.message}", key=key,
                         status=result.status)

@@ -354,8 +354,10 @@ def raise_for_result(result: ExecutionResult, source_flags: str = "",
 
 
 def watch_event(app: AppContext, event: str, text: str = "", **fields: Any) -> None:
+    """One line of the watch's stream. Stdout refusing it (a full disk) ends the stream, not the watch's
+    work: the loop stops between executions (:func:`watch_output_ended`) and says on stderr what it did."""
     rec: dict[str, Any] = {"type": "watch", "v": 1, "event": event, "ts": current_time(), **fields}
     if app.out.machine:
-        app.out.stream(rec, WATCH_COLUMNS)
+        app.out.outcome_first(lambda: app.out.stream(rec, WATCH_COLUMNS))
     else:
-        app.out.stream({**rec, "text": text}, WATCH_COLUMNS)
+        app.out.outcome_first(lambda: app.out.stream({**rec, "text": text}, WATCH_COLUMNS))

@@ -1,13 +1,16 @@
 """Why a watch stops: each reason with the exit code, hint and event it ends with.
 
 One value for every way the loop ends (a halt, a breaker trip, a geoblock, credentials, the reader
-gone, a signal), so the last ``stopped`` event, the message and the exit code always agree.
+gone, a full disk, a signal), so the last ``stopped`` event (where stdout still takes it), the message
+and the exit code agree.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
+from orion_cli.cli.streams import unwritten
 from orion_cli.core.errors import (
     AuthError,
     ConfigError,
@@ -18,6 +21,9 @@ from orion_cli.core.errors import (
     SecretsError,
     VenueError,
 )
+
+if TYPE_CHECKING:
+    from orion_cli.cli.output import Output
 
 # The watch's reader went away (`| head`, a log shipper that died): trading on unseen is not what was
 # asked, so the loop stops between executions, never inside one.
@@ -56,6 +62,12 @@ class WatchStop:
             return cls(error.message, int(error.exit_code), error.reason, error.hint, error)
         return cls(f"unexpected internal error ({type(error).__name__})", int(ExitCode.ERROR), "internal",
                    None, error)
+
+    @classmethod
+    def output_failed(cls, error: OSError) -> WatchStop:
+        """Stdout refused a line (a full disk under `> file`): exit 1, "could not write the output", as
+        any command's lost output; stopped between executions, with what it did said on stderr."""
+        return cls(unwritten(error), int(ExitCode.ERROR), "output_failed", None, error)
 
     @classmethod
     def finished(cls, text: str) -> WatchStop:
@@ -102,3 +114,13 @@ class WatchStop:
             return ConfigError(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
         kind = Halted if self.reason_code == Halted.reason else Refused
         return kind(f"watch stopped: {self.text}", reason=self.reason_code, hint=self.hint)
+
+
+def watch_output_ended(out: Output) -> WatchStop | None:
+    """Whether the watch's stream has ended, and how it then stops: its reader gone (exit 0), or stdout
+    refusing a line (exit 1). Asked between executions, never inside one."""
+    if not out.stdout_closed():
+        return None
+    if out.stdout_failure is not None:
+        return WatchStop.output_failed(out.stdout_failure)
+    return WatchStop.finished(OUTPUT_CLOSED)

@@ -29,11 +29,15 @@ from orion_cli.cli.commands.trade.say import (
     say_undelivered,
     watch_event,
 )
-from orion_cli.cli.commands.trade.stops import OUTPUT_CLOSED, REFUSED_BY_BREAKER, TRANSIENT_SECRETS_REASONS, WatchStop
+from orion_cli.cli.commands.trade.stops import (
+    REFUSED_BY_BREAKER,
+    TRANSIENT_SECRETS_REASONS,
+    WatchStop,
+    watch_output_ended,
+)
 from orion_cli.cli.commands.trade.venues import VenueSet
 from orion_cli.cli.context import AppContext
 from orion_cli.cli.stopping import StopFlag, flush_alerts
-from orion_cli.cli.streams import unwritten
 from orion_cli.core.errors import ExitCode, OrionError, SecretsError
 
 if TYPE_CHECKING:
@@ -138,8 +142,8 @@ def run_watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: i
             alerts.flush(0)  # audits, without waiting, the round's alerts that cannot be sent at all
             if round_stop is not None:
                 break
-            if app.out.stdout_closed():
-                ended = WatchStop.finished(OUTPUT_CLOSED)
+            if (output_ended := watch_output_ended(app.out)) is not None:
+                ended = output_ended
                 break
             if stop.is_requested():
                 ended = WatchStop.interrupted(stop.reason)
@@ -155,13 +159,13 @@ def run_watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: i
         if ended.exit_code in (0, int(ExitCode.INTERRUPTED)):  # a safeguard's stop already decided is kept
             ended = WatchStop.interrupted(stop.reason)
     except Exception as exc:  # the error boundary reports it (exit 1 for a bug) once the record is out
-        if exc is app.out.stdout_failure:  # stdout refused a record (a full disk): no `stopped` record can follow
-            app.out.warn(f"watch stopped: {unwritten(exc)}; {trades} trade(s) in {rounds} round(s)")
-        # Not the output's own failure (stdout refused: no record can follow), nor a command-line exit.
-        if isinstance(exc, (OSError, typer.Exit, typer.Abort)) or any(
+        if exc is app.out.stdout_failure:  # a write outside the watch's stream (say): stopped as its own would
+            ended = WatchStop.output_failed(exc)
+        elif isinstance(exc, (OSError, typer.Exit, typer.Abort)) or any(
                 c.__name__ == "ClickException" for c in type(exc).__mro__):
-            raise
-        ended = WatchStop.failed(exc)
+            raise  # not the output's own failure, nor a command-line exit
+        else:
+            ended = WatchStop.failed(exc)
     finally:
         try:
             flush_alerts(stop, alerts)
@@ -203,6 +207,8 @@ def _end_watch(app: AppContext, ended: WatchStop, *, trades: int, rounds: int) -
                 rounds=rounds, exit_code=ended.exit_code, reason_code=ended.reason_code)
     if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
         app.out.warn(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
+    if not ended.exit_code and app.out.stdout_failure is not None:
+        raise app.out.stdout_failure  # the `stopped` record itself was lost: exit 1, as any lost output
     if ended.raised is not None:
         raise ended.raised
     if ended.exit_code in (int(ExitCode.REFUSED), int(ExitCode.AUTH), int(ExitCode.VENUE_UNAVAILABLE),
