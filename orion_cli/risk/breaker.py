@@ -290,6 +290,17 @@ def _rebase(conn: Connection, mode: str, state: _State, basis: Decimal, now: dat
     state.warned.pop(DRAWDOWN, None)
 
 
+def _stored_values(state: _State, *, peak: Decimal | None = None) -> dict[str, Any]:
+    """The breaker row's columns as ``state`` holds them (``peak``: the peak to store instead)."""
+    return {
+        "peak_equity": state.peak if peak is None else peak,
+        "warned_day": _warned_day(state),
+        "tripped_kind": state.tripped_kind,
+        "tripped_at": state.tripped_at,
+        "detail": json.dumps(state.extra, sort_keys=True),
+    }
+
+
 def _warned_day(state: _State) -> str | None:
     return max(state.warned.values()) if state.warned else None
 
@@ -469,6 +480,7 @@ class Breaker:
         alerts: list[tuple[str, str, dict[str, Any]]] = []
         with self.db.write() as conn:
             state = _load(conn, self.mode)
+            stored = _stored_values(state) if state.exists else None
             halt = _halt_row(conn)
             # Read inside the write lock: no other process can commit a fill between this and our writes.
             pnl = self._pnl(now, conn)
@@ -531,15 +543,12 @@ class Breaker:
                 self._trip(conn, kind, message, actor)
                 alerts.append(("breaker.tripped", message, {k: v for k, v in payload.items() if k != "message"}))
 
-            values = {
-                "peak_equity": q(peak),
-                "warned_day": _warned_day(state),
-                "tripped_kind": state.tripped_kind,
-                "tripped_at": state.tripped_at,
-                "detail": json.dumps(state.extra, sort_keys=True),
-                "updated_at": iso_utc(now),
-            }
-            if state.exists:
+            values = {**_stored_values(state, peak=q(peak)), "updated_at": iso_utc(now)}
+            if state.exists and {k: v for k, v in values.items() if k != "updated_at"} == stored:
+                # Nothing changed: no write. A quiet `trade --watch 1` rewrote this row (its updated_at
+                # alone) every round, some 16 KB a second of the database's journal (found in a soak).
+                pass
+            elif state.exists:
                 conn.execute(update(breaker_state).where(breaker_state.c.mode == self.mode).values(**values))
             else:
                 conn.execute(insert(breaker_state).values(mode=self.mode, **values))

@@ -1469,3 +1469,27 @@ def test_a_halted_watch_with_a_full_disk_still_ends_halted(monkeypatch: Any) -> 
     code, _, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
     assert code == 6 and _error_record(err)["reason"] == "HALTED", err
     assert "warning: watch stopped: halted: drill; 0 trade(s) in 1 round(s)" in err, err
+
+
+def test_a_watch_prunes_opportunities_scanned_over_a_week_ago_as_scan_does(isolated_home: Path) -> None:
+    """Found in a soak: a watch stores its opportunities every round (a new id each minute) but only `orion
+    scan` forgot those over a week old, so a watch left running for weeks beside no scan kept them all."""
+    from sqlalchemy import func, select, update
+
+    from orion_cli.store.db import open_database
+    from orion_cli.store.tables import opportunities
+
+    code, _, err = _invoke("--jsonl", "scan", "--demo")
+    assert code == 0, err
+    week_old = (datetime.now(UTC) - timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    db = open_database(str(isolated_home / "orion.db"))
+    try:
+        with db.write() as conn:
+            assert conn.execute(update(opportunities).values(id="oldoldol", observed_at=week_old)).rowcount == 1
+        code, _, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo", "--max-trades", "1")
+        assert code == 0, err
+        with db.read() as conn:
+            assert conn.execute(select(func.count()).where(opportunities.c.id == "oldoldol")).scalar() == 0
+            assert conn.execute(select(func.count()).select_from(opportunities)).scalar() >= 1  # this round's
+    finally:
+        db.dispose()

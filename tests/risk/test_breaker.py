@@ -774,3 +774,29 @@ def test_a_warning_records_its_day_so_another_hour_does_not_warn_again_within_it
     assert b.update(marks, now=at).warnings == ("daily_loss",)
     b0, _ = _hour(lite, 0)
     assert b0.update(marks, now=at + timedelta(hours=1)).warnings == ()
+
+
+def test_an_update_that_changes_nothing_writes_nothing(lite: Database) -> None:
+    """Found in a soak: every round of a quiet `trade --watch 1` rewrote the breaker's row (its updated_at
+    alone), some 16 KB a second of the database's journal. Figures that change nothing write nothing;
+    a warning (a change) is still written."""
+    from sqlalchemy import select
+
+    from orion_cli.store.tables import breaker_state
+
+    s = settings()
+    b, led, _ = make(lite, s)
+    lose(led, "10")
+    b.update(now=DAY1)
+
+    def stored() -> Any:
+        with lite.read() as conn:
+            return conn.execute(select(breaker_state).where(breaker_state.c.mode == "paper")).one()
+
+    first = stored()
+    assert b.update(now=DAY1 + timedelta(minutes=5)).warnings == ()
+    assert stored() == first  # updated_at included: no write
+    lose(led, "30")  # 40 of 50: a warning, recorded with its day
+    assert b.update(now=DAY1 + timedelta(minutes=6)).warnings == ("daily_loss",)
+    after = stored()
+    assert after.warned_day is not None and after.updated_at != first.updated_at

@@ -95,7 +95,7 @@ def opportunity_row(op: Opportunity) -> dict[str, Any]:
 
 
 def _scan_once(app: AppContext, source: Any, options: Any, include_candidates: bool) -> ScanResult:
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     from orion_cli.core.scan import scan
     from orion_cli.execution.state import UNFINISHED
@@ -112,7 +112,7 @@ def _scan_once(app: AppContext, source: Any, options: Any, include_candidates: b
     with db.write() as conn:
         # Scanned a week ago or more (by when they were scanned, not by their quotes' expiry, which on
         # a recorded snapshot passed long ago): their ids stay loadable that long.
-        store.prune(conn, older_than=datetime.now(UTC) - timedelta(days=7), unfinished=UNFINISHED)
+        store.prune(conn, older_than=datetime.now(UTC) - store.RETENTION, unfinished=UNFINISHED)
         store.save(conn, result.opportunities, source=source.name)
     _ = include_candidates
     return result

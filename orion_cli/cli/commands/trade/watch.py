@@ -55,9 +55,12 @@ WATCH_MISSING_CREDENTIALS_HINT = ("store them with `orion secrets encrypt`, or d
 
 def run_watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: int | None, live: bool,
               authorize_live: bool, snapshot: Path | None, demo: bool) -> None:
+    from datetime import UTC, datetime
+
     from orion_cli.cli.commands.market_data import run
     from orion_cli.cli.commands.scan import pairs_configured, pairs_path, warn_new
     from orion_cli.core.scan import ScanOptions, scan
+    from orion_cli.execution.state import UNFINISHED
     from orion_cli.matching.pairs import load_pairs
     from orion_cli.risk.halt import KillSwitch
     from orion_cli.store import opportunities as store
@@ -128,6 +131,9 @@ def run_watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: i
             if data is not None:
                 result = scan(data, curated, settings, options)
                 with app.db().write() as conn:
+                    # As `scan` does: a watch left running for weeks beside no scan kept every minute's
+                    # opportunities for ever (found in a soak).
+                    store.prune(conn, older_than=datetime.now(UTC) - store.RETENTION, unfinished=UNFINISHED)
                     store.save(conn, result.opportunities, source=source.name)
                 ops = list(result.opportunities)
                 warn_new(app.out, result.notes, said)  # a pair never priced: said once, the first round it shows
