@@ -462,8 +462,18 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
     before = _bought_before(exec_buys)
     venues = _venue_quality(wanted, order_rows, plans, paid, before, executor_latency, event_rows, notes)
     rejections, rejection_events = _rejections(rejected, venue, opportunity_venues, notes)
-    execs = [_execution_quality(row, exec_orders, fill_rows) for row in exec_rows
-             if venue is None or any(leg.get("venue") == venue.value for leg in _plan_legs(plans.get(row.key)))]
+    # Each execution is given its own orders and fills: scanning the window's for each one was quadratic
+    # (a year's `orion report` ran for half an hour, found reviewing an old ledger).
+    orders_of: dict[str, list[Any]] = {}
+    for o in exec_orders:
+        orders_of.setdefault(o.execution_id, []).append(o)
+    fills_of: dict[str, list[Any]] = {}
+    for f in fill_rows:
+        fills_of.setdefault(f.client_order_id, []).append(f)
+    execs = [_execution_quality(row, own, [f for o in own for f in fills_of.get(o.client_order_id, ())])
+             for row in exec_rows
+             if venue is None or any(leg.get("venue") == venue.value for leg in _plan_legs(plans.get(row.key)))
+             for own in (orders_of.get(row.key, []),)]
     if execs and all(e.realised_edge is None for e in execs):
         notes.append(_no_realised_edge(execs))
     report = Report(mode=mode, since=since_text, venue=venue.value if venue else None,

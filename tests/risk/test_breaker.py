@@ -800,3 +800,51 @@ def test_an_update_that_changes_nothing_writes_nothing(lite: Database) -> None:
     assert b.update(now=DAY1 + timedelta(minutes=6)).warnings == ("daily_loss",)
     after = stored()
     assert after.warned_day is not None and after.updated_at != first.updated_at
+
+
+def test_the_settled_partners_of_held_legs_are_found_by_index_seeks(lite: Database) -> None:
+    """Found reviewing a year-old ledger: the settled partners of the held legs were read in one join, which
+    SQLite's planner (no statistics) ran, from four held executions on, as every settlement times every
+    order of its venue: 45 s on 3,700 executions, minutes a year on, in every breaker figure (positions,
+    balance, reconcile, each trade's checks under the writers' lock, so `orion halt` timed out behind it).
+    Every lookup must seek an index by what it is given; and the figure is still the right one."""
+    from sqlalchemy import event
+
+    from orion_cli.store.ledger import settled_pair_values
+    from orion_cli.venues.trading import Settlement
+
+    led = Ledger(lite, "paper")
+    for venue in Venue:
+        led.ensure_balance(venue, D(100000), now=DAY1 - timedelta(minutes=1))
+    for i in range(30):  # a history: closed pairs whose markets settled
+        _pair_leg(led, f"old-{i}", Venue.KALSHI, f"KXOLD{i}", Side.YES, "10", "0.40")
+        _pair_leg(led, f"old-{i}", Venue.POLYMARKET, f"0xOLD{i}", Side.NO, "10", "0.55")
+        for venue, market in ((Venue.KALSHI, f"KXOLD{i}"), (Venue.POLYMARKET, f"0xOLD{i}")):
+            led.record_settlement(Settlement(venue, market, D(1), DAY1), now=DAY1)
+    held = []
+    for i in range(6):  # six pairs held, the first one's Kalshi leg settled (YES won: its NO partner pays 0)
+        _pair_leg(led, f"new-{i}", Venue.KALSHI, f"KXNEW{i}", Side.YES, "10", "0.40")
+        _pair_leg(led, f"new-{i}", Venue.POLYMARKET, f"0xNEW{i}", Side.NO, "10", "0.55")
+        held += [(Venue.KALSHI, f"KXNEW{i}", Side.YES), (Venue.POLYMARKET, f"0xNEW{i}", Side.NO)]
+    led.record_settlement(Settlement(Venue.KALSHI, "KXNEW0", D(1), DAY1), now=DAY1)
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_a: Any) -> None:
+        statements.append((statement, parameters))
+
+    with lite.read() as conn:
+        event.listen(lite.engine, "before_cursor_execute", seen)
+        try:
+            values = settled_pair_values(conn, "paper", held)
+        finally:
+            event.remove(lite.engine, "before_cursor_execute", seen)
+        plans = [row[-1] for statement, parameters in statements
+                 for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()]
+    assert values == {(Venue.POLYMARKET, "0xNEW0", Side.NO): D(0)}
+    assert len(statements) >= 2 and plans, statements
+    for plan in plans:
+        assert not plan.startswith("SCAN"), plans
+        if plan.startswith("SEARCH orders"):
+            assert "ix_orders_execution" in plan or "ix_orders_mode_market" in plan, plans
+        if plan.startswith("SEARCH settlements"):
+            assert "(mode=? AND venue=? AND market_id=?)" in plan, plans
