@@ -1,0 +1,132 @@
+"""What a ledger's age costs: the commands that value it, on ledgers of growing history.
+
+Run:  .venv/bin/python benchmarks/bench_ledger_age.py [--sizes 500 2000] [--held 8]
+
+Prints one JSON object. For each size N it builds a SQLite ledger (WAL, ``synchronous=FULL``, in a temp
+dir on the working disk) through orion's own ledger: N paired executions (a Kalshi YES bought, a
+Polymarket NO bought, each filled), the markets of all but ``--held`` of them settled (a closed history),
+the last ``--held`` still held. Then, timed (the median of 3) and counted:
+
+* ``breaker_figures``: :meth:`Ledger.daily_pnl` as the loss breaker, ``positions`` and ``balance`` value
+  the ledger (the held legs' settled partners included): every trade's BREAKER check runs it, under the
+  writers' lock;
+* ``positions``: every position, closed ones included (``orion positions``);
+* ``report``: :func:`build_report` over the whole history (``orion report`` without ``--since``).
+
+``growth`` divides each figure at the largest size by the one at the smallest, beside ``history_ratio``
+(the sizes' ratio): a figure growing much faster than history is a query or loop gone quadratic, as the
+breaker figures were (one join SQLite planned as every settlement times every order: 45 s at 3,700
+executions) and the report (each execution scanning the window's orders and fills).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+from orion_cli.core.models import Side, Venue
+from orion_cli.core.report import build_report
+from orion_cli.store.db import Database, open_database
+from orion_cli.store.ledger import Ledger, positions_in
+from orion_cli.venues.trading import Action, Fill, OrderRequest, PreparedOrder, Settlement, TimeInForce
+
+START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def _leg(led: Ledger, key: str, venue: Venue, market: str, side: Side, price: str, at: datetime) -> None:
+    coid = f"{key}-{venue.value[0]}"
+    req = OrderRequest(venue, market, side, Action.BUY, D(10), D(price), TimeInForce.IOC, coid)
+    led.record_intent(PreparedOrder(req, f'{{"id":"{coid}"}}'), execution_id=key, now=at)
+    led.record_fills(coid, [Fill(venue, f"f-{coid}", f"v-{coid}", market, side, Action.BUY, D(10), D(price), D(0),
+                                 at)], now=at)
+
+
+def build(db: Database, n: int, held: int) -> None:
+    """``n`` executions over the year before now, the last ``held`` of them still held."""
+    led = Ledger(db, "paper")
+    for venue in Venue:
+        led.ensure_balance(venue, D(10_000_000), now=START - timedelta(days=1))
+    step = (datetime.now(UTC) - timedelta(days=1) - START) / n
+    for i in range(n):
+        at = START + step * i
+        key = f"exec-{i:06d}"
+        kalshi, poly = f"KXAGE-{i:06d}", f"0x{i:064x}"
+        _leg(led, key, Venue.KALSHI, kalshi, Side.YES, "0.40", at)
+        _leg(led, key, Venue.POLYMARKET, poly, Side.NO, "0.55", at)
+        if i < n - held:
+            settled = at + step / 2
+            for venue, market in ((Venue.KALSHI, kalshi), (Venue.POLYMARKET, poly)):
+                led.record_settlement(Settlement(venue, market, D(1), settled), now=settled)
+        if (i + 1) % 500 == 0:
+            log(f"  {i + 1}/{n} executions")
+
+
+def timed(fn: Callable[[], Any], runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure(db: Database) -> dict[str, float]:
+    led = Ledger(db, "paper")
+    now = datetime.now(UTC)
+
+    def breaker_figures() -> None:
+        with db.read() as conn:
+            led.daily_pnl(daily_loss=D(50), daily_loss_pct=D(5), now=now, conn=conn)
+
+    def positions() -> None:
+        with db.read() as conn:
+            positions_in(conn, "paper", include_closed=True)
+
+    return {
+        "breaker_figures_s": round(timed(breaker_figures), 4),
+        "positions_s": round(timed(positions), 4),
+        "report_s": round(timed(lambda: build_report(db, mode="paper"), runs=1), 4),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
+    ap.add_argument("--held", type=int, default=8)
+    args = ap.parse_args()
+    sizes = sorted(args.sizes)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        for n in sizes:
+            log(f"building a ledger of {n} executions ({args.held} held)")
+            db = open_database(f"sqlite:///{tmp}/age-{n}.db")
+            try:
+                t0 = time.perf_counter()
+                build(db, n, args.held)
+                built = time.perf_counter() - t0
+                results[str(n)] = {"executions": n, "held": args.held, "build_s": round(built, 1), **measure(db)}
+            finally:
+                db.dispose()
+            log(f"  {results[str(n)]}")
+    small, large = results[str(sizes[0])], results[str(sizes[-1])]
+    growth = {k: round(large[k] / small[k], 1) if small[k] else None
+              for k in ("breaker_figures_s", "positions_s", "report_s")}
+    print(json.dumps({"benchmark": "ledger_age", "sizes": results, "history_ratio": round(sizes[-1] / sizes[0], 1),
+                      "growth": growth}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
