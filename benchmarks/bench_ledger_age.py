@@ -11,7 +11,8 @@ the last ``--held`` still held. Then, timed (the median of 3) and counted:
   the ledger (the held legs' settled partners included): every trade's BREAKER check runs it, under the
   writers' lock;
 * ``positions``: every position, closed ones included (``orion positions``);
-* ``report``: :func:`build_report` over the whole history (``orion report`` without ``--since``).
+* ``report``: :func:`build_report` over the whole history (``orion report`` without ``--since``), each
+  execution a row as the executor writes it (its plan's two legs).
 
 ``growth`` divides each figure at the largest size by the one at the smallest, beside ``history_ratio``
 (the sizes' ratio): a figure growing much faster than history is a query or loop gone quadratic, as the
@@ -33,10 +34,14 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import insert
+
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.report import build_report
+from orion_cli.store.audit import iso_utc
 from orion_cli.store.db import Database, open_database
 from orion_cli.store.ledger import Ledger, positions_in
+from orion_cli.store.tables import executions
 from orion_cli.venues.trading import Action, Fill, OrderRequest, PreparedOrder, Settlement, TimeInForce
 
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -54,6 +59,17 @@ def _leg(led: Ledger, key: str, venue: Venue, market: str, side: Side, price: st
                                  at)], now=at)
 
 
+def _execution(db: Database, key: str, kalshi: str, poly: str, at: datetime) -> None:
+    """The execution row the executor writes (a plan of the two legs), as `orion report` reads it."""
+    plan = {"legs": [{"venue": "kalshi", "market": kalshi, "side": "yes"},
+                     {"venue": "polymarket", "market": poly, "side": "no"}],
+            "size": "10", "net_edge": "0.05", "quoted_net_edge": "0.05"}
+    with db.write() as conn:
+        conn.execute(insert(executions).values(
+            key=key, opportunity_id=key[-8:], mode="paper", status="done", size=D(10), plan=json.dumps(plan),
+            result="{}", created_at=iso_utc(at), updated_at=iso_utc(at)))
+
+
 def build(db: Database, n: int, held: int) -> None:
     """``n`` executions over the year before now, the last ``held`` of them still held."""
     led = Ledger(db, "paper")
@@ -64,6 +80,7 @@ def build(db: Database, n: int, held: int) -> None:
         at = START + step * i
         key = f"exec-{i:06d}"
         kalshi, poly = f"KXAGE-{i:06d}", f"0x{i:064x}"
+        _execution(db, key, kalshi, poly, at)
         _leg(led, key, Venue.KALSHI, kalshi, Side.YES, "0.40", at)
         _leg(led, key, Venue.POLYMARKET, poly, Side.NO, "0.55", at)
         if i < n - held:

@@ -465,4 +465,6 @@ class Output:
         """With --json/--jsonl, failures also get one machine-readable line on stderr."""
         line = to_json_line({"type": "error", "exit_code": exit_code, "reason": reason,
                              "message": scrub_revealed(self.commands(message))})
+        if not takes_every_character(self.stderr):  # as stdout's JSON: ASCII, which every reader decodes alike
+            line = ascii_json(line)
         self._to_stderr(lambda: self.stderr.write(line + "\n"))

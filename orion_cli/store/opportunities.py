@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Text, delete, insert, select, type_coerce
+from sqlalchemy import Connection, delete, insert, select
 
 from orion_cli.core.errors import DataError, NotFound
 from orion_cli.core.money import loads_exact
@@ -29,38 +29,31 @@ def _ts(dt: datetime) -> str:
 
 
 def save(conn: Connection, opportunities: Sequence[Opportunity], *, source: str) -> int:
-    """Upsert by id (the same legs within one time bucket keep their id); returns rows written.
-
-    A row stored as it would be written is left alone: a watch replaying a recording (or seeing the same
-    quotes) rewrote every opportunity every round, the database's journal growing for nothing (a soak)."""
+    """Upsert by id (the same legs within one time bucket keep their id); returns rows written."""
     if not opportunities:
         return 0
     latest = {o.id: o for o in opportunities}  # a repeated id within one batch: the last pricing wins
-    rows = {
-        o.id: {
-            "id": o.id,
-            "kind": o.kind,
-            "pair_key": o.pair_key[:400],
-            "observed_at": _ts(o.observed_at),
-            "expires_at": _ts(o.expires_at),
-            "net_profit": format(o.net_profit, "f"),
-            "net_edge": format(o.net_edge, "f"),
-            "source": source,
-            "record": json.dumps(o.to_record(), sort_keys=True),
-        }
-        for o in latest.values()
-    }
-    # The record as its stored text, unchecked: a damaged row is replaced, as it always was, not refused.
-    columns = [type_coerce(c, Text).label(c.name) if c.name == "record" else c for c in opp_table.c]
-    stored = conn.execute(select(*columns).where(opp_table.c.id.in_(list(rows)))).mappings().all()
-    for row in stored:
-        if dict(row) == rows[row["id"]]:
-            del rows[row["id"]]
-    if not rows:
-        return 0
-    conn.execute(delete(opp_table).where(opp_table.c.id.in_(list(rows))))
-    conn.execute(insert(opp_table), list(rows.values()))
-    return len(rows)
+    opportunities = list(latest.values())
+    ids = list(latest)
+    conn.execute(delete(opp_table).where(opp_table.c.id.in_(ids)))
+    conn.execute(
+        insert(opp_table),
+        [
+            {
+                "id": o.id,
+                "kind": o.kind,
+                "pair_key": o.pair_key[:400],
+                "observed_at": _ts(o.observed_at),
+                "expires_at": _ts(o.expires_at),
+                "net_profit": format(o.net_profit, "f"),
+                "net_edge": format(o.net_edge, "f"),
+                "source": source,
+                "record": json.dumps(o.to_record(), sort_keys=True),
+            }
+            for o in opportunities
+        ],
+    )
+    return len(opportunities)
 
 
 # How long a scanned opportunity's id stays loadable (`orion trade ID`): `scan` and `trade --watch` prune

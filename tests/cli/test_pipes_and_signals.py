@@ -777,6 +777,12 @@ def test_json_on_a_stdout_that_is_not_utf8_is_ascii_and_reads_back_exactly(ledge
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout.decode("ascii")
     assert [json.loads(line)["payload"]["reason"] for line in text.splitlines()] == [reason]
+    # The error record on stderr too (found reviewing the fix: it still carried Latin-1's "é").
+    failed = subprocess.run([*orion_cmd(), "--jsonl", "trade", "café", "--demo"], stdin=subprocess.DEVNULL,
+                            capture_output=True, env={**env, "PYTHONIOENCODING": encoding}, timeout=60)
+    assert failed.returncode == 2, failed.stderr
+    record = json.loads(failed.stderr.splitlines()[-1].decode("ascii"))
+    assert record["type"] == "error" and "café" in record["message"], record
 
 
 def test_a_table_on_a_stdout_that_cannot_take_its_characters_keeps_its_columns(isolated_home: Path) -> None:

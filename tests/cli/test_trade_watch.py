@@ -1468,7 +1468,8 @@ def test_a_halted_watch_with_a_full_disk_still_ends_halted(monkeypatch: Any) -> 
     _full_disk_for(monkeypatch)
     code, _, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
     assert code == 6 and _error_record(err)["reason"] == "HALTED", err
-    assert "warning: watch stopped: halted: drill; 0 trade(s) in 1 round(s)" in err, err
+    assert ("warning: watch stopped: halted: drill; 0 trade(s) in 1 round(s) (could not write the output: "
+            "No space left on device)") in err, err  # the lost output said too (found reviewing the fix)
 
 
 def test_a_watch_prunes_opportunities_scanned_over_a_week_ago_as_scan_does(isolated_home: Path) -> None:

@@ -228,26 +228,3 @@ def test_is_expired_boundary() -> None:
     future = dataclasses.replace(op, expires_at=datetime.now(UTC) + timedelta(hours=1))
     assert not store.is_expired(future)
 
-
-def test_saving_what_is_stored_writes_nothing(db: Database) -> None:
-    """Found in a soak: a watch replaying a recording deleted and re-inserted the same rows every round,
-    the database's journal growing by kilobytes a second for nothing. A row stored as it would be written
-    is left alone; one that differs in anything (here its source) is written."""
-    ops = [cross_opportunity(), within_opportunity()]
-    with db.write() as conn:
-        assert store.save(conn, ops, source="demo data set") == 2
-    statements: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement.split()[0].upper())
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
-        with db.write() as conn:
-            assert store.save(conn, ops, source="demo data set") == 0
-        assert "DELETE" not in statements and "INSERT" not in statements, statements
-        with db.write() as conn:
-            assert store.save(conn, ops, source="snapshot x") == 2
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
-    assert [store.load(db, op.id) for op in ops] == [(op, "snapshot x") for op in ops]

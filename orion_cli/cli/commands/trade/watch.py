@@ -38,6 +38,7 @@ from orion_cli.cli.commands.trade.stops import (
 from orion_cli.cli.commands.trade.venues import VenueSet
 from orion_cli.cli.context import AppContext
 from orion_cli.cli.stopping import StopFlag, flush_alerts
+from orion_cli.cli.streams import unwritten
 from orion_cli.core.errors import ExitCode, OrionError, SecretsError
 
 if TYPE_CHECKING:
@@ -212,7 +213,9 @@ def _end_watch(app: AppContext, ended: WatchStop, *, trades: int, rounds: int) -
     watch_event(app, "stopped", f"{reason}; {trades} trade(s) in {rounds} round(s)", reason=reason, trades=trades,
                 rounds=rounds, exit_code=ended.exit_code, reason_code=ended.reason_code)
     if app.out.stdout_closed():  # the event above had no reader; a watch that stops trading is said even with -q
-        app.out.warn(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s)")
+        lost = app.out.stdout_failure
+        also = f" ({unwritten(lost)})" if lost is not None and ended.raised is not lost else ""
+        app.out.warn(f"watch stopped: {reason}; {trades} trade(s) in {rounds} round(s){also}")
     if not ended.exit_code and app.out.stdout_failure is not None:
         raise app.out.stdout_failure  # the `stopped` record itself was lost: exit 1, as any lost output
     if ended.raised is not None:
