@@ -472,10 +472,12 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
     fills_of: dict[str, list[Any]] = {}
     for f in fill_rows:
         fills_of.setdefault(f.client_order_id, []).append(f)
-    execs = [_execution_quality(row, own, [f for o in own for f in fills_of.get(o.client_order_id, ())])
-             for row in exec_rows
-             if venue is None or any(leg.get("venue") == venue.value for leg in _plan_legs(plans.get(row.key)))
-             for own in (orders_of.get(row.key, []),)]
+    execs = []
+    for row in exec_rows:
+        if venue is not None and all(leg.get("venue") != venue.value for leg in _plan_legs(plans.get(row.key))):
+            continue
+        own = orders_of.get(row.key, [])
+        execs.append(_execution_quality(row, own, [f for o in own for f in fills_of.get(o.client_order_id, ())]))
     if execs and all(e.realised_edge is None for e in execs):
         notes.append(_no_realised_edge(execs))
     report = Report(mode=mode, since=since_text, venue=venue.value if venue else None,

@@ -543,15 +543,14 @@ class Breaker:
                 self._trip(conn, kind, message, actor)
                 alerts.append(("breaker.tripped", message, {k: v for k, v in payload.items() if k != "message"}))
 
-            values = {**_stored_values(state, peak=q(peak)), "updated_at": iso_utc(now)}
-            if state.exists and {k: v for k, v in values.items() if k != "updated_at"} == stored:
-                # Nothing changed: no write. A quiet `trade --watch 1` rewrote this row (its updated_at
-                # alone) every round, some 16 KB a second of the database's journal (found in a soak).
-                pass
-            elif state.exists:
-                conn.execute(update(breaker_state).where(breaker_state.c.mode == self.mode).values(**values))
-            else:
+            new = _stored_values(state, peak=q(peak))
+            values = {**new, "updated_at": iso_utc(now)}
+            # Unchanged, no write: a quiet `trade --watch 1` rewrote its updated_at alone every round, some
+            # 16 KB a second of the database's journal (found in a soak).
+            if not state.exists:
                 conn.execute(insert(breaker_state).values(mode=self.mode, **values))
+            elif new != stored:
+                conn.execute(update(breaker_state).where(breaker_state.c.mode == self.mode).values(**values))
             halt = _halt_row(conn)
             result = self._status(pnl, basis, state, halt, now, peak=peak, warnings=tuple(warnings),
                                   trips=tuple(trips))
