@@ -370,19 +370,19 @@ class Breaker:
     # -- figures -----------------------------------------------------------------------------------
 
     def _pnl(self, now: datetime, conn: Connection | None = None,
-             every_position: Sequence[Position] | None = None, day_figures: DayFigures | None = None) -> DailyPnl:
+             held_positions: Sequence[Position] | None = None, day_figures: DayFigures | None = None) -> DailyPnl:
         b = self.settings.breaker
         return self.ledger.daily_pnl(daily_loss=b.daily_loss, daily_loss_pct=b.daily_loss_pct, marks=self._marks,
-                                     now=now, conn=conn, every_position=every_position, day_figures=day_figures)
+                                     now=now, conn=conn, held_positions=held_positions, day_figures=day_figures)
 
     def _basis(self, pnl: DailyPnl, now: datetime, conn: Connection | None = None,
-               every_position: Sequence[Position] | None = None, day_figures: DayFigures | None = None) -> Decimal:
+               held_positions: Sequence[Position] | None = None, day_figures: DayFigures | None = None) -> Decimal:
         """Equity on the peak's basis (see the module doc): ``pnl``'s own without marks, else valued again
         without them (on the same connection; only a marked update or status pays for the second read)."""
         if not self._marks:
             return pnl.equity
         return self.ledger.daily_pnl(daily_loss=ZERO, daily_loss_pct=ZERO, now=now, conn=conn,
-                                     every_position=every_position, day_figures=day_figures).equity
+                                     held_positions=held_positions, day_figures=day_figures).equity
 
     def _status(self, pnl: DailyPnl, basis: Decimal, state: _State, halt: Any, now: datetime, *,
                 peak: Decimal | None = None, warnings: tuple[str, ...] = (),
@@ -436,11 +436,11 @@ class Breaker:
     # -- the pipeline check ------------------------------------------------------------------------
 
     def check(self, conn: Connection, now: datetime, *, halt_and_state: Any = None,
-              every_position: Sequence[Position] | None = None,
+              held_positions: Sequence[Position] | None = None,
               day_figures: DayFigures | None = None) -> CheckResult:
         """BREAKER: fails when a breaker limit is reached right now, or a trip is still in force.
 
-        ``halt_and_state`` (a :data:`HALT_AND_STATE` row for this mode), ``every_position`` and
+        ``halt_and_state`` (a :data:`HALT_AND_STATE` row for this mode), ``held_positions`` and
         ``day_figures`` are what the pipeline already read on ``conn``. In a write transaction (the
         checks' own, before the intents) a peak higher than the stored one is persisted there.
         """
@@ -450,8 +450,8 @@ class Breaker:
             else:
                 state, halt = _load(conn, self.mode), _halt_row(conn)
             # On the checks' own connection: one consistent view, and no second connection per trade.
-            pnl = self._pnl(now, conn, every_position, day_figures)
-            basis = self._basis(pnl, now, conn, every_position, day_figures)
+            pnl = self._pnl(now, conn, held_positions, day_figures)
+            basis = self._basis(pnl, now, conn, held_positions, day_figures)
             peak = None
             if Database.in_write(conn):
                 peak = _record_peak(conn, self.mode, state, halt, basis, pnl.start_equity, now,

@@ -55,7 +55,7 @@ from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import (
     DAY_FIGURE_COLUMNS,
-    POSITIONS_OF_MODE,
+    HELD_POSITIONS_OF_MODE,
     DayFigures,
     cash_move,
     day_key,
@@ -269,7 +269,7 @@ def counted_exposure(conn: Connection, mode: str) -> _Book:
     """The existing exposure of ``mode`` the exposure checks count (module doc), read on ``conn``: what
     ``orion positions`` / ``orion balance`` show beside each exposure line. Raises ``ValueError`` where
     the checks fail closed (an execution's stored plan cannot be read for its order in flight)."""
-    return _load_book(conn, mode, positions_in(conn, mode, include_closed=True))
+    return _load_book(conn, mode, positions_in(conn, mode))
 
 
 def _planned_fees(plan: str) -> dict[tuple[str, str, str], tuple[Decimal, Decimal]]:
@@ -320,7 +320,7 @@ class _Lazy:
         try:
             batch = Batch(self.conn)
             state = batch.add(_PIPELINE_STATE, self._state_values())
-            held = batch.add(POSITIONS_OF_MODE, {"mode": self.mode})
+            held = batch.add(HELD_POSITIONS_OF_MODE, {"mode": self.mode})
             pending = batch.add(_PENDING_BY_MARKET, {"mode": self.mode})
             batch.run()
         except DBAPIError:
@@ -329,7 +329,7 @@ class _Lazy:
             raise
         except Exception:  # see above: the checks report it, one by one
             return
-        self._positions = positions_from_rows(held.rows, include_closed=True)
+        self._positions = positions_from_rows(held.rows)
         self._pending = pending.rows
         if state.rows:  # no kill-switch row: HALTED reads it again and fails closed with the reason
             self._set_state(state.rows[0])
@@ -364,9 +364,9 @@ class _Lazy:
 
     @property
     def positions(self) -> list[Position]:
-        """Every position of the mode, closed ones included (the breaker's start equity counts them)."""
+        """The positions of the mode still held (a year's closed history is not read under the lock)."""
         if self._positions is None:
-            self._positions = positions_in(self.conn, self.mode, include_closed=True)
+            self._positions = positions_in(self.conn, self.mode)
         return self._positions
 
     @property
@@ -412,7 +412,7 @@ def check_breaker(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy:
         breaker = Breaker.for_connection(conn, ctx.settings, mode=ctx.mode)
     elif breaker.mode != ctx.mode:
         return CheckResult("BREAKER", False, f"breaker is for {breaker.mode} but the plan trades {ctx.mode}")
-    return breaker.check(conn, ctx.now, halt_and_state=lazy.state, every_position=lazy.positions,
+    return breaker.check(conn, ctx.now, halt_and_state=lazy.state, held_positions=lazy.positions,
                          day_figures=lazy.day_figures)
 
 

@@ -32,7 +32,7 @@ from orion_cli.core.redact import mask_url, scrub_url_secrets
 from orion_cli.store.stored import CORRUPT_HINT, CORRUPT_MEANWHILE, SENTINEL_ADVICE, CorruptValue
 
 # The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Arbitrary constant shared by every orion process: the PostgreSQL advisory lock key for writes (of a
 # ledger in the schema ``public``; see :func:`pg_lock_key`).

@@ -18,7 +18,7 @@ from sqlalchemy import Column, Connection, MetaData, Numeric, PrimaryKeyConstrai
 from orion_cli.store.audit import GENESIS_HASH
 from orion_cli.store.audit_head import HEAD_KEY
 from orion_cli.store.meta import LEDGER_ID_KEY
-from orion_cli.store.tables import Money, halt_state, metadata, orion_meta
+from orion_cli.store.tables import HELD_POSITIONS_INDEX, Money, halt_state, metadata, orion_meta
 
 # Alembic's own version table, as its MigrationContext creates it (the test compares it too).
 _alembic_version = Table("alembic_version", MetaData(), Column("version_num", String(32), nullable=False),
@@ -46,6 +46,7 @@ def create_at_head(conn: Connection, head: str) -> None:
     # not see (a PostgreSQL enum or domain type) fails the creation, and the transaction with it, rather than
     # being taken as that table.
     _as_migrated().create_all(conn, checkfirst=False)
+    conn.exec_driver_sql(HELD_POSITIONS_INDEX)  # 0014 (tables.py says why it is not declared there)
     conn.execute(insert(orion_meta), [
         {"key": "application", "value": "orion"},  # 0001: the marker of an orion ledger
         {"key": HEAD_KEY, "value": f"0:{GENESIS_HASH}"},  # 0011: the anchor of an empty audit log

@@ -50,7 +50,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, type_coerce, union, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, type_coerce, union, update
 from sqlalchemy.exc import IntegrityError
 
 from orion_cli.core.categories import CATEGORY_CHARS, normalise_category
@@ -62,6 +62,7 @@ from orion_cli.store.audit import batched as audit_batch
 from orion_cli.store.db import Database
 from orion_cli.store.prepared import Prepared, defer_many
 from orion_cli.store.tables import (
+    HELD_POSITION,
     MONEY_QUANTUM,
     Money,
     balances,
@@ -232,11 +233,18 @@ class DayFigures:
         return cls(day, row.start_equity if day.recorded else None, row.cash)
 _POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"))
               .order_by(positions.c.venue, positions.c.market_id, positions.c.side))
-# The pre-trade checks read every position of the mode in a batch with their other reads.
-POSITIONS_OF_MODE = Prepared(_POSITIONS, name="positions_of_mode")
-_VENUE_POSITIONS = (select(positions).where(positions.c.mode == bindparam("mode"),
-                                            positions.c.venue == bindparam("venue"))
-                    .order_by(positions.c.venue, positions.c.market_id, positions.c.side))
+_VENUE_POSITIONS = _POSITIONS.where(positions.c.venue == bindparam("venue"))
+# The positions held, read through ix_positions_held. The condition is the index's own text, not a bound
+# value: PostgreSQL's generic plan for a statement prepared in the session cannot prove a partial index's
+# condition from a parameter, and would read every closed position too.
+_HELD = text(f"positions.{HELD_POSITION}")
+_HELD_POSITIONS = _POSITIONS.where(_HELD)
+_VENUE_HELD_POSITIONS = _VENUE_POSITIONS.where(_HELD)
+# The pre-trade checks read the positions held in a batch with their other reads.
+HELD_POSITIONS_OF_MODE = Prepared(_HELD_POSITIONS, name="held_positions_of_mode")
+# A venue's positions closed at or after an instant (iso_utc text, fixed width: text order is time order).
+_VENUE_CLOSED_SINCE = _VENUE_POSITIONS.where(text(f"NOT (positions.{HELD_POSITION})"),
+                                             positions.c.updated_at >= bindparam("since"))
 
 
 class IllegalTransition(TradingError):
@@ -1083,10 +1091,19 @@ class Ledger:
                     counted.append(move)
         return counted
 
-    def settled_markets(self, venue: Venue, *, conn: Connection | None = None) -> set[str]:
+    def settled_markets(self, venue: Venue, markets: Iterable[str] | None = None, *,
+                        conn: Connection | None = None) -> set[str]:
+        """The markets of ``venue`` the ledger has settled; of ``markets`` only, when given (a lookup
+        each, rather than every settlement of the year)."""
+        stmt = select(settlements.c.market_id).where(settlements.c.mode == self.mode,
+                                                     settlements.c.venue == venue.value)
+        if markets is not None:
+            wanted = sorted(set(markets))
+            if not wanted:
+                return set()
+            stmt = stmt.where(settlements.c.market_id.in_(wanted))
         with self._read(conn) as c:
-            return set(c.execute(select(settlements.c.market_id).where(
-                settlements.c.mode == self.mode, settlements.c.venue == venue.value)).scalars())
+            return set(c.execute(stmt).scalars())
 
     def settlements(self, venue: Venue | None = None) -> list[dict[str, Any]]:
         """The settlements recorded in this ledger, oldest first (the table's rows as plain values)."""
@@ -1392,6 +1409,14 @@ class Ledger:
         with self._read(conn) as c:
             return positions_in(c, self.mode, venue=venue, include_closed=include_closed)
 
+    def closed_since(self, venue: Venue, since: datetime, *, conn: Connection | None = None) -> list[Position]:
+        """``venue``'s positions closed (size 0) by a change at or after ``since``: without reading the
+        closed history of every settled market, which a year of trading makes most of the table."""
+        with self._read(conn) as c:
+            rows = c.execute(_VENUE_CLOSED_SINCE, {"mode": self.mode, "venue": venue.value,
+                                                   "since": iso_utc(since)}).all()
+        return positions_from_rows(rows, include_closed=True)
+
     def exposure(self, held: Sequence[Position] | None = None) -> Exposure:
         """Cost at risk by market and by category (categories compared case-insensitively)."""
         held = self.positions() if held is None else held
@@ -1405,15 +1430,15 @@ class Ledger:
         marks: Mapping[MarkKey, Decimal] | None = None,
         now: datetime | None = None,
         conn: Connection | None = None,
-        every_position: Sequence[Position] | None = None,
+        held_positions: Sequence[Position] | None = None,
         day_figures: DayFigures | None = None,
     ) -> DailyPnl:
         """Equity now (positions at ``marks`` where given, else at what a settled pair partner says they
         pay, else at cost) against the day's start.
 
         With ``conn`` (the pre-trade checks' transaction) every figure comes from that one view;
-        ``every_position`` (closed ones included) and ``day_figures`` when the caller has already
-        read them on it (figures for another trading day are ignored and read again).
+        ``held_positions`` and ``day_figures`` when the caller has already read them on it (figures
+        for another trading day are ignored and read again).
         """
         now = now or datetime.now(UTC)
         marks = marks or {}
@@ -1423,13 +1448,11 @@ class Ledger:
                 row = c.execute(_DAY_FIGURES, {"mode": self.mode, "day_cut": day_key(now)}).one()
                 day_figures = DayFigures.of_row(now, self.reset_hour_utc, row)
             day = day_figures.day
-            every = list(every_position) if every_position is not None else positions_in(c, self.mode,
-                                                                                         include_closed=True)
-            held = [p for p in every if p.size != 0]
+            held = [p for p in (positions_in(c, self.mode) if held_positions is None else held_positions)
+                    if p.size != 0]
             keys = [(p.venue, p.market_id, p.side) for p in held]
-            # A settled leg leaves its position closed: without one, no held leg can have a settled partner.
             wanted = keys if day_figures.start_equity is None else [k for k in keys if k not in marks]
-            implied = settled_pair_values(c, self.mode, wanted) if wanted and len(held) < len(every) else {}
+            implied = settled_pair_values(c, self.mode, wanted) if wanted else {}
         cash = ZERO if day_figures.cash is None else day_figures.cash
         # No snapshot: nothing changed today, so today's start equals the ledger now, valued as a
         # snapshot would value it (at cost, or at what a settled pair partner implies).
@@ -1470,9 +1493,10 @@ def positions_in(conn: Connection, mode: str, *, venue: Venue | None = None,
                  include_closed: bool = False) -> list[Position]:
     """:meth:`Ledger.positions` on a caller's connection."""
     if venue is None:
-        rows: Sequence[Any] = conn.execute(_POSITIONS, {"mode": mode}).all()
+        rows: Sequence[Any] = conn.execute(_POSITIONS if include_closed else _HELD_POSITIONS, {"mode": mode}).all()
     else:
-        rows = conn.execute(_VENUE_POSITIONS, {"mode": mode, "venue": venue.value}).all()
+        rows = conn.execute(_VENUE_POSITIONS if include_closed else _VENUE_HELD_POSITIONS,
+                            {"mode": mode, "venue": venue.value}).all()
     return positions_from_rows(rows, include_closed=include_closed)
 
 

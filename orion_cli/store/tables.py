@@ -19,6 +19,9 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 MONEY_PLACES = 10  # core.money.LEDGER_PLACES, which venue figures are held to (not imported: start-up cost)
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
 _SQLITE_MAX_UNITS = 2**63 - 1
+# A position still held (a closed one keeps its row, size 0, for its realised P&L). Literal text, in the
+# partial index and in every query meant to use it: a bound 0 would not prove the index's condition.
+HELD_POSITION = "size <> 0"
 
 
 class Checked:
@@ -303,6 +306,11 @@ positions = Table(
     Column("category", String(64), nullable=False),
     Column("updated_at", String(32), nullable=False),
 )
+# Migration 0014: the positions held, without the closed history (every trade's checks read them). Not an
+# Index above: a partial index is each dialect's own keyword to SQLAlchemy, which would load the PostgreSQL
+# dialect on every SQLite start-up to check it. The statement is the same text on both; store/fresh.py runs it.
+HELD_POSITIONS_INDEX = ("CREATE INDEX ix_positions_held ON positions (mode, venue, market_id, side) "
+                        f"WHERE {HELD_POSITION}")
 
 balances = Table(
     "balances",

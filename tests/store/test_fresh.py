@@ -50,13 +50,19 @@ def _schema(db: Database) -> dict[str, Any]:
                 "columns": [(c["name"], repr(c["type"]), c["nullable"], c.get("default"))
                             for c in insp.get_columns(table)],
                 "primary_key": insp.get_pk_constraint(table)["constrained_columns"],
-                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]), _partial(i))
                                   for i in insp.get_indexes(table)),
                 "unique": sorted((u["name"], tuple(u["column_names"])) for u in insp.get_unique_constraints(table)),
                 "foreign_keys": insp.get_foreign_keys(table),
                 "checks": sorted(c["sqltext"] for c in insp.get_check_constraints(table)),
             }
         return out
+
+
+def _partial(index: Any) -> str:
+    """A partial index's condition as the database reports it ("" for a whole-table index)."""
+    where = next((v for k, v in index.get("dialect_options", {}).items() if k.endswith("_where")), None)
+    return "" if where is None else str(where)
 
 
 def _rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:

@@ -551,6 +551,29 @@ def test_a_settlement_closes_each_side_at_its_payout_and_pays_the_paper_cash_onc
     assert AuditLog(db).verify().ok
 
 
+def test_closed_since_reads_only_the_positions_closed_from_that_instant(db: Database) -> None:
+    """Reconcile reads the positions closed within its grace, not a year of closed history: a market
+    settled earlier stays out, one settled at the instant is in (the cut is inclusive), held ones never."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    for i, market in enumerate(("KXA-1", "KXA-2", "KXA-3")):
+        led.record_intent(prepared(f"c{i}", market=market), execution_id=f"ex{i}", now=NOW)
+        led.record_fills(f"c{i}", [fill(f"f{i}", "10", "0.40", "0", coid=f"c{i}", market=market)], now=NOW)
+    early, cut = NOW + timedelta(hours=1), NOW + timedelta(hours=2)
+    led.record_settlement(Settlement(Venue.KALSHI, "KXA-1", D(1), early), now=early)
+    led.record_settlement(Settlement(Venue.KALSHI, "KXA-2", D(0), cut), now=cut)
+
+    assert [(p.market_id, p.size) for p in led.closed_since(Venue.KALSHI, cut)] == [("KXA-2", D(0))]
+    assert [p.market_id for p in led.closed_since(Venue.KALSHI, early)] == ["KXA-1", "KXA-2"]
+    assert led.closed_since(Venue.KALSHI, cut + timedelta(microseconds=1)) == []
+    assert led.closed_since(Venue.POLYMARKET, early) == []
+    assert [p.market_id for p in led.positions(Venue.KALSHI)] == ["KXA-3"]
+    # Settled markets, of the ones asked about only.
+    assert led.settled_markets(Venue.KALSHI) == {"KXA-1", "KXA-2"}
+    assert led.settled_markets(Venue.KALSHI, ["KXA-2", "KXA-3", "KXA-9"]) == {"KXA-2"}
+    assert led.settled_markets(Venue.KALSHI, []) == set()
+
+
 def test_a_void_closes_each_side_at_its_refund_and_pays_back_the_cost(db: Database) -> None:
     """Found in review: a voided market (each side returned at cost) had no representation; a YES
     payout of 0 would have closed 10 YES bought at 0.40 as a 4.00 loss while 4.00 came back."""

@@ -183,17 +183,18 @@ def _holdings(held: Sequence[Position]) -> dict[tuple[str, Side], _Holding]:
 
 def compare_positions(ctx: RunContext, conn: Connection, venue: Venue, venue_positions: Sequence[Position],
                       result: VenueReconcile, *, unchecked: set[str], waiting: Mapping[str, Decimal]) -> None:
-    every = ctx.ledger.positions(venue, conn=conn, include_closed=True)
-    ledger_pos = [p for p in every if p.size != 0]  # what positions() without closed ones returns
+    ledger_pos = ctx.ledger.positions(venue, conn=conn)
     result.counts["positions_ledger"] = len(ledger_pos)
     mine = _holdings(ledger_pos)
     # A market the ledger has settled is over: a venue that still lists its tokens (Polymarket, until
     # they are redeemed) holds a payout, which its balance counts, not a position.
-    settled = ctx.ledger.settled_markets(venue, conn=conn)
+    settled = ctx.ledger.settled_markets(venue, (p.market_id for p in venue_positions), conn=conn)
     theirs = _holdings([p for p in venue_positions if p.market_id not in settled])
     # Closed ones too: a position the ledger closed seconds ago (an unwind) may still show at a venue
-    # whose positions lag; calling that drift would have --fix buy it back.
-    recent = {(p.market_id, p.side) for p in every
+    # whose positions lag; calling that drift would have --fix buy it back. (Only those closed within the
+    # grace are read: the rest of a year's closed history is no use here, and this runs under the lock.)
+    closed = ctx.ledger.closed_since(venue, ctx.now - ctx.grace, conn=conn)
+    recent = {(p.market_id, p.side) for p in (*ledger_pos, *closed)
               if p.extra.get("updated_at") and ctx.now - parse_ts(p.extra["updated_at"]) < ctx.grace}
     # Orders still not final after step (1): young ones, or ones the venue called filled without listing
     # their fills yet; and the fills step (2) left pending as too young. They may explain the difference
