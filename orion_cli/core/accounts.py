@@ -135,7 +135,7 @@ def _with_ledger_categories(held: list[Position], ledger: Ledger) -> list[Positi
     check counts it; a market orion never traded stays uncategorised."""
     if all(p.category for p in held):
         return held
-    known = {(p.venue, p.market_id): p.category for p in ledger.positions(include_closed=True) if p.category}
+    known = ledger.categories({(p.venue, p.market_id) for p in held if not p.category})
     return [p if p.category else dataclasses.replace(p, category=known.get((p.venue, p.market_id), ""))
             for p in held]
 

@@ -1409,6 +1409,21 @@ class Ledger:
         with self._read(conn) as c:
             return positions_in(c, self.mode, venue=venue, include_closed=include_closed)
 
+    def categories(self, markets: Iterable[tuple[Venue, str]]) -> dict[tuple[Venue, str], str]:
+        """The category the ledger recorded for each of ``markets`` it has held (closed positions too),
+        read for those markets only: not every position of the ledger's history."""
+        wanted = set(markets)
+        if not wanted:
+            return {}
+        with self.db.read() as c:
+            # Venues and market ids as two lists (the pairs are picked below): the primary key's columns, looked up.
+            rows = c.execute(select(positions.c.venue, positions.c.market_id, positions.c.category).where(
+                positions.c.mode == self.mode, positions.c.venue.in_(sorted({v.value for v, _ in wanted})),
+                positions.c.market_id.in_(sorted({m for _, m in wanted})), positions.c.category != "")
+                .order_by(positions.c.venue, positions.c.market_id, positions.c.side)).all()
+        # Where the two sides of a market were recorded under different categories, the last side's stands.
+        return {(Venue(r.venue), r.market_id): r.category for r in rows if (Venue(r.venue), r.market_id) in wanted}
+
     def closed_since(self, venue: Venue, since: datetime, *, conn: Connection | None = None) -> list[Position]:
         """``venue``'s positions closed (size 0) by a change at or after ``since``: without reading the
         closed history of every settled market, which a year of trading makes most of the table."""

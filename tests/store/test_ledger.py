@@ -574,6 +574,22 @@ def test_closed_since_reads_only_the_positions_closed_from_that_instant(db: Data
     assert led.settled_markets(Venue.KALSHI, []) == set()
 
 
+def test_categories_are_read_for_the_markets_asked_about_closed_positions_included(db: Database) -> None:
+    """A live position report names no category: the ledger's, recorded with the plan, is looked up for
+    those markets only (a settled market's too), per venue."""
+    led = Ledger(db, "paper")
+    led.ensure_balance(Venue.KALSHI, D("100"), now=NOW)
+    for i, (market, category) in enumerate((("KXA-1", "Sports"), ("KXA-2", "Politics"), ("KXA-3", ""))):
+        led.record_intent(prepared(f"c{i}", market=market), execution_id=f"ex{i}", category=category, now=NOW)
+        led.record_fills(f"c{i}", [fill(f"f{i}", "10", "0.40", "0", coid=f"c{i}", market=market)], now=NOW)
+    led.record_settlement(Settlement(Venue.KALSHI, "KXA-1", D(1), NOW), now=NOW)
+
+    asked = {(Venue.KALSHI, "KXA-1"), (Venue.KALSHI, "KXA-3"), (Venue.POLYMARKET, "KXA-2"), (Venue.KALSHI, "KXA-9")}
+    assert led.categories(asked) == {(Venue.KALSHI, "KXA-1"): "Sports"}
+    assert led.categories({(Venue.KALSHI, "KXA-2")}) == {(Venue.KALSHI, "KXA-2"): "Politics"}
+    assert led.categories(set()) == {}
+
+
 def test_a_void_closes_each_side_at_its_refund_and_pays_back_the_cost(db: Database) -> None:
     """Found in review: a voided market (each side returned at cost) had no representation; a YES
     payout of 0 would have closed 10 YES bought at 0.40 as a 4.00 loss while 4.00 came back."""
