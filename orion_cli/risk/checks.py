@@ -49,10 +49,11 @@ from orion_cli.core.models import (
 from orion_cli.core.money import ZERO, ceil_to
 from orion_cli.core.opportunity import not_a_pair
 from orion_cli.core.plain_text import plural
+from orion_cli.core.redact import mask_url
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.risk.halt import halted_detail, missing_halt_row, status_of
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
-from orion_cli.store.db import Database
+from orion_cli.store.db import HEAD_REVISION, SCHEMA_REVISION, Database, upgraded_since_opened
 from orion_cli.store.ledger import (
     DAY_FIGURE_COLUMNS,
     HELD_POSITIONS_OF_MODE,
@@ -184,6 +185,7 @@ def _state_statement(dialect: str) -> Any:
         _EXECUTION.with_only_columns(executions.c.created_at).scalar_subquery().label("key_created_at"),
         *TAIL_COLUMNS,
         *(column for venue in Venue for column in _ledger_cash(venue, dialect)),
+        SCHEMA_REVISION,
     )
 
 
@@ -358,6 +360,9 @@ class _Lazy:
     def _set_state(self, row: Any) -> None:
         if row is None:  # the migration inserts it: a damaged ledger or a manual edit (exit 3)
             raise missing_halt_row(self.conn)
+        if row.schema_revision != HEAD_REVISION:  # upgraded under this process: its statements may not fit (exit 3)
+            raise upgraded_since_opened(mask_url(self.conn.engine.url.render_as_string(hide_password=True)),
+                                        row.schema_revision)
         self._state = row
         if Database.in_write(self.conn):
             prime_tail(self.conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, String, create_engine, event, literal_column, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
@@ -264,6 +264,8 @@ def not_writable(exc: BaseException) -> bool:
     return isinstance(code, int) and code & 0xFF == _SQLITE_READONLY
 
 
+# PostgreSQL's lock_not_available: a lock not granted within lock_timeout.
+PG_LOCK_NOT_AVAILABLE = "55P03"
 # PostgreSQL's in_failed_sql_transaction: a statement after one that failed in the same transaction.
 PG_IN_FAILED = "25P02"
 # Where a connection keeps the first refusal (:func:`not_writable`) its transaction met: a check that
@@ -1008,6 +1010,24 @@ def _newer(display_url: str, rev: str) -> StorageError:
     )
 
 
+def upgraded_since_opened(display_url: str, rev: str | None) -> StorageError:
+    """A ledger a newer orion upgraded while this process ran (it checked the revision when it opened it).
+    Found in review: an older `trade --watch` traded on, sent a leg, and failed to record its fill in a
+    table the upgrade had changed, leaving the pair one-legged; the order path now asks first."""
+    return StorageError(
+        f"{display_url} was upgraded to schema revision {str(rev)[:32]!r} by another orion since this one opened "
+        f"it (at {HEAD_REVISION}); nothing was sent",
+        hint="stop this orion and run the command again with the orion that upgraded the ledger (stop every "
+             f"orion sharing a ledger before upgrading one of them){_NEWER_MEANWHILE}",
+        reason="storage_newer",
+    )
+
+
+# The ledger's schema revision, as a column beside others (the order path's single-value reads).
+SCHEMA_REVISION = (select(literal_column("version_num", String)).select_from(text("alembic_version"))
+                   .scalar_subquery().label("schema_revision"))
+
+
 def current_revision(conn: Connection) -> str | None:
     try:
         row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
@@ -1065,7 +1085,8 @@ def ensure_schema(db: Database, *, create: bool = True, may_migrate: bool = True
         _migrate(db)
     except StorageError:
         raise
-    except (OperationalError, DatabaseError) as exc:
+    except (OperationalError, DatabaseError) as raised:
+        exc = _first_failure(raised)
         detail = _detail(exc, db.url)
         # Connected, but this role may not create or migrate it (pg_open_error names the privilege), or
         # the database is read-only (a standby).
@@ -1074,6 +1095,20 @@ def ensure_schema(db: Database, *, create: bool = True, may_migrate: bool = True
         if not_writable(exc):
             raise _not_writable_error(exc, db.display_url, detail) from None
         raise _unopenable(db.display_url, detail, db.sqlite_dir) from None
+
+
+def _first_failure(exc: DatabaseError) -> DatabaseError:
+    """The first database error of those ``exc`` was raised while handling: the cause. Found in review:
+    a full disk during an upgrade's table rebuild rolled it back, Alembic's clean-up then failed to drop
+    the table the rollback had removed, and that "no such table" was said as a corrupt ledger."""
+    first, seen = exc, {id(exc)}
+    earlier = exc.__context__
+    while earlier is not None and id(earlier) not in seen:
+        seen.add(id(earlier))
+        if isinstance(earlier, DatabaseError):
+            first = earlier
+        earlier = earlier.__context__
+    return first
 
 
 def _remember_refusal(context: Any) -> None:
@@ -1152,26 +1187,59 @@ def alembic_upgrade(conn: Connection, reset_hour_utc: int | None, revision: str 
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    # Alembic drives its own transaction; on SQLite it must not be IMMEDIATE-wrapped twice.
+    # A transaction open on ``conn`` is the caller's, and holds every step (Alembic begins none of its own).
     cfg.attributes["connection"] = conn
     cfg.attributes["reset_hour_utc"] = reset_hour_utc
     command.upgrade(cfg, revision)
 
 
-def _migrate(db: Database) -> None:
-    lock_ctx: contextlib.AbstractContextManager[Any]
-    if db.is_sqlite:
-        from filelock import FileLock
+# How long a process waits for another's creation or upgrade of the ledger before it gives up (exit 3).
+MIGRATE_PATIENCE_S = 60
 
-        # The file itself, as the run locks name it: two paths to one ledger (a symbolic link) are one lock.
-        db_file = os.path.realpath(make_url(db.url).database or "")
-        lock_ctx = FileLock(db_file + ".migrate.lock", timeout=60)
-    else:
-        lock_ctx = contextlib.nullcontext()
-    with lock_ctx, db.engine.connect() as conn:
+
+def _upgrading_elsewhere(where: str) -> StorageError:
+    """Waited :data:`MIGRATE_PATIENCE_S` for another process making or upgrading the ledger. Found in review:
+    said as an invalid ``database.url`` (a file lock's timeout) or as a bare lock timeout."""
+    return StorageError(
+        f"another orion process has been creating or upgrading the database {where} for over "
+        f"{MIGRATE_PATIENCE_S} s",
+        hint="an upgrade of a large ledger can take minutes: wait for it to finish, then run the command again",
+        reason="storage_busy")
+
+
+def _migrate(db: Database) -> None:
+    if not db.is_sqlite:
+        _migrate_locked(db)
+        return
+    from filelock import FileLock, Timeout
+
+    # The file itself, as the run locks name it: two paths to one ledger (a symbolic link) are one lock.
+    lock = FileLock(os.path.realpath(make_url(db.url).database or "") + ".migrate.lock", timeout=MIGRATE_PATIENCE_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise _upgrading_elsewhere(db.display_url) from None
+    try:
+        _migrate_locked(db)
+    finally:
+        lock.release()
+
+
+def _migrate_locked(db: Database) -> None:
+    """:func:`_migrate` once a SQLite ledger's file lock is held (PostgreSQL's advisory lock is taken here)."""
+    with db.engine.connect() as conn:
         migrate_key = 0 if db.is_sqlite else pg_lock_key("migrate", pg_scope(conn.info), PG_MIGRATE_LOCK)
         if not db.is_sqlite:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": migrate_key})
+            # As long as a SQLite opener waits (not database.busy_timeout_ms, meant for a write): the
+            # session's lock outlives this transaction's setting.
+            conn.execute(text(f"SET LOCAL lock_timeout = '{MIGRATE_PATIENCE_S}s'"))
+            try:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": migrate_key})
+            except OperationalError as exc:
+                if _sqlstate(exc) == PG_LOCK_NOT_AVAILABLE:
+                    conn.rollback()
+                    raise _upgrading_elsewhere(db.display_url) from None
+                raise
             conn.commit()
         try:
             # Looked at again under the lock: another process may have made or migrated it meanwhile.
@@ -1186,7 +1254,16 @@ def _migrate(db: Database) -> None:
                 pass  # done meanwhile: nothing to load Alembic for
             else:
                 conn.commit()  # the check above took a transaction of its own
-                alembic_upgrade(conn, db.reset_hour_utc)
+                # Every step in one transaction the caller holds, so an upgrade that fails (a full disk, a
+                # kill) leaves the ledger at the revision it had: Alembic commits each step on SQLite
+                # (its DDL counted as not transactional), which left a ledger part-migrated, that an
+                # older orion then refused. On SQLite the writers' lock is taken at once (IMMEDIATE).
+                conn.info["immediate"] = db.is_sqlite
+                try:
+                    conn.begin()
+                    alembic_upgrade(conn, db.reset_hour_utc)
+                finally:
+                    conn.info.pop("immediate", None)
             conn.commit()
         except BaseException:
             conn.rollback()  # not committed with the unlock below: nothing of a failed build is kept

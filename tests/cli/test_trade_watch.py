@@ -1102,6 +1102,29 @@ def test_an_execution_whose_order_a_venue_refused_for_our_credentials_stops_the_
     assert (stopped["reason_code"], stopped["trades"]) == ("auth", 1)
 
 
+def test_a_ledger_upgraded_under_the_watch_stops_it_with_exit_3(monkeypatch: Any) -> None:
+    """Found in review: an older watch traded on a ledger a newer orion had upgraded under it. The order
+    path now refuses (storage_newer, nothing sent: tests/execution); the watch then stops as that single
+    trade ends (exit 3), rather than logging the refusal round after round."""
+    from orion_cli.cli.commands.trade import once
+    from orion_cli.store.db import upgraded_since_opened
+
+    executed: list[str] = []
+
+    async def execute(app: Any, venues: Any, source: Any, op: Any, size: Any, key: str, *args: Any,
+                      **kwargs: Any) -> Any:
+        executed.append(key)
+        raise upgraded_since_opened("sqlite:///ledger.db", "0099")
+
+    monkeypatch.setattr(once, "execute_plan", execute)
+    code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo", "--max-trades", "3")
+    assert code == 3 and len(executed) == 1, (code, executed, err)
+    record = _error_record(err)
+    assert record["reason"] == "storage_newer" and "upgraded to schema revision '0099'" in record["message"], err
+    stopped = json.loads(out.strip().splitlines()[-1])
+    assert stopped["event"] == "stopped" and (stopped["exit_code"], stopped["reason_code"]) == (3, "storage_newer")
+
+
 def test_a_credentials_refusal_stops_the_round_even_at_its_max_trades(tmp_path: Path, monkeypatch: Any) -> None:
     """The --max-trades'th trade refused for credentials ends the watch as that trade does (exit 4), not
     with exit 0 "max trades reached", as a breaker trip by it does."""

@@ -195,6 +195,31 @@ def test_happy_path_on_paper_with_the_real_checks(db: Database) -> None:
     assert res.to_record()["type"] == "execution"
 
 
+def test_a_ledger_upgraded_by_another_orion_while_this_one_runs_is_refused_before_anything_is_sent(
+        db: Database) -> None:
+    """Found in review: an older `trade --watch` kept trading on a ledger a newer orion had upgraded under
+    it (it looks at the revision when it opens the ledger), sent its first leg, then failed to record the
+    fill in a table the upgrade had changed: a one-legged pair. The order path reads the revision with
+    its checks, under the writers' lock: exit 3 (storage_newer), nothing committed, nothing sent."""
+    from sqlalchemy import text
+
+    from orion_cli.core.errors import StorageError
+
+    s = settings()
+    venues = paper_venues(db, s)
+    ex = Executor(db, Ledger(db, "paper"), venues, s, mode="paper", alerts=NullAlertSink(), verify_delays=(0.0,))
+    before = types(db)
+    with db.write() as conn:  # as a newer orion's upgrade leaves it
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    plan = make_plan()
+    with pytest.raises(StorageError) as raised:
+        run(ex.execute(plan, ctx_for(s)))
+    assert raised.value.reason == "storage_newer" and "'9999'" in raised.value.message, raised.value
+    assert "nothing was sent" in raised.value.message
+    assert exec_row(db, plan.key) is None and Ledger(db, "paper").orders() == []
+    assert types(db) == before and Ledger(db, "paper").positions() == []
+
+
 def _slippage_of_kalshi_leg(db: Database, at_fill: tuple[tuple[str, str], ...], **overrides: Any) -> dict[str, Any]:
     """Plan 30 YES on Kalshi at 20 @ 0.40 + 10 @ 0.41 = 12.10 (average 0.40333…, stored rounded up to
     0.403334; Kalshi is the thinner leg, so ``l1``) and 30 NO on Polymarket at 0.50; the paper Kalshi

@@ -154,6 +154,120 @@ def test_a_ledger_at_the_previous_revision_upgrades_and_keeps_its_rows(db_url: s
         db.dispose()
 
 
+def test_an_upgrade_that_fails_part_way_leaves_the_ledger_at_the_revision_it_had(db_url: str) -> None:
+    """Every step of an upgrade is one transaction. Found in review: a full disk during 0013's table
+    rebuild left a SQLite ledger at 0012 (Alembic commits each step there), while the hint said the
+    ledger was as it was; the older orion that made it then refused it as newer. Here the last step
+    (0014's index) fails on a name already taken, after 0010-0013 ran: none of them is kept."""
+    from sqlalchemy import inspect
+
+    old = open_database(db_url, migrate=False)
+    try:
+        _upgrade_to(old, "0009")
+        with old.write() as conn:
+            conn.execute(text("INSERT INTO orion_meta (key, value) VALUES ('kept', 'yes')"))
+            conn.execute(text("CREATE INDEX ix_positions_held ON balances (mode)"))
+    finally:
+        old.dispose()
+    with pytest.raises(StorageError):
+        open_database(db_url)
+    db = open_database(db_url, migrate=False)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0009"
+            assert "netted" not in {c["name"] for c in inspect(conn).get_columns("fills")}  # 0010 undone
+            assert conn.execute(text("SELECT value FROM orion_meta WHERE key = 'kept'")).scalar_one() == "yes"
+    finally:
+        db.dispose()
+
+
+def test_a_full_disk_during_an_upgrade_is_said_as_a_full_disk_though_the_clean_up_failed_after_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review on a real full disk: SQLite rolled the upgrade back at 0013's table rebuild, Alembic's
+    clean-up then failed to drop the table the rollback had removed, and orion reported that last error:
+    "no such table: _alembic_tmp_equity_snapshots", a corrupt ledger to restore from a backup."""
+    import sqlite3 as driver
+
+    from sqlalchemy.exc import OperationalError
+
+    from orion_cli.store import db as db_module
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = open_database(url, migrate=False)
+    try:
+        _upgrade_to(old, "0012")
+    finally:
+        old.dispose()
+
+    def upgrade_on_a_full_disk(_conn: Any, _reset_hour_utc: int | None, _revision: str = "head") -> None:
+        try:
+            raise OperationalError("DROP TABLE equity_snapshots", {},
+                                   driver.OperationalError("database or disk is full"))
+        except OperationalError:
+            raise OperationalError("DROP TABLE _alembic_tmp_equity_snapshots", {},
+                                   driver.OperationalError("no such table: _alembic_tmp_equity_snapshots")) from None
+
+    monkeypatch.setattr(db_module, "alembic_upgrade", upgrade_on_a_full_disk)
+    with pytest.raises(StorageError) as raised:
+        open_database(url)
+    assert raised.value.reason == "storage_full", raised.value
+    assert "database or disk is full" in raised.value.message and "as it was" in (raised.value.hint or "")
+
+
+def test_an_open_that_waits_too_long_for_another_process_upgrading_the_ledger_says_so(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: behind a long upgrade, a SQLite opener's wait ended as "database.url = ...: cannot open
+    the database (Timeout)" (exit 3, reason config_invalid) and a PostgreSQL one's as a bare "canceling
+    statement due to lock timeout" after database.busy_timeout_ms. Both wait MIGRATE_PATIENCE_S, then say
+    why (storage_busy)."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from orion_cli.store import db as db_module
+
+    old = open_database(db_url, migrate=False)
+    try:
+        _upgrade_to(old, "0013")
+        scope = "" if old.is_sqlite else db_module.pg_scope(old.engine.connect().info)
+    finally:
+        old.dispose()
+    monkeypatch.setattr(db_module, "MIGRATE_PATIENCE_S", 1)
+    holder: Any
+    if db_url.startswith("sqlite"):
+        lock = os.path.realpath(make_url(db_url).database or "") + ".migrate.lock"
+        holder = subprocess.Popen([sys.executable, "-c", "import filelock, sys, time; held = filelock.FileLock("
+                                   "sys.argv[1]); held.acquire(); print('held', flush=True); time.sleep(60)", lock],
+                                  stdout=subprocess.PIPE, text=True)
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    else:
+        holder = create_engine(db_url).connect()
+        holder.execute(text("SELECT pg_advisory_lock(:k)"),
+                       {"k": db_module.pg_lock_key("migrate", scope, db_module.PG_MIGRATE_LOCK)})
+    try:
+        started = time.monotonic()
+        with pytest.raises(StorageError) as raised:
+            open_database(db_url, busy_timeout_ms=1500)
+        assert raised.value.reason == "storage_busy", raised.value
+        assert "upgrading the database" in raised.value.message and "over 1 s" in raised.value.message
+        assert time.monotonic() - started < 30
+    finally:
+        if isinstance(holder, subprocess.Popen):
+            holder.kill()
+            holder.wait()
+        else:
+            holder.close()
+            holder.engine.dispose()
+    db = open_database(db_url)  # the other process gone: this one upgrades it
+    try:
+        with db.read() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD_REVISION
+    finally:
+        db.dispose()
+
+
 def test_a_ledger_at_0009_upgrades_and_its_fills_netted_no_pairs(db_url: str) -> None:
     """0010 adds ``fills.netted`` (the YES/NO pairs a Kalshi buy closed); the ledger never netted
     before it, so a stored fill keeps its row and reads 0."""

@@ -35,7 +35,7 @@ from orion_cli.cli.commands.trade.stops import TRANSIENT_SECRETS_REASONS, WatchS
 from orion_cli.cli.commands.trade.venues import VenueSet
 from orion_cli.cli.context import AppContext
 from orion_cli.cli.stopping import StopFlag
-from orion_cli.core.errors import ExitCode, OrionError, SecretsError
+from orion_cli.core.errors import ExitCode, OrionError, SecretsError, StorageError
 
 if TYPE_CHECKING:
     from orion_cli.cli.live_venues import LazyStore
@@ -227,6 +227,10 @@ def trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity],
                 # Every later trade would be refused the same way. Ended as `trade --confirm` ends on
                 # it (reason, hint): a geoblock is no halt, and `orion halt --status` would say none.
                 return trades, WatchStop.refused(exc.message, exc.reason, exc.hint)
+            if isinstance(exc, StorageError) and exc.reason == "storage_newer":
+                # Another orion upgraded the ledger under this one (nothing was sent): every later round's
+                # statements may no longer fit it. Ended as the single trade ends (exit 3).
+                return trades, WatchStop.failed(exc)
             if isinstance(exc, SecretsError) and exc.reason not in TRANSIENT_SECRETS_REASONS:
                 # A venue refused orion's credentials before any order (its balance, the exchange's
                 # status), or orion has none it can use (a key removed from the vault since the watch
