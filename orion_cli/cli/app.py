@@ -469,7 +469,10 @@ app = typer.Typer(
 
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"orion {__version__}")
+        from orion_cli.store.revision import HEAD_REVISION
+
+        # The schema revision too: the package version alone is the same from build to build (found in review).
+        typer.echo(f"orion {__version__} (ledger schema {HEAD_REVISION})")
         raise typer.Exit(0)
 
 

@@ -131,8 +131,9 @@ def main() -> None:
             raise SystemExit(2 if not argv else 0)
     if argv == ["--version"]:
         from orion_cli import __version__
+        from orion_cli.store.revision import HEAD_REVISION
 
-        _print_text(f"orion {__version__}\n")
+        _print_text(f"orion {__version__} (ledger schema {HEAD_REVISION})\n")
         raise SystemExit(0)
     from orion_cli.cli.stopping import ignore_stops_at_exit, pause_point, stop_like_ctrl_c, stop_reason
 

@@ -91,7 +91,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import (
@@ -963,6 +963,14 @@ class Executor:
             return self._taken(run, verdict, exc)
         except DataError as exc:  # the ledger refused what the venue did (a sell of fills not listed yet)
             return self._fail_halt(run, verdict, f"the ledger could not record an order's outcome: {exc.message}",
+                                   alert_kind="halt")
+        except DatabaseError as exc:
+            # A statement's own error (the database failing is a StorageError: _drive_noting). Found in
+            # review: a ledger upgraded under an older process refused its fill (a column it did not
+            # know), after the first leg filled: exit 1, the pair one-legged, nothing halted or named.
+            said = str(getattr(exc, "orig", exc)).splitlines()
+            return self._fail_halt(run, verdict, "the ledger refused to record the execution's progress: "
+                                                 f"{(said[0] if said else type(exc).__name__)[:200]}",
                                    alert_kind="halt")
         if not ok:
             return self._fail_halt(run, verdict, run.result.get("unwind", {}).get("message", "unwind failed"),

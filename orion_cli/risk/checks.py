@@ -53,7 +53,13 @@ from orion_cli.core.redact import mask_url
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.risk.halt import halted_detail, missing_halt_row, status_of
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
-from orion_cli.store.db import HEAD_REVISION, SCHEMA_REVISION, Database, upgraded_since_opened
+from orion_cli.store.db import (
+    SCHEMA_COMPATIBLE_FROM,
+    SCHEMA_REVISION,
+    Database,
+    upgraded_since_opened,
+    usable_revision,
+)
 from orion_cli.store.ledger import (
     DAY_FIGURE_COLUMNS,
     HELD_POSITIONS_OF_MODE,
@@ -186,6 +192,7 @@ def _state_statement(dialect: str) -> Any:
         *TAIL_COLUMNS,
         *(column for venue in Venue for column in _ledger_cash(venue, dialect)),
         SCHEMA_REVISION,
+        SCHEMA_COMPATIBLE_FROM,
     )
 
 
@@ -360,7 +367,8 @@ class _Lazy:
     def _set_state(self, row: Any) -> None:
         if row is None:  # the migration inserts it: a damaged ledger or a manual edit (exit 3)
             raise missing_halt_row(self.conn)
-        if row.schema_revision != HEAD_REVISION:  # upgraded under this process: its statements may not fit (exit 3)
+        if not usable_revision(row.schema_revision, row.compatible_from):
+            # Upgraded under this process, by a change it cannot use (db.COMPATIBLE_FROM_KEY): exit 3.
             raise upgraded_since_opened(mask_url(self.conn.engine.url.render_as_string(hide_password=True)),
                                         row.schema_revision)
         self._state = row

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import shlex
@@ -29,10 +30,10 @@ from orion_cli.core.config import LIBPQ_CONNINFO, SCHEME_TYPO, sqlite_file
 from orion_cli.core.errors import StorageError
 from orion_cli.core.paths import default_database_url, make_private_dirs, sqlite_url
 from orion_cli.core.redact import mask_url, scrub_url_secrets
+from orion_cli.store.revision import HEAD_REVISION as HEAD_REVISION
 from orion_cli.store.stored import CORRUPT_HINT, CORRUPT_MEANWHILE, SENTINEL_ADVICE, CorruptValue
 
 # The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
-HEAD_REVISION = "0014"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Arbitrary constant shared by every orion process: the PostgreSQL advisory lock key for writes (of a
 # ledger in the schema ``public``; see :func:`pg_lock_key`).
@@ -992,10 +993,19 @@ def _unmigrated(display_url: str, rev: str | None) -> UnmigratedLedger:
     )
 
 
-def _known_revisions() -> set[str]:
+@functools.cache
+def _known_revisions() -> frozenset[str]:
     """The schema revisions this build's migrations name (``NNNN_*.py``; a test holds them to Alembic's)."""
     versions = Path(__file__).parent / "migrations" / "versions"
-    return {p.name[:4] for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py")}
+    return frozenset(p.name[:4] for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def usable_revision(rev: str | None, compatible_from: str | None) -> bool:
+    """Whether this orion may use, as it is, a ledger at schema revision ``rev`` whose ``compatible_from``
+    (:data:`COMPATIBLE_FROM_KEY`) is the one given: its own revision, or a newer one that a revision it
+    knows can still use (a newer orion's migration that only added, as an index)."""
+    return rev == HEAD_REVISION or (rev is not None and rev not in _known_revisions()
+                                    and compatible_from in _known_revisions())
 
 
 def _newer(display_url: str, rev: str) -> StorageError:
@@ -1023,9 +1033,30 @@ def upgraded_since_opened(display_url: str, rev: str | None) -> StorageError:
     )
 
 
-# The ledger's schema revision, as a column beside others (the order path's single-value reads).
+# Where a ledger says the oldest schema revision whose orion may still use it (``orion_meta``): a
+# migration that only adds (an index an older orion never asks for) leaves it; one an older orion would
+# misread or fail to write (a column it would leave empty) sets it to its own revision. So an orion whose
+# ledger another upgraded (a rolling upgrade of hosts sharing PostgreSQL) keeps its kill switch and its
+# trading where the change allows, and is refused where it does not. COMPATIBLE_FROM: what a ledger at
+# HEAD_REVISION says (0014 added an index only; 0013 changed what a trading day's rows hold).
+COMPATIBLE_FROM_KEY = "compatible_from"
+COMPATIBLE_FROM = "0013"
+
+# The ledger's schema revision and its compatible_from, as columns beside others (the order path's
+# single-value reads: a running process learns of an upgrade under it).
 SCHEMA_REVISION = (select(literal_column("version_num", String)).select_from(text("alembic_version"))
                    .scalar_subquery().label("schema_revision"))
+SCHEMA_COMPATIBLE_FROM = (select(literal_column("value", String)).select_from(text("orion_meta"))
+                          .where(text(f"key = '{COMPATIBLE_FROM_KEY}'"))  # a constant: no value bound
+                          .scalar_subquery().label("compatible_from"))
+
+
+def _compatible_from(conn: Connection) -> str | None:
+    try:
+        row = conn.execute(select(SCHEMA_COMPATIBLE_FROM)).first()
+    except (OperationalError, DatabaseError):
+        return None
+    return None if row is None or row[0] is None else str(row[0])
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -1067,6 +1098,10 @@ def ensure_schema(db: Database, *, create: bool = True, may_migrate: bool = True
             if rev == HEAD_REVISION:
                 return
             if rev is not None and rev not in _known_revisions():
+                with conn.begin():
+                    compatible_from = _compatible_from(conn)
+                if usable_revision(rev, compatible_from):
+                    return  # a newer orion's upgrade this one can use as it is (it is left at its revision)
                 raise _newer(db.display_url, rev)
             with conn.begin():
                 tables = _table_names(conn)

@@ -17,6 +17,7 @@ from sqlalchemy import Column, Connection, MetaData, Numeric, PrimaryKeyConstrai
 
 from orion_cli.store.audit import GENESIS_HASH
 from orion_cli.store.audit_head import HEAD_KEY
+from orion_cli.store.db import COMPATIBLE_FROM, COMPATIBLE_FROM_KEY
 from orion_cli.store.meta import LEDGER_ID_KEY
 from orion_cli.store.tables import HELD_POSITIONS_INDEX, Money, halt_state, metadata, orion_meta
 
@@ -41,7 +42,7 @@ def _as_migrated() -> MetaData:
 
 def create_at_head(conn: Connection, head: str) -> None:
     """In ``conn``'s open transaction, on a database that holds no table: the whole schema, the seeded
-    rows (migrations 0001, 0011 and 0012) and the version ``head``. The caller commits, once."""
+    rows (migrations 0001, 0011, 0012 and 0014) and the version ``head``. The caller commits, once."""
     # Without looking first: anything already named like one of them that the caller's count of relations does
     # not see (a PostgreSQL enum or domain type) fails the creation, and the transaction with it, rather than
     # being taken as that table.
@@ -51,6 +52,7 @@ def create_at_head(conn: Connection, head: str) -> None:
         {"key": "application", "value": "orion"},  # 0001: the marker of an orion ledger
         {"key": HEAD_KEY, "value": f"0:{GENESIS_HASH}"},  # 0011: the anchor of an empty audit log
         {"key": LEDGER_ID_KEY, "value": secrets.token_hex(16)},  # 0012: this ledger's own id
+        {"key": COMPATIBLE_FROM_KEY, "value": COMPATIBLE_FROM},  # 0014: the oldest revision that may use it
     ])
     conn.execute(insert(halt_state).values(id=1, halted=False, reason="", kind="manual", since=None, by=""))  # 0001
     _alembic_version.create(conn)

@@ -20,6 +20,7 @@ from orion_cli import __version__
 from orion_cli.cli.app import app, hoist_global_options
 from orion_cli.cli.commands.audit import SINCE_HINT
 from orion_cli.core.config import render_example
+from orion_cli.store.revision import HEAD_REVISION
 
 
 def run(*args: str, env: dict[str, str | None] | None = None, input: str | None = None) -> Result:
@@ -62,7 +63,7 @@ def ledger(isolated_home: Path) -> Path:
 def test_version() -> None:
     result = run("--version")
     assert result.exit_code == 0
-    assert result.stdout.strip() == f"orion {__version__}"
+    assert result.stdout.strip() == f"orion {__version__} (ledger schema {HEAD_REVISION})"
 
 
 def test_help_documents_exit_codes() -> None:

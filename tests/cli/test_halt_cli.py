@@ -890,6 +890,7 @@ def test_a_ledger_that_cannot_be_opened_is_said_not_halted_with_the_sentinel_fil
     conn = sqlite3.connect(tmp_path / "newer.db")
     with conn:
         conn.execute("UPDATE alembic_version SET version_num = '0999'")
+        conn.execute("UPDATE orion_meta SET value = '0999' WHERE key = 'compatible_from'")  # not for this orion
     conn.close()
     stop = tmp_path / "stop orion"
     if sentinel:

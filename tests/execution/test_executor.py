@@ -209,8 +209,9 @@ def test_a_ledger_upgraded_by_another_orion_while_this_one_runs_is_refused_befor
     venues = paper_venues(db, s)
     ex = Executor(db, Ledger(db, "paper"), venues, s, mode="paper", alerts=NullAlertSink(), verify_delays=(0.0,))
     before = types(db)
-    with db.write() as conn:  # as a newer orion's upgrade leaves it
+    with db.write() as conn:  # as a newer orion's upgrade leaves it, by a change this orion cannot use
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        conn.execute(text("UPDATE orion_meta SET value = '9999' WHERE key = 'compatible_from'"))
     plan = make_plan()
     with pytest.raises(StorageError) as raised:
         run(ex.execute(plan, ctx_for(s)))
@@ -218,6 +219,57 @@ def test_a_ledger_upgraded_by_another_orion_while_this_one_runs_is_refused_befor
     assert "nothing was sent" in raised.value.message
     assert exec_row(db, plan.key) is None and Ledger(db, "paper").orders() == []
     assert types(db) == before and Ledger(db, "paper").positions() == []
+
+
+def test_a_ledger_upgraded_under_this_orion_by_a_change_it_can_use_trades_on(db: Database) -> None:
+    """The other side of the refusal above: an upgrade whose ``compatible_from`` this orion knows (an index
+    added) leaves it trading (store/db.py COMPATIBLE_FROM_KEY)."""
+    from sqlalchemy import text
+
+    from orion_cli.store.db import HEAD_REVISION
+
+    s = settings()
+    ex = Executor(db, Ledger(db, "paper"), paper_venues(db, s), s, mode="paper", alerts=NullAlertSink(),
+                  verify_delays=(0.0,))
+    with db.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        conn.execute(text("UPDATE orion_meta SET value = :v WHERE key = 'compatible_from'"), {"v": HEAD_REVISION})
+    res = run(ex.execute(make_plan(), ctx_for(s)))
+    assert res.status == "done", res.message
+
+
+def test_a_fill_the_ledger_refuses_to_record_after_the_first_leg_halts_and_names_the_execution(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a ledger upgraded under an older watch refused the first leg's fill (NOT NULL on a
+    column the old code did not write): the statement's IntegrityError ended the process (exit 1) with the
+    first leg filled, the second never sent, nothing halted, alerted or named. It is now the halt an
+    unrecordable outcome is: the kill switch, an alert, the execution left halted for reconcile/resume."""
+    import sqlite3 as driver
+
+    from sqlalchemy.exc import IntegrityError
+
+    s = settings()
+    venues = paper_venues(db, s)
+    alerts = NullAlertSink()
+    ex = Executor(db, Ledger(db, "paper"), venues, s, mode="paper", alerts=alerts, verify_delays=(0.0,))
+    real = Ledger._ensure_day_snapshot
+    calls = {"n": 0}
+
+    def refused(self: Ledger, conn: Any, now: datetime) -> str:
+        calls["n"] += 1
+        raise IntegrityError("INSERT INTO equity_snapshots", {},
+                             driver.IntegrityError("NOT NULL constraint failed: equity_snapshots.ends_at"))
+
+    monkeypatch.setattr(Ledger, "_ensure_day_snapshot", refused)
+    plan = make_plan()
+    res = run(ex.execute(plan, ctx_for(s)))
+    monkeypatch.setattr(Ledger, "_ensure_day_snapshot", real)
+    assert calls["n"] >= 1
+    assert res.status == "halted", res
+    assert "the ledger refused to record the execution's progress: NOT NULL constraint failed" in res.message
+    assert KillSwitch(db).status().halted and "halt" in [k for k, _, _ in alerts.emitted]
+    assert exec_row(db, plan.key).status == "halted"
+    assert "order.failed" in types(db) and AuditLog(db).verify().ok
 
 
 def _slippage_of_kalshi_leg(db: Database, at_fill: tuple[tuple[str, str], ...], **overrides: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from store.writers import another_writer
 
 from orion_cli.core.errors import ExitCode, StorageError
 from orion_cli.store.db import (
+    COMPATIBLE_FROM,
     HEAD_REVISION,
     Database,
     _migrate,
@@ -63,7 +64,8 @@ def test_migrations_create_schema_and_are_idempotent(db_url: str) -> None:
         with again.read() as conn:
             meta = dict(conn.execute(text("SELECT key, value FROM orion_meta")).all())
         assert re.fullmatch(r"[0-9a-f]{32}", meta.pop("ledger_id"))  # 0012: the ledger's own random id
-        assert meta == {"application": "orion", "audit_head": "0:" + "0" * 64}  # 0011: the empty log's anchor
+        assert meta == {"application": "orion", "audit_head": "0:" + "0" * 64,  # 0011: the empty log's anchor
+                        "compatible_from": COMPATIBLE_FROM}  # 0014: the oldest revision whose orion may use it
     finally:
         again.dispose()
 
@@ -1081,6 +1083,7 @@ def test_a_ledger_a_newer_orion_migrated_is_refused_by_name_and_left_alone(tmp_p
     open_database(str(path)).dispose()
     conn = sqlite3.connect(path)
     conn.execute("UPDATE alembic_version SET version_num = '0999'")
+    conn.execute("UPDATE orion_meta SET value = '0999' WHERE key = 'compatible_from'")  # a change for 0999 on only
     conn.commit()
     conn.close()
     before = path.read_bytes()
@@ -1093,6 +1096,33 @@ def test_a_ledger_a_newer_orion_migrated_is_refused_by_name_and_left_alone(tmp_p
     assert err.hint is not None and "halt.sentinel_file names halts" in err.hint  # to any command
     assert without_sentinel_advice(err.hint) == ("run the orion that wrote it (upgrade this one), or point --db / "
                                                  "database.url at another ledger")  # `orion halt` says its own
+
+
+@pytest.mark.parametrize("compatible_from", [HEAD_REVISION, "0001"])
+def test_a_ledger_a_newer_orion_upgraded_by_a_change_this_one_can_use_is_used_as_it_is(
+        db_url: str, compatible_from: str) -> None:
+    """Found in review: any new revision shut every older orion out of the ledger, `orion halt` included, so
+    upgrading one host of several sharing PostgreSQL took the kill switch from the others while their
+    running traders went on. A newer ledger whose ``compatible_from`` this orion knows (the upgrade only
+    added, as 0014's index did) is used as it is, and left at its revision."""
+    from orion_cli.risk.halt import KillSwitch
+
+    open_database(db_url).dispose()
+    raw = open_database(db_url, migrate=False)
+    try:
+        with raw.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+            conn.execute(text("UPDATE orion_meta SET value = :v WHERE key = 'compatible_from'"), {"v": compatible_from})
+    finally:
+        raw.dispose()
+    db = open_database(db_url)
+    try:
+        KillSwitch(db).engage("outage", actor={"user": "test"})
+        assert KillSwitch(db).status().halted
+        with db.read() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0999"
+    finally:
+        db.dispose()
 
 
 def test_a_damaged_ledgers_hint_without_the_sentinel_advice_keeps_its_own() -> None:
