@@ -1285,8 +1285,12 @@ def _migrate_locked(db: Database) -> None:
                 from orion_cli.store.fresh import create_at_head
 
                 create_at_head(conn, HEAD_REVISION)
-            elif "alembic_version" in tables and current_revision(conn) == HEAD_REVISION:
-                pass  # done meanwhile: nothing to load Alembic for
+            elif "alembic_version" in tables and (rev := current_revision(conn)) is not None \
+                    and rev not in _known_revisions() - {HEAD_REVISION}:
+                # Done meanwhile (nothing to load Alembic for), or by a newer orion: used as it is where it may
+                # be, else refused as any newer ledger is (Alembic would not know the revision).
+                if not usable_revision(rev, _compatible_from(conn)):
+                    raise _newer(db.display_url, rev)
             else:
                 conn.commit()  # the check above took a transaction of its own
                 # Every step in one transaction the caller holds, so an upgrade that fails (a full disk, a

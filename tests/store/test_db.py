@@ -1125,6 +1125,30 @@ def test_a_ledger_a_newer_orion_upgraded_by_a_change_this_one_can_use_is_used_as
         db.dispose()
 
 
+@pytest.mark.parametrize(("compatible_from", "refused"), [(HEAD_REVISION, False), ("0999", True)])
+def test_a_ledger_a_newer_orion_upgraded_while_this_one_waited_to_upgrade_it_is_not_upgraded_again(
+        db_url: str, compatible_from: str, refused: bool) -> None:
+    """Two builds opening an old ledger together: the newer one upgrades it first. The older one, which
+    found it old before it took the upgrade lock, then meets a revision Alembic does not know: used as
+    it is where the ledger says it may be, refused as newer where not (it was Alembic's error, exit 1)."""
+    open_database(db_url).dispose()
+    raw = open_database(db_url, migrate=False)
+    try:
+        with raw.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+            conn.execute(text("UPDATE orion_meta SET value = :v WHERE key = 'compatible_from'"), {"v": compatible_from})
+        if refused:
+            with pytest.raises(StorageError) as raised:
+                _migrate(raw)
+            assert raised.value.reason == "storage_newer", raised.value
+        else:
+            _migrate(raw)
+        with raw.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0999"
+    finally:
+        raw.dispose()
+
+
 def test_a_damaged_ledgers_hint_without_the_sentinel_advice_keeps_its_own() -> None:
     """`orion halt` says what halts meanwhile for its own configuration: with none configured, the
     store's "the file halt.sentinel_file names halts every orion" after "no halt.sentinel_file is
