@@ -413,7 +413,8 @@ def _pre_dash(argv: Sequence[str]) -> list[str]:
 
 
 def _is_help_or_version(stdout: str) -> bool:
-    return stdout.lstrip().startswith("Usage:") or re.fullmatch(r"orion \S+\n", stdout) is not None
+    return (stdout.lstrip().startswith("Usage:")
+            or re.fullmatch(r"orion \S+ \(ledger schema \d{4}\)\n", stdout) is not None)
 
 
 def _format_requested(argv: Sequence[str]) -> str | None:
