@@ -966,12 +966,25 @@ class Executor:
                                    alert_kind="halt")
         except DatabaseError as exc:
             # A statement's own error (the database failing is a StorageError: _drive_noting). Found in
-            # review: a ledger upgraded under an older process refused its fill (a column it did not
-            # know), after the first leg filled: exit 1, the pair one-legged, nothing halted or named.
+            # review: a ledger upgraded under an older process refused its fill (a NOT NULL column it did
+            # not write), after the first leg filled: exit 1, the pair one-legged, nothing halted or named.
             said = str(getattr(exc, "orig", exc)).splitlines()
-            return self._fail_halt(run, verdict, "the ledger refused to record the execution's progress: "
-                                                 f"{(said[0] if said else type(exc).__name__)[:200]}",
-                                   alert_kind="halt")
+            why = ("the ledger refused to record the execution's progress: "
+                   f"{(said[0] if said else type(exc).__name__)[:200]}")
+            try:
+                return self._fail_halt(run, verdict, why, alert_kind="halt")
+            except DatabaseError as also:
+                # The ledger refuses the halt's records too (its audit events, say): left as a lost database
+                # leaves an execution, named with its resume (exit 3), never as an internal error.
+                self.interrupted = (run.key, run.status)
+                try:
+                    halted = self.kill_switch.status().halted
+                except Exception:  # said as not known to be halted
+                    halted = False
+                what = "the halt was engaged but not recorded with the execution" if halted else \
+                    "the kill switch could not be engaged either"
+                raise StorageError(f"{why}; {what}: {str(getattr(also, 'orig', also)).splitlines()[0][:200]}",
+                                   reason="storage") from None
         if not ok:
             return self._fail_halt(run, verdict, run.result.get("unwind", {}).get("message", "unwind failed"),
                                    alert_kind="unwind.failed")
@@ -1689,10 +1702,11 @@ class Executor:
             message += "; " + _credentials_said(refused[0])
         run.result["message"] = message
         run.result["naked"] = self._exposure(run)
+        # The kill switch first, in a transaction of its own: a ledger that refuses what follows (the
+        # execution's status) must not take the halt back with it.
+        halt = self.kill_switch.engage(f"execution {run.key}: {message}"[:500], kind="unwind", actor=self.actor)
+        run.result["halt_since"] = halt.since  # which halt stopped it (see _halt_released)
         with self.db.write() as conn:
-            halt = self.kill_switch.engage(f"execution {run.key}: {message}"[:500], kind="unwind",
-                                           actor=self.actor, conn=conn)
-            run.result["halt_since"] = halt.since  # which halt stopped it (see _halt_released)
             AuditLog.append(conn, "order.failed", {"key": run.key, "message": message, "naked": run.result["naked"]},
                             mode=self.mode, actor=self.actor)
             # The ledger's status, not this run's: another process may have moved it (then it is left as that

@@ -33,7 +33,6 @@ from orion_cli.core.redact import mask_url, scrub_url_secrets
 from orion_cli.store.revision import HEAD_REVISION as HEAD_REVISION
 from orion_cli.store.stored import CORRUPT_HINT, CORRUPT_MEANWHILE, SENTINEL_ADVICE, CorruptValue
 
-# The newest migration; a database already at HEAD skips Alembic entirely (fast start-up).
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Arbitrary constant shared by every orion process: the PostgreSQL advisory lock key for writes (of a
 # ledger in the schema ``public``; see :func:`pg_lock_key`).
@@ -921,7 +920,8 @@ def _ensure_schema_patiently(db: Database, *, create: bool, busy_timeout_ms: int
             ensure_schema(db, create=create, may_migrate=may_migrate)
             return
         except StorageError as exc:
-            if not db.is_sqlite or exc.reason != "storage_busy" or time.monotonic() + pause > deadline:
+            if not db.is_sqlite or exc.reason != "storage_busy" or isinstance(exc, UpgradingElsewhere) \
+                    or time.monotonic() + pause > deadline:
                 raise
         db.engine.dispose()  # a connection whose WAL switch failed is not reused
         time.sleep(pause)
@@ -1023,7 +1023,14 @@ def _newer(display_url: str, rev: str) -> StorageError:
 def upgraded_since_opened(display_url: str, rev: str | None) -> StorageError:
     """A ledger a newer orion upgraded while this process ran (it checked the revision when it opened it).
     Found in review: an older `trade --watch` traded on, sent a leg, and failed to record its fill in a
-    table the upgrade had changed, leaving the pair one-legged; the order path now asks first."""
+    table the upgrade had changed, leaving the pair one-legged; the order path now asks first. (A revision
+    this orion knows, older than its own, is a copy put back under it, said as that.)"""
+    if rev in _known_revisions():
+        return StorageError(
+            f"{display_url} is now at schema revision {rev!r}, older than this orion's ({HEAD_REVISION}) that it "
+            "was opened at: a copy of the ledger was put back while this orion ran; nothing was sent",
+            hint="stop this orion and start it again: it upgrades the ledger as it opens it",
+            reason="storage_newer")
     return StorageError(
         f"{display_url} was upgraded to schema revision {str(rev)[:32]!r} by another orion since this one opened "
         f"it (at {HEAD_REVISION}); nothing was sent",
@@ -1232,10 +1239,15 @@ def alembic_upgrade(conn: Connection, reset_hour_utc: int | None, revision: str 
 MIGRATE_PATIENCE_S = 60
 
 
+class UpgradingElsewhere(StorageError):
+    """``storage_busy`` after waiting for another process's upgrade: not waited for again (a SQLite opener
+    retries a busy answer up to database.busy_timeout_ms, which made the 60 s up to 11 minutes)."""
+
+
 def _upgrading_elsewhere(where: str) -> StorageError:
     """Waited :data:`MIGRATE_PATIENCE_S` for another process making or upgrading the ledger. Found in review:
     said as an invalid ``database.url`` (a file lock's timeout) or as a bare lock timeout."""
-    return StorageError(
+    return UpgradingElsewhere(
         f"another orion process has been creating or upgrading the database {where} for over "
         f"{MIGRATE_PATIENCE_S} s",
         hint="an upgrade of a large ledger can take minutes: wait for it to finish, then run the command again",

@@ -1425,8 +1425,9 @@ class Ledger:
         return {(Venue(r.venue), r.market_id): r.category for r in rows if (Venue(r.venue), r.market_id) in wanted}
 
     def closed_since(self, venue: Venue, since: datetime, *, conn: Connection | None = None) -> list[Position]:
-        """``venue``'s positions closed (size 0) by a change at or after ``since``: without reading the
-        closed history of every settled market, which a year of trading makes most of the table."""
+        """``venue``'s positions closed (size 0) by a change at or after ``since``. The database still
+        scans the venue's rows for them (no index holds ``updated_at``); only those are read into orion,
+        not the closed history of every settled market, which a year of trading makes most of the table."""
         with self._read(conn) as c:
             rows = c.execute(_VENUE_CLOSED_SINCE, {"mode": self.mode, "venue": venue.value,
                                                    "since": iso_utc(since)}).all()

@@ -272,6 +272,42 @@ def test_a_fill_the_ledger_refuses_to_record_after_the_first_leg_halts_and_names
     assert "order.failed" in types(db) and AuditLog(db).verify().ok
 
 
+def test_a_ledger_that_refuses_the_halts_record_too_still_halts_and_names_the_execution(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found reviewing the fix above: a ledger refusing the fill's record (an upgraded table) may refuse the
+    halt's own audit event too; in one transaction with it, the kill switch was rolled back and the error
+    escaped as an internal one (exit 1), nothing halted or named. The kill switch is now engaged first, on
+    its own; what the ledger then refuses ends as a lost database ends: exit 3, the execution named."""
+    import sqlite3 as driver
+
+    from sqlalchemy.exc import IntegrityError
+
+    from orion_cli.core.errors import StorageError
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise IntegrityError("INSERT", {}, driver.IntegrityError("NOT NULL constraint failed: audit_events.new_col"))
+
+    s = settings()
+    ex = Executor(db, Ledger(db, "paper"), paper_venues(db, s), s, mode="paper", alerts=NullAlertSink(),
+                  verify_delays=(0.0,))
+    monkeypatch.setattr(Ledger, "_ensure_day_snapshot", refused)
+    real_append = AuditLog.append
+
+    def append(conn: Any, kind: str, *args: Any, **kwargs: Any) -> Any:
+        if kind == "order.failed":
+            refused()
+        return real_append(conn, kind, *args, **kwargs)
+
+    monkeypatch.setattr(AuditLog, "append", staticmethod(append))
+    plan = make_plan()
+    with pytest.raises(StorageError) as raised:
+        run(ex.execute(plan, ctx_for(s)))
+    assert "the halt was engaged but not recorded with the execution" in raised.value.message, raised.value
+    assert "the ledger refused to record the execution's progress" in raised.value.message, raised.value
+    assert KillSwitch(db).status().halted
+    assert ex.interrupted is not None and ex.interrupted[0] == plan.key
+
+
 def _slippage_of_kalshi_leg(db: Database, at_fill: tuple[tuple[str, str], ...], **overrides: Any) -> dict[str, Any]:
     """Plan 30 YES on Kalshi at 20 @ 0.40 + 10 @ 0.41 = 12.10 (average 0.40333…, stored rounded up to
     0.403334; Kalshi is the thinner leg, so ``l1``) and 30 NO on Polymarket at 0.50; the paper Kalshi
