@@ -1099,6 +1099,17 @@ def test_a_ledger_a_newer_orion_migrated_is_refused_by_name_and_left_alone(tmp_p
                                                  "database.url at another ledger")  # `orion halt` says its own
 
 
+def _upgraded_by_a_newer_orion(db_url: str, compatible_from: str) -> Database:
+    """A new ledger at ``db_url`` as a newer orion's upgrade (revision 0999) leaves it, saying the oldest
+    revision that may still use it; opened without migrating (the caller disposes of it)."""
+    open_database(db_url).dispose()
+    raw = open_database(db_url, migrate=False)
+    with raw.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+        conn.execute(text("UPDATE orion_meta SET value = :v WHERE key = 'compatible_from'"), {"v": compatible_from})
+    return raw
+
+
 @pytest.mark.parametrize("compatible_from", [HEAD_REVISION, "0001"])
 def test_a_ledger_a_newer_orion_upgraded_by_a_change_this_one_can_use_is_used_as_it_is(
         db_url: str, compatible_from: str) -> None:
@@ -1108,14 +1119,7 @@ def test_a_ledger_a_newer_orion_upgraded_by_a_change_this_one_can_use_is_used_as
     added, as 0014's index did) is used as it is, and left at its revision."""
     from orion_cli.risk.halt import KillSwitch
 
-    open_database(db_url).dispose()
-    raw = open_database(db_url, migrate=False)
-    try:
-        with raw.engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
-            conn.execute(text("UPDATE orion_meta SET value = :v WHERE key = 'compatible_from'"), {"v": compatible_from})
-    finally:
-        raw.dispose()
+    _upgraded_by_a_newer_orion(db_url, compatible_from).dispose()
     db = open_database(db_url)
     try:
         KillSwitch(db).engage("outage", actor={"user": "test"})
@@ -1132,12 +1136,8 @@ def test_a_ledger_a_newer_orion_upgraded_while_this_one_waited_to_upgrade_it_is_
     """Two builds opening an old ledger together: the newer one upgrades it first. The older one, which
     found it old before it took the upgrade lock, then meets a revision Alembic does not know: used as
     it is where the ledger says it may be, refused as newer where not (it was Alembic's error, exit 1)."""
-    open_database(db_url).dispose()
-    raw = open_database(db_url, migrate=False)
+    raw = _upgraded_by_a_newer_orion(db_url, compatible_from)
     try:
-        with raw.engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
-            conn.execute(text("UPDATE orion_meta SET value = :v WHERE key = 'compatible_from'"), {"v": compatible_from})
         if refused:
             with pytest.raises(StorageError) as raised:
                 _migrate(raw)
