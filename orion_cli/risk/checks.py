@@ -49,7 +49,6 @@ from orion_cli.core.models import (
 from orion_cli.core.money import ZERO, ceil_to
 from orion_cli.core.opportunity import not_a_pair
 from orion_cli.core.plain_text import plural
-from orion_cli.core.redact import mask_url
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
 from orion_cli.risk.halt import halted_detail, missing_halt_row, status_of
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
@@ -57,6 +56,7 @@ from orion_cli.store.db import (
     SCHEMA_COMPATIBLE_FROM,
     SCHEMA_REVISION,
     Database,
+    display_url_of,
     upgraded_since_opened,
     usable_revision,
 )
@@ -369,8 +369,7 @@ class _Lazy:
             raise missing_halt_row(self.conn)
         if not usable_revision(row.schema_revision, row.compatible_from):
             # Upgraded under this process, by a change it cannot use (db.COMPATIBLE_FROM_KEY): exit 3.
-            raise upgraded_since_opened(mask_url(self.conn.engine.url.render_as_string(hide_password=True)),
-                                        row.schema_revision)
+            raise upgraded_since_opened(display_url_of(self.conn), row.schema_revision)
         self._state = row
         if Database.in_write(self.conn):
             prime_tail(self.conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)

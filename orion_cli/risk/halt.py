@@ -19,9 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from orion_cli.core.errors import Halted, Refused, StorageError
-from orion_cli.core.redact import mask_url
 from orion_cli.store.audit import AuditLog, default_actor, iso_utc
-from orion_cli.store.db import Database, corrupt_error
+from orion_cli.store.db import Database, corrupt_error, display_url_of
 from orion_cli.store.tables import halt_state
 
 
@@ -63,7 +62,7 @@ def missing_halt_row(conn: Connection) -> StorageError:
     """The migration inserts the row and no code deletes it: a damaged database (SQLite can read a
     damaged page as empty) or a manual edit. Trading stops either way (exit 3). It was "refusing to
     trade" (exit 6, reason HALTED), also the answer to ``orion halt``, which then recorded nothing."""
-    where = mask_url(conn.engine.url.render_as_string(hide_password=True))
+    where = display_url_of(conn)
     return corrupt_error(where, "the kill switch's state (the halt_state row) is missing: it is damaged or was "
                                 "edited; nothing trades on it")
 

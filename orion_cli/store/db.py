@@ -61,6 +61,11 @@ def pg_lock_key(name: str, scope: str, unscoped: int) -> int:
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
+def display_url_of(conn: Connection) -> str:
+    """The URL of the ledger ``conn`` is on, as messages show it (:attr:`Database.display_url`)."""
+    return mask_url(conn.engine.url.render_as_string(hide_password=True))
+
+
 def pg_scope(info: Any) -> str:
     """The lock scope of a connection (its ``info``), as :func:`_install_pg_write_lock` recorded it."""
     return str(info.get(PG_LOCK_SCOPE, ""))
@@ -1291,14 +1296,14 @@ def _migrate_locked(db: Database) -> None:
         try:
             # Looked at again under the lock: another process may have made or migrated it meanwhile.
             tables = _table_names(conn)
+            rev = current_revision(conn) if "alembic_version" in tables else None
             if not tables:
                 # A new ledger: built at HEAD in this one transaction, not by replaying every migration
                 # (store/fresh.py).
                 from orion_cli.store.fresh import create_at_head
 
                 create_at_head(conn, HEAD_REVISION)
-            elif "alembic_version" in tables and (rev := current_revision(conn)) is not None \
-                    and rev not in _known_revisions() - {HEAD_REVISION}:
+            elif rev is not None and (rev == HEAD_REVISION or rev not in _known_revisions()):
                 # Done meanwhile (nothing to load Alembic for), or by a newer orion: used as it is where it may
                 # be, else refused as any newer ledger is (Alembic would not know the revision).
                 if not usable_revision(rev, _compatible_from(conn)):
