@@ -28,7 +28,7 @@ from orion_cli.cli.params import (
     one_value_each,
     path_as_typed,
 )
-from orion_cli.cli.streams import discard, unwritten, write_failed
+from orion_cli.cli.streams import discard, help_text_for, takes_every_character, unwritten, write_failed
 from orion_cli.core.command_line import command_words, set_actor_command
 from orion_cli.core.command_line import takes_next as _takes_next
 from orion_cli.core.errors import ExitCode, OrionError
@@ -214,10 +214,18 @@ def reflow_help(text: str | None) -> str | None:
                        for p in paragraphs)
 
 
-def _reflow_tree(command: Any) -> None:
+def _reflow_tree(command: Any, plain: bool) -> None:
+    """Every help text of the tree reflowed, and (``plain``) as a stdout that cannot take every character
+    will print it (:func:`help_text_for`)."""
     command.help = reflow_help(command.help)
+    if plain:
+        for holder in (command, *command.params):
+            for attr in ("help", "short_help", "epilog"):
+                text = getattr(holder, attr, None)
+                if isinstance(text, str):
+                    setattr(holder, attr, help_text_for(text, sys.stdout))
     for sub in getattr(command, "commands", {}).values():
-        _reflow_tree(sub)
+        _reflow_tree(sub, plain)
 
 
 class OrionGroup(CommandGroup):
@@ -225,7 +233,7 @@ class OrionGroup(CommandGroup):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _reflow_tree(self)
+        _reflow_tree(self, plain=not takes_every_character(sys.stdout))
         ascii_numbers_only(self)
         no_empty_paths(self)
         one_value_each(self)

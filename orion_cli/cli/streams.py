@@ -127,6 +127,35 @@ def encodable(text: str, stream: object) -> str:
     return text.encode(encoding, ESCAPE_ERRORS).decode(encoding)
 
 
+# The typography of orion's own help texts, as plain ASCII for a stdout that cannot take it. "·" separates
+# the commands of an Example line, as ";" would at a shell prompt.
+_ASCII_LOOKALIKES = str.maketrans({"\u2014": "--", "\u2013": "-", "\u2212": "-", "\u2192": "->", "\u2190": "<-",
+                                   "\u2194": "<->", "\u2264": "<=", "\u2265": ">=", "\u2026": "...", "\u00b7": ";",
+                                   "\u00d7": "x"})
+
+
+def help_text_for(text: str, stream: object) -> str:
+    """One of orion's help texts as ``stream`` can print it, before rich lays it out.
+
+    Rich sized its lines on "—" and "→" and then wrote their escapes, so on an ASCII or Latin-1 stdout
+    each line holding one stood out past the help's box. What the stream cannot encode becomes its ASCII
+    lookalike ("—" as "--"), anything else its JSON escape (:func:`encodable`); what it can is kept.
+    """
+    if text.isascii() or takes_every_character(stream):
+        return text
+    encoding = str(getattr(stream, "encoding", ""))
+    kept = "".join(ch if ch.isascii() or _encodes(ch, encoding) else ch.translate(_ASCII_LOOKALIKES) for ch in text)
+    return encodable(kept, stream)
+
+
+def _encodes(ch: str, encoding: str) -> bool:
+    try:
+        ch.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
 _NON_ASCII = re.compile("[^\x00-\x7f]")
 
 

@@ -502,3 +502,16 @@ def test_a_stderr_on_a_terminal_that_hung_up_drops_messages_without_failing_the_
     assert o.stderr_closed() and err.attempts == 1
     o.stream({"type": "a"}, [])
     assert out.getvalue() == '{"type":"a"}\n'
+
+
+def test_a_help_text_keeps_what_the_stream_takes_and_spells_the_rest_in_ascii() -> None:
+    """The help's typography on a stdout that cannot take it: a lookalike where one reads the same, the JSON
+    escape where none does (as a table's cells), each one character wide as rich lays it out."""
+    from orion_cli.cli.streams import help_text_for
+
+    latin = io.TextIOWrapper(io.BytesIO(), encoding="latin-1")
+    ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    text = "a \u2014 b \u00b7 1 \u2212 p \u2192 \u2264 Z\u00fcrich \U0001f600"
+    assert help_text_for(text, latin) == "a -- b \u00b7 1 - p -> <= Z\u00fcrich \\ud83d\\ude00"
+    assert help_text_for(text, ascii_out) == "a -- b ; 1 - p -> <= Z\\u00fcrich \\ud83d\\ude00"
+    assert help_text_for(text, io.TextIOWrapper(io.BytesIO(), encoding="utf-8")) == text

@@ -798,3 +798,24 @@ def test_a_table_on_a_stdout_that_cannot_take_its_characters_keeps_its_columns(i
     helped = subprocess.run([*orion_cmd(), "--help"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
                             env={**env, "COLUMNS": "120"}, timeout=60)
     assert helped.returncode == 0 and "Usage: orion" in helped.stdout and "\\u25" not in helped.stdout, helped.stdout
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_help_on_a_stdout_that_cannot_take_its_characters_keeps_its_box(isolated_home: Path, encoding: str) -> None:
+    """Found in a review of the streams (left alone until s53): rich laid out a command's help on "—", "−"
+    and "↔" and then wrote each as its six-character escape, so every line holding one stood out past the
+    help's box. The help texts are made printable first: what the stream cannot take as its ASCII
+    lookalike ("—" as "--"), what it can kept ("·" on Latin-1)."""
+    env = {**child_env(isolated_home), "PYTHONIOENCODING": encoding, "COLUMNS": "100"}
+    for words, lookalike in ((["trade"], "executed -- paper"), (["book"], "at 1 - p"),
+                             (["report"], "send -> the venue"), (["pairs"], "<->")):
+        proc = subprocess.run([*orion_cmd(), *words, "--help"], stdin=subprocess.DEVNULL, capture_output=True,
+                              env=env, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        text = proc.stdout.decode(encoding)
+        widths = {len(line) for line in text.splitlines() if line}
+        assert widths == {100}, (words, sorted(widths), text)
+        assert lookalike in " ".join(text.split()) and "\\u" not in text, (words, text)
+    latin = subprocess.run([*orion_cmd(), "scan", "--help"], stdin=subprocess.DEVNULL, capture_output=True,
+                           env=env, timeout=60)
+    assert ("   \u00b7   " if encoding == "latin-1" else "   ;   ") in latin.stdout.decode(encoding), latin.stdout
