@@ -15,7 +15,8 @@ the last ``--held`` still held. Then, timed (the median of 3) and counted:
   ``orion trade --confirm`` runs them under the writers' lock);
 * ``reconcile``: ``orion reconcile`` of both paper venues (no market listed, so nothing settles anew);
 * ``report``: :func:`build_report` over the whole history (``orion report`` without ``--since``), each
-  execution a row as the executor writes it (its plan's two legs).
+  execution a row as the executor writes it (its plan's two legs and their specs; its result empty), and
+  ``report_peak_mb``, the most memory it held at once (tracemalloc, in a separate untimed run).
 
 ``growth`` divides each figure at the largest size by the one at the smallest, beside ``history_ratio``
 (the sizes' ratio): a figure growing much faster than history is a query or loop gone quadratic, as the
@@ -34,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -49,10 +51,11 @@ from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
 from orion_cli.core.reconcile import reconcile
 from orion_cli.core.report import build_report
+from orion_cli.execution.executor import LegSpec
 from orion_cli.execution.plan import LegPlan, TradePlan
 from orion_cli.risk.breaker import Breaker
 from orion_cli.risk.checks import PipelineContext, evaluate
-from orion_cli.store.audit import iso_utc
+from orion_cli.store.audit import canonical_json, iso_utc
 from orion_cli.store.db import Database, open_database
 from orion_cli.store.ledger import Ledger, positions_in
 from orion_cli.store.tables import executions
@@ -75,29 +78,35 @@ def _leg(led: Ledger, key: str, venue: Venue, market: str, side: Side, price: st
 
 
 def _execution(db: Database, key: str, kalshi: str, poly: str, at: datetime) -> None:
-    """The execution row the executor writes (a plan of the two legs), as `orion report` reads it."""
-    plan = {"legs": [{"venue": "kalshi", "market": kalshi, "side": "yes"},
-                     {"venue": "polymarket", "market": poly, "side": "no"}],
-            "size": "10", "net_edge": "0.05", "quoted_net_edge": "0.05"}
+    """The execution row the executor writes, its plan as the executor records it (the plan, each leg's
+    spec: fee model, ticks, planned levels), as `orion report` reads it."""
+    trade = _pair(key, kalshi, poly, at)
+    plan = {**trade.to_record(), "specs": [LegSpec.from_plan(i, leg).to_record() for i, leg in enumerate(trade.legs)],
+            "first": 0, "second": 1}
     with db.write() as conn:
         conn.execute(insert(executions).values(
-            key=key, opportunity_id=key[-8:], mode="paper", status="done", size=D(10), plan=json.dumps(plan),
+            key=key, opportunity_id=key[-8:], mode="paper", status="done", size=D(10), plan=canonical_json(plan),
             result="{}", created_at=iso_utc(at), updated_at=iso_utc(at)))
 
 
 def _plan(now: datetime) -> TradePlan:
     """A new pair to trade (markets the ledger never held), as the checks see one."""
+    return _pair("age-check", "KXAGE-NEW", "0xnew", now)
+
+
+def _pair(key: str, kalshi: str, poly: str, now: datetime) -> TradePlan:
+    """A plan buying Kalshi YES on ``kalshi`` and Polymarket NO on ``poly``."""
     legs = []
-    for venue, market, side in ((Venue.KALSHI, "KXAGE-NEW", Side.YES), (Venue.POLYMARKET, "0xnew", Side.NO)):
+    for venue, market, side in ((Venue.KALSHI, kalshi, Side.YES), (Venue.POLYMARKET, poly, Side.NO)):
         m = Market(venue=venue, id=market, event_id="E", title=market, status=MarketStatus.OPEN, close_time=None,
                    fee_model=FeeModel.free(), ticks=TickStructure.uniform(D("0.01")), category="bench",
                    yes_token=f"{market}-yes", no_token=f"{market}-no")
         level = BookSide((), (PriceLevel(D("0.45"), D(1000)),))
         legs.append(LegPlan(venue=venue, market=m, side=side, size=D(10), limit_price=D("0.45"),
                             expected_avg_price=D("0.45"), expected_cost=D("4.50"), expected_fees=D(0),
-                            book=OrderBook(venue, market, level, level, now),
+                            book=OrderBook(venue, market, level, level, now), levels=(PriceLevel(D("0.45"), D(10)),),
                             token_id=f"{market}-{side.value}" if venue is Venue.POLYMARKET else ""))
-    return TradePlan(key="age-check", opportunity_id="age", legs=tuple(legs), size=D(10), net_edge=D("0.10"),
+    return TradePlan(key=key, opportunity_id=key[-8:], legs=tuple(legs), size=D(10), net_edge=D("0.10"),
                      net_profit=D("1.00"), quoted_net_edge=D("0.10"), planned_at=now)
 
 
@@ -173,7 +182,19 @@ def measure(db: Database) -> dict[str, float]:
         "checks_s": round(timed(checks), 4),
         "reconcile_s": round(timed(reconciled), 4),
         "report_s": round(timed(lambda: build_report(db, mode="paper"), runs=1), 4),
+        "report_peak_mb": round(peak_mb(lambda: build_report(db, mode="paper")), 1),
     }
+
+
+def peak_mb(fn: Callable[[], Any]) -> float:
+    """The most memory Python held at once while ``fn`` ran, beyond what it held before (tracemalloc:
+    untimed, it slows what it traces several times over)."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
 
 
 def main() -> None:
@@ -197,7 +218,7 @@ def main() -> None:
             log(f"  {results[str(n)]}")
     small, large = results[str(sizes[0])], results[str(sizes[-1])]
     growth = {k: round(large[k] / small[k], 1) if small[k] else None
-              for k in ("breaker_figures_s", "positions_s", "checks_s", "reconcile_s", "report_s")}
+              for k in ("breaker_figures_s", "positions_s", "checks_s", "reconcile_s", "report_s", "report_peak_mb")}
     print(json.dumps({"benchmark": "ledger_age", "sizes": results, "history_ratio": round(sizes[-1] / sizes[0], 1),
                       "growth": growth}, indent=1))
 

@@ -396,6 +396,77 @@ def _check_sort_key(name: str) -> tuple[int, str]:
     return (CHECK_ORDER.index(name), "") if name in CHECK_ORDER else (len(CHECK_ORDER), name)
 
 
+# A batch of a streamed read: small enough that a year's plans and payloads are never all held.
+_ROWS_PER_BATCH = 1000
+# The columns of an order and of a fill the report reads (not an order's request payload).
+_ORDER_COLUMNS = (orders.c.client_order_id, orders.c.execution_id, orders.c.venue, orders.c.market_id, orders.c.side,
+                  orders.c.action, orders.c.size, orders.c.filled_size, orders.c.avg_fill_price, orders.c.status,
+                  orders.c.reject_reason)
+_FILL_COLUMNS = (fills.c.client_order_id, fills.c.venue, fills.c.market_id, fills.c.side, fills.c.action, fills.c.size,
+                 fills.c.price, fills.c.fee)
+_EXECUTION_COLUMNS = (executions.c.key, executions.c.opportunity_id, executions.c.status, executions.c.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class _Execution:
+    key: str
+    opportunity_id: str
+    status: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    ts: str
+    venue: str | None
+
+
+# What the report reads of a plan (see _plan_legs, _planned_cost, _execution_quality).
+_PLAN_KEYS = ("size", "quoted_net_edge", "net_edge")
+_PLAN_LIST_KEYS = {"legs": ("venue", "market", "side", "cost", "size", "avg_price"),
+                   "specs": ("venue", "market", "side", "planned_levels")}
+
+
+def plan_figures(plan: Any) -> dict[str, Any] | None:
+    """An execution's stored plan cut to what the report reads of it; its books, fee models and the
+    rest are dropped as it is read (a parsed plan is some kilobytes; a year has tens of thousands)."""
+    if not isinstance(plan, dict):
+        return None
+    kept = {k: plan[k] for k in _PLAN_KEYS if k in plan}
+    for name, keys in _PLAN_LIST_KEYS.items():
+        entries = plan.get(name)
+        if isinstance(entries, list):
+            kept[name] = [{k: e[k] for k in keys if k in e} for e in entries if isinstance(e, dict)]
+    return kept
+
+
+class AnswerTimes:
+    """Each order's ``order.submitted`` time and its first answer after it, fed the audit log's events
+    in sequence one at a time (a year's payloads are not held)."""
+
+    def __init__(self) -> None:
+        self._submitted: dict[str, tuple[int, datetime]] = {}
+        self._answered: dict[str, datetime] = {}
+
+    def add(self, seq: int, type_: str, ts_text: str, payload_text: str | None) -> None:
+        payload = _loads(payload_text)
+        cid = payload.get("client_order_id") if isinstance(payload, dict) else None
+        ts = _parse_ts(ts_text)
+        if not isinstance(cid, str) or ts is None:
+            return
+        if type_ == "order.submitted":
+            self._submitted.setdefault(cid, (seq, ts))
+        elif cid in self._submitted and cid not in self._answered and seq > self._submitted[cid][0]:
+            self._answered[cid] = ts
+
+    def latency_ms(self, cid: str) -> Decimal | None:
+        """Send → first answer in milliseconds, exact; None without both."""
+        if cid not in self._submitted or cid not in self._answered:
+            return None
+        delta = self._answered[cid] - self._submitted[cid][1]
+        return Decimal(delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds) / 1000
+
+
 def build_report(db: Database, *, mode: str, since: datetime | None = None, venue: Venue | None = None,
                  now: datetime | None = None) -> Report:
     """The report for ``mode`` over everything recorded at or after ``since`` (all of it when None)."""
@@ -411,21 +482,37 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
         event_where.append(audit_events.c.ts >= since_text)
     # Sub-selects and joins rather than lists of ids: no bound-parameter limit on a long history.
     window_keys = select(executions.c.key).where(*exec_where)
+    # The plans and results, and the audit payloads, are read a batch at a time and kept only as the
+    # figures they give: a year's of them held whole, parsed, took half a gigabyte (found at s53's scale).
+    streamed = {"yield_per": _ROWS_PER_BATCH}
+    plans: dict[str, Any] = {}
+    executor_latency: dict[str, Decimal] = {}
+    exec_rows: list[_Execution] = []
+    answers = AnswerTimes()
+    rejected: list[tuple[Any, Any]] = []
     with db.read() as conn:
-        order_rows = conn.execute(select(orders).where(*order_where)
+        order_rows = conn.execute(select(*_ORDER_COLUMNS).where(*order_where)
                                   .order_by(orders.c.created_at, orders.c.client_order_id)).all()
-        exec_rows = conn.execute(select(executions).where(*exec_where)
-                                 .order_by(executions.c.created_at, executions.c.key)).all()
-        event_rows = conn.execute(select(audit_events.c.seq, audit_events.c.ts, audit_events.c.type,
-                                         audit_events.c.venue, audit_events.c.payload)
-                                  .where(*event_where).order_by(audit_events.c.seq)).all()
+        for row in conn.execute(select(*_EXECUTION_COLUMNS, executions.c.plan, executions.c.result)
+                                .where(*exec_where).order_by(executions.c.created_at, executions.c.key)
+                                .execution_options(**streamed)):
+            exec_rows.append(_Execution(row.key, row.opportunity_id, row.status, row.created_at))
+            plans[row.key] = plan_figures(_loads(row.plan))
+            executor_latency.update(_executor_latencies(_loads(row.result)))
         # Plans of executions started before the window whose orders fall inside it (for slippage).
-        extra_execs = conn.execute(select(executions.c.key, executions.c.plan, executions.c.result).where(
-            executions.c.key.in_(select(orders.c.execution_id).where(*order_where)),
-            executions.c.key.not_in(window_keys))).all()
-        # The refusals the report counts, each payload read once.
-        rejected = [(ev, _loads(ev.payload)) for ev in event_rows if ev.type == "risk.rejected"
-                    and (venue is None or ev.venue is None or ev.venue == venue.value)]
+        for earlier in conn.execute(select(executions.c.key, executions.c.plan, executions.c.result).where(
+                executions.c.key.in_(select(orders.c.execution_id).where(*order_where)),
+                executions.c.key.not_in(window_keys)).execution_options(**streamed)):
+            plans[earlier.key] = plan_figures(_loads(earlier.plan))
+            executor_latency.update(_executor_latencies(_loads(earlier.result)))
+        for ev in conn.execute(select(audit_events.c.seq, audit_events.c.ts, audit_events.c.type,
+                                      audit_events.c.venue, audit_events.c.payload)
+                               .where(*event_where).order_by(audit_events.c.seq).execution_options(**streamed)):
+            if ev.type != "risk.rejected":
+                answers.add(ev.seq, ev.type, ev.ts, ev.payload)
+            elif venue is None or ev.venue is None or ev.venue == venue.value:
+                # The refusals the report counts, each payload read once.
+                rejected.append((_Refusal(ev.ts, ev.venue), _loads(ev.payload)))
         # A cross-venue refusal recorded before events named their legs' venues: its opportunity's legs.
         unplaced = sorted({p["opportunity_id"] for ev, p in rejected
                            if venue is not None and ev.venue is None and isinstance(p, dict)
@@ -439,8 +526,10 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
         # on a PostgreSQL ledger without statistics (autovacuum off, after pg_upgrade or a restore) the
         # planner took `mode = …` for a rare value and probed a mode-leading index once per outer row, every
         # row each time: the whole window squared (a year's report: 3 minutes, found reviewing scale).
-        exec_orders = conn.execute(select(orders).where(orders.c.execution_id.in_(window_keys))).all()
-        fill_rows = conn.execute(select(fills).join(orders, fills.c.client_order_id == orders.c.client_order_id)
+        exec_orders = conn.execute(select(orders.c.client_order_id, orders.c.execution_id)
+                                   .where(orders.c.execution_id.in_(window_keys))).all()
+        fill_rows = conn.execute(select(*_FILL_COLUMNS)
+                                 .join(orders, fills.c.client_order_id == orders.c.client_order_id)
                                  .where(orders.c.execution_id.in_(window_keys))).all()
         # For slippage: what each buy in the window paid (its fills), and every buy of its execution,
         # in the window or not, so a retry is measured against the levels the earlier orders left.
@@ -453,16 +542,10 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
             orders.c.action == "buy",
             orders.c.execution_id.in_(select(orders.c.execution_id).where(*order_where)))).all()
 
-    plans: dict[str, Any] = {}
-    executor_latency: dict[str, Decimal] = {}
-    for row in [*exec_rows, *extra_execs]:
-        plans[row.key] = _loads(row.plan)
-        executor_latency.update(_executor_latencies(_loads(row.result)))
-
     notes: list[str] = []
     paid = _paid(buy_fills)
     before = _bought_before(exec_buys)
-    venues = _venue_quality(wanted, order_rows, plans, paid, before, executor_latency, event_rows, notes)
+    venues = _venue_quality(wanted, order_rows, plans, paid, before, executor_latency, answers, notes)
     rejections, rejection_events = _rejections(rejected, venue, opportunity_venues, notes)
     # Each execution is given its own orders and fills: scanning the window's for each one was quadratic
     # (a year's `orion report` ran for half an hour, found reviewing an old ledger).
@@ -473,11 +556,13 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
     for f in fill_rows:
         fills_of.setdefault(f.client_order_id, []).append(f)
     execs = []
-    for row in exec_rows:
-        if venue is not None and all(leg.get("venue") != venue.value for leg in _plan_legs(plans.get(row.key))):
+    for execution in exec_rows:
+        plan = plans.get(execution.key)
+        if venue is not None and all(leg.get("venue") != venue.value for leg in _plan_legs(plan)):
             continue
-        own = orders_of.get(row.key, [])
-        execs.append(_execution_quality(row, own, [f for o in own for f in fills_of.get(o.client_order_id, ())]))
+        own = orders_of.get(execution.key, [])
+        execs.append(_execution_quality(execution, plan, own,
+                                        [f for o in own for f in fills_of.get(o.client_order_id, ())]))
     if execs and all(e.realised_edge is None for e in execs):
         notes.append(_no_realised_edge(execs))
     report = Report(mode=mode, since=since_text, venue=venue.value if venue else None,
@@ -536,23 +621,8 @@ def _bought_before(buy_rows: Iterable[Any]) -> dict[str, Decimal]:
 
 def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapping[str, Any],
                    paid: Mapping[str, tuple[Decimal, Decimal]], before: Mapping[str, Decimal],
-                   executor_latency: Mapping[str, Decimal], event_rows: Sequence[Any],
+                   executor_latency: Mapping[str, Decimal], answers: AnswerTimes,
                    notes: list[str]) -> list[VenueQuality]:
-    submitted: dict[str, tuple[int, datetime]] = {}
-    answered: dict[str, datetime] = {}
-    for ev in event_rows:
-        if ev.type == "risk.rejected":
-            continue
-        payload = _loads(ev.payload)
-        cid = payload.get("client_order_id") if isinstance(payload, dict) else None
-        ts = _parse_ts(ev.ts)
-        if not isinstance(cid, str) or ts is None:
-            continue
-        if ev.type == "order.submitted":
-            submitted.setdefault(cid, (ev.seq, ts))
-        elif cid in submitted and cid not in answered and ev.seq > submitted[cid][0]:
-            answered[cid] = ts
-
     out: list[VenueQuality] = []
     unquoted = averaged = 0
     for name in wanted:
@@ -586,10 +656,7 @@ def _venue_quality(wanted: Sequence[str], order_rows: Sequence[Any], plans: Mapp
             if cid in executor_latency:
                 latencies.append(_q(executor_latency[cid], MS_QUANTUM))
                 sources.add("executor")
-            elif cid in submitted and cid in answered:
-                delta = answered[cid] - submitted[cid][1]
-                ms = (Decimal(delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds)
-                      / 1000)
+            elif (ms := answers.latency_ms(cid)) is not None:
                 latencies.append(_q(ms, MS_QUANTUM))
                 sources.add("audit")
         contracts = sum((c for _, c in slips), ZERO)
@@ -708,8 +775,8 @@ def _rejections(rejected: Iterable[tuple[Any, Any]], venue: Venue | None,
     return lines, events
 
 
-def _execution_quality(row: Any, exec_orders: Sequence[Any], fill_rows: Sequence[Any]) -> ExecutionQuality:
-    plan = _loads(row.plan)
+def _execution_quality(row: Any, plan: Any, exec_orders: Sequence[Any], fill_rows: Sequence[Any]) -> ExecutionQuality:
+    """``row``'s execution valued from its fills; ``plan`` is its plan as :func:`plan_figures` keeps it."""
     plan_d = plan if isinstance(plan, dict) else {}
     legs = [_leg_key(leg.get("venue"), leg.get("market"), leg.get("side")) for leg in _plan_legs(plan)]
     mine = {o.client_order_id for o in exec_orders if o.execution_id == row.key}

@@ -8,11 +8,9 @@ the book (between ``order.submitted`` and the venue's answer).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +19,9 @@ from sqlalchemy import insert
 from orion_cli.core.config import load_settings
 from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import BookSide, Market, MarketStatus, OrderBook, PriceLevel, Side, TickStructure, Venue
-from orion_cli.core.report import build_report, failed_checks, percentile
+from orion_cli.core.report import build_report, failed_checks, percentile, plan_figures
 from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
-from orion_cli.store.db import Database, open_database
+from orion_cli.store.db import Database
 from orion_cli.store.tables import executions, opportunities
 from orion_cli.venues.paper import PaperVenue
 from orion_cli.venues.trading import Action, OrderRejected, OrderRequest, OrderState, PreparedOrder, TimeInForce
@@ -117,13 +115,6 @@ class World:
 
 def leg(venue: str, market: str, side: str, avg: str) -> dict[str, str]:
     return {"venue": venue, "market": market, "side": side, "size": "10", "avg_price": avg, "limit_price": avg}
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = open_database(f"sqlite:///{tmp_path / 'report.db'}")
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
@@ -289,7 +280,7 @@ def test_realised_against_quoted_edge_per_execution(world: World) -> None:
     # exec-1 paid 2.00 + 2.05 + 0.084 + 0.0847 + 5.00 = 9.2187 for 10 complete sets paying $10.
     assert (e1.hedged, e1.paid, e1.realised_profit) == (D("10"), D("9.2187"), D("0.7813"))
     assert e1.realised_edge == D("0.07813")
-    assert (e1.quoted_edge, e1.planned_edge) == (D("0.09"), D("0.085"))
+    assert (e1.quoted_edge, e1.planned_edge, e1.planned_size) == (D("0.09"), D("0.085"), D("10"))
     assert e1.edge_vs_quote == D("-0.01187")
     assert e1.note == ""
     # exec-2 bought 10 YES at 0.30 (fee 0.147), the other leg was killed, and the unwind sold 10 at 0.28
@@ -582,3 +573,28 @@ def test_a_realised_edge_is_shown_at_the_planned_edges_precision(db: Database) -
     assert str(record["edge_vs_quote"]) == "0"
     summary = report.summary()
     assert (summary["realised_edge"], summary["quoted_edge"]) == (D("0.113671"), D("0.113671"))
+
+
+def test_a_history_read_a_row_at_a_time_reports_the_same(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plans, results and audit payloads are read in batches and kept only as the figures they give (a
+    year's held whole took half a gigabyte): batches of one row give the report one batch gives, on both
+    backends (PostgreSQL reads them through a server-side cursor)."""
+    import orion_cli.core.report as report_module
+
+    whole = build_report(world.db, mode="paper", now=T0).records()
+    monkeypatch.setattr(report_module, "_ROWS_PER_BATCH", 1)
+    assert build_report(world.db, mode="paper", now=T0).records() == whole
+    assert by_type(whole, "report_execution") and by_type(whole, "report_rejection")
+
+
+def test_the_plan_figures_keep_what_the_report_reads_and_nothing_else() -> None:
+    plan = {"key": "k", "size": "10", "net_edge": "0.1", "quoted_net_edge": "0.09", "net_profit": "1",
+            "legs": [{"venue": "kalshi", "market": "KX", "side": "yes", "cost": "4", "size": "10",
+                      "avg_price": "0.4", "book": {"asks": [["0.4", "100"]]}}, "junk"],
+            "specs": [{"venue": "kalshi", "market": "KX", "side": "yes", "planned_levels": [["0.4", "10"]],
+                       "fee_model": {"kind": "kalshi"}}]}
+    assert plan_figures(plan) == {
+        "size": "10", "quoted_net_edge": "0.09", "net_edge": "0.1",
+        "legs": [{"venue": "kalshi", "market": "KX", "side": "yes", "cost": "4", "size": "10", "avg_price": "0.4"}],
+        "specs": [{"venue": "kalshi", "market": "KX", "side": "yes", "planned_levels": [["0.4", "10"]]}]}
+    assert plan_figures("not a plan") is None and plan_figures({"legs": "x"}) == {}

@@ -14,12 +14,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from orion_cli.core.report import (
+    AnswerTimes,
     ExecutionQuality,
     Report,
     _execution_quality,
     _executor_latencies,
     _venue_quality,
     failed_checks,
+    plan_figures,
 )
 from orion_cli.execution.plan import NOT_EVALUATED
 from orion_cli.store.audit import canonical_json
@@ -50,8 +52,11 @@ def quality() -> dict[str, Any]:
     latency = {f"k{i}": D(i) for i in range(1, 52)}
     events = [event(1, "order.submitted", "p1", 0), event(2, "order.acknowledged", "p1", 10),
               event(3, "order.filled", "p1", 500)]
+    answers = AnswerTimes()
+    for ev in events:
+        answers.add(ev.seq, ev.type, ev.ts, ev.payload)
     notes: list[str] = []
-    kalshi, poly = _venue_quality(["kalshi", "polymarket"], rows, {"ex": PLAN}, {}, {}, latency, events, notes)
+    kalshi, poly = _venue_quality(["kalshi", "polymarket"], rows, {"ex": PLAN}, {}, {}, latency, answers, notes)
     return {"kalshi": kalshi, "polymarket": poly}
 
 
@@ -107,11 +112,11 @@ def test_more_sold_than_bought_on_a_leg_is_not_valued() -> None:
     """R22: a leg sold below zero (more sold than the execution bought) was dropped from the excess and
     the execution read as unhedged, valued once settled, instead of a record that cannot be valued."""
     plan = {"legs": [{"venue": "kalshi", "market": m, "side": "yes"} for m in ("A", "B")]}
-    row = SimpleNamespace(key="ex", opportunity_id="op", status="done", created_at="t", plan=canonical_json(plan))
+    row = SimpleNamespace(key="ex", opportunity_id="op", status="done", created_at="t")
     orders = [SimpleNamespace(client_order_id=c, execution_id="ex") for c in ("a", "a2", "b")]
     fills = [_fill("a", "A", "buy", "10", "0.4"), _fill("a2", "A", "sell", "12", "0.4"),
              _fill("b", "B", "buy", "10", "0.5")]
-    e = _execution_quality(row, orders, fills)
+    e = _execution_quality(row, plan_figures(plan), orders, fills)
     assert e.outcome == "not_valued" and e.note.startswith("more sold than bought")
     assert e.realised_edge is None and e.realised_profit is None
 
