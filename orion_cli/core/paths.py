@@ -138,8 +138,27 @@ def default_pairs_file() -> Path:
     return config_dir() / "pairs.toml"
 
 
-def make_private_dirs(path: Path) -> None:
-    """Create ``path`` and any missing parents as 0700 (an existing directory is left as it is).
+def owned_like(path: Path, like: Path) -> None:
+    """Give ``path``, just made by orion running as root, the owner and group of ``like`` (the ledger it
+    sits beside, or the directory it was made in), so that its user can still use it.
+
+    Found in review: root's one `orion --db /srv/orion/orion.db reconcile` (or trade) on a service user's
+    ledger left ``….reconcile.lock`` and the ``….locks`` directory root's, and every later run of the
+    service's cron reconcile and of its trades failed on them (exit 3). SQLite does the same for the
+    ``-wal`` and ``-shm`` it makes. Nothing is changed for anyone but root, nor for a ``like`` root owns."""
+    if os.name == "nt" or os.geteuid() != 0:
+        return
+    try:
+        owner = like.stat()
+        if owner.st_uid != 0:
+            os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
+    except OSError:  # gone meanwhile, or a file system without owners: as it was made
+        pass
+
+
+def make_private_dirs(path: Path, *, owner_like: Path | None = None) -> None:
+    """Create ``path`` and any missing parents as 0700 (an existing directory is left as it is); made
+    by root, each is given ``owner_like``'s owner where that is given (:func:`owned_like`).
 
     ``Path.mkdir(mode=..., parents=True)`` gives only the last directory that mode; the parents get
     the umask's default, so under ``umask 000`` another local user could replace the ledger, the
@@ -156,3 +175,5 @@ def make_private_dirs(path: Path) -> None:
             directory.mkdir(mode=0o700)
         except FileExistsError:  # made meanwhile by another process
             continue
+        if owner_like is not None:
+            owned_like(directory, owner_like)

@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
 from orion_cli.core.errors import Refused, StorageError
-from orion_cli.core.paths import make_private_dirs
+from orion_cli.core.paths import make_private_dirs, owned_like
 from orion_cli.store.audit import default_actor, iso_utc
 from orion_cli.store.db import PG_WRITE_LOCK, Database, pg_lock_key, pg_scope
 
@@ -71,6 +71,28 @@ def _describe(holder: Mapping[str, Any] | None) -> str:
     return ", ".join(str(p) for p in parts)
 
 
+def _lock_hint(lock: Path, ledger: Path) -> str:
+    """What to do about a lock file that cannot be made or opened: another user's (root's, left by a run
+    before owners were matched) is named with its owner; otherwise space or the directory's permission."""
+    import pwd
+
+    me = os.geteuid() if os.name != "nt" else None
+    for path in (lock, lock.parent):
+        try:
+            uid = path.stat().st_uid
+        except OSError:
+            continue
+        if me is not None and uid != me:
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                name = str(uid)
+            return (f"{path} belongs to {name}, not to this user: run orion as the ledger's owner, or give it "
+                    f"the ledger's owner (chown --reference={ledger} {path})")
+        break
+    return "free space, or make the directory writable"
+
+
 class RunLock:
     """``with RunLock(db, "reconcile"):`` — raises :class:`RunLocked` at once when already held."""
 
@@ -86,11 +108,13 @@ class RunLock:
         self._file_lock: Any = None
         self._conn: Connection | None = None
         self.path: Path | None = None
+        self._ledger: Path | None = None
         if db.is_sqlite:
             # The file itself, not the path as typed: a trader's /data/ledger.db and cron's link to it are
             # one ledger, and two lock files would let both drive one execution (found in review).
             db_file = os.path.realpath(make_url(db.url).database or "")
             self.path = Path(f"{db_file}.{name}.lock")
+            self._ledger = Path(db_file)
 
     @property
     def holder_path(self) -> Path | None:
@@ -166,10 +190,10 @@ class RunLock:
     def _acquire_file(self) -> None:
         from filelock import FileLock, Timeout
 
-        assert self.path is not None
+        assert self.path is not None and self._ledger is not None
         lock = FileLock(str(self.path), timeout=0)
         try:
-            make_private_dirs(self.path.parent)
+            make_private_dirs(self.path.parent, owner_like=self._ledger)
             lock.acquire(blocking=False)
         except Timeout:  # an OSError too: first
             raise RunLocked(
@@ -178,7 +202,8 @@ class RunLock:
             ) from None
         except OSError as exc:  # a full disk or quota, a directory not writable: named, nothing done
             raise StorageError(f"cannot create the lock {self.path}: {exc.strerror or exc}; this run did nothing",
-                               hint="free space, or make the directory writable", reason="lock_unwritable") from None
+                               hint=_lock_hint(self.path, self._ledger), reason="lock_unwritable") from None
+        owned_like(self.path, self._ledger)
         self._file_lock = lock
         self._write_holder()
 
@@ -201,6 +226,8 @@ class RunLock:
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
                     json.dump(self.holder, fh, sort_keys=True)
+                if self._ledger is not None:  # for its user's refusals to name root's run
+                    owned_like(Path(tmp), self._ledger)
                 Path(tmp).replace(path)
             except OSError:
                 with contextlib.suppress(OSError):

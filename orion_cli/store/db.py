@@ -28,7 +28,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 from orion_cli.core.config import LIBPQ_CONNINFO, SCHEME_TYPO, sqlite_file
 from orion_cli.core.errors import StorageError
-from orion_cli.core.paths import default_database_url, make_private_dirs, sqlite_url
+from orion_cli.core.paths import default_database_url, make_private_dirs, owned_like, sqlite_url
 from orion_cli.core.redact import mask_url, scrub_url_secrets
 from orion_cli.store.revision import HEAD_REVISION as HEAD_REVISION
 from orion_cli.store.stored import CORRUPT_HINT, CORRUPT_MEANWHILE, SENTINEL_ADVICE, CorruptValue
@@ -391,6 +391,23 @@ def _unopenable(where: str, detail: str, directory: Path | None = None) -> Stora
                         reason="storage_corrupt")
 
 
+def _create_private_file(path: Path) -> None:
+    """A new ledger's file made empty and 0600 before SQLite opens it (an empty file is a new database).
+
+    SQLite gives the ``-wal`` and ``-shm`` it creates the database file's mode. A file it made itself was
+    0644 under the usual umask until the upgrade's closing chmod, by when the creating process had its
+    WAL, kept for its whole life: in a directory others may enter (``ORION_HOME``, ``--db``), any local
+    user could rebuild the positions and fills from it (found in review). Where the file cannot be made
+    here, SQLite fails to make it too and says why as it always did.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:  # there already (or a link), or not creatable: left to the open that follows
+        return
+    os.close(fd)
+    owned_like(path, path.parent)  # root making a ledger in a service user's directory makes it theirs
+
+
 def _check_sqlite_file(path: Path, unmarked_ok: bool = False, probe_uri: str | None = None) -> set[str]:
     """Refuse a file that is not orion's SQLite database *before* any connection can change it; the
     names of its tables (none for a missing or empty file). An orion ledger whose ``orion_meta`` was
@@ -721,6 +738,8 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
                     make_private_dirs(path.parent)  # the data dir, made on first use
                 except OSError as exc:
                     raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
+                if create:
+                    _create_private_file(path)
         except BaseException:
             engine.dispose()
             raise
@@ -1266,11 +1285,13 @@ def _migrate(db: Database) -> None:
     from filelock import FileLock, Timeout
 
     # The file itself, as the run locks name it: two paths to one ledger (a symbolic link) are one lock.
-    lock = FileLock(os.path.realpath(make_url(db.url).database or "") + ".migrate.lock", timeout=MIGRATE_PATIENCE_S)
+    ledger = os.path.realpath(make_url(db.url).database or "")
+    lock = FileLock(ledger + ".migrate.lock", timeout=MIGRATE_PATIENCE_S)
     try:
         lock.acquire()
     except Timeout:
         raise _upgrading_elsewhere(db.display_url) from None
+    owned_like(Path(lock.lock_file), Path(ledger))
     try:
         _migrate_locked(db)
     finally:

@@ -563,6 +563,27 @@ def test_new_sqlite_files_opened_by_four_at_once_all_open(tmp_path: Path) -> Non
         assert not errors and len(opened) == 4, (round_, errors)
 
 
+def test_the_process_that_makes_a_ledger_keeps_its_wal_private(tmp_path: Path) -> None:
+    """Found in a review of the files on disk: SQLite made the new file 0644 (umask 022) and its -wal and
+    -shm with the file's mode; the closing chmod came after the WAL existed, and the process that made the
+    ledger kept that WAL all its life, so in a directory others may enter any local user rebuilt the
+    positions from it. The file is made 0600 before SQLite opens it."""
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        db = open_database(f"sqlite:///{tmp_path / 'new.db'}")
+    finally:
+        os.umask(old)
+    try:
+        with db.write() as conn:  # the WAL holds a write
+            conn.exec_driver_sql("UPDATE orion_meta SET value = value WHERE key = 'schema'")
+        modes = {suffix: stat.S_IMODE((tmp_path / f"new.db{suffix}").stat().st_mode) for suffix in ("", "-wal", "-shm")}
+        assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}, {k: oct(v) for k, v in modes.items()}
+    finally:
+        db.dispose()
+
+
 def test_a_locked_file_is_said_to_be_busy_not_corrupt() -> None:
     from orion_cli.store.db import _unopenable
 
