@@ -17,6 +17,9 @@ its cash while the ledger still holds the contracts at cost) is remembered as *h
 none or ``--fix`` adopts them (:func:`release_report`): recorded, the sale's cash would count
 beside the contracts it sold (a peak never had; a day's loss read as a gain by the BREAKER check).
 A disagreement that arises after the last reconcile is not known here: the next reconcile finds it.
+One exception: a live venue's first report, when the ledger has none yet, is read with the account's
+positions, and where it holds any (none can be orion's yet) the venue is held the same way, so that the
+limits never count without them (see :func:`record_reports`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from orion_cli.core.aio import all_of, all_or_none
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Venue
+from orion_cli.core.money import MICRO
 from orion_cli.store.audit import iso_utc
 from orion_cli.store.ledger import Ledger, SettledMarket
 from orion_cli.store.tables import orion_meta
@@ -109,6 +113,8 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
         venue, report = asked
         tv = venues[venue]
         held = sorted({p.market_id for p in ledger.positions(venue)})
+        # Its first report, with no position of orion's there (a ledger holding some is reconcile's to compare).
+        first = ledger.mode == "live" and not held and ledger.balance(venue) is None
 
         async def settled() -> tuple[list[Settlement], SettlementsIncomplete | None]:
             try:
@@ -116,12 +122,18 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
             except SettlementsIncomplete as exc:  # the others are kept
                 return exc.found, exc
 
+        async def held_already() -> int:
+            """At the first report, the positions the account holds (none of them orion's yet)."""
+            return sum(1 for p in await tv.positions() if abs(p.size) > MICRO) if first else 0
+
         try:
-            (found, incomplete), moved = await all_of(settled(), tv.transfers())
+            (found, incomplete), moved, outside = await all_of(settled(), tv.transfers(), held_already())
         except OrionError as exc:
             say(f"{venue.value}: settlements or transfers not readable ({exc}); its balance report is not "
                 "recorded this time")
             return None
+        if outside:
+            first_contact[venue] = outside
         if incomplete is not None:
             names = "; ".join(f"{m} ({why})" for m, why in sorted(incomplete.unchecked.items())[:5])
             more = len(incomplete.unchecked) - 5
@@ -134,6 +146,12 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
             return None, found, []
         return report, found, moved or []
 
+    # A live venue's first report, where the account already holds positions (bought by hand, by another
+    # bot): how many. Recorded, that report would stand beside a ledger holding none of them, and every
+    # limit would count without them (found reviewing first contact with non-empty accounts): the
+    # venue's reports are held instead, as reconcile holds them for drift, until `reconcile --fix`
+    # adopts them (or a reconcile finds them gone); a live trade refuses every leg there meanwhile.
+    first_contact: dict[Venue, int] = {}
     # The venues at once: a live trade waits on this before its checks.
     asked = [(v, report) for v, report in reports.items() if report is not None and v in venues]
     found = [x for x in await all_or_none(read(a) for a in asked) if x is not None]
@@ -144,9 +162,19 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
 
     notices: list[str] = []  # said once the transaction has committed: what it recorded, not what it meant to
     with ledger.db.write() as conn:
+        for venue, count in first_contact.items():
+            if ledger.balance(venue, conn=conn) is None:  # still its first report (none recorded meanwhile)
+                hold_report(conn, ledger.mode, venue, f"{count} position(s) the account held before orion first "
+                            "recorded its report, not adopted", now=now)
         held = held_reports(conn, ledger.mode, {report.venue for report, _, _ in found if report is not None})
         for report, settlements, moved in found:
-            if report is not None and report.venue in held:
+            if report is not None and report.venue in first_contact:
+                notices.append(f"{report.venue.value}: the account holds {first_contact[report.venue]} position(s) "
+                               "orion did not trade; its first balance report is not recorded, and live trades "
+                               f"there are refused, until `orion reconcile --venue {report.venue.value} --fix` "
+                               "adopts them (the limits count them from then on)")
+                report = None
+            elif report is not None and report.venue in held:
                 notices.append(f"{report.venue.value}: its balance report is not recorded: `orion reconcile` "
                                "found positions or fills that disagree with the ledger and did not fix them "
                                f"({held[report.venue]}). `orion reconcile --fix` adopts them")

@@ -715,25 +715,30 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
     cash, since = bal.available, ""
     recorded = getattr(lazy.state, f"ledger_cash_{venue.value}", None)
     recorded_as_of = getattr(lazy.state, f"ledger_cash_as_of_{venue.value}", None)
-    if ctx.mode == "live" and recorded_as_of is None:
-        # No report recorded yet (this trade's could not be: settlements or transfers unreadable, or
-        # reconcile holds the venue's reports). The ledger would book this trade's fills moving no
-        # cash, and the first report, already net of them, would then count whole as capital: their
-        # cost read as today's profit, hiding as large a loss from the breaker's daily limit.
-        # --confirm records the report it reads before its checks, unless reconcile holds them.
+    if ctx.mode == "live":
         from orion_cli.core.settlement import held_reports
 
         held = held_reports(lazy.conn, ctx.mode, [venue]).get(venue)
         if held is not None:
-            # Neither `orion balance` nor this trade records a held report (the module doc of
-            # core.settlement): only a reconcile that finds the drift gone, or --fix adopting it, does.
-            # Sent to `orion balance`, the trader was refused again and again.
-            return CheckResult("BALANCE", False, f"{venue.value}: the live ledger holds no balance report of this "
-                                                 "venue yet, and none is recorded while `orion reconcile` holds "
-                                                 f"its reports back ({held}): run `orion reconcile --venue "
-                                                 f"{venue.value} --fix` to adopt the venue's positions and fills "
-                                                 "(audited; or undo them at the venue until a reconcile finds "
-                                                 "none), then trade again", leg=i)
+            # Reconcile found positions or fills there that the ledger does not hold, not fixed (an account
+            # traded by hand, or by another bot). Every limit counts the ledger's positions, so the venue's
+            # own were left out of them: a trade beside 400 contracts held by hand passed a $200 market
+            # limit (found reviewing first contact with non-empty accounts). Nor does `orion balance` or
+            # a trade record a held report (the module doc of core.settlement): only a reconcile that finds
+            # the drift gone, or --fix adopting it, ends this. Sent to `orion balance`, the trader was
+            # refused again and again.
+            return CheckResult("BALANCE", False, f"{venue.value}: the account holds positions or fills that the "
+                                                 f"live ledger does not ({held}), so "
+                                                 "the exposure limits, the balance and the loss breaker would "
+                                                 "count without them: run `orion reconcile --venue "
+                                                 f"{venue.value} --fix` to adopt them (audited; or undo them at "
+                                                 "the venue until a reconcile finds none), then trade again",
+                               leg=i)
+    if ctx.mode == "live" and recorded_as_of is None:
+        # No report recorded yet (this trade's could not be: settlements or transfers unreadable). The
+        # ledger would book this trade's fills moving no cash, and the first report, already net of
+        # them, would then count whole as capital: their cost read as today's profit, hiding as large a
+        # loss from the breaker's daily limit. --confirm records the report it reads before its checks.
         if not ctx.preview:
             return CheckResult("BALANCE", False, f"{venue.value}: the live ledger holds no balance report of this "
                                                  "venue yet (this trade's was not recorded: its settlements or "

@@ -445,6 +445,10 @@ def test_two_ledgers_trading_one_account_with_one_key_each_send_and_book_their_o
 
     other = replace(world, db_url=f"sqlite:///{tmp_path / 'b.db'}")
     _store_opportunity(other.db_url, world.cond, world.no_token)
+    # B records its first reports while the accounts hold nothing: met later, beside A's positions, its first
+    # report is held until `reconcile --fix` adopts them (a ledger never counts without what they hold).
+    code, _, err = other.run("balance")
+    assert code == 0, err
     code, out, err = world.run(*LIVE, "--idempotency-key", "nightly-1")
     assert code == 0, err
     assert _execution(out)["status"] == "done"
@@ -492,6 +496,8 @@ def test_a_ledger_restored_from_a_backup_trading_the_same_key_sends_and_books_it
     import shutil
     from dataclasses import replace
 
+    code, _, err = world.run("balance")  # its first reports (a backup without any meets the first-contact hold)
+    assert code == 0, err
     backup = tmp_path / "backup.db"
     shutil.copyfile(world.db_url.removeprefix("sqlite:///"), backup)  # the backup, made before A's trade
     restored = replace(world, db_url=f"sqlite:///{backup}")
@@ -719,7 +725,7 @@ def test_settlement_and_report_notices_are_orions_warnings_kept_with_quiet(world
     finally:
         db.dispose()
     code, out, err = world.run("-q", *LIVE, "--idempotency-key", "live-sim-warn-2")  # a live trade
-    assert code == 0 and _execution(out)["status"] == "done", err
+    assert code == 6 and "refused by BALANCE" in err, err  # a held venue is refused (the limits are blind to it)
     assert len(warnings(err, "polymarket: its balance report is not recorded: `orion --db")) == 1, err
 
     world.ksim.settle_market(TICKER, "void")
@@ -1896,7 +1902,7 @@ def test_a_first_live_trade_after_reconcile_held_the_report_for_drift_is_sent_to
     code, out, err = world.run(*LIVE)
     assert code == 6, err
     rec = json.loads(err.strip().splitlines()[-1])
-    assert rec["reason"] == "BALANCE" and "no balance report" in rec["message"], rec
+    assert rec["reason"] == "BALANCE" and "does not (since " in rec["message"], rec
     assert f"`{orion(world)} reconcile --venue kalshi --fix`" in rec["message"], rec
     assert "balance` in live mode" not in rec["message"] and "transfers could not be read" not in rec["message"], rec
     code, out, err = world.run("trade", OP_ID, "--live", "--authorize-live", "--json")  # the preview agrees
@@ -1913,6 +1919,62 @@ def test_a_first_live_trade_after_reconcile_held_the_report_for_drift_is_sent_to
     assert code == 0, err
     assert _execution(out)["status"] == "done"
 
+
+@ONE_BACKEND
+def test_a_live_trade_beside_positions_reconcile_found_and_did_not_adopt_is_refused(world: World) -> None:
+    """Found reviewing first contact with non-empty accounts: `orion balance` recorded a report, reconcile then
+    found a position bought by hand (drift, exit 7) and held the venue's reports, and the trade still passed
+    every check: the limits count the ledger's positions, which held none of it (400 contracts held by hand
+    beside a $200 market limit, and the trade added to them). A live trade now refuses every leg on a venue
+    whose reports reconcile holds, whatever report the ledger has, until `--fix` adopts what the venue holds."""
+    code, _, err = world.run("balance")  # a report recorded first, as a trader looking around would
+    assert code == 0 and Venue.KALSHI in world.ledger_cash(), err
+    acct = world.ksim.account(KEY_ID)
+    world.ksim._apply_fill(acct, TICKER, "bid", D("0.40"), D(5), D("0.02"), time.time())  # bought by hand
+    code, out, err = world.run("reconcile", "--json")
+    assert code == 7, err + out
+
+    code, out, err = world.run(*LIVE)
+    assert code == 6, err
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert rec["reason"] == "BALANCE" and "exposure limits" in rec["message"], rec
+    assert f"`{orion(world)} reconcile --venue kalshi --fix`" in rec["message"], rec
+    assert world.kalshi_created() == [] and world.poly_created() == []
+
+    code, out, err = world.run("reconcile", "--fix", "--json")  # adopted: the limits now count it
+    assert code == 7, err + out
+    code, out, err = world.run(*LIVE)
+    assert code == 0, err
+    assert _execution(out)["status"] == "done"
+
+
+@ONE_BACKEND
+def test_a_first_live_trade_beside_an_account_that_already_holds_positions_is_refused(world: World) -> None:
+    """Found reviewing first contact with non-empty accounts: on a fresh ledger, never reconciled, the first
+    live trade recorded the venue's report and passed every limit, blind to the positions the account held
+    (bought by hand): the limits count the ledger's. A live venue's first report is now read with the
+    account's positions; where it holds any, the report is not recorded and the venue is held, as reconcile
+    holds one for drift, until `reconcile --fix` adopts them. `orion balance` meets the same."""
+    acct = world.ksim.account(KEY_ID)
+    world.ksim._apply_fill(acct, TICKER, "bid", D("0.40"), D(5), D("0.02"), time.time())  # bought by hand
+    code, out, err = world.run(*LIVE)
+    assert code == 6, err
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert rec["reason"] == "BALANCE" and "exposure limits" in rec["message"], rec
+    assert "1 position(s) the account held before orion first recorded its report" in rec["message"], rec
+    assert "warning: kalshi: the account holds 1 position(s) orion did not trade" in err, err
+    assert world.kalshi_created() == [] and world.poly_created() == []
+    assert Venue.KALSHI not in world.ledger_cash() and Venue.POLYMARKET in world.ledger_cash()  # an empty account's
+    code, out, err = world.run("balance", "--json")
+    assert code == 0 and "warning: kalshi: the account holds 1 position(s)" in err, err
+    assert Venue.KALSHI not in world.ledger_cash()
+
+    code, out, err = world.run("reconcile", "--fix", "--json")  # adopted: the limits count it from now on
+    assert code == 7, err + out
+    assert Venue.KALSHI in world.ledger_cash()
+    code, out, err = world.run(*LIVE)
+    assert code == 0, err
+    assert _execution(out)["status"] == "done"
 
 
 @ONE_BACKEND

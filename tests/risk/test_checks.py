@@ -947,6 +947,12 @@ def test_balance_sends_a_venue_whose_reports_reconcile_holds_to_reconcile_fix_no
         assert not kalshi.passed and "`orion reconcile --venue kalshi --fix`" in kalshi.detail, kalshi
         assert "1 position drift(s) not fixed" in kalshi.detail and "orion balance" not in kalshi.detail, kalshi
         assert poly.passed, poly
+    # Found reviewing first contact with non-empty accounts: with a report recorded before reconcile held the
+    # venue, the leg passed, its limits blind to the positions reconcile found. Held is refused either way.
+    Ledger(db, "live").record_balance(Balance(Venue.KALSHI, "live", D("1000"), D(0), D("1000"), NOW), now=NOW)
+    kalshi, poly = results(run(db, c=live), "BALANCE")
+    assert not kalshi.passed and "exposure limits" in kalshi.detail and poly.passed, kalshi
+    assert all(r.passed for r in results(run(db), "BALANCE"))  # paper: no venue to disagree with
 
 
 def _other_trade(led: Ledger, coid: str, action: str, size: str, price: str, fee: str, at: datetime) -> None:
