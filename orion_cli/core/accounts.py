@@ -160,6 +160,7 @@ async def gather(
     now = now or datetime.now(UTC)
     accounts: list[VenueAccount] = []
     held: list[Position] = []
+    reported: dict[Venue, list[Position]] = {}
     mode = ledger.mode
     for venue, tv in venues.items():
         try:
@@ -176,11 +177,14 @@ async def gather(
         age = max(0.0, (now - bal.as_of).total_seconds())
         accounts.append(VenueAccount(venue, bal.mode, bal, age_seconds=round(age, 3)))
         held.extend(pos)
+        reported[venue] = pos
     held = _with_ledger_categories(held, ledger)
     if record:
         from orion_cli.core.settlement import record_reports
 
-        await record_reports(ledger, venues, {a.venue: a.balance for a in accounts}, warn=warn)
+        # With the positions read beside each report: a report recorded beside positions that disagree with
+        # the ledger's raised the breaker's peak by a hand sale's cash (see record_reports).
+        await record_reports(ledger, venues, {a.venue: a.balance for a in accounts}, warn=warn, positions=reported)
     marks: dict[MarkKey, Decimal] = {}
     titles: dict[tuple[Venue, str], str] = {}
     errors: list[str] = []

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -38,7 +38,7 @@ from orion_cli.core.money import MICRO
 from orion_cli.store.audit import iso_utc
 from orion_cli.store.ledger import Ledger, SettledMarket
 from orion_cli.store.tables import orion_meta
-from orion_cli.venues.trading import Balance, Settlement, SettlementsIncomplete, TradingVenue, Transfer
+from orion_cli.venues.trading import Balance, Position, Settlement, SettlementsIncomplete, TradingVenue, Transfer
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,8 @@ def held_reports(conn: Connection, mode: str, venues: Iterable[Venue]) -> dict[V
 async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
                          reports: Mapping[Venue, Balance | None], *,
                          now: datetime | None = None,
-                         warn: Callable[[str], None] | None = None) -> list[SettledMarket]:
+                         warn: Callable[[str], None] | None = None,
+                         positions: Mapping[Venue, Sequence[Position]] | None = None) -> list[SettledMarket]:
     """Record each venue's report (read before this call) with the settlements of the markets the
     ledger holds there. A venue whose settlements cannot be read keeps its last recorded figure
     (moved by the fills since): recording the report without them could count a payout twice.
@@ -105,7 +106,13 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
     not keep every other from settling (the breaker's equity, peak and daily P&L would be wrong).
 
     ``warn``: how the operator is told (a report not recorded, a market not checked, a voided market):
-    the command's own ``warning:`` lines, kept with -q; without one, a log record."""
+    the command's own ``warning:`` lines, kept with -q; without one, a log record.
+
+    ``positions``: each venue's positions, read with its report (``orion balance``). Where they disagree
+    with the ledger's (the markets settling aside), the report is not recorded, its settlements are, as
+    for an unchecked market: recorded beside contracts sold by hand, the report's cash holding the sale
+    raised the breaker's peak by equity the account never had (found reviewing first contact with
+    non-empty accounts). A live trade reads none (it cannot wait for them): the next reconcile judges."""
     now = now or datetime.now(UTC)
     say = warn if warn is not None else _log_warning
 
@@ -124,7 +131,10 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
 
         async def held_already() -> int:
             """At the first report, the positions the account holds (none of them orion's yet)."""
-            return sum(1 for p in await tv.positions() if abs(p.size) > MICRO) if first else 0
+            if not first:
+                return 0
+            given = positions.get(venue) if positions is not None else None
+            return sum(1 for p in (given if given is not None else await tv.positions()) if abs(p.size) > MICRO)
 
         try:
             (found, incomplete), moved, outside = await all_of(settled(), tv.transfers(), held_already())
@@ -134,6 +144,17 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
             return None
         if outside:
             first_contact[venue] = outside
+        read_with = positions.get(venue) if positions is not None and not first else None
+        if read_with is not None and ledger.mode == "live":
+            from orion_cli.core.reconcile.holdings import markets_disagreeing
+
+            apart = markets_disagreeing(ledger, venue, read_with, settling={s.market_id for s in found})
+            if apart:
+                say(f"{venue.value}: its positions disagree with the ledger's in {len(apart)} market(s) "
+                    f"({', '.join(apart[:3])}{', …' if len(apart) > 3 else ''}): its balance report is not "
+                    "recorded this time (beside contracts sold by hand it would be equity the account never "
+                    f"had); `orion reconcile --venue {venue.value}` compares them")
+                return None, found, []
         if incomplete is not None:
             names = "; ".join(f"{m} ({why})" for m, why in sorted(incomplete.unchecked.items())[:5])
             more = len(incomplete.unchecked) - 5

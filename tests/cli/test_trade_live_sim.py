@@ -1978,6 +1978,25 @@ def test_a_first_live_trade_beside_an_account_that_already_holds_positions_is_re
 
 
 @ONE_BACKEND
+def test_balance_does_not_record_a_report_beside_positions_sold_by_hand(world: World) -> None:
+    """Found reviewing first contact with non-empty accounts: after a sale made by hand between runs, `orion
+    balance` recorded the venue's report, its cash holding the sale beside contracts the ledger still held at
+    cost: equity the account never had, and the breaker's peak raised by it (a later real loss then read as a
+    drawdown from it). `balance` reads the positions with the report: where they disagree with the ledger's,
+    the report is not recorded (a warning names `orion reconcile`)."""
+    code, out, err = world.run(*LIVE)
+    assert code == 0 and _execution(out)["status"] == "done", err
+    before = world.ledger_cash()[Venue.KALSHI]
+    acct = world.ksim.account(KEY_ID)
+    world.ksim._apply_fill(acct, TICKER, "ask", D("0.55"), D(10), D("0.02"), time.time())  # all 10 YES sold by hand
+    code, out, err = world.run("balance", "--json")
+    assert code == 0, err
+    assert f"warning: kalshi: its positions disagree with the ledger's in 1 market(s) ({TICKER})" in err, err
+    assert world.ledger_cash()[Venue.KALSHI] == before
+    assert "warning: polymarket" not in err, err  # the other venue agrees: its report is recorded as before
+
+
+@ONE_BACKEND
 def test_a_watch_whose_polymarket_clob_takes_another_order_version_stops_with_exit_5(world: World) -> None:
     """Found in review: a CLOB that takes no V2 order (GET /version 3) did not stop `trade --watch`, as a
     geoblocked order or refused credentials do. The Kalshi leg (the thinner here, so the first) filled, the

@@ -7,7 +7,7 @@ it as a ``reconcile-adj-`` fill, so the ledger's positions agree with the venue'
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -21,7 +21,7 @@ from orion_cli.core.reconcile.context import RunContext, parse_ts, round_money, 
 from orion_cli.core.reconcile.results import NOT_FINAL, QTY_TOLERANCE, Drift, VenueReconcile
 from orion_cli.core.reconcile.rows import external_payload, order_rows
 from orion_cli.execution.state import ADJUST_PREFIX
-from orion_cli.store.ledger import NETTING_VENUES
+from orion_cli.store.ledger import NETTING_VENUES, Ledger
 from orion_cli.store.tables import plain
 from orion_cli.venues.trading import (
     Action,
@@ -179,6 +179,21 @@ def _holdings(held: Sequence[Position]) -> dict[tuple[str, Side], _Holding]:
         h.size += p.size
         h.avg = p.avg_price if p.size > 0 else h.avg
     return out
+
+
+def markets_disagreeing(ledger: Ledger, venue: Venue, venue_positions: Sequence[Position], *,
+                        settling: Iterable[str] = ()) -> list[str]:
+    """The markets where ``venue``'s positions and the ledger's disagree (beyond a micro-share), as the
+    comparison below counts them, apart from the markets the ledger has settled (a venue still listing their
+    tokens holds a payout) and those in ``settling`` (settled at the venue, being recorded with the report).
+    A quick look for ``orion balance``, which reads both: no grace for a trade recording its fills this
+    moment, no fix; ``reconcile`` judges."""
+    over = set(settling)
+    mine = _holdings([p for p in ledger.positions(venue) if p.market_id not in over])
+    over |= ledger.settled_markets(venue, (p.market_id for p in venue_positions))
+    theirs = _holdings([p for p in venue_positions if p.market_id not in over])
+    netting = venue in NETTING_VENUES
+    return [m for m in sorted({m for m, _ in (*mine, *theirs)}) if _compare_market(m, mine, theirs, netting=netting)]
 
 
 def compare_positions(ctx: RunContext, conn: Connection, venue: Venue, venue_positions: Sequence[Position],
