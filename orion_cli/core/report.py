@@ -31,7 +31,8 @@ why, rather than a zero that looks like a measurement.
 * **Realised vs quoted edge** (per execution, per contract): the plan's legs (two or more) form a
   complete set paying $1 at settlement, so realised profit = hedged contracts × $1 − everything paid for the
   execution's orders (buys + fees − sale proceeds), where contracts bought beyond the hedged sets
-  (a Polymarket overfill, a short unwind) are still held and so carried at their cost; realised edge
+  (a Polymarket overfill, a short unwind) are still held and so carried at their cost, their buy fees
+  included (the leg's average per contract); realised edge
   = profit / hedged, at the quoted and planned edges' precision (1e-6, rounded down), so the three
   compare alike. An execution with nothing hedged but contracts still held has no realised edge
   until it settles (null, with a note). A fully unwound execution's profit is what the unwind cost:
@@ -781,7 +782,9 @@ def _execution_quality(row: Any, plan: Any, exec_orders: Sequence[Any], fill_row
     legs = [_leg_key(leg.get("venue"), leg.get("market"), leg.get("side")) for leg in _plan_legs(plan)]
     mine = {o.client_order_id for o in exec_orders if o.execution_id == row.key}
     held: dict[tuple[str, str, str], Decimal] = {}
-    bought: dict[tuple[str, str, str], tuple[Decimal, Decimal]] = {}  # contracts, notional
+    # contracts, what they cost with their buy fees: an excess is carried at that, so no part of its fee is
+    # charged to the hedged sets (found re-deriving a report by hand: 4 shares' 0.04 of fee were)
+    bought: dict[tuple[str, str, str], tuple[Decimal, Decimal]] = {}
     paid = ZERO
     filled_any = False
     for f in fill_rows:
@@ -793,7 +796,7 @@ def _execution_quality(row: Any, plan: Any, exec_orders: Sequence[Any], fill_row
         if f.action == "buy":
             held[key] = held.get(key, ZERO) + size
             n, cost = bought.get(key, (ZERO, ZERO))
-            bought[key] = (n + size, cost + size * price)
+            bought[key] = (n + size, cost + size * price + fee)
             paid += size * price + fee
         else:
             held[key] = held.get(key, ZERO) - size

@@ -137,3 +137,17 @@ def test_the_summary_edge_is_over_the_hedged_executions_only_and_rounded_down() 
     assert (s["hedged_contracts"], s["realised_edge"], s["quoted_edge"]) == (D("3"), D("0.666666"), D("0.7"))
     loss = Report("paper", None, None, T0, [], [], [_execution("c", "3", edge="-0.333334", profit="-1")], 0)
     assert loss.summary()["realised_edge"] == D("-0.333334")  # toward −∞: a loss is never shown smaller
+
+
+def test_an_excess_is_carried_with_its_share_of_the_buy_fees() -> None:
+    """Found re-deriving a report by hand: 4 shares left unhedged were carried at their price alone, so their
+    0.04 of the buy's fee was charged to the 6 hedged sets (profit 0.56 where it is 0.576)."""
+    plan = {"legs": [{"venue": "kalshi", "market": m, "side": "yes"} for m in ("A", "B")]}
+    row = SimpleNamespace(key="ex", opportunity_id="op", status="done", created_at="t")
+    orders = [SimpleNamespace(client_order_id=c, execution_id="ex") for c in ("a", "b")]
+    fills = [SimpleNamespace(client_order_id="a", venue="kalshi", market_id="A", side="yes", action="buy",
+                             size="10", price="0.4", fee="0.04"), _fill("b", "B", "buy", "6", "0.5")]
+    e = _execution_quality(row, plan_figures(plan), orders, fills)
+    # paid 4 + 0.04 + 3 = 7.04; the 4 A shares beyond the 6 sets carried at 4 × 4.04 / 10 = 1.616
+    assert (e.hedged, e.paid, e.realised_profit, e.realised_edge) == (D(6), D("7.04"), D("0.576"), D("0.096"))
+    assert e.note.endswith("carried at cost 1.616, left out of the realised figures"), e.note

@@ -18,12 +18,12 @@ SUMMARY_COLUMNS = [
     Column("orders_filled", "orders filled"),
     Column("fill_rate", "fill rate"),
     Column("executions", "executions"),
-    Column("executions_with_realised_edge", "fully hedged"),
+    Column("executions_with_realised_edge", "with a realised edge"),
     Column("hedged_contracts", "hedged contracts"),
     Column("quoted_edge", "quoted edge / contract"),
     Column("realised_edge", "realised edge / contract"),
     Column("realised_profit", "realised profit"),
-    Column("unwind_cost", "of which unwinds cost"),
+    Column("unwind_cost", "of which full unwinds cost"),
     Column("rejection_events", "risk rejections"),
 ]
 
