@@ -830,7 +830,9 @@ class PolymarketTrading:
             mode="live",
             available=max(Decimal(0), cash - reserved),
             reserved=reserved,
-            total=cash + unredeemed.quantize(MICRO, ROUND_FLOOR),  # pUSD has 6 decimals
+            # pUSD has 6 decimals; with nothing unredeemed, the cash as read (a 0.000000 added to it wrote one
+            # amount two ways in `balance --json`: available 989.52182, total 989.521820)
+            total=cash + unredeemed.quantize(MICRO, ROUND_FLOOR) if unredeemed else cash,
             as_of=as_of,
             read_at=as_of,  # taken before asking
         )

@@ -1364,6 +1364,19 @@ def test_balance_conversion_is_exact(sim: PolymarketSim) -> None:
     with_client(w, sim, go)
 
 
+def test_a_balance_with_nothing_unredeemed_spells_its_total_as_its_cash(sim: PolymarketSim) -> None:
+    """Found re-deriving `balance --json` by hand: available "989.52182", total "989.521820", one amount
+    written two ways (a 0.000000 of unredeemed payouts added to it), which a pipeline comparing strings reads
+    as two."""
+    w = Wallet(sim, balance="989.52182")
+
+    async def go(pm: PolymarketTrading) -> None:
+        bal = await pm.balance()
+        assert str(bal.total) == str(bal.available) == str(bal.total.normalize()), bal
+
+    with_client(w, sim, go)
+
+
 def test_a_balance_read_that_fails_leaves_none_of_its_other_requests_running(sim: PolymarketSim,
                                                                              wallet: Wallet) -> None:
     """Found in review: the three reads ran under a plain gather, so the cash read's failure left the
