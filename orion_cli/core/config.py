@@ -14,6 +14,7 @@ import dataclasses
 import difflib
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -698,6 +699,35 @@ def _suggestion(dotted: str) -> str:
     return f"did you mean {' or '.join(close)}?" if close else "see config.toml.example for every key"
 
 
+def _refuse_written_by_others(path: Path, source: str, *, user: bool) -> None:
+    """Refuse a config file another local user may have written: one every user may write, or (the user
+    config, whose path is not the operator's choice) one another user owns.
+
+    Its limits are what stand between a trade and the account: found in review, another user replaced the
+    config.toml of an ``ORION_HOME`` left world-writable (its ``daily_loss`` raised to 10,000,000) and
+    orion used it without a word. A file named by ``--config`` may be another user's (a team's shared
+    config, kept by an administrator); root's is anyone's."""
+    if os.name == "nt":
+        return
+    try:
+        st = path.stat()
+    except OSError:
+        return  # read a moment ago: gone meanwhile, and the read's own errors are said elsewhere
+    if st.st_mode & stat.S_IWOTH:
+        raise ConfigError(f"{source}: every local user may write it (mode {stat.S_IMODE(st.st_mode):04o}); "
+                          "refusing to take limits from it", hint=f"chmod o-w {path}", reason="config_unsafe")
+    if user and st.st_uid not in (os.geteuid(), 0):
+        import pwd
+
+        try:
+            owner = pwd.getpwuid(st.st_uid).pw_name
+        except KeyError:
+            owner = str(st.st_uid)
+        raise ConfigError(f"{source}: it belongs to {owner}, not to this user; refusing to take limits from it",
+                          hint=f"check what it says, then take it as yours (chown $(id -un) {path}), or name a "
+                               "config of your own with --config", reason="config_unsafe")
+
+
 def read_toml(path: Path, source: str, *, user: bool = False) -> dict[str, Any]:
     """Parse a TOML config file; syntax errors name line and column. A device, a named pipe or a file
     above :data:`MAX_CONFIG_BYTES` is refused unread, nesting too deep for the parser is a syntax error,
@@ -722,6 +752,7 @@ def read_toml(path: Path, source: str, *, user: bool = False) -> dict[str, Any]:
         raise ConfigError(f"{source}: {exc}, not a config file", hint="name the TOML file itself") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc.__class__.__name__}") from None
+    _refuse_written_by_others(path, source, user=user)
     raw = raw.removeprefix(codecs.BOM_UTF8)  # Windows editors write one; tomllib refuses it
     try:
         text = raw.decode("utf-8")

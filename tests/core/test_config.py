@@ -764,6 +764,39 @@ def test_a_device_or_a_named_pipe_as_the_config_file_is_refused_unread(tmp_path:
 
 
 @pytest.mark.timeout(30)
+def test_a_config_another_user_may_have_written_is_refused(user_file: Path, tmp_path: Path) -> None:
+    """Found reviewing the files on disk: another local user replaced the config.toml of an ORION_HOME left
+    world-writable (daily_loss raised to 10,000,000) and orion took its limits without a word. A config
+    every user may write is refused, and a user config another user owns; a --config file may be another
+    user's (a team's shared config), a world-writable one never."""
+    import os
+
+    _write(user_file, '[breaker]\ndaily_loss = "10000000"\n')
+    user_file.chmod(0o666)
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={})
+    assert (info.value.exit_code, info.value.reason) == (ExitCode.CONFIG, "config_unsafe")
+    assert "every local user may write it (mode 0666)" in info.value.message and info.value.hint == (
+        f"chmod o-w {user_file}")
+    shared = tmp_path / "shared.toml"
+    _write(shared, '[limits]\norder_notional = "50"\n')
+    shared.chmod(0o666)
+    with pytest.raises(ConfigError, match="every local user may write it"):
+        load_settings(config_file=shared, environ={})
+    user_file.chmod(0o600)
+    shared.chmod(0o644)
+    assert load_settings(environ={}).breaker.daily_loss == Decimal("10000000")  # its own: taken as before
+    if os.geteuid() != 0:
+        return  # giving a file away needs root
+    os.chown(user_file, 65534, 65534)
+    os.chown(shared, 65534, 65534)
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={})
+    assert info.value.reason == "config_unsafe" and "not to this user" in info.value.message
+    user_file.unlink()
+    assert load_settings(config_file=shared, environ={}).limits.order_notional == Decimal("50")
+
+
 def test_a_user_config_that_is_not_a_regular_file_is_an_error_not_skipped(user_file: Path, tmp_path: Path) -> None:
     """Found in review: the user's own config.toml was read only if ``is_file()``, so a directory, a FIFO or a
     dangling link there was skipped without a word and every command ran on the defaults."""
