@@ -699,7 +699,7 @@ def _suggestion(dotted: str) -> str:
     return f"did you mean {' or '.join(close)}?" if close else "see config.toml.example for every key"
 
 
-def _refuse_written_by_others(path: Path, source: str, *, user: bool) -> None:
+def _refuse_written_by_others(st: os.stat_result, path: Path, source: str, *, user: bool) -> None:
     """Refuse a config file another local user may have written: one every user may write, or (the user
     config, whose path is not the operator's choice) one another user owns.
 
@@ -709,10 +709,6 @@ def _refuse_written_by_others(path: Path, source: str, *, user: bool) -> None:
     config, kept by an administrator); root's is anyone's."""
     if os.name == "nt":
         return
-    try:
-        st = path.stat()
-    except OSError:
-        return  # read a moment ago: gone meanwhile, and the read's own errors are said elsewhere
     if st.st_mode & stat.S_IWOTH:
         raise ConfigError(f"{source}: every local user may write it (mode {stat.S_IMODE(st.st_mode):04o}); "
                           "refusing to take limits from it", hint=f"chmod o-w {path}", reason="config_unsafe")
@@ -724,8 +720,9 @@ def _refuse_written_by_others(path: Path, source: str, *, user: bool) -> None:
         except KeyError:
             owner = str(st.st_uid)
         raise ConfigError(f"{source}: it belongs to {owner}, not to this user; refusing to take limits from it",
-                          hint=f"check what it says, then take it as yours (chown $(id -un) {path}), or name a "
-                               "config of your own with --config", reason="config_unsafe")
+                          hint=f"run orion as {owner}, whose config it is (or `orion --db URL halt` to halt), or, "
+                               f"if it is to be yours, check what it says and take it (chown $(id -un) {path})",
+                          reason="config_unsafe")
 
 
 def read_toml(path: Path, source: str, *, user: bool = False) -> dict[str, Any]:
@@ -735,7 +732,8 @@ def read_toml(path: Path, source: str, *, user: bool = False) -> dict[str, Any]:
     :class:`ConfigError`, which the kill switch's lenient loading can skip. ``user``: the user config
     file, whose path is not the operator's choice."""
     try:
-        raw = read_regular_file(path, MAX_CONFIG_BYTES)
+        raw = read_regular_file(path, MAX_CONFIG_BYTES,
+                                check=lambda st: _refuse_written_by_others(st, path, source, user=user))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}", reason="config_missing") from None
     except IsADirectoryError:
@@ -752,7 +750,6 @@ def read_toml(path: Path, source: str, *, user: bool = False) -> dict[str, Any]:
         raise ConfigError(f"{source}: {exc}, not a config file", hint="name the TOML file itself") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc.__class__.__name__}") from None
-    _refuse_written_by_others(path, source, user=user)
     raw = raw.removeprefix(codecs.BOM_UTF8)  # Windows editors write one; tomllib refuses it
     try:
         text = raw.decode("utf-8")

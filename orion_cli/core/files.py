@@ -20,6 +20,7 @@ import re
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 MiB = 1024**2
@@ -45,19 +46,23 @@ def size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def read_regular_file(path: Path | str, limit: int) -> bytes:
+def read_regular_file(path: Path | str, limit: int, *, check: Callable[[os.stat_result], None] | None = None) -> bytes:
     """The whole content of the regular file ``path``, at most ``limit`` bytes.
 
     Raises :class:`FileRefused` for a device, FIFO or socket (opened without blocking, never read) and
     for a file larger than ``limit`` (by its size, or by what it held when read: it may grow), and
     :class:`IsADirectoryError` for a directory, as ``Path.read_bytes`` does. Other ``OSError`` (not
-    found, permission denied) propagate unchanged.
+    found, permission denied) propagate unchanged. ``check`` is given the opened file's status before it
+    is read (its owner and mode are the file's read, not whatever is at the path a moment later) and may
+    raise to refuse it.
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
     try:
         st = _not_a_directory(fd, path)
         if not stat.S_ISREG(st.st_mode):
             raise FileRefused(NOT_REGULAR)
+        if check is not None:
+            check(st)
         return _read_at_most(fd, st, limit)
     finally:
         os.close(fd)

@@ -53,6 +53,12 @@ def _held_key(mode: str, venue: Venue) -> str:
     return f"{HELD_PREFIX}{mode}:{venue.value}"
 
 
+def resolved(position: Position) -> bool:
+    """A position the venue lists as resolved, its payout in the account's total (Polymarket's
+    ``redeemable``): a payout waiting to be redeemed, not contracts at risk."""
+    return position.extra.get("redeemable") == "true"
+
+
 def hold_report(conn: Connection, mode: str, venue: Venue, why: str, *, now: datetime) -> None:
     """Remember, in the caller's write transaction, that ``venue``'s reports are not to be recorded
     (see the module doc): ``why``; ``since`` stays the first run's."""
@@ -130,11 +136,15 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
                 return exc.found, exc
 
         async def held_already() -> int:
-            """At the first report, the positions the account holds (none of them orion's yet)."""
+            """At the first report, the positions the account holds (none of them orion's yet). A resolved
+            one (Polymarket lists its tokens until they are redeemed) is not a position: the report's
+            ``total`` holds its payout, and a lost bet's tokens are worth nothing (found in review: adopted
+            at their old cost, they settled as a loss that tripped the daily breaker)."""
             if not first:
                 return 0
             given = positions.get(venue) if positions is not None else None
-            return sum(1 for p in (given if given is not None else await tv.positions()) if abs(p.size) > MICRO)
+            return sum(1 for p in (given if given is not None else await tv.positions())
+                       if abs(p.size) > MICRO and not resolved(p))
 
         try:
             (found, incomplete), moved, outside = await all_of(settled(), tv.transfers(), held_already())
@@ -183,13 +193,15 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
 
     notices: list[str] = []  # said once the transaction has committed: what it recorded, not what it meant to
     with ledger.db.write() as conn:
+        holding: set[Venue] = set()
         for venue, count in first_contact.items():
             if ledger.balance(venue, conn=conn) is None:  # still its first report (none recorded meanwhile)
                 hold_report(conn, ledger.mode, venue, f"{count} position(s) the account held before orion first "
                             "recorded its report, not adopted", now=now)
+                holding.add(venue)
         held = held_reports(conn, ledger.mode, {report.venue for report, _, _ in found if report is not None})
         for report, settlements, moved in found:
-            if report is not None and report.venue in first_contact:
+            if report is not None and report.venue in holding:
                 notices.append(f"{report.venue.value}: the account holds {first_contact[report.venue]} position(s) "
                                "orion did not trade; its first balance report is not recorded, and live trades "
                                f"there are refused, until `orion reconcile --venue {report.venue.value} --fix` "

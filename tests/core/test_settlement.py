@@ -315,3 +315,16 @@ def test_a_first_report_beside_positions_the_account_already_holds_is_held_not_r
     later = FakeVenue([], holds=[_position("400")])
     _reports(ledger, later, report)  # a report recorded: positions are reconcile's to compare from then on
     assert later.positions_asked == 0
+
+
+def test_a_resolved_position_at_the_first_report_is_a_payout_not_a_hold(db: Database) -> None:
+    """Found reviewing the first-contact hold: Polymarket lists a resolved market's tokens until they are
+    redeemed (a lost bet's worth nothing). Counted, they held the venue and sent the trader to `reconcile
+    --fix`, which adopted them at their old cost and settled them as a loss that tripped the daily breaker.
+    The report's total already holds their payout: the first report is recorded."""
+    ledger = Ledger(db, "live")
+    report = Balance(Venue.KALSHI, "live", D(1000), D(0), D(1000), NOW)
+    lost = Position(Venue.KALSHI, MKT, Side.YES, D(100), D("0.80"), D(0), extra={"redeemable": "true", "curPrice": "0"})
+    venue = FakeVenue([], holds=[lost])
+    _reports(ledger, venue, report)
+    assert venue.positions_asked == 1 and ledger.balance(Venue.KALSHI) is not None

@@ -184,13 +184,15 @@ def _holdings(held: Sequence[Position]) -> dict[tuple[str, Side], _Holding]:
 def markets_disagreeing(ledger: Ledger, venue: Venue, venue_positions: Sequence[Position], *,
                         settling: Iterable[str] = ()) -> list[str]:
     """The markets where ``venue``'s positions and the ledger's disagree (beyond a micro-share), as the
-    comparison below counts them, apart from the markets the ledger has settled (a venue still listing their
-    tokens holds a payout) and those in ``settling`` (settled at the venue, being recorded with the report).
-    A quick look for ``orion balance``, which reads both: no grace for a trade recording its fills this
-    moment, no fix; ``reconcile`` judges."""
-    over = set(settling)
-    mine = _holdings([p for p in ledger.positions(venue) if p.market_id not in over])
+    comparison below counts them, apart from the markets the ledger has settled or the venue lists as
+    resolved (a venue still listing their tokens holds a payout) and those in ``settling`` (settled at the
+    venue, being recorded with the report). A quick look for ``orion balance``, which reads both: no grace
+    for a trade recording its fills this moment, no fix; ``reconcile`` judges."""
+    from orion_cli.core.settlement import resolved
+
+    over = {*settling, *(p.market_id for p in venue_positions if resolved(p))}
     over |= ledger.settled_markets(venue, (p.market_id for p in venue_positions))
+    mine = _holdings([p for p in ledger.positions(venue) if p.market_id not in over])
     theirs = _holdings([p for p in venue_positions if p.market_id not in over])
     netting = venue in NETTING_VENUES
     return [m for m in sorted({m for m, _ in (*mine, *theirs)}) if _compare_market(m, mine, theirs, netting=netting)]
