@@ -2147,6 +2147,19 @@ def test_a_resolved_polymarket_position_listed_until_redeemed_is_settled_not_dri
     assert (later.status, later.drifts, later.pending) == ("clean", [], [])
 
 
+def test_resolved_tokens_bought_before_orion_are_not_drift(db: Database, settings: Settings) -> None:
+    """Found reviewing the first-contact hold: a lost bet's tokens (resolved, worth nothing, listed by
+    Polymarket until redeemed) in a market the ledger never held were position drift: unfixed, they held the
+    venue's reports and every live trade there was refused; `--fix` adopted them at their old cost and
+    settled them as an $80 loss that tripped the daily breaker. The account's total holds their payout."""
+    lost = Position(Venue.POLYMARKET, PM, Side.YES, D(100), D("0.80"), D(80),
+                    extra={"redeemable": "true", "curPrice": "0"})
+    venue = FakeVenue(venue_=Venue.POLYMARKET, positions_=[lost], cash=D("505"))
+    (res,) = _run(db, settings, {Venue.POLYMARKET: venue}, fix=True)
+    assert (res.status, res.drifts) == ("clean", []), res.drifts
+    assert Ledger(db, "live").positions() == []
+
+
 def test_a_polymarket_client_is_told_the_fee_models_its_orders_executions_were_planned_with(
         db: Database, settings: Settings) -> None:
     """Polymarket's trade records do not reliably report the fee (fee_rate_bps 0 on a charged V2 fill), so

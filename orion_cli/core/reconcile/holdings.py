@@ -206,7 +206,15 @@ def compare_positions(ctx: RunContext, conn: Connection, venue: Venue, venue_pos
     # A market the ledger has settled is over: a venue that still lists its tokens (Polymarket, until
     # they are redeemed) holds a payout, which its balance counts, not a position.
     settled = ctx.ledger.settled_markets(venue, (p.market_id for p in venue_positions), conn=conn)
-    theirs = _holdings([p for p in venue_positions if p.market_id not in settled])
+    # Nor is one the venue lists as resolved in a market the ledger holds nothing of (tokens bought before
+    # orion, never redeemed: a lost bet's are worth nothing, and Polymarket lists them until they are
+    # burned). Adopted at their old cost, they settled as a loss that tripped the daily breaker, and
+    # unadopted they held the venue's reports, which refuses every live trade there (found in review).
+    from orion_cli.core.settlement import resolved
+
+    ours = {p.market_id for p in ledger_pos}
+    theirs = _holdings([p for p in venue_positions
+                        if p.market_id not in settled and not (resolved(p) and p.market_id not in ours)])
     # Closed ones too: a position the ledger closed seconds ago (an unwind) may still show at a venue
     # whose positions lag; calling that drift would have --fix buy it back. (Only those closed within the
     # grace are read: the rest of a year's closed history is no use here, and this runs under the lock.)
