@@ -407,10 +407,19 @@ def missing_fills(ctx: RunContext, conn: Connection, venue: Venue, venue_fills: 
                 raise DataError(f"fill {f.fill_id}", f"price {f.price} is outside (0, 1)")
             request = OrderRequest(venue, f.market_id, f.side, f.action, f.size, price, TimeInForce.IOC, coid)
             payload = external_payload(venue_order_id=f.venue_order_id, fill_id=f.fill_id)
+            # Before the venue's first report (a ledger meeting an account traded by hand), the report this run
+            # records is the account's cash after this buy: its contracts are capital like that cash, not
+            # today's profit (found reviewing first contact with non-empty accounts: +$186 of "profit" from a
+            # hand buy, masking as much loss from the daily breaker for the rest of the day).
+            first = ctx.mode == "live" and f.action is Action.BUY and ctx.ledger.balance(venue, conn=conn) is None
             ctx.ledger.record_intent(PreparedOrder(request, payload, venue_ref=f.venue_order_id), conn=conn,
                                      now=ctx.now)
             ctx.ledger.transition(coid, OrderStatus.FILLED, fills=[replace(f, client_order_id=coid)],
                                   venue_status="external", conn=conn, now=learned)
+            if first:
+                ctx.ledger.count_capital(conn, venue, f.market_id, f.side, f.size, plain(f.size * f.price),
+                                         now=ctx.now, why="bought before orion's first report of this venue")
+                return f"recorded as ledger order {coid} (filled), its contracts capital at their cost"
             return f"recorded as ledger order {coid} (filled)"
 
         fixed = savepoint_fix(ctx, conn, drift, adopt)
