@@ -25,7 +25,9 @@ from __future__ import annotations
 import codecs
 import contextlib
 import logging
+import os
 import re
+import stat
 import tomllib
 import unicodedata
 from collections import defaultdict
@@ -332,12 +334,20 @@ def _missing(path: Path, configured: bool) -> ConfigError | None:
     return None
 
 
+def _not_world_writable(st: os.stat_result, path: Path) -> None:
+    """Refuse a pairs file every local user may write: the pairs it lists are what orion trades, and any
+    user could add one (as the config file, core.config, found in review)."""
+    if os.name != "nt" and st.st_mode & stat.S_IWOTH:
+        raise ConfigError(f"{path}: every local user may write this pairs file (mode {stat.S_IMODE(st.st_mode):04o}); "
+                          "refusing to trade the pairs it lists", hint=f"chmod o-w {path}", reason="config_unsafe")
+
+
 def _read_text(path: Path, *, configured: bool = False) -> str:
     """The file's text; "" when it does not exist yet (at the default path only: :func:`_missing`). A
     byte-order mark (Windows editors write one) is dropped: TOML is UTF-8 either way, and ``tomllib``
     refuses the mark. A device, a named pipe or a file above :data:`MAX_PAIRS_BYTES` is refused unread."""
     try:
-        raw = read_regular_file(path, MAX_PAIRS_BYTES)
+        raw = read_regular_file(path, MAX_PAIRS_BYTES, check=lambda st: _not_world_writable(st, path))
     except FileNotFoundError:
         refused = _missing(path, configured)
         if refused is not None:

@@ -64,6 +64,19 @@ def test_a_file_nested_too_deeply_for_the_parser_is_invalid_toml(tmp_path: Path,
 
 
 @pytest.mark.timeout(30)
+def test_a_pairs_file_every_user_may_write_is_refused(tmp_path: Path) -> None:
+    """The pairs it lists are what orion trades: another local user could add one to a world-writable file
+    (as to a config file, found reviewing the files on disk)."""
+    path = tmp_path / "pairs.toml"
+    save_pairs(path, [LAL])
+    path.chmod(0o666)
+    with pytest.raises(ConfigError) as exc:
+        load_pairs(path)
+    assert exc.value.reason == "config_unsafe" and exc.value.hint == f"chmod o-w {path}", exc.value
+    path.chmod(0o644)
+    assert load_pairs(path) == [LAL]
+
+
 def test_a_device_or_a_named_pipe_as_the_pairs_file_is_refused_unread(tmp_path: Path) -> None:
     """Found by a black-box audit: matching.pairs_file = "/dev/zero" read until memory ran out, and a named
     pipe waited for a writer. /dev/null here (read only: an add would rename a file over it), which ended
