@@ -391,6 +391,22 @@ def _unopenable(where: str, detail: str, directory: Path | None = None) -> Stora
                         reason="storage_corrupt")
 
 
+def _drop_others_access(path: Path) -> None:
+    """An existing ledger of this user's that its group or others may read (restored with ``cp``, made by
+    hand) is made private, as a new one is, with its ``-wal`` and ``-shm``: they hold every position and fill.
+    Only its group's and others' bits go (an archive, ``chmod a-w``, stays unwritable); another user's file,
+    or one that cannot be changed, is left as it is."""
+    if os.name == "nt":
+        return
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            st = file.stat()
+            if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
+                file.chmod(stat.S_IMODE(st.st_mode) & 0o700)
+        except OSError:  # not there (no WAL yet), a read-only mount: as it was
+            continue
+
+
 def _create_private_file(path: Path) -> None:
     """A new ledger's file made empty and 0600 before SQLite opens it (an empty file is a new database).
 
@@ -740,6 +756,7 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
                     raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
                 if create:
                     _create_private_file(path)
+                _drop_others_access(path)
         except BaseException:
             engine.dispose()
             raise

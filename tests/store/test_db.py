@@ -584,6 +584,30 @@ def test_the_process_that_makes_a_ledger_keeps_its_wal_private(tmp_path: Path) -
         db.dispose()
 
 
+def test_an_existing_ledger_others_may_read_is_made_private(tmp_path: Path) -> None:
+    """Found reviewing the files on disk: a ledger restored with `cp` (0644) was used as it was, readable by
+    every local user. Opened to write, it and its -wal/-shm lose their group's and others' bits; an archive
+    (no write bit for anyone) stays unwritable; a read-only open changes nothing."""
+    import stat
+
+    ledger = tmp_path / "restored.db"
+    open_database(f"sqlite:///{ledger}").dispose()
+    ledger.chmod(0o644)
+    db = open_database(f"sqlite:///{ledger}")
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql("UPDATE orion_meta SET value = value WHERE key = 'schema'")
+        assert stat.S_IMODE(ledger.stat().st_mode) == 0o600
+    finally:
+        db.dispose()
+    ledger.chmod(0o644)
+    open_database(f"sqlite:///{ledger}", create=False, read_only=True).dispose()
+    assert stat.S_IMODE(ledger.stat().st_mode) == 0o644  # a reader changes nothing
+    ledger.chmod(0o444)  # archived
+    open_database(f"sqlite:///{ledger}", create=False).dispose()
+    assert stat.S_IMODE(ledger.stat().st_mode) == 0o400
+
+
 def test_a_locked_file_is_said_to_be_busy_not_corrupt() -> None:
     from orion_cli.store.db import _unopenable
 
