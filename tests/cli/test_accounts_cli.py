@@ -87,6 +87,7 @@ def test_balance_table_without_refresh_is_at_cost(ledger_url: str) -> None:
     assert "996.853" in res.stdout and "kalshi" in res.stdout and "polymarket" in res.stdout
     assert "-0.147" in res.stdout  # only the fee is lost while positions are valued at cost
     assert "not marked" in res.stderr
+    assert "marked (bid or settled pair)" in res.stdout and "marked to books" not in res.stdout
     # Found by a black-box tester: the hint said only "use --refresh", which reads the live venues,
     # where a paper position bought on recorded books cannot be marked; it names the recorded sources.
     assert "use --demo or --snapshot FILE" in res.stderr, res.stderr

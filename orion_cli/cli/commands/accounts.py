@@ -61,7 +61,9 @@ PNL_COLUMNS = [
     Column("today_pnl", "today's P&L"),
     Column("daily_loss_limit", "daily loss limit"),
     Column("used_pct", "limit used (%)"),
-    Column("marked", "marked to books"),
+    # Every position valued at a mark: a book's best bid, or what a settled pair partner implies (not only
+    # books: "marked to books: yes" beside a position valued at its settled partner's $1 read as false).
+    Column("marked", "marked (bid or settled pair)"),
     # What the BREAKER check of a trade decides now, on its own basis: the figures above may be marked.
     Column("breaker_check", "BREAKER check now"),
     Column("breaker_refuses_until", "breaker refuses until"),
