@@ -31,6 +31,9 @@ class _VenueResult(Protocol):
     @property
     def venue(self) -> object: ...
 
+    @property
+    def trading_refused(self) -> str: ...
+
 
 def _label(value: str) -> str:
     """A label value escaped as the exposition format requires (backslash, quote, newline)."""
@@ -82,6 +85,12 @@ def render_reconcile(
         for status in STATUSES:
             lines.append(f'orion_reconcile_status{{venue="{v}",status="{status}"{mode_label}}} '
                          f"{1 if r.status == status else 0}")
+    if results:
+        family("orion_live_trading_refused", "gauge",
+               "1 when live trades on the venue are refused after the last run (drift found and not fixed).")
+    for r in results:
+        lines.append(f'orion_live_trading_refused{{venue="{_label(_venue_name(r.venue))}"{mode_label}}} '
+                     f"{1 if r.trading_refused else 0}")
     if exit_code is not None:
         family("orion_reconcile_exit_code", "gauge", "Exit code of the last orion reconcile run (0 clean, 7 drift, "
                "6 a venue refused this host, 5 a venue unavailable, 4 credentials missing or rejected or the "

@@ -731,8 +731,9 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
                                                  f"live ledger does not ({held}), so "
                                                  "the exposure limits, the balance and the loss breaker would "
                                                  "count without them: run `orion reconcile --venue "
-                                                 f"{venue.value} --fix` to adopt them (audited; or undo them at "
-                                                 "the venue until a reconcile finds none), then trade again",
+                                                 f"{venue.value} --fix` to adopt them (audited), then trade "
+                                                 "again (undone at the venue, a fill stays drift while it is in "
+                                                 "reconcile's look-back)",
                                leg=i)
     if ctx.mode == "live" and recorded_as_of is None:
         # No report recorded yet (this trade's could not be: settlements or transfers unreadable). The

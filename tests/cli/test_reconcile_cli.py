@@ -895,6 +895,10 @@ def test_drift_on_a_venue_that_was_then_unreachable_still_exits_7() -> None:
     assert code == 7 and drifted == [down] and unavailable == [down]
     assert outcome([clean, VenueReconcile(Venue.POLYMARKET, "live", status="unavailable")])[2] == 5
     assert outcome([clean])[2] == 0
+    # Found reviewing a day of unattended operation: a run that left a venue held (an earlier run's drift, not
+    # settled by this one: live legs there refused) read as clean, exit 0, while trading there had stopped.
+    held = VenueReconcile(Venue.KALSHI, "live", trading_refused="since …: 1 fill drift(s) not fixed")
+    assert outcome([held, VenueReconcile(Venue.POLYMARKET, "live", status="unavailable")])[2] == 7
 
 
 def test_drift_found_before_a_venue_fails_is_alerted_and_halted_and_the_banner_says_so(

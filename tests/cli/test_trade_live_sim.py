@@ -1931,8 +1931,14 @@ def test_a_live_trade_beside_positions_reconcile_found_and_did_not_adopt_is_refu
     assert code == 0 and Venue.KALSHI in world.ledger_cash(), err
     acct = world.ksim.account(KEY_ID)
     world.ksim._apply_fill(acct, TICKER, "bid", D("0.40"), D(5), D("0.02"), time.time())  # bought by hand
-    code, out, err = world.run("reconcile", "--json")
+    metrics = Path(world.db_url.removeprefix("sqlite:///")).parent / "orion.prom"
+    code, out, err = world.run("reconcile", "--json", "--metrics-file", str(metrics))
     assert code == 7, err + out
+    # How the operator learns trading there has stopped: the record, a warning kept with -q, a gauge.
+    (kalshi,) = [r for r in json.loads(out) if r["venue"] == "kalshi"]
+    assert "drift(s) not fixed" in kalshi["live_trading_refused"], kalshi
+    assert "warning: kalshi: live trades there are refused (since " in err, err
+    assert 'orion_live_trading_refused{venue="kalshi",mode="live"} 1' in metrics.read_text(), metrics.read_text()
 
     code, out, err = world.run(*LIVE)
     assert code == 6, err
@@ -1941,8 +1947,10 @@ def test_a_live_trade_beside_positions_reconcile_found_and_did_not_adopt_is_refu
     assert f"`{orion(world)} reconcile --venue kalshi --fix`" in rec["message"], rec
     assert world.kalshi_created() == [] and world.poly_created() == []
 
-    code, out, err = world.run("reconcile", "--fix", "--json")  # adopted: the limits now count it
+    code, out, err = world.run("reconcile", "--fix", "--json", "--metrics-file", str(metrics))  # adopted
     assert code == 7, err + out
+    assert [r["live_trading_refused"] for r in json.loads(out)] == [None, None], out
+    assert 'orion_live_trading_refused{venue="kalshi",mode="live"} 0' in metrics.read_text()
     code, out, err = world.run(*LIVE)
     assert code == 0, err
     assert _execution(out)["status"] == "done"

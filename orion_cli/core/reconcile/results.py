@@ -119,6 +119,8 @@ class VenueReconcile:
     pending: list[str] = field(default_factory=list)  # not judged yet: too recent to call
     balance: Balance | None = None
     report_withheld: str = ""  # live: why the venue's balance report was not recorded ("" when it was)
+    # live: why, after this run, every live leg on the venue is refused (its reports held: drift not fixed)
+    trading_refused: str = ""
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -148,6 +150,7 @@ class VenueReconcile:
             "refusal": self.refusal,
             "balance": None if self.balance is None else self.balance.to_record(),
             "report_withheld": self.report_withheld or None,
+            "live_trading_refused": self.trading_refused or None,
             "counts": dict(self.counts),
         }
 

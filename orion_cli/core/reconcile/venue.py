@@ -124,6 +124,9 @@ async def _compare_venue(ctx: RunContext, venue: Venue, tv: TradingVenue,
                 hold_report(conn, ctx.mode, venue, f"{len(unreconciled)} {kinds} drift(s) not fixed", now=ctx.now)
             elif not withhold:  # a run that left something pending did not find the ledger agreeing: kept
                 release_report(conn, ctx.mode, venue)
+            # Said, audited and in the exit code: a run that left the venue held read as clean (exit 0) while
+            # every live leg there was refused (found reviewing a day of unattended operation).
+            result.trading_refused = held_reports(conn, ctx.mode, [venue]).get(venue, "")
         if not _in_doubt(result) and not unreconciled:
             # What this venue recorded may raise equity (a settlement, a report, an adopted position)
             # in a run whose breaker update is skipped (drift, another venue pending): its peak is
@@ -156,6 +159,7 @@ async def _compare_venue(ctx: RunContext, venue: Venue, tv: TradingVenue,
                         for x in result.settled],
             "pending": result.pending,
             "report_withheld": result.report_withheld or None,
+            "live_trading_refused": result.trading_refused or None,
             "fix": ctx.fix,
         }
         ctx.audit(conn, f"reconcile.{result.status}", payload, venue=venue)
@@ -251,16 +255,20 @@ def _halt_for_venue_drift(ctx: RunContext, conn: Connection, venue: Venue,
 def _alert_venue_drift(ctx: RunContext, venue: Venue, result: VenueReconcile,
                        halted_alert: tuple[str, str, dict[str, Any]] | None, *, note: str = "") -> None:
     """Alert ``venue``'s drift (once its transaction is over), then the halt it caused."""
-    if result.drifts:
+    if result.drifts or result.trading_refused:
         unfixed = len(result.drifts) - result.fixed
         ctx.alerts.emit(
             "reconcile.drift",
             f"{venue.value} ({ctx.mode}): {len(result.drifts)} drift(s) between the ledger and the venue"
             + (f", {result.fixed} adopted with --fix" if result.fixed else "")
             + (f", {unfixed} left" if unfixed and ctx.fix else "")
-            + note,
+            + note
+            # the operator's one sign that trading there has stopped (a run may find nothing new and still hold it)
+            + (f"; live trades there are refused until --fix adopts them ({result.trading_refused})"
+               if result.trading_refused else ""),
             {"venue": venue.value, "mode": ctx.mode, "counts": dict(result.counts),
-             "drifts": [d.to_record() for d in result.drifts[:20]]},
+             "drifts": [d.to_record() for d in result.drifts[:20]],
+             "live_trading_refused": result.trading_refused or None},
         )
     if halted_alert is not None:
         ctx.alerts.emit(*halted_alert)
