@@ -702,7 +702,7 @@ def test_missing_fill_is_drift_and_fix_adopts_it_with_audit(db: Database, settin
     assert [k for k, _, _ in alerts.emitted] == ["reconcile.drift"]
     assert _types(db)[-1] == "reconcile.drift" and len(ledger.fills()) == 1  # nothing adopted without --fix
     # The alert says trading there has stopped (found reviewing a day of unattended operation: no alert did).
-    (_, said, payload), = alerts.emitted
+    ((_, said, payload),) = alerts.emitted
     assert "drift(s) not fixed" in res.trading_refused and "live trades there are refused" in said, said
     assert payload["live_trading_refused"] == res.trading_refused
 

@@ -529,4 +529,3 @@ def _render(app: AppContext, results: list[VenueReconcile]) -> None:
             app.out.info(f"pending ({r.venue.value}): {p}")
         if r.report_withheld:
             app.out.info(f"balance report not recorded ({r.venue.value}): {r.report_withheld}")
-
