@@ -49,8 +49,19 @@ def _log_warning(text: str) -> None:
 HELD_PREFIX = "report_held:"  # orion_meta key report_held:<mode>:<venue>; value JSON {"since", "why"}
 
 
-def _held_key(mode: str, venue: Venue) -> str:
+def held_key(mode: str, venue: Venue) -> str:
+    """The ``orion_meta`` key that holds ``venue``'s reports in ``mode`` (the pre-trade checks read it in their
+    one state statement)."""
     return f"{HELD_PREFIX}{mode}:{venue.value}"
+
+
+def held_since(value: str) -> str:
+    """A held report's stored value as one line: since when and why."""
+    try:
+        held = json.loads(value)
+        return f"since {held['since']}: {held['why']}"
+    except (ValueError, TypeError, KeyError):
+        return "by reconcile"  # not a value this module wrote: held all the same
 
 
 def resolved(position: Position) -> bool:
@@ -62,7 +73,7 @@ def resolved(position: Position) -> bool:
 def hold_report(conn: Connection, mode: str, venue: Venue, why: str, *, now: datetime) -> None:
     """Remember, in the caller's write transaction, that ``venue``'s reports are not to be recorded
     (see the module doc): ``why``; ``since`` stays the first run's."""
-    key = _held_key(mode, venue)
+    key = held_key(mode, venue)
     old = conn.execute(select(orion_meta.c.value).where(orion_meta.c.key == key)).scalar()
     since = iso_utc(now)
     if old is not None:
@@ -79,22 +90,16 @@ def hold_report(conn: Connection, mode: str, venue: Venue, why: str, *, now: dat
 
 def release_report(conn: Connection, mode: str, venue: Venue) -> None:
     """Forget that ``venue``'s reports are held: a reconcile found its positions and fills agreeing."""
-    conn.execute(delete(orion_meta).where(orion_meta.c.key == _held_key(mode, venue)))
+    conn.execute(delete(orion_meta).where(orion_meta.c.key == held_key(mode, venue)))
 
 
 def held_reports(conn: Connection, mode: str, venues: Iterable[Venue]) -> dict[Venue, str]:
     """The ``venues`` whose reports are held, each with since when and why (as one line)."""
-    keys = {_held_key(mode, v): v for v in venues}
+    keys = {held_key(mode, v): v for v in venues}
     if not keys:
         return {}
-    out: dict[Venue, str] = {}
-    for key, value in conn.execute(select(orion_meta.c.key, orion_meta.c.value).where(orion_meta.c.key.in_(keys))):
-        try:
-            held = json.loads(value)
-            out[keys[key]] = f"since {held['since']}: {held['why']}"
-        except (ValueError, TypeError, KeyError):
-            out[keys[key]] = "by reconcile"  # not a value this module wrote: held all the same
-    return out
+    rows = conn.execute(select(orion_meta.c.key, orion_meta.c.value).where(orion_meta.c.key.in_(keys)))
+    return {keys[key]: held_since(value) for key, value in rows}
 
 
 async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],

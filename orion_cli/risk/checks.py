@@ -71,7 +71,7 @@ from orion_cli.store.ledger import (
     report_time,
 )
 from orion_cli.store.prepared import Batch, Prepared
-from orion_cli.store.tables import MONEY_QUANTUM, Money, balances, executions, fills, orders, plain
+from orion_cli.store.tables import MONEY_QUANTUM, Money, balances, executions, fills, orders, orion_meta, plain
 from orion_cli.venues.trading import Action, Balance, OrderStatus, Position
 
 if TYPE_CHECKING:
@@ -191,6 +191,9 @@ def _state_statement(dialect: str) -> Any:
         _EXECUTION.with_only_columns(executions.c.created_at).scalar_subquery().label("key_created_at"),
         *TAIL_COLUMNS,
         *(column for venue in Venue for column in _ledger_cash(venue, dialect)),
+        # Whether reconcile holds the venue's reports (BALANCE refuses a live leg there): its orion_meta row.
+        *(select(orion_meta.c.value).where(orion_meta.c.key == bindparam(f"held_key_{venue.value}"))
+          .scalar_subquery().label(f"report_held_{venue.value}") for venue in Venue),
         SCHEMA_REVISION,
         SCHEMA_COMPATIBLE_FROM,
     )
@@ -348,7 +351,16 @@ class _Lazy:
         key = self.plan.key if isinstance(self.plan.key, str) else ""
         return {"mode": self.mode, "day_cut": day_key(now), "key": key,
                 "minute_cut": iso_utc(now - timedelta(seconds=60)), "hour_cut": iso_utc(now - timedelta(seconds=3600)),
-                **{f"read_{venue.value}": self._read_cut(venue) for venue in Venue}}
+                **{f"read_{venue.value}": self._read_cut(venue) for venue in Venue},
+                **{f"held_key_{venue.value}": self._held_key(venue) for venue in Venue}}
+
+    def _held_key(self, venue: Venue) -> str:
+        """The key of ``venue``'s held reports; "" (no row) in paper, whose ledger is the venue."""
+        if self.mode != "live":
+            return ""
+        from orion_cli.core.settlement import held_key
+
+        return held_key(self.mode, venue)
 
     def _read_cut(self, venue: Venue) -> str:
         """When this trade read ``venue``'s balance, as :func:`iso_utc` text: its ``read_at`` (orion's
@@ -715,26 +727,26 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
     cash, since = bal.available, ""
     recorded = getattr(lazy.state, f"ledger_cash_{venue.value}", None)
     recorded_as_of = getattr(lazy.state, f"ledger_cash_as_of_{venue.value}", None)
-    if ctx.mode == "live":
-        from orion_cli.core.settlement import held_reports
+    held_value = getattr(lazy.state, f"report_held_{venue.value}", None) if ctx.mode == "live" else None
+    if held_value is not None:
+        from orion_cli.core.settlement import held_since
 
-        held = held_reports(lazy.conn, ctx.mode, [venue]).get(venue)
-        if held is not None:
-            # Reconcile found positions or fills there that the ledger does not hold, not fixed (an account
-            # traded by hand, or by another bot). Every limit counts the ledger's positions, so the venue's
-            # own were left out of them: a trade beside 400 contracts held by hand passed a $200 market
-            # limit (found reviewing first contact with non-empty accounts). Nor does `orion balance` or
-            # a trade record a held report (the module doc of core.settlement): only a reconcile that finds
-            # the drift gone, or --fix adopting it, ends this. Sent to `orion balance`, the trader was
-            # refused again and again.
-            return CheckResult("BALANCE", False, f"{venue.value}: the account holds positions or fills that the "
-                                                 f"live ledger does not ({held}), so "
-                                                 "the exposure limits, the balance and the loss breaker would "
-                                                 "count without them: run `orion reconcile --venue "
-                                                 f"{venue.value} --fix` to adopt them (audited), then trade "
-                                                 "again (undone at the venue, a fill stays drift while it is in "
-                                                 "reconcile's look-back)",
-                               leg=i)
+        held = held_since(held_value)
+        # Reconcile found positions or fills there that the ledger does not hold, not fixed (an account
+        # traded by hand, or by another bot). Every limit counts the ledger's positions, so the venue's
+        # own were left out of them: a trade beside 400 contracts held by hand passed a $200 market
+        # limit (found reviewing first contact with non-empty accounts). Nor does `orion balance` or
+        # a trade record a held report (the module doc of core.settlement): only a reconcile that finds
+        # the drift gone, or --fix adopting it, ends this. Sent to `orion balance`, the trader was
+        # refused again and again.
+        return CheckResult("BALANCE", False, f"{venue.value}: the account holds positions or fills that the "
+                                             f"live ledger does not ({held}), so "
+                                             "the exposure limits, the balance and the loss breaker would "
+                                             "count without them: run `orion reconcile --venue "
+                                             f"{venue.value} --fix` to adopt them (audited), then trade "
+                                             "again (undone at the venue, a fill stays drift while it is in "
+                                             "reconcile's look-back)",
+                           leg=i)
     if ctx.mode == "live" and recorded_as_of is None:
         # No report recorded yet (this trade's could not be: settlements or transfers unreadable). The
         # ledger would book this trade's fills moving no cash, and the first report, already net of
