@@ -74,15 +74,16 @@ def _describe(holder: Mapping[str, Any] | None) -> str:
 def _lock_hint(lock: Path, ledger: Path) -> str:
     """What to do about a lock file that cannot be made or opened: another user's (root's, left by a run
     before owners were matched) is named with its owner; otherwise space or the directory's permission."""
+    if os.name == "nt":  # no owners to name (nor pwd to name them with)
+        return "free space, or make the directory writable"
     import pwd
 
-    me = os.geteuid() if os.name != "nt" else None
     for path in (lock, lock.parent):
         try:
             uid = path.stat().st_uid
         except OSError:
             continue
-        if me is not None and uid != me:
+        if uid != os.geteuid():
             try:
                 name = pwd.getpwuid(uid).pw_name
             except KeyError:
