@@ -1985,6 +1985,29 @@ def test_a_first_live_trade_beside_an_account_that_already_holds_positions_is_re
     assert _execution(out)["status"] == "done"
 
 
+@ONE_BACKEND
+def test_positions_reconcile_adopts_count_toward_their_markets_category_cap(world: World) -> None:
+    """Found reviewing what was left alone: `reconcile --fix` recorded the contracts it adopted uncategorised (a
+    venue's positions name no category), so CATEGORY_EXPOSURE counted none of them under their market's: $120
+    bought by hand in a Sports market beside a $100 Sports cap, adopted, and a live trade there passed. --fix
+    now reads the market's category from the venue's market data, and the adoption records it."""
+    acct = world.ksim.account(KEY_ID)
+    world.ksim._apply_fill(acct, TICKER, "bid", D("0.40"), D(300), D("0.50"), time.time())  # $120, by hand
+    code, out, err = world.run("reconcile", "--fix", "--json")
+    assert code == 7, err + out
+    code, out, err = world.run("positions", "--json")
+    assert code == 0, err + out
+    (recs,) = json_documents(out)
+    (held,) = [r for r in recs if r["type"] == "position"]
+    assert (held["market"], held["category"]) == (TICKER, "sports"), held
+    caps = {"ORION__LIMITS__CATEGORY_EXPOSURE": "100", "ORION__LIMITS__MARKET_EXPOSURE": "100000"}
+    code, out, err = world.run(*LIVE, extra_env=caps)
+    assert code == 6, err
+    rec = json.loads(err.strip().splitlines()[-1])
+    assert rec["reason"] == "CATEGORY_EXPOSURE" and "category sports: existing 12" in rec["message"], rec
+    assert world.kalshi_created() == [] and world.poly_created() == []
+
+
 def _iso_ts(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 

@@ -745,6 +745,77 @@ def test_a_manual_trade_at_the_venue_is_drift_and_fix_adopts_it(db: Database, se
     _verify(db)
 
 
+def _stored_categories(db: Database) -> dict[str, set[str]]:
+    """Each market's categories as the ledger recorded them: on its positions and on its orders."""
+    from sqlalchemy import select
+
+    from orion_cli.store.tables import orders, positions
+
+    out: dict[str, set[str]] = {}
+    with db.read() as c:
+        for table in (positions, orders):
+            for market, category in c.execute(select(table.c.market_id, table.c.category)).all():
+                out.setdefault(market, set()).add(category)
+    return out
+
+
+def test_fix_records_what_it_adopts_in_a_market_the_ledger_never_traded_under_that_markets_category(
+        db: Database, settings: Settings) -> None:
+    """Found reviewing what was left alone: what --fix adopted (a hand fill, a resting order, a position no
+    fill explains) was recorded uncategorised, since a venue's portfolio names no category, so CATEGORY_EXPOSURE
+    counted none of it under its market's category: a $500 cap let $500 more into a category the account
+    already held hand-bought contracts in. A market the ledger never traded is looked up before the run
+    writes, and the adoption records its category; one it knows is not looked up again, nor is any without
+    --fix (nothing is adopted)."""
+    ledger = Ledger(db, "live")
+    hand = _fill("mf-1", "manual-o", "5", "0.30", side=Side.NO, market="KXOTHER-26-B")
+    resting = OrderState(Venue.KALSHI, "", "manual-rest", OrderStatus.OPEN, "KXNEW-26-C", Side.YES, Action.BUY,
+                         D("8"), D(0), None, D(0), D("0.25"), NOW, venue_status="resting")
+    venue = FakeVenue(fills_=[hand], open_=[resting], positions_=[
+        Position(Venue.KALSHI, "KXOTHER-26-B", Side.NO, D("5"), D("0.30"), D("1.5")),
+        Position(Venue.KALSHI, "KXOLD-26-D", Side.YES, D("10"), D("0.40"), D("4"))])  # no fill explains it
+    asked: list[tuple[Venue, str]] = []
+    named = {"KXOTHER-26-B": "Politics", "KXNEW-26-C": "Economics", "KXOLD-26-D": "Politics"}
+
+    async def lookup(v: Venue, market: str) -> str:
+        asked.append((v, market))
+        return named[market]
+
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, category_lookup=lookup)
+    assert res.status == "drift" and asked == []  # nothing adopted, nothing looked up
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, category_lookup=lookup)
+    assert fixed.drifts and all(d.fixed for d in fixed.drifts), fixed.drifts
+    assert sorted(m for _, m in asked) == ["KXNEW-26-C", "KXOLD-26-D", "KXOTHER-26-B"]
+    assert _stored_categories(db) == {"KXOTHER-26-B": {"Politics"}, "KXNEW-26-C": {"Economics"},
+                                      "KXOLD-26-D": {"Politics"}}
+    exposure = ledger.exposure()
+    assert exposure.category("politics") == D("5.5") and exposure.category("") == 0, exposure  # 1.5 + 4
+    asked.clear()
+    venue.orders["ext-kalshi-manual-rest"] = resting
+    (clean,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, category_lookup=lookup)
+    assert clean.status == "clean" and asked == [], (clean.drifts, asked)  # known now: not looked up again
+    _verify(db)
+
+
+def test_fix_adopts_uncategorised_where_a_markets_category_cannot_be_read_and_says_so(
+        db: Database, settings: Settings) -> None:
+    """A venue's market data may be down while its portfolio answers: the drift is still adopted (the limits
+    count it by market and in total), recorded uncategorised, and a warning names the market and what that
+    means for CATEGORY_EXPOSURE."""
+    venue = FakeVenue(positions_=[Position(Venue.KALSHI, "KXOLD-26-D", Side.YES, D("10"), D("0.40"), D("4"))])
+
+    async def lookup(v: Venue, market: str) -> str:
+        raise VenueUnavailable("kalshi", "connection refused")
+
+    said: list[str] = []
+    (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, category_lookup=lookup, warn=said.append)
+    (drift,) = fixed.drifts
+    assert drift.fixed and _stored_categories(db) == {"KXOLD-26-D": {""}}
+    (warning,) = said
+    assert "kalshi: the category of 1 market(s) could not be read: KXOLD-26-D (" in warning, warning
+    assert "connection refused" in warning and "CATEGORY_EXPOSURE" in warning, warning
+
+
 def _resting(cid: str, oid: str, size: str = "10", filled: str = "0") -> OrderState:
     return OrderState(Venue.KALSHI, cid, oid, OrderStatus.OPEN, MKT, Side.YES, Action.BUY, D(size), D(filled), None,
                       D(0), D("0.40"), NOW, venue_status="resting")

@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from orion_cli.core.config import Settings
-    from orion_cli.core.reconcile import VenueReconcile
+    from orion_cli.core.models import Venue
+    from orion_cli.core.reconcile import CategoryLookup, VenueReconcile
     from orion_cli.risk.halt import HaltStatus
     from orion_cli.store.db import Database
+    from orion_cli.venues.base import MarketSource
 
 RECONCILE_COLUMNS = [
     Column("venue", "venue"),
@@ -81,6 +83,15 @@ SETTLED_COLUMNS = [
     Column("realized_pnl", "realised P&L", "right"),
     Column("source", "source"),
 ]
+
+
+def category_of(source: MarketSource) -> CategoryLookup:
+    """How --fix reads the category of a market the ledger has never traded: the market as ``source`` reads it."""
+    async def lookup(venue: Venue, market: str) -> str:
+        found, _book = await source.book(market, venue=venue)
+        return found.category
+
+    return lookup
 
 
 def _check_metrics_path(path: Path) -> None:
@@ -215,7 +226,8 @@ def reconcile_command(
     as position.settled, with or without --fix: the end of a trade, not drift. A Kalshi deposit or
     withdrawal the balance now holds counts as capital, not profit or loss (capital.transfer). Each
     drift is reported with market, ledger and venue quantity and value; --fix adopts the venue's truth
-    with audit events. A position no fill explains that --fix adds is capital at its cost, not today's
+    with audit events, under the market's category (read from the venue's market data: CATEGORY_EXPOSURE
+    counts it there). A position no fill explains that --fix adds is capital at its cost, not today's
     profit (capital.adopted). Paper mode reconciles the paper ledger against the paper venue
     (--demo/--snapshot choose its data); live mode reads the venues with the vault's credentials
     (ORION_MASTER_PASSWORD_FILE for cron). Never prompts without a terminal. Overlapping runs: the
@@ -272,6 +284,7 @@ def reconcile_command(
                 if mode == "live":
                     venues = _live_venues(settings, secrets.get(), wanted, warn=app.out.warn)
                     app.out.banner(f"LIVE: reconciling the live ledger with {', '.join(v.value for v in venues)}.")
+                    source = open_source(app, None, False)  # the venues' public market data, for categories
                 else:
                     from orion_cli.venues.paper import PaperVenue
 
@@ -290,7 +303,8 @@ def reconcile_command(
                         return await reconcile_async(db, ledger, venues, settings, mode=mode, fix=fix,
                                                      alerts=alerts, halt_on_drift=halt_on_drift,
                                                      lookback=timedelta(hours=lookback_hours),
-                                                     source_flags=source_flags(snapshot, demo), warn=app.out.warn)
+                                                     source_flags=source_flags(snapshot, demo), warn=app.out.warn,
+                                                     category_lookup=category_of(source))
                     finally:
                         await aclose_venues(venues.values())
 

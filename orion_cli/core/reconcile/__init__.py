@@ -54,7 +54,7 @@ from orion_cli.core.alert_sink import AlertSink
 from orion_cli.core.config import Settings
 from orion_cli.core.errors import DataError, OrionError
 from orion_cli.core.models import Side, Venue
-from orion_cli.core.reconcile.context import RunContext, Unreachable
+from orion_cli.core.reconcile.context import CategoryLookup, RunContext, Unreachable
 from orion_cli.core.reconcile.executions import (
     INTERRUPTED_FIX,
     EndedUnhedged,
@@ -94,6 +94,7 @@ __all__ = [
     "INTERRUPTED_FIX",
     "OPEN_STATUSES",
     "ORDER_UNDECIDED_FIX",
+    "CategoryLookup",
     "Drift",
     "EndedUnhedged",
     "Resolved",
@@ -127,11 +128,14 @@ def reconcile(
     actor: Mapping[str, Any] | None = None,
     source_flags: str = "",
     clock: Callable[[], datetime] | None = None,
+    category_lookup: CategoryLookup | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[VenueReconcile]:
     """Synchronous wrapper of :func:`reconcile_async` (runs its own event loop)."""
     return asyncio.run(reconcile_async(db, ledger, venues, settings, mode=mode, fix=fix, alerts=alerts, now=now,
                                        halt_on_drift=halt_on_drift, lookback=lookback, grace=grace, marks=marks,
-                                       actor=actor, source_flags=source_flags, clock=clock))
+                                       actor=actor, source_flags=source_flags, clock=clock,
+                                       category_lookup=category_lookup, warn=warn))
 
 
 async def reconcile_async(
@@ -152,6 +156,7 @@ async def reconcile_async(
     source_flags: str = "",
     warn: Callable[[str], None] | None = None,
     clock: Callable[[], datetime] | None = None,
+    category_lookup: CategoryLookup | None = None,
 ) -> list[VenueReconcile]:
     """Reconcile every venue in ``venues`` (in order) against the ``mode`` ledger; see the module doc.
 
@@ -160,7 +165,10 @@ async def reconcile_async(
 
     ``now``: when the run begins (default: ``clock()``). ``clock``: the time as it runs (default: the
     real time; with a ``now`` given and no ``clock``, that fixed ``now``), which dates the fills it
-    records (:func:`_apply_found`, :func:`missing_fills`)."""
+    records (:func:`_apply_found`, :func:`missing_fills`).
+
+    ``category_lookup``: how ``--fix`` reads the category of a market the ledger has never traded, which
+    what it adopts there is recorded under (:mod:`.categories`); without one, that is uncategorised."""
     if ledger.mode != mode:
         raise DataError("mode", f"the ledger is {ledger.mode!r} but reconcile was asked for {mode!r}")
     start = now if now is not None else (clock or _real_time)()
@@ -169,7 +177,7 @@ async def reconcile_async(
     ctx = RunContext(db=db, ledger=ledger, settings=settings, mode=mode, fix=fix, alerts=alerts,
                      now=start, clock=clock, halt_on_drift=halt_on_drift, lookback=lookback, grace=grace,
                      marks=dict(marks or {}), actor=dict(actor) if actor is not None else default_actor("reconcile"),
-                     source_flags=source_flags, warn=warn)
+                     source_flags=source_flags, warn=warn, category_lookup=category_lookup)
     _refuse_unknown_states(db)
     results: list[VenueReconcile] = []
     for venue, tv in venues.items():

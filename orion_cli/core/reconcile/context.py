@@ -7,7 +7,7 @@ share across both (the ledger, the clock, the grace and lookback, ``--fix``, whe
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
@@ -28,6 +28,9 @@ from orion_cli.store.tables import MONEY_QUANTUM
 from orion_cli.venues.trading import Geoblocked
 
 T = TypeVar("T")
+
+# (venue, market id) → the market's category as the venue states it ("" when it states none).
+CategoryLookup = Callable[[Venue, str], Awaitable[str]]
 
 
 class Unreachable(Exception):
@@ -101,6 +104,14 @@ class RunContext:
     source_flags: str = ""  # paper: the --demo / --snapshot FILE a printed resume command needs
     # How a loss-breaker warning is said to the operator (the command's `warning:` lines, kept with -q).
     warn: Callable[[str], None] | None = None
+    # How --fix learns the category of a market the ledger has never traded (categories.learn_categories),
+    # and what it learned: what an adoption there records, so the category caps count it.
+    category_lookup: CategoryLookup | None = None
+    categories: dict[tuple[Venue, str], str] = field(default_factory=dict)
+
+    def category(self, venue: Venue, market: str) -> str:
+        """The category ``--fix`` records for what it adopts in ``market`` ("" when not learned)."""
+        return self.categories.get((venue, market), "")
 
     def audit(self, conn: Connection, type_: str, payload: Mapping[str, Any], *, venue: Venue | None,
               market: str | None = None) -> None:

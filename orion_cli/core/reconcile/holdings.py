@@ -344,7 +344,8 @@ def _adjust_fill(ctx: RunContext, conn: Connection, venue: Venue, market: str, s
     coid = f"{ADJUST_PREFIX}{uuid.uuid4().hex}"
     request = OrderRequest(venue, market, side, action, qty, price, TimeInForce.IOC, coid)
     payload = external_payload(adjustment=True, market=market, side=side.value, action=action.value, size=qty)
-    ctx.ledger.record_intent(PreparedOrder(request, payload), conn=conn, now=ctx.now)
+    ctx.ledger.record_intent(PreparedOrder(request, payload), category=ctx.category(venue, market), conn=conn,
+                             now=ctx.now)
     fill = Fill(venue=venue, fill_id=coid, venue_order_id="", market_id=market, side=side, action=action, size=qty,
                 price=price, fee=ZERO, ts=ctx.now, is_taker=False, client_order_id=coid)
     ctx.ledger.transition(coid, OrderStatus.FILLED, fills=[fill], venue_status="reconcile adjustment", conn=conn,

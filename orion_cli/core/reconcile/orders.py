@@ -314,8 +314,8 @@ def unknown_open_orders(ctx: RunContext, conn: Connection, venue: Venue, venue_o
             request = OrderRequest(venue, st.market_id, st.side, st.action, st.size, st.limit_price,
                                    TimeInForce.GTC, coid)
             payload = external_payload(venue_order_id=st.venue_order_id, client_order_id=st.client_order_id)
-            ctx.ledger.record_intent(PreparedOrder(request, payload, venue_ref=st.venue_order_id), conn=conn,
-                                     now=ctx.now)
+            ctx.ledger.record_intent(PreparedOrder(request, payload, venue_ref=st.venue_order_id),
+                                     category=ctx.category(venue, st.market_id), conn=conn, now=ctx.now)
             ctx.ledger.transition(coid, OrderStatus.OPEN, venue_order_id=st.venue_order_id,
                                   venue_status=f"external: {st.venue_status}", conn=conn, now=ctx.now)
             return f"recorded as ledger order {coid} (open)"
@@ -412,8 +412,8 @@ def missing_fills(ctx: RunContext, conn: Connection, venue: Venue, venue_fills: 
             # today's profit (found reviewing first contact with non-empty accounts: +$186 of "profit" from a
             # hand buy, masking as much loss from the daily breaker for the rest of the day).
             first = ctx.mode == "live" and f.action is Action.BUY and ctx.ledger.balance(venue, conn=conn) is None
-            ctx.ledger.record_intent(PreparedOrder(request, payload, venue_ref=f.venue_order_id), conn=conn,
-                                     now=ctx.now)
+            ctx.ledger.record_intent(PreparedOrder(request, payload, venue_ref=f.venue_order_id),
+                                     category=ctx.category(venue, f.market_id), conn=conn, now=ctx.now)
             ctx.ledger.transition(coid, OrderStatus.FILLED, fills=[replace(f, client_order_id=coid)],
                                   venue_status="external", conn=conn, now=learned)
             if first:

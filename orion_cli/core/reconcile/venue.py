@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from orion_cli.core.aio import all_of
 from orion_cli.core.models import Venue
+from orion_cli.core.reconcile.categories import learn_categories
 from orion_cli.core.reconcile.context import RunContext, Unreachable, halt_for_drift, parse_ts, venue_call
 from orion_cli.core.reconcile.holdings import compare_positions, read_settlements, read_transfers, record_settlements
 from orion_cli.core.reconcile.orders import missing_fills, resolve_order, unknown_open_orders
@@ -80,6 +81,9 @@ async def _compare_venue(ctx: RunContext, venue: Venue, tv: TradingVenue,
     venue_positions = await venue_call(tv.positions())
     venue_open = await venue_call(tv.open_orders())
     balance = await venue_call(tv.balance())
+    # What --fix may adopt in markets the ledger has never traded: their categories, read before the write.
+    await learn_categories(ctx, venue, {*(p.market_id for p in venue_positions), *(o.market_id for o in venue_open),
+                                        *(f.market_id for f in venue_fills)})
     # After the balance: a market settled (or a transfer finalized) in between is then paid after
     # that report, and counted.
     (venue_settlements, unchecked, unsettled), (moved, unmoved) = await all_of(
