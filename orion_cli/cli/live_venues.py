@@ -176,6 +176,7 @@ def _build(settings: Settings, venue: Venue, values: dict[str, SecretValue],
             PrivateKey.from_hex(text("polymarket_private_key")),
             clob_url=p.clob_url, data_url=p.data_url, geoblock_url=p.geoblock_url, chain_id=p.chain_id,
             funder=funder, signature_type=signature_type, timeout=float(p.timeout_seconds), warn=warn,
+            max_concurrency=p.max_concurrency,
         )
     except DataError as exc:
         if exc.field != "funder":

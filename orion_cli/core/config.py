@@ -64,7 +64,7 @@ def opt(
     unit: str = "",
     min: Any = None,
     max: Any = None,
-    choices: tuple[str, ...] = (),
+    choices: tuple[Any, ...] = (),
 ) -> Any:
     """Declare one configuration key."""
     meta = {"doc": doc, "unit": unit, "min": min, "max": max, "choices": choices}
@@ -195,8 +195,11 @@ class PolymarketConfig:
     clob_url: str = opt("https://clob.polymarket.com", "CLOB (books, orders) base URL")
     data_url: str = opt("https://data-api.polymarket.com", "Data API (positions) base URL")
     geoblock_url: str = opt("https://polymarket.com/api/geoblock", "geoblock check, queried before live trading")
-    chain_id: int = opt(137, "Polygon chain id", min=1, max=10**9)
-    max_concurrency: int = opt(8, "concurrent requests", min=1, max=64)
+    # The chains Polymarket's exchange contracts are on (orders.py's table of them: a test keeps the two alike).
+    # Any other id passed the configuration and failed only when a live order was signed, after the LIVE banner.
+    chain_id: int = opt(137, "Polygon chain id (80002: the Amoy testnet)", choices=(137, 80002))
+    max_concurrency: int = opt(8, "concurrent requests to each of its hosts (Gamma, CLOB, Data API)", min=1,
+                               max=64)
     timeout_seconds: Decimal = opt(D("10"), "per-request timeout (connection to the answer's last byte)", unit="s",
                                    min=D("0.5"), max=D(120))
 
@@ -347,7 +350,7 @@ class KeySpec:
     unit: str
     min: Any
     max: Any
-    choices: tuple[str, ...]
+    choices: tuple[Any, ...]
 
     @property
     def dotted(self) -> str:
@@ -374,7 +377,7 @@ class KeySpec:
         if self.is_url:
             return f"an https:// URL with a host (http:// only to a loopback host: {LOOPBACK_HOSTS})"
         if self.choices:
-            return "one of " + ", ".join(self.choices)
+            return "one of " + ", ".join(str(c) for c in self.choices)
         if self.min is not None and self.max is not None:
             return f"{self.min}..{self.max}" + (f" {self.unit}" if self.unit else "")
         return _type_name(self.type)

@@ -230,6 +230,26 @@ def _tls_context() -> ssl.SSLContext:
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
+class ConcurrencyGate:
+    """At most ``limit`` requests in flight, across every :class:`VenueHttp` given it: a venue's clients of
+    one host share one (``max_concurrency`` says "concurrent requests", not per client object). Its
+    semaphore is made afresh for each event loop (a CLI command may run several)."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.limit = limit
+        self._sem: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._sem is None or self._loop is not loop:
+            self._sem = asyncio.Semaphore(self.limit)
+            self._loop = loop
+        return self._sem
+
+
 class VenueHttp:
     """One venue's HTTP client: buckets, bounded concurrency, retried reads, unretried writes."""
 
@@ -248,8 +268,12 @@ class VenueHttp:
         describe_error: ErrorDescriber | None = None,
         before_first: Callable[[], Awaitable[None]] | None = None,
         classify_denied: DeniedClassifier | None = None,
+        gate: ConcurrencyGate | None = None,
     ) -> None:
-        """``before_first`` is awaited once, before this client's first request (e.g. to align the
+        """``gate``: the bound on requests in flight, when it is shared with other clients of the same host
+        (by default this client's own, of ``max_concurrency``).
+
+        ``before_first`` is awaited once, before this client's first request (e.g. to align the
         clock that signs them); concurrent first requests wait for it together.
 
         ``classify_denied`` lets a venue say which 401/403 is not a credential rejection: Polymarket's
@@ -282,8 +306,7 @@ class VenueHttp:
         # took minutes (an order's answer too, the hedge waiting), and one never ending would block for ever
         # (found by a fault review). The whole request, connection to last byte, is bounded by this.
         self._deadline = float(timeout)
-        self._sem: asyncio.Semaphore | None = None
-        self._sem_loop: asyncio.AbstractEventLoop | None = None
+        self._gate = gate if gate is not None else ConcurrencyGate(max_concurrency)
         # Counters for benchmarks and diagnostics.
         self.attempts = 0
         self.retries = 0
@@ -292,11 +315,7 @@ class VenueHttp:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _semaphore(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._sem is None or self._sem_loop is not loop:
-            self._sem = asyncio.Semaphore(self.max_concurrency)
-            self._sem_loop = loop
-        return self._sem
+        return self._gate.semaphore()
 
     async def _spend(self, bucket: str, cost: float) -> None:
         b = self.buckets.get(bucket)

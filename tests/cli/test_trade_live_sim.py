@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
@@ -441,7 +441,6 @@ def test_two_ledgers_trading_one_account_with_one_key_each_send_and_book_their_o
     B's Kalshi leg was answered 409 order_already_exists and took A's order (10 filled) for its own, so B
     said "done", booked 10 Kalshi contracts it never bought and left its 5 Polymarket NO unhedged. Ids are
     salted with each ledger's own id now: two Kalshi orders, each ledger booking only its own."""
-    from dataclasses import replace
 
     other = replace(world, db_url=f"sqlite:///{tmp_path / 'b.db'}")
     _store_opportunity(other.db_url, world.cond, world.no_token)
@@ -494,7 +493,6 @@ def test_a_ledger_restored_from_a_backup_trading_the_same_key_sends_and_books_it
     Kalshi contracts and bought 10 more Polymarket NO: Kalshi 10 YES against Polymarket 20 NO. Each
     execution's ids are salted with its own nonce now: two Kalshi orders, each ledger its own, hedged."""
     import shutil
-    from dataclasses import replace
 
     code, _, err = world.run("balance")  # its first reports (a backup without any meets the first-contact hold)
     assert code == 0, err
@@ -1441,9 +1439,10 @@ def _cancel_open_audits(world: World) -> dict[str | None, Any]:
         db.dispose()
 
 
-def _place_resting_orders(world: World) -> dict[Venue, str]:
+def _place_resting_orders(world: World, *, more_polymarket: int = 0) -> dict[Venue, str]:
     """One GTC bid far below the book on each venue, placed by the live clients built from the vault (the
-    account's own resting orders, as a trader's other activity leaves them); their venue order ids."""
+    account's own resting orders, as a trader's other activity leaves them); their venue order ids.
+    ``more_polymarket``: that many more on Polymarket (not in the ids returned)."""
     import asyncio
 
     from orion_cli.cli.live_venues import aclose_venues, live_venues
@@ -1474,11 +1473,51 @@ def _place_resting_orders(world: World) -> dict[Venue, str]:
                 state = await venues[venue].submit(venues[venue].prepare(request))
                 assert state.status.value == "open", state
                 ids[venue] = state.venue_order_id
+            for i in range(more_polymarket):
+                request = replace(requests[Venue.POLYMARKET], client_order_id=f"manual-p-more-{i}")
+                state = await venues[Venue.POLYMARKET].submit(venues[Venue.POLYMARKET].prepare(request))
+                assert state.status.value == "open", state
             return ids
         finally:
             await aclose_venues(venues.values())
 
     return asyncio.run(place())
+
+
+@ONE_BACKEND
+def test_the_kill_switchs_polymarket_cancels_keep_to_polymarket_max_concurrency(world: World) -> None:
+    """Found reviewing the configuration key by key: `polymarket.max_concurrency` ("concurrent requests") bounded
+    scan only. The trading client was built without it, each of its five HTTP clients at the default 8, so with
+    the key at 1 `halt --cancel-open` sent six cancels to Polymarket at once and reconcile three requests: the
+    paths where a trader throttled by Polymarket's firewall most needs the bound."""
+    import threading
+
+    _place_resting_orders(world, more_polymarket=5)
+    server = world.psim.server
+    dispatch = server.dispatch
+    in_flight = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+
+    def counted(request: Any) -> Any:
+        with lock:
+            in_flight["now"] += 1
+            in_flight["peak"] = max(in_flight["peak"], in_flight["now"])
+        try:
+            time.sleep(0.05)  # long enough for requests sent together to overlap here
+            return dispatch(request)
+        finally:
+            with lock:
+                in_flight["now"] -= 1
+
+    server.dispatch = counted  # type: ignore[method-assign]
+    try:
+        code, _out, err = world.run("halt", "--reason", "drill", "--cancel-open", "--jsonl",
+                                   extra_env={"ORION__POLYMARKET__MAX_CONCURRENCY": "1"})
+    finally:
+        server.dispatch = dispatch  # type: ignore[method-assign]
+    assert code == 0, err
+    assert "7 resting order(s) cancelled" in err, err
+    assert in_flight["peak"] == 1, in_flight
 
 
 def test_halt_cancel_open_halts_first_then_cancels_every_resting_order(world: World) -> None:

@@ -194,3 +194,23 @@ def test_every_rule_between_two_keys_is_stated_beside_the_key_it_refuses() -> No
     for dotted, other in cross:
         doc = next(s.doc for s in key_specs() if s.dotted == dotted)
         assert other.split(".")[1] in doc, (dotted, other, doc)
+
+
+@pytest.mark.parametrize("value", ["5", "1", "80001", "0x89"])
+def test_a_polymarket_chain_without_its_exchange_contracts_is_refused_when_the_configuration_is_read(
+        value: str) -> None:
+    """Found reviewing the configuration key by key: polymarket.chain_id allowed 1..1000000000, but orion knows
+    Polymarket's exchange contracts on two chains only. chain_id = 5 passed `config show` and failed a live
+    trade after its LIVE banner, with an error naming no key ("unsupported chain id 5", exit 3)."""
+    refused = _refused("polymarket.chain_id", value)
+    assert "one of 137, 80002" in refused.message + (refused.hint or ""), refused
+
+
+def test_the_chains_the_configuration_allows_are_those_orion_has_exchange_contracts_for() -> None:
+    from orion_cli.venues.polymarket.orders import _EXCHANGES, exchange_for
+
+    (spec,) = [s for s in key_specs() if s.dotted == "polymarket.chain_id"]
+    assert set(spec.choices) == set(_EXCHANGES)
+    for chain in spec.choices:
+        assert _value("polymarket.chain_id", str(chain)) == chain
+        assert exchange_for(neg_risk=False, chain_id=chain).chain_id == chain

@@ -78,7 +78,14 @@ from orion_cli.core.fees import FeeModel
 from orion_cli.core.models import Side, Venue, utcnow
 from orion_cli.core.money import LEDGER_QUANTUM, MICRO, ceil_to, loads_exact, to_amount, to_decimal
 from orion_cli.core.plain_text import ascii_digits
-from orion_cli.venues.http import AsyncTokenBucket, RetryPolicy, VenueHttp, VenueHttpError, VenueSendFailed
+from orion_cli.venues.http import (
+    AsyncTokenBucket,
+    ConcurrencyGate,
+    RetryPolicy,
+    VenueHttp,
+    VenueHttpError,
+    VenueSendFailed,
+)
 from orion_cli.venues.polymarket.firewall import GEOBLOCK_URL, VENUE, public_refusal
 from orion_cli.venues.polymarket.firewall import describe_error as _describe_error
 from orion_cli.venues.polymarket.firewall import error_message as _error_message
@@ -591,9 +598,13 @@ class PolymarketTrading:
         max_pages: int = 200,
         auto_sync_clock: bool = True,
         warn: Callable[[str], None] | None = None,
+        max_concurrency: int = 8,
     ) -> None:
         """``warn``: where a notice for the operator goes (the clock's skew); the CLI passes its own
-        warning output, so it reads and is silenced like every other warning. Without it, the log."""
+        warning output, so it reads and is silenced like every other warning. Without it, the log.
+
+        ``max_concurrency``: requests in flight to each of the venue's hosts at most (``polymarket.
+        max_concurrency``), shared by the clients of one host (the CLOB's signed, public and L1 ones)."""
         self.creds = creds
         self.key = key
         self.chain_id = chain_id
@@ -618,12 +629,16 @@ class PolymarketTrading:
         self._hash_by_coid: dict[str, str] = {}
         self._coid_by_hash: dict[str, str] = {}
 
+        gates: dict[str, ConcurrencyGate] = {}
+
         def make(base: str, names: list[str], auth: bool, *, signed: bool = False) -> VenueHttp:
             """``auth``: L2-signed by this client; ``signed``: carries a credential of its own (L1)."""
             return VenueHttp(
                 VENUE,
                 base,
                 buckets={n: _bucket(n) for n in names},
+                max_concurrency=max_concurrency,
+                gate=gates.setdefault(base.rstrip("/"), ConcurrencyGate(max_concurrency)),
                 timeout=timeout,
                 retry=retry,
                 auth=self._l2_auth if auth else None,
