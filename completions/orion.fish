@@ -200,7 +200,7 @@ complete -c orion -n '__fish_seen_subcommand_from trade' -l 'authorize-live' -d 
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'idempotency-key' -x -d 'Execution key (default op-OP_ID; up to 64 printable characters): a re-run with the same key in this ledger reports, never re-sends.'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'snapshot' -r -F -d 'Read a recorded snapshot file instead of the live venues.'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'demo' -d 'Read the packaged demo data set (recorded, offline).'
-complete -c orion -n '__fish_seen_subcommand_from trade' -l 'watch' -x -d 'Auto-execute loop: scan every SECONDS and trade the best opportunities within the limits (live without credentials it can use: stops at once, exit 4).'
+complete -c orion -n '__fish_seen_subcommand_from trade' -l 'watch' -x -d 'Auto-execute loop: scan every SECONDS and trade the best opportunities within the limits, each only if it earns trading.min_profit at the size it trades (live without credentials it can use: stops at once, exit 4).'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'max-trades' -x -d 'With --watch: stop after N executions that sent orders (done, unwound or failed).'
 complete -c orion -n '__fish_seen_subcommand_from trade' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from trade' -l 'help' -d 'Show help and exit.'

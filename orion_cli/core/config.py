@@ -83,7 +83,8 @@ class TradingConfig:
     mode: str = opt("paper", "paper or live: the ledger balance, reconcile, report and halt use; "
                              "trade goes live only through the live gate", choices=("paper", "live"))
     min_edge: Decimal = opt(D("0.01"), "minimum net edge per contract after fees", unit="USD", min=D(0), max=D(1))
-    min_profit: Decimal = opt(D("0.10"), "minimum net profit per opportunity", unit="USD", min=D(0), max=D(100000))
+    min_profit: Decimal = opt(D("0.10"), "minimum net profit per opportunity (and of each trade --watch executes, "
+                                         "at its size)", unit="USD", min=D(0), max=D(100000))
     quote_max_age_seconds: Decimal = opt(D("5"), "books older than this are re-read before trading (STALE_QUOTE)",
                                          unit="s", min=D("0.1"), max=D(3600))
     opportunity_ttl_seconds: int = opt(60, "how long a scanned opportunity's quotes count as current; trading it later "

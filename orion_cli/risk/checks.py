@@ -105,6 +105,10 @@ class PipelineContext:
     # A recording's time (`--demo`, `--snapshot`: MarketData.market_clock): its markets are judged open or
     # closed at it, as the scan that offered them judged them. None (live): at ``now``.
     recorded_at: datetime | None = None
+    # The least net profit the plan must earn at the size it trades (EDGE_GONE): trading.min_profit for
+    # `trade --watch`, which picks its own size, so that a limit capping it does not trade what the scan's
+    # filter kept out. None for a trader's own `trade`: a deliberately small first trade is not refused.
+    min_profit: Decimal | None = None
 
 
 _CENT = Decimal("0.01")
@@ -487,8 +491,13 @@ def check_edge(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _L
                                                f"(quoted {fmt(plan.quoted_net_edge)})")
     if plan.net_profit <= 0:
         return CheckResult("EDGE_GONE", False, f"net profit {fmt(plan.net_profit)} <= 0")
+    floor = ctx.min_profit
+    if floor is not None and plan.net_profit < floor:
+        return CheckResult("EDGE_GONE", False, f"net profit {fmt(plan.net_profit)} at size {plain(plan.size)} < "
+                                               f"min_profit {fmt(floor)} (trade --watch trades only what earns it)")
     return CheckResult("EDGE_GONE", True, f"net edge {fmt(plan.net_edge)} >= min_edge {fmt(min_edge)}; "
-                                          f"net profit {fmt(plan.net_profit)}")
+                                          f"net profit {fmt(plan.net_profit)}"
+                                          + (f" >= min_profit {fmt(floor)}" if floor is not None else ""))
 
 
 def check_total(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:

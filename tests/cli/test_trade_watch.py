@@ -412,6 +412,30 @@ def test_a_limit_refusal_is_audited_once_then_skipped_while_the_limit_holds(tmp_
     assert len(rejected) == 1, rejected
 
 
+def test_the_watch_trades_only_what_earns_min_profit_at_the_size_its_limits_leave(tmp_path: Path) -> None:
+    """Found reviewing the configuration key by key: with `trading.min_profit` 5, the scan keeps the demo's
+    opportunity ($8.65 at its 320 contracts), the watch caps it to limits.order_contracts (100) and executed
+    it, earning $3.24: min_profit filtered only the opportunity at its scanned size. The watch's plan must earn
+    it (EDGE_GONE), refused once and then skipped while that holds, as any refusal."""
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--demo", "--jsonl"], env(ORION__TRADING__MIN_PROFIT="5"))
+    w.until(lambda r: r.get("type") == "watch" and r.get("event") == "scan" and r.get("round") == 3)
+    w.proc.send_signal(signal.SIGINT)
+    assert w.finish() == 130, w.stderr()
+    (refused,) = [e for e in w.events if e["type"] == "execution"]
+    assert refused["status"] == "refused" and refused["message"].startswith("refused by EDGE_GONE"), refused
+    (edge,) = [c for c in refused["checks"] if c["name"] == "EDGE_GONE"]
+    assert re.fullmatch(r"net profit 3\.\d+ at size 100 < min_profit 5\.00 \(trade --watch trades only what earns "
+                        r"it\)", edge["detail"]), edge
+    (skipped,) = [e for e in w.events if e.get("event") == "skipped"]
+    assert skipped["reason"] == "EDGE_GONE", skipped
+    # A trader's own trade of it is the trader's choice of size: not refused for min_profit.
+    op_id = refused["opportunity_id"]
+    done = subprocess.run([*ORION_ARGV, "trade", op_id, "--demo", "--confirm", "--json"], capture_output=True,
+                          text=True, env=env(ORION__TRADING__MIN_PROFIT="5"), timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "done", done.stdout
+
+
 def test_a_refused_opportunity_is_traded_again_once_its_check_would_pass(capsys: Any) -> None:
     """The other half: the skip lasts only while the check that refused would refuse again. In-process,
     round by round over the demo's opportunity: refused at a 50 market exposure (audited), skipped (said

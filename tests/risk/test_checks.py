@@ -454,6 +454,22 @@ def test_edge_gone_edges(lite: Database, edge: str, profit: str, ok: bool) -> No
     assert passed(v, "EDGE_GONE") is ok, results(v, "EDGE_GONE")
 
 
+@pytest.mark.parametrize(("profit", "floor", "ok"), [("5.00", "5", True), ("4.99", "5", False), ("4.99", None, True),
+                                                     ("0.01", "0", True)])
+def test_edge_gone_holds_the_watchs_plans_to_min_profit(lite: Database, profit: str, floor: str | None,
+                                                        ok: bool) -> None:
+    """Found reviewing the configuration key by key: trading.min_profit filtered only the scan's opportunity at
+    its scanned size, so `trade --watch` with min_profit 5 executed the demo's opportunity capped to 100
+    contracts, earning $3.24. The watch's context carries the floor; a trader's own `trade` (None) does not."""
+    c = dataclasses.replace(ctx(), min_profit=None if floor is None else D(floor))
+    v = run(lite, plan(profit=profit), c)
+    (edge,) = results(v, "EDGE_GONE")
+    assert edge.passed is ok, edge
+    if not ok:
+        assert edge.detail == f"net profit {profit} at size 10 < min_profit 5.00 (trade --watch trades only what " \
+                              "earns it)", edge.detail
+
+
 # -- ORDER_NOTIONAL / ORDER_CONTRACTS --------------------------------------------------------------
 
 

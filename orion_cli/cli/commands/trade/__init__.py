@@ -79,8 +79,9 @@ def trade_command(
     demo: DemoOpt = False,
     watch: Annotated[float | None, typer.Option("--watch", min=1, max=86400, metavar="SECONDS", callback=finite,
                                                 help="Auto-execute loop: scan every SECONDS and trade the best "
-                                                     "opportunities within the limits (live without credentials "
-                                                     "it can use: stops at once, exit 4).")] = None,
+                                                     "opportunities within the limits, each only if it earns "
+                                                     "trading.min_profit at the size it trades (live without "
+                                                     "credentials it can use: stops at once, exit 4).")] = None,
     max_trades: Annotated[int | None, typer.Option("--max-trades", min=1, help="With --watch: stop after N "
                                                                                "executions that sent orders "
                                                                                "(done, unwound or failed).")] = None,

@@ -115,12 +115,14 @@ async def execute_plan(app: AppContext, venues: VenueSet, source: MarketSource, 
                        resume_to: frozenset[Venue] = frozenset(),
                        low_balance: LowBalanceWatch | None = None, size_given: bool = False,
                        stopped: Callable[[], bool],
-                       decided: Callable[[], None] = lambda: None) -> tuple[TradePlan | None, ExecutionResult]:
+                       decided: Callable[[], None] = lambda: None,
+                       watch: bool = False) -> tuple[TradePlan | None, ExecutionResult]:
     """Plan and execute ``op``, or with ``resume`` finish or report execution ``key`` (``resume_to``: the
     venues the resume may send to next). ``stopped``: asked just before the executor starts; a stop
     requested while books were read and checks prepared raises :class:`StoppedBeforeSending`.
     ``decided``: called as the executor returns (its outcome committed), before the balances read
-    after the fills: a stop during that read is one after the outcome, not an interrupted trade."""
+    after the fills: a stop during that read is one after the outcome, not an interrupted trade.
+    ``watch``: the watch's execution, whose plan must earn trading.min_profit (:func:`pipeline_context`)."""
     from orion_cli.execution.executor import Executor
     from orion_cli.risk.breaker import Breaker
     from orion_cli.store.ledger import Ledger
@@ -181,7 +183,7 @@ async def execute_plan(app: AppContext, venues: VenueSet, source: MarketSource, 
             first = _first_refusal([*failures, *venues.rejected.values()])
             if first is not None:
                 raise first
-        ctx = pipeline_context(settings, mode, True, auth.how, balances, breaker, source=source)
+        ctx = pipeline_context(settings, mode, True, auth.how, balances, breaker, source=source, watch=watch)
         if stopped():
             raise StoppedBeforeSending
         # The configuration this execution's checks judge under, when the ledger's newest config.loaded
@@ -628,6 +630,7 @@ def bind_execute(app: AppContext, venues: VenueSet, source: MarketSource, op: Op
     """The watch's execution of one opportunity, started by the round when its turn comes."""
 
     def factory() -> Any:
-        return execute_plan(app, venues, source, op, size, key, auth, alerts, low_balance=low_balance, stopped=stopped)
+        return execute_plan(app, venues, source, op, size, key, auth, alerts, low_balance=low_balance, stopped=stopped,
+                            watch=True)
 
     return factory

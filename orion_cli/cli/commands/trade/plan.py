@@ -28,13 +28,15 @@ if TYPE_CHECKING:
 
 def pipeline_context(settings: Settings, mode: str, authorized: bool, authorization: str,
                      balances: Mapping[Venue, Balance | None], breaker: Breaker | None = None, *,
-                     preview: bool = False, source: MarketSource | None = None) -> PipelineContext:
+                     preview: bool = False, source: MarketSource | None = None,
+                     watch: bool = False) -> PipelineContext:
+    """``watch``: for `trade --watch`, whose plans must earn trading.min_profit (EDGE_GONE)."""
     from orion_cli.risk.checks import PipelineContext as Ctx
 
     recorded_at = source.recorded_at if isinstance(source, ReplaySource) else None
     return Ctx(settings=settings, mode=mode, authorized=authorized, authorization=authorization,
                balances=dict(balances), now=current_time(), breaker=breaker, preview=preview, clock=current_time,
-               recorded_at=recorded_at)
+               recorded_at=recorded_at, min_profit=settings.trading.min_profit if watch else None)
 
 
 class _Rollback(Exception):

@@ -103,7 +103,8 @@ def _still_refused(app: AppContext, secrets: LazyStore, op: Opportunity, size: D
         return None
     if venues.rejected:  # a venue refused orion's credentials for a balance: the trade stops the watch on it
         return None
-    ctx = pipeline_context(app.settings(), auth.mode, True, auth.how, balances, preview=True, source=source)
+    ctx = pipeline_context(app.settings(), auth.mode, True, auth.how, balances, preview=True, source=source,
+                           watch=True)
     verdict = preview_verdict(app, plan, ctx)
     return next((c for c in verdict.checks if c.name == check and not c.passed), None)
 
