@@ -1365,7 +1365,7 @@ class Executor:
                 self._assert_driving(conn, run)
                 if not allow_halted:
                     try:
-                        assert_not_halted(conn, self.settings.halt.sentinel_file)
+                        assert_not_halted(conn, self.settings.halt.sentinel_file, self.mode)
                     except Halted as exc:
                         if looked:  # an earlier attempt's answer was lost: it may still land, not "never sent"
                             raise _Unresolved(f"{coid}: halted ({exc.message}) after an attempt whose answer "
@@ -1704,7 +1704,8 @@ class Executor:
         run.result["naked"] = self._exposure(run)
         # The kill switch first, in a transaction of its own: a ledger that refuses what follows (the
         # execution's status) must not take the halt back with it.
-        halt = self.kill_switch.engage(f"execution {run.key}: {message}"[:500], kind="unwind", actor=self.actor)
+        halt = self.kill_switch.engage(f"execution {run.key}: {message}"[:500], kind="unwind", actor=self.actor,
+                                       automatic=True)
         run.result["halt_since"] = halt.since  # which halt stopped it (see _halt_released)
         with self.db.write() as conn:
             AuditLog.append(conn, "order.failed", {"key": run.key, "message": message, "naked": run.result["naked"]},
@@ -1981,7 +1982,7 @@ class Executor:
         ``reconcile --halt-on-drift`` halts again for the very execution between the operator's ``orion
         resume`` and the resume that ends it. Identity, not time order: hosts sharing a ledger need not
         agree on the time."""
-        status = self.kill_switch.status()
+        status = self.kill_switch.status(trading=True)
         if not status.halted:
             return True
         kept = run.result.get("halt_since")
@@ -1990,7 +1991,7 @@ class Executor:
     def _halted(self) -> bool:
         with self.db.read() as conn:
             try:
-                assert_not_halted(conn, self.settings.halt.sentinel_file)
+                assert_not_halted(conn, self.settings.halt.sentinel_file, self.mode)
             except Halted:
                 return True
         return False

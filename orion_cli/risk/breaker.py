@@ -53,7 +53,7 @@ from orion_cli.core.config import Settings
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ZERO
 from orion_cli.execution.plan import CheckResult
-from orion_cli.risk.halt import DRAWDOWN_KIND, KillSwitch, missing_halt_row, release_command
+from orion_cli.risk.halt import DRAWDOWN_KIND, KillSwitch, halt_by, missing_halt_row, release_command, scope_of
 from orion_cli.store.audit import AuditLog, default_actor, iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import DailyPnl, DayFigures, Ledger, TradingDay, day_text, q, trading_day, used_percent
@@ -213,6 +213,7 @@ class _State:
     tripped_kind: str | None
     tripped_at: str | None
     extra: dict[str, Any]
+    mode: str | None = None  # the row's mode (None: no row)
 
     @property
     def warned(self) -> dict[str, str]:
@@ -222,7 +223,7 @@ class _State:
 
 
 _STATE = select(breaker_state).where(breaker_state.c.mode == bindparam("mode"))
-_HALT = select(halt_state.c.halted, halt_state.c.kind).where(halt_state.c.id == 1)
+_HALT = select(halt_state.c.halted, halt_state.c.kind, halt_state.c.by).where(halt_state.c.id == 1)
 
 
 # The kill switch and this mode's breaker state in one round trip (the pre-trade checks need both and
@@ -247,7 +248,7 @@ def state_of(row: Any) -> _State:
     if not isinstance(extra, dict):
         extra = {}
     peak = None if row.peak_equity is None else Decimal(row.peak_equity)
-    return _State(True, peak, row.tripped_kind, row.tripped_at, extra)
+    return _State(True, peak, row.tripped_kind, row.tripped_at, extra, row.mode)
 
 
 def _halt_row(conn: Connection) -> Any:
@@ -259,10 +260,14 @@ def _drawdown_released(state: _State, halt: Any) -> bool:
 
     The trip forces the halt's kind to ``drawdown``, and :meth:`KillSwitch.release` refuses that
     kind without ``breaker=True``; so a drawdown trip with no drawdown halt was deliberately released.
+    A halt of paper trading only (:mod:`orion_cli.risk.halt`) holds no live trip: a paper drawdown halt
+    engaged after a live one was released must not keep the live peak from its rebase.
     """
     if state.tripped_kind != DRAWDOWN:
         return False
-    return halt is None or not (halt.halted and halt.kind == DRAWDOWN)
+    if halt is None or not (halt.halted and halt.kind == DRAWDOWN):
+        return True
+    return scope_of(halt_by(halt.by)) not in (None, state.mode)
 
 
 def _peak(state: _State, halt: Any, basis: Decimal, start_equity: Decimal) -> Decimal:
@@ -564,7 +569,7 @@ class Breaker:
 
     def _trip(self, conn: Connection, kind: str, message: str, actor: dict[str, Any]) -> None:
         switch = KillSwitch(self.db, sentinel_file=self.settings.halt.sentinel_file, mode=self.mode)
-        halt = switch.engage(message, kind=HALT_KIND[kind], actor=actor, conn=conn)
+        halt = switch.engage(message, kind=HALT_KIND[kind], actor=actor, conn=conn, automatic=True)
         if kind == DRAWDOWN and halt.kind != DRAWDOWN:
             # Already halted for another reason: the drawdown must still need `resume --breaker`.
             conn.execute(update(halt_state).where(halt_state.c.id == 1).values(kind=DRAWDOWN))

@@ -426,7 +426,7 @@ Result = CheckResult | list[CheckResult]
 
 
 def check_halted(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
-    st = status_of(lazy.state, ctx.settings.halt.sentinel_file)
+    st = status_of(lazy.state, ctx.settings.halt.sentinel_file, ctx.mode)  # a paper-only halt stops no live trade
     if st.halted:  # a drawdown trip or the sentinel file: the detail names the release (`orion resume` is refused)
         return CheckResult("HALTED", False, halted_detail(st))
     return CheckResult("HALTED", True, "kill switch released")

@@ -4,6 +4,14 @@ State lives in the database (one row), so every process and every host sharing a
 ledger sees the same switch. An optional sentinel file lets operators' scripts halt without the
 CLI: when it exists, orion behaves as halted. :func:`assert_not_halted` is the call every order
 path makes *inside* its write transaction, so a halt engaged a millisecond earlier is honoured.
+
+A halt orion engages by itself while paper trading (the paper loss breaker, a paper unwind that failed, a
+paper reconcile's --halt-on-drift) halts paper trading only: its ``by`` records ``scope: paper``, and a
+reader asking for live trading (:func:`status_of` with ``mode="live"``) finds it released. Why: one ledger
+holds both modes, and a paper drill's trip halted live trading, even between a live trade's legs, whose
+first leg was then sold back at a real loss (found reviewing paper against live). A halt engaged by a
+person (`orion halt`, the sentinel file) or by live trading halts both; one engaged over a paper-only halt
+widens it to both.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ class HaltStatus:
     since: str | None
     by: dict[str, Any]
     sentinel: str | None = None  # the sentinel file path, whenever that file exists (it halts)
+    scope: str | None = None  # "paper": a halt of paper trading only (module doc); None: of both modes
     already_halted: bool = False  # from engage(): it found a halt and kept it (not in the record)
     released: HaltStatus | None = None  # from release(): the halt it released, if any (not in the record)
 
@@ -44,6 +53,7 @@ class HaltStatus:
             "since": self.since,
             "by": self.by or None,
             "sentinel_file": self.sentinel,
+            "scope": (self.scope or "all") if self.halted else None,
         }
 
 
@@ -102,8 +112,8 @@ def _sentinel_path(sentinel_file: str) -> str | None:
     return st.sentinel if st else None
 
 
-def status_in(conn: Connection, sentinel_file: str = "") -> HaltStatus:
-    return status_of(_read(conn), sentinel_file)
+def status_in(conn: Connection, sentinel_file: str = "", mode: str | None = None) -> HaltStatus:
+    return status_of(_read(conn), sentinel_file, mode)
 
 
 def read_halt_row(conn: Connection) -> Any:
@@ -111,7 +121,7 @@ def read_halt_row(conn: Connection) -> Any:
     return _read(conn)
 
 
-def _by(text: Any) -> dict[str, Any]:
+def halt_by(text: Any) -> dict[str, Any]:
     """Who engaged the halt, as stored; one altered into something else marked ``unreadable`` rather than
     raised: the kill switch's state (halted, its reason and kind) must stay readable, and releasable, on
     a ledger whose ``by`` was damaged (it decoded as an internal error, exit 1, for `halt --status`)."""
@@ -124,12 +134,26 @@ def _by(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"unreadable": True}
 
 
-def status_of(row: Any, sentinel_file: str = "") -> HaltStatus:
+PAPER_SCOPE = "paper"
+
+
+def scope_of(by: dict[str, Any]) -> str | None:
+    """The mode a halt stops, from who engaged it (``by``); None: both. Only ``paper`` is ever stored."""
+    return PAPER_SCOPE if by.get("scope") == PAPER_SCOPE else None
+
+
+def status_of(row: Any, sentinel_file: str = "", mode: str | None = None) -> HaltStatus:
+    """The kill switch as the ``halt_state`` row and the sentinel file hold it. ``mode``: as it stands for
+    trading in that mode, where a halt of the other mode's trading only (module doc) is released; None:
+    every halt, whatever its scope (what `orion halt --status` shows and `orion resume` releases)."""
     sentinel = _sentinel_status(sentinel_file)
     if row.halted:
-        by = _by(row.by)
-        # The sentinel file named even under a database halt: it still halts once that is released.
-        return HaltStatus(True, row.reason, row.kind, row.since, by, sentinel.sentinel if sentinel else None)
+        by = halt_by(row.by)
+        scope = scope_of(by)
+        if mode is None or scope is None or scope == mode:
+            # The sentinel file named even under a database halt: it still halts once that is released.
+            return HaltStatus(True, row.reason, row.kind, row.since, by, sentinel.sentinel if sentinel else None,
+                              scope=scope)
     return sentinel or HaltStatus(False, "", row.kind, None, {})
 
 
@@ -207,16 +231,23 @@ def halted_detail(st: HaltStatus) -> str:
     when a plain `orion resume` would not do it (said alike by the check and a refusal made before it)."""
     unusual = unusual_release(st)
     release = f"; {unusual}" if unusual else ""
-    return f"trading is halted ({halted_where(st)}) since {st.since}: {st.reason or 'no reason given'}{release}"
+    return (f"{halted_what(st)} is halted ({halted_where(st)}) since {st.since}: {st.reason or 'no reason given'}"
+            f"{release}")
 
 
-def assert_not_halted(conn: Connection, sentinel_file: str = "") -> None:
-    """Raise :class:`Halted` (exit 6) when the kill switch is engaged. Call inside the order tx."""
-    st = status_in(conn, sentinel_file)
+def halted_what(st: HaltStatus) -> str:
+    """What a halt stops, said: "paper trading" for a halt of paper trading only, else "trading"."""
+    return "paper trading" if st.scope == PAPER_SCOPE else "trading"
+
+
+def assert_not_halted(conn: Connection, sentinel_file: str = "", mode: str | None = None) -> None:
+    """Raise :class:`Halted` (exit 6) when the kill switch is engaged for ``mode``'s trading (None: any
+    halt). Call inside the order tx."""
+    st = status_in(conn, sentinel_file, mode)
     if st.halted:
         where = f" ({halted_where(st)})" if st.sentinel else ""
         raise Halted(
-            f"trading is halted{where}: {st.reason or 'no reason given'}",
+            f"{halted_what(st)} is halted{where}: {st.reason or 'no reason given'}",
             hint=f"`orion halt --status` shows who halted and when; {release_hint(st)}",
         )
 
@@ -227,31 +258,48 @@ class KillSwitch:
         self.sentinel_file = sentinel_file
         self.mode = mode
 
-    def status(self) -> HaltStatus:
+    def status(self, *, trading: bool = False) -> HaltStatus:
+        """The kill switch; ``trading``: as it stands for this switch's mode's trading (:func:`status_of`)."""
         with self.db.read() as conn:
-            return status_in(conn, self.sentinel_file)
+            return status_in(conn, self.sentinel_file, self.mode if trading else None)
 
     def engage(self, reason: str, *, kind: str = "manual", actor: dict[str, Any] | None = None,
-               conn: Connection | None = None) -> HaltStatus:
-        """Halt. Idempotent: halting while halted keeps the first reason and records the attempt."""
+               conn: Connection | None = None, automatic: bool = False) -> HaltStatus:
+        """Halt. Idempotent: halting while halted keeps the first reason and records the attempt.
+
+        ``automatic``: engaged by orion itself for this switch's mode (a breaker trip, an unwind that
+        failed, reconcile's --halt-on-drift): in paper mode a halt of paper trading only (module doc).
+        A halt of both engaged over one of paper only widens it, its reason saying both."""
         if conn is None:
             with self.db.write() as c:
-                return self.engage(reason, kind=kind, actor=actor, conn=c)
+                return self.engage(reason, kind=kind, actor=actor, conn=c, automatic=automatic)
         who = actor or default_actor("halt")
+        scope = PAPER_SCOPE if automatic and self.mode == PAPER_SCOPE else None
+        stored = {**who, "scope": scope} if scope is not None else who  # the row's `by`, not the audit's actor
         row = _read(conn)
         if row.halted:
+            if scope is None and scope_of(halt_by(row.by)) is not None:
+                # Widened: live trading (or a person) halts too. A drawdown trip's kind stays, for its release.
+                wider = f"{reason} (paper trading was halted before: {row.reason})"[:MAX_REASON]
+                kept = DRAWDOWN_KIND if row.kind == DRAWDOWN_KIND else kind
+                conn.execute(update(halt_state).where(halt_state.c.id == 1).values(
+                    reason=wider, kind=kept, by=json.dumps(who, sort_keys=True)))
+                AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kept, "widened_from_paper": True,
+                                                       "existing_reason": row.reason}, mode=self.mode, actor=who)
+                return status_in(conn, self.sentinel_file)
             AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kind, "already_halted": True,
                                                    "existing_reason": row.reason}, mode=self.mode, actor=who)
             return replace(status_in(conn, self.sentinel_file), already_halted=True)
         since = iso_utc(datetime.now(UTC))
         conn.execute(
             update(halt_state).where(halt_state.c.id == 1).values(
-                halted=True, reason=reason, kind=kind, since=since, by=json.dumps(who, sort_keys=True)
+                halted=True, reason=reason, kind=kind, since=since, by=json.dumps(stored, sort_keys=True)
             )
         )
-        AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kind}, mode=self.mode, actor=who)
+        AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kind, **({"scope": scope} if scope else {})},
+                        mode=self.mode, actor=who)
         # With the sentinel file, when it exists: `orion resume` refuses until it is removed.
-        return HaltStatus(True, reason, kind, since, who, _sentinel_path(self.sentinel_file))
+        return HaltStatus(True, reason, kind, since, stored, _sentinel_path(self.sentinel_file), scope=scope)
 
     def release(self, *, actor: dict[str, Any] | None = None, breaker: bool = False) -> HaltStatus:
         """Release the halt. A drawdown trip needs ``breaker=True`` (``orion resume --breaker``)."""

@@ -433,6 +433,32 @@ def test_a_live_trade_while_halted_is_refused_before_any_venue_is_asked(world: W
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
 
 
+def test_a_halt_orion_engaged_for_paper_trading_does_not_stop_a_live_trade(world: World) -> None:
+    """Found reviewing paper against live on one ledger: a paper drill's loss-breaker trip engaged the kill
+    switch every mode shares, and a live trade then, or already between its legs, was halted (its first leg
+    sold back at a real loss). A halt orion engages for paper trading halts paper trading only; `halt --status`
+    says so."""
+    from orion_cli.risk.halt import KillSwitch
+
+    db = open_database(world.db_url)
+    try:
+        KillSwitch(db, mode="paper").engage("paper loss breaker tripped: daily loss 0.54 >= 0.40", kind="breaker",
+                                            automatic=True)
+    finally:
+        db.dispose()
+    code, out, err = world.run("halt", "--status", "--json")
+    assert code == 0, err
+    status = json.loads(out)
+    assert status["halted"] is True and status["scope"] == "paper", status
+    assert "it halts paper trading only" in err, err
+    code, out, err = world.run(*LIVE, "--idempotency-key", "beside-a-paper-halt")
+    assert code == 0, err
+    assert _execution(out)["status"] == "done"
+    assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+    code, out, err = world.run("halt", "--status", "--live", "--json")
+    assert code == 0 and json.loads(out)["halted"] is True, err  # still there for paper trading: shown, kept
+
+
 @ONE_BACKEND
 def test_two_ledgers_trading_one_account_with_one_key_each_send_and_book_their_own_orders(
         world: World, tmp_path: Path) -> None:

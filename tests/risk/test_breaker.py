@@ -848,3 +848,39 @@ def test_the_settled_partners_of_held_legs_are_found_by_index_seeks(lite: Databa
             assert "ix_orders_execution" in plan or "ix_orders_mode_market" in plan, plans
         if plan.startswith("SEARCH settlements"):
             assert "(mode=? AND venue=? AND market_id=?)" in plan, plans
+
+
+def test_a_paper_trip_halts_paper_trading_and_leaves_live_trading_alone(lite: Database) -> None:
+    """Found reviewing paper against live on one ledger: a paper drill's daily-loss trip halted live trading
+    too (and between a live trade's legs, its first leg sold back at a real loss)."""
+    s = settings()
+    b, led, _ = make(lite, s)
+    lose(led, "50")
+    assert b.update(now=DAY1).trips == ("daily_loss",)
+    assert KillSwitch(lite, mode="paper").status(trading=True).halted
+    halt = KillSwitch(lite, mode="live").status(trading=True)
+    assert not halt.halted, halt
+    from orion_cli.risk.halt import status_of
+    from orion_cli.store.tables import halt_state
+
+    with lite.read() as conn:
+        row = conn.execute(halt_state.select()).one()
+    assert status_of(row, mode="paper").scope == "paper" and not status_of(row, mode="live").halted
+
+
+def test_a_paper_drawdown_halt_does_not_hold_back_the_rebase_of_a_released_live_drawdown_trip(
+        lite: Database) -> None:
+    """A live drawdown trip released with --breaker is rebased at the live breaker's next update. A paper
+    drawdown halt engaged in between is no halt of live trading: it must not keep the live peak."""
+    s = _drawdown_settings()
+    led = Ledger(lite, "live", reset_hour_utc=s.breaker.reset_hour_utc)
+    led.record_balance(Balance(Venue.KALSHI, "live", D("1000"), D(0), D("1000"), DAY1 - timedelta(minutes=2)),
+                       now=DAY1 - timedelta(minutes=2))
+    live = Breaker(lite, s, mode="live", ledger=led, alerts=NullAlertSink())
+    assert live.update(now=DAY1).peak_equity == 1000
+    led.record_balance(Balance(Venue.KALSHI, "live", D("880"), D(0), D("880"), DAY1), now=DAY1)  # 12% down
+    assert live.update(now=DAY1).trips == ("drawdown",)
+    KillSwitch(lite, mode="live").release(breaker=True)
+    KillSwitch(lite, mode="paper").engage("paper drawdown tripped", kind="drawdown", automatic=True)
+    st = live.update(now=DAY1 + timedelta(minutes=1))
+    assert st.peak_equity == 880 and st.tripped is None and st.ok, st

@@ -24,7 +24,7 @@ def test_initially_not_halted(db: Database) -> None:
     st = KillSwitch(db).status()
     assert not st.halted
     assert st.to_record() == {"type": "halt", "halted": False, "reason": None, "kind": None, "since": None,
-                              "by": None, "sentinel_file": None}
+                              "by": None, "sentinel_file": None, "scope": None}
     with db.write() as conn:
         assert_not_halted(conn)  # does not raise
 
@@ -314,3 +314,48 @@ def test_a_halt_whose_by_was_altered_into_another_json_value_reads_as_unreadable
     st = switch.status()
     assert st.halted and st.reason == "db" and st.by == {"unreadable": True}
     assert not switch.release().halted
+
+
+# -- a halt of paper trading only ------------------------------------------------------------------
+
+
+def test_a_halt_orion_engages_for_paper_trading_halts_paper_trading_only(db: Database) -> None:
+    """Found reviewing paper against live on one ledger: a paper drill's loss-breaker trip engaged the one kill
+    switch, which halted live trading, even between a live trade's legs (its first leg sold back at a real loss).
+    Engaged by orion for paper trading, a halt stops paper trading only; a person's halt stops both."""
+    st = KillSwitch(db, mode="paper").engage("paper loss breaker tripped", kind="breaker", automatic=True)
+    assert st.halted and st.scope == "paper" and st.to_record()["scope"] == "paper"
+    assert KillSwitch(db, mode="paper").status() == st  # as `halt --status` shows it: halted
+    assert not KillSwitch(db, mode="live").status(trading=True).halted
+    assert KillSwitch(db, mode="paper").status(trading=True).halted
+    with db.write() as conn:
+        assert_not_halted(conn, mode="live")  # does not raise
+        with pytest.raises(Halted, match=r"^paper trading is halted: paper loss breaker tripped"):
+            assert_not_halted(conn, mode="paper")
+        with pytest.raises(Halted):
+            assert_not_halted(conn)  # no mode: any halt
+    [engaged] = _events(db, "halt.engaged")
+    assert engaged["payload"] == {"reason": "paper loss breaker tripped", "kind": "breaker", "scope": "paper"}
+    assert "scope" not in engaged["actor"]  # who engaged it, as every event's actor
+    # Engaged by live trading, orion's own halt stops both.
+    KillSwitch(db, mode="paper").release()
+    assert KillSwitch(db, mode="live").engage("live unwind failed", kind="unwind", automatic=True).scope is None
+    assert KillSwitch(db, mode="paper").status(trading=True).halted
+
+
+@pytest.mark.parametrize("how", ["person", "live"])
+def test_a_halt_of_both_engaged_over_a_paper_only_one_widens_it_and_keeps_a_drawdown_release(
+        db: Database, how: str) -> None:
+    KillSwitch(db, mode="paper").engage("paper drawdown tripped", kind="drawdown", automatic=True)
+    if how == "person":
+        st = KillSwitch(db, mode="paper").engage("going home")
+    else:
+        st = KillSwitch(db, mode="live").engage("live loss breaker tripped", kind="breaker", automatic=True)
+    assert st.halted and st.scope is None and st.kind == "drawdown", st  # released only with --breaker
+    assert "paper trading was halted before: paper drawdown tripped" in st.reason, st.reason
+    assert KillSwitch(db, mode="live").status(trading=True).halted
+    widened = _events(db, "halt.engaged")[-1]
+    assert widened["payload"]["widened_from_paper"] is True
+    with pytest.raises(Refused, match="--breaker"):
+        KillSwitch(db).release()
+    assert not KillSwitch(db).release(breaker=True).halted

@@ -27,6 +27,7 @@ HALT_COLUMNS = [
     Column("halted", "halted"),
     Column("reason", "reason"),
     Column("kind", "kind"),
+    Column("scope", "scope"),
     Column("since", "since"),
     Column("by.user", "user"),
     Column("by.host", "host"),
@@ -298,10 +299,13 @@ def _say_release(app: AppContext, st: HaltStatus) -> None:
     """A halt the drawdown breaker engaged is released only by `orion resume --breaker --yes` (from a
     script), and a database halt under the sentinel file only once the file is removed (`orion resume`
     refuses while it exists): said under the status, as `orion resume` alone is refused for either."""
-    from orion_cli.risk.halt import DRAWDOWN_KIND, release_hint
+    from orion_cli.risk.halt import DRAWDOWN_KIND, PAPER_SCOPE, release_hint
 
     if not st.halted or st.kind == "sentinel":
         return
+    if st.scope == PAPER_SCOPE:
+        app.out.info("it halts paper trading only (orion engaged it for a paper trade): live trading is not "
+                     "halted by it; `orion halt` halts both")
     if st.kind == DRAWDOWN_KIND:
         app.out.info(f"halted by the drawdown breaker{' and the sentinel file' if st.sentinel else ''}: "
                      f"{release_hint(st)}")

@@ -130,7 +130,7 @@ def halt_for_drift(ctx: RunContext, conn: Connection, reason: str,
 
     was_halted = bool(read_halt_row(conn).halted)
     KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).engage(
-        reason, kind="reconcile", actor=ctx.actor, conn=conn)
+        reason, kind="reconcile", actor=ctx.actor, conn=conn, automatic=True)
     if was_halted:
         return None
     return "halt", f"trading halted: {reason}", {"kind": "reconcile", **detail, "mode": ctx.mode, "reason": reason}

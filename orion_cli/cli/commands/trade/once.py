@@ -419,7 +419,8 @@ def _preview_used_key(app: AppContext, prior: Mapping[str, Any], op: Opportunity
         after, detail = "report", "reports it; nothing is sent"
     elif driven(app.db(), prior["key"]):
         after, detail = "refuse", "refuses it: another process is driving it (DUPLICATE: in progress)"
-    elif (halt := halt_now(app)).halted and resume_sells_back(app.db(), prior["key"], status, prior.get("result")):
+    elif (halt := halt_now(app, mode)).halted and resume_sells_back(app.db(), prior["key"], status,
+                                                                   prior.get("result")):
         after, detail = "unwind", sells_back_advice(halt)
     else:
         after, detail = "resume", "resumes it by its stored plan: orders already sent are looked up, never sent twice"
@@ -485,7 +486,7 @@ def _refuse_while_halted(app: AppContext, op: Opportunity, key: str, mode: str) 
     No `execution` record is printed: as for those, the error record says it."""
     from orion_cli.risk.halt import halted_detail
 
-    st = halt_now(app)
+    st = halt_now(app, mode)
     if st.halted:
         detail = halted_detail(st)
         audit_trade_refusal(app, "HALTED", detail, key=key, op=op, mode=mode)
@@ -521,7 +522,7 @@ def _unfinished_beside(app: AppContext, op: Opportunity, key: str, mode: str, fl
             continue
         resume = resume_command(e["opportunity_id"], e["key"], mode=e["mode"], source_flags=flags, plan=e["plan"])
         if halt is None:
-            halt = halt_now(app)
+            halt = halt_now(app, e["mode"])
         sells_back = halt.halted and resume_sells_back(app.db(), e["key"], e["status"], e.get("result"))
         what = interrupted_at(e["key"], e["opportunity_id"], ExecStatus(e["status"]))
         if same and blocking is None:
@@ -552,7 +553,7 @@ def _left_unfinished(app: AppContext, exc: OrionError, left: tuple[str, ExecStat
     halt: HaltStatus | None = None
     sells_back = False
     try:  # best effort: the database has just failed
-        halt = halt_now(app)
+        halt = halt_now(app, mode)
         sells_back = halt.halted and resume_sells_back(app.db(), key, status.value, None)
     except Exception:  # the advice without the halt's word, rather than no advice
         halt, sells_back = None, False
@@ -597,7 +598,8 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
 
             out.info(f"idempotency key {key} was used before and stopped at {prior['status']}; resuming it: "
                      "orders already sent are looked up, never sent twice")
-            if (halt := halt_now(app)).halted and resume_sells_back(app.db(), key, status, prior.get("result")):
+            if (halt := halt_now(app, auth.mode)).halted and resume_sells_back(app.db(), key, status,
+                                                                               prior.get("result")):
                 from orion_cli.risk.halt import release_steps
 
                 out.warn("trading is halted: no further buy is sent, so a filled first leg is sold back (up to "

@@ -99,11 +99,13 @@ def trading_halted(app: AppContext) -> bool:
     return halt_now(app).halted
 
 
-def halt_now(app: AppContext) -> HaltStatus:
-    """The kill switch now (see :func:`trading_halted`), for the exact command that releases it."""
+def halt_now(app: AppContext, mode: str | None = None) -> HaltStatus:
+    """The kill switch now (see :func:`trading_halted`), for the exact command that releases it; ``mode``:
+    as it stands for that mode's trading (a paper-only halt does not stop live trading)."""
     from orion_cli.risk.halt import KillSwitch
 
-    return KillSwitch(app.db(), sentinel_file=app.settings().halt.sentinel_file).status()
+    switch = KillSwitch(app.db(), sentinel_file=app.settings().halt.sentinel_file, mode=mode or "paper")
+    return switch.status(trading=mode is not None)
 
 
 def audit_trade_refusal(app: AppContext, name: str, detail: str, *, key: str, op: Opportunity, mode: str) -> None:

@@ -156,7 +156,7 @@ def trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity],
                                 plan=p["plan"])
         # A halt engaged since the round's own check (a cron `reconcile --halt-on-drift` during the scan)
         # turns that command into selling the leg back: said, as everywhere the command is named.
-        halt = halt_now(app)
+        halt = halt_now(app, p["mode"])
         advice = resume_advice(resume, sells_back=halt.halted and resume_sells_back(app.db(), p["key"], p["status"],
                                                                                     p.get("result")), halt=halt)
         watch_event(app, "interrupted_execution", f"{p['opportunity_id']}: execution {p['key']} stopped at "

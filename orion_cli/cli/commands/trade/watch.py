@@ -237,7 +237,7 @@ HALT_POLL_SECONDS = 2.0
 
 def _halt_stop(switch: KillSwitch) -> WatchStop | None:
     """The watch's stop when the kill switch holds, else None."""
-    halt = switch.status()
+    halt = switch.status(trading=True)  # a paper-only halt does not stop a live watch
     return WatchStop.refused(f"halted: {halt.reason}", "HALTED", halt_hint(halt)) if halt.halted else None
 
 
