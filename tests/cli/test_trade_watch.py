@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -434,6 +435,55 @@ def test_the_watch_trades_only_what_earns_min_profit_at_the_size_its_limits_leav
                           text=True, env=env(ORION__TRADING__MIN_PROFIT="5"), timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "done", done.stdout
+
+
+def test_an_opportunity_executed_in_the_other_mode_is_traded_by_the_watch_under_a_key_of_its_own(
+        capsys: Any) -> None:
+    """Found reviewing paper against live on one ledger: a paper trade of an opportunity made a live watch skip
+    it as "already executed" (any mode's execution counted), so a paper drill took the live watch's trades for
+    the opportunity id's minute. Only this mode's executions count; the other mode's default key taken, the
+    watch trades it under one of its own (the default one would be refused DUPLICATE). In-process over the
+    demo's opportunities, a live execution of the first recorded as if it had been traded."""
+    from types import SimpleNamespace
+
+    from orion_cli.cli.commands.market_data import open_source, run
+    from orion_cli.cli.commands.scan import pairs_path
+    from orion_cli.cli.commands.trade import data as trade_data
+    from orion_cli.cli.commands.trade import round as watch_round
+    from orion_cli.cli.commands.trade.sizing import default_key
+    from orion_cli.cli.context import AppContext
+    from orion_cli.cli.stopping import StopFlag
+    from orion_cli.core.alert_sink import NullAlertSink
+    from orion_cli.core.scan import ScanOptions, scan
+    from orion_cli.matching.pairs import load_pairs
+    from orion_cli.store import opportunities as store
+    from orion_cli.store.tables import executions
+
+    app = AppContext(fmt="jsonl")
+    source = trade_data.ReplaySource(open_source(app, None, True))
+    options = ScanOptions.from_settings(app.settings())
+    data = run(lambda: source.fetch(options.venues, with_books=True))
+    ops = list(scan(data, load_pairs(pairs_path(app)), app.settings(), options).opportunities)[:1]
+    (op,) = ops
+    with app.db().write() as conn:
+        store.save(conn, ops, source=source.name)
+        conn.execute(executions.insert().values(key=default_key(op.id), opportunity_id=op.id, mode="live",
+                                                status="done", size=Decimal(5), plan="{}", result="{}",
+                                                created_at="2026-11-25T00:00:00.000000Z",
+                                                updated_at="2026-11-25T00:00:00.000000Z"))
+    auth: Any = SimpleNamespace(mode="paper", how="paper")
+
+    def round_events() -> list[dict[str, Any]]:
+        _trades, stop = watch_round.trade_round(app, None, ops, auth, source, NullAlertSink(), None,  # type: ignore[arg-type]
+                                               StopFlag(app.out), 0, None, refused={})
+        assert stop is None
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    (traded,) = round_events()
+    assert (traded["type"], traded["status"], traded["key"]) == ("execution", "done", f"{default_key(op.id)}-paper")
+    (skipped,) = round_events()  # this mode's execution now: skipped as every executed opportunity is
+    assert (skipped["event"], skipped["reason"], skipped["key"]) == ("skipped", "already_executed",
+                                                                     f"{default_key(op.id)}-paper"), skipped
 
 
 def test_a_refused_opportunity_is_traded_again_once_its_check_would_pass(capsys: Any) -> None:

@@ -174,11 +174,17 @@ def trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity],
         if (ended := watch_output_ended(app.out)) is not None:
             return trades, ended
         key = default_key(op.id)
-        prior = executions_of(app, op.id)
+        executed = executions_of(app, op.id)
+        prior = [e for e in executed if e["mode"] == auth.mode]
         if prior:  # finished, or being driven by another process now
             watch_event(app, "skipped", f"{op.id}: already executed", opportunity_id=op.id, key=prior[0]["key"],
                         reason="already_executed")
             continue
+        if any(e["key"] == key for e in executed):
+            # Executed in the other mode under its default key (a paper trade of it beside a live watch): traded
+            # here under a key of this mode's. Skipped as "already executed", a live watch lost the trade to a
+            # paper drill (found reviewing paper against live); under that key, DUPLICATE would refuse it.
+            key = f"{key}-{auth.mode}"
         basket = not_a_pair(len(op.legs))
         if basket is not None:  # every round again would refuse it again
             watch_event(app, "skipped", f"{op.id}: {basket}", opportunity_id=op.id, key=key, reason="INVALID_ORDER",
