@@ -62,7 +62,9 @@ _orion_complete() {
             "/audit/verify") path="/audit/verify"; npos=0; continue ;;
             "/balance") path="/balance"; npos=0; continue ;;
             "/book") path="/book"; npos=0; continue ;;
+            "/completion") path="/completion"; npos=0; continue ;;
             "/config") path="/config"; npos=0; continue ;;
+            "/config/example") path="/config/example"; npos=0; continue ;;
             "/config/show") path="/config/show"; npos=0; continue ;;
             "/halt") path="/halt"; npos=0; continue ;;
             "/init") path="/init"; npos=0; continue ;;
@@ -109,13 +111,15 @@ _orion_complete() {
         esac
     fi
     case "$path" in
-        "") COMPREPLY=($(compgen -W "audit balance book config halt init markets pairs positions reconcile report resume scan secrets snapshot trade --config --db --format --json --jsonl -v --verbose -q --quiet --version -h --help" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "audit balance book completion config halt init markets pairs positions reconcile report resume scan secrets snapshot trade --config --db --format --json --jsonl -v --verbose -q --quiet --version -h --help" -- "$cur")) ;;
         "/audit") COMPREPLY=($(compgen -W "tail verify -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/audit/tail") COMPREPLY=($(compgen -W "-n --lines -f --follow --type -t --since --interval -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/audit/verify") COMPREPLY=($(compgen -W "-h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/balance") COMPREPLY=($(compgen -W "--refresh --snapshot --demo -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/book") COMPREPLY=($(compgen -W "--venue --depth -d --snapshot --demo -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
-        "/config") COMPREPLY=($(compgen -W "show -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
+        "/completion") COMPREPLY=($(compgen -W "-h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
+        "/config") COMPREPLY=($(compgen -W "example show -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
+        "/config/example") COMPREPLY=($(compgen -W "-h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/config/show") COMPREPLY=($(compgen -W "--sources -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/halt") COMPREPLY=($(compgen -W "--reason -r --status --cancel-open --live -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/init") COMPREPLY=($(compgen -W "--force -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -196,10 +197,11 @@ def test_the_completion_install_steps_work_pasted_into_a_fresh_account(tmp_path:
     home, bin_dir = tmp_path / "home", tmp_path / "bin"
     home.mkdir()
     bin_dir.mkdir()
-    (bin_dir / "orion").write_text("#!/bin/sh\n")  # an installed orion (fish loads completions of commands only)
+    # An installed orion (its `orion completion SHELL` prints the script; fish loads completions of commands only).
+    (bin_dir / "orion").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m orion_cli "$@"\n')
     (bin_dir / "orion").chmod(0o755)
     env = {"HOME": str(home), "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "TERM": "dumb",
-           "LANG": "C.UTF-8"}
+           "LANG": "C.UTF-8", **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {})}
     steps = _completion_steps()[shell]
     installed = subprocess.run(["sh", "-e", "-c", steps], cwd=ROOT, env=env, capture_output=True, text=True,
                                timeout=60, stdin=subprocess.DEVNULL)

@@ -562,7 +562,19 @@ def _warn_misspelt_variables(ctx: typer.Context) -> None:
 
 
 def _register() -> None:
-    from orion_cli.cli.commands import accounts, audit, config, halt, init, market_data, pairs, report, scan, trade
+    from orion_cli.cli.commands import (
+        accounts,
+        audit,
+        completion,
+        config,
+        halt,
+        init,
+        market_data,
+        pairs,
+        report,
+        scan,
+        trade,
+    )
     from orion_cli.cli.commands import reconcile as reconcile_cmd
     from orion_cli.cli.commands import secrets as secrets_cmd
 
@@ -582,6 +594,7 @@ def _register() -> None:
     app.command("halt")(halt.halt_command)
     app.command("resume")(halt.resume_command)
     app.add_typer(audit.app, name="audit")
+    app.command("completion")(completion.completion_command)
 
 
 _register()

@@ -311,6 +311,21 @@ class Output:
         else:
             self._write("  ".join(c.cell(record) for c in columns))
 
+    def document(self, text: str) -> None:
+        """A file's text (a completion script, the example configuration) to stdout as it is, whatever
+        --format: it is meant for `>` or a shell's `source`, not to be read as records."""
+        if self._stdout_closed:
+            return
+        try:
+            with _interrupt_between_lines():
+                _write_whole(self.stdout, text if text.endswith("\n") else text + "\n")
+        except BrokenPipeError:
+            self._stdout_closed = True
+            discard(self.stdout)
+        except OSError as exc:
+            self.stdout_failure = exc
+            raise
+
     def _write(self, line: str) -> None:
         if self._stdout_closed:
             return

@@ -351,6 +351,12 @@ def render_config_example() -> str:
 
 
 def main() -> int:
+    if not (ROOT / "pyproject.toml").is_file():
+        # An installed orion: ROOT is site-packages, and these files would be written into it, outside
+        # what uninstalling removes (found installing the wheel). It prints them itself.
+        sys.stderr.write("not a source checkout of orion: nothing written. An installed orion prints these: "
+                         "`orion completion bash|zsh|fish`, `orion config example`\n")
+        return 2
     for path, text in expected_files().items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

@@ -700,7 +700,7 @@ def _suggestion(dotted: str) -> str:
         close = [key for key in keys if near and key.partition(".")[2] == near[0]]
     if not close:
         close = difflib.get_close_matches(dotted, keys, n=1)
-    return f"did you mean {' or '.join(close)}?" if close else "see config.toml.example for every key"
+    return f"did you mean {' or '.join(close)}?" if close else "`orion config example` lists every key"
 
 
 def _refuse_written_by_others(st: os.stat_result, path: Path, source: str, *, user: bool) -> None:

@@ -369,3 +369,48 @@ def test_completions_offer_the_short_help_option() -> None:
     tree = static.command_tree()
     for node in (tree, *tree.children):
         assert ("-h", "Show help and exit.") in node.options, node.path
+
+
+# -- what an installed orion prints instead --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("argv", "name"), [(["completion", "bash"], "orion.bash"),
+                                            (["--json", "completion", "zsh"], "orion.zsh"),
+                                            (["completion", "fish"], "orion.fish"),
+                                            (["config", "example"], "config.toml.example")])
+def test_an_installed_orion_prints_the_generated_files_itself(argv: list[str], name: str, tmp_path: Path) -> None:
+    """Found installing the wheel: `completions/` and config.toml.example are not in it, the README's steps
+    copied them from the repository's root, and the error hint for an unknown key named a file an installed
+    orion does not have. It prints them, byte for byte what the repository holds, whatever --format; `config
+    example` even beside a configuration file orion refuses (what one reads it to fix)."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[trading]\nmin_proft = "1"\n')
+    env = {**os.environ, "ORION_CONFIG": str(bad)}
+    done = subprocess.run([sys.executable, "-m", "orion_cli", *argv], capture_output=True, text=True, env=env,
+                          timeout=60, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 0, done.stderr
+    expected = {path.name: text for path, text in static.expected_files().items()}
+    assert done.stdout == expected[name]
+
+
+def test_an_unknown_key_names_the_command_that_lists_every_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[trading]\nxyzzy_plugh = "1"\n')
+    done = subprocess.run([sys.executable, "-m", "orion_cli", "--config", str(bad), "config", "show"],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 3, done.stderr
+    assert f"hint: `orion --config {bad} config example` lists every key" in done.stderr, done.stderr
+
+
+def test_the_generator_writes_nothing_outside_a_source_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Found installing the wheel: run there, `python -m orion_cli.cli.static` wrote completions/ and
+    config.toml.example into site-packages (outside what uninstalling removes) and overwrote the installed
+    root help. Without the checkout's pyproject.toml it writes nothing and names the commands to use."""
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.setattr(static, "ROOT", site)
+    monkeypatch.setattr(static, "HELP_FILE", site / "orion_cli" / "data" / "root_help.txt")
+    assert static.main() == 2
+    assert list(site.iterdir()) == []
+    assert "`orion completion bash|zsh|fish`, `orion config example`" in capsys.readouterr().err

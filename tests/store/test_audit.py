@@ -659,6 +659,16 @@ def test_the_fast_encoder_refuses_what_the_reference_refuses_and_keeps_its_odd_c
         == '{"f":1e-05,"inf":[null],"nan":null}'
 
 
+def test_a_large_float_is_spelled_as_the_reference_spells_it() -> None:
+    """Found installing the declared dependency floors: orjson before 3.12 writes 1e16 where the reference
+    writes 1e+16, so an event holding one (a webhook's Retry-After of 1e16 seconds, audited in alert.failed)
+    was written with a hash `audit verify` called altered (exit 7). The floor is orjson 3.12; these are the
+    floats that tell."""
+    for big in ({"retry_after_s": 1e16}, [1.5e300, -2e22, 1e17], {"f": 123456789012345678.0}):
+        assert audit_module.canonical_json(big) == audit_module.reference_json(big)
+    assert audit_module.canonical_json({"r": 1e16}) == '{"r":1e+16}'
+
+
 def test_only_a_real_small_float_takes_the_slow_encoder() -> None:
     """Found profiling the order path: a client order id whose hash ends in a digit and "e"
     (`orion-…7e-l1`, about one trade in seven) sent every event of that trade to the reference

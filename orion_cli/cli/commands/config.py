@@ -10,7 +10,8 @@ from orion_cli.cli.context import get_app
 from orion_cli.cli.groups import CommandGroup
 from orion_cli.cli.output import Column
 
-app = typer.Typer(help="Inspect the effective configuration.\n\nExample:  orion config show --sources",
+app = typer.Typer(help="Inspect the effective configuration, or print every key.\n\nExample:  orion config show "
+                       "--sources",
                   no_args_is_help=True, cls=CommandGroup)
 
 
@@ -42,3 +43,17 @@ def show(
         for r in records:
             r.pop("source")
     app_ctx.out.records(records, columns, title="effective configuration")
+
+
+@app.command("example")
+def example(ctx: typer.Context) -> None:
+    """Print every configuration key, commented, with its default, unit and allowed range.
+
+    The text of config.toml.example and of the config `orion init` writes; read without the configuration
+    (a file it refuses is what one reads this to fix).
+
+    Example:  orion config example > ~/orion-config-reference.toml
+    """
+    from orion_cli.core.config import render_example
+
+    get_app(ctx).out.document(render_example())
