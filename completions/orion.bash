@@ -130,7 +130,7 @@ _orion_complete() {
         "/pairs/remove") COMPREPLY=($(compgen -W "-h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/pairs/suggest") COMPREPLY=($(compgen -W "--snapshot --demo --min-confidence --accept --limit -n -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/positions") COMPREPLY=($(compgen -W "--refresh --snapshot --demo -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
-        "/reconcile") COMPREPLY=($(compgen -W "--venue --fix --halt-on-drift --metrics-file --lookback-hours --snapshot --demo -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
+        "/reconcile") COMPREPLY=($(compgen -W "--venue --fix --halt-on-drift --metrics-file --lookback-hours --snapshot --demo --live -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/report") COMPREPLY=($(compgen -W "--since --venue -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/resume") COMPREPLY=($(compgen -W "--yes -y --breaker -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/scan") COMPREPLY=($(compgen -W "--snapshot --demo --min-edge --min-profit --max-results --venue --category -c --include-candidates --watch -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;

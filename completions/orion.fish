@@ -126,6 +126,7 @@ complete -c orion -n '__fish_seen_subcommand_from reconcile' -l 'metrics-file' -
 complete -c orion -n '__fish_seen_subcommand_from reconcile' -l 'lookback-hours' -x -d 'Compare venue fills of at least this many hours (further back when an open order is older).'
 complete -c orion -n '__fish_seen_subcommand_from reconcile' -l 'snapshot' -r -F -d 'Read a recorded snapshot file instead of the live venues.'
 complete -c orion -n '__fish_seen_subcommand_from reconcile' -l 'demo' -d 'Read the packaged demo data set (recorded, offline).'
+complete -c orion -n '__fish_seen_subcommand_from reconcile' -l 'live' -d 'Reconcile the live ledger with the venues (the vault'\''s credentials) even where trading.mode is paper (live trading through trade'\''s --live flags). Reconciling needs no live authorization.'
 complete -c orion -n '__fish_seen_subcommand_from reconcile' -s 'h' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from reconcile' -l 'help' -d 'Show help and exit.'
 complete -c orion -n '__fish_seen_subcommand_from report' -l 'since' -x -d 'Only what happened at or after: ISO time or 30m/2h/1d.'

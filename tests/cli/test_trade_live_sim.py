@@ -2073,6 +2073,30 @@ def test_positions_reconcile_adopts_count_toward_their_markets_category_cap(worl
     assert world.kalshi_created() == [] and world.poly_created() == []
 
 
+@ONE_BACKEND
+def test_reconcile_live_reads_the_venues_where_trading_mode_is_paper_and_a_paper_run_says_so(world: World) -> None:
+    """Found reviewing paper against live on one ledger: going live through trade's flags leaves trading.mode at
+    paper, and the README's cron `orion reconcile` then reconciled the paper ledger: "clean", exit 0, beside live
+    drift it never looked at. `--live` reconciles the live ledger; a paper run on a ledger that has traded live
+    warns, naming it."""
+    paper = {"ORION__TRADING__MODE": "paper"}
+    code, _, err = world.run("balance")  # live: the venues' reports recorded in the live ledger
+    assert code == 0 and world.ledger_cash(), err
+    acct = world.ksim.account(KEY_ID)
+    world.ksim._apply_fill(acct, TICKER, "bid", D("0.40"), D(5), D("0.02"), time.time())  # bought by hand
+    code, out, err = world.run("reconcile", "--json", extra_env=paper)
+    assert code == 0, err + out
+    assert "warning: paper mode: only the paper ledger is reconciled, and this ledger has traded live: " \
+           f"`{orion(world)} reconcile --live` reconciles the live ledger with the venues" in err, err
+    assert {r["mode"] for r in json.loads(out)} == {"paper"}
+    code, out, err = world.run("reconcile", "--live", "--json", extra_env=paper)
+    assert code == 7, err + out
+    (kalshi,) = [r for r in json.loads(out) if r["venue"] == "kalshi"]
+    assert kalshi["mode"] == "live" and kalshi["status"] == "drift", kalshi
+    code, _, err = world.run("reconcile", "--live", "--demo", extra_env=paper)
+    assert code == 2 and "--snapshot/--demo are for paper mode" in err, err
+
+
 def _iso_ts(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 

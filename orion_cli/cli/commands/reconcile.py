@@ -218,6 +218,9 @@ def reconcile_command(
         "Compare venue fills of at least this many hours (further back when an open order is older)."))] = 24,
     snapshot: SnapshotOpt = None,
     demo: DemoOpt = False,
+    live: Annotated[bool, typer.Option("--live", help=(
+        "Reconcile the live ledger with the venues (the vault's credentials) even where trading.mode is paper "
+        "(live trading through trade's --live flags). Reconciling needs no live authorization."))] = False,
 ) -> None:
     """Compare the ledger with each venue's positions, resting orders and fills; resolve unknown orders.
 
@@ -229,8 +232,9 @@ def reconcile_command(
     with audit events, under the market's category (read from the venue's market data: CATEGORY_EXPOSURE
     counts it there). A position no fill explains that --fix adds is capital at its cost, not today's
     profit (capital.adopted). Paper mode reconciles the paper ledger against the paper venue
-    (--demo/--snapshot choose its data); live mode reads the venues with the vault's credentials
-    (ORION_MASTER_PASSWORD_FILE for cron). Never prompts without a terminal. Overlapping runs: the
+    (--demo/--snapshot choose its data; on a ledger that has traded live, a warning names --live); live mode
+    (trading.mode live, or --live) reads the venues with the vault's credentials (ORION_MASTER_PASSWORD_FILE
+    for cron). Never prompts without a terminal. Overlapping runs: the
     second exits at once with exit 6 (LOCKED). A halt, one the loss breaker engaged in this run
     (a clean run updates it) or one still held, is said on stderr, even with -q. Ctrl-C or SIGTERM
     during the wait for alerts at exit (at most 5 s) waits for it; the run is then reported and exits
@@ -244,7 +248,7 @@ def reconcile_command(
     ORION__DATABASE__URL or ORION_HOME is never created and reported clean; `orion init` creates one),
     or no venue is enabled.
 
-    Example:  orion reconcile --json   ·   orion reconcile --venue kalshi --fix --metrics-file orion.prom
+    Example:  orion reconcile --json   ·   orion reconcile --live --venue kalshi --fix --metrics-file orion.prom
     """
     from orion_cli.cli.streams import unwritten
     from orion_cli.core.errors import DriftFound, ExitCode, VenueUnavailable
@@ -265,7 +269,7 @@ def reconcile_command(
     record = _MetricsRecord(app, metrics_file, started)
     try:
         settings = app.settings()
-        mode = app.mode()
+        mode = "live" if live else app.mode()
         record.settings, record.mode = settings, mode
         wanted = _venues_wanted(settings, one_venue(venue))
         if not wanted:
@@ -276,7 +280,7 @@ def reconcile_command(
             raise no_venue_enabled(tuple(Venue), otherwise="or name one with --venue (reconciled though disabled)")
         if mode == "live" and (snapshot is not None or demo):
             raise typer.BadParameter("--snapshot/--demo are for paper mode; live mode reads the venues",
-                                     param_hint="--demo")
+                                     param_hint="--live" if live else "--demo")
         db = app.db(existing=True)  # from cron: a mistyped URL must not reconcile a new, empty ledger as clean
         record.db = db
         with RunLock(db, "reconcile"), LazyStore(app) as secrets:  # the vault, opened on first need, always closed
@@ -292,7 +296,17 @@ def reconcile_command(
                     if snapshot is not None or demo:
                         announce(app, source)
                     venues = {v: PaperVenue(v, db, source, settings) for v in wanted}
-                    app.out.info("paper: reconciling the paper ledger with the paper venues")
+                    from orion_cli.store.ledger import Ledger as LiveLedger
+
+                    if LiveLedger(db, "live").balances():
+                        # A ledger that has traded live (through trade's flags, trading.mode left at paper): a cron
+                        # run said "clean", exit 0, beside live drift it never looked at (found reviewing paper
+                        # against live). Said even with -q; `--live` is the run cron needs.
+                        app.out.warn("paper mode: only the paper ledger is reconciled, and this ledger has traded "
+                                     "live: `orion reconcile --live` reconciles the live ledger with the venues")
+                    else:
+                        app.out.info("paper: reconciling the paper ledger with the paper venues (--live for the "
+                                     "venues)")
                 # The configuration this run judges under (config.loaded): after the usage errors above.
                 app.record_config(db, mode)
                 alerts = alert_sink(app, secrets, mode)
