@@ -819,8 +819,8 @@ def test_an_invalid_config_named_by_flag_is_checked_by_the_command_the_warning_n
     assert run("resume", "--yes").exit_code == 0
 
 
-def _trip_daily_breaker_today(db_file: Path, reset_hour_utc: int = 0) -> datetime:
-    """The paper loss breaker's daily trip recorded for the current trading day, the kill switch engaged
+def _trip_daily_breaker_today(db_file: Path, reset_hour_utc: int = 0, mode: str = "paper") -> datetime:
+    """The ``mode`` loss breaker's daily trip recorded for the current trading day, the kill switch engaged
     as the trip engages it; returns the trading day's reset (its end)."""
     from sqlalchemy import insert
 
@@ -835,10 +835,11 @@ def _trip_daily_breaker_today(db_file: Path, reset_hour_utc: int = 0) -> datetim
     try:
         with db.write() as conn:
             conn.execute(insert(breaker_state).values(
-                mode="paper", peak_equity=None, warned_day=None, tripped_kind="daily_loss",
+                mode=mode, peak_equity=None, warned_day=None, tripped_kind="daily_loss",
                 tripped_at=now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), detail=json.dumps({"daily_tripped_day": day}),
                 updated_at=now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")))
-        KillSwitch(db).engage("paper loss breaker tripped: daily loss 9.75 of limit 5.00", kind="breaker")
+        KillSwitch(db, mode=mode).engage(f"{mode} loss breaker tripped: daily loss 9.75 of limit 5.00",
+                                         kind="breaker", automatic=True)
     finally:
         db.dispose()
     return start + timedelta(days=1)
@@ -855,7 +856,7 @@ def test_halt_status_says_a_daily_trip_refuses_trades_until_its_reset_after_resu
     until = _trip_daily_breaker_today(isolated_home / "orion.db")
     began = until - timedelta(days=1)
     said = (f"the paper daily-loss breaker tripped in the trading day that began {began:%Y-%m-%d %H:%M} UTC: it "
-            f"refuses every trade (BREAKER) until its reset at {until:%Y-%m-%d %H:%M} UTC, the kill switch "
+            f"refuses every paper trade (BREAKER) until its reset at {until:%Y-%m-%d %H:%M} UTC, the kill switch "
             "released or not")
     result = run("resume", "--yes")
     assert result.exit_code == 0 and "kill switch released" in result.stderr, result.output
@@ -868,6 +869,25 @@ def test_halt_status_says_a_daily_trip_refuses_trades_until_its_reset_after_resu
     result = run("halt", "--status", "--format", "table")
     assert result.exit_code == 0 and f"{until:%Y-%m-%dT%H:%M:%S}Z" in result.stdout, result.stdout
     assert "breaker refuses until" in result.stdout
+
+
+def test_halt_status_and_resume_say_the_live_daily_trip_where_trading_mode_is_paper(isolated_home: Path) -> None:
+    """Found reviewing paper against live on one ledger: trading.mode left at paper (live through trade's flags),
+    a live daily-loss trip refusing every live trade was said by neither `halt --status` nor `resume` (only
+    `halt --status --live`), and they said of a paper trip that it refused "every trade". Each mode's trip in
+    force is said, naming the trades it refuses; `breaker_refuses_until` stays the command's mode's."""
+    assert run("init").exit_code == 0
+    until = _trip_daily_breaker_today(isolated_home / "orion.db", mode="live")
+    said = "the live daily-loss breaker tripped in the trading day that began"
+    refuses = f"it refuses every live trade (BREAKER) until its reset at {until:%Y-%m-%d %H:%M} UTC"
+    result = run("halt", "--status", "--json")
+    assert result.exit_code == 0, result.output
+    assert said in result.stderr and refuses in result.stderr, result.stderr
+    assert json.loads(result.stdout)["breaker_refuses_until"] is None  # the paper one's: none
+    result = run("resume", "--yes")
+    assert result.exit_code == 0 and "kill switch released" in result.stderr, result.output
+    assert said in result.stderr and refuses in result.stderr, result.stderr
+    assert "paper daily-loss" not in result.stderr
 
 
 @pytest.mark.parametrize("sentinel", [False, True])

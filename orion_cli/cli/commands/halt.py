@@ -200,6 +200,7 @@ def halt_command(
                        title="kill switch")
         _say_release(app, st)
         _say_daily_trip(app, tripped, mode)
+        _say_other_daily_trip(app, settings, db, mode)
         _say_reset_change(app, settings, db, mode)
         return
     asked = reason or "halted from the command line"
@@ -242,8 +243,16 @@ def _say_daily_trip(app: AppContext, tripped: TradingDay | None, mode: str) -> N
     from orion_cli.risk.breaker import reset_text
 
     if tripped is not None:
-        app.out.warn(f"the {mode} daily-loss breaker tripped in {tripped.began()}: it refuses every trade "
+        app.out.warn(f"the {mode} daily-loss breaker tripped in {tripped.began()}: it refuses every {mode} trade "
                      f"(BREAKER) until its reset at {reset_text(tripped.end)}, the kill switch released or not")
+
+
+def _say_other_daily_trip(app: AppContext, settings: Settings, db: Database, mode: str) -> None:
+    """The other mode's daily-loss trip in force, said too (kept with -q): one ledger holds both modes and one
+    kill switch, and with trading.mode at paper a trader going live through trade's flags was told nothing of
+    the live trip refusing every live trade (found reviewing paper against live)."""
+    other = "live" if mode == "paper" else "paper"
+    _say_daily_trip(app, _daily_trip(app, settings, db, other), other)
 
 
 def _say_reset_change(app: AppContext, settings: Settings, db: Database, mode: str) -> None:
@@ -617,6 +626,7 @@ def resume_command(
         app.out.warn(f"{unwritten(unwritten_output)}; the kill switch was released")
     app.out.success("kill switch released")
     _say_daily_trip(app, _daily_trip(app, settings, app.db(), app.mode()), app.mode())
+    _say_other_daily_trip(app, settings, app.db(), app.mode())
     _say_reset_change(app, settings, app.db(), app.mode())
     _warn_unhedged(app)  # before the alert's wait (up to 5 s): the operator's next step comes first
     if st.released is not None and settings.alerts.enabled:
