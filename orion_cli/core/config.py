@@ -209,10 +209,10 @@ class PolymarketConfig:
 class PaperConfig:
     """The paper venue: simulated fills on real books, state in the database."""
 
-    kalshi_balance: Decimal = opt(D("1000"), "starting paper balance on Kalshi", unit="USD",
-                                  min=D(0), max=D(100000000))
-    polymarket_balance: Decimal = opt(D("1000"), "starting paper balance on Polymarket", unit="USD",
-                                      min=D(0), max=D(100000000))
+    kalshi_balance: Decimal = opt(D("1000"), "starting paper balance on Kalshi, when the paper account is first "
+                                             "opened", unit="USD", min=D(0), max=D(100000000))
+    polymarket_balance: Decimal = opt(D("1000"), "starting paper balance on Polymarket, when the paper account is "
+                                                 "first opened", unit="USD", min=D(0), max=D(100000000))
     latency_ms: int = opt(0, "simulated order latency", unit="ms", min=0, max=60000)
     slippage_ticks: int = opt(0, "simulated adverse slippage per fill", unit="ticks", min=0, max=100)
 

@@ -81,6 +81,22 @@ def test_balance_json_after_a_paper_fill(ledger_url: str) -> None:
     assert "DEMO DATA" in res.stderr and "PAPER" in res.stderr
 
 
+def test_a_paper_starting_balance_changed_after_the_account_opened_is_said(ledger_url: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found reviewing the configuration key by key: `paper.kalshi_balance = "50"` set after the paper account had
+    opened (even by a first `orion balance`) changed nothing, silently, while `config show` said it was in force."""
+    res = _invoke("--db", ledger_url, "balance", "--json")
+    assert res.exit_code == 0 and "paper.kalshi_balance" not in res.stderr, res.output
+    monkeypatch.setenv("ORION__PAPER__KALSHI_BALANCE", "50")
+    res = _invoke("--db", ledger_url, "balance", "--json")
+    assert res.exit_code == 0, res.output
+    assert ("warning: paper.kalshi_balance is 50, but this paper ledger's kalshi account opened with 1000: the "
+            "setting applies when a paper account is first opened") in res.stderr, res.stderr
+    assert "polymarket_balance" not in res.stderr
+    bal = {r["venue"]: r for r in json.loads(res.stdout) if r["type"] == "balance"}
+    assert D(bal["kalshi"]["total"]) > 990  # the account as it is, not restarted at 50
+
+
 def test_balance_table_without_refresh_is_at_cost(ledger_url: str) -> None:
     res = _invoke("--db", ledger_url, "balance", "--format", "table")
     assert res.exit_code == 0, res.output

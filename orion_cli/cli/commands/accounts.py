@@ -93,7 +93,30 @@ def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> A
     app.out.banner("PAPER: balances and positions of the paper ledger (no real money).")
     report: AccountsReport = run(lambda: gather(venues, ledger, settings, source=source if mark else None))
     _warn_unmarked(app, report)
+    _warn_paper_start(app, db, settings)
     return report
+
+
+def _warn_paper_start(app: AppContext, db: Any, settings: Any) -> None:
+    """A ``paper.<venue>_balance`` other than the one this paper ledger's account opened with, said: it
+    applies when a paper account is first opened only (a later change would rewrite the history its P&L and
+    breaker are measured against), and `config show` said the new value was in force while `balance` and
+    every BALANCE check went on with the old one (found reviewing the configuration key by key)."""
+    from decimal import Decimal
+
+    from orion_cli.core.models import Venue
+    from orion_cli.store.audit import AuditLog
+    from orion_cli.store.tables import plain
+
+    opened = {e.payload.get("venue"): e.payload.get("starting")
+              for e in AuditLog(db).tail(20, types=("balance.initialised",)) if e.mode == "paper"}
+    for venue, configured in ((Venue.KALSHI, settings.paper.kalshi_balance),
+                              (Venue.POLYMARKET, settings.paper.polymarket_balance)):
+        started = opened.get(venue.value)
+        if started is not None and Decimal(str(started)) != configured:
+            app.out.warn(f"paper.{venue.value}_balance is {plain(configured)}, but this paper ledger's {venue.value} "
+                         f"account opened with {plain(Decimal(str(started)))}: the setting applies when a paper "
+                         "account is first opened (a new ledger, another --db, starts with it)")
 
 
 def _warn_unmarked(app: AppContext, report: AccountsReport) -> None:
