@@ -63,6 +63,10 @@ class AppContext:
             from orion_cli.core.logs import configure_logging
 
             log = settings.logging
+            if log.level == "debug":
+                # The details -v shows: set in a config (cron has no -v), the level changed next to nothing,
+                # as orion says most of them itself rather than as log records (found reviewing the keys).
+                self.out.verbose = max(self.out.verbose, 1)
             try:
                 configure_logging(log.level, log.file, verbose=self.verbose, quiet=self.quiet,
                                   command_options=self.command_options())

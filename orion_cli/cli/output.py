@@ -455,8 +455,9 @@ class Output:
             self._say(text)
 
     def debug(self, text: str) -> None:
+        """Details asked for with -v, or with logging.level = "debug"; logging.file gets them too."""
         if self.verbose and not self.quiet:
-            self._say(text, "dim")
+            self._say(text, "dim", file_level=logging.DEBUG)
 
     def success(self, text: str) -> None:
         if not self.quiet:

@@ -262,7 +262,8 @@ class HaltConfig:
 class LoggingConfig:
     """Diagnostic logging (never contains secret values)."""
 
-    level: str = opt("warning", "log level on stderr", choices=("debug", "info", "warning", "error"))
+    level: str = opt("warning", "log level on stderr (debug: also the details -v shows)",
+                     choices=("debug", "info", "warning", "error"))
     file: str = opt("", "also log to this file, by its absolute path (~ allowed), with the warnings and "
                         "errors printed; empty = no file")
 

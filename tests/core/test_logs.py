@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -305,3 +306,27 @@ def test_a_stamp_a_hair_before_the_second_is_not_a_second_ahead() -> None:
         record.created, record.msecs = created, int((created % 1) * 1000)
         stamps.append(formatter.format(record).split(" ")[0])
     assert stamps == ["2026-05-28T20:26:40.999Z", "2026-05-28T20:26:41.000Z"]
+
+
+def test_logging_level_debug_shows_what_v_shows_and_the_log_file_keeps_it(tmp_path: Path) -> None:
+    """Found reviewing the configuration key by key: `logging.level = "debug"` (a cron job's way, which has no
+    -v) changed nothing visible: orion says its details itself, which only -v showed. It shows them as -v does,
+    and logging.file gets them, as -v's."""
+    import subprocess
+
+    log = tmp_path / "orion.log"
+    env = {**os.environ, "ORION_HOME": str(tmp_path / "home"), "ORION__LOGGING__FILE": str(log)}
+
+    def stderr(*extra: str, level: str = "warning") -> str:
+        done = subprocess.run([sys.executable, "-m", "orion_cli", *extra, "scan", "--demo", "--json"],
+                              capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False,
+                              env={**env, "ORION__LOGGING__LEVEL": level})
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    detail = "  synthesised: Kalshi fee schedules assumed standard."
+    assert detail not in stderr()
+    assert detail not in log.read_text(encoding="utf-8")
+    assert detail in stderr(level="debug")
+    assert f"DEBUG orion_cli: {detail}" in log.read_text(encoding="utf-8")
+    assert detail in stderr("-v")
