@@ -314,28 +314,21 @@ class Output:
     def document(self, text: str) -> None:
         """A file's text (a completion script, the example configuration) to stdout as it is, whatever
         --format: it is meant for `>` or a shell's `source`, not to be read as records."""
-        if self._stdout_closed:
-            return
-        try:
-            with _interrupt_between_lines():
-                _write_whole(self.stdout, text if text.endswith("\n") else text + "\n")
-        except BrokenPipeError:
-            self._stdout_closed = True
-            discard(self.stdout)
-        except OSError as exc:
-            self.stdout_failure = exc
-            raise
+        self._emit(text if text.endswith("\n") else text + "\n")
 
     def _write(self, line: str) -> None:
-        if self._stdout_closed:
-            return
         if self._ascii_json and self.machine:
             line = ascii_json(line)
+        self._emit(line + "\n")
+
+    def _emit(self, text: str) -> None:
+        if self._stdout_closed:
+            return
         # Ctrl-C must land between lines, never inside one: an interrupted write to a full pipe leaves
         # half a JSON line for the reader (seen when `audit tail -f` was stopped while its reader lagged).
         try:
             with _interrupt_between_lines():
-                _write_whole(self.stdout, line + "\n")
+                _write_whole(self.stdout, text)
         except BrokenPipeError:
             self._stdout_closed = True
             discard(self.stdout)
