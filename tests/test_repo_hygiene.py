@@ -46,7 +46,8 @@ def test_without_orion_home_the_user_dirs_are_the_tests_own(monkeypatch: pytest.
 
 
 # The repository root holds these files only: anything else there is a leftover of a manual run.
-ROOT_FILES = {".gitignore", "CHANGELOG.md", "README.md", "config.toml.example", "pyproject.toml"}
+ROOT_FILES = {".gitignore", "CHANGELOG.md", "LICENSE", "MANIFEST.in", "README.md", "config.toml.example",
+              "pyproject.toml"}
 
 
 def test_nothing_stray_is_committed_at_the_repository_root() -> None:

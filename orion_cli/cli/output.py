@@ -311,10 +311,15 @@ class Output:
         else:
             self._write("  ".join(c.cell(record) for c in columns))
 
-    def document(self, text: str) -> None:
-        """A file's text (a completion script, the example configuration) to stdout as it is, whatever
-        --format: it is meant for `>` or a shell's `source`, not to be read as records."""
-        self._emit(text if text.endswith("\n") else text + "\n")
+    def document(self, text: str, record: dict[str, Any]) -> None:
+        """A file's text (a completion script, the example configuration) to stdout as it is, meant for `>`
+        or a shell's `source`: on a pipe or into a file too, where the default format is JSON lines. Asked for
+        JSON by name (--json, --jsonl, --format json), ``record`` with the text in it, as every command's
+        machine output is JSON."""
+        if self.requested in ("json", "jsonl"):
+            self.record(record)
+        else:
+            self._emit(text if text.endswith("\n") else text + "\n")
 
     def _write(self, line: str) -> None:
         if self._ascii_json and self.machine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -375,14 +376,15 @@ def test_completions_offer_the_short_help_option() -> None:
 
 
 @pytest.mark.parametrize(("argv", "name"), [(["completion", "bash"], "orion.bash"),
-                                            (["--json", "completion", "zsh"], "orion.zsh"),
+                                            (["completion", "zsh", "--format", "table"], "orion.zsh"),
                                             (["completion", "fish"], "orion.fish"),
                                             (["config", "example"], "config.toml.example")])
 def test_an_installed_orion_prints_the_generated_files_itself(argv: list[str], name: str, tmp_path: Path) -> None:
     """Found installing the wheel: `completions/` and config.toml.example are not in it, the README's steps
     copied them from the repository's root, and the error hint for an unknown key named a file an installed
-    orion does not have. It prints them, byte for byte what the repository holds, whatever --format; `config
-    example` even beside a configuration file orion refuses (what one reads it to fix)."""
+    orion does not have. It prints them, byte for byte what the repository holds, into a file or a pipe too
+    (where the default format is JSON lines); `config example` even beside a configuration file orion refuses
+    (what one reads it to fix)."""
     bad = tmp_path / "bad.toml"
     bad.write_text('[trading]\nmin_proft = "1"\n')
     env = {**os.environ, "ORION_CONFIG": str(bad)}
@@ -414,3 +416,16 @@ def test_the_generator_writes_nothing_outside_a_source_checkout(tmp_path: Path, 
     assert static.main() == 2
     assert list(site.iterdir()) == []
     assert "`orion completion bash|zsh|fish`, `orion config example`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("how", [["--json"], ["--jsonl"], ["--format", "JSON"]])
+def test_the_generated_files_asked_for_as_json_are_one_record_holding_the_text(how: list[str]) -> None:
+    expected = {path.name: text for path, text in static.expected_files().items()}
+    for argv, name, key, want in ((["completion", "bash"], "orion.bash", "script", {"shell": "bash"}),
+                                  (["config", "example"], "config.toml.example", "text", {})):
+        done = subprocess.run([sys.executable, "-m", "orion_cli", *how, *argv], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL, check=False)
+        assert done.returncode == 0, done.stderr
+        (record,) = [json.loads(line) for line in done.stdout.splitlines()] if how == ["--jsonl"] \
+            else [json.loads(done.stdout)]
+        assert record[key] == expected[name] and want.items() <= record.items(), record

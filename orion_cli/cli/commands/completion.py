@@ -35,4 +35,5 @@ def completion_command(
     from orion_cli.cli.static import command_tree, render_bash, render_fish, render_zsh
 
     render = {Shell.bash: render_bash, Shell.zsh: render_zsh, Shell.fish: render_fish}[shell]
-    get_app(ctx).out.document(render(command_tree()))
+    script = render(command_tree())
+    get_app(ctx).out.document(script, {"type": "completion", "shell": shell.value, "script": script})

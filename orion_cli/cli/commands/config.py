@@ -56,4 +56,5 @@ def example(ctx: typer.Context) -> None:
     """
     from orion_cli.core.config import render_example
 
-    get_app(ctx).out.document(render_example())
+    text = render_example()
+    get_app(ctx).out.document(text, {"type": "config_example", "text": text})
