@@ -98,7 +98,7 @@ def render_reconcile(
                "error, 130 stopped).")
         lines.append(f"orion_reconcile_exit_code {int(exit_code)}")
     if halted is not None:
-        family("orion_halted", "gauge", "1 when the orion kill switch is engaged.")
+        family("orion_halted", "gauge", "1 when the orion kill switch halts this run's mode's trading.")
         lines.append(f"orion_halted {1 if halted else 0}")
     return "\n".join(lines) + "\n"
 

@@ -151,9 +151,10 @@ def status_of(row: Any, sentinel_file: str = "", mode: str | None = None) -> Hal
         by = halt_by(row.by)
         scope = scope_of(by)
         if mode is None or scope is None or scope == mode:
-            # The sentinel file named even under a database halt: it still halts once that is released.
+            # The sentinel file named even under a database halt: it still halts once that is released. Beside
+            # it, a paper-only halt is no longer all there is: the file halts both modes.
             return HaltStatus(True, row.reason, row.kind, row.since, by, sentinel.sentinel if sentinel else None,
-                              scope=scope)
+                              scope=None if sentinel else scope)
     return sentinel or HaltStatus(False, "", row.kind, None, {})
 
 

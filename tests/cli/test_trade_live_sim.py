@@ -459,6 +459,53 @@ def test_a_halt_orion_engaged_for_paper_trading_does_not_stop_a_live_trade(world
     assert code == 0 and json.loads(out)["halted"] is True, err  # still there for paper trading: shown, kept
 
 
+def _engage_paper_only_halt(world: World) -> None:
+    """The halt the paper loss breaker's trip engages: paper trading only."""
+    from orion_cli.risk.halt import KillSwitch
+
+    db = open_database(world.db_url)
+    try:
+        KillSwitch(db, mode="paper").engage("paper loss breaker tripped: daily loss 0.54 >= 0.40", kind="breaker",
+                                            automatic=True)
+    finally:
+        db.dispose()
+
+
+@ONE_BACKEND
+def test_a_live_reconcile_judges_a_paper_only_halt_as_live_trading_sees_it(world: World, tmp_path: Path) -> None:
+    """Found reviewing the paper-only halt: a live reconcile beside one told the operator live trading was halted,
+    that resuming an interrupted live execution would sell its filled leg back, and to run `orion resume --yes`
+    first (which releases the paper drill's halt too), and its metrics said orion_halted 1; the resume hedged."""
+    key = ("--idempotency-key", "k-interrupted")
+    _crash_at(world, "l2_marked", *key)
+    _engage_paper_only_halt(world)
+    metrics = tmp_path / "orion.prom"
+    code, out, err = world.run("reconcile", "--json", "--metrics-file", str(metrics))
+    assert code == 7, err + out
+    assert "sells the filled leg back" not in out + err and "trading is halted" not in err, err + out
+    assert "\norion_halted 0\n" in metrics.read_text(), metrics.read_text()
+
+
+@ONE_BACKEND
+def test_a_live_halt_on_drift_over_a_paper_only_halt_is_alerted(world: World) -> None:
+    """Found reviewing the paper-only halt: `reconcile --halt-on-drift` widening a paper drill's halt to live
+    trading sent no halt alert (the kill switch read as halted already), though live trading had just stopped."""
+    _engage_paper_only_halt(world)
+    acct = world.ksim.account(KEY_ID)
+    world.ksim._apply_fill(acct, TICKER, "bid", D("0.40"), D(5), D("0.02"), time.time())  # bought by hand
+    code, out, err = world.run("reconcile", "--halt-on-drift", "--json",
+                               extra_env={"ORION__ALERTS__ENABLED": "true", "ORION__ALERTS__RETRIES": "0"})
+    assert code == 7, err + out
+    db = open_database(world.db_url)
+    try:  # alerts on without a webhook URL in the vault: each is audited as alert.failed
+        kinds = [e.payload["kind"] for e in AuditLog(db).tail(500, types=("alert.failed",))]
+    finally:
+        db.dispose()
+    assert "halt" in kinds and "reconcile.drift" in kinds, kinds
+    code, out, err = world.run("halt", "--status", "--json")
+    assert code == 0 and json.loads(out)["scope"] == "all", out
+
+
 @ONE_BACKEND
 def test_two_ledgers_trading_one_account_with_one_key_each_send_and_book_their_own_orders(
         world: World, tmp_path: Path) -> None:

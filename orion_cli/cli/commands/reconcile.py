@@ -188,7 +188,8 @@ class _MetricsRecord:
         if self.db is None or self.settings is None or isinstance(exc, StorageError):
             return None
         try:
-            return KillSwitch(self.db, sentinel_file=self.settings.halt.sentinel_file, mode=self.mode).status().halted
+            switch = KillSwitch(self.db, sentinel_file=self.settings.halt.sentinel_file, mode=self.mode)
+            return switch.status(trading=True).halted  # this mode's trading: a paper-only halt is no live one
         except Exception:  # the figure is left out; the run's own failure is what it reports
             return None
 
@@ -347,7 +348,9 @@ def reconcile_command(
                     exit_code = int(ExitCode.ERROR)
                 if stopped and not exit_code:  # reported, then it ends as the stop (130); a failure wins
                     exit_code = int(ExitCode.INTERRUPTED)
-                halt = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode).status()
+                # As it stands for this run's mode: a live run told to `orion resume` for a paper drill's halt
+                # would release that halt too (found reviewing this change).
+                halt = KillSwitch(db, sentinel_file=settings.halt.sentinel_file, mode=mode).status(trading=True)
                 halted = halt.halted
                 metrics_error = record.write(results, halted=halted, exit_code=exit_code)
             except BaseException as exc:  # written under the lock: a later run's file is never replaced
@@ -498,7 +501,7 @@ def _say_halted(app: AppContext, halt: HaltStatus, *, since: str, daily_until: d
     that the loss breaker tripped in this run (it updates on a clean run) or that a halt still holds. A
     daily-loss trip refuses trades until its reset even once the kill switch is released: said with it."""
     from orion_cli.risk.breaker import reset_text
-    from orion_cli.risk.halt import release_hint
+    from orion_cli.risk.halt import halted_what, release_hint
 
     why = f"{halt.kind}: {halt.reason}" if halt.reason else halt.kind
     # --breaker for a drawdown trip; the sentinel file removed first (resume refuses while it exists).
@@ -509,7 +512,7 @@ def _say_halted(app: AppContext, halt: HaltStatus, *, since: str, daily_until: d
     if halt.since is not None and halt.since >= since:
         app.out.banner(f"HALTED during this run ({why}); `orion halt --status` says more, {release}.")
     else:
-        app.out.warn(f"trading is halted{f' since {halt.since}' if halt.since else ''} ({why}); {release}")
+        app.out.warn(f"{halted_what(halt)} is halted{f' since {halt.since}' if halt.since else ''} ({why}); {release}")
 
 
 def outcome(results: list[VenueReconcile]) -> tuple[list[VenueReconcile], list[VenueReconcile], int]:

@@ -126,9 +126,11 @@ def halt_for_drift(ctx: RunContext, conn: Connection, reason: str,
     Returns the ``halt`` alert to send once the transaction is over (after the drift alert it
     follows), or None when trading was already halted: the halt that came first was the one alerted.
     """
-    from orion_cli.risk.halt import KillSwitch, read_halt_row
+    from orion_cli.risk.halt import KillSwitch, read_halt_row, status_of
 
-    was_halted = bool(read_halt_row(conn).halted)
+    # Halted for this mode's trading already: a paper-only halt that this engage widens to live trading is a
+    # halt live trading had not had, and is alerted (found reviewing this change: none was).
+    was_halted = status_of(read_halt_row(conn), mode=ctx.mode).halted
     KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).engage(
         reason, kind="reconcile", actor=ctx.actor, conn=conn, automatic=True)
     if was_halted:

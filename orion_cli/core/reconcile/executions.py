@@ -164,8 +164,8 @@ def report_stuck_executions(ctx: RunContext, results: list[VenueReconcile]) -> N
     # would sell the filled leg back, not hedge it, and the drift says so (and to release the halt first).
     # Its release named exactly: a halt in force (a drawdown trip's, the sentinel file), else the one
     # --halt-on-drift is about to engage (None: an ordinary kind).
-    halt = KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).status() \
-        if found else None
+    halt = KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).status(trading=True) \
+        if found else None  # as it stands for this mode's trading: a paper-only halt sells no live leg back
     halted = halt is not None and (halt.halted or ctx.halt_on_drift)
     held = halt if halt is not None and halt.halted else None
     for e in found:

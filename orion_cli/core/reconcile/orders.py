@@ -269,7 +269,7 @@ def _unattended(ctx: RunContext, row: Row[Any]) -> str | None:
     # Halted, or about to be by this run's --halt-on-drift (as for an interrupted execution's drift): the
     # resume would sell the filled leg back, and the advice must say so (review: it said "resume it" in
     # the very run that engaged the halt).
-    halt = KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).status()
+    halt = KillSwitch(ctx.db, sentinel_file=ctx.settings.halt.sentinel_file, mode=ctx.mode).status(trading=True)
     halted = halt.halted or ctx.halt_on_drift
     sells_back = halted and resume_sells_back(ctx.db, key, ex.status, ex.result)
     command = resume_command(ex.opportunity_id, key, mode=ex.mode, source_flags=ctx.source_flags, plan=ex.plan)

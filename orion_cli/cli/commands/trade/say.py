@@ -238,7 +238,7 @@ def halted_refusal_hint(app: AppContext, mode: str) -> str:
     from orion_cli.risk.halt import KillSwitch, release_command
 
     try:
-        halt = KillSwitch(app.db(), sentinel_file=app.settings().halt.sentinel_file, mode=mode).status()
+        halt = KillSwitch(app.db(), sentinel_file=app.settings().halt.sentinel_file, mode=mode).status(trading=True)
     except Exception:  # the refusal is said regardless; only the release is the ordinary one
         halt = None
     if halt is None or not halt.halted:
