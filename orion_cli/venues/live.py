@@ -271,6 +271,33 @@ class LiveSource:
             raise unreadable(venue, f"book {market.id}", detail)
         return market, book
 
+    async def category(self, ref: str, *, venue: Venue) -> str:
+        """A market's category alone, as a scan reads it (its series' or else its event's on Kalshi, Gamma's on
+        Polymarket): what `reconcile --fix` records a position it adopts under. Read without pricing: a market
+        whose fee orion does not model is one it will not trade, and :meth:`book` refuses it, but what an
+        account holds there counts toward its category's cap all the same (found reviewing the adoption)."""
+        from orion_cli.venues.kalshi.parse import series_ticker_of
+        from orion_cli.venues.polymarket.parse import gamma_category
+
+        if venue is Venue.POLYMARKET:
+            return gamma_category((await self._polymarket_one(ref.strip(), with_books=False)).markets[0])
+        ticker = ref.strip().upper()
+        async with self.kalshi_client() as client:
+            async def get(path: str, params: Any = None) -> Any:
+                return await client.http.get_json(path, params, bucket="read", cost=client.request_cost)
+
+            market = await self._kalshi_object(get, f"/markets/{ticker}", "market")
+            event_ticker = str(market.get("event_ticker") or "")
+            event = await self._kalshi_object(get, f"/events/{event_ticker}", "event") if event_ticker else {}
+            named = event.get("series_ticker")
+            series_ticker = named if isinstance(named, str) and named else series_ticker_of(event_ticker)
+            series = await self._kalshi_object(get, f"/series/{series_ticker}", "series") if series_ticker else {}
+        for source in (series, event):
+            category = source.get("category")
+            if isinstance(category, str) and category.strip():
+                return category.strip()
+        return ""
+
     # -- Kalshi -------------------------------------------------------------------------------
 
     async def _capture_kalshi(self, capture: Capture, with_books: bool, limit: int | None,
@@ -654,7 +681,7 @@ class LiveSource:
 
         await asyncio.gather(*(run(b) for b in batches))
 
-    async def _polymarket_one(self, ref: str) -> PolymarketRaw:
+    async def _polymarket_one(self, ref: str, *, with_books: bool = True) -> PolymarketRaw:
         from orion_cli.venues.polymarket.parse import parse_gamma_market
 
         if ref.startswith("0x"):
@@ -679,6 +706,8 @@ class LiveSource:
                 raise NotFound(f"no Polymarket market {ref!r}", reason="market_not_found",
                                hint="use a condition id (0x…), an outcome token id or a market slug")
             raw.markets.append(chosen)
+            if not with_books:
+                return raw
             try:
                 market = parse_gamma_market(chosen)
             except DataError as exc:

@@ -2144,6 +2144,25 @@ def test_reconcile_live_reads_the_venues_where_trading_mode_is_paper_and_a_paper
     assert code == 2 and "--snapshot/--demo are for paper mode" in err, err
 
 
+@ONE_BACKEND
+def test_a_position_adopted_in_a_market_orion_will_not_price_still_counts_under_its_category(world: World) -> None:
+    """Found reviewing the adoption: the category was read through the pricing read, which refuses a market whose
+    series charges a fee type orion does not model (flat), so what the account held there was adopted
+    uncategorised on every run, though the series states its category. It is read alone now."""
+    series = TICKER.split("-")[0]
+    world.ksim.series_fees[series] = ("flat", 1)
+    world.ksim.flat_fees[series] = D("0.01")
+    acct = world.ksim.account(KEY_ID)
+    world.ksim._apply_fill(acct, TICKER, "bid", D("0.40"), D(300), D("0.50"), time.time())  # $120, by hand
+    code, out, err = world.run("reconcile", "--fix", "--json")
+    assert code == 7 and "could not be read" not in err, err + out
+    code, out, err = world.run("positions", "--json")
+    assert code == 0, err + out
+    (recs,) = json_documents(out)
+    (held,) = [r for r in recs if r["type"] == "position"]
+    assert (held["market"], held["category"]) == (TICKER, "sports"), held
+
+
 def _iso_ts(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 

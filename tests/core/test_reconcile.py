@@ -814,6 +814,17 @@ def test_fix_adopts_uncategorised_where_a_markets_category_cannot_be_read_and_sa
     (warning,) = said
     assert "kalshi: the category of 1 market(s) could not be read: KXOLD-26-D (" in warning, warning
     assert "connection refused" in warning and "CATEGORY_EXPOSURE" in warning, warning
+    # Found reviewing the adoption: it stayed uncategorised for good (the market counted as known once adopted),
+    # and the cap went on passing trades in its category. The next --fix run looks it up again and records it.
+
+    async def answered(v: Venue, market: str) -> str:
+        return "Politics"
+
+    (again,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True, category_lookup=answered)
+    assert again.status == "clean" and _stored_categories(db) == {"KXOLD-26-D": {"Politics"}}, again.drifts
+    (event,) = AuditLog(db).tail(100, types=("reconcile.categorised",))
+    assert event.payload == {"venue": "kalshi", "categories": {"KXOLD-26-D": "Politics"}}
+    assert Ledger(db, "live").exposure().category("politics") == D("4")
 
 
 def _resting(cid: str, oid: str, size: str = "10", filled: str = "0") -> OrderState:

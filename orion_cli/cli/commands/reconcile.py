@@ -87,7 +87,11 @@ SETTLED_COLUMNS = [
 
 def category_of(source: MarketSource) -> CategoryLookup:
     """How --fix reads the category of a market the ledger has never traded: the market as ``source`` reads it."""
+    from orion_cli.venues.live import LiveSource
+
     async def lookup(venue: Venue, market: str) -> str:
+        if isinstance(source, LiveSource):  # the category alone: no book, no fee orion must model
+            return await source.category(market, venue=venue)
         found, _book = await source.book(market, venue=venue)
         return found.category
 

@@ -4,44 +4,64 @@ Why: CATEGORY_EXPOSURE counts each position under the category the ledger record
 positions, fills and resting orders name no category. An adopted position was recorded uncategorised, so
 contracts bought by hand counted toward no category's cap: a cap of $500 let $500 more into a category the
 account already held $400 of (found reviewing what was left alone). So a market the ledger has never held or
-ordered in is looked up (its category is its series' or event's on Kalshi, Gamma's on Polymarket) before the
-one write transaction, never under the writers' lock, and the adoption records it.
+ordered in under a category is looked up (its category is its series' or event's on Kalshi, Gamma's on
+Polymarket) before the one write transaction, never under the writers' lock; the adoption records it, and the
+ledger's uncategorised rows in that market take it too (:func:`record_categories`, audited).
 
-A market the ledger already knows is not looked up: it holds the category orion's own orders recorded
-("" for a market the venue gives none). A look-up that fails leaves the adoption uncategorised, said as a
-warning naming the markets: a venue's market data may be down while its portfolio answers, and the drift
-is still worth adopting.
+A market the ledger holds a category for is not looked up. A look-up that fails leaves the adoption
+uncategorised, said as a warning naming the markets (a venue's market data may be down while its portfolio
+answers, and the drift is still worth adopting); the next ``--fix`` run looks it up again, as it does a market
+the venue states no category for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select, update
 
+from orion_cli.core.categories import CATEGORY_CHARS
 from orion_cli.core.errors import OrionError
 from orion_cli.core.models import Venue
 from orion_cli.core.reconcile.context import RunContext
 from orion_cli.store.tables import orders, positions
 
 # At most this many look-ups for one venue in one run (each is a few requests): a first contact with an
-# account holding hundreds of markets looks up the rest on later runs' adoptions, uncategorised meanwhile.
+# account holding hundreds of markets adopts the rest uncategorised, and later --fix runs look them up.
 MAX_LOOKUPS = 50
 
 
 def known_markets(ctx: RunContext, venue: Venue, markets: Iterable[str]) -> set[str]:
-    """Those of ``markets`` the ``ctx.mode`` ledger has a position (open or closed) or an order in."""
+    """Those of ``markets`` the ``ctx.mode`` ledger holds a category for, on a position (open or closed) or an
+    order: the others are looked up (one adopted uncategorised, or never traded)."""
     wanted = sorted(set(markets))
     if not wanted:
         return set()
     with ctx.db.read() as c:
-        held = c.execute(select(positions.c.market_id).where(
-            positions.c.mode == ctx.mode, positions.c.venue == venue.value,
-            positions.c.market_id.in_(wanted))).scalars().all()
-        ordered = c.execute(select(orders.c.market_id).where(
-            orders.c.mode == ctx.mode, orders.c.venue == venue.value,
-            orders.c.market_id.in_(wanted))).scalars().all()
-    return {*held, *ordered}
+        found: set[str] = set()
+        for table in (positions, orders):
+            found.update(c.execute(select(table.c.market_id).where(
+                table.c.mode == ctx.mode, table.c.venue == venue.value, table.c.market_id.in_(wanted),
+                table.c.category != "")).scalars().all())
+    return found
+
+
+def record_categories(ctx: RunContext, conn: Connection, venue: Venue) -> None:
+    """The categories learned this run onto the ledger's uncategorised positions and orders in those markets
+    (adopted before it could read them, or by an orion before this one), audited as ``reconcile.categorised``:
+    a category cap counts a position by the category its row holds."""
+    named: dict[str, str] = {}
+    for (where, market), category in sorted(ctx.categories.items()):
+        if where is not venue or not category:
+            continue
+        for table in (positions, orders):
+            done = conn.execute(update(table).where(
+                table.c.mode == ctx.mode, table.c.venue == venue.value, table.c.market_id == market,
+                table.c.category == "").values(category=category[:CATEGORY_CHARS]))
+            if done.rowcount:
+                named[market] = category
+    if named:
+        ctx.audit(conn, "reconcile.categorised", {"venue": venue.value, "categories": named}, venue=venue)
 
 
 async def learn_categories(ctx: RunContext, venue: Venue, markets: Iterable[str]) -> None:

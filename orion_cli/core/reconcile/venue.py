@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from orion_cli.core.aio import all_of
 from orion_cli.core.models import Venue
-from orion_cli.core.reconcile.categories import learn_categories
+from orion_cli.core.reconcile.categories import learn_categories, record_categories
 from orion_cli.core.reconcile.context import RunContext, Unreachable, halt_for_drift, parse_ts, venue_call
 from orion_cli.core.reconcile.holdings import compare_positions, read_settlements, read_transfers, record_settlements
 from orion_cli.core.reconcile.orders import missing_fills, resolve_order, unknown_open_orders
@@ -111,6 +111,7 @@ async def _compare_venue(ctx: RunContext, venue: Venue, tv: TradingVenue,
         held = tv.mode == "live" and bool(held_reports(conn, ctx.mode, [venue]))
         unreconciled, withhold = _settle_and_compare(ctx, conn, venue, venue_settlements, venue_positions, result,
                                                      report=report, unchecked=unchecked, waiting=waiting, held=held)
+        record_categories(ctx, conn, venue)
         unreconciled = unreconciled if tv.mode == "live" else []  # a paper ledger is its own venue: no report
         withhold = withhold and tv.mode == "live"
         if withhold:

@@ -359,6 +359,16 @@ def parse_market_outcome(raw: Any, condition_id: str) -> MarketOutcome:
 # --------------------------------------------------------------------------- markets
 
 
+def gamma_category(raw: Mapping[str, Any]) -> str:
+    """A Gamma market's category as :func:`parse_gamma_market` reads it, from the market alone: its fee or
+    its tick may be unreadable while its category is not (reconcile records what it adopts under it)."""
+    try:
+        event = _event_of(raw, None)
+    except DataError:
+        event = None
+    return _category(raw, event)
+
+
 def _category(raw: Mapping[str, Any], event: Mapping[str, Any] | None) -> str:
     """feeType (operator-set) first, then explicit category, then the first recognised tag."""
     fee_type = raw.get("feeType")
