@@ -86,7 +86,7 @@ SETTLED_COLUMNS = [
 
 
 def category_of(source: MarketSource) -> CategoryLookup:
-    """How --fix reads the category of a market the ledger has never traded: the market as ``source`` reads it."""
+    """How --fix reads the category of a market the ledger holds none for: the market as ``source`` reads it."""
     from orion_cli.venues.live import LiveSource
 
     async def lookup(venue: Venue, market: str) -> str:

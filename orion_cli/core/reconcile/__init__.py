@@ -167,8 +167,8 @@ async def reconcile_async(
     real time; with a ``now`` given and no ``clock``, that fixed ``now``), which dates the fills it
     records (:func:`_apply_found`, :func:`missing_fills`).
 
-    ``category_lookup``: how ``--fix`` reads the category of a market the ledger has never traded, which
-    what it adopts there is recorded under (:mod:`.categories`); without one, that is uncategorised."""
+    ``category_lookup``: how ``--fix`` reads the category of a market the ledger holds none for, which what
+    it adopts there is recorded under (:mod:`.categories`); without one, that is uncategorised."""
     if ledger.mode != mode:
         raise DataError("mode", f"the ledger is {ledger.mode!r} but reconcile was asked for {mode!r}")
     start = now if now is not None else (clock or _real_time)()

@@ -65,7 +65,7 @@ def record_categories(ctx: RunContext, conn: Connection, venue: Venue) -> None:
 
 
 async def learn_categories(ctx: RunContext, venue: Venue, markets: Iterable[str]) -> None:
-    """Look up the category of each of ``markets`` the ledger does not know yet, into ``ctx.categories``.
+    """Look up the category of each of ``markets`` the ledger holds no category for, into ``ctx.categories``.
 
     Only with ``--fix`` and a look-up given: without ``--fix`` nothing is adopted."""
     if not ctx.fix or ctx.category_lookup is None:
@@ -82,4 +82,5 @@ async def learn_categories(ctx: RunContext, venue: Venue, markets: Iterable[str]
     if failed and ctx.warn is not None:
         shown = "; ".join(failed[:5]) + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
         ctx.warn(f"{venue.value}: the category of {len(failed)} market(s) could not be read: {shown}. What --fix "
-                 "adopts there is recorded uncategorised: CATEGORY_EXPOSURE counts it under no market's category")
+                 "adopts there is recorded uncategorised (CATEGORY_EXPOSURE counts it under no market's category) "
+                 "until a later --fix run reads it")

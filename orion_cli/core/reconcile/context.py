@@ -104,7 +104,7 @@ class RunContext:
     source_flags: str = ""  # paper: the --demo / --snapshot FILE a printed resume command needs
     # How a loss-breaker warning is said to the operator (the command's `warning:` lines, kept with -q).
     warn: Callable[[str], None] | None = None
-    # How --fix learns the category of a market the ledger has never traded (categories.learn_categories),
+    # How --fix learns the category of a market the ledger holds none for (categories.learn_categories),
     # and what it learned: what an adoption there records, so the category caps count it.
     category_lookup: CategoryLookup | None = None
     categories: dict[tuple[Venue, str], str] = field(default_factory=dict)

@@ -81,7 +81,7 @@ async def _compare_venue(ctx: RunContext, venue: Venue, tv: TradingVenue,
     venue_positions = await venue_call(tv.positions())
     venue_open = await venue_call(tv.open_orders())
     balance = await venue_call(tv.balance())
-    # What --fix may adopt in markets the ledger has never traded: their categories, read before the write.
+    # What --fix may adopt in markets the ledger holds no category for: their categories, read before the write.
     await learn_categories(ctx, venue, {*(p.market_id for p in venue_positions), *(o.market_id for o in venue_open),
                                         *(f.market_id for f in venue_fills)})
     # After the balance: a market settled (or a transfer finalized) in between is then paid after
