@@ -139,7 +139,7 @@ from orion_cli.execution.state import (
     save_result,
 )
 from orion_cli.risk.halt import KillSwitch, assert_not_halted, release_steps
-from orion_cli.store.audit import AuditLog, canonical_json, iso_utc
+from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.audit import batched as audit_batch
 from orion_cli.store.db import Database
 from orion_cli.store.ledger import Ledger, intents_refused
@@ -1704,8 +1704,10 @@ class Executor:
         run.result["naked"] = self._exposure(run)
         # The kill switch first, in a transaction of its own: a ledger that refuses what follows (the
         # execution's status) must not take the halt back with it.
-        halt = self.kill_switch.engage(f"execution {run.key}: {message}"[:500], kind="unwind", actor=self.actor,
-                                       automatic=True)
+        # Signed by this process, as its other events are: without an actor the switch signed it as the `halt`
+        # command, and `.actor.command` blamed a person (found reviewing market lifecycles).
+        halt = self.kill_switch.engage(f"execution {run.key}: {message}"[:500], kind="unwind",
+                                       actor=self.actor or default_actor(), automatic=True)
         run.result["halt_since"] = halt.since  # which halt stopped it (see _halt_released)
         with self.db.write() as conn:
             AuditLog.append(conn, "order.failed", {"key": run.key, "message": message, "naked": run.result["naked"]},

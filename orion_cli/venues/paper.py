@@ -49,6 +49,7 @@ from orion_cli.store.ledger import Ledger
 from orion_cli.venues.base import MarketSource
 from orion_cli.venues.trading import (
     FINAL_PAYOUTS,
+    VOID,
     Action,
     Balance,
     Fill,
@@ -443,14 +444,18 @@ def market_settlement(market: Market, at: datetime) -> Settlement | None:
     """A settled market's payout, from its market data; None while it is not settled or the payout
     is not known exactly.
 
-    Kalshi states it (``settlement_value_dollars``, else ``result``). Polymarket's resolved market
-    shows its final outcome prices, which are exact (1/0, or 0.5 each for a 50-50 resolution); any
+    Kalshi states it (``settlement_value_dollars``, else ``result``); a ``void`` result returns every
+    position at its cost, as the live settlement does, whatever value the market shows (it shows 0: read
+    first, a void was booked as a total loss, found reviewing market lifecycles). Polymarket's resolved
+    market shows its final outcome prices, which are exact (1/0, or 0.5 each for a 50-50 resolution); any
     other figure is a display price and is not taken for a payout.
     """
     if market.status is not MarketStatus.SETTLED:
         return None
     extra = market.extra
     yes: Decimal | None = None
+    if market.venue is Venue.KALSHI and extra.get("result") == VOID:
+        return Settlement(market.venue, market.id, ZERO, at, result=VOID, source="market data", refunds=())
     if market.venue is Venue.KALSHI:
         if extra.get("settlement_value_dollars"):
             yes = Decimal(extra["settlement_value_dollars"])

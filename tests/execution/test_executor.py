@@ -1104,7 +1104,10 @@ def test_unwind_failure_halts_and_alerts(db: Database) -> None:
     res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
     assert res.status == "halted"
     st = KillSwitch(db).status()
-    assert st.halted and st.kind == "unwind"
+    assert st.halted and st.kind == "unwind" and st.scope == "paper"  # a paper drill's: paper trading only
+    # Signed by this process, as its other events: it was signed as the `halt` command, blaming a person.
+    engaged = AuditLog(db).tail(100, types=("halt.engaged",))[-1]
+    assert engaged.actor["command"] != "halt" and engaged.actor["command"] == st.by["command"], engaged.actor
     assert [k for k, _, _ in alerts.emitted] == ["unwind.failed"]
     assert alerts.emitted[0][2]["mode"] == "paper"  # a drill, not real naked exposure: the alert says which
     seq = types(db)

@@ -434,6 +434,10 @@ def test_a_settlement_payout_is_read_only_where_the_market_states_it_exactly() -
                                                 D("0.37"))):
         s = market_settlement(replace(settled, extra=extra), NOW)
         assert s is not None and s.yes_payout == pays
+    # Found reviewing market lifecycles: a void shows a settlement value of 0, read first, and was booked as a
+    # total loss; it returns every position at its cost, as the live settlement does.
+    void = market_settlement(replace(settled, extra={"result": "void", "settlement_value_dollars": "0.0000"}), NOW)
+    assert void is not None and void.voided and void.result == "void", void
     pm = Market(Venue.POLYMARKET, "0xc", "e", "q", MarketStatus.SETTLED, None, FeeModel.free(),
                 TickStructure.uniform(D("0.01")))
     for shown, pays in (("1", D(1)), ("0", D(0)), ("0.5", D("0.5")), ("0.2325", None), ("", None)):
