@@ -115,7 +115,7 @@ _orion_complete() {
         "/audit") COMPREPLY=($(compgen -W "tail verify -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/audit/tail") COMPREPLY=($(compgen -W "-n --lines -f --follow --type -t --since --interval -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/audit/verify") COMPREPLY=($(compgen -W "-h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
-        "/balance") COMPREPLY=($(compgen -W "--refresh --snapshot --demo -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
+        "/balance") COMPREPLY=($(compgen -W "--refresh --snapshot --demo --live -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/book") COMPREPLY=($(compgen -W "--venue --depth -d --snapshot --demo -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/completion") COMPREPLY=($(compgen -W "-h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/config") COMPREPLY=($(compgen -W "example show -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
@@ -129,9 +129,9 @@ _orion_complete() {
         "/pairs/list") COMPREPLY=($(compgen -W "-h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/pairs/remove") COMPREPLY=($(compgen -W "-h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/pairs/suggest") COMPREPLY=($(compgen -W "--snapshot --demo --min-confidence --accept --limit -n -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
-        "/positions") COMPREPLY=($(compgen -W "--refresh --snapshot --demo -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
+        "/positions") COMPREPLY=($(compgen -W "--refresh --snapshot --demo --live -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/reconcile") COMPREPLY=($(compgen -W "--venue --fix --halt-on-drift --metrics-file --lookback-hours --snapshot --demo --live -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
-        "/report") COMPREPLY=($(compgen -W "--since --venue -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
+        "/report") COMPREPLY=($(compgen -W "--since --venue --live -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/resume") COMPREPLY=($(compgen -W "--yes -y --breaker -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/scan") COMPREPLY=($(compgen -W "--snapshot --demo --min-edge --min-profit --max-results --venue --category -c --include-candidates --watch -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;
         "/secrets") COMPREPLY=($(compgen -W "check encrypt forget list remember remove rotate -h --help --config --db --format --json --jsonl -v --verbose -q --quiet" -- "$cur")) ;;

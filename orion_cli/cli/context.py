@@ -31,6 +31,9 @@ class AppContext:
     _settings: Settings | None = None
     _db: Database | None = None
     _mode_warned: bool = False  # mode() warned of the environment pair's state (once per command)
+    # A read-only command's --live (balance, positions, report): the live ledger whatever trading.mode says, as
+    # for reconcile --live; no live-trading authorization, since nothing is sent.
+    live_asked: bool = False
     _config_recorded: bool = False  # record_config() ran (once per command)
 
     @property
@@ -146,6 +149,8 @@ class AppContext:
 
         from orion_cli.core.gate import env_authorizes_live, half_pair, odd_values
 
+        if self.live_asked:
+            return "live"
         mode = "live" if self.settings().trading.mode == "live" or env_authorizes_live(os.environ) else "paper"
         if not self._mode_warned:
             self._mode_warned = True

@@ -102,6 +102,12 @@ def held_reports(conn: Connection, mode: str, venues: Iterable[Venue]) -> dict[V
     return {keys[key]: held_since(value) for key, value in rows}
 
 
+def _live(ledger: Ledger) -> str:
+    """The flag an `orion reconcile` named for a live ledger carries: without it, on a ledger trading live
+    through trade's flags (trading.mode at paper), the command reconciled the paper ledger, "clean"."""
+    return " --live" if ledger.mode == "live" else ""
+
+
 async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
                          reports: Mapping[Venue, Balance | None], *,
                          now: datetime | None = None,
@@ -168,14 +174,14 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
                 say(f"{venue.value}: its positions disagree with the ledger's in {len(apart)} market(s) "
                     f"({', '.join(apart[:3])}{', …' if len(apart) > 3 else ''}): its balance report is not "
                     "recorded this time (beside contracts sold by hand it would be equity the account never "
-                    f"had); `orion reconcile --venue {venue.value}` compares them")
+                    f"had); `orion reconcile{_live(ledger)} --venue {venue.value}` compares them")
                 return None, found, []
         if incomplete is not None:
             names = "; ".join(f"{m} ({why})" for m, why in sorted(incomplete.unchecked.items())[:5])
             more = len(incomplete.unchecked) - 5
             todo = ("no answer; checked again on every run" if incomplete.unreachable else
-                    "check them at the venue; they are checked again on every run, and `orion reconcile` "
-                    "lists them as settlement drift")
+                    f"check them at the venue; they are checked again on every run, and `orion reconcile"
+                    f"{_live(ledger)}` lists them as settlement drift")
             say(f"{venue.value}: held market(s) not checked for a settlement: {names}"
                 f"{f' and {more} more' if more > 0 else ''}. The other markets' settlements are recorded; its "
                 f"balance report is not, while one of those may have paid into it: {todo}")
@@ -209,13 +215,14 @@ async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],
             if report is not None and report.venue in holding:
                 notices.append(f"{report.venue.value}: the account holds {first_contact[report.venue]} position(s) "
                                "orion did not trade; its first balance report is not recorded, and live trades "
-                               f"there are refused, until `orion reconcile --venue {report.venue.value} --fix` "
+                               f"there are refused, until `orion reconcile{_live(ledger)} --venue "
+                               f"{report.venue.value} --fix` "
                                "adopts them (the limits count them from then on)")
                 report = None
             elif report is not None and report.venue in held:
                 notices.append(f"{report.venue.value}: its balance report is not recorded: `orion reconcile` "
                                "found positions or fills that disagree with the ledger and did not fix them "
-                               f"({held[report.venue]}). `orion reconcile --fix` adopts them")
+                               f"({held[report.venue]}). `orion reconcile{_live(ledger)} --fix` adopts them")
                 report = None  # its settlements are judged by the stored figure, as for an unchecked market
             if report is not None:
                 ledger.record_transfers(moved, report, conn=conn, now=now)

@@ -751,7 +751,7 @@ def check_balance(leg: LegPlan, i: int, ctx: PipelineContext, lazy: _Lazy) -> Ch
         return CheckResult("BALANCE", False, f"{venue.value}: the account holds positions or fills that the "
                                              f"live ledger does not ({held}), so "
                                              "the exposure limits, the balance and the loss breaker would "
-                                             "count without them: run `orion reconcile --venue "
+                                             "count without them: run `orion reconcile --live --venue "
                                              f"{venue.value} --fix` to adopt them (audited), then trade "
                                              "again (undone at the venue, a fill stays drift while it is in "
                                              "reconcile's look-back)",

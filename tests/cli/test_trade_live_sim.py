@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -2015,11 +2016,11 @@ def test_a_first_live_trade_after_reconcile_held_the_report_for_drift_is_sent_to
     assert code == 6, err
     rec = json.loads(err.strip().splitlines()[-1])
     assert rec["reason"] == "BALANCE" and "does not (since " in rec["message"], rec
-    assert f"`{orion(world)} reconcile --venue kalshi --fix`" in rec["message"], rec
+    assert f"`{orion(world)} reconcile --live --venue kalshi --fix`" in rec["message"], rec
     assert "balance` in live mode" not in rec["message"] and "transfers could not be read" not in rec["message"], rec
     code, out, err = world.run("trade", OP_ID, "--live", "--authorize-live", "--json")  # the preview agrees
     previewed = [c for c in json.loads(out)[1:] if c["name"] == "BALANCE" and not c["passed"]]
-    assert previewed and f"`{orion(world)} reconcile --venue kalshi --fix`" in previewed[0]["detail"], out
+    assert previewed and f"`{orion(world)} reconcile --live --venue kalshi --fix`" in previewed[0]["detail"], out
     assert world.kalshi_created() == [] and world.poly_created() == []
 
     code, out, err = world.run("balance")  # what the old message said: it records nothing here
@@ -2056,7 +2057,7 @@ def test_a_live_trade_beside_positions_reconcile_found_and_did_not_adopt_is_refu
     assert code == 6, err
     rec = json.loads(err.strip().splitlines()[-1])
     assert rec["reason"] == "BALANCE" and "exposure limits" in rec["message"], rec
-    assert f"`{orion(world)} reconcile --venue kalshi --fix`" in rec["message"], rec
+    assert f"`{orion(world)} reconcile --live --venue kalshi --fix`" in rec["message"], rec
     assert world.kalshi_created() == [] and world.poly_created() == []
 
     code, out, err = world.run("reconcile", "--fix", "--json", "--metrics-file", str(metrics))  # adopted
@@ -2161,6 +2162,41 @@ def test_a_position_adopted_in_a_market_orion_will_not_price_still_counts_under_
     (recs,) = json_documents(out)
     (held,) = [r for r in recs if r["type"] == "position"]
     assert (held["market"], held["category"]) == (TICKER, "sports"), held
+
+
+@ONE_BACKEND
+def test_a_ledger_trading_live_through_the_flags_is_named_with_live_in_every_command_it_is_sent_to(
+        world: World) -> None:
+    """Found following the README's first day with real money (trading.mode at paper, live through trade's flags):
+    the BALANCE refusal sent the trader to `orion reconcile --venue kalshi --fix`, which reconciled the paper
+    ledger ("clean", exit 0), so the next live trade was refused again, a loop; an unwound trade pointed at
+    `orion positions`, the empty paper ledger, and report/balance/positions had no way to show the live one.
+    Each command named carries --live, and those three take it."""
+    import shlex
+
+    paper = {"ORION__TRADING__MODE": "paper"}
+    acct = world.ksim.account(KEY_ID)
+    world.ksim._apply_fill(acct, TICKER, "bid", D("0.40"), D(5), D("0.02"), time.time())  # bought by hand
+    code, out, err = world.run(*LIVE, extra_env=paper)
+    assert code == 6, err
+    rec = json.loads(err.strip().splitlines()[-1])
+    named = re.findall(r"`([^`]*reconcile[^`]*--fix)`", rec["message"])
+    assert named and " --live " in named[0], rec
+    code, out, err = world.run(*shlex.split(named[0])[1:], "--json", extra_env=paper)  # run as printed
+    assert code == 7, err + out
+    assert {r["mode"] for r in json.loads(out)} == {"live"}
+    code, out, err = world.run(*LIVE, extra_env=paper)
+    assert code == 0 and _execution(out)["status"] == "done", err
+    code, out, err = world.run("positions", "--json", extra_env=paper)
+    assert code == 0 and "this ledger has traded live: `" in err and "positions --live` show" in err, err
+    assert [r for r in json_documents(out)[0] if r["type"] == "position"] == []
+    code, out, err = world.run("positions", "--live", "--json", extra_env=paper)
+    assert code == 0, err
+    assert {r["venue"] for r in json_documents(out)[0] if r["type"] == "position"} == {"kalshi", "polymarket"}
+    code, out, err = world.run("report", "--json", extra_env=paper)
+    assert code == 0 and "report --live` reports the live one" in err, err
+    code, out, err = world.run("report", "--live", "--json", extra_env=paper)
+    assert code == 0 and "traded live" not in err, err
 
 
 def _iso_ts(ts: float) -> str:

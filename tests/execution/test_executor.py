@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -1097,7 +1098,8 @@ def test_an_overfill_is_sold_back_with_the_rest_when_the_pair_is_unwound(db: Dat
     assert alerts.emitted == [] and not KillSwitch(db).status().halted
 
 
-def test_unwind_failure_halts_and_alerts(db: Database) -> None:
+def test_unwind_failure_halts_and_alerts(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["orion", "trade", "op1", "--confirm"])  # this process, as the CLI runs it
     x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"]})
     alerts = NullAlertSink()
     plan = make_plan()
@@ -1107,7 +1109,7 @@ def test_unwind_failure_halts_and_alerts(db: Database) -> None:
     assert st.halted and st.kind == "unwind" and st.scope == "paper"  # a paper drill's: paper trading only
     # Signed by this process, as its other events: it was signed as the `halt` command, blaming a person.
     engaged = AuditLog(db).tail(100, types=("halt.engaged",))[-1]
-    assert engaged.actor["command"] != "halt" and engaged.actor["command"] == st.by["command"], engaged.actor
+    assert engaged.actor["command"] == st.by["command"] == "trade op1", engaged.actor
     assert [k for k, _, _ in alerts.emitted] == ["unwind.failed"]
     assert alerts.emitted[0][2]["mode"] == "paper"  # a drill, not real naked exposure: the alert says which
     seq = types(db)

@@ -960,7 +960,7 @@ def test_balance_sends_a_venue_whose_reports_reconcile_holds_to_reconcile_fix_no
     live = ctx(mode="live", bals=balances("1000", "1000", mode="live"))
     for c in (live, dataclasses.replace(live, preview=True)):
         kalshi, poly = results(run(db, c=c), "BALANCE")
-        assert not kalshi.passed and "`orion reconcile --venue kalshi --fix`" in kalshi.detail, kalshi
+        assert not kalshi.passed and "`orion reconcile --live --venue kalshi --fix`" in kalshi.detail, kalshi
         assert "1 position drift(s) not fixed" in kalshi.detail and "orion balance" not in kalshi.detail, kalshi
         assert poly.passed, poly
     # Found reviewing first contact with non-empty accounts: with a report recorded before reconcile held the

@@ -75,6 +75,9 @@ CREDENTIALS_HINT = "store them with `orion secrets encrypt`, or disable the venu
 
 RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Re-read the venues and mark positions to the "
                                                             "current books of the source.")]
+LiveViewOpt = Annotated[bool, typer.Option("--live", help=(
+    "The live ledger and venues (the vault's credentials) even where trading.mode is paper (live trading "
+    "through trade's --live flags). Reading needs no live authorization."))]
 
 
 def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> AccountsReport:
@@ -91,6 +94,11 @@ def _report(app: AppContext, snapshot: Path | None, demo: bool, mark: bool) -> A
     ledger = Ledger(db, "paper", reset_hour_utc=settings.breaker.reset_hour_utc)
     venues = paper_venues(settings, db, source)
     app.out.banner("PAPER: balances and positions of the paper ledger (no real money).")
+    if Ledger(db, "live").balances():
+        # Live trading through trade's flags keeps trading.mode at paper: the real positions are elsewhere, and
+        # nothing here said so (found following the README's first day with real money).
+        app.out.warn("this ledger has traded live: `orion balance --live` and `orion positions --live` show the "
+                     "venues' accounts")
     report: AccountsReport = run(lambda: gather(venues, ledger, settings, source=source if mark else None))
     _warn_unmarked(app, report)
     _warn_paper_start(app, db, settings)
@@ -278,11 +286,12 @@ def balance_command(
     refresh: RefreshOpt = False,
     snapshot: SnapshotOpt = None,
     demo: DemoOpt = False,
+    live: LiveViewOpt = False,
 ) -> None:
     """Per-venue balances (available / reserved / total / age), exposure, and today's P&L vs the loss limit.
 
-    Paper mode reads the paper ledger; live mode (trading.mode = "live", or the live environment pair)
-    reads each venue with the vault's credentials and records its report, with the held markets it has
+    Paper mode reads the paper ledger; live mode (trading.mode = "live", the live environment pair, or
+    --live) reads each venue with the vault's credentials and records its report, with the held markets it has
     settled since (position.settled) and the Kalshi deposits and withdrawals it holds (capital, not
     profit or loss: capital.transfer). Polymarket's total includes resolved payouts not yet redeemed. A
     venue that cannot be reached, or has no credentials, is shown as unavailable; exit 5 only when none
@@ -295,6 +304,7 @@ def balance_command(
     Example:  orion balance   ·   orion balance --demo --json
     """
     app = get_app(ctx)
+    app.live_asked = live
     # Marked whenever positions would be: one ledger, one P&L, whichever command shows it.
     marking = refresh or demo or snapshot is not None
     report = _report(app, snapshot, demo, mark=marking)
@@ -318,6 +328,7 @@ def positions_command(
     refresh: RefreshOpt = False,
     snapshot: SnapshotOpt = None,
     demo: DemoOpt = False,
+    live: LiveViewOpt = False,
 ) -> None:
     """Open positions per venue with exposure by market and category; marked when a source is given.
 
@@ -327,9 +338,12 @@ def positions_command(
     outcome. A venue that cannot be read is listed as unavailable (a `balance` record with
     status "unavailable" in JSON), its positions unknown; exit 5 only when none answered.
 
-    Example:  orion positions --demo   ·   orion positions --json
+    Live mode (trading.mode = "live", the live environment pair, or --live) reads each venue's own positions.
+
+    Example:  orion positions --demo   ·   orion positions --live --json
     """
     app = get_app(ctx)
+    app.live_asked = live
     marking = refresh or demo or snapshot is not None
     report = _report(app, snapshot, demo, mark=marking)
     positions = [p.to_record() for p in report.positions]

@@ -401,12 +401,14 @@ def reconcile_command(
         ended = any(d.kind == "execution" and d.fix != INTERRUPTED_FIX for r in drifted for d in r.drifts)
         interrupted = any(d.kind == "execution" and d.fix == INTERRUPTED_FIX for r in drifted for d in r.drifts)
         hints = []
+        # --live in a live run: named without it, on a ledger trading live through trade's flags the command
+        # reconciled the paper ledger, "clean", exit 0 (found following the README's first day with real money).
+        again = " --live" if mode == "live" else source_flags(snapshot, demo)
         if kinds - {"execution"} and not fix:
-            hints.append(f"inspect the drifts; `orion reconcile{source_flags(snapshot, demo)} --fix` adopts the "
-                         "venue's truth (audited)")
+            hints.append(f"inspect the drifts; `orion reconcile{again} --fix` adopts the venue's truth (audited)")
         if ended:
             hints.append("an execution that has ended is not resumed: hedge or close by hand the shares its drift "
-                         f"names unhedged; once that trade is recorded (`orion reconcile{source_flags(snapshot, demo)} "
+                         f"names unhedged; once that trade is recorded (`orion reconcile{again} "
                          "--fix` adopts it), it is drift no more")
         if interrupted or undecided:  # not reconcile's to fix: only a resume finishes an execution
             from orion_cli.execution.state import HALT_SELLS_BACK, sells_back_advice
@@ -540,7 +542,7 @@ def _render(app: AppContext, results: list[VenueReconcile]) -> None:
     for r in results:  # on stderr whatever the format, kept with -q: a cron log must show it
         if r.trading_refused:
             app.out.warn(f"{r.venue.value}: live trades there are refused ({r.trading_refused}) until a reconcile "
-                         f"finds its positions and fills agreeing with the ledger, or `orion reconcile --venue "
+                         f"finds its positions and fills agreeing with the ledger, or `orion reconcile --live --venue "
                          f"{r.venue.value} --fix` adopts them")
     records = [r.to_record() for r in results]
     if app.out.machine:

@@ -81,10 +81,12 @@ def report_command(
                                                 "leg there, counted whole (a two-leg trade is in both venues' "
                                                 "reports).")
     ] = None,
+    live: Annotated[bool, typer.Option("--live", help=(
+        "The live ledger even where trading.mode is paper (live trading through trade's --live flags)."))] = False,
 ) -> None:
     """Execution quality: fill rate, slippage against quote, latency, rejections by check, realised edge.
 
-    Figures come from the ledger and the audit log of the current mode (paper unless live); a figure
+    Figures come from the ledger and the audit log of the current mode (paper unless live, or --live); a figure
     nothing recorded yet is shown as n/a (null in JSON), never estimated. Slippage is in dollars per
     contract against what the plan's price levels cost for the contracts filled, cheapest first
     (positive = worse); latency is send → the venue's answer.
@@ -100,6 +102,7 @@ def report_command(
     from orion_cli.core.report import build_report
 
     app = get_app(ctx)
+    app.live_asked = live
     chosen: Venue | None = None
     venue = one_venue(venue_given)
     if venue is not None:
@@ -110,7 +113,14 @@ def report_command(
                              hint="--venue takes kalshi or polymarket; leave it out for both") from None
     since_dt = datetime.fromisoformat(parse_since(since).replace("Z", "+00:00")) if since is not None else None
     # A mistyped URL: refused, not an empty report.
-    report = build_report(app.db(existing=True, read_only=True), mode=app.mode(), since=since_dt, venue=chosen)
+    db = app.db(existing=True, read_only=True)
+    report = build_report(db, mode=app.mode(), since=since_dt, venue=chosen)
+    if app.mode() == "paper":
+        from orion_cli.store.ledger import Ledger
+
+        if Ledger(db, "live").balances():  # the live figures are elsewhere, and nothing here said so
+            app.out.warn("this ledger has traded live: this report is the paper ledger's; `orion report --live` "
+                         "reports the live one")
     out = app.out
     if out.machine:
         out.records(report.records(), [])

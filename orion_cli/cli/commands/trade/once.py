@@ -38,6 +38,7 @@ from orion_cli.cli.commands.trade.records import (
 from orion_cli.cli.commands.trade.say import (
     halted_refusal_hint,
     raise_for_result,
+    reconcile_flags,
     render_execution,
     render_plan,
     say_breaker_tripped,
@@ -370,7 +371,8 @@ def trade_once(app: AppContext, secrets: LazyStore, op_id: str, size: Decimal | 
             out.warn(f"{unwritten(unwritten_output)}; {said}")
         # A refusal or failure ends with its own code (as reconcile's drift does); a done execution whose
         # output was lost ends "could not write the output", exit 1, as every command's lost output does.
-        raise_for_result(result, source_flags(snapshot, demo), lambda: halted_refusal_hint(app, auth.mode))
+        raise_for_result(result, reconcile_flags(source_flags(snapshot, demo), auth.mode),
+                         lambda: halted_refusal_hint(app, auth.mode))
         if unwritten_output is not None:
             raise unwritten_output
         if stop.requested and not stop.stopped_after_decided():

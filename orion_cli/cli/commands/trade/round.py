@@ -25,6 +25,7 @@ from orion_cli.cli.commands.trade.say import (
     geoblock_refusal,
     halted_execution_hint,
     halted_refusal_hint,
+    reconcile_flags,
     say_breaker_tripped,
     say_breaker_warnings,
     version_refusal,
@@ -269,7 +270,7 @@ def trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity],
             return trades, WatchStop.credentials_refused(refusal)
         if result.status == "halted":  # raise_for_result's message and hint; a halt, even on the last trade
             return trades, WatchStop.refused(f"halted: {result.message}", "HALTED",
-                                             halted_execution_hint(source_flags))
+                                             halted_execution_hint(reconcile_flags(source_flags, auth.mode)))
         blocked = geoblock_refusal(result)
         if blocked is not None:  # an order refused for this host's location (a firewall that blocks orders only)
             return trades, WatchStop.refused(blocked.message, blocked.reason, blocked.hint)

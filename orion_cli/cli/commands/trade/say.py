@@ -246,6 +246,14 @@ def halted_refusal_hint(app: AppContext, mode: str) -> str:
     return halt_hint(halt)
 
 
+def reconcile_flags(source_flags: str, mode: str) -> str:
+    """What an `orion reconcile` a trade's message names must carry to read the ledger it traded on: the
+    trade's --demo/--snapshot, or --live for a live trade. Without --live, on a ledger trading live through
+    trade's flags (trading.mode at paper), the command named reconciled the paper ledger: "clean", exit 0
+    (found following the README's first day with real money)."""
+    return source_flags or (" --live" if mode == "live" else "")
+
+
 def halted_execution_hint(source_flags: str = "") -> str:
     """An execution that halted left an outcome unknown or an unwind unfinished: what reached the venues
     is reconcile's to tell (a single trade and the watch say the same). With the trade's --demo or
@@ -343,8 +351,9 @@ def raise_for_result(result: ExecutionResult, source_flags: str = "",
     if status == "halted":
         raise Halted(f"halted: {result.message}", hint=halted_execution_hint(source_flags))
     if status == "unwound":
+        live = source_flags == " --live"
         raise Refused(f"the first leg was unwound: {result.message}", reason="UNWOUND",
-                      hint="`orion positions` shows what is held")
+                      hint=f"`orion positions{' --live' if live else ''}` shows what is held")
     unknown = any(o.status is OrderStatus.UNKNOWN for o in result.orders)
     text = result.message.lower()
     if unknown or "unavailable" in text or "unreachable" in text:
