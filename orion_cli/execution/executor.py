@@ -1147,8 +1147,9 @@ class Executor:
         book: OrderBook | None = None
         if self._books is not None:
             unavailable: str | None = None
+            fresh: Market | None = None
             try:
-                _, book = await self._books(spec.venue, spec.market_id)
+                fresh, book = await self._books(spec.venue, spec.market_id)
                 # A side not read (a Polymarket token's book the CLOB did not return) is empty for want
                 # of a book, not of asks: it is judged as a book that cannot be read.
                 unavailable = book.unread(spec.side) if book is not None else None
@@ -1161,6 +1162,19 @@ class Executor:
                                                                  "skipped": f"book unavailable: {unavailable}"})
                     return None
                 note["priced"] = f"at the plan's limit, the book unavailable: {unavailable}"[:300]
+            elif fresh is not None and fresh.ticks != spec.ticks:
+                # The venue changed the market's tick since the plan (Polymarket's 0.001 near the extremes):
+                # priced and signed on the plan's grid, the hedge's breakeven was rounded down below an ask
+                # that still paid, and the first leg was sold back at a loss (found reviewing market
+                # lifecycles). Priced, signed and unwound on the market's grid now.
+                spec = run.second = replace(spec, ticks=fresh.ticks)
+                note["tick"] = f"the market's tick changed since the plan: priced on {fresh.ticks.step_at(limit)}"
+                if not first_send:
+                    limit = self._breakeven_price(run, size)
+                    if limit is None:
+                        run.result.setdefault("retries", []).append(
+                            {"tag": tag, "skipped": "no price keeps the pair's net >= 0"})
+                        return None
         best = book.side(spec.side).best_ask if book is not None else None
         if first_send and best is not None and best.price > limit:
             breakeven = self._breakeven_price(run, size)

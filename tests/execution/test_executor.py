@@ -808,6 +808,28 @@ def test_a_hedge_retry_on_a_side_not_read_says_so_not_that_it_has_no_asks(db: Da
                                                    "(no book returned for token 1234…)"), res.detail["retries"]
 
 
+def _finer_tick_book(ask: str) -> Any:
+    async def books(venue: Venue, market_id: str) -> Any:
+        market = dataclasses.replace(kalshi_market(), ticks=kit.TickStructure.uniform(D("0.001")))
+        return market, kalshi_book(datetime.now(UTC), yes_asks=((ask, "100"),))
+    return books
+
+
+def test_a_hedge_retry_is_priced_on_the_tick_the_market_has_now_not_the_plans(db: Database) -> None:
+    """Found reviewing market lifecycles: the market's tick went from 0.01 to 0.001 between the legs (Polymarket
+    does so near the extremes). The retry's breakeven was rounded to the plan's grid (0.48), below an ask of
+    0.481 that still paid, so the retry was skipped and the first leg sold back at a loss. Priced on the
+    market's grid, it hedges at 0.481."""
+    x = Exchange(script={"l2": ["kill"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), books=_finer_tick_book("0.481")).execute(plan, None))
+    assert res.status == "done", (res.message, res.detail.get("retries"))
+    (retry,) = res.detail["retries"]
+    assert retry["limit"] == "0.481" and "tick changed since the plan" in retry["tick"], retry
+    hedge = json.loads(x.payloads[coid_of(db, plan.key, "l2a1")][0])
+    assert D(hedge["limit_price"]) == D("0.481"), hedge
+
+
 def test_the_hedge_of_a_partial_first_leg_is_not_bought_above_breakeven(db: Database) -> None:
     """Above the pair's breakeven too, the first leg is sold back, as for a retry."""
     x = Exchange(script={"l1": [("partial", "6")]})
