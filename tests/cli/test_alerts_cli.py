@@ -514,7 +514,9 @@ def test_a_halt_by_hand_is_alerted_once_and_audited_as_sent(
     body = world.receiver.bodies[0]
     assert body["payload"]["kind"] == "manual" and body["payload"]["reason"] == "venue outage"
     assert body["payload"]["mode"] == "paper" and body["payload"]["by"]["user"]
-    assert "trading halted" in body["message"] and "venue outage" in body["message"]
+    # A person's halt stops live trading too: said so, whatever the command's mode (found on a first live day).
+    assert "trading (paper and live) halted" in body["message"] and "venue outage" in body["message"], body
+    assert body["payload"]["scope"] == "all"
     assert [(t, p["kind"]) for t, p in _alert_events(db_file)] == [("alert.sent", "halt")]
     again = _invoke(world, "--db", db_file, "halt", "--reason", "still out")
     assert again.code == 0, again.stderr
@@ -566,7 +568,8 @@ def test_a_resume_is_alerted_with_the_halt_it_released_and_who_released_it(
     payload = body["payload"]
     assert (payload["was_kind"], payload["was_reason"], payload["was_since"]) == ("manual", "venue outage", since)
     assert payload["mode"] == "paper" and payload["by"]["command"] == "resume" and payload["by"]["user"]
-    assert "trading resumed" in body["message"] and "venue outage" in body["message"]
+    assert "trading (paper and live) resumed" in body["message"] and "venue outage" in body["message"], body
+    assert payload["was_scope"] == "all"
     assert [(t, p["kind"]) for t, p in _alert_events(db_file)] == [("alert.sent", "halt"), ("alert.sent", "resume")]
     again = _invoke(world, "--db", db_file, "resume", "--yes")
     assert again.code == 0, again.stderr

@@ -425,11 +425,19 @@ def _halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) 
                                                               "audited)")
 
 
+def _halted_modes(st: HaltStatus) -> str:
+    """Which trading a halt stops, as its alert says it: the alert's mode is the command's (paper where
+    trading.mode is), and a person's halt stopping live trading too read as a paper drill to whoever was on
+    call (found following the README's first day with real money)."""
+    return "paper trading" if st.scope == "paper" else "trading (paper and live)"
+
+
 def _send_halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) -> StopFlag:
     """The halt's alert (kind ``halt``): who halted, and why."""
     by = st.by or {}
-    return _send_alert(app, settings, mode, "halt", f"trading halted{_who(by)}: {st.reason}",
-                       {"kind": st.kind, "reason": st.reason, "mode": mode, "by": dict(by)})
+    return _send_alert(app, settings, mode, "halt", f"{_halted_modes(st)} halted{_who(by)}: {st.reason}",
+                       {"kind": st.kind, "reason": st.reason, "mode": mode, "scope": st.scope or "all",
+                        "by": dict(by)})
 
 
 def _who(by: dict[str, Any]) -> str:
@@ -647,9 +655,10 @@ def _send_resume_alert(app: AppContext, settings: Settings, was: HaltStatus, by:
     halted (a sentinel file still halting it raises first); like the halt's, it never asks for the
     vault's password."""
     return _send_alert(app, settings, mode, "resume",
-                       f"trading resumed{_who(by)}: the {was.kind} halt since {was.since} ({was.reason}) is released",
+                       f"{_halted_modes(was)} resumed{_who(by)}: the {was.kind} halt since {was.since} ({was.reason}) "
+                       "is released",
                        {"was_kind": was.kind, "was_reason": was.reason, "was_since": was.since, "mode": mode,
-                        "by": dict(by)})
+                        "was_scope": was.scope or "all", "by": dict(by)})
 
 
 def _warn_unhedged(app: AppContext) -> None:
