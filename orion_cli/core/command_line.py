@@ -61,6 +61,14 @@ def global_options(config_path: str | Path | None, db_url: str | None) -> str:
     return " ".join(words)
 
 
+def live_flag(mode: str) -> str:
+    """What an `orion reconcile` (or `positions`) a message names for the ``mode`` ledger must carry: ``--live``
+    for the live one. Without it, on a ledger trading live through trade's flags (trading.mode at paper), the
+    command named acted on the paper ledger: "clean", exit 0 (found following the README's first day with real
+    money)."""
+    return " --live" if mode == "live" else ""
+
+
 def with_options(command: str, options: str) -> str:
     """``command`` (``orion …``, without backticks) with ``options`` right after ``orion``, where the
     root command reads them, unless it names ``--db``/``--config`` or ``--help`` already."""

@@ -103,9 +103,10 @@ def held_reports(conn: Connection, mode: str, venues: Iterable[Venue]) -> dict[V
 
 
 def _live(ledger: Ledger) -> str:
-    """The flag an `orion reconcile` named for a live ledger carries: without it, on a ledger trading live
-    through trade's flags (trading.mode at paper), the command reconciled the paper ledger, "clean"."""
-    return " --live" if ledger.mode == "live" else ""
+    """The flag an `orion reconcile` named for ``ledger`` carries (:func:`live_flag`)."""
+    from orion_cli.core.command_line import live_flag
+
+    return live_flag(ledger.mode)
 
 
 async def record_reports(ledger: Ledger, venues: Mapping[Venue, TradingVenue],

@@ -434,11 +434,8 @@ def test_a_live_trade_while_halted_is_refused_before_any_venue_is_asked(world: W
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
 
 
-def test_a_halt_orion_engaged_for_paper_trading_does_not_stop_a_live_trade(world: World) -> None:
-    """Found reviewing paper against live on one ledger: a paper drill's loss-breaker trip engaged the kill
-    switch every mode shares, and a live trade then, or already between its legs, was halted (its first leg
-    sold back at a real loss). A halt orion engages for paper trading halts paper trading only; `halt --status`
-    says so."""
+def _engage_paper_only_halt(world: World) -> None:
+    """The halt the paper loss breaker's trip engages: paper trading only."""
     from orion_cli.risk.halt import KillSwitch
 
     db = open_database(world.db_url)
@@ -447,6 +444,14 @@ def test_a_halt_orion_engaged_for_paper_trading_does_not_stop_a_live_trade(world
                                             automatic=True)
     finally:
         db.dispose()
+
+
+def test_a_halt_orion_engaged_for_paper_trading_does_not_stop_a_live_trade(world: World) -> None:
+    """Found reviewing paper against live on one ledger: a paper drill's loss-breaker trip engaged the kill
+    switch every mode shares, and a live trade then, or already between its legs, was halted (its first leg
+    sold back at a real loss). A halt orion engages for paper trading halts paper trading only; `halt --status`
+    says so."""
+    _engage_paper_only_halt(world)
     code, out, err = world.run("halt", "--status", "--json")
     assert code == 0, err
     status = json.loads(out)
@@ -458,18 +463,6 @@ def test_a_halt_orion_engaged_for_paper_trading_does_not_stop_a_live_trade(world
     assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
     code, out, err = world.run("halt", "--status", "--live", "--json")
     assert code == 0 and json.loads(out)["halted"] is True, err  # still there for paper trading: shown, kept
-
-
-def _engage_paper_only_halt(world: World) -> None:
-    """The halt the paper loss breaker's trip engages: paper trading only."""
-    from orion_cli.risk.halt import KillSwitch
-
-    db = open_database(world.db_url)
-    try:
-        KillSwitch(db, mode="paper").engage("paper loss breaker tripped: daily loss 0.54 >= 0.40", kind="breaker",
-                                            automatic=True)
-    finally:
-        db.dispose()
 
 
 @ONE_BACKEND
@@ -1997,6 +1990,17 @@ def test_a_watch_whose_venue_refuses_our_credentials_before_any_order_stops_with
     assert world.kalshi_created() == [] and world.poly_created() == []
 
 
+def _adopt_then_trade(world: World) -> None:
+    """`reconcile --fix` adopts what the Kalshi account held by hand (exit 7: the drift it adopted; the next run
+    is clean), its report is recorded, and the live trade that was refused then goes through."""
+    code, out, err = world.run("reconcile", "--fix", "--json")
+    assert code == 7, err + out
+    assert Venue.KALSHI in world.ledger_cash()
+    code, out, err = world.run(*LIVE)
+    assert code == 0, err
+    assert _execution(out)["status"] == "done"
+
+
 @ONE_BACKEND
 def test_a_first_live_trade_after_reconcile_held_the_report_for_drift_is_sent_to_reconcile_fix(world: World) -> None:
     """Found in review: on a fresh live ledger whose first reconcile found drift (a position bought outside
@@ -2025,12 +2029,7 @@ def test_a_first_live_trade_after_reconcile_held_the_report_for_drift_is_sent_to
 
     code, out, err = world.run("balance")  # what the old message said: it records nothing here
     assert Venue.KALSHI not in world.ledger_cash(), err
-    code, out, err = world.run("reconcile", "--fix", "--json")  # what the new message says
-    assert code == 7, err + out  # the drift it adopted (the next run is clean)
-    assert Venue.KALSHI in world.ledger_cash()
-    code, out, err = world.run(*LIVE)
-    assert code == 0, err
-    assert _execution(out)["status"] == "done"
+    _adopt_then_trade(world)  # what the new message says
 
 
 @ONE_BACKEND
@@ -2078,7 +2077,7 @@ def test_a_first_live_trade_beside_an_account_that_already_holds_positions_is_re
     holds one for drift, until `reconcile --fix` adopts them. `orion balance` meets the same."""
     acct = world.ksim.account(KEY_ID)
     world.ksim._apply_fill(acct, TICKER, "bid", D("0.40"), D(5), D("0.02"), time.time())  # bought by hand
-    code, out, err = world.run(*LIVE)
+    code, _out, err = world.run(*LIVE)
     assert code == 6, err
     rec = json.loads(err.strip().splitlines()[-1])
     assert rec["reason"] == "BALANCE" and "exposure limits" in rec["message"], rec
@@ -2086,16 +2085,11 @@ def test_a_first_live_trade_beside_an_account_that_already_holds_positions_is_re
     assert "warning: kalshi: the account holds 1 position(s) orion did not trade" in err, err
     assert world.kalshi_created() == [] and world.poly_created() == []
     assert Venue.KALSHI not in world.ledger_cash() and Venue.POLYMARKET in world.ledger_cash()  # an empty account's
-    code, out, err = world.run("balance", "--json")
+    code, _out, err = world.run("balance", "--json")
     assert code == 0 and "warning: kalshi: the account holds 1 position(s)" in err, err
     assert Venue.KALSHI not in world.ledger_cash()
 
-    code, out, err = world.run("reconcile", "--fix", "--json")  # adopted: the limits count it from now on
-    assert code == 7, err + out
-    assert Venue.KALSHI in world.ledger_cash()
-    code, out, err = world.run(*LIVE)
-    assert code == 0, err
-    assert _execution(out)["status"] == "done"
+    _adopt_then_trade(world)  # adopted: the limits count it from now on
 
 
 @ONE_BACKEND

@@ -429,7 +429,9 @@ def _halted_modes(st: HaltStatus) -> str:
     """Which trading a halt stops, as its alert says it: the alert's mode is the command's (paper where
     trading.mode is), and a person's halt stopping live trading too read as a paper drill to whoever was on
     call (found following the README's first day with real money)."""
-    return "paper trading" if st.scope == "paper" else "trading (paper and live)"
+    from orion_cli.risk.halt import PAPER_SCOPE
+
+    return "paper trading" if st.scope == PAPER_SCOPE else "trading (paper and live)"
 
 
 def _send_halt_alert(app: AppContext, settings: Settings, st: HaltStatus, mode: str) -> StopFlag:

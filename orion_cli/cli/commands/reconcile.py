@@ -18,6 +18,7 @@ from orion_cli.cli.live_venues import venues_wanted as _venues_wanted
 from orion_cli.cli.output import Column
 from orion_cli.cli.params import one_venue
 from orion_cli.cli.stopping import StopFlag, end_if_stopped, flush_alerts, pause_point
+from orion_cli.core.command_line import live_flag
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -87,9 +88,9 @@ SETTLED_COLUMNS = [
 
 def category_of(source: MarketSource) -> CategoryLookup:
     """How --fix reads the category of a market the ledger holds none for: the market as ``source`` reads it."""
-    from orion_cli.venues.live import LiveSource
-
     async def lookup(venue: Venue, market: str) -> str:
+        from orion_cli.venues.live import LiveSource  # called only by --fix: not imported by every run
+
         if isinstance(source, LiveSource):  # the category alone: no book, no fee orion must model
             return await source.category(market, venue=venue)
         found, _book = await source.book(market, venue=venue)
@@ -401,9 +402,7 @@ def reconcile_command(
         ended = any(d.kind == "execution" and d.fix != INTERRUPTED_FIX for r in drifted for d in r.drifts)
         interrupted = any(d.kind == "execution" and d.fix == INTERRUPTED_FIX for r in drifted for d in r.drifts)
         hints = []
-        # --live in a live run: named without it, on a ledger trading live through trade's flags the command
-        # reconciled the paper ledger, "clean", exit 0 (found following the README's first day with real money).
-        again = " --live" if mode == "live" else source_flags(snapshot, demo)
+        again = live_flag(mode) or source_flags(snapshot, demo)  # the run a hint names reads the same ledger
         if kinds - {"execution"} and not fix:
             hints.append(f"inspect the drifts; `orion reconcile{again} --fix` adopts the venue's truth (audited)")
         if ended:

@@ -248,10 +248,10 @@ def halted_refusal_hint(app: AppContext, mode: str) -> str:
 
 def reconcile_flags(source_flags: str, mode: str) -> str:
     """What an `orion reconcile` a trade's message names must carry to read the ledger it traded on: the
-    trade's --demo/--snapshot, or --live for a live trade. Without --live, on a ledger trading live through
-    trade's flags (trading.mode at paper), the command named reconciled the paper ledger: "clean", exit 0
-    (found following the README's first day with real money)."""
-    return source_flags or (" --live" if mode == "live" else "")
+    trade's --demo/--snapshot, or --live for a live trade (:func:`~orion_cli.core.command_line.live_flag`)."""
+    from orion_cli.core.command_line import live_flag
+
+    return source_flags or live_flag(mode)
 
 
 def halted_execution_hint(source_flags: str = "") -> str:
@@ -351,9 +351,9 @@ def raise_for_result(result: ExecutionResult, source_flags: str = "",
     if status == "halted":
         raise Halted(f"halted: {result.message}", hint=halted_execution_hint(source_flags))
     if status == "unwound":
-        live = source_flags == " --live"
+        live = " --live" if source_flags == " --live" else ""  # a live trade's (reconcile_flags)
         raise Refused(f"the first leg was unwound: {result.message}", reason="UNWOUND",
-                      hint=f"`orion positions{' --live' if live else ''}` shows what is held")
+                      hint=f"`orion positions{live}` shows what is held")
     unknown = any(o.status is OrderStatus.UNKNOWN for o in result.orders)
     text = result.message.lower()
     if unknown or "unavailable" in text or "unreachable" in text:
