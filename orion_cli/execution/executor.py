@@ -553,6 +553,10 @@ class _Run:
     salt: str
     # A resume of a halted execution: the unsellable remainder ("dust") that halt named, if any.
     halted_dust: dict[str, Any] | None = None
+    # A resume's: the legs ("first", "second") whose market the ledger has settled (`orion reconcile`
+    # recorded the venue's settlement). Nothing more is bought or sold there: a settled leg's shares
+    # were paid out or lost, so hedging them buys a bet on nothing, and the venue refuses a sell.
+    settled: frozenset[str] = frozenset()
 
     def coid(self, tag: str) -> str:
         """The client order id of ``tag``: the one committed with its intent (an execution begun before
@@ -895,6 +899,7 @@ class Executor:
         for tag in result.get("intents", {}):
             self._teach(run, tag)
         self._legs_from_ledger(run)
+        run.settled = self._settled_legs(run)
         for spec in (run.first, run.second):
             # A paper venue fills at the fee the plan read when the venue's fee cannot be read now, as
             # the live venue charges it; the live Polymarket client charges its fills by this model, not
@@ -991,7 +996,9 @@ class Executor:
         _crash_point("before_final")
         sold = Decimal(run.result.get("unwind", {}).get("sold", "0"))
         gone = run.result.get("closed_outside")
-        final = ExecStatus.UNWOUND if sold > 0 or gone or run.status is ExecStatus.UNWINDING else ExecStatus.DONE
+        paid = run.result.get("settled_unhedged")
+        final = ExecStatus.UNWOUND if sold > 0 or gone or paid or run.status is ExecStatus.UNWINDING \
+            else ExecStatus.DONE
         dust = run.result.get("dust_accepted")
         msg = ("both legs filled in equal shares" + (" but for dust" if dust else "")) if final is ExecStatus.DONE \
             else "second leg short; the excess was sold back within max_unwind_loss" if sold > 0 \
@@ -1005,6 +1012,13 @@ class Executor:
         if gone:
             msg += (f"; {gone['shares']} {gone['side'].upper()} shares of {gone['market']} on {gone['venue']} were not "
                     "held any more (closed outside orion, as `orion reconcile` recorded): not sold")
+        if paid:
+            msg += (f"; {paid['shares']} {paid['side'].upper()} shares of {paid['market']} on {paid['venue']} stayed "
+                    "unhedged until their market settled (the ledger holds its payout): the settlement "
+                    "closed them, so nothing was sent for them")
+        elif run.settled and final is not ExecStatus.DONE:
+            which = " and ".join(f"the {leg} leg's" for leg in sorted(run.settled))
+            msg += f"; {which} market has settled: no hedge was sent to it"
         if run.result.get("halted_mid_execution"):
             msg += " (halted mid-execution: no further buys were sent)"
         if dust:
@@ -1064,7 +1078,7 @@ class Executor:
         # A resume of an execution whose unwind had begun finishes that unwind and buys nothing more:
         # the unwind sold first-leg shares the hedge would otherwise be bought for, unhedged. Nor does
         # one halted for dust: its halt told the operator to close those shares by hand.
-        no_more_buys = bool(run.tags("u")) or run.halted_dust is not None
+        no_more_buys = bool(run.tags("u")) or run.halted_dust is not None or bool(run.settled)
         while not no_more_buys:
             hedged = self._filled_leg(run, "l2")
             remaining = plain(floor_to(target - hedged, spec.size_step))
@@ -1231,7 +1245,8 @@ class Executor:
         if not await self._sell_back_excess(run):
             return False
         spec, leg_name, excess = self._imbalance(run)
-        rest = plain(excess - self._sold(run) - self._closed_outside(run))
+        rest = plain(excess - self._sold(run) - self._closed_outside(run)
+                     - Decimal(run.result.get("settled_unhedged", {}).get("shares", "0")))
         if rest <= 0:
             run.result.pop("dust", None)
             return True
@@ -1269,6 +1284,13 @@ class Executor:
                 _settled_or_unresolved(run, tag, await self._resolve(run, tag, resend=excess > 0))
         if excess > 0:
             run.result["excess"] = {"leg": leg_name, "shares": _d(excess), "sellable": _d(qty)}
+        if leg_name in run.settled:
+            rest = plain(excess - self._sold(run))
+            if rest > 0:  # closed by the venue's payout: nothing is there to sell (the venue refuses a sell)
+                run.result["settled_unhedged"] = {"leg": leg_name, "venue": spec.venue.value,
+                                                  "market": spec.market_id, "side": spec.side.value,
+                                                  "shares": _d(rest)}
+            return True
         if qty <= 0 or qty < spec.min_size:
             if excess > 0:
                 run.result["dust"] = {"leg": leg_name, "venue": spec.venue.value, "market": spec.market_id,
@@ -1930,6 +1952,13 @@ class Executor:
             if unlisted > 0:
                 held += unlisted if t in bought else -unlisted
         return held
+
+    def _settled_legs(self, run: _Run) -> frozenset[str]:
+        """The legs of ``run`` whose market the ledger has settled (see :attr:`_Run.settled`)."""
+        legs = {"first": run.first, "second": run.second}
+        with self.db.read() as conn:
+            return frozenset(name for name, spec in legs.items()
+                             if self.ledger.settled_markets(spec.venue, [spec.market_id], conn=conn))
 
     def _closed_outside(self, run: _Run) -> Decimal:
         """Shares of the excess the ledger no longer holds (:meth:`_held`), as the last unwind found."""

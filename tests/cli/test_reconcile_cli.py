@@ -320,6 +320,48 @@ def test_while_halted_an_interrupted_executions_drift_says_its_resume_would_sell
         assert hint == ["hint: resume each interrupted execution with the command its drift names"], res.stderr
 
 
+def test_a_halted_execution_whose_unhedged_legs_market_settled_is_named_to_end_by_its_resume(db_file: str) -> None:
+    """Found in review: a halted execution's naked leg whose market then settled (reconcile recorded its
+    payout) was still named with "resuming would sell the leg back; release the halt first": the resume
+    now ends it sending nothing (the payout closed the shares), halted or not, and the drift says so."""
+    from orion_cli.store.ledger import Ledger
+    from orion_cli.venues.trading import Settlement
+
+    _interrupted_paper_execution(db_file, "halted", json.dumps({"message": "unwind sold 0 of 3 shares"}),
+                                 coid="k-stuck-l1")
+    db = open_database(db_file)
+    try:
+        assert Ledger(db, "paper").record_settlement(Settlement(Venue.KALSHI, "KXNBA-26-NYK", D(1),
+                                                                datetime(2026, 11, 23, tzinfo=UTC))) is not None
+        KillSwitch(db).engage("by hand")
+    finally:
+        db.dispose()
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert res.exit_code == 7, res.output
+    (drift,) = [d for r in json.loads(res.stdout) for d in r["drifts"]]
+    command = f"`orion --db {db_file} trade op123456 --confirm --idempotency-key k-stuck --demo`"
+    assert drift["detail"].endswith(
+        "0 on the other leg; its market has settled since (the ledger holds its payout), so nothing is left to "
+        f"hedge or sell: resume it with {command} to end it, sending nothing"), drift["detail"]
+    hint = [line for line in res.stderr.splitlines() if line.startswith("hint:")]
+    assert hint == ["hint: resume each interrupted execution with the command its drift names"], res.stderr
+    from orion_cli.cli.app import app
+
+    released = CliRunner().invoke(app, ["--db", db_file, "resume", "--yes"])
+    assert released.exit_code == 0, released.output
+    said = " ".join(released.stderr.split())
+    assert "its market has settled since, so nothing is left to hedge or sell: resume it with `orion" in said, said
+    assert said.endswith("to end it, sending nothing"), said
+    from orion_cli.core.reconcile import resume_sells_back
+
+    db = open_database(db_file)
+    try:  # what trade's messages ask while halted: the resume sells nothing back
+        KillSwitch(db).engage("by hand")
+        assert not resume_sells_back(db, "k-stuck", "halted", "{}")
+    finally:
+        db.dispose()
+
+
 @pytest.mark.parametrize("released", [False, True])
 def test_a_halted_execution_left_unhedged_is_drift_for_cron_also_after_resume(
         db_file: str, tmp_path: Path, released: bool) -> None:

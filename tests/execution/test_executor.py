@@ -1216,6 +1216,77 @@ def test_closing_the_hedged_shares_by_hand_too_halts_naming_the_other_legs_unhed
     assert [t for t in _sent(x) if t.startswith("u")] == ["u1"]
 
 
+def _settle(db: Database, venue: Venue, market: str, yes_payout: str) -> None:
+    """What ``orion reconcile`` records when the venue has settled ``market``: its payout, once."""
+    from orion_cli.venues.trading import Settlement
+
+    assert Ledger(db, "paper").record_settlement(Settlement(venue, market, D(yes_payout), datetime.now(UTC))) \
+        is not None
+
+
+@pytest.mark.parametrize("released", [True, False])
+def test_a_halted_executions_unhedged_leg_whose_market_settled_ends_on_resume_sending_nothing(
+        db: Database, released: bool) -> None:
+    """Found in review: the unwind failed as the market closed, and the market then settled (reconcile
+    recorded the payout). Every resume sent the hedge and the sell-back again to resolved markets, was
+    refused, and halted again: the execution never ended, reconcile reported it as drift for ever and a
+    watch would not start beside it. The settlement closed those shares: it ends unwound, nothing sent,
+    whether or not the halt was released first."""
+    x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"]})
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    first = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
+    assert first is not None and first.filled_size == D(10)
+    _settle(db, first.venue, first.market_id, "0")  # NO won: the 10 NO shares paid $1 each
+    if released:
+        KillSwitch(db).release()
+    before = list(x.payloads)
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "unwound", res.message
+    assert list(x.payloads) == before  # no hedge, no sell-back: both would go to a settled market
+    assert res.detail["settled_unhedged"] == {"leg": "first", "venue": first.venue.value, "market": first.market_id,
+                                              "side": first.side.value, "shares": "10"}
+    assert (f"10 NO shares of {first.market_id} on {first.venue.value} stayed unhedged until their market settled"
+            in res.message), res.message
+    assert exec_row(db, plan.key).status == "unwound"
+    assert KillSwitch(db).status().halted is not released  # a halt in force is the operator's to release
+    assert _held(db) == {}
+    assert AuditLog(db).verify().ok
+
+
+def test_a_resume_sends_no_hedge_to_a_settled_market_and_sells_the_first_leg_back(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process died with the first leg filled; before the resume, the hedge's market settled (the
+    first leg's is still open). The hedge would go to a settled market (refused, or a decided bet): the
+    resume sends none and sells the first leg back instead, as after any failed hedge."""
+    x = Exchange()
+    plan = make_plan()
+    crash_at(monkeypatch, "l1_recorded")
+    with pytest.raises(Crash):
+        run(executor(db, fake_venues(x)).execute(plan, None))
+    crash_at(monkeypatch, None)
+    first_venue = Ledger(db, "paper").order(coid_of(db, plan.key, "l1")).venue  # type: ignore[union-attr]
+    second = next(leg for leg in plan.legs if leg.venue is not first_venue)
+    # The ledger settles a market it holds shares of: one bought by hand there gives it one.
+    _bought_by_hand(db, second.venue, second.market.id, second.side, D(1), D("0.50"))
+    _settle(db, second.venue, second.market.id, "1")
+    before = len(x.payloads)
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in list(x.payloads)[before:]] == ["u1"]
+    assert "the second leg's market has settled: no hedge was sent to it" in res.message, res.message
+
+
+def _bought_by_hand(db: Database, venue: Venue, market: str, side: Side, size: D, price: D) -> None:
+    """An outside buy as ``orion reconcile --fix`` records it (an adjustment fill of no execution)."""
+    ledger, coid = Ledger(db, "paper"), f"{ADJUST_PREFIX}{uuid.uuid4().hex}"
+    request = OrderRequest(venue, market, side, Action.BUY, size, price, TimeInForce.IOC, coid)
+    ledger.record_intent(PreparedOrder(request, "{}"))
+    ledger.transition(coid, OrderStatus.FILLED, fills=[Fill(
+        venue=venue, fill_id=coid, venue_order_id="", market_id=market, side=side, action=Action.BUY, size=size,
+        price=price, fee=D(0), ts=datetime.now(UTC), is_taker=False, client_order_id=coid)])
+
+
 def test_a_resume_does_not_sell_another_executions_shares_after_a_close_by_hand(db: Database) -> None:
     """Found in review: the position is the account's; B's 10 closed by hand left A's hedged 10, which
     B's resume counted as its own and sold, A's pair left naked and nothing halted. Whose shares were

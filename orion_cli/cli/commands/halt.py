@@ -689,4 +689,7 @@ def _warn_unhedged(app: AppContext) -> None:
         data = " (with the --demo or --snapshot FILE it was traded on, if any)" \
             if e.mode == "paper" and not e.data_recorded else ""
         app.out.warn(f"{e.mode} execution {e.key} was interrupted at {e.status} with a leg unhedged "
-                     f"({e.imbalance.held_text}); resume it with `{e.resume()}`{data}")
+                     f"({e.imbalance.held_text}); "
+                     + (f"its market has settled since, so nothing is left to hedge or sell: resume it with "
+                        f"`{e.resume()}`{data} to end it, sending nothing" if e.settled
+                        else f"resume it with `{e.resume()}`{data}"))

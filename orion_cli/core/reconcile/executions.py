@@ -64,6 +64,9 @@ class Unhedged:
     # (:func:`~orion_cli.execution.state.halt_sells_back`): what a printed resume command must say then.
     halt_sells_back: bool = False
     plan: str = ""  # its stored plan (which records the data flags it was traded on)
+    # The market of the leg holding more has settled in the ledger: its payout closed those shares, and
+    # a resume ends the execution sending nothing (it no longer sells them back, halted or not).
+    settled: bool = False
 
     def resume(self, source_flags: str = "") -> str:
         """The command that resumes it (its own key: nothing already sent is sent again), with the data
@@ -94,20 +97,31 @@ def unhedged_executions(db: Database, mode: str, *, now: datetime | None = None,
     rows = [e for e in unfinished_executions(db, mode, _STUCK) if not e["running"] or e["updated_at"] < cut]
     if not rows:
         return []
+    from orion_cli.store.tables import settlements
+
     with db.read() as conn:
         legs = orders_of(conn, [row["key"] for row in rows])
         recorded = {r.key: r.result for r in conn.execute(select(executions.c.key, executions.c.result)
                                                           .where(executions.c.key.in_(list(legs))))}
+        uneven = {row["key"]: imbalance for row in rows
+                  if (imbalance := Imbalance.of(legs[row["key"]], recorded.get(row["key"]))) is not None
+                  and imbalance.unhedged != 0}  # else nothing filled, or equal shares: nothing is at risk
+        settled = {(r.venue, r.market_id) for r in conn.execute(
+            select(settlements.c.venue, settlements.c.market_id).where(
+                settlements.c.mode == mode, settlements.c.market_id.in_(sorted({i.market for i in uneven.values()}))))
+        } if uneven else set()
     found: list[Unhedged] = []
     for row in rows:
-        imbalance = Imbalance.of(legs[row["key"]], recorded.get(row["key"]))
-        if imbalance is None or imbalance.unhedged == 0:
-            continue  # nothing filled, or equal shares: interrupted, but nothing is at risk
+        imbalance = uneven.get(row["key"])
+        if imbalance is None:
+            continue
+        paid = (imbalance.venue.value, imbalance.market) in settled
         found.append(Unhedged(row["key"], row["opportunity_id"], row["mode"], row["status"], row["updated_at"],
                               imbalance, _halted_for(recorded.get(row["key"])) if row["status"] ==
                               ExecStatus.HALTED.value else "",
-                              imbalance.leg == "first" and halt_sells_back(row["status"], recorded.get(row["key"])),
-                              row["plan"]))
+                              imbalance.leg == "first" and not paid
+                              and halt_sells_back(row["status"], recorded.get(row["key"])),
+                              row["plan"], paid))
     return found
 
 
@@ -126,12 +140,20 @@ def resume_sells_back(db: Database, key: str, status: str, result: str | None) -
 
     if not halt_sells_back(status, result):
         return False
+    from orion_cli.store.tables import settlements
+
     with db.read() as conn:
         legs = orders_of(conn, [key])[key]
-    if not legs or any(leg_of(o, {}) == "first" and not OrderStatus(o.status).terminal for o in legs):
-        return True  # nothing to judge by (its orders are gone), or a first leg that may yet fill
-    imbalance = Imbalance.of(legs, result)
-    return imbalance is not None and imbalance.unhedged > 0 and imbalance.leg == "first"
+        if not legs or any(leg_of(o, {}) == "first" and not OrderStatus(o.status).terminal for o in legs):
+            return True  # nothing to judge by (its orders are gone), or a first leg that may yet fill
+        imbalance = Imbalance.of(legs, result)
+        if imbalance is None or imbalance.unhedged <= 0 or imbalance.leg != "first":
+            return False
+        # Its market settled: the resume ends it sending nothing (the payout closed the shares).
+        mode = select(executions.c.mode).where(executions.c.key == key).scalar_subquery()
+        return conn.execute(select(settlements.c.market_id).where(
+            settlements.c.mode == mode, settlements.c.venue == imbalance.venue.value,
+            settlements.c.market_id == imbalance.market)).first() is None
 
 
 def _halted_for(result: str | None) -> str:
@@ -172,6 +194,9 @@ def report_stuck_executions(ctx: RunContext, results: list[VenueReconcile]) -> N
         imbalance = e.imbalance
         why = f"; it halted: {e.halted_for}" if e.halted_for else ""
         advice = resume_advice(e.resume(ctx.source_flags), sells_back=halted and e.halt_sells_back, halt=held)
+        if e.settled:
+            advice = (f"its market has settled since (the ledger holds its payout), so nothing is left to hedge or "
+                      f"sell: {advice} to end it, sending nothing")
         drift = Drift(
             venue=imbalance.venue, kind="execution", market=imbalance.market, side=imbalance.side,
             ledger_qty=plain(imbalance.held), venue_qty=plain(imbalance.other), value=imbalance.value,
