@@ -87,6 +87,46 @@ class Database:
         # The breaker.reset_hour_utc the opener runs with: migration 0013 reads the trading days an older
         # ledger recorded as dates under it (None: the migration loads the settings itself).
         self.reset_hour_utc: int | None = None
+        # A SQLite ledger's file as opened: its path and (device, inode) (see :meth:`_same_file`).
+        self._pinned: tuple[Path, tuple[int, int]] | None = None
+
+    def pin_file(self, path: Path) -> None:
+        """Remember which file ``path`` names now: every later transaction refuses another (:meth:`_same_file`)."""
+        try:
+            path = path.absolute()  # as SQLite opened it: a later chdir (or a removed working directory) moves nothing
+            st = path.stat()
+        except OSError:  # not there to pin (the opener fails on it anyway)
+            return
+        self._pinned = (path, (st.st_dev, st.st_ino))
+
+    def _same_file(self) -> None:
+        """Refuse to go on when the ledger's path no longer names the file this process opened.
+
+        Why: a long-running process (a live ``trade --watch``) keeps its SQLite connections on the file
+        it opened. Found in review: the file deleted (a cleanup job, a mistaken ``rm``), then a new ledger
+        made at the path (``orion init``) and ``orion halt`` run on it: the watch read its kill switch in
+        the deleted file, traded live again after the halt, and everything it recorded went with the file
+        when it stopped. One ``stat`` of the path per transaction: a process never reads or writes a ledger
+        the path no longer names (a write cannot record an order's intent there, so the order is not sent).
+        """
+        pinned = self._pinned
+        if pinned is None:
+            return
+        path, identity = pinned
+        try:
+            st = path.stat()
+            found: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except OSError:
+            found = None
+        if found == identity:
+            return
+        what = "removed" if found is None else "replaced by another file"
+        raise StorageError(
+            f"the ledger file {path} was {what} while this process had it open: nothing more is read or "
+            "written (what this process recorded since it opened the file is not in the file at that path)",
+            hint="restore the ledger file or point --db at the ledger to use; `orion reconcile --fix` there "
+                 "adopts what the venues hold that it does not",
+            reason="storage_replaced")
 
     @property
     def display_url(self) -> str:
@@ -118,6 +158,7 @@ class Database:
                     conn.info[PG_LOCK_PENDING] = True
                 try:
                     with conn.begin():
+                        self._same_file()  # once the write lock is held: no file can come in between
                         yield conn
                 finally:
                     conn.info.pop("immediate", None)
@@ -167,13 +208,13 @@ class Database:
         lock's own session), raised as they would raise it."""
         return self._failure({}, exc)
 
-    def _failure(self, info: dict[Any, Any], exc: DatabaseError) -> Exception:
+    def _failure(self, info: dict[Any, Any], exc: DatabaseError, *, writing: bool = True) -> Exception:
         """What a transaction's ``exc`` is raised as: the database failing as a :class:`StorageError`
         (exit 3); a statement's own error (an IntegrityError and the like) as itself, the caller's."""
         exc = _aborted_by(info, exc)
         if not is_storage_failure(exc):
             return exc
-        return _storage_error(exc, self.display_url, self.sqlite_dir, self.url)
+        return _storage_error(exc, self.display_url, self.sqlite_dir, self.url, writing=writing)
 
     @staticmethod
     def in_write(conn: Connection) -> bool:
@@ -189,9 +230,10 @@ class Database:
             with self.engine.connect() as conn, conn.begin():
                 info = conn.info
                 info.pop(FIRST_REFUSAL, None)
+                self._same_file()
                 yield conn
         except DatabaseError as exc:
-            raise self._failure(info, exc) from None
+            raise self._failure(info, exc, writing=False) from None
         except CorruptValue as exc:
             raise self.placed(exc) from None
 
@@ -204,7 +246,7 @@ class Database:
 _NEARLY_FULL = 256 * 1024
 
 
-def _disk_full(where: str, detail: str, directory: Path | None = None) -> StorageError | None:
+def _disk_full(where: str, detail: str, directory: Path | None = None, *, writing: bool = True) -> StorageError | None:
     """SQLite's SQLITE_FULL ("database or disk is full"), PostgreSQL's "No space left on device", or
     an I/O error where the ledger's disk has no room left: said as a full disk, which freeing space
     cures, never as corruption (which might lead a trader to restore or delete a healthy ledger)."""
@@ -216,10 +258,12 @@ def _disk_full(where: str, detail: str, directory: Path | None = None) -> Storag
             said = False
     if not said:
         return None
+    # A read needs room too (SQLite grows its -shm file even to read), as does opening the file: neither
+    # wrote anything, so there was no transaction to roll back (said so to a reader of `audit verify`).
+    kept = "the transaction was rolled back, so the ledger is as it was" if writing else \
+        "nothing was written, so the ledger is as it was"
     return StorageError(f"the disk holding the database {where} is full: {detail}",
-                        hint="free space on that disk and run the command again; the transaction was rolled "
-                             "back, so the ledger is as it was",
-                        reason="storage_full")
+                        hint=f"free space on that disk and run the command again; {kept}", reason="storage_full")
 
 
 # SQLite's primary result codes for a damaged file: SQLITE_CORRUPT ("database disk image is malformed")
@@ -349,9 +393,9 @@ def _detail(exc: BaseException, url: str) -> str:
 
 
 def _storage_error(exc: SQLAlchemyError, display_url: str, directory: Path | None = None,
-                   url: str = "") -> StorageError:
+                   url: str = "", *, writing: bool = True) -> StorageError:
     detail = _detail(exc, url)
-    full = _disk_full(display_url, detail, directory)
+    full = _disk_full(display_url, detail, directory, writing=writing)
     if full is not None:
         return full
     if is_corrupt(exc):
@@ -371,11 +415,11 @@ def _storage_error(exc: SQLAlchemyError, display_url: str, directory: Path | Non
     return StorageError(f"database error: {detail} ({display_url})", reason="storage")
 
 
-def _unopenable(where: str, detail: str, directory: Path | None = None) -> StorageError:
+def _unopenable(where: str, detail: str, directory: Path | None = None, *, writing: bool = True) -> StorageError:
     """SQLite would not open the ledger: a permission problem (a read-only mount, a directory where
     the -wal/-shm files cannot be made) said as such, not as corruption, which might lead a trader
-    to restore or delete a healthy ledger. A full disk likewise."""
-    full = _disk_full(where, detail, directory)
+    to restore or delete a healthy ledger. A full disk likewise (``writing``: as :func:`_disk_full`)."""
+    full = _disk_full(where, detail, directory, writing=writing)
     if full is not None:
         return full
     if "locked" in detail or "busy" in detail:  # another process at it (a first open converting to WAL)
@@ -456,7 +500,7 @@ def _check_sqlite_file(path: Path, unmarked_ok: bool = False, probe_uri: str | N
         finally:
             probe.close()
     except sqlite3.DatabaseError as exc:
-        raise _unopenable(str(path), str(exc)[:200], path.resolve().parent) from None
+        raise _unopenable(str(path), str(exc)[:200], path.resolve().parent, writing=False) from None
     if names and "orion_meta" not in names:
         if unmarked_ledger(names):
             if unmarked_ok:
@@ -781,6 +825,8 @@ def open_database(url: str | None = None, *, busy_timeout_ms: int = 10000, migra
         event.listen(engine, "handle_error", _remember_refusal)
     db = Database(engine, resolved)
     db.reset_hour_utc = reset_hour_utc
+    if backend == "sqlite":
+        db.pin_file(path)
     if migrate:
         try:
             _ensure_schema_patiently(db, create=create, busy_timeout_ms=busy_timeout_ms,
@@ -1177,7 +1223,7 @@ def ensure_schema(db: Database, *, create: bool = True, may_migrate: bool = True
             raise pg_open_error(exc, db.display_url, detail, make_url(db.url)) from None
         if not_writable(exc):
             raise _not_writable_error(exc, db.display_url, detail) from None
-        raise _unopenable(db.display_url, detail, db.sqlite_dir) from None
+        raise _unopenable(db.display_url, detail, db.sqlite_dir, writing=may_migrate) from None
 
 
 def _first_failure(exc: DatabaseError) -> DatabaseError:

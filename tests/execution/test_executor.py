@@ -2904,3 +2904,36 @@ def test_an_execution_another_process_ended_before_its_final_move_halts_not_an_i
     res = run(executor(db, fake_venues(Exchange())).execute(plan, None))
     assert res.status == "halted" and "no longer drives the execution" in res.message, (res.status, res.message)
     assert KillSwitch(db).status().halted
+
+
+@pytest.mark.parametrize("when", ["before", "between_legs"])
+def test_an_execution_whose_ledger_file_was_replaced_sends_nothing_it_cannot_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    """Found in review (a live watch on a deleted, then re-initialised ledger): an order must never be sent
+    whose intent the ledger at the path does not hold. Replaced before the trade, nothing is sent; replaced
+    after the first leg filled, the second is not sent (its intent cannot be committed) and the error names
+    the ledger file, exit 3."""
+    from orion_cli.core.errors import StorageError
+
+    path = tmp_path / "orion.db"
+    db = open_database(f"sqlite:///{path}")
+    x = Exchange()
+    ex = executor(db, fake_venues(x))
+
+    def replace() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{path}{suffix}").exists():
+                Path(f"{path}{suffix}").rename(tmp_path / f"old{suffix}")
+        open_database(f"sqlite:///{path}").dispose()  # `orion init` at the same path
+
+    if when == "before":
+        replace()
+    else:
+        monkeypatch.setattr(executor_mod, "_crash_point", lambda step: replace() if step == "l1_recorded" else None)
+    try:
+        with pytest.raises(StorageError) as info:
+            run(ex.execute(make_plan(), None))
+    finally:
+        db.dispose()
+    assert info.value.reason == "storage_replaced", info.value.message
+    assert [tag_of(c) for c in x.payloads] == ([] if when == "before" else ["l1"])

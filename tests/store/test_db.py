@@ -803,6 +803,10 @@ def test_a_ledger_on_a_full_disk_is_said_to_be_on_a_full_disk_not_corrupt(tmp_pa
     assert [e["reason"] for e in errors] == ["storage_full", "storage_full"], done.stderr
     assert [line for line in lines if line.startswith("exit ")] == ["exit 3", "exit 3"]
     assert "corrupt" not in done.stderr and "free space on that disk" in done.stderr
+    # Found in review: `audit tail` (it only reads) was told its transaction was rolled back.
+    hints = [line for line in lines if line.startswith("hint:")]
+    assert len(hints) == 2 and all("nothing was written, so the ledger is as it was" in h for h in hints), hints
+    assert not any("rolled back" in h for h in hints), hints  # both failed opening the file: no transaction
     digests = [line.split()[0] for line in lines if line.endswith("orion.db")]
     assert len(digests) == 2 and digests[0] == digests[1]  # the ledger as it was
 
@@ -827,7 +831,10 @@ def test_sqlite_full_is_said_to_be_a_full_disk() -> None:
 
     err = _storage_error(OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full")),
                          "sqlite:////x/orion.db")
-    assert err.reason == "storage_full" and "free space" in (err.hint or "")
+    assert err.reason == "storage_full" and "free space" in (err.hint or "") and "rolled back" in (err.hint or "")
+    read = _storage_error(OperationalError("SELECT", {}, sqlite3.OperationalError("database or disk is full")),
+                          "sqlite:////x/orion.db", writing=False)
+    assert "nothing was written, so the ledger" in (read.hint or "") and "rolled" not in (read.hint or "")
     busy = _storage_error(OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked")), "x")
     assert busy.reason == "storage_busy"
 
@@ -1324,3 +1331,73 @@ def test_a_ledger_opened_through_a_symbolic_link_migrates_under_the_files_own_lo
     open_database(f"sqlite:///{tmp_path / 'alias' / 'ledger.db'}").dispose()
     assert (tmp_path / "real" / "ledger.db.migrate.lock").exists()
     assert not (tmp_path / "alias" / "ledger.db.migrate.lock").exists()
+
+
+def _move_ledger(path: Path, to: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{path}{suffix}").exists():
+            Path(f"{path}{suffix}").rename(f"{to}{suffix}")
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_a_process_never_reads_or_writes_a_ledger_file_its_path_no_longer_names(tmp_path: Path, how: str) -> None:
+    """Found in review: a live `trade --watch` went on trading after its ledger file was deleted, and after
+    `orion init` made a new one at the path and `orion halt` halted that one: its pooled connections read
+    the kill switch in the deleted file, and what it recorded went with the file. Every transaction now
+    refuses (exit 3, ``storage_replaced``) once the path names another file, or none."""
+    from orion_cli.risk.halt import KillSwitch
+
+    path = tmp_path / "orion.db"
+    db = open_database(f"sqlite:///{path}")
+    try:
+        with db.write() as conn:
+            conn.execute(text("SELECT 1"))
+        _move_ledger(path, tmp_path / "elsewhere.db")
+        if how == "replaced":
+            other = open_database(f"sqlite:///{path}")  # `orion init` at the same path, then `orion halt`
+            KillSwitch(other).engage("stop the watch")
+            other.dispose()
+        for kind in ("write", "read"):
+            with pytest.raises(StorageError) as info, getattr(db, kind)() as conn:
+                conn.execute(text("SELECT 1"))
+            assert info.value.reason == "storage_replaced" and info.value.exit_code == 3
+            assert f"the ledger file {path} was {'removed' if how == 'removed' else 'replaced by another file'}" \
+                in info.value.message, info.value.message
+        with pytest.raises(StorageError):  # what the watch asks before each order
+            KillSwitch(db).status()
+    finally:
+        db.dispose()
+    if how == "replaced":  # the new ledger is untouched by the refused process, and halted
+        again = open_database(f"sqlite:///{path}")
+        try:
+            assert KillSwitch(again).status().halted
+        finally:
+            again.dispose()
+
+
+def test_a_ledger_file_moved_back_is_used_again(tmp_path: Path) -> None:
+    """The identity is the file's, not the path's history: moved away and back (the same file), it is the
+    ledger this process opened."""
+    path = tmp_path / "orion.db"
+    db = open_database(f"sqlite:///{path}")
+    try:
+        _move_ledger(path, tmp_path / "aside.db")
+        _move_ledger(tmp_path / "aside.db", path)
+        with db.write() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        db.dispose()
+
+
+def test_a_ledger_named_relative_to_the_working_directory_is_not_lost_by_a_chdir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pinned path is the one SQLite opened: a later chdir does not make it name another file, or none."""
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    db = open_database("sqlite:///orion.db")
+    try:
+        monkeypatch.chdir(tmp_path)
+        with db.write() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        db.dispose()
