@@ -121,9 +121,10 @@ class Database:
         if found == identity:
             return
         what = "removed" if found is None else "replaced by another file"
+        lost = "is in the removed file" if found is None else "is in the file that was there, not in this one"
         raise StorageError(
             f"the ledger file {path} was {what} while this process had it open: nothing more is read or "
-            "written (what this process recorded since it opened the file is not in the file at that path)",
+            f"written (what this process recorded {lost})",
             hint="restore the ledger file or point --db at the ledger to use; `orion reconcile --fix` there "
                  "adopts what the venues hold that it does not",
             reason="storage_replaced")
