@@ -53,7 +53,7 @@ class HaltStatus:
             "since": self.since,
             "by": self.by or None,
             "sentinel_file": self.sentinel,
-            "scope": (self.scope or "all") if self.halted else None,
+            "scope": (self.scope or ALL_SCOPE) if self.halted else None,
         }
 
 
@@ -135,6 +135,7 @@ def halt_by(text: Any) -> dict[str, Any]:
 
 
 PAPER_SCOPE = "paper"
+ALL_SCOPE = "all"  # a halt of paper and live trading: a person's, the sentinel file's, or one engaged for live
 
 
 def scope_of(by: dict[str, Any]) -> str | None:
@@ -286,10 +287,13 @@ class KillSwitch:
                 conn.execute(update(halt_state).where(halt_state.c.id == 1).values(
                     reason=wider, kind=kept, by=json.dumps(who, sort_keys=True)))
                 AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kept, "widened_from_paper": True,
-                                                       "existing_reason": row.reason}, mode=self.mode, actor=who)
+                                                       "existing_reason": row.reason, "scope": ALL_SCOPE},
+                                mode=self.mode, actor=who)
                 return status_in(conn, self.sentinel_file)
             AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kind, "already_halted": True,
-                                                   "existing_reason": row.reason}, mode=self.mode, actor=who)
+                                                   "existing_reason": row.reason,
+                                                   "scope": scope_of(halt_by(row.by)) or ALL_SCOPE},
+                            mode=self.mode, actor=who)
             return replace(status_in(conn, self.sentinel_file), already_halted=True)
         since = iso_utc(datetime.now(UTC))
         conn.execute(
@@ -297,7 +301,9 @@ class KillSwitch:
                 halted=True, reason=reason, kind=kind, since=since, by=json.dumps(stored, sort_keys=True)
             )
         )
-        AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kind, **({"scope": scope} if scope else {})},
+        # Its scope always, as `halt --status` and the alert say it: the event's `mode` is the command's, and a
+        # person's halt of live trading read as paper in a `select(.mode == "live")` of the log (found in review).
+        AuditLog.append(conn, "halt.engaged", {"reason": reason, "kind": kind, "scope": scope or ALL_SCOPE},
                         mode=self.mode, actor=who)
         # With the sentinel file, when it exists: `orion resume` refuses until it is removed.
         return HaltStatus(True, reason, kind, since, stored, _sentinel_path(self.sentinel_file), scope=scope)
@@ -309,7 +315,8 @@ class KillSwitch:
             row = _read(conn)
             if row.halted and row.kind == DRAWDOWN_KIND and not breaker:
                 raise needs_breaker()
-            was = {"reason": row.reason, "kind": row.kind, "since": row.since, "was_halted": bool(row.halted)}
+            was = {"reason": row.reason, "kind": row.kind, "since": row.since, "was_halted": bool(row.halted),
+                   "was_scope": (scope_of(halt_by(row.by)) or ALL_SCOPE) if row.halted else None}
             conn.execute(
                 update(halt_state).where(halt_state.c.id == 1).values(halted=False, reason="", since=None, by="",
                                                                   kind="manual")

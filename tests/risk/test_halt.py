@@ -341,6 +341,16 @@ def test_a_halt_orion_engages_for_paper_trading_halts_paper_trading_only(db: Dat
     KillSwitch(db, mode="paper").release()
     assert KillSwitch(db, mode="live").engage("live unwind failed", kind="unwind", automatic=True).scope is None
     assert KillSwitch(db, mode="paper").status(trading=True).halted
+    # The log says each halt's scope, whatever the event's mode: a person's `orion halt` (paper, the default
+    # mode) that stops live trading read as paper to a `select(.mode == "live")` (found in review).
+    KillSwitch(db, mode="paper").release()
+    KillSwitch(db, mode="paper").engage("by hand")
+    KillSwitch(db, mode="paper").engage("again")
+    KillSwitch(db, mode="paper").release()
+    scopes = [e["payload"]["scope"] for e in _events(db, "halt.engaged")]
+    assert scopes == ["paper", "all", "all", "all"], scopes
+    was = [e["payload"]["was_scope"] for e in _events(db, "halt.released")]
+    assert was == ["paper", "all", "all"], was
 
 
 @pytest.mark.parametrize("how", ["person", "live"])
