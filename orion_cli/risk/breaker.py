@@ -343,7 +343,7 @@ def record_peak(conn: Connection, ledger: Ledger, *, now: datetime,
         raise missing_halt_row(conn)
     pnl = ledger.daily_pnl(daily_loss=ZERO, daily_loss_pct=ZERO, now=now, conn=conn)
     return _record_peak(conn, ledger.mode, state_of(row), row, pnl.equity, pnl.start_equity, now,
-                        actor or ledger.actor or default_actor("breaker"))
+                        actor or ledger.actor or default_actor())
 
 
 def refused_at_a_limit(check: CheckResult) -> bool:
@@ -460,7 +460,7 @@ class Breaker:
             peak = None
             if Database.in_write(conn):
                 peak = _record_peak(conn, self.mode, state, halt, basis, pnl.start_equity, now,
-                                    self.ledger.actor or default_actor("breaker"))
+                                    self.ledger.actor or default_actor())
             st = self._status(pnl, basis, state, halt, now, peak=peak)
         except Exception as exc:  # fail closed: a breaker that cannot be computed refuses
             return CheckResult("BREAKER", False, f"cannot compute the breaker: {type(exc).__name__}: {exc}"[:500])
@@ -481,7 +481,7 @@ class Breaker:
         if marks is not None:
             self._marks = dict(marks)
         b = self.settings.breaker
-        actor = self.ledger.actor or default_actor("breaker")
+        actor = self.ledger.actor or default_actor()
         alerts: list[tuple[str, str, dict[str, Any]]] = []
         with self.db.write() as conn:
             state = _load(conn, self.mode)

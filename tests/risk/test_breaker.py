@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -80,7 +81,9 @@ def check(db: Database, b: Breaker, now: datetime) -> Any:
         return b.check(conn, now)
 
 
-def test_daily_loss_in_dollars_warns_at_80_percent_once_then_trips(lite: Database) -> None:
+def test_daily_loss_in_dollars_warns_at_80_percent_once_then_trips(lite: Database,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["orion", "trade", "op1", "--confirm"])  # the process that trips it
     s = settings()  # daily_loss 50, 5% of 10000 = 500: the dollar limit binds
     b, led, sink = make(lite, s)
     lose(led, "39.99")
@@ -111,6 +114,9 @@ def test_daily_loss_in_dollars_warns_at_80_percent_once_then_trips(lite: Databas
     # Found by a black-box run: the halt it engaged came first in the audit log, the cause after it.
     trail = sorted(AuditLog(lite).tail(100, types=("breaker.tripped", "halt.engaged")), key=lambda e: e.seq)
     assert [e.type for e in trail] == ["breaker.tripped", "halt.engaged"]
+    # Signed by the command that tripped it, as every event's actor (found in review: `breaker`, no command).
+    assert [e.actor["command"] for e in trail] == ["trade op1", "trade op1"], [e.actor for e in trail]
+    assert halt.by["command"] == "trade op1"
     r = check(lite, b, DAY1)
     assert not r.passed and r.name == "BREAKER" and "daily loss 50.00 >= limit 50.00" in r.detail
     assert b.update(now=DAY1).trips == ()  # tripped once, not on every update
