@@ -304,6 +304,9 @@ class Transfer:
     amount: Decimal  # signed: what it moved into the account when applied
     at: datetime  # when it was finalized: the venue's cash holds it from then on
     method: str = ""  # the venue's word for how: ach, wire, crypto, ...
+    # What the venue says it charged for it (None: it does not say). Never capital: taken from the cash, it
+    # counts as the loss it is; recorded so the log shows the figure that loss came from.
+    fee: Decimal | None = None
 
     def __post_init__(self) -> None:
         if not 0 < len(self.transfer_id) <= 100:
@@ -317,7 +320,7 @@ class Transfer:
 
     def to_record(self) -> dict[str, Any]:
         return {"type": "transfer", "venue": self.venue.value, "id": self.transfer_id, "kind": self.kind,
-                "status": self.status, "amount": self.amount, "at": self.at, "method": self.method}
+                "status": self.status, "amount": self.amount, "at": self.at, "method": self.method, "fee": self.fee}
 
 
 @dataclass(frozen=True, slots=True)

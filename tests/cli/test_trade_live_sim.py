@@ -899,17 +899,22 @@ def test_a_kalshi_withdrawal_is_capital_for_balance_and_reconcile_not_a_loss(wor
     time.sleep(1.02 - time.time() % 1)  # the venue states times in whole seconds: the next one
     out_id = world.ksim.transfer(KEY_ID, "withdrawal", 60_000, method="wire")
     world.ksim.transfer(KEY_ID, "deposit", 25_000, status="pending")  # not in the cash yet: not counted
+    in_id = world.ksim.transfer(KEY_ID, "deposit", 10_000, fee_cents=150)  # $98.50 reaches the cash
     code, out, err = world.run("balance", "--json")
     assert code == 0, err
-    assert world.ledger_cash()[Venue.KALSHI][0] == D(400)
+    assert world.ledger_cash()[Venue.KALSHI][0] == D("498.5")
     db = open_database(world.db_url)
     try:
         pnl = Ledger(db, "live").daily_pnl(daily_loss=D(10_000), daily_loss_pct=D(100))
-        (event,) = [e.payload for e in AuditLog(db).tail(20, types=("capital.transfer",))]
+        counted = {e.payload["kind"]: e.payload for e in AuditLog(db).tail(20, types=("capital.transfer",))}
     finally:
         db.dispose()
-    assert pnl.pnl == 0, pnl
-    assert (event["id"], event["kind"], event["capital"]) == (out_id, "withdrawal", "-600")
+    assert pnl.pnl == D("-1.5"), pnl  # the fee is the loss it is, not capital
+    assert len(counted) == 2, counted
+    event, deposit = counted["withdrawal"], counted["deposit"]
+    assert (event["id"], event["kind"], event["capital"], event["fee"]) == (out_id, "withdrawal", "-600", "0")
+    # Found auditing the log: the fee's figure was nowhere in it, the $1.50 loss unexplained.
+    assert (deposit["id"], deposit["capital"], deposit["fee"]) == (in_id, "100", "1.5"), deposit
 
     code, out, err = world.run("reconcile", "--json")  # listed again: counted once
     assert code == 0, err + out

@@ -314,8 +314,9 @@ def parse_transfer(obj: Mapping[str, Any], kind: str, name: str) -> Transfer | N
     if at is None:
         raise DataError(f"{name}.finalized_ts", f"missing for an {status} {kind}")
     method = obj.get("type")
+    fee = None if obj.get("fee_cents") is None else _cents(obj, "fee_cents", name, below=10**15)
     return Transfer(Venue.KALSHI, transfer_id, kind, status, amount if kind == "deposit" else -amount, at,
-                    method=method[:16] if isinstance(method, str) else "")
+                    method=method[:16] if isinstance(method, str) else "", fee=fee)
 
 
 def _cursor(obj: Mapping[str, Any], name: str) -> str | None:

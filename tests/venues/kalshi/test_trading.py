@@ -990,6 +990,11 @@ def test_a_transfer_reads_its_cents_sign_and_time() -> None:
     assert dep.at == datetime.fromtimestamp(1781159348, UTC)
     out = trading_mod.parse_transfer(_transfer(amount_cents=1_234, fee_cents=200, status="returned"), "withdrawal", "w")
     assert out is not None and (out.amount, out.status) == (D("-12.34"), "returned")  # the fee is never capital
+    assert (dep.fee, out.fee) == (D(0), D(2))  # but recorded: the log shows what the loss it makes came from
+    assert out.to_record()["fee"] == D(2)
+    unsaid = _transfer()
+    del unsaid["fee_cents"]
+    assert trading_mod.parse_transfer(unsaid, "deposit", "d").fee is None  # type: ignore[union-attr]
     # Not (yet) in the cash: nothing to count.
     assert trading_mod.parse_transfer(_transfer(status="pending", finalized_ts=None), "deposit", "d") is None
     assert trading_mod.parse_transfer(_transfer(status="failed"), "deposit", "d") is None
@@ -999,6 +1004,7 @@ def test_a_transfer_reads_its_cents_sign_and_time() -> None:
     {"amount_cents": "25000"}, {"amount_cents": 250.0}, {"amount_cents": -5}, {"amount_cents": True},
     {"status": "settled"}, {"finalized_ts": None}, {"finalized_ts": "1781159348"}, {"id": None}, {"id": ""},
     {"id": "x" * 101}, {"amount_cents": 10**15}, {"finalized_ts": 1781159348000 * 1000},
+    {"fee_cents": 1.5}, {"fee_cents": "150"}, {"fee_cents": -1},
 ])
 def test_a_transfer_in_other_units_is_refused_not_guessed(over: dict[str, Any]) -> None:
     from orion_cli.core.errors import DataError
