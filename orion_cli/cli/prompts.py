@@ -133,8 +133,37 @@ def ask_secret(message: str) -> str:
     return str(_ask(questionary.password(message)))
 
 
+YES_WORDS = frozenset({"y", "yes"})
+NO_WORDS = frozenset({"n", "no"})
+CONFIRM_HINT = "answer y (yes) or n (no), then Enter"
+
+
 def confirm(message: str, default: bool = False) -> bool:
-    """Yes or no (Ctrl-C/Ctrl-D raise KeyboardInterrupt: "interrupted", not "no")."""
+    """Yes or no, as a word and Enter (Ctrl-C/Ctrl-D raise KeyboardInterrupt: "interrupted", not "no").
+
+    Why not ``questionary.confirm``: it takes the answer from a single key, and any ``y`` is yes. Found in
+    review: "sorry" typed at "Place these orders? (y/N)" placed the orders (its last letter), and so did
+    keys typed while the plan was still printing, live ones included. Keys typed before the question shows
+    are discarded; only ``y``/``yes`` (any case) is yes, ``n``/``no`` no, Enter alone ``default``, and any
+    other answer is refused in place (the question stays until it gets one of those)."""
     import questionary
 
-    return bool(_ask(questionary.confirm(message, default=default)))
+    _discard_typeahead()
+    answer = str(_ask(questionary.text(f"{message} {'(Y/n)' if default else '(y/N)'}",
+                                       validate=_yes_or_no))).strip().lower()
+    return default if not answer else answer in YES_WORDS
+
+
+def _yes_or_no(text: str) -> bool | str:
+    word = text.strip().lower()
+    return not word or word in YES_WORDS or word in NO_WORDS or CONFIRM_HINT
+
+
+def _discard_typeahead() -> None:
+    """Drop what was typed at the terminal before the question (nothing when stdin is not one)."""
+    try:
+        import termios
+
+        termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+    except Exception:  # not a terminal, no termios (Windows), a closed stdin: nothing was typed ahead there
+        return

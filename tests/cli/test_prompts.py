@@ -43,10 +43,20 @@ def test_answers_come_through(answer: list[Any]) -> None:
     answer.append(" RESUME ")
     assert prompts.ask_text("q") == " RESUME "
     assert prompts.ask_secret("q") == " RESUME "
-    answer.append(False)
-    assert prompts.confirm("q") is False
-    answer.append(True)
-    assert prompts.confirm("q") is True
+    for word, said in (("y", True), (" YES ", True), ("Yes", True), ("n", False), ("No", False), ("", False)):
+        answer.append(word)
+        assert prompts.confirm("q") is said, word
+    answer.append("")
+    assert prompts.confirm("q", default=True) is True  # Enter alone: the default
+
+
+@pytest.mark.parametrize("typed", ["sorry", "why", "yy", "yes please", "ok", "1", "true", "nope"])
+def test_a_confirmation_takes_only_a_yes_or_a_no_word(typed: str) -> None:
+    """Found in review: questionary's confirm took any single ``y`` keystroke for yes: "sorry" placed live
+    orders. A word that is not y/yes/n/no is refused where it was typed (the question stays)."""
+    assert prompts._yes_or_no(typed) == prompts.CONFIRM_HINT
+    for word in ("y", "YES", " n ", "no", ""):
+        assert prompts._yes_or_no(word) is True
 
 
 class _RunsItsOwnLoop(_Question):

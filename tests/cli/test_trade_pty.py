@@ -167,11 +167,39 @@ def test_flag_pair_on_a_terminal_never_prompts_and_audits_flag(live_op_id: str, 
 
 
 def test_a_preview_on_a_terminal_asks_before_placing_and_no_places_nothing(op_id: str) -> None:
-    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "n", enter=False,
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "n",
                                       prompt="Place these orders?")
     assert before, f"no confirmation prompt appeared:\n{output}"
     assert code == 0, output
     assert "nothing placed" in output and audit_events("order.intent") == []
+
+
+@pytest.mark.parametrize("typed", ["sorry", "why", "y" * 2], ids=["sorry", "why", "yy"])
+def test_a_word_with_a_y_in_it_places_nothing_and_the_question_stays(op_id: str, typed: str) -> None:
+    """Found in review: "Place these orders? (y/N)" took any single ``y`` keystroke for yes: "sorry" typed there
+    placed the orders (its last letter), live ones too. Only y/yes is yes; another word is refused in place
+    and the question stays, here answered n: nothing placed."""
+    import pty_session
+
+    # The refused word stays in the field to be edited: Ctrl-U clears it before the n.
+    answers = [("Place these orders? (y/N)", typed), ("answer y (yes) or n (no)", "\x15n")]
+    code, output = pty_session.run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], answers,
+                                          child_env(ORION_TRADE_STOP_AFTER_GATE="0"), timeout=30)
+    assert code == 0, output
+    assert "nothing placed" in output and audit_events("order.intent") == [], output
+
+
+def test_keys_typed_before_the_question_are_not_its_answer(op_id: str) -> None:
+    """Found in review: "y" and Enter typed while the plan was still being read answered the question once it
+    showed, and the orders were placed. What was typed before the question is discarded: the question is
+    answered by what is typed at it (here n: nothing placed)."""
+    import pty_session
+
+    answers = [("", "y"), ("Place these orders? (y/N)", "n")]  # the first typed at once, long before the question
+    code, output = pty_session.run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], answers,
+                                          child_env(ORION_TRADE_STOP_AFTER_GATE="0"), timeout=30)
+    assert code == 0, output
+    assert "nothing placed" in output and audit_events("order.intent") == [], output
 
 
 def test_trade_help_says_a_preview_on_a_terminal_can_place_and_yes_does(op_id: str) -> None:
@@ -187,7 +215,7 @@ def test_trade_help_says_a_preview_on_a_terminal_can_place_and_yes_does(op_id: s
             '--confirm would (the same live gate), no (the default) places nothing.') in text
     assert 'then, on a terminal, ask "Place these orders?"' in text  # --confirm's own help
 
-    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y", enter=False,
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y",
                                       prompt="Place these orders?", ORION_TRADE_STOP_AFTER_GATE="0")
     assert before, f"no confirmation prompt appeared:\n{output}"
     assert code == 0, output
@@ -196,7 +224,7 @@ def test_trade_help_says_a_preview_on_a_terminal_can_place_and_yes_does(op_id: s
 
 def test_placing_from_a_preview_says_the_gates_notes_once(op_id: str) -> None:
     """Found in review: the preview warned a note, and the gate warned it again once "y" was typed."""
-    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y", enter=False,
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y",
                                       prompt="Place these orders?", ORION_PAPER_TRADING="false")
     assert before, f"no confirmation prompt appeared:\n{output}"
     assert code == 0, output
@@ -212,7 +240,7 @@ def test_a_preview_of_an_interrupted_key_offers_to_resume_it(op_id: str) -> None
     done = CliRunner().invoke(orion_app, ["trade", op_id, "--demo", "--confirm", "--size", "7"])
     assert done.exit_code == 0, done.output
     killed_between_the_legs()
-    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y", enter=False,
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "y",
                                       prompt="Resume it?", ORION_TRADE_STOP_AFTER_GATE="0")
     assert before, f"no resume prompt appeared:\n{output}"
     assert code == 0 and "resuming it" in output, output
@@ -229,7 +257,7 @@ def test_a_preview_of_an_interrupted_key_while_halted_asks_whether_to_sell_the_l
 
     _killed_after_the_first_leg(op_id)
     assert CliRunner().invoke(orion_app, ["halt", "-r", "drift"]).exit_code == 0
-    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "n", enter=False,
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo"], "n",
                                       prompt="Halted: resume it anyway, selling the filled leg back?",
                                       ORION_TRADE_STOP_AFTER_GATE="0")
     assert before, f"no question appeared:\n{output}"
@@ -243,7 +271,7 @@ def test_a_preview_a_check_refuses_does_not_offer_to_place(op_id: str) -> None:
     """Found by black-box testing: right after "would be refused by ORDER_CONTRACTS" the preview asked
     "Place these orders?"; answering yes then failed with exit 6."""
     code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo", "--size", "101"], "y",
-                                      enter=False, prompt="Place these orders?")
+                                      prompt="Place these orders?")
     assert code == 0, output
     assert not before and "Place these orders?" not in output
     assert "would be refused by ORDER_CONTRACTS" in output and audit_events("order.intent") == []
@@ -257,7 +285,7 @@ def test_a_preview_the_live_gate_would_refuse_does_not_offer_to_place(
     """Found by black-box testing: with half of an authorization the preview said "would be refused by
     NOT_AUTHORIZED", then asked "Place these orders?"; yes then failed at the gate with exit 6.
     `--authorize-live` beside --demo (paper only) is a usage error now, before any plan."""
-    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo", *flags], "y", enter=False,
+    code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo", *flags], "y",
                                       prompt="Place these orders?", **env)
     assert code == (2 if flags else 0), output
     assert not before and "Place these orders?" not in output
@@ -285,7 +313,7 @@ def test_a_preview_that_confirming_would_refuse_does_not_offer_to_place(op_id: s
     finally:
         db.dispose()
     code, before, output = run_on_pty([*ORION_ARGV, "trade", op_id, "--demo", "--idempotency-key", "k-2"], "y",
-                                      enter=False, prompt="Place these orders?")
+                                      prompt="Place these orders?")
     assert code == 0, output
     assert not before and "Place these orders?" not in output
     assert "--confirm would be refused" in output and "every check passes" not in output
