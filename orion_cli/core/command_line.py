@@ -50,11 +50,13 @@ def global_options(config_path: str | Path | None, db_url: str | None) -> str:
         words += ["--config", shlex.quote(config)]
     if db_url:
         from orion_cli.core.config import absolute_database
+        from orion_cli.core.errors import ConfigError
         from orion_cli.core.redact import mask_url
 
+        # A NUL in it, or the working directory gone: the settings refuse it; the messages saying so must not.
         try:
             url = absolute_database(db_url)
-        except (OSError, ValueError):  # a NUL in it: the settings refuse it; the messages saying so must not
+        except (OSError, ValueError, ConfigError):
             url = db_url
         masked = mask_url(url)
         words += ["--db", shlex.quote(masked if "***" in masked and "***" not in url else url)]

@@ -651,6 +651,10 @@ def absolute_database(url: str) -> str:
         resolved = full.resolve()
     except RuntimeError:  # a symbolic link loop: made absolute as written, for the store to refuse (exit 3)
         resolved = Path.cwd() / full
+    except OSError:  # the working directory removed: an internal error (exit 1) before (found in review)
+        raise ConfigError(f"--db {path!r} is a relative path, and the working directory it would be found in no "
+                          "longer exists", hint="give its absolute path, or run from an existing directory",
+                          reason="config_invalid") from None
     # Path() drops a trailing slash, which names a directory: kept, for the store to refuse (exit 3) rather
     # than make a ledger file named after the directory (found in review: `--db dd/newdir/`).
     slash = "/" if path.endswith(("/", os.sep)) else ""

@@ -663,6 +663,25 @@ def test_the_db_flag_is_made_absolute_against_the_working_directory(
     assert absolute_database(given) == expected.format(cwd=cwd.resolve(), home=home.resolve())
 
 
+@pytest.mark.parametrize("given", ["rel.db", "sqlite:///rel.db"])
+def test_a_relative_db_from_a_removed_working_directory_is_a_configuration_error(
+        given: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: `cd d; rm -r ../d; orion --db rel.db ...` was an internal error (exit 1); exit 3, saying why.
+    The command line a message names keeps it as typed."""
+    from orion_cli.core.command_line import global_options
+    from orion_cli.core.config import absolute_database
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    with pytest.raises(ConfigError) as info:
+        absolute_database(given)
+    assert info.value.exit_code == 3 and "the working directory it would be found in no longer exists" in \
+        info.value.message
+    assert global_options(None, given) == f"--db {given}"
+
+
 @pytest.mark.parametrize("value", ["http://127.0.0.1:8080/trade-api/v2", "https://u:pw@proxy.example/x?y=1",
                                    "http://[::1]:9/x"])
 def test_venue_urls_that_name_a_host_are_accepted(value: str) -> None:
