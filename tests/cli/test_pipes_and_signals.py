@@ -154,6 +154,29 @@ def test_a_follower_notices_its_reader_gone_with_nothing_new_to_write(ledger: Pa
     assert (code, err) == (0, "")
 
 
+@pytest.mark.parametrize("args", [["scan", "--demo", "--watch", "300", "--jsonl"],
+                                  ["trade", "--watch", "300", "--demo", "--jsonl"]], ids=["scan", "trade"])
+def test_a_watch_notices_its_reader_gone_during_its_wait(ledger: Path, isolated_home: Path, args: list[str]) -> None:
+    """Found in review: a watch asked whether its reader was gone only when a round ended, so `orion scan --watch
+    300 | head -1` waited up to five minutes, and `trade --watch` ran a whole round (every venue's books) for no
+    one. The wait asks the pipe too. (trade: trading.min_profit out of reach, so the round trades nothing.)"""
+    env = {**child_env(isolated_home), **({"ORION__TRADING__MIN_PROFIT": "100000"} if args[0] == "trade" else {})}
+    watcher = subprocess.Popen([*orion_cmd(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)
+    try:
+        assert watcher.stdout is not None and watcher.stderr is not None
+        assert json.loads(watcher.stdout.readline())  # the first round's first line
+        time.sleep(1.5)  # the round over, the watch waits
+        watcher.stdout.close()
+        code = watcher.wait(timeout=20)
+        err = watcher.stderr.read()
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    assert code == 0, err
+    assert "Traceback" not in err
+
+
 def test_audit_tail_follow_since_streams_every_event_since_then_then_follows(ledger: Path,
                                                                            isolated_home: Path) -> None:
     """`--since` without -n showed only the newest 20 (black-box review); with -f it shows them all, then the

@@ -45,6 +45,9 @@ CANDIDATE_COLUMNS = [
     Column("if_curated_text", "net edge if curated"),
 ]
 
+# How often a watch's wait asks whether its reader went away.
+READER_POLL_SECONDS = 0.5
+
 
 def _decimal_option(value: str | None, name: str, key: str) -> Decimal | None:
     """A plain decimal in the range of the configuration key the option stands in for: the option
@@ -242,8 +245,15 @@ def scan_command(
                 rich_console(app.out.stdout).clear()
                 _render(app, result, include_candidates)
                 app.out.info(f"refreshing every {watch:g}s — Ctrl-C to stop")
-            if app.out.stdout_closed():  # its reader went away (`| head`): no one to refresh for
+            # Its reader gone (`| head`): no one to refresh for. Asked during the wait too: with --watch 300 a
+            # `| head -1` pipeline waited up to five minutes for the next round to notice (found in review).
+            end = started + watch
+            while not app.out.stdout_closed():
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(left, READER_POLL_SECONDS))
+            else:
                 return
-            time.sleep(max(0.0, watch - (time.monotonic() - started)))
     finally:
         stop.restore()

@@ -43,6 +43,7 @@ from orion_cli.core.errors import ExitCode, OrionError, SecretsError
 
 if TYPE_CHECKING:
     from orion_cli.cli.live_venues import LazyStore
+    from orion_cli.cli.output import Output
     from orion_cli.core.alert_sink import AlertSink
     from orion_cli.core.models import Venue
     from orion_cli.core.opportunity import Opportunity
@@ -155,7 +156,7 @@ def run_watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: i
             if stop.is_requested():
                 ended = WatchStop.interrupted(stop.reason)
                 break
-            halted = _sleep(max(0.0, seconds - (time.monotonic() - started)), stop, switch)
+            halted = _sleep(max(0.0, seconds - (time.monotonic() - started)), stop, switch, out=app.out)
             if halted is not None:  # engaged during the wait: the watch stops now, as at a round's start
                 ended = halted
                 break
@@ -242,11 +243,13 @@ def _halt_stop(switch: KillSwitch) -> WatchStop | None:
 
 
 def _sleep(seconds: float, stop: StopFlag, switch: KillSwitch | None = None, *,
-           every: float = HALT_POLL_SECONDS) -> WatchStop | None:
+           every: float = HALT_POLL_SECONDS, out: Output | None = None) -> WatchStop | None:
     """Wait ``seconds`` or until a stop is asked for; the halt's stop when ``switch`` is found engaged
     meanwhile (read every ``every`` seconds). Found black-box: `orion halt` from another terminal was
     acted on only at the next round, minutes later with a long interval, while `halt` said trading was
-    stopped. A read that fails is left to the next round's own check, which says why."""
+    stopped. A read that fails is left to the next round's own check, which says why. ``out``: its
+    stream's end stops the wait too (its reader gone: a `| head -1` waited for the next round, which
+    fetched every venue's books for no one, found in review)."""
 
     end = time.monotonic() + seconds
     poll = time.monotonic() + every
@@ -255,6 +258,8 @@ def _sleep(seconds: float, stop: StopFlag, switch: KillSwitch | None = None, *,
         left = end - now
         if left <= 0:
             return None
+        if out is not None and (ended := watch_output_ended(out)) is not None:
+            return ended
         if switch is not None and now >= poll:
             try:
                 halted = _halt_stop(switch)
