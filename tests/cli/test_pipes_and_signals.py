@@ -842,3 +842,43 @@ def test_help_on_a_stdout_that_cannot_take_its_characters_keeps_its_box(isolated
     latin = subprocess.run([*orion_cmd(), "scan", "--help"], stdin=subprocess.DEVNULL, capture_output=True,
                            env=env, timeout=60)
     assert ("   \u00b7   " if encoding == "latin-1" else "   ;   ") in latin.stdout.decode(encoding), latin.stdout
+
+
+def test_a_watch_whose_terminal_hangs_up_exits_as_the_hang_up_not_as_an_output_failure(
+        ledger: Path, isolated_home: Path, tmp_path: Path) -> None:
+    """Found in review: an ssh session closed under `trade --watch` (its pty hung up: SIGHUP, then every write EIO)
+    ended exit 1, "could not write the output: Input/output error"; the stop was the hang-up: exit 130, said so.
+    The bookkeeping finishes as before (each leg takes 1.5 s, so the hang-up lands during the execution)."""
+    import pty
+
+    env = {**child_env(isolated_home), "ORION__PAPER__LATENCY_MS": "1500", "TERM": "dumb"}
+    err_file = tmp_path / "stderr"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its stderr to a file, to read what it said after the terminal went
+        try:
+            os.dup2(os.open(err_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 2)
+            os.execve(orion_cmd()[0], [*orion_cmd(), "trade", "--watch", "5", "--demo"], env)
+        finally:
+            os._exit(127)
+    try:
+        until = time.monotonic() + 2.6
+        while time.monotonic() < until:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    os.read(fd, 65536)
+                except OSError:
+                    break
+    finally:
+        os.close(fd)  # the hang-up
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the watch did not stop after its terminal hung up")
+    said = err_file.read_text()
+    assert os.waitstatus_to_exitcode(done[1]) == 130, said
+    assert "error: terminated (SIGHUP)" in said, said
+    with sqlite3.connect(ledger) as conn:
+        assert [s for (s,) in conn.execute("SELECT status FROM executions")] in ([], ["done"]), said

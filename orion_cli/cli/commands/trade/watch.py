@@ -150,11 +150,13 @@ def run_watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: i
             alerts.flush(0)  # audits, without waiting, the round's alerts that cannot be sent at all
             if round_stop is not None:
                 break
-            if (output_ended := watch_output_ended(app.out)) is not None:
-                ended = output_ended
-                break
+            # The stop first: a terminal that hung up (ssh closed) sends SIGHUP, and the writes after it fail
+            # (EIO); said as the output failing (exit 1), not as the hang-up (130) it was (found in review).
             if stop.is_requested():
                 ended = WatchStop.interrupted(stop.reason)
+                break
+            if (output_ended := watch_output_ended(app.out)) is not None:
+                ended = output_ended
                 break
             halted = _sleep(max(0.0, seconds - (time.monotonic() - started)), stop, switch, out=app.out)
             if halted is not None:  # engaged during the wait: the watch stops now, as at a round's start
@@ -167,7 +169,9 @@ def run_watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: i
         if ended.exit_code in (0, int(ExitCode.INTERRUPTED)):  # a safeguard's stop already decided is kept
             ended = WatchStop.interrupted(stop.reason)
     except Exception as exc:  # the error boundary reports it (exit 1 for a bug) once the record is out
-        if exc is app.out.stdout_failure:  # a write outside the watch's stream (say): stopped as its own would
+        if exc is app.out.stdout_failure and stop.is_requested():  # the hang-up it follows, as above
+            ended = WatchStop.interrupted(stop.reason)
+        elif exc is app.out.stdout_failure:  # a write outside the watch's stream (say): stopped as its own would
             ended = WatchStop.output_failed(exc)
         elif isinstance(exc, (OSError, typer.Exit, typer.Abort)) or any(
                 c.__name__ == "ClickException" for c in type(exc).__mro__):
