@@ -122,8 +122,11 @@ class StopFlag:
             with contextlib.suppress(Exception):
                 self.out.info(f"already stopping ({stop_reason()}, during {self.during}): finishing what is left…")
             return
+        if self.requested:  # a stop after the first (named as it came: "interrupted" after SIGTERM read wrong)
+            _stops_seen[0] += 1
+        else:
+            _note(signum)
         self.requested = True
-        _note(signum)
         if self.decided:
             with contextlib.suppress(Exception):
                 self.out.info(f"{self.held_as}: finishing, then exiting with its exit code (stop again to "

@@ -50,6 +50,22 @@ def test_a_stop_once_orders_may_be_going_out_waits_for_the_execution() -> None:
         terminated_by.clear()
 
 
+def test_later_stops_keep_the_first_ones_name() -> None:
+    """Found in review: SIGTERM, SIGTERM, SIGHUP, then SIGINT during an execution ended "interrupted" (the last
+    one's name); the stop that mattered was the first: "terminated (SIGTERM)"."""
+    stop, _ = _flag()
+    stop.install()
+    try:
+        with stop.section():
+            assert stop.stop_before_sending() is False
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                signal.raise_signal(sig)
+        assert stop.reason == "terminated (SIGTERM)"
+    finally:
+        stop.restore()
+        terminated_by.clear()
+
+
 def test_a_stop_after_the_outcome_is_decided_is_noted_never_raised() -> None:
     """Once a trade's outcome is decided and recorded, a stop (inside a section or not) only waits:
     the command ends with the outcome's exit code. A stop before it stays a stop."""
