@@ -388,7 +388,7 @@ class _Lazy:
             raise upgraded_since_opened(display_url_of(self.conn), row.schema_revision)
         self._state = row
         if Database.in_write(self.conn):
-            prime_tail(self.conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)
+            prime_tail(self.conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor, row.audit_tail_ts)
 
     @property
     def positions(self) -> list[Position]:

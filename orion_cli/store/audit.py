@@ -374,9 +374,10 @@ _INSERT_PREPARED = Prepared.insert(audit_events, name="insert_audit_events")
 _TAIL_KEY = "orion.audit_tail"
 
 
-def _chain_tail(conn: Connection) -> tuple[int, str, bool]:
-    """The (seq, hash) the next event links to, as this transaction sees it, and whether the log has
-    its head anchor (:func:`_link_after`).
+def _chain_tail(conn: Connection) -> tuple[int, str, bool, str]:
+    """The (seq, hash) the next event links to, as this transaction sees it, whether the log has its
+    head anchor (:func:`_link_after`), and the newest event's ``ts`` ("" for none): no later event is
+    stamped earlier (:meth:`AuditLog.append`).
 
     Remembered per transaction (the innermost one, so a rolled-back savepoint never leaves a stale
     tail): an execution appends several events in one transaction, and the writer lock means no
@@ -385,9 +386,9 @@ def _chain_tail(conn: Connection) -> tuple[int, str, bool]:
     txn = conn.get_nested_transaction() or conn.get_transaction()
     cached = conn.info.get(_TAIL_KEY)
     if cached is not None and cached[0] is txn:
-        return cached[1], cached[2], cached[3]
+        return cached[1], cached[2], cached[3], cached[4]
     row = conn.execute(_TAIL_SELECT).one()
-    return _link_after(row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)
+    return (*_link_after(row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor), row.audit_tail_ts or "")
 
 
 def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tuple[int, str, bool]:
@@ -422,8 +423,8 @@ def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tupl
     return (*tail, True)
 
 
-def _remember_tail(conn: Connection, seq: int, digest: str, anchored: bool) -> None:
-    conn.info[_TAIL_KEY] = (conn.get_nested_transaction() or conn.get_transaction(), seq, digest, anchored)
+def _remember_tail(conn: Connection, seq: int, digest: str, anchored: bool, ts: str) -> None:
+    conn.info[_TAIL_KEY] = (conn.get_nested_transaction() or conn.get_transaction(), seq, digest, anchored, ts)
 
 
 # The chain tail and the head anchor as columns, for a caller that reads other things in the same
@@ -432,11 +433,12 @@ TAIL_COLUMNS = (
     _NEWEST.with_only_columns(audit_events.c.seq).scalar_subquery().label("audit_tail_seq"),
     _NEWEST.with_only_columns(audit_events.c.hash).scalar_subquery().label("audit_tail_hash"),
     select(orion_meta.c.value).where(orion_meta.c.key == HEAD_KEY).scalar_subquery().label("audit_anchor"),
+    _NEWEST.with_only_columns(audit_events.c.ts).scalar_subquery().label("audit_tail_ts"),
 )
 _TAIL_SELECT = select(*TAIL_COLUMNS)
 
 
-def prime_tail(conn: Connection, seq: int | None, digest: str | None, anchor: str | None) -> None:
+def prime_tail(conn: Connection, seq: int | None, digest: str | None, anchor: str | None, ts: str | None) -> None:
     """Hand :func:`AuditLog.append` the tail that :data:`TAIL_COLUMNS` read in this transaction.
 
     Only inside a :meth:`Database.write` transaction: its lock keeps every other writer out, so the
@@ -445,7 +447,7 @@ def prime_tail(conn: Connection, seq: int | None, digest: str | None, anchor: st
     cached = conn.info.get(_TAIL_KEY)
     if cached is not None and cached[0] is (conn.get_nested_transaction() or conn.get_transaction()):
         return  # this transaction has appended since: its own tail is newer than the one read
-    _remember_tail(conn, *_link_after(seq, digest, anchor))
+    _remember_tail(conn, *_link_after(seq, digest, anchor), ts or "")
 
 
 _BATCH_KEY = "orion.audit_batch"
@@ -500,10 +502,17 @@ class AuditLog:
         market: str | None = None,
         now: datetime | None = None,
     ) -> Event:
-        """Append inside the caller's :meth:`Database.write` transaction."""
-        last_seq, prev, anchored = _chain_tail(conn)
+        """Append inside the caller's :meth:`Database.write` transaction.
+
+        Stamped ``now`` (the time), but never earlier than the event before it: time never runs back along
+        the log, so `audit tail --since` (by time) and the order of the chain (by seq) agree. Found auditing
+        the log: a reconcile's events, stamped with the moment the run began, followed the fills it recorded
+        meanwhile at later times, and `--since` between them returned the fills without what explains them.
+        A clock stepped back (NTP) would do the same. The writers' lock orders the appends, so the newest
+        event this transaction sees is the newest there is."""
+        last_seq, prev, anchored, last_ts = _chain_tail(conn)
         seq = last_seq + 1
-        ts = iso_utc(now or datetime.now(UTC))
+        ts = max(iso_utc(now or datetime.now(UTC)), last_ts)
         actor_text = (_actor_text(actor) if actor is not None
                       else _default_actor_text(os.getpid(), actor_command(sys.argv[1:])))
         # Never a secret the process revealed, scrubbed before the canonical text is made (keys too): the hash
@@ -519,7 +528,7 @@ class AuditLog:
             defer(conn, _INSERT_PREPARED, row)
             if anchored:
                 set_head(conn, seq, digest)
-        _remember_tail(conn, seq, digest, anchored)
+        _remember_tail(conn, seq, digest, anchored, ts)
         return Event(seq, ts, type_, mode, actor_text, venue, market, payload_text, prev, digest)
 
     def record(self, type_: str, payload: Mapping[str, Any] | None = None, **kwargs: Any) -> Event:

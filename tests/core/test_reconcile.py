@@ -186,6 +186,27 @@ def _types(db: Database) -> list[str]:
 # -- (1) unknown outcomes ---------------------------------------------------------------------
 
 
+def test_a_runs_events_are_stamped_when_written_so_time_never_runs_back_along_the_log(db: Database,
+                                                                                      settings: Settings) -> None:
+    """Found auditing the log: a run's own events carried its start time while the fill it recorded meanwhile
+    carried the time it was recorded: later in seq, earlier in time, so `audit tail --since` between the two
+    returned the fill without the reconcile events that explain it."""
+    from itertools import count
+
+    ledger = Ledger(db, "live")
+    _intent(ledger, "c-1")
+    f1 = _fill("f1", "o-1", "10", "0.40")
+    venue = FakeVenue(orders={"c-1": _state("c-1", "o-1", OrderStatus.FILLED, "10", "10", (f1,))},
+                      fills_=[f1], positions_=[Position(Venue.KALSHI, MKT, Side.YES, D("10"), D("0.40"), D("4"))])
+    ticks = count(1)
+    (res,) = _run(db, settings, {Venue.KALSHI: venue}, clock=lambda: NOW + timedelta(milliseconds=next(ticks)))
+    assert res.status == "clean"
+    run = sorted((e for e in AuditLog(db).tail(500) if e.ts >= iso_utc(NOW)), key=lambda e: e.seq)
+    assert {"order.filled", "reconcile.resolved", "reconcile.clean"} <= {e.type for e in run}
+    stamps = [e.ts for e in run]
+    assert stamps == sorted(stamps), [(e.seq, e.type, e.ts) for e in run]
+
+
 def test_unknown_order_found_filled_records_the_fills_and_the_position_is_clean(db: Database,
                                                                                 settings: Settings) -> None:
     ledger = Ledger(db, "live")

@@ -113,10 +113,14 @@ def test_tail_returns_the_last_n_oldest_first_with_filters(db: Database) -> None
     assert log.last_seq() == 10
 
 
-def test_since_reads_every_event_at_or_after_a_time_in_batches_in_seq_order(db: Database) -> None:
+def test_since_reads_every_event_at_or_after_a_time_in_batches_in_seq_order(db: Database,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """`audit tail --since` without -n (a black-box review found it cut to the newest 20): every event since
     then, however many, in keyset batches; one whose time was taken before a later seq's (its writer
-    waited for the lock) is still found."""
+    waited for the lock) is still found. (Written as an orion before appends kept time from running back
+    wrote them: a ledger may hold such events.)"""
+    chain_tail = audit_module._chain_tail
+    monkeypatch.setattr(audit_module, "_chain_tail", lambda conn: (*chain_tail(conn)[:3], ""))
     log = AuditLog(db)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     minutes = [0, 1, 2, 9, 3, 4, 5, 6, 7, 8, 10, 11]  # seq 4 carries a later time than seq 5-10
@@ -471,7 +475,7 @@ def test_a_deletion_stays_detected_after_the_next_write(db: Database, deleted: s
     else:  # as the pre-trade checks do: the tail read in their own statement, then appends
         with db.write() as conn:
             row = conn.execute(select(*TAIL_COLUMNS)).one()
-            prime_tail(conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)
+            prime_tail(conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor, row.audit_tail_ts)
             AuditLog.append(conn, "test.event", {"i": "after"}, actor=ACTOR)
     with db.read() as conn:
         newest = conn.execute(sql_text("SELECT max(seq) FROM audit_events")).scalar()
@@ -512,7 +516,7 @@ def test_an_insertion_stays_detected_after_the_next_write(db: Database, forged: 
         else:  # as the pre-trade checks do: the tail read in their own statement, then appends
             with db.write() as conn:
                 row = conn.execute(select(*TAIL_COLUMNS)).one()
-                prime_tail(conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor)
+                prime_tail(conn, row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor, row.audit_tail_ts)
                 AuditLog.append(conn, "test.event", {"i": f"after{i}"}, actor=ACTOR)
         result = log.verify()
         assert not result.ok and result.first_bad_seq == 3 and result.events == 2
@@ -721,19 +725,19 @@ def test_a_primed_tail_continues_the_chain_and_never_overrides_a_newer_one(db: D
     """The pre-trade checks read the tail with their other reads and hand it to the appends."""
     _fill(AuditLog(db), 2)
     with db.write() as conn:
-        seq, digest, anchor = conn.execute(select(*audit_module.TAIL_COLUMNS)).one()
+        seq, digest, anchor, ts = conn.execute(select(*audit_module.TAIL_COLUMNS)).one()
         assert seq == 2 and anchor == f"2:{digest}"
-        audit_module.prime_tail(conn, seq, digest, anchor)
+        audit_module.prime_tail(conn, seq, digest, anchor, ts)
         first = AuditLog.append(conn, "after.prime", {}, actor=ACTOR)
         with audit_module.batched(conn):
             second = AuditLog.append(conn, "batched", {}, actor=ACTOR)
-            audit_module.prime_tail(conn, seq, digest, anchor)  # read before `second`: must not win
+            audit_module.prime_tail(conn, seq, digest, anchor, ts)  # read before `second`: must not win
             third = AuditLog.append(conn, "after.stale.prime", {}, actor=ACTOR)
     assert (first.seq, second.seq, third.seq) == (3, 4, 5)
     assert AuditLog(db).verify().ok
     with db.write() as conn:  # an empty log (never anchored) primes the genesis link
         conn.execute(text("DELETE FROM audit_events"))
-        audit_module.prime_tail(conn, None, None, None)
+        audit_module.prime_tail(conn, None, None, None, None)
         fresh = AuditLog.append(conn, "fresh", {}, actor=ACTOR)
         conn.rollback()
     assert (fresh.seq, fresh.prev_hash) == (1, GENESIS_HASH)
@@ -857,3 +861,27 @@ def test_a_dropped_anchor_table_is_a_damaged_ledger_to_every_other_reader(db: Da
     with pytest.raises(StorageError) as info, db.write() as conn:
         conn.execute(select(orion_meta.c.value))
     assert info.value.reason == "storage_corrupt" and "orion_meta table is missing" in info.value.message
+
+
+def test_time_never_runs_back_along_the_log(db: Database) -> None:
+    """Found auditing the log: events stamped with an earlier moment (a reconcile's start, a clock stepped
+    back) followed later ones in seq, so `--since` (by time) split what seq keeps together. An event is never
+    stamped before the one it follows; one stamped later keeps its own time. Primed or read, alike."""
+    from datetime import UTC, datetime, timedelta
+
+    log = AuditLog(db)
+    late = datetime.now(UTC) + timedelta(hours=1)
+    first = log.record("at.late", {}, actor=ACTOR, now=late)
+    earlier = log.record("stamped.earlier", {}, actor=ACTOR, now=late - timedelta(minutes=5))
+    assert earlier.ts == first.ts  # not before it
+    with db.write() as conn:
+        seq, digest, anchor, ts = conn.execute(select(*audit_module.TAIL_COLUMNS)).one()
+        audit_module.prime_tail(conn, seq, digest, anchor, ts)
+        primed = AuditLog.append(conn, "primed.earlier", {}, actor=ACTOR, now=late - timedelta(days=1))
+        inside = AuditLog.append(conn, "then.earlier", {}, actor=ACTOR, now=late - timedelta(days=2))
+    assert primed.ts == inside.ts == first.ts
+    later = log.record("later", {}, actor=ACTOR, now=late + timedelta(seconds=1))
+    assert later.ts > first.ts
+    stamps = [e.ts for e in sorted(log.tail(10), key=lambda e: e.seq)]
+    assert stamps == sorted(stamps)
+    assert log.verify().ok

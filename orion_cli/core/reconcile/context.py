@@ -115,8 +115,12 @@ class RunContext:
 
     def audit(self, conn: Connection, type_: str, payload: Mapping[str, Any], *, venue: Venue | None,
               market: str | None = None) -> None:
+        """Append the run's event, stamped when it is written (``clock``), as the fills it records are. Stamped
+        with the run's start (``now``, by which it judges), its events came after, in seq, the fills it recorded
+        meanwhile and carried earlier times: `audit tail --since` between the two dropped the events that
+        explain those fills (found auditing the log)."""
         AuditLog.append(conn, type_, payload, mode=self.mode, actor=self.actor,
-                        venue=venue.value if venue is not None else None, market=market, now=self.now)
+                        venue=venue.value if venue is not None else None, market=market, now=self.clock())
 
 
 def halt_for_drift(ctx: RunContext, conn: Connection, reason: str,
