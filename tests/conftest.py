@@ -75,6 +75,18 @@ def _bytecode_cached_for_the_runs_processes(tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(autouse=True)
+def _actor_command_forgotten() -> Iterator[None]:
+    """The command words a CLI run names for its audit events (``set_actor_command``) are the process's: a CLI test
+    left them set ('snapshot record'), and a later test in the same worker that pins ``sys.argv`` to say which
+    command signs its events read the earlier test's instead."""
+    from orion_cli.core.command_line import set_actor_command
+
+    set_actor_command(None)
+    yield
+    set_actor_command(None)
+
+
+@pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point ORION_HOME at a temp dir and clear every ORION_* / venue credential variable."""
     for name in list(os.environ):

@@ -250,7 +250,7 @@ def test_audit_tail_follow_sees_other_processes_and_exits_130_on_sigint(ledger: 
         assert halt.returncode == 0, halt.stderr
         rec = next_record()
         assert rec["type"] == "halt.engaged" and rec["seq"] == 4
-        assert rec["payload"] == {"kind": "manual", "reason": "seen by follower"}
+        assert rec["payload"] == {"kind": "manual", "reason": "seen by follower", "scope": "all"}
         assert rec["actor"]["pid"] != follower.pid  # type: ignore[index]
         assert next_record()["type"] == "config.loaded"  # the configuration the halt ran under, after it
         # ... and a plain library writer in this process.
