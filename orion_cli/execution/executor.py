@@ -841,7 +841,12 @@ class Executor:
                             **{k: v for k, v in plan_record.items() if k != "type"},
                             "first_leg": first.venue.value, "second_leg": second.venue.value,
                             "order_rule": "larger share of visible depth first; ties Kalshi first",
-                            "checks": [c.to_record() for c in verdict.checks]},
+                            "checks": [c.to_record() for c in verdict.checks],
+                            # Which books it was priced on. Found auditing the log: a paper trade on the demo
+                            # data (or a snapshot) read as one on the venues' live books; its books' times are
+                            # the replay's, and nothing else in the event said so.
+                            **({"data": self.source_flags.strip().removeprefix("--") or "venues"}
+                               if self.source_flags is not None else {})},
                             mode=self.mode, actor=self.actor, now=now)
                         # The order ids derive from the key and a new nonce: an unused key means unused ids.
                         self.ledger.record_intents([(prepared[tag], spec.category) for tag, spec, _ in legs],

@@ -2090,3 +2090,17 @@ def test_a_ledger_held_by_another_writer_ends_a_paper_trade_at_the_first_wait(
     assert code == 3, err
     assert json.loads(err.strip().splitlines()[-1])["reason"] == "storage_busy", err
     assert "balance unknown" not in err and "not recorded" not in err, err
+
+
+def test_the_audit_log_says_which_books_a_paper_trade_was_priced_on(op_id: str) -> None:
+    """Found auditing the log: a paper trade on the demo data (recorded months before) read in
+    `execution.requested` as one on the venues' live books: its book times are the replay's, and nothing said
+    which data it was. The event names it (`data`: demo, snapshot FILE, or venues)."""
+    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--json")
+    assert code == 0, err
+    db = open_database(None)
+    try:
+        (requested,) = AuditLog(db).tail(100, types=("execution.requested",))
+    finally:
+        db.dispose()
+    assert requested.payload["data"] == "demo", requested.payload

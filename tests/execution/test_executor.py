@@ -2937,3 +2937,12 @@ def test_an_execution_whose_ledger_file_was_replaced_sends_nothing_it_cannot_rec
         db.dispose()
     assert info.value.reason == "storage_replaced", info.value.message
     assert [tag_of(c) for c in x.payloads] == ([] if when == "before" else ["l1"])
+
+
+@pytest.mark.parametrize(("flags", "said"), [("", "venues"), (" --demo", "demo"),
+                                             (" --snapshot /data/day.json", "snapshot /data/day.json"), (None, None)])
+def test_execution_requested_names_the_data_it_was_priced_on(db: Database, flags: str | None, said: str | None) -> None:
+    """`data`: the venues' live books, the demo data or a snapshot (None: a caller that did not say, no field)."""
+    assert run(executor(db, fake_venues(Exchange()), source_flags=flags).execute(make_plan(), None)).status == "done"
+    (requested,) = AuditLog(db).tail(100, types=("execution.requested",))
+    assert requested.payload.get("data") == said
