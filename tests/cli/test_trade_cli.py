@@ -2096,7 +2096,7 @@ def test_the_audit_log_says_which_books_a_paper_trade_was_priced_on(op_id: str) 
     """Found auditing the log: a paper trade on the demo data (recorded months before) read in
     `execution.requested` as one on the venues' live books: its book times are the replay's, and nothing said
     which data it was. The event names it (`data`: demo, snapshot FILE, or venues)."""
-    code, out, err = invoke("trade", op_id, "--demo", "--confirm", "--json")
+    code, _, err = invoke("trade", op_id, "--demo", "--confirm", "--json")
     assert code == 0, err
     db = open_database(None)
     try:
