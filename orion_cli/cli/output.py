@@ -16,6 +16,7 @@ import os
 import re
 import select
 import signal
+import stat
 import sys
 import threading
 import time
@@ -182,12 +183,18 @@ def _console_class() -> Any:
 
 
 def _reader_closed(stream: IO[str]) -> bool:
-    """Whether ``stream`` is a pipe whose reading end is closed (POLLERR on the write end)."""
+    """Whether ``stream`` is a pipe (or socket) whose reading end is closed (POLLERR on the write end).
+
+    Only a pipe or a socket: a terminal that hung up polls POLLERR too, before its SIGHUP reaches the process
+    (the shell forwards it). Taken for a reader gone, a watch whose ssh session closed during its wait ended
+    exit 0, "the output was closed", not 130 for the hang-up (found reviewing the session's diff)."""
     poll = getattr(select, "poll", None)
     if poll is None:
         return False
     try:
         fd = stream.fileno()
+        if not stat.S_ISFIFO(mode := os.fstat(fd).st_mode) and not stat.S_ISSOCK(mode):
+            return False
         poller = poll()
         poller.register(fd, 0)  # errors and hang-ups are reported whatever is asked for
         return any(events & select.POLLERR for _, events in poller.poll(0))

@@ -845,8 +845,7 @@ class Executor:
                             # Which books it was priced on. Found auditing the log: a paper trade on the demo
                             # data (or a snapshot) read as one on the venues' live books; its books' times are
                             # the replay's, and nothing else in the event said so.
-                            **({"data": self.source_flags.strip().removeprefix("--") or "venues"}
-                               if self.source_flags is not None else {})},
+                            **({"data": _data_said(self.source_flags)} if self.source_flags is not None else {})},
                             mode=self.mode, actor=self.actor, now=now)
                         # The order ids derive from the key and a new nonce: an unused key means unused ids.
                         self.ledger.record_intents([(prepared[tag], spec.category) for tag, spec, _ in legs],
@@ -1075,7 +1074,8 @@ class Executor:
             o = self._order(earlier, run)
             if o.status is not OrderStatus.INTENT and not o.status.terminal:
                 try:
-                    settled = await self._resolve(run, earlier, resend=not self._halted())
+                    # Not re-sent to a settled market either (found reviewing the session's diff).
+                    settled = await self._resolve(run, earlier, resend=not run.settled and not self._halted())
                 except Halted:  # halted between the look and the re-send: it is not sent again
                     run.result["halted_mid_execution"] = True
                     settled = await self._resolve(run, earlier, resend=False)
@@ -1286,7 +1286,9 @@ class Executor:
         for tag in run.tags("u"):
             o = self._order(tag, run)
             if o.status is not OrderStatus.INTENT and not o.status.terminal:
-                _settled_or_unresolved(run, tag, await self._resolve(run, tag, resend=excess > 0))
+                # A sell of a leg whose market settled is not re-sent: the payout closed those shares.
+                resend = excess > 0 and run.result["intents"][tag]["leg"] not in run.settled
+                _settled_or_unresolved(run, tag, await self._resolve(run, tag, resend=resend))
         if excess > 0:
             run.result["excess"] = {"leg": leg_name, "shares": _d(excess), "sellable": _d(qty)}
         if leg_name in run.settled:
@@ -2093,6 +2095,15 @@ _RANK: Mapping[ExecStatus, int] = {
     ExecStatus.HEDGED: 4, ExecStatus.UNWINDING: 5, ExecStatus.HALTED: 6, ExecStatus.DONE: 7,
     ExecStatus.UNWOUND: 7, ExecStatus.FAILED: 7, ExecStatus.REFUSED: 7,
 }
+
+
+def _data_said(source_flags: str) -> str:
+    """``execution.requested``'s ``data``: ``venues`` (the live books), ``demo``, or ``snapshot FILE`` (the path as
+    it is, not shell-quoted as the flags a printed command carries)."""
+    import shlex
+
+    words = shlex.split(source_flags)
+    return " ".join([words[0].removeprefix("--"), *words[1:]]) if words else "venues"
 
 
 def _buy_cost(spec: LegSpec, size: Decimal, price: Decimal, *, cash_out: bool) -> Decimal:

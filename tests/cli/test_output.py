@@ -515,3 +515,22 @@ def test_a_help_text_keeps_what_the_stream_takes_and_spells_the_rest_in_ascii() 
     assert help_text_for(text, latin) == "a -- b \u00b7 1 - p -> <= Z\u00fcrich \\ud83d\\ude00"
     assert help_text_for(text, ascii_out) == "a -- b ; 1 - p -> <= Z\\u00fcrich \\ud83d\\ude00"
     assert help_text_for(text, io.TextIOWrapper(io.BytesIO(), encoding="utf-8")) == text
+
+
+def test_only_a_pipe_or_socket_has_a_reader_that_went_away() -> None:
+    """Found reviewing the session's diff: a terminal that hung up polls POLLERR too, before its SIGHUP arrives
+    (the shell forwards it), and a watch's wait took the dead terminal for a reader gone: exit 0, "the output
+    was closed", instead of 130 for the hang-up. A pipe whose reader closed is one; a hung-up pty is not."""
+    import os
+    import pty
+
+    from orion_cli.cli.output import _reader_closed
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w") as pipe:
+        assert _reader_closed(pipe)
+    master, slave = pty.openpty()
+    os.close(master)  # the terminal hangs up
+    with os.fdopen(slave, "w") as tty:
+        assert not _reader_closed(tty)

@@ -2940,9 +2940,48 @@ def test_an_execution_whose_ledger_file_was_replaced_sends_nothing_it_cannot_rec
 
 
 @pytest.mark.parametrize(("flags", "said"), [("", "venues"), (" --demo", "demo"),
-                                             (" --snapshot /data/day.json", "snapshot /data/day.json"), (None, None)])
+                                             (" --snapshot /data/day.json", "snapshot /data/day.json"),
+                                             (" --snapshot '/my data/day.json'", "snapshot /my data/day.json"),
+                                             (None, None)])
 def test_execution_requested_names_the_data_it_was_priced_on(db: Database, flags: str | None, said: str | None) -> None:
     """`data`: the venues' live books, the demo data or a snapshot (None: a caller that did not say, no field)."""
     assert run(executor(db, fake_venues(Exchange()), source_flags=flags).execute(make_plan(), None)).status == "done"
     (requested,) = AuditLog(db).tail(100, types=("execution.requested",))
     assert requested.payload.get("data") == said
+
+
+def test_a_resume_does_not_resend_an_undecided_hedge_to_a_settled_market(db: Database) -> None:
+    """Found reviewing the session's diff: the hedge's answer was lost (never placed), the execution halted, and the
+    hedge's market then settled; the resume re-sent the hedge there, as it re-sends any order the venue does not
+    know, before it looked at the settlements. It is not re-sent; the first leg is sold back instead."""
+    x = Exchange(script={"l2": ["unknown_absent"], "u1": ["kill"]})
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    first_venue = Ledger(db, "paper").order(coid_of(db, plan.key, "l1")).venue  # type: ignore[union-attr]
+    second = next(leg for leg in plan.legs if leg.venue is not first_venue)
+    _bought_by_hand(db, second.venue, second.market.id, second.side, D(1), D("0.50"))
+    _settle(db, second.venue, second.market.id, "1")
+    KillSwitch(db).release()
+    x.script["l2"], x.script["u1"] = ["fill"], ["fill"]
+    before = {c: len(p) for c, p in x.payloads.items()}
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    sent = [tag_of(c) for c, p in x.payloads.items() if len(p) > before.get(c, 0)]
+    assert "l2" not in sent, (sent, res.message)
+    assert res.status == "unwound" and sent == ["u1"], (sent, res.message)
+
+
+def test_a_resume_does_not_resend_an_undecided_sell_to_a_settled_market(db: Database) -> None:
+    """Likewise a sell-back whose answer was lost, its market settled since: not re-sent; the payout closed the
+    shares, and the execution ends sending nothing."""
+    x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["unknown_absent"]})
+    plan = make_plan()
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    first = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
+    assert first is not None
+    _settle(db, first.venue, first.market_id, "0")
+    KillSwitch(db).release()
+    x.script["u1"] = ["fill"]
+    before = {c: len(p) for c, p in x.payloads.items()}
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert [tag_of(c) for c, p in x.payloads.items() if len(p) > before.get(c, 0)] == [], res.message
+    assert res.status == "unwound" and res.detail["settled_unhedged"]["shares"] == "10", res.message
