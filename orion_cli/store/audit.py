@@ -19,7 +19,7 @@ import socket
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from json.encoder import encode_basestring as _encode_str  # what json.dumps uses (ensure_ascii=False)
@@ -388,7 +388,7 @@ def _chain_tail(conn: Connection) -> tuple[int, str, bool, str]:
     if cached is not None and cached[0] is txn:
         return cached[1], cached[2], cached[3], cached[4]
     row = conn.execute(_TAIL_SELECT).one()
-    return (*_link_after(row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor), row.audit_tail_ts or "")
+    return (*_link_after(row.audit_tail_seq, row.audit_tail_hash, row.audit_anchor), _ts_text(row.audit_tail_ts))
 
 
 def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tuple[int, str, bool]:
@@ -423,6 +423,11 @@ def _link_after(seq: int | None, digest: str | None, anchor: str | None) -> tupl
     return (*tail, True)
 
 
+def _ts_text(value: Any) -> str:
+    """The newest event's ``ts`` as text; "" when there is none or it is not text (a row altered in place)."""
+    return value if isinstance(value, str) else ""
+
+
 def _remember_tail(conn: Connection, seq: int, digest: str, anchored: bool, ts: str) -> None:
     conn.info[_TAIL_KEY] = (conn.get_nested_transaction() or conn.get_transaction(), seq, digest, anchored, ts)
 
@@ -447,7 +452,20 @@ def prime_tail(conn: Connection, seq: int | None, digest: str | None, anchor: st
     cached = conn.info.get(_TAIL_KEY)
     if cached is not None and cached[0] is (conn.get_nested_transaction() or conn.get_transaction()):
         return  # this transaction has appended since: its own tail is newer than the one read
-    _remember_tail(conn, *_link_after(seq, digest, anchor), ts or "")
+    _remember_tail(conn, *_link_after(seq, digest, anchor), _ts_text(ts))
+
+
+# How far ahead of this process's clock the newest event may be for the next one to take its time: lock waits
+# and a reconcile's run are seconds; a clock set a year ahead once must not hold every later event there.
+TS_CLAMP = timedelta(minutes=5)
+
+
+def _within_clamp(last_ts: str, stamp: datetime) -> bool:
+    """Whether ``last_ts`` (the newest event's, later than ``stamp``) is at most :data:`TS_CLAMP` ahead."""
+    try:
+        return datetime.fromisoformat(last_ts.replace("Z", "+00:00")) - stamp.astimezone(UTC) <= TS_CLAMP
+    except (ValueError, TypeError, AttributeError):  # not a time (a damaged row): not followed
+        return False
 
 
 _BATCH_KEY = "orion.audit_batch"
@@ -508,11 +526,15 @@ class AuditLog:
         the log, so `audit tail --since` (by time) and the order of the chain (by seq) agree. Found auditing
         the log: a reconcile's events, stamped with the moment the run began, followed the fills it recorded
         meanwhile at later times, and `--since` between them returned the fills without what explains them.
-        A clock stepped back (NTP) would do the same. The writers' lock orders the appends, so the newest
-        event this transaction sees is the newest there is."""
+        A clock stepped back a little (NTP) would do the same. The writers' lock orders the appends, so the
+        newest event this transaction sees is the newest there is. An event more than ``TS_CLAMP`` ahead (a
+        clock once set wrong, a tampered row) is not followed: every later event would carry its time."""
         last_seq, prev, anchored, last_ts = _chain_tail(conn)
         seq = last_seq + 1
-        ts = max(iso_utc(now or datetime.now(UTC)), last_ts)
+        stamp = now or datetime.now(UTC)
+        ts = iso_utc(stamp)
+        if last_ts > ts and _within_clamp(last_ts, stamp):
+            ts = last_ts
         actor_text = (_actor_text(actor) if actor is not None
                       else _default_actor_text(os.getpid(), actor_command(sys.argv[1:])))
         # Never a secret the process revealed, scrubbed before the canonical text is made (keys too): the hash

@@ -1144,14 +1144,19 @@ def test_unwind_failure_halts_and_alerts(db: Database, monkeypatch: pytest.Monke
     assert AuditLog(db).verify().ok
 
 
-def _closed_by_hand(db: Database, venue: Venue, market: str, side: Side, size: D, price: D) -> None:
-    """What ``orion reconcile --fix`` records for shares the venue no longer holds: an adjustment sell."""
+def _traded_by_hand(db: Database, action: Action, venue: Venue, market: str, side: Side, size: D, price: D) -> None:
+    """A trade outside orion as ``orion reconcile --fix`` records it: an adjustment fill of no execution."""
     ledger, coid = Ledger(db, "paper"), f"{ADJUST_PREFIX}{uuid.uuid4().hex}"
-    request = OrderRequest(venue, market, side, Action.SELL, size, price, TimeInForce.IOC, coid)
+    request = OrderRequest(venue, market, side, action, size, price, TimeInForce.IOC, coid)
     ledger.record_intent(PreparedOrder(request, "{}"))
     ledger.transition(coid, OrderStatus.FILLED, fills=[Fill(
-        venue=venue, fill_id=coid, venue_order_id="", market_id=market, side=side, action=Action.SELL, size=size,
+        venue=venue, fill_id=coid, venue_order_id="", market_id=market, side=side, action=action, size=size,
         price=price, fee=D(0), ts=datetime.now(UTC), is_taker=False, client_order_id=coid)])
+
+
+def _closed_by_hand(db: Database, venue: Venue, market: str, side: Side, size: D, price: D) -> None:
+    """What ``orion reconcile --fix`` records for shares the venue no longer holds: an adjustment sell."""
+    _traded_by_hand(db, Action.SELL, venue, market, side, size, price)
 
 def _halted_closed_by_hand_resumed(db: Database, x: Exchange, plan: TradePlan, shares: str,
                                    *, check_first: bool = False) -> tuple[OrderState, Any]:
@@ -1278,13 +1283,8 @@ def test_a_resume_sends_no_hedge_to_a_settled_market_and_sells_the_first_leg_bac
 
 
 def _bought_by_hand(db: Database, venue: Venue, market: str, side: Side, size: D, price: D) -> None:
-    """An outside buy as ``orion reconcile --fix`` records it (an adjustment fill of no execution)."""
-    ledger, coid = Ledger(db, "paper"), f"{ADJUST_PREFIX}{uuid.uuid4().hex}"
-    request = OrderRequest(venue, market, side, Action.BUY, size, price, TimeInForce.IOC, coid)
-    ledger.record_intent(PreparedOrder(request, "{}"))
-    ledger.transition(coid, OrderStatus.FILLED, fills=[Fill(
-        venue=venue, fill_id=coid, venue_order_id="", market_id=market, side=side, action=Action.BUY, size=size,
-        price=price, fee=D(0), ts=datetime.now(UTC), is_taker=False, client_order_id=coid)])
+    """An outside buy as ``orion reconcile --fix`` records it."""
+    _traded_by_hand(db, Action.BUY, venue, market, side, size, price)
 
 
 def test_a_resume_does_not_sell_another_executions_shares_after_a_close_by_hand(db: Database) -> None:

@@ -877,11 +877,29 @@ def test_time_never_runs_back_along_the_log(db: Database) -> None:
     with db.write() as conn:
         seq, digest, anchor, ts = conn.execute(select(*audit_module.TAIL_COLUMNS)).one()
         audit_module.prime_tail(conn, seq, digest, anchor, ts)
-        primed = AuditLog.append(conn, "primed.earlier", {}, actor=ACTOR, now=late - timedelta(days=1))
-        inside = AuditLog.append(conn, "then.earlier", {}, actor=ACTOR, now=late - timedelta(days=2))
+        primed = AuditLog.append(conn, "primed.earlier", {}, actor=ACTOR, now=late - timedelta(seconds=30))
+        inside = AuditLog.append(conn, "then.earlier", {}, actor=ACTOR, now=late - timedelta(seconds=40))
     assert primed.ts == inside.ts == first.ts
     later = log.record("later", {}, actor=ACTOR, now=late + timedelta(seconds=1))
     assert later.ts > first.ts
     stamps = [e.ts for e in sorted(log.tail(10), key=lambda e: e.seq)]
     assert stamps == sorted(stamps)
     assert log.verify().ok
+
+
+def test_an_event_far_ahead_of_the_clock_is_not_followed(db: Database) -> None:
+    """One event stamped far ahead (a clock once set a year wrong, a tampered row) must not hold every later event at
+    its time: an event is never stamped before the one it follows by at most TS_CLAMP (lock waits, a run's
+    seconds); beyond that the time is the clock's."""
+    from datetime import UTC, datetime, timedelta
+
+    log = AuditLog(db)
+    now = datetime.now(UTC)
+    log.record("clock.wrong", {}, actor=ACTOR, now=now + timedelta(days=365))
+    after = log.record("clock.right", {}, actor=ACTOR, now=now)
+    assert after.ts == iso_utc(now)
+    near = log.record("a.little.ahead", {}, actor=ACTOR, now=now + audit_module.TS_CLAMP - timedelta(seconds=1))
+    assert log.record("then.now", {}, actor=ACTOR, now=now).ts == near.ts
+    with db.write() as conn:  # a newest row whose ts is not a time (altered in place) is not followed either
+        conn.execute(text("UPDATE audit_events SET ts = 'garbage' WHERE seq = (SELECT max(seq) FROM audit_events)"))
+    assert log.record("after.garbage", {}, actor=ACTOR, now=now).ts == iso_utc(now)
