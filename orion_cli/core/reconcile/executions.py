@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, not_, or_, select
+from sqlalchemy import Connection, and_, case, func, not_, or_, select
 
 from orion_cli.core.errors import DataError
 from orion_cli.core.models import Side, Venue
@@ -97,8 +97,6 @@ def unhedged_executions(db: Database, mode: str, *, now: datetime | None = None,
     rows = [e for e in unfinished_executions(db, mode, _STUCK) if not e["running"] or e["updated_at"] < cut]
     if not rows:
         return []
-    from orion_cli.store.tables import settlements
-
     with db.read() as conn:
         legs = orders_of(conn, [row["key"] for row in rows])
         recorded = {r.key: r.result for r in conn.execute(select(executions.c.key, executions.c.result)
@@ -106,10 +104,7 @@ def unhedged_executions(db: Database, mode: str, *, now: datetime | None = None,
         uneven = {row["key"]: imbalance for row in rows
                   if (imbalance := Imbalance.of(legs[row["key"]], recorded.get(row["key"]))) is not None
                   and imbalance.unhedged != 0}  # else nothing filled, or equal shares: nothing is at risk
-        settled = {(r.venue, r.market_id) for r in conn.execute(
-            select(settlements.c.venue, settlements.c.market_id).where(
-                settlements.c.mode == mode, settlements.c.market_id.in_(sorted({i.market for i in uneven.values()}))))
-        } if uneven else set()
+        settled = settled_in(conn, mode, {i.market for i in uneven.values()})
     found: list[Unhedged] = []
     for row in rows:
         imbalance = uneven.get(row["key"])
@@ -140,8 +135,6 @@ def resume_sells_back(db: Database, key: str, status: str, result: str | None) -
 
     if not halt_sells_back(status, result):
         return False
-    from orion_cli.store.tables import settlements
-
     with db.read() as conn:
         legs = orders_of(conn, [key])[key]
         if not legs or any(leg_of(o, {}) == "first" and not OrderStatus(o.status).terminal for o in legs):
@@ -150,10 +143,21 @@ def resume_sells_back(db: Database, key: str, status: str, result: str | None) -
         if imbalance is None or imbalance.unhedged <= 0 or imbalance.leg != "first":
             return False
         # Its market settled: the resume ends it sending nothing (the payout closed the shares).
-        mode = select(executions.c.mode).where(executions.c.key == key).scalar_subquery()
-        return conn.execute(select(settlements.c.market_id).where(
-            settlements.c.mode == mode, settlements.c.venue == imbalance.venue.value,
-            settlements.c.market_id == imbalance.market)).first() is None
+        mode = str(conn.execute(select(executions.c.mode).where(executions.c.key == key)).scalar())
+        return (imbalance.venue.value, imbalance.market) not in settled_in(conn, mode, [imbalance.market])
+
+
+def settled_in(conn: Connection, mode: str, markets: Iterable[str]) -> set[tuple[str, str]]:
+    """The (venue, market) pairs among ``markets`` whose settlement the ``mode`` ledger has recorded: one read,
+    however many (none for no markets)."""
+    from orion_cli.store.tables import settlements
+
+    wanted = sorted(set(markets))
+    if not wanted:
+        return set()
+    return {(r.venue, r.market_id) for r in conn.execute(
+        select(settlements.c.venue, settlements.c.market_id).where(
+            settlements.c.mode == mode, settlements.c.market_id.in_(wanted)))}
 
 
 def _halted_for(result: str | None) -> str:
@@ -342,8 +346,6 @@ def unhedged_ended_executions(db: Database, mode: str) -> list[EndedUnhedged]:
 
     Four reads at most, whatever the number of executions: one finds the uneven (most runs: none), the
     others read theirs."""
-    from orion_cli.store.tables import settlements
-
     with db.read() as conn:
         rows = conn.execute(select(executions.c.key, executions.c.status, executions.c.result,
                                    executions.c.created_at, executions.c.updated_at)
@@ -364,9 +366,7 @@ def unhedged_ended_executions(db: Database, mode: str) -> list[EndedUnhedged]:
         if not judged:
             return []
         markets = sorted({m for _, i, light in judged for m in (i.market, *((light[1],) if light else ()))})
-        settled = {(r.venue, r.market_id) for r in conn.execute(
-            select(settlements.c.venue, settlements.c.market_id).where(
-                settlements.c.mode == mode, settlements.c.market_id.in_(markets)))}
+        settled = settled_in(conn, mode, markets)
         # The trades placed outside orion (orders of no execution) in those markets since the oldest began.
         outside = conn.execute(
             select(fills.c.venue, fills.c.market_id, fills.c.side, fills.c.action, fills.c.size, fills.c.ts)
