@@ -1005,12 +1005,12 @@ class Executor:
             else ExecStatus.DONE
         dust = run.result.get("dust_accepted")
         msg = ("both legs filled in equal shares" + (" but for dust" if dust else "")) if final is ExecStatus.DONE \
-            else "second leg short; the excess was sold back within max_unwind_loss" if sold > 0 \
+            else f"second leg short; {self._unwind_said(run)}" if sold > 0 \
             else "second leg short"
         refused = self._refusals(run, CREDENTIALS_REFUSED)
         if refused and final is ExecStatus.UNWOUND and sold > 0 and refused[0]["tag"].startswith("l2"):
             msg = _credentials_said(refused[0], ", so no retry was sent there; the excess of the first leg was sold "
-                                                "back within max_unwind_loss")
+                                                f"back within max_unwind_loss ({self._unwind_said(run, named=False)})")
         elif refused:
             msg += "; " + _credentials_said(refused[0])
         if gone:
@@ -2019,11 +2019,43 @@ class Executor:
                 "sold_back": _d(sold),
                 "unhedged_shares": _d(abs(filled1 - hedged) - sold - self._closed_outside(run))}
 
+    def _unwind_cost(self, run: _Run, leg_name: str, spec: LegSpec) -> dict[str, str]:
+        """What the unwind's sells so far did, for the record and the message: shares sold, what they
+        brought in after fees a share, what those shares had cost a share (price + fees), and the loss
+        (< 0: a gain). ``max_unwind_loss`` bounds that loss; a trader asks what it came to."""
+        shares, proceeds = self._spend(run, run.tags("u"), spec)
+        unit = self._unit_cost(run, leg_name)
+        if shares <= 0:
+            return {}
+        return {"sold": _d(shares), "sold_at": _d((proceeds / shares).quantize(_PRICE_Q)),
+                "unit_cost": _d(unit.quantize(_PRICE_Q)), "loss": _d((shares * unit - proceeds).quantize(_PRICE_Q))}
+
+    def _unwind_said(self, run: _Run, *, named: bool = True) -> str:
+        """The unwind of an execution that ended unwound, in words: what was sold back, where, at what, and
+        what it lost against what those shares cost. ``named``: lead with "the excess was sold back within
+        max_unwind_loss" (a caller that says it itself passes False)."""
+        leg_name = run.result.get("excess", {}).get("leg", "first")
+        spec = run.first if leg_name == "first" else run.second
+        cost = self._unwind_cost(run, leg_name, spec)
+        lead = "the excess was sold back within max_unwind_loss" if named else ""
+        if not cost:
+            return lead
+        loss = Decimal(cost["loss"])
+        lost = f"a loss of ${_d(loss)}" if loss > 0 else \
+            f"a gain of ${_d(-loss)}" if loss < 0 else "no loss"
+        said = (f"{cost['sold']} {spec.side.value.upper()} shares of {spec.market_id} on {spec.venue.value} sold "
+                f"at {cost['sold_at']} a share after fees, bought at {cost['unit_cost']}: {lost} "
+                f"(max_unwind_loss ${_d(self.settings.trading.max_unwind_loss)})")
+        return f"{lead}: {said}" if named else said
+
     def _audit_unwind_done(self, run: _Run, tag: str, spec: LegSpec, qty: Decimal, sold: Decimal, *,
                            ok: bool) -> None:
+        leg_name = run.result.get("excess", {}).get("leg", "first")
+        cost = self._unwind_cost(run, leg_name, spec) if sold > 0 else {}
         with self.db.write() as conn:
             AuditLog.append(conn, "unwind.done", {
                 "key": run.key, "tag": tag, "ok": ok, "shares": qty, "sold": sold,
+                **{k: cost[k] for k in ("sold_at", "unit_cost", "loss") if k in cost},
                 "message": run.result.get("unwind", {}).get("message", "")}, mode=self.mode, actor=self.actor,
                 venue=spec.venue.value, market=spec.market_id)
             save_result(conn, run.key, run.result)

@@ -686,6 +686,23 @@ def test_second_leg_partial_retries_then_unwinds_the_excess(db: Database) -> Non
     assert seq.index("unwind.started") < seq.index("unwind.done")
     assert alerts.emitted == [] and not KillSwitch(db).status().halted
     assert AuditLog(db).verify().ok
+    # What the unwind lost, from the ledger's own fills: the 4 sold at 0.48 less their fees, against what
+    # the first leg's 10 cost a share with theirs (found in review: the result said only "within
+    # max_unwind_loss", so a trader could not tell what the bound had cost).
+    ledger = Ledger(db, "paper")
+    bought = ledger.fills(client_order_id=coids[0])
+    unit = sum((f.size * f.price + f.fee for f in bought), D(0)) / sum((f.size for f in bought), D(0))
+    sells = ledger.fills(client_order_id=coids[-1])
+    proceeds = sum((f.size * f.price - f.fee for f in sells), D(0))
+    loss = (4 * unit - proceeds).quantize(D("0.000001"))
+    assert loss > 0
+    first = bought[0]
+    said = (f"4 {first.side.value.upper()} shares of {first.market_id} on {first.venue.value} sold at "
+            f"{(proceeds / 4).quantize(D('0.000001')).normalize():f} a share after fees, bought at "
+            f"{unit.quantize(D('0.000001')).normalize():f}")
+    assert said in res.message and f"a loss of ${loss.normalize():f} (max_unwind_loss $" in res.message, res.message
+    done = [e for e in AuditLog(db).tail(50) if e.type == "unwind.done"]
+    assert [(D(e.payload["sold"]), D(e.payload["loss"])) for e in done] == [(D(4), loss)]
 
 
 def test_a_hedge_retry_the_venue_refuses_to_prepare_goes_to_the_unwind(db: Database) -> None:
