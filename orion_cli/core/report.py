@@ -57,10 +57,9 @@ from sqlalchemy import select
 from orion_cli.core.models import Venue
 from orion_cli.core.money import ZERO
 from orion_cli.core.opportunity import EDGE_STEP, ratio_down
-from orion_cli.core.reconcile import EXTERNAL_PREFIX
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED
 from orion_cli.execution.slippage import levels_from_record, planned_cost
-from orion_cli.execution.state import ADJUST_PREFIX, NEVER_SENT
+from orion_cli.execution.state import ADJUST_PREFIX, EXTERNAL_PREFIX, NEVER_SENT
 from orion_cli.store.audit import iso_utc
 from orion_cli.store.db import Database
 from orion_cli.store.tables import MONEY_QUANTUM, audit_events, executions, fills, opportunities, orders, plain

@@ -126,6 +126,7 @@ from orion_cli.execution.plan import CheckResult, LegPlan, TradePlan, Verdict, s
 from orion_cli.execution.slippage import levels_from_record, levels_record, planned_cost
 from orion_cli.execution.state import (
     ADJUST_PREFIX,
+    EXTERNAL_PREFIX,
     LATE_LISTING_GRACE,
     NEVER_SENT,
     SOURCE_FLAGS,
@@ -142,7 +143,7 @@ from orion_cli.risk.halt import KillSwitch, assert_not_halted, release_steps
 from orion_cli.store.audit import AuditLog, canonical_json, default_actor, iso_utc
 from orion_cli.store.audit import batched as audit_batch
 from orion_cli.store.db import Database
-from orion_cli.store.ledger import Ledger, intents_refused
+from orion_cli.store.ledger import NETTING_VENUES, Ledger, intents_refused
 from orion_cli.store.prepared import Prepared, defer, deferred
 from orion_cli.store.tables import executions, fills, plain
 from orion_cli.venues.trading import (
@@ -1927,26 +1928,38 @@ class Executor:
         other orders hold in it, with this execution's fills the venue has not listed yet (bought:
         held; sold back: gone). None when that cannot be told.
 
-        An unwind sells no more than that: shares closed outside orion (by hand after a failed unwind,
-        recorded by ``orion reconcile --fix`` as adjustment sells) are not there to sell, and a sell of
-        them would be refused (Kalshi's are reduce-only) or sell another pair's shares. When other orders
-        (another execution, one ``reconcile`` adopted) also hold shares there and some were closed by
-        hand, whose they were cannot be told: None.
+        An unwind sells no more than that: shares closed outside orion are not there to sell, and a sell
+        of them would be refused (Kalshi's are reduce-only) or sell another pair's shares. A close outside
+        orion is what ``orion reconcile --fix`` records after this execution began: an adjustment sell
+        (the venue's position fell, no fill listed), or an adopted outside order (``ext-``; the venue
+        listed the sale by hand) that sold these shares or, on a netting venue (Kalshi), bought the
+        other side and so closed them (``fills.netted``). Found in review: the adopted sale counted as
+        another order's shares, so a resume sold the closed shares again, out of another pair's hedge.
+        When other orders (another execution, one ``reconcile`` adopted) also hold shares there and
+        some were closed by hand, whose they were cannot be told: None.
         """
         mine = {run.coid(t) for t in run.result.get("intents", {})}
         held = others = closed = ZERO
         listed: dict[str, Decimal] = {}  # what the ledger holds of each order's fills (this leg's orders among them)
+        other_side = spec.side.other if spec.venue in NETTING_VENUES else None
         with self.db.read() as conn:
             began = conn.execute(select(executions.c.created_at).where(executions.c.key == run.key)).scalar()
-            for r in conn.execute(select(fills.c.client_order_id, fills.c.action, fills.c.size, fills.c.recorded_at)
+            sides = [spec.side.value] if other_side is None else [spec.side.value, other_side.value]
+            for r in conn.execute(select(fills.c.client_order_id, fills.c.action, fills.c.size, fills.c.side,
+                                         fills.c.netted, fills.c.recorded_at)
                                   .where(fills.c.mode == self.mode, fills.c.venue == spec.venue.value,
-                                         fills.c.market_id == spec.market_id, fills.c.side == spec.side.value)):
-                signed = Decimal(r.size) if r.action == Action.BUY.value else -Decimal(r.size)
+                                         fills.c.market_id == spec.market_id, fills.c.side.in_(sides))):
+                if r.side != spec.side.value:  # the other side's buy closed this many of these shares
+                    signed = -Decimal(r.netted) if r.action == Action.BUY.value else ZERO
+                else:
+                    signed = Decimal(r.size) if r.action == Action.BUY.value else -Decimal(r.size)
+                    listed[r.client_order_id] = listed.get(r.client_order_id, ZERO) + Decimal(r.size)
+                if signed == 0:
+                    continue
                 held += signed
-                listed[r.client_order_id] = listed.get(r.client_order_id, ZERO) + Decimal(r.size)
-                # A close by hand recorded before this execution began closed other shares than its own.
-                if r.client_order_id.startswith(ADJUST_PREFIX) and signed < 0 and began is not None \
-                        and str(r.recorded_at) >= str(began):
+                # A close outside orion recorded before this execution began closed other shares than its own.
+                if r.client_order_id.startswith((ADJUST_PREFIX, EXTERNAL_PREFIX)) and signed < 0 \
+                        and began is not None and str(r.recorded_at) >= str(began):
                     closed += signed
                 elif r.client_order_id not in mine:
                     others += signed

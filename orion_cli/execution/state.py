@@ -56,6 +56,9 @@ LATE_LISTING_GRACE = timedelta(seconds=120)
 # Client order id prefix of the fills `orion reconcile --fix` records to move the ledger to the venue's
 # positions (no venue order): a close made by hand arrives as one of these sells.
 ADJUST_PREFIX = "reconcile-adj-"
+# Client order id prefix of the orders `orion reconcile --fix` adopts from the venue's own listing: a trade
+# made outside orion (by hand on the website) whose fills the venue lists, a close by hand among them.
+EXTERNAL_PREFIX = "ext-"
 
 
 def resume_command(opportunity_id: str, key: str, *, mode: str, source_flags: str = "",

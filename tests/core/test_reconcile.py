@@ -1198,8 +1198,8 @@ def test_a_fix_adjustment_is_no_order_sent_in_the_report(db: Database, settings:
 def test_orders_placed_outside_orion_are_no_orders_sent_in_the_report(db: Database, settings: Settings) -> None:
     """Found in review: `--fix` adopts a trade placed by hand (a fill, a resting order) as ext-… orders,
     which the report counted as orion's orders sent, filled and unanswered (fill rate 0.5)."""
-    from orion_cli.core.reconcile import EXTERNAL_PREFIX
     from orion_cli.core.report import build_report
+    from orion_cli.execution.state import EXTERNAL_PREFIX
 
     ledger = Ledger(db, "live")
     fill = _fill("f1", "o-1", "10", "0.30")

@@ -45,7 +45,7 @@ from orion_cli.core.models import BookSide, Market, OrderBook, Side, Venue
 from orion_cli.execution import executor as executor_mod
 from orion_cli.execution.executor import CRASH_STEPS, Executor, leg_order, venues_resume_may_send_to
 from orion_cli.execution.plan import CheckResult, TradePlan, Verdict
-from orion_cli.execution.state import ADJUST_PREFIX, ExecStatus
+from orion_cli.execution.state import ADJUST_PREFIX, EXTERNAL_PREFIX, ExecStatus
 from orion_cli.risk.checks import PipelineContext
 from orion_cli.risk.halt import KillSwitch
 from orion_cli.store.audit import AuditLog, iso_utc
@@ -1161,9 +1161,12 @@ def test_unwind_failure_halts_and_alerts(db: Database, monkeypatch: pytest.Monke
     assert AuditLog(db).verify().ok
 
 
-def _traded_by_hand(db: Database, action: Action, venue: Venue, market: str, side: Side, size: D, price: D) -> None:
-    """A trade outside orion as ``orion reconcile --fix`` records it: an adjustment fill of no execution."""
-    ledger, coid = Ledger(db, "paper"), f"{ADJUST_PREFIX}{uuid.uuid4().hex}"
+def _traded_by_hand(db: Database, action: Action, venue: Venue, market: str, side: Side, size: D, price: D,
+                    *, prefix: str = ADJUST_PREFIX) -> None:
+    """A trade outside orion as ``orion reconcile --fix`` records it: an adjustment fill of no execution
+    (the venue's position moved, no fill listed), or with ``prefix`` EXTERNAL_PREFIX an adopted order (the
+    venue listed the trade's fill)."""
+    ledger, coid = Ledger(db, "paper"), f"{prefix}{uuid.uuid4().hex}"
     request = OrderRequest(venue, market, side, action, size, price, TimeInForce.IOC, coid)
     ledger.record_intent(PreparedOrder(request, "{}"))
     ledger.transition(coid, OrderStatus.FILLED, fills=[Fill(
@@ -1314,6 +1317,47 @@ def test_a_resume_does_not_sell_another_executions_shares_after_a_close_by_hand(
     assert res.status == "halted" and "whose were closed cannot be told" in res.message, res.message
     assert [t for t in _sent(xb) if t.startswith("u")] == ["u1"]
     assert _held(db)[(first.venue, first.side)] == D(10)  # A's hedged shares
+
+
+@pytest.mark.parametrize("first_venue", ["polymarket", "kalshi"])
+@pytest.mark.parametrize("other", [False, True])
+def test_a_close_by_hand_the_venue_listed_is_not_sold_again_on_resume(db: Database, first_venue: str,
+                                                                      other: bool) -> None:
+    """Found in review: after a failed unwind the operator sold the shares by hand, and the venue listed
+    the sale, which `orion reconcile --fix` adopts as an outside order (``ext-``): a sell of the shares
+    (Polymarket), or on Kalshi, where positions net, a buy of the other side. The resume counted neither
+    as a close: it sold the 10 again, out of another execution's hedged shares (which the venue then no
+    longer held: that pair naked, nothing halted, reconcile clean), or, alone in the market, was refused
+    and halted again for ever. The adopted sale is a close by hand like an adjustment sell."""
+    now = datetime.now(UTC)
+    # The thinner book's leg goes first: Kalshi's when it shows 12, Polymarket's 30 otherwise.
+    kbook = kalshi_book(now, yes_asks=(("0.40", "12"),)) if first_venue == "kalshi" else None
+
+    def plan_of(key: str) -> TradePlan:
+        return make_plan(key=key, kbook=kbook, now=now)
+
+    if other:
+        assert run(executor(db, fake_venues(Exchange())).execute(plan_of("exec-A"), None)).status == "done"
+    x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"], "u2": ["fill"]})
+    plan = plan_of("exec-B")
+    assert run(executor(db, fake_venues(x)).execute(plan, None)).status == "halted"
+    first = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
+    assert first is not None and first.venue.value == first_venue and first.filled_size == D(10)
+    if first.venue is Venue.KALSHI:  # the venue lists a sale of YES as a buy of NO, which nets the YES
+        _traded_by_hand(db, Action.BUY, first.venue, first.market_id, first.side.other, D(10), D("0.50"),
+                        prefix=EXTERNAL_PREFIX)
+    else:
+        _traded_by_hand(db, Action.SELL, first.venue, first.market_id, first.side, D(10), D("0.50"),
+                        prefix=EXTERNAL_PREFIX)
+    KillSwitch(db).release()
+    res = run(executor(db, fake_venues(x)).resume(plan.key))
+    assert [t for t in _sent(x) if t.startswith("u")] == ["u1"], res.message  # nothing sold again
+    if other:
+        assert res.status == "halted" and "whose were closed cannot be told" in res.message, res.message
+    else:
+        assert res.status == "unwound", res.message
+        assert res.detail["closed_outside"]["shares"] == "10", res.detail
+    assert _held(db).get((first.venue, first.side), D(0)) == (D(10) if other else D(0))
 
 
 def test_a_close_by_hand_recorded_before_an_execution_began_does_not_make_its_unwind_halt(db: Database) -> None:

@@ -69,7 +69,6 @@ from orion_cli.core.reconcile.late_fills import judge_deferred_late_fills
 from orion_cli.core.reconcile.results import (
     DEFAULT_GRACE,
     DEFAULT_LOOKBACK,
-    EXTERNAL_PREFIX,
     OPEN_STATUSES,
     ORDER_UNDECIDED_FIX,
     Drift,
@@ -90,7 +89,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_GRACE",
     "DEFAULT_LOOKBACK",
-    "EXTERNAL_PREFIX",
     "INTERRUPTED_FIX",
     "OPEN_STATUSES",
     "ORDER_UNDECIDED_FIX",

@@ -23,7 +23,6 @@ from orion_cli.core.reconcile.context import RunContext, Unreachable, parse_ts, 
 from orion_cli.core.reconcile.executions import resume_sells_back
 from orion_cli.core.reconcile.late_fills import late_fill
 from orion_cli.core.reconcile.results import (
-    EXTERNAL_PREFIX,
     NEVER_REACHED,
     NOT_FINAL,
     OPEN_STATUSES,
@@ -41,7 +40,7 @@ from orion_cli.core.reconcile.rows import (
     ledger_coid,
     order_being_sent,
 )
-from orion_cli.execution.state import load_result, resume_command
+from orion_cli.execution.state import EXTERNAL_PREFIX, load_result, resume_command
 from orion_cli.store.tables import executions, orders, plain
 from orion_cli.venues.trading import (
     Action,

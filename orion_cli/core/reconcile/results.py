@@ -27,7 +27,6 @@ OPEN_STATUSES = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN,
 ORDER_UNDECIDED_FIX = "not fixed by reconcile: the venue has not decided it"
 NOT_FINAL = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
 QTY_TOLERANCE = MICRO  # Polymarket's 6-decimal share unit
-EXTERNAL_PREFIX = "ext-"
 MAX_AUDITED_DRIFTS = 200
 # NEVER_SENT first: a resumed execution must not count this order as a hedge attempt that was sent.
 NEVER_REACHED = f"{NEVER_SENT}never reached the venue (reconcile: the venue does not know the order)"
