@@ -1332,6 +1332,7 @@ class Executor:
         qty = plain(floor_to(excess - sold_before - gone, spec.size_step))
         if qty <= 0 or qty < spec.min_size:
             info["sold"] = _d(sold_before)
+            info.pop("message", None)
             return True
         budget = 1 + self.settings.trading.second_leg_retries
         orders = {t: self._order(t, run, with_fills=False) for t in run.tags("u")}
@@ -1388,6 +1389,8 @@ class Executor:
         ok = left <= 0 or left < spec.min_size
         if not ok:
             info["message"] = f"unwind sold {_d(sold)} of {_d(excess)} shares; {_d(left)} remain unhedged"
+        else:  # an earlier attempt's failure (a resumed unwind) is not this one's outcome
+            info.pop("message", None)
         self._audit_unwind_done(run, tag, spec, excess, sold, ok=ok)
         return ok
 

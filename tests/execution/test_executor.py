@@ -881,6 +881,11 @@ def test_unwind_loss_bound_covers_every_unwind_sell_of_the_execution(db: Databas
     assert first.status == "halted" and "50 remain unhedged" in first.message
     res = run(executor(db, fake_venues(x), s=s).resume(plan.key))
     assert res.status == "unwound", res.message
+    # Found in review: the resumed unwind's success was recorded with the first attempt's failure.
+    done = [e.payload for e in AuditLog(db).tail(100) if e.type == "unwind.done"]
+    assert [(d["ok"], d["message"]) for d in done] == [
+        (False, "unwind sold 50 of 100 shares; 50 remain unhedged"), (True, "")], done
+    assert "message" not in json.loads(exec_row(db, plan.key).result)["unwind"]
     ledger = Ledger(db, "paper")
     bought = ledger.fills(client_order_id=coid_of(db, plan.key, "l1"))
     unit_cost = sum((f.size * f.price + f.fee for f in bought), D(0)) / sum((f.size for f in bought), D(0))
