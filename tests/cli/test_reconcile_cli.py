@@ -14,7 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 from types import SimpleNamespace
@@ -233,25 +233,21 @@ def test_an_interrupted_execution_is_drift_whose_hint_is_to_resume_it(db_file: s
     assert "resume each interrupted execution" in res.stderr and "--fix` adopts" not in res.stderr
 
 
-def test_an_undecided_order_no_process_drives_is_drift_whose_hint_is_its_resume_not_fix(
-        db_file: str, drifting: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Found black-box: a first leg the venue kept `delayed` after its trade was killed was pending and
-    "clean", exit 0, on every run. Past the grace period it is drift, exit 7, and the hint is its
-    execution's resume: --fix adopts no truth the venue has not decided."""
+def _undecided_order(db_file: str, drifting: dict[str, Any], monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
+    """A first leg sent at ``at`` that the venue keeps `delayed`, of an execution no process drives."""
     from sqlalchemy import insert
 
     from orion_cli.store.ledger import Ledger
     from orion_cli.store.tables import executions
     from orion_cli.venues.trading import Action, OrderRequest, PreparedOrder, TimeInForce
 
-    at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # long past the grace period
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     db = open_database(db_file)
     try:
         with db.write() as conn:
             conn.execute(insert(executions), {"key": "k-late", "opportunity_id": "op123456", "mode": "paper",
                                               "status": "leg1_sent", "size": D(3), "plan": "{}", "result": "{}",
-                                              "created_at": "2026-11-22T09:00:00Z",
-                                              "updated_at": "2026-11-22T09:00:00Z"})
+                                              "created_at": stamp, "updated_at": stamp})
         ledger = Ledger(db, "paper")
         req = OrderRequest(Venue.KALSHI, "KXNBA-26-NYK", Side.YES, Action.BUY, D(3), D("0.30"), TimeInForce.FOK,
                            "k-late-l1")
@@ -264,6 +260,14 @@ def test_an_undecided_order_no_process_drives_is_drift_whose_hint_is_its_resume_
         None, D(0), D("0.30"), at, (), venue_status="delayed")
     # As a live venue answers: the paper venue's own undecided order is one it never settled (closed).
     monkeypatch.setattr(paper_mod.PaperVenue, "mode", property(lambda self: "live"))
+
+
+def test_an_undecided_order_no_process_drives_is_drift_whose_hint_is_its_resume_not_fix(
+        db_file: str, drifting: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found black-box: a first leg the venue kept `delayed` after its trade was killed was pending and
+    "clean", exit 0, on every run. Past the grace period it is drift, exit 7, and the hint is its
+    execution's resume: --fix adopts no truth the venue has not decided."""
+    _undecided_order(db_file, drifting, monkeypatch, datetime(2026, 11, 22, 9, 0, tzinfo=UTC))  # past the grace
     res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
     assert res.exit_code == 7, res.output
     (drift,) = [d for r in json.loads(res.stdout) for d in r["drifts"]]
@@ -272,6 +276,18 @@ def test_an_undecided_order_no_process_drives_is_drift_whose_hint_is_its_resume_
                                     "--idempotency-key k-late --demo`"), drift["detail"]
     assert "hint: resume each interrupted execution with the command its drift names" in res.stderr, res.stderr
     assert "--fix` adopts" not in res.stderr, res.stderr
+
+
+def test_a_run_that_leaves_something_pending_does_not_say_the_ledger_and_venues_agree(
+        db_file: str, drifting: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a run that left a difference pending (inside the grace period) printed "clean: the
+    ledger and the venues agree", though it had not compared it. Still exit 0 (no drift), it says what is
+    pending."""
+    _undecided_order(db_file, drifting, monkeypatch, datetime.now(UTC) - timedelta(seconds=10))
+    res = _invoke("--db", db_file, "reconcile", "--demo", "--json")
+    assert res.exit_code == 0, res.output
+    assert [len(r["pending"]) for r in json.loads(res.stdout) if r["pending"]] == [1], res.stdout
+    assert "clean: no drift found; 1 item pending" in res.stderr and "agree" not in res.stderr, res.stderr
 
 
 @pytest.mark.parametrize(("halt", "result", "sells_back"), [

@@ -1391,12 +1391,34 @@ def test_a_run_that_leaves_the_held_difference_pending_keeps_the_hold(db: Databa
     assert ledger.balance(Venue.KALSHI).total == D(400) and _stored_peak(db) == D(500)  # type: ignore[union-attr]
 
 
-def _record_reports(ledger: Ledger, venue: FakeVenue) -> None:
-    """What `orion balance` and a live trade do with the venue's report."""
+def test_a_run_that_leaves_a_difference_pending_records_no_report_for_a_venue_not_held(db: Database) -> None:
+    """Found in review: a venue took back the 200 bought (a Polymarket trade that failed after it matched; a
+    sale by hand), refunding the $100. Within the grace (an orion order there not final yet) the run left the
+    difference pending, said "clean", and recorded the $500 beside the 200 still held at cost: equity 600,
+    which the next `orion balance` stored as the peak, and once the ledger was corrected a drawdown from it
+    tripped the breaker. A run that leaves anything of a venue pending does not record its report."""
+    from orion_cli.core.reconcile.venue import WITHHELD_PENDING
+
+    settings, ledger, buy, first = _bought_200_at_half(db)
+    assert first.status == "clean" and _stored_peak(db) == D(500)
+    _intent(ledger, "c-young", size="200", at=NOW - timedelta(seconds=30), status="unknown")
+    venue = FakeVenue(cash=D(500), fills_=[buy])  # the 200 gone, their cost back
+    (pending,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert pending.pending and not pending.drifts and pending.status == "clean", pending
+    assert pending.report_withheld == WITHHELD_PENDING
+    assert ledger.balance(Venue.KALSHI).total == D(400)  # type: ignore[union-attr]
+    _record_reports(ledger, venue, positions=[])  # `orion balance` meanwhile: they disagree, nor does it record it
+    assert ledger.balance(Venue.KALSHI).total == D(400) and _stored_peak(db) == D(500)  # type: ignore[union-attr]
+
+
+def _record_reports(ledger: Ledger, venue: FakeVenue, *, positions: list[Position] | None = None) -> None:
+    """What a live trade does with the venue's report, and, given the venue's ``positions`` read with it,
+    `orion balance`."""
     from orion_cli.core.settlement import record_reports
 
     report = asyncio.run(venue.balance())
-    asyncio.run(record_reports(ledger, {Venue.KALSHI: venue}, {Venue.KALSHI: report}, now=NOW))
+    asyncio.run(record_reports(ledger, {Venue.KALSHI: venue}, {Venue.KALSHI: report}, now=NOW,
+                               positions=None if positions is None else {Venue.KALSHI: positions}))
 
 
 def test_a_payout_judged_held_by_a_report_that_is_then_not_recorded_reaches_the_cash(

@@ -19,6 +19,7 @@ from orion_cli.cli.output import Column
 from orion_cli.cli.params import one_venue
 from orion_cli.cli.stopping import StopFlag, end_if_stopped, flush_alerts, pause_point
 from orion_cli.core.command_line import live_flag
+from orion_cli.core.plain_text import plural
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -445,7 +446,12 @@ def reconcile_command(
                                hint=other_data)
     if stopped:  # a stop that came before the outcome was decided (in the wait for alerts) ends it: 130
         end_if_stopped(stop, "the run was reported and its alerts delivered or audited")
-    app.out.success("clean: the ledger and the venues agree")
+    pending = sum(len(r.pending) for r in results)
+    if pending:  # nothing found apart, but not all was compared: said, not announced as agreement
+        app.out.success(f"clean: no drift found; {pending} {plural(pending, 'item')} pending (an order not final "
+                        "yet, a change within the grace period), judged by the next run (`pending` in --json)")
+    else:
+        app.out.success("clean: the ledger and the venues agree")
     if other_data is not None:
         app.out.info(f"note: {other_data}")
 

@@ -110,13 +110,13 @@ async def _compare_venue(ctx: RunContext, venue: Venue, tv: TradingVenue,
 
         held = tv.mode == "live" and bool(held_reports(conn, ctx.mode, [venue]))
         unreconciled, withhold = _settle_and_compare(ctx, conn, venue, venue_settlements, venue_positions, result,
-                                                     report=report, unchecked=unchecked, waiting=waiting, held=held)
+                                                     report=report, unchecked=unchecked, waiting=waiting)
         record_categories(ctx, conn, venue)
         unreconciled = unreconciled if tv.mode == "live" else []  # a paper ledger is its own venue: no report
         withhold = withhold and tv.mode == "live"
         if withhold:
             report = None
-            why = WITHHELD_UNRECONCILED if unreconciled else WITHHELD_STILL_HELD
+            why = WITHHELD_UNRECONCILED if unreconciled else WITHHELD_STILL_HELD if held else WITHHELD_PENDING
             result.report_withheld = "; ".join(x for x in (result.report_withheld, why) if x)
         if report is not None:
             result.transfers = ctx.ledger.record_transfers(moved or [], balance, conn=conn, now=ctx.now)
@@ -179,6 +179,11 @@ WITHHELD_UNRECONCILED = (
     "(or lacks), its cash would count a trade made outside orion twice or not at all (a peak never had, a loss "
     "hidden); nor is the peak raised. Neither `orion balance` nor a live trade records its reports until a "
     "reconcile finds none or --fix adopts them")
+WITHHELD_PENDING = (
+    "this run left some of its positions, fills or orders pending (an order not final yet, a change within the "
+    "grace period), so it cannot say they agree: beside them its cash may hold a trade the ledger does not (a "
+    "fill the venue took back, a sale by hand), equity the account never had; recorded by a run that finds "
+    "them agreeing")
 WITHHELD_STILL_HELD = (
     "an earlier reconcile found positions or fills disagreeing with the ledger, and this run left some of them "
     "pending (not compared), so it cannot say they agree now: still held")
@@ -188,13 +193,13 @@ HOLDINGS_KINDS = frozenset({"fill", "position"})
 
 def _settle_and_compare(ctx: RunContext, conn: Connection, venue: Venue, found: Sequence[Settlement],
                         venue_positions: Sequence[Position], result: VenueReconcile, *, report: Balance | None,
-                        unchecked: set[str], waiting: Mapping[str, Decimal],
-                        held: bool = False) -> tuple[list[Drift], bool]:
+                        unchecked: set[str], waiting: Mapping[str, Decimal]) -> tuple[list[Drift], bool]:
     """Settle what the venue settled (:func:`record_settlements`), then compare positions
     (:func:`compare_positions`); the ``fill`` and ``position`` drift left unfixed, and whether ``report``
-    must not be recorded: beside that drift, or, for a venue an earlier run ``held``, while anything is
-    left pending (a position difference deferred as an order in flight is no agreement, and releasing
-    the hold then recorded the very figure it was for).
+    must not be recorded: beside that drift, or while anything is left pending (a position difference
+    deferred as an order in flight is no agreement: for a venue an earlier run held, releasing the hold
+    then recorded the very figure it was for; for any venue, a fill the venue took back, or a sale by
+    hand within the grace, left its refund beside the contracts still held at cost, a peak never had).
 
     Why: a sale made outside orion (the README's "close them by hand, then `reconcile --fix`") is in
     the venue's cash while the ledger still holds the contracts at cost until it is adopted. Recorded
@@ -212,7 +217,7 @@ def _settle_and_compare(ctx: RunContext, conn: Connection, venue: Venue, found: 
         record_settlements(ctx, conn, venue, found, result, report=report)
         compare_positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked, waiting=waiting)
         unreconciled = _unreconciled(result)
-        withhold = bool(unreconciled) or (held and _in_doubt(result))
+        withhold = bool(unreconciled) or _in_doubt(result)
         if report is None or not withhold or all(s.cash_moved for s in result.settled[kept[1]:]):
             return unreconciled, withhold
         savepoint.rollback()
@@ -220,7 +225,7 @@ def _settle_and_compare(ctx: RunContext, conn: Connection, venue: Venue, found: 
     record_settlements(ctx, conn, venue, found, result, report=None)
     compare_positions(ctx, conn, venue, venue_positions, result, unchecked=unchecked, waiting=waiting)
     unreconciled = _unreconciled(result)
-    return unreconciled, bool(unreconciled) or (held and _in_doubt(result))
+    return unreconciled, bool(unreconciled) or _in_doubt(result)
 
 
 def _in_doubt(result: VenueReconcile) -> bool:
