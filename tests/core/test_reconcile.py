@@ -183,6 +183,11 @@ def _types(db: Database) -> list[str]:
     return [e.type for e in AuditLog(db).tail(500)]
 
 
+def _payload(db: Database, event_type: str) -> dict[str, Any]:
+    """The payload of the latest ``event_type`` event."""
+    return next(e.payload for e in reversed(AuditLog(db).tail(500)) if e.type == event_type)
+
+
 # -- (1) unknown outcomes ---------------------------------------------------------------------
 
 
@@ -726,6 +731,13 @@ def test_missing_fill_is_drift_and_fix_adopts_it_with_audit(db: Database, settin
     ((_, said, payload),) = alerts.emitted
     assert "drift(s) not fixed" in res.trading_refused and "live trades there are refused" in said, said
     assert payload["live_trading_refused"] == res.trading_refused
+    # Found in review: a run that then could not reach the venue said nothing of it (`unavailable`, exit 5,
+    # the metrics gauge 0), though every live leg there was still refused: a cron wrapper read an outage.
+    venue.down = True
+    (out,) = _run(db, settings, {Venue.KALSHI: venue})
+    assert out.status == "unavailable" and out.trading_refused == res.trading_refused, out
+    assert _payload(db, "reconcile.unavailable")["live_trading_refused"] == res.trading_refused
+    venue.down = False
 
     (fixed,) = _run(db, settings, {Venue.KALSHI: venue}, fix=True)
     assert fixed.status == "drift" and [d.kind for d in fixed.drifts] == ["fill"] and fixed.drifts[0].fixed

@@ -301,8 +301,15 @@ def record_unreachable(ctx: RunContext, venue: Venue, result: VenueReconcile, ex
     if result.drifts:
         result.counts["drifts"] = len(result.drifts)
     with ctx.db.write() as conn:
+        if ctx.mode == "live":
+            # Held by an earlier run's drift, the venue's live legs are still refused: said and in the exit code
+            # (7), as a run that compared it says it (found in review: exit 5, the gauge 0, read as an outage).
+            from orion_cli.core.settlement import held_reports
+
+            result.trading_refused = held_reports(conn, ctx.mode, [venue]).get(venue, "")
         ctx.audit(conn, "reconcile.unavailable", {
             "venue": venue.value, "mode": ctx.mode, "status": result.status, "reason": exc.reason,
+            "live_trading_refused": result.trading_refused or None,
             "refusal": result.refusal, "resolved": [r.to_record() for r in result.resolved],
             "drifts": [d.to_record() for d in result.drifts[:MAX_AUDITED_DRIFTS]],
             "drifts_not_listed": max(0, len(result.drifts) - MAX_AUDITED_DRIFTS)}, venue=venue)
