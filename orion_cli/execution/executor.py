@@ -616,24 +616,36 @@ def _credentials_said(refusal: Mapping[str, Any], what: str = "") -> str:
     return f"{refusal['venue']} refused orion's credentials for the {leg}{what} ({refusal['reason']})"
 
 
+def unexplained_overfill(result: Mapping[str, Any]) -> dict[str, Decimal]:
+    """By venue, the shares a venue reported filled beyond an order's size where nothing explains it: any
+    order but a Polymarket buy, which spends a dollar amount (:func:`_overfill_said`). Its fills feed then
+    said something its orders never do (a fill listed twice under two ids): ``trade --watch`` stops on it."""
+    out: dict[str, Decimal] = {}
+    intents = result.get("intents", {})
+    for tag, shares in result.get("overfill", {}).items():
+        request = intents.get(tag, {}).get("request", {})
+        venue = str(request.get("venue", "?"))
+        if venue == Venue.POLYMARKET.value and request.get("action") == Action.BUY.value:
+            continue
+        out[venue] = out.get(venue, ZERO) + Decimal(shares)
+    return out
+
+
 def _overfill_said(run: _Run) -> str:
     """The message's words for the shares venues filled beyond the orders' sizes (``result.overfill``).
 
     Only a Polymarket buy spends a dollar amount and so may get more shares (at better prices, or from its
-    amount's rounding up to the cent); any other
-    venue's order is for a count it never exceeds, so more than asked there is not explained away."""
-    extra: dict[Venue, Decimal] = {}
-    for tag, shares in run.result["overfill"].items():
-        venue = run.spec_of(tag).venue
-        extra[venue] = extra.get(venue, ZERO) + Decimal(shares)
+    amount's rounding up to the cent); any other order is for a count it never exceeds, so more than asked
+    there is not explained away (:func:`unexplained_overfill`)."""
+    odd = unexplained_overfill(run.result)
+    bought = sum((Decimal(shares) for shares in run.result["overfill"].values()), ZERO) - sum(odd.values(), ZERO)
     said = ""
-    for venue, shares in sorted(extra.items(), key=lambda kv: kv[0].value):
-        if venue is Venue.POLYMARKET:
-            said += (f"; {venue.value} filled {_d(shares)} share(s) more than asked (a dollar-amount buy: its dollars, "
-                     "rounded up to the cent, or better prices bought more): held, not hedged")
-        else:
-            said += (f"; {venue.value} reported {_d(shares)} contract(s) filled beyond the order's count, which "
-                     "its orders never do: held, not hedged; check them with `orion reconcile`")
+    if bought > 0:
+        said += (f"; {Venue.POLYMARKET.value} filled {_d(bought)} share(s) more than asked (a dollar-amount buy: its "
+                 "dollars, rounded up to the cent, or better prices bought more): held, not hedged")
+    for venue, shares in sorted(odd.items()):
+        said += (f"; {venue} reported {_d(shares)} contract(s) filled beyond the order's count, which its orders "
+                 "never do: held, not hedged; check them with `orion reconcile`")
     return said
 
 

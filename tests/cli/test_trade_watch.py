@@ -1229,6 +1229,30 @@ def test_an_order_refused_for_this_hosts_location_stops_the_round_even_at_its_ma
     assert executed == ["op0"]
 
 
+@pytest.mark.parametrize(("venue", "action", "stops"), [
+    ("kalshi", "buy", True), ("polymarket", "sell", True), ("polymarket", "buy", False)])
+def test_a_venue_reporting_fills_beyond_an_orders_count_stops_the_watch(tmp_path: Path, monkeypatch: Any,
+                                                                       venue: str, action: str, stops: bool) -> None:
+    """Found in review: Kalshi listed every fill twice under two ids; each execution said the venue had
+    filled more than the order's count, "which its orders never do", and the watch traded on, the ledger
+    holding twice the contracts the venue did and a phantom loss near the daily limit. It stops (exit 6,
+    VENUE_OVERFILL), naming reconcile. A Polymarket buy spends a dollar amount and may get more shares:
+    that is no reason to stop."""
+    import dataclasses
+
+    base = _result_unwound_for_credentials("k1")
+    detail = {"status": "done", "overfill": {"l2": "10"},
+              "intents": {"l2": {"leg": "second", "request": {"venue": venue, "action": action}}}}
+    result = dataclasses.replace(base, status="done", message="both legs filled in equal shares", detail=detail)
+    (trades, stop), executed = _scripted_round(tmp_path, monkeypatch, [result, result], 2)
+    if not stops:
+        assert (trades, stop) == (2, WatchStop.finished("max trades (2) reached")), stop
+        return
+    assert trades == 1 and executed == ["op0"], (trades, executed)
+    assert stop is not None and (stop.exit_code, stop.reason_code) == (6, "VENUE_OVERFILL"), stop
+    assert f"({venue} 10)" in stop.text and "`orion reconcile` compares the ledger" in (stop.hint or ""), stop
+
+
 def test_a_halted_execution_on_the_max_trades_th_trade_stops_as_a_halt(tmp_path: Path, monkeypatch: Any) -> None:
     """Found in review: the --max-trades check ran first, so a halt by the last allowed trade ended the
     watch with exit 0 "max trades reached"."""

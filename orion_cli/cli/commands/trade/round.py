@@ -25,6 +25,7 @@ from orion_cli.cli.commands.trade.say import (
     geoblock_refusal,
     halted_execution_hint,
     halted_refusal_hint,
+    overfill_refusal,
     reconcile_flags,
     say_breaker_tripped,
     say_breaker_warnings,
@@ -277,6 +278,9 @@ def trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity],
         unsigned = version_refusal(result)
         if unsigned is not None:  # an order refused for the format orion signs: so would every later one be
             return trades, WatchStop.venue_refused(unsigned)
+        odd = overfill_refusal(result, reconcile_flags(source_flags, auth.mode))
+        if odd is not None:  # a fills feed saying what the venue's orders never do: not traded on unseen
+            return trades, WatchStop.refused(odd.message, odd.reason, odd.hint)
         if result.status != "already_done" and result.sent_orders and max_trades is not None \
                 and trades >= max_trades:
             return trades, WatchStop.finished(f"max trades ({max_trades}) reached")

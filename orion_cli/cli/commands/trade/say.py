@@ -326,6 +326,23 @@ def id_taken_refusal(result: ExecutionResult) -> Refused | None:
                         "--idempotency-key sends new ids")
 
 
+def overfill_refusal(result: ExecutionResult, source_flags: str = "") -> Refused | None:
+    """A venue reported fills beyond an order's size that nothing explains (:func:`unexplained_overfill`):
+    its fills feed is not to be traded on unseen. ``trade --watch`` stops on it (exit 6, ``VENUE_OVERFILL``);
+    found in review, a watch traded on while each round's fills were listed twice, the ledger holding
+    twice the contracts the venue did and a phantom loss near the daily limit."""
+    from orion_cli.execution.executor import unexplained_overfill
+
+    odd = unexplained_overfill(result.detail)
+    if not odd:
+        return None
+    said = ", ".join(f"{venue} {format(shares.normalize(), 'f')}" for venue, shares in sorted(odd.items()))
+    return Refused(f"a venue reported contracts filled beyond an order's count, which its orders never do ({said})",
+                   reason="VENUE_OVERFILL",
+                   hint=f"`orion reconcile{source_flags}` compares the ledger with the venue; trade again once "
+                        "they agree")
+
+
 def raise_for_result(result: ExecutionResult, source_flags: str = "",
                      halted_hint: Callable[[], str] | None = None) -> None:
     """Exit codes: done 0; refused, halted, unwound 6; a venue unreachable 5; a venue that refused
