@@ -394,6 +394,28 @@ class Position:
         }
 
 
+def listed_once(positions: Sequence[Position], *, netting: bool) -> list[Position]:
+    """A venue's position list with a row it listed twice dropped, or refused when the two differ.
+
+    Why: a paged list read while it changes (an offset page whose rows shift, a cursor served from a
+    moved snapshot) can hand the same row over twice. Counted twice, the position was twice the venue's,
+    reconcile called it drift and ``--fix`` adopted the phantom contracts (found in review). Two rows that
+    differ for one holding (``netting``: one signed position per market, as Kalshi keeps them) cannot
+    both be true: the read is refused (DataError: the venue is unread this time), never guessed."""
+    seen: dict[tuple[str, Side | None], Position] = {}
+    out: list[Position] = []
+    for p in positions:
+        key = (p.market_id, None if netting else p.side)
+        before = seen.get(key)
+        if before is None:
+            seen[key] = p
+            out.append(p)
+        elif before != p:
+            raise DataError("positions", f"{p.market_id} is listed twice ({before.size} {before.side.value}, "
+                                         f"{p.size} {p.side.value}): the list changed while it was read")
+    return out
+
+
 def reported_amount(value: Any) -> str | None:
     """A venue's USD figure (a fixed-point dollar string, or a JSON number read as Decimal) as an
     exact decimal string; None when it is absent or not a number :func:`to_decimal` takes (not

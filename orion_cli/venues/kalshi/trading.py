@@ -93,6 +93,7 @@ from orion_cli.venues.trading import (
     Settlement,
     SettlementsIncomplete,
     Transfer,
+    listed_once,
     reported_amount,
 )
 
@@ -551,7 +552,7 @@ class KalshiTrading:
                         extra=extra,
                     )
                 )
-        return out
+        return listed_once(out, netting=True)
 
     # -- orders: prepare and submit ---------------------------------------------------------
 

@@ -117,6 +117,7 @@ from orion_cli.venues.trading import (
     Settlement,
     SettlementsIncomplete,
     TimeInForce,
+    listed_once,
     payout_result,
     reported_amount,
 )
@@ -987,7 +988,7 @@ class PolymarketTrading:
                 if pos is not None:
                     out.append(pos)
             if len(body) < limit:
-                return out
+                return listed_once(out, netting=False)
         raise VenueError(f"{VENUE} /positions did not end within {self.max_pages} pages")
 
     # -- orders -----------------------------------------------------------------------------

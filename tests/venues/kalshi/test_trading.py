@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sim.kalshi_sim import API_PREFIX, KalshiSim, load_fixture
 from sim.server import FaultRule
 
-from orion_cli.core.errors import AuthError, VenueUnavailable
+from orion_cli.core.errors import AuthError, DataError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.venues.http import RetryPolicy
 from orion_cli.venues.kalshi import trading as trading_mod
@@ -210,6 +210,23 @@ def test_positions_carry_the_fees_and_realised_pnl_kalshi_reports(sim: KalshiSim
     (pos,) = run(sim, key, lambda v: _then(v.submit(v.prepare(req(Side.YES, Action.BUY, "3", "0.60"))),
                                            v.positions()))
     assert MarkedPosition(pos).to_record()["fees"] == D("0.0525")
+
+
+def test_a_position_row_listed_twice_counts_once_and_two_rows_that_differ_are_refused(
+        sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:
+    """Found in review: a list that moved while it was paged handed a row over twice; the position was
+    counted twice (ledger 10, venue 20) and `reconcile --fix` adopted 10 phantom contracts."""
+    path = API_PREFIX + "/portfolio/positions"
+    body = load_fixture("portfolio__positions")
+    (row,) = body["market_positions"]
+    twice = {**body, "market_positions": [row, dict(row)]}
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix=path, status=200, body=twice, times=1))
+    (once,) = run(sim, key, lambda v: v.positions())
+    assert once.market_id == row["ticker"]
+    moved = {**body, "market_positions": [row, {**row, "position_fp": "-3.00"}]}
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix=path, status=200, body=moved, times=1))
+    with pytest.raises(DataError, match="listed twice"):
+        run(sim, key, lambda v: v.positions())
 
 
 def test_negative_position_fp_is_a_no_position(sim: KalshiSim, key: rsa.RSAPrivateKey) -> None:

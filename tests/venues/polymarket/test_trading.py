@@ -1288,6 +1288,26 @@ def test_a_json_401_or_403_to_an_unsigned_read_is_not_a_credentials_error(
     with_client(wallet, sim, go)
 
 
+def test_a_position_row_listed_twice_counts_once_and_two_rows_that_differ_are_refused(
+    sim: PolymarketSim, wallet: Wallet, fixtures_dir: Path
+) -> None:
+    """Found in review: the Data API's offset pages shift when a row is added between two reads, handing
+    one row over twice; counted twice, `reconcile --fix` adopted the phantom shares."""
+    (row, _closed) = _fixture(fixtures_dir, "data_api_positions_response.json")[:2]
+    sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/data/positions", status=200,
+                                   body=[row, dict(row)], times=1))
+
+    async def go(pm: PolymarketTrading) -> None:
+        (once,) = await pm.positions()
+        assert once.size == Decimal("150.5")
+        sim.server.add_fault(FaultRule("status", method="GET", path_prefix="/data/positions", status=200,
+                                       body=[row, {**row, "size": 99}], times=1))  # every matching rule fires
+        with pytest.raises(DataError, match="listed twice"):
+            await pm.positions()
+
+    with_client(wallet, sim, go)
+
+
 def test_the_clobs_own_region_403_on_an_order_is_the_geoblock_not_bad_credentials(
     sim: PolymarketSim, market: Market, wallet: Wallet
 ) -> None:
