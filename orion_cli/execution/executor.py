@@ -1249,6 +1249,13 @@ class Executor:
             run.result.setdefault("retries", []).append({"tag": tag, "skipped": f"order invalid: {exc}"})
             return None
         with self.db.write() as conn:
+            if not first_send:  # one order more than the trade's checks counted (the first send stands for l2)
+                from orion_cli.risk.checks import rate_check
+
+                rate = rate_check(conn, self.settings, self.mode, datetime.now(UTC))
+                if not rate.passed:  # the unwind takes over, as for no price: it closes what the retry would hedge
+                    run.result.setdefault("retries", []).append({"tag": tag, "skipped": f"RATE_LIMIT: {rate.detail}"})
+                    return None
             self._commit_intent(conn, run.key, run.result, tag, prepared, spec, "second", datetime.now(UTC))
             save_result(conn, run.key, run.result)
         run.result.setdefault("retries", []).append({"tag": tag, "size": _d(size), "limit": _d(limit), **note})

@@ -523,10 +523,12 @@ def check_open_positions(conn: Connection, plan: TradePlan, ctx: PipelineContext
 
 
 def check_rate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:
-    rl = ctx.settings.rate_limits
     last_minute = int(lazy.state.orders_last_minute)
-    last_hour = int(lazy.state.orders_hour_before_minute) + last_minute
-    n = len(plan.legs)
+    return _rate(ctx.settings, last_minute, int(lazy.state.orders_hour_before_minute) + last_minute, len(plan.legs))
+
+
+def _rate(settings: Settings, last_minute: int, last_hour: int, n: int) -> CheckResult:
+    rl = settings.rate_limits
     per_min, per_hour = last_minute + n, last_hour + n
     ok = per_min <= rl.orders_per_minute and per_hour <= rl.orders_per_hour
     return CheckResult(
@@ -536,6 +538,21 @@ def check_rate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _L
         f"{last_hour} in the last 3600 s + {n} = {per_hour} "
         f"{'<=' if per_hour <= rl.orders_per_hour else '>'} orders_per_hour {rl.orders_per_hour}",
     )
+
+
+_RECENT_ORDERS = Prepared(lambda dialect: select(
+    _orders_created("minute_cut").scalar_subquery().label("last_minute"),
+    _orders_created("hour_cut").scalar_subquery().label("last_hour")), name="recent_orders")
+
+
+def rate_check(conn: Connection, settings: Settings, mode: str, now: datetime, n: int = 1) -> CheckResult:
+    """RATE_LIMIT for ``n`` more orders of ``mode`` beyond those a trade's checks counted: a hedge retry,
+    on ``conn`` (the serialised write transaction that then commits it, so processes sharing the
+    database count each other's). Found in review: retries went out past orders_per_minute, the check
+    having counted a trade's two legs only. An unwind is not held to it: it closes exposure."""
+    row = _RECENT_ORDERS.first(conn, {"mode": mode, "minute_cut": iso_utc(now - timedelta(seconds=60)),
+                                      "hour_cut": iso_utc(now - timedelta(seconds=3600))})
+    return _rate(settings, int(row.last_minute), int(row.last_hour), n)
 
 
 def check_duplicate(conn: Connection, plan: TradePlan, ctx: PipelineContext, lazy: _Lazy) -> Result:

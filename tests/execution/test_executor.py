@@ -670,6 +670,21 @@ def test_a_hedge_retry_no_price_of_which_keeps_to_order_notional_is_not_sent(db:
     assert res.detail["retries"][0]["skipped"].startswith("no price keeps 10 within order_notional 0.05")
 
 
+def test_a_hedge_retry_past_orders_per_minute_is_skipped_and_the_unwind_sent(db: Database) -> None:
+    """Found in review: RATE_LIMIT counted a trade's two legs, and its retries and unwind then went out past
+    orders_per_minute (4 orders in the minute against a limit of 3). A retry is one more order the limit
+    holds (skipped: the first leg is unwound instead); the unwind closes exposure, so it is never held back."""
+    s = settings(**{"rate_limits.orders_per_minute": "3"})
+    x = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["fill"]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x), s=s).execute(plan, None))
+    assert res.status == "unwound", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2", "l2a1", "u1"]
+    skipped = res.detail["retries"][-1]
+    assert skipped["tag"] == "l2a2" and skipped["skipped"].startswith(
+        "RATE_LIMIT: 3 orders in the last 60 s + 1 = 4 > orders_per_minute 3"), skipped
+
+
 def test_second_leg_partial_retries_then_unwinds_the_excess(db: Database) -> None:
     x = Exchange(script={"l2": [("partial", "6")], "l2a1": ["kill"], "l2a2": ["kill"], "u1": [("fill", "0.48")]})
     alerts = NullAlertSink()
