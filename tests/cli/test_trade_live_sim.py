@@ -1449,6 +1449,36 @@ def test_resuming_into_a_maintenance_window_sends_nothing_and_resumes_after_it(w
 
 
 @ONE_BACKEND
+def test_a_halted_executions_polymarket_sell_back_is_not_held_up_by_kalshi_maintenance(world: World) -> None:
+    """Found in review: the Kalshi hedge refused (maintenance began), the Polymarket leg's sell-back found no
+    price within max_unwind_loss and halted. During Kalshi's maintenance the resume that sells it back was
+    refused (exit 5, "exchange is not trading"), as if it could send to Kalshi: a halted execution was taken
+    to need both venues, and the naked leg waited out the window. Halted, it can only sell back: it does."""
+    dispatch = world.ksim.server.dispatch
+
+    def pause_at_the_hedge(request: Any) -> Any:
+        if request.method == "POST" and request.path == f"{API_PREFIX}/portfolio/events/orders":
+            world.ksim.exchange_state = {"exchange_active": True, "trading_active": False}
+        return dispatch(request)
+
+    world.ksim.server.dispatch = pause_at_the_hedge  # type: ignore[method-assign]
+    book = world.psim.books[world.no_token]
+    book["bids"] = [{"price": "0.30", "size": "100"}]  # selling back loses about $2
+    key = ("--idempotency-key", "live-sim-halted-sell-back")
+    code, out, err = world.run(*LIVE, *key, extra_env={"ORION__TRADING__MAX_UNWIND_LOSS": "0"})
+    assert code == 6 and _execution(out)["status"] == "halted", err
+    assert world.kalshi_created() == [] and [o["side"] for o in world.poly_created()] == ["BUY"]
+    assert world.ksim.exchange_state["trading_active"] is False  # still in maintenance
+
+    code, out, err = world.run(*LIVE, *key)  # halted still: the resume sells back, within the default $5
+    assert code == 6, err
+    execution = _execution(out)
+    assert execution["status"] == "unwound", execution["message"]
+    assert world.kalshi_created() == [] and [o["side"] for o in world.poly_created()] == ["BUY", "SELL"]
+    assert world.venue_positions() == {} == world.ledger_positions()
+
+
+@ONE_BACKEND
 def test_resuming_a_polymarket_hedge_is_not_held_up_by_kalshi_maintenance(world: World) -> None:
     """Kalshi's leg first (Polymarket made the deeper book); killed with the hedge marked but not sent.
     During Kalshi's maintenance the resume still sends the hedge, to Polymarket: nothing goes to Kalshi."""

@@ -147,6 +147,32 @@ def resume_sells_back(db: Database, key: str, status: str, result: str | None) -
         return (imbalance.venue.value, imbalance.market) not in settled_in(conn, mode, [imbalance.market])
 
 
+def halted_resume_sells_only_on(db: Database, key: str, result: str | None, *, halted_now: bool) -> Venue | None:
+    """The one venue a resume of halted execution ``key`` can send to, when all it can send is the sell-back
+    of the leg holding the most: no buy follows (trading is halted now, or its unwind had begun, after which
+    the executor buys nothing more) and none of its orders is undecided (one would be looked up, and perhaps
+    sent again, where it went). None when that cannot be told, or when nothing is left to sell.
+
+    Why: a resume is refused while Kalshi is not trading if it may send an order there; a halted execution
+    may be anywhere, so both venues were assumed, and its Polymarket sell-back waited out a Kalshi
+    maintenance window with the shares naked (found in review)."""
+    try:
+        intents = load_result(result or "").get("intents")
+    except (ValueError, RecursionError):
+        return None
+    began_unwind = isinstance(intents, dict) and any(str(tag).startswith("u") for tag in intents)
+    if not (halted_now or began_unwind):
+        return None
+    with db.read() as conn:
+        legs = orders_of(conn, [key])[key]
+    if not legs or any(not OrderStatus(o.status).terminal for o in legs):
+        return None
+    imbalance = Imbalance.of(legs, result)
+    if imbalance is None or imbalance.unhedged <= 0:
+        return None
+    return imbalance.venue
+
+
 def settled_in(conn: Connection, mode: str, markets: Iterable[str]) -> set[tuple[str, str]]:
     """The (venue, market) pairs among ``markets`` whose settlement the ``mode`` ledger has recorded: one read,
     however many (none for no markets)."""

@@ -608,6 +608,12 @@ def _run_execution(app: AppContext, venues: VenueSet, source: MarketSource, op: 
                          f"trading.max_unwind_loss), not hedged; releasing the halt first ({release_steps(halt)}) "
                          "would have let it hedge")
         resume_to = venues_resume_may_send_to(status, prior["plan"], key, app.db().display_url)
+        if status is ExecStatus.HALTED and len(resume_to) > 1:  # a sell-back alone goes to one venue only
+            from orion_cli.core.reconcile.executions import halted_resume_sells_only_on
+
+            only = halted_resume_sells_only_on(app.db(), key, prior.get("result"),
+                                               halted_now=halt_now(app, auth.mode).halted)
+            resume_to = frozenset({only}) if only is not None else resume_to
         _, result = run(lambda: execute_plan(app, venues, source, op, size, key, auth, alerts, resume=True,
                                              resume_to=resume_to, stopped=stopped, decided=decided))
         decided()
