@@ -38,10 +38,13 @@ def test_the_confirm_exit_list_names_every_reason_an_execution_that_did_not_pair
     ones `raise_for_result` gives an execution's own outcome."""
     import inspect
 
+    from orion_cli.cli.commands.trade import say
     from orion_cli.cli.commands.trade.say import raise_for_result
 
-    given = set(re.findall(r'reason="([A-Z_]+)"', inspect.getsource(raise_for_result)))
-    assert given == {"NOT_FILLED", "UNWOUND"}, given  # a new one belongs in the list below
+    source = inspect.getsource(raise_for_result)
+    given = set(re.findall(r'reason="([A-Z_]+)"', source)) | {
+        getattr(say, name) for name in re.findall(r"reason=([A-Z_]+)\b", source)}
+    assert given == {"NOT_FILLED", "UNWOUND", "EXECUTION_HALTED"}, given  # a new one belongs in the list below
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     exits = text.split("With `--confirm`: exit 0 done", 1)[1].split("The default size is", 1)[0]
     assert all(f"`{reason}`" in exits for reason in given), exits

@@ -1990,7 +1990,7 @@ def test_the_reconcile_hint_after_a_demo_trade_carries_demo(op_id: str, monkeypa
     monkeypatch.setattr(once, "_run_execution", lambda *a, **k: result)
     code, _out, err = invoke("--json", "trade", op_id, "--demo", "--confirm")
     error = json.loads(err.strip().splitlines()[-1])
-    assert (code, error["reason"]) == ((6, "HALTED") if ending == "halted" else (5, "venue_unavailable")), err
+    assert (code, error["reason"]) == ((6, "EXECUTION_HALTED") if ending == "halted" else (5, "venue_unavailable")), err
     assert "`orion reconcile --demo`" in err and "`orion reconcile`" not in err, err
     assert say.halted_execution_hint().endswith("`orion reconcile` checks what reached the venues")
 

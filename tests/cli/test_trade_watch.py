@@ -1046,7 +1046,9 @@ def test_an_execution_that_meets_a_halt_stops_the_watch_in_a_single_trades_words
 
     monkeypatch.setattr(once, "execute_plan", execute)  # a single trade and the watch both execute through it
     single_code, single_err, single = _a_single_trade_of_the_demo()
-    assert single_code == single["exit_code"] == 6 and single["reason"] == "HALTED", single_err
+    # A halted execution sent orders (EXECUTION_HALTED); a HALTED refusal sent nothing: told apart by reason.
+    assert single_code == single["exit_code"] == 6, single_err
+    assert single["reason"] == ("EXECUTION_HALTED" if result is _result_halted else "HALTED"), single_err
 
     code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
     assert code == single_code, err
@@ -1263,7 +1265,7 @@ def test_a_halted_execution_on_the_max_trades_th_trade_stops_as_a_halt(tmp_path:
     base = _result_unwound_for_credentials("k1")
     result = dataclasses.replace(base, status="halted", message="unwind failed", detail={"status": "halted"})
     (trades, stop), _ = _scripted_round(tmp_path, monkeypatch, [result], 1)
-    assert (trades, stop) == (1, WatchStop("halted: unwind failed", 6, "HALTED", halted_execution_hint()))
+    assert (trades, stop) == (1, WatchStop("halted: unwind failed", 6, "EXECUTION_HALTED", halted_execution_hint()))
 
     # A watch on recorded data names the reconcile of that data: a bare `orion reconcile` reads the live venues.
     (_trades, stop), _ = _scripted_round(tmp_path, monkeypatch, [result], 1, source_flags=" --demo")
@@ -1294,8 +1296,8 @@ def test_a_ctrl_c_while_a_round_flushes_its_alerts_keeps_the_halt_that_round_end
     monkeypatch.setattr(live_venues, "alert_sink", lambda app, secrets, mode, **kw: StoppedDuringRoundFlush())
     code, out, err = _invoke("--jsonl", "trade", "--watch", "1", "--demo")
     stopped = json.loads(out.strip().splitlines()[-1])
-    assert (code, stopped["reason_code"], stopped["exit_code"]) == (6, "HALTED", 6), (out, err)
-    assert _error_record(err)["reason"] == "HALTED", err
+    assert (code, stopped["reason_code"], stopped["exit_code"]) == (6, "EXECUTION_HALTED", 6), (out, err)
+    assert _error_record(err)["reason"] == "EXECUTION_HALTED", err
 
 
 def test_a_watch_with_every_venue_disabled_is_a_config_error_not_a_loop_of_failed_rounds(tmp_path: Path) -> None:
@@ -1562,7 +1564,7 @@ def test_a_halted_execution_whose_output_is_lost_is_said_to_resume_not_to_send_n
     monkeypatch.setattr(once, "execute_plan", execute)
     _full_disk_for(monkeypatch)
     code, _, err = _invoke("--jsonl", "trade", op_id, "--confirm", "--demo")
-    assert code == 6 and _error_record(err)["reason"] == "HALTED", err  # the execution's own outcome
+    assert code == 6 and _error_record(err)["reason"] == "EXECUTION_HALTED", err  # the execution's own outcome
     assert (f"could not write the output: No space left on device; execution op-{op_id} stopped halted, "
             "unfinished: the same command again resumes it") in err, err
     assert "sends nothing" not in err

@@ -18,6 +18,7 @@ from orion_cli.cli.commands.trade.once import StoppedBeforeSending, bind_execute
 from orion_cli.cli.commands.trade.plan import pipeline_context, plan_and_balances, preview_verdict
 from orion_cli.cli.commands.trade.records import executions_of, halt_now, interrupted_executions
 from orion_cli.cli.commands.trade.say import (
+    EXECUTION_HALTED,
     WATCH_COLUMNS,
     breaker_tripped_hint,
     credentials_refusal,
@@ -270,7 +271,7 @@ def trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity],
         if refusal is not None:  # every later order there would be refused alike: even the --max-trades'th
             return trades, WatchStop.credentials_refused(refusal)
         if result.status == "halted":  # raise_for_result's message and hint; a halt, even on the last trade
-            return trades, WatchStop.refused(f"halted: {result.message}", "HALTED",
+            return trades, WatchStop.refused(f"halted: {result.message}", EXECUTION_HALTED,
                                              halted_execution_hint(reconcile_flags(source_flags, auth.mode)))
         blocked = geoblock_refusal(result)
         if blocked is not None:  # an order refused for this host's location (a firewall that blocks orders only)

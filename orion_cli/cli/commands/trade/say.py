@@ -343,6 +343,12 @@ def overfill_refusal(result: ExecutionResult, source_flags: str = "") -> Refused
                         "they agree")
 
 
+# The error record's reason for an execution that sent orders and then halted (an unwind that failed, an
+# outcome it could not learn): something may be held unhedged. `HALTED` is a trade refused before anything was
+# sent; found in review, a script could tell the two apart only by whether stdout held an execution record.
+EXECUTION_HALTED = "EXECUTION_HALTED"
+
+
 def raise_for_result(result: ExecutionResult, source_flags: str = "",
                      halted_hint: Callable[[], str] | None = None) -> None:
     """Exit codes: done 0; refused, halted, unwound 6; a venue unreachable 5; a venue that refused
@@ -366,7 +372,7 @@ def raise_for_result(result: ExecutionResult, source_flags: str = "",
         hint = (halted_hint() if halted_hint is not None else HALT_HINT) if name == "HALTED" else None
         raise Refused(f"refused by {name}: {detail}", reason=name, hint=hint)
     if status == "halted":
-        raise Halted(f"halted: {result.message}", hint=halted_execution_hint(source_flags))
+        raise Halted(f"halted: {result.message}", reason=EXECUTION_HALTED, hint=halted_execution_hint(source_flags))
     if status == "unwound":
         live = " --live" if source_flags == " --live" else ""  # a live trade's (reconcile_flags)
         raise Refused(f"the first leg was unwound: {result.message}", reason="UNWOUND",
