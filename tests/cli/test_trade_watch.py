@@ -156,6 +156,39 @@ def test_watch_streams_events_and_stops_cleanly_on_sigint(tmp_path: Path) -> Non
     check_ledger_and_audit()
 
 
+def test_a_venue_whose_data_is_missing_is_said_once_and_named_in_every_scan_event(tmp_path: Path) -> None:
+    """Found in review: with Kalshi down, each round was `{"event": "scan", "opportunities": 0}` and stderr
+    said nothing beyond "watching": an unattended watch read as "no arbitrage" for the whole outage. Each
+    scan event names the venues without data (`degraded`), and stderr warns once, not every round."""
+    from venue_down_snapshot import DOWN_REASON, write_venue_down_snapshot
+
+    down = write_venue_down_snapshot(tmp_path / "down.json")
+    w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--snapshot", str(down), "--jsonl"], env())
+    w.until(lambda r: r.get("event") == "scan" and r.get("round") == 2)
+    w.proc.send_signal(signal.SIGINT)
+    assert w.finish() == 130
+    scans = [e for e in w.events if e.get("event") == "scan"]
+    assert [e["degraded"] for e in scans[:2]] == [{"kalshi": DOWN_REASON}] * 2, scans
+    warned = [line for line in w.stderr().splitlines() if "kalshi data missing" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning:") and DOWN_REASON in warned[0], warned
+
+
+def test_a_venue_whose_data_comes_back_is_said_once_and_warned_of_again_if_it_goes() -> None:
+    from types import SimpleNamespace
+
+    from orion_cli.cli.commands.trade.watch import _say_degraded
+    from orion_cli.core.models import Venue
+
+    said: list[str] = []
+    app: Any = SimpleNamespace(out=SimpleNamespace(warn=lambda t: said.append(f"warn {t}"),
+                                                   info=lambda t: said.append(f"info {t}")))
+    seen: dict[Venue, str] = {}
+    for degraded in ({Venue.KALSHI: "503"}, {Venue.KALSHI: "503"}, {}, {}, {Venue.KALSHI: "timeout"}):
+        _say_degraded(app, degraded, seen)
+    assert [t.split(" (")[0] for t in said] == ["warn kalshi data missing", "info kalshi data is back",
+                                                 "warn kalshi data missing"], said
+
+
 @pytest.mark.parametrize("signum,reason", [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated (SIGTERM)")],
                          ids=["sigint", "sigterm"])
 def test_a_signal_during_an_execution_finishes_and_records_it_first(tmp_path: Path, signum: int,
@@ -1453,7 +1486,7 @@ def test_the_watch_says_a_held_position_it_cannot_mark_once_not_every_round(tmp_
     crossed = _moved_snapshot(tmp_path / "crossed.json", "0.79", yes_bid="0.60")
     w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--snapshot", str(crossed), "--jsonl", "-q"],
               env(ORION__TRADING__MIN_EDGE="1"))
-    w.until(lambda r: r.get("event") == "scan" and r.get("round") == 3)
+    w.until(lambda r: r.get("event") == "scan" and r.get("round") == 2)
     w.proc.send_signal(signal.SIGINT)
     assert w.finish() == 130
     (unmarked,) = _unmarked_lines(w.stderr())
@@ -1468,7 +1501,7 @@ def test_the_watch_says_a_breaker_warning_on_stderr_and_as_an_event(tmp_path: Pa
     moved = _moved_snapshot(tmp_path / "moved50.json", "0.50")  # the NO leg marked at 0.50: 30 + 1.7575 fees
     w = Watch([*ORION_ARGV, "trade", "--watch", "1", "--snapshot", str(moved), "--jsonl", "-q"],
               env(ORION__BREAKER__DAILY_LOSS="40", ORION__TRADING__MIN_EDGE="1"))
-    w.until(lambda r: r.get("event") == "scan" and r.get("round") == 3)
+    w.until(lambda r: r.get("event") == "scan" and r.get("round") == 2)
     w.proc.send_signal(signal.SIGINT)
     assert w.finish() == 130
     message = "paper loss breaker warning: daily loss 35.7575 of limit 40.00 (89.39% used, breaker.daily_loss)"

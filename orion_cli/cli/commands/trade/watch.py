@@ -107,6 +107,7 @@ def run_watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: i
     rounds = 0
     said: set[str] = set()
     unmarked_said: set[tuple[Venue, str]] = set()  # held positions the rounds could not mark, warned of once
+    degraded_said: dict[Venue, str] = {}  # venues whose data the rounds lack, warned of when that begins or ends
     days_said: set[str] = set()  # trading days whose pending change of reset hour was warned of
     refused: dict[LegsKey, WatchRefusal] = {}  # by markets and sides: a refusal audited once (trade_round)
     ended = WatchStop.interrupted(stop.reason)
@@ -139,8 +140,11 @@ def run_watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: i
                     store.save(conn, result.opportunities, source=source.name)
                 ops = list(result.opportunities)
                 warn_new(app.out, result.notes, said)  # a pair never priced: said once, the first round it shows
-                watch_event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}",
-                            round=rounds, opportunities=len(ops), ids=[o.id for o in ops])
+                _say_degraded(app, data.degraded, degraded_said)
+                missing = {v.value: why for v, why in sorted(data.degraded.items(), key=lambda kv: kv[0].value)}
+                watch_event(app, "scan", f"round {rounds}: {len(ops)} opportunit{'y' if len(ops) == 1 else 'ies'}"
+                            + (f" (no data from {', '.join(missing)})" if missing else ""),
+                            round=rounds, opportunities=len(ops), ids=[o.id for o in ops], degraded=missing)
             trades, round_stop = trade_round(
                 app, secrets, ops, auth, source, alerts, low_balance, stop, trades, max_trades,
                 source_flags=source_flags(snapshot, demo), refused=refused,
@@ -238,6 +242,21 @@ def _end_watch(app: AppContext, ended: WatchStop, *, trades: int, rounds: int) -
 
 # How often the wait between a watch's rounds reads the kill switch (the database's and the sentinel file).
 HALT_POLL_SECONDS = 2.0
+
+
+def _say_degraded(app: AppContext, degraded: Mapping[Venue, str], said: dict[Venue, str]) -> None:
+    """Warn (stderr, kept with -q) when a venue's data goes missing from the rounds and say when it is back:
+    once each, not every round. Found in review: with Kalshi down, every round was an empty `scan` event
+    and stderr said nothing, so an unattended watch read as "no arbitrage" for as long as the outage lasted.
+    Each `scan` event carries ``degraded`` (venue -> why; empty when none)."""
+    for venue, why in sorted(degraded.items(), key=lambda kv: kv[0].value):
+        if venue not in said:
+            app.out.warn(f"{venue.value} data missing ({why}): the rounds cover the other venue only, and "
+                         "nothing is traded there, until it answers again")
+        said[venue] = why
+    for venue in [v for v in said if v not in degraded]:
+        del said[venue]
+        app.out.info(f"{venue.value} data is back")
 
 
 def _halt_stop(switch: KillSwitch) -> WatchStop | None:
