@@ -42,7 +42,10 @@ def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return fixed_str(value)
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        # Always with microseconds, as every stored time (store.audit.iso_utc, not imported here: it costs the
+        # SQLAlchemy import): a time on the whole second (Kalshi's balance `as_of`) printed without them, so a
+        # script's one parse format failed on one or the other (found in review).
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, set | frozenset | tuple):

@@ -638,7 +638,7 @@ def test_a_changed_reset_hour_is_said_to_wait_for_the_recorded_trading_days_end(
         in res.stderr, res.stderr
     res = _invoke("--db", ledger_url, command, "--json")
     (pnl,) = [r for r in json.loads(res.stdout) if r["type"] == "pnl"]
-    assert (pnl["since"], pnl["until"]) == (f"{began:%Y-%m-%dT%H:%M:%S}Z", f"{end:%Y-%m-%dT%H:%M:%S}Z"), pnl
+    assert (pnl["since"], pnl["until"]) == (f"{began:%Y-%m-%dT%H:%M:%S.%f}Z", f"{end:%Y-%m-%dT%H:%M:%S.%f}Z"), pnl
     monkeypatch.setenv("ORION__BREAKER__RESET_HOUR_UTC", "0")
     res = _invoke("--db", ledger_url, command, "--format", "table", "-q")
     assert res.exit_code == 0 and "reset_hour_utc" not in res.stderr, res.stderr

@@ -415,7 +415,7 @@ def test_money_is_a_plain_decimal_string_and_never_a_negative_zero(value: Decima
 
 def test_times_are_iso_utc_with_z_and_tuples_and_sets_are_arrays() -> None:
     paris = timezone(timedelta(hours=2))
-    assert json.loads(to_json({"t": datetime(2026, 5, 1, 14, 30, tzinfo=paris)})) == {"t": "2026-05-01T12:30:00Z"}
+    assert json.loads(to_json({"t": datetime(2026, 5, 1, 14, 30, tzinfo=paris)})) == {"t": "2026-05-01T12:30:00.000000Z"}
     assert json.loads(to_json({"a": (1, 2), "s": frozenset({"x"})})) == {"a": [1, 2], "s": ["x"]}
 
 
@@ -534,3 +534,15 @@ def test_only_a_pipe_or_socket_has_a_reader_that_went_away() -> None:
     os.close(master)  # the terminal hangs up
     with os.fdopen(slave, "w") as tty:
         assert not _reader_closed(tty)
+
+
+def test_every_time_in_json_carries_microseconds_so_one_parse_format_reads_them_all() -> None:
+    """Found in review: Kalshi's balance `as_of` (a whole second) printed as `...T19:09:34Z` while every other
+    time had microseconds: `jq fromdateiso8601` failed on one, `strptime("%...%S.%fZ")` on the other."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from orion_cli.cli.output import json_default
+
+    assert json_default(datetime(2026, 11, 25, 19, 9, 34, tzinfo=UTC)) == "2026-11-25T19:09:34.000000Z"
+    assert json_default(datetime(2026, 11, 25, 14, 9, 34, 5, tzinfo=timezone(timedelta(hours=-5)))) == \
+        "2026-11-25T19:09:34.000005Z"
