@@ -1423,6 +1423,34 @@ def test_a_run_that_leaves_a_difference_pending_records_no_report_for_a_venue_no
     assert ledger.balance(Venue.KALSHI).total == D(400) and _stored_peak(db) == D(500)  # type: ignore[union-attr]
 
 
+def test_a_hedged_pairs_leg_the_venue_no_longer_holds_names_the_other_leg_left_unhedged(
+        db: Database, settings: Settings) -> None:
+    """Found in review: a Polymarket trade that failed on chain after it matched took the hedge's shares
+    back. The position drift ("ledger holds 10 no, the venue 0") said nothing of the pair, --fix adopted it
+    with an adjustment of no execution, and from then on the pair read hedged and reconcile clean while the
+    Kalshi leg stood alone. The drift names the hedged execution and its other leg."""
+    from sqlalchemy import insert, update
+
+    from orion_cli.store.tables import executions, orders
+
+    ledger = Ledger(db, "live")
+    k_fill = _fill("fk", "o-k", "10", "0.40")
+    p_fill = _fill("fp", "o-p", "10", "0.55", side=Side.NO, market="0xcond", venue=Venue.POLYMARKET, fee="0")
+    _filled_order(ledger, "P1-l1", "o-k", [k_fill])
+    _filled_order(ledger, "P1-l2", "o-p", [p_fill])
+    with db.write() as conn:
+        conn.execute(update(orders).where(orders.c.client_order_id.in_(["P1-l1", "P1-l2"])).values(execution_id="P1"))
+        conn.execute(insert(executions), {"key": "P1", "opportunity_id": "op1", "mode": "live", "status": "done",
+                                          "size": D(10), "plan": "{}", "result": "{}",
+                                          "created_at": iso_utc(EARLIER), "updated_at": iso_utc(EARLIER)})
+    venue = FakeVenue(venue_=Venue.POLYMARKET, cash=D(500), fills_=[p_fill], positions_=[])
+    (res,) = _run(db, settings, {Venue.POLYMARKET: venue})
+    (drift,) = res.drifts
+    assert (drift.kind, drift.market, drift.ledger_qty, drift.venue_qty) == ("position", "0xcond", D(10), D(0))
+    assert f"a leg of a hedged pair (execution P1: 10 yes of {MKT} on kalshi)" in drift.detail, drift.detail
+    assert "that other leg is unhedged: hedge or close it by hand" in drift.detail, drift.detail
+
+
 def _record_reports(ledger: Ledger, venue: FakeVenue, *, positions: list[Position] | None = None) -> None:
     """What a live trade does with the venue's report, and, given the venue's ``positions`` read with it,
     `orion balance`."""

@@ -244,8 +244,9 @@ def compare_positions(ctx: RunContext, conn: Connection, venue: Venue, venue_pos
             price = _value_price(ctx, venue, market, side, mine, theirs)
             value = plain(abs(venue_qty - ledger_qty) * price) if price is not None else ZERO
             gone = " (closed or settled at the venue?)" if venue_qty == 0 else ""
+            paired = _hedged_pairs_said(conn, ctx.mode, venue, market, side) if venue_qty < ledger_qty else ""
             drift = Drift(venue, "position", market, side, ledger_qty, venue_qty, value,
-                          f"ledger holds {ledger_qty} {side.value}, the venue {venue_qty}{gone}")
+                          f"ledger holds {ledger_qty} {side.value}, the venue {venue_qty}{gone}{paired}")
 
             if market in unchecked:  # settled, perhaps: adopting would close it at cost, not at its payout
                 result.drifts.append(replace(drift, fix=UNCHECKED_FIX))
@@ -262,6 +263,40 @@ def compare_positions(ctx: RunContext, conn: Connection, venue: Venue, venue_pos
 
 
 Book = Mapping[tuple[str, Side], _Holding]
+
+
+def _hedged_pairs_said(conn: Connection, mode: str, venue: Venue, market: str, side: Side) -> str:
+    """For a position the venue holds less of than the ledger: the hedged executions (ended ``done``) whose
+    leg it is, and their other legs, which a fill taken back or a sale by hand there leaves unhedged.
+
+    Why: a Polymarket trade that fails on chain after it matched takes the shares back. Reported as this
+    drift, ``--fix`` adopted the venue's figure with an adjustment of no execution, and from then on the
+    pair read hedged and reconcile clean while the other leg stood alone (found in review)."""
+    from sqlalchemy import select
+
+    from orion_cli.core.reconcile.legs import Imbalance, orders_of
+    from orion_cli.store.tables import executions, orders
+
+    keys = sorted({r.execution_id for r in conn.execute(
+        select(orders.c.execution_id).join(executions, executions.c.key == orders.c.execution_id).where(
+            orders.c.mode == mode, orders.c.venue == venue.value, orders.c.market_id == market,
+            orders.c.side == side.value, orders.c.action == Action.BUY.value,
+            executions.c.status == "done"))})
+    if not keys:
+        return ""
+    others: list[str] = []
+    for key, legs in orders_of(conn, keys[:3]).items():
+        mine = [o for o in legs if (o.venue, o.market_id, o.side) != (venue.value, market, side.value)]
+        held = Imbalance.of(mine)
+        if held is not None and held.held > 0:
+            others.append(f"execution {key}: {plain(held.held)} {held.side.value} of {held.market} on "
+                          f"{held.venue.value}")
+    if not others:
+        return ""
+    more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+    return (f"; the ledger holds them as a leg of a hedged pair ({'; '.join(others)}{more}): if the venue no "
+            "longer holds them (a fill it took back, a sale by hand), that other leg is unhedged: hedge or close "
+            "it by hand, as --fix adopts only this position")
 
 
 def _compare_market(market: str, mine: Book, theirs: Book, *, netting: bool) -> list[tuple[Side, Decimal, Decimal]]:
