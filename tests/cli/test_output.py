@@ -415,7 +415,8 @@ def test_money_is_a_plain_decimal_string_and_never_a_negative_zero(value: Decima
 
 def test_times_are_iso_utc_with_z_and_tuples_and_sets_are_arrays() -> None:
     paris = timezone(timedelta(hours=2))
-    assert json.loads(to_json({"t": datetime(2026, 5, 1, 14, 30, tzinfo=paris)})) == {"t": "2026-05-01T12:30:00.000000Z"}
+    assert json.loads(to_json({"t": datetime(2026, 5, 1, 14, 30, tzinfo=paris)})) == {
+        "t": "2026-05-01T12:30:00.000000Z"}
     assert json.loads(to_json({"a": (1, 2), "s": frozenset({"x"})})) == {"a": [1, 2], "s": ["x"]}
 
 
