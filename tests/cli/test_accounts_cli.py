@@ -584,7 +584,7 @@ def test_balance_says_the_breaker_refuses_while_a_daily_trip_is_in_force(
         KillSwitch(db).release()
     finally:
         db.dispose()
-    until = next_reset(datetime.now(UTC), 0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = next_reset(datetime.now(UTC), 0).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     res = _invoke("--db", ledger_url, command, "--json")
     assert res.exit_code == 0, res.output
     (pnl,) = [r for r in json.loads(res.stdout) if r["type"] == "pnl"]

@@ -858,16 +858,19 @@ def test_halt_status_says_a_daily_trip_refuses_trades_until_its_reset_after_resu
     said = (f"the paper daily-loss breaker tripped in the trading day that began {began:%Y-%m-%d %H:%M} UTC: it "
             f"refuses every paper trade (BREAKER) until its reset at {until:%Y-%m-%d %H:%M} UTC, the kill switch "
             "released or not")
-    result = run("resume", "--yes")
+    result = run("resume", "--yes", "--json")
     assert result.exit_code == 0 and "kill switch released" in result.stderr, result.output
     assert said in result.stderr, result.stderr
+    # In resume's record too (found in review: "halted": false alone, read by a script as trading on).
+    rec = json.loads(result.stdout)
+    assert rec["halted"] is False and rec["breaker_refuses_until"] == f"{until:%Y-%m-%dT%H:%M:%S.%f}Z", rec
     result = run("halt", "--status", "--json")
     assert result.exit_code == 0, result.output
     rec = json.loads(result.stdout)
-    assert rec["halted"] is False and rec["breaker_refuses_until"] == f"{until:%Y-%m-%dT%H:%M:%S}Z", rec
+    assert rec["halted"] is False and rec["breaker_refuses_until"] == f"{until:%Y-%m-%dT%H:%M:%S.%f}Z", rec
     assert said in result.stderr
     result = run("halt", "--status", "--format", "table")
-    assert result.exit_code == 0 and f"{until:%Y-%m-%dT%H:%M:%S}Z" in result.stdout, result.stdout
+    assert result.exit_code == 0 and f"{until:%Y-%m-%dT%H:%M:%S.%f}Z" in result.stdout, result.stdout
     assert "breaker refuses until" in result.stdout
 
 

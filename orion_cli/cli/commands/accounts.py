@@ -237,7 +237,7 @@ def _breaker_fields(app: AppContext, report: AccountsReport) -> dict[str, Any]:
         check = breaker.check(conn, now)
     until = daily_trip_until(db, report.mode, settings.breaker.reset_hour_utc, now) if not check.passed else None
     return {"breaker_check": "passes" if check.passed else "refuses",
-            "breaker_refuses_until": None if until is None else until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "breaker_refuses_until": until,
             "breaker_basis": "cost", "breaker_detail": check.detail}
 
 

@@ -34,6 +34,8 @@ HALT_COLUMNS = [
     Column("by.pid", "pid"),
     Column("sentinel_file", "sentinel file"),
 ]
+# `halt --status` and `resume`: when a daily-loss trip still in force stops refusing trades (null: none).
+REFUSES_UNTIL_COLUMN = Column("breaker_refuses_until", "breaker refuses until")
 
 
 CANCEL_COLUMNS = [
@@ -195,8 +197,8 @@ def halt_command(
         tripped = _daily_trip(app, settings, db, mode)
         until = None if tripped is None else tripped.end
         rec = {**st.to_record(),
-               "breaker_refuses_until": None if until is None else until.strftime("%Y-%m-%dT%H:%M:%SZ")}
-        app.out.record(rec, [*HALT_COLUMNS, Column("breaker_refuses_until", "breaker refuses until")],
+               "breaker_refuses_until": until}
+        app.out.record(rec, [*HALT_COLUMNS, REFUSES_UNTIL_COLUMN],
                        title="kill switch")
         _say_release(app, st)
         _say_daily_trip(app, tripped, mode)
@@ -627,7 +629,11 @@ def resume_command(
         app.record_config(app.db(), app.mode())  # the configuration trading resumes under (config.loaded)
     # Released: stdout refusing the record (a full disk under `> file`) must not hide that trading is on
     # again, nor skip its alert. Said on stderr and alerted first; then it ends "could not write the output".
-    unwritten_output = app.out.outcome_first(lambda: app.out.record(st.to_record(), HALT_COLUMNS,
+    # A daily trip in force refuses every trade still: in the record, as `halt --status` gives it (found in
+    # review: a script saw "halted": false after `resume --yes --json` and read trading as on).
+    tripped = _daily_trip(app, settings, app.db(), app.mode())
+    rec = {**st.to_record(), "breaker_refuses_until": None if tripped is None else tripped.end}
+    unwritten_output = app.out.outcome_first(lambda: app.out.record(rec, [*HALT_COLUMNS, REFUSES_UNTIL_COLUMN],
                                                                     title="kill switch"))
     if st.halted:  # a sentinel file created meanwhile: released in the database, not for trading
         raise Refused(f"the database's halt was released, but trading is still halted: {st.reason}",
@@ -635,7 +641,7 @@ def resume_command(
     if unwritten_output is not None:  # even with -q: the exit code alone would read as "still halted"
         app.out.warn(f"{unwritten(unwritten_output)}; the kill switch was released")
     app.out.success("kill switch released")
-    _say_daily_trip(app, _daily_trip(app, settings, app.db(), app.mode()), app.mode())
+    _say_daily_trip(app, tripped, app.mode())
     _say_other_daily_trip(app, settings, app.db(), app.mode())
     _say_reset_change(app, settings, app.db(), app.mode())
     _warn_unhedged(app)  # before the alert's wait (up to 5 s): the operator's next step comes first
