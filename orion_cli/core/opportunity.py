@@ -280,10 +280,12 @@ def opportunity_id(kind: str, legs: tuple[tuple[str, str, str], ...], now: datet
 
 
 def iso_z(dt: datetime) -> str:
-    """ISO-8601 in UTC with a ``Z`` suffix (naive datetimes are refused: they are a bug)."""
+    """ISO-8601 in UTC with microseconds and a ``Z`` suffix, as every time orion prints (naive datetimes are
+    refused: they are a bug). A close time on the whole second lost its fraction beside an ``observed_at``
+    that had one, so a script's one parse format failed on one of them (found in review)."""
     if dt.tzinfo is None:
         raise DataError("time", "naive datetime (timezone-aware UTC required)")
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_iso_z(value: Any, field: str) -> datetime:

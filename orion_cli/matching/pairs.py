@@ -106,7 +106,8 @@ class CuratedPair:
             "polymarket": self.polymarket,
             "inverted": self.inverted,
             "note": self.note,
-            "added_at": None if self.added_at is None else self.added_at.isoformat().replace("+00:00", "Z"),
+            "added_at": None if self.added_at is None else
+            self.added_at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
         }
 
 

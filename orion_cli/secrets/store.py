@@ -155,7 +155,8 @@ class SecretInfo:
     held: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        ts = self.updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z") if self.updated_at else None
+        ts = self.updated_at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z") \
+            if self.updated_at else None
         return {
             "type": "secret",
             "name": self.name,

@@ -21,7 +21,7 @@ from orion_cli.store.tables import opportunities as opp_table
 def _ts(dt: datetime) -> str:
     """Fixed-width UTC text (always six fraction digits), so comparing the column's text orders by time.
 
-    ``iso_z`` drops a zero fraction, and as text "12:00:00.5Z" sorts *before* "12:00:00Z".
+    (``iso_z`` once dropped a zero fraction, and as text "12:00:00.5Z" sorts *before* "12:00:00Z".)
     """
     if dt.tzinfo is None:
         raise DataError("time", "naive datetime (timezone-aware UTC required)")

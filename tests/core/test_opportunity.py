@@ -74,9 +74,9 @@ def test_record_has_design_minimum_fields_and_exact_strings() -> None:
     assert rec["legs"][0]["fills"] == [["0.4", "4", "0.0672"], ["0.41", "6", "0.1016"]]
     assert rec["legs"][0]["avg_price"] == "0.406" and rec["legs"][0]["worst_price"] == "0.41"
     assert rec["legs"][1]["token_id"] == "tok-no"
-    assert rec["expires_at"] == "2026-06-11T12:00:56Z"  # oldest book (12:00:26) + 30 s
-    assert rec["observed_at"] == "2026-06-11T12:00:30Z"
-    assert rec["close_time"] == "2026-06-21T12:00:30Z"
+    assert rec["expires_at"] == "2026-06-11T12:00:56.000000Z"  # oldest book (12:00:26) + 30 s
+    assert rec["observed_at"] == "2026-06-11T12:00:30.000000Z"
+    assert rec["close_time"] == "2026-06-21T12:00:30.000000Z"
     assert rec["quote_age_seconds"] == "4"
     assert rec["depth_consumed"] == "1"
     # nothing but JSON-native types; money never a float
@@ -133,7 +133,7 @@ def test_id_is_short_stable_and_bucketed() -> None:
 
 def test_times_are_utc_with_z() -> None:
     plus2 = timezone(timedelta(hours=2))
-    assert iso_z(datetime(2026, 1, 2, 5, 0, tzinfo=plus2)) == "2026-01-02T03:00:00Z"
+    assert iso_z(datetime(2026, 1, 2, 5, 0, tzinfo=plus2)) == "2026-01-02T03:00:00.000000Z"
     assert parse_iso_z("2026-01-02T03:00:00Z", "t") == datetime(2026, 1, 2, 3, tzinfo=UTC)
     with pytest.raises(DataError):
         iso_z(datetime(2026, 1, 2))  # naive
