@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, String, Text, bindparam, case, cast, func, literal, select, type_coerce
+from sqlalchemy import Connection, String, Text, and_, bindparam, case, cast, func, literal, not_, select, type_coerce
 from sqlalchemy.exc import DBAPIError
 
 from orion_cli.core.categories import normalise_category
@@ -50,6 +50,7 @@ from orion_cli.core.money import ZERO, ceil_to
 from orion_cli.core.opportunity import not_a_pair
 from orion_cli.core.plain_text import plural
 from orion_cli.execution.plan import CHECK_ORDER, NOT_EVALUATED, CheckResult, LegPlan, TradePlan, Verdict
+from orion_cli.execution.state import NEVER_SENT
 from orion_cli.risk.halt import halted_detail, missing_halt_row, status_of
 from orion_cli.store.audit import TAIL_COLUMNS, iso_utc, prime_tail
 from orion_cli.store.db import (
@@ -170,8 +171,15 @@ _EXECUTION = select(executions.c.status, executions.c.created_at).where(executio
 
 
 def _orders_created(after: str, up_to: str | None = None) -> Any:
-    """How many orders of the mode were created after ``after`` (and at or before ``up_to``)."""
-    since = select(func.count()).where(orders.c.mode == bindparam("mode"), orders.c.created_at > bindparam(after))
+    """How many orders of the mode were created after ``after`` (and at or before ``up_to``), less those
+    cancelled as never sent (:data:`NEVER_SENT`: an intent superseded or abandoned before it left): the
+    limits are on orders sent. Found reviewing the hedge retry's rate check: after a partial first fill
+    the committed second leg, superseded and never sent, was counted beside the hedge that replaced it,
+    and a retry that kept within the limit was skipped, the first leg sold back at a loss."""
+    never_sent = and_(orders.c.status == OrderStatus.CANCELLED.value,
+                      orders.c.reject_reason.startswith(NEVER_SENT, autoescape=True))
+    since = select(func.count()).where(orders.c.mode == bindparam("mode"), orders.c.created_at > bindparam(after),
+                                       not_(never_sent))
     return since if up_to is None else since.where(orders.c.created_at <= bindparam(up_to))
 
 

@@ -685,6 +685,17 @@ def test_a_hedge_retry_past_orders_per_minute_is_skipped_and_the_unwind_sent(db:
         "RATE_LIMIT: 3 orders in the last 60 s + 1 = 4 > orders_per_minute 3"), skipped
 
 
+def test_a_second_leg_superseded_and_never_sent_is_not_counted_against_the_rate_of_a_retry(db: Database) -> None:
+    """Found reviewing the retry's rate check: the first leg filled 6 of 10, so the committed second leg (10)
+    was superseded, never sent, and replaced by one for 6; the check counted both, and skipped a retry
+    that kept within orders_per_minute 3 (l1, l2a1, l2a2 sent), selling the first leg back at a loss."""
+    s = settings(**{"rate_limits.orders_per_minute": "3"})
+    x = Exchange(script={"l1": [("partial", "6")], "l2a1": ["kill"], "l2a2": ["fill"]})
+    res = run(executor(db, fake_venues(x), s=s).execute(make_plan(), None))
+    assert res.status == "done", res.message
+    assert [tag_of(c) for c in x.payloads] == ["l1", "l2a1", "l2a2"], res.detail.get("retries")
+
+
 def test_second_leg_partial_retries_then_unwinds_the_excess(db: Database) -> None:
     x = Exchange(script={"l2": [("partial", "6")], "l2a1": ["kill"], "l2a2": ["kill"], "u1": [("fill", "0.48")]})
     alerts = NullAlertSink()

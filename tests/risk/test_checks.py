@@ -124,21 +124,22 @@ _COUNTER = iter(range(10**9))
 def add_order(db: Database, *, venue: Venue = Venue.KALSHI, mid: str = "KXA-1", size: str = "1",
               price: str = "0.50", status: str = "intent", created: datetime = NOW, mode: str = "paper",
               category: str = "Politics", filled: str = "0", action: str = "buy", n: int = 1,
-              step: timedelta = timedelta(0)) -> None:
+              step: timedelta = timedelta(0), reason: str = "") -> None:
     """``n`` orders, the i-th created at ``created + i × step``, in one transaction."""
     with db.write() as conn:
         for i in range(n):
             _insert_order(conn, venue=venue, mid=mid, size=size, price=price, status=status,
-                          created=created + i * step, mode=mode, category=category, filled=filled, action=action)
+                          created=created + i * step, mode=mode, category=category, filled=filled, action=action,
+                          reason=reason)
 
 
 def _insert_order(conn: Any, *, venue: Venue, mid: str, size: str, price: str, status: str, created: datetime,
-                  mode: str, category: str, filled: str, action: str) -> None:
+                  mode: str, category: str, filled: str, action: str, reason: str = "") -> None:
     conn.execute(insert(orders).values(
         client_order_id=f"o{next(_COUNTER)}", execution_id=None, mode=mode, venue=venue.value, market_id=mid,
         token_id="", side="yes", action=action, size=D(size), limit_price=D(price), time_in_force="fill_or_kill",
         status=status, venue_order_id="", filled_size=D(filled), avg_fill_price=None, fees=D(0), payload="{}",
-        category=category, created_at=iso_utc(created), updated_at=iso_utc(created), reject_reason=""))
+        category=category, created_at=iso_utc(created), updated_at=iso_utc(created), reject_reason=reason))
 
 
 # -- the pipeline as a whole -----------------------------------------------------------------------
@@ -1095,6 +1096,9 @@ def test_rate_limit_20th_order_passes_21st_fails(db: Database) -> None:
     add_order(db, created=NOW - timedelta(seconds=10), mode="live")  # another mode
     r = results(run(db), "RATE_LIMIT")[0]
     assert r.passed and "18 orders in the last 60 s + 2 = 20 <= orders_per_minute 20" in r.detail, r
+    # An intent cancelled before it was sent (superseded, abandoned) is no order sent: not counted.
+    add_order(db, created=NOW, status="cancelled", reason="never sent: superseded: the hedge needs 6")
+    assert results(run(db), "RATE_LIMIT")[0].passed
     add_order(db, created=NOW, status="cancelled")
     r = results(run(db), "RATE_LIMIT")[0]
     assert not r.passed and "19 orders in the last 60 s + 2 = 21 > orders_per_minute 20" in r.detail
