@@ -116,6 +116,7 @@ from orion_cli.core.models import (
     Venue,
     polymarket_buy_fill,
     polymarket_buy_short_of_minimum,
+    polymarket_buy_spend,
     utcnow,
 )
 from orion_cli.core.money import CENT, ONE, ZERO, ceil_to, floor_to
@@ -618,14 +619,17 @@ def _credentials_said(refusal: Mapping[str, Any], what: str = "") -> str:
 
 def unexplained_overfill(result: Mapping[str, Any]) -> dict[str, Decimal]:
     """By venue, the shares a venue reported filled beyond an order's size where nothing explains it: any
-    order but a Polymarket buy, which spends a dollar amount (:func:`_overfill_said`). Its fills feed then
-    said something its orders never do (a fill listed twice under two ids): ``trade --watch`` stops on it."""
+    order but a Polymarket buy, which spends a dollar amount (:func:`_overfill_said`), and such a buy whose
+    fills are worth more than the dollars it was signed for (``result.overfill_beyond_spend``). Its fills
+    feed then said something its orders never do (a fill listed twice under two ids): ``trade --watch``
+    stops on it."""
     out: dict[str, Decimal] = {}
     intents = result.get("intents", {})
+    beyond = result.get("overfill_beyond_spend", {})  # a Polymarket buy's fills worth more than it could spend
     for tag, shares in result.get("overfill", {}).items():
         request = intents.get(tag, {}).get("request", {})
         venue = str(request.get("venue", "?"))
-        if venue == Venue.POLYMARKET.value and request.get("action") == Action.BUY.value:
+        if venue == Venue.POLYMARKET.value and request.get("action") == Action.BUY.value and tag not in beyond:
             continue
         out[venue] = out.get(venue, ZERO) + Decimal(shares)
     return out
@@ -1729,6 +1733,12 @@ class Executor:
             fitted, over = fit_fills(fills, current.size, coid)
         if over > 0:
             run.result.setdefault("overfill", {})[tag] = _d(over)
+            if buy and current.venue is Venue.POLYMARKET and \
+                    sum((f.size * f.price for f in fitted), ZERO) > polymarket_buy_spend(current.size,
+                                                                                      current.limit_price) + CENT:
+                # More dollars' worth than the buy was signed for: no better price explains those shares
+                # (a fills feed listing a fill twice does): unexplained (:func:`unexplained_overfill`).
+                run.result.setdefault("overfill_beyond_spend", {})[tag] = _d(over)
         status: OrderStatus | None = state.status
         if status in (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN) or \
                 (current.status.terminal and status is not None and not status.terminal):

@@ -143,7 +143,7 @@ class Exchange:
 class FakeVenue:
     """A scripted TradingVenue with exact fault timing. Script entries per tag (l1, l2, l2a1, u1…):
 
-    ``"fill"`` / ``("fill", price)`` · ``("partial", qty)`` · ``"kill"`` · ``"reject"`` ·
+    ``"fill"`` / ``("fill", price)`` · ``("partial", qty)`` / ``("partial", qty, price)`` · ``"kill"`` · ``"reject"`` ·
     ``"unknown_filled"`` (placed and filled, answer lost) · ``"unknown_absent"`` (answer lost, never
     placed) · ``"unavailable"`` (the venue answers 503: never placed) · ``"auth"`` (the venue refuses
     our credentials, HTTP 401: never placed) · ``"geoblocked"`` (refused for this host: never placed) ·
@@ -201,8 +201,8 @@ class FakeVenue:
         kind = b[0] if isinstance(b, tuple) else b
         if kind == "fill":
             return self._place(self._fill(r, r.size, D(b[1]) if isinstance(b, tuple) else None))
-        if kind == "partial":
-            return self._place(self._fill(r, D(b[1])))
+        if kind == "partial":  # ("partial", qty) at the limit, or ("partial", qty, price)
+            return self._place(self._fill(r, D(b[1]), D(b[2]) if len(b) > 2 else None))
         if kind == "kill":
             return self._place(self._fill(r, D(0)))
         if kind == "reject":

@@ -1089,12 +1089,14 @@ def test_fills_listed_a_little_late_are_read_before_the_execution_ends(db: Datab
         (Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
 
 
-@pytest.mark.parametrize(("tag", "filled"), [("l1", "12"), ("l2", "12"), ("l1", "10.009"), ("l2", "10.009")])
-def test_a_buy_overfill_is_held_not_hedged_unwound_or_halted_for(db: Database, tag: str, filled: str) -> None:
+@pytest.mark.parametrize(("tag", "filled", "price"), [("l1", "12", "0.41"), ("l2", "12", "0.41"),
+                                                     ("l1", "10.009", None), ("l2", "10.009", None)])
+def test_a_buy_overfill_is_held_not_hedged_unwound_or_halted_for(db: Database, tag: str, filled: str,
+                                                                 price: str | None) -> None:
     """A marketable Polymarket buy spends a dollar amount, so a better price gets more shares than asked.
     Found in review: the ledger cut the order to its size, the unwind then sold the excess back out of
     the ledger's position (ledger 8, venue 10), and an excess below the venue's minimum order halted."""
-    x = Exchange(script={tag: [("partial", filled)]})
+    x = Exchange(script={tag: [("partial", filled, price) if price else ("partial", filled)]})
     alerts = NullAlertSink()
     plan = make_plan()
     res = run(executor(db, fake_venues(x), alerts).execute(plan, None))
@@ -1116,6 +1118,23 @@ def test_a_buy_overfill_is_held_not_hedged_unwound_or_halted_for(db: Database, t
     assert held[(order.venue, order.side)] == D(filled)  # as the venue holds it
     assert sorted(held.values()) == sorted([D(10), D(filled)])
     assert AuditLog(db).verify().ok
+
+
+def test_a_polymarket_buy_filled_beyond_the_dollars_it_was_signed_for_is_an_unexplained_overfill(
+        db: Database) -> None:
+    """Found reviewing the session's diff: any Polymarket buy's overfill was taken for better prices, so a
+    fills feed listing a buy's fill twice (20 shares at the limit: $10 of a $5 buy) did not stop a watch.
+    Shares worth more than the buy was signed for are no better price: unexplained, named as such."""
+    from orion_cli.execution.executor import unexplained_overfill
+
+    x = Exchange(script={"l1": [("partial", "20")]})
+    plan = make_plan()
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    first = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
+    assert first is not None and first.venue is Venue.POLYMARKET
+    assert unexplained_overfill(res.detail) == {"polymarket": D(10)}, res.detail
+    assert "polymarket reported 10 contract(s) filled beyond the order's count" in res.message, res.message
+    assert "dollar-amount" not in res.message
 
 
 def test_unlisted_unwind_fills_count_against_the_loss_bound(db: Database) -> None:
