@@ -102,7 +102,7 @@ class TradingConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
-    """Pre-trade limits. Every order passes all of them (DESIGN §4)."""
+    """Pre-trade limits on a trade's orders (DESIGN §4); a hedge retry keeps to order_notional and price_band_high."""
 
     order_notional: Decimal = opt(D("100"), "largest cost of one order (ORDER_NOTIONAL)", unit="USD",
                                   min=D("0.01"), max=D(1000000))

@@ -1040,6 +1040,10 @@ class Executor:
         elif run.settled and final is not ExecStatus.DONE:
             which = " and ".join(f"the {leg} leg's" for leg in sorted(run.settled))
             msg += f"; {which} market has settled: no hedge was sent to it"
+        below = run.result.get("hedge_below_minimum")
+        if below and final is not ExecStatus.DONE:
+            msg += (f"; the {below['shares']} share(s) left to hedge are below {below['venue']}'s minimum order "
+                    f"({below['min_size']}): no hedge was sent for them")
         if run.result.get("halted_mid_execution"):
             msg += " (halted mid-execution: no further buys were sent)"
         if dust:
@@ -1104,7 +1108,13 @@ class Executor:
         while not no_more_buys:
             hedged = self._filled_leg(run, "l2")
             remaining = plain(floor_to(target - hedged, spec.size_step))
-            if remaining <= 0 or remaining < spec.min_size:
+            if remaining <= 0:
+                break
+            if remaining < spec.min_size:
+                # Said, as a retry's skip is (found reviewing IOC partial fills: a Kalshi first leg filled 3,
+                # below Polymarket's 5-share minimum, was sold back with nothing saying why no hedge went out).
+                run.result["hedge_below_minimum"] = {
+                    "venue": spec.venue.value, "shares": _d(remaining), "min_size": _d(spec.min_size)}
                 break
             if any(self._refusals(run, k, spec.venue) for k in (CREDENTIALS_REFUSED, GEOBLOCKED, VERSION_REFUSED)):
                 # Each retry would be refused the same way while the first leg stays naked: the unwind
@@ -1360,7 +1370,11 @@ class Executor:
         budget = 1 + self.settings.trading.second_leg_retries
         orders = {t: self._order(t, run, with_fills=False) for t in run.tags("u")}
         if sum(1 for o in orders.values() if _was_sent(o)) >= budget:
-            info["message"] = f"unwind attempts exhausted with {_d(qty)} shares still unhedged"
+            # Named with the setting that bounds it and the way out (found reviewing non-default settings: with
+            # second_leg_retries 0 every resume halted again here, while the messages kept naming the resume).
+            info["message"] = (f"unwind attempts exhausted ({budget} sell(s) over every run, 1 + "
+                               f"trading.second_leg_retries) with {_d(qty)} {where} still unhedged: close them by "
+                               "hand; once `orion reconcile --fix` has recorded it, a resume ends the execution")
             return False
         cost_basis = self._unit_cost(run, leg_name)
         # The bound is on the whole unwind: a resumed or repeated one has only what earlier sells left.

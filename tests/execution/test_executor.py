@@ -1585,6 +1585,22 @@ def test_resuming_a_released_dust_halt_sends_nothing(db: Database, monkeypatch: 
     assert res.detail.get("dust_accepted", {}).get("shares") == "3", res.message
 
 
+def test_a_hedge_below_the_second_venues_minimum_order_is_said_when_the_first_leg_is_sold_back(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found reviewing non-default settings: a Kalshi first leg (immediate-or-cancel) filled 3 of 10, below
+    Polymarket's 5-share minimum; no hedge was sent and the 3 were sold back, the result saying only "second
+    leg short", nothing in it, the audit log or the report naming the minimum."""
+    monkeypatch.setattr(kit, "poly_market", _poly_with_min("5"))
+    now = datetime.now(UTC)
+    plan = kit.make_plan(kbook=kit.kalshi_book(now, yes_asks=(("0.40", "12"),)), now=now)  # Kalshi's goes first
+    x = Exchange(script={"l1": [("partial", "3")], "u1": ["fill"]})
+    res = run(executor(db, fake_venues(x)).execute(plan, None))
+    assert res.status == "unwound", res.message
+    assert _sent(x) == ["l1", "u1"]
+    assert res.detail["hedge_below_minimum"] == {"venue": "polymarket", "shares": "3", "min_size": "5"}
+    assert "the 3 share(s) left to hedge are below polymarket's minimum order (5): no hedge was sent" in res.message
+
+
 def test_a_dust_halts_message_names_the_release_of_a_drawdown_halt_already_in_force(
         db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: the dust halt's message named `orion resume --yes` whatever halt was in force; under a
@@ -2871,7 +2887,15 @@ def test_the_unwind_sends_at_most_one_plus_second_leg_retries_sells_over_every_r
     assert _sent(x) == ["l1", "l2", "u1", "u2", "u3"]
     res = run(executor(db, fake_venues(x), s=s, books=_kalshi_book_moved_away).resume(plan.key))
     assert _sent(x) == ["l1", "l2", "u1", "u2", "u3"], res.message
-    assert res.status == "halted" and "unwind attempts exhausted with 7 shares still unhedged" in res.message
+    first = Ledger(db, "paper").order(coid_of(db, plan.key, "l1"))
+    assert first is not None
+    # Named with its setting and the way out (found reviewing non-default settings: with second_leg_retries 0
+    # every resume halted here again while the messages kept naming the resume).
+    assert res.status == "halted" and (
+        f"unwind attempts exhausted (3 sell(s) over every run, 1 + trading.second_leg_retries) with 7 "
+        f"{first.side.value.upper()} shares of {first.market_id} on {first.venue.value} still unhedged: close them "
+        "by hand; once `orion reconcile --fix` has recorded it, a resume ends the execution") in res.message, \
+        res.message
 
 
 def test_a_hedge_at_breakeven_charges_it_only_the_first_leg_shares_it_hedges(db: Database) -> None:
