@@ -1103,8 +1103,17 @@ class Executor:
                 _settled_or_unresolved(run, earlier, settled)
         # A resume of an execution whose unwind had begun finishes that unwind and buys nothing more:
         # the unwind sold first-leg shares the hedge would otherwise be bought for, unhedged. Nor does
-        # one halted for dust: its halt told the operator to close those shares by hand.
-        no_more_buys = bool(run.tags("u")) or run.halted_dust is not None or bool(run.settled)
+        # one halted for dust: its halt told the operator to close those shares by hand. One halted after
+        # an unwind that sold nothing (every sell ended, none filled) may still hedge: nothing it would
+        # hedge was sold (found reviewing max_unwind_loss 0: every resume tried the same sell and halted
+        # again, though the hedge's book had come back at a profit).
+        unwound_nothing = run.status is ExecStatus.HALTED and bool(run.tags("u")) and all(
+            self._order(t, run, with_fills=False).status.terminal and self._filled(run, t, raw=True) <= 0
+            for t in run.tags("u"))
+        if unwound_nothing:
+            run.result.get("unwind", {}).pop("message", None)  # that failure is not this run's outcome
+        no_more_buys = (bool(run.tags("u")) and not unwound_nothing) or run.halted_dust is not None \
+            or bool(run.settled)
         while not no_more_buys:
             hedged = self._filled_leg(run, "l2")
             remaining = plain(floor_to(target - hedged, spec.size_step))

@@ -2490,6 +2490,34 @@ def test_a_resume_of_a_halted_partial_unwind_sells_the_rest_and_buys_no_hedge(db
     _assert_consistent(db, x, plan)
 
 
+def test_a_resume_of_a_halted_unwind_that_sold_nothing_hedges_once_the_book_is_back(db: Database) -> None:
+    """Found reviewing max_unwind_loss 0: the hedge was killed and its retries skipped (the book had moved),
+    and the unwind's sell found no bid within the bound: nothing sold, halted. Every resume, the halt released
+    and the hedge's book back at a profit, tried the same sell and halted again (or sold back at a loss):
+    "unwind begun, no more buys" held though the unwind had sold nothing. Nothing it would hedge was sold:
+    it hedges. Still halted, it buys nothing (the sell is tried again)."""
+    x = Exchange(script={"l2": ["kill"], "u1": ["kill"], "u2": ["kill"]})
+    plan = make_plan()
+    first = run(executor(db, fake_venues(x), books=_kalshi_book_moved_away).execute(plan, None))
+    assert first.status == "halted" and _sent(x) == ["l1", "l2", "u1"], first.message
+    still = run(executor(db, fake_venues(x), books=_kalshi_book_as_planned).resume(plan.key))  # halted: no buy
+    assert still.status == "halted" and _sent(x) == ["l1", "l2", "u1", "u2"], still.message
+    # `orion trade`'s venue gate judges it alike: halted, only the sell-back's venue; released, both (a hedge).
+    from orion_cli.core.reconcile.executions import halted_resume_sells_only_on
+
+    stored = exec_row(db, plan.key).result
+    first_venue = Ledger(db, "paper").order(coid_of(db, plan.key, "l1")).venue  # type: ignore[union-attr]
+    assert halted_resume_sells_only_on(db, plan.key, stored, halted_now=True) is first_venue
+    assert halted_resume_sells_only_on(db, plan.key, stored, halted_now=False) is None
+    KillSwitch(db).release()
+    res = run(executor(db, fake_venues(x), books=_kalshi_book_as_planned).resume(plan.key))
+    assert res.status == "done", res.message
+    assert _sent(x) == ["l1", "l2", "u1", "u2", "l2a1"]
+    assert _held(db) == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
+    assert "message" not in json.loads(exec_row(db, plan.key).result).get("unwind", {})
+    _assert_consistent(db, x, plan)
+
+
 def _assert_consistent(db: Database, x: Exchange, plan: TradePlan) -> None:
     """No order placed twice; every fill the venue made is in the ledger; the chain verifies."""
     assert all(n == 1 for n in x.accepted.values()), x.accepted

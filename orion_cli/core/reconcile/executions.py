@@ -149,9 +149,10 @@ def resume_sells_back(db: Database, key: str, status: str, result: str | None) -
 
 def halted_resume_sells_only_on(db: Database, key: str, result: str | None, *, halted_now: bool) -> Venue | None:
     """The one venue a resume of halted execution ``key`` can send to, when all it can send is the sell-back
-    of the leg holding the most: no buy follows (trading is halted now, or its unwind had begun, after which
-    the executor buys nothing more) and none of its orders is undecided (one would be looked up, and perhaps
-    sent again, where it went). None when that cannot be told, or when nothing is left to sell.
+    of the leg holding the most: no buy follows (trading is halted now, or its unwind sold shares, after
+    which the executor buys nothing more; one whose unwind sold nothing may still hedge) and none of its
+    orders is undecided (one would be looked up, and perhaps sent again, where it went). None when that
+    cannot be told, or when nothing is left to sell.
 
     Why: a resume is refused while Kalshi is not trading if it may send an order there; a halted execution
     may be anywhere, so both venues were assumed, and its Polymarket sell-back waited out a Kalshi
@@ -160,12 +161,14 @@ def halted_resume_sells_only_on(db: Database, key: str, result: str | None, *, h
         intents = load_result(result or "").get("intents")
     except (ValueError, RecursionError):
         return None
-    began_unwind = isinstance(intents, dict) and any(str(tag).startswith("u") for tag in intents)
-    if not (halted_now or began_unwind):
-        return None
     with db.read() as conn:
         legs = orders_of(conn, [key])[key]
     if not legs or any(not OrderStatus(o.status).terminal for o in legs):
+        return None
+    named = intents if isinstance(intents, dict) else {}
+    unwind_sold = any(o.client_order_id.rsplit("-", 1)[-1].startswith("u") and o.client_order_id.rsplit("-", 1)[-1]
+                      in named and Decimal(o.filled_size) > 0 for o in legs)
+    if not (halted_now or unwind_sold):
         return None
     imbalance = Imbalance.of(legs, result)
     if imbalance is None or imbalance.unhedged <= 0:
