@@ -20,7 +20,7 @@ from orion_cli.core.errors import DataError
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import ZERO, to_decimal
 from orion_cli.core.reconcile.context import RunContext, halt_for_drift, round_money
-from orion_cli.core.reconcile.legs import Imbalance, leg_of, legs_held_text, orders_of
+from orion_cli.core.reconcile.legs import Imbalance, leg_of, legs_held_text, order_tag, orders_of
 from orion_cli.core.reconcile.results import DEFAULT_GRACE, ENDED_NOT_RESUMED, Drift, VenueReconcile, attach_drift
 from orion_cli.core.reconcile.rows import ENDED_STATUSES, UNDECIDED_STATUSES
 from orion_cli.execution.state import ExecStatus, load_result, resume_command
@@ -166,8 +166,8 @@ def halted_resume_sells_only_on(db: Database, key: str, result: str | None, *, h
     if not legs or any(not OrderStatus(o.status).terminal for o in legs):
         return None
     named = intents if isinstance(intents, dict) else {}
-    unwind_sold = any(o.client_order_id.rsplit("-", 1)[-1].startswith("u") and o.client_order_id.rsplit("-", 1)[-1]
-                      in named and Decimal(o.filled_size) > 0 for o in legs)
+    unwind_sold = any((tag := order_tag(o.client_order_id)).startswith("u") and tag in named
+                      and Decimal(o.filled_size) > 0 for o in legs)
     if not (halted_now or unwind_sold):
         return None
     imbalance = Imbalance.of(legs, result)

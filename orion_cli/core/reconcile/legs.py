@@ -116,11 +116,17 @@ class Imbalance:
 _LEG_NAMES = ("first", "second")
 
 
+def order_tag(client_order_id: str) -> str:
+    """The executor's tag ending an order's client order id (``l1``, ``l2a1``, ``u2``…; anything else for an
+    order it did not name)."""
+    return client_order_id.rsplit("-", 1)[-1]
+
+
 def leg_of(o: Any, intents: Mapping[str, Any]) -> str:
     """Which leg of its execution the order ``o`` belongs to, as the executor tells it (``_Run.spec_of``):
     by the tag ending its client order id, and for an unwind by the leg its intent records. An order not
     named so (not placed by the executor) is a leg of its own instrument."""
-    tag = o.client_order_id.rsplit("-", 1)[-1]
+    tag = order_tag(o.client_order_id)
     if tag == "l1":
         return "first"
     if tag.startswith("l2"):

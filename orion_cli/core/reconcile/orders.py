@@ -22,6 +22,7 @@ from orion_cli.core.money import ZERO, to_decimal
 from orion_cli.core.reconcile.context import RunContext, Unreachable, parse_ts, savepoint_fix, valid_price, venue_call
 from orion_cli.core.reconcile.executions import resume_sells_back
 from orion_cli.core.reconcile.late_fills import late_fill
+from orion_cli.core.reconcile.legs import order_tag
 from orion_cli.core.reconcile.results import (
     NEVER_REACHED,
     NOT_FINAL,
@@ -144,7 +145,7 @@ def _reported_filled(ctx: RunContext, row: Row[Any]) -> Decimal | None:
     if not text:  # the order names an execution the ledger does not hold: unknown, not "nothing filled"
         return None
     try:
-        entry = load_result(text).get("legs", {}).get(row.client_order_id.rsplit("-", 1)[-1], {})
+        entry = load_result(text).get("legs", {}).get(order_tag(row.client_order_id), {})
         return max(ZERO, to_decimal(entry.get("filled", "0"), "legs.filled", allow_negative=True))
     except (DataError, ValueError, ArithmeticError, AttributeError, RecursionError):
         return None
