@@ -11,18 +11,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import StatementError
 
 from orion_cli.core.errors import AuthError, DataError, OrionError, SecretsError, StorageError, VenueUnavailable
 from orion_cli.core.models import Side, Venue
 from orion_cli.core.money import CENT, ZERO
 from orion_cli.core.reconcile.context import RunContext, parse_ts, round_money, savepoint_fix, unstorable, valid_price
+from orion_cli.core.reconcile.legs import Imbalance, orders_of
 from orion_cli.core.reconcile.results import NOT_FINAL, QTY_TOLERANCE, Drift, VenueReconcile
 from orion_cli.core.reconcile.rows import external_payload, order_rows
-from orion_cli.execution.state import ADJUST_PREFIX
+from orion_cli.execution.state import ADJUST_PREFIX, ExecStatus
 from orion_cli.store.ledger import NETTING_VENUES, Ledger
-from orion_cli.store.tables import plain
+from orion_cli.store.tables import executions, orders, plain
 from orion_cli.venues.trading import (
     Action,
     Balance,
@@ -272,16 +273,11 @@ def _hedged_pairs_said(conn: Connection, mode: str, venue: Venue, market: str, s
     Why: a Polymarket trade that fails on chain after it matched takes the shares back. Reported as this
     drift, ``--fix`` adopted the venue's figure with an adjustment of no execution, and from then on the
     pair read hedged and reconcile clean while the other leg stood alone (found in review)."""
-    from sqlalchemy import select
-
-    from orion_cli.core.reconcile.legs import Imbalance, orders_of
-    from orion_cli.store.tables import executions, orders
-
     keys = sorted({r.execution_id for r in conn.execute(
         select(orders.c.execution_id).join(executions, executions.c.key == orders.c.execution_id).where(
             orders.c.mode == mode, orders.c.venue == venue.value, orders.c.market_id == market,
             orders.c.side == side.value, orders.c.action == Action.BUY.value,
-            executions.c.status == "done"))})
+            executions.c.status == ExecStatus.DONE.value))})
     if not keys:
         return ""
     others: list[str] = []
