@@ -21,6 +21,9 @@ the driver: on SQLite ``statements_per_transaction`` and ``wal_pages_per_commit`
 commit appends to the WAL: what the flush has to write); on PostgreSQL
 ``round_trips_per_transaction`` (libpq's protocol trace).
 
+Both ledgers keep what this machine saw of their audit log (store.seen_head), as every orion command's
+does: the order path's transaction appends events, so it also rewrites that small file after its commit.
+
 The throwaway PostgreSQL cluster runs with PostgreSQL's durable defaults (fsync, synchronous_commit;
 the test suite's clusters turn them off), so both backends compare durable commits. Both figures
 depend on what a flush costs on the machine: where fsync is nearly free (a VM with a write-back
@@ -53,6 +56,7 @@ from orion_cli.risk.breaker import Breaker
 from orion_cli.risk.checks import PipelineContext
 from orion_cli.store.db import Database, open_database
 from orion_cli.store.ledger import Ledger
+from orion_cli.store.seen_head import SeenHead
 from orion_cli.venues.paper import PaperVenue
 from orion_cli.venues.trading import Balance
 
@@ -218,6 +222,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="orion-bench-", dir=Path.cwd()) as tmp:
         log("sqlite ...")
         db = open_database(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        db.seen = SeenHead(Path(tmp) / "seen-sqlite.json")  # as every orion command keeps it
         try:
             bench(db, min(20, args.n), "warm")  # imports, caches, WAL creation
             out["sqlite"] = bench(db, args.n)
@@ -239,9 +244,11 @@ def main() -> None:
             url = server.create_database("bench")
             db = open_database(url)
             try:
-                bench(db, min(20, args.n), "warm")
-                out["postgresql"] = bench(db, args.n)
-                out["postgresql"]["note"] = "throwaway cluster with fsync and synchronous_commit on (durable)"
+                with tempfile.TemporaryDirectory(prefix="orion-bench-", dir=Path.cwd()) as seen_dir:
+                    db.seen = SeenHead(Path(seen_dir) / "seen-pg.json")  # as every orion command keeps it
+                    bench(db, min(20, args.n), "warm")
+                    out["postgresql"] = bench(db, args.n)
+                    out["postgresql"]["note"] = "throwaway cluster with fsync and synchronous_commit on (durable)"
             finally:
                 db.dispose()
         finally:

@@ -98,7 +98,8 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.setenv("NO_COLOR", "1")
     # The platform's user dirs too, for a test that unsets ORION_HOME: one ran `orion --db X init` so and
     # wrote its config.toml into the real ~/.config/orion of whoever ran the suite.
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+    # XDG_STATE_HOME: what a command saw of each ledger (store.seen_head) is kept there, ORION_HOME or not.
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         monkeypatch.setenv(name, str(tmp_path / name.lower()))
     yield home
     # A command run in this process (CliRunner) whose outcome was decided keeps its stop handlers until

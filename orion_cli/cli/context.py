@@ -117,7 +117,34 @@ class AppContext:
                     f"the database ({exc.strerror or type(exc).__name__})",
                     reason="config_invalid",
                 ) from None
+            self._notice_rollback(self._db, read_only=read_only)
         return self._db
+
+    def _notice_rollback(self, db: Database, *, read_only: bool) -> None:
+        """Keep what this machine sees of the ledger's log, and say (and record, where this command may
+        write) a ledger found behind it: core.rollback. Never a failure of the command itself: the kill
+        switch must engage on a ledger however it came to be, and a state directory orion cannot use
+        costs only this protection."""
+        from orion_cli.core.errors import OrionError
+        from orion_cli.core.paths import state_dir
+        from orion_cli.core.rollback import keep_seen, notice_rollback
+
+        try:
+            keep_seen(db, state_dir() / "seen")
+            if read_only:
+                return  # `audit verify` compares what was seen itself; nothing is written from here
+            found = notice_rollback(db)
+        except (OrionError, OSError) as exc:
+            import logging
+
+            logging.getLogger(__name__).debug("rollback check skipped: %s", exc)
+            return
+        if found is not None:
+            behind, held = found
+            venues = ", ".join(v.value for v in held)
+            then = (f"live trades on {venues}, and resumed executions there, are refused until `orion reconcile "
+                    "--live --fix` adopts what the venues hold" if held else "recorded in the audit log")
+            self.out.banner(f"warning: {behind.said()}; {then}")
 
     def db_if_exists(self) -> Database | None:
         """For a command that audits the change it makes (``secrets``, ``pairs``), before it changes

@@ -108,6 +108,15 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+def state_dir() -> Path:
+    """The user's state directory, ORION_HOME or not: what this machine saw of each ledger
+    (:mod:`orion_cli.store.seen_head`) is kept outside the directory that holds the ledger, which a
+    restore from a backup would roll back with it."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir(APP_NAME))
+
+
 def user_config_file() -> Path:
     return config_dir() / "config.toml"
 

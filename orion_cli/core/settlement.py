@@ -47,6 +47,9 @@ def _log_warning(text: str) -> None:
 
 
 HELD_PREFIX = "report_held:"  # orion_meta key report_held:<mode>:<venue>; value JSON {"since", "why"}
+# In a held report's value: what was found when the ledger was found rolled back (core.rollback). Kept
+# when reconcile holds the venue again for its drift; gone with the hold, when a reconcile releases it.
+ROLLED_BACK = "rolled_back"
 
 
 def held_key(mode: str, venue: Venue) -> str:
@@ -59,9 +62,29 @@ def held_since(value: str) -> str:
     """A held report's stored value as one line: since when and why."""
     try:
         held = json.loads(value)
-        return f"since {held['since']}: {held['why']}"
-    except (ValueError, TypeError, KeyError):
+        said = f"since {held['since']}: {held['why']}"
+        back = held.get(ROLLED_BACK)
+        return said if not back or back in held["why"] else f"{said}; {back}"
+    except (ValueError, TypeError, KeyError, AttributeError):
         return "by reconcile"  # not a value this module wrote: held all the same
+
+
+def rolled_back_venues(conn: Connection, mode: str, venues: Iterable[Venue]) -> dict[Venue, str]:
+    """The ``venues`` held since the ledger was found rolled back (:mod:`orion_cli.core.rollback`), not yet
+    reconciled since, each with what was found. Nothing orion remembers of them can be trusted: neither
+    a new trade there nor the resume of an execution is sent until a reconcile of the venue."""
+    found: dict[Venue, str] = {}
+    keys = {held_key(mode, v): v for v in venues}
+    if not keys:
+        return found
+    for key, value in conn.execute(select(orion_meta.c.key, orion_meta.c.value).where(orion_meta.c.key.in_(keys))):
+        try:
+            back = json.loads(value).get(ROLLED_BACK)
+        except (ValueError, TypeError, AttributeError):
+            continue
+        if back:
+            found[keys[key]] = str(back)
+    return found
 
 
 def resolved(position: Position) -> bool:
@@ -70,18 +93,23 @@ def resolved(position: Position) -> bool:
     return position.extra.get("redeemable") == "true"
 
 
-def hold_report(conn: Connection, mode: str, venue: Venue, why: str, *, now: datetime) -> None:
+def hold_report(conn: Connection, mode: str, venue: Venue, why: str, *, now: datetime,
+                rolled_back: str = "") -> None:
     """Remember, in the caller's write transaction, that ``venue``'s reports are not to be recorded
-    (see the module doc): ``why``; ``since`` stays the first run's."""
+    (see the module doc): ``why``; ``since`` stays the first run's, and so does ``rolled_back`` (the
+    ledger found rolled back: :func:`rolled_back_venues`)."""
     key = held_key(mode, venue)
     old = conn.execute(select(orion_meta.c.value).where(orion_meta.c.key == key)).scalar()
     since = iso_utc(now)
     if old is not None:
         try:
-            since = str(json.loads(old)["since"])
-        except (ValueError, TypeError, KeyError):
+            earlier = json.loads(old)
+            since = str(earlier["since"])
+            rolled_back = rolled_back or str(earlier.get(ROLLED_BACK) or "")
+        except (ValueError, TypeError, KeyError, AttributeError):
             pass
-    value = json.dumps({"since": since, "why": why}, sort_keys=True)
+    value = json.dumps({"since": since, "why": why, **({ROLLED_BACK: rolled_back} if rolled_back else {})},
+                       sort_keys=True)
     if old is None:
         conn.execute(insert(orion_meta).values(key=key, value=value))
     elif old != value:

@@ -917,6 +917,8 @@ class Executor:
             return ExecutionResult(key, "already_done", Verdict(), self.ledger.orders(execution_id=key),
                                    f"execution already {status.value}{f': {said}' if said else ''}; nothing sent",
                                    {**result, "status": status.value})
+        if self.mode == "live":
+            self._refuse_rolled_back(key, (first.venue, second.venue))
         for tag in result.get("intents", {}):
             self._teach(run, tag)
         self._legs_from_ledger(run)
@@ -929,6 +931,22 @@ class Executor:
             if callable(remember_fee):
                 remember_fee(spec.market_id, spec.fee_model)
         return await self._drive_noting(run, Verdict(), fresh=False)
+
+    def _refuse_rolled_back(self, key: str, venues: Sequence[Venue]) -> None:
+        """Refuse to resume ``key`` while the ledger was found rolled back and a venue of it is not yet
+        reconciled (core.rollback): its orders' records may be older than the venue's, and a resume
+        acting on them re-sent a Polymarket unwind the venue had filled before the restore (a sell out
+        of another pair's hedge; found reviewing a ledger behind its venues)."""
+        from orion_cli.core.settlement import rolled_back_venues
+
+        with self.db.read() as conn:
+            held = rolled_back_venues(conn, self.mode, venues)
+        if held:
+            names = ", ".join(v.value for v in held)
+            raise Refused(f"execution {key} is not resumed: {next(iter(held.values()))}",
+                          reason="ROLLED_BACK",
+                          hint=f"`orion reconcile --live --fix` (of {names}) adopts what the venues hold; then "
+                               "resume it: nothing was sent")
 
     # -- the flow -------------------------------------------------------------------------------
 

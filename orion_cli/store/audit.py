@@ -772,7 +772,23 @@ class AuditLog:
                            "events were deleted or the anchor was altered")
             return VerifyResult(ok=False, events=count, first_bad_seq=min(count + 1, max(head[0], 1)),
                                 problem=problem)
-        return VerifyResult(ok=True, events=count, first_bad_seq=None, problem=None)
+        return self._behind_seen(count) or VerifyResult(ok=True, events=count, first_bad_seq=None, problem=None)
+
+    def _behind_seen(self, count: int) -> VerifyResult | None:
+        """A whole chain that ends at its anchor, and still not the log this machine saw (store.seen_head):
+        the ledger was restored from a backup, its old anchor with it, and no command has recorded that
+        yet (``ledger.rolled_back``, by the next that writes). Named from the first seq that was lost."""
+        seen = self.db.seen.read() if self.db.seen is not None else None
+        if seen is None:
+            return None
+        from orion_cli.store.seen_head import behind
+
+        with self.db.read() as conn:
+            found = behind(conn, seen)
+        if found is None:
+            return None
+        first = seen.seq if found.rewritten else found.head_seq + 1
+        return VerifyResult(ok=False, events=count, first_bad_seq=first, problem=found.said())
 
     def _off_the_chain(self, seq: int, prev_hash: str) -> VerifyResult | None:
         """Rows the event at ``seq`` skips: it links to an earlier event than the one before it.

@@ -14,6 +14,7 @@ from sqlalchemy.sql import Executable
 from orion_cli.core.plain_text import ascii_digits
 from orion_cli.store.dialect_insert import insert_for
 from orion_cli.store.prepared import Prepared, defer
+from orion_cli.store.seen_head import HEAD_SET
 from orion_cli.store.tables import orion_meta
 
 HEAD_KEY = "audit_head"
@@ -33,6 +34,7 @@ _SET_HEAD = Prepared(_upsert_head, name="set_audit_head")
 def set_head(conn: Connection, seq: int, digest: str) -> None:
     """Anchor the newest link; inside :func:`~orion_cli.store.prepared.deferred`, with its other writes."""
     defer(conn, _SET_HEAD, {"head": f"{seq}:{digest}"})
+    conn.info[HEAD_SET] = (seq, digest)
 
 
 def get_head(conn: Connection) -> tuple[int, str] | None:

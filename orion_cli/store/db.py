@@ -31,6 +31,7 @@ from orion_cli.core.errors import StorageError
 from orion_cli.core.paths import default_database_url, make_private_dirs, owned_like, sqlite_url
 from orion_cli.core.redact import mask_url, scrub_url_secrets
 from orion_cli.store.revision import HEAD_REVISION as HEAD_REVISION
+from orion_cli.store.seen_head import HEAD_SET, SeenHead
 from orion_cli.store.stored import CORRUPT_HINT, CORRUPT_MEANWHILE, SENTINEL_ADVICE, CorruptValue
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -89,6 +90,9 @@ class Database:
         self.reset_hour_utc: int | None = None
         # A SQLite ledger's file as opened: its path and (device, inode) (see :meth:`_same_file`).
         self._pinned: tuple[Path, tuple[int, int]] | None = None
+        # Where this machine keeps the newest audit event it saw committed here (store.seen_head); None:
+        # not kept (a test's or a benchmark's ledger, unless given one).
+        self.seen: SeenHead | None = None
 
     def pin_file(self, path: Path) -> None:
         """Remember which file ``path`` names now: every later transaction refuses another (:meth:`_same_file`)."""
@@ -157,13 +161,18 @@ class Database:
                     # Taken with the transaction's first statement (see _install_pg_write_lock), so the
                     # lock costs no round trip of its own; a transaction that runs nothing needs none.
                     conn.info[PG_LOCK_PENDING] = True
+                conn.info.pop(HEAD_SET, None)
                 try:
                     with conn.begin():
                         self._same_file()  # once the write lock is held: no file can come in between
                         yield conn
+                    anchored = conn.info.pop(HEAD_SET, None)
+                    if anchored is not None and self.seen is not None:  # committed: this machine saw it
+                        self.seen.advance(*anchored)
                 finally:
                     conn.info.pop("immediate", None)
                     conn.info.pop(PG_LOCK_PENDING, None)
+                    conn.info.pop(HEAD_SET, None)
         except DatabaseError as exc:
             raise self._failure(info, exc) from None
         except CorruptValue as exc:

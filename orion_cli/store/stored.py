@@ -24,7 +24,9 @@ from orion_cli.core.errors import StorageError
 SENTINEL_ADVICE = "the file halt.sentinel_file names halts every orion configured with it"
 CORRUPT_MEANWHILE = f". Meanwhile {SENTINEL_ADVICE}"
 CORRUPT_HINT = ("stop every orion process using it and restore it from a backup (`PRAGMA integrity_check` in the "
-                f"sqlite3 shell shows the damage); orion never repairs or recreates a ledger{CORRUPT_MEANWHILE}")
+                "sqlite3 shell shows the damage), then run `orion reconcile --live --fix` before trading live (the "
+                "venues hold what the backup does not); orion never repairs or recreates a ledger"
+                f"{CORRUPT_MEANWHILE}")
 SHOWN_CHARS = 40  # of a damaged short value (a status, a money column's text); never of a JSON document
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -581,6 +582,53 @@ def test_a_ledger_restored_from_a_backup_trading_the_same_key_sends_and_books_it
     for ledger in (world, restored):  # each booked only its own Kalshi order, and is hedged
         assert ledger.ledger_positions() == {(Venue.KALSHI, Side.YES): D(10), (Venue.POLYMARKET, Side.NO): D(10)}
         _books_only_its_own_kalshi_order(ledger, kalshi, "nightly-1")
+
+
+@ONE_BACKEND
+def test_a_ledger_restored_over_itself_refuses_live_trades_until_reconcile_adopts_what_it_forgot(
+        world: World, tmp_path: Path) -> None:
+    """Found reviewing a ledger behind its venues: restored from last night's backup (over the ledger, as
+    a restore does), it had forgotten trade B, whose contracts the venues still held; B re-run under its
+    key placed the pair again (30 contracts a side where the trader meant 20), and a market limit was
+    passed by the forgotten positions, until someone ran reconcile. The first command after the restore
+    finds the ledger behind what this machine saw of it: recorded, and the live venues held."""
+    import sqlite3
+
+    path = Path(world.db_url.removeprefix("sqlite:///"))
+    code, out, err = world.run(*LIVE, "--idempotency-key", "a")
+    assert code == 0, err
+    backup = tmp_path / "nightly.db"
+    src, dst = sqlite3.connect(path), sqlite3.connect(backup)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    code, out, err = world.run(*LIVE, "--idempotency-key", "b")
+    assert code == 0, err
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(backup, path)
+    sent = (len(world.kalshi_created()), len(world.poly_created()))
+
+    code, out, err = world.run("audit", "verify", "--json")  # read-only: says so, records nothing
+    assert code == 7 and "restored from a backup" in json.loads(out)["problem"], out + err
+    code, out, err = world.run(*LIVE, "--idempotency-key", "b")
+    assert code == 6, out + err
+    assert "restored from a backup" in err and "reconcile --live --fix" in err
+    assert json.loads(err.strip().splitlines()[-1])["reason"] == "BALANCE", err
+    assert (len(world.kalshi_created()), len(world.poly_created())) == sent  # nothing placed again
+    assert world.venue_positions() == {(Venue.KALSHI, Side.YES): D(20), (Venue.POLYMARKET, Side.NO): D(20)}
+    code, out, err = world.run("audit", "tail", "--type", "ledger.rolled_back", "--json")
+    assert code == 0 and [json.loads(line)["payload"]["held"] for line in out.splitlines()] == [
+        ["kalshi", "polymarket"]], out + err
+    code, out, err = world.run("audit", "verify")  # the rollback is in the log now: it goes on from there
+    assert code == 0, out + err
+
+    code, out, err = world.run("reconcile", "--live", "--fix", "--json")  # adopts B's fills
+    assert code == 7, out + err
+    assert world.ledger_positions() == world.venue_positions()
+    code, out, err = world.run("reconcile", "--live", "--json")
+    assert code == 0, out + err
+    assert [r["live_trading_refused"] for r in json.loads(out)] == [None, None], out
 
 
 def _poly_fills(world: World) -> list[tuple[str, D, D, D]]:

@@ -3148,3 +3148,39 @@ def test_a_resume_does_not_resend_an_undecided_sell_to_a_settled_market(db: Data
     res = run(executor(db, fake_venues(x)).resume(plan.key))
     assert [tag_of(c) for c, p in x.payloads.items() if len(p) > before.get(c, 0)] == [], res.message
     assert res.status == "unwound" and res.detail["settled_unhedged"]["shares"] == "10", res.message
+
+
+def test_a_resume_where_the_ledger_was_found_rolled_back_sends_nothing_until_the_venue_is_reconciled(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found reviewing a ledger behind its venues: restored from a backup taken while an execution was
+    halted, the ledger still held it halted after the venue had filled its unwind, and the resume sent
+    the unwind again (a Polymarket sell, signed afresh: nothing at the venue refuses it), out of another
+    pair's hedge. While a venue of the execution is held for a rollback (core.rollback), its resume is
+    refused before anything is sent or looked up; once a reconcile released the venue, it goes on."""
+    from orion_cli.core.errors import Refused
+    from orion_cli.core.settlement import hold_report, release_report
+
+    def live(venues: Any) -> Executor:
+        return Executor(db, Ledger(db, "live"), venues, settings(), mode="live", alerts=NullAlertSink(),
+                        evaluate=all_pass, verify_delays=(0.0,))
+
+    x = Exchange()
+    plan = make_plan()
+    crash_at(monkeypatch, "l1_recorded")
+    with pytest.raises(Crash):
+        run(live(fake_venues(x)).execute(plan, None))
+    crash_at(monkeypatch, None)
+    with db.write() as conn:
+        hold_report(conn, "live", Venue.POLYMARKET, "restored", now=datetime.now(UTC), rolled_back="restored")
+    sent, looked, status = dict(x.accepted), x.lookups, exec_row(db, plan.key).status
+    with pytest.raises(Refused) as refused:
+        run(live(fake_venues(x)).resume(plan.key))
+    assert refused.value.reason == "ROLLED_BACK" and "not resumed: restored" in refused.value.message
+    assert "reconcile --live --fix" in (refused.value.hint or "")
+    assert (x.accepted, x.lookups) == (sent, looked)
+    assert exec_row(db, plan.key).status == status
+
+    with db.write() as conn:  # a reconcile of the venue found it agreeing, or --fix adopted it
+        release_report(conn, "live", Venue.POLYMARKET)
+    assert run(live(fake_venues(x)).resume(plan.key)).status == "done"
+    assert sum(x.accepted.values()) == 2

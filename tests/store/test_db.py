@@ -1221,8 +1221,10 @@ def test_a_damaged_ledgers_hint_without_the_sentinel_advice_keeps_its_own() -> N
     hint = corrupt_error("sqlite:////x.db", "database disk image is malformed").hint
     assert hint is not None and "Meanwhile the file halt.sentinel_file names halts every orion" in hint
     assert without_sentinel_advice(hint) == ("stop every orion process using it and restore it from a backup "
-                                             "(`PRAGMA integrity_check` in the sqlite3 shell shows the damage); orion "
-                                             "never repairs or recreates a ledger")
+                                             "(`PRAGMA integrity_check` in the sqlite3 shell shows the damage), then "
+                                             "run `orion reconcile --live --fix` before trading live (the venues "
+                                             "hold what the backup does not); orion never repairs or recreates a "
+                                             "ledger")
 
 
 # -- a ledger damaged after it opened ------------------------------------------------------------

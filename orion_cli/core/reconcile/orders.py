@@ -382,7 +382,8 @@ def missing_fills(ctx: RunContext, conn: Connection, venue: Venue, venue_fills: 
         ended = ended_execution(conn, row) if row is not None else None
         whose = f"of ledger order {row.client_order_id} ({row.status})" if row is not None else \
             f"of venue order {f.venue_order_id or '?'}{beyond}, which is not in the ledger" + (
-                "" if beyond else " (a trade placed outside orion?)")
+                "" if beyond else " (placed outside this ledger: by hand, by another program, or by orion in a "
+                                  "ledger since restored from a backup?)")
         if ended is not None:
             whose += f", a leg of execution {ended.key}, which has ended {ended.status}"
         drift = Drift(venue, "fill", f.market_id, f.side, ZERO, f.size, plain(f.size * f.price),
