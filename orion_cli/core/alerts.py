@@ -19,11 +19,19 @@ own request log line is redacted.
 Every alert's payload names its ``mode`` (``paper`` or ``live``; the sink's ledger when the emitter
 gave none), and the chat formats' text says it after the kind.
 
-Formats: ``generic`` posts ``{"type": "alert", "kind", "message", "payload", "ts", "host"}``;
+Formats: ``generic`` posts ``{"type": "alert", "id", "kind", "message", "payload", "ts", "host"}`` (``id``:
+the alert's own, the same in every attempt to deliver it, so a receiver can drop a repeat);
 ``slack`` posts ``{"text": ...}`` (``&``, ``<``, ``>`` escaped, so no text can ping a channel or
 make a link); ``discord`` posts ``{"content": ..., "allowed_mentions": {"parse": []}}`` (no mention
 pings); ``telegram`` posts ``{"chat_id", "text"}`` to ``<api>/bot<token>/sendMessage`` (plain text: no
 ``parse_mode``).
+
+Delivery is at least once: an attempt the service took in but did not answer (a read timeout, the
+connection closed before the answer) may have been delivered, and it is retried all the same, a page
+that may be repeated being better than one lost; the chat formats have no id to drop a repeat by. An
+alert that ends without an answer to any attempt is audited ``alert.failed`` with ``unanswered`` (the
+attempts that may have been delivered) and said as "not confirmed", never as not delivered (found
+reviewing alerts: a slow webhook showed three copies of a halt page while the log said it never arrived).
 
 Alerts disabled (``alerts.enabled = false``): a :class:`~orion_cli.core.alert_sink.NullAlertSink`.
 Enabled but unusable (no secret; for Telegram no ``alerts.telegram_chat_id``; a vault that cannot be
@@ -143,8 +151,10 @@ def render(fmt: str, kind: str, message: str, payload: Mapping[str, Any] | None,
     if mode and not data.get("mode"):
         data["mode"] = mode
     if fmt == "generic":
-        return {"type": "alert", "kind": kind, "message": message, "payload": _jsonable(data),
-                "ts": _jsonable(ts), "host": host}
+        import uuid
+
+        return {"type": "alert", "id": uuid.uuid4().hex, "kind": kind, "message": message,
+                "payload": _jsonable(data), "ts": _jsonable(ts), "host": host}
     text = alert_text(kind, message, data, host)
     if fmt == "slack":
         return {"text": _clip_escaped(slack_escape(text), TEXT_LIMITS["slack"])}
@@ -239,12 +249,15 @@ class Outcome:
     status: int | None  # last HTTP status, when an answer came
     error: str | None  # exception class or "http_<status>", never the URL
     retry_after: float | None = None  # the wait the last answer asked for (429/503 Retry-After)
+    unanswered: int = 0  # attempts the service took in without answering: any of them may have been delivered
 
     def audit_payload(self, fmt: str, message: str) -> dict[str, Any]:
         payload = {"kind": self.kind, "format": fmt, "attempts": self.attempts, "status": self.status,
                    "error": self.error, "message": _clip(message, 500)}
         if self.retry_after is not None:
             payload["retry_after_s"] = round(self.retry_after, 3)
+        if self.unanswered:
+            payload["unanswered"] = self.unanswered
         return payload
 
 
@@ -263,7 +276,15 @@ def undelivered_text(outcome: Outcome) -> str:
         why = f"HTTP {outcome.status} {tries}"
     else:
         why = f"{outcome.error} {tries}"
+    if outcome.unanswered:
+        sent = "it" if outcome.unanswered == 1 else f"each of {outcome.unanswered}"
+        return (f"alert {outcome.kind} was not confirmed delivered ({why}; the service took {sent} in without "
+                "answering: it may have arrived, more than once); audited as alert.failed")
     return f"alert {outcome.kind} was not delivered ({why}); audited as alert.failed"
+
+
+# Raised once the request went out, before any answer: the service may have taken the alert in.
+_UNANSWERED = ("ReadTimeout", "ReadError", "RemoteProtocolError")
 
 
 def _retryable(status: int) -> bool:
@@ -495,7 +516,7 @@ class WebhookAlertSink:
                         if not outcome.delivered and id(item) not in self._said_at_exit:
                             self._unsaid.append(outcome)
                         self._said_at_exit.discard(id(item))
-                    if not outcome.delivered:
+                    if not outcome.delivered and not outcome.unanswered:  # told, maybe: not again on every look
                         self._forget_low(item)
                     self._audit_dropped()
                 except Exception as exc:
@@ -521,13 +542,14 @@ class WebhookAlertSink:
         error: str | None = None
         asked: float | None = None
         attempt = 0
+        unanswered = 0
         while True:
             with self._cond:
                 not_before = self._not_before
                 if not_before is not None and not_before <= self._clock():
                     not_before = self._not_before = None  # the service's wait is over
             if not_before is not None and not self._wait_until(not_before, firm=True):
-                return Outcome(item.kind, False, attempt, status, error or "rate_limited", asked)
+                return Outcome(item.kind, False, attempt, status, error or "rate_limited", asked, unanswered)
             attempt += 1
             with self._cond:
                 self._tries[id(item)] = attempt
@@ -543,6 +565,7 @@ class WebhookAlertSink:
                 asked = retry_after(response)
             except httpx.HTTPError as exc:
                 status, error = None, type(exc).__name__
+                unanswered += error in _UNANSWERED
             except Exception as exc:  # e.g. an invalid URL: not worth retrying
                 status, error = None, type(exc).__name__
                 break
@@ -556,7 +579,7 @@ class WebhookAlertSink:
             delay = min(self._max_backoff, self._backoff * (2 ** (attempt - 1)))
             if not self._wait_until(self._clock() + delay, firm=False):
                 break
-        return Outcome(item.kind, False, attempt, status, error, asked)
+        return Outcome(item.kind, False, attempt, status, error, asked, unanswered)
 
     def _wait_until(self, when: float, *, firm: bool) -> bool:
         """Pause until ``when`` (on ``clock``); False when the next attempt is not to be made: the sink

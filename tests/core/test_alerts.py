@@ -285,6 +285,33 @@ def test_a_4xx_answer_is_not_retried(hook: Hook, db: Database) -> None:
         "kind": "halt", "format": "generic", "attempts": 1, "status": 404, "error": "http_404", "message": ""}
 
 
+def test_an_alert_taken_in_without_an_answer_is_said_as_not_confirmed_and_carries_one_id_throughout(
+        hook: Hook, db: Database) -> None:
+    """Found reviewing alerts: a webhook slower than alerts.timeout_seconds got each halt page three times, while
+    the log said `alert.failed` and the command "was not delivered". Delivery stays at least once (a page lost
+    is worse than one repeated), but each attempt carries the alert's one id, for a receiver to drop repeats,
+    and an alert no attempt of which was answered is said as not confirmed, with the attempts that may have
+    arrived; nor is a low balance's mark cleared for it (the same burst again on every look)."""
+    hook.delay = 0.6
+    said: list[str] = []
+    sink = WebhookAlertSink(hook.url, fmt="generic", db=db, mode="live", retries=2, timeout=0.2, backoff=0.01,
+                            undelivered=lambda outcome: said.append(undelivered_text(outcome)))
+    watch = LowBalanceWatch(alert_settings(low_balance="50"), sink, db, "live")
+    low = Balance(Venue.KALSHI, "live", D("10"), D("0"), D("10"), datetime.now(UTC))
+    assert watch.check([low]) == [low]
+    sink.flush(10)
+    assert len(hook.requests) == 3
+    ids = {body["id"] for _, body in hook.requests}
+    assert len(ids) == 1 and len(next(iter(ids))) == 32
+    [failed] = events(db, "alert.failed")
+    assert (failed["error"], failed["attempts"], failed["unanswered"]) == ("ReadTimeout", 3, 3)
+    assert said == [said[0]] and "not confirmed delivered" in said[0] and "may have arrived" in said[0]
+    assert watch.check([low]) == []  # maybe told: not sent again on the next look
+    sink.emit("halt", "halted", {})  # another alert: an id of its own
+    sink.flush(10)
+    assert len({body["id"] for _, body in hook.requests}) == 2
+
+
 def test_unreachable_webhook_is_audited_by_error_class(db: Database) -> None:
     # A port nobody listens on: bind, note the port, close.
     probe = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
