@@ -75,6 +75,10 @@ OPTIONAL_SECRETS: dict[str, tuple[str, ...]] = {
 RECONCILE_HINT = "`orion secrets encrypt`, or reconcile the other venue with --venue"
 
 
+# How long a run that found the vault re-encrypted waits for its password source to give the new password.
+REKEY_GRACE_SECONDS = 300
+
+
 class LazyStore:
     """The secret store of one command: opened (unlocked) on first use only, closed when the command ends.
 
@@ -86,6 +90,7 @@ class LazyStore:
         self.app = app
         self.ask = ask
         self._store: SecretStore | None = None
+        self.rekeyed_at: float | None = None  # when the vault was found re-encrypted (:meth:`rekeyed`)
 
     def get(self) -> SecretStore:
         if self._store is None:
@@ -96,6 +101,27 @@ class LazyStore:
         store, self._store = self._store, None
         if store is not None:
             store.close()
+
+    def rekeyed(self) -> None:
+        """The vault was re-encrypted since this store unlocked it (`orion secrets rotate` in another process):
+        closed, to be unlocked again on next use, through the password sources alone (a run that goes on,
+        a watch, never stops to prompt). The credentials in it are the same ones: a new master password
+        revokes none of them, and a watch that stopped on it lost its next opportunity for nothing (found
+        reviewing the vault in use: it stopped hours after the rotation, at its first trade)."""
+        import time
+
+        self.close()
+        self.ask = False
+        self.rekeyed_at = time.monotonic()
+
+    def awaiting_new_password(self) -> bool:
+        """Within :data:`REKEY_GRACE_SECONDS` of the vault found re-encrypted: a password source that still
+        gives the old password is waited for, not a stop. A rotation comes first and the password file the
+        service reads is updated after it (the old password unlocks for the rotation): a round in between
+        met the old password, and stopped the watch all the same."""
+        import time
+
+        return self.rekeyed_at is not None and time.monotonic() - self.rekeyed_at < REKEY_GRACE_SECONDS
 
     def __enter__(self) -> LazyStore:
         return self

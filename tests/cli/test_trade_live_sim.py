@@ -2433,6 +2433,53 @@ def _env_watch_until_stopped(world: World, env: dict[str, str], *,
 
 
 @ONE_BACKEND
+@pytest.mark.parametrize("updated", ["at_once", "late"])
+def test_a_live_watch_goes_on_after_the_vault_password_is_rotated_once_its_source_gives_the_new_one(
+        world: World, tmp_path: Path, updated: str) -> None:
+    """Found reviewing the vault in use: `orion secrets rotate` under a running live watch stopped it (exit 4,
+    vault_rekeyed) at its next trade, hours later, with the new password already in the file it reads: a new
+    master password revokes no credential, and the opportunity was lost for nothing. The watch unlocks the
+    vault again through its password sources (never a prompt) and trades. The file is updated after the
+    rotation (the old password unlocks for it): a round in between that meets the old password waits for the
+    new one (LazyStore.awaiting_new_password), it does not stop."""
+    code, _, err = world.run("pairs", "add", TICKER, world.cond)
+    assert code == 0, err
+    status = f"{API_PREFIX}/exchange/status"
+    world.ksim.server.add_fault(FaultRule("status", method="GET", path_prefix=status, status=503))
+    env = {**world.env, "ORION_PAPER_TRADING": "0", "ORION_LIVE_TRADING_AUTHORIZED": "true"}
+    new = tmp_path / "new-password"
+    new.write_text("a brand new master password\n")
+    new.chmod(0o600)
+
+    def rotate(watch: Watch) -> None:
+        for _round in (1, 2):  # the vault unlocked by the first round's trade, refused by the outage
+            ev = watch.until(lambda e: e.get("event") in ("error", "stopped"))
+            assert (ev["event"], ev["reason"]) == ("error", "venue_unavailable"), ev
+        code, _, err = world.run("secrets", "rotate", "--new-password-file", str(new))
+        assert code == 0, err
+        if updated == "late":  # the service's file still gives the old password to a round or two
+            ev = watch.until(lambda e: e.get("event") in ("error", "stopped") and e.get("reason") not in (
+                "vault_rekeyed", "venue_unavailable"))
+            assert (ev["event"], ev["reason"]) == ("error", "wrong_password"), ev
+        Path(env["ORION_MASTER_PASSWORD_FILE"]).write_text(new.read_text())
+        world.ksim.server.clear_faults()
+
+    watch = Watch([*ORION_ARGV, "--db", world.db_url, "trade", "--watch", "1", "--jsonl", "--max-trades", "1"],
+                  env)
+    try:
+        rotate(watch)
+        stopped = watch.until(lambda e: e.get("event") == "stopped", timeout=30)
+        code = watch.finish(timeout=TIMEOUT)
+    finally:
+        if watch.proc.poll() is None:
+            watch.proc.kill()
+    world.assert_no_secret(watch.stderr() + json.dumps(watch.events))
+    assert code == 0, watch.stderr()
+    assert stopped["trades"] == 1 and "max trades" in stopped["reason"], stopped
+    assert len(world.kalshi_created()) == 1 and len(world.poly_created()) == 1
+
+
+@ONE_BACKEND
 def test_a_live_watch_whose_key_is_removed_from_the_vault_stops_with_exit_4_an_outage_did_not(
         world: World) -> None:
     """The same for a key removed from the vault while the watch runs (`orion secrets remove`): the

@@ -241,6 +241,14 @@ def trade_round(app: AppContext, secrets: LazyStore, ops: Sequence[Opportunity],
                 # Another orion upgraded the ledger under this one (nothing was sent): every later round's
                 # statements may no longer fit it. Ended as the single trade ends (exit 3).
                 return trades, WatchStop.failed(exc)
+            if isinstance(exc, SecretsError) and (exc.reason == "vault_rekeyed" or (
+                    exc.reason == "wrong_password" and secrets.awaiting_new_password())):
+                # Nothing was sent (the vault is read before any order). Unlocked again at its next use with
+                # the password its sources give then; one that still gives the old password is waited for a
+                # while (LazyStore.awaiting_new_password), then stops the watch (exit 4).
+                if exc.reason == "vault_rekeyed":
+                    secrets.rekeyed()
+                continue
             if isinstance(exc, SecretsError) and exc.reason not in TRANSIENT_SECRETS_REASONS:
                 # A venue refused orion's credentials before any order (its balance, the exchange's
                 # status), or orion has none it can use (a key removed from the vault since the watch
