@@ -1,7 +1,8 @@
 """Execution quality from what the ledger and the audit log recorded (``orion report``).
 
-Every figure is derived from recorded facts of one mode (paper or live) since an optional time;
-nothing is estimated. A figure with no recorded input is ``None`` (null in JSON) and a note says
+Every figure is derived from recorded facts of one mode (paper or live) since an optional time
+(orders by when they were sent, refusals by their event, executions by when they began or last
+changed); nothing is estimated. A figure with no recorded input is ``None`` (null in JSON) and a note says
 why, rather than a zero that looks like a measurement.
 
 * **Fill rate** (per venue): fully filled orders / orders sent. "Sent" is every order that left
@@ -24,7 +25,10 @@ why, rather than a zero that looks like a measurement.
 * **Latency** (per venue, milliseconds, send → the venue's answer): the executor's own
   ``latency_ms`` for an order in ``executions.result`` when it recorded one; otherwise
   the audit log's ``order.submitted`` timestamp to the order's first answer event
-  (``order.acknowledged``/``filled``/``partial``/``cancelled``/``rejected``).
+  (``order.acknowledged``/``filled``/``partial``/``cancelled``/``rejected``), when the process that sent
+  it wrote that answer and no ``order.unknown`` came between: an answer lost and found later (by a
+  look-up, a resume after a crash or a halt, or ``reconcile``) is no measure of the venue, and one such
+  order made a 4-second "p99" of a venue that answered in 10 ms (found re-deriving the report).
 * **Rejections by check**: ``risk.rejected`` audit events, counted once per event for each check
   that failed in it (a check failing on both legs counts once). With a venue, a check that failed on
   one leg of a cross-venue plan counts for that leg's venue only; a plan-wide one for every venue.
@@ -52,7 +56,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from orion_cli.core.models import Venue
 from orion_cli.core.money import ZERO
@@ -445,25 +449,27 @@ class AnswerTimes:
     in sequence one at a time (a year's payloads are not held)."""
 
     def __init__(self) -> None:
-        self._submitted: dict[str, tuple[int, datetime]] = {}
-        self._answered: dict[str, datetime] = {}
+        self._submitted: dict[str, tuple[int, datetime, str]] = {}  # cid → (seq, time, the sender's actor)
+        self._answered: dict[str, datetime | None] = {}  # None: no measure (answered late, or elsewhere)
 
-    def add(self, seq: int, type_: str, ts_text: str, payload_text: str | None) -> None:
+    def add(self, seq: int, type_: str, ts_text: str, payload_text: str | None, actor: str | None = None) -> None:
         payload = _loads(payload_text)
         cid = payload.get("client_order_id") if isinstance(payload, dict) else None
         ts = _parse_ts(ts_text)
         if not isinstance(cid, str) or ts is None:
             return
         if type_ == "order.submitted":
-            self._submitted.setdefault(cid, (seq, ts))
+            self._submitted.setdefault(cid, (seq, ts, actor or ""))
         elif cid in self._submitted and cid not in self._answered and seq > self._submitted[cid][0]:
-            self._answered[cid] = ts
+            # The actor names the process (command, user, host, pid): another one answered it after a restart.
+            self._answered[cid] = ts if type_ in ANSWER_EVENTS and (actor or "") == self._submitted[cid][2] else None
 
     def latency_ms(self, cid: str) -> Decimal | None:
         """Send → first answer in milliseconds, exact; None without both."""
-        if cid not in self._submitted or cid not in self._answered:
+        answered = self._answered.get(cid)
+        if cid not in self._submitted or answered is None:
             return None
-        delta = self._answered[cid] - self._submitted[cid][1]
+        delta = answered - self._submitted[cid][1]
         return Decimal(delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds) / 1000
 
 
@@ -475,10 +481,13 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
     order_where = [orders.c.mode == mode, orders.c.venue.in_(wanted)]
     exec_where = [executions.c.mode == mode]
     event_where = [audit_events.c.mode == mode,
-                   audit_events.c.type.in_(("order.submitted", *ANSWER_EVENTS, "risk.rejected"))]
+                   audit_events.c.type.in_(("order.submitted", *ANSWER_EVENTS, "order.unknown", "risk.rejected"))]
     if since_text is not None:
         order_where.append(orders.c.created_at >= since_text)
-        exec_where.append(executions.c.created_at >= since_text)
+        # An execution counts where it began or last changed: one halted overnight and unwound in the morning
+        # realised its loss in the morning, which a window by its start alone left out of every report
+        # starting after it began, while counting the sell-back that realised it (found re-deriving the report).
+        exec_where.append(or_(executions.c.created_at >= since_text, executions.c.updated_at >= since_text))
         event_where.append(audit_events.c.ts >= since_text)
     # Sub-selects and joins rather than lists of ids: no bound-parameter limit on a long history.
     window_keys = select(executions.c.key).where(*exec_where)
@@ -506,10 +515,10 @@ def build_report(db: Database, *, mode: str, since: datetime | None = None, venu
             plans[earlier.key] = plan_figures(_loads(earlier.plan))
             executor_latency.update(_executor_latencies(_loads(earlier.result)))
         for ev in conn.execute(select(audit_events.c.seq, audit_events.c.ts, audit_events.c.type,
-                                      audit_events.c.venue, audit_events.c.payload)
+                                      audit_events.c.venue, audit_events.c.payload, audit_events.c.actor)
                                .where(*event_where).order_by(audit_events.c.seq).execution_options(**streamed)):
             if ev.type != "risk.rejected":
-                answers.add(ev.seq, ev.type, ev.ts, ev.payload)
+                answers.add(ev.seq, ev.type, ev.ts, ev.payload, ev.actor)
             elif venue is None or ev.venue is None or ev.venue == venue.value:
                 # The refusals the report counts, each payload read once.
                 rejected.append((_Refusal(ev.ts, ev.venue), _loads(ev.payload)))

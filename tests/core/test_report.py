@@ -333,6 +333,22 @@ def test_since_filter(world: World) -> None:
     assert report.since == "2026-11-21T10:30:00.000000Z"
 
 
+def test_an_execution_begun_before_the_window_and_ended_in_it_is_in_the_window(world: World) -> None:
+    """Found re-deriving the report: an execution halted overnight and unwound the next morning realised its
+    loss in the morning, yet `--since` the morning left it out (its start was before), while counting the
+    sell-back order that realised it: the loss was in no window starting after the execution began."""
+    from sqlalchemy import update
+
+    since = T0 + timedelta(minutes=30)
+    assert [e.key for e in build_report(world.db, mode="paper", since=since).executions] == ["exec-2"]
+    with world.db.write() as conn:  # exec-1, begun at 10:00, last changed (its end recorded) at 10:45
+        conn.execute(update(executions).where(executions.c.key == "exec-1").values(
+            updated_at=iso_utc(T0 + timedelta(minutes=45))))
+    assert [e.key for e in build_report(world.db, mode="paper", since=since).executions] == ["exec-1", "exec-2"]
+    assert [e.key for e in build_report(world.db, mode="paper", since=T0 + timedelta(minutes=50)).executions] == [
+        "exec-2"]
+
+
 def test_the_note_says_why_no_execution_has_a_realised_edge(world: World) -> None:
     """Found by black-box testing: with only unwound executions the report said "no execution is fully
     hedged yet", as if a hedge were still to come; an unwound or unfilled execution never will be."""

@@ -151,3 +151,20 @@ def test_an_excess_is_carried_with_its_share_of_the_buy_fees() -> None:
     # paid 4 + 0.04 + 3 = 7.04; the 4 A shares beyond the 6 sets carried at 4 × 4.04 / 10 = 1.616
     assert (e.hedged, e.paid, e.realised_profit, e.realised_edge) == (D(6), D("7.04"), D("0.576"), D("0.096"))
     assert e.note.endswith("carried at cost 1.616, left out of the realised figures"), e.note
+
+
+def test_an_answer_lost_and_found_later_or_by_another_process_is_no_latency_sample() -> None:
+    """Found re-deriving the report: an order the venue answered in 10 ms, its answer recorded 4 s later by
+    the resume after a SIGKILL (or by reconcile, 7 s later), was a 4,000 ms sample, the venue's p95 and p99
+    on a small history. Only the sending process's own answer, with no order.unknown before it, counts."""
+    def ev(seq: int, type_: str, cid: str, ms: int, actor: str) -> SimpleNamespace:
+        return SimpleNamespace(**{**vars(event(seq, type_, cid, ms)), "actor": actor})
+
+    answers = AnswerTimes()
+    for e in (ev(1, "order.submitted", "same", 0, "trade-1"), ev(2, "order.filled", "same", 12, "trade-1"),
+              ev(3, "order.submitted", "resumed", 0, "trade-1"), ev(4, "order.filled", "resumed", 4000, "trade-2"),
+              ev(5, "order.submitted", "lost", 0, "trade-1"), ev(6, "order.unknown", "lost", 5000, "trade-1"),
+              ev(7, "order.filled", "lost", 5200, "trade-1"), ev(8, "order.filled", "resumed", 4100, "trade-1")):
+        answers.add(e.seq, e.type, e.ts, e.payload, e.actor)
+    assert (answers.latency_ms("same"), answers.latency_ms("resumed"), answers.latency_ms("lost")) == (
+        D(12), None, None)
